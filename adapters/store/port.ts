@@ -1,0 +1,113 @@
+/**
+ * The event store port. Shaped after EventStoreDB's client so that the embedded SQLite store and the
+ * EventStoreDB adapter are interchangeable behind it: streams with revisions (0-based, bigint), one
+ * global order with positions (bigint, strictly increasing, never reused), append with an expected
+ * revision, read one stream, read everything from a position with server-side filters, and a
+ * catch-up-then-live subscription.
+ *
+ * Positions and revisions are bigint everywhere: EventStoreDB's commit positions exceed 2^53.
+ */
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** What the writer expects the stream to look like before its append (EventStoreDB's `expectedRevision`). */
+export type ExpectedRevision =
+  | { kind: 'no_stream' }
+  | { kind: 'any' }
+  | { kind: 'exact'; revision: bigint };
+
+export const ExpectedRevision = {
+  noStream: { kind: 'no_stream' } as ExpectedRevision,
+  any: { kind: 'any' } as ExpectedRevision,
+  exact: (revision: bigint): ExpectedRevision => ({ kind: 'exact', revision }),
+  /** The expectation that matches a stream read up to `lastRevision` (undefined when the stream was empty). */
+  after: (lastRevision: bigint | undefined): ExpectedRevision =>
+    lastRevision === undefined ? { kind: 'no_stream' } : { kind: 'exact', revision: lastRevision },
+} as const;
+
+export interface EventToAppend {
+  /** UUID. Deterministic ids (derived from the command id) make a retried append idempotent on EventStoreDB too. */
+  readonly id: string;
+  readonly type: string;
+  readonly data: JsonObject;
+  readonly metadata: JsonObject;
+}
+
+export interface RecordedEvent {
+  readonly id: string;
+  readonly streamId: string;
+  /** 0-based position inside its stream. */
+  readonly revision: bigint;
+  /** Position in the global order ($all). Strictly increasing; gaps are allowed (EventStoreDB has them). */
+  readonly position: bigint;
+  readonly type: string;
+  readonly data: JsonObject;
+  readonly metadata: JsonObject;
+}
+
+export interface AppendOptions {
+  readonly expectedRevision: ExpectedRevision;
+  /**
+   * Idempotency key (the command id). A second append with a key the store has already seen appends nothing
+   * and returns the first append's result with `deduplicated: true`.
+   */
+  readonly commandId?: string;
+}
+
+export interface AppendResult {
+  /** Revision of the last event now in the stream. */
+  readonly nextExpectedRevision: bigint;
+  /** Global position of the last appended event. */
+  readonly position: bigint;
+  readonly deduplicated: boolean;
+}
+
+export interface ReadStreamOptions {
+  /** First revision to return (inclusive). Default 0. */
+  readonly fromRevision?: bigint;
+  readonly maxCount?: number;
+}
+
+/** Server-side filter on the global log. Both parts are optional; given together, an event must match both. */
+export interface AllFilter {
+  /** Matches a stream whose id starts with any of these prefixes. */
+  readonly streamPrefixes?: readonly string[];
+  /** Matches an event whose type is one of these. */
+  readonly eventTypes?: readonly string[];
+}
+
+export interface ReadAllOptions {
+  /** Return events strictly after this position. Omitted: from the very start. */
+  readonly afterPosition?: bigint;
+  readonly filter?: AllFilter;
+  readonly maxCount?: number;
+}
+
+/** Where a subscription starts. `afterPosition` is exclusive, on purpose: a resume never redelivers. */
+export type SubscriptionStart = { kind: 'start' } | { kind: 'end' } | { kind: 'after'; position: bigint };
+
+export interface SubscribeOptions {
+  readonly from: SubscriptionStart;
+  readonly filter?: AllFilter;
+}
+
+/** An async iterable of events in global order: first the stored ones (catch-up), then new ones as they are appended. */
+export interface StoreSubscription extends AsyncIterable<RecordedEvent> {
+  /** Ends the iteration; pending `next()` calls resolve as done. */
+  unsubscribe(): Promise<void>;
+}
+
+export interface EventStore {
+  /** Atomic: all the events are appended or none is. Throws ConcurrencyConflict when the expectation fails. */
+  appendToStream(streamId: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult>;
+  /** Events of one stream in revision order; an empty array when the stream does not exist. */
+  readStream(streamId: string, options?: ReadStreamOptions): Promise<readonly RecordedEvent[]>;
+  /** Events of every stream in global order, filtered on the store's side. */
+  readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
+  /** Catch-up then live. */
+  subscribeToAll(options: SubscribeOptions): StoreSubscription;
+  /** Global position of the last stored event; undefined when the store is empty. */
+  headPosition(): Promise<bigint | undefined>;
+  close(): Promise<void>;
+}

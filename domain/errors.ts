@@ -1,0 +1,97 @@
+/**
+ * Expected failures are values with a `code`, a place (field path, state, stream) and a message a person can
+ * act on. They are thrown as `CredenceError` at the engine boundary so callers can `catch` or inspect `.problem`.
+ * Messages never carry secret material: only identifiers, states, rule names and field paths.
+ */
+
+export interface FieldIssue {
+  readonly path: string;
+  readonly rule: string;
+  readonly message: string;
+}
+
+export type Problem =
+  | { readonly code: 'validation'; readonly message: string; readonly issues: readonly FieldIssue[] }
+  | {
+      readonly code: 'illegal_transition';
+      readonly message: string;
+      readonly streamId: string;
+      readonly state: string;
+      readonly attempted: string;
+      readonly allowed: readonly string[];
+      /** The machine guard (rule) that refused, when a transition exists but its guard failed. */
+      readonly rule?: string;
+    }
+  | {
+      readonly code: 'concurrency_conflict';
+      readonly message: string;
+      readonly streamId: string;
+      readonly expected: string;
+      readonly actual: string;
+    }
+  | { readonly code: 'not_found'; readonly message: string; readonly streamId: string }
+  | { readonly code: 'unauthorised'; readonly message: string; readonly actor: string; readonly reason: string }
+  | { readonly code: 'bad_signature'; readonly message: string; readonly reason: string }
+  | { readonly code: 'protocol'; readonly message: string; readonly step: string; readonly reason: string };
+
+export type ProblemCode = Problem['code'];
+
+export class CredenceError extends Error {
+  readonly problem: Problem;
+  constructor(problem: Problem) {
+    super(problem.message);
+    this.name = 'CredenceError';
+    this.problem = problem;
+  }
+  get code(): ProblemCode {
+    return this.problem.code;
+  }
+}
+
+export const isCredenceError = (error: unknown, code?: ProblemCode): error is CredenceError =>
+  error instanceof CredenceError && (code === undefined || error.problem.code === code);
+
+export const validationError = (issues: readonly FieldIssue[], subject = 'input'): CredenceError =>
+  new CredenceError({
+    code: 'validation',
+    issues,
+    message: `invalid ${subject}: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`,
+  });
+
+export const concurrencyConflict = (streamId: string, expected: string, actual: string): CredenceError =>
+  new CredenceError({
+    code: 'concurrency_conflict',
+    streamId,
+    expected,
+    actual,
+    message: `stream ${streamId} was expected at ${expected} but is at ${actual}`,
+  });
+
+export const notFound = (streamId: string, what = 'entity'): CredenceError =>
+  new CredenceError({ code: 'not_found', streamId, message: `${what} ${streamId} does not exist` });
+
+export const unauthorised = (actor: string, reason: string): CredenceError =>
+  new CredenceError({ code: 'unauthorised', actor, reason, message: `${actor} is not allowed: ${reason}` });
+
+export const badSignature = (reason: string): CredenceError =>
+  new CredenceError({ code: 'bad_signature', reason, message: `request signature rejected: ${reason}` });
+
+export const protocolError = (step: string, reason: string): CredenceError =>
+  new CredenceError({ code: 'protocol', step, reason, message: `${step} rejected: ${reason}` });
+
+export const illegalTransition = (args: {
+  streamId: string;
+  state: string;
+  attempted: string;
+  allowed: readonly string[];
+  rule?: string;
+}): CredenceError =>
+  new CredenceError({
+    code: 'illegal_transition',
+    ...args,
+    message:
+      args.rule !== undefined
+        ? `${args.streamId} is ${args.state}: ${args.attempted} refused by rule ${args.rule}`
+        : `${args.streamId} is ${args.state}: ${args.attempted} is not allowed` +
+          (args.allowed.length ? ` (allowed: ${args.allowed.join(', ')})` : ' (it accepts nothing)'),
+  });
