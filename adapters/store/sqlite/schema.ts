@@ -1,0 +1,58 @@
+import type Database from 'better-sqlite3';
+
+/**
+ * Layout of the embedded event store. `user_version` records which layout a file holds so that a newer file is
+ * refused instead of being misread, and a future layout can migrate an older one.
+ */
+export const SCHEMA_VERSION = 1;
+
+const CREATE_V1 = `
+CREATE TABLE IF NOT EXISTS events (
+  -- AUTOINCREMENT: a committed position is never handed out again, even after the newest row is deleted.
+  position   INTEGER PRIMARY KEY AUTOINCREMENT,
+  stream_id  TEXT    NOT NULL,
+  revision   INTEGER NOT NULL,
+  event_id   TEXT    NOT NULL UNIQUE,
+  type       TEXT    NOT NULL,
+  data       TEXT    NOT NULL,
+  metadata   TEXT    NOT NULL,
+  command_id TEXT,
+  UNIQUE (stream_id, revision)
+);
+-- Type-filtered reads of $all walk this index in position order per type; stream_id is in it so that a
+-- stream-prefix filter is checked without touching the row.
+CREATE INDEX IF NOT EXISTS events_type_position ON events (type, position, stream_id);
+CREATE TABLE IF NOT EXISTS commands (
+  command_id     TEXT    PRIMARY KEY,
+  stream_id      TEXT    NOT NULL,
+  first_position INTEGER NOT NULL,
+  last_position  INTEGER NOT NULL,
+  last_revision  INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+
+export interface ConnectionSettings {
+  readonly busyTimeoutMs: number;
+}
+
+/** Sets the connection's pragmas and creates (or checks) the schema. Safe to run on every open. */
+export function prepareDatabase(db: Database.Database, settings: ConnectionSettings): void {
+  db.pragma(`busy_timeout = ${Math.trunc(settings.busyTimeoutMs)}`);
+  // WAL lets subscribers and readers on other connections read while one connection appends.
+  // An in-memory database answers 'memory' here; it has no other connection to share with.
+  db.pragma('journal_mode = WAL');
+  // NORMAL under WAL: a commit survives a process crash; only an OS crash / power loss may drop the last ones.
+  db.pragma('synchronous = NORMAL');
+
+  // IMMEDIATE: two processes opening the same new file must not both create the schema half-way.
+  db.transaction(() => {
+    const found = Number(db.pragma('user_version', { simple: true }));
+    if (found > SCHEMA_VERSION) {
+      throw new Error(
+        `event store file has schema version ${found}, newer than this build supports (${SCHEMA_VERSION})`,
+      );
+    }
+    db.exec(CREATE_V1);
+    if (found < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}
