@@ -1,0 +1,151 @@
+import { COMMAND_CATALOG, decide, parseCommand, targetOf, type Command } from '../../domain/commands/index.ts';
+import { illegalTransition, isCredenceError, notFound, unauthorised } from '../../domain/errors.ts';
+import { currentVersionOf } from '../../domain/upcasters.ts';
+import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
+import type { EventMetadata } from '../../domain/metadata.ts';
+import { evaluate, factSourcesOf, stateOf, viewOf, type Facts, type FactName } from '../../machines/index.ts';
+import type { Clock } from '../clock/clock.ts';
+import { ExpectedRevision, type EventStore, type EventToAppend, type RecordedEvent } from '../store/port.ts';
+import { EntityCache, type LoadedEntity } from './entities.ts';
+import { eventIdFor, randomCommandId } from './event-ids.ts';
+
+export interface EngineOptions {
+  readonly store: EventStore;
+  readonly clock: Clock;
+  /** How many times a command is re-read and re-decided after a concurrency conflict. */
+  readonly maxRetries?: number;
+  /** Entities kept in memory between commands. */
+  readonly cacheSize?: number;
+  /** Checks the actor's request signature before deciding (non-repudiation, SER-016); throws a typed error. */
+  readonly verifyRequest?: (command: Command) => Promise<void> | void;
+}
+
+export interface CommandOutcome {
+  readonly commandId: string;
+  readonly streamId: string;
+  /** State of the entity after the command. */
+  readonly state: string;
+  readonly events: readonly RecordedEvent[];
+  /** True when the command id had been seen: nothing was appended and the first outcome is returned. */
+  readonly deduplicated: boolean;
+}
+
+export interface Engine {
+  /** Validate -> read -> replay -> decide (machine guards) -> append with expected revision; retried on conflict. */
+  execute(input: unknown): Promise<CommandOutcome>;
+  /** The entity as its machine sees it now. */
+  entity(kind: EntityKind, id: string): Promise<LoadedEntity>;
+  readonly store: EventStore;
+  readonly clock: Clock;
+}
+
+/** Fills in a command id when the caller gave none, before parsing, so every stored event has one. */
+const withCommandId = (input: unknown): unknown => {
+  if (typeof input !== 'object' || input === null) return input;
+  const metadata = (input as { metadata?: unknown }).metadata;
+  if (typeof metadata !== 'object' || metadata === null || 'commandId' in metadata) return input;
+  return { ...input, metadata: { ...metadata, commandId: randomCommandId() } };
+};
+
+export const createEngine = (options: EngineOptions): Engine => {
+  const { store, clock } = options;
+  const maxRetries = options.maxRetries ?? 5;
+  const cache = new EntityCache(store, options.cacheSize ?? 50_000);
+
+  const factsFor = async (event: Parameters<typeof factSourcesOf>[0], context: unknown): Promise<Facts> => {
+    const facts: Facts = {};
+    for (const [name, source] of Object.entries(factSourcesOf(event, context))) {
+      const other = await cache.load(source.kind, source.id);
+      facts[name as FactName] = other.revision === undefined ? undefined : viewOf(other.snapshot);
+    }
+    return facts;
+  };
+
+  const outcomeOf = (entity: LoadedEntity, commandId: string, events: readonly RecordedEvent[], deduplicated: boolean) => ({
+    commandId,
+    streamId: entity.streamId,
+    state: stateOf(entity.snapshot),
+    events,
+    deduplicated,
+  });
+
+  const attempt = async (command: Command): Promise<CommandOutcome> => {
+    const { kind, id } = targetOf(command);
+    const commandId = command.metadata.commandId;
+    const entity = await cache.load(kind, id);
+
+    const seen = entity.events.filter((e) => e.metadata.commandId === commandId).map((e) => e.record as RecordedEvent);
+    if (seen.length > 0) return outcomeOf(entity, commandId, seen, true);
+
+    const now = clock.now();
+    let snapshot = entity.snapshot;
+    const candidates = decide(command);
+    for (const event of candidates) {
+      const facts = await factsFor(event, snapshot.context);
+      const verdict = evaluate(kind, snapshot, { ...event, at: now.getTime(), facts });
+      if (!verdict.ok) {
+        // On a stream that does not exist, only a creating event can be legal: anything else means unknown entity.
+        if (entity.revision === undefined && !verdict.allowed.includes(event.type)) throw notFound(entity.streamId, kind);
+        throw illegalTransition({
+          streamId: entity.streamId,
+          state: verdict.state,
+          attempted: event.type,
+          allowed: verdict.allowed,
+          ...(verdict.rule !== undefined ? { rule: verdict.rule } : {}),
+        });
+      }
+      snapshot = verdict.snapshot;
+    }
+
+    const metadata: EventMetadata = {
+      schemaVersion: 1,
+      actor: command.metadata.actor,
+      commandId,
+      commandType: command.type,
+      correlationId: command.metadata.correlationId ?? commandId,
+      causationId: command.metadata.causationId ?? commandId,
+      occurredAt: now.toISOString(),
+      ...(command.metadata.signature !== undefined ? { signature: command.metadata.signature } : {}),
+    };
+    const toAppend: EventToAppend[] = candidates.map((event, index) => ({
+      id: eventIdFor(commandId, index),
+      type: event.type,
+      data: event.data as EventToAppend['data'],
+      metadata: { ...metadata, schemaVersion: currentVersionOf(event.type) } as unknown as EventToAppend['metadata'],
+    }));
+    const result = await store.appendToStream(entity.streamId, toAppend, {
+      expectedRevision: ExpectedRevision.after(entity.revision),
+      commandId,
+    });
+    if (result.deduplicated) {
+      // The same command id was used on another stream first; its outcome stands and nothing was appended.
+      return { commandId, streamId: entity.streamId, state: stateOf(entity.snapshot), events: [], deduplicated: true };
+    }
+    // Re-read what was appended: the store assigns positions (not consecutive on EventStoreDB).
+    const next = await cache.load(kind, id);
+    const recorded = next.events
+      .filter((e) => e.metadata.commandId === commandId)
+      .map((e) => e.record as RecordedEvent);
+    return outcomeOf(next, commandId, recorded, false);
+  };
+
+  const execute = async (input: unknown): Promise<CommandOutcome> => {
+    const command = parseCommand(withCommandId(input));
+    const { roles } = COMMAND_CATALOG[command.type];
+    if (!(roles as readonly string[]).includes(command.metadata.actor.role)) {
+      throw unauthorised(command.metadata.actor.id, `role ${command.metadata.actor.role} may not ${command.type}`);
+    }
+    await options.verifyRequest?.(command);
+    for (let retry = 0; ; retry++) {
+      try {
+        return await attempt(command);
+      } catch (error) {
+        if (!isCredenceError(error, 'concurrency_conflict') || retry >= maxRetries) throw error;
+        const { kind, id } = targetOf(command);
+        cache.forget(streamIdOf(kind, id));
+      }
+    }
+  };
+
+  return { execute, entity: (kind, id) => cache.load(kind, id), store, clock };
+};

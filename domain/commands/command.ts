@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { EVENT_DATA, EVENT_KIND, ENTITY_ID_FIELD, type EventData } from '../events/index.ts';
+import { validationError, type FieldIssue } from '../errors.ts';
+import { CommandId } from '../ids.ts';
+import { Actor, RequestSignature } from '../metadata.ts';
+import { COMMAND_CATALOG, COMMAND_TYPES, type CommandType, type EventOfCommand } from './catalog.ts';
+import type { EntityKind } from '../streams.ts';
+
+export const CommandMetadata = z.object({
+  /** Idempotency key: a command with an id already seen returns the first outcome and appends nothing. */
+  commandId: CommandId,
+  actor: Actor,
+  correlationId: z.string().min(1).max(200).optional(),
+  causationId: z.string().min(1).max(200).optional(),
+  signature: RequestSignature.optional(),
+});
+export type CommandMetadata = z.infer<typeof CommandMetadata>;
+
+export type Command = {
+  [C in CommandType]: { readonly type: C; readonly data: EventData<EventOfCommand<C>>; readonly metadata: CommandMetadata };
+}[CommandType];
+
+export const CommandSchema = z.discriminatedUnion(
+  'type',
+  COMMAND_TYPES.map((type) =>
+    z.object({ type: z.literal(type), data: EVENT_DATA[COMMAND_CATALOG[type].event], metadata: CommandMetadata }),
+  ) as unknown as [z.ZodObject<{ type: z.ZodLiteral<CommandType> }>, ...z.ZodObject<{ type: z.ZodLiteral<CommandType> }>[]],
+);
+
+export const issuesOf = (error: z.ZodError): FieldIssue[] =>
+  error.issues.map((issue) => ({
+    path: issue.path.map(String).join('.'),
+    rule: issue.code,
+    message: issue.message,
+  }));
+
+/** Parses untrusted input into a command, or throws a validation error naming every bad field. */
+export const parseCommand = (input: unknown): Command => {
+  const parsed = CommandSchema.safeParse(input);
+  if (!parsed.success) throw validationError(issuesOf(parsed.error), 'command');
+  return parsed.data as unknown as Command;
+};
+
+/** The entity stream a command is decided against. */
+export const targetOf = (command: Command): { kind: EntityKind; id: string } => {
+  const kind = EVENT_KIND[COMMAND_CATALOG[command.type].event];
+  return { kind, id: (command.data as Record<string, string>)[ENTITY_ID_FIELD[kind]]! };
+};

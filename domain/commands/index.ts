@@ -1,0 +1,7 @@
+export { COMMAND_CATALOG, COMMAND_TYPES, COMMAND_FOR_EVENT, commandDataSchema } from './catalog.ts';
+export type { CommandType } from './catalog.ts';
+export { CommandMetadata, CommandSchema, parseCommand, targetOf, issuesOf } from './command.ts';
+export type { Command } from './command.ts';
+export { decide } from './decide.ts';
+export { command } from './build.ts';
+export type { CommandOptions } from './build.ts';

@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import { AeId, AppId, AssociationId, CredentialId } from '../ids.ts';
+import { RevocationReason } from './common.ts';
+
+/** M2M Application Enrolment (seed 003, 11.2.2): an App-ID registered with the application registration authority. */
+export const ApplicationRegistered = z.object({
+  appId: AppId,
+  name: z.string().min(1).max(128),
+  provider: z.string().min(1).max(128),
+});
+/** The App-ID is associated with its security credential; all instances are managed through it. */
+export const ApplicationEnrolled = z.object({ appId: AppId, credentialId: CredentialId });
+export const ApplicationInstanceAssociated = z.object({ appId: AppId, aeId: AeId, associationId: AssociationId });
+export const ApplicationInstanceReleased = z.object({ appId: AppId, associationId: AssociationId });
+/** Revoking an App-ID revokes access for all instances of the application (11.2.2). */
+export const ApplicationRevoked = z.object({ appId: AppId, reason: RevocationReason.extract(['unspecified', 'keyCompromise', 'privilegeWithdrawn', 'cessationOfOperation']) });
+
+export const applicationEvents = {
+  ApplicationRegistered,
+  ApplicationEnrolled,
+  ApplicationInstanceAssociated,
+  ApplicationInstanceReleased,
+  ApplicationRevoked,
+} as const;

@@ -1,0 +1,39 @@
+import { z } from 'zod';
+
+/** Revocation reasons are RFC 5280 CRLReason codes (section 5.3.1), by name. */
+export const RevocationReason = z.enum([
+  'unspecified',
+  'keyCompromise',
+  'cACompromise',
+  'affiliationChanged',
+  'superseded',
+  'cessationOfOperation',
+  'certificateHold',
+  'privilegeWithdrawn',
+  'aACompromise',
+]);
+export type RevocationReason = z.infer<typeof RevocationReason>;
+
+/** The numeric CRLReason value of RFC 5280 section 5.3.1 (7 is unused there). */
+export const CRL_REASON_CODE: Readonly<Record<RevocationReason, number>> = {
+  unspecified: 0,
+  keyCompromise: 1,
+  cACompromise: 2,
+  affiliationChanged: 3,
+  superseded: 4,
+  cessationOfOperation: 5,
+  certificateHold: 6,
+  privilegeWithdrawn: 9,
+  aACompromise: 10,
+};
+
+/** The kind of entity a credential is bound to (RS-01: service/application identities bound to device identities). */
+export const OwnerKind = z.enum(['node', 'cse', 'ae', 'app']);
+export type OwnerKind = z.infer<typeof OwnerKind>;
+
+export const Owner = z.object({ kind: OwnerKind, id: z.string().min(1).max(128) });
+export type Owner = z.infer<typeof Owner>;
+
+export const Fingerprint = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'fingerprint must be sha256:<64 hex>');
+
+export const Base64Url = z.string().regex(/^[A-Za-z0-9_-]*$/, 'must be base64url without padding');

@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { AssociationId, CredentialId, Instant } from '../ids.ts';
+import { Base64Url, Fingerprint, Owner, RevocationReason } from './common.ts';
+
+export const CredentialKind = z.enum(['psk256', 'ed25519', 'p256']);
+export type CredentialKind = z.infer<typeof CredentialKind>;
+
+/** What the credential is for: the bootstrap (pre-existing) credential of remote provisioning, a service credential, or an App-ID credential. */
+export const CredentialPurpose = z.enum(['bootstrap', 'service', 'application']);
+export type CredentialPurpose = z.infer<typeof CredentialPurpose>;
+
+/** A certificate recorded by what identifies it, never by anything secret (SER-SWIR-04). */
+export const CertificateSummary = z.object({
+  fingerprint: Fingerprint,
+  subject: z.string().max(1024),
+  issuer: z.string().max(1024),
+  serialNumber: z.string().max(128),
+  notBefore: Instant,
+  notAfter: Instant,
+  trustAnchor: Fingerprint.optional(),
+});
+
+export const CredentialIssued = z.object({
+  credentialId: CredentialId,
+  kind: CredentialKind,
+  purpose: CredentialPurpose,
+  owner: Owner,
+  fingerprint: Fingerprint,
+  /** Public key (asymmetric kinds only), base64url. Never key material of a PSK. */
+  publicKey: Base64Url.optional(),
+  notBefore: Instant,
+  notAfter: Instant,
+  certificate: CertificateSummary.optional(),
+  /** Set when this credential succeeds another in a rotation (HLR-212, RS-16). */
+  predecessorId: CredentialId.optional(),
+});
+
+/** The node's receipt that ends remote provisioning: a signature or MAC over the transcript hash. */
+export const ProvisioningReceipt = z.object({
+  transcriptHash: Base64Url,
+  algorithm: z.enum(['ed25519', 'p256-ecdsa-sha256', 'hmac-sha256']),
+  value: Base64Url,
+  signerFingerprint: Fingerprint,
+});
+
+export const CredentialProvisioned = z.object({
+  credentialId: CredentialId,
+  method: z.enum(['pre-provisioning', 'remote-provisioning']),
+  /** Pre-existing credential the remote provisioning was mutually authenticated on (seed 003, 11.2.1). */
+  bootstrapCredentialId: CredentialId.optional(),
+  receipt: ProvisioningReceipt.optional(),
+});
+export const CredentialAssociated = z.object({ credentialId: CredentialId, associationId: AssociationId });
+export const CredentialAssociationReleased = z.object({ credentialId: CredentialId, associationId: AssociationId });
+export const CredentialRotationStarted = z.object({
+  credentialId: CredentialId,
+  successorId: CredentialId,
+  overlapEndsAt: Instant,
+});
+export const CredentialExpired = z.object({ credentialId: CredentialId });
+export const CredentialRevoked = z.object({ credentialId: CredentialId, reason: RevocationReason });
+
+export const credentialEvents = {
+  CredentialIssued,
+  CredentialProvisioned,
+  CredentialAssociated,
+  CredentialAssociationReleased,
+  CredentialRotationStarted,
+  CredentialExpired,
+  CredentialRevoked,
+} as const;

@@ -1,0 +1,51 @@
+import { z } from 'zod';
+
+/**
+ * Identifiers in the language of the seeds. Each is a branded string: raw input cannot be used where a parsed
+ * identifier is required. The patterns follow oneM2M TS-0001 conventions where the seeds name them.
+ */
+
+const token = /^[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}$/;
+const tokenRule = 'letters, digits and . _ : ~ - (1 to 128, starting with a letter or digit)';
+
+/** Canonical, unique and immutable identity of an M2M Node, established at Initialization (seed 004). */
+export const NodeId = z.string().regex(token, `Node-ID must be ${tokenRule}`).brand<'NodeId'>();
+export type NodeId = z.infer<typeof NodeId>;
+
+/** CSE-ID: SP-relative form `/<id>` as in oneM2M (the Registrar CSE-ID of Association Configuration, 11.3.1). */
+export const CseId = z
+  .string()
+  .regex(/^\/[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}$/, 'CSE-ID must be "/" followed by a token, e.g. /in-cse')
+  .brand<'CseId'>();
+export type CseId = z.infer<typeof CseId>;
+
+/** AE-ID: starts with C (CSE-assigned) or S (SP-assigned) in oneM2M. */
+export const AeId = z
+  .string()
+  .regex(/^[CS][A-Za-z0-9._:~-]{0,127}$/, 'AE-ID must start with C or S followed by a token')
+  .brand<'AeId'>();
+export type AeId = z.infer<typeof AeId>;
+
+/** App-ID: starts with R (registered with an M2M application registration authority) or N (not registered). */
+export const AppId = z
+  .string()
+  .regex(/^[RN][A-Za-z0-9._:~-]{0,127}$/, 'App-ID must start with R (registered) or N (non-registered)')
+  .brand<'AppId'>();
+export type AppId = z.infer<typeof AppId>;
+
+/** M2M-Sub-ID: the M2M Service Subscription a node is enrolled under (seed 003, 11.1). */
+export const M2MSubId = z.string().regex(token, `M2M-Sub-ID must be ${tokenRule}`).brand<'M2MSubId'>();
+export type M2MSubId = z.infer<typeof M2MSubId>;
+
+export const CredentialId = z.string().regex(token, `credential id must be ${tokenRule}`).brand<'CredentialId'>();
+export type CredentialId = z.infer<typeof CredentialId>;
+
+export const AssociationId = z.string().regex(token, `association id must be ${tokenRule}`).brand<'AssociationId'>();
+export type AssociationId = z.infer<typeof AssociationId>;
+
+export const CommandId = z.uuid('command id must be a UUID').brand<'CommandId'>();
+export type CommandId = z.infer<typeof CommandId>;
+
+/** ISO 8601 instant with offset; kept as a string in events so the stored bytes are what was decided. */
+export const Instant = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' });
+export type Instant = z.infer<typeof Instant>;

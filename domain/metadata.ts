@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { CommandId, Instant } from './ids.ts';
+import { Base64Url, Fingerprint } from './events/common.ts';
+
+export const Role = z.enum(['operator', 'auditor', 'integrator', 'system']);
+export type Role = z.infer<typeof Role>;
+
+export const Actor = z.object({
+  id: z.string().min(1).max(200),
+  role: Role,
+});
+export type Actor = z.infer<typeof Actor>;
+
+/** The actor's signature over the RFC 8785 canonical form of the command (SER-016 non-repudiation). */
+export const RequestSignature = z.object({
+  algorithm: z.enum(['ed25519', 'p256-ecdsa-sha256']),
+  keyFingerprint: Fingerprint,
+  value: Base64Url,
+});
+export type RequestSignature = z.infer<typeof RequestSignature>;
+
+/** Metadata every stored event carries. `schemaVersion` drives the upcasters on read. */
+export const EventMetadata = z.object({
+  schemaVersion: z.number().int().positive(),
+  actor: Actor,
+  commandId: CommandId,
+  commandType: z.string().min(1),
+  correlationId: z.string().min(1).max(200),
+  causationId: z.string().min(1).max(200),
+  occurredAt: Instant,
+  signature: RequestSignature.optional(),
+});
+export type EventMetadata = z.infer<typeof EventMetadata>;

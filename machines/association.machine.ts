@@ -1,0 +1,77 @@
+import { and, assign, setup } from 'xstate';
+import type { CredentialContext } from './contexts.ts';
+import type { AssociationContext } from './contexts.ts';
+import { credentialUsableAt, dataOf, factGuard, isOneOf, ms } from './guards.ts';
+import type { MachineEvent } from './types.ts';
+
+/**
+ * Security association between a Registree (CSE or AE) and its Registrar CSE (seed 003, 11.3):
+ * Association Configuration (initialized) -> Association Handshake (associated) -> expired or revoked.
+ */
+export const associationMachine = setup({
+  types: { context: {} as AssociationContext, events: {} as MachineEvent, input: {} as { id: string } },
+  guards: {
+    credentialUsable: factGuard(({ event }) => credentialUsableAt(event.facts.credential, event.at)),
+    nodeEnrolled: factGuard(({ event }) => isOneOf(event.facts.node, ['enrolled', 'associated'])),
+    /** An AE Registree acts under an enrolled App-ID (11.2.2); a CSE Registree needs no application. */
+    applicationEnrolled: factGuard(({ event }) => {
+      const d = dataOf(event, 'AssociationConfigured');
+      if (d === undefined) return false;
+      return d.registree.kind === 'cse' || isOneOf(event.facts.application, ['enrolled', 'associated']);
+    }),
+    /**
+     * Seed 003, 11.3.2: "The lifetime of a security association shall be shorter than the lifetime of the
+     * credential used for authentication from which it is derived": expiresAt - now < notAfter - now.
+     */
+    lifetimeShorterThanCredential: factGuard(({ event }) => {
+      const d = dataOf(event, 'AssociationEstablished');
+      const credential = event.facts.credential?.context as CredentialContext | undefined;
+      if (d === undefined || credential === undefined) return false;
+      const expiresAt = ms(d.expiresAt);
+      return expiresAt > event.at && expiresAt < credential.notAfter;
+    }),
+    expiryReached: ({ context, event }) => context.expiresAt !== undefined && event.at >= context.expiresAt,
+  },
+  actions: {
+    recordRevocation: assign(({ event }) => ({ revocationReason: dataOf(event, 'AssociationRevoked')!.reason })),
+  },
+}).createMachine({
+  id: 'association',
+  context: ({ input }) => ({ associationId: input.id }),
+  initial: 'absent',
+  states: {
+    absent: {
+      on: {
+        AssociationConfigured: {
+          target: 'initialized',
+          guard: and(['credentialUsable', 'nodeEnrolled', 'applicationEnrolled']),
+          actions: assign(({ event }) => {
+            const d = dataOf(event, 'AssociationConfigured')!;
+            return { nodeId: d.nodeId, registree: d.registree, registrarCseId: d.registrarCseId, credentialId: d.credentialId };
+          }),
+        },
+      },
+    },
+    initialized: {
+      on: {
+        AssociationEstablished: {
+          target: 'associated',
+          guard: and(['credentialUsable', 'lifetimeShorterThanCredential']),
+          actions: assign(({ event }) => ({
+            establishedAt: event.at,
+            expiresAt: ms(dataOf(event, 'AssociationEstablished')!.expiresAt),
+          })),
+        },
+        AssociationRevoked: { target: 'revoked', actions: 'recordRevocation' },
+      },
+    },
+    associated: {
+      on: {
+        AssociationExpired: { target: 'expired', guard: 'expiryReached' },
+        AssociationRevoked: { target: 'revoked', actions: 'recordRevocation' },
+      },
+    },
+    expired: { type: 'final' },
+    revoked: { type: 'final' },
+  },
+});

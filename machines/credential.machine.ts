@@ -1,0 +1,131 @@
+import { and, assign, setup } from 'xstate';
+import type { CredentialContext } from './contexts.ts';
+import { dataOf, factGuard, isOneOf, ms } from './guards.ts';
+import type { MachineEvent } from './types.ts';
+
+const LIVE = ['initialized', 'enrolled', 'associated'];
+
+/**
+ * Credential lifecycle: issued (initialized) -> provisioned into its node (enrolled; pre-provisioning or remote
+ * provisioning, seed 003 11.2.1) -> associated while security associations derive from it -> expired at notAfter
+ * or revoked (RFC 5280 reasons). A rotation (HLR-212, RS-16) links a successor and keeps the predecessor usable
+ * until the overlap ends, when it is revoked as superseded.
+ */
+export const credentialMachine = setup({
+  types: { context: {} as CredentialContext, events: {} as MachineEvent, input: {} as { id: string } },
+  guards: {
+    validityWindowOrdered: ({ event }) => {
+      const d = dataOf(event, 'CredentialIssued');
+      return d !== undefined && ms(d.notBefore) < ms(d.notAfter);
+    },
+    /** A credential is bound to a live owner (RS-01): a node or application that exists and is not revoked or expired. */
+    ownerIsLive: factGuard(({ event }) => {
+      const d = dataOf(event, 'CredentialIssued');
+      if (d === undefined) return false;
+      if (d.owner.kind !== 'node' && d.owner.kind !== 'app') return true;
+      return isOneOf(event.facts.owner, LIVE);
+    }),
+    predecessorIsLive: factGuard(({ event }) => {
+      const d = dataOf(event, 'CredentialIssued');
+      if (d?.predecessorId === undefined) return true;
+      return isOneOf(event.facts.predecessor, ['enrolled', 'associated']);
+    }),
+    notExpiredYet: ({ context, event }) => event.at < context.notAfter,
+    notAfterReached: ({ context, event }) => event.at >= context.notAfter,
+    bootstrapIsUsable: factGuard(({ event }) => {
+      const d = dataOf(event, 'CredentialProvisioned');
+      if (d?.method !== 'remote-provisioning') return true;
+      return d.bootstrapCredentialId !== undefined && isOneOf(event.facts.bootstrap, ['enrolled', 'associated']);
+    }),
+    associationIsNew: ({ context, event }) => {
+      const id = dataOf(event, 'CredentialAssociated')?.associationId;
+      return id !== undefined && !context.liveAssociations.includes(id);
+    },
+    associationIsLive: ({ context, event }) => {
+      const id = dataOf(event, 'CredentialAssociationReleased')?.associationId;
+      return id !== undefined && context.liveAssociations.includes(id);
+    },
+    lastAssociation: ({ context }) => context.liveAssociations.length === 1,
+    /** The successor names this credential as its predecessor and was issued for the same owner. */
+    successorLinked: factGuard(({ context, event }) => {
+      const d = dataOf(event, 'CredentialRotationStarted');
+      const successor = event.facts.successor?.context as CredentialContext | undefined;
+      return (
+        d !== undefined &&
+        context.successorId === undefined &&
+        successor?.predecessorId === context.credentialId &&
+        ms(d.overlapEndsAt) > event.at &&
+        ms(d.overlapEndsAt) <= context.notAfter
+      );
+    }),
+  },
+  actions: {
+    addAssociation: assign(({ context, event }) => ({
+      liveAssociations: [...context.liveAssociations, dataOf(event, 'CredentialAssociated')!.associationId],
+    })),
+    removeAssociation: assign(({ context, event }) => {
+      const id = dataOf(event, 'CredentialAssociationReleased')!.associationId;
+      return { liveAssociations: context.liveAssociations.filter((a) => a !== id) };
+    }),
+    recordRotation: assign(({ event }) => {
+      const d = dataOf(event, 'CredentialRotationStarted')!;
+      return { successorId: d.successorId, overlapEndsAt: ms(d.overlapEndsAt) };
+    }),
+    recordRevocation: assign(({ event }) => ({ revocationReason: dataOf(event, 'CredentialRevoked')!.reason })),
+  },
+}).createMachine({
+  id: 'credential',
+  context: ({ input }) => ({ credentialId: input.id, notBefore: 0, notAfter: 0, liveAssociations: [] }),
+  initial: 'absent',
+  states: {
+    absent: {
+      on: {
+        CredentialIssued: {
+          target: 'initialized',
+          guard: and(['validityWindowOrdered', 'ownerIsLive', 'predecessorIsLive']),
+          actions: assign(({ event }) => {
+            const d = dataOf(event, 'CredentialIssued')!;
+            return {
+              kind: d.kind,
+              purpose: d.purpose,
+              owner: d.owner,
+              fingerprint: d.fingerprint,
+              notBefore: ms(d.notBefore),
+              notAfter: ms(d.notAfter),
+              predecessorId: d.predecessorId,
+            };
+          }),
+        },
+      },
+    },
+    initialized: {
+      on: {
+        CredentialProvisioned: { target: 'enrolled', guard: and(['notExpiredYet', 'bootstrapIsUsable']) },
+        CredentialExpired: { target: 'expired', guard: 'notAfterReached' },
+        CredentialRevoked: { target: 'revoked', actions: 'recordRevocation' },
+      },
+    },
+    enrolled: {
+      on: {
+        CredentialAssociated: { target: 'associated', guard: 'associationIsNew', actions: 'addAssociation' },
+        CredentialRotationStarted: { guard: 'successorLinked', actions: 'recordRotation' },
+        CredentialExpired: { target: 'expired', guard: 'notAfterReached' },
+        CredentialRevoked: { target: 'revoked', actions: 'recordRevocation' },
+      },
+    },
+    associated: {
+      on: {
+        CredentialAssociated: { guard: 'associationIsNew', actions: 'addAssociation' },
+        CredentialAssociationReleased: [
+          { target: 'enrolled', guard: and(['associationIsLive', 'lastAssociation']), actions: 'removeAssociation' },
+          { guard: 'associationIsLive', actions: 'removeAssociation' },
+        ],
+        CredentialRotationStarted: { guard: 'successorLinked', actions: 'recordRotation' },
+        CredentialExpired: { target: 'expired', guard: 'notAfterReached' },
+        CredentialRevoked: { target: 'revoked', actions: 'recordRevocation' },
+      },
+    },
+    expired: { type: 'final' },
+    revoked: { type: 'final' },
+  },
+});

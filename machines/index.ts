@@ -1,0 +1,11 @@
+export { MACHINES, evaluate, initialSnapshot, stateOf, viewOf, allowedEvents } from './evaluate.ts';
+export type { EntitySnapshot, Verdict } from './evaluate.ts';
+export { factSourcesOf } from './facts.ts';
+export type { EntityView, Facts, FactName, FactSources, MachineEvent } from './types.ts';
+export type {
+  ApplicationContext,
+  AssociationContext,
+  CredentialContext,
+  NodeContext,
+  SubscriptionContext,
+} from './contexts.ts';

@@ -1,0 +1,99 @@
+import { and, assign, setup } from 'xstate';
+import type { NodeContext, SubscriptionContext } from './contexts.ts';
+import { dataOf, factGuard, isOneOf } from './guards.ts';
+import { isWithin, type MachineEvent } from './types.ts';
+
+const subscriptionOf = (event: MachineEvent) => event.facts.subscription;
+
+/**
+ * M2M Node lifecycle: Initialization at the factory (seed 004) -> enrolment under an M2M Service Subscription
+ * (seed 003, 11.2.1) -> associated while at least one security association is alive -> expired when its
+ * subscription ends, or revoked (decommissioned / compromised).
+ */
+export const nodeMachine = setup({
+  types: { context: {} as NodeContext, events: {} as MachineEvent, input: {} as { id: string } },
+  guards: {
+    subscriptionExists: factGuard(({ event }) => subscriptionOf(event) !== undefined),
+    subscriptionActive: factGuard(({ event }) => {
+      const sub = subscriptionOf(event);
+      return isOneOf(sub, ['active']) && isWithin(event.at, sub!.context as unknown as SubscriptionContext);
+    }),
+    subscriptionIsCurrent: ({ context, event }) =>
+      dataOf(event, 'NodeEnrolmentExpired')?.subscriptionId === context.subscriptionId,
+    subscriptionEnded: factGuard(({ event }) => {
+      const sub = subscriptionOf(event);
+      if (sub === undefined) return false;
+      return sub.state !== 'active' || event.at >= (sub.context as unknown as SubscriptionContext).notAfter;
+    }),
+    associationIsLive: ({ context, event }) => {
+      const id = dataOf(event, 'NodeAssociationReleased')?.associationId;
+      return id !== undefined && context.liveAssociations.includes(id);
+    },
+    associationIsNew: ({ context, event }) => {
+      const id = dataOf(event, 'NodeAssociated')?.associationId;
+      return id !== undefined && !context.liveAssociations.includes(id);
+    },
+    lastAssociation: ({ context }) => context.liveAssociations.length === 1,
+  },
+  actions: {
+    recordEnrolment: assign(({ event }) => {
+      const d = dataOf(event, 'NodeEnrolled')!;
+      return { subscriptionId: d.subscriptionId, cseId: d.cseId };
+    }),
+    addAssociation: assign(({ context, event }) => ({
+      liveAssociations: [...context.liveAssociations, dataOf(event, 'NodeAssociated')!.associationId],
+    })),
+    removeAssociation: assign(({ context, event }) => {
+      const id = dataOf(event, 'NodeAssociationReleased')!.associationId;
+      return { liveAssociations: context.liveAssociations.filter((a) => a !== id) };
+    }),
+    recordRevocation: assign(({ event }) => ({ revocationReason: dataOf(event, 'NodeRevoked')!.reason })),
+  },
+}).createMachine({
+  id: 'node',
+  context: ({ input }) => ({ nodeId: input.id, liveAssociations: [] }),
+  initial: 'absent',
+  on: {},
+  states: {
+    absent: {
+      on: {
+        NodeRegistered: {
+          target: 'initialized',
+          actions: assign(({ event }) => {
+            const d = dataOf(event, 'NodeRegistered')!;
+            return { profile: d.profile, bootstrapCredentialId: d.bootstrapCredentialId };
+          }),
+        },
+      },
+    },
+    initialized: {
+      on: {
+        NodeEnrolled: { target: 'enrolled', guard: and(['subscriptionExists', 'subscriptionActive']), actions: 'recordEnrolment' },
+        NodeRevoked: { target: 'revoked', actions: 'recordRevocation' },
+      },
+    },
+    enrolled: {
+      on: {
+        // A change of subscription (RS-17) is a new enrolment under another active subscription.
+        NodeEnrolled: { guard: and(['subscriptionExists', 'subscriptionActive']), actions: 'recordEnrolment' },
+        NodeAssociated: { target: 'associated', guard: 'associationIsNew', actions: 'addAssociation' },
+        NodeEnrolmentExpired: { target: 'expired', guard: and(['subscriptionIsCurrent', 'subscriptionEnded']) },
+        NodeRevoked: { target: 'revoked', actions: 'recordRevocation' },
+      },
+    },
+    associated: {
+      on: {
+        NodeEnrolled: { guard: and(['subscriptionExists', 'subscriptionActive']), actions: 'recordEnrolment' },
+        NodeAssociated: { guard: 'associationIsNew', actions: 'addAssociation' },
+        NodeAssociationReleased: [
+          { target: 'enrolled', guard: and(['associationIsLive', 'lastAssociation']), actions: 'removeAssociation' },
+          { guard: 'associationIsLive', actions: 'removeAssociation' },
+        ],
+        NodeEnrolmentExpired: { target: 'expired', guard: and(['subscriptionIsCurrent', 'subscriptionEnded']) },
+        NodeRevoked: { target: 'revoked', actions: 'recordRevocation' },
+      },
+    },
+    expired: { type: 'final' },
+    revoked: { type: 'final' },
+  },
+});

@@ -1,0 +1,42 @@
+import { assign, setup } from 'xstate';
+import type { SubscriptionContext } from './contexts.ts';
+import { dataOf, ms } from './guards.ts';
+import type { MachineEvent } from './types.ts';
+
+/** M2M Service Subscription (seed 003, 11.1): nodes enrol only under an active one. */
+export const subscriptionMachine = setup({
+  types: { context: {} as SubscriptionContext, events: {} as MachineEvent, input: {} as { id: string } },
+  guards: {
+    validityWindowOrdered: ({ event }) => {
+      const d = dataOf(event, 'SubscriptionCreated');
+      return d !== undefined && ms(d.notBefore) < ms(d.notAfter);
+    },
+    notAfterReached: ({ context, event }) => event.at >= context.notAfter,
+  },
+}).createMachine({
+  id: 'subscription',
+  context: ({ input }) => ({ subscriptionId: input.id, subscriber: '', notBefore: 0, notAfter: 0 }),
+  initial: 'absent',
+  states: {
+    absent: {
+      on: {
+        SubscriptionCreated: {
+          target: 'active',
+          guard: 'validityWindowOrdered',
+          actions: assign(({ event }) => {
+            const d = dataOf(event, 'SubscriptionCreated')!;
+            return { subscriber: d.subscriber, notBefore: ms(d.notBefore), notAfter: ms(d.notAfter) };
+          }),
+        },
+      },
+    },
+    active: {
+      on: {
+        SubscriptionExpired: { target: 'expired', guard: 'notAfterReached' },
+        SubscriptionTerminated: { target: 'revoked' },
+      },
+    },
+    expired: { type: 'final' },
+    revoked: { type: 'final' },
+  },
+});

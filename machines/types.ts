@@ -1,0 +1,45 @@
+import type { DomainEvent } from '../domain/events/index.ts';
+import type { EntityKind } from '../domain/streams.ts';
+
+/** Another entity as a guard sees it: its state and context at the moment of the decision (or replayed event). */
+export interface EntityView<C = Record<string, unknown>> {
+  readonly state: string;
+  readonly context: C;
+}
+
+/** Names of the cross-entity facts a guard may need. Absent key = not needed; `undefined` value = entity does not exist. */
+export type FactName =
+  | 'subscription'
+  | 'node'
+  | 'credential'
+  | 'application'
+  | 'owner'
+  | 'bootstrap'
+  | 'predecessor'
+  | 'successor';
+export type Facts = Partial<Record<FactName, EntityView | undefined>>;
+
+/**
+ * What a machine consumes: a domain event plus the instant it occurred and the cross-entity facts at that instant.
+ * The same shape serves decisions (facts read at decision time) and replay (facts as of the event's position).
+ */
+export type MachineEvent = DomainEvent & {
+  readonly at: number;
+  readonly facts: Facts;
+  /**
+   * Set only when rebuilding an entity from events the store already accepted (the engine's own reads): guards
+   * over other entities are skipped, guards over the entity itself still run. Decisions and auditor replay never
+   * set it; they supply the facts and every guard runs.
+   */
+  readonly trusted?: true;
+};
+
+export interface Validity {
+  readonly notBefore: number;
+  readonly notAfter: number;
+}
+
+/** Where each fact comes from: the kind and id of the other entity. */
+export type FactSources = Partial<Record<FactName, { readonly kind: EntityKind; readonly id: string }>>;
+
+export const isWithin = (at: number, v: Validity): boolean => at >= v.notBefore && at < v.notAfter;

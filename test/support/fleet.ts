@@ -1,0 +1,87 @@
+import { command } from '../../domain/commands/index.ts';
+import type { Actor } from '../../domain/metadata.ts';
+import { FakeClock, DAY } from '../../adapters/clock/index.ts';
+import { createEngine, type Engine } from '../../adapters/engine/index.ts';
+import { openSqliteStore } from '../../adapters/store/index.ts';
+import type { EventStore } from '../../adapters/store/port.ts';
+
+export const operator: Actor = { id: 'operator:alice', role: 'operator' };
+export const auditor: Actor = { id: 'auditor:bob', role: 'auditor' };
+export const system: Actor = { id: 'system:process-manager', role: 'system' };
+
+export const T0 = '2026-01-01T00:00:00.000Z';
+export const at = (days: number): string => new Date(Date.parse(T0) + days * DAY).toISOString();
+
+export const profile = { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-1', capabilities: ['metering'] };
+export const fingerprint = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
+
+export interface Fixture {
+  store: EventStore;
+  clock: FakeClock;
+  engine: Engine;
+}
+
+export const fixture = (store: EventStore = openSqliteStore({ memory: true })): Fixture => {
+  const clock = new FakeClock(T0);
+  return { store, clock, engine: createEngine({ store, clock }) };
+};
+
+/** Operator commands for a typical node: subscription, factory registration, enrolment, service credential. */
+export const cmd = {
+  createSubscription: (subscriptionId = 'sub-1', notAfter = at(365)) =>
+    command('createSubscription', { subscriptionId, subscriber: 'City Utilities', notBefore: T0, notAfter }, { actor: operator }),
+  registerNode: (nodeId = 'meter-1') => command('registerNode', { nodeId, profile }, { actor: operator }),
+  enrolNode: (nodeId = 'meter-1', subscriptionId = 'sub-1') =>
+    command('enrolNode', { nodeId, subscriptionId, cseId: `/cse-${nodeId}` }, { actor: operator }),
+  issueCredential: (credentialId = 'cred-1', nodeId = 'meter-1', notAfter = at(90), extra: Record<string, unknown> = {}) =>
+    command(
+      'issueCredential',
+      {
+        credentialId,
+        kind: 'ed25519',
+        purpose: 'service',
+        owner: { kind: 'node', id: nodeId },
+        fingerprint: fingerprint(credentialId.length + 7),
+        notBefore: T0,
+        notAfter,
+        ...extra,
+      },
+      { actor: operator },
+    ),
+  provisionCredential: (credentialId = 'cred-1') =>
+    command('provisionCredential', { credentialId, method: 'pre-provisioning' }, { actor: operator }),
+  configureAssociation: (associationId = 'sa-1', credentialId = 'cred-1', nodeId = 'meter-1') =>
+    command(
+      'configureAssociation',
+      { associationId, nodeId, credentialId, registree: { kind: 'cse', id: `/cse-${nodeId}` }, registrarCseId: '/in-cse' },
+      { actor: operator },
+    ),
+  establishAssociation: (associationId = 'sa-1', expiresAt = at(30)) =>
+    command('establishAssociation', { associationId, expiresAt }, { actor: operator }),
+  revokeCredential: (credentialId = 'cred-1', reason = 'keyCompromise') =>
+    command('revokeCredential', { credentialId, reason }, { actor: operator }),
+  revokeAssociation: (associationId = 'sa-1', reason = 'keyCompromise') =>
+    command('revokeAssociation', { associationId, reason }, { actor: operator }),
+};
+
+/** Runs the usual path up to an established association sa-1 on cred-1 of meter-1. */
+export const establishOne = async (engine: Engine): Promise<void> => {
+  for (const c of [
+    cmd.createSubscription(),
+    cmd.registerNode(),
+    cmd.enrolNode(),
+    cmd.issueCredential(),
+    cmd.provisionCredential(),
+    cmd.configureAssociation(),
+    cmd.establishAssociation(),
+  ]) {
+    await engine.execute(c);
+  }
+};
+
+/** Event count and head position: "nothing was written" means both are unchanged. */
+export const footprint = async (store: EventStore): Promise<{ head: bigint | undefined; count: number }> => {
+  let count = 0;
+  for await (const _ of store.readAll()) count++;
+  return { head: await store.headPosition(), count };
+};
