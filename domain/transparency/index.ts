@@ -1,0 +1,55 @@
+export { HASH_SIZE, emptyRootHash, hashLeaf, hashChildren } from './hashing.ts';
+export { eventLeafEnvelope, eventLeafBytes, eventLeafHash } from './leaf.ts';
+export { type HashSource, rangeHash, rootHash, inclusionProof, consistencyProof, splitPoint } from './tree.ts';
+export {
+  type Frontier,
+  type CompletedNode,
+  emptyFrontier,
+  frontierNodes,
+  appendLeafHash,
+  frontierRoot,
+  rootOfLeafHashes,
+} from './frontier.ts';
+export { MemoryTree } from './memory-tree.ts';
+export { rootFromInclusionProof, verifyInclusionProof, verifyConsistencyProof } from './verify-proof.ts';
+export {
+  ED25519_SIGNATURE_TYPE,
+  type NoteVerifierKey,
+  type NoteSignature,
+  type SignedNote,
+  type NoteVerification,
+  isValidKeyName,
+  noteKeyId,
+  noteVerifierKey,
+  formatVerifierKey,
+  parseVerifierKey,
+  parseSignedNote,
+  formatSignedNote,
+  signatureLine,
+  verifyNote,
+} from './note.ts';
+export { type Checkpoint, type CheckpointParse, formatCheckpointText, parseCheckpointText } from './checkpoint.ts';
+export type { CheckpointSigner } from './checkpoint-signer.ts';
+export {
+  Base64UrlBytes,
+  Hash32,
+  RecordedEventJson,
+  type InclusionProof,
+  InclusionProofJson,
+  type ConsistencyProof,
+  ConsistencyProofJson,
+} from './schemas.ts';
+export { type VerificationFailure, type VerificationResult, openCheckpoint } from './verify-result.ts';
+export { verifyEventInclusion } from './verify-event.ts';
+export { verifyExportedLog } from './verify-log.ts';
+export { verifyConsistency } from './verify-consistency.ts';
+export {
+  EVIDENCE_BUNDLE_FORMAT,
+  EvidenceBundleSchema,
+  type EvidenceBundle,
+  type EvidenceBundleJson,
+  type EvidenceEntry,
+  buildEvidenceBundle,
+  verifyEvidenceBundle,
+} from './bundle.ts';
+export { toBase64, fromBase64, toBase64Url, fromBase64Url, equalBytes } from './bytes.ts';

@@ -1,0 +1,34 @@
+import canonicalizeModule from 'canonicalize';
+import type { RecordedEvent } from '../../adapters/store/port.ts';
+import { hashLeaf } from './hashing.ts';
+import { utf8 } from './bytes.ts';
+
+/**
+ * The canonical envelope of a stored event: the leaf bytes of the transparency log (SER-016 non-repudiation,
+ * SER-003 integrity). RFC 8785 canonical JSON of every field an auditor must be able to trust: the global
+ * position and stream revision (so moving an event changes its leaf), the event id, type, data and metadata
+ * (which carries the actor's request signature). bigints become decimal strings: JSON numbers lose precision
+ * past 2^53 and EventStoreDB commit positions go beyond it.
+ */
+export const eventLeafEnvelope = (event: RecordedEvent) => ({
+  position: event.position.toString(10),
+  streamId: event.streamId,
+  revision: event.revision.toString(10),
+  id: event.id,
+  type: event.type,
+  data: event.data,
+  metadata: event.metadata,
+});
+
+// The package is CommonJS (`module.exports = serialize`) but its typings declare an ES default export; under
+// NodeNext the default import is the function at run time, so it is retyped here rather than called as `.default`.
+const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
+
+export const eventLeafBytes = (event: RecordedEvent): Uint8Array => {
+  const text = canonicalize(eventLeafEnvelope(event));
+  if (text === undefined) throw new Error('event: cannot be canonicalised');
+  return utf8(text);
+};
+
+/** RFC 9162 leaf hash of the event's canonical envelope. */
+export const eventLeafHash = (event: RecordedEvent): Uint8Array => hashLeaf(eventLeafBytes(event));

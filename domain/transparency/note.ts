@@ -1,0 +1,146 @@
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { fromBase64, toBase64, utf8 } from './bytes.ts';
+
+/**
+ * C2SP signed-note (c2sp.org/signed-note): a text ending in a newline, a blank line, then signature lines
+ * `— <key name> base64(key ID || signature)`. Ed25519 (signature type 0x01) is the only algorithm here: the spec
+ * asks implementations to support only the types their design needs.
+ */
+
+export const ED25519_SIGNATURE_TYPE = 0x01;
+const EM_DASH = '\u2014';
+/** The spec asks verifiers to accept at least 16 signatures; more than this is a malformed note. */
+const MAX_SIGNATURES = 100;
+
+/** A public key a note can be verified with: the key name and its 4-byte key ID name it in signature lines. */
+export interface NoteVerifierKey {
+  readonly keyName: string;
+  readonly keyId: number;
+  readonly publicKey: Uint8Array;
+}
+
+export interface NoteSignature {
+  readonly keyName: string;
+  readonly keyId: number;
+  readonly signature: Uint8Array;
+}
+
+export interface SignedNote {
+  /** The signed text, final newline included. */
+  readonly text: string;
+  readonly signatures: readonly NoteSignature[];
+}
+
+/** Key names are non-empty and hold no Unicode space and no `+` (signed-note, Format). */
+export const isValidKeyName = (name: string): boolean => name.length > 0 && !/[\s+]/u.test(name);
+
+/** key ID = SHA-256(key name || 0x0A || 0x01 || 32-byte Ed25519 public key)[:4], big-endian (signed-note). */
+export const noteKeyId = (keyName: string, publicKey: Uint8Array): number => {
+  if (!isValidKeyName(keyName)) throw new Error('keyName: must be non-empty without spaces or "+"');
+  if (publicKey.length !== 32) throw new Error(`publicKey: expected 32 bytes, got ${publicKey.length}`);
+  const name = utf8(keyName);
+  const input = new Uint8Array(name.length + 2 + publicKey.length);
+  input.set(name, 0);
+  input[name.length] = 0x0a;
+  input[name.length + 1] = ED25519_SIGNATURE_TYPE;
+  input.set(publicKey, name.length + 2);
+  return new DataView(sha256(input).buffer).getUint32(0, false);
+};
+
+export const noteVerifierKey = (keyName: string, publicKey: Uint8Array): NoteVerifierKey => ({
+  keyName,
+  keyId: noteKeyId(keyName, publicKey),
+  publicKey: publicKey.slice(),
+});
+
+const hex8 = (n: number): string => n.toString(16).padStart(8, '0');
+
+/** The usual text form of a note verifier key: `<name>+<key ID hex>+base64(0x01 || public key)`. */
+export const formatVerifierKey = (key: NoteVerifierKey): string => {
+  const typed = new Uint8Array(33);
+  typed[0] = ED25519_SIGNATURE_TYPE;
+  typed.set(key.publicKey, 1);
+  return `${key.keyName}+${hex8(key.keyId)}+${toBase64(typed)}`;
+};
+
+/** Parses a verifier key string; undefined when malformed, of another algorithm, or its key ID is wrong. */
+export const parseVerifierKey = (text: string): NoteVerifierKey | undefined => {
+  const parts = text.split('+');
+  if (parts.length !== 3) return undefined;
+  const [keyName, idHex, keyB64] = parts as [string, string, string];
+  if (!isValidKeyName(keyName) || !/^[0-9a-f]{8}$/.test(idHex)) return undefined;
+  const typed = fromBase64(keyB64);
+  if (typed === undefined || typed.length !== 33 || typed[0] !== ED25519_SIGNATURE_TYPE) return undefined;
+  const key = noteVerifierKey(keyName, typed.subarray(1));
+  return hex8(key.keyId) === idHex ? key : undefined;
+};
+
+/** Notes are valid UTF-8 with no control character but newline (signed-note, Format). */
+const isValidNoteText = (text: string): boolean =>
+  text.endsWith('\n') && !/[\u0000-\u0009\u000b-\u001f]/.test(text) && !/\p{Surrogate}/u.test(text);
+
+const SIGNATURE_LINE = /^\u2014 (\S+) ([A-Za-z0-9+/=]+)$/u;
+
+/** Splits a signed note into its text and signature lines; undefined when it is not a well-formed note. */
+export const parseSignedNote = (message: string): SignedNote | undefined => {
+  if (!isValidNoteText(message)) return undefined;
+  const split = message.lastIndexOf('\n\n');
+  if (split < 0) return undefined;
+  const text = message.slice(0, split + 1);
+  const lines = message.slice(split + 2, -1).split('\n');
+  if (lines.length > MAX_SIGNATURES) return undefined;
+  const signatures: NoteSignature[] = [];
+  for (const line of lines) {
+    const match = SIGNATURE_LINE.exec(line);
+    if (match === null || !isValidKeyName(match[1]!)) return undefined;
+    const raw = fromBase64(match[2]!);
+    if (raw === undefined || raw.length < 5) return undefined;
+    signatures.push({
+      keyName: match[1]!,
+      keyId: new DataView(raw.buffer, raw.byteOffset).getUint32(0, false),
+      signature: raw.slice(4),
+    });
+  }
+  return { text, signatures };
+};
+
+export const signatureLine = (signature: NoteSignature): string => {
+  const raw = new Uint8Array(4 + signature.signature.length);
+  new DataView(raw.buffer).setUint32(0, signature.keyId, false);
+  raw.set(signature.signature, 4);
+  return `${EM_DASH} ${signature.keyName} ${toBase64(raw)}\n`;
+};
+
+export const formatSignedNote = (note: SignedNote): string => {
+  if (!isValidNoteText(note.text)) throw new Error('note.text: must end in a newline and hold no control character');
+  if (note.signatures.length === 0) throw new Error('note.signatures: a signed note needs a signature');
+  return `${note.text}\n${note.signatures.map(signatureLine).join('')}`;
+};
+
+export type NoteVerification =
+  | { readonly ok: true; readonly text: string }
+  | { readonly ok: false; readonly reason: 'malformed_note' | 'no_signature_by_key' | 'bad_signature' };
+
+const ed25519Verify = (signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean => {
+  try {
+    // RFC 8032 section 5.1.7 strict decoding, not ZIP-215's lenient one: one valid signature per message.
+    return signature.length === 64 && ed25519.verify(signature, message, publicKey, { zip215: false });
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Opens a note with one trusted key. Signatures by other keys are ignored (they may be witnesses); a
+ * signature that names this key but does not verify rejects the whole note, as the spec recommends.
+ */
+export const verifyNote = (message: string, key: NoteVerifierKey): NoteVerification => {
+  const note = parseSignedNote(message);
+  if (note === undefined) return { ok: false, reason: 'malformed_note' };
+  const mine = note.signatures.filter((s) => s.keyName === key.keyName && s.keyId === key.keyId);
+  if (mine.length === 0) return { ok: false, reason: 'no_signature_by_key' };
+  const bytes = utf8(note.text);
+  if (!mine.every((s) => ed25519Verify(s.signature, bytes, key.publicKey))) return { ok: false, reason: 'bad_signature' };
+  return { ok: true, text: note.text };
+};

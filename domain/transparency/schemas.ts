@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import type { JsonObject, RecordedEvent } from '../../adapters/store/port.ts';
+import { fromBase64Url, toBase64Url } from './bytes.ts';
+import { HASH_SIZE } from './hashing.ts';
+
+/**
+ * JSON forms of what the offline verifier reads from files: events, proofs, hashes. Every one is a zod codec
+ * (decode from JSON, encode back), so files are parsed at the boundary and bytes travel as base64url.
+ */
+
+export const Base64UrlBytes = z.codec(
+  z.string().refine((s) => fromBase64Url(s) !== undefined, 'not canonical unpadded base64url'),
+  z.custom<Uint8Array>((v) => v instanceof Uint8Array),
+  { decode: (s) => fromBase64Url(s)!, encode: (bytes) => toBase64Url(bytes) },
+);
+
+export const Hash32 = Base64UrlBytes.refine((b) => b.length === HASH_SIZE, `a hash is ${HASH_SIZE} bytes`);
+
+const Decimal = z.string().regex(/^(?:0|[1-9][0-9]*)$/, 'a decimal integer without leading zeroes');
+const BigIntText = z.codec(Decimal, z.bigint().nonnegative(), {
+  decode: (s) => BigInt(s),
+  encode: (n) => n.toString(10),
+});
+const JsonObjectSchema = z.record(z.string(), z.json()).transform((o) => o as JsonObject);
+const Index = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
+/** A stored event as it appears in exports: bigints as decimal strings. */
+export const RecordedEventJson = z.codec(
+  z.object({
+    position: Decimal,
+    streamId: z.string().min(1),
+    revision: Decimal,
+    id: z.string().min(1),
+    type: z.string().min(1),
+    data: JsonObjectSchema,
+    metadata: JsonObjectSchema,
+  }),
+  z.custom<RecordedEvent>(),
+  {
+    decode: (e): RecordedEvent => ({ ...e, position: BigIntText.decode(e.position), revision: BigIntText.decode(e.revision) }),
+    encode: (e) => ({
+      position: e.position.toString(10),
+      streamId: e.streamId,
+      revision: e.revision.toString(10),
+      id: e.id,
+      type: e.type,
+      data: e.data,
+      metadata: e.metadata,
+    }),
+  },
+);
+
+export interface InclusionProof {
+  readonly leafIndex: number;
+  readonly treeSize: number;
+  readonly hashes: readonly Uint8Array[];
+}
+
+export const InclusionProofJson = z.object({ leafIndex: Index, treeSize: Index, hashes: z.array(Hash32) });
+
+export interface ConsistencyProof {
+  readonly first: number;
+  readonly second: number;
+  readonly hashes: readonly Uint8Array[];
+}
+
+export const ConsistencyProofJson = z.object({ first: Index, second: Index, hashes: z.array(Hash32) });

@@ -1,0 +1,36 @@
+import type { Checkpoint } from './checkpoint.ts';
+import type { NoteVerifierKey } from './note.ts';
+import type { ConsistencyProof } from './schemas.ts';
+import { verifyConsistencyProof } from './verify-proof.ts';
+import { fail, openCheckpoint, type VerificationResult } from './verify-result.ts';
+
+/**
+ * Offline verifier (c), issue 4 item 5: the later checkpoint's tree extends the earlier one's, i.e. the log only
+ * appended in between (RFC 9162 section 2.1.4). A forked history has no such proof.
+ */
+export const verifyConsistency = (
+  checkpointA: string,
+  checkpointB: string,
+  proof: ConsistencyProof,
+  logPublicKey: NoteVerifierKey,
+): VerificationResult<{ first: Checkpoint; second: Checkpoint }> => {
+  const a = openCheckpoint(checkpointA, logPublicKey);
+  if (!a.ok) return a;
+  const b = openCheckpoint(checkpointB, logPublicKey);
+  if (!b.ok) return b;
+  const [first, second] =
+    a.checkpoint.treeSize <= b.checkpoint.treeSize ? [a.checkpoint, b.checkpoint] : [b.checkpoint, a.checkpoint];
+  if (first.origin !== second.origin) {
+    return fail('origin_mismatch', `checkpoints come from two logs: ${first.origin} and ${second.origin}`);
+  }
+  if (proof.first !== first.treeSize || proof.second !== second.treeSize) {
+    return fail(
+      'proof_size_mismatch',
+      `the proof is from ${proof.first} to ${proof.second}, the checkpoints are ${first.treeSize} and ${second.treeSize}`,
+    );
+  }
+  if (!verifyConsistencyProof(first.treeSize, second.treeSize, first.rootHash, second.rootHash, proof.hashes)) {
+    return fail('inconsistent', `the tree of size ${second.treeSize} does not extend the tree of size ${first.treeSize}`);
+  }
+  return { ok: true, first, second };
+};

@@ -1,0 +1,44 @@
+import type { RecordedEvent } from '../../adapters/store/port.ts';
+import type { Checkpoint } from './checkpoint.ts';
+import { eventLeafHash } from './leaf.ts';
+import type { NoteVerifierKey } from './note.ts';
+import type { InclusionProof } from './schemas.ts';
+import { verifyInclusionProof } from './verify-proof.ts';
+import { fail, openCheckpoint, type VerificationResult } from './verify-result.ts';
+
+/**
+ * Offline verifier (a), issue 4 item 5: one stored event is in the log that the signed checkpoint commits to
+ * (SER-016 non-repudiation). Needs nothing from the engine: the event, its proof, the checkpoint, the log key.
+ */
+export const verifyEventInclusion = (args: {
+  readonly event: RecordedEvent;
+  readonly proof: InclusionProof;
+  readonly checkpointNote: string;
+  readonly logPublicKey: NoteVerifierKey;
+}): VerificationResult<{ checkpoint: Checkpoint }> => {
+  const opened = openCheckpoint(args.checkpointNote, args.logPublicKey);
+  if (!opened.ok) return opened;
+  const { checkpoint } = opened;
+  if (args.proof.treeSize !== checkpoint.treeSize) {
+    return fail(
+      'proof_size_mismatch',
+      `the proof is for a tree of ${args.proof.treeSize} leaves, the checkpoint for ${checkpoint.treeSize}`,
+      args.event.position,
+    );
+  }
+  const included = verifyInclusionProof(
+    args.proof.leafIndex,
+    checkpoint.treeSize,
+    eventLeafHash(args.event),
+    args.proof.hashes,
+    checkpoint.rootHash,
+  );
+  if (!included) {
+    return fail(
+      'not_included',
+      `event at position ${args.event.position} is not leaf ${args.proof.leafIndex} of the checkpointed tree`,
+      args.event.position,
+    );
+  }
+  return { ok: true, checkpoint };
+};

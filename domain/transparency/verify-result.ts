@@ -1,0 +1,42 @@
+import type { Checkpoint } from './checkpoint.ts';
+import { parseCheckpointText } from './checkpoint.ts';
+import { verifyNote, type NoteVerifierKey } from './note.ts';
+
+/** Why an offline verification failed. Expected outcomes are values, never throws. */
+export type VerificationFailure =
+  | 'malformed'
+  | 'untrusted_key'
+  | 'bad_checkpoint_signature'
+  | 'malformed_checkpoint'
+  | 'proof_size_mismatch'
+  | 'not_included'
+  | 'wrong_stream'
+  | 'incomplete_history'
+  | 'out_of_order'
+  | 'missing_entries'
+  | 'root_mismatch'
+  | 'origin_mismatch'
+  | 'inconsistent';
+
+export type VerificationResult<T = object> =
+  | ({ readonly ok: true } & T)
+  | { readonly ok: false; readonly reason: VerificationFailure; readonly message: string; readonly position?: bigint };
+
+export const fail = (reason: VerificationFailure, message: string, position?: bigint): VerificationResult<never> =>
+  position === undefined ? { ok: false, reason, message } : { ok: false, reason, message, position };
+
+/** A checkpoint is trusted only once its note verifies under the log key (signed-note: text ignored until then). */
+export const openCheckpoint = (
+  checkpointNote: string,
+  logPublicKey: NoteVerifierKey,
+): VerificationResult<{ checkpoint: Checkpoint }> => {
+  const opened = verifyNote(checkpointNote, logPublicKey);
+  if (!opened.ok) {
+    return opened.reason === 'malformed_note'
+      ? fail('malformed_checkpoint', 'the checkpoint is not a well-formed signed note')
+      : fail('bad_checkpoint_signature', `the checkpoint is not signed by ${logPublicKey.keyName}: ${opened.reason}`);
+  }
+  const parsed = parseCheckpointText(opened.text);
+  if (!parsed.ok) return fail('malformed_checkpoint', parsed.reason);
+  return { ok: true, checkpoint: parsed.checkpoint };
+};
