@@ -1,0 +1,372 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExpectedRevision, type EventStore, type JsonObject, type RecordedEvent } from '../../adapters/store/index.ts';
+import {
+  collect,
+  expectConflict,
+  expectStrictlyIncreasing,
+  ids,
+  newEvent,
+  newEvents,
+  nextWithin,
+  take,
+  uniqueNames,
+} from './helpers.ts';
+
+export type StoreFactory = () => Promise<{ store: EventStore; cleanup?: () => Promise<void> }>;
+
+/**
+ * What every EventStore must do, asserted only through the port (adapters/store/port.ts), so the same suite runs
+ * on the embedded SQLite store and on EventStoreDB. Each test writes to its own randomly named streams and reads
+ * relative to positions it got back, never assuming the store starts empty.
+ */
+export function describeStoreConformance(name: string, factory: StoreFactory): void {
+  describe(`event store conformance: ${name}`, () => {
+    let store: EventStore;
+    let cleanup: (() => Promise<void>) | undefined;
+
+    beforeAll(async () => {
+      ({ store, cleanup } = await factory());
+    });
+    afterAll(async () => {
+      await store?.close();
+      await cleanup?.();
+    });
+
+    const appendAll = (streamId: string, events: Parameters<EventStore['appendToStream']>[1]) =>
+      store.appendToStream(streamId, events, { expectedRevision: ExpectedRevision.any });
+
+    describe('appendToStream', () => {
+      it('creates a stream at revision 0 when no stream is expected', async () => {
+        const { stream } = uniqueNames('create');
+        const event = newEvent('Created');
+        const result = await store.appendToStream(stream('a'), [event], { expectedRevision: ExpectedRevision.noStream });
+        expect(result).toEqual({ nextExpectedRevision: 0n, position: result.position, deduplicated: false });
+        const stored = await store.readStream(stream('a'));
+        expect(stored.map((e) => [e.id, e.revision, e.position])).toEqual([[event.id, 0n, result.position]]);
+      });
+
+      it('continues a stream at the exact revision it was read at', async () => {
+        const { stream } = uniqueNames('exact');
+        const first = await store.appendToStream(stream('a'), [newEvent('A')], { expectedRevision: ExpectedRevision.noStream });
+        const second = await store.appendToStream(stream('a'), newEvents('B', 2), {
+          expectedRevision: ExpectedRevision.exact(first.nextExpectedRevision),
+        });
+        expect(second.nextExpectedRevision).toBe(2n);
+        expect(second.position > first.position).toBe(true);
+        expect((await store.readStream(stream('a'))).map((e) => e.revision)).toEqual([0n, 1n, 2n]);
+      });
+
+      it('appends with any expectation to a new and to an existing stream', async () => {
+        const { stream } = uniqueNames('any');
+        const created = await appendAll(stream('a'), [newEvent('A')]);
+        const continued = await appendAll(stream('a'), [newEvent('A')]);
+        expect([created.nextExpectedRevision, continued.nextExpectedRevision]).toEqual([0n, 1n]);
+      });
+
+      it('refuses a stale expectation with a concurrency conflict and writes nothing', async () => {
+        const { stream, prefix } = uniqueNames('conflict');
+        const head = await store.appendToStream(stream('a'), newEvents('A', 2), { expectedRevision: ExpectedRevision.noStream });
+        const rejected = newEvents('Rejected', 3);
+        await expectConflict(
+          store.appendToStream(stream('a'), rejected, { expectedRevision: ExpectedRevision.noStream }),
+          stream('a'),
+        );
+        await expectConflict(
+          store.appendToStream(stream('a'), rejected, { expectedRevision: ExpectedRevision.exact(0n) }),
+          stream('a'),
+        );
+        await expectConflict(
+          store.appendToStream(stream('missing'), rejected, { expectedRevision: ExpectedRevision.exact(0n) }),
+          stream('missing'),
+        );
+        expect((await store.readStream(stream('a'))).length).toBe(2);
+        expect(await store.readStream(stream('missing'))).toEqual([]);
+        const later = await collect(store.readAll({ afterPosition: head.position, filter: { streamPrefixes: [prefix] } }));
+        expect(later).toEqual([]);
+      });
+
+      it('gives a multi-event append consecutive revisions and increasing positions', async () => {
+        const { stream } = uniqueNames('multi');
+        await appendAll(stream('a'), [newEvent('A')]);
+        const batch = newEvents('B', 5);
+        const result = await appendAll(stream('a'), batch);
+        const stored = await store.readStream(stream('a'), { fromRevision: 1n });
+        expect(ids(stored)).toEqual(ids(batch));
+        expect(stored.map((e) => e.revision)).toEqual([1n, 2n, 3n, 4n, 5n]);
+        expectStrictlyIncreasing(stored.map((e) => e.position));
+        expect(result.nextExpectedRevision).toBe(5n);
+        expect(result.position).toBe(stored.at(-1)?.position);
+      });
+
+      it('reports a head position at or past the last append', async () => {
+        const { stream } = uniqueNames('head');
+        const result = await appendAll(stream('a'), newEvents('A', 2));
+        const head = await store.headPosition();
+        expect(head !== undefined && head >= result.position).toBe(true);
+      });
+    });
+
+    describe('idempotency by command id', () => {
+      it('returns the first result for a repeated command id and writes nothing more', async () => {
+        const { stream, prefix } = uniqueNames('idem');
+        const events = newEvents('A', 2);
+        const options = { expectedRevision: ExpectedRevision.noStream, commandId: `cmd-${prefix}` };
+        const first = await store.appendToStream(stream('a'), events, options);
+        const retried = await store.appendToStream(stream('a'), events, options);
+        const retriedWithOtherEvents = await store.appendToStream(stream('a'), newEvents('B', 1), {
+          expectedRevision: ExpectedRevision.any,
+          commandId: options.commandId,
+        });
+        expect(first.deduplicated).toBe(false);
+        for (const again of [retried, retriedWithOtherEvents]) {
+          expect(again).toEqual({ ...first, deduplicated: true });
+        }
+        expect(ids(await store.readStream(stream('a')))).toEqual(ids(events));
+        const all = await collect(store.readAll({ afterPosition: first.position, filter: { streamPrefixes: [prefix] } }));
+        expect(all).toEqual([]);
+      });
+
+      it('appends commands with different ids independently', async () => {
+        const { stream, prefix } = uniqueNames('idem2');
+        await appendAll(stream('a'), [newEvent('A')]);
+        const one = await store.appendToStream(stream('a'), [newEvent('A')], {
+          expectedRevision: ExpectedRevision.any,
+          commandId: `one-${prefix}`,
+        });
+        const two = await store.appendToStream(stream('a'), [newEvent('A')], {
+          expectedRevision: ExpectedRevision.any,
+          commandId: `two-${prefix}`,
+        });
+        expect([one.deduplicated, two.deduplicated]).toEqual([false, false]);
+        expect((await store.readStream(stream('a'))).length).toBe(3);
+      });
+    });
+
+    describe('readStream', () => {
+      it('reads from a revision, up to a count, and nothing for a missing stream', async () => {
+        const { stream } = uniqueNames('read');
+        const events = newEvents('A', 6);
+        await appendAll(stream('a'), events);
+        expect(ids(await store.readStream(stream('a')))).toEqual(ids(events));
+        expect(ids(await store.readStream(stream('a'), { fromRevision: 4n }))).toEqual(ids(events.slice(4)));
+        expect(ids(await store.readStream(stream('a'), { maxCount: 2 }))).toEqual(ids(events.slice(0, 2)));
+        expect(ids(await store.readStream(stream('a'), { fromRevision: 1n, maxCount: 3 }))).toEqual(ids(events.slice(1, 4)));
+        expect(await store.readStream(stream('a'), { fromRevision: 6n })).toEqual([]);
+        expect(await store.readStream(stream('never-written'))).toEqual([]);
+      });
+    });
+
+    describe('readAll', () => {
+      it('returns events strictly after the given position, in global order', async () => {
+        const { stream, prefix } = uniqueNames('all');
+        const a = newEvents('A', 2);
+        const b = newEvents('B', 2);
+        const first = await appendAll(stream('a'), a);
+        await appendAll(stream('b'), b);
+        const firstPosition = (await store.readStream(stream('a')))[0]!.position;
+        const read = await collect(store.readAll({ afterPosition: firstPosition, filter: { streamPrefixes: [prefix] } }));
+        expect(ids(read)).toEqual(ids([...a.slice(1), ...b]));
+        expectStrictlyIncreasing(read.map((e) => e.position));
+        const afterA = await collect(store.readAll({ afterPosition: first.position, filter: { streamPrefixes: [prefix] } }));
+        expect(ids(afterA)).toEqual(ids(b));
+      });
+
+      it('includes the events of every stream when unfiltered', async () => {
+        const { stream } = uniqueNames('unfiltered');
+        const before = await store.appendToStream(stream('start'), [newEvent('A')], { expectedRevision: ExpectedRevision.any });
+        const x = newEvent('X');
+        const y = newEvent('Y');
+        await appendAll(stream('x'), [x]);
+        await appendAll(stream('y'), [y]);
+        const read = await collect(store.readAll({ afterPosition: before.position }));
+        const ours = read.filter((e) => e.id === x.id || e.id === y.id);
+        expect(ids(ours)).toEqual([x.id, y.id]);
+        expectStrictlyIncreasing(read.map((e) => e.position));
+      });
+
+      it('stops after maxCount events', async () => {
+        const { stream, prefix } = uniqueNames('max');
+        const events = newEvents('A', 5);
+        const start = await appendAll(stream('0'), [newEvent('Start')]);
+        await appendAll(stream('a'), events);
+        const read = await collect(
+          store.readAll({ afterPosition: start.position, maxCount: 3, filter: { streamPrefixes: [prefix] } }),
+        );
+        expect(ids(read)).toEqual(ids(events.slice(0, 3)));
+      });
+
+      it('filters by stream prefix, by event type, and by both', async () => {
+        const { stream, prefix, type } = uniqueNames('filter');
+        const start = await appendAll(stream('start'), [newEvent('Start')]);
+        const enrolled = type('Enrolled');
+        const revoked = type('Revoked');
+        const nodeEnrolled = newEvent(enrolled);
+        const credEnrolled = newEvent(enrolled);
+        const nodeRevoked = newEvent(revoked);
+        const credRevoked = newEvent(revoked);
+        const nodeOther = newEvent(type('Other'));
+        await appendAll(stream('node-1'), [nodeEnrolled]);
+        await appendAll(stream('credential-1'), [credEnrolled]);
+        await appendAll(stream('node-2'), [nodeRevoked, nodeOther]);
+        await appendAll(stream('credential-2'), [credRevoked]);
+        const read = (filter: { streamPrefixes?: string[]; eventTypes?: string[] }) =>
+          collect(store.readAll({ afterPosition: start.position, filter })).then(ids);
+
+        expect(await read({ streamPrefixes: [stream('node-')] })).toEqual(ids([nodeEnrolled, nodeRevoked, nodeOther]));
+        expect(await read({ streamPrefixes: [stream('node-'), stream('credential-2')] })).toEqual(
+          ids([nodeEnrolled, nodeRevoked, nodeOther, credRevoked]),
+        );
+        expect(await read({ eventTypes: [revoked] })).toEqual(ids([nodeRevoked, credRevoked]));
+        expect(await read({ eventTypes: [enrolled, revoked] })).toEqual(
+          ids([nodeEnrolled, credEnrolled, nodeRevoked, credRevoked]),
+        );
+        expect(await read({ streamPrefixes: [stream('credential-')], eventTypes: [enrolled, revoked] })).toEqual(
+          ids([credEnrolled, credRevoked]),
+        );
+        expect(await read({ streamPrefixes: [stream('node-')], eventTypes: [revoked] })).toEqual(ids([nodeRevoked]));
+        expect(await read({ streamPrefixes: [`${prefix}nobody`], eventTypes: [revoked] })).toEqual([]);
+      });
+    });
+
+    describe('subscribeToAll', () => {
+      it('catches up on stored events then delivers new ones live, in order, without duplicates', async () => {
+        const { stream, prefix } = uniqueNames('live');
+        const stored = [...newEvents('A', 3)];
+        await appendAll(stream('a'), stored.slice(0, 2));
+        await appendAll(stream('b'), stored.slice(2));
+        const subscription = store.subscribeToAll({ from: { kind: 'start' }, filter: { streamPrefixes: [prefix] } });
+        const iterator = subscription[Symbol.asyncIterator]();
+        try {
+          const caughtUp = await take(iterator, 3);
+          const live = newEvents('Live', 2);
+          await appendAll(stream('a'), live.slice(0, 1));
+          await appendAll(stream('c'), live.slice(1));
+          const delivered = [...caughtUp, ...(await take(iterator, 2))];
+          expect(ids(delivered)).toEqual(ids([...stored, ...live]));
+          expectStrictlyIncreasing(delivered.map((e) => e.position));
+          // Nothing else may come before the sentinel: that would be a duplicate or a stray event.
+          const sentinel = newEvent('Sentinel');
+          await appendAll(stream('d'), [sentinel]);
+          expect(ids(await take(iterator, 1))).toEqual([sentinel.id]);
+        } finally {
+          await subscription.unsubscribe();
+        }
+      });
+
+      it('from the end delivers only events appended after subscribing', async () => {
+        const { stream, prefix } = uniqueNames('end');
+        const old = newEvents('Old', 2);
+        await appendAll(stream('a'), old);
+        const subscription = store.subscribeToAll({ from: { kind: 'end' }, filter: { streamPrefixes: [prefix] } });
+        const iterator = subscription[Symbol.asyncIterator]();
+        try {
+          // A server may start a subscription asynchronously, so keep appending markers until the first arrives;
+          // whatever arrives must be a marker, never an old event, and then everything in order.
+          const markers: string[] = [];
+          const pending = iterator.next();
+          let first: IteratorResult<RecordedEvent> | undefined;
+          void pending.then((r) => (first = r));
+          while (first === undefined && markers.length < 100) {
+            const marker = newEvent('Marker');
+            markers.push(marker.id);
+            await appendAll(stream('b'), [marker]);
+            await new Promise((resolve) => setTimeout(resolve, markers.length < 3 ? 0 : 100));
+          }
+          const firstResult = await pending;
+          expect(firstResult.done).toBe(false);
+          const firstId = (firstResult.value as RecordedEvent).id;
+          expect(markers).toContain(firstId);
+          const rest = markers.slice(markers.indexOf(firstId) + 1);
+          const tail = newEvent('Tail');
+          await appendAll(stream('c'), [tail]);
+          expect(ids(await take(iterator, rest.length + 1))).toEqual([...rest, tail.id]);
+        } finally {
+          await subscription.unsubscribe();
+        }
+      });
+
+      it('after a position starts strictly after it', async () => {
+        const { stream, prefix } = uniqueNames('after');
+        const events = newEvents('A', 3);
+        await appendAll(stream('a'), events);
+        const [first] = await store.readStream(stream('a'));
+        const subscription = store.subscribeToAll({
+          from: { kind: 'after', position: first!.position },
+          filter: { streamPrefixes: [prefix] },
+        });
+        try {
+          expect(ids(await take(subscription[Symbol.asyncIterator](), 2))).toEqual(ids(events.slice(1)));
+        } finally {
+          await subscription.unsubscribe();
+        }
+      });
+
+      it('filters a subscription by event type', async () => {
+        const { stream, type } = uniqueNames('subtype');
+        const start = await appendAll(stream('start'), [newEvent('Start')]);
+        const wanted = newEvent(type('Wanted'));
+        const subscription = store.subscribeToAll({
+          from: { kind: 'after', position: start.position },
+          filter: { eventTypes: [type('Wanted')] },
+        });
+        try {
+          await appendAll(stream('a'), [newEvent(type('Unwanted')), wanted]);
+          expect(ids(await take(subscription[Symbol.asyncIterator](), 1))).toEqual([wanted.id]);
+        } finally {
+          await subscription.unsubscribe();
+        }
+      });
+
+      it('unsubscribe resolves a pending next() as done and ends a for-await loop', async () => {
+        const { stream, prefix } = uniqueNames('unsub');
+        const waiting = store.subscribeToAll({ from: { kind: 'end' }, filter: { streamPrefixes: [prefix] } });
+        const iterator = waiting[Symbol.asyncIterator]();
+        const pending = iterator.next();
+        await waiting.unsubscribe();
+        expect(await nextWithin({ next: () => pending }, 'the end of the iteration')).toEqual({ done: true, value: undefined });
+        expect((await iterator.next()).done).toBe(true);
+
+        await appendAll(stream('a'), newEvents('A', 4));
+        const looping = store.subscribeToAll({ from: { kind: 'start' }, filter: { streamPrefixes: [prefix] } });
+        const seen: string[] = [];
+        for await (const event of looping) {
+          seen.push(event.id);
+          if (seen.length === 2) await looping.unsubscribe();
+        }
+        expect(seen.length).toBe(2);
+      });
+    });
+
+    describe('fidelity', () => {
+      it('preserves event ids, types and JSON data and metadata through every read path', async () => {
+        const { stream, prefix } = uniqueNames('json');
+        const data: JsonObject = {
+          text: 'Zählerstand ✓ 電力メーター 😀 مرحبا e\u0301',
+          escapes: 'quote " backslash \\ newline \n tab \t nul \u0000 line-sep \u2028',
+          numbers: [0, -1, 9007199254740991, 0.1, -2.5e-7, 1e21],
+          flags: { yes: true, no: false, nothing: null },
+          nested: { deeper: { list: [{ a: [] }, {}, [1, [2, [3]]]], 'key with.dots and ü': 'v' } },
+          empty: '',
+        };
+        const metadata: JsonObject = { actor: 'operator-ä', correlation: { id: 'c-1', chain: ['x', 'y'] }, schema: 2 };
+        const event = newEvent('Recorded.v2', data, metadata);
+        const start = await appendAll(stream('start'), [newEvent('Start')]);
+        const subscription = store.subscribeToAll({
+          from: { kind: 'after', position: start.position },
+          filter: { streamPrefixes: [stream('j')] },
+        });
+        try {
+          await appendAll(stream('j'), [event]);
+          const fromStream = (await store.readStream(stream('j')))[0];
+          const fromAll = (await collect(store.readAll({ afterPosition: start.position, filter: { streamPrefixes: [prefix] } })))[0];
+          const fromSubscription = (await take(subscription[Symbol.asyncIterator](), 1))[0];
+          for (const read of [fromStream, fromAll, fromSubscription]) {
+            expect(read).toEqual({ ...event, streamId: stream('j'), revision: 0n, position: fromStream!.position });
+          }
+        } finally {
+          await subscription.unsubscribe();
+        }
+      });
+    });
+  });
+}
