@@ -174,11 +174,13 @@ export class SqliteEventStore implements EventStore {
     const after =
       options.afterPosition === undefined ? 0n : checkPosition(options.afterPosition, 'options.afterPosition');
     const filter = compileFilter(options.filter, 'options.filter');
-    let remaining = checkCount(options.maxCount, 'options.maxCount');
+    const maxCount = checkCount(options.maxCount, 'options.maxCount');
     const store = this;
     return {
+      // Each iteration starts afresh, like a new read request.
       async *[Symbol.asyncIterator]() {
         let cursor = after;
+        let remaining = maxCount;
         while (remaining > 0) {
           store.assertOpen();
           const limit = Math.min(store.pageSize, remaining);
