@@ -1,0 +1,2 @@
+export { openReadModels } from './open.ts';
+export type { ReadModelDb } from './open.ts';

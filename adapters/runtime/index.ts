@@ -1,0 +1,2 @@
+export { openCredence } from './open-credence.ts';
+export type { Credence, OpenOptions } from './open-credence.ts';

@@ -1,0 +1,41 @@
+import type { CliCommand, Io } from './io.ts';
+
+/** Commands are loaded on demand so `credence replay` does not pay for what `credence serve` needs. */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<CliCommand> }> = {
+  demo: { summary: 'run the scripted fleet lifecycle on the embedded store (npm start)', load: async () => (await import('./commands/demo.ts')).demo },
+  replay: { summary: 'replay every entity through its machine; exit 1 on a broken history', load: async () => (await import('./commands/replay.ts')).replay },
+  history: { summary: "print one entity's timeline: credence history <stream>", load: async () => (await import('./commands/history.ts')).history },
+  verify: { summary: 'verify the transparency log, an evidence bundle or a proof offline', load: async () => (await import('./commands/verify.ts')).run },
+  export: { summary: 'export an evidence bundle: credence export <stream> --out file.json', load: async () => (await import('./commands/export.ts')).run },
+};
+
+const usage = (io: Io): void => {
+  io.err('usage: credence <command> [options]');
+  for (const [name, c] of Object.entries(COMMANDS)) io.err(`  ${name.padEnd(12)} ${c.summary}`);
+};
+
+export const main = async (argv: string[], io: Io): Promise<number> => {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h') {
+    usage(io);
+    return name === undefined ? 2 : 0;
+  }
+  const entry = COMMANDS[name];
+  if (entry === undefined) {
+    io.err(`error: unknown command ${name}`);
+    usage(io);
+    return 2;
+  }
+  return (await entry.load())(rest, io);
+};
+
+const io: Io = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
+main(process.argv.slice(2), io).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    io.err(`error: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  },
+);

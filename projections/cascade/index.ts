@@ -1,0 +1,4 @@
+export { cascadeProcessManager, PROCESS_MANAGER_ACTOR } from './process-manager.ts';
+export type { CascadeLog } from './process-manager.ts';
+export { reactionsTo, CASCADE_EVENT_TYPES } from './reactions.ts';
+export type { Reaction, ReactionContext } from './reactions.ts';

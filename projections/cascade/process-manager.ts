@@ -1,0 +1,92 @@
+import type Database from 'better-sqlite3';
+import { isCredenceError } from '../../domain/errors.ts';
+import type { Actor } from '../../domain/metadata.ts';
+import type { DecodedEvent } from '../../domain/stored.ts';
+import { streamIdOf } from '../../domain/streams.ts';
+import type { AssociationContext, CredentialContext } from '../../machines/index.ts';
+import type { Engine } from '../../adapters/engine/index.ts';
+import { derivedCommandId } from '../../adapters/engine/index.ts';
+import type { Projection } from '../runtime/index.ts';
+import { addDependent, dependentsOf, resetDependents, setupDependents } from './dependents.ts';
+import { CASCADE_EVENT_TYPES, reactionsTo } from './reactions.ts';
+
+export const PROCESS_MANAGER_ACTOR: Actor = { id: 'system:process-manager', role: 'system' };
+
+export interface CascadeLog {
+  (entry: { outcome: 'issued' | 'duplicate' | 'skipped'; command: string; target: string; reason?: string }): void;
+}
+
+/**
+ * The process manager: a projection whose reactions are commands. Each command's id is derived from the
+ * causing event's id, so running it twice (or resuming after a crash before the checkpoint) changes nothing.
+ * Commands the target's machine refuses (already revoked, say) are skipped: the goal state already holds.
+ */
+export const cascadeProcessManager = (engine: Engine, log: CascadeLog = () => {}): Projection => {
+  let db: Database.Database | undefined;
+  return {
+    name: 'cascade',
+    eventTypes: CASCADE_EVENT_TYPES,
+    setup(d) {
+      db = d;
+      setupDependents(d);
+    },
+    reset: resetDependents,
+    apply(d, e) {
+      const stream = e.record.streamId;
+      switch (e.event.type) {
+        case 'CredentialIssued': {
+          const { owner } = e.event.data;
+          if (owner.kind === 'node') addDependent(d, streamIdOf('node', owner.id), 'credential-of-node', stream);
+          return;
+        }
+        case 'NodeEnrolled':
+          return addDependent(d, streamIdOf('subscription', e.event.data.subscriptionId), 'node-of-subscription', stream);
+        case 'AssociationConfigured': {
+          const { credentialId, nodeId, registree } = e.event.data;
+          addDependent(d, streamIdOf('credential', credentialId), 'association-of-credential', stream);
+          addDependent(d, streamIdOf('node', nodeId), 'association-of-node', stream);
+          if (registree.kind === 'ae') {
+            addDependent(d, streamIdOf('application', registree.appId), 'association-of-application', stream);
+          }
+          return;
+        }
+        default:
+          return;
+      }
+    },
+    async react(e: DecodedEvent) {
+      if (db === undefined) throw new Error('cascade process manager used before setup');
+      const reactions = await reactionsTo(e, {
+        dependents: (parent, relation) => dependentsOf(db!, parent, relation),
+        association: async (id) => {
+          const a = await engine.entity('association', id);
+          return { state: String(a.snapshot.value), context: a.snapshot.context as AssociationContext };
+        },
+        credentialState: async (id) => {
+          const c = await engine.entity('credential', id);
+          const reason = (c.snapshot.context as CredentialContext).revocationReason;
+          return { state: String(c.snapshot.value), ...(reason !== undefined ? { reason } : {}) };
+        },
+      });
+      for (const reaction of reactions) {
+        const target = Object.values(reaction.data)[0] as string;
+        try {
+          const outcome = await engine.execute({
+            type: reaction.type,
+            data: reaction.data,
+            metadata: {
+              commandId: derivedCommandId(`cascade:${reaction.type}:${target}`, e.record.id),
+              actor: PROCESS_MANAGER_ACTOR,
+              correlationId: e.metadata.correlationId,
+              causationId: e.record.id,
+            },
+          });
+          log({ outcome: outcome.deduplicated ? 'duplicate' : 'issued', command: reaction.type, target });
+        } catch (error) {
+          if (!isCredenceError(error, 'illegal_transition') && !isCredenceError(error, 'not_found')) throw error;
+          log({ outcome: 'skipped', command: reaction.type, target, reason: error.message });
+        }
+      }
+    },
+  };
+};

@@ -1,0 +1,54 @@
+import type Database from 'better-sqlite3';
+
+/** One scheduled fact: at `due` (epoch ms) issue `command` against `stream`. `purpose` keeps rotation and expiry apart. */
+export interface Deadline {
+  readonly stream: string;
+  readonly purpose: 'expiry' | 'rotation';
+  readonly due: number;
+  readonly command: { readonly type: string; readonly data: Record<string, unknown> };
+}
+
+export const setupDeadlines = (db: Database.Database): void => {
+  db.exec(`CREATE TABLE IF NOT EXISTS expiry_deadlines (
+    stream TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    due INTEGER NOT NULL,
+    command TEXT NOT NULL,
+    PRIMARY KEY (stream, purpose)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS expiry_deadlines_due ON expiry_deadlines (due)`);
+};
+
+export const resetDeadlines = (db: Database.Database): void => {
+  db.exec('DELETE FROM expiry_deadlines');
+};
+
+export const putDeadline = (db: Database.Database, d: Deadline): void => {
+  db.prepare(
+    `INSERT INTO expiry_deadlines (stream, purpose, due, command) VALUES (?, ?, ?, ?)
+     ON CONFLICT(stream, purpose) DO UPDATE SET due = excluded.due, command = excluded.command`,
+  ).run(d.stream, d.purpose, d.due, JSON.stringify(d.command));
+};
+
+export const dropDeadlines = (db: Database.Database, stream: string): void => {
+  db.prepare('DELETE FROM expiry_deadlines WHERE stream = ?').run(stream);
+};
+
+export const dropDeadline = (db: Database.Database, stream: string, purpose: Deadline['purpose']): void => {
+  db.prepare('DELETE FROM expiry_deadlines WHERE stream = ? AND purpose = ?').run(stream, purpose);
+};
+
+export const dueDeadlines = (db: Database.Database, now: number, limit = 1000): Deadline[] =>
+  (
+    db.prepare('SELECT stream, purpose, due, command FROM expiry_deadlines WHERE due <= ? ORDER BY due, stream LIMIT ?').all(now, limit) as {
+      stream: string;
+      purpose: Deadline['purpose'];
+      due: bigint;
+      command: string;
+    }[]
+  ).map((r) => ({ stream: r.stream, purpose: r.purpose, due: Number(r.due), command: JSON.parse(r.command) }));
+
+export const nextDeadline = (db: Database.Database): number | undefined => {
+  const row = db.prepare('SELECT MIN(due) AS due FROM expiry_deadlines').get() as { due: bigint | null };
+  return row.due === null ? undefined : Number(row.due);
+};

@@ -1,0 +1,2 @@
+export { expiryScheduler, SCHEDULER_ACTOR } from './scheduler.ts';
+export type { ExpiryScheduler } from './scheduler.ts';

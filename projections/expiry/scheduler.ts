@@ -1,0 +1,100 @@
+import type Database from 'better-sqlite3';
+import { isCredenceError } from '../../domain/errors.ts';
+import type { Actor } from '../../domain/metadata.ts';
+import type { DecodedEvent } from '../../domain/stored.ts';
+import { derivedCommandId, type Engine } from '../../adapters/engine/index.ts';
+import type { Projection } from '../runtime/index.ts';
+import { dropDeadline, dropDeadlines, dueDeadlines, nextDeadline, putDeadline, resetDeadlines, setupDeadlines, type Deadline } from './deadlines.ts';
+
+export const SCHEDULER_ACTOR: Actor = { id: 'system:expiry-scheduler', role: 'system' };
+
+const deadlineFor = (e: DecodedEvent): Deadline | undefined => {
+  const stream = e.record.streamId;
+  switch (e.event.type) {
+    case 'SubscriptionCreated': {
+      const { subscriptionId, notAfter } = e.event.data;
+      return { stream, purpose: 'expiry', due: Date.parse(notAfter), command: { type: 'expireSubscription', data: { subscriptionId } } };
+    }
+    case 'CredentialIssued': {
+      const { credentialId, notAfter } = e.event.data;
+      return { stream, purpose: 'expiry', due: Date.parse(notAfter), command: { type: 'expireCredential', data: { credentialId } } };
+    }
+    case 'AssociationEstablished': {
+      const { associationId, expiresAt } = e.event.data;
+      return { stream, purpose: 'expiry', due: Date.parse(expiresAt), command: { type: 'expireAssociation', data: { associationId } } };
+    }
+    case 'CredentialRotationStarted': {
+      // HLR-212 / RS-16: at the end of the overlap window the predecessor is revoked as superseded.
+      const { credentialId, overlapEndsAt } = e.event.data;
+      return {
+        stream,
+        purpose: 'rotation',
+        due: Date.parse(overlapEndsAt),
+        command: { type: 'revokeCredential', data: { credentialId, reason: 'superseded' } },
+      };
+    }
+    default:
+      return undefined;
+  }
+};
+
+const FINAL_EVENTS = new Set([
+  'SubscriptionExpired',
+  'SubscriptionTerminated',
+  'CredentialExpired',
+  'CredentialRevoked',
+  'AssociationExpired',
+  'AssociationRevoked',
+]);
+
+export interface ExpiryScheduler extends Projection {
+  /** Issues every command whose deadline is at or before the engine clock's now; returns how many it issued. */
+  tick(): Promise<number>;
+  /** The earliest pending deadline (epoch ms), to arm a timer. */
+  next(): number | undefined;
+}
+
+/**
+ * Expiry on schedule (credentials, associations, subscriptions) and the end of rotation overlaps. Deadlines are
+ * a read model; `tick` turns the due ones into commands whose machines check the time again (`notAfterReached`),
+ * so an early or repeated tick cannot expire anything before its time.
+ */
+export const expiryScheduler = (engine: Engine): ExpiryScheduler => {
+  let db: Database.Database | undefined;
+  const use = (): Database.Database => {
+    if (db === undefined) throw new Error('expiry scheduler used before setup');
+    return db;
+  };
+  return {
+    name: 'expiry',
+    eventTypes: ['SubscriptionCreated', 'CredentialIssued', 'AssociationEstablished', 'CredentialRotationStarted', ...FINAL_EVENTS],
+    setup(d) {
+      db = d;
+      setupDeadlines(d);
+    },
+    reset: resetDeadlines,
+    apply(d, e) {
+      if (FINAL_EVENTS.has(e.event.type)) return dropDeadlines(d, e.record.streamId);
+      const deadline = deadlineFor(e);
+      if (deadline !== undefined) putDeadline(d, deadline);
+    },
+    next: () => nextDeadline(use()),
+    async tick() {
+      const now = engine.clock.now().getTime();
+      let issued = 0;
+      for (const d of dueDeadlines(use(), now)) {
+        try {
+          const outcome = await engine.execute({
+            ...d.command,
+            metadata: { commandId: derivedCommandId(`${d.purpose}:${d.stream}`, String(d.due)), actor: SCHEDULER_ACTOR },
+          });
+          if (!outcome.deduplicated) issued++;
+        } catch (error) {
+          if (!isCredenceError(error, 'illegal_transition') && !isCredenceError(error, 'not_found')) throw error;
+        }
+        dropDeadline(use(), d.stream, d.purpose);
+      }
+      return issued;
+    },
+  };
+};

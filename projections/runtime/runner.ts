@@ -1,0 +1,164 @@
+import type Database from 'better-sqlite3';
+import { decodeStored } from '../../domain/stored.ts';
+import type { EventStore, RecordedEvent, StoreSubscription } from '../../adapters/store/port.ts';
+import { deleteCheckpoint, readCheckpoint, setupCheckpoints, writeCheckpoint } from './checkpoints.ts';
+import type { Projection, ProjectionLag } from './types.ts';
+
+export interface RunnerOptions {
+  readonly db: Database.Database;
+  readonly store: EventStore;
+  readonly projections: readonly Projection[];
+  /** Events applied per SQLite transaction while catching up. */
+  readonly batchSize?: number;
+  /** Called with an error a live projection could not get past; the projection stops there. */
+  readonly onError?: (name: string, error: unknown) => void;
+}
+
+/**
+ * Runs projections: catch up from each checkpoint in batches, then follow the store live. Each batch's
+ * read-model writes and its checkpoint commit in one transaction.
+ */
+export class ProjectionRunner {
+  readonly #db: Database.Database;
+  readonly #store: EventStore;
+  readonly #projections: Map<string, Projection>;
+  readonly #batchSize: number;
+  readonly #live = new Map<string, StoreSubscription>();
+  readonly #running = new Map<string, Promise<void>>();
+
+  constructor(private readonly options: RunnerOptions) {
+    this.#db = options.db;
+    this.#store = options.store;
+    this.#batchSize = options.batchSize ?? 500;
+    this.#projections = new Map(options.projections.map((p) => [p.name, p]));
+    setupCheckpoints(this.#db);
+    for (const p of options.projections) p.setup(this.#db);
+  }
+
+  get names(): string[] {
+    return [...this.#projections.keys()];
+  }
+
+  #get(name: string): Projection {
+    const projection = this.#projections.get(name);
+    if (projection === undefined) throw new RangeError(`unknown projection ${name} (known: ${this.names.join(', ')})`);
+    return projection;
+  }
+
+  checkpoint(name: string): bigint | undefined {
+    return readCheckpoint(this.#db, this.#get(name).name)?.position;
+  }
+
+  async #handleBatch(projection: Projection, records: readonly RecordedEvent[]): Promise<void> {
+    // An unreadable event is replay's finding to report; projections pass over it rather than stall forever.
+    const events = records.map((record) => {
+      const result = decodeStored(record);
+      return result.ok ? result.value : undefined;
+    });
+    const checkpointOf = (record: RecordedEvent) => ({
+      position: record.position,
+      occurredAt: String((record.metadata as Record<string, unknown>)['occurredAt'] ?? ''),
+    });
+    if (projection.react !== undefined) {
+      // Reactions read what the previous event wrote: one event per transaction, in order.
+      for (const [i, record] of records.entries()) {
+        const event = events[i];
+        if (event !== undefined) await projection.react(event);
+        this.#db.transaction(() => {
+          if (event !== undefined) projection.apply?.(this.#db, event);
+          writeCheckpoint(this.#db, projection.name, checkpointOf(record));
+        })();
+      }
+      return;
+    }
+    this.#db.transaction(() => {
+      for (const event of events) if (event !== undefined) projection.apply?.(this.#db, event);
+      writeCheckpoint(this.#db, projection.name, checkpointOf(records[records.length - 1]!));
+    })();
+  }
+
+  /** Processes every stored event past the checkpoint; resolves when the projection has reached the head. */
+  async catchUp(name?: string): Promise<number> {
+    if (name === undefined) {
+      let total = 0;
+      for (const n of this.names) total += await this.catchUp(n);
+      return total;
+    }
+    const projection = this.#get(name);
+    let count = 0;
+    for (;;) {
+      const after = readCheckpoint(this.#db, projection.name)?.position;
+      const batch: RecordedEvent[] = [];
+      for await (const record of this.#store.readAll({
+        ...(after !== undefined ? { afterPosition: after } : {}),
+        ...(projection.eventTypes !== undefined ? { filter: { eventTypes: projection.eventTypes } } : {}),
+        maxCount: this.#batchSize,
+      })) {
+        batch.push(record);
+      }
+      if (batch.length === 0) return count;
+      await this.#handleBatch(projection, batch);
+      count += batch.length;
+    }
+  }
+
+  /** Catches up, then follows the store live until `stop()`. */
+  async start(): Promise<void> {
+    await this.catchUp();
+    for (const projection of this.#projections.values()) {
+      const after = readCheckpoint(this.#db, projection.name)?.position;
+      const subscription = this.#store.subscribeToAll({
+        from: after === undefined ? { kind: 'start' } : { kind: 'after', position: after },
+        ...(projection.eventTypes !== undefined ? { filter: { eventTypes: projection.eventTypes } } : {}),
+      });
+      this.#live.set(projection.name, subscription);
+      this.#running.set(projection.name, this.#follow(projection, subscription));
+    }
+  }
+
+  async #follow(projection: Projection, subscription: StoreSubscription): Promise<void> {
+    try {
+      for await (const record of subscription) await this.#handleBatch(projection, [record]);
+    } catch (error) {
+      this.options.onError?.(projection.name, error);
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const subscription of this.#live.values()) await subscription.unsubscribe();
+    await Promise.all(this.#running.values());
+    this.#live.clear();
+    this.#running.clear();
+  }
+
+  /** Empties the projection's read model and replays it from position 0. */
+  async rebuild(name: string): Promise<number> {
+    const projection = this.#get(name);
+    if (this.#live.has(name)) throw new Error(`stop the runner before rebuilding ${name}`);
+    this.#db.transaction(() => {
+      projection.reset(this.#db);
+      deleteCheckpoint(this.#db, name);
+    })();
+    return this.catchUp(name);
+  }
+
+  async lag(name: string, countLimit = 1_000_000): Promise<ProjectionLag> {
+    const projection = this.#get(name);
+    const checkpoint = readCheckpoint(this.#db, name);
+    let eventsBehind = 0;
+    let newest: RecordedEvent | undefined;
+    for await (const record of this.#store.readAll({
+      ...(checkpoint !== undefined ? { afterPosition: checkpoint.position } : {}),
+      ...(projection.eventTypes !== undefined ? { filter: { eventTypes: projection.eventTypes } } : {}),
+      maxCount: countLimit,
+    })) {
+      eventsBehind++;
+      newest = record;
+    }
+    const newestAt = newest === undefined ? undefined : Date.parse(String(newest.metadata['occurredAt']));
+    const handledAt = checkpoint === undefined ? undefined : Date.parse(checkpoint.occurredAt);
+    const secondsBehind =
+      newestAt === undefined ? 0 : Math.max(0, (newestAt - (handledAt ?? newestAt)) / 1000);
+    return { name, checkpoint: checkpoint?.position, head: await this.#store.headPosition(), eventsBehind, secondsBehind };
+  }
+}
