@@ -93,6 +93,15 @@ describe('C2SP signed note', () => {
     expect(parseVerifierKey(`a+${PETER_VKEY}`)).toBeUndefined();
   });
 
+  it('round-trips verifier keys whose base64 key contains a plus sign', () => {
+    const seeds = Array.from({ length: 64 }, (_, i) => new Uint8Array(32).fill(i + 1));
+    const withPlus = seeds
+      .map((seed) => formatVerifierKey(noteVerifierKey('credence.test/log', ed25519.getPublicKey(seed))))
+      .filter((vkey) => vkey.split('+').length > 3);
+    expect(withPlus.length).toBeGreaterThan(0);
+    for (const vkey of withPlus) expect(formatVerifierKey(parseVerifierKey(vkey)!)).toBe(vkey);
+  });
+
   it('computes the key ID over the name, a newline, the type byte and the key', () => {
     const { publicKey } = peter();
     expect(noteKeyId('PeterNeumann', publicKey)).toBe(0xc74f20a3);

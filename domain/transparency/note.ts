@@ -66,9 +66,9 @@ export const formatVerifierKey = (key: NoteVerifierKey): string => {
 
 /** Parses a verifier key string; undefined when malformed, of another algorithm, or its key ID is wrong. */
 export const parseVerifierKey = (text: string): NoteVerifierKey | undefined => {
-  const parts = text.split('+');
-  if (parts.length !== 3) return undefined;
-  const [keyName, idHex, keyB64] = parts as [string, string, string];
+  // Only the first two `+` separate fields: the name has none, but the base64 key may contain some.
+  const [keyName = '', idHex = '', ...rest] = text.split('+');
+  const keyB64 = rest.join('+');
   if (!isValidKeyName(keyName) || !/^[0-9a-f]{8}$/.test(idHex)) return undefined;
   const typed = fromBase64(keyB64);
   if (typed === undefined || typed.length !== 33 || typed[0] !== ED25519_SIGNATURE_TYPE) return undefined;

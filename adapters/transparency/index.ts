@@ -1,0 +1,11 @@
+export type { LoggedLeaf, LeafToAppend, StoredCheckpoint, TransparencyLogStore } from './port.ts';
+export { SqliteTransparencyLog, openTransparencyLog, openTransparencyLogInDir, TRANSPARENCY_DB_FILE } from './sqlite-log.ts';
+export {
+  KEY_FILE,
+  PUBLIC_KEY_FILE,
+  openKeyFileSigner,
+  openKeyFileSignerInDir,
+  signerVerifierKey,
+} from './key-file-signer.ts';
+export { readEventsDb, readEventsDbInDir, EVENTS_DB_FILE, type StoredEventRead } from './events-db-reader.ts';
+export { DEFAULT_LOG_ORIGIN, openTransparencyInDir, hasTransparencyLog } from './data-dir.ts';
