@@ -1,0 +1,125 @@
+/**
+ * TEST-ONLY STAND-IN FOR EVENTSTOREDB. This is not EventStoreDB and not a fake of its storage engine: it is a
+ * `@grpc/grpc-js` server on 127.0.0.1 that registers the service definitions `@eventstore/db-client` ships in its
+ * `generated/` folder and answers just the calls the Credence adapter makes (Streams Append / Read / $all
+ * subscriptions, PersistentSubscriptions Create / Read to $all, and optionally ServerFeatures). Pointing the real
+ * client at it (`esdb://127.0.0.1:PORT?tls=false`) exercises the client's own code path: protobuf serialisation,
+ * uint64 revisions and positions as strings, wrong-expected-version replies, stream-not-found while iterating,
+ * filters, checkpoints, caught-up markers, drops. What it cannot prove (clustering, durability, real timing, TLS,
+ * authentication, the server's own filter engine) is listed in docs/eventstoredb.md.
+ */
+import { Server, ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { featuresGrpc, featuresPb, persistentGrpc, streamsGrpc } from './proto.ts';
+import { MemoryLog, type ProposedEvent } from './memory-log.ts';
+import { streamsImplementation } from './streams-service.ts';
+import { SubscriptionControl, type DropMode } from './all-subscription.ts';
+import { persistentImplementation, type Group } from './persistent-service.ts';
+
+export interface StandInOptions {
+  /** Where the transaction log starts; events follow an epoch record. Use a value beyond 2^53 to test precision. */
+  readonly logStart?: bigint;
+  /**
+   * Serve ServerFeatures (default true). Without it the client assumes an old server: it appends with `Append`
+   * instead of `BatchAppend` (which the stand-in never implements) and refuses persistent subscriptions to $all.
+   */
+  readonly serverFeatures?: boolean;
+  /** Write one system event first, as a real server does, so that adapters must filter them out (default true). */
+  readonly systemEvent?: boolean;
+}
+
+export interface StandIn {
+  /** Connection string for the real client. */
+  readonly connectionString: string;
+  readonly port: number;
+  /** Names of the gRPC methods called so far, in order. */
+  readonly calls: readonly string[];
+  readonly log: MemoryLog;
+  readonly groups: ReadonlyMap<string, Group>;
+  /** Drops every open $all subscription now. */
+  dropSubscriptions(mode: DropMode): void;
+  /** Drops the subscription that sends the `events`-th event from now on. */
+  dropSubscriptionAfter(events: number, mode: DropMode): void;
+  /** How many subscriptions were dropped on purpose so far. */
+  readonly droppedSubscriptions: number;
+  stop(): Promise<void>;
+}
+
+export async function startStandIn(options: StandInOptions = {}): Promise<StandIn> {
+  const log = new MemoryLog(options.logStart ?? 0n);
+  const calls: string[] = [];
+  const recordCall = (method: string): void => void calls.push(method);
+  const subscriptions = new SubscriptionControl();
+  const groups = new Map<string, Group>();
+  if (options.systemEvent !== false) log.append('$settings', { kind: 'any' }, [systemEvent()]);
+
+  const server = new Server();
+  server.addService(
+    streamsGrpc.StreamsService,
+    streamsImplementation({ log, recordCall, subscriptions }) as unknown as UntypedServiceImplementation,
+  );
+  server.addService(
+    persistentGrpc.PersistentSubscriptionsService,
+    persistentImplementation({ log, groups, recordCall }) as unknown as UntypedServiceImplementation,
+  );
+  if (options.serverFeatures !== false) {
+    server.addService(featuresGrpc.ServerFeaturesService, {
+      getSupportedMethods: (_call: unknown, callback: (error: null, value: unknown) => void) => {
+        recordCall('GetSupportedMethods');
+        callback(null, supportedMethods());
+      },
+    } as unknown as UntypedServiceImplementation);
+  }
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
+  );
+
+  return {
+    connectionString: `esdb://127.0.0.1:${port}?tls=false`,
+    port,
+    calls,
+    log,
+    groups,
+    dropSubscriptions: (mode) => subscriptions.dropAll(mode),
+    dropSubscriptionAfter: (events, mode) => subscriptions.dropAfter(events, mode),
+    get droppedSubscriptions() {
+      return subscriptions.dropped;
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        subscriptions.dropAll('unavailable');
+        server.tryShutdown(() => resolve());
+        // Long-lived calls a client forgot to cancel must not keep a test run alive.
+        setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 500).unref();
+      }),
+  };
+}
+
+function systemEvent(): ProposedEvent {
+  return {
+    id: '00000000-0000-4000-8000-000000000001',
+    type: '$settings',
+    contentType: 'application/json',
+    data: Buffer.from('{"$userStreamAcl":{}}'),
+    customMetadata: new Uint8Array(),
+  };
+}
+
+/** What the stand-in advertises: note the absence of BatchAppend. */
+function supportedMethods(): InstanceType<typeof featuresPb.SupportedMethods> {
+  const method = (service: string, name: string, features: string[] = []) =>
+    new featuresPb.SupportedMethod().setServiceName(service).setMethodName(name).setFeaturesList(features);
+  return new featuresPb.SupportedMethods()
+    .setEventStoreServerVersion('23.10.0-credence-standin')
+    .setMethodsList([
+      method('event_store.client.streams.streams', 'read'),
+      method('event_store.client.streams.streams', 'append'),
+      method('event_store.client.persistent_subscriptions.persistentsubscriptions', 'create', ['stream', 'all']),
+      method('event_store.client.persistent_subscriptions.persistentsubscriptions', 'read', ['stream', 'all']),
+    ]);
+}
+

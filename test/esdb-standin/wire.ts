@@ -1,0 +1,73 @@
+/**
+ * TEST-ONLY: conversions between the stand-in's in-memory log and the Streams protobuf messages, and a write that
+ * honours gRPC flow control (a slow client makes the stand-in wait, as a real server's buffers would).
+ */
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import { sharedPb, streamsPb, streamIdentifier, uuidMessage } from './proto.ts';
+import type { LoggedEvent } from './memory-log.ts';
+
+type ReadResp = InstanceType<typeof streamsPb.ReadResp>;
+type RecordedEventMessage = InstanceType<typeof streamsPb.ReadResp.ReadEvent.RecordedEvent>;
+
+export function recordedEventMessage(event: LoggedEvent): RecordedEventMessage {
+  const message = new streamsPb.ReadResp.ReadEvent.RecordedEvent()
+    .setId(uuidMessage(event.id))
+    .setStreamIdentifier(streamIdentifier(event.streamId))
+    .setStreamRevision(event.revision.toString())
+    .setCommitPosition(event.position.toString())
+    .setPreparePosition(event.position.toString())
+    .setData(event.data)
+    .setCustomMetadata(event.customMetadata);
+  const metadata = message.getMetadataMap();
+  metadata.set('type', event.type);
+  metadata.set('content-type', event.contentType);
+  metadata.set('created', event.createdTicks.toString());
+  return message;
+}
+
+export function eventResponse(event: LoggedEvent, withCommitPosition: boolean): ReadResp {
+  const readEvent = new streamsPb.ReadResp.ReadEvent().setEvent(recordedEventMessage(event));
+  if (withCommitPosition) readEvent.setCommitPosition(event.position.toString());
+  else readEvent.setNoPosition(new sharedPb.Empty());
+  return new streamsPb.ReadResp().setEvent(readEvent);
+}
+
+export function checkpointResponse(position: bigint): ReadResp {
+  const checkpoint = new streamsPb.ReadResp.Checkpoint()
+    .setCommitPosition(position.toString())
+    .setPreparePosition(position.toString());
+  return new streamsPb.ReadResp().setCheckpoint(checkpoint);
+}
+
+export const caughtUpResponse = (): ReadResp => new streamsPb.ReadResp().setCaughtUp(new streamsPb.ReadResp.CaughtUp());
+
+export function confirmationResponse(subscriptionId: string): ReadResp {
+  return new streamsPb.ReadResp().setConfirmation(
+    new streamsPb.ReadResp.SubscriptionConfirmation().setSubscriptionId(subscriptionId),
+  );
+}
+
+export function streamNotFoundResponse(streamId: string): ReadResp {
+  return new streamsPb.ReadResp().setStreamNotFound(
+    new streamsPb.ReadResp.StreamNotFound().setStreamIdentifier(streamIdentifier(streamId)),
+  );
+}
+
+/** Resolves false when the client went away while the stand-in waited for room in the flow-control window. */
+export async function send<T>(call: ServerWritableStream<unknown, T>, message: T): Promise<boolean> {
+  if (call.cancelled || call.destroyed) return false;
+  if (call.write(message)) return true;
+  return new Promise((resolve) => {
+    const settle = (value: boolean): void => {
+      call.off('drain', onDrain);
+      call.off('cancelled', onGone);
+      call.off('close', onGone);
+      resolve(value);
+    };
+    const onDrain = (): void => settle(true);
+    const onGone = (): void => settle(false);
+    call.on('drain', onDrain);
+    call.on('cancelled', onGone);
+    call.on('close', onGone);
+  });
+}
