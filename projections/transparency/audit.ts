@@ -1,0 +1,171 @@
+import type { RecordedEvent } from '../../adapters/store/port.ts';
+import type { LoggedLeaf, TransparencyLogStore } from '../../adapters/transparency/port.ts';
+import { equalBytes } from '../../domain/transparency/bytes.ts';
+import type { Checkpoint } from '../../domain/transparency/checkpoint.ts';
+import { appendLeafHash, emptyFrontier, frontierRoot, type Frontier } from '../../domain/transparency/frontier.ts';
+import { eventLeafHash } from '../../domain/transparency/leaf.ts';
+import type { NoteVerifierKey } from '../../domain/transparency/note.ts';
+import { openCheckpoint } from '../../domain/transparency/verify-result.ts';
+
+/** One stored row as the audit reads it: a parsed event, or a row that no longer parses. */
+export type AuditedRow =
+  | { readonly ok: true; readonly event: RecordedEvent }
+  | { readonly ok: false; readonly position: bigint; readonly problem: string };
+
+export type TamperKind =
+  /** The row at this position is not the event the log recorded there (content, id or both changed). */
+  | 'edited'
+  /** A logged event is gone from the store. */
+  | 'deleted'
+  /** A logged event sits at another position than the one the log recorded. */
+  | 'reordered'
+  /** The store holds an event at a position the log never saw, inside the logged range. */
+  | 'inserted'
+  /** The latest checkpoint does not verify under the log key. */
+  | 'bad_checkpoint'
+  /** The log file disagrees with its own signed checkpoint (it was altered too, or truncated). */
+  | 'log_mismatch';
+
+export type AuditReport =
+  | {
+      readonly ok: true;
+      readonly checkedEvents: number;
+      /** Events covered by the latest signed checkpoint (0 when none was signed yet). */
+      readonly signedThrough: number;
+      readonly checkpoint: Checkpoint | undefined;
+      /** Stored events after the log's newest leaf: not logged yet, so neither proved nor disproved. */
+      readonly unlogged: number;
+    }
+  | {
+      readonly ok: false;
+      readonly kind: TamperKind;
+      readonly message: string;
+      readonly position?: bigint;
+      readonly leafIndex?: number;
+    };
+
+type Log = Pick<TransparencyLogStore, 'leaves' | 'latestCheckpoint' | 'leafByEventId' | 'size'>;
+
+const mismatch = (leaf: LoggedLeaf, event: RecordedEvent, next: AuditedRow | undefined, log: Log): AuditReport => {
+  const at = { position: leaf.position, leafIndex: leaf.leafIndex };
+  if (event.id === leaf.eventId) {
+    return { ok: false, kind: 'edited', ...at, message: `event ${event.id} at position ${leaf.position} was edited` };
+  }
+  const elsewhere = log.leafByEventId(event.id);
+  if (elsewhere !== undefined) {
+    return {
+      ok: false,
+      kind: 'reordered',
+      ...at,
+      message: `position ${leaf.position} holds event ${event.id}, which the log recorded at position ${elsewhere.position}`,
+    };
+  }
+  // An unknown event followed by the one the log expected here: the history was shifted to make room for it.
+  if (next?.ok === true && next.event.id === leaf.eventId) {
+    return {
+      ok: false,
+      kind: 'inserted',
+      ...at,
+      message: `event ${event.id}, which the log never recorded, was inserted at position ${leaf.position}`,
+    };
+  }
+  return {
+    ok: false,
+    kind: 'edited',
+    ...at,
+    message: `position ${leaf.position} holds event ${event.id}, which the log never recorded, instead of ${leaf.eventId}`,
+  };
+};
+
+/**
+ * Tamper detection (issue 4 item 7, SER-003): walks the stored events and the log's leaves together in global
+ * order, recomputing every leaf hash, and reports the FIRST position where they disagree and how. It then
+ * checks that the stored history hashes to the latest signed checkpoint, so an attacker who rewrote the log file
+ * as well is still caught without the log key.
+ */
+export const auditStoreAgainstLog = async (args: {
+  readonly storedEvents: Iterable<AuditedRow> | AsyncIterable<AuditedRow>;
+  readonly log: Log;
+  readonly logPublicKey: NoteVerifierKey;
+}): Promise<AuditReport> => {
+  const stored = args.log.latestCheckpoint();
+  let checkpoint: Checkpoint | undefined;
+  if (stored !== undefined) {
+    const opened = openCheckpoint(stored.note, args.logPublicKey);
+    if (!opened.ok) return { ok: false, kind: 'bad_checkpoint', message: opened.message };
+    checkpoint = opened.checkpoint;
+  }
+  const rows = (
+    Symbol.asyncIterator in args.storedEvents
+      ? args.storedEvents[Symbol.asyncIterator]()
+      : args.storedEvents[Symbol.iterator]()
+  ) as Iterator<AuditedRow> | AsyncIterator<AuditedRow>;
+  try {
+    return await walk(rows, args.log, checkpoint);
+  } finally {
+    // Stopping at the first finding must still release the reader (it holds the events file open).
+    await rows.return?.();
+  }
+};
+
+const missing = (leaf: LoggedLeaf): AuditReport => ({
+  ok: false,
+  kind: 'deleted',
+  position: leaf.position,
+  leafIndex: leaf.leafIndex,
+  message: `logged event ${leaf.eventId} at position ${leaf.position} is missing from the store`,
+});
+
+const walk = async (
+  rows: Iterator<AuditedRow> | AsyncIterator<AuditedRow>,
+  log: Log,
+  checkpoint: Checkpoint | undefined,
+): Promise<AuditReport> => {
+  const nextRow = async (): Promise<AuditedRow | undefined> => {
+    const result = await rows.next();
+    return result.done ? undefined : result.value;
+  };
+  const signedSize = checkpoint?.treeSize ?? 0;
+  const leaves = log.leaves()[Symbol.iterator]();
+  const nextLeaf = (): LoggedLeaf | undefined => leaves.next().value ?? undefined;
+  let leaf = nextLeaf();
+  let frontier: Frontier = emptyFrontier;
+  let checked = 0;
+  let unlogged = 0;
+  // One row of look-ahead tells an inserted event from an edited one.
+  let row = await nextRow();
+  let ahead = row && (await nextRow());
+  for (; row !== undefined; row = ahead, ahead = row && (await nextRow())) {
+    const position = row.ok ? row.event.position : row.position;
+    if (leaf === undefined) {
+      unlogged += 1;
+      continue;
+    }
+    if (leaf.position < position) return missing(leaf);
+    if (leaf.position > position) {
+      return { ok: false, kind: 'inserted', position, message: `the store holds an event at position ${position}, which the log never recorded` };
+    }
+    if (!row.ok) {
+      return { ok: false, kind: 'edited', position, leafIndex: leaf.leafIndex, message: `the row at position ${position} was edited: ${row.problem}` };
+    }
+    const hash = eventLeafHash(row.event);
+    if (!equalBytes(hash, leaf.leafHash)) return mismatch(leaf, row.event, ahead, log);
+    if (frontier.size < signedSize) frontier = appendLeafHash(frontier, hash).frontier;
+    checked += 1;
+    leaf = nextLeaf();
+  }
+  if (leaf !== undefined) return missing(leaf);
+  if (checkpoint !== undefined) {
+    if (frontier.size < signedSize) {
+      return { ok: false, kind: 'log_mismatch', message: `the log holds ${log.size()} leaves but its checkpoint signs ${signedSize}` };
+    }
+    if (!equalBytes(frontierRoot(frontier), checkpoint.rootHash)) {
+      return {
+        ok: false,
+        kind: 'log_mismatch',
+        message: `the first ${signedSize} stored events match the log file but not its signed checkpoint: both files were altered`,
+      };
+    }
+  }
+  return { ok: true, checkedEvents: checked, signedThrough: signedSize, checkpoint, unlogged };
+};

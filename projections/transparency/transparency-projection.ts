@@ -1,0 +1,189 @@
+import type { EventStore, RecordedEvent, StoreSubscription } from '../../adapters/store/port.ts';
+import type { StoredCheckpoint, TransparencyLogStore } from '../../adapters/transparency/port.ts';
+import type { CheckpointSigner } from '../../domain/transparency/checkpoint-signer.ts';
+import { eventLeafHash } from '../../domain/transparency/leaf.ts';
+import { signCheckpoint } from './sign-checkpoint.ts';
+
+export interface TransparencyProjectionOptions {
+  readonly store: EventStore;
+  readonly log: TransparencyLogStore;
+  readonly signer: CheckpointSigner;
+  /** Checkpoint origin line, e.g. `credence.local/log`. */
+  readonly origin: string;
+  /** Clock for checkpoint times (injectable, as every clock in Credence). */
+  readonly now: () => Date;
+  /** Sign a checkpoint once this many leaves were appended since the last one. Default 1000. */
+  readonly checkpointEveryLeaves?: number;
+  /** Sign a checkpoint of new leaves this often. Default 10 000 ms; 0 turns the timer off. */
+  readonly checkpointEveryMs?: number;
+  /** Most leaves appended per SQLite transaction. Default 1000. */
+  readonly batchSize?: number;
+  /** Errors the live loop or the timer could not get past (the projection stops following on a live error). */
+  readonly onError?: (error: unknown) => void;
+}
+
+/**
+ * The non-repudiation log projection (issue 4 items 2 and 3; SER-016, SER-003): every stored event, whatever
+ * its type and whether or not it decodes, becomes the next leaf. Its checkpoint is the log itself (the newest
+ * leaf's position, committed with the leaves), so a restart resumes exactly and a redelivered event is skipped.
+ * Leaves are appended in batches, one transaction each, so the log keeps up with the store.
+ */
+export class TransparencyProjection {
+  private readonly batchSize: number;
+  private readonly everyLeaves: number;
+  private buffer: RecordedEvent[] = [];
+  private flushScheduled = false;
+  private subscription: StoreSubscription | undefined;
+  private following: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private signing: Promise<unknown> = Promise.resolve();
+  private waiters: { position: bigint; resolve: () => void }[] = [];
+
+  constructor(private readonly options: TransparencyProjectionOptions) {
+    this.batchSize = options.batchSize ?? 1000;
+    this.everyLeaves = options.checkpointEveryLeaves ?? 1000;
+    if (!Number.isSafeInteger(this.batchSize) || this.batchSize < 1) throw new Error('options.batchSize: must be >= 1');
+    if (!Number.isSafeInteger(this.everyLeaves) || this.everyLeaves < 1) throw new Error('options.checkpointEveryLeaves: must be >= 1');
+  }
+
+  /** Position of the newest logged event: this projection's checkpoint. */
+  get position(): bigint | undefined {
+    return this.options.log.lastPosition();
+  }
+
+  /** Appends the events the log does not hold yet, in one transaction; returns how many it appended. */
+  ingest(events: readonly RecordedEvent[]): number {
+    const last = this.options.log.lastPosition();
+    const fresh = last === undefined ? events : events.filter((e) => e.position > last);
+    this.options.log.append(fresh.map((e) => ({ position: e.position, eventId: e.id, leafHash: eventLeafHash(e) })));
+    if (fresh.length > 0) this.afterAppend();
+    return fresh.length;
+  }
+
+  /** Logs every stored event past the checkpoint; resolves once the log has reached the store's head. */
+  async catchUp(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const after = this.options.log.lastPosition();
+      const batch: RecordedEvent[] = [];
+      for await (const event of this.options.store.readAll({
+        ...(after !== undefined ? { afterPosition: after } : {}),
+        maxCount: this.batchSize,
+      })) {
+        batch.push(event);
+      }
+      if (batch.length === 0) return total;
+      total += this.ingest(batch);
+    }
+  }
+
+  /** Catches up, then follows the store live and starts the checkpoint timer. */
+  async start(): Promise<void> {
+    if (this.subscription !== undefined) throw new Error('transparency projection is already started');
+    await this.catchUp();
+    const after = this.options.log.lastPosition();
+    this.subscription = this.options.store.subscribeToAll({
+      from: after === undefined ? { kind: 'start' } : { kind: 'after', position: after },
+    });
+    this.following = this.follow(this.subscription);
+    const every = this.options.checkpointEveryMs ?? 10_000;
+    if (every > 0) {
+      this.timer = setInterval(() => this.checkpointIfBehind(), every);
+      // The log must not keep the process alive on its own.
+      this.timer.unref();
+    }
+  }
+
+  private async follow(subscription: StoreSubscription): Promise<void> {
+    try {
+      for await (const event of subscription) {
+        this.buffer.push(event);
+        if (this.buffer.length >= this.batchSize) this.flush();
+        else this.scheduleFlush();
+      }
+    } catch (error) {
+      this.options.onError?.(error);
+    } finally {
+      this.flush();
+    }
+  }
+
+  // Events that arrive together (a multi-event append, a catch-up page) share one transaction.
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      try {
+        this.flush();
+      } catch (error) {
+        this.options.onError?.(error);
+      }
+    });
+  }
+
+  private flush(): void {
+    if (this.buffer.length === 0) return;
+    const batch = this.buffer;
+    this.buffer = [];
+    this.ingest(batch);
+  }
+
+  private afterAppend(): void {
+    const position = this.options.log.lastPosition();
+    if (position !== undefined) {
+      const ready = this.waiters.filter((w) => w.position <= position);
+      this.waiters = this.waiters.filter((w) => w.position > position);
+      for (const w of ready) w.resolve();
+    }
+    const signedSize = this.options.log.latestCheckpoint()?.treeSize ?? 0;
+    if (this.options.log.size() - signedSize >= this.everyLeaves) this.checkpointIfBehind();
+  }
+
+  private checkpointIfBehind(): void {
+    this.signing = this.signing.then(async () => {
+      const signedSize = this.options.log.latestCheckpoint()?.treeSize ?? 0;
+      if (this.options.log.size() > signedSize) await this.sign();
+    }).catch((error: unknown) => this.options.onError?.(error));
+  }
+
+  private sign(): Promise<StoredCheckpoint> {
+    const { log, signer, origin, now } = this.options;
+    return signCheckpoint({ log, signer, origin, now });
+  }
+
+  /** Signs a checkpoint of everything received so far, on demand. Checkpoints are signed one at a time. */
+  checkpoint(): Promise<StoredCheckpoint> {
+    this.flush();
+    const signed = this.signing.then(() => this.sign());
+    this.signing = signed.catch(() => undefined);
+    return signed;
+  }
+
+  /** Resolves once the event at `position` (or a later one) is in the log. */
+  waitFor(position: bigint): Promise<void> {
+    const last = this.options.log.lastPosition();
+    if (last !== undefined && last >= position) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ position, resolve }));
+  }
+
+  /** How far the log is behind the store, in global positions (0 when caught up). */
+  async lag(): Promise<bigint> {
+    const head = await this.options.store.headPosition();
+    const last = this.options.log.lastPosition();
+    if (head === undefined) return 0n;
+    return last === undefined ? head : head > last ? head - last : 0n;
+  }
+
+  /** Stops following, logs what was received, and waits for pending signatures. */
+  async stop(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.subscription?.unsubscribe();
+    await this.following;
+    this.subscription = undefined;
+    this.following = undefined;
+    this.flush();
+    await this.signing;
+  }
+}
