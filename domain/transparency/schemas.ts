@@ -21,7 +21,9 @@ const BigIntText = z.codec(Decimal, z.bigint().nonnegative(), {
   decode: (s) => BigInt(s),
   encode: (n) => n.toString(10),
 });
-const JsonObjectSchema = z.record(z.string(), z.json()).transform((o) => o as JsonObject);
+const JsonRecord = z.record(z.string(), z.json());
+// A custom schema, not a transform, so the codec below encodes as well as decodes.
+const JsonObjectSchema = z.custom<JsonObject>((v) => JsonRecord.safeParse(v).success, 'expected a JSON object');
 const Index = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 /** A stored event as it appears in exports: bigints as decimal strings. */
