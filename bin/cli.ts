@@ -29,13 +29,13 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
   return (await entry.load())(rest, io);
 };
 
-const io: Io = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
-main(process.argv.slice(2), io).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
+/** Runs the CLI on this process's argv and streams; the exit code becomes the process's. */
+export const runProcess = async (): Promise<void> => {
+  const io: Io = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
+  try {
+    process.exitCode = await main(process.argv.slice(2), io);
+  } catch (error) {
     io.err(`error: ${error instanceof Error ? error.message : String(error)}`);
     process.exitCode = 1;
-  },
-);
+  }
+};

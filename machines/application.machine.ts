@@ -47,7 +47,14 @@ export const applicationMachine = setup({
   context: ({ input }) => ({ appId: input.id, liveInstances: [] }),
   initial: 'absent',
   states: {
-    absent: { on: { ApplicationRegistered: { target: 'initialized' } } },
+    absent: {
+      on: {
+        ApplicationRegistered: {
+          target: 'initialized',
+          actions: assign(({ event }) => ({ appId: dataOf(event, 'ApplicationRegistered')!.appId })),
+        },
+      },
+    },
     initialized: {
       on: {
         ApplicationEnrolled: {

@@ -47,7 +47,7 @@ export const associationMachine = setup({
           guard: and(['credentialUsable', 'nodeEnrolled', 'applicationEnrolled']),
           actions: assign(({ event }) => {
             const d = dataOf(event, 'AssociationConfigured')!;
-            return { nodeId: d.nodeId, registree: d.registree, registrarCseId: d.registrarCseId, credentialId: d.credentialId };
+            return { associationId: d.associationId, nodeId: d.nodeId, registree: d.registree, registrarCseId: d.registrarCseId, credentialId: d.credentialId };
           }),
         },
       },

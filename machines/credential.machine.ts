@@ -86,6 +86,7 @@ export const credentialMachine = setup({
           actions: assign(({ event }) => {
             const d = dataOf(event, 'CredentialIssued')!;
             return {
+              credentialId: d.credentialId,
               kind: d.kind,
               purpose: d.purpose,
               owner: d.owner,

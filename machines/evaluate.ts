@@ -1,4 +1,5 @@
 import { getNextTransitions, initialTransition, transition, type AnyStateMachine, type MachineSnapshot } from 'xstate';
+import { illegalTransition, notFound, type CredenceError } from '../domain/errors.ts';
 import type { EntityKind } from '../domain/streams.ts';
 import { applicationMachine } from './application.machine.ts';
 import { associationMachine } from './association.machine.ts';
@@ -74,4 +75,25 @@ export const evaluate = (kind: EntityKind, snapshot: EntitySnapshot, event: Mach
   const allowed = allowedEvents(snapshot);
   const rule = allowed.includes(event.type) ? refusingRule(kind, snapshot, event) : undefined;
   return { ok: false, state: stateOf(snapshot), allowed, ...(rule !== undefined ? { rule } : {}) };
+};
+
+/**
+ * The typed error for a refused event. On a stream that does not exist only a creating event can be legal, so
+ * anything else there means the entity is unknown (not_found) rather than in the wrong state.
+ */
+export const refusalError = (
+  kind: EntityKind,
+  streamId: string,
+  exists: boolean,
+  attempted: string,
+  verdict: Extract<Verdict, { ok: false }>,
+): CredenceError => {
+  if (!exists && !verdict.allowed.includes(attempted)) return notFound(streamId, kind);
+  return illegalTransition({
+    streamId,
+    state: verdict.state,
+    attempted,
+    allowed: verdict.allowed,
+    ...(verdict.rule !== undefined ? { rule: verdict.rule } : {}),
+  });
 };

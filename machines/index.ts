@@ -1,4 +1,4 @@
-export { MACHINES, evaluate, initialSnapshot, stateOf, viewOf, allowedEvents } from './evaluate.ts';
+export { MACHINES, evaluate, refusalError, initialSnapshot, stateOf, viewOf, allowedEvents } from './evaluate.ts';
 export type { EntitySnapshot, Verdict } from './evaluate.ts';
 export { factSourcesOf } from './facts.ts';
 export type { EntityView, Facts, FactName, FactSources, MachineEvent } from './types.ts';

@@ -61,7 +61,7 @@ export const nodeMachine = setup({
           target: 'initialized',
           actions: assign(({ event }) => {
             const d = dataOf(event, 'NodeRegistered')!;
-            return { profile: d.profile, bootstrapCredentialId: d.bootstrapCredentialId };
+            return { nodeId: d.nodeId, profile: d.profile, bootstrapCredentialId: d.bootstrapCredentialId };
           }),
         },
       },

@@ -25,7 +25,7 @@ export const subscriptionMachine = setup({
           guard: 'validityWindowOrdered',
           actions: assign(({ event }) => {
             const d = dataOf(event, 'SubscriptionCreated')!;
-            return { subscriber: d.subscriber, notBefore: ms(d.notBefore), notAfter: ms(d.notAfter) };
+            return { subscriptionId: d.subscriptionId, subscriber: d.subscriber, notBefore: ms(d.notBefore), notAfter: ms(d.notAfter) };
           }),
         },
       },

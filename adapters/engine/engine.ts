@@ -1,9 +1,9 @@
 import { COMMAND_CATALOG, decide, parseCommand, targetOf, type Command } from '../../domain/commands/index.ts';
-import { illegalTransition, isCredenceError, notFound, unauthorised } from '../../domain/errors.ts';
+import { isCredenceError, unauthorised } from '../../domain/errors.ts';
 import { currentVersionOf } from '../../domain/upcasters.ts';
 import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import type { EventMetadata } from '../../domain/metadata.ts';
-import { evaluate, factSourcesOf, stateOf, viewOf, type Facts, type FactName } from '../../machines/index.ts';
+import { evaluate, factSourcesOf, refusalError, stateOf, viewOf, type Facts, type FactName } from '../../machines/index.ts';
 import type { Clock } from '../clock/clock.ts';
 import { ExpectedRevision, type EventStore, type EventToAppend, type RecordedEvent } from '../store/port.ts';
 import { EntityCache, type LoadedEntity } from './entities.ts';
@@ -83,17 +83,7 @@ export const createEngine = (options: EngineOptions): Engine => {
     for (const event of candidates) {
       const facts = await factsFor(event, snapshot.context);
       const verdict = evaluate(kind, snapshot, { ...event, at: now.getTime(), facts });
-      if (!verdict.ok) {
-        // On a stream that does not exist, only a creating event can be legal: anything else means unknown entity.
-        if (entity.revision === undefined && !verdict.allowed.includes(event.type)) throw notFound(entity.streamId, kind);
-        throw illegalTransition({
-          streamId: entity.streamId,
-          state: verdict.state,
-          attempted: event.type,
-          allowed: verdict.allowed,
-          ...(verdict.rule !== undefined ? { rule: verdict.rule } : {}),
-        });
-      }
+      if (!verdict.ok) throw refusalError(kind, entity.streamId, entity.revision !== undefined, event.type, verdict);
       snapshot = verdict.snapshot;
     }
 

@@ -1,0 +1,275 @@
+import { describe, expect, it } from 'vitest';
+import { EVENT_KIND, EVENT_TYPES, type DomainEvent, type EventType } from '../domain/events/index.ts';
+import { ENTITY_KINDS, type EntityKind } from '../domain/streams.ts';
+import { evaluate, initialSnapshot, refusalError, stateOf, type EntitySnapshot, type Facts, type MachineEvent } from '../machines/index.ts';
+
+/**
+ * Every machine, every state, every event type of its kind: legal transitions land in the listed state, every
+ * other pair is refused with a typed illegal_transition (or not_found before the entity exists).
+ */
+const T = Date.parse('2026-01-01T00:00:00.000Z');
+const DAY = 86_400_000;
+const iso = (days: number) => new Date(T + days * DAY).toISOString();
+const at = (days: number) => T + days * DAY;
+
+const view = (state: string, context: Record<string, unknown> = {}) => ({ state, context });
+const usableCredential = view('enrolled', { notBefore: at(0), notAfter: at(100), credentialId: 'c', liveAssociations: [] });
+const activeSubscription = view('active', { notBefore: at(0), notAfter: at(365) });
+
+const e = (type: EventType, data: Record<string, unknown>, days = 10, facts: Facts = {}): MachineEvent =>
+  ({ type, data, at: at(days), facts }) as unknown as MachineEvent;
+
+/** A sample of each event type whose facts satisfy every cross-entity guard. */
+const SAMPLES: Record<EventType, MachineEvent> = {
+  SubscriptionCreated: e('SubscriptionCreated', { subscriptionId: 's', subscriber: 'x', notBefore: iso(0), notAfter: iso(365) }),
+  SubscriptionExpired: e('SubscriptionExpired', { subscriptionId: 's' }, 400),
+  SubscriptionTerminated: e('SubscriptionTerminated', { subscriptionId: 's', reason: 'contract ended' }),
+  NodeRegistered: e('NodeRegistered', { nodeId: 'n', profile: { class: 'meter', manufacturer: 'a', model: 'b', capabilities: [] } }),
+  NodeEnrolled: e('NodeEnrolled', { nodeId: 'n', subscriptionId: 's', cseId: '/n' }, 10, { subscription: activeSubscription }),
+  NodeAssociated: e('NodeAssociated', { nodeId: 'n', associationId: 'a1' }),
+  NodeAssociationReleased: e('NodeAssociationReleased', { nodeId: 'n', associationId: 'a1' }),
+  NodeEnrolmentExpired: e('NodeEnrolmentExpired', { nodeId: 'n', subscriptionId: 's' }, 400, { subscription: view('expired', { notAfter: at(365) }) }),
+  NodeRevoked: e('NodeRevoked', { nodeId: 'n', reason: 'cessationOfOperation' }),
+  CredentialIssued: e('CredentialIssued', {
+    credentialId: 'c', kind: 'ed25519', purpose: 'service', owner: { kind: 'cse', id: '/n' },
+    fingerprint: `sha256:${'a'.repeat(64)}`, notBefore: iso(0), notAfter: iso(100),
+  }),
+  CredentialProvisioned: e('CredentialProvisioned', { credentialId: 'c', method: 'pre-provisioning' }),
+  CredentialAssociated: e('CredentialAssociated', { credentialId: 'c', associationId: 'a1' }),
+  CredentialAssociationReleased: e('CredentialAssociationReleased', { credentialId: 'c', associationId: 'a1' }),
+  CredentialRotationStarted: e('CredentialRotationStarted', { credentialId: 'c', successorId: 'c2', overlapEndsAt: iso(20) }, 10, {
+    successor: view('initialized', { predecessorId: 'c' }),
+  }),
+  CredentialExpired: e('CredentialExpired', { credentialId: 'c' }, 100),
+  CredentialRevoked: e('CredentialRevoked', { credentialId: 'c', reason: 'keyCompromise' }),
+  ApplicationRegistered: e('ApplicationRegistered', { appId: 'Rapp', name: 'billing', provider: 'acme' }),
+  ApplicationEnrolled: e('ApplicationEnrolled', { appId: 'Rapp', credentialId: 'c' }, 10, {
+    credential: view('enrolled', { purpose: 'application', owner: { kind: 'app', id: 'Rapp' } }),
+  }),
+  ApplicationInstanceAssociated: e('ApplicationInstanceAssociated', { appId: 'Rapp', aeId: 'Cae1', associationId: 'a1' }),
+  ApplicationInstanceReleased: e('ApplicationInstanceReleased', { appId: 'Rapp', associationId: 'a1' }),
+  ApplicationRevoked: e('ApplicationRevoked', { appId: 'Rapp', reason: 'privilegeWithdrawn' }),
+  AssociationConfigured: e('AssociationConfigured', {
+    associationId: 'a', nodeId: 'n', credentialId: 'c', registree: { kind: 'cse', id: '/n' }, registrarCseId: '/in',
+  }, 10, { credential: usableCredential, node: view('enrolled') }),
+  AssociationEstablished: e('AssociationEstablished', { associationId: 'a', expiresAt: iso(40) }, 10, { credential: usableCredential }),
+  AssociationExpired: e('AssociationExpired', { associationId: 'a' }, 40),
+  AssociationRevoked: e('AssociationRevoked', { associationId: 'a', reason: 'keyCompromise' }),
+};
+
+/** How to reach each state of each machine from nothing. */
+const PATHS: Record<EntityKind, Record<string, EventType[]>> = {
+  subscription: {
+    absent: [],
+    active: ['SubscriptionCreated'],
+    expired: ['SubscriptionCreated', 'SubscriptionExpired'],
+    revoked: ['SubscriptionCreated', 'SubscriptionTerminated'],
+  },
+  node: {
+    absent: [],
+    initialized: ['NodeRegistered'],
+    enrolled: ['NodeRegistered', 'NodeEnrolled'],
+    associated: ['NodeRegistered', 'NodeEnrolled', 'NodeAssociated'],
+    expired: ['NodeRegistered', 'NodeEnrolled', 'NodeEnrolmentExpired'],
+    revoked: ['NodeRegistered', 'NodeRevoked'],
+  },
+  credential: {
+    absent: [],
+    initialized: ['CredentialIssued'],
+    enrolled: ['CredentialIssued', 'CredentialProvisioned'],
+    associated: ['CredentialIssued', 'CredentialProvisioned', 'CredentialAssociated'],
+    expired: ['CredentialIssued', 'CredentialExpired'],
+    revoked: ['CredentialIssued', 'CredentialRevoked'],
+  },
+  application: {
+    absent: [],
+    initialized: ['ApplicationRegistered'],
+    enrolled: ['ApplicationRegistered', 'ApplicationEnrolled'],
+    associated: ['ApplicationRegistered', 'ApplicationEnrolled', 'ApplicationInstanceAssociated'],
+    revoked: ['ApplicationRegistered', 'ApplicationRevoked'],
+  },
+  association: {
+    absent: [],
+    initialized: ['AssociationConfigured'],
+    associated: ['AssociationConfigured', 'AssociationEstablished'],
+    expired: ['AssociationConfigured', 'AssociationEstablished', 'AssociationExpired'],
+    revoked: ['AssociationConfigured', 'AssociationRevoked'],
+  },
+};
+
+/** Every legal (state, event) pair and the state it leads to. Anything not listed here must be refused. */
+const LEGAL: Record<EntityKind, Record<string, Partial<Record<EventType, string>>>> = {
+  subscription: {
+    absent: { SubscriptionCreated: 'active' },
+    active: { SubscriptionExpired: 'expired', SubscriptionTerminated: 'revoked' },
+  },
+  node: {
+    absent: { NodeRegistered: 'initialized' },
+    initialized: { NodeEnrolled: 'enrolled', NodeRevoked: 'revoked' },
+    enrolled: { NodeEnrolled: 'enrolled', NodeAssociated: 'associated', NodeEnrolmentExpired: 'expired', NodeRevoked: 'revoked' },
+    associated: {
+      NodeEnrolled: 'associated', NodeAssociated: 'refused: same association twice', NodeAssociationReleased: 'enrolled',
+      NodeEnrolmentExpired: 'expired', NodeRevoked: 'revoked',
+    },
+  },
+  credential: {
+    absent: { CredentialIssued: 'initialized' },
+    initialized: { CredentialProvisioned: 'enrolled', CredentialExpired: 'expired', CredentialRevoked: 'revoked' },
+    enrolled: { CredentialAssociated: 'associated', CredentialRotationStarted: 'enrolled', CredentialExpired: 'expired', CredentialRevoked: 'revoked' },
+    associated: {
+      CredentialAssociated: 'refused: same association twice', CredentialAssociationReleased: 'enrolled',
+      CredentialRotationStarted: 'associated', CredentialExpired: 'expired', CredentialRevoked: 'revoked',
+    },
+  },
+  application: {
+    absent: { ApplicationRegistered: 'initialized' },
+    initialized: { ApplicationEnrolled: 'enrolled', ApplicationRevoked: 'revoked' },
+    enrolled: { ApplicationInstanceAssociated: 'associated', ApplicationRevoked: 'revoked' },
+    associated: { ApplicationInstanceAssociated: 'refused: same instance twice', ApplicationInstanceReleased: 'enrolled', ApplicationRevoked: 'revoked' },
+  },
+  association: {
+    absent: { AssociationConfigured: 'initialized' },
+    initialized: { AssociationEstablished: 'associated', AssociationRevoked: 'revoked' },
+    associated: { AssociationExpired: 'expired', AssociationRevoked: 'revoked' },
+  },
+};
+
+const reach = (kind: EntityKind, state: string): EntitySnapshot => {
+  let snapshot = initialSnapshot(kind, 'x');
+  for (const type of PATHS[kind][state]!) {
+    const verdict = evaluate(kind, snapshot, SAMPLES[type]);
+    if (!verdict.ok) throw new Error(`path to ${kind}/${state} refused ${type} in ${verdict.state}`);
+    snapshot = verdict.snapshot;
+  }
+  expect(stateOf(snapshot)).toBe(state);
+  return snapshot;
+};
+
+const typesOf = (kind: EntityKind) => EVENT_TYPES.filter((t) => EVENT_KIND[t] === kind);
+
+describe('lifecycle machines: every state x every event of the kind', () => {
+  for (const kind of ENTITY_KINDS) {
+    describe(kind, () => {
+      const cases = Object.keys(PATHS[kind]).flatMap((state) => typesOf(kind).map((type) => [state, type] as const));
+      it.each(cases)(`${kind} in %s given %s`, (state, type) => {
+        const snapshot = reach(kind, state);
+        const expected = LEGAL[kind][state]?.[type];
+        const verdict = evaluate(kind, snapshot, SAMPLES[type]);
+        if (expected !== undefined && !expected.startsWith('refused')) {
+          expect(verdict.ok).toBe(true);
+          if (verdict.ok) expect(stateOf(verdict.snapshot)).toBe(expected);
+          return;
+        }
+        expect(verdict.ok).toBe(false);
+        if (verdict.ok) return;
+        const error = refusalError(kind, `${kind}-x`, state !== 'absent', type, verdict);
+        if (state === 'absent') {
+          expect(error.problem).toMatchObject({ code: 'not_found', streamId: `${kind}-x` });
+        } else {
+          expect(error.problem).toMatchObject({ code: 'illegal_transition', state, attempted: type });
+          expect(error.problem.code === 'illegal_transition' && error.problem.allowed).toEqual(
+            Object.keys(LEGAL[kind][state] ?? {}).sort(),
+          );
+        }
+      });
+    });
+  }
+
+  it('covers every event type of every kind', () => {
+    expect(Object.keys(SAMPLES).sort()).toEqual([...EVENT_TYPES].sort());
+  });
+
+  it('revoked and expired are final: the machine reports done and accepts nothing', () => {
+    for (const kind of ENTITY_KINDS) {
+      for (const state of ['revoked', 'expired'].filter((s) => s in PATHS[kind])) {
+        const snapshot = reach(kind, state);
+        expect(snapshot.status).toBe('done');
+        for (const type of typesOf(kind)) expect(evaluate(kind, snapshot, SAMPLES[type]).ok).toBe(false);
+      }
+    }
+  });
+});
+
+/** Guards: the rule each refusal names. */
+const RULES: [string, EntityKind, string, MachineEvent, string][] = [
+  ['association from a revoked credential', 'association', 'absent',
+    { ...SAMPLES.AssociationConfigured, facts: { credential: view('revoked', usableCredential.context), node: view('enrolled') } }, 'credentialUsable'],
+  ['association from an initialized (not provisioned) credential', 'association', 'absent',
+    { ...SAMPLES.AssociationConfigured, facts: { credential: view('initialized', usableCredential.context), node: view('enrolled') } }, 'credentialUsable'],
+  ['association from a credential past notAfter but not yet marked expired', 'association', 'absent',
+    { ...SAMPLES.AssociationConfigured, at: at(100), facts: { credential: usableCredential, node: view('enrolled') } }, 'credentialUsable'],
+  ['association for a node that is not enrolled', 'association', 'absent',
+    { ...SAMPLES.AssociationConfigured, facts: { credential: usableCredential, node: view('initialized') } }, 'nodeEnrolled'],
+  ['AE association whose App-ID is not enrolled', 'association', 'absent',
+    e('AssociationConfigured', { associationId: 'a', nodeId: 'n', credentialId: 'c', registree: { kind: 'ae', id: 'Cae', appId: 'Rapp' }, registrarCseId: '/in' },
+      10, { credential: usableCredential, node: view('enrolled'), application: view('revoked') }), 'applicationEnrolled'],
+  ['association lifetime equal to the credential remaining lifetime (11.3.2)', 'association', 'initialized',
+    e('AssociationEstablished', { associationId: 'a', expiresAt: iso(100) }, 10, { credential: usableCredential }), 'lifetimeShorterThanCredential'],
+  ['association lifetime beyond the credential (11.3.2)', 'association', 'initialized',
+    e('AssociationEstablished', { associationId: 'a', expiresAt: iso(101) }, 10, { credential: usableCredential }), 'lifetimeShorterThanCredential'],
+  ['association expiring in the past', 'association', 'initialized',
+    e('AssociationEstablished', { associationId: 'a', expiresAt: iso(5) }, 10, { credential: usableCredential }), 'lifetimeShorterThanCredential'],
+  ['association establishment after its credential was revoked', 'association', 'initialized',
+    { ...SAMPLES.AssociationEstablished, facts: { credential: view('revoked', usableCredential.context) } }, 'credentialUsable'],
+  ['association expiry before its expiresAt', 'association', 'associated', { ...SAMPLES.AssociationExpired, at: at(39) }, 'expiryReached'],
+  ['node enrolment without a subscription', 'node', 'initialized', { ...SAMPLES.NodeEnrolled, facts: { subscription: undefined } }, 'subscriptionExists'],
+  ['node enrolment under an expired subscription', 'node', 'initialized',
+    { ...SAMPLES.NodeEnrolled, facts: { subscription: view('expired', activeSubscription.context) } }, 'subscriptionActive'],
+  ['node enrolment after the subscription notAfter', 'node', 'initialized', { ...SAMPLES.NodeEnrolled, at: at(365) }, 'subscriptionActive'],
+  ['node enrolment expiry while the subscription is active', 'node', 'enrolled',
+    { ...SAMPLES.NodeEnrolmentExpired, at: at(20), facts: { subscription: activeSubscription } }, 'subscriptionEnded'],
+  ['credential with notAfter before notBefore', 'credential', 'absent',
+    e('CredentialIssued', { ...(SAMPLES.CredentialIssued.data as object), notBefore: iso(10), notAfter: iso(5) }), 'validityWindowOrdered'],
+  ['credential for a revoked node', 'credential', 'absent',
+    { ...e('CredentialIssued', { ...(SAMPLES.CredentialIssued.data as object), owner: { kind: 'node', id: 'n' } }), facts: { owner: view('revoked') } }, 'ownerIsLive'],
+  ['credential expiry before notAfter', 'credential', 'enrolled', { ...SAMPLES.CredentialExpired, at: at(99) }, 'notAfterReached'],
+  ['provisioning after notAfter', 'credential', 'initialized', { ...SAMPLES.CredentialProvisioned, at: at(100) }, 'notExpiredYet'],
+  ['remote provisioning on a revoked bootstrap credential', 'credential', 'initialized',
+    e('CredentialProvisioned', { credentialId: 'c', method: 'remote-provisioning', bootstrapCredentialId: 'b' }, 10, { bootstrap: view('revoked') }), 'bootstrapIsUsable'],
+  ['rotation to a successor that does not name this credential', 'credential', 'enrolled',
+    { ...SAMPLES.CredentialRotationStarted, facts: { successor: view('initialized', { predecessorId: 'other' }) } }, 'successorLinked'],
+  ['App-ID enrolment with a credential of another application', 'application', 'initialized',
+    { ...SAMPLES.ApplicationEnrolled, facts: { credential: view('enrolled', { purpose: 'application', owner: { kind: 'app', id: 'Rother' } }) } }, 'credentialIsForThisApp'],
+  ['releasing an association the node never recorded', 'node', 'associated',
+    e('NodeAssociationReleased', { nodeId: 'n', associationId: 'zz' }), 'associationIsLive'],
+];
+
+describe('guards name the rule that refuses', () => {
+  it.each(RULES)('%s', (_name, kind, state, event, rule) => {
+    const verdict = evaluate(kind, reach(kind, state), event);
+    expect(verdict.ok).toBe(false);
+    if (!verdict.ok) {
+      expect(verdict.rule).toBe(rule);
+      const error = refusalError(kind, `${kind}-x`, true, event.type, verdict);
+      expect(error.problem).toMatchObject({ code: 'illegal_transition', state, attempted: event.type, rule });
+      expect(error.message).toContain(rule);
+    }
+  });
+
+  it('keeps an association that is one millisecond shorter than its credential (strictly shorter is legal)', () => {
+    const event = e('AssociationEstablished', { associationId: 'a', expiresAt: new Date(at(100) - 1).toISOString() }, 10, { credential: usableCredential });
+    expect(evaluate('association', reach('association', 'initialized'), event).ok).toBe(true);
+  });
+
+  it('a node stays associated until its last association is released', () => {
+    let snapshot = reach('node', 'associated');
+    const second = evaluate('node', snapshot, e('NodeAssociated', { nodeId: 'n', associationId: 'a2' }));
+    expect(second.ok).toBe(true);
+    if (!second.ok) return;
+    const first = evaluate('node', second.snapshot, e('NodeAssociationReleased', { nodeId: 'n', associationId: 'a1' }));
+    expect(first.ok && stateOf(first.snapshot)).toBe('associated');
+    if (!first.ok) return;
+    snapshot = first.snapshot;
+    const last = evaluate('node', snapshot, e('NodeAssociationReleased', { nodeId: 'n', associationId: 'a2' }));
+    expect(last.ok && stateOf(last.snapshot)).toBe('enrolled');
+  });
+});
+
+// Keep the sample set honest: every sample parses against its own schema.
+import { DomainEventSchema } from '../domain/events/index.ts';
+it('every sample event is a valid domain event', () => {
+  for (const sample of Object.values(SAMPLES)) {
+    const { type, data } = sample as DomainEvent;
+    expect(DomainEventSchema.safeParse({ type, data }).success, type).toBe(true);
+  }
+});

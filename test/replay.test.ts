@@ -1,0 +1,134 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ExpectedRevision, type EventStore } from '../adapters/store/port.ts';
+import { openSqliteStoreInDir } from '../adapters/store/index.ts';
+import { replayAll, replayEntity } from '../projections/replay/index.ts';
+import { main } from '../bin/cli.ts';
+import { at, cmd, establishOne, fixture, operator } from './support/fleet.ts';
+
+/** Appends straight to the store, bypassing the engine and its machines: what a tampering or buggy writer would do. */
+const forge = async (store: EventStore, streamId: string, type: string, data: Record<string, unknown>, occurredAt: string) => {
+  const stream = await store.readStream(streamId);
+  return store.appendToStream(
+    streamId,
+    [{
+      id: crypto.randomUUID(), type, data,
+      metadata: { schemaVersion: 1, actor: operator, commandId: crypto.randomUUID(), commandType: 'forged', correlationId: 'f', causationId: 'f', occurredAt },
+    }],
+    { expectedRevision: ExpectedRevision.after(stream.at(-1)?.revision) },
+  );
+};
+
+const capture = () => {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l) }, out, err };
+};
+
+describe('auditor replay', () => {
+  it('returns the state after each stored event and a clean verdict for an engine-written history', async () => {
+    const { engine, store } = fixture();
+    await establishOne(engine);
+    const result = await replayEntity(store, 'association-sa-1');
+    expect(result.steps.map((s) => [s.type, s.state])).toEqual([
+      ['AssociationConfigured', 'initialized'],
+      ['AssociationEstablished', 'associated'],
+    ]);
+    expect(result.verdict).toEqual({ ok: true });
+  });
+
+  it('flags an event appended directly after a final state, at its position', async () => {
+    const { engine, store } = fixture();
+    await establishOne(engine);
+    await engine.execute(cmd.revokeCredential());
+    const { position } = await forge(store, 'credential-cred-1', 'CredentialProvisioned', { credentialId: 'cred-1', method: 'pre-provisioning' }, at(2));
+    const result = await replayEntity(store, 'credential-cred-1');
+    expect(result.verdict.ok).toBe(false);
+    expect(result.verdict.ok ? [] : result.verdict.findings).toEqual([
+      expect.objectContaining({ position, revision: 3n, type: 'CredentialProvisioned', reason: expect.stringContaining('state revoked') }),
+    ]);
+    expect(result.state).toBe('revoked');
+  });
+
+  it('flags a cross-entity violation: an association established on a credential revoked before it', async () => {
+    const { engine, store } = fixture();
+    await establishOne(engine);
+    await engine.execute(cmd.configureAssociation('sa-2'));
+    await engine.execute(cmd.revokeCredential());
+    const { position } = await forge(store, 'association-sa-2', 'AssociationEstablished', { associationId: 'sa-2', expiresAt: at(20) }, at(1));
+    const one = await replayEntity(store, 'association-sa-2');
+    expect(one.verdict.ok ? [] : one.verdict.findings.map((f) => [f.position, f.reason])).toEqual([
+      [position, 'AssociationEstablished refused in state initialized by rule credentialUsable'],
+    ]);
+    const all = await replayAll(store);
+    expect(all.findings.map((f) => [f.streamId, f.position])).toEqual([['association-sa-2', position]]);
+  });
+
+  it('flags a lifetime that outlives the credential (seed 003, 11.3.2)', async () => {
+    const { engine, store } = fixture();
+    await establishOne(engine);
+    await engine.execute(cmd.configureAssociation('sa-2'));
+    const { position } = await forge(store, 'association-sa-2', 'AssociationEstablished', { associationId: 'sa-2', expiresAt: at(200) }, at(1));
+    const all = await replayAll(store);
+    expect(all.findings).toEqual([expect.objectContaining({ position, reason: expect.stringContaining('lifetimeShorterThanCredential') })]);
+  });
+
+  it('flags an unreadable stored event without stopping', async () => {
+    const { engine, store } = fixture();
+    await establishOne(engine);
+    const { position } = await forge(store, 'node-meter-1', 'NodeRevoked', { nodeId: 'meter-1', reason: 'not-a-reason' }, at(1));
+    const all = await replayAll(store);
+    expect(all.findings).toEqual([expect.objectContaining({ position, reason: expect.stringMatching(/^unreadable: data: reason/) })]);
+    expect(all.kinds.node).toEqual({ entities: 1, events: 3, states: { enrolled: 1 } });
+    expect(all.kinds.association.states).toEqual({ associated: 1 });
+  });
+});
+
+describe('credence replay and history on a data folder', () => {
+  const dirs: string[] = [];
+  afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+  const dataDir = () => {
+    const d = mkdtempSync(join(tmpdir(), 'credence-replay-'));
+    dirs.push(d);
+    return d;
+  };
+
+  it('prints per-kind counts and exits 0 on a legal history, 1 with the broken position otherwise', async () => {
+    const dir = dataDir();
+    const store = openSqliteStoreInDir(dir);
+    const { engine } = fixture(store);
+    await establishOne(engine);
+    const ok = capture();
+    expect(await main(['replay', '--data', dir], ok.io)).toBe(0);
+    expect(ok.out.join('\n')).toMatch(/association\s+1 entities\s+2 events\s+associated 1/);
+    expect(ok.out.at(-1)).toBe('verdict: every stored transition is legal');
+
+    await engine.execute(cmd.revokeAssociation());
+    const { position } = await forge(store, 'association-sa-1', 'AssociationExpired', { associationId: 'sa-1' }, at(40));
+    await store.close();
+    const broken = capture();
+    expect(await main(['replay', '--data', dir, '--json'], broken.io)).toBe(1);
+    const report = JSON.parse(broken.out.join('\n'));
+    expect(report.ok).toBe(false);
+    expect(report.findings[0]).toMatchObject({ streamId: 'association-sa-1', position: String(position) });
+  });
+
+  it('history prints one timeline; a bad stream argument is a usage error', async () => {
+    const dir = dataDir();
+    const store = openSqliteStoreInDir(dir);
+    await establishOne(fixture(store).engine);
+    await store.close();
+    const h = capture();
+    expect(await main(['history', 'credential-cred-1', '--data', dir], h.io)).toBe(0);
+    expect(h.out[0]).toBe('credential-cred-1: enrolled');
+    expect(h.out.slice(1).map((l) => l.split(/\s+/)[4])).toEqual(['CredentialIssued', 'CredentialProvisioned']);
+    const bad = capture();
+    expect(await main(['history', 'not a stream', '--data', dir], bad.io)).toBe(2);
+    expect(bad.err.join('\n')).toContain('stream must be <kind>-<id>');
+    const missing = capture();
+    expect(await main(['replay', '--data', join(dir, 'nope')], missing.io)).toBe(2);
+    expect(missing.err.join('\n')).toContain('no event store');
+  });
+});
