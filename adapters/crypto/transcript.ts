@@ -1,0 +1,47 @@
+import canonicalizeModule from 'canonicalize';
+import { concatBytes, lengthPrefixed, utf8 } from './bytes.ts';
+import { sha256 } from './hash.ts';
+
+// canonicalize is CommonJS (`module.exports = fn`); under NodeNext its `export default` types as the namespace.
+const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
+
+/** RFC 8785 (JCS) canonical JSON. */
+export const canonicalJson = (value: unknown): string => {
+  const json = canonicalize(value);
+  if (json === undefined) throw new TypeError('value must be JSON-serialisable');
+  return json;
+};
+
+/**
+ * A running transcript hash: th_0 = SHA-256(label), th_i = SHA-256(th_{i-1} || len||step || len||JCS(fields)).
+ * Messages are hashed in their RFC 8785 canonical JSON form, so both ends hash the same bytes whatever their JSON
+ * serialiser does. Proofs (signatures, MACs) are computed over a transcript hash and are not themselves absorbed.
+ */
+export class Transcript {
+  #hash: Uint8Array;
+
+  constructor(protocol: string) {
+    this.#hash = sha256(utf8(`credence/${protocol}/v1/transcript`));
+  }
+
+  absorb(step: string, fields: Readonly<Record<string, unknown>>): Uint8Array {
+    const json = canonicalJson(fields);
+    this.#hash = sha256(concatBytes(this.#hash, lengthPrefixed(utf8(step)), lengthPrefixed(utf8(json))));
+    return this.hash;
+  }
+
+  get hash(): Uint8Array {
+    return this.#hash.slice();
+  }
+}
+
+/** Removes the listed fields (a message's own proofs) before it is absorbed. */
+export const withoutFields = <T extends Record<string, unknown>>(message: T, ...fields: readonly string[]): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(message).filter(([key, value]) => !fields.includes(key) && value !== undefined));
+
+/**
+ * What a proof signs or MACs: a label naming protocol, role and purpose, then the transcript hash. The role in
+ * the label stops a proof made by one side from being reflected back as the other side's.
+ */
+export const proofInput = (protocol: string, role: string, purpose: string, transcriptHash: Uint8Array): Uint8Array =>
+  concatBytes(utf8(`credence/${protocol}/v1/${role}/${purpose}`), new Uint8Array([0]), transcriptHash);

@@ -1,0 +1,94 @@
+import { z } from 'zod';
+
+/**
+ * The Secure Environment port (seed 004, "Guidelines for establishing provisioning trust requirements"): key
+ * material lives inside it and callers get opaque handles, never key bytes. Keys leave it only wrapped under
+ * another key it holds (wrap/unwrap), so a PSK can be delivered encrypted and never in plaintext.
+ *
+ * Every call names the calling owner (the node, CSE, AE or function on whose behalf it runs); a handle is usable
+ * only by its owner, otherwise the call fails with a typed `unauthorised` error. A destroyed or unknown handle
+ * fails with `not_found`. Misusing a key (signing with a PSK, a 3-byte nonce) is a programming mistake: plain
+ * errors naming the argument.
+ *
+ * Deliberately narrow so a PKCS#11 / secure-element implementation can follow (SER-023): each method maps onto
+ * C_GenerateKey(Pair), C_GetAttributeValue, C_Sign, C_DeriveKey (ECDH1_DERIVE, HKDF_DERIVE), C_Encrypt/Decrypt,
+ * C_WrapKey/C_UnwrapKey, C_DestroyObject; `ephemeral` is a session object (CKA_TOKEN false), `extractable` is
+ * CKA_EXTRACTABLE. Signature verification needs no secret and is a pure function (adapters/crypto).
+ */
+
+export const KeyHandle = z.string().regex(/^key_[A-Za-z0-9_-]{24}$/).brand<'KeyHandle'>();
+export type KeyHandle = z.infer<typeof KeyHandle>;
+
+/** Kinds a caller can generate. psk256 = 256-bit pre-shared key; x25519 = agreement-only key. */
+export type GeneratedKeyKind = 'psk256' | 'ed25519' | 'p256' | 'x25519';
+/** Kinds that only come out of deriveKey/agree: a 256-bit symmetric key, and a raw agreement secret. */
+export type KeyKind = GeneratedKeyKind | 'session256' | 'secret';
+/** What a symmetric key can be derived or unwrapped as. */
+export type SymmetricKeyKind = 'psk256' | 'session256';
+
+/**
+ * What each kind may do:
+ * - ed25519: sign. p256: sign (ECDSA SHA-256, low-S) and agree (ECDH). x25519: agree.
+ * - psk256: mac, deriveKey input, wrapped when extractable.
+ * - session256: seal/open, mac, deriveKey input, wrapping key for wrap/unwrap.
+ * - secret: deriveKey input only (raw ECDH output, always ephemeral).
+ */
+export interface KeyOptions {
+  /** Kept in memory only, never written to storage; gone on restart (default false). */
+  readonly ephemeral?: boolean;
+  /** May leave the Secure Environment wrapped under another key (default false). */
+  readonly extractable?: boolean;
+}
+
+export interface KeyDescription {
+  readonly handle: KeyHandle;
+  readonly kind: KeyKind;
+  /** sha256:<hex>; public keys: of the SubjectPublicKeyInfo; secret keys: keyed, labelled (adapters/crypto). */
+  readonly fingerprint: string;
+  /** Ed25519 32 bytes; P-256 65-byte uncompressed point; X25519 32 bytes. Absent for symmetric kinds. */
+  readonly publicKey?: Uint8Array;
+  readonly ephemeral: boolean;
+  readonly extractable: boolean;
+}
+
+export interface DeriveKeySpec extends KeyOptions {
+  /** Concatenated (in order) as HKDF-SHA256 input keying material: kinds secret, psk256 or session256. */
+  readonly inputs: readonly KeyHandle[];
+  readonly salt: Uint8Array;
+  readonly info: Uint8Array;
+  readonly kind: SymmetricKeyKind;
+}
+
+export interface UnwrapSpec extends KeyOptions {
+  readonly kind: GeneratedKeyKind | 'session256';
+}
+
+export interface SecureEnvironment {
+  generate(owner: string, kind: GeneratedKeyKind, options?: KeyOptions): Promise<KeyHandle>;
+  describe(owner: string, handle: KeyHandle): Promise<KeyDescription>;
+  sign(owner: string, handle: KeyHandle, message: Uint8Array): Promise<Uint8Array>;
+  /** ECDH with our p256/x25519 key; the shared secret stays inside as an ephemeral `secret` handle. */
+  agree(owner: string, handle: KeyHandle, peerPublicKey: Uint8Array): Promise<KeyHandle>;
+  /** HKDF-SHA256 (RFC 5869) over the inputs' bytes, inside the Secure Environment. */
+  deriveKey(owner: string, spec: DeriveKeySpec): Promise<KeyHandle>;
+  /** HMAC-SHA256 tag (32 bytes). */
+  mac(owner: string, handle: KeyHandle, message: Uint8Array): Promise<Uint8Array>;
+  /** Constant-time check of an HMAC-SHA256 tag; false when it does not match. */
+  verifyMac(owner: string, handle: KeyHandle, message: Uint8Array, tag: Uint8Array): Promise<boolean>;
+  /** AEAD (XChaCha20-Poly1305) with a session256 key; returns nonce || ciphertext || tag. */
+  seal(owner: string, handle: KeyHandle, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array>;
+  /** Undefined when the box does not open (altered, other key, other AAD). */
+  open(owner: string, handle: KeyHandle, sealed: Uint8Array, aad: Uint8Array): Promise<Uint8Array | undefined>;
+  /** The extractable key `handle`, encrypted under the session256 key `wrappingKey`, bound to its kind and `aad`. */
+  wrap(owner: string, handle: KeyHandle, wrappingKey: KeyHandle, aad: Uint8Array): Promise<Uint8Array>;
+  /** Imports a wrapped key as a new handle of `owner`; undefined when it does not open under `wrappingKey`. */
+  unwrap(
+    owner: string,
+    wrappingKey: KeyHandle,
+    wrapped: Uint8Array,
+    aad: Uint8Array,
+    spec: UnwrapSpec,
+  ): Promise<KeyHandle | undefined>;
+  /** Crypto-shredding: the key is erased; any later use of the handle fails with `not_found`. */
+  destroy(owner: string, handle: KeyHandle): Promise<void>;
+}
