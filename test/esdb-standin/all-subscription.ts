@@ -25,6 +25,8 @@ export class SubscriptionControl {
   readonly active = new Set<(mode: DropMode) => void>();
   private plan: { remaining: number; mode: DropMode } | undefined;
   dropped = 0;
+  /** Events sent over $all subscriptions: proves filtering happened on the server, not in the client. */
+  eventsSent = 0;
 
   /** Drops every subscription open now. */
   dropAll(mode: DropMode): void {
@@ -38,6 +40,7 @@ export class SubscriptionControl {
 
   /** Called after each event sent; answers the mode to drop with, if the plan says so. */
   eventSent(): DropMode | undefined {
+    this.eventsSent += 1;
     if (this.plan === undefined) return undefined;
     this.plan.remaining -= 1;
     if (this.plan.remaining > 0) return undefined;

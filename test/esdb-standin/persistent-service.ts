@@ -40,6 +40,8 @@ export interface PersistentContext {
   readonly log: MemoryLog;
   readonly groups: Map<string, Group>;
   readonly recordCall: (method: string) => void;
+  /** Open consumer connections, each with a way to fail it as UNAVAILABLE (to test reconnection). */
+  readonly connections: Set<() => void>;
 }
 
 export function persistentImplementation(context: PersistentContext) {
@@ -103,6 +105,7 @@ function serveConsumer(context: PersistentContext, call: ServerDuplexStream<Read
     if (!open) return;
     open = false;
     unlisten();
+    context.connections.delete(fail);
     if (group === undefined) return;
     group.consumers.delete(pump);
     // A consumer that goes away without acking gets its events redelivered to the others, counted as a retry.
@@ -110,6 +113,11 @@ function serveConsumer(context: PersistentContext, call: ServerDuplexStream<Read
     for (const other of group.consumers) other();
   };
   const unlisten = context.log.onAppend(pump);
+  const fail = (): void => {
+    call.emit('error', { code: status.UNAVAILABLE, details: 'stand-in dropped the consumer' });
+    close();
+  };
+  context.connections.add(fail);
 
   call.on('data', (request: ReadReq) => {
     const options = request.getOptions();

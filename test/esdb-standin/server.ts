@@ -23,6 +23,8 @@ export interface StandInOptions {
    * instead of `BatchAppend` (which the stand-in never implements) and refuses persistent subscriptions to $all.
    */
   readonly serverFeatures?: boolean;
+  /** Port on 127.0.0.1; default 0, a free port chosen by the system. */
+  readonly port?: number;
   /** Write one system event first, as a real server does, so that adapters must filter them out (default true). */
   readonly systemEvent?: boolean;
 }
@@ -41,6 +43,10 @@ export interface StandIn {
   dropSubscriptionAfter(events: number, mode: DropMode): void;
   /** How many subscriptions were dropped on purpose so far. */
   readonly droppedSubscriptions: number;
+  /** Events sent over $all subscriptions so far (after the server-side filter). */
+  readonly subscriptionEventsSent: number;
+  /** Fails every open persistent-subscription consumer connection with UNAVAILABLE. */
+  dropPersistentConsumers(): void;
   stop(): Promise<void>;
 }
 
@@ -50,6 +56,7 @@ export async function startStandIn(options: StandInOptions = {}): Promise<StandI
   const recordCall = (method: string): void => void calls.push(method);
   const subscriptions = new SubscriptionControl();
   const groups = new Map<string, Group>();
+  const connections = new Set<() => void>();
   if (options.systemEvent !== false) log.append('$settings', { kind: 'any' }, [systemEvent()]);
 
   const server = new Server();
@@ -59,7 +66,7 @@ export async function startStandIn(options: StandInOptions = {}): Promise<StandI
   );
   server.addService(
     persistentGrpc.PersistentSubscriptionsService,
-    persistentImplementation({ log, groups, recordCall }) as unknown as UntypedServiceImplementation,
+    persistentImplementation({ log, groups, recordCall, connections }) as unknown as UntypedServiceImplementation,
   );
   if (options.serverFeatures !== false) {
     server.addService(featuresGrpc.ServerFeaturesService, {
@@ -70,7 +77,7 @@ export async function startStandIn(options: StandInOptions = {}): Promise<StandI
     } as unknown as UntypedServiceImplementation);
   }
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
+    server.bindAsync(`127.0.0.1:${options.port ?? 0}`, ServerCredentials.createInsecure(), (error, bound) =>
       error ? reject(error) : resolve(bound),
     ),
   );
@@ -86,9 +93,16 @@ export async function startStandIn(options: StandInOptions = {}): Promise<StandI
     get droppedSubscriptions() {
       return subscriptions.dropped;
     },
+    get subscriptionEventsSent() {
+      return subscriptions.eventsSent;
+    },
+    dropPersistentConsumers: () => {
+      for (const fail of [...connections]) fail();
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         subscriptions.dropAll('unavailable');
+        for (const fail of [...connections]) fail();
         server.tryShutdown(() => resolve());
         // Long-lived calls a client forgot to cancel must not keep a test run alive.
         setTimeout(() => {

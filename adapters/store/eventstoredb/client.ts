@@ -44,11 +44,13 @@ import {
   type WireStart,
 } from './driver.ts';
 
-/** The 6.x client only knows `esdb`; KurrentDB servers speak the same protocol. */
+/** The 6.x client only knows `esdb` (lower case); KurrentDB servers speak the same protocol. */
 export function toClientConnectionString(connectionString: string): string {
-  return connectionString.replace(/^kurrentdb(\+discover)?:\/\//i, (_match, discover: string | undefined) =>
-    discover === undefined ? 'esdb://' : 'esdb+discover://',
-  );
+  return connectionString
+    .trim()
+    .replace(/^(?:esdb|kurrentdb)(\+discover)?:\/\//i, (_match, discover: string | undefined) =>
+      discover === undefined ? 'esdb://' : 'esdb+discover://',
+    );
 }
 
 export function connectEventStoreDb(connectionString: string): EsdbDriver {
@@ -56,7 +58,12 @@ export function connectEventStoreDb(connectionString: string): EsdbDriver {
   try {
     client = EventStoreDBClient.connectionString(toClientConnectionString(connectionString));
   } catch (error) {
-    throw new EventStoreDbError(`invalid EventStoreDB connection string: ${messageOf(error)}`, false, { cause: error });
+    // The client's parse error repeats the whole string, credentials included: keep only what it expected.
+    const expected = (error as { expected?: unknown }).expected;
+    throw new EventStoreDbError(
+      `invalid EventStoreDB connection string${typeof expected === 'string' ? ` (expected ${expected})` : ''}`,
+      false,
+    );
   }
   return {
     async append(streamId, events, expected) {
@@ -147,7 +154,10 @@ export function connectEventStoreDb(connectionString: string): EsdbDriver {
         try {
           await action();
         } catch (error) {
-          throw translate(error, `${what} on consumer group ${group}`);
+          // A failed ack or nack is a connection problem: the server redelivers the event to the group anyway.
+          throw new EventStoreDbError(`EventStoreDB ${what} on consumer group ${group} failed: ${messageOf(error)}`, true, {
+            cause: error,
+          });
         }
       };
       const pump = new OrderedPump<PersistentDelivery>(subscription, (chunk) => {
