@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { RecordedEvent } from '../../adapters/store/port.ts';
+import type { LoggedEvent } from './leaf.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { formatVerifierKey, parseVerifierKey, type NoteVerifierKey } from './note.ts';
 import { Hash32, RecordedEventJson } from './schemas.ts';
@@ -33,7 +33,7 @@ export type EvidenceBundle = z.output<typeof EvidenceBundleSchema>;
 export type EvidenceBundleJson = z.input<typeof EvidenceBundleSchema>;
 
 export interface EvidenceEntry {
-  readonly event: RecordedEvent;
+  readonly event: LoggedEvent;
   readonly leafIndex: number;
   readonly proof: readonly Uint8Array[];
 }

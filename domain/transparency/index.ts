@@ -1,5 +1,12 @@
 export { HASH_SIZE, emptyRootHash, hashLeaf, hashChildren } from './hashing.ts';
-export { eventLeafEnvelope, eventLeafBytes, eventLeafHash } from './leaf.ts';
+export {
+  type LoggedEvent,
+  type LogJsonObject,
+  type LogJsonValue,
+  eventLeafEnvelope,
+  eventLeafBytes,
+  eventLeafHash,
+} from './leaf.ts';
 export { type HashSource, rangeHash, rootHash, inclusionProof, consistencyProof, splitPoint } from './tree.ts';
 export {
   type Frontier,

@@ -1,7 +1,20 @@
 import canonicalizeModule from 'canonicalize';
-import type { RecordedEvent } from '../../adapters/store/port.ts';
 import { hashLeaf } from './hashing.ts';
 import { utf8 } from './bytes.ts';
+
+export type LogJsonValue = null | boolean | number | string | LogJsonValue[] | { [key: string]: LogJsonValue };
+export type LogJsonObject = { [key: string]: LogJsonValue };
+
+/** A stored event as the log sees it. The store port's RecordedEvent satisfies it; the domain does not import adapters. */
+export interface LoggedEvent {
+  readonly id: string;
+  readonly streamId: string;
+  readonly revision: bigint;
+  readonly position: bigint;
+  readonly type: string;
+  readonly data: LogJsonObject;
+  readonly metadata: LogJsonObject;
+}
 
 /**
  * The canonical envelope of a stored event: the leaf bytes of the transparency log (SER-016 non-repudiation,
@@ -10,7 +23,7 @@ import { utf8 } from './bytes.ts';
  * (which carries the actor's request signature). bigints become decimal strings: JSON numbers lose precision
  * past 2^53 and EventStoreDB commit positions go beyond it.
  */
-export const eventLeafEnvelope = (event: RecordedEvent) => ({
+export const eventLeafEnvelope = (event: LoggedEvent) => ({
   position: event.position.toString(10),
   streamId: event.streamId,
   revision: event.revision.toString(10),
@@ -24,11 +37,11 @@ export const eventLeafEnvelope = (event: RecordedEvent) => ({
 // NodeNext the default import is the function at run time, so it is retyped here rather than called as `.default`.
 const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
 
-export const eventLeafBytes = (event: RecordedEvent): Uint8Array => {
+export const eventLeafBytes = (event: LoggedEvent): Uint8Array => {
   const text = canonicalize(eventLeafEnvelope(event));
   if (text === undefined) throw new Error('event: cannot be canonicalised');
   return utf8(text);
 };
 
 /** RFC 9162 leaf hash of the event's canonical envelope. */
-export const eventLeafHash = (event: RecordedEvent): Uint8Array => hashLeaf(eventLeafBytes(event));
+export const eventLeafHash = (event: LoggedEvent): Uint8Array => hashLeaf(eventLeafBytes(event));

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { JsonObject, RecordedEvent } from '../../adapters/store/port.ts';
+import type { LogJsonObject, LoggedEvent } from './leaf.ts';
 import { fromBase64Url, toBase64Url } from './bytes.ts';
 import { HASH_SIZE } from './hashing.ts';
 
@@ -23,7 +23,7 @@ const BigIntText = z.codec(Decimal, z.bigint().nonnegative(), {
 });
 const JsonRecord = z.record(z.string(), z.json());
 // A custom schema, not a transform, so the codec below encodes as well as decodes.
-const JsonObjectSchema = z.custom<JsonObject>((v) => JsonRecord.safeParse(v).success, 'expected a JSON object');
+const JsonObjectSchema = z.custom<LogJsonObject>((v) => JsonRecord.safeParse(v).success, 'expected a JSON object');
 const Index = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 /** A stored event as it appears in exports: bigints as decimal strings. */
@@ -37,9 +37,9 @@ export const RecordedEventJson = z.codec(
     data: JsonObjectSchema,
     metadata: JsonObjectSchema,
   }),
-  z.custom<RecordedEvent>(),
+  z.custom<LoggedEvent>(),
   {
-    decode: (e): RecordedEvent => ({ ...e, position: BigIntText.decode(e.position), revision: BigIntText.decode(e.revision) }),
+    decode: (e): LoggedEvent => ({ ...e, position: BigIntText.decode(e.position), revision: BigIntText.decode(e.revision) }),
     encode: (e) => ({
       position: e.position.toString(10),
       streamId: e.streamId,

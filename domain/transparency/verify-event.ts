@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '../../adapters/store/port.ts';
+import type { LoggedEvent } from './leaf.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { eventLeafHash } from './leaf.ts';
 import type { NoteVerifierKey } from './note.ts';
@@ -11,7 +11,7 @@ import { fail, openCheckpoint, type VerificationResult } from './verify-result.t
  * (SER-016 non-repudiation). Needs nothing from the engine: the event, its proof, the checkpoint, the log key.
  */
 export const verifyEventInclusion = (args: {
-  readonly event: RecordedEvent;
+  readonly event: LoggedEvent;
   readonly proof: InclusionProof;
   readonly checkpointNote: string;
   readonly logPublicKey: NoteVerifierKey;

@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '../../adapters/store/port.ts';
+import type { LoggedEvent } from './leaf.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { equalBytes } from './bytes.ts';
 import { appendLeafHash, emptyFrontier, frontierRoot } from './frontier.ts';
@@ -12,7 +12,7 @@ import { fail, openCheckpoint, type VerificationResult } from './verify-result.t
  * only counted.
  */
 export const verifyExportedLog = (
-  entries: Iterable<RecordedEvent>,
+  entries: Iterable<LoggedEvent>,
   checkpointNote: string,
   logPublicKey: NoteVerifierKey,
 ): VerificationResult<{ checkpoint: Checkpoint; verified: number; beyondCheckpoint: number }> => {
