@@ -7,9 +7,11 @@ import {
   PUBLIC_KEY_FILE,
   openKeyFileSigner,
   openKeyFileSignerInDir,
+  openSecureEnvironmentSignerInDir,
   openTransparencyLog,
   signerVerifierKey,
 } from '../adapters/transparency/index.ts';
+import { memorySecureEnvironment } from './crypto-fixtures.ts';
 import {
   MemoryTree,
   formatVerifierKey,
@@ -184,5 +186,23 @@ describe('log key file', () => {
 
   it('does not create a key when asked only to open one', () => {
     expect(() => openKeyFileSigner({ path: join(tempDir(), KEY_FILE), keyName: 'credence.test/log' })).toThrow(/does not exist/);
+  });
+});
+
+describe('log key in the Secure Environment', () => {
+  it('signs checkpoints through a key handle, keeps only the handle on disk, and reopens the same key', async () => {
+    const dir = tempDir();
+    const se = memorySecureEnvironment('transparency-log-key', () => new Date('2026-01-01T00:00:00.000Z'));
+    const signer = await openSecureEnvironmentSignerInDir(dir, se, 'credence.test/log');
+    const handle = readFileSync(join(dir, 'transparency.handle'), 'utf8').trim();
+    expect(handle).toMatch(/^key_/);
+    const again = await openSecureEnvironmentSignerInDir(dir, se, 'credence.test/log');
+    expect(again.publicKey).toEqual(signer.publicKey);
+    const key = signerVerifierKey(signer);
+    expect(readFileSync(join(dir, PUBLIC_KEY_FILE), 'utf8').trim()).toBe(formatVerifierKey(key));
+    const text = 'credence.test/log\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\ntime 2026-01-01T00:00:00.000Z\n';
+    const signature = await again.sign(new TextEncoder().encode(text));
+    const note = `${text}\n— ${key.keyName} ${Buffer.concat([Buffer.from(key.keyId.toString(16).padStart(8, '0'), 'hex'), signature]).toString('base64')}\n`;
+    expect(verifyNote(note, key)).toEqual({ ok: true, text });
   });
 });

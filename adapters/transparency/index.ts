@@ -9,3 +9,9 @@ export {
 } from './key-file-signer.ts';
 export { readEventsDb, readEventsDbInDir, EVENTS_DB_FILE, type StoredEventRead } from './events-db-reader.ts';
 export { DEFAULT_LOG_ORIGIN, openTransparencyInDir, hasTransparencyLog } from './data-dir.ts';
+export {
+  LOG_KEY_OWNER,
+  KEY_HANDLE_FILE,
+  secureEnvironmentSigner,
+  openSecureEnvironmentSignerInDir,
+} from './secure-environment-signer.ts';
