@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openSqliteStoreInDir } from '../adapters/store/sqlite/index.ts';
+import { openEventStoreDbStore } from '../adapters/store/eventstoredb/index.ts';
+import { ExpectedRevision, type EventStore, type EventToAppend } from '../adapters/store/port.ts';
+import { startStandIn } from '../test/esdb-standin/server.ts';
+import { now, rate } from './stats.ts';
+
+/**
+ * The EventStoreDB adapter through the real @eventstore/db-client against the gRPC stand-in, next to the SQLite
+ * store, on the same events in the same run. The stand-in is an in-memory test server sharing this process and
+ * its CPU: this measures the adapter and client overhead (protobuf, gRPC, HTTP/2 on loopback, our parsing), not
+ * EventStoreDB. Appends wait for each other, like commands decided one after another.
+ */
+const APPENDS = 1_000;
+const CATCH_UP = 20_000;
+
+const payload = (n: number): EventToAppend => ({
+  id: randomUUID(),
+  type: 'CredentialProvisioned',
+  data: { credentialId: `meter-${n}-svc`, method: 'pre-provisioning', fingerprint: `sha256:${n.toString(16).padStart(64, '0')}` },
+  metadata: { schemaVersion: 1, actor: { id: 'operator:bench', role: 'operator' }, commandId: randomUUID(), occurredAt: '2026-01-01T00:00:00.000Z' },
+});
+
+async function appendRate(store: EventStore, prefix: string, withCommandId: boolean): Promise<number> {
+  const start = now();
+  for (let n = 0; n < APPENDS; n += 1) {
+    const options = { expectedRevision: ExpectedRevision.noStream, ...(withCommandId ? { commandId: randomUUID() } : {}) };
+    await store.appendToStream(`${prefix}${n}`, [payload(n)], options);
+  }
+  return now() - start;
+}
+
+async function catchUpRate(store: EventStore, prefix: string): Promise<{ subscribeMs: number; readAllMs: number }> {
+  for (let batch = 0; batch < CATCH_UP / 500; batch += 1) {
+    const events = Array.from({ length: 500 }, (_, n) => payload(batch * 500 + n));
+    await store.appendToStream(`${prefix}bulk-${batch}`, events, { expectedRevision: ExpectedRevision.noStream });
+  }
+  let start = now();
+  const subscription = store.subscribeToAll({ from: { kind: 'start' }, filter: { streamPrefixes: [`${prefix}bulk-`] } });
+  let seen = 0;
+  for await (const _event of subscription) {
+    seen += 1;
+    if (seen === CATCH_UP) await subscription.unsubscribe();
+  }
+  const subscribeMs = now() - start;
+  start = now();
+  seen = 0;
+  for await (const _event of store.readAll({ filter: { streamPrefixes: [`${prefix}bulk-`] } })) seen += 1;
+  if (seen !== CATCH_UP) throw new Error(`readAll returned ${seen} of ${CATCH_UP} events`);
+  return { subscribeMs, readAllMs: now() - start };
+}
+
+export async function benchEventStoreDb(report: (line: string) => void): Promise<void> {
+  const standIn = await startStandIn({ logStart: 2n ** 60n });
+  const esdb = openEventStoreDbStore(standIn.connectionString);
+  const dir = mkdtempSync(join(tmpdir(), 'credence-bench-esdb-'));
+  const sqlite = openSqliteStoreInDir(join(dir, 'data'));
+  try {
+    const stores: [name: string, store: EventStore][] = [
+      ['eventstoredb adapter (stand-in)', esdb],
+      ['sqlite store (file, WAL)', sqlite],
+    ];
+    const results = new Map<string, { plain: number; command: number; subscribe: number; readAll: number }>();
+    for (const [name, store] of stores) {
+      const prefix = `bench-${randomUUID().slice(0, 8)}-`;
+      const plain = await appendRate(store, `${prefix}plain-`, false);
+      const command = await appendRate(store, `${prefix}cmd-`, true);
+      const { subscribeMs, readAllMs } = await catchUpRate(store, prefix);
+      results.set(name, { plain, command, subscribe: subscribeMs, readAll: readAllMs });
+      report(
+        `${name}: appends ${rate(APPENDS, plain)} (with command id ${rate(APPENDS, command)}), ` +
+          `catch-up subscription ${rate(CATCH_UP, subscribeMs)}, filtered readAll ${rate(CATCH_UP, readAllMs)}`,
+      );
+    }
+    const [a, b] = [results.get(stores[0]![0])!, results.get(stores[1]![0])!];
+    const ratio = (x: number, y: number) => (y / x).toFixed(2);
+    report(
+      `adapter / sqlite throughput: appends ${ratio(a.plain, b.plain)}, with command id ${ratio(a.command, b.command)}, ` +
+        `catch-up ${ratio(a.subscribe, b.subscribe)}, readAll ${ratio(a.readAll, b.readAll)} (1.00 = as fast as sqlite)`,
+    );
+  } finally {
+    await esdb.close();
+    await sqlite.close();
+    await standIn.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
