@@ -10,6 +10,7 @@ import {
   eventLeafHash,
   formatCheckpointText,
   formatSignedNote,
+  formatVerifierKey,
   inclusionProof,
   noteKeyId,
   rootHash,
@@ -60,6 +61,13 @@ describe('offline verifier (a): one event, its proof, a checkpoint and the log k
     const note = await signedCheckpoint(tree, 11, signer);
     const proof = { leafIndex: 6, treeSize: 11, hashes: inclusionProof(tree, 6, 11) };
     expect(verifyEventInclusion({ event: events[6]!, proof, checkpointNote: note, logPublicKey: key })).toMatchObject({ ok: true, checkpoint: { treeSize: 11 } });
+  });
+
+  it('takes the log key in its text form too, and refuses one that is not a verifier key', async () => {
+    const note = await signedCheckpoint(tree, 11, signer);
+    const proof = { leafIndex: 1, treeSize: 11, hashes: inclusionProof(tree, 1, 11) };
+    expect(verifyEventInclusion({ event: events[1]!, proof, checkpointNote: note, logPublicKey: formatVerifierKey(key) })).toMatchObject({ ok: true });
+    expect(verifyEventInclusion({ event: events[1]!, proof, checkpointNote: note, logPublicKey: 'not-a-key' })).toMatchObject({ ok: false, reason: 'malformed' });
   });
 
   it('rejects a proof presented for a different event', async () => {

@@ -46,7 +46,7 @@ export {
   type ConsistencyProof,
   ConsistencyProofJson,
 } from './schemas.ts';
-export { type VerificationFailure, type VerificationResult, openCheckpoint } from './verify-result.ts';
+export { type VerificationFailure, type VerificationResult, type LogPublicKey, openCheckpoint } from './verify-result.ts';
 export { verifyEventInclusion } from './verify-event.ts';
 export { verifyExportedLog } from './verify-log.ts';
 export { verifyConsistency } from './verify-consistency.ts';

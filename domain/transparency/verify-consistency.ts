@@ -1,8 +1,7 @@
 import type { Checkpoint } from './checkpoint.ts';
-import type { NoteVerifierKey } from './note.ts';
 import type { ConsistencyProof } from './schemas.ts';
 import { verifyConsistencyProof } from './verify-proof.ts';
-import { fail, openCheckpoint, type VerificationResult } from './verify-result.ts';
+import { fail, openCheckpoint, type LogPublicKey, type VerificationResult } from './verify-result.ts';
 
 /**
  * Offline verifier (c), issue 4 item 5: the later checkpoint's tree extends the earlier one's, i.e. the log only
@@ -12,7 +11,7 @@ export const verifyConsistency = (
   checkpointA: string,
   checkpointB: string,
   proof: ConsistencyProof,
-  logPublicKey: NoteVerifierKey,
+  logPublicKey: LogPublicKey,
 ): VerificationResult<{ first: Checkpoint; second: Checkpoint }> => {
   const a = openCheckpoint(checkpointA, logPublicKey);
   if (!a.ok) return a;

@@ -1,10 +1,9 @@
 import type { LoggedEvent } from './leaf.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { eventLeafHash } from './leaf.ts';
-import type { NoteVerifierKey } from './note.ts';
 import type { InclusionProof } from './schemas.ts';
 import { verifyInclusionProof } from './verify-proof.ts';
-import { fail, openCheckpoint, type VerificationResult } from './verify-result.ts';
+import { fail, openCheckpoint, type LogPublicKey, type VerificationResult } from './verify-result.ts';
 
 /**
  * Offline verifier (a), issue 4 item 5: one stored event is in the log that the signed checkpoint commits to
@@ -14,7 +13,7 @@ export const verifyEventInclusion = (args: {
   readonly event: LoggedEvent;
   readonly proof: InclusionProof;
   readonly checkpointNote: string;
-  readonly logPublicKey: NoteVerifierKey;
+  readonly logPublicKey: LogPublicKey;
 }): VerificationResult<{ checkpoint: Checkpoint }> => {
   const opened = openCheckpoint(args.checkpointNote, args.logPublicKey);
   if (!opened.ok) return opened;

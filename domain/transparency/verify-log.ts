@@ -3,8 +3,7 @@ import type { Checkpoint } from './checkpoint.ts';
 import { equalBytes } from './bytes.ts';
 import { appendLeafHash, emptyFrontier, frontierRoot } from './frontier.ts';
 import { eventLeafHash } from './leaf.ts';
-import type { NoteVerifierKey } from './note.ts';
-import { fail, openCheckpoint, type VerificationResult } from './verify-result.ts';
+import { fail, openCheckpoint, type LogPublicKey, type VerificationResult } from './verify-result.ts';
 
 /**
  * Offline verifier (b), issue 4 item 5: a whole exported log, in global order, recomputes the root that the
@@ -14,7 +13,7 @@ import { fail, openCheckpoint, type VerificationResult } from './verify-result.t
 export const verifyExportedLog = (
   entries: Iterable<LoggedEvent>,
   checkpointNote: string,
-  logPublicKey: NoteVerifierKey,
+  logPublicKey: LogPublicKey,
 ): VerificationResult<{ checkpoint: Checkpoint; verified: number; beyondCheckpoint: number }> => {
   const opened = openCheckpoint(checkpointNote, logPublicKey);
   if (!opened.ok) return opened;

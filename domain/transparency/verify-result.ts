@@ -1,6 +1,6 @@
 import type { Checkpoint } from './checkpoint.ts';
 import { parseCheckpointText } from './checkpoint.ts';
-import { verifyNote, type NoteVerifierKey } from './note.ts';
+import { parseVerifierKey, verifyNote, type NoteVerifierKey } from './note.ts';
 
 /** Why an offline verification failed. Expected outcomes are values, never throws. */
 export type VerificationFailure =
@@ -25,11 +25,16 @@ export type VerificationResult<T = object> =
 export const fail = (reason: VerificationFailure, message: string, position?: bigint): VerificationResult<never> =>
   position === undefined ? { ok: false, reason, message } : { ok: false, reason, message, position };
 
+/** The log key as a parsed verifier key or its text form `<name>+<key ID>+base64(0x01 || key)`. */
+export type LogPublicKey = NoteVerifierKey | string;
+
 /** A checkpoint is trusted only once its note verifies under the log key (signed-note: text ignored until then). */
 export const openCheckpoint = (
   checkpointNote: string,
-  logPublicKey: NoteVerifierKey,
+  logKey: LogPublicKey,
 ): VerificationResult<{ checkpoint: Checkpoint }> => {
+  const logPublicKey = typeof logKey === 'string' ? parseVerifierKey(logKey.trim()) : logKey;
+  if (logPublicKey === undefined) return fail('malformed', 'the log public key is not a note verifier key (<name>+<key ID>+<base64>)');
   const opened = verifyNote(checkpointNote, logPublicKey);
   if (!opened.ok) {
     return opened.reason === 'malformed_note'
