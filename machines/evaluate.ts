@@ -5,6 +5,7 @@ import { applicationMachine } from './application.machine.ts';
 import { associationMachine } from './association.machine.ts';
 import { credentialMachine } from './credential.machine.ts';
 import { nodeMachine } from './node.machine.ts';
+import { pseudonymMachine } from './pseudonym.machine.ts';
 import { subscriptionMachine } from './subscription.machine.ts';
 import type { EntityView, MachineEvent } from './types.ts';
 
@@ -14,13 +15,26 @@ export const MACHINES = {
   credential: credentialMachine,
   application: applicationMachine,
   association: associationMachine,
+  pseudonym: pseudonymMachine,
 } as const satisfies Record<EntityKind, AnyStateMachine>;
 
 // The machines share one event type; a common snapshot type keeps the callers free of per-kind generics.
 export type EntitySnapshot = MachineSnapshot<any, MachineEvent, any, any, any, any, any, any>;
 
-export const initialSnapshot = (kind: EntityKind, id: string): EntitySnapshot =>
-  initialTransition(MACHINES[kind] as AnyStateMachine, { id })[0] as EntitySnapshot;
+const INITIAL = new Map<EntityKind, EntitySnapshot>();
+
+/**
+ * The snapshot before any event. Snapshots are immutable and each machine takes its entity's id from the
+ * creating event, so one initial snapshot per kind serves every entity (replay creates hundreds of thousands).
+ */
+export const initialSnapshot = (kind: EntityKind, _id?: string): EntitySnapshot => {
+  let snapshot = INITIAL.get(kind);
+  if (snapshot === undefined) {
+    snapshot = initialTransition(MACHINES[kind] as AnyStateMachine, { id: '' })[0] as EntitySnapshot;
+    INITIAL.set(kind, snapshot);
+  }
+  return snapshot;
+};
 
 export const stateOf = (snapshot: EntitySnapshot): string => String(snapshot.value);
 
@@ -28,6 +42,32 @@ export const viewOf = (snapshot: EntitySnapshot): EntityView => ({
   state: stateOf(snapshot),
   context: snapshot.context as Record<string, unknown>,
 });
+
+type Scope = Parameters<AnyStateMachine['transition']>[2];
+const SCOPES = new Map<EntityKind, Scope>();
+
+/**
+ * XState's `transition(logic, snapshot, event)` builds a fresh inert actor scope on every call, which costs
+ * more than the transition itself. Our machines spawn nothing, schedule nothing and run no actions besides
+ * `assign` (resolved inside the transition), so one inert scope per machine, captured from a real `transition`
+ * call, serves every call; actions are collected nowhere because there are none to run.
+ */
+const scopeOf = (kind: EntityKind): Scope => {
+  let scope = SCOPES.get(kind);
+  if (scope === undefined) {
+    const machine = MACHINES[kind] as AnyStateMachine;
+    const spy = Object.create(machine) as AnyStateMachine;
+    spy.transition = (snapshot, event, actorScope) => {
+      scope = actorScope;
+      return machine.transition(snapshot, event, actorScope);
+    };
+    transition(spy, initialSnapshot(kind), { type: 'xstate.init.scope' } as never);
+    if (scope === undefined) throw new Error(`could not capture the transition scope of ${kind}`);
+    (scope as { actionExecutor: unknown }).actionExecutor = () => {};
+    SCOPES.set(kind, scope);
+  }
+  return scope;
+};
 
 /** Event types the current state has a transition for, whatever their guards say. */
 export const allowedEvents = (snapshot: EntitySnapshot): string[] =>
@@ -68,9 +108,11 @@ const refusingRule = (kind: EntityKind, snapshot: EntitySnapshot, event: Machine
  * no timers. Used alike by the command pipeline (candidate events) and by replay (stored events).
  */
 export const evaluate = (kind: EntityKind, snapshot: EntitySnapshot, event: MachineEvent): Verdict => {
-  if (snapshot.status === 'active' && snapshot.can(event)) {
-    const [next] = transition(MACHINES[kind] as AnyStateMachine, snapshot, event);
-    return { ok: true, snapshot: next as EntitySnapshot };
+  if (snapshot.status === 'active') {
+    const next = (MACHINES[kind] as AnyStateMachine).transition(snapshot, event, scopeOf(kind));
+    // XState hands back the same snapshot when no transition was taken; a taken one always changes state or
+    // context here, and `can` settles the rare case of a legal transition that changes neither.
+    if (next !== snapshot || snapshot.can(event)) return { ok: true, snapshot: next as EntitySnapshot };
   }
   const allowed = allowedEvents(snapshot);
   const rule = allowed.includes(event.type) ? refusingRule(kind, snapshot, event) : undefined;

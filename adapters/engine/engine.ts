@@ -6,7 +6,7 @@ import type { EventMetadata } from '../../domain/metadata.ts';
 import { evaluate, factSourcesOf, refusalError, stateOf, viewOf, type Facts, type FactName } from '../../machines/index.ts';
 import type { Clock } from '../clock/clock.ts';
 import { ExpectedRevision, type EventStore, type EventToAppend, type RecordedEvent } from '../store/port.ts';
-import { EntityCache, type LoadedEntity } from './entities.ts';
+import { EntityCache, applyStored, type LoadedEntity } from './entities.ts';
 import { eventIdFor, randomCommandId } from './event-ids.ts';
 
 export interface EngineOptions {
@@ -111,7 +111,14 @@ export const createEngine = (options: EngineOptions): Engine => {
       // The same command id was used on another stream first; its outcome stands and nothing was appended.
       return { commandId, streamId: entity.streamId, state: stateOf(entity.snapshot), events: [], deduplicated: true };
     }
-    // Re-read what was appended: the store assigns positions (not consecutive on EventStoreDB).
+    // A single event's position is the append's position; several may have gaps (EventStoreDB): re-read those.
+    const [only] = toAppend;
+    if (toAppend.length === 1 && only !== undefined) {
+      const recorded: RecordedEvent = { ...only, streamId: entity.streamId, revision: result.nextExpectedRevision, position: result.position };
+      const next = applyStored(entity, [recorded]);
+      cache.remember(next);
+      return outcomeOf(next, commandId, [recorded], false);
+    }
     const next = await cache.load(kind, id);
     const recorded = next.events
       .filter((e) => e.metadata.commandId === commandId)

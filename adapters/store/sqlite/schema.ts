@@ -43,6 +43,10 @@ export function prepareDatabase(db: Database.Database, settings: ConnectionSetti
   db.pragma('journal_mode = WAL');
   // NORMAL under WAL: a commit survives a process crash; only an OS crash / power loss may drop the last ones.
   db.pragma('synchronous = NORMAL');
+  // Reads of recent events dominate (every command re-reads its stream's tail): keep pages mapped and cached.
+  db.pragma('mmap_size = 268435456');
+  db.pragma('cache_size = -65536');
+  db.pragma('temp_store = MEMORY');
 
   // IMMEDIATE: two processes opening the same new file must not both create the schema half-way.
   db.transaction(() => {

@@ -1,0 +1,139 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { command } from '../domain/commands/index.ts';
+import type { Actor } from '../domain/metadata.ts';
+import { DAY, FakeClock } from '../adapters/clock/index.ts';
+import { createEngine, eventIdFor } from '../adapters/engine/index.ts';
+import { openSqliteStoreInDir } from '../adapters/store/index.ts';
+import { ExpectedRevision, type EventStore, type EventToAppend } from '../adapters/store/port.ts';
+import { replayAll } from '../projections/replay/index.ts';
+import { fmtMs, now, peakRssMiB, rate, summarise } from './stats.ts';
+
+const OPERATOR: Actor = { id: 'operator:bench', role: 'operator' };
+const T0 = Date.parse('2026-01-01T00:00:00.000Z');
+const iso = (days: number) => new Date(T0 + days * DAY).toISOString();
+const fp = (i: number) => `sha256:${i.toString(16).padStart(64, '0')}`;
+
+/** The lifecycle mix of one node: register, enrol, provision, associate; every tenth node is revoked. */
+const lifecycle = (i: number) => {
+  const nodeId = `meter-${i}`;
+  const credentialId = `${nodeId}-svc`;
+  const associationId = `${nodeId}-sa`;
+  const steps: [Parameters<typeof command>[0], Record<string, unknown>][] = [
+    ['registerNode', { nodeId, profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-10', capabilities: ['metering'] } }],
+    ['enrolNode', { nodeId, subscriptionId: 'bench-sub', cseId: `/${nodeId}` }],
+    ['issueCredential', { credentialId, kind: 'ed25519', purpose: 'service', owner: { kind: 'node', id: nodeId }, fingerprint: fp(i), notBefore: iso(0), notAfter: iso(365) }],
+    ['provisionCredential', { credentialId, method: 'pre-provisioning' }],
+    ['configureAssociation', { associationId, nodeId, credentialId, registree: { kind: 'cse', id: `/${nodeId}` }, registrarCseId: '/in-cse' }],
+    ['establishAssociation', { associationId, expiresAt: iso(30) }],
+  ];
+  if (i % 10 === 0) {
+    steps.push(['revokeAssociation', { associationId, reason: 'keyCompromise' }]);
+    steps.push(['revokeCredential', { credentialId, reason: 'keyCompromise' }]);
+  }
+  return steps.map(([type, data]) => command(type, data, { actor: OPERATOR }));
+};
+
+const rawInsertRate = (rows: { stream: string; revision: bigint; id: string; type: string; data: string; metadata: string }[]) => {
+  const dir = mkdtempSync(join(tmpdir(), 'credence-raw-'));
+  const db = new Database(join(dir, 'raw.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec(`CREATE TABLE events (position INTEGER PRIMARY KEY AUTOINCREMENT, stream_id TEXT NOT NULL, revision INTEGER NOT NULL,
+    event_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL, UNIQUE (stream_id, revision))`);
+  const insert = db.prepare('INSERT INTO events (stream_id, revision, event_id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)');
+  // One transaction per row: the engine commits each command on its own, so the raw side does too.
+  const one = db.transaction((r: (typeof rows)[number]) => insert.run(r.stream, r.revision, r.id, r.type, r.data, r.metadata));
+  const start = now();
+  for (const r of rows) one(r);
+  const ms = now() - start;
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+  return { ms, perSecond: (rows.length / ms) * 1000 };
+};
+
+const lifecycleBench = async (report: (line: string) => void, nodes: number) => {
+  const dir = mkdtempSync(join(tmpdir(), 'credence-bench-'));
+  const store = openSqliteStoreInDir(dir);
+  const clock = new FakeClock(iso(0));
+  const engine = createEngine({ store, clock });
+  await engine.execute(command('createSubscription', { subscriptionId: 'bench-sub', subscriber: 'bench', notBefore: iso(0), notAfter: iso(400) }, { actor: OPERATOR }));
+  const latencies: number[] = [];
+  const start = now();
+  for (let i = 0; i < nodes; i++) {
+    for (const c of lifecycle(i)) {
+      const t = now();
+      await engine.execute(c);
+      latencies.push(now() - t);
+    }
+  }
+  const ms = now() - start;
+  const { p50, p99 } = summarise(latencies);
+  const engineRate = (latencies.length / ms) * 1000;
+  report(`engine lifecycle mix, ${nodes.toLocaleString('en-US')} nodes, file store (WAL): ${latencies.length.toLocaleString('en-US')} commands in ${(ms / 1000).toFixed(1)}s = ${rate(latencies.length, ms)}, p50 ${fmtMs(p50)}, p99 ${fmtMs(p99)}`);
+
+  const rows: Parameters<typeof rawInsertRate>[0] = [];
+  for await (const e of store.readAll()) {
+    rows.push({ stream: e.streamId, revision: e.revision, id: e.id, type: e.type, data: JSON.stringify(e.data), metadata: JSON.stringify(e.metadata) });
+  }
+  const raw = rawInsertRate(rows);
+  report(`raw better-sqlite3 inserts of the same ${rows.length.toLocaleString('en-US')} rows (one per transaction): ${rate(rows.length, raw.ms)}`);
+  report(`ratio engine commands/s / raw rows/s: ${(engineRate / raw.perSecond).toFixed(3)} (engine reads, replays, decides and appends per command)`);
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+};
+
+/** Writes valid lifecycle histories straight into the store (multi-event appends) to build a large log fast. */
+export const seed = async (store: EventStore, minEvents: number): Promise<number> => {
+  let written = 0;
+  const meta = (i: number, k: number, type: string, days: number) => ({
+    schemaVersion: type === 'NodeRegistered' ? 2 : 1, actor: OPERATOR, commandId: eventIdFor(`seed-${i}`, k), commandType: 'seed',
+    correlationId: `seed-${i}`, causationId: `seed-${i}`, occurredAt: iso(days),
+  });
+  const append = async (stream: string, i: number, events: [string, Record<string, unknown>, number][]) => {
+    const batch: EventToAppend[] = events.map(([type, data, days], k) => ({ id: eventIdFor(`${stream}`, k), type, data: data as EventToAppend['data'], metadata: meta(i, k, type, days) }));
+    await store.appendToStream(stream, batch, { expectedRevision: ExpectedRevision.noStream });
+    written += batch.length;
+  };
+  await append('subscription-seed-sub', -1, [['SubscriptionCreated', { subscriptionId: 'seed-sub', subscriber: 'bench', notBefore: iso(0), notAfter: iso(400) }, 0]]);
+  for (let i = 0; written < minEvents; i++) {
+    const nodeId = `n-${i}`;
+    const credentialId = `${nodeId}-c`;
+    const associationId = `${nodeId}-a`;
+    await append(`node-${nodeId}`, i, [
+      ['NodeRegistered', { nodeId, profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-10', capabilities: [] } }, 0],
+      ['NodeEnrolled', { nodeId, subscriptionId: 'seed-sub', cseId: `/${nodeId}` }, 1],
+    ]);
+    await append(`credential-${credentialId}`, i, [
+      ['CredentialIssued', { credentialId, kind: 'p256', purpose: 'service', owner: { kind: 'node', id: nodeId }, fingerprint: fp(i), notBefore: iso(0), notAfter: iso(365) }, 1],
+      ['CredentialProvisioned', { credentialId, method: 'pre-provisioning' }, 1],
+    ]);
+    await append(`association-${associationId}`, i, [
+      ['AssociationConfigured', { associationId, nodeId, credentialId, registree: { kind: 'cse', id: `/${nodeId}` }, registrarCseId: '/in-cse' }, 2],
+      ['AssociationEstablished', { associationId, expiresAt: iso(32) }, 2],
+      ['AssociationRevoked', { associationId, reason: 'superseded' }, 3],
+    ]);
+  }
+  return written;
+};
+
+const replayBench = async (report: (line: string) => void, events: number) => {
+  const dir = mkdtempSync(join(tmpdir(), 'credence-replay-'));
+  const store = openSqliteStoreInDir(dir);
+  const written = await seed(store, events);
+  const start = now();
+  const result = await replayAll(store);
+  const ms = now() - start;
+  if (result.findings.length > 0) throw new Error(`replay bench data is broken: ${result.findings[0]!.reason}`);
+  report(`replay (every guard, cross-entity facts) of ${written.toLocaleString('en-US')} stored events: ${(ms / 1000).toFixed(2)}s = ${rate(result.events, ms)}`);
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+};
+
+export async function benchEngine(report: (line: string) => void): Promise<void> {
+  await lifecycleBench(report, Number(process.env['BENCH_NODES'] ?? 10_000));
+  await replayBench(report, Number(process.env['BENCH_REPLAY_EVENTS'] ?? 200_000));
+  report(`peak RSS so far: ${peakRssMiB()}`);
+}

@@ -1,0 +1,26 @@
+import { existsSync } from 'node:fs';
+import { peakRssMiB } from './stats.ts';
+
+/**
+ * `npm run bench`: every benchmark in one process, one after another, figures printed as they come. Ratios
+ * (engine vs raw store, adapter vs embedded store) are measured in the same run on the same rows.
+ * BENCH_ONLY=engine,transparency runs a subset.
+ */
+const SUITES: [name: string, file: string, exportName: string][] = [
+  ['engine', './engine.ts', 'benchEngine'],
+  ['security', './security.ts', 'benchSecurity'],
+  ['transparency', './transparency.ts', 'benchTransparency'],
+  ['projections', './projections.ts', 'benchProjections'],
+  ['eventstoredb', './eventstoredb.ts', 'benchEventStoreDb'],
+];
+
+const only = process.env['BENCH_ONLY']?.split(',');
+const report = (line: string) => process.stdout.write(`  ${line}\n`);
+for (const [name, file, exportName] of SUITES) {
+  if (only !== undefined && !only.includes(name)) continue;
+  if (!existsSync(new URL(file, import.meta.url))) continue;
+  process.stdout.write(`${name}\n`);
+  const mod = (await import(file)) as Record<string, (r: (line: string) => void) => Promise<void>>;
+  await mod[exportName]!(report);
+}
+process.stdout.write(`peak RSS of the bench process: ${peakRssMiB()}\n`);
