@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { openSqliteStoreInDir } from '../adapters/store/sqlite/index.ts';
 import { openEventStoreDbStore } from '../adapters/store/eventstoredb/index.ts';
 import { ExpectedRevision, type EventStore, type EventToAppend } from '../adapters/store/port.ts';
-import { startStandIn } from '../test/esdb-standin/server.ts';
+import { startStandIn } from '../test/esdb-standin/index.ts';
 import { now, rate } from './stats.ts';
 
 /**

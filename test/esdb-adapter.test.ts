@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CredenceError, isCredenceError } from '../domain/errors.ts';
 import { ExpectedRevision, type EventToAppend, type RecordedEvent } from '../adapters/store/port.ts';
 import { EventStoreDbStore, openEventStoreDbStore } from '../adapters/store/eventstoredb/index.ts';
-import { startStandIn, type StandIn } from './esdb-standin/server.ts';
+import { startStandIn, type StandIn } from './esdb-standin/index.ts';
 
 const event = (type: string, data: Record<string, number | string> = {}): EventToAppend => ({
   id: randomUUID(),

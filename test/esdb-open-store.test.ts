@@ -7,7 +7,7 @@ import { isCredenceError } from '../domain/errors.ts';
 import { ExpectedRevision } from '../adapters/store/port.ts';
 import { DEFAULT_STORE, openStore, parseStoreConnectionString } from '../adapters/store/open-store.ts';
 import { EventStoreDbStore, toClientConnectionString } from '../adapters/store/eventstoredb/index.ts';
-import { startStandIn } from './esdb-standin/server.ts';
+import { startStandIn } from './esdb-standin/index.ts';
 
 describe('choosing the event store from a connection string', () => {
   it.each([

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ExpectedRevision, type EventToAppend, type RecordedEvent } from '../adapters/store/port.ts';
 import { openEventStoreDbStore, type EventStoreDbStore, type PersistentConsumer } from '../adapters/store/eventstoredb/index.ts';
-import { startStandIn, type StandIn } from './esdb-standin/server.ts';
+import { startStandIn, type StandIn } from './esdb-standin/index.ts';
 
 const events = (count: number, type = 'Enrolled'): EventToAppend[] =>
   Array.from({ length: count }, (_, n) => ({ id: randomUUID(), type, data: { n }, metadata: {} }));

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
 import { ExpectedRevision, type EventToAppend, type RecordedEvent } from '../adapters/store/port.ts';
 import { openEventStoreDbStore, type DropNotice, type EventStoreDbStore } from '../adapters/store/eventstoredb/index.ts';
-import { startStandIn, type StandIn } from './esdb-standin/server.ts';
+import { startStandIn, type StandIn } from './esdb-standin/index.ts';
 
 // Subscription resume: the stand-in drops the gRPC call mid-way (as a server does with a slow consumer, or a node
 // that goes away) and the adapter must carry on from the last event it delivered: no gap, no duplicate.

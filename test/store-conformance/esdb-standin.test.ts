@@ -1,5 +1,5 @@
 import { openEventStoreDbStore } from '../../adapters/store/eventstoredb/index.ts';
-import { startStandIn } from '../esdb-standin/server.ts';
+import { startStandIn } from '../esdb-standin/index.ts';
 import { describeStoreConformance } from './suite.ts';
 
 // The real @eventstore/db-client against the gRPC stand-in (test/esdb-standin): proves the adapter and the client's

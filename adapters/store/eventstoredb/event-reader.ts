@@ -11,7 +11,14 @@
  */
 import type { RecordedEvent } from '../port.ts';
 import { protocolError } from '../../../domain/errors.ts';
-import { EventStoreDbError, isTransient, type EsdbDriver, type WireStart, type WireSubscription } from './driver.ts';
+import {
+  EventStoreDbError,
+  isTransient,
+  type EsdbDriver,
+  type WireMessage,
+  type WireStart,
+  type WireSubscription,
+} from './driver.ts';
 import type { CompiledFilter } from './filters.ts';
 import { decode } from './codec.ts';
 
@@ -69,7 +76,7 @@ export class EventReader {
       }
       const wire = this.wire ?? (await this.open());
       if (wire === undefined) return DONE;
-      let result: IteratorResult<import('./driver.ts').WireMessage>;
+      let result: IteratorResult<WireMessage>;
       try {
         result = await wire.next();
       } catch (error) {
