@@ -1,0 +1,78 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { command } from '../domain/commands/index.ts';
+import { isCredenceError } from '../domain/errors.ts';
+import { FakeClock } from '../adapters/clock/index.ts';
+import { createEngine } from '../adapters/engine/index.ts';
+import { openSqliteStore } from '../adapters/store/index.ts';
+import { generateSigningKey, toBase64url } from '../adapters/crypto/index.ts';
+import { RequestSigningPolicy, requestVerifier, signCommand } from '../adapters/signing/index.ts';
+import { cmd, footprint, operator, T0 } from './support/fleet.ts';
+
+const alice = generateSigningKey('ed25519', (n) => new Uint8Array(randomBytes(n)));
+const mallory = generateSigningKey('p256', (n) => new Uint8Array(randomBytes(n)));
+
+const setup = (require: RequestSigningPolicy['require'] = 'all') => {
+  const store = openSqliteStore({ memory: true });
+  const policy = RequestSigningPolicy.parse({
+    require,
+    keys: [
+      { actorId: operator.id, algorithm: 'ed25519', publicKey: toBase64url(alice.publicKey) },
+      { actorId: 'operator:mallory', algorithm: 'p256-ecdsa-sha256', publicKey: toBase64url(mallory.publicKey) },
+    ],
+  });
+  return { store, engine: createEngine({ store, clock: new FakeClock(T0), verifyRequest: requestVerifier(policy) }) };
+};
+
+const withId = <C extends { metadata: Record<string, unknown> }>(c: C): C => ({ ...c, metadata: { ...c.metadata, commandId: crypto.randomUUID() } });
+const signed = <C extends { type: string; data: unknown; metadata: Record<string, unknown> }>(c: C, key = alice, algorithm: 'ed25519' | 'p256-ecdsa-sha256' = 'ed25519') =>
+  signCommand(withId(c), { algorithm, secretKey: key.secretKey });
+
+const rejected = async (promise: Promise<unknown>) => {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  expect(isCredenceError(error, 'bad_signature'), String(error)).toBe(true);
+  return error as { message: string };
+};
+
+describe('signed requests (SER-016 non-repudiation)', () => {
+  it('a command signed over its RFC 8785 form is accepted and the signature is recorded in the event metadata', async () => {
+    const { engine } = setup();
+    const request = signed(cmd.createSubscription());
+    const outcome = await engine.execute(request);
+    expect(outcome.events[0]?.metadata['signature']).toEqual(request.metadata.signature);
+    expect(request.metadata.signature).toMatchObject({ algorithm: 'ed25519', keyFingerprint: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) });
+  });
+
+  it('rejects, writing nothing: a flipped signature byte, altered data, a missing signature, an unknown key, another actor\'s key', async () => {
+    const { engine, store } = setup();
+    await engine.execute(signed(cmd.createSubscription()));
+    const before = await footprint(store);
+
+    const good = signed(cmd.registerNode());
+    const sig = good.metadata.signature!;
+    const flipped = sig.value.startsWith('A') ? `B${sig.value.slice(1)}` : `A${sig.value.slice(1)}`;
+    await rejected(engine.execute({ ...good, metadata: { ...good.metadata, signature: { ...sig, value: flipped } } }));
+    await rejected(engine.execute({ ...good, data: { ...good.data, nodeId: 'meter-666' } }));
+    const missing = await rejected(engine.execute(withId(cmd.registerNode())));
+    expect(missing.message).toContain('registerNode must be signed by operator:alice');
+    const stranger = generateSigningKey('ed25519', (n) => new Uint8Array(randomBytes(n)));
+    const unknown = await rejected(engine.execute(signed(cmd.registerNode(), stranger)));
+    expect(unknown.message).toContain('is not registered');
+    // Mallory's registered key cannot sign for Alice.
+    const impersonation = await rejected(engine.execute(signed(cmd.registerNode(), mallory, 'p256-ecdsa-sha256')));
+    expect(impersonation.message).toContain('registered for operator:mallory');
+    // A signature lifted onto the same command under a new command id does not verify.
+    await rejected(engine.execute({ ...good, metadata: { ...good.metadata, commandId: crypto.randomUUID() } }));
+
+    expect(await footprint(store)).toEqual(before);
+  });
+
+  it('a policy naming commands requires signatures only for those', async () => {
+    const { engine } = setup(['revokeCredential']);
+    await engine.execute(cmd.createSubscription());
+    await engine.execute(cmd.registerNode());
+    const error = await engine.execute(withId(command('revokeNode', { nodeId: 'meter-1', reason: 'keyCompromise' }, { actor: operator }))).then(() => 'ok');
+    expect(error).toBe('ok');
+    await rejected(engine.execute(withId(cmd.revokeCredential())));
+  });
+});
