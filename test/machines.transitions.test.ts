@@ -55,6 +55,8 @@ const SAMPLES: Record<EventType, MachineEvent> = {
   AssociationEstablished: e('AssociationEstablished', { associationId: 'a', expiresAt: iso(40) }, 10, { credential: usableCredential }),
   AssociationExpired: e('AssociationExpired', { associationId: 'a' }, 40),
   AssociationRevoked: e('AssociationRevoked', { associationId: 'a', reason: 'keyCompromise' }),
+  PseudonymRotated: e('PseudonymRotated', { pseudonym: `p-${'a'.repeat(26)}`, nodeId: 'n', epoch: 3, trigger: 'interval' }, 10, { node: view('enrolled') }),
+  PseudonymResolved: e('PseudonymResolved', { pseudonym: `p-${'a'.repeat(26)}`, reason: 'incident 7' }),
 };
 
 /** How to reach each state of each machine from nothing. */
@@ -95,6 +97,10 @@ const PATHS: Record<EntityKind, Record<string, EventType[]>> = {
     expired: ['AssociationConfigured', 'AssociationEstablished', 'AssociationExpired'],
     revoked: ['AssociationConfigured', 'AssociationRevoked'],
   },
+  pseudonym: {
+    absent: [],
+    active: ['PseudonymRotated'],
+  },
 };
 
 /** Every legal (state, event) pair and the state it leads to. Anything not listed here must be refused. */
@@ -131,6 +137,10 @@ const LEGAL: Record<EntityKind, Record<string, Partial<Record<EventType, string>
     absent: { AssociationConfigured: 'initialized' },
     initialized: { AssociationEstablished: 'associated', AssociationRevoked: 'revoked' },
     associated: { AssociationExpired: 'expired', AssociationRevoked: 'revoked' },
+  },
+  pseudonym: {
+    absent: { PseudonymRotated: 'active' },
+    active: { PseudonymResolved: 'active' },
   },
 };
 
@@ -230,6 +240,7 @@ const RULES: [string, EntityKind, string, MachineEvent, string][] = [
     { ...SAMPLES.CredentialRotationStarted, facts: { successor: view('initialized', { predecessorId: 'other' }) } }, 'successorLinked'],
   ['App-ID enrolment with a credential of another application', 'application', 'initialized',
     { ...SAMPLES.ApplicationEnrolled, facts: { credential: view('enrolled', { purpose: 'application', owner: { kind: 'app', id: 'Rother' } }) } }, 'credentialIsForThisApp'],
+  ['a pseudonym for a revoked node', 'pseudonym', 'absent', { ...SAMPLES.PseudonymRotated, facts: { node: view('revoked') } }, 'nodeIsLive'],
   ['releasing an association the node never recorded', 'node', 'associated',
     e('NodeAssociationReleased', { nodeId: 'n', associationId: 'zz' }), 'associationIsLive'],
 ];

@@ -2,14 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ExpectedRevision, type EventStore } from '../adapters/store/port.ts';
+import { ExpectedRevision, type EventStore, type JsonObject } from '../adapters/store/port.ts';
 import { openSqliteStoreInDir } from '../adapters/store/index.ts';
 import { replayAll, replayEntity } from '../projections/replay/index.ts';
 import { main } from '../bin/cli.ts';
 import { at, cmd, establishOne, fixture, operator } from './support/fleet.ts';
 
 /** Appends straight to the store, bypassing the engine and its machines: what a tampering or buggy writer would do. */
-const forge = async (store: EventStore, streamId: string, type: string, data: Record<string, unknown>, occurredAt: string) => {
+const forge = async (store: EventStore, streamId: string, type: string, data: JsonObject, occurredAt: string) => {
   const stream = await store.readStream(streamId);
   return store.appendToStream(
     streamId,
@@ -73,6 +73,18 @@ describe('auditor replay', () => {
     const { position } = await forge(store, 'association-sa-2', 'AssociationEstablished', { associationId: 'sa-2', expiresAt: at(200) }, at(1));
     const all = await replayAll(store);
     expect(all.findings).toEqual([expect.objectContaining({ position, reason: expect.stringContaining('lifetimeShorterThanCredential') })]);
+  });
+
+  it('flags an event addressed to another entity than the stream it is stored in', async () => {
+    const { engine, store } = fixture();
+    await establishOne(engine);
+    const { position } = await forge(store, 'credential-cred-1', 'CredentialRevoked', { credentialId: 'cred-9', reason: 'keyCompromise' }, at(1));
+    const one = await replayEntity(store, 'credential-cred-1');
+    expect(one.state).toBe('enrolled');
+    expect(one.verdict.ok ? [] : one.verdict.findings.map((f) => [f.position, f.reason])).toEqual([
+      [position, 'CredentialRevoked is addressed to cred-9 but stored in credential-cred-1'],
+    ]);
+    expect((await replayAll(store)).findings.map((f) => f.position)).toEqual([position]);
   });
 
   it('flags an unreadable stored event without stopping', async () => {

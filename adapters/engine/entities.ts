@@ -1,3 +1,4 @@
+import { entityIdOf } from '../../domain/events/index.ts';
 import { decodeStored, type DecodedEvent } from '../../domain/stored.ts';
 import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import { evaluate, initialSnapshot, type EntitySnapshot } from '../../machines/index.ts';
@@ -30,6 +31,9 @@ export const applyStored = (entity: LoadedEntity, records: readonly RecordedEven
     const decoded = decodeStored(record);
     if (!decoded.ok) throw new BrokenHistoryError(entity.streamId, record.position, decoded.reason);
     const { event, at } = decoded.value;
+    if (entityIdOf(event) !== entity.id) {
+      throw new BrokenHistoryError(entity.streamId, record.position, `${event.type} is addressed to ${entityIdOf(event)}`);
+    }
     const verdict = evaluate(entity.kind, snapshot, { ...event, at, facts: {}, trusted: true });
     if (!verdict.ok) throw new BrokenHistoryError(entity.streamId, record.position, `${event.type} refused in ${verdict.state}`);
     snapshot = verdict.snapshot;

@@ -6,6 +6,13 @@ import type { EventStore } from '../store/port.ts';
 import { ProjectionRunner } from '../../projections/runtime/index.ts';
 import { cascadeProcessManager, type CascadeLog } from '../../projections/cascade/index.ts';
 import { expiryScheduler, type ExpiryScheduler } from '../../projections/expiry/index.ts';
+import { TransparencyProjection } from '../../projections/transparency/index.ts';
+import { openTransparencyInDir } from '../transparency/index.ts';
+import type { RequestSigningPolicy } from '../signing/index.ts';
+import { requestVerifier } from '../signing/index.ts';
+import { auditTrail } from '../../projections/audit/index.ts';
+import { complianceProjection } from '../../projections/compliance/index.ts';
+import { PseudonymDeriver, pseudonymRotation, type PseudonymKey, type PseudonymRotation, type RotationPolicyInput } from '../../projections/pseudonyms/index.ts';
 
 export interface Credence {
   readonly store: EventStore;
@@ -13,6 +20,10 @@ export interface Credence {
   readonly readModels: ReadModelDb;
   readonly runner: ProjectionRunner;
   readonly scheduler: ExpiryScheduler;
+  /** The non-repudiation log of a data folder (absent for in-memory instances). */
+  readonly transparency: TransparencyProjection | undefined;
+  /** Pseudonym rotation and the directory, when `pseudonyms` was configured. */
+  readonly pseudonyms: PseudonymRotation | undefined;
   /** Runs every projection (cascade, expiry, ...) up to the head of the store. */
   settle(): Promise<void>;
   /** Advances the schedule: issues due expiries, then settles the cascades they cause. */
@@ -25,25 +36,43 @@ export interface OpenOptions {
   readonly clock: Clock;
   readonly store?: EventStore;
   readonly cascadeLog?: CascadeLog;
+  /** Which commands must carry a request signature, and the actors' keys (SER-016). */
+  readonly signing?: RequestSigningPolicy;
+  /** Pseudonym rotation (seed 004; SER-011, SER-018, SER-025): the keyed PRF held in the Secure Environment, and the policy. */
+  readonly pseudonyms?: { readonly key: PseudonymKey; readonly policy?: RotationPolicyInput };
 }
 
 /** Wires a store, the engine, the read models and the system projections into one running instance. */
 export const openCredence = (options: OpenOptions): Credence => {
   const store =
     options.store ?? ('memory' in options.location ? openSqliteStore({ memory: true }) : openSqliteStoreInDir(options.location.dir));
-  const engine = createEngine({ store, clock: options.clock });
+  const engine = createEngine({
+    store,
+    clock: options.clock,
+    ...(options.signing !== undefined ? { verifyRequest: requestVerifier(options.signing) } : {}),
+  });
+  const log = 'dir' in options.location ? openTransparencyInDir(options.location.dir) : undefined;
+  const transparency =
+    log === undefined
+      ? undefined
+      : new TransparencyProjection({ store, log: log.log, signer: log.signer, origin: log.origin, now: () => options.clock.now() });
   const readModels = openReadModels(options.location);
   const scheduler = expiryScheduler(engine);
+  const pseudonyms =
+    options.pseudonyms === undefined
+      ? undefined
+      : pseudonymRotation({ engine, deriver: new PseudonymDeriver(options.pseudonyms.key), ...(options.pseudonyms.policy ? { policy: options.pseudonyms.policy } : {}) });
   const runner = new ProjectionRunner({
     db: readModels,
     store,
-    projections: [cascadeProcessManager(engine, options.cascadeLog), scheduler],
+    projections: [cascadeProcessManager(engine, options.cascadeLog), scheduler, auditTrail(), complianceProjection(), ...(pseudonyms ? [pseudonyms] : [])],
   });
   // A cascade can cause further cascades (node -> credentials -> associations): settle until nothing moves.
   const settle = async (): Promise<void> => {
     while ((await runner.catchUp()) > 0) {
       /* keep going */
     }
+    await transparency?.catchUp();
   };
   return {
     store,
@@ -51,15 +80,25 @@ export const openCredence = (options: OpenOptions): Credence => {
     readModels,
     runner,
     scheduler,
+    transparency,
+    pseudonyms,
     settle,
     async tick() {
       await settle();
       const issued = await scheduler.tick();
+      await pseudonyms?.tick();
       await settle();
       return issued;
     },
     async close() {
       await runner.stop();
+      if (transparency !== undefined) {
+        // Leave a signed checkpoint over everything logged, so `credence verify --data` has one to check.
+        await transparency.catchUp();
+        if (transparency.position !== undefined) await transparency.checkpoint();
+        await transparency.stop();
+        log?.log.close();
+      }
       readModels.close();
       await store.close();
     },

@@ -23,7 +23,7 @@ export const keyFingerprint = (algorithm: Algorithm, publicKey: Uint8Array): str
 export const signCommand = <C extends { type: string; data: unknown; metadata: Record<string, unknown> }>(
   command: C,
   key: { algorithm: Algorithm; secretKey: Uint8Array },
-): C => {
+): C & { metadata: C['metadata'] & { signature: RequestSignature } } => {
   if (typeof command.metadata['commandId'] !== 'string') throw new TypeError('signCommand: command.metadata.commandId is required');
   const publicKey = signingPublicKey(KIND[key.algorithm], key.secretKey);
   const value = sign(KIND[key.algorithm], key.secretKey, signingPayload(command));

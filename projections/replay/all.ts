@@ -1,8 +1,9 @@
+import { entityIdOf } from '../../domain/events/index.ts';
 import { decodeStored } from '../../domain/stored.ts';
 import { ENTITY_KINDS, parseStreamId, streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import { evaluate, factSourcesOf, initialSnapshot, stateOf, viewOf, type EntitySnapshot, type Facts, type FactName } from '../../machines/index.ts';
 import type { EventStore } from '../../adapters/store/port.ts';
-import { refusal, type Finding } from './entity.ts';
+import { misaddressed, refusal, type Finding } from './entity.ts';
 
 export interface KindSummary {
   entities: number;
@@ -52,6 +53,10 @@ export const replayAll = async (store: EventStore, onProgress?: (done: number) =
       continue;
     }
     const { event, at } = decoded.value;
+    if (entityIdOf(event) !== ref.id) {
+      findings.push({ ...base, reason: misaddressed(event.type, entityIdOf(event), record.streamId) });
+      continue;
+    }
     const facts: Facts = {};
     for (const [name, source] of Object.entries(factSourcesOf(event, entry.snapshot.context))) {
       const other = snapshots.get(streamIdOf(source.kind, source.id));

@@ -1,3 +1,4 @@
+import { entityIdOf } from '../../domain/events/index.ts';
 import { decodeStored } from '../../domain/stored.ts';
 import { parseStreamId, streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import { evaluate, factSourcesOf, initialSnapshot, stateOf, viewOf, type EntitySnapshot, type Facts, type FactName } from '../../machines/index.ts';
@@ -40,6 +41,10 @@ export const refusal = (type: string, v: { state: string; allowed: readonly stri
     ? `${type} refused in state ${v.state} by rule ${v.rule}`
     : `${type} is not allowed in state ${v.state}` + (v.allowed.length ? ` (allowed: ${v.allowed.join(', ')})` : ' (final state)');
 
+/** A stored event whose data names another entity than its stream: a mis-addressed (or moved) write. */
+export const misaddressed = (type: string, id: string, streamId: string): string =>
+  `${type} is addressed to ${id} but stored in ${streamId}`;
+
 /** Another entity as it stood just before `position`: its events up to there, applied as stored. */
 const viewBefore = async (store: EventStore, kind: EntityKind, id: string, position: bigint) => {
   const records = (await store.readStream(streamIdOf(kind, id))).filter((r) => r.position < position);
@@ -71,6 +76,12 @@ export const replayEntity = async (store: EventStore, streamId: string, until?: 
       continue;
     }
     const { event, metadata, at } = decoded.value;
+    if (entityIdOf(event) !== ref.id) {
+      const reason = misaddressed(event.type, entityIdOf(event), streamId);
+      findings.push({ streamId, ...base, reason });
+      steps.push({ ...base, accepted: false, state: stateOf(snapshot), reason });
+      continue;
+    }
     const facts: Facts = {};
     for (const [name, source] of Object.entries(factSourcesOf(event, snapshot.context))) {
       facts[name as FactName] = await viewBefore(store, source.kind, source.id, record.position);
