@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** One stream per entity: `<kind>-<id>`. The kind prefix is what `$all` filters use. */
-export const EntityKind = z.enum(['node', 'credential', 'association', 'application', 'subscription']);
+export const EntityKind = z.enum(['node', 'credential', 'association', 'application', 'subscription', 'pseudonym']);
 export type EntityKind = z.infer<typeof EntityKind>;
 
 export const ENTITY_KINDS: readonly EntityKind[] = EntityKind.options;

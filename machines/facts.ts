@@ -40,6 +40,8 @@ export const factSourcesOf = (event: DomainEvent, context: unknown): FactSources
       const credentialId = (context as AssociationContext).credentialId;
       return credentialId === undefined ? {} : { credential: { kind: 'credential', id: credentialId } };
     }
+    case 'PseudonymRotated':
+      return { node: { kind: 'node', id: event.data.nodeId } };
     default:
       return {};
   }

@@ -8,6 +8,8 @@ import type { Role } from '../metadata.ts';
  */
 const OPERATOR: readonly Role[] = ['operator', 'system'];
 const SYSTEM: readonly Role[] = ['system'];
+/** Resolving a pseudonym to its node is for auditors only (SER-025), and each resolution is itself recorded. */
+const AUDITOR: readonly Role[] = ['auditor'];
 
 export const COMMAND_CATALOG = {
   createSubscription: { event: 'SubscriptionCreated', roles: OPERATOR },
@@ -35,6 +37,8 @@ export const COMMAND_CATALOG = {
   establishAssociation: { event: 'AssociationEstablished', roles: OPERATOR },
   expireAssociation: { event: 'AssociationExpired', roles: OPERATOR },
   revokeAssociation: { event: 'AssociationRevoked', roles: OPERATOR },
+  rotatePseudonym: { event: 'PseudonymRotated', roles: OPERATOR },
+  resolvePseudonym: { event: 'PseudonymResolved', roles: AUDITOR },
 } as const satisfies Record<string, { event: EventType; roles: readonly Role[] }>;
 
 export type CommandType = keyof typeof COMMAND_CATALOG;

@@ -3,6 +3,7 @@ import { applicationEvents } from './application.ts';
 import { associationEvents } from './association.ts';
 import { credentialEvents } from './credential.ts';
 import { nodeEvents } from './node.ts';
+import { pseudonymEvents } from './pseudonym.ts';
 import { subscriptionEvents } from './subscription.ts';
 
 /** Every event's data schema by type, at its current schema version. */
@@ -12,6 +13,7 @@ export const EVENT_DATA = {
   ...credentialEvents,
   ...applicationEvents,
   ...associationEvents,
+  ...pseudonymEvents,
 } as const;
 
 export type EventType = keyof typeof EVENT_DATA;
@@ -49,6 +51,7 @@ export const EVENT_KIND: Readonly<Record<EventType, EntityKind>> = Object.fromEn
   ...Object.keys(credentialEvents).map((t) => [t, 'credential']),
   ...Object.keys(applicationEvents).map((t) => [t, 'application']),
   ...Object.keys(associationEvents).map((t) => [t, 'association']),
+  ...Object.keys(pseudonymEvents).map((t) => [t, 'pseudonym']),
 ]) as Record<EventType, EntityKind>;
 
 /** The field of an event's data that holds the id of the entity whose stream it belongs to. */
@@ -58,6 +61,7 @@ export const ENTITY_ID_FIELD: Readonly<Record<EntityKind, string>> = {
   credential: 'credentialId',
   application: 'appId',
   association: 'associationId',
+  pseudonym: 'pseudonym',
 };
 
 export const entityIdOf = (event: DomainEvent): string =>
