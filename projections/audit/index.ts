@@ -1,0 +1,8 @@
+export { auditTrail } from './projection.ts';
+export type { AuditTrailOptions } from './projection.ts';
+export { signaturePresence } from './signature.ts';
+export type { SignatureStatus, SignatureCheck } from './signature.ts';
+export { timeline, actionsOf, windowBounds } from './queries.ts';
+export type { AuditEntry, TimeWindow } from './queries.ts';
+export { stateAt } from './state-at.ts';
+export type { StateAt } from './state-at.ts';

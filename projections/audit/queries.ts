@@ -1,0 +1,85 @@
+import type Database from 'better-sqlite3';
+import type { Role } from '../../domain/metadata.ts';
+import type { SignatureStatus } from './signature.ts';
+
+/** One line of an entity's timeline. */
+export interface AuditEntry {
+  /** Global position: what the non-repudiation log proves inclusion of. */
+  readonly position: bigint;
+  readonly eventId: string;
+  readonly streamId: string;
+  readonly revision: bigint;
+  readonly type: string;
+  readonly occurredAt: string;
+  readonly actor: { readonly id: string; readonly role: Role };
+  readonly commandId: string;
+  readonly commandType: string;
+  readonly correlationId: string;
+  readonly causationId: string;
+  /** The event that caused this one, when the cause is a stored event (a cascade, a scheduled expiry's trigger). */
+  readonly causedBy?: { readonly position: bigint; readonly streamId: string; readonly type: string };
+  readonly reason?: string;
+  readonly signature: { readonly status: SignatureStatus; readonly keyFingerprint?: string };
+}
+
+interface Row {
+  position: bigint;
+  event_id: string;
+  stream_id: string;
+  revision: bigint;
+  type: string;
+  occurred_at: string;
+  actor_id: string;
+  actor_role: Role;
+  command_id: string;
+  command_type: string;
+  correlation_id: string;
+  causation_id: string;
+  reason: string | null;
+  signature_status: SignatureStatus;
+  signature_key: string | null;
+  cause_position: bigint | null;
+  cause_stream: string | null;
+  cause_type: string | null;
+}
+
+const SELECT = `SELECT a.*, c.position AS cause_position, c.stream_id AS cause_stream, c.type AS cause_type
+  FROM audit_events a LEFT JOIN audit_events c ON c.event_id = a.causation_id`;
+
+const toEntry = (r: Row): AuditEntry => ({
+  position: r.position,
+  eventId: r.event_id,
+  streamId: r.stream_id,
+  revision: r.revision,
+  type: r.type,
+  occurredAt: r.occurred_at,
+  actor: { id: r.actor_id, role: r.actor_role },
+  commandId: r.command_id,
+  commandType: r.command_type,
+  correlationId: r.correlation_id,
+  causationId: r.causation_id,
+  ...(r.cause_position !== null ? { causedBy: { position: r.cause_position, streamId: r.cause_stream!, type: r.cause_type! } } : {}),
+  ...(r.reason !== null ? { reason: r.reason } : {}),
+  signature: { status: r.signature_status, ...(r.signature_key !== null ? { keyFingerprint: r.signature_key } : {}) },
+});
+
+/** An entity's timeline in stream order. */
+export const timeline = (db: Database.Database, streamId: string): AuditEntry[] =>
+  (db.prepare(`${SELECT} WHERE a.stream_id = ? ORDER BY a.revision`).all(streamId) as Row[]).map(toEntry);
+
+export interface TimeWindow {
+  /** Inclusive. */
+  readonly from?: Date;
+  /** Exclusive. */
+  readonly to?: Date;
+}
+
+export const windowBounds = (w: TimeWindow): [number, number] => [w.from?.getTime() ?? -8.64e15, w.to?.getTime() ?? 8.64e15];
+
+/** Every event one actor caused, in global order (who did what, SER-016). */
+export const actionsOf = (db: Database.Database, actorId: string, window: TimeWindow = {}): AuditEntry[] =>
+  (
+    db
+      .prepare(`${SELECT} WHERE a.actor_id = ? AND a.at >= ? AND a.at < ? ORDER BY a.position`)
+      .all(actorId, ...windowBounds(window)) as Row[]
+  ).map(toEntry);

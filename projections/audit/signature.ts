@@ -1,0 +1,13 @@
+import type { DecodedEvent } from '../../domain/stored.ts';
+
+/**
+ * What the audit trail says about the actor's request signature (SER-016 non-repudiation). Presence is all this
+ * projection can see; checking the signature against the actor's key is the verifier's job, plugged in through
+ * `SignatureCheck` and recorded as verified or invalid.
+ */
+export type SignatureStatus = 'unsigned' | 'signed' | 'verified' | 'invalid';
+
+/** Must be synchronous and deterministic: it runs inside the projection's transaction, also on rebuilds. */
+export type SignatureCheck = (event: DecodedEvent) => SignatureStatus;
+
+export const signaturePresence: SignatureCheck = (e) => (e.metadata.signature === undefined ? 'unsigned' : 'signed');

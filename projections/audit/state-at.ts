@@ -1,0 +1,56 @@
+import type { EventStore, RecordedEvent } from '../../adapters/store/port.ts';
+import { applyStored, emptyEntity } from '../../adapters/engine/index.ts';
+import { parseStreamId, type EntityKind } from '../../domain/streams.ts';
+import { replayEntity, type EntityReplay } from '../replay/index.ts';
+
+export interface StateAt {
+  readonly streamId: string;
+  readonly kind: EntityKind;
+  /** The instant asked about (ISO 8601). */
+  readonly at: string;
+  /** `absent` before the entity's first event. */
+  readonly state: string;
+  /** The machine's context at that instant (times in epoch ms); absent when the history up to then is broken. */
+  readonly context?: Readonly<Record<string, unknown>>;
+  /** The last event at or before the instant. */
+  readonly asOf?: { readonly position: bigint; readonly revision: bigint; readonly type: string; readonly occurredAt?: string };
+  readonly events: number;
+  readonly verdict: EntityReplay['verdict'];
+}
+
+const occurredAtOf = (record: RecordedEvent): number => Date.parse(String(record.metadata['occurredAt']));
+
+/**
+ * The entity as it stood at instant `at`: its events with occurredAt <= at replayed through its machine with
+ * every guard (cross-entity ones as they stood at each event's position). An event whose time cannot be read
+ * is kept, so the replay reports it instead of hiding it.
+ */
+export const stateAt = async (store: EventStore, streamId: string, at: Date): Promise<StateAt> => {
+  if (Number.isNaN(at.getTime())) throw new RangeError('at must be a valid date');
+  const ref = parseStreamId(streamId);
+  if (ref === undefined) throw new RangeError(`not an entity stream: ${streamId} (expected <kind>-<id>)`);
+  const limit = at.getTime();
+  const within = (r: RecordedEvent): boolean => {
+    const t = occurredAtOf(r);
+    return Number.isNaN(t) || t <= limit;
+  };
+  const replay = await replayEntity(store, streamId, within);
+  const last = replay.steps.at(-1);
+  let context: Record<string, unknown> | undefined;
+  if (replay.verdict.ok) {
+    const records = (await store.readStream(streamId)).slice(0, replay.steps.length);
+    context = applyStored(emptyEntity(ref.kind, ref.id), records).snapshot.context as Record<string, unknown>;
+  }
+  return {
+    streamId,
+    kind: ref.kind,
+    at: at.toISOString(),
+    state: replay.state,
+    ...(context !== undefined ? { context } : {}),
+    ...(last !== undefined
+      ? { asOf: { position: last.position, revision: last.revision, type: last.type, ...(last.occurredAt !== undefined ? { occurredAt: last.occurredAt } : {}) } }
+      : {}),
+    events: replay.steps.length,
+    verdict: replay.verdict,
+  };
+};

@@ -1,0 +1,6 @@
+export { complianceProjection } from './projection.ts';
+export { COMPLIANCE_EVENT_TYPES } from './apply.ts';
+export { revocations, actionsOfActor, provisionedUnder, expiringWithin, danglingAssociations } from './queries.ts';
+export type { RevocationRow, ProvisionedRow, ExpiringRow, DanglingAssociationRow } from './queries.ts';
+export { COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES } from './catalog.ts';
+export type { ComplianceQuery, ComplianceQueryName } from './catalog.ts';

@@ -1,0 +1,59 @@
+import type Database from 'better-sqlite3';
+
+/**
+ * Compliance read models. Every row keeps the global position of the event that proves it, so the
+ * non-repudiation log can hand over an inclusion proof for each answer.
+ */
+export const setupComplianceTables = (db: Database.Database): void => {
+  db.exec(`CREATE TABLE IF NOT EXISTS compliance_revocations (
+    position INTEGER PRIMARY KEY,
+    stream_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    entity_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    occurred_at TEXT NOT NULL,
+    actor_id TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS compliance_revocations_reason ON compliance_revocations (reason, at);
+  CREATE INDEX IF NOT EXISTS compliance_revocations_at ON compliance_revocations (at);
+  CREATE TABLE IF NOT EXISTS compliance_enrolments (
+    node_id TEXT PRIMARY KEY,
+    subscription_id TEXT NOT NULL,
+    position INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS compliance_credentials (
+    credential_id TEXT PRIMARY KEY,
+    owner_kind TEXT NOT NULL,
+    owner_id TEXT NOT NULL,
+    not_after TEXT NOT NULL,
+    not_after_ms INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    issued_position INTEGER NOT NULL,
+    status_position INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS compliance_credentials_expiry ON compliance_credentials (status, not_after_ms);
+  CREATE TABLE IF NOT EXISTS compliance_provisioned (
+    credential_id TEXT PRIMARY KEY,
+    subscription_id TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    method TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    enrolment_position INTEGER NOT NULL,
+    occurred_at TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS compliance_provisioned_subscription ON compliance_provisioned (subscription_id, position);
+  CREATE TABLE IF NOT EXISTS compliance_associations (
+    association_id TEXT PRIMARY KEY,
+    credential_id TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    status_position INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS compliance_associations_credential ON compliance_associations (credential_id, status)`);
+};
+
+export const resetComplianceTables = (db: Database.Database): void => {
+  db.exec(`DELETE FROM compliance_revocations; DELETE FROM compliance_enrolments; DELETE FROM compliance_credentials;
+    DELETE FROM compliance_provisioned; DELETE FROM compliance_associations`);
+};

@@ -1,0 +1,86 @@
+import type { Pseudonym } from '../../domain/events/pseudonym.ts';
+import type { PseudonymKey } from './key.ts';
+
+/** The identifiers that stand for a stakeholder and are replaced in public events (SER-011, SER-025). */
+export type IdentifierKind = 'node' | 'cse' | 'ae' | 'subscription' | 'credential' | 'association';
+
+/** Each kind keeps a recognisable prefix so integrators can tell a node pseudonym from a credential's. */
+const PREFIX: Readonly<Record<IdentifierKind, string>> = {
+  node: 'p-',
+  cse: '/cse-',
+  ae: 'ae-',
+  subscription: 'sub-',
+  credential: 'cred-',
+  association: 'sa-',
+};
+
+const LABEL = 'credence/pseudonym/v1';
+const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
+const encoder = new TextEncoder();
+
+/** RFC 4648 section 6 base32 (lowercase, unpadded): 16 bytes give 26 characters. */
+export const base32 = (bytes: Uint8Array): string => {
+  let out = '';
+  let buffer = 0;
+  let bits = 0;
+  for (const byte of bytes) {
+    buffer = (buffer << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += ALPHABET[(buffer >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    buffer &= (1 << bits) - 1;
+  }
+  if (bits > 0) out += ALPHABET[(buffer << (5 - bits)) & 31];
+  return out;
+};
+
+/**
+ * The PRF input: label, kind and identifier each length-prefixed, then the epoch as 4 bytes big-endian, so no
+ * two (kind, id, epoch) triples share an input. For a node this is HMAC-SHA256(key, Node-ID || epoch) with
+ * domain separation.
+ */
+export const prfInput = (kind: IdentifierKind, id: string, epoch: number): Uint8Array => {
+  if (!Number.isInteger(epoch) || epoch < 0 || epoch > 0xffffffff) throw new RangeError(`epoch must be a uint32, got ${epoch}`);
+  const parts = [LABEL, kind, id].map((s) => encoder.encode(s));
+  const out = new Uint8Array(parts.reduce((n, p) => n + 4 + p.length, 0) + 4);
+  const view = new DataView(out.buffer);
+  let offset = 0;
+  for (const part of parts) {
+    view.setUint32(offset, part.length);
+    out.set(part, offset + 4);
+    offset += 4 + part.length;
+  }
+  view.setUint32(offset, epoch);
+  return out;
+};
+
+/**
+ * Derives pseudonyms from the keyed PRF, truncated to 128 bits. Results are memoised (bounded) because the
+ * public stream asks for the same few identifiers over and over and each PRF call is a Secure Environment call.
+ */
+export class PseudonymDeriver {
+  readonly #cache = new Map<string, string>();
+  constructor(
+    private readonly key: PseudonymKey,
+    private readonly cacheSize = 200_000,
+  ) {}
+
+  async identifier(kind: IdentifierKind, id: string, epoch: number): Promise<string> {
+    const cacheKey = `${kind}\0${id}\0${epoch}`;
+    const hit = this.#cache.get(cacheKey);
+    if (hit !== undefined) return hit;
+    const mac = await this.key.prf(prfInput(kind, id, epoch));
+    if (!(mac instanceof Uint8Array) || mac.length < 16) throw new TypeError('key.prf must return at least 16 bytes');
+    const value = PREFIX[kind] + base32(mac.subarray(0, 16));
+    if (this.#cache.size >= this.cacheSize) this.#cache.delete(this.#cache.keys().next().value!);
+    this.#cache.set(cacheKey, value);
+    return value;
+  }
+
+  /** The node's pseudonym of `epoch`. */
+  async node(nodeId: string, epoch: number): Promise<Pseudonym> {
+    return (await this.identifier('node', nodeId, epoch)) as Pseudonym;
+  }
+}

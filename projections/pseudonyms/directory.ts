@@ -1,0 +1,140 @@
+import type Database from 'better-sqlite3';
+
+/**
+ * The pseudonym directory read model: every pseudonym ever issued and its node, each node's current one, and
+ * every resolution. It maps pseudonyms to canonical identities, so it belongs with the read models an auditor
+ * may open, never with what integrators see.
+ */
+export const setupDirectory = (db: Database.Database): void => {
+  db.exec(`CREATE TABLE IF NOT EXISTS pseudonym_nodes (
+    node_id TEXT PRIMARY KEY,
+    class TEXT NOT NULL,
+    live INTEGER NOT NULL,
+    epoch INTEGER,
+    pseudonym TEXT,
+    rotated_at INTEGER
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS pseudonym_nodes_due ON pseudonym_nodes (live, rotated_at);
+  CREATE TABLE IF NOT EXISTS pseudonym_directory (
+    pseudonym TEXT PRIMARY KEY,
+    node_id TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    trigger TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    occurred_at TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS pseudonym_directory_node ON pseudonym_directory (node_id, epoch);
+  CREATE TABLE IF NOT EXISTS pseudonym_resolutions (
+    position INTEGER PRIMARY KEY,
+    pseudonym TEXT NOT NULL,
+    node_id TEXT,
+    actor_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    occurred_at TEXT NOT NULL
+  )`);
+};
+
+export const resetDirectory = (db: Database.Database): void => {
+  db.exec('DELETE FROM pseudonym_nodes; DELETE FROM pseudonym_directory; DELETE FROM pseudonym_resolutions');
+};
+
+export interface NodePseudonym {
+  readonly nodeId: string;
+  readonly profileClass: string;
+  readonly live: boolean;
+  readonly epoch: number | undefined;
+  readonly pseudonym: string | undefined;
+  /** Epoch ms of the rotation to the current pseudonym. */
+  readonly rotatedAt: number | undefined;
+}
+
+export interface DirectoryEntry {
+  readonly pseudonym: string;
+  readonly nodeId: string;
+  readonly epoch: number;
+  readonly trigger: string;
+  /** Global position of the PseudonymRotated event. */
+  readonly position: bigint;
+  readonly occurredAt: string;
+}
+
+interface NodeRow {
+  node_id: string;
+  class: string;
+  live: bigint;
+  epoch: bigint | null;
+  pseudonym: string | null;
+  rotated_at: bigint | null;
+}
+
+const toNode = (r: NodeRow): NodePseudonym => ({
+  nodeId: r.node_id,
+  profileClass: r.class,
+  live: r.live === 1n,
+  epoch: r.epoch === null ? undefined : Number(r.epoch),
+  pseudonym: r.pseudonym ?? undefined,
+  rotatedAt: r.rotated_at === null ? undefined : Number(r.rotated_at),
+});
+
+/** The node's current pseudonym as far as the directory has caught up. */
+export const nodePseudonym = (db: Database.Database, nodeId: string): NodePseudonym | undefined => {
+  const row = db.prepare('SELECT * FROM pseudonym_nodes WHERE node_id = ?').get(nodeId) as NodeRow | undefined;
+  return row === undefined ? undefined : toNode(row);
+};
+
+/** Live nodes whose current pseudonym was taken at or before `rotatedBefore` (epoch ms), oldest first. */
+export const staleNodes = (db: Database.Database, rotatedBefore: number, limit: number): NodePseudonym[] =>
+  (
+    db
+      .prepare('SELECT * FROM pseudonym_nodes WHERE live = 1 AND rotated_at <= ? ORDER BY rotated_at, node_id LIMIT ?')
+      .all(rotatedBefore, limit) as NodeRow[]
+  ).map(toNode);
+
+/** Every pseudonym a node has had, oldest first: for auditors, who may see canonical identities. */
+export const pseudonymHistory = (db: Database.Database, nodeId: string): DirectoryEntry[] =>
+  (
+    db.prepare('SELECT * FROM pseudonym_directory WHERE node_id = ? ORDER BY epoch').all(nodeId) as {
+      pseudonym: string;
+      node_id: string;
+      epoch: bigint;
+      trigger: string;
+      position: bigint;
+      occurred_at: string;
+    }[]
+  ).map((r) => ({
+    pseudonym: r.pseudonym,
+    nodeId: r.node_id,
+    epoch: Number(r.epoch),
+    trigger: r.trigger,
+    position: r.position,
+    occurredAt: r.occurred_at,
+  }));
+
+export interface ResolutionRecord {
+  readonly position: bigint;
+  readonly pseudonym: string;
+  readonly nodeId: string | undefined;
+  readonly actor: string;
+  readonly reason: string;
+  readonly occurredAt: string;
+}
+
+/** Who resolved which pseudonym, when and why: resolutions are themselves auditable (SER-025). */
+export const resolutions = (db: Database.Database): ResolutionRecord[] =>
+  (
+    db.prepare('SELECT * FROM pseudonym_resolutions ORDER BY position').all() as {
+      position: bigint;
+      pseudonym: string;
+      node_id: string | null;
+      actor_id: string;
+      reason: string;
+      occurred_at: string;
+    }[]
+  ).map((r) => ({
+    position: r.position,
+    pseudonym: r.pseudonym,
+    nodeId: r.node_id ?? undefined,
+    actor: r.actor_id,
+    reason: r.reason,
+    occurredAt: r.occurred_at,
+  }));

@@ -1,0 +1,17 @@
+export { secureEnvironmentPseudonymKey } from './key.ts';
+export type { PseudonymKey } from './key.ts';
+export { PseudonymDeriver, prfInput, base32 } from './derive.ts';
+export type { IdentifierKind } from './derive.ts';
+export { RotationPolicy, ClassPolicy, policyFor } from './policy.ts';
+export type { RotationPolicyInput } from './policy.ts';
+export { pseudonymRotation, PSEUDONYM_ACTOR } from './rotation.ts';
+export type { PseudonymRotation, PseudonymRotationOptions, RotationOutcome } from './rotation.ts';
+export { nodePseudonym, pseudonymHistory, resolutions } from './directory.ts';
+export type { NodePseudonym, DirectoryEntry, ResolutionRecord } from './directory.ts';
+export { resolvePseudonym } from './resolve.ts';
+export type { ResolveRequest, Resolution } from './resolve.ts';
+export { PublicIdentities, IDENTITY_EVENT_TYPES } from './identities.ts';
+export { publicEvents, publicLifecycle } from './public-events.ts';
+export type { PublicEvent, PublicLifecycleOptions } from './public-events.ts';
+export { PUBLIC_DATA } from './public-data.ts';
+export type { PublicData } from './public-data.ts';

@@ -1,0 +1,92 @@
+import type { EventData, EventType } from '../../domain/events/index.ts';
+import type { IdentifierKind } from './derive.ts';
+
+/** Looks up the current public form of an identifier. */
+export type Pseudonymise = (kind: IdentifierKind, id: string) => Promise<string>;
+
+export type PublicData = { readonly [key: string]: string | number | boolean | readonly string[] | PublicData };
+
+type Mapper<T extends EventType> = (data: EventData<T>, p: Pseudonymise) => Promise<PublicData>;
+
+const optional = async (p: Pseudonymise, kind: IdentifierKind, id: string | undefined, key: string): Promise<PublicData> =>
+  id === undefined ? {} : { [key]: await p(kind, id) };
+
+const ownerKind = { node: 'node', cse: 'cse', ae: 'ae' } as const;
+
+/**
+ * What integrators see of each event type (SER-011, SER-018, SER-025). An allow-list, one entry per event
+ * type, so a new event type cannot reach the public stream before someone decides what of it is public:
+ * canonical identifiers become pseudonyms; fingerprints, public keys, certificates, receipts and transcript
+ * hashes are dropped because each is a stable handle on one device; free text and subscriber names are dropped
+ * because they may name a stakeholder. `null`: the event is not published at all.
+ */
+export const PUBLIC_DATA: { readonly [T in EventType]: Mapper<T> | null } = {
+  SubscriptionCreated: async (d, p) => ({ subscriptionId: await p('subscription', d.subscriptionId), notBefore: d.notBefore, notAfter: d.notAfter }),
+  SubscriptionExpired: async (d, p) => ({ subscriptionId: await p('subscription', d.subscriptionId) }),
+  SubscriptionTerminated: async (d, p) => ({ subscriptionId: await p('subscription', d.subscriptionId) }),
+  NodeRegistered: async (d, p) => ({
+    nodeId: await p('node', d.nodeId),
+    profile: { class: d.profile.class, capabilities: d.profile.capabilities },
+    ...(await optional(p, 'credential', d.bootstrapCredentialId, 'bootstrapCredentialId')),
+  }),
+  NodeEnrolled: async (d, p) => ({
+    nodeId: await p('node', d.nodeId),
+    subscriptionId: await p('subscription', d.subscriptionId),
+    cseId: await p('cse', d.cseId),
+  }),
+  NodeAssociated: async (d, p) => ({ nodeId: await p('node', d.nodeId), associationId: await p('association', d.associationId) }),
+  NodeAssociationReleased: async (d, p) => ({ nodeId: await p('node', d.nodeId), associationId: await p('association', d.associationId) }),
+  NodeEnrolmentExpired: async (d, p) => ({ nodeId: await p('node', d.nodeId), subscriptionId: await p('subscription', d.subscriptionId) }),
+  NodeRevoked: async (d, p) => ({ nodeId: await p('node', d.nodeId), reason: d.reason }),
+  CredentialIssued: async (d, p) => ({
+    credentialId: await p('credential', d.credentialId),
+    kind: d.kind,
+    purpose: d.purpose,
+    // An App-ID names an application registered with a registration authority, not a stakeholder: it stays.
+    owner: { kind: d.owner.kind, id: d.owner.kind === 'app' ? d.owner.id : await p(ownerKind[d.owner.kind], d.owner.id) },
+    notBefore: d.notBefore,
+    notAfter: d.notAfter,
+    ...(await optional(p, 'credential', d.predecessorId, 'predecessorId')),
+  }),
+  CredentialProvisioned: async (d, p) => ({
+    credentialId: await p('credential', d.credentialId),
+    method: d.method,
+    ...(await optional(p, 'credential', d.bootstrapCredentialId, 'bootstrapCredentialId')),
+  }),
+  CredentialAssociated: async (d, p) => ({ credentialId: await p('credential', d.credentialId), associationId: await p('association', d.associationId) }),
+  CredentialAssociationReleased: async (d, p) => ({
+    credentialId: await p('credential', d.credentialId),
+    associationId: await p('association', d.associationId),
+  }),
+  CredentialRotationStarted: async (d, p) => ({
+    credentialId: await p('credential', d.credentialId),
+    successorId: await p('credential', d.successorId),
+    overlapEndsAt: d.overlapEndsAt,
+  }),
+  CredentialExpired: async (d, p) => ({ credentialId: await p('credential', d.credentialId) }),
+  CredentialRevoked: async (d, p) => ({ credentialId: await p('credential', d.credentialId), reason: d.reason }),
+  ApplicationRegistered: async (d) => ({ appId: d.appId, name: d.name, provider: d.provider }),
+  ApplicationEnrolled: async (d, p) => ({ appId: d.appId, credentialId: await p('credential', d.credentialId) }),
+  ApplicationInstanceAssociated: async (d, p) => ({
+    appId: d.appId,
+    aeId: await p('ae', d.aeId),
+    associationId: await p('association', d.associationId),
+  }),
+  ApplicationInstanceReleased: async (d, p) => ({ appId: d.appId, associationId: await p('association', d.associationId) }),
+  ApplicationRevoked: async (d) => ({ appId: d.appId, reason: d.reason }),
+  AssociationConfigured: async (d, p) => ({
+    associationId: await p('association', d.associationId),
+    nodeId: await p('node', d.nodeId),
+    registree: (d.registree.kind === 'ae'
+      ? { kind: 'ae', id: await p('ae', d.registree.id), appId: d.registree.appId }
+      : { kind: 'cse', id: await p('cse', d.registree.id) }) as PublicData,
+    registrarCseId: await p('cse', d.registrarCseId),
+    credentialId: await p('credential', d.credentialId),
+  }),
+  AssociationEstablished: async (d, p) => ({ associationId: await p('association', d.associationId), expiresAt: d.expiresAt }),
+  AssociationExpired: async (d, p) => ({ associationId: await p('association', d.associationId) }),
+  AssociationRevoked: async (d, p) => ({ associationId: await p('association', d.associationId), reason: d.reason }),
+  // Rotations would link a node's consecutive pseudonyms; resolutions name who is being looked at.
+  PseudonymRotated: null,
+  PseudonymResolved: null,
+};

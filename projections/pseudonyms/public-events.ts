@@ -1,0 +1,109 @@
+import { concatMap, defer, filter, Observable, type OperatorFunction } from 'rxjs';
+import { EVENT_KIND, ENTITY_ID_FIELD, type EventType } from '../../domain/events/index.ts';
+import type { Role } from '../../domain/metadata.ts';
+import { decodeStored, type DecodedEvent } from '../../domain/stored.ts';
+import type { EntityKind } from '../../domain/streams.ts';
+import type { EventStore, StoreSubscription } from '../../adapters/store/port.ts';
+import type { IdentifierKind, PseudonymDeriver } from './derive.ts';
+import { IDENTITY_EVENT_TYPES, PublicIdentities } from './identities.ts';
+import { PUBLIC_DATA, type PublicData } from './public-data.ts';
+
+/** A lifecycle event as integrators see it: no canonical identifier, no actor identity, no key material. */
+export interface PublicEvent {
+  /** Global position: what a subscriber resumes after. */
+  readonly position: bigint;
+  readonly type: EventType;
+  readonly occurredAt: string;
+  readonly actorRole: Role;
+  /** Public form of the entity whose lifecycle the event belongs to. */
+  readonly subject: string;
+  readonly data: PublicData;
+}
+
+const SUBJECT_KIND: Readonly<Record<EntityKind, IdentifierKind | undefined>> = {
+  node: 'node',
+  credential: 'credential',
+  association: 'association',
+  subscription: 'subscription',
+  // App-IDs are published as they are; pseudonym streams are never published.
+  application: undefined,
+  pseudonym: undefined,
+};
+
+const toPublic = async (e: DecodedEvent, deriver: PseudonymDeriver, identities: PublicIdentities): Promise<PublicEvent | undefined> => {
+  identities.observe(e.event);
+  const mapper = PUBLIC_DATA[e.event.type] as ((d: unknown, p: (k: IdentifierKind, id: string) => Promise<string>) => Promise<PublicData>) | null;
+  if (mapper === null) return undefined;
+  const p = (kind: IdentifierKind, id: string) => identities.pseudonymOf(deriver, kind, id);
+  const kind = EVENT_KIND[e.event.type];
+  const entityId = (e.event.data as Record<string, string>)[ENTITY_ID_FIELD[kind]]!;
+  const subjectKind = SUBJECT_KIND[kind];
+  return {
+    position: e.record.position,
+    type: e.event.type,
+    occurredAt: e.metadata.occurredAt,
+    actorRole: e.metadata.actor.role,
+    subject: subjectKind === undefined ? entityId : await p(subjectKind, entityId),
+    data: await mapper(e.event.data, p),
+  };
+};
+
+/**
+ * Maps stored events (in global order) to the public lifecycle stream (seed 004 trust and privacy; SER-011,
+ * SER-018, SER-025): each canonical identifier is replaced by the pseudonym of the epoch its node was in at
+ * that event. `identities` must have seen every identity event before the first event given here.
+ */
+export const publicEvents =
+  (deriver: PseudonymDeriver, identities: PublicIdentities = new PublicIdentities()): OperatorFunction<DecodedEvent, PublicEvent> =>
+  (source) =>
+    source.pipe(
+      concatMap((e) => toPublic(e, deriver, identities)),
+      filter((e): e is PublicEvent => e !== undefined),
+    );
+
+export interface PublicLifecycleOptions {
+  /** Resume strictly after this position (the last one received); omitted: from the start. */
+  readonly afterPosition?: bigint;
+  /** Keep following new events (default); false completes at the head of the store. */
+  readonly live?: boolean;
+}
+
+/** Folds the identity events up to `position` so a resumed stream pseudonymises exactly as an unbroken one. */
+const identitiesUpTo = async (store: EventStore, position: bigint | undefined): Promise<PublicIdentities> => {
+  const identities = new PublicIdentities();
+  if (position === undefined) return identities;
+  for await (const record of store.readAll({ filter: { eventTypes: IDENTITY_EVENT_TYPES } })) {
+    if (record.position > position) break;
+    const decoded = decodeStored(record);
+    if (decoded.ok) identities.observe(decoded.value.event);
+  }
+  return identities;
+};
+
+/** Stored events, decoded, as an Observable: catch-up then live, or up to the head. Undecodable ones are replay's finding. */
+const storedEvents = (store: EventStore, after: bigint | undefined, live: boolean): Observable<DecodedEvent> =>
+  new Observable<DecodedEvent>((subscriber) => {
+    let subscription: StoreSubscription | undefined;
+    let closed = false;
+    (async () => {
+      const records = live
+        ? (subscription = store.subscribeToAll({ from: after === undefined ? { kind: 'start' } : { kind: 'after', position: after } }))
+        : store.readAll(after === undefined ? {} : { afterPosition: after });
+      for await (const record of records) {
+        if (closed) break;
+        const decoded = decodeStored(record);
+        if (decoded.ok) subscriber.next(decoded.value);
+      }
+      subscriber.complete();
+    })().catch((error: unknown) => subscriber.error(error));
+    return () => {
+      closed = true;
+      void subscription?.unsubscribe();
+    };
+  });
+
+/** The integrator-facing lifecycle stream from a store: catch-up then live, resumable after any position without loss. */
+export const publicLifecycle = (store: EventStore, deriver: PseudonymDeriver, options: PublicLifecycleOptions = {}): Observable<PublicEvent> =>
+  defer(() => identitiesUpTo(store, options.afterPosition)).pipe(
+    concatMap((identities) => storedEvents(store, options.afterPosition, options.live ?? true).pipe(publicEvents(deriver, identities))),
+  );

@@ -1,0 +1,41 @@
+import { Pseudonym } from '../../domain/events/pseudonym.ts';
+import type { Actor } from '../../domain/metadata.ts';
+import type { Engine } from '../../adapters/engine/index.ts';
+import type { PseudonymContext } from '../../machines/pseudonym.machine.ts';
+
+export interface ResolveRequest {
+  readonly pseudonym: string;
+  /** Why the auditor needs the identity (case reference): recorded with the resolution. */
+  readonly reason: string;
+  readonly actor: Actor;
+  readonly commandId?: string;
+}
+
+export interface Resolution {
+  readonly pseudonym: string;
+  readonly nodeId: string;
+  readonly epoch: number;
+  /** Global position of the PseudonymResolved event that records this resolution. */
+  readonly position: bigint | undefined;
+}
+
+/**
+ * Resolves a pseudonym to its node (SER-025: only an authorised stakeholder may identify another). It is a
+ * command, so the engine's role check refuses anyone but an auditor before anything is read or written, and a
+ * resolution that succeeds is a stored `PseudonymResolved` event naming the auditor. The identity is read only
+ * after that event is stored.
+ */
+export const resolvePseudonym = async (engine: Engine, request: ResolveRequest): Promise<Resolution> => {
+  const outcome = await engine.execute({
+    type: 'resolvePseudonym',
+    data: { pseudonym: request.pseudonym, reason: request.reason },
+    metadata: { actor: request.actor, ...(request.commandId !== undefined ? { commandId: request.commandId } : {}) },
+  });
+  const pseudonym = Pseudonym.parse(request.pseudonym);
+  const entity = await engine.entity('pseudonym', pseudonym);
+  const context = entity.snapshot.context as PseudonymContext;
+  if (context.nodeId === undefined || context.epoch === undefined) {
+    throw new Error(`pseudonym ${pseudonym} was resolved but its stream names no node`);
+  }
+  return { pseudonym, nodeId: context.nodeId, epoch: context.epoch, position: outcome.events[0]?.position };
+};

@@ -1,0 +1,133 @@
+import type Database from 'better-sqlite3';
+import { isCredenceError } from '../../domain/errors.ts';
+import type { RotationTrigger } from '../../domain/events/pseudonym.ts';
+import type { Actor } from '../../domain/metadata.ts';
+import type { DecodedEvent } from '../../domain/stored.ts';
+import { derivedCommandId, randomCommandId, type Engine } from '../../adapters/engine/index.ts';
+import type { Projection } from '../runtime/index.ts';
+import { applyToDirectory, DIRECTORY_EVENT_TYPES } from './apply.ts';
+import type { PseudonymDeriver } from './derive.ts';
+import { nodePseudonym, resetDirectory, setupDirectory, staleNodes } from './directory.ts';
+import { policyFor, RotationPolicy, type RotationPolicyInput } from './policy.ts';
+
+export const PSEUDONYM_ACTOR: Actor = { id: 'system:pseudonym-rotation', role: 'system' };
+
+export type RotationOutcome =
+  | { readonly outcome: 'rotated' | 'duplicate'; readonly nodeId: string; readonly epoch: number; readonly pseudonym: string }
+  | { readonly outcome: 'skipped'; readonly nodeId: string; readonly reason: string };
+
+export interface PseudonymRotation extends Projection {
+  /** The keyed PRF the rotations use; the public stream needs the same one. */
+  readonly deriver: PseudonymDeriver;
+  /** Rotates every live node whose class policy interval has passed (engine clock); returns how many rotated. */
+  tick(): Promise<number>;
+  /** Rotation on demand (an operator's request). `commandId` makes a retried request idempotent. */
+  rotateNow(nodeId: string, actor: Actor, commandId?: string): Promise<RotationOutcome>;
+}
+
+export interface PseudonymRotationOptions {
+  readonly engine: Engine;
+  readonly deriver: PseudonymDeriver;
+  readonly policy?: RotationPolicyInput;
+  /** Nodes rotated per tick at most; the next tick takes the rest. */
+  readonly tickLimit?: number;
+}
+
+/**
+ * Pseudonym rotation (seed 004 trust and privacy; SER-011, SER-018, SER-025) as a process manager: the first
+ * pseudonym when a node is registered, a new one on each association or interval as its class policy says, and
+ * the directory read model. Each rotation is a `rotatePseudonym` command whose id derives from its cause, so a
+ * re-run after a crash appends nothing twice.
+ */
+export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymRotation => {
+  const { engine, deriver } = options;
+  const policy = RotationPolicy.parse(options.policy ?? {});
+  const tickLimit = options.tickLimit ?? 10_000;
+  let db: Database.Database | undefined;
+  const use = (): Database.Database => {
+    if (db === undefined) throw new Error('pseudonym rotation used before setup');
+    return db;
+  };
+
+  const rotate = async (
+    nodeId: string,
+    trigger: RotationTrigger,
+    metadata: { commandId: string; actor: Actor; correlationId?: string; causationId?: string },
+  ): Promise<RotationOutcome> => {
+    const current = nodePseudonym(use(), nodeId)?.epoch;
+    let epoch = trigger === 'initial' ? 0 : current === undefined ? 0 : current + 1;
+    // The directory may lag behind rotations already stored: an epoch whose pseudonym exists is taken, try the next.
+    for (let attempt = 0; attempt < 64; attempt++, epoch++) {
+      const pseudonym = await deriver.node(nodeId, epoch);
+      try {
+        const outcome = await engine.execute({
+          type: 'rotatePseudonym',
+          data: { pseudonym, nodeId, epoch, trigger },
+          metadata,
+        });
+        return { outcome: outcome.deduplicated ? 'duplicate' : 'rotated', nodeId, epoch, pseudonym };
+      } catch (error) {
+        const taken = isCredenceError(error, 'illegal_transition') && error.problem.code === 'illegal_transition' && error.problem.state === 'active';
+        if (taken && trigger !== 'initial') continue;
+        if (isCredenceError(error, 'illegal_transition') || isCredenceError(error, 'not_found')) {
+          return { outcome: 'skipped', nodeId, reason: error.message };
+        }
+        throw error;
+      }
+    }
+    throw new Error(`pseudonym rotation of ${nodeId}: 64 epochs past ${String(current)} are taken; the directory is far behind`);
+  };
+
+  const react = async (e: DecodedEvent): Promise<void> => {
+    const caused = (name: string) => ({
+      commandId: derivedCommandId(name, e.record.id),
+      actor: PSEUDONYM_ACTOR,
+      correlationId: e.metadata.correlationId,
+      causationId: e.record.id,
+    });
+    switch (e.event.type) {
+      case 'NodeRegistered':
+        await rotate(e.event.data.nodeId, 'initial', caused(`pseudonym:initial:${e.event.data.nodeId}`));
+        return;
+      case 'AssociationConfigured': {
+        const node = nodePseudonym(use(), e.event.data.nodeId);
+        if (node === undefined || !node.live || !policyFor(policy, node.profileClass).onAssociation) return;
+        await rotate(node.nodeId, 'association', caused(`pseudonym:association:${node.nodeId}`));
+        return;
+      }
+      default:
+        return;
+    }
+  };
+
+  return {
+    name: 'pseudonyms',
+    eventTypes: [...DIRECTORY_EVENT_TYPES, 'AssociationConfigured'],
+    setup(d) {
+      db = d;
+      setupDirectory(d);
+    },
+    reset: resetDirectory,
+    deriver,
+    apply: applyToDirectory,
+    react,
+    async tick() {
+      const intervals = [policy.default, ...Object.values(policy.classes)].flatMap((p) => (p.everyMs === undefined ? [] : [p.everyMs]));
+      if (intervals.length === 0) return 0;
+      const now = engine.clock.now().getTime();
+      let rotated = 0;
+      for (const node of staleNodes(use(), now - Math.min(...intervals), tickLimit)) {
+        const every = policyFor(policy, node.profileClass).everyMs;
+        if (every === undefined || node.rotatedAt === undefined || node.rotatedAt + every > now) continue;
+        // One interval rotation per epoch: a repeated tick before the directory catches up is deduplicated.
+        const outcome = await rotate(node.nodeId, 'interval', {
+          commandId: derivedCommandId(`pseudonym:interval:${node.nodeId}`, String(node.epoch)),
+          actor: PSEUDONYM_ACTOR,
+        });
+        if (outcome.outcome === 'rotated') rotated++;
+      }
+      return rotated;
+    },
+    rotateNow: (nodeId, actor, commandId) => rotate(nodeId, 'demand', { commandId: commandId ?? randomCommandId(), actor }),
+  };
+};
