@@ -1,0 +1,94 @@
+/**
+ * Shared fixtures for the security tests (crypto, Secure Environment, x509, provisioning, handshake):
+ * deterministic randomness, a settable clock, in-memory Secure Environments, byte tampering, secret scanning.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { MemoryReplayCache } from '../adapters/association/replay-cache.ts';
+import { fromBase64url, toBase64url, tryFromBase64url } from '../adapters/crypto/base64url.ts';
+import { EmbeddedSecureEnvironment } from '../adapters/secure-environment/embedded.ts';
+
+/** A seeded, reproducible byte stream (SHA-256 in counter mode): deterministic tests, never for production. */
+export const seededRandom = (seed: string) => {
+  let counter = 0;
+  const seedBytes = new TextEncoder().encode(seed);
+  return (length: number): Uint8Array<ArrayBuffer> => {
+    const out = new Uint8Array(length);
+    for (let offset = 0; offset < length; offset += 32) {
+      const block = new Uint8Array(seedBytes.length + 4);
+      block.set(seedBytes);
+      new DataView(block.buffer).setUint32(seedBytes.length, counter++);
+      out.set(sha256(block).subarray(0, Math.min(32, length - offset)), offset);
+    }
+    return out;
+  };
+};
+
+export const fakeClock = (start = '2030-01-01T00:00:00.000Z') => {
+  let t = Date.parse(start);
+  return {
+    now: () => new Date(t),
+    advance: (ms: number) => {
+      t += ms;
+    },
+    set: (iso: string) => {
+      t = Date.parse(iso);
+    },
+  };
+};
+
+export const memorySecureEnvironment = (seed: string, now: () => Date) =>
+  EmbeddedSecureEnvironment.open({ database: ':memory:', kek: { source: 'ephemeral' } }, { now, random: seededRandom(seed) });
+
+export const replayCache = () => new MemoryReplayCache({ windowSeconds: 900, maxEntries: 10_000 });
+
+/** Every leaf field of a message as a path, for tamper-each-field tests. */
+export const leafPaths = (value: unknown, prefix: readonly (string | number)[] = []): (string | number)[][] => {
+  if (Array.isArray(value)) return value.flatMap((v, i) => leafPaths(v, [...prefix, i]));
+  if (value !== null && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => leafPaths(v, [...prefix, k]));
+  return [[...prefix]];
+};
+
+/**
+ * A copy of `message` with one leaf changed: a base64url field gets one byte flipped (decoded, flipped,
+ * re-encoded, so it stays well-formed), a timestamp moves by 1 ms, a number is incremented, any other string gets
+ * its last character changed.
+ */
+export const tamper = <T>(message: T, path: readonly (string | number)[], byteIndex = 0): T => {
+  const copy = structuredClone(message) as Record<string | number, unknown>;
+  let parent: Record<string | number, unknown> = copy;
+  for (const key of path.slice(0, -1)) parent = parent[key] as Record<string | number, unknown>;
+  const key = path[path.length - 1] as string | number;
+  const value = parent[key];
+  if (typeof value === 'number') parent[key] = value + 1;
+  else if (typeof value === 'string' && /^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(value)) {
+    parent[key] = new Date(Date.parse(value) + 1).toISOString(); // one millisecond later, still well-formed
+  } else if (typeof value === 'string') {
+    const bytes = value.length >= 16 && !value.includes(':') ? tryFromBase64url(value) : undefined;
+    if (bytes && bytes.length > 0) {
+      bytes[byteIndex % bytes.length] = (bytes[byteIndex % bytes.length] as number) ^ 0x01;
+      parent[key] = toBase64url(bytes);
+    } else {
+      const last = value.charCodeAt(value.length - 1);
+      parent[key] = value.slice(0, -1) + String.fromCharCode(last === 0x30 ? 0x31 : last === 0x61 ? 0x62 : 0x30 + ((last + 1) % 10));
+    }
+  } else if (typeof value === 'boolean') parent[key] = !value;
+  else throw new Error(`cannot tamper with ${path.join('.')}`);
+  return copy as T;
+};
+
+/** Every way a secret could have been written: raw bytes, hex (both cases), base64 and base64url. */
+export const secretEncodings = (secret: Uint8Array): Buffer[] => {
+  const b = Buffer.from(secret);
+  return [
+    b,
+    Buffer.from(b.toString('hex')),
+    Buffer.from(b.toString('hex').toUpperCase()),
+    Buffer.from(b.toString('base64').replace(/=+$/, '')),
+    Buffer.from(b.toString('base64url')),
+  ];
+};
+
+export const containsSecret = (haystack: Buffer, secret: Uint8Array): boolean =>
+  secretEncodings(secret).some((needle) => haystack.includes(needle));
+
+export { fromBase64url, toBase64url };

@@ -1,0 +1,214 @@
+import { describe, expect, it } from 'vitest';
+import { isCredenceError } from '../domain/errors.ts';
+import { generateAgreementKey } from '../adapters/crypto/agreement.ts';
+import { proofInput, Transcript, withoutFields } from '../adapters/crypto/transcript.ts';
+import { AssociationOutcome, type AssociationChallenge } from '../adapters/association/messages.ts';
+import type { KeyHandle } from '../adapters/secure-environment/port.ts';
+import { seededRandom, toBase64url } from './crypto-fixtures.ts';
+import { associate, handshakeWorld, REGISTRAR_ID, REGISTRAR_OWNER, REGISTREE_OWNER, type HandshakeWorld } from './handshake.fixtures.ts';
+
+const KINDS = ['psk256', 'ed25519', 'p256'] as const;
+const text = (s: string) => new TextEncoder().encode(s);
+
+const refusal = async (run: () => Promise<unknown>) => {
+  try {
+    await run();
+  } catch (error) {
+    if (isCredenceError(error, 'protocol') && error.problem.code === 'protocol') return { step: error.problem.step, reason: error.problem.reason };
+    throw error;
+  }
+  throw new Error('expected a protocol refusal');
+};
+
+describe('association handshake (seed 003 clause 11.3), both ends', () => {
+  for (const kind of KINDS) {
+    it(`${kind}: both ends hold the same session key: what one seals the other opens, both ways`, async () => {
+      const world = await handshakeWorld({ kind });
+      const { registreeOutcome, registrarOutcome } = await associate(world);
+      const registreeKey = registreeOutcome.sessionKeyHandle;
+      const registrarKey = registrarOutcome.sessionKeyHandle;
+      const up = await world.registreeSe.seal(REGISTREE_OWNER, registreeKey, text('reading 42'), text('aad'));
+      expect(new TextDecoder().decode(await world.registrarSe.open(REGISTRAR_OWNER, registrarKey, up, text('aad')))).toBe('reading 42');
+      const down = await world.registrarSe.seal(REGISTRAR_OWNER, registrarKey, text('ack'), text('aad'));
+      expect(new TextDecoder().decode(await world.registreeSe.open(REGISTREE_OWNER, registreeKey, down, text('aad')))).toBe('ack');
+      expect(world.registreeSe.exportForTest(registreeKey)).toEqual(world.registrarSe.exportForTest(registrarKey));
+    });
+
+    it(`${kind}: both outcomes describe the same association, parse as AssociationOutcome, and carry no key bytes`, async () => {
+      const world = await handshakeWorld({ kind });
+      const { registreeOutcome, registrarOutcome } = await associate(world);
+      expect(AssociationOutcome.parse(registrarOutcome)).toEqual(registrarOutcome);
+      expect(AssociationOutcome.parse(registreeOutcome)).toEqual(registreeOutcome);
+      const { sessionKeyHandle: a, side: sa, ...registrarFacts } = registrarOutcome;
+      const { sessionKeyHandle: b, side: sb, ...registreeFacts } = registreeOutcome;
+      expect(registrarFacts).toEqual(registreeFacts);
+      expect([sa, sb]).toEqual(['registrar', 'registree']);
+      expect(registrarFacts).toMatchObject({ registrarId: REGISTRAR_ID, lifetimeSeconds: 3600, expiresAt: '2030-01-01T01:00:00.000Z' });
+      expect(JSON.stringify(registrarOutcome)).not.toContain(Buffer.from(world.registrarSe.exportForTest(a)).toString('base64url'));
+      expect(b).not.toBe(a);
+    });
+  }
+
+  it('two runs with the same credential give different session keys (fresh nonces and ephemerals)', async () => {
+    const world = await handshakeWorld({ kind: 'psk256' });
+    const first = await associate(world);
+    const second = await associate(world);
+    expect(world.registrarSe.exportForTest(first.registrarOutcome.sessionKeyHandle)).not.toEqual(
+      world.registrarSe.exportForTest(second.registrarOutcome.sessionKeyHandle),
+    );
+  });
+
+  it('an Ed25519 Registree can run its ECDH on P-256, and an Ed25519-signing Registrar works with a P-256 Registree', async () => {
+    const world = await handshakeWorld({ kind: 'ed25519', registrarSigningKind: 'ed25519' });
+    const handshake = await world.registree.start({ lifetimeSeconds: 600, agreementGroup: 'p256' });
+    const challenge = await world.registrar.acceptHello(handshake.hello);
+    expect(challenge.ephemeral?.group).toBe('p256');
+    const { finish } = await handshake.acceptChallenge(challenge);
+    expect((await world.registrar.acceptFinish(finish)).lifetimeSeconds).toBe(600);
+    const other = await handshakeWorld({ kind: 'p256', registrarSigningKind: 'ed25519', seed: 'mixed' });
+    expect((await associate(other)).registrarOutcome.credential.kind).toBe('p256');
+  });
+});
+
+describe('association lifetime (clause 11.3.2: shorter than the credential)', () => {
+  const shortCredential = { notBefore: '2029-01-01T00:00:00.000Z', notAfter: '2030-01-01T00:30:00.000Z' };
+
+  it('a request longer than the credential is cut to its remaining lifetime minus the margin, ending strictly earlier', async () => {
+    const world = await handshakeWorld({ kind: 'ed25519', validity: shortCredential });
+    const { registrarOutcome } = await associate(world, 7200);
+    expect(registrarOutcome.lifetimeSeconds).toBe(1739); // 1800 s left, 60 s margin, strictly below
+    expect(Date.parse(registrarOutcome.expiresAt)).toBeLessThan(Date.parse(shortCredential.notAfter));
+  });
+
+  it('a request of exactly the remaining lifetime is cut too, even with no margin', async () => {
+    const world = await handshakeWorld({ kind: 'psk256', validity: shortCredential, registrar: { lifetimeMarginSeconds: 0 } });
+    const { registrarOutcome, registreeOutcome } = await associate(world, 1800);
+    expect(registrarOutcome.lifetimeSeconds).toBe(1799);
+    expect(registreeOutcome.expiresAt).toBe('2030-01-01T00:29:59.000Z');
+  });
+
+  it('a credential with no more than the margin left cannot carry an association: lifetime_exhausted', async () => {
+    const world = await handshakeWorld({ kind: 'p256', validity: { notBefore: '2029-01-01T00:00:00.000Z', notAfter: '2030-01-01T00:01:00.000Z' } });
+    const handshake = await world.registree.start({ lifetimeSeconds: 30 });
+    expect(await refusal(() => world.registrar.acceptHello(handshake.hello))).toEqual({ step: 'association.hello', reason: 'lifetime_exhausted' });
+  });
+
+  /** A Registrar that signs a challenge granting what it likes: the Registree's own guard must refuse it. */
+  const rogueChallenge = async (world: HandshakeWorld, change: Partial<AssociationChallenge>) => {
+    const handshake = await world.registree.start({ lifetimeSeconds: 600 });
+    const honest = await world.registrar.acceptHello(handshake.hello);
+    const unsigned = { ...withoutFields(honest, 'proof'), ...change };
+    const transcript = new Transcript('association');
+    transcript.absorb(handshake.hello.type, handshake.hello);
+    const th = transcript.absorb('association.challenge', unsigned);
+    const proof = await world.registrarSe.mac(REGISTRAR_OWNER, world.registrarHandle as KeyHandle, proofInput('association', 'registrar', 'challenge', th));
+    return { handshake, challenge: { ...unsigned, proof: toBase64url(proof) } };
+  };
+
+  it('the Registree refuses a validly authenticated grant longer than it asked for', async () => {
+    const world = await handshakeWorld({ kind: 'psk256' });
+    const { handshake, challenge } = await rogueChallenge(world, { lifetimeSeconds: 601, expiresAt: '2030-01-01T00:10:01.000Z' });
+    expect(await refusal(() => handshake.acceptChallenge(challenge))).toEqual({ step: 'association.challenge', reason: 'lifetime_exceeds_request' });
+  });
+
+  it('the Registree refuses a validly authenticated association ending at or after its credential', async () => {
+    const world = await handshakeWorld({ kind: 'psk256', validity: { notBefore: '2029-01-01T00:00:00.000Z', notAfter: '2030-01-01T00:05:00.000Z' } });
+    const { handshake, challenge } = await rogueChallenge(world, { lifetimeSeconds: 300, expiresAt: '2030-01-01T00:05:00.000Z' });
+    expect(await refusal(() => handshake.acceptChallenge(challenge))).toEqual({ step: 'association.challenge', reason: 'lifetime_exceeds_credential' });
+  });
+});
+
+describe('association handshake refusals', () => {
+  for (const kind of ['ed25519', 'p256'] as const) {
+    it(`${kind}: a Registrar that knows another key for this fingerprint refuses the Registree at finish (bad_signature)`, async () => {
+      const world = await handshakeWorld({ kind, wrongCredentialAtRegistrar: true });
+      const handshake = await world.registree.start({ lifetimeSeconds: 600 });
+      const { finish } = await handshake.acceptChallenge(await world.registrar.acceptHello(handshake.hello));
+      expect(await refusal(() => world.registrar.acceptFinish(finish))).toEqual({ step: 'association.finish', reason: 'bad_signature' });
+    });
+  }
+
+  it('psk256: with different PSKs the Registree refuses the Registrar at the challenge (bad_mac)', async () => {
+    const world = await handshakeWorld({ kind: 'psk256', wrongCredentialAtRegistrar: true });
+    const handshake = await world.registree.start({ lifetimeSeconds: 600 });
+    const challenge = await world.registrar.acceptHello(handshake.hello);
+    expect(await refusal(() => handshake.acceptChallenge(challenge))).toEqual({ step: 'association.challenge', reason: 'bad_mac' });
+  });
+
+  for (const kind of KINDS) {
+    it(`${kind}: a replayed hello is refused for its reused nonce (SER-012)`, async () => {
+      const world = await handshakeWorld({ kind });
+      const { messages } = await associate(world);
+      expect(await refusal(() => world.registrar.acceptHello(messages.hello))).toEqual({ step: 'association.hello', reason: 'replayed_nonce' });
+    });
+
+    it(`${kind}: a replayed finish finds no session`, async () => {
+      const world = await handshakeWorld({ kind });
+      const { messages } = await associate(world);
+      expect(await refusal(() => world.registrar.acceptFinish(messages.finish))).toEqual({ step: 'association.finish', reason: 'unknown_session' });
+    });
+  }
+
+  for (const kind of ['ed25519', 'p256'] as const) {
+    const group = kind === 'p256' ? 'p256' : 'x25519';
+    it(`${kind}: a swapped Registree ephemeral key is detected by the Registree (bad_signature)`, async () => {
+      const world = await handshakeWorld({ kind });
+      const handshake = await world.registree.start({ lifetimeSeconds: 600 });
+      const attacker = generateAgreementKey(group, seededRandom('attacker'));
+      const challenge = await world.registrar.acceptHello({ ...handshake.hello, ephemeral: { group, publicKey: toBase64url(attacker.publicKey) } });
+      expect(await refusal(() => handshake.acceptChallenge(challenge))).toEqual({ step: 'association.challenge', reason: 'bad_signature' });
+    });
+
+    it(`${kind}: a swapped Registrar ephemeral key is refused by the Registree (bad_signature)`, async () => {
+      const world = await handshakeWorld({ kind });
+      const handshake = await world.registree.start({ lifetimeSeconds: 600 });
+      const challenge = await world.registrar.acceptHello(handshake.hello);
+      const attacker = generateAgreementKey(group, seededRandom('attacker'));
+      const swapped = { ...challenge, ephemeral: { group, publicKey: toBase64url(attacker.publicKey) } };
+      expect(await refusal(() => handshake.acceptChallenge(swapped))).toEqual({ step: 'association.challenge', reason: 'bad_signature' });
+    });
+  }
+
+  it('an expired credential is refused by the Registrar, and the Registree does not even start', async () => {
+    const validity = { notBefore: '2029-01-01T00:00:00.000Z', notAfter: '2030-01-01T00:10:00.000Z' };
+    const world = await handshakeWorld({ kind: 'ed25519', validity });
+    const handshake = await world.registree.start({ lifetimeSeconds: 60 });
+    world.clock.set('2030-01-01T00:10:00.000Z');
+    expect(await refusal(() => world.registrar.acceptHello({ ...handshake.hello, sentAt: '2030-01-01T00:10:00.000Z' }))).toEqual({
+      step: 'association.hello',
+      reason: 'credential_expired',
+    });
+    expect(await refusal(() => world.registree.start({ lifetimeSeconds: 60 }))).toEqual({ step: 'association.start', reason: 'credential_expired' });
+  });
+
+  it('a revoked credential is refused', async () => {
+    const world = await handshakeWorld({ kind: 'p256', revoked: true });
+    const handshake = await world.registree.start({ lifetimeSeconds: 60 });
+    expect(await refusal(() => world.registrar.acceptHello(handshake.hello))).toEqual({ step: 'association.hello', reason: 'credential_revoked' });
+  });
+
+  it('a hello for another Registrar CSE, from an unknown Registree, or sent too long ago is refused', async () => {
+    const world = await handshakeWorld({ kind: 'psk256' });
+    const handshake = await world.registree.start({ lifetimeSeconds: 60 });
+    expect(await refusal(() => world.registrar.acceptHello({ ...handshake.hello, registrarId: 'CSE-IN-2' }))).toMatchObject({ reason: 'wrong_identity' });
+    expect(await refusal(() => world.registrar.acceptHello({ ...handshake.hello, registreeId: 'CSE-MN-8' }))).toMatchObject({ reason: 'unknown_credential' });
+    world.clock.advance(301_000);
+    expect(await refusal(() => world.registrar.acceptHello(handshake.hello))).toMatchObject({ reason: 'stale' });
+  });
+
+  it('a finish after the session timeout is stale', async () => {
+    const world = await handshakeWorld({ kind: 'ed25519' });
+    const handshake = await world.registree.start({ lifetimeSeconds: 600 });
+    const { finish } = await handshake.acceptChallenge(await world.registrar.acceptHello(handshake.hello));
+    world.clock.advance(61_000);
+    expect(await refusal(() => world.registrar.acceptFinish(finish))).toEqual({ step: 'association.finish', reason: 'stale' });
+  });
+
+  it('a refused handshake cannot be continued by the Registree', async () => {
+    const world = await handshakeWorld({ kind: 'ed25519' });
+    const handshake = await world.registree.start({ lifetimeSeconds: 600 });
+    const challenge = await world.registrar.acceptHello(handshake.hello);
+    await refusal(() => handshake.acceptChallenge({ ...challenge, proof: toBase64url(new Uint8Array(64)) }));
+    expect(await refusal(() => handshake.acceptChallenge(challenge))).toMatchObject({ reason: 'unknown_session' });
+  });
+});

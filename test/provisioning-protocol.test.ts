@@ -1,0 +1,266 @@
+import { describe, expect, it } from 'vitest';
+import { isCredenceError } from '../domain/errors.ts';
+import { generateAgreementKey } from '../adapters/crypto/agreement.ts';
+import { fromBase64url } from '../adapters/crypto/base64url.ts';
+import { ProvisioningOutcome } from '../adapters/enrolment/messages.ts';
+import { ProvisioningClient } from '../adapters/enrolment/node-client.ts';
+import { verifyProvisioningReceipt } from '../adapters/enrolment/receipt.ts';
+import type { KeyHandle } from '../adapters/secure-environment/port.ts';
+import { TrustAnchors } from '../adapters/x509/chain.ts';
+import { containsSecret, seededRandom, toBase64url } from './crypto-fixtures.ts';
+import { EF_ID, EF_OWNER, NODE_ID, NODE_OWNER, provision, provisioningWorld, type ProvisioningWorld } from './provisioning-protocol.fixtures.ts';
+import { der, importPublicKey, intermediateCa, issue, rootCa } from './x509-fixtures.ts';
+
+const KINDS = ['psk256', 'ed25519', 'p256'] as const;
+
+const refusal = async (run: () => Promise<unknown>) => {
+  try {
+    await run();
+  } catch (error) {
+    if (isCredenceError(error, 'protocol') && error.problem.code === 'protocol') return { step: error.problem.step, reason: error.problem.reason, message: error.message };
+    throw error;
+  }
+  throw new Error('expected a protocol refusal');
+};
+
+describe('remote provisioning (seed 003 clause 11.2.1), both ends', () => {
+  for (const bootstrapKind of KINDS) {
+    for (const credentialKind of KINDS) {
+      it(`${bootstrapKind} bootstrap provisions a ${credentialKind} credential that both ends describe identically`, async () => {
+        const world = await provisioningWorld({ bootstrapKind });
+        const { result, outcome } = await provision(world, credentialKind);
+        expect(ProvisioningOutcome.parse(outcome)).toEqual(outcome);
+        expect(outcome).toMatchObject({
+          nodeId: NODE_ID,
+          enrolmentFunctionId: EF_ID,
+          bootstrapFingerprint: world.bootstrap.descriptor.fingerprint,
+          serviceParameters: { cseId: 'CSE-IN-1', m2mSubId: 'sub-42' },
+          transcriptHash: result.transcriptHash,
+          credential: { kind: credentialKind, owner: { kind: 'node', id: NODE_ID } },
+        });
+        expect(result.credential).toEqual(outcome.credential);
+        const nodeKey = await world.nodeSe.describe(NODE_OWNER, result.handle);
+        expect(nodeKey.fingerprint).toBe(outcome.credential.fingerprint);
+        if (credentialKind === 'psk256') {
+          // The same 256-bit key on both sides, and the Enrolment Function's copy can no longer leave.
+          const efKey = await world.efSe.describe(EF_OWNER, outcome.credentialKeyHandle as KeyHandle);
+          expect(efKey).toMatchObject({ kind: 'psk256', fingerprint: outcome.credential.fingerprint, extractable: false, ephemeral: false });
+          expect(world.efSe.exportForTest(outcome.credentialKeyHandle as KeyHandle)).toEqual(world.nodeSe.exportForTest(result.handle));
+        } else {
+          // Generated on the node: the server has no handle for it, only the public key it was shown.
+          expect(outcome.credentialKeyHandle).toBeUndefined();
+          expect(toBase64url(nodeKey.publicKey as Uint8Array)).toBe(outcome.credential.kind !== 'psk256' && outcome.credential.publicKey);
+        }
+        const secret = world.nodeSe.exportForTest(result.handle);
+        expect(containsSecret(Buffer.from(JSON.stringify(outcome)), secret)).toBe(false);
+      });
+    }
+  }
+
+  it('an asymmetric receipt is verifiable later by anyone with the public keys (non-repudiation)', async () => {
+    const world = await provisioningWorld({ bootstrapKind: 'p256' });
+    const { outcome } = await provision(world, 'ed25519');
+    expect(verifyProvisioningReceipt(outcome, world.bootstrap.descriptor)).toEqual({ bootstrapSignature: true, credentialSignature: true });
+    const altered = { ...outcome, transcriptHash: toBase64url(new Uint8Array(32)) };
+    expect(verifyProvisioningReceipt(altered, world.bootstrap.descriptor)).toEqual({ bootstrapSignature: false, credentialSignature: false });
+  });
+
+  it('P-256 bootstrap with a P-256 Enrolment Function key delivers a PSK over P-256 ECDH', async () => {
+    const world = await provisioningWorld({ bootstrapKind: 'p256', efSigningKind: 'p256' });
+    const { messages, outcome } = await provision(world, 'psk256');
+    expect(messages.hello.ephemeral?.group).toBe('p256');
+    expect(outcome.credential.kind).toBe('psk256');
+  });
+});
+
+describe('remote provisioning with a manufacturer (IDevID) certificate (SER-SWIR-04)', async () => {
+  const root = await rootCa();
+  const deviceCa = await intermediateCa(root, 'CN=Acme Device CA');
+  const certify = (notAfter = '2040-01-01') => async (publicKey: Uint8Array) => {
+    const leaf = der(await issue(deviceCa, { subject: `CN=${NODE_ID}, O=Acme Meters`, publicKey: await importPublicKey('p256', publicKey), notAfter }));
+    return { leaf, chain: [leaf, der(deviceCa.cert)] };
+  };
+
+  it('verifies the chain against the trust anchors and records fingerprint, subject and validity', async () => {
+    const world = await provisioningWorld({ bootstrapKind: 'p256', certificate: certify(), trustAnchors: TrustAnchors.fromDer([der(root.cert)]) });
+    const { outcome } = await provision(world, 'p256');
+    expect(outcome.manufacturerCertificate).toMatchObject({
+      subject: `CN=${NODE_ID}, O=Acme Meters`,
+      notAfter: '2040-01-01T00:00:00.000Z',
+      anchorFingerprint: expect.stringMatching(/^sha256:/),
+    });
+  });
+
+  it('refuses a chain to an unknown trust anchor', async () => {
+    const otherRoot = await rootCa('CN=Unknown Root');
+    const world = await provisioningWorld({ bootstrapKind: 'p256', certificate: certify(), trustAnchors: TrustAnchors.fromDer([der(otherRoot.cert)]) });
+    const session = await world.client.start({ credentialKind: 'p256' });
+    expect(await refusal(() => world.ef.acceptHello(session.hello))).toMatchObject({ step: 'provisioning.hello', reason: 'certificate_rejected', message: expect.stringContaining('unknown_trust_anchor') });
+  });
+
+  it('refuses an expired manufacturer certificate', async () => {
+    const world = await provisioningWorld({ bootstrapKind: 'p256', certificate: certify('2029-06-01'), trustAnchors: TrustAnchors.fromDer([der(root.cert)]) });
+    const session = await world.client.start({ credentialKind: 'p256' });
+    expect(await refusal(() => world.ef.acceptHello(session.hello))).toMatchObject({ reason: 'certificate_rejected', message: expect.stringContaining('certificate_expired') });
+  });
+
+  it('refuses a hello whose chain does not start with the recorded certificate', async () => {
+    const world = await provisioningWorld({ bootstrapKind: 'p256', certificate: certify(), trustAnchors: TrustAnchors.fromDer([der(root.cert)]) });
+    const session = await world.client.start({ credentialKind: 'p256' });
+    const hello = { ...session.hello, certificateChain: session.hello.certificateChain?.slice(1) };
+    expect(await refusal(() => world.ef.acceptHello(hello))).toMatchObject({ reason: 'credential_mismatch' });
+  });
+});
+
+describe('remote provisioning refusals', () => {
+  const withOtherNodeKey = async (world: ProvisioningWorld) => {
+    const kind = world.bootstrap.descriptor.kind;
+    const other = await world.nodeSe.generate(NODE_OWNER, kind);
+    return new ProvisioningClient({
+      nodeId: NODE_ID,
+      owner: NODE_OWNER,
+      se: world.nodeSe,
+      now: world.clock.now,
+      random: seededRandom('impostor'),
+      bootstrap: { handle: other, descriptor: world.bootstrap.descriptor },
+      enrolmentFunction: { id: EF_ID, publicKey: { kind: 'ed25519', bytes: world.efSigningPublicKey } },
+    });
+  };
+
+  for (const kind of ['ed25519', 'p256'] as const) {
+    it(`${kind}: a node holding another key than its recorded bootstrap is refused at auth (bad_signature)`, async () => {
+      const world = await provisioningWorld({ bootstrapKind: kind });
+      const session = await (await withOtherNodeKey(world)).start({ credentialKind: 'psk256' });
+      const auth = await session.acceptChallenge(await world.ef.acceptHello(session.hello));
+      expect(await refusal(() => world.ef.acceptAuth(auth))).toMatchObject({ step: 'provisioning.auth', reason: 'bad_signature' });
+    });
+  }
+
+  it('psk256: a node holding another PSK detects it at the challenge (bad_mac), so nothing is delivered', async () => {
+    const world = await provisioningWorld({ bootstrapKind: 'psk256' });
+    const session = await (await withOtherNodeKey(world)).start({ credentialKind: 'psk256' });
+    const challenge = await world.ef.acceptHello(session.hello);
+    expect(await refusal(() => session.acceptChallenge(challenge))).toMatchObject({ step: 'provisioning.challenge', reason: 'bad_mac' });
+  });
+
+  it('a node refuses an Enrolment Function that does not hold the pinned key (bad_signature)', async () => {
+    const world = await provisioningWorld({ bootstrapKind: 'ed25519' });
+    const impostorKey = (await world.efSe.describe(EF_OWNER, await world.efSe.generate(EF_OWNER, 'ed25519'))).publicKey as Uint8Array;
+    const client = new ProvisioningClient({
+      nodeId: NODE_ID,
+      owner: NODE_OWNER,
+      se: world.nodeSe,
+      now: world.clock.now,
+      random: seededRandom('pinned'),
+      bootstrap: { handle: world.bootstrap.nodeHandle, descriptor: world.bootstrap.descriptor },
+      enrolmentFunction: { id: EF_ID, publicKey: { kind: 'ed25519', bytes: impostorKey } },
+    });
+    const session = await client.start({ credentialKind: 'p256' });
+    expect(await refusal(async () => session.acceptChallenge(await world.ef.acceptHello(session.hello)))).toMatchObject({ reason: 'bad_signature' });
+  });
+
+  it('a replayed hello is refused: its nonce was already used (SER-012)', async () => {
+    const world = await provisioningWorld({ bootstrapKind: 'ed25519' });
+    const session = await world.client.start({ credentialKind: 'p256' });
+    await world.ef.acceptHello(session.hello);
+    expect(await refusal(() => world.ef.acceptHello(session.hello))).toMatchObject({ step: 'provisioning.hello', reason: 'replayed_nonce' });
+  });
+
+  it('a hello sent more than the allowed clock skew ago is stale', async () => {
+    const world = await provisioningWorld({ bootstrapKind: 'ed25519' });
+    const session = await world.client.start({ credentialKind: 'p256' });
+    world.clock.advance(301_000);
+    expect(await refusal(() => world.ef.acceptHello(session.hello))).toMatchObject({ reason: 'stale' });
+  });
+
+  it('an answer after the session timeout is stale, and the session is gone afterwards', async () => {
+    const world = await provisioningWorld({ bootstrapKind: 'psk256' });
+    const session = await world.client.start({ credentialKind: 'psk256' });
+    const auth = await session.acceptChallenge(await world.ef.acceptHello(session.hello));
+    world.clock.advance(121_000);
+    expect(await refusal(() => world.ef.acceptAuth(auth))).toMatchObject({ step: 'provisioning.auth', reason: 'stale' });
+    expect(await refusal(() => world.ef.acceptAuth(auth))).toMatchObject({ reason: 'unknown_session' });
+  });
+
+  it('an expired, not-yet-valid or revoked bootstrap credential is refused', async () => {
+    const expired = await provisioningWorld({ bootstrapKind: 'p256', bootstrapValidity: { notBefore: '2020-01-01T00:00:00.000Z', notAfter: '2029-12-31T00:00:00.000Z' } });
+    const s1 = await expired.client.start({ credentialKind: 'p256' });
+    expect(await refusal(() => expired.ef.acceptHello(s1.hello))).toMatchObject({ reason: 'credential_expired' });
+    const early = await provisioningWorld({ bootstrapKind: 'p256', bootstrapValidity: { notBefore: '2031-01-01T00:00:00.000Z', notAfter: '2032-01-01T00:00:00.000Z' } });
+    const s2 = await early.client.start({ credentialKind: 'p256' });
+    expect(await refusal(() => early.ef.acceptHello(s2.hello))).toMatchObject({ reason: 'credential_not_yet_valid' });
+    const revoked = await provisioningWorld({ bootstrapKind: 'p256', bootstrapRevoked: true });
+    const s3 = await revoked.client.start({ credentialKind: 'p256' });
+    expect(await refusal(() => revoked.ef.acceptHello(s3.hello))).toMatchObject({ reason: 'credential_revoked' });
+  });
+
+  it('an unknown node, or a bootstrap fingerprint other than the recorded one, is unknown_credential', async () => {
+    const world = await provisioningWorld({ bootstrapKind: 'ed25519' });
+    const session = await world.client.start({ credentialKind: 'p256' });
+    expect(await refusal(() => world.ef.acceptHello({ ...session.hello, nodeId: 'node-9999' }))).toMatchObject({ reason: 'unknown_credential' });
+    const other = await provisioningWorld({ bootstrapKind: 'ed25519', seed: 'other', tamperBootstrap: (d) => ({ ...d, fingerprint: `sha256:${'0'.repeat(64)}` }) });
+    const s2 = await other.client.start({ credentialKind: 'p256' });
+    expect(await refusal(() => other.ef.acceptHello(s2.hello))).toMatchObject({ reason: 'unknown_credential' });
+  });
+
+  it('a hello for another Enrolment Function is wrong_identity', async () => {
+    const world = await provisioningWorld({ bootstrapKind: 'ed25519' });
+    const session = await world.client.start({ credentialKind: 'p256' });
+    expect(await refusal(() => world.ef.acceptHello({ ...session.hello, enrolmentFunctionId: 'MEF-2' }))).toMatchObject({ reason: 'wrong_identity' });
+  });
+
+  it('a credential kind the Enrolment Function does not offer is unsupported', async () => {
+    const world = await provisioningWorld({ bootstrapKind: 'ed25519', ef: { allowedCredentialKinds: ['p256'] } });
+    const session = await world.client.start({ credentialKind: 'psk256' });
+    expect(await refusal(() => world.ef.acceptHello(session.hello))).toMatchObject({ reason: 'unsupported' });
+  });
+
+  for (const bootstrapKind of KINDS) {
+    it(`${bootstrapKind}: a swapped node ephemeral key is detected by the node at the challenge`, async () => {
+      const world = await provisioningWorld({ bootstrapKind });
+      const session = await world.client.start({ credentialKind: 'psk256', agreementGroup: 'x25519' });
+      const attacker = generateAgreementKey('x25519', seededRandom('attacker'));
+      const swapped = { ...session.hello, ephemeral: { group: 'x25519' as const, publicKey: toBase64url(attacker.publicKey) } };
+      const challenge = await world.ef.acceptHello(swapped);
+      expect(await refusal(() => session.acceptChallenge(challenge))).toMatchObject({
+        step: 'provisioning.challenge',
+        reason: bootstrapKind === 'psk256' ? 'bad_mac' : 'bad_signature',
+      });
+    });
+
+    it(`${bootstrapKind}: a swapped Enrolment Function ephemeral key is refused by the node`, async () => {
+      const world = await provisioningWorld({ bootstrapKind });
+      const session = await world.client.start({ credentialKind: 'psk256', agreementGroup: 'x25519' });
+      const challenge = await world.ef.acceptHello(session.hello);
+      const attacker = generateAgreementKey('x25519', seededRandom('attacker'));
+      const swapped = { ...challenge, ephemeral: { group: 'x25519' as const, publicKey: toBase64url(attacker.publicKey) } };
+      expect(await refusal(() => session.acceptChallenge(swapped))).toMatchObject({ reason: bootstrapKind === 'psk256' ? 'bad_mac' : 'bad_signature' });
+    });
+  }
+
+  it('a receipt before the node authenticated is refused, and ends the session', async () => {
+    const world = await provisioningWorld({ bootstrapKind: 'ed25519' });
+    const session = await world.client.start({ credentialKind: 'p256' });
+    const challenge = await world.ef.acceptHello(session.hello);
+    const early = { type: 'provisioning.receipt', version: 1, sessionId: challenge.sessionId, credentialFingerprint: `sha256:${'a'.repeat(64)}`, bootstrapProof: 'AA', credentialProof: 'AA' };
+    expect(await refusal(() => world.ef.acceptReceipt(early))).toMatchObject({ reason: 'unknown_session' });
+    const auth = await session.acceptChallenge(challenge);
+    expect(await refusal(() => world.ef.acceptAuth(auth))).toMatchObject({ reason: 'unknown_session' });
+  });
+
+  it('a refused run cannot be continued on the node either', async () => {
+    const world = await provisioningWorld({ bootstrapKind: 'ed25519' });
+    const session = await world.client.start({ credentialKind: 'p256' });
+    const challenge = await world.ef.acceptHello(session.hello);
+    await refusal(() => session.acceptChallenge({ ...challenge, proof: toBase64url(new Uint8Array(64)) }));
+    expect(await refusal(() => session.acceptChallenge(challenge))).toMatchObject({ reason: 'unknown_session' });
+  });
+
+  it('the PSK crosses the wire only encrypted: its bytes are in no message, in any encoding', async () => {
+    const world = await provisioningWorld({ bootstrapKind: 'ed25519' });
+    const { messages, result } = await provision(world, 'psk256');
+    const psk = world.nodeSe.exportForTest(result.handle);
+    expect(containsSecret(Buffer.from(JSON.stringify(messages)), psk)).toBe(false);
+    expect(containsSecret(Buffer.from(fromBase64url(messages.delivery.wrappedKey as string)), psk)).toBe(false);
+  });
+});
