@@ -7,6 +7,9 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CliCommand
   history: { summary: "print one entity's timeline: credence history <stream>", load: async () => (await import('./commands/history.ts')).history },
   verify: { summary: 'verify the transparency log, an evidence bundle or a proof offline', load: async () => (await import('./commands/verify.ts')).run },
   export: { summary: 'export an evidence bundle: credence export <stream> --out file.json', load: async () => (await import('./commands/export.ts')).run },
+  state: { summary: 'an entity as it stood at an instant: credence state <stream> --at <ISO time>', load: async () => (await import('./commands/state.ts')).state },
+  query: { summary: 'compliance queries: credence query <name> [--json] [params]', load: async () => (await import('./commands/query.ts')).query },
+  projections: { summary: 'projection checkpoints and lag; credence projections rebuild <name|all>', load: async () => (await import('./commands/projections.ts')).projections },
 };
 
 const usage = (io: Io): void => {

@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import { systemClock } from '../../adapters/clock/index.ts';
+import { createEngine } from '../../adapters/engine/index.ts';
+import { openReadModels } from '../../adapters/readmodels/index.ts';
+import { ProjectionRunner } from '../../projections/runtime/index.ts';
+import { auditTrail } from '../../projections/audit/index.ts';
+import { cascadeProcessManager } from '../../projections/cascade/index.ts';
+import { complianceProjection } from '../../projections/compliance/index.ts';
+import { expiryScheduler } from '../../projections/expiry/index.ts';
+import { json, parseCli, type Io } from '../io.ts';
+import { openExistingStore } from './open-store.ts';
+
+const Args = z.object({
+  data: z.string().min(1).default('./data'),
+  json: z.boolean().default(false),
+  positionals: z.union([
+    z.tuple([]).transform(() => ({ action: 'status' as const })),
+    z.tuple([z.literal('status')]).transform(() => ({ action: 'status' as const })),
+    z.tuple([z.literal('rebuild'), z.string().min(1)]).transform(([, name]) => ({ action: 'rebuild' as const, name })),
+  ], { error: 'expected: status | rebuild <name|all>' }),
+});
+
+/**
+ * `credence projections [status] [--json]`: each projection's checkpoint and lag (events and seconds behind).
+ * `credence projections rebuild <name|all>`: empties a read model and replays it from position 0. Pseudonym
+ * rotation needs the Secure Environment's key and is rebuilt by the process that holds it.
+ */
+export const projections = async (argv: string[], io: Io): Promise<number> => {
+  const args = parseCli(argv, { data: { type: 'string' }, json: { type: 'boolean' } }, Args, io);
+  if (args === undefined) return 2;
+  const store = openExistingStore(args.data, io);
+  if (store === undefined) return 2;
+  const db = openReadModels({ dir: args.data });
+  const engine = createEngine({ store, clock: systemClock });
+  const runner = new ProjectionRunner({
+    db,
+    store,
+    projections: [cascadeProcessManager(engine), expiryScheduler(engine), auditTrail(), complianceProjection()],
+  });
+  try {
+    const command = args.positionals;
+    if (command.action === 'rebuild') {
+      const names = command.name === 'all' ? runner.names : [command.name];
+      const unknown = names.filter((n) => !runner.names.includes(n));
+      if (unknown.length > 0) {
+        io.err(`error: unknown projection ${unknown.join(', ')} (known: ${runner.names.join(', ')}, all)`);
+        return 2;
+      }
+      for (const name of names) {
+        const count = await runner.rebuild(name);
+        io.out(`rebuilt ${name} from position 0: ${count} events`);
+      }
+      return 0;
+    }
+    const lags = [];
+    for (const name of runner.names) lags.push(await runner.lag(name));
+    if (args.json) io.out(json(lags));
+    else {
+      io.out(`${'projection'.padEnd(12)} ${'checkpoint'.padStart(12)} ${'head'.padStart(12)} ${'behind'.padStart(9)} ${'seconds'.padStart(9)}`);
+      for (const l of lags) {
+        io.out(`${l.name.padEnd(12)} ${String(l.checkpoint ?? '-').padStart(12)} ${String(l.head ?? '-').padStart(12)} ${String(l.eventsBehind).padStart(9)} ${l.secondsBehind.toFixed(0).padStart(9)}`);
+      }
+    }
+    return 0;
+  } finally {
+    db.close();
+    await store.close();
+  }
+};
