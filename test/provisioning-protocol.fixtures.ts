@@ -4,7 +4,7 @@ import type { CredentialDescriptor, CredentialKind } from '../adapters/crypto/cr
 import { EnrolmentFunction, type EnrolmentFunctionOptions } from '../adapters/enrolment/enrolment-function.ts';
 import { ProvisioningClient } from '../adapters/enrolment/node-client.ts';
 import type { EmbeddedSecureEnvironment } from '../adapters/secure-environment/embedded.ts';
-import type { KeyHandle } from '../adapters/secure-environment/port.ts';
+import type { KeyHandle, SecureEnvironment } from '../adapters/secure-environment/port.ts';
 import type { TrustAnchors } from '../adapters/x509/chain.ts';
 import { fakeClock, memorySecureEnvironment, replayCache, seededRandom, toBase64url } from './crypto-fixtures.ts';
 
@@ -101,10 +101,10 @@ export const provisioningWorld = async (options: WorldOptions): Promise<Provisio
 
 /** Copies an extractable key between two Secure Environments without its bytes leaving either in plaintext. */
 export const importInto = async (
-  from: EmbeddedSecureEnvironment,
+  from: SecureEnvironment,
   fromOwner: string,
   handle: KeyHandle,
-  to: EmbeddedSecureEnvironment,
+  to: SecureEnvironment,
   toOwner: string,
 ): Promise<KeyHandle> => {
   // A transport key agreed by ECDH between the two environments, then the key wrapped under it.

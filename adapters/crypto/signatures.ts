@@ -65,7 +65,8 @@ export const verifySignature = (
 ): boolean => {
   assertBytes(message, 'message');
   if (!(signature instanceof Uint8Array) || signature.length !== SIGNATURE_LENGTH) return false;
-  if (!isValidSigningPublicKey(kind, publicKey)) return false;
+  // Point decoding (and its rejection of invalid keys) happens inside verify; decoding twice costs a square root.
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== publicKeyLength(kind)) return false;
   try {
     return kind === 'ed25519'
       ? ed25519.verify(signature, message, publicKey, { zip215: false })

@@ -111,7 +111,10 @@ export class EmbeddedSecureEnvironment implements SecureEnvironment {
     requireOwner(owner);
     if (kind === 'psk256') return this.#put(owner, kind, this.#random(KEY_LENGTH).slice(), options);
     if (kind === 'x25519') return this.#put(owner, kind, this.#random(KEY_LENGTH).slice(), options);
-    if (kind === 'ed25519' || kind === 'p256') return this.#put(owner, kind, generateSigningKey(kind, this.#random).secretKey, options);
+    if (kind === 'ed25519' || kind === 'p256') {
+      const { secretKey, publicKey } = generateSigningKey(kind, this.#random);
+      return this.#put(owner, kind, secretKey, options, publicKey);
+    }
     throw new TypeError(`kind: cannot generate ${String(kind)}`);
   }
 
@@ -250,21 +253,26 @@ export class EmbeddedSecureEnvironment implements SecureEnvironment {
     }
   }
 
-  /** Seals `bytes` into a new record and wipes them. */
-  #put(owner: string, kind: KeyKind, bytes: Uint8Array, options: KeyOptions): KeyHandle {
+  /** Seals `bytes` into a new record and wipes them; `knownPublicKey` saves recomputing one just generated. */
+  #put(owner: string, kind: KeyKind, bytes: Uint8Array, options: KeyOptions, knownPublicKey?: Uint8Array): KeyHandle {
     try {
       const handle = `key_${toBase64url(this.#random(18))}` as KeyHandle;
       const extractable = kind !== 'secret' && options.extractable === true;
       const meta = { handle, owner, kind, extractable };
       const publicKey =
-        kind === 'ed25519' || kind === 'p256' ? signingPublicKey(kind, bytes) : kind === 'x25519' ? agreementPublicKey(kind, bytes) : undefined;
+        kind === 'ed25519' || kind === 'p256'
+          ? (knownPublicKey ?? signingPublicKey(kind, bytes))
+          : kind === 'x25519'
+            ? agreementPublicKey(kind, bytes)
+            : undefined;
       this.#store.put({
         ...meta,
         ephemeral: kind === 'secret' || options.ephemeral === true,
         ...(publicKey ? { publicKey } : {}),
-        fingerprint: publicKey && kind !== 'psk256' && kind !== 'session256' && kind !== 'secret'
-          ? publicKeyFingerprint(kind, publicKey)
-          : secretKeyFingerprint(bytes),
+        fingerprint:
+          publicKey && (kind === 'ed25519' || kind === 'p256' || kind === 'x25519')
+            ? publicKeyFingerprint(kind, publicKey)
+            : secretKeyFingerprint(bytes),
         sealed: aeadSeal(this.#kek, bytes, sealAad(meta), this.#random),
         createdAt: this.#now().toISOString(),
       });
