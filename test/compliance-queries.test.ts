@@ -91,7 +91,7 @@ describe('compliance queries', () => {
   it('lists every action of one actor through the named query', async () => {
     const { c } = await openScenario();
     const rows = COMPLIANCE_QUERIES.actions.run(c.readModels, COMPLIANCE_QUERIES.actions.params.parse({ actor: operator.id, from: '2026-01-02' }), new Date());
-    expect(rows.map((r) => (r as { commandType: string }).commandType)).toEqual(['revokeCredential', 'revokeNode']);
+    expect(rows.map((r) => r.commandType)).toEqual(['revokeCredential', 'revokeNode']);
     await c.close();
   });
 

@@ -51,7 +51,8 @@ export const query = async (argv: string[], io: Io): Promise<number> => {
   const db = openReadModels({ dir: args.data });
   try {
     await new ProjectionRunner({ db, store, projections: [auditTrail(), complianceProjection()] }).catchUp();
-    const rows = (definition.run as (d: typeof db, p: unknown, now: Date) => readonly Record<string, unknown>[])(db, params.data, systemClock.now());
+    // The name picked the definition and its own schema parsed the parameters, so they match.
+    const rows = (definition.run as unknown as (d: typeof db, p: unknown, now: Date) => readonly Record<string, unknown>[])(db, params.data, systemClock.now());
     if (args.json) io.out(json({ query: name, params: raw, rows }));
     else {
       io.out(`${name}: ${rows.length} row${rows.length === 1 ? '' : 's'}`);

@@ -8,14 +8,14 @@ const Instant = z
   .union([z.iso.datetime({ offset: true }), z.iso.date()])
   .transform((s) => new Date(s.length === 10 ? `${s}T00:00:00.000Z` : s));
 
-export interface ComplianceQuery<S extends z.ZodType = z.ZodType> {
+export interface ComplianceQuery<S extends z.ZodType = z.ZodType, R extends { readonly position: bigint } = { readonly position: bigint }> {
   readonly summary: string;
   /** Parameters by name, as the CLI passes them (strings) or a library caller does. */
   readonly params: S;
-  run(db: Database.Database, params: z.infer<S>, now: Date): readonly { readonly position: bigint }[];
+  run(db: Database.Database, params: z.infer<S>, now: Date): readonly R[];
 }
 
-const query = <S extends z.ZodType>(q: ComplianceQuery<S>): ComplianceQuery<S> => q;
+const query = <S extends z.ZodType, R extends { readonly position: bigint }>(q: ComplianceQuery<S, R>): ComplianceQuery<S, R> => q;
 
 /** The named compliance queries, for `credence query <name>` and any other front end. */
 export const COMPLIANCE_QUERIES = {
