@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
 import { generateAgreementKey } from '../adapters/crypto/agreement.ts';
 import { fromBase64url } from '../adapters/crypto/base64url.ts';
+import { proofInput, Transcript, withoutFields } from '../adapters/crypto/transcript.ts';
 import { ProvisioningOutcome } from '../adapters/enrolment/messages.ts';
 import { ProvisioningClient } from '../adapters/enrolment/node-client.ts';
 import { verifyProvisioningReceipt } from '../adapters/enrolment/receipt.ts';
@@ -254,6 +255,24 @@ describe('remote provisioning refusals', () => {
     const challenge = await world.ef.acceptHello(session.hello);
     await refusal(() => session.acceptChallenge({ ...challenge, proof: toBase64url(new Uint8Array(64)) }));
     expect(await refusal(() => session.acceptChallenge(challenge))).toMatchObject({ reason: 'unknown_session' });
+  });
+
+  it('a node that authenticates with a low-order X25519 ephemeral key is refused at auth, not crashed', async () => {
+    const world = await provisioningWorld({ bootstrapKind: 'ed25519' });
+    const session = await world.client.start({ credentialKind: 'psk256', agreementGroup: 'x25519' });
+    // A misbehaving node: it signs a transcript holding an all-zero key (RFC 7748 §6.1: all-zero output).
+    const hello = { ...session.hello, ephemeral: { group: 'x25519' as const, publicKey: toBase64url(new Uint8Array(32)) } };
+    const challenge = await world.ef.acceptHello(hello);
+    const transcript = new Transcript('provisioning');
+    transcript.absorb(hello.type, hello);
+    transcript.absorb(challenge.type, withoutFields(challenge, 'proof'));
+    const unsigned = { type: 'provisioning.auth', version: 1, sessionId: challenge.sessionId, enrolmentNonce: challenge.enrolmentNonce };
+    const th = transcript.absorb(unsigned.type, unsigned);
+    const proof = await world.nodeSe.sign(NODE_OWNER, world.bootstrap.nodeHandle, proofInput('provisioning', 'node', 'auth', th));
+    expect(await refusal(() => world.ef.acceptAuth({ ...unsigned, proof: toBase64url(proof) }))).toMatchObject({
+      step: 'provisioning.auth',
+      reason: 'invalid_ephemeral_key',
+    });
   });
 
   it('the PSK crosses the wire only encrypted: its bytes are in no message, in any encoding', async () => {

@@ -3,7 +3,7 @@ import { isCredenceError } from '../domain/errors.ts';
 import { generateSigningKey } from '../adapters/crypto/signatures.ts';
 import { certificateFingerprint, publicKeyFingerprint } from '../adapters/crypto/fingerprint.ts';
 import { TrustAnchors, verifyCertificateChain } from '../adapters/x509/chain.ts';
-import { seededRandom } from './crypto-fixtures.ts';
+import { seededRandom, toBase64url } from './crypto-fixtures.ts';
 import { der, freshKey, importPublicKey, intermediateCa, issue, rootCa } from './x509-fixtures.ts';
 
 const AT = new Date('2030-01-01T00:00:00.000Z');
@@ -80,6 +80,15 @@ describe('IDevID chain verification (SER-SWIR-04)', async () => {
     const notCa = await issue(root, { subject: 'CN=Not A CA', publicKey: keys.keys.publicKey });
     const leaf = await issue({ cert: notCa, keys: keys.keys }, { subject: 'CN=node-0007', publicKey: await freshKey() });
     expect(await rejection(() => verifyCertificateChain([der(leaf), der(notCa)], anchors, AT))).toBe('issuer_not_ca');
+  });
+
+  it('reads trust anchors from configuration, refusing an empty list or a non-CA anchor', async () => {
+    const fromConfig = TrustAnchors.fromConfig([toBase64url(der(root.cert))]);
+    const leaf = await issue(root, { subject: 'CN=node-0008', publicKey: await freshKey() });
+    expect((await verifyCertificateChain([der(leaf)], fromConfig, AT)).anchor.subject).toBe(root.cert.subject);
+    expect(() => TrustAnchors.fromConfig([])).toThrow(/invalid trust anchors/);
+    expect(() => TrustAnchors.fromConfig(['not base64url!'])).toThrow(/trustAnchors\.0/);
+    expect(await rejection(async () => TrustAnchors.fromConfig([toBase64url(der(leaf))]))).toBe('issuer_not_ca');
   });
 
   it('refuses bytes that are not a certificate: malformed_certificate', async () => {

@@ -170,6 +170,7 @@ export class Registrar {
           ? { psk: session.psk }
           : { ephemeral: session.ephemeral as KeyHandle, peerPublicKey: fromBase64url(hello.ephemeral?.publicKey ?? '') },
         session.challengeTranscript,
+        FINISH,
       );
       session.done = true;
       return {

@@ -111,10 +111,12 @@ export class RegistreeHandshake {
     const { hello } = this;
     if (challenge.registrarId !== hello.registrarId || challenge.registreeId !== hello.registreeId) throw protocolFailure(CHALLENGE, 'wrong_identity');
     if (challenge.registreeNonce !== hello.registreeNonce) throw protocolFailure(CHALLENGE, 'nonce_mismatch');
+    const peerGroup = challenge.ephemeral?.group;
     const peer = challenge.ephemeral ? fromBase64url(challenge.ephemeral.publicKey) : undefined;
-    if ((peer === undefined) !== (hello.ephemeral === undefined) || (peer && (challenge.ephemeral?.group !== hello.ephemeral?.group || !isValidAgreementPublicKey(challenge.ephemeral!.group, peer)))) {
-      throw protocolFailure(CHALLENGE, 'invalid_ephemeral_key');
-    }
+    const acceptable = peer === undefined || peerGroup === undefined
+      ? hello.ephemeral === undefined
+      : peerGroup === hello.ephemeral?.group && isValidAgreementPublicKey(peerGroup, peer);
+    if (!acceptable) throw protocolFailure(CHALLENGE, 'invalid_ephemeral_key');
     const thChallenge = this.#transcript.absorb(challenge.type, withoutFields(challenge, 'proof'));
     const verifier = this.#registrarVerifier();
     if (!(await checkProof(se, owner, verifier, proofFor('registrar', 'challenge', thChallenge), challenge.proof))) {
@@ -132,6 +134,7 @@ export class RegistreeHandshake {
       owner,
       peer ? { ephemeral: this.#ephemeral as KeyHandle, peerPublicKey: peer } : { psk: credential.handle },
       thChallenge,
+      CHALLENGE,
     );
     this.#ephemeral = undefined;
     try {

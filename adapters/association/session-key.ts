@@ -1,5 +1,6 @@
 import { utf8 } from '../crypto/bytes.ts';
 import { proofInput } from '../crypto/transcript.ts';
+import { agreeOrRefuse } from '../secure-environment/agree-or-refuse.ts';
 import { destroyQuietly } from '../secure-environment/destroy-quietly.ts';
 import type { KeyHandle, SecureEnvironment } from '../secure-environment/port.ts';
 
@@ -19,11 +20,12 @@ export const deriveSessionKey = async (
   owner: string,
   source: { readonly psk: KeyHandle } | { readonly ephemeral: KeyHandle; readonly peerPublicKey: Uint8Array },
   transcriptHash: Uint8Array,
+  step: string,
 ): Promise<KeyHandle> => {
   if ('psk' in source) {
     return se.deriveKey(owner, { inputs: [source.psk], salt: transcriptHash, info: SESSION_KEY_INFO, kind: 'session256' });
   }
-  const secret = await se.agree(owner, source.ephemeral, source.peerPublicKey);
+  const secret = await agreeOrRefuse(se, owner, source.ephemeral, source.peerPublicKey, step);
   try {
     return await se.deriveKey(owner, { inputs: [secret], salt: transcriptHash, info: SESSION_KEY_INFO, kind: 'session256' });
   } finally {

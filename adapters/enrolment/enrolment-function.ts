@@ -185,7 +185,7 @@ export class EnrolmentFunction {
       if (hello.credentialKind === 'psk256') {
         if (auth.credentialPublicKey !== undefined || auth.proofOfPossession !== undefined) throw protocolFailure(AUTH, 'unsupported', 'a PSK needs no node key');
         const temporary = await se.generate(owner, 'psk256', { ephemeral: true, extractable: true });
-        const kek = await deliveryKey(se, owner, session.ephemeral as KeyHandle, fromBase64url(hello.ephemeral?.publicKey ?? ''), th);
+        const kek = await deliveryKey(se, owner, session.ephemeral as KeyHandle, fromBase64url(hello.ephemeral?.publicKey ?? ''), th, AUTH);
         try {
           credential = { kind: 'psk256', fingerprint: (await se.describe(owner, temporary)).fingerprint, ...common };
           const aad = deliveryAad(th, credential);
@@ -292,7 +292,9 @@ export class EnrolmentFunction {
         anchorFingerprint: verified.anchor.fingerprint,
       };
     } catch (error) {
-      if (isCredenceError(error, 'bad_signature')) throw protocolFailure(HELLO, 'certificate_rejected', error.problem.code === 'bad_signature' ? error.problem.reason : '');
+      if (isCredenceError(error, 'bad_signature') && error.problem.code === 'bad_signature') {
+        throw protocolFailure(HELLO, 'certificate_rejected', error.problem.reason);
+      }
       throw error;
     }
   }

@@ -2,6 +2,7 @@ import { concatBytes, utf8 } from '../crypto/bytes.ts';
 import type { CredentialDescriptor } from '../crypto/credential.ts';
 import { sha256 } from '../crypto/hash.ts';
 import { canonicalJson, proofInput } from '../crypto/transcript.ts';
+import { agreeOrRefuse } from '../secure-environment/agree-or-refuse.ts';
 import type { KeyHandle, SecureEnvironment } from '../secure-environment/port.ts';
 
 /**
@@ -17,8 +18,9 @@ export const deliveryKey = async (
   ephemeral: KeyHandle,
   peerPublicKey: Uint8Array,
   authTranscriptHash: Uint8Array,
+  step: string,
 ): Promise<KeyHandle> => {
-  const secret = await se.agree(owner, ephemeral, peerPublicKey);
+  const secret = await agreeOrRefuse(se, owner, ephemeral, peerPublicKey, step);
   try {
     return await se.deriveKey(owner, {
       inputs: [secret],

@@ -202,7 +202,7 @@ export class NodeProvisioningSession {
     if (delivery.wrappedKey === undefined) throw protocolFailure(DELIVERY, 'malformed', 'wrappedKey missing');
     const peer = fromBase64url(this.#challenge?.ephemeral?.publicKey ?? '');
     const authTranscript = this.#authTranscript as Uint8Array;
-    const kek = await deliveryKey(se, owner, this.#ephemeral as KeyHandle, peer, authTranscript);
+    const kek = await deliveryKey(se, owner, this.#ephemeral as KeyHandle, peer, authTranscript, DELIVERY);
     try {
       const handle = await se.unwrap(owner, kek, fromBase64url(delivery.wrappedKey), deliveryAad(authTranscript, credential), { kind: 'psk256' });
       if (handle === undefined) throw protocolFailure(DELIVERY, 'decryption_failed');

@@ -18,5 +18,6 @@ export {
 export type { EmbeddedSecureEnvironmentDeps } from './embedded.ts';
 export { KEK_LENGTH, KekSource } from './kek.ts';
 export { checkProof, proofFailure, prove } from './proof.ts';
+export { agreeOrRefuse } from './agree-or-refuse.ts';
 export { destroyQuietly } from './destroy-quietly.ts';
 export type { CredentialKey, ProofVerifier } from './proof.ts';

@@ -1,6 +1,8 @@
 import './reflect-polyfill.ts';
 import * as x509 from '@peculiar/x509';
-import { CredenceError } from '../../domain/errors.ts';
+import { z } from 'zod';
+import { CredenceError, validationError } from '../../domain/errors.ts';
+import { base64urlString, fromBase64url } from '../crypto/base64url.ts';
 import { certificateFingerprint, publicKeyFromSpki } from '../crypto/fingerprint.ts';
 
 /**
@@ -65,6 +67,9 @@ const checkValidity = (cert: x509.X509Certificate, at: Date): void => {
   if (at > cert.notAfter) throw certificateRejected('certificate_expired', cert.subject);
 };
 
+/** Configuration: the manufacturer root certificates, DER as base64url. */
+export const TrustAnchorsConfig = z.array(base64urlString()).min(1);
+
 /** A set of trust anchors (root CA certificates, DER). */
 export class TrustAnchors {
   readonly #anchors: readonly Parsed[];
@@ -73,7 +78,19 @@ export class TrustAnchors {
     this.#anchors = anchors;
   }
 
-  /** Anchors must themselves be CA certificates; a malformed one is a configuration error. */
+  /** Parses configuration; anything but a non-empty list of CA certificates is a `validation` error. */
+  static fromConfig(input: unknown): TrustAnchors {
+    const parsed = TrustAnchorsConfig.safeParse(input);
+    if (!parsed.success) {
+      throw validationError(
+        parsed.error.issues.map((i) => ({ path: ['trustAnchors', ...i.path].join('.'), rule: i.code, message: i.message })),
+        'trust anchors',
+      );
+    }
+    return TrustAnchors.fromDer(parsed.data.map((text) => fromBase64url(text)));
+  }
+
+  /** Anchors must themselves be CA certificates (else `bad_signature` with reason issuer_not_ca). */
   static fromDer(certificates: readonly Uint8Array[]): TrustAnchors {
     const anchors = certificates.map((der, i) => parse(der, `trust anchor ${i}`));
     anchors.forEach(({ cert }) => {
