@@ -1,6 +1,6 @@
 /** Test certificates made with @peculiar/x509 over Node's WebCrypto: a manufacturer CA, intermediates, IDevIDs. */
 import { webcrypto } from 'node:crypto';
-import '../adapters/x509/reflect-polyfill.ts';
+import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 
 const subtle = webcrypto.subtle;

@@ -1,4 +1,5 @@
-import './reflect-polyfill.ts';
+// @peculiar/x509 resolves its parsers through tsyringe, which needs the Reflect metadata API loaded first.
+import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { z } from 'zod';
 import { CredenceError, validationError } from '../../domain/errors.ts';
