@@ -12,6 +12,7 @@ import { ExpectedRevision, type EventStore } from '../adapters/store/port.ts';
 import { actionsOf, auditTrail, stateAt, timeline } from '../projections/audit/index.ts';
 import { ProjectionRunner } from '../projections/runtime/index.ts';
 import { main } from '../bin/cli.ts';
+import { renderProgress } from '../bin/progress.ts';
 import { cmd, operator, T0 } from './support/fleet.ts';
 
 const alice = generateSigningKey('ed25519', (n) => new Uint8Array(randomBytes(n)));
@@ -184,5 +185,14 @@ describe('audit trail', () => {
       expect(await main(['state', 'credential-cred-1', '--at', 'yesterday', '--data', dir], bad.io)).toBe(2);
       expect(bad.err.join('\n')).toContain('at: must be an ISO 8601 date-time');
     });
+  });
+
+  it('draws the bulk replay progress bar from the events done and the total', () => {
+    expect(renderProgress(0, 200_000, 'events replayed', 10)).toBe('[----------]   0%  0/200,000 events replayed');
+    expect(renderProgress(50_000, 200_000, 'events replayed', 10)).toBe('[###-------]  25%  50,000/200,000 events replayed');
+    expect(renderProgress(200_000, 200_000, 'events replayed', 10)).toBe('[##########] 100%  200,000/200,000 events replayed');
+    // More events than the head announced (appended meanwhile) never overflow the bar.
+    expect(renderProgress(210_000, 200_000, 'events replayed', 10)).toBe('[##########] 100%  210,000/200,000 events replayed');
+    expect(renderProgress(42, 0, 'events replayed')).toBe('42 events replayed');
   });
 });

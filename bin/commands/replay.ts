@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { replayAll } from '../../projections/replay/index.ts';
 import { json, parseCli, type Io } from '../io.ts';
+import { progressBar } from '../progress.ts';
 import { openExistingStore } from './open-store.ts';
 
 const Args = z.object({
@@ -16,10 +17,11 @@ export const replay = async (argv: string[], io: Io): Promise<number> => {
   const store = openExistingStore(args.data, io);
   if (store === undefined) return 2;
   try {
+    // On the embedded store the head position is the number of stored events: the bar's total.
     const progress =
-      !args.json && process.stderr.isTTY ? (n: number) => process.stderr.write(`\rreplayed ${n} events`) : undefined;
-    const result = await replayAll(store, progress);
-    if (progress !== undefined) process.stderr.write('\n');
+      !args.json && process.stderr.isTTY ? progressBar(process.stderr, Number((await store.headPosition()) ?? 0n), 'events replayed') : undefined;
+    const result = await replayAll(store, progress?.update);
+    progress?.finish();
     if (args.json) {
       io.out(json({ ok: result.findings.length === 0, ...result }));
     } else {

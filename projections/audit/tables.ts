@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import type { SignatureStatus } from './signature.ts';
+import { prepared } from '../runtime/index.ts';
 
 export const setupAuditTables = (db: Database.Database): void => {
   db.exec(`CREATE TABLE IF NOT EXISTS audit_events (
@@ -39,7 +40,7 @@ const reasonOf = (e: DecodedEvent): string | null => {
 /** Keyed on the global position: writing the same event twice leaves one row (idempotent). */
 export const insertAuditRow = (db: Database.Database, e: DecodedEvent, signature: SignatureStatus): void => {
   const { record, metadata } = e;
-  db.prepare(
+  prepared(db,
     `INSERT OR IGNORE INTO audit_events (position, event_id, stream_id, revision, type, occurred_at, at, actor_id, actor_role,
        command_id, command_type, correlation_id, causation_id, reason, signature_status, signature_key)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

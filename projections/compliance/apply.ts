@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { parseStreamId } from '../../domain/streams.ts';
+import { prepared } from '../runtime/index.ts';
 
 export const COMPLIANCE_EVENT_TYPES = [
   'NodeEnrolled',
@@ -20,7 +21,7 @@ export const COMPLIANCE_EVENT_TYPES = [
 const setStatus = (db: Database.Database, table: 'credentials' | 'associations', id: string, status: string, position: bigint): void => {
   const key = table === 'credentials' ? 'credential_id' : 'association_id';
   // Guarded by position: a status only moves forward, so an event delivered twice, or late, changes nothing.
-  db.prepare(`UPDATE compliance_${table} SET status = ?, status_position = ? WHERE ${key} = ? AND status_position < ?`).run(
+  prepared(db, `UPDATE compliance_${table} SET status = ?, status_position = ? WHERE ${key} = ? AND status_position < ?`).run(
     status,
     position,
     id,
@@ -30,7 +31,7 @@ const setStatus = (db: Database.Database, table: 'credentials' | 'associations',
 
 const recordRevocation = (db: Database.Database, e: DecodedEvent, reason: string): void => {
   const ref = parseStreamId(e.record.streamId)!;
-  db.prepare(
+  prepared(db,
     `INSERT OR IGNORE INTO compliance_revocations (position, stream_id, kind, entity_id, reason, at, occurred_at, actor_id)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(e.record.position, e.record.streamId, ref.kind, ref.id, reason, e.at, e.metadata.occurredAt, e.metadata.actor.id);
@@ -47,14 +48,14 @@ export const applyCompliance = (db: Database.Database, e: DecodedEvent): void =>
   switch (event.type) {
     case 'NodeEnrolled':
       // A change of subscription (RS-17) replaces the previous enrolment.
-      db.prepare(
+      prepared(db,
         `INSERT INTO compliance_enrolments (node_id, subscription_id, position) VALUES (?, ?, ?)
          ON CONFLICT(node_id) DO UPDATE SET subscription_id = excluded.subscription_id, position = excluded.position
          WHERE excluded.position > compliance_enrolments.position`,
       ).run(event.data.nodeId, event.data.subscriptionId, position);
       return;
     case 'NodeEnrolmentExpired':
-      db.prepare('DELETE FROM compliance_enrolments WHERE node_id = ? AND position < ?').run(event.data.nodeId, position);
+      prepared(db, 'DELETE FROM compliance_enrolments WHERE node_id = ? AND position < ?').run(event.data.nodeId, position);
       return;
     case 'NodeRevoked':
     case 'CredentialRevoked':
@@ -68,7 +69,7 @@ export const applyCompliance = (db: Database.Database, e: DecodedEvent): void =>
       return;
     case 'CredentialIssued': {
       const { credentialId, owner, notAfter } = event.data;
-      db.prepare(
+      prepared(db,
         `INSERT OR IGNORE INTO compliance_credentials (credential_id, owner_kind, owner_id, not_after, not_after_ms, status, issued_position, status_position)
          VALUES (?, ?, ?, ?, ?, 'issued', ?, ?)`,
       ).run(credentialId, owner.kind, owner.id, notAfter, Date.parse(notAfter), position, position);
@@ -78,7 +79,7 @@ export const applyCompliance = (db: Database.Database, e: DecodedEvent): void =>
       const { credentialId, method } = event.data;
       setStatus(db, 'credentials', credentialId, 'provisioned', position);
       // The subscription the owner node was enrolled under at this very event (global order).
-      db.prepare(
+      prepared(db,
         `INSERT OR IGNORE INTO compliance_provisioned (credential_id, subscription_id, node_id, method, position, enrolment_position, occurred_at)
          SELECT c.credential_id, n.subscription_id, n.node_id, ?, ?, n.position, ?
          FROM compliance_credentials c JOIN compliance_enrolments n ON c.owner_kind = 'node' AND n.node_id = c.owner_id
@@ -91,7 +92,7 @@ export const applyCompliance = (db: Database.Database, e: DecodedEvent): void =>
       return;
     case 'AssociationConfigured': {
       const { associationId, credentialId, nodeId } = event.data;
-      db.prepare(
+      prepared(db,
         `INSERT OR IGNORE INTO compliance_associations (association_id, credential_id, node_id, status, status_position)
          VALUES (?, ?, ?, 'configured', ?)`,
       ).run(associationId, credentialId, nodeId, position);

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { prepared } from '../runtime/index.ts';
 
 /**
  * The pseudonym directory read model: every pseudonym ever issued and its node, each node's current one, and
@@ -78,7 +79,7 @@ const toNode = (r: NodeRow): NodePseudonym => ({
 
 /** The node's current pseudonym as far as the directory has caught up. */
 export const nodePseudonym = (db: Database.Database, nodeId: string): NodePseudonym | undefined => {
-  const row = db.prepare('SELECT * FROM pseudonym_nodes WHERE node_id = ?').get(nodeId) as NodeRow | undefined;
+  const row = prepared(db, 'SELECT * FROM pseudonym_nodes WHERE node_id = ?').get(nodeId) as NodeRow | undefined;
   return row === undefined ? undefined : toNode(row);
 };
 
