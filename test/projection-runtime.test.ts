@@ -1,4 +1,7 @@
 import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { command } from '../domain/commands/index.ts';
 import { decodeStored, type DecodedEvent } from '../domain/stored.ts';
@@ -14,6 +17,7 @@ import { expiryScheduler } from '../projections/expiry/index.ts';
 import { PseudonymDeriver, pseudonymRotation, type PseudonymKey } from '../projections/pseudonyms/index.ts';
 import { hmacSha256 } from '../adapters/crypto/index.ts';
 import { FakeClock } from '../adapters/clock/index.ts';
+import { main } from '../bin/cli.ts';
 import { at, cmd, footprint, operator, T0 } from './support/fleet.ts';
 
 const READ_MODEL_TABLES = [
@@ -232,8 +236,9 @@ describe('projection runtime', () => {
     await c.engine.execute(cmd.issueCredential('cred-1', 'meter-1'));
     const lag = await c.runner.lag('audit');
     expect(lag).toEqual({ name: 'audit', checkpoint: 2n, head: 4n, eventsBehind: 2, secondsBehind: 90 });
-    // The compliance projection handles both event types; the cascade handles only NodeEnrolled and CredentialIssued too.
+    // Lag counts only the event types a projection handles: expiry takes CredentialIssued but not NodeEnrolled.
     expect((await c.runner.lag('compliance')).eventsBehind).toBe(2);
+    expect((await c.runner.lag('expiry')).eventsBehind).toBe(1);
 
     await c.settle();
     expect(await c.runner.lag('audit')).toMatchObject({ checkpoint: 4n, eventsBehind: 0, secondsBehind: 0 });
@@ -254,5 +259,41 @@ describe('projection runtime', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(c.readModels.prepare("SELECT COUNT(*) AS n FROM audit_events WHERE stream_id = 'node-meter-9'").get()).toEqual({ n: 1n });
     await c.close();
+  });
+
+  it('credence projections reports each checkpoint and lag, and rebuilds a read model to the same rows', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'credence-projections-'));
+    try {
+      const clock = new FakeClock(T0);
+      const c = openCredence({ location: { dir }, clock });
+      await story(c, clock, () => c.settle());
+      const head = await c.store.headPosition();
+      const audit = dump(c.readModels)['audit_events'];
+      await c.engine.execute(cmd.registerNode('meter-7'));
+      await c.close();
+      const out: string[] = [];
+      const err: string[] = [];
+      const io = { out: (l: string) => out.push(l), err: (l: string) => err.push(l) };
+
+      expect(await main(['projections', '--json', '--data', dir], io)).toBe(0);
+      const lags = JSON.parse(out.join('\n')) as { name: string; checkpoint: string; head: string; eventsBehind: number }[];
+      expect(lags.map((l) => [l.name, l.eventsBehind])).toEqual([['cascade', 0], ['expiry', 0], ['audit', 1], ['compliance', 0]]);
+      expect(lags.find((l) => l.name === 'audit')).toMatchObject({ checkpoint: String(head), head: String(head! + 1n) });
+
+      out.length = 0;
+      expect(await main(['projections', 'rebuild', 'audit', '--data', dir], io)).toBe(0);
+      expect(out).toEqual([`rebuilt audit from position 0: ${Number(head) + 1} events`]);
+      const db = new Database(join(dir, 'readmodels.db'));
+      db.defaultSafeIntegers(true);
+      const rebuilt = db.prepare('SELECT * FROM audit_events ORDER BY 1, 2, 3').all();
+      db.close();
+      expect(rebuilt.slice(0, audit!.length)).toEqual(audit);
+      expect(rebuilt).toHaveLength(audit!.length + 1);
+
+      expect(await main(['projections', 'rebuild', 'nope', '--data', dir], io)).toBe(2);
+      expect(err.at(-1)).toContain('unknown projection nope');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
