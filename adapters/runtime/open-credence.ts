@@ -12,6 +12,11 @@ import type { RequestSigningPolicy } from '../signing/index.ts';
 import { requestVerifier } from '../signing/index.ts';
 import { auditTrail } from '../../projections/audit/index.ts';
 import { complianceProjection } from '../../projections/compliance/index.ts';
+import { Infrastructure, KeyRegistry, SecurityProcedures, keyShredder } from '../procedures/index.ts';
+import type { SecureEnvironment } from '../secure-environment/index.ts';
+import type { RandomSource } from '../crypto/index.ts';
+import type { Actor } from '../../domain/metadata.ts';
+import { MemoryReplayCache, type ReplayCache } from '../association/index.ts';
 import { PseudonymDeriver, pseudonymRotation, type PseudonymKey, type PseudonymRotation, type RotationPolicyInput } from '../../projections/pseudonyms/index.ts';
 
 export interface Credence {
@@ -24,6 +29,8 @@ export interface Credence {
   readonly transparency: TransparencyProjection | undefined;
   /** Pseudonym rotation and the directory, when `pseudonyms` was configured. */
   readonly pseudonyms: PseudonymRotation | undefined;
+  /** The security procedures (Enrolment Function, Registrar CSE) when a Secure Environment was given. */
+  security(): Promise<{ infrastructure: Infrastructure; procedures: SecurityProcedures }>;
   /** Runs every projection (cascade, expiry, ...) up to the head of the store. */
   settle(): Promise<void>;
   /** Advances the schedule: issues due expiries, then settles the cascades they cause. */
@@ -38,6 +45,14 @@ export interface OpenOptions {
   readonly cascadeLog?: CascadeLog;
   /** Which commands must carry a request signature, and the actors' keys (SER-016). */
   readonly signing?: RequestSigningPolicy;
+  /** The infrastructure's Secure Environment: enables `security()` and crypto-shredding of ended credentials. */
+  readonly security?: {
+    readonly se: SecureEnvironment;
+    readonly random: RandomSource;
+    readonly actor: Actor;
+    readonly owner?: string;
+    readonly replayCache?: ReplayCache;
+  };
   /** Pseudonym rotation (seed 004; SER-011, SER-018, SER-025): the keyed PRF held in the Secure Environment, and the policy. */
   readonly pseudonyms?: { readonly key: PseudonymKey; readonly policy?: RotationPolicyInput };
 }
@@ -62,10 +77,17 @@ export const openCredence = (options: OpenOptions): Credence => {
     options.pseudonyms === undefined
       ? undefined
       : pseudonymRotation({ engine, deriver: new PseudonymDeriver(options.pseudonyms.key), ...(options.pseudonyms.policy ? { policy: options.pseudonyms.policy } : {}) });
+  const registry = options.security === undefined ? undefined : new KeyRegistry(readModels);
+  const securityOwner = options.security?.owner ?? 'maf:infrastructure';
+  const shredder =
+    options.security === undefined || registry === undefined
+      ? []
+      : [keyShredder(options.security.se, securityOwner, registry, () => options.clock.now())];
+  let security: Promise<{ infrastructure: Infrastructure; procedures: SecurityProcedures }> | undefined;
   const runner = new ProjectionRunner({
     db: readModels,
     store,
-    projections: [cascadeProcessManager(engine, options.cascadeLog), scheduler, auditTrail(), complianceProjection(), ...(pseudonyms ? [pseudonyms] : [])],
+    projections: [cascadeProcessManager(engine, options.cascadeLog), scheduler, auditTrail(), complianceProjection(), ...(pseudonyms ? [pseudonyms] : []), ...shredder],
   });
   // A cascade can cause further cascades (node -> credentials -> associations): settle until nothing moves.
   const settle = async (): Promise<void> => {
@@ -83,6 +105,15 @@ export const openCredence = (options: OpenOptions): Credence => {
     transparency,
     pseudonyms,
     settle,
+    security() {
+      const s = options.security;
+      if (s === undefined || registry === undefined) throw new Error('openCredence: pass options.security to run the security procedures');
+      security ??= Infrastructure.open({
+        engine, se: s.se, registry, random: s.random, actor: s.actor, owner: securityOwner,
+        replayCache: s.replayCache ?? new MemoryReplayCache({ windowSeconds: 3600, maxEntries: 100_000 }),
+      }).then((infrastructure) => ({ infrastructure, procedures: new SecurityProcedures(infrastructure) }));
+      return security;
+    },
     async tick() {
       await settle();
       const issued = await scheduler.tick();

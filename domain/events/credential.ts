@@ -13,8 +13,8 @@ export type CredentialPurpose = z.infer<typeof CredentialPurpose>;
 export const CertificateSummary = z.object({
   fingerprint: Fingerprint,
   subject: z.string().max(1024),
-  issuer: z.string().max(1024),
-  serialNumber: z.string().max(128),
+  issuer: z.string().max(1024).optional(),
+  serialNumber: z.string().max(128).optional(),
   notBefore: Instant,
   notAfter: Instant,
   trustAnchor: Fingerprint.optional(),
@@ -35,12 +35,22 @@ export const CredentialIssued = z.object({
   predecessorId: CredentialId.optional(),
 });
 
-/** The node's receipt that ends remote provisioning: a signature or MAC over the transcript hash. */
+/**
+ * The node's receipt that ends remote provisioning (seed 003, 11.2.1): proofs by its bootstrap credential and by
+ * its new credential over the transcript hash. Signatures for asymmetric keys (verifiable by anyone holding the
+ * public keys: non-repudiation), MACs for PSKs. Never key material.
+ */
 export const ProvisioningReceipt = z.object({
+  sessionId: z.string().min(1).max(64),
+  enrolmentFunctionId: z.string().min(1).max(256),
   transcriptHash: Base64Url,
-  algorithm: z.enum(['ed25519', 'p256-ecdsa-sha256', 'hmac-sha256']),
-  value: Base64Url,
-  signerFingerprint: Fingerprint,
+  bootstrapFingerprint: Fingerprint,
+  bootstrapProof: Base64Url,
+  credentialProof: Base64Url,
+  /** The manufacturer (IDevID) certificate the bootstrap was verified with (SER-SWIR-04). */
+  manufacturerCertificate: z
+    .object({ fingerprint: Fingerprint, subject: z.string().max(1024), notBefore: Instant, notAfter: Instant, anchorFingerprint: Fingerprint })
+    .optional(),
 });
 
 export const CredentialProvisioned = z.object({

@@ -1,0 +1,195 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isCredenceError } from '../domain/errors.ts';
+import { DAY } from '../adapters/clock/index.ts';
+import { verifyProvisioningReceipt } from '../adapters/enrolment/index.ts';
+import { containsSecret } from './crypto-fixtures.ts';
+import { footprint } from './support/fleet.ts';
+import { securityWorld } from './support/security-world.ts';
+
+type World = Awaited<ReturnType<typeof securityWorld>>;
+let world: World | undefined;
+afterEach(async () => {
+  await world?.close();
+  world = undefined;
+});
+
+const state = async (w: World, kind: 'node' | 'credential' | 'association', id: string) =>
+  String((await w.credence.engine.entity(kind, id)).snapshot.value);
+
+describe('remote provisioning and association handshake through the engine, both ends for real', () => {
+  it.each([
+    ['psk256', 'psk256'],
+    ['ed25519', 'ed25519'],
+    ['p256', 'p256'],
+    ['ed25519', 'psk256'],
+  ] as const)('bootstrap %s, service credential %s: provisioned, associated, same session key on both ends', async (bootstrap, service) => {
+    world = await securityWorld(`run-${bootstrap}-${service}`);
+    const w = world;
+    const device = await w.provisioned('meter-1', bootstrap, service);
+    const credential = await w.credence.engine.entity('credential', 'meter-1-svc');
+    expect(String(credential.snapshot.value)).toBe('enrolled');
+    const provisioned = credential.events.find((e) => e.event.type === 'CredentialProvisioned');
+    expect(provisioned?.event.data).toMatchObject({ method: 'remote-provisioning', bootstrapCredentialId: 'meter-1-boot', receipt: { enrolmentFunctionId: 'MEF-1' } });
+
+    const { registree, registrar } = await w.procedures.associate({ device, associationId: 'sa-1', credentialId: 'meter-1-svc', lifetimeSeconds: 30 * 86_400 });
+    expect(await state(w, 'association', 'sa-1')).toBe('associated');
+    expect(registree.transcriptHash).toBe(registrar.transcriptHash);
+    // Same session key: sealed by the Registrar's Secure Environment, opened by the device's.
+    const sealed = await w.infraSe.seal(w.infrastructure.owner, registrar.sessionKeyHandle, new TextEncoder().encode('meter reading 42'), new Uint8Array(0));
+    const opened = await device.se.open(device.owner, registree.sessionKeyHandle, sealed, new Uint8Array(0));
+    expect(new TextDecoder().decode(opened)).toBe('meter reading 42');
+    // 11.3.2: the association ends strictly before the credential.
+    const a = await w.credence.engine.entity('association', 'sa-1');
+    expect((a.snapshot.context as { expiresAt: number }).expiresAt).toBeLessThan((credential.snapshot.context as { notAfter: number }).notAfter);
+  });
+
+  it('records a receipt an auditor can verify offline with the public keys (non-repudiation)', async () => {
+    world = await securityWorld('receipt');
+    const w = world;
+    await w.provisioned('meter-1', 'p256', 'ed25519');
+    const credential = await w.credence.engine.entity('credential', 'meter-1-svc');
+    const issued = credential.events[0]!.event;
+    expect(issued.type === 'CredentialIssued' && issued.data.publicKey).toBeTruthy();
+    const receipt = credential.events[1]!.event.data as Record<string, string>;
+    const boot = await w.credence.engine.entity('credential', 'meter-1-boot');
+    const bootIssued = boot.events[0]!.event.data as Record<string, string>;
+    const descriptor = (d: Record<string, string>) => ({
+      kind: d['kind'], fingerprint: d['fingerprint'], publicKey: d['publicKey'], owner: d['owner'],
+      validity: { notBefore: d['notBefore'], notAfter: d['notAfter'] },
+    });
+    const checked = verifyProvisioningReceipt(
+      {
+        ...(receipt['receipt'] as unknown as Record<string, string>),
+        credential: descriptor(issued.data as unknown as Record<string, string>),
+        receipt: { bootstrapProof: (receipt['receipt'] as unknown as Record<string, string>)['bootstrapProof'], credentialProof: (receipt['receipt'] as unknown as Record<string, string>)['credentialProof'] },
+      } as never,
+      descriptor(bootIssued) as never,
+    );
+    expect(checked).toEqual({ bootstrapSignature: true, credentialSignature: true });
+  });
+});
+
+describe('a failed procedure appends nothing', () => {
+  it('a device whose bootstrap key is not the registered one is refused by the Enrolment Function', async () => {
+    world = await securityWorld('wrong-bootstrap');
+    const w = world;
+    const device = await w.provisioned('meter-1', 'ed25519', 'ed25519');
+    await device.generateBootstrap('ed25519', { notBefore: '2026-01-01T00:00:00.000Z', notAfter: '2030-01-01T00:00:00.000Z' });
+    const before = await footprint(w.credence.store);
+    const error = await w.procedures.provisionRemotely({ device, credentialId: 'meter-1-svc2', kind: 'ed25519' }).catch((e: unknown) => e);
+    expect(isCredenceError(error, 'protocol')).toBe(true);
+    expect(await footprint(w.credence.store)).toEqual(before);
+  });
+
+  it('a revoked credential cannot be used for a handshake: the Registrar refuses, nothing is established', async () => {
+    world = await securityWorld('revoked-handshake');
+    const w = world;
+    const device = await w.provisioned('meter-1', 'ed25519', 'p256');
+    await w.infrastructure.run('configureAssociation', {
+      associationId: 'sa-1', nodeId: 'meter-1', credentialId: 'meter-1-svc', registree: { kind: 'cse', id: '/meter-1-cse' }, registrarCseId: '/in-cse',
+    });
+    await w.infrastructure.run('revokeCredential', { credentialId: 'meter-1-svc', reason: 'keyCompromise' });
+    const before = await footprint(w.credence.store);
+    const error = await w.procedures
+      .establish({ device, associationId: 'sa-1', credentialId: 'meter-1-svc', lifetimeSeconds: 3600, registreeId: '/meter-1-cse' })
+      .catch((e: unknown) => e);
+    expect(isCredenceError(error, 'protocol')).toBe(true);
+    expect(await footprint(w.credence.store)).toEqual(before);
+  });
+
+  it('a revoked node cannot be provisioned remotely', async () => {
+    world = await securityWorld('revoked-node');
+    const w = world;
+    const device = await w.provisioned('meter-1', 'ed25519', 'ed25519');
+    await w.infrastructure.run('revokeNode', { nodeId: 'meter-1', reason: 'cessationOfOperation' });
+    await w.credence.settle();
+    const before = await footprint(w.credence.store);
+    const error = await w.procedures.provisionRemotely({ device, credentialId: 'meter-1-svc2', kind: 'ed25519' }).catch((e: unknown) => e);
+    expect(isCredenceError(error, 'protocol')).toBe(true);
+    expect(await footprint(w.credence.store)).toEqual(before);
+  });
+});
+
+describe('rotation, revocation cascade and crypto-shredding', () => {
+  it('rotates a credential: successor linked, associations re-established, predecessor revoked as superseded after the overlap', async () => {
+    world = await securityWorld('rotation');
+    const w = world;
+    const device = await w.provisioned('meter-1', 'ed25519', 'psk256');
+    await w.procedures.associate({ device, associationId: 'sa-1', credentialId: 'meter-1-svc', lifetimeSeconds: 90 * 86_400 });
+    await w.credence.settle();
+    w.clock.advance(10 * DAY);
+    const { overlapEndsAt } = await w.procedures.rotate({
+      device, credentialId: 'meter-1-svc', successorId: 'meter-1-svc-r1', kind: 'ed25519', overlapSeconds: 7 * 86_400,
+      associations: [{ associationId: 'sa-1', successorAssociationId: 'sa-1-r1', lifetimeSeconds: 90 * 86_400 }],
+    });
+    await w.credence.settle();
+    const successor = await w.credence.engine.entity('credential', 'meter-1-svc-r1');
+    expect(successor.snapshot.context).toMatchObject({ predecessorId: 'meter-1-svc' });
+    expect(await state(w, 'association', 'sa-1')).toBe('associated');
+    expect(await state(w, 'association', 'sa-1-r1')).toBe('associated');
+
+    w.clock.set(overlapEndsAt);
+    await w.credence.tick();
+    const predecessor = await w.credence.engine.entity('credential', 'meter-1-svc');
+    expect([String(predecessor.snapshot.value), (predecessor.snapshot.context as { revocationReason?: string }).revocationReason]).toEqual(['revoked', 'superseded']);
+    expect(await state(w, 'association', 'sa-1')).toBe('revoked');
+    expect(await state(w, 'association', 'sa-1-r1')).toBe('associated');
+    expect(await state(w, 'credential', 'meter-1-svc-r1')).toBe('associated');
+  });
+
+  it('revoking a credential destroys the keys the infrastructure held for it: nothing can use them afterwards', async () => {
+    world = await securityWorld('shredding');
+    const w = world;
+    const device = await w.provisioned('meter-1', 'ed25519', 'psk256');
+    const { registrar } = await w.procedures.associate({ device, associationId: 'sa-1', credentialId: 'meter-1-svc', lifetimeSeconds: 3600 });
+    const registry = (await import('../adapters/procedures/index.ts')).KeyRegistry;
+    const keys = new registry(w.credence.readModels);
+    const [psk] = keys.live('credential-meter-1-svc', 'psk');
+    expect(psk).toBeDefined();
+    await w.infraSe.mac(w.infrastructure.owner, psk as never, new Uint8Array([1]));
+
+    await w.infrastructure.run('revokeCredential', { credentialId: 'meter-1-svc', reason: 'keyCompromise' });
+    await w.credence.settle();
+    expect(await state(w, 'association', 'sa-1')).toBe('revoked');
+    for (const [handle, use] of [
+      [psk, () => w.infraSe.mac(w.infrastructure.owner, psk as never, new Uint8Array([1]))],
+      [registrar.sessionKeyHandle, () => w.infraSe.seal(w.infrastructure.owner, registrar.sessionKeyHandle, new Uint8Array([1]), new Uint8Array(0))],
+    ] as const) {
+      const error = await use().catch((e: unknown) => e);
+      expect(isCredenceError(error, 'not_found'), `handle ${handle} is shredded`).toBe(true);
+    }
+    expect(keys.live('credential-meter-1-svc')).toEqual([]);
+  });
+});
+
+describe('no secret leaves a Secure Environment', () => {
+  it('after a full scenario, no PSK, private key, session key or KEK appears in the event store, read models, log, or logs (raw, hex, base64)', async () => {
+    world = await securityWorld('no-secrets');
+    const w = world;
+    const secrets: Uint8Array[] = [w.kek];
+    const sessionHandles: { se: typeof w.infraSe; handle: string }[] = [];
+    for (const [nodeId, boot, svc] of [['meter-1', 'psk256', 'psk256'], ['meter-2', 'ed25519', 'ed25519'], ['gw-1', 'p256', 'p256']] as const) {
+      const device = await w.provisioned(nodeId, boot, svc);
+      const { registree, registrar } = await w.procedures.associate({ device, associationId: `${nodeId}-sa`, credentialId: `${nodeId}-svc`, lifetimeSeconds: 86_400 });
+      sessionHandles.push({ se: w.infraSe, handle: registrar.sessionKeyHandle }, { se: device.se as typeof w.infraSe, handle: registree.sessionKeyHandle });
+      for (const c of [device.bootstrap!, ...device.credentials.values()]) secrets.push((device.se as typeof w.infraSe).exportForTest(c.handle));
+    }
+    for (const { se, handle } of sessionHandles) secrets.push(se.exportForTest(handle as never));
+    for (const d of w.devices) secrets.push(d.kek);
+    await w.infrastructure.run('revokeNode', { nodeId: 'meter-2', reason: 'keyCompromise' });
+    await w.credence.settle();
+    expect(secrets.length).toBeGreaterThanOrEqual(14);
+    for (const s of secrets) expect(s.length).toBeGreaterThanOrEqual(32);
+
+    // Everything outside the Secure Environments' own sealed databases: events, read models, transparency log, logs.
+    const files = readdirSync(w.dir).filter((f) => !f.endsWith('-se.sqlite') && !f.startsWith('infrastructure-se.sqlite'));
+    expect(files).toEqual(expect.arrayContaining(['events.db', 'readmodels.db', 'transparency.db']));
+    const haystacks = [...files.map((f) => readFileSync(join(w.dir, f))), Buffer.from(w.logs.join('\n'))];
+    const events: string[] = [];
+    for await (const e of w.credence.store.readAll()) events.push(JSON.stringify(e, (_k, v) => (typeof v === 'bigint' ? String(v) : v)));
+    haystacks.push(Buffer.from(events.join('\n')));
+    for (const secret of secrets) for (const h of haystacks) expect(containsSecret(h, secret)).toBe(false);
+  });
+});
