@@ -9,6 +9,7 @@ import { peakRssMiB } from './stats.ts';
 const SUITES: [name: string, file: string, exportName: string][] = [
   ['engine', './engine.ts', 'benchEngine'],
   ['security', './security.ts', 'benchSecurity'],
+  ['revocation', './revocation.ts', 'benchRevocation'],
   ['transparency', './transparency.ts', 'benchTransparency'],
   ['projections', './projections.ts', 'benchProjections'],
   ['eventstoredb', './eventstoredb.ts', 'benchEventStoreDb'],
