@@ -147,6 +147,21 @@ describe('pseudonym rotation', () => {
     await c.close();
   });
 
+  it('applies each class its own interval and the default interval to classes the policy does not list', async () => {
+    const { c, clock } = await open({ default: { everyMs: 2 * DAY }, classes: { gateway: { everyMs: DAY }, 'smart-meter': { onAssociation: true } } });
+    await c.engine.execute(cmd.registerNode('meter-1'));
+    await c.engine.execute(registerGateway('gw-1'));
+    await c.engine.execute(command('registerNode', { nodeId: 'sensor-1', profile: { class: 'sensor', manufacturer: 'Acme', model: 'T-1', capabilities: [] } }, { actor: operator }));
+    await c.settle();
+    for (let day = 1; day <= 4; day++) {
+      clock.advance(DAY);
+      await c.tick();
+    }
+    const epochs = Object.fromEntries(['meter-1', 'gw-1', 'sensor-1'].map((id) => [id, nodePseudonym(c.readModels, id)?.epoch]));
+    expect(epochs).toEqual({ 'meter-1': 0, 'gw-1': 4, 'sensor-1': 2 });
+    await c.close();
+  });
+
   it('does not rotate a class whose policy has no interval, nor a node that is revoked', async () => {
     const { c, clock } = await open({ default: {}, classes: { gateway: { everyMs: HOUR } } });
     await c.engine.execute(cmd.registerNode('meter-1'));

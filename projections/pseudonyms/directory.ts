@@ -83,13 +83,25 @@ export const nodePseudonym = (db: Database.Database, nodeId: string): NodePseudo
   return row === undefined ? undefined : toNode(row);
 };
 
-/** Live nodes whose current pseudonym was taken at or before `rotatedBefore` (epoch ms), oldest first. */
-export const staleNodes = (db: Database.Database, rotatedBefore: number, limit: number): NodePseudonym[] =>
-  (
+/**
+ * Live nodes whose current pseudonym was taken at or before `rotatedBefore` (epoch ms), oldest first: those of
+ * the classes listed in `classes.in`, or (with `classes.notIn`) of every class not listed.
+ */
+export const staleNodes = (
+  db: Database.Database,
+  rotatedBefore: number,
+  classes: { in: readonly string[] } | { notIn: readonly string[] },
+  limit: number,
+): NodePseudonym[] => {
+  const list = 'in' in classes ? classes.in : classes.notIn;
+  const placeholders = list.map(() => '?').join(', ');
+  const filter = 'in' in classes ? `class IN (${placeholders})` : list.length === 0 ? '1' : `class NOT IN (${placeholders})`;
+  return (
     db
-      .prepare('SELECT * FROM pseudonym_nodes WHERE live = 1 AND rotated_at <= ? ORDER BY rotated_at, node_id LIMIT ?')
-      .all(rotatedBefore, limit) as NodeRow[]
+      .prepare(`SELECT * FROM pseudonym_nodes WHERE live = 1 AND rotated_at <= ? AND ${filter} ORDER BY rotated_at, node_id LIMIT ?`)
+      .all(rotatedBefore, ...list, limit) as NodeRow[]
   ).map(toNode);
+};
 
 /** Every pseudonym a node has had, oldest first: for auditors, who may see canonical identities. */
 export const pseudonymHistory = (db: Database.Database, nodeId: string): DirectoryEntry[] =>

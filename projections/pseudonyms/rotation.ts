@@ -112,19 +112,23 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     apply: applyToDirectory,
     react,
     async tick() {
-      const intervals = [policy.default, ...Object.values(policy.classes)].flatMap((p) => (p.everyMs === undefined ? [] : [p.everyMs]));
-      if (intervals.length === 0) return 0;
       const now = engine.clock.now().getTime();
+      const listed = Object.keys(policy.classes);
+      // One query per interval policy, so a class that is due never waits behind one that is not.
+      const due: { every: number; classes: { in: string[] } | { notIn: string[] } }[] = [
+        ...Object.entries(policy.classes).flatMap(([cls, p]) => (p.everyMs === undefined ? [] : [{ every: p.everyMs, classes: { in: [cls] } }])),
+        ...(policy.default.everyMs === undefined ? [] : [{ every: policy.default.everyMs, classes: { notIn: listed } }]),
+      ];
       let rotated = 0;
-      for (const node of staleNodes(use(), now - Math.min(...intervals), tickLimit)) {
-        const every = policyFor(policy, node.profileClass).everyMs;
-        if (every === undefined || node.rotatedAt === undefined || node.rotatedAt + every > now) continue;
-        // One interval rotation per epoch: a repeated tick before the directory catches up is deduplicated.
-        const outcome = await rotate(node.nodeId, 'interval', {
-          commandId: derivedCommandId(`pseudonym:interval:${node.nodeId}`, String(node.epoch)),
-          actor: PSEUDONYM_ACTOR,
-        });
-        if (outcome.outcome === 'rotated') rotated++;
+      for (const { every, classes } of due) {
+        for (const node of staleNodes(use(), now - every, classes, tickLimit - rotated)) {
+          // One interval rotation per epoch: a repeated tick before the directory catches up is deduplicated.
+          const outcome = await rotate(node.nodeId, 'interval', {
+            commandId: derivedCommandId(`pseudonym:interval:${node.nodeId}`, String(node.epoch)),
+            actor: PSEUDONYM_ACTOR,
+          });
+          if (outcome.outcome === 'rotated') rotated++;
+        }
       }
       return rotated;
     },
