@@ -34,6 +34,11 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
 
 /** Runs the CLI on this process's argv and streams; the exit code becomes the process's. */
 export const runProcess = async (): Promise<void> => {
+  // `credence history x | head` closes the pipe early: that is the reader's choice, not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
   const io: Io = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
   try {
     process.exitCode = await main(process.argv.slice(2), io);

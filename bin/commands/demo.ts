@@ -1,101 +1,128 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { command } from '../../domain/commands/index.ts';
 import type { Actor } from '../../domain/metadata.ts';
-import { DAY, FakeClock } from '../../adapters/clock/index.ts';
-import { derivedCommandId } from '../../adapters/engine/index.ts';
-import { openCredence, type Credence } from '../../adapters/runtime/index.ts';
-import { stateOf } from '../../machines/index.ts';
 import type { EntityKind } from '../../domain/streams.ts';
+import { DAY, FakeClock } from '../../adapters/clock/index.ts';
+import { Device, type SecurityProcedures } from '../../adapters/procedures/index.ts';
+import { openCredence, type Credence } from '../../adapters/runtime/index.ts';
+import { EmbeddedSecureEnvironment, secureEnvironmentConfigForDataDir } from '../../adapters/secure-environment/index.ts';
+import { stateOf } from '../../machines/index.ts';
 import { parseCli, type Io } from '../io.ts';
 
 const OPERATOR: Actor = { id: 'operator:demo', role: 'operator' };
 const EPOCH = '2026-01-01T00:00:00.000Z';
 const day = (n: number): string => new Date(Date.parse(EPOCH) + n * DAY).toISOString();
-const fp = (label: string): string => `sha256:${Buffer.from(label.padEnd(32, '.')).toString('hex').slice(0, 64)}`;
+const random = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
 
-const METERS = ['meter-1', 'meter-2', 'meter-3', 'meter-4'];
-const GATEWAY = 'gateway-1';
-
-/** Each step's command id is derived from its name, so running the demo again appends nothing new. */
-const run = async (c: Credence, name: string, type: Parameters<typeof command>[0], data: Record<string, unknown>) =>
-  c.engine.execute({ ...command(type, data, { actor: OPERATOR }), metadata: { actor: OPERATOR, commandId: derivedCommandId('demo', name) } });
+const FLEET = [
+  { nodeId: 'gateway-1', bootstrap: 'p256', service: 'p256', class: 'gateway', model: 'GW-200' },
+  { nodeId: 'meter-1', bootstrap: 'ed25519', service: 'ed25519', class: 'smart-meter', model: 'SM-10' },
+  { nodeId: 'meter-2', bootstrap: 'ed25519', service: 'ed25519', class: 'smart-meter', model: 'SM-10' },
+  { nodeId: 'meter-3', bootstrap: 'ed25519', service: 'p256', class: 'smart-meter', model: 'SM-10' },
+  { nodeId: 'meter-4', bootstrap: 'psk256', service: 'psk256', class: 'smart-meter', model: 'SM-2' },
+] as const;
 
 const Args = z.object({ data: z.string().min(1).default('./data'), positionals: z.array(z.string()).max(0) });
 
+const showStates = async (c: Credence, io: Io) => {
+  io.out('entity                                state');
+  const show = async (kind: EntityKind, id: string) => {
+    const e = await c.engine.entity(kind, id);
+    if (e.revision !== undefined) io.out(`${e.streamId.padEnd(37)} ${stateOf(e.snapshot)}`);
+  };
+  await show('subscription', 'city-utilities');
+  for (const { nodeId } of FLEET) {
+    await show('node', nodeId);
+    for (const id of [`${nodeId}-bootstrap`, `${nodeId}-service`, `${nodeId}-service-r1`]) await show('credential', id);
+    for (const id of [`${nodeId}-sa`, `${nodeId}-sa-r1`]) await show('association', id);
+  }
+};
+
+/** The fleet's life, every procedure run for real between the devices and the infrastructure. */
+const scenario = async (c: Credence, procedures: SecurityProcedures, clock: FakeClock, dir: string, io: Io) => {
+  const run = (type: Parameters<typeof command>[0], data: Record<string, unknown>) => c.engine.execute(command(type, data, { actor: OPERATOR }));
+  const devices = new Map<string, Device>();
+  mkdirSync(join(dir, 'devices'), { recursive: true });
+  await run('createSubscription', { subscriptionId: 'city-utilities', subscriber: 'City Utilities', notBefore: EPOCH, notAfter: day(365) });
+  io.out('day 0: factory Initialization: canonical Node-IDs, generic profiles, bootstrap keys generated in each device');
+  for (const n of FLEET) {
+    const se = EmbeddedSecureEnvironment.open(secureEnvironmentConfigForDataDir(join(dir, 'devices', n.nodeId)), { now: () => clock.now(), random });
+    const device = new Device({ nodeId: n.nodeId, se, now: () => clock.now(), random });
+    devices.set(n.nodeId, device);
+    await procedures.preProvision({
+      device,
+      profile: { class: n.class, manufacturer: 'Acme Metering', model: n.model, capabilities: n.class === 'gateway' ? ['mn-cse'] : ['metering'] },
+      bootstrapCredentialId: `${n.nodeId}-bootstrap`,
+      kind: n.bootstrap,
+      // meter-4's factory PSK is short-lived, to show expiry on schedule.
+      validity: { notBefore: EPOCH, notAfter: n.nodeId === 'meter-4' ? day(60) : day(5 * 365) },
+    });
+  }
+  clock.set(day(7));
+  io.out('day 7: enrolment under the subscription, remote provisioning through the Enrolment Function, association handshakes with /in-cse');
+  for (const n of FLEET) {
+    const device = devices.get(n.nodeId)!;
+    await run('enrolNode', { nodeId: n.nodeId, subscriptionId: 'city-utilities', cseId: `/${n.nodeId}-cse` });
+    await procedures.provisionRemotely({ device, credentialId: `${n.nodeId}-service`, kind: n.service });
+    await procedures.associate({ device, associationId: `${n.nodeId}-sa`, credentialId: `${n.nodeId}-service`, lifetimeSeconds: (n.nodeId === 'meter-2' ? 30 : 90) * 86_400 });
+  }
+  await c.settle();
+  clock.set(day(20));
+  io.out('day 20: meter-3 reports tampering: the node is revoked (keyCompromise); the cascade revokes its credentials and association');
+  await run('revokeNode', { nodeId: 'meter-3', reason: 'keyCompromise' });
+  await c.settle();
+  clock.set(day(37));
+  await c.tick();
+  io.out("day 37: meter-2's association reaches the end of its lifetime and expires");
+  clock.set(day(45));
+  io.out("day 45: meter-1's service credential is rotated: successor provisioned, association re-established, 7-day overlap");
+  const { overlapEndsAt } = await procedures.rotate({
+    device: devices.get('meter-1')!, credentialId: 'meter-1-service', successorId: 'meter-1-service-r1', kind: 'ed25519', overlapSeconds: 7 * 86_400,
+    associations: [{ associationId: 'meter-1-sa', successorAssociationId: 'meter-1-sa-r1', lifetimeSeconds: 90 * 86_400 }],
+  });
+  await c.settle();
+  clock.set(overlapEndsAt);
+  await c.tick();
+  io.out('day 52: the overlap ends: the predecessor is revoked as superseded and its old association with it');
+  clock.set(day(60));
+  await c.tick();
+  io.out("day 60: meter-4's factory bootstrap PSK expires");
+  for (const d of devices.values()) (d.se as EmbeddedSecureEnvironment).close();
+};
+
 /**
- * The scripted lifecycle on the embedded store, on a simulated clock starting 2026-01-01: factory registration
- * (seed 004 Initialization), enrolment under an M2M Service Subscription, service credentials provisioned,
- * associations with the Registrar CSE, a compromised meter's credential revoked with its association, and a
- * credential that runs out its validity.
+ * `npm start`: on an empty store, runs the demo fleet on a simulated clock from 2026-01-01 (a gateway and four
+ * smart meters through factory registration, remote provisioning, association, a compromise and its cascade,
+ * expiry and rotation); on a store that already holds events, shows where the fleet stands.
  */
 export const demo = async (argv: string[], io: Io): Promise<number> => {
   const args = parseCli(argv, { data: { type: 'string' } }, Args, io);
   if (args === undefined) return 2;
+  mkdirSync(args.data, { recursive: true });
+  const se = EmbeddedSecureEnvironment.open(secureEnvironmentConfigForDataDir(args.data), { now: () => new Date(), random });
   const clock = new FakeClock(EPOCH);
-  const c = openCredence({ location: { dir: args.data }, clock });
+  const c = openCredence({ location: { dir: args.data }, clock, security: { se, random, actor: OPERATOR } });
   try {
-    io.out(`Credence demo on the embedded store in ${args.data} (simulated clock from ${EPOCH})`);
-    await run(c, 'subscription', 'createSubscription', { subscriptionId: 'city-utilities', subscriber: 'City Utilities', notBefore: EPOCH, notAfter: day(365) });
-    for (const nodeId of [GATEWAY, ...METERS]) {
-      const isGateway = nodeId === GATEWAY;
-      const profile = {
-        class: isGateway ? 'gateway' : 'smart-meter',
-        manufacturer: 'Acme Metering',
-        model: isGateway ? 'GW-200' : 'SM-10',
-        capabilities: isGateway ? ['mn-cse', 'routing'] : ['metering', 'tamper-detect'],
-      };
-      // Initialization at the factory: canonical Node-ID, generic profile, bootstrap credential linked to both.
-      await run(c, `${nodeId}/register`, 'registerNode', { nodeId, profile, bootstrapCredentialId: `${nodeId}-bootstrap` });
-      await run(c, `${nodeId}/bootstrap`, 'issueCredential', {
-        credentialId: `${nodeId}-bootstrap`, kind: isGateway ? 'p256' : 'ed25519', purpose: 'bootstrap',
-        owner: { kind: 'node', id: nodeId }, fingerprint: fp(`${nodeId}-bootstrap`), notBefore: EPOCH, notAfter: day(5 * 365),
-      });
-      await run(c, `${nodeId}/bootstrap-provisioned`, 'provisionCredential', { credentialId: `${nodeId}-bootstrap`, method: 'pre-provisioning' });
-    }
-    clock.set(day(7));
-    for (const nodeId of [GATEWAY, ...METERS]) {
-      const service = `${nodeId}-service`;
-      await run(c, `${nodeId}/enrol`, 'enrolNode', { nodeId, subscriptionId: 'city-utilities', cseId: `/${nodeId}-cse` });
-      // meter-4's service credential is short-lived, to show expiry on schedule.
-      const notAfter = nodeId === 'meter-4' ? day(60) : day(365);
-      await run(c, `${nodeId}/issue`, 'issueCredential', {
-        credentialId: service, kind: nodeId === GATEWAY ? 'p256' : 'ed25519', purpose: 'service',
-        owner: { kind: 'node', id: nodeId }, fingerprint: fp(service), notBefore: day(7), notAfter,
-      });
-      await run(c, `${nodeId}/provision`, 'provisionCredential', { credentialId: service, method: 'remote-provisioning', bootstrapCredentialId: `${nodeId}-bootstrap` });
-      await run(c, `${nodeId}/configure`, 'configureAssociation', {
-        associationId: `${nodeId}-sa`, nodeId, credentialId: service,
-        registree: { kind: 'cse', id: `/${nodeId}-cse` }, registrarCseId: '/in-cse',
-      });
-      await run(c, `${nodeId}/establish`, 'establishAssociation', { associationId: `${nodeId}-sa`, expiresAt: nodeId === 'meter-4' ? day(37) : day(97) });
-    }
-    await c.settle();
-    clock.set(day(20));
-    io.out('day 20: meter-3 reports tampering; its service credential is revoked (keyCompromise)');
-    await run(c, 'meter-3/compromise', 'revokeCredential', { credentialId: 'meter-3-service', reason: 'keyCompromise' });
-    await c.settle();
-    for (const d of [37, 60, 61]) {
-      clock.set(day(d));
-      await c.tick();
-    }
-    io.out('day 61: the schedule has expired meter-4\'s association (day 37) and credential (day 60)');
-    io.out('');
-    io.out('entity                               state');
-    const show = async (kind: EntityKind, id: string) => {
-      const e = await c.engine.entity(kind, id);
-      io.out(`${e.streamId.padEnd(36)} ${stateOf(e.snapshot)}`);
-    };
-    await show('subscription', 'city-utilities');
-    for (const nodeId of [GATEWAY, ...METERS]) {
-      await show('node', nodeId);
-      await show('credential', `${nodeId}-bootstrap`);
-      await show('credential', `${nodeId}-service`);
-      await show('association', `${nodeId}-sa`);
+    if ((await c.store.headPosition()) !== undefined) {
+      io.out(`The store in ${args.data} already holds events; the fleet as it stands (delete the folder to run the demo again):`);
+    } else {
+      io.out(`Credence demo fleet on the embedded store in ${args.data} (simulated clock from ${EPOCH})`);
+      const { procedures } = await c.security();
+      await scenario(c, procedures, clock, args.data, io);
     }
     io.out('');
-    io.out(`${(await c.store.headPosition()) ?? 0n} events stored. Try: npx credence replay --data ${args.data}`);
+    await showStates(c, io);
+    io.out('');
+    io.out(`${(await c.store.headPosition()) ?? 0n} events stored. Next:`);
+    io.out(`  npx credence replay --data ${args.data}                  every stored transition through its machine`);
+    io.out(`  npx credence history node-meter-3 --data ${args.data}    one entity's timeline`);
+    io.out(`  npx credence verify --data ${args.data}                  the events against the signed transparency log`);
     return 0;
   } finally {
     await c.close();
+    se.close();
   }
 };
