@@ -169,7 +169,7 @@ const rotationBench = async (report: (line: string) => void, nodes: number) => {
   report(`PRF alone (HMAC-SHA256 by key handle in the embedded Secure Environment): ${rate(nodes, now() - start)}`);
 
   const clock = new FakeClock(iso(0));
-  const engine = createEngine({ store, clock, cacheSize: 2 * nodes + 10 });
+  const engine = createEngine({ store, clock });
   const db = freshDb(dir, 'readmodels.db');
   const rotation: PseudonymRotation = pseudonymRotation({ engine, deriver, policy: { default: { everyMs: DAY } }, tickLimit: nodes });
   // The directory of the seeded epoch 0, built without reactions (they all happened when the nodes were seeded).
