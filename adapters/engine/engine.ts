@@ -7,6 +7,10 @@ import { evaluate, factSourcesOf, refusalError, stateOf, viewOf, type Facts, typ
 import type { Clock } from '../clock/clock.ts';
 import { ExpectedRevision, type EventStore, type EventToAppend, type RecordedEvent } from '../store/port.ts';
 import { EntityCache, applyStored, type LoadedEntity } from './entities.ts';
+import type { Observable } from 'rxjs';
+// Not the folder's index: that one also loads the pseudonymised variant, which depends on the engine.
+import { lifecycleEvents$ } from '../../projections/streams/lifecycle-events.ts';
+import type { DeliveryOptions, LifecycleEvent, LifecycleFilterInput } from '../../projections/streams/index.ts';
 import { eventIdFor, randomCommandId } from './event-ids.ts';
 
 export interface EngineOptions {
@@ -35,6 +39,11 @@ export interface Engine {
   execute(input: unknown): Promise<CommandOutcome>;
   /** The entity as its machine sees it now. */
   entity(kind: EntityKind, id: string): Promise<LoadedEntity>;
+  /**
+   * Lifecycle events for integrators (issue 6 item 3): catch-up then live, from the start, from now or after a
+   * position, filtered by kind, type and stream; back-pressure through `onEvent` (projections/streams).
+   */
+  events$(filter?: LifecycleFilterInput, options?: DeliveryOptions<LifecycleEvent>): Observable<LifecycleEvent>;
   readonly store: EventStore;
   readonly clock: Clock;
 }
@@ -144,5 +153,11 @@ export const createEngine = (options: EngineOptions): Engine => {
     }
   };
 
-  return { execute, entity: (kind, id) => cache.load(kind, id), store, clock };
+  return {
+    execute,
+    entity: (kind, id) => cache.load(kind, id),
+    events$: (filter, deliveryOptions) => lifecycleEvents$(store, filter, deliveryOptions),
+    store,
+    clock,
+  };
 };

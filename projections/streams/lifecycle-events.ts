@@ -1,0 +1,31 @@
+/**
+ * Integrator lifecycle streams (issue 6 item 3; DESIGN "Integrators subscribe to lifecycle event streams ...,
+ * resume after a disconnect without loss"): an rxjs Observable over any store behind the port (embedded SQLite or
+ * EventStoreDB), catch-up then live, from the start, from now, or strictly after a position the consumer has
+ * seen, filtered by entity kind, event type and stream, each event decoded (upcast, parsed by zod) on the way.
+ *
+ * Back-pressure: pull one, deliver one (see paced.ts): the next event is read from the store only after the
+ * subscriber's `next` has returned and `onEvent`'s promise has settled, so a slow consumer never blocks appends
+ * and holds only the store subscription's bounded buffer.
+ *
+ *   lifecycleEvents$(store, { from: lastPosition, kinds: ['credential'] }, { onEvent: (e) => send(e) })
+ *     .subscribe({ next: (e) => (lastPosition = e.record.position), error: reconnectLater });
+ */
+import type { Observable } from 'rxjs';
+import type { EventStore } from '../../adapters/store/port.ts';
+import { compileFilter, parseLifecycleFilter, type LifecycleFilterInput } from './filter.ts';
+import { pacedEvents, type DeliveryOptions, type LifecycleEvent } from './paced.ts';
+
+const identity = (event: LifecycleEvent): LifecycleEvent => event;
+
+/** Throws a `validation` CredenceError for a malformed filter, before anything is subscribed. */
+export function lifecycleEvents$(
+  store: EventStore,
+  filter: LifecycleFilterInput = {},
+  options: DeliveryOptions<LifecycleEvent> = {},
+): Observable<LifecycleEvent> {
+  if (store === null || typeof store !== 'object' || typeof store.subscribeToAll !== 'function') {
+    throw new Error('store: must be an EventStore');
+  }
+  return pacedEvents(store, compileFilter(parseLifecycleFilter(filter)), identity, options);
+}

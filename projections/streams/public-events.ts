@@ -1,0 +1,87 @@
+/**
+ * The public, pseudonymised variant of the lifecycle stream (issue 6 item 3; seed 004 trust and privacy, SER-011,
+ * SER-018, SER-025): each event as `projections/pseudonyms` publishes it (no canonical identifier, no actor
+ * identity, no key material), with the same start points, back-pressure and resume guarantees as
+ * `lifecycleEvents$`. The filter takes kinds and types only: canonical stream ids are not public.
+ *
+ * Pseudonyms depend on history (which node owns an identifier, each node's epoch), so the identity events before
+ * the start are folded first, and identity events are read along with the requested ones even when they are not
+ * themselves requested: a resumed stream pseudonymises exactly as an unbroken one.
+ */
+import { defer, lastValueFrom, of, switchMap, type Observable } from 'rxjs';
+import { validationError } from '../../domain/errors.ts';
+import { EVENT_KIND } from '../../domain/events/index.ts';
+import { decodeStored } from '../../domain/stored.ts';
+import { ENTITY_KINDS, parseStreamId, streamPrefixOf } from '../../domain/streams.ts';
+import type { AllFilter, EventStore } from '../../adapters/store/port.ts';
+import { IDENTITY_EVENT_TYPES, PublicIdentities, publicEvents, type PseudonymDeriver, type PublicEvent } from '../pseudonyms/index.ts';
+import { parseLifecycleFilter, type LifecycleFilterInput } from './filter.ts';
+import { pacedEvents, type DeliveryOptions } from './paced.ts';
+
+export type PublicFilterInput = Omit<LifecycleFilterInput, 'streams'>;
+
+/** Identity events up to and including `position`, folded in global order. */
+async function identitiesUpTo(store: EventStore, position: bigint | undefined): Promise<PublicIdentities> {
+  const identities = new PublicIdentities();
+  if (position === undefined) return identities;
+  for await (const record of store.readAll({ filter: { eventTypes: IDENTITY_EVENT_TYPES } })) {
+    if (record.position > position) break;
+    const decoded = decodeStored(record);
+    if (decoded.ok) identities.observe(decoded.value.event);
+  }
+  return identities;
+}
+
+export function publicEvents$(
+  store: EventStore,
+  deriver: PseudonymDeriver,
+  filter: PublicFilterInput = {},
+  options: DeliveryOptions<PublicEvent> = {},
+): Observable<PublicEvent> {
+  if (store === null || typeof store !== 'object' || typeof store.subscribeToAll !== 'function') {
+    throw new Error('store: must be an EventStore');
+  }
+  if (deriver === null || typeof deriver !== 'object' || typeof deriver.identifier !== 'function') {
+    throw new Error('deriver: must be a PseudonymDeriver');
+  }
+  const parsed = parseLifecycleFilter(filter);
+  if (parsed.streams !== undefined) {
+    throw validationError(
+      [{ path: 'streams', rule: 'not_public', message: 'canonical stream ids are not public: filter by kinds and types' }],
+      'public lifecycle stream filter',
+    );
+  }
+  const kinds = parsed.kinds === undefined ? undefined : new Set<string>(parsed.kinds);
+  const types = parsed.types === undefined ? undefined : new Set<string>(parsed.types);
+  const server: AllFilter =
+    parsed.types !== undefined
+      ? { eventTypes: [...new Set([...parsed.types, ...IDENTITY_EVENT_TYPES])] }
+      : { streamPrefixes: ENTITY_KINDS.map(streamPrefixOf) };
+  const wanted = (event: PublicEvent): boolean =>
+    (kinds === undefined || kinds.has(EVENT_KIND[event.type])) && (types === undefined || types.has(event.type));
+
+  return defer(async () => {
+    // The start as a position, so that the identities are folded exactly up to it.
+    const after = parsed.from === 'start' ? undefined : parsed.from === 'end' ? await store.headPosition() : parsed.from;
+    return { after, identities: await identitiesUpTo(store, after) };
+  }).pipe(
+    switchMap(({ after, identities }) => {
+      const toPublic = publicEvents(deriver, identities);
+      return pacedEvents<PublicEvent>(
+        store,
+        {
+          from: after === undefined ? { kind: 'start' } : { kind: 'after', position: after },
+          server,
+          keep: (record) => parseStreamId(record.streamId) !== undefined,
+        },
+        // Every event goes through the pseudonyms operator, which also learns identities from it; only then is
+        // the requested subset kept.
+        async (event) => {
+          const published = await lastValueFrom(of(event).pipe(toPublic), { defaultValue: undefined });
+          return published !== undefined && wanted(published) ? published : undefined;
+        },
+        options,
+      );
+    }),
+  );
+}

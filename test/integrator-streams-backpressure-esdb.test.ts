@@ -1,0 +1,3 @@
+import { backpressureSuite } from './integrator-streams.backpressure-suite.ts';
+
+backpressureSuite('eventstoredb stand-in');
