@@ -1,7 +1,7 @@
 import { openReadModels, type ReadModelDb } from '../readmodels/index.ts';
 import { createEngine, type Engine } from '../engine/index.ts';
 import type { Clock } from '../clock/index.ts';
-import { openSqliteStore, openSqliteStoreInDir } from '../store/index.ts';
+import { openSqliteStore, openSqliteStoreInDir, openStore } from '../store/index.ts';
 import type { EventStore } from '../store/port.ts';
 import { ProjectionRunner } from '../../projections/runtime/index.ts';
 import { cascadeProcessManager, type CascadeLog } from '../../projections/cascade/index.ts';
@@ -42,6 +42,12 @@ export interface OpenOptions {
   readonly location: { dir: string } | { memory: true };
   readonly clock: Clock;
   readonly store?: EventStore;
+  /**
+   * The event store as a connection string (`sqlite:./data`, `esdb://…`, `kurrentdb://…`; see
+   * adapters/store/open-store.ts) when `store` is not given. `location` still holds the read models and the
+   * transparency log. Default: the SQLite store of `location`.
+   */
+  readonly connectionString?: string;
   readonly cascadeLog?: CascadeLog;
   /** Which commands must carry a request signature, and the actors' keys (SER-016). */
   readonly signing?: RequestSigningPolicy;
@@ -60,7 +66,12 @@ export interface OpenOptions {
 /** Wires a store, the engine, the read models and the system projections into one running instance. */
 export const openCredence = (options: OpenOptions): Credence => {
   const store =
-    options.store ?? ('memory' in options.location ? openSqliteStore({ memory: true }) : openSqliteStoreInDir(options.location.dir));
+    options.store ??
+    (options.connectionString !== undefined
+      ? openStore(options.connectionString)
+      : 'memory' in options.location
+        ? openSqliteStore({ memory: true })
+        : openSqliteStoreInDir(options.location.dir));
   const engine = createEngine({
     store,
     clock: options.clock,

@@ -2,10 +2,11 @@ import { z } from 'zod';
 import { parseStreamId } from '../../domain/streams.ts';
 import { replayEntity } from '../../projections/replay/index.ts';
 import { json, parseCli, type Io } from '../io.ts';
-import { openExistingStore } from './open-store.ts';
+import { openExistingStore, STORE_OPTION, StoreArg } from './open-store.ts';
 
 const Args = z.object({
   data: z.string().min(1).default('./data'),
+  store: StoreArg,
   json: z.boolean().default(false),
   positionals: z
     .array(z.string())
@@ -13,11 +14,11 @@ const Args = z.object({
     .refine((p) => parseStreamId(p[0]!) !== undefined, 'stream must be <kind>-<id> with kind node, credential, association, application or subscription'),
 });
 
-/** `credence history <stream> [--json]`: one entity's timeline, each event with its actor and the state after it. */
+/** `credence history <stream> [--data DIR | --store URL] [--json]`: one entity's timeline, each event with its actor and the state after it. */
 export const history = async (argv: string[], io: Io): Promise<number> => {
-  const args = parseCli(argv, { data: { type: 'string' }, json: { type: 'boolean' } }, Args, io);
+  const args = parseCli(argv, { data: { type: 'string' }, json: { type: 'boolean' }, ...STORE_OPTION }, Args, io);
   if (args === undefined) return 2;
-  const store = openExistingStore(args.data, io);
+  const store = openExistingStore(args.data, io, args.store);
   if (store === undefined) return 2;
   try {
     const streamId = args.positionals[0]!;

@@ -1,14 +1,36 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { openSqliteStoreInDir } from '../../adapters/store/index.ts';
+import { openSqliteStoreInDir, openStore, StoreConnectionString, type StoreLocation } from '../../adapters/store/index.ts';
 import type { EventStore } from '../../adapters/store/port.ts';
 import type { Io } from '../io.ts';
 
-/** Opens the store of an existing data folder for reading; an absent folder is a user error, not a new store. */
-export const openExistingStore = (dir: string, io: Io): EventStore | undefined => {
-  if (!existsSync(join(dir, 'events.db'))) {
-    io.err(`error: --data: no event store in ${dir} (run npm start first, or pass --data DIR)`);
-    return undefined;
+/**
+ * `--store <connection string>` for commands that read an existing store (issue 6: the engine picks the store from
+ * a connection string): `sqlite:<folder>`, `esdb://…`, `kurrentdb://…` (adapters/store/open-store.ts). Parsed with
+ * the command's other arguments; messages never repeat the string, which may carry credentials. Omitted: the
+ * SQLite store of `--data`.
+ */
+export const StoreArg = StoreConnectionString.optional();
+export const STORE_OPTION = { store: { type: 'string' } } as const;
+
+/**
+ * Opens an existing store for reading; an absent SQLite file is a user error, not a new store. `store` is the
+ * parsed `--store`; without it, `sqlite:<dir>`.
+ */
+export const openExistingStore = (dir: string, io: Io, store?: StoreLocation): EventStore | undefined => {
+  const location: StoreLocation = store ?? { kind: 'sqlite', dir };
+  switch (location.kind) {
+    case 'sqlite':
+      if (!existsSync(join(location.dir, 'events.db'))) {
+        const flag = store === undefined ? '--data' : '--store';
+        io.err(`error: ${flag}: no event store in ${location.dir} (run npm start first, or pass --data DIR or --store URL)`);
+        return undefined;
+      }
+      return openSqliteStoreInDir(location.dir);
+    case 'sqlite-memory':
+      io.err('error: --store: an in-memory store holds no events to read; give sqlite:<folder>, esdb://… or kurrentdb://…');
+      return undefined;
+    case 'eventstoredb':
+      return openStore(location.connectionString);
   }
-  return openSqliteStoreInDir(dir);
 };

@@ -2,19 +2,20 @@ import { z } from 'zod';
 import { replayAll } from '../../projections/replay/index.ts';
 import { json, parseCli, type Io } from '../io.ts';
 import { progressBar } from '../progress.ts';
-import { openExistingStore } from './open-store.ts';
+import { openExistingStore, STORE_OPTION, StoreArg } from './open-store.ts';
 
 const Args = z.object({
   data: z.string().min(1).default('./data'),
+  store: StoreArg,
   json: z.boolean().default(false),
   positionals: z.array(z.string()).max(0, 'replay takes no positional arguments'),
 });
 
-/** `credence replay [--data DIR] [--json]`: every entity through its machine; exit 1 on any broken history. */
+/** `credence replay [--data DIR | --store URL] [--json]`: every entity through its machine; exit 1 on any broken history. */
 export const replay = async (argv: string[], io: Io): Promise<number> => {
-  const args = parseCli(argv, { data: { type: 'string' }, json: { type: 'boolean' } }, Args, io);
+  const args = parseCli(argv, { data: { type: 'string' }, json: { type: 'boolean' }, ...STORE_OPTION }, Args, io);
   if (args === undefined) return 2;
-  const store = openExistingStore(args.data, io);
+  const store = openExistingStore(args.data, io, args.store);
   if (store === undefined) return 2;
   try {
     // On the embedded store the head position is the number of stored events: the bar's total.
