@@ -13,7 +13,7 @@ import { requestVerifier } from '../signing/index.ts';
 import { auditTrail } from '../../projections/audit/index.ts';
 import { complianceProjection } from '../../projections/compliance/index.ts';
 import { Infrastructure, KeyRegistry, SecurityProcedures, keyShredder } from '../procedures/index.ts';
-import type { SecureEnvironment } from '../secure-environment/index.ts';
+import type { KeyHandle, SecureEnvironment } from '../secure-environment/index.ts';
 import type { RandomSource } from '../crypto/index.ts';
 import type { Actor } from '../../domain/metadata.ts';
 import { MemoryReplayCache, type ReplayCache } from '../association/index.ts';
@@ -59,9 +59,24 @@ export interface OpenOptions {
     readonly owner?: string;
     readonly replayCache?: ReplayCache;
   };
-  /** Pseudonym rotation (seed 004; SER-011, SER-018, SER-025): the keyed PRF held in the Secure Environment, and the policy. */
-  readonly pseudonyms?: { readonly key: PseudonymKey; readonly policy?: RotationPolicyInput };
+  /**
+   * Pseudonym rotation (seed 004; SER-011, SER-018, SER-025): the keyed PRF held in the Secure Environment, and
+   * the policy. Without a key, the `security` Secure Environment provides one.
+   */
+  readonly pseudonyms?: { readonly key?: PseudonymKey; readonly policy?: RotationPolicyInput };
 }
+
+const registeredPseudonymKey = (se: SecureEnvironment, owner: string, registry: KeyRegistry): PseudonymKey => {
+  let handle: Promise<KeyHandle> | undefined;
+  const key = async (): Promise<KeyHandle> => {
+    const [existing] = registry.live('infrastructure', 'pseudonym-prf');
+    if (existing !== undefined) return existing as KeyHandle;
+    const created = await se.generate(owner, 'psk256');
+    registry.register('infrastructure', created, 'pseudonym-prf');
+    return created;
+  };
+  return { prf: async (message) => se.mac(owner, await (handle ??= key()), message) };
+};
 
 /** Wires a store, the engine, the read models and the system projections into one running instance. */
 export const openCredence = (options: OpenOptions): Credence => {
@@ -84,12 +99,17 @@ export const openCredence = (options: OpenOptions): Credence => {
       : new TransparencyProjection({ store, log: log.log, signer: log.signer, origin: log.origin, now: () => options.clock.now() });
   const readModels = openReadModels(options.location);
   const scheduler = expiryScheduler(engine);
-  const pseudonyms =
-    options.pseudonyms === undefined
-      ? undefined
-      : pseudonymRotation({ engine, deriver: new PseudonymDeriver(options.pseudonyms.key), ...(options.pseudonyms.policy ? { policy: options.pseudonyms.policy } : {}) });
   const registry = options.security === undefined ? undefined : new KeyRegistry(readModels);
   const securityOwner = options.security?.owner ?? 'maf:infrastructure';
+  // With a Secure Environment and no key given, the pseudonym PRF key is made there on first use and its
+  // handle kept in the key registry, so pseudonyms stay stable across restarts (seed 004; SER-011).
+  const pseudonymKey =
+    options.pseudonyms?.key ??
+    (options.security !== undefined && registry !== undefined ? registeredPseudonymKey(options.security.se, securityOwner, registry) : undefined);
+  const pseudonyms =
+    pseudonymKey === undefined
+      ? undefined
+      : pseudonymRotation({ engine, deriver: new PseudonymDeriver(pseudonymKey), ...(options.pseudonyms?.policy ? { policy: options.pseudonyms.policy } : {}) });
   const shredder =
     options.security === undefined || registry === undefined
       ? []
