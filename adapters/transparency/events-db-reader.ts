@@ -1,38 +1,17 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { z } from 'zod';
-import type { JsonObject, RecordedEvent } from '../store/port.ts';
+import type { RecordedEvent } from '../store/port.ts';
+import { parseStoredRow } from '../store/sqlite/rows.ts';
 
 /**
  * Reads the embedded store's `events` table directly and read-only, for the tamper audit (issue 4 item 7): the
  * audit must see every row as it is on disk, including rows the store itself would refuse to parse, and say at
- * which position they sit instead of stopping at the first one.
+ * which position they sit instead of stopping at the first one. Rows are parsed by the store's own row schema.
  */
 
 export type StoredEventRead =
   | { readonly ok: true; readonly event: RecordedEvent }
   | { readonly ok: false; readonly position: bigint; readonly problem: string };
-
-const jsonObjectText = z.string().transform((text, ctx): JsonObject => {
-  try {
-    const value: unknown = JSON.parse(text);
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as JsonObject;
-  } catch {
-    // reported below
-  }
-  ctx.addIssue({ code: 'custom', message: 'is not a JSON object' });
-  return z.NEVER;
-});
-
-const EventRow = z.object({
-  position: z.bigint(),
-  stream_id: z.string().min(1),
-  revision: z.bigint().nonnegative(),
-  event_id: z.string().min(1),
-  type: z.string().min(1),
-  data: jsonObjectText,
-  metadata: jsonObjectText,
-});
 
 const PAGE = 1000;
 export const EVENTS_DB_FILE = 'events.db';
@@ -48,18 +27,9 @@ export function* readEventsDb(file: string): Generator<StoredEventRead> {
     for (;;) {
       const rows = page.all(after, PAGE) as { position: unknown }[];
       for (const row of rows) {
-        const parsed = EventRow.safeParse(row);
+        const parsed = parseStoredRow(row);
         const position = typeof row.position === 'bigint' ? row.position : -1n;
-        if (!parsed.success) {
-          const issue = parsed.error.issues[0];
-          yield { ok: false, position, problem: `${issue?.path.join('.') ?? ''} ${issue?.message ?? 'unreadable'}`.trim() };
-          continue;
-        }
-        const r = parsed.data;
-        yield {
-          ok: true,
-          event: { position: r.position, streamId: r.stream_id, revision: r.revision, id: r.event_id, type: r.type, data: r.data, metadata: r.metadata },
-        };
+        yield parsed.ok ? parsed : { ok: false, position, problem: parsed.problem };
       }
       if (rows.length < PAGE) return;
       after = rows[rows.length - 1]!.position as bigint;

@@ -24,7 +24,7 @@ const jsonObjectText = z.string().transform((text, ctx): JsonObject => {
 });
 
 // A stored row is a boundary like any other: a file edited or damaged outside the store must fail loudly here.
-const storedRow = z.object({
+export const storedRow = z.object({
   position: z.bigint().positive(),
   stream_id: z.string().min(1),
   revision: z.bigint().nonnegative(),
@@ -33,6 +33,20 @@ const storedRow = z.object({
   data: jsonObjectText,
   metadata: jsonObjectText,
 });
+
+/** Parses one `events` row; the failure names the column and rule (the tamper audit reports it by position). */
+export const parseStoredRow = (row: unknown): { ok: true; event: RecordedEvent } | { ok: false; problem: string } => {
+  const parsed = storedRow.safeParse(row);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { ok: false, problem: `${issue?.path.join('.') ?? ''} ${issue?.message ?? 'unreadable'}`.trim() };
+  }
+  const r = parsed.data;
+  return {
+    ok: true,
+    event: { id: r.event_id, streamId: r.stream_id, revision: r.revision, position: r.position, type: r.type, data: r.data, metadata: r.metadata },
+  };
+};
 
 export function toRecordedEvent(row: unknown): RecordedEvent {
   const parsed = storedRow.safeParse(row);
