@@ -78,10 +78,15 @@ export const createEngine = (options: EngineOptions): Engine => {
     deduplicated,
   });
 
-  const attempt = async (command: Command): Promise<CommandOutcome> => {
+  /**
+   * One decision. On the first attempt the target entity may come from the cache without a read: if another
+   * writer appended meanwhile, the expected revision fails, the cache entry is dropped and the retry reads.
+   * Other entities (guard facts) are always read fresh: no expected revision protects them.
+   */
+  const attempt = async (command: Command, retry: number): Promise<CommandOutcome> => {
     const { kind, id } = targetOf(command);
     const commandId = command.metadata.commandId;
-    const entity = await cache.load(kind, id);
+    const entity = await cache.load(kind, id, retry === 0);
 
     const seen = entity.events.filter((e) => e.metadata.commandId === commandId).map((e) => e.record as RecordedEvent);
     if (seen.length > 0) return outcomeOf(entity, commandId, seen, true);
@@ -117,8 +122,11 @@ export const createEngine = (options: EngineOptions): Engine => {
       commandId,
     });
     if (result.deduplicated) {
-      // The same command id was used on another stream first; its outcome stands and nothing was appended.
-      return { commandId, streamId: entity.streamId, state: stateOf(entity.snapshot), events: [], deduplicated: true };
+      // Another writer (or this one, before a cache eviction) recorded this command first: return its outcome.
+      // When the command id was first used on another stream, nothing of it is in this one: events stay empty.
+      const fresh = await cache.load(kind, id);
+      const first = fresh.events.filter((e) => e.metadata.commandId === commandId).map((e) => e.record as RecordedEvent);
+      return outcomeOf(fresh, commandId, first, true);
     }
     // A single event's position is the append's position; several may have gaps (EventStoreDB): re-read those.
     const [only] = toAppend;
@@ -144,7 +152,7 @@ export const createEngine = (options: EngineOptions): Engine => {
     await options.verifyRequest?.(command);
     for (let retry = 0; ; retry++) {
       try {
-        return await attempt(command);
+        return await attempt(command, retry);
       } catch (error) {
         if (!isCredenceError(error, 'concurrency_conflict') || retry >= maxRetries) throw error;
         const { kind, id } = targetOf(command);

@@ -60,9 +60,18 @@ export class EntityCache {
   readonly #entries = new Map<string, LoadedEntity>();
   constructor(private readonly store: EventStore, private readonly capacity: number) {}
 
-  async load(kind: EntityKind, id: string): Promise<LoadedEntity> {
+  /**
+   * The entity, caught up with its stream. `cachedOnly` skips the catch-up read for an entity already in the
+   * cache: safe only for the stream about to be appended to, whose expected revision catches any staleness.
+   */
+  async load(kind: EntityKind, id: string, cachedOnly = false): Promise<LoadedEntity> {
     const streamId = streamIdOf(kind, id);
-    const cached = this.#entries.get(streamId) ?? emptyEntity(kind, id);
+    const hit = this.#entries.get(streamId);
+    if (cachedOnly && hit !== undefined) {
+      this.remember(hit);
+      return hit;
+    }
+    const cached = hit ?? emptyEntity(kind, id);
     const fromRevision = cached.revision === undefined ? 0n : cached.revision + 1n;
     const records = await this.store.readStream(streamId, { fromRevision });
     const entity = records.length === 0 ? cached : applyStored(cached, records);
