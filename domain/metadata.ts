@@ -5,6 +5,13 @@ import { Base64Url, Fingerprint } from './events/common.ts';
 export const Role = z.enum(['operator', 'auditor', 'integrator', 'system']);
 export type Role = z.infer<typeof Role>;
 
+/**
+ * The built-in system actors (process manager, expiry scheduler, pseudonym rotation). A command's role is what
+ * its sender claims, so the engine accepts the `system` role only from these ids (or the ones it is configured
+ * with): claiming `system` from outside grants nothing.
+ */
+export const SYSTEM_ACTOR_IDS = ['system:process-manager', 'system:expiry-scheduler', 'system:pseudonym-rotation'] as const;
+
 export const Actor = z.object({
   id: z.string().min(1).max(200),
   role: Role,

@@ -77,7 +77,44 @@ describe('a rejected command writes nothing', () => {
   });
 });
 
+describe('actors', () => {
+  it('claiming the system role from outside grants nothing', async () => {
+    const { engine, store } = fixture();
+    const before = await footprint(store);
+    const spoofed = command('createSubscription', { subscriptionId: 's', subscriber: 'x', notBefore: T0, notAfter: '2027-01-01T00:00:00.000Z' }, {
+      actor: { id: 'mallory', role: 'system' },
+    });
+    const error = await rejection(engine.execute(spoofed));
+    expect(error.problem).toMatchObject({ code: 'unauthorised', actor: 'mallory' });
+    expect(await footprint(store)).toEqual(before);
+  });
+});
+
 describe('idempotency by command id', () => {
+  it('a command id reused for a different command is refused, not reported as the first one\'s success', async () => {
+    const { engine, store } = fixture();
+    await establishOne(engine);
+    const commandId = '3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f';
+    await engine.execute({ ...cmd.revokeAssociation(), metadata: { actor: operator, commandId } });
+    const before = await footprint(store);
+    const sameStream = await rejection(engine.execute({ ...cmd.revokeAssociation('sa-1', 'superseded'), metadata: { actor: operator, commandId } }));
+    expect(sameStream.problem).toMatchObject({ code: 'validation', issues: [expect.objectContaining({ path: 'metadata.commandId', rule: 'idempotency' })] });
+    const otherStream = await rejection(engine.execute({ ...cmd.revokeCredential(), metadata: { actor: operator, commandId } }));
+    expect(otherStream.problem.code).toBe('validation');
+    expect((await engine.entity('credential', 'cred-1')).snapshot.value).toBe('enrolled');
+    expect(await footprint(store)).toEqual(before);
+  });
+
+  it('an engine whose cache is stale re-reads before refusing', async () => {
+    const { engine: a, store, clock } = fixture();
+    await establishOne(a);
+    await a.entity('credential', 'cred-2'); // A caches cred-2 as absent
+    const b = createEngine({ store, clock });
+    await b.execute(cmd.issueCredential('cred-2'));
+    const outcome = await a.execute(cmd.provisionCredential('cred-2'));
+    expect(outcome.state).toBe('enrolled');
+  });
+
   it('a repeated command returns the first outcome and appends nothing', async () => {
     const { engine, store } = fixture();
     await establishOne(engine);

@@ -1,8 +1,10 @@
 import { COMMAND_CATALOG, decide, parseCommand, targetOf, type Command } from '../../domain/commands/index.ts';
-import { isCredenceError, unauthorised } from '../../domain/errors.ts';
+import { concurrencyConflict, isCredenceError, unauthorised, validationError } from '../../domain/errors.ts';
+import type { DecodedEvent } from '../../domain/stored.ts';
+import { canonicalJson } from '../crypto/index.ts';
 import { currentVersionOf } from '../../domain/upcasters.ts';
 import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
-import type { EventMetadata } from '../../domain/metadata.ts';
+import { SYSTEM_ACTOR_IDS, type EventMetadata } from '../../domain/metadata.ts';
 import { evaluate, factSourcesOf, refusalError, stateOf, viewOf, type Facts, type FactName } from '../../machines/index.ts';
 import type { Clock } from '../clock/clock.ts';
 import { ExpectedRevision, type EventStore, type EventToAppend, type RecordedEvent } from '../store/port.ts';
@@ -20,6 +22,8 @@ export interface EngineOptions {
   readonly maxRetries?: number;
   /** Entities kept in memory between commands. */
   readonly cacheSize?: number;
+  /** Actor ids allowed to act with the `system` role. Default: the built-in process manager, scheduler and rotation. */
+  readonly systemActors?: readonly string[];
   /** Checks the actor's request signature before deciding (non-repudiation, SER-016); throws a typed error. */
   readonly verifyRequest?: (command: Command) => Promise<void> | void;
 }
@@ -60,6 +64,7 @@ export const createEngine = (options: EngineOptions): Engine => {
   const { store, clock } = options;
   const maxRetries = options.maxRetries ?? 5;
   const cache = new EntityCache(store, options.cacheSize ?? 50_000);
+  const systemActors = new Set<string>(options.systemActors ?? SYSTEM_ACTOR_IDS);
 
   const factsFor = async (event: Parameters<typeof factSourcesOf>[0], context: unknown): Promise<Facts> => {
     const facts: Facts = {};
@@ -79,6 +84,24 @@ export const createEngine = (options: EngineOptions): Engine => {
   });
 
   /**
+   * The first outcome of a command id seen before: only when it was the same command (type and data). An id
+   * reused for something else is the caller's mistake and is refused, never reported as a success.
+   */
+  const replayedOutcome = (command: Command, entity: LoadedEntity, seen: readonly DecodedEvent[]): CommandOutcome => {
+    const same =
+      seen.length > 0 &&
+      seen[0]!.metadata.commandType === command.type &&
+      canonicalJson(seen[0]!.event.data) === canonicalJson(command.data);
+    if (!same) {
+      throw validationError(
+        [{ path: 'metadata.commandId', rule: 'idempotency', message: `${command.metadata.commandId} was already used for a different command` }],
+        'command',
+      );
+    }
+    return outcomeOf(entity, command.metadata.commandId, seen.map((e) => e.record as RecordedEvent), true);
+  };
+
+  /**
    * One decision. On the first attempt the target entity may come from the cache without a read: if another
    * writer appended meanwhile, the expected revision fails, the cache entry is dropped and the retry reads.
    * Other entities (guard facts) are always read fresh: no expected revision protects them.
@@ -88,8 +111,8 @@ export const createEngine = (options: EngineOptions): Engine => {
     const commandId = command.metadata.commandId;
     const entity = await cache.load(kind, id, retry === 0);
 
-    const seen = entity.events.filter((e) => e.metadata.commandId === commandId).map((e) => e.record as RecordedEvent);
-    if (seen.length > 0) return outcomeOf(entity, commandId, seen, true);
+    const seen = entity.events.filter((e) => e.metadata.commandId === commandId);
+    if (seen.length > 0) return replayedOutcome(command, entity, seen);
 
     const now = clock.now();
     let snapshot = entity.snapshot;
@@ -97,7 +120,13 @@ export const createEngine = (options: EngineOptions): Engine => {
     for (const event of candidates) {
       const facts = await factsFor(event, snapshot.context);
       const verdict = evaluate(kind, snapshot, { ...event, at: now.getTime(), facts });
-      if (!verdict.ok) throw refusalError(kind, entity.streamId, entity.revision !== undefined, event.type, verdict);
+      if (!verdict.ok) {
+        // Decided on a cached entity without a read: make sure the refusal is not about a state that moved on.
+        if (retry === 0 && (await cache.load(kind, id)).revision !== entity.revision) {
+          throw concurrencyConflict(entity.streamId, 'the cached revision', 'a newer one');
+        }
+        throw refusalError(kind, entity.streamId, entity.revision !== undefined, event.type, verdict);
+      }
       snapshot = verdict.snapshot;
     }
 
@@ -125,8 +154,7 @@ export const createEngine = (options: EngineOptions): Engine => {
       // Another writer (or this one, before a cache eviction) recorded this command first: return its outcome.
       // When the command id was first used on another stream, nothing of it is in this one: events stay empty.
       const fresh = await cache.load(kind, id);
-      const first = fresh.events.filter((e) => e.metadata.commandId === commandId).map((e) => e.record as RecordedEvent);
-      return outcomeOf(fresh, commandId, first, true);
+      return replayedOutcome(command, fresh, fresh.events.filter((e) => e.metadata.commandId === commandId));
     }
     // A single event's position is the append's position; several may have gaps (EventStoreDB): re-read those.
     const [only] = toAppend;
@@ -146,8 +174,12 @@ export const createEngine = (options: EngineOptions): Engine => {
   const execute = async (input: unknown): Promise<CommandOutcome> => {
     const command = parseCommand(withCommandId(input));
     const { roles } = COMMAND_CATALOG[command.type];
-    if (!(roles as readonly string[]).includes(command.metadata.actor.role)) {
-      throw unauthorised(command.metadata.actor.id, `role ${command.metadata.actor.role} may not ${command.type}`);
+    const { actor } = command.metadata;
+    if (!(roles as readonly string[]).includes(actor.role)) {
+      throw unauthorised(actor.id, `role ${actor.role} may not ${command.type}`);
+    }
+    if (actor.role === 'system' && !systemActors.has(actor.id)) {
+      throw unauthorised(actor.id, 'the system role is reserved to the engine\'s own system actors');
     }
     await options.verifyRequest?.(command);
     for (let retry = 0; ; retry++) {

@@ -8,7 +8,7 @@ import { cascadeProcessManager, type CascadeLog } from '../../projections/cascad
 import { expiryScheduler, type ExpiryScheduler } from '../../projections/expiry/index.ts';
 import { TransparencyProjection } from '../../projections/transparency/index.ts';
 import { openTransparencyInDir } from '../transparency/index.ts';
-import type { RequestSigningPolicy } from '../signing/index.ts';
+import type { RequestSigningPolicyInput } from '../signing/index.ts';
 import { requestVerifier } from '../signing/index.ts';
 import { auditTrail } from '../../projections/audit/index.ts';
 import { complianceProjection } from '../../projections/compliance/index.ts';
@@ -50,7 +50,7 @@ export interface OpenOptions {
   readonly connectionString?: string;
   readonly cascadeLog?: CascadeLog;
   /** Which commands must carry a request signature, and the actors' keys (SER-016). */
-  readonly signing?: RequestSigningPolicy;
+  readonly signing?: RequestSigningPolicyInput;
   /** The infrastructure's Secure Environment: enables `security()` and crypto-shredding of ended credentials. */
   readonly security?: {
     readonly se: SecureEnvironment;

@@ -19,3 +19,4 @@ export const RequestSigningPolicy = z.object({
   keys: z.array(ActorKey).default([]),
 });
 export type RequestSigningPolicy = z.infer<typeof RequestSigningPolicy>;
+export type RequestSigningPolicyInput = z.input<typeof RequestSigningPolicy>;

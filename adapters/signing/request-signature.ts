@@ -2,7 +2,7 @@ import { badSignature } from '../../domain/errors.ts';
 import type { Command } from '../../domain/commands/index.ts';
 import type { RequestSignature } from '../../domain/metadata.ts';
 import { canonicalJson, fromBase64url, publicKeyFingerprint, sign, signingPublicKey, toBase64url, tryFromBase64url, utf8, verifySignature } from '../crypto/index.ts';
-import type { RequestSigningPolicy } from './policy.ts';
+import { RequestSigningPolicy, type RequestSigningPolicyInput } from './policy.ts';
 
 const KIND = { ed25519: 'ed25519', 'p256-ecdsa-sha256': 'p256' } as const;
 type Algorithm = RequestSignature['algorithm'];
@@ -40,7 +40,8 @@ export const signCommand = <C extends { type: string; data: unknown; metadata: R
  * with a key registered for its actor over its canonical form; any other signature present is checked too, so
  * a recorded signature is always a valid one. Failures are typed `bad_signature` errors and nothing is written.
  */
-export const requestVerifier = (policy: RequestSigningPolicy) => {
+export const requestVerifier = (input: RequestSigningPolicyInput) => {
+  const policy = RequestSigningPolicy.parse(input);
   const keys = policy.keys.map((k) => {
     const publicKey = fromBase64url(k.publicKey);
     return { ...k, publicKeyBytes: publicKey, fingerprint: keyFingerprint(k.algorithm, publicKey) };

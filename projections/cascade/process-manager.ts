@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { isCredenceError } from '../../domain/errors.ts';
-import type { Actor } from '../../domain/metadata.ts';
+import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { streamIdOf } from '../../domain/streams.ts';
 import type { AssociationContext, CredentialContext } from '../../machines/index.ts';
@@ -10,7 +10,7 @@ import type { Projection } from '../runtime/index.ts';
 import { addDependent, dependentsOf, resetDependents, setupDependents } from './dependents.ts';
 import { CASCADE_EVENT_TYPES, reactionsTo } from './reactions.ts';
 
-export const PROCESS_MANAGER_ACTOR: Actor = { id: 'system:process-manager', role: 'system' };
+export const PROCESS_MANAGER_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[0], role: 'system' };
 
 export interface CascadeLog {
   (entry: { outcome: 'issued' | 'duplicate' | 'skipped'; command: string; target: string; reason?: string }): void;

@@ -1,12 +1,12 @@
 import type Database from 'better-sqlite3';
 import { isCredenceError } from '../../domain/errors.ts';
-import type { Actor } from '../../domain/metadata.ts';
+import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { derivedCommandId, type Engine } from '../../adapters/engine/index.ts';
 import type { Projection } from '../runtime/index.ts';
 import { dropDeadline, dropDeadlines, dueDeadlines, nextDeadline, putDeadline, resetDeadlines, setupDeadlines, type Deadline } from './deadlines.ts';
 
-export const SCHEDULER_ACTOR: Actor = { id: 'system:expiry-scheduler', role: 'system' };
+export const SCHEDULER_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[1], role: 'system' };
 
 const deadlineFor = (e: DecodedEvent): Deadline | undefined => {
   const stream = e.record.streamId;

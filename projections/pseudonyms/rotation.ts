@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { isCredenceError } from '../../domain/errors.ts';
 import type { RotationTrigger } from '../../domain/events/pseudonym.ts';
-import type { Actor } from '../../domain/metadata.ts';
+import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { derivedCommandId, randomCommandId, type Engine } from '../../adapters/engine/index.ts';
 import type { Projection } from '../runtime/index.ts';
@@ -10,7 +10,7 @@ import type { PseudonymDeriver } from './derive.ts';
 import { nodePseudonym, resetDirectory, setupDirectory, staleNodes } from './directory.ts';
 import { policyFor, RotationPolicy, type RotationPolicyInput } from './policy.ts';
 
-export const PSEUDONYM_ACTOR: Actor = { id: 'system:pseudonym-rotation', role: 'system' };
+export const PSEUDONYM_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[2], role: 'system' };
 
 export type RotationOutcome =
   | { readonly outcome: 'rotated' | 'duplicate'; readonly nodeId: string; readonly epoch: number; readonly pseudonym: string }
