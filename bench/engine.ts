@@ -24,7 +24,7 @@ const lifecycle = (i: number) => {
   const steps: [Parameters<typeof command>[0], Record<string, unknown>][] = [
     ['registerNode', { nodeId, profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-10', capabilities: ['metering'] } }],
     ['enrolNode', { nodeId, subscriptionId: 'bench-sub', cseId: `/${nodeId}` }],
-    ['issueCredential', { credentialId, kind: 'ed25519', purpose: 'service', owner: { kind: 'node', id: nodeId }, fingerprint: fp(i), notBefore: iso(0), notAfter: iso(365) }],
+    ['issueCredential', { credentialId, kind: 'ed25519', publicKey: 'A'.repeat(43), purpose: 'service', owner: { kind: 'node', id: nodeId }, fingerprint: fp(i), notBefore: iso(0), notAfter: iso(365) }],
     ['provisionCredential', { credentialId, method: 'pre-provisioning' }],
     ['configureAssociation', { associationId, nodeId, credentialId, registree: { kind: 'cse', id: `/${nodeId}` }, registrarCseId: '/in-cse' }],
     ['establishAssociation', { associationId, expiresAt: iso(30) }],
@@ -107,7 +107,7 @@ export const seed = async (store: EventStore, minEvents: number): Promise<number
       ['NodeEnrolled', { nodeId, subscriptionId: 'seed-sub', cseId: `/${nodeId}` }, 1],
     ]);
     await append(`credential-${credentialId}`, i, [
-      ['CredentialIssued', { credentialId, kind: 'p256', purpose: 'service', owner: { kind: 'node', id: nodeId }, fingerprint: fp(i), notBefore: iso(0), notAfter: iso(365) }, 1],
+      ['CredentialIssued', { credentialId, kind: 'p256', publicKey: `${'B'.repeat(86)}A`, purpose: 'service', owner: { kind: 'node', id: nodeId }, fingerprint: fp(i), notBefore: iso(0), notAfter: iso(365) }, 1],
       ['CredentialProvisioned', { credentialId, method: 'pre-provisioning' }, 1],
     ]);
     await append(`association-${associationId}`, i, [

@@ -87,7 +87,7 @@ const seedFleet = async (store: EventStore, deriver: PseudonymDeriver, minEvents
     await w.append(`pseudonym-${pseudonym}`, { id: 'system:pseudonym-rotation', role: 'system' }, t, [['PseudonymRotated', { pseudonym, nodeId, epoch: 0, trigger: 'initial' }]]);
     await w.append(`node-${nodeId}`, OPERATOR, t + 1, [['NodeEnrolled', { nodeId, subscriptionId: 'bench-sub', cseId: `/${nodeId}` }]]);
     await w.append(`credential-${credentialId}`, OPERATOR, t + 2, [
-      ['CredentialIssued', { credentialId, kind: 'ed25519', purpose: 'service', owner: { kind: 'node', id: nodeId }, fingerprint: fp(i), notBefore: iso(0), notAfter: iso(365 * DAY) }],
+      ['CredentialIssued', { credentialId, kind: 'ed25519', publicKey: 'A'.repeat(43), purpose: 'service', owner: { kind: 'node', id: nodeId }, fingerprint: fp(i), notBefore: iso(0), notAfter: iso(365 * DAY) }],
       ['CredentialProvisioned', { credentialId, method: 'pre-provisioning' }],
     ]);
     await w.append(`association-${associationId}`, OPERATOR, t + 3, [

@@ -23,7 +23,7 @@ const seedRevoked = async (store: EventStore, count: number) => {
       correlationId: credentialId, causationId: credentialId, occurredAt: iso(0),
     });
     await store.appendToStream(`credential-${credentialId}`, [
-      { id: eventIdFor(credentialId, 0), type: 'CredentialIssued', data: { credentialId, kind: 'ed25519', purpose: 'service', owner: { kind: 'cse', id: `/cse-${i}` }, fingerprint: fp(i), notBefore: iso(0), notAfter: iso(365) }, metadata: meta(0) },
+      { id: eventIdFor(credentialId, 0), type: 'CredentialIssued', data: { credentialId, kind: 'ed25519', publicKey: 'A'.repeat(43), purpose: 'service', owner: { kind: 'cse', id: `/cse-${i}` }, fingerprint: fp(i), notBefore: iso(0), notAfter: iso(365) }, metadata: meta(0) },
       { id: eventIdFor(credentialId, 1), type: 'CredentialProvisioned', data: { credentialId, method: 'pre-provisioning' }, metadata: meta(1) },
       { id: eventIdFor(credentialId, 2), type: 'CredentialRevoked', data: { credentialId, reason: 'keyCompromise' }, metadata: meta(2) },
     ], { expectedRevision: ExpectedRevision.noStream });
@@ -48,7 +48,7 @@ export async function benchRevocation(report: (line: string) => void): Promise<v
     await run('registerNode', { nodeId: 'gw', profile: { class: 'gateway', manufacturer: 'Acme', model: 'GW', capabilities: [] } });
     await run('enrolNode', { nodeId: 'gw', subscriptionId: 'sub', cseId: '/gw' });
     for (let i = 0; i < sample; i++) {
-      await run('issueCredential', { credentialId: `new-${i}`, kind: 'ed25519', purpose: 'service', owner: { kind: 'node', id: 'gw' }, fingerprint: fp(10_000_000 + i), notBefore: iso(0), notAfter: iso(365) });
+      await run('issueCredential', { credentialId: `new-${i}`, kind: 'ed25519', publicKey: 'A'.repeat(43), purpose: 'service', owner: { kind: 'node', id: 'gw' }, fingerprint: fp(10_000_000 + i), notBefore: iso(0), notAfter: iso(365) });
       await run('provisionCredential', { credentialId: `new-${i}`, method: 'pre-provisioning' });
       await run('configureAssociation', { associationId: `sa-${i}`, nodeId: 'gw', credentialId: `new-${i}`, registree: { kind: 'cse', id: '/gw' }, registrarCseId: '/in-cse' });
       await run('establishAssociation', { associationId: `sa-${i}`, expiresAt: iso(30) });

@@ -51,6 +51,15 @@ export class CredenceError extends Error {
 export const isCredenceError = (error: unknown, code?: ProblemCode): error is CredenceError =>
   error instanceof CredenceError && (code === undefined || error.problem.code === code);
 
+/**
+ * True when a command was refused because its id had already been used for a different command. A reaction
+ * with a derived id sees this when it is replayed after its effect was recorded under that id: already done.
+ */
+export const isCommandIdReused = (error: unknown): boolean =>
+  isCredenceError(error, 'validation') &&
+  error.problem.code === 'validation' &&
+  error.problem.issues.some((i) => i.path === 'metadata.commandId' && i.rule === 'idempotency');
+
 export const validationError = (issues: readonly FieldIssue[], subject = 'input'): CredenceError =>
   new CredenceError({
     code: 'validation',

@@ -48,6 +48,7 @@ export type { Command, CommandType, CommandOptions } from './commands/index.ts';
 export {
   CredenceError,
   isCredenceError,
+  isCommandIdReused,
   validationError,
   concurrencyConflict,
   notFound,

@@ -12,6 +12,19 @@ export const associationMachine = setup({
   types: { context: {} as AssociationContext, events: {} as MachineEvent, input: {} as { id: string } },
   guards: {
     credentialUsable: factGuard(({ event }) => credentialUsableAt(event.facts.credential, event.at)),
+    /**
+     * The credential belongs to this Registree (RS-01): its node, its CSE, or for an AE its App-ID or AE-ID.
+     * One node's credential never authenticates another's association.
+     */
+    credentialBelongsToRegistree: factGuard(({ event }) => {
+      const d = dataOf(event, 'AssociationConfigured');
+      const owner = (event.facts.credential?.context as CredentialContext | undefined)?.owner;
+      if (d === undefined || owner === undefined) return false;
+      if (owner.kind === 'node') return owner.id === d.nodeId;
+      if (owner.kind === 'cse') return d.registree.kind === 'cse' && owner.id === d.registree.id;
+      if (d.registree.kind !== 'ae') return false;
+      return (owner.kind === 'app' && owner.id === d.registree.appId) || (owner.kind === 'ae' && owner.id === d.registree.id);
+    }),
     nodeEnrolled: factGuard(({ event }) => isOneOf(event.facts.node, ['enrolled', 'associated'])),
     /** An AE Registree acts under an enrolled App-ID (11.2.2); a CSE Registree needs no application. */
     applicationEnrolled: factGuard(({ event }) => {
@@ -44,7 +57,7 @@ export const associationMachine = setup({
       on: {
         AssociationConfigured: {
           target: 'initialized',
-          guard: and(['credentialUsable', 'nodeEnrolled', 'applicationEnrolled']),
+          guard: and(['credentialUsable', 'credentialBelongsToRegistree', 'nodeEnrolled', 'applicationEnrolled']),
           actions: assign(({ event }) => {
             const d = dataOf(event, 'AssociationConfigured')!;
             return { associationId: d.associationId, nodeId: d.nodeId, registree: d.registree, registrarCseId: d.registrarCseId, credentialId: d.credentialId };

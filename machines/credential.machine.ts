@@ -1,9 +1,15 @@
 import { and, assign, setup } from 'xstate';
 import type { CredentialContext } from './contexts.ts';
 import { dataOf, factGuard, isOneOf, ms } from './guards.ts';
-import type { MachineEvent } from './types.ts';
+import type { EntityView, MachineEvent } from './types.ts';
+import type { Owner } from '../domain/events/index.ts';
 
 const LIVE = ['initialized', 'enrolled', 'associated'];
+
+const sameOwner = (other: EntityView | undefined, owner: Owner | undefined): boolean => {
+  const theirs = (other?.context as CredentialContext | undefined)?.owner;
+  return owner !== undefined && theirs !== undefined && theirs.kind === owner.kind && theirs.id === owner.id;
+};
 
 /**
  * Credential lifecycle: issued (initialized) -> provisioned into its node (enrolled; pre-provisioning or remote
@@ -25,17 +31,20 @@ export const credentialMachine = setup({
       if (d.owner.kind !== 'node' && d.owner.kind !== 'app') return true;
       return isOneOf(event.facts.owner, LIVE);
     }),
+    /** A successor takes over from a live predecessor of the same owner (HLR-212). */
     predecessorIsLive: factGuard(({ event }) => {
       const d = dataOf(event, 'CredentialIssued');
       if (d?.predecessorId === undefined) return true;
-      return isOneOf(event.facts.predecessor, ['enrolled', 'associated']);
+      return isOneOf(event.facts.predecessor, ['enrolled', 'associated']) && sameOwner(event.facts.predecessor, d.owner);
     }),
     notExpiredYet: ({ context, event }) => event.at < context.notAfter,
     notAfterReached: ({ context, event }) => event.at >= context.notAfter,
-    bootstrapIsUsable: factGuard(({ event }) => {
+    /** Remote provisioning authenticated on a live bootstrap credential of the same owner (seed 003, 11.2.1). */
+    bootstrapIsUsable: factGuard(({ context, event }) => {
       const d = dataOf(event, 'CredentialProvisioned');
       if (d?.method !== 'remote-provisioning') return true;
-      return d.bootstrapCredentialId !== undefined && isOneOf(event.facts.bootstrap, ['enrolled', 'associated']);
+      const bootstrap = event.facts.bootstrap;
+      return d.bootstrapCredentialId !== undefined && isOneOf(bootstrap, ['enrolled', 'associated']) && sameOwner(bootstrap, context.owner);
     }),
     associationIsNew: ({ context, event }) => {
       const id = dataOf(event, 'CredentialAssociated')?.associationId;
@@ -53,6 +62,8 @@ export const credentialMachine = setup({
       return (
         d !== undefined &&
         context.successorId === undefined &&
+        isOneOf(event.facts.successor, LIVE) &&
+        sameOwner(event.facts.successor, context.owner) &&
         successor?.predecessorId === context.credentialId &&
         ms(d.overlapEndsAt) > event.at &&
         ms(d.overlapEndsAt) <= context.notAfter

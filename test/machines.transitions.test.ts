@@ -13,7 +13,7 @@ const iso = (days: number) => new Date(T + days * DAY).toISOString();
 const at = (days: number) => T + days * DAY;
 
 const view = (state: string, context: Record<string, unknown> = {}) => ({ state, context });
-const usableCredential = view('enrolled', { notBefore: at(0), notAfter: at(100), credentialId: 'c', liveAssociations: [] });
+const usableCredential = view('enrolled', { notBefore: at(0), notAfter: at(100), credentialId: 'c', owner: { kind: 'node', id: 'n' }, liveAssociations: [] });
 const activeSubscription = view('active', { notBefore: at(0), notAfter: at(365) });
 
 const e = (type: EventType, data: Record<string, unknown>, days = 10, facts: Facts = {}): MachineEvent =>
@@ -31,14 +31,14 @@ const SAMPLES: Record<EventType, MachineEvent> = {
   NodeEnrolmentExpired: e('NodeEnrolmentExpired', { nodeId: 'n', subscriptionId: 's' }, 400, { subscription: view('expired', { notAfter: at(365) }) }),
   NodeRevoked: e('NodeRevoked', { nodeId: 'n', reason: 'cessationOfOperation' }),
   CredentialIssued: e('CredentialIssued', {
-    credentialId: 'c', kind: 'ed25519', purpose: 'service', owner: { kind: 'cse', id: '/n' },
+    credentialId: 'c', kind: 'ed25519', publicKey: 'A'.repeat(43), purpose: 'service', owner: { kind: 'node', id: 'n' },
     fingerprint: `sha256:${'a'.repeat(64)}`, notBefore: iso(0), notAfter: iso(100),
-  }),
+  }, 10, { owner: view('enrolled') }),
   CredentialProvisioned: e('CredentialProvisioned', { credentialId: 'c', method: 'pre-provisioning' }),
   CredentialAssociated: e('CredentialAssociated', { credentialId: 'c', associationId: 'a1' }),
   CredentialAssociationReleased: e('CredentialAssociationReleased', { credentialId: 'c', associationId: 'a1' }),
   CredentialRotationStarted: e('CredentialRotationStarted', { credentialId: 'c', successorId: 'c2', overlapEndsAt: iso(20) }, 10, {
-    successor: view('initialized', { predecessorId: 'c' }),
+    successor: view('initialized', { predecessorId: 'c', owner: { kind: 'node', id: 'n' } }),
   }),
   CredentialExpired: e('CredentialExpired', { credentialId: 'c' }, 100),
   CredentialRevoked: e('CredentialRevoked', { credentialId: 'c', reason: 'keyCompromise' }),
@@ -236,6 +236,14 @@ const RULES: [string, EntityKind, string, MachineEvent, string][] = [
   ['provisioning after notAfter', 'credential', 'initialized', { ...SAMPLES.CredentialProvisioned, at: at(100) }, 'notExpiredYet'],
   ['remote provisioning on a revoked bootstrap credential', 'credential', 'initialized',
     e('CredentialProvisioned', { credentialId: 'c', method: 'remote-provisioning', bootstrapCredentialId: 'b' }, 10, { bootstrap: view('revoked') }), 'bootstrapIsUsable'],
+  ['association with another node\'s credential', 'association', 'absent',
+    { ...SAMPLES.AssociationConfigured, facts: { credential: view('enrolled', { ...usableCredential.context, owner: { kind: 'node', id: 'other' } }), node: view('enrolled') } }, 'credentialBelongsToRegistree'],
+  ['remote provisioning on another node\'s bootstrap credential', 'credential', 'initialized',
+    e('CredentialProvisioned', { credentialId: 'c', method: 'remote-provisioning', bootstrapCredentialId: 'b' }, 10, { bootstrap: view('enrolled', { owner: { kind: 'node', id: 'other' } }) }), 'bootstrapIsUsable'],
+  ['rotation to a successor owned by someone else', 'credential', 'enrolled',
+    { ...SAMPLES.CredentialRotationStarted, facts: { successor: view('initialized', { predecessorId: 'c', owner: { kind: 'node', id: 'other' } }) } }, 'successorLinked'],
+  ['rotation to a revoked successor', 'credential', 'enrolled',
+    { ...SAMPLES.CredentialRotationStarted, facts: { successor: view('revoked', { predecessorId: 'c', owner: { kind: 'node', id: 'n' } }) } }, 'successorLinked'],
   ['rotation to a successor that does not name this credential', 'credential', 'enrolled',
     { ...SAMPLES.CredentialRotationStarted, facts: { successor: view('initialized', { predecessorId: 'other' }) } }, 'successorLinked'],
   ['App-ID enrolment with a credential of another application', 'application', 'initialized',

@@ -21,7 +21,7 @@ const scenario = async (c: Credence, clock: FakeClock) => {
   for (const node of ['meter-01', 'meter-02', 'gateway-08']) {
     await run('registerNode', { nodeId: node, profile: profile(node.startsWith('meter') ? 'smart-meter' : 'gateway'), bootstrapCredentialId: `${node}-boot` });
     await run('issueCredential', {
-      credentialId: `${node}-boot`, kind: 'ed25519', purpose: 'bootstrap', owner: { kind: 'node', id: node }, fingerprint: fingerprint(node.length),
+      credentialId: `${node}-boot`, kind: 'ed25519', publicKey: 'A'.repeat(43), purpose: 'bootstrap', owner: { kind: 'node', id: node }, fingerprint: fingerprint(node.length),
       notBefore: T0, notAfter: at(900),
       certificate: { fingerprint: fingerprint(91), subject: `CN=${node}`, issuer: 'CN=Acme IDevID CA 01', serialNumber: `${node}-serial`, notBefore: T0, notAfter: at(900) },
     });
@@ -29,13 +29,13 @@ const scenario = async (c: Credence, clock: FakeClock) => {
     await run('enrolNode', { nodeId: node, subscriptionId: 'city-09', cseId: `/${node}-cse` });
     await run('issueCredential', {
       credentialId: `${node}-svc`, kind: 'ed25519', purpose: 'service', owner: { kind: 'node', id: node }, fingerprint: fingerprint(node.length + 100),
-      publicKey: 'AAECAwQFBgcICQ', notBefore: T0, notAfter: at(90),
+      publicKey: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8', notBefore: T0, notAfter: at(90),
     });
     await run('provisionCredential', { credentialId: `${node}-svc`, method: 'remote-provisioning', bootstrapCredentialId: `${node}-boot` });
   }
   await run('registerApplication', { appId: 'Rmetering', name: 'metering', provider: 'Acme' });
   await run('issueCredential', {
-    credentialId: 'app-cred-01', kind: 'p256', purpose: 'application', owner: { kind: 'app', id: 'Rmetering' }, fingerprint: fingerprint(7), notBefore: T0, notAfter: at(300),
+    credentialId: 'app-cred-01', kind: 'p256', publicKey: `${'B'.repeat(86)}A`, purpose: 'application', owner: { kind: 'app', id: 'Rmetering' }, fingerprint: fingerprint(7), notBefore: T0, notAfter: at(300),
   });
   await run('provisionCredential', { credentialId: 'app-cred-01', method: 'pre-provisioning' });
   await run('enrolApplication', { appId: 'Rmetering', credentialId: 'app-cred-01' });
@@ -58,7 +58,7 @@ const scenario = async (c: Credence, clock: FakeClock) => {
   await c.settle();
   clock.set(at(2));
   await run('issueCredential', {
-    credentialId: 'meter-02-svc-2', kind: 'ed25519', purpose: 'service', owner: { kind: 'node', id: 'meter-02' }, fingerprint: fingerprint(200),
+    credentialId: 'meter-02-svc-2', kind: 'ed25519', publicKey: 'A'.repeat(43), purpose: 'service', owner: { kind: 'node', id: 'meter-02' }, fingerprint: fingerprint(200),
     notBefore: at(2), notAfter: at(120), predecessorId: 'meter-02-svc',
   });
   await run('startCredentialRotation', { credentialId: 'meter-02-svc', successorId: 'meter-02-svc-2', overlapEndsAt: at(9) });

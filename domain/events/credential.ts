@@ -20,6 +20,9 @@ export const CertificateSummary = z.object({
   trustAnchor: Fingerprint.optional(),
 });
 
+/** Base64url lengths of the public keys: Ed25519 32 bytes, P-256 uncompressed SEC1 65 bytes. */
+const PUBLIC_KEY_CHARS = { ed25519: 43, p256: 87 } as const;
+
 export const CredentialIssued = z.object({
   credentialId: CredentialId,
   kind: CredentialKind,
@@ -33,6 +36,13 @@ export const CredentialIssued = z.object({
   certificate: CertificateSummary.optional(),
   /** Set when this credential succeeds another in a rotation (HLR-212, RS-16). */
   predecessorId: CredentialId.optional(),
+}).superRefine((d, ctx) => {
+  // A PSK has no public part: anything in publicKey would be the key itself, which never enters an event.
+  if (d.kind === 'psk256') {
+    if (d.publicKey !== undefined) ctx.addIssue({ code: 'custom', path: ['publicKey'], message: 'a psk256 credential has no public key' });
+  } else if (d.publicKey === undefined || d.publicKey.length !== PUBLIC_KEY_CHARS[d.kind]) {
+    ctx.addIssue({ code: 'custom', path: ['publicKey'], message: `a ${d.kind} credential needs its public key (${PUBLIC_KEY_CHARS[d.kind]} base64url characters)` });
+  }
 });
 
 /**

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { isCredenceError } from '../../domain/errors.ts';
+import { isCredenceError, isCommandIdReused } from '../../domain/errors.ts';
 import type { RotationTrigger } from '../../domain/events/pseudonym.ts';
 import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
@@ -67,6 +67,8 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
         });
         return { outcome: outcome.deduplicated ? 'duplicate' : 'rotated', nodeId, epoch, pseudonym };
       } catch (error) {
+        // This reaction was recorded before under its derived id (a redelivery after the directory moved on).
+        if (isCommandIdReused(error)) return { outcome: 'duplicate', nodeId, epoch, pseudonym };
         const taken = isCredenceError(error, 'illegal_transition') && error.problem.code === 'illegal_transition' && error.problem.state === 'active';
         if (taken && trigger !== 'initial') continue;
         if (isCredenceError(error, 'illegal_transition') || isCredenceError(error, 'not_found')) {

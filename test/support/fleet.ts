@@ -39,6 +39,7 @@ export const cmd = {
       {
         credentialId,
         kind: 'ed25519',
+        publicKey: 'A'.repeat(43),
         purpose: 'service',
         owner: { kind: 'node', id: nodeId },
         fingerprint: fingerprint(credentialId.length + 7),
