@@ -113,6 +113,7 @@ describe('revocation cascade (process manager)', () => {
       const a = await c.engine.entity('association', `sa-${ae}`);
       expect([a.snapshot.value, a.snapshot.context.revocationReason]).toEqual(['revoked', 'privilegeWithdrawn']);
     }
+    expect((await c.engine.entity('credential', 'app-cred')).snapshot.value).toBe('revoked');
     await c.close();
   });
 });
@@ -150,6 +151,59 @@ describe('expiry on schedule from the injected clock', () => {
     expect(await state('subscription', 'sub-1')).toBe('expired');
     expect(await state('node', 'meter-1')).toBe('expired');
     expect(c.scheduler.next()).toBeUndefined();
+    await c.close();
+  });
+});
+
+describe('the cascade closes the races its guards cannot see', () => {
+  /** What a race leaves in the store: a child fact decided just before its parent ended, stored just after. */
+  const storeRaced = async (c: ReturnType<typeof openCredence>, input: ReturnType<typeof cmd.issueCredential> | ReturnType<typeof cmd.configureAssociation>) => {
+    const { eventIdFor } = await import('../adapters/engine/index.ts');
+    const { COMMAND_CATALOG } = await import('../domain/commands/index.ts');
+    const type = COMMAND_CATALOG[input.type as keyof typeof COMMAND_CATALOG].event;
+    const stream = type === 'CredentialIssued' ? `credential-${(input.data as { credentialId: string }).credentialId}` : `association-${(input.data as { associationId: string }).associationId}`;
+    const commandId = crypto.randomUUID();
+    await c.store.appendToStream(stream, [{
+      id: eventIdFor(commandId, 0), type, data: input.data as never,
+      metadata: { schemaVersion: 1, actor: operator, commandId, commandType: input.type, correlationId: commandId, causationId: commandId, occurredAt: c.engine.clock.now().toISOString() },
+    }], { expectedRevision: { kind: 'no_stream' } });
+  };
+
+  it('a credential stored just after its node was revoked is revoked with the node\'s reason', async () => {
+    const c = openCredence({ location: { memory: true }, clock: new FakeClock(T0) });
+    await buildNode(c);
+    await c.engine.execute(command('revokeNode', { nodeId: 'gw', reason: 'keyCompromise' }, { actor: operator }));
+    await c.settle();
+    await storeRaced(c, cmd.issueCredential('gw-late', 'gw'));
+    await c.settle();
+    const late = await c.engine.entity('credential', 'gw-late');
+    expect([late.snapshot.value, late.snapshot.context.revocationReason]).toEqual(['revoked', 'keyCompromise']);
+    await c.close();
+  });
+
+  it('an association configured just after its node was revoked is revoked', async () => {
+    const c = openCredence({ location: { memory: true }, clock: new FakeClock(T0) });
+    await buildNode(c);
+    await c.engine.execute(command('revokeNode', { nodeId: 'gw', reason: 'affiliationChanged' }, { actor: operator }));
+    await c.settle();
+    await storeRaced(c, cmd.configureAssociation('gw-late-sa', 'gw-c1', 'gw'));
+    await c.settle();
+    expect((await c.engine.entity('association', 'gw-late-sa')).snapshot.value).toBe('revoked');
+    await c.close();
+  });
+
+  it('a node whose subscription ends is expired, and its credentials and associations end with it', async () => {
+    const clock = new FakeClock(T0);
+    const c = openCredence({ location: { memory: true }, clock });
+    await buildNode(c);
+    await c.engine.execute(command('terminateSubscription', { subscriptionId: 'sub-1', reason: 'contract ended' }, { actor: operator }));
+    await c.settle();
+    expect((await c.engine.entity('node', 'gw')).snapshot.value).toBe('expired');
+    for (let k = 1; k <= 3; k++) {
+      const credential = await c.engine.entity('credential', `gw-c${k}`);
+      expect([credential.snapshot.value, credential.snapshot.context.revocationReason]).toEqual(['revoked', 'cessationOfOperation']);
+    }
+    for (let i = 1; i <= 10; i++) expect((await c.engine.entity('association', `gw-a${i}`)).snapshot.value).toBe('revoked');
     await c.close();
   });
 });

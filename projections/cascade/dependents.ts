@@ -6,6 +6,7 @@ import type Database from 'better-sqlite3';
  */
 export type Relation =
   | 'credential-of-node'
+  | 'credential-of-application'
   | 'association-of-credential'
   | 'association-of-node'
   | 'association-of-application'

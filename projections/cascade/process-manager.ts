@@ -3,7 +3,8 @@ import { isCredenceError } from '../../domain/errors.ts';
 import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { streamIdOf } from '../../domain/streams.ts';
-import type { AssociationContext, CredentialContext } from '../../machines/index.ts';
+import type { AssociationContext } from '../../machines/index.ts';
+import type { RevocationReason } from '../../domain/events/index.ts';
 import type { Engine } from '../../adapters/engine/index.ts';
 import { derivedCommandId } from '../../adapters/engine/index.ts';
 import type { Projection } from '../runtime/index.ts';
@@ -37,6 +38,7 @@ export const cascadeProcessManager = (engine: Engine, log: CascadeLog = () => {}
         case 'CredentialIssued': {
           const { owner } = e.event.data;
           if (owner.kind === 'node') addDependent(d, streamIdOf('node', owner.id), 'credential-of-node', stream);
+          if (owner.kind === 'app') addDependent(d, streamIdOf('application', owner.id), 'credential-of-application', stream);
           return;
         }
         case 'NodeEnrolled':
@@ -62,10 +64,10 @@ export const cascadeProcessManager = (engine: Engine, log: CascadeLog = () => {}
           const a = await engine.entity('association', id);
           return { state: String(a.snapshot.value), context: a.snapshot.context as AssociationContext };
         },
-        credentialState: async (id) => {
-          const c = await engine.entity('credential', id);
-          const reason = (c.snapshot.context as CredentialContext).revocationReason;
-          return { state: String(c.snapshot.value), ...(reason !== undefined ? { reason } : {}) };
+        stateOf: async (kind, id) => {
+          const entity = await engine.entity(kind, id);
+          const reason = (entity.snapshot.context as { revocationReason?: RevocationReason }).revocationReason;
+          return { state: String(entity.snapshot.value), ...(reason !== undefined ? { reason } : {}) };
         },
       });
       for (const reaction of reactions) {

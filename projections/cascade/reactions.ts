@@ -1,5 +1,6 @@
 import type { DecodedEvent } from '../../domain/stored.ts';
 import type { RevocationReason } from '../../domain/events/index.ts';
+import type { EntityKind } from '../../domain/streams.ts';
 import type { AssociationContext } from '../../machines/index.ts';
 
 /** A command the process manager will issue, before ids and metadata are attached. */
@@ -12,8 +13,15 @@ export interface Reaction {
 export interface ReactionContext {
   dependents(parent: string, relation: Parameters<typeof import('./dependents.ts').dependentsOf>[2]): string[];
   association(id: string): Promise<{ state: string; context: AssociationContext }>;
-  credentialState(id: string): Promise<{ state: string; reason?: RevocationReason }>;
+  /** An entity's current state and, when revoked, why. */
+  stateOf(kind: EntityKind, id: string): Promise<{ state: string; reason?: RevocationReason }>;
 }
+
+const FINAL = new Set(['revoked', 'expired']);
+
+/** The reason a dependent inherits from a parent that ended: its revocation reason, or cessation when it expired. */
+const endedReason = (parent: { state: string; reason?: RevocationReason }): RevocationReason | undefined =>
+  FINAL.has(parent.state) ? (parent.reason ?? 'cessationOfOperation') : undefined;
 
 const idOf = (streamId: string): string => streamId.slice(streamId.indexOf('-') + 1);
 
@@ -44,21 +52,25 @@ const bookkeeping = (verb: 'record' | 'release', associationId: string, a: Assoc
  */
 export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promise<Reaction[]> => {
   const stream = e.record.streamId;
+  const endNode = (reason: RevocationReason): Reaction[] => [
+    ...ctx.dependents(stream, 'credential-of-node').map((s) => ({ type: 'revokeCredential', data: { credentialId: idOf(s), reason } })),
+    ...revokeAssociations(ctx.dependents(stream, 'association-of-node'), reason),
+  ];
   switch (e.event.type) {
     case 'CredentialRevoked':
       return revokeAssociations(ctx.dependents(stream, 'association-of-credential'), e.event.data.reason);
-    case 'NodeRevoked': {
+    case 'NodeRevoked':
+      return endNode(e.event.data.reason);
+    case 'NodeEnrolmentExpired':
+      // The node's enrolment ended with its subscription and expired is final: nothing of it may stay in use.
+      return endNode('cessationOfOperation');
+    case 'ApplicationRevoked': {
       const { reason } = e.event.data;
       return [
-        ...ctx.dependents(stream, 'credential-of-node').map((s) => ({
-          type: 'revokeCredential',
-          data: { credentialId: idOf(s), reason },
-        })),
-        ...revokeAssociations(ctx.dependents(stream, 'association-of-node'), reason),
+        ...revokeAssociations(ctx.dependents(stream, 'association-of-application'), reason),
+        ...ctx.dependents(stream, 'credential-of-application').map((s) => ({ type: 'revokeCredential', data: { credentialId: idOf(s), reason } })),
       ];
     }
-    case 'ApplicationRevoked':
-      return revokeAssociations(ctx.dependents(stream, 'association-of-application'), e.event.data.reason);
     case 'SubscriptionExpired':
     case 'SubscriptionTerminated': {
       const subscriptionId = e.event.data.subscriptionId;
@@ -66,18 +78,33 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
         .dependents(stream, 'node-of-subscription')
         .map((s) => ({ type: 'expireNodeEnrolment', data: { nodeId: idOf(s), subscriptionId } }));
     }
+    // The guards read other entities at decision time, outside any expected revision: a fact can be stored just
+    // after its parent ended. These re-checks against the parent's current state close each such race.
+    case 'CredentialIssued': {
+      const { owner, credentialId } = e.event.data;
+      const kind = owner.kind === 'node' ? 'node' : owner.kind === 'app' ? 'application' : undefined;
+      const reason = kind === undefined ? undefined : endedReason(await ctx.stateOf(kind, owner.id));
+      return reason === undefined ? [] : [{ type: 'revokeCredential', data: { credentialId, reason } }];
+    }
+    case 'NodeEnrolled': {
+      const { nodeId, subscriptionId } = e.event.data;
+      const subscription = await ctx.stateOf('subscription', subscriptionId);
+      return subscription.state === 'active' ? [] : [{ type: 'expireNodeEnrolment', data: { nodeId, subscriptionId } }];
+    }
     case 'AssociationConfigured':
     case 'AssociationEstablished': {
       const associationId = e.event.data.associationId;
-      const association = await ctx.association(associationId);
-      // Closes the race where an association was decided just before its credential's revocation was stored.
-      const credential = association.context.credentialId
-        ? await ctx.credentialState(association.context.credentialId)
-        : undefined;
-      if (credential !== undefined && (credential.state === 'revoked' || credential.state === 'expired')) {
-        return revokeAssociations([`association-${associationId}`], credential.reason ?? 'cessationOfOperation');
+      const { context } = await ctx.association(associationId);
+      const parents = [
+        context.credentialId !== undefined ? ctx.stateOf('credential', context.credentialId) : undefined,
+        context.nodeId !== undefined ? ctx.stateOf('node', context.nodeId) : undefined,
+        context.registree?.kind === 'ae' ? ctx.stateOf('application', context.registree.appId) : undefined,
+      ];
+      for (const parent of parents) {
+        const reason = parent === undefined ? undefined : endedReason(await parent);
+        if (reason !== undefined) return revokeAssociations([`association-${associationId}`], reason);
       }
-      return e.event.type === 'AssociationEstablished' ? bookkeeping('record', associationId, association.context) : [];
+      return e.event.type === 'AssociationEstablished' ? bookkeeping('record', associationId, context) : [];
     }
     case 'AssociationRevoked':
     case 'AssociationExpired': {
@@ -95,6 +122,7 @@ export const CASCADE_EVENT_TYPES = [
   'CredentialRevoked',
   'NodeEnrolled',
   'NodeRevoked',
+  'NodeEnrolmentExpired',
   'ApplicationRevoked',
   'SubscriptionExpired',
   'SubscriptionTerminated',
