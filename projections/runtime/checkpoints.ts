@@ -20,10 +20,12 @@ export const readCheckpoint = (db: Database.Database, name: string): Checkpoint 
   return row === undefined ? undefined : { position: BigInt(row.position), occurredAt: row.occurred_at };
 };
 
+/** Moves a checkpoint forward only: a late writer can never take a projection back over handled events. */
 export const writeCheckpoint = (db: Database.Database, name: string, checkpoint: Checkpoint): void => {
   db.prepare(
     `INSERT INTO projection_checkpoints (name, position, occurred_at) VALUES (?, ?, ?)
-     ON CONFLICT(name) DO UPDATE SET position = excluded.position, occurred_at = excluded.occurred_at`,
+     ON CONFLICT(name) DO UPDATE SET position = excluded.position, occurred_at = excluded.occurred_at
+     WHERE excluded.position > projection_checkpoints.position`,
   ).run(name, checkpoint.position, checkpoint.occurredAt);
 };
 

@@ -49,7 +49,20 @@ export class ProjectionRunner {
     return readCheckpoint(this.#db, this.#get(name).name)?.position;
   }
 
-  async #handleBatch(projection: Projection, records: readonly RecordedEvent[]): Promise<void> {
+  readonly #locks = new Map<string, Promise<unknown>>();
+
+  /** One handler at a time per projection: catch-up (settle, tick) and live following never interleave. */
+  #exclusive<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const run = (this.#locks.get(name) ?? Promise.resolve()).then(work, work);
+    this.#locks.set(name, run.catch(() => undefined));
+    return run;
+  }
+
+  async #handleBatch(projection: Projection, batch: readonly RecordedEvent[]): Promise<void> {
+    // Events at or before the checkpoint were handled already (by the other of catch-up and live following).
+    const done = readCheckpoint(this.#db, projection.name)?.position;
+    const records = done === undefined ? batch : batch.filter((r) => r.position > done);
+    if (records.length === 0) return;
     // An unreadable event is replay's finding to report; projections pass over it rather than stall forever.
     const events = records.map((record) => {
       const result = decodeStored(record);
@@ -97,7 +110,7 @@ export class ProjectionRunner {
         batch.push(record);
       }
       if (batch.length === 0) return count;
-      await this.#handleBatch(projection, batch);
+      await this.#exclusive(projection.name, () => this.#handleBatch(projection, batch));
       count += batch.length;
     }
   }
@@ -118,7 +131,7 @@ export class ProjectionRunner {
 
   async #follow(projection: Projection, subscription: StoreSubscription): Promise<void> {
     try {
-      for await (const record of subscription) await this.#handleBatch(projection, [record]);
+      for await (const record of subscription) await this.#exclusive(projection.name, () => this.#handleBatch(projection, [record]));
     } catch (error) {
       this.options.onError?.(projection.name, error);
     }
@@ -147,18 +160,20 @@ export class ProjectionRunner {
     const checkpoint = readCheckpoint(this.#db, name);
     let eventsBehind = 0;
     let newest: RecordedEvent | undefined;
+    let oldest: RecordedEvent | undefined;
     for await (const record of this.#store.readAll({
       ...(checkpoint !== undefined ? { afterPosition: checkpoint.position } : {}),
       ...(projection.eventTypes !== undefined ? { filter: { eventTypes: projection.eventTypes } } : {}),
       maxCount: countLimit,
     })) {
       eventsBehind++;
+      oldest ??= record;
       newest = record;
     }
-    const newestAt = newest === undefined ? undefined : Date.parse(String(newest.metadata['occurredAt']));
-    const handledAt = checkpoint === undefined ? undefined : Date.parse(checkpoint.occurredAt);
-    const secondsBehind =
-      newestAt === undefined ? 0 : Math.max(0, (newestAt - (handledAt ?? newestAt)) / 1000);
+    const timeOf = (r: RecordedEvent) => Date.parse(String(r.metadata['occurredAt']));
+    // Nothing handled yet: the projection is behind by everything from the oldest event it still has to handle.
+    const handledAt = checkpoint !== undefined ? Date.parse(checkpoint.occurredAt) : oldest !== undefined ? timeOf(oldest) : undefined;
+    const secondsBehind = newest === undefined || handledAt === undefined ? 0 : Math.max(0, (timeOf(newest) - handledAt) / 1000);
     return { name, checkpoint: checkpoint?.position, head: await this.#store.headPosition(), eventsBehind, secondsBehind };
   }
 }
