@@ -99,6 +99,37 @@ describe('a failed procedure appends nothing', () => {
     expect(await footprint(w.credence.store)).toEqual(before);
   });
 
+  it('a handshake the engine refuses to record leaves no session key at either end', async () => {
+    world = await securityWorld('orphan-session');
+    const w = world;
+    const device = await w.provisioned('meter-1', 'ed25519', 'ed25519');
+    const first = await w.procedures.associate({ device, associationId: 'sa-1', credentialId: 'meter-1-svc', lifetimeSeconds: 3600 });
+    const before = await footprint(w.credence.store);
+    // Watch every session key the second handshake derives, at both ends.
+    const derived: { se: typeof w.infraSe; owner: string; handle: string }[] = [];
+    for (const [se, owner] of [[w.infraSe, w.infrastructure.owner], [device.se as typeof w.infraSe, device.owner]] as const) {
+      const deriveKey = se.deriveKey.bind(se);
+      se.deriveKey = async (o, spec) => {
+        const handle = await deriveKey(o, spec);
+        if (spec.kind === 'session256' && spec.ephemeral !== true) derived.push({ se, owner, handle });
+        return handle;
+      };
+    }
+    // sa-1 is already established: the second handshake succeeds cryptographically, the machine refuses it.
+    const error = await w.procedures
+      .establish({ device, associationId: 'sa-1', credentialId: 'meter-1-svc', lifetimeSeconds: 3600, registreeId: '/meter-1-cse' })
+      .catch((e: unknown) => e);
+    expect(isCredenceError(error, 'illegal_transition')).toBe(true);
+    expect(await footprint(w.credence.store)).toEqual(before);
+    const { KeyRegistry } = await import('../adapters/procedures/index.ts');
+    expect(new KeyRegistry(w.credence.readModels).live('association-sa-1', 'session')).toEqual([first.registrar.sessionKeyHandle]);
+    expect(derived.map((d) => d.owner).sort()).toEqual([device.owner, w.infrastructure.owner].sort());
+    for (const { se, owner, handle } of derived) {
+      const reuse = await se.seal(owner, handle as never, new Uint8Array([1]), new Uint8Array(0)).catch((e: unknown) => e);
+      expect(isCredenceError(reuse, 'not_found'), `${owner}'s session key ${handle} is destroyed`).toBe(true);
+    }
+  });
+
   it('a revoked node cannot be provisioned remotely', async () => {
     world = await securityWorld('revoked-node');
     const w = world;

@@ -149,6 +149,11 @@ export class Infrastructure {
     }
   }
 
+  async discardSessionKey(associationId: string, handle: KeyHandle): Promise<void> {
+    await this.o.se.destroy(this.owner, handle);
+    this.o.registry.markDestroyed(streamIdOf('association', associationId), handle, this.o.engine.clock.now());
+  }
+
   keepSessionKey(associationId: string, outcome: AssociationOutcome): void {
     this.o.registry.register(streamIdOf('association', associationId), outcome.sessionKeyHandle, 'session');
   }

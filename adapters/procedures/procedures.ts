@@ -2,6 +2,7 @@ import type { NodeProfile } from '../../domain/events/index.ts';
 import { streamIdOf } from '../../domain/streams.ts';
 import type { CredentialKind } from '../crypto/credential.ts';
 import { toBase64url } from '../crypto/index.ts';
+import type { KeyHandle } from '../secure-environment/index.ts';
 import type { AssociationOutcome } from '../association/index.ts';
 import type { Device } from './device.ts';
 import { issuedFrom, receiptFrom } from './descriptors.ts';
@@ -27,23 +28,37 @@ export class SecurityProcedures {
     const { device, validity } = args;
     let fingerprint: string;
     let publicKey: string | undefined;
+    const infraSe = this.infra.o.se;
+    const owner = this.infra.owner;
+    let psk: KeyHandle | undefined;
     if (args.kind === 'psk256') {
-      const handle = await this.infra.o.se.generate(this.infra.owner, 'psk256', { extractable: true });
-      const onDevice = await transferKey({ se: this.infra.o.se, owner: this.infra.owner, handle }, { se: device.se, owner: device.owner });
-      fingerprint = (await this.infra.o.se.describe(this.infra.owner, handle)).fingerprint;
+      // Made extractable only to travel: the device gets a copy, the infrastructure keeps a non-extractable one.
+      const travelling = await infraSe.generate(owner, 'psk256', { extractable: true });
+      const onDevice = await transferKey({ se: infraSe, owner, handle: travelling }, { se: device.se, owner: device.owner });
+      psk = await transferKey({ se: infraSe, owner, handle: travelling }, { se: infraSe, owner });
+      await infraSe.destroy(owner, travelling);
+      fingerprint = (await infraSe.describe(owner, psk)).fingerprint;
       device.adoptBootstrap({ handle: onDevice, descriptor: { kind: 'psk256', fingerprint, validity, owner: { kind: 'node', id: device.nodeId } } });
-      this.infra.o.registry.register(streamIdOf('credential', args.bootstrapCredentialId), handle, 'psk');
+      this.infra.o.registry.register(streamIdOf('credential', args.bootstrapCredentialId), psk, 'psk');
     } else {
       const bootstrap = await device.generateBootstrap(args.kind, validity);
       fingerprint = bootstrap.descriptor.fingerprint;
       publicKey = bootstrap.descriptor.kind === 'psk256' ? undefined : bootstrap.descriptor.publicKey;
     }
-    await this.infra.run('registerNode', { nodeId: device.nodeId, profile: args.profile, bootstrapCredentialId: args.bootstrapCredentialId });
-    await this.infra.run('issueCredential', {
-      credentialId: args.bootstrapCredentialId, kind: args.kind, purpose: 'bootstrap', owner: { kind: 'node', id: device.nodeId },
-      fingerprint, ...(publicKey !== undefined ? { publicKey } : {}), notBefore: validity.notBefore, notAfter: validity.notAfter,
-    });
-    return this.infra.run('provisionCredential', { credentialId: args.bootstrapCredentialId, method: 'pre-provisioning' });
+    try {
+      await this.infra.run('registerNode', { nodeId: device.nodeId, profile: args.profile, bootstrapCredentialId: args.bootstrapCredentialId });
+      await this.infra.run('issueCredential', {
+        credentialId: args.bootstrapCredentialId, kind: args.kind, purpose: 'bootstrap', owner: { kind: 'node', id: device.nodeId },
+        fingerprint, ...(publicKey !== undefined ? { publicKey } : {}), notBefore: validity.notBefore, notAfter: validity.notAfter,
+      });
+      return await this.infra.run('provisionCredential', { credentialId: args.bootstrapCredentialId, method: 'pre-provisioning' });
+    } catch (error) {
+      // Not recorded (a Node-ID already registered, say): the keys made for it must not live on at either end.
+      if (psk !== undefined) await this.infra.discardPsk(args.bootstrapCredentialId);
+      if (device.bootstrap !== undefined) await device.se.destroy(device.owner, device.bootstrap.handle);
+      device.bootstrap = undefined;
+      throw error;
+    }
   }
 
   /**
@@ -62,10 +77,10 @@ export class SecurityProcedures {
     const auth = await session.acceptChallenge(await ef.acceptHello(session.hello));
     const { receipt, result } = await session.acceptDelivery(await ef.acceptAuth(auth));
     const outcome = await ef.acceptReceipt(receipt);
-    const bootstrapCredentialId = await this.#bootstrapIdOf(device.nodeId);
     this.infra.keepPsk(args.credentialId, outcome);
     let provisioned;
     try {
+      const bootstrapCredentialId = await this.#bootstrapIdOf(device.nodeId);
       await this.infra.run('issueCredential', issuedFrom(outcome, args.credentialId, 'service', args.predecessorId));
       provisioned = await this.infra.run('provisionCredential', {
         credentialId: args.credentialId, method: 'remote-provisioning', bootstrapCredentialId, receipt: receiptFrom(outcome),
@@ -103,10 +118,18 @@ export class SecurityProcedures {
       const { finish, outcome } = await handshake.acceptChallenge(await this.infra.registrar.acceptHello(handshake.hello));
       return { registreeOutcome: outcome, registrarOutcome: await this.infra.registrar.acceptFinish(finish) };
     });
-    await this.infra.run('establishAssociation', {
-      associationId: args.associationId, expiresAt: registrarOutcome.expiresAt, transcriptHash: registrarOutcome.transcriptHash,
-    });
+    // Registered before the append, so a crash in between leaves a key the shredder still knows about.
     this.infra.keepSessionKey(args.associationId, registrarOutcome);
+    try {
+      await this.infra.run('establishAssociation', {
+        associationId: args.associationId, expiresAt: registrarOutcome.expiresAt, transcriptHash: registrarOutcome.transcriptHash,
+      });
+    } catch (error) {
+      // Refused (the association was revoked or established meanwhile): neither end keeps the session key.
+      await this.infra.discardSessionKey(args.associationId, registrarOutcome.sessionKeyHandle);
+      await args.device.se.destroy(args.device.owner, registreeOutcome.sessionKeyHandle);
+      throw error;
+    }
     return { registree: registreeOutcome as AssociationOutcome, registrar: registrarOutcome };
   }
 
