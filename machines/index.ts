@@ -9,3 +9,5 @@ export type {
   NodeContext,
   SubscriptionContext,
 } from './contexts.ts';
+export { applyStored, emptyEntity, BrokenHistoryError } from './rebuild.ts';
+export type { LoadedEntity } from './rebuild.ts';

@@ -66,6 +66,21 @@ describe('auditor replay', () => {
     expect(all.findings.map((f) => [f.streamId, f.position])).toEqual([['association-sa-2', position]]);
   });
 
+  it('names the broken dependency when a guard fails because another entity\'s history is broken', async () => {
+    const { engine, store } = fixture();
+    await establishOne(engine);
+    await engine.execute(cmd.revokeCredential());
+    // The credential's own history breaks (provisioned after revocation), then an association is configured on it.
+    await forge(store, 'credential-cred-1', 'CredentialProvisioned', { credentialId: 'cred-1', method: 'pre-provisioning' }, at(2));
+    const { position } = await forge(store, 'association-sa-9', 'AssociationConfigured', {
+      associationId: 'sa-9', nodeId: 'meter-1', credentialId: 'cred-1', registree: { kind: 'cse', id: '/cse-meter-1' }, registrarCseId: '/in-cse',
+    }, at(3));
+    const one = await replayEntity(store, 'association-sa-9');
+    const finding = one.verdict.ok ? undefined : one.verdict.findings[0];
+    expect(finding?.position).toBe(position);
+    expect(finding?.reason).toMatch(/by rule credentialUsable; it depends on credential-cred-1 has a broken history at position \d+/);
+  });
+
   it('flags a lifetime that outlives the credential (seed 003, 11.3.2)', async () => {
     const { engine, store } = fixture();
     await establishOne(engine);

@@ -1,5 +1,5 @@
 import type { EventStore, RecordedEvent } from '../../adapters/store/port.ts';
-import { applyStored, emptyEntity } from '../../adapters/engine/index.ts';
+import { applyStored, emptyEntity } from '../../machines/index.ts';
 import { parseStreamId, type EntityKind } from '../../domain/streams.ts';
 import { replayEntity, type EntityReplay } from '../replay/index.ts';
 

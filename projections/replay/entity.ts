@@ -2,7 +2,7 @@ import { entityIdOf } from '../../domain/events/index.ts';
 import { decodeStored } from '../../domain/stored.ts';
 import { parseStreamId, streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import { evaluate, factSourcesOf, initialSnapshot, stateOf, viewOf, type EntitySnapshot, type Facts, type FactName } from '../../machines/index.ts';
-import { applyStored, emptyEntity } from '../../adapters/engine/entities.ts';
+import { applyStored, BrokenHistoryError, emptyEntity, type EntityView } from '../../machines/index.ts';
 import type { EventStore, RecordedEvent } from '../../adapters/store/port.ts';
 
 /** One stored event as the auditor sees it: what it was, who did it, and the state after it. */
@@ -46,13 +46,20 @@ export const misaddressed = (type: string, id: string, streamId: string): string
   `${type} is addressed to ${id} but stored in ${streamId}`;
 
 /** Another entity as it stood just before `position`: its events up to there, applied as stored. */
-const viewBefore = async (store: EventStore, kind: EntityKind, id: string, position: bigint) => {
+const viewBefore = async (
+  store: EventStore,
+  kind: EntityKind,
+  id: string,
+  position: bigint,
+): Promise<{ view: EntityView | undefined; broken?: string }> => {
   const records = (await store.readStream(streamIdOf(kind, id))).filter((r) => r.position < position);
-  if (records.length === 0) return undefined;
+  if (records.length === 0) return { view: undefined };
   try {
-    return viewOf(applyStored(emptyEntity(kind, id), records).snapshot);
-  } catch {
-    return undefined;
+    return { view: viewOf(applyStored(emptyEntity(kind, id), records).snapshot) };
+  } catch (error) {
+    // The other entity's own history is broken: say so, rather than blame this entity's guard for it.
+    if (error instanceof BrokenHistoryError) return { view: undefined, broken: error.message };
+    throw error;
   }
 };
 
@@ -83,8 +90,11 @@ export const replayEntity = async (store: EventStore, streamId: string, until?: 
       continue;
     }
     const facts: Facts = {};
+    const brokenDependencies: string[] = [];
     for (const [name, source] of Object.entries(factSourcesOf(event, snapshot.context))) {
-      facts[name as FactName] = await viewBefore(store, source.kind, source.id, record.position);
+      const { view, broken } = await viewBefore(store, source.kind, source.id, record.position);
+      facts[name as FactName] = view;
+      if (broken !== undefined) brokenDependencies.push(broken);
     }
     const verdict = evaluate(ref.kind, snapshot, { ...event, at, facts });
     const who = { occurredAt: metadata.occurredAt, actor: metadata.actor.id, causationId: metadata.causationId };
@@ -92,7 +102,7 @@ export const replayEntity = async (store: EventStore, streamId: string, until?: 
       snapshot = verdict.snapshot;
       steps.push({ ...base, ...who, accepted: true, state: stateOf(snapshot) });
     } else {
-      const reason = refusal(event.type, verdict);
+      const reason = [refusal(event.type, verdict), ...brokenDependencies.map((b) => `it depends on ${b}`)].join('; ');
       findings.push({ streamId, ...base, reason });
       steps.push({ ...base, ...who, accepted: false, state: stateOf(snapshot), reason });
     }

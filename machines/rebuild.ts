@@ -1,0 +1,53 @@
+import { entityIdOf } from '../domain/events/index.ts';
+import { decodeStored, type DecodedEvent, type StoredRecord } from '../domain/stored.ts';
+import { streamIdOf, type EntityKind } from '../domain/streams.ts';
+import { evaluate, initialSnapshot, type EntitySnapshot } from './evaluate.ts';
+
+/** An entity rebuilt from its stream: its machine snapshot, its decoded events and its stream revision. */
+export interface LoadedEntity {
+  readonly kind: EntityKind;
+  readonly id: string;
+  readonly streamId: string;
+  readonly snapshot: EntitySnapshot;
+  readonly events: readonly DecodedEvent[];
+  /** Revision of the last event; undefined when the stream does not exist. */
+  readonly revision: bigint | undefined;
+}
+
+export class BrokenHistoryError extends Error {
+  constructor(readonly streamId: string, readonly position: bigint, readonly reason: string) {
+    super(`${streamId} has a broken history at position ${position}: ${reason} (run credence replay)`);
+    this.name = 'BrokenHistoryError';
+  }
+}
+
+/** Applies already-stored events to an entity; a stored event its machine refuses means the history is broken. */
+export const applyStored = (entity: LoadedEntity, records: readonly StoredRecord[]): LoadedEntity => {
+  let { snapshot } = entity;
+  const events = [...entity.events];
+  let revision = entity.revision;
+  for (const record of records) {
+    const decoded = decodeStored(record);
+    if (!decoded.ok) throw new BrokenHistoryError(entity.streamId, record.position, decoded.reason);
+    const { event, at } = decoded.value;
+    if (entityIdOf(event) !== entity.id) {
+      throw new BrokenHistoryError(entity.streamId, record.position, `${event.type} is addressed to ${entityIdOf(event)}`);
+    }
+    const verdict = evaluate(entity.kind, snapshot, { ...event, at, facts: {}, trusted: true });
+    if (!verdict.ok) throw new BrokenHistoryError(entity.streamId, record.position, `${event.type} refused in ${verdict.state}`);
+    snapshot = verdict.snapshot;
+    events.push(decoded.value);
+    revision = record.revision;
+  }
+  return { ...entity, snapshot, events, revision };
+};
+
+export const emptyEntity = (kind: EntityKind, id: string): LoadedEntity => ({
+  kind,
+  id,
+  streamId: streamIdOf(kind, id),
+  snapshot: initialSnapshot(kind, id),
+  events: [],
+  revision: undefined,
+});
+
