@@ -207,3 +207,27 @@ describe('the cascade closes the races its guards cannot see', () => {
     await c.close();
   });
 });
+
+describe('a poisoned stream does not stop the cascade', () => {
+  it('records a dead letter for a target whose history is broken and goes on with every other revocation', async () => {
+    const c = openCredence({ location: { memory: true }, clock: new FakeClock(T0) });
+    await buildNode(c);
+    // gw-c2's stream is tampered with: an event its machine refuses (provisioned twice).
+    const stream = await c.store.readStream('credential-gw-c2');
+    await c.store.appendToStream('credential-gw-c2', [{
+      id: crypto.randomUUID(), type: 'CredentialProvisioned', data: { credentialId: 'gw-c2', method: 'pre-provisioning' },
+      metadata: { ...stream[1]!.metadata, commandId: crypto.randomUUID() },
+    }], { expectedRevision: { kind: 'any' } });
+    await c.engine.execute(command('revokeNode', { nodeId: 'gw', reason: 'keyCompromise' }, { actor: operator }));
+    await c.settle();
+    const { deadLetters } = await import('../projections/cascade/index.ts');
+    expect(deadLetters(c.readModels).map((d) => [d.eventType, d.command, d.target])).toEqual(
+      expect.arrayContaining([['NodeRevoked', 'revokeCredential', 'gw-c2']]),
+    );
+    for (const id of ['gw-c1', 'gw-c3']) expect((await c.engine.entity('credential', id)).snapshot.value).toBe('revoked');
+    for (let i = 1; i <= 10; i++) expect((await c.engine.entity('association', `gw-a${i}`)).snapshot.value).toBe('revoked');
+    // The cascade keeps moving past the poisoned event.
+    expect(await c.runner.lag('cascade')).toMatchObject({ eventsBehind: 0 });
+    await c.close();
+  });
+});

@@ -2,3 +2,5 @@ export { cascadeProcessManager, PROCESS_MANAGER_ACTOR } from './process-manager.
 export type { CascadeLog } from './process-manager.ts';
 export { reactionsTo, CASCADE_EVENT_TYPES } from './reactions.ts';
 export type { Reaction, ReactionContext } from './reactions.ts';
+export { deadLetters } from './dead-letters.ts';
+export type { DeadLetter } from './dead-letters.ts';

@@ -9,12 +9,14 @@ import type { Engine } from '../../adapters/engine/index.ts';
 import { derivedCommandId } from '../../adapters/engine/index.ts';
 import type { Projection } from '../runtime/index.ts';
 import { addDependent, dependentsOf, resetDependents, setupDependents } from './dependents.ts';
+import { addDeadLetter, resetDeadLetters, setupDeadLetters } from './dead-letters.ts';
+import { BrokenHistoryError } from '../../machines/index.ts';
 import { CASCADE_EVENT_TYPES, reactionsTo } from './reactions.ts';
 
 export const PROCESS_MANAGER_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[0], role: 'system' };
 
 export interface CascadeLog {
-  (entry: { outcome: 'issued' | 'duplicate' | 'skipped'; command: string; target: string; reason?: string }): void;
+  (entry: { outcome: 'issued' | 'duplicate' | 'skipped' | 'dead-letter'; command: string; target: string; reason?: string }): void;
 }
 
 /**
@@ -24,14 +26,22 @@ export interface CascadeLog {
  */
 export const cascadeProcessManager = (engine: Engine, log: CascadeLog = () => {}): Projection => {
   let db: Database.Database | undefined;
+  const reactionsToEvent = reactionsWith(engine, () => {
+    if (db === undefined) throw new Error('cascade process manager used before setup');
+    return db;
+  });
   return {
     name: 'cascade',
     eventTypes: CASCADE_EVENT_TYPES,
     setup(d) {
       db = d;
       setupDependents(d);
+      setupDeadLetters(d);
     },
-    reset: resetDependents,
+    reset(d) {
+      resetDependents(d);
+      resetDeadLetters(d);
+    },
     apply(d, e) {
       const stream = e.record.streamId;
       switch (e.event.type) {
@@ -58,18 +68,19 @@ export const cascadeProcessManager = (engine: Engine, log: CascadeLog = () => {}
     },
     async react(e: DecodedEvent) {
       if (db === undefined) throw new Error('cascade process manager used before setup');
-      const reactions = await reactionsTo(e, {
-        dependents: (parent, relation) => dependentsOf(db!, parent, relation),
-        association: async (id) => {
-          const a = await engine.entity('association', id);
-          return { state: String(a.snapshot.value), context: a.snapshot.context as AssociationContext };
-        },
-        stateOf: async (kind, id) => {
-          const entity = await engine.entity(kind, id);
-          const reason = (entity.snapshot.context as { revocationReason?: RevocationReason }).revocationReason;
-          return { state: String(entity.snapshot.value), ...(reason !== undefined ? { reason } : {}) };
-        },
-      });
+      const d = db;
+      const deadLetter = (command: string, target: string, error: unknown) => {
+        const reason = error instanceof Error ? error.message : String(error);
+        addDeadLetter(d, { position: e.record.position, eventType: e.event.type, command, target, reason });
+        log({ outcome: 'dead-letter', command, target, reason });
+      };
+      let reactions;
+      try {
+        reactions = await reactionsToEvent(e);
+      } catch (error) {
+        if (!(error instanceof BrokenHistoryError)) throw error;
+        return deadLetter('(lookup)', error.streamId, error);
+      }
       for (const reaction of reactions) {
         const target = Object.values(reaction.data)[0] as string;
         try {
@@ -85,10 +96,30 @@ export const cascadeProcessManager = (engine: Engine, log: CascadeLog = () => {}
           });
           log({ outcome: outcome.deduplicated ? 'duplicate' : 'issued', command: reaction.type, target });
         } catch (error) {
-          if (!isCredenceError(error, 'illegal_transition') && !isCredenceError(error, 'not_found')) throw error;
-          log({ outcome: 'skipped', command: reaction.type, target, reason: error.message });
+          if (isCredenceError(error, 'illegal_transition') || isCredenceError(error, 'not_found')) {
+            log({ outcome: 'skipped', command: reaction.type, target, reason: error.message });
+          } else if (error instanceof BrokenHistoryError || isCredenceError(error, 'concurrency_conflict')) {
+            deadLetter(reaction.type, target, error);
+          } else {
+            throw error;
+          }
         }
       }
     },
   };
 };
+
+/** The process manager's lookups: dependents from its table, other entities as the engine rebuilds them. */
+const reactionsWith = (engine: Engine, db: () => Database.Database) => (e: DecodedEvent) =>
+  reactionsTo(e, {
+    dependents: (parent, relation) => dependentsOf(db(), parent, relation),
+    association: async (id) => {
+      const a = await engine.entity('association', id);
+      return { state: String(a.snapshot.value), context: a.snapshot.context as AssociationContext };
+    },
+    stateOf: async (kind, id) => {
+      const entity = await engine.entity(kind, id);
+      const reason = (entity.snapshot.context as { revocationReason?: RevocationReason }).revocationReason;
+      return { state: String(entity.snapshot.value), ...(reason !== undefined ? { reason } : {}) };
+    },
+  });
