@@ -5,7 +5,7 @@ import { isCredenceError } from '../domain/errors.ts';
 import { DAY } from '../adapters/clock/index.ts';
 import { verifyProvisioningReceipt } from '../adapters/enrolment/index.ts';
 import { containsSecret } from './crypto-fixtures.ts';
-import { footprint } from './support/fleet.ts';
+import { at, footprint, operator, profile, T0 } from './support/fleet.ts';
 import { securityWorld } from './support/security-world.ts';
 
 type World = Awaited<ReturnType<typeof securityWorld>>;
@@ -68,6 +68,44 @@ describe('remote provisioning and association handshake through the engine, both
       descriptor(bootIssued) as never,
     );
     expect(checked).toEqual({ bootstrapSignature: true, credentialSignature: true });
+  });
+});
+
+describe('manufacturer (IDevID) certificates through the engine (SER-SWIR-04)', async () => {
+  const { TrustAnchors } = await import('../adapters/x509/index.ts');
+  const { der, importPublicKey, intermediateCa, issue, rootCa } = await import('./x509-fixtures.ts');
+  const root = await rootCa();
+  const deviceCa = await intermediateCa(root, 'CN=Acme Meters Device CA, O=Acme');
+  const certify = async (kind: 'ed25519' | 'p256', publicKey: Uint8Array) => [
+    der(await issue(deviceCa, { subject: 'CN=meter-1, O=Acme Meters', publicKey: await importPublicKey(kind, publicKey) })),
+    der(deviceCa.cert),
+  ];
+  const factory = async (w: World) => {
+    const device = w.device('meter-1');
+    await w.procedures.preProvision({
+      device, profile, bootstrapCredentialId: 'meter-1-boot', kind: 'p256', validity: { notBefore: T0, notAfter: at(5 * 365) }, certify,
+    });
+    await w.credence.engine.execute({ type: 'enrolNode', data: { nodeId: 'meter-1', subscriptionId: 'sub-1', cseId: '/meter-1-cse' }, metadata: { actor: operator } });
+    return device;
+  };
+
+  it('records the certificate at the factory and verifies the chain against the trust anchors at provisioning', async () => {
+    world = await securityWorld('idevid', { trustAnchors: TrustAnchors.fromDer([der(root.cert)]) });
+    const device = await factory(world);
+    const boot = await world.credence.engine.entity('credential', 'meter-1-boot');
+    expect(boot.events[0]!.event.data).toMatchObject({ certificate: { subject: 'CN=meter-1, O=Acme Meters', issuer: 'CN=Acme Meters Device CA, O=Acme' } });
+    const { provisioned } = await world.procedures.provisionRemotely({ device, credentialId: 'meter-1-svc', kind: 'ed25519' });
+    expect(provisioned.events[0]!.data).toMatchObject({ receipt: { manufacturerCertificate: { subject: 'CN=meter-1, O=Acme Meters', anchorFingerprint: expect.stringMatching(/^sha256:/) } } });
+  });
+
+  it('refuses a chain from an unknown manufacturer root, appending nothing', async () => {
+    const otherRoot = await rootCa('CN=Someone Else Root');
+    world = await securityWorld('idevid-unknown', { trustAnchors: TrustAnchors.fromDer([der(otherRoot.cert)]) });
+    const device = await factory(world);
+    const before = await footprint(world.credence.store);
+    const error = await world.procedures.provisionRemotely({ device, credentialId: 'meter-1-svc', kind: 'ed25519' }).catch((e: unknown) => e);
+    expect(isCredenceError(error, 'protocol') && error.message).toContain('unknown_trust_anchor');
+    expect(await footprint(world.credence.store)).toEqual(before);
   });
 });
 

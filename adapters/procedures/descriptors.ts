@@ -4,20 +4,23 @@ import type { CredentialContext } from '../../machines/index.ts';
 import type { ProvisioningOutcome } from '../enrolment/index.ts';
 
 /** The credential's public description, rebuilt from its events: what the protocols need to authenticate it. */
-export const descriptorOf = (credential: LoadedEntity, publicKey: string | undefined): CredentialDescriptor | undefined => {
+export const descriptorOf = (credential: LoadedEntity): CredentialDescriptor | undefined => {
+  const { publicKey, certificate } = issuedFacts(credential);
   const c = credential.snapshot.context as CredentialContext;
   if (c.kind === undefined || c.fingerprint === undefined || c.owner === undefined) return undefined;
   const validity = { notBefore: new Date(c.notBefore).toISOString(), notAfter: new Date(c.notAfter).toISOString() };
   const owner = { kind: c.owner.kind, id: c.owner.id };
   if (c.kind === 'psk256') return { kind: 'psk256', fingerprint: c.fingerprint, validity, owner };
   if (publicKey === undefined) return undefined;
-  return { kind: c.kind, fingerprint: c.fingerprint, publicKey, validity, owner } as CredentialDescriptor;
+  return { kind: c.kind, fingerprint: c.fingerprint, publicKey, validity, owner, ...(certificate !== undefined ? { certificate } : {}) } as CredentialDescriptor;
 };
 
-/** The public key recorded when the credential was issued (asymmetric kinds). */
-export const publicKeyOf = (credential: LoadedEntity): string | undefined => {
+/** The public key and certificate recorded when the credential was issued (asymmetric kinds). */
+export const issuedFacts = (credential: LoadedEntity): { publicKey?: string; certificate?: string } => {
   const issued = credential.events.find((e) => e.event.type === 'CredentialIssued');
-  return issued?.event.type === 'CredentialIssued' ? issued.event.data.publicKey : undefined;
+  if (issued?.event.type !== 'CredentialIssued') return {};
+  const { publicKey, certificate } = issued.event.data;
+  return { ...(publicKey !== undefined ? { publicKey } : {}), ...(certificate?.der !== undefined ? { certificate: certificate.der } : {}) };
 };
 
 /** A credential is usable by the protocols only while its machine would let it back an association. */

@@ -27,6 +27,8 @@ export class Device {
   readonly owner: string;
   readonly credentials = new Map<string, DeviceCredential>();
   bootstrap: DeviceCredential | undefined;
+  /** The manufacturer (IDevID) certificate chain of the bootstrap key, leaf first, when the factory issued one. */
+  bootstrapChain: Uint8Array[] | undefined;
   /** Service parameters received at provisioning (CSE-ID, M2M-Sub-ID). */
   cseId: string | undefined;
 
@@ -67,7 +69,7 @@ export class Device {
       se: this.se,
       now: this.options.now,
       random: this.options.random,
-      bootstrap: { ...this.bootstrap, ...(certificateChain !== undefined ? { certificateChain } : {}) },
+      bootstrap: { ...this.bootstrap, ...((certificateChain ?? this.bootstrapChain) !== undefined ? { certificateChain: certificateChain ?? this.bootstrapChain! } : {}) },
       enrolmentFunction,
     });
   }

@@ -9,7 +9,7 @@ import { EnrolmentFunction, type ProvisioningOutcome } from '../enrolment/index.
 import { Registrar, type AssociationOutcome, type ReplayCache } from '../association/index.ts';
 import type { KeyHandle, SecureEnvironment } from '../secure-environment/index.ts';
 import type { TrustAnchors } from '../x509/chain.ts';
-import { descriptorOf, isWithdrawn, publicKeyOf } from './descriptors.ts';
+import { descriptorOf, isWithdrawn } from './descriptors.ts';
 import type { KeyRegistry } from './key-registry.ts';
 
 export interface InfrastructureOptions {
@@ -105,7 +105,7 @@ export class Infrastructure {
     const bootstrapId = (node.snapshot.context as { bootstrapCredentialId?: string }).bootstrapCredentialId;
     if (bootstrapId === undefined || String(node.snapshot.value) === 'revoked') return undefined;
     const credential = await this.o.engine.entity('credential', bootstrapId);
-    const descriptor = descriptorOf(credential, publicKeyOf(credential));
+    const descriptor = descriptorOf(credential);
     if (descriptor === undefined) return undefined;
     const [handle] = this.o.registry.live(credential.streamId, 'psk');
     return { descriptor, ...(handle !== undefined ? { handle: handle as KeyHandle } : {}), ...(isWithdrawn(credential) ? { revoked: true } : {}) };
@@ -116,7 +116,7 @@ export class Infrastructure {
     if (credentialId === undefined) return undefined;
     const credential = await this.o.engine.entity('credential', credentialId);
     if ((credential.snapshot.context as CredentialContext).fingerprint !== fingerprint) return undefined;
-    const descriptor = descriptorOf(credential, publicKeyOf(credential));
+    const descriptor = descriptorOf(credential);
     if (descriptor === undefined) return undefined;
     const [handle] = this.o.registry.live(credential.streamId, 'psk');
     const usable = ['enrolled', 'associated'].includes(String(credential.snapshot.value));

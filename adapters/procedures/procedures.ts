@@ -1,7 +1,8 @@
 import type { NodeProfile } from '../../domain/events/index.ts';
 import { streamIdOf } from '../../domain/streams.ts';
 import type { CredentialKind } from '../crypto/credential.ts';
-import { toBase64url } from '../crypto/index.ts';
+import { fromBase64url, toBase64url } from '../crypto/index.ts';
+import { describeCertificate } from '../x509/index.ts';
 import type { KeyHandle } from '../secure-environment/index.ts';
 import type { AssociationOutcome } from '../association/index.ts';
 import type { Device } from './device.ts';
@@ -24,13 +25,18 @@ export class SecurityProcedures {
    * Initialization at the factory (seed 004): canonical Node-ID, generic profile, and a bootstrap credential
    * linked to both, generated in the device's Secure Environment (or, for a PSK, placed in both environments).
    */
-  async preProvision(args: { device: Device; profile: NodeProfile; bootstrapCredentialId: string; kind: CredentialKind; validity: Validity }) {
+  async preProvision(args: {
+    device: Device; profile: NodeProfile; bootstrapCredentialId: string; kind: CredentialKind; validity: Validity;
+    /** The manufacturer's CA certifying the bootstrap public key (IDevID, SER-SWIR-04): the chain, leaf first. */
+    certify?: (kind: 'ed25519' | 'p256', publicKey: Uint8Array) => Promise<Uint8Array[]>;
+  }) {
     const { device, validity } = args;
     let fingerprint: string;
     let publicKey: string | undefined;
     const infraSe = this.infra.o.se;
     const owner = this.infra.owner;
     let psk: KeyHandle | undefined;
+    let certificate: ReturnType<typeof describeCertificate> | undefined;
     if (args.kind === 'psk256') {
       // Made extractable only to travel: the device gets a copy, the infrastructure keeps a non-extractable one.
       const travelling = await infraSe.generate(owner, 'psk256', { extractable: true });
@@ -44,12 +50,19 @@ export class SecurityProcedures {
       const bootstrap = await device.generateBootstrap(args.kind, validity);
       fingerprint = bootstrap.descriptor.fingerprint;
       publicKey = bootstrap.descriptor.kind === 'psk256' ? undefined : bootstrap.descriptor.publicKey;
+      if (args.certify !== undefined && publicKey !== undefined) {
+        const chain = await args.certify(args.kind, fromBase64url(publicKey));
+        device.bootstrapChain = chain;
+        certificate = describeCertificate(chain[0]!);
+        device.adoptBootstrap({ ...bootstrap, descriptor: { ...bootstrap.descriptor, certificate: certificate.der } as typeof bootstrap.descriptor });
+      }
     }
     try {
       await this.infra.run('registerNode', { nodeId: device.nodeId, profile: args.profile, bootstrapCredentialId: args.bootstrapCredentialId });
       await this.infra.run('issueCredential', {
         credentialId: args.bootstrapCredentialId, kind: args.kind, purpose: 'bootstrap', owner: { kind: 'node', id: device.nodeId },
         fingerprint, ...(publicKey !== undefined ? { publicKey } : {}), notBefore: validity.notBefore, notAfter: validity.notAfter,
+        ...(certificate !== undefined ? { certificate } : {}),
       });
       return await this.infra.run('provisionCredential', { credentialId: args.bootstrapCredentialId, method: 'pre-provisioning' });
     } catch (error) {

@@ -16,6 +16,7 @@ import { Infrastructure, KeyRegistry, SecurityProcedures, keyShredder } from '..
 import type { KeyHandle, SecureEnvironment } from '../secure-environment/index.ts';
 import type { RandomSource } from '../crypto/index.ts';
 import type { Actor } from '../../domain/metadata.ts';
+import type { TrustAnchors } from '../x509/index.ts';
 import { MemoryReplayCache, type ReplayCache } from '../association/index.ts';
 import { PseudonymDeriver, pseudonymRotation, type PseudonymKey, type PseudonymRotation, type RotationPolicyInput } from '../../projections/pseudonyms/index.ts';
 
@@ -58,6 +59,8 @@ export interface OpenOptions {
     readonly actor: Actor;
     readonly owner?: string;
     readonly replayCache?: ReplayCache;
+    /** Manufacturer (IDevID) trust anchors the Enrolment Function verifies certificate chains against (SER-SWIR-04). */
+    readonly trustAnchors?: TrustAnchors;
   };
   /**
    * Pseudonym rotation (seed 004; SER-011, SER-018, SER-025): the keyed PRF held in the Secure Environment, and
@@ -142,6 +145,7 @@ export const openCredence = (options: OpenOptions): Credence => {
       security ??= Infrastructure.open({
         engine, se: s.se, registry, random: s.random, actor: s.actor, owner: securityOwner,
         replayCache: s.replayCache ?? new MemoryReplayCache({ windowSeconds: 3600, maxEntries: 100_000 }),
+        ...(s.trustAnchors !== undefined ? { trustAnchors: s.trustAnchors } : {}),
       }).then((infrastructure) => ({ infrastructure, procedures: new SecurityProcedures(infrastructure) }));
       return security;
     },

@@ -18,6 +18,8 @@ export const CertificateSummary = z.object({
   notBefore: Instant,
   notAfter: Instant,
   trustAnchor: Fingerprint.optional(),
+  /** The DER certificate itself, base64url: public, and what a device must present again (IDevID). */
+  der: Base64Url.optional(),
 });
 
 /** Base64url lengths of the public keys: Ed25519 32 bytes, P-256 uncompressed SEC1 65 bytes. */

@@ -7,6 +7,7 @@ import { Device } from '../../adapters/procedures/index.ts';
 import { openCredence } from '../../adapters/runtime/index.ts';
 import { EmbeddedSecureEnvironment } from '../../adapters/secure-environment/index.ts';
 import { seededRandom } from '../crypto-fixtures.ts';
+import type { TrustAnchors } from '../../adapters/x509/index.ts';
 import { at, operator, profile, T0 } from './fleet.ts';
 
 /**
@@ -14,7 +15,7 @@ import { at, operator, profile, T0 } from './fleet.ts';
  * infrastructure's Secure Environment (sealed under a known KEK, so a test can scan for it), and devices that
  * each hold their own Secure Environment.
  */
-export const securityWorld = async (seed = 'security-world') => {
+export const securityWorld = async (seed = 'security-world', options: { trustAnchors?: TrustAnchors } = {}) => {
   const dir = mkdtempSync(join(tmpdir(), 'credence-security-'));
   const clock = new FakeClock(T0);
   const random = seededRandom(`${seed}/random`);
@@ -27,7 +28,7 @@ export const securityWorld = async (seed = 'security-world') => {
   const credence = openCredence({
     location: { dir },
     clock,
-    security: { se: infraSe, random, actor: operator },
+    security: { se: infraSe, random, actor: operator, ...(options.trustAnchors !== undefined ? { trustAnchors: options.trustAnchors } : {}) },
     cascadeLog: (entry) => logs.push(JSON.stringify(entry)),
   });
   const { infrastructure, procedures } = await credence.security();
