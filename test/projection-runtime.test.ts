@@ -217,7 +217,6 @@ describe('projection runtime', () => {
 
     await new ProjectionRunner({ db, store, projections: [rotation] }).catchUp();
     expect(await rotated()).toBe(1);
-    expect(rotation.deriver).toBeDefined();
     expect((db.prepare('SELECT COUNT(*) AS n FROM pseudonym_directory').get() as { n: bigint }).n).toBe(1n);
     await c.close();
   });
