@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { command } from '../domain/commands/index.ts';
 import { FakeClock, HOUR } from '../adapters/clock/index.ts';
 import { generateSigningKey, toBase64url } from '../adapters/crypto/index.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';

@@ -11,7 +11,7 @@ export type { NodePseudonym, DirectoryEntry, ResolutionRecord } from './director
 export { resolvePseudonym } from './resolve.ts';
 export type { ResolveRequest, Resolution } from './resolve.ts';
 export { PublicIdentities, IDENTITY_EVENT_TYPES } from './identities.ts';
-export { publicEvents, publicLifecycle } from './public-events.ts';
+export { identitiesUpTo, publicEvents, publicLifecycle } from './public-events.ts';
 export type { PublicEvent, PublicLifecycleOptions } from './public-events.ts';
 export { PUBLIC_DATA } from './public-data.ts';
 export type { PublicData } from './public-data.ts';

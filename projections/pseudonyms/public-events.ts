@@ -69,7 +69,7 @@ export interface PublicLifecycleOptions {
 }
 
 /** Folds the identity events up to `position` so a resumed stream pseudonymises exactly as an unbroken one. */
-const identitiesUpTo = async (store: EventStore, position: bigint | undefined): Promise<PublicIdentities> => {
+export const identitiesUpTo = async (store: EventStore, position: bigint | undefined): Promise<PublicIdentities> => {
   const identities = new PublicIdentities();
   if (position === undefined) return identities;
   for await (const record of store.readAll({ filter: { eventTypes: IDENTITY_EVENT_TYPES } })) {

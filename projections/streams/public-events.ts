@@ -11,26 +11,13 @@
 import { defer, lastValueFrom, of, switchMap, type Observable } from 'rxjs';
 import { validationError } from '../../domain/errors.ts';
 import { EVENT_KIND } from '../../domain/events/index.ts';
-import { decodeStored } from '../../domain/stored.ts';
 import { ENTITY_KINDS, parseStreamId, streamPrefixOf } from '../../domain/streams.ts';
 import type { AllFilter, EventStore } from '../../adapters/store/port.ts';
-import { IDENTITY_EVENT_TYPES, PublicIdentities, publicEvents, type PseudonymDeriver, type PublicEvent } from '../pseudonyms/index.ts';
+import { IDENTITY_EVENT_TYPES, identitiesUpTo, publicEvents, type PseudonymDeriver, type PublicEvent } from '../pseudonyms/index.ts';
 import { parseLifecycleFilter, type LifecycleFilterInput } from './filter.ts';
 import { pacedEvents, type DeliveryOptions } from './paced.ts';
 
 export type PublicFilterInput = Omit<LifecycleFilterInput, 'streams'>;
-
-/** Identity events up to and including `position`, folded in global order. */
-async function identitiesUpTo(store: EventStore, position: bigint | undefined): Promise<PublicIdentities> {
-  const identities = new PublicIdentities();
-  if (position === undefined) return identities;
-  for await (const record of store.readAll({ filter: { eventTypes: IDENTITY_EVENT_TYPES } })) {
-    if (record.position > position) break;
-    const decoded = decodeStored(record);
-    if (decoded.ok) identities.observe(decoded.value.event);
-  }
-  return identities;
-}
 
 export function publicEvents$(
   store: EventStore,
