@@ -1,8 +1,8 @@
 import { isValidAgreementPublicKey } from '../crypto/agreement.ts';
 import { fromBase64url, toBase64url } from '../crypto/base64url.ts';
 import { toHex, type Clock, type RandomSource } from '../crypto/bytes.ts';
-import { validityAt, type CredentialDescriptor } from '../crypto/credential.ts';
-import { assertFresh, NONCE_LENGTH, parseMessage, protocolFailure } from '../crypto/protocol.ts';
+import type { CredentialDescriptor } from '../crypto/credential.ts';
+import { assertFresh, assertUsableCredential, NONCE_LENGTH, parseMessage, protocolFailure } from '../crypto/protocol.ts';
 import { Transcript, withoutFields } from '../crypto/transcript.ts';
 import { SessionTable, type SessionBase } from '../enrolment/session-table.ts';
 import { destroyQuietly } from '../secure-environment/destroy-quietly.ts';
@@ -88,15 +88,14 @@ export class Registrar {
     const now = this.#o.now();
     if (hello.registrarId !== this.#o.id) throw protocolFailure(HELLO, 'wrong_identity', 'addressed to another Registrar CSE');
     assertFresh(HELLO, hello.sentAt, now, this.#skew);
-    const known = await this.#o.resolveCredential(hello.registreeId, hello.credential.fingerprint);
-    const descriptor = known?.descriptor;
-    if (!known || !descriptor || descriptor.fingerprint !== hello.credential.fingerprint || descriptor.kind !== hello.credential.kind) {
-      throw protocolFailure(HELLO, 'unknown_credential', `no such credential for ${hello.registreeId}`);
-    }
-    // Clause 11.3.2 via the design's guard: no association from a revoked or expired credential.
-    if (known.revoked) throw protocolFailure(HELLO, 'credential_revoked', descriptor.fingerprint);
-    const state = validityAt(descriptor.validity, now);
-    if (state !== 'active') throw protocolFailure(HELLO, state === 'expired' ? 'credential_expired' : 'credential_not_yet_valid', descriptor.fingerprint);
+    const known = assertUsableCredential(
+      HELLO,
+      await this.#o.resolveCredential(hello.registreeId, hello.credential.fingerprint),
+      hello.credential,
+      now,
+      hello.registreeId,
+    );
+    const { descriptor } = known;
     const lifetime = associationLifetime({
       requestedSeconds: hello.requestedLifetimeSeconds,
       credentialNotAfter: descriptor.validity.notAfter,

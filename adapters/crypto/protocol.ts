@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CredenceError } from '../../domain/errors.ts';
 import { base64urlString } from './base64url.ts';
+import { validityAt, type CredentialDescriptor } from './credential.ts';
 
 /** Why a protocol step was refused. Reasons are stable codes for callers; details go into the message only. */
 export type ProtocolReason =
@@ -59,4 +60,26 @@ export const SessionId = z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'must be a 16-b
 export const assertFresh = (step: string, sentAt: string, now: Date, maxSkewSeconds: number): void => {
   const skew = Math.abs(now.getTime() - Date.parse(sentAt));
   if (!(skew <= maxSkewSeconds * 1000)) throw protocolFailure(step, 'stale', `sent ${sentAt}, now ${now.toISOString()}`);
+};
+
+/**
+ * The credential a peer claims, as the infrastructure knows it, checked the same way by every protocol: known,
+ * matching the claimed fingerprint and kind, not revoked, inside its validity (seed 003 clause 11.3.2: no
+ * association, and no provisioning, from a revoked or expired credential).
+ */
+export const assertUsableCredential = <K extends { readonly descriptor?: CredentialDescriptor; readonly revoked?: boolean }>(
+  step: string,
+  known: K | undefined,
+  claimed: { readonly fingerprint: string; readonly kind: string },
+  now: Date,
+  who: string,
+): K & { readonly descriptor: CredentialDescriptor } => {
+  const descriptor = known?.descriptor;
+  if (!known || !descriptor || descriptor.fingerprint !== claimed.fingerprint || descriptor.kind !== claimed.kind) {
+    throw protocolFailure(step, 'unknown_credential', `no such credential for ${who}`);
+  }
+  if (known.revoked) throw protocolFailure(step, 'credential_revoked', descriptor.fingerprint);
+  const state = validityAt(descriptor.validity, now);
+  if (state !== 'active') throw protocolFailure(step, state === 'expired' ? 'credential_expired' : 'credential_not_yet_valid', descriptor.fingerprint);
+  return known as K & { readonly descriptor: CredentialDescriptor };
 };

@@ -2,9 +2,9 @@ import { isCredenceError } from '../../domain/errors.ts';
 import { isValidAgreementPublicKey, type AgreementGroup } from '../crypto/agreement.ts';
 import { fromBase64url, toBase64url } from '../crypto/base64url.ts';
 import type { Clock, RandomSource } from '../crypto/bytes.ts';
-import { validityAt, type CredentialDescriptor, type CredentialKind } from '../crypto/credential.ts';
+import type { CredentialDescriptor, CredentialKind } from '../crypto/credential.ts';
 import { publicKeyFingerprint } from '../crypto/fingerprint.ts';
-import { assertFresh, NONCE_LENGTH, parseMessage, protocolFailure } from '../crypto/protocol.ts';
+import { assertFresh, assertUsableCredential, NONCE_LENGTH, parseMessage, protocolFailure } from '../crypto/protocol.ts';
 import { isValidSigningPublicKey, verifySignature } from '../crypto/signatures.ts';
 import { Transcript, withoutFields } from '../crypto/transcript.ts';
 import type { ReplayCache } from '../association/replay-cache.ts';
@@ -103,14 +103,8 @@ export class EnrolmentFunction {
     const now = clock();
     if (hello.enrolmentFunctionId !== this.#o.id) throw protocolFailure(HELLO, 'wrong_identity', 'addressed to another Enrolment Function');
     assertFresh(HELLO, hello.sentAt, now, this.#skew);
-    const bootstrap = await this.#o.resolveBootstrap(hello.nodeId);
-    const descriptor = bootstrap?.descriptor;
-    if (!bootstrap || !descriptor || descriptor.fingerprint !== hello.bootstrap.fingerprint || descriptor.kind !== hello.bootstrap.kind) {
-      throw protocolFailure(HELLO, 'unknown_credential', `no such bootstrap credential for ${hello.nodeId}`);
-    }
-    if (bootstrap.revoked) throw protocolFailure(HELLO, 'credential_revoked', descriptor.fingerprint);
-    const state = validityAt(descriptor.validity, now);
-    if (state !== 'active') throw protocolFailure(HELLO, state === 'expired' ? 'credential_expired' : 'credential_not_yet_valid', descriptor.fingerprint);
+    const bootstrap = assertUsableCredential(HELLO, await this.#o.resolveBootstrap(hello.nodeId), hello.bootstrap, now, `bootstrap of ${hello.nodeId}`);
+    const { descriptor } = bootstrap;
     const manufacturerCertificate = await this.#checkManufacturerCertificate(hello, descriptor, now);
     if (this.#o.allowedCredentialKinds && !this.#o.allowedCredentialKinds.includes(hello.credentialKind)) {
       throw protocolFailure(HELLO, 'unsupported', `credential kind ${hello.credentialKind} is not offered`);
