@@ -34,3 +34,10 @@ export const openExistingStore = (dir: string, io: Io, store?: StoreLocation): E
       return openStore(location.connectionString);
   }
 };
+
+/**
+ * Where a command's read models live: `--data` when given; otherwise beside an embedded store given by `--store`
+ * (its folder), otherwise `./data`. Read models of an EventStoreDB store stay local, in `--data`.
+ */
+export const readModelDir = (data: string | undefined, store: StoreLocation | undefined): string =>
+  data ?? (store?.kind === 'sqlite' ? store.dir : './data');

@@ -8,10 +8,11 @@ import { cascadeProcessManager } from '../../projections/cascade/index.ts';
 import { complianceProjection } from '../../projections/compliance/index.ts';
 import { expiryScheduler } from '../../projections/expiry/index.ts';
 import { json, parseCli, type Io } from '../io.ts';
-import { openExistingStore } from './open-store.ts';
+import { openExistingStore, readModelDir, STORE_OPTION, StoreArg } from './open-store.ts';
 
 const Args = z.object({
-  data: z.string().min(1).default('./data'),
+  store: StoreArg,
+  data: z.string().min(1).optional(),
   json: z.boolean().default(false),
   positionals: z.union([
     z.tuple([]).transform(() => ({ action: 'status' as const })),
@@ -26,11 +27,12 @@ const Args = z.object({
  * rotation needs the Secure Environment's key and is rebuilt by the process that holds it.
  */
 export const projections = async (argv: string[], io: Io): Promise<number> => {
-  const args = parseCli(argv, { data: { type: 'string' }, json: { type: 'boolean' } }, Args, io);
+  const args = parseCli(argv, { ...STORE_OPTION, data: { type: 'string' }, json: { type: 'boolean' } }, Args, io);
   if (args === undefined) return 2;
-  const store = openExistingStore(args.data, io);
+  const data = readModelDir(args.data, args.store);
+  const store = openExistingStore(data, io, args.store);
   if (store === undefined) return 2;
-  const db = openReadModels({ dir: args.data });
+  const db = openReadModels({ dir: data });
   const engine = createEngine({ store, clock: systemClock });
   const runner = new ProjectionRunner({
     db,

@@ -5,12 +5,13 @@ import { ProjectionRunner } from '../../projections/runtime/index.ts';
 import { auditTrail } from '../../projections/audit/index.ts';
 import { COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, complianceProjection, type ComplianceQueryName } from '../../projections/compliance/index.ts';
 import { json, parseCli, type Io } from '../io.ts';
-import { openExistingStore } from './open-store.ts';
+import { openExistingStore, readModelDir, STORE_OPTION, StoreArg } from './open-store.ts';
 
 const FLAGS = ['reason', 'from', 'to', 'actor', 'subscription', 'days', 'now'] as const;
 
 const Args = z.object({
-  data: z.string().min(1).default('./data'),
+  store: StoreArg,
+  data: z.string().min(1).optional(),
   json: z.boolean().default(false),
   ...Object.fromEntries(FLAGS.map((f) => [f, z.string().optional()])),
   positionals: z
@@ -33,7 +34,7 @@ export const query = async (argv: string[], io: Io): Promise<number> => {
     ['json', { type: 'boolean' }],
     ...FLAGS.map((f) => [f, { type: 'string' }]),
   ]);
-  const args = parseCli(argv, options, Args, io);
+  const args = parseCli(argv, { ...options, ...STORE_OPTION }, Args, io);
   if (args === undefined) {
     for (const name of COMPLIANCE_QUERY_NAMES) io.err(`  ${name.padEnd(22)} ${COMPLIANCE_QUERIES[name].summary}`);
     return 2;
@@ -46,9 +47,10 @@ export const query = async (argv: string[], io: Io): Promise<number> => {
     for (const issue of params.error.issues) io.err(`error: ${issue.path.length ? `--${issue.path.join('.')}` : name}: ${issue.message}`);
     return 2;
   }
-  const store = openExistingStore(args.data, io);
+  const data = readModelDir(args.data, args.store);
+  const store = openExistingStore(data, io, args.store);
   if (store === undefined) return 2;
-  const db = openReadModels({ dir: args.data });
+  const db = openReadModels({ dir: data });
   try {
     await new ProjectionRunner({ db, store, projections: [auditTrail(), complianceProjection()] }).catchUp();
     // The name picked the definition and its own schema parsed the parameters, so they match.

@@ -2,9 +2,10 @@ import { z } from 'zod';
 import { parseStreamId } from '../../domain/streams.ts';
 import { stateAt } from '../../projections/audit/index.ts';
 import { json, parseCli, type Io } from '../io.ts';
-import { openExistingStore } from './open-store.ts';
+import { openExistingStore, STORE_OPTION, StoreArg } from './open-store.ts';
 
 const Args = z.object({
+  store: StoreArg,
   data: z.string().min(1).default('./data'),
   json: z.boolean().default(false),
   at: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-02-01T00:00:00Z' }).transform((s) => new Date(s)),
@@ -19,9 +20,9 @@ const Args = z.object({
  * replaying its events up to then through its machine. Exit 1 when the history up to then is broken.
  */
 export const state = async (argv: string[], io: Io): Promise<number> => {
-  const args = parseCli(argv, { data: { type: 'string' }, json: { type: 'boolean' }, at: { type: 'string' } }, Args, io);
+  const args = parseCli(argv, { ...STORE_OPTION, data: { type: 'string' }, json: { type: 'boolean' }, at: { type: 'string' } }, Args, io);
   if (args === undefined) return 2;
-  const store = openExistingStore(args.data, io);
+  const store = openExistingStore(args.data, io, args.store);
   if (store === undefined) return 2;
   try {
     const result = await stateAt(store, args.positionals[0]!, args.at);
