@@ -30,6 +30,21 @@ describe('a rejected command writes nothing', () => {
     expect(await footprint(store)).toEqual(before);
   });
 
+  it('issuing a PSK with a public key or an asymmetric credential without one is refused; stored events stay readable', async () => {
+    const { engine, store } = fixture();
+    await establishOne(engine);
+    const before = await footprint(store);
+    const psk = await rejection(engine.execute(cmd.issueCredential('psk-1', 'meter-1', undefined, { kind: 'psk256' })));
+    expect(psk.problem.code === 'validation' && psk.problem.issues.map((i) => i.path)).toEqual(['data.publicKey']);
+    const bare = await rejection(engine.execute(cmd.issueCredential('ed-1', 'meter-1', undefined, { publicKey: undefined })));
+    expect(bare.problem.code === 'validation' && bare.problem.issues.map((i) => i.path)).toEqual(['data.publicKey']);
+    expect(await footprint(store)).toEqual(before);
+    // An older event without the public key (recorded before the rule) still decodes.
+    const [issued] = await store.readStream('credential-cred-1');
+    const { publicKey: _dropped, ...older } = issued!.data as Record<string, unknown>;
+    expect(decodeStored({ ...issued!, data: older as never }).ok).toBe(true);
+  });
+
   it('an unknown command type is a validation error on the type field', async () => {
     const { engine, store } = fixture();
     const error = await rejection(engine.execute({ type: 'launchMissiles', data: {}, metadata: { actor: operator } }));

@@ -3,6 +3,7 @@ import { EVENT_DATA, EVENT_KIND, ENTITY_ID_FIELD, type EventData } from '../even
 import { validationError, type FieldIssue } from '../errors.ts';
 import { CommandId } from '../ids.ts';
 import { Actor, RequestSignature } from '../metadata.ts';
+import { CredentialIssued, issuingRules } from '../events/credential.ts';
 import { COMMAND_CATALOG, COMMAND_TYPES, type CommandType, type EventOfCommand } from './catalog.ts';
 import type { EntityKind } from '../streams.ts';
 
@@ -20,10 +21,15 @@ export type Command = {
   [C in CommandType]: { readonly type: C; readonly data: EventData<EventOfCommand<C>>; readonly metadata: CommandMetadata };
 }[CommandType];
 
+/** Where a command's data must meet more than its event's schema: rules for new facts, not for stored ones. */
+const COMMAND_DATA: Partial<Record<CommandType, z.ZodTypeAny>> = {
+  issueCredential: CredentialIssued.superRefine(issuingRules),
+};
+
 export const CommandSchema = z.discriminatedUnion(
   'type',
   COMMAND_TYPES.map((type) =>
-    z.object({ type: z.literal(type), data: EVENT_DATA[COMMAND_CATALOG[type].event], metadata: CommandMetadata }),
+    z.object({ type: z.literal(type), data: COMMAND_DATA[type] ?? EVENT_DATA[COMMAND_CATALOG[type].event], metadata: CommandMetadata }),
   ) as unknown as [z.ZodObject<{ type: z.ZodLiteral<CommandType> }>, ...z.ZodObject<{ type: z.ZodLiteral<CommandType> }>[]],
 );
 

@@ -38,14 +38,21 @@ export const CredentialIssued = z.object({
   certificate: CertificateSummary.optional(),
   /** Set when this credential succeeds another in a rotation (HLR-212, RS-16). */
   predecessorId: CredentialId.optional(),
-}).superRefine((d, ctx) => {
-  // A PSK has no public part: anything in publicKey would be the key itself, which never enters an event.
+});
+
+/**
+ * Stricter rules for issuing a credential from now on (commands only: stored events stay readable as they were
+ * written). A PSK has no public part, so anything in publicKey or a certificate would be the key or make no sense;
+ * an asymmetric credential carries its public key, of the right length.
+ */
+export const issuingRules = (d: z.infer<typeof CredentialIssued>, ctx: z.RefinementCtx): void => {
   if (d.kind === 'psk256') {
     if (d.publicKey !== undefined) ctx.addIssue({ code: 'custom', path: ['publicKey'], message: 'a psk256 credential has no public key' });
+    if (d.certificate !== undefined) ctx.addIssue({ code: 'custom', path: ['certificate'], message: 'a psk256 credential has no certificate' });
   } else if (d.publicKey === undefined || d.publicKey.length !== PUBLIC_KEY_CHARS[d.kind]) {
     ctx.addIssue({ code: 'custom', path: ['publicKey'], message: `a ${d.kind} credential needs its public key (${PUBLIC_KEY_CHARS[d.kind]} base64url characters)` });
   }
-});
+};
 
 /**
  * The node's receipt that ends remote provisioning (seed 003, 11.2.1): proofs by its bootstrap credential and by
