@@ -1,5 +1,5 @@
 import { and, assign, setup } from 'xstate';
-import type { CredentialContext } from './contexts.ts';
+import type { CredentialContext, NodeContext } from './contexts.ts';
 import type { AssociationContext } from './contexts.ts';
 import { credentialUsableAt, dataOf, factGuard, isOneOf, ms } from './guards.ts';
 import type { MachineEvent } from './types.ts';
@@ -13,13 +13,15 @@ export const associationMachine = setup({
   guards: {
     credentialUsable: factGuard(({ event }) => credentialUsableAt(event.facts.credential, event.at)),
     /**
-     * The credential belongs to this Registree (RS-01): its node, its CSE, or for an AE its App-ID or AE-ID.
-     * One node's credential never authenticates another's association.
+     * The credential belongs to this Registree (RS-01): its node, its CSE, or for an AE its App-ID or AE-ID. One
+     * node's credential never authenticates another's association, and a CSE Registree is the node's own CSE
+     * (the CSE-ID it was enrolled with), so revoking the node reaches every association made in its name.
      */
     credentialBelongsToRegistree: factGuard(({ event }) => {
       const d = dataOf(event, 'AssociationConfigured');
       const owner = (event.facts.credential?.context as CredentialContext | undefined)?.owner;
       if (d === undefined || owner === undefined) return false;
+      if (d.registree.kind === 'cse' && (event.facts.node?.context as NodeContext | undefined)?.cseId !== d.registree.id) return false;
       if (owner.kind === 'node') return owner.id === d.nodeId;
       if (owner.kind === 'cse') return d.registree.kind === 'cse' && owner.id === d.registree.id;
       if (d.registree.kind !== 'ae') return false;
@@ -57,7 +59,7 @@ export const associationMachine = setup({
       on: {
         AssociationConfigured: {
           target: 'initialized',
-          guard: and(['credentialUsable', 'credentialBelongsToRegistree', 'nodeEnrolled', 'applicationEnrolled']),
+          guard: and(['credentialUsable', 'nodeEnrolled', 'credentialBelongsToRegistree', 'applicationEnrolled']),
           actions: assign(({ event }) => {
             const d = dataOf(event, 'AssociationConfigured')!;
             return { associationId: d.associationId, nodeId: d.nodeId, registree: d.registree, registrarCseId: d.registrarCseId, credentialId: d.credentialId };

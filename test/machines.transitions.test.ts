@@ -51,7 +51,7 @@ const SAMPLES: Record<EventType, MachineEvent> = {
   ApplicationRevoked: e('ApplicationRevoked', { appId: 'Rapp', reason: 'privilegeWithdrawn' }),
   AssociationConfigured: e('AssociationConfigured', {
     associationId: 'a', nodeId: 'n', credentialId: 'c', registree: { kind: 'cse', id: '/n' }, registrarCseId: '/in',
-  }, 10, { credential: usableCredential, node: view('enrolled') }),
+  }, 10, { credential: usableCredential, node: view('enrolled', { cseId: '/n' }) }),
   AssociationEstablished: e('AssociationEstablished', { associationId: 'a', expiresAt: iso(40) }, 10, { credential: usableCredential }),
   AssociationExpired: e('AssociationExpired', { associationId: 'a' }, 40),
   AssociationRevoked: e('AssociationRevoked', { associationId: 'a', reason: 'keyCompromise' }),
@@ -236,6 +236,8 @@ const RULES: [string, EntityKind, string, MachineEvent, string][] = [
   ['provisioning after notAfter', 'credential', 'initialized', { ...SAMPLES.CredentialProvisioned, at: at(100) }, 'notExpiredYet'],
   ['remote provisioning on a revoked bootstrap credential', 'credential', 'initialized',
     e('CredentialProvisioned', { credentialId: 'c', method: 'remote-provisioning', bootstrapCredentialId: 'b' }, 10, { bootstrap: view('revoked') }), 'bootstrapIsUsable'],
+  ['a CSE Registree that is not the node\'s own CSE', 'association', 'absent',
+    { ...SAMPLES.AssociationConfigured, facts: { credential: usableCredential, node: view('enrolled', { cseId: '/other' }) } }, 'credentialBelongsToRegistree'],
   ['association with another node\'s credential', 'association', 'absent',
     { ...SAMPLES.AssociationConfigured, facts: { credential: view('enrolled', { ...usableCredential.context, owner: { kind: 'node', id: 'other' } }), node: view('enrolled') } }, 'credentialBelongsToRegistree'],
   ['remote provisioning on another node\'s bootstrap credential', 'credential', 'initialized',
