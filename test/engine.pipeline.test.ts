@@ -4,7 +4,7 @@ import { isCredenceError, type CredenceError } from '../domain/errors.ts';
 import { decodeStored } from '../domain/stored.ts';
 import { ExpectedRevision, type EventStore } from '../adapters/store/port.ts';
 import { createEngine } from '../adapters/engine/index.ts';
-import { auditor, cmd, establishOne, fixture, footprint, operator, T0 } from './support/fleet.ts';
+import { auditor, cmd, establishOne, fixture, footprint, operator, system, T0 } from './support/fleet.ts';
 
 const rejection = async (promise: Promise<unknown>): Promise<CredenceError> => {
   try {
@@ -101,7 +101,14 @@ describe('actors', () => {
     });
     const error = await rejection(engine.execute(spoofed));
     expect(error.problem).toMatchObject({ code: 'unauthorised', actor: 'mallory' });
+    // Not even under the process manager's own id: only in-process code holding the engine acts as system.
+    const impersonation = await rejection(engine.execute({ ...spoofed, metadata: { actor: system } }));
+    expect(impersonation.problem).toMatchObject({ code: 'unauthorised', actor: system.id });
+    // executeAsSystem refuses an actor that is not one of the engine's system actors.
+    const unknown = await rejection(engine.executeAsSystem(spoofed));
+    expect(unknown.problem).toMatchObject({ code: 'unauthorised', actor: 'mallory' });
     expect(await footprint(store)).toEqual(before);
+    expect((await engine.executeAsSystem({ ...spoofed, metadata: { actor: system } })).state).toBe('active');
   });
 });
 

@@ -39,8 +39,16 @@ export interface CommandOutcome {
 }
 
 export interface Engine {
-  /** Validate -> read -> replay -> decide (machine guards) -> append with expected revision; retried on conflict. */
+  /**
+   * Validate -> read -> replay -> decide (machine guards) -> append with expected revision; retried on conflict.
+   * For commands from outside: the `system` role is never accepted here, whatever the input claims.
+   */
   execute(input: unknown): Promise<CommandOutcome>;
+  /**
+   * The same pipeline for the engine's own system actors (process manager, expiry scheduler, pseudonym rotation):
+   * in-process code holding the engine, never input from an interface. The actor must be a configured system actor.
+   */
+  executeAsSystem(input: unknown): Promise<CommandOutcome>;
   /** The entity as its machine sees it now. */
   entity(kind: EntityKind, id: string): Promise<LoadedEntity>;
   /**
@@ -152,7 +160,7 @@ export const createEngine = (options: EngineOptions): Engine => {
     });
     if (result.deduplicated) {
       // Another writer (or this one, before a cache eviction) recorded this command first: return its outcome.
-      // When the command id was first used on another stream, nothing of it is in this one: events stay empty.
+      // When the command id was first used on another stream (or for another command), replayedOutcome refuses it.
       const fresh = await cache.load(kind, id);
       return replayedOutcome(command, fresh, fresh.events.filter((e) => e.metadata.commandId === commandId));
     }
@@ -171,15 +179,16 @@ export const createEngine = (options: EngineOptions): Engine => {
     return outcomeOf(next, commandId, recorded, false);
   };
 
-  const execute = async (input: unknown): Promise<CommandOutcome> => {
+  const run = async (input: unknown, asSystem: boolean): Promise<CommandOutcome> => {
     const command = parseCommand(withCommandId(input));
     const { roles } = COMMAND_CATALOG[command.type];
     const { actor } = command.metadata;
     if (!(roles as readonly string[]).includes(actor.role)) {
       throw unauthorised(actor.id, `role ${actor.role} may not ${command.type}`);
     }
-    if (actor.role === 'system' && !systemActors.has(actor.id)) {
-      throw unauthorised(actor.id, 'the system role is reserved to the engine\'s own system actors');
+    // Input from outside can claim any role; only in-process system actors, through executeAsSystem, hold this one.
+    if ((actor.role === 'system') !== asSystem || (asSystem && !systemActors.has(actor.id))) {
+      throw unauthorised(actor.id, 'the system role is reserved to the engine\'s own process manager, scheduler and pseudonym rotation');
     }
     await options.verifyRequest?.(command);
     for (let retry = 0; ; retry++) {
@@ -194,7 +203,8 @@ export const createEngine = (options: EngineOptions): Engine => {
   };
 
   return {
-    execute,
+    execute: (input) => run(input, false),
+    executeAsSystem: (input) => run(input, true),
     entity: (kind, id) => cache.load(kind, id),
     events$: (filter, deliveryOptions) => lifecycleEvents$(store, filter, deliveryOptions),
     store,

@@ -84,7 +84,7 @@ export const cascadeProcessManager = (engine: Engine, log: CascadeLog = () => {}
       for (const reaction of reactions) {
         const target = Object.values(reaction.data)[0] as string;
         try {
-          const outcome = await engine.execute({
+          const outcome = await engine.executeAsSystem({
             type: reaction.type,
             data: reaction.data,
             metadata: {

@@ -84,7 +84,7 @@ export const expiryScheduler = (engine: Engine): ExpiryScheduler => {
       let issued = 0;
       for (const d of dueDeadlines(use(), now)) {
         try {
-          const outcome = await engine.execute({
+          const outcome = await engine.executeAsSystem({
             ...d.command,
             metadata: { commandId: derivedCommandId(`${d.purpose}:${d.stream}`, String(d.due)), actor: SCHEDULER_ACTOR },
           });

@@ -60,15 +60,13 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     for (let attempt = 0; attempt < 64; attempt++, epoch++) {
       const pseudonym = await deriver.node(nodeId, epoch);
       try {
-        const outcome = await engine.execute({
-          type: 'rotatePseudonym',
-          data: { pseudonym, nodeId, epoch, trigger },
-          metadata,
-        });
+        const command = { type: 'rotatePseudonym', data: { pseudonym, nodeId, epoch, trigger }, metadata };
+        const outcome = await (metadata.actor.role === 'system' ? engine.executeAsSystem(command) : engine.execute(command));
         return { outcome: outcome.deduplicated ? 'duplicate' : 'rotated', nodeId, epoch, pseudonym };
       } catch (error) {
-        // This reaction was recorded before under its derived id (a redelivery after the directory moved on).
-        if (isCommandIdReused(error)) return { outcome: 'duplicate', nodeId, epoch, pseudonym };
+        // A reaction recorded before under its derived id (redelivered after the directory moved on) is done. An
+        // on-demand rotation carries its caller's id: a reused one there is the caller's mistake and surfaces.
+        if (trigger !== 'demand' && isCommandIdReused(error)) return { outcome: 'duplicate', nodeId, epoch, pseudonym };
         const taken = isCredenceError(error, 'illegal_transition') && error.problem.code === 'illegal_transition' && error.problem.state === 'active';
         if (taken && trigger !== 'initial') continue;
         if (isCredenceError(error, 'illegal_transition') || isCredenceError(error, 'not_found')) {
