@@ -155,20 +155,20 @@ describe('expiry on schedule from the injected clock', () => {
   });
 });
 
-describe('the cascade closes the races its guards cannot see', () => {
-  /** What a race leaves in the store: a child fact decided just before its parent ended, stored just after. */
-  const storeRaced = async (c: ReturnType<typeof openCredence>, input: ReturnType<typeof cmd.issueCredential> | ReturnType<typeof cmd.configureAssociation>) => {
-    const { eventIdFor } = await import('../adapters/engine/index.ts');
-    const { COMMAND_CATALOG } = await import('../domain/commands/index.ts');
-    const type = COMMAND_CATALOG[input.type as keyof typeof COMMAND_CATALOG].event;
-    const stream = type === 'CredentialIssued' ? `credential-${(input.data as { credentialId: string }).credentialId}` : `association-${(input.data as { associationId: string }).associationId}`;
-    const commandId = crypto.randomUUID();
-    await c.store.appendToStream(stream, [{
-      id: eventIdFor(commandId, 0), type, data: input.data as never,
-      metadata: { schemaVersion: 1, actor: operator, commandId, commandType: input.type, correlationId: commandId, causationId: commandId, occurredAt: c.engine.clock.now().toISOString() },
-    }], { expectedRevision: { kind: 'no_stream' } });
-  };
+/** What a race leaves in the store: a child fact decided just before its parent ended, stored just after. */
+const storeRaced = async (c: ReturnType<typeof openCredence>, input: ReturnType<typeof cmd.issueCredential> | ReturnType<typeof cmd.configureAssociation>) => {
+  const { eventIdFor } = await import('../adapters/engine/index.ts');
+  const { COMMAND_CATALOG } = await import('../domain/commands/index.ts');
+  const type = COMMAND_CATALOG[input.type as keyof typeof COMMAND_CATALOG].event;
+  const stream = type === 'CredentialIssued' ? `credential-${(input.data as { credentialId: string }).credentialId}` : `association-${(input.data as { associationId: string }).associationId}`;
+  const commandId = crypto.randomUUID();
+  await c.store.appendToStream(stream, [{
+    id: eventIdFor(commandId, 0), type, data: input.data as never,
+    metadata: { schemaVersion: 1, actor: operator, commandId, commandType: input.type, correlationId: commandId, causationId: commandId, occurredAt: c.engine.clock.now().toISOString() },
+  }], { expectedRevision: { kind: 'no_stream' } });
+};
 
+describe('the cascade closes the races its guards cannot see', () => {
   it('a credential stored just after its node was revoked is revoked with the node\'s reason', async () => {
     const c = openCredence({ location: { memory: true }, clock: new FakeClock(T0) });
     await buildNode(c);
@@ -228,6 +228,37 @@ describe('a poisoned stream does not stop the cascade', () => {
     for (let i = 1; i <= 10; i++) expect((await c.engine.entity('association', `gw-a${i}`)).snapshot.value).toBe('revoked');
     // The cascade keeps moving past the poisoned event.
     expect(await c.runner.lag('cascade')).toMatchObject({ eventsBehind: 0 });
+    await c.close();
+  });
+});
+
+describe('rebuilding the cascade after its parents moved on', () => {
+  it('does not stall when a re-check would now pick another reason than the one recorded', async () => {
+    const c = openCredence({ location: { memory: true }, clock: new FakeClock(T0) });
+    const run = (x: unknown) => c.engine.execute(x);
+    await run(cmd.createSubscription());
+    await run(cmd.registerNode());
+    await run(cmd.enrolNode());
+    await run(command('registerApplication', { appId: 'Rbilling', name: 'billing', provider: 'City Utilities' }, { actor: operator }));
+    await run(cmd.issueCredential('app-cred', 'Rbilling', at(300), { purpose: 'application', owner: { kind: 'app', id: 'Rbilling' } }));
+    await run(cmd.provisionCredential('app-cred'));
+    await run(command('enrolApplication', { appId: 'Rbilling', credentialId: 'app-cred' }, { actor: operator }));
+    const configure = command('configureAssociation', {
+      associationId: 'sa-ae', nodeId: 'meter-1', credentialId: 'app-cred', registree: { kind: 'ae', id: 'Cbill1', appId: 'Rbilling' }, registrarCseId: '/in-cse',
+    }, { actor: operator });
+    // The node is revoked, and an AE association configured a moment before is stored just after: the cascade's
+    // re-check revokes it with the node's reason.
+    await run(command('revokeNode', { nodeId: 'meter-1', reason: 'affiliationChanged' }, { actor: operator }));
+    await c.settle();
+    await storeRaced(c, configure as never);
+    await c.settle();
+    expect((await c.engine.entity('association', 'sa-ae')).snapshot.context.revocationReason).toBe('affiliationChanged');
+    await run(cmd.revokeCredential('app-cred', 'keyCompromise'));
+    await c.settle();
+    const before = await footprint(c.store);
+    await c.runner.rebuild('cascade');
+    await c.settle();
+    expect(await footprint(c.store)).toEqual(before);
     await c.close();
   });
 });

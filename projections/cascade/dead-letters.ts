@@ -1,9 +1,9 @@
 import type Database from 'better-sqlite3';
 
 /**
- * Reactions the cascade could not carry out and will not retry by itself: the target's history is broken, or
- * writers kept conflicting past the engine's retries. Recorded, logged and left for an operator, so that one
- * poisoned stream never stops every later revocation from cascading.
+ * Reactions the cascade could not carry out and will not retry by itself: the target's history is broken (replay
+ * says where). Recorded, logged and left for an operator, so that one poisoned stream never stops every later
+ * revocation from cascading. Transient failures (a conflict past the engine's retries) are retried instead.
  */
 export interface DeadLetter {
   readonly position: bigint;

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { isCredenceError } from '../../domain/errors.ts';
+import { isCommandIdReused, isCredenceError } from '../../domain/errors.ts';
 import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { streamIdOf } from '../../domain/streams.ts';
@@ -98,9 +98,13 @@ export const cascadeProcessManager = (engine: Engine, log: CascadeLog = () => {}
         } catch (error) {
           if (isCredenceError(error, 'illegal_transition') || isCredenceError(error, 'not_found')) {
             log({ outcome: 'skipped', command: reaction.type, target, reason: error.message });
-          } else if (error instanceof BrokenHistoryError || isCredenceError(error, 'concurrency_conflict')) {
+          } else if (isCommandIdReused(error)) {
+            // Done before under this id, with data read from parents that have moved on since (a rebuild).
+            log({ outcome: 'duplicate', command: reaction.type, target });
+          } else if (error instanceof BrokenHistoryError) {
             deadLetter(reaction.type, target, error);
           } else {
+            // A conflict past the engine's retries or an I/O error: the checkpoint stays, the next run retries.
             throw error;
           }
         }
