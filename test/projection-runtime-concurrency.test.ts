@@ -33,3 +33,41 @@ it('catch-up running while the runner follows live applies every event exactly o
   expect(applied).toEqual([...new Set(applied)].sort((a, b) => (a < b ? -1 : 1)));
   expect(applied).toHaveLength(41);
 });
+
+it('a checkpoint write never moves a checkpoint back', async () => {
+  const { setupCheckpoints, writeCheckpoint, readCheckpoint } = await import('../projections/runtime/checkpoints.ts');
+  const db = new Database(':memory:');
+  db.defaultSafeIntegers(true);
+  setupCheckpoints(db);
+  writeCheckpoint(db, 'p', { position: 5n, occurredAt: 't5' });
+  writeCheckpoint(db, 'p', { position: 3n, occurredAt: 't3' });
+  expect(readCheckpoint(db, 'p')).toEqual({ position: 5n, occurredAt: 't5' });
+  writeCheckpoint(db, 'p', { position: 8n, occurredAt: 't8' });
+  expect(readCheckpoint(db, 'p')?.position).toBe(8n);
+});
+
+it('a rebuild during an in-flight catch-up drops what was read before the reset and applies everything once after it', async () => {
+  const store = openSqliteStore({ memory: true });
+  const { engine } = fixture(store);
+  await engine.execute(cmd.createSubscription());
+  for (let i = 0; i < 20; i++) await engine.execute(cmd.registerNode(`n-${i}`));
+  const db = new Database(':memory:');
+  db.defaultSafeIntegers(true);
+  let applied: bigint[] = [];
+  const slow: Projection = {
+    name: 'slow',
+    setup: () => {},
+    reset: () => {
+      applied = [];
+    },
+    apply: (_db, e) => void applied.push(e.record.position),
+    react: async () => new Promise((resolve) => setTimeout(resolve, 1)),
+  };
+  const runner = new ProjectionRunner({ db, store, projections: [slow], batchSize: 4 });
+  const inFlight = runner.catchUp('slow');
+  await new Promise((r) => setTimeout(r, 5));
+  await runner.rebuild('slow');
+  await inFlight;
+  expect(runner.checkpoint('slow')).toBe(await store.headPosition());
+  expect(applied).toEqual(Array.from({ length: 21 }, (_, i) => BigInt(i + 1)));
+});

@@ -157,7 +157,12 @@ describe('projection runtime', () => {
     const settled = dump(c.readModels);
     // As if the checkpoint write had been lost: every projection sees its events again.
     c.readModels.prepare('UPDATE projection_checkpoints SET position = 3').run();
+    for (const name of c.runner.names) expect(c.runner.checkpoint(name)).toBe(3n);
     await c.settle();
+    // Every projection went through its events again, up to the head, and its read model did not change.
+    const head = await c.store.headPosition();
+    for (const name of c.runner.names) expect((await c.runner.lag(name)).eventsBehind, name).toBe(0);
+    expect(c.runner.names.some((name) => c.runner.checkpoint(name) === head)).toBe(true);
     expect(dump(c.readModels)).toEqual(settled);
     await c.close();
   });

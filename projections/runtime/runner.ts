@@ -58,7 +58,15 @@ export class ProjectionRunner {
     return run;
   }
 
-  async #handleBatch(projection: Projection, batch: readonly RecordedEvent[]): Promise<void> {
+  /** Bumped by rebuild(): a batch read before a rebuild must not be handled after it. */
+  readonly #generations = new Map<string, number>();
+
+  #generation(name: string): number {
+    return this.#generations.get(name) ?? 0;
+  }
+
+  async #handleBatch(projection: Projection, batch: readonly RecordedEvent[], generation: number): Promise<void> {
+    if (generation !== this.#generation(projection.name)) return;
     // Events at or before the checkpoint were handled already (by the other of catch-up and live following).
     const done = readCheckpoint(this.#db, projection.name)?.position;
     const records = done === undefined ? batch : batch.filter((r) => r.position > done);
@@ -100,6 +108,7 @@ export class ProjectionRunner {
     const projection = this.#get(name);
     let count = 0;
     for (;;) {
+      const generation = this.#generation(projection.name);
       const after = readCheckpoint(this.#db, projection.name)?.position;
       const batch: RecordedEvent[] = [];
       for await (const record of this.#store.readAll({
@@ -110,7 +119,7 @@ export class ProjectionRunner {
         batch.push(record);
       }
       if (batch.length === 0) return count;
-      await this.#exclusive(projection.name, () => this.#handleBatch(projection, batch));
+      await this.#exclusive(projection.name, () => this.#handleBatch(projection, batch, generation));
       count += batch.length;
     }
   }
@@ -131,7 +140,10 @@ export class ProjectionRunner {
 
   async #follow(projection: Projection, subscription: StoreSubscription): Promise<void> {
     try {
-      for await (const record of subscription) await this.#exclusive(projection.name, () => this.#handleBatch(projection, [record]));
+      const generation = this.#generation(projection.name);
+      for await (const record of subscription) {
+        await this.#exclusive(projection.name, () => this.#handleBatch(projection, [record], generation));
+      }
     } catch (error) {
       this.options.onError?.(projection.name, error);
     }
@@ -148,10 +160,14 @@ export class ProjectionRunner {
   async rebuild(name: string): Promise<number> {
     const projection = this.#get(name);
     if (this.#live.has(name)) throw new Error(`stop the runner before rebuilding ${name}`);
-    this.#db.transaction(() => {
-      projection.reset(this.#db);
-      deleteCheckpoint(this.#db, name);
-    })();
+    // After any batch already queued: what was read before the reset is dropped, not applied over it.
+    await this.#exclusive(name, async () => {
+      this.#generations.set(name, this.#generation(name) + 1);
+      this.#db.transaction(() => {
+        projection.reset(this.#db);
+        deleteCheckpoint(this.#db, name);
+      })();
+    });
     return this.catchUp(name);
   }
 
