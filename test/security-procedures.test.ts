@@ -168,6 +168,28 @@ describe('a failed procedure appends nothing', () => {
     }
   });
 
+  it('a factory registration under ids already in use is refused before any key is made, and spoils nothing', async () => {
+    world = await securityWorld('ids-in-use');
+    const w = world;
+    const device = await w.provisioned('meter-1', 'psk256', 'psk256');
+    const bootstrapBefore = device.bootstrap;
+    const before = await footprint(w.credence.store);
+    const again = await w.procedures
+      .preProvision({ device, profile, bootstrapCredentialId: 'meter-1-boot-2', kind: 'psk256', validity: { notBefore: T0, notAfter: at(365) } })
+      .catch((e: unknown) => e);
+    expect(isCredenceError(again, 'validation') && again.message).toContain('node meter-1 already exists');
+    const other = w.device('meter-2');
+    const reused = await w.procedures
+      .preProvision({ device: other, profile, bootstrapCredentialId: 'meter-1-boot', kind: 'psk256', validity: { notBefore: T0, notAfter: at(365) } })
+      .catch((e: unknown) => e);
+    expect(isCredenceError(reused, 'validation') && reused.message).toContain('credential meter-1-boot already exists');
+    expect(await footprint(w.credence.store)).toEqual(before);
+    // meter-1's factory PSK is untouched at both ends: it still authenticates a remote provisioning.
+    expect(device.bootstrap).toBe(bootstrapBefore);
+    await w.procedures.provisionRemotely({ device, credentialId: 'meter-1-svc2', kind: 'ed25519' });
+    expect((await w.credence.engine.entity('credential', 'meter-1-svc2')).snapshot.value).toBe('enrolled');
+  });
+
   it('a revoked node cannot be provisioned remotely', async () => {
     world = await securityWorld('revoked-node');
     const w = world;

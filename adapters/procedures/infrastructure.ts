@@ -1,5 +1,5 @@
 import { command } from '../../domain/commands/index.ts';
-import { protocolError } from '../../domain/errors.ts';
+import { protocolError, validationError } from '../../domain/errors.ts';
 import type { Actor } from '../../domain/metadata.ts';
 import { streamIdOf } from '../../domain/streams.ts';
 import type { CredentialContext } from '../../machines/index.ts';
@@ -130,14 +130,6 @@ export class Infrastructure {
     }
   }
 
-  async discardPsk(credentialId: string): Promise<void> {
-    const stream = streamIdOf('credential', credentialId);
-    for (const handle of this.o.registry.live(stream, 'psk')) {
-      await this.o.se.destroy(this.owner, handle as KeyHandle);
-      this.o.registry.markDestroyed(stream, handle, this.o.engine.clock.now());
-    }
-  }
-
   /** Runs `handshake` with the Registrar as the authenticator of `credentialId` for `registreeId`. */
   async asRegistrarFor<T>(registreeId: string, credentialId: string, handshake: () => Promise<T>): Promise<T> {
     if (this.#pending.has(registreeId)) throw protocolError('association.hello', `a handshake for ${registreeId} is already running`);
@@ -149,9 +141,17 @@ export class Infrastructure {
     }
   }
 
-  async discardSessionKey(associationId: string, handle: KeyHandle): Promise<void> {
+  /** Destroys one key this run made for an entity (never the entity's other keys) and marks it in the registry. */
+  async discardKey(stream: string, handle: KeyHandle): Promise<void> {
     await this.o.se.destroy(this.owner, handle);
-    this.o.registry.markDestroyed(streamIdOf('association', associationId), handle, this.o.engine.clock.now());
+    this.o.registry.markDestroyed(stream, handle, this.o.engine.clock.now());
+  }
+
+  /** Refuses up front an id already in use, before any key is made for it. */
+  async assertUnused(kind: 'node' | 'credential' | 'association', id: string): Promise<void> {
+    if ((await this.o.engine.entity(kind, id)).revision !== undefined) {
+      throw validationError([{ path: `${kind}Id`, rule: 'unused', message: `${kind} ${id} already exists` }], 'procedure');
+    }
   }
 
   keepSessionKey(associationId: string, outcome: AssociationOutcome): void {

@@ -35,29 +35,38 @@ export class SecurityProcedures {
     let publicKey: string | undefined;
     const infraSe = this.infra.o.se;
     const owner = this.infra.owner;
+    await this.infra.assertUnused('node', device.nodeId);
+    await this.infra.assertUnused('credential', args.bootstrapCredentialId);
+    const previousBootstrap = device.bootstrap;
+    const stream = streamIdOf('credential', args.bootstrapCredentialId);
     let psk: KeyHandle | undefined;
     let certificate: ReturnType<typeof describeCertificate> | undefined;
     if (args.kind === 'psk256') {
       // Made extractable only to travel: the device gets a copy, the infrastructure keeps a non-extractable one.
       const travelling = await infraSe.generate(owner, 'psk256', { extractable: true });
-      const onDevice = await transferKey({ se: infraSe, owner, handle: travelling }, { se: device.se, owner: device.owner });
-      psk = await transferKey({ se: infraSe, owner, handle: travelling }, { se: infraSe, owner });
-      await infraSe.destroy(owner, travelling);
+      let onDevice: KeyHandle;
+      try {
+        onDevice = await transferKey({ se: infraSe, owner, handle: travelling }, { se: device.se, owner: device.owner });
+        psk = await transferKey({ se: infraSe, owner, handle: travelling }, { se: infraSe, owner });
+      } finally {
+        await infraSe.destroy(owner, travelling);
+      }
       fingerprint = (await infraSe.describe(owner, psk)).fingerprint;
       device.adoptBootstrap({ handle: onDevice, descriptor: { kind: 'psk256', fingerprint, validity, owner: { kind: 'node', id: device.nodeId } } });
-      this.infra.o.registry.register(streamIdOf('credential', args.bootstrapCredentialId), psk, 'psk');
+      this.infra.o.registry.register(stream, psk, 'psk');
     } else {
       const bootstrap = await device.generateBootstrap(args.kind, validity);
       fingerprint = bootstrap.descriptor.fingerprint;
       publicKey = bootstrap.descriptor.kind === 'psk256' ? undefined : bootstrap.descriptor.publicKey;
-      if (args.certify !== undefined && publicKey !== undefined) {
-        const chain = await args.certify(args.kind, fromBase64url(publicKey));
+    }
+    try {
+      const bootstrap = device.bootstrap;
+      if (args.certify !== undefined && publicKey !== undefined && bootstrap !== undefined) {
+        const chain = await args.certify(args.kind as 'ed25519' | 'p256', fromBase64url(publicKey));
         device.bootstrapChain = chain;
         certificate = describeCertificate(chain[0]!);
         device.adoptBootstrap({ ...bootstrap, descriptor: { ...bootstrap.descriptor, certificate: certificate.der } as typeof bootstrap.descriptor });
       }
-    }
-    try {
       await this.infra.run('registerNode', { nodeId: device.nodeId, profile: args.profile, bootstrapCredentialId: args.bootstrapCredentialId });
       await this.infra.run('issueCredential', {
         credentialId: args.bootstrapCredentialId, kind: args.kind, purpose: 'bootstrap', owner: { kind: 'node', id: device.nodeId },
@@ -66,10 +75,10 @@ export class SecurityProcedures {
       });
       return await this.infra.run('provisionCredential', { credentialId: args.bootstrapCredentialId, method: 'pre-provisioning' });
     } catch (error) {
-      // Not recorded (a Node-ID already registered, say): the keys made for it must not live on at either end.
-      if (psk !== undefined) await this.infra.discardPsk(args.bootstrapCredentialId);
-      if (device.bootstrap !== undefined) await device.se.destroy(device.owner, device.bootstrap.handle);
-      device.bootstrap = undefined;
+      // Not certified or not recorded (the same Node-ID registered concurrently, say): its new keys must not live on.
+      if (psk !== undefined) await this.infra.discardKey(stream, psk);
+      if (device.bootstrap !== undefined && device.bootstrap !== previousBootstrap) await device.se.destroy(device.owner, device.bootstrap.handle);
+      device.bootstrap = previousBootstrap;
       throw error;
     }
   }
@@ -81,6 +90,7 @@ export class SecurityProcedures {
    */
   async provisionRemotely(args: { device: Device; credentialId: string; kind: CredentialKind; predecessorId?: string; certificateChain?: Uint8Array[] }) {
     const { device } = args;
+    await this.infra.assertUnused('credential', args.credentialId);
     const client = device.provisioningClient(
       { id: this.infra.enrolmentFunctionId, publicKey: { kind: this.infra.signing.kind, bytes: this.infra.signing.efPublicKey } },
       args.certificateChain,
@@ -100,7 +110,9 @@ export class SecurityProcedures {
       });
     } catch (error) {
       // The engine refused to record it (the node was revoked meanwhile, say): the keys made for it must not live on.
-      await this.infra.discardPsk(args.credentialId);
+      if (outcome.credentialKeyHandle !== undefined) {
+        await this.infra.discardKey(streamIdOf('credential', args.credentialId), outcome.credentialKeyHandle);
+      }
       await device.se.destroy(device.owner, result.handle);
       throw error;
     }
@@ -139,7 +151,7 @@ export class SecurityProcedures {
       });
     } catch (error) {
       // Refused (the association was revoked or established meanwhile): neither end keeps the session key.
-      await this.infra.discardSessionKey(args.associationId, registrarOutcome.sessionKeyHandle);
+      await this.infra.discardKey(streamIdOf('association', args.associationId), registrarOutcome.sessionKeyHandle);
       await args.device.se.destroy(args.device.owner, registreeOutcome.sessionKeyHandle);
       throw error;
     }
