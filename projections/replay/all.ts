@@ -26,7 +26,7 @@ export interface FleetReplay {
  * cross-entity facts of each event are exactly the other entities as they stood at its position.
  */
 export const replayAll = async (store: EventStore, onProgress?: (done: number) => void): Promise<FleetReplay> => {
-  const snapshots = new Map<string, { kind: EntityKind; snapshot: EntitySnapshot }>();
+  const snapshots = new Map<string, { kind: EntityKind; id: string; snapshot: EntitySnapshot }>();
   const findings: Finding[] = [];
   const kinds = Object.fromEntries(ENTITY_KINDS.map((k) => [k, { entities: 0, events: 0, states: {} }])) as Record<EntityKind, KindSummary>;
   let events = 0;
@@ -34,37 +34,41 @@ export const replayAll = async (store: EventStore, onProgress?: (done: number) =
   for await (const record of store.readAll()) {
     events++;
     if (onProgress !== undefined && events % 10_000 === 0) onProgress(events);
-    const ref = parseStreamId(record.streamId);
-    if (ref === undefined) {
-      foreignEvents++;
-      continue;
-    }
     let entry = snapshots.get(record.streamId);
     if (entry === undefined) {
-      entry = { kind: ref.kind, snapshot: initialSnapshot(ref.kind, ref.id) };
+      const ref = parseStreamId(record.streamId);
+      if (ref === undefined) {
+        foreignEvents++;
+        continue;
+      }
+      entry = { kind: ref.kind, id: ref.id, snapshot: initialSnapshot(ref.kind, ref.id) };
       snapshots.set(record.streamId, entry);
       kinds[ref.kind].entities++;
     }
-    kinds[ref.kind].events++;
-    const base = { streamId: record.streamId, position: record.position, revision: record.revision, type: record.type };
+    kinds[entry.kind].events++;
+    const finding = (reason: string): Finding => ({
+      streamId: record.streamId, position: record.position, revision: record.revision, type: record.type, reason,
+    });
     const decoded = decodeStored(record);
     if (!decoded.ok) {
-      findings.push({ ...base, reason: `unreadable: ${decoded.reason}` });
+      findings.push(finding(`unreadable: ${decoded.reason}`));
       continue;
     }
     const { event, at } = decoded.value;
-    if (entityIdOf(event) !== ref.id) {
-      findings.push({ ...base, reason: misaddressed(event.type, entityIdOf(event), record.streamId) });
+    if (entityIdOf(event) !== entry.id) {
+      findings.push(finding(misaddressed(event.type, entityIdOf(event), record.streamId)));
       continue;
     }
+    const sources = factSourcesOf(event, entry.snapshot.context);
     const facts: Facts = {};
-    for (const [name, source] of Object.entries(factSourcesOf(event, entry.snapshot.context))) {
+    for (const name in sources) {
+      const source = sources[name as FactName]!;
       const other = snapshots.get(streamIdOf(source.kind, source.id));
       facts[name as FactName] = other === undefined ? undefined : viewOf(other.snapshot);
     }
-    const verdict = evaluate(ref.kind, entry.snapshot, { ...event, at, facts });
+    const verdict = evaluate(entry.kind, entry.snapshot, { ...event, at, facts });
     if (verdict.ok) entry.snapshot = verdict.snapshot;
-    else findings.push({ ...base, reason: refusal(event.type, verdict) });
+    else findings.push(finding(refusal(event.type, verdict)));
   }
   for (const { kind, snapshot } of snapshots.values()) {
     const state = stateOf(snapshot);
