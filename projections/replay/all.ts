@@ -2,7 +2,7 @@ import { entityIdOf } from '../../domain/events/index.ts';
 import { decodeStored } from '../../domain/stored.ts';
 import { ENTITY_KINDS, parseStreamId, streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import { evaluate, factSourcesOf, initialSnapshot, stateOf, viewOf, type EntitySnapshot, type Facts, type FactName } from '../../machines/index.ts';
-import type { EventStore } from '../../adapters/store/port.ts';
+import type { EventStore, RecordedEvent } from '../../adapters/store/port.ts';
 import { misaddressed, refusal, type Finding } from './entity.ts';
 
 export interface KindSummary {
@@ -20,6 +20,10 @@ export interface FleetReplay {
   readonly findings: readonly Finding[];
   readonly brokenStreams: readonly string[];
 }
+
+const findingAt = (r: RecordedEvent, reason: string): Finding => ({
+  streamId: r.streamId, position: r.position, revision: r.revision, type: r.type, reason,
+});
 
 /**
  * Replays every entity in one pass over the global log. Entities are kept in memory in global order, so the
@@ -46,17 +50,14 @@ export const replayAll = async (store: EventStore, onProgress?: (done: number) =
       kinds[ref.kind].entities++;
     }
     kinds[entry.kind].events++;
-    const finding = (reason: string): Finding => ({
-      streamId: record.streamId, position: record.position, revision: record.revision, type: record.type, reason,
-    });
     const decoded = decodeStored(record);
     if (!decoded.ok) {
-      findings.push(finding(`unreadable: ${decoded.reason}`));
+      findings.push(findingAt(record, `unreadable: ${decoded.reason}`));
       continue;
     }
     const { event, at } = decoded.value;
     if (entityIdOf(event) !== entry.id) {
-      findings.push(finding(misaddressed(event.type, entityIdOf(event), record.streamId)));
+      findings.push(findingAt(record, misaddressed(event.type, entityIdOf(event), record.streamId)));
       continue;
     }
     const sources = factSourcesOf(event, entry.snapshot.context);
@@ -68,7 +69,7 @@ export const replayAll = async (store: EventStore, onProgress?: (done: number) =
     }
     const verdict = evaluate(entry.kind, entry.snapshot, { ...event, at, facts });
     if (verdict.ok) entry.snapshot = verdict.snapshot;
-    else findings.push(finding(refusal(event.type, verdict)));
+    else findings.push(findingAt(record, refusal(event.type, verdict)));
   }
   for (const { kind, snapshot } of snapshots.values()) {
     const state = stateOf(snapshot);
