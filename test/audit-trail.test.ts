@@ -68,7 +68,7 @@ describe('audit trail', () => {
       actor: operator,
       commandType: 'revokeCredential',
       reason: 'keyCompromise',
-      signature: { status: 'signed', keyFingerprint: (revocation.metadata['signature'] as { keyFingerprint: string }).keyFingerprint },
+      signature: { status: 'verified', keyFingerprint: (revocation.metadata['signature'] as { keyFingerprint: string }).keyFingerprint },
     });
     await c.close();
   });

@@ -76,3 +76,24 @@ describe('signed requests (SER-016 non-repudiation)', () => {
     await rejected(engine.execute(withId(cmd.revokeCredential())));
   });
 });
+
+describe('stored request signatures, re-checked by the audit trail', () => {
+  it('records verified for a good signature and invalid for one altered in the store', async () => {
+    const { openCredence } = await import('../adapters/runtime/index.ts');
+    const { timeline } = await import('../projections/audit/index.ts');
+    const { ExpectedRevision } = await import('../adapters/store/port.ts');
+    const policy = { require: 'all' as const, keys: [{ actorId: operator.id, algorithm: 'ed25519' as const, publicKey: toBase64url(alice.publicKey) }] };
+    const c = openCredence({ location: { memory: true }, clock: new FakeClock(T0), signing: policy });
+    const signedRequest = signed(cmd.createSubscription());
+    await c.engine.execute(signedRequest);
+    // A second event whose recorded data was altered after signing: its signature no longer matches.
+    const [stored] = await c.store.readStream('subscription-sub-1');
+    await c.store.appendToStream('subscription-sub-2', [{
+      id: crypto.randomUUID(), type: 'SubscriptionCreated', data: { ...stored!.data, subscriptionId: 'sub-2' }, metadata: stored!.metadata,
+    }], { expectedRevision: ExpectedRevision.noStream });
+    await c.settle();
+    expect(timeline(c.readModels, 'subscription-sub-1').map((e) => e.signature.status)).toEqual(['verified']);
+    expect(timeline(c.readModels, 'subscription-sub-2').map((e) => e.signature.status)).toEqual(['invalid']);
+    await c.close();
+  });
+});

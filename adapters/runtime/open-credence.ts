@@ -9,7 +9,7 @@ import { expiryScheduler, type ExpiryScheduler } from '../../projections/expiry/
 import { TransparencyProjection } from '../../projections/transparency/index.ts';
 import { openTransparencyInDir } from '../transparency/index.ts';
 import type { RequestSigningPolicyInput } from '../signing/index.ts';
-import { requestVerifier } from '../signing/index.ts';
+import { requestVerifier, storedSignatureCheck } from '../signing/index.ts';
 import { auditTrail } from '../../projections/audit/index.ts';
 import { complianceProjection } from '../../projections/compliance/index.ts';
 import { Infrastructure, KeyRegistry, SecurityProcedures, keyShredder } from '../procedures/index.ts';
@@ -121,7 +121,7 @@ export const openCredence = (options: OpenOptions): Credence => {
   const runner = new ProjectionRunner({
     db: readModels,
     store,
-    projections: [cascadeProcessManager(engine, options.cascadeLog), scheduler, auditTrail(), complianceProjection(), ...(pseudonyms ? [pseudonyms] : []), ...shredder],
+    projections: [cascadeProcessManager(engine, options.cascadeLog), scheduler, auditTrail(options.signing !== undefined ? { signatureCheck: storedSignatureCheck(options.signing) } : {}), complianceProjection(), ...(pseudonyms ? [pseudonyms] : []), ...shredder],
   });
   // A cascade can cause further cascades (node -> credentials -> associations): settle until nothing moves.
   const settle = async (): Promise<void> => {

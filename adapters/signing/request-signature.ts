@@ -1,4 +1,5 @@
-import { badSignature } from '../../domain/errors.ts';
+import { badSignature, isCredenceError } from '../../domain/errors.ts';
+import type { DecodedEvent } from '../../domain/stored.ts';
 import type { Command } from '../../domain/commands/index.ts';
 import type { RequestSignature } from '../../domain/metadata.ts';
 import { canonicalJson, fromBase64url, publicKeyFingerprint, sign, signingPublicKey, toBase64url, tryFromBase64url, utf8, verifySignature } from '../crypto/index.ts';
@@ -8,13 +9,13 @@ const KIND = { ed25519: 'ed25519', 'p256-ecdsa-sha256': 'p256' } as const;
 type Algorithm = RequestSignature['algorithm'];
 
 /**
- * The bytes an actor signs: the RFC 8785 canonical JSON of the command without its signature. The command id is
- * inside, so a signed request cannot be replayed under another id, and replaying it under its own id is a no-op.
+ * The bytes an actor signs: the RFC 8785 canonical JSON of what the command asks (type, data) and who asks under
+ * which id (actor, command id). Exactly these are recorded in the event, so anyone can re-check a stored
+ * signature; the command id inside means a signed request cannot be replayed under another id. Correlation and
+ * causation ids are tracing, not the request, and are left out.
  */
-export const signingPayload = (command: { type: string; data: unknown; metadata: Record<string, unknown> }): Uint8Array => {
-  const { signature: _omitted, ...metadata } = command.metadata;
-  return utf8(canonicalJson({ type: command.type, data: command.data, metadata }));
-};
+export const signingPayload = (command: { type: string; data: unknown; metadata: Record<string, unknown> }): Uint8Array =>
+  utf8(canonicalJson({ type: command.type, data: command.data, actor: command.metadata['actor'], commandId: command.metadata['commandId'] }));
 
 export const keyFingerprint = (algorithm: Algorithm, publicKey: Uint8Array): string =>
   publicKeyFingerprint(KIND[algorithm], publicKey);
@@ -64,5 +65,23 @@ export const requestVerifier = (input: RequestSigningPolicyInput) => {
     const value = tryFromBase64url(signature.value);
     const ok = value !== undefined && verifySignature(KIND[key.algorithm], key.publicKeyBytes, signingPayload(command), value);
     if (!ok) throw badSignature(`signature of ${command.metadata.actor.id} does not verify over the canonical ${command.type} command`);
+  };
+};
+
+/**
+ * Re-checks the request signature recorded on a stored event (auditors, the audit trail): the event's command
+ * type, data, actor and command id against the signature in its metadata and the registered keys.
+ */
+export const storedSignatureCheck = (input: RequestSigningPolicyInput) => {
+  const verify = requestVerifier({ ...RequestSigningPolicy.parse(input), require: 'none' });
+  return (e: DecodedEvent): 'unsigned' | 'verified' | 'invalid' => {
+    if (e.metadata.signature === undefined) return 'unsigned';
+    try {
+      verify({ type: e.metadata.commandType, data: e.event.data, metadata: { commandId: e.metadata.commandId, actor: e.metadata.actor, signature: e.metadata.signature } } as unknown as Command);
+      return 'verified';
+    } catch (error) {
+      if (isCredenceError(error, 'bad_signature')) return 'invalid';
+      throw error;
+    }
   };
 };
