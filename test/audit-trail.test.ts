@@ -13,6 +13,7 @@ import { ProjectionRunner } from '../projections/runtime/index.ts';
 import { main } from '../bin/cli.ts';
 import { renderProgress } from '../bin/progress.ts';
 import { cmd, operator, T0 } from './support/fleet.ts';
+import { capture } from './support/cli.ts';
 
 const alice = generateSigningKey('ed25519', (n) => new Uint8Array(randomBytes(n)));
 const signing = RequestSigningPolicy.parse({ keys: [{ actorId: operator.id, algorithm: 'ed25519', publicKey: toBase64url(alice.publicKey) }] });
@@ -159,11 +160,6 @@ describe('audit trail', () => {
       if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
       dir = undefined;
     });
-    const capture = () => {
-      const out: string[] = [];
-      const err: string[] = [];
-      return { io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l) }, out, err };
-    };
 
     it('prints the state at the given instant, as JSON or text, and refuses an unreadable instant', async () => {
       dir = mkdtempSync(join(tmpdir(), 'credence-state-'));

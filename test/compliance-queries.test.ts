@@ -15,6 +15,7 @@ import {
 } from '../projections/compliance/index.ts';
 import { main } from '../bin/cli.ts';
 import { at, cmd, operator, T0 } from './support/fleet.ts';
+import { capture } from './support/cli.ts';
 
 const eventAt = async (store: EventStore, position: bigint): Promise<RecordedEvent> => {
   for await (const e of store.readAll({ afterPosition: position - 1n, maxCount: 1 })) return e;
@@ -179,11 +180,6 @@ describe('compliance queries', () => {
       if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
       dir = undefined;
     });
-    const capture = () => {
-      const out: string[] = [];
-      const err: string[] = [];
-      return { io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l) }, out, err };
-    };
 
     it('answers each named query from the data folder, as JSON or text, and refuses bad parameters', async () => {
       dir = mkdtempSync(join(tmpdir(), 'credence-query-'));

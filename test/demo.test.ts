@@ -3,15 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { main } from '../bin/cli.ts';
+import { capture } from './support/cli.ts';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 const run = async (argv: string[]) => {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out, err };
+  const { io, out, err } = capture();
+  return { code: await main(argv, io), out, err };
 };
 
 it('npm start runs the demo fleet once; its history replays clean and matches the signed log', async () => {

@@ -19,6 +19,7 @@ import { hmacSha256 } from '../adapters/crypto/index.ts';
 import { FakeClock } from '../adapters/clock/index.ts';
 import { main } from '../bin/cli.ts';
 import { at, cmd, footprint, operator, T0 } from './support/fleet.ts';
+import { capture } from './support/cli.ts';
 
 const READ_MODEL_TABLES = [
   'audit_events',
@@ -275,9 +276,7 @@ describe('projection runtime', () => {
       const audit = dump(c.readModels)['audit_events'];
       await c.engine.execute(cmd.registerNode('meter-7'));
       await c.close();
-      const out: string[] = [];
-      const err: string[] = [];
-      const io = { out: (l: string) => out.push(l), err: (l: string) => err.push(l) };
+      const { io, out, err } = capture();
 
       expect(await main(['projections', '--json', '--data', dir], io)).toBe(0);
       const lags = JSON.parse(out.join('\n')) as { name: string; checkpoint: string; head: string; eventsBehind: number }[];

@@ -7,6 +7,7 @@ import { openSqliteStoreInDir } from '../adapters/store/index.ts';
 import { replayAll, replayEntity } from '../projections/replay/index.ts';
 import { main } from '../bin/cli.ts';
 import { at, cmd, establishOne, fixture, operator } from './support/fleet.ts';
+import { capture } from './support/cli.ts';
 
 /** Appends straight to the store, bypassing the engine and its machines: what a tampering or buggy writer would do. */
 const forge = async (store: EventStore, streamId: string, type: string, data: JsonObject, occurredAt: string) => {
@@ -21,11 +22,6 @@ const forge = async (store: EventStore, streamId: string, type: string, data: Js
   );
 };
 
-const capture = () => {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l) }, out, err };
-};
 
 describe('auditor replay', () => {
   it('returns the state after each stored event and a clean verdict for an engine-written history', async () => {

@@ -8,15 +8,11 @@ import { run as exportCommand } from '../bin/commands/export.ts';
 import { run as verifyCommand } from '../bin/commands/verify.ts';
 import { RecordedEventJson } from '../domain/transparency/index.ts';
 import { appendEvents, readAllEvents, tempDirs } from './transparency-fixtures.ts';
+import { capture } from './support/cli.ts';
 
 const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
 
-const capture = () => {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { io: { out: (s: string) => out.push(s), err: (s: string) => err.push(s) }, out, err };
-};
 
 const dataDir = async (events = 9): Promise<string> => {
   const dir = dirs.make();
