@@ -30,6 +30,18 @@ const buildNode = async (c: ReturnType<typeof openCredence>) => {
   await c.settle();
 };
 
+/** meter-1 enrolled, and the App-ID Rbilling enrolled with its provisioned application credential app-cred. */
+const enrolledApplication = async (c: ReturnType<typeof openCredence>) => {
+  const run = (x: unknown) => c.engine.execute(x);
+  await run(cmd.createSubscription());
+  await run(cmd.registerNode());
+  await run(cmd.enrolNode());
+  await run(command('registerApplication', { appId: 'Rbilling', name: 'billing', provider: 'City Utilities' }, { actor: operator }));
+  await run(cmd.issueCredential('app-cred', 'Rbilling', at(300), { purpose: 'application', owner: { kind: 'app', id: 'Rbilling' } }));
+  await run(cmd.provisionCredential('app-cred'));
+  await run(command('enrolApplication', { appId: 'Rbilling', credentialId: 'app-cred' }, { actor: operator }));
+};
+
 describe('revocation cascade (process manager)', () => {
   it('revoking a node revokes its 3 credentials and 10 associations, each caused by the revocation', async () => {
     const c = openCredence({ location: { memory: true }, clock: new FakeClock(T0) });
@@ -91,13 +103,7 @@ describe('revocation cascade (process manager)', () => {
   it('revoking an App-ID revokes its instances\' associations (seed 003, 11.2.2)', async () => {
     const c = openCredence({ location: { memory: true }, clock: new FakeClock(T0) });
     const run = (x: unknown) => c.engine.execute(x);
-    await run(cmd.createSubscription());
-    await run(cmd.registerNode());
-    await run(cmd.enrolNode());
-    await run(command('registerApplication', { appId: 'Rbilling', name: 'billing', provider: 'City Utilities' }, { actor: operator }));
-    await run(cmd.issueCredential('app-cred', 'Rbilling', at(300), { purpose: 'application', owner: { kind: 'app', id: 'Rbilling' } }));
-    await run(cmd.provisionCredential('app-cred'));
-    await run(command('enrolApplication', { appId: 'Rbilling', credentialId: 'app-cred' }, { actor: operator }));
+    await enrolledApplication(c);
     for (const ae of ['Cbill1', 'Cbill2']) {
       await run(command('configureAssociation', {
         associationId: `sa-${ae}`, nodeId: 'meter-1', credentialId: 'app-cred',
@@ -236,13 +242,7 @@ describe('rebuilding the cascade after its parents moved on', () => {
   it('does not stall when a re-check would now pick another reason than the one recorded', async () => {
     const c = openCredence({ location: { memory: true }, clock: new FakeClock(T0) });
     const run = (x: unknown) => c.engine.execute(x);
-    await run(cmd.createSubscription());
-    await run(cmd.registerNode());
-    await run(cmd.enrolNode());
-    await run(command('registerApplication', { appId: 'Rbilling', name: 'billing', provider: 'City Utilities' }, { actor: operator }));
-    await run(cmd.issueCredential('app-cred', 'Rbilling', at(300), { purpose: 'application', owner: { kind: 'app', id: 'Rbilling' } }));
-    await run(cmd.provisionCredential('app-cred'));
-    await run(command('enrolApplication', { appId: 'Rbilling', credentialId: 'app-cred' }, { actor: operator }));
+    await enrolledApplication(c);
     const configure = command('configureAssociation', {
       associationId: 'sa-ae', nodeId: 'meter-1', credentialId: 'app-cred', registree: { kind: 'ae', id: 'Cbill1', appId: 'Rbilling' }, registrarCseId: '/in-cse',
     }, { actor: operator });
