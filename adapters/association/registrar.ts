@@ -8,6 +8,7 @@ import { SessionTable, type SessionBase } from '../enrolment/session-table.ts';
 import { destroyQuietly } from '../secure-environment/destroy-quietly.ts';
 import type { KeyHandle, SecureEnvironment } from '../secure-environment/port.ts';
 import { checkProof, proofFailure, prove, type CredentialKey, type ProofVerifier } from '../secure-environment/proof.ts';
+import { associationOutcome } from './outcome.ts';
 import { associationLifetime } from './lifetime.ts';
 import {
   AssociationFinish,
@@ -172,18 +173,7 @@ export class Registrar {
         FINISH,
       );
       session.done = true;
-      return {
-        associationId: session.id,
-        side: 'registrar',
-        registrarId: this.#o.id,
-        registreeId: hello.registreeId,
-        credential: hello.credential,
-        sessionKeyHandle,
-        transcriptHash: toBase64url(th),
-        establishedAt: now.toISOString(),
-        lifetimeSeconds: challenge.lifetimeSeconds,
-        expiresAt: challenge.expiresAt,
-      };
+      return associationOutcome('registrar', hello, challenge, sessionKeyHandle, th, now);
     });
   }
 

@@ -1,5 +1,6 @@
 import { isValidAgreementPublicKey, type AgreementGroup } from '../crypto/agreement.ts';
 import { fromBase64url, toBase64url } from '../crypto/base64url.ts';
+import { associationOutcome } from './outcome.ts';
 import type { Clock, RandomSource } from '../crypto/bytes.ts';
 import { validityAt, type CredentialDescriptor } from '../crypto/credential.ts';
 import { NONCE_LENGTH, parseMessage, protocolFailure } from '../crypto/protocol.ts';
@@ -144,18 +145,7 @@ export class RegistreeHandshake {
       const finish = { ...unsigned, proof: await prove(se, owner, signer, proofFor('registree', 'finish', th)) };
       return {
         finish,
-        outcome: {
-          associationId: challenge.sessionId,
-          side: 'registree',
-          registrarId: challenge.registrarId,
-          registreeId: hello.registreeId,
-          credential: hello.credential,
-          sessionKeyHandle,
-          transcriptHash: toBase64url(th),
-          establishedAt: now.toISOString(),
-          lifetimeSeconds: challenge.lifetimeSeconds,
-          expiresAt: challenge.expiresAt,
-        },
+        outcome: associationOutcome('registree', hello, challenge, sessionKeyHandle, th, now),
       };
     } catch (error) {
       await destroyQuietly(se, owner, sessionKeyHandle);
