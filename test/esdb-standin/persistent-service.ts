@@ -12,9 +12,10 @@ import {
   type ServerUnaryCall,
   type sendUnaryData,
 } from '@grpc/grpc-js';
-import { persistentPb, streamIdentifier, uuidMessage, uuidString } from './proto.ts';
+import { persistentPb, uuidString } from './proto.ts';
 import type { LoggedEvent, MemoryLog } from './memory-log.ts';
 import { compileServerFilter, type ServerFilter } from './filter.ts';
+import { fillRecordedEvent } from './wire.ts';
 
 type CreateReq = InstanceType<typeof persistentPb.CreateReq>;
 type CreateResp = InstanceType<typeof persistentPb.CreateResp>;
@@ -171,18 +172,7 @@ function nextFromLog(log: MemoryLog, group: Group): Delivery | undefined {
 }
 
 function eventMessage({ event, retryCount }: Delivery): ReadResp {
-  const recorded = new persistentPb.ReadResp.ReadEvent.RecordedEvent()
-    .setId(uuidMessage(event.id))
-    .setStreamIdentifier(streamIdentifier(event.streamId))
-    .setStreamRevision(event.revision.toString())
-    .setCommitPosition(event.position.toString())
-    .setPreparePosition(event.position.toString())
-    .setData(event.data)
-    .setCustomMetadata(event.customMetadata);
-  const metadata = recorded.getMetadataMap();
-  metadata.set('type', event.type);
-  metadata.set('content-type', event.contentType);
-  metadata.set('created', event.createdTicks.toString());
+  const recorded = fillRecordedEvent(new persistentPb.ReadResp.ReadEvent.RecordedEvent(), event);
   const readEvent = new persistentPb.ReadResp.ReadEvent()
     .setEvent(recorded)
     .setCommitPosition(event.position.toString())

@@ -9,8 +9,21 @@ import type { LoggedEvent } from './memory-log.ts';
 type ReadResp = InstanceType<typeof streamsPb.ReadResp>;
 type RecordedEventMessage = InstanceType<typeof streamsPb.ReadResp.ReadEvent.RecordedEvent>;
 
-export function recordedEventMessage(event: LoggedEvent): RecordedEventMessage {
-  const message = new streamsPb.ReadResp.ReadEvent.RecordedEvent()
+/** The setters both the Streams and the PersistentSubscriptions RecordedEvent messages have. */
+interface RecordedEventFields {
+  setId(id: ReturnType<typeof uuidMessage>): this;
+  setStreamIdentifier(id: ReturnType<typeof streamIdentifier>): this;
+  setStreamRevision(revision: string): this;
+  setCommitPosition(position: string): this;
+  setPreparePosition(position: string): this;
+  setData(data: Uint8Array | string): this;
+  setCustomMetadata(metadata: Uint8Array | string): this;
+  getMetadataMap(): { set(key: string, value: string): unknown };
+}
+
+/** Fills either service's RecordedEvent message from a logged event. */
+export function fillRecordedEvent<M extends RecordedEventFields>(message: M, event: LoggedEvent): M {
+  message
     .setId(uuidMessage(event.id))
     .setStreamIdentifier(streamIdentifier(event.streamId))
     .setStreamRevision(event.revision.toString())
@@ -23,6 +36,10 @@ export function recordedEventMessage(event: LoggedEvent): RecordedEventMessage {
   metadata.set('content-type', event.contentType);
   metadata.set('created', event.createdTicks.toString());
   return message;
+}
+
+export function recordedEventMessage(event: LoggedEvent): RecordedEventMessage {
+  return fillRecordedEvent(new streamsPb.ReadResp.ReadEvent.RecordedEvent(), event);
 }
 
 export function eventResponse(event: LoggedEvent, withCommitPosition: boolean): ReadResp {
