@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { command } from '../domain/commands/index.ts';
 import type { Actor } from '../domain/metadata.ts';
-import { DAY, FakeClock } from '../adapters/clock/index.ts';
-import { createEngine, eventIdFor } from '../adapters/engine/index.ts';
-import { openSqliteStoreInDir } from '../adapters/store/index.ts';
-import { ExpectedRevision, type EventStore, type EventToAppend } from '../adapters/store/port.ts';
+import { DAY, FakeClock } from '../adapters/driven/clock/index.ts';
+import { createEngine } from '../adapters/engine/index.ts';
+import { eventIdFor } from '../domain/event-ids.ts';
+import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
+import { ExpectedRevision, type EventStore, type EventToAppend } from '../domain/ports/event-store.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { fmtMs, now, peakRssMiB, rate, summarise } from './stats.ts';
 

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { command } from '../domain/commands/index.ts';
 import type { Actor } from '../domain/metadata.ts';
-import { DAY, FakeClock } from '../adapters/clock/index.ts';
-import { eventIdFor } from '../adapters/engine/index.ts';
+import { DAY, FakeClock } from '../adapters/driven/clock/index.ts';
+import { eventIdFor } from '../domain/event-ids.ts';
 import { openCredence } from '../adapters/runtime/index.ts';
-import { ExpectedRevision, type EventStore } from '../adapters/store/port.ts';
+import { ExpectedRevision, type EventStore } from '../domain/ports/event-store.ts';
 import { fmtMs, now, summarise } from './stats.ts';
 
 const OPERATOR: Actor = { id: 'operator:bench', role: 'operator' };
@@ -41,7 +41,7 @@ export async function benchRevocation(report: (line: string) => void): Promise<v
   for (const revoked of sizes) {
     const dir = mkdtempSync(join(tmpdir(), 'credence-revocation-'));
     const clock = new FakeClock(iso(1));
-    const c = openCredence({ location: { memory: true }, clock, store: (await import('../adapters/store/index.ts')).openSqliteStoreInDir(dir) });
+    const c = openCredence({ location: { memory: true }, clock, store: (await import('../adapters/driven/store/index.ts')).openSqliteStoreInDir(dir) });
     await seedRevoked(c.store, revoked);
     const run = (type: Parameters<typeof command>[0], data: Record<string, unknown>) => c.engine.execute(command(type, data, { actor: OPERATOR }));
     await run('createSubscription', { subscriptionId: 'sub', subscriber: 'bench', notBefore: iso(0), notAfter: iso(400) });

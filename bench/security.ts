@@ -2,17 +2,17 @@ import { webcrypto } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryReplayCache } from '../adapters/association/replay-cache.ts';
-import { Registrar } from '../adapters/association/registrar.ts';
-import { Registree } from '../adapters/association/registree.ts';
-import { toBase64url } from '../adapters/crypto/base64url.ts';
-import type { CredentialDescriptor, CredentialKind } from '../adapters/crypto/credential.ts';
-import { publicKeyFingerprint } from '../adapters/crypto/fingerprint.ts';
-import { EnrolmentFunction } from '../adapters/enrolment/enrolment-function.ts';
-import { ProvisioningClient } from '../adapters/enrolment/node-client.ts';
-import type { NodeProvisioningResult, ProvisioningOutcome } from '../adapters/enrolment/messages.ts';
-import { EmbeddedSecureEnvironment, secureEnvironmentConfigForDataDir } from '../adapters/secure-environment/embedded.ts';
-import type { KeyHandle } from '../adapters/secure-environment/port.ts';
+import { MemoryReplayCache } from '../adapters/driven/replay-cache/replay-cache.ts';
+import { Registrar } from '../adapters/protocols/association/registrar.ts';
+import { Registree } from '../adapters/protocols/association/registree.ts';
+import { toBase64url } from '../domain/crypto/base64url.ts';
+import type { CredentialDescriptor, CredentialKind } from '../domain/crypto/credential.ts';
+import { publicKeyFingerprint } from '../domain/crypto/fingerprint.ts';
+import { EnrolmentFunction } from '../adapters/protocols/enrolment/enrolment-function.ts';
+import { ProvisioningClient } from '../adapters/protocols/enrolment/node-client.ts';
+import type { NodeProvisioningResult, ProvisioningOutcome } from '../adapters/protocols/enrolment/messages.ts';
+import { EmbeddedSecureEnvironment, secureEnvironmentConfigForDataDir } from '../adapters/driven/secure-environment/embedded.ts';
+import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { now, rate } from './stats.ts';
 
 /**

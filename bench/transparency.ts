@@ -4,8 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ExpectedRevision, openSqliteStoreInDir } from '../adapters/store/index.ts';
-import { openTransparencyLogInDir, type SqliteTransparencyLog } from '../adapters/transparency/index.ts';
+import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
+import { ExpectedRevision } from '../domain/ports/index.ts';
+import { openTransparencyLogInDir, type SqliteTransparencyLog } from '../adapters/driven/transparency/index.ts';
 import {
   formatCheckpointText,
   formatSignedNote,

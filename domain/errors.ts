@@ -88,6 +88,16 @@ export const badSignature = (reason: string): CredenceError =>
 export const protocolError = (step: string, reason: string): CredenceError =>
   new CredenceError({ code: 'protocol', step, reason, message: `${step} rejected: ${reason}` });
 
+/**
+ * A refused event in words a person can act on: the rule that refused it, or what the state allows instead. The
+ * engine's `illegal_transition` errors and replay's findings both use it.
+ */
+export const describeRefusal = (attempted: string, verdict: { readonly state: string; readonly allowed: readonly string[]; readonly rule?: string }): string =>
+  verdict.rule !== undefined
+    ? `${attempted} refused in state ${verdict.state} by rule ${verdict.rule}`
+    : `${attempted} is not allowed in state ${verdict.state}` +
+      (verdict.allowed.length ? ` (allowed: ${verdict.allowed.join(', ')})` : ' (final state: it accepts nothing)');
+
 export const illegalTransition = (args: {
   streamId: string;
   state: string;
@@ -98,9 +108,5 @@ export const illegalTransition = (args: {
   new CredenceError({
     code: 'illegal_transition',
     ...args,
-    message:
-      args.rule !== undefined
-        ? `${args.streamId} is ${args.state}: ${args.attempted} refused by rule ${args.rule}`
-        : `${args.streamId} is ${args.state}: ${args.attempted} is not allowed` +
-          (args.allowed.length ? ` (allowed: ${args.allowed.join(', ')})` : ' (it accepts nothing)'),
+    message: `${args.streamId}: ${describeRefusal(args.attempted, args)}`,
   });

@@ -25,3 +25,9 @@ export const parseStreamId = (streamId: string): StreamRef | undefined => {
   if (!kind.success || id.length === 0) return undefined;
   return { kind: kind.data, id, streamId };
 };
+
+/** An entity as a guard or a process manager sees it: its lifecycle state and its machine context. */
+export interface EntityView<C = Record<string, unknown>> {
+  readonly state: string;
+  readonly context: C;
+}

@@ -1,6 +1,7 @@
 import type { DomainEvent } from '../domain/events/index.ts';
+import { streamIdOf, type EntityKind, type EntityView } from '../domain/streams.ts';
 import type { AssociationContext } from './contexts.ts';
-import type { FactSources } from './types.ts';
+import type { FactName, Facts, FactSources } from './types.ts';
 
 /**
  * The other entities a guard needs to see before accepting an event. The engine reads them at decision time;
@@ -45,4 +46,31 @@ export const factSourcesOf = (event: DomainEvent, context: unknown): FactSources
     default:
       return {};
   }
+};
+
+/** Reads another entity for a guard; undefined when it does not exist (or, for replay, did not yet). */
+export type FactReader = (kind: EntityKind, id: string) => EntityView | undefined;
+
+/** The facts an event's guards need, each read by `read`: the one place that maps fact names to entities. */
+export const gatherFacts = (event: DomainEvent, context: unknown, read: FactReader): Facts => {
+  const sources = factSourcesOf(event, context);
+  const facts: Facts = {};
+  for (const name in sources) {
+    const source = sources[name as FactName]!;
+    facts[name as FactName] = read(source.kind, source.id);
+  }
+  return facts;
+};
+
+/** The same for readers that go to a store (the engine, replay of one entity): every source is loaded first. */
+export const gatherFactsAsync = async (
+  event: DomainEvent,
+  context: unknown,
+  load: (kind: EntityKind, id: string) => Promise<EntityView | undefined>,
+): Promise<Facts> => {
+  const views = new Map<string, EntityView | undefined>();
+  for (const source of Object.values(factSourcesOf(event, context))) {
+    views.set(streamIdOf(source.kind, source.id), await load(source.kind, source.id));
+  }
+  return gatherFacts(event, context, (kind, id) => views.get(streamIdOf(kind, id)));
 };

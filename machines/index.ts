@@ -1,6 +1,9 @@
 export { MACHINES, evaluate, refusalError, initialSnapshot, stateOf, viewOf, allowedEvents } from './evaluate.ts';
 export type { EntitySnapshot, Verdict } from './evaluate.ts';
-export { factSourcesOf } from './facts.ts';
+export { factSourcesOf, gatherFacts, gatherFactsAsync } from './facts.ts';
+export type { FactReader } from './facts.ts';
+export { readStored } from './stored.ts';
+export type { ReadStored } from './stored.ts';
 export type { EntityView, Facts, FactName, FactSources, MachineEvent } from './types.ts';
 export type {
   ApplicationContext,

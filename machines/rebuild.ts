@@ -1,7 +1,8 @@
-import { entityIdOf } from '../domain/events/index.ts';
-import { decodeStored, type DecodedEvent, type StoredRecord } from '../domain/stored.ts';
+import { describeRefusal } from '../domain/errors.ts';
+import type { DecodedEvent, StoredRecord } from '../domain/stored.ts';
 import { streamIdOf, type EntityKind } from '../domain/streams.ts';
 import { evaluate, initialSnapshot, type EntitySnapshot } from './evaluate.ts';
+import { readStored } from './stored.ts';
 
 /** An entity rebuilt from its stream: its machine snapshot, its decoded events and its stream revision. */
 export interface LoadedEntity {
@@ -27,16 +28,13 @@ export const applyStored = (entity: LoadedEntity, records: readonly StoredRecord
   const events = [...entity.events];
   let revision = entity.revision;
   for (const record of records) {
-    const decoded = decodeStored(record);
-    if (!decoded.ok) throw new BrokenHistoryError(entity.streamId, record.position, decoded.reason);
-    const { event, at } = decoded.value;
-    if (entityIdOf(event) !== entity.id) {
-      throw new BrokenHistoryError(entity.streamId, record.position, `${event.type} is addressed to ${entityIdOf(event)}`);
-    }
+    const read = readStored(record, entity.id);
+    if (!read.ok) throw new BrokenHistoryError(entity.streamId, record.position, read.reason);
+    const { event, at } = read.value;
     const verdict = evaluate(entity.kind, snapshot, { ...event, at, facts: {}, trusted: true });
-    if (!verdict.ok) throw new BrokenHistoryError(entity.streamId, record.position, `${event.type} refused in ${verdict.state}`);
+    if (!verdict.ok) throw new BrokenHistoryError(entity.streamId, record.position, describeRefusal(event.type, verdict));
     snapshot = verdict.snapshot;
-    events.push(decoded.value);
+    events.push(read.value);
     revision = record.revision;
   }
   return { ...entity, snapshot, events, revision };

@@ -1,11 +1,7 @@
 import type { DomainEvent } from '../domain/events/index.ts';
-import type { EntityKind } from '../domain/streams.ts';
+import type { EntityKind, EntityView } from '../domain/streams.ts';
 
-/** Another entity as a guard sees it: its state and context at the moment of the decision (or replayed event). */
-export interface EntityView<C = Record<string, unknown>> {
-  readonly state: string;
-  readonly context: C;
-}
+export type { EntityView };
 
 /** Names of the cross-entity facts a guard may need. Absent key = not needed; `undefined` value = entity does not exist. */
 export type FactName =

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { command } from '../domain/commands/index.ts';
-import { FakeClock } from '../adapters/clock/index.ts';
-import { openSqliteStore } from '../adapters/store/index.ts';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { openSqliteStore } from '../adapters/driven/store/index.ts';
 import { openCredence } from '../adapters/runtime/index.ts';
-import type { RecordedEvent } from '../adapters/store/port.ts';
+import type { RecordedEvent } from '../domain/ports/event-store.ts';
 import { at, cmd, footprint, operator, T0 } from './support/fleet.ts';
 
 const all = async (store: { readAll(): AsyncIterable<RecordedEvent> }) => {
@@ -163,7 +163,7 @@ describe('expiry on schedule from the injected clock', () => {
 
 /** What a race leaves in the store: a child fact decided just before its parent ended, stored just after. */
 const storeRaced = async (c: ReturnType<typeof openCredence>, input: ReturnType<typeof cmd.issueCredential> | ReturnType<typeof cmd.configureAssociation>) => {
-  const { eventIdFor } = await import('../adapters/engine/index.ts');
+  const { eventIdFor } = await import('../domain/event-ids.ts');
   const { COMMAND_CATALOG } = await import('../domain/commands/index.ts');
   const type = COMMAND_CATALOG[input.type as keyof typeof COMMAND_CATALOG].event;
   const stream = type === 'CredentialIssued' ? `credential-${(input.data as { credentialId: string }).credentialId}` : `association-${(input.data as { associationId: string }).associationId}`;

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { command } from '../domain/commands/index.ts';
-import { FakeClock } from '../adapters/clock/index.ts';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';
-import type { EventStore, RecordedEvent } from '../adapters/store/port.ts';
+import type { EventStore, RecordedEvent } from '../domain/ports/event-store.ts';
 import {
   COMPLIANCE_QUERIES,
   danglingAssociations,

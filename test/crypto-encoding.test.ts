@@ -1,11 +1,11 @@
 import { createHash, createPublicKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { Base64urlBytes, base64urlString, fromBase64url, toBase64url, tryFromBase64url } from '../adapters/crypto/base64url.ts';
-import { CredentialDescriptor, validityAt } from '../adapters/crypto/credential.ts';
-import { publicKeyFingerprint, publicKeyFromSpki, secretKeyFingerprint, subjectPublicKeyInfo } from '../adapters/crypto/fingerprint.ts';
-import { generateAgreementKey } from '../adapters/crypto/agreement.ts';
-import { generateSigningKey } from '../adapters/crypto/signatures.ts';
-import { proofInput, Transcript } from '../adapters/crypto/transcript.ts';
+import { Base64urlBytes, base64urlString, fromBase64url, toBase64url, tryFromBase64url } from '../domain/crypto/base64url.ts';
+import { CredentialDescriptor, validityAt } from '../domain/crypto/credential.ts';
+import { publicKeyFingerprint, publicKeyFromSpki, secretKeyFingerprint, subjectPublicKeyInfo } from '../domain/crypto/fingerprint.ts';
+import { generateAgreementKey } from '../domain/crypto/agreement.ts';
+import { generateSigningKey } from '../domain/crypto/signatures.ts';
+import { proofInput, Transcript } from '../domain/crypto/transcript.ts';
 import { seededRandom } from './crypto-fixtures.ts';
 
 const random = seededRandom('encoding');

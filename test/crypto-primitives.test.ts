@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { aeadOpen, aeadSeal } from '../adapters/crypto/aead.ts';
-import { generateAgreementKey, sharedSecret } from '../adapters/crypto/agreement.ts';
-import { constantTimeEqual, assertBytes, wipe } from '../adapters/crypto/bytes.ts';
-import { hkdfSha256, hmacSha256, sha256 } from '../adapters/crypto/hash.ts';
-import { generateSigningKey, sign, signingPublicKey, verifySignature } from '../adapters/crypto/signatures.ts';
+import { aeadOpen, aeadSeal } from '../domain/crypto/aead.ts';
+import { generateAgreementKey, sharedSecret } from '../domain/crypto/agreement.ts';
+import { constantTimeEqual, assertBytes, wipe } from '../domain/crypto/bytes.ts';
+import { hkdfSha256, hmacSha256, sha256 } from '../domain/crypto/hash.ts';
+import { generateSigningKey, sign, signingPublicKey, verifySignature } from '../domain/crypto/signatures.ts';
 import { seededRandom } from './crypto-fixtures.ts';
 
 const hex = (h: string) => Uint8Array.from(Buffer.from(h.replace(/\s+/g, ''), 'hex'));

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { command } from '../domain/commands/index.ts';
 import { isCredenceError, type CredenceError } from '../domain/errors.ts';
 import { decodeStored } from '../domain/stored.ts';
-import { ExpectedRevision, type EventStore } from '../adapters/store/port.ts';
+import { ExpectedRevision, type EventStore } from '../domain/ports/event-store.ts';
 import { createEngine } from '../adapters/engine/index.ts';
 import { auditor, cmd, establishOne, fixture, footprint, operator, system, T0 } from './support/fleet.ts';
 

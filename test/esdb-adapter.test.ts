@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CredenceError, isCredenceError } from '../domain/errors.ts';
-import { ExpectedRevision, type EventToAppend, type RecordedEvent } from '../adapters/store/port.ts';
-import { EventStoreDbStore, openEventStoreDbStore } from '../adapters/store/eventstoredb/index.ts';
+import { ExpectedRevision, type EventToAppend, type RecordedEvent } from '../domain/ports/event-store.ts';
+import { EventStoreDbStore, openEventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
 import { startStandIn, type StandIn } from './esdb-standin/index.ts';
 
 const event = (type: string, data: Record<string, number | string> = {}): EventToAppend => ({

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
-import { ExpectedRevision } from '../adapters/store/port.ts';
-import { DEFAULT_STORE, openStore, parseStoreConnectionString } from '../adapters/store/open-store.ts';
-import { EventStoreDbStore, toClientConnectionString } from '../adapters/store/eventstoredb/index.ts';
+import { ExpectedRevision } from '../domain/ports/event-store.ts';
+import { DEFAULT_STORE, openStore, parseStoreConnectionString } from '../adapters/driven/store/open-store.ts';
+import { EventStoreDbStore, toClientConnectionString } from '../adapters/driven/store/eventstoredb/index.ts';
 import { startStandIn } from './esdb-standin/index.ts';
 
 describe('choosing the event store from a connection string', () => {

@@ -1,6 +1,6 @@
 import { PassThrough, Transform } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { OrderedPump } from '../adapters/store/eventstoredb/ordered-pump.ts';
+import { OrderedPump } from '../adapters/driven/store/eventstoredb/ordered-pump.ts';
 
 // The client raises `caughtUp` and checkpoints as events while events before them may still sit in its buffer;
 // the pump must put each marker after exactly the events that preceded it on the wire.

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ExpectedRevision, type EventToAppend, type RecordedEvent } from '../adapters/store/port.ts';
-import { openEventStoreDbStore, type EventStoreDbStore, type PersistentConsumer } from '../adapters/store/eventstoredb/index.ts';
+import { ExpectedRevision, type EventToAppend, type RecordedEvent } from '../domain/ports/event-store.ts';
+import { openEventStoreDbStore, type EventStoreDbStore, type PersistentConsumer } from '../adapters/driven/store/eventstoredb/index.ts';
 import { startStandIn, type StandIn } from './esdb-standin/index.ts';
 
 const events = (count: number, type = 'Enrolled'): EventToAppend[] =>

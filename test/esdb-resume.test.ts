@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
-import { ExpectedRevision, type EventToAppend, type RecordedEvent } from '../adapters/store/port.ts';
-import { openEventStoreDbStore, type DropNotice, type EventStoreDbStore } from '../adapters/store/eventstoredb/index.ts';
+import { ExpectedRevision, type EventToAppend, type RecordedEvent } from '../domain/ports/event-store.ts';
+import { openEventStoreDbStore, type DropNotice, type EventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
 import { startStandIn, type StandIn } from './esdb-standin/index.ts';
 
 // Subscription resume: the stand-in drops the gRPC call mid-way (as a server does with a slow consumer, or a node

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
-import { MemoryReplayCache, SqliteReplayCache, type ReplayCache } from '../adapters/association/replay-cache.ts';
-import { Registrar } from '../adapters/association/registrar.ts';
+import { MemoryReplayCache, SqliteReplayCache } from '../adapters/driven/replay-cache/replay-cache.ts';
+import { type ReplayCache } from '../domain/ports/index.ts';
+import { Registrar } from '../adapters/protocols/association/registrar.ts';
 import { seededRandom } from './crypto-fixtures.ts';
 import { associate, handshakeWorld, REGISTRAR_ID, REGISTRAR_OWNER } from './handshake.fixtures.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
-import type { CredentialKind } from '../adapters/crypto/credential.ts';
+import type { CredentialKind } from '../domain/crypto/credential.ts';
 import { leafPaths, tamper } from './crypto-fixtures.ts';
 import { associate, handshakeWorld } from './handshake.fixtures.ts';
 

@@ -1,10 +1,10 @@
 /** Builds both ends of the association handshake for tests: a Registree with a credential and a Registrar CSE. */
-import type { CredentialDescriptor, CredentialKind } from '../adapters/crypto/credential.ts';
-import { publicKeyFingerprint } from '../adapters/crypto/fingerprint.ts';
-import { Registrar, type RegistrarOptions } from '../adapters/association/registrar.ts';
-import { Registree } from '../adapters/association/registree.ts';
-import type { EmbeddedSecureEnvironment } from '../adapters/secure-environment/embedded.ts';
-import type { KeyHandle } from '../adapters/secure-environment/port.ts';
+import type { CredentialDescriptor, CredentialKind } from '../domain/crypto/credential.ts';
+import { publicKeyFingerprint } from '../domain/crypto/fingerprint.ts';
+import { Registrar, type RegistrarOptions } from '../adapters/protocols/association/registrar.ts';
+import { Registree } from '../adapters/protocols/association/registree.ts';
+import type { EmbeddedSecureEnvironment } from '../adapters/driven/secure-environment/embedded.ts';
+import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { fakeClock, memorySecureEnvironment, replayCache, seededRandom, toBase64url } from './crypto-fixtures.ts';
 import { importInto } from './provisioning-protocol.fixtures.ts';
 

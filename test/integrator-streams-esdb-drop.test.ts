@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { EventToAppend } from '../adapters/store/port.ts';
+import type { EventToAppend } from '../domain/ports/event-store.ts';
 import { lifecycleEvents$ } from '../projections/streams/index.ts';
 import { appendInBatches, collector, gate, nodeEvents, openTarget, type Target } from './integrator-streams.fixtures.ts';
 

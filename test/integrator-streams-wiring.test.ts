@@ -2,10 +2,10 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FakeClock } from '../adapters/clock/index.ts';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { createEngine } from '../adapters/engine/index.ts';
 import { openCredence } from '../adapters/runtime/index.ts';
-import { EventStoreDbStore, openEventStoreDbStore, openStore, parseStoreConnectionString } from '../adapters/store/index.ts';
+import { EventStoreDbStore, openEventStoreDbStore, openStore, parseStoreConnectionString } from '../adapters/driven/store/index.ts';
 import { main } from '../bin/cli.ts';
 import type { Io } from '../bin/io.ts';
 import { T0, establishOne } from './support/fleet.ts';
@@ -33,11 +33,11 @@ afterEach(async () => {
 });
 
 describe('openCredence with a connection string', () => {
-  it('runs the engine, the projections and engine.events$ on EventStoreDB, read models in the data folder', async () => {
+  it('runs the engine, the projections and the lifecycle stream (credence.events$) on EventStoreDB, read models in the data folder', async () => {
     const c = openCredence({ location: { dir }, clock: new FakeClock(T0), connectionString: standIn.connectionString });
     try {
       expect(c.store).toBeInstanceOf(EventStoreDbStore);
-      const nodes = collector(c.engine.events$({ kinds: ['node'] }));
+      const nodes = collector(c.events$({ kinds: ['node'] }));
       await establishOne(c.engine);
       await c.settle();
       // NodeAssociated comes from the cascade process manager, a projection that follows the same store.

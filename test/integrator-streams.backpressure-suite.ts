@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { map, take } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { EventToAppend } from '../adapters/store/port.ts';
+import type { EventToAppend } from '../domain/ports/event-store.ts';
 import { lifecycleEvents$ } from '../projections/streams/index.ts';
 import {
   appendInBatches,

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Observable, Subscription } from 'rxjs';
-import { ExpectedRevision, type EventStore, type EventToAppend, type StoreSubscription } from '../adapters/store/port.ts';
-import { openSqliteStore } from '../adapters/store/sqlite/index.ts';
-import { openEventStoreDbStore, type DropNotice } from '../adapters/store/eventstoredb/index.ts';
+import { ExpectedRevision, type EventStore, type EventToAppend, type StoreSubscription } from '../domain/ports/event-store.ts';
+import { openSqliteStore } from '../adapters/driven/store/sqlite/index.ts';
+import { openEventStoreDbStore, type DropNotice } from '../adapters/driven/store/eventstoredb/index.ts';
 import { startStandIn, type StandIn } from './esdb-standin/index.ts';
 
 /** Valid stored lifecycle events (they decode), appended straight to a store so that large backlogs are cheap. */

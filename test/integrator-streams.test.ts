@@ -3,9 +3,9 @@ import { firstValueFrom, take, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
 import { createEngine } from '../adapters/engine/index.ts';
-import { FakeClock } from '../adapters/clock/index.ts';
-import { openSqliteStore } from '../adapters/store/index.ts';
-import { ExpectedRevision } from '../adapters/store/port.ts';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { openSqliteStore } from '../adapters/driven/store/index.ts';
+import { ExpectedRevision } from '../domain/ports/event-store.ts';
 import { lifecycleEvents$ } from '../projections/streams/index.ts';
 import { T0, cmd, establishOne } from './support/fleet.ts';
 import {
@@ -140,11 +140,11 @@ describe.each(TARGETS)('lifecycleEvents$ on the %s store', (name) => {
   });
 });
 
-describe('engine.events$', () => {
+describe('lifecycleEvents$ over what the engine appends', () => {
   it('streams what the engine appends, decoded, filtered as asked', async () => {
     const store = openSqliteStore({ memory: true });
     const engine = createEngine({ store, clock: new FakeClock(T0) });
-    const credentials = collector(engine.events$({ kinds: ['credential'] }));
+    const credentials = collector(lifecycleEvents$(store, { kinds: ['credential'] }));
     await establishOne(engine);
     await credentials.until(2);
     await engine.execute(cmd.revokeCredential());

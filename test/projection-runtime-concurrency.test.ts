@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { expect, it } from 'vitest';
 import { ProjectionRunner, type Projection } from '../projections/runtime/index.ts';
-import { openSqliteStore } from '../adapters/store/index.ts';
+import { openSqliteStore } from '../adapters/driven/store/index.ts';
 import { cmd, fixture } from './support/fleet.ts';
 
 it('catch-up running while the runner follows live applies every event exactly once, and checkpoints only move forward', async () => {

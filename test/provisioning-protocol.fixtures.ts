@@ -1,11 +1,11 @@
 /** Builds both ends of remote provisioning for tests: a node with a bootstrap credential and an Enrolment Function. */
-import { publicKeyFingerprint } from '../adapters/crypto/fingerprint.ts';
-import type { CredentialDescriptor, CredentialKind } from '../adapters/crypto/credential.ts';
-import { EnrolmentFunction, type EnrolmentFunctionOptions } from '../adapters/enrolment/enrolment-function.ts';
-import { ProvisioningClient } from '../adapters/enrolment/node-client.ts';
-import type { EmbeddedSecureEnvironment } from '../adapters/secure-environment/embedded.ts';
-import type { KeyHandle, SecureEnvironment } from '../adapters/secure-environment/port.ts';
-import type { TrustAnchors } from '../adapters/x509/chain.ts';
+import { publicKeyFingerprint } from '../domain/crypto/fingerprint.ts';
+import type { CredentialDescriptor, CredentialKind } from '../domain/crypto/credential.ts';
+import { EnrolmentFunction, type EnrolmentFunctionOptions } from '../adapters/protocols/enrolment/enrolment-function.ts';
+import { ProvisioningClient } from '../adapters/protocols/enrolment/node-client.ts';
+import type { EmbeddedSecureEnvironment } from '../adapters/driven/secure-environment/embedded.ts';
+import type { KeyHandle, SecureEnvironment } from '../domain/ports/secure-environment.ts';
+import type { TrustAnchors } from '../domain/x509/chain.ts';
 import { fakeClock, memorySecureEnvironment, replayCache, seededRandom, toBase64url } from './crypto-fixtures.ts';
 
 export const EF_ID = 'MEF-1';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { command } from '../domain/commands/index.ts';
-import { FakeClock, DAY } from '../adapters/clock/index.ts';
-import { hmacSha256 } from '../adapters/crypto/index.ts';
+import { FakeClock, DAY } from '../adapters/driven/clock/index.ts';
+import { hmacSha256 } from '../domain/crypto/index.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';
 import { PseudonymDeriver, publicLifecycle, resolvePseudonym, type PseudonymKey, type PublicEvent } from '../projections/pseudonyms/index.ts';
 import { at, auditor, fingerprint, operator, T0 } from './support/fleet.ts';

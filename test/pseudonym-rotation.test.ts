@@ -3,10 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { command } from '../domain/commands/index.ts';
 import { isCredenceError } from '../domain/errors.ts';
 import { Pseudonym } from '../domain/events/pseudonym.ts';
-import { DAY, FakeClock, HOUR } from '../adapters/clock/index.ts';
-import { hmacSha256, toBase64url, toHex } from '../adapters/crypto/index.ts';
+import { DAY, FakeClock, HOUR } from '../adapters/driven/clock/index.ts';
+import { hmacSha256, toBase64url, toHex } from '../domain/crypto/index.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';
-import { EmbeddedSecureEnvironment, type KeyHandle } from '../adapters/secure-environment/index.ts';
+import { EmbeddedSecureEnvironment } from '../adapters/driven/secure-environment/index.ts';
+import { type KeyHandle } from '../domain/ports/index.ts';
 import { timeline } from '../projections/audit/index.ts';
 import {
   base32,

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { command } from '../domain/commands/index.ts';
 import { isCredenceError } from '../domain/errors.ts';
-import { FakeClock } from '../adapters/clock/index.ts';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { createEngine } from '../adapters/engine/index.ts';
-import { openSqliteStore } from '../adapters/store/index.ts';
-import { generateSigningKey, toBase64url } from '../adapters/crypto/index.ts';
-import { RequestSigningPolicy, requestVerifier, signCommand } from '../adapters/signing/index.ts';
+import { openSqliteStore } from '../adapters/driven/store/index.ts';
+import { generateSigningKey, toBase64url } from '../domain/crypto/index.ts';
+import { RequestSigningPolicy, requestVerifier, signCommand } from '../domain/signing/index.ts';
 import { cmd, footprint, operator, T0 } from './support/fleet.ts';
 
 const alice = generateSigningKey('ed25519', (n) => new Uint8Array(randomBytes(n)));
@@ -81,7 +81,7 @@ describe('stored request signatures, re-checked by the audit trail', () => {
   it('records verified for a good signature and invalid for one altered in the store', async () => {
     const { openCredence } = await import('../adapters/runtime/index.ts');
     const { timeline } = await import('../projections/audit/index.ts');
-    const { ExpectedRevision } = await import('../adapters/store/port.ts');
+    const { ExpectedRevision } = await import('../domain/ports/event-store.ts');
     const policy = { require: 'all' as const, keys: [{ actorId: operator.id, algorithm: 'ed25519' as const, publicKey: toBase64url(alice.publicKey) }] };
     const c = openCredence({ location: { memory: true }, clock: new FakeClock(T0), signing: policy });
     const signedRequest = signed(cmd.createSubscription());

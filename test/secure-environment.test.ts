@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
-import { publicKeyFingerprint } from '../adapters/crypto/fingerprint.ts';
-import { verifySignature } from '../adapters/crypto/signatures.ts';
-import type { KeyHandle } from '../adapters/secure-environment/port.ts';
+import { publicKeyFingerprint } from '../domain/crypto/fingerprint.ts';
+import { verifySignature } from '../domain/crypto/signatures.ts';
+import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { fakeClock, memorySecureEnvironment } from './crypto-fixtures.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);

@@ -2,8 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
-import { DAY } from '../adapters/clock/index.ts';
-import { verifyProvisioningReceipt } from '../adapters/enrolment/index.ts';
+import { DAY } from '../adapters/driven/clock/index.ts';
+import { verifyProvisioningReceipt } from '../adapters/protocols/enrolment/index.ts';
 import { containsSecret } from './crypto-fixtures.ts';
 import { at, footprint, operator, profile, T0 } from './support/fleet.ts';
 import { securityWorld } from './support/security-world.ts';
@@ -72,7 +72,7 @@ describe('remote provisioning and association handshake through the engine, both
 });
 
 describe('manufacturer (IDevID) certificates through the engine (SER-SWIR-04)', async () => {
-  const { TrustAnchors } = await import('../adapters/x509/index.ts');
+  const { TrustAnchors } = await import('../domain/x509/index.ts');
   const { der, importPublicKey, intermediateCa, issue, rootCa } = await import('./x509-fixtures.ts');
   const root = await rootCa();
   const deviceCa = await intermediateCa(root, 'CN=Acme Meters Device CA, O=Acme');
@@ -159,7 +159,7 @@ describe('a failed procedure appends nothing', () => {
       .catch((e: unknown) => e);
     expect(isCredenceError(error, 'illegal_transition')).toBe(true);
     expect(await footprint(w.credence.store)).toEqual(before);
-    const { KeyRegistry } = await import('../adapters/procedures/index.ts');
+    const { KeyRegistry } = await import('../adapters/protocols/procedures/index.ts');
     expect(new KeyRegistry(w.credence.readModels).live('association-sa-1', 'session')).toEqual([first.registrar.sessionKeyHandle]);
     expect(derived.map((d) => d.owner).sort()).toEqual([device.owner, w.infrastructure.owner].sort());
     for (const { se, owner, handle } of derived) {
@@ -235,7 +235,7 @@ describe('rotation, revocation cascade and crypto-shredding', () => {
     const w = world;
     const device = await w.provisioned('meter-1', 'ed25519', 'psk256');
     const { registrar } = await w.procedures.associate({ device, associationId: 'sa-1', credentialId: 'meter-1-svc', lifetimeSeconds: 3600 });
-    const registry = (await import('../adapters/procedures/index.ts')).KeyRegistry;
+    const registry = (await import('../adapters/protocols/procedures/index.ts')).KeyRegistry;
     const keys = new registry(w.credence.readModels);
     const [psk] = keys.live('credential-meter-1-svc', 'psk');
     expect(psk).toBeDefined();

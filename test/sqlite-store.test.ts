@@ -4,14 +4,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
-import {
-  ExpectedRevision,
-  openSqliteStore,
-  openSqliteStoreInDir,
-  SCHEMA_VERSION,
-  type EventStore,
-  type RecordedEvent,
-} from '../adapters/store/index.ts';
+import { openSqliteStore, openSqliteStoreInDir, SCHEMA_VERSION } from '../adapters/driven/store/index.ts';
+import { ExpectedRevision } from '../domain/ports/index.ts';
+import { type RecordedEvent } from '../domain/ports/index.ts';
+import { type EventStore } from '../domain/ports/index.ts';
 import { collect, ids, newEvent, newEvents, nextWithin, take } from './store-conformance/helpers.ts';
 
 const any = { expectedRevision: ExpectedRevision.any };

@@ -2,7 +2,9 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ExpectedRevision, type EventStore, type RecordedEvent } from '../adapters/store/index.ts';
+import { ExpectedRevision } from '../domain/ports/index.ts';
+import { type RecordedEvent } from '../domain/ports/index.ts';
+import { type EventStore } from '../domain/ports/index.ts';
 import type { CheckpointSigner } from '../domain/transparency/index.ts';
 import { noteVerifierKey } from '../domain/transparency/index.ts';
 

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { FakeClock } from '../adapters/clock/index.ts';
-import { openSqliteStore, openSqliteStoreInDir, type EventStore } from '../adapters/store/index.ts';
-import { openTransparencyLog, openTransparencyLogInDir, type SqliteTransparencyLog } from '../adapters/transparency/index.ts';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { openSqliteStore, openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
+import { type EventStore } from '../domain/ports/index.ts';
+import { openTransparencyLog, openTransparencyLogInDir, type SqliteTransparencyLog } from '../adapters/driven/transparency/index.ts';
 import { eventLeafHash, verifyConsistency, verifyEventInclusion, verifyExportedLog } from '../domain/transparency/index.ts';
 import { TransparencyProjection } from '../projections/transparency/index.ts';
 import { ORIGIN, appendEvents, fixedSigner, keyOf, readAllEvents, tempDirs } from './transparency-fixtures.ts';

@@ -10,7 +10,7 @@ import {
   openSecureEnvironmentSignerInDir,
   openTransparencyLog,
   signerVerifierKey,
-} from '../adapters/transparency/index.ts';
+} from '../adapters/driven/transparency/index.ts';
 import { memorySecureEnvironment } from './crypto-fixtures.ts';
 import {
   MemoryTree,

@@ -1,9 +1,10 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeClock } from '../adapters/clock/index.ts';
-import { openSqliteStoreInDir } from '../adapters/store/index.ts';
-import { openTransparencyLogInDir, readEventsDbInDir } from '../adapters/transparency/index.ts';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
+import { openTransparencyLogInDir } from '../adapters/driven/transparency/index.ts';
+import { readEventsDbInDir } from '../adapters/driven/store/index.ts';
 import { eventLeafHash } from '../domain/transparency/index.ts';
 import { auditStoreAgainstLog, TransparencyProjection } from '../projections/transparency/index.ts';
 import { ORIGIN, appendEvents, fixedSigner, keyOf, tempDirs } from './transparency-fixtures.ts';

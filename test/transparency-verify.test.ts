@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RecordedEvent } from '../adapters/store/index.ts';
+import { type RecordedEvent } from '../domain/ports/index.ts';
 import {
   EvidenceBundleSchema,
   MemoryTree,

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
-import { generateSigningKey } from '../adapters/crypto/signatures.ts';
-import { certificateFingerprint, publicKeyFingerprint } from '../adapters/crypto/fingerprint.ts';
-import { TrustAnchors, verifyCertificateChain } from '../adapters/x509/chain.ts';
+import { generateSigningKey } from '../domain/crypto/signatures.ts';
+import { certificateFingerprint, publicKeyFingerprint } from '../domain/crypto/fingerprint.ts';
+import { TrustAnchors, verifyCertificateChain } from '../domain/x509/chain.ts';
 import { seededRandom, toBase64url } from './crypto-fixtures.ts';
 import { der, freshKey, importPublicKey, intermediateCa, issue, rootCa } from './x509-fixtures.ts';
 

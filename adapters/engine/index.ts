@@ -1,5 +1,5 @@
+/** The command side: the engine and its pipeline of named steps. */
 export { createEngine } from './engine.ts';
-export type { Engine, EngineOptions, CommandOutcome } from './engine.ts';
-export { BrokenHistoryError, applyStored, emptyEntity } from './entities.ts';
-export type { LoadedEntity } from './entities.ts';
-export { eventIdFor, derivedCommandId, randomCommandId } from './event-ids.ts';
+export type { Engine, EngineOptions } from './engine.ts';
+export type { AdmissionStep } from './admission.ts';
+export { randomCommandId } from './command-ids.ts';

@@ -1,2 +1,44 @@
+/**
+ * Credence's public API, what `import … from 'credence'` gives a library user. Everything else is internal and
+ * may move; this list is the contract.
+ */
+
+// A running instance: store, engine, read models, system projections, security procedures.
 export { openCredence } from './open-credence.ts';
 export type { Credence, OpenOptions } from './open-credence.ts';
+
+// The command side.
+export { createEngine } from '../engine/index.ts';
+export type { Engine, EngineOptions } from '../engine/index.ts';
+export { command, COMMAND_TYPES, parseCommand } from '../../domain/commands/index.ts';
+export type { Command, CommandType } from '../../domain/commands/index.ts';
+
+// Stores, Secure Environments and clocks.
+export { openEventStoreDbStore, openSqliteStore, openSqliteStoreInDir, openStore, StoreConnectionString } from '../driven/store/index.ts';
+export { EmbeddedSecureEnvironment, secureEnvironmentConfigForDataDir } from '../driven/secure-environment/index.ts';
+export { FakeClock, systemClock } from '../driven/clock/index.ts';
+export type {
+  Clock,
+  CommandOutcome,
+  CommandSink,
+  EventStore,
+  KeyHandle,
+  RandomSource,
+  RecordedEvent,
+  SecureEnvironment,
+} from '../../domain/ports/index.ts';
+
+// Errors: every refusal is a CredenceError whose `problem` says why.
+export { CredenceError, isCredenceError, isCommandIdReused } from '../../domain/errors.ts';
+export type { FieldIssue, Problem, ProblemCode } from '../../domain/errors.ts';
+
+// Integrator streams and auditor replay.
+export { lifecycleEvents$, publicEvents$, parseLifecycleFilter } from '../../projections/streams/index.ts';
+export type { DeliveryOptions, LifecycleEvent, LifecycleFilterInput, PublicFilterInput } from '../../projections/streams/index.ts';
+export { replayAll, replayEntity } from '../../projections/replay/index.ts';
+export type { EntityReplay, FleetReplay, Finding } from '../../projections/replay/index.ts';
+
+// Non-repudiation: signing requests, and verifying evidence offline.
+export { signCommand } from '../../domain/signing/index.ts';
+export type { RequestSigningPolicyInput } from '../../domain/signing/index.ts';
+export { verifyEvidenceBundle } from '../../domain/transparency/index.ts';

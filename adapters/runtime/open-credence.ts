@@ -1,24 +1,28 @@
-import { openReadModels, type ReadModelDb } from '../readmodels/index.ts';
-import { createEngine, type Engine } from '../engine/index.ts';
-import type { Clock } from '../clock/index.ts';
-import { openSqliteStore, openSqliteStoreInDir, openStore } from '../store/index.ts';
-import type { EventStore } from '../store/port.ts';
-import { ProjectionRunner } from '../../projections/runtime/index.ts';
-import { cascadeProcessManager, type CascadeLog } from '../../projections/cascade/index.ts';
-import { expiryScheduler, type ExpiryScheduler } from '../../projections/expiry/index.ts';
-import { TransparencyProjection } from '../../projections/transparency/index.ts';
-import { openTransparencyInDir } from '../transparency/index.ts';
-import type { RequestSigningPolicyInput } from '../signing/index.ts';
-import { requestVerifier, storedSignatureCheck } from '../signing/index.ts';
-import { auditTrail } from '../../projections/audit/index.ts';
-import { complianceProjection } from '../../projections/compliance/index.ts';
-import { Infrastructure, KeyRegistry, SecurityProcedures, keyShredder } from '../procedures/index.ts';
-import type { KeyHandle, SecureEnvironment } from '../secure-environment/index.ts';
-import type { RandomSource } from '../crypto/index.ts';
+import type { Observable } from 'rxjs';
 import type { Actor } from '../../domain/metadata.ts';
-import type { TrustAnchors } from '../x509/index.ts';
-import { MemoryReplayCache, type ReplayCache } from '../association/index.ts';
-import { PseudonymDeriver, pseudonymRotation, type PseudonymKey, type PseudonymRotation, type RotationPolicyInput } from '../../projections/pseudonyms/index.ts';
+import type { Clock, EventStore, KeyHandle, RandomSource, ReplayCache, SecureEnvironment } from '../../domain/ports/index.ts';
+import { requestVerifier, type RequestSigningPolicyInput } from '../../domain/signing/index.ts';
+import type { TrustAnchors } from '../../domain/x509/index.ts';
+import type { CascadeLog } from '../../projections/cascade/index.ts';
+import type { ExpiryScheduler } from '../../projections/expiry/index.ts';
+import {
+  PseudonymDeriver,
+  pseudonymRotation,
+  secureEnvironmentPseudonymKey,
+  type PseudonymKey,
+  type PseudonymRotation,
+  type RotationPolicyInput,
+} from '../../projections/pseudonyms/index.ts';
+import { ProjectionRunner } from '../../projections/runtime/index.ts';
+import { lifecycleEvents$, type DeliveryOptions, type LifecycleEvent, type LifecycleFilterInput } from '../../projections/streams/index.ts';
+import { TransparencyProjection } from '../../projections/transparency/index.ts';
+import { openReadModels, type ReadModelDb } from '../driven/readmodels/index.ts';
+import { MemoryReplayCache } from '../driven/replay-cache/index.ts';
+import { openSqliteStore, openSqliteStoreInDir, openStore } from '../driven/store/index.ts';
+import { openTransparencyInDir } from '../driven/transparency/index.ts';
+import { createEngine, type Engine } from '../engine/index.ts';
+import { Infrastructure, KeyRegistry, SecurityProcedures, keyShredder } from '../protocols/procedures/index.ts';
+import { systemProjections } from './projections.ts';
 
 export interface Credence {
   readonly store: EventStore;
@@ -32,6 +36,11 @@ export interface Credence {
   readonly pseudonyms: PseudonymRotation | undefined;
   /** The security procedures (Enrolment Function, Registrar CSE) when a Secure Environment was given. */
   security(): Promise<{ infrastructure: Infrastructure; procedures: SecurityProcedures }>;
+  /**
+   * Lifecycle events for integrators: catch-up then live, from the start, from now or strictly after a position,
+   * filtered by kind, type and stream; back-pressure through `onEvent` (projections/streams).
+   */
+  events$(filter?: LifecycleFilterInput, options?: DeliveryOptions<LifecycleEvent>): Observable<LifecycleEvent>;
   /** Runs every projection (cascade, expiry, ...) up to the head of the store. */
   settle(): Promise<void>;
   /** Advances the schedule: issues due expiries, then settles the cascades they cause. */
@@ -69,19 +78,20 @@ export interface OpenOptions {
   readonly pseudonyms?: { readonly key?: PseudonymKey; readonly policy?: RotationPolicyInput };
 }
 
-const registeredPseudonymKey = (se: SecureEnvironment, owner: string, registry: KeyRegistry): PseudonymKey => {
-  let handle: Promise<KeyHandle> | undefined;
-  const key = async (): Promise<KeyHandle> => {
+/** The pseudonym PRF key: found in the key registry, or made in the Secure Environment on first use and registered. */
+const registeredPseudonymKey = (se: SecureEnvironment, owner: string, registry: KeyRegistry): PseudonymKey =>
+  secureEnvironmentPseudonymKey(se, owner, async (): Promise<KeyHandle> => {
     const [existing] = registry.live('infrastructure', 'pseudonym-prf');
     if (existing !== undefined) return existing as KeyHandle;
     const created = await se.generate(owner, 'psk256');
     registry.register('infrastructure', created, 'pseudonym-prf');
     return created;
-  };
-  return { prf: async (message) => se.mac(owner, await (handle ??= key()), message) };
-};
+  });
 
-/** Wires a store, the engine, the read models and the system projections into one running instance. */
+/**
+ * The composition root: the one place that wires a store, the engine, the read models, the system projections
+ * and the security procedures into one running instance.
+ */
 export const openCredence = (options: OpenOptions): Credence => {
   const store =
     options.store ??
@@ -101,7 +111,6 @@ export const openCredence = (options: OpenOptions): Credence => {
       ? undefined
       : new TransparencyProjection({ store, log: log.log, signer: log.signer, origin: log.origin, now: () => options.clock.now() });
   const readModels = openReadModels(options.location);
-  const scheduler = expiryScheduler(engine);
   const registry = options.security === undefined ? undefined : new KeyRegistry(readModels);
   const securityOwner = options.security?.owner ?? 'maf:infrastructure';
   // With a Secure Environment and no key given, the pseudonym PRF key is made there on first use and its
@@ -118,11 +127,13 @@ export const openCredence = (options: OpenOptions): Credence => {
       ? []
       : [keyShredder(options.security.se, securityOwner, registry, () => options.clock.now())];
   let security: Promise<{ infrastructure: Infrastructure; procedures: SecurityProcedures }> | undefined;
-  const runner = new ProjectionRunner({
-    db: readModels,
-    store,
-    projections: [cascadeProcessManager(engine, options.cascadeLog), scheduler, auditTrail(options.signing !== undefined ? { signatureCheck: storedSignatureCheck(options.signing) } : {}), complianceProjection(), ...(pseudonyms ? [pseudonyms] : []), ...shredder],
+  const { projections, scheduler } = systemProjections({
+    engine,
+    ...(options.signing !== undefined ? { signing: options.signing } : {}),
+    ...(options.cascadeLog !== undefined ? { cascadeLog: options.cascadeLog } : {}),
+    extra: [...(pseudonyms ? [pseudonyms] : []), ...shredder],
   });
+  const runner = new ProjectionRunner({ db: readModels, store, projections });
   // A cascade can cause further cascades (node -> credentials -> associations): settle until nothing moves.
   const settle = async (): Promise<void> => {
     while ((await runner.catchUp()) > 0) {
@@ -138,6 +149,7 @@ export const openCredence = (options: OpenOptions): Credence => {
     scheduler,
     transparency,
     pseudonyms,
+    events$: (filter, deliveryOptions) => lifecycleEvents$(store, filter, deliveryOptions),
     settle,
     security() {
       const s = options.security;

@@ -5,10 +5,10 @@ import { z } from 'zod';
 import { command } from '../../domain/commands/index.ts';
 import type { Actor } from '../../domain/metadata.ts';
 import type { EntityKind } from '../../domain/streams.ts';
-import { DAY, FakeClock } from '../../adapters/clock/index.ts';
-import { Device, type SecurityProcedures } from '../../adapters/procedures/index.ts';
+import { DAY, FakeClock } from '../../adapters/driven/clock/index.ts';
+import { Device, type SecurityProcedures } from '../../adapters/protocols/procedures/index.ts';
 import { openCredence, type Credence } from '../../adapters/runtime/index.ts';
-import { EmbeddedSecureEnvironment, secureEnvironmentConfigForDataDir } from '../../adapters/secure-environment/index.ts';
+import { EmbeddedSecureEnvironment, secureEnvironmentConfigForDataDir } from '../../adapters/driven/secure-environment/index.ts';
 import { stateOf } from '../../machines/index.ts';
 import { parseCli, type Io } from '../io.ts';
 

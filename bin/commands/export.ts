@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
-import { systemClock } from '../../adapters/clock/index.ts';
-import { DEFAULT_LOG_ORIGIN, openTransparencyInDir, signerVerifierKey } from '../../adapters/transparency/index.ts';
+import { systemClock } from '../../adapters/driven/clock/index.ts';
+import { DEFAULT_LOG_ORIGIN, openTransparencyInDir, signerVerifierKey } from '../../adapters/driven/transparency/index.ts';
 import { isValidKeyName } from '../../domain/transparency/index.ts';
 import { collectEvidence, TransparencyProjection } from '../../projections/transparency/index.ts';
 import { parseCli, type Io } from '../io.ts';

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { openSqliteStoreInDir, openStore, StoreConnectionString, type StoreLocation } from '../../adapters/store/index.ts';
-import type { EventStore } from '../../adapters/store/port.ts';
+import { openSqliteStoreInDir, openStore, StoreConnectionString, type StoreLocation } from '../../adapters/driven/store/index.ts';
+import type { EventStore } from '../../domain/ports/event-store.ts';
 import type { Io } from '../io.ts';
 
 /**

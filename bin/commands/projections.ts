@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { systemClock } from '../../adapters/clock/index.ts';
+import { systemClock } from '../../adapters/driven/clock/index.ts';
 import { createEngine } from '../../adapters/engine/index.ts';
-import { openReadModels } from '../../adapters/readmodels/index.ts';
+import { openReadModels } from '../../adapters/driven/readmodels/index.ts';
 import { ProjectionRunner } from '../../projections/runtime/index.ts';
 import { auditTrail } from '../../projections/audit/index.ts';
 import { cascadeProcessManager } from '../../projections/cascade/index.ts';

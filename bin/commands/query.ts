@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { systemClock } from '../../adapters/clock/index.ts';
-import { openReadModels } from '../../adapters/readmodels/index.ts';
+import { systemClock } from '../../adapters/driven/clock/index.ts';
+import { openReadModels } from '../../adapters/driven/readmodels/index.ts';
 import { ProjectionRunner } from '../../projections/runtime/index.ts';
 import { auditTrail } from '../../projections/audit/index.ts';
 import { COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, complianceProjection, type ComplianceQueryName } from '../../projections/compliance/index.ts';

@@ -1,13 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import {
-  EVENTS_DB_FILE,
-  PUBLIC_KEY_FILE,
-  hasTransparencyLog,
-  openTransparencyLogInDir,
-  readEventsDbInDir,
-} from '../../adapters/transparency/index.ts';
+import { PUBLIC_KEY_FILE, hasTransparencyLog, openTransparencyLogInDir } from '../../adapters/driven/transparency/index.ts';
+import { readEventsDbInDir } from '../../adapters/driven/store/index.ts';
+import { EVENTS_DB_FILE } from '../../adapters/driven/store/index.ts';
 import {
   ConsistencyProofJson,
   InclusionProofJson,

@@ -1,4 +1,4 @@
-import type { EventStore, RecordedEvent } from '../../adapters/store/port.ts';
+import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
 import { applyStored, emptyEntity } from '../../machines/index.ts';
 import { parseStreamId, type EntityKind } from '../../domain/streams.ts';
 import { replayEntity, type EntityReplay } from '../replay/index.ts';

@@ -5,8 +5,8 @@ import type { DecodedEvent } from '../../domain/stored.ts';
 import { streamIdOf } from '../../domain/streams.ts';
 import type { AssociationContext } from '../../machines/index.ts';
 import type { RevocationReason } from '../../domain/events/index.ts';
-import type { Engine } from '../../adapters/engine/index.ts';
-import { derivedCommandId } from '../../adapters/engine/index.ts';
+import type { CommandSink } from '../../domain/ports/index.ts';
+import { derivedCommandId } from '../../domain/event-ids.ts';
 import type { Projection } from '../runtime/index.ts';
 import { addDependent, dependentsOf, resetDependents, setupDependents } from './dependents.ts';
 import { addDeadLetter, resetDeadLetters, setupDeadLetters } from './dead-letters.ts';
@@ -24,7 +24,7 @@ export interface CascadeLog {
  * causing event's id, so running it twice (or resuming after a crash before the checkpoint) changes nothing.
  * Commands the target's machine refuses (already revoked, say) are skipped: the goal state already holds.
  */
-export const cascadeProcessManager = (engine: Engine, log: CascadeLog = () => {}): Projection => {
+export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () => {}): Projection => {
   let db: Database.Database | undefined;
   const reactionsToEvent = reactionsWith(engine, () => {
     if (db === undefined) throw new Error('cascade process manager used before setup');
@@ -114,16 +114,16 @@ export const cascadeProcessManager = (engine: Engine, log: CascadeLog = () => {}
 };
 
 /** The process manager's lookups: dependents from its table, other entities as the engine rebuilds them. */
-const reactionsWith = (engine: Engine, db: () => Database.Database) => (e: DecodedEvent) =>
+const reactionsWith = (engine: CommandSink, db: () => Database.Database) => (e: DecodedEvent) =>
   reactionsTo(e, {
     dependents: (parent, relation) => dependentsOf(db(), parent, relation),
     association: async (id) => {
-      const a = await engine.entity('association', id);
-      return { state: String(a.snapshot.value), context: a.snapshot.context as AssociationContext };
+      const a = await engine.view('association', id);
+      return { state: a.state, context: a.context as unknown as AssociationContext };
     },
     stateOf: async (kind, id) => {
-      const entity = await engine.entity(kind, id);
-      const reason = (entity.snapshot.context as { revocationReason?: RevocationReason }).revocationReason;
-      return { state: String(entity.snapshot.value), ...(reason !== undefined ? { reason } : {}) };
+      const entity = await engine.view(kind, id);
+      const reason = (entity.context as { revocationReason?: RevocationReason }).revocationReason;
+      return { state: entity.state, ...(reason !== undefined ? { reason } : {}) };
     },
   });

@@ -2,7 +2,8 @@ import type Database from 'better-sqlite3';
 import { isCredenceError } from '../../domain/errors.ts';
 import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
-import { derivedCommandId, type Engine } from '../../adapters/engine/index.ts';
+import { derivedCommandId } from '../../domain/event-ids.ts';
+import type { CommandSink } from '../../domain/ports/index.ts';
 import type { Projection } from '../runtime/index.ts';
 import { dropDeadline, dropDeadlines, dueDeadlines, nextDeadline, putDeadline, resetDeadlines, setupDeadlines, type Deadline } from './deadlines.ts';
 
@@ -59,7 +60,7 @@ export interface ExpiryScheduler extends Projection {
  * a read model; `tick` turns the due ones into commands whose machines check the time again (`notAfterReached`),
  * so an early or repeated tick cannot expire anything before its time.
  */
-export const expiryScheduler = (engine: Engine): ExpiryScheduler => {
+export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
   let db: Database.Database | undefined;
   const use = (): Database.Database => {
     if (db === undefined) throw new Error('expiry scheduler used before setup');

@@ -1,4 +1,4 @@
-import type { KeyHandle, SecureEnvironment } from '../../adapters/secure-environment/index.ts';
+import type { KeyHandle, SecureEnvironment } from '../../domain/ports/index.ts';
 
 /**
  * The keyed PRF behind every pseudonym. The key itself stays in the Secure Environment (seed 004: applications
@@ -9,9 +9,16 @@ export interface PseudonymKey {
   prf(message: Uint8Array): Promise<Uint8Array>;
 }
 
-/** The PRF as the Secure Environment's MAC on a psk256 handle owned by `owner`. */
+/**
+ * The PRF as the Secure Environment's MAC on a psk256 handle owned by `owner`. The handle may be found (or made)
+ * on first use: `handle` is then a function, called once.
+ */
 export const secureEnvironmentPseudonymKey = (
   se: Pick<SecureEnvironment, 'mac'>,
   owner: string,
-  handle: KeyHandle,
-): PseudonymKey => ({ prf: (message) => se.mac(owner, handle, message) });
+  handle: KeyHandle | (() => Promise<KeyHandle>),
+): PseudonymKey => {
+  let resolved: Promise<KeyHandle> | undefined;
+  const key = (): Promise<KeyHandle> => (resolved ??= typeof handle === 'function' ? handle() : Promise.resolve(handle));
+  return { prf: async (message) => se.mac(owner, await key(), message) };
+};

@@ -3,7 +3,7 @@ import { EVENT_KIND, ENTITY_ID_FIELD, type EventType } from '../../domain/events
 import type { Role } from '../../domain/metadata.ts';
 import { decodeStored, type DecodedEvent } from '../../domain/stored.ts';
 import type { EntityKind } from '../../domain/streams.ts';
-import type { EventStore, StoreSubscription } from '../../adapters/store/port.ts';
+import type { EventStore, StoreSubscription } from '../../domain/ports/event-store.ts';
 import type { IdentifierKind, PseudonymDeriver } from './derive.ts';
 import { IDENTITY_EVENT_TYPES, PublicIdentities } from './identities.ts';
 import { PUBLIC_DATA, type PublicData } from './public-data.ts';

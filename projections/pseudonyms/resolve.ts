@@ -1,6 +1,6 @@
 import { Pseudonym } from '../../domain/events/pseudonym.ts';
 import type { Actor } from '../../domain/metadata.ts';
-import type { Engine } from '../../adapters/engine/index.ts';
+import type { CommandSink } from '../../domain/ports/index.ts';
 import type { PseudonymContext } from '../../machines/pseudonym.machine.ts';
 
 export interface ResolveRequest {
@@ -25,15 +25,14 @@ export interface Resolution {
  * resolution that succeeds is a stored `PseudonymResolved` event naming the auditor. The identity is read only
  * after that event is stored.
  */
-export const resolvePseudonym = async (engine: Engine, request: ResolveRequest): Promise<Resolution> => {
+export const resolvePseudonym = async (engine: CommandSink, request: ResolveRequest): Promise<Resolution> => {
   const outcome = await engine.execute({
     type: 'resolvePseudonym',
     data: { pseudonym: request.pseudonym, reason: request.reason },
     metadata: { actor: request.actor, ...(request.commandId !== undefined ? { commandId: request.commandId } : {}) },
   });
   const pseudonym = Pseudonym.parse(request.pseudonym);
-  const entity = await engine.entity('pseudonym', pseudonym);
-  const context = entity.snapshot.context as PseudonymContext;
+  const context = (await engine.view('pseudonym', pseudonym)).context as unknown as PseudonymContext;
   if (context.nodeId === undefined || context.epoch === undefined) {
     throw new Error(`pseudonym ${pseudonym} was resolved but its stream names no node`);
   }

@@ -3,7 +3,8 @@ import { isCredenceError, isCommandIdReused } from '../../domain/errors.ts';
 import type { RotationTrigger } from '../../domain/events/pseudonym.ts';
 import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
-import { derivedCommandId, randomCommandId, type Engine } from '../../adapters/engine/index.ts';
+import { derivedCommandId } from '../../domain/event-ids.ts';
+import type { CommandSink } from '../../domain/ports/index.ts';
 import type { Projection } from '../runtime/index.ts';
 import { applyToDirectory, DIRECTORY_EVENT_TYPES } from './apply.ts';
 import type { PseudonymDeriver } from './derive.ts';
@@ -26,7 +27,7 @@ export interface PseudonymRotation extends Projection {
 }
 
 export interface PseudonymRotationOptions {
-  readonly engine: Engine;
+  readonly engine: CommandSink;
   readonly deriver: PseudonymDeriver;
   readonly policy?: RotationPolicyInput;
   /** Nodes rotated per tick at most; the next tick takes the rest. */
@@ -52,7 +53,7 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
   const rotate = async (
     nodeId: string,
     trigger: RotationTrigger,
-    metadata: { commandId: string; actor: Actor; correlationId?: string; causationId?: string },
+    metadata: { commandId?: string; actor: Actor; correlationId?: string; causationId?: string },
   ): Promise<RotationOutcome> => {
     const current = nodePseudonym(use(), nodeId)?.epoch;
     let epoch = trigger === 'initial' ? 0 : current === undefined ? 0 : current + 1;
@@ -132,6 +133,6 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
       }
       return rotated;
     },
-    rotateNow: (nodeId, actor, commandId) => rotate(nodeId, 'demand', { commandId: commandId ?? randomCommandId(), actor }),
+    rotateNow: (nodeId, actor, commandId) => rotate(nodeId, 'demand', { ...(commandId !== undefined ? { commandId } : {}), actor }),
   };
 };

@@ -1,9 +1,8 @@
-import { entityIdOf } from '../../domain/events/index.ts';
-import { decodeStored } from '../../domain/stored.ts';
+import { describeRefusal } from '../../domain/errors.ts';
 import { ENTITY_KINDS, parseStreamId, streamIdOf, type EntityKind } from '../../domain/streams.ts';
-import { evaluate, factSourcesOf, initialSnapshot, stateOf, viewOf, type EntitySnapshot, type Facts, type FactName } from '../../machines/index.ts';
-import type { EventStore, RecordedEvent } from '../../adapters/store/port.ts';
-import { misaddressed, refusal, type Finding } from './entity.ts';
+import { evaluate, gatherFacts, initialSnapshot, readStored, stateOf, viewOf, type EntitySnapshot, type FactReader } from '../../machines/index.ts';
+import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
+import type { Finding } from './entity.ts';
 
 export interface KindSummary {
   entities: number;
@@ -35,6 +34,10 @@ export const replayAll = async (store: EventStore, onProgress?: (done: number) =
   const kinds = Object.fromEntries(ENTITY_KINDS.map((k) => [k, { entities: 0, events: 0, states: {} }])) as Record<EntityKind, KindSummary>;
   let events = 0;
   let foreignEvents = 0;
+  const otherEntity: FactReader = (kind, id) => {
+    const other = snapshots.get(streamIdOf(kind, id));
+    return other === undefined ? undefined : viewOf(other.snapshot);
+  };
   for await (const record of store.readAll()) {
     events++;
     if (onProgress !== undefined && events % 10_000 === 0) onProgress(events);
@@ -50,26 +53,16 @@ export const replayAll = async (store: EventStore, onProgress?: (done: number) =
       kinds[ref.kind].entities++;
     }
     kinds[entry.kind].events++;
-    const decoded = decodeStored(record);
-    if (!decoded.ok) {
-      findings.push(findingAt(record, `unreadable: ${decoded.reason}`));
+    const read = readStored(record, entry.id);
+    if (!read.ok) {
+      findings.push(findingAt(record, read.reason));
       continue;
     }
-    const { event, at } = decoded.value;
-    if (entityIdOf(event) !== entry.id) {
-      findings.push(findingAt(record, misaddressed(event.type, entityIdOf(event), record.streamId)));
-      continue;
-    }
-    const sources = factSourcesOf(event, entry.snapshot.context);
-    const facts: Facts = {};
-    for (const name in sources) {
-      const source = sources[name as FactName]!;
-      const other = snapshots.get(streamIdOf(source.kind, source.id));
-      facts[name as FactName] = other === undefined ? undefined : viewOf(other.snapshot);
-    }
+    const { event, at } = read.value;
+    const facts = gatherFacts(event, entry.snapshot.context, otherEntity);
     const verdict = evaluate(entry.kind, entry.snapshot, { ...event, at, facts });
     if (verdict.ok) entry.snapshot = verdict.snapshot;
-    else findings.push(findingAt(record, refusal(event.type, verdict)));
+    else findings.push(findingAt(record, describeRefusal(event.type, verdict)));
   }
   for (const { kind, snapshot } of snapshots.values()) {
     const state = stateOf(snapshot);

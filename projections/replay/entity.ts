@@ -1,9 +1,8 @@
-import { entityIdOf } from '../../domain/events/index.ts';
-import { decodeStored } from '../../domain/stored.ts';
+import { describeRefusal } from '../../domain/errors.ts';
 import { parseStreamId, streamIdOf, type EntityKind } from '../../domain/streams.ts';
-import { evaluate, factSourcesOf, initialSnapshot, stateOf, viewOf, type EntitySnapshot, type Facts, type FactName } from '../../machines/index.ts';
+import { evaluate, gatherFactsAsync, initialSnapshot, readStored, stateOf, viewOf, type EntitySnapshot } from '../../machines/index.ts';
 import { applyStored, BrokenHistoryError, emptyEntity, type EntityView } from '../../machines/index.ts';
-import type { EventStore, RecordedEvent } from '../../adapters/store/port.ts';
+import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
 
 /** One stored event as the auditor sees it: what it was, who did it, and the state after it. */
 export interface ReplayStep {
@@ -35,16 +34,6 @@ export interface EntityReplay {
   readonly verdict: { readonly ok: true } | { readonly ok: false; readonly findings: readonly Finding[] };
 }
 
-/** Describes a refusal in words an auditor can act on. */
-export const refusal = (type: string, v: { state: string; allowed: readonly string[]; rule?: string }): string =>
-  v.rule !== undefined
-    ? `${type} refused in state ${v.state} by rule ${v.rule}`
-    : `${type} is not allowed in state ${v.state}` + (v.allowed.length ? ` (allowed: ${v.allowed.join(', ')})` : ' (final state)');
-
-/** A stored event whose data names another entity than its stream: a mis-addressed (or moved) write. */
-export const misaddressed = (type: string, id: string, streamId: string): string =>
-  `${type} is addressed to ${id} but stored in ${streamId}`;
-
 /** Another entity as it stood just before `position`: its events up to there, applied as stored. */
 const viewBefore = async (
   store: EventStore,
@@ -75,34 +64,27 @@ export const replayEntity = async (store: EventStore, streamId: string, until?: 
   const findings: Finding[] = [];
   for (const record of await store.readStream(streamId)) {
     if (until !== undefined && !until(record)) break;
-    const decoded = decodeStored(record);
+    const read = readStored(record, ref.id);
     const base = { position: record.position, revision: record.revision, type: record.type };
-    if (!decoded.ok) {
-      findings.push({ streamId, ...base, reason: `unreadable: ${decoded.reason}` });
-      steps.push({ ...base, accepted: false, state: stateOf(snapshot), reason: decoded.reason });
+    if (!read.ok) {
+      findings.push({ streamId, ...base, reason: read.reason });
+      steps.push({ ...base, accepted: false, state: stateOf(snapshot), reason: read.reason });
       continue;
     }
-    const { event, metadata, at } = decoded.value;
-    if (entityIdOf(event) !== ref.id) {
-      const reason = misaddressed(event.type, entityIdOf(event), streamId);
-      findings.push({ streamId, ...base, reason });
-      steps.push({ ...base, accepted: false, state: stateOf(snapshot), reason });
-      continue;
-    }
-    const facts: Facts = {};
+    const { event, metadata, at } = read.value;
     const brokenDependencies: string[] = [];
-    for (const [name, source] of Object.entries(factSourcesOf(event, snapshot.context))) {
-      const { view, broken } = await viewBefore(store, source.kind, source.id, record.position);
-      facts[name as FactName] = view;
+    const facts = await gatherFactsAsync(event, snapshot.context, async (kind, id) => {
+      const { view, broken } = await viewBefore(store, kind, id, record.position);
       if (broken !== undefined) brokenDependencies.push(broken);
-    }
+      return view;
+    });
     const verdict = evaluate(ref.kind, snapshot, { ...event, at, facts });
     const who = { occurredAt: metadata.occurredAt, actor: metadata.actor.id, causationId: metadata.causationId };
     if (verdict.ok) {
       snapshot = verdict.snapshot;
       steps.push({ ...base, ...who, accepted: true, state: stateOf(snapshot) });
     } else {
-      const reason = [refusal(event.type, verdict), ...brokenDependencies.map((b) => `it depends on ${b}`)].join('; ');
+      const reason = [describeRefusal(event.type, verdict), ...brokenDependencies.map((b) => `it depends on ${b}`)].join('; ');
       findings.push({ streamId, ...base, reason });
       steps.push({ ...base, ...who, accepted: false, state: stateOf(snapshot), reason });
     }

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { decodeStored } from '../../domain/stored.ts';
-import type { EventStore, RecordedEvent, StoreSubscription } from '../../adapters/store/port.ts';
+import type { EventStore, RecordedEvent, StoreSubscription } from '../../domain/ports/event-store.ts';
 import { deleteCheckpoint, readCheckpoint, setupCheckpoints, writeCheckpoint } from './checkpoints.ts';
 import type { Projection, ProjectionLag } from './types.ts';
 

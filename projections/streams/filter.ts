@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { validationError } from '../../domain/errors.ts';
 import { EVENT_KIND, EventTypeSchema } from '../../domain/events/index.ts';
 import { ENTITY_KINDS, EntityKind, parseStreamId, streamPrefixOf } from '../../domain/streams.ts';
-import type { AllFilter, RecordedEvent, SubscriptionStart } from '../../adapters/store/port.ts';
+import type { AllFilter, RecordedEvent, SubscriptionStart } from '../../domain/ports/event-store.ts';
 
 export const StreamStart = z.union([z.literal('start'), z.literal('end'), z.bigint().nonnegative()]);
 

@@ -12,7 +12,7 @@
  *     .subscribe({ next: (e) => (lastPosition = e.record.position), error: reconnectLater });
  */
 import type { Observable } from 'rxjs';
-import type { EventStore } from '../../adapters/store/port.ts';
+import type { EventStore } from '../../domain/ports/event-store.ts';
 import { compileFilter, parseLifecycleFilter, type LifecycleFilterInput } from './filter.ts';
 import { pacedEvents, type DeliveryOptions, type LifecycleEvent } from './paced.ts';
 

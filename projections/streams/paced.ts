@@ -18,7 +18,7 @@
 import { Observable } from 'rxjs';
 import { protocolError } from '../../domain/errors.ts';
 import { decodeStored, type DecodedEvent } from '../../domain/stored.ts';
-import type { EventStore } from '../../adapters/store/port.ts';
+import type { EventStore } from '../../domain/ports/event-store.ts';
 import type { CompiledFilter } from './filter.ts';
 
 /** A decoded lifecycle event: the stored record (with its position, to resume after), the domain event, its metadata. */

@@ -12,7 +12,7 @@ import { defer, lastValueFrom, of, switchMap, type Observable } from 'rxjs';
 import { validationError } from '../../domain/errors.ts';
 import { EVENT_KIND } from '../../domain/events/index.ts';
 import { ENTITY_KINDS, parseStreamId, streamPrefixOf } from '../../domain/streams.ts';
-import type { AllFilter, EventStore } from '../../adapters/store/port.ts';
+import type { AllFilter, EventStore } from '../../domain/ports/event-store.ts';
 import { IDENTITY_EVENT_TYPES, identitiesUpTo, publicEvents, type PseudonymDeriver, type PublicEvent } from '../pseudonyms/index.ts';
 import { parseLifecycleFilter, type LifecycleFilterInput } from './filter.ts';
 import { pacedEvents, type DeliveryOptions } from './paced.ts';

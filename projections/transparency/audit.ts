@@ -1,5 +1,5 @@
-import type { RecordedEvent } from '../../adapters/store/port.ts';
-import type { LoggedLeaf, TransparencyLogStore } from '../../adapters/transparency/port.ts';
+import type { RecordedEvent } from '../../domain/ports/event-store.ts';
+import type { LoggedLeaf, TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
 import { equalBytes } from '../../domain/transparency/bytes.ts';
 import type { Checkpoint } from '../../domain/transparency/checkpoint.ts';
 import { appendLeafHash, emptyFrontier, frontierRoot, type Frontier } from '../../domain/transparency/frontier.ts';

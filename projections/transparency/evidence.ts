@@ -1,5 +1,5 @@
-import type { RecordedEvent } from '../../adapters/store/port.ts';
-import type { TransparencyLogStore } from '../../adapters/transparency/port.ts';
+import type { RecordedEvent } from '../../domain/ports/event-store.ts';
+import type { TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
 import { notFound, protocolError } from '../../domain/errors.ts';
 import { buildEvidenceBundle, type EvidenceBundleJson, type EvidenceEntry } from '../../domain/transparency/bundle.ts';
 import { equalBytes } from '../../domain/transparency/bytes.ts';

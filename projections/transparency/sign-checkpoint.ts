@@ -1,4 +1,4 @@
-import type { StoredCheckpoint, TransparencyLogStore } from '../../adapters/transparency/port.ts';
+import type { StoredCheckpoint, TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
 import { utf8 } from '../../domain/transparency/bytes.ts';
 import { formatCheckpointText } from '../../domain/transparency/checkpoint.ts';
 import type { CheckpointSigner } from '../../domain/transparency/checkpoint-signer.ts';

@@ -1,5 +1,5 @@
-import type { EventStore, RecordedEvent, StoreSubscription } from '../../adapters/store/port.ts';
-import type { StoredCheckpoint, TransparencyLogStore } from '../../adapters/transparency/port.ts';
+import type { EventStore, RecordedEvent, StoreSubscription } from '../../domain/ports/event-store.ts';
+import type { StoredCheckpoint, TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
 import type { CheckpointSigner } from '../../domain/transparency/checkpoint-signer.ts';
 import { eventLeafHash } from '../../domain/transparency/leaf.ts';
 import { signCheckpoint } from './sign-checkpoint.ts';

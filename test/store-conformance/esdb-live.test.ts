@@ -1,5 +1,5 @@
 import { describe } from 'vitest';
-import { openEventStoreDbStore } from '../../adapters/store/eventstoredb/index.ts';
+import { openEventStoreDbStore } from '../../adapters/driven/store/eventstoredb/index.ts';
 import { describeStoreConformance } from './suite.ts';
 
 // The conformance suite on a real EventStoreDB / KurrentDB (23.10+), e.g.

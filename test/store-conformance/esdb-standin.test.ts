@@ -1,4 +1,4 @@
-import { openEventStoreDbStore } from '../../adapters/store/eventstoredb/index.ts';
+import { openEventStoreDbStore } from '../../adapters/driven/store/eventstoredb/index.ts';
 import { startStandIn } from '../esdb-standin/index.ts';
 import { describeStoreConformance } from './suite.ts';
 

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
 import { isCredenceError } from '../../domain/errors.ts';
-import type { EventToAppend, JsonObject, RecordedEvent } from '../../adapters/store/index.ts';
+import { type JsonObject } from '../../domain/ports/index.ts';
+import { type RecordedEvent } from '../../domain/ports/index.ts';
+import { type EventToAppend } from '../../domain/ports/index.ts';
 
 /**
  * Names unique to one test, so that the suite can share a live server with other runs and with data already

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openSqliteStore, openSqliteStoreInDir } from '../../adapters/store/index.ts';
+import { openSqliteStore, openSqliteStoreInDir } from '../../adapters/driven/store/index.ts';
 import { describeStoreConformance } from './suite.ts';
 
 describeStoreConformance('sqlite in memory', async () => ({ store: openSqliteStore({ memory: true }) }));

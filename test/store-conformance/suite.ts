@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExpectedRevision, type EventStore, type JsonObject, type RecordedEvent } from '../../adapters/store/index.ts';
+import { type JsonObject } from '../../domain/ports/index.ts';
+import { type EventStore } from '../../domain/ports/index.ts';
+import { type RecordedEvent } from '../../domain/ports/index.ts';
+import { ExpectedRevision } from '../../domain/ports/index.ts';
 import {
   collect,
   expectConflict,

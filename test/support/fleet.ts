@@ -1,9 +1,9 @@
 import { command } from '../../domain/commands/index.ts';
 import type { Actor } from '../../domain/metadata.ts';
-import { FakeClock, DAY } from '../../adapters/clock/index.ts';
+import { FakeClock, DAY } from '../../adapters/driven/clock/index.ts';
 import { createEngine, type Engine } from '../../adapters/engine/index.ts';
-import { openSqliteStore } from '../../adapters/store/index.ts';
-import type { EventStore } from '../../adapters/store/port.ts';
+import { openSqliteStore } from '../../adapters/driven/store/index.ts';
+import type { EventStore } from '../../domain/ports/event-store.ts';
 
 export const operator: Actor = { id: 'operator:alice', role: 'operator' };
 export const auditor: Actor = { id: 'auditor:bob', role: 'auditor' };

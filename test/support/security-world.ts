@@ -1,13 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FakeClock } from '../../adapters/clock/index.ts';
-import { toBase64url } from '../../adapters/crypto/index.ts';
-import { Device } from '../../adapters/procedures/index.ts';
+import { FakeClock } from '../../adapters/driven/clock/index.ts';
+import { toBase64url } from '../../domain/crypto/index.ts';
+import { Device } from '../../adapters/protocols/procedures/index.ts';
 import { openCredence } from '../../adapters/runtime/index.ts';
-import { EmbeddedSecureEnvironment } from '../../adapters/secure-environment/index.ts';
+import { EmbeddedSecureEnvironment } from '../../adapters/driven/secure-environment/index.ts';
 import { seededRandom } from '../crypto-fixtures.ts';
-import type { TrustAnchors } from '../../adapters/x509/index.ts';
+import type { TrustAnchors } from '../../domain/x509/index.ts';
 import { at, operator, profile, T0 } from './fleet.ts';
 
 /**

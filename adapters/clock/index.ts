@@ -1,2 +1,0 @@
-export { FakeClock, systemClock, SECOND, MINUTE, HOUR, DAY } from './clock.ts';
-export type { Clock } from './clock.ts';

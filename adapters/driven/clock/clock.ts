@@ -1,0 +1,31 @@
+import type { Clock } from '../../../domain/ports/clock.ts';
+
+export const systemClock: Clock = { now: () => new Date() };
+
+/** A clock tests and demos drive by hand across lifetime boundaries. */
+export class FakeClock implements Clock {
+  #ms: number;
+  constructor(start: Date | string = '2026-01-01T00:00:00.000Z') {
+    this.#ms = new Date(start).getTime();
+    if (Number.isNaN(this.#ms)) throw new TypeError(`FakeClock: start is not a date: ${String(start)}`);
+  }
+  now(): Date {
+    return new Date(this.#ms);
+  }
+  advance(ms: number): Date {
+    if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`FakeClock.advance: ms must be >= 0, got ${ms}`);
+    this.#ms += ms;
+    return this.now();
+  }
+  set(to: Date | string): Date {
+    const ms = new Date(to).getTime();
+    if (ms < this.#ms) throw new RangeError('FakeClock.set: time does not go backwards');
+    this.#ms = ms;
+    return this.now();
+  }
+}
+
+export const SECOND = 1000;
+export const MINUTE = 60 * SECOND;
+export const HOUR = 60 * MINUTE;
+export const DAY = 24 * HOUR;

@@ -1,0 +1,8 @@
+/** The embedded Secure Environment (seed 004): keys sealed at rest under a key-encryption key. */
+export {
+  EmbeddedSecureEnvironment,
+  EmbeddedSecureEnvironmentConfig,
+  secureEnvironmentConfigForDataDir,
+} from './embedded.ts';
+export type { EmbeddedSecureEnvironmentDeps } from './embedded.ts';
+export { KEK_LENGTH, KekSource } from './kek.ts';

@@ -1,0 +1,71 @@
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import { validationError } from '../../../domain/errors.ts';
+import { base64urlString, fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
+import type { RandomSource } from '../../../domain/ports/random.ts';
+
+/**
+ * Where the key-encryption key (KEK) that seals every stored key comes from:
+ * - inline: 32 bytes, base64url, from configuration (e.g. injected by the deployment's secret manager);
+ * - file: a key file; created with mode 0600 on first use, refused when group or others can read it;
+ * - ephemeral: random for the life of the process, only with an in-memory database (tests, demos).
+ */
+export const KEK_LENGTH = 32;
+
+export const KekSource = z.discriminatedUnion('source', [
+  z.strictObject({ source: z.literal('inline'), key: base64urlString(KEK_LENGTH) }),
+  z.strictObject({ source: z.literal('file'), path: z.string().min(1) }),
+  z.strictObject({ source: z.literal('ephemeral') }),
+]);
+export type KekSource = z.infer<typeof KekSource>;
+
+const keyFileProblem = (path: string, message: string) =>
+  validationError([{ path: 'kek.path', rule: 'key_file', message: `${path}: ${message}` }], 'key-encryption key file');
+
+const readKeyFile = (path: string): Uint8Array => {
+  // The mode check matters: a KEK any local user can read makes sealing at rest pointless.
+  if ((statSync(path).mode & 0o077) !== 0) throw keyFileProblem(path, 'must not be readable by group or others (chmod 600)');
+  const text = readFileSync(path, 'utf8').trim();
+  const key = /^[A-Za-z0-9_-]{43}$/.test(text) ? fromBase64url(text) : undefined;
+  if (key?.length !== KEK_LENGTH) throw keyFileProblem(path, `must hold ${KEK_LENGTH} bytes as base64url`);
+  return key;
+};
+
+const createKeyFile = (path: string, random: RandomSource): Uint8Array | undefined => {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const key = random(KEK_LENGTH);
+  try {
+    // 'wx' fails when the file appeared meanwhile, so two processes never overwrite each other's KEK.
+    writeFileSync(path, `${toBase64url(key)}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    key.fill(0);
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
+    throw error;
+  }
+  chmodSync(path, 0o600); // the process umask may not have cleared the other bits
+  return key;
+};
+
+export const loadKek = (source: KekSource, random: RandomSource): Uint8Array => {
+  switch (source.source) {
+    case 'inline':
+      return fromBase64url(source.key);
+    case 'ephemeral':
+      return random(KEK_LENGTH).slice();
+    case 'file': {
+      let exists = true;
+      try {
+        statSync(source.path);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        exists = false;
+      }
+      return (exists ? undefined : createKeyFile(source.path, random)) ?? readKeyFile(source.path);
+    }
+    default: {
+      const unreachable: never = source;
+      throw new TypeError(`unknown KEK source ${String(unreachable)}`);
+    }
+  }
+};

@@ -1,0 +1,99 @@
+/**
+ * Append with an expected revision, and the port's idempotency by command id on a server that has no table of
+ * command ids.
+ *
+ * EventStoreDB deduplicates on event ids: a batch re-sent with the same ids at the same expected revision is
+ * answered with the first write's result and writes nothing; a re-send at another expectation is a wrong expected
+ * version. Callers derive event ids from the command id, so with a `commandId`:
+ * 1. each event's metadata carries `$credence: { commandId, attempt }`, `attempt` random per call;
+ * 2. on success, the last event of the batch is read back: if its `attempt` is not ours, the server deduplicated
+ *    against an earlier write and the result is returned with `deduplicated: true`;
+ * 3. on a wrong expected version, the tail of the stream (newest first, up to `scanLimit` events) is searched for
+ *    an event of this batch (same id) or of this command (same command id); if found, the first write's result
+ *    (revision and position of its last event) is returned with `deduplicated: true`, otherwise the conflict stands;
+ * 4. with expected revision `any` (no conflict possible), the same search runs before appending.
+ * Scope and limits: deduplication is per stream (SQLite's is store-wide), and under `any` two concurrent appends of
+ * one command can both pass step 4. Costs one extra read per append with a command id.
+ */
+import { randomUUID } from 'node:crypto';
+import { isCredenceError } from '../../../../domain/errors.ts';
+import type { AppendOptions, AppendResult, EventToAppend, ExpectedRevision } from '../../../../domain/ports/event-store.ts';
+import type { EsdbDriver, WireExpected } from './driver.ts';
+import { encode, markerOf } from './codec.ts';
+
+const PAGE = 100;
+
+export async function appendToStream(
+  driver: EsdbDriver,
+  streamId: string,
+  events: readonly EventToAppend[],
+  options: AppendOptions,
+  scanLimit: number,
+): Promise<AppendResult> {
+  if (typeof streamId !== 'string' || streamId.length === 0) throw new Error('streamId: must be a non-empty string');
+  if (!Array.isArray(events) || events.length === 0) throw new Error('events: must be a non-empty array');
+  const expected = wireExpected(options.expectedRevision);
+  const commandId = options.commandId;
+  if (commandId === undefined) {
+    const written = await driver.append(streamId, events.map((e, i) => encode(e, undefined, i)), expected);
+    return { nextExpectedRevision: written.revision, position: written.position, deduplicated: false };
+  }
+  const attempt = randomUUID();
+  const encoded = events.map((e, i) => encode(e, { commandId, attempt }, i));
+  const ids = new Set(encoded.map((e) => e.id));
+  if (expected === 'any') {
+    const earlier = await findEarlierAppend(driver, streamId, ids, commandId, scanLimit);
+    if (earlier !== undefined) return earlier;
+  }
+  try {
+    const written = await driver.append(streamId, encoded, expected);
+    const [last] = await driver.readStream(streamId, { from: written.revision, backwards: false, maxCount: 1 });
+    const ours = last !== undefined && markerOf(last)?.attempt === attempt;
+    return { nextExpectedRevision: written.revision, position: written.position, deduplicated: !ours };
+  } catch (error) {
+    if (!isCredenceError(error, 'concurrency_conflict')) throw error;
+    const earlier = await findEarlierAppend(driver, streamId, ids, commandId, scanLimit);
+    if (earlier !== undefined) return earlier;
+    throw error;
+  }
+}
+
+/** Newest first, the first event of this batch or command is the last event the earlier append wrote. */
+async function findEarlierAppend(
+  driver: EsdbDriver,
+  streamId: string,
+  ids: ReadonlySet<string>,
+  commandId: string,
+  scanLimit: number,
+): Promise<AppendResult | undefined> {
+  let from: bigint | 'end' = 'end';
+  for (let scanned = 0; scanned < scanLimit; ) {
+    const want = Math.min(PAGE, scanLimit - scanned);
+    const page = await driver.readStream(streamId, { from, backwards: true, maxCount: want });
+    for (const event of page) {
+      if (ids.has(event.id.toLowerCase()) || markerOf(event)?.commandId === commandId) {
+        if (event.position === undefined) return undefined;
+        return { nextExpectedRevision: event.revision, position: event.position, deduplicated: true };
+      }
+    }
+    const oldest = page.at(-1);
+    if (oldest === undefined || oldest.revision === 0n || page.length < want) return undefined;
+    scanned += page.length;
+    from = oldest.revision - 1n;
+  }
+  return undefined;
+}
+
+function wireExpected(expected: ExpectedRevision): WireExpected {
+  switch (expected.kind) {
+    case 'any':
+      return 'any';
+    case 'no_stream':
+      return 'no_stream';
+    case 'exact':
+      if (typeof expected.revision !== 'bigint' || expected.revision < 0n) {
+        throw new Error('options.expectedRevision.revision: must be a non-negative bigint');
+      }
+      return expected.revision;
+  }
+}

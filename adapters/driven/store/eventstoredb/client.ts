@@ -1,0 +1,239 @@
+/**
+ * The one file that imports `@eventstore/db-client` (6.x). Everything the adapter needs from the client goes
+ * through `EsdbDriver` (driver.ts); vendor types and errors stop here. Moving to `@kurrent/kurrentdb-client` (where
+ * `expectedRevision` became `streamState` and `esdb://` became `kurrentdb://`) is a rewrite of this file only.
+ */
+import {
+  BACKWARDS,
+  END,
+  EventStoreDBClient,
+  FORWARDS,
+  NO_STREAM,
+  ANY,
+  START,
+  CancelledError,
+  DeadlineExceededError,
+  NotLeaderError,
+  PersistentSubscriptionExistsError,
+  StreamDeletedError,
+  StreamNotFoundError,
+  TimeoutError,
+  UnavailableError,
+  UnknownError,
+  WrongExpectedVersionError,
+  eventTypeFilter,
+  jsonEvent,
+  persistentSubscriptionToAllSettingsFromDefaults,
+  streamNameFilter,
+  type AllStreamResolvedEvent,
+  type Filter,
+  type PersistentSubscriptionToAllResolvedEvent,
+  type RecordedEvent as ClientRecordedEvent,
+  type ResolvedEvent,
+} from '@eventstore/db-client';
+import { concurrencyConflict } from '../../../../domain/errors.ts';
+import { OrderedPump } from './ordered-pump.ts';
+import {
+  EventStoreDbError,
+  type EsdbDriver,
+  type PersistentDelivery,
+  type ServerFilter,
+  type WireEvent,
+  type WireExpected,
+  type WireMessage,
+  type WireStart,
+} from './driver.ts';
+
+/** The 6.x client only knows `esdb` (lower case); KurrentDB servers speak the same protocol. */
+export function toClientConnectionString(connectionString: string): string {
+  return connectionString
+    .trim()
+    .replace(/^(?:esdb|kurrentdb)(\+discover)?:\/\//i, (_match, discover: string | undefined) =>
+      discover === undefined ? 'esdb://' : 'esdb+discover://',
+    );
+}
+
+export function connectEventStoreDb(connectionString: string): EsdbDriver {
+  let client: EventStoreDBClient;
+  try {
+    client = EventStoreDBClient.connectionString(toClientConnectionString(connectionString));
+  } catch (error) {
+    // The client's parse error repeats the whole string, credentials included: keep only what it expected.
+    const expected = (error as { expected?: unknown }).expected;
+    throw new EventStoreDbError(
+      `invalid EventStoreDB connection string${typeof expected === 'string' ? ` (expected ${expected})` : ''}`,
+      false,
+    );
+  }
+  return {
+    async append(streamId, events, expected) {
+      try {
+        const result = await client.appendToStream(
+          streamId,
+          events.map((e) => jsonEvent({ id: e.id, type: e.type, data: e.data, metadata: e.metadata })),
+          { expectedRevision: clientExpected(expected) },
+        );
+        if (result.position === undefined) throw new EventStoreDbError(`append to ${streamId}: no position returned`, false);
+        return { revision: result.nextExpectedRevision, position: result.position.commit };
+      } catch (error) {
+        throw translate(error, `append to ${streamId}`);
+      }
+    },
+
+    async readStream(streamId, { from, backwards, maxCount }) {
+      if (maxCount <= 0) return [];
+      const events: WireEvent[] = [];
+      try {
+        const read = client.readStream(streamId, {
+          fromRevision: from === 'start' ? START : from === 'end' ? END : from,
+          direction: backwards ? BACKWARDS : FORWARDS,
+          maxCount,
+        });
+        for await (const resolved of read) events.push(wireEvent(resolved));
+        return events;
+      } catch (error) {
+        // The client reports a missing stream by throwing while iterating, not by an empty read.
+        if (error instanceof StreamNotFoundError || error instanceof StreamDeletedError) return [];
+        throw translate(error, `read of ${streamId}`);
+      }
+    },
+
+    async readAllBackwards({ before, maxCount }) {
+      const events: WireEvent[] = [];
+      try {
+        const read = client.readAll({
+          direction: BACKWARDS,
+          fromPosition: before === 'end' ? END : { commit: before, prepare: before },
+          maxCount,
+        });
+        for await (const resolved of read) events.push(wireEvent(resolved));
+        return events;
+      } catch (error) {
+        throw translate(error, 'backward read of $all');
+      }
+    },
+
+    subscribeToAll(start: WireStart, filter: ServerFilter) {
+      let pump: OrderedPump<WireMessage> | undefined;
+      const subscription = client.subscribeToAll({
+        fromPosition: start.kind === 'start' ? START : { commit: start.position, prepare: start.position },
+        filter: clientFilter(filter, (position) => pump?.signal({ kind: 'checkpoint', position })),
+      });
+      pump = new OrderedPump<WireMessage>(subscription, (chunk) => ({
+        kind: 'event',
+        event: wireEvent(chunk as AllStreamResolvedEvent),
+      }));
+      subscription.on('caughtUp', () => pump?.signal({ kind: 'caughtUp' }));
+      const messages = pump;
+      return {
+        next: () => messages.next().catch((error: unknown) => Promise.reject(translate(error, 'subscription to $all'))),
+        close: async () => {
+          messages.close();
+          await subscription.unsubscribe();
+        },
+      };
+    },
+
+    async ensurePersistentGroupOnAll(group, { startFrom, filter, maxRetryCount }) {
+      try {
+        await client.createPersistentSubscriptionToAll(
+          group,
+          persistentSubscriptionToAllSettingsFromDefaults({ startFrom: startFrom === 'start' ? START : END, maxRetryCount }),
+          filter === undefined ? {} : { filter: clientFilter(filter) },
+        );
+        return 'created';
+      } catch (error) {
+        if (error instanceof PersistentSubscriptionExistsError) return 'existed';
+        throw translate(error, `creation of consumer group ${group}`);
+      }
+    },
+
+    subscribePersistentOnAll(group, bufferSize) {
+      const subscription = client.subscribeToPersistentSubscriptionToAll(group, { bufferSize });
+      const settle = async (what: string, action: () => Promise<void>): Promise<void> => {
+        try {
+          await action();
+        } catch (error) {
+          // A failed ack or nack is a connection problem: the server redelivers the event to the group anyway.
+          throw new EventStoreDbError(`EventStoreDB ${what} on consumer group ${group} failed: ${messageOf(error)}`, true, {
+            cause: error,
+          });
+        }
+      };
+      const pump = new OrderedPump<PersistentDelivery>(subscription, (chunk) => {
+        const resolved = chunk as PersistentSubscriptionToAllResolvedEvent;
+        return {
+          event: wireEvent(resolved),
+          retryCount: resolved.retryCount,
+          ack: () => settle('ack', () => subscription.ack(resolved)),
+          nack: (action, reason) => settle('nack', () => subscription.nack(action, reason, resolved)),
+        };
+      });
+      return {
+        next: () => pump.next().catch((error: unknown) => Promise.reject(translate(error, `consumer group ${group}`))),
+        close: async () => {
+          pump.close();
+          await subscription.unsubscribe();
+        },
+      };
+    },
+
+    close: () => client.dispose(),
+  };
+}
+
+function clientExpected(expected: WireExpected): typeof ANY | typeof NO_STREAM | bigint {
+  return expected === 'any' ? ANY : expected === 'no_stream' ? NO_STREAM : expected;
+}
+
+function clientFilter(filter: ServerFilter, onCheckpoint?: (position: bigint) => void): Filter {
+  // checkpointInterval 1: a checkpoint every search window (32 events considered), so that a sparse filter still
+  // tells a bounded read how far the server has looked.
+  const checkpoint =
+    onCheckpoint === undefined
+      ? {}
+      : { checkpointInterval: 1, checkpointReached: (_: unknown, position: { commit: bigint }) => onCheckpoint(position.commit) };
+  return filter.on === 'stream'
+    ? streamNameFilter({ prefixes: [...filter.prefixes], ...checkpoint })
+    : eventTypeFilter({ regex: filter.regex, ...checkpoint });
+}
+
+function wireEvent(resolved: ResolvedEvent): WireEvent {
+  const event: ClientRecordedEvent | undefined = resolved.event;
+  if (event === undefined) throw new EventStoreDbError('the server sent a link without its event', false);
+  return {
+    id: event.id,
+    streamId: event.streamId,
+    revision: event.revision,
+    position: event.position?.commit,
+    type: event.type,
+    isJson: event.isJson,
+    data: event.data,
+    metadata: event.metadata,
+  };
+}
+
+function describeRevision(value: unknown): string {
+  if (typeof value === 'bigint') return `revision ${value}`;
+  if (value === NO_STREAM) return 'no stream';
+  if (value === 'stream_exists') return 'an existing stream';
+  if (value === ANY) return 'any revision';
+  return String(value);
+}
+
+function translate(error: unknown, operation: string): Error {
+  if (error instanceof EventStoreDbError) return error;
+  if (error instanceof WrongExpectedVersionError) {
+    return concurrencyConflict(error.streamName, describeRevision(error.expectedVersion), describeRevision(error.actualVersion));
+  }
+  const transient =
+    error instanceof UnavailableError ||
+    error instanceof CancelledError ||
+    error instanceof TimeoutError ||
+    error instanceof DeadlineExceededError ||
+    error instanceof NotLeaderError ||
+    error instanceof UnknownError;
+  return new EventStoreDbError(`EventStoreDB ${operation} failed: ${messageOf(error)}`, transient, { cause: error });
+}
+
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));

@@ -1,0 +1,75 @@
+/**
+ * How Credence events sit in EventStoreDB: JSON data, our metadata as the event's JSON metadata, and the id as the
+ * EventStoreDB event id. When an append carries a command id, the metadata also holds a `$credence` entry with the
+ * command id and a per-attempt marker; the idempotency check reads it back (see append.ts) and `decode` removes it,
+ * so readers see exactly the metadata that was appended.
+ */
+import { z } from 'zod';
+import { protocolError, validationError } from '../../../../domain/errors.ts';
+import type { EventToAppend, JsonObject, RecordedEvent } from '../../../../domain/ports/event-store.ts';
+import type { WireEvent, WireEventToAppend } from './driver.ts';
+
+export const ENVELOPE_KEY = '$credence';
+
+export interface AppendMarker {
+  readonly commandId: string;
+  /** Random per attempt: tells our own write apart from an earlier one the server deduplicated against. */
+  readonly attempt: string;
+}
+
+const Json = z.json();
+const JsonObjectSchema = z.record(z.string(), Json);
+const Marker = z.object({ commandId: z.string(), attempt: z.string() });
+// EventStoreDB rejects ids that are not UUIDs; any version is fine (ours are derived from command ids).
+const Uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
+
+const StoredEvent = z.object({
+  id: z.string(),
+  streamId: z.string(),
+  revision: z.bigint().nonnegative(),
+  position: z.bigint().nonnegative(),
+  type: z.string(),
+  isJson: z.literal(true),
+  data: JsonObjectSchema,
+  metadata: JsonObjectSchema.optional(),
+});
+
+export function encode(event: EventToAppend, marker: AppendMarker | undefined, index: number): WireEventToAppend {
+  if (!Uuid.safeParse(event.id).success) {
+    throw validationError([{ path: `events.${index}.id`, rule: 'uuid', message: 'must be a UUID' }], 'event');
+  }
+  if (ENVELOPE_KEY in event.metadata) {
+    throw new Error(`events[${index}].metadata: the key ${ENVELOPE_KEY} is reserved by the EventStoreDB adapter`);
+  }
+  const metadata: JsonObject = marker === undefined ? event.metadata : { ...event.metadata, [ENVELOPE_KEY]: { ...marker } };
+  return { id: event.id.toLowerCase(), type: event.type, data: event.data, metadata };
+}
+
+/** System events ($-prefixed stream or type) are EventStoreDB's own, never Credence's. */
+export const isSystemEvent = (event: WireEvent): boolean => event.type.startsWith('$') || event.streamId.startsWith('$');
+
+/** Parses a stored event at the boundary; a malformed one is a `protocol` CredenceError naming it. */
+export function decode(event: WireEvent): RecordedEvent {
+  const parsed = StoredEvent.safeParse(event);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw protocolError(`read of event ${event.id} in ${event.streamId}`, `not a Credence event (${issues})`);
+  }
+  const { [ENVELOPE_KEY]: _marker, ...metadata } = parsed.data.metadata ?? {};
+  return {
+    id: parsed.data.id,
+    streamId: parsed.data.streamId,
+    revision: parsed.data.revision,
+    position: parsed.data.position,
+    type: parsed.data.type,
+    data: parsed.data.data as JsonObject,
+    metadata: metadata as JsonObject,
+  };
+}
+
+/** The append marker stored with an event, if any. */
+export function markerOf(event: WireEvent): AppendMarker | undefined {
+  if (typeof event.metadata !== 'object' || event.metadata === null) return undefined;
+  const parsed = Marker.safeParse((event.metadata as Record<string, unknown>)[ENVELOPE_KEY]);
+  return parsed.success ? parsed.data : undefined;
+}

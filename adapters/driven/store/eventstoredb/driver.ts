@@ -1,0 +1,99 @@
+/**
+ * What the EventStoreDB adapter needs from a gRPC client, in our own types. `client.ts` implements it over
+ * `@eventstore/db-client` 6.x and is the only file that imports that package: moving to `@kurrent/kurrentdb-client`
+ * means rewriting that one file against this interface.
+ */
+import type { JsonObject } from '../../../../domain/ports/event-store.ts';
+
+export type WireExpected = 'any' | 'no_stream' | bigint;
+
+export interface WireEventToAppend {
+  readonly id: string;
+  readonly type: string;
+  readonly data: JsonObject;
+  readonly metadata: JsonObject;
+}
+
+/** An event as the client hands it over, before our own parsing. */
+export interface WireEvent {
+  readonly id: string;
+  readonly streamId: string;
+  readonly revision: bigint;
+  /** Commit position; absent when the server is too old to return positions on stream reads (< 22.6). */
+  readonly position: bigint | undefined;
+  readonly type: string;
+  readonly isJson: boolean;
+  readonly data: unknown;
+  readonly metadata: unknown;
+}
+
+/** EventStoreDB filters on one attribute: the stream name or the event type. */
+export type ServerFilter =
+  | { readonly on: 'stream'; readonly prefixes: readonly string[] }
+  | { readonly on: 'type'; readonly regex: string };
+
+/** `after` is exclusive, which is what the server does with a subscription's start position. */
+export type WireStart = { readonly kind: 'start' } | { readonly kind: 'after'; readonly position: bigint };
+
+export type WireMessage =
+  | { readonly kind: 'event'; readonly event: WireEvent }
+  | { readonly kind: 'caughtUp' }
+  | { readonly kind: 'checkpoint'; readonly position: bigint };
+
+/** Messages in the order the server sent them; ends when the server ends the call, throws when it fails. */
+export interface WireSubscription extends AsyncIterator<WireMessage> {
+  close(): Promise<void>;
+}
+
+export type NackAction = 'retry' | 'park' | 'skip';
+
+export interface PersistentDelivery {
+  readonly event: WireEvent;
+  readonly retryCount: number;
+  ack(): Promise<void>;
+  nack(action: NackAction, reason: string): Promise<void>;
+}
+
+export interface WirePersistentSubscription extends AsyncIterator<PersistentDelivery> {
+  close(): Promise<void>;
+}
+
+export interface PersistentGroupSettings {
+  readonly startFrom: 'start' | 'end';
+  readonly filter: ServerFilter | undefined;
+  readonly maxRetryCount: number;
+}
+
+export interface EsdbDriver {
+  /** Throws our `concurrency_conflict` CredenceError when the expectation fails. */
+  append(
+    streamId: string,
+    events: readonly WireEventToAppend[],
+    expected: WireExpected,
+  ): Promise<{ readonly revision: bigint; readonly position: bigint }>;
+  /** Empty when the stream does not exist (or was deleted). */
+  readStream(
+    streamId: string,
+    options: { readonly from: bigint | 'start' | 'end'; readonly backwards: boolean; readonly maxCount: number },
+  ): Promise<readonly WireEvent[]>;
+  /** The newest events of $all, newest first, strictly before `before` (a position) or from the end. */
+  readAllBackwards(options: { readonly before: bigint | 'end'; readonly maxCount: number }): Promise<readonly WireEvent[]>;
+  subscribeToAll(start: WireStart, filter: ServerFilter): WireSubscription;
+  /** Creates the group unless it exists. */
+  ensurePersistentGroupOnAll(group: string, settings: PersistentGroupSettings): Promise<'created' | 'existed'>;
+  subscribePersistentOnAll(group: string, bufferSize: number): WirePersistentSubscription;
+  close(): Promise<void>;
+}
+
+/** A failure of the server or the connection, already stripped of the client's own types. */
+export class EventStoreDbError extends Error {
+  /** Worth retrying: the server was unavailable, not the leader, timed out or dropped the call. */
+  readonly transient: boolean;
+  constructor(message: string, transient: boolean, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'EventStoreDbError';
+    this.transient = transient;
+  }
+}
+
+export const isTransient = (error: unknown): boolean => error instanceof EventStoreDbError && error.transient;

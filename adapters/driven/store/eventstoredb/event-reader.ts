@@ -1,0 +1,169 @@
+/**
+ * Reads $all through filtered catch-up subscriptions and survives their drops. The client leaves resuming to the
+ * caller; this does it: after an error or an end of the underlying subscription it waits (bounded exponential
+ * backoff) and subscribes again after the position of the last event it has seen. Since a subscription's start
+ * position is exclusive on the server and positions only grow, resuming from the last seen event gives neither a
+ * gap nor a duplicate; events at or before that position are dropped anyway, as a guard.
+ *
+ * With `until`, it is a bounded read: it stops at that position, at a checkpoint past it, or when the server says
+ * it has caught up (EventStoreDB 23.10+ sends that marker; the 6.x client has no filtered read of $all, so a
+ * filtered read is a subscription that ends there).
+ */
+import type { RecordedEvent } from '../../../../domain/ports/event-store.ts';
+import { protocolError } from '../../../../domain/errors.ts';
+import {
+  EventStoreDbError,
+  isTransient,
+  type EsdbDriver,
+  type WireMessage,
+  type WireStart,
+  type WireSubscription,
+} from './driver.ts';
+import type { CompiledFilter } from './filters.ts';
+import { decode } from './codec.ts';
+
+export interface ResubscribePolicy {
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+  /** Consecutive drops without an event in between before giving up. */
+  readonly maxAttempts: number;
+}
+
+export interface DropNotice {
+  readonly reason: string;
+  readonly attempt: number;
+  readonly delayMs: number;
+  /** The position the next subscription starts after; undefined when it starts from the beginning. */
+  readonly resumeAfter: bigint | undefined;
+}
+
+/** Where to start, and the position already seen (events at or before it are never delivered). */
+export interface StartPoint {
+  readonly start: WireStart;
+  readonly seen: bigint | undefined;
+}
+
+export interface ReaderSettings {
+  readonly driver: EsdbDriver;
+  readonly filter: CompiledFilter;
+  readonly policy: ResubscribePolicy;
+  readonly onDrop?: ((notice: DropNotice) => void) | undefined;
+  readonly until?: bigint;
+}
+
+const DONE: IteratorResult<RecordedEvent, undefined> = { done: true, value: undefined };
+
+export class EventReader {
+  private wire: WireSubscription | undefined;
+  private seen: bigint | undefined;
+  private first: WireStart | undefined;
+  private closed = false;
+  private exhausted = false;
+  private attempt = 0;
+  private cancelSleep: (() => void) | undefined;
+
+  constructor(
+    private readonly settings: ReaderSettings,
+    private readonly startPoint: Promise<StartPoint>,
+  ) {}
+
+  async next(): Promise<IteratorResult<RecordedEvent, undefined>> {
+    for (;;) {
+      if (this.closed) return DONE;
+      if (this.exhausted) {
+        await this.close();
+        return DONE;
+      }
+      const wire = this.wire ?? (await this.open());
+      if (wire === undefined) return DONE;
+      let result: IteratorResult<WireMessage>;
+      try {
+        result = await wire.next();
+      } catch (error) {
+        if (this.closed) return DONE;
+        await this.dropped(error);
+        continue;
+      }
+      if (this.closed) return DONE;
+      if (result.done === true) {
+        await this.dropped(undefined);
+        continue;
+      }
+      const message = result.value;
+      const until = this.settings.until;
+      if (message.kind !== 'event') {
+        if (until !== undefined && (message.kind === 'caughtUp' || message.position >= until)) this.exhausted = true;
+        continue;
+      }
+      const event = message.event;
+      if (event.position === undefined) {
+        await this.close();
+        throw protocolError('subscription to $all', `event ${event.id} arrived without a position`);
+      }
+      if (this.seen !== undefined && event.position <= this.seen) continue;
+      if (until !== undefined && event.position > until) {
+        this.exhausted = true;
+        continue;
+      }
+      this.seen = event.position;
+      this.attempt = 0;
+      if (until !== undefined && event.position >= until) this.exhausted = true;
+      if (!this.settings.filter.keep(event)) continue;
+      try {
+        return { done: false, value: decode(event) };
+      } catch (error) {
+        await this.close();
+        throw error;
+      }
+    }
+  }
+
+  /** Ends the read; a pending `next()` resolves as done. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.cancelSleep?.();
+    const wire = this.wire;
+    this.wire = undefined;
+    await wire?.close().catch(() => undefined);
+  }
+
+  private async open(): Promise<WireSubscription | undefined> {
+    if (this.first === undefined) {
+      const point = await this.startPoint;
+      this.first = point.start;
+      this.seen ??= point.seen;
+    }
+    if (this.closed) return undefined;
+    const start: WireStart = this.seen !== undefined ? { kind: 'after', position: this.seen } : this.first;
+    this.wire = this.settings.driver.subscribeToAll(start, this.settings.filter.server);
+    return this.wire;
+  }
+
+  private async dropped(error: unknown): Promise<void> {
+    const wire = this.wire;
+    this.wire = undefined;
+    await wire?.close().catch(() => undefined);
+    if (error !== undefined && !isTransient(error)) {
+      await this.close();
+      throw error;
+    }
+    this.attempt += 1;
+    const reason = error === undefined ? 'the server ended the subscription' : (error as Error).message;
+    const { initialDelayMs, maxDelayMs, maxAttempts } = this.settings.policy;
+    if (this.attempt > maxAttempts) {
+      await this.close();
+      throw new EventStoreDbError(`subscription to $all dropped ${maxAttempts} times in a row (last: ${reason})`, true);
+    }
+    const delayMs = Math.min(maxDelayMs, initialDelayMs * 2 ** (this.attempt - 1));
+    this.settings.onDrop?.({ reason, attempt: this.attempt, delayMs, resumeAfter: this.seen });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, delayMs);
+      this.cancelSleep = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.cancelSleep = undefined;
+  }
+}

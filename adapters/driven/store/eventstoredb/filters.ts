@@ -1,0 +1,51 @@
+/**
+ * Our `AllFilter` as an EventStoreDB server-side filter. The server filters on ONE attribute per request (stream
+ * name or event type), so:
+ * - stream prefixes only: a stream-name prefix filter;
+ * - event types only: an event-type regex `^(?:A|B)$` of the escaped types (exact match, not prefix);
+ * - both: the stream prefixes go to the server and the event types are checked here on what comes back;
+ * - none: the server's "exclude system events" type filter.
+ * System events ($-prefixed stream or type) are dropped in every case.
+ */
+import type { AllFilter } from '../../../../domain/ports/event-store.ts';
+import type { ServerFilter, WireEvent } from './driver.ts';
+import { isSystemEvent } from './codec.ts';
+
+export interface CompiledFilter {
+  readonly server: ServerFilter;
+  /** Applied to what the server returns; false for system events and for the part the server could not apply. */
+  readonly keep: (event: WireEvent) => boolean;
+}
+
+const EXCLUDE_SYSTEM_EVENTS = '^[^$]';
+
+export function compileFilter(filter: AllFilter | undefined, argument: string): CompiledFilter {
+  const prefixes = list(filter?.streamPrefixes, `${argument}.streamPrefixes`);
+  const types = list(filter?.eventTypes, `${argument}.eventTypes`);
+  const typeSet = new Set(types);
+  const server: ServerFilter =
+    prefixes !== undefined
+      ? { on: 'stream', prefixes }
+      : types !== undefined
+        ? { on: 'type', regex: exactTypes(types) }
+        : { on: 'type', regex: EXCLUDE_SYSTEM_EVENTS };
+  const typesLeft = prefixes !== undefined && types !== undefined;
+  return {
+    server,
+    keep: (event) => !isSystemEvent(event) && (!typesLeft || typeSet.has(event.type)),
+  };
+}
+
+/** Characters that are syntax in both .NET (the server) and JavaScript regular expressions. */
+const escape = (literal: string): string => literal.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
+
+export const exactTypes = (types: readonly string[]): string => `^(?:${types.map(escape).join('|')})$`;
+
+function list(values: readonly string[] | undefined, argument: string): readonly string[] | undefined {
+  if (values === undefined) return undefined;
+  if (!Array.isArray(values) || values.length === 0 || values.some((v) => typeof v !== 'string')) {
+    // Same contract as the SQLite store: an empty list is ambiguous, the caller omits the field to match everything.
+    throw new Error(`${argument}: must be a non-empty array of strings, or omitted`);
+  }
+  return [...new Set(values)];
+}

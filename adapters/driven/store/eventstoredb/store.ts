@@ -1,0 +1,193 @@
+/**
+ * The store port over EventStoreDB / KurrentDB. Mapping:
+ * - revisions are EventStoreDB stream revisions; positions are commit positions (uint64, bigint end to end);
+ * - `afterPosition` is exclusive in the port. The server's subscription start is exclusive too, but it skips the
+ *   first event at or after the given position, so a start position must be one the server returned (any event's
+ *   `position` or `headPosition()`); 0n and below mean "from the start" (no event sits at 0: the log opens with an
+ *   epoch record). Reads go through subscriptions, so the same rule applies to `readAll`;
+ * - system events ($-prefixed stream or type) are never returned;
+ * - reads need EventStoreDB 22.6+ (positions on stream reads) and filtered/bounded `readAll` needs 23.10+ (the
+ *   caught-up marker); KurrentDB 24+ has both.
+ */
+import type {
+  AppendOptions,
+  AppendResult,
+  EventStore,
+  EventToAppend,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  StoreSubscription,
+  SubscribeOptions,
+  SubscriptionStart,
+} from '../../../../domain/ports/event-store.ts';
+import type { EsdbDriver } from './driver.ts';
+import { appendToStream } from './append.ts';
+import { compileFilter } from './filters.ts';
+import { decode, isSystemEvent } from './codec.ts';
+import { EventReader, type DropNotice, type ResubscribePolicy, type StartPoint } from './event-reader.ts';
+import { EventStoreDbSubscription } from './subscription.ts';
+import {
+  startPersistentConsumer,
+  type PersistentConsumer,
+  type PersistentHandler,
+  type PersistentSubscriptionOptions,
+} from './persistent.ts';
+
+export interface EventStoreDbStoreOptions {
+  /** Backoff between resubscriptions after a drop. Defaults: 100 ms doubling up to 5 s. */
+  readonly resubscribe?: { readonly initialDelayMs?: number; readonly maxDelayMs?: number };
+  /** Told about every dropped subscription before it is resumed (for logs and metrics). */
+  readonly onSubscriptionDropped?: (notice: DropNotice) => void;
+  /** How many events of a stream's tail the command-id check reads back at most. Default 1000. */
+  readonly idempotencyScanLimit?: number;
+}
+
+// A bounded read gives up after this many drops in a row; a subscription never does.
+const READ_ATTEMPTS = 5;
+const HEAD_PAGE = 64;
+
+export class EventStoreDbStore implements EventStore {
+  private readonly subscriptions = new Set<EventStoreDbSubscription>();
+  private readonly consumers = new Set<PersistentConsumer>();
+  private readonly policy: ResubscribePolicy;
+  private closed = false;
+
+  constructor(
+    private readonly driver: EsdbDriver,
+    private readonly options: EventStoreDbStoreOptions = {},
+  ) {
+    this.policy = {
+      initialDelayMs: options.resubscribe?.initialDelayMs ?? 100,
+      maxDelayMs: options.resubscribe?.maxDelayMs ?? 5_000,
+      maxAttempts: Number.POSITIVE_INFINITY,
+    };
+  }
+
+  appendToStream(streamId: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult> {
+    this.assertOpen();
+    return appendToStream(this.driver, streamId, events, options, this.options.idempotencyScanLimit ?? 1000);
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<readonly RecordedEvent[]> {
+    this.assertOpen();
+    const from = options.fromRevision ?? 0n;
+    if (typeof from !== 'bigint' || from < 0n) throw new Error('options.fromRevision: must be a non-negative bigint');
+    const maxCount = options.maxCount ?? Number.MAX_SAFE_INTEGER;
+    if (!Number.isInteger(maxCount) || maxCount < 0) throw new Error('options.maxCount: must be a non-negative integer');
+    const events = await this.driver.readStream(streamId, { from, backwards: false, maxCount });
+    return events.map(decode);
+  }
+
+  async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
+    this.assertOpen();
+    const filter = compileFilter(options.filter, 'options.filter');
+    const maxCount = options.maxCount ?? Number.POSITIVE_INFINITY;
+    if (maxCount !== Number.POSITIVE_INFINITY && (!Number.isInteger(maxCount) || maxCount < 0)) {
+      throw new Error('options.maxCount: must be a non-negative integer');
+    }
+    if (maxCount === 0) return;
+    const [newest] = await this.driver.readAllBackwards({ before: 'end', maxCount: 1 });
+    if (newest?.position === undefined) return;
+    const start = startAfter(options.afterPosition, 'options.afterPosition');
+    if (start.seen !== undefined && start.seen >= newest.position) return;
+    const reader = new EventReader(
+      { driver: this.driver, filter, policy: { ...this.policy, maxAttempts: READ_ATTEMPTS }, until: newest.position },
+      Promise.resolve(start),
+    );
+    try {
+      for (let count = 0; count < maxCount; count += 1) {
+        const next = await reader.next();
+        if (next.done === true) return;
+        yield next.value;
+      }
+    } finally {
+      await reader.close();
+    }
+  }
+
+  subscribeToAll(options: SubscribeOptions): StoreSubscription {
+    this.assertOpen();
+    const filter = compileFilter(options.filter, 'options.filter');
+    // Started now, not on the first next(): "from the end" means from when subscribeToAll was called.
+    const start = this.startPoint(options.from);
+    start.catch(() => undefined);
+    const reader = new EventReader(
+      { driver: this.driver, filter, policy: this.policy, onDrop: this.options.onSubscriptionDropped },
+      start,
+    );
+    const subscription = new EventStoreDbSubscription(reader, (s) => this.subscriptions.delete(s));
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  async headPosition(): Promise<bigint | undefined> {
+    this.assertOpen();
+    let before: bigint | 'end' = 'end';
+    for (;;) {
+      const page = await this.driver.readAllBackwards({ before, maxCount: HEAD_PAGE });
+      const newest = page.find((event) => !isSystemEvent(event));
+      if (newest !== undefined) return newest.position;
+      const oldest = page.at(-1);
+      if (oldest?.position === undefined || page.length < HEAD_PAGE) return undefined;
+      before = oldest.position;
+    }
+  }
+
+  /**
+   * Joins (creating it if missing) a persistent subscription group on $all and hands each event to `handler`.
+   * EventStoreDB only; see persistent.ts for ack / retry / park.
+   */
+  async persistentSubscriptionToAll(
+    group: string,
+    handler: PersistentHandler,
+    options: PersistentSubscriptionOptions = {},
+  ): Promise<PersistentConsumer> {
+    this.assertOpen();
+    const consumer = await startPersistentConsumer(
+      { driver: this.driver, policy: this.policy, onDrop: this.options.onSubscriptionDropped },
+      group,
+      handler,
+      options,
+    );
+    this.consumers.add(consumer);
+    void consumer.done.finally(() => this.consumers.delete(consumer)).catch(() => undefined);
+    return consumer;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((s) => s.unsubscribe()));
+    await Promise.all([...this.consumers].map((c) => c.stop()));
+    await this.driver.close();
+  }
+
+  private startPoint(from: SubscriptionStart): Promise<StartPoint> {
+    switch (from.kind) {
+      case 'start':
+        return Promise.resolve({ start: { kind: 'start' }, seen: undefined });
+      case 'after':
+        return Promise.resolve(startAfter(from.position, 'options.from.position'));
+      case 'end':
+        // Any event counts here, system ones included: the point is only to start after the current end.
+        return this.driver.readAllBackwards({ before: 'end', maxCount: 1 }).then(([newest]) =>
+          newest?.position === undefined
+            ? { start: { kind: 'start' }, seen: undefined }
+            : { start: { kind: 'after', position: newest.position }, seen: newest.position },
+        );
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('the EventStoreDB store is closed');
+  }
+}
+
+function startAfter(position: bigint | undefined, argument: string): StartPoint {
+  if (position === undefined) return { start: { kind: 'start' }, seen: undefined };
+  if (typeof position !== 'bigint') throw new Error(`${argument}: must be a bigint`);
+  return position <= 0n
+    ? { start: { kind: 'start' }, seen: position }
+    : { start: { kind: 'after', position }, seen: position };
+}

@@ -1,0 +1,32 @@
+import type { EventToAppend } from '../../../../domain/ports/event-store.ts';
+import { isPlainObject } from './rows.ts';
+
+// Caller mistakes are programming errors: they throw plain errors that name the argument.
+
+export function checkEventsToAppend(streamId: unknown, events: readonly EventToAppend[]): void {
+  if (typeof streamId !== 'string' || streamId.length === 0) {
+    throw new Error('streamId: must be a non-empty string');
+  }
+  if (!Array.isArray(events) || events.length === 0) {
+    throw new Error('events: must be a non-empty array (an append of nothing is a caller mistake)');
+  }
+  events.forEach((event, i) => {
+    if (typeof event.id !== 'string' || event.id.length === 0) throw new Error(`events[${i}].id: must be a non-empty string`);
+    if (typeof event.type !== 'string' || event.type.length === 0) {
+      throw new Error(`events[${i}].type: must be a non-empty string`);
+    }
+    if (!isPlainObject(event.data)) throw new Error(`events[${i}].data: must be a JSON object`);
+    if (!isPlainObject(event.metadata)) throw new Error(`events[${i}].metadata: must be a JSON object`);
+  });
+}
+
+export const checkCount = (value: number | undefined, argument: string): number => {
+  if (value === undefined) return Number.POSITIVE_INFINITY;
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${argument}: must be a non-negative integer`);
+  return value;
+};
+
+export const checkPosition = (value: unknown, argument: string): bigint => {
+  if (typeof value !== 'bigint') throw new Error(`${argument}: must be a bigint`);
+  return value;
+};

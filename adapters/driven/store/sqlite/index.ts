@@ -1,0 +1,5 @@
+export { openSqliteStore, openSqliteStoreInDir, SqliteEventStore } from './sqlite-store.ts';
+export type { SqliteStoreLocation, SqliteStoreOptions, SqliteStoreSettings } from './sqlite-store.ts';
+export type { SqliteSubscription } from './subscription.ts';
+export { SCHEMA_VERSION } from './schema.ts';
+export { readEventsDb, readEventsDbInDir, EVENTS_DB_FILE, type StoredEventRead } from './events-db-reader.ts';

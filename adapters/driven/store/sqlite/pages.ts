@@ -1,0 +1,96 @@
+import type Database from 'better-sqlite3';
+import type { AllFilter, RecordedEvent } from '../../../../domain/ports/event-store.ts';
+import { EVENT_COLUMNS, toRecordedEvent } from './rows.ts';
+
+/** One page of $all and where the next page starts (exclusive). */
+export interface Page {
+  readonly events: readonly RecordedEvent[];
+  readonly cursor: bigint;
+}
+
+interface CompiledFilter {
+  readonly prefixes: readonly string[];
+  readonly types: readonly string[];
+}
+
+/** Validates and normalises a filter once, so that every page of a long read reuses it. */
+export function compileFilter(filter: AllFilter | undefined, argument: string): CompiledFilter {
+  const list = (values: readonly string[] | undefined, name: string): readonly string[] => {
+    if (values === undefined) return [];
+    if (!Array.isArray(values) || values.length === 0 || values.some((v) => typeof v !== 'string')) {
+      // An empty list is ambiguous (match nothing? everything?): the caller omits the field to match everything.
+      throw new Error(`${argument}.${name}: must be a non-empty array of strings, or omitted`);
+    }
+    return [...new Set(values)];
+  };
+  return { prefixes: list(filter?.streamPrefixes, 'streamPrefixes'), types: list(filter?.eventTypes, 'eventTypes') };
+}
+
+// GLOB is case-sensitive and its only metacharacters are * ? [ : bracketing them makes a prefix literal, where
+// LIKE would also treat % and _ as wildcards and fold ASCII case.
+const globPrefix = (prefix: string): string => prefix.replace(/[*?[]/g, (c) => `[${c}]`) + '*';
+
+/**
+ * Reads $all in pages. Every page is bounded by the head read just before it: since SQLite has one writer at a
+ * time, no position below the head can still appear, so a short page lets the cursor jump to the head and a sparse
+ * filter never rescans rows it has already examined.
+ */
+export class PageReader {
+  private readonly head: Database.Statement;
+  private readonly cache = new Map<string, Database.Statement>();
+
+  constructor(private readonly db: Database.Database) {
+    this.head = db.prepare('SELECT MAX(position) AS head FROM events');
+  }
+
+  headPosition(): bigint | undefined {
+    const row = this.head.get() as { head: bigint | null };
+    return row.head ?? undefined;
+  }
+
+  read(after: bigint, filter: CompiledFilter, limit: number): Page {
+    const head = this.headPosition();
+    if (head === undefined || head <= after || limit <= 0) return { events: [], cursor: after };
+    const params: Record<string, unknown> = { after, head, limit };
+    filter.prefixes.forEach((p, i) => (params[`p${i}`] = globPrefix(p)));
+    filter.types.forEach((t, i) => (params[`t${i}`] = t));
+    const rows = this.statement(filter.prefixes.length, filter.types.length).all(params);
+    const events = rows.map(toRecordedEvent);
+    const last = events.at(-1);
+    return { events, cursor: events.length < limit || last === undefined ? head : last.position };
+  }
+
+  private statement(prefixCount: number, typeCount: number): Database.Statement {
+    const key = `${prefixCount}:${typeCount}`;
+    let statement = this.cache.get(key);
+    if (statement === undefined) {
+      // Filters with many distinct shapes would otherwise keep statements forever.
+      if (this.cache.size >= 64) this.cache.clear();
+      statement = this.db.prepare(pageSql(prefixCount, typeCount));
+      this.cache.set(key, statement);
+    }
+    return statement;
+  }
+}
+
+function pageSql(prefixCount: number, typeCount: number): string {
+  const prefixClause =
+    prefixCount === 0
+      ? ''
+      : ` AND (${Array.from({ length: prefixCount }, (_, i) => `stream_id GLOB @p${i}`).join(' OR ')})`;
+  const range = 'position > @after AND position <= @head';
+  if (typeCount === 0) {
+    // NOT INDEXED keeps the walk on the rowid in position order: an index on stream_id would need a sort of every
+    // match on each page, which grows with the log.
+    return `SELECT ${EVENT_COLUMNS} FROM events NOT INDEXED WHERE ${range}${prefixClause} ORDER BY position LIMIT @limit`;
+  }
+  // One ordered walk of the (type, position, stream_id) index per type, each cut at the page size, then merged:
+  // a page costs at most (types x page size) index entries however many events match overall.
+  const perType = Array.from(
+    { length: typeCount },
+    (_, i) =>
+      `SELECT position FROM (SELECT position FROM events INDEXED BY events_type_position ` +
+      `WHERE type = @t${i} AND ${range}${prefixClause} ORDER BY position LIMIT @limit)`,
+  ).join(' UNION ALL ');
+  return `SELECT ${EVENT_COLUMNS} FROM events WHERE position IN (${perType}) ORDER BY position LIMIT @limit`;
+}

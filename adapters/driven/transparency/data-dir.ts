@@ -1,0 +1,24 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CheckpointSigner } from '../../../domain/transparency/checkpoint-signer.ts';
+import { openKeyFileSignerInDir } from './key-file-signer.ts';
+import { openTransparencyLogInDir, TRANSPARENCY_DB_FILE, type SqliteTransparencyLog } from './sqlite-log.ts';
+
+/** Default checkpoint origin (and key name): a schema-less URL, as tlog-checkpoint recommends. */
+export const DEFAULT_LOG_ORIGIN = 'credence.local/log';
+
+/**
+ * The transparency log of a data folder: `<dataDir>/transparency.db`, kept apart from `events.db` so that one
+ * file cannot be edited to agree with the other, and its key file `<dataDir>/transparency.key` (0600), used
+ * until a Secure Environment signer is passed instead.
+ */
+export const openTransparencyInDir = (
+  dataDir: string,
+  options: { readonly origin?: string; readonly signer?: CheckpointSigner } = {},
+): { log: SqliteTransparencyLog; signer: CheckpointSigner; origin: string } => {
+  const origin = options.origin ?? DEFAULT_LOG_ORIGIN;
+  const signer = options.signer ?? openKeyFileSignerInDir(dataDir, origin);
+  return { log: openTransparencyLogInDir(dataDir), signer, origin };
+};
+
+export const hasTransparencyLog = (dataDir: string): boolean => existsSync(join(dataDir, TRANSPARENCY_DB_FILE));

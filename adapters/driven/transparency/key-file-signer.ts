@@ -1,0 +1,93 @@
+import { closeSync, fchmodSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import type { CheckpointSigner } from '../../../domain/transparency/checkpoint-signer.ts';
+import { fromBase64, toBase64 } from '../../../domain/transparency/bytes.ts';
+import {
+  ED25519_SIGNATURE_TYPE,
+  formatVerifierKey,
+  isValidKeyName,
+  noteVerifierKey,
+  type NoteVerifierKey,
+} from '../../../domain/transparency/note.ts';
+
+/**
+ * The log's Ed25519 key in a file, until the Secure Environment holds it (seed 004: keys in a Secure
+ * Environment). The file uses the signed-note private key text form, `PRIVATE+KEY+<name>+<key ID>+base64(0x01 ||
+ * seed)`, is created with mode 0600, and a file that others can read is refused, as ssh does.
+ * Nothing here ever puts the seed in an error message or a log line.
+ */
+
+export const KEY_FILE = 'transparency.key';
+export const PUBLIC_KEY_FILE = 'transparency.pub';
+
+const PREFIX = 'PRIVATE+KEY+';
+
+const parseKeyFile = (path: string, text: string): { keyName: string; seed: Uint8Array } => {
+  // Only the first two `+` after the prefix separate fields: the base64 key may itself contain `+`.
+  const [keyName = '', idHex = '', ...rest] = text.trim().slice(PREFIX.length).split('+');
+  const typed = fromBase64(rest.join('+'));
+  if (!text.startsWith(PREFIX) || typed === undefined || typed.length !== 33 || typed[0] !== ED25519_SIGNATURE_TYPE) {
+    throw new Error(`key file ${path}: not an Ed25519 signed-note private key`);
+  }
+  const seed = typed.slice(1);
+  typed.fill(0);
+  const key = noteVerifierKey(keyName, ed25519.getPublicKey(seed));
+  if (key.keyId.toString(16).padStart(8, '0') !== idHex) throw new Error(`key file ${path}: key ID does not match the key`);
+  return { keyName, seed };
+};
+
+const createKeyFile = (path: string, keyName: string): void => {
+  mkdirSync(dirname(path), { recursive: true });
+  const seed = ed25519.utils.randomSecretKey();
+  const key = noteVerifierKey(keyName, ed25519.getPublicKey(seed));
+  const typed = new Uint8Array(33);
+  typed[0] = ED25519_SIGNATURE_TYPE;
+  typed.set(seed, 1);
+  const line = `${PREFIX}${keyName}+${key.keyId.toString(16).padStart(8, '0')}+${toBase64(typed)}\n`;
+  typed.fill(0);
+  seed.fill(0);
+  // 'wx': never overwrite an existing key (that would fork the log's identity); 0600 before any byte is written.
+  const fd = openSync(path, 'wx', 0o600);
+  try {
+    fchmodSync(fd, 0o600);
+    writeSync(fd, line);
+  } finally {
+    closeSync(fd);
+  }
+};
+
+/** Signs with the key in `path`, creating it (mode 0600) when `create` is set and the file does not exist. */
+export const openKeyFileSigner = (args: { path: string; keyName: string; create?: boolean }): CheckpointSigner => {
+  if (!isValidKeyName(args.keyName)) throw new Error('keyName: must be non-empty without spaces or "+"');
+  let stat = statSync(args.path, { throwIfNoEntry: false });
+  if (stat === undefined) {
+    if (!args.create) throw new Error(`key file ${args.path} does not exist`);
+    createKeyFile(args.path, args.keyName);
+    stat = statSync(args.path);
+  }
+  if ((stat.mode & 0o077) !== 0) {
+    throw new Error(`key file ${args.path} is accessible by group or others (mode ${(stat.mode & 0o777).toString(8)}); chmod 600 it`);
+  }
+  const { keyName, seed } = parseKeyFile(args.path, readFileSync(args.path, 'utf8'));
+  if (keyName !== args.keyName) throw new Error(`key file ${args.path} holds the key of ${keyName}, not ${args.keyName}`);
+  const publicKey = ed25519.getPublicKey(seed);
+  return {
+    keyName,
+    publicKey,
+    sign: async (message) => ed25519.sign(message, seed),
+  };
+};
+
+/** The verifier key of a signer, in the text form auditors pin (`<name>+<key ID>+<base64 key>`). */
+export const signerVerifierKey = (signer: CheckpointSigner): NoteVerifierKey => noteVerifierKey(signer.keyName, signer.publicKey);
+
+/**
+ * Opens (or creates) `<dataDir>/transparency.key` and writes `<dataDir>/transparency.pub` beside it, the public
+ * verifier key to hand to auditors.
+ */
+export const openKeyFileSignerInDir = (dataDir: string, keyName: string): CheckpointSigner => {
+  const signer = openKeyFileSigner({ path: join(dataDir, KEY_FILE), keyName, create: true });
+  writeFileSync(join(dataDir, PUBLIC_KEY_FILE), `${formatVerifierKey(signerVerifierKey(signer))}\n`);
+  return signer;
+};

@@ -1,0 +1,230 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  appendLeafHash,
+  frontierNodes,
+  frontierRoot,
+  type CompletedNode,
+  type Frontier,
+} from '../../../domain/transparency/frontier.ts';
+import { consistencyProof, inclusionProof, rootHash } from '../../../domain/transparency/tree.ts';
+import type { LeafToAppend, LoggedLeaf, StoredCheckpoint, TransparencyLogStore } from '../../../domain/ports/transparency-log.ts';
+
+const SCHEMA_VERSION = 1;
+
+// Level 0 lives in `leaves`; `nodes` holds every complete subtree above it, keyed (level, index), written once
+// when its last leaf arrives and never updated: the table only grows, like the log.
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS leaves (
+  leaf_index INTEGER PRIMARY KEY,
+  position   INTEGER NOT NULL UNIQUE,
+  event_id   TEXT    NOT NULL,
+  leaf_hash  BLOB    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS nodes (
+  level INTEGER NOT NULL,
+  idx   INTEGER NOT NULL,
+  hash  BLOB    NOT NULL,
+  PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (
+  tree_size INTEGER PRIMARY KEY,
+  root_hash BLOB    NOT NULL,
+  time      TEXT    NOT NULL,
+  note      TEXT    NOT NULL
+);
+`;
+
+interface LeafRow {
+  leaf_index: bigint;
+  position: bigint;
+  event_id: string;
+  leaf_hash: Buffer;
+}
+interface CheckpointRow {
+  tree_size: bigint;
+  root_hash: Buffer;
+  time: string;
+  note: string;
+}
+
+const toLeaf = (row: LeafRow): LoggedLeaf => ({
+  leafIndex: Number(row.leaf_index),
+  position: row.position,
+  eventId: row.event_id,
+  leafHash: new Uint8Array(row.leaf_hash),
+});
+const toCheckpoint = (row: CheckpointRow): StoredCheckpoint => ({
+  treeSize: Number(row.tree_size),
+  rootHash: new Uint8Array(row.root_hash),
+  time: row.time,
+  note: row.note,
+});
+
+const PAGE = 4096;
+
+/** The transparency log in its own SQLite file, apart from events.db, so that editing one is caught by the other. */
+export class SqliteTransparencyLog implements TransparencyLogStore {
+  private frontier: Frontier = { size: 0, hashes: [] };
+  private readonly sql;
+
+  constructor(private readonly db: Database.Database) {
+    db.defaultSafeIntegers(true);
+    db.pragma('busy_timeout = 5000');
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.transaction(() => {
+      const found = Number(db.pragma('user_version', { simple: true }));
+      if (found > SCHEMA_VERSION) throw new Error(`transparency log file has schema version ${found}, newer than ${SCHEMA_VERSION}`);
+      db.exec(SCHEMA);
+      if (found < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }).immediate();
+    this.sql = {
+      count: db.prepare('SELECT COALESCE(MAX(leaf_index) + 1, 0) AS n FROM leaves').pluck(),
+      lastPosition: db.prepare('SELECT position FROM leaves ORDER BY leaf_index DESC LIMIT 1').pluck(),
+      leafHash: db.prepare('SELECT leaf_hash FROM leaves WHERE leaf_index = ?').pluck(),
+      node: db.prepare('SELECT hash FROM nodes WHERE level = ? AND idx = ?').pluck(),
+      insertLeaf: db.prepare('INSERT INTO leaves (leaf_index, position, event_id, leaf_hash) VALUES (?, ?, ?, ?)'),
+      insertNode: db.prepare('INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)'),
+      leafAt: db.prepare('SELECT * FROM leaves WHERE leaf_index = ?'),
+      leafByPosition: db.prepare('SELECT * FROM leaves WHERE position = ?'),
+      leafByEventId: db.prepare('SELECT * FROM leaves WHERE event_id = ? ORDER BY leaf_index LIMIT 1'),
+      leafPage: db.prepare('SELECT * FROM leaves WHERE leaf_index >= ? ORDER BY leaf_index LIMIT ?'),
+      insertCheckpoint: db.prepare(
+        'INSERT OR IGNORE INTO checkpoints (tree_size, root_hash, time, note) VALUES (?, ?, ?, ?)',
+      ),
+      latestCheckpoint: db.prepare('SELECT * FROM checkpoints ORDER BY tree_size DESC LIMIT 1'),
+      checkpointCovering: db.prepare('SELECT * FROM checkpoints WHERE tree_size >= ? ORDER BY tree_size LIMIT 1'),
+      checkpointAt: db.prepare('SELECT * FROM checkpoints WHERE tree_size = ?'),
+    };
+    this.reloadFrontier();
+  }
+
+  /** Another connection (the CLI, a second worker) may have appended: the edge is re-read from the stored nodes. */
+  private reloadFrontier(): void {
+    const size = Number(this.sql.count.get());
+    this.frontier = { size, hashes: frontierNodes(size).map(({ level, index }) => this.nodeHash(level, index)) };
+  }
+
+  size(): number {
+    return this.frontier.size;
+  }
+
+  lastPosition(): bigint | undefined {
+    return (this.sql.lastPosition.get() as bigint | undefined) ?? undefined;
+  }
+
+  nodeHash(level: number, index: number): Uint8Array {
+    const hash = (level === 0 ? this.sql.leafHash.get(index) : this.sql.node.get(level, index)) as Buffer | undefined;
+    if (hash === undefined) throw new Error(`node (${level}, ${index}) is not in the transparency log`);
+    return new Uint8Array(hash);
+  }
+
+  append(leaves: readonly LeafToAppend[]): void {
+    if (leaves.length === 0) return;
+    // IMMEDIATE takes the write lock before the size is read, so two writers cannot both extend the same edge.
+    this.db
+      .transaction(() => {
+        if (Number(this.sql.count.get()) !== this.frontier.size) this.reloadFrontier();
+        let frontier = this.frontier;
+        let previous = this.lastPosition();
+        for (const leaf of leaves) {
+          if (previous !== undefined && leaf.position <= previous) {
+            // Another writer (a second worker, the CLI) may have logged it first: the same leaf is not appended twice.
+            if (this.isLogged(leaf)) continue;
+            throw new Error(`leaves: position ${leaf.position} is not after position ${previous}`);
+          }
+          previous = leaf.position;
+          const appended = appendLeafHash(frontier, leaf.leafHash);
+          this.sql.insertLeaf.run(frontier.size, leaf.position, leaf.eventId, leaf.leafHash);
+          this.insertNodes(appended.completed);
+          frontier = appended.frontier;
+        }
+        this.frontier = frontier;
+      })
+      .immediate();
+  }
+
+  private isLogged(leaf: LeafToAppend): boolean {
+    const logged = this.leafByPosition(leaf.position);
+    return logged !== undefined && logged.eventId === leaf.eventId && Buffer.compare(logged.leafHash, leaf.leafHash) === 0;
+  }
+
+  private insertNodes(completed: readonly CompletedNode[]): void {
+    for (const node of completed) if (node.level > 0) this.sql.insertNode.run(node.level, node.index, node.hash);
+  }
+
+  rootHash(size: number = this.frontier.size): Uint8Array {
+    return size === this.frontier.size ? frontierRoot(this.frontier) : rootHash(this, size);
+  }
+
+  inclusionProof(leafIndex: number, treeSize: number): Uint8Array[] {
+    if (treeSize > this.frontier.size) throw new Error(`treeSize: ${treeSize} exceeds the log size ${this.frontier.size}`);
+    return inclusionProof(this, leafIndex, treeSize);
+  }
+
+  consistencyProof(first: number, second: number): Uint8Array[] {
+    if (second > this.frontier.size) throw new Error(`second: ${second} exceeds the log size ${this.frontier.size}`);
+    return consistencyProof(this, first, second);
+  }
+
+  leafAt(leafIndex: number): LoggedLeaf | undefined {
+    const row = this.sql.leafAt.get(leafIndex) as LeafRow | undefined;
+    return row && toLeaf(row);
+  }
+
+  leafByPosition(position: bigint): LoggedLeaf | undefined {
+    const row = this.sql.leafByPosition.get(position) as LeafRow | undefined;
+    return row && toLeaf(row);
+  }
+
+  leafByEventId(eventId: string): LoggedLeaf | undefined {
+    const row = this.sql.leafByEventId.get(eventId) as LeafRow | undefined;
+    return row && toLeaf(row);
+  }
+
+  *leaves(fromIndex = 0): Iterable<LoggedLeaf> {
+    let next = fromIndex;
+    for (;;) {
+      const rows = this.sql.leafPage.all(next, PAGE) as LeafRow[];
+      for (const row of rows) yield toLeaf(row);
+      if (rows.length < PAGE) return;
+      next = Number(rows[rows.length - 1]!.leaf_index) + 1;
+    }
+  }
+
+  saveCheckpoint(checkpoint: StoredCheckpoint): void {
+    this.sql.insertCheckpoint.run(checkpoint.treeSize, checkpoint.rootHash, checkpoint.time, checkpoint.note);
+  }
+
+  latestCheckpoint(): StoredCheckpoint | undefined {
+    const row = this.sql.latestCheckpoint.get() as CheckpointRow | undefined;
+    return row && toCheckpoint(row);
+  }
+
+  checkpointCovering(size: number): StoredCheckpoint | undefined {
+    const row = this.sql.checkpointCovering.get(size) as CheckpointRow | undefined;
+    return row && toCheckpoint(row);
+  }
+
+  checkpointAt(treeSize: number): StoredCheckpoint | undefined {
+    const row = this.sql.checkpointAt.get(treeSize) as CheckpointRow | undefined;
+    return row && toCheckpoint(row);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+export const TRANSPARENCY_DB_FILE = 'transparency.db';
+
+export const openTransparencyLog = (location: { file: string } | { memory: true }): SqliteTransparencyLog => {
+  if ('file' in location) mkdirSync(dirname(location.file), { recursive: true });
+  return new SqliteTransparencyLog(new Database('file' in location ? location.file : ':memory:'));
+};
+
+/** Opens `<dataDir>/transparency.db`. */
+export const openTransparencyLogInDir = (dataDir: string): SqliteTransparencyLog =>
+  openTransparencyLog({ file: join(dataDir, TRANSPARENCY_DB_FILE) });

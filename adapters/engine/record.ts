@@ -1,0 +1,75 @@
+import type { Command } from '../../domain/commands/index.ts';
+import type { DomainEvent } from '../../domain/events/index.ts';
+import type { EventMetadata } from '../../domain/metadata.ts';
+import { eventIdFor } from '../../domain/event-ids.ts';
+import { currentVersionOf } from '../../domain/upcasters.ts';
+import { ExpectedRevision, type CommandOutcome, type EventStore, type EventToAppend, type RecordedEvent } from '../../domain/ports/index.ts';
+import { stateOf, applyStored, type LoadedEntity } from '../../machines/index.ts';
+import type { EntityCache } from './entity-cache.ts';
+import { replayedOutcome } from './idempotency.ts';
+
+export const outcomeOf = (entity: LoadedEntity, commandId: string, events: readonly RecordedEvent[], deduplicated: boolean): CommandOutcome => ({
+  commandId,
+  streamId: entity.streamId,
+  state: stateOf(entity.snapshot),
+  events,
+  deduplicated,
+});
+
+/** The events as stored: ids derived from the command id, and the command's metadata on each. */
+const toAppend = (command: Command, events: readonly DomainEvent[], at: Date): EventToAppend[] => {
+  const { commandId } = command.metadata;
+  const metadata: EventMetadata = {
+    schemaVersion: 1,
+    actor: command.metadata.actor,
+    commandId,
+    commandType: command.type,
+    correlationId: command.metadata.correlationId ?? commandId,
+    causationId: command.metadata.causationId ?? commandId,
+    occurredAt: at.toISOString(),
+    ...(command.metadata.signature !== undefined ? { signature: command.metadata.signature } : {}),
+  };
+  return events.map((event, index) => ({
+    id: eventIdFor(commandId, index),
+    type: event.type,
+    data: event.data as EventToAppend['data'],
+    metadata: { ...metadata, schemaVersion: currentVersionOf(event.type) } as unknown as EventToAppend['metadata'],
+  }));
+};
+
+/**
+ * Step 7, append: with the expected revision of the stream the decision was made on, and the command id as the
+ * store's idempotency key. The outcome is the entity after the append.
+ */
+export const appendDecision = async (
+  store: EventStore,
+  cache: EntityCache,
+  command: Command,
+  entity: LoadedEntity,
+  events: readonly DomainEvent[],
+  at: Date,
+): Promise<CommandOutcome> => {
+  const { commandId } = command.metadata;
+  const appending = toAppend(command, events, at);
+  const result = await store.appendToStream(entity.streamId, appending, {
+    expectedRevision: ExpectedRevision.after(entity.revision),
+    commandId,
+  });
+  if (result.deduplicated) {
+    // Another writer (or this one, before a cache eviction) recorded this command first: return its outcome.
+    // When the command id was first used on another stream (or for another command), replayedOutcome refuses it.
+    const fresh = await cache.load(entity.kind, entity.id);
+    return replayedOutcome(command, fresh, fresh.events.filter((e) => e.metadata.commandId === commandId));
+  }
+  // A single event's position is the append's position; several may have gaps (EventStoreDB): re-read those.
+  const [only] = appending;
+  if (appending.length === 1 && only !== undefined) {
+    const recorded: RecordedEvent = { ...only, streamId: entity.streamId, revision: result.nextExpectedRevision, position: result.position };
+    const next = applyStored(entity, [recorded]);
+    cache.remember(next);
+    return outcomeOf(next, commandId, [recorded], false);
+  }
+  const next = await cache.load(entity.kind, entity.id);
+  const recorded = next.events.filter((e) => e.metadata.commandId === commandId).map((e) => e.record as RecordedEvent);
+  return outcomeOf(next, commandId, recorded, false);
+};

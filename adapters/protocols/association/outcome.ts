@@ -1,0 +1,27 @@
+import { toBase64url } from '../../../domain/crypto/base64url.ts';
+import type { KeyHandle } from '../../../domain/ports/secure-environment.ts';
+import type { AssociationChallenge, AssociationHello, AssociationOutcome } from './messages.ts';
+
+/**
+ * What one end of a completed handshake knows: the same facts on both ends (from the hello, the challenge and the
+ * final transcript hash), apart from which side it is and its own handle of the session key.
+ */
+export const associationOutcome = (
+  side: AssociationOutcome['side'],
+  hello: AssociationHello,
+  challenge: AssociationChallenge,
+  sessionKeyHandle: KeyHandle,
+  transcriptHash: Uint8Array,
+  now: Date,
+): AssociationOutcome => ({
+  associationId: challenge.sessionId,
+  side,
+  registrarId: challenge.registrarId,
+  registreeId: hello.registreeId,
+  credential: hello.credential,
+  sessionKeyHandle,
+  transcriptHash: toBase64url(transcriptHash),
+  establishedAt: now.toISOString(),
+  lifetimeSeconds: challenge.lifetimeSeconds,
+  expiresAt: challenge.expiresAt,
+});

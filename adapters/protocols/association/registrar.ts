@@ -1,0 +1,194 @@
+import { isValidAgreementPublicKey } from '../../../domain/crypto/agreement.ts';
+import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
+import { toHex } from '../../../domain/crypto/bytes.ts';
+import type { Clock } from '../../../domain/ports/clock.ts';
+import type { RandomSource } from '../../../domain/ports/random.ts';
+import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
+import { assertFresh, assertUsableCredential, NONCE_LENGTH, parseMessage, protocolFailure } from '../shared/protocol.ts';
+import { Transcript, withoutFields } from '../../../domain/crypto/transcript.ts';
+import { SessionTable, type SessionBase } from '../shared/session-table.ts';
+import { destroyQuietly } from '../shared/destroy-quietly.ts';
+import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
+import { checkProof, proofFailure, prove, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
+import { associationOutcome } from './outcome.ts';
+import { associationLifetime } from './lifetime.ts';
+import {
+  AssociationFinish,
+  AssociationHello,
+  type AssociationChallenge,
+  type AssociationOutcome,
+} from './messages.ts';
+import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
+import { deriveSessionKey, PROTOCOL, proofFor } from './session-key.ts';
+
+/** The Registree's credential as the engine knows it. */
+export interface RegistreeCredential {
+  readonly descriptor: CredentialDescriptor;
+  /** The Registrar's own handle of the shared PSK (psk256 only). */
+  readonly handle?: KeyHandle;
+  readonly revoked?: boolean;
+}
+
+export interface RegistrarOptions {
+  /** The Registrar CSE-ID the Registrees are configured with (clause 11.3.1). */
+  readonly id: string;
+  readonly owner: string;
+  readonly se: SecureEnvironment;
+  readonly now: Clock['now'];
+  readonly random: RandomSource;
+  readonly replayCache: ReplayCache;
+  readonly resolveCredential: (registreeId: string, fingerprint: string) => Promise<RegistreeCredential | undefined>;
+  /** Authenticates this Registrar to Registrees holding asymmetric credentials. */
+  readonly signingKey?: CredentialKey & { readonly kind: 'ed25519' | 'p256' };
+  /** Kept between an association's end and its credential's (default 60 s). */
+  readonly lifetimeMarginSeconds?: number;
+  readonly maxClockSkewSeconds?: number;
+  readonly sessionTimeoutSeconds?: number;
+  readonly maxSessions?: number;
+}
+
+interface Session extends SessionBase {
+  stage: 'challenged';
+  readonly hello: AssociationHello;
+  readonly transcript: Transcript;
+  readonly challenge: AssociationChallenge;
+  readonly challengeTranscript: Uint8Array;
+  readonly verifier: ProofVerifier;
+  readonly psk?: KeyHandle;
+  readonly ephemeral?: KeyHandle;
+}
+
+const HELLO = 'association.hello';
+const FINISH = 'association.finish';
+
+/**
+ * The Registrar CSE side of the association handshake (seed 003 clause 11.3.2): mutual authentication of the
+ * Registree, session key derivation, a lifetime strictly shorter than the credential's, replay protection.
+ */
+export class Registrar {
+  readonly #o: RegistrarOptions;
+  readonly #sessions: SessionTable<Session>;
+  readonly #skew: number;
+
+  constructor(options: RegistrarOptions) {
+    this.#o = options;
+    this.#skew = options.maxClockSkewSeconds ?? 300;
+    if (options.replayCache.windowSeconds < 2 * this.#skew) throw new RangeError('replayCache.windowSeconds must be at least twice maxClockSkewSeconds');
+    this.#sessions = new SessionTable<Session>({
+      timeoutSeconds: options.sessionTimeoutSeconds ?? 60,
+      maxSessions: options.maxSessions ?? 10_000,
+      cleanup: (s) => destroyQuietly(options.se, options.owner, s.ephemeral),
+    });
+  }
+
+  get id(): string {
+    return this.#o.id;
+  }
+
+  async acceptHello(input: unknown): Promise<AssociationChallenge> {
+    const { se, owner } = this.#o;
+    const hello = parseMessage(AssociationHello, input, HELLO);
+    const now = this.#o.now();
+    if (hello.registrarId !== this.#o.id) throw protocolFailure(HELLO, 'wrong_identity', 'addressed to another Registrar CSE');
+    assertFresh(HELLO, hello.sentAt, now, this.#skew);
+    const known = assertUsableCredential(
+      HELLO,
+      await this.#o.resolveCredential(hello.registreeId, hello.credential.fingerprint),
+      hello.credential,
+      now,
+      hello.registreeId,
+    );
+    const { descriptor } = known;
+    const lifetime = associationLifetime({
+      requestedSeconds: hello.requestedLifetimeSeconds,
+      credentialNotAfter: descriptor.validity.notAfter,
+      now,
+      marginSeconds: this.#o.lifetimeMarginSeconds ?? 60,
+      step: HELLO,
+    });
+    const verifier = this.#verifier(known);
+    const signer = this.#signer(known);
+    const peerEphemeral = hello.ephemeral ? fromBase64url(hello.ephemeral.publicKey) : undefined;
+    if (hello.ephemeral && !isValidAgreementPublicKey(hello.ephemeral.group, peerEphemeral as Uint8Array)) {
+      throw protocolFailure(HELLO, 'invalid_ephemeral_key');
+    }
+    // SER-012: a Registree nonce is accepted once per window, whatever else the message says.
+    const verdict = await this.#o.replayCache.remember(`${PROTOCOL}:${this.#o.id}:nonce:${hello.registreeNonce}`, now);
+    if (verdict !== 'fresh') throw protocolFailure(HELLO, verdict === 'full' ? 'replay_cache_full' : 'replayed_nonce');
+
+    const ephemeral = hello.ephemeral ? await se.generate(owner, hello.ephemeral.group, { ephemeral: true }) : undefined;
+    try {
+      const ephemeralKey = ephemeral ? (await se.describe(owner, ephemeral)).publicKey : undefined;
+      const unsigned = {
+        type: 'association.challenge' as const,
+        version: 1 as const,
+        sessionId: this.#sessions.newId(this.#o.random),
+        registrarId: this.#o.id,
+        registreeId: hello.registreeId,
+        registreeNonce: hello.registreeNonce,
+        registrarNonce: toBase64url(this.#o.random(NONCE_LENGTH)),
+        ...(hello.ephemeral && ephemeralKey ? { ephemeral: { group: hello.ephemeral.group, publicKey: toBase64url(ephemeralKey) } } : {}),
+        ...lifetime,
+      };
+      const transcript = new Transcript(PROTOCOL);
+      transcript.absorb(hello.type, hello);
+      const th = transcript.absorb(unsigned.type, unsigned);
+      const challenge = { ...unsigned, proof: await prove(se, owner, signer, proofFor('registrar', 'challenge', th)) };
+      await this.#sessions.add(HELLO, now, {
+        id: challenge.sessionId,
+        stage: 'challenged',
+        hello,
+        transcript,
+        challenge,
+        challengeTranscript: th,
+        verifier,
+        ...(known.handle && descriptor.kind === 'psk256' ? { psk: known.handle } : {}),
+        ...(ephemeral ? { ephemeral } : {}),
+      });
+      return challenge;
+    } catch (error) {
+      await destroyQuietly(se, owner, ephemeral);
+      throw error;
+    }
+  }
+
+  async acceptFinish(input: unknown): Promise<AssociationOutcome> {
+    const finish = parseMessage(AssociationFinish, input, FINISH);
+    const now = this.#o.now();
+    return this.#sessions.step(finish.sessionId, FINISH, 'challenged', now, async (session) => {
+      const { se, owner } = this.#o;
+      const { hello, challenge } = session;
+      if (finish.registrarNonce !== challenge.registrarNonce) throw protocolFailure(FINISH, 'nonce_mismatch');
+      const th = session.transcript.absorb(finish.type, withoutFields(finish, 'proof'));
+      if (!(await checkProof(se, owner, session.verifier, proofFor('registree', 'finish', th), finish.proof))) {
+        throw protocolFailure(FINISH, proofFailure(session.verifier), 'Registree authentication failed');
+      }
+      const verdict = await this.#o.replayCache.remember(`${PROTOCOL}:${this.#o.id}:transcript:${toHex(th)}`, now);
+      if (verdict !== 'fresh') throw protocolFailure(FINISH, verdict === 'full' ? 'replay_cache_full' : 'replayed_transcript');
+      const sessionKeyHandle = await deriveSessionKey(
+        se,
+        owner,
+        session.psk
+          ? { psk: session.psk }
+          : { ephemeral: session.ephemeral as KeyHandle, peerPublicKey: fromBase64url(hello.ephemeral?.publicKey ?? '') },
+        session.challengeTranscript,
+        FINISH,
+      );
+      session.done = true;
+      return associationOutcome('registrar', hello, challenge, sessionKeyHandle, th, now);
+    });
+  }
+
+  #verifier(known: RegistreeCredential): ProofVerifier {
+    const d = known.descriptor;
+    if (d.kind !== 'psk256') return { kind: d.kind, publicKey: fromBase64url(d.publicKey) };
+    if (!known.handle) throw new TypeError('resolveCredential: a psk256 credential needs its handle');
+    return { kind: 'psk256', handle: known.handle };
+  }
+
+  #signer(known: RegistreeCredential): CredentialKey {
+    if (known.descriptor.kind === 'psk256') return { kind: 'psk256', handle: known.handle as KeyHandle };
+    if (!this.#o.signingKey) throw protocolFailure(HELLO, 'unsupported', 'this Registrar has no signing key for asymmetric credentials');
+    return this.#o.signingKey;
+  }
+}

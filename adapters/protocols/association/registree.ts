@@ -1,0 +1,164 @@
+import { isValidAgreementPublicKey, type AgreementGroup } from '../../../domain/crypto/agreement.ts';
+import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
+import { associationOutcome } from './outcome.ts';
+import type { Clock } from '../../../domain/ports/clock.ts';
+import type { RandomSource } from '../../../domain/ports/random.ts';
+import { validityAt, type CredentialDescriptor } from '../../../domain/crypto/credential.ts';
+import { NONCE_LENGTH, parseMessage, protocolFailure } from '../shared/protocol.ts';
+import { Transcript, withoutFields } from '../../../domain/crypto/transcript.ts';
+import { destroyQuietly } from '../shared/destroy-quietly.ts';
+import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
+import { checkProof, proofFailure, prove, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
+import {
+  AssociationChallenge,
+  AssociationConfiguration,
+  type AssociationFinish,
+  type AssociationHello,
+  type AssociationOutcome,
+} from './messages.ts';
+import { deriveSessionKey, PROTOCOL, proofFor } from './session-key.ts';
+
+export interface RegistreeOptions {
+  /** The Registree's CSE-ID or AE-ID. */
+  readonly id: string;
+  readonly owner: string;
+  readonly se: SecureEnvironment;
+  readonly now: Clock['now'];
+  readonly random: RandomSource;
+  /** The credential from enrolment (clause 11.3.2: "the credentials resulting from ... enrolment"). */
+  readonly credential: { readonly handle: KeyHandle; readonly descriptor: CredentialDescriptor };
+  /** Clause 11.3.1 association configuration; parsed here. */
+  readonly configuration: AssociationConfiguration;
+  readonly maxClockSkewSeconds?: number;
+}
+
+type Stage = 'hello_sent' | 'established' | 'failed';
+const CHALLENGE = 'association.challenge';
+
+/** The Registree (CSE or AE) side of the association handshake. */
+export class Registree {
+  readonly #o: RegistreeOptions;
+  readonly #configuration: AssociationConfiguration;
+
+  constructor(options: RegistreeOptions) {
+    const parsed = AssociationConfiguration.safeParse(options.configuration);
+    if (!parsed.success) throw new TypeError(`configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    this.#o = options;
+    this.#configuration = parsed.data;
+  }
+
+  /** Starts a handshake asking for `lifetimeSeconds`; the Registrar may grant less, never more. */
+  async start(request: { readonly lifetimeSeconds: number; readonly agreementGroup?: AgreementGroup }): Promise<RegistreeHandshake> {
+    const { se, owner, credential } = this.#o;
+    const state = validityAt(credential.descriptor.validity, this.#o.now());
+    if (state !== 'active') throw protocolFailure('association.start', state === 'expired' ? 'credential_expired' : 'credential_not_yet_valid');
+    const kind = credential.descriptor.kind;
+    const group = request.agreementGroup ?? (kind === 'p256' ? 'p256' : 'x25519');
+    const ephemeral = kind === 'psk256' ? undefined : await se.generate(owner, group, { ephemeral: true });
+    const ephemeralKey = ephemeral ? (await se.describe(owner, ephemeral)).publicKey : undefined;
+    const hello: AssociationHello = {
+      type: 'association.hello',
+      version: 1,
+      registreeId: this.#o.id,
+      registrarId: this.#configuration.registrarId,
+      credential: { kind, fingerprint: credential.descriptor.fingerprint },
+      registreeNonce: toBase64url(this.#o.random(NONCE_LENGTH)),
+      ...(ephemeralKey ? { ephemeral: { group, publicKey: toBase64url(ephemeralKey) } } : {}),
+      requestedLifetimeSeconds: request.lifetimeSeconds,
+      sentAt: this.#o.now().toISOString(),
+    };
+    return new RegistreeHandshake(this.#o, this.#configuration, hello, ephemeral);
+  }
+}
+
+/** One handshake run on the Registree: send `hello`, feed it the challenge, send the returned `finish`. */
+export class RegistreeHandshake {
+  readonly hello: AssociationHello;
+  readonly #o: RegistreeOptions;
+  readonly #configuration: AssociationConfiguration;
+  readonly #transcript = new Transcript(PROTOCOL);
+  #ephemeral: KeyHandle | undefined;
+  #stage: Stage = 'hello_sent';
+
+  constructor(options: RegistreeOptions, configuration: AssociationConfiguration, hello: AssociationHello, ephemeral: KeyHandle | undefined) {
+    this.#o = options;
+    this.#configuration = configuration;
+    this.hello = hello;
+    this.#ephemeral = ephemeral;
+    this.#transcript.absorb(hello.type, hello);
+  }
+
+  async acceptChallenge(input: unknown): Promise<{ finish: AssociationFinish; outcome: AssociationOutcome }> {
+    if (this.#stage !== 'hello_sent') throw protocolFailure(CHALLENGE, 'unknown_session', `this handshake is ${this.#stage}`);
+    try {
+      const result = await this.#accept(input);
+      this.#stage = 'established';
+      return result;
+    } catch (error) {
+      await this.abort();
+      throw error;
+    }
+  }
+
+  async abort(): Promise<void> {
+    this.#stage = 'failed';
+    await destroyQuietly(this.#o.se, this.#o.owner, this.#ephemeral);
+    this.#ephemeral = undefined;
+  }
+
+  async #accept(input: unknown): Promise<{ finish: AssociationFinish; outcome: AssociationOutcome }> {
+    const { se, owner, credential } = this.#o;
+    const now = this.#o.now();
+    const challenge = parseMessage(AssociationChallenge, input, CHALLENGE);
+    const { hello } = this;
+    if (challenge.registrarId !== hello.registrarId || challenge.registreeId !== hello.registreeId) throw protocolFailure(CHALLENGE, 'wrong_identity');
+    if (challenge.registreeNonce !== hello.registreeNonce) throw protocolFailure(CHALLENGE, 'nonce_mismatch');
+    const peerGroup = challenge.ephemeral?.group;
+    const peer = challenge.ephemeral ? fromBase64url(challenge.ephemeral.publicKey) : undefined;
+    const acceptable = peer === undefined || peerGroup === undefined
+      ? hello.ephemeral === undefined
+      : peerGroup === hello.ephemeral?.group && isValidAgreementPublicKey(peerGroup, peer);
+    if (!acceptable) throw protocolFailure(CHALLENGE, 'invalid_ephemeral_key');
+    const thChallenge = this.#transcript.absorb(challenge.type, withoutFields(challenge, 'proof'));
+    const verifier = this.#registrarVerifier();
+    if (!(await checkProof(se, owner, verifier, proofFor('registrar', 'challenge', thChallenge), challenge.proof))) {
+      throw protocolFailure(CHALLENGE, proofFailure(verifier), 'Registrar CSE authentication failed');
+    }
+    // Clause 11.3.2: the association must end strictly before the credential it is derived from.
+    if (challenge.lifetimeSeconds > hello.requestedLifetimeSeconds) throw protocolFailure(CHALLENGE, 'lifetime_exceeds_request');
+    const expiresAt = Date.parse(challenge.expiresAt);
+    const skewMs = (this.#o.maxClockSkewSeconds ?? 300) * 1000;
+    if (expiresAt > now.getTime() + challenge.lifetimeSeconds * 1000 + skewMs) throw protocolFailure(CHALLENGE, 'lifetime_exceeds_request', 'expiry is later than the lifetime allows');
+    if (!(expiresAt < Date.parse(credential.descriptor.validity.notAfter))) throw protocolFailure(CHALLENGE, 'lifetime_exceeds_credential');
+
+    const sessionKeyHandle = await deriveSessionKey(
+      se,
+      owner,
+      peer ? { ephemeral: this.#ephemeral as KeyHandle, peerPublicKey: peer } : { psk: credential.handle },
+      thChallenge,
+      CHALLENGE,
+    );
+    this.#ephemeral = undefined;
+    try {
+      const unsigned = { type: 'association.finish' as const, version: 1 as const, sessionId: challenge.sessionId, registrarNonce: challenge.registrarNonce };
+      const th = this.#transcript.absorb(unsigned.type, unsigned);
+      const signer: CredentialKey = { kind: credential.descriptor.kind, handle: credential.handle };
+      const finish = { ...unsigned, proof: await prove(se, owner, signer, proofFor('registree', 'finish', th)) };
+      return {
+        finish,
+        outcome: associationOutcome('registree', hello, challenge, sessionKeyHandle, th, now),
+      };
+    } catch (error) {
+      await destroyQuietly(se, owner, sessionKeyHandle);
+      throw error;
+    }
+  }
+
+  #registrarVerifier(): ProofVerifier {
+    const { credential } = this.#o;
+    if (credential.descriptor.kind === 'psk256') return { kind: 'psk256', handle: credential.handle };
+    const key = this.#configuration.registrarKey;
+    if (!key) throw new TypeError('configuration.registrarKey is required for an asymmetric credential');
+    return { kind: key.kind, publicKey: fromBase64url(key.publicKey) };
+  }
+}

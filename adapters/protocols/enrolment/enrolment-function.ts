@@ -1,0 +1,296 @@
+import { isCredenceError } from '../../../domain/errors.ts';
+import { isValidAgreementPublicKey, type AgreementGroup } from '../../../domain/crypto/agreement.ts';
+import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
+import type { Clock } from '../../../domain/ports/clock.ts';
+import type { RandomSource } from '../../../domain/ports/random.ts';
+import type { CredentialDescriptor, CredentialKind } from '../../../domain/crypto/credential.ts';
+import { publicKeyFingerprint } from '../../../domain/crypto/fingerprint.ts';
+import { assertFresh, assertUsableCredential, NONCE_LENGTH, parseMessage, protocolFailure } from '../shared/protocol.ts';
+import { isValidSigningPublicKey, verifySignature } from '../../../domain/crypto/signatures.ts';
+import { Transcript, withoutFields } from '../../../domain/crypto/transcript.ts';
+import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
+import { destroyQuietly } from '../shared/destroy-quietly.ts';
+import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
+import { checkProof, proofFailure, prove, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
+import { verifyCertificateChain, type TrustAnchors } from '../../../domain/x509/chain.ts';
+import { deliveryAad, deliveryKey, PROTOCOL, proofFor } from './key-delivery.ts';
+import {
+  ProvisioningAuth,
+  ProvisioningHello,
+  ProvisioningReceipt,
+  type ProvisioningChallenge,
+  type ProvisioningDelivery,
+  type ProvisioningOutcome,
+  type ServiceParameters,
+} from './messages.ts';
+import { SessionTable, type SessionBase } from '../shared/session-table.ts';
+
+/** The node's pre-existing credential as the engine knows it (recorded at pre-provisioning). */
+export interface BootstrapCredential {
+  readonly descriptor: CredentialDescriptor;
+  /** The Enrolment Function's own handle of the bootstrap PSK (psk256 only). */
+  readonly handle?: KeyHandle;
+  readonly revoked?: boolean;
+}
+
+export interface EnrolmentFunctionOptions {
+  readonly id: string;
+  /** Secure Environment owner for every key this function uses (its signing key, PSK copies, ephemerals). */
+  readonly owner: string;
+  readonly se: SecureEnvironment;
+  readonly now: Clock['now'];
+  readonly random: RandomSource;
+  readonly replayCache: ReplayCache;
+  readonly resolveBootstrap: (nodeId: string) => Promise<BootstrapCredential | undefined>;
+  /** Authenticates this function to nodes with an asymmetric bootstrap; nodes pin its public key. */
+  readonly signingKey?: CredentialKey & { readonly kind: 'ed25519' | 'p256' };
+  /** Manufacturer CAs for IDevID bootstraps (SER-SWIR-04). */
+  readonly trustAnchors?: TrustAnchors;
+  readonly credentialLifetimeSeconds: number;
+  readonly serviceParameters?: (nodeId: string) => ServiceParameters | Promise<ServiceParameters>;
+  readonly allowedCredentialKinds?: readonly CredentialKind[];
+  readonly maxClockSkewSeconds?: number;
+  readonly sessionTimeoutSeconds?: number;
+  readonly maxSessions?: number;
+}
+
+interface Session extends SessionBase {
+  stage: 'challenged' | 'delivered';
+  readonly hello: ProvisioningHello;
+  readonly transcript: Transcript;
+  readonly enrolmentNonce: string;
+  readonly nodeVerifier: ProofVerifier;
+  readonly signer: CredentialKey;
+  readonly challenge: ProvisioningChallenge;
+  readonly ephemeral?: KeyHandle;
+  readonly manufacturerCertificate?: ProvisioningOutcome['manufacturerCertificate'];
+  credential?: CredentialDescriptor;
+  credentialKeyHandle?: KeyHandle;
+}
+
+const HELLO = 'provisioning.hello';
+const AUTH = 'provisioning.auth';
+const RECEIPT = 'provisioning.receipt';
+
+/**
+ * The M2M Enrolment Function side of remote provisioning (seed 003 clause 11.2.1): one method per incoming
+ * message, each returning the next outgoing message. Any refusal is a typed `protocol` error naming the step,
+ * and it ends the run: the session and every key made for it are destroyed.
+ */
+export class EnrolmentFunction {
+  readonly #o: EnrolmentFunctionOptions;
+  readonly #sessions: SessionTable<Session>;
+  readonly #skew: number;
+
+  constructor(options: EnrolmentFunctionOptions) {
+    this.#o = options;
+    this.#skew = options.maxClockSkewSeconds ?? 300;
+    if (options.replayCache.windowSeconds < 2 * this.#skew) throw new RangeError('replayCache.windowSeconds must be at least twice maxClockSkewSeconds');
+    if (!(options.credentialLifetimeSeconds > 0)) throw new RangeError('credentialLifetimeSeconds must be positive');
+    this.#sessions = new SessionTable<Session>({
+      timeoutSeconds: options.sessionTimeoutSeconds ?? 120,
+      maxSessions: options.maxSessions ?? 10_000,
+      cleanup: (s) => destroyQuietly(options.se, options.owner, s.ephemeral, s.credentialKeyHandle),
+    });
+  }
+
+  get id(): string {
+    return this.#o.id;
+  }
+
+  async acceptHello(input: unknown): Promise<ProvisioningChallenge> {
+    const { se, owner, now: clock } = this.#o;
+    const hello = parseMessage(ProvisioningHello, input, HELLO);
+    const now = clock();
+    if (hello.enrolmentFunctionId !== this.#o.id) throw protocolFailure(HELLO, 'wrong_identity', 'addressed to another Enrolment Function');
+    assertFresh(HELLO, hello.sentAt, now, this.#skew);
+    const bootstrap = assertUsableCredential(HELLO, await this.#o.resolveBootstrap(hello.nodeId), hello.bootstrap, now, `bootstrap of ${hello.nodeId}`);
+    const { descriptor } = bootstrap;
+    const manufacturerCertificate = await this.#checkManufacturerCertificate(hello, descriptor, now);
+    if (this.#o.allowedCredentialKinds && !this.#o.allowedCredentialKinds.includes(hello.credentialKind)) {
+      throw protocolFailure(HELLO, 'unsupported', `credential kind ${hello.credentialKind} is not offered`);
+    }
+    const nodeVerifier = this.#nodeVerifier(bootstrap);
+    const signer = this.#signer(bootstrap);
+    const group = hello.ephemeral?.group as AgreementGroup | undefined;
+    if (hello.ephemeral && !isValidAgreementPublicKey(hello.ephemeral.group, fromBase64url(hello.ephemeral.publicKey))) {
+      throw protocolFailure(HELLO, 'invalid_ephemeral_key');
+    }
+    const verdict = await this.#o.replayCache.remember(`${PROTOCOL}:${this.#o.id}:nonce:${hello.nodeNonce}`, now);
+    if (verdict !== 'fresh') throw protocolFailure(HELLO, verdict === 'full' ? 'replay_cache_full' : 'replayed_nonce');
+
+    const sessionId = this.#sessions.newId(this.#o.random);
+    const ephemeral = group ? await se.generate(owner, group, { ephemeral: true }) : undefined;
+    try {
+      const ephemeralKey = ephemeral ? (await se.describe(owner, ephemeral)).publicKey : undefined;
+      const enrolmentNonce = toBase64url(this.#o.random(NONCE_LENGTH));
+      const unsigned = {
+        type: 'provisioning.challenge' as const,
+        version: 1 as const,
+        sessionId,
+        nodeId: hello.nodeId,
+        enrolmentFunctionId: this.#o.id,
+        nodeNonce: hello.nodeNonce,
+        enrolmentNonce,
+        credentialKind: hello.credentialKind,
+        validity: {
+          notBefore: now.toISOString(),
+          notAfter: new Date(now.getTime() + this.#o.credentialLifetimeSeconds * 1000).toISOString(),
+        },
+        serviceParameters: (await this.#o.serviceParameters?.(hello.nodeId)) ?? {},
+        ...(group && ephemeralKey ? { ephemeral: { group, publicKey: toBase64url(ephemeralKey) } } : {}),
+        expiresAt: this.#sessions.expiry(now),
+      };
+      const transcript = new Transcript(PROTOCOL);
+      transcript.absorb(hello.type, hello);
+      const th = transcript.absorb(unsigned.type, unsigned);
+      const challenge = { ...unsigned, proof: await prove(se, owner, signer, proofFor('enrolment-function', 'challenge', th)) };
+      await this.#sessions.add(HELLO, now, {
+        id: sessionId,
+        stage: 'challenged',
+        hello,
+        transcript,
+        enrolmentNonce,
+        nodeVerifier,
+        signer,
+        challenge,
+        ...(ephemeral ? { ephemeral } : {}),
+        ...(manufacturerCertificate ? { manufacturerCertificate } : {}),
+      });
+      return challenge;
+    } catch (error) {
+      await destroyQuietly(se, owner, ephemeral);
+      throw error;
+    }
+  }
+
+  async acceptAuth(input: unknown): Promise<ProvisioningDelivery> {
+    const auth = parseMessage(ProvisioningAuth, input, AUTH);
+    return this.#sessions.step(auth.sessionId, AUTH, 'challenged', this.#o.now(), async (session) => {
+      const { se, owner } = this.#o;
+      if (auth.enrolmentNonce !== session.enrolmentNonce) throw protocolFailure(AUTH, 'nonce_mismatch');
+      const th = session.transcript.absorb(auth.type, withoutFields(auth, 'proof', 'proofOfPossession'));
+      if (!(await checkProof(se, owner, session.nodeVerifier, proofFor('node', 'auth', th), auth.proof))) {
+        throw protocolFailure(AUTH, proofFailure(session.nodeVerifier), 'node authentication failed');
+      }
+      const { hello, challenge } = session;
+      const common = { validity: challenge.validity, owner: { kind: 'node' as const, id: hello.nodeId } };
+      let credential: CredentialDescriptor;
+      let wrappedKey: string | undefined;
+      if (hello.credentialKind === 'psk256') {
+        if (auth.credentialPublicKey !== undefined || auth.proofOfPossession !== undefined) throw protocolFailure(AUTH, 'unsupported', 'a PSK needs no node key');
+        const temporary = await se.generate(owner, 'psk256', { ephemeral: true, extractable: true });
+        const kek = await deliveryKey(se, owner, session.ephemeral as KeyHandle, fromBase64url(hello.ephemeral?.publicKey ?? ''), th, AUTH);
+        try {
+          credential = { kind: 'psk256', fingerprint: (await se.describe(owner, temporary)).fingerprint, ...common };
+          const aad = deliveryAad(th, credential);
+          const wrapped = await se.wrap(owner, temporary, kek, aad);
+          // The infrastructure copy is re-imported non-extractable: once delivered, it never leaves again.
+          session.credentialKeyHandle = await se.unwrap(owner, kek, wrapped, aad, { kind: 'psk256' });
+          wrappedKey = toBase64url(wrapped);
+        } finally {
+          await destroyQuietly(se, owner, temporary, kek, session.ephemeral);
+        }
+      } else {
+        const kind = hello.credentialKind;
+        const publicKey = auth.credentialPublicKey === undefined ? undefined : fromBase64url(auth.credentialPublicKey);
+        if (!publicKey || !isValidSigningPublicKey(kind, publicKey)) throw protocolFailure(AUTH, 'credential_mismatch', `no valid ${kind} public key`);
+        // Proof of possession: the node signed this run's transcript with the key it generated (RS-16, SER-021).
+        const pop = auth.proofOfPossession === undefined ? undefined : fromBase64url(auth.proofOfPossession);
+        if (!pop || !verifySignature(kind, publicKey, proofFor('node', 'proof-of-possession', th), pop)) {
+          throw protocolFailure(AUTH, 'bad_proof_of_possession');
+        }
+        credential = { kind, fingerprint: publicKeyFingerprint(kind, publicKey), publicKey: auth.credentialPublicKey as string, ...common };
+      }
+      session.credential = credential;
+      const unsigned = {
+        type: 'provisioning.delivery' as const,
+        version: 1 as const,
+        sessionId: session.id,
+        credential,
+        ...(wrappedKey ? { wrappedKey } : {}),
+      };
+      const thDelivery = session.transcript.absorb(unsigned.type, unsigned);
+      session.stage = 'delivered';
+      return { ...unsigned, proof: await prove(se, owner, session.signer, proofFor('enrolment-function', 'delivery', thDelivery)) };
+    });
+  }
+
+  async acceptReceipt(input: unknown): Promise<ProvisioningOutcome> {
+    const receipt = parseMessage(ProvisioningReceipt, input, RECEIPT);
+    return this.#sessions.step(receipt.sessionId, RECEIPT, 'delivered', this.#o.now(), async (session) => {
+      const { se, owner } = this.#o;
+      const credential = session.credential as CredentialDescriptor;
+      if (receipt.credentialFingerprint !== credential.fingerprint) throw protocolFailure(RECEIPT, 'credential_mismatch');
+      const th = session.transcript.absorb(receipt.type, withoutFields(receipt, 'bootstrapProof', 'credentialProof'));
+      if (!(await checkProof(se, owner, session.nodeVerifier, proofFor('node', 'receipt', th), receipt.bootstrapProof))) {
+        throw protocolFailure(RECEIPT, proofFailure(session.nodeVerifier), 'receipt not made with the bootstrap credential');
+      }
+      const credentialVerifier: ProofVerifier =
+        credential.kind === 'psk256'
+          ? { kind: 'psk256', handle: session.credentialKeyHandle as KeyHandle }
+          : { kind: credential.kind, publicKey: fromBase64url(credential.publicKey) };
+      // Key confirmation: the node proves it holds the credential it was just given (or generated).
+      if (!(await checkProof(se, owner, credentialVerifier, proofFor('node', 'receipt-credential', th), receipt.credentialProof))) {
+        throw protocolFailure(RECEIPT, proofFailure(credentialVerifier), 'receipt not made with the new credential');
+      }
+      const outcome: ProvisioningOutcome = {
+        sessionId: session.id,
+        nodeId: session.hello.nodeId,
+        enrolmentFunctionId: this.#o.id,
+        credential,
+        ...(session.credentialKeyHandle ? { credentialKeyHandle: session.credentialKeyHandle } : {}),
+        bootstrapFingerprint: session.hello.bootstrap.fingerprint,
+        ...(session.manufacturerCertificate ? { manufacturerCertificate: session.manufacturerCertificate } : {}),
+        serviceParameters: session.challenge.serviceParameters,
+        transcriptHash: toBase64url(th),
+        receipt: { bootstrapProof: receipt.bootstrapProof, credentialProof: receipt.credentialProof },
+        completedAt: this.#o.now().toISOString(),
+      };
+      session.credentialKeyHandle = undefined; // handed over to the engine: not cleaned up with the session
+      session.done = true;
+      return outcome;
+    });
+  }
+
+  #nodeVerifier(bootstrap: BootstrapCredential): ProofVerifier {
+    const d = bootstrap.descriptor;
+    if (d.kind !== 'psk256') return { kind: d.kind, publicKey: fromBase64url(d.publicKey) };
+    if (!bootstrap.handle) throw new TypeError('resolveBootstrap: a psk256 bootstrap credential needs its handle');
+    return { kind: 'psk256', handle: bootstrap.handle };
+  }
+
+  #signer(bootstrap: BootstrapCredential): CredentialKey {
+    if (bootstrap.descriptor.kind === 'psk256') return { kind: 'psk256', handle: bootstrap.handle as KeyHandle };
+    if (!this.#o.signingKey) throw protocolFailure(HELLO, 'unsupported', 'this Enrolment Function has no signing key for asymmetric bootstraps');
+    return this.#o.signingKey;
+  }
+
+  /** IDevID bootstrap (SER-SWIR-04): the presented chain must start with the recorded certificate and verify now. */
+  async #checkManufacturerCertificate(hello: ProvisioningHello, descriptor: CredentialDescriptor, now: Date) {
+    const recorded = descriptor.kind === 'psk256' ? undefined : descriptor.certificate;
+    if (recorded === undefined && hello.certificateChain === undefined) return undefined;
+    if (recorded === undefined || hello.certificateChain?.[0] !== recorded) {
+      throw protocolFailure(HELLO, 'credential_mismatch', 'certificate chain does not match the recorded manufacturer certificate');
+    }
+    if (!this.#o.trustAnchors) throw protocolFailure(HELLO, 'certificate_rejected', 'no manufacturer trust anchors configured');
+    try {
+      const verified = await verifyCertificateChain(hello.certificateChain.map((c) => fromBase64url(c)), this.#o.trustAnchors, now);
+      if (descriptor.kind === 'psk256' || verified.publicKey.kind !== descriptor.kind || toBase64url(verified.publicKey.bytes) !== descriptor.publicKey) {
+        throw protocolFailure(HELLO, 'credential_mismatch', 'certificate does not certify the bootstrap key');
+      }
+      return {
+        fingerprint: verified.fingerprint,
+        subject: verified.subject,
+        notBefore: verified.notBefore,
+        notAfter: verified.notAfter,
+        anchorFingerprint: verified.anchor.fingerprint,
+      };
+    } catch (error) {
+      if (isCredenceError(error, 'bad_signature') && error.problem.code === 'bad_signature') {
+        throw protocolFailure(HELLO, 'certificate_rejected', error.problem.reason);
+      }
+      throw error;
+    }
+  }
+}

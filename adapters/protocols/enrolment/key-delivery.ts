@@ -1,0 +1,42 @@
+import { concatBytes, utf8 } from '../../../domain/crypto/bytes.ts';
+import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
+import { sha256 } from '../../../domain/crypto/hash.ts';
+import { canonicalJson, proofInput } from '../../../domain/crypto/transcript.ts';
+import { agreeOrRefuse } from '../shared/agree-or-refuse.ts';
+import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
+
+/**
+ * PSK delivery key (both ends): ECDH of the two ephemeral keys, then HKDF-SHA256 with the transcript hash up to and
+ * including the node's authentication as salt, so the key exists only for this authenticated run. The wrapped
+ * PSK's AAD adds the descriptor it is delivered with, so the key and its stated fingerprint/validity travel as one.
+ */
+const DELIVERY_INFO = utf8('credence/provisioning/v1/psk-delivery-key');
+
+export const deliveryKey = async (
+  se: SecureEnvironment,
+  owner: string,
+  ephemeral: KeyHandle,
+  peerPublicKey: Uint8Array,
+  authTranscriptHash: Uint8Array,
+  step: string,
+): Promise<KeyHandle> => {
+  const secret = await agreeOrRefuse(se, owner, ephemeral, peerPublicKey, step);
+  try {
+    return await se.deriveKey(owner, {
+      inputs: [secret],
+      salt: authTranscriptHash,
+      info: DELIVERY_INFO,
+      kind: 'session256',
+      ephemeral: true,
+    });
+  } finally {
+    await se.destroy(owner, secret);
+  }
+};
+
+export const deliveryAad = (authTranscriptHash: Uint8Array, credential: CredentialDescriptor): Uint8Array =>
+  concatBytes(authTranscriptHash, sha256(utf8(canonicalJson(credential))));
+
+export const PROTOCOL = 'provisioning';
+export const proofFor = (role: 'node' | 'enrolment-function', purpose: string, transcriptHash: Uint8Array): Uint8Array =>
+  proofInput(PROTOCOL, role, purpose, transcriptHash);

@@ -1,0 +1,135 @@
+import { z } from 'zod';
+import { base64urlString, tryFromBase64url } from '../../../domain/crypto/base64url.ts';
+import { CredentialDescriptor, CredentialKind, Identifier, IsoTimestamp, Validity } from '../../../domain/crypto/credential.ts';
+import { Fingerprint } from '../../../domain/crypto/fingerprint.ts';
+import { Nonce, Proof, SessionId } from '../shared/protocol.ts';
+import { KeyHandle } from '../../../domain/ports/secure-environment.ts';
+
+/**
+ * Remote provisioning through an M2M Enrolment Function (seed 003 clause 11.2.1; RS-05, RS-16, SER-020,
+ * SER-021). Five messages, node (N) and Enrolment Function (E):
+ *   1. N->E hello      identities, bootstrap credential, node nonce, requested credential kind, N ephemeral (PSK)
+ *   2. E->N challenge  E nonce, granted validity, service parameters, E ephemeral (PSK); E's proof (auth of E)
+ *   3. N->E auth       N's proof (auth of N); for an asymmetric credential, the public key generated on the node
+ *                      and its proof of possession
+ *   4. E->N delivery   the credential descriptor, and the PSK wrapped under ECDH+HKDF(transcript); E's proof
+ *   5. N->E receipt    N's proofs with the bootstrap and with the new credential over the whole transcript
+ * Every message is absorbed into one transcript (without its own proofs); every proof covers both nonces and
+ * both identities through it. Proofs are HMACs for a PSK bootstrap, signatures otherwise.
+ */
+
+const Ephemeral = z
+  .strictObject({ group: z.enum(['x25519', 'p256']), publicKey: base64urlString() })
+  .refine((e) => tryFromBase64url(e.publicKey)?.length === (e.group === 'x25519' ? 32 : 65), {
+    message: 'public key length does not fit the group',
+    path: ['publicKey'],
+  });
+
+export const ServiceParameters = z.strictObject({ cseId: Identifier.optional(), m2mSubId: Identifier.optional() });
+export type ServiceParameters = z.infer<typeof ServiceParameters>;
+
+export const ProvisioningHello = z
+  .strictObject({
+    type: z.literal('provisioning.hello'),
+    version: z.literal(1),
+    nodeId: Identifier,
+    enrolmentFunctionId: Identifier,
+    bootstrap: z.strictObject({ kind: CredentialKind, fingerprint: Fingerprint }),
+    /** DER certificates, leaf first, when the bootstrap credential is a manufacturer (IDevID) certificate. */
+    certificateChain: z.array(base64urlString()).min(1).max(4).optional(),
+    credentialKind: CredentialKind,
+    ephemeral: Ephemeral.optional(),
+    nodeNonce: Nonce,
+    sentAt: IsoTimestamp,
+  })
+  .refine((m) => (m.credentialKind === 'psk256') === (m.ephemeral !== undefined), {
+    message: 'an ephemeral key is required exactly when a PSK is to be delivered',
+    path: ['ephemeral'],
+  });
+export type ProvisioningHello = z.infer<typeof ProvisioningHello>;
+
+export const ProvisioningChallenge = z.strictObject({
+  type: z.literal('provisioning.challenge'),
+  version: z.literal(1),
+  sessionId: SessionId,
+  nodeId: Identifier,
+  enrolmentFunctionId: Identifier,
+  nodeNonce: Nonce,
+  enrolmentNonce: Nonce,
+  credentialKind: CredentialKind,
+  validity: Validity,
+  serviceParameters: ServiceParameters,
+  ephemeral: Ephemeral.optional(),
+  expiresAt: IsoTimestamp,
+  proof: Proof,
+});
+export type ProvisioningChallenge = z.infer<typeof ProvisioningChallenge>;
+
+export const ProvisioningAuth = z.strictObject({
+  type: z.literal('provisioning.auth'),
+  version: z.literal(1),
+  sessionId: SessionId,
+  enrolmentNonce: Nonce,
+  credentialPublicKey: base64urlString().optional(),
+  proofOfPossession: Proof.optional(),
+  proof: Proof,
+});
+export type ProvisioningAuth = z.infer<typeof ProvisioningAuth>;
+
+export const ProvisioningDelivery = z.strictObject({
+  type: z.literal('provisioning.delivery'),
+  version: z.literal(1),
+  sessionId: SessionId,
+  credential: CredentialDescriptor,
+  wrappedKey: base64urlString().optional(),
+  proof: Proof,
+});
+export type ProvisioningDelivery = z.infer<typeof ProvisioningDelivery>;
+
+export const ProvisioningReceipt = z.strictObject({
+  type: z.literal('provisioning.receipt'),
+  version: z.literal(1),
+  sessionId: SessionId,
+  credentialFingerprint: Fingerprint,
+  bootstrapProof: Proof,
+  credentialProof: Proof,
+});
+export type ProvisioningReceipt = z.infer<typeof ProvisioningReceipt>;
+
+/** The manufacturer certificate as verified at provisioning time (SER-SWIR-04). */
+export const ManufacturerCertificateRecord = z.strictObject({
+  fingerprint: Fingerprint,
+  subject: z.string(),
+  notBefore: IsoTimestamp,
+  notAfter: IsoTimestamp,
+  anchorFingerprint: Fingerprint,
+});
+
+/**
+ * What the Enrolment Function hands to the engine for a `CredentialProvisioned` event: public facts only.
+ * `credentialKeyHandle` is the Enrolment Function's Secure Environment handle of its copy of a provisioned PSK
+ * (not a secret; the engine destroys it when the credential is revoked); absent for asymmetric credentials,
+ * whose private key exists only on the node. The receipt proofs are over `transcriptHash` (see receipt.ts).
+ */
+export const ProvisioningOutcome = z.strictObject({
+  sessionId: SessionId,
+  nodeId: Identifier,
+  enrolmentFunctionId: Identifier,
+  credential: CredentialDescriptor,
+  credentialKeyHandle: KeyHandle.optional(),
+  bootstrapFingerprint: Fingerprint,
+  manufacturerCertificate: ManufacturerCertificateRecord.optional(),
+  serviceParameters: ServiceParameters,
+  transcriptHash: base64urlString(32),
+  receipt: z.strictObject({ bootstrapProof: Proof, credentialProof: Proof }),
+  completedAt: IsoTimestamp,
+});
+export type ProvisioningOutcome = z.infer<typeof ProvisioningOutcome>;
+
+/** What the node keeps: its new credential's handle in its own Secure Environment and the public description. */
+export interface NodeProvisioningResult {
+  readonly credential: CredentialDescriptor;
+  readonly handle: KeyHandle;
+  readonly serviceParameters: ServiceParameters;
+  readonly transcriptHash: string;
+}

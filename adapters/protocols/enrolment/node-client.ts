@@ -1,0 +1,238 @@
+import { isValidAgreementPublicKey, type AgreementGroup } from '../../../domain/crypto/agreement.ts';
+import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
+import type { Clock } from '../../../domain/ports/clock.ts';
+import type { RandomSource } from '../../../domain/ports/random.ts';
+import type { CredentialDescriptor, CredentialKind } from '../../../domain/crypto/credential.ts';
+import { NONCE_LENGTH, parseMessage, protocolFailure } from '../shared/protocol.ts';
+import type { SignatureKind } from '../../../domain/crypto/signatures.ts';
+import { canonicalJson, Transcript, withoutFields } from '../../../domain/crypto/transcript.ts';
+import { destroyQuietly } from '../shared/destroy-quietly.ts';
+import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
+import { checkProof, proofFailure, prove, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
+import { deliveryAad, deliveryKey, PROTOCOL, proofFor } from './key-delivery.ts';
+import {
+  ProvisioningChallenge,
+  ProvisioningDelivery,
+  type NodeProvisioningResult,
+  type ProvisioningAuth,
+  type ProvisioningHello,
+  type ProvisioningReceipt,
+} from './messages.ts';
+
+export interface ProvisioningClientOptions {
+  readonly nodeId: string;
+  /** The node's Secure Environment owner. */
+  readonly owner: string;
+  readonly se: SecureEnvironment;
+  readonly now: Clock['now'];
+  readonly random: RandomSource;
+  /** The pre-existing credential (seed 004 Initialization), with its IDevID chain (leaf first) when certified. */
+  readonly bootstrap: { readonly handle: KeyHandle; readonly descriptor: CredentialDescriptor; readonly certificateChain?: readonly Uint8Array[] };
+  /** Whom the node enrols with; the public key authenticates it when the bootstrap is asymmetric. */
+  readonly enrolmentFunction: { readonly id: string; readonly publicKey?: { readonly kind: SignatureKind; readonly bytes: Uint8Array } };
+}
+
+export interface ProvisioningRequest {
+  readonly credentialKind: CredentialKind;
+  /** Group for the PSK delivery key agreement; default P-256 for P-256 bootstraps, X25519 otherwise. */
+  readonly agreementGroup?: AgreementGroup;
+}
+
+type Stage = 'hello_sent' | 'authenticated' | 'finished' | 'failed';
+
+const CHALLENGE = 'provisioning.challenge';
+const DELIVERY = 'provisioning.delivery';
+
+/** The node (device) side of remote provisioning: `start` a run, then feed it the Enrolment Function's messages. */
+export class ProvisioningClient {
+  readonly #o: ProvisioningClientOptions;
+
+  constructor(options: ProvisioningClientOptions) {
+    this.#o = options;
+  }
+
+  async start(request: ProvisioningRequest): Promise<NodeProvisioningSession> {
+    const { se, owner, bootstrap } = this.#o;
+    const group = request.agreementGroup ?? (bootstrap.descriptor.kind === 'p256' ? 'p256' : 'x25519');
+    const ephemeral = request.credentialKind === 'psk256' ? await se.generate(owner, group, { ephemeral: true }) : undefined;
+    const ephemeralKey = ephemeral ? (await se.describe(owner, ephemeral)).publicKey : undefined;
+    const hello: ProvisioningHello = {
+      type: 'provisioning.hello',
+      version: 1,
+      nodeId: this.#o.nodeId,
+      enrolmentFunctionId: this.#o.enrolmentFunction.id,
+      bootstrap: { kind: bootstrap.descriptor.kind, fingerprint: bootstrap.descriptor.fingerprint },
+      ...(bootstrap.certificateChain ? { certificateChain: bootstrap.certificateChain.map(toBase64url) } : {}),
+      credentialKind: request.credentialKind,
+      ...(ephemeralKey ? { ephemeral: { group, publicKey: toBase64url(ephemeralKey) } } : {}),
+      nodeNonce: toBase64url(this.#o.random(NONCE_LENGTH)),
+      sentAt: this.#o.now().toISOString(),
+    };
+    return new NodeProvisioningSession(this.#o, hello, ephemeral);
+  }
+}
+
+/**
+ * One provisioning run on the node. Each method takes the Enrolment Function's message and returns the node's
+ * answer; a refused message ends the run (further calls fail) and destroys the keys made for it.
+ */
+export class NodeProvisioningSession {
+  readonly hello: ProvisioningHello;
+  readonly #o: ProvisioningClientOptions;
+  readonly #transcript = new Transcript(PROTOCOL);
+  readonly #signer: CredentialKey;
+  #ephemeral: KeyHandle | undefined;
+  #stage: Stage = 'hello_sent';
+  #challenge?: ProvisioningChallenge;
+  #verifier?: ProofVerifier;
+  #authTranscript?: Uint8Array;
+  #credentialKey?: KeyHandle;
+
+  constructor(options: ProvisioningClientOptions, hello: ProvisioningHello, ephemeral: KeyHandle | undefined) {
+    this.#o = options;
+    this.hello = hello;
+    this.#ephemeral = ephemeral;
+    this.#signer = { kind: options.bootstrap.descriptor.kind, handle: options.bootstrap.handle };
+    this.#transcript.absorb(hello.type, hello);
+  }
+
+  async acceptChallenge(input: unknown): Promise<ProvisioningAuth> {
+    return this.#step('hello_sent', CHALLENGE, async () => {
+      const { se, owner, now } = this.#o;
+      const challenge = parseMessage(ProvisioningChallenge, input, CHALLENGE);
+      const { hello } = this;
+      if (challenge.nodeId !== hello.nodeId || challenge.enrolmentFunctionId !== hello.enrolmentFunctionId) {
+        throw protocolFailure(CHALLENGE, 'wrong_identity');
+      }
+      if (challenge.nodeNonce !== hello.nodeNonce) throw protocolFailure(CHALLENGE, 'nonce_mismatch');
+      if (challenge.credentialKind !== hello.credentialKind) throw protocolFailure(CHALLENGE, 'credential_mismatch', 'not the requested kind');
+      if (Date.parse(challenge.expiresAt) <= now().getTime()) throw protocolFailure(CHALLENGE, 'stale');
+      if (Date.parse(challenge.validity.notAfter) <= now().getTime()) throw protocolFailure(CHALLENGE, 'credential_expired');
+      if (
+        (challenge.ephemeral === undefined) !== (hello.ephemeral === undefined) ||
+        (challenge.ephemeral && (challenge.ephemeral.group !== hello.ephemeral?.group || !isValidAgreementPublicKey(challenge.ephemeral.group, fromBase64url(challenge.ephemeral.publicKey))))
+      ) {
+        throw protocolFailure(CHALLENGE, 'invalid_ephemeral_key');
+      }
+      const th = this.#transcript.absorb(challenge.type, withoutFields(challenge, 'proof'));
+      const verifier = this.#enrolmentFunctionVerifier();
+      if (!(await checkProof(se, owner, verifier, proofFor('enrolment-function', 'challenge', th), challenge.proof))) {
+        throw protocolFailure(CHALLENGE, proofFailure(verifier), 'Enrolment Function authentication failed');
+      }
+      this.#challenge = challenge;
+      this.#verifier = verifier;
+      // An asymmetric service credential is generated here, inside the node's Secure Environment: the private
+      // key never leaves it and the Enrolment Function never holds it (non-repudiation; seed 001 note 5).
+      const kind = hello.credentialKind;
+      if (kind !== 'psk256') this.#credentialKey = await se.generate(owner, kind);
+      const publicKey = this.#credentialKey ? (await se.describe(owner, this.#credentialKey)).publicKey : undefined;
+      const unsigned = {
+        type: 'provisioning.auth' as const,
+        version: 1 as const,
+        sessionId: challenge.sessionId,
+        enrolmentNonce: challenge.enrolmentNonce,
+        ...(publicKey ? { credentialPublicKey: toBase64url(publicKey) } : {}),
+      };
+      const thAuth = this.#transcript.absorb(unsigned.type, unsigned);
+      this.#authTranscript = thAuth;
+      const proofOfPossession =
+        this.#credentialKey && kind !== 'psk256'
+          ? await prove(se, owner, { kind, handle: this.#credentialKey }, proofFor('node', 'proof-of-possession', thAuth))
+          : undefined;
+      return {
+        ...unsigned,
+        ...(proofOfPossession ? { proofOfPossession } : {}),
+        proof: await prove(se, owner, this.#signer, proofFor('node', 'auth', thAuth)),
+      };
+    }, 'authenticated');
+  }
+
+  async acceptDelivery(input: unknown): Promise<{ receipt: ProvisioningReceipt; result: NodeProvisioningResult }> {
+    return this.#step('authenticated', DELIVERY, async () => {
+      const { se, owner } = this.#o;
+      const delivery = parseMessage(ProvisioningDelivery, input, DELIVERY);
+      const challenge = this.#challenge as ProvisioningChallenge;
+      if (delivery.sessionId !== challenge.sessionId) throw protocolFailure(DELIVERY, 'unknown_session');
+      const th = this.#transcript.absorb(delivery.type, withoutFields(delivery, 'proof'));
+      const verifier = this.#verifier as ProofVerifier;
+      if (!(await checkProof(se, owner, verifier, proofFor('enrolment-function', 'delivery', th), delivery.proof))) {
+        throw protocolFailure(DELIVERY, proofFailure(verifier), 'delivery not authenticated by the Enrolment Function');
+      }
+      const { credential } = delivery;
+      const expected = { kind: this.hello.credentialKind, validity: challenge.validity, owner: { kind: 'node', id: this.hello.nodeId } };
+      if (canonicalJson(expected) !== canonicalJson({ kind: credential.kind, validity: credential.validity, owner: credential.owner })) {
+        throw protocolFailure(DELIVERY, 'credential_mismatch', 'descriptor differs from what was agreed');
+      }
+      if (credential.kind === 'psk256') {
+        await this.#receivePsk(delivery, credential);
+      } else {
+        const own = (await se.describe(owner, this.#credentialKey as KeyHandle)).publicKey as Uint8Array;
+        if (credential.publicKey !== toBase64url(own)) throw protocolFailure(DELIVERY, 'credential_mismatch', 'not the key this node generated');
+      }
+      const handle = this.#credentialKey as KeyHandle;
+      const unsigned = {
+        type: 'provisioning.receipt' as const,
+        version: 1 as const,
+        sessionId: delivery.sessionId,
+        credentialFingerprint: credential.fingerprint,
+      };
+      const thReceipt = this.#transcript.absorb(unsigned.type, unsigned);
+      const receipt: ProvisioningReceipt = {
+        ...unsigned,
+        bootstrapProof: await prove(se, owner, this.#signer, proofFor('node', 'receipt', thReceipt)),
+        credentialProof: await prove(se, owner, { kind: credential.kind, handle }, proofFor('node', 'receipt-credential', thReceipt)),
+      };
+      this.#credentialKey = undefined; // kept: it is the node's new credential
+      return {
+        receipt,
+        result: { credential, handle, serviceParameters: challenge.serviceParameters, transcriptHash: toBase64url(thReceipt) },
+      };
+    }, 'finished');
+  }
+
+  /** Ends the run early and destroys the keys made for it. */
+  async abort(): Promise<void> {
+    this.#stage = 'failed';
+    await destroyQuietly(this.#o.se, this.#o.owner, this.#ephemeral, this.#credentialKey);
+    this.#ephemeral = undefined;
+    this.#credentialKey = undefined;
+  }
+
+  async #receivePsk(delivery: ProvisioningDelivery, credential: CredentialDescriptor): Promise<void> {
+    const { se, owner } = this.#o;
+    if (delivery.wrappedKey === undefined) throw protocolFailure(DELIVERY, 'malformed', 'wrappedKey missing');
+    const peer = fromBase64url(this.#challenge?.ephemeral?.publicKey ?? '');
+    const authTranscript = this.#authTranscript as Uint8Array;
+    const kek = await deliveryKey(se, owner, this.#ephemeral as KeyHandle, peer, authTranscript, DELIVERY);
+    try {
+      const handle = await se.unwrap(owner, kek, fromBase64url(delivery.wrappedKey), deliveryAad(authTranscript, credential), { kind: 'psk256' });
+      if (handle === undefined) throw protocolFailure(DELIVERY, 'decryption_failed');
+      this.#credentialKey = handle;
+      if ((await se.describe(owner, handle)).fingerprint !== credential.fingerprint) {
+        throw protocolFailure(DELIVERY, 'credential_mismatch', 'delivered key does not match its fingerprint');
+      }
+    } finally {
+      await destroyQuietly(se, owner, kek, this.#ephemeral);
+      this.#ephemeral = undefined;
+    }
+  }
+
+  #enrolmentFunctionVerifier(): ProofVerifier {
+    const { bootstrap, enrolmentFunction } = this.#o;
+    if (bootstrap.descriptor.kind === 'psk256') return { kind: 'psk256', handle: bootstrap.handle };
+    if (!enrolmentFunction.publicKey) throw new TypeError('enrolmentFunction.publicKey is required for an asymmetric bootstrap');
+    return { kind: enrolmentFunction.publicKey.kind, publicKey: enrolmentFunction.publicKey.bytes };
+  }
+
+  async #step<T>(expected: Stage, step: string, run: () => Promise<T>, next: Stage): Promise<T> {
+    if (this.#stage !== expected) throw protocolFailure(step, 'unknown_session', `this run is ${this.#stage}`);
+    try {
+      const result = await run();
+      this.#stage = next;
+      return result;
+    } catch (error) {
+      await this.abort();
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,59 @@
+import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
+import { type LoadedEntity } from '../../../machines/index.ts';
+import type { CredentialContext } from '../../../machines/index.ts';
+import type { ProvisioningOutcome } from '../enrolment/index.ts';
+
+/** The credential's public description, rebuilt from its events: what the protocols need to authenticate it. */
+export const descriptorOf = (credential: LoadedEntity): CredentialDescriptor | undefined => {
+  const { publicKey, certificate } = issuedFacts(credential);
+  const c = credential.snapshot.context as CredentialContext;
+  if (c.kind === undefined || c.fingerprint === undefined || c.owner === undefined) return undefined;
+  const validity = { notBefore: new Date(c.notBefore).toISOString(), notAfter: new Date(c.notAfter).toISOString() };
+  const owner = { kind: c.owner.kind, id: c.owner.id };
+  if (c.kind === 'psk256') return { kind: 'psk256', fingerprint: c.fingerprint, validity, owner };
+  if (publicKey === undefined) return undefined;
+  return { kind: c.kind, fingerprint: c.fingerprint, publicKey, validity, owner, ...(certificate !== undefined ? { certificate } : {}) } as CredentialDescriptor;
+};
+
+/** The public key and certificate recorded when the credential was issued (asymmetric kinds). */
+export const issuedFacts = (credential: LoadedEntity): { publicKey?: string; certificate?: string } => {
+  const issued = credential.events.find((e) => e.event.type === 'CredentialIssued');
+  if (issued?.event.type !== 'CredentialIssued') return {};
+  const { publicKey, certificate } = issued.event.data;
+  return { ...(publicKey !== undefined ? { publicKey } : {}), ...(certificate?.der !== undefined ? { certificate: certificate.der } : {}) };
+};
+
+/** A credential is usable by the protocols only while its machine would let it back an association. */
+export const isWithdrawn = (credential: LoadedEntity): boolean => {
+  const state = String(credential.snapshot.value);
+  return state === 'revoked' || state === 'expired' || state === 'absent';
+};
+
+/** The `issueCredential` data for a remotely provisioned credential: public facts from the outcome only. */
+export const issuedFrom = (
+  outcome: ProvisioningOutcome,
+  credentialId: string,
+  purpose: 'service' | 'application',
+  predecessorId?: string,
+) => ({
+  credentialId,
+  kind: outcome.credential.kind,
+  purpose,
+  owner: outcome.credential.owner,
+  fingerprint: outcome.credential.fingerprint,
+  ...(outcome.credential.kind !== 'psk256' ? { publicKey: outcome.credential.publicKey } : {}),
+  notBefore: outcome.credential.validity.notBefore,
+  notAfter: outcome.credential.validity.notAfter,
+  ...(predecessorId !== undefined ? { predecessorId } : {}),
+});
+
+/** The receipt that ends remote provisioning, as the `CredentialProvisioned` event records it. */
+export const receiptFrom = (outcome: ProvisioningOutcome) => ({
+  sessionId: outcome.sessionId,
+  enrolmentFunctionId: outcome.enrolmentFunctionId,
+  transcriptHash: outcome.transcriptHash,
+  bootstrapFingerprint: outcome.bootstrapFingerprint,
+  bootstrapProof: outcome.receipt.bootstrapProof,
+  credentialProof: outcome.receipt.credentialProof,
+  ...(outcome.manufacturerCertificate !== undefined ? { manufacturerCertificate: outcome.manufacturerCertificate } : {}),
+});

@@ -1,0 +1,166 @@
+import { command } from '../../../domain/commands/index.ts';
+import { protocolError, validationError } from '../../../domain/errors.ts';
+import type { Actor } from '../../../domain/metadata.ts';
+import { streamIdOf } from '../../../domain/streams.ts';
+import type { CredentialContext } from '../../../machines/index.ts';
+import type { Engine } from '../../engine/index.ts';
+import type { RandomSource } from '../../../domain/ports/random.ts';
+import { EnrolmentFunction, type ProvisioningOutcome } from '../enrolment/index.ts';
+import { Registrar, type AssociationOutcome } from '../association/index.ts';
+import { type ReplayCache } from '../../../domain/ports/index.ts';
+import { type SecureEnvironment } from '../../../domain/ports/index.ts';
+import { type KeyHandle } from '../../../domain/ports/index.ts';
+import type { TrustAnchors } from '../../../domain/x509/chain.ts';
+import { descriptorOf, isWithdrawn } from './descriptors.ts';
+import type { KeyRegistry } from './key-registry.ts';
+
+export interface InfrastructureOptions {
+  readonly engine: Engine;
+  readonly se: SecureEnvironment;
+  readonly registry: KeyRegistry;
+  readonly random: RandomSource;
+  readonly replayCache: ReplayCache;
+  /** The operator the recorded commands are attributed to. */
+  readonly actor: Actor;
+  /** SE owner of the M2M Enrolment and Authentication Functions: they share provisioned PSKs (11.2.1). */
+  readonly owner?: string;
+  readonly enrolmentFunctionId?: string;
+  /** The Registrar CSE-ID Registrees are configured with (11.3.1). */
+  readonly registrarCseId?: string;
+  readonly trustAnchors?: TrustAnchors;
+  readonly credentialLifetimeSeconds?: number;
+  readonly signingKind?: 'ed25519' | 'p256';
+}
+
+const INFRA = 'infrastructure';
+
+/**
+ * The infrastructure ends of the security procedures over the engine: the M2M Enrolment Function (remote
+ * provisioning, seed 003 11.2.1) and the Registrar CSE (association handshake, 11.3). Their view of credentials is
+ * the engine's: a bootstrap or service credential is known, and usable, exactly as its machine says.
+ */
+export class Infrastructure {
+  readonly owner: string;
+  readonly enrolmentFunctionId: string;
+  readonly registrarCseId: string;
+  readonly enrolmentFunction: EnrolmentFunction;
+  readonly registrar: Registrar;
+  /** Registree id -> credential being associated: the Registrar finds the credential the handshake claims. */
+  readonly #pending = new Map<string, string>();
+
+  private constructor(
+    readonly o: InfrastructureOptions,
+    readonly signing: { kind: 'ed25519' | 'p256'; ef: KeyHandle; registrar: KeyHandle; efPublicKey: Uint8Array; registrarPublicKey: Uint8Array },
+  ) {
+    this.owner = o.owner ?? 'maf:infrastructure';
+    this.enrolmentFunctionId = o.enrolmentFunctionId ?? 'MEF-1';
+    this.registrarCseId = o.registrarCseId ?? '/in-cse';
+    const now = () => o.engine.clock.now();
+    this.enrolmentFunction = new EnrolmentFunction({
+      id: this.enrolmentFunctionId,
+      owner: this.owner,
+      se: o.se,
+      now,
+      random: o.random,
+      replayCache: o.replayCache,
+      resolveBootstrap: (nodeId) => this.#bootstrapOf(nodeId),
+      signingKey: { kind: signing.kind, handle: signing.ef },
+      credentialLifetimeSeconds: o.credentialLifetimeSeconds ?? 365 * 24 * 3600,
+      serviceParameters: async (nodeId) => {
+        const node = await o.engine.entity('node', nodeId);
+        const { cseId, subscriptionId } = node.snapshot.context as { cseId?: string; subscriptionId?: string };
+        return { ...(cseId ? { cseId } : {}), ...(subscriptionId ? { m2mSubId: subscriptionId } : {}) };
+      },
+      ...(o.trustAnchors !== undefined ? { trustAnchors: o.trustAnchors } : {}),
+    });
+    this.registrar = new Registrar({
+      id: this.registrarCseId,
+      owner: this.owner,
+      se: o.se,
+      now,
+      random: o.random,
+      replayCache: o.replayCache,
+      resolveCredential: (registreeId, fingerprint) => this.#credentialFor(registreeId, fingerprint),
+      signingKey: { kind: signing.kind, handle: signing.registrar },
+    });
+  }
+
+  /** Opens the infrastructure, reusing its signing keys from earlier runs (devices pin their public keys). */
+  static async open(o: InfrastructureOptions): Promise<Infrastructure> {
+    const owner = o.owner ?? 'maf:infrastructure';
+    const kind = o.signingKind ?? 'ed25519';
+    const key = async (purpose: string): Promise<KeyHandle> => {
+      const [existing] = o.registry.live(INFRA, purpose);
+      if (existing !== undefined) return existing as KeyHandle;
+      const handle = await o.se.generate(owner, kind);
+      o.registry.register(INFRA, handle, purpose);
+      return handle;
+    };
+    const ef = await key('ef-signing');
+    const registrar = await key('registrar-signing');
+    const pub = async (h: KeyHandle) => (await o.se.describe(owner, h)).publicKey!;
+    return new Infrastructure(o, { kind, ef, registrar, efPublicKey: await pub(ef), registrarPublicKey: await pub(registrar) });
+  }
+
+  async #bootstrapOf(nodeId: string) {
+    const node = await this.o.engine.entity('node', nodeId);
+    const bootstrapId = (node.snapshot.context as { bootstrapCredentialId?: string }).bootstrapCredentialId;
+    if (bootstrapId === undefined || String(node.snapshot.value) === 'revoked') return undefined;
+    const credential = await this.o.engine.entity('credential', bootstrapId);
+    const descriptor = descriptorOf(credential);
+    if (descriptor === undefined) return undefined;
+    const [handle] = this.o.registry.live(credential.streamId, 'psk');
+    return { descriptor, ...(handle !== undefined ? { handle: handle as KeyHandle } : {}), ...(isWithdrawn(credential) ? { revoked: true } : {}) };
+  }
+
+  async #credentialFor(registreeId: string, fingerprint: string) {
+    const credentialId = this.#pending.get(registreeId);
+    if (credentialId === undefined) return undefined;
+    const credential = await this.o.engine.entity('credential', credentialId);
+    if ((credential.snapshot.context as CredentialContext).fingerprint !== fingerprint) return undefined;
+    const descriptor = descriptorOf(credential);
+    if (descriptor === undefined) return undefined;
+    const [handle] = this.o.registry.live(credential.streamId, 'psk');
+    const usable = ['enrolled', 'associated'].includes(String(credential.snapshot.value));
+    return { descriptor, ...(handle !== undefined ? { handle: handle as KeyHandle } : {}), ...(!usable ? { revoked: true } : {}) };
+  }
+
+  /** Keeps the Enrolment Function's handle of a provisioned PSK, for the Registrar and for shredding. */
+  keepPsk(credentialId: string, outcome: ProvisioningOutcome): void {
+    if (outcome.credentialKeyHandle !== undefined) {
+      this.o.registry.register(streamIdOf('credential', credentialId), outcome.credentialKeyHandle, 'psk');
+    }
+  }
+
+  /** Runs `handshake` with the Registrar as the authenticator of `credentialId` for `registreeId`. */
+  async asRegistrarFor<T>(registreeId: string, credentialId: string, handshake: () => Promise<T>): Promise<T> {
+    if (this.#pending.has(registreeId)) throw protocolError('association.hello', `a handshake for ${registreeId} is already running`);
+    this.#pending.set(registreeId, credentialId);
+    try {
+      return await handshake();
+    } finally {
+      this.#pending.delete(registreeId);
+    }
+  }
+
+  /** Destroys one key this run made for an entity (never the entity's other keys) and marks it in the registry. */
+  async discardKey(stream: string, handle: KeyHandle): Promise<void> {
+    await this.o.se.destroy(this.owner, handle);
+    this.o.registry.markDestroyed(stream, handle, this.o.engine.clock.now());
+  }
+
+  /** Refuses up front an id already in use, before any key is made for it. */
+  async assertUnused(kind: 'node' | 'credential' | 'association', id: string): Promise<void> {
+    if ((await this.o.engine.entity(kind, id)).revision !== undefined) {
+      throw validationError([{ path: `${kind}Id`, rule: 'unused', message: `${kind} ${id} already exists` }], 'procedure');
+    }
+  }
+
+  keepSessionKey(associationId: string, outcome: AssociationOutcome): void {
+    this.o.registry.register(streamIdOf('association', associationId), outcome.sessionKeyHandle, 'session');
+  }
+
+  run(type: Parameters<typeof command>[0], data: Record<string, unknown>, correlationId?: string) {
+    return this.o.engine.execute(command(type, data, { actor: this.o.actor, ...(correlationId ? { correlationId } : {}) }));
+  }
+}

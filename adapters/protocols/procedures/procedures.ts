@@ -1,0 +1,191 @@
+import type { NodeProfile } from '../../../domain/events/index.ts';
+import { streamIdOf } from '../../../domain/streams.ts';
+import type { CredentialKind } from '../../../domain/crypto/credential.ts';
+import { fromBase64url, toBase64url } from '../../../domain/crypto/index.ts';
+import { describeCertificate } from '../../../domain/x509/index.ts';
+import { type KeyHandle } from '../../../domain/ports/index.ts';
+import type { AssociationOutcome } from '../association/index.ts';
+import type { Device } from './device.ts';
+import { issuedFrom, receiptFrom } from './descriptors.ts';
+import type { Infrastructure } from './infrastructure.ts';
+import { transferKey } from './transfer-key.ts';
+
+type Validity = { readonly notBefore: string; readonly notAfter: string };
+type RegistreeRef = { readonly kind: 'cse'; readonly id: string } | { readonly kind: 'ae'; readonly id: string; readonly appId: string };
+
+/**
+ * The security procedures end to end, both sides running for real: the device (its own Secure Environment,
+ * ProvisioningClient, Registree) and the infrastructure (Enrolment Function, Registrar CSE), each recorded in the
+ * engine only once the protocol has succeeded, so a failed run appends nothing.
+ */
+export class SecurityProcedures {
+  constructor(private readonly infra: Infrastructure) {}
+
+  /**
+   * Initialization at the factory (seed 004): canonical Node-ID, generic profile, and a bootstrap credential
+   * linked to both, generated in the device's Secure Environment (or, for a PSK, placed in both environments).
+   */
+  async preProvision(args: {
+    device: Device; profile: NodeProfile; bootstrapCredentialId: string; kind: CredentialKind; validity: Validity;
+    /** The manufacturer's CA certifying the bootstrap public key (IDevID, SER-SWIR-04): the chain, leaf first. */
+    certify?: (kind: 'ed25519' | 'p256', publicKey: Uint8Array) => Promise<Uint8Array[]>;
+  }) {
+    const { device, validity } = args;
+    let fingerprint: string;
+    let publicKey: string | undefined;
+    const infraSe = this.infra.o.se;
+    const owner = this.infra.owner;
+    await this.infra.assertUnused('node', device.nodeId);
+    await this.infra.assertUnused('credential', args.bootstrapCredentialId);
+    const previousBootstrap = device.bootstrap;
+    const stream = streamIdOf('credential', args.bootstrapCredentialId);
+    let psk: KeyHandle | undefined;
+    let certificate: ReturnType<typeof describeCertificate> | undefined;
+    if (args.kind === 'psk256') {
+      // Made extractable only to travel: the device gets a copy, the infrastructure keeps a non-extractable one.
+      const travelling = await infraSe.generate(owner, 'psk256', { extractable: true });
+      let onDevice: KeyHandle;
+      try {
+        onDevice = await transferKey({ se: infraSe, owner, handle: travelling }, { se: device.se, owner: device.owner });
+        psk = await transferKey({ se: infraSe, owner, handle: travelling }, { se: infraSe, owner });
+      } finally {
+        await infraSe.destroy(owner, travelling);
+      }
+      fingerprint = (await infraSe.describe(owner, psk)).fingerprint;
+      device.adoptBootstrap({ handle: onDevice, descriptor: { kind: 'psk256', fingerprint, validity, owner: { kind: 'node', id: device.nodeId } } });
+      this.infra.o.registry.register(stream, psk, 'psk');
+    } else {
+      const bootstrap = await device.generateBootstrap(args.kind, validity);
+      fingerprint = bootstrap.descriptor.fingerprint;
+      publicKey = bootstrap.descriptor.kind === 'psk256' ? undefined : bootstrap.descriptor.publicKey;
+    }
+    try {
+      const bootstrap = device.bootstrap;
+      if (args.certify !== undefined && publicKey !== undefined && bootstrap !== undefined) {
+        const chain = await args.certify(args.kind as 'ed25519' | 'p256', fromBase64url(publicKey));
+        device.bootstrapChain = chain;
+        certificate = describeCertificate(chain[0]!);
+        device.adoptBootstrap({ ...bootstrap, descriptor: { ...bootstrap.descriptor, certificate: certificate.der } as typeof bootstrap.descriptor });
+      }
+      await this.infra.run('registerNode', { nodeId: device.nodeId, profile: args.profile, bootstrapCredentialId: args.bootstrapCredentialId });
+      await this.infra.run('issueCredential', {
+        credentialId: args.bootstrapCredentialId, kind: args.kind, purpose: 'bootstrap', owner: { kind: 'node', id: device.nodeId },
+        fingerprint, ...(publicKey !== undefined ? { publicKey } : {}), notBefore: validity.notBefore, notAfter: validity.notAfter,
+        ...(certificate !== undefined ? { certificate } : {}),
+      });
+      return await this.infra.run('provisionCredential', { credentialId: args.bootstrapCredentialId, method: 'pre-provisioning' });
+    } catch (error) {
+      // Not certified or not recorded (the same Node-ID registered concurrently, say): its new keys must not live on.
+      if (psk !== undefined) await this.infra.discardKey(stream, psk);
+      if (device.bootstrap !== undefined && device.bootstrap !== previousBootstrap) await device.se.destroy(device.owner, device.bootstrap.handle);
+      device.bootstrap = previousBootstrap;
+      throw error;
+    }
+  }
+
+  /**
+   * Remote provisioning through the Enrolment Function (seed 003, 11.2.1; RS-05, RS-16, SER-020, SER-021): mutual
+   * authentication on the bootstrap credential, then a PSK delivered encrypted or a key pair generated on the node
+   * with proof of possession; the node's receipt ends it and goes into `CredentialProvisioned`.
+   */
+  async provisionRemotely(args: { device: Device; credentialId: string; kind: CredentialKind; predecessorId?: string; certificateChain?: Uint8Array[] }) {
+    const { device } = args;
+    await this.infra.assertUnused('credential', args.credentialId);
+    const client = device.provisioningClient(
+      { id: this.infra.enrolmentFunctionId, publicKey: { kind: this.infra.signing.kind, bytes: this.infra.signing.efPublicKey } },
+      args.certificateChain,
+    );
+    const ef = this.infra.enrolmentFunction;
+    const session = await client.start({ credentialKind: args.kind });
+    const auth = await session.acceptChallenge(await ef.acceptHello(session.hello));
+    const { receipt, result } = await session.acceptDelivery(await ef.acceptAuth(auth));
+    const outcome = await ef.acceptReceipt(receipt);
+    this.infra.keepPsk(args.credentialId, outcome);
+    let provisioned;
+    try {
+      const bootstrapCredentialId = await this.#bootstrapIdOf(device.nodeId);
+      await this.infra.run('issueCredential', issuedFrom(outcome, args.credentialId, 'service', args.predecessorId));
+      provisioned = await this.infra.run('provisionCredential', {
+        credentialId: args.credentialId, method: 'remote-provisioning', bootstrapCredentialId, receipt: receiptFrom(outcome),
+      });
+    } catch (error) {
+      // The engine refused to record it (the node was revoked meanwhile, say): the keys made for it must not live on.
+      if (outcome.credentialKeyHandle !== undefined) {
+        await this.infra.discardKey(streamIdOf('credential', args.credentialId), outcome.credentialKeyHandle);
+      }
+      await device.se.destroy(device.owner, result.handle);
+      throw error;
+    }
+    device.credentials.set(args.credentialId, { handle: result.handle, descriptor: result.credential });
+    if (result.serviceParameters.cseId !== undefined) device.cseId = result.serviceParameters.cseId;
+    return { outcome, provisioned };
+  }
+
+  /**
+   * Association Configuration (11.3.1) then the Association Handshake (11.3.2): mutual authentication, the session
+   * key derived on both ends, a lifetime strictly shorter than the credential's remaining lifetime.
+   */
+  async associate(args: { device: Device; associationId: string; credentialId: string; lifetimeSeconds: number; registree?: RegistreeRef }) {
+    const { device } = args;
+    const registree = args.registree ?? { kind: 'cse' as const, id: device.cseId ?? `/${device.nodeId}` };
+    await this.infra.run('configureAssociation', {
+      associationId: args.associationId, nodeId: device.nodeId, credentialId: args.credentialId, registree, registrarCseId: this.infra.registrarCseId,
+    });
+    return this.establish({ ...args, registreeId: registree.id });
+  }
+
+  /** The handshake of an association already configured; records `AssociationEstablished` when both ends agree. */
+  async establish(args: { device: Device; associationId: string; credentialId: string; lifetimeSeconds: number; registreeId: string }) {
+    const registrarKey = { kind: this.infra.signing.kind, publicKey: toBase64url(this.infra.signing.registrarPublicKey) };
+    const node = args.device.registree(args.credentialId, args.registreeId, { id: this.infra.registrarCseId, key: registrarKey });
+    const { registreeOutcome, registrarOutcome } = await this.infra.asRegistrarFor(args.registreeId, args.credentialId, async () => {
+      const handshake = await node.start({ lifetimeSeconds: args.lifetimeSeconds });
+      const { finish, outcome } = await handshake.acceptChallenge(await this.infra.registrar.acceptHello(handshake.hello));
+      return { registreeOutcome: outcome, registrarOutcome: await this.infra.registrar.acceptFinish(finish) };
+    });
+    // Registered before the append, so a crash in between leaves a key the shredder still knows about.
+    this.infra.keepSessionKey(args.associationId, registrarOutcome);
+    try {
+      await this.infra.run('establishAssociation', {
+        associationId: args.associationId, expiresAt: registrarOutcome.expiresAt, transcriptHash: registrarOutcome.transcriptHash,
+      });
+    } catch (error) {
+      // Refused (the association was revoked or established meanwhile): neither end keeps the session key.
+      await this.infra.discardKey(streamIdOf('association', args.associationId), registrarOutcome.sessionKeyHandle);
+      await args.device.se.destroy(args.device.owner, registreeOutcome.sessionKeyHandle);
+      throw error;
+    }
+    return { registree: registreeOutcome as AssociationOutcome, registrar: registrarOutcome };
+  }
+
+  /**
+   * Rotation (HLR-212, RS-16): a successor provisioned remotely and linked to its predecessor, an overlap window,
+   * and the dependent associations re-established on the successor. At the end of the overlap the expiry
+   * scheduler revokes the predecessor as superseded, and the cascade ends its old associations.
+   */
+  async rotate(args: {
+    device: Device; credentialId: string; successorId: string; kind: CredentialKind; overlapSeconds: number;
+    associations: readonly { associationId: string; successorAssociationId: string; lifetimeSeconds: number }[];
+  }) {
+    await this.provisionRemotely({ device: args.device, credentialId: args.successorId, kind: args.kind, predecessorId: args.credentialId });
+    const overlapEndsAt = new Date(this.infra.o.engine.clock.now().getTime() + args.overlapSeconds * 1000).toISOString();
+    await this.infra.run('startCredentialRotation', { credentialId: args.credentialId, successorId: args.successorId, overlapEndsAt });
+    const reassociated = [];
+    for (const a of args.associations) {
+      const old = await this.infra.o.engine.entity('association', a.associationId);
+      const registree = (old.snapshot.context as { registree?: RegistreeRef }).registree;
+      reassociated.push(
+        await this.associate({
+          device: args.device, associationId: a.successorAssociationId, credentialId: args.successorId, lifetimeSeconds: a.lifetimeSeconds,
+          ...(registree !== undefined ? { registree } : {}),
+        }),
+      );
+    }
+    return { overlapEndsAt, reassociated };
+  }
+
+  async #bootstrapIdOf(nodeId: string): Promise<string | undefined> {
+    const node = await this.infra.o.engine.entity('node', nodeId);
+    return (node.snapshot.context as { bootstrapCredentialId?: string }).bootstrapCredentialId;
+  }
+}

@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { CredenceError } from '../../../domain/errors.ts';
+import { base64urlString } from '../../../domain/crypto/base64url.ts';
+import { validityAt, type CredentialDescriptor } from '../../../domain/crypto/credential.ts';
+
+/** Why a protocol step was refused. Reasons are stable codes for callers; details go into the message only. */
+export type ProtocolReason =
+  | 'malformed'
+  | 'unknown_session'
+  | 'unknown_credential'
+  | 'wrong_identity'
+  | 'nonce_mismatch'
+  | 'stale'
+  | 'replayed_nonce'
+  | 'replayed_transcript'
+  | 'replay_cache_full'
+  | 'bad_mac'
+  | 'bad_signature'
+  | 'bad_proof_of_possession'
+  | 'invalid_ephemeral_key'
+  | 'decryption_failed'
+  | 'credential_mismatch'
+  | 'unsupported'
+  | 'credential_expired'
+  | 'credential_not_yet_valid'
+  | 'credential_revoked'
+  | 'certificate_rejected'
+  | 'lifetime_exhausted'
+  | 'lifetime_exceeds_credential'
+  | 'lifetime_exceeds_request'
+  | 'too_many_sessions';
+
+/** A typed `protocol` error naming the step; the detail never carries secret material. */
+export const protocolFailure = (step: string, reason: ProtocolReason, detail?: string): CredenceError =>
+  new CredenceError({
+    code: 'protocol',
+    step,
+    reason,
+    message: `${step} rejected: ${reason}${detail ? ` (${detail})` : ''}`,
+  });
+
+/** Parses a wire message; a schema failure is a `protocol` error at this step with the offending paths. */
+export const parseMessage = <S extends z.ZodType>(schema: S, input: unknown, step: string): z.output<S> => {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const detail = parsed.error.issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+    .join('; ');
+  throw protocolFailure(step, 'malformed', detail);
+};
+
+/** 256-bit fresh nonce (SER-012: every run is bound to nonces from both sides). */
+export const NONCE_LENGTH = 32;
+export const Nonce = base64urlString(NONCE_LENGTH);
+export const Proof = base64urlString();
+export const SessionId = z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'must be a 16-byte base64url session id');
+
+/** Rejects a message whose sender clock is too far from ours: old messages cannot be replayed past the cache window. */
+export const assertFresh = (step: string, sentAt: string, now: Date, maxSkewSeconds: number): void => {
+  const skew = Math.abs(now.getTime() - Date.parse(sentAt));
+  if (!(skew <= maxSkewSeconds * 1000)) throw protocolFailure(step, 'stale', `sent ${sentAt}, now ${now.toISOString()}`);
+};
+
+/**
+ * The credential a peer claims, as the infrastructure knows it, checked the same way by every protocol: known,
+ * matching the claimed fingerprint and kind, not revoked, inside its validity (seed 003 clause 11.3.2: no
+ * association, and no provisioning, from a revoked or expired credential).
+ */
+export const assertUsableCredential = <K extends { readonly descriptor?: CredentialDescriptor; readonly revoked?: boolean }>(
+  step: string,
+  known: K | undefined,
+  claimed: { readonly fingerprint: string; readonly kind: string },
+  now: Date,
+  who: string,
+): K & { readonly descriptor: CredentialDescriptor } => {
+  const descriptor = known?.descriptor;
+  if (!known || !descriptor || descriptor.fingerprint !== claimed.fingerprint || descriptor.kind !== claimed.kind) {
+    throw protocolFailure(step, 'unknown_credential', `no such credential for ${who}`);
+  }
+  if (known.revoked) throw protocolFailure(step, 'credential_revoked', descriptor.fingerprint);
+  const state = validityAt(descriptor.validity, now);
+  if (state !== 'active') throw protocolFailure(step, state === 'expired' ? 'credential_expired' : 'credential_not_yet_valid', descriptor.fingerprint);
+  return known as K & { readonly descriptor: CredentialDescriptor };
+};

@@ -1,4 +1,0 @@
-export { openSqliteStore, openSqliteStoreInDir, SqliteEventStore } from './sqlite-store.ts';
-export type { SqliteStoreLocation, SqliteStoreOptions, SqliteStoreSettings } from './sqlite-store.ts';
-export type { SqliteSubscription } from './subscription.ts';
-export { SCHEMA_VERSION } from './schema.ts';

@@ -1,0 +1,53 @@
+import { x25519 } from '@noble/curves/ed25519.js';
+import { p256 } from '@noble/curves/nist.js';
+import { assertBytes, wipe } from './bytes.ts';
+import type { RandomSource } from '../ports/random.ts';
+import type { KeyPair } from './signatures.ts';
+
+/**
+ * Ephemeral-static and ephemeral-ephemeral Diffie-Hellman: X25519 (RFC 7748) and ECDH over P-256 (SEC 1 §3.3.1,
+ * the curve of common device secure elements). The shared secret is raw input for HKDF, never a key by itself.
+ */
+export type AgreementGroup = 'x25519' | 'p256';
+
+export const agreementPublicKeyLength = (group: AgreementGroup): number => (group === 'x25519' ? 32 : 65);
+
+export const generateAgreementKey = (group: AgreementGroup, random: RandomSource): KeyPair => {
+  if (group === 'x25519') {
+    const secretKey = assertBytes(random(32), 'random(32)', 32);
+    return { secretKey, publicKey: x25519.getPublicKey(secretKey) };
+  }
+  const seed = assertBytes(random(48), 'random(48)', 48);
+  const secretKey = p256.utils.randomSecretKey(seed);
+  wipe(seed);
+  return { secretKey, publicKey: p256.getPublicKey(secretKey, false) };
+};
+
+export const agreementPublicKey = (group: AgreementGroup, secretKey: Uint8Array): Uint8Array => {
+  assertBytes(secretKey, 'secretKey', 32);
+  return group === 'x25519' ? x25519.getPublicKey(secretKey) : p256.getPublicKey(secretKey, false);
+};
+
+export const isValidAgreementPublicKey = (group: AgreementGroup, publicKey: Uint8Array): boolean => {
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== agreementPublicKeyLength(group)) return false;
+  if (group === 'p256') return p256.utils.isValidPublicKey(publicKey, false);
+  return true; // every 32-byte string is an X25519 u-coordinate; low-order points fail in sharedSecret
+};
+
+/**
+ * 32-byte shared secret, or undefined when the peer key is not acceptable (off-curve P-256 point, or an X25519
+ * low-order point giving the all-zero output that RFC 7748 §6.1 says to reject).
+ */
+export const sharedSecret = (group: AgreementGroup, secretKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array | undefined => {
+  assertBytes(secretKey, 'secretKey', 32);
+  if (!isValidAgreementPublicKey(group, peerPublicKey)) return undefined;
+  try {
+    if (group === 'x25519') return x25519.getSharedSecret(secretKey, peerPublicKey);
+    const point = p256.getSharedSecret(secretKey, peerPublicKey, true);
+    const x = point.slice(1); // SEC 1 §3.3.1: the shared secret is the x-coordinate
+    wipe(point);
+    return x;
+  } catch {
+    return undefined;
+  }
+};

@@ -1,0 +1,47 @@
+/** One small module over @noble/* (imported by subpath): every cryptographic primitive Credence uses. */
+export { assertBytes, concatBytes, constantTimeEqual, lengthPrefixed, toHex, utf8, wipe } from './bytes.ts';
+export { Base64urlBytes, base64urlString, fromBase64url, toBase64url, tryFromBase64url } from './base64url.ts';
+export { hkdfSha256, hmacSha256, sha256 } from './hash.ts';
+export { AEAD_KEY_LENGTH, AEAD_NONCE_LENGTH, AEAD_TAG_LENGTH, aeadOpen, aeadSeal } from './aead.ts';
+export {
+  generateSigningKey,
+  isValidSigningPublicKey,
+  publicKeyLength,
+  SECRET_KEY_LENGTH,
+  sign,
+  SIGNATURE_LENGTH,
+  signingPublicKey,
+  verifySignature,
+} from './signatures.ts';
+export type { KeyPair, SignatureKind } from './signatures.ts';
+export {
+  agreementPublicKey,
+  agreementPublicKeyLength,
+  generateAgreementKey,
+  isValidAgreementPublicKey,
+  sharedSecret,
+} from './agreement.ts';
+export type { AgreementGroup } from './agreement.ts';
+export {
+  certificateFingerprint,
+  Fingerprint,
+  FINGERPRINT_PATTERN,
+  publicKeyFingerprint,
+  publicKeyFromSpki,
+  secretKeyFingerprint,
+  subjectPublicKeyInfo,
+} from './fingerprint.ts';
+export type { SpkiKind } from './fingerprint.ts';
+export {
+  CredentialDescriptor,
+  CredentialKind,
+  Identifier,
+  IsoTimestamp,
+  OwnerBinding,
+  Validity,
+  validityAt,
+} from './credential.ts';
+export type { AsymmetricCredentialDescriptor } from './credential.ts';
+export { canonicalJson, proofInput, Transcript, withoutFields } from './transcript.ts';
+export { assertFresh, Nonce, NONCE_LENGTH, parseMessage, Proof, protocolFailure, SessionId } from '../../adapters/protocols/shared/protocol.ts';
+export type { ProtocolReason } from '../../adapters/protocols/shared/protocol.ts';

@@ -1,0 +1,78 @@
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { p256 } from '@noble/curves/nist.js';
+import { assertBytes, wipe } from './bytes.ts';
+import type { RandomSource } from '../ports/random.ts';
+
+/**
+ * Signatures: Ed25519 (RFC 8032, pure, no prehash) and ECDSA over P-256 with SHA-256 (FIPS 186-5), deterministic
+ * nonces (RFC 6979) and low-S normalisation on both sign and verify so a signature has one valid form and cannot
+ * be mutated into a second one that also verifies (a replay cache keyed on bytes would miss it).
+ * Public keys: Ed25519 32 bytes; P-256 uncompressed SEC1, 65 bytes (one canonical form for fingerprints).
+ */
+export type SignatureKind = 'ed25519' | 'p256';
+
+export const SIGNATURE_LENGTH = 64;
+export const SECRET_KEY_LENGTH = 32;
+export const publicKeyLength = (kind: SignatureKind): number => (kind === 'ed25519' ? 32 : 65);
+
+export interface KeyPair {
+  readonly secretKey: Uint8Array;
+  readonly publicKey: Uint8Array;
+}
+
+export const generateSigningKey = (kind: SignatureKind, random: RandomSource): KeyPair => {
+  if (kind === 'ed25519') {
+    const seed = assertBytes(random(32), 'random(32)', 32);
+    return { secretKey: seed, publicKey: ed25519.getPublicKey(seed) };
+  }
+  // 48 seed bytes reduced mod n (FIPS 186-5 A.2.1) keep the scalar's bias negligible.
+  const seed = assertBytes(random(48), 'random(48)', 48);
+  const secretKey = p256.utils.randomSecretKey(seed);
+  wipe(seed);
+  return { secretKey, publicKey: p256.getPublicKey(secretKey, false) };
+};
+
+export const signingPublicKey = (kind: SignatureKind, secretKey: Uint8Array): Uint8Array => {
+  assertBytes(secretKey, 'secretKey', SECRET_KEY_LENGTH);
+  return kind === 'ed25519' ? ed25519.getPublicKey(secretKey) : p256.getPublicKey(secretKey, false);
+};
+
+export const sign = (kind: SignatureKind, secretKey: Uint8Array, message: Uint8Array): Uint8Array => {
+  assertBytes(secretKey, 'secretKey', SECRET_KEY_LENGTH);
+  assertBytes(message, 'message');
+  return kind === 'ed25519'
+    ? ed25519.sign(message, secretKey)
+    : p256.sign(message, secretKey, { prehash: true, lowS: true, format: 'compact' });
+};
+
+export const isValidSigningPublicKey = (kind: SignatureKind, publicKey: Uint8Array): boolean => {
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== publicKeyLength(kind)) return false;
+  try {
+    return kind === 'ed25519' ? (ed25519.Point.fromBytes(publicKey), true) : p256.utils.isValidPublicKey(publicKey, false);
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * False for any signature that does not verify, including malformed keys or signatures from the wire: a
+ * failed verification is an expected outcome, never a throw.
+ */
+export const verifySignature = (
+  kind: SignatureKind,
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean => {
+  assertBytes(message, 'message');
+  if (!(signature instanceof Uint8Array) || signature.length !== SIGNATURE_LENGTH) return false;
+  // Point decoding (and its rejection of invalid keys) happens inside verify; decoding twice costs a square root.
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== publicKeyLength(kind)) return false;
+  try {
+    return kind === 'ed25519'
+      ? ed25519.verify(signature, message, publicKey, { zip215: false })
+      : p256.verify(signature, message, publicKey, { prehash: true, lowS: true, format: 'compact' });
+  } catch {
+    return false;
+  }
+};

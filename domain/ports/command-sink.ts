@@ -1,0 +1,28 @@
+import type { EntityKind, EntityView } from '../streams.ts';
+import type { Clock } from './clock.ts';
+import type { RecordedEvent } from './event-store.ts';
+
+export interface CommandOutcome {
+  readonly commandId: string;
+  readonly streamId: string;
+  /** State of the entity after the command. */
+  readonly state: string;
+  readonly events: readonly RecordedEvent[];
+  /** True when the command id had been seen: nothing was appended and the first outcome is returned. */
+  readonly deduplicated: boolean;
+}
+
+/**
+ * What the process managers (cascade, expiry, pseudonym rotation) and the protocol procedures need of the command
+ * side: run a command, read an entity as its machine sees it, and the time decisions are made at. The engine
+ * implements it; nothing on the read side depends on the engine itself.
+ */
+export interface CommandSink {
+  /** A command from outside (an operator, an auditor): the `system` role is refused whatever the input claims. */
+  execute(input: unknown): Promise<CommandOutcome>;
+  /** A command of the engine's own in-process actors (process manager, scheduler, rotation). */
+  executeAsSystem(input: unknown): Promise<CommandOutcome>;
+  /** The entity now: its state and machine context (`absent` when it has no events). */
+  view(kind: EntityKind, id: string): Promise<EntityView>;
+  readonly clock: Clock;
+}

@@ -1,0 +1,36 @@
+/**
+ * The ports: what the core needs from the outside world, as interfaces with no I/O. Adapters implement them;
+ * domain, machines and projections depend only on these.
+ */
+export { ExpectedRevision } from './event-store.ts';
+export type {
+  AllFilter,
+  AppendOptions,
+  AppendResult,
+  EventStore,
+  EventToAppend,
+  JsonObject,
+  JsonValue,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  StoreSubscription,
+  SubscribeOptions,
+  SubscriptionStart,
+} from './event-store.ts';
+export { KeyHandle } from './secure-environment.ts';
+export type {
+  DeriveKeySpec,
+  GeneratedKeyKind,
+  KeyDescription,
+  KeyKind,
+  KeyOptions,
+  SecureEnvironment,
+  SymmetricKeyKind,
+  UnwrapSpec,
+} from './secure-environment.ts';
+export type { LeafToAppend, LoggedLeaf, StoredCheckpoint, TransparencyLogStore } from './transparency-log.ts';
+export type { Clock } from './clock.ts';
+export type { RandomSource } from './random.ts';
+export type { ReplayCache, ReplayVerdict } from './replay-cache.ts';
+export type { CommandOutcome, CommandSink } from './command-sink.ts';

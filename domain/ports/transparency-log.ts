@@ -1,0 +1,50 @@
+import type { HashSource } from '../transparency/tree.ts';
+
+/** One leaf of the log: which stored event it is, and the RFC 9162 hash of that event's canonical envelope. */
+export interface LoggedLeaf {
+  readonly leafIndex: number;
+  readonly position: bigint;
+  readonly eventId: string;
+  readonly leafHash: Uint8Array;
+}
+
+export type LeafToAppend = Omit<LoggedLeaf, 'leafIndex'>;
+
+/** A checkpoint the log signed: the signed note is the evidence, the other fields index it. */
+export interface StoredCheckpoint {
+  readonly treeSize: number;
+  readonly rootHash: Uint8Array;
+  readonly time: string;
+  /** The whole C2SP signed note (checkpoint text, blank line, signature lines). */
+  readonly note: string;
+}
+
+/**
+ * Persistence of the transparency log (issue 4 item 2): leaves in global order, every complete subtree hash so
+ * that roots and proofs cost O(log n) reads, and the signed checkpoints. Synchronous: the embedded store is
+ * better-sqlite3, and proofs are a handful of indexed reads.
+ */
+export interface TransparencyLogStore extends HashSource {
+  /** Number of leaves. */
+  size(): number;
+  /** Global position of the newest leaf; undefined when the log is empty. */
+  lastPosition(): bigint | undefined;
+  /** Appends leaves atomically, in order. Positions must be strictly increasing and above lastPosition(). */
+  append(leaves: readonly LeafToAppend[]): void;
+  /** Root hash of the tree of the first `size` leaves (default: all). */
+  rootHash(size?: number): Uint8Array;
+  inclusionProof(leafIndex: number, treeSize: number): Uint8Array[];
+  consistencyProof(first: number, second: number): Uint8Array[];
+  leafAt(leafIndex: number): LoggedLeaf | undefined;
+  leafByPosition(position: bigint): LoggedLeaf | undefined;
+  leafByEventId(eventId: string): LoggedLeaf | undefined;
+  /** Leaves in index order from `fromIndex`, read in pages. */
+  leaves(fromIndex?: number): Iterable<LoggedLeaf>;
+  /** Keeps a signed checkpoint; a second one for the same tree size is ignored. */
+  saveCheckpoint(checkpoint: StoredCheckpoint): void;
+  latestCheckpoint(): StoredCheckpoint | undefined;
+  /** The smallest checkpoint whose tree holds at least `size` leaves. */
+  checkpointCovering(size: number): StoredCheckpoint | undefined;
+  checkpointAt(treeSize: number): StoredCheckpoint | undefined;
+  close(): void;
+}
