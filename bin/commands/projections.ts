@@ -2,16 +2,15 @@ import { z } from 'zod';
 import { systemClock } from '../../adapters/driven/clock/index.ts';
 import { createEngine } from '../../adapters/engine/index.ts';
 import { openReadModels } from '../../adapters/driven/readmodels/index.ts';
+import { systemProjections } from '../../adapters/runtime/projections.ts';
 import { ProjectionRunner } from '../../projections/runtime/index.ts';
-import { auditTrail } from '../../projections/audit/index.ts';
-import { cascadeProcessManager } from '../../projections/cascade/index.ts';
-import { complianceProjection } from '../../projections/compliance/index.ts';
-import { expiryScheduler } from '../../projections/expiry/index.ts';
 import { json, parseCli, type Io } from '../io.ts';
 import { openExistingStore, readModelDir, STORE_OPTION, StoreArg } from './open-store.ts';
+import { readSigningPolicy, SIGNING_OPTION, SigningArg } from './signing-option.ts';
 
 const Args = z.object({
   store: StoreArg,
+  signing: SigningArg,
   data: z.string().min(1).optional(),
   json: z.boolean().default(false),
   positionals: z.union([
@@ -23,22 +22,22 @@ const Args = z.object({
 
 /**
  * `credence projections [status] [--json]`: each projection's checkpoint and lag (events and seconds behind).
- * `credence projections rebuild <name|all>`: empties a read model and replays it from position 0. Pseudonym
- * rotation needs the Secure Environment's key and is rebuilt by the process that holds it.
+ * `credence projections rebuild <name|all>`: empties a read model and replays it from position 0. The projections
+ * are the composition root's (adapters/runtime), with the signing policy of `--signing`. Pseudonym rotation needs
+ * the Secure Environment's key and is rebuilt by the process that holds it.
  */
 export const projections = async (argv: string[], io: Io): Promise<number> => {
-  const args = parseCli(argv, { ...STORE_OPTION, data: { type: 'string' }, json: { type: 'boolean' } }, Args, io);
+  const args = parseCli(argv, { ...STORE_OPTION, ...SIGNING_OPTION, data: { type: 'string' }, json: { type: 'boolean' } }, Args, io);
   if (args === undefined) return 2;
+  const signing = readSigningPolicy(args.signing, io);
+  if (signing === false) return 2;
   const data = readModelDir(args.data, args.store);
   const store = openExistingStore(data, io, args.store);
   if (store === undefined) return 2;
   const db = openReadModels({ dir: data });
   const engine = createEngine({ store, clock: systemClock });
-  const runner = new ProjectionRunner({
-    db,
-    store,
-    projections: [cascadeProcessManager(engine), expiryScheduler(engine), auditTrail(), complianceProjection()],
-  });
+  const { projections } = systemProjections({ engine, ...(signing !== undefined ? { signing } : {}) });
+  const runner = new ProjectionRunner({ db, store, projections });
   try {
     const command = args.positionals;
     if (command.action === 'rebuild') {
