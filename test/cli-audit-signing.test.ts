@@ -8,11 +8,10 @@ import { openReadModels } from '../adapters/driven/readmodels/index.ts';
 import { openCredence } from '../adapters/runtime/index.ts';
 import { main } from '../bin/cli.ts';
 import { generateSigningKey, toBase64url } from '../domain/crypto/index.ts';
-import { ExpectedRevision } from '../domain/ports/index.ts';
-import { signCommand } from '../domain/signing/index.ts';
 import { timeline } from '../projections/audit/index.ts';
 import { capture } from './support/cli.ts';
-import { cmd, operator, T0 } from './support/fleet.ts';
+import { operator, T0 } from './support/fleet.ts';
+import { recordSignedAndAltered } from './support/signed-fleet.ts';
 
 const alice = generateSigningKey('ed25519', (n) => new Uint8Array(randomBytes(n)));
 const policy = { require: 'all' as const, keys: [{ actorId: operator.id, algorithm: 'ed25519' as const, publicKey: toBase64url(alice.publicKey) }] };
@@ -35,12 +34,7 @@ const statuses = (streams: readonly string[]) => {
 /** A data folder holding one validly signed event and one whose recorded data was altered after signing. */
 const signedFleet = async (): Promise<void> => {
   const c = openCredence({ location: { dir }, clock: new FakeClock(T0), signing: policy });
-  const request = signCommand({ ...cmd.createSubscription(), metadata: { ...cmd.createSubscription().metadata, commandId: crypto.randomUUID() } }, { algorithm: 'ed25519', secretKey: alice.secretKey });
-  await c.engine.execute(request);
-  const [stored] = await c.store.readStream('subscription-sub-1');
-  await c.store.appendToStream('subscription-sub-2', [{
-    id: crypto.randomUUID(), type: 'SubscriptionCreated', data: { ...stored!.data, subscriptionId: 'sub-2' }, metadata: stored!.metadata,
-  }], { expectedRevision: ExpectedRevision.noStream });
+  await recordSignedAndAltered(c, alice.secretKey);
   await c.settle();
   await c.close();
 };

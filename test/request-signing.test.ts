@@ -8,6 +8,7 @@ import { openSqliteStore } from '../adapters/driven/store/index.ts';
 import { generateSigningKey, toBase64url } from '../domain/crypto/index.ts';
 import { RequestSigningPolicy, requestVerifier, signCommand } from '../domain/signing/index.ts';
 import { cmd, footprint, operator, T0 } from './support/fleet.ts';
+import { recordSignedAndAltered } from './support/signed-fleet.ts';
 
 const alice = generateSigningKey('ed25519', (n) => new Uint8Array(randomBytes(n)));
 const mallory = generateSigningKey('p256', (n) => new Uint8Array(randomBytes(n)));
@@ -81,16 +82,9 @@ describe('stored request signatures, re-checked by the audit trail', () => {
   it('records verified for a good signature and invalid for one altered in the store', async () => {
     const { openCredence } = await import('../adapters/runtime/index.ts');
     const { timeline } = await import('../projections/audit/index.ts');
-    const { ExpectedRevision } = await import('../domain/ports/event-store.ts');
     const policy = { require: 'all' as const, keys: [{ actorId: operator.id, algorithm: 'ed25519' as const, publicKey: toBase64url(alice.publicKey) }] };
     const c = openCredence({ location: { memory: true }, clock: new FakeClock(T0), signing: policy });
-    const signedRequest = signed(cmd.createSubscription());
-    await c.engine.execute(signedRequest);
-    // A second event whose recorded data was altered after signing: its signature no longer matches.
-    const [stored] = await c.store.readStream('subscription-sub-1');
-    await c.store.appendToStream('subscription-sub-2', [{
-      id: crypto.randomUUID(), type: 'SubscriptionCreated', data: { ...stored!.data, subscriptionId: 'sub-2' }, metadata: stored!.metadata,
-    }], { expectedRevision: ExpectedRevision.noStream });
+    await recordSignedAndAltered(c, alice.secretKey);
     await c.settle();
     expect(timeline(c.readModels, 'subscription-sub-1').map((e) => e.signature.status)).toEqual(['verified']);
     expect(timeline(c.readModels, 'subscription-sub-2').map((e) => e.signature.status)).toEqual(['invalid']);
