@@ -1,0 +1,124 @@
+// Dependency rules of the layered design, enforced by `npm run depcheck` (part of `npm test`).
+//
+//   domain/        pure core: ids, events, commands, errors, ports (interfaces), crypto, x509, signing, transparency
+//   machines/      XState machines over the domain
+//   projections/   read side over machines and domain
+//   adapters/      driven/** concrete adapters, engine/ command handling, protocols/** endpoints,
+//                  runtime/ composition root and public entry (adapters/runtime/index.ts)
+//   bin/ bench/ test/   outer edges, allowed to reach everything
+//
+// Paths in the rules are relative to the repository root and are regular expressions.
+// Type-only imports count (tsPreCompilationDeps: true): `import type` is still a dependency of the design.
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment:
+        'Import cycles make module initialisation order fragile (TDZ errors on ESM live bindings), ' +
+        'hide which layer depends on which, and make a module impossible to use or test on its own. ' +
+        'Break the cycle by moving the shared piece down (usually into domain/) or inverting it through a port in domain/ports/.',
+      from: { path: '^(domain|machines|projections|adapters|bin)/' },
+      to: { circular: true },
+    },
+    {
+      name: 'domain-imports-only-domain',
+      severity: 'error',
+      comment:
+        'domain/ is the pure core: it may import only domain/ and npm packages (zod, @noble/*, @peculiar/x509, ...). ' +
+        'An import from machines/, projections/, adapters/, bin/ ... makes the core depend on an outer layer. ' +
+        'Move the needed code into domain/, or declare a port in domain/ports/ and implement it in adapters/.',
+      from: { path: '^domain/' },
+      to: { pathNot: '^(domain/|node_modules/)', dependencyTypesNot: ['core'] },
+    },
+    {
+      name: 'domain-no-node-builtins',
+      severity: 'error',
+      comment:
+        'domain/ is the pure core: no node: builtins (node:fs, node:net, node:child_process, node:crypto randomness ...). ' +
+        'I/O, randomness and clocks reach the domain through ports in domain/ports/, implemented in adapters/driven/. ' +
+        'Builtins are neither domain/ nor npm packages, so this is the rule "domain imports only domain and npm" for them.',
+      from: { path: '^domain/' },
+      to: { dependencyTypes: ['core'] },
+    },
+    {
+      name: 'core-imports-only-pure-packages',
+      severity: 'error',
+      comment:
+        'domain/ and machines/ are pure: of npm packages they may use only those that compute (zod, xstate, @noble/*, ' +
+        '@peculiar/x509 with reflect-metadata, canonicalize). A store client, SQLite or an HTTP library belongs in adapters/.',
+      from: { path: '^(domain|machines)/' },
+      to: {
+        path: '^node_modules/',
+        pathNot: '^node_modules/(zod|xstate|@noble/(curves|hashes|ciphers)|@peculiar/x509|reflect-metadata|canonicalize)/',
+      },
+    },
+    {
+      name: 'machines-import-only-machines-and-domain',
+      severity: 'error',
+      comment:
+        'machines/ (XState machines) sits right above the domain: it may import machines/, domain/ and npm packages, ' +
+        'never projections/, adapters/, bin/ ... so machines stay pure and replayable.',
+      from: { path: '^machines/' },
+      to: { pathNot: '^(machines/|domain/|node_modules/)', dependencyTypesNot: ['core'] },
+    },
+    {
+      name: 'projections-import-only-projections-machines-domain',
+      severity: 'error',
+      comment:
+        'projections/ (read side) may import projections/, machines/, domain/ and npm packages, never adapters/: ' +
+        'stores and read-model databases reach it through ports in domain/ports/, wired in adapters/runtime/.',
+      from: { path: '^projections/' },
+      to: { pathNot: '^(projections/|machines/|domain/|node_modules/)', dependencyTypesNot: ['core'] },
+    },
+    {
+      name: 'driven-adapter-not-from-another-driven-adapter',
+      severity: 'error',
+      comment:
+        'A concrete adapter under adapters/driven/<name>/ is private to its own folder: one driven adapter must not ' +
+        'import another (e.g. driven/transparency -> driven/store). Depend on the port in domain/ports/ instead and let ' +
+        'adapters/runtime/ (the composition root) pass the concrete instance in.',
+      from: { path: '^adapters/driven/([^/]+)/' },
+      to: { path: '^adapters/driven/', pathNot: '^adapters/driven/$1/' },
+    },
+    {
+      name: 'driven-adapter-only-from-composition-root',
+      severity: 'error',
+      comment:
+        'Concrete adapters (adapters/driven/**) are wired only by the composition root adapters/runtime/ and by the ' +
+        'outer edges bin/, bench/, test/. adapters/engine/, adapters/protocols/, projections/, machines/ and domain/ ' +
+        'must depend on the ports in domain/ports/, not on a concrete store, secure environment, clock ...',
+      from: { pathNot: '^(adapters/driven/[^/]+/|adapters/runtime/|bin/|bench/|test/)' },
+      to: { path: '^adapters/driven/' },
+    },
+    {
+      name: 'runtime-only-from-outer-edges',
+      severity: 'error',
+      comment:
+        'adapters/runtime/ is the composition root and the public entry of the package; only the outer edges ' +
+        '(bin/, bench/, test/) may import it. Anything else importing it depends on the whole wiring and usually ' +
+        'closes a cycle. Import the port or module you need directly.',
+      from: { pathNot: '^(adapters/runtime/|bin/|bench/|test/)' },
+      to: { path: '^adapters/runtime/' },
+    },
+  ],
+  options: {
+    // Record npm packages but do not cruise into them.
+    doNotFollow: { path: ['node_modules'] },
+    // Resolve imports the way tsc does, including explicit `.ts` extensions (allowImportingTsExtensions).
+    tsConfig: { fileName: 'tsconfig.json' },
+    // Keep type-only imports (`import type`, `export type ... from`): they are dependencies of the design too.
+    tsPreCompilationDeps: true,
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      mainFields: ['module', 'main', 'types', 'typings'],
+      extensions: ['.ts', '.mts', '.cts', '.d.ts', '.js', '.mjs', '.cjs', '.json'],
+    },
+    reporterOptions: {
+      text: { highlightFocused: true },
+    },
+  },
+};
