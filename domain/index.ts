@@ -40,7 +40,6 @@ export {
   CommandSchema,
   parseCommand,
   targetOf,
-  issuesOf,
   decide,
   command,
 } from './commands/index.ts';

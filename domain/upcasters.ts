@@ -8,7 +8,7 @@ import type { EventType } from './events/index.ts';
 
 type Upcaster = (data: Record<string, unknown>) => Record<string, unknown>;
 
-export const CURRENT_SCHEMA_VERSION: Readonly<Partial<Record<EventType, number>>> = {
+const CURRENT_SCHEMA_VERSION: Readonly<Partial<Record<EventType, number>>> = {
   NodeRegistered: 2,
 };
 

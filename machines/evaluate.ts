@@ -70,7 +70,7 @@ const scopeOf = (kind: EntityKind): Scope => {
 };
 
 /** Event types the current state has a transition for, whatever their guards say. */
-export const allowedEvents = (snapshot: EntitySnapshot): string[] =>
+const allowedEvents = (snapshot: EntitySnapshot): string[] =>
   snapshot.status !== 'active' ? [] : [...new Set(getNextTransitions(snapshot).map((t) => t.eventType))].sort();
 
 export type Verdict =

@@ -7,7 +7,7 @@ import type { FactName, Facts, FactSources } from './types.ts';
  * The other entities a guard needs to see before accepting an event. The engine reads them at decision time;
  * replay reads them as they stood at the event's global position, so cross-entity rules are re-checked too.
  */
-export const factSourcesOf = (event: DomainEvent, context: unknown): FactSources => {
+const factSourcesOf = (event: DomainEvent, context: unknown): FactSources => {
   switch (event.type) {
     case 'NodeEnrolled':
     case 'NodeEnrolmentExpired':

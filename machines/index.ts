@@ -1,6 +1,6 @@
-export { MACHINES, evaluate, refusalError, initialSnapshot, stateOf, viewOf, allowedEvents } from './evaluate.ts';
+export { MACHINES, evaluate, refusalError, initialSnapshot, stateOf, viewOf } from './evaluate.ts';
 export type { EntitySnapshot, Verdict } from './evaluate.ts';
-export { factSourcesOf, gatherFacts, gatherFactsAsync } from './facts.ts';
+export { gatherFacts, gatherFactsAsync } from './facts.ts';
 export type { FactReader } from './facts.ts';
 export { readStored } from './stored.ts';
 export type { ReadStored } from './stored.ts';

@@ -8,7 +8,7 @@ import { stateOf, applyStored, type LoadedEntity } from '../../machines/index.ts
 import type { EntityCache } from './entity-cache.ts';
 import { replayedOutcome } from './idempotency.ts';
 
-export const outcomeOf = (entity: LoadedEntity, commandId: string, events: readonly RecordedEvent[], deduplicated: boolean): CommandOutcome => ({
+const outcomeOf = (entity: LoadedEntity, commandId: string, events: readonly RecordedEvent[], deduplicated: boolean): CommandOutcome => ({
   commandId,
   streamId: entity.streamId,
   state: stateOf(entity.snapshot),

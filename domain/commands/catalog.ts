@@ -1,4 +1,4 @@
-import { EVENT_DATA, type EventType } from '../events/index.ts';
+import type { EventType } from '../events/index.ts';
 import type { Role } from '../metadata.ts';
 
 /**
@@ -44,8 +44,6 @@ export const COMMAND_CATALOG = {
 export type CommandType = keyof typeof COMMAND_CATALOG;
 export const COMMAND_TYPES = Object.keys(COMMAND_CATALOG) as CommandType[];
 export type EventOfCommand<C extends CommandType> = (typeof COMMAND_CATALOG)[C]['event'];
-
-export const commandDataSchema = <C extends CommandType>(type: C) => EVENT_DATA[COMMAND_CATALOG[type].event];
 
 /** The command that records a given event type (the inverse of the catalog). */
 export const COMMAND_FOR_EVENT = Object.fromEntries(

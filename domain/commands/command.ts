@@ -33,7 +33,7 @@ export const CommandSchema = z.discriminatedUnion(
   ) as unknown as [z.ZodObject<{ type: z.ZodLiteral<CommandType> }>, ...z.ZodObject<{ type: z.ZodLiteral<CommandType> }>[]],
 );
 
-export const issuesOf = (error: z.ZodError): FieldIssue[] =>
+const issuesOf = (error: z.ZodError): FieldIssue[] =>
   error.issues.map((issue) => ({
     path: issue.path.map(String).join('.'),
     rule: issue.code,

@@ -1,6 +1,6 @@
-export { COMMAND_CATALOG, COMMAND_TYPES, COMMAND_FOR_EVENT, commandDataSchema } from './catalog.ts';
+export { COMMAND_CATALOG, COMMAND_TYPES, COMMAND_FOR_EVENT } from './catalog.ts';
 export type { CommandType } from './catalog.ts';
-export { CommandMetadata, CommandSchema, parseCommand, targetOf, issuesOf } from './command.ts';
+export { CommandMetadata, CommandSchema, parseCommand, targetOf } from './command.ts';
 export type { Command } from './command.ts';
 export { decide } from './decide.ts';
 export { command } from './build.ts';

@@ -43,5 +43,3 @@ export {
 } from './credential.ts';
 export type { AsymmetricCredentialDescriptor } from './credential.ts';
 export { canonicalJson, proofInput, Transcript, withoutFields } from './transcript.ts';
-export { assertFresh, Nonce, NONCE_LENGTH, parseMessage, Proof, protocolFailure, SessionId } from '../../adapters/protocols/shared/protocol.ts';
-export type { ProtocolReason } from '../../adapters/protocols/shared/protocol.ts';

@@ -3,11 +3,10 @@ export {
   type LoggedEvent,
   type LogJsonObject,
   type LogJsonValue,
-  eventLeafEnvelope,
   eventLeafBytes,
   eventLeafHash,
 } from './leaf.ts';
-export { type HashSource, rangeHash, rootHash, inclusionProof, consistencyProof, splitPoint } from './tree.ts';
+export { type HashSource, rootHash, inclusionProof, consistencyProof } from './tree.ts';
 export {
   type Frontier,
   type CompletedNode,
@@ -32,7 +31,6 @@ export {
   parseVerifierKey,
   parseSignedNote,
   formatSignedNote,
-  signatureLine,
   verifyNote,
 } from './note.ts';
 export { type Checkpoint, type CheckpointParse, formatCheckpointText, parseCheckpointText } from './checkpoint.ts';

@@ -23,7 +23,7 @@ export interface LoggedEvent {
  * (which carries the actor's request signature). bigints become decimal strings: JSON numbers lose precision
  * past 2^53 and EventStoreDB commit positions go beyond it.
  */
-export const eventLeafEnvelope = (event: LoggedEvent) => ({
+const eventLeafEnvelope = (event: LoggedEvent) => ({
   position: event.position.toString(10),
   streamId: event.streamId,
   revision: event.revision.toString(10),

@@ -105,7 +105,7 @@ export const parseSignedNote = (message: string): SignedNote | undefined => {
   return { text, signatures };
 };
 
-export const signatureLine = (signature: NoteSignature): string => {
+const signatureLine = (signature: NoteSignature): string => {
   const raw = new Uint8Array(4 + signature.signature.length);
   new DataView(raw.buffer).setUint32(0, signature.keyId, false);
   raw.set(signature.signature, 4);

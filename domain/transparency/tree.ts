@@ -16,7 +16,7 @@ const assertSize = (value: number, name: string): void => {
 };
 
 /** Largest power of two strictly smaller than n (n >= 2): the split point k of RFC 9162 section 2.1.1. */
-export const splitPoint = (n: number): number => {
+const splitPoint = (n: number): number => {
   if (n < 2) throw new Error('n: splitPoint needs n >= 2');
   let k = 1;
   while (k * 2 < n) k *= 2;
@@ -29,7 +29,7 @@ const isPowerOfTwo = (n: number): boolean => n > 0 && 2 ** Math.round(Math.log2(
  * MTH(D[start:end]) for a range that is a node of some tree (start aligned to a power of two >= its length).
  * The perfect part is read; only the right edge is recomputed.
  */
-export const rangeHash = (source: HashSource, start: number, end: number): Uint8Array => {
+const rangeHash = (source: HashSource, start: number, end: number): Uint8Array => {
   const width = end - start;
   if (width <= 0) throw new Error(`range: empty range [${start}, ${end})`);
   if (isPowerOfTwo(width) && start % width === 0) return source.nodeHash(Math.log2(width), start / width);

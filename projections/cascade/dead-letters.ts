@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { prepared } from '../runtime/index.ts';
 
 /**
  * Reactions the cascade could not carry out and will not retry by itself: the target's history is broken (replay
@@ -29,12 +30,12 @@ export const resetDeadLetters = (db: Database.Database): void => {
 };
 
 export const addDeadLetter = (db: Database.Database, d: DeadLetter): void => {
-  db.prepare('INSERT OR REPLACE INTO cascade_dead_letters (position, event_type, command, target, reason) VALUES (?, ?, ?, ?, ?)').run(
+  prepared(db, 'INSERT OR REPLACE INTO cascade_dead_letters (position, event_type, command, target, reason) VALUES (?, ?, ?, ?, ?)').run(
     d.position, d.eventType, d.command, d.target, d.reason,
   );
 };
 
 export const deadLetters = (db: Database.Database): DeadLetter[] =>
-  (db.prepare('SELECT position, event_type, command, target, reason FROM cascade_dead_letters ORDER BY position, command, target').all() as {
+  (prepared(db, 'SELECT position, event_type, command, target, reason FROM cascade_dead_letters ORDER BY position, command, target').all() as {
     position: bigint; event_type: string; command: string; target: string; reason: string;
   }[]).map((r) => ({ position: BigInt(r.position), eventType: r.event_type, command: r.command, target: r.target, reason: r.reason }));

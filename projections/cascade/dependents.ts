@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { prepared } from '../runtime/index.ts';
 
 /**
  * Which entities depend on which: the cascade's memory. A row says that `child` must follow `parent` when the
@@ -26,10 +27,10 @@ export const resetDependents = (db: Database.Database): void => {
 };
 
 export const addDependent = (db: Database.Database, parent: string, relation: Relation, child: string): void => {
-  db.prepare('INSERT OR IGNORE INTO cascade_dependents (parent, relation, child) VALUES (?, ?, ?)').run(parent, relation, child);
+  prepared(db, 'INSERT OR IGNORE INTO cascade_dependents (parent, relation, child) VALUES (?, ?, ?)').run(parent, relation, child);
 };
 
 export const dependentsOf = (db: Database.Database, parent: string, relation: Relation): string[] =>
-  (db.prepare('SELECT child FROM cascade_dependents WHERE parent = ? AND relation = ? ORDER BY child').all(parent, relation) as {
+  (prepared(db, 'SELECT child FROM cascade_dependents WHERE parent = ? AND relation = ? ORDER BY child').all(parent, relation) as {
     child: string;
   }[]).map((r) => r.child);

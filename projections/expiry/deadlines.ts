@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { prepared } from '../runtime/index.ts';
 
 /** One scheduled fact: at `due` (epoch ms) issue `command` against `stream`. `purpose` keeps rotation and expiry apart. */
 export interface Deadline {
@@ -24,23 +25,24 @@ export const resetDeadlines = (db: Database.Database): void => {
 };
 
 export const putDeadline = (db: Database.Database, d: Deadline): void => {
-  db.prepare(
+  prepared(
+    db,
     `INSERT INTO expiry_deadlines (stream, purpose, due, command) VALUES (?, ?, ?, ?)
      ON CONFLICT(stream, purpose) DO UPDATE SET due = excluded.due, command = excluded.command`,
   ).run(d.stream, d.purpose, d.due, JSON.stringify(d.command));
 };
 
 export const dropDeadlines = (db: Database.Database, stream: string): void => {
-  db.prepare('DELETE FROM expiry_deadlines WHERE stream = ?').run(stream);
+  prepared(db, 'DELETE FROM expiry_deadlines WHERE stream = ?').run(stream);
 };
 
 export const dropDeadline = (db: Database.Database, stream: string, purpose: Deadline['purpose']): void => {
-  db.prepare('DELETE FROM expiry_deadlines WHERE stream = ? AND purpose = ?').run(stream, purpose);
+  prepared(db, 'DELETE FROM expiry_deadlines WHERE stream = ? AND purpose = ?').run(stream, purpose);
 };
 
 export const dueDeadlines = (db: Database.Database, now: number, limit = 1000): Deadline[] =>
   (
-    db.prepare('SELECT stream, purpose, due, command FROM expiry_deadlines WHERE due <= ? ORDER BY due, stream LIMIT ?').all(now, limit) as {
+    prepared(db, 'SELECT stream, purpose, due, command FROM expiry_deadlines WHERE due <= ? ORDER BY due, stream LIMIT ?').all(now, limit) as {
       stream: string;
       purpose: Deadline['purpose'];
       due: bigint;
@@ -49,6 +51,6 @@ export const dueDeadlines = (db: Database.Database, now: number, limit = 1000): 
   ).map((r) => ({ stream: r.stream, purpose: r.purpose, due: Number(r.due), command: JSON.parse(r.command) }));
 
 export const nextDeadline = (db: Database.Database): number | undefined => {
-  const row = db.prepare('SELECT MIN(due) AS due FROM expiry_deadlines').get() as { due: bigint | null };
+  const row = prepared(db, 'SELECT MIN(due) AS due FROM expiry_deadlines').get() as { due: bigint | null };
   return row.due === null ? undefined : Number(row.due);
 };

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { prepared } from './statements.ts';
 
 export const setupCheckpoints = (db: Database.Database): void => {
   db.exec(`CREATE TABLE IF NOT EXISTS projection_checkpoints (
@@ -14,7 +15,7 @@ export interface Checkpoint {
 }
 
 export const readCheckpoint = (db: Database.Database, name: string): Checkpoint | undefined => {
-  const row = db.prepare('SELECT position, occurred_at FROM projection_checkpoints WHERE name = ?').get(name) as
+  const row = prepared(db, 'SELECT position, occurred_at FROM projection_checkpoints WHERE name = ?').get(name) as
     | { position: bigint; occurred_at: string }
     | undefined;
   return row === undefined ? undefined : { position: BigInt(row.position), occurredAt: row.occurred_at };
@@ -22,7 +23,8 @@ export const readCheckpoint = (db: Database.Database, name: string): Checkpoint 
 
 /** Moves a checkpoint forward only: a late writer can never take a projection back over handled events. */
 export const writeCheckpoint = (db: Database.Database, name: string, checkpoint: Checkpoint): void => {
-  db.prepare(
+  prepared(
+    db,
     `INSERT INTO projection_checkpoints (name, position, occurred_at) VALUES (?, ?, ?)
      ON CONFLICT(name) DO UPDATE SET position = excluded.position, occurred_at = excluded.occurred_at
      WHERE excluded.position > projection_checkpoints.position`,
@@ -30,5 +32,5 @@ export const writeCheckpoint = (db: Database.Database, name: string, checkpoint:
 };
 
 export const deleteCheckpoint = (db: Database.Database, name: string): void => {
-  db.prepare('DELETE FROM projection_checkpoints WHERE name = ?').run(name);
+  prepared(db, 'DELETE FROM projection_checkpoints WHERE name = ?').run(name);
 };

@@ -54,7 +54,7 @@ export interface CompiledFilter {
   readonly keep: (record: RecordedEvent) => boolean;
 }
 
-export const startOf = (from: LifecycleFilter['from']): SubscriptionStart =>
+const startOf = (from: LifecycleFilter['from']): SubscriptionStart =>
   from === 'start' ? { kind: 'start' } : from === 'end' ? { kind: 'end' } : { kind: 'after', position: from };
 
 export function parseLifecycleFilter(input: unknown): LifecycleFilter {

@@ -16,7 +16,7 @@ export const descriptorOf = (credential: LoadedEntity): CredentialDescriptor | u
 };
 
 /** The public key and certificate recorded when the credential was issued (asymmetric kinds). */
-export const issuedFacts = (credential: LoadedEntity): { publicKey?: string; certificate?: string } => {
+const issuedFacts = (credential: LoadedEntity): { publicKey?: string; certificate?: string } => {
   const issued = credential.events.find((e) => e.event.type === 'CredentialIssued');
   if (issued?.event.type !== 'CredentialIssued') return {};
   const { publicKey, certificate } = issued.event.data;

@@ -9,7 +9,7 @@ import { protocolError, validationError } from '../../../../domain/errors.ts';
 import type { EventToAppend, JsonObject, RecordedEvent } from '../../../../domain/ports/event-store.ts';
 import type { WireEvent, WireEventToAppend } from './driver.ts';
 
-export const ENVELOPE_KEY = '$credence';
+const ENVELOPE_KEY = '$credence';
 
 export interface AppendMarker {
   readonly commandId: string;

@@ -39,7 +39,7 @@ export function compileFilter(filter: AllFilter | undefined, argument: string): 
 /** Characters that are syntax in both .NET (the server) and JavaScript regular expressions. */
 const escape = (literal: string): string => literal.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
 
-export const exactTypes = (types: readonly string[]): string => `^(?:${types.map(escape).join('|')})$`;
+const exactTypes = (types: readonly string[]): string => `^(?:${types.map(escape).join('|')})$`;
 
 function list(values: readonly string[] | undefined, argument: string): readonly string[] | undefined {
   if (values === undefined) return undefined;

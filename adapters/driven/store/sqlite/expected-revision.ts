@@ -4,7 +4,7 @@ import type { ExpectedRevision } from '../../../../domain/ports/event-store.ts';
 export const describeRevision = (revision: bigint | undefined): string =>
   revision === undefined ? 'no stream' : `revision ${revision}`;
 
-export const describeExpected = (expected: ExpectedRevision): string => {
+const describeExpected = (expected: ExpectedRevision): string => {
   switch (expected.kind) {
     case 'no_stream':
       return 'no stream';

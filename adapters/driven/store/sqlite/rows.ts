@@ -24,7 +24,7 @@ const jsonObjectText = z.string().transform((text, ctx): JsonObject => {
 });
 
 // A stored row is a boundary like any other: a file edited or damaged outside the store must fail loudly here.
-export const storedRow = z.object({
+const storedRow = z.object({
   position: z.bigint().positive(),
   stream_id: z.string().min(1),
   revision: z.bigint().nonnegative(),
