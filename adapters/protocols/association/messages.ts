@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { base64urlString, tryFromBase64url } from '../../../domain/crypto/base64url.ts';
 import { CredentialKind, Identifier, IsoTimestamp } from '../../../domain/crypto/credential.ts';
 import { Fingerprint } from '../../../domain/crypto/fingerprint.ts';
+import { Ephemeral } from '../shared/ephemeral.ts';
 import { Nonce, Proof, SessionId } from '../shared/protocol.ts';
 import { KeyHandle } from '../../../domain/ports/secure-environment.ts';
 
@@ -29,13 +30,6 @@ export const AssociationConfiguration = z.strictObject({
     .optional(),
 });
 export type AssociationConfiguration = z.infer<typeof AssociationConfiguration>;
-
-const Ephemeral = z
-  .strictObject({ group: z.enum(['x25519', 'p256']), publicKey: base64urlString() })
-  .refine((e) => tryFromBase64url(e.publicKey)?.length === (e.group === 'x25519' ? 32 : 65), {
-    message: 'public key length does not fit the group',
-    path: ['publicKey'],
-  });
 
 /** Ten years: far beyond any credential; the Registrar cuts it to the credential anyway. */
 const MAX_LIFETIME_SECONDS = 10 * 366 * 24 * 3600;

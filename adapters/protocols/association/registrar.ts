@@ -1,15 +1,20 @@
-import { isValidAgreementPublicKey } from '../../../domain/crypto/agreement.ts';
-import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
+import { fromBase64url } from '../../../domain/crypto/base64url.ts';
 import { toHex } from '../../../domain/crypto/bytes.ts';
 import type { Clock } from '../../../domain/ports/clock.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
-import { assertFresh, assertUsableCredential, NONCE_LENGTH, parseMessage, protocolFailure } from '../shared/protocol.ts';
-import { Transcript, withoutFields } from '../../../domain/crypto/transcript.ts';
+import { assertFresh, assertUsableCredential, newNonce, parseMessage, protocolFailure } from '../shared/protocol.ts';
+import { withoutFields, type Transcript } from '../../../domain/crypto/transcript.ts';
 import { SessionTable, type SessionBase } from '../shared/session-table.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
 import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
-import { checkProof, proofFailure, prove, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
+import { assertProof, prove, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
+import { initiatorVerifier, responderSigner } from '../shared/credential-keys.ts';
+import { acceptedClockSkew } from '../shared/clock-skew.ts';
+import { wireEphemeral } from '../shared/ephemeral.ts';
+import { assertNewHello } from '../shared/hello-checks.ts';
+import { rememberOnce } from '../shared/replay.ts';
+import { transcriptFromHello } from '../shared/run-transcript.ts';
 import { associationOutcome } from './outcome.ts';
 import { associationLifetime } from './lifetime.ts';
 import {
@@ -72,11 +77,10 @@ export class Registrar {
 
   constructor(options: RegistrarOptions) {
     this.#o = options;
-    this.#skew = options.maxClockSkewSeconds ?? 300;
-    if (options.replayCache.windowSeconds < 2 * this.#skew) throw new RangeError('replayCache.windowSeconds must be at least twice maxClockSkewSeconds');
+    this.#skew = acceptedClockSkew(options);
     this.#sessions = new SessionTable<Session>({
       timeoutSeconds: options.sessionTimeoutSeconds ?? 60,
-      maxSessions: options.maxSessions ?? 10_000,
+      maxSessions: options.maxSessions,
       cleanup: (s) => destroyQuietly(options.se, options.owner, s.ephemeral),
     });
   }
@@ -106,19 +110,18 @@ export class Registrar {
       marginSeconds: this.#o.lifetimeMarginSeconds ?? 60,
       step: HELLO,
     });
-    const verifier = this.#verifier(known);
-    const signer = this.#signer(known);
-    const peerEphemeral = hello.ephemeral ? fromBase64url(hello.ephemeral.publicKey) : undefined;
-    if (hello.ephemeral && !isValidAgreementPublicKey(hello.ephemeral.group, peerEphemeral as Uint8Array)) {
-      throw protocolFailure(HELLO, 'invalid_ephemeral_key');
-    }
-    // SER-012: a Registree nonce is accepted once per window, whatever else the message says.
-    const verdict = await this.#o.replayCache.remember(`${PROTOCOL}:${this.#o.id}:nonce:${hello.registreeNonce}`, now);
-    if (verdict !== 'fresh') throw protocolFailure(HELLO, verdict === 'full' ? 'replay_cache_full' : 'replayed_nonce');
+    const verifier = initiatorVerifier(known, 'resolveCredential: a psk256 credential needs its handle');
+    const signer = responderSigner(HELLO, known, this.#o.signingKey, 'this Registrar has no signing key for asymmetric credentials');
+    await assertNewHello(
+      HELLO,
+      { ephemeral: hello.ephemeral, nonce: hello.registreeNonce },
+      { cache: this.#o.replayCache, protocol: PROTOCOL, responderId: this.#o.id },
+      now,
+    );
 
     const ephemeral = hello.ephemeral ? await se.generate(owner, hello.ephemeral.group, { ephemeral: true }) : undefined;
     try {
-      const ephemeralKey = ephemeral ? (await se.describe(owner, ephemeral)).publicKey : undefined;
+      const ephemeralKey = hello.ephemeral && ephemeral ? await wireEphemeral(se, owner, hello.ephemeral.group, ephemeral) : undefined;
       const unsigned = {
         type: 'association.challenge' as const,
         version: 1 as const,
@@ -126,12 +129,11 @@ export class Registrar {
         registrarId: this.#o.id,
         registreeId: hello.registreeId,
         registreeNonce: hello.registreeNonce,
-        registrarNonce: toBase64url(this.#o.random(NONCE_LENGTH)),
-        ...(hello.ephemeral && ephemeralKey ? { ephemeral: { group: hello.ephemeral.group, publicKey: toBase64url(ephemeralKey) } } : {}),
+        registrarNonce: newNonce(this.#o.random),
+        ...(ephemeralKey ? { ephemeral: ephemeralKey } : {}),
         ...lifetime,
       };
-      const transcript = new Transcript(PROTOCOL);
-      transcript.absorb(hello.type, hello);
+      const transcript = transcriptFromHello(PROTOCOL, hello);
       const th = transcript.absorb(unsigned.type, unsigned);
       const challenge = { ...unsigned, proof: await prove(se, owner, signer, proofFor('registrar', 'challenge', th)) };
       await this.#sessions.add(HELLO, now, {
@@ -160,11 +162,8 @@ export class Registrar {
       const { hello, challenge } = session;
       if (finish.registrarNonce !== challenge.registrarNonce) throw protocolFailure(FINISH, 'nonce_mismatch');
       const th = session.transcript.absorb(finish.type, withoutFields(finish, 'proof'));
-      if (!(await checkProof(se, owner, session.verifier, proofFor('registree', 'finish', th), finish.proof))) {
-        throw protocolFailure(FINISH, proofFailure(session.verifier), 'Registree authentication failed');
-      }
-      const verdict = await this.#o.replayCache.remember(`${PROTOCOL}:${this.#o.id}:transcript:${toHex(th)}`, now);
-      if (verdict !== 'fresh') throw protocolFailure(FINISH, verdict === 'full' ? 'replay_cache_full' : 'replayed_transcript');
+      await assertProof(se, owner, session.verifier, proofFor('registree', 'finish', th), finish.proof, FINISH, 'Registree authentication failed');
+      await rememberOnce(FINISH, this.#o.replayCache, `${PROTOCOL}:${this.#o.id}:transcript:${toHex(th)}`, now, 'replayed_transcript');
       const sessionKeyHandle = await deriveSessionKey(
         se,
         owner,
@@ -177,18 +176,5 @@ export class Registrar {
       session.done = true;
       return associationOutcome('registrar', hello, challenge, sessionKeyHandle, th, now);
     });
-  }
-
-  #verifier(known: RegistreeCredential): ProofVerifier {
-    const d = known.descriptor;
-    if (d.kind !== 'psk256') return { kind: d.kind, publicKey: fromBase64url(d.publicKey) };
-    if (!known.handle) throw new TypeError('resolveCredential: a psk256 credential needs its handle');
-    return { kind: 'psk256', handle: known.handle };
-  }
-
-  #signer(known: RegistreeCredential): CredentialKey {
-    if (known.descriptor.kind === 'psk256') return { kind: 'psk256', handle: known.handle as KeyHandle };
-    if (!this.#o.signingKey) throw protocolFailure(HELLO, 'unsupported', 'this Registrar has no signing key for asymmetric credentials');
-    return this.#o.signingKey;
   }
 }

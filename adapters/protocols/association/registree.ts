@@ -1,14 +1,18 @@
-import { isValidAgreementPublicKey, type AgreementGroup } from '../../../domain/crypto/agreement.ts';
-import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
+import type { AgreementGroup } from '../../../domain/crypto/agreement.ts';
+import { fromBase64url } from '../../../domain/crypto/base64url.ts';
 import { associationOutcome } from './outcome.ts';
 import type { Clock } from '../../../domain/ports/clock.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import { validityAt, type CredentialDescriptor } from '../../../domain/crypto/credential.ts';
-import { NONCE_LENGTH, parseMessage, protocolFailure } from '../shared/protocol.ts';
-import { Transcript, withoutFields } from '../../../domain/crypto/transcript.ts';
+import { newNonce, parseMessage, protocolFailure } from '../shared/protocol.ts';
+import { withoutFields, type Transcript } from '../../../domain/crypto/transcript.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
 import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
-import { checkProof, proofFailure, prove, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
+import { assertProof, prove, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
+import { DEFAULT_MAX_CLOCK_SKEW_SECONDS } from '../shared/clock-skew.ts';
+import { responderVerifier } from '../shared/credential-keys.ts';
+import { acceptEphemeralAnswer, ephemeralGroup, wireEphemeral } from '../shared/ephemeral.ts';
+import { transcriptFromHello } from '../shared/run-transcript.ts';
 import {
   AssociationChallenge,
   AssociationConfiguration,
@@ -53,17 +57,17 @@ export class Registree {
     const state = validityAt(credential.descriptor.validity, this.#o.now());
     if (state !== 'active') throw protocolFailure('association.start', state === 'expired' ? 'credential_expired' : 'credential_not_yet_valid');
     const kind = credential.descriptor.kind;
-    const group = request.agreementGroup ?? (kind === 'p256' ? 'p256' : 'x25519');
+    const group = ephemeralGroup(kind, request.agreementGroup);
     const ephemeral = kind === 'psk256' ? undefined : await se.generate(owner, group, { ephemeral: true });
-    const ephemeralKey = ephemeral ? (await se.describe(owner, ephemeral)).publicKey : undefined;
+    const ephemeralKey = ephemeral ? await wireEphemeral(se, owner, group, ephemeral) : undefined;
     const hello: AssociationHello = {
       type: 'association.hello',
       version: 1,
       registreeId: this.#o.id,
       registrarId: this.#configuration.registrarId,
       credential: { kind, fingerprint: credential.descriptor.fingerprint },
-      registreeNonce: toBase64url(this.#o.random(NONCE_LENGTH)),
-      ...(ephemeralKey ? { ephemeral: { group, publicKey: toBase64url(ephemeralKey) } } : {}),
+      registreeNonce: newNonce(this.#o.random),
+      ...(ephemeralKey ? { ephemeral: ephemeralKey } : {}),
       requestedLifetimeSeconds: request.lifetimeSeconds,
       sentAt: this.#o.now().toISOString(),
     };
@@ -76,7 +80,7 @@ export class RegistreeHandshake {
   readonly hello: AssociationHello;
   readonly #o: RegistreeOptions;
   readonly #configuration: AssociationConfiguration;
-  readonly #transcript = new Transcript(PROTOCOL);
+  readonly #transcript: Transcript;
   #ephemeral: KeyHandle | undefined;
   #stage: Stage = 'hello_sent';
 
@@ -85,7 +89,7 @@ export class RegistreeHandshake {
     this.#configuration = configuration;
     this.hello = hello;
     this.#ephemeral = ephemeral;
-    this.#transcript.absorb(hello.type, hello);
+    this.#transcript = transcriptFromHello(PROTOCOL, hello);
   }
 
   async acceptChallenge(input: unknown): Promise<{ finish: AssociationFinish; outcome: AssociationOutcome }> {
@@ -113,21 +117,14 @@ export class RegistreeHandshake {
     const { hello } = this;
     if (challenge.registrarId !== hello.registrarId || challenge.registreeId !== hello.registreeId) throw protocolFailure(CHALLENGE, 'wrong_identity');
     if (challenge.registreeNonce !== hello.registreeNonce) throw protocolFailure(CHALLENGE, 'nonce_mismatch');
-    const peerGroup = challenge.ephemeral?.group;
-    const peer = challenge.ephemeral ? fromBase64url(challenge.ephemeral.publicKey) : undefined;
-    const acceptable = peer === undefined || peerGroup === undefined
-      ? hello.ephemeral === undefined
-      : peerGroup === hello.ephemeral?.group && isValidAgreementPublicKey(peerGroup, peer);
-    if (!acceptable) throw protocolFailure(CHALLENGE, 'invalid_ephemeral_key');
+    const peer = acceptEphemeralAnswer(CHALLENGE, hello.ephemeral, challenge.ephemeral);
     const thChallenge = this.#transcript.absorb(challenge.type, withoutFields(challenge, 'proof'));
     const verifier = this.#registrarVerifier();
-    if (!(await checkProof(se, owner, verifier, proofFor('registrar', 'challenge', thChallenge), challenge.proof))) {
-      throw protocolFailure(CHALLENGE, proofFailure(verifier), 'Registrar CSE authentication failed');
-    }
+    await assertProof(se, owner, verifier, proofFor('registrar', 'challenge', thChallenge), challenge.proof, CHALLENGE, 'Registrar CSE authentication failed');
     // Clause 11.3.2: the association must end strictly before the credential it is derived from.
     if (challenge.lifetimeSeconds > hello.requestedLifetimeSeconds) throw protocolFailure(CHALLENGE, 'lifetime_exceeds_request');
     const expiresAt = Date.parse(challenge.expiresAt);
-    const skewMs = (this.#o.maxClockSkewSeconds ?? 300) * 1000;
+    const skewMs = (this.#o.maxClockSkewSeconds ?? DEFAULT_MAX_CLOCK_SKEW_SECONDS) * 1000;
     if (expiresAt > now.getTime() + challenge.lifetimeSeconds * 1000 + skewMs) throw protocolFailure(CHALLENGE, 'lifetime_exceeds_request', 'expiry is later than the lifetime allows');
     if (!(expiresAt < Date.parse(credential.descriptor.validity.notAfter))) throw protocolFailure(CHALLENGE, 'lifetime_exceeds_credential');
 
@@ -155,10 +152,8 @@ export class RegistreeHandshake {
   }
 
   #registrarVerifier(): ProofVerifier {
-    const { credential } = this.#o;
-    if (credential.descriptor.kind === 'psk256') return { kind: 'psk256', handle: credential.handle };
     const key = this.#configuration.registrarKey;
-    if (!key) throw new TypeError('configuration.registrarKey is required for an asymmetric credential');
-    return { kind: key.kind, publicKey: fromBase64url(key.publicKey) };
+    const pinned = key && { kind: key.kind, publicKey: fromBase64url(key.publicKey) };
+    return responderVerifier(this.#o.credential, pinned, 'configuration.registrarKey is required for an asymmetric credential');
   }
 }

@@ -1,17 +1,21 @@
 import { isCredenceError } from '../../../domain/errors.ts';
-import { isValidAgreementPublicKey, type AgreementGroup } from '../../../domain/crypto/agreement.ts';
 import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
 import type { Clock } from '../../../domain/ports/clock.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import type { CredentialDescriptor, CredentialKind } from '../../../domain/crypto/credential.ts';
 import { publicKeyFingerprint } from '../../../domain/crypto/fingerprint.ts';
-import { assertFresh, assertUsableCredential, NONCE_LENGTH, parseMessage, protocolFailure } from '../shared/protocol.ts';
+import { assertFresh, assertUsableCredential, newNonce, parseMessage, protocolFailure } from '../shared/protocol.ts';
 import { isValidSigningPublicKey, verifySignature } from '../../../domain/crypto/signatures.ts';
-import { Transcript, withoutFields } from '../../../domain/crypto/transcript.ts';
+import { withoutFields, type Transcript } from '../../../domain/crypto/transcript.ts';
 import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
 import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
-import { checkProof, proofFailure, prove, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
+import { assertProof, prove, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
+import { initiatorVerifier, responderSigner } from '../shared/credential-keys.ts';
+import { acceptedClockSkew } from '../shared/clock-skew.ts';
+import { wireEphemeral } from '../shared/ephemeral.ts';
+import { assertNewHello } from '../shared/hello-checks.ts';
+import { transcriptFromHello } from '../shared/run-transcript.ts';
 import { verifyCertificateChain, type TrustAnchors } from '../../../domain/x509/chain.ts';
 import { deliveryAad, deliveryKey, PROTOCOL, proofFor } from './key-delivery.ts';
 import {
@@ -84,12 +88,11 @@ export class EnrolmentFunction {
 
   constructor(options: EnrolmentFunctionOptions) {
     this.#o = options;
-    this.#skew = options.maxClockSkewSeconds ?? 300;
-    if (options.replayCache.windowSeconds < 2 * this.#skew) throw new RangeError('replayCache.windowSeconds must be at least twice maxClockSkewSeconds');
+    this.#skew = acceptedClockSkew(options);
     if (!(options.credentialLifetimeSeconds > 0)) throw new RangeError('credentialLifetimeSeconds must be positive');
     this.#sessions = new SessionTable<Session>({
       timeoutSeconds: options.sessionTimeoutSeconds ?? 120,
-      maxSessions: options.maxSessions ?? 10_000,
+      maxSessions: options.maxSessions,
       cleanup: (s) => destroyQuietly(options.se, options.owner, s.ephemeral, s.credentialKeyHandle),
     });
   }
@@ -110,20 +113,21 @@ export class EnrolmentFunction {
     if (this.#o.allowedCredentialKinds && !this.#o.allowedCredentialKinds.includes(hello.credentialKind)) {
       throw protocolFailure(HELLO, 'unsupported', `credential kind ${hello.credentialKind} is not offered`);
     }
-    const nodeVerifier = this.#nodeVerifier(bootstrap);
-    const signer = this.#signer(bootstrap);
-    const group = hello.ephemeral?.group as AgreementGroup | undefined;
-    if (hello.ephemeral && !isValidAgreementPublicKey(hello.ephemeral.group, fromBase64url(hello.ephemeral.publicKey))) {
-      throw protocolFailure(HELLO, 'invalid_ephemeral_key');
-    }
-    const verdict = await this.#o.replayCache.remember(`${PROTOCOL}:${this.#o.id}:nonce:${hello.nodeNonce}`, now);
-    if (verdict !== 'fresh') throw protocolFailure(HELLO, verdict === 'full' ? 'replay_cache_full' : 'replayed_nonce');
+    const nodeVerifier = initiatorVerifier(bootstrap, 'resolveBootstrap: a psk256 bootstrap credential needs its handle');
+    const signer = responderSigner(HELLO, bootstrap, this.#o.signingKey, 'this Enrolment Function has no signing key for asymmetric bootstraps');
+    const group = hello.ephemeral?.group;
+    await assertNewHello(
+      HELLO,
+      { ephemeral: hello.ephemeral, nonce: hello.nodeNonce },
+      { cache: this.#o.replayCache, protocol: PROTOCOL, responderId: this.#o.id },
+      now,
+    );
 
     const sessionId = this.#sessions.newId(this.#o.random);
     const ephemeral = group ? await se.generate(owner, group, { ephemeral: true }) : undefined;
     try {
-      const ephemeralKey = ephemeral ? (await se.describe(owner, ephemeral)).publicKey : undefined;
-      const enrolmentNonce = toBase64url(this.#o.random(NONCE_LENGTH));
+      const ephemeralKey = group && ephemeral ? await wireEphemeral(se, owner, group, ephemeral) : undefined;
+      const enrolmentNonce = newNonce(this.#o.random);
       const unsigned = {
         type: 'provisioning.challenge' as const,
         version: 1 as const,
@@ -138,11 +142,10 @@ export class EnrolmentFunction {
           notAfter: new Date(now.getTime() + this.#o.credentialLifetimeSeconds * 1000).toISOString(),
         },
         serviceParameters: (await this.#o.serviceParameters?.(hello.nodeId)) ?? {},
-        ...(group && ephemeralKey ? { ephemeral: { group, publicKey: toBase64url(ephemeralKey) } } : {}),
+        ...(ephemeralKey ? { ephemeral: ephemeralKey } : {}),
         expiresAt: this.#sessions.expiry(now),
       };
-      const transcript = new Transcript(PROTOCOL);
-      transcript.absorb(hello.type, hello);
+      const transcript = transcriptFromHello(PROTOCOL, hello);
       const th = transcript.absorb(unsigned.type, unsigned);
       const challenge = { ...unsigned, proof: await prove(se, owner, signer, proofFor('enrolment-function', 'challenge', th)) };
       await this.#sessions.add(HELLO, now, {
@@ -170,9 +173,7 @@ export class EnrolmentFunction {
       const { se, owner } = this.#o;
       if (auth.enrolmentNonce !== session.enrolmentNonce) throw protocolFailure(AUTH, 'nonce_mismatch');
       const th = session.transcript.absorb(auth.type, withoutFields(auth, 'proof', 'proofOfPossession'));
-      if (!(await checkProof(se, owner, session.nodeVerifier, proofFor('node', 'auth', th), auth.proof))) {
-        throw protocolFailure(AUTH, proofFailure(session.nodeVerifier), 'node authentication failed');
-      }
+      await assertProof(se, owner, session.nodeVerifier, proofFor('node', 'auth', th), auth.proof, AUTH, 'node authentication failed');
       const { hello, challenge } = session;
       const common = { validity: challenge.validity, owner: { kind: 'node' as const, id: hello.nodeId } };
       let credential: CredentialDescriptor;
@@ -223,17 +224,29 @@ export class EnrolmentFunction {
       const credential = session.credential as CredentialDescriptor;
       if (receipt.credentialFingerprint !== credential.fingerprint) throw protocolFailure(RECEIPT, 'credential_mismatch');
       const th = session.transcript.absorb(receipt.type, withoutFields(receipt, 'bootstrapProof', 'credentialProof'));
-      if (!(await checkProof(se, owner, session.nodeVerifier, proofFor('node', 'receipt', th), receipt.bootstrapProof))) {
-        throw protocolFailure(RECEIPT, proofFailure(session.nodeVerifier), 'receipt not made with the bootstrap credential');
-      }
+      await assertProof(
+        se,
+        owner,
+        session.nodeVerifier,
+        proofFor('node', 'receipt', th),
+        receipt.bootstrapProof,
+        RECEIPT,
+        'receipt not made with the bootstrap credential',
+      );
       const credentialVerifier: ProofVerifier =
         credential.kind === 'psk256'
           ? { kind: 'psk256', handle: session.credentialKeyHandle as KeyHandle }
           : { kind: credential.kind, publicKey: fromBase64url(credential.publicKey) };
       // Key confirmation: the node proves it holds the credential it was just given (or generated).
-      if (!(await checkProof(se, owner, credentialVerifier, proofFor('node', 'receipt-credential', th), receipt.credentialProof))) {
-        throw protocolFailure(RECEIPT, proofFailure(credentialVerifier), 'receipt not made with the new credential');
-      }
+      await assertProof(
+        se,
+        owner,
+        credentialVerifier,
+        proofFor('node', 'receipt-credential', th),
+        receipt.credentialProof,
+        RECEIPT,
+        'receipt not made with the new credential',
+      );
       const outcome: ProvisioningOutcome = {
         sessionId: session.id,
         nodeId: session.hello.nodeId,
@@ -251,19 +264,6 @@ export class EnrolmentFunction {
       session.done = true;
       return outcome;
     });
-  }
-
-  #nodeVerifier(bootstrap: BootstrapCredential): ProofVerifier {
-    const d = bootstrap.descriptor;
-    if (d.kind !== 'psk256') return { kind: d.kind, publicKey: fromBase64url(d.publicKey) };
-    if (!bootstrap.handle) throw new TypeError('resolveBootstrap: a psk256 bootstrap credential needs its handle');
-    return { kind: 'psk256', handle: bootstrap.handle };
-  }
-
-  #signer(bootstrap: BootstrapCredential): CredentialKey {
-    if (bootstrap.descriptor.kind === 'psk256') return { kind: 'psk256', handle: bootstrap.handle as KeyHandle };
-    if (!this.#o.signingKey) throw protocolFailure(HELLO, 'unsupported', 'this Enrolment Function has no signing key for asymmetric bootstraps');
-    return this.#o.signingKey;
   }
 
   /** IDevID bootstrap (SER-SWIR-04): the presented chain must start with the recorded certificate and verify now. */

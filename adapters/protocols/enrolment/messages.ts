@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { base64urlString, tryFromBase64url } from '../../../domain/crypto/base64url.ts';
+import { base64urlString } from '../../../domain/crypto/base64url.ts';
 import { CredentialDescriptor, CredentialKind, Identifier, IsoTimestamp, Validity } from '../../../domain/crypto/credential.ts';
 import { Fingerprint } from '../../../domain/crypto/fingerprint.ts';
+import { Ephemeral } from '../shared/ephemeral.ts';
 import { Nonce, Proof, SessionId } from '../shared/protocol.ts';
 import { KeyHandle } from '../../../domain/ports/secure-environment.ts';
 
@@ -17,13 +18,6 @@ import { KeyHandle } from '../../../domain/ports/secure-environment.ts';
  * Every message is absorbed into one transcript (without its own proofs); every proof covers both nonces and
  * both identities through it. Proofs are HMACs for a PSK bootstrap, signatures otherwise.
  */
-
-const Ephemeral = z
-  .strictObject({ group: z.enum(['x25519', 'p256']), publicKey: base64urlString() })
-  .refine((e) => tryFromBase64url(e.publicKey)?.length === (e.group === 'x25519' ? 32 : 65), {
-    message: 'public key length does not fit the group',
-    path: ['publicKey'],
-  });
 
 export const ServiceParameters = z.strictObject({ cseId: Identifier.optional(), m2mSubId: Identifier.optional() });
 export type ServiceParameters = z.infer<typeof ServiceParameters>;

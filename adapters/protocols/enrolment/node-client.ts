@@ -1,14 +1,17 @@
-import { isValidAgreementPublicKey, type AgreementGroup } from '../../../domain/crypto/agreement.ts';
+import type { AgreementGroup } from '../../../domain/crypto/agreement.ts';
 import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
 import type { Clock } from '../../../domain/ports/clock.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import type { CredentialDescriptor, CredentialKind } from '../../../domain/crypto/credential.ts';
-import { NONCE_LENGTH, parseMessage, protocolFailure } from '../shared/protocol.ts';
+import { newNonce, parseMessage, protocolFailure } from '../shared/protocol.ts';
 import type { SignatureKind } from '../../../domain/crypto/signatures.ts';
-import { canonicalJson, Transcript, withoutFields } from '../../../domain/crypto/transcript.ts';
+import { canonicalJson, withoutFields, type Transcript } from '../../../domain/crypto/transcript.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
 import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
-import { checkProof, proofFailure, prove, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
+import { assertProof, prove, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
+import { responderVerifier } from '../shared/credential-keys.ts';
+import { acceptEphemeralAnswer, ephemeralGroup, wireEphemeral } from '../shared/ephemeral.ts';
+import { transcriptFromHello } from '../shared/run-transcript.ts';
 import { deliveryAad, deliveryKey, PROTOCOL, proofFor } from './key-delivery.ts';
 import {
   ProvisioningChallenge,
@@ -53,9 +56,9 @@ export class ProvisioningClient {
 
   async start(request: ProvisioningRequest): Promise<NodeProvisioningSession> {
     const { se, owner, bootstrap } = this.#o;
-    const group = request.agreementGroup ?? (bootstrap.descriptor.kind === 'p256' ? 'p256' : 'x25519');
+    const group = ephemeralGroup(bootstrap.descriptor.kind, request.agreementGroup);
     const ephemeral = request.credentialKind === 'psk256' ? await se.generate(owner, group, { ephemeral: true }) : undefined;
-    const ephemeralKey = ephemeral ? (await se.describe(owner, ephemeral)).publicKey : undefined;
+    const ephemeralKey = ephemeral ? await wireEphemeral(se, owner, group, ephemeral) : undefined;
     const hello: ProvisioningHello = {
       type: 'provisioning.hello',
       version: 1,
@@ -64,8 +67,8 @@ export class ProvisioningClient {
       bootstrap: { kind: bootstrap.descriptor.kind, fingerprint: bootstrap.descriptor.fingerprint },
       ...(bootstrap.certificateChain ? { certificateChain: bootstrap.certificateChain.map(toBase64url) } : {}),
       credentialKind: request.credentialKind,
-      ...(ephemeralKey ? { ephemeral: { group, publicKey: toBase64url(ephemeralKey) } } : {}),
-      nodeNonce: toBase64url(this.#o.random(NONCE_LENGTH)),
+      ...(ephemeralKey ? { ephemeral: ephemeralKey } : {}),
+      nodeNonce: newNonce(this.#o.random),
       sentAt: this.#o.now().toISOString(),
     };
     return new NodeProvisioningSession(this.#o, hello, ephemeral);
@@ -79,7 +82,7 @@ export class ProvisioningClient {
 export class NodeProvisioningSession {
   readonly hello: ProvisioningHello;
   readonly #o: ProvisioningClientOptions;
-  readonly #transcript = new Transcript(PROTOCOL);
+  readonly #transcript: Transcript;
   readonly #signer: CredentialKey;
   #ephemeral: KeyHandle | undefined;
   #stage: Stage = 'hello_sent';
@@ -93,7 +96,7 @@ export class NodeProvisioningSession {
     this.hello = hello;
     this.#ephemeral = ephemeral;
     this.#signer = { kind: options.bootstrap.descriptor.kind, handle: options.bootstrap.handle };
-    this.#transcript.absorb(hello.type, hello);
+    this.#transcript = transcriptFromHello(PROTOCOL, hello);
   }
 
   async acceptChallenge(input: unknown): Promise<ProvisioningAuth> {
@@ -108,17 +111,18 @@ export class NodeProvisioningSession {
       if (challenge.credentialKind !== hello.credentialKind) throw protocolFailure(CHALLENGE, 'credential_mismatch', 'not the requested kind');
       if (Date.parse(challenge.expiresAt) <= now().getTime()) throw protocolFailure(CHALLENGE, 'stale');
       if (Date.parse(challenge.validity.notAfter) <= now().getTime()) throw protocolFailure(CHALLENGE, 'credential_expired');
-      if (
-        (challenge.ephemeral === undefined) !== (hello.ephemeral === undefined) ||
-        (challenge.ephemeral && (challenge.ephemeral.group !== hello.ephemeral?.group || !isValidAgreementPublicKey(challenge.ephemeral.group, fromBase64url(challenge.ephemeral.publicKey))))
-      ) {
-        throw protocolFailure(CHALLENGE, 'invalid_ephemeral_key');
-      }
+      acceptEphemeralAnswer(CHALLENGE, hello.ephemeral, challenge.ephemeral);
       const th = this.#transcript.absorb(challenge.type, withoutFields(challenge, 'proof'));
       const verifier = this.#enrolmentFunctionVerifier();
-      if (!(await checkProof(se, owner, verifier, proofFor('enrolment-function', 'challenge', th), challenge.proof))) {
-        throw protocolFailure(CHALLENGE, proofFailure(verifier), 'Enrolment Function authentication failed');
-      }
+      await assertProof(
+        se,
+        owner,
+        verifier,
+        proofFor('enrolment-function', 'challenge', th),
+        challenge.proof,
+        CHALLENGE,
+        'Enrolment Function authentication failed',
+      );
       this.#challenge = challenge;
       this.#verifier = verifier;
       // An asymmetric service credential is generated here, inside the node's Secure Environment: the private
@@ -155,9 +159,15 @@ export class NodeProvisioningSession {
       if (delivery.sessionId !== challenge.sessionId) throw protocolFailure(DELIVERY, 'unknown_session');
       const th = this.#transcript.absorb(delivery.type, withoutFields(delivery, 'proof'));
       const verifier = this.#verifier as ProofVerifier;
-      if (!(await checkProof(se, owner, verifier, proofFor('enrolment-function', 'delivery', th), delivery.proof))) {
-        throw protocolFailure(DELIVERY, proofFailure(verifier), 'delivery not authenticated by the Enrolment Function');
-      }
+      await assertProof(
+        se,
+        owner,
+        verifier,
+        proofFor('enrolment-function', 'delivery', th),
+        delivery.proof,
+        DELIVERY,
+        'delivery not authenticated by the Enrolment Function',
+      );
       const { credential } = delivery;
       const expected = { kind: this.hello.credentialKind, validity: challenge.validity, owner: { kind: 'node', id: this.hello.nodeId } };
       if (canonicalJson(expected) !== canonicalJson({ kind: credential.kind, validity: credential.validity, owner: credential.owner })) {
@@ -219,9 +229,8 @@ export class NodeProvisioningSession {
 
   #enrolmentFunctionVerifier(): ProofVerifier {
     const { bootstrap, enrolmentFunction } = this.#o;
-    if (bootstrap.descriptor.kind === 'psk256') return { kind: 'psk256', handle: bootstrap.handle };
-    if (!enrolmentFunction.publicKey) throw new TypeError('enrolmentFunction.publicKey is required for an asymmetric bootstrap');
-    return { kind: enrolmentFunction.publicKey.kind, publicKey: enrolmentFunction.publicKey.bytes };
+    const pinned = enrolmentFunction.publicKey && { kind: enrolmentFunction.publicKey.kind, publicKey: enrolmentFunction.publicKey.bytes };
+    return responderVerifier(bootstrap, pinned, 'enrolmentFunction.publicKey is required for an asymmetric bootstrap');
   }
 
   async #step<T>(expected: Stage, step: string, run: () => Promise<T>, next: Stage): Promise<T> {

@@ -1,6 +1,7 @@
 import { tryFromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
 import { verifySignature } from '../../../domain/crypto/signatures.ts';
 import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
+import { protocolFailure } from './protocol.ts';
 
 /**
  * Authenticating a protocol transcript with a credential held in a Secure Environment: an HMAC-SHA256 tag for a
@@ -35,3 +36,16 @@ export const checkProof = async (
 /** The protocol reason a failed check of this verifier's proof is reported as. */
 export const proofFailure = (verifier: { readonly kind: string }): 'bad_mac' | 'bad_signature' =>
   verifier.kind === 'psk256' ? 'bad_mac' : 'bad_signature';
+
+/** A proof that does not check refuses the step; `detail` says whose authentication failed. */
+export const assertProof = async (
+  se: SecureEnvironment,
+  owner: string,
+  verifier: ProofVerifier,
+  input: Uint8Array,
+  proof: string,
+  step: string,
+  detail: string,
+): Promise<void> => {
+  if (!(await checkProof(se, owner, verifier, input, proof))) throw protocolFailure(step, proofFailure(verifier), detail);
+};

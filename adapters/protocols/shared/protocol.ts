@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { CredenceError } from '../../../domain/errors.ts';
-import { base64urlString } from '../../../domain/crypto/base64url.ts';
+import { base64urlString, toBase64url } from '../../../domain/crypto/base64url.ts';
 import { validityAt, type CredentialDescriptor } from '../../../domain/crypto/credential.ts';
+import type { RandomSource } from '../../../domain/ports/random.ts';
 
 /** Why a protocol step was refused. Reasons are stable codes for callers; details go into the message only. */
 export type ProtocolReason =
@@ -53,6 +54,7 @@ export const parseMessage = <S extends z.ZodType>(schema: S, input: unknown, ste
 /** 256-bit fresh nonce (SER-012: every run is bound to nonces from both sides). */
 export const NONCE_LENGTH = 32;
 export const Nonce = base64urlString(NONCE_LENGTH);
+export const newNonce = (random: RandomSource): string => toBase64url(random(NONCE_LENGTH));
 export const Proof = base64urlString();
 export const SessionId = z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'must be a 16-byte base64url session id');
 

@@ -9,6 +9,8 @@ export interface SessionBase {
   done?: boolean;
 }
 
+const DEFAULT_MAX_SESSIONS = 10_000;
+
 interface Entry<S> {
   readonly session: S;
   readonly expiresAtMs: number;
@@ -25,11 +27,12 @@ export class SessionTable<S extends SessionBase> {
   readonly #maxSessions: number;
   readonly #cleanup: (session: S) => Promise<void>;
 
-  constructor(options: { timeoutSeconds: number; maxSessions: number; cleanup: (session: S) => Promise<void> }) {
+  constructor(options: { timeoutSeconds: number; maxSessions?: number | undefined; cleanup: (session: S) => Promise<void> }) {
+    const maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
     if (!(options.timeoutSeconds > 0)) throw new RangeError('timeoutSeconds must be positive');
-    if (!(Number.isInteger(options.maxSessions) && options.maxSessions > 0)) throw new RangeError('maxSessions must be a positive integer');
+    if (!(Number.isInteger(maxSessions) && maxSessions > 0)) throw new RangeError('maxSessions must be a positive integer');
     this.#timeoutMs = options.timeoutSeconds * 1000;
-    this.#maxSessions = options.maxSessions;
+    this.#maxSessions = maxSessions;
     this.#cleanup = options.cleanup;
   }
 

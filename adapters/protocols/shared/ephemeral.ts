@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { isValidAgreementPublicKey, type AgreementGroup } from '../../../domain/crypto/agreement.ts';
+import { base64urlString, fromBase64url, toBase64url, tryFromBase64url } from '../../../domain/crypto/base64url.ts';
+import type { CredentialKind } from '../../../domain/crypto/credential.ts';
+import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
+import { protocolFailure } from './protocol.ts';
+
+/**
+ * An ephemeral ECDH public key as both protocols carry it: PSK delivery in remote provisioning (seed 003 clause
+ * 11.2.1), forward secrecy in the association handshake (clause 11.3). The length check is only the cheap part;
+ * whether the bytes are a point of the group is asked of `isValidAgreementPublicKey` at the step that receives it.
+ */
+export const Ephemeral = z
+  .strictObject({ group: z.enum(['x25519', 'p256']), publicKey: base64urlString() })
+  .refine((e) => tryFromBase64url(e.publicKey)?.length === (e.group === 'x25519' ? 32 : 65), {
+    message: 'public key length does not fit the group',
+    path: ['publicKey'],
+  });
+export type Ephemeral = z.infer<typeof Ephemeral>;
+
+/** A P-256 credential points to a secure element built for P-256 (see agreement.ts); X25519 otherwise. */
+export const ephemeralGroup = (credentialKind: CredentialKind, requested: AgreementGroup | undefined): AgreementGroup =>
+  requested ?? (credentialKind === 'p256' ? 'p256' : 'x25519');
+
+/** Our ephemeral key as the peer is to see it; undefined only if the Secure Environment shows no public key. */
+export const wireEphemeral = async (
+  se: SecureEnvironment,
+  owner: string,
+  group: AgreementGroup,
+  handle: KeyHandle,
+): Promise<Ephemeral | undefined> => {
+  const { publicKey } = await se.describe(owner, handle);
+  return publicKey ? { group, publicKey: toBase64url(publicKey) } : undefined;
+};
+
+/**
+ * A peer ephemeral must be a point of its group before it reaches an ECDH (an off-curve P-256 key is the
+ * invalid-curve attack); X25519 low-order points only show in the ECDH itself, see `agreeOrRefuse`.
+ */
+export const assertValidEphemeral = (step: string, ephemeral: Ephemeral | undefined): void => {
+  if (ephemeral && !isValidAgreementPublicKey(ephemeral.group, fromBase64url(ephemeral.publicKey))) {
+    throw protocolFailure(step, 'invalid_ephemeral_key');
+  }
+};
+
+/**
+ * The responder's ephemeral, checked by the initiator against its own offer: present exactly when one was offered,
+ * in the offered group, a valid point. Returns its public key bytes for the key agreement.
+ */
+export const acceptEphemeralAnswer = (step: string, offered: Ephemeral | undefined, answer: Ephemeral | undefined): Uint8Array | undefined => {
+  if ((answer === undefined) !== (offered === undefined) || (answer && answer.group !== offered?.group)) {
+    throw protocolFailure(step, 'invalid_ephemeral_key');
+  }
+  assertValidEphemeral(step, answer);
+  return answer && fromBase64url(answer.publicKey);
+};
