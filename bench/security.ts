@@ -10,7 +10,7 @@ import type { CredentialDescriptor, CredentialKind } from '../domain/crypto/cred
 import { publicKeyFingerprint } from '../domain/crypto/fingerprint.ts';
 import { EnrolmentFunction } from '../adapters/protocols/enrolment/enrolment-function.ts';
 import { ProvisioningClient } from '../adapters/protocols/enrolment/node-client.ts';
-import type { NodeProvisioningResult, ProvisioningOutcome } from '../adapters/protocols/enrolment/messages.ts';
+import type { NodeProvisioningResult, ProvisioningOutcome } from '../domain/protocols/enrolment-messages.ts';
 import { EmbeddedSecureEnvironment, secureEnvironmentConfigForDataDir } from '../adapters/driven/secure-environment/embedded.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { now, rate } from './stats.ts';

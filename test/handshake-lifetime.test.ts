@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
-import { associationLifetime } from '../adapters/protocols/association/lifetime.ts';
+import { associationLifetime } from '../domain/protocols/association-lifetime.ts';
 
 const now = new Date('2030-01-01T00:00:00.000Z');
 const grant = (requestedSeconds: number, credentialNotAfter: string, marginSeconds: number) =>

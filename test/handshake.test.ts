@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
 import { generateAgreementKey } from '../domain/crypto/agreement.ts';
 import { proofInput, Transcript, withoutFields } from '../domain/crypto/transcript.ts';
-import { AssociationOutcome, type AssociationChallenge } from '../adapters/protocols/association/messages.ts';
+import { AssociationOutcome, type AssociationChallenge } from '../domain/protocols/association-messages.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { seededRandom, toBase64url } from './crypto-fixtures.ts';
 import { associate, handshakeWorld, REGISTRAR_ID, REGISTRAR_OWNER, REGISTREE_OWNER, type HandshakeWorld } from './handshake.fixtures.ts';

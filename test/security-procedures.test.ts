@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
 import { DAY } from '../adapters/driven/clock/index.ts';
-import { verifyProvisioningReceipt } from '../adapters/protocols/enrolment/index.ts';
+import { verifyProvisioningReceipt } from '../domain/protocols/index.ts';
 import { containsSecret } from './crypto-fixtures.ts';
 import { at, footprint, operator, profile, T0 } from './support/fleet.ts';
 import { securityWorld } from './support/security-world.ts';

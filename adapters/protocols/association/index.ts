@@ -3,12 +3,3 @@ export { Registrar } from './registrar.ts';
 export type { RegistrarOptions, RegistreeCredential } from './registrar.ts';
 export { Registree, RegistreeHandshake } from './registree.ts';
 export type { RegistreeOptions } from './registree.ts';
-export {
-  AssociationChallenge,
-  AssociationConfiguration,
-  AssociationFinish,
-  AssociationHello,
-  AssociationOutcome,
-} from './messages.ts';
-export { associationLifetime } from './lifetime.ts';
-export type { GrantedLifetime, LifetimeRequest } from './lifetime.ts';

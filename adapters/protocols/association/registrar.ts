@@ -3,26 +3,26 @@ import { toHex } from '../../../domain/crypto/bytes.ts';
 import type { Clock } from '../../../domain/ports/clock.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
-import { assertFresh, assertUsableCredential, newNonce, parseMessage, protocolFailure } from '../shared/protocol.ts';
+import { assertFresh, assertUsableCredential, newNonce, parseMessage, protocolFailure } from '../../../domain/protocols/protocol.ts';
 import { withoutFields, type Transcript } from '../../../domain/crypto/transcript.ts';
 import { SessionTable, type SessionBase } from '../shared/session-table.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
 import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 import { assertProof, prove, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
 import { initiatorVerifier, responderSigner } from '../shared/credential-keys.ts';
-import { acceptedClockSkew } from '../shared/clock-skew.ts';
-import { wireEphemeral } from '../shared/ephemeral.ts';
+import { acceptedClockSkew } from '../../../domain/protocols/clock-skew.ts';
+import { wireEphemeral } from '../shared/wire-ephemeral.ts';
 import { assertNewHello } from '../shared/hello-checks.ts';
 import { rememberOnce } from '../shared/replay.ts';
-import { transcriptFromHello } from '../shared/run-transcript.ts';
-import { associationOutcome } from './outcome.ts';
-import { associationLifetime } from './lifetime.ts';
+import { transcriptFromHello } from '../../../domain/protocols/run-transcript.ts';
+import { associationOutcome } from '../../../domain/protocols/association-outcome.ts';
+import { associationLifetime } from '../../../domain/protocols/association-lifetime.ts';
 import {
   AssociationFinish,
   AssociationHello,
   type AssociationChallenge,
   type AssociationOutcome,
-} from './messages.ts';
+} from '../../../domain/protocols/association-messages.ts';
 import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
 import { deriveSessionKey, PROTOCOL, proofFor } from './session-key.ts';
 

@@ -1,25 +1,26 @@
 import type { AgreementGroup } from '../../../domain/crypto/agreement.ts';
 import { fromBase64url } from '../../../domain/crypto/base64url.ts';
-import { associationOutcome } from './outcome.ts';
+import { associationOutcome } from '../../../domain/protocols/association-outcome.ts';
 import type { Clock } from '../../../domain/ports/clock.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import { validityAt, type CredentialDescriptor } from '../../../domain/crypto/credential.ts';
-import { newNonce, parseMessage, protocolFailure } from '../shared/protocol.ts';
+import { newNonce, parseMessage, protocolFailure } from '../../../domain/protocols/protocol.ts';
 import { withoutFields, type Transcript } from '../../../domain/crypto/transcript.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
 import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 import { assertProof, prove, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
-import { DEFAULT_MAX_CLOCK_SKEW_SECONDS } from '../shared/clock-skew.ts';
+import { DEFAULT_MAX_CLOCK_SKEW_SECONDS } from '../../../domain/protocols/clock-skew.ts';
 import { responderVerifier } from '../shared/credential-keys.ts';
-import { acceptEphemeralAnswer, ephemeralGroup, wireEphemeral } from '../shared/ephemeral.ts';
-import { transcriptFromHello } from '../shared/run-transcript.ts';
+import { acceptEphemeralAnswer, ephemeralGroup } from '../../../domain/protocols/ephemeral.ts';
+import { wireEphemeral } from '../shared/wire-ephemeral.ts';
+import { transcriptFromHello } from '../../../domain/protocols/run-transcript.ts';
 import {
   AssociationChallenge,
   AssociationConfiguration,
   type AssociationFinish,
   type AssociationHello,
   type AssociationOutcome,
-} from './messages.ts';
+} from '../../../domain/protocols/association-messages.ts';
 import { deriveSessionKey, PROTOCOL, proofFor } from './session-key.ts';
 
 export interface RegistreeOptions {

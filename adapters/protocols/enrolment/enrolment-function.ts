@@ -4,7 +4,7 @@ import type { Clock } from '../../../domain/ports/clock.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import type { CredentialDescriptor, CredentialKind } from '../../../domain/crypto/credential.ts';
 import { publicKeyFingerprint } from '../../../domain/crypto/fingerprint.ts';
-import { assertFresh, assertUsableCredential, newNonce, parseMessage, protocolFailure } from '../shared/protocol.ts';
+import { assertFresh, assertUsableCredential, newNonce, parseMessage, protocolFailure } from '../../../domain/protocols/protocol.ts';
 import { isValidSigningPublicKey, verifySignature } from '../../../domain/crypto/signatures.ts';
 import { withoutFields, type Transcript } from '../../../domain/crypto/transcript.ts';
 import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
@@ -12,12 +12,13 @@ import { destroyQuietly } from '../shared/destroy-quietly.ts';
 import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 import { assertProof, prove, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
 import { initiatorVerifier, responderSigner } from '../shared/credential-keys.ts';
-import { acceptedClockSkew } from '../shared/clock-skew.ts';
-import { wireEphemeral } from '../shared/ephemeral.ts';
+import { acceptedClockSkew } from '../../../domain/protocols/clock-skew.ts';
+import { wireEphemeral } from '../shared/wire-ephemeral.ts';
 import { assertNewHello } from '../shared/hello-checks.ts';
-import { transcriptFromHello } from '../shared/run-transcript.ts';
+import { transcriptFromHello } from '../../../domain/protocols/run-transcript.ts';
 import { verifyCertificateChain, type TrustAnchors } from '../../../domain/x509/chain.ts';
-import { deliveryAad, deliveryKey, PROTOCOL, proofFor } from './key-delivery.ts';
+import { deliveryKey } from './key-delivery.ts';
+import { deliveryAad, PROTOCOL, proofFor } from '../../../domain/protocols/provisioning-proofs.ts';
 import {
   ProvisioningAuth,
   ProvisioningHello,
@@ -26,7 +27,7 @@ import {
   type ProvisioningDelivery,
   type ProvisioningOutcome,
   type ServiceParameters,
-} from './messages.ts';
+} from '../../../domain/protocols/enrolment-messages.ts';
 import { SessionTable, type SessionBase } from '../shared/session-table.ts';
 
 /** The node's pre-existing credential as the engine knows it (recorded at pre-provisioning). */

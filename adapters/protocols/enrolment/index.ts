@@ -3,15 +3,3 @@ export { EnrolmentFunction } from './enrolment-function.ts';
 export type { BootstrapCredential, EnrolmentFunctionOptions } from './enrolment-function.ts';
 export { NodeProvisioningSession, ProvisioningClient } from './node-client.ts';
 export type { ProvisioningClientOptions, ProvisioningRequest } from './node-client.ts';
-export {
-  ManufacturerCertificateRecord,
-  ProvisioningAuth,
-  ProvisioningChallenge,
-  ProvisioningDelivery,
-  ProvisioningHello,
-  ProvisioningOutcome,
-  ProvisioningReceipt,
-  ServiceParameters,
-} from './messages.ts';
-export type { NodeProvisioningResult } from './messages.ts';
-export { verifyProvisioningReceipt } from './receipt.ts';

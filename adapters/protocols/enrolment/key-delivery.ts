@@ -1,7 +1,4 @@
-import { concatBytes, utf8 } from '../../../domain/crypto/bytes.ts';
-import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
-import { sha256 } from '../../../domain/crypto/hash.ts';
-import { canonicalJson, proofInput } from '../../../domain/crypto/transcript.ts';
+import { utf8 } from '../../../domain/crypto/bytes.ts';
 import { agreeOrRefuse } from '../shared/agree-or-refuse.ts';
 import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 
@@ -33,10 +30,3 @@ export const deliveryKey = async (
     await se.destroy(owner, secret);
   }
 };
-
-export const deliveryAad = (authTranscriptHash: Uint8Array, credential: CredentialDescriptor): Uint8Array =>
-  concatBytes(authTranscriptHash, sha256(utf8(canonicalJson(credential))));
-
-export const PROTOCOL = 'provisioning';
-export const proofFor = (role: 'node' | 'enrolment-function', purpose: string, transcriptHash: Uint8Array): Uint8Array =>
-  proofInput(PROTOCOL, role, purpose, transcriptHash);

@@ -3,16 +3,18 @@ import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts'
 import type { Clock } from '../../../domain/ports/clock.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import type { CredentialDescriptor, CredentialKind } from '../../../domain/crypto/credential.ts';
-import { newNonce, parseMessage, protocolFailure } from '../shared/protocol.ts';
+import { newNonce, parseMessage, protocolFailure } from '../../../domain/protocols/protocol.ts';
 import type { SignatureKind } from '../../../domain/crypto/signatures.ts';
 import { canonicalJson, withoutFields, type Transcript } from '../../../domain/crypto/transcript.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
 import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 import { assertProof, prove, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
 import { responderVerifier } from '../shared/credential-keys.ts';
-import { acceptEphemeralAnswer, ephemeralGroup, wireEphemeral } from '../shared/ephemeral.ts';
-import { transcriptFromHello } from '../shared/run-transcript.ts';
-import { deliveryAad, deliveryKey, PROTOCOL, proofFor } from './key-delivery.ts';
+import { acceptEphemeralAnswer, ephemeralGroup } from '../../../domain/protocols/ephemeral.ts';
+import { wireEphemeral } from '../shared/wire-ephemeral.ts';
+import { transcriptFromHello } from '../../../domain/protocols/run-transcript.ts';
+import { deliveryKey } from './key-delivery.ts';
+import { deliveryAad, PROTOCOL, proofFor } from '../../../domain/protocols/provisioning-proofs.ts';
 import {
   ProvisioningChallenge,
   ProvisioningDelivery,
@@ -20,7 +22,7 @@ import {
   type ProvisioningAuth,
   type ProvisioningHello,
   type ProvisioningReceipt,
-} from './messages.ts';
+} from '../../../domain/protocols/enrolment-messages.ts';
 
 export interface ProvisioningClientOptions {
   readonly nodeId: string;

@@ -1,7 +1,7 @@
 import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
 import { type LoadedEntity } from '../../../machines/index.ts';
 import type { CredentialContext } from '../../../machines/index.ts';
-import type { ProvisioningOutcome } from '../enrolment/index.ts';
+import { type ProvisioningOutcome } from '../../../domain/protocols/index.ts';
 
 /** The credential's public description, rebuilt from its events: what the protocols need to authenticate it. */
 export const descriptorOf = (credential: LoadedEntity): CredentialDescriptor | undefined => {

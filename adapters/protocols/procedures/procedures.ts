@@ -4,7 +4,7 @@ import type { CredentialKind } from '../../../domain/crypto/credential.ts';
 import { fromBase64url, toBase64url } from '../../../domain/crypto/index.ts';
 import { describeCertificate } from '../../../domain/x509/index.ts';
 import { type KeyHandle } from '../../../domain/ports/index.ts';
-import type { AssociationOutcome } from '../association/index.ts';
+import { type AssociationOutcome } from '../../../domain/protocols/index.ts';
 import type { Device } from './device.ts';
 import { issuedFrom, receiptFrom } from './descriptors.ts';
 import type { Infrastructure } from './infrastructure.ts';

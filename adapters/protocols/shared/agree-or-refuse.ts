@@ -1,5 +1,5 @@
 import { isCredenceError } from '../../../domain/errors.ts';
-import { protocolFailure } from './protocol.ts';
+import { protocolFailure } from '../../../domain/protocols/protocol.ts';
 import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 
 /**

@@ -3,7 +3,7 @@ import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts'
 import type { SignatureKind } from '../../../domain/crypto/signatures.ts';
 import type { KeyHandle } from '../../../domain/ports/secure-environment.ts';
 import type { CredentialKey, ProofVerifier } from './proof.ts';
-import { protocolFailure } from './protocol.ts';
+import { protocolFailure } from '../../../domain/protocols/protocol.ts';
 
 /**
  * Which keys authenticate a run follows from the initiator's credential: a PSK authenticates both sides (each with

@@ -1,5 +1,5 @@
 import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
-import { assertValidEphemeral, type Ephemeral } from './ephemeral.ts';
+import { assertValidEphemeral, type Ephemeral } from '../../../domain/protocols/ephemeral.ts';
 import { rememberOnce } from './replay.ts';
 
 /**

@@ -1,7 +1,7 @@
 import { tryFromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
 import { verifySignature } from '../../../domain/crypto/signatures.ts';
 import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
-import { protocolFailure } from './protocol.ts';
+import { protocolFailure } from '../../../domain/protocols/protocol.ts';
 
 /**
  * Authenticating a protocol transcript with a credential held in a Secure Environment: an HMAC-SHA256 tag for a

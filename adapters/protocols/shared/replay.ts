@@ -1,5 +1,5 @@
 import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
-import { protocolFailure } from './protocol.ts';
+import { protocolFailure } from '../../../domain/protocols/protocol.ts';
 
 /**
  * SER-012: records `key` (a nonce or a transcript hash) and refuses the step when it was seen within the window. A

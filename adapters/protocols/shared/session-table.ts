@@ -1,6 +1,6 @@
 import { toBase64url } from '../../../domain/crypto/base64url.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
-import { protocolFailure } from './protocol.ts';
+import { protocolFailure } from '../../../domain/protocols/protocol.ts';
 
 export interface SessionBase {
   readonly id: string;

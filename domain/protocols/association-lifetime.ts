@@ -1,4 +1,4 @@
-import { protocolFailure } from '../shared/protocol.ts';
+import { protocolFailure } from './protocol.ts';
 
 /**
  * Seed 003 clause 11.3.2: "The lifetime of a security association shall be shorter than the lifetime of the

@@ -1,8 +1,8 @@
-import { fromBase64url } from '../../../domain/crypto/base64url.ts';
-import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
-import { verifySignature } from '../../../domain/crypto/signatures.ts';
-import { proofFor } from './key-delivery.ts';
-import type { ProvisioningOutcome } from './messages.ts';
+import { fromBase64url } from '../crypto/base64url.ts';
+import type { CredentialDescriptor } from '../crypto/credential.ts';
+import { verifySignature } from '../crypto/signatures.ts';
+import { proofFor } from './provisioning-proofs.ts';
+import type { ProvisioningOutcome } from './enrolment-messages.ts';
 
 /**
  * Non-repudiation check of a stored provisioning outcome, by anyone holding the public keys (no Secure

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { base64urlString, tryFromBase64url } from '../../../domain/crypto/base64url.ts';
-import { CredentialKind, Identifier, IsoTimestamp } from '../../../domain/crypto/credential.ts';
-import { Fingerprint } from '../../../domain/crypto/fingerprint.ts';
-import { Ephemeral } from '../shared/ephemeral.ts';
-import { Nonce, Proof, SessionId } from '../shared/protocol.ts';
-import { KeyHandle } from '../../../domain/ports/secure-environment.ts';
+import { base64urlString, tryFromBase64url } from '../crypto/base64url.ts';
+import { CredentialKind, Identifier, IsoTimestamp } from '../crypto/credential.ts';
+import { Fingerprint } from '../crypto/fingerprint.ts';
+import { Ephemeral } from './ephemeral.ts';
+import { Nonce, Proof, SessionId } from './protocol.ts';
+import { KeyHandle } from '../ports/secure-environment.ts';
 
 /**
  * Association configuration and handshake (seed 003 clause 11.3; SER-009 mutual authentication, SER-012 replay).

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { CredenceError } from '../../../domain/errors.ts';
-import { base64urlString, toBase64url } from '../../../domain/crypto/base64url.ts';
-import { validityAt, type CredentialDescriptor } from '../../../domain/crypto/credential.ts';
-import type { RandomSource } from '../../../domain/ports/random.ts';
+import { CredenceError } from '../errors.ts';
+import { base64urlString, toBase64url } from '../crypto/base64url.ts';
+import { validityAt, type CredentialDescriptor } from '../crypto/credential.ts';
+import type { RandomSource } from '../ports/random.ts';
 
 /** Why a protocol step was refused. Reasons are stable codes for callers; details go into the message only. */
 export type ProtocolReason =

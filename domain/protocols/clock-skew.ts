@@ -1,4 +1,4 @@
-import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
+import type { ReplayCache } from '../ports/replay-cache.ts';
 
 export const DEFAULT_MAX_CLOCK_SKEW_SECONDS = 300;
 

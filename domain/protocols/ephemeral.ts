@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { isValidAgreementPublicKey, type AgreementGroup } from '../../../domain/crypto/agreement.ts';
-import { base64urlString, fromBase64url, toBase64url, tryFromBase64url } from '../../../domain/crypto/base64url.ts';
-import type { CredentialKind } from '../../../domain/crypto/credential.ts';
-import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
+import { isValidAgreementPublicKey, type AgreementGroup } from '../crypto/agreement.ts';
+import { base64urlString, fromBase64url, tryFromBase64url } from '../crypto/base64url.ts';
+import type { CredentialKind } from '../crypto/credential.ts';
 import { protocolFailure } from './protocol.ts';
 
 /**
@@ -21,17 +20,6 @@ export type Ephemeral = z.infer<typeof Ephemeral>;
 /** A P-256 credential points to a secure element built for P-256 (see agreement.ts); X25519 otherwise. */
 export const ephemeralGroup = (credentialKind: CredentialKind, requested: AgreementGroup | undefined): AgreementGroup =>
   requested ?? (credentialKind === 'p256' ? 'p256' : 'x25519');
-
-/** Our ephemeral key as the peer is to see it; undefined only if the Secure Environment shows no public key. */
-export const wireEphemeral = async (
-  se: SecureEnvironment,
-  owner: string,
-  group: AgreementGroup,
-  handle: KeyHandle,
-): Promise<Ephemeral | undefined> => {
-  const { publicKey } = await se.describe(owner, handle);
-  return publicKey ? { group, publicKey: toBase64url(publicKey) } : undefined;
-};
 
 /**
  * A peer ephemeral must be a point of its group before it reaches an ECDH (an off-curve P-256 key is the

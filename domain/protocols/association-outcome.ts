@@ -1,6 +1,6 @@
-import { toBase64url } from '../../../domain/crypto/base64url.ts';
-import type { KeyHandle } from '../../../domain/ports/secure-environment.ts';
-import type { AssociationChallenge, AssociationHello, AssociationOutcome } from './messages.ts';
+import { toBase64url } from '../crypto/base64url.ts';
+import type { KeyHandle } from '../ports/secure-environment.ts';
+import type { AssociationChallenge, AssociationHello, AssociationOutcome } from './association-messages.ts';
 
 /**
  * What one end of a completed handshake knows: the same facts on both ends (from the hello, the challenge and the

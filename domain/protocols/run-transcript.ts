@@ -1,4 +1,4 @@
-import { Transcript } from '../../../domain/crypto/transcript.ts';
+import { Transcript } from '../crypto/transcript.ts';
 
 /**
  * A run's transcript as both ends start it: the hello absorbed whole (it carries no proof), so that every proof

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { base64urlString } from '../../../domain/crypto/base64url.ts';
-import { CredentialDescriptor, CredentialKind, Identifier, IsoTimestamp, Validity } from '../../../domain/crypto/credential.ts';
-import { Fingerprint } from '../../../domain/crypto/fingerprint.ts';
-import { Ephemeral } from '../shared/ephemeral.ts';
-import { Nonce, Proof, SessionId } from '../shared/protocol.ts';
-import { KeyHandle } from '../../../domain/ports/secure-environment.ts';
+import { base64urlString } from '../crypto/base64url.ts';
+import { CredentialDescriptor, CredentialKind, Identifier, IsoTimestamp, Validity } from '../crypto/credential.ts';
+import { Fingerprint } from '../crypto/fingerprint.ts';
+import { Ephemeral } from './ephemeral.ts';
+import { Nonce, Proof, SessionId } from './protocol.ts';
+import { KeyHandle } from '../ports/secure-environment.ts';
 
 /**
  * Remote provisioning through an M2M Enrolment Function (seed 003 clause 11.2.1; RS-05, RS-16, SER-020,
