@@ -11,7 +11,10 @@ export interface LoadedEntity {
   readonly streamId: string;
   readonly snapshot: EntitySnapshot;
   readonly events: readonly DecodedEvent[];
-  /** Revision of the last event; undefined when the stream does not exist. */
+  /**
+   * Revision of the stream (its last record, fact claims included: appends expect it); undefined when the stream
+   * does not exist. Whether the entity exists is whether it has events.
+   */
   readonly revision: bigint | undefined;
 }
 
@@ -29,6 +32,10 @@ export const applyStored = (entity: LoadedEntity, records: readonly StoredRecord
   let revision = entity.revision;
   for (const record of records) {
     const read = readStored(record, entity.id);
+    if (read.ok === 'claim') {
+      revision = record.revision;
+      continue;
+    }
     if (!read.ok) throw new BrokenHistoryError(entity.streamId, record.position, read.reason);
     const { event, at } = read.value;
     const verdict = evaluate(entity.kind, snapshot, { ...event, at, facts: {}, trusted: true });

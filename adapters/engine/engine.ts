@@ -54,7 +54,7 @@ export const createEngine = (options: EngineOptions): Engine => {
     const at = clock.now();
     const decision = await decideCommand(cache, command, at, retry === 0);
     if (decision.kind === 'seen') return replayedOutcome(command, decision.entity, decision.seen);
-    return appendDecision(store, cache, command, decision.entity, decision.events, at);
+    return appendDecision(store, cache, command, decision.entity, decision.events, decision.facts, at);
   };
 
   const run = async (input: unknown, asSystem: boolean): Promise<CommandOutcome> => {

@@ -3,7 +3,7 @@ import type { DomainEvent } from '../../domain/events/index.ts';
 import type { EventMetadata } from '../../domain/metadata.ts';
 import { eventIdFor } from '../../domain/event-ids.ts';
 import { currentVersionOf } from '../../domain/upcasters.ts';
-import { ExpectedRevision, type CommandOutcome, type EventStore, type EventToAppend, type RecordedEvent } from '../../domain/ports/index.ts';
+import { ExpectedRevision, type CommandOutcome, type EventStore, type EventToAppend, type FactRead, type RecordedEvent } from '../../domain/ports/index.ts';
 import { stateOf, applyStored, type LoadedEntity } from '../../machines/index.ts';
 import type { EntityCache } from './entity-cache.ts';
 import { replayedOutcome } from './idempotency.ts';
@@ -38,8 +38,8 @@ const toAppend = (command: Command, events: readonly DomainEvent[], at: Date): E
 };
 
 /**
- * Step 7, append: with the expected revision of the stream the decision was made on, and the command id as the
- * store's idempotency key. The outcome is the entity after the append.
+ * Step 7, append: with the expected revision of the stream the decision was made on, the revisions of the facts it
+ * read (the store refuses the append if any moved), and the command id as the store's idempotency key. The outcome is the entity after the append.
  */
 export const appendDecision = async (
   store: EventStore,
@@ -47,6 +47,7 @@ export const appendDecision = async (
   command: Command,
   entity: LoadedEntity,
   events: readonly DomainEvent[],
+  facts: readonly FactRead[],
   at: Date,
 ): Promise<CommandOutcome> => {
   const { commandId } = command.metadata;
@@ -54,10 +55,12 @@ export const appendDecision = async (
   const result = await store.appendToStream(entity.streamId, appending, {
     expectedRevision: ExpectedRevision.after(entity.revision),
     commandId,
+    ...(facts.length > 0 ? { facts } : {}),
   });
   if (result.deduplicated) {
     // Another writer (or this one, before a cache eviction) recorded this command first: return its outcome.
-    // When the command id was first used on another stream (or for another command), replayedOutcome refuses it.
+    // When the command id was first used on another stream, for another command or by another actor (id or role),
+    // replayedOutcome refuses it: the same rule as a reuse seen before the append.
     const fresh = await cache.load(entity.kind, entity.id);
     return replayedOutcome(command, fresh, fresh.events.filter((e) => e.metadata.commandId === commandId));
   }

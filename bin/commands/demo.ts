@@ -31,7 +31,7 @@ const showStates = async (c: Credence, io: Io) => {
   io.out('entity                                state');
   const show = async (kind: EntityKind, id: string) => {
     const e = await c.engine.entity(kind, id);
-    if (e.revision !== undefined) io.out(`${e.streamId.padEnd(37)} ${stateOf(e.snapshot)}`);
+    if (e.events.length > 0) io.out(`${e.streamId.padEnd(37)} ${stateOf(e.snapshot)}`);
   };
   await show('subscription', 'city-utilities');
   for (const { nodeId } of FLEET) {

@@ -46,6 +46,12 @@ export interface RecordedEvent {
   readonly metadata: JsonObject;
 }
 
+/** Another stream a decision read (a guard's fact) and the revision it read (undefined: the stream did not exist). */
+export interface FactRead {
+  readonly streamId: string;
+  readonly revision: bigint | undefined;
+}
+
 export interface AppendOptions {
   readonly expectedRevision: ExpectedRevision;
   /**
@@ -53,6 +59,15 @@ export interface AppendOptions {
    * and returns the first append's result with `deduplicated: true`.
    */
   readonly commandId?: string;
+  /**
+   * The facts the decision read. The append commits only if every one of these streams is still at the revision
+   * read, else it throws a concurrency conflict like a failed expectedRevision: a decision must be valid against
+   * every fact it read at the moment it commits (a credential revoked while an association on it was being decided
+   * must not let the association be stored). The idempotency check comes first, as for expectedRevision.
+   * A store without conditions across streams may hold this by first appending a fact claim to each fact stream
+   * (domain/fact-claims.ts), which moves that stream's revision; readers pass over claims.
+   */
+  readonly facts?: readonly FactRead[];
 }
 
 export interface AppendResult {

@@ -7,6 +7,7 @@ export type {
   AllFilter,
   AppendOptions,
   AppendResult,
+  FactRead,
   EventStore,
   EventToAppend,
   JsonObject,

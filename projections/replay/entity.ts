@@ -1,4 +1,5 @@
 import { describeRefusal } from '../../domain/errors.ts';
+import { factClaimOf } from '../../domain/fact-claims.ts';
 import { parseStreamId, streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import { evaluate, gatherFactsAsync, initialSnapshot, readStored, stateOf, viewOf, type EntitySnapshot } from '../../machines/index.ts';
 import { applyStored, BrokenHistoryError, emptyEntity, type EntityView } from '../../machines/index.ts';
@@ -34,17 +35,27 @@ export interface EntityReplay {
   readonly verdict: { readonly ok: true } | { readonly ok: false; readonly findings: readonly Finding[] };
 }
 
-/** Another entity as it stood just before `position`: its events up to there, applied as stored. */
+/**
+ * Another entity as it stood just before `position`, or, when the decision claimed it first (a fact claim by the
+ * same command for the same claimant, domain/fact-claims.ts), as it stood at its latest such claim.
+ */
 const viewBefore = async (
   store: EventStore,
   kind: EntityKind,
   id: string,
   position: bigint,
+  claimant: { readonly streamId: string; readonly commandId: string },
 ): Promise<{ view: EntityView | undefined; broken?: string }> => {
-  const records = (await store.readStream(streamIdOf(kind, id))).filter((r) => r.position < position);
+  let records = (await store.readStream(streamIdOf(kind, id))).filter((r) => r.position < position);
+  const claimedAt = records.findLastIndex((r) => {
+    const claim = factClaimOf(r);
+    return claim !== undefined && claim.claimant === claimant.streamId && claim.commandId === claimant.commandId;
+  });
+  if (claimedAt >= 0) records = records.slice(0, claimedAt);
   if (records.length === 0) return { view: undefined };
   try {
-    return { view: viewOf(applyStored(emptyEntity(kind, id), records).snapshot) };
+    const entity = applyStored(emptyEntity(kind, id), records);
+    return { view: entity.events.length === 0 ? undefined : viewOf(entity.snapshot) };
   } catch (error) {
     // The other entity's own history is broken: say so, rather than blame this entity's guard for it.
     if (error instanceof BrokenHistoryError) return { view: undefined, broken: error.message };
@@ -65,6 +76,7 @@ export const replayEntity = async (store: EventStore, streamId: string, until?: 
   for (const record of await store.readStream(streamId)) {
     if (until !== undefined && !until(record)) break;
     const read = readStored(record, ref.id);
+    if (read.ok === 'claim') continue;
     const base = { position: record.position, revision: record.revision, type: record.type };
     if (!read.ok) {
       findings.push({ streamId, ...base, reason: read.reason });
@@ -74,7 +86,7 @@ export const replayEntity = async (store: EventStore, streamId: string, until?: 
     const { event, metadata, at } = read.value;
     const brokenDependencies: string[] = [];
     const facts = await gatherFactsAsync(event, snapshot.context, async (kind, id) => {
-      const { view, broken } = await viewBefore(store, kind, id, record.position);
+      const { view, broken } = await viewBefore(store, kind, id, record.position, { streamId, commandId: metadata.commandId });
       if (broken !== undefined) brokenDependencies.push(broken);
       return view;
     });

@@ -18,6 +18,7 @@
 import { Observable } from 'rxjs';
 import { protocolError } from '../../domain/errors.ts';
 import { decodeStored, type DecodedEvent } from '../../domain/stored.ts';
+import { isFactClaim } from '../../domain/fact-claims.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import type { CompiledFilter } from './filter.ts';
 
@@ -55,7 +56,8 @@ export function pacedEvents<T>(store: EventStore, filter: CompiledFilter, step: 
           return;
         }
         const record = next.value;
-        if (!filter.keep(record)) continue;
+        // A fact claim is the store's concurrency marker, not a lifecycle event (domain/fact-claims.ts).
+        if (!filter.keep(record) || isFactClaim(record)) continue;
         const decoded = decodeStored(record);
         if (!decoded.ok) {
           // Skipping it would be a silent loss for the integrator; replay reports the same event as a broken history.

@@ -14,6 +14,7 @@ import {
   take,
   uniqueNames,
 } from './helpers.ts';
+import { describeFactConformance } from './facts-suite.ts';
 
 export type StoreFactory = () => Promise<{ store: EventStore; cleanup?: () => Promise<void> }>;
 
@@ -108,6 +109,8 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         expect(head !== undefined && head >= result.position).toBe(true);
       });
     });
+
+    describeFactConformance(() => store);
 
     describe('idempotency by command id', () => {
       it('returns the first result for a repeated command id and writes nothing more', async () => {

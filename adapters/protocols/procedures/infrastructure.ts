@@ -153,7 +153,7 @@ export class Infrastructure {
 
   /** Refuses up front an id already in use, before any key is made for it. */
   async assertUnused(kind: 'node' | 'credential' | 'association', id: string): Promise<void> {
-    if ((await this.o.engine.entity(kind, id)).revision !== undefined) {
+    if ((await this.o.engine.entity(kind, id)).events.length > 0) {
       throw validationError([{ path: `${kind}Id`, rule: 'unused', message: `${kind} ${id} already exists` }], 'procedure');
     }
   }

@@ -14,10 +14,19 @@
  * 4. with expected revision `any` (no conflict possible), the same search runs before appending.
  * Scope and limits: deduplication is per stream (SQLite's is store-wide), and under `any` two concurrent appends of
  * one command can both pass step 4. Costs one extra read per append with a command id.
+ *
+ * Facts (`options.facts`, the other streams a decision read): EventStoreDB has no condition across streams, so the
+ * decision first claims each fact on the fact's own stream, a `CredenceFactClaimed` marker appended with the
+ * revision read as the expected revision (domain/fact-claims.ts). A fact that moved makes its claim, and so the
+ * append, fail with a conflict before anything of the decision is written. A claim is the decision's commit point
+ * against that fact: a change of the fact after it is ordered after the claim (it conflicts with it or reads it),
+ * and replay judges the claimant's events against the fact as it stood at the claim. A crash or a conflict after
+ * some claims leaves markers that every reader passes over. See docs/eventstoredb.md, "Decisions and their facts".
  */
 import { randomUUID } from 'node:crypto';
 import { isCredenceError } from '../../../../domain/errors.ts';
-import type { AppendOptions, AppendResult, EventToAppend, ExpectedRevision } from '../../../../domain/ports/event-store.ts';
+import { FACT_CLAIM_TYPE, type FactClaim } from '../../../../domain/fact-claims.ts';
+import type { AppendOptions, AppendResult, EventToAppend, ExpectedRevision, FactRead } from '../../../../domain/ports/event-store.ts';
 import type { EsdbDriver, WireExpected } from './driver.ts';
 import { encode, markerOf } from './codec.ts';
 
@@ -34,6 +43,16 @@ export async function appendToStream(
   if (!Array.isArray(events) || events.length === 0) throw new Error('events: must be a non-empty array');
   const expected = wireExpected(options.expectedRevision);
   const commandId = options.commandId;
+  const facts = options.facts ?? [];
+  if (facts.length > 0) {
+    // Idempotency comes first, as on the embedded store: a retried decision must find its first write even when
+    // its facts have moved since.
+    if (commandId !== undefined) {
+      const earlier = await findEarlierAppend(driver, streamId, new Set(events.map((e) => e.id.toLowerCase())), commandId, scanLimit);
+      if (earlier !== undefined) return earlier;
+    }
+    await claimFacts(driver, streamId, facts, commandId ?? randomUUID());
+  }
   if (commandId === undefined) {
     const written = await driver.append(streamId, events.map((e, i) => encode(e, undefined, i)), expected);
     return { nextExpectedRevision: written.revision, position: written.position, deduplicated: false };
@@ -55,6 +74,16 @@ export async function appendToStream(
     const earlier = await findEarlierAppend(driver, streamId, ids, commandId, scanLimit);
     if (earlier !== undefined) return earlier;
     throw error;
+  }
+}
+
+/** One claim per fact, each at the revision the decision read; the first that fails is the conflict. */
+async function claimFacts(driver: EsdbDriver, claimant: string, facts: readonly FactRead[], commandId: string): Promise<void> {
+  for (const fact of facts) {
+    if (fact.streamId === claimant) throw new Error('options.facts: a fact must be another stream than the one appended to');
+    const claim: FactClaim = { claimant, commandId };
+    const encoded = encode({ id: randomUUID(), type: FACT_CLAIM_TYPE, data: { ...claim }, metadata: {} }, undefined, 0);
+    await driver.append(fact.streamId, [encoded], fact.revision === undefined ? 'no_stream' : fact.revision);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { EventToAppend } from '../../../../domain/ports/event-store.ts';
+import type { EventToAppend, FactRead } from '../../../../domain/ports/event-store.ts';
 import { isPlainObject } from './rows.ts';
 
 // Caller mistakes are programming errors: they throw plain errors that name the argument.
@@ -17,6 +17,17 @@ export function checkEventsToAppend(streamId: unknown, events: readonly EventToA
     }
     if (!isPlainObject(event.data)) throw new Error(`events[${i}].data: must be a JSON object`);
     if (!isPlainObject(event.metadata)) throw new Error(`events[${i}].metadata: must be a JSON object`);
+  });
+}
+
+/** Facts are other streams: a fact on the stream being appended to would be a second, weaker expectedRevision. */
+export function checkFacts(streamId: string, facts: readonly FactRead[] | undefined): void {
+  if (facts === undefined) return;
+  if (!Array.isArray(facts)) throw new Error('options.facts: must be an array');
+  facts.forEach((fact, i) => {
+    if (typeof fact.streamId !== 'string' || fact.streamId.length === 0) throw new Error(`options.facts[${i}].streamId: must be a non-empty string`);
+    if (fact.streamId === streamId) throw new Error(`options.facts[${i}].streamId: must be another stream than the one appended to`);
+    if (fact.revision !== undefined && typeof fact.revision !== 'bigint') throw new Error(`options.facts[${i}].revision: must be a bigint or undefined`);
   });
 }
 

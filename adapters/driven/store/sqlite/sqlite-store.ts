@@ -1,21 +1,22 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type {
-  AppendOptions,
-  AppendResult,
-  EventStore,
-  EventToAppend,
+import {
   ExpectedRevision,
-  ReadAllOptions,
-  ReadStreamOptions,
-  RecordedEvent,
-  SubscribeOptions,
-  SubscriptionStart,
+  type AppendOptions,
+  type AppendResult,
+  type EventStore,
+  type EventToAppend,
+  type FactRead,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type SubscribeOptions,
+  type SubscriptionStart,
 } from '../../../../domain/ports/event-store.ts';
 import { AppendNotifier } from './notifier.ts';
 import { compileFilter, PageReader } from './pages.ts';
-import { checkCount, checkEventsToAppend, checkPosition } from './arguments.ts';
+import { checkCount, checkEventsToAppend, checkFacts, checkPosition } from './arguments.ts';
 import { conflictFor, meets } from './expected-revision.ts';
 import { EVENT_COLUMNS, toRecordedEvent } from './rows.ts';
 import { prepareDatabase } from './schema.ts';
@@ -90,6 +91,7 @@ export class SqliteEventStore implements EventStore {
   ): Promise<AppendResult> {
     this.assertOpen();
     checkEventsToAppend(streamId, events);
+    checkFacts(streamId, options.facts);
     const commandId = options.commandId;
     if (commandId !== undefined && (typeof commandId !== 'string' || commandId.length === 0)) {
       throw new Error('options.commandId: must be a non-empty string when given');
@@ -97,7 +99,7 @@ export class SqliteEventStore implements EventStore {
     // IMMEDIATE takes the write lock up front: the revision we check cannot move before we insert, even when
     // another connection writes to the same file.
     const result = this.db
-      .transaction(() => this.appendInTransaction(streamId, events, options.expectedRevision, commandId))
+      .transaction(() => this.appendInTransaction(streamId, events, options.expectedRevision, commandId, options.facts ?? []))
       .immediate();
     if (!result.deduplicated) this.notifier.notify();
     return result;
@@ -108,6 +110,7 @@ export class SqliteEventStore implements EventStore {
     events: readonly EventToAppend[],
     expected: ExpectedRevision,
     commandId: string | undefined,
+    facts: readonly FactRead[],
   ): AppendResult {
     // Idempotency comes before the expectation: a retried command finds its stream moved on by its own first
     // attempt and must get that attempt's result, not a conflict.
@@ -120,6 +123,11 @@ export class SqliteEventStore implements EventStore {
     const actual = (this.sql.streamHead.get(streamId) as { revision: bigint | null }).revision ?? undefined;
     if (!meets(expected, actual)) {
       throw conflictFor(streamId, expected, actual);
+    }
+    // Inside the IMMEDIATE transaction no other writer can move a fact stream between this check and the commit.
+    for (const fact of facts) {
+      const head = (this.sql.streamHead.get(fact.streamId) as { revision: bigint | null }).revision ?? undefined;
+      if (head !== fact.revision) throw conflictFor(fact.streamId, ExpectedRevision.after(fact.revision), head);
     }
     const first = actual === undefined ? 0n : actual + 1n;
     const recorded = events.map((event, i): RecordedEvent => {
