@@ -3,7 +3,8 @@
 //   domain/        pure core: ids, events, commands, errors, ports (interfaces), crypto, x509, signing, transparency
 //   machines/      XState machines over the domain
 //   projections/   read side over machines and domain
-//   adapters/      driven/** concrete adapters, engine/ command handling, protocols/** endpoints,
+//   adapters/      driven/** concrete adapters (driven/files/: file utilities they share), engine/ command
+//                  handling, protocols/** endpoints,
 //                  runtime/ composition root and public entry (adapters/runtime/index.ts)
 //   bin/ bench/ test/   outer edges, allowed to reach everything
 //
@@ -79,9 +80,11 @@ module.exports = {
       comment:
         'A concrete adapter under adapters/driven/<name>/ is private to its own folder: one driven adapter must not ' +
         'import another (e.g. driven/transparency -> driven/store). Depend on the port in domain/ports/ instead and let ' +
-        'adapters/runtime/ (the composition root) pass the concrete instance in.',
+        'adapters/runtime/ (the composition root) pass the concrete instance in. ' +
+        'One exception: adapters/driven/files/ is not an adapter but a shared file-system utility (atomic writes of ' +
+        'single-file state: keys, key handles, KEKs), usable by every driven adapter; it is itself held to this rule.',
       from: { path: '^adapters/driven/([^/]+)/' },
-      to: { path: '^adapters/driven/', pathNot: '^adapters/driven/$1/' },
+      to: { path: '^adapters/driven/', pathNot: '^adapters/driven/($1|files)/' },
     },
     {
       name: 'driven-adapter-only-from-composition-root',

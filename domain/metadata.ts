@@ -12,6 +12,13 @@ export type Role = z.infer<typeof Role>;
  */
 export const SYSTEM_ACTOR_IDS = ['system:process-manager', 'system:expiry-scheduler', 'system:pseudonym-rotation'] as const;
 
+/**
+ * Actor ids with this prefix are reserved to the system actors: the engine refuses them under any other role
+ * (adapters/engine/admission.ts), so an event never records an operator under an id that reads as the engine's.
+ * Enforced at admission, not in the Actor schema below, which stored events share and must keep decoding.
+ */
+export const SYSTEM_ACTOR_PREFIX = 'system:';
+
 export const Actor = z.object({
   id: z.string().min(1).max(200),
   role: Role,
@@ -22,7 +29,8 @@ export type Actor = z.infer<typeof Actor>;
 export const RequestSignature = z.object({
   algorithm: z.enum(['ed25519', 'p256-ecdsa-sha256']),
   keyFingerprint: Fingerprint,
-  value: Base64Url,
+  /** Ed25519 and compact P-256 ECDSA signatures are 64 bytes: 86 base64url characters. */
+  value: Base64Url.max(86),
 });
 export type RequestSignature = z.infer<typeof RequestSignature>;
 
@@ -31,7 +39,7 @@ export const EventMetadata = z.object({
   schemaVersion: z.number().int().positive(),
   actor: Actor,
   commandId: CommandId,
-  commandType: z.string().min(1),
+  commandType: z.string().min(1).max(64),
   correlationId: z.string().min(1).max(200),
   causationId: z.string().min(1).max(200),
   occurredAt: Instant,

@@ -130,6 +130,24 @@ const INJECTED = {
       },
     ],
   },
+  sharedFilesToDriven: {
+    // the shared file utility folder is held to the rule like any driven folder
+    file: 'adapters/driven/files/uses-store.ts',
+    text: "export * from '../store/index.ts';\n",
+    expected: [
+      {
+        rule: 'driven-adapter-not-from-another-driven-adapter',
+        from: 'adapters/driven/files/uses-store.ts',
+        to: 'adapters/driven/store/index.ts',
+      },
+    ],
+  },
+  drivenToSharedFiles: {
+    // allowed: every driven adapter may use the shared file utilities (atomic writes of keys and KEKs)
+    file: 'adapters/driven/secure-environment/uses-files.ts',
+    text: "export * from '../files/index.ts';\n",
+    expected: [],
+  },
   protocolsToRuntime: {
     file: 'adapters/protocols/shared/uses-runtime.ts',
     text: "export * from '../../runtime/index.ts';\n",
@@ -220,11 +238,15 @@ describe('dependency rules (.dependency-cruiser.cjs)', () => {
     expect(injected).toContain(only(INJECTED.drivenToDriven.expected));
   });
 
+  it('refuses an import from the shared file utilities to a driven adapter', () => {
+    expect(injected).toContain(only(INJECTED.sharedFilesToDriven.expected));
+  });
+
   it('refuses an import of adapters/runtime from outside the outer edges', () => {
     expect(injected).toContain(only(INJECTED.protocolsToRuntime.expected));
   });
 
-  it('reports exactly the injected violations: same-adapter and composition-root imports stay allowed', () => {
+  it('reports exactly the injected violations: same-adapter, shared-files and composition-root imports stay allowed', () => {
     const expected = Object.values(INJECTED).flatMap((i): Violation[] => i.expected);
     expect([...injected].sort()).toEqual(expected.map(key).sort());
   });

@@ -1,5 +1,6 @@
 import { COMMAND_CATALOG, parseCommand, type Command } from '../../domain/commands/index.ts';
 import { unauthorised } from '../../domain/errors.ts';
+import { SYSTEM_ACTOR_PREFIX } from '../../domain/metadata.ts';
 import { randomCommandId } from './command-ids.ts';
 
 /**
@@ -19,7 +20,21 @@ const withCommandId = (input: unknown): unknown => {
 /** Step 1, parse: the zod command schema; a failure is a `validation` error with every field path. */
 export const parse = (input: unknown): Command => parseCommand(withCommandId(input));
 
-/** Step 2, authorise: the catalog's roles for the command type, and the `system` role only through executeAsSystem. */
+/**
+ * The actor ids the engine acts under itself: every `system:` id (in any letter case, leading blanks ignored) and
+ * the ids it is configured to run as system. They are reserved whatever role a sender claims with them, so an
+ * event never shows an operator under an id that reads as the engine's.
+ */
+const isReservedActorId = (id: string, systemActors: ReadonlySet<string>): boolean =>
+  systemActors.has(id) || id.trimStart().toLowerCase().startsWith(SYSTEM_ACTOR_PREFIX);
+
+/**
+ * Step 2, authorise: the catalog's roles for the command type, the `system` role only through executeAsSystem,
+ * and the system actor ids only with the `system` role. A reserved id under another role is `unauthorised`, not
+ * `validation`: the id is well formed, this sender is just not allowed to act under it. (Not a rule of the Actor
+ * schema either: stored events share that schema, and those an operator recorded under a `system:` id before the
+ * rule must still decode, as evidence.)
+ */
 export const authorise = (systemActors: ReadonlySet<string>): AdmissionStep => (command, { asSystem }) => {
   const { roles } = COMMAND_CATALOG[command.type];
   const { actor } = command.metadata;
@@ -29,6 +44,9 @@ export const authorise = (systemActors: ReadonlySet<string>): AdmissionStep => (
   // Input from outside can claim any role; only in-process system actors, through executeAsSystem, hold this one.
   if ((actor.role === 'system') !== asSystem || (asSystem && !systemActors.has(actor.id))) {
     throw unauthorised(actor.id, "the system role is reserved to the engine's own process manager, scheduler and pseudonym rotation");
+  }
+  if (actor.role !== 'system' && isReservedActorId(actor.id, systemActors)) {
+    throw unauthorised(actor.id, `actor ids starting with ${SYSTEM_ACTOR_PREFIX} (and the engine's system actor ids) are reserved to the engine's system actors`);
   }
 };
 

@@ -5,20 +5,22 @@ import type { CommandOutcome, RecordedEvent } from '../../domain/ports/index.ts'
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { stateOf, type LoadedEntity } from '../../machines/index.ts';
 
+const reused = (commandId: string, how: string) =>
+  validationError([{ path: 'metadata.commandId', rule: 'idempotency', message: `${commandId} was already used ${how}` }], 'command');
+
 /**
- * The first outcome of a command id seen before: only when it was the same command (type and data). An id
- * reused for something else is the caller's mistake and is refused, never reported as a success.
+ * The first outcome of a command id seen before: only when the same actor (id and role) sent the same command
+ * (type and data). An id reused for something else, or by anyone else, is refused, never reported as a success.
+ * The actor is compared first and its refusal says nothing more: whether the type and data matched would tell
+ * another actor what the first command was, and who sent it is not theirs to learn.
  */
 export const replayedOutcome = (command: Command, entity: LoadedEntity, seen: readonly DecodedEvent[]): CommandOutcome => {
-  const same =
-    seen.length > 0 &&
-    seen[0]!.metadata.commandType === command.type &&
-    canonicalJson(seen[0]!.event.data) === canonicalJson(command.data);
-  if (!same) {
-    throw validationError(
-      [{ path: 'metadata.commandId', rule: 'idempotency', message: `${command.metadata.commandId} was already used for a different command` }],
-      'command',
-    );
+  const first = seen[0];
+  const { commandId, actor } = command.metadata;
+  if (first === undefined) throw reused(commandId, 'for a different command');
+  if (first.metadata.actor.id !== actor.id || first.metadata.actor.role !== actor.role) throw reused(commandId, 'by another actor');
+  if (first.metadata.commandType !== command.type || canonicalJson(first.event.data) !== canonicalJson(command.data)) {
+    throw reused(commandId, 'for a different command');
   }
   return {
     commandId: command.metadata.commandId,

@@ -1,21 +1,26 @@
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { validationError } from '../../../domain/errors.ts';
 import { base64urlString, fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
+import { writeFileAtomic } from '../files/index.ts';
 
 /**
  * Where the key-encryption key (KEK) that seals every stored key comes from:
  * - inline: 32 bytes, base64url, from configuration (e.g. injected by the deployment's secret manager);
- * - file: a key file; created with mode 0600 on first use, refused when group or others can read it;
+ * - file: a key file; created with mode 0600 on first use, atomically (a crash leaves no file or a complete one),
+ *   refused when group or others can read it;
  * - ephemeral: random for the life of the process, only with an in-memory database (tests, demos).
  */
 export const KEK_LENGTH = 32;
 
+/** A file path in configuration: Linux PATH_MAX. */
+export const MAX_PATH_CHARS = 4096;
+
 export const KekSource = z.discriminatedUnion('source', [
   z.strictObject({ source: z.literal('inline'), key: base64urlString(KEK_LENGTH) }),
-  z.strictObject({ source: z.literal('file'), path: z.string().min(1) }),
+  z.strictObject({ source: z.literal('file'), path: z.string().min(1).max(MAX_PATH_CHARS) }),
   z.strictObject({ source: z.literal('ephemeral') }),
 ]);
 export type KekSource = z.infer<typeof KekSource>;
@@ -27,8 +32,13 @@ const readKeyFile = (path: string): Uint8Array => {
   // The mode check matters: a KEK any local user can read makes sealing at rest pointless.
   if ((statSync(path).mode & 0o077) !== 0) throw keyFileProblem(path, 'must not be readable by group or others (chmod 600)');
   const text = readFileSync(path, 'utf8').trim();
+  // An empty or short file (an interrupted write of an earlier version, or damage) is refused, never replaced by
+  // a new KEK: the lost one may have sealed keys already, and a new one would quietly make them unreadable.
+  if (text.length === 0) {
+    throw keyFileProblem(path, 'is empty (an interrupted creation by an earlier version?): restore it from a backup; only if no key was ever sealed under it, delete it and a new one is created');
+  }
   const key = /^[A-Za-z0-9_-]{43}$/.test(text) ? fromBase64url(text) : undefined;
-  if (key?.length !== KEK_LENGTH) throw keyFileProblem(path, `must hold ${KEK_LENGTH} bytes as base64url`);
+  if (key?.length !== KEK_LENGTH) throw keyFileProblem(path, `must hold ${KEK_LENGTH} bytes as base64url (damaged or truncated? restore it from a backup)`);
   return key;
 };
 
@@ -36,14 +46,13 @@ const createKeyFile = (path: string, random: RandomSource): Uint8Array | undefin
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const key = random(KEK_LENGTH);
   try {
-    // 'wx' fails when the file appeared meanwhile, so two processes never overwrite each other's KEK.
-    writeFileSync(path, `${toBase64url(key)}\n`, { mode: 0o600, flag: 'wx' });
+    // exclusive fails when the file appeared meanwhile, so two processes never overwrite each other's KEK.
+    writeFileAtomic(path, `${toBase64url(key)}\n`, { mode: 0o600, exclusive: true });
   } catch (error) {
     key.fill(0);
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
     throw error;
   }
-  chmodSync(path, 0o600); // the process umask may not have cleared the other bits
   return key;
 };
 

@@ -1,6 +1,7 @@
-import { closeSync, fchmodSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { writeFileAtomic } from '../files/index.ts';
 import type { CheckpointSigner } from '../../../domain/transparency/checkpoint-signer.ts';
 import { fromBase64, toBase64 } from '../../../domain/transparency/bytes.ts';
 import {
@@ -16,6 +17,13 @@ import {
  * Environment). The file uses the signed-note private key text form, `PRIVATE+KEY+<name>+<key ID>+base64(0x01 ||
  * seed)`, is created with mode 0600, and a file that others can read is refused, as ssh does.
  * Nothing here ever puts the seed in an error message or a log line.
+ *
+ * The key and its public key file are written atomically (adapters/driven/files): a crash leaves no file or a
+ * complete one. An empty or damaged key file, which earlier versions could leave behind (created, then written,
+ * without fsync), is refused with what to do, never replaced by a new key: a zero-length file is never a valid
+ * key, but it is not proof that no key existed either (the key's bytes may have been lost after it signed
+ * checkpoints, e.g. a power loss before the file system flushed them), and a silent new key would fork the log's
+ * identity that auditors pin. Only the operator can know; the message says how to decide.
  */
 
 export const KEY_FILE = 'transparency.key';
@@ -23,12 +31,16 @@ export const PUBLIC_KEY_FILE = 'transparency.pub';
 
 const PREFIX = 'PRIVATE+KEY+';
 
+const WHAT_TO_DO =
+  'restore it from a backup; only if this data folder\'s transparency log has never signed a checkpoint, delete it and a new key is created';
+
 const parseKeyFile = (path: string, text: string): { keyName: string; seed: Uint8Array } => {
+  if (text.length === 0) throw new Error(`key file ${path} is empty (an interrupted creation by an earlier version): ${WHAT_TO_DO}`);
   // Only the first two `+` after the prefix separate fields: the base64 key may itself contain `+`.
   const [keyName = '', idHex = '', ...rest] = text.trim().slice(PREFIX.length).split('+');
   const typed = fromBase64(rest.join('+'));
   if (!text.startsWith(PREFIX) || typed === undefined || typed.length !== 33 || typed[0] !== ED25519_SIGNATURE_TYPE) {
-    throw new Error(`key file ${path}: not an Ed25519 signed-note private key`);
+    throw new Error(`key file ${path}: not an Ed25519 signed-note private key (damaged or truncated?): ${WHAT_TO_DO}`);
   }
   const seed = typed.slice(1);
   typed.fill(0);
@@ -47,13 +59,12 @@ const createKeyFile = (path: string, keyName: string): void => {
   const line = `${PREFIX}${keyName}+${key.keyId.toString(16).padStart(8, '0')}+${toBase64(typed)}\n`;
   typed.fill(0);
   seed.fill(0);
-  // 'wx': never overwrite an existing key (that would fork the log's identity); 0600 before any byte is written.
-  const fd = openSync(path, 'wx', 0o600);
   try {
-    fchmodSync(fd, 0o600);
-    writeSync(fd, line);
-  } finally {
-    closeSync(fd);
+    // exclusive: never overwrite an existing key (that would fork the log's identity); 0600 before any byte.
+    writeFileAtomic(path, line, { mode: 0o600, exclusive: true });
+  } catch (error) {
+    // Another process created it first, complete (the write is atomic): use that one.
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
 };
 
@@ -88,6 +99,7 @@ export const signerVerifierKey = (signer: CheckpointSigner): NoteVerifierKey => 
  */
 export const openKeyFileSignerInDir = (dataDir: string, keyName: string): CheckpointSigner => {
   const signer = openKeyFileSigner({ path: join(dataDir, KEY_FILE), keyName, create: true });
-  writeFileSync(join(dataDir, PUBLIC_KEY_FILE), `${formatVerifierKey(signerVerifierKey(signer))}\n`);
+  // Public: handed to auditors, so readable by all (0644); rewritten on every open, atomically.
+  writeFileAtomic(join(dataDir, PUBLIC_KEY_FILE), `${formatVerifierKey(signerVerifierKey(signer))}\n`, { mode: 0o644 });
   return signer;
 };

@@ -1,8 +1,9 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckpointSigner } from '../../../domain/transparency/checkpoint-signer.ts';
 import { formatVerifierKey, isValidKeyName, noteVerifierKey } from '../../../domain/transparency/note.ts';
 import { KeyHandle, type SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
+import { writeFileAtomic } from '../files/index.ts';
 import { PUBLIC_KEY_FILE } from './key-file-signer.ts';
 
 /**
@@ -29,6 +30,33 @@ export const secureEnvironmentSigner = async (args: {
   return { keyName: args.keyName, publicKey: description.publicKey, sign: (message) => se.sign(owner, handle, message) };
 };
 
+const readHandleFile = (path: string): KeyHandle => {
+  const parsed = KeyHandle.safeParse(readFileSync(path, 'utf8').trim());
+  if (!parsed.success) {
+    // Empty or damaged, e.g. by an interrupted write of an earlier version. Not replaced by a new key: the log's
+    // key may have signed checkpoints before the handle was lost (see key-file-signer.ts).
+    throw new Error(
+      `key handle file ${path} does not hold a key handle (empty or damaged): restore it from a backup; only if this ` +
+        "data folder's transparency log has never signed a checkpoint, delete it and a new key is generated",
+    );
+  }
+  return parsed.data;
+};
+
+/** Writes the handle of a key just generated; when another process wrote one first, that key is the log's. */
+const recordHandle = async (path: string, se: SecureEnvironment, owner: string, handle: KeyHandle): Promise<KeyHandle> => {
+  try {
+    // Atomic and exclusive: a crash leaves no handle file or a complete one, and never replaces a handle.
+    writeFileAtomic(path, `${handle}\n`, { mode: 0o600, exclusive: true });
+    return handle;
+  } catch (error) {
+    // Ours is recorded nowhere, so nothing it signs could ever be verified: erase it (best effort, the write's error counts).
+    await se.destroy(owner, handle).catch(() => undefined);
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readHandleFile(path);
+    throw error;
+  }
+};
+
 /** Uses the handle in `<dataDir>/transparency.handle`, generating a non-extractable Ed25519 key the first time. */
 export const openSecureEnvironmentSignerInDir = async (
   dataDir: string,
@@ -37,16 +65,11 @@ export const openSecureEnvironmentSignerInDir = async (
   owner = LOG_KEY_OWNER,
 ): Promise<CheckpointSigner> => {
   const path = join(dataDir, KEY_HANDLE_FILE);
-  let handle: KeyHandle;
-  if (existsSync(path)) {
-    const parsed = KeyHandle.safeParse(readFileSync(path, 'utf8').trim());
-    if (!parsed.success) throw new Error(`key handle file ${path} does not hold a key handle`);
-    handle = parsed.data;
-  } else {
-    handle = await se.generate(owner, 'ed25519', { extractable: false });
-    writeFileSync(path, `${handle}\n`, { flag: 'wx' });
-  }
+  const handle = existsSync(path)
+    ? readHandleFile(path)
+    : await recordHandle(path, se, owner, await se.generate(owner, 'ed25519', { extractable: false }));
   const signer = await secureEnvironmentSigner({ se, handle, keyName, owner });
-  writeFileSync(join(dataDir, PUBLIC_KEY_FILE), `${formatVerifierKey(noteVerifierKey(signer.keyName, signer.publicKey))}\n`);
+  // Public: handed to auditors, so readable by all (0644); rewritten on every open, atomically.
+  writeFileAtomic(join(dataDir, PUBLIC_KEY_FILE), `${formatVerifierKey(noteVerifierKey(signer.keyName, signer.publicKey))}\n`, { mode: 0o644 });
   return signer;
 };

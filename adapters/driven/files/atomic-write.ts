@@ -1,0 +1,88 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, fchmodSync, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+export interface AtomicWriteOptions {
+  /** The file's permission bits, set on the temp file before any byte is written. Default 0600. */
+  readonly mode?: number;
+  /**
+   * Never replace an existing file: fail with EEXIST as `open(path, 'wx')` does. For files that must be created
+   * once (a key: a second one would fork an identity), where two processes may race to create them.
+   */
+  readonly exclusive?: boolean;
+}
+
+/** The temp file's name: hidden, beside the target (same filesystem, so the rename or link is atomic), unguessable. */
+const tempPathFor = (path: string): string =>
+  join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+
+/** Makes the folder entry (a rename or link) durable: without this a power loss can undo it after we returned. */
+const fsyncFolder = (folder: string): void => {
+  // Windows cannot open a folder as a file, and NTFS journals the rename itself.
+  if (process.platform === 'win32') return;
+  const fd = openSync(folder, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+};
+
+const closeQuietly = (fd: number): void => {
+  try {
+    closeSync(fd);
+  } catch {
+    // the write already failed; that error is the one to report
+  }
+};
+
+const removeQuietly = (path: string): void => {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone, or the folder became unwritable: nothing more to clean up here
+  }
+};
+
+/**
+ * Writes a whole single-file state (a key, a key handle, a KEK) so that a crash at any point leaves
+ * either the previous state (no file, or the old one) or the complete new file, never an empty or half-written one:
+ * 1. a temp file in the same folder, created with O_EXCL and `mode` (0600 by default), written and fsynced;
+ * 2. renamed over `path`; with `exclusive`, hard-linked to `path` instead, which fails with EEXIST rather than
+ *    replace an existing file, then the temp name is removed;
+ * 3. the folder fsynced, so the new name survives a power loss.
+ * On an error the temp file is removed and the error rethrown (an existing target is left untouched). A kill
+ * between 1 and 3 can leave a stray `.<name>.<pid>.<random>.tmp` (mode `mode`); it is never read back.
+ * `exclusive` needs a filesystem with hard links (every local POSIX one); elsewhere it fails rather than risk
+ * replacing the file.
+ */
+export const writeFileAtomic = (path: string, contents: string | Uint8Array, options: AtomicWriteOptions = {}): void => {
+  const mode = options.mode ?? 0o600;
+  const ours = typeof contents === 'string';
+  const bytes = ours ? Buffer.from(contents, 'utf8') : contents;
+  const temp = tempPathFor(path);
+  // 'wx' is O_CREAT | O_EXCL: never follows or reuses a file someone placed at the temp name.
+  let fd: number | undefined = openSync(temp, 'wx', mode);
+  try {
+    fchmodSync(fd, mode); // open's mode went through the umask; the file gets exactly `mode`
+    for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+    fsyncSync(fd);
+    const written = fd;
+    fd = undefined;
+    closeSync(written);
+    if (options.exclusive) {
+      linkSync(temp, path);
+    } else {
+      renameSync(temp, path);
+    }
+  } catch (error) {
+    if (fd !== undefined) closeQuietly(fd);
+    removeQuietly(temp);
+    throw error;
+  } finally {
+    if (ours) bytes.fill(0); // our copy of what may be a key; the caller wipes its own bytes
+  }
+  // Linked: `path` is complete and in place; the temp name is only a second name for it now.
+  if (options.exclusive) removeQuietly(temp);
+  fsyncFolder(dirname(path));
+};

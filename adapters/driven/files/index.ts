@@ -1,0 +1,3 @@
+/** Small file-system utilities shared by the driven adapters that keep single-file state (keys, handles, KEKs). */
+export { writeFileAtomic } from './atomic-write.ts';
+export type { AtomicWriteOptions } from './atomic-write.ts';
