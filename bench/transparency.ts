@@ -115,7 +115,7 @@ const buildMillion = (dir: string, report: (line: string) => void): SqliteTransp
   for (let from = 0; from < TREE_SIZE; from += batch) {
     const leaves = Array.from({ length: batch }, (_, k) => {
       view.setBigUint64(0, BigInt(from + k));
-      return { position: BigInt(from + k + 1), eventId: `e${from + k}`, leafHash: sha256(input) };
+      return { position: BigInt(from + k + 1), eventId: `e${from + k}`, leafHash: sha256(input), stream: { streamId: `s${(from + k) % 1000}`, revision: BigInt(Math.floor((from + k) / 1000)) } };
     });
     log.append(leaves);
   }

@@ -8,39 +8,43 @@ import { z } from 'zod';
 const token = /^[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}$/;
 const tokenRule = 'letters, digits and . _ : ~ - (1 to 128, starting with a letter or digit)';
 
+/**
+ * Every identifier is bounded twice: its pattern allows at most 129 characters, and this maximum is checked first,
+ * so oversized input is refused on its length before any pattern reads it (SER-001).
+ */
+const MAX_ID = 256;
+const id = () => z.string().max(MAX_ID);
+
 /** Canonical, unique and immutable identity of an M2M Node, established at Initialization (seed 004). */
-export const NodeId = z.string().regex(token, `Node-ID must be ${tokenRule}`).brand<'NodeId'>();
+export const NodeId = id().regex(token, `Node-ID must be ${tokenRule}`).brand<'NodeId'>();
 export type NodeId = z.infer<typeof NodeId>;
 
 /** CSE-ID: SP-relative form `/<id>` as in oneM2M (the Registrar CSE-ID of Association Configuration, 11.3.1). */
-export const CseId = z
-  .string()
+export const CseId = id()
   .regex(/^\/[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}$/, 'CSE-ID must be "/" followed by a token, e.g. /in-cse')
   .brand<'CseId'>();
 export type CseId = z.infer<typeof CseId>;
 
 /** AE-ID: starts with C (CSE-assigned) or S (SP-assigned) in oneM2M. */
-export const AeId = z
-  .string()
+export const AeId = id()
   .regex(/^[CS][A-Za-z0-9._:~-]{0,127}$/, 'AE-ID must start with C or S followed by a token')
   .brand<'AeId'>();
 export type AeId = z.infer<typeof AeId>;
 
 /** App-ID: starts with R (registered with an M2M application registration authority) or N (not registered). */
-export const AppId = z
-  .string()
+export const AppId = id()
   .regex(/^[RN][A-Za-z0-9._:~-]{0,127}$/, 'App-ID must start with R (registered) or N (non-registered)')
   .brand<'AppId'>();
 export type AppId = z.infer<typeof AppId>;
 
 /** M2M-Sub-ID: the M2M Service Subscription a node is enrolled under (seed 003, 11.1). */
-export const M2MSubId = z.string().regex(token, `M2M-Sub-ID must be ${tokenRule}`).brand<'M2MSubId'>();
+export const M2MSubId = id().regex(token, `M2M-Sub-ID must be ${tokenRule}`).brand<'M2MSubId'>();
 export type M2MSubId = z.infer<typeof M2MSubId>;
 
-export const CredentialId = z.string().regex(token, `credential id must be ${tokenRule}`).brand<'CredentialId'>();
+export const CredentialId = id().regex(token, `credential id must be ${tokenRule}`).brand<'CredentialId'>();
 export type CredentialId = z.infer<typeof CredentialId>;
 
-export const AssociationId = z.string().regex(token, `association id must be ${tokenRule}`).brand<'AssociationId'>();
+export const AssociationId = id().regex(token, `association id must be ${tokenRule}`).brand<'AssociationId'>();
 export type AssociationId = z.infer<typeof AssociationId>;
 
 export const CommandId = z.uuid('command id must be a UUID').brand<'CommandId'>();

@@ -45,7 +45,7 @@ const scenario = async (c: Credence, clock: FakeClock) => {
     associationId: 'meter-01-sa', nodeId: 'meter-01', credentialId: 'meter-01-svc', registree: { kind: 'cse', id: '/meter-01-cse' }, registrarCseId: '/gateway-08-cse',
   });
   await c.settle();
-  await run('establishAssociation', { associationId: 'meter-01-sa', expiresAt: at(30), transcriptHash: 'dHJhbnNjcmlwdC0wMQ' });
+  await run('establishAssociation', { associationId: 'meter-01-sa', expiresAt: at(30), transcriptHash: 'dHJhbnNjcmlwdC0wMQ'.padEnd(43, 'A') });
   await run('configureAssociation', {
     associationId: 'meter-01-ae-sa', nodeId: 'meter-01', credentialId: 'meter-01-svc', registree: { kind: 'ae', id: 'Cmeter-01-ae', appId: 'Rmetering' }, registrarCseId: '/in-cse-09',
   });

@@ -36,7 +36,10 @@ afterEach(() => {
 
 const leafHashes = (n: number, from = 0) => Array.from({ length: n }, (_, i) => hashLeaf(new TextEncoder().encode(`event ${from + i}`)));
 const leavesFor = (hashes: Uint8Array[], firstPosition = 1n) =>
-  hashes.map((leafHash, i) => ({ position: firstPosition + BigInt(i) * 3n, eventId: `e-${firstPosition + BigInt(i) * 3n}`, leafHash }));
+  hashes.map((leafHash, i) => {
+    const position = firstPosition + BigInt(i) * 3n;
+    return { position, eventId: `e-${position}`, leafHash, stream: { streamId: `s-${position % 2n}`, revision: position / 2n } };
+  });
 
 describe('SQLite transparency log', () => {
   it('gives the same roots and proofs as the in-memory reference tree for every size', () => {

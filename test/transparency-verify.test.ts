@@ -9,17 +9,20 @@ import {
   eventLeafBytes,
   eventLeafHash,
   formatCheckpointText,
+  formatStreamHeadText,
   formatSignedNote,
   formatVerifierKey,
   inclusionProof,
   noteKeyId,
   rootHash,
+  streamRootOf,
   verifyConsistency,
   verifyEventInclusion,
   verifyEvidenceBundle,
   verifyExportedLog,
   type CheckpointSigner,
 } from '../domain/transparency/index.ts';
+import { signNote } from '../projections/transparency/index.ts';
 import { ORIGIN, eventId, fixedSigner, keyOf } from './transparency-fixtures.ts';
 
 const event = (i: number, streamId = 'credential-meter-1', revision = BigInt(i)): RecordedEvent => ({
@@ -154,8 +157,19 @@ describe('evidence bundle', () => {
   );
   const bundle = async (trustedSigner = signer) => {
     const note = await signedCheckpoint(streamTree, 11, trustedSigner);
+    const streamHeadNote = await signNote(
+      trustedSigner,
+      formatStreamHeadText({
+        origin: ORIGIN,
+        treeSize: 11,
+        rootHash: rootHash(streamTree, 11),
+        streamId: 'credential-meter-1',
+        events: stream.length,
+        streamRoot: streamRootOf(stream.map(eventLeafHash)),
+      }),
+    );
     const entries = stream.map((e, i) => ({ event: e, leafIndex: i * 2, proof: inclusionProof(streamTree, i * 2, 11) }));
-    return JSON.parse(JSON.stringify(buildEvidenceBundle({ streamId: 'credential-meter-1', entries, checkpointNote: note, logPublicKey: keyOf(trustedSigner), notYetCheckpointed: 0 })));
+    return JSON.parse(JSON.stringify(buildEvidenceBundle({ streamId: 'credential-meter-1', entries, checkpointNote: note, streamHeadNote, logPublicKey: keyOf(trustedSigner) })));
   };
 
   it('round-trips through JSON and verifies offline with the pinned log key', async () => {

@@ -1,4 +1,6 @@
 import type { Observable } from 'rxjs';
+import { validationError } from '../../domain/errors.ts';
+import { MAX_CONNECTION_STRING_CHARS } from '../../domain/json-limits.ts';
 import type { Actor } from '../../domain/metadata.ts';
 import type { Clock, EventStore, KeyHandle, RandomSource, ReplayCache, SecureEnvironment } from '../../domain/ports/index.ts';
 import { requestVerifier, type RequestSigningPolicyInput } from '../../domain/signing/index.ts';
@@ -88,11 +90,23 @@ const registeredPseudonymKey = (se: SecureEnvironment, owner: string, registry: 
     return created;
   });
 
+/** A connection string comes from configuration: bounded in length before anything parses or opens it (SER-001). */
+const assertConnectionStringBounded = (connectionString: string | undefined): void => {
+  if (connectionString !== undefined && connectionString.length > MAX_CONNECTION_STRING_CHARS) {
+    // The message never repeats the string: it may carry credentials.
+    throw validationError(
+      [{ path: 'connectionString', rule: 'too_big', message: `must be at most ${MAX_CONNECTION_STRING_CHARS} characters` }],
+      'store connection string',
+    );
+  }
+};
+
 /**
  * The composition root: the one place that wires a store, the engine, the read models, the system projections
  * and the security procedures into one running instance.
  */
 export const openCredence = (options: OpenOptions): Credence => {
+  assertConnectionStringBounded(options.connectionString);
   const store =
     options.store ??
     (options.connectionString !== undefined

@@ -1,16 +1,22 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { openSqliteStoreInDir, openStore, StoreConnectionString, type StoreLocation } from '../../adapters/driven/store/index.ts';
+import { MAX_CONNECTION_STRING_CHARS } from '../../domain/json-limits.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import type { Io } from '../io.ts';
 
 /**
  * `--store <connection string>` for commands that read an existing store (issue 6: the engine picks the store from
  * a connection string): `sqlite:<folder>`, `esdb://…`, `kurrentdb://…` (adapters/store/open-store.ts). Parsed with
- * the command's other arguments; messages never repeat the string, which may carry credentials. Omitted: the
- * SQLite store of `--data`.
+ * the command's other arguments, bounded in length first (SER-001); messages never repeat the string, which may
+ * carry credentials. Omitted: the SQLite store of `--data`.
  */
-export const StoreArg = StoreConnectionString.optional();
+export const StoreArg = z
+  .string()
+  .max(MAX_CONNECTION_STRING_CHARS, `must be at most ${MAX_CONNECTION_STRING_CHARS} characters`)
+  .pipe(StoreConnectionString)
+  .optional();
 export const STORE_OPTION = { store: { type: 'string' } } as const;
 
 /**

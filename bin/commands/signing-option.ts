@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { RequestSigningPolicy, type RequestSigningPolicyInput } from '../../domain/signing/index.ts';
+import { isCredenceError } from '../../domain/errors.ts';
+import { parseRequestSigningPolicy, type RequestSigningPolicyInput } from '../../domain/signing/index.ts';
+import { FILE_LIMITS, readTextFile } from '../files.ts';
 import type { Io } from '../io.ts';
 
 /**
@@ -11,33 +12,26 @@ import type { Io } from '../io.ts';
 export const SIGNING_OPTION = { signing: { type: 'string' } } as const;
 export const SigningArg = z.string().min(1).optional();
 
-const MAX_POLICY_BYTES = 1024 * 1024;
-
 /** Reads and parses the policy file; undefined when not given, `false` (after printing why) when unusable. */
 export const readSigningPolicy = (file: string | undefined, io: Io): RequestSigningPolicyInput | undefined | false => {
   if (file === undefined) return undefined;
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    io.err(`error: --signing: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`);
-    return false;
-  }
-  if (text.length > MAX_POLICY_BYTES) {
-    io.err(`error: --signing: ${file} is larger than ${MAX_POLICY_BYTES} bytes`);
+  const text = readTextFile(file, FILE_LIMITS.json);
+  if (!text.ok) {
+    io.err(`error: --signing: ${text.message}`);
     return false;
   }
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = JSON.parse(text.value);
   } catch {
     io.err(`error: --signing: ${file} is not JSON`);
     return false;
   }
-  const parsed = RequestSigningPolicy.safeParse(raw);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) io.err(`error: --signing: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  try {
+    return parseRequestSigningPolicy(raw);
+  } catch (error) {
+    if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw error;
+    for (const issue of error.problem.issues) io.err(`error: --signing: ${issue.path || '(root)'}: ${issue.message}`);
     return false;
   }
-  return parsed.data;
 };

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { PUBLIC_KEY_FILE, hasTransparencyLog, openTransparencyLogInDir } from '../../adapters/driven/transparency/index.ts';
@@ -11,11 +11,13 @@ import {
   verifyConsistency,
   verifyEventInclusion,
   verifyEvidenceBundle,
+  formatRevisionRanges,
   parseVerifierKey,
   type NoteVerifierKey,
   type VerificationResult,
 } from '../../domain/transparency/index.ts';
 import { auditStoreAgainstLog } from '../../projections/transparency/index.ts';
+import { FILE_LIMITS, readJsonFile, readTextFile, type FileRead } from '../files.ts';
 import { json, parseCli, type Io } from '../io.ts';
 
 /** `--key` is the log's verifier key (`<name>+<key ID>+<base64>`) or a file holding it, e.g. transparency.pub. */
@@ -23,9 +25,10 @@ export const resolveLogKey = (value: string, io: Io): NoteVerifierKey | undefine
   const inline = parseVerifierKey(value.trim());
   if (inline !== undefined) return inline;
   if (existsSync(value)) {
-    const fromFile = parseVerifierKey(readFileSync(value, 'utf8').trim());
+    const text = readTextFile(value, FILE_LIMITS.key);
+    const fromFile = text.ok ? parseVerifierKey(text.value.trim()) : undefined;
     if (fromFile !== undefined) return fromFile;
-    io.err(`error: --key: ${value} does not hold an Ed25519 note verifier key`);
+    io.err(`error: --key: ${text.ok ? `${value} does not hold an Ed25519 note verifier key` : text.message}`);
     return undefined;
   }
   io.err('error: --key: neither a verifier key (<name>+<key ID>+<base64 key>) nor a readable file');
@@ -83,13 +86,11 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const readJsonFile = (path: string, io: Io): unknown => {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    io.err(`error: ${path}: ${(error as Error).message}`);
-    return undefined;
-  }
+/** A file named by `flag`, bounded (bin/files.ts); undefined after saying why, which is malformed input (exit 2). */
+const readInput = <T>(flag: string, read: FileRead<T>, io: Io): T | undefined => {
+  if (read.ok) return read.value;
+  io.err(`error: ${flag}${read.message}`);
+  return undefined;
 };
 
 const report = (result: VerificationResult, success: string, io: Io, asJson: boolean): number => {
@@ -99,10 +100,15 @@ const report = (result: VerificationResult, success: string, io: Io, asJson: boo
     return 0;
   }
   io.err(`FAILED (${result.reason})${result.position !== undefined ? ` at position ${result.position}` : ''}: ${result.message}`);
-  return 1;
+  if (result.missing !== undefined) io.err(`not covered: revisions ${formatRevisionRanges(result.missing)}`);
+  // Input that is not what it claims to be is malformed input, like a usage error; 1 means it did not verify.
+  return result.reason === 'malformed' ? 2 : 1;
 };
 
-/** `credence verify`: the offline verifier of issue 4 (items 5, 6 and 7). Exit 0 verified, 1 failed, 2 usage. */
+/**
+ * `credence verify`: the offline verifier of issue 4 (items 5, 6 and 7). Exit 0 verified, 1 failed, 2 usage or
+ * malformed input (a file over its byte limit or nested too deeply included: issue 10 item 2).
+ */
 export const run = async (argv: string[], io: Io): Promise<number> => {
   if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
     io.err(USAGE);
@@ -117,29 +123,43 @@ export const run = async (argv: string[], io: Io): Promise<number> => {
     case 'data':
       return auditDataDir(args.dir, pinned, io, args.json);
     case 'bundle': {
-      const input = readJsonFile(args.file, io);
+      const input = readInput('', readJsonFile(args.file, FILE_LIMITS.bundle), io);
       if (input === undefined) return 2;
       const result = verifyEvidenceBundle(input, pinned === undefined ? {} : { trustedKey: pinned });
       if (result.ok && result.keyFromBundle) io.err('warning: verified with the key inside the bundle; pin the log key with --key');
-      return report(result, result.ok ? `ok: ${result.events} events of ${result.streamId} are in the log at tree size ${result.checkpoint.treeSize} (${result.checkpoint.time})` : '', io, args.json);
+      const success = result.ok
+        ? `ok: ${result.events} events of ${result.streamId} are in the log and are the whole stream as of tree size ${result.checkpoint.treeSize} (${result.checkpoint.time})`
+        : '';
+      return report(result, success, io, args.json);
     }
     case 'event': {
-      const event = RecordedEventJson.safeParse(readJsonFile(args.event, io));
-      const proof = InclusionProofJson.safeParse(readJsonFile(args.proof!, io));
+      const eventInput = readInput('--event: ', readJsonFile(args.event, FILE_LIMITS.json), io);
+      if (eventInput === undefined) return 2;
+      const proofInput = readInput('--proof: ', readJsonFile(args.proof!, FILE_LIMITS.json), io);
+      if (proofInput === undefined) return 2;
+      const checkpointNote = readInput('--checkpoint: ', readTextFile(args.checkpoint!, FILE_LIMITS.note), io);
+      if (checkpointNote === undefined) return 2;
+      const event = RecordedEventJson.safeParse(eventInput);
+      const proof = InclusionProofJson.safeParse(proofInput);
       if (!event.success || !proof.success) {
         io.err(`error: ${!event.success ? '--event' : '--proof'}: not a valid ${!event.success ? 'event' : 'inclusion proof'} file`);
         return 2;
       }
-      const result = verifyEventInclusion({ event: event.data, proof: proof.data, checkpointNote: readFileSync(args.checkpoint!, 'utf8'), logPublicKey: pinned! });
+      const result = verifyEventInclusion({ event: event.data, proof: proof.data, checkpointNote, logPublicKey: pinned! });
       return report(result, `ok: event ${event.data.id} is leaf ${proof.data.leafIndex} of the signed tree of size ${proof.data.treeSize}`, io, args.json);
     }
     case 'consistency': {
-      const proof = ConsistencyProofJson.safeParse(readJsonFile(args.proof!, io));
+      const proofInput = readInput('--proof: ', readJsonFile(args.proof!, FILE_LIMITS.json), io);
+      if (proofInput === undefined) return 2;
+      const from = readInput('--from: ', readTextFile(args.from, FILE_LIMITS.note), io);
+      const to = from === undefined ? undefined : readInput('--to: ', readTextFile(args.to!, FILE_LIMITS.note), io);
+      if (from === undefined || to === undefined) return 2;
+      const proof = ConsistencyProofJson.safeParse(proofInput);
       if (!proof.success) {
         io.err('error: --proof: not a valid consistency proof file');
         return 2;
       }
-      const result = verifyConsistency(readFileSync(args.from, 'utf8'), readFileSync(args.to!, 'utf8'), proof.data, pinned!);
+      const result = verifyConsistency(from, to, proof.data, pinned!);
       return report(result, `ok: the tree of size ${proof.data.second} extends the tree of size ${proof.data.first}`, io, args.json);
     }
   }

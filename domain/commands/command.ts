@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { EVENT_DATA, EVENT_KIND, ENTITY_ID_FIELD, type EventData } from '../events/index.ts';
 import { validationError, type FieldIssue } from '../errors.ts';
+import { assertJsonWithin, MESSAGE_JSON_LIMITS } from '../json-limits.ts';
 import { CommandId } from '../ids.ts';
 import { Actor, RequestSignature } from '../metadata.ts';
 import { CredentialIssued, issuingRules } from '../events/credential.ts';
@@ -40,8 +41,12 @@ const issuesOf = (error: z.ZodError): FieldIssue[] =>
     message: issue.message,
   }));
 
-/** Parses untrusted input into a command, or throws a validation error naming every bad field. */
+/**
+ * Parses untrusted input into a command, or throws a validation error naming every bad field. Input nested or sized
+ * beyond the message limits is refused first, naming the limit, before any schema walks it (SER-001).
+ */
 export const parseCommand = (input: unknown): Command => {
+  assertJsonWithin(input, 'command', MESSAGE_JSON_LIMITS);
   const parsed = CommandSchema.safeParse(input);
   if (!parsed.success) throw validationError(issuesOf(parsed.error), 'command');
   return parsed.data as unknown as Command;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { base64urlString, fromBase64url } from './base64url.ts';
+import { base64urlString, tryFromBase64urlOfLength } from './base64url.ts';
 import { Fingerprint, publicKeyFingerprint } from './fingerprint.ts';
+import { MAX_CERTIFICATE_LENGTH } from './sizes.ts';
 
 /**
  * The public description of a credential, safe to store in events: what kind it is, how to recognise it,
@@ -41,12 +42,18 @@ const asymmetric = <K extends 'ed25519' | 'p256'>(kind: K, publicKeyBytes: numbe
       ...common,
       publicKey: base64urlString(publicKeyBytes),
       /** DER X.509 certificate, base64url, when the key is certified (e.g. a manufacturer IDevID). */
-      certificate: base64urlString().optional(),
+      certificate: base64urlString({ max: MAX_CERTIFICATE_LENGTH }).optional(),
     })
-    .refine((d) => d.fingerprint === publicKeyFingerprint(kind, fromBase64url(d.publicKey)), {
-      message: 'fingerprint does not match the public key',
-      path: ['fingerprint'],
-    });
+    // zod still runs this refinement when publicKey has failed its own check (a custom issue does not stop it),
+    // so only a well-formed key of the right length is fingerprinted; anything else is already refused on
+    // publicKey, and a malformed delivery is a refusal, never an exception (issue 10 item 3).
+    .refine(
+      (d) => {
+        const publicKey = tryFromBase64urlOfLength(d.publicKey, publicKeyBytes);
+        return publicKey === undefined || d.fingerprint === publicKeyFingerprint(kind, publicKey);
+      },
+      { message: 'fingerprint does not match the public key', path: ['fingerprint'] },
+    );
 
 export const CredentialDescriptor = z.discriminatedUnion('kind', [
   SymmetricDescriptor,

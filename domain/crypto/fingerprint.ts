@@ -24,7 +24,8 @@ const SPKI_PREFIX: Record<SpkiKind, Uint8Array> = {
 const RAW_LENGTH: Record<SpkiKind, number> = { ed25519: 32, x25519: 32, p256: 65 };
 
 export const FINGERPRINT_PATTERN = /^sha256:[0-9a-f]{64}$/;
-export const Fingerprint = z.string().regex(FINGERPRINT_PATTERN, 'must be sha256:<64 lowercase hex>');
+/** `sha256:` and 64 hex digits: 71 characters. */
+export const Fingerprint = z.string().max(71).regex(FINGERPRINT_PATTERN, 'must be sha256:<64 lowercase hex>');
 
 const render = (digest: Uint8Array): string => `sha256:${toHex(digest)}`;
 

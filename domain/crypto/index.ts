@@ -1,6 +1,24 @@
 /** One small module over @noble/* (imported by subpath): every cryptographic primitive Credence uses. */
 export { assertBytes, concatBytes, constantTimeEqual, lengthPrefixed, toHex, utf8, wipe } from './bytes.ts';
-export { Base64urlBytes, base64urlString, fromBase64url, toBase64url, tryFromBase64url } from './base64url.ts';
+export {
+  Base64urlBytes,
+  base64urlLength,
+  base64urlString,
+  fromBase64url,
+  toBase64url,
+  tryFromBase64url,
+  tryFromBase64urlOfLength,
+} from './base64url.ts';
+export type { ByteLength } from './base64url.ts';
+export {
+  HASH_LENGTH,
+  MAX_CERTIFICATE_CHAIN,
+  MAX_CERTIFICATE_LENGTH,
+  MAX_PROOF_LENGTH,
+  MAX_PUBLIC_KEY_LENGTH,
+  MAX_TRUST_ANCHORS,
+  MAX_WRAPPED_KEY_LENGTH,
+} from './sizes.ts';
 export { hkdfSha256, hmacSha256, sha256 } from './hash.ts';
 export { AEAD_KEY_LENGTH, AEAD_NONCE_LENGTH, AEAD_TAG_LENGTH, aeadOpen, aeadSeal } from './aead.ts';
 export {

@@ -1,4 +1,5 @@
 import canonicalizeModule from 'canonicalize';
+import { jsonLimitIssue } from '../json-limits.ts';
 import { concatBytes, lengthPrefixed, utf8 } from './bytes.ts';
 import { sha256 } from './hash.ts';
 
@@ -7,6 +8,9 @@ const canonicalize = canonicalizeModule as unknown as (input: unknown) => string
 
 /** RFC 8785 (JCS) canonical JSON. */
 export const canonicalJson = (value: unknown): string => {
+  // canonicalize recurses once per level: refuse what would overflow the stack with an error that says so.
+  const tooDeep = jsonLimitIssue(value);
+  if (tooDeep !== undefined) throw new RangeError(`value cannot be canonicalised: ${tooDeep.path || '(root)'} ${tooDeep.message}`);
   const json = canonicalize(value);
   if (json === undefined) throw new TypeError('value must be JSON-serialisable');
   return json;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AeId, AppId, AssociationId, CredentialId, CseId, Instant, NodeId } from '../ids.ts';
-import { Base64Url, RevocationReason } from './common.ts';
+import { base64urlText, RevocationReason } from './common.ts';
+import { HASH_LENGTH } from '../crypto/sizes.ts';
 
 /** The Registree of a security association: a CSE or an AE (seed 003, 11.3). */
 export const Registree = z.discriminatedUnion('kind', [
@@ -22,7 +23,7 @@ export const AssociationEstablished = z.object({
   associationId: AssociationId,
   expiresAt: Instant,
   /** Hash of the handshake transcript, so the handshake can be matched to this fact; never the session key. */
-  transcriptHash: Base64Url.optional(),
+  transcriptHash: base64urlText({ exact: HASH_LENGTH }).optional(),
 });
 export const AssociationExpired = z.object({ associationId: AssociationId });
 export const AssociationRevoked = z.object({ associationId: AssociationId, reason: RevocationReason });

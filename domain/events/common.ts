@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { base64urlLength } from '../crypto/base64url.ts';
 
 /** Revocation reasons are RFC 5280 CRLReason codes (section 5.3.1), by name. */
 export const RevocationReason = z.enum([
@@ -34,6 +35,19 @@ export type OwnerKind = z.infer<typeof OwnerKind>;
 export const Owner = z.object({ kind: OwnerKind, id: z.string().min(1).max(128) });
 export type Owner = z.infer<typeof Owner>;
 
-export const Fingerprint = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'fingerprint must be sha256:<64 hex>');
+/** `sha256:` and 64 hex digits: 71 characters. */
+export const Fingerprint = z.string().max(71).regex(/^sha256:[0-9a-f]{64}$/, 'fingerprint must be sha256:<64 hex>');
 
+/** Any base64url text; every field that carries one bounds it by what it holds (see base64urlText). */
 export const Base64Url = z.string().regex(/^[A-Za-z0-9_-]*$/, 'must be base64url without padding');
+
+/**
+ * Base64url text of at most `maxBytes` bytes, or exactly `bytes.exact`. Events check the alphabet and the length,
+ * not the canonical decoding (stored events stay readable as they were written); the length is checked first, so
+ * oversized text is refused before the pattern reads it (SER-001).
+ */
+export const base64urlText = (bytes: number | { readonly exact: number }) => {
+  const text = z.string();
+  const bounded = typeof bytes === 'number' ? text.max(base64urlLength(bytes)) : text.length(base64urlLength(bytes.exact));
+  return bounded.regex(/^[A-Za-z0-9_-]*$/, 'must be base64url without padding');
+};

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AssociationId, CredentialId, Instant } from '../ids.ts';
-import { Base64Url, Fingerprint, Owner, RevocationReason } from './common.ts';
+import { base64urlText, Fingerprint, Owner, RevocationReason } from './common.ts';
+import { HASH_LENGTH, MAX_CERTIFICATE_LENGTH, MAX_PROOF_LENGTH, MAX_PUBLIC_KEY_LENGTH } from '../crypto/sizes.ts';
 
 export const CredentialKind = z.enum(['psk256', 'ed25519', 'p256']);
 export type CredentialKind = z.infer<typeof CredentialKind>;
@@ -19,7 +20,7 @@ export const CertificateSummary = z.object({
   notAfter: Instant,
   trustAnchor: Fingerprint.optional(),
   /** The DER certificate itself, base64url: public, and what a device must present again (IDevID). */
-  der: Base64Url.optional(),
+  der: base64urlText(MAX_CERTIFICATE_LENGTH).optional(),
 });
 
 /** Base64url lengths of the public keys: Ed25519 32 bytes, P-256 uncompressed SEC1 65 bytes. */
@@ -32,7 +33,7 @@ export const CredentialIssued = z.object({
   owner: Owner,
   fingerprint: Fingerprint,
   /** Public key (asymmetric kinds only), base64url. Never key material of a PSK. */
-  publicKey: Base64Url.optional(),
+  publicKey: base64urlText(MAX_PUBLIC_KEY_LENGTH).optional(),
   notBefore: Instant,
   notAfter: Instant,
   certificate: CertificateSummary.optional(),
@@ -62,10 +63,10 @@ export const issuingRules = (d: z.infer<typeof CredentialIssued>, ctx: z.Refinem
 export const ProvisioningReceipt = z.object({
   sessionId: z.string().min(1).max(64),
   enrolmentFunctionId: z.string().min(1).max(256),
-  transcriptHash: Base64Url,
+  transcriptHash: base64urlText({ exact: HASH_LENGTH }),
   bootstrapFingerprint: Fingerprint,
-  bootstrapProof: Base64Url,
-  credentialProof: Base64Url,
+  bootstrapProof: base64urlText(MAX_PROOF_LENGTH),
+  credentialProof: base64urlText(MAX_PROOF_LENGTH),
   /** The manufacturer (IDevID) certificate the bootstrap was verified with (SER-SWIR-04). */
   manufacturerCertificate: z
     .object({ fingerprint: Fingerprint, subject: z.string().max(1024), notBefore: Instant, notAfter: Instant, anchorFingerprint: Fingerprint })

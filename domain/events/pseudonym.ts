@@ -8,6 +8,7 @@ import { NodeId } from '../ids.ts';
  */
 export const Pseudonym = z
   .string()
+  .max(28)
   .regex(/^p-[a-z2-7]{26}$/, 'pseudonym must be p- followed by 26 base32 characters')
   .brand<'Pseudonym'>();
 export type Pseudonym = z.infer<typeof Pseudonym>;

@@ -16,7 +16,7 @@ import { z } from 'zod';
  * CKA_EXTRACTABLE. Signature verification needs no secret and is a pure function (adapters/crypto).
  */
 
-export const KeyHandle = z.string().regex(/^key_[A-Za-z0-9_-]{24}$/).brand<'KeyHandle'>();
+export const KeyHandle = z.string().max(28).regex(/^key_[A-Za-z0-9_-]{24}$/).brand<'KeyHandle'>();
 export type KeyHandle = z.infer<typeof KeyHandle>;
 
 /** Kinds a caller can generate. psk256 = 256-bit pre-shared key; x25519 = agreement-only key. */

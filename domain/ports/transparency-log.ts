@@ -1,14 +1,25 @@
 import type { HashSource } from '../transparency/tree.ts';
 
+/** Which stream an event belongs to and its revision there, as the leaf's envelope records them. */
+export interface StreamSlot {
+  readonly streamId: string;
+  readonly revision: bigint;
+}
+
 /** One leaf of the log: which stored event it is, and the RFC 9162 hash of that event's canonical envelope. */
 export interface LoggedLeaf {
   readonly leafIndex: number;
   readonly position: bigint;
   readonly eventId: string;
   readonly leafHash: Uint8Array;
+  /**
+   * The log's stream index (issue 10 item 4): what lets the log sign how many events a stream has. Undefined only
+   * for a leaf logged before the index existed whose event has not been matched to it yet (`indexLeaves`).
+   */
+  readonly stream?: StreamSlot;
 }
 
-export type LeafToAppend = Omit<LoggedLeaf, 'leafIndex'>;
+export type LeafToAppend = Omit<LoggedLeaf, 'leafIndex' | 'stream'> & { readonly stream: StreamSlot };
 
 /** A checkpoint the log signed: the signed note is the evidence, the other fields index it. */
 export interface StoredCheckpoint {
@@ -40,6 +51,12 @@ export interface TransparencyLogStore extends HashSource {
   leafByEventId(eventId: string): LoggedLeaf | undefined;
   /** Leaves in index order from `fromIndex`, read in pages. */
   leaves(fromIndex?: number): Iterable<LoggedLeaf>;
+  /** The leaves the stream index gives to `streamId` among the first `treeSize` leaves, in leaf order. */
+  streamLeaves(streamId: string, treeSize: number): LoggedLeaf[];
+  /** The first leaf that is not in the stream index (logged before it existed); undefined when there is none. */
+  firstUnindexedLeaf(): LoggedLeaf | undefined;
+  /** Enters leaves logged before the stream index into it. A leaf already indexed is left as it is. */
+  indexLeaves(slots: readonly ({ readonly leafIndex: number } & StreamSlot)[]): void;
   /** Keeps a signed checkpoint; a second one for the same tree size is ignored. */
   saveCheckpoint(checkpoint: StoredCheckpoint): void;
   latestCheckpoint(): StoredCheckpoint | undefined;

@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { base64urlString, tryFromBase64url } from '../crypto/base64url.ts';
+import { base64urlString, tryFromBase64urlOfLength } from '../crypto/base64url.ts';
 import { CredentialKind, Identifier, IsoTimestamp } from '../crypto/credential.ts';
 import { Fingerprint } from '../crypto/fingerprint.ts';
+import { HASH_LENGTH, MAX_PUBLIC_KEY_LENGTH } from '../crypto/sizes.ts';
 import { Ephemeral } from './ephemeral.ts';
 import { Nonce, Proof, SessionId } from './protocol.ts';
 import { KeyHandle } from '../ports/secure-environment.ts';
@@ -22,8 +23,8 @@ export const AssociationConfiguration = z.strictObject({
   registrarId: Identifier,
   /** Authenticates the Registrar CSE when the Registree's credential is asymmetric. */
   registrarKey: z
-    .strictObject({ kind: z.enum(['ed25519', 'p256']), publicKey: base64urlString() })
-    .refine((k) => tryFromBase64url(k.publicKey)?.length === (k.kind === 'ed25519' ? 32 : 65), {
+    .strictObject({ kind: z.enum(['ed25519', 'p256']), publicKey: base64urlString({ max: MAX_PUBLIC_KEY_LENGTH }) })
+    .refine((k) => tryFromBase64urlOfLength(k.publicKey, k.kind === 'ed25519' ? 32 : 65) !== undefined, {
       message: 'public key length does not fit its kind',
       path: ['publicKey'],
     })
@@ -88,7 +89,7 @@ export const AssociationOutcome = z.strictObject({
   registreeId: Identifier,
   credential: z.strictObject({ kind: CredentialKind, fingerprint: Fingerprint }),
   sessionKeyHandle: KeyHandle,
-  transcriptHash: base64urlString(32),
+  transcriptHash: base64urlString(HASH_LENGTH),
   establishedAt: IsoTimestamp,
   lifetimeSeconds: z.int().min(1),
   expiresAt: IsoTimestamp,

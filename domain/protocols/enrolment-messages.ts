@@ -2,6 +2,13 @@ import { z } from 'zod';
 import { base64urlString } from '../crypto/base64url.ts';
 import { CredentialDescriptor, CredentialKind, Identifier, IsoTimestamp, Validity } from '../crypto/credential.ts';
 import { Fingerprint } from '../crypto/fingerprint.ts';
+import {
+  HASH_LENGTH,
+  MAX_CERTIFICATE_CHAIN,
+  MAX_CERTIFICATE_LENGTH,
+  MAX_PUBLIC_KEY_LENGTH,
+  MAX_WRAPPED_KEY_LENGTH,
+} from '../crypto/sizes.ts';
 import { Ephemeral } from './ephemeral.ts';
 import { Nonce, Proof, SessionId } from './protocol.ts';
 import { KeyHandle } from '../ports/secure-environment.ts';
@@ -30,7 +37,7 @@ export const ProvisioningHello = z
     enrolmentFunctionId: Identifier,
     bootstrap: z.strictObject({ kind: CredentialKind, fingerprint: Fingerprint }),
     /** DER certificates, leaf first, when the bootstrap credential is a manufacturer (IDevID) certificate. */
-    certificateChain: z.array(base64urlString()).min(1).max(4).optional(),
+    certificateChain: z.array(base64urlString({ max: MAX_CERTIFICATE_LENGTH })).min(1).max(MAX_CERTIFICATE_CHAIN).optional(),
     credentialKind: CredentialKind,
     ephemeral: Ephemeral.optional(),
     nodeNonce: Nonce,
@@ -64,7 +71,7 @@ export const ProvisioningAuth = z.strictObject({
   version: z.literal(1),
   sessionId: SessionId,
   enrolmentNonce: Nonce,
-  credentialPublicKey: base64urlString().optional(),
+  credentialPublicKey: base64urlString({ max: MAX_PUBLIC_KEY_LENGTH }).optional(),
   proofOfPossession: Proof.optional(),
   proof: Proof,
 });
@@ -75,7 +82,7 @@ export const ProvisioningDelivery = z.strictObject({
   version: z.literal(1),
   sessionId: SessionId,
   credential: CredentialDescriptor,
-  wrappedKey: base64urlString().optional(),
+  wrappedKey: base64urlString({ max: MAX_WRAPPED_KEY_LENGTH }).optional(),
   proof: Proof,
 });
 export type ProvisioningDelivery = z.infer<typeof ProvisioningDelivery>;
@@ -93,7 +100,8 @@ export type ProvisioningReceipt = z.infer<typeof ProvisioningReceipt>;
 /** The manufacturer certificate as verified at provisioning time (SER-SWIR-04). */
 export const ManufacturerCertificateRecord = z.strictObject({
   fingerprint: Fingerprint,
-  subject: z.string(),
+  /** An X.509 distinguished name as text (RFC 4514); the same bound as CertificateSummary.subject in events. */
+  subject: z.string().max(1024),
   notBefore: IsoTimestamp,
   notAfter: IsoTimestamp,
   anchorFingerprint: Fingerprint,
@@ -114,7 +122,7 @@ export const ProvisioningOutcome = z.strictObject({
   bootstrapFingerprint: Fingerprint,
   manufacturerCertificate: ManufacturerCertificateRecord.optional(),
   serviceParameters: ServiceParameters,
-  transcriptHash: base64urlString(32),
+  transcriptHash: base64urlString(HASH_LENGTH),
   receipt: z.strictObject({ bootstrapProof: Proof, credentialProof: Proof }),
   completedAt: IsoTimestamp,
 });

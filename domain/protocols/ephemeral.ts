@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isValidAgreementPublicKey, type AgreementGroup } from '../crypto/agreement.ts';
-import { base64urlString, fromBase64url, tryFromBase64url } from '../crypto/base64url.ts';
+import { base64urlString, fromBase64url, tryFromBase64urlOfLength } from '../crypto/base64url.ts';
+import { MAX_PUBLIC_KEY_LENGTH } from '../crypto/sizes.ts';
 import type { CredentialKind } from '../crypto/credential.ts';
 import { protocolFailure } from './protocol.ts';
 
@@ -10,8 +11,8 @@ import { protocolFailure } from './protocol.ts';
  * whether the bytes are a point of the group is asked of `isValidAgreementPublicKey` at the step that receives it.
  */
 export const Ephemeral = z
-  .strictObject({ group: z.enum(['x25519', 'p256']), publicKey: base64urlString() })
-  .refine((e) => tryFromBase64url(e.publicKey)?.length === (e.group === 'x25519' ? 32 : 65), {
+  .strictObject({ group: z.enum(['x25519', 'p256']), publicKey: base64urlString({ max: MAX_PUBLIC_KEY_LENGTH }) })
+  .refine((e) => tryFromBase64urlOfLength(e.publicKey, e.group === 'x25519' ? 32 : 65) !== undefined, {
     message: 'public key length does not fit the group',
     path: ['publicKey'],
   });

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { CredenceError } from '../errors.ts';
+import { jsonLimitIssue, MESSAGE_JSON_LIMITS } from '../json-limits.ts';
 import { base64urlString, toBase64url } from '../crypto/base64url.ts';
 import { validityAt, type CredentialDescriptor } from '../crypto/credential.ts';
+import { MAX_PROOF_LENGTH } from '../crypto/sizes.ts';
 import type { RandomSource } from '../ports/random.ts';
 
 /** Why a protocol step was refused. Reasons are stable codes for callers; details go into the message only. */
@@ -40,23 +42,42 @@ export const protocolFailure = (step: string, reason: ProtocolReason, detail?: s
     message: `${step} rejected: ${reason}${detail ? ` (${detail})` : ''}`,
   });
 
-/** Parses a wire message; a schema failure is a `protocol` error at this step with the offending paths. */
+/** Schema messages quoted in a refusal are cut: the detail explains the refusal, it does not echo the input. */
+const MAX_DETAIL = 400;
+
+const refuse = (step: string, detail: string): never => {
+  throw protocolFailure(step, 'malformed', detail.length > MAX_DETAIL ? `${detail.slice(0, MAX_DETAIL)}...` : detail);
+};
+
+/**
+ * Parses a wire message. Every failure is a `protocol` refusal `malformed` at this step, never an exception
+ * (issue 10 items 2 and 3): input beyond the JSON limits is refused before any schema walks it, a schema failure
+ * names the offending paths, and anything a schema throws is caught (SER-001: no message crashes a protocol end).
+ */
 export const parseMessage = <S extends z.ZodType>(schema: S, input: unknown, step: string): z.output<S> => {
-  const parsed = schema.safeParse(input);
+  let parsed: z.ZodSafeParseResult<z.output<S>>;
+  try {
+    const tooBig = jsonLimitIssue(input, MESSAGE_JSON_LIMITS);
+    if (tooBig !== undefined) return refuse(step, `${tooBig.path || '(root)'}: ${tooBig.message}`);
+    parsed = schema.safeParse(input);
+  } catch (error) {
+    if (error instanceof CredenceError) throw error;
+    return refuse(step, 'the message could not be parsed');
+  }
   if (parsed.success) return parsed.data;
   const detail = parsed.error.issues
     .slice(0, 3)
     .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
     .join('; ');
-  throw protocolFailure(step, 'malformed', detail);
+  return refuse(step, detail);
 };
 
 /** 256-bit fresh nonce (SER-012: every run is bound to nonces from both sides). */
 export const NONCE_LENGTH = 32;
 export const Nonce = base64urlString(NONCE_LENGTH);
 export const newNonce = (random: RandomSource): string => toBase64url(random(NONCE_LENGTH));
-export const Proof = base64urlString();
-export const SessionId = z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'must be a 16-byte base64url session id');
+export const Proof = base64urlString({ max: MAX_PROOF_LENGTH });
+export const SessionId = z.string().max(22).regex(/^[A-Za-z0-9_-]{22}$/, 'must be a 16-byte base64url session id');
 
 /** Rejects a message whose sender clock is too far from ours: old messages cannot be replayed past the cache window. */
 export const assertFresh = (step: string, sentAt: string, now: Date, maxSkewSeconds: number): void => {

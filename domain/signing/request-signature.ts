@@ -3,7 +3,7 @@ import type { DecodedEvent } from '../stored.ts';
 import type { Command } from '../commands/index.ts';
 import type { RequestSignature } from '../metadata.ts';
 import { canonicalJson, fromBase64url, publicKeyFingerprint, sign, signingPublicKey, toBase64url, tryFromBase64url, utf8, verifySignature } from '../crypto/index.ts';
-import { RequestSigningPolicy, type RequestSigningPolicyInput } from './policy.ts';
+import { parseRequestSigningPolicy, type RequestSigningPolicyInput } from './policy.ts';
 
 const KIND = { ed25519: 'ed25519', 'p256-ecdsa-sha256': 'p256' } as const;
 type Algorithm = RequestSignature['algorithm'];
@@ -42,7 +42,7 @@ export const signCommand = <C extends { type: string; data: unknown; metadata: R
  * a recorded signature is always a valid one. Failures are typed `bad_signature` errors and nothing is written.
  */
 export const requestVerifier = (input: RequestSigningPolicyInput) => {
-  const policy = RequestSigningPolicy.parse(input);
+  const policy = parseRequestSigningPolicy(input);
   const keys = policy.keys.map((k) => {
     const publicKey = fromBase64url(k.publicKey);
     return { ...k, publicKeyBytes: publicKey, fingerprint: keyFingerprint(k.algorithm, publicKey) };
@@ -73,7 +73,7 @@ export const requestVerifier = (input: RequestSigningPolicyInput) => {
  * type, data, actor and command id against the signature in its metadata and the registered keys.
  */
 export const storedSignatureCheck = (input: RequestSigningPolicyInput) => {
-  const verify = requestVerifier({ ...RequestSigningPolicy.parse(input), require: 'none' });
+  const verify = requestVerifier({ ...parseRequestSigningPolicy(input), require: 'none' });
   return (e: DecodedEvent): 'unsigned' | 'verified' | 'invalid' => {
     if (e.metadata.signature === undefined) return 'unsigned';
     try {

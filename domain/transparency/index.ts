@@ -44,12 +44,28 @@ export {
   type ConsistencyProof,
   ConsistencyProofJson,
 } from './schemas.ts';
-export { type VerificationFailure, type VerificationResult, type LogPublicKey, openCheckpoint } from './verify-result.ts';
+export {
+  type VerificationFailure,
+  type VerificationResult,
+  type LogPublicKey,
+  type RevisionRange,
+  openCheckpoint,
+} from './verify-result.ts';
+export {
+  STREAM_HEAD_LABEL,
+  type StreamHead,
+  type StreamHeadParse,
+  formatStreamHeadText,
+  parseStreamHeadText,
+  streamRootOf,
+} from './stream-head.ts';
+export { openStreamHead, formatRevisionRanges } from './verify-completeness.ts';
 export { verifyEventInclusion } from './verify-event.ts';
 export { verifyExportedLog } from './verify-log.ts';
 export { verifyConsistency } from './verify-consistency.ts';
 export {
   EVIDENCE_BUNDLE_FORMAT,
+  EVIDENCE_BUNDLE_FORMAT_V1,
   EvidenceBundleSchema,
   type EvidenceBundle,
   type EvidenceBundleJson,

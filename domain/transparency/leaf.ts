@@ -1,4 +1,5 @@
 import canonicalizeModule from 'canonicalize';
+import { jsonLimitIssue } from '../json-limits.ts';
 import { hashLeaf } from './hashing.ts';
 import { utf8 } from './bytes.ts';
 
@@ -38,7 +39,11 @@ const eventLeafEnvelope = (event: LoggedEvent) => ({
 const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
 
 export const eventLeafBytes = (event: LoggedEvent): Uint8Array => {
-  const text = canonicalize(eventLeafEnvelope(event));
+  const envelope = eventLeafEnvelope(event);
+  // canonicalize recurses once per level: refuse what would overflow the stack with an error that says so.
+  const tooDeep = jsonLimitIssue(envelope);
+  if (tooDeep !== undefined) throw new RangeError(`event cannot be canonicalised: ${tooDeep.path} ${tooDeep.message}`);
+  const text = canonicalize(envelope);
   if (text === undefined) throw new Error('event: cannot be canonicalised');
   return utf8(text);
 };

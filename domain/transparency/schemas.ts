@@ -9,14 +9,16 @@ import { HASH_SIZE } from './hashing.ts';
  */
 
 export const Base64UrlBytes = z.codec(
-  z.string().refine((s) => fromBase64Url(s) !== undefined, 'not canonical unpadded base64url'),
+  // 1 MiB of base64url: far above a hash, a signature or a key; a bound before any decoding.
+  z.string().max(1_398_102).refine((s) => fromBase64Url(s) !== undefined, 'not canonical unpadded base64url'),
   z.custom<Uint8Array>((v) => v instanceof Uint8Array),
   { decode: (s) => fromBase64Url(s)!, encode: (bytes) => toBase64Url(bytes) },
 );
 
 export const Hash32 = Base64UrlBytes.refine((b) => b.length === HASH_SIZE, `a hash is ${HASH_SIZE} bytes`);
 
-const Decimal = z.string().regex(/^(?:0|[1-9][0-9]*)$/, 'a decimal integer without leading zeroes');
+// At most 20 digits: every position and revision fits an unsigned 64-bit integer (EventStoreDB's commit positions).
+const Decimal = z.string().max(20).regex(/^(?:0|[1-9][0-9]*)$/, 'a decimal integer without leading zeroes');
 const BigIntText = z.codec(Decimal, z.bigint().nonnegative(), {
   decode: (s) => BigInt(s),
   encode: (n) => n.toString(10),
@@ -30,10 +32,10 @@ const Index = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 export const RecordedEventJson = z.codec(
   z.object({
     position: Decimal,
-    streamId: z.string().min(1),
+    streamId: z.string().min(1).max(300),
     revision: Decimal,
-    id: z.string().min(1),
-    type: z.string().min(1),
+    id: z.string().min(1).max(64),
+    type: z.string().min(1).max(128),
     data: JsonObjectSchema,
     metadata: JsonObjectSchema,
   }),
@@ -58,7 +60,8 @@ export interface InclusionProof {
   readonly hashes: readonly Uint8Array[];
 }
 
-export const InclusionProofJson = z.object({ leafIndex: Index, treeSize: Index, hashes: z.array(Hash32) });
+// A proof in a tree of at most 2^53 leaves has at most 53 hashes (RFC 9162 section 2.1.3).
+export const InclusionProofJson = z.object({ leafIndex: Index, treeSize: Index, hashes: z.array(Hash32).max(64) });
 
 export interface ConsistencyProof {
   readonly first: number;
@@ -66,4 +69,4 @@ export interface ConsistencyProof {
   readonly hashes: readonly Uint8Array[];
 }
 
-export const ConsistencyProofJson = z.object({ first: Index, second: Index, hashes: z.array(Hash32) });
+export const ConsistencyProofJson = z.object({ first: Index, second: Index, hashes: z.array(Hash32).max(128) });

@@ -16,11 +16,28 @@ export type VerificationFailure =
   | 'missing_entries'
   | 'root_mismatch'
   | 'origin_mismatch'
-  | 'inconsistent';
+  | 'inconsistent'
+  | 'malformed_stream_head'
+  | 'bad_stream_head_signature'
+  | 'stream_head_mismatch'
+  | 'completeness_unproven';
+
+/** Stream revisions `first` to `last`, both included. */
+export interface RevisionRange {
+  readonly first: bigint;
+  readonly last: bigint;
+}
 
 export type VerificationResult<T = object> =
   | ({ readonly ok: true } & T)
-  | { readonly ok: false; readonly reason: VerificationFailure; readonly message: string; readonly position?: bigint };
+  | {
+      readonly ok: false;
+      readonly reason: VerificationFailure;
+      readonly message: string;
+      readonly position?: bigint;
+      /** With `incomplete_history`: the revisions the signed stream head counts that the bundle does not cover. */
+      readonly missing?: readonly RevisionRange[];
+    };
 
 export const fail = (reason: VerificationFailure, message: string, position?: bigint): VerificationResult<never> =>
   position === undefined ? { ok: false, reason, message } : { ok: false, reason, message, position };

@@ -4,6 +4,8 @@ import * as x509 from '@peculiar/x509';
 import { z } from 'zod';
 import { CredenceError, validationError } from '../errors.ts';
 import { base64urlString, fromBase64url } from '../crypto/base64url.ts';
+import { MAX_CERTIFICATE_LENGTH, MAX_TRUST_ANCHORS } from '../crypto/sizes.ts';
+import { jsonLimitIssue } from '../json-limits.ts';
 import { certificateFingerprint, publicKeyFromSpki } from '../crypto/fingerprint.ts';
 
 /**
@@ -69,7 +71,7 @@ const checkValidity = (cert: x509.X509Certificate, at: Date): void => {
 };
 
 /** Configuration: the manufacturer root certificates, DER as base64url. */
-export const TrustAnchorsConfig = z.array(base64urlString()).min(1);
+export const TrustAnchorsConfig = z.array(base64urlString({ max: MAX_CERTIFICATE_LENGTH })).min(1).max(MAX_TRUST_ANCHORS);
 
 /** A set of trust anchors (root CA certificates, DER). */
 export class TrustAnchors {
@@ -79,8 +81,13 @@ export class TrustAnchors {
     this.#anchors = anchors;
   }
 
-  /** Parses configuration; anything but a non-empty list of CA certificates is a `validation` error. */
+  /**
+   * Parses configuration; anything but a non-empty list of CA certificates is a `validation` error, and so is input
+   * beyond the JSON limits, refused before the schema walks it (SER-001).
+   */
   static fromConfig(input: unknown): TrustAnchors {
+    const tooBig = jsonLimitIssue(input);
+    if (tooBig !== undefined) throw validationError([{ ...tooBig, path: ['trustAnchors', tooBig.path].filter(Boolean).join('.') }], 'trust anchors');
     const parsed = TrustAnchorsConfig.safeParse(input);
     if (!parsed.success) {
       throw validationError(

@@ -13,6 +13,7 @@ export interface KindSummary {
 }
 
 export interface FleetReplay {
+  /** Stored events read (fact claims, the store's concurrency markers, are not counted). */
   readonly events: number;
   readonly kinds: Record<EntityKind, KindSummary>;
   /** Events in streams that are not entity streams (other tools' streams); not replayed. */
@@ -46,8 +47,6 @@ export const replayAll = async (store: EventStore, onProgress?: (done: number) =
   // conditions commit a decision against a fact by claiming it first: domain/fact-claims.ts).
   const claims = new Map<string, { commandId: string; views: Map<string, EntityView | undefined> }>();
   for await (const record of store.readAll()) {
-    events++;
-    if (onProgress !== undefined && events % 10_000 === 0) onProgress(events);
     if (isFactClaim(record)) {
       const claim = factClaimOf(record);
       if (claim === undefined) {
@@ -59,6 +58,8 @@ export const replayAll = async (store: EventStore, onProgress?: (done: number) =
       held.views.set(record.streamId, otherEntityAt(snapshots, record.streamId));
       continue;
     }
+    events++;
+    if (onProgress !== undefined && events % 10_000 === 0) onProgress(events);
     let entry = snapshots.get(record.streamId);
     if (entry === undefined) {
       const ref = parseStreamId(record.streamId);

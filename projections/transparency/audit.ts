@@ -23,7 +23,7 @@ export type TamperKind =
   | 'inserted'
   /** The latest checkpoint does not verify under the log key. */
   | 'bad_checkpoint'
-  /** The log file disagrees with its own signed checkpoint (it was altered too, or truncated). */
+  /** The log file disagrees with its own signed checkpoint (it was altered too, or truncated), or its stream index with the events. */
   | 'log_mismatch';
 
 export type AuditReport =
@@ -150,6 +150,16 @@ const walk = async (
     }
     const hash = eventLeafHash(row.event);
     if (!equalBytes(hash, leaf.leafHash)) return mismatch(leaf, row.event, ahead, log);
+    const slot = leaf.stream;
+    if (slot !== undefined && (slot.streamId !== row.event.streamId || slot.revision !== row.event.revision)) {
+      return {
+        ok: false,
+        kind: 'log_mismatch',
+        position,
+        leafIndex: leaf.leafIndex,
+        message: `the log's stream index gives leaf ${leaf.leafIndex} to revision ${slot.revision} of ${slot.streamId}, but its event is revision ${row.event.revision} of ${row.event.streamId}`,
+      };
+    }
     if (frontier.size < signedSize) frontier = appendLeafHash(frontier, hash).frontier;
     checked += 1;
     leaf = nextLeaf();

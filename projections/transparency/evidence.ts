@@ -1,41 +1,113 @@
-import type { RecordedEvent } from '../../domain/ports/event-store.ts';
+import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
 import type { TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
 import { notFound, protocolError } from '../../domain/errors.ts';
-import { buildEvidenceBundle, type EvidenceBundleJson, type EvidenceEntry } from '../../domain/transparency/bundle.ts';
+import { buildEvidenceBundle, type EvidenceBundleJson } from '../../domain/transparency/bundle.ts';
 import { equalBytes } from '../../domain/transparency/bytes.ts';
+import type { CheckpointSigner } from '../../domain/transparency/checkpoint-signer.ts';
 import { eventLeafHash } from '../../domain/transparency/leaf.ts';
-import type { NoteVerifierKey } from '../../domain/transparency/note.ts';
+import { noteVerifierKey } from '../../domain/transparency/note.ts';
+import { formatStreamHeadText, streamRootOf } from '../../domain/transparency/stream-head.ts';
+import { openCheckpoint } from '../../domain/transparency/verify-result.ts';
+import { signNote } from './sign-checkpoint.ts';
+import type { TransparencyProjection } from './transparency-projection.ts';
+
+export interface CollectedEvidence {
+  readonly bundle: EvidenceBundleJson;
+  /** The checkpoint's tree size: the bundle is the whole stream as of it. */
+  readonly treeSize: number;
+  /** Events of the stream stored after that checkpoint (appended while exporting): not in the bundle. */
+  readonly storedAfter: number;
+}
+
+type EvidenceLog = Pick<TransparencyLogStore, 'latestCheckpoint' | 'streamLeaves' | 'firstUnindexedLeaf' | 'leafByPosition' | 'inclusionProof'>;
+
+const tampered = (what: string) => protocolError('export', `${what}; run credence verify --data`);
 
 /**
- * Builds the evidence bundle of one entity (issue 4 item 6): its events in revision order, each with its leaf
- * index and inclusion proof against the latest signed checkpoint. Events the checkpoint does not cover yet are
- * counted, not included. An event that no longer matches its leaf is refused: evidence is never built from a
- * tampered store.
+ * Builds the evidence bundle of one entity (issue 4 item 6, issue 10 item 4) against the latest signed checkpoint:
+ * the stream's events the checkpoint covers, each with its inclusion proof, and a stream head signed with the log
+ * key stating that the stream had exactly those events there. The count comes from the log's own stream index,
+ * never from the store alone: an event deleted from events.db (a revocation) cannot be left out of a head the
+ * log signs. The store's events and the log's leaves must match one for one, or nothing is signed.
  */
-export const collectEvidence = (args: {
+export const collectEvidence = async (args: {
   readonly streamId: string;
-  /** The stream's events in revision order, as the store returns them. */
+  /** The stream's events in revision order, read from the store after the checkpoint was signed. */
   readonly streamEvents: readonly RecordedEvent[];
-  readonly log: Pick<TransparencyLogStore, 'latestCheckpoint' | 'leafByPosition' | 'inclusionProof'>;
-  readonly logPublicKey: NoteVerifierKey;
-}): EvidenceBundleJson => {
-  if (args.streamEvents.length === 0) throw notFound(args.streamId, 'stream');
-  const checkpoint = args.log.latestCheckpoint();
-  if (checkpoint === undefined) throw protocolError('export', 'the transparency log has no signed checkpoint yet');
-  const entries: EvidenceEntry[] = [];
-  for (const event of args.streamEvents) {
-    const leaf = args.log.leafByPosition(event.position);
-    if (leaf === undefined || leaf.leafIndex >= checkpoint.treeSize) break;
-    if (leaf.eventId !== event.id || !equalBytes(leaf.leafHash, eventLeafHash(event))) {
-      throw protocolError('export', `stored event at position ${event.position} does not match its log leaf; run credence verify --data`);
-    }
-    entries.push({ event, leafIndex: leaf.leafIndex, proof: args.log.inclusionProof(leaf.leafIndex, checkpoint.treeSize) });
+  readonly log: EvidenceLog;
+  readonly signer: CheckpointSigner;
+}): Promise<CollectedEvidence> => {
+  const { streamId, streamEvents, log, signer } = args;
+  if (streamEvents.length === 0) throw notFound(streamId, 'stream');
+  const stored = log.latestCheckpoint();
+  if (stored === undefined) throw protocolError('export', 'the transparency log has no signed checkpoint yet');
+  const logPublicKey = noteVerifierKey(signer.keyName, signer.publicKey);
+  const opened = openCheckpoint(stored.note, logPublicKey);
+  if (!opened.ok) throw tampered(`the latest checkpoint does not verify under the log key: ${opened.message}`);
+  const { checkpoint } = opened;
+  const unindexed = log.firstUnindexedLeaf();
+  if (unindexed !== undefined && unindexed.leafIndex < checkpoint.treeSize) {
+    throw tampered(`leaf ${unindexed.leafIndex} (position ${unindexed.position}) predates the stream index and no stored event matches it`);
   }
-  return buildEvidenceBundle({
-    streamId: args.streamId,
-    entries,
-    checkpointNote: checkpoint.note,
-    logPublicKey: args.logPublicKey,
-    notYetCheckpointed: args.streamEvents.length - entries.length,
-  });
+  const leaves = log.streamLeaves(streamId, checkpoint.treeSize);
+  for (const [i, leaf] of leaves.entries()) {
+    const event = streamEvents[i];
+    if (leaf.stream?.revision !== BigInt(i)) {
+      throw tampered(`the log's stream index puts revision ${leaf.stream?.revision} of ${streamId} at leaf ${leaf.leafIndex}, where revision ${i} belongs`);
+    }
+    if (event === undefined || event.revision !== BigInt(i) || event.id !== leaf.eventId || !equalBytes(eventLeafHash(event), leaf.leafHash)) {
+      throw tampered(`the log recorded revision ${i} of ${streamId} at position ${leaf.position}, and the store does not hold that event`);
+    }
+  }
+  const next = streamEvents[leaves.length];
+  const nextLeaf = next && log.leafByPosition(next.position);
+  if (nextLeaf !== undefined && nextLeaf.leafIndex < checkpoint.treeSize) {
+    throw tampered(`revision ${next!.revision} of ${streamId} is leaf ${nextLeaf.leafIndex}, which the log's stream index does not give to ${streamId}`);
+  }
+  const streamHeadNote = await signNote(
+    signer,
+    formatStreamHeadText({
+      origin: checkpoint.origin,
+      treeSize: checkpoint.treeSize,
+      rootHash: checkpoint.rootHash,
+      streamId,
+      events: leaves.length,
+      streamRoot: streamRootOf(leaves.map((l) => l.leafHash)),
+    }),
+  );
+  const entries = leaves.map((leaf, i) => ({
+    event: streamEvents[i]!,
+    leafIndex: leaf.leafIndex,
+    proof: log.inclusionProof(leaf.leafIndex, checkpoint.treeSize),
+  }));
+  return {
+    bundle: buildEvidenceBundle({ streamId, entries, checkpointNote: stored.note, streamHeadNote, logPublicKey }),
+    treeSize: checkpoint.treeSize,
+    storedAfter: streamEvents.length - leaves.length,
+  };
+};
+
+/**
+ * What `credence export` runs: brings the log up to the store's head, signs a checkpoint on demand when the latest
+ * one does not cover every leaf, then collects the evidence, so that a normal export holds the whole stream and
+ * an event appended after the last periodic checkpoint (a revocation) is in it. An event appended to the stream
+ * while this runs can land after the checkpoint: it tries again, `attempts` times in all, then returns what the
+ * checkpoint covers, which its stream head states exactly (`storedAfter` counts the rest).
+ */
+export const exportEvidence = async (args: {
+  readonly streamId: string;
+  readonly store: Pick<EventStore, 'readStream'>;
+  readonly projection: Pick<TransparencyProjection, 'catchUp' | 'checkpoint'>;
+  readonly log: EvidenceLog & Pick<TransparencyLogStore, 'size'>;
+  readonly signer: CheckpointSigner;
+  readonly attempts?: number;
+}): Promise<CollectedEvidence> => {
+  const attempts = args.attempts ?? 3;
+  for (let attempt = 1; ; attempt++) {
+    await args.projection.catchUp();
+    if ((args.log.latestCheckpoint()?.treeSize ?? -1) < args.log.size()) await args.projection.checkpoint();
+    const streamEvents = await args.store.readStream(args.streamId);
+    const evidence = await collectEvidence({ streamId: args.streamId, streamEvents, log: args.log, signer: args.signer });
+    if (evidence.storedAfter === 0 || attempt >= attempts) return evidence;
+  }
 };

@@ -1,4 +1,5 @@
 export { TransparencyProjection, type TransparencyProjectionOptions } from './transparency-projection.ts';
-export { signCheckpoint } from './sign-checkpoint.ts';
+export { signCheckpoint, signNote } from './sign-checkpoint.ts';
 export { auditStoreAgainstLog, type AuditedRow, type AuditReport, type TamperKind } from './audit.ts';
-export { collectEvidence } from './evidence.ts';
+export { collectEvidence, exportEvidence, type CollectedEvidence } from './evidence.ts';
+export { indexLegacyLeaves } from './stream-index.ts';

@@ -4,6 +4,15 @@ import { formatCheckpointText } from '../../domain/transparency/checkpoint.ts';
 import type { CheckpointSigner } from '../../domain/transparency/checkpoint-signer.ts';
 import { formatSignedNote, noteKeyId } from '../../domain/transparency/note.ts';
 
+/** Signs a note text (a checkpoint, a stream head) with the log key: a C2SP signed note with one signature line. */
+export const signNote = async (signer: CheckpointSigner, text: string): Promise<string> => {
+  const signature = await signer.sign(utf8(text));
+  return formatSignedNote({
+    text,
+    signatures: [{ keyName: signer.keyName, keyId: noteKeyId(signer.keyName, signer.publicKey), signature }],
+  });
+};
+
 /**
  * Signs the log's current tree head as a C2SP checkpoint and keeps it (issue 4 item 3). A tree size that
  * already has a checkpoint gets no second one: the first is returned.
@@ -20,12 +29,7 @@ export const signCheckpoint = async (args: {
   if (existing !== undefined) return existing;
   const rootHash = log.rootHash(treeSize);
   const time = args.now().toISOString();
-  const text = formatCheckpointText({ origin: args.origin, treeSize, rootHash, time });
-  const signature = await signer.sign(utf8(text));
-  const note = formatSignedNote({
-    text,
-    signatures: [{ keyName: signer.keyName, keyId: noteKeyId(signer.keyName, signer.publicKey), signature }],
-  });
+  const note = await signNote(signer, formatCheckpointText({ origin: args.origin, treeSize, rootHash, time }));
   const checkpoint: StoredCheckpoint = { treeSize, rootHash, time, note };
   log.saveCheckpoint(checkpoint);
   return log.checkpointAt(treeSize) ?? checkpoint;

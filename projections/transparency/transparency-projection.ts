@@ -3,6 +3,7 @@ import type { StoredCheckpoint, TransparencyLogStore } from '../../domain/ports/
 import type { CheckpointSigner } from '../../domain/transparency/checkpoint-signer.ts';
 import { eventLeafHash } from '../../domain/transparency/leaf.ts';
 import { signCheckpoint } from './sign-checkpoint.ts';
+import { indexLegacyLeaves } from './stream-index.ts';
 
 export interface TransparencyProjectionOptions {
   readonly store: EventStore;
@@ -38,6 +39,7 @@ export class TransparencyProjection {
   private timer: NodeJS.Timeout | undefined;
   private signing: Promise<unknown> = Promise.resolve();
   private waiters: { position: bigint; resolve: () => void }[] = [];
+  private legacyIndexed = false;
 
   constructor(private readonly options: TransparencyProjectionOptions) {
     this.batchSize = options.batchSize ?? 1000;
@@ -55,13 +57,27 @@ export class TransparencyProjection {
   ingest(events: readonly RecordedEvent[]): number {
     const last = this.options.log.lastPosition();
     const fresh = last === undefined ? events : events.filter((e) => e.position > last);
-    this.options.log.append(fresh.map((e) => ({ position: e.position, eventId: e.id, leafHash: eventLeafHash(e) })));
+    this.options.log.append(
+      fresh.map((e) => ({
+        position: e.position,
+        eventId: e.id,
+        leafHash: eventLeafHash(e),
+        stream: { streamId: e.streamId, revision: e.revision },
+      })),
+    );
     if (fresh.length > 0) this.afterAppend();
     return fresh.length;
   }
 
-  /** Logs every stored event past the checkpoint; resolves once the log has reached the store's head. */
+  /**
+   * Logs every stored event past the checkpoint; resolves once the log has reached the store's head. The first
+   * call also enters the leaves of a log file older than the stream index into it (`indexLegacyLeaves`).
+   */
   async catchUp(): Promise<number> {
+    if (!this.legacyIndexed) {
+      await indexLegacyLeaves({ store: this.options.store, log: this.options.log });
+      this.legacyIndexed = true;
+    }
     let total = 0;
     for (;;) {
       const after = this.options.log.lastPosition();

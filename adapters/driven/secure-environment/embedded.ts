@@ -11,7 +11,8 @@ import { publicKeyFingerprint, secretKeyFingerprint } from '../../../domain/cryp
 import { hkdfSha256, hmacSha256 } from '../../../domain/crypto/hash.ts';
 import { generateSigningKey, sign, signingPublicKey } from '../../../domain/crypto/signatures.ts';
 import { toBase64url } from '../../../domain/crypto/base64url.ts';
-import { KekSource, loadKek } from './kek.ts';
+import { assertJsonWithin } from '../../../domain/json-limits.ts';
+import { KekSource, loadKek, MAX_PATH_CHARS } from './kek.ts';
 import { SealedKeyStore, type SealedKeyRecord } from './key-store.ts';
 import type {
   DeriveKeySpec,
@@ -27,7 +28,7 @@ import type {
 export const EmbeddedSecureEnvironmentConfig = z
   .strictObject({
     /** SQLite file path, or ':memory:'. */
-    database: z.string().min(1),
+    database: z.string().min(1).max(MAX_PATH_CHARS),
     kek: KekSource,
   })
   .refine((c) => c.kek.source !== 'ephemeral' || c.database === ':memory:', {
@@ -80,8 +81,12 @@ export class EmbeddedSecureEnvironment implements SecureEnvironment {
     this.#random = deps.random;
   }
 
-  /** Parses the configuration; a KEK that does not open this database's check value is a `validation` error. */
+  /**
+   * Parses the configuration (beyond the JSON limits, a `validation` error naming the limit: SER-001); a KEK that
+   * does not open this database's check value is a `validation` error.
+   */
   static open(config: unknown, deps: EmbeddedSecureEnvironmentDeps): EmbeddedSecureEnvironment {
+    assertJsonWithin(config, 'Secure Environment configuration');
     const parsed = EmbeddedSecureEnvironmentConfig.safeParse(config);
     if (!parsed.success) {
       throw validationError(

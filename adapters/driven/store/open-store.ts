@@ -25,6 +25,8 @@ const ESDB = /^(?:esdb|kurrentdb)(?:\+discover)?:\/\/(?:[^@\s/?#]+@)?[^@\s/?#]+\
 
 export const StoreConnectionString = z
   .string()
+  // Far above any real connection string (hosts, credentials, options); bounds what a zod refinement may scan.
+  .max(4096)
   .trim()
   .min(1, `must be ${EXPECTED}`)
   .transform((value, context): StoreLocation => {

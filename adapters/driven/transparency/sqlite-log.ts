@@ -9,18 +9,27 @@ import {
   type Frontier,
 } from '../../../domain/transparency/frontier.ts';
 import { consistencyProof, inclusionProof, rootHash } from '../../../domain/transparency/tree.ts';
-import type { LeafToAppend, LoggedLeaf, StoredCheckpoint, TransparencyLogStore } from '../../../domain/ports/transparency-log.ts';
+import type {
+  LeafToAppend,
+  LoggedLeaf,
+  StoredCheckpoint,
+  StreamSlot,
+  TransparencyLogStore,
+} from '../../../domain/ports/transparency-log.ts';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 // Level 0 lives in `leaves`; `nodes` holds every complete subtree above it, keyed (level, index), written once
-// when its last leaf arrives and never updated: the table only grows, like the log.
+// when its last leaf arrives and never updated: the table only grows, like the log. `stream_id` and `revision`
+// (schema 2) are the stream index; NULL only in leaves of a schema 1 file that were not matched to their event yet.
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS leaves (
   leaf_index INTEGER PRIMARY KEY,
   position   INTEGER NOT NULL UNIQUE,
   event_id   TEXT    NOT NULL,
-  leaf_hash  BLOB    NOT NULL
+  leaf_hash  BLOB    NOT NULL,
+  stream_id  TEXT,
+  revision   INTEGER
 );
 CREATE TABLE IF NOT EXISTS nodes (
   level INTEGER NOT NULL,
@@ -35,12 +44,16 @@ CREATE TABLE IF NOT EXISTS checkpoints (
   note      TEXT    NOT NULL
 );
 `;
+const STREAM_INDEX = 'CREATE INDEX IF NOT EXISTS leaves_by_stream ON leaves (stream_id, leaf_index);';
+const ADD_STREAM_COLUMNS = 'ALTER TABLE leaves ADD COLUMN stream_id TEXT; ALTER TABLE leaves ADD COLUMN revision INTEGER;';
 
 interface LeafRow {
   leaf_index: bigint;
   position: bigint;
   event_id: string;
   leaf_hash: Buffer;
+  stream_id: string | null;
+  revision: bigint | null;
 }
 interface CheckpointRow {
   tree_size: bigint;
@@ -54,6 +67,7 @@ const toLeaf = (row: LeafRow): LoggedLeaf => ({
   position: row.position,
   eventId: row.event_id,
   leafHash: new Uint8Array(row.leaf_hash),
+  ...(row.stream_id !== null && row.revision !== null ? { stream: { streamId: row.stream_id, revision: row.revision } } : {}),
 });
 const toCheckpoint = (row: CheckpointRow): StoredCheckpoint => ({
   treeSize: Number(row.tree_size),
@@ -78,6 +92,8 @@ export class SqliteTransparencyLog implements TransparencyLogStore {
       const found = Number(db.pragma('user_version', { simple: true }));
       if (found > SCHEMA_VERSION) throw new Error(`transparency log file has schema version ${found}, newer than ${SCHEMA_VERSION}`);
       db.exec(SCHEMA);
+      if (found === 1) db.exec(ADD_STREAM_COLUMNS);
+      db.exec(STREAM_INDEX);
       if (found < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
     }).immediate();
     this.sql = {
@@ -85,7 +101,12 @@ export class SqliteTransparencyLog implements TransparencyLogStore {
       lastPosition: db.prepare('SELECT position FROM leaves ORDER BY leaf_index DESC LIMIT 1').pluck(),
       leafHash: db.prepare('SELECT leaf_hash FROM leaves WHERE leaf_index = ?').pluck(),
       node: db.prepare('SELECT hash FROM nodes WHERE level = ? AND idx = ?').pluck(),
-      insertLeaf: db.prepare('INSERT INTO leaves (leaf_index, position, event_id, leaf_hash) VALUES (?, ?, ?, ?)'),
+      insertLeaf: db.prepare(
+        'INSERT INTO leaves (leaf_index, position, event_id, leaf_hash, stream_id, revision) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      streamLeaves: db.prepare('SELECT * FROM leaves WHERE stream_id = ? AND leaf_index < ? ORDER BY leaf_index'),
+      firstUnindexed: db.prepare('SELECT * FROM leaves WHERE stream_id IS NULL ORDER BY leaf_index LIMIT 1'),
+      indexLeaf: db.prepare('UPDATE leaves SET stream_id = ?, revision = ? WHERE leaf_index = ? AND stream_id IS NULL'),
       insertNode: db.prepare('INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)'),
       leafAt: db.prepare('SELECT * FROM leaves WHERE leaf_index = ?'),
       leafByPosition: db.prepare('SELECT * FROM leaves WHERE position = ?'),
@@ -137,7 +158,7 @@ export class SqliteTransparencyLog implements TransparencyLogStore {
           }
           previous = leaf.position;
           const appended = appendLeafHash(frontier, leaf.leafHash);
-          this.sql.insertLeaf.run(frontier.size, leaf.position, leaf.eventId, leaf.leafHash);
+          this.sql.insertLeaf.run(frontier.size, leaf.position, leaf.eventId, leaf.leafHash, leaf.stream.streamId, leaf.stream.revision);
           this.insertNodes(appended.completed);
           frontier = appended.frontier;
         }
@@ -192,6 +213,21 @@ export class SqliteTransparencyLog implements TransparencyLogStore {
       if (rows.length < PAGE) return;
       next = Number(rows[rows.length - 1]!.leaf_index) + 1;
     }
+  }
+
+  streamLeaves(streamId: string, treeSize: number): LoggedLeaf[] {
+    return (this.sql.streamLeaves.all(streamId, treeSize) as LeafRow[]).map(toLeaf);
+  }
+
+  firstUnindexedLeaf(): LoggedLeaf | undefined {
+    const row = this.sql.firstUnindexed.get() as LeafRow | undefined;
+    return row && toLeaf(row);
+  }
+
+  indexLeaves(slots: readonly ({ readonly leafIndex: number } & StreamSlot)[]): void {
+    this.db.transaction(() => {
+      for (const slot of slots) this.sql.indexLeaf.run(slot.streamId, slot.revision, slot.leafIndex);
+    })();
   }
 
   saveCheckpoint(checkpoint: StoredCheckpoint): void {

@@ -1,0 +1,91 @@
+import { validationError, type FieldIssue } from './errors.ts';
+
+/**
+ * Limits on the shape of JSON that crosses a boundary (commands, stored events on read, protocol messages, evidence
+ * bundles, configuration, later HTTP bodies). zod's recursive schemas and JSON.stringify recurse once per level, so
+ * input nested deeply enough overflows the stack before any schema can refuse it; these limits are checked first,
+ * without recursion, so that such input is a `validation` error naming the limit (SER-001: no cheap way to crash).
+ * Sizes of single strings are each field's own maximum (the schemas); files are bounded in bytes before parsing.
+ */
+export interface JsonLimits {
+  /** Nesting of objects and arrays; the top-level value is depth 1. */
+  readonly maxDepth: number;
+  /** Values of every kind (objects, arrays, strings, numbers, ...) counted together. */
+  readonly maxValues: number;
+}
+
+/**
+ * Evidence bundles and configuration: a bundle holds a whole stream's history (thousands of events of a few dozen
+ * values each), nested at most 9 levels; far below any stack limit.
+ */
+export const DEFAULT_JSON_LIMITS: JsonLimits = { maxDepth: 32, maxValues: 2_000_000 };
+
+/** One command, stored event or protocol message: objects nest at most 4 levels, the largest holds about 100 values. */
+export const MESSAGE_JSON_LIMITS: JsonLimits = { maxDepth: 16, maxValues: 4_096 };
+
+/** A store connection string (config, CLI flag): hosts, options and credentials fit many times over. */
+export const MAX_CONNECTION_STRING_CHARS = 4_096;
+
+interface Pending {
+  readonly value: unknown;
+  readonly depth: number;
+  readonly key: string | number | undefined;
+  readonly parent: Pending | undefined;
+}
+
+/** Keys in a reported path are cut: the path names where the input broke a limit, it does not echo the input. */
+const MAX_KEY_IN_PATH = 64;
+
+const pathOf = (entry: Pending): string => {
+  const segments: string[] = [];
+  for (let e: Pending | undefined = entry; e?.key !== undefined; e = e.parent) {
+    const key = String(e.key);
+    segments.push(key.length > MAX_KEY_IN_PATH ? `${key.slice(0, MAX_KEY_IN_PATH)}…` : key);
+  }
+  return segments.reverse().join('.');
+};
+
+/**
+ * The first way `value` breaks `limits`, or undefined when it keeps them. Iterative: it cannot overflow the stack.
+ * Cheap enough to run on every stored event at replay: one small record per object or array, the path built only
+ * on failure.
+ */
+export const jsonLimitIssue = (value: unknown, limits: JsonLimits = DEFAULT_JSON_LIMITS): FieldIssue | undefined => {
+  const stack: Pending[] = [{ value, depth: 1, key: undefined, parent: undefined }];
+  // A container's children are counted when it is visited, so a huge flat array is refused before any is pushed.
+  let values = 1;
+  while (stack.length > 0) {
+    const entry = stack.pop()!;
+    const current = entry.value;
+    if (typeof current !== 'object' || current === null) continue; // a primitive at the top level
+    if (entry.depth > limits.maxDepth) {
+      return { path: pathOf(entry), rule: 'max_depth', message: `nested deeper than ${limits.maxDepth} levels` };
+    }
+    const array = Array.isArray(current) ? (current as readonly unknown[]) : undefined;
+    const keys = array === undefined ? Object.keys(current) : undefined;
+    values += array?.length ?? keys!.length;
+    if (values > limits.maxValues) {
+      return { path: pathOf(entry), rule: 'max_values', message: `more than ${limits.maxValues} JSON values` };
+    }
+    // Only containers are pushed: leaves are counted above and can break no other limit.
+    const depth = entry.depth + 1;
+    if (array !== undefined) {
+      for (let i = array.length - 1; i >= 0; i--) {
+        const child = array[i];
+        if (typeof child === 'object' && child !== null) stack.push({ value: child, depth, key: i, parent: entry });
+      }
+    } else {
+      for (const key of keys!) {
+        const child = (current as Record<string, unknown>)[key];
+        if (typeof child === 'object' && child !== null) stack.push({ value: child, depth, key, parent: entry });
+      }
+    }
+  }
+  return undefined;
+};
+
+/** Throws a `validation` error naming the limit `value` breaks, for `subject` (what the input is). */
+export const assertJsonWithin = (value: unknown, subject: string, limits: JsonLimits = DEFAULT_JSON_LIMITS): void => {
+  const issue = jsonLimitIssue(value, limits);
+  if (issue !== undefined) throw validationError([issue], subject);
+};
