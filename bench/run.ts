@@ -13,6 +13,7 @@ const SUITES: [name: string, file: string, exportName: string][] = [
   ['transparency', './transparency.ts', 'benchTransparency'],
   ['projections', './projections.ts', 'benchProjections'],
   ['eventstoredb', './eventstoredb.ts', 'benchEventStoreDb'],
+  ['crash', './crash.ts', 'benchCrash'],
 ];
 
 const only = process.env['BENCH_ONLY']?.split(',');
