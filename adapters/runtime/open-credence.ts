@@ -154,6 +154,7 @@ export const openCredence = (options: OpenOptions): Credence => {
       /* keep going */
     }
     await transparency?.catchUp();
+    await transparency?.checkpointIfDue();
   };
   return {
     store,

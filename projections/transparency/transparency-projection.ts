@@ -53,6 +53,11 @@ export class TransparencyProjection {
     return this.options.log.lastPosition();
   }
 
+  /** Leaves covered by the latest signed checkpoint (0 before the first). */
+  get signedSize(): number {
+    return this.options.log.latestCheckpoint()?.treeSize ?? 0;
+  }
+
   /** Appends the events the log does not hold yet, in one transaction; returns how many it appended. */
   ingest(events: readonly RecordedEvent[]): number {
     const last = this.options.log.lastPosition();
@@ -152,14 +157,28 @@ export class TransparencyProjection {
       this.waiters = this.waiters.filter((w) => w.position > position);
       for (const w of ready) w.resolve();
     }
-    const signedSize = this.options.log.latestCheckpoint()?.treeSize ?? 0;
-    if (this.options.log.size() - signedSize >= this.everyLeaves) this.checkpointIfBehind();
+    if (this.options.log.size() - this.signedSize >= this.everyLeaves) this.checkpointIfBehind();
+  }
+
+  /**
+   * Signs a checkpoint over unsigned leaves once the latest checkpoint is older than the period (by the injected
+   * clock), or when none was signed yet: the timer's work for a process that catches up instead of following live
+   * (openCredence's settle), so a crash never leaves more than a period of logged events unsigned.
+   */
+  async checkpointIfDue(): Promise<void> {
+    const every = this.options.checkpointEveryMs ?? 10_000;
+    if (every === 0) return;
+    const { log, now } = this.options;
+    const latest = log.latestCheckpoint();
+    if (log.size() <= this.signedSize) return;
+    if (latest !== undefined && now().getTime() - Date.parse(latest.time) < every) return;
+    this.checkpointIfBehind();
+    await this.signing;
   }
 
   private checkpointIfBehind(): void {
     this.signing = this.signing.then(async () => {
-      const signedSize = this.options.log.latestCheckpoint()?.treeSize ?? 0;
-      if (this.options.log.size() > signedSize) await this.sign();
+      if (this.options.log.size() > this.signedSize) await this.sign();
     }).catch((error: unknown) => this.options.onError?.(error));
   }
 
