@@ -25,14 +25,45 @@ export const Actor = z.object({
 });
 export type Actor = z.infer<typeof Actor>;
 
-/** The actor's signature over the RFC 8785 canonical form of the command (SER-016 non-repudiation). */
-export const RequestSignature = z.object({
-  algorithm: z.enum(['ed25519', 'p256-ecdsa-sha256']),
+/** Signature algorithms a request can be signed with. */
+export const SignatureAlgorithm = z.enum(['ed25519', 'p256-ecdsa-sha256']);
+
+/** Ed25519 and compact P-256 ECDSA signatures are 64 bytes: 86 base64url characters. */
+const SignatureValue = Base64Url.max(86);
+
+/**
+ * The actor's signature over the RFC 8785 canonical form of the command (SER-016 non-repudiation), version 2: the
+ * signed bytes cover the command (type, data, actor, command id, correlation and causation ids) and these claims,
+ * so a request is bound to one deployment (`audience`) and a bounded lifetime (`issuedAt` to `expiresAt`, at most
+ * the policy's `maxLifetimeSeconds`). See domain/signing/request-signature.ts for the exact bytes.
+ */
+export const RequestSignature = z.strictObject({
+  version: z.literal(2),
+  algorithm: SignatureAlgorithm,
   keyFingerprint: Fingerprint,
-  /** Ed25519 and compact P-256 ECDSA signatures are 64 bytes: 86 base64url characters. */
-  value: Base64Url.max(86),
+  issuedAt: Instant,
+  expiresAt: Instant,
+  /** The deployment the request is for, as its signing policy names it (e.g. `credence:city-utilities`). */
+  audience: z.string().min(1).max(200),
+  value: SignatureValue,
 });
 export type RequestSignature = z.infer<typeof RequestSignature>;
+
+/**
+ * Version 1, recorded before request signatures carried claims (no `version` field): the signed bytes were the
+ * command's type, data, actor and command id only. Never accepted on a new command; stored events keep decoding
+ * and their signatures are re-checked under the version 1 rules (domain/signing/request-signature.ts).
+ */
+export const RequestSignatureV1 = z.strictObject({
+  algorithm: SignatureAlgorithm,
+  keyFingerprint: Fingerprint,
+  value: SignatureValue,
+});
+export type RequestSignatureV1 = z.infer<typeof RequestSignatureV1>;
+
+/** A signature as an event records it: the current version, or version 1 on events stored before it. */
+export const RecordedRequestSignature = z.union([RequestSignature, RequestSignatureV1]);
+export type RecordedRequestSignature = z.infer<typeof RecordedRequestSignature>;
 
 /** Metadata every stored event carries. `schemaVersion` drives the upcasters on read. */
 export const EventMetadata = z.object({
@@ -43,6 +74,6 @@ export const EventMetadata = z.object({
   correlationId: z.string().min(1).max(200),
   causationId: z.string().min(1).max(200),
   occurredAt: Instant,
-  signature: RequestSignature.optional(),
+  signature: RecordedRequestSignature.optional(),
 });
 export type EventMetadata = z.infer<typeof EventMetadata>;

@@ -16,7 +16,7 @@ import { cmd, operator, T0 } from './support/fleet.ts';
 import { capture } from './support/cli.ts';
 
 const alice = generateSigningKey('ed25519', (n) => new Uint8Array(randomBytes(n)));
-const signing = RequestSigningPolicy.parse({ keys: [{ actorId: operator.id, algorithm: 'ed25519', publicKey: toBase64url(alice.publicKey) }] });
+const signing = RequestSigningPolicy.parse({ audience: 'credence:test', keys: [{ actorId: operator.id, roles: ['operator'], algorithm: 'ed25519', publicKey: toBase64url(alice.publicKey) }] });
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** Lifecycle of one credential, an hour between operator steps; the revocation is a signed request. */
@@ -34,7 +34,9 @@ const scenario = async (c: Credence, clock: FakeClock) => {
   await step(cmd.establishAssociation('sa-1'));
   await c.settle();
   const revoke = { ...cmd.revokeCredential('cred-1', 'keyCompromise'), metadata: { actor: operator, commandId: crypto.randomUUID() } };
-  const revocation = await step(signCommand(revoke, { algorithm: 'ed25519', secretKey: alice.secretKey }));
+  clock.advance(HOUR);
+  const signedRevoke = signCommand(revoke, { algorithm: 'ed25519', secretKey: alice.secretKey }, { audience: signing.audience, issuedAt: clock.now(), lifetimeSeconds: 300 });
+  const revocation = await c.engine.execute(signedRevoke);
   await c.settle();
   return { revocation: revocation.events[0]! };
 };

@@ -11,10 +11,10 @@ import { generateSigningKey, toBase64url } from '../domain/crypto/index.ts';
 import { timeline } from '../projections/audit/index.ts';
 import { capture } from './support/cli.ts';
 import { operator, T0 } from './support/fleet.ts';
-import { recordSignedAndAltered } from './support/signed-fleet.ts';
+import { AUDIENCE, recordSignedAndAltered } from './support/signed-fleet.ts';
 
 const alice = generateSigningKey('ed25519', (n) => new Uint8Array(randomBytes(n)));
-const policy = { require: 'all' as const, keys: [{ actorId: operator.id, algorithm: 'ed25519' as const, publicKey: toBase64url(alice.publicKey) }] };
+const policy = { audience: AUDIENCE, require: 'all' as const, keys: [{ actorId: operator.id, roles: ['operator' as const], algorithm: 'ed25519' as const, publicKey: toBase64url(alice.publicKey) }] };
 
 let dir: string;
 beforeEach(() => {

@@ -30,7 +30,10 @@ const receipt = (bootstrapProof: string) => ({
 });
 const signed = (value: string) => ({
   ...cmd.createSubscription('sub-2'),
-  metadata: { actor: operator, signature: { algorithm: 'ed25519', keyFingerprint: fingerprint(9), value } },
+  metadata: {
+    actor: operator,
+    signature: { version: 2, algorithm: 'ed25519', keyFingerprint: fingerprint(9), issuedAt: T0, expiresAt: T0, audience: 'credence:test', value },
+  },
 });
 
 /** Each oversized field, and a value of a size that fits, which the same command accepts. */

@@ -8,7 +8,7 @@ import { openSqliteStore } from '../adapters/driven/store/index.ts';
 import { generateSigningKey, toBase64url } from '../domain/crypto/index.ts';
 import { RequestSigningPolicy, requestVerifier, signCommand } from '../domain/signing/index.ts';
 import { cmd, footprint, operator, T0 } from './support/fleet.ts';
-import { recordSignedAndAltered } from './support/signed-fleet.ts';
+import { AUDIENCE, recordSignedAndAltered } from './support/signed-fleet.ts';
 
 const alice = generateSigningKey('ed25519', (n) => new Uint8Array(randomBytes(n)));
 const mallory = generateSigningKey('p256', (n) => new Uint8Array(randomBytes(n)));
@@ -16,10 +16,11 @@ const mallory = generateSigningKey('p256', (n) => new Uint8Array(randomBytes(n))
 const setup = (require: RequestSigningPolicy['require'] = 'all') => {
   const store = openSqliteStore({ memory: true });
   const policy = RequestSigningPolicy.parse({
+    audience: AUDIENCE,
     require,
     keys: [
-      { actorId: operator.id, algorithm: 'ed25519', publicKey: toBase64url(alice.publicKey) },
-      { actorId: 'operator:mallory', algorithm: 'p256-ecdsa-sha256', publicKey: toBase64url(mallory.publicKey) },
+      { actorId: operator.id, roles: ['operator'], algorithm: 'ed25519', publicKey: toBase64url(alice.publicKey) },
+      { actorId: 'operator:mallory', roles: ['operator'], algorithm: 'p256-ecdsa-sha256', publicKey: toBase64url(mallory.publicKey) },
     ],
   });
   return { store, engine: createEngine({ store, clock: new FakeClock(T0), verifyRequest: requestVerifier(policy) }) };
@@ -27,7 +28,7 @@ const setup = (require: RequestSigningPolicy['require'] = 'all') => {
 
 const withId = <C extends { metadata: Record<string, unknown> }>(c: C): C => ({ ...c, metadata: { ...c.metadata, commandId: crypto.randomUUID() } });
 const signed = <C extends { type: string; data: unknown; metadata: Record<string, unknown> }>(c: C, key = alice, algorithm: 'ed25519' | 'p256-ecdsa-sha256' = 'ed25519') =>
-  signCommand(withId(c), { algorithm, secretKey: key.secretKey });
+  signCommand(withId(c), { algorithm, secretKey: key.secretKey }, { audience: AUDIENCE, issuedAt: new Date(T0), lifetimeSeconds: 300 });
 
 const rejected = async (promise: Promise<unknown>) => {
   const error = await promise.then(() => undefined, (e: unknown) => e);
@@ -41,7 +42,7 @@ describe('signed requests (SER-016 non-repudiation)', () => {
     const request = signed(cmd.createSubscription());
     const outcome = await engine.execute(request);
     expect(outcome.events[0]?.metadata['signature']).toEqual(request.metadata.signature);
-    expect(request.metadata.signature).toMatchObject({ algorithm: 'ed25519', keyFingerprint: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) });
+    expect(request.metadata.signature).toMatchObject({ version: 2, algorithm: 'ed25519', keyFingerprint: expect.stringMatching(/^sha256:[0-9a-f]{64}$/), audience: AUDIENCE });
   });
 
   it('rejects, writing nothing: a flipped signature byte, altered data, a missing signature, an unknown key, another actor\'s key', async () => {
@@ -82,7 +83,7 @@ describe('stored request signatures, re-checked by the audit trail', () => {
   it('records verified for a good signature and invalid for one altered in the store', async () => {
     const { openCredence } = await import('../adapters/runtime/index.ts');
     const { timeline } = await import('../projections/audit/index.ts');
-    const policy = { require: 'all' as const, keys: [{ actorId: operator.id, algorithm: 'ed25519' as const, publicKey: toBase64url(alice.publicKey) }] };
+    const policy = { audience: AUDIENCE, require: 'all' as const, keys: [{ actorId: operator.id, roles: ['operator' as const], algorithm: 'ed25519' as const, publicKey: toBase64url(alice.publicKey) }] };
     const c = openCredence({ location: { memory: true }, clock: new FakeClock(T0), signing: policy });
     await recordSignedAndAltered(c, alice.secretKey);
     await c.settle();

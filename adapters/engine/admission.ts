@@ -6,8 +6,9 @@ import { randomCommandId } from './command-ids.ts';
 /**
  * The steps a command passes before anything is read: each may refuse it with a typed error and none writes.
  * A new concern (tenancy, rate limits, tracing) is one more step in the engine's list, not a branch in the pipeline.
+ * `at` is the engine clock's instant the command is decided and recorded at (its events' `occurredAt`).
  */
-export type AdmissionStep = (command: Command, via: { readonly asSystem: boolean }) => void | Promise<void>;
+export type AdmissionStep = (command: Command, via: { readonly asSystem: boolean; readonly at: Date }) => void | Promise<void>;
 
 /** Fills in a command id when the caller gave none, before parsing, so every stored event has one. */
 const withCommandId = (input: unknown): unknown => {
@@ -50,5 +51,12 @@ export const authorise = (systemActors: ReadonlySet<string>): AdmissionStep => (
   }
 };
 
-/** Step 3, verify the request signature (non-repudiation, SER-016) with the configured verifier. */
-export const verifyRequestSignature = (verify: (command: Command) => Promise<void> | void): AdmissionStep => (command) => verify(command);
+/**
+ * Step 3, verify the request signature (non-repudiation, SER-016) with the configured verifier, at the instant the
+ * command is decided and recorded at: the engine's clock, never the signer's, judges whether it is still valid, and
+ * the stored re-check judges it at the same instant (the event's `occurredAt`).
+ */
+export const verifyRequestSignature =
+  (verify: (command: Command, at: { readonly now: Date }) => Promise<void> | void): AdmissionStep =>
+  (command, { at }) =>
+    verify(command, { now: at });

@@ -19,8 +19,11 @@ export interface EngineOptions {
   readonly cacheSize?: number;
   /** Actor ids allowed to act with the `system` role. Default: the built-in process manager, scheduler and rotation. */
   readonly systemActors?: readonly string[];
-  /** Checks the actor's request signature before deciding (non-repudiation, SER-016); throws a typed error. */
-  readonly verifyRequest?: (command: Command) => Promise<void> | void;
+  /**
+   * Checks the actor's request signature before deciding (non-repudiation, SER-016), at the engine clock's instant
+   * the command is decided at (`now`); throws a typed error.
+   */
+  readonly verifyRequest?: (command: Command, at: { readonly now: Date }) => Promise<void> | void;
 }
 
 export interface Engine extends CommandSink {
@@ -50,8 +53,7 @@ export const createEngine = (options: EngineOptions): Engine => {
     ...(options.verifyRequest !== undefined ? [verifyRequestSignature(options.verifyRequest)] : []),
   ];
 
-  const attempt = async (command: Command, retry: number): Promise<CommandOutcome> => {
-    const at = clock.now();
+  const attempt = async (command: Command, retry: number, at: Date): Promise<CommandOutcome> => {
     const decision = await decideCommand(cache, command, at, retry === 0);
     if (decision.kind === 'seen') return replayedOutcome(command, decision.entity, decision.seen);
     return appendDecision(store, cache, command, decision.entity, decision.events, decision.facts, at);
@@ -59,14 +61,21 @@ export const createEngine = (options: EngineOptions): Engine => {
 
   const run = async (input: unknown, asSystem: boolean): Promise<CommandOutcome> => {
     const command = parse(input);
-    for (const step of admission) await step(command, { asSystem });
+    // Admitted at the instant it is decided and recorded at: a request signature valid when admitted is valid at
+    // the event's occurredAt. A retry decides at a later instant, so the command is admitted again at that one.
+    const admit = async (at: Date): Promise<Date> => {
+      for (const step of admission) await step(command, { asSystem, at });
+      return at;
+    };
+    let at = await admit(clock.now());
     for (let retry = 0; ; retry++) {
       try {
-        return await attempt(command, retry);
+        return await attempt(command, retry, at);
       } catch (error) {
         if (!isCredenceError(error, 'concurrency_conflict') || retry >= maxRetries) throw error;
         const { kind, id } = targetOf(command);
         cache.forget(streamIdOf(kind, id));
+        at = await admit(clock.now());
       }
     }
   };

@@ -1,3 +1,8 @@
-export { ActorKey, parseRequestSigningPolicy, RequestSigningPolicy } from './policy.ts';
+export { ActorKey, MAX_CLOCK_SKEW_SECONDS, MAX_REQUEST_LIFETIME_SECONDS, parseRequestSigningPolicy, RequestSigningPolicy } from './policy.ts';
 export type { RequestSigningPolicyInput } from './policy.ts';
-export { keyFingerprint, requestVerifier, signCommand, signingPayload, storedSignatureCheck } from './request-signature.ts';
+export { signingPayload, signingPayloadV1 } from './payload.ts';
+export type { SignatureClaims, SignedCommand } from './payload.ts';
+export { keyFingerprint, signCommand } from './request-signature.ts';
+export type { SigningOptions } from './request-signature.ts';
+export { requestVerifier, storedSignatureCheck } from './verifier.ts';
+export type { RequestVerifier } from './verifier.ts';
