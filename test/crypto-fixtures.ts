@@ -5,7 +5,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { MemoryReplayCache } from '../adapters/driven/replay-cache/replay-cache.ts';
 import { fromBase64url, toBase64url, tryFromBase64url } from '../domain/crypto/base64url.ts';
-import { EmbeddedSecureEnvironment } from '../adapters/driven/secure-environment/embedded.ts';
+import { InspectableSecureEnvironment as EmbeddedSecureEnvironment } from './support/inspectable-secure-environment.ts';
 
 /** A seeded, reproducible byte stream (SHA-256 in counter mode): deterministic tests, never for production. */
 export const seededRandom = (seed: string) => {

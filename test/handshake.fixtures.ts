@@ -3,7 +3,7 @@ import type { CredentialDescriptor, CredentialKind } from '../domain/crypto/cred
 import { publicKeyFingerprint } from '../domain/crypto/fingerprint.ts';
 import { Registrar, type RegistrarOptions } from '../adapters/protocols/association/registrar.ts';
 import { Registree } from '../adapters/protocols/association/registree.ts';
-import type { EmbeddedSecureEnvironment } from '../adapters/driven/secure-environment/embedded.ts';
+import type { InspectableSecureEnvironment as EmbeddedSecureEnvironment } from './support/inspectable-secure-environment.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { fakeClock, memorySecureEnvironment, replayCache, seededRandom, toBase64url } from './crypto-fixtures.ts';
 import { importInto } from './provisioning-protocol.fixtures.ts';

@@ -3,7 +3,7 @@ import { publicKeyFingerprint } from '../domain/crypto/fingerprint.ts';
 import type { CredentialDescriptor, CredentialKind } from '../domain/crypto/credential.ts';
 import { EnrolmentFunction, type EnrolmentFunctionOptions } from '../adapters/protocols/enrolment/enrolment-function.ts';
 import { ProvisioningClient } from '../adapters/protocols/enrolment/node-client.ts';
-import type { EmbeddedSecureEnvironment } from '../adapters/driven/secure-environment/embedded.ts';
+import type { InspectableSecureEnvironment as EmbeddedSecureEnvironment } from './support/inspectable-secure-environment.ts';
 import type { KeyHandle, SecureEnvironment } from '../domain/ports/secure-environment.ts';
 import type { TrustAnchors } from '../domain/x509/chain.ts';
 import { fakeClock, memorySecureEnvironment, replayCache, seededRandom, toBase64url } from './crypto-fixtures.ts';

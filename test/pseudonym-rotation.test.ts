@@ -6,7 +6,7 @@ import { Pseudonym } from '../domain/events/pseudonym.ts';
 import { DAY, FakeClock, HOUR } from '../adapters/driven/clock/index.ts';
 import { hmacSha256, toBase64url, toHex } from '../domain/crypto/index.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';
-import { EmbeddedSecureEnvironment } from '../adapters/driven/secure-environment/index.ts';
+import { InspectableSecureEnvironment as EmbeddedSecureEnvironment } from './support/inspectable-secure-environment.ts';
 import { type KeyHandle } from '../domain/ports/index.ts';
 import { timeline } from '../projections/audit/index.ts';
 import {

@@ -9,7 +9,8 @@ import { Registrar } from '../adapters/protocols/association/registrar.ts';
 import { Registree } from '../adapters/protocols/association/registree.ts';
 import { EnrolmentFunction } from '../adapters/protocols/enrolment/enrolment-function.ts';
 import { ProvisioningClient } from '../adapters/protocols/enrolment/node-client.ts';
-import { EmbeddedSecureEnvironment, secureEnvironmentConfigForDataDir } from '../adapters/driven/secure-environment/embedded.ts';
+import { secureEnvironmentConfigForDataDir } from '../adapters/driven/secure-environment/embedded.ts';
+import { InspectableSecureEnvironment } from './support/inspectable-secure-environment.ts';
 import type { KeyHandle, SecureEnvironment } from '../domain/ports/secure-environment.ts';
 import { containsSecret, fakeClock, replayCache, seededRandom, toBase64url } from './crypto-fixtures.ts';
 import { importInto } from './provisioning-protocol.fixtures.ts';
@@ -18,7 +19,7 @@ import { importInto } from './provisioning-protocol.fixtures.ts';
  * Wraps a Secure Environment and, for the test's eyes only, copies out every key the moment it is created
  * (generated, agreed, derived, unwrapped; ephemeral ones included) so the scan below knows every secret.
  */
-const recording = (se: EmbeddedSecureEnvironment, secrets: Uint8Array[]): SecureEnvironment => {
+const recording = (se: InspectableSecureEnvironment, secrets: Uint8Array[]): SecureEnvironment => {
   const keep = async (handle: Promise<KeyHandle | undefined>) => {
     const h = await handle;
     if (h !== undefined) secrets.push(se.exportForTest(h));
@@ -50,8 +51,8 @@ describe('no secret at rest or in outcomes after a full scenario', () => {
     const infraDir = mkdtempSync(join(tmpdir(), 'credence-infra-'));
     const nodeDir = mkdtempSync(join(tmpdir(), 'credence-node-'));
     dirs.push(infraDir, nodeDir);
-    const infraStore = EmbeddedSecureEnvironment.open(secureEnvironmentConfigForDataDir(infraDir), { now: clock.now, random: seededRandom('infra') });
-    const nodeStore = EmbeddedSecureEnvironment.open(secureEnvironmentConfigForDataDir(nodeDir), { now: clock.now, random: seededRandom('node') });
+    const infraStore = InspectableSecureEnvironment.open(secureEnvironmentConfigForDataDir(infraDir), { now: clock.now, random: seededRandom('infra') });
+    const nodeStore = InspectableSecureEnvironment.open(secureEnvironmentConfigForDataDir(nodeDir), { now: clock.now, random: seededRandom('node') });
     const infra = recording(infraStore, secrets);
     const node = recording(nodeStore, secrets);
     // The Enrolment Function and the Registrar CSE act for one infrastructure owner (the M2M Authentication
@@ -147,7 +148,7 @@ describe('no secret at rest or in outcomes after a full scenario', () => {
     const everySecret = [...secrets, ...keks];
     expect(secrets.length).toBeGreaterThan(60);
     const files = [infraDir, nodeDir]
-      .flatMap((d) => ['secure-environment.sqlite', 'secure-environment.sqlite-journal'].map((f) => join(d, f)))
+      .flatMap((d) => ['secure-environment.sqlite', 'secure-environment.sqlite-journal', 'secure-environment.wrapping-keys', 'secure-environment.wrapping-keys-journal'].map((f) => join(d, f)))
       .filter((f) => existsSync(f))
       .map((f) => readFileSync(f));
     const published = Buffer.from(JSON.stringify(outcomes));

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
 import { EmbeddedSecureEnvironment, secureEnvironmentConfigForDataDir } from '../adapters/driven/secure-environment/embedded.ts';
+import { InspectableSecureEnvironment } from './support/inspectable-secure-environment.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { containsSecret, fakeClock, seededRandom, toBase64url } from './crypto-fixtures.ts';
 
@@ -22,7 +23,7 @@ afterEach(() => {
 
 const clock = fakeClock();
 const openIn = (dir: string, seed = 'storage') =>
-  EmbeddedSecureEnvironment.open(secureEnvironmentConfigForDataDir(dir), { now: clock.now, random: seededRandom(seed) });
+  InspectableSecureEnvironment.open(secureEnvironmentConfigForDataDir(dir), { now: clock.now, random: seededRandom(seed) });
 
 const sealedBytesOf = (databasePath: string, handle: KeyHandle): Buffer => {
   const db = new Database(databasePath, { readonly: true });
@@ -100,8 +101,8 @@ describe('embedded Secure Environment on disk', () => {
     handles.push(await se.deriveKey(OWNER, { inputs: [handles[0] as KeyHandle], salt: text('s'), info: text('i'), kind: 'session256' }));
     const secrets = handles.map((h) => se.exportForTest(h));
     se.close();
-    const file = readFileSync(join(dir, 'secure-environment.sqlite'));
-    for (const secret of secrets) expect(containsSecret(file, secret)).toBe(false);
+    const files = ['secure-environment.sqlite', 'secure-environment.wrapping-keys'].map((f) => readFileSync(join(dir, f)));
+    for (const secret of secrets) for (const file of files) expect(containsSecret(file, secret)).toBe(false);
   });
 
   it('binds each sealed key to its row: a sealed box moved onto another handle does not open', async () => {

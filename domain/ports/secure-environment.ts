@@ -6,7 +6,9 @@ import { z } from 'zod';
  * another key it holds (wrap/unwrap), so a PSK can be delivered encrypted and never in plaintext.
  *
  * Every call names the calling owner (the node, CSE, AE or function on whose behalf it runs); a handle is usable
- * only by its owner, otherwise the call fails with a typed `unauthorised` error. A destroyed or unknown handle
+ * only by its owner, otherwise the call fails with a typed `unauthorised` error. The owner is a string the caller
+ * supplies: an implementation that is an OwnerScopedSecureEnvironment also hands out views with the owner bound
+ * (`forOwner`), the preferred way to give a component its keys. A destroyed or unknown handle
  * fails with `not_found`. Misusing a key (signing with a PSK, a 3-byte nonce) is a programming mistake: plain
  * errors naming the argument.
  *
@@ -26,9 +28,12 @@ export type KeyKind = GeneratedKeyKind | 'session256' | 'secret';
 /** What a symmetric key can be derived or unwrapped as. */
 export type SymmetricKeyKind = 'psk256' | 'session256';
 
+/** What an asymmetric key is for, fixed when it is generated or unwrapped (CKA_SIGN or CKA_DERIVE, never both). */
+export type KeyUsage = 'sign' | 'agree';
+
 /**
  * What each kind may do:
- * - ed25519: sign. p256: sign (ECDSA SHA-256, low-S) and agree (ECDH). x25519: agree.
+ * - ed25519: sign. x25519: agree. p256: sign (ECDSA SHA-256, low-S) or agree (ECDH), whichever its usage says.
  * - psk256: mac, deriveKey input, wrapped when extractable.
  * - session256: seal/open, mac, deriveKey input, wrapping key for wrap/unwrap.
  * - secret: deriveKey input only (raw ECDH output, always ephemeral).
@@ -36,8 +41,16 @@ export type SymmetricKeyKind = 'psk256' | 'session256';
 export interface KeyOptions {
   /** Kept in memory only, never written to storage; gone on restart (default false). */
   readonly ephemeral?: boolean;
-  /** May leave the Secure Environment wrapped under another key (default false). */
+  /**
+   * May leave the Secure Environment wrapped under another key (default false). Refused (`validation`) for
+   * deriveKey: a derived key never leaves, so agree + deriveKey cannot export a session key.
+   */
   readonly extractable?: boolean;
+  /**
+   * Asymmetric kinds only: ed25519 is always 'sign', x25519 always 'agree'; p256 defaults to 'agree' when
+   * ephemeral and 'sign' otherwise. Every later call is checked against it; symmetric kinds refuse the option.
+   */
+  readonly usage?: KeyUsage;
 }
 
 export interface KeyDescription {
@@ -47,6 +60,8 @@ export interface KeyDescription {
   readonly fingerprint: string;
   /** Ed25519 32 bytes; P-256 65-byte uncompressed point; X25519 32 bytes. Absent for symmetric kinds. */
   readonly publicKey?: Uint8Array;
+  /** Asymmetric kinds: what the key may do. Absent for symmetric kinds. */
+  readonly usage?: KeyUsage;
   readonly ephemeral: boolean;
   readonly extractable: boolean;
 }
@@ -91,4 +106,22 @@ export interface SecureEnvironment {
   ): Promise<KeyHandle | undefined>;
   /** Crypto-shredding: the key is erased; any later use of the handle fails with `not_found`. */
   destroy(owner: string, handle: KeyHandle): Promise<void>;
+}
+
+/** A SecureEnvironment method with its leading `owner` parameter bound. */
+type BoundToOwner<F> = F extends (owner: string, ...rest: infer A) => infer R ? (...rest: A) => R : never;
+
+/**
+ * One owner's view of a Secure Environment: every method of the port with the owner already bound, so whoever
+ * holds it can act as that owner and no other. Frozen; the owner cannot be changed. Hand components a view
+ * instead of the whole environment and a caller-supplied owner string stops being the access control.
+ */
+export type OwnedSecureEnvironment = { readonly owner: string } & {
+  readonly [M in keyof SecureEnvironment]: BoundToOwner<SecureEnvironment[M]>;
+};
+
+/** A Secure Environment that hands out owner-scoped views (the preferred way to give a component its keys). */
+export interface OwnerScopedSecureEnvironment extends SecureEnvironment {
+  /** The view for `owner`; `unauthorised` when this environment does not serve that owner. */
+  forOwner(owner: string): OwnedSecureEnvironment;
 }

@@ -13,7 +13,9 @@ import { generateSigningKey, sign, signingPublicKey } from '../../../domain/cryp
 import { toBase64url } from '../../../domain/crypto/base64url.ts';
 import { assertJsonWithin } from '../../../domain/json-limits.ts';
 import { KekSource, loadKek, MAX_PATH_CHARS } from './kek.ts';
-import { SealedKeyStore, type SealedKeyRecord } from './key-store.ts';
+import type { SealedKeyRecord } from './key-store.ts';
+import { KeyVault } from './key-vault.ts';
+import { ownerView } from './owner-view.ts';
 import type {
   DeriveKeySpec,
   GeneratedKeyKind,
@@ -21,27 +23,48 @@ import type {
   KeyHandle,
   KeyKind,
   KeyOptions,
-  SecureEnvironment,
+  KeyUsage,
+  OwnedSecureEnvironment,
+  OwnerScopedSecureEnvironment,
   UnwrapSpec,
 } from '../../../domain/ports/secure-environment.ts';
+
+/** Bounds of the owner allow-list (SER-001): an owner is an id such as `node:<Node-ID>`. */
+export const MAX_OWNER_CHARS = 1024;
+export const MAX_OWNERS = 10_000;
 
 export const EmbeddedSecureEnvironmentConfig = z
   .strictObject({
     /** SQLite file path, or ':memory:'. */
     database: z.string().min(1).max(MAX_PATH_CHARS),
+    /**
+     * SQLite file of the per-key wrapping keys (each sealed under the KEK); default `<database>.wrapping-keys`,
+     * in memory with an in-memory database. As secret as the KEK: a copy of it revives destroyed keys.
+     */
+    wrappingKeys: z.string().min(1).max(MAX_PATH_CHARS).optional(),
     kek: KekSource,
+    /** When given, the only owners this environment serves; any other is refused as `unauthorised`. */
+    owners: z.array(z.string().min(1).max(MAX_OWNER_CHARS)).min(1).max(MAX_OWNERS).optional(),
   })
   .refine((c) => c.kek.source !== 'ephemeral' || c.database === ':memory:', {
     message: 'an ephemeral KEK would make a database file unreadable after a restart',
     path: ['kek', 'source'],
+  })
+  .refine((c) => c.wrappingKeys === undefined || (c.wrappingKeys === ':memory:') === (c.database === ':memory:'), {
+    message: 'the wrapping keys are in memory exactly when the key database is',
+    path: ['wrappingKeys'],
   });
 export type EmbeddedSecureEnvironmentConfig = z.infer<typeof EmbeddedSecureEnvironmentConfig>;
 
-/** The default layout in a data folder: the key database and its generated 0600 key file side by side. */
+/** The default layout in a data folder: the key database, its wrapping keys and its generated 0600 key file. */
 export const secureEnvironmentConfigForDataDir = (dataDir: string): EmbeddedSecureEnvironmentConfig => ({
   database: join(dataDir, 'secure-environment.sqlite'),
+  wrappingKeys: join(dataDir, 'secure-environment.wrapping-keys'),
   kek: { source: 'file', path: join(dataDir, 'secure-environment.kek') },
 });
+
+const wrappingKeysPath = (c: EmbeddedSecureEnvironmentConfig): string =>
+  c.wrappingKeys ?? (c.database === ':memory:' ? ':memory:' : `${c.database}.wrapping-keys`);
 
 export interface EmbeddedSecureEnvironmentDeps {
   readonly now: Clock['now'];
@@ -49,9 +72,6 @@ export interface EmbeddedSecureEnvironmentDeps {
 }
 
 const KEY_LENGTH = 32;
-const KEK_CHECK = utf8('credence/se/v1/kek-check');
-const sealAad = (r: Pick<SealedKeyRecord, 'handle' | 'owner' | 'kind' | 'extractable'>): Uint8Array =>
-  utf8(`credence/se/v1/key\0${r.handle}\0${r.owner}\0${r.kind}\0${r.extractable ? 1 : 0}`);
 const wrapAad = (kind: KeyKind, aad: Uint8Array): Uint8Array => concatBytes(utf8(`credence/se/v1/wrap\0${kind}\0`), aad);
 
 const misuse = (operation: string, kind: KeyKind): TypeError => new TypeError(`handle: a ${kind} key cannot ${operation}`);
@@ -62,30 +82,50 @@ const requireKind = <K extends KeyKind>(record: SealedKeyRecord, operation: stri
 const requireOwner = (owner: string): void => {
   if (typeof owner !== 'string' || owner.length === 0) throw new TypeError('owner must be a non-empty string');
 };
+/** One usage per asymmetric key, fixed here (issue 11 item 9): a P-256 key never both signs and agrees. */
+const usageFor = (kind: KeyKind, options: KeyOptions): KeyUsage | undefined => {
+  const asked = options.usage;
+  if (asked !== undefined && asked !== 'sign' && asked !== 'agree') throw new TypeError("options.usage must be 'sign' or 'agree'");
+  const usage = kind === 'ed25519' ? 'sign' : kind === 'x25519' ? 'agree' : kind === 'p256' ? (asked ?? (options.ephemeral === true ? 'agree' : 'sign')) : undefined;
+  if (asked !== undefined && asked !== usage) throw new TypeError(`options.usage: a ${kind} key cannot be for ${asked}`);
+  return usage;
+};
+const requireUsage = (record: SealedKeyRecord, usage: KeyUsage): void => {
+  if (record.usage !== usage) throw new TypeError(`handle: this ${record.kind} key is for ${record.usage ?? 'no usage'}, it cannot ${usage}`);
+};
 
 /**
- * The embedded Secure Environment: every key sealed at rest with XChaCha20-Poly1305 under the KEK, the seal bound
- * to the key's handle, owner, kind and extractability (a row copied onto another handle or owner does not open).
- * Plaintext key bytes exist only for the duration of one operation and are wiped afterwards.
+ * The embedded Secure Environment. At rest (key-vault.ts) every key is sealed under its own wrapping key, bound to
+ * every stored field (handle, owner, kind, usage, extractability, public key, fingerprint, creation time); the
+ * wrapping keys are sealed under the KEK in a separate file and destroy() erases the key's one. Plaintext key
+ * bytes exist only for the duration of one operation and are wiped afterwards. No method returns key bytes.
  */
-export class EmbeddedSecureEnvironment implements SecureEnvironment {
-  readonly #store: SealedKeyStore;
-  readonly #kek: Uint8Array;
+export class EmbeddedSecureEnvironment implements OwnerScopedSecureEnvironment {
+  readonly #vault: KeyVault;
   readonly #now: Clock['now'];
   readonly #random: RandomSource;
+  readonly #owners: ReadonlySet<string> | undefined;
 
-  private constructor(store: SealedKeyStore, kek: Uint8Array, deps: EmbeddedSecureEnvironmentDeps) {
-    this.#store = store;
-    this.#kek = kek;
+  /** Only open() and a test-only subclass construct one; the vault never leaves the instance. */
+  protected constructor(vault: KeyVault, deps: EmbeddedSecureEnvironmentDeps, owners?: readonly string[]) {
+    this.#vault = vault;
     this.#now = deps.now;
     this.#random = deps.random;
+    this.#owners = owners ? new Set(owners) : undefined;
   }
 
   /**
    * Parses the configuration (beyond the JSON limits, a `validation` error naming the limit: SER-001); a KEK that
-   * does not open this database's check value is a `validation` error.
+   * does not open this database's check value, or a wrapping-key file missing or of another database, is a
+   * `validation` error.
    */
   static open(config: unknown, deps: EmbeddedSecureEnvironmentDeps): EmbeddedSecureEnvironment {
+    const { vault, owners } = EmbeddedSecureEnvironment.openVault(config, deps);
+    return new EmbeddedSecureEnvironment(vault, deps, owners);
+  }
+
+  /** Parses the configuration and opens the keys at rest: for open() and subclasses' own open(). */
+  protected static openVault(config: unknown, deps: EmbeddedSecureEnvironmentDeps): { vault: KeyVault; owners?: readonly string[] } {
     assertJsonWithin(config, 'Secure Environment configuration');
     const parsed = EmbeddedSecureEnvironmentConfig.safeParse(config);
     if (!parsed.success) {
@@ -95,27 +135,23 @@ export class EmbeddedSecureEnvironment implements SecureEnvironment {
       );
     }
     const kek = loadKek(parsed.data.kek, deps.random);
-    const store = new SealedKeyStore(parsed.data.database);
-    const check = store.getMeta('kek_check');
-    if (check === undefined) store.setMeta('kek_check', aeadSeal(kek, KEK_CHECK, KEK_CHECK, deps.random));
-    else if (aeadOpen(kek, check, KEK_CHECK) === undefined) {
-      store.close();
-      wipe(kek);
-      throw validationError(
-        [{ path: 'kek', rule: 'kek_matches_database', message: 'the key-encryption key does not open this key database' }],
-        'Secure Environment configuration',
-      );
-    }
-    return new EmbeddedSecureEnvironment(store, kek, deps);
+    const vault = KeyVault.open(parsed.data.database, wrappingKeysPath(parsed.data), kek, deps.random);
+    return { vault, ...(parsed.data.owners ? { owners: parsed.data.owners } : {}) };
   }
 
   close(): void {
-    this.#store.close();
-    wipe(this.#kek);
+    this.#vault.close();
+  }
+
+  /** A frozen view acting as `owner` only (issue 11 item 9); `unauthorised` for an owner this one does not serve. */
+  forOwner(owner: string): OwnedSecureEnvironment {
+    this.#requireOwner(owner);
+    return ownerView(this, owner);
   }
 
   async generate(owner: string, kind: GeneratedKeyKind, options: KeyOptions = {}): Promise<KeyHandle> {
-    requireOwner(owner);
+    this.#requireOwner(owner);
+    usageFor(kind, options);
     if (kind === 'psk256') return this.#put(owner, kind, this.#random(KEY_LENGTH).slice(), options);
     if (kind === 'x25519') return this.#put(owner, kind, this.#random(KEY_LENGTH).slice(), options);
     if (kind === 'ed25519' || kind === 'p256') {
@@ -125,13 +161,16 @@ export class EmbeddedSecureEnvironment implements SecureEnvironment {
     throw new TypeError(`kind: cannot generate ${String(kind)}`);
   }
 
+  /** Opens the seal first, so altered metadata (a substituted public key) is refused, never described. */
   async describe(owner: string, handle: KeyHandle): Promise<KeyDescription> {
     const record = this.#record(owner, handle);
+    this.#with(record, () => undefined);
     return {
       handle,
       kind: record.kind,
       fingerprint: record.fingerprint,
       ...(record.publicKey ? { publicKey: record.publicKey.slice() } : {}),
+      ...(record.usage ? { usage: record.usage } : {}),
       ephemeral: record.ephemeral,
       extractable: record.extractable,
     };
@@ -141,6 +180,7 @@ export class EmbeddedSecureEnvironment implements SecureEnvironment {
     assertBytes(message, 'message');
     const record = this.#record(owner, handle);
     const kind = requireKind(record, 'sign', ['ed25519', 'p256'] as const);
+    requireUsage(record, 'sign');
     return this.#with(record, (secretKey) => sign(kind, secretKey, message));
   }
 
@@ -148,6 +188,7 @@ export class EmbeddedSecureEnvironment implements SecureEnvironment {
     assertBytes(peerPublicKey, 'peerPublicKey');
     const record = this.#record(owner, handle);
     const group: AgreementGroup = requireKind(record, 'agree', ['p256', 'x25519'] as const);
+    requireUsage(record, 'agree');
     const secret = this.#with(record, (secretKey) => sharedSecret(group, secretKey, peerPublicKey));
     if (secret === undefined) {
       throw validationError(
@@ -162,12 +203,19 @@ export class EmbeddedSecureEnvironment implements SecureEnvironment {
     if (spec.inputs.length === 0) throw new TypeError('spec.inputs must name at least one key');
     assertBytes(spec.salt, 'spec.salt');
     assertBytes(spec.info, 'spec.info');
+    if (spec.extractable === true) {
+      // Otherwise agree + deriveKey + wrap under a key the caller knows would export a session key (item 9).
+      throw validationError(
+        [{ path: 'spec.extractable', rule: 'derived_key_not_extractable', message: 'a derived key never leaves the Secure Environment' }],
+        'key derivation',
+      );
+    }
     const records = spec.inputs.map((handle) => this.#record(owner, handle));
     records.forEach((r) => requireKind(r, 'be derived from', ['secret', 'psk256', 'session256'] as const));
-    const parts = records.map((r) => this.#unseal(r));
+    const parts = records.map((r) => this.#vault.unseal(r));
     const ikm = concatBytes(...parts);
     try {
-      return this.#put(owner, spec.kind, hkdfSha256(ikm, spec.salt, spec.info, KEY_LENGTH), spec);
+      return this.#put(owner, spec.kind, hkdfSha256(ikm, spec.salt, spec.info, KEY_LENGTH), { ...spec, extractable: false });
     } finally {
       wipe(ikm, ...parts);
     }
@@ -209,6 +257,7 @@ export class EmbeddedSecureEnvironment implements SecureEnvironment {
   async unwrap(owner: string, wrappingKey: KeyHandle, wrapped: Uint8Array, aad: Uint8Array, spec: UnwrapSpec): Promise<KeyHandle | undefined> {
     assertBytes(wrapped, 'wrapped');
     assertBytes(aad, 'aad');
+    usageFor(spec.kind, spec);
     const kek = this.#record(owner, wrappingKey);
     requireKind(kek, 'unwrap other keys', ['session256'] as const);
     const bytes = this.#with(kek, (key) => aeadOpen(key, wrapped, wrapAad(spec.kind, aad)));
@@ -220,39 +269,29 @@ export class EmbeddedSecureEnvironment implements SecureEnvironment {
     return this.#put(owner, spec.kind, bytes, spec);
   }
 
+  /** Erases the key and its wrapping key together: no copy of the key database opens it afterwards. */
   async destroy(owner: string, handle: KeyHandle): Promise<void> {
     this.#record(owner, handle);
-    this.#store.delete(handle);
+    this.#vault.delete(handle);
   }
 
-  /**
-   * TEST ONLY: the plaintext bytes behind a handle, with no owner check, so tests can prove that no secret is
-   * ever written in any encoding. Deliberately absent from the SecureEnvironment port.
-   */
-  exportForTest(handle: KeyHandle): Uint8Array {
-    const record = this.#store.get(handle);
-    if (!record) throw notFound(handle, 'key');
-    return this.#unseal(record);
-  }
-
-  #record(owner: string, handle: KeyHandle): SealedKeyRecord {
+  #requireOwner(owner: string): void {
     requireOwner(owner);
+    if (this.#owners !== undefined && !this.#owners.has(owner)) throw unauthorised(owner, 'this Secure Environment does not serve this owner');
+  }
+
+  /** The record, its owner checked against the stored (not yet authenticated) owner; #with authenticates it. */
+  #record(owner: string, handle: KeyHandle): SealedKeyRecord {
+    this.#requireOwner(owner);
     if (typeof handle !== 'string') throw new TypeError('handle must be a string');
-    const record = this.#store.get(handle);
+    const record = this.#vault.record(handle);
     if (!record) throw notFound(handle, 'key');
     if (record.owner !== owner) throw unauthorised(owner, `key ${handle} belongs to another owner`);
     return record;
   }
 
-  #unseal(record: SealedKeyRecord): Uint8Array {
-    const bytes = aeadOpen(this.#kek, record.sealed, sealAad(record));
-    // Only a modified database or a KEK swapped underneath a running process gets here.
-    if (bytes === undefined) throw new Error(`key ${record.handle} failed its integrity check`);
-    return bytes;
-  }
-
   #with<T>(record: SealedKeyRecord, use: (bytes: Uint8Array) => T): T {
-    const bytes = this.#unseal(record);
+    const bytes = this.#vault.unseal(record);
     try {
       return use(bytes);
     } finally {
@@ -264,25 +303,30 @@ export class EmbeddedSecureEnvironment implements SecureEnvironment {
   #put(owner: string, kind: KeyKind, bytes: Uint8Array, options: KeyOptions, knownPublicKey?: Uint8Array): KeyHandle {
     try {
       const handle = `key_${toBase64url(this.#random(18))}` as KeyHandle;
-      const extractable = kind !== 'secret' && options.extractable === true;
-      const meta = { handle, owner, kind, extractable };
+      const usage = usageFor(kind, options);
       const publicKey =
         kind === 'ed25519' || kind === 'p256'
           ? (knownPublicKey ?? signingPublicKey(kind, bytes))
           : kind === 'x25519'
             ? agreementPublicKey(kind, bytes)
             : undefined;
-      this.#store.put({
-        ...meta,
-        ephemeral: kind === 'secret' || options.ephemeral === true,
-        ...(publicKey ? { publicKey } : {}),
-        fingerprint:
-          publicKey && (kind === 'ed25519' || kind === 'p256' || kind === 'x25519')
-            ? publicKeyFingerprint(kind, publicKey)
-            : secretKeyFingerprint(bytes),
-        sealed: aeadSeal(this.#kek, bytes, sealAad(meta), this.#random),
-        createdAt: this.#now().toISOString(),
-      });
+      this.#vault.put(
+        {
+          handle,
+          owner,
+          kind,
+          ...(usage ? { usage } : {}),
+          extractable: kind !== 'secret' && options.extractable === true,
+          ephemeral: kind === 'secret' || options.ephemeral === true,
+          ...(publicKey ? { publicKey } : {}),
+          fingerprint:
+            publicKey && (kind === 'ed25519' || kind === 'p256' || kind === 'x25519')
+              ? publicKeyFingerprint(kind, publicKey)
+              : secretKeyFingerprint(bytes),
+          createdAt: this.#now().toISOString(),
+        },
+        bytes,
+      );
       return handle;
     } finally {
       wipe(bytes);

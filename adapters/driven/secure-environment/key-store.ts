@@ -1,15 +1,19 @@
+import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import type { KeyHandle, KeyKind } from '../../../domain/ports/secure-environment.ts';
+import { withPrivateUmask } from '../files/index.ts';
+import type { KeyHandle, KeyKind, KeyUsage } from '../../../domain/ports/secure-environment.ts';
 
-/** A key as stored: metadata in clear, key bytes only as an AEAD box under the KEK. */
+/** A key as stored: metadata in clear (authenticated by the seal's AAD), key bytes only as an AEAD box. */
 export interface SealedKeyRecord {
   readonly handle: KeyHandle;
   readonly owner: string;
   readonly kind: KeyKind;
+  readonly usage?: KeyUsage;
   readonly ephemeral: boolean;
   readonly extractable: boolean;
   readonly publicKey?: Uint8Array;
   readonly fingerprint: string;
+  /** The key bytes sealed under the key's own wrapping key. */
   readonly sealed: Uint8Array;
   readonly createdAt: string;
 }
@@ -18,6 +22,7 @@ interface Row {
   handle: string;
   owner: string;
   kind: string;
+  usage: string | null;
   extractable: number;
   public_key: Buffer | null;
   fingerprint: string;
@@ -26,95 +31,177 @@ interface Row {
 }
 
 /**
- * Persistent keys in SQLite, ephemeral ones in memory (still sealed). `secure_delete` makes SQLite overwrite a
- * deleted row's bytes, and the rollback journal (not WAL) keeps no stale page copies once a delete commits:
- * together they make destroy() crypto-shredding rather than unlinking.
+ * Two SQLite files in one connection: the key database (`main`, table se_keys: each key sealed under its own
+ * wrapping key) and the wrapping-key database attached as `wrap` (table se_wrapping_keys: each wrapping key sealed
+ * under the KEK). A key and its wrapping key are written and deleted in one transaction; with rollback journals
+ * SQLite commits both files atomically (its super-journal), so a crash leaves both or neither. Ephemeral keys and
+ * their wrapping keys stay in memory.
+ *
+ * `secure_delete` overwrites a deleted row's bytes in both files, and the rollback journal (not WAL) is deleted
+ * when a transaction commits, so no page copy is kept by SQLite once destroy() returns.
  */
 export class SealedKeyStore {
   readonly #db: Database.Database;
-  readonly #memory = new Map<string, SealedKeyRecord>();
-  readonly #insert: Database.Statement;
-  readonly #select: Database.Statement;
-  readonly #delete: Database.Statement;
-  readonly #getMeta: Database.Statement;
-  readonly #setMeta: Database.Statement;
+  readonly #memory = new Map<string, { record: SealedKeyRecord; wrappingKey: Uint8Array }>();
+  readonly #statements: Record<
+    'insert' | 'insertWrap' | 'select' | 'selectWrap' | 'delete' | 'deleteWrap' | 'count' | 'all' | 'reseal' | 'getMeta' | 'setMeta' | 'getWrapMeta' | 'setWrapMeta',
+    Database.Statement
+  >;
+  /** True when the wrapping-key file did not exist before this store opened it. */
+  readonly wrappingKeysCreated: boolean;
 
-  constructor(path: string) {
-    this.#db = new Database(path);
-    this.#db.pragma('secure_delete = ON');
-    this.#db.pragma('journal_mode = DELETE');
+  constructor(path: string, wrappingKeysPath: string) {
+    this.wrappingKeysCreated = wrappingKeysPath !== ':memory:' && !existsSync(wrappingKeysPath);
+    // Both files hold sealed key material: created private whoever opens the Secure Environment (SER-002).
+    this.#db = withPrivateUmask(() => {
+      const db = new Database(path);
+      db.prepare('ATTACH DATABASE ? AS wrap').run(wrappingKeysPath);
+      return db;
+    });
+    for (const schema of ['main', 'wrap']) {
+      this.#db.pragma(`${schema}.secure_delete = ON`);
+      this.#db.pragma(`${schema}.journal_mode = DELETE`);
+    }
     this.#db.exec(`
-      CREATE TABLE IF NOT EXISTS se_meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
-      CREATE TABLE IF NOT EXISTS se_keys (
+      CREATE TABLE IF NOT EXISTS main.se_meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+      CREATE TABLE IF NOT EXISTS main.se_keys (
         handle TEXT PRIMARY KEY, owner TEXT NOT NULL, kind TEXT NOT NULL, extractable INTEGER NOT NULL,
-        public_key BLOB, fingerprint TEXT NOT NULL, sealed BLOB NOT NULL, created_at TEXT NOT NULL
-      );`);
-    this.#insert = this.#db.prepare(
-      `INSERT INTO se_keys (handle, owner, kind, extractable, public_key, fingerprint, sealed, created_at)
-       VALUES (@handle, @owner, @kind, @extractable, @public_key, @fingerprint, @sealed, @created_at)`,
-    );
-    this.#select = this.#db.prepare('SELECT * FROM se_keys WHERE handle = ?');
-    this.#delete = this.#db.prepare('DELETE FROM se_keys WHERE handle = ?');
-    this.#getMeta = this.#db.prepare('SELECT value FROM se_meta WHERE name = ?');
-    this.#setMeta = this.#db.prepare('INSERT INTO se_meta (name, value) VALUES (?, ?)');
+        public_key BLOB, fingerprint TEXT NOT NULL, sealed BLOB NOT NULL, created_at TEXT NOT NULL, usage TEXT
+      );
+      CREATE TABLE IF NOT EXISTS wrap.se_wrap_meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+      CREATE TABLE IF NOT EXISTS wrap.se_wrapping_keys (handle TEXT PRIMARY KEY, sealed BLOB NOT NULL);`);
+    // Databases written before wrapping keys existed (format 1) lack the usage column.
+    const columns = this.#db.prepare('SELECT name FROM pragma_table_info(?)').all('se_keys') as { name: string }[];
+    if (!columns.some((c) => c.name === 'usage')) this.#db.exec('ALTER TABLE main.se_keys ADD COLUMN usage TEXT');
+    const prepare = (sql: string) => this.#db.prepare(sql);
+    this.#statements = {
+      insert: prepare(
+        `INSERT INTO main.se_keys (handle, owner, kind, usage, extractable, public_key, fingerprint, sealed, created_at)
+         VALUES (@handle, @owner, @kind, @usage, @extractable, @public_key, @fingerprint, @sealed, @created_at)`,
+      ),
+      insertWrap: prepare('INSERT INTO wrap.se_wrapping_keys (handle, sealed) VALUES (?, ?)'),
+      select: prepare('SELECT * FROM main.se_keys WHERE handle = ?'),
+      selectWrap: prepare('SELECT sealed FROM wrap.se_wrapping_keys WHERE handle = ?'),
+      delete: prepare('DELETE FROM main.se_keys WHERE handle = ?'),
+      deleteWrap: prepare('DELETE FROM wrap.se_wrapping_keys WHERE handle = ?'),
+      count: prepare('SELECT count(*) AS n FROM main.se_keys'),
+      all: prepare('SELECT * FROM main.se_keys ORDER BY handle'),
+      reseal: prepare('UPDATE main.se_keys SET usage = ?, sealed = ? WHERE handle = ?'),
+      getMeta: prepare('SELECT value FROM main.se_meta WHERE name = ?'),
+      setMeta: prepare('INSERT OR REPLACE INTO main.se_meta (name, value) VALUES (?, ?)'),
+      getWrapMeta: prepare('SELECT value FROM wrap.se_wrap_meta WHERE name = ?'),
+      setWrapMeta: prepare('INSERT OR REPLACE INTO wrap.se_wrap_meta (name, value) VALUES (?, ?)'),
+    };
   }
 
-  put(record: SealedKeyRecord): void {
+  /** Runs `work` in one transaction over both files. */
+  transaction<T>(work: () => T): T {
+    return this.#db.transaction(work)();
+  }
+
+  /** Stores a key and its sealed wrapping key together (one transaction), or both in memory when ephemeral. */
+  put(record: SealedKeyRecord, wrappingKey: Uint8Array): void {
     if (record.ephemeral) {
-      this.#memory.set(record.handle, record);
+      this.#memory.set(record.handle, { record, wrappingKey });
       return;
     }
-    this.#insert.run({
-      handle: record.handle,
-      owner: record.owner,
-      kind: record.kind,
-      extractable: record.extractable ? 1 : 0,
-      public_key: record.publicKey ? Buffer.from(record.publicKey) : null,
-      fingerprint: record.fingerprint,
-      sealed: Buffer.from(record.sealed),
-      created_at: record.createdAt,
+    this.transaction(() => {
+      this.#statements.insertWrap.run(record.handle, Buffer.from(wrappingKey));
+      this.#statements.insert.run({
+        handle: record.handle,
+        owner: record.owner,
+        kind: record.kind,
+        usage: record.usage ?? null,
+        extractable: record.extractable ? 1 : 0,
+        public_key: record.publicKey ? Buffer.from(record.publicKey) : null,
+        fingerprint: record.fingerprint,
+        sealed: Buffer.from(record.sealed),
+        created_at: record.createdAt,
+      });
     });
   }
 
   get(handle: KeyHandle): SealedKeyRecord | undefined {
     const inMemory = this.#memory.get(handle);
-    if (inMemory) return inMemory;
-    const row = this.#select.get(handle) as Row | undefined;
-    if (!row) return undefined;
-    return {
-      handle,
-      owner: row.owner,
-      kind: row.kind as KeyKind,
-      ephemeral: false,
-      extractable: row.extractable === 1,
-      ...(row.public_key ? { publicKey: new Uint8Array(row.public_key) } : {}),
-      fingerprint: row.fingerprint,
-      sealed: new Uint8Array(row.sealed),
-      createdAt: row.created_at,
-    };
+    if (inMemory) return inMemory.record;
+    const row = this.#statements.select.get(handle) as Row | undefined;
+    return row ? fromRow(row) : undefined;
   }
 
+  /** The key's sealed wrapping key; undefined once the key is destroyed (whatever became of its row). */
+  wrappingKey(handle: KeyHandle): Uint8Array | undefined {
+    const inMemory = this.#memory.get(handle);
+    if (inMemory) return inMemory.wrappingKey;
+    const row = this.#statements.selectWrap.get(handle) as { sealed: Buffer } | undefined;
+    return row ? new Uint8Array(row.sealed) : undefined;
+  }
+
+  /** Deletes the key and its wrapping key in one transaction. */
   delete(handle: KeyHandle): boolean {
     const inMemory = this.#memory.get(handle);
     if (inMemory) {
-      inMemory.sealed.fill(0);
+      inMemory.record.sealed.fill(0);
+      inMemory.wrappingKey.fill(0);
       return this.#memory.delete(handle);
     }
-    return this.#delete.run(handle).changes > 0;
+    return this.transaction(() => {
+      const wrapping = this.#statements.deleteWrap.run(handle).changes;
+      return this.#statements.delete.run(handle).changes + wrapping > 0;
+    });
+  }
+
+  storedKeyCount(): number {
+    return (this.#statements.count.get() as { n: number }).n;
+  }
+
+  /** Every stored (non-ephemeral) key, for the one-off upgrade of a format-1 database. */
+  allStored(): SealedKeyRecord[] {
+    return (this.#statements.all.all() as Row[]).map(fromRow);
+  }
+
+  /** Replaces a stored key's usage and sealed bytes and adds its wrapping key (inside a transaction). */
+  reseal(handle: KeyHandle, usage: KeyUsage | undefined, sealed: Uint8Array, wrappingKey: Uint8Array): void {
+    this.#statements.reseal.run(usage ?? null, Buffer.from(sealed), handle);
+    this.#statements.insertWrap.run(handle, Buffer.from(wrappingKey));
   }
 
   getMeta(name: string): Uint8Array | undefined {
-    const row = this.#getMeta.get(name) as { value: Buffer } | undefined;
+    const row = this.#statements.getMeta.get(name) as { value: Buffer } | undefined;
     return row ? new Uint8Array(row.value) : undefined;
   }
 
   setMeta(name: string, value: Uint8Array): void {
-    this.#setMeta.run(name, Buffer.from(value));
+    this.#statements.setMeta.run(name, Buffer.from(value));
+  }
+
+  getWrapMeta(name: string): Uint8Array | undefined {
+    const row = this.#statements.getWrapMeta.get(name) as { value: Buffer } | undefined;
+    return row ? new Uint8Array(row.value) : undefined;
+  }
+
+  setWrapMeta(name: string, value: Uint8Array): void {
+    this.#statements.setWrapMeta.run(name, Buffer.from(value));
   }
 
   close(): void {
-    for (const record of this.#memory.values()) record.sealed.fill(0);
+    for (const { record, wrappingKey } of this.#memory.values()) {
+      record.sealed.fill(0);
+      wrappingKey.fill(0);
+    }
     this.#memory.clear();
     this.#db.close();
   }
 }
+
+const fromRow = (row: Row): SealedKeyRecord => ({
+  handle: row.handle as KeyHandle,
+  owner: row.owner,
+  kind: row.kind as KeyKind,
+  ...(row.usage !== null ? { usage: row.usage as KeyUsage } : {}),
+  ephemeral: false,
+  extractable: row.extractable === 1,
+  ...(row.public_key ? { publicKey: new Uint8Array(row.public_key) } : {}),
+  fingerprint: row.fingerprint,
+  sealed: new Uint8Array(row.sealed),
+  createdAt: row.created_at,
+});

@@ -1,0 +1,174 @@
+import { unlinkSync } from 'node:fs';
+import { validationError, type CredenceError } from '../../../domain/errors.ts';
+import { aeadOpen, aeadSeal } from '../../../domain/crypto/aead.ts';
+import { toBase64url } from '../../../domain/crypto/base64url.ts';
+import { concatBytes, constantTimeEqual, lengthPrefixed, utf8, wipe } from '../../../domain/crypto/bytes.ts';
+import type { RandomSource } from '../../../domain/ports/random.ts';
+import type { KeyHandle, KeyUsage } from '../../../domain/ports/secure-environment.ts';
+import { SealedKeyStore, type SealedKeyRecord } from './key-store.ts';
+
+const KEY_LENGTH = 32;
+const FORMAT = 2;
+const KEK_CHECK = utf8('credence/se/v1/kek-check');
+const fields = (...parts: readonly string[]): Uint8Array => concatBytes(...parts.map((p) => lengthPrefixed(utf8(p))));
+
+/**
+ * The AAD of a key's seal: every field of its row (handle, owner, kind, usage, extractability, persistence, public
+ * key, fingerprint, creation time) and the format, so no stored field can change without the key failing to open.
+ */
+const keyAad = (r: Omit<SealedKeyRecord, 'sealed'>): Uint8Array =>
+  fields(
+    'credence/se/v2/key',
+    r.handle,
+    r.owner,
+    r.kind,
+    r.usage ?? '',
+    r.extractable ? 'extractable' : 'fixed',
+    r.ephemeral ? 'ephemeral' : 'stored',
+    r.publicKey ? toBase64url(r.publicKey) : '',
+    r.fingerprint,
+    r.createdAt,
+  );
+/** The AAD of a wrapping key's seal under the KEK: the handle of the one key it wraps. */
+const wrappingKeyAad = (handle: KeyHandle): Uint8Array => fields('credence/se/v2/wrapping-key', handle);
+/** Format 1 sealed every key directly under the KEK with this AAD. */
+const formatOneAad = (r: SealedKeyRecord): Uint8Array =>
+  utf8(`credence/se/v1/key\0${r.handle}\0${r.owner}\0${r.kind}\0${r.extractable ? 1 : 0}`);
+
+const configurationProblem = (rule: string, message: string): CredenceError =>
+  validationError([{ path: 'wrappingKeys', rule, message }], 'Secure Environment configuration');
+
+/** A stored key whose bytes or metadata were altered, or whose wrapping key is gone: refused, never used. */
+export const alteredKey = (handle: KeyHandle, reason: string): CredenceError =>
+  validationError(
+    [{ path: 'handle', rule: 'sealed_key_integrity', message: `key ${handle} failed its integrity check: ${reason}` }],
+    'Secure Environment key',
+  );
+
+/**
+ * Keys at rest (security issue 11 items 2 and 7). Each key is sealed (XChaCha20-Poly1305) under its own random
+ * wrapping key, with every stored field in the AAD; the wrapping key is sealed under the KEK in a separate file.
+ * destroy() deletes both in one transaction: afterwards no copy of the key database, with everything on disk,
+ * opens the key, and a re-inserted old row finds no wrapping key. A key opens only while it is live.
+ */
+export class KeyVault {
+  readonly #store: SealedKeyStore;
+  readonly #kek: Uint8Array;
+  readonly #random: RandomSource;
+
+  private constructor(store: SealedKeyStore, kek: Uint8Array, random: RandomSource) {
+    this.#store = store;
+    this.#kek = kek;
+    this.#random = random;
+  }
+
+  /**
+   * Opens both files and checks that they belong together and to `kek`; a database of format 1 (every key under
+   * the KEK) is upgraded in one transaction. Takes ownership of `kek` (wiped on close or refusal).
+   */
+  static open(database: string, wrappingKeys: string, kek: Uint8Array, random: RandomSource): KeyVault {
+    const store = new SealedKeyStore(database, wrappingKeys);
+    const vault = new KeyVault(store, kek, random);
+    try {
+      vault.#prepare();
+    } catch (error) {
+      store.close();
+      wipe(kek);
+      if (store.wrappingKeysCreated) unlinkSync(wrappingKeys);
+      throw error;
+    }
+    return vault;
+  }
+
+  #prepare(): void {
+    const store = this.#store;
+    const check = store.getMeta('kek_check');
+    if (check !== undefined && aeadOpen(this.#kek, check, KEK_CHECK) === undefined) {
+      throw validationError(
+        [{ path: 'kek', rule: 'kek_matches_database', message: 'the key-encryption key does not open this key database' }],
+        'Secure Environment configuration',
+      );
+    }
+    const format = store.getMeta('format')?.[0];
+    if (format === FORMAT) {
+      if (store.wrappingKeysCreated) {
+        throw configurationProblem('wrapping_keys_present', 'the wrapping-key file of this key database is missing: restore it (it is as secret as the KEK)');
+      }
+      const pairing = store.getMeta('pairing');
+      const theirs = store.getWrapMeta('pairing');
+      if (pairing === undefined || theirs === undefined || !constantTimeEqual(pairing, theirs)) {
+        throw configurationProblem('wrapping_keys_match_database', 'the wrapping-key file belongs to another key database');
+      }
+      return;
+    }
+    if (format !== undefined) throw configurationProblem('format', `unknown key database format ${format}`);
+    if (store.getWrapMeta('pairing') !== undefined) {
+      throw configurationProblem('wrapping_keys_match_database', 'the wrapping-key file already belongs to another key database');
+    }
+    // A new database, or one of format 1: both files are set up (and every key re-sealed) in one transaction.
+    store.transaction(() => {
+      if (check === undefined) store.setMeta('kek_check', aeadSeal(this.#kek, KEK_CHECK, KEK_CHECK, this.#random));
+      for (const record of store.allStored()) this.#upgrade(record);
+      const pairing = this.#random(16).slice();
+      store.setMeta('pairing', pairing);
+      store.setWrapMeta('pairing', pairing);
+      store.setMeta('format', Uint8Array.of(FORMAT));
+    });
+  }
+
+  #upgrade(record: SealedKeyRecord): void {
+    const bytes = aeadOpen(this.#kek, record.sealed, formatOneAad(record));
+    if (bytes === undefined) throw alteredKey(record.handle, 'its format-1 seal does not open under the KEK');
+    const usage: KeyUsage | undefined = record.kind === 'ed25519' || record.kind === 'p256' ? 'sign' : record.kind === 'x25519' ? 'agree' : undefined;
+    const upgraded = { ...record, ...(usage ? { usage } : {}) };
+    const { sealed, wrappingKey } = this.#seal(upgraded, bytes);
+    this.#store.reseal(record.handle, usage, sealed, wrappingKey);
+  }
+
+  /** Seals `bytes` for a new record under a fresh wrapping key; the caller still owns (and wipes) `bytes`. */
+  put(meta: Omit<SealedKeyRecord, 'sealed'>, bytes: Uint8Array): void {
+    const { sealed, wrappingKey } = this.#seal(meta, bytes);
+    this.#store.put({ ...meta, sealed }, wrappingKey);
+  }
+
+  #seal(meta: Omit<SealedKeyRecord, 'sealed'>, bytes: Uint8Array): { sealed: Uint8Array; wrappingKey: Uint8Array } {
+    const dek = this.#random(KEY_LENGTH).slice();
+    try {
+      return {
+        sealed: aeadSeal(dek, bytes, keyAad(meta), this.#random),
+        wrappingKey: aeadSeal(this.#kek, dek, wrappingKeyAad(meta.handle), this.#random),
+      };
+    } finally {
+      wipe(dek);
+    }
+  }
+
+  /** The stored metadata, not yet authenticated: use it only to refuse early; unseal() authenticates it. */
+  record(handle: KeyHandle): SealedKeyRecord | undefined {
+    return this.#store.get(handle);
+  }
+
+  /** The key bytes (the caller wipes them), after checking that the key is live and no stored field changed. */
+  unseal(record: SealedKeyRecord): Uint8Array {
+    const wrapped = this.#store.wrappingKey(record.handle);
+    if (wrapped === undefined) throw alteredKey(record.handle, 'it was destroyed (its wrapping key is gone); this row is a restored or re-inserted copy');
+    const dek = aeadOpen(this.#kek, wrapped, wrappingKeyAad(record.handle));
+    if (dek === undefined) throw alteredKey(record.handle, 'its wrapping key was altered');
+    try {
+      const bytes = aeadOpen(dek, record.sealed, keyAad(record));
+      if (bytes === undefined) throw alteredKey(record.handle, 'its stored bytes or metadata were altered');
+      return bytes;
+    } finally {
+      wipe(dek);
+    }
+  }
+
+  delete(handle: KeyHandle): boolean {
+    return this.#store.delete(handle);
+  }
+
+  close(): void {
+    this.#store.close();
+    wipe(this.#kek);
+  }
+}
