@@ -34,10 +34,32 @@ describe.each(caches)('replay cache (%s, SER-012)', (_name, make) => {
     expect(await cache.remember('nonce:b', at(599))).toBe('fresh');
   });
 
-  it('forgets a key once its window has passed', async () => {
+  it('remembers a key through the last instant of its window, inclusive like freshness, and forgets it after (issue 11 item 10)', async () => {
     const cache = make(600, 10);
     await cache.remember('nonce:a', at(0));
-    expect(await cache.remember('nonce:a', at(600))).toBe('fresh');
+    expect(await cache.remember('nonce:a', at(600))).toBe('replayed');
+    expect(await cache.seen('nonce:a', at(600))).toBe(true);
+    expect(await cache.seen('nonce:a', at(600.001))).toBe(false);
+    expect(await cache.remember('nonce:a', at(600.001))).toBe('fresh');
+  });
+
+  it('seen looks a key up without recording it', async () => {
+    const cache = make(600, 1);
+    expect(await cache.seen('nonce:a', at(0))).toBe(false);
+    expect(await cache.remember('nonce:a', at(1))).toBe('fresh');
+    expect(await cache.seen('nonce:a', at(2))).toBe(true);
+  });
+
+  it('gives each namespace its own keys and its own budget: filling one never fills another (issue 11 item 4)', async () => {
+    const cache = make(600, 2);
+    const provisioning = cache.namespace('provisioning:MEF-1');
+    const association = cache.namespace('association:CSE-IN-1');
+    expect(await provisioning.remember('a', at(0))).toBe('fresh');
+    expect(await provisioning.remember('b', at(0))).toBe('fresh');
+    expect(await provisioning.remember('c', at(0))).toBe('full');
+    expect(await association.seen('a', at(0))).toBe(false);
+    expect(await association.remember('a', at(0))).toBe('fresh');
+    expect(await association.namespace('inner').remember('a', at(0))).toBe('fresh');
   });
 
   it('is bounded: when full of live entries it answers full rather than forgetting one', async () => {
@@ -45,7 +67,8 @@ describe.each(caches)('replay cache (%s, SER-012)', (_name, make) => {
     for (const key of ['a', 'b', 'c']) expect(await cache.remember(key, at(0))).toBe('fresh');
     expect(await cache.remember('d', at(10))).toBe('full');
     expect(await cache.remember('a', at(10))).toBe('replayed');
-    expect(await cache.remember('d', at(600))).toBe('fresh'); // a, b, c expired and were evicted
+    expect(await cache.remember('d', at(600))).toBe('full'); // a, b, c are still live at the last instant of their window
+    expect(await cache.remember('d', at(601))).toBe('fresh'); // a, b, c expired and were evicted
   });
 });
 
@@ -93,11 +116,13 @@ describe('persisted replay cache', () => {
     ).toThrow('replayCache.windowSeconds must be at least twice maxClockSkewSeconds');
   });
 
-  it('a full cache makes the Registrar refuse new handshakes instead of dropping replay protection', async () => {
+  it('a full cache makes the Registrar refuse to complete new handshakes instead of dropping replay protection', async () => {
     const world = await handshakeWorld({ kind: 'ed25519', registrar: { replayCache: new MemoryReplayCache({ windowSeconds: 600, maxEntries: 2 }) } });
-    await associate(world); // one nonce + one transcript
+    await associate(world); // one nonce + one transcript, written once the Registree's proof verified
     const handshake = await world.registree.start({ lifetimeSeconds: 60 });
-    await expect(world.registrar.acceptHello(handshake.hello)).rejects.toSatisfy(
+    // Only authenticated runs write to the cache (issue 11 item 4), so a full cache refuses at the finish.
+    const { finish } = await handshake.acceptChallenge(await world.registrar.acceptHello(handshake.hello));
+    await expect(world.registrar.acceptFinish(finish)).rejects.toSatisfy(
       (e) => isCredenceError(e, 'protocol') && e.problem.code === 'protocol' && e.problem.reason === 'replay_cache_full',
     );
   });

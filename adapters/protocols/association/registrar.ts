@@ -13,7 +13,7 @@ import { initiatorVerifier, responderSigner } from '../shared/credential-keys.ts
 import { acceptedClockSkew } from '../../../domain/protocols/clock-skew.ts';
 import { wireEphemeral } from '../shared/wire-ephemeral.ts';
 import { assertNewHello } from '../shared/hello-checks.ts';
-import { rememberOnce } from '../shared/replay.ts';
+import { rememberAuthenticatedRun, replayNamespace } from '../shared/replay.ts';
 import { transcriptFromHello } from '../../../domain/protocols/run-transcript.ts';
 import { associationOutcome } from '../../../domain/protocols/association-outcome.ts';
 import { associationLifetime } from '../../../domain/protocols/association-lifetime.ts';
@@ -74,10 +74,13 @@ export class Registrar {
   readonly #o: RegistrarOptions;
   readonly #sessions: SessionTable<Session>;
   readonly #skew: number;
+  /** This Registrar's own part of the replay cache, written only after a Registree's proof (issue 11 item 4). */
+  readonly #replay: ReplayCache;
 
   constructor(options: RegistrarOptions) {
     this.#o = options;
     this.#skew = acceptedClockSkew(options);
+    this.#replay = replayNamespace(options.replayCache, PROTOCOL, options.id);
     this.#sessions = new SessionTable<Session>({
       timeoutSeconds: options.sessionTimeoutSeconds ?? 60,
       maxSessions: options.maxSessions,
@@ -112,12 +115,10 @@ export class Registrar {
     });
     const verifier = initiatorVerifier(known, 'resolveCredential: a psk256 credential needs its handle');
     const signer = responderSigner(HELLO, known, this.#o.signingKey, 'this Registrar has no signing key for asymmetric credentials');
-    await assertNewHello(
-      HELLO,
-      { ephemeral: hello.ephemeral, nonce: hello.registreeNonce },
-      { cache: this.#o.replayCache, protocol: PROTOCOL, responderId: this.#o.id },
-      now,
-    );
+    // Nothing is written for an unauthenticated hello but a pending session, which a flood cannot keep from a
+    // legitimate Registree (SessionTable); the nonce is remembered once the finish proof verifies (acceptFinish).
+    this.#sessions.assertNotPending(HELLO, hello.registreeNonce);
+    await assertNewHello(HELLO, { ephemeral: hello.ephemeral, nonce: hello.registreeNonce }, this.#replay, now);
 
     const ephemeral = hello.ephemeral ? await se.generate(owner, hello.ephemeral.group, { ephemeral: true }) : undefined;
     try {
@@ -146,7 +147,7 @@ export class Registrar {
         verifier,
         ...(known.handle && descriptor.kind === 'psk256' ? { psk: known.handle } : {}),
         ...(ephemeral ? { ephemeral } : {}),
-      });
+      }, { claimant: hello.registreeId, nonce: hello.registreeNonce });
       return challenge;
     } catch (error) {
       await destroyQuietly(se, owner, ephemeral);
@@ -163,7 +164,8 @@ export class Registrar {
       if (finish.registrarNonce !== challenge.registrarNonce) throw protocolFailure(FINISH, 'nonce_mismatch');
       const th = session.transcript.absorb(finish.type, withoutFields(finish, 'proof'));
       await assertProof(se, owner, session.verifier, proofFor('registree', 'finish', th), finish.proof, FINISH, 'Registree authentication failed');
-      await rememberOnce(FINISH, this.#o.replayCache, `${PROTOCOL}:${this.#o.id}:transcript:${toHex(th)}`, now, 'replayed_transcript');
+      await rememberAuthenticatedRun(FINISH, this.#replay, { nonce: hello.registreeNonce, transcriptHash: toHex(th) }, now);
+      session.authenticated = true;
       const sessionKeyHandle = await deriveSessionKey(
         se,
         owner,

@@ -2,6 +2,13 @@ import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
 import { protocolFailure } from '../../../domain/protocols/protocol.ts';
 
 /**
+ * The part of the replay cache one protocol end owns (issue 11 item 4): its own namespace, with its own entry
+ * budget, so that runs of one protocol (or of another responder sharing the cache) can never fill it.
+ */
+export const replayNamespace = (cache: ReplayCache, protocol: string, responderId: string): ReplayCache =>
+  cache.namespace(`${protocol}:${responderId}`);
+
+/**
  * SER-012: records `key` (a nonce or a transcript hash) and refuses the step when it was seen within the window. A
  * full cache refuses too: losing replay protection under load is worse than refusing work.
  */
@@ -14,4 +21,20 @@ export const rememberOnce = async (
 ): Promise<void> => {
   const verdict = await replayCache.remember(key, now);
   if (verdict !== 'fresh') throw protocolFailure(step, verdict === 'full' ? 'replay_cache_full' : replayed);
+};
+
+/**
+ * Records a run once the initiator's proof over it has verified, and only then (issue 11 item 4): its nonce, so
+ * that its hello replayed later is refused (see `assertNewHello`), and its transcript hash. Nothing an
+ * unauthenticated sender sends reaches the cache, so no flood can fill it; a replayed authenticated run still
+ * finds its nonce and transcript here and is refused.
+ */
+export const rememberAuthenticatedRun = async (
+  step: string,
+  replayCache: ReplayCache,
+  run: { readonly nonce: string; readonly transcriptHash: string },
+  now: Date,
+): Promise<void> => {
+  await rememberOnce(step, replayCache, `nonce:${run.nonce}`, now, 'replayed_nonce');
+  await rememberOnce(step, replayCache, `transcript:${run.transcriptHash}`, now, 'replayed_transcript');
 };

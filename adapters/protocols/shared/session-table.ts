@@ -7,32 +7,63 @@ export interface SessionBase {
   stage: string;
   /** Set by the last step: the session is dropped (and cleaned up) instead of kept for the next message. */
   done?: boolean;
+  /** Set by the step that verified the initiator's proof: the session is no longer evictable by a flood. */
+  authenticated?: boolean;
+}
+
+/** Who a hello claims to be, and its nonce: all a responder knows of a peer before its proof. */
+export interface Claim {
+  readonly claimant: string;
+  readonly nonce: string;
 }
 
 const DEFAULT_MAX_SESSIONS = 10_000;
+const DEFAULT_MAX_PENDING_PER_CLAIMANT = 4;
 
 interface Entry<S> {
   readonly session: S;
   readonly expiresAtMs: number;
+  readonly claim: Claim;
 }
 
 /**
  * In-flight protocol runs on the responder side. A session is taken out of the table while a message is being
  * handled, so a duplicate of that message arriving meanwhile finds no session; a refused message ends the run,
  * and `cleanup` destroys whatever keys it made. Sessions expire after `timeoutSeconds`.
+ *
+ * Issue 11 item 4 (SER-001): a hello is unauthenticated (a Node-ID and a credential fingerprint are public), so the
+ * state it creates must not be something a flood can use up. A session is *pending* until the step that checks the
+ * initiator's proof marks it `authenticated`; pending sessions never refuse a new hello. Each claimed identity
+ * keeps at most `maxPendingPerClaimant` of them and a new hello evicts its oldest; a full table evicts the oldest
+ * pending session of anyone. So a burst of hellos, however large, is forgotten as soon as it stops and the next
+ * legitimate hello always gets a session: at worst a sender flooding *while* a node runs its round trip can make
+ * it start again (which an on-path attacker could do anyway by dropping messages). Only authenticated sessions can
+ * fill the table (`too_many_sessions`), and only an authenticated peer can make one.
  */
 export class SessionTable<S extends SessionBase> {
   readonly #entries = new Map<string, Entry<S>>();
+  /** Pending sessions by claimed identity (insertion order = age) and by the hello's nonce. */
+  readonly #pendingByClaimant = new Map<string, Set<string>>();
+  readonly #pendingNonces = new Map<string, string>();
   readonly #timeoutMs: number;
   readonly #maxSessions: number;
+  readonly #maxPendingPerClaimant: number;
   readonly #cleanup: (session: S) => Promise<void>;
 
-  constructor(options: { timeoutSeconds: number; maxSessions?: number | undefined; cleanup: (session: S) => Promise<void> }) {
+  constructor(options: {
+    timeoutSeconds: number;
+    maxSessions?: number | undefined;
+    maxPendingPerClaimant?: number | undefined;
+    cleanup: (session: S) => Promise<void>;
+  }) {
     const maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+    const perClaimant = options.maxPendingPerClaimant ?? DEFAULT_MAX_PENDING_PER_CLAIMANT;
     if (!(options.timeoutSeconds > 0)) throw new RangeError('timeoutSeconds must be positive');
     if (!(Number.isInteger(maxSessions) && maxSessions > 0)) throw new RangeError('maxSessions must be a positive integer');
+    if (!(Number.isInteger(perClaimant) && perClaimant > 0)) throw new RangeError('maxPendingPerClaimant must be a positive integer');
     this.#timeoutMs = options.timeoutSeconds * 1000;
     this.#maxSessions = maxSessions;
+    this.#maxPendingPerClaimant = perClaimant;
     this.#cleanup = options.cleanup;
   }
 
@@ -44,31 +75,46 @@ export class SessionTable<S extends SessionBase> {
     return new Date(now.getTime() + this.#timeoutMs).toISOString();
   }
 
-  async add(step: string, now: Date, session: S): Promise<void> {
-    for (const [id, entry] of this.#entries) {
-      if (entry.expiresAtMs > now.getTime()) break;
-      this.#entries.delete(id);
-      await this.#cleanup(entry.session);
-    }
-    if (this.#entries.size >= this.#maxSessions) {
+  /** SER-012 within the session timeout: a hello whose nonce a pending run already carries is a replay. */
+  assertNotPending(step: string, nonce: string): void {
+    if (this.#pendingNonces.has(nonce)) throw protocolFailure(step, 'replayed_nonce');
+  }
+
+  /** Adds a pending session for `claim`; never refused for room while pending sessions can make it. */
+  async add(step: string, now: Date, session: S, claim: Claim): Promise<void> {
+    try {
+      this.assertNotPending(step, claim.nonce);
+      for (const [id, entry] of this.#entries) {
+        if (entry.expiresAtMs > now.getTime()) break;
+        await this.#evict(id);
+      }
+      const own = this.#pendingByClaimant.get(claim.claimant);
+      while (own !== undefined && own.size >= this.#maxPendingPerClaimant) await this.#evict(own.values().next().value as string);
+      while (this.#entries.size >= this.#maxSessions) {
+        const oldestPending = this.#oldestPending();
+        if (oldestPending === undefined) throw protocolFailure(step, 'too_many_sessions');
+        await this.#evict(oldestPending);
+      }
+      this.assertNotPending(step, claim.nonce); // another hello with this nonce may have arrived during a cleanup
+    } catch (error) {
       await this.#cleanup(session);
-      throw protocolFailure(step, 'too_many_sessions');
+      throw error;
     }
-    this.#entries.set(session.id, { session, expiresAtMs: now.getTime() + this.#timeoutMs });
+    this.#put(session.id, { session, expiresAtMs: now.getTime() + this.#timeoutMs, claim });
   }
 
   /** Runs one step of session `id`, which must be at `stage`; any failure ends the session. */
   async step<T>(id: string, step: string, stage: S['stage'], now: Date, handle: (session: S) => Promise<T>): Promise<T> {
     const entry = this.#entries.get(id);
     if (!entry) throw protocolFailure(step, 'unknown_session');
-    this.#entries.delete(id);
+    this.#take(id, entry);
     const { session } = entry;
     try {
       if (entry.expiresAtMs <= now.getTime()) throw protocolFailure(step, 'stale', 'the session expired');
       if (session.stage !== stage) throw protocolFailure(step, 'unknown_session', `session is not awaiting ${step}`);
       const result = await handle(session);
       if (session.done) await this.#cleanup(session);
-      else this.#entries.set(id, entry);
+      else this.#put(id, entry);
       return result;
     } catch (error) {
       await this.#cleanup(session);
@@ -78,5 +124,36 @@ export class SessionTable<S extends SessionBase> {
 
   get size(): number {
     return this.#entries.size;
+  }
+
+  #put(id: string, entry: Entry<S>): void {
+    this.#entries.set(id, entry);
+    if (entry.session.authenticated) return;
+    const { claimant, nonce } = entry.claim;
+    let own = this.#pendingByClaimant.get(claimant);
+    if (own === undefined) this.#pendingByClaimant.set(claimant, (own = new Set()));
+    own.add(id);
+    this.#pendingNonces.set(nonce, id);
+  }
+
+  #take(id: string, entry: Entry<S>): void {
+    this.#entries.delete(id);
+    const { claimant, nonce } = entry.claim;
+    const own = this.#pendingByClaimant.get(claimant);
+    own?.delete(id);
+    if (own?.size === 0) this.#pendingByClaimant.delete(claimant);
+    if (this.#pendingNonces.get(nonce) === id) this.#pendingNonces.delete(nonce);
+  }
+
+  #oldestPending(): string | undefined {
+    for (const [id, entry] of this.#entries) if (!entry.session.authenticated) return id;
+    return undefined;
+  }
+
+  async #evict(id: string): Promise<void> {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return;
+    this.#take(id, entry);
+    await this.#cleanup(entry.session);
   }
 }
