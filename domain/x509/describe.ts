@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { certificateFingerprint, toBase64url } from '../crypto/index.ts';
-import { certificateRejected } from './chain.ts';
+import { certificateRejected } from './rejection.ts';
 
 /**
  * What the engine records of a manufacturer certificate at the factory (SER-SWIR-04): what identifies it and
