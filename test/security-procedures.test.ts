@@ -98,13 +98,12 @@ describe('manufacturer (IDevID) certificates through the engine (SER-SWIR-04)', 
     expect(provisioned.events[0]!.data).toMatchObject({ receipt: { manufacturerCertificate: { subject: 'CN=meter-1, O=Acme Meters', anchorFingerprint: expect.stringMatching(/^sha256:/) } } });
   });
 
-  it('refuses a chain from an unknown manufacturer root, appending nothing', async () => {
+  it('refuses a chain from an unknown manufacturer root at the factory (preProvision verifies what it records), appending nothing', async () => {
     const otherRoot = await rootCa('CN=Someone Else Root');
     world = await securityWorld('idevid-unknown', { trustAnchors: TrustAnchors.fromDer([der(otherRoot.cert)]) });
-    const device = await factory(world);
     const before = await footprint(world.credence.store);
-    const error = await world.procedures.provisionRemotely({ device, credentialId: 'meter-1-svc', kind: 'ed25519' }).catch((e: unknown) => e);
-    expect(isCredenceError(error, 'protocol') && error.message).toContain('unknown_trust_anchor');
+    const error = await factory(world).catch((e: unknown) => e);
+    expect(isCredenceError(error, 'bad_signature') && error.message).toContain('unknown_trust_anchor');
     expect(await footprint(world.credence.store)).toEqual(before);
   });
 });
@@ -159,8 +158,7 @@ describe('a failed procedure appends nothing', () => {
       .catch((e: unknown) => e);
     expect(isCredenceError(error, 'illegal_transition')).toBe(true);
     expect(await footprint(w.credence.store)).toEqual(before);
-    const { KeyRegistry } = await import('../adapters/protocols/procedures/index.ts');
-    expect(new KeyRegistry(w.credence.readModels).live('association-sa-1', 'session')).toEqual([first.registrar.sessionKeyHandle]);
+    expect(w.credence.keyRegistry?.live('association-sa-1', 'session')).toEqual([first.registrar.sessionKeyHandle]);
     expect(derived.map((d) => d.owner).sort()).toEqual([device.owner, w.infrastructure.owner].sort());
     for (const { se, owner, handle } of derived) {
       const reuse = await se.seal(owner, handle as never, new Uint8Array([1]), new Uint8Array(0)).catch((e: unknown) => e);
@@ -235,8 +233,7 @@ describe('rotation, revocation cascade and crypto-shredding', () => {
     const w = world;
     const device = await w.provisioned('meter-1', 'ed25519', 'psk256');
     const { registrar } = await w.procedures.associate({ device, associationId: 'sa-1', credentialId: 'meter-1-svc', lifetimeSeconds: 3600 });
-    const registry = (await import('../adapters/protocols/procedures/index.ts')).KeyRegistry;
-    const keys = new registry(w.credence.readModels);
+    const keys = w.credence.keyRegistry!;
     const [psk] = keys.live('credential-meter-1-svc', 'psk');
     expect(psk).toBeDefined();
     await w.infraSe.mac(w.infrastructure.owner, psk as never, new Uint8Array([1]));

@@ -18,18 +18,26 @@ import {
 import { ProjectionRunner } from '../../projections/runtime/index.ts';
 import { lifecycleEvents$, type DeliveryOptions, type LifecycleEvent, type LifecycleFilterInput } from '../../projections/streams/index.ts';
 import { TransparencyProjection } from '../../projections/transparency/index.ts';
+import { preparePrivateDir, withPrivateUmask } from '../driven/files/index.ts';
+import { SqliteKeyRegistry } from '../driven/key-registry/index.ts';
 import { openReadModels, type ReadModelDb } from '../driven/readmodels/index.ts';
-import { MemoryReplayCache } from '../driven/replay-cache/index.ts';
+import { openReplayCache } from '../driven/replay-cache/index.ts';
 import { openSqliteStore, openSqliteStoreInDir, openStore } from '../driven/store/index.ts';
 import { openTransparencyInDir } from '../driven/transparency/index.ts';
 import { createEngine, type Engine } from '../engine/index.ts';
-import { Infrastructure, KeyRegistry, SecurityProcedures, keyShredder } from '../protocols/procedures/index.ts';
+import { Infrastructure, SecurityProcedures, keyShredder, type KeyRegistry } from '../protocols/procedures/index.ts';
 import { systemProjections } from './projections.ts';
 
 export interface Credence {
   readonly store: EventStore;
   readonly engine: Engine;
+  /** Disposable: deleted and rebuilt from the events at any time (`<data>/readmodels.db`). */
   readonly readModels: ReadModelDb;
+  /**
+   * Which Secure Environment keys the infrastructure holds for which entity (`<data>/keys.db`), when a Secure
+   * Environment was given. Durable state, not a read model: handles are in no event, so nothing could rebuild it.
+   */
+  readonly keyRegistry: KeyRegistry | undefined;
   readonly runner: ProjectionRunner;
   readonly scheduler: ExpiryScheduler;
   /** The non-repudiation log of a data folder (absent for in-memory instances). */
@@ -105,8 +113,14 @@ const assertConnectionStringBounded = (connectionString: string | undefined): vo
  * The composition root: the one place that wires a store, the engine, the read models, the system projections
  * and the security procedures into one running instance.
  */
-export const openCredence = (options: OpenOptions): Credence => {
+export const openCredence = (options: OpenOptions): Credence =>
+  // Every file created while wiring (events, read models, key registry, transparency log) is private: 0600.
+  withPrivateUmask(() => compose(options));
+
+const compose = (options: OpenOptions): Credence => {
   assertConnectionStringBounded(options.connectionString);
+  // Created 0700, and refused when group or others may write to it, before any file is opened in it.
+  if ('dir' in options.location) preparePrivateDir(options.location.dir);
   const store =
     options.store ??
     (options.connectionString !== undefined
@@ -125,7 +139,8 @@ export const openCredence = (options: OpenOptions): Credence => {
       ? undefined
       : new TransparencyProjection({ store, log: log.log, signer: log.signer, origin: log.origin, now: () => options.clock.now() });
   const readModels = openReadModels(options.location);
-  const registry = options.security === undefined ? undefined : new KeyRegistry(readModels);
+  // Opening it moves a registry an earlier version kept in readmodels.db into keys.db.
+  const registry = options.security === undefined ? undefined : SqliteKeyRegistry.open(options.location, { legacy: readModels });
   const securityOwner = options.security?.owner ?? 'maf:infrastructure';
   // With a Secure Environment and no key given, the pseudonym PRF key is made there on first use and its
   // handle kept in the key registry, so pseudonyms stay stable across restarts (seed 004; SER-011).
@@ -141,6 +156,8 @@ export const openCredence = (options: OpenOptions): Credence => {
       ? []
       : [keyShredder(options.security.se, securityOwner, registry, () => options.clock.now())];
   let security: Promise<{ infrastructure: Infrastructure; procedures: SecurityProcedures }> | undefined;
+  // SER-012 across restarts (issue 11 item 10): by default `replay-cache.db` in the data folder, memory only in memory.
+  let ownReplayCache: ReturnType<typeof openReplayCache> | undefined;
   const { projections, scheduler } = systemProjections({
     engine,
     ...(options.signing !== undefined ? { signing: options.signing } : {}),
@@ -160,6 +177,7 @@ export const openCredence = (options: OpenOptions): Credence => {
     store,
     engine,
     readModels,
+    keyRegistry: registry,
     runner,
     scheduler,
     transparency,
@@ -171,7 +189,7 @@ export const openCredence = (options: OpenOptions): Credence => {
       if (s === undefined || registry === undefined) throw new Error('openCredence: pass options.security to run the security procedures');
       security ??= Infrastructure.open({
         engine, se: s.se, registry, random: s.random, actor: s.actor, owner: securityOwner,
-        replayCache: s.replayCache ?? new MemoryReplayCache({ windowSeconds: 3600, maxEntries: 100_000 }),
+        replayCache: s.replayCache ?? (ownReplayCache = withPrivateUmask(() => openReplayCache(options.location))),
         ...(s.trustAnchors !== undefined ? { trustAnchors: s.trustAnchors } : {}),
       }).then((infrastructure) => ({ infrastructure, procedures: new SecurityProcedures(infrastructure) }));
       return security;
@@ -193,6 +211,8 @@ export const openCredence = (options: OpenOptions): Credence => {
         log?.log.close();
       }
       readModels.close();
+      registry?.close();
+      ownReplayCache?.close();
       await store.close();
     },
   };

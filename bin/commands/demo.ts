@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { command } from '../../domain/commands/index.ts';
@@ -9,6 +8,7 @@ import { DAY, FakeClock } from '../../adapters/driven/clock/index.ts';
 import { Device, type SecurityProcedures } from '../../adapters/protocols/procedures/index.ts';
 import { openCredence, type Credence } from '../../adapters/runtime/index.ts';
 import { EmbeddedSecureEnvironment, secureEnvironmentConfigForDataDir } from '../../adapters/driven/secure-environment/index.ts';
+import { preparePrivateDatabaseFile, preparePrivateDir, withPrivateUmask } from '../../adapters/driven/files/index.ts';
 import { stateOf } from '../../machines/index.ts';
 import { parseCli, type Io } from '../io.ts';
 
@@ -24,6 +24,14 @@ const FLEET = [
   { nodeId: 'meter-3', bootstrap: 'ed25519', service: 'p256', class: 'smart-meter', model: 'SM-10' },
   { nodeId: 'meter-4', bootstrap: 'psk256', service: 'psk256', class: 'smart-meter', model: 'SM-2' },
 ] as const;
+
+/** A Secure Environment in `dir`, every file it creates private (0600), like every other data file (issue 11 item 13). */
+const openSecureEnvironment = (dir: string, now: () => Date): EmbeddedSecureEnvironment => {
+  const config = secureEnvironmentConfigForDataDir(dir);
+  preparePrivateDir(dir);
+  preparePrivateDatabaseFile(config.database);
+  return withPrivateUmask(() => EmbeddedSecureEnvironment.open(config, { now, random }));
+};
 
 const Args = z.object({ data: z.string().min(1).default('./data'), positionals: z.array(z.string()).max(0) });
 
@@ -45,11 +53,11 @@ const showStates = async (c: Credence, io: Io) => {
 const scenario = async (c: Credence, procedures: SecurityProcedures, clock: FakeClock, dir: string, io: Io) => {
   const run = (type: Parameters<typeof command>[0], data: Record<string, unknown>) => c.engine.execute(command(type, data, { actor: OPERATOR }));
   const devices = new Map<string, Device>();
-  mkdirSync(join(dir, 'devices'), { recursive: true });
+  preparePrivateDir(join(dir, 'devices'));
   await run('createSubscription', { subscriptionId: 'city-utilities', subscriber: 'City Utilities', notBefore: EPOCH, notAfter: day(365) });
   io.out('day 0: factory Initialization: canonical Node-IDs, generic profiles, bootstrap keys generated in each device');
   for (const n of FLEET) {
-    const se = EmbeddedSecureEnvironment.open(secureEnvironmentConfigForDataDir(join(dir, 'devices', n.nodeId)), { now: () => clock.now(), random });
+    const se = openSecureEnvironment(join(dir, 'devices', n.nodeId), () => clock.now());
     const device = new Device({ nodeId: n.nodeId, se, now: () => clock.now(), random });
     devices.set(n.nodeId, device);
     await procedures.preProvision({
@@ -101,8 +109,7 @@ const scenario = async (c: Credence, procedures: SecurityProcedures, clock: Fake
 export const demo = async (argv: string[], io: Io): Promise<number> => {
   const args = parseCli(argv, { data: { type: 'string' } }, Args, io);
   if (args === undefined) return 2;
-  mkdirSync(args.data, { recursive: true });
-  const se = EmbeddedSecureEnvironment.open(secureEnvironmentConfigForDataDir(args.data), { now: () => new Date(), random });
+  const se = openSecureEnvironment(args.data, () => new Date());
   const clock = new FakeClock(EPOCH);
   const c = openCredence({ location: { dir: args.data }, clock, security: { se, random, actor: OPERATOR } });
   try {

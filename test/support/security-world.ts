@@ -5,7 +5,7 @@ import { FakeClock } from '../../adapters/driven/clock/index.ts';
 import { toBase64url } from '../../domain/crypto/index.ts';
 import { Device } from '../../adapters/protocols/procedures/index.ts';
 import { openCredence } from '../../adapters/runtime/index.ts';
-import { EmbeddedSecureEnvironment } from '../../adapters/driven/secure-environment/index.ts';
+import { InspectableSecureEnvironment as EmbeddedSecureEnvironment } from './inspectable-secure-environment.ts';
 import { seededRandom } from '../crypto-fixtures.ts';
 import type { TrustAnchors } from '../../domain/x509/index.ts';
 import { at, operator, profile, T0 } from './fleet.ts';

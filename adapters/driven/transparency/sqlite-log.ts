@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
+import { DATA_DIR_MODE, preparePrivateDatabaseFile, preparePrivateDir } from '../files/index.ts';
 import {
   appendLeafHash,
   frontierNodes,
@@ -257,10 +258,16 @@ export class SqliteTransparencyLog implements TransparencyLogStore {
 export const TRANSPARENCY_DB_FILE = 'transparency.db';
 
 export const openTransparencyLog = (location: { file: string } | { memory: true }): SqliteTransparencyLog => {
-  if ('file' in location) mkdirSync(dirname(location.file), { recursive: true });
+  if ('file' in location) {
+    mkdirSync(dirname(location.file), { recursive: true, mode: DATA_DIR_MODE });
+    // Created 0600 before SQLite opens it: the log and its -wal/-shm are never readable by others.
+    preparePrivateDatabaseFile(location.file);
+  }
   return new SqliteTransparencyLog(new Database('file' in location ? location.file : ':memory:'));
 };
 
-/** Opens `<dataDir>/transparency.db`. */
-export const openTransparencyLogInDir = (dataDir: string): SqliteTransparencyLog =>
-  openTransparencyLog({ file: join(dataDir, TRANSPARENCY_DB_FILE) });
+/** Opens `<dataDir>/transparency.db`; refuses a data folder others may write to. */
+export const openTransparencyLogInDir = (dataDir: string): SqliteTransparencyLog => {
+  preparePrivateDir(dataDir);
+  return openTransparencyLog({ file: join(dataDir, TRANSPARENCY_DB_FILE) });
+};

@@ -7,7 +7,6 @@ import { publicKeyFingerprint } from '../../../domain/crypto/fingerprint.ts';
 import { assertFresh, assertUsableCredential, newNonce, parseMessage, protocolFailure } from '../../../domain/protocols/protocol.ts';
 import { isValidSigningPublicKey, verifySignature } from '../../../domain/crypto/signatures.ts';
 import { withoutFields, type Transcript } from '../../../domain/crypto/transcript.ts';
-import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
 import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 import { assertProof, prove, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
@@ -15,6 +14,9 @@ import { initiatorVerifier, responderSigner } from '../shared/credential-keys.ts
 import { acceptedClockSkew } from '../../../domain/protocols/clock-skew.ts';
 import { wireEphemeral } from '../shared/wire-ephemeral.ts';
 import { assertNewHello } from '../shared/hello-checks.ts';
+import { rememberAuthenticatedRun, replayNamespace } from '../shared/replay.ts';
+import { toHex } from '../../../domain/crypto/bytes.ts';
+import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
 import { transcriptFromHello } from '../../../domain/protocols/run-transcript.ts';
 import { verifyCertificateChain, type TrustAnchors } from '../../../domain/x509/chain.ts';
 import { deliveryKey } from './key-delivery.ts';
@@ -70,7 +72,10 @@ interface Session extends SessionBase {
   readonly ephemeral?: KeyHandle;
   readonly manufacturerCertificate?: ProvisioningOutcome['manufacturerCertificate'];
   credential?: CredentialDescriptor;
+  /** psk256: the infrastructure's copy as a session key (never stored), for key confirmation at the receipt. */
   credentialKeyHandle?: KeyHandle;
+  /** psk256: the delivered PSK and its delivery key (ephemeral), to store the copy once the receipt confirms it. */
+  delivery?: { readonly kek: KeyHandle; readonly wrapped: Uint8Array; readonly aad: Uint8Array };
 }
 
 const HELLO = 'provisioning.hello';
@@ -86,15 +91,18 @@ export class EnrolmentFunction {
   readonly #o: EnrolmentFunctionOptions;
   readonly #sessions: SessionTable<Session>;
   readonly #skew: number;
+  /** This function's own part of the replay cache, written only after a node's proof (issue 11 item 4). */
+  readonly #replay: ReplayCache;
 
   constructor(options: EnrolmentFunctionOptions) {
     this.#o = options;
     this.#skew = acceptedClockSkew(options);
+    this.#replay = replayNamespace(options.replayCache, PROTOCOL, options.id);
     if (!(options.credentialLifetimeSeconds > 0)) throw new RangeError('credentialLifetimeSeconds must be positive');
     this.#sessions = new SessionTable<Session>({
       timeoutSeconds: options.sessionTimeoutSeconds ?? 120,
       maxSessions: options.maxSessions,
-      cleanup: (s) => destroyQuietly(options.se, options.owner, s.ephemeral, s.credentialKeyHandle),
+      cleanup: (s) => destroyQuietly(options.se, options.owner, s.ephemeral, s.credentialKeyHandle, s.delivery?.kek),
     });
   }
 
@@ -117,12 +125,10 @@ export class EnrolmentFunction {
     const nodeVerifier = initiatorVerifier(bootstrap, 'resolveBootstrap: a psk256 bootstrap credential needs its handle');
     const signer = responderSigner(HELLO, bootstrap, this.#o.signingKey, 'this Enrolment Function has no signing key for asymmetric bootstraps');
     const group = hello.ephemeral?.group;
-    await assertNewHello(
-      HELLO,
-      { ephemeral: hello.ephemeral, nonce: hello.nodeNonce },
-      { cache: this.#o.replayCache, protocol: PROTOCOL, responderId: this.#o.id },
-      now,
-    );
+    // Nothing is written for an unauthenticated hello but a pending session, which a flood cannot keep from a
+    // legitimate node (SessionTable); the nonce is remembered once the node's auth proof verifies (acceptAuth).
+    this.#sessions.assertNotPending(HELLO, hello.nodeNonce);
+    await assertNewHello(HELLO, { ephemeral: hello.ephemeral, nonce: hello.nodeNonce }, this.#replay, now);
 
     const sessionId = this.#sessions.newId(this.#o.random);
     const ephemeral = group ? await se.generate(owner, group, { ephemeral: true }) : undefined;
@@ -160,7 +166,7 @@ export class EnrolmentFunction {
         challenge,
         ...(ephemeral ? { ephemeral } : {}),
         ...(manufacturerCertificate ? { manufacturerCertificate } : {}),
-      });
+      }, { claimant: hello.nodeId, nonce: hello.nodeNonce });
       return challenge;
     } catch (error) {
       await destroyQuietly(se, owner, ephemeral);
@@ -170,11 +176,14 @@ export class EnrolmentFunction {
 
   async acceptAuth(input: unknown): Promise<ProvisioningDelivery> {
     const auth = parseMessage(ProvisioningAuth, input, AUTH);
-    return this.#sessions.step(auth.sessionId, AUTH, 'challenged', this.#o.now(), async (session) => {
+    const now = this.#o.now();
+    return this.#sessions.step(auth.sessionId, AUTH, 'challenged', now, async (session) => {
       const { se, owner } = this.#o;
       if (auth.enrolmentNonce !== session.enrolmentNonce) throw protocolFailure(AUTH, 'nonce_mismatch');
       const th = session.transcript.absorb(auth.type, withoutFields(auth, 'proof', 'proofOfPossession'));
       await assertProof(se, owner, session.nodeVerifier, proofFor('node', 'auth', th), auth.proof, AUTH, 'node authentication failed');
+      await rememberAuthenticatedRun(AUTH, this.#replay, { nonce: session.hello.nodeNonce, transcriptHash: toHex(th) }, now);
+      session.authenticated = true;
       const { hello, challenge } = session;
       const common = { validity: challenge.validity, owner: { kind: 'node' as const, id: hello.nodeId } };
       let credential: CredentialDescriptor;
@@ -187,11 +196,13 @@ export class EnrolmentFunction {
           credential = { kind: 'psk256', fingerprint: (await se.describe(owner, temporary)).fingerprint, ...common };
           const aad = deliveryAad(th, credential);
           const wrapped = await se.wrap(owner, temporary, kek, aad);
-          // The infrastructure copy is re-imported non-extractable: once delivered, it never leaves again.
-          session.credentialKeyHandle = await se.unwrap(owner, kek, wrapped, aad, { kind: 'psk256' });
+          // Until the receipt confirms the delivery, the infrastructure's copy is a session key: a run that times out
+          // or dies with the process leaves no stored copy behind. The stored copy is made at the receipt.
+          session.credentialKeyHandle = await se.unwrap(owner, kek, wrapped, aad, { kind: 'psk256', ephemeral: true });
+          session.delivery = { kek, wrapped, aad };
           wrappedKey = toBase64url(wrapped);
         } finally {
-          await destroyQuietly(se, owner, temporary, kek, session.ephemeral);
+          await destroyQuietly(se, owner, temporary, session.delivery === undefined ? kek : undefined, session.ephemeral);
         }
       } else {
         const kind = hello.credentialKind;
@@ -248,12 +259,17 @@ export class EnrolmentFunction {
         RECEIPT,
         'receipt not made with the new credential',
       );
+      // The receipt is accepted: only now is the infrastructure's copy stored, re-imported non-extractable (once
+      // delivered, it never leaves again) and handed over; the session copy and the delivery key go with the session.
+      const { delivery } = session;
+      const stored = delivery && (await se.unwrap(owner, delivery.kek, delivery.wrapped, delivery.aad, { kind: 'psk256' }));
+      if (delivery && stored === undefined) throw new Error('the delivered PSK no longer opens under its delivery key');
       const outcome: ProvisioningOutcome = {
         sessionId: session.id,
         nodeId: session.hello.nodeId,
         enrolmentFunctionId: this.#o.id,
         credential,
-        ...(session.credentialKeyHandle ? { credentialKeyHandle: session.credentialKeyHandle } : {}),
+        ...(stored ? { credentialKeyHandle: stored } : {}),
         bootstrapFingerprint: session.hello.bootstrap.fingerprint,
         ...(session.manufacturerCertificate ? { manufacturerCertificate: session.manufacturerCertificate } : {}),
         serviceParameters: session.challenge.serviceParameters,
@@ -261,7 +277,6 @@ export class EnrolmentFunction {
         receipt: { bootstrapProof: receipt.bootstrapProof, credentialProof: receipt.credentialProof },
         completedAt: this.#o.now().toISOString(),
       };
-      session.credentialKeyHandle = undefined; // handed over to the engine: not cleaned up with the session
       session.done = true;
       return outcome;
     });

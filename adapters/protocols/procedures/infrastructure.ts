@@ -1,12 +1,11 @@
 import { command } from '../../../domain/commands/index.ts';
-import { protocolError, validationError } from '../../../domain/errors.ts';
+import { isCredenceError, protocolError, validationError } from '../../../domain/errors.ts';
 import type { Actor } from '../../../domain/metadata.ts';
-import { streamIdOf } from '../../../domain/streams.ts';
+import { parseStreamId, streamIdOf } from '../../../domain/streams.ts';
 import type { CredentialContext } from '../../../machines/index.ts';
 import type { Engine } from '../../engine/index.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import { EnrolmentFunction } from '../enrolment/index.ts';
-import { type ProvisioningOutcome } from '../../../domain/protocols/index.ts';
 import { Registrar } from '../association/index.ts';
 import { type AssociationOutcome } from '../../../domain/protocols/index.ts';
 import { type ReplayCache } from '../../../domain/ports/index.ts';
@@ -35,6 +34,9 @@ export interface InfrastructureOptions {
 }
 
 const INFRA = 'infrastructure';
+
+/** The event that makes a pending key binding its entity's, by purpose (a PSK copy: the credential is provisioned). */
+const CONFIRMED_BY: Readonly<Record<string, string>> = { psk: 'CredentialProvisioned' };
 
 /**
  * The infrastructure ends of the security procedures over the engine: the M2M Enrolment Function (remote
@@ -87,9 +89,13 @@ export class Infrastructure {
     });
   }
 
-  /** Opens the infrastructure, reusing its signing keys from earlier runs (devices pin their public keys). */
+  /**
+   * Opens the infrastructure, reusing its signing keys from earlier runs (devices pin their public keys), after
+   * sweeping the keys of runs that died with the last process (`sweepPendingKeys`).
+   */
   static async open(o: InfrastructureOptions): Promise<Infrastructure> {
     const owner = o.owner ?? 'maf:infrastructure';
+    await Infrastructure.sweepPendingKeys(o, owner);
     const kind = o.signingKind ?? 'ed25519';
     const key = async (purpose: string): Promise<KeyHandle> => {
       const [existing] = o.registry.live(INFRA, purpose);
@@ -102,6 +108,29 @@ export class Infrastructure {
     const registrar = await key('registrar-signing');
     const pub = async (h: KeyHandle) => (await o.se.describe(owner, h)).publicKey!;
     return new Infrastructure(o, { kind, ef, registrar, efPublicKey: await pub(ef), registrarPublicKey: await pub(registrar) });
+  }
+
+  /**
+   * On start: a key binding still pending belongs to a run of an earlier process that cannot complete any more
+   * (its session, in memory, is gone). Its key is destroyed, unless the engine did record the event that makes it
+   * the entity's (the process died between that append and the confirmation): then the binding is confirmed.
+   */
+  static async sweepPendingKeys(o: InfrastructureOptions, owner: string): Promise<void> {
+    for (const binding of o.registry.pending()) {
+      const ref = parseStreamId(binding.stream);
+      const confirmedBy = CONFIRMED_BY[binding.purpose];
+      const entity = ref === undefined ? undefined : await o.engine.entity(ref.kind, ref.id);
+      if (confirmedBy !== undefined && entity?.events.some((e) => e.event.type === confirmedBy)) {
+        o.registry.confirm(binding.stream, binding.handle);
+        continue;
+      }
+      try {
+        await o.se.destroy(owner, binding.handle as KeyHandle);
+      } catch (error) {
+        if (!isCredenceError(error, 'not_found')) throw error;
+      }
+      o.registry.markDestroyed(binding.stream, binding.handle, o.engine.clock.now());
+    }
   }
 
   async #bootstrapOf(nodeId: string) {
@@ -127,11 +156,17 @@ export class Infrastructure {
     return { descriptor, ...(handle !== undefined ? { handle: handle as KeyHandle } : {}), ...(!usable ? { revoked: true } : {}) };
   }
 
-  /** Keeps the Enrolment Function's handle of a provisioned PSK, for the Registrar and for shredding. */
-  keepPsk(credentialId: string, outcome: ProvisioningOutcome): void {
-    if (outcome.credentialKeyHandle !== undefined) {
-      this.o.registry.register(streamIdOf('credential', credentialId), outcome.credentialKeyHandle, 'psk');
-    }
+  /**
+   * Keeps the Enrolment Function's handle of a provisioned PSK, for the Registrar and for shredding: pending until
+   * the engine records the credential as provisioned (`confirmPsk`), swept at the next start if it never does.
+   */
+  keepPsk(credentialId: string, handle: KeyHandle | undefined): void {
+    if (handle !== undefined) this.o.registry.register(streamIdOf('credential', credentialId), handle, 'psk', { pending: true });
+  }
+
+  /** The credential whose PSK copy `keepPsk` kept is recorded as provisioned: the copy is its own for good. */
+  confirmPsk(credentialId: string, handle: KeyHandle | undefined): void {
+    if (handle !== undefined) this.o.registry.confirm(streamIdOf('credential', credentialId), handle);
   }
 
   /** Runs `handshake` with the Registrar as the authenticator of `credentialId` for `registreeId`. */

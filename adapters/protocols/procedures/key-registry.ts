@@ -1,35 +1,30 @@
-import type Database from 'better-sqlite3';
+/** One Secure Environment key the infrastructure holds for an entity. */
+export interface KeyBinding {
+  readonly stream: string;
+  readonly handle: string;
+  readonly purpose: string;
+}
 
 /**
  * Which Secure Environment handles the infrastructure holds for which entity (the Enrolment Function's copy of
- * a provisioned PSK, the Registrar's session keys). Handles are references, not secrets; they are kept here,
- * not in events, because they mean nothing outside this Secure Environment. The shredder reads it to destroy
- * the keys of a revoked or expired entity.
+ * a provisioned PSK, the Registrar's session keys, the Enrolment Function and Registrar signing keys and the
+ * pseudonym PRF key under `infrastructure`). Handles are references, not secrets; they are kept here, not in
+ * events, because they mean nothing outside this Secure Environment, and for the same reason they cannot be rebuilt
+ * from events: the registry is durable state of its own, never a read model (adapters/driven/key-registry).
+ * The shredder reads it to destroy the keys of a revoked or expired entity.
  */
-export class KeyRegistry {
-  constructor(private readonly db: Database.Database) {
-    db.exec(`CREATE TABLE IF NOT EXISTS se_key_handles (
-      stream TEXT NOT NULL,
-      handle TEXT NOT NULL,
-      purpose TEXT NOT NULL,
-      destroyed_at TEXT,
-      PRIMARY KEY (stream, handle)
-    ) WITHOUT ROWID`);
-  }
-
-  register(stream: string, handle: string, purpose: string): void {
-    this.db.prepare('INSERT OR IGNORE INTO se_key_handles (stream, handle, purpose) VALUES (?, ?, ?)').run(stream, handle, purpose);
-  }
-
-  /** Live handles of an entity, optionally of one purpose. */
-  live(stream: string, purpose?: string): string[] {
-    const rows = this.db
-      .prepare('SELECT handle, purpose FROM se_key_handles WHERE stream = ? AND destroyed_at IS NULL ORDER BY handle')
-      .all(stream) as { handle: string; purpose: string }[];
-    return rows.filter((r) => purpose === undefined || r.purpose === purpose).map((r) => r.handle);
-  }
-
-  markDestroyed(stream: string, handle: string, at: Date): void {
-    this.db.prepare('UPDATE se_key_handles SET destroyed_at = ? WHERE stream = ? AND handle = ?').run(at.toISOString(), stream, handle);
-  }
+export interface KeyRegistry {
+  /**
+   * Binds `handle` to the entity `stream`. A `pending` binding waits for the event that makes the key the
+   * entity's (a PSK copy: `CredentialProvisioned`): `confirm` it once recorded; one still pending when the
+   * infrastructure starts belongs to a run that died, and is swept.
+   */
+  register(stream: string, handle: string, purpose: string, options?: { readonly pending?: boolean }): void;
+  /** The event that makes a pending binding the entity's is recorded. */
+  confirm(stream: string, handle: string): void;
+  /** Live (not destroyed) handles of an entity, pending ones included, optionally of one purpose. */
+  live(stream: string, purpose?: string): string[];
+  /** Live bindings still pending, of every entity. */
+  pending(): KeyBinding[];
+  markDestroyed(stream: string, handle: string, at: Date): void;
 }

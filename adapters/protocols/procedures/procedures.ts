@@ -2,7 +2,7 @@ import type { NodeProfile } from '../../../domain/events/index.ts';
 import { streamIdOf } from '../../../domain/streams.ts';
 import type { CredentialKind } from '../../../domain/crypto/credential.ts';
 import { fromBase64url, toBase64url } from '../../../domain/crypto/index.ts';
-import { describeCertificate } from '../../../domain/x509/index.ts';
+import { verifyFactoryCertificate, type describeCertificate } from '../../../domain/x509/index.ts';
 import { type KeyHandle } from '../../../domain/ports/index.ts';
 import { type AssociationOutcome } from '../../../domain/protocols/index.ts';
 import type { Device } from './device.ts';
@@ -53,18 +53,21 @@ export class SecurityProcedures {
       }
       fingerprint = (await infraSe.describe(owner, psk)).fingerprint;
       device.adoptBootstrap({ handle: onDevice, descriptor: { kind: 'psk256', fingerprint, validity, owner: { kind: 'node', id: device.nodeId } } });
-      this.infra.o.registry.register(stream, psk, 'psk');
+      // Pending until the credential is recorded as provisioned: a crash before that leaves a key swept at start.
+      this.infra.keepPsk(args.bootstrapCredentialId, psk);
     } else {
       const bootstrap = await device.generateBootstrap(args.kind, validity);
       fingerprint = bootstrap.descriptor.fingerprint;
       publicKey = bootstrap.descriptor.kind === 'psk256' ? undefined : bootstrap.descriptor.publicKey;
     }
+    let provisioned;
     try {
       const bootstrap = device.bootstrap;
       if (args.certify !== undefined && publicKey !== undefined && bootstrap !== undefined) {
         const chain = await args.certify(args.kind as 'ed25519' | 'p256', fromBase64url(publicKey));
         device.bootstrapChain = chain;
-        certificate = describeCertificate(chain[0]!);
+        const bootstrapKey = { kind: args.kind as 'ed25519' | 'p256', bytes: fromBase64url(publicKey) };
+        certificate = await verifyFactoryCertificate(chain, this.infra.o.trustAnchors, this.infra.o.engine.clock.now(), bootstrapKey);
         device.adoptBootstrap({ ...bootstrap, descriptor: { ...bootstrap.descriptor, certificate: certificate.der } as typeof bootstrap.descriptor });
       }
       await this.infra.run('registerNode', { nodeId: device.nodeId, profile: args.profile, bootstrapCredentialId: args.bootstrapCredentialId });
@@ -73,7 +76,7 @@ export class SecurityProcedures {
         fingerprint, ...(publicKey !== undefined ? { publicKey } : {}), notBefore: validity.notBefore, notAfter: validity.notAfter,
         ...(certificate !== undefined ? { certificate } : {}),
       });
-      return await this.infra.run('provisionCredential', { credentialId: args.bootstrapCredentialId, method: 'pre-provisioning' });
+      provisioned = await this.infra.run('provisionCredential', { credentialId: args.bootstrapCredentialId, method: 'pre-provisioning' });
     } catch (error) {
       // Not certified or not recorded (the same Node-ID registered concurrently, say): its new keys must not live on.
       if (psk !== undefined) await this.infra.discardKey(stream, psk);
@@ -81,6 +84,8 @@ export class SecurityProcedures {
       device.bootstrap = previousBootstrap;
       throw error;
     }
+    this.infra.confirmPsk(args.bootstrapCredentialId, psk);
+    return provisioned;
   }
 
   /**
@@ -100,7 +105,7 @@ export class SecurityProcedures {
     const auth = await session.acceptChallenge(await ef.acceptHello(session.hello));
     const { receipt, result } = await session.acceptDelivery(await ef.acceptAuth(auth));
     const outcome = await ef.acceptReceipt(receipt);
-    this.infra.keepPsk(args.credentialId, outcome);
+    this.infra.keepPsk(args.credentialId, outcome.credentialKeyHandle);
     let provisioned;
     try {
       const bootstrapCredentialId = await this.#bootstrapIdOf(device.nodeId);
@@ -116,6 +121,7 @@ export class SecurityProcedures {
       await device.se.destroy(device.owner, result.handle);
       throw error;
     }
+    this.infra.confirmPsk(args.credentialId, outcome.credentialKeyHandle);
     device.credentials.set(args.credentialId, { handle: result.handle, descriptor: result.credential });
     if (result.serviceParameters.cseId !== undefined) device.cseId = result.serviceParameters.cseId;
     return { outcome, provisioned };

@@ -1,6 +1,6 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { preparePrivateDatabaseFile, preparePrivateDir } from '../../files/index.ts';
 import {
   ExpectedRevision,
   type AppendOptions,
@@ -255,6 +255,8 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteEventStore {
   if ('file' in options && (typeof options.file !== 'string' || options.file.length === 0)) {
     throw new Error('options.file: must be a non-empty path');
   }
+  // A file is created 0600 before SQLite opens it, so events.db and its -wal/-shm are never readable by others.
+  if ('file' in options && isPlainPath(options.file)) preparePrivateDatabaseFile(options.file);
   const db = new Database('file' in options ? options.file : ':memory:');
   try {
     return new SqliteEventStore(db, options);
@@ -264,9 +266,12 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteEventStore {
   }
 }
 
-/** Opens `<dataDir>/events.db`, creating the folder when needed. */
+/** A path SQLite opens as a file: not ':memory:', not a `file:` URI, not the empty (temporary) name. */
+const isPlainPath = (file: string): boolean => file !== ':memory:' && file !== '' && !file.startsWith('file:');
+
+/** Opens `<dataDir>/events.db`, creating the folder (0700) when needed; refuses a folder others may write to. */
 export function openSqliteStoreInDir(dataDir: string, settings: SqliteStoreSettings = {}): SqliteEventStore {
   if (typeof dataDir !== 'string' || dataDir.length === 0) throw new Error('dataDir: must be a non-empty string');
-  mkdirSync(dataDir, { recursive: true });
+  preparePrivateDir(dataDir);
   return openSqliteStore({ ...settings, file: join(dataDir, 'events.db') });
 }

@@ -1,0 +1,85 @@
+import { chmodSync, closeSync, fchmodSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
+import { validationError } from '../../../domain/errors.ts';
+
+/** A data folder: only its owner may list, enter or change it. */
+export const DATA_DIR_MODE = 0o700;
+/** A data file (a database, its -wal/-shm/-journal, a key): only its owner may read or write it. */
+export const DATA_FILE_MODE = 0o600;
+
+/** SQLite's companion files; SQLite creates them with the permissions of the main database file. */
+const COMPANIONS = ['-wal', '-shm', '-journal'] as const;
+
+// Windows has no POSIX permission bits: NTFS ACLs inherit from the folder, and chmod only toggles read-only.
+const POSIX = process.platform !== 'win32';
+
+/**
+ * The data folder (events, read models, key registry, transparency log, Secure Environment): created with mode
+ * 0700 when missing; an existing folder that group or others may write to is refused, since anyone who can write
+ * there can replace a database or a key file underneath us (a `validation` error naming the folder and the fix).
+ */
+export const preparePrivateDir = (dir: string): void => {
+  if (typeof dir !== 'string' || dir.length === 0) throw new TypeError('dir must be a non-empty path');
+  mkdirSync(dir, { recursive: true, mode: DATA_DIR_MODE });
+  const stat = statSync(dir);
+  if (!stat.isDirectory()) {
+    throw validationError([{ path: 'dataDir', rule: 'directory', message: `${dir} is not a folder` }], 'data folder');
+  }
+  if (POSIX && (stat.mode & 0o022) !== 0) {
+    const mode = (stat.mode & 0o777).toString(8).padStart(3, '0');
+    throw validationError(
+      [{ path: 'dataDir', rule: 'private', message: `${dir} is writable by group or others (mode ${mode}); run chmod 700 ${dir}` }],
+      'data folder',
+    );
+  }
+};
+
+/**
+ * A database file that only its owner can read: created empty with mode 0600 before SQLite opens it (SQLite then
+ * creates its -wal/-shm/-journal with the same mode), whatever the process umask; an existing file, or a companion,
+ * left readable by others by an earlier version is tightened to 0600. An empty file is a valid empty database.
+ */
+export const preparePrivateDatabaseFile = (path: string): void => {
+  if (typeof path !== 'string' || path.length === 0) throw new TypeError('path must be a non-empty path');
+  if (!POSIX) return;
+  try {
+    const fd = openSync(path, 'wx', DATA_FILE_MODE);
+    try {
+      fchmodSync(fd, DATA_FILE_MODE); // open's mode went through the umask; the file gets exactly 0600
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  for (const file of [path, ...COMPANIONS.map((suffix) => `${path}${suffix}`)]) tighten(file);
+};
+
+const tighten = (file: string): void => {
+  let mode: number;
+  try {
+    mode = statSync(file).mode & 0o777;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  if ((mode & 0o077) !== 0) chmodSync(file, mode & DATA_FILE_MODE);
+};
+
+/**
+ * Runs `create` (synchronous: it opens or creates data files) under the umask 077, so every file it creates, whoever's
+ * code creates it (SQLite makes its files 0644 less the umask), is private; the umask is restored before returning.
+ * The umask is per process: only the main thread may set it (a worker runs `create` as is; pre-create with
+ * `preparePrivateDatabaseFile` for that case), and nothing else runs meanwhile since `create` does not await.
+ */
+export const withPrivateUmask = <T>(create: () => T): T => {
+  if (!POSIX || !isMainThread) return create();
+  const previous = process.umask(0o077);
+  try {
+    const result = create();
+    if (result instanceof Promise) throw new TypeError('create must be synchronous: the umask would leak past an await');
+    return result;
+  } finally {
+    process.umask(previous);
+  }
+};

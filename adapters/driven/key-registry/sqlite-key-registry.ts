@@ -1,0 +1,119 @@
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { preparePrivateDatabaseFile, preparePrivateDir } from '../files/index.ts';
+
+export const KEY_REGISTRY_DB_FILE = 'keys.db';
+
+const SCHEMA_VERSION = 1;
+const TABLE = 'se_key_handles';
+const SCHEMA = `CREATE TABLE IF NOT EXISTS ${TABLE} (
+  stream TEXT NOT NULL,
+  handle TEXT NOT NULL,
+  purpose TEXT NOT NULL,
+  pending INTEGER NOT NULL DEFAULT 0,
+  destroyed_at TEXT,
+  PRIMARY KEY (stream, handle)
+) WITHOUT ROWID`;
+
+interface Row {
+  stream: string;
+  handle: string;
+  purpose: string;
+  destroyed_at: string | null;
+}
+
+/**
+ * The key registry (adapters/protocols/procedures/key-registry.ts) in `<data>/keys.db`: durable state, not a read
+ * model. Deleting and rebuilding `readmodels.db` must leave every binding in place, since no event can bring a
+ * handle back: a lost binding means new signing keys (devices pin the old ones), new pseudonyms, and keys the
+ * shredder no longer finds. Hence its own file, 0600, WAL with synchronous FULL (a binding acknowledged is on disk
+ * before the append that depends on it).
+ */
+export class SqliteKeyRegistry {
+  readonly #db: Database.Database;
+  readonly #sql;
+
+  private constructor(db: Database.Database) {
+    this.#db = db;
+    this.#sql = {
+      register: db.prepare(`INSERT OR IGNORE INTO ${TABLE} (stream, handle, purpose, pending) VALUES (?, ?, ?, ?)`),
+      confirm: db.prepare(`UPDATE ${TABLE} SET pending = 0 WHERE stream = ? AND handle = ?`),
+      live: db.prepare(`SELECT handle, purpose FROM ${TABLE} WHERE stream = ? AND destroyed_at IS NULL ORDER BY handle`),
+      pending: db.prepare(`SELECT stream, handle, purpose FROM ${TABLE} WHERE pending = 1 AND destroyed_at IS NULL ORDER BY stream, handle`),
+      destroyed: db.prepare(`UPDATE ${TABLE} SET destroyed_at = ? WHERE stream = ? AND handle = ?`),
+    };
+  }
+
+  /**
+   * Opens `<dir>/keys.db` (or an in-memory registry). `legacy`: the read-model database that held the registry
+   * before it had a file of its own; its bindings are moved here (copied, committed, then dropped there), once.
+   */
+  static open(location: { dir: string } | { memory: true }, options: { readonly legacy?: Database.Database } = {}): SqliteKeyRegistry {
+    let db: Database.Database;
+    if ('memory' in location) {
+      db = new Database(':memory:');
+    } else {
+      preparePrivateDir(location.dir);
+      const file = join(location.dir, KEY_REGISTRY_DB_FILE);
+      preparePrivateDatabaseFile(file);
+      db = new Database(file);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+    }
+    try {
+      db.pragma('busy_timeout = 5000');
+      db.transaction(() => {
+        const found = Number(db.pragma('user_version', { simple: true }));
+        if (found > SCHEMA_VERSION) throw new Error(`key registry file has schema version ${found}, newer than ${SCHEMA_VERSION}`);
+        db.exec(SCHEMA);
+        if (found < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      }).immediate();
+      if (options.legacy !== undefined) moveLegacyBindings(options.legacy, db);
+      return new SqliteKeyRegistry(db);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  register(stream: string, handle: string, purpose: string, options: { readonly pending?: boolean } = {}): void {
+    this.#sql.register.run(stream, handle, purpose, options.pending === true ? 1 : 0);
+  }
+
+  confirm(stream: string, handle: string): void {
+    this.#sql.confirm.run(stream, handle);
+  }
+
+  live(stream: string, purpose?: string): string[] {
+    const rows = this.#sql.live.all(stream) as { handle: string; purpose: string }[];
+    return rows.filter((r) => purpose === undefined || r.purpose === purpose).map((r) => r.handle);
+  }
+
+  pending(): { stream: string; handle: string; purpose: string }[] {
+    return (this.#sql.pending.all() as { stream: string; handle: string; purpose: string }[]).map((r) => ({ ...r }));
+  }
+
+  markDestroyed(stream: string, handle: string, at: Date): void {
+    this.#sql.destroyed.run(at.toISOString(), stream, handle);
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+}
+
+/**
+ * The migration from the registry's old home, the `se_key_handles` table of `readmodels.db`: bindings are copied
+ * (a binding already here wins: it may carry a later destruction) and committed before the old table is dropped,
+ * so a crash in between only repeats the copy at the next open.
+ */
+const moveLegacyBindings = (legacy: Database.Database, db: Database.Database): void => {
+  const exists = legacy.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(TABLE);
+  if (exists === undefined) return;
+  const rows = legacy.prepare(`SELECT stream, handle, purpose, destroyed_at FROM ${TABLE}`).all() as Row[];
+  const insert = db.prepare(`INSERT OR IGNORE INTO ${TABLE} (stream, handle, purpose, pending, destroyed_at) VALUES (?, ?, ?, 0, ?)`);
+  db.transaction(() => {
+    for (const r of rows) insert.run(r.stream, r.handle, r.purpose, r.destroyed_at);
+  }).immediate();
+  legacy.exec(`DROP TABLE ${TABLE}`);
+};

@@ -1,0 +1,139 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Device } from '../adapters/protocols/procedures/index.ts';
+import type { KeyHandle, SecureEnvironment } from '../domain/ports/index.ts';
+import { isCredenceError } from '../domain/errors.ts';
+import { restartableWorld, type RestartableWorld } from './support/restartable-world.ts';
+
+// Security issue 11 item 12: the Enrolment Function stored its PSK copy before the receipt arrived; a run that timed
+// out left it until a lazy cleanup, and a restart orphaned it for good (in no registry, never shredded).
+
+let world: RestartableWorld | undefined;
+afterEach(async () => {
+  await world?.close();
+  world = undefined;
+});
+
+/** Every PSK the infrastructure's Secure Environment imports from here on (the Enrolment Function's copies). */
+const watchPskCopies = (se: SecureEnvironment): KeyHandle[] => {
+  const copies: KeyHandle[] = [];
+  const unwrap = se.unwrap.bind(se);
+  se.unwrap = async (owner, wrappingKey, wrapped, aad, spec) => {
+    const handle = await unwrap(owner, wrappingKey, wrapped, aad, spec);
+    if (handle !== undefined && spec.kind === 'psk256') copies.push(handle);
+    return handle;
+  };
+  return copies;
+};
+
+/** Which of `handles` the Secure Environment `se` still holds. */
+const held = async (se: SecureEnvironment, owner: string, handles: readonly KeyHandle[]) => {
+  const out: KeyHandle[] = [];
+  for (const handle of handles) {
+    const found = await se.describe(owner, handle).then(
+      () => true,
+      (e: unknown) => (isCredenceError(e, 'not_found') ? false : Promise.reject(e)),
+    );
+    if (found) out.push(handle);
+  }
+  return out;
+};
+
+/** A remote provisioning of a PSK up to the delivery: the Enrolment Function has made its copy, no receipt yet. */
+const deliveredWithoutReceipt = async (w: RestartableWorld, device: Device) => {
+  const { infrastructure: infra } = w;
+  const client = device.provisioningClient({ id: infra.enrolmentFunctionId, publicKey: { kind: infra.signing.kind, bytes: infra.signing.efPublicKey } });
+  const session = await client.start({ credentialKind: 'psk256' });
+  const auth = await session.acceptChallenge(await infra.enrolmentFunction.acceptHello(session.hello));
+  const { receipt } = await session.acceptDelivery(await infra.enrolmentFunction.acceptAuth(auth));
+  return receipt;
+};
+
+/** What the registry still binds that a restart would orphan: pending bindings, and live ones of `stream`. */
+const registered = (w: RestartableWorld, stream: string) => [...(w.credence.keyRegistry?.pending() ?? []).map((b) => b.handle), ...w.infrastructure.o.registry.live(stream)];
+
+describe("the Enrolment Function's PSK copy is stored on success only", () => {
+  it('a provisioning run that times out leaves no stored copy, and none after a restart', async () => {
+    world = await restartableWorld('psk-copy-timeout');
+    const w = world;
+    const device = await w.enrolled('meter-1', 'ed25519');
+    const copies = watchPskCopies(w.se);
+    const receipt = await deliveredWithoutReceipt(w, device);
+    expect(copies.length).toBeGreaterThan(0);
+    w.clock.advance(10 * 60_000); // the node never answers: the session times out
+
+    // Not in the Secure Environment's storage: another view of its database does not know the copy.
+    const storage = w.storedKeys();
+    try {
+      expect(await held(storage, w.infrastructure.owner, copies)).toEqual([]);
+    } finally {
+      storage.close();
+    }
+    const late = await w.infrastructure.enrolmentFunction.acceptReceipt(receipt).catch((e: unknown) => e);
+    expect(isCredenceError(late, 'protocol')).toBe(true);
+
+    await w.restart();
+    expect(await held(w.se, w.infrastructure.owner, copies)).toEqual([]);
+    expect(registered(w, 'credential-meter-1-svc')).toEqual([]);
+  });
+
+  it('a provisioning run interrupted by a restart leaves no copy in the Secure Environment or the registry', async () => {
+    world = await restartableWorld('psk-copy-restart');
+    const w = world;
+    const device = await w.enrolled('meter-1', 'psk256');
+    const copies = watchPskCopies(w.se);
+    const receipt = await deliveredWithoutReceipt(w, device);
+    expect(copies.length).toBeGreaterThan(0);
+
+    await w.restart();
+    expect(await held(w.se, w.infrastructure.owner, copies)).toEqual([]);
+    expect(registered(w, 'credential-meter-1-svc')).toEqual([]);
+    // The run cannot complete any more: the new process knows no such session.
+    const late = await w.infrastructure.enrolmentFunction.acceptReceipt(receipt).catch((e: unknown) => e);
+    expect(isCredenceError(late, 'protocol') && late.message).toContain('unknown_session');
+  });
+
+  it('a copy whose receipt was accepted but whose credential was never recorded (the process died) is swept on start', async () => {
+    world = await restartableWorld('psk-copy-sweep');
+    const w = world;
+    const device = await w.enrolled('meter-1', 'ed25519');
+    const copies = watchPskCopies(w.se);
+    // The process dies as the engine is about to record the credential: the append never happens.
+    let reachedAppend!: () => void;
+    const appending = new Promise<void>((resolve) => (reachedAppend = resolve));
+    w.infrastructure.run = (() => {
+      reachedAppend();
+      return new Promise(() => {});
+    }) as typeof w.infrastructure.run;
+    void w.procedures.provisionRemotely({ device, credentialId: 'meter-1-svc', kind: 'psk256' });
+    await appending;
+    expect(await held(w.se, w.infrastructure.owner, copies)).not.toEqual([]);
+
+    await w.restart();
+    expect(await held(w.se, w.infrastructure.owner, copies)).toEqual([]);
+    expect(registered(w, 'credential-meter-1-svc')).toEqual([]);
+  });
+
+  it('a copy whose credential was recorded just before the process died is kept on start', async () => {
+    world = await restartableWorld('psk-copy-recorded');
+    const w = world;
+    const device = await w.enrolled('meter-1', 'ed25519');
+    // The process dies right after the engine recorded the credential as provisioned, before anything else ran.
+    const run = w.infrastructure.run.bind(w.infrastructure);
+    let recorded!: () => void;
+    const provisioned = new Promise<void>((resolve) => (recorded = resolve));
+    w.infrastructure.run = (async (type, data, correlationId) => {
+      const outcome = await run(type, data, correlationId);
+      if (type !== 'provisionCredential') return outcome;
+      recorded();
+      return new Promise(() => {});
+    }) as typeof w.infrastructure.run;
+    void w.procedures.provisionRemotely({ device, credentialId: 'meter-1-svc', kind: 'psk256' });
+    await provisioned;
+    const [copy] = w.infrastructure.o.registry.live('credential-meter-1-svc', 'psk');
+
+    await w.restart();
+    expect(w.infrastructure.o.registry.live('credential-meter-1-svc', 'psk')).toEqual([copy]);
+    expect(w.credence.keyRegistry?.pending() ?? []).toEqual([]);
+    expect(await held(w.se, w.infrastructure.owner, [copy as KeyHandle])).toEqual([copy]);
+  });
+});
