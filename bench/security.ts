@@ -124,10 +124,11 @@ const benchKind = async (kind: CredentialKind, onDisk: boolean, report: (line: s
   });
   const handshakes = await measure(async () => {
     const handshake = await registree.start({ lifetimeSeconds: 3600 });
-    const { finish, outcome: mine } = await handshake.acceptChallenge(await registrar.acceptHello(handshake.hello));
-    const theirs = await registrar.acceptFinish(finish);
-    await node.destroy(nodeOwner, mine.sessionKeyHandle);
-    await infra.destroy(MAF, theirs.sessionKeyHandle);
+    const { finish } = await handshake.acceptChallenge(await registrar.acceptHello(handshake.hello));
+    const { confirm, outcome: theirs } = await registrar.acceptFinish(finish);
+    const mine = await handshake.acceptConfirm(confirm);
+    for (const handle of [mine.sessionKeys.send, mine.sessionKeys.receive]) await node.destroy(nodeOwner, handle);
+    for (const handle of [theirs.sessionKeys.send, theirs.sessionKeys.receive]) await infra.destroy(MAF, handle);
   });
   report(`association handshake, ${kind} credential (SE ${where}): ${rate(handshakes.count, handshakes.ms)}`);
   infra.close();

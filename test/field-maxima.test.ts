@@ -21,10 +21,17 @@ const ONE_MB = 'A'.repeat(1024 * 1024); // valid base64url, so only its size can
 
 const certificate = (der: string) => ({ fingerprint: fingerprint(3), subject: 'CN=meter-1', notBefore: T0, notAfter: at(90), der });
 const receipt = (bootstrapProof: string) => ({
+  version: 2,
   sessionId: 'AAAAAAAAAAAAAAAAAAAAAA',
+  nodeId: 'meter-1',
   enrolmentFunctionId: 'MEF-1',
-  transcriptHash: 'A'.repeat(43),
+  credentialId: 'cred-2',
+  credential: { kind: 'psk256', fingerprint: fingerprint(2), notBefore: T0, notAfter: at(90), owner: { kind: 'node', id: 'meter-1' } },
+  bootstrapKind: 'psk256',
   bootstrapFingerprint: fingerprint(1),
+  serviceParameters: {},
+  transcriptHash: 'A'.repeat(43),
+  completedAt: T0,
   bootstrapProof,
   credentialProof: 'A'.repeat(86),
 });

@@ -4,8 +4,8 @@ import type { CredentialKind } from '../domain/crypto/credential.ts';
 import { leafPaths, tamper } from './crypto-fixtures.ts';
 import { associate, handshakeWorld } from './handshake.fixtures.ts';
 
-type MessageName = 'hello' | 'challenge' | 'finish';
-const ORDER: readonly MessageName[] = ['hello', 'challenge', 'finish'];
+type MessageName = 'hello' | 'challenge' | 'finish' | 'confirm';
+const ORDER: readonly MessageName[] = ['hello', 'challenge', 'finish', 'confirm'];
 
 /** Runs the handshake with one field of one message altered in transit; it must end in a typed protocol refusal. */
 const runTampered = async (kind: CredentialKind, target: MessageName, path: (string | number)[]) => {
@@ -15,7 +15,9 @@ const runTampered = async (kind: CredentialKind, target: MessageName, path: (str
     const handshake = await world.registree.start({ lifetimeSeconds: 3600 });
     const challenge = await world.registrar.acceptHello(alter('hello', handshake.hello));
     const { finish } = await handshake.acceptChallenge(alter('challenge', challenge));
-    await world.registrar.acceptFinish(alter('finish', finish));
+    const { confirm } = await world.registrar.acceptFinish(alter('finish', finish));
+    // The Registree reports the association only here, once the Registrar's confirm has verified.
+    await handshake.acceptConfirm(alter('confirm', confirm));
     return { completed: true as const };
   } catch (error) {
     if (isCredenceError(error, 'protocol') && error.problem.code === 'protocol') return { completed: false as const, step: error.problem.step };

@@ -86,7 +86,8 @@ export type HandshakeWorld = Awaited<ReturnType<typeof handshakeWorld>>;
 export const associate = async (world: HandshakeWorld, lifetimeSeconds = 3600) => {
   const handshake = await world.registree.start({ lifetimeSeconds });
   const challenge = await world.registrar.acceptHello(handshake.hello);
-  const { finish, outcome: registreeOutcome } = await handshake.acceptChallenge(challenge);
-  const registrarOutcome = await world.registrar.acceptFinish(finish);
-  return { handshake, messages: { hello: handshake.hello, challenge, finish }, registreeOutcome, registrarOutcome };
+  const { finish } = await handshake.acceptChallenge(challenge);
+  const { confirm, outcome: registrarOutcome } = await world.registrar.acceptFinish(finish);
+  const registreeOutcome = await handshake.acceptConfirm(confirm);
+  return { handshake, messages: { hello: handshake.hello, challenge, finish, confirm }, registreeOutcome, registrarOutcome };
 };

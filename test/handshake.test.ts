@@ -22,16 +22,15 @@ const refusal = async (run: () => Promise<unknown>) => {
 
 describe('association handshake (seed 003 clause 11.3), both ends', () => {
   for (const kind of KINDS) {
-    it(`${kind}: both ends hold the same session key: what one seals the other opens, both ways`, async () => {
+    it(`${kind}: each direction has its key at both ends: what one end sends the other opens, both ways`, async () => {
       const world = await handshakeWorld({ kind });
       const { registreeOutcome, registrarOutcome } = await associate(world);
-      const registreeKey = registreeOutcome.sessionKeyHandle;
-      const registrarKey = registrarOutcome.sessionKeyHandle;
-      const up = await world.registreeSe.seal(REGISTREE_OWNER, registreeKey, text('reading 42'), text('aad'));
-      expect(new TextDecoder().decode(await world.registrarSe.open(REGISTRAR_OWNER, registrarKey, up, text('aad')))).toBe('reading 42');
-      const down = await world.registrarSe.seal(REGISTRAR_OWNER, registrarKey, text('ack'), text('aad'));
-      expect(new TextDecoder().decode(await world.registreeSe.open(REGISTREE_OWNER, registreeKey, down, text('aad')))).toBe('ack');
-      expect(world.registreeSe.exportForTest(registreeKey)).toEqual(world.registrarSe.exportForTest(registrarKey));
+      const registree = registreeOutcome.sessionKeys;
+      const registrar = registrarOutcome.sessionKeys;
+      const up = await world.registreeSe.seal(REGISTREE_OWNER, registree.send, text('reading 42'), text('aad'));
+      expect(new TextDecoder().decode(await world.registrarSe.open(REGISTRAR_OWNER, registrar.receive, up, text('aad')))).toBe('reading 42');
+      const down = await world.registrarSe.seal(REGISTRAR_OWNER, registrar.send, text('ack'), text('aad'));
+      expect(new TextDecoder().decode(await world.registreeSe.open(REGISTREE_OWNER, registree.receive, down, text('aad')))).toBe('ack');
     });
 
     it(`${kind}: both outcomes describe the same association, parse as AssociationOutcome, and carry no key bytes`, async () => {
@@ -39,13 +38,15 @@ describe('association handshake (seed 003 clause 11.3), both ends', () => {
       const { registreeOutcome, registrarOutcome } = await associate(world);
       expect(AssociationOutcome.parse(registrarOutcome)).toEqual(registrarOutcome);
       expect(AssociationOutcome.parse(registreeOutcome)).toEqual(registreeOutcome);
-      const { sessionKeyHandle: a, side: sa, ...registrarFacts } = registrarOutcome;
-      const { sessionKeyHandle: b, side: sb, ...registreeFacts } = registreeOutcome;
+      const { sessionKeys: a, side: sa, ...registrarFacts } = registrarOutcome;
+      const { sessionKeys: b, side: sb, ...registreeFacts } = registreeOutcome;
       expect(registrarFacts).toEqual(registreeFacts);
       expect([sa, sb]).toEqual(['registrar', 'registree']);
       expect(registrarFacts).toMatchObject({ registrarId: REGISTRAR_ID, lifetimeSeconds: 3600, expiresAt: '2030-01-01T01:00:00.000Z' });
-      expect(JSON.stringify(registrarOutcome)).not.toContain(Buffer.from(world.registrarSe.exportForTest(a)).toString('base64url'));
-      expect(b).not.toBe(a);
+      for (const handle of [a.send, a.receive]) {
+        expect(JSON.stringify(registrarOutcome)).not.toContain(Buffer.from(world.registrarSe.exportForTest(handle)).toString('base64url'));
+      }
+      expect(b.send).not.toBe(a.receive);
     });
   }
 
@@ -53,9 +54,11 @@ describe('association handshake (seed 003 clause 11.3), both ends', () => {
     const world = await handshakeWorld({ kind: 'psk256' });
     const first = await associate(world);
     const second = await associate(world);
-    expect(world.registrarSe.exportForTest(first.registrarOutcome.sessionKeyHandle)).not.toEqual(
-      world.registrarSe.exportForTest(second.registrarOutcome.sessionKeyHandle),
-    );
+    for (const direction of ['send', 'receive'] as const) {
+      expect(world.registrarSe.exportForTest(first.registrarOutcome.sessionKeys[direction])).not.toEqual(
+        world.registrarSe.exportForTest(second.registrarOutcome.sessionKeys[direction]),
+      );
+    }
   });
 
   it('an Ed25519 Registree can run its ECDH on P-256, and an Ed25519-signing Registrar works with a P-256 Registree', async () => {
@@ -64,7 +67,9 @@ describe('association handshake (seed 003 clause 11.3), both ends', () => {
     const challenge = await world.registrar.acceptHello(handshake.hello);
     expect(challenge.ephemeral?.group).toBe('p256');
     const { finish } = await handshake.acceptChallenge(challenge);
-    expect((await world.registrar.acceptFinish(finish)).lifetimeSeconds).toBe(600);
+    const { confirm, outcome } = await world.registrar.acceptFinish(finish);
+    expect(outcome.lifetimeSeconds).toBe(600);
+    expect((await handshake.acceptConfirm(confirm)).lifetimeSeconds).toBe(600);
     const other = await handshakeWorld({ kind: 'p256', registrarSigningKind: 'ed25519', seed: 'mixed' });
     expect((await associate(other)).registrarOutcome.credential.kind).toBe('p256');
   });

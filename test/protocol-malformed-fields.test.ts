@@ -89,7 +89,7 @@ describe('remote provisioning: a malformed base64url field in any message is a p
   }
 });
 
-type HandshakeMessage = 'hello' | 'challenge' | 'finish';
+type HandshakeMessage = 'hello' | 'challenge' | 'finish' | 'confirm';
 
 const associateAltered = (world: HandshakeWorld, target: HandshakeMessage, alter: <T>(m: T) => T) =>
   outcome(async () => {
@@ -97,14 +97,15 @@ const associateAltered = (world: HandshakeWorld, target: HandshakeMessage, alter
     const handshake = await world.registree.start({ lifetimeSeconds: 3600 });
     const challenge = await world.registrar.acceptHello(at('hello', handshake.hello));
     const { finish } = await handshake.acceptChallenge(at('challenge', challenge));
-    await world.registrar.acceptFinish(at('finish', finish));
+    const { confirm } = await world.registrar.acceptFinish(at('finish', finish));
+    await handshake.acceptConfirm(at('confirm', confirm));
   });
 
 describe('association handshake: a malformed base64url field in any message is a protocol refusal', async () => {
   for (const kind of ['psk256', 'ed25519', 'p256'] as const) {
     const world = await handshakeWorld({ kind, seed: `malformed-${kind}` });
     const { messages } = await associate(world);
-    for (const name of ['hello', 'challenge', 'finish'] as const) {
+    for (const name of ['hello', 'challenge', 'finish', 'confirm'] as const) {
       for (const path of base64urlPaths(messages[name])) {
         it(`${kind}: ${name}.${path.join('.')}`, async () => {
           for (const [variant, value] of MALFORMED) {

@@ -121,8 +121,8 @@ export const importInto = async (
 };
 
 /** Runs the five messages end to end and returns both ends' results. */
-export const provision = async (world: ProvisioningWorld, credentialKind: CredentialKind) => {
-  const session = await world.client.start({ credentialKind });
+export const provision = async (world: ProvisioningWorld, credentialKind: CredentialKind, credentialId?: string) => {
+  const session = await world.client.start({ credentialKind, ...(credentialId !== undefined ? { credentialId } : {}) });
   const challenge = await world.ef.acceptHello(session.hello);
   const auth = await session.acceptChallenge(challenge);
   const delivery = await world.ef.acceptAuth(auth);

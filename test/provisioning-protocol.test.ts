@@ -6,6 +6,7 @@ import { proofInput, Transcript, withoutFields } from '../domain/crypto/transcri
 import { ProvisioningOutcome } from '../domain/protocols/enrolment-messages.ts';
 import { ProvisioningClient } from '../adapters/protocols/enrolment/node-client.ts';
 import { verifyProvisioningReceipt } from '../domain/protocols/provisioning-receipt.ts';
+import { recordedReceipt } from '../domain/protocols/recorded-receipt.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { TrustAnchors } from '../domain/x509/chain.ts';
 import { containsSecret, seededRandom, toBase64url } from './crypto-fixtures.ts';
@@ -61,9 +62,13 @@ describe('remote provisioning (seed 003 clause 11.2.1), both ends', () => {
   it('an asymmetric receipt is verifiable later by anyone with the public keys (non-repudiation)', async () => {
     const world = await provisioningWorld({ bootstrapKind: 'p256' });
     const { outcome } = await provision(world, 'ed25519');
-    expect(verifyProvisioningReceipt(outcome, world.bootstrap.descriptor)).toEqual({ bootstrapSignature: true, credentialSignature: true });
-    const altered = { ...outcome, transcriptHash: toBase64url(new Uint8Array(32)) };
-    expect(verifyProvisioningReceipt(altered, world.bootstrap.descriptor)).toEqual({ bootstrapSignature: false, credentialSignature: false });
+    const keys = { bootstrap: world.bootstrap.descriptor, enrolmentFunction: { kind: 'ed25519' as const, publicKey: toBase64url(world.efSigningPublicKey) } };
+    expect(verifyProvisioningReceipt(recordedReceipt(outcome), keys)).toMatchObject({
+      ok: true,
+      proofs: { bootstrap: 'verified', credential: 'verified', enrolmentFunction: 'verified' },
+    });
+    const altered = recordedReceipt({ ...outcome, transcriptHash: toBase64url(new Uint8Array(32)) });
+    expect(verifyProvisioningReceipt(altered, keys)).toMatchObject({ ok: false, code: 'bad_signature', path: 'bootstrapProof' });
   });
 
   it('P-256 bootstrap with a P-256 Enrolment Function key delivers a PSK over P-256 ECDH', async () => {
@@ -243,7 +248,10 @@ describe('remote provisioning refusals', () => {
     const world = await provisioningWorld({ bootstrapKind: 'ed25519' });
     const session = await world.client.start({ credentialKind: 'p256' });
     const challenge = await world.ef.acceptHello(session.hello);
-    const early = { type: 'provisioning.receipt', version: 1, sessionId: challenge.sessionId, credentialFingerprint: `sha256:${'a'.repeat(64)}`, bootstrapProof: 'AA', credentialProof: 'AA' };
+    const early = {
+      type: 'provisioning.receipt', version: 2, sessionId: challenge.sessionId, credentialFingerprint: `sha256:${'a'.repeat(64)}`,
+      completedAt: world.clock.now().toISOString(), bootstrapProof: 'AA', credentialProof: 'AA',
+    };
     expect(await refusal(() => world.ef.acceptReceipt(early))).toMatchObject({ reason: 'unknown_session' });
     const auth = await session.acceptChallenge(challenge);
     expect(await refusal(() => world.ef.acceptAuth(auth))).toMatchObject({ reason: 'unknown_session' });

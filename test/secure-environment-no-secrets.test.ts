@@ -133,11 +133,12 @@ describe('no secret at rest or in outcomes after a full scenario', () => {
           configuration: { registrarId: 'CSE-IN-1', registrarKey: { kind: 'p256', publicKey: toBase64url(signingPublic) } },
         });
         const handshake = await registree.start({ lifetimeSeconds: 3600 });
-        const { finish, outcome: mine } = await handshake.acceptChallenge(await registrar.acceptHello(handshake.hello));
-        const theirs = await registrar.acceptFinish(finish);
-        outcomes.push(mine, theirs);
+        const { finish } = await handshake.acceptChallenge(await registrar.acceptHello(handshake.hello));
+        const { confirm, outcome: theirs } = await registrar.acceptFinish(finish);
+        const mine = await handshake.acceptConfirm(confirm);
+        outcomes.push(mine, theirs, finish, confirm);
         // Revocation: the engine shreds the association's and the credential's keys.
-        await infra.destroy(MAF, theirs.sessionKeyHandle);
+        for (const handle of [theirs.sessionKeys.send, theirs.sessionKeys.receive]) await infra.destroy(MAF, handle);
         if (outcome.credentialKeyHandle) await infra.destroy(MAF, outcome.credentialKeyHandle);
       }
     }

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
 import { DAY } from '../adapters/driven/clock/index.ts';
 import { verifyProvisioningReceipt } from '../domain/protocols/index.ts';
-import { containsSecret } from './crypto-fixtures.ts';
+import { containsSecret, toBase64url } from './crypto-fixtures.ts';
 import { at, footprint, operator, profile, T0 } from './support/fleet.ts';
 import { securityWorld } from './support/security-world.ts';
 
@@ -24,7 +24,7 @@ describe('remote provisioning and association handshake through the engine, both
     ['ed25519', 'ed25519'],
     ['p256', 'p256'],
     ['ed25519', 'psk256'],
-  ] as const)('bootstrap %s, service credential %s: provisioned, associated, same session key on both ends', async (bootstrap, service) => {
+  ] as const)('bootstrap %s, service credential %s: provisioned, associated, a session key per direction paired across the ends', async (bootstrap, service) => {
     world = await securityWorld(`run-${bootstrap}-${service}`);
     const w = world;
     const device = await w.provisioned('meter-1', bootstrap, service);
@@ -36,10 +36,13 @@ describe('remote provisioning and association handshake through the engine, both
     const { registree, registrar } = await w.procedures.associate({ device, associationId: 'sa-1', credentialId: 'meter-1-svc', lifetimeSeconds: 30 * 86_400 });
     expect(await state(w, 'association', 'sa-1')).toBe('associated');
     expect(registree.transcriptHash).toBe(registrar.transcriptHash);
-    // Same session key: sealed by the Registrar's Secure Environment, opened by the device's.
-    const sealed = await w.infraSe.seal(w.infrastructure.owner, registrar.sessionKeyHandle, new TextEncoder().encode('meter reading 42'), new Uint8Array(0));
-    const opened = await device.se.open(device.owner, registree.sessionKeyHandle, sealed, new Uint8Array(0));
-    expect(new TextDecoder().decode(opened)).toBe('meter reading 42');
+    // One key per direction: what the Registrar's Secure Environment seals with its send key, the device opens
+    // with its receive key, and the other way round.
+    const down = await w.infraSe.seal(w.infrastructure.owner, registrar.sessionKeys.send, new TextEncoder().encode('command 7'), new Uint8Array(0));
+    expect(new TextDecoder().decode(await device.se.open(device.owner, registree.sessionKeys.receive, down, new Uint8Array(0)))).toBe('command 7');
+    const up = await device.se.seal(device.owner, registree.sessionKeys.send, new TextEncoder().encode('meter reading 42'), new Uint8Array(0));
+    expect(new TextDecoder().decode(await w.infraSe.open(w.infrastructure.owner, registrar.sessionKeys.receive, up, new Uint8Array(0)))).toBe('meter reading 42');
+    expect(await w.infraSe.open(w.infrastructure.owner, registrar.sessionKeys.send, up, new Uint8Array(0))).toBeUndefined();
     // 11.3.2: the association ends strictly before the credential.
     const a = await w.credence.engine.entity('association', 'sa-1');
     expect((a.snapshot.context as { expiresAt: number }).expiresAt).toBeLessThan((credential.snapshot.context as { notAfter: number }).notAfter);
@@ -51,23 +54,17 @@ describe('remote provisioning and association handshake through the engine, both
     await w.provisioned('meter-1', 'p256', 'ed25519');
     const credential = await w.credence.engine.entity('credential', 'meter-1-svc');
     const issued = credential.events[0]!.event;
-    expect(issued.type === 'CredentialIssued' && issued.data.publicKey).toBeTruthy();
-    const receipt = credential.events[1]!.event.data as Record<string, string>;
-    const boot = await w.credence.engine.entity('credential', 'meter-1-boot');
-    const bootIssued = boot.events[0]!.event.data as Record<string, string>;
-    const descriptor = (d: Record<string, string>) => ({
-      kind: d['kind'], fingerprint: d['fingerprint'], publicKey: d['publicKey'], owner: d['owner'],
-      validity: { notBefore: d['notBefore'], notAfter: d['notAfter'] },
-    });
-    const checked = verifyProvisioningReceipt(
-      {
-        ...(receipt['receipt'] as unknown as Record<string, string>),
-        credential: descriptor(issued.data as unknown as Record<string, string>),
-        receipt: { bootstrapProof: (receipt['receipt'] as unknown as Record<string, string>)['bootstrapProof'], credentialProof: (receipt['receipt'] as unknown as Record<string, string>)['credentialProof'] },
-      } as never,
-      descriptor(bootIssued) as never,
-    );
-    expect(checked).toEqual({ bootstrapSignature: true, credentialSignature: true });
+    const provisioned = credential.events[1]!.event;
+    if (issued.type !== 'CredentialIssued' || provisioned.type !== 'CredentialProvisioned') throw new Error('unexpected events');
+    const boot = (await w.credence.engine.entity('credential', 'meter-1-boot')).events[0]!.event;
+    if (boot.type !== 'CredentialIssued') throw new Error('unexpected events');
+    // Only public data: the two events as stored, the bootstrap's CredentialIssued and the Enrolment Function's public key.
+    const keys = { bootstrap: boot.data, enrolmentFunction: { kind: w.infrastructure.signing.kind, publicKey: toBase64url(w.infrastructure.signing.efPublicKey) } };
+    const checked = verifyProvisioningReceipt(provisioned.data, keys, { issued: issued.data });
+    expect(checked).toMatchObject({ ok: true, version: 2, proofs: { bootstrap: 'verified', credential: 'verified', enrolmentFunction: 'verified' } });
+    expect(checked.ok && checked.statement).toMatchObject({ credentialId: 'meter-1-svc', nodeId: 'meter-1', enrolmentFunctionId: 'MEF-1' });
+    // The event the engine recorded from a receipt whose credential is another one does not verify.
+    expect(verifyProvisioningReceipt({ ...provisioned.data, credentialId: 'meter-2-svc' }, keys)).toMatchObject({ ok: false, code: 'fact_mismatch', path: 'credentialId' });
   });
 });
 
@@ -158,8 +155,44 @@ describe('a failed procedure appends nothing', () => {
       .catch((e: unknown) => e);
     expect(isCredenceError(error, 'illegal_transition')).toBe(true);
     expect(await footprint(w.credence.store)).toEqual(before);
-    expect(w.credence.keyRegistry?.live('association-sa-1', 'session')).toEqual([first.registrar.sessionKeyHandle]);
-    expect(derived.map((d) => d.owner).sort()).toEqual([device.owner, w.infrastructure.owner].sort());
+    expect(w.credence.keyRegistry?.live('association-sa-1', 'session').sort()).toEqual([first.registrar.sessionKeys.send, first.registrar.sessionKeys.receive].sort());
+    // Two session keys (one per direction) at each end; the Finished keys are ephemeral and gone with the run.
+    expect(derived.map((d) => d.owner).sort()).toEqual([device.owner, device.owner, w.infrastructure.owner, w.infrastructure.owner].sort());
+    for (const { se, owner, handle } of derived) {
+      const reuse = await se.seal(owner, handle as never, new Uint8Array([1]), new Uint8Array(0)).catch((e: unknown) => e);
+      expect(isCredenceError(reuse, 'not_found'), `${owner}'s session key ${handle} is destroyed`).toBe(true);
+    }
+  });
+
+  it('a Registrar confirm the device cannot verify: the device reports nothing, nothing is recorded, no session key is left (issue 11 item 11)', async () => {
+    world = await securityWorld('bad-confirm');
+    const w = world;
+    const device = await w.provisioned('meter-1', 'ed25519', 'psk256');
+    const registrar = w.infrastructure.registrar;
+    const acceptFinish = registrar.acceptFinish.bind(registrar);
+    registrar.acceptFinish = async (finish) => {
+      const answer = await acceptFinish(finish);
+      const mac = Buffer.from(answer.confirm.keyConfirmation, 'base64url');
+      mac[0]! ^= 1;
+      return { ...answer, confirm: { ...answer.confirm, keyConfirmation: mac.toString('base64url') } };
+    };
+    const derived: { se: typeof w.infraSe; owner: string; handle: string }[] = [];
+    for (const [se, owner] of [[w.infraSe, w.infrastructure.owner], [device.se as typeof w.infraSe, device.owner]] as const) {
+      const deriveKey = se.deriveKey.bind(se);
+      se.deriveKey = async (o, spec) => {
+        const handle = await deriveKey(o, spec);
+        if (spec.kind === 'session256' && spec.ephemeral !== true) derived.push({ se, owner, handle });
+        return handle;
+      };
+    }
+    const error = await w.procedures
+      .associate({ device, associationId: 'sa-1', credentialId: 'meter-1-svc', lifetimeSeconds: 3600 })
+      .catch((e: unknown) => e);
+    expect(isCredenceError(error, 'protocol') && error.problem).toMatchObject({ step: 'association.confirm', reason: 'bad_mac' });
+    const association = await w.credence.engine.entity('association', 'sa-1');
+    expect(association.events.map((e) => e.event.type)).toEqual(['AssociationConfigured']);
+    expect(w.credence.keyRegistry?.live('association-sa-1')).toEqual([]);
+    expect(derived.length).toBe(4); // a send and a receive key at each end, all destroyed
     for (const { se, owner, handle } of derived) {
       const reuse = await se.seal(owner, handle as never, new Uint8Array([1]), new Uint8Array(0)).catch((e: unknown) => e);
       expect(isCredenceError(reuse, 'not_found'), `${owner}'s session key ${handle} is destroyed`).toBe(true);
@@ -243,7 +276,8 @@ describe('rotation, revocation cascade and crypto-shredding', () => {
     expect(await state(w, 'association', 'sa-1')).toBe('revoked');
     for (const [handle, use] of [
       [psk, () => w.infraSe.mac(w.infrastructure.owner, psk as never, new Uint8Array([1]))],
-      [registrar.sessionKeyHandle, () => w.infraSe.seal(w.infrastructure.owner, registrar.sessionKeyHandle, new Uint8Array([1]), new Uint8Array(0))],
+      [registrar.sessionKeys.send, () => w.infraSe.seal(w.infrastructure.owner, registrar.sessionKeys.send, new Uint8Array([1]), new Uint8Array(0))],
+      [registrar.sessionKeys.receive, () => w.infraSe.seal(w.infrastructure.owner, registrar.sessionKeys.receive, new Uint8Array([1]), new Uint8Array(0))],
     ] as const) {
       const error = await use().catch((e: unknown) => e);
       expect(isCredenceError(error, 'not_found'), `handle ${handle} is shredded`).toBe(true);
@@ -261,7 +295,8 @@ describe('no secret leaves a Secure Environment', () => {
     for (const [nodeId, boot, svc] of [['meter-1', 'psk256', 'psk256'], ['meter-2', 'ed25519', 'ed25519'], ['gw-1', 'p256', 'p256']] as const) {
       const device = await w.provisioned(nodeId, boot, svc);
       const { registree, registrar } = await w.procedures.associate({ device, associationId: `${nodeId}-sa`, credentialId: `${nodeId}-svc`, lifetimeSeconds: 86_400 });
-      sessionHandles.push({ se: w.infraSe, handle: registrar.sessionKeyHandle }, { se: device.se as typeof w.infraSe, handle: registree.sessionKeyHandle });
+      for (const handle of Object.values(registrar.sessionKeys)) sessionHandles.push({ se: w.infraSe, handle });
+      for (const handle of Object.values(registree.sessionKeys)) sessionHandles.push({ se: device.se as typeof w.infraSe, handle });
       for (const c of [device.bootstrap!, ...device.credentials.values()]) secrets.push((device.se as typeof w.infraSe).exportForTest(c.handle));
     }
     for (const { se, handle } of sessionHandles) secrets.push(se.exportForTest(handle as never));

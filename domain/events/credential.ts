@@ -55,23 +55,72 @@ export const issuingRules = (d: z.infer<typeof CredentialIssued>, ctx: z.Refinem
   }
 };
 
+const ManufacturerCertificateRecord = z.object({
+  fingerprint: Fingerprint,
+  subject: z.string().max(1024),
+  notBefore: Instant,
+  notAfter: Instant,
+  anchorFingerprint: Fingerprint,
+});
+const Text256 = z.string().min(1).max(256);
+
 /**
- * The node's receipt that ends remote provisioning (seed 003, 11.2.1): proofs by its bootstrap credential and by
- * its new credential over the transcript hash. Signatures for asymmetric keys (verifiable by anyone holding the
- * public keys: non-repudiation), MACs for PSKs. Never key material.
+ * Receipt v1 (events recorded before issue 11 item 5; no `version` field): the node's proofs by its bootstrap and
+ * by its new credential over `transcriptHash` only. Nothing in it says what that hash covers, so it does not bind
+ * the validity, owner, Node-ID, M2M-Sub-ID or Enrolment Function it is stored next to. Readable, not binding.
  */
-export const ProvisioningReceipt = z.object({
+export const ProvisioningReceiptV1 = z.object({
+  version: z.literal(1).optional(),
   sessionId: z.string().min(1).max(64),
-  enrolmentFunctionId: z.string().min(1).max(256),
+  enrolmentFunctionId: Text256,
   transcriptHash: base64urlText({ exact: HASH_LENGTH }),
   bootstrapFingerprint: Fingerprint,
   bootstrapProof: base64urlText(MAX_PROOF_LENGTH),
   credentialProof: base64urlText(MAX_PROOF_LENGTH),
   /** The manufacturer (IDevID) certificate the bootstrap was verified with (SER-SWIR-04). */
-  manufacturerCertificate: z
-    .object({ fingerprint: Fingerprint, subject: z.string().max(1024), notBefore: Instant, notAfter: Instant, anchorFingerprint: Fingerprint })
+  manufacturerCertificate: ManufacturerCertificateRecord.optional(),
+});
+
+/**
+ * Receipt v2 (seed 003, 11.2.1; SER-016): every fact of the receipt statement (domain/protocols/provisioning-statement.ts),
+ * so anyone can rebuild the statement and check the proofs over it (verifyProvisioningReceipt). The node's proofs
+ * are signatures for asymmetric keys (verifiable by anyone holding the public keys: non-repudiation), MACs for
+ * PSKs; `enrolmentFunctionSignature` is the Enrolment Function's signature over the same statement. Public facts
+ * only, never key material. The manufacturer certificate's fingerprint is in the statement; its subject, validity
+ * and anchor are the Enrolment Function's reading of that certificate.
+ */
+export const ProvisioningReceiptV2 = z.object({
+  version: z.literal(2),
+  sessionId: z.string().min(1).max(64),
+  nodeId: Text256,
+  enrolmentFunctionId: Text256,
+  credentialId: Text256.optional(),
+  credential: z.object({
+    kind: CredentialKind,
+    fingerprint: Fingerprint,
+    publicKey: base64urlText(MAX_PUBLIC_KEY_LENGTH).optional(),
+    notBefore: Instant,
+    notAfter: Instant,
+    owner: Owner,
+  }),
+  bootstrapKind: CredentialKind,
+  bootstrapFingerprint: Fingerprint,
+  manufacturerCertificate: ManufacturerCertificateRecord.optional(),
+  serviceParameters: z.object({ cseId: Text256.optional(), m2mSubId: Text256.optional() }),
+  transcriptHash: base64urlText({ exact: HASH_LENGTH }),
+  completedAt: Instant,
+  bootstrapProof: base64urlText(MAX_PROOF_LENGTH),
+  credentialProof: base64urlText(MAX_PROOF_LENGTH),
+  enrolmentFunctionSignature: z
+    .object({ kind: z.enum(['ed25519', 'p256']), keyFingerprint: Fingerprint, value: base64urlText(MAX_PROOF_LENGTH) })
     .optional(),
 });
+
+/** A recorded receipt: v2, or a v1 stored before it (told apart by `version`, absent in v1). */
+export const ProvisioningReceipt = z.union([ProvisioningReceiptV2, ProvisioningReceiptV1]);
+export type ProvisioningReceiptV1 = z.infer<typeof ProvisioningReceiptV1>;
+export type ProvisioningReceiptV2 = z.infer<typeof ProvisioningReceiptV2>;
+export type ProvisioningReceipt = z.infer<typeof ProvisioningReceipt>;
 
 export const CredentialProvisioned = z.object({
   credentialId: CredentialId,
@@ -80,6 +129,16 @@ export const CredentialProvisioned = z.object({
   bootstrapCredentialId: CredentialId.optional(),
   receipt: ProvisioningReceipt.optional(),
 });
+/**
+ * Stricter rules for recording a provisioning from now on (commands only; stored v1 receipts stay readable): a
+ * receipt is v2, and the credential it names is the one being provisioned.
+ */
+export const ProvisioningCommandData = CredentialProvisioned.extend({ receipt: ProvisioningReceiptV2.optional() });
+export const provisioningRules = (d: z.infer<typeof ProvisioningCommandData>, ctx: z.RefinementCtx): void => {
+  if (d.receipt !== undefined && d.receipt.credentialId !== d.credentialId) {
+    ctx.addIssue({ code: 'custom', path: ['receipt', 'credentialId'], message: 'the receipt must name the credential being provisioned' });
+  }
+};
 export const CredentialAssociated = z.object({ credentialId: CredentialId, associationId: AssociationId });
 export const CredentialAssociationReleased = z.object({ credentialId: CredentialId, associationId: AssociationId });
 export const CredentialRotationStarted = z.object({

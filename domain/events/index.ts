@@ -39,7 +39,7 @@ export const isEventType = (type: string): type is EventType => Object.hasOwn(EV
 
 export { RevocationReason, CRL_REASON_CODE, Owner, OwnerKind, Fingerprint, Base64Url } from './common.ts';
 export { NodeProfile } from './node.ts';
-export { CredentialKind, CredentialPurpose, CertificateSummary, ProvisioningReceipt } from './credential.ts';
+export { CredentialKind, CredentialPurpose, CertificateSummary, ProvisioningReceipt, ProvisioningReceiptV1, ProvisioningReceiptV2 } from './credential.ts';
 export { Registree } from './association.ts';
 
 import type { EntityKind } from '../streams.ts';

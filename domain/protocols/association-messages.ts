@@ -9,13 +9,18 @@ import { KeyHandle } from '../ports/secure-environment.ts';
 
 /**
  * Association configuration and handshake (seed 003 clause 11.3; SER-009 mutual authentication, SER-012 replay).
- * Registree (CSE or AE, R) and Registrar CSE (C):
- *   1. R->C hello      identities, credential fingerprint, R nonce, requested lifetime, R ephemeral (asymmetric)
- *   2. C->R challenge  C nonce, granted lifetime, C ephemeral (asymmetric); C's proof over the transcript
- *   3. R->C finish     R's proof over the transcript
- * PSK credentials: proofs are HMACs with the PSK and the session key is HKDF(PSK, salt = transcript hash).
- * Ed25519/P-256 credentials: proofs are signatures, and the session key is HKDF over an ephemeral ECDH secret
- * (forward secrecy) with the transcript hash as salt. Both ends derive the same key inside their Secure Environments.
+ * Registree (CSE or AE, R) and Registrar CSE (C), modelled on TLS 1.3 (RFC 8446):
+ *   1. R->C hello      identities, credential fingerprint, the key exchange mode, R nonce, R ephemeral, requested lifetime
+ *   2. C->R challenge  C nonce, C ephemeral, granted lifetime; C's proof over the transcript
+ *   3. R->C finish     R's proof over the transcript, and R's key confirmation (a Finished MAC, RFC 8446 4.4.4)
+ *   4. C->R confirm    C's key confirmation, sent once C has verified R's proof and Finished MAC
+ * Proofs authenticate with the credential: HMACs with a PSK, signatures with an Ed25519/P-256 key. Every run does
+ * an ephemeral ECDH, in PSK mode too (`psk_dhe_ke`, RFC 8446 4.2.9: a PSK compromised later does not reveal past
+ * session keys); the PSK-only mode (`psk_ke`) is not offered. The mode is a field of the hello, so it is in the
+ * transcript every proof covers: a mode changed in transit fails the Registrar's proof (downgrade protection).
+ * Both ends derive, inside their Secure Environments, one key per direction and one Finished key per side
+ * (adapters/protocols/association/session-key.ts has the key schedule). The Registree reports the association
+ * established only after it verified the Registrar's confirm; the Registrar only after it verified the finish.
  */
 
 /** Clause 11.3.1 "Association Configuration": the non-secret facts a Registree needs before its handshake. */
@@ -35,6 +40,15 @@ export type AssociationConfiguration = z.infer<typeof AssociationConfiguration>;
 /** Ten years: far beyond any credential; the Registrar cuts it to the credential anyway. */
 const MAX_LIFETIME_SECONDS = 10 * 366 * 24 * 3600;
 
+/**
+ * How the handshake secret is made: `psk_dhe_ke` (RFC 8446 4.2.9) for a PSK credential, the PSK and an ephemeral
+ * ECDH secret together; `signature_dhe` for an Ed25519/P-256 credential, the ephemeral ECDH secret, both ends
+ * authenticated by signatures. There is no PSK-only mode (`psk_ke`): it would give no forward secrecy.
+ */
+export const KeyExchange = z.enum(['psk_dhe_ke', 'signature_dhe']);
+export type KeyExchange = z.infer<typeof KeyExchange>;
+export const keyExchangeFor = (kind: CredentialKind): KeyExchange => (kind === 'psk256' ? 'psk_dhe_ke' : 'signature_dhe');
+
 export const AssociationHello = z
   .strictObject({
     type: z.literal('association.hello'),
@@ -42,14 +56,15 @@ export const AssociationHello = z
     registreeId: Identifier,
     registrarId: Identifier,
     credential: z.strictObject({ kind: CredentialKind, fingerprint: Fingerprint }),
+    keyExchange: KeyExchange,
     registreeNonce: Nonce,
-    ephemeral: Ephemeral.optional(),
+    ephemeral: Ephemeral,
     requestedLifetimeSeconds: z.int().min(1).max(MAX_LIFETIME_SECONDS),
     sentAt: IsoTimestamp,
   })
-  .refine((m) => (m.credential.kind === 'psk256') === (m.ephemeral === undefined), {
-    message: 'an ephemeral key is required exactly for asymmetric credentials',
-    path: ['ephemeral'],
+  .refine((m) => m.keyExchange === keyExchangeFor(m.credential.kind), {
+    message: 'the key exchange must be psk_dhe_ke for a PSK credential and signature_dhe otherwise',
+    path: ['keyExchange'],
   });
 export type AssociationHello = z.infer<typeof AssociationHello>;
 
@@ -61,12 +76,15 @@ export const AssociationChallenge = z.strictObject({
   registreeId: Identifier,
   registreeNonce: Nonce,
   registrarNonce: Nonce,
-  ephemeral: Ephemeral.optional(),
+  ephemeral: Ephemeral,
   lifetimeSeconds: z.int().min(1).max(MAX_LIFETIME_SECONDS),
   expiresAt: IsoTimestamp,
   proof: Proof,
 });
 export type AssociationChallenge = z.infer<typeof AssociationChallenge>;
+
+/** An HMAC-SHA256 tag with a Finished key (RFC 8446 4.4.4): proves its sender derived the same keys. */
+const KeyConfirmation = base64urlString(HASH_LENGTH);
 
 export const AssociationFinish = z.strictObject({
   type: z.literal('association.finish'),
@@ -74,13 +92,26 @@ export const AssociationFinish = z.strictObject({
   sessionId: SessionId,
   registrarNonce: Nonce,
   proof: Proof,
+  keyConfirmation: KeyConfirmation,
 });
 export type AssociationFinish = z.infer<typeof AssociationFinish>;
 
+/** The Registrar's answer to a verified finish: its own key confirmation, which the Registree waits for. */
+export const AssociationConfirm = z.strictObject({
+  type: z.literal('association.confirm'),
+  version: z.literal(1),
+  sessionId: SessionId,
+  registreeNonce: Nonce,
+  keyConfirmation: KeyConfirmation,
+});
+export type AssociationConfirm = z.infer<typeof AssociationConfirm>;
+
 /**
  * An established security association as either end sees it, for an `AssociationEstablished` event: public
- * facts plus the handle of the session key in that end's own Secure Environment (the engine destroys it when the
- * association ends). Both ends' outcomes agree on everything but `sessionKeyHandle` and `side`.
+ * facts plus the handles of the two session keys in that end's own Secure Environment (the engine destroys them
+ * when the association ends): `send` protects what this end sends, `receive` what it receives, so one end's send
+ * key is the other's receive key and the two directions never share a key. Both ends' outcomes agree on
+ * everything but `sessionKeys` and `side`.
  */
 export const AssociationOutcome = z.strictObject({
   associationId: SessionId,
@@ -88,7 +119,7 @@ export const AssociationOutcome = z.strictObject({
   registrarId: Identifier,
   registreeId: Identifier,
   credential: z.strictObject({ kind: CredentialKind, fingerprint: Fingerprint }),
-  sessionKeyHandle: KeyHandle,
+  sessionKeys: z.strictObject({ send: KeyHandle, receive: KeyHandle }),
   transcriptHash: base64urlString(HASH_LENGTH),
   establishedAt: IsoTimestamp,
   lifetimeSeconds: z.int().min(1),

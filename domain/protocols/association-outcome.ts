@@ -4,13 +4,13 @@ import type { AssociationChallenge, AssociationHello, AssociationOutcome } from 
 
 /**
  * What one end of a completed handshake knows: the same facts on both ends (from the hello, the challenge and the
- * final transcript hash), apart from which side it is and its own handle of the session key.
+ * final transcript hash), apart from which side it is and its own handles of the session keys.
  */
 export const associationOutcome = (
   side: AssociationOutcome['side'],
   hello: AssociationHello,
   challenge: AssociationChallenge,
-  sessionKeyHandle: KeyHandle,
+  sessionKeys: { readonly send: KeyHandle; readonly receive: KeyHandle },
   transcriptHash: Uint8Array,
   now: Date,
 ): AssociationOutcome => ({
@@ -19,7 +19,7 @@ export const associationOutcome = (
   registrarId: challenge.registrarId,
   registreeId: hello.registreeId,
   credential: hello.credential,
-  sessionKeyHandle,
+  sessionKeys: { send: sessionKeys.send, receive: sessionKeys.receive },
   transcriptHash: toBase64url(transcriptHash),
   establishedAt: now.toISOString(),
   lifetimeSeconds: challenge.lifetimeSeconds,

@@ -21,7 +21,8 @@ import { KeyHandle } from '../ports/secure-environment.ts';
  *   3. N->E auth       N's proof (auth of N); for an asymmetric credential, the public key generated on the node
  *                      and its proof of possession
  *   4. E->N delivery   the credential descriptor, and the PSK wrapped under ECDH+HKDF(transcript); E's proof
- *   5. N->E receipt    N's proofs with the bootstrap and with the new credential over the whole transcript
+ *   5. N->E receipt    N's proofs with the bootstrap and with the new credential over the receipt statement
+ *                      (provisioning-statement.ts): the facts provisioned, including the whole transcript's hash
  * Every message is absorbed into one transcript (without its own proofs); every proof covers both nonces and
  * both identities through it. Proofs are HMACs for a PSK bootstrap, signatures otherwise.
  */
@@ -35,6 +36,8 @@ export const ProvisioningHello = z
     version: z.literal(1),
     nodeId: Identifier,
     enrolmentFunctionId: Identifier,
+    /** The id the credential will be recorded under, when the node is told it: then the receipt statement binds it. */
+    credentialId: Identifier.optional(),
     bootstrap: z.strictObject({ kind: CredentialKind, fingerprint: Fingerprint }),
     /** DER certificates, leaf first, when the bootstrap credential is a manufacturer (IDevID) certificate. */
     certificateChain: z.array(base64urlString({ max: MAX_CERTIFICATE_LENGTH })).min(1).max(MAX_CERTIFICATE_CHAIN).optional(),
@@ -87,11 +90,16 @@ export const ProvisioningDelivery = z.strictObject({
 });
 export type ProvisioningDelivery = z.infer<typeof ProvisioningDelivery>;
 
+/**
+ * Version 2: the proofs cover the receipt statement (provisioning-statement.ts), not the bare transcript hash, and
+ * `completedAt` is the node's statement of when it completed (checked fresh by the Enrolment Function).
+ */
 export const ProvisioningReceipt = z.strictObject({
   type: z.literal('provisioning.receipt'),
-  version: z.literal(1),
+  version: z.literal(2),
   sessionId: SessionId,
   credentialFingerprint: Fingerprint,
+  completedAt: IsoTimestamp,
   bootstrapProof: Proof,
   credentialProof: Proof,
 });
@@ -111,19 +119,28 @@ export const ManufacturerCertificateRecord = z.strictObject({
  * What the Enrolment Function hands to the engine for a `CredentialProvisioned` event: public facts only.
  * `credentialKeyHandle` is the Enrolment Function's Secure Environment handle of its copy of a provisioned PSK
  * (not a secret; the engine destroys it when the credential is revoked); absent for asymmetric credentials,
- * whose private key exists only on the node. The receipt proofs are over `transcriptHash` (see receipt.ts).
+ * whose private key exists only on the node. The receipt proofs are over the receipt statement of these facts
+ * (provisioning-statement.ts); `enrolmentFunctionSignature` is the Enrolment Function's signature over the same
+ * statement, present when it has a signing key.
  */
 export const ProvisioningOutcome = z.strictObject({
   sessionId: SessionId,
   nodeId: Identifier,
   enrolmentFunctionId: Identifier,
+  credentialId: Identifier.optional(),
   credential: CredentialDescriptor,
   credentialKeyHandle: KeyHandle.optional(),
+  bootstrapKind: CredentialKind,
   bootstrapFingerprint: Fingerprint,
   manufacturerCertificate: ManufacturerCertificateRecord.optional(),
   serviceParameters: ServiceParameters,
   transcriptHash: base64urlString(HASH_LENGTH),
-  receipt: z.strictObject({ bootstrapProof: Proof, credentialProof: Proof }),
+  receipt: z.strictObject({
+    version: z.literal(2),
+    bootstrapProof: Proof,
+    credentialProof: Proof,
+    enrolmentFunctionSignature: z.strictObject({ kind: z.enum(['ed25519', 'p256']), keyFingerprint: Fingerprint, value: Proof }).optional(),
+  }),
   completedAt: IsoTimestamp,
 });
 export type ProvisioningOutcome = z.infer<typeof ProvisioningOutcome>;

@@ -20,9 +20,30 @@ export {
   ServiceParameters,
 } from './enrolment-messages.ts';
 export type { NodeProvisioningResult } from './enrolment-messages.ts';
-export { AssociationChallenge, AssociationConfiguration, AssociationFinish, AssociationHello, AssociationOutcome } from './association-messages.ts';
+export {
+  AssociationChallenge,
+  AssociationConfiguration,
+  AssociationConfirm,
+  AssociationFinish,
+  AssociationHello,
+  AssociationOutcome,
+  KeyExchange,
+  keyExchangeFor,
+} from './association-messages.ts';
 export { associationLifetime } from './association-lifetime.ts';
 export type { GrantedLifetime, LifetimeRequest } from './association-lifetime.ts';
 export { associationOutcome } from './association-outcome.ts';
 export { deliveryAad, proofFor, PROTOCOL as PROVISIONING_PROTOCOL } from './provisioning-proofs.ts';
 export { verifyProvisioningReceipt } from './provisioning-receipt.ts';
+export type { ProofStatus, PublicKeyRef, ReceiptExpectations, ReceiptKeys, ReceiptProofs, ReceiptVerification } from './provisioning-receipt.ts';
+export {
+  RECEIPT_STATEMENT,
+  RECEIPT_STATEMENT_VERSION,
+  receiptStatement,
+  statementBytes,
+  statementCredential,
+  statementProofInput,
+} from './provisioning-statement.ts';
+export type { ReceiptFacts, ReceiptStatement, StatementCredential } from './provisioning-statement.ts';
+export { outcomeStatement, recordedReceipt, recordedStatement } from './recorded-receipt.ts';
+export type { RecordedReceipt } from './recorded-receipt.ts';

@@ -1,4 +1,4 @@
-import { fromBase64url } from '../../../domain/crypto/base64url.ts';
+import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
 import { toHex } from '../../../domain/crypto/bytes.ts';
 import type { Clock } from '../../../domain/ports/clock.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
@@ -21,10 +21,11 @@ import {
   AssociationFinish,
   AssociationHello,
   type AssociationChallenge,
+  type AssociationConfirm,
   type AssociationOutcome,
 } from '../../../domain/protocols/association-messages.ts';
 import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
-import { deriveSessionKey, PROTOCOL, proofFor } from './session-key.ts';
+import { deriveAssociationKeys, destroyAssociationKeys, keyConfirmationFor, PROTOCOL, proofFor, type AssociationKeys } from './session-key.ts';
 
 /** The Registree's credential as the engine knows it. */
 export interface RegistreeCredential {
@@ -60,7 +61,7 @@ interface Session extends SessionBase {
   readonly challengeTranscript: Uint8Array;
   readonly verifier: ProofVerifier;
   readonly psk?: KeyHandle;
-  readonly ephemeral?: KeyHandle;
+  readonly ephemeral: KeyHandle;
 }
 
 const HELLO = 'association.hello';
@@ -68,7 +69,8 @@ const FINISH = 'association.finish';
 
 /**
  * The Registrar CSE side of the association handshake (seed 003 clause 11.3.2): mutual authentication of the
- * Registree, session key derivation, a lifetime strictly shorter than the credential's, replay protection.
+ * Registree, session keys (one per direction) with key confirmation, a lifetime strictly shorter than the
+ * credential's, replay protection.
  */
 export class Registrar {
   readonly #o: RegistrarOptions;
@@ -120,9 +122,11 @@ export class Registrar {
     this.#sessions.assertNotPending(HELLO, hello.registreeNonce);
     await assertNewHello(HELLO, { ephemeral: hello.ephemeral, nonce: hello.registreeNonce }, this.#replay, now);
 
-    const ephemeral = hello.ephemeral ? await se.generate(owner, hello.ephemeral.group, { ephemeral: true }) : undefined;
+    // Every run has an ephemeral ECDH, PSK runs too (psk_dhe_ke, RFC 8446 4.2.9); the hello's schema requires it.
+    const ephemeral = await se.generate(owner, hello.ephemeral.group, { ephemeral: true });
     try {
-      const ephemeralKey = hello.ephemeral && ephemeral ? await wireEphemeral(se, owner, hello.ephemeral.group, ephemeral) : undefined;
+      const ephemeralKey = await wireEphemeral(se, owner, hello.ephemeral.group, ephemeral);
+      if (ephemeralKey === undefined) throw new TypeError('se: the ephemeral key has no public key');
       const unsigned = {
         type: 'association.challenge' as const,
         version: 1 as const,
@@ -131,7 +135,7 @@ export class Registrar {
         registreeId: hello.registreeId,
         registreeNonce: hello.registreeNonce,
         registrarNonce: newNonce(this.#o.random),
-        ...(ephemeralKey ? { ephemeral: ephemeralKey } : {}),
+        ephemeral: ephemeralKey,
         ...lifetime,
       };
       const transcript = transcriptFromHello(PROTOCOL, hello);
@@ -146,7 +150,7 @@ export class Registrar {
         challengeTranscript: th,
         verifier,
         ...(known.handle && descriptor.kind === 'psk256' ? { psk: known.handle } : {}),
-        ...(ephemeral ? { ephemeral } : {}),
+        ephemeral,
       }, { claimant: hello.registreeId, nonce: hello.registreeNonce });
       return challenge;
     } catch (error) {
@@ -155,28 +159,45 @@ export class Registrar {
     }
   }
 
-  async acceptFinish(input: unknown): Promise<AssociationOutcome> {
+  /**
+   * Verifies the Registree's proof and its key confirmation (RFC 8446 4.4.4), then answers with this Registrar's
+   * own key confirmation. The outcome is the Registrar's to record: the finish has verified. The Registree reports
+   * the association only once it has verified `confirm`.
+   */
+  async acceptFinish(input: unknown): Promise<{ confirm: AssociationConfirm; outcome: AssociationOutcome }> {
     const finish = parseMessage(AssociationFinish, input, FINISH);
     const now = this.#o.now();
     return this.#sessions.step(finish.sessionId, FINISH, 'challenged', now, async (session) => {
       const { se, owner } = this.#o;
       const { hello, challenge } = session;
       if (finish.registrarNonce !== challenge.registrarNonce) throw protocolFailure(FINISH, 'nonce_mismatch');
-      const th = session.transcript.absorb(finish.type, withoutFields(finish, 'proof'));
+      const th = session.transcript.absorb(finish.type, withoutFields(finish, 'proof', 'keyConfirmation'));
       await assertProof(se, owner, session.verifier, proofFor('registree', 'finish', th), finish.proof, FINISH, 'Registree authentication failed');
-      await rememberAuthenticatedRun(FINISH, this.#replay, { nonce: hello.registreeNonce, transcriptHash: toHex(th) }, now);
-      session.authenticated = true;
-      const sessionKeyHandle = await deriveSessionKey(
-        se,
-        owner,
-        session.psk
-          ? { psk: session.psk }
-          : { ephemeral: session.ephemeral as KeyHandle, peerPublicKey: fromBase64url(hello.ephemeral?.publicKey ?? '') },
-        session.challengeTranscript,
-        FINISH,
-      );
-      session.done = true;
-      return associationOutcome('registrar', hello, challenge, sessionKeyHandle, th, now);
+      let keys: AssociationKeys | undefined;
+      try {
+        keys = await deriveAssociationKeys(
+          se,
+          owner,
+          { ephemeral: session.ephemeral, peerPublicKey: fromBase64url(hello.ephemeral.publicKey), psk: session.psk },
+          session.challengeTranscript,
+          FINISH,
+        );
+        // A Finished key is an HMAC key: the 'psk256' verifier is the one that checks a MAC.
+        await assertProof(se, owner, { kind: 'psk256', handle: keys.registreeFinished }, keyConfirmationFor('registree', th), finish.keyConfirmation, FINISH, 'Registree key confirmation failed');
+        // Only now, with the initiator's proof and key confirmation verified, is the run remembered (issue 11 item 4).
+        await rememberAuthenticatedRun(FINISH, this.#replay, { nonce: hello.registreeNonce, transcriptHash: toHex(th) }, now);
+        session.authenticated = true;
+        const unsigned = { type: 'association.confirm' as const, version: 1 as const, sessionId: challenge.sessionId, registreeNonce: hello.registreeNonce };
+        const final = session.transcript.absorb(unsigned.type, unsigned);
+        const confirm = { ...unsigned, keyConfirmation: toBase64url(await se.mac(owner, keys.registrarFinished, keyConfirmationFor('registrar', final))) };
+        await destroyQuietly(se, owner, keys.registreeFinished, keys.registrarFinished);
+        session.done = true;
+        const sessionKeys = { send: keys.registrarToRegistree, receive: keys.registreeToRegistrar };
+        return { confirm, outcome: associationOutcome('registrar', hello, challenge, sessionKeys, final, now) };
+      } catch (error) {
+        await destroyAssociationKeys(se, owner, keys);
+        throw error;
+      }
     });
   }
 }

@@ -1,5 +1,5 @@
 import type { AgreementGroup } from '../../../domain/crypto/agreement.ts';
-import { fromBase64url } from '../../../domain/crypto/base64url.ts';
+import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
 import { associationOutcome } from '../../../domain/protocols/association-outcome.ts';
 import type { Clock } from '../../../domain/ports/clock.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
@@ -17,11 +17,13 @@ import { transcriptFromHello } from '../../../domain/protocols/run-transcript.ts
 import {
   AssociationChallenge,
   AssociationConfiguration,
+  AssociationConfirm,
+  keyExchangeFor,
   type AssociationFinish,
   type AssociationHello,
   type AssociationOutcome,
 } from '../../../domain/protocols/association-messages.ts';
-import { deriveSessionKey, PROTOCOL, proofFor } from './session-key.ts';
+import { deriveAssociationKeys, destroyAssociationKeys, keyConfirmationFor, PROTOCOL, proofFor, type AssociationKeys } from './session-key.ts';
 
 export interface RegistreeOptions {
   /** The Registree's CSE-ID or AE-ID. */
@@ -37,8 +39,9 @@ export interface RegistreeOptions {
   readonly maxClockSkewSeconds?: number;
 }
 
-type Stage = 'hello_sent' | 'established' | 'failed';
+type Stage = 'hello_sent' | 'finish_sent' | 'established' | 'failed';
 const CHALLENGE = 'association.challenge';
+const CONFIRM = 'association.confirm';
 
 /** The Registree (CSE or AE) side of the association handshake. */
 export class Registree {
@@ -59,33 +62,52 @@ export class Registree {
     if (state !== 'active') throw protocolFailure('association.start', state === 'expired' ? 'credential_expired' : 'credential_not_yet_valid');
     const kind = credential.descriptor.kind;
     const group = ephemeralGroup(kind, request.agreementGroup);
-    const ephemeral = kind === 'psk256' ? undefined : await se.generate(owner, group, { ephemeral: true });
-    const ephemeralKey = ephemeral ? await wireEphemeral(se, owner, group, ephemeral) : undefined;
-    const hello: AssociationHello = {
-      type: 'association.hello',
-      version: 1,
-      registreeId: this.#o.id,
-      registrarId: this.#configuration.registrarId,
-      credential: { kind, fingerprint: credential.descriptor.fingerprint },
-      registreeNonce: newNonce(this.#o.random),
-      ...(ephemeralKey ? { ephemeral: ephemeralKey } : {}),
-      requestedLifetimeSeconds: request.lifetimeSeconds,
-      sentAt: this.#o.now().toISOString(),
-    };
-    return new RegistreeHandshake(this.#o, this.#configuration, hello, ephemeral);
+    // An ephemeral in every mode: PSK runs are psk_dhe_ke (RFC 8446 4.2.9), never PSK-only.
+    const ephemeral = await se.generate(owner, group, { ephemeral: true });
+    try {
+      const ephemeralKey = await wireEphemeral(se, owner, group, ephemeral);
+      if (ephemeralKey === undefined) throw new TypeError('se: the ephemeral key has no public key');
+      const hello: AssociationHello = {
+        type: 'association.hello',
+        version: 1,
+        registreeId: this.#o.id,
+        registrarId: this.#configuration.registrarId,
+        credential: { kind, fingerprint: credential.descriptor.fingerprint },
+        keyExchange: keyExchangeFor(kind),
+        registreeNonce: newNonce(this.#o.random),
+        ephemeral: ephemeralKey,
+        requestedLifetimeSeconds: request.lifetimeSeconds,
+        sentAt: this.#o.now().toISOString(),
+      };
+      return new RegistreeHandshake(this.#o, this.#configuration, hello, ephemeral);
+    } catch (error) {
+      await destroyQuietly(se, owner, ephemeral);
+      throw error;
+    }
   }
 }
 
-/** One handshake run on the Registree: send `hello`, feed it the challenge, send the returned `finish`. */
+/** What the Registree holds between its finish and the Registrar's confirm. */
+interface AwaitingConfirm {
+  readonly challenge: AssociationChallenge;
+  readonly keys: AssociationKeys;
+}
+
+/**
+ * One handshake run on the Registree: send `hello`, feed it the challenge, send the returned `finish`, feed it the
+ * Registrar's confirm. Only `acceptConfirm` reports the association: before the Registrar's key confirmation has
+ * verified, nothing says the Registrar accepted the finish or derived the same keys (RFC 8446 4.4.4).
+ */
 export class RegistreeHandshake {
   readonly hello: AssociationHello;
   readonly #o: RegistreeOptions;
   readonly #configuration: AssociationConfiguration;
   readonly #transcript: Transcript;
   #ephemeral: KeyHandle | undefined;
+  #awaiting: AwaitingConfirm | undefined;
   #stage: Stage = 'hello_sent';
 
-  constructor(options: RegistreeOptions, configuration: AssociationConfiguration, hello: AssociationHello, ephemeral: KeyHandle | undefined) {
+  constructor(options: RegistreeOptions, configuration: AssociationConfiguration, hello: AssociationHello, ephemeral: KeyHandle) {
     this.#o = options;
     this.#configuration = configuration;
     this.hello = hello;
@@ -93,11 +115,30 @@ export class RegistreeHandshake {
     this.#transcript = transcriptFromHello(PROTOCOL, hello);
   }
 
-  async acceptChallenge(input: unknown): Promise<{ finish: AssociationFinish; outcome: AssociationOutcome }> {
-    if (this.#stage !== 'hello_sent') throw protocolFailure(CHALLENGE, 'unknown_session', `this handshake is ${this.#stage}`);
+  /** Authenticates the Registrar and answers with the finish; the association is not established yet. */
+  async acceptChallenge(input: unknown): Promise<{ finish: AssociationFinish }> {
+    return this.#step(CHALLENGE, 'hello_sent', 'finish_sent', () => this.#accept(input));
+  }
+
+  /** Verifies the Registrar's key confirmation; only then is the association established on this side. */
+  async acceptConfirm(input: unknown): Promise<AssociationOutcome> {
+    return this.#step(CONFIRM, 'finish_sent', 'established', () => this.#confirm(input));
+  }
+
+  /** Ends the run: every key it made that no outcome reported is destroyed. */
+  async abort(): Promise<void> {
+    this.#stage = 'failed';
+    await destroyQuietly(this.#o.se, this.#o.owner, this.#ephemeral);
+    await destroyAssociationKeys(this.#o.se, this.#o.owner, this.#awaiting?.keys);
+    this.#ephemeral = undefined;
+    this.#awaiting = undefined;
+  }
+
+  async #step<T>(step: string, from: Stage, to: Stage, run: () => Promise<T>): Promise<T> {
+    if (this.#stage !== from) throw protocolFailure(step, 'unknown_session', `this handshake is ${this.#stage}`);
     try {
-      const result = await this.#accept(input);
-      this.#stage = 'established';
+      const result = await run();
+      this.#stage = to;
       return result;
     } catch (error) {
       await this.abort();
@@ -105,13 +146,7 @@ export class RegistreeHandshake {
     }
   }
 
-  async abort(): Promise<void> {
-    this.#stage = 'failed';
-    await destroyQuietly(this.#o.se, this.#o.owner, this.#ephemeral);
-    this.#ephemeral = undefined;
-  }
-
-  async #accept(input: unknown): Promise<{ finish: AssociationFinish; outcome: AssociationOutcome }> {
+  async #accept(input: unknown): Promise<{ finish: AssociationFinish }> {
     const { se, owner, credential } = this.#o;
     const now = this.#o.now();
     const challenge = parseMessage(AssociationChallenge, input, CHALLENGE);
@@ -119,6 +154,7 @@ export class RegistreeHandshake {
     if (challenge.registrarId !== hello.registrarId || challenge.registreeId !== hello.registreeId) throw protocolFailure(CHALLENGE, 'wrong_identity');
     if (challenge.registreeNonce !== hello.registreeNonce) throw protocolFailure(CHALLENGE, 'nonce_mismatch');
     const peer = acceptEphemeralAnswer(CHALLENGE, hello.ephemeral, challenge.ephemeral);
+    if (peer === undefined) throw protocolFailure(CHALLENGE, 'invalid_ephemeral_key');
     const thChallenge = this.#transcript.absorb(challenge.type, withoutFields(challenge, 'proof'));
     const verifier = this.#registrarVerifier();
     await assertProof(se, owner, verifier, proofFor('registrar', 'challenge', thChallenge), challenge.proof, CHALLENGE, 'Registrar CSE authentication failed');
@@ -129,27 +165,37 @@ export class RegistreeHandshake {
     if (expiresAt > now.getTime() + challenge.lifetimeSeconds * 1000 + skewMs) throw protocolFailure(CHALLENGE, 'lifetime_exceeds_request', 'expiry is later than the lifetime allows');
     if (!(expiresAt < Date.parse(credential.descriptor.validity.notAfter))) throw protocolFailure(CHALLENGE, 'lifetime_exceeds_credential');
 
-    const sessionKeyHandle = await deriveSessionKey(
+    const ephemeral = this.#ephemeral as KeyHandle;
+    this.#ephemeral = undefined; // deriveAssociationKeys destroys it, whatever happens
+    const keys = await deriveAssociationKeys(
       se,
       owner,
-      peer ? { ephemeral: this.#ephemeral as KeyHandle, peerPublicKey: peer } : { psk: credential.handle },
+      { ephemeral, peerPublicKey: peer, ...(credential.descriptor.kind === 'psk256' ? { psk: credential.handle } : {}) },
       thChallenge,
       CHALLENGE,
     );
-    this.#ephemeral = undefined;
-    try {
-      const unsigned = { type: 'association.finish' as const, version: 1 as const, sessionId: challenge.sessionId, registrarNonce: challenge.registrarNonce };
-      const th = this.#transcript.absorb(unsigned.type, unsigned);
-      const signer: CredentialKey = { kind: credential.descriptor.kind, handle: credential.handle };
-      const finish = { ...unsigned, proof: await prove(se, owner, signer, proofFor('registree', 'finish', th)) };
-      return {
-        finish,
-        outcome: associationOutcome('registree', hello, challenge, sessionKeyHandle, th, now),
-      };
-    } catch (error) {
-      await destroyQuietly(se, owner, sessionKeyHandle);
-      throw error;
-    }
+    this.#awaiting = { challenge, keys };
+    const unsigned = { type: 'association.finish' as const, version: 1 as const, sessionId: challenge.sessionId, registrarNonce: challenge.registrarNonce };
+    const th = this.#transcript.absorb(unsigned.type, unsigned);
+    const signer: CredentialKey = { kind: credential.descriptor.kind, handle: credential.handle };
+    const proof = await prove(se, owner, signer, proofFor('registree', 'finish', th));
+    const keyConfirmation = toBase64url(await se.mac(owner, keys.registreeFinished, keyConfirmationFor('registree', th)));
+    return { finish: { ...unsigned, proof, keyConfirmation } };
+  }
+
+  async #confirm(input: unknown): Promise<AssociationOutcome> {
+    const { se, owner } = this.#o;
+    const confirm = parseMessage(AssociationConfirm, input, CONFIRM);
+    const { challenge, keys } = this.#awaiting as AwaitingConfirm;
+    if (confirm.sessionId !== challenge.sessionId) throw protocolFailure(CONFIRM, 'unknown_session', 'the confirm is for another session');
+    if (confirm.registreeNonce !== this.hello.registreeNonce) throw protocolFailure(CONFIRM, 'nonce_mismatch');
+    const final = this.#transcript.absorb(confirm.type, withoutFields(confirm, 'keyConfirmation'));
+    const registrarFinished: ProofVerifier = { kind: 'psk256', handle: keys.registrarFinished }; // an HMAC key, checked as a MAC
+    await assertProof(se, owner, registrarFinished, keyConfirmationFor('registrar', final), confirm.keyConfirmation, CONFIRM, 'Registrar CSE key confirmation failed');
+    await destroyQuietly(se, owner, keys.registreeFinished, keys.registrarFinished);
+    this.#awaiting = undefined; // the session keys are the outcome's now
+    const sessionKeys = { send: keys.registreeToRegistrar, receive: keys.registrarToRegistree };
+    return associationOutcome('registree', this.hello, challenge, sessionKeys, final, this.#o.now());
   }
 
   #registrarVerifier(): ProofVerifier {

@@ -1,34 +1,109 @@
-import { utf8 } from '../../../domain/crypto/bytes.ts';
+import { concatBytes, utf8 } from '../../../domain/crypto/bytes.ts';
 import { proofInput } from '../../../domain/crypto/transcript.ts';
 import { agreeOrRefuse } from '../shared/agree-or-refuse.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
 import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 
 export const PROTOCOL = 'association';
-const SESSION_KEY_INFO = utf8('credence/association/v1/session-key');
 
 export const proofFor = (role: 'registrar' | 'registree', purpose: string, transcriptHash: Uint8Array): Uint8Array =>
   proofInput(PROTOCOL, role, purpose, transcriptHash);
 
+/** What a Finished MAC (key confirmation, RFC 8446 4.4.4) covers: the sender's role and the transcript hash. */
+export const keyConfirmationFor = (role: 'registrar' | 'registree', transcriptHash: Uint8Array): Uint8Array =>
+  proofInput(PROTOCOL, role, 'finished', transcriptHash);
+
+const LABEL = 'credence/association/v1';
+const HANDSHAKE_SECRET = utf8(`${LABEL}/handshake-secret`);
+const NO_SALT = new Uint8Array(0);
+
+/** The four keys of a run; each is a handle in the Secure Environment of the end that derived it. */
+export interface AssociationKeys {
+  /** Protects what the Registree sends to the Registrar: its send key, the Registrar's receive key. */
+  readonly registreeToRegistrar: KeyHandle;
+  /** Protects what the Registrar sends to the Registree: its send key, the Registree's receive key. */
+  readonly registrarToRegistree: KeyHandle;
+  /** MACs the Registree's finish (ephemeral; destroyed once the handshake ends). */
+  readonly registreeFinished: KeyHandle;
+  /** MACs the Registrar's confirm (ephemeral; destroyed once the handshake ends). */
+  readonly registrarFinished: KeyHandle;
+}
+
+const KEYS: readonly (readonly [keyof AssociationKeys, string, boolean])[] = [
+  // name, label, ephemeral (a Finished key lives only as long as the handshake; the traffic keys as long as the association)
+  ['registreeToRegistrar', 'registree-to-registrar', false],
+  ['registrarToRegistree', 'registrar-to-registree', false],
+  ['registreeFinished', 'registree-finished', true],
+  ['registrarFinished', 'registrar-finished', true],
+];
+
+/** HKDF-Expand info: a distinct label per key, bound to the transcript hash (RFC 8446 7.1 Derive-Secret). */
+const keyInfo = (label: string, transcriptHash: Uint8Array): Uint8Array =>
+  concatBytes(utf8(`${LABEL}/${label}`), new Uint8Array([0]), transcriptHash);
+
 /**
- * Session key (clause 11.3.2 (b)): HKDF-SHA256 inside the Secure Environment, salt = transcript hash after the
- * challenge (both identities, both nonces, both ephemerals, the granted lifetime), IKM = the PSK, or the ephemeral
- * ECDH secret for asymmetric credentials. The ephemeral key is destroyed once used.
+ * The key schedule (seed 003 clause 11.3.2 (b); security issue 11 item 11), after TLS 1.3 (RFC 8446 section 7.1)
+ * over HKDF-SHA256 (RFC 5869), every step inside the Secure Environment (`agree`, `deriveKey`), no key extractable:
+ *
+ *   th   = transcript hash through the challenge: both identities, the key exchange mode, both nonces, both
+ *          ephemeral public keys, the granted lifetime
+ *   dhe  = ECDH(own ephemeral, peer ephemeral)                        (the ephemeral key is destroyed once used)
+ *   hs   = HKDF(salt = th, IKM = PSK || dhe, info = "handshake-secret")      psk_dhe_ke (RFC 8446 4.2.9)
+ *        = HKDF(salt = th, IKM = dhe,       info = "handshake-secret")      signature_dhe
+ *   k_x  = HKDF(salt = "", IKM = hs, info = label_x || 0x00 || th)   for x in
+ *          registree-to-registrar, registrar-to-registree (the session keys, one per direction),
+ *          registree-finished, registrar-finished (key confirmation, RFC 8446 4.4.4)
+ *
+ * `deriveKey` is HKDF-Extract then HKDF-Expand; the port has no separate Extract, so the handshake secret is a
+ * key of its own and each k_x is Expand with its own info over an Extract of it (an Extract of a uniform 256-bit
+ * key is again a PRF output). TLS 1.3 chains the PSK into the Extract salt; a salt cannot be a key handle here,
+ * so the PSK and the ECDH secret are concatenated as the Extract input instead (the concatenation combiner of
+ * draft-ietf-tls-hybrid-design): hs stays secret while either part does. Forward secrecy in
+ * PSK mode follows: the PSK and the whole transcript, without an ephemeral private key, do not give dhe, hence
+ * neither hs nor any key of the run. The ephemeral keys and the ECDH secret never leave the Secure Environment
+ * and are destroyed here; so is hs.
  */
-export const deriveSessionKey = async (
+export const deriveAssociationKeys = async (
   se: SecureEnvironment,
   owner: string,
-  source: { readonly psk: KeyHandle } | { readonly ephemeral: KeyHandle; readonly peerPublicKey: Uint8Array },
+  source: { readonly ephemeral: KeyHandle; readonly peerPublicKey: Uint8Array; readonly psk?: KeyHandle | undefined },
   transcriptHash: Uint8Array,
   step: string,
-): Promise<KeyHandle> => {
-  if ('psk' in source) {
-    return se.deriveKey(owner, { inputs: [source.psk], salt: transcriptHash, info: SESSION_KEY_INFO, kind: 'session256' });
-  }
-  const secret = await agreeOrRefuse(se, owner, source.ephemeral, source.peerPublicKey, step);
+): Promise<AssociationKeys> => {
+  let secret: KeyHandle | undefined;
+  let handshakeSecret: KeyHandle | undefined;
+  const made: KeyHandle[] = [];
   try {
-    return await se.deriveKey(owner, { inputs: [secret], salt: transcriptHash, info: SESSION_KEY_INFO, kind: 'session256' });
+    secret = await agreeOrRefuse(se, owner, source.ephemeral, source.peerPublicKey, step);
+    handshakeSecret = await se.deriveKey(owner, {
+      inputs: source.psk ? [source.psk, secret] : [secret],
+      salt: transcriptHash,
+      info: HANDSHAKE_SECRET,
+      kind: 'session256',
+      ephemeral: true,
+    });
+    const keys: Partial<Record<keyof AssociationKeys, KeyHandle>> = {};
+    for (const [name, label, ephemeral] of KEYS) {
+      const key = await se.deriveKey(owner, {
+        inputs: [handshakeSecret],
+        salt: NO_SALT,
+        info: keyInfo(label, transcriptHash),
+        kind: 'session256',
+        ...(ephemeral ? { ephemeral } : {}),
+      });
+      made.push(key);
+      keys[name] = key;
+    }
+    return keys as AssociationKeys;
+  } catch (error) {
+    await destroyQuietly(se, owner, ...made);
+    throw error;
   } finally {
-    await destroyQuietly(se, owner, secret, source.ephemeral);
+    await destroyQuietly(se, owner, handshakeSecret, secret, source.ephemeral);
   }
+};
+
+/** Every key of a run, for a run that failed. */
+export const destroyAssociationKeys = async (se: SecureEnvironment, owner: string, keys: AssociationKeys | undefined): Promise<void> => {
+  if (keys) await destroyQuietly(se, owner, keys.registreeToRegistrar, keys.registrarToRegistree, keys.registreeFinished, keys.registrarFinished);
 };

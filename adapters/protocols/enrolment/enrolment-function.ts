@@ -21,6 +21,8 @@ import { transcriptFromHello } from '../../../domain/protocols/run-transcript.ts
 import { verifyCertificateChain, type TrustAnchors } from '../../../domain/x509/chain.ts';
 import { deliveryKey } from './key-delivery.ts';
 import { deliveryAad, PROTOCOL, proofFor } from '../../../domain/protocols/provisioning-proofs.ts';
+import { statementProofInput } from '../../../domain/protocols/provisioning-statement.ts';
+import { outcomeStatement } from '../../../domain/protocols/recorded-receipt.ts';
 import {
   ProvisioningAuth,
   ProvisioningHello,
@@ -49,7 +51,10 @@ export interface EnrolmentFunctionOptions {
   readonly random: RandomSource;
   readonly replayCache: ReplayCache;
   readonly resolveBootstrap: (nodeId: string) => Promise<BootstrapCredential | undefined>;
-  /** Authenticates this function to nodes with an asymmetric bootstrap; nodes pin its public key. */
+  /**
+   * Authenticates this function to nodes with an asymmetric bootstrap (nodes pin its public key), and signs every
+   * receipt statement it accepts (the only proof of a PSK-only receipt a third party can check).
+   */
   readonly signingKey?: CredentialKey & { readonly kind: 'ed25519' | 'p256' };
   /** Manufacturer CAs for IDevID bootstraps (SER-SWIR-04). */
   readonly trustAnchors?: TrustAnchors;
@@ -231,16 +236,35 @@ export class EnrolmentFunction {
 
   async acceptReceipt(input: unknown): Promise<ProvisioningOutcome> {
     const receipt = parseMessage(ProvisioningReceipt, input, RECEIPT);
-    return this.#sessions.step(receipt.sessionId, RECEIPT, 'delivered', this.#o.now(), async (session) => {
-      const { se, owner } = this.#o;
+    const now = this.#o.now();
+    return this.#sessions.step(receipt.sessionId, RECEIPT, 'delivered', now, async (session) => {
+      const { se, owner, signingKey } = this.#o;
       const credential = session.credential as CredentialDescriptor;
       if (receipt.credentialFingerprint !== credential.fingerprint) throw protocolFailure(RECEIPT, 'credential_mismatch');
+      assertFresh(RECEIPT, receipt.completedAt, now, this.#skew);
       const th = session.transcript.absorb(receipt.type, withoutFields(receipt, 'bootstrapProof', 'credentialProof'));
+      const { hello } = session;
+      // The facts the receipt proves, as this function knows them: the node's proofs must be over exactly these
+      // (issue 11 item 5), so the recorded receipt cannot say anything the node did not state.
+      const facts = {
+        sessionId: session.id,
+        nodeId: hello.nodeId,
+        enrolmentFunctionId: this.#o.id,
+        ...(hello.credentialId !== undefined ? { credentialId: hello.credentialId } : {}),
+        credential,
+        bootstrapKind: hello.bootstrap.kind,
+        bootstrapFingerprint: hello.bootstrap.fingerprint,
+        ...(session.manufacturerCertificate ? { manufacturerCertificate: session.manufacturerCertificate } : {}),
+        serviceParameters: session.challenge.serviceParameters,
+        transcriptHash: toBase64url(th),
+        completedAt: receipt.completedAt,
+      };
+      const statement = outcomeStatement(facts);
       await assertProof(
         se,
         owner,
         session.nodeVerifier,
-        proofFor('node', 'receipt', th),
+        statementProofInput('bootstrap', statement),
         receipt.bootstrapProof,
         RECEIPT,
         'receipt not made with the bootstrap credential',
@@ -254,28 +278,30 @@ export class EnrolmentFunction {
         se,
         owner,
         credentialVerifier,
-        proofFor('node', 'receipt-credential', th),
+        statementProofInput('credential', statement),
         receipt.credentialProof,
         RECEIPT,
         'receipt not made with the new credential',
       );
+      const enrolmentFunctionSignature = signingKey && {
+        kind: signingKey.kind,
+        keyFingerprint: (await se.describe(owner, signingKey.handle)).fingerprint,
+        value: await prove(se, owner, signingKey, statementProofInput('enrolmentFunction', statement)),
+      };
       // The receipt is accepted: only now is the infrastructure's copy stored, re-imported non-extractable (once
       // delivered, it never leaves again) and handed over; the session copy and the delivery key go with the session.
       const { delivery } = session;
       const stored = delivery && (await se.unwrap(owner, delivery.kek, delivery.wrapped, delivery.aad, { kind: 'psk256' }));
       if (delivery && stored === undefined) throw new Error('the delivered PSK no longer opens under its delivery key');
       const outcome: ProvisioningOutcome = {
-        sessionId: session.id,
-        nodeId: session.hello.nodeId,
-        enrolmentFunctionId: this.#o.id,
-        credential,
+        ...facts,
         ...(stored ? { credentialKeyHandle: stored } : {}),
-        bootstrapFingerprint: session.hello.bootstrap.fingerprint,
-        ...(session.manufacturerCertificate ? { manufacturerCertificate: session.manufacturerCertificate } : {}),
-        serviceParameters: session.challenge.serviceParameters,
-        transcriptHash: toBase64url(th),
-        receipt: { bootstrapProof: receipt.bootstrapProof, credentialProof: receipt.credentialProof },
-        completedAt: this.#o.now().toISOString(),
+        receipt: {
+          version: 2,
+          bootstrapProof: receipt.bootstrapProof,
+          credentialProof: receipt.credentialProof,
+          ...(enrolmentFunctionSignature ? { enrolmentFunctionSignature } : {}),
+        },
       };
       session.done = true;
       return outcome;

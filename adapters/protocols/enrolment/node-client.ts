@@ -15,6 +15,8 @@ import { wireEphemeral } from '../shared/wire-ephemeral.ts';
 import { transcriptFromHello } from '../../../domain/protocols/run-transcript.ts';
 import { deliveryKey } from './key-delivery.ts';
 import { deliveryAad, PROTOCOL, proofFor } from '../../../domain/protocols/provisioning-proofs.ts';
+import { receiptStatement, statementCredential, statementProofInput } from '../../../domain/protocols/provisioning-statement.ts';
+import { certificateFingerprint } from '../../../domain/crypto/fingerprint.ts';
 import {
   ProvisioningChallenge,
   ProvisioningDelivery,
@@ -41,6 +43,8 @@ export interface ProvisioningRequest {
   readonly credentialKind: CredentialKind;
   /** Group for the PSK delivery key agreement; default P-256 for P-256 bootstraps, X25519 otherwise. */
   readonly agreementGroup?: AgreementGroup;
+  /** The id the credential will be recorded under: sent in the hello, so the receipt statement binds it. */
+  readonly credentialId?: string;
 }
 
 type Stage = 'hello_sent' | 'authenticated' | 'finished' | 'failed';
@@ -66,6 +70,7 @@ export class ProvisioningClient {
       version: 1,
       nodeId: this.#o.nodeId,
       enrolmentFunctionId: this.#o.enrolmentFunction.id,
+      ...(request.credentialId !== undefined ? { credentialId: request.credentialId } : {}),
       bootstrap: { kind: bootstrap.descriptor.kind, fingerprint: bootstrap.descriptor.fingerprint },
       ...(bootstrap.certificateChain ? { certificateChain: bootstrap.certificateChain.map(toBase64url) } : {}),
       credentialKind: request.credentialKind,
@@ -182,17 +187,37 @@ export class NodeProvisioningSession {
         if (credential.publicKey !== toBase64url(own)) throw protocolFailure(DELIVERY, 'credential_mismatch', 'not the key this node generated');
       }
       const handle = this.#credentialKey as KeyHandle;
+      const { hello } = this;
       const unsigned = {
         type: 'provisioning.receipt' as const,
-        version: 1 as const,
+        version: 2 as const,
         sessionId: delivery.sessionId,
         credentialFingerprint: credential.fingerprint,
+        completedAt: this.#o.now().toISOString(),
       };
       const thReceipt = this.#transcript.absorb(unsigned.type, unsigned);
+      // The node states what it was provisioned with (issue 11 item 5): its bootstrap proof says who states it, its
+      // new credential's proof confirms the key; both cover the whole transcript through transcriptHash.
+      const leaf = hello.certificateChain?.[0];
+      const statement = receiptStatement({
+        sessionId: delivery.sessionId,
+        nodeId: hello.nodeId,
+        enrolmentFunctionId: hello.enrolmentFunctionId,
+        credentialId: hello.credentialId,
+        credential: statementCredential(credential),
+        bootstrap: {
+          kind: hello.bootstrap.kind,
+          fingerprint: hello.bootstrap.fingerprint,
+          manufacturerCertificateFingerprint: leaf === undefined ? undefined : certificateFingerprint(fromBase64url(leaf)),
+        },
+        serviceParameters: challenge.serviceParameters,
+        transcriptHash: toBase64url(thReceipt),
+        completedAt: unsigned.completedAt,
+      });
       const receipt: ProvisioningReceipt = {
         ...unsigned,
-        bootstrapProof: await prove(se, owner, this.#signer, proofFor('node', 'receipt', thReceipt)),
-        credentialProof: await prove(se, owner, { kind: credential.kind, handle }, proofFor('node', 'receipt-credential', thReceipt)),
+        bootstrapProof: await prove(se, owner, this.#signer, statementProofInput('bootstrap', statement)),
+        credentialProof: await prove(se, owner, { kind: credential.kind, handle }, statementProofInput('credential', statement)),
       };
       this.#credentialKey = undefined; // kept: it is the node's new credential
       return {

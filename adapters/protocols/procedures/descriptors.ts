@@ -1,7 +1,7 @@
 import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
 import { type LoadedEntity } from '../../../machines/index.ts';
 import type { CredentialContext } from '../../../machines/index.ts';
-import { type ProvisioningOutcome } from '../../../domain/protocols/index.ts';
+import { recordedReceipt, type ProvisioningOutcome } from '../../../domain/protocols/index.ts';
 
 /** The credential's public description, rebuilt from its events: what the protocols need to authenticate it. */
 export const descriptorOf = (credential: LoadedEntity): CredentialDescriptor | undefined => {
@@ -47,13 +47,5 @@ export const issuedFrom = (
   ...(predecessorId !== undefined ? { predecessorId } : {}),
 });
 
-/** The receipt that ends remote provisioning, as the `CredentialProvisioned` event records it. */
-export const receiptFrom = (outcome: ProvisioningOutcome) => ({
-  sessionId: outcome.sessionId,
-  enrolmentFunctionId: outcome.enrolmentFunctionId,
-  transcriptHash: outcome.transcriptHash,
-  bootstrapFingerprint: outcome.bootstrapFingerprint,
-  bootstrapProof: outcome.receipt.bootstrapProof,
-  credentialProof: outcome.receipt.credentialProof,
-  ...(outcome.manufacturerCertificate !== undefined ? { manufacturerCertificate: outcome.manufacturerCertificate } : {}),
-});
+/** The receipt that ends remote provisioning, as the `CredentialProvisioned` event records it (a v2 receipt: the statement's facts and its proofs). */
+export const receiptFrom = (outcome: ProvisioningOutcome) => recordedReceipt(outcome);

@@ -193,8 +193,10 @@ export class Infrastructure {
     }
   }
 
-  keepSessionKey(associationId: string, outcome: AssociationOutcome): void {
-    this.o.registry.register(streamIdOf('association', associationId), outcome.sessionKeyHandle, 'session');
+  /** Keeps the Registrar's two session keys of an association (one per direction), for shredding. */
+  keepSessionKeys(associationId: string, outcome: AssociationOutcome): void {
+    const stream = streamIdOf('association', associationId);
+    for (const handle of [outcome.sessionKeys.send, outcome.sessionKeys.receive]) this.o.registry.register(stream, handle, 'session');
   }
 
   run(type: Parameters<typeof command>[0], data: Record<string, unknown>, correlationId?: string) {

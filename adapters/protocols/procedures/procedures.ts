@@ -9,6 +9,7 @@ import type { Device } from './device.ts';
 import { issuedFrom, receiptFrom } from './descriptors.ts';
 import type { Infrastructure } from './infrastructure.ts';
 import { transferKey } from './transfer-key.ts';
+import { destroyQuietly } from '../shared/index.ts';
 
 type Validity = { readonly notBefore: string; readonly notAfter: string };
 type RegistreeRef = { readonly kind: 'cse'; readonly id: string } | { readonly kind: 'ae'; readonly id: string; readonly appId: string };
@@ -101,7 +102,7 @@ export class SecurityProcedures {
       args.certificateChain,
     );
     const ef = this.infra.enrolmentFunction;
-    const session = await client.start({ credentialKind: args.kind });
+    const session = await client.start({ credentialKind: args.kind, credentialId: args.credentialId });
     const auth = await session.acceptChallenge(await ef.acceptHello(session.hello));
     const { receipt, result } = await session.acceptDelivery(await ef.acceptAuth(auth));
     const outcome = await ef.acceptReceipt(receipt);
@@ -140,25 +141,36 @@ export class SecurityProcedures {
     return this.establish({ ...args, registreeId: registree.id });
   }
 
-  /** The handshake of an association already configured; records `AssociationEstablished` when both ends agree. */
+  /**
+   * The handshake of an association already configured; records `AssociationEstablished` only when both ends
+   * have confirmed the keys: the Registrar verified the Registree's finish, the Registree the Registrar's confirm.
+   */
   async establish(args: { device: Device; associationId: string; credentialId: string; lifetimeSeconds: number; registreeId: string }) {
     const registrarKey = { kind: this.infra.signing.kind, publicKey: toBase64url(this.infra.signing.registrarPublicKey) };
     const node = args.device.registree(args.credentialId, args.registreeId, { id: this.infra.registrarCseId, key: registrarKey });
     const { registreeOutcome, registrarOutcome } = await this.infra.asRegistrarFor(args.registreeId, args.credentialId, async () => {
       const handshake = await node.start({ lifetimeSeconds: args.lifetimeSeconds });
-      const { finish, outcome } = await handshake.acceptChallenge(await this.infra.registrar.acceptHello(handshake.hello));
-      return { registreeOutcome: outcome, registrarOutcome: await this.infra.registrar.acceptFinish(finish) };
+      const { finish } = await handshake.acceptChallenge(await this.infra.registrar.acceptHello(handshake.hello));
+      const { confirm, outcome: registrar } = await this.infra.registrar.acceptFinish(finish);
+      try {
+        return { registreeOutcome: await handshake.acceptConfirm(confirm), registrarOutcome: registrar };
+      } catch (error) {
+        // The Registree refused the confirm (and destroyed its keys): the Registrar's keys must not live on either.
+        await destroyQuietly(this.infra.o.se, this.infra.owner, registrar.sessionKeys.send, registrar.sessionKeys.receive);
+        throw error;
+      }
     });
-    // Registered before the append, so a crash in between leaves a key the shredder still knows about.
-    this.infra.keepSessionKey(args.associationId, registrarOutcome);
+    // Registered before the append, so a crash in between leaves keys the shredder still knows about.
+    this.infra.keepSessionKeys(args.associationId, registrarOutcome);
     try {
       await this.infra.run('establishAssociation', {
         associationId: args.associationId, expiresAt: registrarOutcome.expiresAt, transcriptHash: registrarOutcome.transcriptHash,
       });
     } catch (error) {
-      // Refused (the association was revoked or established meanwhile): neither end keeps the session key.
-      await this.infra.discardKey(streamIdOf('association', args.associationId), registrarOutcome.sessionKeyHandle);
-      await args.device.se.destroy(args.device.owner, registreeOutcome.sessionKeyHandle);
+      // Refused (the association was revoked or established meanwhile): neither end keeps the session keys.
+      const stream = streamIdOf('association', args.associationId);
+      for (const handle of [registrarOutcome.sessionKeys.send, registrarOutcome.sessionKeys.receive]) await this.infra.discardKey(stream, handle);
+      for (const handle of [registreeOutcome.sessionKeys.send, registreeOutcome.sessionKeys.receive]) await args.device.se.destroy(args.device.owner, handle);
       throw error;
     }
     return { registree: registreeOutcome as AssociationOutcome, registrar: registrarOutcome };
