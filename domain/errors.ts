@@ -32,7 +32,12 @@ export type Problem =
   | { readonly code: 'not_found'; readonly message: string; readonly streamId: string }
   | { readonly code: 'unauthorised'; readonly message: string; readonly actor: string; readonly reason: string }
   | { readonly code: 'bad_signature'; readonly message: string; readonly reason: string }
-  | { readonly code: 'protocol'; readonly message: string; readonly step: string; readonly reason: string };
+  | { readonly code: 'protocol'; readonly message: string; readonly step: string; readonly reason: string }
+  /**
+   * A stored event that its entity's machine refuses or that cannot be read: the command could not be decided on
+   * that entity (or on a fact it needed). Not the caller's fault; `credence replay` locates it.
+   */
+  | { readonly code: 'broken_history'; readonly message: string; readonly streamId: string; readonly position: string; readonly reason: string };
 
 export type ProblemCode = Problem['code'];
 

@@ -1,4 +1,4 @@
-import { describeRefusal } from '../domain/errors.ts';
+import { CredenceError, describeRefusal } from '../domain/errors.ts';
 import type { DecodedEvent, StoredRecord } from '../domain/stored.ts';
 import { streamIdOf, type EntityKind } from '../domain/streams.ts';
 import { evaluate, initialSnapshot, type EntitySnapshot } from './evaluate.ts';
@@ -18,9 +18,16 @@ export interface LoadedEntity {
   readonly revision: bigint | undefined;
 }
 
-export class BrokenHistoryError extends Error {
+/** A typed `broken_history` CredenceError, so a command on a broken entity is refused like any other (never untyped). */
+export class BrokenHistoryError extends CredenceError {
   constructor(readonly streamId: string, readonly position: bigint, readonly reason: string) {
-    super(`${streamId} has a broken history at position ${position}: ${reason} (run credence replay)`);
+    super({
+      code: 'broken_history',
+      streamId,
+      position: position.toString(10),
+      reason,
+      message: `${streamId} has a broken history at position ${position}: ${reason} (run credence replay)`,
+    });
     this.name = 'BrokenHistoryError';
   }
 }

@@ -286,3 +286,20 @@ describe('schema versions and upcasting', () => {
     expect(result).toEqual({ ok: false, reason: 'NodeRegistered v9 is newer than this build knows (v2)' });
   });
 });
+
+describe('a command on a broken history (regression found by the fuzz suite: an untyped BrokenHistoryError)', () => {
+  it('is refused with a typed broken_history CredenceError naming the stream and position, and writes nothing', async () => {
+    const { engine, store } = fixture();
+    await establishOne(engine);
+    await store.appendToStream('credential-cred-1', [{ id: crypto.randomUUID(), type: 'CredentialRevoked', data: { credentialId: 'cred-1', reason: 42 }, metadata: {} }], {
+      expectedRevision: { kind: 'any' },
+    });
+    const before = await footprint(store);
+    for (const input of [cmd.revokeCredential(), cmd.configureAssociation('sa-2')]) {
+      const error = await engine.execute(input).catch((e: unknown) => e);
+      expect(isCredenceError(error, 'broken_history'), String(error)).toBe(true);
+      expect((error as CredenceError).problem).toMatchObject({ code: 'broken_history', streamId: 'credential-cred-1' });
+    }
+    expect(await footprint(store)).toEqual(before);
+  });
+});

@@ -95,13 +95,16 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
     case 'AssociationEstablished': {
       const associationId = e.event.data.associationId;
       const { context } = await ctx.association(associationId);
+      // Looked up one at a time, when reached: a lookup started and never awaited (after an earlier parent ended or
+      // failed) would reject unobserved, and an unhandled rejection ends the process (fuzz-stored-events).
+      const { credentialId, nodeId, registree } = context;
       const parents = [
-        context.credentialId !== undefined ? ctx.stateOf('credential', context.credentialId) : undefined,
-        context.nodeId !== undefined ? ctx.stateOf('node', context.nodeId) : undefined,
-        context.registree?.kind === 'ae' ? ctx.stateOf('application', context.registree.appId) : undefined,
+        credentialId !== undefined ? () => ctx.stateOf('credential', credentialId) : undefined,
+        nodeId !== undefined ? () => ctx.stateOf('node', nodeId) : undefined,
+        registree?.kind === 'ae' ? () => ctx.stateOf('application', registree.appId) : undefined,
       ];
       for (const parent of parents) {
-        const reason = parent === undefined ? undefined : endedReason(await parent);
+        const reason = parent === undefined ? undefined : endedReason(await parent());
         if (reason !== undefined) return revokeAssociations([`association-${associationId}`], reason);
       }
       return e.event.type === 'AssociationEstablished' ? bookkeeping('record', associationId, context) : [];
