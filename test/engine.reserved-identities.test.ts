@@ -41,6 +41,22 @@ describe('the system: actor ids are reserved to the engine', () => {
     expect(await footprint(store)).toEqual(before);
   });
 
+  it.each([
+    ['a zero-width space in front', '\u200Bsystem:process-manager'],
+    ['a zero-width space before the colon', 'system\u200B:process-manager'],
+    ['a Cyrillic lookalike letter', '\u0455ystem:process-manager'],
+    ['a full-width colon', 'system\uFF1Aprocess-manager'],
+    ['a bidi isolate', '\u2066system:process-manager'],
+    ['a space', 'system: process-manager'],
+  ])('an actor id imitating the reserved prefix with %s is refused as a validation error, writing nothing', async (_, id) => {
+    const { engine, store } = fixture();
+    await engine.execute(cmd.createSubscription());
+    const before = await footprint(store);
+    const error = await rejection(engine.execute(subscription({ id, role: 'operator' })));
+    expect(error.problem).toMatchObject({ code: 'validation', issues: [expect.objectContaining({ path: 'metadata.actor.id' })] });
+    expect(await footprint(store)).toEqual(before);
+  });
+
   it('an id the engine is configured to run as system is reserved the same way, whatever its prefix', async () => {
     const { store, clock } = fixture();
     const engine = createEngine({ store, clock, systemActors: ['ops:robot'] });

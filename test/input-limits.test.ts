@@ -146,7 +146,7 @@ describe('configuration past the limits is a validation error naming the limit',
     writeFileSync(file, JSON.stringify({ keys: [nested(1_500)] }));
     const c = capture();
     expect(readSigningPolicy(file, c.io)).toBe(false);
-    expect(c.err.join('\n')).toMatch(/--signing: keys\.0(\.a)+: nested deeper than 32 levels/);
+    expect(c.err.join("\n")).toMatch(/--signing: .*keys\.0(\.a)+: nested deeper than 32 levels/);
   });
 
   it('a store connection string longer than the limit is refused before anything opens it', async () => {

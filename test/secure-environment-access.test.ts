@@ -93,3 +93,23 @@ describe('owners', () => {
     se.close();
   });
 });
+
+describe('seal/open and wrap/unwrap are kept apart (regression: open() returned the key inside a wrap() output)', () => {
+  it('a wrapped key cannot be opened as sealed data, whatever AAD the caller gives', async () => {
+    const se = open();
+    const psk = await se.generate(ALICE, 'psk256', { extractable: true });
+    const kek = await se.generate(ALICE, 'x25519', { ephemeral: true });
+    const peer = await se.generate(ALICE, 'x25519', { ephemeral: true });
+    const secret = await se.agree(ALICE, kek, (await se.describe(ALICE, peer)).publicKey as Uint8Array);
+    const session = await se.deriveKey(ALICE, { inputs: [secret], salt: text('s'), info: text('i'), kind: 'session256' });
+    const aad = text('delivery');
+    const wrapped = await se.wrap(ALICE, psk, session, aad);
+    const prefix = text('credence/se/v1/wrap\0psk256\0');
+    const guessed = new Uint8Array([...prefix, ...aad]);
+    expect(await se.open(ALICE, session, wrapped, guessed)).toBeUndefined();
+    expect(await se.open(ALICE, session, wrapped, aad)).toBeUndefined();
+    const sealed = await se.seal(ALICE, session, text('hello'), aad);
+    expect(new TextDecoder().decode(await se.open(ALICE, session, sealed, aad))).toBe('hello');
+    se.close();
+  });
+});

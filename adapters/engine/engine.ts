@@ -75,6 +75,8 @@ export const createEngine = (options: EngineOptions): Engine => {
         if (!isCredenceError(error, 'concurrency_conflict') || retry >= maxRetries) throw error;
         const { kind, id } = targetOf(command);
         cache.forget(streamIdOf(kind, id));
+        // Writers contending for one stream (a shared fact claimed on EventStoreDB) retry apart, not in lockstep.
+        if (retry > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * 2 ** retry));
         at = await admit(clock.now());
       }
     }

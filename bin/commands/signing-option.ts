@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { isCredenceError } from '../../domain/errors.ts';
 import { parseRequestSigningPolicy, type RequestSigningPolicyInput } from '../../domain/signing/index.ts';
-import { FILE_LIMITS, readTextFile } from '../files.ts';
+import { FILE_LIMITS, readJsonFile } from '../files.ts';
 import type { Io } from '../io.ts';
 
 /**
@@ -15,20 +15,13 @@ export const SigningArg = z.string().min(1).optional();
 /** Reads and parses the policy file; undefined when not given, `false` (after printing why) when unusable. */
 export const readSigningPolicy = (file: string | undefined, io: Io): RequestSigningPolicyInput | undefined | false => {
   if (file === undefined) return undefined;
-  const text = readTextFile(file, FILE_LIMITS.json);
-  if (!text.ok) {
-    io.err(`error: --signing: ${text.message}`);
-    return false;
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text.value);
-  } catch {
-    io.err(`error: --signing: ${file} is not JSON`);
+  const raw = readJsonFile(file, FILE_LIMITS.json);
+  if (!raw.ok) {
+    io.err(`error: --signing: ${raw.message}`);
     return false;
   }
   try {
-    return parseRequestSigningPolicy(raw);
+    return parseRequestSigningPolicy(raw.value);
   } catch (error) {
     if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw error;
     for (const issue of error.problem.issues) io.err(`error: --signing: ${issue.path || '(root)'}: ${issue.message}`);

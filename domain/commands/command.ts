@@ -4,14 +4,23 @@ import { validationError, type FieldIssue } from '../errors.ts';
 import { assertJsonWithin, MESSAGE_JSON_LIMITS } from '../json-limits.ts';
 import { CommandId } from '../ids.ts';
 import { Actor, RequestSignature } from '../metadata.ts';
-import { CredentialIssued, issuingRules } from '../events/credential.ts';
+import { CredentialIssued, issuingRules, ProvisioningCommandData, provisioningRules } from '../events/credential.ts';
 import { COMMAND_CATALOG, COMMAND_TYPES, type CommandType, type EventOfCommand } from './catalog.ts';
 import type { EntityKind } from '../streams.ts';
+
+/**
+ * Who a new command says acts: ids are tokens of printable ASCII (no spaces, no control, zero-width or lookalike
+ * characters), so the reserved `system:` prefix cannot be imitated and ids print safely in logs and the CLI. Stored
+ * events keep the looser Actor schema so that what was recorded stays readable.
+ */
+const CommandActor = Actor.extend({
+  id: Actor.shape.id.regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'),
+});
 
 export const CommandMetadata = z.object({
   /** Idempotency key: a command with an id already seen returns the first outcome and appends nothing. */
   commandId: CommandId,
-  actor: Actor,
+  actor: CommandActor,
   correlationId: z.string().min(1).max(200).optional(),
   causationId: z.string().min(1).max(200).optional(),
   signature: RequestSignature.optional(),
@@ -25,6 +34,7 @@ export type Command = {
 /** Where a command's data must meet more than its event's schema: rules for new facts, not for stored ones. */
 const COMMAND_DATA: Partial<Record<CommandType, z.ZodTypeAny>> = {
   issueCredential: CredentialIssued.superRefine(issuingRules),
+  provisionCredential: ProvisioningCommandData.superRefine(provisioningRules),
 };
 
 export const CommandSchema = z.discriminatedUnion(

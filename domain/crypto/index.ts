@@ -60,4 +60,5 @@ export {
   validityAt,
 } from './credential.ts';
 export type { AsymmetricCredentialDescriptor } from './credential.ts';
-export { canonicalJson, proofInput, Transcript, withoutFields } from './transcript.ts';
+export { canonicalJson } from './canonical-json.ts';
+export { proofInput, Transcript, withoutFields } from './transcript.ts';

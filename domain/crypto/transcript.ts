@@ -1,20 +1,9 @@
-import canonicalizeModule from 'canonicalize';
-import { jsonLimitIssue } from '../json-limits.ts';
+import { canonicalJson } from './canonical-json.ts';
 import { concatBytes, lengthPrefixed, utf8 } from './bytes.ts';
 import { sha256 } from './hash.ts';
 
-// canonicalize is CommonJS (`module.exports = fn`); under NodeNext its `export default` types as the namespace.
-const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
-
-/** RFC 8785 (JCS) canonical JSON. */
-export const canonicalJson = (value: unknown): string => {
-  // canonicalize recurses once per level: refuse what would overflow the stack with an error that says so.
-  const tooDeep = jsonLimitIssue(value);
-  if (tooDeep !== undefined) throw new RangeError(`value cannot be canonicalised: ${tooDeep.path || '(root)'} ${tooDeep.message}`);
-  const json = canonicalize(value);
-  if (json === undefined) throw new TypeError('value must be JSON-serialisable');
-  return json;
-};
+/** Transcripts and proofs hash RFC 8785 canonical JSON; callers that build proof inputs take it from here too. */
+export { canonicalJson };
 
 /**
  * A running transcript hash: th_0 = SHA-256(label), th_i = SHA-256(th_{i-1} || len||step || len||JCS(fields)).

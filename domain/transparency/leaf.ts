@@ -1,5 +1,4 @@
-import canonicalizeModule from 'canonicalize';
-import { jsonLimitIssue } from '../json-limits.ts';
+import { canonicalJson } from '../crypto/canonical-json.ts';
 import { hashLeaf } from './hashing.ts';
 import { utf8 } from './bytes.ts';
 
@@ -34,19 +33,8 @@ const eventLeafEnvelope = (event: LoggedEvent) => ({
   metadata: event.metadata,
 });
 
-// The package is CommonJS (`module.exports = serialize`) but its typings declare an ES default export; under
-// NodeNext the default import is the function at run time, so it is retyped here rather than called as `.default`.
-const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
-
-export const eventLeafBytes = (event: LoggedEvent): Uint8Array => {
-  const envelope = eventLeafEnvelope(event);
-  // canonicalize recurses once per level: refuse what would overflow the stack with an error that says so.
-  const tooDeep = jsonLimitIssue(envelope);
-  if (tooDeep !== undefined) throw new RangeError(`event cannot be canonicalised: ${tooDeep.path} ${tooDeep.message}`);
-  const text = canonicalize(envelope);
-  if (text === undefined) throw new Error('event: cannot be canonicalised');
-  return utf8(text);
-};
+/** Iterative RFC 8785: every stored event has a leaf, however deeply its data nests (the log logs everything). */
+export const eventLeafBytes = (event: LoggedEvent): Uint8Array => utf8(canonicalJson(eventLeafEnvelope(event)));
 
 /** RFC 9162 leaf hash of the event's canonical envelope. */
 export const eventLeafHash = (event: LoggedEvent): Uint8Array => hashLeaf(eventLeafBytes(event));

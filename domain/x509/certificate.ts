@@ -1,3 +1,4 @@
+import { constantTimeEqual } from '../crypto/bytes.ts';
 // @peculiar/x509 resolves its parsers through tsyringe, which needs the Reflect metadata API loaded first.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
@@ -61,7 +62,8 @@ export const parseCertificate = (der: Uint8Array, label: string): ParsedCertific
   }
 };
 
-export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
+/** Encoded names, algorithm identifiers and keys compared byte for byte (public data: constant time is not needed, but one helper serves). */
+export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => constantTimeEqual(a, b);
 
 /** Self-issued: subject and issuer are the same encoded name (RFC 5280 6.1). */
 export const isSelfIssued = (c: ParsedCertificate): boolean => sameBytes(c.raw.issuer, c.raw.subject);

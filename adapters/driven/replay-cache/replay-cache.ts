@@ -106,6 +106,8 @@ export class SqliteReplayCache implements ReplayCache {
     }
     this.#db = withPrivateUmask(() => new Database(options.path));
     this.#db.pragma('journal_mode = WAL');
+    // A remembered nonce must survive a power loss too, or a replay slips in after a restart (SER-012).
+    this.#db.pragma('synchronous = FULL');
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS replay_entries (
         namespace TEXT NOT NULL, key TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (namespace, key)) WITHOUT ROWID;

@@ -73,6 +73,9 @@ export interface EmbeddedSecureEnvironmentDeps {
 
 const KEY_LENGTH = 32;
 const wrapAad = (kind: KeyKind, aad: Uint8Array): Uint8Array => concatBytes(utf8(`credence/se/v1/wrap\0${kind}\0`), aad);
+// seal/open and wrap/unwrap share the session256 keys and the AEAD: distinct labels keep open() from ever returning
+// the key bytes inside a wrap() output (a caller's AAD cannot imitate the other label: each is a fixed prefix).
+const sealAad = (aad: Uint8Array): Uint8Array => concatBytes(utf8('credence/se/v1/seal\0'), aad);
 
 const misuse = (operation: string, kind: KeyKind): TypeError => new TypeError(`handle: a ${kind} key cannot ${operation}`);
 const requireKind = <K extends KeyKind>(record: SealedKeyRecord, operation: string, allowed: readonly K[]): K => {
@@ -236,13 +239,13 @@ export class EmbeddedSecureEnvironment implements OwnerScopedSecureEnvironment {
   async seal(owner: string, handle: KeyHandle, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
     const record = this.#record(owner, handle);
     requireKind(record, 'seal', ['session256'] as const);
-    return this.#with(record, (key) => aeadSeal(key, plaintext, aad, this.#random));
+    return this.#with(record, (key) => aeadSeal(key, plaintext, sealAad(assertBytes(aad, 'aad')), this.#random));
   }
 
   async open(owner: string, handle: KeyHandle, sealed: Uint8Array, aad: Uint8Array): Promise<Uint8Array | undefined> {
     const record = this.#record(owner, handle);
     requireKind(record, 'open', ['session256'] as const);
-    return this.#with(record, (key) => aeadOpen(key, sealed, aad));
+    return this.#with(record, (key) => aeadOpen(key, sealed, sealAad(assertBytes(aad, 'aad'))));
   }
 
   async wrap(owner: string, handle: KeyHandle, wrappingKey: KeyHandle, aad: Uint8Array): Promise<Uint8Array> {

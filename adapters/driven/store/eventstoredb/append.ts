@@ -24,7 +24,7 @@
  * some claims leaves markers that every reader passes over. See docs/eventstoredb.md, "Decisions and their facts".
  */
 import { randomUUID } from 'node:crypto';
-import { isCredenceError } from '../../../../domain/errors.ts';
+import { concurrencyConflict, isCredenceError } from '../../../../domain/errors.ts';
 import { FACT_CLAIM_TYPE, type FactClaim } from '../../../../domain/fact-claims.ts';
 import type { AppendOptions, AppendResult, EventToAppend, ExpectedRevision, FactRead } from '../../../../domain/ports/event-store.ts';
 import type { EsdbDriver, WireExpected } from './driver.ts';
@@ -51,6 +51,9 @@ export async function appendToStream(
       const earlier = await findEarlierAppend(driver, streamId, new Set(events.map((e) => e.id.toLowerCase())), commandId, scanLimit);
       if (earlier !== undefined) return earlier;
     }
+    // A decision made on a stale copy of its own stream would fail at its append anyway: find out before claiming,
+    // so a stale decision leaves no claims behind on streams other writers share.
+    await assertAt(driver, streamId, expected);
     await claimFacts(driver, streamId, facts, commandId ?? randomUUID());
   }
   if (commandId === undefined) {
@@ -75,6 +78,15 @@ export async function appendToStream(
     if (earlier !== undefined) return earlier;
     throw error;
   }
+}
+
+/** The stream's current revision must be what the decision expects (a read; the append re-checks it atomically). */
+async function assertAt(driver: EsdbDriver, streamId: string, expected: WireExpected): Promise<void> {
+  if (expected === 'any') return;
+  const [last] = await driver.readStream(streamId, { from: 'end', backwards: true, maxCount: 1 });
+  const actual = last?.revision;
+  if (expected === 'no_stream' ? actual === undefined : actual === expected) return;
+  throw concurrencyConflict(streamId, expected === 'no_stream' ? 'no stream' : `revision ${expected}`, actual === undefined ? 'no stream' : `revision ${actual}`);
 }
 
 /** One claim per fact, each at the revision the decision read; the first that fails is the conflict. */

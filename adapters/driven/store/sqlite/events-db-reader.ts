@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { RecordedEvent } from '../../../../domain/ports/event-store.ts';
-import { jsonLimitIssue } from '../../../../domain/json-limits.ts';
 import { parseStoredRow } from './rows.ts';
 
 /**
@@ -30,14 +29,7 @@ export function* readEventsDb(file: string): Generator<StoredEventRead> {
       for (const row of rows) {
         const parsed = parseStoredRow(row);
         const position = typeof row.position === 'bigint' ? row.position : -1n;
-        if (!parsed.ok) {
-          yield { ok: false, position, problem: parsed.problem };
-          continue;
-        }
-        // Hashing a row canonicalises it recursively: a row nested past the limits (no engine writes one) is
-        // reported where it sits instead of overflowing the stack of the audit.
-        const tooDeep = jsonLimitIssue(parsed.event.data) ?? jsonLimitIssue(parsed.event.metadata);
-        yield tooDeep === undefined ? parsed : { ok: false, position, problem: `${tooDeep.path}: ${tooDeep.message}` };
+        yield parsed.ok ? parsed : { ok: false, position, problem: parsed.problem };
       }
       if (rows.length < PAGE) return;
       after = rows[rows.length - 1]!.position as bigint;
