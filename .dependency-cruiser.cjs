@@ -49,13 +49,13 @@ module.exports = {
       severity: 'error',
       comment:
         'domain/ and machines/ are pure: of npm packages they may use only those that compute (zod, xstate, @noble/*, ' +
-        '@peculiar/x509 with reflect-metadata, canonicalize). A store client, SQLite or an HTTP library belongs in adapters/. ' +
+        '@peculiar/x509 with reflect-metadata). A store client, SQLite or an HTTP library belongs in adapters/. ' +
         'pkijs and asn1js (domain/x509/ only in practice): pure ASN.1 parsing and the RFC 5280 path-validation engine ' +
         '(name constraints, certificate policies) for IDevID chains; no I/O, WebCrypto only through the global crypto.',
       from: { path: '^(domain|machines)/' },
       to: {
         path: '^node_modules/',
-        pathNot: '^node_modules/(zod|xstate|@noble/(curves|hashes|ciphers)|@peculiar/x509|reflect-metadata|canonicalize|pkijs|asn1js)/',
+        pathNot: '^node_modules/(zod|xstate|@noble/(curves|hashes|ciphers)|@peculiar/x509|reflect-metadata|pkijs|asn1js)/',
       },
     },
     {
