@@ -66,7 +66,7 @@ const openSecureEnvironment = async () => {
   });
   const owner = 'credence:pseudonyms';
   const handle = await se.generate(owner, 'psk256');
-  return { se, deriver: new PseudonymDeriver(secureEnvironmentPseudonymKey(se, owner, handle), 0) };
+  return { se, deriver: new PseudonymDeriver(secureEnvironmentPseudonymKey(se.forOwner(owner), handle), 0) };
 };
 
 /**

@@ -1,3 +1,4 @@
+import { ownerView } from '../domain/ports/owner-view.ts';
 import { webcrypto } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -70,8 +71,7 @@ const benchKind = async (kind: CredentialKind, onDisk: boolean, report: (line: s
   };
   const ef = new EnrolmentFunction({
     id: 'MEF-bench',
-    owner: MAF,
-    se: infra,
+    se: ownerView(infra, MAF),
     now: clock,
     random,
     replayCache: cache(),
@@ -81,8 +81,7 @@ const benchKind = async (kind: CredentialKind, onDisk: boolean, report: (line: s
   });
   const client = new ProvisioningClient({
     nodeId: 'bench-node',
-    owner: nodeOwner,
-    se: node,
+    se: ownerView(node, nodeOwner),
     now: clock,
     random,
     bootstrap: { handle: bootstrapHandle, descriptor: bootstrap },
@@ -105,8 +104,7 @@ const benchKind = async (kind: CredentialKind, onDisk: boolean, report: (line: s
   const { outcome, result } = await provisionOnce();
   const registrar = new Registrar({
     id: 'CSE-bench',
-    owner: MAF,
-    se: infra,
+    se: ownerView(infra, MAF),
     now: clock,
     random,
     replayCache: cache(),
@@ -115,8 +113,7 @@ const benchKind = async (kind: CredentialKind, onDisk: boolean, report: (line: s
   });
   const registree = new Registree({
     id: 'CSE-bench-node',
-    owner: nodeOwner,
-    se: node,
+    se: ownerView(node, nodeOwner),
     now: clock,
     random,
     credential: { handle: result.handle, descriptor: result.credential },

@@ -1,3 +1,4 @@
+import { ownerView } from '../domain/ports/owner-view.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,8 +90,7 @@ describe('persisted replay cache', () => {
     const { messages } = await associate(world);
     const restarted = new Registrar({
       id: REGISTRAR_ID,
-      owner: REGISTRAR_OWNER,
-      se: world.registrarSe,
+      se: ownerView(world.registrarSe, REGISTRAR_OWNER),
       now: world.clock.now,
       random: seededRandom('restarted'),
       replayCache: new SqliteReplayCache({ path, windowSeconds: 900, maxEntries: 100 }),
@@ -106,7 +106,6 @@ describe('persisted replay cache', () => {
       () =>
         new Registrar({
           id: REGISTRAR_ID,
-          owner: REGISTRAR_OWNER,
           se: undefined as never,
           now: () => new Date(),
           random: seededRandom('x'),

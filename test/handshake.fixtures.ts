@@ -1,4 +1,5 @@
 /** Builds both ends of the association handshake for tests: a Registree with a credential and a Registrar CSE. */
+import { ownerView } from '../domain/ports/owner-view.ts';
 import type { CredentialDescriptor, CredentialKind } from '../domain/crypto/credential.ts';
 import { publicKeyFingerprint } from '../domain/crypto/fingerprint.ts';
 import { Registrar, type RegistrarOptions } from '../adapters/protocols/association/registrar.ts';
@@ -56,8 +57,7 @@ export const handshakeWorld = async (options: HandshakeWorldOptions) => {
   const cache = replayCache();
   const registrar = new Registrar({
     id: REGISTRAR_ID,
-    owner: REGISTRAR_OWNER,
-    se: registrarSe,
+    se: ownerView(registrarSe, REGISTRAR_OWNER),
     now: clock.now,
     random: seededRandom(`${seed}/registrar-protocol`),
     replayCache: cache,
@@ -71,8 +71,7 @@ export const handshakeWorld = async (options: HandshakeWorldOptions) => {
   });
   const registree = new Registree({
     id: REGISTREE_ID,
-    owner: REGISTREE_OWNER,
-    se: registreeSe,
+    se: ownerView(registreeSe, REGISTREE_OWNER),
     now: clock.now,
     random: seededRandom(`${seed}/registree-protocol`),
     credential: { handle: registreeHandle, descriptor },

@@ -13,6 +13,7 @@ import {
   openKeyFileSigner,
   openKeyFileSignerInDir,
   openSecureEnvironmentSignerInDir,
+  LOG_KEY_OWNER,
 } from '../adapters/driven/transparency/index.ts';
 import { memorySecureEnvironment } from './crypto-fixtures.ts';
 import { tempDirs } from './transparency-fixtures.ts';
@@ -100,7 +101,7 @@ describe('an empty or damaged key file left by an earlier version is refused wit
     const dir = dirs.make();
     writeFileSync(join(dir, KEY_HANDLE_FILE), '');
     const se = memorySecureEnvironment('transparency-log-key', () => new Date('2026-01-01T00:00:00.000Z'));
-    await expect(openSecureEnvironmentSignerInDir(dir, se, KEY_NAME)).rejects.toThrow(
+    await expect(openSecureEnvironmentSignerInDir(dir, se.forOwner(LOG_KEY_OWNER), KEY_NAME)).rejects.toThrow(
       new RegExp(`key handle file ${join(dir, KEY_HANDLE_FILE)} does not hold a key handle \\(empty or damaged\\): restore it`),
     );
     expect(readFileSync(join(dir, KEY_HANDLE_FILE), 'utf8')).toBe('');

@@ -1,4 +1,5 @@
 /** Builds both ends of remote provisioning for tests: a node with a bootstrap credential and an Enrolment Function. */
+import { ownerView } from '../domain/ports/owner-view.ts';
 import { publicKeyFingerprint } from '../domain/crypto/fingerprint.ts';
 import type { CredentialDescriptor, CredentialKind } from '../domain/crypto/credential.ts';
 import { EnrolmentFunction, type EnrolmentFunctionOptions } from '../adapters/protocols/enrolment/enrolment-function.ts';
@@ -72,8 +73,7 @@ export const provisioningWorld = async (options: WorldOptions): Promise<Provisio
   const known = options.tamperBootstrap ? options.tamperBootstrap(descriptor) : descriptor;
   const ef = new EnrolmentFunction({
     id: EF_ID,
-    owner: EF_OWNER,
-    se: efSe,
+    se: ownerView(efSe, EF_OWNER),
     now: clock.now,
     random: seededRandom(`${seed}/ef-protocol`),
     replayCache: replayCache(),
@@ -89,8 +89,7 @@ export const provisioningWorld = async (options: WorldOptions): Promise<Provisio
   });
   const client = new ProvisioningClient({
     nodeId: NODE_ID,
-    owner: NODE_OWNER,
-    se: nodeSe,
+    se: ownerView(nodeSe, NODE_OWNER),
     now: clock.now,
     random: seededRandom(`${seed}/node-protocol`),
     bootstrap: { handle: nodeHandle, descriptor, ...(chain ? { certificateChain: chain } : {}) },

@@ -1,3 +1,4 @@
+import { ownerView } from '../domain/ports/owner-view.ts';
 import { describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
 import { generateAgreementKey } from '../domain/crypto/agreement.ts';
@@ -124,8 +125,7 @@ describe('remote provisioning refusals', () => {
     const other = await world.nodeSe.generate(NODE_OWNER, kind);
     return new ProvisioningClient({
       nodeId: NODE_ID,
-      owner: NODE_OWNER,
-      se: world.nodeSe,
+      se: ownerView(world.nodeSe, NODE_OWNER),
       now: world.clock.now,
       random: seededRandom('impostor'),
       bootstrap: { handle: other, descriptor: world.bootstrap.descriptor },
@@ -154,8 +154,7 @@ describe('remote provisioning refusals', () => {
     const impostorKey = (await world.efSe.describe(EF_OWNER, await world.efSe.generate(EF_OWNER, 'ed25519'))).publicKey as Uint8Array;
     const client = new ProvisioningClient({
       nodeId: NODE_ID,
-      owner: NODE_OWNER,
-      se: world.nodeSe,
+      se: ownerView(world.nodeSe, NODE_OWNER),
       now: world.clock.now,
       random: seededRandom('pinned'),
       bootstrap: { handle: world.bootstrap.nodeHandle, descriptor: world.bootstrap.descriptor },

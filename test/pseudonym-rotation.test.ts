@@ -30,7 +30,7 @@ const secureEnvironment = async () => {
     random: (n) => new Uint8Array(randomBytes(n)),
   });
   const handle = await se.generate(OWNER, 'psk256');
-  return { se, handle, key: secureEnvironmentPseudonymKey(se, OWNER, handle) };
+  return { se, handle, key: secureEnvironmentPseudonymKey(se.forOwner(OWNER), handle) };
 };
 
 const POLICY: RotationPolicyInput = {

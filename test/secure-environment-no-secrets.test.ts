@@ -1,3 +1,4 @@
+import { ownerView } from '../domain/ports/owner-view.ts';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,8 +65,7 @@ describe('no secret at rest or in outcomes after a full scenario', () => {
     const provisioned = new Map<string, { descriptor: CredentialDescriptor; handle?: KeyHandle }>();
     const registrar = new Registrar({
       id: 'CSE-IN-1',
-      owner: MAF,
-      se: infra,
+      se: ownerView(infra, MAF),
       now: clock.now,
       random: seededRandom('registrar'),
       replayCache: replayCache(),
@@ -98,8 +98,7 @@ describe('no secret at rest or in outcomes after a full scenario', () => {
       }
       const ef = new EnrolmentFunction({
         id: 'MEF-1',
-        owner: MAF,
-        se: infra,
+        se: ownerView(infra, MAF),
         now: clock.now,
         random: seededRandom(`ef-${i}`),
         replayCache: replayCache(),
@@ -109,8 +108,7 @@ describe('no secret at rest or in outcomes after a full scenario', () => {
       });
       const client = new ProvisioningClient({
         nodeId,
-        owner,
-        se: node,
+        se: ownerView(node, owner),
         now: clock.now,
         random: seededRandom(`client-${i}`),
         bootstrap: { handle: bootstrapHandle, descriptor: bootstrap },
@@ -125,8 +123,7 @@ describe('no secret at rest or in outcomes after a full scenario', () => {
         provisioned.set(outcome.credential.fingerprint, { descriptor: outcome.credential, ...(outcome.credentialKeyHandle ? { handle: outcome.credentialKeyHandle } : {}) });
         const registree = new Registree({
           id: `CSE-${nodeId}`,
-          owner,
-          se: node,
+          se: ownerView(node, owner),
           now: clock.now,
           random: seededRandom(`registree-${i}-${credentialKind}`),
           credential: { handle: result.handle, descriptor: result.credential },

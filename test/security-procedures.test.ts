@@ -39,8 +39,8 @@ describe('remote provisioning and association handshake through the engine, both
     // One key per direction: what the Registrar's Secure Environment seals with its send key, the device opens
     // with its receive key, and the other way round.
     const down = await w.infraSe.seal(w.infrastructure.owner, registrar.sessionKeys.send, new TextEncoder().encode('command 7'), new Uint8Array(0));
-    expect(new TextDecoder().decode(await device.se.open(device.owner, registree.sessionKeys.receive, down, new Uint8Array(0)))).toBe('command 7');
-    const up = await device.se.seal(device.owner, registree.sessionKeys.send, new TextEncoder().encode('meter reading 42'), new Uint8Array(0));
+    expect(new TextDecoder().decode(await device.se.open(registree.sessionKeys.receive, down, new Uint8Array(0)))).toBe('command 7');
+    const up = await device.se.seal(registree.sessionKeys.send, new TextEncoder().encode('meter reading 42'), new Uint8Array(0));
     expect(new TextDecoder().decode(await w.infraSe.open(w.infrastructure.owner, registrar.sessionKeys.receive, up, new Uint8Array(0)))).toBe('meter reading 42');
     expect(await w.infraSe.open(w.infrastructure.owner, registrar.sessionKeys.send, up, new Uint8Array(0))).toBeUndefined();
     // 11.3.2: the association ends strictly before the credential.
@@ -141,7 +141,7 @@ describe('a failed procedure appends nothing', () => {
     const before = await footprint(w.credence.store);
     // Watch every session key the second handshake derives, at both ends.
     const derived: { se: typeof w.infraSe; owner: string; handle: string }[] = [];
-    for (const [se, owner] of [[w.infraSe, w.infrastructure.owner], [device.se as typeof w.infraSe, device.owner]] as const) {
+    for (const [se, owner] of [[w.infraSe, w.infrastructure.owner], [w.seOf(device), device.owner]] as const) {
       const deriveKey = se.deriveKey.bind(se);
       se.deriveKey = async (o, spec) => {
         const handle = await deriveKey(o, spec);
@@ -177,7 +177,7 @@ describe('a failed procedure appends nothing', () => {
       return { ...answer, confirm: { ...answer.confirm, keyConfirmation: mac.toString('base64url') } };
     };
     const derived: { se: typeof w.infraSe; owner: string; handle: string }[] = [];
-    for (const [se, owner] of [[w.infraSe, w.infrastructure.owner], [device.se as typeof w.infraSe, device.owner]] as const) {
+    for (const [se, owner] of [[w.infraSe, w.infrastructure.owner], [w.seOf(device), device.owner]] as const) {
       const deriveKey = se.deriveKey.bind(se);
       se.deriveKey = async (o, spec) => {
         const handle = await deriveKey(o, spec);
@@ -296,8 +296,8 @@ describe('no secret leaves a Secure Environment', () => {
       const device = await w.provisioned(nodeId, boot, svc);
       const { registree, registrar } = await w.procedures.associate({ device, associationId: `${nodeId}-sa`, credentialId: `${nodeId}-svc`, lifetimeSeconds: 86_400 });
       for (const handle of Object.values(registrar.sessionKeys)) sessionHandles.push({ se: w.infraSe, handle });
-      for (const handle of Object.values(registree.sessionKeys)) sessionHandles.push({ se: device.se as typeof w.infraSe, handle });
-      for (const c of [device.bootstrap!, ...device.credentials.values()]) secrets.push((device.se as typeof w.infraSe).exportForTest(c.handle));
+      for (const handle of Object.values(registree.sessionKeys)) sessionHandles.push({ se: w.seOf(device), handle });
+      for (const c of [device.bootstrap!, ...device.credentials.values()]) secrets.push(w.seOf(device).exportForTest(c.handle));
     }
     for (const { se, handle } of sessionHandles) secrets.push(se.exportForTest(handle as never));
     for (const d of w.devices) secrets.push(d.kek);

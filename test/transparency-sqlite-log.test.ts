@@ -8,6 +8,7 @@ import {
   openKeyFileSigner,
   openKeyFileSignerInDir,
   openSecureEnvironmentSignerInDir,
+  LOG_KEY_OWNER,
   openTransparencyLog,
   signerVerifierKey,
 } from '../adapters/driven/transparency/index.ts';
@@ -196,10 +197,10 @@ describe('log key in the Secure Environment', () => {
   it('signs checkpoints through a key handle, keeps only the handle on disk, and reopens the same key', async () => {
     const dir = tempDir();
     const se = memorySecureEnvironment('transparency-log-key', () => new Date('2026-01-01T00:00:00.000Z'));
-    const signer = await openSecureEnvironmentSignerInDir(dir, se, 'credence.test/log');
+    const signer = await openSecureEnvironmentSignerInDir(dir, se.forOwner(LOG_KEY_OWNER), 'credence.test/log');
     const handle = readFileSync(join(dir, 'transparency.handle'), 'utf8').trim();
     expect(handle).toMatch(/^key_/);
-    const again = await openSecureEnvironmentSignerInDir(dir, se, 'credence.test/log');
+    const again = await openSecureEnvironmentSignerInDir(dir, se.forOwner(LOG_KEY_OWNER), 'credence.test/log');
     expect(again.publicKey).toEqual(signer.publicKey);
     const key = signerVerifierKey(signer);
     expect(readFileSync(join(dir, PUBLIC_KEY_FILE), 'utf8').trim()).toBe(formatVerifierKey(key));

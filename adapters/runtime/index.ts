@@ -23,6 +23,7 @@ export type {
   CommandSink,
   EventStore,
   KeyHandle,
+  OwnedSecureEnvironment,
   RandomSource,
   RecordedEvent,
   SecureEnvironment,

@@ -2,7 +2,8 @@ import type { Observable } from 'rxjs';
 import { validationError } from '../../domain/errors.ts';
 import { MAX_CONNECTION_STRING_CHARS } from '../../domain/json-limits.ts';
 import type { Actor } from '../../domain/metadata.ts';
-import type { Clock, EventStore, KeyHandle, RandomSource, ReplayCache, SecureEnvironment } from '../../domain/ports/index.ts';
+import type { Clock, EventStore, KeyHandle, OwnedSecureEnvironment, RandomSource, ReplayCache, SecureEnvironment } from '../../domain/ports/index.ts';
+import { ownerView } from '../../domain/ports/index.ts';
 import { requestVerifier, type RequestSigningPolicyInput } from '../../domain/signing/index.ts';
 import type { TrustAnchors } from '../../domain/x509/index.ts';
 import type { CascadeLog } from '../../projections/cascade/index.ts';
@@ -71,11 +72,15 @@ export interface OpenOptions {
   readonly cascadeLog?: CascadeLog;
   /** Which commands must carry a request signature, and the actors' keys (SER-016). */
   readonly signing?: RequestSigningPolicyInput;
-  /** The infrastructure's Secure Environment: enables `security()` and crypto-shredding of ended credentials. */
+  /**
+   * The infrastructure's Secure Environment: enables `security()` and crypto-shredding of ended credentials. Any
+   * implementation of the port; the components get only `owner`'s view of it (`ownerView`, made once here).
+   */
   readonly security?: {
     readonly se: SecureEnvironment;
     readonly random: RandomSource;
     readonly actor: Actor;
+    /** The owner the infrastructure acts as in `se` (default 'maf:infrastructure'). */
     readonly owner?: string;
     readonly replayCache?: ReplayCache;
     /** Manufacturer (IDevID) trust anchors the Enrolment Function verifies certificate chains against (SER-SWIR-04). */
@@ -89,11 +94,11 @@ export interface OpenOptions {
 }
 
 /** The pseudonym PRF key: found in the key registry, or made in the Secure Environment on first use and registered. */
-const registeredPseudonymKey = (se: SecureEnvironment, owner: string, registry: KeyRegistry): PseudonymKey =>
-  secureEnvironmentPseudonymKey(se, owner, async (): Promise<KeyHandle> => {
+const registeredPseudonymKey = (se: OwnedSecureEnvironment, registry: KeyRegistry): PseudonymKey =>
+  secureEnvironmentPseudonymKey(se, async (): Promise<KeyHandle> => {
     const [existing] = registry.live('infrastructure', 'pseudonym-prf');
     if (existing !== undefined) return existing as KeyHandle;
-    const created = await se.generate(owner, 'psk256');
+    const created = await se.generate('psk256');
     registry.register('infrastructure', created, 'pseudonym-prf');
     return created;
   });
@@ -119,6 +124,9 @@ export const openCredence = (options: OpenOptions): Credence =>
 
 const compose = (options: OpenOptions): Credence => {
   assertConnectionStringBounded(options.connectionString);
+  // The one place the infrastructure's owner is named: every component below gets this view, never the owner. Bound
+  // before anything is opened, so an environment that does not serve this owner (`unauthorised`) leaves nothing open.
+  const infrastructureSe = options.security === undefined ? undefined : ownerView(options.security.se, options.security.owner ?? 'maf:infrastructure');
   // Created 0700, and refused when group or others may write to it, before any file is opened in it.
   if ('dir' in options.location) preparePrivateDir(options.location.dir);
   const store =
@@ -141,20 +149,19 @@ const compose = (options: OpenOptions): Credence => {
   const readModels = openReadModels(options.location);
   // Opening it moves a registry an earlier version kept in readmodels.db into keys.db.
   const registry = options.security === undefined ? undefined : SqliteKeyRegistry.open(options.location, { legacy: readModels });
-  const securityOwner = options.security?.owner ?? 'maf:infrastructure';
   // With a Secure Environment and no key given, the pseudonym PRF key is made there on first use and its
   // handle kept in the key registry, so pseudonyms stay stable across restarts (seed 004; SER-011).
   const pseudonymKey =
     options.pseudonyms?.key ??
-    (options.security !== undefined && registry !== undefined ? registeredPseudonymKey(options.security.se, securityOwner, registry) : undefined);
+    (infrastructureSe !== undefined && registry !== undefined ? registeredPseudonymKey(infrastructureSe, registry) : undefined);
   const pseudonyms =
     pseudonymKey === undefined
       ? undefined
       : pseudonymRotation({ engine, deriver: new PseudonymDeriver(pseudonymKey), ...(options.pseudonyms?.policy ? { policy: options.pseudonyms.policy } : {}) });
   const shredder =
-    options.security === undefined || registry === undefined
+    infrastructureSe === undefined || registry === undefined
       ? []
-      : [keyShredder(options.security.se, securityOwner, registry, () => options.clock.now())];
+      : [keyShredder(infrastructureSe, registry, () => options.clock.now())];
   let security: Promise<{ infrastructure: Infrastructure; procedures: SecurityProcedures }> | undefined;
   // SER-012 across restarts (issue 11 item 10): by default `replay-cache.db` in the data folder, memory only in memory.
   let ownReplayCache: ReturnType<typeof openReplayCache> | undefined;
@@ -186,9 +193,9 @@ const compose = (options: OpenOptions): Credence => {
     settle,
     security() {
       const s = options.security;
-      if (s === undefined || registry === undefined) throw new Error('openCredence: pass options.security to run the security procedures');
+      if (s === undefined || infrastructureSe === undefined || registry === undefined) throw new Error('openCredence: pass options.security to run the security procedures');
       security ??= Infrastructure.open({
-        engine, se: s.se, registry, random: s.random, actor: s.actor, owner: securityOwner,
+        engine, se: infrastructureSe, registry, random: s.random, actor: s.actor,
         replayCache: s.replayCache ?? (ownReplayCache = withPrivateUmask(() => openReplayCache(options.location))),
         ...(s.trustAnchors !== undefined ? { trustAnchors: s.trustAnchors } : {}),
       }).then((infrastructure) => ({ infrastructure, procedures: new SecurityProcedures(infrastructure) }));

@@ -53,11 +53,14 @@ const showStates = async (c: Credence, io: Io) => {
 const scenario = async (c: Credence, procedures: SecurityProcedures, clock: FakeClock, dir: string, io: Io) => {
   const run = (type: Parameters<typeof command>[0], data: Record<string, unknown>) => c.engine.execute(command(type, data, { actor: OPERATOR }));
   const devices = new Map<string, Device>();
+  // Each device's whole Secure Environment, to close at the end: the Device itself holds only its owner's view.
+  const deviceSes: EmbeddedSecureEnvironment[] = [];
   preparePrivateDir(join(dir, 'devices'));
   await run('createSubscription', { subscriptionId: 'city-utilities', subscriber: 'City Utilities', notBefore: EPOCH, notAfter: day(365) });
   io.out('day 0: factory Initialization: canonical Node-IDs, generic profiles, bootstrap keys generated in each device');
   for (const n of FLEET) {
     const se = openSecureEnvironment(join(dir, 'devices', n.nodeId), () => clock.now());
+    deviceSes.push(se);
     const device = new Device({ nodeId: n.nodeId, se, now: () => clock.now(), random });
     devices.set(n.nodeId, device);
     await procedures.preProvision({
@@ -98,7 +101,7 @@ const scenario = async (c: Credence, procedures: SecurityProcedures, clock: Fake
   clock.set(day(60));
   await c.tick();
   io.out("day 60: meter-4's factory bootstrap PSK expires");
-  for (const d of devices.values()) (d.se as EmbeddedSecureEnvironment).close();
+  for (const se of deviceSes) se.close();
 };
 
 /**

@@ -20,12 +20,16 @@ export type {
   SubscriptionStart,
 } from './event-store.ts';
 export { KeyHandle } from './secure-environment.ts';
+export { bindOwner, ownerView } from './owner-view.ts';
 export type {
   DeriveKeySpec,
   GeneratedKeyKind,
   KeyDescription,
   KeyKind,
   KeyOptions,
+  KeyUsage,
+  OwnedSecureEnvironment,
+  OwnerScopedSecureEnvironment,
   SecureEnvironment,
   SymmetricKeyKind,
   UnwrapSpec,

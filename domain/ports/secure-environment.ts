@@ -6,9 +6,10 @@ import { z } from 'zod';
  * another key it holds (wrap/unwrap), so a PSK can be delivered encrypted and never in plaintext.
  *
  * Every call names the calling owner (the node, CSE, AE or function on whose behalf it runs); a handle is usable
- * only by its owner, otherwise the call fails with a typed `unauthorised` error. The owner is a string the caller
- * supplies: an implementation that is an OwnerScopedSecureEnvironment also hands out views with the owner bound
- * (`forOwner`), the preferred way to give a component its keys. A destroyed or unknown handle
+ * only by its owner, otherwise the call fails with a typed `unauthorised` error. Only wiring code (the composition
+ * root, a device for its own environment, test fixtures) names owners: it makes one OwnedSecureEnvironment per
+ * owner (`ownerView` in owner-view.ts, or the implementation's `forOwner`) and components receive that view, so
+ * none of them can name another owner (issue 11 item 9). A destroyed or unknown handle
  * fails with `not_found`. Misusing a key (signing with a PSK, a 3-byte nonce) is a programming mistake: plain
  * errors naming the argument.
  *

@@ -1,4 +1,4 @@
-import type { KeyHandle, SecureEnvironment } from '../../domain/ports/index.ts';
+import type { KeyHandle, OwnedSecureEnvironment } from '../../domain/ports/index.ts';
 
 /**
  * The keyed PRF behind every pseudonym. The key itself stays in the Secure Environment (seed 004: applications
@@ -10,15 +10,14 @@ export interface PseudonymKey {
 }
 
 /**
- * The PRF as the Secure Environment's MAC on a psk256 handle owned by `owner`. The handle may be found (or made)
- * on first use: `handle` is then a function, called once.
+ * The PRF as the Secure Environment's MAC on a psk256 handle of the view's owner (the view is bound by whoever
+ * wires this). The handle may be found (or made) on first use: `handle` is then a function, called once.
  */
 export const secureEnvironmentPseudonymKey = (
-  se: Pick<SecureEnvironment, 'mac'>,
-  owner: string,
+  se: Pick<OwnedSecureEnvironment, 'mac'>,
   handle: KeyHandle | (() => Promise<KeyHandle>),
 ): PseudonymKey => {
   let resolved: Promise<KeyHandle> | undefined;
   const key = (): Promise<KeyHandle> => (resolved ??= typeof handle === 'function' ? handle() : Promise.resolve(handle));
-  return { prf: async (message) => se.mac(owner, await key(), message) };
+  return { prf: async (message) => se.mac(await key(), message) };
 };

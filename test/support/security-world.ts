@@ -62,6 +62,12 @@ export const securityWorld = async (seed = 'security-world', options: { trustAnc
   });
   return {
     dir, clock, credence, infrastructure, procedures, infraSe, kek, devices, device, provisioned, logs,
+    /** A device's whole Secure Environment (the device itself only holds its own owner's view). */
+    seOf: (d: Device): EmbeddedSecureEnvironment => {
+      const found = devices.find((x) => x.device === d);
+      if (found === undefined) throw new Error(`device ${d.nodeId} is not of this world`);
+      return found.se;
+    },
     async close() {
       await credence.close();
       infraSe.close();

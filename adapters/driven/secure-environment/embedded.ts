@@ -15,7 +15,7 @@ import { assertJsonWithin } from '../../../domain/json-limits.ts';
 import { KekSource, loadKek, MAX_PATH_CHARS } from './kek.ts';
 import type { SealedKeyRecord } from './key-store.ts';
 import { KeyVault } from './key-vault.ts';
-import { ownerView } from './owner-view.ts';
+import { bindOwner } from '../../../domain/ports/owner-view.ts';
 import type {
   DeriveKeySpec,
   GeneratedKeyKind,
@@ -149,7 +149,7 @@ export class EmbeddedSecureEnvironment implements OwnerScopedSecureEnvironment {
   /** A frozen view acting as `owner` only (issue 11 item 9); `unauthorised` for an owner this one does not serve. */
   forOwner(owner: string): OwnedSecureEnvironment {
     this.#requireOwner(owner);
-    return ownerView(this, owner);
+    return bindOwner(this, owner);
   }
 
   async generate(owner: string, kind: GeneratedKeyKind, options: KeyOptions = {}): Promise<KeyHandle> {

@@ -5,5 +5,5 @@ export {
   secureEnvironmentConfigForDataDir,
 } from './embedded.ts';
 export type { EmbeddedSecureEnvironmentDeps } from './embedded.ts';
-export { ownerView } from './owner-view.ts';
+export { ownerView } from '../../../domain/ports/owner-view.ts';
 export { KEK_LENGTH, KekSource } from './kek.ts';

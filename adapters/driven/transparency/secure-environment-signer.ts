@@ -2,32 +2,31 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckpointSigner } from '../../../domain/transparency/checkpoint-signer.ts';
 import { formatVerifierKey, isValidKeyName, noteVerifierKey } from '../../../domain/transparency/note.ts';
-import { KeyHandle, type SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
+import { KeyHandle, type OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 import { writeFileAtomic } from '../files/index.ts';
 import { PUBLIC_KEY_FILE } from './key-file-signer.ts';
 
 /**
  * The log's checkpoint key held in the Secure Environment (issue 4 item 3, seed 004: keys stay inside it and
- * callers hold handles). Only the handle, which is not secret, is kept in the data folder.
+ * callers hold handles). Only the handle, which is not secret, is kept in the data folder. The signer is given the
+ * Secure Environment as the log key's owner sees it (conventionally LOG_KEY_OWNER), bound by whoever wires it.
  */
 
 export const LOG_KEY_OWNER = 'transparency-log';
 export const KEY_HANDLE_FILE = 'transparency.handle';
 
 export const secureEnvironmentSigner = async (args: {
-  readonly se: SecureEnvironment;
+  readonly se: OwnedSecureEnvironment;
   readonly handle: KeyHandle;
   readonly keyName: string;
-  readonly owner?: string;
 }): Promise<CheckpointSigner> => {
   if (!isValidKeyName(args.keyName)) throw new Error('keyName: must be non-empty without spaces or "+"');
-  const owner = args.owner ?? LOG_KEY_OWNER;
-  const description = await args.se.describe(owner, args.handle);
+  const description = await args.se.describe(args.handle);
   if (description.kind !== 'ed25519' || description.publicKey === undefined) {
     throw new Error(`handle: the log key must be an Ed25519 key, not ${description.kind}`);
   }
   const { se, handle } = args;
-  return { keyName: args.keyName, publicKey: description.publicKey, sign: (message) => se.sign(owner, handle, message) };
+  return { keyName: args.keyName, publicKey: description.publicKey, sign: (message) => se.sign(handle, message) };
 };
 
 const readHandleFile = (path: string): KeyHandle => {
@@ -44,14 +43,14 @@ const readHandleFile = (path: string): KeyHandle => {
 };
 
 /** Writes the handle of a key just generated; when another process wrote one first, that key is the log's. */
-const recordHandle = async (path: string, se: SecureEnvironment, owner: string, handle: KeyHandle): Promise<KeyHandle> => {
+const recordHandle = async (path: string, se: OwnedSecureEnvironment, handle: KeyHandle): Promise<KeyHandle> => {
   try {
     // Atomic and exclusive: a crash leaves no handle file or a complete one, and never replaces a handle.
     writeFileAtomic(path, `${handle}\n`, { mode: 0o600, exclusive: true });
     return handle;
   } catch (error) {
     // Ours is recorded nowhere, so nothing it signs could ever be verified: erase it (best effort, the write's error counts).
-    await se.destroy(owner, handle).catch(() => undefined);
+    await se.destroy(handle).catch(() => undefined);
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readHandleFile(path);
     throw error;
   }
@@ -60,15 +59,14 @@ const recordHandle = async (path: string, se: SecureEnvironment, owner: string, 
 /** Uses the handle in `<dataDir>/transparency.handle`, generating a non-extractable Ed25519 key the first time. */
 export const openSecureEnvironmentSignerInDir = async (
   dataDir: string,
-  se: SecureEnvironment,
+  se: OwnedSecureEnvironment,
   keyName: string,
-  owner = LOG_KEY_OWNER,
 ): Promise<CheckpointSigner> => {
   const path = join(dataDir, KEY_HANDLE_FILE);
   const handle = existsSync(path)
     ? readHandleFile(path)
-    : await recordHandle(path, se, owner, await se.generate(owner, 'ed25519', { extractable: false }));
-  const signer = await secureEnvironmentSigner({ se, handle, keyName, owner });
+    : await recordHandle(path, se, await se.generate('ed25519', { extractable: false }));
+  const signer = await secureEnvironmentSigner({ se, handle, keyName });
   // Public: handed to auditors, so readable by all (0644); rewritten on every open, atomically.
   writeFileAtomic(join(dataDir, PUBLIC_KEY_FILE), `${formatVerifierKey(noteVerifierKey(signer.keyName, signer.publicKey))}\n`, { mode: 0o644 });
   return signer;

@@ -7,7 +7,7 @@ import { assertFresh, assertUsableCredential, newNonce, parseMessage, protocolFa
 import { withoutFields, type Transcript } from '../../../domain/crypto/transcript.ts';
 import { SessionTable, type SessionBase } from '../shared/session-table.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
-import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
+import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 import { assertProof, prove, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
 import { initiatorVerifier, responderSigner } from '../shared/credential-keys.ts';
 import { acceptedClockSkew } from '../../../domain/protocols/clock-skew.ts';
@@ -38,8 +38,8 @@ export interface RegistreeCredential {
 export interface RegistrarOptions {
   /** The Registrar CSE-ID the Registrees are configured with (clause 11.3.1). */
   readonly id: string;
-  readonly owner: string;
-  readonly se: SecureEnvironment;
+  /** The Secure Environment as this Registrar CSE's owner sees it (bound by whoever wires it). */
+  readonly se: OwnedSecureEnvironment;
   readonly now: Clock['now'];
   readonly random: RandomSource;
   readonly replayCache: ReplayCache;
@@ -86,7 +86,7 @@ export class Registrar {
     this.#sessions = new SessionTable<Session>({
       timeoutSeconds: options.sessionTimeoutSeconds ?? 60,
       maxSessions: options.maxSessions,
-      cleanup: (s) => destroyQuietly(options.se, options.owner, s.ephemeral),
+      cleanup: (s) => destroyQuietly(options.se, s.ephemeral),
     });
   }
 
@@ -95,7 +95,7 @@ export class Registrar {
   }
 
   async acceptHello(input: unknown): Promise<AssociationChallenge> {
-    const { se, owner } = this.#o;
+    const { se } = this.#o;
     const hello = parseMessage(AssociationHello, input, HELLO);
     const now = this.#o.now();
     if (hello.registrarId !== this.#o.id) throw protocolFailure(HELLO, 'wrong_identity', 'addressed to another Registrar CSE');
@@ -123,9 +123,9 @@ export class Registrar {
     await assertNewHello(HELLO, { ephemeral: hello.ephemeral, nonce: hello.registreeNonce }, this.#replay, now);
 
     // Every run has an ephemeral ECDH, PSK runs too (psk_dhe_ke, RFC 8446 4.2.9); the hello's schema requires it.
-    const ephemeral = await se.generate(owner, hello.ephemeral.group, { ephemeral: true });
+    const ephemeral = await se.generate(hello.ephemeral.group, { ephemeral: true, usage: 'agree' });
     try {
-      const ephemeralKey = await wireEphemeral(se, owner, hello.ephemeral.group, ephemeral);
+      const ephemeralKey = await wireEphemeral(se, hello.ephemeral.group, ephemeral);
       if (ephemeralKey === undefined) throw new TypeError('se: the ephemeral key has no public key');
       const unsigned = {
         type: 'association.challenge' as const,
@@ -140,7 +140,7 @@ export class Registrar {
       };
       const transcript = transcriptFromHello(PROTOCOL, hello);
       const th = transcript.absorb(unsigned.type, unsigned);
-      const challenge = { ...unsigned, proof: await prove(se, owner, signer, proofFor('registrar', 'challenge', th)) };
+      const challenge = { ...unsigned, proof: await prove(se, signer, proofFor('registrar', 'challenge', th)) };
       await this.#sessions.add(HELLO, now, {
         id: challenge.sessionId,
         stage: 'challenged',
@@ -154,7 +154,7 @@ export class Registrar {
       }, { claimant: hello.registreeId, nonce: hello.registreeNonce });
       return challenge;
     } catch (error) {
-      await destroyQuietly(se, owner, ephemeral);
+      await destroyQuietly(se, ephemeral);
       throw error;
     }
   }
@@ -168,34 +168,33 @@ export class Registrar {
     const finish = parseMessage(AssociationFinish, input, FINISH);
     const now = this.#o.now();
     return this.#sessions.step(finish.sessionId, FINISH, 'challenged', now, async (session) => {
-      const { se, owner } = this.#o;
+      const { se } = this.#o;
       const { hello, challenge } = session;
       if (finish.registrarNonce !== challenge.registrarNonce) throw protocolFailure(FINISH, 'nonce_mismatch');
       const th = session.transcript.absorb(finish.type, withoutFields(finish, 'proof', 'keyConfirmation'));
-      await assertProof(se, owner, session.verifier, proofFor('registree', 'finish', th), finish.proof, FINISH, 'Registree authentication failed');
+      await assertProof(se, session.verifier, proofFor('registree', 'finish', th), finish.proof, FINISH, 'Registree authentication failed');
       let keys: AssociationKeys | undefined;
       try {
         keys = await deriveAssociationKeys(
           se,
-          owner,
           { ephemeral: session.ephemeral, peerPublicKey: fromBase64url(hello.ephemeral.publicKey), psk: session.psk },
           session.challengeTranscript,
           FINISH,
         );
         // A Finished key is an HMAC key: the 'psk256' verifier is the one that checks a MAC.
-        await assertProof(se, owner, { kind: 'psk256', handle: keys.registreeFinished }, keyConfirmationFor('registree', th), finish.keyConfirmation, FINISH, 'Registree key confirmation failed');
+        await assertProof(se, { kind: 'psk256', handle: keys.registreeFinished }, keyConfirmationFor('registree', th), finish.keyConfirmation, FINISH, 'Registree key confirmation failed');
         // Only now, with the initiator's proof and key confirmation verified, is the run remembered (issue 11 item 4).
         await rememberAuthenticatedRun(FINISH, this.#replay, { nonce: hello.registreeNonce, transcriptHash: toHex(th) }, now);
         session.authenticated = true;
         const unsigned = { type: 'association.confirm' as const, version: 1 as const, sessionId: challenge.sessionId, registreeNonce: hello.registreeNonce };
         const final = session.transcript.absorb(unsigned.type, unsigned);
-        const confirm = { ...unsigned, keyConfirmation: toBase64url(await se.mac(owner, keys.registrarFinished, keyConfirmationFor('registrar', final))) };
-        await destroyQuietly(se, owner, keys.registreeFinished, keys.registrarFinished);
+        const confirm = { ...unsigned, keyConfirmation: toBase64url(await se.mac(keys.registrarFinished, keyConfirmationFor('registrar', final))) };
+        await destroyQuietly(se, keys.registreeFinished, keys.registrarFinished);
         session.done = true;
         const sessionKeys = { send: keys.registrarToRegistree, receive: keys.registreeToRegistrar };
         return { confirm, outcome: associationOutcome('registrar', hello, challenge, sessionKeys, final, now) };
       } catch (error) {
-        await destroyAssociationKeys(se, owner, keys);
+        await destroyAssociationKeys(se, keys);
         throw error;
       }
     });

@@ -7,7 +7,7 @@ import { validityAt, type CredentialDescriptor } from '../../../domain/crypto/cr
 import { newNonce, parseMessage, protocolFailure } from '../../../domain/protocols/protocol.ts';
 import { withoutFields, type Transcript } from '../../../domain/crypto/transcript.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
-import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
+import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 import { assertProof, prove, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
 import { DEFAULT_MAX_CLOCK_SKEW_SECONDS } from '../../../domain/protocols/clock-skew.ts';
 import { responderVerifier } from '../shared/credential-keys.ts';
@@ -28,8 +28,8 @@ import { deriveAssociationKeys, destroyAssociationKeys, keyConfirmationFor, PROT
 export interface RegistreeOptions {
   /** The Registree's CSE-ID or AE-ID. */
   readonly id: string;
-  readonly owner: string;
-  readonly se: SecureEnvironment;
+  /** The Secure Environment as the node hosting this Registree sees it (bound by whoever wires it). */
+  readonly se: OwnedSecureEnvironment;
   readonly now: Clock['now'];
   readonly random: RandomSource;
   /** The credential from enrolment (clause 11.3.2: "the credentials resulting from ... enrolment"). */
@@ -57,15 +57,15 @@ export class Registree {
 
   /** Starts a handshake asking for `lifetimeSeconds`; the Registrar may grant less, never more. */
   async start(request: { readonly lifetimeSeconds: number; readonly agreementGroup?: AgreementGroup }): Promise<RegistreeHandshake> {
-    const { se, owner, credential } = this.#o;
+    const { se, credential } = this.#o;
     const state = validityAt(credential.descriptor.validity, this.#o.now());
     if (state !== 'active') throw protocolFailure('association.start', state === 'expired' ? 'credential_expired' : 'credential_not_yet_valid');
     const kind = credential.descriptor.kind;
     const group = ephemeralGroup(kind, request.agreementGroup);
     // An ephemeral in every mode: PSK runs are psk_dhe_ke (RFC 8446 4.2.9), never PSK-only.
-    const ephemeral = await se.generate(owner, group, { ephemeral: true });
+    const ephemeral = await se.generate(group, { ephemeral: true, usage: 'agree' });
     try {
-      const ephemeralKey = await wireEphemeral(se, owner, group, ephemeral);
+      const ephemeralKey = await wireEphemeral(se, group, ephemeral);
       if (ephemeralKey === undefined) throw new TypeError('se: the ephemeral key has no public key');
       const hello: AssociationHello = {
         type: 'association.hello',
@@ -81,7 +81,7 @@ export class Registree {
       };
       return new RegistreeHandshake(this.#o, this.#configuration, hello, ephemeral);
     } catch (error) {
-      await destroyQuietly(se, owner, ephemeral);
+      await destroyQuietly(se, ephemeral);
       throw error;
     }
   }
@@ -128,8 +128,8 @@ export class RegistreeHandshake {
   /** Ends the run: every key it made that no outcome reported is destroyed. */
   async abort(): Promise<void> {
     this.#stage = 'failed';
-    await destroyQuietly(this.#o.se, this.#o.owner, this.#ephemeral);
-    await destroyAssociationKeys(this.#o.se, this.#o.owner, this.#awaiting?.keys);
+    await destroyQuietly(this.#o.se, this.#ephemeral);
+    await destroyAssociationKeys(this.#o.se, this.#awaiting?.keys);
     this.#ephemeral = undefined;
     this.#awaiting = undefined;
   }
@@ -147,7 +147,7 @@ export class RegistreeHandshake {
   }
 
   async #accept(input: unknown): Promise<{ finish: AssociationFinish }> {
-    const { se, owner, credential } = this.#o;
+    const { se, credential } = this.#o;
     const now = this.#o.now();
     const challenge = parseMessage(AssociationChallenge, input, CHALLENGE);
     const { hello } = this;
@@ -157,7 +157,7 @@ export class RegistreeHandshake {
     if (peer === undefined) throw protocolFailure(CHALLENGE, 'invalid_ephemeral_key');
     const thChallenge = this.#transcript.absorb(challenge.type, withoutFields(challenge, 'proof'));
     const verifier = this.#registrarVerifier();
-    await assertProof(se, owner, verifier, proofFor('registrar', 'challenge', thChallenge), challenge.proof, CHALLENGE, 'Registrar CSE authentication failed');
+    await assertProof(se, verifier, proofFor('registrar', 'challenge', thChallenge), challenge.proof, CHALLENGE, 'Registrar CSE authentication failed');
     // Clause 11.3.2: the association must end strictly before the credential it is derived from.
     if (challenge.lifetimeSeconds > hello.requestedLifetimeSeconds) throw protocolFailure(CHALLENGE, 'lifetime_exceeds_request');
     const expiresAt = Date.parse(challenge.expiresAt);
@@ -169,7 +169,6 @@ export class RegistreeHandshake {
     this.#ephemeral = undefined; // deriveAssociationKeys destroys it, whatever happens
     const keys = await deriveAssociationKeys(
       se,
-      owner,
       { ephemeral, peerPublicKey: peer, ...(credential.descriptor.kind === 'psk256' ? { psk: credential.handle } : {}) },
       thChallenge,
       CHALLENGE,
@@ -178,21 +177,21 @@ export class RegistreeHandshake {
     const unsigned = { type: 'association.finish' as const, version: 1 as const, sessionId: challenge.sessionId, registrarNonce: challenge.registrarNonce };
     const th = this.#transcript.absorb(unsigned.type, unsigned);
     const signer: CredentialKey = { kind: credential.descriptor.kind, handle: credential.handle };
-    const proof = await prove(se, owner, signer, proofFor('registree', 'finish', th));
-    const keyConfirmation = toBase64url(await se.mac(owner, keys.registreeFinished, keyConfirmationFor('registree', th)));
+    const proof = await prove(se, signer, proofFor('registree', 'finish', th));
+    const keyConfirmation = toBase64url(await se.mac(keys.registreeFinished, keyConfirmationFor('registree', th)));
     return { finish: { ...unsigned, proof, keyConfirmation } };
   }
 
   async #confirm(input: unknown): Promise<AssociationOutcome> {
-    const { se, owner } = this.#o;
+    const { se } = this.#o;
     const confirm = parseMessage(AssociationConfirm, input, CONFIRM);
     const { challenge, keys } = this.#awaiting as AwaitingConfirm;
     if (confirm.sessionId !== challenge.sessionId) throw protocolFailure(CONFIRM, 'unknown_session', 'the confirm is for another session');
     if (confirm.registreeNonce !== this.hello.registreeNonce) throw protocolFailure(CONFIRM, 'nonce_mismatch');
     const final = this.#transcript.absorb(confirm.type, withoutFields(confirm, 'keyConfirmation'));
     const registrarFinished: ProofVerifier = { kind: 'psk256', handle: keys.registrarFinished }; // an HMAC key, checked as a MAC
-    await assertProof(se, owner, registrarFinished, keyConfirmationFor('registrar', final), confirm.keyConfirmation, CONFIRM, 'Registrar CSE key confirmation failed');
-    await destroyQuietly(se, owner, keys.registreeFinished, keys.registrarFinished);
+    await assertProof(se, registrarFinished, keyConfirmationFor('registrar', final), confirm.keyConfirmation, CONFIRM, 'Registrar CSE key confirmation failed');
+    await destroyQuietly(se, keys.registreeFinished, keys.registrarFinished);
     this.#awaiting = undefined; // the session keys are the outcome's now
     const sessionKeys = { send: keys.registreeToRegistrar, receive: keys.registrarToRegistree };
     return associationOutcome('registree', this.hello, challenge, sessionKeys, final, this.#o.now());

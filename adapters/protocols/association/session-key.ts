@@ -2,7 +2,7 @@ import { concatBytes, utf8 } from '../../../domain/crypto/bytes.ts';
 import { proofInput } from '../../../domain/crypto/transcript.ts';
 import { agreeOrRefuse } from '../shared/agree-or-refuse.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
-import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
+import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 
 export const PROTOCOL = 'association';
 
@@ -64,8 +64,7 @@ const keyInfo = (label: string, transcriptHash: Uint8Array): Uint8Array =>
  * and are destroyed here; so is hs.
  */
 export const deriveAssociationKeys = async (
-  se: SecureEnvironment,
-  owner: string,
+  se: OwnedSecureEnvironment,
   source: { readonly ephemeral: KeyHandle; readonly peerPublicKey: Uint8Array; readonly psk?: KeyHandle | undefined },
   transcriptHash: Uint8Array,
   step: string,
@@ -74,8 +73,8 @@ export const deriveAssociationKeys = async (
   let handshakeSecret: KeyHandle | undefined;
   const made: KeyHandle[] = [];
   try {
-    secret = await agreeOrRefuse(se, owner, source.ephemeral, source.peerPublicKey, step);
-    handshakeSecret = await se.deriveKey(owner, {
+    secret = await agreeOrRefuse(se, source.ephemeral, source.peerPublicKey, step);
+    handshakeSecret = await se.deriveKey({
       inputs: source.psk ? [source.psk, secret] : [secret],
       salt: transcriptHash,
       info: HANDSHAKE_SECRET,
@@ -84,7 +83,7 @@ export const deriveAssociationKeys = async (
     });
     const keys: Partial<Record<keyof AssociationKeys, KeyHandle>> = {};
     for (const [name, label, ephemeral] of KEYS) {
-      const key = await se.deriveKey(owner, {
+      const key = await se.deriveKey({
         inputs: [handshakeSecret],
         salt: NO_SALT,
         info: keyInfo(label, transcriptHash),
@@ -96,14 +95,14 @@ export const deriveAssociationKeys = async (
     }
     return keys as AssociationKeys;
   } catch (error) {
-    await destroyQuietly(se, owner, ...made);
+    await destroyQuietly(se, ...made);
     throw error;
   } finally {
-    await destroyQuietly(se, owner, handshakeSecret, secret, source.ephemeral);
+    await destroyQuietly(se, handshakeSecret, secret, source.ephemeral);
   }
 };
 
 /** Every key of a run, for a run that failed. */
-export const destroyAssociationKeys = async (se: SecureEnvironment, owner: string, keys: AssociationKeys | undefined): Promise<void> => {
-  if (keys) await destroyQuietly(se, owner, keys.registreeToRegistrar, keys.registrarToRegistree, keys.registreeFinished, keys.registrarFinished);
+export const destroyAssociationKeys = async (se: OwnedSecureEnvironment, keys: AssociationKeys | undefined): Promise<void> => {
+  if (keys) await destroyQuietly(se, keys.registreeToRegistrar, keys.registrarToRegistree, keys.registreeFinished, keys.registrarFinished);
 };

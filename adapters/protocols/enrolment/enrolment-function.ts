@@ -8,7 +8,7 @@ import { assertFresh, assertUsableCredential, newNonce, parseMessage, protocolFa
 import { isValidSigningPublicKey, verifySignature } from '../../../domain/crypto/signatures.ts';
 import { withoutFields, type Transcript } from '../../../domain/crypto/transcript.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
-import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
+import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 import { assertProof, prove, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
 import { initiatorVerifier, responderSigner } from '../shared/credential-keys.ts';
 import { acceptedClockSkew } from '../../../domain/protocols/clock-skew.ts';
@@ -44,9 +44,8 @@ export interface BootstrapCredential {
 
 export interface EnrolmentFunctionOptions {
   readonly id: string;
-  /** Secure Environment owner for every key this function uses (its signing key, PSK copies, ephemerals). */
-  readonly owner: string;
-  readonly se: SecureEnvironment;
+  /** The Secure Environment as this function's owner sees it: every key it uses (its signing key, PSK copies, ephemerals). */
+  readonly se: OwnedSecureEnvironment;
   readonly now: Clock['now'];
   readonly random: RandomSource;
   readonly replayCache: ReplayCache;
@@ -107,7 +106,7 @@ export class EnrolmentFunction {
     this.#sessions = new SessionTable<Session>({
       timeoutSeconds: options.sessionTimeoutSeconds ?? 120,
       maxSessions: options.maxSessions,
-      cleanup: (s) => destroyQuietly(options.se, options.owner, s.ephemeral, s.credentialKeyHandle, s.delivery?.kek),
+      cleanup: (s) => destroyQuietly(options.se, s.ephemeral, s.credentialKeyHandle, s.delivery?.kek),
     });
   }
 
@@ -116,7 +115,7 @@ export class EnrolmentFunction {
   }
 
   async acceptHello(input: unknown): Promise<ProvisioningChallenge> {
-    const { se, owner, now: clock } = this.#o;
+    const { se, now: clock } = this.#o;
     const hello = parseMessage(ProvisioningHello, input, HELLO);
     const now = clock();
     if (hello.enrolmentFunctionId !== this.#o.id) throw protocolFailure(HELLO, 'wrong_identity', 'addressed to another Enrolment Function');
@@ -136,9 +135,9 @@ export class EnrolmentFunction {
     await assertNewHello(HELLO, { ephemeral: hello.ephemeral, nonce: hello.nodeNonce }, this.#replay, now);
 
     const sessionId = this.#sessions.newId(this.#o.random);
-    const ephemeral = group ? await se.generate(owner, group, { ephemeral: true }) : undefined;
+    const ephemeral = group ? await se.generate(group, { ephemeral: true, usage: 'agree' }) : undefined;
     try {
-      const ephemeralKey = group && ephemeral ? await wireEphemeral(se, owner, group, ephemeral) : undefined;
+      const ephemeralKey = group && ephemeral ? await wireEphemeral(se, group, ephemeral) : undefined;
       const enrolmentNonce = newNonce(this.#o.random);
       const unsigned = {
         type: 'provisioning.challenge' as const,
@@ -159,7 +158,7 @@ export class EnrolmentFunction {
       };
       const transcript = transcriptFromHello(PROTOCOL, hello);
       const th = transcript.absorb(unsigned.type, unsigned);
-      const challenge = { ...unsigned, proof: await prove(se, owner, signer, proofFor('enrolment-function', 'challenge', th)) };
+      const challenge = { ...unsigned, proof: await prove(se, signer, proofFor('enrolment-function', 'challenge', th)) };
       await this.#sessions.add(HELLO, now, {
         id: sessionId,
         stage: 'challenged',
@@ -174,7 +173,7 @@ export class EnrolmentFunction {
       }, { claimant: hello.nodeId, nonce: hello.nodeNonce });
       return challenge;
     } catch (error) {
-      await destroyQuietly(se, owner, ephemeral);
+      await destroyQuietly(se, ephemeral);
       throw error;
     }
   }
@@ -183,10 +182,10 @@ export class EnrolmentFunction {
     const auth = parseMessage(ProvisioningAuth, input, AUTH);
     const now = this.#o.now();
     return this.#sessions.step(auth.sessionId, AUTH, 'challenged', now, async (session) => {
-      const { se, owner } = this.#o;
+      const { se } = this.#o;
       if (auth.enrolmentNonce !== session.enrolmentNonce) throw protocolFailure(AUTH, 'nonce_mismatch');
       const th = session.transcript.absorb(auth.type, withoutFields(auth, 'proof', 'proofOfPossession'));
-      await assertProof(se, owner, session.nodeVerifier, proofFor('node', 'auth', th), auth.proof, AUTH, 'node authentication failed');
+      await assertProof(se, session.nodeVerifier, proofFor('node', 'auth', th), auth.proof, AUTH, 'node authentication failed');
       await rememberAuthenticatedRun(AUTH, this.#replay, { nonce: session.hello.nodeNonce, transcriptHash: toHex(th) }, now);
       session.authenticated = true;
       const { hello, challenge } = session;
@@ -195,19 +194,19 @@ export class EnrolmentFunction {
       let wrappedKey: string | undefined;
       if (hello.credentialKind === 'psk256') {
         if (auth.credentialPublicKey !== undefined || auth.proofOfPossession !== undefined) throw protocolFailure(AUTH, 'unsupported', 'a PSK needs no node key');
-        const temporary = await se.generate(owner, 'psk256', { ephemeral: true, extractable: true });
-        const kek = await deliveryKey(se, owner, session.ephemeral as KeyHandle, fromBase64url(hello.ephemeral?.publicKey ?? ''), th, AUTH);
+        const temporary = await se.generate('psk256', { ephemeral: true, extractable: true });
+        const kek = await deliveryKey(se, session.ephemeral as KeyHandle, fromBase64url(hello.ephemeral?.publicKey ?? ''), th, AUTH);
         try {
-          credential = { kind: 'psk256', fingerprint: (await se.describe(owner, temporary)).fingerprint, ...common };
+          credential = { kind: 'psk256', fingerprint: (await se.describe(temporary)).fingerprint, ...common };
           const aad = deliveryAad(th, credential);
-          const wrapped = await se.wrap(owner, temporary, kek, aad);
+          const wrapped = await se.wrap(temporary, kek, aad);
           // Until the receipt confirms the delivery, the infrastructure's copy is a session key: a run that times out
           // or dies with the process leaves no stored copy behind. The stored copy is made at the receipt.
-          session.credentialKeyHandle = await se.unwrap(owner, kek, wrapped, aad, { kind: 'psk256', ephemeral: true });
+          session.credentialKeyHandle = await se.unwrap(kek, wrapped, aad, { kind: 'psk256', ephemeral: true });
           session.delivery = { kek, wrapped, aad };
           wrappedKey = toBase64url(wrapped);
         } finally {
-          await destroyQuietly(se, owner, temporary, session.delivery === undefined ? kek : undefined, session.ephemeral);
+          await destroyQuietly(se, temporary, session.delivery === undefined ? kek : undefined, session.ephemeral);
         }
       } else {
         const kind = hello.credentialKind;
@@ -230,7 +229,7 @@ export class EnrolmentFunction {
       };
       const thDelivery = session.transcript.absorb(unsigned.type, unsigned);
       session.stage = 'delivered';
-      return { ...unsigned, proof: await prove(se, owner, session.signer, proofFor('enrolment-function', 'delivery', thDelivery)) };
+      return { ...unsigned, proof: await prove(se, session.signer, proofFor('enrolment-function', 'delivery', thDelivery)) };
     });
   }
 
@@ -238,7 +237,7 @@ export class EnrolmentFunction {
     const receipt = parseMessage(ProvisioningReceipt, input, RECEIPT);
     const now = this.#o.now();
     return this.#sessions.step(receipt.sessionId, RECEIPT, 'delivered', now, async (session) => {
-      const { se, owner, signingKey } = this.#o;
+      const { se, signingKey } = this.#o;
       const credential = session.credential as CredentialDescriptor;
       if (receipt.credentialFingerprint !== credential.fingerprint) throw protocolFailure(RECEIPT, 'credential_mismatch');
       assertFresh(RECEIPT, receipt.completedAt, now, this.#skew);
@@ -262,7 +261,6 @@ export class EnrolmentFunction {
       const statement = outcomeStatement(facts);
       await assertProof(
         se,
-        owner,
         session.nodeVerifier,
         statementProofInput('bootstrap', statement),
         receipt.bootstrapProof,
@@ -276,7 +274,6 @@ export class EnrolmentFunction {
       // Key confirmation: the node proves it holds the credential it was just given (or generated).
       await assertProof(
         se,
-        owner,
         credentialVerifier,
         statementProofInput('credential', statement),
         receipt.credentialProof,
@@ -285,13 +282,13 @@ export class EnrolmentFunction {
       );
       const enrolmentFunctionSignature = signingKey && {
         kind: signingKey.kind,
-        keyFingerprint: (await se.describe(owner, signingKey.handle)).fingerprint,
-        value: await prove(se, owner, signingKey, statementProofInput('enrolmentFunction', statement)),
+        keyFingerprint: (await se.describe(signingKey.handle)).fingerprint,
+        value: await prove(se, signingKey, statementProofInput('enrolmentFunction', statement)),
       };
       // The receipt is accepted: only now is the infrastructure's copy stored, re-imported non-extractable (once
       // delivered, it never leaves again) and handed over; the session copy and the delivery key go with the session.
       const { delivery } = session;
-      const stored = delivery && (await se.unwrap(owner, delivery.kek, delivery.wrapped, delivery.aad, { kind: 'psk256' }));
+      const stored = delivery && (await se.unwrap(delivery.kek, delivery.wrapped, delivery.aad, { kind: 'psk256' }));
       if (delivery && stored === undefined) throw new Error('the delivered PSK no longer opens under its delivery key');
       const outcome: ProvisioningOutcome = {
         ...facts,

@@ -1,6 +1,6 @@
 import { utf8 } from '../../../domain/crypto/bytes.ts';
 import { agreeOrRefuse } from '../shared/agree-or-refuse.ts';
-import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
+import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 
 /**
  * PSK delivery key (both ends): ECDH of the two ephemeral keys, then HKDF-SHA256 with the transcript hash up to and
@@ -10,16 +10,15 @@ import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-
 const DELIVERY_INFO = utf8('credence/provisioning/v1/psk-delivery-key');
 
 export const deliveryKey = async (
-  se: SecureEnvironment,
-  owner: string,
+  se: OwnedSecureEnvironment,
   ephemeral: KeyHandle,
   peerPublicKey: Uint8Array,
   authTranscriptHash: Uint8Array,
   step: string,
 ): Promise<KeyHandle> => {
-  const secret = await agreeOrRefuse(se, owner, ephemeral, peerPublicKey, step);
+  const secret = await agreeOrRefuse(se, ephemeral, peerPublicKey, step);
   try {
-    return await se.deriveKey(owner, {
+    return await se.deriveKey({
       inputs: [secret],
       salt: authTranscriptHash,
       info: DELIVERY_INFO,
@@ -27,6 +26,6 @@ export const deliveryKey = async (
       ephemeral: true,
     });
   } finally {
-    await se.destroy(owner, secret);
+    await se.destroy(secret);
   }
 };

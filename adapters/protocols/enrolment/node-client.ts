@@ -7,7 +7,7 @@ import { newNonce, parseMessage, protocolFailure } from '../../../domain/protoco
 import type { SignatureKind } from '../../../domain/crypto/signatures.ts';
 import { canonicalJson, withoutFields, type Transcript } from '../../../domain/crypto/transcript.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
-import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
+import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 import { assertProof, prove, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
 import { responderVerifier } from '../shared/credential-keys.ts';
 import { acceptEphemeralAnswer, ephemeralGroup } from '../../../domain/protocols/ephemeral.ts';
@@ -28,9 +28,8 @@ import {
 
 export interface ProvisioningClientOptions {
   readonly nodeId: string;
-  /** The node's Secure Environment owner. */
-  readonly owner: string;
-  readonly se: SecureEnvironment;
+  /** The node's Secure Environment, as its owner sees it (bound by whoever wires the client). */
+  readonly se: OwnedSecureEnvironment;
   readonly now: Clock['now'];
   readonly random: RandomSource;
   /** The pre-existing credential (seed 004 Initialization), with its IDevID chain (leaf first) when certified. */
@@ -61,10 +60,10 @@ export class ProvisioningClient {
   }
 
   async start(request: ProvisioningRequest): Promise<NodeProvisioningSession> {
-    const { se, owner, bootstrap } = this.#o;
+    const { se, bootstrap } = this.#o;
     const group = ephemeralGroup(bootstrap.descriptor.kind, request.agreementGroup);
-    const ephemeral = request.credentialKind === 'psk256' ? await se.generate(owner, group, { ephemeral: true }) : undefined;
-    const ephemeralKey = ephemeral ? await wireEphemeral(se, owner, group, ephemeral) : undefined;
+    const ephemeral = request.credentialKind === 'psk256' ? await se.generate(group, { ephemeral: true, usage: 'agree' }) : undefined;
+    const ephemeralKey = ephemeral ? await wireEphemeral(se, group, ephemeral) : undefined;
     const hello: ProvisioningHello = {
       type: 'provisioning.hello',
       version: 1,
@@ -108,7 +107,7 @@ export class NodeProvisioningSession {
 
   async acceptChallenge(input: unknown): Promise<ProvisioningAuth> {
     return this.#step('hello_sent', CHALLENGE, async () => {
-      const { se, owner, now } = this.#o;
+      const { se, now } = this.#o;
       const challenge = parseMessage(ProvisioningChallenge, input, CHALLENGE);
       const { hello } = this;
       if (challenge.nodeId !== hello.nodeId || challenge.enrolmentFunctionId !== hello.enrolmentFunctionId) {
@@ -123,7 +122,6 @@ export class NodeProvisioningSession {
       const verifier = this.#enrolmentFunctionVerifier();
       await assertProof(
         se,
-        owner,
         verifier,
         proofFor('enrolment-function', 'challenge', th),
         challenge.proof,
@@ -135,8 +133,8 @@ export class NodeProvisioningSession {
       // An asymmetric service credential is generated here, inside the node's Secure Environment: the private
       // key never leaves it and the Enrolment Function never holds it (non-repudiation; seed 001 note 5).
       const kind = hello.credentialKind;
-      if (kind !== 'psk256') this.#credentialKey = await se.generate(owner, kind);
-      const publicKey = this.#credentialKey ? (await se.describe(owner, this.#credentialKey)).publicKey : undefined;
+      if (kind !== 'psk256') this.#credentialKey = await se.generate(kind, { usage: 'sign' });
+      const publicKey = this.#credentialKey ? (await se.describe(this.#credentialKey)).publicKey : undefined;
       const unsigned = {
         type: 'provisioning.auth' as const,
         version: 1 as const,
@@ -148,19 +146,19 @@ export class NodeProvisioningSession {
       this.#authTranscript = thAuth;
       const proofOfPossession =
         this.#credentialKey && kind !== 'psk256'
-          ? await prove(se, owner, { kind, handle: this.#credentialKey }, proofFor('node', 'proof-of-possession', thAuth))
+          ? await prove(se, { kind, handle: this.#credentialKey }, proofFor('node', 'proof-of-possession', thAuth))
           : undefined;
       return {
         ...unsigned,
         ...(proofOfPossession ? { proofOfPossession } : {}),
-        proof: await prove(se, owner, this.#signer, proofFor('node', 'auth', thAuth)),
+        proof: await prove(se, this.#signer, proofFor('node', 'auth', thAuth)),
       };
     }, 'authenticated');
   }
 
   async acceptDelivery(input: unknown): Promise<{ receipt: ProvisioningReceipt; result: NodeProvisioningResult }> {
     return this.#step('authenticated', DELIVERY, async () => {
-      const { se, owner } = this.#o;
+      const { se } = this.#o;
       const delivery = parseMessage(ProvisioningDelivery, input, DELIVERY);
       const challenge = this.#challenge as ProvisioningChallenge;
       if (delivery.sessionId !== challenge.sessionId) throw protocolFailure(DELIVERY, 'unknown_session');
@@ -168,7 +166,6 @@ export class NodeProvisioningSession {
       const verifier = this.#verifier as ProofVerifier;
       await assertProof(
         se,
-        owner,
         verifier,
         proofFor('enrolment-function', 'delivery', th),
         delivery.proof,
@@ -183,7 +180,7 @@ export class NodeProvisioningSession {
       if (credential.kind === 'psk256') {
         await this.#receivePsk(delivery, credential);
       } else {
-        const own = (await se.describe(owner, this.#credentialKey as KeyHandle)).publicKey as Uint8Array;
+        const own = (await se.describe(this.#credentialKey as KeyHandle)).publicKey as Uint8Array;
         if (credential.publicKey !== toBase64url(own)) throw protocolFailure(DELIVERY, 'credential_mismatch', 'not the key this node generated');
       }
       const handle = this.#credentialKey as KeyHandle;
@@ -216,8 +213,8 @@ export class NodeProvisioningSession {
       });
       const receipt: ProvisioningReceipt = {
         ...unsigned,
-        bootstrapProof: await prove(se, owner, this.#signer, statementProofInput('bootstrap', statement)),
-        credentialProof: await prove(se, owner, { kind: credential.kind, handle }, statementProofInput('credential', statement)),
+        bootstrapProof: await prove(se, this.#signer, statementProofInput('bootstrap', statement)),
+        credentialProof: await prove(se, { kind: credential.kind, handle }, statementProofInput('credential', statement)),
       };
       this.#credentialKey = undefined; // kept: it is the node's new credential
       return {
@@ -230,26 +227,26 @@ export class NodeProvisioningSession {
   /** Ends the run early and destroys the keys made for it. */
   async abort(): Promise<void> {
     this.#stage = 'failed';
-    await destroyQuietly(this.#o.se, this.#o.owner, this.#ephemeral, this.#credentialKey);
+    await destroyQuietly(this.#o.se, this.#ephemeral, this.#credentialKey);
     this.#ephemeral = undefined;
     this.#credentialKey = undefined;
   }
 
   async #receivePsk(delivery: ProvisioningDelivery, credential: CredentialDescriptor): Promise<void> {
-    const { se, owner } = this.#o;
+    const { se } = this.#o;
     if (delivery.wrappedKey === undefined) throw protocolFailure(DELIVERY, 'malformed', 'wrappedKey missing');
     const peer = fromBase64url(this.#challenge?.ephemeral?.publicKey ?? '');
     const authTranscript = this.#authTranscript as Uint8Array;
-    const kek = await deliveryKey(se, owner, this.#ephemeral as KeyHandle, peer, authTranscript, DELIVERY);
+    const kek = await deliveryKey(se, this.#ephemeral as KeyHandle, peer, authTranscript, DELIVERY);
     try {
-      const handle = await se.unwrap(owner, kek, fromBase64url(delivery.wrappedKey), deliveryAad(authTranscript, credential), { kind: 'psk256' });
+      const handle = await se.unwrap(kek, fromBase64url(delivery.wrappedKey), deliveryAad(authTranscript, credential), { kind: 'psk256' });
       if (handle === undefined) throw protocolFailure(DELIVERY, 'decryption_failed');
       this.#credentialKey = handle;
-      if ((await se.describe(owner, handle)).fingerprint !== credential.fingerprint) {
+      if ((await se.describe(handle)).fingerprint !== credential.fingerprint) {
         throw protocolFailure(DELIVERY, 'credential_mismatch', 'delivered key does not match its fingerprint');
       }
     } finally {
-      await destroyQuietly(se, owner, kek, this.#ephemeral);
+      await destroyQuietly(se, kek, this.#ephemeral);
       this.#ephemeral = undefined;
     }
   }

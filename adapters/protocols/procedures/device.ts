@@ -5,7 +5,7 @@ import type { Clock } from '../../../domain/ports/clock.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import { ProvisioningClient } from '../enrolment/index.ts';
 import { Registree } from '../association/index.ts';
-import { type SecureEnvironment } from '../../../domain/ports/index.ts';
+import { ownerView, type OwnedSecureEnvironment, type SecureEnvironment } from '../../../domain/ports/index.ts';
 import { type KeyHandle } from '../../../domain/ports/index.ts';
 
 export interface DeviceCredential {
@@ -15,6 +15,7 @@ export interface DeviceCredential {
 
 export interface DeviceOptions {
   readonly nodeId: string;
+  /** The device's own Secure Environment; the device acts in it only as `node:<nodeId>`, through one view. */
   readonly se: SecureEnvironment;
   readonly now: Clock['now'];
   readonly random: RandomSource;
@@ -28,6 +29,8 @@ export interface DeviceOptions {
 export class Device {
   readonly nodeId: string;
   readonly owner: string;
+  /** The device's Secure Environment as its owner sees it; what the device's protocol ends are given. */
+  readonly se: OwnedSecureEnvironment;
   readonly credentials = new Map<string, DeviceCredential>();
   bootstrap: DeviceCredential | undefined;
   /** The manufacturer (IDevID) certificate chain of the bootstrap key, leaf first, when the factory issued one. */
@@ -35,19 +38,22 @@ export class Device {
   /** Service parameters received at provisioning (CSE-ID, M2M-Sub-ID). */
   cseId: string | undefined;
 
-  constructor(private readonly options: DeviceOptions) {
-    this.nodeId = options.nodeId;
-    this.owner = `node:${options.nodeId}`;
-  }
+  readonly #now: Clock['now'];
+  readonly #random: RandomSource;
 
-  get se(): SecureEnvironment {
-    return this.options.se;
+  /** Binds the device's owner once; the whole environment is not kept, only this owner's view of it. */
+  constructor(options: DeviceOptions) {
+    this.nodeId = options.nodeId;
+    this.#now = options.now;
+    this.#random = options.random;
+    this.owner = `node:${options.nodeId}`;
+    this.se = ownerView(options.se, this.owner);
   }
 
   /** Factory key generation inside the device's Secure Environment (seed 004 Initialization). */
   async generateBootstrap(kind: Exclude<CredentialKind, 'psk256'>, validity: { notBefore: string; notAfter: string }): Promise<DeviceCredential> {
-    const handle = await this.se.generate(this.owner, kind);
-    const publicKey = (await this.se.describe(this.owner, handle)).publicKey!;
+    const handle = await this.se.generate(kind, { usage: 'sign' });
+    const publicKey = (await this.se.describe(handle)).publicKey!;
     const descriptor: CredentialDescriptor = {
       kind,
       fingerprint: publicKeyFingerprint(kind, publicKey),
@@ -68,10 +74,9 @@ export class Device {
     if (this.bootstrap === undefined) throw new Error(`device ${this.nodeId} has no bootstrap credential`);
     return new ProvisioningClient({
       nodeId: this.nodeId,
-      owner: this.owner,
       se: this.se,
-      now: this.options.now,
-      random: this.options.random,
+      now: this.#now,
+      random: this.#random,
       bootstrap: { ...this.bootstrap, ...((certificateChain ?? this.bootstrapChain) !== undefined ? { certificateChain: certificateChain ?? this.bootstrapChain! } : {}) },
       enrolmentFunction,
     });
@@ -83,10 +88,9 @@ export class Device {
     if (credential === undefined) throw new Error(`device ${this.nodeId} holds no credential ${credentialId}`);
     return new Registree({
       id: registree,
-      owner: this.owner,
       se: this.se,
-      now: this.options.now,
-      random: this.options.random,
+      now: this.#now,
+      random: this.#random,
       credential,
       configuration: { registrarId: registrar.id, registrarKey: registrar.key },
     });

@@ -9,7 +9,7 @@ import { EnrolmentFunction } from '../enrolment/index.ts';
 import { Registrar } from '../association/index.ts';
 import { type AssociationOutcome } from '../../../domain/protocols/index.ts';
 import { type ReplayCache } from '../../../domain/ports/index.ts';
-import { type SecureEnvironment } from '../../../domain/ports/index.ts';
+import { type OwnedSecureEnvironment } from '../../../domain/ports/index.ts';
 import { type KeyHandle } from '../../../domain/ports/index.ts';
 import type { TrustAnchors } from '../../../domain/x509/chain.ts';
 import { descriptorOf, isWithdrawn } from './descriptors.ts';
@@ -17,14 +17,16 @@ import type { KeyRegistry } from './key-registry.ts';
 
 export interface InfrastructureOptions {
   readonly engine: Engine;
-  readonly se: SecureEnvironment;
+  /**
+   * The Secure Environment as the M2M Enrolment and Authentication Functions' owner sees it (they share
+   * provisioned PSKs, 11.2.1); bound by the composition root, e.g. `ownerView(se, 'maf:infrastructure')`.
+   */
+  readonly se: OwnedSecureEnvironment;
   readonly registry: KeyRegistry;
   readonly random: RandomSource;
   readonly replayCache: ReplayCache;
   /** The operator the recorded commands are attributed to. */
   readonly actor: Actor;
-  /** SE owner of the M2M Enrolment and Authentication Functions: they share provisioned PSKs (11.2.1). */
-  readonly owner?: string;
   readonly enrolmentFunctionId?: string;
   /** The Registrar CSE-ID Registrees are configured with (11.3.1). */
   readonly registrarCseId?: string;
@@ -44,6 +46,7 @@ const CONFIRMED_BY: Readonly<Record<string, string>> = { psk: 'CredentialProvisi
  * the engine's: a bootstrap or service credential is known, and usable, exactly as its machine says.
  */
 export class Infrastructure {
+  /** The Secure Environment owner this infrastructure acts as (its view's, read-only). */
   readonly owner: string;
   readonly enrolmentFunctionId: string;
   readonly registrarCseId: string;
@@ -56,13 +59,12 @@ export class Infrastructure {
     readonly o: InfrastructureOptions,
     readonly signing: { kind: 'ed25519' | 'p256'; ef: KeyHandle; registrar: KeyHandle; efPublicKey: Uint8Array; registrarPublicKey: Uint8Array },
   ) {
-    this.owner = o.owner ?? 'maf:infrastructure';
+    this.owner = o.se.owner;
     this.enrolmentFunctionId = o.enrolmentFunctionId ?? 'MEF-1';
     this.registrarCseId = o.registrarCseId ?? '/in-cse';
     const now = () => o.engine.clock.now();
     this.enrolmentFunction = new EnrolmentFunction({
       id: this.enrolmentFunctionId,
-      owner: this.owner,
       se: o.se,
       now,
       random: o.random,
@@ -79,7 +81,6 @@ export class Infrastructure {
     });
     this.registrar = new Registrar({
       id: this.registrarCseId,
-      owner: this.owner,
       se: o.se,
       now,
       random: o.random,
@@ -94,19 +95,18 @@ export class Infrastructure {
    * sweeping the keys of runs that died with the last process (`sweepPendingKeys`).
    */
   static async open(o: InfrastructureOptions): Promise<Infrastructure> {
-    const owner = o.owner ?? 'maf:infrastructure';
-    await Infrastructure.sweepPendingKeys(o, owner);
+    await Infrastructure.sweepPendingKeys(o);
     const kind = o.signingKind ?? 'ed25519';
     const key = async (purpose: string): Promise<KeyHandle> => {
       const [existing] = o.registry.live(INFRA, purpose);
       if (existing !== undefined) return existing as KeyHandle;
-      const handle = await o.se.generate(owner, kind);
+      const handle = await o.se.generate(kind, { usage: 'sign' });
       o.registry.register(INFRA, handle, purpose);
       return handle;
     };
     const ef = await key('ef-signing');
     const registrar = await key('registrar-signing');
-    const pub = async (h: KeyHandle) => (await o.se.describe(owner, h)).publicKey!;
+    const pub = async (h: KeyHandle) => (await o.se.describe(h)).publicKey!;
     return new Infrastructure(o, { kind, ef, registrar, efPublicKey: await pub(ef), registrarPublicKey: await pub(registrar) });
   }
 
@@ -115,7 +115,7 @@ export class Infrastructure {
    * (its session, in memory, is gone). Its key is destroyed, unless the engine did record the event that makes it
    * the entity's (the process died between that append and the confirmation): then the binding is confirmed.
    */
-  static async sweepPendingKeys(o: InfrastructureOptions, owner: string): Promise<void> {
+  static async sweepPendingKeys(o: InfrastructureOptions): Promise<void> {
     for (const binding of o.registry.pending()) {
       const ref = parseStreamId(binding.stream);
       const confirmedBy = CONFIRMED_BY[binding.purpose];
@@ -125,7 +125,7 @@ export class Infrastructure {
         continue;
       }
       try {
-        await o.se.destroy(owner, binding.handle as KeyHandle);
+        await o.se.destroy(binding.handle as KeyHandle);
       } catch (error) {
         if (!isCredenceError(error, 'not_found')) throw error;
       }
@@ -182,7 +182,7 @@ export class Infrastructure {
 
   /** Destroys one key this run made for an entity (never the entity's other keys) and marks it in the registry. */
   async discardKey(stream: string, handle: KeyHandle): Promise<void> {
-    await this.o.se.destroy(this.owner, handle);
+    await this.o.se.destroy(handle);
     this.o.registry.markDestroyed(stream, handle, this.o.engine.clock.now());
   }
 

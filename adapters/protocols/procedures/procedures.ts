@@ -35,7 +35,6 @@ export class SecurityProcedures {
     let fingerprint: string;
     let publicKey: string | undefined;
     const infraSe = this.infra.o.se;
-    const owner = this.infra.owner;
     await this.infra.assertUnused('node', device.nodeId);
     await this.infra.assertUnused('credential', args.bootstrapCredentialId);
     const previousBootstrap = device.bootstrap;
@@ -44,15 +43,15 @@ export class SecurityProcedures {
     let certificate: ReturnType<typeof describeCertificate> | undefined;
     if (args.kind === 'psk256') {
       // Made extractable only to travel: the device gets a copy, the infrastructure keeps a non-extractable one.
-      const travelling = await infraSe.generate(owner, 'psk256', { extractable: true });
+      const travelling = await infraSe.generate('psk256', { extractable: true });
       let onDevice: KeyHandle;
       try {
-        onDevice = await transferKey({ se: infraSe, owner, handle: travelling }, { se: device.se, owner: device.owner });
-        psk = await transferKey({ se: infraSe, owner, handle: travelling }, { se: infraSe, owner });
+        onDevice = await transferKey({ se: infraSe, handle: travelling }, device.se);
+        psk = await transferKey({ se: infraSe, handle: travelling }, infraSe);
       } finally {
-        await infraSe.destroy(owner, travelling);
+        await infraSe.destroy(travelling);
       }
-      fingerprint = (await infraSe.describe(owner, psk)).fingerprint;
+      fingerprint = (await infraSe.describe(psk)).fingerprint;
       device.adoptBootstrap({ handle: onDevice, descriptor: { kind: 'psk256', fingerprint, validity, owner: { kind: 'node', id: device.nodeId } } });
       // Pending until the credential is recorded as provisioned: a crash before that leaves a key swept at start.
       this.infra.keepPsk(args.bootstrapCredentialId, psk);
@@ -81,7 +80,7 @@ export class SecurityProcedures {
     } catch (error) {
       // Not certified or not recorded (the same Node-ID registered concurrently, say): its new keys must not live on.
       if (psk !== undefined) await this.infra.discardKey(stream, psk);
-      if (device.bootstrap !== undefined && device.bootstrap !== previousBootstrap) await device.se.destroy(device.owner, device.bootstrap.handle);
+      if (device.bootstrap !== undefined && device.bootstrap !== previousBootstrap) await device.se.destroy(device.bootstrap.handle);
       device.bootstrap = previousBootstrap;
       throw error;
     }
@@ -119,7 +118,7 @@ export class SecurityProcedures {
       if (outcome.credentialKeyHandle !== undefined) {
         await this.infra.discardKey(streamIdOf('credential', args.credentialId), outcome.credentialKeyHandle);
       }
-      await device.se.destroy(device.owner, result.handle);
+      await device.se.destroy(result.handle);
       throw error;
     }
     this.infra.confirmPsk(args.credentialId, outcome.credentialKeyHandle);
@@ -156,7 +155,7 @@ export class SecurityProcedures {
         return { registreeOutcome: await handshake.acceptConfirm(confirm), registrarOutcome: registrar };
       } catch (error) {
         // The Registree refused the confirm (and destroyed its keys): the Registrar's keys must not live on either.
-        await destroyQuietly(this.infra.o.se, this.infra.owner, registrar.sessionKeys.send, registrar.sessionKeys.receive);
+        await destroyQuietly(this.infra.o.se, registrar.sessionKeys.send, registrar.sessionKeys.receive);
         throw error;
       }
     });
@@ -170,7 +169,7 @@ export class SecurityProcedures {
       // Refused (the association was revoked or established meanwhile): neither end keeps the session keys.
       const stream = streamIdOf('association', args.associationId);
       for (const handle of [registrarOutcome.sessionKeys.send, registrarOutcome.sessionKeys.receive]) await this.infra.discardKey(stream, handle);
-      for (const handle of [registreeOutcome.sessionKeys.send, registreeOutcome.sessionKeys.receive]) await args.device.se.destroy(args.device.owner, handle);
+      for (const handle of [registreeOutcome.sessionKeys.send, registreeOutcome.sessionKeys.receive]) await args.device.se.destroy(handle);
       throw error;
     }
     return { registree: registreeOutcome as AssociationOutcome, registrar: registrarOutcome };

@@ -1,5 +1,5 @@
 import type { Projection } from '../../../projections/runtime/index.ts';
-import { type SecureEnvironment } from '../../../domain/ports/index.ts';
+import { type OwnedSecureEnvironment } from '../../../domain/ports/index.ts';
 import { type KeyHandle } from '../../../domain/ports/index.ts';
 import { isCredenceError } from '../../../domain/errors.ts';
 import type { KeyRegistry } from './key-registry.ts';
@@ -11,7 +11,7 @@ const ENDINGS = ['CredentialRevoked', 'CredentialExpired', 'AssociationRevoked',
  * destroys every key the infrastructure held for it, so nothing can use it again even with the database file.
  * Idempotent: a destroyed handle is marked, and destroying an already destroyed key is quietly a no-op.
  */
-export const keyShredder = (se: SecureEnvironment, owner: string, registry: KeyRegistry, now: () => Date): Projection => ({
+export const keyShredder = (se: OwnedSecureEnvironment, registry: KeyRegistry, now: () => Date): Projection => ({
   name: 'key-shredder',
   eventTypes: ENDINGS,
   setup: () => {},
@@ -20,7 +20,7 @@ export const keyShredder = (se: SecureEnvironment, owner: string, registry: KeyR
   async react(e) {
     for (const handle of registry.live(e.record.streamId)) {
       try {
-        await se.destroy(owner, handle as KeyHandle);
+        await se.destroy(handle as KeyHandle);
       } catch (error) {
         // Already gone (destroyed before a crash, say) is the goal state; anything else must surface.
         if (!isCredenceError(error, 'not_found')) throw error;

@@ -1,6 +1,6 @@
 import { tryFromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
 import { verifySignature } from '../../../domain/crypto/signatures.ts';
-import type { KeyHandle, SecureEnvironment } from '../../../domain/ports/secure-environment.ts';
+import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 import { protocolFailure } from '../../../domain/protocols/protocol.ts';
 
 /**
@@ -15,13 +15,12 @@ export type ProofVerifier =
   | { readonly kind: 'ed25519' | 'p256'; readonly publicKey: Uint8Array };
 
 /** Base64url proof over `input`. */
-export const prove = async (se: SecureEnvironment, owner: string, key: CredentialKey, input: Uint8Array): Promise<string> =>
-  toBase64url(key.kind === 'psk256' ? await se.mac(owner, key.handle, input) : await se.sign(owner, key.handle, input));
+export const prove = async (se: OwnedSecureEnvironment, key: CredentialKey, input: Uint8Array): Promise<string> =>
+  toBase64url(key.kind === 'psk256' ? await se.mac(key.handle, input) : await se.sign(key.handle, input));
 
 /** False for a proof that does not check, including one that is not even base64url. */
 export const checkProof = async (
-  se: SecureEnvironment,
-  owner: string,
+  se: OwnedSecureEnvironment,
   verifier: ProofVerifier,
   input: Uint8Array,
   proof: string,
@@ -29,7 +28,7 @@ export const checkProof = async (
   const bytes = tryFromBase64url(proof);
   if (bytes === undefined) return false;
   return verifier.kind === 'psk256'
-    ? se.verifyMac(owner, verifier.handle, input, bytes)
+    ? se.verifyMac(verifier.handle, input, bytes)
     : verifySignature(verifier.kind, verifier.publicKey, input, bytes);
 };
 
@@ -39,13 +38,12 @@ export const proofFailure = (verifier: { readonly kind: string }): 'bad_mac' | '
 
 /** A proof that does not check refuses the step; `detail` says whose authentication failed. */
 export const assertProof = async (
-  se: SecureEnvironment,
-  owner: string,
+  se: OwnedSecureEnvironment,
   verifier: ProofVerifier,
   input: Uint8Array,
   proof: string,
   step: string,
   detail: string,
 ): Promise<void> => {
-  if (!(await checkProof(se, owner, verifier, input, proof))) throw protocolFailure(step, proofFailure(verifier), detail);
+  if (!(await checkProof(se, verifier, input, proof))) throw protocolFailure(step, proofFailure(verifier), detail);
 };
