@@ -12,19 +12,11 @@ import { MemoryReplayCache } from '../adapters/driven/replay-cache/replay-cache.
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { fromBase64url, tamper, toBase64url } from './crypto-fixtures.ts';
 import { associate, handshakeWorld, REGISTRAR_OWNER, REGISTREE_OWNER, type HandshakeWorld } from './handshake.fixtures.ts';
+import { refusal } from './support/protocol-refusal.ts';
 
 const KINDS = ['psk256', 'ed25519', 'p256'] as const;
 const bytes = (s: string) => new TextEncoder().encode(s);
 
-const refusal = async (run: () => Promise<unknown>) => {
-  try {
-    await run();
-  } catch (error) {
-    if (isCredenceError(error, 'protocol') && error.problem.code === 'protocol') return { step: error.problem.step, reason: error.problem.reason };
-    throw error;
-  }
-  throw new Error('expected a protocol refusal');
-};
 
 /** Every key the Secure Environment `se` derives from now on, ephemeral or not. */
 const watchDerived = (se: HandshakeWorld['registreeSe']): KeyHandle[] => {

@@ -1,24 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { isCredenceError } from '../domain/errors.ts';
 import { generateAgreementKey } from '../domain/crypto/agreement.ts';
 import { proofInput, Transcript, withoutFields } from '../domain/crypto/transcript.ts';
 import { AssociationOutcome, type AssociationChallenge } from '../domain/protocols/association-messages.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { seededRandom, toBase64url } from './crypto-fixtures.ts';
 import { associate, handshakeWorld, REGISTRAR_ID, REGISTRAR_OWNER, REGISTREE_OWNER, type HandshakeWorld } from './handshake.fixtures.ts';
+import { refusal } from './support/protocol-refusal.ts';
 
 const KINDS = ['psk256', 'ed25519', 'p256'] as const;
 const text = (s: string) => new TextEncoder().encode(s);
 
-const refusal = async (run: () => Promise<unknown>) => {
-  try {
-    await run();
-  } catch (error) {
-    if (isCredenceError(error, 'protocol') && error.problem.code === 'protocol') return { step: error.problem.step, reason: error.problem.reason };
-    throw error;
-  }
-  throw new Error('expected a protocol refusal');
-};
 
 describe('association handshake (seed 003 clause 11.3), both ends', () => {
   for (const kind of KINDS) {

@@ -12,18 +12,10 @@ import { isCredenceError } from '../domain/errors.ts';
 import { toBase64url } from './crypto-fixtures.ts';
 import { associate, handshakeWorld } from './handshake.fixtures.ts';
 import { provision, provisioningWorld } from './provisioning-protocol.fixtures.ts';
+import { refusal } from './support/protocol-refusal.ts';
 
 const FLOOD = 2_000;
 
-const refusal = async (run: () => Promise<unknown>) => {
-  try {
-    await run();
-  } catch (error) {
-    if (isCredenceError(error, 'protocol') && error.problem.code === 'protocol') return { step: error.problem.step, reason: error.problem.reason };
-    throw error;
-  }
-  throw new Error('expected a protocol refusal');
-};
 
 /** Sends `count` hellos; returns how many were answered with a challenge (the rest were refused). */
 const flood = async (count: number, send: () => Promise<unknown>): Promise<number> => {

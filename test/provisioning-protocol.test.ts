@@ -1,6 +1,5 @@
 import { ownerView } from '../domain/ports/owner-view.ts';
 import { describe, expect, it } from 'vitest';
-import { isCredenceError } from '../domain/errors.ts';
 import { generateAgreementKey } from '../domain/crypto/agreement.ts';
 import { fromBase64url } from '../domain/crypto/base64url.ts';
 import { proofInput, Transcript, withoutFields } from '../domain/crypto/transcript.ts';
@@ -13,18 +12,10 @@ import { TrustAnchors } from '../domain/x509/chain.ts';
 import { containsSecret, seededRandom, toBase64url } from './crypto-fixtures.ts';
 import { EF_ID, EF_OWNER, NODE_ID, NODE_OWNER, provision, provisioningWorld, type ProvisioningWorld } from './provisioning-protocol.fixtures.ts';
 import { der, importPublicKey, intermediateCa, issue, rootCa } from './x509-fixtures.ts';
+import { refusalWithMessage as refusal } from './support/protocol-refusal.ts';
 
 const KINDS = ['psk256', 'ed25519', 'p256'] as const;
 
-const refusal = async (run: () => Promise<unknown>) => {
-  try {
-    await run();
-  } catch (error) {
-    if (isCredenceError(error, 'protocol') && error.problem.code === 'protocol') return { step: error.problem.step, reason: error.problem.reason, message: error.message };
-    throw error;
-  }
-  throw new Error('expected a protocol refusal');
-};
 
 describe('remote provisioning (seed 003 clause 11.2.1), both ends', () => {
   for (const bootstrapKind of KINDS) {
