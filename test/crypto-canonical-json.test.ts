@@ -33,8 +33,15 @@ describe('RFC 8785 canonical JSON, iterative', () => {
     expect(() => reference(data)).toThrow(RangeError);
   });
 
-  it('refuses what is not JSON with a TypeError, as the reference does', () => {
+  it('refuses what is not JSON with a TypeError, cycles included (it never loops)', () => {
     expect(() => canonicalJson({ n: Number.NaN })).toThrow(TypeError);
     expect(() => canonicalJson({ n: 1n })).toThrow(TypeError);
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic['self'] = { back: cyclic };
+    expect(() => canonicalJson(cyclic)).toThrow(/cycle/);
+    const selfish = { toJSON() { return this; } };
+    expect(() => canonicalJson({ x: selfish })).toThrow(TypeError);
+    const shared = { v: 1 };
+    expect(canonicalJson({ a: shared, b: [shared, shared] })).toBe('{"a":{"v":1},"b":[{"v":1},{"v":1}]}');
   });
 });

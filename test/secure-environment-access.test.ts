@@ -112,4 +112,20 @@ describe('seal/open and wrap/unwrap are kept apart (regression: open() returned 
     expect(new TextDecoder().decode(await se.open(ALICE, session, sealed, aad))).toBe('hello');
     se.close();
   });
+
+  it('bytes a caller sealed cannot be unwrapped as a key of its choosing, whatever AAD it gives', async () => {
+    const se = open();
+    const mine = await se.generate(ALICE, 'x25519', { ephemeral: true });
+    const peer = await se.generate(ALICE, 'x25519', { ephemeral: true });
+    const secret = await se.agree(ALICE, mine, (await se.describe(ALICE, peer)).publicKey as Uint8Array);
+    const session = await se.deriveKey(ALICE, { inputs: [secret], salt: text('s'), info: text('i'), kind: 'session256' });
+    const chosen = new Uint8Array(32).fill(7);
+    const aad = text('delivery');
+    const prefix = text('credence/se/v1/wrap\0psk256\0');
+    for (const sealAad of [aad, new Uint8Array([...prefix, ...aad])]) {
+      const sealed = await se.seal(ALICE, session, chosen, sealAad);
+      expect(await se.unwrap(ALICE, session, sealed, aad, { kind: 'psk256' })).toBeUndefined();
+    }
+    se.close();
+  });
 });

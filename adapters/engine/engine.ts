@@ -75,8 +75,9 @@ export const createEngine = (options: EngineOptions): Engine => {
         if (!isCredenceError(error, 'concurrency_conflict') || retry >= maxRetries) throw error;
         const { kind, id } = targetOf(command);
         cache.forget(streamIdOf(kind, id));
-        // Writers contending for one stream (a shared fact claimed on EventStoreDB) retry apart, not in lockstep.
-        if (retry > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * 2 ** retry));
+        // A first conflict is usually a stale cached entity: re-read at once. Writers still contending after that (a
+        // fact shared by many decisions, claimed on EventStoreDB) back off with jitter: up to 20, 40, 80, 160 ms.
+        if (retry > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(10 * 2 ** retry, 500)));
         at = await admit(clock.now());
       }
     }

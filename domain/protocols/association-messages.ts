@@ -16,8 +16,9 @@ import { KeyHandle } from '../ports/secure-environment.ts';
  *   4. C->R confirm    C's key confirmation, sent once C has verified R's proof and Finished MAC
  * Proofs authenticate with the credential: HMACs with a PSK, signatures with an Ed25519/P-256 key. Every run does
  * an ephemeral ECDH, in PSK mode too (`psk_dhe_ke`, RFC 8446 4.2.9: a PSK compromised later does not reveal past
- * session keys); the PSK-only mode (`psk_ke`) is not offered. The mode is a field of the hello, so it is in the
- * transcript every proof covers: a mode changed in transit fails the Registrar's proof (downgrade protection).
+ * session keys); the PSK-only mode (`psk_ke`) is not offered. The mode is not negotiated: it follows from the
+ * credential's kind (the schema refuses any other pairing as malformed), and kind and mode are both in the transcript
+ * every proof covers, so neither can be downgraded in transit.
  * Both ends derive, inside their Secure Environments, one key per direction and one Finished key per side
  * (adapters/protocols/association/session-key.ts has the key schedule). The Registree reports the association
  * established only after it verified the Registrar's confirm; the Registrar only after it verified the finish.
