@@ -4,17 +4,8 @@ import { isCredenceError, type CredenceError } from '../domain/errors.ts';
 import { decodeStored } from '../domain/stored.ts';
 import { ExpectedRevision, type EventStore } from '../domain/ports/event-store.ts';
 import { createEngine } from '../adapters/engine/index.ts';
-import { auditor, cmd, establishOne, fixture, footprint, operator, system, T0 } from './support/fleet.ts';
+import { auditor, cmd, establishOne, fixture, footprint, operator, rejection, system, T0 } from './support/fleet.ts';
 
-const rejection = async (promise: Promise<unknown>): Promise<CredenceError> => {
-  try {
-    await promise;
-  } catch (error) {
-    if (isCredenceError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected the command to be rejected');
-};
 
 describe('a rejected command writes nothing', () => {
   it('a schema error names every bad field and leaves the store unchanged', async () => {

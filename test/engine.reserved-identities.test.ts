@@ -1,22 +1,13 @@
 // Issue 10 item 6: the `system:` actor ids are the engine's own, and a command id belongs to the actor who used it first.
 import { describe, expect, it } from 'vitest';
 import { command, parseCommand } from '../domain/commands/index.ts';
-import { isCommandIdReused, isCredenceError, type CredenceError } from '../domain/errors.ts';
+import { isCommandIdReused } from '../domain/errors.ts';
 import type { Actor } from '../domain/metadata.ts';
 import type { EventStore } from '../domain/ports/event-store.ts';
 import { createEngine } from '../adapters/engine/index.ts';
 import { replayedOutcome } from '../adapters/engine/idempotency.ts';
-import { cmd, establishOne, fixture, footprint, operator, system, T0 } from './support/fleet.ts';
+import { cmd, establishOne, fixture, footprint, operator, rejection, system, T0 } from './support/fleet.ts';
 
-const rejection = async (promise: Promise<unknown>): Promise<CredenceError> => {
-  try {
-    await promise;
-  } catch (error) {
-    if (isCredenceError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected the command to be rejected');
-};
 
 const subscription = (actor: Actor, subscriptionId = 'sub-9') =>
   command('createSubscription', { subscriptionId, subscriber: 'x', notBefore: T0, notAfter: '2027-01-01T00:00:00.000Z' }, { actor });

@@ -1,23 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { isCredenceError } from '../domain/errors.ts';
 import { generateSigningKey } from '../domain/crypto/signatures.ts';
 import { certificateFingerprint, publicKeyFingerprint } from '../domain/crypto/fingerprint.ts';
 import { TrustAnchors, verifyCertificateChain } from '../domain/x509/chain.ts';
 import { seededRandom, toBase64url } from './crypto-fixtures.ts';
-import { der, freshKey, importPublicKey, intermediateCa, issue, rootCa } from './x509-fixtures.ts';
+import { chainRejection as rejection, der, freshKey, importPublicKey, intermediateCa, issue, rootCa } from './x509-fixtures.ts';
 
 const AT = new Date('2030-01-01T00:00:00.000Z');
 const random = seededRandom('x509');
 
-const rejection = async (run: () => Promise<unknown>) => {
-  try {
-    await run();
-  } catch (error) {
-    if (isCredenceError(error, 'bad_signature') && error.problem.code === 'bad_signature') return error.problem.reason;
-    throw error;
-  }
-  throw new Error('expected the chain to be rejected');
-};
 
 describe('IDevID chain verification (SER-SWIR-04)', async () => {
   const root = await rootCa();

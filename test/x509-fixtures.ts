@@ -1,3 +1,4 @@
+import { isCredenceError } from '../domain/errors.ts';
 /** Test certificates made with @peculiar/x509 over Node's WebCrypto: a manufacturer CA, intermediates, IDevIDs. */
 import { webcrypto } from 'node:crypto';
 import 'reflect-metadata';
@@ -112,3 +113,14 @@ export const importPublicKey = async (kind: 'ed25519' | 'p256', raw: Uint8Array)
   subtle.importKey('raw', raw, kind === 'p256' ? { name: 'ECDSA', namedCurve: 'P-256' } : { name: 'Ed25519' }, true, ['verify']);
 
 export const freshKey = async (): Promise<webcrypto.CryptoKey> => (await generateKeys('p256')).publicKey;
+
+/** Runs a chain check that must be refused; returns the rejection reason (anything else fails the test). */
+export const chainRejection = async (run: () => Promise<unknown>): Promise<string> => {
+  try {
+    await run();
+  } catch (error) {
+    if (isCredenceError(error, 'bad_signature') && error.problem.code === 'bad_signature') return error.problem.reason;
+    throw error;
+  }
+  throw new Error('expected the chain to be rejected');
+};

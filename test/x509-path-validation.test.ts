@@ -6,26 +6,16 @@ import { describe, expect, it } from 'vitest';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import * as asn from '@peculiar/asn1-x509';
-import { isCredenceError } from '../domain/errors.ts';
 import { generateSigningKey } from '../domain/crypto/signatures.ts';
 import { TrustAnchors, verifyCertificateChain, verifyFactoryCertificate } from '../domain/x509/index.ts';
 import { seededRandom } from './crypto-fixtures.ts';
-import { der, freshKey, importPublicKey, intermediateCa, issue, rootCa, type Issuer } from './x509-fixtures.ts';
+import { chainRejection as rejection, der, freshKey, importPublicKey, intermediateCa, issue, rootCa, type Issuer } from './x509-fixtures.ts';
 import { nameConstraints, reencodeStrings, requireExplicitPolicy, resign } from './x509-tamper.ts';
 
 const AT = new Date('2030-01-01T00:00:00.000Z');
 const random = seededRandom('x509-path');
 const POLICY = '1.3.6.1.4.1.55555.1.1';
 
-const rejection = async (run: () => Promise<unknown>) => {
-  try {
-    await run();
-  } catch (error) {
-    if (isCredenceError(error, 'bad_signature') && error.problem.code === 'bad_signature') return error.problem.reason;
-    throw error;
-  }
-  throw new Error('expected the chain to be rejected');
-};
 
 describe('RFC 5280 6.1 path validation of IDevID chains', async () => {
   const root = await rootCa();

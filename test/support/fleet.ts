@@ -1,3 +1,4 @@
+import { isCredenceError, type CredenceError } from '../../domain/errors.ts';
 import { command } from '../../domain/commands/index.ts';
 import type { Actor } from '../../domain/metadata.ts';
 import { FakeClock, DAY } from '../../adapters/driven/clock/index.ts';
@@ -85,4 +86,15 @@ export const footprint = async (store: EventStore): Promise<{ head: bigint | und
   let count = 0;
   for await (const _ of store.readAll()) count++;
   return { head: await store.headPosition(), count };
+};
+
+/** Awaits a command that must be refused; returns its CredenceError (anything else fails the test). */
+export const rejection = async (promise: Promise<unknown>): Promise<CredenceError> => {
+  try {
+    await promise;
+  } catch (error) {
+    if (isCredenceError(error)) return error;
+    throw error;
+  }
+  throw new Error('expected the command to be rejected');
 };
