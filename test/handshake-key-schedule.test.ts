@@ -91,7 +91,7 @@ describe('key confirmation (RFC 8446 4.4.4)', () => {
       const derived = watchDerived(world.registreeSe);
       const { finish } = await handshake.acceptChallenge(await world.registrar.acceptHello(handshake.hello));
       const { confirm } = await world.registrar.acceptFinish(finish);
-      expect(derived.length).toBe(5); // handshake secret, two session keys, two Finished keys
+      expect(derived.length).toBe(3); // handshake secret and two Finished keys, all in memory: no session key exists before the confirm
       expect(await refusal(() => handshake.acceptConfirm(tamper(confirm, ['keyConfirmation'])))).toEqual({ step: 'association.confirm', reason: 'bad_mac' });
       for (const handle of derived) expect(await isDestroyed(world.registreeSe, REGISTREE_OWNER, handle)).toBe(true);
       expect(await refusal(() => handshake.acceptConfirm(confirm))).toEqual({ step: 'association.confirm', reason: 'unknown_session' });

@@ -23,7 +23,7 @@ import {
   type AssociationHello,
   type AssociationOutcome,
 } from '../../../domain/protocols/association-messages.ts';
-import { deriveAssociationKeys, destroyAssociationKeys, keyConfirmationFor, PROTOCOL, proofFor, type AssociationKeys } from './session-key.ts';
+import { deriveHandshake, deriveTraffic, keyConfirmationFor, PROTOCOL, proofFor, type FinishedKeys } from './session-key.ts';
 
 export interface RegistreeOptions {
   /** The Registree's CSE-ID or AE-ID. */
@@ -90,7 +90,11 @@ export class Registree {
 /** What the Registree holds between its finish and the Registrar's confirm. */
 interface AwaitingConfirm {
   readonly challenge: AssociationChallenge;
-  readonly keys: AssociationKeys;
+  readonly finished: FinishedKeys;
+  /** hs, in memory only until the confirm verifies; the session keys are derived from it then. */
+  readonly handshakeSecret: KeyHandle;
+  /** The transcript hash through the challenge: what the key schedule binds (session-key.ts). */
+  readonly keyScheduleHash: Uint8Array;
 }
 
 /**
@@ -129,7 +133,8 @@ export class RegistreeHandshake {
   async abort(): Promise<void> {
     this.#stage = 'failed';
     await destroyQuietly(this.#o.se, this.#ephemeral);
-    await destroyAssociationKeys(this.#o.se, this.#awaiting?.keys);
+    const awaiting = this.#awaiting;
+    if (awaiting) await destroyQuietly(this.#o.se, awaiting.finished.registreeFinished, awaiting.finished.registrarFinished, awaiting.handshakeSecret);
     this.#ephemeral = undefined;
     this.#awaiting = undefined;
   }
@@ -167,33 +172,35 @@ export class RegistreeHandshake {
 
     const ephemeral = this.#ephemeral as KeyHandle;
     this.#ephemeral = undefined; // deriveAssociationKeys destroys it, whatever happens
-    const keys = await deriveAssociationKeys(
+    // Only the Finished keys and hs now, both in memory: the session keys are stored once the Registrar is confirmed.
+    const { finished, handshakeSecret } = await deriveHandshake(
       se,
       { ephemeral, peerPublicKey: peer, ...(credential.descriptor.kind === 'psk256' ? { psk: credential.handle } : {}) },
       thChallenge,
       CHALLENGE,
     );
-    this.#awaiting = { challenge, keys };
+    this.#awaiting = { challenge, finished, handshakeSecret, keyScheduleHash: thChallenge };
     const unsigned = { type: 'association.finish' as const, version: 1 as const, sessionId: challenge.sessionId, registrarNonce: challenge.registrarNonce };
     const th = this.#transcript.absorb(unsigned.type, unsigned);
     const signer: CredentialKey = { kind: credential.descriptor.kind, handle: credential.handle };
     const proof = await prove(se, signer, proofFor('registree', 'finish', th));
-    const keyConfirmation = toBase64url(await se.mac(keys.registreeFinished, keyConfirmationFor('registree', th)));
+    const keyConfirmation = toBase64url(await se.mac(finished.registreeFinished, keyConfirmationFor('registree', th)));
     return { finish: { ...unsigned, proof, keyConfirmation } };
   }
 
   async #confirm(input: unknown): Promise<AssociationOutcome> {
     const { se } = this.#o;
     const confirm = parseMessage(AssociationConfirm, input, CONFIRM);
-    const { challenge, keys } = this.#awaiting as AwaitingConfirm;
+    const { challenge, finished, handshakeSecret, keyScheduleHash } = this.#awaiting as AwaitingConfirm;
     if (confirm.sessionId !== challenge.sessionId) throw protocolFailure(CONFIRM, 'unknown_session', 'the confirm is for another session');
     if (confirm.registreeNonce !== this.hello.registreeNonce) throw protocolFailure(CONFIRM, 'nonce_mismatch');
     const final = this.#transcript.absorb(confirm.type, withoutFields(confirm, 'keyConfirmation'));
-    const registrarFinished: ProofVerifier = { kind: 'psk256', handle: keys.registrarFinished }; // an HMAC key, checked as a MAC
+    const registrarFinished: ProofVerifier = { kind: 'psk256', handle: finished.registrarFinished }; // an HMAC key, checked as a MAC
     await assertProof(se, registrarFinished, keyConfirmationFor('registrar', final), confirm.keyConfirmation, CONFIRM, 'Registrar CSE key confirmation failed');
-    await destroyQuietly(se, keys.registreeFinished, keys.registrarFinished);
-    this.#awaiting = undefined; // the session keys are the outcome's now
-    const sessionKeys = { send: keys.registreeToRegistrar, receive: keys.registrarToRegistree };
+    await destroyQuietly(se, finished.registreeFinished, finished.registrarFinished);
+    this.#awaiting = undefined; // hs is deriveTraffic's to destroy; the session keys are the outcome's
+    const traffic = await deriveTraffic(se, handshakeSecret, keyScheduleHash);
+    const sessionKeys = { send: traffic.registreeToRegistrar, receive: traffic.registrarToRegistree };
     return associationOutcome('registree', this.hello, challenge, sessionKeys, final, this.#o.now());
   }
 

@@ -63,15 +63,40 @@ const keyInfo = (label: string, transcriptHash: Uint8Array): Uint8Array =>
  * neither hs nor any key of the run. The ephemeral keys and the ECDH secret never leave the Secure Environment
  * and are destroyed here; so is hs.
  */
-export const deriveAssociationKeys = async (
+export type FinishedKeys = Pick<AssociationKeys, 'registreeFinished' | 'registrarFinished'>;
+export type TrafficKeys = Pick<AssociationKeys, 'registreeToRegistrar' | 'registrarToRegistree'>;
+
+const expand = async (se: OwnedSecureEnvironment, handshakeSecret: KeyHandle, transcriptHash: Uint8Array, names: readonly (keyof AssociationKeys)[]) => {
+  const keys: Partial<Record<keyof AssociationKeys, KeyHandle>> = {};
+  try {
+    for (const [name, label, ephemeral] of KEYS.filter(([n]) => names.includes(n))) {
+      keys[name] = await se.deriveKey({
+        inputs: [handshakeSecret],
+        salt: NO_SALT,
+        info: keyInfo(label, transcriptHash),
+        kind: 'session256',
+        ...(ephemeral ? { ephemeral } : {}),
+      });
+    }
+    return keys;
+  } catch (error) {
+    await destroyQuietly(se, ...Object.values(keys));
+    throw error;
+  }
+};
+
+/**
+ * The first half, for an end that must confirm its peer before it keeps anything: the Finished keys and the
+ * handshake secret hs, both ephemeral (in memory only), so a run abandoned before the confirm leaves no stored key.
+ */
+export const deriveHandshake = async (
   se: OwnedSecureEnvironment,
   source: { readonly ephemeral: KeyHandle; readonly peerPublicKey: Uint8Array; readonly psk?: KeyHandle | undefined },
   transcriptHash: Uint8Array,
   step: string,
-): Promise<AssociationKeys> => {
+): Promise<{ readonly finished: FinishedKeys; readonly handshakeSecret: KeyHandle }> => {
   let secret: KeyHandle | undefined;
   let handshakeSecret: KeyHandle | undefined;
-  const made: KeyHandle[] = [];
   try {
     secret = await agreeOrRefuse(se, source.ephemeral, source.peerPublicKey, step);
     handshakeSecret = await se.deriveKey({
@@ -81,24 +106,38 @@ export const deriveAssociationKeys = async (
       kind: 'session256',
       ephemeral: true,
     });
-    const keys: Partial<Record<keyof AssociationKeys, KeyHandle>> = {};
-    for (const [name, label, ephemeral] of KEYS) {
-      const key = await se.deriveKey({
-        inputs: [handshakeSecret],
-        salt: NO_SALT,
-        info: keyInfo(label, transcriptHash),
-        kind: 'session256',
-        ...(ephemeral ? { ephemeral } : {}),
-      });
-      made.push(key);
-      keys[name] = key;
-    }
-    return keys as AssociationKeys;
+    const finished = (await expand(se, handshakeSecret, transcriptHash, ['registreeFinished', 'registrarFinished'])) as FinishedKeys;
+    return { finished, handshakeSecret };
   } catch (error) {
-    await destroyQuietly(se, ...made);
+    await destroyQuietly(se, handshakeSecret);
     throw error;
   } finally {
-    await destroyQuietly(se, handshakeSecret, secret, source.ephemeral);
+    await destroyQuietly(se, secret, source.ephemeral);
+  }
+};
+
+/** The second half, once the peer is confirmed: the two session keys (stored), and hs is destroyed. */
+export const deriveTraffic = async (se: OwnedSecureEnvironment, handshakeSecret: KeyHandle, transcriptHash: Uint8Array): Promise<TrafficKeys> => {
+  try {
+    return (await expand(se, handshakeSecret, transcriptHash, ['registreeToRegistrar', 'registrarToRegistree'])) as TrafficKeys;
+  } finally {
+    await destroyQuietly(se, handshakeSecret);
+  }
+};
+
+/** Both halves at once, for the end that checks its peer's Finished in the same step (the Registrar). */
+export const deriveAssociationKeys = async (
+  se: OwnedSecureEnvironment,
+  source: { readonly ephemeral: KeyHandle; readonly peerPublicKey: Uint8Array; readonly psk?: KeyHandle | undefined },
+  transcriptHash: Uint8Array,
+  step: string,
+): Promise<AssociationKeys> => {
+  const { finished, handshakeSecret } = await deriveHandshake(se, source, transcriptHash, step);
+  try {
+    return { ...finished, ...(await deriveTraffic(se, handshakeSecret, transcriptHash)) };
+  } catch (error) {
+    await destroyQuietly(se, finished.registreeFinished, finished.registrarFinished);
+    throw error;
   }
 };
 
