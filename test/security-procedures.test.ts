@@ -18,6 +18,31 @@ afterEach(async () => {
 const state = async (w: World, kind: 'node' | 'credential' | 'association', id: string) =>
   String((await w.credence.engine.entity(kind, id)).snapshot.value);
 
+type Device = Awaited<ReturnType<World['provisioned']>>;
+type StoredSessionKey = { se: World['infraSe']; owner: string; handle: string };
+
+/** Records every stored (non-ephemeral) session key derived from now on, at the infrastructure and at the device. */
+const watchStoredSessionKeys = (w: World, device: Device): StoredSessionKey[] => {
+  const derived: StoredSessionKey[] = [];
+  for (const [se, owner] of [[w.infraSe, w.infrastructure.owner], [w.seOf(device), device.owner]] as const) {
+    const deriveKey = se.deriveKey.bind(se);
+    se.deriveKey = async (o, spec) => {
+      const handle = await deriveKey(o, spec);
+      if (spec.kind === 'session256' && spec.ephemeral !== true) derived.push({ se, owner, handle });
+      return handle;
+    };
+  }
+  return derived;
+};
+
+/** Each key is gone from its Secure Environment: using it is not_found. */
+const expectDestroyed = async (keys: readonly StoredSessionKey[]): Promise<void> => {
+  for (const { se, owner, handle } of keys) {
+    const reuse = await se.seal(owner, handle as never, new Uint8Array([1]), new Uint8Array(0)).catch((e: unknown) => e);
+    expect(isCredenceError(reuse, 'not_found'), `${owner}'s session key ${handle} is destroyed`).toBe(true);
+  }
+};
+
 describe('remote provisioning and association handshake through the engine, both ends for real', () => {
   it.each([
     ['psk256', 'psk256'],
@@ -140,15 +165,7 @@ describe('a failed procedure appends nothing', () => {
     const first = await w.procedures.associate({ device, associationId: 'sa-1', credentialId: 'meter-1-svc', lifetimeSeconds: 3600 });
     const before = await footprint(w.credence.store);
     // Watch every session key the second handshake derives, at both ends.
-    const derived: { se: typeof w.infraSe; owner: string; handle: string }[] = [];
-    for (const [se, owner] of [[w.infraSe, w.infrastructure.owner], [w.seOf(device), device.owner]] as const) {
-      const deriveKey = se.deriveKey.bind(se);
-      se.deriveKey = async (o, spec) => {
-        const handle = await deriveKey(o, spec);
-        if (spec.kind === 'session256' && spec.ephemeral !== true) derived.push({ se, owner, handle });
-        return handle;
-      };
-    }
+    const derived = watchStoredSessionKeys(w, device);
     // sa-1 is already established: the second handshake succeeds cryptographically, the machine refuses it.
     const error = await w.procedures
       .establish({ device, associationId: 'sa-1', credentialId: 'meter-1-svc', lifetimeSeconds: 3600, registreeId: '/meter-1-cse' })
@@ -158,10 +175,7 @@ describe('a failed procedure appends nothing', () => {
     expect(w.credence.keyRegistry?.live('association-sa-1', 'session').sort()).toEqual([first.registrar.sessionKeys.send, first.registrar.sessionKeys.receive].sort());
     // Two session keys (one per direction) at each end; the Finished keys are ephemeral and gone with the run.
     expect(derived.map((d) => d.owner).sort()).toEqual([device.owner, device.owner, w.infrastructure.owner, w.infrastructure.owner].sort());
-    for (const { se, owner, handle } of derived) {
-      const reuse = await se.seal(owner, handle as never, new Uint8Array([1]), new Uint8Array(0)).catch((e: unknown) => e);
-      expect(isCredenceError(reuse, 'not_found'), `${owner}'s session key ${handle} is destroyed`).toBe(true);
-    }
+    await expectDestroyed(derived);
   });
 
   it('a Registrar confirm the device cannot verify: the device reports nothing, nothing is recorded, no session key is left (issue 11 item 11)', async () => {
@@ -176,15 +190,7 @@ describe('a failed procedure appends nothing', () => {
       mac[0]! ^= 1;
       return { ...answer, confirm: { ...answer.confirm, keyConfirmation: mac.toString('base64url') } };
     };
-    const derived: { se: typeof w.infraSe; owner: string; handle: string }[] = [];
-    for (const [se, owner] of [[w.infraSe, w.infrastructure.owner], [w.seOf(device), device.owner]] as const) {
-      const deriveKey = se.deriveKey.bind(se);
-      se.deriveKey = async (o, spec) => {
-        const handle = await deriveKey(o, spec);
-        if (spec.kind === 'session256' && spec.ephemeral !== true) derived.push({ se, owner, handle });
-        return handle;
-      };
-    }
+    const derived = watchStoredSessionKeys(w, device);
     const error = await w.procedures
       .associate({ device, associationId: 'sa-1', credentialId: 'meter-1-svc', lifetimeSeconds: 3600 })
       .catch((e: unknown) => e);
@@ -193,10 +199,7 @@ describe('a failed procedure appends nothing', () => {
     expect(association.events.map((e) => e.event.type)).toEqual(['AssociationConfigured']);
     expect(w.credence.keyRegistry?.live('association-sa-1')).toEqual([]);
     expect(derived.length).toBe(2); // the Registrar's send and receive keys, destroyed; the device stored none: it derives its own only after the confirm verifies
-    for (const { se, owner, handle } of derived) {
-      const reuse = await se.seal(owner, handle as never, new Uint8Array([1]), new Uint8Array(0)).catch((e: unknown) => e);
-      expect(isCredenceError(reuse, 'not_found'), `${owner}'s session key ${handle} is destroyed`).toBe(true);
-    }
+    await expectDestroyed(derived);
   });
 
   it('a factory registration under ids already in use is refused before any key is made, and spoils nothing', async () => {

@@ -3,7 +3,7 @@ import { concurrencyConflict } from '../../domain/errors.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import type { DomainEvent } from '../../domain/events/index.ts';
 import type { FactRead } from '../../domain/ports/index.ts';
-import { evaluate, gatherFactsAsync, refusalError, viewOf, type EntitySnapshot, type LoadedEntity } from '../../machines/index.ts';
+import { evaluate, gatherFactsAsync, refusalError, viewOf, type LoadedEntity } from '../../machines/index.ts';
 import type { EntityCache } from './entity-cache.ts';
 
 export type Decision =
@@ -17,7 +17,6 @@ export type Decision =
       readonly kind: 'append';
       readonly entity: LoadedEntity;
       readonly events: readonly DomainEvent[];
-      readonly snapshot: EntitySnapshot;
       readonly facts: readonly FactRead[];
     };
 
@@ -53,5 +52,5 @@ export const decideCommand = async (cache: EntityCache, command: Command, at: Da
     }
     snapshot = verdict.snapshot;
   }
-  return { kind: 'append', entity, events, snapshot, facts: [...read.values()] };
+  return { kind: 'append', entity, events, facts: [...read.values()] };
 };

@@ -1,6 +1,4 @@
 import type { Observable } from 'rxjs';
-import { validationError } from '../../domain/errors.ts';
-import { MAX_CONNECTION_STRING_CHARS } from '../../domain/json-limits.ts';
 import type { Actor } from '../../domain/metadata.ts';
 import type { Clock, EventStore, KeyHandle, OwnedSecureEnvironment, RandomSource, ReplayCache, SecureEnvironment } from '../../domain/ports/index.ts';
 import { ownerView } from '../../domain/ports/index.ts';
@@ -23,7 +21,7 @@ import { preparePrivateDir, withPrivateUmask } from '../driven/files/index.ts';
 import { SqliteKeyRegistry } from '../driven/key-registry/index.ts';
 import { openReadModels, type ReadModelDb } from '../driven/readmodels/index.ts';
 import { openReplayCache } from '../driven/replay-cache/index.ts';
-import { openSqliteStore, openSqliteStoreInDir, openStore } from '../driven/store/index.ts';
+import { openSqliteStore, openSqliteStoreInDir, openStore, parseStoreConnectionString } from '../driven/store/index.ts';
 import { openTransparencyInDir } from '../driven/transparency/index.ts';
 import { createEngine, type Engine } from '../engine/index.ts';
 import { Infrastructure, SecurityProcedures, keyShredder, type KeyRegistry } from '../protocols/procedures/index.ts';
@@ -103,17 +101,6 @@ const registeredPseudonymKey = (se: OwnedSecureEnvironment, registry: KeyRegistr
     return created;
   });
 
-/** A connection string comes from configuration: bounded in length before anything parses or opens it (SER-001). */
-const assertConnectionStringBounded = (connectionString: string | undefined): void => {
-  if (connectionString !== undefined && connectionString.length > MAX_CONNECTION_STRING_CHARS) {
-    // The message never repeats the string: it may carry credentials.
-    throw validationError(
-      [{ path: 'connectionString', rule: 'too_big', message: `must be at most ${MAX_CONNECTION_STRING_CHARS} characters` }],
-      'store connection string',
-    );
-  }
-};
-
 /**
  * The composition root: the one place that wires a store, the engine, the read models, the system projections
  * and the security procedures into one running instance.
@@ -123,7 +110,8 @@ export const openCredence = (options: OpenOptions): Credence =>
   withPrivateUmask(() => compose(options));
 
 const compose = (options: OpenOptions): Credence => {
-  assertConnectionStringBounded(options.connectionString);
+  // Parsed (and bounded) before anything is opened; messages never repeat the string, which may carry credentials.
+  if (options.connectionString !== undefined) parseStoreConnectionString(options.connectionString, 'connectionString');
   // The one place the infrastructure's owner is named: every component below gets this view, never the owner. Bound
   // before anything is opened, so an environment that does not serve this owner (`unauthorised`) leaves nothing open.
   const infrastructureSe = options.security === undefined ? undefined : ownerView(options.security.se, options.security.owner ?? 'maf:infrastructure');

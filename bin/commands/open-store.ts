@@ -1,8 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { openSqliteStoreInDir, openStore, StoreConnectionString, type StoreLocation } from '../../adapters/driven/store/index.ts';
-import { MAX_CONNECTION_STRING_CHARS } from '../../domain/json-limits.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import type { Io } from '../io.ts';
 
@@ -12,11 +10,7 @@ import type { Io } from '../io.ts';
  * the command's other arguments, bounded in length first (SER-001); messages never repeat the string, which may
  * carry credentials. Omitted: the SQLite store of `--data`.
  */
-export const StoreArg = z
-  .string()
-  .max(MAX_CONNECTION_STRING_CHARS, `must be at most ${MAX_CONNECTION_STRING_CHARS} characters`)
-  .pipe(StoreConnectionString)
-  .optional();
+export const StoreArg = StoreConnectionString.optional();
 export const STORE_OPTION = { store: { type: 'string' } } as const;
 
 /**

@@ -73,4 +73,4 @@ export {
   buildEvidenceBundle,
   verifyEvidenceBundle,
 } from './bundle.ts';
-export { toBase64, fromBase64, toBase64Url, fromBase64Url, equalBytes } from './bytes.ts';
+export { toBase64, fromBase64 } from './bytes.ts';

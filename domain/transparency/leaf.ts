@@ -1,6 +1,6 @@
 import { canonicalJson } from '../crypto/canonical-json.ts';
 import { hashLeaf } from './hashing.ts';
-import { utf8 } from './bytes.ts';
+import { utf8 } from '../crypto/bytes.ts';
 
 export type LogJsonValue = null | boolean | number | string | LogJsonValue[] | { [key: string]: LogJsonValue };
 export type LogJsonObject = { [key: string]: LogJsonValue };

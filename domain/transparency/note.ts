@@ -1,6 +1,7 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { fromBase64, toBase64, utf8 } from './bytes.ts';
+import { utf8 } from '../crypto/bytes.ts';
+import { fromBase64, toBase64 } from './bytes.ts';
 
 /**
  * C2SP signed-note (c2sp.org/signed-note): a text ending in a newline, a blank line, then signature lines

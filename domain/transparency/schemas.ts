@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { LogJsonObject, LoggedEvent } from './leaf.ts';
-import { fromBase64Url, toBase64Url } from './bytes.ts';
+import { toBase64url, tryFromBase64url } from '../crypto/base64url.ts';
 import { HASH_SIZE } from './hashing.ts';
 
 /**
@@ -10,9 +10,9 @@ import { HASH_SIZE } from './hashing.ts';
 
 export const Base64UrlBytes = z.codec(
   // 1 MiB of base64url: far above a hash, a signature or a key; a bound before any decoding.
-  z.string().max(1_398_102).refine((s) => fromBase64Url(s) !== undefined, 'not canonical unpadded base64url'),
+  z.string().max(1_398_102).refine((s) => tryFromBase64url(s) !== undefined, 'not canonical unpadded base64url'),
   z.custom<Uint8Array>((v) => v instanceof Uint8Array),
-  { decode: (s) => fromBase64Url(s)!, encode: (bytes) => toBase64Url(bytes) },
+  { decode: (s) => tryFromBase64url(s)!, encode: (bytes) => toBase64url(bytes) },
 );
 
 export const Hash32 = Base64UrlBytes.refine((b) => b.length === HASH_SIZE, `a hash is ${HASH_SIZE} bytes`);

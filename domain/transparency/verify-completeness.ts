@@ -1,4 +1,4 @@
-import { equalBytes } from './bytes.ts';
+import { constantTimeEqual } from '../crypto/bytes.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import type { LoggedEvent } from './leaf.ts';
 import { verifyNote, type NoteVerifierKey } from './note.ts';
@@ -55,7 +55,7 @@ export const verifyCompleteness = (args: {
   readonly entries: readonly IncludedEntry[];
 }): VerificationResult => {
   const { streamId, checkpoint, head, entries } = args;
-  if (head.origin !== checkpoint.origin || head.treeSize !== checkpoint.treeSize || !equalBytes(head.rootHash, checkpoint.rootHash)) {
+  if (head.origin !== checkpoint.origin || head.treeSize !== checkpoint.treeSize || !constantTimeEqual(head.rootHash, checkpoint.rootHash)) {
     return fail(
       'stream_head_mismatch',
       `the stream head speaks of the tree of size ${head.treeSize} of ${head.origin}, not of the checkpointed tree of size ${checkpoint.treeSize} of ${checkpoint.origin}`,
@@ -90,7 +90,7 @@ export const verifyCompleteness = (args: {
       missing,
     };
   }
-  if (!equalBytes(streamRootOf(entries.map((e) => e.leafHash)), head.streamRoot)) {
+  if (!constantTimeEqual(streamRootOf(entries.map((e) => e.leafHash)), head.streamRoot)) {
     return fail('stream_head_mismatch', `the bundle's ${entries.length} events are not the events the stream head signs for ${streamId}`);
   }
   return { ok: true };

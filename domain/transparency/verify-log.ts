@@ -1,6 +1,6 @@
 import type { LoggedEvent } from './leaf.ts';
 import type { Checkpoint } from './checkpoint.ts';
-import { equalBytes } from './bytes.ts';
+import { constantTimeEqual } from '../crypto/bytes.ts';
 import { appendLeafHash, emptyFrontier, frontierRoot } from './frontier.ts';
 import { eventLeafHash } from './leaf.ts';
 import { fail, openCheckpoint, type LogPublicKey, type VerificationResult } from './verify-result.ts';
@@ -32,7 +32,7 @@ export const verifyExportedLog = (
   if (frontier.size < checkpoint.treeSize) {
     return fail('missing_entries', `the export holds ${frontier.size} entries, the checkpoint commits to ${checkpoint.treeSize}`);
   }
-  if (!equalBytes(frontierRoot(frontier), checkpoint.rootHash)) {
+  if (!constantTimeEqual(frontierRoot(frontier), checkpoint.rootHash)) {
     return fail('root_mismatch', `the ${checkpoint.treeSize} exported entries do not hash to the checkpoint root`);
   }
   return { ok: true, checkpoint, verified: checkpoint.treeSize, beyondCheckpoint };

@@ -1,5 +1,5 @@
 import { HASH_SIZE, hashChildren } from './hashing.ts';
-import { equalBytes } from './bytes.ts';
+import { constantTimeEqual } from '../crypto/bytes.ts';
 
 /**
  * Proof verification exactly as RFC 9162 sections 2.1.3.2 (inclusion) and 2.1.4.2 (consistency) describe it.
@@ -49,7 +49,7 @@ export const verifyInclusionProof = (
   root: Uint8Array,
 ): boolean => {
   const computed = rootFromInclusionProof(leafIndex, treeSize, leafHash, proof);
-  return computed !== undefined && equalBytes(computed, root);
+  return computed !== undefined && constantTimeEqual(computed, root);
 };
 
 const isPowerOfTwo = (n: number): boolean => n > 0 && 2 ** Math.round(Math.log2(n)) === n;
@@ -64,7 +64,7 @@ export const verifyConsistencyProof = (
   if (!validSize(first) || !validSize(second) || first > second) return false;
   if (!wellFormed(proof) || !wellFormed([firstRoot, secondRoot])) return false;
   // Equal trees: nothing to prove but that they are the same tree.
-  if (first === second) return proof.length === 0 && equalBytes(firstRoot, secondRoot);
+  if (first === second) return proof.length === 0 && constantTimeEqual(firstRoot, secondRoot);
   // The empty tree is a prefix of every tree.
   if (first === 0) return proof.length === 0;
   if (proof.length === 0) return false;
@@ -92,5 +92,5 @@ export const verifyConsistencyProof = (
     fn = half(fn);
     sn = half(sn);
   }
-  return sn === 0 && equalBytes(fr, firstRoot) && equalBytes(sr, secondRoot);
+  return sn === 0 && constantTimeEqual(fr, firstRoot) && constantTimeEqual(sr, secondRoot);
 };

@@ -1,6 +1,6 @@
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import type { LoggedLeaf, TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
-import { equalBytes } from '../../domain/transparency/bytes.ts';
+import { constantTimeEqual } from '../../domain/crypto/index.ts';
 import type { Checkpoint } from '../../domain/transparency/checkpoint.ts';
 import { appendLeafHash, emptyFrontier, frontierRoot, type Frontier } from '../../domain/transparency/frontier.ts';
 import { eventLeafHash } from '../../domain/transparency/leaf.ts';
@@ -149,7 +149,7 @@ const walk = async (
       return { ok: false, kind: 'edited', position, leafIndex: leaf.leafIndex, message: `the row at position ${position} was edited: ${row.problem}` };
     }
     const hash = eventLeafHash(row.event);
-    if (!equalBytes(hash, leaf.leafHash)) return mismatch(leaf, row.event, ahead, log);
+    if (!constantTimeEqual(hash, leaf.leafHash)) return mismatch(leaf, row.event, ahead, log);
     const slot = leaf.stream;
     if (slot !== undefined && (slot.streamId !== row.event.streamId || slot.revision !== row.event.revision)) {
       return {
@@ -169,7 +169,7 @@ const walk = async (
     if (frontier.size < signedSize) {
       return { ok: false, kind: 'log_mismatch', message: `the log holds ${log.size()} leaves but its checkpoint signs ${signedSize}` };
     }
-    if (!equalBytes(frontierRoot(frontier), checkpoint.rootHash)) {
+    if (!constantTimeEqual(frontierRoot(frontier), checkpoint.rootHash)) {
       return {
         ok: false,
         kind: 'log_mismatch',

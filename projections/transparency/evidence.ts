@@ -2,7 +2,7 @@ import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.t
 import type { TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
 import { notFound, protocolError } from '../../domain/errors.ts';
 import { buildEvidenceBundle, type EvidenceBundleJson } from '../../domain/transparency/bundle.ts';
-import { equalBytes } from '../../domain/transparency/bytes.ts';
+import { constantTimeEqual } from '../../domain/crypto/index.ts';
 import type { CheckpointSigner } from '../../domain/transparency/checkpoint-signer.ts';
 import { eventLeafHash } from '../../domain/transparency/leaf.ts';
 import { noteVerifierKey } from '../../domain/transparency/note.ts';
@@ -55,7 +55,7 @@ export const collectEvidence = async (args: {
     if (leaf.stream?.revision !== BigInt(i)) {
       throw tampered(`the log's stream index puts revision ${leaf.stream?.revision} of ${streamId} at leaf ${leaf.leafIndex}, where revision ${i} belongs`);
     }
-    if (event === undefined || event.revision !== BigInt(i) || event.id !== leaf.eventId || !equalBytes(eventLeafHash(event), leaf.leafHash)) {
+    if (event === undefined || event.revision !== BigInt(i) || event.id !== leaf.eventId || !constantTimeEqual(eventLeafHash(event), leaf.leafHash)) {
       throw tampered(`the log recorded revision ${i} of ${streamId} at position ${leaf.position}, and the store does not hold that event`);
     }
   }

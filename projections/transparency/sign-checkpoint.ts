@@ -1,5 +1,5 @@
 import type { StoredCheckpoint, TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
-import { utf8 } from '../../domain/transparency/bytes.ts';
+import { utf8 } from '../../domain/crypto/index.ts';
 import { formatCheckpointText } from '../../domain/transparency/checkpoint.ts';
 import type { CheckpointSigner } from '../../domain/transparency/checkpoint-signer.ts';
 import { formatSignedNote, noteKeyId } from '../../domain/transparency/note.ts';

@@ -1,6 +1,6 @@
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import type { StreamSlot, TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
-import { equalBytes } from '../../domain/transparency/bytes.ts';
+import { constantTimeEqual } from '../../domain/crypto/index.ts';
 import { eventLeafHash } from '../../domain/transparency/leaf.ts';
 
 const BATCH = 1000;
@@ -34,7 +34,7 @@ export const indexLegacyLeaves = async (args: {
     const leaf = log.leafByPosition(event.position);
     if (leaf === undefined) continue;
     if (leaf.stream !== undefined) break;
-    if (leaf.eventId === event.id && equalBytes(leaf.leafHash, eventLeafHash(event))) {
+    if (leaf.eventId === event.id && constantTimeEqual(leaf.leafHash, eventLeafHash(event))) {
       batch.push({ leafIndex: leaf.leafIndex, streamId: event.streamId, revision: event.revision });
       if (batch.length >= BATCH) flush();
     }

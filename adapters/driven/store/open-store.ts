@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { validationError } from '../../../domain/errors.ts';
+import { MAX_CONNECTION_STRING_CHARS } from '../../../domain/json-limits.ts';
 import type { EventStore } from '../../../domain/ports/event-store.ts';
 import { openSqliteStore, openSqliteStoreInDir } from './sqlite/index.ts';
 import { openEventStoreDbStore, type EventStoreDbStoreOptions } from './eventstoredb/index.ts';
@@ -25,8 +26,8 @@ const ESDB = /^(?:esdb|kurrentdb)(?:\+discover)?:\/\/(?:[^@\s/?#]+@)?[^@\s/?#]+\
 
 export const StoreConnectionString = z
   .string()
-  // Far above any real connection string (hosts, credentials, options); bounds what a zod refinement may scan.
-  .max(4096)
+  // Far above any real connection string (hosts, credentials, options): bounded before anything scans it (SER-001).
+  .max(MAX_CONNECTION_STRING_CHARS, `must be at most ${MAX_CONNECTION_STRING_CHARS} characters`)
   .trim()
   .min(1, `must be ${EXPECTED}`)
   .transform((value, context): StoreLocation => {
