@@ -5,7 +5,8 @@
 //   projections/   read side over machines and domain
 //   adapters/      driven/** concrete adapters (driven/files/: file utilities they share), engine/ command
 //                  handling, protocols/** endpoints,
-//                  runtime/ composition root and public entry (adapters/runtime/index.ts)
+//                  runtime/ composition root and public entry (adapters/runtime/index.ts),
+//                  http/ the driving HTTP adapter (`credence serve`), client/ our client of that API
 //   bin/ bench/ test/   outer edges, allowed to reach everything
 //
 // Paths in the rules are relative to the repository root and are regular expressions.
@@ -93,8 +94,9 @@ module.exports = {
       severity: 'error',
       comment:
         'Concrete adapters (adapters/driven/**) are wired only by the composition root adapters/runtime/ and by the ' +
-        'outer edges bin/, bench/, test/. adapters/engine/, adapters/protocols/, projections/, machines/ and domain/ ' +
-        'must depend on the ports in domain/ports/, not on a concrete store, secure environment, clock ...',
+        'outer edges bin/, bench/, test/. adapters/engine/, adapters/protocols/, adapters/http/, adapters/client/, ' +
+        'projections/, machines/ and domain/ must depend on the ports in domain/ports/ (or on what adapters/runtime/ ' +
+        'exports), not on a concrete store, secure environment, clock ...',
       from: { pathNot: '^(adapters/driven/[^/]+/|adapters/runtime/|bin/|bench/|test/)' },
       to: { path: '^adapters/driven/' },
     },
@@ -103,10 +105,22 @@ module.exports = {
       severity: 'error',
       comment:
         'adapters/runtime/ is the composition root and the public entry of the package; only the outer edges ' +
-        '(bin/, bench/, test/) may import it. Anything else importing it depends on the whole wiring and usually ' +
-        'closes a cycle. Import the port or module you need directly.',
-      from: { pathNot: '^(adapters/runtime/|bin/|bench/|test/)' },
+        '(bin/, bench/, test/) and the driving adapters built on a whole instance (adapters/http/, the service; ' +
+        'adapters/client/, its client) may import it. Anything else importing it depends on the whole wiring and ' +
+        'usually closes a cycle. Import the port or module you need directly. The driving adapters still reach ' +
+        'concrete driven adapters only through what adapters/runtime/index.ts exports.',
+      from: { pathNot: '^(adapters/runtime/|adapters/http/|adapters/client/|bin/|bench/|test/)' },
       to: { path: '^adapters/runtime/' },
+    },
+    {
+      name: 'driving-adapters-only-from-outer-edges',
+      severity: 'error',
+      comment:
+        'adapters/http/ (the service) and adapters/client/ (its client) drive the core from outside: only the outer ' +
+        'edges (bin/, bench/, test/) and each other may import them. The engine, the protocols, the projections or the ' +
+        'composition root importing them would make the core depend on its transport.',
+      from: { pathNot: '^(adapters/http/|adapters/client/|bin/|bench/|test/)' },
+      to: { path: '^adapters/(http|client)/' },
     },
   ],
   options: {

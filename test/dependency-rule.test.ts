@@ -171,6 +171,54 @@ const INJECTED = {
     text: "export * from '../driven/clock/index.ts';\n",
     expected: [],
   },
+  httpToDriven: {
+    // the driving HTTP adapter gets the access registry through adapters/runtime/index.ts, never from its folder
+    file: 'adapters/http/auth/uses-access-store.ts',
+    text: "export * from '../../driven/access/index.ts';\n",
+    expected: [
+      {
+        rule: 'driven-adapter-only-from-composition-root',
+        from: 'adapters/http/auth/uses-access-store.ts',
+        to: 'adapters/driven/access/index.ts',
+      },
+    ],
+  },
+  httpToRuntime: {
+    // allowed: the service is built on a whole instance, from the composition root's public entry
+    file: 'adapters/http/uses-runtime.ts',
+    text: "export * from '../runtime/index.ts';\n",
+    expected: [],
+  },
+  clientToRuntime: {
+    // allowed: the HTTP client may use the composition root's public entry too
+    file: 'adapters/client/uses-runtime.ts',
+    text: "export type * from '../runtime/index.ts';\n",
+    expected: [],
+  },
+  projectionsToHttp: {
+    // type-only on purpose: the read side must not depend on the service, not even for a type
+    file: 'projections/audit/uses-http.ts',
+    text: "import type { ServiceContext } from '../../adapters/http/index.ts';\nexport type C = ServiceContext;\n",
+    expected: [
+      {
+        rule: 'projections-import-only-projections-machines-domain',
+        from: 'projections/audit/uses-http.ts',
+        to: 'adapters/http/index.ts',
+      },
+      { rule: 'driving-adapters-only-from-outer-edges', from: 'projections/audit/uses-http.ts', to: 'adapters/http/index.ts' },
+    ],
+  },
+  engineToHttp: {
+    // the engine must not depend on its transport: the service drives the engine, never the reverse
+    file: 'adapters/engine/uses-http.ts',
+    text: "import type { ServiceContext } from '../http/index.ts';\nexport type C = ServiceContext;\n",
+    expected: [{ rule: 'driving-adapters-only-from-outer-edges', from: 'adapters/engine/uses-http.ts', to: 'adapters/http/index.ts' }],
+  },
+  protocolsToClient: {
+    file: 'adapters/protocols/shared/uses-client.ts',
+    text: "export * from '../../client/http.ts';\n",
+    expected: [{ rule: 'driving-adapters-only-from-outer-edges', from: 'adapters/protocols/shared/uses-client.ts', to: 'adapters/client/http.ts' }],
+  },
 } satisfies Record<string, { file: string; text: string; expected: Violation[] }>;
 
 /** The one violation an injected file must produce. */
@@ -246,7 +294,20 @@ describe('dependency rules (.dependency-cruiser.cjs)', () => {
     expect(injected).toContain(only(INJECTED.protocolsToRuntime.expected));
   });
 
-  it('reports exactly the injected violations: same-adapter, shared-files and composition-root imports stay allowed', () => {
+  it('refuses an import from adapters/http to a concrete driven adapter', () => {
+    expect(injected).toContain(only(INJECTED.httpToDriven.expected));
+  });
+
+  it('refuses an import from projections/ to adapters/http, type-only included, under both rules it breaks', () => {
+    for (const v of INJECTED.projectionsToHttp.expected) expect(injected).toContain(key(v));
+  });
+
+  it('refuses an import from the engine or the protocols to the driving adapters (service, client)', () => {
+    expect(injected).toContain(only(INJECTED.engineToHttp.expected));
+    expect(injected).toContain(only(INJECTED.protocolsToClient.expected));
+  });
+
+  it('reports exactly the injected violations: same-adapter, shared-files, composition-root and driving-adapter imports of adapters/runtime stay allowed', () => {
     const expected = Object.values(INJECTED).flatMap((i): Violation[] => i.expected);
     expect([...injected].sort()).toEqual(expected.map(key).sort());
   });
