@@ -1,6 +1,16 @@
 import type { Observable } from 'rxjs';
 import type { Actor } from '../../domain/metadata.ts';
-import type { Clock, EventStore, KeyHandle, OwnedSecureEnvironment, RandomSource, ReplayCache, SecureEnvironment } from '../../domain/ports/index.ts';
+import type {
+  Clock,
+  EventStore,
+  KeyHandle,
+  OwnedSecureEnvironment,
+  RandomSource,
+  ReplayCache,
+  SecureEnvironment,
+  TransparencyLogStore,
+} from '../../domain/ports/index.ts';
+import type { CheckpointSigner } from '../../domain/transparency/index.ts';
 import { ownerView } from '../../domain/ports/index.ts';
 import { requestVerifier, type RequestSigningPolicyInput } from '../../domain/signing/index.ts';
 import type { TrustAnchors } from '../../domain/x509/index.ts';
@@ -41,6 +51,8 @@ export interface Credence {
   readonly scheduler: ExpiryScheduler;
   /** The non-repudiation log of a data folder (absent for in-memory instances). */
   readonly transparency: TransparencyProjection | undefined;
+  /** That log's store and signer, for proofs and evidence bundles (projections/transparency/evidence.ts). */
+  readonly transparencyLog: { readonly log: TransparencyLogStore; readonly signer: CheckpointSigner; readonly origin: string } | undefined;
   /** Pseudonym rotation and the directory, when `pseudonyms` was configured. */
   readonly pseudonyms: PseudonymRotation | undefined;
   /** The security procedures (Enrolment Function, Registrar CSE) when a Secure Environment was given. */
@@ -176,6 +188,7 @@ const compose = (options: OpenOptions): Credence => {
     runner,
     scheduler,
     transparency,
+    transparencyLog: log === undefined ? undefined : { log: log.log, signer: log.signer, origin: log.origin },
     pseudonyms,
     events$: (filter, deliveryOptions) => lifecycleEvents$(store, filter, deliveryOptions),
     settle,

@@ -3,17 +3,19 @@ import { storedSignatureCheck, type RequestSigningPolicyInput } from '../../doma
 import { auditTrail } from '../../projections/audit/index.ts';
 import { cascadeProcessManager, type CascadeLog } from '../../projections/cascade/index.ts';
 import { complianceProjection } from '../../projections/compliance/index.ts';
+import { entitiesProjection } from '../../projections/entities/index.ts';
 import { expiryScheduler, type ExpiryScheduler } from '../../projections/expiry/index.ts';
 import type { Projection } from '../../projections/runtime/index.ts';
 
 /**
  * The read models every interface shows (library, CLI, HTTP): the audit trail, whose signature status depends on
- * the deployment's request-signing policy, and the compliance tables. Built here only, so that two interfaces on
- * one `readmodels.db` can never record the same checkpoint with different rules.
+ * the deployment's request-signing policy, the compliance tables, and the entities by kind and state. Built here
+ * only, so that two interfaces on one `readmodels.db` can never record the same checkpoint with different rules.
  */
 export const readModelProjections = (signing?: RequestSigningPolicyInput): Projection[] => [
   auditTrail(signing !== undefined ? { signatureCheck: storedSignatureCheck(signing) } : {}),
   complianceProjection(),
+  entitiesProjection(),
 ];
 
 export interface SystemProjectionOptions {

@@ -1,0 +1,64 @@
+/** Events counted behind per component at most: past this, a component is simply "far behind". */
+export const LAG_COUNT_LIMIT = 100_000;
+
+export interface Lag {
+  readonly eventsBehind: number;
+  readonly secondsBehind: number;
+}
+
+/**
+ * What the live runtime's lag figures are made of, kept without reading the store: the positions the live
+ * subscription delivered (with when they arrived), trimmed as soon as every component has handled them, so a
+ * component's lag is a binary search. Events stored before the runtime started are counted once, when a
+ * component could not handle them at start (`backlog`).
+ */
+export class LagTracker {
+  #positions: bigint[] = [];
+  #arrivals: number[] = [];
+  #head: bigint | undefined;
+
+  get head(): bigint | undefined {
+    return this.#head;
+  }
+
+  /** An event appended at `position` was seen at `at` (epoch ms). */
+  seen(position: bigint, at: number): void {
+    if (this.#head !== undefined && position <= this.#head) return;
+    this.#head = position;
+    // A component stuck this far behind is reported at the limit; the list does not grow past it.
+    if (this.#positions.length >= LAG_COUNT_LIMIT) return;
+    this.#positions.push(position);
+    this.#arrivals.push(at);
+  }
+
+  /** Forgets what every component has handled. */
+  trim(handledByAll: bigint | undefined): void {
+    if (handledByAll === undefined) return;
+    const k = this.#firstAfter(handledByAll);
+    if (k === 0) return;
+    this.#positions.splice(0, k);
+    this.#arrivals.splice(0, k);
+  }
+
+  /** Seen events after `handled`: how many, and the arrival of the oldest. */
+  after(handled: bigint | undefined): { readonly count: number; readonly oldest: number | undefined } {
+    const k = handled === undefined ? 0 : this.#firstAfter(handled);
+    return { count: this.#positions.length - k, oldest: this.#arrivals[k] };
+  }
+
+  #firstAfter(position: bigint): number {
+    let lo = 0;
+    let hi = this.#positions.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#positions[mid]! <= position) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+export const lagOf = (events: number, oldest: number | undefined, now: number): Lag => ({
+  eventsBehind: Math.min(events, LAG_COUNT_LIMIT),
+  secondsBehind: events === 0 || oldest === undefined ? 0 : Math.max(0, (now - oldest) / 1000),
+});
