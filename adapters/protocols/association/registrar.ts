@@ -53,9 +53,19 @@ export interface RegistrarOptions {
   readonly maxSessions?: number;
 }
 
+/**
+ * A handshake bound to one configured association, for a caller driven one message per request (HTTP): the hello
+ * is resolved against that association only, and its finish is accepted only for the same `association`.
+ */
+export interface RegistrarScope {
+  readonly association: string;
+  readonly resolveCredential: RegistrarOptions['resolveCredential'];
+}
+
 interface Session extends SessionBase {
   stage: 'challenged';
   readonly hello: AssociationHello;
+  readonly association: string | undefined;
   readonly transcript: Transcript;
   readonly challenge: AssociationChallenge;
   readonly challengeTranscript: Uint8Array;
@@ -94,7 +104,12 @@ export class Registrar {
     return this.#o.id;
   }
 
-  async acceptHello(input: unknown): Promise<AssociationChallenge> {
+  /** Runs in flight, pending or authenticated: never more than `maxSessions` (SessionTable); for status and tests. */
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  async acceptHello(input: unknown, scope?: RegistrarScope): Promise<AssociationChallenge> {
     const { se } = this.#o;
     const hello = parseMessage(AssociationHello, input, HELLO);
     const now = this.#o.now();
@@ -102,7 +117,7 @@ export class Registrar {
     assertFresh(HELLO, hello.sentAt, now, this.#skew);
     const known = assertUsableCredential(
       HELLO,
-      await this.#o.resolveCredential(hello.registreeId, hello.credential.fingerprint),
+      await (scope?.resolveCredential ?? this.#o.resolveCredential)(hello.registreeId, hello.credential.fingerprint),
       hello.credential,
       now,
       hello.registreeId,
@@ -145,6 +160,7 @@ export class Registrar {
         id: challenge.sessionId,
         stage: 'challenged',
         hello,
+        association: scope?.association,
         transcript,
         challenge,
         challengeTranscript: th,
@@ -162,14 +178,16 @@ export class Registrar {
   /**
    * Verifies the Registree's proof and its key confirmation (RFC 8446 4.4.4), then answers with this Registrar's
    * own key confirmation. The outcome is the Registrar's to record: the finish has verified. The Registree reports
-   * the association only once it has verified `confirm`.
+   * the association only once it has verified `confirm`. A run whose hello had a scope finishes only in the same
+   * `association`.
    */
-  async acceptFinish(input: unknown): Promise<{ confirm: AssociationConfirm; outcome: AssociationOutcome }> {
+  async acceptFinish(input: unknown, association?: string): Promise<{ confirm: AssociationConfirm; outcome: AssociationOutcome }> {
     const finish = parseMessage(AssociationFinish, input, FINISH);
     const now = this.#o.now();
     return this.#sessions.step(finish.sessionId, FINISH, 'challenged', now, async (session) => {
       const { se } = this.#o;
       const { hello, challenge } = session;
+      if (session.association !== association) throw protocolFailure(FINISH, 'unknown_session', 'the session belongs to another association');
       if (finish.registrarNonce !== challenge.registrarNonce) throw protocolFailure(FINISH, 'nonce_mismatch');
       const th = session.transcript.absorb(finish.type, withoutFields(finish, 'proof', 'keyConfirmation'));
       await assertProof(se, session.verifier, proofFor('registree', 'finish', th), finish.proof, FINISH, 'Registree authentication failed');

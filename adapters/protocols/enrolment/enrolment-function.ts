@@ -65,9 +65,17 @@ export interface EnrolmentFunctionOptions {
   readonly maxSessions?: number;
 }
 
+/**
+ * What the caller of `acceptHello` keeps with a run until its receipt: never sent, never proven, only handed back
+ * with the outcome (`acceptReceiptInContext`), so a caller driven one message per request (HTTP) needs no state of
+ * its own between the messages, and none an unauthenticated hello could grow.
+ */
+export type RunContext = Readonly<Record<string, string>>;
+
 interface Session extends SessionBase {
   stage: 'challenged' | 'delivered';
   readonly hello: ProvisioningHello;
+  readonly context: RunContext;
   readonly transcript: Transcript;
   readonly enrolmentNonce: string;
   readonly nodeVerifier: ProofVerifier;
@@ -114,7 +122,12 @@ export class EnrolmentFunction {
     return this.#o.id;
   }
 
-  async acceptHello(input: unknown): Promise<ProvisioningChallenge> {
+  /** Runs in flight, pending or authenticated: never more than `maxSessions` (SessionTable); for status and tests. */
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  async acceptHello(input: unknown, context: RunContext = {}): Promise<ProvisioningChallenge> {
     const { se, now: clock } = this.#o;
     const hello = parseMessage(ProvisioningHello, input, HELLO);
     const now = clock();
@@ -163,6 +176,7 @@ export class EnrolmentFunction {
         id: sessionId,
         stage: 'challenged',
         hello,
+        context,
         transcript,
         enrolmentNonce,
         nodeVerifier,
@@ -234,6 +248,11 @@ export class EnrolmentFunction {
   }
 
   async acceptReceipt(input: unknown): Promise<ProvisioningOutcome> {
+    return (await this.acceptReceiptInContext(input)).outcome;
+  }
+
+  /** `acceptReceipt`, with the context its run's hello was accepted in. */
+  async acceptReceiptInContext(input: unknown): Promise<{ outcome: ProvisioningOutcome; context: RunContext }> {
     const receipt = parseMessage(ProvisioningReceipt, input, RECEIPT);
     const now = this.#o.now();
     return this.#sessions.step(receipt.sessionId, RECEIPT, 'delivered', now, async (session) => {
@@ -301,7 +320,7 @@ export class EnrolmentFunction {
         },
       };
       session.done = true;
-      return outcome;
+      return { outcome, context: session.context };
     });
   }
 

@@ -7,3 +7,7 @@ export type { KeyBinding, KeyRegistry } from './key-registry.ts';
 export { keyShredder } from './shredder.ts';
 export { transferKey } from './transfer-key.ts';
 export { descriptorOf, issuedFrom, receiptFrom } from './descriptors.ts';
+export { EnrolmentEndpoint } from './enrolment-endpoint.ts';
+export { RegistrarEndpoint } from './registrar-endpoint.ts';
+export { recordAssociation, recordProvisioning } from './record.ts';
+export { AssociationPath, PinnedResponder, ProvisioningHelloQuery, ProvisioningRecorded } from './wire.ts';

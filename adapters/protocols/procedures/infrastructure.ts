@@ -2,7 +2,7 @@ import { command } from '../../../domain/commands/index.ts';
 import { isCredenceError, protocolError, validationError } from '../../../domain/errors.ts';
 import type { Actor } from '../../../domain/metadata.ts';
 import { parseStreamId, streamIdOf } from '../../../domain/streams.ts';
-import type { CredentialContext } from '../../../machines/index.ts';
+import type { AssociationContext, CredentialContext } from '../../../machines/index.ts';
 import type { Engine } from '../../engine/index.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import { EnrolmentFunction } from '../enrolment/index.ts';
@@ -146,7 +146,10 @@ export class Infrastructure {
 
   async #credentialFor(registreeId: string, fingerprint: string) {
     const credentialId = this.#pending.get(registreeId);
-    if (credentialId === undefined) return undefined;
+    return credentialId === undefined ? undefined : this.#credentialById(credentialId, fingerprint);
+  }
+
+  async #credentialById(credentialId: string, fingerprint: string) {
     const credential = await this.o.engine.entity('credential', credentialId);
     if ((credential.snapshot.context as CredentialContext).fingerprint !== fingerprint) return undefined;
     const descriptor = descriptorOf(credential);
@@ -154,6 +157,25 @@ export class Infrastructure {
     const [handle] = this.o.registry.live(credential.streamId, 'psk');
     const usable = ['enrolled', 'associated'].includes(String(credential.snapshot.value));
     return { descriptor, ...(handle !== undefined ? { handle: handle as KeyHandle } : {}), ...(!usable ? { revoked: true } : {}) };
+  }
+
+  /**
+   * The credential an association configured by an operator (11.3.1) authenticates with, read from the engine on
+   * every call (nothing is kept between requests): known only while the association waits for its handshake, is
+   * configured with this Registrar CSE and names `registreeId` as its Registree.
+   */
+  async credentialOfAssociation(associationId: string, registreeId: string, fingerprint: string) {
+    const association = await this.o.engine.entity('association', associationId);
+    const c = association.snapshot.context as AssociationContext;
+    if (String(association.snapshot.value) !== 'initialized' || c.credentialId === undefined) return undefined;
+    if (c.registree?.id !== registreeId || c.registrarCseId !== this.registrarCseId) return undefined;
+    return this.#credentialById(c.credentialId, fingerprint);
+  }
+
+  /** The bootstrap credential a node was registered with at the factory. */
+  async bootstrapIdOf(nodeId: string): Promise<string | undefined> {
+    const node = await this.o.engine.entity('node', nodeId);
+    return (node.snapshot.context as { bootstrapCredentialId?: string }).bootstrapCredentialId;
   }
 
   /**

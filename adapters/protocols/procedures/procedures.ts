@@ -6,7 +6,7 @@ import { verifyFactoryCertificate, type describeCertificate } from '../../../dom
 import { type KeyHandle } from '../../../domain/ports/index.ts';
 import { type AssociationOutcome } from '../../../domain/protocols/index.ts';
 import type { Device } from './device.ts';
-import { issuedFrom, receiptFrom } from './descriptors.ts';
+import { recordAssociation, recordProvisioning } from './record.ts';
 import type { Infrastructure } from './infrastructure.ts';
 import { transferKey } from './transfer-key.ts';
 import { destroyQuietly } from '../shared/index.ts';
@@ -105,23 +105,14 @@ export class SecurityProcedures {
     const auth = await session.acceptChallenge(await ef.acceptHello(session.hello));
     const { receipt, result } = await session.acceptDelivery(await ef.acceptAuth(auth));
     const outcome = await ef.acceptReceipt(receipt);
-    this.infra.keepPsk(args.credentialId, outcome.credentialKeyHandle);
     let provisioned;
     try {
-      const bootstrapCredentialId = await this.#bootstrapIdOf(device.nodeId);
-      await this.infra.run('issueCredential', issuedFrom(outcome, args.credentialId, 'service', args.predecessorId));
-      provisioned = await this.infra.run('provisionCredential', {
-        credentialId: args.credentialId, method: 'remote-provisioning', bootstrapCredentialId, receipt: receiptFrom(outcome),
-      });
+      provisioned = await recordProvisioning(this.infra, { outcome, credentialId: args.credentialId, purpose: 'service', predecessorId: args.predecessorId });
     } catch (error) {
-      // The engine refused to record it (the node was revoked meanwhile, say): the keys made for it must not live on.
-      if (outcome.credentialKeyHandle !== undefined) {
-        await this.infra.discardKey(streamIdOf('credential', args.credentialId), outcome.credentialKeyHandle);
-      }
+      // Not recorded: the key the device made or received for it must not live on either.
       await device.se.destroy(result.handle);
       throw error;
     }
-    this.infra.confirmPsk(args.credentialId, outcome.credentialKeyHandle);
     device.credentials.set(args.credentialId, { handle: result.handle, descriptor: result.credential });
     if (result.serviceParameters.cseId !== undefined) device.cseId = result.serviceParameters.cseId;
     return { outcome, provisioned };
@@ -143,6 +134,7 @@ export class SecurityProcedures {
   /**
    * The handshake of an association already configured; records `AssociationEstablished` only when both ends
    * have confirmed the keys: the Registrar verified the Registree's finish, the Registree the Registrar's confirm.
+   * (Across a connection the Registrar records on the verified finish instead: see RegistrarEndpoint.)
    */
   async establish(args: { device: Device; associationId: string; credentialId: string; lifetimeSeconds: number; registreeId: string }) {
     const registrarKey = { kind: this.infra.signing.kind, publicKey: toBase64url(this.infra.signing.registrarPublicKey) };
@@ -159,16 +151,10 @@ export class SecurityProcedures {
         throw error;
       }
     });
-    // Registered before the append, so a crash in between leaves keys the shredder still knows about.
-    this.infra.keepSessionKeys(args.associationId, registrarOutcome);
     try {
-      await this.infra.run('establishAssociation', {
-        associationId: args.associationId, expiresAt: registrarOutcome.expiresAt, transcriptHash: registrarOutcome.transcriptHash,
-      });
+      await recordAssociation(this.infra, args.associationId, registrarOutcome);
     } catch (error) {
       // Refused (the association was revoked or established meanwhile): neither end keeps the session keys.
-      const stream = streamIdOf('association', args.associationId);
-      for (const handle of [registrarOutcome.sessionKeys.send, registrarOutcome.sessionKeys.receive]) await this.infra.discardKey(stream, handle);
       for (const handle of [registreeOutcome.sessionKeys.send, registreeOutcome.sessionKeys.receive]) await args.device.se.destroy(handle);
       throw error;
     }
@@ -199,10 +185,5 @@ export class SecurityProcedures {
       );
     }
     return { overlapEndsAt, reassociated };
-  }
-
-  async #bootstrapIdOf(nodeId: string): Promise<string | undefined> {
-    const node = await this.infra.o.engine.entity('node', nodeId);
-    return (node.snapshot.context as { bootstrapCredentialId?: string }).bootstrapCredentialId;
   }
 }

@@ -1,0 +1,76 @@
+import { validationError } from '../../../domain/errors.ts';
+import { toBase64url } from '../../../domain/crypto/index.ts';
+import { parseMessage, protocolFailure } from '../../../domain/protocols/protocol.ts';
+import { ProvisioningHello, type ProvisioningChallenge, type ProvisioningDelivery } from '../../../domain/protocols/enrolment-messages.ts';
+import type { CredentialContext } from '../../../machines/index.ts';
+import type { Infrastructure } from './infrastructure.ts';
+import { recordProvisioning } from './record.ts';
+import type { PinnedResponder, ProvisioningRecorded } from './wire.ts';
+
+const HELLO = 'provisioning.hello';
+const LIVE = ['enrolled', 'associated'];
+
+/**
+ * The Enrolment Function (seed 003 clause 11.2.1) driven one message at a time, for a node across a connection:
+ * each call is one request and answers it with the next message. Between requests only the Enrolment Function's
+ * bounded session table holds anything (SessionTable, issue 11 item 4); this class keeps nothing.
+ *
+ * Once a receipt verifies, the credential is recorded exactly as `SecurityProcedures.provisionRemotely` records it
+ * (`recordProvisioning`), under the id the node sent in its hello: over a connection that id is required, and the
+ * receipt statement the node signs binds it. A successor (rotation, HLR-212) names its predecessor with the
+ * hello's request (`predecessorId`); that request is not covered by the node's proofs, so the engine's own rule
+ * is what bounds it: a predecessor must be a live credential of the same node (`predecessorIsLive`), and the
+ * rotation itself (`startCredentialRotation`, its overlap) stays an operator's command.
+ */
+export class EnrolmentEndpoint {
+  constructor(private readonly infra: Infrastructure) {}
+
+  /** What a node pins at the factory to authenticate this Enrolment Function. */
+  async identity(): Promise<PinnedResponder> {
+    const { kind, ef, efPublicKey } = this.infra.signing;
+    const { fingerprint } = await this.infra.o.se.describe(ef);
+    return { id: this.infra.enrolmentFunctionId, publicKey: { kind, publicKey: toBase64url(efPublicKey) }, fingerprint };
+  }
+
+  async acceptHello(input: unknown, request: { readonly predecessorId?: string | undefined } = {}): Promise<ProvisioningChallenge> {
+    const hello = parseMessage(ProvisioningHello, input, HELLO);
+    if (hello.credentialId === undefined) throw protocolFailure(HELLO, 'malformed', 'credentialId: required over a connection, it names the credential to record');
+    // Refused before the Enrolment Function makes a session or a key for a run that could never be recorded.
+    await this.infra.assertUnused('credential', hello.credentialId);
+    const { predecessorId } = request;
+    if (predecessorId !== undefined) await this.#assertPredecessor(hello.nodeId, predecessorId);
+    return this.infra.enrolmentFunction.acceptHello(hello, predecessorId !== undefined ? { predecessorId } : {});
+  }
+
+  acceptAuth(input: unknown): Promise<ProvisioningDelivery> {
+    return this.infra.enrolmentFunction.acceptAuth(input);
+  }
+
+  /** Verifies the receipt, then records `CredentialIssued` and `CredentialProvisioned`; nothing when either is refused. */
+  async acceptReceipt(input: unknown): Promise<ProvisioningRecorded> {
+    const { outcome, context } = await this.infra.enrolmentFunction.acceptReceiptInContext(input);
+    const credentialId = outcome.credentialId as string; // acceptHello let no run without it through
+    const { predecessorId } = context;
+    const provisioned = await recordProvisioning(this.infra, { outcome, credentialId, purpose: 'service', predecessorId });
+    const event = provisioned.events.at(-1);
+    return {
+      type: 'provisioning.recorded',
+      credentialId,
+      nodeId: outcome.nodeId,
+      kind: outcome.credential.kind,
+      fingerprint: outcome.credential.fingerprint,
+      ...(predecessorId !== undefined ? { predecessorId } : {}),
+      position: String(event?.position ?? 0n),
+      completedAt: outcome.completedAt,
+    };
+  }
+
+  /** Said early, so a node does not run the protocol for a link the engine would refuse at the end. */
+  async #assertPredecessor(nodeId: string, predecessorId: string): Promise<void> {
+    const predecessor = await this.infra.o.engine.entity('credential', predecessorId);
+    const owner = (predecessor.snapshot.context as CredentialContext).owner;
+    if (!LIVE.includes(String(predecessor.snapshot.value)) || owner?.kind !== 'node' || owner.id !== nodeId) {
+      throw validationError([{ path: 'predecessorId', rule: 'live-credential-of-node', message: `${predecessorId} is not a live credential of node ${nodeId}` }], 'procedure');
+    }
+  }
+}

@@ -1,0 +1,44 @@
+import { toBase64url } from '../../../domain/crypto/index.ts';
+import type { AssociationChallenge, AssociationConfirm } from '../../../domain/protocols/association-messages.ts';
+import type { Infrastructure } from './infrastructure.ts';
+import { recordAssociation } from './record.ts';
+import type { PinnedResponder } from './wire.ts';
+
+/**
+ * The Registrar CSE (seed 003 clause 11.3.2) driven one message at a time, for a Registree across a connection. A
+ * handshake is for one association an operator configured (11.3.1, `configureAssociation`), named by the caller:
+ * each hello is resolved against that association as the engine has it now (configured, with this Registrar,
+ * for this Registree, and its credential), so nothing is kept between requests but the Registrar's bounded
+ * session table (issue 11 item 4), and a finish is accepted only for the association its hello named.
+ *
+ * When it records: here the Registrar records `AssociationEstablished` as soon as it has verified the Registree's
+ * finish (its proof and key confirmation), then answers with its confirm, as a TLS 1.3 server takes the connection
+ * as established after the client's Finished (RFC 8446 4.4.4). The Registree still reports the association only
+ * once it has verified that confirm; a confirm lost on the way leaves the association recorded with keys only the
+ * Registrar holds, which its expiry or a revocation ends (and shreds). The in-process `SecurityProcedures.establish`
+ * keeps recording after both ends confirmed, which it can do because it runs both.
+ */
+export class RegistrarEndpoint {
+  constructor(private readonly infra: Infrastructure) {}
+
+  /** What a Registree is configured with to authenticate this Registrar CSE (11.3.1). */
+  async identity(): Promise<PinnedResponder> {
+    const { kind, registrar, registrarPublicKey } = this.infra.signing;
+    const { fingerprint } = await this.infra.o.se.describe(registrar);
+    return { id: this.infra.registrarCseId, publicKey: { kind, publicKey: toBase64url(registrarPublicKey) }, fingerprint };
+  }
+
+  acceptHello(associationId: string, input: unknown): Promise<AssociationChallenge> {
+    return this.infra.registrar.acceptHello(input, {
+      association: associationId,
+      resolveCredential: (registreeId, fingerprint) => this.infra.credentialOfAssociation(associationId, registreeId, fingerprint),
+    });
+  }
+
+  /** Verifies the finish, records `AssociationEstablished`, and only then answers with the confirm. */
+  async acceptFinish(associationId: string, input: unknown): Promise<AssociationConfirm> {
+    const { confirm, outcome } = await this.infra.registrar.acceptFinish(input, associationId);
+    await recordAssociation(this.infra, associationId, outcome);
+    return confirm;
+  }
+}

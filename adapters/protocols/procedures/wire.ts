@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { base64urlString } from '../../../domain/crypto/base64url.ts';
+import { CredentialKind, Identifier, IsoTimestamp } from '../../../domain/crypto/credential.ts';
+import { Fingerprint } from '../../../domain/crypto/fingerprint.ts';
+import { MAX_PUBLIC_KEY_LENGTH } from '../../../domain/crypto/sizes.ts';
+
+/**
+ * What the infrastructure's endpoints say beyond the protocol messages (domain/protocols), to a device across a
+ * connection: whom to pin, and what a verified receipt or finish recorded. Public facts only.
+ */
+
+/** An Enrolment Function or a Registrar CSE as a device pins it (seed 003 11.2.1 and 11.3.1): its id and public key. */
+export const PinnedResponder = z.strictObject({
+  id: Identifier,
+  publicKey: z.strictObject({ kind: z.enum(['ed25519', 'p256']), publicKey: base64urlString({ max: MAX_PUBLIC_KEY_LENGTH }) }),
+  fingerprint: Fingerprint,
+});
+export type PinnedResponder = z.infer<typeof PinnedResponder>;
+
+/** The answer to a verified receipt: the credential is recorded as provisioned (`CredentialProvisioned`). */
+export const ProvisioningRecorded = z.strictObject({
+  type: z.literal('provisioning.recorded'),
+  credentialId: Identifier,
+  nodeId: Identifier,
+  kind: CredentialKind,
+  fingerprint: Fingerprint,
+  predecessorId: Identifier.optional(),
+  /** The global position of `CredentialProvisioned`, a decimal string. */
+  position: z.string().regex(/^\d{1,20}$/),
+  completedAt: IsoTimestamp,
+});
+export type ProvisioningRecorded = z.infer<typeof ProvisioningRecorded>;
+
+/**
+ * Remote provisioning over a connection may link the new credential to the one it succeeds (HLR-212): the hello's
+ * request, next to the message (the message itself, and so its proofs, do not carry it; see EnrolmentEndpoint).
+ */
+export const ProvisioningHelloQuery = z.strictObject({ predecessorId: Identifier.optional() });
+export type ProvisioningHelloQuery = z.infer<typeof ProvisioningHelloQuery>;
+
+/** The association a handshake over a connection is for (configured by an operator, 11.3.1). */
+export const AssociationPath = z.strictObject({ associationId: Identifier });
