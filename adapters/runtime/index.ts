@@ -42,4 +42,15 @@ export type { EntityReplay, FleetReplay, Finding } from '../../projections/repla
 // Non-repudiation: signing requests, and verifying evidence offline.
 export { signCommand } from '../../domain/signing/index.ts';
 export type { RequestSigningPolicyInput } from '../../domain/signing/index.ts';
+export { readSigningPolicyFile } from './signing-policy-file.ts';
+export type { SigningPolicyRead } from './signing-policy-file.ts';
 export { verifyEvidenceBundle } from '../../domain/transparency/index.ts';
+
+// The service: everything that follows the store live.
+export { startLive } from './live.ts';
+export type { ComponentStatus, LiveOptions, LiveRuntime } from './live.ts';
+
+// The service's data folder: its Secure Environment and who may call the API (issue 12).
+export { openDataFolderSecureEnvironment, systemRandom } from './data-folder.ts';
+export { openAccessRegistry } from '../driven/access/index.ts';
+export type { AccessRegistry, TokenPage, TokenRecord } from '../driven/access/index.ts';

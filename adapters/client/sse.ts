@@ -1,0 +1,232 @@
+/**
+ * The client side of GET /v1/events, for the CLI, the demo, the benchmarks and the tests: a text/event-stream
+ * parser over a fetch body, and a subscription that reconnects with `Last-Event-ID` after the server's `retry:`
+ * hint, so a stream survives a dropped connection, a slow-client drop or a server restart without a gap or a
+ * duplicate (the server resumes strictly after the id).
+ *
+ * The parser follows WHATWG HTML "Server-sent events", 9.2.6 "Interpreting an event stream": lines end with CRLF,
+ * LF or CR; a blank line dispatches; `:` starts a comment; the last event id persists across events; an event
+ * without data is not dispatched; an incomplete event at the end of the stream is discarded.
+ */
+import { ProblemResponse, ServerUnreachable, type ProblemDocument } from './http.ts';
+
+export interface SseEvent {
+  /** The last event id at this event (the global store position on Credence's streams); '' when none was sent. */
+  readonly id: string;
+  /**
+   * `message` when the event named no type. Credence names each event by its type, and sends `dropped` (with no
+   * id of its own) before ending a stream it could not keep up with.
+   */
+  readonly event: string;
+  readonly data: string;
+}
+
+/** Everything the stream carries: events, comments (heartbeats) and reconnection hints. */
+export type SseFrame =
+  | ({ readonly kind: 'event' } & SseEvent)
+  | { readonly kind: 'comment'; readonly text: string }
+  | { readonly kind: 'retry'; readonly ms: number };
+
+export interface ParseOptions {
+  /** An event or a line longer than this is a broken stream, not something to buffer (default 1 MiB). */
+  readonly maxEventChars?: number;
+}
+
+const DEFAULT_MAX_EVENT_CHARS = 1 << 20;
+
+/** Parses a text/event-stream body; throws when an event exceeds the bound. */
+export async function* parseEventStream(body: AsyncIterable<Uint8Array>, options: ParseOptions = {}): AsyncGenerator<SseFrame> {
+  const max = options.maxEventChars ?? DEFAULT_MAX_EVENT_CHARS;
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: false });
+  let buffer = '';
+  let data: string[] = [];
+  let dataChars = 0;
+  let type = '';
+  let idBuffer = '';
+  let lastEventId = '';
+
+  function* line(text: string): Generator<SseFrame> {
+    if (text === '') {
+      lastEventId = idBuffer;
+      if (data.length > 0) yield { kind: 'event', id: lastEventId, event: type === '' ? 'message' : type, data: data.join('\n') };
+      data = [];
+      dataChars = 0;
+      type = '';
+      return;
+    }
+    if (text.startsWith(':')) {
+      yield { kind: 'comment', text: text.slice(1).replace(/^ /, '') };
+      return;
+    }
+    const colon = text.indexOf(':');
+    const field = colon === -1 ? text : text.slice(0, colon);
+    const value = colon === -1 ? '' : text.slice(colon + 1).replace(/^ /, '');
+    switch (field) {
+      case 'data':
+        dataChars += value.length + 1;
+        if (dataChars > max) throw new Error(`event stream: an event is longer than ${max} characters`);
+        data.push(value);
+        break;
+      case 'event':
+        type = value;
+        break;
+      case 'id':
+        if (!value.includes('\0')) idBuffer = value;
+        break;
+      case 'retry':
+        if (/^\d+$/.test(value)) yield { kind: 'retry', ms: Number(value) };
+        break;
+      default:
+      // Unknown fields are ignored (spec).
+    }
+  }
+
+  function* lines(final: boolean): Generator<SseFrame> {
+    for (;;) {
+      const end = buffer.search(/[\r\n]/);
+      if (end === -1) break;
+      // A CR at the end of what has arrived may be the first half of a CRLF.
+      if (buffer[end] === '\r' && end === buffer.length - 1 && !final) break;
+      const text = buffer.slice(0, end);
+      buffer = buffer.slice(buffer[end] === '\r' && buffer[end + 1] === '\n' ? end + 2 : end + 1);
+      yield* line(text);
+    }
+    if (buffer.length > max) throw new Error(`event stream: a line is longer than ${max} characters`);
+  }
+
+  for await (const chunk of body) {
+    buffer += decoder.decode(chunk, { stream: true });
+    yield* lines(false);
+  }
+  buffer += decoder.decode();
+  yield* lines(true);
+  // Whatever is left is an incomplete event: discarded.
+}
+
+export interface SubscribeOptions {
+  /** Path and query, e.g. `/v1/events?kind=credential`. */
+  readonly path: string;
+  readonly token?: string;
+  /** Resume strictly after this id (a global position). */
+  readonly lastEventId?: string;
+  readonly signal?: AbortSignal;
+  /** Reconnect when the stream ends or the server cannot be reached (default true). */
+  readonly reconnect?: boolean;
+  /** Reconnections in a row without an event before giving up (default: no limit). */
+  readonly maxReconnects?: number;
+  /** Wait before reconnecting until the server sends a hint (default 1000 ms). */
+  readonly retryMs?: number;
+  /** Sees every frame: comments (heartbeats), retry hints, events. */
+  readonly onFrame?: (frame: SseFrame) => void;
+  /** Told before each reconnection, with the id it resumes after. */
+  readonly onReconnect?: (lastEventId: string, delayMs: number) => void;
+  readonly maxEventChars?: number;
+}
+
+const sleep = (ms: number, signal: AbortSignal | undefined): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal?.aborted === true) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+const problemOf = async (response: Response): Promise<ProblemResponse> => {
+  const text = await response.text().catch(() => '');
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  const problem =
+    typeof body === 'object' && body !== null && 'title' in body
+      ? (body as ProblemDocument)
+      : { type: 'about:blank', title: response.statusText, status: response.status, detail: text.slice(0, 500) };
+  return new ProblemResponse(response.status, problem);
+};
+
+/** Seconds of a Retry-After header as ms (the date form is not used by Credence). */
+const retryAfterMs = (response: Response): number | undefined => {
+  const value = response.headers.get('retry-after');
+  return value !== null && /^\d+$/.test(value) ? Number(value) * 1000 : undefined;
+};
+
+/**
+ * The events of a stream, reconnecting as told. Ends when `signal` aborts or the consumer stops iterating (the
+ * connection is closed then); throws `ProblemResponse` for a refusal (except 429 and 503 while reconnecting,
+ * which are waited out) and `ServerUnreachable` when reconnecting is off or has given up.
+ */
+export async function* subscribeEvents(baseUrl: string, options: SubscribeOptions): AsyncGenerator<SseEvent> {
+  const reconnect = options.reconnect ?? true;
+  const maxReconnects = options.maxReconnects ?? Number.POSITIVE_INFINITY;
+  let retryMs = options.retryMs ?? 1_000;
+  let lastEventId = options.lastEventId ?? '';
+  let failures = 0;
+  const url = new URL(options.path, baseUrl).toString();
+  const outer = options.signal;
+  const aborted = (): boolean => outer?.aborted === true;
+
+  for (;;) {
+    if (aborted()) return;
+    const connection = new AbortController();
+    const stop = (): void => connection.abort();
+    outer?.addEventListener('abort', stop, { once: true });
+    let waitMs = retryMs;
+    try {
+      const headers: Record<string, string> = { accept: 'text/event-stream' };
+      if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
+      if (lastEventId !== '') headers['last-event-id'] = lastEventId;
+      let response: Response;
+      try {
+        response = await fetch(url, { headers, signal: connection.signal });
+      } catch (error) {
+        if (aborted()) return;
+        if (!reconnect || failures >= maxReconnects) throw new ServerUnreachable(baseUrl, error);
+        failures += 1;
+        options.onReconnect?.(lastEventId, waitMs);
+        await sleep(waitMs, outer);
+        continue;
+      }
+      if (!response.ok) {
+        const refusal = await problemOf(response);
+        if (!reconnect || (response.status !== 429 && response.status !== 503) || failures >= maxReconnects) throw refusal;
+        failures += 1;
+        waitMs = retryAfterMs(response) ?? waitMs;
+        options.onReconnect?.(lastEventId, waitMs);
+        await sleep(waitMs, outer);
+        continue;
+      }
+      const type = response.headers.get('content-type') ?? '';
+      if (!type.startsWith('text/event-stream') || response.body === null) {
+        await response.body?.cancel();
+        throw new Error(`${url} answered ${type || 'no content type'}, not text/event-stream`);
+      }
+      try {
+        for await (const frame of parseEventStream(response.body, options.maxEventChars !== undefined ? { maxEventChars: options.maxEventChars } : {})) {
+          options.onFrame?.(frame);
+          if (frame.kind === 'retry') retryMs = waitMs = frame.ms;
+          if (frame.kind !== 'event') continue;
+          if (frame.id !== '') lastEventId = frame.id;
+          failures = 0;
+          yield { id: frame.id, event: frame.event, data: frame.data };
+        }
+      } catch (error) {
+        // A connection cut mid-stream is a reason to reconnect, like a clean end; a broken stream is not.
+        if (aborted()) return;
+        if (error instanceof Error && error.message.startsWith('event stream:')) throw error;
+      }
+    } finally {
+      outer?.removeEventListener('abort', stop);
+      connection.abort();
+    }
+    if (!reconnect || failures >= maxReconnects) return;
+    failures += 1;
+    options.onReconnect?.(lastEventId, waitMs);
+    await sleep(waitMs, outer);
+  }
+}

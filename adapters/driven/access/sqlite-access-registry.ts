@@ -1,0 +1,159 @@
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { preparePrivateDatabaseFile, preparePrivateDir } from '../files/index.ts';
+
+export const ACCESS_DB_FILE = 'access.db';
+
+const SCHEMA_VERSION = 1;
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS tokens (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  token_id TEXT NOT NULL UNIQUE,
+  subject TEXT NOT NULL,
+  role TEXT NOT NULL,
+  issued_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  issued_by TEXT NOT NULL,
+  revoked_at TEXT,
+  revoked_by TEXT
+);
+CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`;
+
+/** What is kept of an issued token: never the token itself, which only its holder has. */
+export interface TokenRecord {
+  readonly tokenId: string;
+  readonly subject: string;
+  readonly role: string;
+  readonly issuedAt: Date;
+  readonly expiresAt: Date;
+  readonly issuedBy: string;
+  readonly revokedAt?: Date;
+  readonly revokedBy?: string;
+}
+
+export interface TokenPage {
+  readonly tokens: readonly TokenRecord[];
+  /** Pass as `after` for the next page; absent on the last one. */
+  readonly next?: string;
+}
+
+export interface AccessRegistry {
+  /** The Secure Environment handle of the token signing key, once one was made. */
+  signingKey(): string | undefined;
+  /**
+   * Keeps `handle` as the signing key unless one is kept already (another process may have made one at the same
+   * time); returns the handle kept.
+   */
+  claimSigningKey(handle: string): string;
+  record(token: Omit<TokenRecord, 'revokedAt' | 'revokedBy'>): void;
+  find(tokenId: string): TokenRecord | undefined;
+  /** False for an unknown id; true (and the first revocation kept) when it was already revoked. */
+  revoke(tokenId: string, at: Date, by: string): boolean;
+  list(args: { readonly limit: number; readonly after?: string; readonly includeExpired: boolean; readonly now: Date }): TokenPage;
+  /** Forgets tokens that expired before `before`: their expiry refuses them without a record. */
+  prune(before: Date): number;
+  close(): void;
+}
+
+interface Row {
+  seq: number;
+  token_id: string;
+  subject: string;
+  role: string;
+  issued_at: string;
+  expires_at: string;
+  issued_by: string;
+  revoked_at: string | null;
+  revoked_by: string | null;
+}
+
+const toRecord = (r: Row): TokenRecord => ({
+  tokenId: r.token_id,
+  subject: r.subject,
+  role: r.role,
+  issuedAt: new Date(r.issued_at),
+  expiresAt: new Date(r.expires_at),
+  issuedBy: r.issued_by,
+  ...(r.revoked_at !== null ? { revokedAt: new Date(r.revoked_at) } : {}),
+  ...(r.revoked_by !== null ? { revokedBy: r.revoked_by } : {}),
+});
+
+const SIGNING_KEY = 'signing-key';
+
+/**
+ * `<data>/access.db`: durable state, not a read model (no event records tokens: a token's life is not part of the
+ * credential lifecycle, and its id in an event would outlive the revocation). 0600, WAL with synchronous FULL, so a
+ * revocation acknowledged is on disk; the server reads it on every request, so a revocation made by the CLI in
+ * another process counts at once.
+ */
+export const openAccessRegistry = (location: { readonly dir: string } | { readonly memory: true }): AccessRegistry => {
+  let db: Database.Database;
+  if ('memory' in location) {
+    db = new Database(':memory:');
+  } else {
+    preparePrivateDir(location.dir);
+    const file = join(location.dir, ACCESS_DB_FILE);
+    preparePrivateDatabaseFile(file);
+    db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+  }
+  try {
+    db.pragma('busy_timeout = 5000');
+    db.transaction(() => {
+      const found = Number(db.pragma('user_version', { simple: true }));
+      if (found > SCHEMA_VERSION) throw new Error(`access registry file has schema version ${found}, newer than ${SCHEMA_VERSION}`);
+      db.exec(SCHEMA);
+      if (found < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }).immediate();
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return registryOver(db);
+};
+
+const registryOver = (db: Database.Database): AccessRegistry => {
+  const sql = {
+    getSetting: db.prepare(`SELECT value FROM settings WHERE name = ?`),
+    claimSetting: db.prepare(`INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT(name) DO NOTHING`),
+    insert: db.prepare(
+      `INSERT INTO tokens (token_id, subject, role, issued_at, expires_at, issued_by) VALUES (?, ?, ?, ?, ?, ?)`,
+    ),
+    find: db.prepare(`SELECT * FROM tokens WHERE token_id = ?`),
+    revoke: db.prepare(`UPDATE tokens SET revoked_at = ?, revoked_by = ? WHERE token_id = ? AND revoked_at IS NULL`),
+    page: db.prepare(`SELECT * FROM tokens WHERE seq > ? AND (? = 1 OR expires_at > ?) ORDER BY seq LIMIT ?`),
+    prune: db.prepare(`DELETE FROM tokens WHERE expires_at < ?`),
+  };
+  return {
+    signingKey: () => (sql.getSetting.get(SIGNING_KEY) as { value: string } | undefined)?.value,
+    claimSigningKey: (handle) => {
+      sql.claimSetting.run(SIGNING_KEY, handle);
+      return (sql.getSetting.get(SIGNING_KEY) as { value: string }).value;
+    },
+    record: (t) => void sql.insert.run(t.tokenId, t.subject, t.role, t.issuedAt.toISOString(), t.expiresAt.toISOString(), t.issuedBy),
+    find: (tokenId) => {
+      const row = sql.find.get(tokenId) as Row | undefined;
+      return row === undefined ? undefined : toRecord(row);
+    },
+    revoke: (tokenId, at, by) => {
+      if (sql.find.get(tokenId) === undefined) return false;
+      sql.revoke.run(at.toISOString(), by, tokenId);
+      return true;
+    },
+    list: ({ limit, after, includeExpired, now }) => {
+      const from = after === undefined ? 0 : Number.parseInt(after, 10);
+      // One extra row says whether another page follows.
+      const rows = sql.page.all(Number.isSafeInteger(from) ? from : 0, includeExpired ? 1 : 0, now.toISOString(), limit + 1) as Row[];
+      const page = rows.slice(0, limit);
+      return {
+        tokens: page.map(toRecord),
+        ...(rows.length > limit ? { next: String(page[page.length - 1]!.seq) } : {}),
+      };
+    },
+    prune: (before) => sql.prune.run(before.toISOString()).changes,
+    close: () => {
+      if (db.open) db.close();
+    },
+  };
+};

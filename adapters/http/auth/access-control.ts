@@ -1,0 +1,159 @@
+import { z } from 'zod';
+import { notFound, unauthorised, validationError } from '../../../domain/errors.ts';
+import { SYSTEM_ACTOR_PREFIX } from '../../../domain/metadata.ts';
+import type { Clock, KeyHandle, OwnedSecureEnvironment, RandomSource } from '../../../domain/ports/index.ts';
+import type { AccessRegistry, TokenRecord } from '../../runtime/index.ts';
+import { importVerificationKey, signJwt, verifyJwt, type JwtSettings } from './jwt.ts';
+import { RoleSchema, type Role } from './role.ts';
+
+export { ROLES, RoleSchema } from './role.ts';
+export type { Role } from './role.ts';
+
+export interface Principal {
+  readonly subject: string;
+  readonly role: Role;
+  /** The token id (`jti`), what `credence token revoke` names. */
+  readonly tokenId: string;
+  readonly expiresAt: Date;
+}
+
+export interface IssuedToken {
+  readonly token: string;
+  readonly tokenId: string;
+  readonly subject: string;
+  readonly role: Role;
+  readonly expiresAt: Date;
+}
+
+/** What is known of an issued token; never the token itself. */
+export interface TokenSummary {
+  readonly tokenId: string;
+  readonly subject: string;
+  readonly role: Role;
+  readonly issuedAt: Date;
+  readonly expiresAt: Date;
+  readonly issuedBy: string;
+  readonly revokedAt?: Date;
+  readonly revokedBy?: string;
+  readonly state: 'active' | 'expired' | 'revoked';
+}
+
+export interface AccessControl {
+  /** The longest lifetime `issue` accepts. */
+  readonly maxTtlSeconds: number;
+  /** Signs a JWT (EdDSA, key in the Secure Environment) and records its id, subject, role and expiry. */
+  issue(args: { subject: string; role: Role; ttlSeconds: number; issuedBy: string }): Promise<IssuedToken>;
+  /** Ends a token before its expiry; later requests with it get 401. Returns false for an unknown id. */
+  revoke(tokenId: string, revokedBy: string): boolean;
+  /** Verifies signature, expiry and revocation; throws CredenceError 'unauthorised' (-> 401) otherwise. */
+  verify(token: string): Promise<Principal>;
+  /** Issued tokens in issue order, a page at a time; expired ones only when asked. */
+  list(args: { limit: number; after?: string; includeExpired?: boolean }): { tokens: TokenSummary[]; next?: string };
+}
+
+/** Who a token names: an id usable as a command's actor id, never one of the engine's reserved system ids. */
+export const TokenSubject = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]*$/, 'letters, digits and . _ : @ - only')
+  .refine((s) => !s.startsWith(SYSTEM_ACTOR_PREFIX), `the ${SYSTEM_ACTOR_PREFIX} prefix is reserved to the engine's own actors`);
+
+export const TokenId = z.string().regex(/^tok_[A-Za-z0-9_-]{22}$/, 'a token id (tok_ and 22 characters)');
+
+export interface AccessControlOptions extends JwtSettings {
+  /** The view of the Secure Environment the signing key belongs to (its own owner, e.g. `credence:access`). */
+  readonly se: OwnedSecureEnvironment;
+  readonly registry: AccessRegistry;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly maxTtlSeconds: number;
+}
+
+/** The signing key: the one kept in access.db if the Secure Environment still has it, else a new one. */
+const signingKey = async (se: OwnedSecureEnvironment, registry: AccessRegistry): Promise<{ handle: KeyHandle; publicKey: Uint8Array; kid: string }> => {
+  const kept = registry.signingKey();
+  if (kept !== undefined) {
+    const described = await se.describe(kept as KeyHandle);
+    return { handle: described.handle, publicKey: described.publicKey!, kid: described.fingerprint };
+  }
+  const created = await se.generate('ed25519', { usage: 'sign' });
+  const winner = registry.claimSigningKey(created);
+  // Another process made one first: use it, leave nothing of ours behind.
+  if (winner !== created) await se.destroy(created);
+  const described = await se.describe(winner as KeyHandle);
+  return { handle: described.handle, publicKey: described.publicKey!, kid: described.fingerprint };
+};
+
+const summary = (r: TokenRecord, now: Date): TokenSummary => ({
+  ...r,
+  role: RoleSchema.parse(r.role),
+  state: r.revokedAt !== undefined ? 'revoked' : r.expiresAt <= now ? 'expired' : 'active',
+});
+
+/** Expired tokens stay listed (with state `expired`) this long, for whoever reviews access after the fact. */
+const PRUNE_AFTER_EXPIRY_MS = 30 * 86_400_000;
+
+const toBase64url = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64url');
+
+/**
+ * API bearer tokens (issue 12): JWTs signed with Ed25519 inside the Secure Environment, verified with `jose`, each
+ * recorded (id, subject, role, expiry, issuer) in access.db so it can be listed and revoked. The token string is
+ * returned once, to the caller of `issue`, and kept nowhere.
+ */
+export const createAccessControl = async (options: AccessControlOptions): Promise<AccessControl> => {
+  const { se, registry, clock, random } = options;
+  const key = await signingKey(se, registry);
+  // Records of tokens long expired refuse nothing their expiry does not already refuse: forget them.
+  registry.prune(new Date(clock.now().getTime() - PRUNE_AFTER_EXPIRY_MS));
+  const settings: JwtSettings = { issuer: options.issuer, audience: options.audience };
+  const verifier = await importVerificationKey(key.publicKey);
+  return {
+    maxTtlSeconds: options.maxTtlSeconds,
+    async issue({ subject, role, ttlSeconds, issuedBy }) {
+      const parsed = z
+        .strictObject({
+          subject: TokenSubject,
+          role: RoleSchema,
+          ttlSeconds: z.number().int().min(1).max(options.maxTtlSeconds),
+          issuedBy: z.string().min(1).max(200),
+        })
+        .safeParse({ subject, role, ttlSeconds, issuedBy });
+      if (!parsed.success) throw validationError(parsed.error.issues.map((i) => ({ path: i.path.join('.'), rule: i.code, message: i.message })), 'token request');
+      const issuedAt = clock.now();
+      const iat = Math.floor(issuedAt.getTime() / 1000);
+      const exp = iat + ttlSeconds;
+      const tokenId = `tok_${toBase64url(random(16))}`;
+      const token = await signJwt(
+        { kid: key.kid, sign: (input) => se.sign(key.handle, input) },
+        { ...settings, claims: { sub: subject, role, jti: tokenId, iat, exp } },
+      );
+      const expiresAt = new Date(exp * 1000);
+      registry.record({ tokenId, subject, role, issuedAt: new Date(iat * 1000), expiresAt, issuedBy });
+      return { token, tokenId, subject, role, expiresAt };
+    },
+    revoke(tokenId, revokedBy) {
+      if (!TokenId.safeParse(tokenId).success) return false;
+      return registry.revoke(tokenId, clock.now(), revokedBy);
+    },
+    async verify(token) {
+      const claims = await verifyJwt(token, verifier, { ...settings, now: clock.now() });
+      const record = registry.find(claims.jti);
+      if (record === undefined) throw unauthorised('bearer token', 'unknown token');
+      if (record.revokedAt !== undefined) throw unauthorised('bearer token', 'revoked');
+      // Defence in depth: a token is only good for what was recorded when it was issued.
+      if (record.subject !== claims.sub || record.role !== claims.role) throw unauthorised('bearer token', 'does not match its record');
+      return { subject: claims.sub, role: claims.role, tokenId: claims.jti, expiresAt: new Date(claims.exp * 1000) };
+    },
+    list({ limit, after, includeExpired = false }) {
+      const now = clock.now();
+      const page = registry.list({ limit, ...(after !== undefined ? { after } : {}), includeExpired, now });
+      return { tokens: page.tokens.map((r) => summary(r, now)), ...(page.next !== undefined ? { next: page.next } : {}) };
+    },
+  };
+};
+
+/** `DELETE /v1/tokens/:id` and `credence token revoke`: revokes, or a `not_found` problem. */
+export const revokeOrThrow = (access: AccessControl, tokenId: string, revokedBy: string): void => {
+  if (!access.revoke(tokenId, revokedBy)) throw notFound(tokenId, 'token');
+};

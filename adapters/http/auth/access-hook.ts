@@ -1,0 +1,67 @@
+import type { FastifyRequest } from 'fastify';
+import { isCredenceError } from '../../../domain/errors.ts';
+import type { App, RouteAccess } from '../context.ts';
+import { forbidden, unauthenticated, type HttpProblem } from '../problems.ts';
+import type { AccessControl } from './access-control.ts';
+import { ROLES } from './role.ts';
+
+const describeAccess = (access: unknown): string | undefined => {
+  if (access === 'public' || access === 'device') return undefined;
+  if (!Array.isArray(access) || access.length === 0) return 'must be a non-empty list of roles, public or device';
+  const unknown = access.filter((r) => !(ROLES as readonly unknown[]).includes(r));
+  return unknown.length > 0 ? `names unknown roles: ${unknown.join(', ')}` : undefined;
+};
+
+const bearerToken = (header: string | undefined): string | undefined => {
+  if (header === undefined) return undefined;
+  // RFC 6750 §2.1: the scheme is case-insensitive; one space, then the token.
+  const match = /^bearer +(\S+)\s*$/i.exec(header);
+  return match?.[1] ?? '';
+};
+
+/**
+ * Every route says who may call it (`config.access`); a route without it stops the server from starting, so no route
+ * is open by omission. Authentication runs on request, before the rate limit (which keys on the principal it finds)
+ * and before the body is read; a refusal is raised just before parsing, so a caller without a valid token never has
+ * a body parsed. Missing, malformed, expired, forged, unknown or revoked token: 401; a valid token of a role the
+ * route does not allow: 403.
+ */
+export const installAccessHook = (app: App, access: AccessControl, options: { readonly publicPrefixes: readonly string[] }): void => {
+  app.decorateRequest('principal', undefined);
+  const refusals = new WeakMap<FastifyRequest, HttpProblem>();
+
+  app.addHook('onRoute', (route) => {
+    const config = (route.config ?? {}) as { access?: RouteAccess };
+    if (config.access === undefined && options.publicPrefixes.some((p) => route.url.startsWith(p))) {
+      // Routes of the documentation plugin (swagger-ui's static files): public by nature.
+      route.config = { ...route.config, access: 'public' };
+      return;
+    }
+    const problem = config.access === undefined ? 'has no config.access' : describeAccess(config.access);
+    if (problem !== undefined) throw new Error(`route ${String(route.method)} ${route.url} ${problem}`);
+  });
+
+  app.addHook('onRequest', async (request) => {
+    const allowed = request.routeOptions.config.access;
+    if (allowed === undefined || allowed === 'public' || allowed === 'device') return;
+    const token = bearerToken(request.headers.authorization);
+    if (token === undefined || token === '') {
+      refusals.set(request, unauthenticated(token === undefined ? 'missing' : 'malformed'));
+      return;
+    }
+    try {
+      request.principal = await access.verify(token);
+    } catch (error) {
+      if (!isCredenceError(error, 'unauthorised') || error.problem.code !== 'unauthorised') throw error;
+      refusals.set(request, unauthenticated(error.problem.reason));
+      return;
+    }
+    if (!allowed.includes(request.principal.role)) refusals.set(request, forbidden(request.principal.role, allowed));
+  });
+
+  app.addHook('preParsing', async (request, _reply, payload) => {
+    const refusal = refusals.get(request);
+    if (refusal !== undefined) throw refusal;
+    return payload;
+  });
+};

@@ -1,0 +1,90 @@
+import { errors, importJWK, jwtVerify, type CryptoKey } from 'jose';
+import { z } from 'zod';
+import { unauthorised } from '../../../domain/errors.ts';
+import { ROLES } from './role.ts';
+
+/** `iss` and `aud` every token carries and every verification checks. */
+export interface JwtSettings {
+  readonly issuer: string;
+  readonly audience: string;
+}
+
+export interface JwtClaims {
+  readonly sub: string;
+  readonly role: (typeof ROLES)[number];
+  readonly jti: string;
+  readonly iat: number;
+  readonly exp: number;
+}
+
+/** A signer whose key never leaves the Secure Environment: it signs the JWS signing input (RFC 7515 §5.1). */
+export interface JwsSigner {
+  readonly kid: string;
+  sign(input: Uint8Array): Promise<Uint8Array>;
+}
+
+const b64u = (bytes: Uint8Array | string): string => Buffer.from(bytes).toString('base64url');
+
+/**
+ * A compact JWS (RFC 7515 §7.1) over the claims, EdDSA with Ed25519 (RFC 8037 §3.1). Built here rather than with
+ * jose's SignJWT because the private key is a Secure Environment handle: jose would need the key bytes.
+ */
+export const signJwt = async (signer: JwsSigner, args: JwtSettings & { readonly claims: JwtClaims }): Promise<string> => {
+  const header = b64u(JSON.stringify({ alg: 'EdDSA', typ: 'JWT', kid: signer.kid }));
+  const payload = b64u(JSON.stringify({ iss: args.issuer, aud: args.audience, ...args.claims }));
+  const input = `${header}.${payload}`;
+  const signature = await signer.sign(new TextEncoder().encode(input));
+  return `${input}.${b64u(signature)}`;
+};
+
+/** The verification key of an Ed25519 public key (32 bytes), for `verifyJwt`. */
+export const importVerificationKey = async (publicKey: Uint8Array): Promise<CryptoKey> =>
+  (await importJWK({ kty: 'OKP', crv: 'Ed25519', x: b64u(publicKey) }, 'EdDSA')) as CryptoKey;
+
+/** Far above any token we issue (a few hundred characters): a longer header is refused before any parsing. */
+export const MAX_TOKEN_CHARS = 2_048;
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+/** Small: issuer and verifier share a clock, this only absorbs rounding to whole seconds. */
+const CLOCK_TOLERANCE_SECONDS = 5;
+
+const Claims = z.object({
+  sub: z.string().min(1).max(128),
+  role: z.enum(ROLES),
+  jti: z.string().regex(/^tok_[A-Za-z0-9_-]{22}$/),
+  iat: z.number().int(),
+  exp: z.number().int(),
+});
+
+/** Why a token was refused, in words safe to return: never the token or its claims. */
+const reasonOf = (error: unknown): string => {
+  if (error instanceof errors.JWTExpired) return 'expired';
+  if (error instanceof errors.JWSSignatureVerificationFailed) return 'bad signature';
+  if (error instanceof errors.JOSEAlgNotAllowed) return 'algorithm not allowed';
+  if (error instanceof errors.JWTClaimValidationFailed) return `claim ${error.claim} ${error.reason === 'check_failed' ? 'does not match' : 'missing or invalid'}`;
+  return 'malformed';
+};
+
+/**
+ * The claims of a token this service issued and that is still within its lifetime: signature (EdDSA only), `typ`,
+ * `iss`, `aud`, `exp`, `iat` and `jti` checked by jose, our claim types by zod. Throws `unauthorised` otherwise.
+ */
+export const verifyJwt = async (token: string, key: CryptoKey, args: JwtSettings & { readonly now: Date }): Promise<JwtClaims> => {
+  if (typeof token !== 'string' || token.length > MAX_TOKEN_CHARS || !COMPACT_JWS.test(token)) throw unauthorised('bearer token', 'malformed');
+  let payload: unknown;
+  try {
+    ({ payload } = await jwtVerify(token, key, {
+      algorithms: ['EdDSA'],
+      typ: 'JWT',
+      issuer: args.issuer,
+      audience: args.audience,
+      requiredClaims: ['exp', 'iat', 'jti', 'sub'],
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      currentDate: args.now,
+    }));
+  } catch (error) {
+    throw unauthorised('bearer token', reasonOf(error));
+  }
+  const claims = Claims.safeParse(payload);
+  if (!claims.success) throw unauthorised('bearer token', 'claims of the wrong shape');
+  return claims.data;
+};

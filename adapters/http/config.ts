@@ -1,0 +1,222 @@
+import { readFileSync, statSync } from 'node:fs';
+import { z } from 'zod';
+import { validationError, type FieldIssue } from '../../domain/errors.ts';
+import { assertJsonWithin, MAX_CONNECTION_STRING_CHARS } from '../../domain/json-limits.ts';
+import type { RequestSigningPolicy } from '../../domain/signing/index.ts';
+import { readSigningPolicyFile, StoreConnectionString } from '../runtime/index.ts';
+
+/**
+ * The configuration of `credence serve`: defaults, then an optional JSON file, then the environment, then flags
+ * (later wins). Each source is parsed on its own first, so an error names the field and where it came from.
+ */
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const MIB = 1024 * 1024;
+
+/** Bounds of the service (SER-001). Every one can be set small, so tests can reach it. */
+export const ServiceLimitsConfig = z.strictObject({
+  /** Largest request body; more is 413 before it is parsed. */
+  bodyLimitBytes: int(1, 64 * MIB).default(MIB),
+  /** Nesting and value count of a JSON body (domain/json-limits.ts), checked before any schema. */
+  jsonMaxDepth: int(1, 64).default(16),
+  jsonMaxValues: int(1, 1_000_000).default(4_096),
+  maxSseStreamsPerPrincipal: int(1, 10_000).default(4),
+  sseHeartbeatMs: int(10, 3_600_000).default(15_000),
+  sseHighWaterBytes: int(1, 256 * MIB).default(MIB),
+  sseStallMs: int(1, 3_600_000).default(10_000),
+  readyMaxLagEvents: int(0, Number.MAX_SAFE_INTEGER).default(1_000),
+  /** Requests per window for one authenticated subject, and for one source address without a token. */
+  rateLimitPerPrincipal: int(1, 10_000_000).default(6_000),
+  rateLimitPerAddress: int(1, 10_000_000).default(1_200),
+  rateLimitWindowMs: int(1, 86_400_000).default(60_000),
+  /** Load shedding (503 with Retry-After) beyond these; 0 turns a check off. */
+  maxEventLoopDelayMs: int(0, 600_000).default(1_000),
+  maxHeapUsedBytes: int(0, Number.MAX_SAFE_INTEGER).default(0),
+  maxRssBytes: int(0, Number.MAX_SAFE_INTEGER).default(0),
+  pressureSampleIntervalMs: int(10, 60_000).default(1_000),
+  retryAfterSeconds: int(1, 3_600).default(10),
+  /** Socket inactivity (longer than the SSE heartbeat), whole-request receipt (slow clients), idle keep-alive. */
+  connectionTimeoutMs: int(0, 3_600_000).default(60_000),
+  requestTimeoutMs: int(0, 3_600_000).default(30_000),
+  keepAliveTimeoutMs: int(1, 3_600_000).default(5_000),
+});
+export type ServiceLimitsConfig = z.infer<typeof ServiceLimitsConfig>;
+
+export const TokenConfig = z.strictObject({
+  /** `iss` and `aud` of the API's bearer tokens. */
+  issuer: z.string().min(1).max(200).default('credence'),
+  audience: z.string().min(1).max(200).default('credence-api'),
+  /** The longest lifetime a token can be issued with (default 90 days). */
+  maxTtlSeconds: int(1, 10 * 365 * 86_400).default(90 * 86_400),
+});
+export type TokenConfig = z.infer<typeof TokenConfig>;
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const ServiceConfig = z.strictObject({
+  host: z.string().min(1).max(255).default('127.0.0.1'),
+  port: int(0, 65_535).default(8080),
+  /** The data folder: embedded store, read models, Secure Environment, access.db. */
+  data: z.string().min(1).max(4_096).default('./data'),
+  /** EventStoreDB/KurrentDB connection string (`esdb://…`, `kurrentdb://…`); the embedded store when absent. */
+  store: z
+    .string()
+    .min(1)
+    .max(MAX_CONNECTION_STRING_CHARS)
+    // Checked here so a bad one is refused before anything opens; the messages never repeat it (credentials).
+    .superRefine((value, context) => {
+      const parsed = StoreConnectionString.safeParse(value);
+      if (!parsed.success) for (const issue of parsed.error.issues) context.addIssue({ code: 'custom', message: issue.message });
+    })
+    .optional(),
+  logLevel: z.enum(LOG_LEVELS).default('info'),
+  /**
+   * A JSON file with the deployment's request-signing policy (SER-016): which commands POST /v1/commands accepts only
+   * signed, and the keys of the actors who sign. Without it no command needs a signature, and one attached is
+   * recorded unverified (`signed` in the audit trail).
+   */
+  signing: z.string().min(1).max(4_096).optional(),
+  /** How often the expiry scheduler and pseudonym rotation run. */
+  tickMs: int(10, 3_600_000).default(1_000),
+  limits: ServiceLimitsConfig.default(ServiceLimitsConfig.parse({})),
+  tokens: TokenConfig.default(TokenConfig.parse({})),
+});
+export type ServiceConfig = z.infer<typeof ServiceConfig>;
+export type ServiceConfigInput = z.input<typeof ServiceConfig>;
+
+/** Environment variables and the field each sets (the first one set wins: CREDENCE_PORT over PORT). */
+export const CONFIG_ENV = {
+  CREDENCE_PORT: 'port',
+  PORT: 'port',
+  CREDENCE_HOST: 'host',
+  CREDENCE_DATA: 'data',
+  CREDENCE_STORE: 'store',
+  CREDENCE_LOG_LEVEL: 'logLevel',
+  CREDENCE_TICK_MS: 'tickMs',
+  CREDENCE_SIGNING: 'signing',
+} as const satisfies Record<string, keyof ServiceConfig>;
+
+const MAX_CONFIG_FILE_BYTES = 64 * 1024;
+
+const checkSigningPolicy = (file: string, context: z.RefinementCtx): void => {
+  const read = readSigningPolicyFile(file);
+  if (!read.ok) for (const problem of read.problems) context.addIssue({ code: 'custom', message: problem });
+};
+
+/** What each source may set: the same fields, all optional, nothing else. */
+const Partial = z.strictObject({
+  ...ServiceConfig.shape,
+  host: ServiceConfig.shape.host.unwrap().optional(),
+  port: ServiceConfig.shape.port.unwrap().optional(),
+  data: ServiceConfig.shape.data.unwrap().optional(),
+  logLevel: ServiceConfig.shape.logLevel.unwrap().optional(),
+  tickMs: ServiceConfig.shape.tickMs.unwrap().optional(),
+  // Read where it is named, so a bad policy is refused naming its source (`flag --signing`, `env CREDENCE_SIGNING`).
+  signing: ServiceConfig.shape.signing.unwrap().superRefine(checkSigningPolicy).optional(),
+  limits: ServiceLimitsConfig.partial().optional(),
+  tokens: TokenConfig.partial().optional(),
+});
+type PartialConfig = z.infer<typeof Partial>;
+
+const issuesOf = (error: z.ZodError, where: (path: string) => string): FieldIssue[] =>
+  error.issues.flatMap((i): FieldIssue[] => {
+    const path = i.path.map(String).join('.');
+    // One issue per unknown key, so each is named.
+    if (i.code === 'unrecognized_keys') {
+      return i.keys.map((k) => ({ path: where(path ? `${path}.${k}` : k), rule: i.code, message: 'unknown setting' }));
+    }
+    return [{ path: where(path), rule: i.code, message: i.message }];
+  });
+
+const parseSource = (input: unknown, where: (path: string) => string): PartialConfig => {
+  const parsed = Partial.safeParse(input);
+  if (!parsed.success) throw validationError(issuesOf(parsed.error, where), 'service configuration');
+  return parsed.data;
+};
+
+const defined = (o: Record<string, unknown>): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+
+const readConfigFile = (file: string): unknown => {
+  const where = `file ${file}`;
+  let text: string;
+  try {
+    if (statSync(file).size > MAX_CONFIG_FILE_BYTES) throw validationError([{ path: where, rule: 'max_bytes', message: `larger than ${MAX_CONFIG_FILE_BYTES} bytes` }], 'service configuration');
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if (error instanceof Error && error.name === 'CredenceError') throw error;
+    throw validationError([{ path: where, rule: 'readable', message: 'cannot be read' }], 'service configuration');
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw validationError([{ path: where, rule: 'json', message: 'is not valid JSON' }], 'service configuration');
+  }
+  assertJsonWithin(value, 'service configuration file');
+  return value;
+};
+
+export interface ConfigSources {
+  /**
+   * Command-line options by field name (`host`, `port`, `data`, `store`, `logLevel`, `tickMs`, `signing`;
+   * undefined = not given); other keys (the command's own options) are ignored.
+   */
+  readonly flags?: Readonly<Record<string, unknown>>;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** A JSON file with any of the fields, `limits` and `tokens` included. */
+  readonly file?: string;
+}
+
+const FLAG_FIELDS = ['host', 'port', 'data', 'store', 'logLevel', 'tickMs', 'signing'] as const;
+const FLAG_NAMES: Record<string, string> = { logLevel: '--log-level', tickMs: '--tick-ms' };
+
+/**
+ * The service configuration from its sources; a `validation` CredenceError whose issues name the source and the
+ * field (`env PORT`, `flag --port`, `file ./credence.json: limits.bodyLimitBytes`).
+ */
+export const loadServiceConfig = (sources: ConfigSources = {}): ServiceConfig => {
+  const fromFile = sources.file === undefined ? {} : parseSource(readConfigFile(sources.file), (p) => `file ${sources.file}: ${p || '(root)'}`);
+  const env = sources.env ?? {};
+  const envInput: Record<string, unknown> = {};
+  const envNames: Record<string, string> = {};
+  for (const [name, field] of Object.entries(CONFIG_ENV)) {
+    const value = env[name];
+    if (value === undefined || value === '' || envInput[field] !== undefined) continue;
+    envInput[field] = value;
+    envNames[field] = name;
+  }
+  const fromEnv = parseSource(envInput, (p) => `env ${envNames[p.split('.')[0]!] ?? p}`);
+  // A command's other options (--json, --config, ...) are not settings: only the settings' own flags are read.
+  const flags = Object.fromEntries(FLAG_FIELDS.map((field) => [field, sources.flags?.[field]]));
+  const fromFlags = parseSource(defined(flags), (p) => `flag ${FLAG_NAMES[p] ?? `--${p}`}`);
+  const merged = {
+    ...fromFile,
+    ...defined(fromEnv),
+    ...defined(fromFlags),
+    limits: { ...fromFile.limits, ...fromEnv.limits, ...fromFlags.limits },
+    tokens: { ...fromFile.tokens, ...fromEnv.tokens, ...fromFlags.tokens },
+  };
+  const parsed = ServiceConfig.safeParse(merged);
+  if (!parsed.success) throw validationError(issuesOf(parsed.error, (p) => p), 'service configuration');
+  return parsed.data;
+};
+
+/** A complete configuration from a partial one (tests, the demo): defaults for everything left out. */
+export const serviceConfig = (input: ServiceConfigInput = {}): ServiceConfig => {
+  const parsed = ServiceConfig.safeParse(input);
+  if (!parsed.success) throw validationError(issuesOf(parsed.error, (p) => p), 'service configuration');
+  return parsed.data;
+};
+
+/**
+ * The request-signing policy of `config.signing`, read when the service starts (the file may have changed since the
+ * configuration was loaded); a `validation` error naming the field and each problem when it is unusable.
+ */
+export const signingPolicyOf = (config: ServiceConfig): RequestSigningPolicy | undefined => {
+  if (config.signing === undefined) return undefined;
+  const read = readSigningPolicyFile(config.signing);
+  if (read.ok) return read.policy;
+  const issues = read.problems.map((message) => ({ path: 'signing', rule: 'signing_policy', message }));
+  throw validationError(issues, 'service configuration');
+};

@@ -1,0 +1,53 @@
+import type { FastifyInstance, FastifyBaseLogger, RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Credence, LiveRuntime } from '../runtime/index.ts';
+import type { AccessControl, Principal, Role } from './auth/access-control.ts';
+import type { ServiceMetrics } from './metrics.ts';
+
+export type { Principal, Role };
+
+/** The Fastify instance every route module registers on: zod schemas validate, serialise and document each route. */
+export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
+
+/**
+ * Who may call a route: a list of roles (a bearer token of one of them), `public` (no token: health, OpenAPI,
+ * docs), or `device` (no bearer token: devices authenticate inside the provisioning and association protocols).
+ */
+export type RouteAccess = readonly Role[] | 'public' | 'device';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Required on every route; the access hook refuses to start a server with a route that lacks it. */
+    access?: RouteAccess;
+  }
+  interface FastifyRequest {
+    /** The authenticated caller of a role-protected route (undefined on `public` and `device` routes). */
+    principal?: Principal;
+  }
+}
+
+/** Bounds of the service (SER-001), from the configuration. */
+export interface ServiceLimits {
+  readonly bodyLimitBytes: number;
+  readonly maxSseStreamsPerPrincipal: number;
+  readonly sseHeartbeatMs: number;
+  /** Bytes queued on one SSE socket beyond which the stream pauses; a client still behind after `sseStallMs` is dropped. */
+  readonly sseHighWaterBytes: number;
+  readonly sseStallMs: number;
+  /** /readyz fails when a live projection is more than this many events behind. */
+  readonly readyMaxLagEvents: number;
+}
+
+/** Everything a route module needs, built once by `startService` (adapters/http/start.ts). */
+export interface ServiceContext {
+  readonly credence: Credence;
+  readonly live: LiveRuntime;
+  readonly access: AccessControl;
+  readonly metrics: ServiceMetrics;
+  readonly limits: ServiceLimits;
+  /** Aborted when graceful shutdown begins: long-lived responses (SSE) end with a retry hint. */
+  readonly shutdown: AbortSignal;
+}
+
+/** A route module: registers its routes, each with `config.access` and zod schemas for params, query, body, responses. */
+export type RouteModule = (app: App, context: ServiceContext) => void | Promise<void>;

@@ -1,0 +1,107 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ComponentStatus } from '../runtime/index.ts';
+
+export interface ServiceMetrics {
+  commandDecided(type: string, outcome: 'accepted' | 'refused' | 'replayed', seconds: number): void;
+  requestRefused(status: number, route: string): void;
+  rateLimited(route: string): void;
+  sseClientOpened(role: string): void;
+  sseClientClosed(role: string, reason: 'client' | 'slow' | 'shutdown' | 'error'): void;
+  sseEventsDelivered(count: number): void;
+  /** Prometheus text exposition format. */
+  render(): Promise<string>;
+  /** The Content-Type of `render()`'s output. */
+  readonly contentType: string;
+}
+
+export interface MetricsSources {
+  /** Per-component lag, read on each scrape (the live runtime's `status()`). */
+  readonly components?: () => Promise<readonly ComponentStatus[]>;
+}
+
+/**
+ * The service's metrics in a registry of its own (two services in one process, as in tests, never share counters).
+ * Lag is collected when scraped, so nothing polls between scrapes. Label values are bounded sets: command types
+ * of the catalog, route patterns (never raw URLs), roles, statuses.
+ */
+export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetrics => {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'credence_' });
+  const commands = new Counter({
+    name: 'credence_commands_total',
+    help: 'Commands decided, by type and outcome',
+    labelNames: ['type', 'outcome'] as const,
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'credence_command_duration_seconds',
+    help: 'Time to decide and record a command',
+    labelNames: ['type'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const refused = new Counter({
+    name: 'credence_http_refused_total',
+    help: 'Requests answered with a 4xx or 5xx status, by status and route',
+    labelNames: ['status', 'route'] as const,
+    registers: [registry],
+  });
+  const limited = new Counter({
+    name: 'credence_http_rate_limited_total',
+    help: 'Requests refused by the rate limit (429), by route',
+    labelNames: ['route'] as const,
+    registers: [registry],
+  });
+  const sseClients = new Gauge({
+    name: 'credence_sse_clients',
+    help: 'Open server-sent event streams, by role',
+    labelNames: ['role'] as const,
+    registers: [registry],
+  });
+  const sseClosed = new Counter({
+    name: 'credence_sse_closed_total',
+    help: 'Server-sent event streams ended, by role and reason',
+    labelNames: ['role', 'reason'] as const,
+    registers: [registry],
+  });
+  const sseEvents = new Counter({ name: 'credence_sse_events_total', help: 'Events delivered over server-sent event streams', registers: [registry] });
+  const components = sources.components;
+  new Gauge({
+    name: 'credence_projection_lag_events',
+    help: 'Events between the head of the store and what each live component has handled',
+    labelNames: ['component'] as const,
+    registers: [registry],
+    async collect() {
+      if (components === undefined) return;
+      this.reset();
+      for (const c of await components()) this.set({ component: c.name }, c.eventsBehind);
+    },
+  });
+  new Gauge({
+    name: 'credence_projection_lag_seconds',
+    help: 'Age of the oldest event a live component has not handled yet',
+    labelNames: ['component'] as const,
+    registers: [registry],
+    async collect() {
+      if (components === undefined) return;
+      this.reset();
+      for (const c of await components()) this.set({ component: c.name }, c.secondsBehind);
+    },
+  });
+  return {
+    commandDecided(type, outcome, seconds) {
+      commands.inc({ type, outcome });
+      latency.observe({ type }, seconds);
+    },
+    requestRefused: (status, route) => refused.inc({ status: String(status), route }),
+    rateLimited: (route) => limited.inc({ route }),
+    sseClientOpened: (role) => sseClients.inc({ role }),
+    sseClientClosed(role, reason) {
+      sseClients.dec({ role });
+      sseClosed.inc({ role, reason });
+    },
+    sseEventsDelivered: (count) => sseEvents.inc(count),
+    render: () => registry.metrics(),
+    contentType: registry.contentType,
+  };
+};

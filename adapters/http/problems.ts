@@ -1,0 +1,181 @@
+import { STATUS_CODES } from 'node:http';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { CredenceError, type FieldIssue, type Problem } from '../../domain/errors.ts';
+
+/**
+ * RFC 9457 problem details for every refusal of the API. Route handlers throw a CredenceError (or let their zod
+ * schemas fail); this module turns it into `application/problem+json` with the status below. `detail` is the
+ * error's message, which never carries secrets (domain/errors.ts); errors of unknown origin get a generic detail.
+ *
+ * | code / cause                           | status | extensions                                    |
+ * | validation, schema failure, bad JSON   | 400    | errors: [{ path, rule, message }] every field |
+ * | no / expired / forged / revoked token  | 401    | WWW-Authenticate: Bearer                      |
+ * | unauthorised (authenticated, refused)  | 403    | reason                                        |
+ * | not_found, unknown route               | 404    | streamId                                      |
+ * | illegal_transition                     | 409    | streamId, state, attempted, allowed, rule     |
+ * | concurrency_conflict                   | 409    | streamId, expected, actual                    |
+ * | body too large                         | 413    |                                               |
+ * | unsupported content type               | 415    |                                               |
+ * | bad_signature (request signature)      | 422    | reason                                        |
+ * | protocol (device protocols)            | 422    | step, reason                                  |
+ * | rate limited                           | 429    | Retry-After                                   |
+ * | broken_history                         | 500    | streamId, position                            |
+ * | overloaded, not ready, shutting down   | 503    | Retry-After                                   |
+ *
+ * bad_signature is 422, not 401: the bearer token was good; what failed is a signature inside the body (SER-016),
+ * and a 401 would tell the client to fetch a new token. Schema paths name the request part: `body.data.nodeId`,
+ * `query.limit`, `params.kind`; a CredenceError thrown by a handler keeps its own paths.
+ */
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+export const PROBLEM_TYPE_BASE = 'https://credence.dev/problems/';
+
+export const ProblemSchema = z
+  .looseObject({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().optional(),
+    instance: z.string().optional(),
+    errors: z.array(z.object({ path: z.string(), rule: z.string(), message: z.string() })).optional(),
+  })
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details (application/problem+json)' });
+export type ProblemDocument = z.infer<typeof ProblemSchema>;
+
+/** A refusal the HTTP layer itself decides (authentication, limits, readiness), carried to the error handler. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    detail: string,
+    readonly extensions: Readonly<Record<string, unknown>> = {},
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(detail);
+    this.name = 'HttpProblem';
+  }
+}
+
+export const unauthenticated = (reason: string): HttpProblem =>
+  new HttpProblem(401, 'unauthenticated', `a valid bearer token is required: ${reason}`, { reason }, {
+    'www-authenticate': reason === 'missing' ? 'Bearer realm="credence"' : 'Bearer realm="credence", error="invalid_token"',
+  });
+
+export const forbidden = (role: string, allowed: readonly string[]): HttpProblem =>
+  new HttpProblem(403, 'forbidden', `role ${role} may not call this route (allowed: ${allowed.join(', ')})`, { role, allowed });
+
+export const overloaded = (retryAfterSeconds: number, reason: string): HttpProblem =>
+  new HttpProblem(503, 'overloaded', `the service is overloaded (${reason}); retry later`, { reason }, { 'retry-after': String(retryAfterSeconds) });
+
+export const rateLimited = (retryAfterSeconds: number): HttpProblem =>
+  new HttpProblem(429, 'rate_limited', `too many requests; retry in ${retryAfterSeconds} s`, {}, { 'retry-after': String(retryAfterSeconds) });
+
+const STATUS_OF: Record<Problem['code'], number> = {
+  validation: 400,
+  unauthorised: 403,
+  not_found: 404,
+  illegal_transition: 409,
+  concurrency_conflict: 409,
+  bad_signature: 422,
+  protocol: 422,
+  broken_history: 500,
+};
+
+const TITLE_OF: Record<string, string> = {
+  validation: 'Invalid request',
+  unauthenticated: 'Authentication required',
+  forbidden: 'Forbidden',
+  unauthorised: 'Forbidden',
+  not_found: 'Not found',
+  illegal_transition: 'Illegal transition',
+  concurrency_conflict: 'Conflict',
+  bad_signature: 'Bad request signature',
+  protocol: 'Protocol error',
+  broken_history: 'Broken history',
+  payload_too_large: 'Payload too large',
+  unsupported_media_type: 'Unsupported media type',
+  rate_limited: 'Too many requests',
+  overloaded: 'Service unavailable',
+  not_ready: 'Not ready',
+  internal: 'Internal error',
+};
+
+interface Mapped {
+  readonly status: number;
+  readonly code: string;
+  readonly detail: string;
+  readonly extensions?: Readonly<Record<string, unknown>>;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+const fromCredenceError = (problem: Problem): Mapped => {
+  const { code, message, ...rest } = problem;
+  if (problem.code === 'validation') return { status: 400, code, detail: message, extensions: { errors: problem.issues } };
+  // `actor` of an unauthorised problem is the caller's own id; the rest are identifiers, states and rule names.
+  return { status: STATUS_OF[code], code, detail: message, extensions: rest };
+};
+
+const PART: Record<string, string> = { body: 'body', querystring: 'query', params: 'params', headers: 'headers' };
+
+/** Fastify's schema errors (zod issues, through fastify-type-provider-zod) as field issues naming the request part. */
+const schemaIssues = (error: FastifyError): FieldIssue[] => {
+  const part = PART[(error as { validationContext?: string }).validationContext ?? 'body'] ?? 'body';
+  return (error.validation ?? []).flatMap((v) => {
+    const segments = v.instancePath.split('/').filter((s) => s.length > 0);
+    const path = [part, ...segments].join('.');
+    const keys = (v.params as { keys?: unknown }).keys;
+    if (v.keyword === 'unrecognized_keys' && Array.isArray(keys)) {
+      return keys.map((k) => ({ path: `${path}.${String(k).slice(0, 64)}`, rule: 'unrecognized_key', message: 'not allowed here' }));
+    }
+    return [{ path, rule: v.keyword, message: v.message ?? 'invalid' }];
+  });
+};
+
+const FASTIFY_CODES: Record<string, Omit<Mapped, 'extensions'>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'payload_too_large', detail: 'the request body is larger than the service accepts' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type', detail: 'send application/json' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'validation', detail: 'the Content-Length does not match the body' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'validation', detail: 'the JSON body is empty' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'validation', detail: 'the body is not valid JSON' },
+};
+
+/** The status, code and details of any error a request can end with. */
+export const mapError = (error: unknown): Mapped => {
+  if (error instanceof HttpProblem) return { status: error.status, code: error.code, detail: error.message, extensions: error.extensions, headers: error.headers };
+  if (error instanceof CredenceError) return fromCredenceError(error.problem);
+  const e = error as Partial<FastifyError> & { statusCode?: number };
+  if (hasZodFastifySchemaValidationErrors(error) || (Array.isArray(e.validation) && e.validation.length > 0)) {
+    const errors = schemaIssues(error as FastifyError);
+    return { status: 400, code: 'validation', detail: `invalid request: ${errors.map((i) => `${i.path}: ${i.message}`).join('; ')}`, extensions: { errors } };
+  }
+  const known = e.code !== undefined ? FASTIFY_CODES[e.code] : undefined;
+  if (known !== undefined) {
+    const errors: FieldIssue[] = known.code === 'validation' ? [{ path: 'body', rule: 'json', message: known.detail }] : [];
+    return { ...known, ...(errors.length > 0 ? { extensions: { errors } } : {}) };
+  }
+  if (e.code === 'FST_UNDER_PRESSURE') return { status: 503, code: 'overloaded', detail: 'the service is overloaded; retry later' };
+  if (isResponseSerializationError(error as never)) return { status: 500, code: 'internal', detail: 'the response did not match its schema' };
+  // Other client errors raised by Fastify or its plugins: keep the status, never the message (it may quote input).
+  const status = typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 600 ? e.statusCode : 500;
+  return { status, code: status >= 500 ? 'internal' : `http_${status}`, detail: STATUS_CODES[status] ?? 'error' };
+};
+
+export const problemDocument = (mapped: Mapped, request: FastifyRequest): ProblemDocument => ({
+  type: `${PROBLEM_TYPE_BASE}${mapped.code}`,
+  title: TITLE_OF[mapped.code] ?? STATUS_CODES[mapped.status] ?? 'Error',
+  status: mapped.status,
+  detail: mapped.detail,
+  // The path only: a query string may carry identifiers the caller chose, never needed to locate the refusal.
+  instance: request.url.split('?')[0]!.slice(0, 512),
+  ...mapped.extensions,
+  requestId: request.id,
+});
+
+/** Sends `error` as problem+json; returns the status sent. */
+export const sendProblem = (reply: FastifyReply, request: FastifyRequest, error: unknown): FastifyReply => {
+  const mapped = mapError(error);
+  for (const [name, value] of Object.entries(mapped.headers ?? {})) reply.header(name, value);
+  return reply.code(mapped.status).type(PROBLEM_CONTENT_TYPE).send(problemDocument(mapped, request));
+};

@@ -1,0 +1,61 @@
+import rateLimit, { normalizeIP } from '@fastify/rate-limit';
+import underPressure from '@fastify/under-pressure';
+import type { FastifyRequest } from 'fastify';
+import { jsonLimitIssue } from '../../domain/json-limits.ts';
+import { validationError } from '../../domain/errors.ts';
+import type { ServiceLimitsConfig } from './config.ts';
+import type { App } from './context.ts';
+import type { ServiceMetrics } from './metrics.ts';
+import { overloaded, rateLimited } from './problems.ts';
+
+/** Probes answer even under load, or an orchestrator would restart a service that is only busy. */
+export const SHED_EXEMPT = new Set(['/healthz', '/readyz', '/metrics']);
+
+const routeOf = (request: FastifyRequest): string => request.routeOptions.url ?? 'unmatched';
+
+/**
+ * SER-001 "no cheap way to exhaust the service": JSON bodies within size, depth and value-count limits before any
+ * schema sees them; load shedding (503 + Retry-After) when the event loop lags or memory runs high; a rate limit per
+ * authenticated subject, or per source address for callers without a token (devices included). Registered before
+ * any route, so every route gets the limits.
+ */
+export const installProtection = async (app: App, limits: ServiceLimitsConfig, metrics: ServiceMetrics): Promise<void> => {
+  // Only JSON is accepted: every other content type is 415 (route modules that need another add a parser).
+  app.removeAllContentTypeParsers();
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  const jsonLimits = { maxDepth: limits.jsonMaxDepth, maxValues: limits.jsonMaxValues };
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: limits.bodyLimitBytes }, (request, body, done) => {
+    parseJson(request, body as string, (error, value) => {
+      if (error) return done(error, undefined);
+      const issue = jsonLimitIssue(value, jsonLimits);
+      if (issue !== undefined) return done(validationError([{ ...issue, path: issue.path ? `body.${issue.path}` : 'body' }], 'request body'), undefined);
+      done(null, value);
+    });
+  });
+
+  await app.register(underPressure, {
+    maxEventLoopDelay: limits.maxEventLoopDelayMs,
+    maxHeapUsedBytes: limits.maxHeapUsedBytes,
+    maxRssBytes: limits.maxRssBytes,
+    sampleInterval: limits.pressureSampleIntervalMs,
+    retryAfter: limits.retryAfterSeconds,
+    pressureHandler: (request, _reply, type) => {
+      if (SHED_EXEMPT.has(routeOf(request))) return undefined;
+      metrics.requestRefused(503, routeOf(request));
+      return Promise.reject(overloaded(limits.retryAfterSeconds, type));
+    },
+  });
+
+  await app.register(rateLimit, {
+    global: true,
+    // Authentication ran first (onRequest, app level): a token's subject shares one budget over all its
+    // connections and addresses; without one, the source address does.
+    keyGenerator: (request) => (request.principal !== undefined ? `principal:${request.principal.subject}` : `address:${normalizeIP(request.ip)}`),
+    max: (_request, key) => (key.startsWith('principal:') ? limits.rateLimitPerPrincipal : limits.rateLimitPerAddress),
+    timeWindow: limits.rateLimitWindowMs,
+    // Bounded memory: the least recently seen keys are forgotten first.
+    cache: 10_000,
+    onExceeded: (request) => metrics.rateLimited(routeOf(request)),
+    errorResponseBuilder: (_request, context) => rateLimited(Math.max(1, Math.ceil(context.ttl / 1000))),
+  });
+};

@@ -1,0 +1,114 @@
+import { z } from 'zod';
+import { command, CommandMetadata, CommandSchema, type CommandType } from '../../../domain/commands/index.ts';
+import { isCredenceError, validationError } from '../../../domain/errors.ts';
+import type { RecordedEvent } from '../../../domain/ports/index.ts';
+import { ACCESS } from '../auth/roles.ts';
+import type { RouteModule } from '../context.ts';
+import { DecimalString, toWire } from './wire.ts';
+
+/**
+ * The body: one strict object per command type, its `data` the command's own schema (the engine parses it again),
+ * so a bad body is refused with every field path before anything is read, and the OpenAPI document shows each
+ * command. No `actor` or `metadata`: who acts is the authenticated principal (a body that names one is a 400).
+ */
+const envelope = {
+  commandId: CommandMetadata.shape.commandId.optional().describe('idempotency key (UUID); the same id again replays the first outcome'),
+  correlationId: CommandMetadata.shape.correlationId,
+  causationId: CommandMetadata.shape.causationId,
+  signature: CommandMetadata.shape.signature.describe(
+    'request signature (SER-016) over the command as the engine sees it: actor { id: <token subject>, role: "operator" } and the ' +
+      'commandId, correlationId and causationId sent here (send the commandId you signed)',
+  ),
+};
+const perType = (CommandSchema.options as unknown as z.ZodObject<{ type: z.ZodLiteral<CommandType>; data: z.ZodType }>[]).map((option) =>
+  z.strictObject({ type: option.shape.type, data: option.shape.data, ...envelope }),
+);
+const CommandBody = z
+  .discriminatedUnion('type', perType as unknown as [(typeof perType)[number], ...(typeof perType)[number][]])
+  .describe('a lifecycle command of the catalog (domain/commands/catalog.ts)');
+
+const StoredEventWire = z.object({
+  id: z.string(),
+  streamId: z.string(),
+  revision: DecimalString,
+  position: DecimalString,
+  type: z.string(),
+  data: z.record(z.string(), z.unknown()),
+  metadata: z.record(z.string(), z.unknown()),
+});
+
+const CommandOutcomeWire = z
+  .object({
+    commandId: z.string(),
+    streamId: z.string(),
+    state: z.string().describe('state of the entity after the command'),
+    deduplicated: z.boolean().describe('true when the command id had been seen: nothing was appended, the first outcome is returned'),
+    events: z.array(StoredEventWire),
+  })
+  .meta({ id: 'CommandOutcome' });
+
+const eventWire = (e: RecordedEvent): z.infer<typeof StoredEventWire> => ({
+  id: e.id,
+  streamId: e.streamId,
+  revision: e.revision.toString(10),
+  position: e.position.toString(10),
+  type: e.type,
+  data: toWire(e.data) as Record<string, unknown>,
+  metadata: toWire(e.metadata) as Record<string, unknown>,
+});
+
+/** The engine names command fields (`data.x`, `metadata.commandId`); the client sent body fields and a token. */
+const bodyPath = (path: string): string => {
+  if (path === 'metadata.actor' || path.startsWith('metadata.actor.')) return 'token.subject';
+  if (path.startsWith('metadata.')) return `body.${path.slice('metadata.'.length)}`;
+  return path === '' ? 'body' : `body.${path}`;
+};
+
+export const commandRoutes: RouteModule = (app, context) => {
+  app.post('/v1/commands', {
+    config: { access: ACCESS.commands },
+    schema: {
+      summary: 'Execute a lifecycle command',
+      description:
+        'Runs any command of the catalog through the engine (parse, authorise, verify the request signature, decide, append). ' +
+        'The actor is the authenticated principal (`{ id: <token subject>, role: "operator" }`), never the body. ' +
+        '201 when events were appended; 200 when `commandId` had been seen and the first outcome is replayed. Positions are decimal strings.',
+      tags: ['commands'],
+      body: CommandBody,
+      response: { 200: CommandOutcomeWire, 201: CommandOutcomeWire },
+    },
+    handler: async (request, reply) => {
+      const body = request.body;
+      const started = process.hrtime.bigint();
+      const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+      const input = command(body.type, body.data as Record<string, unknown>, {
+        actor: { id: request.principal!.subject, role: 'operator' },
+        ...(body.commandId !== undefined ? { commandId: body.commandId } : {}),
+        ...(body.correlationId !== undefined ? { correlationId: body.correlationId } : {}),
+        ...(body.causationId !== undefined ? { causationId: body.causationId } : {}),
+      });
+      let outcome;
+      try {
+        outcome = await context.credence.engine.execute(
+          body.signature === undefined ? input : { ...input, metadata: { ...input.metadata, signature: body.signature } },
+        );
+      } catch (error) {
+        if (isCredenceError(error)) {
+          context.metrics.commandDecided(body.type, 'refused', seconds());
+          if (error.problem.code === 'validation') {
+            throw validationError(error.problem.issues.map((i) => ({ ...i, path: bodyPath(i.path) })), 'command');
+          }
+        }
+        throw error;
+      }
+      context.metrics.commandDecided(body.type, outcome.deduplicated ? 'replayed' : 'accepted', seconds());
+      return reply.code(outcome.deduplicated ? 200 : 201).send({
+        commandId: outcome.commandId,
+        streamId: outcome.streamId,
+        state: outcome.state,
+        deduplicated: outcome.deduplicated,
+        events: outcome.events.map(eventWire),
+      });
+    },
+  });
+};

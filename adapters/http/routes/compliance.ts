@@ -1,0 +1,155 @@
+import { z } from 'zod';
+import { notFound, validationError, type FieldIssue } from '../../../domain/errors.ts';
+import { EntityKind } from '../../../domain/streams.ts';
+import { COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, type ComplianceQueryName } from '../../../projections/compliance/index.ts';
+import { replayAll, replayEntity, type FleetReplay } from '../../../projections/replay/index.ts';
+import { ACCESS } from '../auth/roles.ts';
+import type { RouteModule } from '../context.ts';
+import { toCsv, wantsCsv } from './csv.ts';
+import { DecimalString, EntityParams, Finding, readYourWrites, streamOf, toWire, Verdict } from './wire.ts';
+
+/** Every parameter any compliance query takes, as the query string carries them; each query's own schema decides. */
+const PARAMS = ['reason', 'from', 'to', 'actor', 'subscription', 'days', 'now'] as const;
+const ComplianceQueryString = z.strictObject(Object.fromEntries(PARAMS.map((p) => [p, z.string().max(200).optional()])) as Record<
+  (typeof PARAMS)[number],
+  z.ZodOptional<z.ZodString>
+>);
+
+const QueryName = z.enum(COMPLIANCE_QUERY_NAMES as [ComplianceQueryName, ...ComplianceQueryName[]]);
+
+const Row = z.looseObject({ position: DecimalString.describe('global position of the event that proves the row') });
+
+/** The parameter names of a query, read from its zod object schema. */
+const paramNames = (name: ComplianceQueryName): string[] => Object.keys((COMPLIANCE_QUERIES[name].params as unknown as z.ZodObject).shape);
+
+const issuesOf = (error: z.ZodError): FieldIssue[] =>
+  error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((k) => ({ path: `query.${k}`, rule: 'unrecognized_key', message: 'this query takes no such parameter' }))
+      : [{ path: ['query', ...issue.path.map(String)].join('.'), rule: issue.code, message: issue.message }],
+  );
+
+const KindSummary = z.object({ entities: z.number().int(), events: z.number().int(), states: z.record(z.string(), z.number().int()) });
+const FleetVerdict = z.object({
+  ok: z.boolean().describe('true when every stored transition is legal'),
+  events: z.number().int(),
+  kinds: z.record(z.string(), KindSummary),
+  foreignEvents: z.number().int(),
+  findings: z.array(Finding).describe('the first `limit` findings'),
+  findingsTotal: z.number().int(),
+  brokenStreams: z.array(z.string()).describe('the first `limit` broken streams'),
+  brokenStreamsTotal: z.number().int(),
+});
+const ReplayStep = z.object({
+  position: DecimalString,
+  revision: DecimalString,
+  type: z.string(),
+  occurredAt: z.string().optional(),
+  actor: z.string().optional(),
+  causationId: z.string().optional(),
+  accepted: z.boolean(),
+  state: z.string().describe('state after the event (unchanged when it was refused)'),
+  reason: z.string().optional(),
+});
+const EntityReplayWire = z.object({ streamId: z.string(), kind: EntityKind, steps: z.array(ReplayStep), state: z.string(), verdict: Verdict });
+
+export const complianceRoutes: RouteModule = (app, context) => {
+  // One fleet replay at a time, shared by every caller asking while it runs: it reads the whole store.
+  let fleetReplay: Promise<FleetReplay> | undefined;
+  const replayFleet = (): Promise<FleetReplay> =>
+    (fleetReplay ??= replayAll(context.credence.store).finally(() => {
+      fleetReplay = undefined;
+    }));
+
+  app.get('/v1/compliance', {
+    config: { access: ACCESS.read },
+    schema: {
+      summary: 'The compliance query catalog',
+      description: 'Each named query with what it answers and the query-string parameters it takes.',
+      tags: ['compliance'],
+      response: { 200: z.object({ queries: z.array(z.object({ name: QueryName, summary: z.string(), params: z.array(z.string()) })) }) },
+    },
+    handler: async () => ({
+      queries: COMPLIANCE_QUERY_NAMES.map((name) => ({ name, summary: COMPLIANCE_QUERIES[name].summary, params: paramNames(name) })),
+    }),
+  });
+
+  app.get('/v1/compliance/:query', {
+    config: { access: ACCESS.read },
+    schema: {
+      summary: 'Run a compliance query',
+      description:
+        'Parameters in the query string, parsed by the query\'s own schema (see GET /v1/compliance). Every row names the global position ' +
+        'of the event that proves it. JSON by default; CSV (header row, RFC 4180) with `Accept: text/csv`.',
+      tags: ['compliance'],
+      params: z.strictObject({ query: QueryName }),
+      querystring: ComplianceQueryString,
+      response: {
+        200: {
+          description: 'the rows',
+          content: {
+            'application/json': { schema: z.object({ query: QueryName, params: z.record(z.string(), z.string()), rows: z.array(Row) }) },
+            'text/csv': { schema: z.string().describe('a header row, then one row per answer; nested fields as dotted columns') },
+          },
+        },
+      },
+    },
+    handler: async (request, reply) => {
+      const name = request.params.query;
+      const raw = Object.fromEntries(Object.entries(request.query).filter((e): e is [string, string] => e[1] !== undefined));
+      const definition = COMPLIANCE_QUERIES[name];
+      const params = definition.params.safeParse(raw);
+      if (!params.success) throw validationError(issuesOf(params.error), 'query');
+      await readYourWrites(context);
+      // The name picked the definition and its own schema parsed the parameters, so they match.
+      const run = definition.run as unknown as (db: typeof context.credence.readModels, p: unknown, now: Date) => readonly Record<string, unknown>[];
+      const rows = toWire(run(context.credence.readModels, params.data, context.credence.engine.clock.now())) as Record<string, unknown>[];
+      if (wantsCsv(request.headers.accept)) return reply.type('text/csv; charset=utf-8').send(toCsv(rows, ['position']));
+      return reply.type('application/json; charset=utf-8').send({ query: name, params: raw, rows: rows as z.infer<typeof Row>[] });
+    },
+  });
+
+  app.get('/v1/replay', {
+    config: { access: ACCESS.read },
+    schema: {
+      summary: 'Replay verdict of the whole fleet',
+      description:
+        'Every entity through its machine with every guard, in one pass over the store: counts per kind and state, and every stored ' +
+        'transition its machine refuses. Reads the whole store: one replay runs at a time, and callers asking meanwhile share it.',
+      tags: ['replay'],
+      querystring: z.strictObject({ limit: z.coerce.number().int().min(0).max(10_000).default(100) }),
+      response: { 200: FleetVerdict },
+    },
+    handler: async (request) => {
+      const { limit } = request.query;
+      const result = await replayFleet();
+      return {
+        ok: result.findings.length === 0,
+        events: result.events,
+        kinds: result.kinds,
+        foreignEvents: result.foreignEvents,
+        findings: toWire(result.findings.slice(0, limit)),
+        findingsTotal: result.findings.length,
+        brokenStreams: result.brokenStreams.slice(0, limit),
+        brokenStreamsTotal: result.brokenStreams.length,
+      };
+    },
+  });
+
+  app.get('/v1/replay/:kind/:id', {
+    config: { access: ACCESS.read },
+    schema: {
+      summary: 'Replay verdict of one entity',
+      description: "The entity's stored events through its machine with every guard (other entities as they stood at each event): the state after each, and any it refuses.",
+      tags: ['replay'],
+      params: EntityParams,
+      response: { 200: EntityReplayWire },
+    },
+    handler: async (request) => {
+      const streamId = streamOf(request.params);
+      const result = await replayEntity(context.credence.store, streamId);
+      if (result.steps.length === 0) throw notFound(streamId, request.params.kind);
+      return toWire(result) as z.infer<typeof EntityReplayWire>;
+    },
+  });
+};

@@ -1,0 +1,57 @@
+import { ProvisioningAuth, ProvisioningChallenge, ProvisioningDelivery, ProvisioningHello, ProvisioningReceipt } from '../../../domain/protocols/index.ts';
+import { EnrolmentEndpoint, PinnedResponder, ProvisioningHelloQuery, ProvisioningRecorded } from '../../protocols/procedures/index.ts';
+import type { RouteModule } from '../context.ts';
+
+const DEVICE = { access: 'device' } as const;
+const TAGS = ['device: remote provisioning'];
+
+/**
+ * The M2M Enrolment Function for devices across a connection (seed 003 clause 11.2.1): one route per message of
+ * remote provisioning, no bearer token (the node authenticates inside the protocol with its bootstrap
+ * credential). Refusals are `protocol` problems naming the step and the reason; a refused message ends its run and
+ * records nothing. The credential is recorded when its receipt verifies (EnrolmentEndpoint).
+ */
+export const enrolmentRoutes: RouteModule = (app, context) => {
+  let endpoint: Promise<EnrolmentEndpoint> | undefined;
+  const ef = () => (endpoint ??= context.credence.security().then(({ infrastructure }) => new EnrolmentEndpoint(infrastructure)));
+
+  app.get('/v1/enrolment', {
+    config: DEVICE,
+    schema: { tags: TAGS, summary: 'The Enrolment Function id and public key a node pins at the factory', response: { 200: PinnedResponder } },
+  }, async () => (await ef()).identity());
+
+  app.post('/v1/enrolment/hello', {
+    config: DEVICE,
+    schema: {
+      tags: TAGS,
+      summary: 'Step 1: the node\'s hello; answered with the signed challenge',
+      description:
+        'The hello must name `credentialId`, the id the new credential is recorded under (the receipt statement binds it). ' +
+        '`predecessorId` links a successor to the live credential of the same node it replaces (rotation, HLR-212); it is not ' +
+        'covered by the node\'s proofs, and the operator starts the rotation itself (startCredentialRotation).',
+      querystring: ProvisioningHelloQuery,
+      body: ProvisioningHello,
+      response: { 200: ProvisioningChallenge },
+    },
+  }, async (request) => (await ef()).acceptHello(request.body, request.query));
+
+  app.post('/v1/enrolment/auth', {
+    config: DEVICE,
+    schema: {
+      tags: TAGS,
+      summary: 'Step 3: the node\'s proof (and, for a key pair, its public key with proof of possession); answered with the delivery',
+      body: ProvisioningAuth,
+      response: { 200: ProvisioningDelivery },
+    },
+  }, async (request) => (await ef()).acceptAuth(request.body));
+
+  app.post('/v1/enrolment/receipt', {
+    config: DEVICE,
+    schema: {
+      tags: TAGS,
+      summary: 'Step 5: the node\'s receipt; once it verifies, CredentialIssued and CredentialProvisioned (with the receipt) are recorded',
+      body: ProvisioningReceipt,
+      response: { 201: ProvisioningRecorded },
+    },
+  }, async (request, reply) => reply.code(201).send(await (await ef()).acceptReceipt(request.body)));
+};

@@ -1,0 +1,174 @@
+import { z } from 'zod';
+import { notFound } from '../../../domain/errors.ts';
+import { EntityKind } from '../../../domain/streams.ts';
+import { timeline, stateAt } from '../../../projections/audit/index.ts';
+import { listEntities, type EntityRow } from '../../../projections/entities/index.ts';
+import { ACCESS } from '../auth/roles.ts';
+import type { RouteModule, ServiceContext } from '../context.ts';
+import { DecimalString, EntityParams, PageCursor, readYourWrites, streamOf, toWire, Verdict } from './wire.ts';
+
+const MAX_PAGE = 500;
+
+const Context = z.record(z.string(), z.unknown()).describe("the machine's context (times in epoch ms)");
+
+const EntitySummary = z
+  .object({
+    streamId: z.string(),
+    kind: EntityKind,
+    id: z.string(),
+    state: z.string(),
+    revision: DecimalString.describe("stream revision of the entity's last event"),
+    position: DecimalString.describe("global position of the entity's last event"),
+    updatedAt: z.string().describe("occurredAt of the entity's last event"),
+    broken: z.object({ position: DecimalString, reason: z.string() }).optional().describe('first stored event its machine refused (see /v1/replay)'),
+  })
+  .meta({ id: 'EntitySummary' });
+
+const EntityPage = z.object({
+  items: z.array(EntitySummary),
+  nextCursor: z.string().optional().describe('pass as `cursor` for the next page; absent on the last page'),
+});
+
+const Entity = z.object({
+  streamId: z.string(),
+  kind: EntityKind,
+  id: z.string(),
+  state: z.string(),
+  revision: DecimalString.describe('stream revision (what an append expects)'),
+  position: DecimalString.describe("global position of the entity's last event"),
+  updatedAt: z.string(),
+  context: Context,
+});
+
+const TimelineEntry = z.object({
+  position: DecimalString.describe('global position: what an inclusion proof is asked for'),
+  eventId: z.string(),
+  streamId: z.string(),
+  revision: DecimalString,
+  type: z.string(),
+  occurredAt: z.string(),
+  actor: z.object({ id: z.string(), role: z.string() }),
+  commandId: z.string(),
+  commandType: z.string(),
+  correlationId: z.string(),
+  causationId: z.string(),
+  causedBy: z.object({ position: DecimalString, streamId: z.string(), type: z.string() }).optional(),
+  reason: z.string().optional(),
+  signature: z.object({ status: z.string(), keyFingerprint: z.string().optional() }),
+});
+
+const StateAtWire = z.object({
+  streamId: z.string(),
+  kind: EntityKind,
+  at: z.string(),
+  state: z.string().describe('`absent` before the first event'),
+  context: Context.optional(),
+  asOf: z.object({ position: DecimalString, revision: DecimalString, type: z.string(), occurredAt: z.string().optional() }).optional(),
+  events: z.number().int(),
+  verdict: Verdict,
+});
+
+const summaryWire = (row: EntityRow) => toWire(row) as z.infer<typeof EntitySummary>;
+
+/** 404 unless the entity has at least one stored record. */
+const mustExist = async (context: ServiceContext, streamId: string, kind: string): Promise<void> => {
+  if ((await context.credence.store.readStream(streamId, { maxCount: 1 })).length === 0) throw notFound(streamId, kind);
+};
+
+export const entityRoutes: RouteModule = (app, context) => {
+  app.get('/v1/entities', {
+    config: { access: ACCESS.read },
+    schema: {
+      summary: 'List entities by kind and state',
+      description:
+        'Entities of the entities read model, in stream-id order, `limit` per page (default 50, at most 500); `nextCursor` continues. ' +
+        'The read model follows the store live: a row may be a moment behind GET /v1/entities/{kind}/{id}.',
+      tags: ['entities'],
+      querystring: z.strictObject({
+        kind: EntityKind.optional(),
+        state: z.string().min(1).max(64).regex(/^[A-Za-z]+$/, 'a state name, e.g. revoked').optional(),
+        limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50),
+        cursor: z.string().min(1).max(512).optional(),
+      }),
+      response: { 200: EntityPage },
+    },
+    handler: async (request) => {
+      const { kind, state, limit, cursor } = request.query;
+      const after = cursor === undefined ? undefined : PageCursor.decode(cursor);
+      const rows = listEntities(context.credence.readModels, {
+        ...(kind !== undefined ? { kind } : {}),
+        ...(state !== undefined ? { state } : {}),
+        ...(after !== undefined ? { after } : {}),
+        limit: limit + 1,
+      });
+      const page = rows.slice(0, limit);
+      return {
+        items: page.map(summaryWire),
+        ...(rows.length > limit ? { nextCursor: PageCursor.encode(page.at(-1)!.streamId) } : {}),
+      };
+    },
+  });
+
+  app.get('/v1/entities/:kind/:id', {
+    config: { access: ACCESS.read },
+    schema: {
+      summary: "One entity's current state",
+      description: 'The entity as its machine sees it now, rebuilt from its stream (the same view the engine decides commands on).',
+      tags: ['entities'],
+      params: EntityParams,
+      response: { 200: Entity },
+    },
+    handler: async (request) => {
+      const { kind, id } = request.params;
+      const entity = await context.credence.engine.entity(kind, id);
+      const last = entity.events.at(-1);
+      if (last === undefined || entity.revision === undefined) throw notFound(entity.streamId, kind);
+      return {
+        streamId: entity.streamId,
+        kind,
+        id,
+        state: String(entity.snapshot.value),
+        revision: entity.revision.toString(10),
+        position: last.record.position.toString(10),
+        updatedAt: last.metadata.occurredAt,
+        context: entity.snapshot.context as Record<string, unknown>,
+      };
+    },
+  });
+
+  app.get('/v1/entities/:kind/:id/timeline', {
+    config: { access: ACCESS.read },
+    schema: {
+      summary: "One entity's timeline",
+      description:
+        'Every event of the entity in stream order from the audit trail: who (actor), which command, why (reason), what caused it ' +
+        '(a cascade, a schedule) and the request signature status. The state after each event is in GET /v1/replay/{kind}/{id}.',
+      tags: ['entities'],
+      params: EntityParams,
+      response: { 200: z.object({ streamId: z.string(), entries: z.array(TimelineEntry) }) },
+    },
+    handler: async (request) => {
+      const streamId = streamOf(request.params);
+      await mustExist(context, streamId, request.params.kind);
+      await readYourWrites(context);
+      return { streamId, entries: toWire(timeline(context.credence.readModels, streamId)) };
+    },
+  });
+
+  app.get('/v1/entities/:kind/:id/state', {
+    config: { access: ACCESS.read },
+    schema: {
+      summary: 'An entity as it stood at an instant',
+      description: 'Its events with occurredAt <= `at` replayed through its machine with every guard; `state` is `absent` before its first event.',
+      tags: ['entities'],
+      params: EntityParams,
+      querystring: z.strictObject({ at: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-02-01T00:00:00Z' }) }),
+      response: { 200: StateAtWire },
+    },
+    handler: async (request) => {
+      const streamId = streamOf(request.params);
+      await mustExist(context, streamId, request.params.kind);
+      return toWire(await stateAt(context.credence.store, streamId, new Date(request.query.at))) as z.infer<typeof StateAtWire>;
+    },
+  });
+};

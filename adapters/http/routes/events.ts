@@ -1,0 +1,123 @@
+/**
+ * GET /v1/events: the integrator lifecycle streams as server-sent events (issue 12; issue 6 item 3).
+ *
+ * Each event's `id:` is its global store position; `Last-Event-ID` (or `?after=`) resumes strictly after it, with
+ * no gap and no duplicate, across restarts too, since positions belong to the store and not to this process.
+ * Integrators get the pseudonymised stream only (seed 004; SER-011, SER-018, SER-025). Back-pressure: one event
+ * in flight per stream, and a client that stops reading is dropped with a retry hint (adapters/http/sse). Each
+ * principal may hold a bounded number of streams (SER-001).
+ *
+ * Everything that can refuse the request (query, headers, role, cap) is checked before the socket is taken
+ * over, so refusals are ordinary problem+json responses.
+ */
+import { z } from 'zod';
+import { unauthorised } from '../../../domain/errors.ts';
+import { publicEvents$ } from '../../../projections/streams/index.ts';
+import { ACCESS } from '../auth/roles.ts';
+import { HttpProblem } from '../problems.ts';
+import type { RouteModule, ServiceContext } from '../context.ts';
+import type { Principal } from '../auth/access-control.ts';
+import { canonicalMessage, publicMessage } from '../sse/messages.ts';
+import { EventsHeaders, EventsQuery, checkPublicFilter, lifecycleFilterOf, type Identifiers } from '../sse/query.ts';
+import { SseSession } from '../sse/session.ts';
+import { StreamSlots } from '../sse/stream-slots.ts';
+import type { SseMessage } from '../sse/frame.ts';
+
+const DESCRIPTION = `Lifecycle events as server-sent events (text/event-stream), catch-up then live.
+
+Every event has \`id: <global position>\`, \`event: <event type>\` and \`data: <JSON>\` (positions as decimal strings).
+Reconnect with the \`Last-Event-ID\` header (or \`?after=\`) to resume strictly after that position.
+Comments (\`: heartbeat\`) arrive every few seconds; \`retry:\` lines say how long to wait before reconnecting.
+A client that stops reading is dropped with \`event: dropped\` and a retry hint; it resumes with Last-Event-ID.
+Integrators receive pseudonymised identifiers only.`;
+
+/** How long a client refused by the stream cap should wait: about one stall period, when a dead stream is reaped. */
+const capRetryAfterSeconds = (context: ServiceContext): number => Math.max(1, Math.ceil(context.limits.sseStallMs / 1000));
+
+const identifiersFor = (principal: Principal, asked: Identifiers | undefined): Identifiers => {
+  if (principal.role !== 'integrator') return asked ?? 'canonical';
+  if (asked === 'canonical') throw unauthorised(principal.subject, 'integrators receive pseudonymised identifiers only (identifiers=pseudonymous)');
+  return 'pseudonymous';
+};
+
+export const eventRoutes: RouteModule = (app, context) => {
+  const slots = new StreamSlots(context.limits.maxSseStreamsPerPrincipal);
+
+  app.get(
+    '/v1/events',
+    {
+      config: { access: ACCESS.events },
+      schema: {
+        summary: 'Subscribe to lifecycle events (server-sent events)',
+        description: DESCRIPTION,
+        tags: ['events'],
+        querystring: EventsQuery,
+        headers: EventsHeaders,
+        response: {
+          200: {
+            description: 'An endless text/event-stream; see the operation description for its frames.',
+            content: {
+              'text/event-stream': {
+                schema: z.string().describe('Frames of lines `id: <position>`, `event: <type>`, `data: <JSON>`, each ended by a blank line; comments and `retry:` lines between them.'),
+              },
+            },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const principal = request.principal;
+      if (principal === undefined) throw new Error('GET /v1/events: reached without an authenticated principal');
+      const identifiers = identifiersFor(principal, request.query.identifiers);
+      const filter = lifecycleFilterOf(request.query, request.headers);
+
+      // The session exists only once the socket is taken over; events flow only after it subscribes.
+      let session: SseSession | undefined;
+      const deliver = (message: SseMessage): Promise<void> => {
+        if (session === undefined) throw new Error('event delivered before the stream started');
+        return session.deliver(message);
+      };
+      // Built before the socket is taken over: a filter that cannot be served throws here, as a 400.
+      let events;
+      if (identifiers === 'canonical') {
+        events = context.credence.events$(filter, { onEvent: (e) => deliver(canonicalMessage(e)) });
+      } else {
+        const pseudonyms = context.credence.pseudonyms;
+        if (pseudonyms === undefined) {
+          // Not a passing state to retry: the server was started without a pseudonym key (a configuration matter).
+          throw new HttpProblem(501, 'pseudonyms_unavailable', 'this server has no pseudonym key, so it cannot serve the pseudonymised stream');
+        }
+        checkPublicFilter(filter);
+        events = publicEvents$(context.credence.store, pseudonyms.deriver, filter, { onEvent: (e) => deliver(publicMessage(e)) });
+      }
+
+      const release = slots.acquire(principal.subject);
+      if (release === undefined) {
+        const retryAfter = capRetryAfterSeconds(context);
+        const limit = context.limits.maxSseStreamsPerPrincipal;
+        throw new HttpProblem(
+          429,
+          'too_many_streams',
+          `${principal.subject} already holds ${limit} event streams: close one, or retry after ${retryAfter} s`,
+          { limit },
+          { 'retry-after': String(retryAfter) },
+        );
+      }
+      reply.hijack();
+      session = new SseSession({
+        res: reply.raw,
+        headers: reply.getHeaders(),
+        requestId: request.id,
+        role: principal.role,
+        heartbeatMs: context.limits.sseHeartbeatMs,
+        highWaterBytes: context.limits.sseHighWaterBytes,
+        stallMs: context.limits.sseStallMs,
+        metrics: context.metrics,
+        shutdown: context.shutdown,
+        log: request.log,
+        onClosed: release,
+      });
+      void session.run(events);
+    },
+  );
+};

@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import type { RouteModule } from '../context.ts';
+import { HttpProblem } from '../problems.ts';
+
+const NOT_READY_RETRY_SECONDS = 5;
+const STORE_PROBE_TIMEOUT_MS = 2_000;
+
+const notReady = (check: string, detail: string, extensions: Record<string, unknown> = {}): HttpProblem =>
+  new HttpProblem(503, 'not_ready', detail, { check, ...extensions }, { 'retry-after': String(NOT_READY_RETRY_SECONDS) });
+
+const withTimeout = <T>(promise: Promise<T>, ms: number): Promise<T> =>
+  new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('timed out')), ms);
+    promise.then(resolve, reject).finally(() => clearTimeout(timer));
+  });
+
+const Ready = z.object({
+  status: z.literal('ready'),
+  /** Global position of the last stored event (decimal string), null for an empty store. */
+  head: z.string().nullable(),
+  eventsBehind: z.number().int(),
+  secondsBehind: z.number(),
+});
+
+/**
+ * Probes and metrics: public, exempt from the rate limit and from load shedding (protection.ts), so an orchestrator
+ * sees a busy service as busy rather than dead. /healthz answers whenever the process serves; /readyz when the store
+ * answers and the live projections are within `readyMaxLagEvents` of its head.
+ */
+export const healthRoutes: RouteModule = (app, context) => {
+  app.get(
+    '/healthz',
+    {
+      config: { access: 'public', rateLimit: false },
+      schema: { summary: 'Liveness: the process serves requests', tags: ['service'], response: { 200: z.object({ status: z.literal('ok') }) } },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      config: { access: 'public', rateLimit: false },
+      schema: { summary: 'Readiness: the store is reachable and projection lag is under the bound', tags: ['service'], response: { 200: Ready } },
+    },
+    async () => {
+      let head: bigint | undefined;
+      try {
+        head = await withTimeout(context.credence.store.headPosition(), STORE_PROBE_TIMEOUT_MS);
+      } catch {
+        throw notReady('store', 'the event store does not answer');
+      }
+      const lag = context.live.lag();
+      if (lag.eventsBehind > context.limits.readyMaxLagEvents) {
+        throw notReady('lag', `live projections are ${lag.eventsBehind} events behind (bound ${context.limits.readyMaxLagEvents})`, { eventsBehind: lag.eventsBehind });
+      }
+      return { status: 'ready' as const, head: head === undefined ? null : head.toString(), eventsBehind: lag.eventsBehind, secondsBehind: lag.secondsBehind };
+    },
+  );
+
+  app.get(
+    '/metrics',
+    {
+      config: { access: 'public', rateLimit: false },
+      schema: {
+        summary: 'Prometheus metrics (text exposition format)',
+        tags: ['service'],
+        response: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } } },
+      },
+    },
+    async (_request, reply) => reply.type(context.metrics.contentType).send(await context.metrics.render()),
+  );
+};

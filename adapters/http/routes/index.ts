@@ -1,0 +1,25 @@
+import type { RouteModule } from '../context.ts';
+import { commandRoutes } from './commands.ts';
+import { complianceRoutes } from './compliance.ts';
+import { enrolmentRoutes } from './enrolment.ts';
+import { entityRoutes } from './entities.ts';
+import { eventRoutes } from './events.ts';
+import { healthRoutes } from './health.ts';
+import { projectionRoutes } from './projections.ts';
+import { registrarRoutes } from './registrar.ts';
+import { tokenRoutes } from './tokens.ts';
+import { transparencyRoutes } from './transparency.ts';
+
+/** Every route module of API v1, registered in this order. */
+export const ROUTE_MODULES: readonly RouteModule[] = [
+  healthRoutes,
+  tokenRoutes,
+  commandRoutes,
+  entityRoutes,
+  complianceRoutes,
+  projectionRoutes,
+  transparencyRoutes,
+  eventRoutes,
+  enrolmentRoutes,
+  registrarRoutes,
+];

@@ -1,0 +1,46 @@
+import { AssociationChallenge, AssociationConfirm, AssociationFinish, AssociationHello } from '../../../domain/protocols/index.ts';
+import { AssociationPath, PinnedResponder, RegistrarEndpoint } from '../../protocols/procedures/index.ts';
+import type { RouteModule } from '../context.ts';
+
+const DEVICE = { access: 'device' } as const;
+const TAGS = ['device: association handshake'];
+
+/**
+ * The Registrar CSE for Registrees across a connection (seed 003 clause 11.3.2), no bearer token (the Registree
+ * authenticates inside the handshake with its credential). The association id is in the path: an operator
+ * configured it (`configureAssociation`, 11.3.1) and the Registrar resolves the credential from it on every
+ * request, keeping nothing between requests but its bounded session table. The Registrar records
+ * `AssociationEstablished` once it has verified the finish, then answers with its confirm (RegistrarEndpoint).
+ */
+export const registrarRoutes: RouteModule = (app, context) => {
+  let endpoint: Promise<RegistrarEndpoint> | undefined;
+  const registrar = () => (endpoint ??= context.credence.security().then(({ infrastructure }) => new RegistrarEndpoint(infrastructure)));
+
+  app.get('/v1/registrar', {
+    config: DEVICE,
+    schema: { tags: TAGS, summary: 'The Registrar CSE-ID and public key a Registree is configured with (11.3.1)', response: { 200: PinnedResponder } },
+  }, async () => (await registrar()).identity());
+
+  app.post('/v1/registrar/associations/:associationId/hello', {
+    config: DEVICE,
+    schema: {
+      tags: TAGS,
+      summary: 'Step 1: the Registree\'s hello for a configured association; answered with the signed challenge',
+      params: AssociationPath,
+      body: AssociationHello,
+      response: { 200: AssociationChallenge },
+    },
+  }, async (request) => (await registrar()).acceptHello(request.params.associationId, request.body));
+
+  app.post('/v1/registrar/associations/:associationId/finish', {
+    config: DEVICE,
+    schema: {
+      tags: TAGS,
+      summary: 'Step 3: the Registree\'s finish; once it verifies, AssociationEstablished is recorded and the confirm returned',
+      description: 'Like a TLS 1.3 server after the client Finished, the Registrar records on a verified finish; the Registree reports the association once it has verified the confirm.',
+      params: AssociationPath,
+      body: AssociationFinish,
+      response: { 201: AssociationConfirm },
+    },
+  }, async (request, reply) => reply.code(201).send(await (await registrar()).acceptFinish(request.params.associationId, request.body)));
+};

@@ -1,0 +1,109 @@
+import { z } from 'zod';
+import { revokeOrThrow, RoleSchema, TokenId, TokenSubject } from '../auth/access-control.ts';
+import { ACCESS } from '../auth/roles.ts';
+import { Ttl } from '../auth/ttl.ts';
+import type { RouteModule } from '../context.ts';
+
+const IssuedToken = z.object({
+  token: z.string().describe('The bearer token; shown once, kept nowhere by the service'),
+  tokenId: z.string(),
+  subject: z.string(),
+  role: RoleSchema,
+  expiresAt: z.string().describe('ISO 8601'),
+});
+
+const TokenSummary = z.object({
+  tokenId: z.string(),
+  subject: z.string(),
+  role: RoleSchema,
+  issuedAt: z.string(),
+  expiresAt: z.string(),
+  issuedBy: z.string(),
+  revokedAt: z.string().optional(),
+  revokedBy: z.string().optional(),
+  state: z.enum(['active', 'expired', 'revoked']),
+});
+
+const ListQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(1_000).default(100),
+  after: z.string().regex(/^\d{1,15}$/, 'a cursor from a previous page').optional(),
+  includeExpired: z.stringbool().default(false),
+});
+
+/**
+ * Access management for admins (issue 12): issue, list and revoke API tokens. The token string is in the issue
+ * response only (`Cache-Control: no-store`, RFC 6749 §5.1); listings show ids, subjects, roles and expiry.
+ */
+export const tokenRoutes: RouteModule = (app, context) => {
+  const { access } = context;
+
+  app.post(
+    '/v1/tokens',
+    {
+      config: { access: ACCESS.tokens },
+      schema: {
+        summary: 'Issue an API token',
+        tags: ['access'],
+        body: z.strictObject({
+          subject: TokenSubject,
+          role: RoleSchema,
+          ttl: Ttl(access.maxTtlSeconds).describe('Lifetime: seconds, or a count with s, m, h or d (e.g. "24h")'),
+        }),
+        response: { 201: IssuedToken },
+      },
+    },
+    async (request, reply) => {
+      const { subject, role, ttl } = request.body;
+      const issued = await access.issue({ subject, role, ttlSeconds: ttl, issuedBy: request.principal!.subject });
+      request.log.info({ tokenId: issued.tokenId, subject, role }, 'token issued');
+      return reply
+        .code(201)
+        .header('cache-control', 'no-store')
+        .send({ ...issued, expiresAt: issued.expiresAt.toISOString() });
+    },
+  );
+
+  app.get(
+    '/v1/tokens',
+    {
+      config: { access: ACCESS.tokens },
+      schema: {
+        summary: 'List issued tokens (never the tokens themselves)',
+        tags: ['access'],
+        querystring: ListQuery,
+        response: { 200: z.object({ tokens: z.array(TokenSummary), next: z.string().optional() }) },
+      },
+    },
+    async (request) => {
+      const { limit, after, includeExpired } = request.query;
+      const page = access.list({ limit, includeExpired, ...(after !== undefined ? { after } : {}) });
+      return {
+        tokens: page.tokens.map(({ revokedAt, ...t }) => ({
+          ...t,
+          issuedAt: t.issuedAt.toISOString(),
+          expiresAt: t.expiresAt.toISOString(),
+          ...(revokedAt !== undefined ? { revokedAt: revokedAt.toISOString() } : {}),
+        })),
+        ...(page.next !== undefined ? { next: page.next } : {}),
+      };
+    },
+  );
+
+  app.delete(
+    '/v1/tokens/:tokenId',
+    {
+      config: { access: ACCESS.tokens },
+      schema: {
+        summary: 'Revoke a token: later requests with it get 401',
+        tags: ['access'],
+        params: z.strictObject({ tokenId: TokenId }),
+        response: { 204: z.undefined().describe('Revoked (or already revoked)') },
+      },
+    },
+    async (request, reply) => {
+      revokeOrThrow(access, request.params.tokenId, request.principal!.subject);
+      request.log.info({ tokenId: request.params.tokenId }, 'token revoked');
+      return reply.code(204).send();
+    },
+  );
+};

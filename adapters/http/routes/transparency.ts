@@ -1,0 +1,188 @@
+import { z } from 'zod';
+import { toBase64url } from '../../../domain/crypto/index.ts';
+import { CredenceError, notFound, validationError } from '../../../domain/errors.ts';
+import type { LoggedLeaf, RecordedEvent, StoredCheckpoint } from '../../../domain/ports/index.ts';
+import { EVIDENCE_BUNDLE_FORMAT } from '../../../domain/transparency/index.ts';
+import { exportEvidence } from '../../../projections/transparency/index.ts';
+import type { Credence } from '../../runtime/index.ts';
+import { ACCESS } from '../auth/roles.ts';
+import type { RouteModule } from '../context.ts';
+import { DecimalString, EntityParams, streamOf } from './wire.ts';
+
+/**
+ * The non-repudiation log over HTTP, in the very forms `credence verify` reads from files: the checkpoint as the
+ * C2SP signed note, proofs as `InclusionProofJson` / `ConsistencyProofJson`, events as `RecordedEventJson`, and the
+ * evidence bundle of `credence export`, so whatever is fetched here verifies offline with the log's key.
+ */
+
+const TreeSize = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+const Hashes = z.array(z.string().describe('base64url SHA-256'));
+const LoggedEventWire = z
+  .object({
+    position: DecimalString,
+    streamId: z.string(),
+    revision: DecimalString,
+    id: z.string(),
+    type: z.string(),
+    data: z.record(z.string(), z.unknown()),
+    metadata: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: 'LoggedEvent', description: 'a stored event as `credence verify --event` reads it' });
+const Note = z.string().describe('a C2SP signed note: text, a blank line, signature lines');
+
+const InclusionWire = z.object({
+  event: LoggedEventWire,
+  proof: z.object({ leafIndex: z.number().int(), treeSize: z.number().int(), hashes: Hashes }).describe('`credence verify --proof`'),
+  checkpoint: Note.describe('the signed checkpoint the proof is against (`credence verify --checkpoint`)'),
+});
+const ConsistencyWire = z.object({
+  proof: z.object({ first: z.number().int(), second: z.number().int(), hashes: Hashes }).describe('`credence verify --proof`'),
+  from: Note.describe('the signed checkpoint of tree size `first` (`credence verify --from`)'),
+  to: Note.describe('the signed checkpoint of tree size `second` (`credence verify --to`)'),
+});
+const EvidenceBundleWire = z
+  .object({
+    format: z.literal(EVIDENCE_BUNDLE_FORMAT),
+    streamId: z.string(),
+    logPublicKey: z.string().describe('signed-note verifier key of the log; pin your own copy when verifying'),
+    checkpoint: Note,
+    streamHead: Note.describe("the log's signed statement of how many events the stream had at the checkpoint"),
+    entries: z.array(z.object({ event: LoggedEventWire, leafIndex: z.number().int(), proof: Hashes })),
+  })
+  .meta({ id: 'EvidenceBundle', description: 'what `credence export` writes and `credence verify FILE.json` checks' });
+
+type Log = NonNullable<Credence['transparencyLog']>;
+
+const noLog = (): CredenceError =>
+  new CredenceError({ code: 'not_found', streamId: 'transparency', message: 'this service keeps no transparency log (an in-memory instance)' });
+
+const eventWire = (e: RecordedEvent): z.infer<typeof LoggedEventWire> => ({
+  position: e.position.toString(10),
+  streamId: e.streamId,
+  revision: e.revision.toString(10),
+  id: e.id,
+  type: e.type,
+  data: e.data,
+  metadata: e.metadata,
+});
+
+/** The stored event a leaf logs, found through the log's stream index (or its position, for a leaf older than it). */
+const eventOfLeaf = async (credence: Credence, leaf: LoggedLeaf): Promise<RecordedEvent | undefined> => {
+  const candidates =
+    leaf.stream !== undefined
+      ? await credence.store.readStream(leaf.stream.streamId, { fromRevision: leaf.stream.revision, maxCount: 1 })
+      : [];
+  const found = candidates.find((e) => e.id === leaf.eventId);
+  if (found !== undefined || leaf.position === 0n) return found;
+  for await (const e of credence.store.readAll({ afterPosition: leaf.position - 1n, maxCount: 1 })) return e.id === leaf.eventId ? e : undefined;
+  return undefined;
+};
+
+export const transparencyRoutes: RouteModule = (app, context) => {
+  const { credence } = context;
+  const use = (): { projection: NonNullable<Credence['transparency']> } & Log => {
+    if (credence.transparency === undefined || credence.transparencyLog === undefined) throw noLog();
+    return { projection: credence.transparency, ...credence.transparencyLog };
+  };
+  /** A signed checkpoint covering leaf `index`: the latest, or one signed now when the latest is older than the leaf. */
+  const checkpointCovering = async (index: number): Promise<StoredCheckpoint> => {
+    const { log, projection } = use();
+    const latest = log.latestCheckpoint();
+    return latest !== undefined && latest.treeSize > index ? latest : projection.checkpoint();
+  };
+
+  app.get('/v1/transparency/checkpoint', {
+    config: { access: ACCESS.read },
+    schema: {
+      summary: 'The latest signed checkpoint',
+      description: "The log's latest checkpoint as a C2SP signed note (origin, tree size, root hash, time; Ed25519 signature line). Signed on a schedule while the service runs.",
+      tags: ['transparency'],
+      response: { 200: { description: 'the signed note', content: { 'text/plain': { schema: Note } } } },
+    },
+    handler: async (_request, reply) => {
+      const latest = use().log.latestCheckpoint();
+      if (latest === undefined) throw new CredenceError({ code: 'not_found', streamId: 'transparency', message: 'the transparency log has no signed checkpoint yet' });
+      return reply.type('text/plain; charset=utf-8').send(latest.note);
+    },
+  });
+
+  app.get('/v1/transparency/proofs/inclusion', {
+    config: { access: ACCESS.read },
+    schema: {
+      summary: 'Inclusion proof of one event',
+      description:
+        'The event at global `position`, its RFC 9162 inclusion proof and the signed checkpoint it is against (the latest; one is signed ' +
+        'on demand when the latest predates the event). Save the three and run `credence verify --event --proof --checkpoint --key`.',
+      tags: ['transparency'],
+      querystring: z.strictObject({ position: DecimalString.describe('global position of the event') }),
+      response: { 200: InclusionWire },
+    },
+    handler: async (request) => {
+      const { log, projection } = use();
+      const position = BigInt(request.query.position);
+      let leaf = log.leafByPosition(position);
+      if (leaf === undefined) {
+        await projection.catchUp();
+        leaf = log.leafByPosition(position);
+      }
+      const event = leaf === undefined ? undefined : await eventOfLeaf(credence, leaf);
+      if (leaf === undefined || event === undefined) {
+        throw new CredenceError({ code: 'not_found', streamId: 'transparency', message: `no logged event at position ${position}` });
+      }
+      const checkpoint = await checkpointCovering(leaf.leafIndex);
+      return {
+        event: eventWire(event),
+        proof: { leafIndex: leaf.leafIndex, treeSize: checkpoint.treeSize, hashes: log.inclusionProof(leaf.leafIndex, checkpoint.treeSize).map(toBase64url) },
+        checkpoint: checkpoint.note,
+      };
+    },
+  });
+
+  app.get('/v1/transparency/proofs/consistency', {
+    config: { access: ACCESS.read },
+    schema: {
+      summary: 'Consistency proof between two signed checkpoints',
+      description:
+        'Proves that the tree of size `to` (default: the latest checkpoint) extends the tree of size `from`, both sizes of signed ' +
+        'checkpoints. Save the proof and both notes and run `credence verify --from --to --proof --key`.',
+      tags: ['transparency'],
+      querystring: z.strictObject({ from: TreeSize.describe('tree size of the older checkpoint'), to: TreeSize.optional().describe('tree size of the newer one') }),
+      response: { 200: ConsistencyWire },
+    },
+    handler: async (request) => {
+      const { log } = use();
+      const to = request.query.to === undefined ? log.latestCheckpoint() : log.checkpointAt(request.query.to);
+      const from = log.checkpointAt(request.query.from);
+      if (from === undefined || to === undefined) {
+        const size = from === undefined ? request.query.from : request.query.to;
+        throw new CredenceError({ code: 'not_found', streamId: 'transparency', message: `no signed checkpoint of tree size ${size ?? '(latest)'}` });
+      }
+      if (from.treeSize > to.treeSize) throw validationError([{ path: 'query.from', rule: 'order', message: `must not exceed the tree size of \`to\` (${to.treeSize})` }], 'query');
+      return {
+        proof: { first: from.treeSize, second: to.treeSize, hashes: log.consistencyProof(from.treeSize, to.treeSize).map(toBase64url) },
+        from: from.note,
+        to: to.note,
+      };
+    },
+  });
+
+  app.get('/v1/transparency/evidence/:kind/:id', {
+    config: { access: ACCESS.read },
+    schema: {
+      summary: 'Evidence bundle of one entity',
+      description:
+        "The entity's events, each with its inclusion proof against a signed checkpoint, and the log's signed stream head (the stream had " +
+        'exactly these events there): the bundle of `credence export`. Verify it offline with `credence verify FILE.json --key KEY`.',
+      tags: ['transparency'],
+      params: EntityParams,
+      response: { 200: EvidenceBundleWire },
+    },
+    handler: async (request) => {
+      const { log, signer, projection } = use();
+      const streamId = streamOf(request.params);
+      if ((await credence.store.readStream(streamId, { maxCount: 1 })).length === 0) throw notFound(streamId, request.params.kind);
+      const { bundle } = await exportEvidence({ streamId, store: credence.store, projection, log, signer });
+      return bundle as z.infer<typeof EvidenceBundleWire>;
+    },
+  });
+};

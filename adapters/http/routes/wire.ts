@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { toBase64url, tryFromBase64url, utf8 } from '../../../domain/crypto/index.ts';
+import { validationError } from '../../../domain/errors.ts';
+import { EntityKind, streamIdOf } from '../../../domain/streams.ts';
+import type { ServiceContext } from '../context.ts';
+
+/**
+ * What the read-side route modules share: positions and bigints as decimal strings (JSON has no 64-bit integers),
+ * entity addresses in paths, and opaque page cursors.
+ */
+
+/** A global position or revision on the wire: a decimal string (EventStoreDB positions exceed 2^53). */
+export const DecimalString = z.string().regex(/^(?:0|[1-9][0-9]{0,19})$/).describe('unsigned 64-bit integer as a decimal string');
+
+/** Any value with its bigints as decimal strings, the way every response carries positions. */
+export type Wire<T> = T extends bigint
+  ? string
+  : T extends readonly (infer U)[]
+    ? Wire<U>[]
+    : T extends Date | Uint8Array
+      ? T
+      : T extends object
+        ? { [K in keyof T]: Wire<T[K]> }
+        : T;
+
+export const toWire = <T>(value: T): Wire<T> => {
+  if (typeof value === 'bigint') return value.toString(10) as Wire<T>;
+  if (Array.isArray(value)) return value.map(toWire) as Wire<T>;
+  if (value !== null && typeof value === 'object' && !(value instanceof Date) && !(value instanceof Uint8Array)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toWire(v)])) as Wire<T>;
+  }
+  return value as Wire<T>;
+};
+
+/** Entity ids as the domain writes them (tokens; see domain/ids.ts), bounded before any pattern reads them. */
+export const EntityIdParam = z
+  .string()
+  .max(256)
+  .regex(/^[A-Za-z0-9/][A-Za-z0-9._:~-]{0,255}$/, 'an entity id: letters, digits and . _ : ~ -');
+
+export const EntityParams = z.strictObject({ kind: EntityKind, id: EntityIdParam });
+export const streamOf = (params: z.infer<typeof EntityParams>): string => streamIdOf(params.kind, params.id);
+
+/** A replay finding: a stored event its machine refuses, and why. */
+export const Finding = z.object({ streamId: z.string(), position: DecimalString, revision: DecimalString, type: z.string(), reason: z.string() });
+export const Verdict = z.union([z.object({ ok: z.literal(true) }), z.object({ ok: z.literal(false), findings: z.array(Finding) })]);
+
+/** How long a read waits for the live read models to reach the head it saw (read-your-writes), at most. */
+const READ_YOUR_WRITES_MS = 1_000;
+
+/**
+ * Waits (bounded) until the live components have handled what is stored now, so a read-model answer includes the
+ * caller's own writes. A runtime already further behind than readiness allows is not waited for: the answer comes
+ * from where the read models are (GET /v1/projections shows how far behind), not a second later from the same place.
+ */
+export const readYourWrites = async (context: ServiceContext): Promise<void> => {
+  if (context.live.lag().eventsBehind > context.limits.readyMaxLagEvents) return;
+  const head = await context.credence.store.headPosition();
+  if (head !== undefined) await context.live.caughtUp(head, READ_YOUR_WRITES_MS);
+};
+
+/** A page cursor: opaque to clients (base64url of the last row's key), checked on the way back in. */
+export const PageCursor = {
+  encode: (after: string): string => toBase64url(utf8(JSON.stringify({ after }))),
+  decode: (cursor: string, field = 'query.cursor'): string => {
+    const bytes = tryFromBase64url(cursor);
+    const parsed = bytes === undefined ? undefined : safeJson(new TextDecoder().decode(bytes));
+    const result = z.strictObject({ after: z.string().min(1).max(300) }).safeParse(parsed);
+    if (!result.success) throw validationError([{ path: field, rule: 'cursor', message: 'not a cursor this API returned' }], 'query');
+    return result.data.after;
+  },
+};
+
+const safeJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};

@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify from 'fastify';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import { installAccessHook } from './auth/access-hook.ts';
+import type { ServiceConfig } from './config.ts';
+import type { App, RouteAccess, RouteModule, ServiceContext } from './context.ts';
+import { loggerOptions } from './logging.ts';
+import { HttpProblem, overloaded, PROBLEM_CONTENT_TYPE, ProblemSchema, sendProblem } from './problems.ts';
+import { installProtection } from './protection.ts';
+import { ROUTE_MODULES } from './routes/index.ts';
+
+export const DOCS_PREFIX = '/docs';
+/** The OpenAPI operation extension naming who may call it: a list of roles, `public` or `device`. */
+export const ACCESS_EXTENSION = 'x-credence-access';
+const API_VERSION = '1.0.0';
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+export interface BuildServerOptions {
+  readonly context: ServiceContext;
+  readonly config: ServiceConfig;
+  /** Where the JSON log lines go (default stdout); tests pass a stream and read it. */
+  readonly logStream?: NodeJS.WritableStream;
+  /** Route modules registered after those of API v1 (tests add their own). */
+  readonly routes?: readonly RouteModule[];
+}
+
+/** A caller's request id when it is a short token, else a fresh one: it is echoed in a header and on every log line. */
+const genReqId = (raw: IncomingMessage): string => {
+  const given = raw.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+};
+
+const problemResponse = { description: 'RFC 9457 problem details', content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } } };
+
+/**
+ * The OpenAPI view of a route's access: bearer security for role routes, who may call it (in words, and as
+ * `x-credence-access`), and the problem responses every documented route can give.
+ */
+const documentAccess = (app: App): void => {
+  app.addHook('onRoute', (route) => {
+    const schema = route.schema as (Record<string, unknown> & { hide?: boolean; response?: Record<string, unknown> }) | undefined;
+    if (schema === undefined || schema.hide === true) return;
+    const access = (route.config as { access?: RouteAccess } | undefined)?.access;
+    const response = { ...schema.response };
+    if (!Object.keys(response).some((s) => /^[45]/.test(s))) Object.assign(response, { '4xx': problemResponse, '5xx': problemResponse });
+    const who = access === 'public' ? 'Public.' : access === 'device' ? 'Devices (authenticated inside the protocol, no bearer token).' : `Roles: ${access?.join(', ')}.`;
+    route.schema = {
+      ...schema,
+      response,
+      description: schema.description === undefined ? who : `${String(schema.description)}\n\n${who}`,
+      // Spread: FastifySchema has no index signature for OpenAPI extensions.
+      ...{ [ACCESS_EXTENSION]: access },
+      ...(Array.isArray(access) ? { security: [{ bearerAuth: [] }] } : {}),
+    };
+  });
+};
+
+/**
+ * The HTTP service (Fastify): zod schemas validate, serialise and document every route (OpenAPI 3.1 at
+ * /openapi.json, a docs page at /docs), every route declares who may call it, and every refusal is problem+json.
+ * Not listening yet: `startService` (start.ts) listens and owns the shutdown.
+ */
+export const buildServer = async (options: BuildServerOptions): Promise<App> => {
+  const { limits } = options.config;
+  const app = Fastify({
+    logger: loggerOptions(options.config.logLevel, options.logStream),
+    genReqId,
+    requestIdHeader: false,
+    bodyLimit: limits.bodyLimitBytes,
+    connectionTimeout: limits.connectionTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Closing: idle sockets are closed, requests in flight finish; a new request on a kept-alive socket gets our
+    // own 503 problem (below) rather than Fastify's plain JSON.
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<ZodTypeProvider>();
+  try {
+    await configure(app, options);
+  } catch (error) {
+    // A route refused at registration (no config.access, a bad schema): release what the plugins started.
+    await app.close().catch(() => {});
+    throw error;
+  }
+  return app;
+};
+
+const configure = async (app: App, { context, config, routes = [] }: BuildServerOptions): Promise<void> => {
+  const { limits } = config;
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  app.setErrorHandler((error, request, reply) => {
+    const sent = sendProblem(reply, request, error);
+    if (reply.statusCode >= 500 && !(error instanceof HttpProblem)) request.log.error({ err: error }, 'request failed');
+    return sent;
+  });
+  // Once closing, a kept-alive connection would hold the close until the client drops it: each response says
+  // `Connection: close`, and a connection a long-lived response leaves idle is closed as soon as it is.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw overloaded(limits.retryAfterSeconds, 'shutting down');
+  });
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.header('x-request-id', request.id);
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    if (reply.statusCode >= 400) context.metrics.requestRefused(reply.statusCode, request.routeOptions.url ?? 'unmatched');
+    if (closing) setImmediate(() => app.server.closeIdleConnections());
+  });
+
+  // Load shedding first, then authentication (the rate limit's key needs the principal), then the routes.
+  await installProtection(app, limits, context.metrics);
+  installAccessHook(app, context.access, { publicPrefixes: [DOCS_PREFIX] });
+  documentAccess(app);
+  app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request, reply) =>
+    sendProblem(reply, request, new HttpProblem(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`)),
+  );
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Credence API',
+        version: API_VERSION,
+        description: 'The credential lifecycle of an M2M/IoT fleet as a service. Refusals are RFC 9457 application/problem+json.',
+      },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(swaggerUi, { routePrefix: DOCS_PREFIX });
+  app.get('/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () => app.swagger());
+
+  for (const register of [...ROUTE_MODULES, ...routes]) await register(app, context);
+};

@@ -1,0 +1,61 @@
+/**
+ * The text/event-stream wire format (WHATWG HTML, "Server-sent events", section 9.2.5 "Interpreting an event
+ * stream"): fields are lines `name: value`, an event ends at a blank line, a line starting with `:` is a comment.
+ * A field value cannot hold a line break, so `data` is split into one `data:` line per line (the client joins
+ * them with `\n`), and `id` / `event` with a line break are programming mistakes.
+ */
+
+/** One event as it goes over the wire; `id` is the global store position as a decimal string. */
+export interface SseMessage {
+  readonly id: string;
+  readonly event: string;
+  readonly data: string;
+}
+
+/** The response headers of every stream; `x-accel-buffering: no` keeps a reverse proxy (nginx) from batching events. */
+export const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  'x-accel-buffering': 'no',
+} as const;
+
+const LINE_BREAK = /\r\n|\r|\n/;
+
+const singleLine = (value: string, field: string): string => {
+  if (LINE_BREAK.test(value) || value.includes('\0')) throw new Error(`${field}: must be one line without NUL`);
+  return value;
+};
+
+export const frameEvent = (message: SseMessage): string =>
+  `id: ${singleLine(message.id, 'message.id')}\n` +
+  `event: ${singleLine(message.event, 'message.event')}\n` +
+  message.data
+    .split(LINE_BREAK)
+    .map((line) => `data: ${line}\n`)
+    .join('') +
+  '\n';
+
+/** A comment: clients ignore it; it keeps proxies and idle timers from closing a quiet stream. */
+export const frameComment = (text: string): string =>
+  text
+    .split(LINE_BREAK)
+    .map((line) => `: ${line}\n`)
+    .join('') + '\n';
+
+/** How long a client waits before reconnecting (it then sends `Last-Event-ID`). */
+export const frameRetry = (ms: number): string => {
+  if (!Number.isSafeInteger(ms) || ms < 0) throw new Error('ms: must be a non-negative integer');
+  return `retry: ${ms}\n\n`;
+};
+
+/**
+ * The last frame before the server ends a stream it could not keep up: an event without `id` (so the client's
+ * last event id stays on the last event it really received) and a retry hint to come back later.
+ */
+export const frameDropped = (reason: 'slow' | 'error', retryMs: number): string =>
+  frameComment(`dropped: ${reason}`) + `event: dropped\ndata: ${JSON.stringify({ reason, retryMs })}\n\n` + frameRetry(retryMs);
+
+/** The server is going away (graceful shutdown): come back after `retryMs` with the last event id. */
+export const frameShutdown = (retryMs: number): string => frameComment('shutdown') + frameRetry(retryMs);
+
+export const HEARTBEAT = frameComment('heartbeat');

@@ -1,0 +1,105 @@
+/**
+ * What a client asks of GET /v1/events, parsed by zod at the HTTP boundary (bounded lists, positions as decimal
+ * strings) and turned into the integrator stream's `LifecycleFilterInput` (projections/streams/filter.ts).
+ */
+import { z } from 'zod';
+import { isCredenceError, validationError } from '../../../domain/errors.ts';
+import { EventTypeSchema } from '../../../domain/events/index.ts';
+import { ENTITY_KINDS, EntityKind, parseStreamId } from '../../../domain/streams.ts';
+import { parseLifecycleFilter, type LifecycleFilterInput } from '../../../projections/streams/index.ts';
+
+const MAX_TYPES = 64;
+const MAX_STREAMS = 100;
+const MAX_ITEM_CHARS = 256;
+/** A global position: what `id:` carries and `Last-Event-ID` / `after` give back (at most 2^64, 20 digits). */
+const POSITION = /^\d{1,20}$/;
+
+/** `?kind=node&kind=credential` and `?kind=node,credential` mean the same; either way the list is bounded. */
+const listOf = <T extends z.ZodType<unknown, string>>(item: T, max: number, description: string) =>
+  z
+    .union([z.string().max(max * (MAX_ITEM_CHARS + 1)), z.array(z.string().max(MAX_ITEM_CHARS)).max(max)])
+    .transform((value) =>
+      (typeof value === 'string' ? [value] : value)
+        .flatMap((part) => part.split(','))
+        .map((part) => part.trim())
+        .filter((part) => part !== ''),
+    )
+    .pipe(z.array(item).min(1).max(max))
+    .describe(description);
+
+const Position = z.string().regex(POSITION, 'must be a global position (decimal digits)');
+
+export const EventsQuery = z
+  .object({
+    kind: listOf(EntityKind, ENTITY_KINDS.length, `Entity kinds, of ${ENTITY_KINDS.join(', ')} (repeat the parameter or separate with commas).`).optional(),
+    type: listOf(EventTypeSchema, MAX_TYPES, 'Event types (repeat the parameter or separate with commas).').optional(),
+    stream: listOf(
+      z.string().max(MAX_ITEM_CHARS).refine((s) => parseStreamId(s) !== undefined, 'must be <kind>-<id> of an entity stream'),
+      MAX_STREAMS,
+      'Entity streams `<kind>-<id>` (canonical identifiers only).',
+    ).optional(),
+    identifiers: z
+      .enum(['canonical', 'pseudonymous'])
+      .optional()
+      .describe('canonical (operators and auditors; their default) or pseudonymous (the only choice, and the default, of integrators).'),
+    after: Position.optional().describe('Resume strictly after this global position; the Last-Event-ID header wins over it.'),
+    from: z.enum(['start', 'end']).optional().describe('Without a position: the whole history (start, the default) or only what comes from now (end).'),
+  })
+  .strict()
+  .superRefine((query, context) => {
+    if (query.after !== undefined && query.from !== undefined) {
+      context.addIssue({ code: 'custom', path: ['from'], message: 'give either after (a position) or from, not both' });
+    }
+  });
+export type EventsQuery = z.output<typeof EventsQuery>;
+
+export const EventsHeaders = z.looseObject({
+  'last-event-id': z
+    .union([z.literal(''), Position])
+    .optional()
+    .describe('The id of the last event received: the stream resumes strictly after it, with no gap and no duplicate.'),
+});
+export type EventsHeaders = z.output<typeof EventsHeaders>;
+
+export type Identifiers = 'canonical' | 'pseudonymous';
+
+/** The query's names for the filter's fields, so that a refusal names what the client sent. */
+const QUERY_NAME: Readonly<Record<string, string>> = { kinds: 'kind', types: 'type', streams: 'stream', from: 'after' };
+
+/**
+ * The stream filter: where to start (the `Last-Event-ID` header, else `after`, else `from`), kinds, types and
+ * streams. A browser's EventSource reconnects to the same URL, `after` included, with a newer `Last-Event-ID`:
+ * that is why the header wins. Throws a `validation` CredenceError naming the query parameter.
+ */
+export const lifecycleFilterOf = (query: EventsQuery, headers: EventsHeaders): LifecycleFilterInput => {
+  const resumeAfter = headers['last-event-id'] || query.after;
+  const input: LifecycleFilterInput = {
+    from: resumeAfter !== undefined ? BigInt(resumeAfter) : (query.from ?? 'start'),
+    ...(query.kind !== undefined ? { kinds: query.kind } : {}),
+    ...(query.type !== undefined ? { types: query.type } : {}),
+    ...(query.stream !== undefined ? { streams: query.stream } : {}),
+  };
+  try {
+    parseLifecycleFilter(input);
+  } catch (error) {
+    if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw error;
+    throw validationError(
+      error.problem.issues.map((issue) => {
+        const [head, ...rest] = issue.path.split('.');
+        return { ...issue, path: ['query', QUERY_NAME[head ?? ''] ?? head, ...rest].join('.') };
+      }),
+      'event stream query',
+    );
+  }
+  return input;
+};
+
+/** Integrators see pseudonyms only (seed 004; SER-011, SER-018, SER-025): a stream filter would name canonical ids. */
+export const checkPublicFilter = (filter: LifecycleFilterInput): void => {
+  if (filter.streams !== undefined) {
+    throw validationError(
+      [{ path: 'query.stream', rule: 'not_public', message: 'canonical stream ids are not public: filter by kind and type' }],
+      'pseudonymous event stream query',
+    );
+  }
+};

@@ -1,0 +1,118 @@
+/**
+ * One SSE stream from open to close: the headers and the first retry hint, events from the pull loop through the
+ * writer (back-pressure), heartbeats, and exactly one ending with its reason counted:
+ * - `client`: the client went away; the store subscription is released at once;
+ * - `slow`: the client stayed over the high-water mark past the stall limit; dropped with a retry hint;
+ * - `shutdown`: graceful shutdown (or the store closing under the stream); ended with a retry hint;
+ * - `error`: the stream failed (an event that cannot be read); ended with `event: dropped` and a retry hint (the
+ *   details go to the log).
+ * In every case the client resumes with `Last-Event-ID` and loses nothing: the store holds what it missed.
+ */
+import type { ServerResponse } from 'node:http';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Observable, Subscription } from 'rxjs';
+import type { ServiceMetrics } from '../metrics.ts';
+import { HEARTBEAT, SSE_HEADERS, frameDropped, frameEvent, frameRetry, frameShutdown, type SseMessage } from './frame.ts';
+import { ClientGone, SlowClient, SseWriter } from './writer.ts';
+
+export type CloseReason = 'client' | 'slow' | 'shutdown' | 'error';
+
+/** Reconnection delays sent as `retry:` hints. */
+export const RETRY_MS = {
+  /** At the start: a dropped connection comes back quickly. */
+  initial: 1_000,
+  /** After a graceful shutdown: long enough for a restart. */
+  shutdown: 2_000,
+  /** After a slow-client drop or an error: back off. */
+  dropped: 5_000,
+} as const;
+
+export interface SessionOptions {
+  readonly res: ServerResponse;
+  /** Headers already set on the reply (request id, rate-limit), kept when the socket is taken over. */
+  readonly headers: Readonly<Record<string, string | number | readonly string[] | undefined>>;
+  readonly requestId: string;
+  readonly role: string;
+  readonly heartbeatMs: number;
+  readonly highWaterBytes: number;
+  readonly stallMs: number;
+  readonly metrics: ServiceMetrics;
+  readonly shutdown: AbortSignal;
+  readonly log: FastifyBaseLogger;
+  /** Called once when the stream has ended (releases the principal's slot). */
+  readonly onClosed: (reason: CloseReason) => void;
+}
+
+export class SseSession {
+  private readonly writer: SseWriter;
+  private subscription: Subscription | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private reason: CloseReason | undefined;
+  private readonly ended: Promise<CloseReason>;
+  private resolveEnded: (reason: CloseReason) => void = () => undefined;
+  private readonly onShutdown = (): void => this.close('shutdown', frameShutdown(RETRY_MS.shutdown));
+
+  constructor(private readonly options: SessionOptions) {
+    this.writer = new SseWriter(options.res, { highWaterBytes: options.highWaterBytes, stallMs: options.stallMs });
+    this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
+  }
+
+  /** What the pull loop awaits for each event: resolves once the client can take more. */
+  readonly deliver = async (message: SseMessage): Promise<void> => {
+    await this.writer.write(frameEvent(message));
+    this.options.metrics.sseEventsDelivered(1);
+  };
+
+  /** Sends the headers and subscribes to `events` (whose `onEvent` is `deliver`); resolves when the stream ends. */
+  run(events: Observable<unknown>): Promise<CloseReason> {
+    const { res, shutdown } = this.options;
+    // An ended stream closes its connection (`Connection: close`): a client reconnects on a new one anyway, and a
+    // kept-alive socket after the end would only hold a graceful shutdown until its keep-alive timeout.
+    res.shouldKeepAlive = false;
+    res.writeHead(200, { ...this.options.headers, 'x-request-id': this.options.requestId, ...SSE_HEADERS });
+    // Sent at once, so the client has the headers (and the retry hint) before the first event.
+    res.write(frameRetry(RETRY_MS.initial));
+    this.options.metrics.sseClientOpened(this.options.role);
+    res.once('close', () => this.close('client'));
+    if (shutdown.aborted) {
+      this.onShutdown();
+      return this.ended;
+    }
+    shutdown.addEventListener('abort', this.onShutdown, { once: true });
+    this.heartbeat = setInterval(() => this.beat(), this.options.heartbeatMs);
+    this.heartbeat.unref();
+    this.subscription = events.subscribe({
+      error: (error: unknown) => this.fail(error),
+      // The store ended the subscription: it is being closed, which happens on the way down.
+      complete: () => this.close('shutdown', frameShutdown(RETRY_MS.shutdown)),
+    });
+    return this.ended;
+  }
+
+  /** A heartbeat only when the client is keeping up: a paused stream is already waiting on it. */
+  private beat(): void {
+    if (this.reason !== undefined || this.writer.paused) return;
+    this.writer.write(HEARTBEAT).catch((error: unknown) => this.fail(error));
+  }
+
+  private fail(error: unknown): void {
+    if (error instanceof ClientGone) return this.close('client');
+    if (error instanceof SlowClient) return this.close('slow', frameDropped('slow', RETRY_MS.dropped));
+    // The details go to the log only: they may name canonical identifiers, which a pseudonymised stream must not.
+    this.options.log.error({ err: error }, 'event stream failed');
+    this.close('error', frameDropped('error', RETRY_MS.dropped));
+  }
+
+  private close(reason: CloseReason, finalFrame?: string): void {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    clearInterval(this.heartbeat);
+    this.options.shutdown.removeEventListener('abort', this.onShutdown);
+    this.subscription?.unsubscribe();
+    this.writer.end(finalFrame, this.options.stallMs);
+    this.options.metrics.sseClientClosed(this.options.role, reason);
+    this.options.log.info({ reason }, 'event stream ended');
+    this.options.onClosed(reason);
+    this.resolveEnded(reason);
+  }
+}

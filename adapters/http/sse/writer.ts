@@ -1,0 +1,126 @@
+/**
+ * Writes frames to one SSE response without ever buffering without limit (issue 12, SER-001).
+ *
+ * The pull loop of the integrator streams (projections/streams/paced.ts) reads the next event only once the
+ * promise of `write` has settled, so what one client costs the server is what sits in its socket's send buffers:
+ * `write` resolves at once while that stays at or below the high-water mark, and otherwise only once the socket
+ * has drained below it. A client still behind after `stallMs` is a slow client: `write` rejects with `SlowClient`
+ * and the session drops it with a retry hint; it resumes later with `Last-Event-ID`, from the store, at no cost
+ * to anyone while it is away.
+ *
+ * `res.write` returning false only tells about Node's own high-water mark, and 'drain' only fires after such a
+ * false; the configured mark may be lower. So a wait also wakes when a written frame has been handed to the
+ * kernel (the write callback), which is when `writableLength` goes down.
+ */
+import type { ServerResponse } from 'node:http';
+
+export class SlowClient extends Error {
+  constructor(readonly stallMs: number) {
+    super(`the client read nothing for ${stallMs} ms while its stream was over the high-water mark`);
+    this.name = 'SlowClient';
+  }
+}
+
+export class ClientGone extends Error {
+  constructor() {
+    super('the client closed the stream');
+    this.name = 'ClientGone';
+  }
+}
+
+export interface SseWriterOptions {
+  /** Bytes queued on the socket above which writing waits. */
+  readonly highWaterBytes: number;
+  /** How long a write may wait for the client before it is a slow client. */
+  readonly stallMs: number;
+}
+
+const positiveInteger = (value: number, name: string): number => {
+  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name}: must be a positive integer`);
+  return value;
+};
+
+export class SseWriter {
+  private readonly highWaterBytes: number;
+  private readonly stallMs: number;
+  /** The one wait in progress: later writes during it join it rather than stacking timers. */
+  private waiting: Promise<void> | undefined;
+  private gone = false;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(private readonly res: ServerResponse, options: SseWriterOptions) {
+    this.highWaterBytes = positiveInteger(options.highWaterBytes, 'options.highWaterBytes');
+    this.stallMs = positiveInteger(options.stallMs, 'options.stallMs');
+    // A write to a reset socket reports through 'error'; the 'close' that follows ends the session.
+    res.on('error', () => undefined);
+    res.once('close', () => {
+      this.gone = true;
+      this.wake();
+    });
+  }
+
+  /** The client went away (or the response was ended). */
+  get closed(): boolean {
+    return this.gone || this.res.destroyed;
+  }
+
+  /** A write is waiting for the client to read. */
+  get paused(): boolean {
+    return this.waiting !== undefined;
+  }
+
+  /** Resolves once the frame is written and the queue is back at or below the high-water mark. */
+  write(frame: string): Promise<void> {
+    if (this.closed) return Promise.reject(new ClientGone());
+    this.res.write(frame, this.wake);
+    if (this.waiting === undefined && this.below()) return Promise.resolve();
+    this.waiting ??= this.waitBelow().finally(() => {
+      this.waiting = undefined;
+    });
+    return this.waiting;
+  }
+
+  /**
+   * Ends the response after `finalFrame`, and closes the connection after `graceMs` whatever the client does: a
+   * client that stopped reading would otherwise keep the socket (and what is queued on it) half-open.
+   */
+  end(finalFrame: string | undefined, graceMs: number): void {
+    if (this.closed) return;
+    // Taken now: a finished response lets go of its socket.
+    const socket = this.res.socket;
+    if (finalFrame !== undefined) this.res.write(finalFrame);
+    this.res.end();
+    if (socket === null || socket.destroyed) return;
+    const timer = setTimeout(() => socket.destroy(), graceMs);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  }
+
+  /** Re-checks every wait: called when a frame has left Node's buffers, on 'drain' and on 'close'. */
+  private readonly wake = (): void => {
+    for (const check of this.waiters) check();
+  };
+
+  private below(): boolean {
+    return !this.res.writableNeedDrain && this.res.writableLength <= this.highWaterBytes;
+  }
+
+  private waitBelow(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const check = (): void => {
+        if (this.closed) finish(() => reject(new ClientGone()));
+        else if (this.below()) finish(resolve);
+      };
+      const stall = setTimeout(() => finish(() => reject(new SlowClient(this.stallMs))), this.stallMs);
+      const finish = (settle: () => void): void => {
+        clearTimeout(stall);
+        this.res.off('drain', check);
+        this.waiters.delete(check);
+        settle();
+      };
+      this.res.on('drain', check);
+      this.waiters.add(check);
+      check();
+    });
+  }
+}

@@ -1,0 +1,137 @@
+import type { AddressInfo } from 'node:net';
+import type { Actor } from '../../domain/metadata.ts';
+import { ownerView, type Clock } from '../../domain/ports/index.ts';
+import {
+  openAccessRegistry,
+  openCredence,
+  openDataFolderSecureEnvironment,
+  startLive,
+  systemClock,
+  systemRandom,
+} from '../runtime/index.ts';
+import { createAccessControl } from './auth/access-control.ts';
+import { ACCESS_OWNER } from './auth/open-access-control.ts';
+import { signingPolicyOf, type ServiceConfig } from './config.ts';
+import type { App, RouteModule, ServiceContext } from './context.ts';
+import { createServiceMetrics } from './metrics.ts';
+import { buildServer } from './server.ts';
+
+/** Who the security procedures (Enrolment Function, Registrar CSE) act as when devices call them. */
+export const INFRASTRUCTURE_ACTOR: Actor = { id: 'maf:infrastructure', role: 'operator' };
+
+export interface StartOptions {
+  /** The engine's and the tokens' clock (default: the system clock). */
+  readonly clock?: Clock;
+  /** Where the JSON log lines go (default stdout). */
+  readonly logStream?: NodeJS.WritableStream;
+  /** SIGTERM and SIGINT start the graceful shutdown, once; a second signal ends the process the default way. */
+  readonly handleSignals?: boolean;
+  /** Route modules registered after API v1's (tests add their own). */
+  readonly routes?: readonly RouteModule[];
+}
+
+export interface RunningService {
+  /** `http://host:port`, the port the system gave when configured as 0. */
+  readonly url: string;
+  readonly context: ServiceContext;
+  readonly app: App;
+  /**
+   * Graceful shutdown: stops accepting, ends SSE streams with a retry hint, lets requests in flight finish, stops
+   * the live runtime (flushing checkpoints), closes the stores and the Secure Environment. Idempotent.
+   */
+  close(): Promise<void>;
+  /** Settles when the service has shut down, however it was asked to. */
+  readonly closed: Promise<void>;
+}
+
+const hostForUrl = (address: AddressInfo): string => (address.family === 'IPv6' ? `[${address.address}]` : address.address);
+
+/**
+ * `credence serve`: reads the request-signing policy, opens the data folder (its Secure Environment, the store or the
+ * store of `config.store`, the read models, access.db), starts everything live, and listens. Whatever was opened is
+ * closed again when a later step fails.
+ */
+export const startService = async (config: ServiceConfig, options: StartOptions = {}): Promise<RunningService> => {
+  const clock = options.clock ?? systemClock;
+  const cleanups: (() => unknown)[] = [];
+  const unwind = async (): Promise<void> => {
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      try {
+        await cleanup();
+      } catch {
+        // Closing what is left matters more than the first failure to close.
+      }
+    }
+  };
+  try {
+    // Before anything opens: an unusable policy file is a configuration error, not a half-started service.
+    const signing = signingPolicyOf(config);
+    const se = openDataFolderSecureEnvironment(config.data, { now: () => clock.now() });
+    cleanups.push(() => se.close());
+    const credence = openCredence({
+      location: { dir: config.data },
+      clock,
+      ...(config.store !== undefined ? { connectionString: config.store } : {}),
+      // SER-016: POST /v1/commands verifies request signatures against it; the audit trail re-checks stored ones.
+      ...(signing !== undefined ? { signing } : {}),
+      security: { se, random: systemRandom, actor: INFRASTRUCTURE_ACTOR },
+    });
+    cleanups.push(() => credence.close());
+    const registry = openAccessRegistry({ dir: config.data });
+    cleanups.push(() => registry.close());
+    const access = await createAccessControl({ se: ownerView(se, ACCESS_OWNER), registry, clock, random: systemRandom, ...config.tokens });
+
+    // The live runtime reports to the server's logger, which exists only once the server is built.
+    let app: App | undefined;
+    const live = startLive(credence, {
+      tickMs: config.tickMs,
+      onError: (component, error) => app?.log.error({ err: error, component }, 'live component failed'),
+    });
+    cleanups.push(() => live.stop());
+    const metrics = createServiceMetrics({ components: () => live.status() });
+    const shutdown = new AbortController();
+    const context: ServiceContext = { credence, live, access, metrics, limits: config.limits, shutdown: shutdown.signal };
+    app = await buildServer({
+      context,
+      config,
+      ...(options.logStream !== undefined ? { logStream: options.logStream } : {}),
+      ...(options.routes !== undefined ? { routes: options.routes } : {}),
+    });
+    const server = app;
+    // Before in-flight requests are awaited: SSE streams end (with a retry hint) instead of holding the close.
+    server.addHook('preClose', async () => shutdown.abort());
+    cleanups.push(() => server.close());
+    await live.start();
+    await server.listen({ host: config.host, port: config.port });
+    const address = server.server.address() as AddressInfo;
+
+    let resolveClosed: () => void = () => {};
+    const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
+    let closing: Promise<void> | undefined;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      removeSignalHandlers();
+      server.log.info({ signal }, 'shutting down');
+      void close();
+    };
+    const removeSignalHandlers = (): void => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    };
+    // server.close() first, then live.stop(), credence.close(), the registry, the Secure Environment.
+    const close = (): Promise<void> =>
+      (closing ??= (async () => {
+        removeSignalHandlers();
+        await unwind();
+        resolveClosed();
+      })());
+    if (options.handleSignals === true) {
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
+    }
+    server.log.info({ url: `http://${hostForUrl(address)}:${address.port}` }, 'listening');
+    return { url: `http://${hostForUrl(address)}:${address.port}`, context, app: server, close, closed };
+  } catch (error) {
+    await unwind();
+    throw error;
+  }
+};

@@ -1,0 +1,27 @@
+import { isCredenceError } from '../../domain/errors.ts';
+import { parseRequestSigningPolicy, type RequestSigningPolicy } from '../../domain/signing/index.ts';
+import { readJsonFile } from './bounded-files.ts';
+
+/** Far above a policy with every key a deployment registers (4,096 keys of about 200 bytes each). */
+export const MAX_SIGNING_POLICY_BYTES = 1024 * 1024;
+
+export type SigningPolicyRead =
+  | { readonly ok: true; readonly policy: RequestSigningPolicy }
+  /** One line per problem: the file's (unreadable, too large, not JSON) or each bad field's, `path: message`. */
+  | { readonly ok: false; readonly problems: readonly string[] };
+
+/**
+ * A deployment's request-signing policy (SER-016) from a JSON file, for the `signing` option of openCredence: what
+ * `credence serve --signing` and the CLI's `--signing` read. Bounded before parsing; an unusable file is a value
+ * naming every problem, so each interface reports it its own way (a usage error, a configuration error).
+ */
+export const readSigningPolicyFile = (file: string): SigningPolicyRead => {
+  const raw = readJsonFile(file, MAX_SIGNING_POLICY_BYTES);
+  if (!raw.ok) return { ok: false, problems: [raw.message] };
+  try {
+    return { ok: true, policy: parseRequestSigningPolicy(raw.value) };
+  } catch (error) {
+    if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw error;
+    return { ok: false, problems: error.problem.issues.map((issue) => `${issue.path || '(root)'}: ${issue.message}`) };
+  }
+};

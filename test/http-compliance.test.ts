@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toCsv } from '../adapters/http/routes/csv.ts';
+import { startTestService, type TestService } from './support/service.ts';
+import { body, openApi, settled, type Api } from './http-conformance.fixtures.ts';
+
+/** RFC 4180 fields of one CSV text, enough to read back what toCsv wrote. */
+const parseCsv = (text: string): string[][] => {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
+      else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') row.push(field), (field = '');
+    else if (c === '\r' && text[i + 1] === '\n') row.push(field), rows.push(row), (row = []), (field = ''), i++;
+    else field += c;
+  }
+  return rows;
+};
+
+describe('compliance queries, replay verdicts and projection status over HTTP', () => {
+  let svc: TestService;
+  let api: Api;
+  const command = async (payload: unknown) => expect((await api.call('POST', '/v1/commands', {}, { token: svc.tokens.operator, body: payload })).status).toBe(201);
+
+  beforeAll(async () => {
+    svc = await startTestService();
+    api = await openApi(svc);
+    await command(body.createSubscription());
+    await command(body.registerNode('gw'));
+    await command(body.enrolNode('gw'));
+    for (const k of ['gw-c1', 'gw-c2']) {
+      await command(body.issueCredential(k, 'gw'));
+      await command(body.provisionCredential(k));
+    }
+    await command(body.configureAssociation('gw-a1', 'gw-c1', 'gw'));
+    await command(body.establishAssociation('gw-a1'));
+    await settled(svc);
+    // The cascade revokes gw-a1 live; the compliance read model follows.
+    await command(body.revokeCredential('gw-c1', 'keyCompromise'));
+    await settled(svc);
+  });
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  it('lists the query catalog with each query’s parameters', async () => {
+    const reply = await api.call('GET', '/v1/compliance', {}, { token: svc.tokens.auditor });
+    expect(reply.status).toBe(200);
+    expect(reply.body.queries.map((q: { name: string }) => q.name)).toEqual(['revocations', 'actions', 'provisioned', 'expiring', 'dangling-associations']);
+    expect(reply.body.queries.find((q: { name: string }) => q.name === 'expiring').params).toEqual(['days', 'now']);
+  });
+
+  it('answers a query as JSON, every row with the position that proves it', async () => {
+    const reply = await api.call('GET', '/v1/compliance/{query}', { query: 'revocations' }, { token: svc.tokens.auditor, query: { reason: 'keyCompromise' } });
+    expect(reply.status).toBe(200);
+    expect(reply.body.params).toEqual({ reason: 'keyCompromise' });
+    expect(reply.body.rows.map((r: { streamId: string }) => r.streamId)).toEqual(['credential-gw-c1', 'association-gw-a1']);
+    expect(reply.body.rows[1]).toMatchObject({ kind: 'association', id: 'gw-a1', reason: 'keyCompromise', actor: 'system:process-manager' });
+    for (const row of reply.body.rows) expect(row.position).toMatch(/^[1-9]\d*$/);
+    const dangling = await api.call('GET', '/v1/compliance/{query}', { query: 'dangling-associations' }, { token: svc.tokens.operator });
+    expect(dangling.body.rows).toEqual([]);
+  });
+
+  it('answers as CSV on Accept: text/csv: a header row, one row per answer, nested fields as columns', async () => {
+    const reply = await api.call('GET', '/v1/compliance/{query}', { query: 'actions' }, { token: svc.tokens.auditor, accept: 'text/csv', query: { actor: 'test-operator' } });
+    expect(reply.status).toBe(200);
+    expect(reply.type).toMatch(/^text\/csv/);
+    const [header, ...rows] = parseCsv(reply.text);
+    expect(header!.slice(0, 3)).toEqual(['position', 'eventId', 'streamId']);
+    expect(header).toEqual(expect.arrayContaining(['actor.id', 'actor.role', 'signature.status']));
+    const json = await api.call('GET', '/v1/compliance/{query}', { query: 'actions' }, { token: svc.tokens.auditor, query: { actor: 'test-operator' } });
+    expect(rows).toHaveLength(json.body.rows.length);
+    expect(rows.map((r) => r[0])).toEqual(json.body.rows.map((r: { position: string }) => r.position));
+    expect(rows.every((r) => r[header!.indexOf('actor.id')] === 'test-operator')).toBe(true);
+  });
+
+  it('escapes CSV fields (RFC 4180) and defuses spreadsheet formulas', () => {
+    const text = toCsv([{ position: '7', note: 'a, "b"\r\nc', actor: { id: '=HYPERLINK("x")' }, n: -1 }], ['position']);
+    expect(text).toBe('position,note,actor.id,n\r\n7,"a, ""b""\r\nc","\'=HYPERLINK(""x"")",-1\r\n');
+    expect(parseCsv(text)).toEqual([['position', 'note', 'actor.id', 'n'], ['7', 'a, "b"\r\nc', '\'=HYPERLINK("x")', '-1']]);
+  });
+
+  it("refuses parameters the query's own schema refuses, each with its path", async () => {
+    const reply = await api.call('GET', '/v1/compliance/{query}', { query: 'expiring' }, { token: svc.tokens.auditor, query: { days: 'soon', actor: 'x' } });
+    expect(reply.status).toBe(400);
+    expect(reply.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['query.actor', 'query.days']);
+    const unknown = await api.call('GET', '/v1/compliance/{query}', { query: 'everything' }, { token: svc.tokens.auditor });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.errors).toEqual([expect.objectContaining({ path: 'params.query' })]);
+  });
+
+  it('gives the fleet replay verdict and one entity’s, with the state after each event', async () => {
+    const fleet = await api.call('GET', '/v1/replay', {}, { token: svc.tokens.auditor, query: { limit: '5' } });
+    expect(fleet.status).toBe(200);
+    expect(fleet.body).toMatchObject({ ok: true, findings: [], findingsTotal: 0, brokenStreamsTotal: 0 });
+    expect(fleet.body.kinds.credential).toEqual({ entities: 2, events: expect.any(Number), states: { revoked: 1, enrolled: 1 } });
+    const one = await api.call('GET', '/v1/replay/{kind}/{id}', { kind: 'association', id: 'gw-a1' }, { token: svc.tokens.auditor });
+    expect(one.body).toMatchObject({ streamId: 'association-gw-a1', state: 'revoked', verdict: { ok: true } });
+    expect(one.body.steps.map((s: { state: string }) => s.state)).toEqual(['initialized', 'associated', 'revoked']);
+    const missing = await api.call('GET', '/v1/replay/{kind}/{id}', { kind: 'association', id: 'nope' }, { token: svc.tokens.auditor });
+    expect(missing.status).toBe(404);
+  });
+
+  it('shows every live component at the head, with no lag and no error', async () => {
+    await settled(svc);
+    const head = String(await svc.service.context.credence.store.headPosition());
+    const reply = await api.call('GET', '/v1/projections', {}, { token: svc.tokens.auditor });
+    expect(reply.status).toBe(200);
+    expect(reply.body.components.map((c: { name: string }) => c.name)).toEqual(
+      expect.arrayContaining(['cascade', 'expiry', 'audit', 'compliance', 'entities', 'pseudonyms', 'transparency']),
+    );
+    for (const c of reply.body.components) expect(c).toEqual({ name: c.name, checkpoint: head, head, eventsBehind: 0, secondsBehind: 0 });
+    expect(reply.body.lag).toEqual({ eventsBehind: 0, secondsBehind: 0 });
+  });
+});

@@ -1,0 +1,63 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadServiceConfig } from '../adapters/http/config.ts';
+import { isCredenceError } from '../domain/errors.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'credence-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const file = (name: string, value: unknown): string => {
+  const path = join(dir, name);
+  writeFileSync(path, typeof value === 'string' ? value : JSON.stringify(value));
+  return path;
+};
+
+/** The issue paths of the refusal `load` throws. */
+const refusal = (load: () => unknown): string[] => {
+  try {
+    load();
+  } catch (error) {
+    if (isCredenceError(error, 'validation') && error.problem.code === 'validation') return error.problem.issues.map((i) => i.path);
+    throw error;
+  }
+  throw new Error('expected a refusal');
+};
+
+describe('service configuration: defaults, file, environment, flags', () => {
+  it('defaults to 127.0.0.1:8080 on ./data with the embedded store', () => {
+    const config = loadServiceConfig();
+    expect(config).toMatchObject({ host: '127.0.0.1', port: 8080, data: './data', logLevel: 'info' });
+    expect(config.store).toBeUndefined();
+    expect(config.limits.bodyLimitBytes).toBeGreaterThan(0);
+  });
+
+  it('takes the file, then the environment, then flags, later winning', () => {
+    const path = file('layered.json', { port: 7000, host: '0.0.0.0', limits: { rateLimitPerAddress: 5 } });
+    const config = loadServiceConfig({ file: path, env: { PORT: '7100', CREDENCE_DATA: '/srv/credence' }, flags: { port: '7200', logLevel: 'debug', json: true } });
+    expect(config).toMatchObject({ port: 7200, host: '0.0.0.0', data: '/srv/credence', logLevel: 'debug' });
+    expect(config.limits.rateLimitPerAddress).toBe(5);
+    expect(config.limits.rateLimitPerPrincipal).toBe(6000);
+  });
+
+  it('names the source and the field of every bad value', () => {
+    expect(refusal(() => loadServiceConfig({ env: { PORT: 'eighty' } }))).toEqual(['env PORT']);
+    expect(refusal(() => loadServiceConfig({ flags: { port: 70000, logLevel: 'loud' } })).sort()).toEqual(['flag --log-level', 'flag --port']);
+    const path = file('bad.json', { limits: { bodyLimitBytes: -1, nope: 1 } });
+    expect(refusal(() => loadServiceConfig({ file: path })).sort()).toEqual([`file ${path}: limits.bodyLimitBytes`, `file ${path}: limits.nope`]);
+    expect(refusal(() => loadServiceConfig({ file: file('broken.json', '{') }))).toEqual([`file ${join(dir, 'broken.json')}`]);
+  });
+
+  it('refuses a bad store connection string without repeating it', () => {
+    try {
+      loadServiceConfig({ env: { CREDENCE_STORE: 'mysql://admin:hunter2@db' } });
+      throw new Error('expected a refusal');
+    } catch (error) {
+      expect(isCredenceError(error, 'validation')).toBe(true);
+      expect(JSON.stringify((error as { problem: unknown }).problem)).not.toContain('hunter2');
+      expect((error as Error).message).toContain('env CREDENCE_STORE');
+    }
+    expect(loadServiceConfig({ flags: { store: 'esdb://localhost:2113?tls=false' } }).store).toBe('esdb://localhost:2113?tls=false');
+  });
+});

@@ -1,0 +1,177 @@
+/**
+ * Issue 12, device-facing endpoints: a tampered or replayed protocol message over HTTP is refused with an RFC 9457
+ * problem naming the step and the reason (422 for a protocol refusal, 400 for a body that is not the message), the
+ * run ends, and nothing is recorded for it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { associateOverHttp, httpDeviceTransport, provisionOverHttp } from '../adapters/client/device/index.ts';
+import { fromBase64url } from '../domain/crypto/index.ts';
+import { streamIdOf } from '../domain/streams.ts';
+import type { SimulatedDevice } from '../bin/commands/device/simulator.ts';
+import { operatorCommand } from '../bin/commands/device/steps.ts';
+import { deviceServiceWorld, type DeviceServiceWorld } from './support/device-service.ts';
+
+let world: DeviceServiceWorld;
+let sim: SimulatedDevice;
+beforeAll(async () => {
+  world = await deviceServiceWorld();
+  sim = await world.enrolledDevice('meter-t', 'ed25519');
+}, 60_000);
+afterAll(async () => {
+  await world?.close();
+});
+
+/** A proof or MAC with its first character changed: still base64url, no longer the sender's. */
+const flipped = (proof: string): string => `${proof[0] === 'A' ? 'B' : 'A'}${proof.slice(1)}`;
+
+const pinnedEf = () => {
+  const { id, publicKey } = sim.state.pinned.enrolmentFunction;
+  return { id, publicKey: { kind: publicKey.kind, bytes: fromBase64url(publicKey.publicKey) } };
+};
+
+/** Nothing recorded for the device's entities since `head` (the live runtime's own events do not count). */
+const expectNothingRecorded = async (head: bigint, ...streams: string[]) => {
+  const written = await world.streamsWrittenSince(head);
+  expect(written.filter((s) => streams.includes(s))).toEqual([]);
+};
+
+const expectProtocolProblem = (response: Awaited<ReturnType<DeviceServiceWorld['post']>>, step: string, reason: string) => {
+  expect(response.status).toBe(422);
+  expect(response.type).toMatch(/^application\/problem\+json/);
+  expect(response.body).toMatchObject({ type: 'https://credence.dev/problems/protocol', step, reason });
+};
+
+describe('remote provisioning over HTTP refuses tampered and replayed messages and records nothing', () => {
+  it('a hello without credentialId is refused: over HTTP it names the credential to record', async () => {
+    const head = await world.head();
+    const session = await sim.device.provisioningClient(pinnedEf()).start({ credentialKind: 'ed25519' });
+    expectProtocolProblem(await world.post('/v1/enrolment/hello', session.hello), 'provisioning.hello', 'malformed');
+    await session.abort();
+    await expectNothingRecorded(head, 'credential-c-none');
+  });
+
+  it('a body that is not the message is a 400 naming every field', async () => {
+    const session = await sim.device.provisioningClient(pinnedEf()).start({ credentialKind: 'ed25519', credentialId: 'c-bad' });
+    const response = await world.post('/v1/enrolment/hello', { ...session.hello, nodeNonce: 'short', extra: 1 });
+    await session.abort();
+    expect(response.status).toBe(400);
+    const paths = (response.body['errors'] as { path: string }[]).map((e) => e.path);
+    expect(paths).toEqual(expect.arrayContaining(['body.nodeNonce']));
+  });
+
+  it('a tampered auth proof ends the run: the untampered auth is then an unknown session, no credential is recorded', async () => {
+    const head = await world.head();
+    const session = await sim.device.provisioningClient(pinnedEf()).start({ credentialKind: 'ed25519', credentialId: 'c-auth' });
+    const challenge = await world.post('/v1/enrolment/hello', session.hello);
+    expect(challenge.status).toBe(200);
+    const auth = await session.acceptChallenge(challenge.body);
+    expectProtocolProblem(await world.post('/v1/enrolment/auth', { ...auth, proof: flipped(auth.proof) }), 'provisioning.auth', 'bad_signature');
+    expectProtocolProblem(await world.post('/v1/enrolment/auth', auth), 'provisioning.auth', 'unknown_session');
+    await session.abort();
+    await expectNothingRecorded(head, 'credential-c-auth');
+  });
+
+  it('a receipt whose credential proof is tampered is refused and records nothing', async () => {
+    const head = await world.head();
+    const session = await sim.device.provisioningClient(pinnedEf()).start({ credentialKind: 'p256', credentialId: 'c-receipt' });
+    const auth = await session.acceptChallenge((await world.post('/v1/enrolment/hello', session.hello)).body);
+    const { receipt } = await session.acceptDelivery((await world.post('/v1/enrolment/auth', auth)).body);
+    expectProtocolProblem(await world.post('/v1/enrolment/receipt', { ...receipt, credentialProof: flipped(receipt.credentialProof) }), 'provisioning.receipt', 'bad_signature');
+    expectProtocolProblem(await world.post('/v1/enrolment/receipt', receipt), 'provisioning.receipt', 'unknown_session');
+    await expectNothingRecorded(head, 'credential-c-receipt');
+    expect((await world.service.service.context.credence.engine.entity('credential', 'c-receipt')).events).toHaveLength(0);
+  });
+
+  it('the messages of a completed run, replayed, are refused and record nothing more', async () => {
+    const session = await sim.device.provisioningClient(pinnedEf()).start({ credentialKind: 'ed25519', credentialId: 'c-done' });
+    const auth = await session.acceptChallenge((await world.post('/v1/enrolment/hello', session.hello)).body);
+    const { receipt } = await session.acceptDelivery((await world.post('/v1/enrolment/auth', auth)).body);
+    expect((await world.post('/v1/enrolment/receipt', receipt)).status).toBe(201);
+    const head = await world.head();
+    // Its credential id is taken now; with another id, the hello's nonce is what refuses it (SER-012).
+    expect((await world.post('/v1/enrolment/hello', session.hello)).body).toMatchObject({ errors: [{ path: 'credentialId', rule: 'unused' }] });
+    expectProtocolProblem(await world.post('/v1/enrolment/hello', { ...session.hello, credentialId: 'c-done-2' }), 'provisioning.hello', 'replayed_nonce');
+    expectProtocolProblem(await world.post('/v1/enrolment/auth', auth), 'provisioning.auth', 'unknown_session');
+    expectProtocolProblem(await world.post('/v1/enrolment/receipt', receipt), 'provisioning.receipt', 'unknown_session');
+    await expectNothingRecorded(head, 'credential-c-done', 'credential-c-done-2');
+  });
+
+  it('a receipt that verifies after its node was revoked is refused by the engine: nothing recorded, the PSK copy destroyed', async () => {
+    const revoked = await world.enrolledDevice('meter-r', 'ed25519');
+    const { id, publicKey } = revoked.state.pinned.enrolmentFunction;
+    const session = await revoked.device.provisioningClient({ id, publicKey: { kind: publicKey.kind, bytes: fromBase64url(publicKey.publicKey) } })
+      .start({ credentialKind: 'psk256', credentialId: 'c-late' });
+    const auth = await session.acceptChallenge((await world.post('/v1/enrolment/hello', session.hello)).body);
+    const { receipt } = await session.acceptDelivery((await world.post('/v1/enrolment/auth', auth)).body);
+    await operatorCommand(world.operator, 'revokeNode', { nodeId: 'meter-r', reason: 'keyCompromise' });
+    const head = await world.head();
+    const refused = await world.post('/v1/enrolment/receipt', receipt);
+    expect(refused.status).toBe(409);
+    expect(refused.type).toMatch(/^application\/problem\+json/);
+    await expectNothingRecorded(head, 'credential-c-late');
+    const infra = await world.infrastructure();
+    expect(infra.o.registry.live(streamIdOf('credential', 'c-late'), 'psk')).toEqual([]);
+  });
+});
+
+describe('the association handshake over HTTP refuses tampered and replayed messages and records nothing', () => {
+  const registree = () =>
+    sim.device.registree('svc-t', sim.device.cseId!, { id: sim.state.pinned.registrar.id, key: sim.state.pinned.registrar.publicKey });
+  const path = (associationId: string, step: 'hello' | 'finish') => `/v1/registrar/associations/${associationId}/${step}`;
+  const state = async (associationId: string) => String((await world.service.service.context.credence.engine.entity('association', associationId)).snapshot.value);
+
+  beforeAll(async () => {
+    await provisionOverHttp(httpDeviceTransport(world.service.url), sim.device, { credentialId: 'svc-t', kind: 'ed25519', enrolmentFunction: sim.state.pinned.enrolmentFunction });
+    for (const id of ['sa-mac', 'sa-other', 'sa-wrong', 'sa-done']) await world.configure(id, sim, 'svc-t');
+  }, 30_000);
+
+  it('a finish with a tampered key confirmation is refused (bad_mac); the association stays configured', async () => {
+    const head = await world.head();
+    const handshake = await registree().start({ lifetimeSeconds: 3600 });
+    const { finish } = await handshake.acceptChallenge((await world.post(path('sa-mac', 'hello'), handshake.hello)).body);
+    expectProtocolProblem(await world.post(path('sa-mac', 'finish'), { ...finish, keyConfirmation: flipped(finish.keyConfirmation) }), 'association.finish', 'bad_mac');
+    expectProtocolProblem(await world.post(path('sa-mac', 'finish'), finish), 'association.finish', 'unknown_session');
+    await handshake.abort();
+    expect(await state('sa-mac')).toBe('initialized');
+    await expectNothingRecorded(head, 'association-sa-mac');
+  });
+
+  it('a finish posted for another association than its hello is refused, and establishes neither', async () => {
+    const head = await world.head();
+    const handshake = await registree().start({ lifetimeSeconds: 3600 });
+    const { finish } = await handshake.acceptChallenge((await world.post(path('sa-wrong', 'hello'), handshake.hello)).body);
+    expectProtocolProblem(await world.post(path('sa-other', 'finish'), finish), 'association.finish', 'unknown_session');
+    await handshake.abort();
+    expect([await state('sa-wrong'), await state('sa-other')]).toEqual(['initialized', 'initialized']);
+    await expectNothingRecorded(head, 'association-sa-wrong', 'association-sa-other');
+  });
+
+  it('a hello for an association that is not configured for this Registree is refused before any session', async () => {
+    const handshake = await registree().start({ lifetimeSeconds: 3600 });
+    expectProtocolProblem(await world.post(path('sa-nowhere', 'hello'), handshake.hello), 'association.hello', 'unknown_credential');
+    await handshake.abort();
+  });
+
+  it('the messages of a completed handshake, replayed, are refused and record nothing more', async () => {
+    const handshake = await registree().start({ lifetimeSeconds: 3600 });
+    const { finish } = await handshake.acceptChallenge((await world.post(path('sa-done', 'hello'), handshake.hello)).body);
+    const confirm = await world.post(path('sa-done', 'finish'), finish);
+    expect(confirm.status).toBe(201);
+    await handshake.acceptConfirm(confirm.body);
+    expect(await state('sa-done')).toBe('associated');
+    const head = await world.head();
+    expectProtocolProblem(await world.post(path('sa-done', 'hello'), handshake.hello), 'association.hello', 'unknown_credential');
+    expectProtocolProblem(await world.post(path('sa-mac', 'hello'), handshake.hello), 'association.hello', 'replayed_nonce');
+    expectProtocolProblem(await world.post(path('sa-done', 'finish'), finish), 'association.finish', 'unknown_session');
+    await expectNothingRecorded(head, 'association-sa-done', 'association-sa-mac');
+  });
+
+  it('the device client ends its run on a refusal and keeps no session key', async () => {
+    const before = sim.device.credentials.size;
+    const refused = await associateOverHttp(httpDeviceTransport(world.service.url), sim.device, {
+      associationId: 'sa-nowhere', credentialId: 'svc-t', lifetimeSeconds: 3600, registrar: sim.state.pinned.registrar,
+    }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ status: 422, problem: { step: 'association.hello', reason: 'unknown_credential' } });
+    expect(sim.device.credentials.size).toBe(before);
+  });
+});

@@ -1,0 +1,112 @@
+import { get, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseEventStream, type SseFrame } from '../adapters/client/sse.ts';
+import { startTestService, type TestService } from './support/service.ts';
+import { appendRegisteredNodes, openStream, ops, settled } from './http-sse.fixtures.ts';
+
+// Issue 12: "back-pressure without unbounded buffering (a slow client is paused or dropped with a retry hint,
+// never buffered without limit)". A client that stops reading while a backlog of megabytes waits is paused, then
+// dropped after the stall limit; what the server queues for it stays bounded meanwhile; a fast client on the same
+// events is not held back; the dropped client resumes with Last-Event-ID and misses nothing.
+
+const HIGH_WATER = 4_096;
+// Long enough that the fast client, served by the same busy process, is never taken for a slow one.
+const STALL_MS = 1_500;
+const NODES = 1_200;
+// About 4.5 kB per event, about 5.4 MB in all: more than the loopback socket buffers of both ends together take
+// (about 4 MB here: the send buffer grows up to net.ipv4.tcp_wmem's maximum).
+const CAPABILITIES = Array.from({ length: 64 }, (_, i) => `capability-${String(i).padStart(2, '0')}-${'x'.repeat(48)}`);
+
+let svc: TestService;
+let positions: string[];
+beforeAll(async () => {
+  // Load shedding is not what this test is about.
+  svc = await startTestService({
+    config: { limits: { sseHighWaterBytes: HIGH_WATER, sseStallMs: STALL_MS, sseHeartbeatMs: 60_000, maxEventLoopDelayMs: 0 } },
+  });
+  positions = await appendRegisteredNodes(svc.service.context.credence.store, 'bulk', NODES, CAPABILITIES);
+  // The live pseudonym rotation reacts to each registration: let it finish, so the streams below run on a quiet server.
+  await settled(svc);
+}, 120_000);
+afterAll(async () => {
+  await svc?.close();
+});
+
+const HANG_GUARD_MS = 30_000;
+const within = <T>(promise: Promise<T>, what: string): Promise<T> =>
+  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), HANG_GUARD_MS).unref())]);
+
+describe('a slow SSE client', () => {
+  it('is dropped with a retry hint while a fast one keeps receiving, and the server queues a bounded amount for it', async () => {
+    const server = svc.service.app.server;
+    // The server's end of the slow client's connection, to watch what is queued on it.
+    const serverSide = new Promise<Socket>((resolve) => server.once('connection', resolve));
+    const url = new URL('/v1/events?type=NodeRegistered', svc.url);
+    const slowResponse = await within(
+      new Promise<IncomingMessage>((resolve, reject) => {
+        const request = get(url, { headers: { authorization: `Bearer ${svc.tokens.auditor}`, accept: 'text/event-stream' } }, resolve);
+        request.on('error', reject);
+      }),
+      'the slow client response',
+    );
+    expect(slowResponse.statusCode).toBe(200);
+    // The slow client reads nothing more: Node's HTTP client stops reading the socket once its buffer is full.
+    slowResponse.pause();
+    const socket = await serverSide;
+    let queuedMax = 0;
+    const sampler = setInterval(() => (queuedMax = Math.max(queuedMax, socket.writableLength)), 2);
+    const serverClosed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+
+    const fast = await openStream(svc.url, svc.tokens.operator, '/v1/events?type=NodeRegistered');
+    try {
+      await within(serverClosed, 'the server to drop the slow client');
+      clearInterval(sampler);
+      // Bounded: the configured mark, Node's own socket buffer, one event and the final frames; never the backlog.
+      expect(queuedMax).toBeLessThan(64 * 1024);
+
+      const metrics = await (await fetch(new URL('/metrics', svc.url))).text();
+      expect(metrics).toMatch(/credence_sse_closed_total\{role="auditor",reason="slow"\} 1/);
+      expect(metrics).not.toMatch(/credence_sse_closed_total\{role="operator",reason="slow"\}/);
+
+      // The fast client gets the whole backlog, and what comes after the drop.
+      await fast.until(() => fast.events().length >= NODES, 'the backlog on the fast client');
+      const later = await svc.service.context.credence.engine.execute(ops.registerNode('after-the-drop'));
+      const laterPosition = later.events[0]!.position.toString();
+      await fast.until(() => fast.events().some((e) => e.id === laterPosition), 'an event after the drop');
+      expect(fast.events().map((e) => e.id)).toEqual([...positions, laterPosition]);
+      positions.push(laterPosition);
+    } finally {
+      clearInterval(sampler);
+      fast.close();
+    }
+
+    // The slow client reads what reached it: a prefix of the stream (its last event may be cut), then resumes.
+    slowResponse.resume();
+    const frames: SseFrame[] = [];
+    try {
+      for await (const frame of parseEventStream(slowResponse)) frames.push(frame);
+    } catch {
+      // The server cut the connection after the grace period: what arrived is still a prefix.
+    }
+    const slowIds = frames.flatMap((f) => (f.kind === 'event' && f.event === 'NodeRegistered' ? [f.id] : []));
+    expect(slowIds.length).toBeGreaterThan(0);
+    expect(slowIds.length).toBeLessThan(NODES);
+    expect(slowIds).toEqual(positions.slice(0, slowIds.length));
+    const dropped = frames.findIndex((f) => f.kind === 'event' && f.event === 'dropped');
+    if (dropped !== -1) {
+      // When the final frames made it through: the drop event and a retry hint, after the last real event.
+      expect(JSON.parse((frames[dropped] as { data: string }).data)).toMatchObject({ reason: 'slow' });
+      expect(frames.slice(dropped)).toContainEqual({ kind: 'retry', ms: expect.any(Number) });
+    }
+
+    const resumed = await openStream(svc.url, svc.tokens.auditor, '/v1/events?type=NodeRegistered', { 'last-event-id': slowIds.at(-1)! });
+    try {
+      const rest = positions.slice(slowIds.length);
+      await resumed.until(() => resumed.events().length >= rest.length, 'the rest after resuming');
+      expect(resumed.events().map((e) => e.id)).toEqual(rest);
+    } finally {
+      resumed.close();
+    }
+  }, 90_000);
+});
