@@ -1,36 +1,41 @@
-import type { CliCommand, Io } from './io.ts';
+import type { Io } from './io.ts';
+import { createProgram, runProgram, type RegisterCommands } from './program.ts';
 
-/** Commands are loaded on demand so `credence replay` does not pay for what `credence serve` needs. */
-const COMMANDS: Record<string, { summary: string; load: () => Promise<CliCommand> }> = {
-  demo: { summary: 'run the scripted fleet lifecycle on the embedded store (npm start)', load: async () => (await import('./commands/demo.ts')).demo },
-  replay: { summary: 'replay every entity through its machine; exit 1 on a broken history', load: async () => (await import('./commands/replay.ts')).replay },
-  history: { summary: "print one entity's timeline: credence history <stream>", load: async () => (await import('./commands/history.ts')).history },
-  verify: { summary: 'verify the transparency log, an evidence bundle or a proof offline', load: async () => (await import('./commands/verify.ts')).run },
-  export: { summary: 'export an evidence bundle: credence export <stream> --out file.json', load: async () => (await import('./commands/export.ts')).run },
-  state: { summary: 'an entity as it stood at an instant: credence state <stream> --at <ISO time>', load: async () => (await import('./commands/state.ts')).state },
-  query: { summary: 'compliance queries: credence query <name> [--json] [params]', load: async () => (await import('./commands/query.ts')).query },
-  projections: { summary: 'projection checkpoints and lag; credence projections rebuild <name|all>', load: async () => (await import('./commands/projections.ts')).projections },
+type Loader = () => Promise<{ register: RegisterCommands }>;
+
+/**
+ * Every command module by the top-level commands it registers, in the order `credence --help` lists them. A
+ * command loads only its own module (`credence node revoke` needs none of the local store, `credence replay`
+ * none of Fastify); help for the whole program loads them all.
+ */
+const MODULES: readonly { readonly commands: readonly string[]; readonly load: Loader }[] = [
+  { commands: ['serve'], load: () => import('./commands/serve.ts') },
+  { commands: ['start', 'demo'], load: () => import('./commands/demo-command.ts') },
+  { commands: ['subscription', 'node', 'credential', 'application', 'association', 'pseudonym'], load: () => import('./commands/lifecycle.ts') },
+  { commands: ['command'], load: () => import('./commands/command.ts') },
+  { commands: ['token'], load: () => import('./commands/token.ts') },
+  { commands: ['device'], load: () => import('./commands/device.ts') },
+  { commands: ['replay'], load: () => import('./commands/replay.ts') },
+  { commands: ['history'], load: () => import('./commands/history.ts') },
+  { commands: ['state'], load: () => import('./commands/state.ts') },
+  { commands: ['query'], load: () => import('./commands/query.ts') },
+  { commands: ['projections'], load: () => import('./commands/projections.ts') },
+  { commands: ['verify'], load: () => import('./commands/verify.ts') },
+  { commands: ['export'], load: () => import('./commands/export.ts') },
+];
+
+/** Every command module, for the program's own help and for tests that walk the whole command tree. */
+export const loadCommandModules = async (): Promise<RegisterCommands[]> => Promise.all(MODULES.map(async (m) => (await m.load()).register));
+
+/** The modules `argv` needs: the one of its command, or all of them (help, an unknown command, none). */
+const modulesFor = async (argv: readonly string[]): Promise<RegisterCommands[]> => {
+  const name = argv[0];
+  const module = MODULES.find((m) => name !== undefined && m.commands.includes(name));
+  return module === undefined ? loadCommandModules() : [(await module.load()).register];
 };
 
-const usage = (io: Io): void => {
-  io.err('usage: credence <command> [options]');
-  for (const [name, c] of Object.entries(COMMANDS)) io.err(`  ${name.padEnd(12)} ${c.summary}`);
-};
-
-export const main = async (argv: string[], io: Io): Promise<number> => {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h') {
-    usage(io);
-    return name === undefined ? 2 : 0;
-  }
-  const entry = COMMANDS[name];
-  if (entry === undefined) {
-    io.err(`error: unknown command ${name}`);
-    usage(io);
-    return 2;
-  }
-  return (await entry.load())(rest, io);
-};
+/** The CLI: parses argv (without node and the script) and runs one command; resolves to its exit code. */
+export const main = async (argv: string[], io: Io): Promise<number> => runProgram(createProgram(io, await modulesFor(argv)), argv, io);
 
 /** Runs the CLI on this process's argv and streams; the exit code becomes the process's. */
 export const runProcess = async (): Promise<void> => {
@@ -39,7 +44,11 @@ export const runProcess = async (): Promise<void> => {
     if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw error;
   });
-  const io: Io = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
+  const io: Io = {
+    out: (l) => process.stdout.write(`${l}\n`),
+    err: (l) => process.stderr.write(`${l}\n`),
+    ...(process.stderr.isTTY ? { progress: process.stderr } : {}),
+  };
   try {
     process.exitCode = await main(process.argv.slice(2), io);
   } catch (error) {

@@ -1,6 +1,3 @@
-import { closeSync, openSync, readSync } from 'node:fs';
-import { DEFAULT_JSON_LIMITS, jsonLimitIssue, type JsonLimits } from '../domain/json-limits.ts';
-
 /**
  * Files a command reads from its arguments are bounded in bytes while they are read, before anything parses them,
  * and JSON files in depth and size before any schema walks them (SER-001): an oversized or deeply nested file is
@@ -19,51 +16,6 @@ export const FILE_LIMITS = {
   key: 4 * 1024,
 } as const;
 
-export type FileRead<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
-
-const CHUNK = 64 * 1024;
-
-/** Reads at most `maxBytes` (a FIFO or a growing file included: the bound is on what is read, not on a stat). */
-const readBounded = (path: string, maxBytes: number): Buffer | undefined => {
-  const fd = openSync(path, 'r');
-  try {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const chunk = Buffer.allocUnsafe(Math.min(CHUNK, maxBytes + 1 - total));
-      const read = readSync(fd, chunk, 0, chunk.length, null);
-      if (read === 0) return Buffer.concat(chunks, total);
-      chunks.push(chunk.subarray(0, read));
-      total += read;
-      if (total > maxBytes) return undefined;
-    }
-  } finally {
-    closeSync(fd);
-  }
-};
-
-/** A UTF-8 text file of at most `maxBytes`; the message names the path and the limit or the reason. */
-export const readTextFile = (path: string, maxBytes: number): FileRead<string> => {
-  let bytes: Buffer | undefined;
-  try {
-    bytes = readBounded(path, maxBytes);
-  } catch (error) {
-    return { ok: false, message: `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}` };
-  }
-  if (bytes === undefined) return { ok: false, message: `${path} is larger than ${maxBytes} bytes` };
-  return { ok: true, value: bytes.toString('utf8') };
-};
-
-/** A JSON file of at most `maxBytes`, within `limits` (depth, values); not yet checked against any schema. */
-export const readJsonFile = (path: string, maxBytes: number, limits: JsonLimits = DEFAULT_JSON_LIMITS): FileRead<unknown> => {
-  const text = readTextFile(path, maxBytes);
-  if (!text.ok) return text;
-  let value: unknown;
-  try {
-    value = JSON.parse(text.value); // V8's JSON.parse is iterative: depth is checked below, before any schema
-  } catch {
-    return { ok: false, message: `${path} is not JSON` };
-  }
-  const issue = jsonLimitIssue(value, limits);
-  return issue === undefined ? { ok: true, value } : { ok: false, message: `${path}: ${issue.path || '(root)'}: ${issue.message}` };
-};
+// The bounded readers are shared with the service's configuration (the request-signing policy).
+export { readJsonFile, readTextFile } from '../adapters/runtime/bounded-files.ts';
+export type { FileRead } from '../adapters/runtime/bounded-files.ts';

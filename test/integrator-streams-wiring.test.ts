@@ -86,7 +86,7 @@ describe('credence replay / history --store', () => {
   it('refuses a malformed --store without repeating it, an empty folder, and an in-memory store', async () => {
     const malformed = buffers();
     expect(await main(['replay', '--store', 'postgres://credence:s3cret@db:5432'], malformed)).toBe(2);
-    expect(malformed.errors.join('\n')).toMatch(/^error: store: must be sqlite:<folder>/);
+    expect(malformed.errors.join('\n')).toMatch(/^error: --store: must be sqlite:<folder>/);
     expect(malformed.errors.join('\n')).not.toContain('s3cret');
     const empty = buffers();
     expect(await main(['history', 'node-meter-1', '--store', `sqlite:${join(dir, 'none')}`], empty)).toBe(2);

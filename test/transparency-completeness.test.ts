@@ -216,7 +216,9 @@ describe('credence export proves the whole stream', () => {
     const db = new Database(join(dir, 'events.db'));
     db.prepare(`DELETE FROM events WHERE stream_id = ? AND revision = 2`).run(STREAM);
     db.close();
-    await expect(exportTo(dir)).rejects.toThrow(/revision 2 of credential-meter-1 at position \d+, and the store does not hold that event/);
+    const refused = await exportTo(dir);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/revision 2 of credential-meter-1 at position \d+, and the store does not hold that event/);
   });
 
   it('catches an edited stream index: the export refuses and credence verify --data reports it', async () => {
@@ -225,7 +227,9 @@ describe('credence export proves the whole stream', () => {
     const db = new Database(join(dir, 'transparency.db'));
     db.prepare(`UPDATE leaves SET stream_id = 'node-meter-9' WHERE leaf_index = 0`).run();
     db.close();
-    await expect(exportTo(dir)).rejects.toThrow(/stream index puts revision 1 of credential-meter-1 at leaf 3, where revision 0 belongs/);
+    const refused = await exportTo(dir);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/stream index puts revision 1 of credential-meter-1 at leaf 3, where revision 0 belongs/);
     const c = capture();
     expect(await verifyCommand(['--data', dir, '--key', join(dir, 'transparency.pub')], c.io)).toBe(1);
     expect(c.err.join('\n')).toMatch(/TAMPERED: log_mismatch at position \d+: the log's stream index gives leaf 0 to revision 0 of node-meter-9/);

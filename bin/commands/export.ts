@@ -1,34 +1,32 @@
 import { writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
 import { z } from 'zod';
+import { operatorClient } from '../../adapters/client/operator.ts';
 import { systemClock } from '../../adapters/driven/clock/index.ts';
 import { DEFAULT_LOG_ORIGIN, openTransparencyInDir } from '../../adapters/driven/transparency/index.ts';
-import { isValidKeyName } from '../../domain/transparency/index.ts';
+import { isValidKeyName, verifyEvidenceBundle } from '../../domain/transparency/index.ts';
 import { exportEvidence, TransparencyProjection } from '../../projections/transparency/index.ts';
-import { parseCli, type Io } from '../io.ts';
-import { openExistingStore, STORE_OPTION, StoreArg } from './open-store.ts';
+import type { Io } from '../io.ts';
+import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
+import { openExistingStore, StoreArg } from './open-store.ts';
+import { readTarget, ServerOptions, StreamArg, withLocalStore, withServer } from './options.ts';
 
-const Args = z.object({
-  data: z.string().min(1).default('./data'),
+const Options = z.object({
+  stream: StreamArg,
+  data: z.string().min(1).optional(),
   store: StoreArg,
-  out: z.string().min(1, '--out FILE is required'),
-  origin: z.string().refine(isValidKeyName, 'origin must be non-empty without spaces or "+"').default(DEFAULT_LOG_ORIGIN),
-  positionals: z.array(z.string().min(1)).length(1, 'export takes exactly one stream, e.g. credential-meter-1-service'),
+  out: z.string({ error: '--out FILE is required' }).min(1, '--out FILE is required'),
+  origin: z.string().refine(isValidKeyName, 'origin must be non-empty without spaces or "+"').optional(),
+  ...ServerOptions,
 });
+type Options = z.infer<typeof Options>;
 
-/**
- * `credence export <stream> --out file.json [--data DIR] [--store URL]` (issue 4 item 6, issue 10 item 4): the
- * entity's events with their inclusion proofs against a signed checkpoint and the log's signed stream head (the
- * stream had exactly these events there). The log is first brought up to the store's head and, when its latest
- * checkpoint does not cover everything, a checkpoint is signed on demand: the bundle is the whole stream.
- */
-export const run = async (argv: string[], io: Io): Promise<number> => {
-  const args = parseCli(argv, { data: { type: 'string' }, out: { type: 'string' }, origin: { type: 'string' }, ...STORE_OPTION }, Args, io);
-  if (args === undefined) return 2;
-  const store = openExistingStore(args.data, io, args.store);
-  if (store === undefined) return 2;
-  const { log, signer, origin } = openTransparencyInDir(args.data, { origin: args.origin });
+const exportLocal = async (args: Options, io: Io): Promise<number> => {
+  const data = args.data ?? './data';
+  const store = openExistingStore(data, args.store);
+  const { log, signer, origin } = openTransparencyInDir(data, { origin: args.origin ?? DEFAULT_LOG_ORIGIN });
   try {
-    const streamId = args.positionals[0]!;
+    const streamId = args.stream.streamId;
     const streamEvents = await store.readStream(streamId);
     if (streamEvents.length === 0) {
       io.err(`error: ${streamId} has no events`);
@@ -45,3 +43,42 @@ export const run = async (argv: string[], io: Io): Promise<number> => {
     await store.close();
   }
 };
+
+/** The server's bundle, checked before it is written: a file named evidence should be evidence (verify pins the key). */
+const exportRemote = async (args: Options, url: string, token: string, io: Io): Promise<number> => {
+  if (args.origin !== undefined) throw new UsageError('--origin: the server signs with its own log origin; give it only with --data/--store');
+  const bundle = await operatorClient(url, token).evidence(args.stream.kind, args.stream.id);
+  const checked = verifyEvidenceBundle(bundle);
+  if (!checked.ok) {
+    io.err(`error: the server's bundle does not verify (${checked.reason}): ${checked.message}`);
+    return 1;
+  }
+  writeFileSync(args.out, `${JSON.stringify(bundle, null, 2)}\n`);
+  io.out(`wrote ${args.out}: all ${checked.events} events of ${checked.streamId} as of the signed checkpoint of tree size ${checked.checkpoint.treeSize}`);
+  return 0;
+};
+
+/**
+ * `credence export <stream> --out file.json [--data DIR | --store URL | --server URL]` (issue 4 item 6, issue 10
+ * item 4): the entity's events with their inclusion proofs against a signed checkpoint and the log's signed stream
+ * head (the stream had exactly these events there). Locally the log is first brought up to the store's head and,
+ * when its latest checkpoint does not cover everything, a checkpoint is signed on demand: the bundle is the whole
+ * stream. With --server the server builds the bundle.
+ */
+export const register: RegisterCommands = (program, io) => {
+  const command: Command = withServer(withLocalStore(program.command('export')))
+    .description("an evidence bundle of one entity: its events, inclusion proofs, a signed checkpoint and the log's signed stream head")
+    .argument('<stream>', 'the entity stream, <kind>-<id>, e.g. credential-meter-1-service')
+    .option('--out <file>', 'where to write the bundle (JSON)')
+    .option('--origin <name>', `the transparency log's origin (default: ${DEFAULT_LOG_ORIGIN})`)
+    .action(
+      handler(io, async (stream: string, opts: Record<string, unknown>) => {
+        const args = parseOptions(command, Options, { ...opts, stream });
+        const target = readTarget(args, io);
+        return target === undefined ? exportLocal(args, io) : exportRemote(args, target.url, target.token, io);
+      }),
+    );
+};
+
+/** The command on its own: `run([stream, '--out', file, '--data', dir], io)`. */
+export const run = (argv: string[], io: Io): Promise<number> => runCommands([register], ['export', ...argv], io);

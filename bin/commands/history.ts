@@ -1,42 +1,64 @@
+import type { Command } from 'commander';
 import { z } from 'zod';
-import { parseStreamId } from '../../domain/streams.ts';
+import { operatorClient } from '../../adapters/client/operator.ts';
 import { replayEntity } from '../../projections/replay/index.ts';
-import { json, parseCli, type Io } from '../io.ts';
-import { openExistingStore, STORE_OPTION, StoreArg } from './open-store.ts';
+import { json, type Io } from '../io.ts';
+import { handler, parseOptions, runCommands, type RegisterCommands } from '../program.ts';
+import { openExistingStore, StoreArg } from './open-store.ts';
+import { readTarget, ServerOptions, StreamArg, withJson, withLocalStore, withServer } from './options.ts';
 
-const Args = z.object({
-  data: z.string().min(1).default('./data'),
+const Options = z.object({
+  stream: StreamArg,
+  data: z.string().min(1).optional(),
   store: StoreArg,
   json: z.boolean().default(false),
-  positionals: z
-    .array(z.string())
-    .length(1, 'history takes exactly one stream, e.g. credential-meter-1-service')
-    .refine((p) => parseStreamId(p[0]!) !== undefined, 'stream must be <kind>-<id> with kind node, credential, association, application or subscription'),
+  ...ServerOptions,
 });
 
-/** `credence history <stream> [--data DIR | --store URL] [--json]`: one entity's timeline, each event with its actor and the state after it. */
-export const history = async (argv: string[], io: Io): Promise<number> => {
-  const args = parseCli(argv, { data: { type: 'string' }, json: { type: 'boolean' }, ...STORE_OPTION }, Args, io);
-  if (args === undefined) return 2;
-  const store = openExistingStore(args.data, io, args.store);
-  if (store === undefined) return 2;
-  try {
-    const streamId = args.positionals[0]!;
-    const result = await replayEntity(store, streamId);
-    if (result.steps.length === 0) {
-      io.err(`error: ${streamId} has no events`);
-      return 1;
-    }
-    if (args.json) io.out(json(result));
-    else {
-      io.out(`${streamId}: ${result.state}`);
-      for (const s of result.steps) {
-        const mark = s.accepted ? ' ' : '!';
-        io.out(`${mark} #${s.revision} @${s.position} ${s.occurredAt ?? '?'} ${s.type.padEnd(30)} -> ${s.state.padEnd(12)} by ${s.actor ?? '?'}${s.reason ? `  (${s.reason})` : ''}`);
-      }
-    }
-    return result.verdict.ok ? 0 : 1;
-  } finally {
-    await store.close();
-  }
+/** One entity's replay as the engine or the API gives it (positions as bigints or decimal strings). */
+interface TimelineView {
+  readonly state: string;
+  readonly steps: readonly { accepted: boolean; revision: unknown; position: unknown; occurredAt?: string; type: string; state: string; actor?: string; reason?: string }[];
+  readonly verdict: { readonly ok: boolean };
+}
+
+/** `credence history <stream> [--data DIR | --store URL | --server URL] [--json]`: one entity's timeline, each event with its actor and the state after it. */
+export const register: RegisterCommands = (program, io) => {
+  const command: Command = withJson(withServer(withLocalStore(program.command('history'))))
+    .description("one entity's timeline: each event, who did it and the state after it; exit 1 if it holds an illegal event")
+    .argument('<stream>', 'the entity stream, <kind>-<id>, e.g. credential-meter-1-service')
+    .action(
+      handler(io, async (stream: string, opts: Record<string, unknown>) => {
+        const args = parseOptions(command, Options, { ...opts, stream });
+        const target = readTarget(args, io);
+        let result: TimelineView;
+        if (target === undefined) {
+          const store = openExistingStore(args.data ?? './data', args.store);
+          try {
+            result = await replayEntity(store, args.stream.streamId);
+          } finally {
+            await store.close();
+          }
+          if (result.steps.length === 0) {
+            io.err(`error: ${args.stream.streamId} has no events`);
+            return 1;
+          }
+        } else {
+          // The same replay, run by the server: GET /v1/replay/{kind}/{id} (404, exit 1, for a stream with no events).
+          result = (await operatorClient(target.url, target.token).replayEntity(args.stream.kind, args.stream.id)) as TimelineView;
+        }
+        if (args.json) io.out(json(result));
+        else {
+          io.out(`${args.stream.streamId}: ${result.state}`);
+          for (const s of result.steps) {
+            const mark = s.accepted ? ' ' : '!';
+            io.out(`${mark} #${String(s.revision)} @${String(s.position)} ${s.occurredAt ?? '?'} ${s.type.padEnd(30)} -> ${s.state.padEnd(12)} by ${s.actor ?? '?'}${s.reason ? `  (${s.reason})` : ''}`);
+          }
+        }
+        return result.verdict.ok ? 0 : 1;
+      }),
+    );
 };
+
+/** The command on its own: `history([stream, '--data', dir], io)`. */
+export const history = (argv: string[], io: Io): Promise<number> => runCommands([register], ['history', ...argv], io);

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { openSqliteStoreInDir, openStore, StoreConnectionString, type StoreLocation } from '../../adapters/driven/store/index.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
-import type { Io } from '../io.ts';
+import { UsageError } from '../program.ts';
 
 /**
  * `--store <connection string>` for commands that read an existing store (issue 6: the engine picks the store from
@@ -11,25 +11,22 @@ import type { Io } from '../io.ts';
  * carry credentials. Omitted: the SQLite store of `--data`.
  */
 export const StoreArg = StoreConnectionString.optional();
-export const STORE_OPTION = { store: { type: 'string' } } as const;
 
 /**
- * Opens an existing store for reading; an absent SQLite file is a user error, not a new store. `store` is the
- * parsed `--store`; without it, `sqlite:<dir>`.
+ * Opens an existing store for reading; an absent SQLite file is a user error (UsageError, exit 2), not a new
+ * store. `store` is the parsed `--store`; without it, `sqlite:<dir>`.
  */
-export const openExistingStore = (dir: string, io: Io, store?: StoreLocation): EventStore | undefined => {
+export const openExistingStore = (dir: string, store?: StoreLocation): EventStore => {
   const location: StoreLocation = store ?? { kind: 'sqlite', dir };
   switch (location.kind) {
     case 'sqlite':
       if (!existsSync(join(location.dir, 'events.db'))) {
         const flag = store === undefined ? '--data' : '--store';
-        io.err(`error: ${flag}: no event store in ${location.dir} (run npm start first, or pass --data DIR or --store URL)`);
-        return undefined;
+        throw new UsageError(`${flag}: no event store in ${location.dir} (run npm start first, or pass --data DIR or --store URL)`);
       }
       return openSqliteStoreInDir(location.dir);
     case 'sqlite-memory':
-      io.err('error: --store: an in-memory store holds no events to read; give sqlite:<folder>, esdb://… or kurrentdb://…');
-      return undefined;
+      throw new UsageError('--store: an in-memory store holds no events to read; give sqlite:<folder>, esdb://… or kurrentdb://…');
     case 'eventstoredb':
       return openStore(location.connectionString);
   }

@@ -1,70 +1,142 @@
+import type { Command } from 'commander';
 import { z } from 'zod';
+import { operatorClient, UnexpectedResponse } from '../../adapters/client/operator.ts';
 import { systemClock } from '../../adapters/driven/clock/index.ts';
 import { createEngine } from '../../adapters/engine/index.ts';
 import { openReadModels } from '../../adapters/driven/readmodels/index.ts';
 import { systemProjections } from '../../adapters/runtime/projections.ts';
 import { ProjectionRunner } from '../../projections/runtime/index.ts';
-import { json, parseCli, type Io } from '../io.ts';
-import { openExistingStore, readModelDir, STORE_OPTION, StoreArg } from './open-store.ts';
-import { readSigningPolicy, SIGNING_OPTION, SigningArg } from './signing-option.ts';
+import { json, type Io } from '../io.ts';
+import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
+import { progressBar } from '../progress.ts';
+import { openExistingStore, readModelDir, StoreArg } from './open-store.ts';
+import { progressStream, readTarget, ServerOptions, withJson, withLocalStore, withServer } from './options.ts';
+import { signingPolicyOption, SigningArg } from './signing-option.ts';
 
-const Args = z.object({
+const Options = z.object({
   store: StoreArg,
   signing: SigningArg,
   data: z.string().min(1).optional(),
   json: z.boolean().default(false),
-  positionals: z.union([
-    z.tuple([]).transform(() => ({ action: 'status' as const })),
-    z.tuple([z.literal('status')]).transform(() => ({ action: 'status' as const })),
-    z.tuple([z.literal('rebuild'), z.string().min(1)]).transform(([, name]) => ({ action: 'rebuild' as const, name })),
-  ], { error: 'expected: status | rebuild <name|all>' }),
+  ...ServerOptions,
 });
+type Options = z.infer<typeof Options>;
 
-/**
- * `credence projections [status] [--json]`: each projection's checkpoint and lag (events and seconds behind).
- * `credence projections rebuild <name|all>`: empties a read model and replays it from position 0. The projections
- * are the composition root's (adapters/runtime), with the signing policy of `--signing`. Pseudonym rotation needs
- * the Secure Environment's key and is rebuilt by the process that holds it.
- */
-export const projections = async (argv: string[], io: Io): Promise<number> => {
-  const args = parseCli(argv, { ...STORE_OPTION, ...SIGNING_OPTION, data: { type: 'string' }, json: { type: 'boolean' } }, Args, io);
-  if (args === undefined) return 2;
-  const signing = readSigningPolicy(args.signing, io);
-  if (signing === false) return 2;
+/** The runner of the composition root's projections (adapters/runtime) over a local store and its read models. */
+const openRunner = (args: Options, io: Io) => {
+  const signing = signingPolicyOption(args.signing, io);
   const data = readModelDir(args.data, args.store);
-  const store = openExistingStore(data, io, args.store);
-  if (store === undefined) return 2;
+  const store = openExistingStore(data, args.store);
   const db = openReadModels({ dir: data });
   const engine = createEngine({ store, clock: systemClock });
   const { projections } = systemProjections({ engine, ...(signing !== undefined ? { signing } : {}) });
-  const runner = new ProjectionRunner({ db, store, projections });
-  try {
-    const command = args.positionals;
-    if (command.action === 'rebuild') {
-      const names = command.name === 'all' ? runner.names : [command.name];
-      const unknown = names.filter((n) => !runner.names.includes(n));
-      if (unknown.length > 0) {
-        io.err(`error: unknown projection ${unknown.join(', ')} (known: ${runner.names.join(', ')}, all)`);
-        return 2;
-      }
-      for (const name of names) {
-        const count = await runner.rebuild(name);
-        io.out(`rebuilt ${name} from position 0: ${count} events`);
-      }
+  return {
+    runner: new ProjectionRunner({ db, store, projections }),
+    store,
+    close: async () => {
+      db.close();
+      await store.close();
+    },
+  };
+};
+
+interface LagView {
+  readonly name: string;
+  readonly checkpoint?: unknown;
+  readonly head?: unknown;
+  readonly eventsBehind: number | string;
+  readonly secondsBehind: number;
+}
+
+const printLags = (lags: readonly LagView[], io: Io): void => {
+  io.out(`${'projection'.padEnd(12)} ${'checkpoint'.padStart(12)} ${'head'.padStart(12)} ${'behind'.padStart(9)} ${'seconds'.padStart(9)}`);
+  for (const l of lags) {
+    io.out(
+      `${l.name.padEnd(12)} ${String(l.checkpoint ?? '-').padStart(12)} ${String(l.head ?? '-').padStart(12)} ${String(l.eventsBehind).padStart(9)} ${Number(l.secondsBehind).toFixed(0).padStart(9)}`,
+    );
+  }
+};
+
+/** GET /v1/projections: every live component (the projections and the other followers of the store) and the largest lag. */
+const ServerStatus = z.object({
+  components: z.array(
+    z.object({ name: z.string(), checkpoint: z.string().optional(), head: z.string().optional(), eventsBehind: z.number(), secondsBehind: z.number(), error: z.string().optional() }),
+  ),
+  lag: z.object({ eventsBehind: z.number(), secondsBehind: z.number() }),
+});
+
+const status = async (args: Options, io: Io): Promise<number> => {
+  const target = readTarget(args, io);
+  if (target !== undefined) {
+    const body = await operatorClient(target.url, target.token).projections();
+    if (args.json) {
+      io.out(json(body));
       return 0;
     }
+    const parsed = ServerStatus.safeParse(body);
+    if (!parsed.success) throw new UnexpectedResponse('GET /v1/projections', parsed.error);
+    printLags(parsed.data.components, io);
+    for (const c of parsed.data.components) if (c.error !== undefined) io.out(`  ${c.name}: retrying past ${c.error}`);
+    io.out(`live: ${parsed.data.lag.eventsBehind} events, ${parsed.data.lag.secondsBehind.toFixed(0)} seconds behind at most`);
+    return 0;
+  }
+  const { runner, close } = openRunner(args, io);
+  try {
     const lags = [];
     for (const name of runner.names) lags.push(await runner.lag(name));
     if (args.json) io.out(json(lags));
-    else {
-      io.out(`${'projection'.padEnd(12)} ${'checkpoint'.padStart(12)} ${'head'.padStart(12)} ${'behind'.padStart(9)} ${'seconds'.padStart(9)}`);
-      for (const l of lags) {
-        io.out(`${l.name.padEnd(12)} ${String(l.checkpoint ?? '-').padStart(12)} ${String(l.head ?? '-').padStart(12)} ${String(l.eventsBehind).padStart(9)} ${l.secondsBehind.toFixed(0).padStart(9)}`);
-      }
+    else printLags(lags, io);
+    return 0;
+  } finally {
+    await close();
+  }
+};
+
+const rebuild = async (name: string, args: Options, io: Io): Promise<number> => {
+  if (readTarget(args, io) !== undefined) throw new UsageError('--server: a rebuild runs on the data folder of the server (stop it, then credence projections rebuild --data DIR)');
+  const { runner, store, close } = openRunner(args, io);
+  try {
+    const names = name === 'all' ? runner.names : [name];
+    const unknown = names.filter((n) => !runner.names.includes(n));
+    if (unknown.length > 0) throw new UsageError(`unknown projection ${unknown.join(', ')} (known: ${runner.names.join(', ')}, all)`);
+    const stream = progressStream(io, args.json);
+    const total = stream === undefined ? 0 : Number((await store.headPosition()) ?? 0n);
+    for (const n of names) {
+      const bar = stream === undefined ? undefined : progressBar(stream, total, `events into ${n}`);
+      bar?.update(0);
+      const count = await runner.rebuild(n);
+      bar?.update(count);
+      bar?.finish();
+      if (args.json) io.out(json({ rebuilt: n, events: count }));
+      else io.out(`rebuilt ${n} from position 0: ${count} events`);
     }
     return 0;
   } finally {
-    db.close();
-    await store.close();
+    await close();
   }
 };
+
+const withOptions = (command: Command): Command =>
+  withJson(withServer(withLocalStore(command))).option(
+    '--signing <file>',
+    "the deployment's request-signing policy (JSON), so the audit trail records verified / invalid",
+  );
+
+/**
+ * `credence projections [status] [--json]`: each projection's checkpoint and lag (events and seconds behind),
+ * locally or from a server. `credence projections rebuild <name|all>`: empties a read model and replays it from
+ * position 0 (locally). The projections are the composition root's (adapters/runtime), with the signing policy of
+ * `--signing`. Pseudonym rotation needs the Secure Environment's key and is rebuilt by the process that holds it.
+ */
+export const register: RegisterCommands = (program, io) => {
+  const projections = program.command('projections').description("each projection's checkpoint and lag; rebuild a read model from position 0");
+  const statusCommand: Command = withOptions(projections.command('status', { isDefault: true }))
+    .description("each projection's checkpoint, the store's head and how far behind it is (the default)")
+    .action(handler(io, async (opts: Record<string, unknown>) => status(parseOptions(statusCommand, Options, opts), io)));
+  const rebuildCommand: Command = withOptions(projections.command('rebuild'))
+    .description('empty a read model and replay it from position 0 (on the local data folder)')
+    .argument('<name>', 'a projection name, or all')
+    .action(handler(io, async (name: string, opts: Record<string, unknown>) => rebuild(name, parseOptions(rebuildCommand, Options, opts), io)));
+};
+
+export const projections = (argv: string[], io: Io): Promise<number> => runCommands([register], ['projections', ...argv], io);

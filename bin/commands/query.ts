@@ -1,72 +1,122 @@
+import type { Command } from 'commander';
 import { z } from 'zod';
+import { operatorClient } from '../../adapters/client/operator.ts';
 import { systemClock } from '../../adapters/driven/clock/index.ts';
 import { openReadModels } from '../../adapters/driven/readmodels/index.ts';
 import { readModelProjections } from '../../adapters/runtime/projections.ts';
 import { ProjectionRunner } from '../../projections/runtime/index.ts';
 import { COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, type ComplianceQueryName } from '../../projections/compliance/index.ts';
-import { json, parseCli, type Io } from '../io.ts';
-import { openExistingStore, readModelDir, STORE_OPTION, StoreArg } from './open-store.ts';
-import { readSigningPolicy, SIGNING_OPTION, SigningArg } from './signing-option.ts';
+import { json, type Io } from '../io.ts';
+import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
+import { openExistingStore, readModelDir, StoreArg } from './open-store.ts';
+import { readTarget, ServerOptions, withJson, withLocalStore, withServer } from './options.ts';
+import { signingPolicyOption, SigningArg } from './signing-option.ts';
 
-const FLAGS = ['reason', 'from', 'to', 'actor', 'subscription', 'days', 'now'] as const;
+const PARAMS = {
+  reason: 'revocations: an RFC 5280 reason, e.g. keyCompromise',
+  from: 'revocations, actions: window start (ISO date or date-time, inclusive)',
+  to: 'revocations, actions: window end (exclusive)',
+  actor: 'actions: the actor id',
+  subscription: 'provisioned: the M2M Service Subscription id',
+  days: 'expiring: how many days ahead',
+  now: 'expiring: the instant to count from (default: now)',
+} as const;
+const FLAGS = Object.keys(PARAMS) as (keyof typeof PARAMS)[];
+/** Bounded here (SER-001); each query's own schema then says which apply and what they mean. */
+const Param = z.string().max(200).optional();
+const PARAM_OPTIONS = { reason: Param, from: Param, to: Param, actor: Param, subscription: Param, days: Param, now: Param } satisfies Record<keyof typeof PARAMS, typeof Param>;
 
-const Args = z.object({
+const Options = z.object({
+  name: z.string().refine((n) => Object.hasOwn(COMPLIANCE_QUERIES, n), `query name must be one of ${COMPLIANCE_QUERY_NAMES.join(', ')}`),
   store: StoreArg,
   signing: SigningArg,
   data: z.string().min(1).optional(),
   json: z.boolean().default(false),
-  ...Object.fromEntries(FLAGS.map((f) => [f, z.string().optional()])),
-  positionals: z
-    .array(z.string())
-    .length(1, `query takes one name: ${COMPLIANCE_QUERY_NAMES.join(', ')}`)
-    .refine((p) => Object.hasOwn(COMPLIANCE_QUERIES, p[0]!), `query name must be one of ${COMPLIANCE_QUERY_NAMES.join(', ')}`),
+  csv: z.boolean().default(false),
+  ...ServerOptions,
+  ...PARAM_OPTIONS,
 });
 
 /** One line per row: the proving position first, then the row's other fields. */
 const line = (row: Record<string, unknown>): string =>
-  [`@${String(row['position'])}`, ...Object.entries(row).filter(([k]) => k !== 'position').map(([k, v]) => `${k}=${typeof v === 'object' ? json(v).replace(/\s+/g, ' ') : String(v)}`)].join('  ');
+  [
+    `@${String(row['position'])}`,
+    ...Object.entries(row)
+      .filter(([k]) => k !== 'position')
+      .map(([k, v]) => `${k}=${typeof v === 'object' ? json(v).replace(/\s+/g, ' ') : String(v)}`),
+  ].join('  ');
 
-/**
- * `credence query <name> [--json] [params]`: a compliance query over the read models, after bringing the audit
- * and compliance projections up to the head of the store. Every row names the global position that proves it.
- */
-export const query = async (argv: string[], io: Io): Promise<number> => {
-  const options = Object.fromEntries([
-    ['data', { type: 'string' }],
-    ['json', { type: 'boolean' }],
-    ...FLAGS.map((f) => [f, { type: 'string' }]),
-  ]);
-  const args = parseCli(argv, { ...options, ...STORE_OPTION, ...SIGNING_OPTION }, Args, io);
-  if (args === undefined) {
-    for (const name of COMPLIANCE_QUERY_NAMES) io.err(`  ${name.padEnd(22)} ${COMPLIANCE_QUERIES[name].summary}`);
-    return 2;
-  }
-  const name = args.positionals[0] as ComplianceQueryName;
-  const definition = COMPLIANCE_QUERIES[name];
-  const raw = Object.fromEntries(FLAGS.flatMap((f) => ((args as Record<string, unknown>)[f] === undefined ? [] : [[f, (args as Record<string, unknown>)[f]]])));
-  const params = definition.params.safeParse(raw);
-  if (!params.success) {
-    for (const issue of params.error.issues) io.err(`error: ${issue.path.length ? `--${issue.path.join('.')}` : name}: ${issue.message}`);
-    return 2;
-  }
-  const signing = readSigningPolicy(args.signing, io);
-  if (signing === false) return 2;
+const runLocal = async (
+  name: ComplianceQueryName,
+  params: unknown,
+  args: z.infer<typeof Options>,
+  io: Io,
+): Promise<readonly Record<string, unknown>[]> => {
+  const signing = signingPolicyOption(args.signing, io);
   const data = readModelDir(args.data, args.store);
-  const store = openExistingStore(data, io, args.store);
-  if (store === undefined) return 2;
+  const store = openExistingStore(data, args.store);
   const db = openReadModels({ dir: data });
   try {
     await new ProjectionRunner({ db, store, projections: readModelProjections(signing) }).catchUp();
     // The name picked the definition and its own schema parsed the parameters, so they match.
-    const rows = (definition.run as unknown as (d: typeof db, p: unknown, now: Date) => readonly Record<string, unknown>[])(db, params.data, systemClock.now());
-    if (args.json) io.out(json({ query: name, params: raw, rows }));
-    else {
-      io.out(`${name}: ${rows.length} row${rows.length === 1 ? '' : 's'}`);
-      for (const row of rows) io.out(`  ${line(row)}`);
-    }
-    return 0;
+    const definition = COMPLIANCE_QUERIES[name];
+    return (definition.run as unknown as (d: typeof db, p: unknown, now: Date) => readonly Record<string, unknown>[])(db, params, systemClock.now());
   } finally {
     db.close();
     await store.close();
   }
 };
+
+const catalog = (): string =>
+  ['', 'Queries:', ...COMPLIANCE_QUERY_NAMES.map((n) => `  ${n.padEnd(22)} ${COMPLIANCE_QUERIES[n].summary}`)].join('\n');
+
+/**
+ * `credence query <name> [--json] [params]`: a compliance query over the read models (after bringing the audit
+ * and compliance projections up to the head of the store), or over the API with --server. Every row names the
+ * global position that proves it.
+ */
+export const register: RegisterCommands = (program, io) => {
+  let command: Command = withJson(withServer(withLocalStore(program.command('query'))))
+    .description('compliance queries; every row carries the global position that proves it')
+    .argument('<name>', `the query: ${COMPLIANCE_QUERY_NAMES.join(', ')}`)
+    .option('--signing <file>', "the deployment's request-signing policy (JSON), so the audit trail records verified / invalid")
+    .option('--csv', 'with --server: the rows as CSV');
+  for (const flag of FLAGS) command = command.option(`--${flag} <value>`, PARAMS[flag]);
+  command.addHelpText('after', catalog).action(
+    handler(io, async (name: string, opts: Record<string, unknown>) => {
+      const args = parseOptions(command, Options, { ...opts, name });
+      const queryName = args.name as ComplianceQueryName;
+      const raw = Object.fromEntries(FLAGS.flatMap((f) => (args[f] === undefined ? [] : [[f, args[f]]]))) as Record<string, string>;
+      const params = COMPLIANCE_QUERIES[queryName].params.safeParse(raw);
+      if (!params.success) {
+        throw new UsageError(params.error.issues.map((i) => `${i.path.length > 0 ? `--${i.path.join('.')}` : queryName}: ${i.message}`));
+      }
+      const target = readTarget(args, io);
+      if (target === undefined) {
+        if (args.csv) throw new UsageError('--csv: CSV comes from a server (--server); use --json locally');
+        const rows = await runLocal(queryName, params.data, args, io);
+        printRows(io, queryName, raw, rows, args.json);
+        return 0;
+      }
+      if (args.signing !== undefined) throw new UsageError('--signing: the server holds its own signing policy; give it only with --data/--store');
+      const client = operatorClient(target.url, target.token);
+      if (args.csv) {
+        io.out(String(await client.compliance(queryName, raw, { csv: true })).replace(/\n$/, ''));
+        return 0;
+      }
+      const body = (await client.compliance(queryName, raw)) as { rows?: readonly Record<string, unknown>[] } | readonly Record<string, unknown>[];
+      printRows(io, queryName, raw, Array.isArray(body) ? body : ((body as { rows?: readonly Record<string, unknown>[] }).rows ?? []), args.json);
+      return 0;
+    }),
+  );
+};
+
+const printRows = (io: Io, name: string, params: Record<string, string>, rows: readonly Record<string, unknown>[], asJson: boolean): void => {
+  if (asJson) io.out(json({ query: name, params, rows }));
+  else {
+    io.out(`${name}: ${rows.length} row${rows.length === 1 ? '' : 's'}`);
+    for (const row of rows) io.out(`  ${line(row)}`);
+  }
+};
+
+export const query = (argv: string[], io: Io): Promise<number> => runCommands([register], ['query', ...argv], io);

@@ -1,42 +1,69 @@
+import type { Command } from 'commander';
 import { z } from 'zod';
-import { parseStreamId } from '../../domain/streams.ts';
+import { operatorClient } from '../../adapters/client/operator.ts';
 import { stateAt } from '../../projections/audit/index.ts';
-import { json, parseCli, type Io } from '../io.ts';
-import { openExistingStore, STORE_OPTION, StoreArg } from './open-store.ts';
+import { json, type Io } from '../io.ts';
+import { handler, parseOptions, runCommands, type RegisterCommands } from '../program.ts';
+import { openExistingStore, StoreArg } from './open-store.ts';
+import { readTarget, ServerOptions, StreamArg, withJson, withLocalStore, withServer } from './options.ts';
 
-const Args = z.object({
+const Options = z.object({
+  stream: StreamArg,
   store: StoreArg,
-  data: z.string().min(1).default('./data'),
+  data: z.string().min(1).optional(),
   json: z.boolean().default(false),
-  at: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-02-01T00:00:00Z' }).transform((s) => new Date(s)),
-  positionals: z
-    .array(z.string())
-    .length(1, 'state takes exactly one stream, e.g. credential-meter-1-service')
-    .refine((p) => parseStreamId(p[0]!) !== undefined, 'stream must be <kind>-<id> with kind node, credential, association, application, subscription or pseudonym'),
+  at: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-02-01T00:00:00Z' }),
+  ...ServerOptions,
 });
+
+/** The entity at an instant as the engine or the API gives it (positions as bigints or decimal strings). */
+interface StateAtView {
+  readonly streamId: string;
+  readonly at: string;
+  readonly state: string;
+  readonly asOf?: { readonly position: unknown; readonly revision: unknown; readonly type: string; readonly occurredAt?: string };
+  readonly verdict: { readonly ok: true } | { readonly ok: false; readonly findings: readonly { position: unknown; revision: unknown; reason: string }[] };
+}
 
 /**
  * `credence state <stream> --at <ISO time> [--json]`: the entity as it stood at that instant, computed by
  * replaying its events up to then through its machine. Exit 1 when the history up to then is broken.
  */
-export const state = async (argv: string[], io: Io): Promise<number> => {
-  const args = parseCli(argv, { ...STORE_OPTION, data: { type: 'string' }, json: { type: 'boolean' }, at: { type: 'string' } }, Args, io);
-  if (args === undefined) return 2;
-  const store = openExistingStore(args.data, io, args.store);
-  if (store === undefined) return 2;
-  try {
-    const result = await stateAt(store, args.positionals[0]!, args.at);
-    if (args.json) io.out(json(result));
-    else {
-      const after = result.asOf === undefined ? 'before its first event' : `after #${result.asOf.revision} ${result.asOf.type} @${result.asOf.position} (${result.asOf.occurredAt ?? '?'})`;
-      io.out(`${result.streamId} at ${result.at}: ${result.state}, ${after}`);
-      if (!result.verdict.ok) {
-        io.out(`verdict: broken history up to ${result.at}`);
-        for (const f of result.verdict.findings) io.out(`  @ position ${f.position} (revision ${f.revision}): ${f.reason}`);
-      }
-    }
-    return result.verdict.ok ? 0 : 1;
-  } finally {
-    await store.close();
-  }
+export const register: RegisterCommands = (program, io) => {
+  const command: Command = withJson(withServer(withLocalStore(program.command('state'))))
+    .description('an entity as it stood at an instant, replayed through its machine; exit 1 on a broken history')
+    .argument('<stream>', 'the entity stream, <kind>-<id>, e.g. credential-meter-1-service')
+    .requiredOption('--at <time>', 'the instant, ISO 8601, e.g. 2026-02-01T00:00:00Z')
+    .action(
+      handler(io, async (stream: string, opts: Record<string, unknown>) => {
+        const args = parseOptions(command, Options, { ...opts, stream });
+        const target = readTarget(args, io);
+        let result: StateAtView;
+        if (target === undefined) {
+          const store = openExistingStore(args.data ?? './data', args.store);
+          try {
+            result = await stateAt(store, args.stream.streamId, new Date(args.at));
+          } finally {
+            await store.close();
+          }
+        } else {
+          result = (await operatorClient(target.url, target.token).stateAt(args.stream.kind, args.stream.id, args.at)) as StateAtView;
+        }
+        if (args.json) io.out(json(result));
+        else {
+          const after =
+            result.asOf === undefined
+              ? 'before its first event'
+              : `after #${String(result.asOf.revision)} ${result.asOf.type} @${String(result.asOf.position)} (${result.asOf.occurredAt ?? '?'})`;
+          io.out(`${result.streamId} at ${result.at}: ${result.state}, ${after}`);
+          if (!result.verdict.ok) {
+            io.out(`verdict: broken history up to ${result.at}`);
+            for (const f of result.verdict.findings) io.out(`  @ position ${String(f.position)} (revision ${String(f.revision)}): ${f.reason}`);
+          }
+        }
+        return result.verdict.ok ? 0 : 1;
+      }),
+    );
 };
+
+export const state = (argv: string[], io: Io): Promise<number> => runCommands([register], ['state', ...argv], io);

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Command } from 'commander';
 import { z } from 'zod';
 import { PUBLIC_KEY_FILE, hasTransparencyLog, openTransparencyLogInDir } from '../../adapters/driven/transparency/index.ts';
 import { readEventsDbInDir } from '../../adapters/driven/store/index.ts';
@@ -10,41 +11,33 @@ import {
   RecordedEventJson,
   verifyConsistency,
   verifyEventInclusion,
-  verifyEvidenceBundle,
-  formatRevisionRanges,
-  parseVerifierKey,
   type NoteVerifierKey,
-  type VerificationResult,
 } from '../../domain/transparency/index.ts';
 import { auditStoreAgainstLog } from '../../projections/transparency/index.ts';
 import { FILE_LIMITS, readJsonFile, readTextFile, type FileRead } from '../files.ts';
-import { json, parseCli, type Io } from '../io.ts';
+import { json, type Io } from '../io.ts';
+import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
+import { progressBar } from '../progress.ts';
+import { progressStream, ServerOptions, serverTarget, withJson, withServer } from './options.ts';
+import { verifyRemote } from './verify-remote.ts';
+import { report, resolveLogKey, verifyBundle } from './verify-checks.ts';
 
-/** `--key` is the log's verifier key (`<name>+<key ID>+<base64>`) or a file holding it, e.g. transparency.pub. */
-export const resolveLogKey = (value: string, io: Io): NoteVerifierKey | undefined => {
-  const inline = parseVerifierKey(value.trim());
-  if (inline !== undefined) return inline;
-  if (existsSync(value)) {
-    const text = readTextFile(value, FILE_LIMITS.key);
-    const fromFile = text.ok ? parseVerifierKey(text.value.trim()) : undefined;
-    if (fromFile !== undefined) return fromFile;
-    io.err(`error: --key: ${text.ok ? `${value} does not hold an Ed25519 note verifier key` : text.message}`);
-    return undefined;
-  }
-  io.err('error: --key: neither a verifier key (<name>+<key ID>+<base64 key>) nor a readable file');
-  return undefined;
-};
+const EXAMPLES = `
+Modes (exactly one):
+  credence verify --data DIR [--key KEY]                        audit events.db against the transparency log
+  credence verify FILE.json [--key KEY]                         verify an evidence bundle (credence export)
+  credence verify --event E.json --proof P.json --checkpoint C.txt --key KEY
+  credence verify --from A.txt --to B.txt --proof P.json --key KEY    consistency of two checkpoints
+Against a server (--server URL, given explicitly; --token T or CREDENCE_TOKEN):
+  credence verify <stream> --key KEY                            fetch the stream's evidence bundle and verify it here
+  credence verify --from A.txt --key KEY                        the server's latest checkpoint extends A.txt
+  credence verify --key KEY                                     the server's latest checkpoint is signed by KEY
+KEY is the log verifier key (<name>+<key ID>+<base64>) or a file holding it (<data>/transparency.pub).
+Exit 0 verified, 1 failed, 2 usage or malformed input.`;
 
-const USAGE = [
-  'usage: credence verify --data DIR [--key KEY]                       audit events.db against the transparency log',
-  '       credence verify FILE.json [--key KEY]                        verify an evidence bundle (credence export)',
-  '       credence verify --event E.json --proof P.json --checkpoint C.txt --key KEY',
-  '       credence verify --from A.txt --to B.txt --proof P.json --key KEY   consistency of two checkpoints',
-  'KEY is the log verifier key (<name>+<key ID>+<base64>) or a file holding it (<data>/transparency.pub).',
-].join('\n');
-
-const Args = z
+const Options = z
   .object({
+    target: z.string().min(1).max(4096).optional(),
     data: z.string().min(1).optional(),
     key: z.string().min(1).optional(),
     event: z.string().min(1).optional(),
@@ -53,17 +46,17 @@ const Args = z
     from: z.string().min(1).optional(),
     to: z.string().min(1).optional(),
     json: z.boolean().default(false),
-    positionals: z.array(z.string()).max(1, 'verify takes at most one bundle file'),
+    ...ServerOptions,
   })
   .transform((a, ctx) => {
     const modes = [
       a.data !== undefined && ({ mode: 'data', dir: a.data } as const),
-      a.positionals[0] !== undefined && ({ mode: 'bundle', file: a.positionals[0] } as const),
+      a.target !== undefined && ({ mode: 'bundle', file: a.target } as const),
       a.event !== undefined && ({ mode: 'event', event: a.event } as const),
       a.from !== undefined && ({ mode: 'consistency', from: a.from } as const),
     ].filter((m) => m !== false);
     if (modes.length !== 1) {
-      ctx.addIssue({ code: 'custom', message: 'give exactly one of --data DIR, FILE.json, --event or --from/--to' });
+      ctx.addIssue({ code: 'custom', message: 'give exactly one of --data DIR, FILE.json, --event or --from/--to (see --help)' });
       return z.NEVER;
     }
     const needs = (fields: (keyof typeof a)[]) => {
@@ -73,18 +66,7 @@ const Args = z
     if (modes[0]!.mode === 'consistency') needs(['to', 'proof', 'key']);
     return { ...a, ...modes[0]! };
   });
-
-const OPTIONS = {
-  data: { type: 'string' },
-  key: { type: 'string' },
-  event: { type: 'string' },
-  proof: { type: 'string' },
-  checkpoint: { type: 'string' },
-  from: { type: 'string' },
-  to: { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+type Options = z.output<typeof Options>;
 
 /** A file named by `flag`, bounded (bin/files.ts); undefined after saying why, which is malformed input (exit 2). */
 const readInput = <T>(flag: string, read: FileRead<T>, io: Io): T | undefined => {
@@ -93,44 +75,13 @@ const readInput = <T>(flag: string, read: FileRead<T>, io: Io): T | undefined =>
   return undefined;
 };
 
-const report = (result: VerificationResult, success: string, io: Io, asJson: boolean): number => {
-  if (asJson) io.out(json(result));
-  if (result.ok) {
-    if (!asJson) io.out(success);
-    return 0;
-  }
-  io.err(`FAILED (${result.reason})${result.position !== undefined ? ` at position ${result.position}` : ''}: ${result.message}`);
-  if (result.missing !== undefined) io.err(`not covered: revisions ${formatRevisionRanges(result.missing)}`);
-  // Input that is not what it claims to be is malformed input, like a usage error; 1 means it did not verify.
-  return result.reason === 'malformed' ? 2 : 1;
-};
-
-/**
- * `credence verify`: the offline verifier of issue 4 (items 5, 6 and 7). Exit 0 verified, 1 failed, 2 usage or
- * malformed input (a file over its byte limit or nested too deeply included: issue 10 item 2).
- */
-export const run = async (argv: string[], io: Io): Promise<number> => {
-  if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
-    io.err(USAGE);
-    return argv.length === 0 ? 2 : 0;
-  }
-  const args = parseCli(argv, OPTIONS, Args, io);
-  if (args === undefined) return 2;
-  const pinned = args.key === undefined ? undefined : resolveLogKey(args.key, io);
-  if (args.key !== undefined && pinned === undefined) return 2;
-
+const verifyLocal = async (args: Options, pinned: NoteVerifierKey | undefined, io: Io): Promise<number> => {
   switch (args.mode) {
     case 'data':
       return auditDataDir(args.dir, pinned, io, args.json);
     case 'bundle': {
       const input = readInput('', readJsonFile(args.file, FILE_LIMITS.bundle), io);
-      if (input === undefined) return 2;
-      const result = verifyEvidenceBundle(input, pinned === undefined ? {} : { trustedKey: pinned });
-      if (result.ok && result.keyFromBundle) io.err('warning: verified with the key inside the bundle; pin the log key with --key');
-      const success = result.ok
-        ? `ok: ${result.events} events of ${result.streamId} are in the log and are the whole stream as of tree size ${result.checkpoint.treeSize} (${result.checkpoint.time})`
-        : '';
-      return report(result, success, io, args.json);
+      return input === undefined ? 2 : verifyBundle(input, pinned, io, args.json);
     }
     case 'event': {
       const eventInput = readInput('--event: ', readJsonFile(args.event, FILE_LIMITS.json), io);
@@ -165,11 +116,19 @@ export const run = async (argv: string[], io: Io): Promise<number> => {
   }
 };
 
-const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io: Io, asJson: boolean): Promise<number> => {
-  if (!existsSync(join(dir, EVENTS_DB_FILE)) || !hasTransparencyLog(dir)) {
-    io.err(`error: --data: ${dir} holds no event store and transparency log`);
-    return 2;
+/** Counts the events read so a terminal shows how far a long audit is; every 1,000 events, not every event. */
+function* counted<T>(rows: Iterable<T>, update: ((done: number) => void) | undefined): Generator<T> {
+  let done = 0;
+  for (const row of rows) {
+    yield row;
+    done += 1;
+    if (update !== undefined && done % 1000 === 0) update(done);
   }
+  update?.(done);
+}
+
+const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io: Io, asJson: boolean): Promise<number> => {
+  if (!existsSync(join(dir, EVENTS_DB_FILE)) || !hasTransparencyLog(dir)) throw new UsageError(`--data: ${dir} holds no event store and transparency log`);
   let key = pinned;
   if (key === undefined) {
     key = resolveLogKey(join(dir, PUBLIC_KEY_FILE), io);
@@ -177,8 +136,11 @@ const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io
     io.err(`warning: using the key stored in ${dir}; pin the log key with --key for an independent audit`);
   }
   const log = openTransparencyLogInDir(dir);
+  const stream = progressStream(io, asJson);
+  const bar = stream === undefined ? undefined : progressBar(stream, 0, 'events checked against the log');
   try {
-    const result = await auditStoreAgainstLog({ storedEvents: readEventsDbInDir(dir), log, logPublicKey: key });
+    const result = await auditStoreAgainstLog({ storedEvents: counted(readEventsDbInDir(dir), bar?.update), log, logPublicKey: key });
+    bar?.finish();
     if (asJson) io.out(json(result));
     if (!result.ok) {
       io.err(`TAMPERED: ${result.kind}${result.position !== undefined ? ` at position ${result.position}` : ''}: ${result.message}`);
@@ -196,3 +158,36 @@ const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io
     log.close();
   }
 };
+
+/**
+ * `credence verify`: the offline verifier of issue 4 (items 5, 6 and 7), and with --server the same checks on
+ * what a server hands out. Exit 0 verified, 1 failed, 2 usage or malformed input (a file over its byte limit or
+ * nested too deeply included: issue 10 item 2).
+ */
+export const register: RegisterCommands = (program, io) => {
+  const command: Command = withJson(withServer(program.command('verify')))
+    .description('verify the transparency log, an evidence bundle or a proof offline (or what a server hands out)')
+    .argument('[target]', 'an evidence bundle FILE.json; with --server, a stream <kind>-<id>')
+    .option('--data <dir>', 'audit the event store of this data folder against its transparency log')
+    .option('--key <key>', 'the log verifier key (<name>+<key ID>+<base64>) or a file holding it')
+    .option('--event <file>', 'one logged event (JSON)')
+    .option('--proof <file>', 'its inclusion proof, or a consistency proof with --from/--to (JSON)')
+    .option('--checkpoint <file>', 'the signed checkpoint note the inclusion proof is against')
+    .option('--from <file>', 'an earlier signed checkpoint note')
+    .option('--to <file>', 'a later signed checkpoint note')
+    .addHelpText('after', EXAMPLES)
+    .action(
+      handler(io, async (target: string | undefined, opts: Record<string, unknown>) => {
+        const raw = { ...opts, target };
+        // Verification is offline unless --server is asked for explicitly: CREDENCE_URL alone does not redirect it.
+        if (opts['server'] !== undefined) return verifyRemote(serverTarget(opts, io), command, raw, io);
+        const args = parseOptions(command, Options, raw);
+        const pinned = args.key === undefined ? undefined : resolveLogKey(args.key, io);
+        if (args.key !== undefined && pinned === undefined) return 2;
+        return verifyLocal(args, pinned, io);
+      }),
+    );
+};
+
+/** The command on its own: `run([file, '--key', key], io)`. */
+export const run = (argv: string[], io: Io): Promise<number> => runCommands([register], ['verify', ...argv], io);

@@ -1,0 +1,9 @@
+/** The device's side of remote provisioning and the association handshake over HTTP (the device simulator's core). */
+export { associateOverHttp } from './associate.ts';
+export type { AssociateRequest } from './associate.ts';
+export { fetchPinnedInfrastructure } from './pinned.ts';
+export type { PinnedInfrastructure } from './pinned.ts';
+export { provisionOverHttp } from './provision.ts';
+export type { ProvisionRequest } from './provision.ts';
+export { DEVICE_PATHS, httpDeviceTransport } from './transport.ts';
+export type { DeviceTransport } from './transport.ts';

@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import { COMMAND_CATALOG, COMMAND_TYPES, type CommandType } from '../../domain/commands/index.ts';
+import { jsonLimitIssue, MESSAGE_JSON_LIMITS } from '../../domain/json-limits.ts';
+import { handler, UsageError, type RegisterCommands } from '../program.ts';
+import { jsonOption } from './lifecycle.ts';
+import { submit, withCommandOptions } from './submit.ts';
+
+const catalog = (): string =>
+  ['', 'Command types (domain/commands/catalog.ts; the event each records):', ...COMMAND_TYPES.map((t) => `  ${t.padEnd(30)} ${COMMAND_CATALOG[t].event}`)].join('\n');
+
+/**
+ * `credence command <type> --data JSON|@file`: any command of the catalog, its data as given. The server's schema
+ * is the judge: a bad field is its 400, printed with every path (exit 1); only JSON that is not JSON, or beyond
+ * the message limits, is refused here (exit 2).
+ */
+export const register: RegisterCommands = (program, io) => {
+  const command: Command = withCommandOptions(
+    program
+      .command('command')
+      .description('send any command of the catalog to a server: credence command <type> --data JSON|@file')
+      .argument('<type>', 'the command type, e.g. revokeCredential')
+      .requiredOption('--data <json|@file>', 'the command data, as JSON text or @file'),
+  )
+    .addHelpText('after', catalog)
+    .action(
+      handler(io, async (type: string, opts: Record<string, unknown>) => {
+        if (!Object.hasOwn(COMMAND_CATALOG, type)) throw new UsageError(`<type>: unknown command type ${type} (see credence command --help)`);
+        const data = jsonOption('--data', String(opts['data']));
+        const tooBig = jsonLimitIssue(data, MESSAGE_JSON_LIMITS);
+        if (tooBig !== undefined) throw new UsageError(`--data: ${tooBig.path || '(root)'}: ${tooBig.message}`);
+        return submit(io, command, type as CommandType, data, opts);
+      }),
+    );
+};

@@ -1,0 +1,258 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { z } from 'zod';
+import { Identifier } from '../../domain/crypto/credential.ts';
+import { preparePrivateDir } from '../../adapters/driven/files/index.ts';
+import { EXIT, handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
+import { json, type Io } from '../io.ts';
+import { renderProgress } from '../progress.ts';
+import { progressStream, ServerUrl, serverTarget, withJson, type ServerTarget } from './options.ts';
+import { Duration } from './device/duration.ts';
+import { runFleet, type FleetSummary } from './device/fleet.ts';
+import { openDevice, type SimulatedDevice } from './device/simulator.ts';
+import type { DeviceState } from './device/state.ts';
+import { associate, factory, provision } from './device/steps.ts';
+
+/**
+ * `credence device`: a device simulator with its own Secure Environment folder (default ./device-<node id>), which
+ * speaks to a server the way a real device would. `init` is the factory (operator API, with a token); `provision`
+ * and `associate` run the protocols over the device routes (no token: the device authenticates inside them).
+ */
+
+const PSK_BOOTSTRAP =
+  'a factory PSK bootstrap must be placed in the device and at the Enrolment Function at once (pre-provisioning, ' +
+  'seed 003 11.2.1 scenario 1), which needs a Secure Environment both share; over HTTP they share none. Use an ed25519 ' +
+  'or p256 bootstrap: a PSK service credential can still be provisioned remotely (device provision --kind psk256).';
+
+const envOf = (io: Io) => io.env ?? process.env;
+
+/** The server of the device routes: --server or CREDENCE_URL (no token needed). */
+const serverUrl = (opts: { server?: string | undefined }, io: Io): string => {
+  const url = opts.server ?? envOf(io)['CREDENCE_URL'];
+  if (url === undefined || url === '') throw new UsageError('--server: required (or set CREDENCE_URL)');
+  if (!ServerUrl.safeParse(url).success) throw new UsageError('--server: must be an http:// or https:// URL');
+  return url;
+};
+
+/** The device's folder: --dir, or ./device-<node id>. */
+const deviceDir = (opts: { dir?: string | undefined; nodeId?: string | undefined }): string => {
+  if (opts.dir !== undefined) return resolve(opts.dir);
+  if (opts.nodeId !== undefined) return resolve(`device-${opts.nodeId}`);
+  throw new UsageError('--dir or --node-id: required (the device folder is ./device-<node id> by default)');
+};
+
+const withDevice = (command: Command): Command =>
+  command.option('--dir <folder>', "the device's folder (its Secure Environment and state)").option('--node-id <id>', 'the device, when its folder is ./device-<node id>');
+const withServerUrl = (command: Command): Command => command.option('--server <url>', 'the Credence server (env: CREDENCE_URL)');
+const withToken = (command: Command, what: string): Command => command.option('--token <token>', `operator bearer token, ${what} (env: CREDENCE_TOKEN)`);
+
+const kindOption = (kinds: readonly string[], what: string) => new Option('--kind <kind>', what).choices(kinds).makeOptionMandatory();
+
+/** Runs `work` on the device of `dir`, closing its Secure Environment whatever happens. */
+const onDevice = async <T>(dir: string, work: (sim: SimulatedDevice) => Promise<T>): Promise<T> => {
+  const sim = openDevice(dir);
+  try {
+    return await work(sim);
+  } finally {
+    sim.close();
+  }
+};
+
+const Ids = { nodeId: Identifier.optional(), dir: z.string().min(1).max(4096).optional() };
+
+const registerInit = (device: Command, io: Io): void => {
+  const Options = z.object({
+    ...Ids,
+    nodeId: Identifier,
+    kind: z.enum(['ed25519', 'p256', 'psk256']),
+    bootstrapId: Identifier.optional(),
+    class: z.string().min(1).max(100),
+    model: z.string().min(1).max(100),
+    manufacturer: z.string().min(1).max(100),
+    capability: z.array(z.string().min(1).max(100)).max(32),
+    validFor: Duration,
+    server: z.string().optional(),
+    token: z.string().optional(),
+    json: z.boolean().optional(),
+  });
+  withJson(withToken(withServerUrl(withDevice(device.command('init'))), 'to register the node'))
+    .description('the factory step: generate the bootstrap key in the device, register the node and its bootstrap credential (operator API)')
+    .addOption(kindOption(['ed25519', 'p256', 'psk256'], 'the bootstrap key kind (psk256 is refused over HTTP)'))
+    .option('--bootstrap-id <id>', 'the bootstrap credential id (default: <node id>-bootstrap)')
+    .option('--class <class>', 'node profile: class', 'smart-meter')
+    .option('--model <model>', 'node profile: model', 'SIM-1')
+    .option('--manufacturer <name>', 'node profile: manufacturer', 'Credence Simulator')
+    .option('--capability <capability...>', 'node profile: capabilities', ['metering'])
+    .option('--valid-for <duration>', 'bootstrap credential validity, e.g. 5y or 1825d', '5y')
+    .action(
+      handler(io, async (raw: Record<string, unknown>, command: Command) => {
+        const o = parseOptions(command, Options, raw);
+        if (o.kind === 'psk256') throw new UsageError(`--kind psk256: ${PSK_BOOTSTRAP}`);
+        const target = serverTarget(o, io);
+        const dir = deviceDir(o);
+        const state = await factory(target, {
+          dir, nodeId: o.nodeId, kind: o.kind, bootstrapCredentialId: o.bootstrapId ?? `${o.nodeId}-bootstrap`, validForSeconds: o.validFor,
+          profile: { class: o.class, model: o.model, manufacturer: o.manufacturer, capabilities: o.capability },
+        });
+        if (o.json === true) io.out(json({ dir, ...publicView(state) }));
+        else {
+          io.out(`device ${state.nodeId} initialised in ${dir}`);
+          io.out(`  bootstrap ${state.bootstrap.credentialId}: ${state.bootstrap.descriptor.kind} ${state.bootstrap.descriptor.fingerprint}`);
+          io.out(`  pinned Enrolment Function ${state.pinned.enrolmentFunction.id} (${state.pinned.enrolmentFunction.fingerprint})`);
+          io.out(`  pinned Registrar CSE ${state.pinned.registrar.id} (${state.pinned.registrar.fingerprint})`);
+        }
+        return EXIT.done;
+      }),
+    );
+};
+
+const registerProvision = (device: Command, io: Io): void => {
+  const Options = z.object({
+    ...Ids,
+    credentialId: Identifier,
+    kind: z.enum(['ed25519', 'p256', 'psk256']),
+    predecessorId: Identifier.optional(),
+    server: z.string().optional(),
+    json: z.boolean().optional(),
+  });
+  withJson(withServerUrl(withDevice(device.command('provision'))))
+    .description('remote provisioning of a service credential through the Enrolment Function (device routes, no token); the node must be enrolled')
+    .requiredOption('--credential-id <id>', 'the id the new credential is recorded under')
+    .addOption(kindOption(['ed25519', 'p256', 'psk256'], 'the credential kind: a key pair made in the device, or a PSK delivered encrypted'))
+    .option('--predecessor-id <id>', 'the live credential of this device the new one succeeds (rotation; the operator then starts the rotation)')
+    .action(
+      handler(io, async (raw: Record<string, unknown>, command: Command) => {
+        const o = parseOptions(command, Options, raw);
+        const url = serverUrl(o, io);
+        const recorded = await onDevice(deviceDir(o), (sim) => provision(url, sim, o));
+        if (o.json === true) io.out(json(recorded));
+        else io.out(`credential ${recorded.credentialId} provisioned: ${recorded.kind} ${recorded.fingerprint} (event at position ${recorded.position})`);
+        return EXIT.done;
+      }),
+    );
+};
+
+const registerAssociate = (device: Command, io: Io): void => {
+  const Options = z.object({
+    ...Ids,
+    associationId: Identifier,
+    credentialId: Identifier,
+    lifetime: Duration,
+    server: z.string().optional(),
+    token: z.string().optional(),
+    json: z.boolean().optional(),
+  });
+  withJson(withToken(withServerUrl(withDevice(device.command('associate'))), 'to configure the association first'))
+    .description('the association handshake with the Registrar CSE for an association an operator configured (with a token, configures it first)')
+    .requiredOption('--association-id <id>', 'the association (configured with configureAssociation)')
+    .requiredOption('--credential-id <id>', 'the credential of this device it authenticates with')
+    .option('--lifetime <duration>', 'the lifetime asked for, e.g. 90d (the Registrar cuts it to the credential)', '90d')
+    .action(
+      handler(io, async (raw: Record<string, unknown>, command: Command) => {
+        const o = parseOptions(command, Options, raw);
+        const url = serverUrl(o, io);
+        const token = o.token ?? envOf(io)['CREDENCE_TOKEN'];
+        const configureWith: ServerTarget | undefined = token !== undefined && token !== '' ? serverTarget({ server: url, token }, io) : undefined;
+        const outcome = await onDevice(deviceDir(o), (sim) =>
+          associate(url, sim, { associationId: o.associationId, credentialId: o.credentialId, lifetimeSeconds: o.lifetime, configureWith }),
+        );
+        const shown = { associationId: o.associationId, registrarId: outcome.registrarId, registreeId: outcome.registreeId, lifetimeSeconds: outcome.lifetimeSeconds, expiresAt: outcome.expiresAt, transcriptHash: outcome.transcriptHash };
+        if (o.json === true) io.out(json(shown));
+        else io.out(`association ${o.associationId} established with ${outcome.registrarId} until ${outcome.expiresAt} (${outcome.lifetimeSeconds} s)`);
+        return EXIT.done;
+      }),
+    );
+};
+
+/** What `status` shows: identities, public descriptions and handles; the state file holds nothing more. */
+const publicView = (state: DeviceState) => ({
+  nodeId: state.nodeId,
+  cseId: state.cseId,
+  bootstrap: { credentialId: state.bootstrap.credentialId, kind: state.bootstrap.descriptor.kind, fingerprint: state.bootstrap.descriptor.fingerprint, validity: state.bootstrap.descriptor.validity },
+  pinned: state.pinned,
+  credentials: state.credentials.map((c) => ({ credentialId: c.credentialId, kind: c.descriptor.kind, fingerprint: c.descriptor.fingerprint, validity: c.descriptor.validity })),
+  associations: state.associations.map((a) => ({ associationId: a.associationId, credentialId: a.credentialId, registrarId: a.registrarId, registreeId: a.registreeId, establishedAt: a.establishedAt, expiresAt: a.expiresAt })),
+});
+
+const registerStatus = (device: Command, io: Io): void => {
+  const Options = z.object({ ...Ids, json: z.boolean().optional() });
+  withJson(withDevice(device.command('status')))
+    .description('what the device holds: its identity, credentials, associations and pinned keys (never a secret)')
+    .action(
+      handler(io, async (raw: Record<string, unknown>, command: Command) => {
+        const o = parseOptions(command, Options, raw);
+        const view = await onDevice(deviceDir(o), async (sim) => publicView(sim.state));
+        if (o.json === true) {
+          io.out(json(view));
+          return EXIT.done;
+        }
+        const now = Date.now();
+        io.out(`node ${view.nodeId}${view.cseId !== undefined ? ` (CSE-ID ${view.cseId})` : ' (not provisioned yet)'}`);
+        io.out(`bootstrap ${view.bootstrap.credentialId}: ${view.bootstrap.kind} ${view.bootstrap.fingerprint}, valid until ${view.bootstrap.validity.notAfter}`);
+        io.out(`pinned: Enrolment Function ${view.pinned.enrolmentFunction.id}, Registrar CSE ${view.pinned.registrar.id}`);
+        for (const c of view.credentials) io.out(`credential ${c.credentialId}: ${c.kind} ${c.fingerprint}, valid until ${c.validity.notAfter}`);
+        for (const a of view.associations) io.out(`association ${a.associationId} (${a.credentialId}) with ${a.registrarId}: ${Date.parse(a.expiresAt) > now ? 'until' : 'expired'} ${a.expiresAt}`);
+        return EXIT.done;
+      }),
+    );
+};
+
+const registerFleet = (device: Command, io: Io): void => {
+  const Options = z.object({
+    count: z.coerce.number().int().min(1).max(100_000),
+    concurrency: z.coerce.number().int().min(1).max(256),
+    dir: z.string().min(1).max(4096).optional(),
+    prefix: Identifier.refine((p) => p.length <= 200, 'at most 200 characters').optional(),
+    lifetime: Duration,
+    server: z.string().optional(),
+    token: z.string().optional(),
+    json: z.boolean().optional(),
+  });
+  withJson(withToken(withServerUrl(device.command('fleet')), 'to register, enrol and configure'))
+    .description('N simulated devices against a server: factory, enrolment, remote provisioning and association for each')
+    .requiredOption('--count <n>', 'how many devices')
+    .option('--concurrency <n>', 'devices run at once', '4')
+    .option('--dir <folder>', 'keep the devices in this folder (default: a temporary folder, removed at the end)')
+    .option('--prefix <prefix>', 'node ids are <prefix>-1 … <prefix>-N (default: fleet-<random>)')
+    .option('--lifetime <duration>', 'association lifetime asked for', '30d')
+    .action(
+      handler(io, async (raw: Record<string, unknown>, command: Command) => {
+        const o = parseOptions(command, Options, raw);
+        const target = serverTarget(o, io);
+        const root = o.dir !== undefined ? resolve(o.dir) : mkdtempSync(join(tmpdir(), 'credence-fleet-'));
+        preparePrivateDir(root);
+        const prefix = o.prefix ?? `fleet-${Date.now().toString(36)}`;
+        const stream = progressStream(io, o.json);
+        let summary: FleetSummary;
+        try {
+          summary = await runFleet(target, { count: o.count, concurrency: o.concurrency, root, prefix, lifetimeSeconds: o.lifetime }, (done) =>
+            stream?.write(`\r${renderProgress(done, o.count, 'devices')}`),
+          );
+        } finally {
+          stream?.write('\n');
+          if (o.dir === undefined) rmSync(root, { recursive: true, force: true });
+        }
+        if (o.json === true) io.out(json({ prefix, ...(o.dir !== undefined ? { dir: root } : {}), ...summary }));
+        else {
+          io.out(`${summary.count} devices (${prefix}): ${summary.initialised} initialised, ${summary.provisioned} provisioned, ${summary.associated} associated, ${summary.failed} failed`);
+          io.out(`${summary.seconds} s, ${summary.devicesPerSecond} devices/s`);
+          for (const f of summary.failures) io.err(`  ${f.nodeId} at ${f.step}: ${f.message}`);
+        }
+        if (summary.unreachable) return EXIT.unreachable;
+        return summary.failed === 0 ? EXIT.done : EXIT.refused;
+      }),
+    );
+};
+
+export const register: RegisterCommands = (program, io) => {
+  const device = program
+    .command('device')
+    .description('a device simulator with its own Secure Environment: factory init, remote provisioning and association over HTTP');
+  registerInit(device, io);
+  registerProvision(device, io);
+  registerAssociate(device, io);
+  registerStatus(device, io);
+  registerFleet(device, io);
+};

@@ -1,0 +1,119 @@
+import { join } from 'node:path';
+import { ProblemResponse, ServerUnreachable } from '../../../adapters/client/http.ts';
+import type { CredentialKind } from '../../../domain/crypto/credential.ts';
+import { isCredenceError } from '../../../domain/errors.ts';
+import type { ServerTarget } from '../options.ts';
+import { openDevice } from './simulator.ts';
+import { associate, factory, operatorCommand, provision } from './steps.ts';
+
+export interface FleetRequest {
+  readonly count: number;
+  readonly concurrency: number;
+  /** Where each device gets its own folder. */
+  readonly root: string;
+  /** Node ids are `<prefix>-1` … `<prefix>-<count>`; the subscription is `<prefix>-sub`. */
+  readonly prefix: string;
+  readonly lifetimeSeconds: number;
+}
+
+export interface FleetFailure {
+  readonly nodeId: string;
+  readonly step: Step;
+  readonly message: string;
+}
+
+export interface FleetSummary {
+  readonly count: number;
+  readonly initialised: number;
+  readonly provisioned: number;
+  readonly associated: number;
+  readonly failed: number;
+  /** The first failures (at most ten), each with its step. */
+  readonly failures: readonly FleetFailure[];
+  readonly seconds: number;
+  /** Devices taken through all three steps per second. */
+  readonly devicesPerSecond: number;
+  readonly unreachable: boolean;
+}
+
+type Step = 'init' | 'enrol' | 'provision' | 'associate';
+const MAX_REPORTED = 10;
+const BOOTSTRAP: readonly ('ed25519' | 'p256')[] = ['ed25519', 'p256'];
+const SERVICE: readonly CredentialKind[] = ['ed25519', 'p256', 'psk256'];
+const profile = { class: 'smart-meter', manufacturer: 'Credence Simulator', model: 'SIM-1', capabilities: ['metering'] };
+
+const describe = (error: unknown): string => {
+  if (error instanceof ProblemResponse) return `${error.status} ${error.problem.title}${error.problem.detail ? `: ${error.problem.detail}` : ''}`;
+  if (error instanceof Error) return error.message;
+  return String(error);
+};
+
+/**
+ * `credence device fleet`: N simulated devices, each with its own Secure Environment, through the factory,
+ * enrolment under one subscription, remote provisioning and an association handshake, against one server; kinds
+ * alternate so every protocol mode runs. Failures are counted, never fatal to the other devices.
+ */
+export const runFleet = async (target: ServerTarget, r: FleetRequest, onProgress: (done: number) => void = () => {}): Promise<FleetSummary> => {
+  const started = performance.now();
+  const subscriptionId = `${r.prefix}-sub`;
+  const notBefore = new Date();
+  await operatorCommand(target, 'createSubscription', {
+    subscriptionId, subscriber: 'credence device fleet', notBefore: notBefore.toISOString(), notAfter: new Date(notBefore.getTime() + 2 * 365 * 86_400_000).toISOString(),
+  });
+  const counts = { init: 0, enrol: 0, provision: 0, associate: 0 };
+  const failures: FleetFailure[] = [];
+  let failed = 0;
+  let unreachable = 0;
+  let done = 0;
+
+  const one = async (index: number): Promise<void> => {
+    const nodeId = `${r.prefix}-${index + 1}`;
+    const dir = join(r.root, nodeId);
+    let step: Step = 'init';
+    try {
+      await factory(target, {
+        dir, nodeId, kind: BOOTSTRAP[index % BOOTSTRAP.length]!, profile, bootstrapCredentialId: `${nodeId}-bootstrap`, validForSeconds: 5 * 365 * 86_400,
+      });
+      counts.init++;
+      step = 'enrol';
+      await operatorCommand(target, 'enrolNode', { nodeId, subscriptionId, cseId: `/${nodeId}-cse` });
+      counts.enrol++;
+      const sim = openDevice(dir);
+      try {
+        step = 'provision';
+        await provision(target.url, sim, { credentialId: `${nodeId}-service`, kind: SERVICE[index % SERVICE.length]! });
+        counts.provision++;
+        step = 'associate';
+        await associate(target.url, sim, { associationId: `${nodeId}-sa`, credentialId: `${nodeId}-service`, lifetimeSeconds: r.lifetimeSeconds, configureWith: target });
+        counts.associate++;
+      } finally {
+        sim.close();
+      }
+    } catch (error) {
+      if (!(error instanceof ProblemResponse || error instanceof ServerUnreachable || isCredenceError(error))) throw error;
+      failed++;
+      if (error instanceof ServerUnreachable) unreachable++;
+      if (failures.length < MAX_REPORTED) failures.push({ nodeId, step, message: describe(error) });
+    } finally {
+      onProgress(++done);
+    }
+  };
+
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < r.count) await one(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(r.concurrency, r.count) }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    count: r.count,
+    initialised: counts.init,
+    provisioned: counts.provision,
+    associated: counts.associate,
+    failed,
+    failures,
+    seconds: Math.round(seconds * 1000) / 1000,
+    devicesPerSecond: Math.round((counts.associate / seconds) * 100) / 100,
+    unreachable: unreachable > 0 && unreachable === failed && counts.init === 0,
+  };
+};

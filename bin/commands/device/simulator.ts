@@ -1,0 +1,48 @@
+import { openDataFolderSecureEnvironment, systemRandom, type EmbeddedSecureEnvironment } from '../../../adapters/runtime/index.ts';
+import { Device } from '../../../adapters/protocols/procedures/index.ts';
+import { readState, writeState, type DeviceState } from './state.ts';
+
+export const random = systemRandom;
+export const now = (): Date => new Date();
+
+/** The device's own Secure Environment in `dir` (made on first use, its files private), like a data folder's. */
+export const openDeviceSecureEnvironment = (dir: string): EmbeddedSecureEnvironment => openDataFolderSecureEnvironment(dir, { now });
+
+/** A device opened from its folder: the protocol ends' Device, its state, and a way to keep what changed. */
+export interface SimulatedDevice {
+  readonly dir: string;
+  readonly device: Device;
+  state: DeviceState;
+  /** Writes the state file: the credentials the Device now holds, and `state` as changed by the caller. */
+  save(): void;
+  close(): void;
+}
+
+const restore = (device: Device, state: DeviceState): void => {
+  device.adoptBootstrap({ handle: state.bootstrap.handle, descriptor: state.bootstrap.descriptor });
+  for (const c of state.credentials) device.credentials.set(c.credentialId, { handle: c.handle, descriptor: c.descriptor });
+  device.cseId = state.cseId;
+};
+
+/** Wraps an opened Secure Environment and a known state (a new device at the factory, or one read from its folder). */
+export const simulatedDevice = (dir: string, se: EmbeddedSecureEnvironment, state: DeviceState): SimulatedDevice => {
+  const device = new Device({ nodeId: state.nodeId, se, now, random });
+  restore(device, state);
+  const self: SimulatedDevice = {
+    dir,
+    device,
+    state,
+    save() {
+      const credentials = [...device.credentials].map(([credentialId, c]) => ({ credentialId, handle: c.handle, descriptor: c.descriptor }));
+      self.state = { ...self.state, credentials, ...(device.cseId !== undefined ? { cseId: device.cseId } : {}) };
+      writeState(dir, self.state);
+    },
+    close: () => se.close(),
+  };
+  return self;
+};
+
+export const openDevice = (dir: string): SimulatedDevice => {
+  const state = readState(dir);
+  return simulatedDevice(dir, openDeviceSecureEnvironment(dir), state);
+};

@@ -1,0 +1,67 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { CredentialDescriptor, Identifier, IsoTimestamp } from '../../../domain/crypto/credential.ts';
+import { validationError } from '../../../domain/errors.ts';
+import { KeyHandle } from '../../../domain/ports/secure-environment.ts';
+import { PinnedResponder } from '../../../adapters/protocols/procedures/index.ts';
+import { writeFileAtomic } from '../../../adapters/driven/files/index.ts';
+import { FILE_LIMITS, readJsonFile } from '../../files.ts';
+
+/**
+ * What a simulated device remembers between runs, beside its Secure Environment (same folder): its identity, the
+ * handles of its keys in that Secure Environment and their public descriptions, and whom it pinned at the factory.
+ * Handles are references that mean nothing outside this Secure Environment; no key material is ever written here.
+ */
+
+const MAX_ENTRIES = 1_000;
+
+const HeldCredential = z.strictObject({ credentialId: Identifier, handle: KeyHandle, descriptor: CredentialDescriptor });
+
+const HeldAssociation = z.strictObject({
+  associationId: Identifier,
+  credentialId: Identifier,
+  registrarId: Identifier,
+  registreeId: Identifier,
+  /** This device's session keys: `send` protects what it sends, `receive` what it receives. */
+  sessionKeys: z.strictObject({ send: KeyHandle, receive: KeyHandle }),
+  transcriptHash: z.string().max(64),
+  establishedAt: IsoTimestamp,
+  expiresAt: IsoTimestamp,
+});
+
+export const DeviceState = z.strictObject({
+  version: z.literal(1),
+  nodeId: Identifier,
+  bootstrap: HeldCredential,
+  /** The Enrolment Function and the Registrar CSE as pinned at the factory (trust on first use). */
+  pinned: z.strictObject({ enrolmentFunction: PinnedResponder, registrar: PinnedResponder }),
+  /** The CSE-ID received at provisioning (service parameters). */
+  cseId: Identifier.optional(),
+  credentials: z.array(HeldCredential).max(MAX_ENTRIES),
+  associations: z.array(HeldAssociation).max(MAX_ENTRIES),
+});
+export type DeviceState = z.infer<typeof DeviceState>;
+export type HeldAssociation = z.infer<typeof HeldAssociation>;
+
+const FILE = 'device.json';
+
+export const stateFile = (dir: string): string => join(dir, FILE);
+export const hasState = (dir: string): boolean => existsSync(stateFile(dir));
+
+const refused = (dir: string, message: string) => validationError([{ path: 'dir', rule: 'device-state', message }], 'device folder');
+
+export const readState = (dir: string): DeviceState => {
+  const path = stateFile(dir);
+  if (!existsSync(path)) throw refused(dir, `${dir} holds no device: run credence device init first`);
+  const read = readJsonFile(path, FILE_LIMITS.json);
+  if (!read.ok) throw refused(dir, read.message);
+  const parsed = DeviceState.safeParse(read.value);
+  if (!parsed.success) throw refused(dir, `${path}: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data;
+};
+
+/** Atomic and private (0600), like every file next to a Secure Environment. */
+export const writeState = (dir: string, state: DeviceState): void => {
+  writeFileAtomic(stateFile(dir), `${JSON.stringify(DeviceState.parse(state), null, 2)}\n`);
+};

@@ -1,0 +1,128 @@
+import { z } from 'zod';
+import type { CredentialKind } from '../../../domain/crypto/credential.ts';
+import { validationError } from '../../../domain/errors.ts';
+import { ProblemResponse, request } from '../../../adapters/client/http.ts';
+import { associateOverHttp, fetchPinnedInfrastructure, httpDeviceTransport, provisionOverHttp } from '../../../adapters/client/device/index.ts';
+import { Device } from '../../../adapters/protocols/procedures/index.ts';
+import type { ServerTarget } from '../options.ts';
+import { now, openDeviceSecureEnvironment, random, type SimulatedDevice } from './simulator.ts';
+import { hasState, writeState, type DeviceState } from './state.ts';
+
+/**
+ * The device's three moments against a server, shared by the single commands and the fleet: the factory (over the
+ * operator API, with a token), remote provisioning and the association handshake (over the device routes, no token).
+ */
+
+export const NodeProfile = z.strictObject({
+  class: z.string().min(1).max(100),
+  manufacturer: z.string().min(1).max(100),
+  model: z.string().min(1).max(100),
+  capabilities: z.array(z.string().min(1).max(100)).max(32),
+});
+export type NodeProfile = z.infer<typeof NodeProfile>;
+
+/** One operator command through POST /v1/commands; the actor is the token's subject (never sent). */
+export const operatorCommand = async (target: ServerTarget, type: string, data: Record<string, unknown>) =>
+  (await request<{ events?: readonly { type: string; position: string }[] }>(target.url, { method: 'POST', path: '/v1/commands', token: target.token, body: { type, data } })).body;
+
+export interface FactoryRequest {
+  readonly dir: string;
+  readonly nodeId: string;
+  readonly kind: Exclude<CredentialKind, 'psk256'>;
+  readonly profile: NodeProfile;
+  readonly bootstrapCredentialId: string;
+  readonly validForSeconds: number;
+}
+
+/**
+ * Initialization at the factory (seed 004): the bootstrap key generated inside the device's Secure Environment,
+ * the infrastructure's keys pinned, then the node registered and its bootstrap credential issued and provisioned
+ * (pre-provisioning) through the operator API. Anything refused destroys the new key and writes no state.
+ */
+export const factory = async (target: ServerTarget, r: FactoryRequest): Promise<DeviceState> => {
+  if (hasState(r.dir)) throw validationError([{ path: 'dir', rule: 'new-device', message: `${r.dir} already holds a device` }], 'device folder');
+  const se = openDeviceSecureEnvironment(r.dir);
+  try {
+    const pinned = await fetchPinnedInfrastructure(httpDeviceTransport(target.url));
+    const device = new Device({ nodeId: r.nodeId, se, now, random });
+    const notBefore = now();
+    const validity = { notBefore: notBefore.toISOString(), notAfter: new Date(notBefore.getTime() + r.validForSeconds * 1000).toISOString() };
+    const bootstrap = await device.generateBootstrap(r.kind, validity);
+    const { descriptor } = bootstrap;
+    try {
+      await operatorCommand(target, 'registerNode', { nodeId: r.nodeId, profile: r.profile, bootstrapCredentialId: r.bootstrapCredentialId });
+      await operatorCommand(target, 'issueCredential', {
+        credentialId: r.bootstrapCredentialId, kind: r.kind, purpose: 'bootstrap', owner: { kind: 'node', id: r.nodeId },
+        fingerprint: descriptor.fingerprint, ...(descriptor.kind !== 'psk256' ? { publicKey: descriptor.publicKey } : {}), ...validity,
+      });
+      await operatorCommand(target, 'provisionCredential', { credentialId: r.bootstrapCredentialId, method: 'pre-provisioning' });
+    } catch (error) {
+      await device.se.destroy(bootstrap.handle);
+      throw error;
+    }
+    const state: DeviceState = {
+      version: 1,
+      nodeId: r.nodeId,
+      bootstrap: { credentialId: r.bootstrapCredentialId, handle: bootstrap.handle, descriptor },
+      pinned,
+      credentials: [],
+      associations: [],
+    };
+    writeState(r.dir, state);
+    return state;
+  } finally {
+    se.close();
+  }
+};
+
+/** Remote provisioning of one credential; the device's state is saved once the server recorded it. */
+export const provision = async (
+  url: string,
+  sim: SimulatedDevice,
+  r: { readonly credentialId: string; readonly kind: CredentialKind; readonly predecessorId?: string | undefined },
+) => {
+  const { recorded } = await provisionOverHttp(httpDeviceTransport(url), sim.device, { ...r, enrolmentFunction: sim.state.pinned.enrolmentFunction });
+  sim.save();
+  return recorded;
+};
+
+/**
+ * The association handshake for an association an operator configured. With an operator's token, the association
+ * is configured first (one already configured, a 409, is left as it is: the handshake says whether it is this one).
+ */
+export const associate = async (
+  url: string,
+  sim: SimulatedDevice,
+  r: { readonly associationId: string; readonly credentialId: string; readonly lifetimeSeconds: number; readonly configureWith?: ServerTarget | undefined },
+) => {
+  const { device, state } = sim;
+  const registreeId = device.cseId;
+  if (registreeId === undefined) {
+    throw validationError([{ path: 'cseId', rule: 'provisioned', message: `device ${device.nodeId} has no CSE-ID yet: enrol the node, then provision a credential` }], 'association');
+  }
+  if (r.configureWith !== undefined) {
+    try {
+      await operatorCommand(r.configureWith, 'configureAssociation', {
+        associationId: r.associationId, nodeId: device.nodeId, credentialId: r.credentialId,
+        registree: { kind: 'cse', id: registreeId }, registrarCseId: state.pinned.registrar.id,
+      });
+    } catch (error) {
+      if (!(error instanceof ProblemResponse && error.status === 409)) throw error;
+    }
+  }
+  const outcome = await associateOverHttp(httpDeviceTransport(url), device, {
+    associationId: r.associationId, credentialId: r.credentialId, lifetimeSeconds: r.lifetimeSeconds, registreeId, registrar: state.pinned.registrar,
+  });
+  sim.state = {
+    ...sim.state,
+    associations: [
+      ...sim.state.associations.filter((a) => a.associationId !== r.associationId),
+      {
+        associationId: r.associationId, credentialId: r.credentialId, registrarId: outcome.registrarId, registreeId: outcome.registreeId,
+        sessionKeys: outcome.sessionKeys, transcriptHash: outcome.transcriptHash, establishedAt: outcome.establishedAt, expiresAt: outcome.expiresAt,
+      },
+    ],
+  };
+  sim.save();
+  return outcome;
+};

@@ -1,0 +1,250 @@
+import type { CommandType } from '../../domain/commands/index.ts';
+import { RevocationReason } from '../../domain/events/index.ts';
+
+/**
+ * The operator's lifecycle commands as `credence <group> <verb>`: one subcommand per operator command of the
+ * catalog (domain/commands/catalog.ts), the entity id as the argument, the rest of the data as options. The
+ * process manager's bookkeeping commands (record/release, role `system`) are not here: the engine refuses them
+ * from anyone else; nor is resolvePseudonym, an auditor's command the operator-only POST /v1/commands cannot
+ * carry. `credence command <type> --data JSON` sends any command of the catalog.
+ */
+
+export interface OptionSpec {
+  /** As commander takes them: `--not-after <time>`, `--capability <name...>`. */
+  readonly flags: string;
+  readonly description: string;
+  readonly required?: boolean;
+  readonly choices?: readonly string[];
+}
+
+export interface LifecycleSpec {
+  readonly group: LifecycleGroup;
+  readonly verb: string;
+  readonly type: CommandType;
+  readonly summary: string;
+  /** The entity id argument and the data field it fills. */
+  readonly id: { readonly name: string; readonly field: string };
+  readonly options: readonly OptionSpec[];
+  /**
+   * The command data from the id and the options as commander parsed them (strings, string lists); the catalog's
+   * own schema then checks every field. JSON options (`--receipt`) arrive already read and parsed.
+   */
+  readonly data: (id: string, o: Readonly<Record<string, unknown>>, now: () => Date) => Record<string, unknown>;
+  /** Data paths whose option is not `--<kebab-case of the field>` (the id's field names the argument). */
+  readonly flagFor?: Readonly<Record<string, string>>;
+}
+
+export const LIFECYCLE_GROUPS = {
+  subscription: 'M2M Service Subscriptions: create, expire, terminate',
+  node: 'nodes: register at the factory, enrol under a subscription, expire the enrolment, revoke',
+  credential: 'credentials: issue, provision, rotate, expire, revoke',
+  application: 'applications (App-IDs): register, enrol, revoke',
+  association: 'security associations: configure, establish, expire, revoke',
+  pseudonym: 'node pseudonyms: record a rotation on demand',
+} as const;
+export type LifecycleGroup = keyof typeof LIFECYCLE_GROUPS;
+
+const REASONS = RevocationReason.options;
+const APPLICATION_REASONS = ['unspecified', 'keyCompromise', 'privilegeWithdrawn', 'cessationOfOperation'] as const;
+const reason = (choices: readonly string[] = REASONS): OptionSpec => ({
+  flags: '--reason <reason>',
+  description: 'RFC 5280 CRLReason',
+  required: true,
+  choices,
+});
+const instant = (flags: string, description: string, required = true): OptionSpec => ({ flags, description: `${description} (ISO 8601)`, required });
+/** Only the options given: an absent optional field stays absent, not `undefined`. */
+const given = (fields: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+
+/** `kind:id`, e.g. `node:meter-1`; anything else is passed on for the schema to refuse with the field's path. */
+const owner = (value: unknown): unknown => {
+  if (typeof value !== 'string') return value;
+  const colon = value.indexOf(':');
+  return colon <= 0 ? value : { kind: value.slice(0, colon), id: value.slice(colon + 1) };
+};
+
+export const LIFECYCLE_COMMANDS: readonly LifecycleSpec[] = [
+  {
+    group: 'subscription', verb: 'create', type: 'createSubscription', summary: 'create an M2M Service Subscription',
+    id: { name: 'subscriptionId', field: 'subscriptionId' },
+    options: [
+      { flags: '--subscriber <name>', description: 'who subscribes', required: true },
+      instant('--not-before <time>', 'start of validity (default: now)', false),
+      instant('--not-after <time>', 'end of validity'),
+    ],
+    data: (id, o, now) => ({ subscriptionId: id, subscriber: o['subscriber'], notBefore: o['notBefore'] ?? now().toISOString(), notAfter: o['notAfter'] }),
+  },
+  {
+    group: 'subscription', verb: 'expire', type: 'expireSubscription', summary: 'record that a subscription reached its end',
+    id: { name: 'subscriptionId', field: 'subscriptionId' }, options: [], data: (id) => ({ subscriptionId: id }),
+  },
+  {
+    group: 'subscription', verb: 'terminate', type: 'terminateSubscription', summary: 'end a subscription before its time',
+    id: { name: 'subscriptionId', field: 'subscriptionId' },
+    options: [{ flags: '--reason <text>', description: 'why', required: true }],
+    data: (id, o) => ({ subscriptionId: id, reason: o['reason'] }),
+  },
+  {
+    group: 'node', verb: 'register', type: 'registerNode', summary: 'register a node at the factory (canonical Node-ID, generic profile)',
+    id: { name: 'nodeId', field: 'nodeId' },
+    options: [
+      { flags: '--class <class>', description: 'device class, e.g. smart-meter', required: true },
+      { flags: '--manufacturer <name>', description: 'manufacturer', required: true },
+      { flags: '--model <model>', description: 'model', required: true },
+      { flags: '--capability <name...>', description: 'capabilities (repeatable)' },
+      { flags: '--bootstrap-credential <credentialId>', description: 'its bootstrap credential' },
+    ],
+    data: (id, o) =>
+      given({
+        nodeId: id,
+        profile: { class: o['class'], manufacturer: o['manufacturer'], model: o['model'], capabilities: o['capability'] ?? [] },
+        bootstrapCredentialId: o['bootstrapCredential'],
+      }),
+    flagFor: { 'profile.class': '--class', 'profile.manufacturer': '--manufacturer', 'profile.model': '--model', 'profile.capabilities': '--capability', bootstrapCredentialId: '--bootstrap-credential' },
+  },
+  {
+    group: 'node', verb: 'enrol', type: 'enrolNode', summary: 'enrol a node under an M2M Service Subscription',
+    id: { name: 'nodeId', field: 'nodeId' },
+    options: [
+      { flags: '--subscription <subscriptionId>', description: 'the subscription', required: true },
+      { flags: '--cse-id <cseId>', description: 'its CSE-ID, e.g. /meter-1-cse', required: true },
+    ],
+    data: (id, o) => ({ nodeId: id, subscriptionId: o['subscription'], cseId: o['cseId'] }),
+    flagFor: { subscriptionId: '--subscription' },
+  },
+  {
+    group: 'node', verb: 'expire-enrolment', type: 'expireNodeEnrolment', summary: "record that a node's enrolment ended",
+    id: { name: 'nodeId', field: 'nodeId' },
+    options: [{ flags: '--subscription <subscriptionId>', description: 'the subscription it was enrolled under', required: true }],
+    data: (id, o) => ({ nodeId: id, subscriptionId: o['subscription'] }),
+    flagFor: { subscriptionId: '--subscription' },
+  },
+  {
+    group: 'node', verb: 'revoke', type: 'revokeNode', summary: 'revoke a node (its credentials and associations follow by cascade)',
+    id: { name: 'nodeId', field: 'nodeId' }, options: [reason()], data: (id, o) => ({ nodeId: id, reason: o['reason'] }),
+  },
+  {
+    group: 'credential', verb: 'issue', type: 'issueCredential', summary: 'issue a credential to an owner',
+    id: { name: 'credentialId', field: 'credentialId' },
+    options: [
+      { flags: '--kind <kind>', description: 'key kind', required: true, choices: ['psk256', 'ed25519', 'p256'] },
+      { flags: '--purpose <purpose>', description: 'what it is for', required: true, choices: ['bootstrap', 'service', 'application'] },
+      { flags: '--owner <kind:id>', description: 'its owner, e.g. node:meter-1 (kinds node, cse, ae, app)', required: true },
+      { flags: '--fingerprint <sha256:hex>', description: 'fingerprint of the key, sha256:<64 hex>', required: true },
+      { flags: '--public-key <base64url>', description: 'the public key (ed25519, p256; never for psk256)' },
+      instant('--not-before <time>', 'start of validity (default: now)', false),
+      instant('--not-after <time>', 'end of validity'),
+      { flags: '--predecessor <credentialId>', description: 'the credential this one succeeds' },
+      { flags: '--certificate <json|@file>', description: 'certificate summary (JSON: fingerprint, subject, notBefore, notAfter, ...)' },
+    ],
+    data: (id, o, now) =>
+      given({
+        credentialId: id, kind: o['kind'], purpose: o['purpose'], owner: owner(o['owner']), fingerprint: o['fingerprint'],
+        publicKey: o['publicKey'], notBefore: o['notBefore'] ?? now().toISOString(), notAfter: o['notAfter'],
+        predecessorId: o['predecessor'], certificate: o['certificate'],
+      }),
+    flagFor: { owner: '--owner', predecessorId: '--predecessor' },
+  },
+  {
+    group: 'credential', verb: 'provision', type: 'provisionCredential', summary: 'record that a credential was provisioned to its owner',
+    id: { name: 'credentialId', field: 'credentialId' },
+    options: [
+      { flags: '--method <method>', description: 'how', required: true, choices: ['pre-provisioning', 'remote-provisioning'] },
+      { flags: '--bootstrap-credential <credentialId>', description: 'the pre-existing credential remote provisioning was authenticated on' },
+      { flags: '--receipt <json|@file>', description: 'the provisioning receipt (version 2, JSON)' },
+    ],
+    data: (id, o) => given({ credentialId: id, method: o['method'], bootstrapCredentialId: o['bootstrapCredential'], receipt: o['receipt'] }),
+    flagFor: { bootstrapCredentialId: '--bootstrap-credential' },
+  },
+  {
+    group: 'credential', verb: 'rotate', type: 'startCredentialRotation', summary: 'start rotating a credential to its successor, with an overlap',
+    id: { name: 'credentialId', field: 'credentialId' },
+    options: [
+      { flags: '--successor <credentialId>', description: 'the credential that takes over', required: true },
+      instant('--overlap-ends-at <time>', 'when the predecessor is revoked as superseded'),
+    ],
+    data: (id, o) => ({ credentialId: id, successorId: o['successor'], overlapEndsAt: o['overlapEndsAt'] }),
+    flagFor: { successorId: '--successor' },
+  },
+  {
+    group: 'credential', verb: 'expire', type: 'expireCredential', summary: 'record that a credential reached its notAfter',
+    id: { name: 'credentialId', field: 'credentialId' }, options: [], data: (id) => ({ credentialId: id }),
+  },
+  {
+    group: 'credential', verb: 'revoke', type: 'revokeCredential', summary: 'revoke a credential (its associations follow by cascade)',
+    id: { name: 'credentialId', field: 'credentialId' }, options: [reason()], data: (id, o) => ({ credentialId: id, reason: o['reason'] }),
+  },
+  {
+    group: 'application', verb: 'register', type: 'registerApplication', summary: 'register an App-ID',
+    id: { name: 'appId', field: 'appId' },
+    options: [
+      { flags: '--name <name>', description: 'the application', required: true },
+      { flags: '--provider <name>', description: 'its provider', required: true },
+    ],
+    data: (id, o) => ({ appId: id, name: o['name'], provider: o['provider'] }),
+  },
+  {
+    group: 'application', verb: 'enrol', type: 'enrolApplication', summary: 'associate an App-ID with its security credential',
+    id: { name: 'appId', field: 'appId' },
+    options: [{ flags: '--credential <credentialId>', description: 'its credential', required: true }],
+    data: (id, o) => ({ appId: id, credentialId: o['credential'] }),
+    flagFor: { credentialId: '--credential' },
+  },
+  {
+    group: 'application', verb: 'revoke', type: 'revokeApplication', summary: 'revoke an App-ID and with it every instance',
+    id: { name: 'appId', field: 'appId' }, options: [reason(APPLICATION_REASONS)], data: (id, o) => ({ appId: id, reason: o['reason'] }),
+  },
+  {
+    group: 'association', verb: 'configure', type: 'configureAssociation', summary: 'configure a security association with a Registrar CSE',
+    id: { name: 'associationId', field: 'associationId' },
+    options: [
+      { flags: '--node <nodeId>', description: 'the node', required: true },
+      { flags: '--credential <credentialId>', description: 'the credential it associates with', required: true },
+      { flags: '--registrar <cseId>', description: 'the Registrar CSE-ID, e.g. /in-cse', required: true },
+      { flags: '--registree-cse <cseId>', description: 'the Registree is this CSE, e.g. /meter-1-cse (or --registree-ae)' },
+      { flags: '--registree-ae <aeId>', description: 'the Registree is this AE (with --app)' },
+      { flags: '--app <appId>', description: "with --registree-ae: the AE's App-ID" },
+    ],
+    data: (id, o) => ({
+      associationId: id,
+      nodeId: o['node'],
+      credentialId: o['credential'],
+      registrarCseId: o['registrar'],
+      registree:
+        o['registreeAe'] !== undefined
+          ? { kind: 'ae', id: o['registreeAe'], appId: o['app'] }
+          : { kind: 'cse', id: o['registreeCse'] },
+    }),
+    flagFor: {
+      nodeId: '--node', credentialId: '--credential', registrarCseId: '--registrar', registree: '--registree-cse',
+      'registree.id': '--registree-cse/--registree-ae', 'registree.appId': '--app', 'registree.kind': '--registree-cse/--registree-ae',
+    },
+  },
+  {
+    group: 'association', verb: 'establish', type: 'establishAssociation', summary: 'record a completed association handshake',
+    id: { name: 'associationId', field: 'associationId' },
+    options: [
+      instant('--expires-at <time>', 'end of the association'),
+      { flags: '--transcript-hash <base64url>', description: 'hash of the handshake transcript' },
+    ],
+    data: (id, o) => given({ associationId: id, expiresAt: o['expiresAt'], transcriptHash: o['transcriptHash'] }),
+  },
+  {
+    group: 'association', verb: 'expire', type: 'expireAssociation', summary: 'record that an association reached its end',
+    id: { name: 'associationId', field: 'associationId' }, options: [], data: (id) => ({ associationId: id }),
+  },
+  {
+    group: 'association', verb: 'revoke', type: 'revokeAssociation', summary: 'revoke a security association',
+    id: { name: 'associationId', field: 'associationId' }, options: [reason()], data: (id, o) => ({ associationId: id, reason: o['reason'] }),
+  },
+  {
+    group: 'pseudonym', verb: 'rotate', type: 'rotatePseudonym', summary: "record a node's new pseudonym (computed with the pseudonym key)",
+    id: { name: 'nodeId', field: 'nodeId' },
+    options: [
+      { flags: '--pseudonym <p-…>', description: 'the new pseudonym, p- and 26 base32 characters', required: true },
+      { flags: '--epoch <n>', description: 'its epoch', required: true },
+      { flags: '--trigger <trigger>', description: 'why (default: demand)', choices: ['initial', 'interval', 'association', 'demand'] },
+    ],
+    data: (id, o) => ({ nodeId: id, pseudonym: o['pseudonym'], epoch: /^\d+$/.test(String(o['epoch'])) ? Number(o['epoch']) : o['epoch'], trigger: o['trigger'] ?? 'demand' }),
+  },
+];

@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto';
+import { Option, type Command } from 'commander';
+import { CommandSchema } from '../../domain/commands/index.ts';
+import { FILE_LIMITS, readJsonFile } from '../files.ts';
+import { handler, UsageError, type RegisterCommands } from '../program.ts';
+import { LIFECYCLE_COMMANDS, LIFECYCLE_GROUPS, type LifecycleSpec } from './lifecycle-catalog.ts';
+import { submit, withCommandOptions } from './submit.ts';
+
+const kebab = (field: string): string => field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** `--receipt '{"version":2,…}'` or `--receipt @receipt.json`: bounded, parsed, not yet checked by any schema. */
+export const jsonOption = (flag: string, value: string): unknown => {
+  if (value.startsWith('@')) {
+    const read = readJsonFile(value.slice(1), FILE_LIMITS.json);
+    if (!read.ok) throw new UsageError(`${flag}: ${read.message}`);
+    return read.value;
+  }
+  if (value.length > FILE_LIMITS.json) throw new UsageError(`${flag}: larger than ${FILE_LIMITS.json} bytes`);
+  try {
+    return JSON.parse(value);
+  } catch {
+    throw new UsageError(`${flag}: not JSON (give JSON text or @file)`);
+  }
+};
+
+/** The option (or argument) a data path came from, so a refusal names what the operator typed. */
+const whereFrom = (spec: LifecycleSpec, command: Command, path: string): string => {
+  if (path === spec.id.field) return `<${spec.id.name}>`;
+  const mapped = spec.flagFor?.[path] ?? spec.flagFor?.[path.split('.')[0]!];
+  if (mapped !== undefined) return path.includes('.') && spec.flagFor?.[path] === undefined ? `${mapped} (${path})` : mapped;
+  const flag = `--${kebab(path.split('.')[0]!)}`;
+  return command.options.some((o) => o.long === flag) ? (path.includes('.') ? `${flag} (${path})` : flag) : `data.${path}`;
+};
+
+/**
+ * The catalog's own schema checks the data before anything is sent, so a bad value is bad usage (exit 2) naming
+ * its option; the server checks it again (a refusal there is exit 1 with the body's field paths).
+ */
+const checkData = (spec: LifecycleSpec, command: Command, data: Record<string, unknown>): void => {
+  const parsed = CommandSchema.safeParse({ type: spec.type, data, metadata: { commandId: randomUUID(), actor: { id: 'cli', role: 'operator' } } });
+  if (parsed.success) return;
+  const lines = parsed.error.issues
+    .filter((issue) => issue.path[0] === 'data')
+    .map((issue) => `${whereFrom(spec, command, issue.path.slice(1).map(String).join('.'))}: ${issue.message}`);
+  if (lines.length > 0) throw new UsageError(lines);
+};
+
+const addSpec = (parent: Command, spec: LifecycleSpec, io: Parameters<RegisterCommands>[1]): void => {
+  const command: Command = parent
+    .command(spec.verb)
+    .description(`${spec.summary} (${spec.type})`)
+    .argument(`<${spec.id.name}>`, `the ${spec.id.field}`);
+  for (const o of spec.options) {
+    const option = new Option(o.flags, o.description);
+    if (o.required === true) option.makeOptionMandatory();
+    if (o.choices !== undefined) option.choices(o.choices);
+    command.addOption(option);
+  }
+  withCommandOptions(command).action(
+    handler(io, async (id: string, opts: Record<string, unknown>) => {
+      const values = { ...opts };
+      for (const o of spec.options) {
+        const key = command.options.find((x) => x.flags === o.flags)!.attributeName();
+        if (o.flags.includes('<json|@file>') && typeof values[key] === 'string') values[key] = jsonOption(o.flags.split(' ')[0]!, values[key] as string);
+      }
+      const data = spec.data(id, values, () => new Date());
+      checkData(spec, command, data);
+      return submit(io, command, spec.type, data, opts);
+    }),
+  );
+};
+
+/**
+ * `credence subscription|node|credential|application|association|pseudonym <verb> <id> [options]`: the operator's
+ * lifecycle commands against a server (--server/--token or CREDENCE_URL/CREDENCE_TOKEN). Exit 0 done, 1 refused
+ * (the server's problem: title, detail, every field), 2 bad usage, 3 server unreachable.
+ */
+export const register: RegisterCommands = (program, io) => {
+  for (const [group, description] of Object.entries(LIFECYCLE_GROUPS)) {
+    const parent = program.command(group).description(description);
+    for (const spec of LIFECYCLE_COMMANDS) if (spec.group === group) addSpec(parent, spec, io);
+  }
+};

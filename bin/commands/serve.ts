@@ -1,0 +1,68 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { isCredenceError } from '../../domain/errors.ts';
+import type { Io } from '../io.ts';
+import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
+
+const Options = z.object({
+  data: z.string().optional(),
+  store: z.string().optional(),
+  host: z.string().optional(),
+  port: z.string().optional(),
+  config: z.string().min(1).max(4096).optional(),
+  logLevel: z.string().optional(),
+  tickMs: z.string().optional(),
+  signing: z.string().min(1).max(4096).optional(),
+});
+
+/**
+ * The configuration, from flags over the environment over the file over defaults (adapters/http/config.ts); an
+ * error names the field and where it came from (`flag --port`, `env PORT`, `file x.json: limits.…`): bad usage.
+ */
+const loadConfig = async (args: z.infer<typeof Options>, io: Io) => {
+  const { loadServiceConfig } = await import('../../adapters/http/config.ts');
+  try {
+    return loadServiceConfig({
+      flags: { data: args.data, store: args.store, host: args.host, port: args.port, logLevel: args.logLevel, tickMs: args.tickMs, signing: args.signing },
+      env: io.env ?? process.env,
+      ...(args.config !== undefined ? { file: args.config } : {}),
+    });
+  } catch (error) {
+    if (isCredenceError(error, 'validation') && error.problem.code === 'validation') {
+      throw new UsageError(error.problem.issues.map((i) => `${i.path}: ${i.message}`));
+    }
+    throw error;
+  }
+};
+
+/**
+ * `credence serve`: the service on the data folder (or the store of `--store`), until SIGTERM or SIGINT start its
+ * graceful shutdown. JSON logs go to stdout; the address, for a person, to stderr.
+ */
+export const register: RegisterCommands = (program, io) => {
+  const command: Command = program
+    .command('serve')
+    .description('run Credence as a service: the HTTP API, live projections, device endpoints (until SIGTERM / SIGINT)')
+    .option('--data <dir>', 'the data folder (env CREDENCE_DATA; default ./data)')
+    .option('--store <connection>', 'an EventStoreDB / KurrentDB store: esdb://… or kurrentdb://… (env CREDENCE_STORE; default: the embedded store)')
+    .option('--host <host>', 'address to listen on (env CREDENCE_HOST; default 127.0.0.1)')
+    .option('--port <port>', 'port to listen on, 0 for any (env PORT or CREDENCE_PORT; default 8080)')
+    .option('--config <file>', 'a JSON file with any setting, limits and tokens included (flags and environment win over it)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env CREDENCE_LOG_LEVEL; default info)')
+    .option('--tick-ms <ms>', 'how often expiry and pseudonym rotation run (env CREDENCE_TICK_MS; default 1000)')
+    .option('--signing <file>', 'request-signing policy (JSON, SER-016) that POST /v1/commands verifies against (env CREDENCE_SIGNING)')
+    .action(
+      handler(io, async (opts: Record<string, unknown>) => {
+        const config = await loadConfig(parseOptions(command, Options, opts), io);
+        // Loaded here, not at the top: the other commands need none of Fastify.
+        const { startService, DOCS_PREFIX } = await import('../../adapters/http/index.ts');
+        const service = await startService(config, { handleSignals: true });
+        io.err(`Credence listening on ${service.url} (data ${config.data}${config.store !== undefined ? ', EventStoreDB store' : ''})`);
+        io.err(`  API docs: ${service.url}${DOCS_PREFIX}   OpenAPI: ${service.url}/openapi.json`);
+        io.err('  Ctrl-C (SIGINT) or SIGTERM stops it gracefully');
+        await service.closed;
+        io.err('Credence stopped');
+        return 0;
+      }),
+    );
+};

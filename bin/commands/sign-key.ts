@@ -1,0 +1,40 @@
+import { statSync } from 'node:fs';
+import { z } from 'zod';
+import { SECRET_KEY_LENGTH, tryFromBase64urlOfLength, wipe } from '../../domain/crypto/index.ts';
+import { SignatureAlgorithm } from '../../domain/metadata.ts';
+import { FILE_LIMITS, readJsonFile } from '../files.ts';
+import { UsageError } from '../program.ts';
+
+/**
+ * `--sign-key FILE`: the operator's request-signing key (SER-016), a JSON file
+ * `{ "algorithm": "ed25519" | "p256-ecdsa-sha256", "secretKey": "<base64url>" }` readable by its owner only. The
+ * secret never reaches a message: errors name the file and the field, not the value.
+ */
+const SignKeyFile = z.strictObject({ algorithm: SignatureAlgorithm, secretKey: z.string().max(128) });
+
+export interface SignKey {
+  readonly algorithm: z.infer<typeof SignatureAlgorithm>;
+  readonly secretKey: Uint8Array;
+}
+
+export const readSignKey = (file: string): SignKey => {
+  let mode: number;
+  try {
+    mode = statSync(file).mode;
+  } catch (error) {
+    throw new UsageError(`--sign-key: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+  }
+  // A private key others can read is no longer private (the same rule as the data folder's key files).
+  if (process.platform !== 'win32' && (mode & 0o077) !== 0) throw new UsageError(`--sign-key: ${file} is readable by group or others; chmod 600 it`);
+  const raw = readJsonFile(file, FILE_LIMITS.key);
+  if (!raw.ok) throw new UsageError(`--sign-key: ${raw.message}`);
+  const parsed = SignKeyFile.safeParse(raw.value);
+  if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `--sign-key: ${i.path.join('.') || '(root)'}: ${i.message}`));
+  // Both algorithms take a 32-byte scalar.
+  const secretKey = tryFromBase64urlOfLength(parsed.data.secretKey, SECRET_KEY_LENGTH);
+  if (secretKey === undefined) throw new UsageError(`--sign-key: secretKey: must be ${SECRET_KEY_LENGTH} bytes of base64url`);
+  return { algorithm: parsed.data.algorithm, secretKey };
+};
+
+/** Overwrites the secret once the request is signed. */
+export const forgetSignKey = (key: SignKey): void => wipe(key.secretKey);

@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { operatorClient, type CommandOutcomeJson } from '../../adapters/client/operator.ts';
+import { tryFromBase64url } from '../../domain/crypto/index.ts';
+import { MAX_REQUEST_LIFETIME_SECONDS, signCommand } from '../../domain/signing/index.ts';
+import { json, type Io } from '../io.ts';
+import { EXIT, parseOptions, UsageError } from '../program.ts';
+import { ServerOptions, serverTarget, withJson, withServer } from './options.ts';
+import { forgetSignKey, readSignKey } from './sign-key.ts';
+
+/**
+ * Sending one lifecycle command to a server (POST /v1/commands), shared by `credence <group> <verb>` and
+ * `credence command <type>`: the envelope options, the optional request signature (SER-016), the outcome.
+ */
+
+export const withCommandOptions = (command: Command): Command =>
+  withJson(withServer(command))
+    .option('--command-id <uuid>', 'idempotency key: the same id again returns the first outcome and appends nothing (default: a new UUID)')
+    .option('--correlation-id <id>', 'correlation id to record')
+    .option('--causation-id <id>', 'causation id to record')
+    .option('--sign-key <file>', 'sign the request with this key file (JSON {"algorithm":"ed25519"|"p256-ecdsa-sha256","secretKey":"<base64url>"}, mode 0600)')
+    .option('--audience <name>', "with --sign-key: the deployment as its signing policy names it, e.g. credence:city-utilities")
+    .option('--actor <id>', 'with --sign-key: the actor id the server records, i.e. the token subject (default: read from the token)')
+    .option('--sign-lifetime <seconds>', `with --sign-key: how long the signed request stays valid (default 300, at most ${MAX_REQUEST_LIFETIME_SECONDS})`);
+
+const Envelope = z
+  .object({
+    ...ServerOptions,
+    json: z.boolean().default(false),
+    commandId: z.uuid('must be a UUID').optional(),
+    correlationId: z.string().min(1).max(200).optional(),
+    causationId: z.string().min(1).max(200).optional(),
+    signKey: z.string().min(1).optional(),
+    audience: z.string().min(1).max(200).optional(),
+    actor: z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
+    signLifetime: z.coerce.number().int().min(1).max(MAX_REQUEST_LIFETIME_SECONDS).default(300),
+  })
+  .superRefine((a, ctx) => {
+    if (a.signKey !== undefined && a.audience === undefined) ctx.addIssue({ code: 'custom', path: ['audience'], message: 'required with --sign-key' });
+    for (const f of ['audience', 'actor'] as const) {
+      if (a.signKey === undefined && a[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: 'only with --sign-key' });
+    }
+  });
+
+/** The subject of a bearer token (JWT `sub`), read without verifying it: only to name the actor a signature covers. */
+const subjectOf = (token: string): string | undefined => {
+  const payload = tryFromBase64url(token.split('.')[1] ?? '');
+  if (payload === undefined) return undefined;
+  try {
+    const sub = (JSON.parse(new TextDecoder().decode(payload)) as { sub?: unknown }).sub;
+    return typeof sub === 'string' ? sub : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/** One line for a person: what is now true of the entity and what was recorded. */
+export const summary = (type: string, outcome: CommandOutcomeJson): string =>
+  outcome.deduplicated
+    ? `${type}: ${outcome.streamId} is ${outcome.state} (command ${outcome.commandId} was already done; nothing appended)`
+    : `${type}: ${outcome.streamId} is now ${outcome.state} (${outcome.events.map((e) => `${e.type} @${e.position}`).join(', ') || 'nothing appended'})`;
+
+/** Sends `type` with `data`; exit 0 with the outcome, or a refusal (1), bad usage (2), no server (3) from runAction. */
+export const submit = async (io: Io, command: Command, type: string, data: unknown, opts: Readonly<Record<string, unknown>>): Promise<number> => {
+  const keys = Object.keys(Envelope.shape);
+  const args = parseOptions(command, Envelope, Object.fromEntries(Object.entries(opts).filter(([k]) => keys.includes(k))));
+  const target = serverTarget(args, io);
+  const commandId = args.commandId ?? randomUUID();
+  const tracing = {
+    ...(args.correlationId !== undefined ? { correlationId: args.correlationId } : {}),
+    ...(args.causationId !== undefined ? { causationId: args.causationId } : {}),
+  };
+  let signature: unknown;
+  if (args.signKey !== undefined) {
+    const actorId = args.actor ?? subjectOf(target.token);
+    if (actorId === undefined) throw new UsageError('--actor: the token names no subject; give the actor id the server records');
+    const key = readSignKey(args.signKey);
+    try {
+      const signed = signCommand(
+        { type, data, metadata: { commandId, actor: { id: actorId, role: 'operator' }, ...tracing } },
+        key,
+        { audience: args.audience!, issuedAt: new Date(), lifetimeSeconds: args.signLifetime },
+      );
+      signature = signed.metadata.signature;
+    } finally {
+      forgetSignKey(key);
+    }
+  }
+  const { outcome, body } = await operatorClient(target.url, target.token).command({
+    type,
+    data,
+    commandId,
+    ...tracing,
+    ...(signature !== undefined ? { signature } : {}),
+  });
+  io.out(args.json ? json(body) : summary(type, outcome));
+  return EXIT.done;
+};

@@ -1,0 +1,49 @@
+import { existsSync } from 'node:fs';
+import {
+  formatRevisionRanges,
+  parseVerifierKey,
+  verifyEvidenceBundle,
+  type NoteVerifierKey,
+  type VerificationResult,
+} from '../../domain/transparency/index.ts';
+import { FILE_LIMITS, readTextFile } from '../files.ts';
+import { json, type Io } from '../io.ts';
+
+/** What `credence verify` checks the same way offline and against a server. */
+
+/** `--key` is the log's verifier key (`<name>+<key ID>+<base64>`) or a file holding it, e.g. transparency.pub. */
+export const resolveLogKey = (value: string, io: Io): NoteVerifierKey | undefined => {
+  const inline = parseVerifierKey(value.trim());
+  if (inline !== undefined) return inline;
+  if (existsSync(value)) {
+    const text = readTextFile(value, FILE_LIMITS.key);
+    const fromFile = text.ok ? parseVerifierKey(text.value.trim()) : undefined;
+    if (fromFile !== undefined) return fromFile;
+    io.err(`error: --key: ${text.ok ? `${value} does not hold an Ed25519 note verifier key` : text.message}`);
+    return undefined;
+  }
+  io.err('error: --key: neither a verifier key (<name>+<key ID>+<base64 key>) nor a readable file');
+  return undefined;
+};
+
+export const report = (result: VerificationResult, success: string, io: Io, asJson: boolean): number => {
+  if (asJson) io.out(json(result));
+  if (result.ok) {
+    if (!asJson) io.out(success);
+    return 0;
+  }
+  io.err(`FAILED (${result.reason})${result.position !== undefined ? ` at position ${result.position}` : ''}: ${result.message}`);
+  if (result.missing !== undefined) io.err(`not covered: revisions ${formatRevisionRanges(result.missing)}`);
+  // Input that is not what it claims to be is malformed input, like a usage error; 1 means it did not verify.
+  return result.reason === 'malformed' ? 2 : 1;
+};
+
+/** The bundle check shared with the server mode: a bundle read from a file or fetched from the API. */
+export const verifyBundle = (input: unknown, pinned: NoteVerifierKey | undefined, io: Io, asJson: boolean): number => {
+  const result = verifyEvidenceBundle(input, pinned === undefined ? {} : { trustedKey: pinned });
+  if (result.ok && result.keyFromBundle) io.err('warning: verified with the key inside the bundle; pin the log key with --key');
+  const success = result.ok
+    ? `ok: ${result.events} events of ${result.streamId} are in the log and are the whole stream as of tree size ${result.checkpoint.treeSize} (${result.checkpoint.time})`
+    : '';
+  return report(result, success, io, asJson);
+};

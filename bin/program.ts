@@ -1,0 +1,153 @@
+// CONTRACT (the CLI helper owns and may extend this file; keep these names).
+import { Command, CommanderError } from 'commander';
+import type { z } from 'zod';
+import { ProblemResponse, ServerUnreachable } from '../adapters/client/http.ts';
+import { UnexpectedResponse } from '../adapters/client/operator.ts';
+import { isCredenceError } from '../domain/errors.ts';
+import { json, type Io } from './io.ts';
+import { printProblem } from './problem.ts';
+
+/** The exit codes every command keeps: scripts branch on them. */
+export const EXIT = { done: 0, refused: 1, usage: 2, unreachable: 3 } as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** A module of commands: adds its commands (with options, `--help` text and actions) to the program. */
+export type RegisterCommands = (program: Command, io: Io) => void;
+
+/** Thrown for bad usage found after commander parsed (a zod refusal of an option): exit 2. One line per message. */
+export class UsageError extends Error {
+  readonly lines: readonly string[];
+  constructor(message: string | readonly string[]) {
+    const lines = typeof message === 'string' ? [message] : message;
+    super(lines.join('; '));
+    this.name = 'UsageError';
+    this.lines = lines;
+  }
+}
+
+/**
+ * The exit code of the action that ran, kept per program (not in process.exitCode): tests run many programs in
+ * one process, and `main` returns the code instead of exiting.
+ */
+const exitCodes = new WeakMap<Command, number>();
+
+const rootOf = (command: Command): Command => {
+  let c = command;
+  while (c.parent !== null) c = c.parent;
+  return c;
+};
+
+/**
+ * Wraps an action: its result is the exit code; a refusal from a server (problem+json) or the engine is 1, an
+ * unreachable server 3, bad usage 2. The message goes to stderr (or as JSON to stdout with --json).
+ */
+export const handler =
+  <A extends unknown[]>(io: Io, action: (...args: A) => Promise<number>) =>
+  async (...args: A): Promise<void> => {
+    // Commander passes the command itself last: its root keeps the code, its options say whether --json was asked.
+    const command = args.at(-1);
+    const asJson = command instanceof Command && command.optsWithGlobals()['json'] === true;
+    const code = await runAction(io, () => action(...args), asJson);
+    if (command instanceof Command) exitCodes.set(rootOf(command), code);
+    else process.exitCode = code;
+  };
+
+export const runAction = async (io: Io, action: () => Promise<number>, asJson = false): Promise<number> => {
+  try {
+    return await action();
+  } catch (error) {
+    if (error instanceof ServerUnreachable) {
+      io.err(`error: ${error.message}`);
+      return EXIT.unreachable;
+    }
+    if (error instanceof UsageError) {
+      for (const line of error.lines) io.err(`error: ${line}`);
+      return EXIT.usage;
+    }
+    if (error instanceof ProblemResponse) {
+      if (asJson) io.out(json(error.problem));
+      else printProblem(io, error.status, error.problem);
+      return EXIT.refused;
+    }
+    if (error instanceof UnexpectedResponse) {
+      io.err(`error: ${error.message}`);
+      return EXIT.refused;
+    }
+    if (isCredenceError(error)) {
+      if (asJson) io.out(json(error.problem));
+      else io.err(`refused (${error.code}): ${error.message}`);
+      return EXIT.refused;
+    }
+    throw error;
+  }
+};
+
+/** Settings every command and subcommand shares: errors thrown (not process.exit), output through `io`. */
+const configure = (command: Command, io: Io): Command =>
+  command
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.out(text.replace(/\n$/, '')),
+      writeErr: (text) => io.err(text.replace(/\n$/, '')),
+      outputError: (text, write) => write(text),
+    })
+    .showHelpAfterError('(add --help for usage)');
+
+const configureTree = (command: Command, io: Io): void => {
+  configure(command, io);
+  for (const sub of command.commands) configureTree(sub, io);
+};
+
+/** The `credence` program with the given command modules registered. */
+export const createProgram = (io: Io, modules: readonly RegisterCommands[]): Command => {
+  const program = configure(new Command('credence'), io)
+    .description('Credence: the credential lifecycle engine, its service and its operator command line')
+    .helpCommand('help [command]', 'show help for a command');
+  for (const register of modules) register(program, io);
+  // Subcommands made with `.command()` inherit the settings; any added with `.addCommand()` get them here.
+  configureTree(program, io);
+  return program;
+};
+
+/**
+ * Parses `argv` (without node and script) and runs the action it names; resolves to the exit code. Help asked
+ * for is 0 (on stdout); anything commander refuses (unknown option or command, missing argument) is 2.
+ */
+export const runProgram = async (program: Command, argv: readonly string[], io: Io): Promise<number> => {
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    const asked = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || (error.code === 'commander.help' && error.exitCode === 0);
+    return asked ? EXIT.done : EXIT.usage;
+  }
+  return exitCodes.get(program) ?? EXIT.done;
+};
+
+/** Runs one or a few command modules on their own, e.g. `runCommands([register], ['history', stream], io)`. */
+export const runCommands = (modules: readonly RegisterCommands[], argv: readonly string[], io: Io): Promise<number> =>
+  runProgram(createProgram(io, modules), argv, io);
+
+/** `--not-before` for the option whose value is `notBefore`: messages name options the way they are typed. */
+export const flagOf = (command: Command, key: string): string => {
+  const option = command.options.find((o) => o.attributeName() === key);
+  if (option?.long !== undefined) return option.long;
+  const argument = command.registeredArguments.find((a) => a.name() === key);
+  return argument !== undefined ? `<${argument.name()}>` : key;
+};
+
+/**
+ * Validates what commander parsed with zod; a refusal is a UsageError naming every bad option (exit 2).
+ * `values` holds the options and the named arguments.
+ */
+export const parseOptions = <S extends z.ZodType>(command: Command, schema: S, values: Record<string, unknown>): z.infer<S> => {
+  const parsed = schema.safeParse(values);
+  if (parsed.success) return parsed.data;
+  throw new UsageError(
+    parsed.error.issues.map((issue) => {
+      const [head, ...rest] = issue.path.map(String);
+      const where = head === undefined ? command.name() : [flagOf(command, head), ...rest].join('.');
+      return `${where}: ${issue.message}`;
+    }),
+  );
+};

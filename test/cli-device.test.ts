@@ -1,0 +1,127 @@
+/**
+ * Issue 12, `credence device`: a device simulator with its own Secure Environment folder, against a live server:
+ * init at the factory (operator API), provision and associate over the device routes, status, and a fleet; with
+ * the exit codes every command keeps (0 done, 1 refused, 2 bad usage, 3 unreachable).
+ */
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { register } from '../bin/commands/device.ts';
+import { operatorCommand } from '../bin/commands/device/steps.ts';
+import type { Io } from '../bin/io.ts';
+import { runCommands } from '../bin/program.ts';
+import { startTestService, type TestService } from './support/service.ts';
+
+let service: TestService;
+let root: string;
+beforeAll(async () => {
+  service = await startTestService();
+  root = mkdtempSync(join(tmpdir(), 'credence-cli-device-'));
+  const now = new Date();
+  await operatorCommand({ url: service.url, token: service.tokens.operator }, 'createSubscription', {
+    subscriptionId: 'sub-cli', subscriber: 'City Utilities', notBefore: now.toISOString(), notAfter: new Date(now.getTime() + 365 * 86_400_000).toISOString(),
+  });
+}, 60_000);
+afterAll(async () => {
+  await service?.close();
+  if (root !== undefined) rmSync(root, { recursive: true, force: true });
+});
+
+/** Runs `credence device …`; what it printed and its exit code. The environment is the one given, never the process's. */
+const device = async (argv: string[], env: Record<string, string> = {}) => {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: Io = { out: (l) => out.push(l), err: (l) => err.push(l), env };
+  const code = await runCommands([register], ['device', ...argv], io);
+  return { code, out, err, json: () => JSON.parse(out.join('\n')) as Record<string, unknown> };
+};
+
+describe('credence device against a live server', () => {
+  it('init, provision, associate, status: the device holds its credential and association, and the server recorded them', async () => {
+    const dir = join(root, 'meter-cli');
+    const server = ['--server', service.url];
+    const init = await device(['init', '--node-id', 'meter-cli', '--kind', 'p256', '--dir', dir, ...server, '--token', service.tokens.operator, '--json']);
+    expect(init.code, init.err.join('\n')).toBe(0);
+    expect(init.json()).toMatchObject({ nodeId: 'meter-cli', bootstrap: { credentialId: 'meter-cli-bootstrap', kind: 'p256' }, pinned: { enrolmentFunction: { id: 'MEF-1' } } });
+
+    // The operator enrols the node (the device cannot: it has no token).
+    await operatorCommand({ url: service.url, token: service.tokens.operator }, 'enrolNode', { nodeId: 'meter-cli', subscriptionId: 'sub-cli', cseId: '/meter-cli-cse' });
+
+    // No token for the device routes: CREDENCE_URL alone names the server.
+    const provisioned = await device(['provision', '--dir', dir, '--credential-id', 'meter-cli-svc', '--kind', 'psk256', '--json'], { CREDENCE_URL: service.url });
+    expect(provisioned.code, provisioned.err.join('\n')).toBe(0);
+    expect(provisioned.json()).toMatchObject({ credentialId: 'meter-cli-svc', kind: 'psk256', nodeId: 'meter-cli' });
+
+    const associated = await device(['associate', '--dir', dir, '--association-id', 'meter-cli-sa', '--credential-id', 'meter-cli-svc', '--lifetime', '30d', ...server, '--token', service.tokens.operator]);
+    expect(associated.code, associated.err.join('\n')).toBe(0);
+    expect(associated.out.join('\n')).toMatch(/association meter-cli-sa established with \/in-cse until/);
+
+    const status = await device(['status', '--dir', dir, '--json']);
+    expect(status.code).toBe(0);
+    expect(status.json()).toMatchObject({
+      nodeId: 'meter-cli',
+      cseId: '/meter-cli-cse',
+      credentials: [{ credentialId: 'meter-cli-svc', kind: 'psk256' }],
+      associations: [{ associationId: 'meter-cli-sa', credentialId: 'meter-cli-svc', registrarId: '/in-cse' }],
+    });
+    const human = await device(['status', '--dir', dir]);
+    expect(human.out.join('\n')).toMatch(/association meter-cli-sa \(meter-cli-svc\) with \/in-cse: until /);
+
+    const { engine } = service.service.context.credence;
+    const credential = await engine.entity('credential', 'meter-cli-svc');
+    expect(credential.events.map((e) => e.event.type)).toEqual(['CredentialIssued', 'CredentialProvisioned', 'CredentialAssociated']);
+    expect(String((await engine.entity('association', 'meter-cli-sa')).snapshot.value)).toBe('associated');
+
+    // The state file beside the Secure Environment holds handles and public data, and is the owner's alone.
+    const stateFile = join(dir, 'device.json');
+    expect(statSync(stateFile).mode & 0o077).toBe(0);
+    const state = readFileSync(stateFile, 'utf8');
+    expect(state).not.toMatch(/private|secret|"psk"|"d"\s*:/i);
+    expect(readdirSync(dir)).toEqual(expect.arrayContaining(['device.json', 'secure-environment.sqlite']));
+  }, 60_000);
+
+  it('exit codes: 2 for bad usage (and a PSK bootstrap over HTTP), 1 for a refusal, 3 for an unreachable server', async () => {
+    const psk = await device(['init', '--node-id', 'meter-psk', '--kind', 'psk256', '--dir', join(root, 'meter-psk'), '--server', service.url, '--token', service.tokens.operator]);
+    expect(psk.code).toBe(2);
+    expect(psk.err.join('\n')).toMatch(/factory PSK bootstrap .* shared? /);
+    expect((await device(['provision', '--dir', join(root, 'x'), '--credential-id', 'c', '--kind', 'rsa', '--server', service.url])).code).toBe(2);
+    expect((await device(['associate', '--dir', join(root, 'x'), '--association-id', 'a', '--credential-id', 'c', '--lifetime', 'soon', '--server', service.url])).code).toBe(2);
+    expect((await device(['provision', '--credential-id', 'c', '--kind', 'ed25519', '--server', service.url])).code).toBe(2); // no --dir nor --node-id
+    expect((await device(['provision', '--dir', join(root, 'x'), '--credential-id', 'c', '--kind', 'ed25519'])).code).toBe(2); // no server
+
+    // A folder with no device, and a node id already registered, are refusals.
+    expect((await device(['provision', '--dir', join(root, 'nothing'), '--credential-id', 'c', '--kind', 'ed25519', '--server', service.url])).code).toBe(1);
+    const twice = await device(['init', '--node-id', 'meter-cli', '--kind', 'ed25519', '--dir', join(root, 'meter-cli-2'), '--server', service.url, '--token', service.tokens.operator]);
+    expect(twice.code).toBe(1);
+    // A token of the wrong role is refused by the server.
+    expect((await device(['init', '--node-id', 'meter-aud', '--kind', 'ed25519', '--dir', join(root, 'meter-aud'), '--server', service.url, '--token', service.tokens.auditor])).code).toBe(1);
+
+    const unreachable = await device(['init', '--node-id', 'meter-x', '--kind', 'ed25519', '--dir', join(root, 'meter-x'), '--server', 'http://127.0.0.1:9', '--token', 't']);
+    expect(unreachable.code).toBe(3);
+    expect(unreachable.err.join('\n')).toMatch(/cannot reach/);
+  }, 60_000);
+
+  it('--help on device and every subcommand', async () => {
+    for (const sub of [[], ['init'], ['provision'], ['associate'], ['status'], ['fleet']]) {
+      const help = await device([...sub, '--help']);
+      expect(help.code).toBe(0);
+      expect(help.out.join('\n')).toMatch(/Usage: credence device/);
+    }
+  });
+
+  it('fleet --count 5: five devices through factory, enrolment, provisioning and association, with a summary', async () => {
+    const fleet = await device(['fleet', '--count', '5', '--concurrency', '3', '--prefix', 'fl', '--json'], { CREDENCE_URL: service.url, CREDENCE_TOKEN: service.tokens.operator });
+    expect(fleet.code, fleet.err.join('\n')).toBe(0);
+    expect(fleet.json()).toMatchObject({ prefix: 'fl', count: 5, initialised: 5, provisioned: 5, associated: 5, failed: 0, failures: [] });
+    expect(fleet.json()['devicesPerSecond']).toBeGreaterThan(0);
+    const { engine } = service.service.context.credence;
+    for (let i = 1; i <= 5; i++) expect(String((await engine.entity('association', `fl-${i}-sa`)).snapshot.value)).toBe('associated');
+
+    // The same prefix again: every node id is taken, so every device fails at the factory and the exit code says so.
+    const again = await device(['fleet', '--count', '2', '--prefix', 'fl2', '--server', service.url, '--token', service.tokens.operator]);
+    expect(again.code).toBe(0);
+    const clash = await device(['fleet', '--count', '2', '--prefix', 'fl2', '--server', service.url, '--token', service.tokens.operator]);
+    expect(clash.code).toBe(1);
+  }, 120_000);
+});

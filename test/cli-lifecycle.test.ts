@@ -1,0 +1,146 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../bin/cli.ts';
+import { fromBase64url, generateSigningKey, keyFingerprint, signingPayload, toBase64url, verifySignature } from './support/cli-signing.ts';
+import { capture } from './support/cli.ts';
+import { startTestService, type TestService } from './support/service.ts';
+
+/** A port nothing listens on: bound, then closed again. */
+const closedPort = async (): Promise<number> => {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+};
+
+describe('credence lifecycle commands against a live server', () => {
+  let svc: TestService;
+  let work: string;
+  /** Runs the CLI with the server and the operator token in its environment (CREDENCE_URL / CREDENCE_TOKEN). */
+  const cli = async (argv: string[], env: Record<string, string> = {}) => {
+    const c = capture();
+    const code = await main(argv, { ...c.io, env: { CREDENCE_URL: svc.url, CREDENCE_TOKEN: svc.tokens.operator, ...env } });
+    return { code, out: c.out.join('\n'), err: c.err.join('\n') };
+  };
+
+  beforeAll(async () => {
+    svc = await startTestService();
+    work = mkdtempSync(join(tmpdir(), 'credence-cli-lifecycle-'));
+  });
+  afterAll(async () => {
+    await svc?.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('exit 0: a subscription, a node registered and enrolled, with a one-line summary or the outcome as JSON', async () => {
+    const created = await cli(['subscription', 'create', 'city', '--subscriber', 'City Utilities', '--not-after', '2030-01-01T00:00:00Z']);
+    expect(created, created.err).toMatchObject({ code: 0 });
+    expect(created.out).toMatch(/^createSubscription: subscription-city is now active \(SubscriptionCreated @\d+\)$/);
+
+    const registered = await cli(['node', 'register', 'meter-1', '--class', 'smart-meter', '--manufacturer', 'Acme', '--model', 'SM-10', '--capability', 'metering', 'mn-cse', '--json']);
+    expect(registered.code, registered.err).toBe(0);
+    const outcome = JSON.parse(registered.out);
+    expect(outcome).toMatchObject({ streamId: 'node-meter-1', state: 'initialized', deduplicated: false });
+    expect(outcome.events[0]).toMatchObject({ type: 'NodeRegistered', position: expect.stringMatching(/^\d+$/) });
+    expect(outcome.events[0].data.profile.capabilities).toEqual(['metering', 'mn-cse']);
+    expect(outcome.events[0].metadata.actor).toEqual({ id: 'test-operator', role: 'operator' });
+
+    const enrolled = await cli(['node', 'enrol', 'meter-1', '--subscription', 'city', '--cse-id', '/meter-1-cse']);
+    expect(enrolled.code, enrolled.err).toBe(0);
+    expect(enrolled.out).toContain('node-meter-1 is now enrolled');
+  });
+
+  it('exit 0 again for a command id already done: the first outcome, nothing appended', async () => {
+    const commandId = randomUUID();
+    const argv = ['application', 'register', 'Rbilling', '--name', 'Billing', '--provider', 'Acme', '--command-id', commandId];
+    expect((await cli(argv)).code).toBe(0);
+    const again = await cli(argv);
+    expect(again.code).toBe(0);
+    expect(again.out).toBe(`registerApplication: application-Rbilling is initialized (command ${commandId} was already done; nothing appended)`);
+  });
+
+  it('exit 1: an illegal transition, with the title, the detail, the state and what it allows', async () => {
+    const again = await cli(['subscription', 'create', 'city', '--subscriber', 'City Utilities', '--not-after', '2030-01-01T00:00:00Z']);
+    expect(again.code).toBe(1);
+    expect(again.out).toBe('');
+    expect(again.err).toMatch(/^refused: .* \(409\)$/m);
+    expect(again.err).toMatch(/^ {2}state: active$/m);
+    expect(again.err).toMatch(/^ {2}allowed: .*SubscriptionTerminated/m);
+    const unknown = await cli(['credential', 'revoke', 'no-such-credential', '--reason', 'keyCompromise', '--json']);
+    expect(unknown.code).toBe(1);
+    expect(JSON.parse(unknown.out)).toMatchObject({ status: 404 });
+  });
+
+  it('exit 1: the server refuses data (400) with every field path; exit 1: a role that may not send commands (403)', async () => {
+    const bad = await cli(['command', 'enrolNode', '--data', JSON.stringify({ nodeId: 'meter-1', subscriptionId: 'city', cseId: 'no-slash', extra: { a: 1 } })]);
+    const badFile = join(work, 'bad.json');
+    writeFileSync(badFile, JSON.stringify({ subscriptionId: '', subscriber: '' }));
+    const fromFile = await cli(['command', 'createSubscription', '--data', `@${badFile}`]);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/\(400\)/);
+    expect(bad.err).toMatch(/^ {2}body\.data\.cseId: /m);
+    expect(fromFile.code).toBe(1);
+    for (const field of ['subscriptionId', 'subscriber', 'notBefore', 'notAfter']) expect(fromFile.err).toMatch(new RegExp(`^ {2}body\\.data\\.${field}: `, 'm'));
+    const auditor = await cli(['node', 'revoke', 'meter-1', '--reason', 'keyCompromise'], { CREDENCE_TOKEN: svc.tokens.auditor });
+    expect(auditor.code).toBe(1);
+    expect(auditor.err).toMatch(/\(403\)/);
+    const forged = await cli(['node', 'revoke', 'meter-1', '--reason', 'keyCompromise', '--token', `${svc.tokens.operator}x`]);
+    expect(forged.code).toBe(1);
+    expect(forged.err).toMatch(/\(401\)/);
+  });
+
+  it('exit 2: bad usage caught before anything is sent, each message naming the option', async () => {
+    const cases: [string[], RegExp][] = [
+      [['node', 'enrol', 'meter-1', '--subscription', 'city', '--cse-id', 'no-slash'], /^error: --cse-id: CSE-ID must be "\/"/m],
+      [['credential', 'issue', 'c1', '--kind', 'ed25519', '--purpose', 'service', '--owner', 'nobody', '--fingerprint', 'sha256:00', '--not-after', '2030-01-01T00:00:00Z'], /--owner: /],
+      [['command', 'noSuchCommand', '--data', '{}'], /unknown command type noSuchCommand/],
+      [['command', 'enrolNode', '--data', '{not json'], /--data: not JSON/],
+      [['node', 'revoke', 'meter-1', '--reason', 'keyCompromise', '--command-id', 'not-a-uuid'], /--command-id: must be a UUID/],
+      [['node', 'revoke', 'meter-1', '--reason', 'keyCompromise', '--sign-key', 'k.json'], /--audience: required with --sign-key/],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await cli(argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.err, argv.join(' ')).toMatch(message);
+    }
+    const noToken = await cli(['node', 'revoke', 'meter-1', '--reason', 'keyCompromise'], { CREDENCE_TOKEN: '' });
+    expect(noToken).toMatchObject({ code: 2, err: 'error: --token: required with --server (or set CREDENCE_TOKEN)' });
+  });
+
+  it('exit 3: the server cannot be reached', async () => {
+    const port = await closedPort();
+    const r = await cli(['node', 'revoke', 'meter-1', '--reason', 'keyCompromise', '--server', `http://127.0.0.1:${port}`]);
+    expect(r.code).toBe(3);
+    expect(r.err).toMatch(new RegExp(`^error: cannot reach http://127\\.0\\.0\\.1:${port}`));
+    const read = await cli(['replay', '--server', `http://127.0.0.1:${port}`]);
+    expect(read.code).toBe(3);
+  });
+
+  it('signs a request with --sign-key: the stored signature covers the command as the server records it', async () => {
+    const pair = generateSigningKey('ed25519', (n) => new Uint8Array(randomBytes(n)));
+    const keyFile = join(work, 'operator.key.json');
+    writeFileSync(keyFile, JSON.stringify({ algorithm: 'ed25519', secretKey: toBase64url(pair.secretKey) }), { mode: 0o600 });
+    const signed = await cli(['subscription', 'create', 'signed-sub', '--subscriber', 'S', '--not-after', '2030-01-01T00:00:00Z', '--sign-key', keyFile, '--audience', 'credence:test', '--json']);
+    expect(signed.code, signed.err).toBe(0);
+    const event = JSON.parse(signed.out).events[0];
+    const signature = event.metadata.signature;
+    expect(signature).toMatchObject({ version: 2, algorithm: 'ed25519', audience: 'credence:test', keyFingerprint: keyFingerprint('ed25519', pair.publicKey) });
+    const { actor, commandId, correlationId, causationId } = event.metadata;
+    const payload = signingPayload(
+      { type: 'createSubscription', data: event.data, metadata: { actor, commandId, correlationId, causationId } },
+      { issuedAt: signature.issuedAt, expiresAt: signature.expiresAt, audience: signature.audience },
+    );
+    expect(actor).toEqual({ id: 'test-operator', role: 'operator' });
+    expect(verifySignature('ed25519', pair.publicKey, payload, fromBase64url(signature.value))).toBe(true);
+
+    chmodSync(keyFile, 0o644);
+    const exposed = await cli(['subscription', 'expire', 'signed-sub', '--sign-key', keyFile, '--audience', 'credence:test']);
+    expect(exposed).toMatchObject({ code: 2, err: expect.stringContaining('readable by group or others') });
+    expect(exposed.err).not.toContain(toBase64url(pair.secretKey));
+  });
+});

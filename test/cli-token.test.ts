@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../bin/cli.ts';
+import { capture } from './support/cli.ts';
+import { startTestService, type TestService } from './support/service.ts';
+
+describe('credence token', () => {
+  let svc: TestService;
+  const cli = async (argv: string[], env: Record<string, string> = {}) => {
+    const c = capture();
+    const code = await main(argv, { ...c.io, env });
+    return { code, out: c.out, err: c.err.join('\n') };
+  };
+  const createSubscription = (id: string, token: string) =>
+    cli(['subscription', 'create', id, '--subscriber', 'S', '--not-after', '2030-01-01T00:00:00Z', '--server', svc.url, '--token', token]);
+
+  beforeAll(async () => {
+    svc = await startTestService();
+  });
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  it('create --data issues from the data folder: only the token on stdout, and the running server accepts it', async () => {
+    const created = await cli(['token', 'create', '--role', 'operator', '--subject', 'alice', '--ttl', '24h', '--data', svc.dir]);
+    expect(created.code, created.err).toBe(0);
+    expect(created.out).toHaveLength(1);
+    const [token] = created.out;
+    expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(created.err).toMatch(/^issued tok_[\w-]{22}: operator token for alice, expires /);
+    expect(created.err).not.toContain(token);
+
+    const used = await createSubscription('from-local-token', token!);
+    expect(used.code, used.err).toBe(0);
+    const [event] = JSON.parse((await cli(['history', 'subscription-from-local-token', '--json', '--server', svc.url, '--token', svc.tokens.auditor])).out.join('\n')).steps;
+    expect(event).toMatchObject({ type: 'SubscriptionCreated', actor: 'alice' });
+  });
+
+  it('create / list / revoke through the server with an admin token; a revoked token is refused (exit 1)', async () => {
+    const admin = { CREDENCE_URL: svc.url, CREDENCE_TOKEN: svc.tokens.admin };
+    const created = await cli(['token', 'create', '--role', 'operator', '--subject', 'bob', '--ttl', '3600', '--json'], admin);
+    expect(created.code, created.err).toBe(0);
+    const issued = JSON.parse(created.out.join('\n'));
+    expect(issued).toMatchObject({ subject: 'bob', role: 'operator', tokenId: expect.stringMatching(/^tok_/) });
+    expect((await createSubscription('from-bob', issued.token)).code).toBe(0);
+
+    const listed = await cli(['token', 'list'], admin);
+    expect(listed.code).toBe(0);
+    expect(listed.out.join('\n')).toMatch(new RegExp(`^${issued.tokenId} +operator +active +\\S+ +bob$`, 'm'));
+    expect(listed.out.join('\n')).not.toContain(issued.token);
+
+    const revoked = await cli(['token', 'revoke', issued.tokenId], admin);
+    expect(revoked.code, revoked.err).toBe(0);
+    const refused = await createSubscription('after-revoke', issued.token);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/\(401\)/);
+    const json = JSON.parse((await cli(['token', 'list', '--json'], admin)).out.join('\n'));
+    expect(json.tokens.find((t: { tokenId: string }) => t.tokenId === issued.tokenId)).toMatchObject({ state: 'revoked' });
+  });
+
+  it('lists and revokes on the data folder too; bad usage is exit 2, a non-admin token exit 1', async () => {
+    const created = await cli(['token', 'create', '--role', 'auditor', '--subject', 'carol', '--ttl', '1h', '--data', svc.dir, '--json']);
+    const { tokenId, token } = JSON.parse(created.out.join('\n'));
+    expect((await cli(['token', 'list', '--data', svc.dir])).out.join('\n')).toContain(tokenId);
+    expect((await cli(['token', 'revoke', tokenId, '--data', svc.dir])).code).toBe(0);
+    const read = await cli(['replay', '--server', svc.url, '--token', token]);
+    expect(read.code).toBe(1);
+    expect(read.err).toMatch(/\(401\)/);
+
+    expect((await cli(['token', 'revoke', 'tok_AAAAAAAAAAAAAAAAAAAAAA', '--data', svc.dir])).code).toBe(1);
+    const cases: [string[], RegExp][] = [
+      [['token', 'create', '--role', 'root', '--subject', 'x', '--ttl', '1h', '--data', svc.dir], /argument 'root' is invalid/],
+      [['token', 'create', '--role', 'auditor', '--subject', 'x', '--ttl', 'forever', '--data', svc.dir], /--ttl: /],
+      [['token', 'create', '--role', 'auditor', '--subject', 'system:x', '--ttl', '1h', '--data', svc.dir], /--subject: /],
+      [['token', 'create', '--role', 'auditor', '--subject', 'x'], /required option '--ttl <ttl>'/],
+      [['token', 'revoke', 'not-a-token-id', '--data', svc.dir], /<tokenId>: a token id/],
+      [['token', 'list', '--data', `${svc.dir}/missing`], /--data: no data folder/],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await cli(argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.err, argv.join(' ')).toMatch(message);
+    }
+    const notAdmin = await cli(['token', 'list', '--server', svc.url, '--token', svc.tokens.operator]);
+    expect(notAdmin.code).toBe(1);
+    expect(notAdmin.err).toMatch(/\(403\)/);
+  });
+});
