@@ -14,6 +14,7 @@ const SUITES: [name: string, file: string, exportName: string][] = [
   ['projections', './projections.ts', 'benchProjections'],
   ['eventstoredb', './eventstoredb.ts', 'benchEventStoreDb'],
   ['crash', './crash.ts', 'benchCrash'],
+  ['http', './http.ts', 'benchHttp'],
 ];
 
 const only = process.env['BENCH_ONLY']?.split(',');

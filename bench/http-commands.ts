@@ -1,0 +1,126 @@
+import autocannon from 'autocannon';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from '../adapters/client/http.ts';
+import { command, type CommandType } from '../domain/commands/index.ts';
+import type { Actor } from '../domain/metadata.ts';
+import { openCredence, openDataFolderSecureEnvironment, startLive, systemClock, systemRandom } from '../adapters/runtime/index.ts';
+import type { ServerChild } from './http-child.ts';
+import { fmtMs, now, summarise } from './stats.ts';
+
+/**
+ * Item 1 of the http suite: commands/s through POST /v1/commands (32 keep-alive connections, autocannon) next to
+ * engine.execute called directly by 32 concurrent callers, on the same composition (openCredence on a data
+ * folder with its Secure Environment and the live runtime following the store), with the same command mix.
+ */
+export const CONNECTIONS = 32;
+const WARM_UP_S = 2;
+const MEASURE_S = Number(process.env['BENCH_HTTP_SECONDS'] ?? 6);
+/** The principal's subject as the HTTP route makes it the actor. */
+const ACTOR: Actor = { id: 'bench-operator', role: 'operator' };
+const SUBSCRIPTION = 'bench-sub';
+const DAY = 86_400_000;
+const fromNow = (days: number) => new Date(Date.now() + days * DAY).toISOString();
+const fp = (i: number) => `sha256:${i.toString(16).padStart(64, '0')}`;
+
+/** One node's lifecycle, one command per step (as bench/engine.ts, without the revocations): `n` makes every id distinct. */
+const STEPS: readonly ((n: string, i: number) => [CommandType, Record<string, unknown>])[] = [
+  (n) => ['registerNode', { nodeId: n, profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-10', capabilities: ['metering'] } }],
+  (n) => ['enrolNode', { nodeId: n, subscriptionId: SUBSCRIPTION, cseId: `/${n}` }],
+  (n, i) => ['issueCredential', { credentialId: `${n}-svc`, kind: 'ed25519', publicKey: 'A'.repeat(43), purpose: 'service', owner: { kind: 'node', id: n }, fingerprint: fp(i), notBefore: fromNow(-1), notAfter: fromNow(365) }],
+  (n) => ['provisionCredential', { credentialId: `${n}-svc`, method: 'pre-provisioning' }],
+  (n) => ['configureAssociation', { associationId: `${n}-sa`, nodeId: n, credentialId: `${n}-svc`, registree: { kind: 'cse', id: `/${n}` }, registrarCseId: '/in-cse' }],
+  (n) => ['establishAssociation', { associationId: `${n}-sa`, expiresAt: fromNow(30) }],
+];
+const subscription = (): Record<string, unknown> => ({ subscriptionId: SUBSCRIPTION, subscriber: 'bench', notBefore: fromNow(-1), notAfter: fromNow(400) });
+
+/** A fresh node per pass of the sequence on each connection; ids are unique across connections and runs. */
+const httpRun = async (server: ServerChild, prefix: string, seconds: number) => {
+  let next = 0;
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${server.token}` };
+  const result = await autocannon({
+    url: server.url,
+    connections: CONNECTIONS,
+    duration: seconds,
+    timeout: 30,
+    requests: STEPS.map((step, k) => ({
+      method: 'POST',
+      path: '/v1/commands',
+      headers,
+      setupRequest: (req, context) => {
+        if (k === 0) context['i'] = next++;
+        const i = context['i'] as number;
+        const [type, data] = step(`${prefix}-${i}`, i);
+        return { ...req, body: JSON.stringify({ type, data }) };
+      },
+    })),
+  });
+  return result;
+};
+
+const engineRun = async (execute: (type: CommandType, data: Record<string, unknown>) => Promise<unknown>, prefix: string, ms: number) => {
+  let next = 0;
+  const latencies: number[] = [];
+  const deadline = now() + ms;
+  const start = now();
+  const worker = async () => {
+    while (now() < deadline) {
+      const i = next++;
+      for (const step of STEPS) {
+        const [type, data] = step(`${prefix}-${i}`, i);
+        const t = now();
+        await execute(type, data);
+        latencies.push(now() - t);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CONNECTIONS }, worker));
+  return { count: latencies.length, ms: now() - start, ...summarise(latencies) };
+};
+
+/**
+ * The engine without HTTP: the same composition as startService (adapters/http/start.ts) minus the server, with
+ * the live runtime following the store as in the service, or without it (the engine alone, for reference).
+ */
+const benchEngineDirect = async (withLive: boolean) => {
+  const dir = mkdtempSync(join(tmpdir(), 'credence-bench-direct-'));
+  const se = openDataFolderSecureEnvironment(dir, { now: () => systemClock.now() });
+  const credence = openCredence({ location: { dir }, clock: systemClock, security: { se, random: systemRandom, actor: { id: 'maf:infrastructure', role: 'operator' } } });
+  const live = withLive ? startLive(credence) : undefined;
+  try {
+    await live?.start();
+    const execute = (type: CommandType, data: Record<string, unknown>) => credence.engine.execute(command(type, data, { actor: ACTOR }));
+    await execute('createSubscription', subscription());
+    await engineRun(execute, 'warm', WARM_UP_S * 1000);
+    return await engineRun(execute, 'direct', MEASURE_S * 1000);
+  } finally {
+    await live?.stop();
+    await credence.close();
+    se.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+};
+
+export const benchHttpCommands = async (report: (line: string) => void, server: ServerChild): Promise<void> => {
+  const engineLine = (what: string, r: Awaited<ReturnType<typeof benchEngineDirect>>) =>
+    `${what}: ${r.count.toLocaleString('en-US')} commands in ${(r.ms / 1000).toFixed(1)}s = ${Math.round((r.count / r.ms) * 1000).toLocaleString('en-US')}/s, p50 ${fmtMs(r.p50)}, p99 ${fmtMs(r.p99)}`;
+  const bare = await benchEngineDirect(false);
+  report(engineLine(`engine.execute directly, lifecycle mix (6 commands a node), ${CONNECTIONS} concurrent callers, file store, no live runtime`, bare));
+  const direct = await benchEngineDirect(true);
+  const directRate = (direct.count / direct.ms) * 1000;
+  report(engineLine(`engine.execute directly, same mix and callers, as composed by the service (Secure Environment, live runtime following)`, direct));
+
+  await request(server.url, { path: '/v1/commands', token: server.token, body: { type: 'createSubscription', data: subscription() } });
+  await httpRun(server, 'warm', WARM_UP_S);
+  const cpuStart = await server.cpuSeconds();
+  const http = await httpRun(server, 'http', MEASURE_S);
+  const cpuBusy = (await server.cpuSeconds()) - cpuStart;
+  const httpRate = http['2xx'] / http.duration;
+  report(
+    `POST /v1/commands, same mix, ${CONNECTIONS} keep-alive connections (autocannon), operator token: ${http['2xx'].toLocaleString('en-US')} commands in ${http.duration.toFixed(1)}s = ` +
+      `${Math.round(httpRate).toLocaleString('en-US')}/s, p50 ${fmtMs(http.latency.p50)}, p99 ${fmtMs(http.latency.p99)}; non-2xx ${http.non2xx}, errors ${http.errors}, timeouts ${http.timeouts}; ` +
+      `server CPU ${Math.round((cpuBusy / http.duration) * 100)}% of one core`,
+  );
+  report(`ratio HTTP / engine direct with the live runtime: ${(httpRate / directRate).toFixed(2)} (target >= 0.6); HTTP / engine alone: ${(httpRate / ((bare.count / bare.ms) * 1000)).toFixed(2)}`);
+};
