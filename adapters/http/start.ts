@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Actor } from '../../domain/metadata.ts';
 import { ownerView, type Clock } from '../../domain/ports/index.ts';
 import {
+  lockDataFolder,
   openAccessRegistry,
   openCredence,
   openDataFolderSecureEnvironment,
@@ -66,6 +67,9 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
   try {
     // Before anything opens: an unusable policy file is a configuration error, not a half-started service.
     const signing = signingPolicyOf(config);
+    // One service per data folder: a second would run a second cascade and sweep the first one's pending keys.
+    const lock = lockDataFolder(config.data);
+    cleanups.push(() => lock.release());
     const se = openDataFolderSecureEnvironment(config.data, { now: () => clock.now() });
     cleanups.push(() => se.close());
     const credence = openCredence({

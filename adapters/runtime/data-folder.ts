@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RandomSource } from '../../domain/ports/index.ts';
 import { preparePrivateDatabaseFile, preparePrivateDir, withPrivateUmask } from '../driven/files/index.ts';
+export { lockDataFolder, SERVICE_LOCK_FILE, type DataFolderLock } from '../driven/files/index.ts';
 import { EmbeddedSecureEnvironment, secureEnvironmentConfigForDataDir } from '../driven/secure-environment/index.ts';
 
 /** The operating system's randomness, through the port (tests pass their own). */

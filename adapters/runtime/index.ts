@@ -51,6 +51,7 @@ export { startLive } from './live.ts';
 export type { ComponentStatus, LiveOptions, LiveRuntime } from './live.ts';
 
 // The service's data folder: its Secure Environment and who may call the API (issue 12).
-export { openDataFolderSecureEnvironment, systemRandom } from './data-folder.ts';
+export { lockDataFolder, openDataFolderSecureEnvironment, SERVICE_LOCK_FILE, systemRandom } from './data-folder.ts';
+export type { DataFolderLock } from './data-folder.ts';
 export { openAccessRegistry } from '../driven/access/index.ts';
 export type { AccessRegistry, TokenPage, TokenRecord } from '../driven/access/index.ts';
