@@ -8,7 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { register } from '../bin/commands/device.ts';
-import { operatorCommand } from '../bin/commands/device/steps.ts';
+import { openDevice } from '../bin/commands/device/simulator.ts';
+import { readState } from '../bin/commands/device/state.ts';
+import { associate, operatorCommand } from '../bin/commands/device/steps.ts';
+import { isCredenceError } from '../domain/errors.ts';
 import type { Io } from '../bin/io.ts';
 import { runCommands } from '../bin/program.ts';
 import { startTestService, type TestService } from './support/service.ts';
@@ -44,6 +47,11 @@ describe('credence device against a live server', () => {
     const init = await device(['init', '--node-id', 'meter-cli', '--kind', 'p256', '--dir', dir, ...server, '--token', service.tokens.operator, '--json']);
     expect(init.code, init.err.join('\n')).toBe(0);
     expect(init.json()).toMatchObject({ nodeId: 'meter-cli', bootstrap: { credentialId: 'meter-cli-bootstrap', kind: 'p256' }, pinned: { enrolmentFunction: { id: 'MEF-1' } } });
+    // A folder holds one device for its whole life: init on it again is bad usage (2), said before anything is asked of the server.
+    const again = await device(['init', '--node-id', 'meter-cli-2', '--kind', 'ed25519', '--dir', dir, ...server, '--token', service.tokens.operator]);
+    expect(again.code).toBe(2);
+    expect(again.err.join('\n')).toMatch(/already holds a device/);
+    expect((await service.service.context.credence.engine.entity('node', 'meter-cli-2')).events).toEqual([]);
 
     // The operator enrols the node (the device cannot: it has no token).
     await operatorCommand({ url: service.url, token: service.tokens.operator }, 'enrolNode', { nodeId: 'meter-cli', subscriptionId: 'sub-cli', cseId: '/meter-cli-cse' });
@@ -79,6 +87,36 @@ describe('credence device against a live server', () => {
     const state = readFileSync(stateFile, 'utf8');
     expect(state).not.toMatch(/private|secret|"psk"|"d"\s*:/i);
     expect(readdirSync(dir)).toEqual(expect.arrayContaining(['device.json', 'secure-environment.sqlite']));
+  }, 60_000);
+
+  it('a new handshake for an association the device already holds keys for destroys the old keys: none left behind in its Secure Environment', async () => {
+    const dir = join(root, 'meter-re');
+    const operator = { url: service.url, token: service.tokens.operator };
+    expect((await device(['init', '--node-id', 'meter-re', '--kind', 'ed25519', '--dir', dir, '--server', service.url, '--token', operator.token])).code).toBe(0);
+    await operatorCommand(operator, 'enrolNode', { nodeId: 'meter-re', subscriptionId: 'sub-cli', cseId: '/meter-re-cse' });
+    expect((await device(['provision', '--dir', dir, '--credential-id', 'meter-re-svc', '--kind', 'ed25519', '--server', service.url])).code).toBe(0);
+
+    const sim = openDevice(dir);
+    try {
+      // Session keys of an earlier handshake for meter-re-sa (one the server has since forgotten, say).
+      const old = { send: await sim.device.se.generate('psk256'), receive: await sim.device.se.generate('psk256') };
+      sim.state = {
+        ...sim.state,
+        associations: [{
+          associationId: 'meter-re-sa', credentialId: 'meter-re-svc', registrarId: '/in-cse', registreeId: '/meter-re-cse', sessionKeys: old,
+          transcriptHash: 'a'.repeat(64), establishedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+        }],
+      };
+      const outcome = await associate(service.url, sim, { associationId: 'meter-re-sa', credentialId: 'meter-re-svc', lifetimeSeconds: 3600, configureWith: operator });
+      for (const handle of [old.send, old.receive]) {
+        const gone = await sim.device.se.describe(handle).catch((e: unknown) => e);
+        expect(isCredenceError(gone, 'not_found'), `old session key ${handle} destroyed`).toBe(true);
+      }
+      expect(sim.state.associations).toEqual([expect.objectContaining({ associationId: 'meter-re-sa', sessionKeys: outcome.sessionKeys })]);
+      expect(readState(dir).associations.map((a) => a.sessionKeys)).toEqual([outcome.sessionKeys]);
+    } finally {
+      sim.close();
+    }
   }, 60_000);
 
   it('exit codes: 2 for bad usage (and a PSK bootstrap over HTTP), 1 for a refusal, 3 for an unreachable server', async () => {

@@ -73,6 +73,8 @@ describe('remote provisioning and the association handshake over HTTP, by the de
     const infra = await world.infrastructure();
     const handles = infra.o.registry.live(streamIdOf('association', `${nodeId}-sa`), 'session') as KeyHandle[];
     expect(handles).toHaveLength(2);
+    // Registered pending before the append and confirmed after it: nothing left for the next start to sweep.
+    expect(infra.o.registry.pending().filter((b) => b.stream === streamIdOf('association', `${nodeId}-sa`))).toEqual([]);
     const up = await sim.device.se.seal(outcome.sessionKeys.send, text('meter reading 42'), AAD);
     const opened = await Promise.all(handles.map((h) => infra.o.se.open(h, up, AAD)));
     expect(opened.filter((o) => o !== undefined).map((o) => new TextDecoder().decode(o))).toEqual(['meter reading 42']);
@@ -95,7 +97,8 @@ describe('remote provisioning and the association handshake over HTTP, by the de
     await operatorCommand(world.operator, 'startCredentialRotation', { credentialId: 'rot-1', successorId: 'rot-2', overlapEndsAt });
     expect((await engine.entity('credential', 'rot-1')).snapshot.context).toMatchObject({ successorId: 'rot-2' });
 
-    // A predecessor that is not a live credential of this node is refused before any session is made.
+    // A predecessor that is not a live credential of this node is refused once the node has authenticated, before
+    // any key is delivered.
     const other = await world.enrolledDevice('meter-other', 'ed25519');
     const refused = await provisionOverHttp(transport, other.device, { credentialId: 'rot-x', kind: 'ed25519', predecessorId: 'rot-1', enrolmentFunction }).catch((e: unknown) => e);
     expect(refused).toMatchObject({ status: 400, problem: { errors: [{ path: 'predecessorId' }] } });

@@ -1,7 +1,8 @@
 /**
  * Issue 12, device-facing endpoints: a tampered or replayed protocol message over HTTP is refused with an RFC 9457
  * problem naming the step and the reason (422 for a protocol refusal, 400 for a body that is not the message), the
- * run ends, and nothing is recorded for it.
+ * run ends, and nothing is recorded for it. A receipt the engine refuses writes nothing either (not even the
+ * CredentialIssued before it), and before a node authenticates nothing tells it which credential ids exist.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { associateOverHttp, httpDeviceTransport, provisionOverHttp } from '../adapters/client/device/index.ts';
@@ -88,8 +89,8 @@ describe('remote provisioning over HTTP refuses tampered and replayed messages a
     const { receipt } = await session.acceptDelivery((await world.post('/v1/enrolment/auth', auth)).body);
     expect((await world.post('/v1/enrolment/receipt', receipt)).status).toBe(201);
     const head = await world.head();
-    // Its credential id is taken now; with another id, the hello's nonce is what refuses it (SER-012).
-    expect((await world.post('/v1/enrolment/hello', session.hello)).body).toMatchObject({ errors: [{ path: 'credentialId', rule: 'unused' }] });
+    // The hello's nonce is what refuses it (SER-012), whatever credential id it names.
+    expectProtocolProblem(await world.post('/v1/enrolment/hello', session.hello), 'provisioning.hello', 'replayed_nonce');
     expectProtocolProblem(await world.post('/v1/enrolment/hello', { ...session.hello, credentialId: 'c-done-2' }), 'provisioning.hello', 'replayed_nonce');
     expectProtocolProblem(await world.post('/v1/enrolment/auth', auth), 'provisioning.auth', 'unknown_session');
     expectProtocolProblem(await world.post('/v1/enrolment/receipt', receipt), 'provisioning.receipt', 'unknown_session');
@@ -111,6 +112,120 @@ describe('remote provisioning over HTTP refuses tampered and replayed messages a
     await expectNothingRecorded(head, 'credential-c-late');
     const infra = await world.infrastructure();
     expect(infra.o.registry.live(streamIdOf('credential', 'c-late'), 'psk')).toEqual([]);
+  });
+
+  /** A PSK run of `device` up to its receipt, which has not been posted yet. */
+  const deliveredPsk = async (device: SimulatedDevice, credentialId: string) => {
+    const { id, publicKey } = device.state.pinned.enrolmentFunction;
+    const session = await device.device.provisioningClient({ id, publicKey: { kind: publicKey.kind, bytes: fromBase64url(publicKey.publicKey) } })
+      .start({ credentialKind: 'psk256', credentialId });
+    const auth = await session.acceptChallenge((await world.post('/v1/enrolment/hello', session.hello)).body);
+    return (await session.acceptDelivery((await world.post('/v1/enrolment/auth', auth)).body)).receipt;
+  };
+  const credentialEvents = async (credentialId: string) =>
+    (await world.service.service.context.credence.engine.entity('credential', credentialId)).events;
+
+  it('a receipt that verifies after the node\'s bootstrap credential was revoked writes nothing at all: no CredentialIssued left behind', async () => {
+    const node = await world.enrolledDevice('meter-b', 'ed25519');
+    const receipt = await deliveredPsk(node, 'c-boot-late');
+    await operatorCommand(world.operator, 'revokeCredential', { credentialId: 'meter-b-boot', reason: 'keyCompromise' });
+    const head = await world.head();
+    const refused = await world.post('/v1/enrolment/receipt', receipt);
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({ rule: 'bootstrapIsUsable' });
+    await expectNothingRecorded(head, 'credential-c-boot-late');
+    expect(await credentialEvents('c-boot-late')).toEqual([]);
+    const infra = await world.infrastructure();
+    expect(infra.o.registry.live(streamIdOf('credential', 'c-boot-late'))).toEqual([]);
+  });
+
+  it('a bootstrap revoked between the issue and the provisioning append leaves an honest trail: issued, then revoked as never used', async () => {
+    const node = await world.enrolledDevice('meter-race', 'ed25519');
+    const receipt = await deliveredPsk(node, 'c-race');
+    const infra = await world.infrastructure();
+    const run = infra.run;
+    // The revocation lands in the milliseconds between the two appends, after both were decided.
+    infra.run = (async (type, data, correlationId) => {
+      const outcome = await run.call(infra, type, data, correlationId);
+      if (type === 'issueCredential') await operatorCommand(world.operator, 'revokeCredential', { credentialId: 'meter-race-boot', reason: 'keyCompromise' });
+      return outcome;
+    }) as typeof infra.run;
+    try {
+      expect((await world.post('/v1/enrolment/receipt', receipt)).status).toBe(409);
+    } finally {
+      infra.run = run;
+    }
+    const [issued, revoked, ...more] = await credentialEvents('c-race');
+    expect([issued?.event.type, revoked?.event.type, more]).toEqual(['CredentialIssued', 'CredentialRevoked', []]);
+    expect(revoked!.event.data).toMatchObject({ reason: 'cessationOfOperation' });
+    expect(revoked!.metadata.correlationId).toBe(issued!.metadata.commandId);
+    expect(infra.o.registry.live(streamIdOf('credential', 'c-race'))).toEqual([]);
+  });
+});
+
+describe('remote provisioning over HTTP tells an unauthenticated sender nothing about credential ids (no enumeration before authentication)', () => {
+  /** The engine reads of credential `id` made while `work` runs. */
+  const readsOf = async (id: string, work: () => Promise<unknown>): Promise<number> => {
+    const { engine } = world.service.service.context.credence;
+    const entity = engine.entity;
+    let reads = 0;
+    engine.entity = (kind, entityId) => {
+      if (kind === 'credential' && entityId === id) reads++;
+      return entity.call(engine, kind, entityId);
+    };
+    try {
+      await work();
+    } finally {
+      engine.entity = entity;
+    }
+    return reads;
+  };
+
+  // Another node's bootstrap credential: an id in use that is none of meter-t's business.
+  const taken = 'meter-e-boot';
+  beforeAll(async () => {
+    await world.enrolledDevice('meter-e', 'ed25519');
+  }, 30_000);
+
+  it('a hello naming a credential id in use gets the same answer as any other, and costs no read of that credential', async () => {
+    const session = await sim.device.provisioningClient(pinnedEf()).start({ credentialKind: 'ed25519', credentialId: taken });
+    // From an unknown node: refused for the node, not for the id.
+    let ghost: Awaited<ReturnType<DeviceServiceWorld['post']>> | undefined;
+    expect(await readsOf(taken, async () => (ghost = await world.post('/v1/enrolment/hello', { ...session.hello, nodeId: 'ghost' })))).toBe(0);
+    expectProtocolProblem(ghost!, 'provisioning.hello', 'unknown_credential');
+    expect(JSON.stringify(ghost!.body)).not.toContain(taken);
+    // From the real node (a Node-ID and a fingerprint are public): a challenge, as for a free id.
+    let challenge: Awaited<ReturnType<DeviceServiceWorld['post']>> | undefined;
+    expect(await readsOf(taken, async () => (challenge = await world.post('/v1/enrolment/hello', session.hello)))).toBe(0);
+    expect(challenge!.status).toBe(200);
+    await session.abort();
+  });
+
+  it('an authenticated node is told at auth that its id is taken, with no delivery, in words that name no one else\'s credential', async () => {
+    const head = await world.head();
+    const session = await sim.device.provisioningClient(pinnedEf()).start({ credentialKind: 'psk256', credentialId: taken });
+    const auth = await session.acceptChallenge((await world.post('/v1/enrolment/hello', session.hello)).body);
+    const refused = await world.post('/v1/enrolment/auth', auth);
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ errors: [{ path: 'credentialId', rule: 'unused' }] });
+    expect(refused.body).not.toHaveProperty('wrappedKey');
+    expect(JSON.stringify(refused.body)).not.toContain(taken);
+    // The run is over: the same auth again finds no session.
+    expectProtocolProblem(await world.post('/v1/enrolment/auth', auth), 'provisioning.auth', 'unknown_session');
+    await session.abort();
+    await expectNothingRecorded(head, `credential-${taken}`);
+  });
+
+  it('a predecessor that is not a live credential of the authenticated node is refused at auth, naming neither credential', async () => {
+    const session = await sim.device.provisioningClient(pinnedEf()).start({ credentialKind: 'ed25519', credentialId: 'c-successor' });
+    const transport = httpDeviceTransport(world.service.url);
+    let challenge: unknown;
+    expect(await readsOf(taken, async () => (challenge = await transport.post(`/v1/enrolment/hello?predecessorId=${taken}`, session.hello)))).toBe(0);
+    const refused = await world.post('/v1/enrolment/auth', await session.acceptChallenge(challenge));
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ errors: [{ path: 'predecessorId', rule: 'live-credential-of-node' }] });
+    expect(JSON.stringify(refused.body)).not.toMatch(/meter-e|c-successor/);
+    await session.abort();
   });
 });
 

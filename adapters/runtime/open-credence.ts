@@ -34,7 +34,7 @@ import { openReplayCache } from '../driven/replay-cache/index.ts';
 import { openSqliteStore, openSqliteStoreInDir, openStore, parseStoreConnectionString } from '../driven/store/index.ts';
 import { openTransparencyInDir } from '../driven/transparency/index.ts';
 import { createEngine, type Engine } from '../engine/index.ts';
-import { Infrastructure, SecurityProcedures, keyShredder, type KeyRegistry } from '../protocols/procedures/index.ts';
+import { EnrolmentEndpoint, Infrastructure, RegistrarEndpoint, SecurityProcedures, keyShredder, type KeyRegistry } from '../protocols/procedures/index.ts';
 import { systemProjections } from './projections.ts';
 
 export interface Credence {
@@ -55,8 +55,14 @@ export interface Credence {
   readonly transparencyLog: { readonly log: TransparencyLogStore; readonly signer: CheckpointSigner; readonly origin: string } | undefined;
   /** Pseudonym rotation and the directory, when `pseudonyms` was configured. */
   readonly pseudonyms: PseudonymRotation | undefined;
-  /** The security procedures (Enrolment Function, Registrar CSE) when a Secure Environment was given. */
-  security(): Promise<{ infrastructure: Infrastructure; procedures: SecurityProcedures }>;
+  /** Whether a Secure Environment was given, so that `security()` can open the security procedures. */
+  readonly hasSecurity: boolean;
+  /**
+   * The security procedures (Enrolment Function, Registrar CSE) when a Secure Environment was given: in process
+   * (`procedures`) and for devices across a connection (`endpoints`). Opened on the first call, which sweeps the keys
+   * of runs that died with the last process; later calls share that opening, or open again if it failed.
+   */
+  security(): Promise<Security>;
   /**
    * Lifecycle events for integrators: catch-up then live, from the start, from now or strictly after a position,
    * filtered by kind, type and stream; back-pressure through `onEvent` (projections/streams).
@@ -67,6 +73,14 @@ export interface Credence {
   /** Advances the schedule: issues due expiries, then settles the cascades they cause. */
   tick(): Promise<number>;
   close(): Promise<void>;
+}
+
+/** The infrastructure ends of the security procedures, opened once per instance. */
+export interface Security {
+  readonly infrastructure: Infrastructure;
+  readonly procedures: SecurityProcedures;
+  /** The Enrolment Function and the Registrar CSE one message at a time, for devices across a connection. */
+  readonly endpoints: { readonly enrolment: EnrolmentEndpoint; readonly registrar: RegistrarEndpoint };
 }
 
 export interface OpenOptions {
@@ -162,9 +176,21 @@ const compose = (options: OpenOptions): Credence => {
     infrastructureSe === undefined || registry === undefined
       ? []
       : [keyShredder(infrastructureSe, registry, () => options.clock.now())];
-  let security: Promise<{ infrastructure: Infrastructure; procedures: SecurityProcedures }> | undefined;
   // SER-012 across restarts (issue 11 item 10): by default `replay-cache.db` in the data folder, memory only in memory.
   let ownReplayCache: ReturnType<typeof openReplayCache> | undefined;
+  const openSecurity = async (s: NonNullable<OpenOptions['security']>, se: OwnedSecureEnvironment, keys: KeyRegistry): Promise<Security> => {
+    const infrastructure = await Infrastructure.open({
+      engine, se, registry: keys, random: s.random, actor: s.actor,
+      replayCache: s.replayCache ?? (ownReplayCache ??= withPrivateUmask(() => openReplayCache(options.location))),
+      ...(s.trustAnchors !== undefined ? { trustAnchors: s.trustAnchors } : {}),
+    });
+    return {
+      infrastructure,
+      procedures: new SecurityProcedures(infrastructure),
+      endpoints: { enrolment: new EnrolmentEndpoint(infrastructure), registrar: new RegistrarEndpoint(infrastructure) },
+    };
+  };
+  let security: Promise<Security> | undefined;
   const { projections, scheduler } = systemProjections({
     engine,
     ...(options.signing !== undefined ? { signing: options.signing } : {}),
@@ -192,14 +218,19 @@ const compose = (options: OpenOptions): Credence => {
     pseudonyms,
     events$: (filter, deliveryOptions) => lifecycleEvents$(store, filter, deliveryOptions),
     settle,
+    hasSecurity: options.security !== undefined,
     security() {
       const s = options.security;
       if (s === undefined || infrastructureSe === undefined || registry === undefined) throw new Error('openCredence: pass options.security to run the security procedures');
-      security ??= Infrastructure.open({
-        engine, se: infrastructureSe, registry, random: s.random, actor: s.actor,
-        replayCache: s.replayCache ?? (ownReplayCache = withPrivateUmask(() => openReplayCache(options.location))),
-        ...(s.trustAnchors !== undefined ? { trustAnchors: s.trustAnchors } : {}),
-      }).then((infrastructure) => ({ infrastructure, procedures: new SecurityProcedures(infrastructure) }));
+      if (security === undefined) {
+        const opening = openSecurity(s, infrastructureSe, registry);
+        security = opening;
+        // A failed opening (the store unreachable for a moment, say) is not kept: the next call opens again, instead
+        // of every later caller getting the same rejection until a restart.
+        opening.catch(() => {
+          if (security === opening) security = undefined;
+        });
+      }
       return security;
     },
     async tick() {

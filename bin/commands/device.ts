@@ -12,7 +12,7 @@ import { progressStream, ServerUrl, serverTarget, withJson, type ServerTarget } 
 import { Duration } from './device/duration.ts';
 import { runFleet, type FleetSummary } from './device/fleet.ts';
 import { openDevice, type SimulatedDevice } from './device/simulator.ts';
-import type { DeviceState } from './device/state.ts';
+import { hasState, stateFile, type DeviceState } from './device/state.ts';
 import { associate, factory, provision } from './device/steps.ts';
 
 /**
@@ -92,6 +92,8 @@ const registerInit = (device: Command, io: Io): void => {
         if (o.kind === 'psk256') throw new UsageError(`--kind psk256: ${PSK_BOOTSTRAP}`);
         const target = serverTarget(o, io);
         const dir = deviceDir(o);
+        // A folder is one device for its whole life: a second init would mean a second bootstrap key beside the first.
+        if (hasState(dir)) throw new UsageError(`--dir: ${dir} already holds a device (${stateFile(dir)}); choose a new folder, or use device status to see it`);
         const state = await factory(target, {
           dir, nodeId: o.nodeId, kind: o.kind, bootstrapCredentialId: o.bootstrapId ?? `${o.nodeId}-bootstrap`, validForSeconds: o.validFor,
           profile: { class: o.class, model: o.model, manufacturer: o.manufacturer, capabilities: o.capability },

@@ -1,6 +1,7 @@
 import { ProvisioningAuth, ProvisioningChallenge, ProvisioningDelivery, ProvisioningHello, ProvisioningReceipt } from '../../../domain/protocols/index.ts';
-import { EnrolmentEndpoint, PinnedResponder, ProvisioningHelloQuery, ProvisioningRecorded } from '../../protocols/procedures/index.ts';
+import { PinnedResponder, ProvisioningHelloQuery, ProvisioningRecorded } from '../../protocols/procedures/index.ts';
 import type { RouteModule } from '../context.ts';
+import { openDeviceEndpoints } from './device-endpoints.ts';
 
 const DEVICE = { access: 'device' } as const;
 const TAGS = ['device: remote provisioning'];
@@ -11,9 +12,9 @@ const TAGS = ['device: remote provisioning'];
  * credential). Refusals are `protocol` problems naming the step and the reason; a refused message ends its run and
  * records nothing. The credential is recorded when its receipt verifies (EnrolmentEndpoint).
  */
-export const enrolmentRoutes: RouteModule = (app, context) => {
-  let endpoint: Promise<EnrolmentEndpoint> | undefined;
-  const ef = () => (endpoint ??= context.credence.security().then(({ infrastructure }) => new EnrolmentEndpoint(infrastructure)));
+export const enrolmentRoutes: RouteModule = async (app, context) => {
+  const endpoints = await openDeviceEndpoints(context);
+  const ef = async () => (await endpoints()).enrolment;
 
   app.get('/v1/enrolment', {
     config: DEVICE,
@@ -28,7 +29,8 @@ export const enrolmentRoutes: RouteModule = (app, context) => {
       description:
         'The hello must name `credentialId`, the id the new credential is recorded under (the receipt statement binds it). ' +
         '`predecessorId` links a successor to the live credential of the same node it replaces (rotation, HLR-212); it is not ' +
-        'covered by the node\'s proofs, and the operator starts the rotation itself (startCredentialRotation).',
+        'covered by the node\'s proofs, and the operator starts the rotation itself (startCredentialRotation). Whether the id is ' +
+        'free and the predecessor qualifies is answered at step 3, once the node has authenticated (400 naming the field), never to a hello.',
       querystring: ProvisioningHelloQuery,
       body: ProvisioningHello,
       response: { 200: ProvisioningChallenge },

@@ -1,6 +1,7 @@
 import { AssociationChallenge, AssociationConfirm, AssociationFinish, AssociationHello } from '../../../domain/protocols/index.ts';
-import { AssociationPath, PinnedResponder, RegistrarEndpoint } from '../../protocols/procedures/index.ts';
+import { AssociationPath, PinnedResponder } from '../../protocols/procedures/index.ts';
 import type { RouteModule } from '../context.ts';
+import { openDeviceEndpoints } from './device-endpoints.ts';
 
 const DEVICE = { access: 'device' } as const;
 const TAGS = ['device: association handshake'];
@@ -12,9 +13,9 @@ const TAGS = ['device: association handshake'];
  * request, keeping nothing between requests but its bounded session table. The Registrar records
  * `AssociationEstablished` once it has verified the finish, then answers with its confirm (RegistrarEndpoint).
  */
-export const registrarRoutes: RouteModule = (app, context) => {
-  let endpoint: Promise<RegistrarEndpoint> | undefined;
-  const registrar = () => (endpoint ??= context.credence.security().then(({ infrastructure }) => new RegistrarEndpoint(infrastructure)));
+export const registrarRoutes: RouteModule = async (app, context) => {
+  const endpoints = await openDeviceEndpoints(context);
+  const registrar = async () => (await endpoints()).registrar;
 
   app.get('/v1/registrar', {
     config: DEVICE,

@@ -59,6 +59,12 @@ export interface EnrolmentFunctionOptions {
   readonly trustAnchors?: TrustAnchors;
   readonly credentialLifetimeSeconds: number;
   readonly serviceParameters?: (nodeId: string) => ServiceParameters | Promise<ServiceParameters>;
+  /**
+   * The caller's own refusals of a run (an id already taken, say), asked once the node's auth proof has verified and
+   * before any key is made or delivered for it; a throw ends the run. Not asked at the hello: a refusal there would
+   * tell an unauthenticated sender what it checked, and cost a read per hello.
+   */
+  readonly admitAuthenticatedRun?: (run: { readonly hello: ProvisioningHello; readonly context: RunContext }) => Promise<void>;
   readonly allowedCredentialKinds?: readonly CredentialKind[];
   readonly maxClockSkewSeconds?: number;
   readonly sessionTimeoutSeconds?: number;
@@ -202,6 +208,7 @@ export class EnrolmentFunction {
       await assertProof(se, session.nodeVerifier, proofFor('node', 'auth', th), auth.proof, AUTH, 'node authentication failed');
       await rememberAuthenticatedRun(AUTH, this.#replay, { nonce: session.hello.nodeNonce, transcriptHash: toHex(th) }, now);
       session.authenticated = true;
+      await this.#o.admitAuthenticatedRun?.({ hello: session.hello, context: session.context });
       const { hello, challenge } = session;
       const common = { validity: challenge.validity, owner: { kind: 'node' as const, id: hello.nodeId } };
       let credential: CredentialDescriptor;

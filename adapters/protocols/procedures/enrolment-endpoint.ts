@@ -1,14 +1,10 @@
-import { validationError } from '../../../domain/errors.ts';
-import { toBase64url } from '../../../domain/crypto/index.ts';
 import { parseMessage, protocolFailure } from '../../../domain/protocols/protocol.ts';
 import { ProvisioningHello, type ProvisioningChallenge, type ProvisioningDelivery } from '../../../domain/protocols/enrolment-messages.ts';
-import type { CredentialContext } from '../../../machines/index.ts';
 import type { Infrastructure } from './infrastructure.ts';
 import { recordProvisioning } from './record.ts';
 import type { PinnedResponder, ProvisioningRecorded } from './wire.ts';
 
 const HELLO = 'provisioning.hello';
-const LIVE = ['enrolled', 'associated'];
 
 /**
  * The Enrolment Function (seed 003 clause 11.2.1) driven one message at a time, for a node across a connection:
@@ -21,24 +17,23 @@ const LIVE = ['enrolled', 'associated'];
  * hello's request (`predecessorId`); that request is not covered by the node's proofs, so the engine's own rule
  * is what bounds it: a predecessor must be a live credential of the same node (`predecessorIsLive`), and the
  * rotation itself (`startCredentialRotation`, its overlap) stays an operator's command.
+ *
+ * A hello gets only the Enrolment Function's own checks (addressee, freshness, a usable bootstrap credential):
+ * whether the credential id is free and the predecessor qualifies is asked once the node has authenticated, before
+ * any key is made for the run (`admitProvisioningRun`), so an unauthenticated sender learns nothing of either.
  */
 export class EnrolmentEndpoint {
   constructor(private readonly infra: Infrastructure) {}
 
   /** What a node pins at the factory to authenticate this Enrolment Function. */
-  async identity(): Promise<PinnedResponder> {
-    const { kind, ef, efPublicKey } = this.infra.signing;
-    const { fingerprint } = await this.infra.o.se.describe(ef);
-    return { id: this.infra.enrolmentFunctionId, publicKey: { kind, publicKey: toBase64url(efPublicKey) }, fingerprint };
+  identity(): Promise<PinnedResponder> {
+    return this.infra.pinned('enrolment-function');
   }
 
-  async acceptHello(input: unknown, request: { readonly predecessorId?: string | undefined } = {}): Promise<ProvisioningChallenge> {
+  acceptHello(input: unknown, request: { readonly predecessorId?: string | undefined } = {}): Promise<ProvisioningChallenge> {
     const hello = parseMessage(ProvisioningHello, input, HELLO);
     if (hello.credentialId === undefined) throw protocolFailure(HELLO, 'malformed', 'credentialId: required over a connection, it names the credential to record');
-    // Refused before the Enrolment Function makes a session or a key for a run that could never be recorded.
-    await this.infra.assertUnused('credential', hello.credentialId);
     const { predecessorId } = request;
-    if (predecessorId !== undefined) await this.#assertPredecessor(hello.nodeId, predecessorId);
     return this.infra.enrolmentFunction.acceptHello(hello, predecessorId !== undefined ? { predecessorId } : {});
   }
 
@@ -63,14 +58,5 @@ export class EnrolmentEndpoint {
       position: String(event?.position ?? 0n),
       completedAt: outcome.completedAt,
     };
-  }
-
-  /** Said early, so a node does not run the protocol for a link the engine would refuse at the end. */
-  async #assertPredecessor(nodeId: string, predecessorId: string): Promise<void> {
-    const predecessor = await this.infra.o.engine.entity('credential', predecessorId);
-    const owner = (predecessor.snapshot.context as CredentialContext).owner;
-    if (!LIVE.includes(String(predecessor.snapshot.value)) || owner?.kind !== 'node' || owner.id !== nodeId) {
-      throw validationError([{ path: 'predecessorId', rule: 'live-credential-of-node', message: `${predecessorId} is not a live credential of node ${nodeId}` }], 'procedure');
-    }
   }
 }

@@ -1,5 +1,6 @@
 import { command } from '../../../domain/commands/index.ts';
 import { isCredenceError, protocolError, validationError } from '../../../domain/errors.ts';
+import { toBase64url } from '../../../domain/crypto/index.ts';
 import type { Actor } from '../../../domain/metadata.ts';
 import { parseStreamId, streamIdOf } from '../../../domain/streams.ts';
 import type { AssociationContext, CredentialContext } from '../../../machines/index.ts';
@@ -14,6 +15,8 @@ import { type KeyHandle } from '../../../domain/ports/index.ts';
 import type { TrustAnchors } from '../../../domain/x509/chain.ts';
 import { descriptorOf, isWithdrawn } from './descriptors.ts';
 import type { KeyRegistry } from './key-registry.ts';
+import { admitProvisioningRun } from './run-admission.ts';
+import type { PinnedResponder } from './wire.ts';
 
 export interface InfrastructureOptions {
   readonly engine: Engine;
@@ -37,8 +40,11 @@ export interface InfrastructureOptions {
 
 const INFRA = 'infrastructure';
 
-/** The event that makes a pending key binding its entity's, by purpose (a PSK copy: the credential is provisioned). */
-const CONFIRMED_BY: Readonly<Record<string, string>> = { psk: 'CredentialProvisioned' };
+/**
+ * The event that makes a pending key binding its entity's, by purpose: a PSK copy once the credential is provisioned,
+ * the Registrar's session keys once the association is established.
+ */
+const CONFIRMED_BY: Readonly<Record<string, string>> = { psk: 'CredentialProvisioned', session: 'AssociationEstablished' };
 
 /**
  * The infrastructure ends of the security procedures over the engine: the M2M Enrolment Function (remote
@@ -78,6 +84,8 @@ export class Infrastructure {
         return { ...(cseId ? { cseId } : {}), ...(subscriptionId ? { m2mSubId: subscriptionId } : {}) };
       },
       ...(o.trustAnchors !== undefined ? { trustAnchors: o.trustAnchors } : {}),
+      admitAuthenticatedRun: ({ hello, context }) =>
+        admitProvisioningRun(o.engine, { nodeId: hello.nodeId, credentialId: hello.credentialId, predecessorId: context['predecessorId'] }),
     });
     this.registrar = new Registrar({
       id: this.registrarCseId,
@@ -172,6 +180,17 @@ export class Infrastructure {
     return this.#credentialById(c.credentialId, fingerprint);
   }
 
+  /** What a device pins to authenticate the Enrolment Function (at the factory) or the Registrar CSE (11.3.1). */
+  async pinned(responder: 'enrolment-function' | 'registrar'): Promise<PinnedResponder> {
+    const { kind } = this.signing;
+    const [id, handle, publicKey] =
+      responder === 'registrar'
+        ? [this.registrarCseId, this.signing.registrar, this.signing.registrarPublicKey]
+        : [this.enrolmentFunctionId, this.signing.ef, this.signing.efPublicKey];
+    const { fingerprint } = await this.o.se.describe(handle);
+    return { id, publicKey: { kind, publicKey: toBase64url(publicKey) }, fingerprint };
+  }
+
   /** The bootstrap credential a node was registered with at the factory. */
   async bootstrapIdOf(nodeId: string): Promise<string | undefined> {
     const node = await this.o.engine.entity('node', nodeId);
@@ -202,23 +221,42 @@ export class Infrastructure {
     }
   }
 
-  /** Destroys one key this run made for an entity (never the entity's other keys) and marks it in the registry. */
+  /**
+   * Destroys one key this run made for an entity (never the entity's other keys) and marks it in the registry. Already
+   * gone is the goal state: the shredder may have destroyed it first, when what ended the run was a revocation.
+   */
   async discardKey(stream: string, handle: KeyHandle): Promise<void> {
-    await this.o.se.destroy(handle);
+    try {
+      await this.o.se.destroy(handle);
+    } catch (error) {
+      if (!isCredenceError(error, 'not_found')) throw error;
+    }
     this.o.registry.markDestroyed(stream, handle, this.o.engine.clock.now());
   }
 
-  /** Refuses up front an id already in use, before any key is made for it. */
+  /**
+   * Refuses up front an id already in use, before any key is made for it: for the in-process procedures an operator
+   * runs (the refusal names the id). A device's ids are checked only once it has authenticated (`admitProvisioningRun`).
+   */
   async assertUnused(kind: 'node' | 'credential' | 'association', id: string): Promise<void> {
     if ((await this.o.engine.entity(kind, id)).events.length > 0) {
       throw validationError([{ path: `${kind}Id`, rule: 'unused', message: `${kind} ${id} already exists` }], 'procedure');
     }
   }
 
-  /** Keeps the Registrar's two session keys of an association (one per direction), for shredding. */
+  /**
+   * Keeps the Registrar's two session keys of an association (one per direction), for shredding: pending until the
+   * engine records the association as established (`confirmSessionKeys`), swept at the next start if it never does.
+   */
   keepSessionKeys(associationId: string, outcome: AssociationOutcome): void {
     const stream = streamIdOf('association', associationId);
-    for (const handle of [outcome.sessionKeys.send, outcome.sessionKeys.receive]) this.o.registry.register(stream, handle, 'session');
+    for (const handle of [outcome.sessionKeys.send, outcome.sessionKeys.receive]) this.o.registry.register(stream, handle, 'session', { pending: true });
+  }
+
+  /** The association whose session keys `keepSessionKeys` kept is recorded as established: the keys are its own. */
+  confirmSessionKeys(associationId: string, outcome: AssociationOutcome): void {
+    const stream = streamIdOf('association', associationId);
+    for (const handle of [outcome.sessionKeys.send, outcome.sessionKeys.receive]) this.o.registry.confirm(stream, handle);
   }
 
   run(type: Parameters<typeof command>[0], data: Record<string, unknown>, correlationId?: string) {

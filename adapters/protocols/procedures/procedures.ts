@@ -9,7 +9,6 @@ import type { Device } from './device.ts';
 import { recordAssociation, recordProvisioning } from './record.ts';
 import type { Infrastructure } from './infrastructure.ts';
 import { transferKey } from './transfer-key.ts';
-import { destroyQuietly } from '../shared/index.ts';
 
 type Validity = { readonly notBefore: string; readonly notAfter: string };
 type RegistreeRef = { readonly kind: 'cse'; readonly id: string } | { readonly kind: 'ae'; readonly id: string; readonly appId: string };
@@ -102,7 +101,8 @@ export class SecurityProcedures {
     );
     const ef = this.infra.enrolmentFunction;
     const session = await client.start({ credentialKind: args.kind, credentialId: args.credentialId });
-    const auth = await session.acceptChallenge(await ef.acceptHello(session.hello));
+    // The predecessor travels with the run, as over a connection: the Enrolment Function checks it once the node authenticated.
+    const auth = await session.acceptChallenge(await ef.acceptHello(session.hello, args.predecessorId !== undefined ? { predecessorId: args.predecessorId } : {}));
     const { receipt, result } = await session.acceptDelivery(await ef.acceptAuth(auth));
     const outcome = await ef.acceptReceipt(receipt);
     let provisioned;
@@ -143,11 +143,16 @@ export class SecurityProcedures {
       const handshake = await node.start({ lifetimeSeconds: args.lifetimeSeconds });
       const { finish } = await handshake.acceptChallenge(await this.infra.registrar.acceptHello(handshake.hello));
       const { confirm, outcome: registrar } = await this.infra.registrar.acceptFinish(finish);
+      // Registered pending at once, so a process that dies while the Registree checks the confirm leaves keys the next
+      // start sweeps (recordAssociation registers them again, which changes nothing, and confirms them).
+      this.infra.keepSessionKeys(args.associationId, registrar);
       try {
         return { registreeOutcome: await handshake.acceptConfirm(confirm), registrarOutcome: registrar };
       } catch (error) {
-        // The Registree refused the confirm (and destroyed its keys): the Registrar's keys must not live on either.
-        await destroyQuietly(this.infra.o.se, registrar.sessionKeys.send, registrar.sessionKeys.receive);
+        // The Registree refused the confirm (and destroyed its keys): the Registrar's keys must not live on either. One
+        // that cannot be destroyed now stays pending in the registry, and the next start sweeps it.
+        const stream = streamIdOf('association', args.associationId);
+        for (const handle of [registrar.sessionKeys.send, registrar.sessionKeys.receive]) await this.infra.discardKey(stream, handle).catch(() => {});
         throw error;
       }
     });

@@ -1,7 +1,9 @@
+import { isCredenceError } from '../../../domain/errors.ts';
 import { streamIdOf } from '../../../domain/streams.ts';
 import type { AssociationOutcome, ProvisioningOutcome } from '../../../domain/protocols/index.ts';
 import { issuedFrom, receiptFrom } from './descriptors.ts';
 import type { Infrastructure } from './infrastructure.ts';
+import { assertWouldRecord } from './would-record.ts';
 
 /**
  * What the infrastructure records once its end of a protocol has succeeded, the same whether both ends run in this
@@ -9,10 +11,23 @@ import type { Infrastructure } from './infrastructure.ts';
  * events or leaves no key of the run behind.
  */
 
+/** Refusals that say the command appended nothing (a machine guard, a conflict that outlasted its retries). */
+const REFUSED = ['illegal_transition', 'not_found', 'validation', 'concurrency_conflict'] as const;
+const refusedWithoutAppend = (error: unknown): boolean => REFUSED.some((code) => isCredenceError(error, code));
+
 /**
  * Remote provisioning ended with a verified receipt: `CredentialIssued` then `CredentialProvisioned` with the receipt.
  * The Enrolment Function's copy of a PSK is registered pending first, so a crash before the append leaves a key the
- * next start sweeps; refused by the engine (the node was revoked meanwhile, say), the copy is destroyed.
+ * next start sweeps; refused by the engine (the node or its bootstrap credential was revoked meanwhile, say), the
+ * copy is destroyed.
+ *
+ * A refusal writes nothing: both commands are decided before either is appended (`assertWouldRecord`), so a
+ * `provisionCredential` the machine would refuse (`bootstrapIsUsable`) no longer leaves a `CredentialIssued` behind,
+ * an id in `initialized` nobody can provision. Only a fact that moves in the milliseconds between that decision and
+ * the second append can still refuse it; then the trail is made honest in the same path: the credential just
+ * issued is revoked (`cessationOfOperation`, RFC 5280 5.3.1: it will never be used), its revocation correlated
+ * with its issue. (One append of both events would close even that window, but the engine decides and appends
+ * one command at a time.)
  */
 export const recordProvisioning = async (
   infra: Infrastructure,
@@ -23,10 +38,25 @@ export const recordProvisioning = async (
   let provisioned;
   try {
     const bootstrapCredentialId = await infra.bootstrapIdOf(outcome.nodeId);
-    await infra.run('issueCredential', issuedFrom(outcome, credentialId, args.purpose, args.predecessorId));
-    provisioned = await infra.run('provisionCredential', {
-      credentialId, method: 'remote-provisioning', bootstrapCredentialId, receipt: receiptFrom(outcome),
-    });
+    const issue = issuedFrom(outcome, credentialId, args.purpose, args.predecessorId);
+    const provision = { credentialId, method: 'remote-provisioning', bootstrapCredentialId, receipt: receiptFrom(outcome) };
+    await assertWouldRecord(infra.o.engine, infra.o.actor, [
+      { type: 'issueCredential', data: issue },
+      { type: 'provisionCredential', data: provision },
+    ]);
+    const issued = await infra.run('issueCredential', issue);
+    try {
+      provisioned = await infra.run('provisionCredential', provision);
+    } catch (error) {
+      // An outcome this process cannot know (the store failed mid-append) is left as it stands: revoking a credential
+      // that may be provisioned would be a guess. The caller's answer is the refusal either way.
+      if (refusedWithoutAppend(error)) {
+        await infra.run('revokeCredential', { credentialId, reason: 'cessationOfOperation' }, issued.commandId).catch((failed: unknown) => {
+          throw new AggregateError([error, failed], `${credentialId}: provisioning refused, and the credential issued for it could not be revoked`);
+        });
+      }
+      throw error;
+    }
   } catch (error) {
     if (outcome.credentialKeyHandle !== undefined) await infra.discardKey(streamIdOf('credential', credentialId), outcome.credentialKeyHandle);
     throw error;
@@ -36,17 +66,20 @@ export const recordProvisioning = async (
 };
 
 /**
- * The Registrar's end of a handshake succeeded: `AssociationEstablished`. Its session keys are registered before
- * the append, so a crash in between leaves keys the shredder still knows about; refused (the association was revoked
- * or established meanwhile), they are destroyed.
+ * The Registrar's end of a handshake succeeded: `AssociationEstablished`. Its session keys are registered pending
+ * before the append, so a crash in between leaves keys the next start sweeps (`sweepPendingKeys`), and confirmed once
+ * it is recorded; refused (the association was revoked or established meanwhile), they are destroyed.
  */
 export const recordAssociation = async (infra: Infrastructure, associationId: string, outcome: AssociationOutcome) => {
   infra.keepSessionKeys(associationId, outcome);
+  let established;
   try {
-    return await infra.run('establishAssociation', { associationId, expiresAt: outcome.expiresAt, transcriptHash: outcome.transcriptHash });
+    established = await infra.run('establishAssociation', { associationId, expiresAt: outcome.expiresAt, transcriptHash: outcome.transcriptHash });
   } catch (error) {
     const stream = streamIdOf('association', associationId);
     for (const handle of [outcome.sessionKeys.send, outcome.sessionKeys.receive]) await infra.discardKey(stream, handle);
     throw error;
   }
+  infra.confirmSessionKeys(associationId, outcome);
+  return established;
 };

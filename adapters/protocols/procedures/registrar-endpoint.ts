@@ -1,4 +1,3 @@
-import { toBase64url } from '../../../domain/crypto/index.ts';
 import type { AssociationChallenge, AssociationConfirm } from '../../../domain/protocols/association-messages.ts';
 import type { Infrastructure } from './infrastructure.ts';
 import { recordAssociation } from './record.ts';
@@ -22,10 +21,8 @@ export class RegistrarEndpoint {
   constructor(private readonly infra: Infrastructure) {}
 
   /** What a Registree is configured with to authenticate this Registrar CSE (11.3.1). */
-  async identity(): Promise<PinnedResponder> {
-    const { kind, registrar, registrarPublicKey } = this.infra.signing;
-    const { fingerprint } = await this.infra.o.se.describe(registrar);
-    return { id: this.infra.registrarCseId, publicKey: { kind, publicKey: toBase64url(registrarPublicKey) }, fingerprint };
+  identity(): Promise<PinnedResponder> {
+    return this.infra.pinned('registrar');
   }
 
   acceptHello(associationId: string, input: unknown): Promise<AssociationChallenge> {

@@ -3,6 +3,7 @@ import { base64urlString } from '../../../domain/crypto/base64url.ts';
 import { CredentialKind, Identifier, IsoTimestamp } from '../../../domain/crypto/credential.ts';
 import { Fingerprint } from '../../../domain/crypto/fingerprint.ts';
 import { MAX_PUBLIC_KEY_LENGTH } from '../../../domain/crypto/sizes.ts';
+import { PositionString } from '../../../domain/positions.ts';
 
 /**
  * What the infrastructure's endpoints say beyond the protocol messages (domain/protocols), to a device across a
@@ -26,7 +27,7 @@ export const ProvisioningRecorded = z.strictObject({
   fingerprint: Fingerprint,
   predecessorId: Identifier.optional(),
   /** The global position of `CredentialProvisioned`, a decimal string. */
-  position: z.string().regex(/^\d{1,20}$/),
+  position: PositionString,
   completedAt: IsoTimestamp,
 });
 export type ProvisioningRecorded = z.infer<typeof ProvisioningRecorded>;

@@ -4,6 +4,7 @@ import { validationError } from '../../../domain/errors.ts';
 import { ProblemResponse, request } from '../../../adapters/client/http.ts';
 import { associateOverHttp, fetchPinnedInfrastructure, httpDeviceTransport, provisionOverHttp } from '../../../adapters/client/device/index.ts';
 import { Device } from '../../../adapters/protocols/procedures/index.ts';
+import { destroyQuietly } from '../../../adapters/protocols/shared/index.ts';
 import type { ServerTarget } from '../options.ts';
 import { now, openDeviceSecureEnvironment, random, type SimulatedDevice } from './simulator.ts';
 import { hasState, writeState, type DeviceState } from './state.ts';
@@ -113,6 +114,10 @@ export const associate = async (
   const outcome = await associateOverHttp(httpDeviceTransport(url), device, {
     associationId: r.associationId, credentialId: r.credentialId, lifetimeSeconds: r.lifetimeSeconds, registreeId, registrar: state.pinned.registrar,
   });
+  // The keys of an earlier handshake for this association are replaced: destroyed first, so that a run that dies
+  // before the state is written leaves handles to nothing rather than keys no state names.
+  const previous = sim.state.associations.find((a) => a.associationId === r.associationId);
+  if (previous !== undefined) await destroyQuietly(device.se, previous.sessionKeys.send, previous.sessionKeys.receive);
   sim.state = {
     ...sim.state,
     associations: [

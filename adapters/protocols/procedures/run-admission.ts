@@ -1,0 +1,30 @@
+import { validationError } from '../../../domain/errors.ts';
+import type { CredentialContext } from '../../../machines/index.ts';
+import type { Engine } from '../../engine/index.ts';
+
+const LIVE = ['enrolled', 'associated'];
+
+const refused = (path: string, rule: string, message: string) => validationError([{ path, rule, message }], 'provisioning run');
+
+/**
+ * The infrastructure's own refusals of a remote provisioning run that could never be recorded: the credential id is
+ * taken, or the predecessor a successor names (HLR-212) is not a live credential of the same node. Asked once the
+ * node has authenticated and before any key is made for the run (`EnrolmentFunctionOptions.admitAuthenticatedRun`),
+ * never for a hello: an unauthenticated sender neither learns from them which ids exist nor costs a read for them.
+ * The messages say what the node can act on and nothing about anyone else's credentials (whose the id is, or why
+ * the predecessor does not qualify). The engine's guards (`predecessorIsLive`) still decide at the receipt.
+ */
+export const admitProvisioningRun = async (
+  engine: Engine,
+  run: { readonly nodeId: string; readonly credentialId?: string | undefined; readonly predecessorId?: string | undefined },
+): Promise<void> => {
+  if (run.credentialId !== undefined && (await engine.entity('credential', run.credentialId)).events.length > 0) {
+    throw refused('credentialId', 'unused', 'not available for a new credential: choose another id');
+  }
+  if (run.predecessorId === undefined) return;
+  const predecessor = await engine.entity('credential', run.predecessorId);
+  const owner = (predecessor.snapshot.context as CredentialContext).owner;
+  if (!LIVE.includes(String(predecessor.snapshot.value)) || owner?.kind !== 'node' || owner.id !== run.nodeId) {
+    throw refused('predecessorId', 'live-credential-of-node', 'not a live credential of this node');
+  }
+};
