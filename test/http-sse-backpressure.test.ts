@@ -40,6 +40,15 @@ const within = <T>(promise: Promise<T>, what: string): Promise<T> =>
 describe('a slow SSE client', () => {
   it('is dropped with a retry hint while a fast one keeps receiving, and the server queues a bounded amount for it', async () => {
     const server = svc.service.app.server;
+    const { metrics } = svc.service.context;
+    // The moment the server drops the slow client (the auditor), seen from inside: the test then reads again at once.
+    let droppedSlow: () => void = () => undefined;
+    const slowDropped = new Promise<void>((resolve) => (droppedSlow = resolve));
+    const count = metrics.sseClientClosed.bind(metrics);
+    (metrics as { sseClientClosed: typeof metrics.sseClientClosed }).sseClientClosed = (role, reason) => {
+      if (role === 'auditor' && reason === 'slow') droppedSlow();
+      count(role, reason);
+    };
     // The server's end of the slow client's connection, to watch what is queued on it.
     const serverSide = new Promise<Socket>((resolve) => server.once('connection', resolve));
     const url = new URL('/v1/events?type=NodeRegistered', svc.url);
@@ -59,15 +68,26 @@ describe('a slow SSE client', () => {
     const serverClosed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
 
     const fast = await openStream(svc.url, svc.tokens.operator, '/v1/events?type=NodeRegistered');
+    const frames: SseFrame[] = [];
     try {
-      await within(serverClosed, 'the server to drop the slow client');
+      await within(slowDropped, 'the server to drop the slow client');
       clearInterval(sampler);
       // Bounded: the configured mark, Node's own socket buffer, one event and the final frames; never the backlog.
       expect(queuedMax).toBeLessThan(64 * 1024);
 
-      const metrics = await (await fetch(new URL('/metrics', svc.url))).text();
-      expect(metrics).toMatch(/credence_sse_closed_total\{role="auditor",reason="slow"\} 1/);
-      expect(metrics).not.toMatch(/credence_sse_closed_total\{role="operator",reason="slow"\}/);
+      // The server ends the response after its final frames and cuts the connection only after a grace period (the
+      // stall limit): a client that reads again within it gets what was queued, then the drop and the retry hint.
+      await within(
+        (async () => {
+          for await (const frame of parseEventStream(slowResponse)) frames.push(frame);
+        })(),
+        'the slow client to read to the end of its stream',
+      );
+      await within(serverClosed, 'the server to close the slow connection');
+
+      const scraped = await (await fetch(new URL('/metrics', svc.url))).text();
+      expect(scraped).toMatch(/credence_sse_closed_total\{role="auditor",reason="slow"\} 1/);
+      expect(scraped).not.toMatch(/credence_sse_closed_total\{role="operator",reason="slow"\}/);
 
       // The fast client gets the whole backlog, and what comes after the drop.
       await fast.until(() => fast.events().length >= NODES, 'the backlog on the fast client');
@@ -81,30 +101,27 @@ describe('a slow SSE client', () => {
       fast.close();
     }
 
-    // The slow client reads what reached it: a prefix of the stream (its last event may be cut), then resumes.
-    slowResponse.resume();
-    const frames: SseFrame[] = [];
-    try {
-      for await (const frame of parseEventStream(slowResponse)) frames.push(frame);
-    } catch {
-      // The server cut the connection after the grace period: what arrived is still a prefix.
-    }
+    // What the slow client read: a strict prefix of the stream, then `event: dropped` and a retry hint, and nothing else.
     const slowIds = frames.flatMap((f) => (f.kind === 'event' && f.event === 'NodeRegistered' ? [f.id] : []));
     expect(slowIds.length).toBeGreaterThan(0);
     expect(slowIds.length).toBeLessThan(NODES);
     expect(slowIds).toEqual(positions.slice(0, slowIds.length));
     const dropped = frames.findIndex((f) => f.kind === 'event' && f.event === 'dropped');
-    if (dropped !== -1) {
-      // When the final frames made it through: the drop event and a retry hint, after the last real event.
-      expect(JSON.parse((frames[dropped] as { data: string }).data)).toMatchObject({ reason: 'slow' });
-      expect(frames.slice(dropped)).toContainEqual({ kind: 'retry', ms: expect.any(Number) });
-    }
+    expect(dropped, 'the drop event').toBeGreaterThan(-1);
+    const drop = frames[dropped] as SseFrame & { kind: 'event' };
+    // It sends no id of its own: the client's last event id stays on the last event it really received.
+    expect(drop.id).toBe(slowIds.at(-1));
+    const { reason, retryMs } = JSON.parse(drop.data) as { reason: string; retryMs: number };
+    expect(reason).toBe('slow');
+    expect(retryMs).toBeGreaterThan(0);
+    expect(frames.slice(dropped + 1)).toEqual([{ kind: 'retry', ms: retryMs }]);
 
-    const resumed = await openStream(svc.url, svc.tokens.auditor, '/v1/events?type=NodeRegistered', { 'last-event-id': slowIds.at(-1)! });
+    // Resuming with Last-Event-ID gets everything else: with what it read, the whole stream, no gap, no duplicate.
+    const resumed = await openStream(svc.url, svc.tokens.auditor, '/v1/events?type=NodeRegistered', { 'last-event-id': drop.id });
     try {
       const rest = positions.slice(slowIds.length);
       await resumed.until(() => resumed.events().length >= rest.length, 'the rest after resuming');
-      expect(resumed.events().map((e) => e.id)).toEqual(rest);
+      expect([...slowIds, ...resumed.events().map((e) => e.id)]).toEqual(positions);
     } finally {
       resumed.close();
     }

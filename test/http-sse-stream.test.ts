@@ -107,11 +107,27 @@ describe('GET /v1/events', () => {
     }
     expect((await received(`/v1/events?after=${all[k]!.position}`, tail.length)).slice(0, tail.length).map((e) => e.id)).toEqual(tail.map((e) => e.id));
 
-    for (const bad of ['abc', '-1', '1.5', '1'.repeat(21)]) {
+    // Positions are bounded by what a store holds (2^63 - 1): a larger one is a 400, never a store error.
+    const tooLarge = ['9223372036854775808', '99999999999999999999'];
+    for (const bad of ['abc', '-1', '1.5', '007', '1'.repeat(21), ...tooLarge]) {
       const refused = await stream('/v1/events', 'operator', { 'last-event-id': bad });
       expect(refused.status, bad).toBe(400);
       expect(refused.headers.get('content-type')).toMatch(/application\/problem\+json/);
       expect(refused.problem!['errors']).toEqual([expect.objectContaining({ path: 'headers.last-event-id' })]);
+    }
+    for (const bad of tooLarge) {
+      const refused = await stream(`/v1/events?after=${bad}`);
+      expect(refused.status, bad).toBe(400);
+      expect(refused.problem!['errors']).toEqual([expect.objectContaining({ path: 'query.after', message: expect.stringMatching(/2\^63 - 1/) })]);
+    }
+    // The largest position is accepted: nothing comes after it.
+    const last = await stream('/v1/events', 'operator', { 'last-event-id': '9223372036854775807' });
+    try {
+      expect(last.status).toBe(200);
+      await last.until(() => last.frames.some((f) => f.kind === 'comment' && f.text === 'heartbeat'), 'a heartbeat');
+      expect(last.events()).toEqual([]);
+    } finally {
+      last.close();
     }
   });
 

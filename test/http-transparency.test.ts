@@ -77,6 +77,14 @@ describe('the transparency log over HTTP: checkpoint, proofs and evidence that v
     expect(result).toMatchObject({ ok: true });
     const unknown = await api.call('GET', '/v1/transparency/proofs/inclusion', {}, { token: svc.tokens.auditor, query: { position: '999999' } });
     expect(unknown.status).toBe(404);
+    // Bounded by what a store holds (2^63 - 1; domain/positions.ts): the largest is looked up, a larger one is a 400 (it was a 500).
+    const largest = await api.call('GET', '/v1/transparency/proofs/inclusion', {}, { token: svc.tokens.auditor, query: { position: '9223372036854775807' } });
+    expect(largest.status).toBe(404);
+    for (const position of ['9223372036854775808', '99999999999999999999']) {
+      const refused = await api.call('GET', '/v1/transparency/proofs/inclusion', {}, { token: svc.tokens.auditor, query: { position } });
+      expect(refused.status, position).toBe(400);
+      expect(refused.body.errors).toEqual([expect.objectContaining({ path: 'query.position' })]);
+    }
   });
 
   it('serves the latest checkpoint as a signed note, and proves a later one consistent with it', async () => {

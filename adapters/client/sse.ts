@@ -8,18 +8,47 @@
  * LF or CR; a blank line dispatches; `:` starts a comment; the last event id persists across events; an event
  * without data is not dispatched; an incomplete event at the end of the stream is discarded.
  */
-import { ProblemResponse, ServerUnreachable, type ProblemDocument } from './http.ts';
+import { z } from 'zod';
+import { ServerUnreachable, problemOf } from './http.ts';
 
 export interface SseEvent {
   /** The last event id at this event (the global store position on Credence's streams); '' when none was sent. */
   readonly id: string;
-  /**
-   * `message` when the event named no type. Credence names each event by its type, and sends `dropped` (with no
-   * id of its own) before ending a stream it could not keep up with.
-   */
+  /** `message` when the event named no type; Credence names each event by its type. */
   readonly event: string;
   readonly data: string;
 }
+
+/**
+ * The server ended the stream on its own with `event: dropped` (a control frame, not a lifecycle event):
+ * - `slow` (the client fell behind) or `error`: come back after `retryMs` with `lastEventId`; nothing is lost;
+ * - `unauthorised`: the token was revoked or has expired; no retry hint, a new token is needed.
+ */
+export interface SseDropped {
+  readonly reason: 'slow' | 'error' | 'unauthorised' | 'unknown';
+  readonly retryMs?: number;
+  /** The id of the last lifecycle event received: where a new connection resumes. */
+  readonly lastEventId: string;
+}
+
+const DroppedData = z.looseObject({
+  reason: z.enum(['slow', 'error', 'unauthorised', 'unknown']).catch('unknown'),
+  retryMs: z.number().int().nonnegative().optional().catch(undefined),
+});
+
+/** The `data` of a `dropped` frame; a reason this client does not know (or a broken frame) is `unknown`. */
+const droppedOf = (data: string, lastEventId: string): SseDropped => {
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    json = undefined;
+  }
+  const parsed = DroppedData.safeParse(json);
+  if (!parsed.success) return { reason: 'unknown', lastEventId };
+  const { reason, retryMs } = parsed.data;
+  return { reason, lastEventId, ...(retryMs !== undefined ? { retryMs } : {}) };
+};
 
 /** Everything the stream carries: events, comments (heartbeats) and reconnection hints. */
 export type SseFrame =
@@ -116,8 +145,13 @@ export interface SubscribeOptions {
   readonly maxReconnects?: number;
   /** Wait before reconnecting until the server sends a hint (default 1000 ms). */
   readonly retryMs?: number;
-  /** Sees every frame: comments (heartbeats), retry hints, events. */
+  /** Sees every frame: comments (heartbeats), retry hints, events (`dropped` included). */
   readonly onFrame?: (frame: SseFrame) => void;
+  /**
+   * Told when the server ends the stream with `event: dropped`; that frame is never yielded as an event. After
+   * `unauthorised` the subscription reconnects at once, and the server's 401 is thrown as a `ProblemResponse`.
+   */
+  readonly onDropped?: (dropped: SseDropped) => void;
   /** Told before each reconnection, with the id it resumes after. */
   readonly onReconnect?: (lastEventId: string, delayMs: number) => void;
   readonly maxEventChars?: number;
@@ -134,21 +168,6 @@ const sleep = (ms: number, signal: AbortSignal | undefined): Promise<void> =>
     }
     signal?.addEventListener('abort', done, { once: true });
   });
-
-const problemOf = async (response: Response): Promise<ProblemResponse> => {
-  const text = await response.text().catch(() => '');
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    /* not JSON */
-  }
-  const problem =
-    typeof body === 'object' && body !== null && 'title' in body
-      ? (body as ProblemDocument)
-      : { type: 'about:blank', title: response.statusText, status: response.status, detail: text.slice(0, 500) };
-  return new ProblemResponse(response.status, problem);
-};
 
 /** Seconds of a Retry-After header as ms (the date form is not used by Credence). */
 const retryAfterMs = (response: Response): number | undefined => {
@@ -193,7 +212,7 @@ export async function* subscribeEvents(baseUrl: string, options: SubscribeOption
         continue;
       }
       if (!response.ok) {
-        const refusal = await problemOf(response);
+        const refusal = problemOf(response, await response.text().catch(() => ''));
         if (!reconnect || (response.status !== 429 && response.status !== 503) || failures >= maxReconnects) throw refusal;
         failures += 1;
         waitMs = retryAfterMs(response) ?? waitMs;
@@ -211,6 +230,14 @@ export async function* subscribeEvents(baseUrl: string, options: SubscribeOption
           options.onFrame?.(frame);
           if (frame.kind === 'retry') retryMs = waitMs = frame.ms;
           if (frame.kind !== 'event') continue;
+          if (frame.event === 'dropped') {
+            // A control frame: its id is the last lifecycle event's (it sends none of its own), which is kept as is.
+            const dropped = droppedOf(frame.data, lastEventId);
+            options.onDropped?.(dropped);
+            // The token is no good any more: ask at once, so that the server's 401 says why.
+            if (dropped.reason === 'unauthorised') waitMs = 0;
+            continue;
+          }
           if (frame.id !== '') lastEventId = frame.id;
           failures = 0;
           yield { id: frame.id, event: frame.event, data: frame.data };

@@ -6,7 +6,7 @@ export interface ServiceMetrics {
   requestRefused(status: number, route: string): void;
   rateLimited(route: string): void;
   sseClientOpened(role: string): void;
-  sseClientClosed(role: string, reason: 'client' | 'slow' | 'shutdown' | 'error'): void;
+  sseClientClosed(role: string, reason: 'client' | 'slow' | 'shutdown' | 'error' | 'unauthorised'): void;
   sseEventsDelivered(count: number): void;
   /** Prometheus text exposition format. */
   render(): Promise<string>;

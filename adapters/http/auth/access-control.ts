@@ -3,7 +3,7 @@ import { notFound, unauthorised, validationError } from '../../../domain/errors.
 import { SYSTEM_ACTOR_PREFIX } from '../../../domain/metadata.ts';
 import type { Clock, KeyHandle, OwnedSecureEnvironment, RandomSource } from '../../../domain/ports/index.ts';
 import type { AccessRegistry, TokenRecord } from '../../runtime/index.ts';
-import { importVerificationKey, signJwt, verifyJwt, type JwtSettings } from './jwt.ts';
+import { importVerificationKey, jwtVerifier, signJwt, type JwtSettings } from './jwt.ts';
 import { RoleSchema, type Role } from './role.ts';
 
 export { ROLES, RoleSchema } from './role.ts';
@@ -47,6 +47,11 @@ export interface AccessControl {
   revoke(tokenId: string, revokedBy: string): boolean;
   /** Verifies signature, expiry and revocation; throws CredenceError 'unauthorised' (-> 401) otherwise. */
   verify(token: string): Promise<Principal>;
+  /**
+   * How long a principal `verify` returned earlier stays valid, in ms by this access control's clock: 0 once its
+   * token is revoked, forgotten or expired. One registry lookup: what a long-lived response (SSE) re-checks.
+   */
+  remainingMs(principal: Principal): number;
   /** Issued tokens in issue order, a page at a time; expired ones only when asked. */
   list(args: { limit: number; after?: string; includeExpired?: boolean }): { tokens: TokenSummary[]; next?: string };
 }
@@ -107,7 +112,7 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
   // Records of tokens long expired refuse nothing their expiry does not already refuse: forget them.
   registry.prune(new Date(clock.now().getTime() - PRUNE_AFTER_EXPIRY_MS));
   const settings: JwtSettings = { issuer: options.issuer, audience: options.audience };
-  const verifier = await importVerificationKey(key.publicKey);
+  const verifyToken = jwtVerifier(await importVerificationKey(key.publicKey), settings);
   return {
     maxTtlSeconds: options.maxTtlSeconds,
     async issue({ subject, role, ttlSeconds, issuedBy }) {
@@ -137,13 +142,20 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
       return registry.revoke(tokenId, clock.now(), revokedBy);
     },
     async verify(token) {
-      const claims = await verifyJwt(token, verifier, { ...settings, now: clock.now() });
+      const claims = await verifyToken(token, clock.now());
+      // Looked up on every request, never cached: a revocation (by this process or the CLI) counts at once.
       const record = registry.find(claims.jti);
       if (record === undefined) throw unauthorised('bearer token', 'unknown token');
       if (record.revokedAt !== undefined) throw unauthorised('bearer token', 'revoked');
       // Defence in depth: a token is only good for what was recorded when it was issued.
       if (record.subject !== claims.sub || record.role !== claims.role) throw unauthorised('bearer token', 'does not match its record');
       return { subject: claims.sub, role: claims.role, tokenId: claims.jti, expiresAt: new Date(claims.exp * 1000) };
+    },
+    remainingMs(principal) {
+      const remaining = principal.expiresAt.getTime() - clock.now().getTime();
+      if (remaining <= 0) return 0;
+      const record = registry.find(principal.tokenId);
+      return record === undefined || record.revokedAt !== undefined ? 0 : remaining;
     },
     list({ limit, after, includeExpired = false }) {
       const now = clock.now();

@@ -88,3 +88,33 @@ export const verifyJwt = async (token: string, key: CryptoKey, args: JwtSettings
   if (!claims.success) throw unauthorised('bearer token', 'claims of the wrong shape');
   return claims.data;
 };
+
+/** Verified tokens kept by `jwtVerifier`: far more than the live tokens of a deployment, a few MiB at most. */
+const VERIFIED_KEPT = 1_024;
+
+/**
+ * `verifyJwt` with its outcome kept for tokens seen recently: an Ed25519 verification (jose, WebCrypto) cost more
+ * than the rest of an API request. What a token's bytes prove does not change once verified (signature, `typ`,
+ * `iss`, `aud`, claim types; no token we issue has `nbf`, and one that had a future `nbf` would have failed and
+ * not been kept). What changes with time is checked on every call: the expiry here, as jose checks it, and the
+ * revocation by the caller (access.db). Only tokens that verified are kept, so refused ones cannot fill it.
+ */
+export const jwtVerifier = (key: CryptoKey, settings: JwtSettings): ((token: string, now: Date) => Promise<JwtClaims>) => {
+  const verified = new Map<string, JwtClaims>();
+  return async (token, now) => {
+    const kept = verified.get(token);
+    if (kept === undefined) {
+      const claims = await verifyJwt(token, key, { ...settings, now });
+      // Oldest first out: a Map iterates in insertion order.
+      if (verified.size >= VERIFIED_KEPT) verified.delete(verified.keys().next().value!);
+      verified.set(token, claims);
+      return claims;
+    }
+    // jose's own test (jwt_claims_set.js): expired when exp <= now - tolerance, in whole seconds.
+    if (kept.exp <= Math.floor(now.getTime() / 1000) - CLOCK_TOLERANCE_SECONDS) {
+      verified.delete(token);
+      throw unauthorised('bearer token', 'expired');
+    }
+    return kept;
+  };
+};

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { toBase64url, tryFromBase64url, utf8 } from '../../../domain/crypto/index.ts';
 import { validationError } from '../../../domain/errors.ts';
+import { PositionString } from '../../../domain/positions.ts';
 import { EntityKind, streamIdOf } from '../../../domain/streams.ts';
 import type { ServiceContext } from '../context.ts';
 
@@ -9,8 +10,11 @@ import type { ServiceContext } from '../context.ts';
  * entity addresses in paths, and opaque page cursors.
  */
 
-/** A global position or revision on the wire: a decimal string (EventStoreDB positions exceed 2^53). */
-export const DecimalString = z.string().regex(/^(?:0|[1-9][0-9]{0,19})$/).describe('unsigned 64-bit integer as a decimal string');
+/**
+ * A global position or revision on the wire: a decimal string (EventStoreDB positions exceed 2^53), bounded by
+ * what a store holds (2^63 - 1; domain/positions.ts), so a query naming a larger one is a 400, not a store error.
+ */
+export const DecimalString = PositionString;
 
 /** Any value with its bigints as decimal strings, the way every response carries positions. */
 export type Wire<T> = T extends bigint

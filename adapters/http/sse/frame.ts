@@ -55,6 +55,12 @@ export const frameRetry = (ms: number): string => {
 export const frameDropped = (reason: 'slow' | 'error', retryMs: number): string =>
   frameComment(`dropped: ${reason}`) + `event: dropped\ndata: ${JSON.stringify({ reason, retryMs })}\n\n` + frameRetry(retryMs);
 
+/**
+ * The last frame of a stream whose token was revoked or has expired: `event: dropped` without `id` and without a
+ * retry hint, since reconnecting with the same token can only be refused (401); the client needs a new token.
+ */
+export const frameUnauthorised = (): string => frameComment('dropped: unauthorised') + `event: dropped\ndata: ${JSON.stringify({ reason: 'unauthorised' })}\n\n`;
+
 /** The server is going away (graceful shutdown): come back after `retryMs` with the last event id. */
 export const frameShutdown = (retryMs: number): string => frameComment('shutdown') + frameRetry(retryMs);
 

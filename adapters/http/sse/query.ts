@@ -5,14 +5,13 @@
 import { z } from 'zod';
 import { isCredenceError, validationError } from '../../../domain/errors.ts';
 import { EventTypeSchema } from '../../../domain/events/index.ts';
+import { Position } from '../../../domain/positions.ts';
 import { ENTITY_KINDS, EntityKind, parseStreamId } from '../../../domain/streams.ts';
 import { parseLifecycleFilter, type LifecycleFilterInput } from '../../../projections/streams/index.ts';
 
 const MAX_TYPES = 64;
 const MAX_STREAMS = 100;
 const MAX_ITEM_CHARS = 256;
-/** A global position: what `id:` carries and `Last-Event-ID` / `after` give back (at most 2^64, 20 digits). */
-const POSITION = /^\d{1,20}$/;
 
 /** `?kind=node&kind=credential` and `?kind=node,credential` mean the same; either way the list is bounded. */
 const listOf = <T extends z.ZodType<unknown, string>>(item: T, max: number, description: string) =>
@@ -26,8 +25,6 @@ const listOf = <T extends z.ZodType<unknown, string>>(item: T, max: number, desc
     )
     .pipe(z.array(item).min(1).max(max))
     .describe(description);
-
-const Position = z.string().regex(POSITION, 'must be a global position (decimal digits)');
 
 export const EventsQuery = z
   .object({
@@ -72,9 +69,11 @@ const QUERY_NAME: Readonly<Record<string, string>> = { kinds: 'kind', types: 'ty
  * that is why the header wins. Throws a `validation` CredenceError naming the query parameter.
  */
 export const lifecycleFilterOf = (query: EventsQuery, headers: EventsHeaders): LifecycleFilterInput => {
-  const resumeAfter = headers['last-event-id'] || query.after;
+  // An empty header is what a client sends before its first event: no position.
+  const header = headers['last-event-id'];
+  const resumeAfter = header !== undefined && header !== '' ? header : query.after;
   const input: LifecycleFilterInput = {
-    from: resumeAfter !== undefined ? BigInt(resumeAfter) : (query.from ?? 'start'),
+    from: resumeAfter ?? query.from ?? 'start',
     ...(query.kind !== undefined ? { kinds: query.kind } : {}),
     ...(query.type !== undefined ? { types: query.type } : {}),
     ...(query.stream !== undefined ? { streams: query.stream } : {}),

@@ -5,17 +5,23 @@
  * - `slow`: the client stayed over the high-water mark past the stall limit; dropped with a retry hint;
  * - `shutdown`: graceful shutdown (or the store closing under the stream); ended with a retry hint;
  * - `error`: the stream failed (an event that cannot be read); ended with `event: dropped` and a retry hint (the
- *   details go to the log).
- * In every case the client resumes with `Last-Event-ID` and loses nothing: the store holds what it missed.
+ *   details go to the log);
+ * - `unauthorised`: the token the stream was opened with was revoked (seen at the next heartbeat) or has expired
+ *   (a timer at its expiry); ended with `event: dropped` and no retry hint: the client needs a new token.
+ * In every case the client resumes with `Last-Event-ID` (after `unauthorised`, with a new token) and loses nothing:
+ * the store holds what it missed.
  */
 import type { ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Observable, Subscription } from 'rxjs';
 import type { ServiceMetrics } from '../metrics.ts';
-import { HEARTBEAT, SSE_HEADERS, frameDropped, frameEvent, frameRetry, frameShutdown, type SseMessage } from './frame.ts';
-import { ClientGone, SlowClient, SseWriter } from './writer.ts';
+import { HEARTBEAT, SSE_HEADERS, frameDropped, frameEvent, frameRetry, frameShutdown, frameUnauthorised, type SseMessage } from './frame.ts';
+import { ClientGone, SlowClient, SseWriter, connectionGone } from './writer.ts';
 
-export type CloseReason = 'client' | 'slow' | 'shutdown' | 'error';
+export type CloseReason = 'client' | 'slow' | 'shutdown' | 'error' | 'unauthorised';
+
+/** The longest delay setTimeout takes (about 24.8 days); a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Reconnection delays sent as `retry:` hints. */
 export const RETRY_MS = {
@@ -33,6 +39,11 @@ export interface SessionOptions {
   readonly headers: Readonly<Record<string, string | number | readonly string[] | undefined>>;
   readonly requestId: string;
   readonly role: string;
+  /**
+   * How long the stream's token stays valid, in ms (0: revoked, forgotten or expired): asked on each heartbeat and
+   * when the timer set from it fires (AccessControl.remainingMs).
+   */
+  readonly remainingMs: () => number;
   readonly heartbeatMs: number;
   readonly highWaterBytes: number;
   readonly stallMs: number;
@@ -47,6 +58,7 @@ export class SseSession {
   private readonly writer: SseWriter;
   private subscription: Subscription | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  private expiry: NodeJS.Timeout | undefined;
   private reason: CloseReason | undefined;
   private readonly ended: Promise<CloseReason>;
   private resolveEnded: (reason: CloseReason) => void = () => undefined;
@@ -66,13 +78,19 @@ export class SseSession {
   /** Sends the headers and subscribes to `events` (whose `onEvent` is `deliver`); resolves when the stream ends. */
   run(events: Observable<unknown>): Promise<CloseReason> {
     const { res, shutdown } = this.options;
+    this.options.metrics.sseClientOpened(this.options.role);
+    // A client that left before the socket was taken over: its 'close' has already been emitted, so no listener
+    // added now would hear it. Nothing is subscribed; the slot is released at once.
+    if (connectionGone(res)) {
+      this.close('client');
+      return this.ended;
+    }
     // An ended stream closes its connection (`Connection: close`): a client reconnects on a new one anyway, and a
     // kept-alive socket after the end would only hold a graceful shutdown until its keep-alive timeout.
     res.shouldKeepAlive = false;
     res.writeHead(200, { ...this.options.headers, 'x-request-id': this.options.requestId, ...SSE_HEADERS });
     // Sent at once, so the client has the headers (and the retry hint) before the first event.
     res.write(frameRetry(RETRY_MS.initial));
-    this.options.metrics.sseClientOpened(this.options.role);
     res.once('close', () => this.close('client'));
     if (shutdown.aborted) {
       this.onShutdown();
@@ -81,6 +99,8 @@ export class SseSession {
     shutdown.addEventListener('abort', this.onShutdown, { once: true });
     this.heartbeat = setInterval(() => this.beat(), this.options.heartbeatMs);
     this.heartbeat.unref();
+    this.armExpiry();
+    if (this.reason !== undefined) return this.ended;
     this.subscription = events.subscribe({
       error: (error: unknown) => this.fail(error),
       // The store ended the subscription: it is being closed, which happens on the way down.
@@ -89,10 +109,27 @@ export class SseSession {
     return this.ended;
   }
 
-  /** A heartbeat only when the client is keeping up: a paused stream is already waiting on it. */
+  /**
+   * Each heartbeat re-checks the token (a revocation ends the stream within one heartbeat), then sends a comment
+   * only when the client is keeping up: a paused stream is already waiting on it.
+   */
   private beat(): void {
-    if (this.reason !== undefined || this.writer.paused) return;
+    if (this.reason !== undefined) return;
+    if (this.options.remainingMs() <= 0) return this.unauthorised();
+    if (this.writer.paused) return;
     this.writer.write(HEARTBEAT).catch((error: unknown) => this.fail(error));
+  }
+
+  /** Ends the stream when its token expires; a wait longer than a timer takes is re-armed when it fires. */
+  private armExpiry(): void {
+    const remaining = this.options.remainingMs();
+    if (remaining <= 0) return this.unauthorised();
+    this.expiry = setTimeout(() => this.armExpiry(), Math.min(remaining, MAX_TIMER_MS));
+    this.expiry.unref();
+  }
+
+  private unauthorised(): void {
+    this.close('unauthorised', frameUnauthorised());
   }
 
   private fail(error: unknown): void {
@@ -107,6 +144,7 @@ export class SseSession {
     if (this.reason !== undefined) return;
     this.reason = reason;
     clearInterval(this.heartbeat);
+    clearTimeout(this.expiry);
     this.options.shutdown.removeEventListener('abort', this.onShutdown);
     this.subscription?.unsubscribe();
     this.writer.end(finalFrame, this.options.stallMs);

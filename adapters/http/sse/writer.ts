@@ -35,6 +35,12 @@ export interface SseWriterOptions {
   readonly stallMs: number;
 }
 
+/**
+ * The client has gone: the response was destroyed (Node does so when the connection closes) or its socket was.
+ * What a listener cannot tell when the client left before it was added: 'close' is emitted only once.
+ */
+export const connectionGone = (res: ServerResponse): boolean => res.destroyed || res.socket?.destroyed === true;
+
 const positiveInteger = (value: number, name: string): number => {
   if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name}: must be a positive integer`);
   return value;
@@ -61,7 +67,7 @@ export class SseWriter {
 
   /** The client went away (or the response was ended). */
   get closed(): boolean {
-    return this.gone || this.res.destroyed;
+    return this.gone || connectionGone(this.res);
   }
 
   /** A write is waiting for the client to read. */

@@ -1,0 +1,27 @@
+import { z } from 'zod';
+
+/**
+ * Global positions and stream revisions as they cross a boundary (HTTP query, header and body, a protocol
+ * message, the CLI): a decimal string, since JSON has no 64-bit integers. One bounded schema for all of them, so
+ * that a value no store can hold is a validation error at the edge and never reaches a store (SQLite binds
+ * INTEGER as a signed 64-bit value: 2^63 and above throw there, which surfaced as a 500).
+ */
+
+/** The largest position or revision: 2^63 - 1, the largest signed 64-bit integer. */
+export const MAX_POSITION = 2n ** 63n - 1n;
+
+/** Canonical decimal: `0`, or digits without a leading zero; at most 19 digits (2^63 - 1 has 19). */
+const DECIMAL = /^(?:0|[1-9][0-9]{0,18})$/;
+
+const MESSAGE = `must be a decimal integer from 0 to ${MAX_POSITION} (2^63 - 1)`;
+
+/** A position or revision as a decimal string, checked and kept as a string (response schemas, JSON bodies). */
+export const PositionString = z
+  .string()
+  .regex(DECIMAL, MESSAGE)
+  // Only read once the pattern holds (else the pattern's issue is the one reported), so BigInt never throws.
+  .refine((value) => !DECIMAL.test(value) || BigInt(value) <= MAX_POSITION, MESSAGE)
+  .describe(`unsigned integer up to 2^63 - 1 (${MAX_POSITION}) as a decimal string`);
+
+/** The same, as the bigint the stores take: for inputs (query, header, body) whose value goes to a store. */
+export const Position = PositionString.transform((value) => BigInt(value));
