@@ -14,6 +14,8 @@ export const FILE_LIMITS = {
   note: 64 * 1024,
   /** A log verifier key: one line. */
   key: 4 * 1024,
+  /** A bearer token (`--token-file`): one line of at most 8,192 characters. */
+  token: 16 * 1024,
 } as const;
 
 // The bounded readers are shared with the service's configuration (the request-signing policy).

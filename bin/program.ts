@@ -1,8 +1,7 @@
 // CONTRACT (the CLI helper owns and may extend this file; keep these names).
 import { Command, CommanderError } from 'commander';
 import type { z } from 'zod';
-import { ProblemResponse, ServerUnreachable } from '../adapters/client/http.ts';
-import { UnexpectedResponse } from '../adapters/client/operator.ts';
+import { ProblemResponse, ServerTimeout, ServerUnreachable, UnexpectedResponse } from '../adapters/client/http.ts';
 import { isCredenceError } from '../domain/errors.ts';
 import { json, type Io } from './io.ts';
 import { printProblem } from './problem.ts';
@@ -52,13 +51,40 @@ export const handler =
     else process.exitCode = code;
   };
 
+/**
+ * A listening socket the system refused (`credence serve`, `start`, `demo`): the --host / --port given is unusable
+ * here, which is bad usage (2), said plainly rather than as the socket's error code.
+ */
+const listenRefusal = (error: unknown): string | undefined => {
+  if (!(error instanceof Error)) return undefined;
+  const e = error as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (e.syscall !== 'listen') return undefined;
+  const where = e.port !== undefined ? `${e.address ?? ''}:${e.port}` : (e.address ?? 'that address');
+  switch (e.code) {
+    case 'EADDRINUSE':
+      return `--port: port ${e.port ?? '?'} on ${e.address ?? 'this host'} is already in use (another server?): stop what holds it, or choose another port with --port or PORT (0 for any free one)`;
+    case 'EACCES':
+      return `--port: not permitted to listen on ${where} (ports below 1024 need privileges): choose another port with --port or PORT`;
+    case 'EADDRNOTAVAIL':
+      return `--host: ${e.address ?? 'the address'} is not an address of this machine: choose another with --host or CREDENCE_HOST`;
+    default:
+      return `--host / --port: cannot listen on ${where}: ${e.message}`;
+  }
+};
+
 export const runAction = async (io: Io, action: () => Promise<number>, asJson = false): Promise<number> => {
   try {
     return await action();
   } catch (error) {
     if (error instanceof ServerUnreachable) {
       io.err(`error: ${error.message}`);
+      if (error instanceof ServerTimeout) io.err('  (for longer work give --timeout SECONDS or set CREDENCE_TIMEOUT)');
       return EXIT.unreachable;
+    }
+    const listen = listenRefusal(error);
+    if (listen !== undefined) {
+      io.err(`error: ${listen}`);
+      return EXIT.usage;
     }
     if (error instanceof UsageError) {
       for (const line of error.lines) io.err(`error: ${line}`);
@@ -98,11 +124,18 @@ const configureTree = (command: Command, io: Io): void => {
   for (const sub of command.commands) configureTree(sub, io);
 };
 
+const PROGRAM_NOTES = `
+Talking to a server: --server URL (or CREDENCE_URL) and a bearer token from --token-file FILE, --token T or
+CREDENCE_TOKEN (a token on the command line shows in ps and the shell history: prefer the file); each answer is
+waited for at most --timeout SECONDS (or CREDENCE_TIMEOUT; default 30).
+Exit codes: 0 done, 1 refused or failed, 2 bad usage, 3 server unreachable or not answering.`;
+
 /** The `credence` program with the given command modules registered. */
 export const createProgram = (io: Io, modules: readonly RegisterCommands[]): Command => {
   const program = configure(new Command('credence'), io)
     .description('Credence: the credential lifecycle engine, its service and its operator command line')
-    .helpCommand('help [command]', 'show help for a command');
+    .helpCommand('help [command]', 'show help for a command')
+    .addHelpText('after', PROGRAM_NOTES);
   for (const register of modules) register(program, io);
   // Subcommands made with `.command()` inherit the settings; any added with `.addCommand()` get them here.
   configureTree(program, io);

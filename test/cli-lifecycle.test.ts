@@ -109,7 +109,7 @@ describe('credence lifecycle commands against a live server', () => {
       expect(r.err, argv.join(' ')).toMatch(message);
     }
     const noToken = await cli(['node', 'revoke', 'meter-1', '--reason', 'keyCompromise'], { CREDENCE_TOKEN: '' });
-    expect(noToken).toMatchObject({ code: 2, err: 'error: --token: required with --server (or set CREDENCE_TOKEN)' });
+    expect(noToken).toMatchObject({ code: 2, err: 'error: --token: required with --server (or --token-file FILE, or set CREDENCE_TOKEN)' });
   });
 
   it('exit 3: the server cannot be reached', async () => {

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../bin/cli.ts';
 import { capture } from './support/cli.ts';
@@ -83,5 +86,66 @@ describe('credence token', () => {
     const notAdmin = await cli(['token', 'list', '--server', svc.url, '--token', svc.tokens.operator]);
     expect(notAdmin.code).toBe(1);
     expect(notAdmin.err).toMatch(/\(403\)/);
+  });
+});
+
+describe('credence token on the data folder of a service with its own token settings (--config)', () => {
+  const tokens = { issuer: 'city-utilities', audience: 'city-api', maxTtlSeconds: 3600 };
+  let svc: TestService;
+  let work: string;
+  let config: string;
+  const cli = async (argv: string[], env: Record<string, string> = {}) => {
+    const c = capture();
+    const code = await main(argv, { ...c.io, env });
+    return { code, out: c.out, err: c.err.join('\n') };
+  };
+  const readWith = (token: string) => cli(['replay', '--server', svc.url, '--token', token]);
+
+  beforeAll(async () => {
+    svc = await startTestService({ config: { tokens } });
+    work = mkdtempSync(join(tmpdir(), 'credence-cli-token-config-'));
+    config = join(work, 'credence.json');
+    writeFileSync(config, JSON.stringify({ data: svc.dir, tokens }));
+  });
+  afterAll(async () => {
+    await svc?.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("a token created with the service's configuration file is accepted by that service; one made with the defaults is not", async () => {
+    const created = await cli(['token', 'create', '--role', 'auditor', '--subject', 'dana', '--ttl', '30m', '--config', config]);
+    expect(created.code, created.err).toBe(0);
+    const accepted = await readWith(created.out[0]!);
+    expect(accepted.code, accepted.err).toBe(0);
+
+    // --data over the file's data folder, as credence serve reads them; the file's token settings still apply.
+    const withData = await cli(['token', 'create', '--role', 'auditor', '--subject', 'erin', '--ttl', '1h', '--data', svc.dir, '--config', config]);
+    expect(withData.code, withData.err).toBe(0);
+    expect((await readWith(withData.out[0]!)).code).toBe(0);
+
+    const defaults = await cli(['token', 'create', '--role', 'auditor', '--subject', 'frank', '--ttl', '30m', '--data', svc.dir]);
+    expect(defaults.code, defaults.err).toBe(0);
+    const refused = await readWith(defaults.out[0]!);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/\(401\)/);
+  });
+
+  it("the file's longest lifetime bounds --ttl, and a bad file or --config with --server is bad usage (exit 2)", async () => {
+    const bad = join(work, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ tokens: { audience: '' } }));
+    const cases: [string[], RegExp][] = [
+      [['token', 'create', '--role', 'auditor', '--subject', 'x', '--ttl', '2h', '--config', config], /^error: --ttl: at most 3600 seconds$/m],
+      [['token', 'create', '--role', 'auditor', '--subject', 'x', '--ttl', '1h', '--config', bad, '--data', svc.dir], /^error: file .*bad\.json: tokens\.audience: /m],
+      [['token', 'list', '--config', join(work, 'missing.json')], /missing\.json.*cannot be read/],
+      [['token', 'create', '--role', 'auditor', '--subject', 'x', '--ttl', '1h', '--config', config, '--server', svc.url, '--token', svc.tokens.admin], /^error: --config: /m],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await cli(argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.err, argv.join(' ')).toMatch(message);
+    }
+    const listed = await cli(['token', 'list', '--config', config]);
+    expect(listed.code, listed.err).toBe(0);
+    expect(listed.out.join('\n')).toMatch(/ auditor +active +\S+ +dana$/m);
   });
 });

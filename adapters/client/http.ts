@@ -1,8 +1,12 @@
 /**
  * The one HTTP client of Credence's own API, for the operator CLI, the device simulator, the demo and the tests.
- * A refusal arrives as RFC 9457 problem+json and becomes a `ProblemResponse`; a server that cannot be reached
- * becomes `ServerUnreachable` (the CLI's exit code 3).
+ * A refusal arrives as RFC 9457 problem+json and becomes a `ProblemResponse`; a server that cannot be reached,
+ * or does not answer in time, becomes `ServerUnreachable` (`ServerTimeout`; the CLI's exit code 3); an answer
+ * that is not what it says (JSON that does not parse) an `UnexpectedResponse`.
  */
+
+/** How long one request may take, the answer included, unless the caller says otherwise. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
 
 export interface ProblemDocument {
   readonly type: string;
@@ -20,9 +24,28 @@ export class ProblemResponse extends Error {
 }
 
 export class ServerUnreachable extends Error {
-  constructor(readonly url: string, cause: unknown) {
-    super(`cannot reach ${url}: ${cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause)}`);
+  constructor(readonly url: string, cause: unknown, message?: string) {
+    super(message ?? `cannot reach ${url}: ${cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause)}`);
     this.name = 'ServerUnreachable';
+  }
+}
+
+/** A server that took the connection but gave no whole answer in time: as good as unreachable. */
+export class ServerTimeout extends ServerUnreachable {
+  constructor(url: string, readonly timeoutMs: number) {
+    super(url, undefined, `no answer from ${url} within ${timeoutMs / 1000} s`);
+    this.name = 'ServerTimeout';
+  }
+}
+
+/**
+ * An answer this client cannot read: a body that is not the JSON its content type says, or (adapters/client/
+ * operator.ts) one not of the shape the route documents. `what` is the request, e.g. `GET /v1/replay`.
+ */
+export class UnexpectedResponse extends Error {
+  constructor(readonly what: string, readonly detail: string) {
+    super(`unexpected answer from server to ${what}: ${detail}`);
+    this.name = 'UnexpectedResponse';
   }
 }
 
@@ -35,6 +58,8 @@ export interface RequestOptions {
   readonly accept?: string;
   readonly headers?: Readonly<Record<string, string>>;
   readonly signal?: AbortSignal;
+  /** How long the request may take, the answer included (default DEFAULT_TIMEOUT_MS); then `ServerTimeout`. */
+  readonly timeoutMs?: number;
 }
 
 export interface HttpResponse<T = unknown> {
@@ -44,33 +69,61 @@ export interface HttpResponse<T = unknown> {
   readonly body: T;
 }
 
-/** Sends one request; resolves for 2xx, throws `ProblemResponse` otherwise and `ServerUnreachable` on a network failure. */
+const parseJson = (text: string, what: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UnexpectedResponse(what, `the body is not valid JSON (${(error as Error).message})`);
+  }
+};
+
+/**
+ * A refusal (`text` its body) as a `ProblemResponse`: the RFC 9457 problem+json document the server sent, else a
+ * problem made of the status and the start of the text (a proxy's HTML page, an empty body). Shared by `request`
+ * and the event stream client (client/sse.ts).
+ */
+export const problemOf = (response: Response, text: string): ProblemResponse => {
+  let body: unknown;
+  if (/json/.test(response.headers.get('content-type') ?? '')) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // Not a problem document: described by its text below.
+    }
+  }
+  const problem: ProblemDocument =
+    typeof body === 'object' && body !== null && 'title' in body
+      ? (body as ProblemDocument)
+      : { type: 'about:blank', title: response.statusText, status: response.status, ...(text !== '' ? { detail: text.slice(0, 500) } : {}) };
+  return new ProblemResponse(response.status, problem);
+};
+
+/**
+ * Sends one request; resolves for 2xx, throws `ProblemResponse` otherwise, `ServerUnreachable` on a network
+ * failure (`ServerTimeout` past the timeout) and `UnexpectedResponse` for a JSON body that does not parse.
+ */
 export const request = async <T = unknown>(baseUrl: string, options: RequestOptions): Promise<HttpResponse<T>> => {
   const url = new URL(options.path, baseUrl).toString();
+  const method = options.method ?? (options.body === undefined ? 'GET' : 'POST');
   const headers: Record<string, string> = { accept: options.accept ?? 'application/json', ...options.headers };
   if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
   if (options.body !== undefined) headers['content-type'] = 'application/json';
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const deadline = AbortSignal.timeout(timeoutMs);
+  const signal = options.signal === undefined ? deadline : AbortSignal.any([options.signal, deadline]);
+  // The caller's own abort is theirs to handle; the deadline is a server too slow to answer.
+  const failure = (error: unknown): unknown =>
+    options.signal?.aborted === true ? error : deadline.aborted ? new ServerTimeout(baseUrl, timeoutMs) : new ServerUnreachable(baseUrl, error);
   let response: Response;
+  let text: string;
   try {
-    response = await fetch(url, {
-      method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),
-      headers,
-      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-      ...(options.signal !== undefined ? { signal: options.signal } : {}),
-    });
+    response = await fetch(url, { method, headers, signal, ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}) });
+    text = await response.text();
   } catch (error) {
-    if (options.signal?.aborted === true) throw error;
-    throw new ServerUnreachable(baseUrl, error);
+    throw failure(error);
   }
+  if (!response.ok) throw problemOf(response, text);
   const type = response.headers.get('content-type') ?? '';
-  const text = await response.text();
-  const body: unknown = /json/.test(type) && text.length > 0 ? JSON.parse(text) : text;
-  if (!response.ok) {
-    const problem =
-      typeof body === 'object' && body !== null && 'title' in body
-        ? (body as ProblemDocument)
-        : { type: 'about:blank', title: response.statusText, status: response.status, detail: typeof body === 'string' ? body.slice(0, 500) : undefined };
-    throw new ProblemResponse(response.status, problem as ProblemDocument);
-  }
+  const body: unknown = /json/.test(type) && text.length > 0 ? parseJson(text, `${method} ${options.path.split('?')[0]}`) : text;
   return { status: response.status, headers: response.headers, body: body as T };
 };

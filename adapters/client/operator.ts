@@ -1,11 +1,28 @@
 import { z } from 'zod';
-import { request, type HttpResponse } from './http.ts';
+import { PositionString } from '../../domain/positions.ts';
+import {
+  CheckpointNote,
+  ComplianceAnswerJson,
+  ConsistencyAnswerJson,
+  CsvText,
+  EntityJson,
+  EntityPageJson,
+  EntityReplayJson,
+  FleetReplayJson,
+  ProjectionStatusJson,
+  StateAtJson,
+  TimelineJson,
+} from './answers.ts';
+import { request, UnexpectedResponse, type HttpResponse } from './http.ts';
+
+export { UnexpectedResponse } from './http.ts';
 
 /**
  * A typed client of the operator side of API v1 (commands, entities, compliance, replay, projections,
  * transparency, tokens), over `request`: a refusal is a `ProblemResponse`, an unreachable server
- * `ServerUnreachable`. Bodies the CLI relies on are parsed with zod here, at the boundary; positions and other
- * bigints arrive as decimal strings and stay strings.
+ * `ServerUnreachable` (`ServerTimeout` past the timeout). Every body read is parsed with zod here, at the boundary
+ * (adapters/client/answers.ts): one of another shape is an `UnexpectedResponse` naming the field. Positions and
+ * other bigints arrive as decimal strings and stay strings.
  */
 
 /** POST /v1/commands: the actor is the caller's token, never the body. */
@@ -18,62 +35,58 @@ export interface CommandRequest {
   readonly signature?: unknown;
 }
 
-const Position = z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative()]).transform(String);
+const Position = z.union([PositionString, z.number().int().nonnegative()]).transform(String);
+
+/** Ids, names and instants in answers: bounded (SER-001), far above any real one. */
+const Short = z.string().max(300);
 
 export const RecordedEventJson = z.looseObject({
-  type: z.string(),
-  streamId: z.string().optional(),
+  type: Short,
+  streamId: Short.optional(),
   position: Position,
   revision: Position.optional(),
 });
 
 /** What the server answers to a command: the engine's outcome (201 appended, 200 a command id seen before). */
 export const CommandOutcomeJson = z.looseObject({
-  commandId: z.string(),
-  streamId: z.string(),
-  state: z.string(),
+  commandId: Short,
+  streamId: Short,
+  state: Short,
   deduplicated: z.boolean().default(false),
-  events: z.array(RecordedEventJson),
+  events: z.array(RecordedEventJson).max(10_000),
 });
 export type CommandOutcomeJson = z.infer<typeof CommandOutcomeJson>;
 
 export const IssuedTokenJson = z.looseObject({
-  token: z.string().min(1),
-  tokenId: z.string().min(1),
-  subject: z.string(),
-  role: z.string(),
-  expiresAt: z.string(),
+  token: z.string().min(1).max(8_192),
+  tokenId: Short.min(1),
+  subject: Short,
+  role: Short,
+  expiresAt: Short,
 });
 export type IssuedTokenJson = z.infer<typeof IssuedTokenJson>;
 
 /** What is known of an issued token, never the token itself. */
 export const TokenSummaryJson = z.looseObject({
-  tokenId: z.string(),
-  subject: z.string(),
-  role: z.string(),
-  issuedAt: z.string().optional(),
-  expiresAt: z.string(),
-  issuedBy: z.string().optional(),
-  revokedAt: z.string().optional(),
-  state: z.string(),
+  tokenId: Short,
+  subject: Short,
+  role: Short,
+  issuedAt: Short.optional(),
+  expiresAt: Short,
+  issuedBy: Short.optional(),
+  revokedAt: Short.optional(),
+  state: Short,
 });
 export type TokenSummaryJson = z.infer<typeof TokenSummaryJson>;
-const TokenPageJson = z.looseObject({ tokens: z.array(TokenSummaryJson), next: z.string().optional() });
+const TokenPageJson = z.looseObject({ tokens: z.array(TokenSummaryJson).max(10_000), next: Short.optional() });
 export type TokenPageJson = z.infer<typeof TokenPageJson>;
 
-/** A 2xx answer whose body is not what this client reads: a server of another version, or not a Credence server. */
-export class UnexpectedResponse extends Error {
-  constructor(readonly what: string, error: z.ZodError) {
-    const issue = error.issues[0];
-    super(`the answer to ${what} is not what this client expects${issue !== undefined ? ` (${issue.path.join('.') || 'body'}: ${issue.message})` : ''}`);
-    this.name = 'UnexpectedResponse';
-  }
-}
-
+/** A 2xx body of `schema`, or an `UnexpectedResponse` naming the first field that is not (a server of another version, or not a Credence server). */
 const parseBody = <S extends z.ZodType>(schema: S, body: unknown, what: string): z.infer<S> => {
   const parsed = schema.safeParse(body);
-  if (!parsed.success) throw new UnexpectedResponse(what, parsed.error);
-  return parsed.data;
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new UnexpectedResponse(what, issue === undefined ? 'not the documented shape' : `${issue.path.join('.') || 'body'}: ${issue.message}`);
 };
 
 /** A query string of the parameters that are set. */
@@ -91,21 +104,25 @@ export interface OperatorClient {
   readonly baseUrl: string;
   /** The outcome and whether it was appended now (201) or an idempotent replay of a seen command id (200). */
   command(body: CommandRequest): Promise<{ readonly status: number; readonly outcome: CommandOutcomeJson; readonly body: unknown }>;
-  entities(filter: { kind?: string; state?: string; limit?: number; cursor?: string }): Promise<unknown>;
-  entity(kind: string, id: string): Promise<unknown>;
-  timeline(kind: string, id: string): Promise<unknown>;
-  stateAt(kind: string, id: string, at: string): Promise<unknown>;
+  entities(filter: { kind?: string; state?: string; limit?: number; cursor?: string }): Promise<EntityPageJson>;
+  entity(kind: string, id: string): Promise<EntityJson>;
+  timeline(kind: string, id: string): Promise<TimelineJson>;
+  stateAt(kind: string, id: string, at: string): Promise<StateAtJson>;
+  /** The query catalog, as the server describes it (not read by this client). */
   complianceCatalog(): Promise<unknown>;
-  /** JSON rows, or the CSV text with `csv`. */
-  compliance(name: string, params: Readonly<Record<string, string | undefined>>, options?: { csv?: boolean }): Promise<unknown>;
-  replay(): Promise<unknown>;
-  replayEntity(kind: string, id: string): Promise<unknown>;
-  projections(): Promise<unknown>;
+  compliance(name: string, params: Readonly<Record<string, string | undefined>>): Promise<ComplianceAnswerJson>;
+  /** The same rows as CSV text. */
+  complianceCsv(name: string, params: Readonly<Record<string, string | undefined>>): Promise<string>;
+  replay(): Promise<FleetReplayJson>;
+  replayEntity(kind: string, id: string): Promise<EntityReplayJson>;
+  projections(): Promise<ProjectionStatusJson>;
   /** The latest signed checkpoint, a C2SP signed note (text). */
   checkpoint(): Promise<string>;
+  /** An event, its inclusion proof and checkpoint, for the caller to verify (domain/transparency parses them). */
   inclusionProof(params: Readonly<Record<string, string | undefined>>): Promise<unknown>;
   /** The proof that the tree of size `to` (default: the latest checkpoint) extends the tree of size `from`, with both notes. */
-  consistencyProof(from: string, to?: string): Promise<unknown>;
+  consistencyProof(from: string, to?: string): Promise<ConsistencyAnswerJson>;
+  /** An evidence bundle, for the caller to verify (verifyEvidenceBundle parses it). */
   evidence(kind: string, id: string): Promise<unknown>;
   issueToken(body: { subject: string; role: string; ttl: string | number }): Promise<IssuedTokenJson>;
   /** One page of issued tokens (`next` continues); expired ones only with `includeExpired`. */
@@ -113,9 +130,18 @@ export interface OperatorClient {
   revokeToken(tokenId: string): Promise<void>;
 }
 
-export const operatorClient = (baseUrl: string, token: string, options: { signal?: AbortSignal } = {}): OperatorClient => {
-  const get = async <T = unknown>(path: string, accept?: string): Promise<T> =>
-    (await request<T>(baseUrl, { path, token, ...(accept !== undefined ? { accept } : {}), ...options })).body;
+export interface OperatorClientOptions {
+  readonly signal?: AbortSignal;
+  /** How long each request may take, the answer included (default: adapters/client/http.ts DEFAULT_TIMEOUT_MS). */
+  readonly timeoutMs?: number;
+}
+
+export const operatorClient = (baseUrl: string, token: string, options: OperatorClientOptions = {}): OperatorClient => {
+  const get = async (path: string, accept?: string): Promise<unknown> =>
+    (await request(baseUrl, { path, token, ...(accept !== undefined ? { accept } : {}), ...options })).body;
+  /** GET `path`, its body parsed with `schema`; a body of another shape names the route in the error. */
+  const read = async <S extends z.ZodType>(schema: S, path: string, route: string, accept?: string): Promise<z.infer<S>> =>
+    parseBody(schema, await get(path, accept), `GET ${route}`);
   return {
     baseUrl,
     command: async (body) => {
@@ -123,18 +149,24 @@ export const operatorClient = (baseUrl: string, token: string, options: { signal
       return { status: response.status, outcome: parseBody(CommandOutcomeJson, response.body, 'POST /v1/commands'), body: response.body };
     },
     entities: (filter) =>
-      get(`/v1/entities${query({ kind: filter.kind, state: filter.state, limit: filter.limit?.toString(), cursor: filter.cursor })}`),
-    entity: (kind, id) => get(entityPath(kind, id)),
-    timeline: (kind, id) => get(`${entityPath(kind, id)}/timeline`),
-    stateAt: (kind, id, at) => get(`${entityPath(kind, id)}/state${query({ at })}`),
+      read(
+        EntityPageJson,
+        `/v1/entities${query({ kind: filter.kind, state: filter.state, limit: filter.limit?.toString(), cursor: filter.cursor })}`,
+        '/v1/entities',
+      ),
+    entity: (kind, id) => read(EntityJson, entityPath(kind, id), '/v1/entities/{kind}/{id}'),
+    timeline: (kind, id) => read(TimelineJson, `${entityPath(kind, id)}/timeline`, '/v1/entities/{kind}/{id}/timeline'),
+    stateAt: (kind, id, at) => read(StateAtJson, `${entityPath(kind, id)}/state${query({ at })}`, '/v1/entities/{kind}/{id}/state'),
     complianceCatalog: () => get('/v1/compliance'),
-    compliance: (name, params, o = {}) => get(`/v1/compliance/${segment(name)}${query(params)}`, o.csv === true ? 'text/csv' : undefined),
-    replay: () => get('/v1/replay'),
-    replayEntity: (kind, id) => get(`/v1/replay/${segment(kind)}/${segment(id)}`),
-    projections: () => get('/v1/projections'),
-    checkpoint: async () => String(await get('/v1/transparency/checkpoint', 'text/plain')),
+    compliance: (name, params) => read(ComplianceAnswerJson, `/v1/compliance/${segment(name)}${query(params)}`, `/v1/compliance/${name}`),
+    complianceCsv: (name, params) => read(CsvText, `/v1/compliance/${segment(name)}${query(params)}`, `/v1/compliance/${name} (CSV)`, 'text/csv'),
+    replay: () => read(FleetReplayJson, '/v1/replay', '/v1/replay'),
+    replayEntity: (kind, id) => read(EntityReplayJson, `/v1/replay/${segment(kind)}/${segment(id)}`, '/v1/replay/{kind}/{id}'),
+    projections: () => read(ProjectionStatusJson, '/v1/projections', '/v1/projections'),
+    checkpoint: () => read(CheckpointNote, '/v1/transparency/checkpoint', '/v1/transparency/checkpoint', 'text/plain'),
     inclusionProof: (params) => get(`/v1/transparency/proofs/inclusion${query(params)}`),
-    consistencyProof: (from, to) => get(`/v1/transparency/proofs/consistency${query({ from, to })}`),
+    consistencyProof: (from, to) =>
+      read(ConsistencyAnswerJson, `/v1/transparency/proofs/consistency${query({ from, to })}`, '/v1/transparency/proofs/consistency'),
     evidence: (kind, id) => get(`/v1/transparency/evidence/${segment(kind)}/${segment(id)}`),
     issueToken: async (body) => parseBody(IssuedTokenJson, (await request(baseUrl, { method: 'POST', path: '/v1/tokens', token, body, ...options })).body, 'POST /v1/tokens'),
     listTokens: async (page = {}) =>

@@ -58,14 +58,8 @@ export const start = async (request: StartRequest, io: Io): Promise<number> => {
   const { config, keepServing } = request;
   // Loaded here: the rest of the CLI needs none of Fastify.
   const { startService, DOCS_PREFIX } = await import('../../adapters/http/index.ts');
-  let service: RunningService;
-  try {
-    service = await startService(config, { handleSignals: keepServing, logStream: request.logStream ?? process.stderr });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
-    io.err(`error: ${config.host}:${config.port} is already in use: stop what holds it, or pick another port (PORT=9000 npm start, or --port 0 for any)`);
-    return 1;
-  }
+  // A port in use or not permitted is bad usage (exit 2), said plainly by runAction (bin/program.ts).
+  const service: RunningService = await startService(config, { handleSignals: keepServing, logStream: request.logStream ?? process.stderr });
   const stopAbsorbing = keepServing ? absorbEchoedSignals() : () => {};
   try {
     const { access, credence } = service.context;

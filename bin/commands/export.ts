@@ -1,7 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { operatorClient } from '../../adapters/client/operator.ts';
 import { systemClock } from '../../adapters/driven/clock/index.ts';
 import { DEFAULT_LOG_ORIGIN, openTransparencyInDir } from '../../adapters/driven/transparency/index.ts';
 import { isValidKeyName, verifyEvidenceBundle } from '../../domain/transparency/index.ts';
@@ -9,7 +8,7 @@ import { exportEvidence, TransparencyProjection } from '../../projections/transp
 import type { Io } from '../io.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { openExistingStore, StoreArg } from './open-store.ts';
-import { readTarget, ServerOptions, StreamArg, withLocalStore, withServer } from './options.ts';
+import { clientOf, readTarget, ServerOptions, StreamArg, withLocalStore, withServer, type ServerTarget } from './options.ts';
 
 const Options = z.object({
   stream: StreamArg,
@@ -45,9 +44,9 @@ const exportLocal = async (args: Options, io: Io): Promise<number> => {
 };
 
 /** The server's bundle, checked before it is written: a file named evidence should be evidence (verify pins the key). */
-const exportRemote = async (args: Options, url: string, token: string, io: Io): Promise<number> => {
+const exportRemote = async (args: Options, server: ServerTarget, io: Io): Promise<number> => {
   if (args.origin !== undefined) throw new UsageError('--origin: the server signs with its own log origin; give it only with --data/--store');
-  const bundle = await operatorClient(url, token).evidence(args.stream.kind, args.stream.id);
+  const bundle = await clientOf(server).evidence(args.stream.kind, args.stream.id);
   const checked = verifyEvidenceBundle(bundle);
   if (!checked.ok) {
     io.err(`error: the server's bundle does not verify (${checked.reason}): ${checked.message}`);
@@ -75,7 +74,7 @@ export const register: RegisterCommands = (program, io) => {
       handler(io, async (stream: string, opts: Record<string, unknown>) => {
         const args = parseOptions(command, Options, { ...opts, stream });
         const target = readTarget(args, io);
-        return target === undefined ? exportLocal(args, io) : exportRemote(args, target.url, target.token, io);
+        return target === undefined ? exportLocal(args, io) : exportRemote(args, target, io);
       }),
     );
 };

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { operatorClient } from '../../adapters/client/operator.ts';
 import { replayEntity } from '../../projections/replay/index.ts';
 import { json, type Io } from '../io.ts';
 import { handler, parseOptions, runCommands, type RegisterCommands } from '../program.ts';
-import { openExistingStore, StoreArg } from './open-store.ts';
-import { readTarget, ServerOptions, StreamArg, withJson, withLocalStore, withServer } from './options.ts';
+import { StoreArg } from './open-store.ts';
+import { ServerOptions, StreamArg, withJson, withLocalStore, withServer } from './options.ts';
+import { readFromSource } from './read-source.ts';
 
 const Options = z.object({
   stream: StreamArg,
@@ -30,22 +30,16 @@ export const register: RegisterCommands = (program, io) => {
     .action(
       handler(io, async (stream: string, opts: Record<string, unknown>) => {
         const args = parseOptions(command, Options, { ...opts, stream });
-        const target = readTarget(args, io);
-        let result: TimelineView;
-        if (target === undefined) {
-          const store = openExistingStore(args.data ?? './data', args.store);
-          try {
-            result = await replayEntity(store, args.stream.streamId);
-          } finally {
-            await store.close();
-          }
-          if (result.steps.length === 0) {
-            io.err(`error: ${args.stream.streamId} has no events`);
-            return 1;
-          }
-        } else {
+        const result = await readFromSource<TimelineView>(
+          args,
+          io,
+          (store) => replayEntity(store, args.stream.streamId),
           // The same replay, run by the server: GET /v1/replay/{kind}/{id} (404, exit 1, for a stream with no events).
-          result = (await operatorClient(target.url, target.token).replayEntity(args.stream.kind, args.stream.id)) as TimelineView;
+          (client) => client.replayEntity(args.stream.kind, args.stream.id),
+        );
+        if (result.steps.length === 0) {
+          io.err(`error: ${args.stream.streamId} has no events`);
+          return 1;
         }
         if (args.json) io.out(json(result));
         else {

@@ -72,7 +72,7 @@ const addSpec = (parent: Command, spec: LifecycleSpec, io: Parameters<RegisterCo
 
 /**
  * `credence subscription|node|credential|application|association|pseudonym <verb> <id> [options]`: the operator's
- * lifecycle commands against a server (--server/--token or CREDENCE_URL/CREDENCE_TOKEN). Exit 0 done, 1 refused
+ * lifecycle commands against a server (--server and --token-file/--token, or CREDENCE_URL/CREDENCE_TOKEN). Exit 0 done, 1 refused
  * (the server's problem: title, detail, every field), 2 bad usage, 3 server unreachable.
  */
 export const register: RegisterCommands = (program, io) => {

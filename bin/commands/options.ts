@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { DEFAULT_TIMEOUT_MS } from '../../adapters/client/http.ts';
+import { operatorClient, type OperatorClient } from '../../adapters/client/operator.ts';
+import { FILE_LIMITS, readTextFile } from '../files.ts';
 import { UsageError } from '../program.ts';
 import { parseStreamId } from '../../domain/streams.ts';
 import type { Io } from '../io.ts';
@@ -20,7 +23,9 @@ export const withLocalStore = (command: Command, dataDefault = './data'): Comman
 export const withServer = (command: Command): Command =>
   command
     .option('--server <url>', 'a Credence server, e.g. http://127.0.0.1:8080 (env: CREDENCE_URL)')
-    .option('--token <token>', 'bearer token for --server (env: CREDENCE_TOKEN)');
+    .option('--token <token>', 'bearer token for --server (env: CREDENCE_TOKEN); shows in ps and shell history, prefer --token-file')
+    .option('--token-file <file>', 'read the bearer token from this file (surrounding whitespace trimmed) instead of --token')
+    .option('--timeout <seconds>', `how long to wait for each answer of the server (env: CREDENCE_TIMEOUT; default ${DEFAULT_TIMEOUT_MS / 1000})`);
 
 /** http(s) only, bounded: the URL ends up in messages and requests. */
 export const ServerUrl = z
@@ -29,32 +34,71 @@ export const ServerUrl = z
   .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), 'must be an http:// or https:// URL');
 export const BearerToken = z.string().min(1).max(8192).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
 
+/** Seconds to wait for an answer: a positive number, at most a day. */
+const TimeoutSeconds = z.coerce.number().positive().max(86_400);
+
 export interface ServerTarget {
   readonly url: string;
   readonly token: string;
+  /** From --timeout or CREDENCE_TIMEOUT; the client's default when absent. */
+  readonly timeoutMs?: number;
+}
+
+/** What withServer adds, as commander passes it. */
+export interface ServerOptionValues {
+  readonly server?: string | undefined;
+  readonly token?: string | undefined;
+  readonly tokenFile?: string | undefined;
+  readonly timeout?: string | undefined;
 }
 
 const envOf = (io: Io): Readonly<Record<string, string | undefined>> => io.env ?? process.env;
 
-/** The server and token of a command that only talks to a server; a missing one is bad usage (exit 2). */
-export const serverTarget = (opts: { server?: string; token?: string }, io: Io): ServerTarget => {
+/** The bearer token: --token, else the file of --token-file (bounded, trimmed), else CREDENCE_TOKEN; a message when unusable. */
+const tokenOf = (opts: ServerOptionValues, io: Io): { token: string } | { problem: string } => {
+  if (opts.token !== undefined && opts.tokenFile !== undefined) return { problem: '--token-file: give --token or --token-file, not both' };
+  let flag = '--token';
+  let token = opts.token;
+  if (opts.tokenFile !== undefined) {
+    flag = '--token-file';
+    const read = readTextFile(opts.tokenFile, FILE_LIMITS.token);
+    if (!read.ok) return { problem: `--token-file: ${read.message}` };
+    token = read.value.trim();
+    if (token === '') return { problem: `--token-file: ${opts.tokenFile} holds no token` };
+  } else if (token === undefined || token === '') {
+    flag = 'CREDENCE_TOKEN';
+    token = envOf(io)['CREDENCE_TOKEN'];
+  }
+  if (token === undefined || token === '') return { problem: '--token: required with --server (or --token-file FILE, or set CREDENCE_TOKEN)' };
+  return BearerToken.safeParse(token).success ? { token } : { problem: `${flag}: must be one token, printable ASCII without spaces` };
+};
+
+/** The server and token of a command that only talks to a server; a missing or bad one is bad usage (exit 2). */
+export const serverTarget = (opts: ServerOptionValues, io: Io): ServerTarget => {
   const env = envOf(io);
   const url = opts.server ?? env['CREDENCE_URL'];
-  const token = opts.token ?? env['CREDENCE_TOKEN'];
   const lines: string[] = [];
   if (url === undefined || url === '') lines.push('--server: required (or set CREDENCE_URL)');
   else if (!ServerUrl.safeParse(url).success) lines.push(`--server: must be an http:// or https:// URL`);
-  if (token === undefined || token === '') lines.push('--token: required with --server (or set CREDENCE_TOKEN)');
-  else if (!BearerToken.safeParse(token).success) lines.push('--token: must be printable ASCII without spaces');
-  if (lines.length > 0) throw new UsageError(lines);
-  return { url: url!, token: token! };
+  const token = tokenOf(opts, io);
+  if ('problem' in token) lines.push(token.problem);
+  const timeoutFrom = opts.timeout !== undefined ? '--timeout' : 'CREDENCE_TIMEOUT';
+  const timeoutText = opts.timeout ?? env['CREDENCE_TIMEOUT'];
+  const timeout = timeoutText === undefined || timeoutText === '' ? undefined : TimeoutSeconds.safeParse(timeoutText);
+  if (timeout?.success === false) lines.push(`${timeoutFrom}: must be a number of seconds, more than 0 and at most 86400`);
+  if (lines.length > 0 || 'problem' in token) throw new UsageError(lines);
+  return { url: url!, token: token.token, ...(timeout?.success === true ? { timeoutMs: Math.ceil(timeout.data * 1000) } : {}) };
 };
+
+/** The operator client of a server target, with its timeout. */
+export const clientOf = (target: ServerTarget): OperatorClient =>
+  operatorClient(target.url, target.token, target.timeoutMs !== undefined ? { timeoutMs: target.timeoutMs } : {});
 
 /**
  * Where a read command reads: the server when `--server` is given, or CREDENCE_URL is set and neither --data
  * nor --store is; the local store otherwise.
  */
-export const readTarget = (opts: { server?: string; token?: string; data?: unknown; store?: unknown }, io: Io): ServerTarget | undefined => {
+export const readTarget = (opts: ServerOptionValues & { data?: unknown; store?: unknown }, io: Io): ServerTarget | undefined => {
   const local = opts.data !== undefined || opts.store !== undefined;
   if (opts.server !== undefined && local) throw new UsageError('--server: reads from a server or from --data/--store, not both');
   if (opts.server === undefined && (local || (envOf(io)['CREDENCE_URL'] ?? '') === '')) return undefined;
@@ -66,7 +110,12 @@ export const progressStream = (io: Io, asJson: boolean | undefined): NodeJS.Writ
   asJson === true ? undefined : io.progress;
 
 /** The zod side of withServer: checked in full by readTarget / serverTarget, which also read the environment. */
-export const ServerOptions = { server: z.string().optional(), token: z.string().optional() };
+export const ServerOptions = {
+  server: z.string().optional(),
+  token: z.string().optional(),
+  tokenFile: z.string().min(1).max(4096).optional(),
+  timeout: z.string().max(32).optional(),
+};
 
 /** `<stream>`: an entity stream `<kind>-<id>`, parsed into its kind and id (the API's path segments). */
 export const StreamArg = z

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { operatorClient, UnexpectedResponse } from '../../adapters/client/operator.ts';
 import { systemClock } from '../../adapters/driven/clock/index.ts';
 import { createEngine } from '../../adapters/engine/index.ts';
 import { openReadModels } from '../../adapters/driven/readmodels/index.ts';
@@ -10,7 +9,7 @@ import { json, type Io } from '../io.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { progressBar } from '../progress.ts';
 import { openExistingStore, readModelDir, StoreArg } from './open-store.ts';
-import { progressStream, readTarget, ServerOptions, withJson, withLocalStore, withServer } from './options.ts';
+import { clientOf, progressStream, readTarget, ServerOptions, withJson, withLocalStore, withServer } from './options.ts';
 import { signingPolicyOption, SigningArg } from './signing-option.ts';
 
 const Options = z.object({
@@ -57,27 +56,18 @@ const printLags = (lags: readonly LagView[], io: Io): void => {
   }
 };
 
-/** GET /v1/projections: every live component (the projections and the other followers of the store) and the largest lag. */
-const ServerStatus = z.object({
-  components: z.array(
-    z.object({ name: z.string(), checkpoint: z.string().optional(), head: z.string().optional(), eventsBehind: z.number(), secondsBehind: z.number(), error: z.string().optional() }),
-  ),
-  lag: z.object({ eventsBehind: z.number(), secondsBehind: z.number() }),
-});
-
 const status = async (args: Options, io: Io): Promise<number> => {
   const target = readTarget(args, io);
   if (target !== undefined) {
-    const body = await operatorClient(target.url, target.token).projections();
+    // GET /v1/projections: every live component (the projections and the other followers of the store) and the largest lag.
+    const status = await clientOf(target).projections();
     if (args.json) {
-      io.out(json(body));
+      io.out(json(status));
       return 0;
     }
-    const parsed = ServerStatus.safeParse(body);
-    if (!parsed.success) throw new UnexpectedResponse('GET /v1/projections', parsed.error);
-    printLags(parsed.data.components, io);
-    for (const c of parsed.data.components) if (c.error !== undefined) io.out(`  ${c.name}: retrying past ${c.error}`);
-    io.out(`live: ${parsed.data.lag.eventsBehind} events, ${parsed.data.lag.secondsBehind.toFixed(0)} seconds behind at most`);
+    printLags(status.components, io);
+    for (const c of status.components) if (c.error !== undefined) io.out(`  ${c.name}: retrying past ${c.error}`);
+    io.out(`live: ${status.lag.eventsBehind} events, ${status.lag.secondsBehind.toFixed(0)} seconds behind at most`);
     return 0;
   }
   const { runner, close } = openRunner(args, io);

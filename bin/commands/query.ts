@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { operatorClient } from '../../adapters/client/operator.ts';
 import { systemClock } from '../../adapters/driven/clock/index.ts';
 import { openReadModels } from '../../adapters/driven/readmodels/index.ts';
 import { readModelProjections } from '../../adapters/runtime/projections.ts';
@@ -9,7 +8,7 @@ import { COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, type ComplianceQueryName } 
 import { json, type Io } from '../io.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { openExistingStore, readModelDir, StoreArg } from './open-store.ts';
-import { readTarget, ServerOptions, withJson, withLocalStore, withServer } from './options.ts';
+import { clientOf, readTarget, ServerOptions, withJson, withLocalStore, withServer } from './options.ts';
 import { signingPolicyOption, SigningArg } from './signing-option.ts';
 
 const PARAMS = {
@@ -99,13 +98,12 @@ export const register: RegisterCommands = (program, io) => {
         return 0;
       }
       if (args.signing !== undefined) throw new UsageError('--signing: the server holds its own signing policy; give it only with --data/--store');
-      const client = operatorClient(target.url, target.token);
+      const client = clientOf(target);
       if (args.csv) {
-        io.out(String(await client.compliance(queryName, raw, { csv: true })).replace(/\n$/, ''));
+        io.out((await client.complianceCsv(queryName, raw)).replace(/\n$/, ''));
         return 0;
       }
-      const body = (await client.compliance(queryName, raw)) as { rows?: readonly Record<string, unknown>[] } | readonly Record<string, unknown>[];
-      printRows(io, queryName, raw, Array.isArray(body) ? body : ((body as { rows?: readonly Record<string, unknown>[] }).rows ?? []), args.json);
+      printRows(io, queryName, raw, (await client.compliance(queryName, raw)).rows, args.json);
       return 0;
     }),
   );

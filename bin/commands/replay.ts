@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { operatorClient } from '../../adapters/client/operator.ts';
+import type { EventStore } from '../../domain/ports/event-store.ts';
 import { replayAll } from '../../projections/replay/index.ts';
 import { json, type Io } from '../io.ts';
 import { handler, parseOptions, runCommands, type RegisterCommands } from '../program.ts';
 import { progressBar } from '../progress.ts';
-import { openExistingStore, StoreArg } from './open-store.ts';
-import { progressStream, readTarget, ServerOptions, withJson, withLocalStore, withServer } from './options.ts';
+import { StoreArg } from './open-store.ts';
+import { progressStream, ServerOptions, withJson, withLocalStore, withServer } from './options.ts';
+import { readFromSource } from './read-source.ts';
 
 const Options = z.object({
   data: z.string().min(1).optional(),
@@ -45,18 +46,13 @@ const print = (result: FleetReplayView, io: Io): void => {
   }
 };
 
-const replayLocal = async (args: Options, io: Io): Promise<FleetReplayView> => {
-  const store = openExistingStore(args.data ?? './data', args.store);
-  try {
-    const stream = progressStream(io, args.json);
-    // On the embedded store the head position is the number of stored events: the bar's total.
-    const progress = stream === undefined ? undefined : progressBar(stream, Number((await store.headPosition()) ?? 0n), 'events replayed');
-    const result = await replayAll(store, progress?.update);
-    progress?.finish();
-    return result;
-  } finally {
-    await store.close();
-  }
+const replayLocal = async (store: EventStore, args: Options, io: Io): Promise<FleetReplayView> => {
+  const stream = progressStream(io, args.json);
+  // On the embedded store the head position is the number of stored events: the bar's total.
+  const progress = stream === undefined ? undefined : progressBar(stream, Number((await store.headPosition()) ?? 0n), 'events replayed');
+  const result = await replayAll(store, progress?.update);
+  progress?.finish();
+  return result;
 };
 
 /** `credence replay [--data DIR | --store URL | --server URL] [--json]`: every entity through its machine; exit 1 on any broken history. */
@@ -66,8 +62,7 @@ export const register: RegisterCommands = (program, io) => {
     .action(
       handler(io, async (opts: Record<string, unknown>) => {
         const args = parseOptions(command, Options, opts);
-        const target = readTarget(args, io);
-        const result = target === undefined ? await replayLocal(args, io) : ((await operatorClient(target.url, target.token).replay()) as FleetReplayView);
+        const result = await readFromSource<FleetReplayView>(args, io, (store) => replayLocal(store, args, io), (client) => client.replay());
         const ok = (result.findingsTotal ?? result.findings.length) === 0;
         if (args.json) io.out(json({ ok, ...result }));
         else print(result, io);

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { operatorClient } from '../../adapters/client/operator.ts';
 import { stateAt } from '../../projections/audit/index.ts';
 import { json, type Io } from '../io.ts';
 import { handler, parseOptions, runCommands, type RegisterCommands } from '../program.ts';
-import { openExistingStore, StoreArg } from './open-store.ts';
-import { readTarget, ServerOptions, StreamArg, withJson, withLocalStore, withServer } from './options.ts';
+import { StoreArg } from './open-store.ts';
+import { ServerOptions, StreamArg, withJson, withLocalStore, withServer } from './options.ts';
+import { readFromSource } from './read-source.ts';
 
 const Options = z.object({
   stream: StreamArg,
@@ -37,18 +37,12 @@ export const register: RegisterCommands = (program, io) => {
     .action(
       handler(io, async (stream: string, opts: Record<string, unknown>) => {
         const args = parseOptions(command, Options, { ...opts, stream });
-        const target = readTarget(args, io);
-        let result: StateAtView;
-        if (target === undefined) {
-          const store = openExistingStore(args.data ?? './data', args.store);
-          try {
-            result = await stateAt(store, args.stream.streamId, new Date(args.at));
-          } finally {
-            await store.close();
-          }
-        } else {
-          result = (await operatorClient(target.url, target.token).stateAt(args.stream.kind, args.stream.id, args.at)) as StateAtView;
-        }
+        const result = await readFromSource<StateAtView>(
+          args,
+          io,
+          (store) => stateAt(store, args.stream.streamId, new Date(args.at)),
+          (client) => client.stateAt(args.stream.kind, args.stream.id, args.at),
+        );
         if (args.json) io.out(json(result));
         else {
           const after =

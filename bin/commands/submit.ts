@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { operatorClient, type CommandOutcomeJson } from '../../adapters/client/operator.ts';
+import type { CommandOutcomeJson } from '../../adapters/client/operator.ts';
 import { tryFromBase64url } from '../../domain/crypto/index.ts';
 import { MAX_REQUEST_LIFETIME_SECONDS, signCommand } from '../../domain/signing/index.ts';
 import { json, type Io } from '../io.ts';
 import { EXIT, parseOptions, UsageError } from '../program.ts';
-import { ServerOptions, serverTarget, withJson, withServer } from './options.ts';
+import { clientOf, ServerOptions, serverTarget, withJson, withServer } from './options.ts';
 import { forgetSignKey, readSignKey } from './sign-key.ts';
 
 /**
@@ -87,7 +87,7 @@ export const submit = async (io: Io, command: Command, type: string, data: unkno
       forgetSignKey(key);
     }
   }
-  const { outcome, body } = await operatorClient(target.url, target.token).command({
+  const { outcome, body } = await clientOf(target).command({
     type,
     data,
     commandId,

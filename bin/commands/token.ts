@@ -2,22 +2,38 @@ import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
-import { operatorClient, type TokenSummaryJson } from '../../adapters/client/operator.ts';
+import type { TokenSummaryJson } from '../../adapters/client/operator.ts';
+import { TokenId, TokenSubject, type AccessControl } from '../../adapters/http/auth/access-control.ts';
 import { ROLES } from '../../adapters/http/auth/role.ts';
+import { parseTtl, Ttl } from '../../adapters/http/auth/ttl.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import { json, type Io } from '../io.ts';
 import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
-import { readTarget, ServerOptions, withJson, withServer } from './options.ts';
+import { clientOf, readTarget, ServerOptions, withJson, withServer, type ServerTarget } from './options.ts';
 
 /**
  * `credence token create|list|revoke`: API bearer tokens, issued by a server (`--server` with an admin token) or
  * straight from the data folder that holds the signing key and access.db (`--data`): the first admin token has to
- * come from somewhere. `create` prints the token alone on stdout, so `TOKEN=$(credence token create …)` works;
- * what it is goes to stderr (or everything as JSON with --json).
+ * come from somewhere. Locally the data folder and the token settings (issuer, audience, longest lifetime) are read
+ * the way `credence serve` reads them (--data, CREDENCE_DATA, the --config file), so a token issued here is one that
+ * server accepts. `create` prints the token alone on stdout, so `TOKEN=$(credence token create …)` works; what it
+ * is goes to stderr (or everything as JSON with --json).
  */
 
-const Target = z.object({ data: z.string().min(1).max(4096).optional(), json: z.boolean().default(false), ...ServerOptions });
+const Target = z.object({
+  data: z.string().min(1).max(4096).optional(),
+  config: z.string().min(1).max(4096).optional(),
+  json: z.boolean().default(false),
+  ...ServerOptions,
+});
 type Target = z.infer<typeof Target>;
+
+/** The server when the command goes through one; --config names the local service's file, so it means local. */
+const targetOf = (args: Target, io: Io): ServerTarget | undefined => {
+  if (args.config === undefined) return readTarget(args, io);
+  if (args.server !== undefined) throw new UsageError('--config: a server applies its own configuration; give --config without --server');
+  return undefined;
+};
 
 /** Who issued or revoked, as access.db records it for a token made on this machine. */
 const localActor = (): string => {
@@ -28,44 +44,55 @@ const localActor = (): string => {
   }
 };
 
-/** The data folder's access control, closed after `use`; loaded on demand (it opens the Secure Environment). */
-const withLocalAccess = async <T>(dir: string, mustExist: boolean, use: (access: import('../../adapters/http/index.ts').AccessControl) => Promise<T>): Promise<T> => {
-  if (mustExist && !existsSync(dir)) throw new UsageError(`--data: no data folder at ${dir}`);
+/**
+ * The access control of the local data folder, closed after `use`, with the service's token settings: the data
+ * folder and `tokens` as `credence serve` would load them (flag over CREDENCE_DATA over the --config file; the
+ * other settings are the service's and are not read). Loaded on demand: it opens the Secure Environment.
+ */
+const withLocalAccess = async <T>(args: Target, io: Io, mustExist: boolean, use: (access: AccessControl, dir: string) => Promise<T>): Promise<T> => {
+  const { loadServiceConfig } = await import('../../adapters/http/config.ts');
+  const env = io.env ?? process.env;
+  const config = loadServiceConfig({
+    flags: { data: args.data },
+    env: { CREDENCE_DATA: env['CREDENCE_DATA'] },
+    ...(args.config !== undefined ? { file: args.config } : {}),
+  });
+  if (mustExist && !existsSync(config.data)) throw new UsageError(`--data: no data folder at ${config.data}`);
   const { openAccessControl } = await import('../../adapters/http/auth/open-access-control.ts');
-  const local = await openAccessControl(dir);
+  const local = await openAccessControl(config.data, { tokens: config.tokens });
   try {
-    return await use(local.access);
+    return await use(local.access, config.data);
   } finally {
     local.close();
   }
 };
 
 const withTarget = (command: Command): Command =>
-  withJson(withServer(command)).option('--data <dir>', 'issue from this data folder, without a server (default: ./data unless --server or CREDENCE_URL)');
+  withJson(withServer(command))
+    .option('--data <dir>', 'work on this data folder, without a server (env CREDENCE_DATA; default ./data unless --server or CREDENCE_URL)')
+    .option('--config <file>', "the service's configuration file (JSON, as credence serve --config): its data folder and token issuer, audience and longest lifetime");
 
 const Create = Target.extend({
   role: z.enum(ROLES),
-  subject: z.string().min(1).max(128),
-  ttl: z.string().max(16).regex(/^\d{1,9}[smhd]?$/, 'a number of seconds, or a count with s, m, h or d (e.g. 24h)'),
+  subject: TokenSubject,
+  // The lifetime's form is checked here; its bound is the service's (the server's own, or the local --config's).
+  ttl: Ttl(Number.MAX_SAFE_INTEGER),
 });
 
 const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => {
-  const target = readTarget(args, io);
+  const target = targetOf(args, io);
   let issued: { token: string; tokenId: string; subject: string; role: string; expiresAt: string };
   if (target !== undefined) {
-    issued = await operatorClient(target.url, target.token).issueToken({ subject: args.subject, role: args.role, ttl: args.ttl });
+    issued = await clientOf(target).issueToken({ subject: args.subject, role: args.role, ttl: args.ttl });
   } else {
-    issued = await withLocalAccess(args.data ?? './data', false, async (access) => {
-      const { parseTtl, TokenSubject } = await import('../../adapters/http/index.ts');
-      const subject = TokenSubject.safeParse(args.subject);
-      if (!subject.success) throw new UsageError(`--subject: ${subject.error.issues[0]!.message}`);
+    issued = await withLocalAccess(args, io, false, async (access) => {
       let ttlSeconds: number;
       try {
         ttlSeconds = parseTtl(args.ttl, access.maxTtlSeconds);
       } catch (error) {
         throw new UsageError(`--ttl: ${error instanceof z.ZodError ? error.issues[0]!.message : String(error)}`);
       }
-      const t = await access.issue({ subject: subject.data, role: args.role, ttlSeconds, issuedBy: localActor() });
+      const t = await access.issue({ subject: args.subject, role: args.role, ttlSeconds, issuedBy: localActor() });
       return { ...t, expiresAt: t.expiresAt.toISOString() };
     });
   }
@@ -80,11 +107,11 @@ const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => 
 const List = Target.extend({ all: z.boolean().default(false), limit: z.coerce.number().int().min(1).max(1000).default(100) });
 
 const list = async (args: z.infer<typeof List>, io: Io): Promise<number> => {
-  const target = readTarget(args, io);
+  const target = targetOf(args, io);
   const tokens: TokenSummaryJson[] =
     target !== undefined
-      ? [...(await operatorClient(target.url, target.token).listTokens({ limit: args.limit, includeExpired: args.all })).tokens]
-      : await withLocalAccess(args.data ?? './data', true, async (access) =>
+      ? [...(await clientOf(target).listTokens({ limit: args.limit, includeExpired: args.all })).tokens]
+      : await withLocalAccess(args, io, true, async (access) =>
           access.list({ limit: args.limit, includeExpired: args.all }).tokens.map((t) => ({
             tokenId: t.tokenId,
             subject: t.subject,
@@ -104,15 +131,15 @@ const list = async (args: z.infer<typeof List>, io: Io): Promise<number> => {
   return 0;
 };
 
-const Revoke = Target.extend({ tokenId: z.string().regex(/^tok_[A-Za-z0-9_-]{22}$/, 'a token id (tok_ and 22 characters)') });
+const Revoke = Target.extend({ tokenId: TokenId });
 
 const revoke = async (args: z.infer<typeof Revoke>, io: Io): Promise<number> => {
-  const target = readTarget(args, io);
-  if (target !== undefined) await operatorClient(target.url, target.token).revokeToken(args.tokenId);
+  const target = targetOf(args, io);
+  if (target !== undefined) await clientOf(target).revokeToken(args.tokenId);
   else {
-    const revoked = await withLocalAccess(args.data ?? './data', true, async (access) => access.revoke(args.tokenId, localActor()));
+    const { revoked, dir } = await withLocalAccess(args, io, true, async (access, dir) => ({ revoked: access.revoke(args.tokenId, localActor()), dir }));
     if (!revoked) {
-      io.err(`refused: no token ${args.tokenId} in ${args.data ?? './data'}`);
+      io.err(`refused: no token ${args.tokenId} in ${dir}`);
       return 1;
     }
   }
@@ -121,7 +148,7 @@ const revoke = async (args: z.infer<typeof Revoke>, io: Io): Promise<number> => 
   return 0;
 };
 
-/** A configuration error of access control (e.g. an unusable data folder) is bad usage, not a refusal. */
+/** A configuration error (a bad --config file, an unusable data folder) is bad usage, not a refusal. */
 const usageOnValidation = async (run: () => Promise<number>): Promise<number> => {
   try {
     return await run();
@@ -145,9 +172,11 @@ export const register: RegisterCommands = (program, io) => {
     .description('issued tokens: ids, subjects, roles, expiry, state (never the tokens)')
     .option('--all', 'include expired tokens')
     .option('--limit <n>', 'at most this many (default 100)')
-    .action(handler(io, async (opts: Record<string, unknown>) => list(parseOptions(listCommand, List, opts), io)));
+    .action(handler(io, async (opts: Record<string, unknown>) => usageOnValidation(() => list(parseOptions(listCommand, List, opts), io))));
   const revokeCommand: Command = withTarget(token.command('revoke'))
     .description('end a token before its expiry: requests with it get 401 from then on')
     .argument('<tokenId>', 'the token id (tok_…), as create and list show it')
-    .action(handler(io, async (tokenId: string, opts: Record<string, unknown>) => revoke(parseOptions(revokeCommand, Revoke, { ...opts, tokenId }), io)));
+    .action(
+      handler(io, async (tokenId: string, opts: Record<string, unknown>) => usageOnValidation(() => revoke(parseOptions(revokeCommand, Revoke, { ...opts, tokenId }), io))),
+    );
 };

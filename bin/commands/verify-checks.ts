@@ -26,7 +26,12 @@ export const resolveLogKey = (value: string, io: Io): NoteVerifierKey | undefine
   return undefined;
 };
 
-export const report = (result: VerificationResult, success: string, io: Io, asJson: boolean): number => {
+/**
+ * Prints the outcome; the exit code is 0 verified, 1 failed. Input that is not what it claims to be is malformed
+ * input, like a usage error (2), when the caller gave it as a file; what a server hands out is not the caller's
+ * input, so malformed there is a failure like any other (`fromServer`: 1).
+ */
+export const report = (result: VerificationResult, success: string, io: Io, asJson: boolean, fromServer = false): number => {
   if (asJson) io.out(json(result));
   if (result.ok) {
     if (!asJson) io.out(success);
@@ -34,16 +39,15 @@ export const report = (result: VerificationResult, success: string, io: Io, asJs
   }
   io.err(`FAILED (${result.reason})${result.position !== undefined ? ` at position ${result.position}` : ''}: ${result.message}`);
   if (result.missing !== undefined) io.err(`not covered: revisions ${formatRevisionRanges(result.missing)}`);
-  // Input that is not what it claims to be is malformed input, like a usage error; 1 means it did not verify.
-  return result.reason === 'malformed' ? 2 : 1;
+  return result.reason === 'malformed' && !fromServer ? 2 : 1;
 };
 
-/** The bundle check shared with the server mode: a bundle read from a file or fetched from the API. */
-export const verifyBundle = (input: unknown, pinned: NoteVerifierKey | undefined, io: Io, asJson: boolean): number => {
+/** The bundle check shared with the server mode: a bundle read from a file or fetched from the API (`fromServer`). */
+export const verifyBundle = (input: unknown, pinned: NoteVerifierKey | undefined, io: Io, asJson: boolean, fromServer = false): number => {
   const result = verifyEvidenceBundle(input, pinned === undefined ? {} : { trustedKey: pinned });
   if (result.ok && result.keyFromBundle) io.err('warning: verified with the key inside the bundle; pin the log key with --key');
   const success = result.ok
     ? `ok: ${result.events} events of ${result.streamId} are in the log and are the whole stream as of tree size ${result.checkpoint.treeSize} (${result.checkpoint.time})`
     : '';
-  return report(result, success, io, asJson);
+  return report(result, success, io, asJson, fromServer);
 };

@@ -28,12 +28,14 @@ Modes (exactly one):
   credence verify FILE.json [--key KEY]                         verify an evidence bundle (credence export)
   credence verify --event E.json --proof P.json --checkpoint C.txt --key KEY
   credence verify --from A.txt --to B.txt --proof P.json --key KEY    consistency of two checkpoints
-Against a server (--server URL, given explicitly; --token T or CREDENCE_TOKEN):
+Against a server (--server URL, given explicitly; --token-file FILE, --token T or CREDENCE_TOKEN), --key required:
   credence verify <stream> --key KEY                            fetch the stream's evidence bundle and verify it here
   credence verify --from A.txt --key KEY                        the server's latest checkpoint extends A.txt
   credence verify --key KEY                                     the server's latest checkpoint is signed by KEY
-KEY is the log verifier key (<name>+<key ID>+<base64>) or a file holding it (<data>/transparency.pub).
-Exit 0 verified, 1 failed, 2 usage or malformed input.`;
+KEY is the log verifier key (<name>+<key ID>+<base64>) or a file holding it (<data>/transparency.pub), obtained
+from the log's operator out of band: a server cannot vouch for its own log.
+Exit 0 verified, 1 failed (a malformed answer of a server included), 2 usage or a malformed input file,
+3 server unreachable.`;
 
 const Options = z
   .object({
@@ -161,15 +163,16 @@ const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io
 
 /**
  * `credence verify`: the offline verifier of issue 4 (items 5, 6 and 7), and with --server the same checks on
- * what a server hands out. Exit 0 verified, 1 failed, 2 usage or malformed input (a file over its byte limit or
- * nested too deeply included: issue 10 item 2).
+ * what a server hands out, against the key pinned with --key. Exit 0 verified, 1 failed (what a server handed out
+ * malformed included), 2 usage or a malformed input file (over its byte limit or nested too deeply included: issue
+ * 10 item 2), 3 server unreachable.
  */
 export const register: RegisterCommands = (program, io) => {
   const command: Command = withJson(withServer(program.command('verify')))
     .description('verify the transparency log, an evidence bundle or a proof offline (or what a server hands out)')
     .argument('[target]', 'an evidence bundle FILE.json; with --server, a stream <kind>-<id>')
     .option('--data <dir>', 'audit the event store of this data folder against its transparency log')
-    .option('--key <key>', 'the log verifier key (<name>+<key ID>+<base64>) or a file holding it')
+    .option('--key <key>', 'the log verifier key (<name>+<key ID>+<base64>) or a file holding it; required with --server')
     .option('--event <file>', 'one logged event (JSON)')
     .option('--proof <file>', 'its inclusion proof, or a consistency proof with --from/--to (JSON)')
     .option('--checkpoint <file>', 'the signed checkpoint note the inclusion proof is against')

@@ -1,19 +1,11 @@
-import { z } from 'zod';
-import { operatorClient } from '../../../adapters/client/operator.ts';
-import type { ServerTarget } from '../options.ts';
-
-const FleetVerdict = z.looseObject({
-  ok: z.boolean(),
-  events: z.union([z.string(), z.number()]),
-  kinds: z.record(z.string(), z.looseObject({ entities: z.number(), states: z.record(z.string(), z.number()) })),
-});
+import { clientOf, type ServerTarget } from '../options.ts';
 
 /**
  * Where the fleet stands, in a few lines: GET /v1/replay (every entity through its machine) gives the count per
  * kind and state, and whether every stored transition is legal.
  */
 export const fleetSummary = async (reader: ServerTarget): Promise<string[]> => {
-  const verdict = FleetVerdict.parse(await operatorClient(reader.url, reader.token).replay());
+  const verdict = await clientOf(reader).replay();
   const lines = [`The fleet (GET /v1/replay): ${verdict.events} events, ${verdict.ok ? 'every stored transition legal' : 'BROKEN histories: see credence replay'}`];
   for (const [kind, s] of Object.entries(verdict.kinds)) {
     if (s.entities === 0) continue;

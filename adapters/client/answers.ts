@@ -1,0 +1,122 @@
+import { z } from 'zod';
+import { PositionString } from '../../domain/positions.ts';
+import { ConsistencyProofJson } from '../../domain/transparency/index.ts';
+
+/**
+ * What the read routes of API v1 answer, as this client reads them: parsed at the boundary and bounded (SER-001),
+ * so a server of another version, or something that is not a Credence server, is an `UnexpectedResponse` naming
+ * the field, never a crash further in. Loose objects: a newer server may add fields. Positions and revisions are
+ * decimal strings (domain/positions.ts), as every route sends them.
+ */
+
+/** Far above what a real answer holds; only there so a hostile one cannot grow without limit. */
+const MAX_ITEMS = 100_000;
+const Name = z.string().max(300);
+const Text = z.string().max(4_000);
+/** A C2SP signed note: a few lines and at most 100 signatures. */
+const Note = z.string().min(1).max(65_536);
+const Count = z.number().int().nonnegative();
+
+const Finding = z.looseObject({ streamId: Name, position: PositionString, revision: PositionString, reason: Text });
+const Verdict = z.union([z.looseObject({ ok: z.literal(true) }), z.looseObject({ ok: z.literal(false), findings: z.array(Finding).max(MAX_ITEMS) })]);
+
+/** GET /v1/replay: every entity through its machine; the first findings and broken streams, with their totals. */
+export const FleetReplayJson = z.looseObject({
+  ok: z.boolean(),
+  events: Count,
+  kinds: z.record(Name, z.looseObject({ entities: Count, events: Count, states: z.record(Name, Count) })),
+  foreignEvents: Count,
+  findings: z.array(Finding).max(MAX_ITEMS),
+  findingsTotal: Count,
+  brokenStreams: z.array(Name).max(MAX_ITEMS),
+  brokenStreamsTotal: Count,
+});
+export type FleetReplayJson = z.infer<typeof FleetReplayJson>;
+
+/** GET /v1/replay/{kind}/{id}: one entity's events through its machine, the state after each. */
+export const EntityReplayJson = z.looseObject({
+  streamId: Name,
+  state: Name,
+  steps: z
+    .array(
+      z.looseObject({
+        position: PositionString,
+        revision: PositionString,
+        type: Name,
+        occurredAt: Name.optional(),
+        actor: Name.optional(),
+        accepted: z.boolean(),
+        state: Name,
+        reason: Text.optional(),
+      }),
+    )
+    .max(MAX_ITEMS),
+  verdict: Verdict,
+});
+export type EntityReplayJson = z.infer<typeof EntityReplayJson>;
+
+/** GET /v1/entities/{kind}/{id}/state?at=: the entity as it stood at an instant. */
+export const StateAtJson = z.looseObject({
+  streamId: Name,
+  at: Name,
+  state: Name,
+  asOf: z.looseObject({ position: PositionString, revision: PositionString, type: Name, occurredAt: Name.optional() }).optional(),
+  verdict: Verdict,
+});
+export type StateAtJson = z.infer<typeof StateAtJson>;
+
+/** GET /v1/entities/{kind}/{id}: its current state. */
+export const EntityJson = z.looseObject({ streamId: Name, kind: Name, id: Name, state: Name, revision: PositionString, position: PositionString });
+export type EntityJson = z.infer<typeof EntityJson>;
+
+/** GET /v1/entities: one page of entities. */
+export const EntityPageJson = z.looseObject({
+  items: z.array(z.looseObject({ streamId: Name, kind: Name, id: Name, state: Name, position: PositionString })).max(MAX_ITEMS),
+  nextCursor: Text.optional(),
+});
+export type EntityPageJson = z.infer<typeof EntityPageJson>;
+
+/** GET /v1/entities/{kind}/{id}/timeline: each event, who did it and why. */
+export const TimelineJson = z.looseObject({
+  streamId: Name,
+  entries: z
+    .array(z.looseObject({ position: PositionString, type: Name, occurredAt: Name, actor: z.looseObject({ id: Name, role: Name }), reason: Text.optional() }))
+    .max(MAX_ITEMS),
+});
+export type TimelineJson = z.infer<typeof TimelineJson>;
+
+/** GET /v1/compliance/{query}: rows, each naming the global position that proves it. */
+export const ComplianceAnswerJson = z.looseObject({
+  query: Name,
+  params: z.record(Name, Text),
+  rows: z.array(z.looseObject({ position: PositionString })).max(MAX_ITEMS),
+});
+export type ComplianceAnswerJson = z.infer<typeof ComplianceAnswerJson>;
+
+/** The same rows as CSV (`Accept: text/csv`): text. */
+export const CsvText = z.string().max(64 * 1024 * 1024);
+
+/** GET /v1/projections: every live component's checkpoint and lag, and the largest lag. */
+export const ProjectionStatusJson = z.looseObject({
+  components: z
+    .array(
+      z.looseObject({
+        name: Name,
+        checkpoint: PositionString.optional(),
+        head: PositionString.optional(),
+        eventsBehind: Count,
+        secondsBehind: z.number().nonnegative(),
+        error: Text.optional(),
+      }),
+    )
+    .max(1_000),
+  lag: z.looseObject({ eventsBehind: Count, secondsBehind: z.number().nonnegative() }),
+});
+export type ProjectionStatusJson = z.infer<typeof ProjectionStatusJson>;
+
+/** GET /v1/transparency/checkpoint: the latest signed checkpoint note (text). */
+export const CheckpointNote = Note;
+
+/** GET /v1/transparency/proofs/consistency: the proof and the signed notes of both tree sizes. */
+export const ConsistencyAnswerJson = z.looseObject({ proof: ConsistencyProofJson, from: Note, to: Note });
+export type ConsistencyAnswerJson = z.infer<typeof ConsistencyAnswerJson>;
