@@ -19,6 +19,8 @@ export interface ServerChild {
   heapAfterGcMiB(): Promise<number>;
   /** Runs fixture commands through the server's engine (chains in parallel, each in order), as the operator. */
   execute(chains: readonly Chain[]): Promise<void>;
+  /** Waits until the server's live runtime has handled every stored event: how long that took, ms. */
+  caughtUp(): Promise<number>;
   /** Log lines at warn level or above, so the bench can say whether the server complained. */
   warnings(): string[];
   /** Graceful shutdown, then the data folder removed. */
@@ -91,6 +93,13 @@ export const startServerChild = async (config: ServiceConfigInput): Promise<Serv
       child.send({ type: 'execute', chains });
       const { error } = await pending;
       if (error !== undefined) throw new Error(`fixture commands refused: ${error}`);
+    },
+    async caughtUp() {
+      const pending = reply<{ ms: number; ok: boolean }>(child, 'caughtUp');
+      child.send({ type: 'caughtUp' });
+      const { ms, ok } = await pending;
+      if (!ok) throw new Error('the live runtime of the bench server did not catch up within 120 s');
+      return ms;
     },
     warnings: () => [...warnings],
     async close() {

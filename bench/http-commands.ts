@@ -82,6 +82,11 @@ const engineRun = async (execute: (type: CommandType, data: Record<string, unkno
 /**
  * The engine without HTTP: the same composition as startService (adapters/http/start.ts) minus the server, with
  * the live runtime following the store as in the service, or without it (the engine alone, for reference).
+ *
+ * With the live runtime, the time it then takes to handle everything the window appended counts too (`catchUpMs`):
+ * 32 callers awaiting nothing but the engine never give the event loop a turn, so the runtime's passes (which wait
+ * for one) fall behind during the window and do their work after it. Counting only the window would compare HTTP,
+ * whose server does that work between requests, with an engine that postpones it.
  */
 const benchEngineDirect = async (withLive: boolean) => {
   const dir = mkdtempSync(join(tmpdir(), 'credence-bench-direct-'));
@@ -92,8 +97,16 @@ const benchEngineDirect = async (withLive: boolean) => {
     await live?.start();
     const execute = (type: CommandType, data: Record<string, unknown>) => credence.engine.execute(command(type, data, { actor: ACTOR }));
     await execute('createSubscription', subscription());
+    const caughtUp = async (): Promise<number> => {
+      const start = now();
+      const head = await credence.store.headPosition();
+      if (live !== undefined && head !== undefined && !(await live.caughtUp(head, 120_000))) throw new Error('the live runtime did not catch up within 120 s');
+      return now() - start;
+    };
     await engineRun(execute, 'warm', WARM_UP_S * 1000);
-    return await engineRun(execute, 'direct', MEASURE_S * 1000);
+    await caughtUp();
+    const run = await engineRun(execute, 'direct', MEASURE_S * 1000);
+    return { ...run, catchUpMs: await caughtUp() };
   } finally {
     await live?.stop();
     await credence.close();
@@ -108,19 +121,29 @@ export const benchHttpCommands = async (report: (line: string) => void, server: 
   const bare = await benchEngineDirect(false);
   report(engineLine(`engine.execute directly, lifecycle mix (6 commands a node), ${CONNECTIONS} concurrent callers, file store, no live runtime`, bare));
   const direct = await benchEngineDirect(true);
-  const directRate = (direct.count / direct.ms) * 1000;
-  report(engineLine(`engine.execute directly, same mix and callers, as composed by the service (Secure Environment, live runtime following)`, direct));
+  const directRate = (direct.count / (direct.ms + direct.catchUpMs)) * 1000;
+  report(
+    `${engineLine(`engine.execute directly, same mix and callers, as composed by the service (Secure Environment, live runtime following)`, direct)}; ` +
+      `the live runtime caught up ${fmtMs(direct.catchUpMs)} after the window: ${Math.round(directRate).toLocaleString('en-US')}/s with its work counted`,
+  );
 
   await request(server.url, { path: '/v1/commands', token: server.token, body: { type: 'createSubscription', data: subscription() } });
   await httpRun(server, 'warm', WARM_UP_S);
+  await server.caughtUp();
   const cpuStart = await server.cpuSeconds();
   const http = await httpRun(server, 'http', MEASURE_S);
+  // As for the engine: the live runtime's work on what was appended counts, whenever the server did it.
+  const httpCatchUpMs = await server.caughtUp();
   const cpuBusy = (await server.cpuSeconds()) - cpuStart;
-  const httpRate = http['2xx'] / http.duration;
+  const httpRate = http['2xx'] / (http.duration + httpCatchUpMs / 1000);
   report(
     `POST /v1/commands, same mix, ${CONNECTIONS} keep-alive connections (autocannon), operator token: ${http['2xx'].toLocaleString('en-US')} commands in ${http.duration.toFixed(1)}s = ` +
-      `${Math.round(httpRate).toLocaleString('en-US')}/s, p50 ${fmtMs(http.latency.p50)}, p99 ${fmtMs(http.latency.p99)}; non-2xx ${http.non2xx}, errors ${http.errors}, timeouts ${http.timeouts}; ` +
-      `server CPU ${Math.round((cpuBusy / http.duration) * 100)}% of one core`,
+      `${Math.round(http['2xx'] / http.duration).toLocaleString('en-US')}/s, p50 ${fmtMs(http.latency.p50)}, p99 ${fmtMs(http.latency.p99)}; non-2xx ${http.non2xx}, errors ${http.errors}, timeouts ${http.timeouts}; ` +
+      `the live runtime caught up ${fmtMs(httpCatchUpMs)} after the window: ${Math.round(httpRate).toLocaleString('en-US')}/s with its work counted; ` +
+      `server CPU ${Math.round((cpuBusy / (http.duration + httpCatchUpMs / 1000)) * 100)}% of one core`,
   );
-  report(`ratio HTTP / engine direct with the live runtime: ${(httpRate / directRate).toFixed(2)} (target >= 0.6); HTTP / engine alone: ${(httpRate / ((bare.count / bare.ms) * 1000)).toFixed(2)}`);
+  report(
+    `ratio HTTP / engine direct, both with the live runtime's work counted: ${(httpRate / directRate).toFixed(2)} (target >= 0.6); ` +
+      `counting the windows only: ${(http['2xx'] / http.duration / ((direct.count / direct.ms) * 1000)).toFixed(2)}; HTTP / engine alone: ${(httpRate / ((bare.count / bare.ms) * 1000)).toFixed(2)}`,
+  );
 };

@@ -3,7 +3,8 @@
  * memory is its own to measure and its event loop does not share a thread with the load generator. Tells the
  * parent its URL and an operator token over IPC; answers `memory` with process.memoryUsage() (after a GC when
  * asked) and process.cpuUsage(), runs fixture commands through the engine on `execute` (chains in parallel, each chain in order, as
- * the operator), and shuts down gracefully on `close`.
+ * the operator), waits for the live runtime to have handled the head on `caughtUp`, and shuts down gracefully on
+ * `close`.
  */
 import { serviceConfig, type ServiceConfigInput } from '../adapters/http/config.ts';
 import { startService } from '../adapters/http/start.ts';
@@ -13,6 +14,7 @@ export type Chain = readonly (readonly [CommandType, Record<string, unknown>])[]
 export type ServerRequest =
   | { readonly type: 'memory'; readonly gc?: boolean }
   | { readonly type: 'execute'; readonly chains: readonly Chain[] }
+  | { readonly type: 'caughtUp' }
   | { readonly type: 'close' };
 
 const send = (message: unknown): void => void process.send?.(message);
@@ -33,6 +35,14 @@ const execute = async (chains: readonly Chain[]): Promise<void> => {
   );
 };
 
+/** Waits until every live component has handled the head of the store; answers how long that took. */
+const caughtUp = async (): Promise<{ ms: number; ok: boolean }> => {
+  const start = performance.now();
+  const head = await service.context.credence.store.headPosition();
+  const ok = head === undefined || (await service.context.live.caughtUp(head, 120_000));
+  return { ms: performance.now() - start, ok };
+};
+
 process.on('message', (message: ServerRequest) => {
   switch (message.type) {
     case 'memory':
@@ -43,6 +53,8 @@ process.on('message', (message: ServerRequest) => {
         () => send({ type: 'executed' }),
         (error: unknown) => send({ type: 'executed', error: error instanceof Error ? error.message : String(error) }),
       );
+    case 'caughtUp':
+      return void caughtUp().then((answer) => send({ type: 'caughtUp', ...answer }));
     case 'close':
       return void service.close().then(() => process.disconnect());
   }

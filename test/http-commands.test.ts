@@ -8,7 +8,19 @@ describe('POST /v1/commands', () => {
   let svc: TestService;
   let api: Api;
   const post = (payload: unknown, token = svc.tokens.operator) => api.call('POST', '/v1/commands', {}, { token, body: payload });
-  const head = () => footprint(svc.service.context.credence.store);
+  /**
+   * The store's footprint once the live runtime is quiet: a command's reactions (the pseudonym a registered node
+   * gets, say) are appended by the runtime after the command's answer, so 'nothing appended' is judged only after
+   * they have settled, never against them.
+   */
+  const head = async () => {
+    const { store } = svc.service.context.credence;
+    for (;;) {
+      const seen = await store.headPosition();
+      if (seen !== undefined) await svc.service.context.live.caughtUp(seen);
+      if ((await store.headPosition()) === seen) return footprint(store);
+    }
+  };
 
   beforeAll(async () => {
     svc = await startTestService();

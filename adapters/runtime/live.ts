@@ -1,5 +1,7 @@
 import type { StoreSubscription } from '../../domain/ports/event-store.ts';
+import { followersOf, type Follower } from './live-followers.ts';
 import { LagTracker, lagOf, LAG_COUNT_LIMIT, type Lag } from './live-lag.ts';
+import { RecentEvents } from './live-recent.ts';
 import type { Credence } from './open-credence.ts';
 
 /** One component that follows the store (a projection, the cascade, the transparency log, ...). */
@@ -19,6 +21,12 @@ export interface LiveOptions {
   readonly tickMs?: number;
   /** How often a transparency checkpoint is signed over new leaves (default 10 000 ms, as TransparencyProjection). */
   readonly checkpointEveryMs?: number;
+  /**
+   * A component's next pass starts no sooner than this after its previous one began (default 5 ms): under load a
+   * pass handles the events of a few ms in one transaction, rather than one event each. The first event after a
+   * quiet spell is handled at once, and a component idle for this long waits for nothing.
+   */
+  readonly coalesceMs?: number;
   readonly onError?: (component: string, error: unknown) => void;
 }
 
@@ -39,42 +47,31 @@ export interface LiveRuntime {
   caughtUp(position: bigint, timeoutMs?: number): Promise<boolean>;
 }
 
-/** One follower: a pass handles everything stored up to the head read when it began. */
-interface Follower {
-  readonly name: string;
-  readonly pass: () => Promise<unknown>;
-  handledThrough: bigint | undefined;
-  running: Promise<void> | undefined;
-  again: boolean;
-  failures: number;
-  retryAt: number;
-  error: string | undefined;
-  /** The wall-clock work of the same component (the expiry tick, a rotation tick, a checkpoint signature). */
-  timedError: string | undefined;
-  /** Events stored before start that a failed first pass left unhandled (counted once, bounded). */
-  backlog: { count: number; oldest: number | undefined } | undefined;
-}
-
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 const later = (a: bigint | undefined, b: bigint | undefined): bigint | undefined => (a === undefined ? b : b === undefined || a >= b ? a : b);
 /** Retries a failing component after 0.25 s, doubling up to 30 s: a store outage is not hammered. */
 const backoffMs = (failures: number): number => Math.min(30_000, 250 * 2 ** Math.min(failures - 1, 7));
 
 /**
- * The live runtime (issue 12). One subscription to the store says "something was appended"; each component then
- * catches up from its own checkpoint (`runner.catchUp(name)`, `transparency.catchUp()`), one pass at a time, with
- * appends made during a pass folded into one more pass. The runner's own `start()` is not used: it stops a
- * projection for good on its first error and knows no position a filtered projection has looked past, whereas a
- * cascade command refused by a conflict past the engine's retries must be tried again ("the next run retries",
- * projections/cascade) and `caughtUp` needs exactly that position. A timer kicks every component each tick too,
- * so a missed wake-up or a failed pass costs at most a tick (or its back-off).
+ * The live runtime (issue 12). One subscription to the store delivers what was appended; each component then
+ * handles it, one pass at a time, with appends made during a pass folded into one more pass. A pass is fed the
+ * records the subscription delivered (`runner.handle`, `transparency.ingest`): one read of the store for all the
+ * components, not one per component and per wake-up, which was most of the service's work. It catches up from
+ * the component's own checkpoint instead (`runner.catchUp(name)`, `transparency.catchUp()`) at first, after a
+ * failure, and whenever the records it needs are not held (see RecentEvents). The runner's own `start()` is not
+ * used: it stops a projection for good on its first error and knows no position a filtered projection has looked
+ * past, whereas a cascade command refused by a conflict past the engine's retries must be tried again ("the next
+ * run retries", projections/cascade) and `caughtUp` needs exactly that position. A timer kicks every component
+ * each tick too, so a missed wake-up or a failed pass costs at most a tick (or its back-off).
  */
 export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRuntime => {
-  const { store, runner, scheduler, pseudonyms, transparency } = credence;
+  const { store, scheduler, pseudonyms, transparency } = credence;
   const tickMs = options.tickMs ?? 1000;
   const checkpointEveryMs = options.checkpointEveryMs ?? 10_000;
+  const coalesceMs = options.coalesceMs ?? 5;
   if (!Number.isSafeInteger(tickMs) || tickMs < 1) throw new RangeError('options.tickMs: must be a whole number of ms >= 1');
   if (!Number.isSafeInteger(checkpointEveryMs) || checkpointEveryMs < 1) throw new RangeError('options.checkpointEveryMs: must be a whole number of ms >= 1');
+  if (!Number.isSafeInteger(coalesceMs) || coalesceMs < 0) throw new RangeError('options.coalesceMs: must be a whole number of ms >= 0');
 
   const report = (component: string, error: unknown): void => {
     try {
@@ -83,15 +80,11 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
       // The error sink must never take the runtime down with it.
     }
   };
-  const follower = (name: string, pass: () => Promise<unknown>, handledThrough: bigint | undefined): Follower => ({
-    name, pass, handledThrough, running: undefined, again: false, failures: 0, retryAt: 0, error: undefined, timedError: undefined, backlog: undefined,
-  });
-  const followers: Follower[] = [
-    ...runner.names.map((name) => follower(name, () => runner.catchUp(name), runner.checkpoint(name))),
-    ...(transparency !== undefined ? [follower('transparency', () => transparency.catchUp(), transparency.position)] : []),
-  ];
+  const followers = followersOf(credence);
   const byName = new Map(followers.map((f) => [f.name, f]));
   const tracker = new LagTracker();
+  /** What the subscription delivered and some follower has yet to handle (made at start, after its first position). */
+  let recent: RecentEvents | undefined;
   const waiters = new Set<{ position: bigint; resolve: (ok: boolean) => void; timer: NodeJS.Timeout }>();
   const timers: NodeJS.Timeout[] = [];
   const wakeStop = new AbortController();
@@ -101,6 +94,8 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
   let stopping: Promise<void> | undefined;
   let subscription: StoreSubscription | undefined;
   let subscriptionError: string | undefined;
+  /** The subscription is left unread for `coalesceMs` (followStore): events it has not delivered yet are expected. */
+  let coalescing = false;
   let wakeLoop: Promise<void> = Promise.resolve();
   let ticking: Promise<void> | undefined;
   let signing: Promise<void> | undefined;
@@ -124,24 +119,48 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
     }
   };
 
+  /**
+   * Fed the events the subscription delivered since the follower's last pass when it can be (one read of the
+   * store for every component, and each event decoded once); otherwise (first pass, after a failure, a rebuild,
+   * records no longer held) a catch-up from the component's own checkpoint up to the head.
+   */
   const runPasses = async (f: Follower): Promise<void> => {
     do {
+      // No sooner than `coalesceMs` after the previous pass began: under load the appends made meanwhile (the
+      // requests being served) join this pass, one transaction for a batch rather than one per event. After a
+      // quiet spell the pass runs at once, as the event that woke it is appended.
+      const wait = f.lastPass + coalesceMs - performance.now();
+      if (wait > 0) {
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        if (phase !== 'started') return;
+      }
+      f.lastPass = performance.now();
       f.again = false;
       try {
-        const head = await store.headPosition();
-        await f.pass();
-        f.handledThrough = later(f.handledThrough, head);
+        const pending = f.fed ? recent?.after(f.handledThrough) : undefined;
+        if (pending !== undefined && (pending.records.length === 0 || (await f.feed(pending.records)))) {
+          f.handledThrough = later(f.handledThrough, pending.through);
+        } else {
+          const head = await store.headPosition();
+          await f.pass();
+          f.handledThrough = later(f.handledThrough, head);
+          f.fed = true;
+        }
         f.error = undefined;
         f.failures = 0;
         if (f.backlog !== undefined && (startHead === undefined || (f.handledThrough !== undefined && f.handledThrough >= startHead))) f.backlog = undefined;
       } catch (error) {
+        // The retry reads the store: whatever failed (the store included) is not assumed gone.
+        f.fed = false;
         f.failures++;
         f.error = messageOf(error);
         f.retryAt = Date.now() + backoffMs(f.failures);
         report(f.name, error);
         return;
       }
-      tracker.trim(handledByAll());
+      const all = handledByAll();
+      tracker.trim(all);
+      recent?.trim(all);
       settleWaiters();
     } while (f.again && phase === 'started');
   };
@@ -158,18 +177,32 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
   };
   const kickAll = (): void => followers.forEach(kick);
 
-  /** Wake-ups only: which events arrived is the components' business, read from their own checkpoints. */
+  /** Every appended event, in order: kept for the followers to be fed (RecentEvents) and counted for their lag. */
   const followStore = async (): Promise<void> => {
     let failures = 0;
     while (phase === 'started') {
       try {
         const after = tracker.head ?? startHead;
         subscription = store.subscribeToAll({ from: after === undefined ? { kind: 'start' } : { kind: 'after', position: after } });
-        for await (const event of subscription) {
+        const events = subscription[Symbol.asyncIterator]();
+        for (;;) {
+          const asked = performance.now();
+          const next = await events.next();
+          if (next.done === true) break;
+          const event = next.value;
           tracker.seen(event.position, Date.now());
+          recent?.push(event);
           subscriptionError = undefined;
           failures = 0;
           kickAll();
+          // An event the subscription had to wait for (not one read with others): everything appended over the
+          // next `coalesceMs` is then read in one page, instead of one read of the store per append (the store
+          // wakes a waiting subscription on every append). Followers were kicked already, so latency is unchanged.
+          if (coalesceMs > 0 && performance.now() - asked >= WAITED_MS) {
+            coalescing = true;
+            await pause(coalesceMs, wakeStop.signal);
+            coalescing = false;
+          }
         }
       } catch (error) {
         if (phase !== 'started') return;
@@ -208,11 +241,18 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
       report(name, error);
     }
   };
-  /** The wall-clock schedule (credence.tick without a FakeClock and without settling: the followers do that). */
+  /**
+   * The wall-clock schedule (credence.tick without a FakeClock and without settling: the followers do that). Also
+   * the safety net of the wake-ups: when the store holds events the subscription has not delivered (it is failing,
+   * or another process appended), every follower's next pass reads the store.
+   */
   const tick = (): void => {
     if (phase !== 'started' || ticking !== undefined) return;
-    kickAll();
     ticking = (async () => {
+      // A store that cannot say its head cannot be read either: the followers' passes report that.
+      const head = await store.headPosition().catch(() => undefined);
+      if (!coalescing && head !== undefined && recent !== undefined && head > recent.newest) for (const f of followers) f.fed = false;
+      kickAll();
       await timed('expiry', () => scheduler.tick());
       if (pseudonyms !== undefined) await timed('pseudonyms', () => pseudonyms.tick());
     })().finally(() => {
@@ -248,6 +288,7 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
       starting ??= (async () => {
         if (phase !== 'idle') throw new Error('live runtime: already stopped; start a new one');
         startHead = await store.headPosition();
+        recent = new RecentEvents(startHead ?? 0n);
         phase = 'started';
         wakeLoop = followStore();
         kickAll();
@@ -341,6 +382,9 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
     },
   };
 };
+
+/** A wait for the subscription's next event this long means it had read everything and waited for an append. */
+const WAITED_MS = 0.5;
 
 /** Waits `ms`, or less when `signal` aborts. */
 const pause = (ms: number, signal: AbortSignal): Promise<void> =>

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { decodeStored } from '../../domain/stored.ts';
+import { decodeStored, type DecodedEvent } from '../../domain/stored.ts';
 import type { EventStore, RecordedEvent, StoreSubscription } from '../../domain/ports/event-store.ts';
 import { deleteCheckpoint, readCheckpoint, setupCheckpoints, writeCheckpoint } from './checkpoints.ts';
 import type { Projection, ProjectionLag } from './types.ts';
@@ -25,12 +25,20 @@ export class ProjectionRunner {
   readonly #batchSize: number;
   readonly #live = new Map<string, StoreSubscription>();
   readonly #running = new Map<string, Promise<void>>();
+  /** Each projection's event types as a set, for `handle` (undefined: every type). */
+  readonly #types: Map<string, ReadonlySet<string> | undefined>;
+  /**
+   * Decoded records: when one caller feeds the same records to several projections (`handle`), each is decoded
+   * (upcast, parsed by zod) once, not once per projection. Weak: an entry lives as long as its record.
+   */
+  readonly #decoded = new WeakMap<RecordedEvent, DecodedEvent | null>();
 
   constructor(private readonly options: RunnerOptions) {
     this.#db = options.db;
     this.#store = options.store;
     this.#batchSize = options.batchSize ?? 500;
     this.#projections = new Map(options.projections.map((p) => [p.name, p]));
+    this.#types = new Map(options.projections.map((p) => [p.name, p.eventTypes === undefined ? undefined : new Set(p.eventTypes)]));
     setupCheckpoints(this.#db);
     for (const p of options.projections) p.setup(this.#db);
   }
@@ -65,17 +73,30 @@ export class ProjectionRunner {
     return this.#generations.get(name) ?? 0;
   }
 
-  async #handleBatch(projection: Projection, batch: readonly RecordedEvent[], generation: number): Promise<void> {
-    if (generation !== this.#generation(projection.name)) return;
+  /** How many times `name` was rebuilt: what `handle` compares, so that it never applies events over a reset. */
+  generation(name: string): number {
+    return this.#generation(this.#get(name).name);
+  }
+
+  #decode(record: RecordedEvent): DecodedEvent | undefined {
+    let decoded = this.#decoded.get(record);
+    if (decoded === undefined) {
+      const result = decodeStored(record);
+      decoded = result.ok ? result.value : null;
+      this.#decoded.set(record, decoded);
+    }
+    return decoded ?? undefined;
+  }
+
+  /** False when a rebuild came between the read and now: nothing applied. */
+  async #handleBatch(projection: Projection, batch: readonly RecordedEvent[], generation: number): Promise<boolean> {
+    if (generation !== this.#generation(projection.name)) return false;
     // Events at or before the checkpoint were handled already (by the other of catch-up and live following).
     const done = readCheckpoint(this.#db, projection.name)?.position;
     const records = done === undefined ? batch : batch.filter((r) => r.position > done);
-    if (records.length === 0) return;
+    if (records.length === 0) return true;
     // An unreadable event is replay's finding to report; projections pass over it rather than stall forever.
-    const events = records.map((record) => {
-      const result = decodeStored(record);
-      return result.ok ? result.value : undefined;
-    });
+    const events = records.map((record) => this.#decode(record));
     const checkpointOf = (record: RecordedEvent) => ({
       position: record.position,
       occurredAt: String((record.metadata as Record<string, unknown>)['occurredAt'] ?? ''),
@@ -90,12 +111,36 @@ export class ProjectionRunner {
           writeCheckpoint(this.#db, projection.name, checkpointOf(record));
         })();
       }
-      return;
+      return true;
     }
     this.#db.transaction(() => {
       for (const event of events) if (event !== undefined) projection.apply?.(this.#db, event);
       writeCheckpoint(this.#db, projection.name, checkpointOf(records[records.length - 1]!));
     })();
+    return true;
+  }
+
+  /**
+   * Handles events the caller already holds, as `catchUp` would have read them: `records` is every event of the
+   * store after some position the projection has handled, in order and of any type, as a live subscription
+   * delivers them. The projection's own types are picked here and those past its checkpoint applied, in batches
+   * with their checkpoint. This spares each projection a read of the store (and each event a decode per
+   * projection) when one subscription feeds them all (the live runtime, adapters/runtime/live.ts).
+   *
+   * `generation` is `generation(name)` read before the caller last caught up from the store. When the projection
+   * was rebuilt since, its checkpoint went back and these records would leave a gap: false, and none of them is
+   * applied after the reset (catch up from the store instead).
+   */
+  async handle(name: string, records: readonly RecordedEvent[], generation: number): Promise<boolean> {
+    const projection = this.#get(name);
+    const types = this.#types.get(name);
+    const own = types === undefined ? records : records.filter((r) => types.has(r.type));
+    if (generation !== this.#generation(name)) return false;
+    for (let i = 0; i < own.length; i += this.#batchSize) {
+      const batch = own.slice(i, i + this.#batchSize);
+      if (!(await this.#exclusive(name, () => this.#handleBatch(projection, batch, generation)))) return false;
+    }
+    return true;
   }
 
   /** Processes every stored event past the checkpoint; resolves when the projection has reached the head. */

@@ -1,0 +1,80 @@
+import type { RecordedEvent } from '../../domain/ports/event-store.ts';
+import type { Credence } from './open-credence.ts';
+
+/**
+ * One follower: a pass handles everything up to a position, the head read when it began (a catch-up from the store)
+ * or the newest event the subscription delivered (fed).
+ */
+export interface Follower {
+  readonly name: string;
+  /** Catches up from the component's own checkpoint, reading the store. */
+  readonly pass: () => Promise<unknown>;
+  /** Hands the component events the subscription delivered (all types, in order); false: it cannot, run `pass`. */
+  readonly feed: (records: readonly RecordedEvent[]) => Promise<boolean>;
+  /** Fed from the subscription's records once a `pass` succeeded; a failure or a missed wake-up resets it. */
+  fed: boolean;
+  handledThrough: bigint | undefined;
+  running: Promise<void> | undefined;
+  /** When the last pass began (performance.now()). */
+  lastPass: number;
+  again: boolean;
+  failures: number;
+  retryAt: number;
+  error: string | undefined;
+  /** The wall-clock work of the same component (the expiry tick, a rotation tick, a checkpoint signature). */
+  timedError: string | undefined;
+  /** Events stored before start that a failed first pass left unhandled (counted once, bounded). */
+  backlog: { count: number; oldest: number | undefined } | undefined;
+}
+
+const follower = (name: string, component: Pick<Follower, 'pass' | 'feed'>, handledThrough: bigint | undefined): Follower => ({
+  name,
+  ...component,
+  fed: false,
+  handledThrough,
+  running: undefined,
+  lastPass: Number.NEGATIVE_INFINITY,
+  again: false,
+  failures: 0,
+  retryAt: 0,
+  error: undefined,
+  timedError: undefined,
+  backlog: undefined,
+});
+
+/**
+ * The components the live runtime keeps moving, in the order they run: the runner's projections (the cascade
+ * first), then the transparency log. Each catches up from its own checkpoint, or is fed what the subscription
+ * delivered: `runner.handle` picks a projection's own types past its checkpoint, `ingest` what the log lacks.
+ */
+export const followersOf = ({ runner, transparency }: Pick<Credence, 'runner' | 'transparency'>): Follower[] => {
+  const projection = (name: string): Follower => {
+    // Read before each catch-up from the store: a rebuild after it refuses the records fed (runner.handle).
+    let generation = runner.generation(name);
+    return follower(
+      name,
+      {
+        pass: () => {
+          generation = runner.generation(name);
+          return runner.catchUp(name);
+        },
+        feed: (records) => runner.handle(name, records, generation),
+      },
+      runner.checkpoint(name),
+    );
+  };
+  const log = (t: NonNullable<Credence['transparency']>): Follower =>
+    follower(
+      'transparency',
+      {
+        pass: () => t.catchUp(),
+        // Appends past the log's own last position only, so a record it holds already is not logged twice.
+        feed: async (records) => {
+          t.ingest(records);
+          return true;
+        },
+      },
+      t.position,
+    );
+  return [...runner.names.map(projection), ...(transparency !== undefined ? [log(transparency)] : [])];
+};
