@@ -23,6 +23,13 @@ describe('a route without config.access', () => {
   it('stops the service from starting, naming the route', async () => {
     await expect(startTestService({ routes: [unguarded] })).rejects.toThrow(/GET \/test\/unguarded has no config.access/);
   });
+  // Only the docs page's own routes (`/docs`, `/docs/…`) are public by default; `/docsX` merely starts alike.
+  it.each(['/docsX', '/docs-admin'])('stops the service from starting for %s too: not under the docs page', async (url) => {
+    const lookalike: RouteModule = (app) => {
+      app.get(url, async () => ({ open: true }));
+    };
+    await expect(startTestService({ routes: [lookalike] })).rejects.toThrow(`GET ${url} has no config.access`);
+  });
 });
 
 describe('the service: probes, OpenAPI, bearer tokens and roles', () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadServiceConfig } from '../adapters/http/config.ts';
+import { loadServiceConfig, serviceConfig } from '../adapters/http/config.ts';
 import { isCredenceError } from '../domain/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'credence-config-'));
@@ -47,6 +47,25 @@ describe('service configuration: defaults, file, environment, flags', () => {
     const path = file('bad.json', { limits: { bodyLimitBytes: -1, nope: 1 } });
     expect(refusal(() => loadServiceConfig({ file: path })).sort()).toEqual([`file ${path}: limits.bodyLimitBytes`, `file ${path}: limits.nope`]);
     expect(refusal(() => loadServiceConfig({ file: file('broken.json', '{') }))).toEqual([`file ${join(dir, 'broken.json')}`]);
+  });
+
+  // An SSE stream with no events sends only its heartbeat: a connection timeout at or below it cuts every quiet stream.
+  it('refuses an SSE heartbeat at or past the connection timeout, naming both fields, whichever sources set them', () => {
+    const path = file('heartbeat.json', { limits: { sseHeartbeatMs: 60_000 } });
+    try {
+      loadServiceConfig({ file: path });
+      throw new Error('expected a refusal');
+    } catch (error) {
+      if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw error;
+      expect(error.problem.issues).toEqual([
+        { path: 'limits.sseHeartbeatMs', rule: 'heartbeat_within_connection_timeout', message: expect.stringContaining('limits.connectionTimeoutMs (60000)') },
+      ]);
+      expect(error.message).toMatch(/limits\.sseHeartbeatMs \(60000\) must be shorter than limits\.connectionTimeoutMs/);
+    }
+    expect(refusal(() => serviceConfig({ limits: { sseHeartbeatMs: 5_000, connectionTimeoutMs: 4_000 } }))).toEqual(['limits.sseHeartbeatMs']);
+    expect(serviceConfig({ limits: { sseHeartbeatMs: 60_000, connectionTimeoutMs: 120_000 } }).limits.sseHeartbeatMs).toBe(60_000);
+    // 0 turns the connection timeout off: any heartbeat is fine.
+    expect(serviceConfig({ limits: { sseHeartbeatMs: 600_000, connectionTimeoutMs: 0 } }).limits.connectionTimeoutMs).toBe(0);
   });
 
   it('refuses a bad store connection string without repeating it', () => {

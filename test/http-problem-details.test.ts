@@ -11,7 +11,9 @@ import {
   unauthorised,
   validationError,
 } from '../domain/errors.ts';
+import { MAX_PATH_PARAM_CHARS } from '../adapters/http/server.ts';
 import { startTestService, type TestService } from './support/service.ts';
+import { body } from './http-conformance.fixtures.ts';
 
 const THROWN = {
   validation: () => validationError([{ path: 'data.nodeId', rule: 'too_small', message: 'too short' }, { path: 'data.reason', rule: 'invalid_value', message: 'unknown reason' }]),
@@ -76,5 +78,62 @@ describe('refusals as RFC 9457 problem details', () => {
     const response = await fetch(`${svc.url}/test/throw/nonsense`);
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ errors: [{ path: 'params.code' }] });
+  });
+});
+
+// Issue 12 review: the router refused before any route ran, in Fastify's own JSON that quoted the path: a path
+// parameter over 100 characters was a 414 (so a node with a 128-character id, which POST /v1/commands accepts,
+// could not be read back), and a malformed percent-escape a 400 echoing the path.
+describe('refusals of the router itself: problem+json, never quoting the path', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService();
+  });
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  const MARKER = 'reflected-marker';
+
+  it('reads back a node whose id has the longest length the domain allows (128 characters)', async () => {
+    const nodeId = `n${'x'.repeat(126)}9`;
+    expect(nodeId).toHaveLength(128);
+    const created = await fetch(`${svc.url}/v1/commands`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${svc.tokens.operator}` },
+      body: JSON.stringify(body.registerNode(nodeId)),
+    });
+    expect(created.status).toBe(201);
+    for (const path of [`/v1/entities/node/${nodeId}`, `/v1/entities/node/${nodeId}/timeline`]) {
+      const read = await fetch(`${svc.url}${path}`, { headers: { authorization: `Bearer ${svc.tokens.auditor}` } });
+      expect({ path, status: read.status }).toEqual({ path, status: 200 });
+    }
+  });
+
+  it('answers a malformed percent-escape with a 400 problem that does not echo the path', async () => {
+    const response = await fetch(`${svc.url}/v1/entities/node/${MARKER}%E0%A4%A`, { headers: { authorization: `Bearer ${svc.tokens.auditor}` } });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toContain('application/problem+json');
+    expect(response.headers.get('x-request-id')).toMatch(/\S+/);
+    const text = await response.text();
+    expect(text).not.toContain(MARKER);
+    expect(text).not.toMatch(/%E0|entities/i);
+    expect(JSON.parse(text)).toMatchObject({ type: 'https://credence.dev/problems/validation', status: 400, errors: [{ path: 'url', rule: 'url_encoding' }] });
+  });
+
+  it('answers a path parameter longer than any identifier with a 414 problem that does not echo it', async () => {
+    const response = await fetch(`${svc.url}/v1/entities/node/${MARKER}${'y'.repeat(MAX_PATH_PARAM_CHARS)}`, { headers: { authorization: `Bearer ${svc.tokens.auditor}` } });
+    expect(response.status).toBe(414);
+    expect(response.headers.get('content-type')).toContain('application/problem+json');
+    const text = await response.text();
+    expect(text).not.toContain(MARKER);
+    expect(JSON.parse(text)).toMatchObject({ type: 'https://credence.dev/problems/uri_too_long', status: 414, requestId: expect.any(String) });
+    expect(JSON.parse(text)).not.toHaveProperty('instance');
+  });
+
+  it('routes a parameter of exactly the router limit to its route, which answers for itself', async () => {
+    const response = await fetch(`${svc.url}/v1/entities/node/${'z'.repeat(MAX_PATH_PARAM_CHARS)}`, { headers: { authorization: `Bearer ${svc.tokens.auditor}` } });
+    expect(response.status).not.toBe(414);
+    expect(response.headers.get('content-type')).toContain('application/problem+json');
   });
 });

@@ -52,7 +52,7 @@ describe('an SSE stream whose token is revoked', () => {
       expect(revoked.ok).toBe(true);
       const t0 = performance.now();
       await within(s.ended, 'the stream to end after the revocation');
-      // The heartbeat is what notices; a generous multiple keeps a busy machine from failing the test.
+      // The revocation ends it at once (test/http-sse-revocation.test.ts); a generous bound keeps a busy machine from failing the test.
       expect(performance.now() - t0).toBeLessThan(HEARTBEAT_MS * 20);
       expectUnauthorisedEnd(s);
 
@@ -100,11 +100,12 @@ describe('an SSE stream whose token is revoked', () => {
 });
 
 describe('an SSE stream whose token expires', () => {
-  // Heartbeats far apart: what ends the stream is the expiry, not a heartbeat.
+  // Heartbeats far apart: what ends the stream is the expiry, not a heartbeat. The connection timeout must exceed
+  // the heartbeat (adapters/http/config.ts), or a quiet stream would be cut first.
   const HEARTBEAT_MS = 60_000;
   let svc: TestService;
   beforeAll(async () => {
-    svc = await startTestService({ config: { limits: { sseHeartbeatMs: HEARTBEAT_MS, maxSseStreamsPerPrincipal: 1 } } });
+    svc = await startTestService({ config: { limits: { sseHeartbeatMs: HEARTBEAT_MS, connectionTimeoutMs: 2 * HEARTBEAT_MS, maxSseStreamsPerPrincipal: 1 } } });
   }, 30_000);
   afterAll(async () => {
     await svc?.close();

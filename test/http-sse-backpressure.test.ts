@@ -23,7 +23,7 @@ let positions: string[];
 beforeAll(async () => {
   // Load shedding is not what this test is about.
   svc = await startTestService({
-    config: { limits: { sseHighWaterBytes: HIGH_WATER, sseStallMs: STALL_MS, sseHeartbeatMs: 60_000, maxEventLoopDelayMs: 0 } },
+    config: { limits: { sseHighWaterBytes: HIGH_WATER, sseStallMs: STALL_MS, sseHeartbeatMs: 60_000, connectionTimeoutMs: 120_000, maxEventLoopDelayMs: 0 } },
   });
   positions = await appendRegisteredNodes(svc.service.context.credence.store, 'bulk', NODES, CAPABILITIES);
   // The live pseudonym rotation reacts to each registration: let it finish, so the streams below run on a quiet server.

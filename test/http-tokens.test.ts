@@ -1,6 +1,13 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { decodeJwt, generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAccessControl } from '../adapters/http/auth/open-access-control.ts';
+import { INFRASTRUCTURE_ACTOR_ID, isReservedSubject } from '../adapters/http/auth/reserved-subjects.ts';
+import { INFRASTRUCTURE_ACTOR } from '../adapters/http/start.ts';
+import { secureEnvironmentConfigForDataDir } from '../adapters/driven/secure-environment/embedded.ts';
+import { SYSTEM_ACTOR_IDS } from '../domain/metadata.ts';
 import { FakeClock, openAccessRegistry } from '../adapters/runtime/index.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
@@ -103,6 +110,10 @@ describe('API bearer tokens: issue, list, revoke; 401 for missing, expired, forg
     expect(await statusWith(svc, issued.token)).toEqual({ status: 401, reason: 'revoked' });
     const unknown = await fetch(`${svc.url}/v1/tokens/tok_AAAAAAAAAAAAAAAAAAAAAA`, { method: 'DELETE', headers: bearer(svc.tokens.admin) });
     expect(unknown.status).toBe(404);
+    // A token is not a stream: the problem names the token id, as `tokenId`.
+    const problem = (await unknown.json()) as Record<string, unknown>;
+    expect(problem).toMatchObject({ type: 'https://credence.dev/problems/not_found', status: 404, tokenId: 'tok_AAAAAAAAAAAAAAAAAAAAAA' });
+    expect(problem).not.toHaveProperty('streamId');
     const listed = (await (await fetch(`${svc.url}/v1/tokens`, { headers: bearer(svc.tokens.admin) })).json()) as { tokens: { tokenId: string; state: string; revokedBy?: string }[] };
     expect(listed.tokens.find((t) => t.tokenId === issued.tokenId)).toMatchObject({ state: 'revoked', revokedBy: 'test-admin' });
   });
@@ -124,6 +135,37 @@ describe('API bearer tokens: issue, list, revoke; 401 for missing, expired, forg
     expect((await statusWith(svc, svc.tokens.admin)).status).toBe(200);
   });
 
+  // Issue 12 review: an admin could mint a token speaking as the expiry scheduler (`SYSTEM:…` passed a case-sensitive
+  // check) or as the infrastructure (`maf:infrastructure`, the actor the Enrolment Function and the Registrar record).
+  it.each([
+    'system:process-manager',
+    'SYSTEM:expiry-scheduler',
+    'System:pseudonym-rotation',
+    'system:anything',
+    'maf:infrastructure',
+    'MAF:Infrastructure',
+    'maf:registrar',
+  ])('refuses to issue a token for the reserved subject %s: 400 naming body.subject and the rule', async (subject) => {
+    const response = await fetch(`${svc.url}/v1/tokens`, {
+      method: 'POST',
+      headers: { ...json, ...bearer(svc.tokens.admin) },
+      body: JSON.stringify({ subject, role: 'operator', ttl: '1h' }),
+    });
+    expect(response.status).toBe(400);
+    const problem = (await response.json()) as { errors: { path: string; rule: string; message: string }[] };
+    expect(problem.errors).toEqual([{ path: 'body.subject', rule: 'reserved_subject', message: expect.stringMatching(/system:.*maf:/) }]);
+    // The same rule without HTTP (`credence token create --data`).
+    await expect(svc.service.context.access.issue({ subject, role: 'operator', ttlSeconds: 60, issuedBy: 'test' })).rejects.toMatchObject({
+      problem: { code: 'validation', issues: [{ path: 'subject', rule: 'reserved_subject' }] },
+    });
+  });
+
+  it('reserves every id the engine and the infrastructure act under, and nothing that merely starts alike', () => {
+    expect(INFRASTRUCTURE_ACTOR.id).toBe(INFRASTRUCTURE_ACTOR_ID);
+    for (const id of [INFRASTRUCTURE_ACTOR.id, ...SYSTEM_ACTOR_IDS, ` ${INFRASTRUCTURE_ACTOR.id.toUpperCase()} `]) expect({ id, reserved: isReservedSubject(id) }).toEqual({ id, reserved: true });
+    for (const id of ['mafalda', 'systems-team', 'maf', 'system', 'alice@maf.example']) expect({ id, reserved: isReservedSubject(id) }).toEqual({ id, reserved: false });
+  });
+
   it('answers 401 for a well-signed token the service has no record of', async () => {
     const registry = openAccessRegistry({ dir: svc.dir });
     try {
@@ -132,5 +174,46 @@ describe('API bearer tokens: issue, list, revoke; 401 for missing, expired, forg
       registry.close();
     }
     expect(await statusWith(svc, svc.tokens.admin)).toEqual({ status: 401, reason: 'unknown token' });
+  });
+});
+
+describe('a token living longer than tokens.maxTtlSeconds', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService({ config: { tokens: { maxTtlSeconds: 86_400 } } });
+  });
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  it('is refused with 401 naming the rule, however well signed: one minted by the CLI with the 90-day default', async () => {
+    // `credence token create --data` issues with the default settings (at most 90 days), not the service's.
+    const local = await openAccessControl(svc.dir);
+    try {
+      const long = await local.access.issue({ subject: 'erin', role: 'admin', ttlSeconds: 30 * 86_400, issuedBy: 'local:test' });
+      expect(await statusWith(svc, long.token)).toEqual({ status: 401, reason: 'lifetime longer than tokens.maxTtlSeconds' });
+      const withinLimit = await local.access.issue({ subject: 'erin', role: 'admin', ttlSeconds: 86_400, issuedBy: 'local:test' });
+      expect((await statusWith(svc, withinLimit.token)).status).toBe(200);
+    } finally {
+      local.close();
+    }
+  });
+});
+
+describe('access.db naming a signing key the Secure Environment does not hold', () => {
+  it('stops access control (and the service) with an error saying so and what to do, never a new key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'credence-access-key-'));
+    try {
+      (await openAccessControl(dir)).close();
+      // The Secure Environment of the folder is lost (or access.db was restored into another folder).
+      const se = secureEnvironmentConfigForDataDir(dir);
+      for (const file of [se.database, se.wrappingKeys!, (se.kek as { path: string }).path]) rmSync(file, { force: true });
+      const refused = { problem: { code: 'validation', issues: [{ path: 'access.db: signingKey', rule: 'access_signing_key_present' }] } };
+      await expect(openAccessControl(dir)).rejects.toMatchObject(refused);
+      await expect(openAccessControl(dir)).rejects.toThrow(/signing key key_\S+ recorded in access\.db is missing from the data folder's Secure Environment.*restore/);
+      await expect(startTestService({ dir })).rejects.toMatchObject(refused);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -35,12 +35,32 @@ export const ServiceLimitsConfig = z.strictObject({
   maxRssBytes: int(0, Number.MAX_SAFE_INTEGER).default(0),
   pressureSampleIntervalMs: int(10, 60_000).default(1_000),
   retryAfterSeconds: int(1, 3_600).default(10),
-  /** Socket inactivity (longer than the SSE heartbeat), whole-request receipt (slow clients), idle keep-alive. */
+  /** Socket inactivity (longer than the SSE heartbeat: checked below), whole-request receipt (slow clients), idle keep-alive. */
   connectionTimeoutMs: int(0, 3_600_000).default(60_000),
   requestTimeoutMs: int(0, 3_600_000).default(30_000),
   keepAliveTimeoutMs: int(1, 3_600_000).default(5_000),
 });
 export type ServiceLimitsConfig = z.infer<typeof ServiceLimitsConfig>;
+
+/**
+ * Bounds that only make sense together, checked on the merged configuration (each source may set one of them). An
+ * SSE stream sends nothing but its heartbeat while no event comes, and the connection timeout closes a socket
+ * that long without activity: a heartbeat at or past the timeout would cut every quiet stream. (The request
+ * timeout ends once the request is received and the keep-alive timeout starts after a response ends, so neither
+ * reaches a stream in progress.)
+ */
+const checkLimitsTogether = (limits: ServiceLimitsConfig, context: z.RefinementCtx): void => {
+  if (limits.connectionTimeoutMs !== 0 && limits.sseHeartbeatMs >= limits.connectionTimeoutMs) {
+    context.addIssue({
+      code: 'custom',
+      path: ['sseHeartbeatMs'],
+      params: { rule: 'heartbeat_within_connection_timeout' },
+      message:
+        `limits.sseHeartbeatMs (${limits.sseHeartbeatMs}) must be shorter than limits.connectionTimeoutMs (${limits.connectionTimeoutMs}), ` +
+        'or an event stream with no events is closed before its heartbeat: lower sseHeartbeatMs, or raise connectionTimeoutMs (0 turns it off)',
+    });
+  }
+};
 
 export const TokenConfig = z.strictObject({
   /** `iss` and `aud` of the API's bearer tokens. */
@@ -78,7 +98,7 @@ export const ServiceConfig = z.strictObject({
   signing: z.string().min(1).max(4_096).optional(),
   /** How often the expiry scheduler and pseudonym rotation run. */
   tickMs: int(10, 3_600_000).default(1_000),
-  limits: ServiceLimitsConfig.default(ServiceLimitsConfig.parse({})),
+  limits: ServiceLimitsConfig.superRefine(checkLimitsTogether).default(ServiceLimitsConfig.parse({})),
   tokens: TokenConfig.default(TokenConfig.parse({})),
 });
 export type ServiceConfig = z.infer<typeof ServiceConfig>;
@@ -125,7 +145,9 @@ const issuesOf = (error: z.ZodError, where: (path: string) => string): FieldIssu
     if (i.code === 'unrecognized_keys') {
       return i.keys.map((k) => ({ path: where(path ? `${path}.${k}` : k), rule: i.code, message: 'unknown setting' }));
     }
-    return [{ path: where(path), rule: i.code, message: i.message }];
+    // A cross-field check names its own rule (checkLimitsTogether).
+    const rule = i.code === 'custom' && typeof i.params?.['rule'] === 'string' ? (i.params['rule'] as string) : i.code;
+    return [{ path: where(path), rule, message: i.message }];
   });
 
 const parseSource = (input: unknown, where: (path: string) => string): PartialConfig => {

@@ -50,8 +50,27 @@ export const redactUrl = (url: string): string => {
 };
 
 /**
+ * The request headers a log line keeps: a short list known to hold no secret, and the authorization as
+ * `[redacted]` (so a 401 in the log reads "had a header" or "had none"). Not every header: a client or a proxy may
+ * put a credential in one of any name (`x-api-key`, `proxy-authorization`).
+ */
+const LOGGED_HEADERS = ['content-type', 'content-length', 'accept', 'user-agent', 'last-event-id'] as const;
+const MAX_HEADER_CHARS = 200;
+
+const loggedHeaders = (headers: FastifyRequest['headers']): Record<string, string> => {
+  const kept: Record<string, string> = {};
+  if (typeof headers.authorization === 'string') kept['authorization'] = REDACTED;
+  for (const name of LOGGED_HEADERS) {
+    const value = headers[name];
+    if (typeof value === 'string') kept[name] = value.slice(0, MAX_HEADER_CHARS);
+  }
+  return kept;
+};
+
+/**
  * Fastify's pino logger: JSON lines, a request id on every line of a request (`reqId`), authorisation headers and
- * secret fields redacted (issue 12 "Logs"; SER-001 no secret in logs).
+ * secret fields redacted (issue 12 "Logs"; SER-001 no secret in logs). test/http-logs-full-scenario.test.ts scans
+ * the logs of a full scenario at trace level for every token and secret.
  */
 export const loggerOptions = (level: string, stream?: NodeJS.WritableStream): FastifyServerOptions['logger'] => ({
   level,
@@ -63,6 +82,6 @@ export const loggerOptions = (level: string, stream?: NodeJS.WritableStream): Fa
   },
   formatters: { log: (object: Record<string, unknown>) => redactSecrets(object) as Record<string, unknown> },
   serializers: {
-    req: (req: FastifyRequest) => ({ method: req.method, url: redactUrl(req.url), remoteAddress: req.ip }),
+    req: (req: FastifyRequest) => ({ method: req.method, url: redactUrl(req.url), remoteAddress: req.ip, headers: loggedHeaders(req.headers) }),
   },
 });

@@ -11,12 +11,14 @@ import { CredenceError, type FieldIssue, type Problem } from '../../domain/error
  *
  * | code / cause                           | status | extensions                                    |
  * | validation, schema failure, bad JSON   | 400    | errors: [{ path, rule, message }] every field |
+ * | malformed URL (router)                 | 400    | errors (no instance: the path is not echoed)  |
  * | no / expired / forged / revoked token  | 401    | WWW-Authenticate: Bearer                      |
  * | unauthorised (authenticated, refused)  | 403    | reason                                        |
- * | not_found, unknown route               | 404    | streamId                                      |
+ * | not_found, unknown route               | 404    | streamId (tokenId: DELETE /v1/tokens/{id})    |
  * | illegal_transition                     | 409    | streamId, state, attempted, allowed, rule     |
  * | concurrency_conflict                   | 409    | streamId, expected, actual                    |
  * | body too large                         | 413    |                                               |
+ * | path segment too long (router)         | 414    | (no instance: the path is not echoed)         |
  * | unsupported content type               | 415    |                                               |
  * | bad_signature (request signature)      | 422    | reason                                        |
  * | protocol (device protocols)            | 422    | step, reason                                  |
@@ -95,6 +97,7 @@ const TITLE_OF: Record<string, string> = {
   protocol: 'Protocol error',
   broken_history: 'Broken history',
   payload_too_large: 'Payload too large',
+  uri_too_long: 'URI too long',
   unsupported_media_type: 'Unsupported media type',
   rate_limited: 'Too many requests',
   overloaded: 'Service unavailable',
@@ -125,11 +128,13 @@ const schemaIssues = (error: FastifyError): FieldIssue[] => {
   return (error.validation ?? []).flatMap((v) => {
     const segments = v.instancePath.split('/').filter((s) => s.length > 0);
     const path = [part, ...segments].join('.');
-    const keys = (v.params as { keys?: unknown }).keys;
+    const { keys, params } = v.params as { keys?: unknown; params?: { rule?: unknown } };
     if (v.keyword === 'unrecognized_keys' && Array.isArray(keys)) {
       return keys.map((k) => ({ path: `${path}.${String(k).slice(0, 64)}`, rule: 'unrecognized_key', message: 'not allowed here' }));
     }
-    return [{ path, rule: v.keyword, message: v.message ?? 'invalid' }];
+    // A refinement may name its rule (`refine(check, { params: { rule } })`, e.g. reserved_subject): more use than `custom`.
+    const rule = v.keyword === 'custom' && typeof params?.rule === 'string' ? params.rule : v.keyword;
+    return [{ path, rule, message: v.message ?? 'invalid' }];
   });
 };
 
@@ -172,6 +177,32 @@ export const problemDocument = (mapped: Mapped, request: FastifyRequest): Proble
   ...mapped.extensions,
   requestId: request.id,
 });
+
+/**
+ * The router's own refusals (Fastify `frameworkErrors`), before any route or hook runs: a path that is not a valid
+ * URL (a malformed percent-escape) and a path parameter longer than the router takes. Fastify's answers quote the
+ * path; these never do.
+ */
+const FRAMEWORK_CODES: Record<string, Mapped> = {
+  FST_ERR_BAD_URL: {
+    status: 400,
+    code: 'validation',
+    detail: 'the request path is not a valid URL (a malformed percent-escape)',
+    extensions: { errors: [{ path: 'url', rule: 'url_encoding', message: 'not a valid percent-encoded path' }] },
+  },
+  FST_ERR_MAX_PARAM_LENGTH: { status: 414, code: 'uri_too_long', detail: 'a segment of the request path is longer than any identifier the service has' },
+};
+
+/**
+ * Answers a router-level error (Fastify's `frameworkErrors`) as problem+json, without `instance` or anything else
+ * taken from the URL: the path is what was wrong, and echoing it reflects whatever the caller put there.
+ */
+export const sendFrameworkProblem = (reply: FastifyReply, request: FastifyRequest, error: FastifyError): FastifyReply => {
+  const mapped = FRAMEWORK_CODES[error.code] ?? { status: 500, code: 'internal', detail: STATUS_CODES[500]! };
+  const { instance: _path, ...document } = problemDocument(mapped, request);
+  // No route, so no onSend hook: the request id header is set here.
+  return reply.code(mapped.status).header('x-request-id', request.id).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(document));
+};
 
 /** Sends `error` as problem+json; returns the status sent. */
 export const sendProblem = (reply: FastifyReply, request: FastifyRequest, error: unknown): FastifyReply => {

@@ -14,7 +14,7 @@ import { installAccessHook } from './auth/access-hook.ts';
 import type { ServiceConfig } from './config.ts';
 import type { App, RouteAccess, RouteModule, ServiceContext } from './context.ts';
 import { loggerOptions } from './logging.ts';
-import { HttpProblem, overloaded, PROBLEM_CONTENT_TYPE, ProblemSchema, sendProblem } from './problems.ts';
+import { HttpProblem, overloaded, PROBLEM_CONTENT_TYPE, ProblemSchema, sendFrameworkProblem, sendProblem } from './problems.ts';
 import { installProtection } from './protection.ts';
 import { ROUTE_MODULES } from './routes/index.ts';
 
@@ -23,6 +23,13 @@ export const DOCS_PREFIX = '/docs';
 export const ACCESS_EXTENSION = 'x-credence-access';
 const API_VERSION = '1.0.0';
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+/**
+ * The longest path parameter the router matches (decoded). Every identifier of the domain is at most 129 characters
+ * (domain/ids.ts: a 128-character token, or `/` and one for a CSE-ID) and its schema refuses more than 256 with a
+ * 400 naming the parameter; Fastify's default of 100 would make ids of 101 to 128 characters, which POST
+ * /v1/commands accepts, unreadable. Longer is a 414 problem (`sendFrameworkProblem`).
+ */
+export const MAX_PATH_PARAM_CHARS = 300;
 
 export interface BuildServerOptions {
   readonly context: ServiceContext;
@@ -79,6 +86,14 @@ export const buildServer = async (options: BuildServerOptions): Promise<App> => 
     connectionTimeout: limits.connectionTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_CHARS },
+    // A malformed URL or an overlong path parameter, refused by the router before any route or hook: problem+json
+    // that does not quote the path (Fastify's own answer does), counted with the other refusals.
+    frameworkErrors: (error, request, reply) => {
+      const sent = sendFrameworkProblem(reply, request, error);
+      options.context.metrics.requestRefused(reply.statusCode, 'unmatched');
+      return sent;
+    },
     // Closing: idle sockets are closed, requests in flight finish; a new request on a kept-alive socket gets our
     // own 503 problem (below) rather than Fastify's plain JSON.
     return503OnClosing: false,

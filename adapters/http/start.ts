@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Actor } from '../../domain/metadata.ts';
 import { ownerView, type Clock } from '../../domain/ports/index.ts';
@@ -12,13 +13,14 @@ import {
 } from '../runtime/index.ts';
 import { createAccessControl } from './auth/access-control.ts';
 import { ACCESS_OWNER } from './auth/open-access-control.ts';
+import { INFRASTRUCTURE_ACTOR_ID } from './auth/reserved-subjects.ts';
 import { signingPolicyOf, type ServiceConfig } from './config.ts';
 import type { App, RouteModule, ServiceContext } from './context.ts';
 import { createServiceMetrics } from './metrics.ts';
 import { buildServer } from './server.ts';
 
 /** Who the security procedures (Enrolment Function, Registrar CSE) act as when devices call them. */
-export const INFRASTRUCTURE_ACTOR: Actor = { id: 'maf:infrastructure', role: 'operator' };
+export const INFRASTRUCTURE_ACTOR: Actor = { id: INFRASTRUCTURE_ACTOR_ID, role: 'operator' };
 
 export interface StartOptions {
   /** The engine's and the tokens' clock (default: the system clock). */
@@ -94,6 +96,9 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     cleanups.push(() => live.stop());
     const metrics = createServiceMetrics({ components: () => live.status() });
     const shutdown = new AbortController();
+    // Every open SSE stream listens for the shutdown (and stops listening when it ends, adapters/http/sse/session.ts):
+    // many listeners are the normal case, not a leak, so no MaxListenersExceededWarning past 10 streams.
+    setMaxListeners(0, shutdown.signal);
     const context: ServiceContext = { credence, live, access, metrics, limits: config.limits, shutdown: shutdown.signal };
     app = await buildServer({
       context,

@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { notFound, unauthorised, validationError } from '../../../domain/errors.ts';
-import { SYSTEM_ACTOR_PREFIX } from '../../../domain/metadata.ts';
+import { isCredenceError, unauthorised, validationError, type CredenceError } from '../../../domain/errors.ts';
 import type { Clock, KeyHandle, OwnedSecureEnvironment, RandomSource } from '../../../domain/ports/index.ts';
 import type { AccessRegistry, TokenRecord } from '../../runtime/index.ts';
+import { HttpProblem } from '../problems.ts';
 import { importVerificationKey, jwtVerifier, signJwt, type JwtSettings } from './jwt.ts';
+import { isReservedSubject, RESERVED_SUBJECT_MESSAGE, RESERVED_SUBJECT_RULE } from './reserved-subjects.ts';
 import { RoleSchema, type Role } from './role.ts';
 
 export { ROLES, RoleSchema } from './role.ts';
@@ -43,9 +44,21 @@ export interface AccessControl {
   readonly maxTtlSeconds: number;
   /** Signs a JWT (EdDSA, key in the Secure Environment) and records its id, subject, role and expiry. */
   issue(args: { subject: string; role: Role; ttlSeconds: number; issuedBy: string }): Promise<IssuedToken>;
-  /** Ends a token before its expiry; later requests with it get 401. Returns false for an unknown id. */
+  /**
+   * Ends a token before its expiry; later requests with it get 401, and the listeners `onRevoked` registered for it
+   * are told at once. Returns false for an unknown id.
+   */
   revoke(tokenId: string, revokedBy: string): boolean;
-  /** Verifies signature, expiry and revocation; throws CredenceError 'unauthorised' (-> 401) otherwise. */
+  /**
+   * Calls `listener` when `revoke` (of this access control, in this process) ends the token `tokenId`: what a
+   * long-lived response (SSE) uses to end at once. Returns the unsubscribe. Revocations made by another process on
+   * the same access.db (the CLI) are not heard here: `remainingMs` finds them.
+   */
+  onRevoked(tokenId: string, listener: () => void): () => void;
+  /**
+   * Verifies signature, expiry, the lifetime (at most `maxTtlSeconds`), the subject (never a reserved one) and
+   * revocation; throws CredenceError 'unauthorised' (-> 401) otherwise.
+   */
   verify(token: string): Promise<Principal>;
   /**
    * How long a principal `verify` returned earlier stays valid, in ms by this access control's clock: 0 once its
@@ -56,13 +69,20 @@ export interface AccessControl {
   list(args: { limit: number; after?: string; includeExpired?: boolean }): { tokens: TokenSummary[]; next?: string };
 }
 
-/** Who a token names: an id usable as a command's actor id, never one of the engine's reserved system ids. */
+/**
+ * Who a token names: an id usable as a command's actor id, never one reserved to the engine's system actors or to
+ * the infrastructure (reserved-subjects.ts). The refusal names its rule (`reserved_subject`) in `params.rule`.
+ */
 export const TokenSubject = z
   .string()
   .min(1)
   .max(128)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]*$/, 'letters, digits and . _ : @ - only')
-  .refine((s) => !s.startsWith(SYSTEM_ACTOR_PREFIX), `the ${SYSTEM_ACTOR_PREFIX} prefix is reserved to the engine's own actors`);
+  .refine((s) => !isReservedSubject(s), { message: RESERVED_SUBJECT_MESSAGE, params: { rule: RESERVED_SUBJECT_RULE } });
+
+/** The rule of a zod issue: a custom refinement's own (`params.rule`) when it names one, else the issue's code. */
+const ruleOf = (issue: z.core.$ZodIssue): string =>
+  issue.code === 'custom' && typeof issue.params?.['rule'] === 'string' ? (issue.params['rule'] as string) : issue.code;
 
 export const TokenId = z.string().regex(/^tok_[A-Za-z0-9_-]{22}$/, 'a token id (tok_ and 22 characters)');
 
@@ -75,11 +95,42 @@ export interface AccessControlOptions extends JwtSettings {
   readonly maxTtlSeconds: number;
 }
 
-/** The signing key: the one kept in access.db if the Secure Environment still has it, else a new one. */
+/**
+ * access.db names a signing key the data folder's Secure Environment does not hold: the two come from different
+ * places (an access.db restored or copied without the Secure Environment files, or a Secure Environment replaced).
+ * No new key is made in its place: every token signed by the old one would stop working, silently. A `validation`
+ * CredenceError naming the rule `access_signing_key_present`.
+ */
+export const accessSigningKeyMissing = (handle: string): CredenceError =>
+  validationError(
+    [
+      {
+        path: 'access.db: signingKey',
+        rule: 'access_signing_key_present',
+        message:
+          `the API token signing key ${handle} recorded in access.db is missing from the data folder's Secure Environment ` +
+          '(secure-environment.sqlite, secure-environment.wrapping-keys, secure-environment.kek): restore the Secure Environment files ' +
+          'that belong with this access.db; ' +
+          'or, to start access control over with a new key (every token issued so far stops working), move access.db aside and issue new tokens',
+      },
+    ],
+    'access control',
+  );
+
+/**
+ * The signing key: the one kept in access.db, or a new one on the first start. A key access.db names but the
+ * Secure Environment does not hold is `accessSigningKeyMissing`, never replaced.
+ */
 const signingKey = async (se: OwnedSecureEnvironment, registry: AccessRegistry): Promise<{ handle: KeyHandle; publicKey: Uint8Array; kid: string }> => {
   const kept = registry.signingKey();
   if (kept !== undefined) {
-    const described = await se.describe(kept as KeyHandle);
+    let described;
+    try {
+      described = await se.describe(kept as KeyHandle);
+    } catch (error) {
+      if (isCredenceError(error, 'not_found')) throw accessSigningKeyMissing(kept);
+      throw error;
+    }
     return { handle: described.handle, publicKey: described.publicKey!, kid: described.fingerprint };
   }
   const created = await se.generate('ed25519', { usage: 'sign' });
@@ -113,6 +164,7 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
   registry.prune(new Date(clock.now().getTime() - PRUNE_AFTER_EXPIRY_MS));
   const settings: JwtSettings = { issuer: options.issuer, audience: options.audience };
   const verifyToken = jwtVerifier(await importVerificationKey(key.publicKey), settings);
+  const revocationListeners = new Map<string, Set<() => void>>();
   return {
     maxTtlSeconds: options.maxTtlSeconds,
     async issue({ subject, role, ttlSeconds, issuedBy }) {
@@ -124,7 +176,7 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
           issuedBy: z.string().min(1).max(200),
         })
         .safeParse({ subject, role, ttlSeconds, issuedBy });
-      if (!parsed.success) throw validationError(parsed.error.issues.map((i) => ({ path: i.path.join('.'), rule: i.code, message: i.message })), 'token request');
+      if (!parsed.success) throw validationError(parsed.error.issues.map((i) => ({ path: i.path.join('.'), rule: ruleOf(i), message: i.message })), 'token request');
       const issuedAt = clock.now();
       const iat = Math.floor(issuedAt.getTime() / 1000);
       const exp = iat + ttlSeconds;
@@ -139,10 +191,32 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
     },
     revoke(tokenId, revokedBy) {
       if (!TokenId.safeParse(tokenId).success) return false;
-      return registry.revoke(tokenId, clock.now(), revokedBy);
+      if (!registry.revoke(tokenId, clock.now(), revokedBy)) return false;
+      for (const listener of [...(revocationListeners.get(tokenId) ?? [])]) {
+        try {
+          listener();
+        } catch {
+          // One listener failing must not keep the others (or the caller) from the revocation, which is recorded.
+        }
+      }
+      return true;
+    },
+    onRevoked(tokenId, listener) {
+      const listeners = revocationListeners.get(tokenId) ?? new Set();
+      revocationListeners.set(tokenId, listeners);
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+        if (listeners.size === 0 && revocationListeners.get(tokenId) === listeners) revocationListeners.delete(tokenId);
+      };
     },
     async verify(token) {
       const claims = await verifyToken(token, clock.now());
+      // A token is good for no longer than this service would issue one for, wherever it was minted (a --data
+      // CLI with other settings, another deployment sharing the key).
+      if (claims.exp - claims.iat > options.maxTtlSeconds) throw unauthorised('bearer token', 'lifetime longer than tokens.maxTtlSeconds');
+      // Tokens issued before the subject rule reserved the infrastructure's ids (or edited into access.db).
+      if (isReservedSubject(claims.sub)) throw unauthorised('bearer token', 'reserved subject');
       // Looked up on every request, never cached: a revocation (by this process or the CLI) counts at once.
       const record = registry.find(claims.jti);
       if (record === undefined) throw unauthorised('bearer token', 'unknown token');
@@ -165,7 +239,7 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
   };
 };
 
-/** `DELETE /v1/tokens/:id` and `credence token revoke`: revokes, or a `not_found` problem. */
+/** `DELETE /v1/tokens/:id`: revokes, or a 404 `not_found` problem naming the `tokenId` (a token is not a stream). */
 export const revokeOrThrow = (access: AccessControl, tokenId: string, revokedBy: string): void => {
-  if (!access.revoke(tokenId, revokedBy)) throw notFound(tokenId, 'token');
+  if (!access.revoke(tokenId, revokedBy)) throw new HttpProblem(404, 'not_found', `token ${tokenId} does not exist`, { tokenId });
 };

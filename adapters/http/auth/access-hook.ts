@@ -32,7 +32,9 @@ export const installAccessHook = (app: App, access: AccessControl, options: { re
 
   app.addHook('onRoute', (route) => {
     const config = (route.config ?? {}) as { access?: RouteAccess };
-    if (config.access === undefined && options.publicPrefixes.some((p) => route.url.startsWith(p))) {
+    // `/docs` itself or below `/docs/`: a route `/docsX` (or `/docs-admin`) is not the docs page's and says who may call it.
+    const underPublic = options.publicPrefixes.some((p) => route.url === p || route.url.startsWith(`${p}/`));
+    if (config.access === undefined && underPublic) {
       // Routes of the documentation plugin (swagger-ui's static files): public by nature.
       route.config = { ...route.config, access: 'public' };
       return;

@@ -5,8 +5,8 @@
  * no gap and no duplicate, across restarts too, since positions belong to the store and not to this process.
  * Integrators get the pseudonymised stream only (seed 004; SER-011, SER-018, SER-025). Back-pressure: one event
  * in flight per stream, and a client that stops reading is dropped with a retry hint (adapters/http/sse). Each
- * principal may hold a bounded number of streams (SER-001). The token is checked again on each heartbeat and at
- * its expiry: a revoked or expired token ends its streams.
+ * principal may hold a bounded number of streams (SER-001). A revocation by this service ends the token's streams
+ * at once; the token is also checked again on each heartbeat (revocations by the CLI) and at its expiry.
  *
  * Everything that can refuse the request (query, headers, role, cap) is checked before the socket is taken
  * over, so refusals are ordinary problem+json responses.
@@ -30,7 +30,7 @@ Every event has \`id: <global position>\`, \`event: <event type>\` and \`data: <
 Reconnect with the \`Last-Event-ID\` header (or \`?after=\`) to resume strictly after that position.
 Comments (\`: heartbeat\`) arrive every few seconds; \`retry:\` lines say how long to wait before reconnecting.
 A client that stops reading is dropped with \`event: dropped\` and a retry hint; it resumes with Last-Event-ID.
-A stream whose token is revoked (within a heartbeat) or expires ends with \`event: dropped\` (reason \`unauthorised\`) and no retry hint: reconnect with a new token.
+A stream whose token is revoked (at once through this service, within a heartbeat through the CLI) or expires ends with \`event: dropped\` (reason \`unauthorised\`) and no retry hint: reconnect with a new token.
 Integrators receive pseudonymised identifiers only.`;
 
 /** How long a client refused by the stream cap should wait: about one stall period, when a dead stream is reaped. */
@@ -114,6 +114,7 @@ export const eventRoutes: RouteModule = (app, context) => {
         requestId: request.id,
         role: principal.role,
         remainingMs: () => context.access.remainingMs(principal),
+        onRevoked: (end) => context.access.onRevoked(principal.tokenId, end),
         heartbeatMs: context.limits.sseHeartbeatMs,
         highWaterBytes: context.limits.sseHighWaterBytes,
         stallMs: context.limits.sseStallMs,

@@ -6,8 +6,9 @@
  * - `shutdown`: graceful shutdown (or the store closing under the stream); ended with a retry hint;
  * - `error`: the stream failed (an event that cannot be read); ended with `event: dropped` and a retry hint (the
  *   details go to the log);
- * - `unauthorised`: the token the stream was opened with was revoked (seen at the next heartbeat) or has expired
- *   (a timer at its expiry); ended with `event: dropped` and no retry hint: the client needs a new token.
+ * - `unauthorised`: the token the stream was opened with was revoked (at once when by this process, else seen at
+ *   the next heartbeat) or has expired (a timer at its expiry); ended with `event: dropped` and no retry hint: the
+ *   client needs a new token.
  * In every case the client resumes with `Last-Event-ID` (after `unauthorised`, with a new token) and loses nothing:
  * the store holds what it missed.
  */
@@ -44,6 +45,12 @@ export interface SessionOptions {
    * when the timer set from it fires (AccessControl.remainingMs).
    */
   readonly remainingMs: () => number;
+  /**
+   * Subscribes `end` to the revocation of the stream's token by this process (AccessControl.onRevoked), so the
+   * stream ends at once rather than at the next heartbeat; returns the unsubscribe. Revocations by another process
+   * (the CLI on the same access.db) are still found by the heartbeat's `remainingMs`.
+   */
+  readonly onRevoked: (end: () => void) => () => void;
   readonly heartbeatMs: number;
   readonly highWaterBytes: number;
   readonly stallMs: number;
@@ -59,6 +66,7 @@ export class SseSession {
   private subscription: Subscription | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private expiry: NodeJS.Timeout | undefined;
+  private stopListeningForRevocation: (() => void) | undefined;
   private reason: CloseReason | undefined;
   private readonly ended: Promise<CloseReason>;
   private resolveEnded: (reason: CloseReason) => void = () => undefined;
@@ -99,6 +107,8 @@ export class SseSession {
     shutdown.addEventListener('abort', this.onShutdown, { once: true });
     this.heartbeat = setInterval(() => this.beat(), this.options.heartbeatMs);
     this.heartbeat.unref();
+    // Before the token's state is read (armExpiry): a revocation between the two is then either heard or read.
+    this.stopListeningForRevocation = this.options.onRevoked(() => this.unauthorised());
     this.armExpiry();
     if (this.reason !== undefined) return this.ended;
     this.subscription = events.subscribe({
@@ -110,7 +120,8 @@ export class SseSession {
   }
 
   /**
-   * Each heartbeat re-checks the token (a revocation ends the stream within one heartbeat), then sends a comment
+   * Each heartbeat re-checks the token (a revocation by another process ends the stream within one heartbeat; one by
+   * this process has already ended it through `onRevoked`), then sends a comment
    * only when the client is keeping up: a paused stream is already waiting on it.
    */
   private beat(): void {
@@ -145,6 +156,7 @@ export class SseSession {
     this.reason = reason;
     clearInterval(this.heartbeat);
     clearTimeout(this.expiry);
+    this.stopListeningForRevocation?.();
     this.options.shutdown.removeEventListener('abort', this.onShutdown);
     this.subscription?.unsubscribe();
     this.writer.end(finalFrame, this.options.stallMs);
