@@ -51,6 +51,36 @@ describe('credence serve', () => {
     expect(err).toMatch(/^Credence stopped$/m);
   });
 
+  it('says where the events live: an embedded store in another folder is not called EventStoreDB', async () => {
+    const events = join(dir, 'events-elsewhere');
+    const child = spawn(process.execPath, [CREDENCE, 'serve', '--data', join(dir, 'data-2'), '--store', `sqlite:${events}`, '--port', '0', '--log-level', 'warn'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PORT: '' },
+    });
+    let err = '';
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no URL within 45 s: ${err}`)), 45_000);
+        child.stderr.on('data', (chunk: Buffer) => {
+          err += chunk.toString();
+          if (/^Credence listening on .*\n/m.test(err)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        child.on('exit', () => reject(new Error(`serve ended early: ${err}`)));
+      });
+      expect(err).toMatch(/^Credence listening on http:\/\/\S+ \(data \S+data-2, events in the embedded store in \S+events-elsewhere\)$/m);
+      expect(err).not.toContain('EventStoreDB');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const timeout = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    expect(await exited).toBe(0);
+    clearTimeout(timeout);
+  });
+
   it('refuses a bad configuration with exit 2, naming the setting and where it came from', async () => {
     const badFile = join(dir, 'bad.json');
     writeFileSync(badFile, JSON.stringify({ limits: { bodyLimitBytes: -1 }, colour: 'blue' }));

@@ -80,6 +80,15 @@ describe('compliance queries, replay verdicts and projection status over HTTP', 
     expect(rows.every((r) => r[header!.indexOf('actor.id')] === 'test-operator')).toBe(true);
   });
 
+  it('answers JSON when Accept refuses CSV (text/csv;q=0) or weighs JSON more, and says the answer varies by Accept', async () => {
+    for (const accept of ['text/csv;q=0', 'text/csv;q=0.2, application/json']) {
+      const reply = await api.call('GET', '/v1/compliance/{query}', { query: 'actions' }, { token: svc.tokens.auditor, accept, query: { actor: 'test-operator' } });
+      expect(reply.status, accept).toBe(200);
+      expect(reply.type, accept).toMatch(/^application\/json/);
+      expect(reply.headers.get('vary'), accept).toMatch(/accept/i);
+    }
+  });
+
   it('escapes CSV fields (RFC 4180) and defuses spreadsheet formulas', () => {
     const text = toCsv([{ position: '7', note: 'a, "b"\r\nc', actor: { id: '=HYPERLINK("x")' }, n: -1 }], ['position']);
     expect(text).toBe('position,note,actor.id,n\r\n7,"a, ""b""\r\nc","\'=HYPERLINK(""x"")",-1\r\n');

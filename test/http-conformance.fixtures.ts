@@ -1,5 +1,6 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { expect } from 'vitest';
+import { issueCredentialData, profile } from './support/fleet.ts';
 import type { TestService } from './support/service.ts';
 
 /**
@@ -79,7 +80,6 @@ export const openApi = async (svc: TestService): Promise<Api> => {
 
 const DAY = 86_400_000;
 const iso = (offsetMs: number): string => new Date(Date.now() + offsetMs).toISOString();
-const profile = { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-1', capabilities: ['metering'] };
 
 /** Command bodies (type and data) valid on the wall clock: the service decides at the system clock's now. */
 export const body = {
@@ -91,16 +91,7 @@ export const body = {
   enrolNode: (nodeId: string, subscriptionId = 'sub-1') => ({ type: 'enrolNode', data: { nodeId, subscriptionId, cseId: `/cse-${nodeId}` } }),
   issueCredential: (credentialId: string, nodeId: string) => ({
     type: 'issueCredential',
-    data: {
-      credentialId,
-      kind: 'ed25519',
-      publicKey: 'A'.repeat(43),
-      purpose: 'service',
-      owner: { kind: 'node', id: nodeId },
-      fingerprint: `sha256:${credentialId.length.toString(16).padStart(64, '0')}`,
-      notBefore: iso(-DAY),
-      notAfter: iso(90 * DAY),
-    },
+    data: issueCredentialData(credentialId, nodeId, { notBefore: iso(-DAY), notAfter: iso(90 * DAY) }),
   }),
   provisionCredential: (credentialId: string) => ({ type: 'provisionCredential', data: { credentialId, method: 'pre-provisioning' } }),
   configureAssociation: (associationId: string, credentialId: string, nodeId: string) => ({
@@ -113,13 +104,4 @@ export const body = {
 };
 
 /** Waits until every live component has handled the head, and the cascade has nothing more to append. */
-export const settled = async (svc: TestService): Promise<void> => {
-  const { credence, live } = svc.service.context;
-  for (let round = 0; round < 20; round++) {
-    const head = await credence.store.headPosition();
-    if (head === undefined) return;
-    expect(await live.caughtUp(head, 5000)).toBe(true);
-    if ((await credence.store.headPosition()) === head) return;
-  }
-  throw new Error('the live runtime did not settle in 20 rounds');
-};
+export { settled } from './http-sse.fixtures.ts';

@@ -4,7 +4,7 @@ import { ExpectedRevision, type EventStore } from '../domain/ports/event-store.t
 import { currentVersionOf } from '../domain/upcasters.ts';
 import type { Engine } from '../adapters/engine/index.ts';
 import { parseEventStream, type SseEvent, type SseFrame } from '../adapters/client/sse.ts';
-import { operator } from './support/fleet.ts';
+import { issueCredentialData, operator } from './support/fleet.ts';
 import type { TestService } from './support/service.ts';
 
 // Shared by the test/http-sse-*.test.ts files: commands dated from the wall clock (the service's engine runs on
@@ -23,20 +23,7 @@ export const ops = {
   registerNode: (nodeId: string, capabilities?: readonly string[]) => command('registerNode', { nodeId, profile: profile(capabilities) }, { actor: operator }),
   enrolNode: (nodeId: string, subscriptionId: string) => command('enrolNode', { nodeId, subscriptionId, cseId: `/cse-${nodeId}` }, { actor: operator }),
   issueCredential: (credentialId: string, nodeId: string) =>
-    command(
-      'issueCredential',
-      {
-        credentialId,
-        kind: 'ed25519',
-        publicKey: 'A'.repeat(43),
-        purpose: 'service',
-        owner: { kind: 'node', id: nodeId },
-        fingerprint: `sha256:${Buffer.from(credentialId).toString('hex').padStart(64, '0').slice(-64)}`,
-        notBefore: fromNow(-1),
-        notAfter: fromNow(90),
-      },
-      { actor: operator },
-    ),
+    command('issueCredential', issueCredentialData(credentialId, nodeId, { notBefore: fromNow(-1), notAfter: fromNow(90) }), { actor: operator }),
   provisionCredential: (credentialId: string) => command('provisionCredential', { credentialId, method: 'pre-provisioning' }, { actor: operator }),
   configureAssociation: (associationId: string, credentialId: string, nodeId: string) =>
     command(

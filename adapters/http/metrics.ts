@@ -15,14 +15,43 @@ export interface ServiceMetrics {
 }
 
 export interface MetricsSources {
-  /** Per-component lag, read on each scrape (the live runtime's `status()`). */
+  /** Per-component lag (the live runtime's `status()`, which reads the store's head). */
   readonly components?: () => Promise<readonly ComponentStatus[]>;
+  /**
+   * How long one read of `components` serves scrapes (default 1 s): /metrics is public and not rate-limited, so a
+   * flood of scrapes costs one read of the store's head per period, not one per scrape.
+   */
+  readonly componentsCacheMs?: number;
+  /** The clock of that cache, in ms (tests). */
+  readonly now?: () => number;
 }
+
+const COMPONENTS_CACHE_MS = 1_000;
+
+/**
+ * `read`, its answer shared by every call within `ttlMs` of it (a read in flight included); a failed read is not
+ * kept, so the next call reads again.
+ */
+const sharedFor = <T>(read: () => Promise<T>, ttlMs: number, now: () => number): (() => Promise<T>) => {
+  let last: { readonly at: number; readonly value: Promise<T> } | undefined;
+  return () => {
+    const at = now();
+    if (last === undefined || at - last.at >= ttlMs) {
+      const value = read();
+      last = { at, value };
+      value.catch(() => {
+        if (last?.value === value) last = undefined;
+      });
+    }
+    return last.value;
+  };
+};
 
 /**
  * The service's metrics in a registry of its own (two services in one process, as in tests, never share counters).
- * Lag is collected when scraped, so nothing polls between scrapes. Label values are bounded sets: command types
- * of the catalog, route patterns (never raw URLs), roles, statuses.
+ * Lag is collected when scraped, so nothing polls between scrapes, and one read serves both lag gauges and every
+ * scrape for `componentsCacheMs`. Label values are bounded sets: command types of the catalog, route patterns (never
+ * raw URLs), roles, statuses.
  */
 export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetrics => {
   const registry = new Registry();
@@ -65,29 +94,24 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
     registers: [registry],
   });
   const sseEvents = new Counter({ name: 'credence_sse_events_total', help: 'Events delivered over server-sent event streams', registers: [registry] });
-  const components = sources.components;
-  new Gauge({
-    name: 'credence_projection_lag_events',
-    help: 'Events between the head of the store and what each live component has handled',
-    labelNames: ['component'] as const,
-    registers: [registry],
-    async collect() {
-      if (components === undefined) return;
-      this.reset();
-      for (const c of await components()) this.set({ component: c.name }, c.eventsBehind);
-    },
-  });
-  new Gauge({
-    name: 'credence_projection_lag_seconds',
-    help: 'Age of the oldest event a live component has not handled yet',
-    labelNames: ['component'] as const,
-    registers: [registry],
-    async collect() {
-      if (components === undefined) return;
-      this.reset();
-      for (const c of await components()) this.set({ component: c.name }, c.secondsBehind);
-    },
-  });
+  const components =
+    sources.components === undefined ? undefined : sharedFor(sources.components, sources.componentsCacheMs ?? COMPONENTS_CACHE_MS, sources.now ?? Date.now);
+  /** A gauge per live component, set from the shared status read when scraped. */
+  const componentGauge = (name: string, help: string, valueOf: (c: ComponentStatus) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['component'] as const,
+      registers: [registry],
+      async collect() {
+        if (components === undefined) return;
+        this.reset();
+        for (const c of await components()) this.set({ component: c.name }, valueOf(c));
+      },
+    });
+  };
+  componentGauge('credence_projection_lag_events', 'Events between the head of the store and what each live component has handled', (c) => c.eventsBehind);
+  componentGauge('credence_projection_lag_seconds', 'Age of the oldest event a live component has not handled yet', (c) => c.secondsBehind);
   return {
     commandDecided(type, outcome, seconds) {
       commands.inc({ type, outcome });

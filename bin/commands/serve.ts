@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { StoreConnectionString } from '../../adapters/driven/store/index.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import type { Io } from '../io.ts';
 import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
@@ -36,6 +37,23 @@ const loadConfig = async (args: z.infer<typeof Options>, io: Io) => {
 };
 
 /**
+ * What the startup line says of the event store when it is not the data folder's own: the kind of store (never the
+ * connection string, which may carry credentials), or the folder of an embedded store elsewhere.
+ */
+const storeNote = (store: string | undefined): string => {
+  if (store === undefined) return '';
+  const location = StoreConnectionString.parse(store); // loadServiceConfig has checked it
+  switch (location.kind) {
+    case 'sqlite':
+      return `, events in the embedded store in ${location.dir}`;
+    case 'sqlite-memory':
+      return ', events in memory: gone when it stops';
+    case 'eventstoredb':
+      return ', events in EventStoreDB';
+  }
+};
+
+/**
  * `credence serve`: the service on the data folder (or the store of `--store`), until SIGTERM or SIGINT start its
  * graceful shutdown. JSON logs go to stdout; the address, for a person, to stderr.
  */
@@ -44,7 +62,10 @@ export const register: RegisterCommands = (program, io) => {
     .command('serve')
     .description('run Credence as a service: the HTTP API, live projections, device endpoints (until SIGTERM / SIGINT)')
     .option('--data <dir>', 'the data folder (env CREDENCE_DATA; default ./data)')
-    .option('--store <connection>', 'an EventStoreDB / KurrentDB store: esdb://… or kurrentdb://… (env CREDENCE_STORE; default: the embedded store)')
+    .option(
+      '--store <connection>',
+      'where the events live: esdb://… or kurrentdb://… (EventStoreDB / KurrentDB), sqlite:<folder> (the embedded store in another folder) or sqlite::memory: (env CREDENCE_STORE; default: the embedded store in the data folder)',
+    )
     .option('--host <host>', 'address to listen on (env CREDENCE_HOST; default 127.0.0.1)')
     .option('--port <port>', 'port to listen on, 0 for any (env PORT or CREDENCE_PORT; default 8080)')
     .option('--config <file>', 'a JSON file with any setting, limits and tokens included (flags and environment win over it)')
@@ -57,7 +78,7 @@ export const register: RegisterCommands = (program, io) => {
         // Loaded here, not at the top: the other commands need none of Fastify.
         const { startService, DOCS_PREFIX } = await import('../../adapters/http/index.ts');
         const service = await startService(config, { handleSignals: true });
-        io.err(`Credence listening on ${service.url} (data ${config.data}${config.store !== undefined ? ', EventStoreDB store' : ''})`);
+        io.err(`Credence listening on ${service.url} (data ${config.data}${storeNote(config.store)})`);
         io.err(`  API docs: ${service.url}${DOCS_PREFIX}   OpenAPI: ${service.url}/openapi.json`);
         io.err('  Ctrl-C (SIGINT) or SIGTERM stops it gracefully');
         await service.closed;

@@ -39,6 +39,8 @@ export {
   Base64UrlBytes,
   Hash32,
   RecordedEventJson,
+  RecordedEventWire,
+  recordedEventToJson,
   type InclusionProof,
   InclusionProofJson,
   type ConsistencyProof,

@@ -28,29 +28,40 @@ const JsonRecord = z.record(z.string(), z.json());
 const JsonObjectSchema = z.custom<LogJsonObject>((v) => JsonRecord.safeParse(v).success, 'expected a JSON object');
 const Index = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
-/** A stored event as it appears in exports: bigints as decimal strings. */
+/**
+ * The JSON form of a stored event, bigints as decimal strings: what exports, `credence verify --event` and the HTTP
+ * API (responses with events) carry. `data` and `metadata` are described as JSON objects; the file codec below checks
+ * them all the way down.
+ */
+export const RecordedEventWire = z.object({
+  position: Decimal,
+  streamId: z.string().min(1).max(300),
+  revision: Decimal,
+  id: z.string().min(1).max(64),
+  type: z.string().min(1).max(128),
+  data: z.record(z.string(), z.unknown()),
+  metadata: z.record(z.string(), z.unknown()),
+});
+export type RecordedEventWire = z.infer<typeof RecordedEventWire>;
+
+/** A stored event in its JSON form; no check, since the event is one this code stored (the codec's encode). */
+export const recordedEventToJson = (e: LoggedEvent) => ({
+  position: e.position.toString(10),
+  streamId: e.streamId,
+  revision: e.revision.toString(10),
+  id: e.id,
+  type: e.type,
+  data: e.data,
+  metadata: e.metadata,
+});
+
+/** A stored event as it appears in exports: its JSON form, every value of `data` and `metadata` checked to be JSON. */
 export const RecordedEventJson = z.codec(
-  z.object({
-    position: Decimal,
-    streamId: z.string().min(1).max(300),
-    revision: Decimal,
-    id: z.string().min(1).max(64),
-    type: z.string().min(1).max(128),
-    data: JsonObjectSchema,
-    metadata: JsonObjectSchema,
-  }),
+  RecordedEventWire.extend({ data: JsonObjectSchema, metadata: JsonObjectSchema }),
   z.custom<LoggedEvent>(),
   {
     decode: (e): LoggedEvent => ({ ...e, position: BigIntText.decode(e.position), revision: BigIntText.decode(e.revision) }),
-    encode: (e) => ({
-      position: e.position.toString(10),
-      streamId: e.streamId,
-      revision: e.revision.toString(10),
-      id: e.id,
-      type: e.type,
-      data: e.data,
-      metadata: e.metadata,
-    }),
+    encode: recordedEventToJson,
   },
 );
 

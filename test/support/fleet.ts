@@ -16,6 +16,22 @@ export const at = (days: number): string => new Date(Date.parse(T0) + days * DAY
 export const profile = { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-1', capabilities: ['metering'] };
 export const fingerprint = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
 
+/**
+ * The data of an issueCredential for a node's service credential (a placeholder Ed25519 key, a fingerprint made from
+ * the id), valid from `notBefore` to `notAfter`: shared by the engine fixtures here, the SSE fixtures (commands) and
+ * the HTTP conformance fixtures (request bodies), which date it from the wall clock.
+ */
+export const issueCredentialData = (credentialId: string, nodeId: string, validity: { readonly notBefore: string; readonly notAfter: string }) => ({
+  credentialId,
+  kind: 'ed25519',
+  publicKey: 'A'.repeat(43),
+  purpose: 'service',
+  owner: { kind: 'node', id: nodeId },
+  fingerprint: fingerprint(credentialId.length + 7),
+  notBefore: validity.notBefore,
+  notAfter: validity.notAfter,
+});
+
 export interface Fixture {
   store: EventStore;
   clock: FakeClock;
@@ -35,21 +51,7 @@ export const cmd = {
   enrolNode: (nodeId = 'meter-1', subscriptionId = 'sub-1') =>
     command('enrolNode', { nodeId, subscriptionId, cseId: `/cse-${nodeId}` }, { actor: operator }),
   issueCredential: (credentialId = 'cred-1', nodeId = 'meter-1', notAfter = at(90), extra: Record<string, unknown> = {}) =>
-    command(
-      'issueCredential',
-      {
-        credentialId,
-        kind: 'ed25519',
-        publicKey: 'A'.repeat(43),
-        purpose: 'service',
-        owner: { kind: 'node', id: nodeId },
-        fingerprint: fingerprint(credentialId.length + 7),
-        notBefore: T0,
-        notAfter,
-        ...extra,
-      },
-      { actor: operator },
-    ),
+    command('issueCredential', { ...issueCredentialData(credentialId, nodeId, { notBefore: T0, notAfter }), ...extra }, { actor: operator }),
   provisionCredential: (credentialId = 'cred-1') =>
     command('provisionCredential', { credentialId, method: 'pre-provisioning' }, { actor: operator }),
   configureAssociation: (associationId = 'sa-1', credentialId = 'cred-1', nodeId = 'meter-1') =>

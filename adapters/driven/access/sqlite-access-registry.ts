@@ -1,6 +1,5 @@
 import Database from 'better-sqlite3';
-import { join } from 'node:path';
-import { preparePrivateDatabaseFile, preparePrivateDir } from '../files/index.ts';
+import { openPrivateSqlite, type PrivateSqliteLocation } from '../files/index.ts';
 
 export const ACCESS_DB_FILE = 'access.db';
 
@@ -86,32 +85,14 @@ const SIGNING_KEY = 'signing-key';
  * revocation acknowledged is on disk; the server reads it on every request, so a revocation made by the CLI in
  * another process counts at once.
  */
-export const openAccessRegistry = (location: { readonly dir: string } | { readonly memory: true }): AccessRegistry => {
-  let db: Database.Database;
-  if ('memory' in location) {
-    db = new Database(':memory:');
-  } else {
-    preparePrivateDir(location.dir);
-    const file = join(location.dir, ACCESS_DB_FILE);
-    preparePrivateDatabaseFile(file);
-    db = new Database(file);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-  }
-  try {
-    db.pragma('busy_timeout = 5000');
-    db.transaction(() => {
-      const found = Number(db.pragma('user_version', { simple: true }));
-      if (found > SCHEMA_VERSION) throw new Error(`access registry file has schema version ${found}, newer than ${SCHEMA_VERSION}`);
-      db.exec(SCHEMA);
-      if (found < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    }).immediate();
-  } catch (error) {
-    db.close();
-    throw error;
-  }
-  return registryOver(db);
-};
+export const openAccessRegistry = (location: PrivateSqliteLocation): AccessRegistry =>
+  registryOver(
+    openPrivateSqlite(location, {
+      file: ACCESS_DB_FILE,
+      synchronous: 'FULL',
+      schema: { what: 'access registry', version: SCHEMA_VERSION, sql: SCHEMA },
+    }),
+  );
 
 const registryOver = (db: Database.Database): AccessRegistry => {
   const sql = {

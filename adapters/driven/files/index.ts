@@ -1,6 +1,8 @@
-/** Small file-system utilities shared by the driven adapters that keep single-file state (keys, handles, KEKs). */
+/** Small file-system utilities shared by the driven adapters that keep single-file state (keys, handles, KEKs, SQLite files). */
 export { writeFileAtomic } from './atomic-write.ts';
 export type { AtomicWriteOptions } from './atomic-write.ts';
 export { DATA_DIR_MODE, DATA_FILE_MODE, preparePrivateDatabaseFile, preparePrivateDir, withPrivateUmask } from './private-files.ts';
+export { openPrivateSqlite } from './private-sqlite.ts';
+export type { PrivateSqliteLocation, PrivateSqliteOptions } from './private-sqlite.ts';
 export { lockDataFolder, SERVICE_LOCK_FILE } from './data-folder-lock.ts';
 export type { DataFolderLock } from './data-folder-lock.ts';

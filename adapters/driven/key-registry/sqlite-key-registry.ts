@@ -1,6 +1,5 @@
 import Database from 'better-sqlite3';
-import { join } from 'node:path';
-import { preparePrivateDatabaseFile, preparePrivateDir } from '../files/index.ts';
+import { openPrivateSqlite, type PrivateSqliteLocation } from '../files/index.ts';
 
 export const KEY_REGISTRY_DB_FILE = 'keys.db';
 
@@ -48,26 +47,13 @@ export class SqliteKeyRegistry {
    * Opens `<dir>/keys.db` (or an in-memory registry). `legacy`: the read-model database that held the registry
    * before it had a file of its own; its bindings are moved here (copied, committed, then dropped there), once.
    */
-  static open(location: { dir: string } | { memory: true }, options: { readonly legacy?: Database.Database } = {}): SqliteKeyRegistry {
-    let db: Database.Database;
-    if ('memory' in location) {
-      db = new Database(':memory:');
-    } else {
-      preparePrivateDir(location.dir);
-      const file = join(location.dir, KEY_REGISTRY_DB_FILE);
-      preparePrivateDatabaseFile(file);
-      db = new Database(file);
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-    }
+  static open(location: PrivateSqliteLocation, options: { readonly legacy?: Database.Database } = {}): SqliteKeyRegistry {
+    const db = openPrivateSqlite(location, {
+      file: KEY_REGISTRY_DB_FILE,
+      synchronous: 'FULL',
+      schema: { what: 'key registry', version: SCHEMA_VERSION, sql: SCHEMA },
+    });
     try {
-      db.pragma('busy_timeout = 5000');
-      db.transaction(() => {
-        const found = Number(db.pragma('user_version', { simple: true }));
-        if (found > SCHEMA_VERSION) throw new Error(`key registry file has schema version ${found}, newer than ${SCHEMA_VERSION}`);
-        db.exec(SCHEMA);
-        if (found < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
-      }).immediate();
       if (options.legacy !== undefined) moveLegacyBindings(options.legacy, db);
       return new SqliteKeyRegistry(db);
     } catch (error) {

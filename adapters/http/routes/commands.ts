@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { command, CommandMetadata, CommandSchema, type CommandType } from '../../../domain/commands/index.ts';
-import { isCredenceError, validationError } from '../../../domain/errors.ts';
-import type { RecordedEvent } from '../../../domain/ports/index.ts';
+import { isCredenceError, unauthorised, validationError } from '../../../domain/errors.ts';
+import { Role as ActorRole, type Actor } from '../../../domain/metadata.ts';
+import { recordedEventToJson } from '../../../domain/transparency/index.ts';
 import { ACCESS } from '../auth/roles.ts';
-import type { RouteModule } from '../context.ts';
-import { DecimalString, toWire } from './wire.ts';
+import type { Principal, RouteModule } from '../context.ts';
+import { StoredEventWire } from './wire.ts';
 
 /**
  * The body: one strict object per command type, its `data` the command's own schema (the engine parses it again),
@@ -16,7 +17,7 @@ const envelope = {
   correlationId: CommandMetadata.shape.correlationId,
   causationId: CommandMetadata.shape.causationId,
   signature: CommandMetadata.shape.signature.describe(
-    'request signature (SER-016) over the command as the engine sees it: actor { id: <token subject>, role: "operator" } and the ' +
+    'request signature (SER-016) over the command as the engine sees it: actor { id: <token subject>, role: <token role> } and the ' +
       'commandId, correlationId and causationId sent here (send the commandId you signed)',
   ),
 };
@@ -26,16 +27,6 @@ const perType = (CommandSchema.options as unknown as z.ZodObject<{ type: z.ZodLi
 const CommandBody = z
   .discriminatedUnion('type', perType as unknown as [(typeof perType)[number], ...(typeof perType)[number][]])
   .describe('a lifecycle command of the catalog (domain/commands/catalog.ts)');
-
-const StoredEventWire = z.object({
-  id: z.string(),
-  streamId: z.string(),
-  revision: DecimalString,
-  position: DecimalString,
-  type: z.string(),
-  data: z.record(z.string(), z.unknown()),
-  metadata: z.record(z.string(), z.unknown()),
-});
 
 const CommandOutcomeWire = z
   .object({
@@ -47,15 +38,15 @@ const CommandOutcomeWire = z
   })
   .meta({ id: 'CommandOutcome' });
 
-const eventWire = (e: RecordedEvent): z.infer<typeof StoredEventWire> => ({
-  id: e.id,
-  streamId: e.streamId,
-  revision: e.revision.toString(10),
-  position: e.position.toString(10),
-  type: e.type,
-  data: toWire(e.data) as Record<string, unknown>,
-  metadata: toWire(e.metadata) as Record<string, unknown>,
-});
+/**
+ * Who acts: the token's subject in the token's role, which the engine authorises against the catalog. `admin` manages
+ * access and is no actor of the lifecycle (ACCESS.commands keeps it off this route; should it ever reach it, 403).
+ */
+const actorOf = (principal: Principal): Actor => {
+  const role = ActorRole.safeParse(principal.role);
+  if (!role.success) throw unauthorised(principal.subject, `role ${principal.role} runs no lifecycle command`);
+  return { id: principal.subject, role: role.data };
+};
 
 /** The engine names command fields (`data.x`, `metadata.commandId`); the client sent body fields and a token. */
 const bodyPath = (path: string): string => {
@@ -71,7 +62,7 @@ export const commandRoutes: RouteModule = (app, context) => {
       summary: 'Execute a lifecycle command',
       description:
         'Runs any command of the catalog through the engine (parse, authorise, verify the request signature, decide, append). ' +
-        'The actor is the authenticated principal (`{ id: <token subject>, role: "operator" }`), never the body. ' +
+        'The actor is the authenticated principal (`{ id: <token subject>, role: <token role> }`), never the body. ' +
         '201 when events were appended; 200 when `commandId` had been seen and the first outcome is replayed. Positions are decimal strings.',
       tags: ['commands'],
       body: CommandBody,
@@ -82,7 +73,7 @@ export const commandRoutes: RouteModule = (app, context) => {
       const started = process.hrtime.bigint();
       const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
       const input = command(body.type, body.data as Record<string, unknown>, {
-        actor: { id: request.principal!.subject, role: 'operator' },
+        actor: actorOf(request.principal!),
         ...(body.commandId !== undefined ? { commandId: body.commandId } : {}),
         ...(body.correlationId !== undefined ? { correlationId: body.correlationId } : {}),
         ...(body.causationId !== undefined ? { causationId: body.causationId } : {}),
@@ -107,7 +98,7 @@ export const commandRoutes: RouteModule = (app, context) => {
         streamId: outcome.streamId,
         state: outcome.state,
         deduplicated: outcome.deduplicated,
-        events: outcome.events.map(eventWire),
+        events: outcome.events.map(recordedEventToJson),
       });
     },
   });

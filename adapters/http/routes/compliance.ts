@@ -6,7 +6,7 @@ import { replayAll, replayEntity, type FleetReplay } from '../../../projections/
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
 import { toCsv, wantsCsv } from './csv.ts';
-import { DecimalString, EntityParams, Finding, readYourWrites, streamOf, toWire, Verdict } from './wire.ts';
+import { DecimalString, Finding, getEntityRoute, readYourWrites, toWire, Verdict } from './wire.ts';
 
 /** Every parameter any compliance query takes, as the query string carries them; each query's own schema decides. */
 const PARAMS = ['reason', 'from', 'to', 'actor', 'subscription', 'days', 'now'] as const;
@@ -80,7 +80,8 @@ export const complianceRoutes: RouteModule = (app, context) => {
       summary: 'Run a compliance query',
       description:
         'Parameters in the query string, parsed by the query\'s own schema (see GET /v1/compliance). Every row names the global position ' +
-        'of the event that proves it. JSON by default; CSV (header row, RFC 4180) with `Accept: text/csv`.',
+        'of the event that proves it. JSON by default; CSV (header row, RFC 4180) when `Accept` prefers `text/csv` (weights ' +
+        'count: `text/csv;q=0` is JSON).',
       tags: ['compliance'],
       params: z.strictObject({ query: QueryName }),
       querystring: ComplianceQueryString,
@@ -104,6 +105,7 @@ export const complianceRoutes: RouteModule = (app, context) => {
       // The name picked the definition and its own schema parsed the parameters, so they match.
       const run = definition.run as unknown as (db: typeof context.credence.readModels, p: unknown, now: Date) => readonly Record<string, unknown>[];
       const rows = toWire(run(context.credence.readModels, params.data, context.credence.engine.clock.now())) as Record<string, unknown>[];
+      reply.header('vary', 'accept');
       if (wantsCsv(request.headers.accept)) return reply.type('text/csv; charset=utf-8').send(toCsv(rows, ['position']));
       return reply.type('application/json; charset=utf-8').send({ query: name, params: raw, rows: rows as z.infer<typeof Row>[] });
     },
@@ -136,20 +138,19 @@ export const complianceRoutes: RouteModule = (app, context) => {
     },
   });
 
-  app.get('/v1/replay/:kind/:id', {
-    config: { access: ACCESS.read },
-    schema: {
+  getEntityRoute(
+    app,
+    '/v1/replay/:kind/:id',
+    {
       summary: 'Replay verdict of one entity',
       description: "The entity's stored events through its machine with every guard (other entities as they stood at each event): the state after each, and any it refuses.",
       tags: ['replay'],
-      params: EntityParams,
-      response: { 200: EntityReplayWire },
+      response: EntityReplayWire,
     },
-    handler: async (request) => {
-      const streamId = streamOf(request.params);
+    async ({ streamId, kind }) => {
       const result = await replayEntity(context.credence.store, streamId);
-      if (result.steps.length === 0) throw notFound(streamId, request.params.kind);
+      if (result.steps.length === 0) throw notFound(streamId, kind);
       return toWire(result) as z.infer<typeof EntityReplayWire>;
     },
-  });
+  );
 };

@@ -41,5 +41,62 @@ export const toCsv = (rows: readonly Readonly<Record<string, unknown>>[], first:
   return `${lines.join('\r\n')}\r\n`;
 };
 
-/** Whether the client asked for CSV rather than JSON (an Accept header naming text/csv). */
-export const wantsCsv = (accept: string | undefined): boolean => accept !== undefined && /(^|[\s,])text\/csv(\s*(;|,|$))/i.test(accept);
+/** One media range of an Accept header: its type and subtype (lower case, `*` for a wildcard), weight and place. */
+interface MediaRange {
+  readonly type: string;
+  readonly subtype: string;
+  readonly q: number;
+  readonly index: number;
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+// RFC 9110 section 12.4.2: a weight is 0 to 1 with at most three decimals.
+const QVALUE = /^(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)$/;
+
+/**
+ * The media ranges of an Accept header (RFC 9110 section 12.5.1) with their weights (`q`, default 1). A range that
+ * is not `type/subtype` (`text/csv`, `text/*`, or the wildcard of every type), or whose weight is malformed, is
+ * skipped: it selects nothing. Other parameters are ignored.
+ */
+const mediaRanges = (accept: string): MediaRange[] =>
+  accept.split(',').flatMap((part, index): MediaRange[] => {
+    const [range = '', ...params] = part.split(';').map((p) => p.trim());
+    const [type = '', subtype = '', extra] = range.toLowerCase().split('/');
+    if (extra !== undefined || !TOKEN.test(type) || !TOKEN.test(subtype) || (type === '*' && subtype !== '*')) return [];
+    let q = 1;
+    for (const param of params) {
+      const eq = param.indexOf('=');
+      if (eq < 0 || param.slice(0, eq).trim().toLowerCase() !== 'q') continue;
+      const value = param.slice(eq + 1).trim();
+      if (!QVALUE.test(value)) return [];
+      q = Number(value);
+      break; // what follows the weight is accept-ext, not media-type parameters
+    }
+    return [{ type, subtype, q, index }];
+  });
+
+/** How an Accept header takes `type/subtype`: the most specific range that matches it decides (RFC 9110 12.5.1). */
+const preference = (ranges: readonly MediaRange[], type: string, subtype: string) => {
+  let best: { q: number; specificity: number; index: number } = { q: 0, specificity: -1, index: Number.MAX_SAFE_INTEGER };
+  for (const r of ranges) {
+    const specificity = r.type === type && r.subtype === subtype ? 2 : r.type === type && r.subtype === '*' ? 1 : r.type === '*' ? 0 : -1;
+    if (specificity > best.specificity) best = { q: r.q, specificity, index: r.index };
+  }
+  return best;
+};
+
+/**
+ * Whether the client prefers CSV to JSON, by the Accept header's weights: CSV when `text/csv` is acceptable (weight
+ * above 0) and weighs more than `application/json`; on a tie, the more specific range, then the one named first.
+ * JSON otherwise, and without an Accept header: `text/csv;q=0` is JSON, and so is the wildcard of every type.
+ */
+export const wantsCsv = (accept: string | undefined): boolean => {
+  if (accept === undefined || accept.trim() === '') return false;
+  const ranges = mediaRanges(accept);
+  const csv = preference(ranges, 'text', 'csv');
+  if (csv.q <= 0) return false;
+  const json = preference(ranges, 'application', 'json');
+  if (csv.q !== json.q) return csv.q > json.q;
+  if (csv.specificity !== json.specificity) return csv.specificity > json.specificity;
+  return csv.index < json.index;
+};

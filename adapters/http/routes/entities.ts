@@ -4,8 +4,8 @@ import { EntityKind } from '../../../domain/streams.ts';
 import { timeline, stateAt } from '../../../projections/audit/index.ts';
 import { listEntities, type EntityRow } from '../../../projections/entities/index.ts';
 import { ACCESS } from '../auth/roles.ts';
-import type { RouteModule, ServiceContext } from '../context.ts';
-import { DecimalString, EntityParams, PageCursor, readYourWrites, streamOf, toWire, Verdict } from './wire.ts';
+import type { RouteModule } from '../context.ts';
+import { DecimalString, getEntityRoute, mustExist, PageCursor, readYourWrites, toWire, Verdict } from './wire.ts';
 
 const MAX_PAGE = 500;
 
@@ -57,6 +57,8 @@ const TimelineEntry = z.object({
   signature: z.object({ status: z.string(), keyFingerprint: z.string().optional() }),
 });
 
+const Timeline = z.object({ streamId: z.string(), entries: z.array(TimelineEntry) });
+
 const StateAtWire = z.object({
   streamId: z.string(),
   kind: EntityKind,
@@ -69,11 +71,6 @@ const StateAtWire = z.object({
 });
 
 const summaryWire = (row: EntityRow) => toWire(row) as z.infer<typeof EntitySummary>;
-
-/** 404 unless the entity has at least one stored record. */
-const mustExist = async (context: ServiceContext, streamId: string, kind: string): Promise<void> => {
-  if ((await context.credence.store.readStream(streamId, { maxCount: 1 })).length === 0) throw notFound(streamId, kind);
-};
 
 export const entityRoutes: RouteModule = (app, context) => {
   app.get('/v1/entities', {
@@ -109,17 +106,16 @@ export const entityRoutes: RouteModule = (app, context) => {
     },
   });
 
-  app.get('/v1/entities/:kind/:id', {
-    config: { access: ACCESS.read },
-    schema: {
+  getEntityRoute(
+    app,
+    '/v1/entities/:kind/:id',
+    {
       summary: "One entity's current state",
       description: 'The entity as its machine sees it now, rebuilt from its stream (the same view the engine decides commands on).',
       tags: ['entities'],
-      params: EntityParams,
-      response: { 200: Entity },
+      response: Entity,
     },
-    handler: async (request) => {
-      const { kind, id } = request.params;
+    async ({ kind, id }) => {
       const entity = await context.credence.engine.entity(kind, id);
       const last = entity.events.at(-1);
       if (last === undefined || entity.revision === undefined) throw notFound(entity.streamId, kind);
@@ -134,41 +130,39 @@ export const entityRoutes: RouteModule = (app, context) => {
         context: entity.snapshot.context as Record<string, unknown>,
       };
     },
-  });
+  );
 
-  app.get('/v1/entities/:kind/:id/timeline', {
-    config: { access: ACCESS.read },
-    schema: {
+  getEntityRoute(
+    app,
+    '/v1/entities/:kind/:id/timeline',
+    {
       summary: "One entity's timeline",
       description:
         'Every event of the entity in stream order from the audit trail: who (actor), which command, why (reason), what caused it ' +
         '(a cascade, a schedule) and the request signature status. The state after each event is in GET /v1/replay/{kind}/{id}.',
       tags: ['entities'],
-      params: EntityParams,
-      response: { 200: z.object({ streamId: z.string(), entries: z.array(TimelineEntry) }) },
+      response: Timeline,
     },
-    handler: async (request) => {
-      const streamId = streamOf(request.params);
-      await mustExist(context, streamId, request.params.kind);
+    async ({ streamId, kind }) => {
+      await mustExist(context, streamId, kind);
       await readYourWrites(context);
       return { streamId, entries: toWire(timeline(context.credence.readModels, streamId)) };
     },
-  });
+  );
 
-  app.get('/v1/entities/:kind/:id/state', {
-    config: { access: ACCESS.read },
-    schema: {
+  getEntityRoute(
+    app,
+    '/v1/entities/:kind/:id/state',
+    {
       summary: 'An entity as it stood at an instant',
       description: 'Its events with occurredAt <= `at` replayed through its machine with every guard; `state` is `absent` before its first event.',
       tags: ['entities'],
-      params: EntityParams,
       querystring: z.strictObject({ at: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-02-01T00:00:00Z' }) }),
-      response: { 200: StateAtWire },
+      response: StateAtWire,
     },
-    handler: async (request) => {
-      const streamId = streamOf(request.params);
-      await mustExist(context, streamId, request.params.kind);
-      return toWire(await stateAt(context.credence.store, streamId, new Date(request.query.at))) as z.infer<typeof StateAtWire>;
+    async ({ streamId, kind }, query) => {
+      await mustExist(context, streamId, kind);
+      return toWire(await stateAt(context.credence.store, streamId, new Date(query.at))) as z.infer<typeof StateAtWire>;
     },
-  });
+  );
 };

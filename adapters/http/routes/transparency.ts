@@ -1,37 +1,26 @@
 import { z } from 'zod';
 import { toBase64url } from '../../../domain/crypto/index.ts';
-import { CredenceError, notFound, validationError } from '../../../domain/errors.ts';
+import { CredenceError, validationError } from '../../../domain/errors.ts';
 import type { LoggedLeaf, RecordedEvent, StoredCheckpoint } from '../../../domain/ports/index.ts';
-import { EVIDENCE_BUNDLE_FORMAT } from '../../../domain/transparency/index.ts';
+import { EVIDENCE_BUNDLE_FORMAT, recordedEventToJson } from '../../../domain/transparency/index.ts';
 import { exportEvidence } from '../../../projections/transparency/index.ts';
 import type { Credence } from '../../runtime/index.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
-import { DecimalString, EntityParams, streamOf } from './wire.ts';
+import { DecimalString, getEntityRoute, mustExist, StoredEventWire } from './wire.ts';
 
 /**
  * The non-repudiation log over HTTP, in the very forms `credence verify` reads from files: the checkpoint as the
- * C2SP signed note, proofs as `InclusionProofJson` / `ConsistencyProofJson`, events as `RecordedEventJson`, and the
+ * C2SP signed note, proofs as `InclusionProofJson` / `ConsistencyProofJson`, events as `RecordedEventWire`, and the
  * evidence bundle of `credence export`, so whatever is fetched here verifies offline with the log's key.
  */
 
 const TreeSize = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 const Hashes = z.array(z.string().describe('base64url SHA-256'));
-const LoggedEventWire = z
-  .object({
-    position: DecimalString,
-    streamId: z.string(),
-    revision: DecimalString,
-    id: z.string(),
-    type: z.string(),
-    data: z.record(z.string(), z.unknown()),
-    metadata: z.record(z.string(), z.unknown()),
-  })
-  .meta({ id: 'LoggedEvent', description: 'a stored event as `credence verify --event` reads it' });
 const Note = z.string().describe('a C2SP signed note: text, a blank line, signature lines');
 
 const InclusionWire = z.object({
-  event: LoggedEventWire,
+  event: StoredEventWire,
   proof: z.object({ leafIndex: z.number().int(), treeSize: z.number().int(), hashes: Hashes }).describe('`credence verify --proof`'),
   checkpoint: Note.describe('the signed checkpoint the proof is against (`credence verify --checkpoint`)'),
 });
@@ -47,7 +36,7 @@ const EvidenceBundleWire = z
     logPublicKey: z.string().describe('signed-note verifier key of the log; pin your own copy when verifying'),
     checkpoint: Note,
     streamHead: Note.describe("the log's signed statement of how many events the stream had at the checkpoint"),
-    entries: z.array(z.object({ event: LoggedEventWire, leafIndex: z.number().int(), proof: Hashes })),
+    entries: z.array(z.object({ event: StoredEventWire, leafIndex: z.number().int(), proof: Hashes })),
   })
   .meta({ id: 'EvidenceBundle', description: 'what `credence export` writes and `credence verify FILE.json` checks' });
 
@@ -55,16 +44,6 @@ type Log = NonNullable<Credence['transparencyLog']>;
 
 const noLog = (): CredenceError =>
   new CredenceError({ code: 'not_found', streamId: 'transparency', message: 'this service keeps no transparency log (an in-memory instance)' });
-
-const eventWire = (e: RecordedEvent): z.infer<typeof LoggedEventWire> => ({
-  position: e.position.toString(10),
-  streamId: e.streamId,
-  revision: e.revision.toString(10),
-  id: e.id,
-  type: e.type,
-  data: e.data,
-  metadata: e.metadata,
-});
 
 /** The stored event a leaf logs, found through the log's stream index (or its position, for a leaf older than it). */
 const eventOfLeaf = async (credence: Credence, leaf: LoggedLeaf): Promise<RecordedEvent | undefined> => {
@@ -131,7 +110,7 @@ export const transparencyRoutes: RouteModule = (app, context) => {
       }
       const checkpoint = await checkpointCovering(leaf.leafIndex);
       return {
-        event: eventWire(event),
+        event: recordedEventToJson(event),
         proof: { leafIndex: leaf.leafIndex, treeSize: checkpoint.treeSize, hashes: log.inclusionProof(leaf.leafIndex, checkpoint.treeSize).map(toBase64url) },
         checkpoint: checkpoint.note,
       };
@@ -166,23 +145,22 @@ export const transparencyRoutes: RouteModule = (app, context) => {
     },
   });
 
-  app.get('/v1/transparency/evidence/:kind/:id', {
-    config: { access: ACCESS.read },
-    schema: {
+  getEntityRoute(
+    app,
+    '/v1/transparency/evidence/:kind/:id',
+    {
       summary: 'Evidence bundle of one entity',
       description:
         "The entity's events, each with its inclusion proof against a signed checkpoint, and the log's signed stream head (the stream had " +
         'exactly these events there): the bundle of `credence export`. Verify it offline with `credence verify FILE.json --key KEY`.',
       tags: ['transparency'],
-      params: EntityParams,
-      response: { 200: EvidenceBundleWire },
+      response: EvidenceBundleWire,
     },
-    handler: async (request) => {
+    async ({ streamId, kind }) => {
       const { log, signer, projection } = use();
-      const streamId = streamOf(request.params);
-      if ((await credence.store.readStream(streamId, { maxCount: 1 })).length === 0) throw notFound(streamId, request.params.kind);
+      await mustExist(context, streamId, kind);
       const { bundle } = await exportEvidence({ streamId, store: credence.store, projection, log, signer });
       return bundle as z.infer<typeof EvidenceBundleWire>;
     },
-  });
+  );
 };

@@ -1,9 +1,12 @@
+import type { FastifySchema } from 'fastify';
 import { z } from 'zod';
 import { toBase64url, tryFromBase64url, utf8 } from '../../../domain/crypto/index.ts';
-import { validationError } from '../../../domain/errors.ts';
+import { notFound, validationError } from '../../../domain/errors.ts';
 import { PositionString } from '../../../domain/positions.ts';
 import { EntityKind, streamIdOf } from '../../../domain/streams.ts';
-import type { ServiceContext } from '../context.ts';
+import { RecordedEventWire } from '../../../domain/transparency/index.ts';
+import { ACCESS } from '../auth/roles.ts';
+import type { App, ServiceContext } from '../context.ts';
 
 /**
  * What the read-side route modules share: positions and bigints as decimal strings (JSON has no 64-bit integers),
@@ -15,6 +18,15 @@ import type { ServiceContext } from '../context.ts';
  * what a store holds (2^63 - 1; domain/positions.ts), so a query naming a larger one is a 400, not a store error.
  */
 export const DecimalString = PositionString;
+
+/**
+ * A stored event in every response that carries one (command outcomes, inclusion proofs, evidence bundles): the JSON
+ * form of domain/transparency, which `credence verify --event` reads; `recordedEventToJson` writes it.
+ */
+export const StoredEventWire = RecordedEventWire.meta({
+  id: 'StoredEvent',
+  description: 'a stored event as `credence verify --event` reads it: position and revision as decimal strings',
+});
 
 /** Any value with its bigints as decimal strings, the way every response carries positions. */
 export type Wire<T> = T extends bigint
@@ -44,6 +56,57 @@ export const EntityIdParam = z
 
 export const EntityParams = z.strictObject({ kind: EntityKind, id: EntityIdParam });
 export const streamOf = (params: z.infer<typeof EntityParams>): string => streamIdOf(params.kind, params.id);
+
+/** The entity a `…/{kind}/{id}` route names: its kind and id from the path, and its stream. */
+export interface EntityAddress {
+  readonly kind: EntityKind;
+  readonly id: string;
+  readonly streamId: string;
+}
+
+/** What a route of one entity documents besides its path; `querystring` when it takes one. */
+export interface EntityRouteSchema<Response extends z.ZodType, Query extends z.ZodType> {
+  readonly summary: string;
+  readonly description: string;
+  readonly tags: readonly string[];
+  readonly querystring?: Query;
+  readonly response: Response;
+}
+
+/**
+ * `GET path` of one entity for the read side (ACCESS.read): `path` ends in `:kind/:id` (checked by EntityParams) or
+ * goes on after it, and `answer` gets the entity's address and the parsed query, and returns the 200 body.
+ */
+export const getEntityRoute = <Response extends z.ZodType, Query extends z.ZodType = z.ZodObject<{}>>(
+  app: App,
+  path: `/v1/${string}/:kind/:id${string}`,
+  schema: EntityRouteSchema<Response, Query>,
+  answer: (entity: EntityAddress, query: z.output<Query>) => Promise<z.output<Response>>,
+): void => {
+  const { summary, description, tags, querystring, response } = schema;
+  // Typed as a plain FastifySchema: the type provider cannot resolve a generic response; `answer` carries its type.
+  const routeSchema: FastifySchema = {
+    summary,
+    description,
+    tags: [...tags],
+    params: EntityParams,
+    ...(querystring !== undefined ? { querystring } : {}),
+    response: { 200: response },
+  };
+  app.get(path, {
+    config: { access: ACCESS.read },
+    schema: routeSchema,
+    handler: async (request) => {
+      const params = request.params as z.output<typeof EntityParams>;
+      return answer({ ...params, streamId: streamOf(params) }, request.query as z.output<Query>);
+    },
+  });
+};
+
+/** 404 unless the entity has at least one stored record. */
+export const mustExist = async (context: ServiceContext, streamId: string, kind: EntityKind): Promise<void> => {
+  if ((await context.credence.store.readStream(streamId, { maxCount: 1 })).length === 0) throw notFound(streamId, kind);
+};
 
 /** A replay finding: a stored event its machine refuses, and why. */
 export const Finding = z.object({ streamId: z.string(), position: DecimalString, revision: DecimalString, type: z.string(), reason: z.string() });
