@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { toBase64url } from '../../../domain/crypto/index.ts';
 import { isCredenceError, unauthorised, validationError, type CredenceError } from '../../../domain/errors.ts';
 import type { Clock, KeyHandle, OwnedSecureEnvironment, RandomSource } from '../../../domain/ports/index.ts';
 import type { AccessRegistry, TokenRecord } from '../../runtime/index.ts';
@@ -150,7 +151,6 @@ const summary = (r: TokenRecord, now: Date): TokenSummary => ({
 /** Expired tokens stay listed (with state `expired`) this long, for whoever reviews access after the fact. */
 const PRUNE_AFTER_EXPIRY_MS = 30 * 86_400_000;
 
-const toBase64url = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64url');
 
 /**
  * API bearer tokens (issue 12): JWTs signed with Ed25519 inside the Secure Environment, verified with `jose`, each

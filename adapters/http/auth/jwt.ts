@@ -1,5 +1,6 @@
 import { errors, importJWK, jwtVerify, type CryptoKey } from 'jose';
 import { z } from 'zod';
+import { toBase64url } from '../../../domain/crypto/index.ts';
 import { unauthorised } from '../../../domain/errors.ts';
 import { ROLES } from './role.ts';
 
@@ -23,7 +24,8 @@ export interface JwsSigner {
   sign(input: Uint8Array): Promise<Uint8Array>;
 }
 
-const b64u = (bytes: Uint8Array | string): string => Buffer.from(bytes).toString('base64url');
+/** The JWS segments: JSON as its UTF-8 bytes, base64url as everywhere else in Credence. */
+const b64u = (value: Uint8Array | string): string => toBase64url(typeof value === 'string' ? new TextEncoder().encode(value) : value);
 
 /**
  * A compact JWS (RFC 7515 §7.1) over the claims, EdDSA with Ed25519 (RFC 8037 §3.1). Built here rather than with
