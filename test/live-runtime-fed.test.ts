@@ -21,16 +21,21 @@ const counting = (applied: bigint[]): Projection => ({
   apply: (_db, e) => void applied.push(e.record.position),
 });
 
+/** A store with a subscription and three nodes, and a runner of the counting projection over a fresh read model. */
+const seeded = async () => {
+  const store = openSqliteStore({ memory: true });
+  const { engine } = fixture(store);
+  await engine.execute(cmd.createSubscription());
+  for (const n of ['a', 'b', 'c']) await engine.execute(cmd.registerNode(n));
+  const db = new Database(':memory:');
+  db.defaultSafeIntegers(true);
+  const applied: bigint[] = [];
+  return { store, engine, applied, runner: new ProjectionRunner({ db, store, projections: [counting(applied)] }) };
+};
+
 describe('the live runtime feeds projections what its subscription delivered (runner.handle)', () => {
   it('applies only the projection’s own types past its checkpoint, as a catch-up would', async () => {
-    const store = openSqliteStore({ memory: true });
-    const { engine } = fixture(store);
-    await engine.execute(cmd.createSubscription());
-    for (const n of ['a', 'b', 'c']) await engine.execute(cmd.registerNode(n));
-    const db = new Database(':memory:');
-    db.defaultSafeIntegers(true);
-    const applied: bigint[] = [];
-    const runner = new ProjectionRunner({ db, store, projections: [counting(applied)] });
+    const { store, applied, runner } = await seeded();
     const records = await readAll(store);
 
     // Fed everything, twice (a redelivery): each NodeRegistered once, nothing else.
@@ -43,14 +48,7 @@ describe('the live runtime feeds projections what its subscription delivered (ru
   });
 
   it('refuses records read before a rebuild: they would leave a gap behind the reset checkpoint', async () => {
-    const store = openSqliteStore({ memory: true });
-    const { engine } = fixture(store);
-    await engine.execute(cmd.createSubscription());
-    for (const n of ['a', 'b', 'c']) await engine.execute(cmd.registerNode(n));
-    const db = new Database(':memory:');
-    db.defaultSafeIntegers(true);
-    const applied: bigint[] = [];
-    const runner = new ProjectionRunner({ db, store, projections: [counting(applied)] });
+    const { store, engine, applied, runner } = await seeded();
     const generation = runner.generation('nodes');
     await runner.catchUp('nodes');
     await engine.execute(cmd.registerNode('d'));
