@@ -122,6 +122,19 @@ module.exports = {
       from: { pathNot: '^(adapters/http/|adapters/client/|bin/|bench/|test/)' },
       to: { path: '^adapters/(http|client)/' },
     },
+    {
+      name: 'console-imports-only-domain',
+      severity: 'error',
+      comment:
+        'adapters/console/src/ is the web console that runs in the browser (issue 14): it may import its own files, ' +
+        'domain/ (types, stream ids, the evidence verifier: the same code as credence verify) and the packages that ' +
+        'run in a browser (lit, zod, @noble/*), never node: builtins, machines/, projections/ or another adapter. It ' +
+        'talks to the server through API v1 only.',
+      from: { path: '^adapters/console/src/' },
+      to: {
+        pathNot: '^(adapters/console/src/|domain/|node_modules/(lit|lit-html|lit-element|@lit|@lit-labs|zod|@noble/(curves|hashes))/)',
+      },
+    },
   ],
   options: {
     // Record npm packages but do not cruise into them.

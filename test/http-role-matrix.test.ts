@@ -83,6 +83,9 @@ const UNDOCUMENTED: Readonly<Record<string, Row>> = {
   'GET /openapi.json': { access: 'public' },
   [`GET ${DOCS_PREFIX}`]: { access: 'public' },
   [`GET ${DOCS_PREFIX}/json`]: { access: 'public' },
+  // The web console's page and its built assets (issue 14, docs/console.md): public files, the data behind the token.
+  'GET /': { access: 'public' },
+  'GET /assets/{file}': { access: 'public', params: { file: 'missing.js' } },
 };
 
 type Caller = Role | 'no token';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { assertBytes } from './bytes.ts';
+import { assertBytes, base64Text, bytesOfBase64Text } from './bytes.ts';
 
 /**
  * Bytes cross JSON boundaries as unpadded base64url (RFC 4648 §5). Decoding is strict: only the canonical
@@ -9,13 +9,13 @@ import { assertBytes } from './bytes.ts';
 
 const ALPHABET = /^[A-Za-z0-9_-]*$/;
 
-export const toBase64url = (bytes: Uint8Array): string => Buffer.from(assertBytes(bytes, 'bytes')).toString('base64url');
+export const toBase64url = (bytes: Uint8Array): string => base64Text(assertBytes(bytes, 'bytes'), true);
 
 /** Returns undefined for anything that is not the canonical unpadded base64url of some byte string. */
 export const tryFromBase64url = (text: string): Uint8Array<ArrayBuffer> | undefined => {
   if (typeof text !== 'string' || !ALPHABET.test(text) || text.length % 4 === 1) return undefined;
-  const bytes = new Uint8Array(Buffer.from(text, 'base64url'));
-  return toBase64url(bytes) === text ? bytes : undefined;
+  const bytes = bytesOfBase64Text(text, true);
+  return bytes !== undefined && toBase64url(bytes) === text ? bytes : undefined;
 };
 
 export const fromBase64url = (text: string, name = 'text'): Uint8Array<ArrayBuffer> => {

@@ -1,3 +1,5 @@
+import { bytesToHex } from '@noble/hashes/utils.js';
+
 /**
  * Byte helpers shared by every cryptographic call site: length checks that name the argument (a caller's
  * mistake is a plain error, noble-style), constant-time comparison, and wiping of secret buffers.
@@ -52,4 +54,38 @@ export const lengthPrefixed = (bytes: Uint8Array): Uint8Array => {
   return out;
 };
 
-export const toHex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
+export const toHex = (bytes: Uint8Array): string => bytesToHex(bytes);
+
+/**
+ * Node's Buffer when the code runs on Node (fast), else the web platform's btoa / atob: the web console (issue 14)
+ * verifies evidence bundles in the browser with this domain code, and a browser has no Buffer.
+ */
+interface NodeBufferLike {
+  from(data: Uint8Array | string, encoding?: string): Uint8Array & { toString(encoding: string): string };
+}
+const NodeBuffer = (globalThis as { Buffer?: NodeBufferLike }).Buffer;
+
+/** Padded base64 (RFC 4648 section 4), or with `url` unpadded base64url (section 5). */
+export const base64Text = (bytes: Uint8Array, url = false): string => {
+  if (NodeBuffer !== undefined) return NodeBuffer.from(bytes).toString(url ? 'base64url' : 'base64');
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  const text = btoa(binary);
+  return url ? text.replace(/=+$/, '').replaceAll('+', '-').replaceAll('/', '_') : text;
+};
+
+/**
+ * The bytes of base64 (or with `url` base64url) text, padding optional. Lenient like Buffer: callers that need the one canonical spelling
+ * check the alphabet first and re-encode to compare. Undefined where atob refuses the text.
+ */
+export const bytesOfBase64Text = (text: string, url = false): Uint8Array<ArrayBuffer> | undefined => {
+  if (NodeBuffer !== undefined) return new Uint8Array(NodeBuffer.from(text, url ? 'base64url' : 'base64'));
+  try {
+    const binary = atob(url ? text.replaceAll('-', '+').replaceAll('_', '/') : text);
+    const out = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+    return out;
+  } catch {
+    return undefined;
+  }
+};

@@ -1,3 +1,4 @@
+import { hexToBytes } from '@noble/hashes/utils.js';
 import { z } from 'zod';
 import { assertBytes, concatBytes, toHex, utf8 } from './bytes.ts';
 import { hmacSha256, sha256 } from './hash.ts';
@@ -15,11 +16,11 @@ export type SpkiKind = 'ed25519' | 'x25519' | 'p256';
 
 const SPKI_PREFIX: Record<SpkiKind, Uint8Array> = {
   // SEQUENCE { SEQUENCE { OID 1.3.101.112 } BIT STRING (32 bytes) }
-  ed25519: Uint8Array.from(Buffer.from('302a300506032b6570032100', 'hex')),
+  ed25519: hexToBytes('302a300506032b6570032100'),
   // SEQUENCE { SEQUENCE { OID 1.3.101.110 } BIT STRING (32 bytes) }
-  x25519: Uint8Array.from(Buffer.from('302a300506032b656e032100', 'hex')),
+  x25519: hexToBytes('302a300506032b656e032100'),
   // SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 } BIT STRING (65-byte uncompressed point) }
-  p256: Uint8Array.from(Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex')),
+  p256: hexToBytes('3059301306072a8648ce3d020106082a8648ce3d030107034200'),
 };
 const RAW_LENGTH: Record<SpkiKind, number> = { ed25519: 32, x25519: 32, p256: 65 };
 

@@ -1,6 +1,7 @@
 import type { RouteModule } from '../context.ts';
 import { commandRoutes } from './commands.ts';
 import { complianceRoutes } from './compliance.ts';
+import { consoleRoutes } from './console.ts';
 import { enrolmentRoutes } from './enrolment.ts';
 import { entityRoutes } from './entities.ts';
 import { eventRoutes } from './events.ts';
@@ -22,4 +23,5 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   eventRoutes,
   enrolmentRoutes,
   registrarRoutes,
+  consoleRoutes,
 ];

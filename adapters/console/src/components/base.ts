@@ -1,0 +1,60 @@
+import { html, LitElement, nothing, type TemplateResult } from 'lit';
+import { ApiError, describeError, type Api } from '../api.ts';
+import type { Session } from '../session.ts';
+
+/**
+ * Components render into the light DOM, styled by the one stylesheet the server serves (styles.css): no inline
+ * style, so the console runs under `style-src 'self'`.
+ */
+export class ConsoleElement extends LitElement {
+  protected override createRenderRoot(): HTMLElement {
+    return this;
+  }
+}
+
+/** A page: it reads through the signed-in session's API client. */
+export class ConsolePage extends ConsoleElement {
+  static override properties = { api: { attribute: false }, session: { attribute: false } };
+  declare api: Api;
+  declare session: Session;
+}
+
+export type Load<T> =
+  | { readonly state: 'idle' }
+  | { readonly state: 'loading' }
+  | { readonly state: 'ok'; readonly value: T }
+  | { readonly state: 'error'; readonly error: unknown };
+
+export const IDLE = { state: 'idle' } as const;
+export const LOADING = { state: 'loading' } as const;
+
+/** Loading, refused (403: the server said this role may not), or failed, with the server's own words. */
+export const renderLoad = <T>(load: Load<T>, role: string, what: string, ok: (value: T) => TemplateResult | typeof nothing): TemplateResult | typeof nothing => {
+  switch (load.state) {
+    case 'idle':
+      return nothing;
+    case 'loading':
+      return html`<p class="loading" role="status" aria-live="polite">Loading ${what}…</p>`;
+    case 'error':
+      return renderError(load.error, role, what);
+    case 'ok':
+      return ok(load.value);
+  }
+};
+
+export const renderError = (error: unknown, role: string, what: string): TemplateResult => {
+  if (error instanceof ApiError && error.refused) {
+    return html`<div class="refused" role="alert">
+      <h3>Not available to your role</h3>
+      <p>The server refused ${what} to the role <strong>${role}</strong> (403 Forbidden): ${error.problem.detail ?? error.problem.title}.</p>
+      <p>Sign in with a token of a role that may read it (see docs/service.md, "Roles").</p>
+    </div>`;
+  }
+  return html`<div class="error" role="alert"><strong>Could not load ${what}.</strong> ${describeError(error)}</div>`;
+};
+
+export const formatTime = (iso: string | undefined): string => {
+  if (iso === undefined) return '';
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : date.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
+};

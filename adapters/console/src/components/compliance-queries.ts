@@ -1,0 +1,158 @@
+import { html, nothing } from 'lit';
+import { describeError, pathWith } from '../api.ts';
+import { streamHref } from '../router.ts';
+import { ConsolePage, IDLE, LOADING, renderLoad, type Load } from './base.ts';
+
+interface Catalog {
+  readonly queries: readonly { readonly name: string; readonly summary: string; readonly params: readonly string[] }[];
+}
+interface Result {
+  readonly query: string;
+  readonly params: Readonly<Record<string, string>>;
+  readonly rows: readonly Readonly<Record<string, unknown>>[];
+}
+
+const HINTS: Readonly<Record<string, string>> = {
+  reason: 'RFC 5280 reason, e.g. keyCompromise',
+  from: 'ISO date or date-time, e.g. 2026-01-01',
+  to: 'ISO date or date-time (excluded)',
+  actor: 'actor id, e.g. operator:demo',
+  subscription: 'M2M-Sub-ID',
+  days: 'number of days, e.g. 30',
+  now: 'ISO instant (default: the server clock)',
+};
+
+/** Nested fields as dotted columns, like the server's CSV. */
+const flatten = (row: Readonly<Record<string, unknown>>, prefix = '', into = new Map<string, unknown>()): Map<string, unknown> => {
+  for (const [key, value] of Object.entries(row)) {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) flatten(value as Record<string, unknown>, `${prefix}${key}.`, into);
+    else into.set(`${prefix}${key}`, value);
+  }
+  return into;
+};
+
+/** The compliance catalog (GET /v1/compliance), a form per query, the rows with the position proving each, and CSV. */
+export class ComplianceQueries extends ConsolePage {
+  static override properties = {
+    ...ConsolePage.properties,
+    catalog: { state: true },
+    selected: { state: true },
+    result: { state: true },
+    csvError: { state: true },
+  };
+  declare catalog: Load<Catalog>;
+  declare selected: string | undefined;
+  declare result: Load<Result>;
+  declare csvError: string | undefined;
+  private lastPath: string | undefined;
+  private abort = new AbortController();
+
+  constructor() {
+    super();
+    this.catalog = IDLE;
+    this.selected = undefined;
+    this.result = IDLE;
+    this.csvError = undefined;
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    this.catalog = LOADING;
+    this.api.json<Catalog>('/v1/compliance', this.abort.signal).then(
+      (value) => {
+        this.catalog = { state: 'ok', value };
+        this.selected ??= value.queries[0]?.name;
+      },
+      (error: unknown) => {
+        if (!this.abort.signal.aborted) this.catalog = { state: 'error', error };
+      },
+    );
+  }
+
+  override disconnectedCallback(): void {
+    this.abort.abort();
+    super.disconnectedCallback();
+  }
+
+  private async run(event: SubmitEvent, name: string, params: readonly string[]): Promise<void> {
+    event.preventDefault();
+    const form = event.target as HTMLFormElement;
+    const values = Object.fromEntries(params.map((p) => [p, (form.elements.namedItem(`param-${p}`) as HTMLInputElement).value.trim()]));
+    const path = pathWith(`/v1/compliance/${encodeURIComponent(name)}`, values);
+    this.result = LOADING;
+    this.csvError = undefined;
+    this.lastPath = undefined;
+    try {
+      this.result = { state: 'ok', value: await this.api.json<Result>(path, this.abort.signal) };
+      this.lastPath = path;
+    } catch (error) {
+      if (!this.abort.signal.aborted) this.result = { state: 'error', error };
+    }
+  }
+
+  /** The server's own CSV (RFC 4180, formula cells neutralised), asked with `Accept: text/csv`, saved as a file. */
+  private async downloadCsv(name: string): Promise<void> {
+    if (this.lastPath === undefined) return;
+    try {
+      const csv = await this.api.text(this.lastPath, 'text/csv', this.abort.signal);
+      const url = URL.createObjectURL(new Blob([csv], { type: 'text/csv' }));
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = `credence-${name}.csv`;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    } catch (error) {
+      this.csvError = describeError(error);
+    }
+  }
+
+  private renderRows(result: Result) {
+    if (result.rows.length === 0) return html`<p class="empty" data-testid="rows">No rows: nothing matches these parameters.</p>`;
+    const flat = result.rows.map((r) => flatten(r));
+    const columns = ['position'];
+    for (const row of flat) for (const c of row.keys()) if (!columns.includes(c)) columns.push(c);
+    return html`<p class="meta"><span data-testid="row-count">${result.rows.length}</span> rows. Each row's position is the event in the log that proves it.</p>
+      <div class="scroll"><table data-testid="rows">
+        <thead><tr>${columns.map((c) => html`<th scope="col">${c}</th>`)}</tr></thead>
+        <tbody>${flat.map((row) => html`<tr>${columns.map((c) => {
+          const value = row.get(c);
+          const text = value === undefined || value === null ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
+          const href = c === 'streamId' ? streamHref(text) : undefined;
+          return html`<td class=${c === 'position' ? 'num' : ''}>${href ? html`<a href=${href}>${text}</a>` : text}</td>`;
+        })}</tr>`)}</tbody>
+      </table></div>`;
+  }
+
+  private renderForm(catalog: Catalog) {
+    const query = catalog.queries.find((q) => q.name === this.selected) ?? catalog.queries[0];
+    if (query === undefined) return html`<p class="empty">This server offers no compliance query.</p>`;
+    return html`<form class="query" @submit=${(e: SubmitEvent) => this.run(e, query.name, query.params)}>
+      <label for="query-name">Query</label>
+      <select id="query-name" @change=${(e: Event) => {
+        this.selected = (e.target as HTMLSelectElement).value;
+        this.result = IDLE;
+      }}>
+        ${catalog.queries.map((q) => html`<option value=${q.name} ?selected=${q.name === query.name}>${q.name}</option>`)}
+      </select>
+      <p class="help">${query.summary}</p>
+      ${query.params.length === 0 ? html`<p class="meta">No parameters.</p>` : nothing}
+      ${query.params.map((p) => html`<div class="field">
+        <label for="param-${p}">${p}</label>
+        <input id="param-${p}" name="param-${p}" autocomplete="off" maxlength="200" placeholder=${HINTS[p] ?? ''} />
+      </div>`)}
+      <button type="submit">Run query</button>
+    </form>`;
+  }
+
+  override render() {
+    const role = this.session.role;
+    return html`<h2 tabindex="-1">Compliance queries</h2>
+      ${renderLoad(this.catalog, role, 'the compliance queries', (catalog) => this.renderForm(catalog))}
+      ${renderLoad(this.result, role, 'the query result', (result) => html`<section aria-labelledby="result-heading">
+        <h3 id="result-heading">Result of ${result.query}</h3>
+        <button type="button" class="secondary" @click=${() => this.downloadCsv(result.query)}>Download CSV</button>
+        ${this.csvError ? html`<p class="error" role="alert">Could not download the CSV: ${this.csvError}</p>` : nothing}
+        ${this.renderRows(result)}
+      </section>`)}`;
+  }
+}

@@ -1,0 +1,143 @@
+import { html, nothing } from 'lit';
+import { Api, describeError } from '../api.ts';
+import { PAGES, parseRoute, type Route } from '../router.ts';
+import { clearSession, loadSession, parseToken, saveSession, type Session } from '../session.ts';
+import { ConsoleElement } from './base.ts';
+
+/** The shell: sign-in, navigation, and the page the hash names. */
+export class ConsoleApp extends ConsoleElement {
+  static override properties = {
+    session: { state: true },
+    route: { state: true },
+    signInError: { state: true },
+    checking: { state: true },
+  };
+  declare session: Session | undefined;
+  declare route: Route;
+  declare signInError: string | undefined;
+  declare checking: boolean;
+  private api: Api | undefined;
+  private readonly onHash = (): void => {
+    this.route = parseRoute(location.hash);
+    // Focus to the page's heading, so a keyboard or screen-reader user lands on what changed.
+    void this.updateComplete.then(() => this.querySelector<HTMLElement>('main h2')?.focus());
+  };
+
+  constructor() {
+    super();
+    this.route = parseRoute(location.hash);
+    this.checking = false;
+    this.signInError = undefined;
+    const session = loadSession();
+    this.session = undefined;
+    if (session !== undefined) this.use(session);
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    addEventListener('hashchange', this.onHash);
+  }
+
+  override disconnectedCallback(): void {
+    removeEventListener('hashchange', this.onHash);
+    super.disconnectedCallback();
+  }
+
+  private use(session: Session): void {
+    this.api = new Api(session.token);
+    this.api.onUnauthenticated((error) => this.signOut(`Signed out: the server no longer accepts this token (${describeError(error)}).`));
+    this.session = session;
+  }
+
+  private signOut(message?: string): void {
+    clearSession();
+    this.session = undefined;
+    this.api = undefined;
+    this.signInError = message;
+  }
+
+  /** The token is checked with the server before it is kept: 401 refuses it; a 403 still signs in (a role that reads less). */
+  private async signIn(event: SubmitEvent): Promise<void> {
+    event.preventDefault();
+    const form = event.target as HTMLFormElement;
+    const input = form.elements.namedItem('token') as HTMLTextAreaElement;
+    const parsed = parseToken(input.value);
+    if (!parsed.ok) {
+      this.signInError = parsed.message;
+      return;
+    }
+    this.checking = true;
+    this.signInError = undefined;
+    try {
+      const response = await fetch('/v1/compliance', { headers: { authorization: `Bearer ${parsed.session.token}` }, cache: 'no-store', credentials: 'omit' });
+      if (response.status === 401) {
+        const problem = (await response.json().catch(() => ({}))) as { detail?: string };
+        this.signInError = `The server refused this token (401 Unauthorized${problem.detail ? `: ${problem.detail}` : ''}).`;
+        return;
+      }
+      if (!response.ok && response.status !== 403) {
+        this.signInError = `The server could not check the token (HTTP ${response.status}); try again.`;
+        return;
+      }
+      input.value = '';
+      saveSession(parsed.session);
+      this.use(parsed.session);
+    } catch (error) {
+      this.signInError = `The server could not be reached: ${describeError(error)}`;
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  private renderSignIn() {
+    return html`<main class="sign-in" id="main">
+      <h1>Credence audit console</h1>
+      <form @submit=${(e: SubmitEvent) => this.signIn(e)} novalidate>
+        <label for="token">Bearer token</label>
+        <textarea id="token" name="token" rows="4" autocomplete="off" spellcheck="false" required
+          aria-describedby="token-help ${this.signInError ? 'token-error' : ''}"></textarea>
+        <p id="token-help" class="help">
+          Paste an API token (<code>credence token create --role auditor …</code>). It is kept in this tab's session storage only,
+          sent to this server in the Authorization header, and forgotten when the tab closes.
+        </p>
+        ${this.signInError ? html`<p id="token-error" class="error" role="alert">${this.signInError}</p>` : nothing}
+        <button type="submit" ?disabled=${this.checking}>${this.checking ? 'Checking…' : 'Sign in'}</button>
+      </form>
+    </main>`;
+  }
+
+  private renderPage(session: Session, api: Api) {
+    const route = this.route;
+    switch (route.page) {
+      case 'overview':
+        return html`<fleet-overview .api=${api} .session=${session}></fleet-overview>`;
+      case 'entity':
+        return html`<entity-view .api=${api} .session=${session} .kind=${route.kind ?? 'node'} .entityId=${route.id}></entity-view>`;
+      case 'verify':
+        return html`<evidence-verify .api=${api} .session=${session} .kind=${route.kind ?? 'node'} .entityId=${route.id}></evidence-verify>`;
+      case 'compliance':
+        return html`<compliance-queries .api=${api} .session=${session}></compliance-queries>`;
+      case 'feed':
+        return html`<event-feed .api=${api} .session=${session}></event-feed>`;
+    }
+  }
+
+  override render() {
+    const session = this.session;
+    const api = this.api;
+    if (session === undefined || api === undefined) return this.renderSignIn();
+    return html`<a class="skip" href="#main" @click=${(e: Event) => {
+        e.preventDefault();
+        this.querySelector<HTMLElement>('main h2')?.focus();
+      }}>Skip to content</a>
+      <header>
+        <span class="brand">Credence</span>
+        <nav aria-label="Pages">
+          ${PAGES.map((p) => html`<a href="#/${p.page}" aria-current=${p.page === this.route.page ? 'page' : 'false'}>${p.label}</a>`)}
+        </nav>
+        <span class="who" data-testid="who">${session.subject} <span class="role">${session.role}</span></span>
+        <button type="button" class="secondary" @click=${() => this.signOut()}>Sign out</button>
+      </header>
+      <main id="main">${this.renderPage(session, api)}</main>`;
+  }
+}

@@ -1,0 +1,305 @@
+import { html, nothing, type PropertyValues } from 'lit';
+import { ENTITY_KINDS } from '../../../../domain/streams.ts';
+import { loadDependencies, type DependencyGraph, type GraphNode } from '../dependencies.ts';
+import { entityHref, streamHref, verifyHref } from '../router.ts';
+import { ConsolePage, formatTime, IDLE, LOADING, renderLoad, type Load } from './base.ts';
+
+interface Entity {
+  readonly streamId: string;
+  readonly kind: string;
+  readonly id: string;
+  readonly state: string;
+  readonly revision: string;
+  readonly position: string;
+  readonly updatedAt: string;
+  readonly context: Readonly<Record<string, unknown>>;
+}
+interface TimelineEntry {
+  readonly position: string;
+  readonly revision: string;
+  readonly type: string;
+  readonly occurredAt: string;
+  readonly actor: { readonly id: string; readonly role: string };
+  readonly commandType: string;
+  readonly causedBy?: { readonly position: string; readonly streamId: string; readonly type: string };
+  readonly reason?: string;
+  readonly signature: { readonly status: string; readonly keyFingerprint?: string };
+}
+interface StateAt {
+  readonly at: string;
+  readonly state: string;
+  readonly context?: Readonly<Record<string, unknown>>;
+  readonly asOf?: { readonly position: string; readonly revision: string; readonly type: string; readonly occurredAt?: string };
+  readonly events: number;
+}
+interface Summary {
+  readonly kind: string;
+  readonly id: string;
+  readonly state: string;
+  readonly updatedAt: string;
+}
+
+const BROWSE_PAGE = 50;
+const SLIDER_STEPS = 400;
+const STATE_DEBOUNCE_MS = 120;
+
+const entityPath = (kind: string, id: string): string => `/v1/entities/${encodeURIComponent(kind)}/${encodeURIComponent(id)}`;
+const badge = (state: string) => html`<span class="badge state-${state}">${state}</span>`;
+
+/** One entity: its timeline, its state at any instant (time slider), and what depends on it. Without an id: a list to pick from. */
+export class EntityView extends ConsolePage {
+  static override properties = {
+    ...ConsolePage.properties,
+    kind: { attribute: false },
+    entityId: { attribute: false },
+    entity: { state: true },
+    timeline: { state: true },
+    stateAt: { state: true },
+    at: { state: true },
+    graph: { state: true },
+    browse: { state: true },
+  };
+  declare kind: string;
+  declare entityId: string | undefined;
+  declare entity: Load<Entity>;
+  declare timeline: Load<readonly TimelineEntry[]>;
+  declare stateAt: Load<StateAt>;
+  declare at: number | undefined;
+  declare graph: Load<DependencyGraph>;
+  declare browse: Load<{ items: readonly Summary[]; nextCursor?: string; cursors: readonly string[] }>;
+  private abort = new AbortController();
+  private stateTimer: ReturnType<typeof setTimeout> | undefined;
+  private stateRequest = 0;
+
+  constructor() {
+    super();
+    this.kind = 'node';
+    this.entityId = undefined;
+    this.entity = IDLE;
+    this.timeline = IDLE;
+    this.stateAt = IDLE;
+    this.at = undefined;
+    this.graph = IDLE;
+    this.browse = IDLE;
+  }
+
+  override disconnectedCallback(): void {
+    this.abort.abort();
+    clearTimeout(this.stateTimer);
+    super.disconnectedCallback();
+  }
+
+  protected override willUpdate(changed: PropertyValues<this>): void {
+    if (changed.has('kind') || changed.has('entityId')) {
+      this.abort.abort();
+      this.abort = new AbortController();
+      if (this.entityId === undefined) void this.loadList([]);
+      else void this.load(this.kind, this.entityId);
+    }
+  }
+
+  private async settle<T>(promise: Promise<T>, set: (load: Load<T>) => void): Promise<T | undefined> {
+    const signal = this.abort.signal;
+    try {
+      const value = await promise;
+      if (!signal.aborted) set({ state: 'ok', value });
+      return value;
+    } catch (error) {
+      if (!signal.aborted) set({ state: 'error', error });
+      return undefined;
+    }
+  }
+
+  private async loadList(cursors: readonly string[]): Promise<void> {
+    this.browse = LOADING;
+    const cursor = cursors.at(-1);
+    const path = `/v1/entities?kind=${encodeURIComponent(this.kind)}&limit=${BROWSE_PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    await this.settle(
+      this.api.json<{ items: Summary[]; nextCursor?: string }>(path, this.abort.signal).then((page) => ({ ...page, cursors })),
+      (l) => (this.browse = l),
+    );
+  }
+
+  private async load(kind: string, id: string): Promise<void> {
+    const signal = this.abort.signal;
+    this.entity = LOADING;
+    this.timeline = LOADING;
+    this.stateAt = IDLE;
+    this.graph = IDLE;
+    this.at = undefined;
+    const [entity, timeline] = await Promise.all([
+      this.settle(this.api.json<Entity>(entityPath(kind, id), signal), (l) => (this.entity = l)),
+      this.settle(this.api.json<{ entries: TimelineEntry[] }>(`${entityPath(kind, id)}/timeline`, signal).then((t) => t.entries), (l) => (this.timeline = l)),
+    ]);
+    if (entity === undefined) return;
+    if (timeline !== undefined && timeline.length > 0) this.moveTo(this.range(timeline).max);
+    this.graph = LOADING;
+    await this.settle(loadDependencies(this.api, { kind, id, state: entity.state, context: entity.context }, signal), (l) => (this.graph = l));
+  }
+
+  /** The slider spans the entity's life: a second before its first event to a second after its last. */
+  private range(entries: readonly TimelineEntry[]): { min: number; max: number; step: number } {
+    const times = entries.map((e) => Date.parse(e.occurredAt));
+    const min = Math.min(...times) - 1_000;
+    const max = Math.max(...times) + 1_000;
+    return { min, max, step: Math.max(1, Math.floor((max - min) / SLIDER_STEPS)) };
+  }
+
+  private moveTo(at: number): void {
+    this.at = at;
+    clearTimeout(this.stateTimer);
+    this.stateTimer = setTimeout(() => void this.fetchState(at), STATE_DEBOUNCE_MS);
+  }
+
+  private async fetchState(at: number): Promise<void> {
+    if (this.entityId === undefined) return;
+    const request = ++this.stateRequest;
+    if (this.stateAt.state !== 'ok') this.stateAt = LOADING;
+    const path = `${entityPath(this.kind, this.entityId)}/state?at=${encodeURIComponent(new Date(at).toISOString())}`;
+    // Only the answer to the latest position of the slider is shown.
+    await this.settle(this.api.json<StateAt>(path, this.abort.signal), (l) => {
+      if (request === this.stateRequest) this.stateAt = l;
+    });
+  }
+
+  private jump(entries: readonly TimelineEntry[], direction: 1 | -1): void {
+    const at = this.at ?? Date.now();
+    const times = entries.map((e) => Date.parse(e.occurredAt)).sort((a, b) => a - b);
+    const target = direction > 0 ? times.find((t) => t > at) : [...times].reverse().find((t) => t < at);
+    if (target !== undefined) this.moveTo(target);
+  }
+
+  private open(event: SubmitEvent): void {
+    event.preventDefault();
+    const form = event.target as HTMLFormElement;
+    const kind = (form.elements.namedItem('kind') as HTMLSelectElement).value;
+    const id = (form.elements.namedItem('id') as HTMLInputElement).value.trim();
+    location.hash = id === '' ? `#/entity/${encodeURIComponent(kind)}` : entityHref(kind, id);
+  }
+
+  private renderPicker() {
+    return html`<form class="inline" @submit=${(e: SubmitEvent) => this.open(e)}>
+      <label for="entity-kind">Kind</label>
+      <select id="entity-kind" name="kind" .value=${this.kind}>
+        ${ENTITY_KINDS.map((k) => html`<option value=${k} ?selected=${k === this.kind}>${k}</option>`)}
+      </select>
+      <label for="entity-id">Id</label>
+      <input id="entity-id" name="id" .value=${this.entityId ?? ''} placeholder="e.g. meter-1" autocomplete="off" maxlength="256" />
+      <button type="submit">Open</button>
+    </form>`;
+  }
+
+  private renderBrowse() {
+    return renderLoad(this.browse, this.session.role, `the ${this.kind} entities`, (page) =>
+      page.items.length === 0 && page.cursors.length === 0
+        ? html`<p class="empty">No ${this.kind} entity yet.</p>`
+        : html`<table>
+              <thead><tr><th scope="col">Entity</th><th scope="col">State</th><th scope="col">Last change</th></tr></thead>
+              <tbody>
+                ${page.items.map(
+                  (s) => html`<tr><td><a href=${entityHref(s.kind, s.id)}>${s.kind}-${s.id}</a></td><td>${badge(s.state)}</td><td>${formatTime(s.updatedAt)}</td></tr>`,
+                )}
+              </tbody>
+            </table>
+            <div class="pager">
+              <button type="button" class="secondary" ?disabled=${page.cursors.length === 0} @click=${() => this.loadList(page.cursors.slice(0, -1))}>Previous page</button>
+              <button type="button" class="secondary" ?disabled=${page.nextCursor === undefined} @click=${() => this.loadList([...page.cursors, page.nextCursor!])}>Next page</button>
+            </div>`,
+    );
+  }
+
+  private renderSlider(entries: readonly TimelineEntry[]) {
+    if (entries.length === 0) return nothing;
+    const { min, max, step } = this.range(entries);
+    const at = this.at ?? max;
+    const state = this.stateAt;
+    return html`<section class="slider" aria-labelledby="slider-heading">
+      <h3 id="slider-heading">State at an instant</h3>
+      <div class="slider-row">
+        <button type="button" class="secondary" @click=${() => this.jump(entries, -1)} aria-label="Previous event">◀</button>
+        <input id="instant" type="range" min=${min} max=${max} step=${step} .value=${String(at)}
+          aria-label="Instant" aria-valuetext=${new Date(at).toISOString()}
+          @input=${(e: Event) => this.moveTo(Number((e.target as HTMLInputElement).value))} />
+        <button type="button" class="secondary" @click=${() => this.jump(entries, 1)} aria-label="Next event">▶</button>
+      </div>
+      <p><time data-testid="instant">${new Date(at).toISOString()}</time></p>
+      ${renderLoad(state, this.session.role, 'the state at this instant', (s) =>
+        html`<p class="state-at">State: <strong data-testid="state-at">${s.state}</strong>
+          ${s.asOf ? html`<span class="meta">after ${s.events} event${s.events === 1 ? '' : 's'}, the last ${s.asOf.type} (revision ${s.asOf.revision}, position ${s.asOf.position})</span>` : html`<span class="meta">before its first event</span>`}</p>`,
+      )}
+    </section>`;
+  }
+
+  private renderTimeline(entries: readonly TimelineEntry[]) {
+    if (entries.length === 0) return html`<p class="empty">No events.</p>`;
+    return html`<table class="timeline">
+      <caption class="visually-hidden">Timeline</caption>
+      <thead><tr>
+        <th scope="col">Rev.</th><th scope="col">Position</th><th scope="col">When</th><th scope="col">Event</th>
+        <th scope="col">Actor</th><th scope="col">Reason</th><th scope="col">Signature</th><th scope="col">Caused by</th>
+      </tr></thead>
+      <tbody>
+        ${entries.map((e) => {
+          const cause = e.causedBy;
+          const href = cause ? streamHref(cause.streamId) : undefined;
+          return html`<tr>
+            <td class="num">${e.revision}</td>
+            <td class="num">${e.position}</td>
+            <td>${formatTime(e.occurredAt)}</td>
+            <td>${e.type}</td>
+            <td>${e.actor.id} <span class="role">${e.actor.role}</span></td>
+            <td>${e.reason ?? ''}</td>
+            <td><span class="sig sig-${e.signature.status}" title=${e.signature.keyFingerprint ?? ''}>${e.signature.status}</span></td>
+            <td>${cause ? html`${href ? html`<a href=${href}>${cause.streamId}</a>` : cause.streamId} ${cause.type} @${cause.position}` : ''}</td>
+          </tr>`;
+        })}
+      </tbody>
+    </table>`;
+  }
+
+  private renderNode(node: GraphNode): ReturnType<typeof html> {
+    const { entity, revocation } = node;
+    const cause = revocation?.causedBy;
+    return html`<li>
+      <span class="relation">${node.relation}</span>
+      <a href=${entityHref(entity.kind, entity.id)}>${entity.kind}-${entity.id}</a> ${badge(entity.state)}
+      ${revocation
+        ? html`<span class="cascade">${revocation.reason ?? ''}${cause
+            ? html` — cascade from <a href=${streamHref(cause.streamId) ?? '#'}>${cause.streamId}</a> ${cause.type} @${cause.position}`
+            : html` — revoked directly @${revocation.position}`}</span>`
+        : nothing}
+      ${node.children.length > 0 ? html`<ul>${node.children.map((c) => this.renderNode(c))}</ul>` : nothing}
+    </li>`;
+  }
+
+  private renderGraph(graph: DependencyGraph) {
+    return html`<ul class="graph" data-testid="graph">${this.renderNode(graph.root)}</ul>
+      ${graph.root.children.length === 0 ? html`<p class="empty">Nothing depends on it.</p>` : nothing}
+      ${graph.truncated.length > 0 ? html`<p class="meta">Only the first 500 entities of ${graph.truncated.join(', ')} were read: dependents may be missing.</p>` : nothing}`;
+  }
+
+  override render() {
+    const role = this.session.role;
+    const id = this.entityId;
+    if (id === undefined) {
+      return html`<h2 tabindex="-1">Entities</h2>${this.renderPicker()}${this.renderBrowse()}`;
+    }
+    return html`<h2 tabindex="-1">${this.kind}-${id}</h2>
+      ${this.renderPicker()}
+      ${renderLoad(this.entity, role, `${this.kind}-${id}`, (e) =>
+        html`<p class="entity-head">Now ${badge(e.state)} at revision ${e.revision} (position ${e.position}), last changed ${formatTime(e.updatedAt)}.
+          <a class="button-link" href=${verifyHref(e.kind, e.id)}>Verify its evidence bundle in this browser</a></p>`,
+      )}
+      ${this.timeline.state === 'ok' ? this.renderSlider(this.timeline.value) : nothing}
+      <div class="columns wide-left">
+        <section aria-labelledby="timeline-heading">
+          <h3 id="timeline-heading">Timeline</h3>
+          ${renderLoad(this.timeline, role, 'the timeline', (entries) => this.renderTimeline(entries))}
+        </section>
+        <section aria-labelledby="graph-heading">
+          <h3 id="graph-heading">What depends on it</h3>
+          ${renderLoad(this.graph, role, 'the dependency graph', (graph) => this.renderGraph(graph))}
+        </section>
+      </div>`;
+  }
+}

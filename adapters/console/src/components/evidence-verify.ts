@@ -1,0 +1,162 @@
+import { html, nothing, type PropertyValues } from 'lit';
+import { ENTITY_KINDS } from '../../../../domain/streams.ts';
+import { checkSignatures, tamperedCopy, verifyBundle, type BundleReport, type SignatureRow } from '../evidence.ts';
+import { verifyHref } from '../router.ts';
+import { ConsolePage, IDLE, LOADING, renderLoad, type Load } from './base.ts';
+
+const MAX_FILE_BYTES = 32 * 1024 * 1024;
+
+interface Loaded {
+  readonly bundle: unknown;
+  readonly source: string;
+}
+
+/** An entity's evidence bundle, fetched or loaded from a file, verified here with the domain's verifier. */
+export class EvidenceVerify extends ConsolePage {
+  static override properties = {
+    ...ConsolePage.properties,
+    kind: { attribute: false },
+    entityId: { attribute: false },
+    loaded: { state: true },
+    pinnedKey: { state: true },
+    policy: { state: true },
+  };
+  declare kind: string;
+  declare entityId: string | undefined;
+  declare loaded: Load<Loaded>;
+  declare pinnedKey: string;
+  declare policy: string;
+  private abort = new AbortController();
+
+  constructor() {
+    super();
+    this.kind = 'node';
+    this.entityId = undefined;
+    this.loaded = IDLE;
+    this.pinnedKey = '';
+    this.policy = '';
+  }
+
+  override disconnectedCallback(): void {
+    this.abort.abort();
+    super.disconnectedCallback();
+  }
+
+  protected override willUpdate(changed: PropertyValues<this>): void {
+    if ((changed.has('kind') || changed.has('entityId')) && this.entityId !== undefined) void this.fetchBundle(this.kind, this.entityId);
+  }
+
+  private async fetchBundle(kind: string, id: string): Promise<void> {
+    this.abort.abort();
+    this.abort = new AbortController();
+    const signal = this.abort.signal;
+    this.loaded = LOADING;
+    try {
+      const bundle = await this.api.json<unknown>(`/v1/transparency/evidence/${encodeURIComponent(kind)}/${encodeURIComponent(id)}`, signal);
+      this.loaded = { state: 'ok', value: { bundle, source: `fetched from this server for ${kind}-${id}` } };
+    } catch (error) {
+      if (!signal.aborted) this.loaded = { state: 'error', error };
+    }
+  }
+
+  private async loadFile(event: Event): Promise<void> {
+    const file = (event.target as HTMLInputElement).files?.[0];
+    if (file === undefined) return;
+    if (file.size > MAX_FILE_BYTES) {
+      this.loaded = { state: 'error', error: new Error(`${file.name} is ${file.size} bytes; a bundle file is at most ${MAX_FILE_BYTES} bytes here`) };
+      return;
+    }
+    try {
+      this.loaded = { state: 'ok', value: { bundle: JSON.parse(await file.text()) as unknown, source: `loaded from the file ${file.name}` } };
+    } catch (error) {
+      this.loaded = { state: 'error', error: new Error(`${file.name} is not JSON: ${error instanceof Error ? error.message : String(error)}`) };
+    }
+  }
+
+  private tamper(loaded: Loaded): void {
+    this.loaded = { state: 'ok', value: { bundle: tamperedCopy(loaded.bundle), source: `${loaded.source}, then tampered with here: the first event's actor changed` } };
+  }
+
+  private download(loaded: Loaded): void {
+    const url = URL.createObjectURL(new Blob([JSON.stringify(loaded.bundle, null, 2)], { type: 'application/json' }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = `evidence-${this.kind}-${this.entityId ?? 'bundle'}.json`;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  }
+
+  private open(event: SubmitEvent): void {
+    event.preventDefault();
+    const form = event.target as HTMLFormElement;
+    const kind = (form.elements.namedItem('kind') as HTMLSelectElement).value;
+    const id = (form.elements.namedItem('id') as HTMLInputElement).value.trim();
+    if (id === '') return;
+    if (kind === this.kind && id === this.entityId) void this.fetchBundle(kind, id);
+    else location.hash = verifyHref(kind, id);
+  }
+
+  private renderReport(report: BundleReport | { keyError: string }) {
+    if ('keyError' in report) return html`<p class="error" role="alert">${report.keyError}</p>`;
+    const { result } = report;
+    return html`<div class="verdict ${result.ok ? 'pass' : 'fail'}" role="status" data-testid="verdict">
+        ${result.ok
+          ? html`<strong>Verified.</strong> ${result.events} events of ${result.streamId} are in the log and are the whole stream as of tree size ${result.checkpoint.treeSize}.
+              ${result.keyFromBundle ? html`<br />Checked with the key inside the bundle: pin the log key (transparency.pub) to know which log issued it.` : nothing}`
+          : html`<strong>Verification failed</strong> at the check “<span data-testid="failed-check">${report.failedCheck ?? result.reason}</span>”: ${result.reason}.`}
+      </div>
+      <ol class="checks">
+        ${report.checks.map((c) => html`<li class="check ${c.outcome.replace(' ', '-')}" data-check=${c.id}>
+          <span class="outcome">${c.outcome}</span> ${c.label}${c.detail ? html`<div class="detail">${c.detail}</div>` : nothing}
+        </li>`)}
+      </ol>`;
+  }
+
+  private renderSignatures(loaded: Loaded) {
+    const checked = checkSignatures(loaded.bundle, this.policy);
+    if ('policyError' in checked) return html`<p class="error" role="alert">${checked.policyError}</p>`;
+    if (checked.rows.length === 0) return nothing;
+    return html`<table>
+      <caption>Request signatures (SER-016)${this.policy.trim() === '' ? ': load the signing policy to check them' : ', checked against the signing policy'}</caption>
+      <thead><tr><th scope="col">Position</th><th scope="col">Event</th><th scope="col">Actor</th><th scope="col">Signature</th></tr></thead>
+      <tbody>${checked.rows.map((r: SignatureRow) => html`<tr><td class="num">${r.position}</td><td>${r.type}</td><td>${r.actor}</td>
+        <td><span class="sig sig-${r.status}">${r.status}</span>${r.detail ? html` <span class="meta">${r.detail}</span>` : nothing}</td></tr>`)}</tbody>
+    </table>`;
+  }
+
+  override render() {
+    const role = this.session.role;
+    return html`<h2 tabindex="-1">Verify an evidence bundle</h2>
+      <p class="help">The bundle is checked in this browser with the same domain code as <code>credence verify FILE.json</code>: signed checkpoint,
+        Merkle inclusion of each event, the signed stream head and completeness. Nothing is taken on the server's word.</p>
+      <form class="inline" @submit=${(e: SubmitEvent) => this.open(e)}>
+        <label for="verify-kind">Kind</label>
+        <select id="verify-kind" name="kind">${ENTITY_KINDS.map((k) => html`<option value=${k} ?selected=${k === this.kind}>${k}</option>`)}</select>
+        <label for="verify-id">Id</label>
+        <input id="verify-id" name="id" .value=${this.entityId ?? ''} placeholder="e.g. meter-3" autocomplete="off" maxlength="256" />
+        <button type="submit">Fetch and verify</button>
+      </form>
+      <div class="inline">
+        <label for="bundle-file">Or load a bundle file (credence export)</label>
+        <input id="bundle-file" type="file" accept="application/json,.json" @change=${(e: Event) => this.loadFile(e)} />
+      </div>
+      <details>
+        <summary>Pinned log key and signing policy</summary>
+        <label for="pinned-key">Pinned log key (the content of transparency.pub)</label>
+        <input id="pinned-key" class="wide" .value=${this.pinnedKey} @change=${(e: Event) => (this.pinnedKey = (e.target as HTMLInputElement).value)} autocomplete="off" spellcheck="false" />
+        <label for="policy">Request-signing policy JSON (public keys only)</label>
+        <textarea id="policy" rows="3" .value=${this.policy} @change=${(e: Event) => (this.policy = (e.target as HTMLTextAreaElement).value)} spellcheck="false"></textarea>
+      </details>
+      ${renderLoad(this.loaded, role, 'the evidence bundle', (loaded) => html`<section aria-labelledby="result-heading">
+          <h3 id="result-heading">Result</h3>
+          <p class="meta">Bundle ${loaded.source}.</p>
+          ${this.renderReport(verifyBundle(loaded.bundle, this.pinnedKey))}
+          <div class="actions">
+            <button type="button" class="secondary" @click=${() => this.tamper(loaded)}>Tamper with it (demonstration)</button>
+            <button type="button" class="secondary" @click=${() => this.download(loaded)}>Download this bundle</button>
+          </div>
+          ${this.renderSignatures(loaded)}
+        </section>`)}
+      ${this.loaded.state === 'idle' ? html`<p class="empty">Fetch an entity's bundle or load a file to verify it.</p>` : nothing}`;
+  }
+}

@@ -1,0 +1,231 @@
+import { html, nothing } from 'lit';
+import { pathWith } from '../api.ts';
+import { entityHref, streamHref } from '../router.ts';
+import { followEvents, type StreamEvent, type StreamStatus } from '../sse.ts';
+import { ConsolePage, formatTime, IDLE, LOADING, renderLoad, type Load } from './base.ts';
+import { streamStatusText } from './stream-status.ts';
+
+interface KindSummary {
+  readonly entities: number;
+  readonly events: number;
+  readonly states: Readonly<Record<string, number>>;
+}
+interface FleetVerdict {
+  readonly ok: boolean;
+  readonly events: number;
+  readonly kinds: Readonly<Record<string, KindSummary>>;
+  readonly findingsTotal: number;
+}
+interface ExpiringRow {
+  readonly position: string;
+  readonly credentialId: string;
+  readonly owner: { readonly kind: string; readonly id: string };
+  readonly notAfter: string;
+  readonly status: string;
+}
+interface RevocationRow {
+  readonly position: string;
+  readonly streamId: string;
+  readonly kind: string;
+  readonly id: string;
+  readonly reason: string;
+  readonly occurredAt: string;
+  readonly actor: string;
+}
+
+const KINDS = [
+  ['node', 'Nodes'],
+  ['credential', 'Credentials'],
+  ['application', 'Applications (App-ID)'],
+  ['association', 'Security associations'],
+] as const;
+const EXPIRING_DAYS = 30;
+const REVOKED_DAYS = 30;
+const RECENT = 10;
+/** Events arrive in bursts (a cascade): one refresh after a quiet moment, and at least this often while they flow. */
+const REFRESH_QUIET_MS = 250;
+const REFRESH_MAX_MS = 2_000;
+
+/** Counts by kind and state (GET /v1/replay), expiring and recently revoked credentials, kept live by the event stream. */
+export class FleetOverview extends ConsolePage {
+  static override properties = {
+    ...ConsolePage.properties,
+    fleet: { state: true },
+    expiring: { state: true },
+    revoked: { state: true },
+    stream: { state: true },
+    lastEvent: { state: true },
+  };
+  declare fleet: Load<FleetVerdict>;
+  declare expiring: Load<readonly ExpiringRow[]>;
+  declare revoked: Load<readonly RevocationRow[]>;
+  declare stream: StreamStatus | undefined;
+  declare lastEvent: StreamEvent | undefined;
+  private abort: AbortController | undefined;
+  private quiet: ReturnType<typeof setTimeout> | undefined;
+  private firstPending: number | undefined;
+
+  constructor() {
+    super();
+    this.fleet = IDLE;
+    this.expiring = IDLE;
+    this.revoked = IDLE;
+    this.stream = undefined;
+    this.lastEvent = undefined;
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    this.abort = new AbortController();
+    this.fleet = LOADING;
+    this.expiring = LOADING;
+    this.revoked = LOADING;
+    void this.refresh();
+    followEvents(this.api, {
+      query: 'from=end',
+      signal: this.abort.signal,
+      onStatus: (status) => {
+        this.stream = status;
+        // Back after a drop: what happened meanwhile is in the counts at once.
+        if (status.state === 'live') this.scheduleRefresh();
+      },
+      onEvent: (event) => {
+        this.lastEvent = event;
+        this.scheduleRefresh();
+      },
+    });
+  }
+
+  override disconnectedCallback(): void {
+    this.abort?.abort();
+    clearTimeout(this.quiet);
+    super.disconnectedCallback();
+  }
+
+  private scheduleRefresh(): void {
+    const now = Date.now();
+    this.firstPending ??= now;
+    clearTimeout(this.quiet);
+    const wait = Math.max(0, Math.min(REFRESH_QUIET_MS, this.firstPending + REFRESH_MAX_MS - now));
+    this.quiet = setTimeout(() => {
+      this.firstPending = undefined;
+      void this.refresh();
+    }, wait);
+  }
+
+  private async refresh(): Promise<void> {
+    const signal = this.abort?.signal;
+    const since = new Date(Date.now() - REVOKED_DAYS * 86_400_000).toISOString();
+    const settle = async <T>(promise: Promise<T>, set: (load: Load<T>) => void): Promise<void> => {
+      try {
+        set({ state: 'ok', value: await promise });
+      } catch (error) {
+        if (!signal?.aborted) set({ state: 'error', error });
+      }
+    };
+    await Promise.all([
+      settle(this.api.json<FleetVerdict>('/v1/replay?limit=0', signal), (l) => (this.fleet = l)),
+      settle(
+        this.api.json<{ rows: ExpiringRow[] }>(pathWith('/v1/compliance/expiring', { days: String(EXPIRING_DAYS) }), signal).then((r) => r.rows),
+        (l) => (this.expiring = l),
+      ),
+      settle(
+        this.api
+          .json<{ rows: RevocationRow[] }>(pathWith('/v1/compliance/revocations', { from: since }), signal)
+          .then((r) => [...r.rows].sort((a, b) => (BigInt(b.position) > BigInt(a.position) ? 1 : -1)).slice(0, RECENT)),
+        (l) => (this.revoked = l),
+      ),
+    ]);
+  }
+
+  private renderCounts(fleet: FleetVerdict) {
+    return html`<div class="cards">
+        ${KINDS.map(([kind, label]) => {
+          const summary = fleet.kinds[kind];
+          const states = Object.entries(summary?.states ?? {}).sort(([a], [b]) => a.localeCompare(b));
+          return html`<section class="card" data-kind=${kind} aria-labelledby="count-${kind}">
+            <h3 id="count-${kind}">${label}</h3>
+            <p class="total"><span data-testid="total-${kind}">${summary?.entities ?? 0}</span> <span class="unit">in all</span></p>
+            ${states.length === 0
+              ? html`<p class="empty">None yet.</p>`
+              : html`<table class="states">
+                  <caption class="visually-hidden">${label} by state</caption>
+                  <tbody>
+                    ${states.map(
+                      ([state, n]) => html`<tr>
+                        <th scope="row"><span class="badge state-${state}">${state}</span></th>
+                        <td data-testid="count-${kind}-${state}">${n}</td>
+                      </tr>`,
+                    )}
+                  </tbody>
+                </table>`}
+          </section>`;
+        })}
+      </div>
+      <p class="meta">
+        ${fleet.events} events replayed through their machines:
+        ${fleet.ok ? html`<span class="ok">every stored transition is legal</span>` : html`<span class="bad">${fleet.findingsTotal} refused transitions (broken histories)</span>`}.
+      </p>`;
+  }
+
+  private renderExpiring(rows: readonly ExpiringRow[]) {
+    if (rows.length === 0) return html`<p class="empty">No live credential expires within ${EXPIRING_DAYS} days.</p>`;
+    return html`<table>
+      <thead><tr><th scope="col">Credential</th><th scope="col">Owner</th><th scope="col">Not after</th><th scope="col">Status</th><th scope="col">Position</th></tr></thead>
+      <tbody>
+        ${rows.map(
+          (r) => html`<tr>
+            <td><a href=${entityHref('credential', r.credentialId)}>${r.credentialId}</a></td>
+            <td>${r.owner.kind === 'node' ? html`<a href=${entityHref('node', r.owner.id)}>${r.owner.kind}:${r.owner.id}</a>` : `${r.owner.kind}:${r.owner.id}`}</td>
+            <td>${formatTime(r.notAfter)}</td>
+            <td>${r.status}</td>
+            <td class="num">${r.position}</td>
+          </tr>`,
+        )}
+      </tbody>
+    </table>`;
+  }
+
+  private renderRevoked(rows: readonly RevocationRow[]) {
+    if (rows.length === 0) return html`<p class="empty">Nothing revoked in the last ${REVOKED_DAYS} days.</p>`;
+    return html`<table>
+      <thead><tr><th scope="col">Entity</th><th scope="col">Reason</th><th scope="col">When</th><th scope="col">Actor</th><th scope="col">Position</th></tr></thead>
+      <tbody>
+        ${rows.map((r) => {
+          const href = streamHref(r.streamId);
+          return html`<tr>
+            <td>${href ? html`<a href=${href}>${r.streamId}</a>` : r.streamId}</td>
+            <td>${r.reason}</td>
+            <td>${formatTime(r.occurredAt)}</td>
+            <td>${r.actor}</td>
+            <td class="num">${r.position}</td>
+          </tr>`;
+        })}
+      </tbody>
+    </table>`;
+  }
+
+  override render() {
+    const role = this.session.role;
+    const stream = this.stream;
+    return html`<h2 tabindex="-1">Fleet overview</h2>
+      <p class="live" data-testid="live-status" data-state=${stream?.state ?? 'connecting'} aria-live="polite">
+        ${stream?.state === 'refused'
+          ? html`Live updates are not available to the role ${role}: ${stream.error.problem.detail ?? 'refused'}. <button type="button" class="secondary" @click=${() => this.refresh()}>Refresh now</button>`
+          : streamStatusText(stream)}
+        ${this.lastEvent ? html`<span class="last-event">Last event: ${this.lastEvent.type} @${this.lastEvent.id}</span>` : nothing}
+      </p>
+      ${renderLoad(this.fleet, role, 'the fleet counts', (fleet) => this.renderCounts(fleet))}
+      <div class="columns">
+        <section aria-labelledby="expiring-heading">
+          <h3 id="expiring-heading">Expiring within ${EXPIRING_DAYS} days</h3>
+          ${renderLoad(this.expiring, role, 'expiring credentials', (rows) => this.renderExpiring(rows))}
+        </section>
+        <section aria-labelledby="revoked-heading">
+          <h3 id="revoked-heading">Recently revoked</h3>
+          ${renderLoad(this.revoked, role, 'recent revocations', (rows) => this.renderRevoked(rows))}
+        </section>
+      </div>`;
+  }
+}
+

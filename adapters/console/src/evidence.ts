@@ -1,0 +1,114 @@
+import { decodeStored } from '../../../domain/stored.ts';
+import { parseRequestSigningPolicy, storedSignatureCheck } from '../../../domain/signing/index.ts';
+import {
+  formatRevisionRanges,
+  parseVerifierKey,
+  RecordedEventJson,
+  verifyEvidenceBundle,
+  type VerificationFailure,
+  type VerificationResult,
+} from '../../../domain/transparency/index.ts';
+
+/**
+ * Evidence bundles checked in the browser with the domain's own verifier, the one `credence verify FILE.json`
+ * runs: no server's word is taken. The checks are reported in the order the verifier makes them; the first that
+ * fails is named with the verifier's reason, and those after it were not reached.
+ */
+
+export interface Check {
+  readonly id: string;
+  readonly label: string;
+  readonly outcome: 'passed' | 'failed' | 'not reached' | 'skipped';
+  readonly detail?: string;
+}
+
+const CHECKS: readonly { id: string; label: string; failures: readonly VerificationFailure[] }[] = [
+  { id: 'format', label: 'Well-formed bundle (credence-evidence-bundle/v2)', failures: ['malformed'] },
+  { id: 'key', label: 'Signed by the pinned log key', failures: ['untrusted_key'] },
+  { id: 'checkpoint', label: 'Signed checkpoint (C2SP signed note, Ed25519)', failures: ['malformed_checkpoint', 'bad_checkpoint_signature'] },
+  { id: 'inclusion', label: 'Merkle inclusion of every event (RFC 9162)', failures: ['wrong_stream', 'not_included', 'proof_size_mismatch', 'root_mismatch'] },
+  { id: 'stream-head', label: 'Signed stream head', failures: ['malformed_stream_head', 'bad_stream_head_signature', 'completeness_unproven'] },
+  {
+    id: 'completeness',
+    label: 'Complete history: every revision, in order, as the stream head states',
+    failures: ['stream_head_mismatch', 'incomplete_history', 'out_of_order', 'missing_entries', 'origin_mismatch', 'inconsistent'],
+  },
+];
+
+export interface BundleReport {
+  readonly result: VerificationResult<{ streamId: string; events: number; keyFromBundle: boolean; checkpoint: { treeSize: number; time?: string } }>;
+  readonly checks: readonly Check[];
+  readonly failedCheck?: string;
+}
+
+export const verifyBundle = (bundle: unknown, pinnedKey: string): BundleReport | { keyError: string } => {
+  const trimmed = pinnedKey.trim();
+  const trustedKey = trimmed === '' ? undefined : parseVerifierKey(trimmed);
+  if (trimmed !== '' && trustedKey === undefined) return { keyError: 'the pinned key is not a note verifier key (<name>+<key ID>+<base64>)' };
+  const result = verifyEvidenceBundle(bundle, trustedKey === undefined ? {} : { trustedKey });
+  const failedAt = result.ok ? -1 : CHECKS.findIndex((c) => c.failures.includes(result.reason));
+  const checks = CHECKS.map((c, i): Check => {
+    if (c.id === 'key' && trustedKey === undefined && (result.ok || i < failedAt)) {
+      return { id: c.id, label: c.label, outcome: 'skipped', detail: 'no key pinned: checked with the key inside the bundle' };
+    }
+    if (result.ok || i < failedAt) return { id: c.id, label: c.label, outcome: 'passed' };
+    if (i === failedAt && !result.ok) {
+      const missing = result.missing ? ` (not covered: revisions ${formatRevisionRanges(result.missing)})` : '';
+      return { id: c.id, label: c.label, outcome: 'failed', detail: `${result.reason}: ${result.message}${missing}` };
+    }
+    return { id: c.id, label: c.label, outcome: 'not reached' };
+  });
+  const failed = checks.find((c) => c.outcome === 'failed');
+  return { result, checks, ...(failed !== undefined ? { failedCheck: failed.label } : {}) };
+};
+
+export interface SignatureRow {
+  readonly position: string;
+  readonly type: string;
+  readonly actor: string;
+  readonly status: 'unsigned' | 'verified' | 'invalid' | 'unreadable';
+  readonly detail?: string;
+}
+
+/**
+ * Each event's request signature (SER-016) re-checked against the deployment's signing policy (public keys only),
+ * as the audit trail does; without a policy, only whether each event carries one.
+ */
+export const checkSignatures = (bundle: unknown, policyText: string): { rows: SignatureRow[] } | { policyError: string } => {
+  let check: ReturnType<typeof storedSignatureCheck> | undefined;
+  if (policyText.trim() !== '') {
+    try {
+      check = storedSignatureCheck(parseRequestSigningPolicy(JSON.parse(policyText)));
+    } catch (error) {
+      return { policyError: `the signing policy is not valid: ${error instanceof Error ? error.message : String(error)}` };
+    }
+  }
+  const entries = (bundle as { entries?: unknown } | undefined)?.entries;
+  if (!Array.isArray(entries)) return { rows: [] };
+  const rows = entries.map((entry: { event?: unknown }): SignatureRow => {
+    const parsed = RecordedEventJson.safeParse(entry?.event);
+    if (!parsed.success) return { position: '?', type: '?', actor: '?', status: 'unreadable', detail: parsed.error.issues[0]?.message ?? 'not an event' };
+    const event = parsed.data;
+    const metadata = event.metadata as { actor?: { id?: string }; signature?: { keyFingerprint?: string } };
+    const base = { position: event.position.toString(), type: event.type, actor: metadata.actor?.id ?? '' };
+    const decoded = decodeStored(event);
+    if (!decoded.ok) return { ...base, status: 'unreadable', detail: decoded.reason };
+    if (check === undefined) {
+      return metadata.signature === undefined
+        ? { ...base, status: 'unsigned' }
+        : { ...base, status: 'unreadable', detail: `signed with ${metadata.signature.keyFingerprint ?? 'a key'}: load the signing policy to check it` };
+    }
+    return { ...base, status: check(decoded.value) };
+  });
+  return { rows };
+};
+
+/** For the demonstration: the same bundle with one recorded fact changed, as an attacker editing the export would. */
+export const tamperedCopy = (bundle: unknown): unknown => {
+  const copy = JSON.parse(JSON.stringify(bundle)) as { entries?: { event?: { metadata?: Record<string, unknown> } }[] };
+  const event = copy.entries?.[0]?.event;
+  if (event?.metadata === undefined) return copy;
+  const actor = event.metadata['actor'] as { id?: string } | undefined;
+  event.metadata['actor'] = { ...actor, id: `${actor?.id ?? 'someone'}-forged` };
+  return copy;
+};

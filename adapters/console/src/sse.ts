@@ -1,0 +1,147 @@
+import type { Api } from './api.ts';
+import { ApiError } from './api.ts';
+
+/**
+ * GET /v1/events from the browser. EventSource cannot send an Authorization header, and the token must never go
+ * in a URL, so this reads the text/event-stream body of a `fetch` with the bearer header (WHATWG HTML, "Parsing
+ * an event stream"). It resumes with `Last-Event-ID` after a drop, waiting what the server's `retry:` asked; a
+ * refusal (401, 403, 4xx) or an `unauthorised` drop ends it for good.
+ */
+
+export interface StreamEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly data: unknown;
+}
+
+export type StreamStatus =
+  | { readonly state: 'connecting' }
+  | { readonly state: 'live' }
+  | { readonly state: 'reconnecting'; readonly inMs: number; readonly why: string }
+  | { readonly state: 'refused'; readonly error: ApiError }
+  | { readonly state: 'ended'; readonly why: string };
+
+export interface StreamOptions {
+  readonly query?: string;
+  readonly onEvent: (event: StreamEvent) => void;
+  readonly onStatus: (status: StreamStatus) => void;
+  readonly signal: AbortSignal;
+}
+
+interface Frame {
+  id?: string;
+  event?: string;
+  data: string[];
+  retry?: number;
+}
+
+/** Splits a stream of text into frames; fields as the HTML standard defines them, comments skipped. */
+class FrameParser {
+  private buffer = '';
+  private frame: Frame = { data: [] };
+
+  push(text: string, emit: (frame: Frame) => void): void {
+    this.buffer += text;
+    let end: number;
+    while ((end = this.buffer.search(/\r\n|\r|\n/)) >= 0) {
+      const line = this.buffer.slice(0, end);
+      this.buffer = this.buffer.slice(end + (this.buffer.startsWith('\r\n', end) ? 2 : 1));
+      if (line === '') {
+        if (this.frame.data.length > 0 || this.frame.retry !== undefined) emit(this.frame);
+        this.frame = { data: [] };
+        continue;
+      }
+      if (line.startsWith(':')) continue;
+      const colon = line.indexOf(':');
+      const field = colon < 0 ? line : line.slice(0, colon);
+      const value = colon < 0 ? '' : line.slice(colon + (line[colon + 1] === ' ' ? 2 : 1));
+      if (field === 'data') this.frame.data.push(value);
+      else if (field === 'event') this.frame.event = value;
+      else if (field === 'id') this.frame.id = value;
+      else if (field === 'retry' && /^\d+$/.test(value)) this.frame.retry = Number(value);
+    }
+  }
+}
+
+const MAX_RETRY_MS = 60_000;
+
+export const followEvents = (api: Api, options: StreamOptions): void => {
+  const { signal } = options;
+  let lastEventId: string | undefined;
+  let retryMs = 1_000;
+
+  const once = async (): Promise<'again' | 'stop'> => {
+    options.onStatus({ state: 'connecting' });
+    const headers: Record<string, string> = api.headers('text/event-stream');
+    if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
+    const path = `/v1/events${options.query ? `?${options.query}` : ''}`;
+    const response = await fetch(path, { headers, cache: 'no-store', credentials: 'omit', signal });
+    if (!response.ok) {
+      const error = await api.errorOf(response, path);
+      // Too many streams or shedding: worth another try later; anything else the user has to change.
+      if (response.status === 429 || response.status === 503) {
+        retryMs = Math.max(retryMs, Number(response.headers.get('retry-after') ?? '1') * 1000);
+        return 'again';
+      }
+      options.onStatus({ state: 'refused', error });
+      return 'stop';
+    }
+    if (response.body === null) throw new ApiError(502, { title: 'event stream without a body' }, path);
+    options.onStatus({ state: 'live' });
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    const parser = new FrameParser();
+    let stop = false;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      parser.push(value, (frame) => {
+        if (frame.retry !== undefined) retryMs = Math.min(MAX_RETRY_MS, frame.retry);
+        if (frame.data.length === 0) return;
+        let data: unknown;
+        try {
+          data = JSON.parse(frame.data.join('\n'));
+        } catch {
+          data = frame.data.join('\n');
+        }
+        if (frame.event === 'dropped') {
+          const reason = (data as { reason?: string } | undefined)?.reason ?? 'dropped';
+          if (reason === 'unauthorised') {
+            stop = true;
+            options.onStatus({ state: 'ended', why: 'the token was revoked or expired: sign in again' });
+          }
+          return;
+        }
+        if (frame.id !== undefined) lastEventId = frame.id;
+        options.onEvent({ id: frame.id ?? '', type: frame.event ?? 'message', data });
+      });
+      if (stop) {
+        await reader.cancel();
+        return 'stop';
+      }
+    }
+    return 'again';
+  };
+
+  const loop = async (): Promise<void> => {
+    while (!signal.aborted) {
+      let next: 'again' | 'stop';
+      try {
+        next = await once();
+      } catch (error) {
+        if (signal.aborted) return;
+        next = 'again';
+        options.onStatus({ state: 'reconnecting', inMs: retryMs, why: error instanceof Error ? error.message : String(error) });
+      }
+      if (next === 'stop' || signal.aborted) return;
+      options.onStatus({ state: 'reconnecting', inMs: retryMs, why: 'the stream ended' });
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, retryMs);
+        signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve();
+        }, { once: true });
+      });
+    }
+  };
+  void loop();
+};

@@ -1,0 +1,70 @@
+/**
+ * The web audit console (issue 14): the static files Vite built from adapters/console/ (`npm run console:build`, run by
+ * npm's `prepare` on install), served at `/` by @fastify/static. The console holds no data of its own: the browser
+ * calls API v1 with the token the user signs in with, so every route here is public and every datum behind the
+ * token. The pages are hash-routed (`/#/entity/...`), so only `/` and the hashed assets under `/assets/` exist;
+ * every other path keeps its own answer (API v1, /docs, /openapi.json, probes, a 404 problem).
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import type { FastifyReply } from 'fastify';
+import type { App, RouteModule } from '../context.ts';
+import { HttpProblem } from '../problems.ts';
+
+/** Where `vite build --config adapters/console/vite.config.ts` writes the bundle (gitignored). */
+export const CONSOLE_DIST = fileURLToPath(new URL('../../console/dist/', import.meta.url));
+
+/**
+ * Only this server's own files run, styles and data come from it, and nothing frames the console: no inline script
+ * or style, no eval, no remote origin (the bundle fetches nothing from outside). `connect-src 'self'` is the API.
+ */
+export const CONSOLE_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const secureHeaders = (reply: FastifyReply): FastifyReply =>
+  reply.headers({
+    'content-security-policy': CONSOLE_CSP,
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'cross-origin-opener-policy': 'same-origin',
+    'x-frame-options': 'DENY',
+  });
+
+const notBuilt = (): HttpProblem =>
+  new HttpProblem(
+    503,
+    'console_not_built',
+    'the web console has not been built: run `npm run console:build` (npm install runs it), then reload',
+  );
+
+/** The console's routes over the bundle in `dist` (a test passes another folder). */
+export const consoleRoutesFrom =
+  (dist: string): RouteModule =>
+  async (app: App) => {
+    await app.register(fastifyStatic, { root: dist, serve: false, index: false });
+    const index = (): boolean => existsSync(`${dist}/index.html`);
+
+    app.get('/', { schema: { hide: true }, config: { access: 'public' } }, async (_request, reply) => {
+      if (!index()) throw notBuilt();
+      // The page names the hashed assets of one build: revalidated on each load, so a rebuild shows at once.
+      return secureHeaders(reply).sendFile('index.html', dist, { cacheControl: false }).header('cache-control', 'no-cache');
+    });
+
+    // Vite writes the assets flat into assets/ (content-hashed names): one path segment each.
+    app.get<{ Params: { file: string } }>('/assets/:file', { schema: { hide: true }, config: { access: 'public' } }, async (request, reply) => {
+      if (!index()) throw notBuilt();
+      // send resolves the path under `dist` and refuses `..` and dotfiles; a missing file is the 404 problem.
+      return secureHeaders(reply).sendFile(`assets/${request.params.file}`, dist, { immutable: true, maxAge: '365d', dotfiles: 'deny' });
+    });
+  };
+
+export const consoleRoutes: RouteModule = consoleRoutesFrom(CONSOLE_DIST);

@@ -1,0 +1,199 @@
+/**
+ * Issue 14: the web audit console in a real headless Chromium (playwright-core driving Debian's /usr/bin/chromium),
+ * against the real service with a fleet seeded through the API. One browser for the file; every wait is bounded
+ * polling on what the page shows, never a sleep.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureConsoleBundle } from './support/console-bundle.ts';
+import { hasChromium, launchChromium, openConsole, signIn } from './support/console-browser.ts';
+import { postCommand, seedConsoleFleet } from './support/console-fleet.ts';
+import { profile } from './support/fleet.ts';
+import { startTestService, type TestService } from './support/service.ts';
+
+const POLL = { timeout: 30_000, interval: 100 };
+
+if (!hasChromium()) console.warn('console browser tests skipped: /usr/bin/chromium is not installed (CI installs it: .ci/run)');
+
+describe.skipIf(!hasChromium())('the web audit console in Chromium (issue 14)', () => {
+  let svc: TestService;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    await ensureConsoleBundle();
+    svc = await startTestService();
+    await seedConsoleFleet(svc);
+    browser = await launchChromium();
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await svc?.close();
+  });
+
+  const session = async (role: keyof TestService['tokens'], hash?: string) => {
+    const opened = await openConsole(browser, svc.url);
+    await signIn(opened.page, svc.tokens[role], hash);
+    return opened;
+  };
+  const text = (page: Page, testId: string) => () => page.getByTestId(testId).first().textContent();
+
+  it('refuses a token the server does not accept, signs in with a good one, keeps it out of the URL, and runs under its CSP', async () => {
+    const { context, page, cspViolations } = await openConsole(browser, svc.url);
+    try {
+      await page.goto('/');
+      const [header, payload] = svc.tokens.auditor.split('.');
+      await page.getByLabel('Bearer token').fill(`${header}.${payload}.${'A'.repeat(43)}`);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await expect.poll(() => page.getByRole('alert').textContent(), POLL).toContain('401');
+
+      await page.getByLabel('Bearer token').fill(svc.tokens.auditor);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await expect.poll(text(page, 'who'), POLL).toContain('test-auditor');
+      expect(page.url()).not.toContain(svc.tokens.auditor);
+      expect(await page.evaluate('Object.values(sessionStorage)')).toEqual([svc.tokens.auditor]);
+      expect(await page.evaluate('Object.values(localStorage)')).toEqual([]);
+      // Reloading keeps the session (session storage); signing out forgets it.
+      await page.reload();
+      await page.getByTestId('who').waitFor();
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByLabel('Bearer token').waitFor();
+      expect(await page.evaluate('sessionStorage.length')).toBe(0);
+      expect(cspViolations).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('shows the fleet by kind and state, and follows the event stream when a command is executed through the API', async () => {
+    const { context, page, cspViolations } = await session('auditor');
+    try {
+      await expect.poll(text(page, 'total-node'), POLL).toBe('4');
+      await expect.poll(text(page, 'count-node-revoked'), POLL).toBe('1');
+      await expect.poll(() => page.getByTestId('live-status').getAttribute('data-state'), POLL).toBe('live');
+      await expect.poll(() => page.locator('section[aria-labelledby="expiring-heading"]').textContent(), POLL).toContain('meter-2-service');
+      await expect.poll(() => page.locator('section[aria-labelledby="revoked-heading"]').textContent(), POLL).toContain('node-meter-3');
+
+      await postCommand(svc, 'registerNode', { nodeId: 'meter-5', profile });
+      await expect.poll(text(page, 'total-node'), POLL).toBe('5');
+      await expect.poll(text(page, 'count-node-initialized'), POLL).toBe('1');
+      expect(cspViolations).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("opens an entity: its timeline with actors and causes, the state at the instant the slider picks, and the cascade in its graph", async () => {
+    const { context, page } = await session('auditor', '#/entity/node/meter-3');
+    try {
+      await expect.poll(text(page, 'state-at'), POLL).toBe('revoked');
+      const timeline = page.locator('table.timeline');
+      await expect.poll(() => timeline.textContent(), POLL).toContain('NodeRevoked');
+      expect(await timeline.textContent()).toContain('test-operator');
+
+      const slider = page.getByRole('slider', { name: 'Instant' });
+      await slider.focus();
+      await page.keyboard.press('Home');
+      await expect.poll(text(page, 'state-at'), POLL).toBe('absent');
+      await page.getByRole('button', { name: 'Next event' }).click();
+      await expect.poll(text(page, 'state-at'), POLL).toBe('initialized');
+      await slider.focus();
+      await page.keyboard.press('End');
+      await expect.poll(text(page, 'state-at'), POLL).toBe('revoked');
+
+      const graph = page.getByTestId('graph');
+      await expect.poll(() => graph.textContent(), POLL).toContain('credential-meter-3-service');
+      const text3 = (await graph.textContent()) ?? '';
+      expect(text3).toContain('association-meter-3-sa');
+      expect(text3).toMatch(/cascade from\s+node-meter-3/);
+
+      // The cascade's association shows what caused its revocation, and links back.
+      await graph.getByRole('link', { name: 'association-meter-3-sa' }).click();
+      await expect.poll(() => page.locator('table.timeline').textContent(), POLL).toContain('AssociationRevoked');
+      expect(await page.locator('table.timeline').textContent()).toMatch(/node-meter-3\s*NodeRevoked/);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('verifies an evidence bundle in the browser, and names the check a tampered one fails', async () => {
+    const { context, page, cspViolations, downloads } = await session('auditor', '#/verify/node/meter-3');
+    try {
+      await expect.poll(text(page, 'verdict'), POLL).toContain('Verified.');
+      await page.getByRole('button', { name: 'Tamper with it (demonstration)' }).click();
+      await expect.poll(text(page, 'failed-check'), POLL).toBe('Merkle inclusion of every event (RFC 9162)');
+      expect(await page.locator('[data-check="inclusion"]').textContent()).toContain('not_included');
+
+      // A bundle file with its last event removed: the signed stream head says the history is incomplete.
+      const response = await fetch(`${svc.url}/v1/transparency/evidence/node/meter-3`, { headers: { authorization: `Bearer ${svc.tokens.auditor}` } });
+      const bundle = (await response.json()) as { entries: unknown[] };
+      const file = join(downloads, 'truncated.json');
+      writeFileSync(file, JSON.stringify({ ...bundle, entries: bundle.entries.slice(0, -1) }));
+      await page.getByLabel('Or load a bundle file (credence export)').setInputFiles(file);
+      await expect.poll(text(page, 'failed-check'), POLL).toContain('Complete history');
+      expect(await page.locator('[data-check="completeness"]').textContent()).toContain('incomplete_history');
+      expect(cspViolations).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('runs a compliance query with parameters, shows the proving position of each row, and downloads the CSV', async () => {
+    const { context, page } = await session('auditor', '#/compliance');
+    try {
+      await page.getByLabel('Query').selectOption('revocations');
+      await page.getByLabel('reason').fill('keyCompromise');
+      await page.getByRole('button', { name: 'Run query' }).click();
+      await expect.poll(text(page, 'rows'), POLL).toContain('node-meter-3');
+      const count = Number(await page.getByTestId('row-count').textContent());
+      expect(count).toBe(3); // node-meter-3, and by the cascade its service credential and its association
+      const positions = await page.locator('[data-testid="rows"] tbody td:first-child').allTextContents();
+      expect(positions.every((p) => /^\d+$/.test(p))).toBe(true);
+
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download CSV' }).click()]);
+      const csv = readFileSync((await download.path())!, 'utf8');
+      const lines = csv.trim().split('\r\n');
+      expect(lines[0]!.split(',')[0]).toBe('position');
+      expect(lines).toHaveLength(count + 1);
+      expect(lines.map((l) => l.split(',')[0]).slice(1).sort()).toEqual([...positions].sort());
+      expect(csv).toContain('node-meter-3');
+
+      // A parameter the query's schema refuses: the field is named.
+      await page.getByLabel('Query').selectOption('expiring');
+      await page.getByLabel('days').fill('soon');
+      await page.getByRole('button', { name: 'Run query' }).click();
+      await expect.poll(() => page.getByRole('alert').textContent(), POLL).toContain('query.days');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('refuses the pages a role may not see, from the API\'s 403, and gives an integrator the pseudonymised feed', async () => {
+    const { context, page } = await session('integrator');
+    try {
+      await expect.poll(() => page.locator('.refused').first().textContent(), POLL).toContain('Not available to your role');
+      expect(await page.locator('.refused').first().textContent()).toContain('integrator');
+      await page.getByRole('link', { name: 'Compliance queries' }).click();
+      await expect.poll(() => page.locator('.refused').first().textContent(), POLL).toContain('403');
+
+      await page.getByRole('link', { name: 'Live events' }).click();
+      await expect.poll(() => page.getByTestId('feed-status').getAttribute('data-state'), POLL).toBe('live');
+      await postCommand(svc, 'registerNode', { nodeId: 'meter-6', profile });
+      await expect.poll(() => page.getByTestId('feed').textContent(), POLL).toContain('NodeRegistered');
+      expect(await page.getByTestId('feed').textContent()).not.toContain('meter-6');
+    } finally {
+      await context.close();
+    }
+
+    // An admin reads but holds no event stream: the overview says so, and still shows the counts.
+    const admin = await session('admin');
+    try {
+      await expect.poll(() => admin.page.getByTestId('live-status').getAttribute('data-state'), POLL).toBe('refused');
+      await expect.poll(text(admin.page, 'total-node'), POLL).not.toBeNull();
+    } finally {
+      await admin.context.close();
+    }
+  });
+});
