@@ -3,15 +3,18 @@
  * against the real service with a fleet seeded through the API. One browser for the file; every wait is bounded
  * polling on what the page shows, never a sleep.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureConsoleBundle } from './support/console-bundle.ts';
 import { hasChromium, launchChromium, openConsole, signIn } from './support/console-browser.ts';
-import { postCommand, seedConsoleFleet } from './support/console-fleet.ts';
+import { CONSOLE_SIGNING, postCommand, seedConsoleFleet, startConsoleService } from './support/console-fleet.ts';
 import { profile } from './support/fleet.ts';
-import { startTestService, type TestService } from './support/service.ts';
+import type { TestService } from './support/service.ts';
+import { formatVerifierKey, noteVerifierKey, parseVerifierKey } from '../domain/transparency/index.ts';
+import { generateSigningKey, toBase64url } from '../domain/crypto/index.ts';
 
 const POLL = { timeout: 30_000, interval: 100 };
 
@@ -23,7 +26,7 @@ describe.skipIf(!hasChromium())('the web audit console in Chromium (issue 14)', 
 
   beforeAll(async () => {
     await ensureConsoleBundle();
-    svc = await startTestService();
+    svc = await startConsoleService();
     await seedConsoleFleet(svc);
     browser = await launchChromium();
   }, 180_000);
@@ -62,6 +65,9 @@ describe.skipIf(!hasChromium())('the web audit console in Chromium (issue 14)', 
       await page.getByLabel('Bearer token').waitFor();
       expect(await page.evaluate('sessionStorage.length')).toBe(0);
       expect(cspViolations).toEqual([]);
+      // Trusted Types: markup from a string reaches the DOM only through Lit's template policy, never from a page script.
+      expect(await page.evaluate("(() => { try { document.body.insertAdjacentHTML('beforeend', '<b>x</b>'); return 'inserted'; } catch (e) { return e.name; } })()")).toBe('TypeError');
+      await expect.poll(() => cspViolations.join(' '), POLL).toContain('require-trusted-types-for');
     } finally {
       await context.close();
     }
@@ -72,6 +78,8 @@ describe.skipIf(!hasChromium())('the web audit console in Chromium (issue 14)', 
     try {
       await expect.poll(text(page, 'total-node'), POLL).toBe('4');
       await expect.poll(text(page, 'count-node-revoked'), POLL).toBe('1');
+      expect(await text(page, 'total-application')()).toBe('1');
+      expect(await text(page, 'count-association-associated')()).toBe('5'); // 3 live meters' CSE associations, 2 AE instances
       await expect.poll(() => page.getByTestId('live-status').getAttribute('data-state'), POLL).toBe('live');
       await expect.poll(() => page.locator('section[aria-labelledby="expiring-heading"]').textContent(), POLL).toContain('meter-2-service');
       await expect.poll(() => page.locator('section[aria-labelledby="revoked-heading"]').textContent(), POLL).toContain('node-meter-3');
@@ -92,6 +100,9 @@ describe.skipIf(!hasChromium())('the web audit console in Chromium (issue 14)', 
       const timeline = page.locator('table.timeline');
       await expect.poll(() => timeline.textContent(), POLL).toContain('NodeRevoked');
       expect(await timeline.textContent()).toContain('test-operator');
+      // The revocation was a signed request (SER-016), checked by the server's audit trail; the rest were not signed.
+      expect(await timeline.locator('tr', { hasText: 'NodeRevoked' }).locator('.sig').textContent()).toBe('verified');
+      expect(await timeline.locator('tr', { hasText: 'NodeRegistered' }).locator('.sig').textContent()).toBe('unsigned');
 
       const slider = page.getByRole('slider', { name: 'Instant' });
       await slider.focus();
@@ -118,10 +129,94 @@ describe.skipIf(!hasChromium())('the web audit console in Chromium (issue 14)', 
     }
   });
 
+  it('shows an App-ID with its credential and instances, and the cascade of its revocation through them', async () => {
+    const { context, page } = await session('auditor', '#/entity/application/Rmetering');
+    try {
+      const graph = page.getByTestId('graph');
+      await expect.poll(() => graph.textContent(), POLL).toContain('association-Cmeter2-sa');
+      const before = (await graph.textContent()) ?? '';
+      expect(before).toMatch(/App-ID\s+application-Rmetering/);
+      expect(before).toMatch(/credential\s+credential-Rmetering-app/);
+      expect(before).toMatch(/instance Cmeter1\s+association-Cmeter1-sa/);
+      expect(before).not.toContain('cascade from');
+
+      await postCommand(svc, 'revokeApplication', { appId: 'Rmetering', reason: 'privilegeWithdrawn' });
+      await page.reload();
+      await expect.poll(() => graph.locator('.cascade').count(), POLL).toBe(4);
+      const after = (await graph.textContent()) ?? '';
+      expect(after).toContain('revoked directly');
+      // The credential and both instances were revoked by the cascade, each linked to the App-ID's revocation.
+      expect(after.match(/cascade from\s+application-Rmetering\s+ApplicationRevoked/g)).toHaveLength(3);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('is usable from the keyboard alone: skip link, navigation, forms', async () => {
+    const { context, page } = await session('auditor');
+    try {
+      await page.getByTestId('total-node').waitFor();
+      const focused = () => page.evaluate<string>("document.activeElement?.textContent?.trim() ?? ''");
+      await page.keyboard.press('Tab');
+      expect(await focused()).toBe('Skip to content');
+      await page.keyboard.press('Enter');
+      expect(await focused()).toBe('Fleet overview');
+      await page.keyboard.press('Shift+Tab');
+      await page.keyboard.press('Shift+Tab');
+      await page.keyboard.press('Shift+Tab');
+      await page.keyboard.press('Shift+Tab');
+      await page.keyboard.press('Shift+Tab');
+      expect(await focused()).toBe('Entities');
+      await page.keyboard.press('Enter');
+      await expect.poll(focused, POLL).toBe('Entities');
+      expect(page.url()).toContain('#/entity');
+      // Into the form: kind, id, Open.
+      await page.keyboard.press('Tab');
+      await page.keyboard.press('Tab');
+      await page.keyboard.type('meter-2');
+      await page.keyboard.press('Enter');
+      await expect.poll(() => page.locator('main h2').textContent(), POLL).toBe('node-meter-2');
+      await expect.poll(text(page, 'state-at'), POLL).toBe('associated');
+    } finally {
+      await context.close();
+    }
+  });
+
   it('verifies an evidence bundle in the browser, and names the check a tampered one fails', async () => {
     const { context, page, cspViolations, downloads } = await session('auditor', '#/verify/node/meter-3');
     try {
       await expect.poll(text(page, 'verdict'), POLL).toContain('Verified.');
+      expect(await page.locator('[data-check="key"]').textContent()).toContain('skipped');
+      const signatures = page.locator('table', { hasText: 'Request signatures' });
+      expect(await signatures.locator('tr', { hasText: 'NodeRevoked' }).getByTestId('signature').textContent()).toBe('signed, not checked');
+
+      // The auditor's own copy of the log key and the deployment's signing policy, pasted as a person would.
+      await page.getByText('Pinned log key and signing policy').click();
+      const logKey = readFileSync(join(svc.dir, 'transparency.pub'), 'utf8').trim();
+      await page.getByLabel('Pinned log key').fill(logKey);
+      await page.getByLabel('Request-signing policy JSON').fill(JSON.stringify(CONSOLE_SIGNING.policy));
+      await page.keyboard.press('Tab');
+      await expect.poll(() => page.locator('[data-check="key"] .outcome').textContent(), POLL).toBe('passed');
+      expect(await text(page, 'verdict')()).toContain('Verified.');
+      await expect.poll(() => signatures.locator('tr', { hasText: 'NodeRevoked' }).getByTestId('signature').textContent(), POLL).toBe('verified');
+      expect(await signatures.locator('tr', { hasText: 'NodeRegistered' }).getByTestId('signature').textContent()).toBe('unsigned');
+
+      // Another key claimed for the same operator: the revocation's signature does not verify under that policy.
+      const impostor = generateSigningKey('ed25519', (n) => new Uint8Array(randomBytes(n)));
+      const forgedPolicy = { ...CONSOLE_SIGNING.policy, keys: [{ ...CONSOLE_SIGNING.policy.keys![0]!, publicKey: toBase64url(impostor.publicKey) }] };
+      await page.getByLabel('Request-signing policy JSON').fill(JSON.stringify(forgedPolicy));
+      await page.keyboard.press('Tab');
+      await expect.poll(() => signatures.locator('tr', { hasText: 'NodeRevoked' }).getByTestId('signature').textContent(), POLL).toBe('invalid');
+
+      // A log key other than the one that signed: the bundle is refused at the key check.
+      const otherLog = formatVerifierKey(noteVerifierKey(parseVerifierKey(logKey)!.keyName, generateSigningKey('ed25519', (n) => new Uint8Array(randomBytes(n))).publicKey));
+      await page.getByLabel('Pinned log key').fill(otherLog);
+      await page.keyboard.press('Tab');
+      await expect.poll(text(page, 'failed-check'), POLL).toBe('Signed by the pinned log key');
+      await page.getByLabel('Pinned log key').fill('');
+      await page.keyboard.press('Tab');
+      await expect.poll(text(page, 'verdict'), POLL).toContain('Verified.');
+
       await page.getByRole('button', { name: 'Tamper with it (demonstration)' }).click();
       await expect.poll(text(page, 'failed-check'), POLL).toBe('Merkle inclusion of every event (RFC 9162)');
       expect(await page.locator('[data-check="inclusion"]').textContent()).toContain('not_included');

@@ -51,6 +51,7 @@ describe('the console served by credence serve', () => {
     expect(page.headers['content-security-policy']).toBe(CONSOLE_CSP);
     expect(CONSOLE_CSP).toContain("script-src 'self'");
     expect(CONSOLE_CSP).not.toContain('unsafe');
+    expect(CONSOLE_CSP).toContain("require-trusted-types-for 'script'; trusted-types lit-html");
     expect(page.headers['x-content-type-options']).toBe('nosniff');
     expect(page.headers['cache-control']).toBe('no-cache');
 

@@ -13,15 +13,20 @@ export const launchChromium = (): Promise<Browser> =>
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
   });
 
-/** A fresh context per test (its own session storage), a laptop-sized window, and every CSP violation recorded. */
+/** A fresh context per test (its own session storage), a laptop-sized window, and every CSP or Trusted Types violation recorded. */
 export const openConsole = async (browser: Browser, url: string): Promise<{ context: BrowserContext; page: Page; cspViolations: string[]; downloads: string }> => {
   const downloads = mkdtempSync(join(tmpdir(), 'credence-console-downloads-'));
   const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, acceptDownloads: true, baseURL: url });
-  const page = await context.newPage();
   const cspViolations: string[] = [];
-  page.on('console', (message) => {
-    if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
+  context.on('console', (message) => {
+    if (/Content Security Policy|Trusted ?Type/i.test(message.text())) cspViolations.push(message.text());
   });
+  // The page's own securitypolicyviolation events too: they do not depend on how Chromium words its console messages.
+  await context.exposeBinding('reportCspViolation', (_source, violation: string) => void cspViolations.push(violation));
+  await context.addInitScript(
+    "document.addEventListener('securitypolicyviolation', (e) => window.reportCspViolation(e.violatedDirective + ' ' + e.blockedURI + (e.sample ? ' (' + e.sample + ')' : '') + (e.sourceFile ? ' at ' + e.sourceFile + ':' + e.lineNumber + ':' + e.columnNumber : '')));",
+  );
+  const page = await context.newPage();
   context.on('close', () => rmSync(downloads, { recursive: true, force: true }));
   return { context, page, cspViolations, downloads };
 };

@@ -7,15 +7,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureConsoleBundle } from './console-bundle.ts';
 import { launchChromium, openConsole, signIn } from './console-browser.ts';
-import { seedConsoleFleet } from './console-fleet.ts';
-import { startTestService } from './service.ts';
+import { seedConsoleFleet, startConsoleService } from './console-fleet.ts';
 
 const OUT = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
 const WAIT = { timeout: 30_000 };
 
 const main = async (): Promise<void> => {
   await ensureConsoleBundle();
-  const svc = await startTestService({ config: { logLevel: 'warn' } });
+  const svc = await startConsoleService({ config: { logLevel: 'warn' } });
   const browser = await launchChromium();
   try {
     await seedConsoleFleet(svc);

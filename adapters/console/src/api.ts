@@ -104,3 +104,6 @@ export const pathWith = (path: string, params: Readonly<Record<string, string | 
   const text = query.toString();
   return text === '' ? path : `${path}?${text}`;
 };
+
+/** `/v1/entities/{kind}/{id}`, each segment encoded. */
+export const entityPath = (kind: string, id: string): string => `/v1/entities/${encodeURIComponent(kind)}/${encodeURIComponent(id)}`;

@@ -1,4 +1,4 @@
-import type { Api } from './api.ts';
+import { entityPath, type Api } from './api.ts';
 
 /**
  * What depends on an entity (node -> credentials -> associations; App-ID -> credential and instances), read from
@@ -71,8 +71,6 @@ const inParallel = async <T, R>(items: readonly T[], work: (item: T) => Promise<
   return results;
 };
 
-const entityPath = (kind: string, id: string): string => `/v1/entities/${encodeURIComponent(kind)}/${encodeURIComponent(id)}`;
-
 const readKind = async (api: Api, kind: string, signal: AbortSignal): Promise<{ entities: EntityRef[]; truncated: boolean }> => {
   const { items, truncated } = await listIds(api, kind, signal);
   const entities = await inParallel(items, async (s) => {
@@ -93,22 +91,36 @@ const ownerOf = (c: EntityRef): { kind?: string; id?: string } => (c.context['ow
 const registreeOf = (a: EntityRef): { kind?: string; id?: string; appId?: string } =>
   (a.context['registree'] as { kind?: string; id?: string; appId?: string } | undefined) ?? {};
 
+/** Every entity in the graph, once: whose revocations are worth reading. */
+const members = (node: GraphNode, into = new Map<string, EntityRef>()): Map<string, EntityRef> => {
+  into.set(`${node.entity.kind}/${node.entity.id}`, node.entity);
+  for (const child of node.children) members(child, into);
+  return into;
+};
+
+/** The graph with each revoked member's revocation (and so its cause) attached. */
+const withRevocations = (node: GraphNode, revocations: ReadonlyMap<string, Revocation | undefined>): GraphNode => {
+  const revocation = revocations.get(`${node.entity.kind}/${node.entity.id}`);
+  const children = node.children.map((c) => withRevocations(c, revocations));
+  return { entity: node.entity, relation: node.relation, children, ...(revocation !== undefined ? { revocation } : {}) };
+};
+
 export const loadDependencies = async (api: Api, root: EntityRef, signal: AbortSignal): Promise<DependencyGraph> => {
   const wanted = root.kind === 'subscription' ? ['node', 'credential', 'association'] : ['credential', 'association'];
   const read = await Promise.all(wanted.map((k) => readKind(api, k, signal)));
   const byKind = new Map(wanted.map((k, i) => [k, read[i]!.entities]));
   const truncated = wanted.filter((_k, i) => read[i]!.truncated);
-  const credentials = byKind.get('credential') ?? [];
-  const associations = byKind.get('association') ?? [];
-
+  const tree = dependentsOf(root, byKind.get('node') ?? [], byKind.get('credential') ?? [], byKind.get('association') ?? []);
+  // Only the graph's own revoked members: one timeline each, not one per revoked entity of the fleet.
+  const revoked = [...members(tree).values()].filter((e) => e.state === 'revoked');
   const revocations = new Map<string, Revocation | undefined>();
-  const all = [...credentials, ...associations, ...(byKind.get('node') ?? [])];
-  await inParallel(all, async (e) => revocations.set(`${e.kind}/${e.id}`, await revocationOf(api, e, signal)));
+  await inParallel(revoked, async (e) => revocations.set(`${e.kind}/${e.id}`, await revocationOf(api, e, signal)));
+  return { root: withRevocations(tree, revocations), truncated };
+};
 
-  const leaf = (entity: EntityRef, relation: string, children: readonly GraphNode[] = []): GraphNode => {
-    const revocation = revocations.get(`${entity.kind}/${entity.id}`);
-    return { entity, relation, children, ...(revocation !== undefined ? { revocation } : {}) };
-  };
+/** node -> credentials -> associations; App-ID -> credential and instances; and the other kinds' links. */
+const dependentsOf = (root: EntityRef, nodes: readonly EntityRef[], credentials: readonly EntityRef[], associations: readonly EntityRef[]): GraphNode => {
+  const leaf = (entity: EntityRef, relation: string, children: readonly GraphNode[] = []): GraphNode => ({ entity, relation, children });
   const associationsOf = (credentialId: string) =>
     associations.filter((a) => str(a.context['credentialId']) === credentialId).map((a) => leaf(a, 'security association'));
   const credentialTree = (c: EntityRef, relation: string) => leaf(c, relation, associationsOf(c.id));
@@ -122,11 +134,11 @@ export const loadDependencies = async (api: Api, root: EntityRef, signal: AbortS
 
   switch (root.kind) {
     case 'node':
-      return { root: nodeTree(root, 'node'), truncated };
+      return nodeTree(root, 'node');
     case 'credential': {
       const links = [str(root.context['predecessorId']), str(root.context['successorId'])];
       const related = credentials.filter((c) => links.includes(c.id)).map((c) => leaf(c, c.id === links[0] ? 'predecessor' : 'successor'));
-      return { root: leaf(root, 'credential', [...associationsOf(root.id), ...related]), truncated };
+      return leaf(root, 'credential', [...associationsOf(root.id), ...related]);
     }
     case 'application': {
       const credentialId = str(root.context['credentialId']);
@@ -134,17 +146,17 @@ export const loadDependencies = async (api: Api, root: EntityRef, signal: AbortS
       const instances = associations
         .filter((a) => registreeOf(a).kind === 'ae' && registreeOf(a).appId === root.id)
         .map((a) => leaf(a, `instance ${registreeOf(a).id ?? ''}`.trim()));
-      return { root: leaf(root, 'App-ID', [...credential.map((c) => leaf(c, 'credential')), ...instances]), truncated };
+      return leaf(root, 'App-ID', [...credential.map((c) => leaf(c, 'credential')), ...instances]);
     }
     case 'association': {
       const credential = credentials.filter((c) => c.id === str(root.context['credentialId'])).map((c) => leaf(c, 'its credential'));
-      return { root: leaf(root, 'security association', credential), truncated };
+      return leaf(root, 'security association', credential);
     }
     case 'subscription': {
-      const nodes = (byKind.get('node') ?? []).filter((n) => str(n.context['subscriptionId']) === root.id).map((n) => nodeTree(n, 'enrolled node'));
-      return { root: leaf(root, 'M2M Service Subscription', nodes), truncated };
+      const enrolled = nodes.filter((n) => str(n.context['subscriptionId']) === root.id).map((n) => nodeTree(n, 'enrolled node'));
+      return leaf(root, 'M2M Service Subscription', enrolled);
     }
     default:
-      return { root: leaf(root, root.kind), truncated };
+      return leaf(root, root.kind);
   }
 };

@@ -66,7 +66,7 @@ export interface SignatureRow {
   readonly position: string;
   readonly type: string;
   readonly actor: string;
-  readonly status: 'unsigned' | 'verified' | 'invalid' | 'unreadable';
+  readonly status: 'unsigned' | 'signed, not checked' | 'verified' | 'invalid' | 'unreadable';
   readonly detail?: string;
 }
 
@@ -96,9 +96,14 @@ export const checkSignatures = (bundle: unknown, policyText: string): { rows: Si
     if (check === undefined) {
       return metadata.signature === undefined
         ? { ...base, status: 'unsigned' }
-        : { ...base, status: 'unreadable', detail: `signed with ${metadata.signature.keyFingerprint ?? 'a key'}: load the signing policy to check it` };
+        : { ...base, status: 'signed, not checked', detail: `key ${metadata.signature.keyFingerprint ?? '(no fingerprint)'}: paste the signing policy to check it` };
     }
-    return { ...base, status: check(decoded.value) };
+    try {
+      return { ...base, status: check(decoded.value) };
+    } catch (error) {
+      // A signature the policy cannot even evaluate (an unknown algorithm, a malformed block) proves nothing.
+      return { ...base, status: 'invalid', detail: error instanceof Error ? error.message : String(error) };
+    }
   });
   return { rows };
 };

@@ -1,3 +1,4 @@
+import './zod-config.ts';
 import './styles.css';
 import { ComplianceQueries } from './components/compliance-queries.ts';
 import { ConsoleApp } from './components/console-app.ts';

@@ -44,6 +44,8 @@ class FrameParser {
     this.buffer += text;
     let end: number;
     while ((end = this.buffer.search(/\r\n|\r|\n/)) >= 0) {
+      // A CR that ends the chunk may be the first half of a CRLF split across chunks: wait for the next one.
+      if (end === this.buffer.length - 1 && this.buffer[end] === '\r') break;
       const line = this.buffer.slice(0, end);
       this.buffer = this.buffer.slice(end + (this.buffer.startsWith('\r\n', end) ? 2 : 1));
       if (line === '') {
@@ -91,55 +93,66 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     const parser = new FrameParser();
     let stop = false;
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      parser.push(value, (frame) => {
-        if (frame.retry !== undefined) retryMs = Math.min(MAX_RETRY_MS, frame.retry);
-        if (frame.data.length === 0) return;
-        let data: unknown;
-        try {
-          data = JSON.parse(frame.data.join('\n'));
-        } catch {
-          data = frame.data.join('\n');
-        }
-        if (frame.event === 'dropped') {
-          const reason = (data as { reason?: string } | undefined)?.reason ?? 'dropped';
-          if (reason === 'unauthorised') {
-            stop = true;
-            options.onStatus({ state: 'ended', why: 'the token was revoked or expired: sign in again' });
+    let done = false;
+    try {
+      while (!done && !stop) {
+        const chunk = await reader.read();
+        done = chunk.done;
+        if (chunk.done) break;
+        parser.push(chunk.value, (frame) => {
+          if (frame.retry !== undefined) retryMs = Math.min(MAX_RETRY_MS, frame.retry);
+          if (frame.data.length === 0) return;
+          let data: unknown;
+          try {
+            data = JSON.parse(frame.data.join('\n'));
+          } catch {
+            data = frame.data.join('\n');
           }
-          return;
-        }
-        if (frame.id !== undefined) lastEventId = frame.id;
-        options.onEvent({ id: frame.id ?? '', type: frame.event ?? 'message', data });
-      });
-      if (stop) {
-        await reader.cancel();
-        return 'stop';
+          if (frame.event === 'dropped') {
+            const reason = (data as { reason?: string } | undefined)?.reason ?? 'dropped';
+            if (reason === 'unauthorised') {
+              stop = true;
+              options.onStatus({ state: 'ended', why: 'the token was revoked or expired: sign in again' });
+            }
+            return;
+          }
+          if (frame.id !== undefined) lastEventId = frame.id;
+          options.onEvent({ id: frame.id ?? '', type: frame.event ?? 'message', data });
+        });
       }
+    } finally {
+      // However this read ends (a stop, a throwing listener), the connection is closed: the server counts open
+      // streams per principal, and a forgotten one would hold a slot until the tab closes.
+      if (!done) await reader.cancel().catch(() => undefined);
     }
+    if (stop) return 'stop';
     return 'again';
   };
 
   const loop = async (): Promise<void> => {
     while (!signal.aborted) {
       let next: 'again' | 'stop';
+      let why = 'the stream ended';
       try {
         next = await once();
       } catch (error) {
         if (signal.aborted) return;
         next = 'again';
-        options.onStatus({ state: 'reconnecting', inMs: retryMs, why: error instanceof Error ? error.message : String(error) });
+        why = error instanceof Error ? error.message : String(error);
       }
       if (next === 'stop' || signal.aborted) return;
-      options.onStatus({ state: 'reconnecting', inMs: retryMs, why: 'the stream ended' });
+      options.onStatus({ state: 'reconnecting', inMs: retryMs, why });
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, retryMs);
-        signal.addEventListener('abort', () => {
+        // Leaving the page ends the wait at once; a wait that ends by itself takes its listener off the signal.
+        const onAbort = (): void => {
           clearTimeout(timer);
           resolve();
-        }, { once: true });
+        };
+        const timer = setTimeout(() => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        }, retryMs);
+        signal.addEventListener('abort', onAbort, { once: true });
       });
     }
   };

@@ -18,6 +18,8 @@ export const CONSOLE_DIST = fileURLToPath(new URL('../../console/dist/', import.
 /**
  * Only this server's own files run, styles and data come from it, and nothing frames the console: no inline script
  * or style, no eval, no remote origin (the bundle fetches nothing from outside). `connect-src 'self'` is the API.
+ * Trusted Types close the DOM sinks (innerHTML and kin) to everything but Lit's own template policy `lit-html`,
+ * which only ever parses the console's static template strings: data reaches the page as text or attribute values.
  */
 export const CONSOLE_CSP = [
   "default-src 'none'",
@@ -28,6 +30,8 @@ export const CONSOLE_CSP = [
   "base-uri 'none'",
   "form-action 'none'",
   "frame-ancestors 'none'",
+  "require-trusted-types-for 'script'",
+  'trusted-types lit-html',
 ].join('; ');
 
 const secureHeaders = (reply: FastifyReply): FastifyReply =>

@@ -1,5 +1,6 @@
 import { html, nothing } from 'lit';
 import { describeError, pathWith } from '../api.ts';
+import { saveAs } from '../download.ts';
 import { streamHref } from '../router.ts';
 import { ConsolePage, IDLE, LOADING, renderLoad, type Load } from './base.ts';
 
@@ -45,6 +46,7 @@ export class ComplianceQueries extends ConsolePage {
   declare result: Load<Result>;
   declare csvError: string | undefined;
   private lastPath: string | undefined;
+  private runs = 0;
   private abort = new AbortController();
 
   constructor() {
@@ -82,11 +84,15 @@ export class ComplianceQueries extends ConsolePage {
     this.result = LOADING;
     this.csvError = undefined;
     this.lastPath = undefined;
+    // Only the latest run is shown (and downloaded): an earlier, slower answer is dropped.
+    const run = ++this.runs;
     try {
-      this.result = { state: 'ok', value: await this.api.json<Result>(path, this.abort.signal) };
+      const value = await this.api.json<Result>(path, this.abort.signal);
+      if (run !== this.runs) return;
+      this.result = { state: 'ok', value };
       this.lastPath = path;
     } catch (error) {
-      if (!this.abort.signal.aborted) this.result = { state: 'error', error };
+      if (run === this.runs && !this.abort.signal.aborted) this.result = { state: 'error', error };
     }
   }
 
@@ -95,12 +101,7 @@ export class ComplianceQueries extends ConsolePage {
     if (this.lastPath === undefined) return;
     try {
       const csv = await this.api.text(this.lastPath, 'text/csv', this.abort.signal);
-      const url = URL.createObjectURL(new Blob([csv], { type: 'text/csv' }));
-      const a = document.createElement('a');
-      a.href = url;
-      a.download = `credence-${name}.csv`;
-      a.click();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      saveAs(csv, 'text/csv', `credence-${name}.csv`);
     } catch (error) {
       this.csvError = describeError(error);
     }
@@ -130,6 +131,7 @@ export class ComplianceQueries extends ConsolePage {
       <label for="query-name">Query</label>
       <select id="query-name" @change=${(e: Event) => {
         this.selected = (e.target as HTMLSelectElement).value;
+        this.runs++;
         this.result = IDLE;
       }}>
         ${catalog.queries.map((q) => html`<option value=${q.name} ?selected=${q.name === query.name}>${q.name}</option>`)}

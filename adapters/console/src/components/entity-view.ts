@@ -1,5 +1,6 @@
 import { html, nothing, type PropertyValues } from 'lit';
 import { ENTITY_KINDS } from '../../../../domain/streams.ts';
+import { entityPath } from '../api.ts';
 import { loadDependencies, type DependencyGraph, type GraphNode } from '../dependencies.ts';
 import { entityHref, streamHref, verifyHref } from '../router.ts';
 import { ConsolePage, formatTime, IDLE, LOADING, renderLoad, type Load } from './base.ts';
@@ -43,7 +44,6 @@ const BROWSE_PAGE = 50;
 const SLIDER_STEPS = 400;
 const STATE_DEBOUNCE_MS = 120;
 
-const entityPath = (kind: string, id: string): string => `/v1/entities/${encodeURIComponent(kind)}/${encodeURIComponent(id)}`;
 const badge = (state: string) => html`<span class="badge state-${state}">${state}</span>`;
 
 /** One entity: its timeline, its state at any instant (time slider), and what depends on it. Without an id: a list to pick from. */
@@ -122,6 +122,9 @@ export class EntityView extends ConsolePage {
 
   private async load(kind: string, id: string): Promise<void> {
     const signal = this.abort.signal;
+    // The previous entity's slider must not ask for a state of this one.
+    clearTimeout(this.stateTimer);
+    this.stateRequest++;
     this.entity = LOADING;
     this.timeline = LOADING;
     this.stateAt = IDLE;

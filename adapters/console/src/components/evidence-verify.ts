@@ -1,6 +1,7 @@
 import { html, nothing, type PropertyValues } from 'lit';
 import { ENTITY_KINDS } from '../../../../domain/streams.ts';
 import { checkSignatures, tamperedCopy, verifyBundle, type BundleReport, type SignatureRow } from '../evidence.ts';
+import { saveAs } from '../download.ts';
 import { verifyHref } from '../router.ts';
 import { ConsolePage, IDLE, LOADING, renderLoad, type Load } from './base.ts';
 
@@ -78,12 +79,7 @@ export class EvidenceVerify extends ConsolePage {
   }
 
   private download(loaded: Loaded): void {
-    const url = URL.createObjectURL(new Blob([JSON.stringify(loaded.bundle, null, 2)], { type: 'application/json' }));
-    const a = document.createElement('a');
-    a.href = url;
-    a.download = `evidence-${this.kind}-${this.entityId ?? 'bundle'}.json`;
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    saveAs(JSON.stringify(loaded.bundle, null, 2), 'application/json', `evidence-${this.kind}-${this.entityId ?? 'bundle'}.json`);
   }
 
   private open(event: SubmitEvent): void {
@@ -120,7 +116,7 @@ export class EvidenceVerify extends ConsolePage {
       <caption>Request signatures (SER-016)${this.policy.trim() === '' ? ': load the signing policy to check them' : ', checked against the signing policy'}</caption>
       <thead><tr><th scope="col">Position</th><th scope="col">Event</th><th scope="col">Actor</th><th scope="col">Signature</th></tr></thead>
       <tbody>${checked.rows.map((r: SignatureRow) => html`<tr><td class="num">${r.position}</td><td>${r.type}</td><td>${r.actor}</td>
-        <td><span class="sig sig-${r.status}">${r.status}</span>${r.detail ? html` <span class="meta">${r.detail}</span>` : nothing}</td></tr>`)}</tbody>
+        <td><span class="sig sig-${r.status.replace(/\W+/g, '-')}" data-testid="signature">${r.status}</span>${r.detail ? html` <span class="meta">${r.detail}</span>` : nothing}</td></tr>`)}</tbody>
     </table>`;
   }
 

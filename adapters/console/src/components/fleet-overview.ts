@@ -45,6 +45,11 @@ const RECENT = 10;
 /** Events arrive in bursts (a cascade): one refresh after a quiet moment, and at least this often while they flow. */
 const REFRESH_QUIET_MS = 250;
 const REFRESH_MAX_MS = 2_000;
+/**
+ * GET /v1/replay reads the whole store: while events flow, the next refresh waits this many times as long as the last
+ * one took, so that an open overview keeps the server busy a fifth of the time at most, whatever the store's size.
+ */
+const REFRESH_SPACING = 4;
 
 /** Counts by kind and state (GET /v1/replay), expiring and recently revoked credentials, kept live by the event stream. */
 export class FleetOverview extends ConsolePage {
@@ -64,6 +69,11 @@ export class FleetOverview extends ConsolePage {
   private abort: AbortController | undefined;
   private quiet: ReturnType<typeof setTimeout> | undefined;
   private firstPending: number | undefined;
+  /** One refresh at a time: a slower, older answer must never overwrite a newer one. */
+  private refreshing: Promise<void> | undefined;
+  private refreshAgain = false;
+  private lastRefreshMs = 0;
+  private lastRefreshEnd = 0;
 
   constructor() {
     super();
@@ -106,14 +116,34 @@ export class FleetOverview extends ConsolePage {
     const now = Date.now();
     this.firstPending ??= now;
     clearTimeout(this.quiet);
-    const wait = Math.max(0, Math.min(REFRESH_QUIET_MS, this.firstPending + REFRESH_MAX_MS - now));
+    const quiet = Math.min(REFRESH_QUIET_MS, this.firstPending + REFRESH_MAX_MS - now);
+    const spaced = this.lastRefreshEnd + REFRESH_SPACING * this.lastRefreshMs - now;
     this.quiet = setTimeout(() => {
       this.firstPending = undefined;
       void this.refresh();
-    }, wait);
+    }, Math.max(0, quiet, spaced));
   }
 
-  private async refresh(): Promise<void> {
+  /** Refreshes now, or once more right after the refresh in flight when events arrived meanwhile. */
+  private refresh(): Promise<void> {
+    if (this.refreshing !== undefined) {
+      this.refreshAgain = true;
+      return this.refreshing;
+    }
+    const started = Date.now();
+    this.refreshing = this.load().finally(() => {
+      this.refreshing = undefined;
+      this.lastRefreshEnd = Date.now();
+      this.lastRefreshMs = this.lastRefreshEnd - started;
+      if (this.refreshAgain && !this.abort?.signal.aborted) {
+        this.refreshAgain = false;
+        this.scheduleRefresh();
+      }
+    });
+    return this.refreshing;
+  }
+
+  private async load(): Promise<void> {
     const signal = this.abort?.signal;
     const since = new Date(Date.now() - REVOKED_DAYS * 86_400_000).toISOString();
     const settle = async <T>(promise: Promise<T>, set: (load: Load<T>) => void): Promise<void> => {
