@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { RandomSource } from '../../domain/ports/index.ts';
 import { preparePrivateDatabaseFile, preparePrivateDir, withPrivateUmask } from '../driven/files/index.ts';
 export { lockDataFolder, SERVICE_LOCK_FILE, type DataFolderLock } from '../driven/files/index.ts';
-import { EmbeddedSecureEnvironment, secureEnvironmentConfigForDataDir } from '../driven/secure-environment/index.ts';
+import { EmbeddedSecureEnvironment, Pkcs11SecureEnvironment, secureEnvironmentConfigForDataDir } from '../driven/secure-environment/index.ts';
+import type { OwnerScopedSecureEnvironment } from '../../domain/ports/secure-environment.ts';
 
 /** The operating system's randomness, through the port (tests pass their own). */
 export const systemRandom: RandomSource = (length) => new Uint8Array(randomBytes(length));
@@ -20,3 +21,20 @@ export const openDataFolderSecureEnvironment = (
   preparePrivateDatabaseFile(config.database);
   return withPrivateUmask(() => EmbeddedSecureEnvironment.open(config, { now: deps.now, random: deps.random ?? systemRandom }));
 };
+
+/** A Secure Environment a service owns and closes: the embedded one or one over PKCS#11. */
+export type ClosableSecureEnvironment = OwnerScopedSecureEnvironment & { close(): void };
+
+/**
+ * The service's Secure Environment per its `secureEnvironment` setting (issue 16): absent or `embedded`, the data
+ * folder's embedded one; a `pkcs11:` URI, the keys in that token (docs/hsm.md), the PIN from the URI's pin-source
+ * or CREDENCE_PKCS11_PIN in `env`. The caller closes it after the instance.
+ */
+export const openServiceSecureEnvironment = (
+  dir: string,
+  setting: string | undefined,
+  deps: { readonly now: () => Date; readonly random?: RandomSource; readonly env?: Readonly<Record<string, string | undefined>> },
+): ClosableSecureEnvironment =>
+  setting === undefined || setting === 'embedded'
+    ? openDataFolderSecureEnvironment(dir, deps)
+    : Pkcs11SecureEnvironment.open({ uri: setting }, { random: deps.random ?? systemRandom, ...(deps.env ? { env: deps.env } : {}) });

@@ -46,7 +46,8 @@ const localActor = (): string => {
 
 /**
  * The access control of the local data folder, closed after `use`, with the service's token settings: the data
- * folder and `tokens` as `credence serve` would load them (flag over CREDENCE_DATA over the --config file; the
+ * folder, `tokens` and `secureEnvironment` (where the signing key is) as `credence serve` would load them (flag over
+ * CREDENCE_DATA / CREDENCE_SECURE_ENVIRONMENT over the --config file; the
  * other settings are the service's and are not read). Loaded on demand: it opens the Secure Environment.
  */
 const withLocalAccess = async <T>(args: Target, io: Io, mustExist: boolean, use: (access: AccessControl, dir: string) => Promise<T>): Promise<T> => {
@@ -54,12 +55,12 @@ const withLocalAccess = async <T>(args: Target, io: Io, mustExist: boolean, use:
   const env = io.env ?? process.env;
   const config = loadServiceConfig({
     flags: { data: args.data },
-    env: { CREDENCE_DATA: env['CREDENCE_DATA'] },
+    env: { CREDENCE_DATA: env['CREDENCE_DATA'], CREDENCE_SECURE_ENVIRONMENT: env['CREDENCE_SECURE_ENVIRONMENT'] },
     ...(args.config !== undefined ? { file: args.config } : {}),
   });
   if (mustExist && !existsSync(config.data)) throw new UsageError(`--data: no data folder at ${config.data}`);
   const { openAccessControl } = await import('../../adapters/http/auth/open-access-control.ts');
-  const local = await openAccessControl(config.data, { tokens: config.tokens });
+  const local = await openAccessControl(config.data, { tokens: config.tokens, env, ...(config.secureEnvironment !== undefined ? { secureEnvironment: config.secureEnvironment } : {}) });
   try {
     return await use(local.access, config.data);
   } finally {

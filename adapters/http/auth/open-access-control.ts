@@ -1,5 +1,5 @@
 import { ownerView, type Clock } from '../../../domain/ports/index.ts';
-import { openAccessRegistry, openDataFolderSecureEnvironment, systemClock, systemRandom } from '../../runtime/index.ts';
+import { openAccessRegistry, openServiceSecureEnvironment, systemClock, systemRandom } from '../../runtime/index.ts';
 import { TokenConfig, type ServiceConfig } from '../config.ts';
 import { createAccessControl, type AccessControl } from './access-control.ts';
 
@@ -19,11 +19,18 @@ export interface LocalAccessControl {
  */
 export const openAccessControl = async (
   dataDir: string,
-  options: { readonly clock?: Clock; readonly tokens?: Partial<ServiceConfig['tokens']> } = {},
+  options: {
+    readonly clock?: Clock;
+    readonly tokens?: Partial<ServiceConfig['tokens']>;
+    /** The service's `secureEnvironment` setting: its signing key is where the service keeps it (issue 16). */
+    readonly secureEnvironment?: string;
+    /** Where a PKCS#11 PIN variable is read (process.env by default). */
+    readonly env?: Readonly<Record<string, string | undefined>>;
+  } = {},
 ): Promise<LocalAccessControl> => {
   const clock = options.clock ?? systemClock;
   const tokens = TokenConfig.parse(options.tokens ?? {});
-  const se = openDataFolderSecureEnvironment(dataDir, { now: () => clock.now() });
+  const se = openServiceSecureEnvironment(dataDir, options.secureEnvironment, { now: () => clock.now(), ...(options.env ? { env: options.env } : {}) });
   let registry: ReturnType<typeof openAccessRegistry> | undefined;
   try {
     registry = openAccessRegistry({ dir: dataDir });

@@ -1,0 +1,63 @@
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import type { RandomSource } from '../../../../domain/ports/random.ts';
+import { pkcs11js, type Pkcs11, type Pkcs11Handle, type Pkcs11Template } from './module.ts';
+import { fixed } from './token-objects.ts';
+
+/** RFC 5649 §3 alternative initial value (AES key wrap with padding = CKM_AES_KEY_WRAP_PAD). */
+const RFC5649_AIV = Buffer.from('a65959a6', 'hex');
+const CKM_AES_KEY_WRAP_PAD = pkcs11js.CKM_AES_KEY_WRAP_PAD;
+
+/**
+ * Only under `x-derivation=host` (docs/hsm.md): the channel through which the bytes of host-held keys (psk256,
+ * session256, ECDH `secret`, x25519) cross the PKCS#11 API, always AES-wrapped (RFC 5649), never as CKA_VALUE in
+ * clear: for a network HSM the API is a wire. The transfer key is a session object (gone with the session) made
+ * from 32 random bytes this process keeps; those keys are CKA_SENSITIVE (their value is never readable) but
+ * CKA_EXTRACTABLE, which is exactly the exposure docs/hsm.md states. Signing and ECDH private keys never pass here.
+ */
+export class HostTransfer {
+  readonly #module: Pkcs11;
+  readonly #session: Pkcs11Handle;
+  readonly #key: Buffer;
+  readonly #object: Pkcs11Handle;
+
+  constructor(module: Pkcs11, session: Pkcs11Handle, random: RandomSource) {
+    this.#module = module;
+    this.#session = session;
+    this.#key = Buffer.from(random(32));
+    this.#object = module.C_CreateObject(session, [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+      { type: pkcs11js.CKA_TOKEN, value: false },
+      { type: pkcs11js.CKA_PRIVATE, value: true },
+      { type: pkcs11js.CKA_SENSITIVE, value: true },
+      { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+      { type: pkcs11js.CKA_WRAP, value: true },
+      { type: pkcs11js.CKA_UNWRAP, value: true },
+      { type: pkcs11js.CKA_ENCRYPT, value: false },
+      { type: pkcs11js.CKA_DECRYPT, value: false },
+      { type: pkcs11js.CKA_LABEL, value: 'credence/se/1 host-transfer' },
+      { type: pkcs11js.CKA_VALUE, value: this.#key },
+    ]);
+  }
+
+  /** The key's bytes in host memory; the caller wipes them. */
+  exportBytes(object: Pkcs11Handle): Uint8Array {
+    const wrapped = this.#module.C_WrapKey(this.#session, { mechanism: CKM_AES_KEY_WRAP_PAD }, this.#object, object, Buffer.alloc(256));
+    const decipher = createDecipheriv('id-aes256-wrap-pad', this.#key, RFC5649_AIV);
+    const out = Buffer.concat([decipher.update(wrapped), decipher.final()]);
+    const bytes = new Uint8Array(out);
+    out.fill(0);
+    return bytes;
+  }
+
+  /** A new object of `template` holding `bytes` (the caller still owns and wipes `bytes`). */
+  importBytes(bytes: Uint8Array, template: Pkcs11Template): Pkcs11Handle {
+    const cipher = createCipheriv('id-aes256-wrap-pad', this.#key, RFC5649_AIV);
+    const wrapped = Buffer.concat([cipher.update(bytes), cipher.final()]);
+    return this.#module.C_UnwrapKey(this.#session, { mechanism: CKM_AES_KEY_WRAP_PAD }, this.#object, wrapped, fixed(template));
+  }
+
+  close(): void {
+    this.#key.fill(0);
+  }
+}

@@ -1,0 +1,391 @@
+import { z } from 'zod';
+import { notFound, unauthorised, validationError } from '../../../../domain/errors.ts';
+import { aeadOpen, aeadSeal } from '../../../../domain/crypto/aead.ts';
+import { agreementPublicKey, isValidAgreementPublicKey, sharedSecret } from '../../../../domain/crypto/agreement.ts';
+import { toBase64url } from '../../../../domain/crypto/base64url.ts';
+import { assertBytes, concatBytes, utf8, wipe } from '../../../../domain/crypto/bytes.ts';
+import { publicKeyFingerprint } from '../../../../domain/crypto/fingerprint.ts';
+import { hkdfSha256, sha256 } from '../../../../domain/crypto/hash.ts';
+import { bindOwner } from '../../../../domain/ports/owner-view.ts';
+import type { RandomSource } from '../../../../domain/ports/random.ts';
+import {
+  KeyHandle,
+  type DeriveKeySpec,
+  type GeneratedKeyKind,
+  type KeyDescription,
+  type KeyKind,
+  type KeyOptions,
+  type OwnedSecureEnvironment,
+  type OwnerScopedSecureEnvironment,
+  type UnwrapSpec,
+} from '../../../../domain/ports/secure-environment.ts';
+import { MAX_OWNER_CHARS, MAX_OWNERS } from '../embedded.ts';
+import { HostTransfer } from './host-transfer.ts';
+import { KEY_LENGTH, lowS, requireKind, requireOwner, requireUsage, sealAad, usageFor, wrapAad } from './key-rules.ts';
+import { acquireModule, ckr, findTokenSlot, login, mechanismUnsupported, pkcs11js, pkcs11Problem, readPin, releaseModule, type Pkcs11Handle } from './module.ts';
+import { TokenSession } from './token-session.ts';
+import { ecPoint, findTokenKey, genericSecretTemplate, type KeyLabel, type TokenKey } from './token-objects.ts';
+import { parsePkcs11Uri, type Pkcs11Uri } from './uri.ts';
+
+export const Pkcs11SecureEnvironmentConfig = z.strictObject({
+  /** RFC 7512 PKCS#11 URI (uri.ts); parsed there, with its own typed errors. */
+  uri: z.string().min(1).max(8192),
+  /** When given, the only owners this environment serves (as the embedded one's `owners`). */
+  owners: z.array(z.string().min(1).max(MAX_OWNER_CHARS)).min(1).max(MAX_OWNERS).optional(),
+});
+export type Pkcs11SecureEnvironmentConfig = z.infer<typeof Pkcs11SecureEnvironmentConfig>;
+
+export interface Pkcs11SecureEnvironmentDeps {
+  readonly random: RandomSource;
+  /** Where an `env:` PIN source (and the default CREDENCE_PKCS11_PIN) is read; process.env by default. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** A vendor error while opening, as a typed `token_error` naming the function and the CKR_* value (never an argument). */
+const opening = <T>(step: string, work: () => T): T => {
+  try {
+    return work();
+  } catch (error) {
+    const code = ckr(error);
+    if (code === undefined) throw error;
+    throw pkcs11Problem('token', 'token_error', `${step} failed: ${code}`);
+  }
+};
+
+/** Bound on the remembered object handles (oldest forgotten first): a lookup costs a search, never correctness. */
+const MAX_REMEMBERED_KEYS = 10_000;
+const SECRET_FINGERPRINT_LABEL = utf8('credence/v1/secret-key-fingerprint');
+const HOST_KINDS: readonly KeyKind[] = ['psk256', 'session256', 'secret', 'x25519'];
+/** What a host-run operation would need from a token to run there, named when it is refused without the fallback. */
+interface HostOperation {
+  readonly what: string;
+  readonly mechanism: string;
+}
+const HKDF: HostOperation = { what: 'HKDF-SHA256', mechanism: 'CKM_HKDF_DERIVE' };
+const AEAD: HostOperation = { what: 'XChaCha20-Poly1305', mechanism: 'CKM_XCHACHA20_POLY1305' };
+const X25519: HostOperation = { what: 'X25519', mechanism: 'CKM_EC_MONTGOMERY_KEY_PAIR_GEN' };
+const HOST_ONLY = ({ what, mechanism }: HostOperation) =>
+  mechanismUnsupported(mechanism, `${what} is not offered by the token; set x-derivation=host in the PKCS#11 URI to run it in host memory (docs/hsm.md)`);
+
+/**
+ * The Secure Environment port over PKCS#11 (SER-023; issue 16), proven on SoftHSM2. Every key is a token object
+ * found by CKA_ID = handle, with its owner, kind and usage in an unmodifiable CKA_LABEL, so handles and their owner
+ * binding survive a restart; ephemeral keys are session objects (CKA_TOKEN false). Signing (CKM_EDDSA, CKM_ECDSA),
+ * P-256 ECDH (CKM_ECDH1_DERIVE into a secret object) and HMAC (CKM_SHA256_HMAC) always run in the token, on keys
+ * that are CKA_SENSITIVE and never extractable. HKDF, XChaCha20-Poly1305 (seal and the port's wrap format) and
+ * X25519 have no mechanism in the token: refused (`mechanism_unsupported`) unless `x-derivation=host`, under which
+ * they run in host memory over the symmetric and X25519 keys only (host-transfer.ts, docs/hsm.md).
+ */
+export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
+  readonly #token: TokenSession;
+  readonly #random: RandomSource;
+  readonly #owners: ReadonlySet<string> | undefined;
+  readonly #transfer: HostTransfer | undefined;
+  readonly #known = new Map<KeyHandle, TokenKey>();
+  readonly derivation: 'token' | 'host';
+
+  private constructor(token: TokenSession, uri: Pkcs11Uri, random: RandomSource, owners?: readonly string[]) {
+    this.#token = token;
+    this.#random = random;
+    this.#owners = owners ? new Set(owners) : undefined;
+    this.derivation = uri.derivation;
+    this.#transfer = uri.derivation === 'host' ? token.run(() => new HostTransfer(token.module, token.session, random)) : undefined;
+  }
+
+  /**
+   * Loads the module, finds the token, opens a session and logs in. Typed `validation` errors for a bad URI, a
+   * missing module file, a missing token, a missing or wrong PIN (CKR_PIN_INCORRECT); none carries the PIN.
+   */
+  static open(config: unknown, deps: Pkcs11SecureEnvironmentDeps): Pkcs11SecureEnvironment {
+    const parsed = Pkcs11SecureEnvironmentConfig.safeParse(config);
+    if (!parsed.success) {
+      throw validationError(parsed.error.issues.map((i) => ({ path: i.path.join('.'), rule: i.code, message: i.message })), 'PKCS#11 Secure Environment configuration');
+    }
+    const uri = parsePkcs11Uri(parsed.data.uri);
+    const pin = readPin(uri.pin, deps.env ?? process.env);
+    const module = acquireModule(uri.modulePath);
+    let session: Pkcs11Handle | undefined;
+    try {
+      const slot = opening('C_GetSlotList', () => findTokenSlot(module, uri.token));
+      session = opening('C_OpenSession', () => module.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION));
+      login(module, slot, session, pin);
+      const mechanisms = opening('C_GetMechanismList', () => new Set(module.C_GetMechanismList(slot)));
+      const token = new TokenSession(module, session, uri.modulePath, mechanisms);
+      return new Pkcs11SecureEnvironment(token, uri, deps.random, parsed.data.owners);
+    } catch (error) {
+      try {
+        if (session !== undefined) module.C_CloseSession(session);
+      } finally {
+        releaseModule(uri.modulePath);
+      }
+      throw error;
+    }
+  }
+
+  /** Closes the session (its ephemeral keys go with it) and finalises the module when nothing else uses it. */
+  close(): void {
+    this.#transfer?.close();
+    this.#token.close();
+  }
+
+  forOwner(owner: string): OwnedSecureEnvironment {
+    this.#requireOwner(owner);
+    return bindOwner(this, owner);
+  }
+
+  async generate(owner: string, kind: GeneratedKeyKind, options: KeyOptions = {}): Promise<KeyHandle> {
+    this.#requireOwner(owner);
+    const usage = usageFor(kind, options);
+    const ephemeral = options.ephemeral === true;
+    const extractable = options.extractable === true;
+    if (kind === 'ed25519' || kind === 'p256') {
+      if (extractable) {
+        throw pkcs11Problem('options.extractable', 'private_key_not_extractable', `a ${kind} key generated in the token never leaves it (the port's wrap format would put it in host memory)`);
+      }
+      const handle = this.#newHandle();
+      const label: KeyLabel = { owner, kind, ...(usage ? { usage } : {}), extractable: false, host: false };
+      const pair = this.#token.generateKeyPair(handle, label, ephemeral);
+      return this.#remember({ handle, label, ephemeral, key: pair.privateKey, publicKey: pair.publicKey });
+    }
+    if (kind === 'psk256') {
+      const handle = this.#newHandle();
+      const host = this.#transfer !== undefined;
+      const label: KeyLabel = { owner, kind, extractable, host };
+      const key = this.#token.generateSecret(genericSecretTemplate(handle, label, ephemeral, host || extractable));
+      return this.#remember({ handle, label, ephemeral, key });
+    }
+    if (kind === 'x25519') {
+      if (!this.#transfer) throw HOST_ONLY(X25519);
+      return this.#importHost(owner, kind, this.#random(KEY_LENGTH).slice(), { ...options, usage: 'agree' });
+    }
+    throw new TypeError(`kind: cannot generate ${String(kind)}`);
+  }
+
+  async describe(owner: string, handle: KeyHandle): Promise<KeyDescription> {
+    const key = this.#key(owner, handle);
+    const publicKey = this.#publicKey(key);
+    const { kind } = key.label;
+    return {
+      handle,
+      kind,
+      fingerprint: publicKey && (kind === 'ed25519' || kind === 'p256' || kind === 'x25519') ? publicKeyFingerprint(kind, publicKey) : this.#secretFingerprint(key),
+      ...(publicKey ? { publicKey } : {}),
+      ...(key.label.usage ? { usage: key.label.usage } : {}),
+      ephemeral: key.ephemeral,
+      extractable: key.label.extractable,
+    };
+  }
+
+  async sign(owner: string, handle: KeyHandle, message: Uint8Array): Promise<Uint8Array> {
+    assertBytes(message, 'message');
+    const key = this.#key(owner, handle);
+    const kind = requireKind(key.label, 'sign', ['ed25519', 'p256'] as const);
+    requireUsage(key.label, 'sign');
+    if (kind === 'ed25519') return this.#token.sign('CKM_EDDSA', key.key, message, 64);
+    // CKM_ECDSA signs a digest: SHA-256 is computed here, the private key never leaves the token.
+    return lowS(this.#token.sign('CKM_ECDSA', key.key, sha256(message), 64));
+  }
+
+  async agree(owner: string, handle: KeyHandle, peerPublicKey: Uint8Array): Promise<KeyHandle> {
+    assertBytes(peerPublicKey, 'peerPublicKey');
+    const key = this.#key(owner, handle);
+    const group = requireKind(key.label, 'agree', ['p256', 'x25519'] as const);
+    requireUsage(key.label, 'agree');
+    const refused = () =>
+      validationError([{ path: 'peerPublicKey', rule: 'curve_point', message: `is not an acceptable ${group} public key` }], 'key agreement');
+    // An off-curve P-256 point is refused before it reaches the token (the invalid-curve attack).
+    if (!isValidAgreementPublicKey(group, peerPublicKey)) throw refused();
+    const secretHandle = this.#newHandle();
+    const host = this.#transfer !== undefined;
+    const label: KeyLabel = { owner, kind: 'secret', extractable: false, host };
+    if (group === 'p256') {
+      const secret = this.#token.deriveEcdh(key.key, peerPublicKey, genericSecretTemplate(secretHandle, label, true, host));
+      return this.#remember({ handle: secretHandle, label, ephemeral: true, key: secret });
+    }
+    const secret = this.#withHostBytes(key, X25519, (scalar) => sharedSecret('x25519', scalar, peerPublicKey));
+    if (secret === undefined) throw refused();
+    return this.#importHost(owner, 'secret', secret, { ephemeral: true });
+  }
+
+  async deriveKey(owner: string, spec: DeriveKeySpec): Promise<KeyHandle> {
+    if (spec.inputs.length === 0) throw new TypeError('spec.inputs must name at least one key');
+    assertBytes(spec.salt, 'spec.salt');
+    assertBytes(spec.info, 'spec.info');
+    if (spec.extractable === true) {
+      throw validationError(
+        [{ path: 'spec.extractable', rule: 'derived_key_not_extractable', message: 'a derived key never leaves the Secure Environment' }],
+        'key derivation',
+      );
+    }
+    if (spec.kind !== 'psk256' && spec.kind !== 'session256') throw new TypeError(`spec.kind: cannot derive ${String(spec.kind)}`);
+    const keys = spec.inputs.map((handle) => this.#key(owner, handle));
+    keys.forEach((k) => requireKind(k.label, 'be derived from', ['secret', 'psk256', 'session256'] as const));
+    if (!this.#transfer) throw HOST_ONLY(HKDF);
+    const parts = keys.map((k) => this.#hostBytes(k, HKDF));
+    const ikm = concatBytes(...parts);
+    try {
+      return this.#importHost(owner, spec.kind, hkdfSha256(ikm, spec.salt, spec.info, KEY_LENGTH), { ...spec, extractable: false });
+    } finally {
+      wipe(ikm, ...parts);
+    }
+  }
+
+  async mac(owner: string, handle: KeyHandle, message: Uint8Array): Promise<Uint8Array> {
+    assertBytes(message, 'message');
+    const key = this.#key(owner, handle);
+    requireKind(key.label, 'mac', ['psk256', 'session256'] as const);
+    return this.#token.sign('CKM_SHA256_HMAC', key.key, message, 32);
+  }
+
+  /** The optional bulk form of `mac` (pseudonym rotation): one lookup, then CKM_SHA256_HMAC per message in the token. */
+  async macMany(owner: string, handle: KeyHandle, messages: readonly Uint8Array[]): Promise<Uint8Array[]> {
+    if (!Array.isArray(messages)) throw new TypeError('messages must be an array of byte arrays');
+    messages.forEach((message, i) => assertBytes(message, `messages[${i}]`));
+    const key = this.#key(owner, handle);
+    requireKind(key.label, 'mac', ['psk256', 'session256'] as const);
+    return messages.map((message) => this.#token.sign('CKM_SHA256_HMAC', key.key, message, 32));
+  }
+
+  async verifyMac(owner: string, handle: KeyHandle, message: Uint8Array, tag: Uint8Array): Promise<boolean> {
+    assertBytes(message, 'message');
+    const key = this.#key(owner, handle);
+    requireKind(key.label, 'mac', ['psk256', 'session256'] as const);
+    if (!(tag instanceof Uint8Array) || tag.length !== 32) return false;
+    return this.#token.verify('CKM_SHA256_HMAC', key.key, message, tag);
+  }
+
+  async seal(owner: string, handle: KeyHandle, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+    const key = this.#key(owner, handle);
+    requireKind(key.label, 'seal', ['session256'] as const);
+    const bound = sealAad(assertBytes(aad, 'aad'));
+    return this.#withHostBytes(key, AEAD, (bytes) => aeadSeal(bytes, plaintext, bound, this.#random));
+  }
+
+  async open(owner: string, handle: KeyHandle, sealed: Uint8Array, aad: Uint8Array): Promise<Uint8Array | undefined> {
+    const key = this.#key(owner, handle);
+    requireKind(key.label, 'open', ['session256'] as const);
+    const bound = sealAad(assertBytes(aad, 'aad'));
+    return this.#withHostBytes(key, AEAD, (bytes) => aeadOpen(bytes, sealed, bound));
+  }
+
+  async wrap(owner: string, handle: KeyHandle, wrappingKey: KeyHandle, aad: Uint8Array): Promise<Uint8Array> {
+    assertBytes(aad, 'aad');
+    const target = this.#key(owner, handle);
+    const kek = this.#key(owner, wrappingKey);
+    requireKind(kek.label, 'wrap other keys', ['session256'] as const);
+    if (!target.label.extractable || target.label.kind === 'secret') throw new TypeError('handle: key is not extractable');
+    const bound = wrapAad(target.label.kind, aad);
+    return this.#withHostBytes(target, AEAD, (bytes) => this.#withHostBytes(kek, AEAD, (key) => aeadSeal(key, bytes, bound, this.#random)));
+  }
+
+  async unwrap(owner: string, wrappingKey: KeyHandle, wrapped: Uint8Array, aad: Uint8Array, spec: UnwrapSpec): Promise<KeyHandle | undefined> {
+    assertBytes(wrapped, 'wrapped');
+    assertBytes(aad, 'aad');
+    usageFor(spec.kind, spec);
+    const kek = this.#key(owner, wrappingKey);
+    requireKind(kek.label, 'unwrap other keys', ['session256'] as const);
+    if (spec.kind === 'ed25519' || spec.kind === 'p256') {
+      throw pkcs11Problem('spec.kind', 'private_key_import', `a ${spec.kind} private key is only ever generated inside the token, never imported from host memory`);
+    }
+    const bytes = this.#withHostBytes(kek, AEAD, (key) => aeadOpen(key, wrapped, wrapAad(spec.kind, aad)));
+    if (bytes === undefined) return undefined;
+    if (bytes.length !== KEY_LENGTH) {
+      wipe(bytes);
+      return undefined;
+    }
+    return this.#importHost(owner, spec.kind, bytes, spec);
+  }
+
+  /** C_DestroyObject on the key and its public half: the token no longer holds it (crypto-shredding). */
+  async destroy(owner: string, handle: KeyHandle): Promise<void> {
+    const key = this.#key(owner, handle);
+    this.#known.delete(handle);
+    this.#token.destroy([key.key, ...(key.publicKey !== undefined ? [key.publicKey] : [])]);
+  }
+
+  #requireOwner(owner: string): void {
+    requireOwner(owner);
+    if (this.#owners !== undefined && !this.#owners.has(owner)) throw unauthorised(owner, 'this Secure Environment does not serve this owner');
+  }
+
+  #key(owner: string, handle: KeyHandle): TokenKey {
+    this.#requireOwner(owner);
+    if (typeof handle !== 'string') throw new TypeError('handle must be a string');
+    const key = KeyHandle.safeParse(handle).success ? this.#token.run(() => this.#lookup(handle)) : undefined;
+    if (!key) throw notFound(handle, 'key');
+    if (key.label.owner !== owner) throw unauthorised(owner, `key ${handle} belongs to another owner`);
+    return key;
+  }
+
+  /**
+   * The key's objects, remembered between calls: C_FindObjects walks every object of the token (SoftHSM2 checks
+   * each object file), while one C_GetAttributeValue on a remembered object confirms it is still this key. Labels
+   * are unmodifiable, so a remembered label cannot have changed; a destroyed object (here or by another process)
+   * fails the check and is looked up afresh.
+   */
+  #lookup(handle: KeyHandle): TokenKey | undefined {
+    const known = this.#known.get(handle);
+    if (known !== undefined && this.#token.stillHolds(known.key, handle)) return known;
+    this.#known.delete(handle);
+    const found = findTokenKey(this.#token.module, this.#token.session, handle);
+    if (found !== undefined) this.#remember(found);
+    return found;
+  }
+
+  #remember(key: TokenKey): KeyHandle {
+    if (this.#known.size >= MAX_REMEMBERED_KEYS) this.#known.delete(this.#known.keys().next().value as KeyHandle);
+    this.#known.set(key.handle, key);
+    return key.handle;
+  }
+
+  #newHandle(): KeyHandle {
+    return `key_${toBase64url(this.#random(18))}` as KeyHandle;
+  }
+
+  #publicKey(key: TokenKey): Uint8Array | undefined {
+    if (key.label.kind === 'x25519') return this.#withHostBytes(key, X25519, (scalar) => agreementPublicKey('x25519', scalar));
+    if (key.publicKey === undefined) return undefined;
+    const publicKey = key.publicKey;
+    return this.#token.run(() => ecPoint(this.#token.module, this.#token.session, publicKey));
+  }
+
+  /** The port's secret fingerprint, HMAC-SHA256 keyed by the secret (fingerprint.ts), computed in the token. */
+  #secretFingerprint(key: TokenKey): string {
+    return `sha256:${Buffer.from(this.#token.sign('CKM_SHA256_HMAC', key.key, SECRET_FINGERPRINT_LABEL, 32)).toString('hex')}`;
+  }
+
+  /** `operation`: what needs the bytes in host memory (its mechanism is named in the refusal without the fallback). */
+  #hostBytes(key: TokenKey, operation: HostOperation): Uint8Array {
+    if (!this.#transfer) throw HOST_ONLY(operation);
+    if (!key.label.host || !HOST_KINDS.includes(key.label.kind)) {
+      throw pkcs11Problem('handle', 'host_key', `key ${key.handle} was made without x-derivation=host and stays in the token`);
+    }
+    const transfer = this.#transfer;
+    return this.#token.run(() => transfer.exportBytes(key.key));
+  }
+
+  #withHostBytes<T>(key: TokenKey, operation: HostOperation, use: (bytes: Uint8Array) => T): T {
+    const bytes = this.#hostBytes(key, operation);
+    try {
+      return use(bytes);
+    } finally {
+      wipe(bytes);
+    }
+  }
+
+  /** Imports host-computed key bytes as a new host-held key object, and wipes them. */
+  #importHost(owner: string, kind: KeyKind, bytes: Uint8Array, options: KeyOptions): KeyHandle {
+    try {
+      const transfer = this.#transfer;
+      if (!transfer) throw HOST_ONLY(HKDF);
+      const handle = this.#newHandle();
+      const usage = usageFor(kind, options);
+      const ephemeral = kind === 'secret' || options.ephemeral === true;
+      const label: KeyLabel = { owner, kind, ...(usage ? { usage } : {}), extractable: kind !== 'secret' && options.extractable === true, host: true };
+      const key = this.#token.run(() => transfer.importBytes(bytes, genericSecretTemplate(handle, label, ephemeral, true)));
+      return this.#remember({ handle, label, ephemeral, key });
+    } finally {
+      wipe(bytes);
+    }
+  }
+}

@@ -1,0 +1,158 @@
+import { z } from 'zod';
+import type { KeyHandle, KeyKind, KeyUsage } from '../../../../domain/ports/secure-environment.ts';
+import { MAX_OWNER_CHARS } from '../embedded.ts';
+import type * as Pkcs11js from 'pkcs11js';
+import { pkcs11js, pkcs11Problem, type Pkcs11, type Pkcs11Handle, type Pkcs11Template } from './module.ts';
+
+/** PKCS#11 v3.0 values pkcs11js 2.1 does not name. */
+export const CKM_EC_EDWARDS_KEY_PAIR_GEN = 0x1055;
+export const CKM_EDDSA = 0x1057;
+/** DER OIDs for CKA_EC_PARAMS: id-Ed25519 (RFC 8410) and prime256v1 (RFC 5480). */
+export const ED25519_PARAMS = Buffer.from('06032b6570', 'hex');
+export const P256_PARAMS = Buffer.from('06082a8648ce3d030107', 'hex');
+
+/**
+ * What a key is, for whom, kept in its CKA_LABEL and fixed there (CKA_MODIFIABLE false, so not even a PIN holder
+ * can re-point a key at another owner through the API); parsed with limits on every read (stored data is a
+ * boundary). `host` marks a key whose bytes may pass through host memory under `x-derivation=host` (docs/hsm.md).
+ */
+const LABEL_PREFIX = 'credence/se/1 ';
+export const KeyLabel = z.strictObject({
+  owner: z.string().min(1).max(MAX_OWNER_CHARS),
+  kind: z.enum(['psk256', 'ed25519', 'p256', 'x25519', 'session256', 'secret']),
+  usage: z.enum(['sign', 'agree']).optional(),
+  extractable: z.boolean(),
+  host: z.boolean(),
+});
+export type KeyLabel = z.infer<typeof KeyLabel> & { readonly kind: KeyKind; readonly usage?: KeyUsage };
+
+export const encodeLabel = (label: KeyLabel): string => `${LABEL_PREFIX}${JSON.stringify(label)}`;
+export const decodeLabel = (text: string): KeyLabel | undefined => {
+  if (!text.startsWith(LABEL_PREFIX) || text.length > MAX_OWNER_CHARS + 256) return undefined;
+  try {
+    const parsed = KeyLabel.safeParse(JSON.parse(text.slice(LABEL_PREFIX.length)));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+export interface TokenKey {
+  readonly handle: KeyHandle;
+  readonly label: KeyLabel;
+  readonly ephemeral: boolean;
+  /** The private or secret key object. */
+  readonly key: Pkcs11Handle;
+  /** The public key object of a key pair generated in the token. */
+  readonly publicKey?: Pkcs11Handle;
+}
+
+/** Attributes every Credence object shares: found by CKA_ID, described by CKA_LABEL (neither ever changed: `fixed`). */
+export const identity = (handle: KeyHandle, label: KeyLabel, ephemeral: boolean): Pkcs11Template => [
+  { type: pkcs11js.CKA_ID, value: Buffer.from(handle, 'utf8') },
+  { type: pkcs11js.CKA_LABEL, value: encodeLabel(label) },
+  { type: pkcs11js.CKA_TOKEN, value: !ephemeral },
+];
+
+/**
+ * The template with CKA_COPYABLE and CKA_MODIFIABLE false appended, last: SoftHSM2 2.6 applies a C_UnwrapKey/C_DeriveKey template
+ * in order and refuses every attribute after CKA_MODIFIABLE false (CKR_ATTRIBUTE_READ_ONLY).
+ */
+export const fixed = (template: Pkcs11Template): Pkcs11Template => [
+  ...template,
+  // No copy either: C_CopyObject may give the copy a new CKA_LABEL on tokens that allow it (v2.40 §5.7).
+  { type: pkcs11js.CKA_COPYABLE, value: false },
+  { type: pkcs11js.CKA_MODIFIABLE, value: false },
+];
+
+/** A private/secret object: never readable in clear; extractable (by C_WrapKey) only when asked. */
+export const secretAttributes = (extractable: boolean): Pkcs11Template => [
+  { type: pkcs11js.CKA_PRIVATE, value: true },
+  { type: pkcs11js.CKA_SENSITIVE, value: true },
+  { type: pkcs11js.CKA_EXTRACTABLE, value: extractable },
+];
+
+/** A 256-bit generic secret that can HMAC (CKM_SHA256_HMAC) and nothing else in the token. */
+export const genericSecretTemplate = (handle: KeyHandle, label: KeyLabel, ephemeral: boolean, extractable: boolean): Pkcs11Template => [
+  { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+  { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_GENERIC_SECRET },
+  ...identity(handle, label, ephemeral),
+  ...secretAttributes(extractable),
+  { type: pkcs11js.CKA_SIGN, value: true },
+  { type: pkcs11js.CKA_VERIFY, value: true },
+  { type: pkcs11js.CKA_DERIVE, value: false },
+  { type: pkcs11js.CKA_ENCRYPT, value: false },
+  { type: pkcs11js.CKA_DECRYPT, value: false },
+  { type: pkcs11js.CKA_WRAP, value: false },
+  { type: pkcs11js.CKA_UNWRAP, value: false },
+];
+
+const find = (module: Pkcs11, session: Pkcs11Handle, template: Pkcs11Template): Pkcs11Handle[] => {
+  module.C_FindObjectsInit(session, template);
+  try {
+    return module.C_FindObjects(session, 4);
+  } finally {
+    module.C_FindObjectsFinal(session);
+  }
+};
+
+/** A CK_ULONG attribute (4 or 8 bytes, host byte order: little-endian on every platform Credence runs on). */
+const ulong = (value: Buffer): number => (value.length === 8 ? Number(value.readBigUInt64LE()) : value.readUInt32LE());
+
+const flag = (attribute: Pkcs11js.Attribute | undefined): boolean => Buffer.isBuffer(attribute?.value) && attribute.value[0] === 1;
+
+/** Kinds only ever generated inside the token (never derived, never passed in from the host) when not `host`. */
+const TOKEN_GENERATED: readonly KeyKind[] = ['ed25519', 'p256', 'psk256'];
+
+/**
+ * The objects whose CKA_ID is `handle`, or undefined; an object whose label is not Credence's is not ours. Someone
+ * with the PIN could put objects of their own under a Credence handle (C_CreateObject with a known key value and a
+ * Credence label); refused with `token_integrity`: two key objects under one handle, or a key Credence generated in
+ * the token (its label says so) that is not CKA_LOCAL, not always sensitive, or no longer never-extractable.
+ */
+export const findTokenKey = (module: Pkcs11, session: Pkcs11Handle, handle: KeyHandle): TokenKey | undefined => {
+  let key: Pkcs11Handle | undefined;
+  let publicKey: Pkcs11Handle | undefined;
+  let label: KeyLabel | undefined;
+  let ephemeral = false;
+  const integrity = (why: string) => pkcs11Problem('token', 'token_integrity', `key ${handle}: ${why}; refused (docs/hsm.md)`);
+  for (const object of find(module, session, [{ type: pkcs11js.CKA_ID, value: Buffer.from(handle, 'utf8') }])) {
+    const [cls, text, token] = module.C_GetAttributeValue(session, object, [
+      { type: pkcs11js.CKA_CLASS },
+      { type: pkcs11js.CKA_LABEL },
+      { type: pkcs11js.CKA_TOKEN },
+    ]);
+    const objectClass = ulong(cls?.value as Buffer);
+    const decoded = decodeLabel((text?.value as Buffer).toString('utf8'));
+    if (decoded === undefined) continue;
+    if (objectClass === pkcs11js.CKO_PUBLIC_KEY) {
+      if (publicKey !== undefined) throw integrity('more than one public key object has its CKA_ID');
+      publicKey = object;
+    } else {
+      if (key !== undefined) throw integrity('more than one key object has its CKA_ID');
+      key = object;
+      label = decoded;
+      ephemeral = !flag(token);
+    }
+  }
+  if (key === undefined || label === undefined) return undefined;
+  if (!label.host && TOKEN_GENERATED.includes(label.kind)) {
+    const [local, alwaysSensitive, neverExtractable] = module.C_GetAttributeValue(session, key, [
+      { type: pkcs11js.CKA_LOCAL },
+      { type: pkcs11js.CKA_ALWAYS_SENSITIVE },
+      { type: pkcs11js.CKA_NEVER_EXTRACTABLE },
+    ]);
+    if (!flag(local) || !flag(alwaysSensitive)) throw integrity('its label says it was generated in the token, but it was not (CKA_LOCAL, CKA_ALWAYS_SENSITIVE)');
+    if (!label.extractable && !flag(neverExtractable)) throw integrity('its label says never extractable, but CKA_NEVER_EXTRACTABLE is false');
+  }
+  return { handle, label, ephemeral, key, ...(publicKey !== undefined ? { publicKey } : {}) };
+};
+
+/** The raw point inside CKA_EC_POINT (a DER OCTET STRING, PKCS#11 v2.40 §2.3.3 / v3.0 §2.3.5). */
+export const ecPoint = (module: Pkcs11, session: Pkcs11Handle, publicKey: Pkcs11Handle): Uint8Array => {
+  const [attribute] = module.C_GetAttributeValue(session, publicKey, [{ type: pkcs11js.CKA_EC_POINT }]);
+  const der = attribute?.value as Buffer;
+  // Short-form DER (every point here is under 128 bytes); some tokens return the bare point instead.
+  const wrapped = der.length >= 2 && der[0] === 0x04 && der[1] === der.length - 2;
+  return new Uint8Array(wrapped ? der.subarray(2) : der);
+};

@@ -1,0 +1,96 @@
+import { isAbsolute } from 'node:path';
+import { z } from 'zod';
+import { validationError, type CredenceError } from '../../../../domain/errors.ts';
+import { MAX_PATH_CHARS } from '../kek.ts';
+
+/**
+ * The PKCS#11 Secure Environment is configured by one RFC 7512 PKCS#11 URI, e.g.
+ * `pkcs11:token=credence?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/credence/pin`.
+ * The path selects the token (RFC 7512 §2.3: token, manufacturer, serial, model); the query names the module and
+ * where the PIN comes from. `pin-value` is refused: a PIN in a URI ends up in shell history, process listings and
+ * logs (SER-023 with the secrets rule). Credence names its own objects (CKA_ID = handle), so `object`, `id` and
+ * `type` are refused rather than silently ignored. `x-derivation=host` (RFC 7512 vendor attribute) enables the
+ * documented host fallback for HKDF, XChaCha20-Poly1305 and X25519 (docs/hsm.md).
+ */
+export const MAX_URI_CHARS = 8192;
+export const PIN_ENVIRONMENT_VARIABLE = 'CREDENCE_PKCS11_PIN';
+
+const uriProblem = (path: string, rule: string, message: string): CredenceError =>
+  validationError([{ path, rule, message }], 'PKCS#11 URI');
+
+const label = (max: number) => z.string().min(1).max(max);
+const TokenSelection = z.strictObject({
+  // CK_TOKEN_INFO field widths (PKCS#11 v2.40 §3.2): longer values can never match.
+  token: label(32),
+  manufacturer: label(32).optional(),
+  serial: label(16).optional(),
+  model: label(16).optional(),
+});
+
+const PinSource = z.union([
+  z.string().max(MAX_PATH_CHARS).regex(/^file:\/[^\0]*$/, 'must be file:/absolute/path').transform((s) => ({ source: 'file' as const, path: s.slice('file:'.length) })),
+  z.string().max(256).regex(/^env:[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be env:NAME').transform((s) => ({ source: 'env' as const, name: s.slice('env:'.length) })),
+]);
+export type PinSource = { readonly source: 'file'; readonly path: string } | { readonly source: 'env'; readonly name: string };
+
+const Query = z.strictObject({
+  'module-path': z.string().min(1).max(MAX_PATH_CHARS).refine(isAbsolute, 'must be an absolute path'),
+  'pin-source': PinSource.optional(),
+  'x-derivation': z.enum(['token', 'host']).optional(),
+});
+
+export interface Pkcs11Uri {
+  readonly token: { readonly label: string; readonly manufacturer?: string; readonly serial?: string; readonly model?: string };
+  readonly modulePath: string;
+  readonly pin: PinSource;
+  /** 'token': every operation in the token, the rest refused; 'host': HKDF/AEAD/X25519 in host memory (docs/hsm.md). */
+  readonly derivation: 'token' | 'host';
+}
+
+const REFUSED: Record<string, string> = {
+  'pin-value': 'a PIN in the URI would end up in shell history, process listings and logs: use pin-source=file:/path or the CREDENCE_PKCS11_PIN environment variable',
+  object: 'Credence names its own objects (CKA_ID is the key handle): the URI selects the module and the token only',
+  id: 'Credence names its own objects (CKA_ID is the key handle): the URI selects the module and the token only',
+  type: 'Credence names its own objects (CKA_ID is the key handle): the URI selects the module and the token only',
+};
+
+const attributes = (part: string, separator: string, where: string): Record<string, string> => {
+  const out: Record<string, string> = {};
+  if (part === '') return out;
+  for (const pair of part.split(separator)) {
+    const at = pair.indexOf('=');
+    const name = at < 0 ? pair : pair.slice(0, at);
+    if (REFUSED[name] !== undefined) throw uriProblem(name, 'refused_attribute', REFUSED[name]);
+    if (at < 0) throw uriProblem(name || where, 'attribute', `${where} attribute "${name}" has no value`);
+    if (Object.hasOwn(out, name)) throw uriProblem(name, 'unique_attribute', 'appears twice (RFC 7512 §2.3)');
+    try {
+      out[name] = decodeURIComponent(pair.slice(at + 1));
+    } catch {
+      throw uriProblem(name, 'percent_encoding', 'is not valid percent-encoding (RFC 7512 §2.3)');
+    }
+  }
+  return out;
+};
+
+const issuesOf = (error: z.ZodError) => error.issues.map((i) => ({ path: i.path.join('.') || (i.code === 'unrecognized_keys' ? i.keys.join(',') : ''), rule: i.code, message: i.message }));
+
+/** Parses and checks a PKCS#11 URI; every refusal is a `validation` error naming the attribute (never a PIN). */
+export const parsePkcs11Uri = (uri: unknown): Pkcs11Uri => {
+  if (typeof uri !== 'string' || !uri.startsWith('pkcs11:')) throw uriProblem('uri', 'scheme', 'must be a string starting with pkcs11:');
+  if (uri.length > MAX_URI_CHARS) throw uriProblem('uri', 'too_big', `must be at most ${MAX_URI_CHARS} characters`);
+  const rest = uri.slice('pkcs11:'.length);
+  const at = rest.indexOf('?');
+  const path = attributes(at < 0 ? rest : rest.slice(0, at), ';', 'path');
+  const query = attributes(at < 0 ? '' : rest.slice(at + 1), '&', 'query');
+  const selection = TokenSelection.safeParse(path);
+  if (!selection.success) throw validationError(issuesOf(selection.error), 'PKCS#11 URI');
+  const options = Query.safeParse(query);
+  if (!options.success) throw validationError(issuesOf(options.error), 'PKCS#11 URI');
+  const { token, ...rest2 } = selection.data;
+  return {
+    token: { label: token, ...rest2 },
+    modulePath: options.data['module-path'],
+    pin: options.data['pin-source'] ?? { source: 'env', name: PIN_ENVIRONMENT_VARIABLE },
+    derivation: options.data['x-derivation'] ?? 'token',
+  };
+};

@@ -1,0 +1,51 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { EmbeddedSecureEnvironment, secureEnvironmentConfigForDataDir } from '../adapters/driven/secure-environment/embedded.ts';
+import { InspectableSecureEnvironment } from './support/inspectable-secure-environment.ts';
+import { fakeClock, seededRandom } from './crypto-fixtures.ts';
+import { secureEnvironmentConformance } from './secure-environment-conformance.suite.ts';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const clock = fakeClock();
+let opened = 0;
+
+secureEnvironmentConformance({
+  name: 'embedded',
+  agreementGroups: ['x25519', 'p256'],
+  open: (options = {}) => {
+    const dir = mkdtempSync(join(tmpdir(), 'credence-se-conformance-'));
+    dirs.push(dir);
+    const config = { ...secureEnvironmentConfigForDataDir(dir), ...(options.owners ? { owners: [...options.owners] } : {}) };
+    const open = () => EmbeddedSecureEnvironment.open(config, { now: clock.now, random: seededRandom(`conformance-${(opened += 1)}`) });
+    const se = open();
+    return {
+      se,
+      restart: () => {
+        se.close();
+        return open();
+      },
+    };
+  },
+});
+
+describe('embedded Secure Environment: key bytes (through the test-only inspectable subclass)', () => {
+  const open = () => InspectableSecureEnvironment.open({ database: ':memory:', kek: { source: 'ephemeral' } }, { now: clock.now, random: seededRandom('inspect') });
+  const text = (s: string) => new TextEncoder().encode(s);
+
+  it('a wrapped PSK does not contain its bytes, and a destroyed key cannot be read back', async () => {
+    const se = open();
+    const psk = await se.generate('node:alice', 'psk256', { extractable: true });
+    const kek = await se.deriveKey('node:alice', { inputs: [await se.generate('node:alice', 'psk256')], salt: text('s'), info: text('i'), kind: 'session256' });
+    const wrapped = await se.wrap('node:alice', psk, kek, text('bound'));
+    expect(Buffer.from(wrapped).includes(Buffer.from(se.exportForTest(psk)))).toBe(false);
+    const ed = await se.generate('node:alice', 'ed25519');
+    for (const handle of [psk, ed]) {
+      await se.destroy('node:alice', handle);
+      expect(() => se.exportForTest(handle)).toThrow(`key ${handle} does not exist`);
+    }
+    se.close();
+  });
+});

@@ -1,0 +1,134 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+/**
+ * TEST ONLY: SoftHSM2 tokens in a temporary folder. SoftHSM2 reads SOFTHSM2_CONF when the module is
+ * C_Initialize'd, once per process, so a test file calls `softHsm()` at its top (before any PKCS#11 Secure
+ * Environment opens) and every token of that file lives in the one folder it makes. Each token gets random PINs,
+ * handed to softhsm2-util as arguments only (a throwaway test token) and to Credence only through a 0600 PIN file
+ * or an environment variable; neither is ever printed.
+ */
+export const SOFTHSM_MODULE = process.env.CREDENCE_TEST_PKCS11_MODULE ?? '/usr/lib/softhsm/libsofthsm2.so';
+
+const hasTool = (tool: string): boolean => {
+  try {
+    execFileSync(tool, ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+};
+
+/** Why PKCS#11 tests are skipped here, or undefined when SoftHSM2 is installed (CI always installs it). */
+export const softHsmMissing: string | undefined = !existsSync(SOFTHSM_MODULE)
+  ? `PKCS#11 tests skipped: no PKCS#11 module at ${SOFTHSM_MODULE} (apt-get install softhsm2)`
+  : !hasTool('softhsm2-util')
+    ? 'PKCS#11 tests skipped: softhsm2-util is not installed (apt-get install softhsm2)'
+    : !hasTool('pkcs11-tool')
+      ? 'PKCS#11 tests skipped: pkcs11-tool is not installed (apt-get install opensc)'
+      : undefined;
+if (softHsmMissing) console.warn(softHsmMissing);
+
+const require = createRequire(import.meta.url);
+
+/** Run by plantSecretKey in its own process (as an intruder would be): C_CreateObject of a token secret key. */
+const PLANT_SCRIPT = `
+const p = require(process.env.PKCS11JS);
+const o = JSON.parse(require('node:fs').readFileSync(0, 'utf8'));
+const m = new p.PKCS11();
+m.load(o.module);
+m.C_Initialize();
+try {
+  const slot = m.C_GetSlotList(true).find((s) => m.C_GetTokenInfo(s).label.trim() === o.token);
+  const session = m.C_OpenSession(slot, p.CKF_SERIAL_SESSION | p.CKF_RW_SESSION);
+  m.C_Login(session, p.CKU_USER, o.pin);
+  m.C_CreateObject(session, [
+    { type: p.CKA_CLASS, value: p.CKO_SECRET_KEY },
+    { type: p.CKA_KEY_TYPE, value: p.CKK_GENERIC_SECRET },
+    { type: p.CKA_TOKEN, value: true },
+    { type: p.CKA_PRIVATE, value: true },
+    { type: p.CKA_SENSITIVE, value: true },
+    { type: p.CKA_EXTRACTABLE, value: false },
+    { type: p.CKA_SIGN, value: true },
+    { type: p.CKA_VERIFY, value: true },
+    { type: p.CKA_ID, value: Buffer.from(o.id, 'utf8') },
+    { type: p.CKA_LABEL, value: o.label },
+    { type: p.CKA_VALUE, value: Buffer.from(o.value, 'hex') },
+  ]);
+} finally {
+  m.C_Finalize();
+}
+`;
+
+export interface TestToken {
+  readonly label: string;
+  /** A 0600 file holding the user PIN. */
+  readonly pinFile: string;
+  /** For tests that pass the PIN through an environment variable; never printed. */
+  readonly pin: string;
+  /** `pkcs11:token=<label>?module-path=...&pin-source=file:...` plus `query` (e.g. `x-derivation=host`). */
+  uri(query?: string): string;
+}
+
+export interface SoftHsm {
+  readonly dir: string;
+  /** A fresh initialised token; made before the first open of the module in this process, or after every close. */
+  token(label: string): TestToken;
+  /** `pkcs11-tool --list-objects` on a token, from a separate process (proves what the token itself holds). */
+  listObjects(token: TestToken): string;
+  /**
+   * What someone holding the PIN can do behind Credence's back (pkcs11-tool, another process): a secret key object
+   * with a known value under a chosen CKA_ID and CKA_LABEL.
+   */
+  plantSecretKey(token: TestToken, object: { readonly id: string; readonly label: string; readonly value: Uint8Array }): void;
+  cleanup(): void;
+}
+
+export const softHsm = (): SoftHsm => {
+  const dir = mkdtempSync(join(tmpdir(), 'credence-softhsm-'));
+  const tokens = join(dir, 'tokens');
+  mkdirSync(tokens, { mode: 0o700 });
+  const conf = join(dir, 'softhsm2.conf');
+  writeFileSync(conf, `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`, { mode: 0o600 });
+  process.env.SOFTHSM2_CONF = conf;
+  const env = { ...process.env, SOFTHSM2_CONF: conf };
+  return {
+    dir,
+    token(label) {
+      const pin = randomBytes(12).toString('hex');
+      const soPin = randomBytes(12).toString('hex');
+      // vitest runs a skipped describe's body to list its tests: without SoftHSM2 the token is not made (and any use
+      // of it fails loudly as "no token"), so the files are reported as skipped instead of failing to load.
+      if (softHsmMissing === undefined) execFileSync('softhsm2-util', ['--init-token', '--free', '--label', label, '--pin', pin, '--so-pin', soPin], { env, stdio: 'ignore' });
+      const pinFile = join(dir, `${label}.pin`);
+      writeFileSync(pinFile, `${pin}\n`, { mode: 0o600 });
+      return {
+        label,
+        pinFile,
+        pin,
+        uri: (query) => `pkcs11:token=${encodeURIComponent(label)}?module-path=${SOFTHSM_MODULE}&pin-source=file:${pinFile}${query ? `&${query}` : ''}`,
+      };
+    },
+    listObjects(token) {
+      return execFileSync('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', token.label, '--login', '--pin', token.pin, '--list-objects'], {
+        env,
+        encoding: 'utf8',
+        // pkcs11-tool warns on stderr for every sensitive value it cannot print: expected, not test output.
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    },
+    plantSecretKey(token, object) {
+      // pkcs11-tool cannot write a generic secret (CKK_GENERIC_SECRET, what an HMAC key is): pkcs11js in a child
+      // process instead, everything passed on stdin.
+      const input = JSON.stringify({ module: SOFTHSM_MODULE, ...object, value: Buffer.from(object.value).toString('hex'), token: token.label, pin: token.pin });
+      execFileSync(process.execPath, ['-e', PLANT_SCRIPT], { env: { ...env, PKCS11JS: require.resolve('pkcs11js') }, input, stdio: ['pipe', 'ignore', 'pipe'] });
+    },
+    cleanup() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+};
