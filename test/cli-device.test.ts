@@ -6,7 +6,7 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { register } from '../bin/commands/device.ts';
 import { openDevice } from '../bin/commands/device/simulator.ts';
 import { readState } from '../bin/commands/device/state.ts';
@@ -77,6 +77,9 @@ describe('credence device against a live server', () => {
     expect(human.out.join('\n')).toMatch(/association meter-cli-sa \(meter-cli-svc\) with \/in-cse: until /);
 
     const { engine } = service.service.context.credence;
+    // CredentialAssociated is the cascade's reaction to AssociationEstablished: the live runtime records it after the
+    // device's answer, so it is awaited, not assumed (it lands within milliseconds; a batch may hold it briefly).
+    await vi.waitFor(async () => expect((await engine.entity('credential', 'meter-cli-svc')).events).toHaveLength(3), { timeout: 20_000, interval: 20 });
     const credential = await engine.entity('credential', 'meter-cli-svc');
     expect(credential.events.map((e) => e.event.type)).toEqual(['CredentialIssued', 'CredentialProvisioned', 'CredentialAssociated']);
     expect(String((await engine.entity('association', 'meter-cli-sa')).snapshot.value)).toBe('associated');

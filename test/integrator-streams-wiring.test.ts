@@ -77,10 +77,14 @@ describe('credence replay / history --store', () => {
     await fill(`sqlite:${dir}`);
     const viaStore = buffers();
     expect(await main(['replay', '--store', `sqlite:${dir}`], viaStore)).toBe(0);
+    // The first replay left its checkpoint in the folder: --full verifies the same history again from position 0.
     const viaData = buffers();
-    expect(await main(['replay', '--data', dir], viaData)).toBe(0);
+    expect(await main(['replay', '--data', dir, '--full'], viaData)).toBe(0);
     expect(viaStore.lines).toEqual(viaData.lines);
     expect(viaData.lines[0]).toBe('replayed 7 events');
+    const incremental = buffers();
+    expect(await main(['replay', '--data', dir], incremental)).toBe(0);
+    expect(incremental.lines[0]).toBe('replayed 7 events (0 new after the checkpoint at position 7; --full verifies them all again)');
   });
 
   it('refuses a malformed --store without repeating it, an empty folder, and an in-memory store', async () => {

@@ -6,17 +6,21 @@ import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import { viewOf, type LoadedEntity } from '../../machines/index.ts';
 import { authorise, parse, verifyRequestSignature, type AdmissionStep } from './admission.ts';
 import { decideCommand } from './decide.ts';
-import { EntityCache } from './entity-cache.ts';
+import { DEFAULT_CACHE_BYTES, EntityCache, type EntityCacheStats } from './entity-cache.ts';
 import { replayedOutcome } from './idempotency.ts';
 import { appendDecision } from './record.ts';
+import { StreamLanes } from './stream-lanes.ts';
 
 export interface EngineOptions {
   readonly store: EventStore;
   readonly clock: Clock;
   /** How many times a command is re-read and re-decided after a concurrency conflict. */
   readonly maxRetries?: number;
-  /** Entities kept in memory between commands. */
-  readonly cacheSize?: number;
+  /**
+   * Bytes of entity snapshots kept in memory between commands (estimated; least recently used go first).
+   * Default 64 MiB; 0 keeps none (every decision reads its entity's whole stream).
+   */
+  readonly cacheMaxBytes?: number;
   /** Actor ids allowed to act with the `system` role. Default: the built-in process manager, scheduler and rotation. */
   readonly systemActors?: readonly string[];
   /**
@@ -40,6 +44,8 @@ export interface Engine extends CommandSink {
   executeAsSystem(input: unknown): Promise<CommandOutcome>;
   /** The entity as its machine sees it now, with its events and revision. */
   entity(kind: EntityKind, id: string): Promise<LoadedEntity>;
+  /** The entity cache's size, bound and hit rate (service metrics). */
+  cacheStats(): EntityCacheStats;
   readonly store: EventStore;
 }
 
@@ -47,7 +53,8 @@ export interface Engine extends CommandSink {
 export const createEngine = (options: EngineOptions): Engine => {
   const { store, clock } = options;
   const maxRetries = options.maxRetries ?? 5;
-  const cache = new EntityCache(store, options.cacheSize ?? 50_000);
+  const cache = new EntityCache(store, options.cacheMaxBytes ?? DEFAULT_CACHE_BYTES);
+  const lanes = new StreamLanes();
   const admission: readonly AdmissionStep[] = [
     authorise(new Set<string>(options.systemActors ?? SYSTEM_ACTOR_IDS)),
     ...(options.verifyRequest !== undefined ? [verifyRequestSignature(options.verifyRequest)] : []),
@@ -56,7 +63,7 @@ export const createEngine = (options: EngineOptions): Engine => {
   const attempt = async (command: Command, retry: number, at: Date): Promise<CommandOutcome> => {
     const decision = await decideCommand(cache, command, at, retry === 0);
     if (decision.kind === 'seen') return replayedOutcome(command, decision.entity, decision.seen);
-    return appendDecision(store, cache, command, decision.entity, decision.events, decision.facts, at);
+    return appendDecision(store, cache, command, decision.entity, decision.events, decision.facts, decision.snapshot, at);
   };
 
   const run = async (input: unknown, asSystem: boolean): Promise<CommandOutcome> => {
@@ -67,14 +74,20 @@ export const createEngine = (options: EngineOptions): Engine => {
       for (const step of admission) await step(command, { asSystem, at });
       return at;
     };
+    const { kind, id } = targetOf(command);
+    const streamId = streamIdOf(kind, id);
+    // Parsed and authorised concurrently; decided and appended in the target stream's lane, one at a time per stream.
+    return lanes.run(streamId, () => decideInLane(command, streamId, admit));
+  };
+
+  const decideInLane = async (command: Command, streamId: string, admit: (at: Date) => Promise<Date>): Promise<CommandOutcome> => {
     let at = await admit(clock.now());
     for (let retry = 0; ; retry++) {
       try {
         return await attempt(command, retry, at);
       } catch (error) {
         if (!isCredenceError(error, 'concurrency_conflict') || retry >= maxRetries) throw error;
-        const { kind, id } = targetOf(command);
-        cache.forget(streamIdOf(kind, id));
+        cache.forget(streamId);
         // A first conflict is usually a stale cached entity: re-read at once. Writers still contending after that (a
         // fact shared by many decisions, claimed on EventStoreDB) back off with jitter: up to 20, 40, 80, 160 ms.
         if (retry > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(10 * 2 ** retry, 500)));
@@ -86,8 +99,9 @@ export const createEngine = (options: EngineOptions): Engine => {
   return {
     execute: (input) => run(input, false),
     executeAsSystem: (input) => run(input, true),
-    entity: (kind, id) => cache.load(kind, id),
+    entity: (kind, id) => cache.loadFull(kind, id),
     view: async (kind, id) => viewOf((await cache.load(kind, id)).snapshot),
+    cacheStats: () => cache.stats(),
     store,
     clock,
   };

@@ -1,44 +1,174 @@
 import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
-import { applyStored, emptyEntity, type LoadedEntity } from '../../machines/index.ts';
+import { applyStored, emptyEntity, type EntitySnapshot, type LoadedEntity } from '../../machines/index.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
 
 /**
- * Keeps recently used entities so a decision reads only the events appended since (one indexed query), not
- * the whole stream. Bounded: least recently used entries are dropped past `capacity`.
+ * What the cache keeps of an entity: its machine snapshot and revision, never its events (issue 15 item 3). The
+ * command ids recorded on its stream stay, joined in one string, so that a retried command is recognised before
+ * it is decided again; everything else a decision needs is in the snapshot.
+ */
+export interface CachedEntity {
+  readonly kind: EntityKind;
+  readonly id: string;
+  readonly streamId: string;
+  readonly snapshot: EntitySnapshot;
+  /** Revision of the stream's last record (fact claims included); undefined when the stream does not exist. */
+  readonly revision: bigint | undefined;
+  /** Whether the entity has events (a stream holding only fact claims is no entity yet). */
+  readonly exists: boolean;
+  /** `\n`-delimited command ids of the stream's events, with a `\n` at both ends. */
+  readonly commandIds: string;
+  /** Estimated bytes this entry holds on the heap. */
+  readonly bytes: number;
+}
+
+export interface EntityCacheStats {
+  readonly entries: number;
+  readonly bytes: number;
+  readonly maxBytes: number;
+  /** Loads served from a cached snapshot (caught up with at most the records appended since). */
+  readonly hits: number;
+  /** Loads that rebuilt the entity from the start of its stream. */
+  readonly misses: number;
+  /** hits / (hits + misses); 0 before the first load. */
+  readonly hitRate: number;
+  readonly evictions: number;
+}
+
+/** Default bound: 64 MiB of snapshots, room for some 100,000 entities of the lifecycle mix. */
+export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Per entry beyond its strings: the XState snapshot object, its `_nodes` array, the context object, this entry and
+ * its Map slot. Measured with `bench/memory.ts` (heap growth / entries of the lifecycle mix), rounded up.
+ */
+const ENTRY_OVERHEAD_BYTES = 640;
+
+// V8 keeps strings of these ids one byte per char; JSON of the context approximates the context's own footprint.
+const estimateBytes = (streamId: string, commandIds: string, snapshot: EntitySnapshot): number =>
+  ENTRY_OVERHEAD_BYTES + streamId.length + commandIds.length + 2 * JSON.stringify(snapshot.context).length;
+
+const commandIdsOf = (entity: LoadedEntity, before = '\n'): string => {
+  let joined = before;
+  for (const event of entity.events) joined += `${event.metadata.commandId}\n`;
+  return joined;
+};
+
+/** A compact entry for a fully or incrementally loaded entity (`prior`: the entry its new events extend). */
+export const compact = (entity: LoadedEntity, prior?: CachedEntity): CachedEntity => {
+  const commandIds = commandIdsOf(entity, prior?.commandIds);
+  return {
+    kind: entity.kind,
+    id: entity.id,
+    streamId: entity.streamId,
+    snapshot: entity.snapshot,
+    revision: entity.revision,
+    exists: (prior?.exists ?? false) || entity.events.length > 0,
+    commandIds,
+    bytes: estimateBytes(entity.streamId, commandIds, entity.snapshot),
+  };
+};
+
+/** The entry after the engine appended `commandId`'s events, as decided: the decision's snapshot at the new revision. */
+export const afterAppend = (entry: CachedEntity, snapshot: EntitySnapshot, revision: bigint, commandId: string): CachedEntity => {
+  const commandIds = `${entry.commandIds}${commandId}\n`;
+  return { ...entry, snapshot, revision, exists: true, commandIds, bytes: estimateBytes(entry.streamId, commandIds, snapshot) };
+};
+
+/** Whether the stream holds events of this command id (command ids are UUIDs: no `\n` inside). */
+export const mayHaveCommand = (entry: CachedEntity, commandId: string): boolean => entry.commandIds.includes(`\n${commandId}\n`);
+
+/**
+ * Recently used entities as compact snapshots, so a decision reads only the records appended since (one indexed
+ * query) instead of replaying the whole stream. Bounded by estimated bytes, not by count: least recently used
+ * entries go first once `maxBytes` is passed, so one million entities in the store cost the cache no more than
+ * its bound (issue 15 item 3).
  */
 export class EntityCache {
-  readonly #entries = new Map<string, LoadedEntity>();
-  constructor(private readonly store: EventStore, private readonly capacity: number) {}
+  readonly #entries = new Map<string, CachedEntity>();
+  #bytes = 0;
+  #hits = 0;
+  #misses = 0;
+  #evictions = 0;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly maxBytes: number,
+  ) {
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new Error('options.cacheMaxBytes: must be a whole number of bytes >= 0');
+  }
 
   /**
    * The entity, caught up with its stream. `cachedOnly` skips the catch-up read for an entity already in the
    * cache: safe only for the stream about to be appended to, whose expected revision catches any staleness.
    */
-  async load(kind: EntityKind, id: string, cachedOnly = false): Promise<LoadedEntity> {
+  async load(kind: EntityKind, id: string, cachedOnly = false): Promise<CachedEntity> {
     const streamId = streamIdOf(kind, id);
     const hit = this.#entries.get(streamId);
+    if (hit !== undefined) this.#hits += 1;
+    else this.#misses += 1;
     if (cachedOnly && hit !== undefined) {
       this.remember(hit);
       return hit;
     }
-    const cached = hit ?? emptyEntity(kind, id);
-    const fromRevision = cached.revision === undefined ? 0n : cached.revision + 1n;
+    const fromRevision = hit?.revision === undefined ? 0n : hit.revision + 1n;
     const records = await this.store.readStream(streamId, { fromRevision });
-    const entity = records.length === 0 ? cached : applyStored(cached, records);
-    this.remember(entity);
+    if (hit !== undefined && records.length === 0) {
+      this.remember(hit);
+      return hit;
+    }
+    const base: LoadedEntity =
+      hit === undefined ? emptyEntity(kind, id) : { kind, id, streamId, snapshot: hit.snapshot, events: [], revision: hit.revision };
+    const entry = compact(records.length === 0 ? base : applyStored(base, records), hit);
+    this.remember(entry);
+    return entry;
+  }
+
+  /** The entity with every event, rebuilt from its whole stream (for callers that need its history); refreshes the entry. */
+  async loadFull(kind: EntityKind, id: string): Promise<LoadedEntity> {
+    const streamId = streamIdOf(kind, id);
+    const records = await this.store.readStream(streamId);
+    const entity = records.length === 0 ? emptyEntity(kind, id) : applyStored(emptyEntity(kind, id), records);
+    this.remember(compact(entity));
     return entity;
   }
 
-  remember(entity: LoadedEntity): void {
-    this.#entries.delete(entity.streamId);
-    this.#entries.set(entity.streamId, entity);
-    if (this.#entries.size > this.capacity) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest !== undefined) this.#entries.delete(oldest);
+  remember(entry: CachedEntity): void {
+    const previous = this.#entries.get(entry.streamId);
+    if (previous !== undefined) {
+      this.#entries.delete(entry.streamId);
+      this.#bytes -= previous.bytes;
+    }
+    // An entry larger than the whole bound is not kept: it would evict everything and then itself.
+    if (entry.bytes > this.maxBytes) return;
+    this.#entries.set(entry.streamId, entry);
+    this.#bytes += entry.bytes;
+    while (this.#bytes > this.maxBytes) {
+      const oldest = this.#entries.values().next().value;
+      if (oldest === undefined) break;
+      this.#entries.delete(oldest.streamId);
+      this.#bytes -= oldest.bytes;
+      this.#evictions += 1;
     }
   }
 
   forget(streamId: string): void {
+    const previous = this.#entries.get(streamId);
+    if (previous === undefined) return;
     this.#entries.delete(streamId);
+    this.#bytes -= previous.bytes;
+  }
+
+  stats(): EntityCacheStats {
+    const loads = this.#hits + this.#misses;
+    return {
+      entries: this.#entries.size,
+      bytes: this.#bytes,
+      maxBytes: this.maxBytes,
+      hits: this.#hits,
+      misses: this.#misses,
+      hitRate: loads === 0 ? 0 : this.#hits / loads,
+      evictions: this.#evictions,
+    };
   }
 }

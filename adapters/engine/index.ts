@@ -2,4 +2,6 @@
 export { createEngine } from './engine.ts';
 export type { Engine, EngineOptions } from './engine.ts';
 export type { AdmissionStep } from './admission.ts';
+export { DEFAULT_CACHE_BYTES } from './entity-cache.ts';
+export type { EntityCacheStats } from './entity-cache.ts';
 export { randomCommandId } from './command-ids.ts';

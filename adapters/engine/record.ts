@@ -3,18 +3,10 @@ import type { DomainEvent } from '../../domain/events/index.ts';
 import type { EventMetadata } from '../../domain/metadata.ts';
 import { eventIdFor } from '../../domain/event-ids.ts';
 import { currentVersionOf } from '../../domain/upcasters.ts';
-import { ExpectedRevision, type CommandOutcome, type EventStore, type EventToAppend, type FactRead, type RecordedEvent } from '../../domain/ports/index.ts';
-import { stateOf, applyStored, type LoadedEntity } from '../../machines/index.ts';
-import type { EntityCache } from './entity-cache.ts';
+import { ExpectedRevision, type CommandOutcome, type EventStore, type EventToAppend, type FactRead } from '../../domain/ports/index.ts';
+import { stateOf, type EntitySnapshot } from '../../machines/index.ts';
+import { afterAppend, type CachedEntity, type EntityCache } from './entity-cache.ts';
 import { replayedOutcome } from './idempotency.ts';
-
-const outcomeOf = (entity: LoadedEntity, commandId: string, events: readonly RecordedEvent[], deduplicated: boolean): CommandOutcome => ({
-  commandId,
-  streamId: entity.streamId,
-  state: stateOf(entity.snapshot),
-  events,
-  deduplicated,
-});
 
 /** The events as stored: ids derived from the command id, and the command's metadata on each. */
 const toAppend = (command: Command, events: readonly DomainEvent[], at: Date): EventToAppend[] => {
@@ -39,15 +31,17 @@ const toAppend = (command: Command, events: readonly DomainEvent[], at: Date): E
 
 /**
  * Step 7, append: with the expected revision of the stream the decision was made on, the revisions of the facts it
- * read (the store refuses the append if any moved), and the command id as the store's idempotency key. The outcome is the entity after the append.
+ * read (the store refuses the append if any moved), and the command id as the store's idempotency key. The outcome
+ * is the entity after the append: the snapshot the machine decided, which the cache keeps at the new revision.
  */
 export const appendDecision = async (
   store: EventStore,
   cache: EntityCache,
   command: Command,
-  entity: LoadedEntity,
+  entity: CachedEntity,
   events: readonly DomainEvent[],
   facts: readonly FactRead[],
+  snapshot: EntitySnapshot,
   at: Date,
 ): Promise<CommandOutcome> => {
   const { commandId } = command.metadata;
@@ -61,18 +55,17 @@ export const appendDecision = async (
     // Another writer (or this one, before a cache eviction) recorded this command first: return its outcome.
     // When the command id was first used on another stream, for another command or by another actor (id or role),
     // replayedOutcome refuses it: the same rule as a reuse seen before the append.
-    const fresh = await cache.load(entity.kind, entity.id);
+    const fresh = await cache.loadFull(entity.kind, entity.id);
     return replayedOutcome(command, fresh, fresh.events.filter((e) => e.metadata.commandId === commandId));
   }
+  cache.remember(afterAppend(entity, snapshot, result.nextExpectedRevision, commandId));
+  const outcome = { commandId, streamId: entity.streamId, state: stateOf(snapshot), deduplicated: false } as const;
   // A single event's position is the append's position; several may have gaps (EventStoreDB): re-read those.
   const [only] = appending;
   if (appending.length === 1 && only !== undefined) {
-    const recorded: RecordedEvent = { ...only, streamId: entity.streamId, revision: result.nextExpectedRevision, position: result.position };
-    const next = applyStored(entity, [recorded]);
-    cache.remember(next);
-    return outcomeOf(next, commandId, [recorded], false);
+    return { ...outcome, events: [{ ...only, streamId: entity.streamId, revision: result.nextExpectedRevision, position: result.position }] };
   }
-  const next = await cache.load(entity.kind, entity.id);
-  const recorded = next.events.filter((e) => e.metadata.commandId === commandId).map((e) => e.record as RecordedEvent);
-  return outcomeOf(next, commandId, recorded, false);
+  const first = result.nextExpectedRevision - BigInt(appending.length - 1);
+  const stored = await store.readStream(entity.streamId, { fromRevision: first, maxCount: appending.length });
+  return { ...outcome, events: stored.filter((e) => e.metadata['commandId'] === commandId) };
 };

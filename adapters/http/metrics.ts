@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { EntityCacheStats } from '../engine/index.ts';
 import type { ComponentStatus } from '../runtime/index.ts';
 
 export interface ServiceMetrics {
@@ -24,6 +25,8 @@ export interface MetricsSources {
   readonly componentsCacheMs?: number;
   /** The clock of that cache, in ms (tests). */
   readonly now?: () => number;
+  /** The engine's entity cache (size, bound, hit rate; issue 15 item 3), read when scraped. */
+  readonly entityCache?: () => EntityCacheStats;
 }
 
 const COMPONENTS_CACHE_MS = 1_000;
@@ -112,6 +115,20 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
   };
   componentGauge('credence_projection_lag_events', 'Events between the head of the store and what each live component has handled', (c) => c.eventsBehind);
   componentGauge('credence_projection_lag_seconds', 'Age of the oldest event a live component has not handled yet', (c) => c.secondsBehind);
+  const { entityCache } = sources;
+  if (entityCache !== undefined) {
+    /** A gauge read from the engine's cache statistics when scraped (counters included: they only grow). */
+    const cacheGauge = (name: string, help: string, valueOf: (s: EntityCacheStats) => number): void => {
+      new Gauge({ name, help, registers: [registry], collect() { this.set(valueOf(entityCache())); } });
+    };
+    cacheGauge('credence_entity_cache_hit_ratio', 'Share of entity loads served from a cached snapshot since start', (c) => c.hitRate);
+    cacheGauge('credence_entity_cache_hits_total', 'Entity loads served from a cached snapshot', (c) => c.hits);
+    cacheGauge('credence_entity_cache_misses_total', 'Entity loads that rebuilt the entity from its whole stream', (c) => c.misses);
+    cacheGauge('credence_entity_cache_evictions_total', 'Snapshots dropped to stay within the bound', (c) => c.evictions);
+    cacheGauge('credence_entity_cache_entries', 'Entity snapshots held', (c) => c.entries);
+    cacheGauge('credence_entity_cache_bytes', 'Estimated bytes of the snapshots held', (c) => c.bytes);
+    cacheGauge('credence_entity_cache_max_bytes', 'The bound on those bytes', (c) => c.maxBytes);
+  }
   return {
     commandDecided(type, outcome, seconds) {
       commands.inc({ type, outcome });

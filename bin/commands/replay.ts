@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import type { EventStore } from '../../domain/ports/event-store.ts';
-import { replayAll } from '../../projections/replay/index.ts';
+import { existsSync } from 'node:fs';
+import { CheckpointFile } from '../../adapters/replay-workers/checkpoint-file.ts';
+import { verifyFleet, type FleetVerification } from '../../adapters/replay-workers/verify-fleet.ts';
 import { json, type Io } from '../io.ts';
 import { handler, parseOptions, runCommands, type RegisterCommands } from '../program.ts';
 import { progressBar } from '../progress.ts';
-import { StoreArg } from './open-store.ts';
+import { readModelDir, StoreArg } from './open-store.ts';
 import { progressStream, ServerOptions, withJson, withLocalStore, withServer } from './options.ts';
 import { readFromSource } from './read-source.ts';
 
@@ -13,6 +15,8 @@ const Options = z.object({
   data: z.string().min(1).optional(),
   store: StoreArg,
   json: z.boolean().default(false),
+  full: z.boolean().default(false),
+  workers: z.coerce.number().int().min(1).max(64).default(1),
   ...ServerOptions,
 });
 type Options = z.infer<typeof Options>;
@@ -27,17 +31,30 @@ interface FleetReplayView {
   /** From the API, which lists only the first findings and broken streams: how many there are. */
   readonly brokenStreamsTotal?: number;
   readonly findingsTotal?: number;
+  /** Local runs: how this verdict was reached (a checkpoint continued, or the whole log) and any alteration found. */
+  readonly verification?: {
+    readonly mode: FleetVerification['mode'];
+    readonly from: string;
+    readonly verifiedNow: number;
+    readonly altered?: { readonly position: string; readonly reason: string };
+    readonly notes: readonly string[];
+  };
 }
 
 const print = (result: FleetReplayView, io: Io): void => {
-  io.out(`replayed ${result.events} events`);
+  const v = result.verification;
+  if (v?.mode === 'incremental') io.out(`replayed ${result.events} events (${v.verifiedNow} new after the checkpoint at position ${v.from}; --full verifies them all again)`);
+  else io.out(`replayed ${result.events} events`);
+  for (const note of v?.notes ?? []) io.out(`  note: ${note}`);
   for (const [kind, s] of Object.entries(result.kinds)) {
     if (s.entities === 0) continue;
     const states = Object.entries(s.states).map(([st, n]) => `${st} ${n}`).join(', ');
     io.out(`  ${kind.padEnd(13)} ${String(s.entities).padStart(7)} entities ${String(s.events).padStart(8)} events   ${states}`);
   }
   if (result.foreignEvents > 0) io.out(`  (${result.foreignEvents} events in non-entity streams not replayed)`);
-  if (result.findings.length === 0) io.out('verdict: every stored transition is legal');
+  if (v?.altered !== undefined) io.out(`history altered: ${v.altered.reason}`);
+  if (result.findings.length === 0 && v?.altered === undefined) io.out('verdict: every stored transition is legal');
+  else if (result.findings.length === 0) io.out('verdict: every stored transition is legal, but the history was altered behind the checkpoint');
   else {
     io.out(`verdict: ${result.brokenStreamsTotal ?? result.brokenStreams.length} broken histories`);
     for (const f of result.findings) io.out(`  ${f.streamId} @ position ${String(f.position)} (revision ${String(f.revision)}): ${f.reason}`);
@@ -50,20 +67,40 @@ const replayLocal = async (store: EventStore, args: Options, io: Io): Promise<Fl
   const stream = progressStream(io, args.json);
   // On the embedded store the head position is the number of stored events: the bar's total.
   const progress = stream === undefined ? undefined : progressBar(stream, Number((await store.headPosition()) ?? 0n), 'events replayed');
-  const result = await replayAll(store, progress?.update);
+  // The checkpoint lives with the read models (the data folder); a store without a local folder verifies in full.
+  const dir = readModelDir(args.data, args.store);
+  const result = await verifyFleet(store, {
+    full: args.full,
+    workers: args.workers,
+    ...(existsSync(dir) ? { checkpoint: new CheckpointFile(dir) } : {}),
+    ...(progress !== undefined ? { onProgress: progress.update } : {}),
+  });
   progress?.finish();
-  return result;
+  const { mode, from, verifiedNow, altered, notes } = result;
+  return {
+    ...result.replay,
+    verification: {
+      mode, from: from.toString(10), verifiedNow, notes,
+      ...(altered !== undefined ? { altered: { position: altered.position.toString(10), reason: altered.reason } } : {}),
+    },
+  };
 };
 
-/** `credence replay [--data DIR | --store URL | --server URL] [--json]`: every entity through its machine; exit 1 on any broken history. */
+/**
+ * `credence replay [--data DIR | --store URL | --server URL] [--full] [--workers N] [--json]`: every entity through its
+ * machine; exit 1 on any broken history or a history altered behind the replay checkpoint. Locally, a checkpoint in the
+ * data folder makes a re-run verify only the new events; `--full` verifies them all and compares with the checkpoint.
+ */
 export const register: RegisterCommands = (program, io) => {
   const command: Command = withJson(withServer(withLocalStore(program.command('replay'))))
     .description('replay every entity through its machine with every guard; exit 1 on a broken history')
+    .option('--full', 'verify every stored event again, not only those after the replay checkpoint, and check the history behind it')
+    .option('--workers <n>', 'worker threads for a full verification (default 1: this thread)')
     .action(
       handler(io, async (opts: Record<string, unknown>) => {
         const args = parseOptions(command, Options, opts);
         const result = await readFromSource<FleetReplayView>(args, io, (store) => replayLocal(store, args, io), (client) => client.replay());
-        const ok = (result.findingsTotal ?? result.findings.length) === 0;
+        const ok = (result.findingsTotal ?? result.findings.length) === 0 && result.verification?.altered === undefined;
         if (args.json) io.out(json({ ok, ...result }));
         else print(result, io);
         return ok ? 0 : 1;

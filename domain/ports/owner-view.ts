@@ -1,4 +1,4 @@
-import type { OwnedSecureEnvironment, OwnerScopedSecureEnvironment, SecureEnvironment } from './secure-environment.ts';
+import type { KeyHandle, OwnedSecureEnvironment, OwnerScopedSecureEnvironment, SecureEnvironment } from './secure-environment.ts';
 
 /**
  * `se` as seen by `owner` alone: every method with the owner bound, frozen so it cannot be re-pointed. Works over
@@ -15,6 +15,7 @@ export const bindOwner = (se: SecureEnvironment, owner: string): OwnedSecureEnvi
     agree: (handle, peerPublicKey) => se.agree(owner, handle, peerPublicKey),
     deriveKey: (spec) => se.deriveKey(owner, spec),
     mac: (handle, message) => se.mac(owner, handle, message),
+    ...(se.macMany !== undefined ? { macMany: (handle: KeyHandle, messages: readonly Uint8Array[]) => se.macMany!(owner, handle, messages) } : {}),
     verifyMac: (handle, message, tag) => se.verifyMac(owner, handle, message, tag),
     seal: (handle, plaintext, aad) => se.seal(owner, handle, plaintext, aad),
     open: (handle, sealed, aad) => se.open(owner, handle, sealed, aad),

@@ -89,6 +89,12 @@ export interface SecureEnvironment {
   deriveKey(owner: string, spec: DeriveKeySpec): Promise<KeyHandle>;
   /** HMAC-SHA256 tag (32 bytes). */
   mac(owner: string, handle: KeyHandle, message: Uint8Array): Promise<Uint8Array>;
+  /**
+   * HMAC-SHA256 tags (32 bytes each, in order) of many messages under one key, in one call: the key is opened
+   * once, not once per message (bulk PRF work: a pseudonym rotation round over a whole fleet). Optional: an
+   * implementation without it is used through `mac`, one message at a time.
+   */
+  macMany?(owner: string, handle: KeyHandle, messages: readonly Uint8Array[]): Promise<Uint8Array[]>;
   /** Constant-time check of an HMAC-SHA256 tag; false when it does not match. */
   verifyMac(owner: string, handle: KeyHandle, message: Uint8Array, tag: Uint8Array): Promise<boolean>;
   /** AEAD (XChaCha20-Poly1305) with a session256 key; returns nonce || ciphertext || tag. */

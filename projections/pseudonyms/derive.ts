@@ -71,7 +71,10 @@ export class PseudonymDeriver {
     const cacheKey = `${kind}\0${id}\0${epoch}`;
     const hit = this.#cache.get(cacheKey);
     if (hit !== undefined) return hit;
-    const mac = await this.key.prf(prfInput(kind, id, epoch));
+    return this.#remember(cacheKey, kind, await this.key.prf(prfInput(kind, id, epoch)));
+  }
+
+  #remember(cacheKey: string, kind: IdentifierKind, mac: Uint8Array): string {
     if (!(mac instanceof Uint8Array) || mac.length < 16) throw new TypeError('key.prf must return at least 16 bytes');
     const value = PREFIX[kind] + base32(mac.subarray(0, 16));
     if (this.#cache.size >= this.cacheSize) this.#cache.delete(this.#cache.keys().next().value!);
@@ -82,5 +85,26 @@ export class PseudonymDeriver {
   /** The node's pseudonym of `epoch`. */
   async node(nodeId: string, epoch: number): Promise<Pseudonym> {
     return (await this.identifier('node', nodeId, epoch)) as Pseudonym;
+  }
+
+  /**
+   * The pseudonyms of many nodes, each at its own epoch, in order: those not memoised are derived in one PRF call
+   * when the key can (`prfMany`, one Secure Environment call for a whole rotation round), else one call each.
+   */
+  async nodes(wanted: readonly { readonly nodeId: string; readonly epoch: number }[]): Promise<Pseudonym[]> {
+    const out = new Array<string>(wanted.length);
+    const missing: { index: number; cacheKey: string; input: Uint8Array }[] = [];
+    for (const [index, { nodeId, epoch }] of wanted.entries()) {
+      const cacheKey = `node\0${nodeId}\0${epoch}`;
+      const hit = this.#cache.get(cacheKey);
+      if (hit !== undefined) out[index] = hit;
+      else missing.push({ index, cacheKey, input: prfInput('node', nodeId, epoch) });
+    }
+    if (missing.length > 0) {
+      const macs = this.key.prfMany !== undefined ? await this.key.prfMany(missing.map((m) => m.input)) : undefined;
+      if (macs !== undefined && macs.length !== missing.length) throw new TypeError(`key.prfMany must return ${missing.length} results, got ${macs.length}`);
+      for (const [k, m] of missing.entries()) out[m.index] = this.#remember(m.cacheKey, 'node', macs?.[k] ?? (await this.key.prf(m.input)));
+    }
+    return out as Pseudonym[];
   }
 }

@@ -7,17 +7,27 @@ import type { KeyHandle, OwnedSecureEnvironment } from '../../domain/ports/index
 export interface PseudonymKey {
   /** HMAC-SHA256 of `message` under the pseudonym key: 32 bytes. */
   prf(message: Uint8Array): Promise<Uint8Array>;
+  /**
+   * The PRF of each message, in order, in one call (a rotation round derives a whole fleet's pseudonyms).
+   * Optional: without it the deriver calls `prf` once per message.
+   */
+  prfMany?(messages: readonly Uint8Array[]): Promise<Uint8Array[]>;
 }
 
 /**
  * The PRF as the Secure Environment's MAC on a psk256 handle of the view's owner (the view is bound by whoever
- * wires this). The handle may be found (or made) on first use: `handle` is then a function, called once.
+ * wires this). The handle may be found (or made) on first use: `handle` is then a function, called once. When
+ * the environment can MAC many messages per call (`macMany`: the key opened once), `prfMany` uses it; the key
+ * still never leaves the environment.
  */
 export const secureEnvironmentPseudonymKey = (
-  se: Pick<OwnedSecureEnvironment, 'mac'>,
+  se: Pick<OwnedSecureEnvironment, 'mac'> & Partial<Pick<OwnedSecureEnvironment, 'macMany'>>,
   handle: KeyHandle | (() => Promise<KeyHandle>),
 ): PseudonymKey => {
   let resolved: Promise<KeyHandle> | undefined;
   const key = (): Promise<KeyHandle> => (resolved ??= typeof handle === 'function' ? handle() : Promise.resolve(handle));
-  return { prf: async (message) => se.mac(await key(), message) };
+  return {
+    prf: async (message) => se.mac(await key(), message),
+    ...(se.macMany !== undefined ? { prfMany: async (messages: readonly Uint8Array[]) => se.macMany!(await key(), messages) } : {}),
+  };
 };

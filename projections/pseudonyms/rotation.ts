@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { isCredenceError, isCommandIdReused } from '../../domain/errors.ts';
-import type { RotationTrigger } from '../../domain/events/pseudonym.ts';
+import type { Pseudonym, RotationTrigger } from '../../domain/events/pseudonym.ts';
 import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { derivedCommandId } from '../../domain/event-ids.ts';
@@ -32,7 +32,15 @@ export interface PseudonymRotationOptions {
   readonly policy?: RotationPolicyInput;
   /** Nodes rotated per tick at most; the next tick takes the rest. */
   readonly tickLimit?: number;
+  /**
+   * Rotations of one tick in flight at once (default 128): each node's is a command on its own new pseudonym
+   * stream, so they are independent, and the store commits the ones that arrive together in one transaction.
+   */
+  readonly tickConcurrency?: number;
 }
+
+/** Pseudonyms a tick derives per PRF call (one Secure Environment call with `prfMany`). */
+const TICK_CHUNK = 2048;
 
 /**
  * Pseudonym rotation (seed 004 trust and privacy; SER-011, SER-018, SER-025) as a process manager: the first
@@ -44,6 +52,8 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
   const { engine, deriver } = options;
   const policy = RotationPolicy.parse(options.policy ?? {});
   const tickLimit = options.tickLimit ?? 10_000;
+  const concurrency = options.tickConcurrency ?? 128;
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw new RangeError('options.tickConcurrency: must be a whole number >= 1');
   let db: Database.Database | undefined;
   const use = (): Database.Database => {
     if (db === undefined) throw new Error('pseudonym rotation used before setup');
@@ -54,12 +64,14 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     nodeId: string,
     trigger: RotationTrigger,
     metadata: { commandId?: string; actor: Actor; correlationId?: string; causationId?: string },
+    /** What a tick read and derived for the node already: its current epoch and the next epoch's pseudonym. */
+    known?: { readonly current: number | undefined; readonly next: Pseudonym },
   ): Promise<RotationOutcome> => {
-    const current = nodePseudonym(use(), nodeId)?.epoch;
+    const current = known !== undefined ? known.current : nodePseudonym(use(), nodeId)?.epoch;
     let epoch = trigger === 'initial' ? 0 : current === undefined ? 0 : current + 1;
     // The directory may lag behind rotations already stored: an epoch whose pseudonym exists is taken, try the next.
     for (let attempt = 0; attempt < 64; attempt++, epoch++) {
-      const pseudonym = await deriver.node(nodeId, epoch);
+      const pseudonym = attempt === 0 && known !== undefined ? known.next : await deriver.node(nodeId, epoch);
       try {
         const command = { type: 'rotatePseudonym', data: { pseudonym, nodeId, epoch, trigger }, metadata };
         const outcome = await (metadata.actor.role === 'system' ? engine.executeAsSystem(command) : engine.execute(command));
@@ -112,6 +124,11 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     deriver,
     apply: applyToDirectory,
     react,
+    // The initial pseudonyms of the nodes registered in a batch, in one PRF call (the reactions then find them memoised).
+    async prepare(events) {
+      const registered = events.flatMap((e) => (e.event.type === 'NodeRegistered' ? [{ nodeId: e.event.data.nodeId, epoch: 0 }] : []));
+      if (registered.length > 1) await deriver.nodes(registered);
+    },
     async tick() {
       const now = engine.clock.now().getTime();
       const listed = Object.keys(policy.classes);
@@ -121,15 +138,36 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
         ...(policy.default.everyMs === undefined ? [] : [{ every: policy.default.everyMs, classes: { notIn: listed } }]),
       ];
       let rotated = 0;
+      let failure: { error: unknown } | undefined;
+      const inFlight = new Set<Promise<void>>();
       for (const { every, classes } of due) {
-        for (const node of staleNodes(use(), now - every, classes, tickLimit - rotated)) {
-          // One interval rotation per epoch: a repeated tick before the directory catches up is deduplicated.
-          const outcome = await rotate(node.nodeId, 'interval', {
-            commandId: derivedCommandId(`pseudonym:interval:${node.nodeId}`, String(node.epoch)),
-            actor: PSEUDONYM_ACTOR,
-          });
-          if (outcome.outcome === 'rotated') rotated++;
+        const stale = staleNodes(use(), now - every, classes, tickLimit - rotated);
+        for (let from = 0; from < stale.length && failure === undefined; from += TICK_CHUNK) {
+          const chunk = stale.slice(from, from + TICK_CHUNK);
+          // The whole chunk's next pseudonyms in one PRF call, then the commands, `concurrency` at a time.
+          const next = await deriver.nodes(chunk.map((node) => ({ nodeId: node.nodeId, epoch: node.epoch === undefined ? 0 : node.epoch + 1 })));
+          for (const [k, node] of chunk.entries()) {
+            if (failure !== undefined) break;
+            // One interval rotation per epoch: a repeated tick before the directory catches up is deduplicated.
+            const rotation: Promise<void> = rotate(
+              node.nodeId,
+              'interval',
+              { commandId: derivedCommandId(`pseudonym:interval:${node.nodeId}`, String(node.epoch)), actor: PSEUDONYM_ACTOR },
+              { current: node.epoch, next: next[k]! },
+            ).then(
+              (outcome) => {
+                if (outcome.outcome === 'rotated') rotated++;
+              },
+              (error: unknown) => {
+                failure ??= { error };
+              },
+            ).finally(() => inFlight.delete(rotation));
+            inFlight.add(rotation);
+            if (inFlight.size >= concurrency) await Promise.race(inFlight);
+          }
         }
+        await Promise.all(inFlight);
+        if (failure !== undefined) throw failure.error;
       }
       return rotated;
     },

@@ -1,4 +1,12 @@
 export { replayEntity } from './entity.ts';
 export type { EntityReplay, ReplayStep, Finding } from './entity.ts';
-export { replayAll } from './all.ts';
-export type { FleetReplay, KindSummary } from './all.ts';
+export { replayAll, verifyFrom } from './all.ts';
+export { FleetVerifier, summarise, emptyTally } from './verifier.ts';
+export type { FleetReplay, KindSummary, VerifierTally } from './verifier.ts';
+export { ReplayCheckpoint, checkpointOf, verifierFromCheckpoint, verifierSource, recordBytes } from './checkpoint.ts';
+export type { CheckpointSource, RecordDigest } from './checkpoint.ts';
+export { FactTimeline, FACT_KINDS } from './fact-timeline.ts';
+export type { FactRevision } from './fact-timeline.ts';
+export type { FactViews } from './fact-views.ts';
+export { partitionOf } from './partition.ts';
+export { speculateFactRevisions } from './speculation.ts';

@@ -1,28 +1,37 @@
 import type Database from 'better-sqlite3';
 import { decodeStored, type DecodedEvent } from '../../domain/stored.ts';
 import type { EventStore, RecordedEvent, StoreSubscription } from '../../domain/ports/event-store.ts';
-import { deleteCheckpoint, readCheckpoint, setupCheckpoints, writeCheckpoint } from './checkpoints.ts';
+import { applyBatch, reactInBatches, writeLockOf } from './batch.ts';
+import { deleteCheckpoint, readCheckpoint, setupCheckpoints } from './checkpoints.ts';
 import type { Projection, ProjectionLag } from './types.ts';
 
 export interface RunnerOptions {
   readonly db: Database.Database;
   readonly store: EventStore;
   readonly projections: readonly Projection[];
-  /** Events applied per SQLite transaction while catching up. */
+  /** Events read per page and applied per SQLite transaction at most (default 500). */
   readonly batchSize?: number;
+  /**
+   * A projection with reactions commits its transaction once it has been open this long (ms, default 100), so a
+   * slow reaction keeps neither the other projections (which wait for the connection) nor the checkpoint far behind.
+   */
+  readonly maxBatchMs?: number;
   /** Called with an error a live projection could not get past; the projection stops there. */
   readonly onError?: (name: string, error: unknown) => void;
 }
 
 /**
  * Runs projections: catch up from each checkpoint in batches, then follow the store live. Each batch's
- * read-model writes and its checkpoint commit in one transaction.
+ * read-model writes and its checkpoint commit in one transaction, for projections with reactions too
+ * (batch.ts: the reactions are awaited inside it, in order, one savepoint per event). Catching every projection
+ * up together reads the store once and decodes each event once for all of them.
  */
 export class ProjectionRunner {
   readonly #db: Database.Database;
   readonly #store: EventStore;
   readonly #projections: Map<string, Projection>;
   readonly #batchSize: number;
+  readonly #maxBatchMs: number;
   readonly #live = new Map<string, StoreSubscription>();
   readonly #running = new Map<string, Promise<void>>();
   /** Each projection's event types as a set, for `handle` (undefined: every type). */
@@ -37,6 +46,9 @@ export class ProjectionRunner {
     this.#db = options.db;
     this.#store = options.store;
     this.#batchSize = options.batchSize ?? 500;
+    this.#maxBatchMs = options.maxBatchMs ?? 100;
+    if (!Number.isSafeInteger(this.#batchSize) || this.#batchSize < 1) throw new RangeError('options.batchSize: must be a whole number >= 1');
+    if (!(this.#maxBatchMs >= 0)) throw new RangeError('options.maxBatchMs: must be a number of ms >= 0');
     this.#projections = new Map(options.projections.map((p) => [p.name, p]));
     this.#types = new Map(options.projections.map((p) => [p.name, p.eventTypes === undefined ? undefined : new Set(p.eventTypes)]));
     setupCheckpoints(this.#db);
@@ -88,36 +100,22 @@ export class ProjectionRunner {
     return decoded ?? undefined;
   }
 
-  /** False when a rebuild came between the read and now: nothing applied. */
-  async #handleBatch(projection: Projection, batch: readonly RecordedEvent[], generation: number): Promise<boolean> {
-    if (generation !== this.#generation(projection.name)) return false;
-    // Events at or before the checkpoint were handled already (by the other of catch-up and live following).
-    const done = readCheckpoint(this.#db, projection.name)?.position;
-    const records = done === undefined ? batch : batch.filter((r) => r.position > done);
-    if (records.length === 0) return true;
-    // An unreadable event is replay's finding to report; projections pass over it rather than stall forever.
-    const events = records.map((record) => this.#decode(record));
-    const checkpointOf = (record: RecordedEvent) => ({
-      position: record.position,
-      occurredAt: String((record.metadata as Record<string, unknown>)['occurredAt'] ?? ''),
+  /**
+   * False when a rebuild came between the read and now: nothing applied. Otherwise how many events past the
+   * checkpoint were handled. Runs under the connection's write lock (batch.ts).
+   */
+  #handleBatch(projection: Projection, batch: readonly RecordedEvent[], generation: number): Promise<number | false> {
+    return writeLockOf(this.#db).run(async () => {
+      if (generation !== this.#generation(projection.name)) return false;
+      // Events at or before the checkpoint were handled already (by the other of catch-up and live following).
+      const done = readCheckpoint(this.#db, projection.name)?.position;
+      const records = done === undefined ? batch : batch.filter((r) => r.position > done);
+      if (records.length === 0) return 0;
+      const decode = (record: RecordedEvent) => this.#decode(record);
+      if (projection.react === undefined) applyBatch(this.#db, projection, records, decode);
+      else await reactInBatches(this.#db, projection, records, decode, { maxEvents: this.#batchSize, maxMs: this.#maxBatchMs });
+      return records.length;
     });
-    if (projection.react !== undefined) {
-      // Reactions read what the previous event wrote: one event per transaction, in order.
-      for (const [i, record] of records.entries()) {
-        const event = events[i];
-        if (event !== undefined) await projection.react(event);
-        this.#db.transaction(() => {
-          if (event !== undefined) projection.apply?.(this.#db, event);
-          writeCheckpoint(this.#db, projection.name, checkpointOf(record));
-        })();
-      }
-      return true;
-    }
-    this.#db.transaction(() => {
-      for (const event of events) if (event !== undefined) projection.apply?.(this.#db, event);
-      writeCheckpoint(this.#db, projection.name, checkpointOf(records[records.length - 1]!));
-    })();
-    return true;
   }
 
   /**
@@ -138,19 +136,21 @@ export class ProjectionRunner {
     if (generation !== this.#generation(name)) return false;
     for (let i = 0; i < own.length; i += this.#batchSize) {
       const batch = own.slice(i, i + this.#batchSize);
-      if (!(await this.#exclusive(name, () => this.#handleBatch(projection, batch, generation)))) return false;
+      if ((await this.#exclusive(name, () => this.#handleBatch(projection, batch, generation))) === false) return false;
     }
     return true;
   }
 
-  /** Processes every stored event past the checkpoint; resolves when the projection has reached the head. */
-  async catchUp(name?: string): Promise<number> {
-    if (name === undefined) {
-      let total = 0;
-      for (const n of this.names) total += await this.catchUp(n);
-      return total;
-    }
-    const projection = this.#get(name);
+  /**
+   * Processes every stored event past the checkpoint; resolves when the projection (every projection, without a
+   * name) has reached the head. Returns how many events were handled, summed over the projections.
+   */
+  catchUp(name?: string): Promise<number> {
+    if (name !== undefined) return this.#catchUpOne(this.#get(name));
+    return this.#catchUpAll([...this.#projections.values()]);
+  }
+
+  async #catchUpOne(projection: Projection): Promise<number> {
     let count = 0;
     for (;;) {
       const generation = this.#generation(projection.name);
@@ -164,9 +164,46 @@ export class ProjectionRunner {
         batch.push(record);
       }
       if (batch.length === 0) return count;
-      await this.#exclusive(projection.name, () => this.#handleBatch(projection, batch, generation));
-      count += batch.length;
+      const handled = await this.#exclusive(projection.name, () => this.#handleBatch(projection, batch, generation));
+      // Rebuilt meanwhile: the rebuild's own catch-up takes it from position 0.
+      if (handled === false) return count;
+      count += handled;
     }
+  }
+
+  /**
+   * Every projection from one read of the store: pages from the oldest checkpoint on, each event decoded once,
+   * each page handed to the projections in order (each takes its own types past its own checkpoint, in one
+   * transaction). Reactions append events; later pages bring them, until a page comes back empty.
+   */
+  async #catchUpAll(projections: readonly Projection[]): Promise<number> {
+    const generations = new Map(projections.map((p) => [p.name, this.#generation(p.name)]));
+    const checkpoints = projections.map((p) => readCheckpoint(this.#db, p.name)?.position);
+    let after = checkpoints.some((c) => c === undefined) ? undefined : checkpoints.reduce((a, b) => (b! < a! ? b : a));
+    const types = projections.some((p) => p.eventTypes === undefined) ? undefined : [...new Set(projections.flatMap((p) => p.eventTypes!))];
+    let active = projections;
+    let count = 0;
+    while (active.length > 0) {
+      const page: RecordedEvent[] = [];
+      for await (const record of this.#store.readAll({
+        ...(after !== undefined ? { afterPosition: after } : {}),
+        ...(types !== undefined ? { filter: { eventTypes: types } } : {}),
+        maxCount: this.#batchSize,
+      })) {
+        page.push(record);
+      }
+      if (page.length === 0) break;
+      for (const projection of active) {
+        const own = this.#types.get(projection.name);
+        const batch = own === undefined ? page : page.filter((r) => own.has(r.type));
+        if (batch.length === 0) continue;
+        const handled = await this.#exclusive(projection.name, () => this.#handleBatch(projection, batch, generations.get(projection.name)!));
+        if (handled === false) active = active.filter((p) => p !== projection);
+        else count += handled;
+      }
+      after = page[page.length - 1]!.position;
+    }
+    return count;
   }
 
   /** Catches up, then follows the store live until `stop()`. */
@@ -206,13 +243,15 @@ export class ProjectionRunner {
     const projection = this.#get(name);
     if (this.#live.has(name)) throw new Error(`stop the runner before rebuilding ${name}`);
     // After any batch already queued: what was read before the reset is dropped, not applied over it.
-    await this.#exclusive(name, async () => {
-      this.#generations.set(name, this.#generation(name) + 1);
-      this.#db.transaction(() => {
-        projection.reset(this.#db);
-        deleteCheckpoint(this.#db, name);
-      })();
-    });
+    await this.#exclusive(name, () =>
+      writeLockOf(this.#db).run(() => {
+        this.#generations.set(name, this.#generation(name) + 1);
+        this.#db.transaction(() => {
+          projection.reset(this.#db);
+          deleteCheckpoint(this.#db, name);
+        })();
+      }),
+    );
     return this.catchUp(name);
   }
 

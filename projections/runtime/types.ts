@@ -17,6 +17,12 @@ export interface Projection {
   reset(db: Database.Database): void;
   apply?(db: Database.Database, event: DecodedEvent): void;
   react?(event: DecodedEvent): Promise<void>;
+  /**
+   * Optional, for projections with reactions: called with the events of a batch before their reactions run, to
+   * fetch in one call what the reactions will need one by one (pseudonym rotation derives the pseudonyms of every
+   * node registered in the batch in one Secure Environment call). It must not write: a batch may be retried.
+   */
+  prepare?(events: readonly DecodedEvent[]): Promise<void>;
 }
 
 export interface ProjectionLag {

@@ -15,6 +15,7 @@ import {
   uniqueNames,
 } from './helpers.ts';
 import { describeFactConformance } from './facts-suite.ts';
+import { describeConcurrentAppendConformance } from './concurrent-appends-suite.ts';
 
 export type StoreFactory = () => Promise<{ store: EventStore; cleanup?: () => Promise<void> }>;
 
@@ -111,6 +112,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
     });
 
     describeFactConformance(() => store);
+    describeConcurrentAppendConformance(() => store);
 
     describe('idempotency by command id', () => {
       it('returns the first result for a repeated command id and writes nothing more', async () => {

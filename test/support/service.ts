@@ -47,8 +47,9 @@ export const startTestService = async (options: TestServiceOptions = {}): Promis
   const { config: overrides, dir: _dir, ...startOptions } = options;
   // Event-loop load shedding off unless a test asks for it: test files run in parallel on a shared 2-core machine,
   // where a busy neighbour would otherwise turn any request into a 503 (test/http-limits.test.ts tests shedding).
+  // Durability `normal`: these tests prove the service's behaviour, not the disk's (crash tests keep `full`).
   const config = serviceConfig({
-    host: '127.0.0.1', port: 0, logLevel: 'info', tickMs: 200, ...overrides,
+    host: '127.0.0.1', port: 0, logLevel: 'info', tickMs: 200, durability: 'normal', ...overrides,
     limits: { maxEventLoopDelayMs: 0, ...overrides?.limits }, data: dir,
   });
   let service: RunningService;

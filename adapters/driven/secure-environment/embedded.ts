@@ -8,7 +8,7 @@ import { assertBytes, concatBytes, constantTimeEqual, utf8, wipe } from '../../.
 import type { Clock } from '../../../domain/ports/clock.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import { publicKeyFingerprint, secretKeyFingerprint } from '../../../domain/crypto/fingerprint.ts';
-import { hkdfSha256, hmacSha256 } from '../../../domain/crypto/hash.ts';
+import { hkdfSha256, hmacSha256, hmacSha256Many } from '../../../domain/crypto/hash.ts';
 import { generateSigningKey, sign, signingPublicKey } from '../../../domain/crypto/signatures.ts';
 import { toBase64url } from '../../../domain/crypto/base64url.ts';
 import { assertJsonWithin } from '../../../domain/json-limits.ts';
@@ -229,6 +229,14 @@ export class EmbeddedSecureEnvironment implements OwnerScopedSecureEnvironment {
     const record = this.#record(owner, handle);
     requireKind(record, 'mac', ['psk256', 'session256'] as const);
     return this.#with(record, (key) => hmacSha256(key, message));
+  }
+
+  async macMany(owner: string, handle: KeyHandle, messages: readonly Uint8Array[]): Promise<Uint8Array[]> {
+    if (!Array.isArray(messages)) throw new TypeError('messages must be an array of byte arrays');
+    messages.forEach((message, i) => assertBytes(message, `messages[${i}]`));
+    const record = this.#record(owner, handle);
+    requireKind(record, 'mac', ['psk256', 'session256'] as const);
+    return this.#with(record, (key) => hmacSha256Many(key, messages));
   }
 
   async verifyMac(owner: string, handle: KeyHandle, message: Uint8Array, tag: Uint8Array): Promise<boolean> {

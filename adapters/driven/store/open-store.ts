@@ -2,6 +2,8 @@
  * Picks the event store from a connection string (config, CLI flag or CREDENCE_STORE):
  * - `sqlite:./data` (the default): the embedded store in that folder (file `events.db` inside);
  * - `sqlite::memory:`: the embedded store in memory (tests, demos);
+ * - either sqlite form may end in `?durability=full` (the default: an append is acknowledged once synced to disk)
+ *   or `?durability=normal` (once written to the OS; for tests and benchmarks that say so), see sqlite/schema.ts;
  * - `esdb://…`, `esdb+discover://…`, `kurrentdb://…`, `kurrentdb+discover://…`: EventStoreDB / KurrentDB.
  *   The rest of the string (hosts, `?tls=…`, `tlsCAFile`, `username:password@`, node preference) is the client's
  *   connection-string syntax; kurrentdb schemes are rewritten to esdb for the 6.x client in its adapter.
@@ -11,17 +13,17 @@ import { z } from 'zod';
 import { validationError } from '../../../domain/errors.ts';
 import { MAX_CONNECTION_STRING_CHARS } from '../../../domain/json-limits.ts';
 import type { EventStore } from '../../../domain/ports/event-store.ts';
-import { openSqliteStore, openSqliteStoreInDir } from './sqlite/index.ts';
+import { DURABILITIES, openSqliteStore, openSqliteStoreInDir, type Durability } from './sqlite/index.ts';
 import { openEventStoreDbStore, type EventStoreDbStoreOptions } from './eventstoredb/index.ts';
 
 export const DEFAULT_STORE = 'sqlite:./data';
 
 export type StoreLocation =
-  | { readonly kind: 'sqlite'; readonly dir: string }
-  | { readonly kind: 'sqlite-memory' }
+  | { readonly kind: 'sqlite'; readonly dir: string; readonly durability?: Durability }
+  | { readonly kind: 'sqlite-memory'; readonly durability?: Durability }
   | { readonly kind: 'eventstoredb'; readonly connectionString: string };
 
-const EXPECTED = 'sqlite:<folder>, sqlite::memory:, esdb://host:port[?options], esdb+discover://…, kurrentdb://… or kurrentdb+discover://…';
+const EXPECTED = 'sqlite:<folder>[?durability=full|normal], sqlite::memory:, esdb://host:port[?options], esdb+discover://…, kurrentdb://… or kurrentdb+discover://…';
 const ESDB = /^(?:esdb|kurrentdb)(?:\+discover)?:\/\/(?:[^@\s/?#]+@)?[^@\s/?#]+\/?(?:\?\S*)?$/i;
 
 export const StoreConnectionString = z
@@ -30,11 +32,20 @@ export const StoreConnectionString = z
   .max(MAX_CONNECTION_STRING_CHARS, `must be at most ${MAX_CONNECTION_STRING_CHARS} characters`)
   .trim()
   .min(1, `must be ${EXPECTED}`)
-  .transform((value, context): StoreLocation => {
-    if (value.toLowerCase() === 'sqlite::memory:') return { kind: 'sqlite-memory' };
+  .transform((whole, context): StoreLocation => {
+    // Only this exact suffix is a parameter: any other `?` stays part of the folder name, as before.
+    const suffix = /\?durability=([a-z]*)$/i.exec(whole);
+    const value = suffix === null || !/^sqlite:/i.test(whole) ? whole : whole.slice(0, suffix.index);
+    const durability = suffix?.[1]?.toLowerCase();
+    if (durability !== undefined && value !== whole && !(DURABILITIES as readonly string[]).includes(durability)) {
+      context.addIssue({ code: 'custom', message: `durability must be one of ${DURABILITIES.join(', ')}` });
+      return z.NEVER;
+    }
+    const chosen = value !== whole ? { durability: durability as Durability } : {};
+    if (value.toLowerCase() === 'sqlite::memory:') return { kind: 'sqlite-memory', ...chosen };
     if (/^sqlite:/i.test(value)) {
       const dir = value.slice('sqlite:'.length);
-      if (dir.trim().length > 0 && !dir.startsWith(':')) return { kind: 'sqlite', dir };
+      if (dir.trim().length > 0 && !dir.startsWith(':')) return { kind: 'sqlite', dir, ...chosen };
     } else if (ESDB.test(value)) {
       return { kind: 'eventstoredb', connectionString: value };
     }
@@ -53,15 +64,30 @@ export function parseStoreConnectionString(value: string | undefined, argument =
 
 export interface OpenStoreOptions {
   readonly eventStoreDb?: EventStoreDbStoreOptions;
+  /**
+   * The embedded store's durability when the connection string names none (default `full`); a string that names
+   * another one is refused, so a deployment never runs less durable than one of its settings says.
+   */
+  readonly durability?: Durability;
 }
+
+const durabilityOf = (location: { readonly durability?: Durability }, options: OpenStoreOptions): Durability => {
+  if (location.durability !== undefined && options.durability !== undefined && location.durability !== options.durability) {
+    throw validationError(
+      [{ path: 'durability', rule: 'conflict', message: `the connection string says ${location.durability}, the durability setting ${options.durability}` }],
+      'store connection string',
+    );
+  }
+  return location.durability ?? options.durability ?? 'full';
+};
 
 export function openStore(connectionString: string = DEFAULT_STORE, options: OpenStoreOptions = {}): EventStore {
   const location = parseStoreConnectionString(connectionString);
   switch (location.kind) {
     case 'sqlite':
-      return openSqliteStoreInDir(location.dir);
+      return openSqliteStoreInDir(location.dir, { durability: durabilityOf(location, options) });
     case 'sqlite-memory':
-      return openSqliteStore({ memory: true });
+      return openSqliteStore({ memory: true, durability: durabilityOf(location, options) });
     case 'eventstoredb':
       return openEventStoreDbStore(location.connectionString, options.eventStoreDb);
   }

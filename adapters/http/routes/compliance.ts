@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { notFound, validationError, type FieldIssue } from '../../../domain/errors.ts';
 import { EntityKind } from '../../../domain/streams.ts';
 import { COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, type ComplianceQueryName } from '../../../projections/compliance/index.ts';
-import { replayAll, replayEntity, type FleetReplay } from '../../../projections/replay/index.ts';
+import { replayEntity } from '../../../projections/replay/index.ts';
+import { FleetReplayer } from '../../replay-workers/fleet-replayer.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
 import { toCsv, wantsCsv } from './csv.ts';
@@ -39,6 +40,8 @@ const FleetVerdict = z.object({
   findingsTotal: z.number().int(),
   brokenStreams: z.array(z.string()).describe('the first `limit` broken streams'),
   brokenStreamsTotal: z.number().int(),
+  mode: z.enum(['full', 'incremental']).describe('incremental: only the events appended since the previous verdict were verified now'),
+  verifiedNow: z.number().int().describe('events verified by this request'),
 });
 const ReplayStep = z.object({
   position: DecimalString,
@@ -54,12 +57,8 @@ const ReplayStep = z.object({
 const EntityReplayWire = z.object({ streamId: z.string(), kind: EntityKind, steps: z.array(ReplayStep), state: z.string(), verdict: Verdict });
 
 export const complianceRoutes: RouteModule = (app, context) => {
-  // One fleet replay at a time, shared by every caller asking while it runs: it reads the whole store.
-  let fleetReplay: Promise<FleetReplay> | undefined;
-  const replayFleet = (): Promise<FleetReplay> =>
-    (fleetReplay ??= replayAll(context.credence.store).finally(() => {
-      fleetReplay = undefined;
-    }));
+  // One fleet replay at a time, shared by every caller asking while it runs; the next one goes on from the last.
+  const replayer = new FleetReplayer(context.credence.store);
 
   app.get('/v1/compliance', {
     config: { access: ACCESS.read },
@@ -117,15 +116,21 @@ export const complianceRoutes: RouteModule = (app, context) => {
       summary: 'Replay verdict of the whole fleet',
       description:
         'Every entity through its machine with every guard, in one pass over the store: counts per kind and state, and every stored ' +
-        'transition its machine refuses. Reads the whole store: one replay runs at a time, and callers asking meanwhile share it.',
+        'transition its machine refuses. The service keeps the previous verdict\'s entities, so a later request verifies only the events ' +
+        'appended since; `full=true` verifies the whole store again. One replay runs at a time, and callers asking meanwhile share it.',
       tags: ['replay'],
-      querystring: z.strictObject({ limit: z.coerce.number().int().min(0).max(10_000).default(100) }),
+      querystring: z.strictObject({
+        limit: z.coerce.number().int().min(0).max(10_000).default(100),
+        full: z.enum(['true', 'false']).default('false').describe('verify every stored event again from position 0'),
+      }),
       response: { 200: FleetVerdict },
     },
     handler: async (request) => {
-      const { limit } = request.query;
-      const result = await replayFleet();
+      const { limit, full } = request.query;
+      const { replay: result, mode, verifiedNow } = await replayer.verdict({ full: full === 'true' });
       return {
+        mode,
+        verifiedNow,
         ok: result.findings.length === 0,
         events: result.events,
         kinds: result.kinds,

@@ -31,8 +31,17 @@ CREATE TABLE IF NOT EXISTS commands (
 ) WITHOUT ROWID;
 `;
 
+/**
+ * When an append is acknowledged. `full` (the default): after its WAL frames are synced to disk, so it survives a
+ * power loss or an OS crash. `normal`: after they are written to the OS, so it survives a killed process but the last
+ * commits may be lost with the machine; for tests and benchmarks that say so.
+ */
+export type Durability = 'full' | 'normal';
+export const DURABILITIES: readonly Durability[] = ['full', 'normal'];
+
 export interface ConnectionSettings {
   readonly busyTimeoutMs: number;
+  readonly durability: Durability;
 }
 
 /** Sets the connection's pragmas and creates (or checks) the schema. Safe to run on every open. */
@@ -41,8 +50,10 @@ export function prepareDatabase(db: Database.Database, settings: ConnectionSetti
   // WAL lets subscribers and readers on other connections read while one connection appends.
   // An in-memory database answers 'memory' here; it has no other connection to share with.
   db.pragma('journal_mode = WAL');
-  // NORMAL under WAL: a commit survives a process crash; only an OS crash / power loss may drop the last ones.
-  db.pragma('synchronous = NORMAL');
+  // FULL under WAL syncs the WAL at every commit: acknowledged means on disk. Group commit (group-commit.ts) makes
+  // that one sync per group of appends. NORMAL syncs only at checkpoints: a commit survives a process crash, but an
+  // OS crash or power loss may drop the last ones.
+  db.pragma(`synchronous = ${settings.durability === 'full' ? 'FULL' : 'NORMAL'}`);
   // Reads of recent events dominate (every command re-reads its stream's tail): keep pages mapped and cached.
   db.pragma('mmap_size = 268435456');
   db.pragma('cache_size = -65536');

@@ -19,7 +19,8 @@ import { compileFilter, PageReader } from './pages.ts';
 import { checkCount, checkEventsToAppend, checkFacts, checkPosition } from './arguments.ts';
 import { conflictFor, meets } from './expected-revision.ts';
 import { EVENT_COLUMNS, toRecordedEvent } from './rows.ts';
-import { prepareDatabase } from './schema.ts';
+import { GroupCommitter } from './group-commit.ts';
+import { DURABILITIES, prepareDatabase, type Durability } from './schema.ts';
 import { SqliteSubscription } from './subscription.ts';
 
 export type SqliteStoreLocation = { readonly file: string } | { readonly memory: true };
@@ -31,14 +32,27 @@ export interface SqliteStoreSettings {
   readonly pollIntervalMs?: number;
   /** How long a write waits for another connection's write lock before failing. Default 5000 ms. */
   readonly busyTimeoutMs?: number;
+  /** `full` (default): an append is acknowledged once synced to disk; `normal`: once written to the OS. See schema.ts. */
+  readonly durability?: Durability;
+  /** Most appends committed in one group (one transaction, one sync). Default 512. */
+  readonly maxGroupSize?: number;
   /**
-   * Test hook: runs inside the append transaction after the inserts, before commit. Throwing here rolls the
-   * whole append back, which is how tests prove atomicity.
+   * Test hook: runs inside the append's savepoint in its group transaction, after the inserts, before commit.
+   * Throwing here rolls the whole append back (and only it), which is how tests prove atomicity.
    */
   readonly beforeCommit?: (streamId: string, events: readonly RecordedEvent[]) => void;
 }
 
 export type SqliteStoreOptions = SqliteStoreLocation & SqliteStoreSettings;
+
+/** An event to append with its data and metadata already serialised (when the append was accepted). */
+interface SerialisedEvent {
+  readonly event: EventToAppend;
+  readonly id: string;
+  readonly type: string;
+  readonly data: string;
+  readonly metadata: string;
+}
 
 interface CommandRow {
   last_position: bigint;
@@ -55,6 +69,10 @@ export class SqliteEventStore implements EventStore {
   private readonly beforeCommit: SqliteStoreSettings['beforeCommit'];
   private closed = false;
   private readonly sql;
+  private readonly group: GroupCommitter<AppendResult>;
+  /** Group commit counters since open: groups committed, appends in them, the largest group, ms spent committing. */
+  readonly groupStats = { groups: 0, appends: 0, largestGroup: 0, commitMs: 0 };
+  readonly durability: Durability;
 
   constructor(
     private readonly db: Database.Database,
@@ -64,9 +82,21 @@ export class SqliteEventStore implements EventStore {
     if (!Number.isSafeInteger(this.pageSize) || this.pageSize < 1) throw new Error('options.pageSize: must be >= 1');
     this.pollIntervalMs = settings.pollIntervalMs ?? 200;
     this.beforeCommit = settings.beforeCommit;
+    this.durability = settings.durability ?? 'full';
+    if (!DURABILITIES.includes(this.durability)) throw new Error(`options.durability: must be one of ${DURABILITIES.join(', ')}`);
+    const maxGroupSize = settings.maxGroupSize ?? 512;
+    if (!Number.isSafeInteger(maxGroupSize) || maxGroupSize < 1) throw new Error('options.maxGroupSize: must be >= 1');
     // Positions and revisions exceed 2^53 on EventStoreDB; keep them bigint here too.
     db.defaultSafeIntegers(true);
-    prepareDatabase(db, { busyTimeoutMs: settings.busyTimeoutMs ?? 5000 });
+    prepareDatabase(db, { busyTimeoutMs: settings.busyTimeoutMs ?? 5000, durability: this.durability });
+    this.group = new GroupCommitter<AppendResult>(
+      db,
+      maxGroupSize,
+      (stored) => {
+        if (stored.some((result) => !result.deduplicated)) this.notifier.notify();
+      },
+      this.groupStats,
+    );
     this.pages = new PageReader(db);
     this.sql = {
       streamHead: db.prepare('SELECT MAX(revision) AS revision FROM events WHERE stream_id = ?'),
@@ -96,18 +126,29 @@ export class SqliteEventStore implements EventStore {
     if (commandId !== undefined && (typeof commandId !== 'string' || commandId.length === 0)) {
       throw new Error('options.commandId: must be a non-empty string when given');
     }
-    // IMMEDIATE takes the write lock up front: the revision we check cannot move before we insert, even when
-    // another connection writes to the same file.
-    const result = this.db
-      .transaction(() => this.appendInTransaction(streamId, events, options.expectedRevision, commandId, options.facts ?? []))
-      .immediate();
-    if (!result.deduplicated) this.notifier.notify();
-    return result;
+    const { expectedRevision } = options;
+    const facts = [...(options.facts ?? [])];
+    // Serialised now, not when the group commits: what is stored is what the caller passed, even if it changes the
+    // objects afterwards.
+    const serialised = events.map((event): SerialisedEvent => ({
+      event: { ...event },
+      id: event.id,
+      type: event.type,
+      data: JSON.stringify(event.data),
+      metadata: JSON.stringify(event.metadata),
+    }));
+    // Committed with the other appends of this turn of the event loop (group-commit.ts), in a savepoint of its own,
+    // inside a BEGIN IMMEDIATE transaction: the write lock is held from the checks to the commit, so the revisions
+    // checked cannot move before the insert, even when another connection writes to the same file.
+    // A one-event append without the test hook writes nothing before its event row, and the command row after it
+    // cannot fail but by an I/O error (which ends the whole group): it needs no savepoint of its own.
+    const savepoint = events.length > 1 || this.beforeCommit !== undefined;
+    return this.group.submit(() => this.appendInTransaction(streamId, serialised, expectedRevision, commandId, facts), savepoint);
   }
 
   private appendInTransaction(
     streamId: string,
-    events: readonly EventToAppend[],
+    events: readonly SerialisedEvent[],
     expected: ExpectedRevision,
     commandId: string | undefined,
     facts: readonly FactRead[],
@@ -130,10 +171,10 @@ export class SqliteEventStore implements EventStore {
       if (head !== fact.revision) throw conflictFor(fact.streamId, ExpectedRevision.after(fact.revision), head);
     }
     const first = actual === undefined ? 0n : actual + 1n;
-    const recorded = events.map((event, i): RecordedEvent => {
+    const recorded = events.map((serialised, i): RecordedEvent => {
       const revision = first + BigInt(i);
-      const row = this.insert(streamId, revision, event, commandId, i);
-      return { ...event, streamId, revision, position: row.position };
+      const row = this.insert(streamId, revision, serialised, commandId, i);
+      return { ...serialised.event, streamId, revision, position: row.position };
     });
     const firstEvent = recorded[0];
     const lastEvent = recorded.at(-1);
@@ -148,7 +189,7 @@ export class SqliteEventStore implements EventStore {
   private insert(
     streamId: string,
     revision: bigint,
-    event: EventToAppend,
+    { id, type, data, metadata }: SerialisedEvent,
     commandId: string | undefined,
     index: number,
   ): { position: bigint } {
@@ -156,15 +197,15 @@ export class SqliteEventStore implements EventStore {
       return this.sql.insertEvent.get({
         streamId,
         revision,
-        id: event.id,
-        type: event.type,
-        data: JSON.stringify(event.data),
-        metadata: JSON.stringify(event.metadata),
+        id,
+        type,
+        data,
+        metadata,
         commandId: commandId ?? null,
       }) as { position: bigint };
     } catch (error) {
       if (error instanceof Database.SqliteError && /events\.event_id/.test(error.message)) {
-        throw new Error(`events[${index}].id: event id ${event.id} is already stored`);
+        throw new Error(`events[${index}].id: event id ${id} is already stored`);
       }
       throw error;
     }
@@ -241,6 +282,8 @@ export class SqliteEventStore implements EventStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // Appends already accepted are committed (and acknowledged) before the connection goes.
+    this.group.flush();
     this.closed = true;
     for (const subscription of [...this.subscriptions]) subscription.end();
     this.db.close();

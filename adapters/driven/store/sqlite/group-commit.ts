@@ -1,0 +1,140 @@
+import type Database from 'better-sqlite3';
+
+/** One append waiting for its group: the work runs inside the group's transaction, in a savepoint of its own. */
+interface Member<T> {
+  readonly work: () => T;
+  /** False when `work` writes at most one statement that can fail, which SQLite rolls back on its own. */
+  readonly savepoint: boolean;
+  readonly resolve: (value: T) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+type Settled<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
+
+/** Why an append that succeeded inside its group was not acknowledged: the group's commit failed. */
+export class GroupCommitError extends Error {
+  constructor(cause: unknown) {
+    super(`the append's group commit failed, nothing of it was stored: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'GroupCommitError';
+  }
+}
+
+/**
+ * Group commit for a synchronous SQLite connection. Appends submitted during one turn of the event loop (while the
+ * previous group was deciding, committing or syncing) are committed together at the next `setImmediate`: one
+ * `BEGIN IMMEDIATE ... COMMIT`, so one WAL sync under `synchronous = FULL` for the whole group. Each append runs in
+ * its own SAVEPOINT, so its checks (expected revision, fact revisions, idempotency) see the appends before it in
+ * the group exactly as if they had committed one by one, and a refused append rolls back to its savepoint without
+ * touching its neighbours. Every promise settles only after the COMMIT returned: acknowledged means on disk.
+ *
+ * Why on the event loop rather than a writer thread: better-sqlite3 is synchronous, so while one group syncs no new
+ * decision runs; but the engine decides a whole wave of concurrent commands between two groups, so the sync is paid
+ * once per wave (docs/performance.md, "Commands, durability and memory", has the figures). A writer thread would
+ * overlap the sync with decisions at the price of copying every event across threads and a second connection whose
+ * reads must be ordered after the worker's commits; the measured gain did not pay for that.
+ */
+export class GroupCommitter<T> {
+  #pending: Member<T>[] = [];
+  #scheduled = false;
+  readonly #sql;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly maxGroupSize: number,
+    /** Runs after each successful COMMIT with the outcomes of the group's appends that were not refused. */
+    private readonly onCommitted: (stored: readonly T[]) => void,
+    /** Counts of the groups committed, and the time spent committing them (checks, inserts, sync), for metrics and benchmarks. */
+    private readonly stats: { groups: number; appends: number; largestGroup: number; commitMs: number },
+  ) {
+    this.#sql = {
+      begin: db.prepare('BEGIN IMMEDIATE'),
+      commit: db.prepare('COMMIT'),
+      rollback: db.prepare('ROLLBACK'),
+      savepoint: db.prepare('SAVEPOINT credence_append'),
+      release: db.prepare('RELEASE credence_append'),
+      rollbackTo: db.prepare('ROLLBACK TO credence_append'),
+    };
+  }
+
+  /**
+   * Queues one append; `work` runs later, inside the group transaction, and must be synchronous. `savepoint: false`
+   * is for work whose only statement that can fail is its first write: a failing statement is rolled back by SQLite
+   * itself (statement journal), so the neighbours keep their writes without the cost of a savepoint.
+   */
+  submit(work: () => T, savepoint = true): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.push({ work, savepoint, resolve, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Commits everything queued now (also called by close, so no queued append is dropped). */
+  flush(): void {
+    this.#scheduled = false;
+    while (this.#pending.length > 0) {
+      const group = this.#pending.splice(0, this.maxGroupSize);
+      this.#commit(group);
+    }
+  }
+
+  #commit(group: readonly Member<T>[]): void {
+    const started = performance.now();
+    try {
+      this.#sql.begin.run();
+    } catch (error) {
+      // SQLITE_BUSY past busy_timeout (another process holds the write lock), or the connection is gone.
+      for (const member of group) member.reject(error);
+      return;
+    }
+    const settled: Settled<T>[] = [];
+    for (const member of group) {
+      if (member.savepoint) this.#sql.savepoint.run();
+      try {
+        const value = member.work();
+        if (member.savepoint) this.#sql.release.run();
+        settled.push({ ok: true, value });
+      } catch (error) {
+        if (!this.db.inTransaction) {
+          // SQLite rolled the whole transaction back itself (disk full, I/O error): nothing of the group is stored.
+          this.#failAll(group, settled, error);
+          return;
+        }
+        if (member.savepoint) {
+          this.#sql.rollbackTo.run();
+          this.#sql.release.run();
+        }
+        settled.push({ ok: false, error });
+      }
+    }
+    try {
+      this.#sql.commit.run();
+    } catch (error) {
+      if (this.db.inTransaction) this.#sql.rollback.run();
+      this.#failAll(group, settled, error);
+      return;
+    }
+    const stored = settled.flatMap((s) => (s.ok ? [s.value] : []));
+    this.stats.groups += 1;
+    this.stats.appends += group.length;
+    this.stats.largestGroup = Math.max(this.stats.largestGroup, group.length);
+    this.stats.commitMs += performance.now() - started;
+    this.onCommitted(stored);
+    group.forEach((member, i) => {
+      const outcome = settled[i]!;
+      if (outcome.ok) member.resolve(outcome.value);
+      else member.reject(outcome.error);
+    });
+  }
+
+  /** The group is lost: appends refused on their own keep their refusal; the others get the commit's failure. */
+  #failAll(group: readonly Member<T>[], settled: readonly Settled<T>[], error: unknown): void {
+    const failure = new GroupCommitError(error);
+    group.forEach((member, i) => {
+      const outcome = settled[i];
+      member.reject(outcome !== undefined && !outcome.ok ? outcome.error : failure);
+    });
+  }
+}

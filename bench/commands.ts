@@ -1,0 +1,204 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { openSqliteStoreInDir, type SqliteEventStore } from '../adapters/driven/store/index.ts';
+import { createEngine, type Engine } from '../adapters/engine/index.ts';
+import { isCredenceError } from '../domain/errors.ts';
+import type { EventStore } from '../domain/ports/event-store.ts';
+import { replayAll } from '../projections/replay/index.ts';
+import { fmtMs, now, rate, summarise } from './stats.ts';
+import { hubRound, hubSetup, iso, lifecycle, subscription } from './workloads.ts';
+
+/**
+ * Issue 15 items 1 and 2 in one run, on the same rows: raw better-sqlite3 one-row transactions with NORMAL and
+ * with FULL, the engine one command at a time, and the engine with 64 concurrent callers on distinct and on
+ * overlapping entities, every engine phase durable (synchronous = FULL, group commit). Prints p99 latency, peak
+ * RSS per phase and the verdicts against the targets (durable concurrent >= 1.0x raw NORMAL and >= 5x raw FULL).
+ *
+ *   BENCH_ONLY=commands npm run bench
+ *   BENCH_SERIAL_NODES (default 150), BENCH_CONCURRENT_NODES (2,000), BENCH_HUB_ROUNDS (30), BENCH_FULL_ROWS (1,500)
+ */
+const CALLERS = 64;
+const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+
+/** Peak resident set size while `work` runs, sampled every 20 ms (process.resourceUsage().maxRSS never goes down). */
+const withPeakRss = async <T>(work: () => Promise<T>): Promise<{ value: T; peakMiB: number }> => {
+  let peak = process.memoryUsage.rss();
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20);
+  try {
+    const value = await work();
+    peak = Math.max(peak, process.memoryUsage.rss());
+    return { value, peakMiB: peak / 2 ** 20 };
+  } finally {
+    clearInterval(timer);
+  }
+};
+
+/** Counts the concurrency conflicts the store raised: with per-stream lanes there should be none between callers. */
+const countingConflicts = (store: EventStore) => {
+  let conflicts = 0;
+  const counted: EventStore = Object.create(store) as EventStore;
+  counted.appendToStream = async (...args) => {
+    try {
+      return await store.appendToStream(...args);
+    } catch (error) {
+      if (isCredenceError(error, 'concurrency_conflict')) conflicts += 1;
+      throw error;
+    }
+  };
+  return { store: counted, conflicts: () => conflicts };
+};
+
+interface Phase {
+  readonly label: string;
+  readonly commands: number;
+  readonly ms: number;
+  readonly latencies: number[];
+  readonly peakMiB: number;
+  readonly conflicts: number;
+  readonly groups?: { groups: number; appends: number; commitMs: number };
+}
+
+const printPhase = (report: (line: string) => void, p: Phase): number => {
+  const perSecond = (p.commands / p.ms) * 1000;
+  const { p50, p99 } = summarise(p.latencies);
+  // The share of the phase the main thread spent inside commits (checks, inserts, sync): the most a writer thread
+  // owning the connection could overlap with deciding.
+  const groups =
+    p.groups === undefined || p.groups.groups === 0
+      ? ''
+      : `, ${(p.groups.appends / p.groups.groups).toFixed(1)} appends per commit, ${((p.groups.commitMs / p.ms) * 100).toFixed(0)}% of the time in commits`;
+  report(
+    `${p.label}: ${p.commands.toLocaleString('en-US')} commands in ${(p.ms / 1000).toFixed(1)}s = ${rate(p.commands, p.ms)}, ` +
+      `p50 ${fmtMs(p50)}, p99 ${fmtMs(p99)}, ${p.conflicts} store conflicts${groups}, peak RSS ${p.peakMiB.toFixed(0)} MiB`,
+  );
+  return perSecond;
+};
+
+const openDurable = (dir: string) => {
+  const raw = openSqliteStoreInDir(dir);
+  const counted = countingConflicts(raw);
+  const engine = createEngine({ store: counted.store, clock: new FakeClock(iso(0)) });
+  return { raw, engine, conflicts: counted.conflicts };
+};
+
+const timed = async (engine: Engine, input: unknown, latencies: number[]) => {
+  const t = now();
+  await engine.execute(input);
+  latencies.push(now() - t);
+};
+
+const serialPhase = async (dir: string, nodes: number): Promise<Phase> => {
+  const { raw, engine, conflicts } = openDurable(dir);
+  await engine.execute(subscription());
+  const latencies: number[] = [];
+  const before = { ...raw.groupStats };
+  const start = now();
+  const { peakMiB } = await withPeakRss(async () => {
+    for (let i = 0; i < nodes; i++) for (const c of lifecycle('serial', i)) await timed(engine, c, latencies);
+  });
+  const ms = now() - start;
+  const groups = { groups: raw.groupStats.groups - before.groups, appends: raw.groupStats.appends - before.appends, commitMs: raw.groupStats.commitMs - before.commitMs };
+  await raw.close();
+  return { label: 'engine, one command at a time, durable', commands: latencies.length, ms, latencies, peakMiB, conflicts: conflicts(), groups };
+};
+
+/** 64 callers, each running the lifecycles of its own nodes (no entity shared between callers). */
+const distinctPhase = async (dir: string, nodes: number): Promise<Phase & { store: SqliteEventStore }> => {
+  const { raw, engine, conflicts } = openDurable(dir);
+  await engine.execute(subscription());
+  const latencies: number[] = [];
+  const before = { ...raw.groupStats };
+  const start = now();
+  const { peakMiB } = await withPeakRss(() =>
+    Promise.all(
+      Array.from({ length: CALLERS }, async (_, caller) => {
+        for (let i = caller; i < nodes; i += CALLERS) for (const c of lifecycle('meter', i)) await timed(engine, c, latencies);
+      }),
+    ),
+  );
+  const ms = now() - start;
+  const groups = { groups: raw.groupStats.groups - before.groups, appends: raw.groupStats.appends - before.appends, commitMs: raw.groupStats.commitMs - before.commitMs };
+  const hitRate = engine.cacheStats().hitRate;
+  return { label: `engine, ${CALLERS} concurrent callers on distinct entities, durable (cache hit rate ${(hitRate * 100).toFixed(1)}%)`, commands: latencies.length, ms, latencies, peakMiB, conflicts: conflicts(), groups, store: raw };
+};
+
+/**
+ * 64 callers on 16 hubs, four callers per hub at any moment: every association reads its hub's node and credential
+ * as facts, and every round resolves the hub's pseudonym, one stream written by all four.
+ */
+const overlappingPhase = async (dir: string, rounds: number): Promise<Phase> => {
+  const hubs = 16;
+  const { raw, engine, conflicts } = openDurable(dir);
+  await engine.execute(subscription());
+  for (let h = 0; h < hubs; h++) for (const c of hubSetup(h)) await engine.execute(c);
+  const latencies: number[] = [];
+  const before = { ...raw.groupStats };
+  const start = now();
+  const { peakMiB } = await withPeakRss(() =>
+    Promise.all(
+      Array.from({ length: CALLERS }, async (_, caller) => {
+        for (let round = 0; round < rounds; round++) for (const c of hubRound((caller + round) % hubs, caller, round)) await timed(engine, c, latencies);
+      }),
+    ),
+  );
+  const ms = now() - start;
+  const groups = { groups: raw.groupStats.groups - before.groups, appends: raw.groupStats.appends - before.appends, commitMs: raw.groupStats.commitMs - before.commitMs };
+  // Every decision valid against its facts at commit: the replay (every guard, facts from the timeline) finds nothing.
+  const findings = (await replayAll(raw)).findings.length;
+  await raw.close();
+  return { label: `engine, ${CALLERS} concurrent callers on ${hubs} overlapping hubs, durable (replay findings: ${findings})`, commands: latencies.length, ms, latencies, peakMiB, conflicts: conflicts(), groups };
+};
+
+type Row = { stream: string; revision: bigint; id: string; type: string; data: string; metadata: string };
+
+/** Raw better-sqlite3, one row per transaction (the engine commits each command on its own, so the raw side does too). */
+const rawInsertRate = (dir: string, rows: readonly Row[], synchronous: 'NORMAL' | 'FULL') => {
+  const db = new Database(join(dir, `raw-${synchronous}.db`));
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${synchronous}`);
+  db.exec(`CREATE TABLE events (position INTEGER PRIMARY KEY AUTOINCREMENT, stream_id TEXT NOT NULL, revision INTEGER NOT NULL,
+    event_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL, UNIQUE (stream_id, revision))`);
+  const insert = db.prepare('INSERT INTO events (stream_id, revision, event_id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)');
+  const one = db.transaction((r: Row) => insert.run(r.stream, r.revision, r.id, r.type, r.data, r.metadata));
+  const start = now();
+  for (const r of rows) one(r);
+  const ms = now() - start;
+  db.close();
+  return { ms, perSecond: (rows.length / ms) * 1000 };
+};
+
+const verdict = (ratio: number, target: number) => `${ratio.toFixed(2)}x (target >= ${target.toFixed(1)}x: ${ratio >= target ? 'MET' : 'MISSED'})`;
+
+export async function benchCommands(report: (line: string) => void): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'credence-commands-'));
+  try {
+    const serial = await serialPhase(join(dir, 'serial'), env('BENCH_SERIAL_NODES', 150));
+    const distinct = await distinctPhase(join(dir, 'distinct'), env('BENCH_CONCURRENT_NODES', 2_000));
+    const overlapping = await overlappingPhase(join(dir, 'overlapping'), env('BENCH_HUB_ROUNDS', 30));
+
+    // The same rows: the events the distinct phase stored, inserted raw.
+    const rows: Row[] = [];
+    for await (const e of distinct.store.readAll()) {
+      rows.push({ stream: e.streamId, revision: e.revision, id: e.id, type: e.type, data: JSON.stringify(e.data), metadata: JSON.stringify(e.metadata) });
+    }
+    await distinct.store.close();
+    const normal = rawInsertRate(dir, rows, 'NORMAL');
+    const fullRows = rows.slice(0, env('BENCH_FULL_ROWS', 1_500));
+    const full = rawInsertRate(dir, fullRows, 'FULL');
+
+    report(`raw better-sqlite3 one-row transactions, synchronous = NORMAL: ${rows.length.toLocaleString('en-US')} rows at ${rate(rows.length, normal.ms)}`);
+    report(`raw better-sqlite3 one-row transactions, synchronous = FULL: ${fullRows.length.toLocaleString('en-US')} of the same rows at ${rate(fullRows.length, full.ms)}`);
+    const serialRate = printPhase(report, serial);
+    const distinctRate = printPhase(report, distinct);
+    const overlappingRate = printPhase(report, overlapping);
+    report(`one command at a time, durable: ${(serialRate / normal.perSecond).toFixed(2)}x raw NORMAL, ${(serialRate / full.perSecond).toFixed(2)}x raw FULL`);
+    for (const [label, r] of [['distinct', distinctRate], ['overlapping', overlappingRate]] as const) {
+      report(`durable concurrent engine (${label}) vs raw one-row NORMAL: ${verdict(r / normal.perSecond, 1.0)}; vs raw one-row FULL: ${verdict(r / full.perSecond, 5.0)}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,73 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
+import { CheckpointFile } from '../adapters/replay-workers/checkpoint-file.ts';
+import { replayInWorkers } from '../adapters/replay-workers/pool.ts';
+import { verifyFleet } from '../adapters/replay-workers/verify-fleet.ts';
+import { replayAll } from '../projections/replay/index.ts';
+import { eventIdFor } from '../domain/event-ids.ts';
+import { ExpectedRevision } from '../domain/ports/event-store.ts';
+import { seed } from './engine.ts';
+import { now, peakRssMiB, rate } from './stats.ts';
+
+/**
+ * Replay benchmark (issue 15, item 4): the fleet verdict (every guard, cross-entity facts, every stored event parsed)
+ * over a log of the lifecycle mix, on this thread and on worker threads, then an incremental re-verification after
+ * new events. Target: >= 100,000 events/s on one core. Rates from one run; tests never assert them.
+ */
+const TARGET = 100_000;
+
+export async function benchReplay(report: (line: string) => void): Promise<void> {
+  const events = Number(process.env['BENCH_REPLAY_EVENTS'] ?? 300_000);
+  const dir = mkdtempSync(join(tmpdir(), 'credence-replay-bench-'));
+  const store = openSqliteStoreInDir(dir);
+  try {
+    const written = await seed(store, events);
+    const n = written.toLocaleString('en-US');
+    let read = 0;
+    let start = now();
+    for await (const _ of store.readAll()) read++;
+    report(`store read alone (readAll, ${read.toLocaleString('en-US')} records): ${rate(read, now() - start)}`);
+
+    start = now();
+    const single = await replayAll(store);
+    const singleMs = now() - start;
+    if (single.findings.length > 0) throw new Error(`replay bench data is broken: ${single.findings[0]!.reason}`);
+    const perSecond = (single.events / singleMs) * 1000;
+    report(`replay, one thread (every guard, cross-entity facts) of ${n} events: ${(singleMs / 1000).toFixed(2)}s = ${rate(single.events, singleMs)}`);
+    report(`verdict: ${perSecond >= TARGET ? 'MET' : 'NOT MET'} (target >= ${TARGET.toLocaleString('en-US')} events/s on one core)`);
+
+    for (const workers of [2]) {
+      start = now();
+      const parallel = await replayInWorkers(store, { workers });
+      const ms = now() - start;
+      if (JSON.stringify(parallel.replay.kinds) !== JSON.stringify(single.kinds) || parallel.replay.findings.length !== 0) {
+        throw new Error('the partitioned replay disagrees with the one-pass replay');
+      }
+      report(`replay, ${workers} worker threads (${parallel.rounds} round): ${(ms / 1000).toFixed(2)}s = ${rate(parallel.replay.events, ms)} (${((singleMs / ms)).toFixed(2)}x one thread)`);
+    }
+
+    const checkpoint = new CheckpointFile(dir);
+    start = now();
+    await verifyFleet(store, { checkpoint });
+    report(`full verification writing the checkpoint (digest of every record + entity snapshots): ${rate(single.events, now() - start)}`);
+    // New events after the checkpoint: a thousand factory registrations.
+    for (let i = 0; i < 1_000; i++) {
+      await store.appendToStream(`node-tail-${i}`, [{
+        id: eventIdFor(`tail-${i}`, 0), type: 'NodeRegistered',
+        data: { nodeId: `tail-${i}`, profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-10', capabilities: [] } },
+        metadata: { schemaVersion: 2, actor: { id: 'operator:bench', role: 'operator' }, commandId: eventIdFor(`tail-${i}`, 1), commandType: 'registerNode', correlationId: 'tail', causationId: 'tail', occurredAt: '2026-02-01T00:00:00.000Z' },
+      }], { expectedRevision: ExpectedRevision.noStream });
+    }
+    start = now();
+    const incremental = await verifyFleet(store, { checkpoint });
+    const incMs = now() - start;
+    if (incremental.mode !== 'incremental' || incremental.replay.findings.length > 0) throw new Error('the incremental re-verification did not continue cleanly');
+    report(`incremental re-verification of ${incremental.verifiedNow} new events over a checkpoint of ${incremental.replay.events.toLocaleString('en-US')}: ${(incMs / 1000).toFixed(2)}s (checkpoint load and save included)`);
+    report(`peak RSS so far: ${peakRssMiB()}`);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,137 @@
+import { z } from 'zod';
+import { jsonLimitIssue, MESSAGE_JSON_LIMITS } from '../../domain/json-limits.ts';
+import type { RecordedEvent } from '../../domain/ports/event-store.ts';
+import { ENTITY_KINDS, EntityKind, type EntityView } from '../../domain/streams.ts';
+import { FleetVerifier, RestoredEntity, type HeldClaims, type VerifiedEntity, type VerifierTally } from './verifier.ts';
+
+/**
+ * A running digest of the records a replay verified, in global order: d(n) = H(d(n-1), record n). Chained per record
+ * so that it does not depend on how the log was paged, and resumable from a checkpoint's value. The hash itself is
+ * an adapter's (a native SHA-256); this layer only says what is hashed.
+ */
+export interface RecordDigest {
+  update(record: RecordedEvent): void;
+  /** The digest of every record so far (hex); the seed when none was added. */
+  value(): string;
+}
+export type RecordDigestFactory = (seed?: string) => RecordDigest;
+
+/** The bytes of a record the digest covers: everything the store holds for it, so any alteration changes it. */
+export const recordBytes = (r: RecordedEvent): string =>
+  `${r.position}\n${r.streamId}\n${r.revision}\n${r.id}\n${r.type}\n${JSON.stringify(r.data)}\n${JSON.stringify(r.metadata)}`;
+
+const Decimal = z.string().regex(/^\d{1,30}$/);
+/**
+ * A machine context or state value as JSON. The whole file's shape is bounded once, before the schema runs
+ * (CHECKPOINT_JSON_LIMITS): walking each of a million small contexts with its own refinement would cost more
+ * than the events a re-verification reads.
+ */
+const JsonObject = z.custom<Record<string, unknown>>(
+  (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+  'must be a JSON object',
+);
+
+/** Contexts nest a few levels below the tuples; a checkpoint of a large fleet holds tens of millions of values. */
+export const CHECKPOINT_JSON_LIMITS = { maxDepth: 6 + MESSAGE_JSON_LIMITS.maxDepth, maxValues: 200_000_000 } as const;
+
+/** Where parsed JSON breaks the checkpoint's limits, as a message; undefined when it keeps them. */
+export const checkpointLimitIssue = (raw: unknown): string | undefined => {
+  const issue = jsonLimitIssue(raw, CHECKPOINT_JSON_LIMITS);
+  return issue === undefined ? undefined : `${issue.path || '(root)'}: ${issue.message}`;
+};
+const View = z.object({ state: z.string().max(200), context: JsonObject });
+const KindCounts = z.object(Object.fromEntries(ENTITY_KINDS.map((k) => [k, z.number().int().nonnegative()])) as Record<EntityKind, z.ZodNumber>);
+
+/**
+ * What a replay checkpoint holds (format version 1): the position verified up to and the digest of every record up
+ * to it, the tally, every entity's machine snapshot (state value and context) and the held fact claims: all that is
+ * needed to go on verifying from the next record as if the replay had never stopped.
+ */
+export const ReplayCheckpoint = z.strictObject({
+  format: z.literal(1),
+  position: Decimal,
+  digest: z.string().regex(/^[0-9a-f]{64}$/),
+  /** Digest of the last record alone: a cheap check that the tip the checkpoint ends on is still there, unchanged. */
+  lastRecord: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  writtenAt: z.iso.datetime(),
+  events: z.number().int().nonnegative(),
+  foreignEvents: z.number().int().nonnegative(),
+  entitiesPerKind: KindCounts,
+  eventsPerKind: KindCounts,
+  findings: z.array(z.strictObject({ streamId: z.string().max(300), position: Decimal, revision: Decimal, type: z.string().max(200), reason: z.string().max(4_000) })),
+  entities: z.array(z.tuple([z.string().max(300), EntityKind, z.string().max(300), z.union([z.string().max(200), JsonObject]), JsonObject])),
+  claims: z.array(z.tuple([z.string().max(300), z.string().max(200), z.array(z.tuple([z.string().max(300), View.nullable()]))])),
+});
+export type ReplayCheckpoint = z.infer<typeof ReplayCheckpoint>;
+
+/** The tuples a checkpoint keeps per entity and per held claim. */
+export type EntityTuple = ReplayCheckpoint['entities'][number];
+export type ClaimTuple = ReplayCheckpoint['claims'][number];
+
+/** What a checkpoint is made from: a verifier, or the merged state of the workers that replayed the partitions. */
+export interface CheckpointSource {
+  readonly position: bigint;
+  readonly tally: VerifierTally;
+  entityTuples(): Iterable<EntityTuple>;
+  claimTuples(): Iterable<ClaimTuple>;
+}
+
+export const entityTuple = (streamId: string, e: VerifiedEntity): EntityTuple =>
+  e instanceof RestoredEntity && !e.touched
+    ? [streamId, e.kind, e.id, e.persistedValue, e.persistedContext]
+    : [streamId, e.kind, e.id, e.snapshot.value as string | Record<string, unknown>, e.snapshot.context as Record<string, unknown>];
+
+export const claimTuple = (claimant: string, held: HeldClaims): ClaimTuple => [
+  claimant, held.commandId, [...held.views].map(([s, v]) => [s, (v ?? null) as never]),
+];
+
+/** The checkpoint of a source that has applied every record up to its position, with their digest. */
+export const checkpointOf = (source: CheckpointSource, digest: string, lastRecord: string | undefined, writtenAt: string): ReplayCheckpoint => {
+  const t = source.tally;
+  return {
+    format: 1,
+    position: source.position.toString(10),
+    digest,
+    ...(lastRecord !== undefined ? { lastRecord } : {}),
+    writtenAt,
+    events: t.events,
+    foreignEvents: t.foreignEvents,
+    entitiesPerKind: { ...t.entitiesPerKind },
+    eventsPerKind: { ...t.eventsPerKind },
+    findings: t.findings.map((f) => ({ ...f, position: f.position.toString(10), revision: f.revision.toString(10) })),
+    entities: [...source.entityTuples()],
+    claims: [...source.claimTuples()],
+  };
+};
+
+/** A verifier as a checkpoint source. */
+export const verifierSource = (v: FleetVerifier): CheckpointSource => ({
+  position: v.position,
+  tally: v.tally,
+  entityTuples: function* () {
+    for (const [streamId, e] of v.entities) yield entityTuple(streamId, e);
+  },
+  claimTuples: function* () {
+    for (const [claimant, held] of v.claims) yield claimTuple(claimant, held);
+  },
+});
+
+/** A verifier that goes on from a checkpoint. */
+export const verifierFromCheckpoint = (checkpoint: ReplayCheckpoint): FleetVerifier => {
+  const entities = new Map<string, VerifiedEntity>();
+  for (const [streamId, kind, id, value, context] of checkpoint.entities) {
+    entities.set(streamId, new RestoredEntity(kind, id, value, context));
+  }
+  const claims = new Map<string, HeldClaims>();
+  for (const [claimant, commandId, views] of checkpoint.claims) {
+    claims.set(claimant, { commandId, views: new Map(views.map(([s, v]) => [s, (v ?? undefined) as EntityView | undefined])) });
+  }
+  const tally: VerifierTally = {
+    events: checkpoint.events,
+    foreignEvents: checkpoint.foreignEvents,
+    entitiesPerKind: { ...checkpoint.entitiesPerKind },
+    eventsPerKind: { ...checkpoint.eventsPerKind },
+    findings: checkpoint.findings.map((f) => ({ ...f, position: BigInt(f.position), revision: BigInt(f.revision) })),
+  };
+  return new FleetVerifier({ state: { entities, claims, tally, position: BigInt(checkpoint.position) } });
+};

@@ -1,0 +1,211 @@
+import { describeRefusal } from '../../domain/errors.ts';
+import { factClaimOf, isFactClaim } from '../../domain/fact-claims.ts';
+import type { RecordedEvent } from '../../domain/ports/event-store.ts';
+import { ENTITY_KINDS, parseStreamId, streamIdOf, type EntityKind, type EntityView } from '../../domain/streams.ts';
+import { evaluate, gatherFacts, initialSnapshot, MACHINES, readStored, stateOf, viewOf } from '../../machines/index.ts';
+import type { EntitySnapshot, FactReader, ReadStored } from '../../machines/index.ts';
+import type { Finding } from './entity.ts';
+import type { FactViews } from './fact-views.ts';
+
+export interface KindSummary {
+  entities: number;
+  events: number;
+  /** Entities per final state after replay. */
+  states: Record<string, number>;
+}
+
+export interface FleetReplay {
+  /** Stored events read (fact claims, the store's concurrency markers, are not counted). */
+  readonly events: number;
+  readonly kinds: Record<EntityKind, KindSummary>;
+  /** Events in streams that are not entity streams (other tools' streams); not replayed. */
+  readonly foreignEvents: number;
+  readonly findings: readonly Finding[];
+  readonly brokenStreams: readonly string[];
+}
+
+export interface VerifiedEntity {
+  readonly kind: EntityKind;
+  readonly id: string;
+  snapshot: EntitySnapshot;
+}
+
+/** XState's own way back from a persisted state value and context to a snapshot of the same machine. */
+export const restoreSnapshot = (kind: EntityKind, value: unknown, context: Record<string, unknown>): EntitySnapshot =>
+  MACHINES[kind].resolveState({ value: value as never, context: context as never }) as unknown as EntitySnapshot;
+
+/**
+ * An entity read back from a checkpoint. Its machine snapshot is restored only when an event or a guard needs it:
+ * a re-verification touches few of the entities, and the counts per state read the persisted state value.
+ */
+export class RestoredEntity implements VerifiedEntity {
+  #snapshot: EntitySnapshot | undefined;
+  constructor(
+    readonly kind: EntityKind,
+    readonly id: string,
+    readonly persistedValue: string | Record<string, unknown>,
+    readonly persistedContext: Record<string, unknown>,
+  ) {}
+
+  get snapshot(): EntitySnapshot {
+    return (this.#snapshot ??= restoreSnapshot(this.kind, this.persistedValue, this.persistedContext));
+  }
+
+  set snapshot(snapshot: EntitySnapshot) {
+    this.#snapshot = snapshot;
+  }
+
+  /** Whether the snapshot was restored or replaced since the checkpoint. */
+  get touched(): boolean {
+    return this.#snapshot !== undefined;
+  }
+}
+
+const stateOfEntity = (e: { snapshot: EntitySnapshot }): string =>
+  e instanceof RestoredEntity && !e.touched ? String(e.persistedValue) : stateOf(e.snapshot);
+
+/** The facts the latest claiming command of a claimant saw at its claims (domain/fact-claims.ts). */
+export interface HeldClaims {
+  commandId: string;
+  readonly views: Map<string, EntityView | undefined>;
+}
+
+export const findingAt = (r: RecordedEvent, reason: string): Finding => ({
+  streamId: r.streamId, position: r.position, revision: r.revision, type: r.type, reason,
+});
+
+/** What the verifier has counted so far, without the entities themselves. */
+export interface VerifierTally {
+  events: number;
+  foreignEvents: number;
+  readonly entitiesPerKind: Record<EntityKind, number>;
+  readonly eventsPerKind: Record<EntityKind, number>;
+  readonly findings: Finding[];
+}
+
+export const emptyTally = (): VerifierTally => ({
+  events: 0,
+  foreignEvents: 0,
+  entitiesPerKind: Object.fromEntries(ENTITY_KINDS.map((k) => [k, 0])) as Record<EntityKind, number>,
+  eventsPerKind: Object.fromEntries(ENTITY_KINDS.map((k) => [k, 0])) as Record<EntityKind, number>,
+  findings: [],
+});
+
+/**
+ * The fleet verdict, one stored record at a time in global order: every event through its entity's machine with
+ * every guard, cross-entity facts read from `views` as of the event's position (by default the verifier's own
+ * entities, which a pass over the whole log holds exactly as they stood). Synchronous and allocation-lean: the
+ * caller feeds records from any source (a store page, a worker's partition, the tail after a checkpoint).
+ */
+export class FleetVerifier {
+  readonly entities: Map<string, VerifiedEntity>;
+  readonly claims: Map<string, HeldClaims>;
+  readonly tally: VerifierTally;
+  /** Position of the last record applied. */
+  position: bigint;
+  readonly #views: FactViews;
+  // The event being judged, read by the one fact reader below (no closure per event).
+  #heldClaims: HeldClaims | undefined;
+  #position = 0n;
+
+  constructor(
+    options: {
+      views?: FactViews;
+      state?: { entities: Map<string, VerifiedEntity>; claims: Map<string, HeldClaims>; tally: VerifierTally; position: bigint };
+    } = {},
+  ) {
+    this.entities = options.state?.entities ?? new Map();
+    this.claims = options.state?.claims ?? new Map();
+    this.tally = options.state?.tally ?? emptyTally();
+    this.position = options.state?.position ?? 0n;
+    this.#views = options.views ?? {
+      viewBefore: (streamId) => {
+        const other = this.entities.get(streamId);
+        return other === undefined ? undefined : viewOf(other.snapshot);
+      },
+    };
+  }
+
+  readonly #read: FactReader = (kind, id) => {
+    const streamId = streamIdOf(kind, id);
+    const held = this.#heldClaims;
+    if (held !== undefined && held.views.has(streamId)) return held.views.get(streamId);
+    return this.#views.viewBefore(streamId, this.#position);
+  };
+
+  /**
+   * Judges one record. `decoded` is the record already read through `readStored` (a worker decodes once for two
+   * passes); it is read here otherwise. Returns whether the record changed its entity (an accepted event).
+   */
+  apply(record: RecordedEvent, decoded?: ReadStored): boolean {
+    this.position = record.position;
+    const tally = this.tally;
+    if (isFactClaim(record)) {
+      this.#claim(record);
+      return false;
+    }
+    tally.events++;
+    let entry = this.entities.get(record.streamId);
+    if (entry === undefined) {
+      const ref = parseStreamId(record.streamId);
+      if (ref === undefined) {
+        tally.foreignEvents++;
+        return false;
+      }
+      entry = { kind: ref.kind, id: ref.id, snapshot: initialSnapshot(ref.kind) };
+      this.entities.set(record.streamId, entry);
+      tally.entitiesPerKind[ref.kind]++;
+    }
+    tally.eventsPerKind[entry.kind]++;
+    const read = decoded ?? readStored(record, entry.id);
+    if (read.ok === 'claim') return false;
+    if (!read.ok) {
+      tally.findings.push(findingAt(record, read.reason));
+      return false;
+    }
+    const { event, at, metadata } = read.value;
+    const held = this.claims.get(record.streamId);
+    this.#heldClaims = held !== undefined && held.commandId === metadata.commandId ? held : undefined;
+    this.#position = record.position;
+    const facts = gatherFacts(event, entry.snapshot.context, this.#read);
+    this.#heldClaims = undefined;
+    const verdict = evaluate(entry.kind, entry.snapshot, { ...event, at, facts });
+    if (verdict.ok) {
+      entry.snapshot = verdict.snapshot;
+      return true;
+    }
+    tally.findings.push(findingAt(record, describeRefusal(event.type, verdict)));
+    return false;
+  }
+
+  /** A fact claim: the claimant's next decision is judged against the fact as it stood here. */
+  #claim(record: RecordedEvent): void {
+    const claim = factClaimOf(record);
+    if (claim === undefined) {
+      this.tally.findings.push(findingAt(record, 'unreadable: malformed fact claim'));
+      return;
+    }
+    let held = this.claims.get(claim.claimant);
+    if (held === undefined || held.commandId !== claim.commandId) this.claims.set(claim.claimant, (held = { commandId: claim.commandId, views: new Map() }));
+    held.views.set(record.streamId, this.#views.viewBefore(record.streamId, record.position));
+  }
+
+  /** The verdict so far: counts per kind and final state, every finding in global order. */
+  verdict(): FleetReplay {
+    return summarise(this.tally, this.entities.values());
+  }
+}
+
+/** Counts per kind and state and the broken streams, from a tally and the entities as they ended. */
+export const summarise = (tally: VerifierTally, entities: Iterable<{ kind: EntityKind; snapshot: EntitySnapshot }>): FleetReplay => {
+  const kinds = Object.fromEntries(
+    ENTITY_KINDS.map((k) => [k, { entities: tally.entitiesPerKind[k], events: tally.eventsPerKind[k], states: {} }]),
+  ) as Record<EntityKind, KindSummary>;
+  for (const entity of entities) {
+    const { kind } = entity;
+    const state = stateOfEntity(entity);
+    kinds[kind].states[state] = (kinds[kind].states[state] ?? 0) + 1;
+  }
+  const findings = [...tally.findings].sort((a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : 0));
+  return { events: tally.events, kinds, foreignEvents: tally.foreignEvents, findings, brokenStreams: [...new Set(findings.map((f) => f.streamId))] };
+};
