@@ -14,6 +14,7 @@ const MODULES: readonly { readonly commands: readonly string[]; readonly load: L
   { commands: ['subscription', 'node', 'credential', 'application', 'association', 'pseudonym'], load: () => import('./commands/lifecycle.ts') },
   { commands: ['command'], load: () => import('./commands/command.ts') },
   { commands: ['token'], load: () => import('./commands/token.ts') },
+  { commands: ['ca'], load: () => import('./commands/ca.ts') },
   { commands: ['device'], load: () => import('./commands/device.ts') },
   { commands: ['replay'], load: () => import('./commands/replay.ts') },
   { commands: ['history'], load: () => import('./commands/history.ts') },

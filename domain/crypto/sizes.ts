@@ -22,6 +22,13 @@ export const MAX_PROOF_LENGTH = 64;
  */
 export const MAX_CERTIFICATE_LENGTH = 16 * 1024;
 
+/**
+ * One DER PKCS#10 CSR sent in remote provisioning (issue 13): an Ed25519 or P-256 request naming one node is under
+ * 600 bytes; the ceiling leaves room for longer names while bounding what a node can make the Enrolment Function
+ * parse (SER-001).
+ */
+export const MAX_CSR_LENGTH = 4 * 1024;
+
 /** Certificates in a presented chain: leaf and intermediates (the root is configured, not sent). */
 export const MAX_CERTIFICATE_CHAIN = 4;
 

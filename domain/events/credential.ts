@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AssociationId, CredentialId, Instant } from '../ids.ts';
 import { base64urlText, Fingerprint, Owner, RevocationReason } from './common.ts';
+import { CaId } from '../x509/issuing-ca.ts';
 import { HASH_LENGTH, MAX_CERTIFICATE_LENGTH, MAX_PROOF_LENGTH, MAX_PUBLIC_KEY_LENGTH } from '../crypto/sizes.ts';
 
 export const CredentialKind = z.enum(['psk256', 'ed25519', 'p256']);
@@ -21,6 +22,8 @@ export const CertificateSummary = z.object({
   trustAnchor: Fingerprint.optional(),
   /** The DER certificate itself, base64url: public, and what a device must present again (IDevID). */
   der: base64urlText(MAX_CERTIFICATE_LENGTH).optional(),
+  /** The Credence CA that issued it from the node's CSR (issue 13); absent for factory (IDevID) certificates. */
+  issuingCa: CaId.optional(),
 });
 
 /** Base64url lengths of the public keys: Ed25519 32 bytes, P-256 uncompressed SEC1 65 bytes. */

@@ -6,12 +6,14 @@ import {
   HASH_LENGTH,
   MAX_CERTIFICATE_CHAIN,
   MAX_CERTIFICATE_LENGTH,
+  MAX_CSR_LENGTH,
   MAX_PUBLIC_KEY_LENGTH,
   MAX_WRAPPED_KEY_LENGTH,
 } from '../crypto/sizes.ts';
 import { Ephemeral } from './ephemeral.ts';
 import { Nonce, Proof, SessionId } from './protocol.ts';
 import { KeyHandle } from '../ports/secure-environment.ts';
+import { CaId } from '../x509/issuing-ca.ts';
 
 /**
  * Remote provisioning through an M2M Enrolment Function (seed 003 clause 11.2.1; RS-05, RS-16, SER-020,
@@ -76,6 +78,11 @@ export const ProvisioningAuth = z.strictObject({
   enrolmentNonce: Nonce,
   credentialPublicKey: base64urlString({ max: MAX_PUBLIC_KEY_LENGTH }).optional(),
   proofOfPossession: Proof.optional(),
+  /**
+   * For an asymmetric credential: a DER PKCS#10 CSR (base64url) signed with the new key, asking the Enrolment
+   * Function's issuing CA for an operational certificate (issue 13). Absorbed into the transcript like the other fields.
+   */
+  csr: base64urlString({ max: MAX_CSR_LENGTH }).optional(),
   proof: Proof,
 });
 export type ProvisioningAuth = z.infer<typeof ProvisioningAuth>;
@@ -129,6 +136,8 @@ export const ProvisioningOutcome = z.strictObject({
   enrolmentFunctionId: Identifier,
   credentialId: Identifier.optional(),
   credential: CredentialDescriptor,
+  /** The Credence CA that issued `credential.certificate`, when one did (issue 13). */
+  issuingCa: CaId.optional(),
   credentialKeyHandle: KeyHandle.optional(),
   bootstrapKind: CredentialKind,
   bootstrapFingerprint: Fingerprint,

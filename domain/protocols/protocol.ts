@@ -31,7 +31,11 @@ export type ProtocolReason =
   | 'lifetime_exhausted'
   | 'lifetime_exceeds_credential'
   | 'lifetime_exceeds_request'
-  | 'too_many_sessions';
+  | 'too_many_sessions'
+  /** A CSR refused: malformed, its signature (proof of possession) does not verify, or it names another node (issue 13). */
+  | 'bad_csr'
+  /** The issuing CA cannot certify this credential (its own validity does not cover the credential's), or a CSR is required. */
+  | 'certificate_not_issued';
 
 /** A typed `protocol` error naming the step; the detail never carries secret material. */
 export const protocolFailure = (step: string, reason: ProtocolReason, detail?: string): CredenceError =>

@@ -7,7 +7,7 @@ import { z } from 'zod';
  */
 
 /** A CA's id: `default`, or the M2M Service Subscription it serves. Used in URLs, file names and events. */
-export const CaId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be 1-63 lowercase letters, digits or dashes');
+export const CaId = z.string().max(63).regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be 1-63 lowercase letters, digits or dashes');
 export type CaId = z.infer<typeof CaId>;
 
 export type CaKeyKind = 'ed25519' | 'p256';

@@ -20,6 +20,7 @@ import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
 import { transcriptFromHello } from '../../../domain/protocols/run-transcript.ts';
 import { verifyCertificateChain, type TrustAnchors } from '../../../domain/x509/chain.ts';
 import { deliveryKey } from './key-delivery.ts';
+import { certifyCredential, type CertificateIssuance } from './certificate-issuance.ts';
 import { deliveryAad, PROTOCOL, proofFor } from '../../../domain/protocols/provisioning-proofs.ts';
 import { statementProofInput } from '../../../domain/protocols/provisioning-statement.ts';
 import { outcomeStatement } from '../../../domain/protocols/recorded-receipt.ts';
@@ -66,6 +67,11 @@ export interface EnrolmentFunctionOptions {
    */
   readonly admitAuthenticatedRun?: (run: { readonly hello: ProvisioningHello; readonly context: RunContext }) => Promise<void>;
   readonly allowedCredentialKinds?: readonly CredentialKind[];
+  /**
+   * Operational X.509 certificates issued from the node's CSR for asymmetric credentials (issue 13). With it, granted
+   * validities are whole seconds, so the certificate's validity is the credential's exactly.
+   */
+  readonly certificates?: CertificateIssuance;
   readonly maxClockSkewSeconds?: number;
   readonly sessionTimeoutSeconds?: number;
   readonly maxSessions?: number;
@@ -90,6 +96,8 @@ interface Session extends SessionBase {
   readonly ephemeral?: KeyHandle;
   readonly manufacturerCertificate?: ProvisioningOutcome['manufacturerCertificate'];
   credential?: CredentialDescriptor;
+  /** The CA that issued the delivered credential's certificate, when one did. */
+  issuingCa?: string;
   /** psk256: the infrastructure's copy as a session key (never stored), for key confirmation at the receipt. */
   credentialKeyHandle?: KeyHandle;
   /** psk256: the delivered PSK and its delivery key (ephemeral), to store the copy once the receipt confirms it. */
@@ -167,10 +175,7 @@ export class EnrolmentFunction {
         nodeNonce: hello.nodeNonce,
         enrolmentNonce,
         credentialKind: hello.credentialKind,
-        validity: {
-          notBefore: now.toISOString(),
-          notAfter: new Date(now.getTime() + this.#o.credentialLifetimeSeconds * 1000).toISOString(),
-        },
+        validity: this.#grantedValidity(now),
         serviceParameters: (await this.#o.serviceParameters?.(hello.nodeId)) ?? {},
         ...(ephemeralKey ? { ephemeral: ephemeralKey } : {}),
         expiresAt: this.#sessions.expiry(now),
@@ -214,7 +219,9 @@ export class EnrolmentFunction {
       let credential: CredentialDescriptor;
       let wrappedKey: string | undefined;
       if (hello.credentialKind === 'psk256') {
-        if (auth.credentialPublicKey !== undefined || auth.proofOfPossession !== undefined) throw protocolFailure(AUTH, 'unsupported', 'a PSK needs no node key');
+        if (auth.credentialPublicKey !== undefined || auth.proofOfPossession !== undefined || auth.csr !== undefined) {
+          throw protocolFailure(AUTH, 'unsupported', 'a PSK needs no node key');
+        }
         const temporary = await se.generate('psk256', { ephemeral: true, extractable: true });
         const kek = await deliveryKey(se, session.ephemeral as KeyHandle, fromBase64url(hello.ephemeral?.publicKey ?? ''), th, AUTH);
         try {
@@ -238,7 +245,22 @@ export class EnrolmentFunction {
         if (!pop || !verifySignature(kind, publicKey, proofFor('node', 'proof-of-possession', th), pop)) {
           throw protocolFailure(AUTH, 'bad_proof_of_possession');
         }
-        credential = { kind, fingerprint: publicKeyFingerprint(kind, publicKey), publicKey: auth.credentialPublicKey as string, ...common };
+        // An operational certificate from the node's CSR, when this function has a CA for the node (issue 13).
+        const certified = await certifyCredential(this.#o.certificates, this.#o.random, {
+          csr: auth.csr,
+          credentialKey: { kind, bytes: publicKey },
+          nodeId: hello.nodeId,
+          serviceParameters: challenge.serviceParameters,
+          validity: challenge.validity,
+        });
+        credential = {
+          kind,
+          fingerprint: publicKeyFingerprint(kind, publicKey),
+          publicKey: auth.credentialPublicKey as string,
+          ...common,
+          ...(certified !== undefined ? { certificate: certified.certificate } : {}),
+        };
+        if (certified !== undefined) session.issuingCa = certified.issuingCa;
       }
       session.credential = credential;
       const unsigned = {
@@ -318,6 +340,7 @@ export class EnrolmentFunction {
       if (delivery && stored === undefined) throw new Error('the delivered PSK no longer opens under its delivery key');
       const outcome: ProvisioningOutcome = {
         ...facts,
+        ...(session.issuingCa !== undefined ? { issuingCa: session.issuingCa } : {}),
         ...(stored ? { credentialKeyHandle: stored } : {}),
         receipt: {
           version: 2,
@@ -329,6 +352,19 @@ export class EnrolmentFunction {
       session.done = true;
       return { outcome, context: session.context };
     });
+  }
+
+  /**
+   * The validity granted in the challenge: from now for the credential lifetime; whole seconds when certificates are
+   * issued (X.509 times have no milliseconds, and the certificate's validity is the credential's exactly).
+   */
+  #grantedValidity(now: Date): { notBefore: string; notAfter: string } {
+    const start = this.#o.certificates === undefined ? now.getTime() : Math.floor(now.getTime() / 1000) * 1000;
+    const end = start + this.#o.credentialLifetimeSeconds * 1000;
+    return {
+      notBefore: new Date(start).toISOString(),
+      notAfter: new Date(this.#o.certificates === undefined ? end : Math.floor(end / 1000) * 1000).toISOString(),
+    };
   }
 
   /** IDevID bootstrap (SER-SWIR-04): the presented chain must start with the recorded certificate and verify now. */

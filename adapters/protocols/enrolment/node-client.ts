@@ -17,6 +17,8 @@ import { deliveryKey } from './key-delivery.ts';
 import { deliveryAad, PROTOCOL, proofFor } from '../../../domain/protocols/provisioning-proofs.ts';
 import { receiptStatement, statementCredential, statementProofInput } from '../../../domain/protocols/provisioning-statement.ts';
 import { certificateFingerprint } from '../../../domain/crypto/fingerprint.ts';
+import { constantTimeEqual } from '../../../domain/crypto/bytes.ts';
+import { buildCertificationRequest, certifiedPublicKey, nodeSubject, nodeUris, x509Signature } from '../../../domain/x509/issuance/index.ts';
 import {
   ProvisioningChallenge,
   ProvisioningDelivery,
@@ -44,6 +46,12 @@ export interface ProvisioningRequest {
   readonly agreementGroup?: AgreementGroup;
   /** The id the credential will be recorded under: sent in the hello, so the receipt statement binds it. */
   readonly credentialId?: string;
+  /**
+   * For an asymmetric credential, ask for an operational X.509 certificate: a PKCS#10 CSR signed with the new key
+   * inside the Secure Environment goes with the auth (issue 13). Default true; an Enrolment Function without an
+   * issuing CA delivers the credential without a certificate.
+   */
+  readonly requestCertificate?: boolean;
 }
 
 type Stage = 'hello_sent' | 'authenticated' | 'finished' | 'failed';
@@ -77,7 +85,7 @@ export class ProvisioningClient {
       nodeNonce: newNonce(this.#o.random),
       sentAt: this.#o.now().toISOString(),
     };
-    return new NodeProvisioningSession(this.#o, hello, ephemeral);
+    return new NodeProvisioningSession(this.#o, hello, ephemeral, request.requestCertificate ?? true);
   }
 }
 
@@ -96,9 +104,11 @@ export class NodeProvisioningSession {
   #verifier?: ProofVerifier;
   #authTranscript?: Uint8Array;
   #credentialKey?: KeyHandle;
+  readonly #requestCertificate: boolean;
 
-  constructor(options: ProvisioningClientOptions, hello: ProvisioningHello, ephemeral: KeyHandle | undefined) {
+  constructor(options: ProvisioningClientOptions, hello: ProvisioningHello, ephemeral: KeyHandle | undefined, requestCertificate = true) {
     this.#o = options;
+    this.#requestCertificate = requestCertificate;
     this.hello = hello;
     this.#ephemeral = ephemeral;
     this.#signer = { kind: options.bootstrap.descriptor.kind, handle: options.bootstrap.handle };
@@ -135,12 +145,14 @@ export class NodeProvisioningSession {
       const kind = hello.credentialKind;
       if (kind !== 'psk256') this.#credentialKey = await se.generate(kind, { usage: 'sign' });
       const publicKey = this.#credentialKey ? (await se.describe(this.#credentialKey)).publicKey : undefined;
+      const csr = kind !== 'psk256' && publicKey && this.#requestCertificate ? await this.#certificationRequest(kind, publicKey, challenge) : undefined;
       const unsigned = {
         type: 'provisioning.auth' as const,
         version: 1 as const,
         sessionId: challenge.sessionId,
         enrolmentNonce: challenge.enrolmentNonce,
         ...(publicKey ? { credentialPublicKey: toBase64url(publicKey) } : {}),
+        ...(csr ? { csr: toBase64url(csr) } : {}),
       };
       const thAuth = this.#transcript.absorb(unsigned.type, unsigned);
       this.#authTranscript = thAuth;
@@ -182,6 +194,11 @@ export class NodeProvisioningSession {
       } else {
         const own = (await se.describe(this.#credentialKey as KeyHandle)).publicKey as Uint8Array;
         if (credential.publicKey !== toBase64url(own)) throw protocolFailure(DELIVERY, 'credential_mismatch', 'not the key this node generated');
+        // A certificate must certify that same key: one of another key would authenticate someone else (issue 13).
+        const certified = credential.certificate === undefined ? undefined : certifiedPublicKey(fromBase64url(credential.certificate));
+        if (credential.certificate !== undefined && (certified?.kind !== credential.kind || !constantTimeEqual(certified.bytes, own))) {
+          throw protocolFailure(DELIVERY, 'credential_mismatch', 'the certificate does not certify the key this node generated');
+        }
       }
       const handle = this.#credentialKey as KeyHandle;
       const { hello } = this;
@@ -249,6 +266,22 @@ export class NodeProvisioningSession {
       await destroyQuietly(se, kek, this.#ephemeral);
       this.#ephemeral = undefined;
     }
+  }
+
+  /**
+   * The CSR of the new key (RFC 2986), signed inside the Secure Environment: CN = Node-ID and the node's URIs
+   * (urn:onem2m:node:, and urn:onem2m:cse: with the CSE-ID the challenge gave). The port signs P-256 as r||s;
+   * X.509 carries DER (x509Signature).
+   */
+  async #certificationRequest(kind: 'ed25519' | 'p256', publicKey: Uint8Array, challenge: ProvisioningChallenge): Promise<Uint8Array> {
+    const { se } = this.#o;
+    const handle = this.#credentialKey as KeyHandle;
+    return buildCertificationRequest({
+      key: { kind, bytes: publicKey },
+      subject: nodeSubject(this.hello.nodeId).name,
+      uris: nodeUris({ nodeId: this.hello.nodeId, cseId: challenge.serviceParameters.cseId }),
+      sign: async (info) => x509Signature(kind, await se.sign(handle, info)),
+    });
   }
 
   #enrolmentFunctionVerifier(): ProofVerifier {

@@ -2,6 +2,8 @@ import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts'
 import { type LoadedEntity } from '../../../machines/index.ts';
 import type { CredentialContext } from '../../../machines/index.ts';
 import { recordedReceipt, type ProvisioningOutcome } from '../../../domain/protocols/index.ts';
+import { fromBase64url } from '../../../domain/crypto/base64url.ts';
+import { certificateSummary } from '../../../domain/x509/issuance/index.ts';
 
 /** The credential's public description, rebuilt from its events: what the protocols need to authenticate it. */
 export const descriptorOf = (credential: LoadedEntity): CredentialDescriptor | undefined => {
@@ -29,7 +31,10 @@ export const isWithdrawn = (credential: LoadedEntity): boolean => {
   return state === 'revoked' || state === 'expired' || state === 'absent';
 };
 
-/** The `issueCredential` data for a remotely provisioned credential: public facts from the outcome only. */
+/**
+ * The `issueCredential` data for a remotely provisioned credential: public facts from the outcome only, with the
+ * operational certificate its issuing CA made from the node's CSR (issue 13), recorded by what identifies it.
+ */
 export const issuedFrom = (
   outcome: ProvisioningOutcome,
   credentialId: string,
@@ -44,6 +49,9 @@ export const issuedFrom = (
   ...(outcome.credential.kind !== 'psk256' ? { publicKey: outcome.credential.publicKey } : {}),
   notBefore: outcome.credential.validity.notBefore,
   notAfter: outcome.credential.validity.notAfter,
+  ...(outcome.credential.kind !== 'psk256' && outcome.credential.certificate !== undefined && outcome.issuingCa !== undefined
+    ? { certificate: certificateSummary(fromBase64url(outcome.credential.certificate), outcome.issuingCa) }
+    : {}),
   ...(predecessorId !== undefined ? { predecessorId } : {}),
 });
 

@@ -6,7 +6,7 @@ import { parseStreamId, streamIdOf } from '../../../domain/streams.ts';
 import type { AssociationContext, CredentialContext } from '../../../machines/index.ts';
 import type { Engine } from '../../engine/index.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
-import { EnrolmentFunction } from '../enrolment/index.ts';
+import { EnrolmentFunction, type CertificateIssuance } from '../enrolment/index.ts';
 import { Registrar } from '../association/index.ts';
 import { type AssociationOutcome } from '../../../domain/protocols/index.ts';
 import { type ReplayCache } from '../../../domain/ports/index.ts';
@@ -36,6 +36,8 @@ export interface InfrastructureOptions {
   readonly trustAnchors?: TrustAnchors;
   readonly credentialLifetimeSeconds?: number;
   readonly signingKind?: 'ed25519' | 'p256';
+  /** Operational certificates from nodes' CSRs (issue 13): the issuing CAs and the service's public URL. */
+  readonly certificates?: CertificateIssuance;
 }
 
 const INFRA = 'infrastructure';
@@ -84,6 +86,7 @@ export class Infrastructure {
         return { ...(cseId ? { cseId } : {}), ...(subscriptionId ? { m2mSubId: subscriptionId } : {}) };
       },
       ...(o.trustAnchors !== undefined ? { trustAnchors: o.trustAnchors } : {}),
+      ...(o.certificates !== undefined ? { certificates: o.certificates } : {}),
       admitAuthenticatedRun: ({ hello, context }) =>
         admitProvisioningRun(o.engine, { nodeId: hello.nodeId, credentialId: hello.credentialId, predecessorId: context['predecessorId'] }),
     });

@@ -1,0 +1,106 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { validationError } from '../../../domain/errors.ts';
+import { jsonLimitIssue } from '../../../domain/json-limits.ts';
+import { base64urlString } from '../../../domain/crypto/base64url.ts';
+import { IsoTimestamp } from '../../../domain/crypto/credential.ts';
+import { MAX_CERTIFICATE_CHAIN, MAX_CERTIFICATE_LENGTH } from '../../../domain/crypto/sizes.ts';
+import { KeyHandle } from '../../../domain/ports/secure-environment.ts';
+import { CaId } from '../../../domain/x509/issuing-ca.ts';
+import { preparePrivateDir, writeFileAtomic } from '../files/index.ts';
+
+/**
+ * One issuing CA on disk (issue 13): `<data>/pki/<id>.ca.json`, written atomically, private (0600), parsed by zod on
+ * every read. It holds the handle of the CA key in the data folder's Secure Environment (never the key), the key's
+ * kind, and the certificates, all public. A CA made with `--intermediate` is `awaiting_certificate` (its CSR kept, so
+ * it can be printed again) until `credence ca install` gives it the certificate an external CA signed.
+ */
+export const PKI_DIR = 'pki';
+const SUFFIX = '.ca.json';
+const MAX_FILE_BYTES = 256 * 1024;
+
+const Der = base64urlString({ max: MAX_CERTIFICATE_LENGTH });
+
+export const CaFile = z.discriminatedUnion('state', [
+  z.strictObject({
+    version: z.literal(1),
+    state: z.literal('active'),
+    id: CaId,
+    keyKind: z.enum(['ed25519', 'p256']),
+    keyHandle: KeyHandle,
+    createdAt: IsoTimestamp,
+    certificate: Der,
+    /** Nearest issuer first, up to and including the root; empty for a root. */
+    chain: z.array(Der).max(MAX_CERTIFICATE_CHAIN),
+  }),
+  z.strictObject({
+    version: z.literal(1),
+    state: z.literal('awaiting_certificate'),
+    id: CaId,
+    keyKind: z.enum(['ed25519', 'p256']),
+    keyHandle: KeyHandle,
+    createdAt: IsoTimestamp,
+    subject: z.string().min(1).max(1024),
+    csr: Der,
+  }),
+]);
+export type CaFile = z.infer<typeof CaFile>;
+
+export const pkiDir = (dataDir: string): string => join(dataDir, PKI_DIR);
+export const caFilePath = (dataDir: string, id: CaId): string => join(pkiDir(dataDir), `${id}${SUFFIX}`);
+
+const unreadable = (path: string, rule: string, message: string) => validationError([{ path, rule, message }], 'issuing CA file');
+
+/** The CA file of `id`, or undefined when there is none; a file that is not one is a `validation` error naming it. */
+export const readCaFile = (dataDir: string, id: CaId): CaFile | undefined => {
+  const path = caFilePath(dataDir, id);
+  if (!existsSync(path)) return undefined;
+  if (statSync(path).size > MAX_FILE_BYTES) throw unreadable(path, 'max_bytes', `larger than ${MAX_FILE_BYTES} bytes`);
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    throw unreadable(path, 'json', 'is not valid JSON');
+  }
+  const tooBig = jsonLimitIssue(value);
+  if (tooBig !== undefined) throw unreadable(path, tooBig.rule, tooBig.message);
+  const parsed = CaFile.safeParse(value);
+  if (!parsed.success) {
+    throw validationError(
+      parsed.error.issues.map((i) => ({ path: `${path}: ${i.path.join('.') || '(root)'}`, rule: i.code, message: i.message })),
+      'issuing CA file',
+    );
+  }
+  if (parsed.data.id !== id) throw unreadable(path, 'id', `holds CA ${parsed.data.id}, not ${id}`);
+  return parsed.data;
+};
+
+/** Every CA id with a file in `<data>/pki/`, sorted. */
+export const caIds = (dataDir: string): CaId[] => {
+  const dir = pkiDir(dataDir);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => name.endsWith(SUFFIX))
+    .map((name) => name.slice(0, -SUFFIX.length))
+    .filter((id) => CaId.safeParse(id).success)
+    .sort();
+};
+
+/**
+ * Writes a CA file. `create` refuses to replace one (a second `ca init` racing the first loses with a `validation`
+ * error instead of forking the CA); otherwise the file is replaced atomically.
+ */
+export const writeCaFile = (dataDir: string, file: CaFile, mode: 'create' | 'replace'): void => {
+  preparePrivateDir(pkiDir(dataDir));
+  const path = caFilePath(dataDir, file.id);
+  try {
+    writeFileAtomic(path, `${JSON.stringify(CaFile.parse(file), null, 2)}\n`, { exclusive: mode === 'create' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw caExists(dataDir, file.id);
+    throw error;
+  }
+};
+
+export const caExists = (dataDir: string, id: CaId) =>
+  validationError([{ path: 'caId', rule: 'unused', message: `CA ${id} already exists (${caFilePath(dataDir, id)}): choose another --id, or keep it` }], 'issuing CA');

@@ -1,0 +1,167 @@
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { validationError } from '../../../domain/errors.ts';
+import { constantTimeEqual } from '../../../domain/crypto/bytes.ts';
+import { toBase64url } from '../../../domain/crypto/base64url.ts';
+import type { OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
+import type { RandomSource } from '../../../domain/ports/random.ts';
+import type { CaId, CaKeyKind, IssuingCa } from '../../../domain/x509/issuing-ca.ts';
+import {
+  buildCertificationRequest,
+  certifiedPublicKey,
+  nameFromText,
+  selfSignedCaCertificate,
+  SERIAL_LENGTH,
+  serialFromRandom,
+} from '../../../domain/x509/issuance/index.ts';
+import { caExists, readCaFile, writeCaFile } from './ca-file.ts';
+import { issuingCaOf } from './load.ts';
+import { seSigner } from './se-signer.ts';
+import { checkInstalledCa } from './install-checks.ts';
+
+/** What `credence ca init` is given. */
+export interface CaInitOptions {
+  readonly dataDir: string;
+  /** The infrastructure owner's view (`maf:infrastructure`) of the data folder's Secure Environment. */
+  readonly se: OwnedSecureEnvironment;
+  readonly id: CaId;
+  readonly kind: CaKeyKind;
+  /** RFC 4514 distinguished name; default `CN=Credence CA <id>`. */
+  readonly subject?: string | undefined;
+  readonly now: Date;
+  readonly random: RandomSource;
+}
+
+export const DEFAULT_CA_VALIDITY_DAYS = 3650;
+export const MAX_CA_VALIDITY_DAYS = 36_500;
+export const defaultCaSubject = (id: CaId): string => `CN=Credence CA ${id}`;
+
+const DAY_MS = 86_400_000;
+/** X.509 times are whole seconds. */
+const wholeSeconds = (at: Date): Date => new Date(Math.floor(at.getTime() / 1000) * 1000);
+
+const subjectName = (text: string): Uint8Array => {
+  try {
+    return nameFromText(text);
+  } catch (error) {
+    throw validationError([{ path: 'subject', rule: 'distinguished_name', message: (error as Error).message }], 'issuing CA');
+  }
+};
+
+/** Refuses before any key is made: an existing CA of that id, a subject that is no distinguished name. */
+const prepare = (o: CaInitOptions): { name: Uint8Array; subject: string } => {
+  if (readCaFile(o.dataDir, o.id) !== undefined) throw caExists(o.dataDir, o.id);
+  const subject = o.subject ?? defaultCaSubject(o.id);
+  return { name: subjectName(subject), subject };
+};
+
+/** Runs `use` with a new CA key; the key is destroyed when `use` fails, so a refused init leaves nothing behind. */
+const withNewKey = async <T>(o: CaInitOptions, use: (handle: Awaited<ReturnType<OwnedSecureEnvironment['generate']>>) => Promise<T>): Promise<T> => {
+  const handle = await o.se.generate(o.kind, { usage: 'sign' });
+  try {
+    return await use(handle);
+  } catch (error) {
+    await o.se.destroy(handle).catch(() => {});
+    throw error;
+  }
+};
+
+/**
+ * A self-signed root CA (issue 13): the key generated in the Secure Environment, the certificate signed through it,
+ * valid from now (whole seconds) for `validityDays`.
+ */
+export const createRootCa = async (o: CaInitOptions & { readonly validityDays?: number }): Promise<IssuingCa> => {
+  const days = o.validityDays ?? DEFAULT_CA_VALIDITY_DAYS;
+  if (!Number.isInteger(days) || days < 1 || days > MAX_CA_VALIDITY_DAYS) {
+    throw validationError([{ path: 'validityDays', rule: 'range', message: `must be a whole number of days from 1 to ${MAX_CA_VALIDITY_DAYS}` }], 'issuing CA');
+  }
+  const { name } = prepare(o);
+  return withNewKey(o, async (keyHandle) => {
+    const signer = await seSigner(o.se, keyHandle, o.kind);
+    const notBefore = wholeSeconds(o.now);
+    const certificate = await selfSignedCaCertificate({
+      name,
+      signer,
+      serial: serialFromRandom(o.random(SERIAL_LENGTH)),
+      notBefore,
+      notAfter: new Date(notBefore.getTime() + days * DAY_MS),
+    });
+    const file = {
+      version: 1 as const,
+      state: 'active' as const,
+      id: o.id,
+      keyKind: o.kind,
+      keyHandle,
+      createdAt: o.now.toISOString(),
+      certificate: toBase64url(certificate),
+      chain: [],
+    };
+    writeCaFile(o.dataDir, file, 'create');
+    return { id: o.id, certificate, chain: [], signer };
+  });
+};
+
+/**
+ * An intermediate CA whose certificate an external root signs: the key generated in the Secure Environment and a
+ * PKCS#10 CSR for it (subject `subject`, signed through the Secure Environment), kept with the CA until
+ * `installCaCertificate`.
+ */
+export const requestIntermediateCa = async (o: CaInitOptions): Promise<{ readonly csr: Uint8Array }> => {
+  const { name, subject } = prepare(o);
+  return withNewKey(o, async (keyHandle) => {
+    const signer = await seSigner(o.se, keyHandle, o.kind);
+    const csr = await buildCertificationRequest({ key: { kind: o.kind, bytes: signer.publicKey }, subject: name, uris: [], sign: signer.sign });
+    writeCaFile(o.dataDir, { version: 1, state: 'awaiting_certificate', id: o.id, keyKind: o.kind, keyHandle, createdAt: o.now.toISOString(), subject, csr: toBase64url(csr) }, 'create');
+    return { csr };
+  });
+};
+
+const refuse = (path: string, rule: string, message: string) => validationError([{ path, rule, message }], 'CA certificate');
+
+/**
+ * Installs the certificate an external CA signed for an intermediate made by `requestIntermediateCa`, with the
+ * certificates above it (`chain`: any order, up to and including the root). Checked before anything is written:
+ * it certifies the CA's Secure Environment key, is a CA (basicConstraints cA, keyUsage keyCertSign and cRLSign), and
+ * a certificate it issues validates up to the root by RFC 5280 path validation at `now` (install-checks.ts).
+ */
+export const installCaCertificate = async (o: {
+  readonly dataDir: string;
+  readonly se: OwnedSecureEnvironment;
+  readonly id: CaId;
+  readonly certificate: Uint8Array;
+  readonly chain: readonly Uint8Array[];
+  readonly now: Date;
+  readonly random: RandomSource;
+}): Promise<IssuingCa> => {
+  const file = readCaFile(o.dataDir, o.id);
+  if (file === undefined) throw refuse('caId', 'exists', `no CA ${o.id}: run credence ca init --intermediate first`);
+  if (file.state !== 'awaiting_certificate') throw refuse('caId', 'state', `CA ${o.id} already has its certificate`);
+  const certified = certifiedPublicKey(o.certificate);
+  if (certified === undefined) throw refuse('certificate', 'certificate', 'not an X.509 certificate of an Ed25519 or P-256 key');
+  const key = (await o.se.describe(file.keyHandle)).publicKey;
+  if (certified.kind !== file.keyKind || key === undefined || !constantTimeEqual(certified.bytes, key)) {
+    throw refuse('certificate', 'certifies_ca_key', `does not certify the key of CA ${o.id} (the key its CSR was made with)`);
+  }
+  const chain = o.chain.map((der, i) => {
+    try {
+      new x509.X509Certificate(Uint8Array.from(der));
+      return der;
+    } catch {
+      throw refuse(`chain[${i}]`, 'certificate', 'not an X.509 certificate');
+    }
+  });
+  const signer = await seSigner(o.se, file.keyHandle, file.keyKind);
+  const ordered = await checkInstalledCa({ id: o.id, certificate: o.certificate, chain, signer, now: o.now, random: o.random });
+  const active = {
+    version: 1 as const,
+    state: 'active' as const,
+    id: o.id,
+    keyKind: file.keyKind,
+    keyHandle: file.keyHandle,
+    createdAt: file.createdAt,
+    certificate: toBase64url(o.certificate),
+    chain: ordered.map((c) => toBase64url(c)),
+  };
+  writeCaFile(o.dataDir, active, 'replace');
+  return issuingCaOf(active, o.se);
+};

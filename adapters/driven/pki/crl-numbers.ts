@@ -1,0 +1,63 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { validationError } from '../../../domain/errors.ts';
+import type { CaId } from '../../../domain/x509/issuing-ca.ts';
+import { preparePrivateDir, writeFileAtomic } from '../files/index.ts';
+
+/** Gives out a CA's CRL numbers: strictly increasing, never one twice, across restarts (RFC 5280 5.2.3). */
+export interface CrlNumbers {
+  next(): number;
+}
+
+/** Numbers reserved per write: a restart skips what was reserved and unused (gaps are allowed, reuse is not). */
+const BLOCK = 1000;
+
+const CrlNumberFile = z.strictObject({
+  version: z.literal(1),
+  caId: z.string().max(63),
+  /** Every number up to this one may have been given out. */
+  reservedThrough: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER - BLOCK),
+});
+
+/**
+ * CRL numbers kept in `<data>/pki/<ca>.crl-number.json` (written atomically, parsed on read). Blocks of numbers are
+ * reserved on disk before any of them is used, so issuing a CRL costs no write, and a crash at any point can only
+ * leave a gap. Not a read model: rebuilding the revocation read model must not rewind it.
+ */
+export const fileCrlNumbers = (dataDir: string, caId: CaId): CrlNumbers => {
+  const dir = join(dataDir, 'pki');
+  const path = join(dir, `${caId}.crl-number.json`);
+  let reservedThrough = 0;
+  if (existsSync(path)) {
+    const parsed = CrlNumberFile.safeParse((() => {
+      try {
+        return JSON.parse(readFileSync(path, 'utf8')) as unknown;
+      } catch {
+        return undefined;
+      }
+    })());
+    if (!parsed.success || parsed.data.caId !== caId) {
+      throw validationError([{ path, rule: 'crl_number_file', message: `is not the CRL number file of CA ${caId}` }], 'CRL numbers');
+    }
+    reservedThrough = parsed.data.reservedThrough;
+  }
+  let next = reservedThrough + 1;
+  const reserve = (): void => {
+    reservedThrough += BLOCK;
+    preparePrivateDir(dir);
+    writeFileAtomic(path, `${JSON.stringify({ version: 1, caId, reservedThrough })}\n`);
+  };
+  return {
+    next() {
+      if (next > reservedThrough) reserve();
+      return next++;
+    },
+  };
+};
+
+/** In memory (an instance without a data folder): monotonic for the life of the process. */
+export const memoryCrlNumbers = (): CrlNumbers => {
+  let next = 1;
+  return { next: () => next++ };
+};

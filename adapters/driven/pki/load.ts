@@ -1,0 +1,40 @@
+import { fromBase64url } from '../../../domain/crypto/base64url.ts';
+import { constantTimeEqual } from '../../../domain/crypto/bytes.ts';
+import { validationError } from '../../../domain/errors.ts';
+import { certifiedPublicKey } from '../../../domain/x509/issuance/index.ts';
+import type { OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
+import type { IssuingCa } from '../../../domain/x509/issuing-ca.ts';
+import { caIds, PKI_DIR, readCaFile, type CaFile } from './ca-file.ts';
+import { seSigner } from './se-signer.ts';
+
+/**
+ * An active CA file as an IssuingCa, its signer over `se` (the infrastructure owner's view of the data folder's SE).
+ * The certificate must certify that very key: a file edited by hand, or a handle pointing at another key, would
+ * otherwise issue certificates no relying party can validate; it fails the load instead, naming the CA.
+ */
+export const issuingCaOf = async (file: Extract<CaFile, { state: 'active' }>, se: OwnedSecureEnvironment): Promise<IssuingCa> => {
+  const certificate = fromBase64url(file.certificate);
+  const signer = await seSigner(se, file.keyHandle, file.keyKind);
+  const certified = certifiedPublicKey(certificate);
+  if (certified === undefined || certified.kind !== signer.kind || !constantTimeEqual(certified.bytes, signer.publicKey)) {
+    throw validationError(
+      [{ path: `${PKI_DIR}/${file.id}.ca.json: certificate`, rule: 'certifies_ca_key', message: `does not certify the Secure Environment key ${file.keyHandle} of CA ${file.id}` }],
+      'issuing CA file',
+    );
+  }
+  return { id: file.id, certificate, chain: file.chain.map((c) => fromBase64url(c)), signer };
+};
+
+/**
+ * The data folder's issuing CAs, for the service to load at start (issue 13): every active CA of `<data>/pki/`
+ * (one still awaiting its certificate cannot issue and is left out); empty when there is none. A CA file that does
+ * not parse, or whose key the Secure Environment does not hold, fails the start with an error naming it.
+ */
+export const loadIssuingCas = async (dataDir: string, se: OwnedSecureEnvironment): Promise<IssuingCa[]> => {
+  const cas: IssuingCa[] = [];
+  for (const id of caIds(dataDir)) {
+    const file = readCaFile(dataDir, id);
+    if (file?.state === 'active') cas.push(await issuingCaOf(file, se));
+  }
+  return cas;
+};

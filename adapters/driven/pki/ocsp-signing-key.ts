@@ -1,0 +1,194 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { certificateFingerprint, fromBase64url, toBase64url } from '../../../domain/crypto/index.ts';
+import { base64urlString } from '../../../domain/crypto/base64url.ts';
+import { MAX_CERTIFICATE_LENGTH } from '../../../domain/crypto/sizes.ts';
+import { validationError } from '../../../domain/errors.ts';
+import { KeyHandle, type OwnedSecureEnvironment, type RandomSource } from '../../../domain/ports/index.ts';
+import { SERIAL_LENGTH, serialFromRandom } from '../../../domain/x509/issuance/index.ts';
+import type { CaKeyKind, IssuingCa } from '../../../domain/x509/issuing-ca.ts';
+import { issueOcspSigningCertificate, keyHash } from '../../../domain/x509/revocation/index.ts';
+import { preparePrivateDir, writeFileAtomic } from '../files/index.ts';
+import { seSigner } from './se-signer.ts';
+
+/** The delegated responder's credential: its certificate (issued by the CA) and its key in the Secure Environment. */
+export interface OcspResponderCredential {
+  readonly kind: CaKeyKind;
+  readonly certificate: Uint8Array;
+  /** SHA-1 of its public key (ResponderID byKey, RFC 6960 4.2.1). */
+  readonly keyHash: Uint8Array;
+  readonly notBefore: number;
+  readonly notAfter: number;
+  sign(tbs: Uint8Array): Promise<Uint8Array>;
+}
+
+/** A week: short, since id-pkix-ocsp-nocheck means relying parties never ask whether it was revoked. */
+export const DEFAULT_OCSP_SIGNER_VALIDITY_MS = 7 * 24 * 60 * 60 * 1000;
+const MAX_FILE_BYTES = 64 * 1024;
+
+const OcspSignerFile = z.strictObject({
+  version: z.literal(1),
+  caId: z.string().max(63),
+  /** Fingerprint of the CA certificate that issued it: another CA certificate (re-keyed, re-installed) means renew. */
+  caFingerprint: z.string().max(71),
+  keyKind: z.enum(['ed25519', 'p256']),
+  keyHandle: KeyHandle,
+  certificate: base64urlString({ max: MAX_CERTIFICATE_LENGTH }),
+  notBefore: z.iso.datetime(),
+  notAfter: z.iso.datetime(),
+  /** Keys of replaced responder certificates, destroyed at the next renewal (a signature in flight may still use one). */
+  retired: z.array(KeyHandle).max(16),
+});
+type OcspSignerFile = z.infer<typeof OcspSignerFile>;
+
+export interface OcspSigningKeyOptions {
+  /** The data folder (`<data>/pki/<ca>.ocsp.json`); absent: kept in memory, a new one each start. */
+  readonly dataDir?: string;
+  readonly se: OwnedSecureEnvironment;
+  readonly ca: IssuingCa;
+  readonly random: RandomSource;
+  readonly now: () => number;
+  readonly validityMs?: number;
+}
+
+/**
+ * The OCSP signing key of one CA (RFC 6960 4.2.2.2): a key the Secure Environment generates and holds, certified by
+ * the CA with id-kp-OCSPSigning and id-pkix-ocsp-nocheck for a short validity, and renewed once two thirds of it
+ * have passed (`renewIfDue`, on the service's schedule). The file holds the handle and the certificate, never key
+ * material.
+ */
+export class OcspSigningKey {
+  #current: OcspResponderCredential;
+  #file: OcspSignerFile;
+  readonly #o: OcspSigningKeyOptions;
+
+  private constructor(o: OcspSigningKeyOptions, file: OcspSignerFile, current: OcspResponderCredential) {
+    this.#o = o;
+    this.#file = file;
+    this.#current = current;
+  }
+
+  static async open(o: OcspSigningKeyOptions): Promise<OcspSigningKey> {
+    const stored = o.dataDir === undefined ? undefined : readSignerFile(o.dataDir, o.ca.id);
+    const usable = stored !== undefined && stored.caFingerprint === certificateFingerprint(o.ca.certificate) && stored.keyKind === o.ca.signer.kind;
+    if (usable) {
+      const key = new OcspSigningKey(o, stored, await credentialOf(o.se, stored));
+      if (!key.due()) return key;
+      await key.renew();
+      return key;
+    }
+    const file = await issue(o, stored?.retired ?? []);
+    const key = new OcspSigningKey(o, file, await credentialOf(o.se, file));
+    await key.#destroyRetired();
+    return key;
+  }
+
+  get current(): OcspResponderCredential {
+    return this.#current;
+  }
+
+  due(): boolean {
+    const { notBefore, notAfter } = this.#current;
+    return this.#o.now() >= notBefore + ((notAfter - notBefore) * 2) / 3;
+  }
+
+  /** A new key and certificate when two thirds of the validity have passed; true when it renewed. */
+  async renewIfDue(): Promise<boolean> {
+    if (!this.due()) return false;
+    await this.renew();
+    return true;
+  }
+
+  async renew(): Promise<void> {
+    const retired = [...this.#file.retired, this.#file.keyHandle].slice(-16);
+    const file = await issue(this.#o, retired);
+    const current = await credentialOf(this.#o.se, file);
+    // Keys retired at the renewal before this one: no signature can still be using them.
+    await this.#destroyRetired(this.#file.retired);
+    this.#file = { ...file, retired: [this.#file.keyHandle] };
+    this.#current = current;
+    this.#write();
+  }
+
+  #write(): void {
+    if (this.#o.dataDir === undefined) return;
+    writeSignerFile(this.#o.dataDir, this.#file);
+  }
+
+  async #destroyRetired(handles: readonly string[] = this.#file.retired): Promise<void> {
+    for (const handle of handles) await this.#o.se.destroy(handle as KeyHandle).catch(() => undefined);
+    if (handles === this.#file.retired) {
+      this.#file = { ...this.#file, retired: [] };
+      this.#write();
+    }
+  }
+}
+
+const signerPath = (dataDir: string, caId: string): string => join(dataDir, 'pki', `${caId}.ocsp.json`);
+
+const readSignerFile = (dataDir: string, caId: string): OcspSignerFile | undefined => {
+  const path = signerPath(dataDir, caId);
+  if (!existsSync(path)) return undefined;
+  const refuse = (message: string) => validationError([{ path, rule: 'ocsp_signer_file', message }], 'OCSP signer');
+  if (statSync(path).size > MAX_FILE_BYTES) throw refuse(`larger than ${MAX_FILE_BYTES} bytes`);
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    throw refuse('is not valid JSON');
+  }
+  const parsed = OcspSignerFile.safeParse(value);
+  if (!parsed.success) throw refuse(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
+  if (parsed.data.caId !== caId) throw refuse(`holds CA ${parsed.data.caId}, not ${caId}`);
+  return parsed.data;
+};
+
+const writeSignerFile = (dataDir: string, file: OcspSignerFile): void => {
+  preparePrivateDir(join(dataDir, 'pki'));
+  writeFileAtomic(signerPath(dataDir, file.caId), `${JSON.stringify(OcspSignerFile.parse(file), null, 2)}\n`);
+};
+
+/** A fresh key in the Secure Environment and its certificate from the CA; written before it is used. */
+const issue = async (o: OcspSigningKeyOptions, retired: readonly string[]): Promise<OcspSignerFile> => {
+  const kind = o.ca.signer.kind;
+  const handle = await o.se.generate(kind, { usage: 'sign' });
+  const signer = await seSigner(o.se, handle, kind);
+  const now = Math.floor(o.now() / 1000) * 1000;
+  // A minute back: a relying party whose clock is a little behind still accepts the responder.
+  const notBefore = now - 60_000;
+  const notAfter = now + (o.validityMs ?? DEFAULT_OCSP_SIGNER_VALIDITY_MS);
+  const certificate = await issueOcspSigningCertificate({
+    ca: o.ca,
+    serial: serialFromRandom(o.random(SERIAL_LENGTH)),
+    commonName: `Credence OCSP responder ${o.ca.id}`,
+    responderKey: { kind, bytes: signer.publicKey },
+    notBefore: new Date(notBefore),
+    notAfter: new Date(notAfter),
+  });
+  const file: OcspSignerFile = {
+    version: 1,
+    caId: o.ca.id,
+    caFingerprint: certificateFingerprint(o.ca.certificate),
+    keyKind: kind,
+    keyHandle: handle,
+    certificate: toBase64url(certificate),
+    notBefore: new Date(notBefore).toISOString(),
+    notAfter: new Date(notAfter).toISOString(),
+    retired: [...retired].map((h) => KeyHandle.parse(h)),
+  };
+  if (o.dataDir !== undefined) writeSignerFile(o.dataDir, file);
+  return file;
+};
+
+const credentialOf = async (se: OwnedSecureEnvironment, file: OcspSignerFile): Promise<OcspResponderCredential> => {
+  const signer = await seSigner(se, file.keyHandle, file.keyKind);
+  return {
+    kind: file.keyKind,
+    certificate: fromBase64url(file.certificate),
+    keyHash: keyHash(signer.publicKey),
+    notBefore: Date.parse(file.notBefore),
+    notAfter: Date.parse(file.notAfter),
+    sign: (tbs) => signer.sign(tbs),
+  };
+};

@@ -1,0 +1,186 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { CaId, type IssuingCa } from '../../../domain/x509/issuing-ca.ts';
+import { MAX_OCSP_REQUEST_BYTES, ocspErrorResponseDer } from '../../../domain/x509/revocation/index.ts';
+import type { PkiRevocation } from '../../runtime/index.ts';
+import type { RouteModule } from '../context.ts';
+import { HttpProblem } from '../problems.ts';
+
+/**
+ * What relying parties fetch (issue 13), without a token: the CA certificates, the CRLs at the distribution point
+ * (RFC 5280, DER) and the OCSP responder (RFC 6960: POST, and GET per appendix A.1). Every URL is what `pkiUrls`
+ * writes into the certificates the CAs issue.
+ */
+
+const OCSP_REQUEST = 'application/ocsp-request';
+const OCSP_RESPONSE = 'application/ocsp-response';
+const Params = z.strictObject({ caId: CaId.describe('the issuing CA: `default`, or the M2M Service Subscription it serves') });
+const binary = (type: string, description: string) => ({ description, content: { [type]: { schema: z.any().describe('binary (DER)') } } });
+const pemText = (description: string) => ({ description, content: { 'application/x-pem-file': { schema: z.string() } } });
+
+const pemOf = (label: string, der: Uint8Array): string => {
+  const b64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '');
+  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
+};
+
+const notReady = (): HttpProblem => new HttpProblem(503, 'starting', 'the PKI is starting; retry in a moment', {}, { 'retry-after': '1' });
+const noCa = (caId: string): HttpProblem => new HttpProblem(404, 'not_found', `no issuing CA ${caId}`, { caId });
+
+/** A strong validator of the content and the HTTP dates of a CRL or an OCSP response (RFC 9110 8.8, RFC 5019 6.2). */
+const sendCached = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  type: string,
+  body: { der: Uint8Array; etag: string; lastModified: number; expires: number },
+): FastifyReply => {
+  // Revocations are published in milliseconds: caches revalidate every time (a 304 costs nothing) rather than
+  // serve a list that a revocation has made stale.
+  reply
+    .header('cache-control', 'public, no-cache')
+    .header('etag', body.etag)
+    .header('last-modified', new Date(body.lastModified).toUTCString())
+    .header('expires', new Date(body.expires).toUTCString());
+  if (request.headers['if-none-match'] === body.etag) return reply.code(304).send();
+  return reply.type(type).send(Buffer.from(body.der));
+};
+
+export const pkiRoutes: RouteModule = (app, context) => {
+  const revocation = (): PkiRevocation => {
+    const current = context.pkiRevocation?.current;
+    if (current === undefined) throw notReady();
+    return current;
+  };
+  const caOf = (caId: string): IssuingCa => {
+    const ca = revocation().cas.find((c) => c.id === caId);
+    if (ca === undefined) throw noCa(caId);
+    return ca;
+  };
+
+  // RFC 6960 A.1.1: the DER request as the body; bounded (the router answers 413 past it).
+  app.addContentTypeParser(OCSP_REQUEST, { parseAs: 'buffer', bodyLimit: MAX_OCSP_REQUEST_BYTES }, (_request, body, done) => done(null, body));
+
+  app.get('/pki/trust-bundle.pem', {
+    config: { access: 'public' },
+    schema: {
+      summary: 'Every issuing CA’s root certificate',
+      description: 'PEM: the roots of every issuing CA of this deployment, for a relying party’s trust store (`openssl verify -CAfile`).',
+      tags: ['pki'],
+      response: { 200: pemText('PEM certificates') },
+    },
+    handler: async (_request, reply) => {
+      const roots = new Map<string, Uint8Array>();
+      for (const ca of revocation().cas) {
+        const root = ca.chain.length > 0 ? ca.chain[ca.chain.length - 1]! : ca.certificate;
+        roots.set(Buffer.from(root).toString('base64'), root);
+      }
+      return reply.type('application/x-pem-file').send([...roots.values()].map((r) => pemOf('CERTIFICATE', r)).join(''));
+    },
+  });
+
+  app.get('/pki/:caId/ca.crt', {
+    config: { access: 'public' },
+    schema: {
+      summary: 'An issuing CA’s certificate',
+      description: 'DER (`application/pkix-cert`): the caIssuers URL of the certificates it issues.',
+      tags: ['pki'],
+      params: Params,
+      response: { 200: binary('application/pkix-cert', 'the DER certificate') },
+    },
+    handler: async (request, reply) => reply.type('application/pkix-cert').send(Buffer.from(caOf(request.params.caId).certificate)),
+  });
+
+  app.get('/pki/:caId/chain.pem', {
+    config: { access: 'public' },
+    schema: {
+      summary: 'An issuing CA’s certificate and the chain above it',
+      description: 'PEM, the CA first and its root last (`-untrusted` for `openssl verify`, or a TLS server’s chain file).',
+      tags: ['pki'],
+      params: Params,
+      response: { 200: pemText('PEM certificates') },
+    },
+    handler: async (request, reply) => {
+      const ca = caOf(request.params.caId);
+      return reply.type('application/x-pem-file').send([ca.certificate, ...ca.chain].map((c) => pemOf('CERTIFICATE', c)).join(''));
+    },
+  });
+
+  const crlRoute = (path: string, which: 'full' | 'delta', summary: string, description: string): void => {
+    app.get(path, {
+      config: { access: 'public' },
+      schema: { summary, description, tags: ['pki'], params: Params, response: { 200: binary('application/pkix-crl', 'the DER CRL') } },
+      handler: async (request, reply) => {
+        const publisher = revocation().crl(caOf(request.params.caId).id);
+        if (publisher === undefined) throw noCa(request.params.caId);
+        const crl = which === 'full' ? await publisher.full() : await publisher.delta();
+        return sendCached(request, reply, 'application/pkix-crl', { der: crl.der, etag: crl.etag, lastModified: crl.thisUpdate, expires: crl.nextUpdate });
+      },
+    });
+  };
+  crlRoute(
+    '/pki/:caId/crl',
+    'full',
+    'The complete CRL (distribution point)',
+    'DER (`application/pkix-crl`, RFC 5280): every certificate the CA revoked, with its reason; assembled when fetched after a revocation. ' +
+      'Its freshestCRL names the delta CRL. ETag and If-None-Match are supported.',
+  );
+  crlRoute(
+    '/pki/:caId/delta-crl',
+    'delta',
+    'The newest delta CRL',
+    'DER (`application/pkix-crl`, RFC 5280 5.2.4): what was revoked since the complete CRL its deltaCRLIndicator names; issued within ' +
+      'milliseconds of every revocation.',
+  );
+
+  const answerOcsp = async (caId: string, der: Uint8Array | undefined, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    const responder = revocation().ocsp(caId);
+    // RFC 6960 2.3: a responder that cannot answer for this issuer says `unauthorized`, a garbled request `malformedRequest`.
+    const answer =
+      responder === undefined
+        ? { der: ocspErrorResponseDer('unauthorized'), outcome: 'unauthorized', reason: `no issuing CA ${caId}`, cacheable: false }
+        : der === undefined
+          ? { der: ocspErrorResponseDer('malformedRequest'), outcome: 'malformedRequest', reason: 'no DER request', cacheable: false }
+          : await responder.respond(der);
+    if (answer.outcome !== 'successful') request.log.info({ caId, outcome: answer.outcome, reason: answer.reason }, 'OCSP request refused');
+    if (request.method === 'GET' && 'producedAt' in answer && answer.cacheable && answer.producedAt !== undefined && answer.nextUpdate !== undefined) {
+      const etag = `"${Buffer.from(answer.der.subarray(-32)).toString('base64url')}"`;
+      return sendCached(request, reply, OCSP_RESPONSE, { der: answer.der, etag, lastModified: answer.producedAt, expires: answer.nextUpdate });
+    }
+    return reply.header('cache-control', 'no-store').type(OCSP_RESPONSE).send(Buffer.from(answer.der));
+  };
+
+  app.post('/pki/:caId/ocsp', {
+    config: { access: 'public' },
+    schema: {
+      summary: 'OCSP responder (POST)',
+      description:
+        `RFC 6960 A.1: a DER OCSPRequest (\`${OCSP_REQUEST}\`, at most ${MAX_OCSP_REQUEST_BYTES} bytes) in, a signed OCSPResponse out ` +
+        '(good, revoked with time and reason, or unknown; a nonce is echoed per RFC 8954). `openssl ocsp -url` uses this form.',
+      tags: ['pki'],
+      params: Params,
+      consumes: [OCSP_REQUEST],
+      body: z.any().describe(`DER OCSPRequest (${OCSP_REQUEST})`),
+      response: { 200: binary(OCSP_RESPONSE, 'the DER OCSPResponse (errors too: malformedRequest, unauthorized)') },
+    },
+    handler: async (request, reply) =>
+      answerOcsp(request.params.caId, Buffer.isBuffer(request.body) ? new Uint8Array(request.body) : undefined, request, reply),
+  });
+
+  app.get('/pki/:caId/ocsp/:request', {
+    config: { access: 'public' },
+    schema: {
+      summary: 'OCSP responder (GET)',
+      description:
+        'RFC 6960 A.1: the base64 DER OCSPRequest, URL-encoded (`/` as `%2F`), as the last path segment; up to 300 characters ' +
+        'decoded (RFC 5019 2.1.1: larger requests use POST). Answers without a nonce are cacheable (ETag, Last-Modified, Expires = nextUpdate).',
+      tags: ['pki'],
+      params: Params.extend({ request: z.string().max(2048).describe('URL-encoded base64 of the DER OCSPRequest') }),
+      response: { 200: binary(OCSP_RESPONSE, 'the DER OCSPResponse') },
+    },
+    handler: async (request, reply) => {
+      // The router has decoded the segment already.
+      const b64 = request.params.request;
+      const der = /^[A-Za-z0-9+/]+={0,2}$/.test(b64) ? new Uint8Array(Buffer.from(b64, 'base64')) : undefined;
+      return answerOcsp(request.params.caId, der, request, reply);
+    },
+  });
+};

@@ -1,0 +1,73 @@
+import { constantTimeEqual } from '../../../domain/crypto/bytes.ts';
+import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
+import type { RandomSource } from '../../../domain/ports/random.ts';
+import { protocolFailure } from '../../../domain/protocols/protocol.ts';
+import type { ServiceParameters } from '../../../domain/protocols/enrolment-messages.ts';
+import type { CaId, IssuingCa } from '../../../domain/x509/issuing-ca.ts';
+import { checkCsrNamesNode, issueNodeCertificate, SERIAL_LENGTH, verifyCertificationRequest } from '../../../domain/x509/issuance/index.ts';
+
+/**
+ * Operational certificates in remote provisioning (issue 13), configured on the Enrolment Function: which CA
+ * certifies a node's credential, the public URL relying parties reach this service at (CRL, OCSP, CA certificate),
+ * and whether a node must send a CSR.
+ */
+export interface CertificateIssuance {
+  /** The CA for a node with these service parameters; undefined: its credentials get no certificate. */
+  readonly issuingCa: (serviceParameters: ServiceParameters) => IssuingCa | undefined;
+  /** Read at each issuance, so a service listening on an ephemeral port names its real address. */
+  readonly baseUrl: () => string;
+  /**
+   * With a CA for the node: refuse an asymmetric credential whose auth carries no CSR (`certificate_not_issued`).
+   * Default false: such a credential is provisioned without a certificate, as without a CA.
+   */
+  readonly requireCsr?: boolean;
+}
+
+const AUTH = 'provisioning.auth';
+
+/**
+ * The certificate of a credential being provisioned, from the node's CSR, or undefined when none is to be issued.
+ * Refusals are `protocol` errors at the auth step, thrown before anything is recorded: `bad_csr` (malformed, no proof
+ * of possession, names another node), `unsupported` (a key other than Ed25519 or P-256), `credential_mismatch` (the
+ * CSR's key is not the credential's) and `certificate_not_issued` (no CSR where one is required, or a CA whose own
+ * validity does not cover the credential's).
+ */
+export const certifyCredential = async (
+  issuance: CertificateIssuance | undefined,
+  random: RandomSource,
+  run: {
+    readonly csr: string | undefined;
+    readonly credentialKey: { readonly kind: 'ed25519' | 'p256'; readonly bytes: Uint8Array };
+    readonly nodeId: string;
+    readonly serviceParameters: ServiceParameters;
+    readonly validity: { readonly notBefore: string; readonly notAfter: string };
+  },
+): Promise<{ readonly certificate: string; readonly issuingCa: CaId } | undefined> => {
+  const ca = issuance?.issuingCa(run.serviceParameters);
+  if (issuance === undefined || ca === undefined) return undefined;
+  if (run.csr === undefined) {
+    if (issuance.requireCsr === true) throw protocolFailure(AUTH, 'certificate_not_issued', `CA ${ca.id} requires a CSR for an asymmetric credential`);
+    return undefined;
+  }
+  const checked = verifyCertificationRequest(fromBase64url(run.csr));
+  if (!checked.ok) {
+    const unsupported = checked.reason === 'unsupported_key' || checked.reason === 'unsupported_signature_algorithm';
+    throw protocolFailure(AUTH, unsupported ? 'unsupported' : 'bad_csr', `csr: ${checked.reason}: ${checked.detail}`);
+  }
+  const { publicKey } = checked.value;
+  if (publicKey.kind !== run.credentialKey.kind || !constantTimeEqual(publicKey.bytes, run.credentialKey.bytes)) {
+    throw protocolFailure(AUTH, 'credential_mismatch', 'csr: its key is not credentialPublicKey');
+  }
+  const named = checkCsrNamesNode(checked.value, { nodeId: run.nodeId, cseId: run.serviceParameters.cseId });
+  if (!named.ok) throw protocolFailure(AUTH, 'bad_csr', `csr: ${named.reason}: ${named.detail}`);
+  const issued = await issueNodeCertificate({
+    ca,
+    baseUrl: issuance.baseUrl(),
+    naming: { nodeId: run.nodeId, cseId: run.serviceParameters.cseId },
+    key: publicKey,
+    validity: { notBefore: new Date(run.validity.notBefore), notAfter: new Date(run.validity.notAfter) },
+    serialRandom: random(SERIAL_LENGTH),
+  });
+  if (!issued.ok) throw protocolFailure(AUTH, 'certificate_not_issued', `CA ${ca.id}: ${issued.reason}`);
+  return { certificate: toBase64url(issued.der), issuingCa: ca.id };
+};

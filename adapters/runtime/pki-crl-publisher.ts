@@ -1,0 +1,224 @@
+import { createHash } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
+import { revocationIssuer, signedCrl, type RevocationIssuer } from '../../domain/x509/revocation/index.ts';
+import { revocationsAfter } from '../../projections/pki/index.ts';
+import type { CrlNumbers } from '../driven/pki/crl-numbers.ts';
+import { EntryBuffer } from './pki-entry-buffer.ts';
+
+/** A signed CRL as served: DER, its number and times, and an entity tag for HTTP caches. */
+export interface PublishedCrl {
+  readonly der: Uint8Array;
+  readonly crlNumber: number;
+  readonly thisUpdate: number;
+  readonly nextUpdate: number;
+  readonly etag: string;
+}
+
+export interface CrlPublisherOptions {
+  readonly db: Database.Database;
+  readonly ca: IssuingCa;
+  readonly urls: { readonly deltaCrl: string };
+  readonly numbers: CrlNumbers;
+  readonly now: () => number;
+  /** nextUpdate - thisUpdate (default 24 h); each CRL is issued again once half of it has passed. */
+  readonly validityMs?: number;
+  /** Revocations recorded within this many ms of the first share one delta CRL (default 2 ms). */
+  readonly coalesceMs?: number;
+  /** Entries a delta may list before a new complete CRL becomes its base (default 1024): bounds a delta's cost. */
+  readonly rebaseAfter?: number;
+  readonly onError?: (error: unknown) => void;
+}
+
+export const DEFAULT_CRL_VALIDITY_MS = 24 * 60 * 60 * 1000;
+
+const published = (der: Uint8Array, crlNumber: number, thisUpdate: number, nextUpdate: number): PublishedCrl => ({
+  der,
+  crlNumber,
+  thisUpdate,
+  nextUpdate,
+  etag: `"${createHash('sha256').update(der).digest('base64url').slice(0, 32)}"`,
+});
+
+/**
+ * The CRLs of one issuing CA (RFC 5280 5.2.4): a complete CRL and a delta CRL, both projections of the `pki` read
+ * model. Each revocation (a few ms of them under load) issues a new delta listing what was revoked since the base;
+ * the complete CRL is marked stale and assembled, when fetched, from the entries' cached DER (a copy and one
+ * signature); past `rebaseAfter` entries in the delta, a new complete CRL becomes the base. So the cost of one
+ * revocation does not grow with the number revoked before it. CRL numbers come from `numbers` (persisted, never
+ * reused) and are shared by both kinds, as 5.2.4 requires; a new complete CRL is always followed by a delta on it.
+ *
+ * Entries are kept after the certificate's notAfter (RFC 5280 allows it; the CA keeps its status answerable).
+ */
+export class CrlPublisher {
+  readonly ca: IssuingCa;
+  readonly #o: CrlPublisherOptions;
+  readonly #issuer: RevocationIssuer;
+  readonly #validityMs: number;
+  readonly #rebaseAfter: number;
+  readonly #entries = new EntryBuffer();
+  /** Serials on the list: a row read twice (a batch read before its transaction rolled back, then again) is one entry. */
+  readonly #serials = new Set<string>();
+  #lastSeq = 0;
+  /** The complete CRL the deltas are on: its number and the entries it covers (a byte offset and a count). */
+  #base: { crlNumber: number; offset: number; count: number } | undefined;
+  #full: PublishedCrl | undefined;
+  #delta: PublishedCrl | undefined;
+  /** Entries were appended since the complete CRL: the next fetch assembles a new one. */
+  #stale = true;
+  #reload = true;
+  #queue: Promise<unknown> = Promise.resolve();
+  #scheduled: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(options: CrlPublisherOptions) {
+    this.#o = options;
+    this.ca = options.ca;
+    this.#issuer = revocationIssuer(options.ca.certificate);
+    this.#validityMs = options.validityMs ?? DEFAULT_CRL_VALIDITY_MS;
+    this.#rebaseAfter = options.rebaseAfter ?? 1024;
+    if (!Number.isSafeInteger(this.#validityMs) || this.#validityMs < 2000) throw new RangeError('validityMs: must be a whole number of ms >= 2000');
+  }
+
+  /** Revocations recorded by the CA so far (on its CRL). */
+  get size(): number {
+    return this.#entries.count;
+  }
+
+  /** One at a time: the entries, the base and the CRL numbers move together. */
+  #serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(work, work);
+    this.#queue = run.catch((error: unknown) => this.#o.onError?.(error));
+    return run;
+  }
+
+  /** Issues the first complete CRL and its delta. */
+  start(): Promise<void> {
+    return this.#serial(async () => {
+      this.#catchUp();
+      await this.#rebase();
+    });
+  }
+
+  /** A revocation of this CA was recorded: a delta is issued within `coalesceMs`, with whatever else came meanwhile. */
+  notify(): void {
+    if (this.#scheduled !== undefined || this.#stopped) return;
+    this.#scheduled = setTimeout(() => {
+      this.#scheduled = undefined;
+      void this.#serial(() => this.#issueForNew());
+    }, this.#o.coalesceMs ?? 2);
+  }
+
+  /** The read model was emptied (a rebuild): everything is read again before the next CRL. */
+  reset(): void {
+    this.#reload = true;
+    this.notify();
+  }
+
+  /** Resolves once every revocation notified so far is on a published delta (tests, benchmarks). */
+  async settled(): Promise<void> {
+    while (this.#scheduled !== undefined) await new Promise((resolve) => setTimeout(resolve, 1));
+    await this.#queue;
+  }
+
+  /** The complete CRL, assembled now when revocations came after the last one. */
+  full(): Promise<PublishedCrl> {
+    return this.#serial(async () => {
+      this.#catchUp();
+      if (this.#stale || this.#full === undefined) await this.#rebase();
+      return this.#full!;
+    });
+  }
+
+  /** The newest delta CRL (issued on every revocation, so never behind the read model by more than `coalesceMs`). */
+  delta(): Promise<PublishedCrl> {
+    return this.#serial(async () => {
+      await this.#issueForNew();
+      return this.#delta!;
+    });
+  }
+
+  /** The schedule: each CRL is issued again once half of its validity has passed (before its nextUpdate). */
+  tick(): Promise<void> {
+    return this.#serial(async () => {
+      const now = this.#o.now();
+      const due = (crl: PublishedCrl | undefined) => crl === undefined || now >= crl.thisUpdate + this.#validityMs / 2;
+      this.#catchUp();
+      if (due(this.#full)) await this.#rebase();
+      else if (due(this.#delta) || this.#newSinceDelta) await this.#issueDelta();
+    });
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#scheduled !== undefined) clearTimeout(this.#scheduled);
+    this.#scheduled = undefined;
+  }
+
+  #newSinceDelta = false;
+
+  /** Appends what the read model recorded since the last look; returns how many entries came. */
+  #catchUp(): number {
+    if (this.#reload) {
+      this.#reload = false;
+      this.#entries.clear();
+      this.#serials.clear();
+      this.#lastSeq = 0;
+      this.#base = undefined;
+      this.#stale = true;
+    }
+    const rows = revocationsAfter(this.#o.db, this.ca.id, this.#lastSeq);
+    let added = 0;
+    for (const row of rows) {
+      if (this.#serials.has(row.serialNumber)) continue;
+      this.#serials.add(row.serialNumber);
+      this.#entries.append(row.entry);
+      added++;
+    }
+    if (rows.length > 0) this.#lastSeq = rows[rows.length - 1]!.seq;
+    if (added > 0) {
+      this.#stale = true;
+      this.#newSinceDelta = true;
+    }
+    return added;
+  }
+
+  async #issueForNew(): Promise<void> {
+    if (this.#catchUp() === 0 && !this.#newSinceDelta && this.#delta !== undefined) return;
+    if (this.#base === undefined || this.#entries.count - this.#base.count > this.#rebaseAfter) await this.#rebase();
+    else await this.#issueDelta();
+  }
+
+  #times(): { thisUpdate: number; nextUpdate: number } {
+    const thisUpdate = Math.floor(this.#o.now() / 1000) * 1000;
+    return { thisUpdate, nextUpdate: thisUpdate + this.#validityMs };
+  }
+
+  #sign = (tbs: Uint8Array): Promise<Uint8Array> => this.ca.signer.sign(tbs);
+
+  /** A new complete CRL (the new base) and an empty delta on it. */
+  async #rebase(): Promise<void> {
+    const crlNumber = this.#o.numbers.next();
+    const times = this.#times();
+    const der = await signedCrl(
+      { issuer: this.#issuer, kind: this.ca.signer.kind, crlNumber, ...times, entries: this.#entries.from(0), freshestCrlUrl: this.#o.urls.deltaCrl },
+      this.#sign,
+    );
+    this.#full = published(der, crlNumber, times.thisUpdate, times.nextUpdate);
+    this.#base = { crlNumber, offset: this.#entries.length, count: this.#entries.count };
+    this.#stale = false;
+    await this.#issueDelta();
+  }
+
+  async #issueDelta(): Promise<void> {
+    if (this.#base === undefined) return this.#rebase();
+    const crlNumber = this.#o.numbers.next();
+    const times = this.#times();
+    const der = await signedCrl(
+      { issuer: this.#issuer, kind: this.ca.signer.kind, crlNumber, ...times, entries: this.#entries.from(this.#base.offset), baseCrlNumber: this.#base.crlNumber },
+      this.#sign,
+    );
+    this.#delta = published(der, crlNumber, times.thisUpdate, times.nextUpdate);
+    this.#newSinceDelta = false;
+  }
+}

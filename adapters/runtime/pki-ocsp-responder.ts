@@ -1,0 +1,185 @@
+import type Database from 'better-sqlite3';
+import { constantTimeEqual } from '../../domain/crypto/index.ts';
+import type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
+import {
+  ocspErrorResponseDer,
+  parseOcspRequest,
+  revocationIssuer,
+  signedOcspResponse,
+  type CertStatus,
+  type OcspCertId,
+  type OcspErrorStatus,
+  type RevocationIssuer,
+} from '../../domain/x509/revocation/index.ts';
+import { certificateStanding } from '../../projections/pki/index.ts';
+
+import type { OcspResponderCredential } from '../driven/pki/ocsp-signing-key.ts';
+
+export interface OcspResponderOptions {
+  readonly db: Database.Database;
+  readonly ca: IssuingCa;
+  /** The current responder credential (renewed before it expires: asked for on every signature). */
+  readonly credential: () => Pick<OcspResponderCredential, 'kind' | 'certificate' | 'keyHash' | 'sign'>;
+  readonly now: () => number;
+  /** nextUpdate - thisUpdate of each answer (default 1 h). A cached answer is signed again after a quarter of it. */
+  readonly validityMs?: number;
+  /** Cached answers kept at most (default 100 000; the oldest go first). */
+  readonly maxCached?: number;
+  readonly onError?: (error: unknown) => void;
+}
+
+export interface OcspAnswer {
+  readonly der: Uint8Array;
+  /** What the answer says, for logs and metrics: a response status, or `successful` and the certificate statuses. */
+  readonly outcome: OcspErrorStatus | 'successful';
+  /** Why a request was refused (never sent to the client: RFC 6960 error responses carry the status only). */
+  readonly reason?: string;
+  /** A response without nonce about one certificate, good for an HTTP cache until `nextUpdate` (RFC 5019 6). */
+  readonly cacheable: boolean;
+  readonly producedAt?: number;
+  readonly nextUpdate?: number;
+}
+
+interface Cached {
+  readonly status: CertStatus;
+  readonly der: Uint8Array;
+  readonly producedAt: number;
+  readonly nextUpdate: number;
+}
+
+export const DEFAULT_OCSP_VALIDITY_MS = 60 * 60 * 1000;
+
+/**
+ * The OCSP responder of one issuing CA (RFC 6960): answers good, revoked (time, reason) or unknown from the `pki`
+ * read model, signed by the CA's delegated responder. Answers without a nonce are cached per CertID and dropped
+ * when the certificate is revoked (`invalidate`, called as the projection records it); a request with a nonce
+ * (RFC 8954) gets the cached status signed afresh with the nonce echoed. A CertID naming another issuer is
+ * answered `unknown`; a request naming none of this CA's certificates is `unauthorized` (RFC 6960 2.3).
+ */
+export class OcspResponder {
+  readonly ca: IssuingCa;
+  readonly #o: OcspResponderOptions;
+  readonly #issuer: RevocationIssuer;
+  readonly #validityMs: number;
+  readonly #maxCached: number;
+  /**
+   * Answers by the request's exact bytes (hex): a request without nonce that was answered recently is answered again
+   * without being parsed. `#bySerial` finds a certificate's entries when it is revoked.
+   */
+  readonly #cache = new Map<string, Cached & { readonly serialNumber: string }>();
+  readonly #bySerial = new Map<string, Set<string>>();
+  /** Bumped by every invalidation: an answer computed before one is not cached after it. */
+  #generation = 0;
+
+  constructor(options: OcspResponderOptions) {
+    this.#o = options;
+    this.ca = options.ca;
+    this.#issuer = revocationIssuer(options.ca.certificate);
+    this.#validityMs = options.validityMs ?? DEFAULT_OCSP_VALIDITY_MS;
+    this.#maxCached = options.maxCached ?? 100_000;
+    if (!Number.isSafeInteger(this.#validityMs) || this.#validityMs < 4000) throw new RangeError('validityMs: must be a whole number of ms >= 4000');
+  }
+
+  /** The certificate `serialNumber` changed status: cached answers about it are dropped. */
+  invalidate(serialNumber: string): void {
+    this.#generation++;
+    const keys = this.#bySerial.get(serialNumber);
+    if (keys === undefined) return;
+    for (const key of keys) this.#cache.delete(key);
+    this.#bySerial.delete(serialNumber);
+  }
+
+  /** Everything changed (a rebuild of the read model, a new responder certificate). */
+  clear(): void {
+    this.#generation++;
+    this.#cache.clear();
+    this.#bySerial.clear();
+  }
+
+  #ours(id: OcspCertId): boolean {
+    if (id.hash === undefined) return false;
+    const expected = this.#issuer.certIdHashes[id.hash];
+    return constantTimeEqual(expected.name, id.issuerNameHash) && constantTimeEqual(expected.key, id.issuerKeyHash);
+  }
+
+  #status(id: OcspCertId): CertStatus {
+    if (!this.#ours(id)) return { status: 'unknown' };
+    const standing = certificateStanding(this.#o.db, this.ca.id, id.serialNumber);
+    switch (standing.status) {
+      case 'revoked':
+        return { status: 'revoked', revokedAt: Date.parse(standing.revokedAt), reason: standing.reason };
+      case 'good':
+        return { status: 'good' };
+      case 'unknown':
+        return { status: 'unknown' };
+      default: {
+        const never: never = standing;
+        throw new TypeError(`unknown standing ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  #fresh(entry: Cached | undefined, now: number): boolean {
+    return entry !== undefined && now < entry.producedAt + this.#validityMs / 4;
+  }
+
+  #remember(key: string, serialNumber: string, entry: Cached): void {
+    this.#cache.set(key, { ...entry, serialNumber });
+    let keys = this.#bySerial.get(serialNumber);
+    if (keys === undefined) this.#bySerial.set(serialNumber, (keys = new Set()));
+    keys.add(key);
+    // Map order is insertion order: the oldest answers go first.
+    for (const [oldest, old] of this.#cache) {
+      if (this.#cache.size <= this.#maxCached) break;
+      this.#cache.delete(oldest);
+      this.#bySerial.get(old.serialNumber)?.delete(oldest);
+    }
+  }
+
+  /** Answers one DER OCSPRequest; never throws (an internal failure is `internalError`). */
+  async respond(request: Uint8Array): Promise<OcspAnswer> {
+    const now = this.#o.now();
+    // The same request bytes without nonce (a nonce makes every request unique): the answer given to them.
+    const key = request.length <= 512 ? Buffer.from(request).toString('hex') : undefined;
+    const known = key === undefined ? undefined : this.#cache.get(key);
+    if (known !== undefined && this.#fresh(known, now)) {
+      return { der: known.der, outcome: 'successful', cacheable: true, producedAt: known.producedAt, nextUpdate: known.nextUpdate };
+    }
+    const parsed = parseOcspRequest(request);
+    if (!parsed.ok) return refusal('malformedRequest', parsed.reason);
+    const { certIds, nonce } = parsed.request;
+    if (!certIds.some((id) => this.#ours(id))) return refusal('unauthorized', `no certificate of CA ${this.ca.id} asked about`);
+    const single = certIds.length === 1 ? certIds[0]! : undefined;
+    // With a nonce: the status another request about the same CertID left in the cache, signed afresh.
+    const hit =
+      single === undefined
+        ? undefined
+        : [...(this.#bySerial.get(single.serialNumber) ?? [])].map((k) => this.#cache.get(k)).find((e) => this.#fresh(e, now));
+    const generation = this.#generation;
+    try {
+      const statuses = certIds.map((id) => (hit !== undefined ? hit.status : this.#status(id)));
+      const producedAt = Math.floor(now / 1000) * 1000;
+      const nextUpdate = producedAt + this.#validityMs;
+      const credential = this.#o.credential();
+      const der = await signedOcspResponse(
+        {
+          responderKeyHash: credential.keyHash,
+          producedAt,
+          responses: certIds.map((id, i) => ({ certId: id.der, status: statuses[i]!, thisUpdate: producedAt, nextUpdate })),
+          ...(nonce !== undefined ? { nonce } : {}),
+        },
+        credential,
+      );
+      const cacheable = single !== undefined && nonce === undefined;
+      if (cacheable && key !== undefined && generation === this.#generation) {
+        this.#remember(key, single.serialNumber, { status: statuses[0]!, der, producedAt, nextUpdate });
+      }
+      return { der, outcome: 'successful', cacheable, producedAt, nextUpdate };
+    } catch (error) {
+      this.#o.onError?.(error);
+      return refusal('internalError', error instanceof Error ? error.message : String(error));
+    }
+  }
+}
+
+const refusal = (status: OcspErrorStatus, reason: string): OcspAnswer => ({ der: ocspErrorResponseDer(status), outcome: status, reason, cacheable: false });

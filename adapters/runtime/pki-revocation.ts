@@ -1,0 +1,141 @@
+import type { OwnedSecureEnvironment, RandomSource } from '../../domain/ports/index.ts';
+import { pkiUrls, type CaId, type IssuingCa } from '../../domain/x509/issuing-ca.ts';
+import { fileCrlNumbers, memoryCrlNumbers } from '../driven/pki/crl-numbers.ts';
+import { loadIssuingCas } from '../driven/pki/index.ts';
+import { OcspSigningKey, type OcspResponderCredential } from '../driven/pki/ocsp-signing-key.ts';
+import type { Credence } from './open-credence.ts';
+import { CrlPublisher } from './pki-crl-publisher.ts';
+import { OcspResponder } from './pki-ocsp-responder.ts';
+
+export interface PkiRevocationOptions {
+  readonly credence: Pick<Credence, 'readModels' | 'pkiChanges'>;
+  /** The issuing CAs; default: those of `dataDir` (loadIssuingCas), none without one. */
+  readonly cas?: readonly IssuingCa[];
+  /** The service's public URL (pkiUrls): where full CRLs point for their deltas. */
+  readonly baseUrl: string;
+  /** The data folder: CRL numbers and OCSP signer files under `<data>/pki/`; absent: in memory. */
+  readonly dataDir?: string;
+  /** The infrastructure's Secure Environment: the OCSP signing keys are generated and kept there. */
+  readonly se: OwnedSecureEnvironment;
+  readonly random: RandomSource;
+  readonly now: () => number;
+  readonly crlValidityMs?: number;
+  readonly ocspValidityMs?: number;
+  readonly ocspSignerValidityMs?: number;
+  /** How often CRLs and OCSP signers are checked for re-issue (default 60 s). */
+  readonly tickMs?: number;
+  readonly coalesceMs?: number;
+  readonly onError?: (component: string, error: unknown) => void;
+}
+
+/** What the routes serve from: each CA's CRL publisher and OCSP responder. */
+export interface PkiRevocation {
+  /** Every issuing CA served. */
+  readonly cas: readonly IssuingCa[];
+  crl(caId: CaId): CrlPublisher | undefined;
+  ocsp(caId: CaId): OcspResponder | undefined;
+  /** Re-issues what is due (CRLs past half their validity, OCSP signers past two thirds of theirs). */
+  tick(): Promise<void>;
+  stop(): void;
+}
+
+interface CaRevocation {
+  readonly publisher: CrlPublisher;
+  readonly responder: OcspResponder;
+  readonly signingKey: OcspSigningKey;
+}
+
+/**
+ * Starts CRL publishing and the OCSP responder of every issuing CA (issue 13), kept current by the `pki` projection:
+ * a revocation it records drops the OCSP answers cached about that certificate at once and issues a delta CRL
+ * within a few ms; a rebuild of the read model re-reads everything. A timer (unref'd: it never keeps a process
+ * alive) re-issues CRLs before their nextUpdate and renews OCSP signing certificates before they expire.
+ */
+export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRevocation> => {
+  const report = (component: string, error: unknown): void => {
+    try {
+      o.onError?.(component, error);
+    } catch {
+      // The sink must not take the publisher down.
+    }
+  };
+  const cas = o.cas ?? (o.dataDir !== undefined ? await loadIssuingCas(o.dataDir, o.se) : []);
+  const byCa = new Map<string, CaRevocation>();
+  for (const ca of cas) {
+    const signingKey = await OcspSigningKey.open({
+      se: o.se,
+      ca,
+      random: o.random,
+      now: o.now,
+      ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}),
+      ...(o.ocspSignerValidityMs !== undefined ? { validityMs: o.ocspSignerValidityMs } : {}),
+    });
+    const publisher = new CrlPublisher({
+      db: o.credence.readModels,
+      ca,
+      urls: pkiUrls(o.baseUrl, ca.id),
+      numbers: o.dataDir !== undefined ? fileCrlNumbers(o.dataDir, ca.id) : memoryCrlNumbers(),
+      now: o.now,
+      ...(o.crlValidityMs !== undefined ? { validityMs: o.crlValidityMs } : {}),
+      ...(o.coalesceMs !== undefined ? { coalesceMs: o.coalesceMs } : {}),
+      onError: (error) => report(`crl:${ca.id}`, error),
+    });
+    const responder = new OcspResponder({
+      db: o.credence.readModels,
+      ca,
+      credential: (): OcspResponderCredential => signingKey.current,
+      now: o.now,
+      ...(o.ocspValidityMs !== undefined ? { validityMs: o.ocspValidityMs } : {}),
+      onError: (error) => report(`ocsp:${ca.id}`, error),
+    });
+    byCa.set(ca.id, { publisher, responder, signingKey });
+  }
+  const unsubscribe = o.credence.pkiChanges.subscribe({
+    revoked({ caId, serialNumber }) {
+      const it = byCa.get(caId);
+      it?.responder.invalidate(serialNumber);
+      it?.publisher.notify();
+    },
+    reset() {
+      for (const it of byCa.values()) {
+        it.responder.clear();
+        it.publisher.reset();
+      }
+    },
+  });
+  try {
+    for (const it of byCa.values()) await it.publisher.start();
+  } catch (error) {
+    unsubscribe();
+    throw error;
+  }
+
+  let ticking: Promise<void> | undefined;
+  const tick = (): Promise<void> =>
+    (ticking ??= (async () => {
+      for (const [caId, it] of byCa) {
+        await it.publisher.tick().catch((error: unknown) => report(`crl:${caId}`, error));
+        try {
+          if (await it.signingKey.renewIfDue()) it.responder.clear();
+        } catch (error) {
+          report(`ocsp:${caId}`, error);
+        }
+      }
+    })().finally(() => {
+      ticking = undefined;
+    }));
+  const timer = setInterval(() => void tick(), o.tickMs ?? 60_000);
+  timer.unref();
+
+  return {
+    cas,
+    crl: (caId) => byCa.get(caId)?.publisher,
+    ocsp: (caId) => byCa.get(caId)?.responder,
+    tick,
+    stop() {
+      clearInterval(timer);
+      unsubscribe();
+      for (const it of byCa.values()) it.publisher.stop();
+    },
+  };
+};

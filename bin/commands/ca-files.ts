@@ -1,0 +1,55 @@
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { MAX_CERTIFICATE_CHAIN, MAX_CERTIFICATE_LENGTH } from '../../domain/crypto/sizes.ts';
+import { UsageError } from '../program.ts';
+
+/** Certificate files given to `credence ca install`: PEM (one or more CERTIFICATE blocks) or one DER certificate. */
+const MAX_FILE_BYTES = 64 * 1024;
+
+export const readCertificates = (flag: string, path: string, max: number = MAX_CERTIFICATE_CHAIN): Uint8Array[] => {
+  let bytes: Buffer;
+  try {
+    if (statSync(path).size > MAX_FILE_BYTES) throw new UsageError(`${flag}: ${path} is larger than ${MAX_FILE_BYTES} bytes`);
+    bytes = readFileSync(path);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`${flag}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+  }
+  const text = bytes.toString('latin1');
+  let ders: Uint8Array[];
+  if (text.includes('-----BEGIN')) {
+    try {
+      ders = x509.PemConverter.decodeWithHeaders(text)
+        .filter((block) => block.type === 'CERTIFICATE')
+        .map((block) => new Uint8Array(block.rawData));
+    } catch {
+      throw new UsageError(`${flag}: ${path} is not valid PEM`);
+    }
+  } else {
+    ders = [new Uint8Array(bytes)];
+  }
+  if (ders.length === 0) throw new UsageError(`${flag}: ${path} holds no CERTIFICATE`);
+  if (ders.length > max) throw new UsageError(`${flag}: ${path} holds ${ders.length} certificates, at most ${max} are accepted`);
+  ders.forEach((der, i) => {
+    try {
+      if (der.length > MAX_CERTIFICATE_LENGTH) throw new Error('too large');
+      new x509.X509Certificate(der);
+    } catch {
+      throw new UsageError(`${flag}: ${path}${ders.length > 1 ? ` (certificate ${i + 1})` : ''} is not an X.509 certificate (PEM or DER)`);
+    }
+  });
+  return ders;
+};
+
+export const pemOf = (label: string, der: Uint8Array): string => `${x509.PemConverter.encode(Uint8Array.from(der).buffer, label)}\n`;
+
+/** Writes a file a person asked for (a CSR: public), refusing to replace one. */
+export const writeNewFile = (flag: string, path: string, contents: string): void => {
+  try {
+    writeFileSync(path, contents, { flag: 'wx', mode: 0o644 });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(code === 'EEXIST' ? `${flag}: ${path} already exists` : `${flag}: cannot write ${path} (${code ?? 'unwritable'})`);
+  }
+};

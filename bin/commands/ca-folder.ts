@@ -1,0 +1,87 @@
+import { existsSync } from 'node:fs';
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { fromBase64url } from '../../domain/crypto/base64url.ts';
+import { certificateFingerprint } from '../../domain/crypto/fingerprint.ts';
+import { validationError } from '../../domain/errors.ts';
+import { ownerView, type OwnedSecureEnvironment, type RandomSource } from '../../domain/ports/index.ts';
+import type { CaId } from '../../domain/x509/issuing-ca.ts';
+import { readCaFile } from '../../adapters/driven/pki/index.ts';
+import type { Io } from '../io.ts';
+import { UsageError } from '../program.ts';
+
+/** The owner CA keys belong to: the infrastructure's, as the service's Enrolment Function sees them. */
+const INFRASTRUCTURE_OWNER = 'maf:infrastructure';
+
+const loadFolderConfig = async (args: { readonly data?: string | undefined; readonly config?: string | undefined }, io: Io) => {
+  const { loadServiceConfig } = await import('../../adapters/http/config.ts');
+  const env = io.env ?? process.env;
+  try {
+    return loadServiceConfig({
+      flags: { data: args.data },
+      env: { CREDENCE_DATA: env['CREDENCE_DATA'], CREDENCE_SECURE_ENVIRONMENT: env['CREDENCE_SECURE_ENVIRONMENT'] },
+      ...(args.config !== undefined ? { file: args.config } : {}),
+    });
+  } catch (error) {
+    const issues = (error as { problem?: { issues?: { path: string; message: string }[] } }).problem?.issues;
+    if (issues !== undefined) throw new UsageError(issues.map((i) => `${i.path}: ${i.message}`));
+    throw error;
+  }
+};
+
+/** The data folder as `credence serve` would find it (flag over CREDENCE_DATA over the --config file); it must exist. */
+export const caDataDir = async (args: { readonly data?: string | undefined; readonly config?: string | undefined }, io: Io): Promise<string> => {
+  const dataDir = (await loadFolderConfig(args, io)).data;
+  if (!existsSync(dataDir)) throw new UsageError(`--data: no data folder at ${dataDir}`);
+  return dataDir;
+};
+
+/**
+ * The data folder (found as `caDataDir` does, made when missing) with its service lock taken, so a CA is not made
+ * under a running service (which would not load it before its next start) and two inits do not race on the key;
+ * and its Secure Environment (embedded, or the HSM of `secureEnvironment`) as the infrastructure owner.
+ */
+export const withCaFolder = async <T>(
+  args: { readonly data?: string | undefined; readonly config?: string | undefined },
+  io: Io,
+  use: (folder: { dataDir: string; se: OwnedSecureEnvironment; random: RandomSource }) => Promise<T>,
+): Promise<T> => {
+  const config = await loadFolderConfig(args, io);
+  const runtime = await import('../../adapters/runtime/index.ts');
+  const lock = runtime.lockDataFolder(config.data);
+  try {
+    const se = runtime.openServiceSecureEnvironment(config.data, config.secureEnvironment, { now: () => new Date(), env: io.env ?? process.env });
+    try {
+      return await use({ dataDir: config.data, se: ownerView(se, INFRASTRUCTURE_OWNER), random: runtime.systemRandom });
+    } finally {
+      se.close();
+    }
+  } finally {
+    lock.release();
+  }
+};
+
+/** What `ca show` and the other commands print of a CA: public facts of its file and certificate. */
+export const describeCa = (dataDir: string, id: CaId) => {
+  const file = readCaFile(dataDir, id);
+  if (file === undefined) throw validationError([{ path: 'caId', rule: 'exists', message: `no CA ${id} in ${dataDir}` }], 'issuing CA');
+  if (file.state === 'awaiting_certificate') {
+    return { id, state: file.state, keyKind: file.keyKind, subject: file.subject, createdAt: file.createdAt, csr: file.csr };
+  }
+  const der = fromBase64url(file.certificate);
+  const cert = new x509.X509Certificate(der);
+  return {
+    id,
+    state: file.state,
+    keyKind: file.keyKind,
+    subject: cert.subject,
+    issuer: cert.issuer,
+    serialNumber: cert.serialNumber.toLowerCase(),
+    notBefore: cert.notBefore.toISOString(),
+    notAfter: cert.notAfter.toISOString(),
+    fingerprint: certificateFingerprint(der),
+    createdAt: file.createdAt,
+    certificate: file.certificate,
+    chain: file.chain,
+  };
+};

@@ -1,0 +1,142 @@
+import { existsSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import { z } from 'zod';
+import { fromBase64url } from '../../domain/crypto/base64url.ts';
+import { CaId } from '../../domain/x509/issuing-ca.ts';
+import { json, type Io } from '../io.ts';
+import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
+import { pemOf, readCertificates, writeNewFile } from './ca-files.ts';
+import { caDataDir, describeCa, withCaFolder } from './ca-folder.ts';
+
+/**
+ * `credence ca init|install|show`: the data folder's issuing CAs (issue 13). A CA's key is generated in the Secure
+ * Environment the service uses (owner `maf:infrastructure`) and never leaves it; `<data>/pki/<id>.ca.json` holds its
+ * handle and certificates. `init` makes a self-signed root, or with `--intermediate` a key and a CSR for an external
+ * root to sign, which `install` then installs after checking it. The service loads the CAs when it starts.
+ */
+
+const DataOptions = {
+  data: z.string().min(1).max(4096).optional(),
+  config: z.string().min(1).max(4096).optional(),
+  id: CaId.default('default'),
+  json: z.boolean().default(false),
+};
+
+const Init = z
+  .object({
+    ...DataOptions,
+    keyType: z.enum(['ed25519', 'p256']).default('p256'),
+    subject: z.string().min(1).max(1024).optional(),
+    validityDays: z.coerce.number().int().min(1).max(36_500).optional(),
+    intermediate: z.boolean().default(false),
+    csrOut: z.string().min(1).max(4096).optional(),
+  })
+  .refine((o) => o.intermediate === (o.csrOut !== undefined), { path: ['csrOut'], message: 'is required with --intermediate, and only with it' })
+  .refine((o) => !o.intermediate || o.validityDays === undefined, { path: ['validityDays'], message: 'the external root decides an intermediate’s validity' });
+
+const init = async (args: z.infer<typeof Init>, io: Io): Promise<number> => {
+  if (args.csrOut !== undefined && existsSync(args.csrOut)) throw new UsageError(`--csr-out: ${args.csrOut} already exists`);
+  const { createRootCa, requestIntermediateCa } = await import('../../adapters/driven/pki/index.ts');
+  return withCaFolder(args, io, async ({ dataDir, se, random }) => {
+    const common = { dataDir, se, id: args.id, kind: args.keyType, subject: args.subject, now: new Date(), random };
+    if (args.csrOut !== undefined) {
+      const { csr } = await requestIntermediateCa(common);
+      writeNewFile('--csr-out', args.csrOut, pemOf('CERTIFICATE REQUEST', csr));
+      if (args.json) io.out(json({ id: args.id, state: 'awaiting_certificate', csr: args.csrOut }));
+      else io.err(`CA ${args.id}: ${args.keyType} key made in the Secure Environment; CSR written to ${args.csrOut}. Have your root sign it, then: credence ca install --id ${args.id} --certificate FILE --chain FILE`);
+      return 0;
+    }
+    await createRootCa({ ...common, ...(args.validityDays !== undefined ? { validityDays: args.validityDays } : {}) });
+    const shown = describeCa(dataDir, args.id);
+    if (args.json) io.out(json(shown));
+    else {
+      io.out(`CA ${args.id}: self-signed root, ${args.keyType}, ${shown.subject}, valid ${shown.notBefore} to ${shown.notAfter}`);
+      io.err('  (a running service loads it when it next starts)');
+    }
+    return 0;
+  });
+};
+
+const Install = z.object({ ...DataOptions, certificate: z.string().min(1).max(4096), chain: z.string().min(1).max(4096) });
+
+const install = async (args: z.infer<typeof Install>, io: Io): Promise<number> => {
+  const certificate = readCertificates('--certificate', args.certificate, 1)[0] as Uint8Array;
+  const chain = readCertificates('--chain', args.chain);
+  const { installCaCertificate } = await import('../../adapters/driven/pki/index.ts');
+  return withCaFolder(args, io, async ({ dataDir, se, random }) => {
+    await installCaCertificate({ dataDir, se, id: args.id, certificate, chain, now: new Date(), random });
+    const shown = describeCa(dataDir, args.id);
+    if (args.json) io.out(json(shown));
+    else io.out(`CA ${args.id}: installed, issued by ${shown.issuer}, valid ${shown.notBefore} to ${shown.notAfter}`);
+    return 0;
+  });
+};
+
+const Show = z.object({ ...DataOptions, id: CaId.optional(), pem: z.boolean().default(false) });
+
+const show = async (args: z.infer<typeof Show>, io: Io): Promise<number> => {
+  const { caIds } = await import('../../adapters/driven/pki/index.ts');
+  const dataDir = await caDataDir(args, io);
+  const ids = args.id !== undefined ? [args.id] : caIds(dataDir);
+  const cas = ids.map((id) => describeCa(dataDir, id));
+  if (args.json) {
+    io.out(json({ cas }));
+    return 0;
+  }
+  if (cas.length === 0) io.err(`no issuing CA in ${dataDir} (credence ca init makes one)`);
+  for (const ca of cas) {
+    if (args.pem) {
+      io.out(ca.state === 'active' ? pemOf('CERTIFICATE', fromBase64url(ca.certificate)).trimEnd() : pemOf('CERTIFICATE REQUEST', fromBase64url(ca.csr)).trimEnd());
+      continue;
+    }
+    io.out(`${ca.id}  ${ca.state}  ${ca.keyKind}  ${ca.subject}`);
+    if (ca.state === 'active') {
+      io.out(`  issuer ${ca.issuer}  serial ${ca.serialNumber}`);
+      io.out(`  valid ${ca.notBefore} to ${ca.notAfter}  ${ca.chain.length === 0 ? 'root' : `intermediate, ${ca.chain.length} above it`}`);
+      io.out(`  certificate ${ca.fingerprint}`);
+    } else io.out('  awaiting its certificate: credence ca install (--pem prints the CSR again)');
+  }
+  return 0;
+};
+
+const withFolderOptions = (command: Command): Command =>
+  command
+    .option('--data <dir>', 'the data folder (env CREDENCE_DATA; default ./data)')
+    .option('--config <file>', "the service's configuration file (JSON, as credence serve --config): its data folder and Secure Environment")
+    .option('--json', 'print the result as JSON');
+
+export const register: RegisterCommands = (program, io) => {
+  const ca = program
+    .command('ca')
+    .description('the issuing CAs of the data folder: operational X.509 certificates for nodes (docs/pki.md)')
+    .addHelpText('after', '\nThe CA key is generated in the Secure Environment and never leaves it. A running service loads CAs when it starts.');
+
+  const initCommand: Command = withFolderOptions(
+    ca
+      .command('init')
+      .description('create an issuing CA: a self-signed root, or (--intermediate) a key and a CSR for an external root')
+      .option('--id <id>', 'the CA id: default, or the M2M-Sub-ID whose nodes it certifies (lowercase letters, digits, dashes)', 'default')
+      .addOption(new Option('--key-type <type>', 'the CA key').choices(['ed25519', 'p256']).default('p256'))
+      .option('--subject <dn>', 'distinguished name, RFC 4514 (default: CN=Credence CA <id>)')
+      .option('--validity-days <days>', 'a root’s validity (default 3650)')
+      .option('--intermediate', 'make a key and a CSR for an external root to sign (then credence ca install)')
+      .option('--csr-out <file>', 'where --intermediate writes the CSR (PEM)'),
+  ).action(handler(io, async (opts: Record<string, unknown>) => init(parseOptions(initCommand, Init, opts), io)));
+
+  const installCommand: Command = withFolderOptions(
+    ca
+      .command('install')
+      .description('install the certificate an external root signed for an intermediate made by ca init --intermediate')
+      .option('--id <id>', 'the CA id', 'default')
+      .requiredOption('--certificate <file>', 'the signed CA certificate (PEM or DER)')
+      .requiredOption('--chain <file>', 'the certificates above it up to and including the root (PEM)'),
+  ).action(handler(io, async (opts: Record<string, unknown>) => install(parseOptions(installCommand, Install, opts), io)));
+
+  const showCommand: Command = withFolderOptions(
+    ca
+      .command('show')
+      .description('print the issuing CAs (or one, with --id)')
+      .option('--id <id>', 'only this CA')
+      .option('--pem', 'print the certificate (or a waiting CA’s CSR) as PEM'),
+  ).action(handler(io, async (opts: Record<string, unknown>) => show(parseOptions(showCommand, Show, opts), io)));
+};

@@ -1,0 +1,96 @@
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import { CERT_ID_HASH_OID, type CertIdHash } from './issuer.ts';
+import { serialHexOf } from './serial.ts';
+
+/** Larger than any honest request: a handful of CertIDs, a nonce, perhaps a requestor signature and its chain. */
+export const MAX_OCSP_REQUEST_BYTES = 16 * 1024;
+/** CertIDs in one request: relying parties ask about one certificate, rarely a chain. */
+export const MAX_OCSP_CERT_IDS = 32;
+/** RFC 8954 section 2.1: a nonce of 1 to 32 octets; a responder refuses a longer one. */
+export const MAX_OCSP_NONCE_BYTES = 32;
+export const OCSP_NONCE_OID = '1.3.6.1.5.5.7.48.1.2';
+
+export interface OcspCertId {
+  /** The hash algorithm of the issuer hashes; undefined for one this responder does not compute. */
+  readonly hash: CertIdHash | undefined;
+  readonly issuerNameHash: Uint8Array;
+  readonly issuerKeyHash: Uint8Array;
+  /** Lowercase hex of the serial's content octets (the event form). */
+  readonly serialNumber: string;
+  /** The CertID as DER, echoed in the SingleResponse (RFC 6960 4.2.1). */
+  readonly der: Uint8Array;
+}
+
+export interface OcspRequestFields {
+  readonly certIds: readonly OcspCertId[];
+  /** The nonce extension's extnValue exactly as received, echoed in the response (RFC 8954 section 2.1). */
+  readonly nonce?: Uint8Array;
+}
+
+export type OcspRequestParse = { readonly ok: true; readonly request: OcspRequestFields } | { readonly ok: false; readonly reason: string };
+
+const refuse = (reason: string): OcspRequestParse => ({ ok: false, reason });
+
+const hashOf = (oid: string): CertIdHash | undefined =>
+  (Object.keys(CERT_ID_HASH_OID) as CertIdHash[]).find((h) => CERT_ID_HASH_OID[h] === oid);
+
+/** RFC 8954: the nonce is an OCTET STRING of 1..32 octets; length of what a client sent unwrapped, if it did. */
+const nonceLength = (extnValue: Uint8Array): number => {
+  const parsed = asn1js.fromBER(extnValue);
+  return parsed.offset === extnValue.length && parsed.result instanceof asn1js.OctetString && !parsed.result.idBlock.isConstructed
+    ? parsed.result.valueBlock.valueHexView.length
+    : extnValue.length;
+};
+
+/**
+ * Parses an OCSPRequest (RFC 6960 4.1.1). Never throws: what cannot be read is a `malformedRequest` with the
+ * reason, for the responder to log (the client gets the status only). A requestor signature, when present, is
+ * not checked: this responder answers anyone (status is public) and signed requests are optional (4.1.2).
+ */
+export const parseOcspRequest = (der: Uint8Array): OcspRequestParse => {
+  try {
+    return parse(der);
+  } catch (error) {
+    // The ASN.1 libraries throw on some corrupt inputs they first accepted: still a malformed request, never a crash.
+    return refuse(`unreadable: ${error instanceof Error ? error.message : String(error)}`);
+  }
+};
+
+const parse = (der: Uint8Array): OcspRequestParse => {
+  if (der.length === 0) return refuse('empty request');
+  if (der.length > MAX_OCSP_REQUEST_BYTES) return refuse(`request larger than ${MAX_OCSP_REQUEST_BYTES} bytes`);
+  const asn1 = asn1js.fromBER(der);
+  if (asn1.offset === -1) return refuse(`not DER: ${asn1.result.error}`);
+  if (asn1.offset !== der.length) return refuse('bytes after the OCSPRequest');
+  let request: pkijs.OCSPRequest;
+  try {
+    request = new pkijs.OCSPRequest({ schema: asn1.result });
+  } catch (error) {
+    return refuse(`not an OCSPRequest: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const list = request.tbsRequest.requestList;
+  if (list.length === 0) return refuse('requestList is empty');
+  if (list.length > MAX_OCSP_CERT_IDS) return refuse(`more than ${MAX_OCSP_CERT_IDS} certificates asked about`);
+  let certIds: OcspCertId[];
+  try {
+    certIds = list.map(({ reqCert }): OcspCertId => ({
+      hash: hashOf(reqCert.hashAlgorithm.algorithmId),
+      issuerNameHash: reqCert.issuerNameHash.valueBlock.valueHexView.slice(),
+      issuerKeyHash: reqCert.issuerKeyHash.valueBlock.valueHexView.slice(),
+      serialNumber: serialHexOf(reqCert.serialNumber.valueBlock.valueHexView),
+      der: new Uint8Array(reqCert.toSchema().toBER()),
+    }));
+  } catch (error) {
+    // Parsed by the schema yet not encodable again (an object identifier no text form can hold, say).
+    return refuse(`unreadable CertID: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const nonces = (request.tbsRequest.requestExtensions ?? []).filter((e) => e.extnID === OCSP_NONCE_OID);
+  if (nonces.length > 1) return refuse('more than one nonce extension');
+  const nonce = nonces[0]?.extnValue.valueBlock.valueHexView.slice();
+  if (nonce !== undefined) {
+    const length = nonceLength(nonce);
+    if (length < 1 || length > MAX_OCSP_NONCE_BYTES) return refuse(`nonce of ${length} octets (RFC 8954: 1 to ${MAX_OCSP_NONCE_BYTES})`);
+  }
+  return { ok: true, request: { certIds, ...(nonce !== undefined ? { nonce } : {}) } };
+};

@@ -1,0 +1,46 @@
+/** A revocation the projection has just recorded (inside its transaction; readable once that commits). */
+export interface RevocationNotice {
+  readonly caId: string;
+  readonly serialNumber: string;
+}
+
+export interface PkiListener {
+  /** A certificate of `caId` was revoked: cached OCSP answers about it are stale, a CRL is due. */
+  revoked(notice: RevocationNotice): void;
+  /** The read model was emptied for a rebuild: everything derived from it is stale. */
+  reset(): void;
+}
+
+/**
+ * Wake-ups from the PKI projection to whoever serves from it (the CRL publisher, the OCSP responder's cache). A
+ * notice says what changed, not the state: listeners read the tables, which stay the one place the state is.
+ * Listener failures are contained: a projection never fails because a listener did.
+ */
+export class PkiChanges {
+  readonly #listeners = new Set<PkiListener>();
+
+  subscribe(listener: PkiListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  revoked(notice: RevocationNotice): void {
+    for (const l of this.#listeners) {
+      try {
+        l.revoked(notice);
+      } catch {
+        // A listener's own fault, reported by it; the event is applied regardless.
+      }
+    }
+  }
+
+  reset(): void {
+    for (const l of this.#listeners) {
+      try {
+        l.reset();
+      } catch {
+        // As above.
+      }
+    }
+  }
+}

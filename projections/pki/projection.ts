@@ -1,0 +1,58 @@
+import type Database from 'better-sqlite3';
+import { CaId } from '../../domain/x509/issuing-ca.ts';
+import { isSerialHex, revokedCertificateDer } from '../../domain/x509/revocation/index.ts';
+import type { DecodedEvent } from '../../domain/stored.ts';
+import type { Projection } from '../runtime/index.ts';
+import type { PkiChanges } from './changes.ts';
+import { certificateOfCredential, recordCertificate, recordRevocation, resetPkiTables, setupPkiTables } from './tables.ts';
+
+export const PKI_PROJECTION = 'pki';
+
+/** The issuing CA a certificate summary names, when it is one of ours with a usable serial (factory ones are not). */
+const ourCertificate = (certificate: unknown): { caId: string; serialNumber: string } | undefined => {
+  const c = certificate as { issuingCa?: unknown; serialNumber?: unknown } | undefined;
+  if (c === undefined || typeof c.serialNumber !== 'string' || !isSerialHex(c.serialNumber)) return undefined;
+  const caId = CaId.safeParse(c.issuingCa);
+  return caId.success ? { caId: caId.data, serialNumber: c.serialNumber } : undefined;
+};
+
+/**
+ * The revocation status of certificates Credence's CAs issued (issue 13), from the events alone: CredentialIssued
+ * with `certificate.issuingCa` and `serialNumber` records the certificate; CredentialRevoked records its revocation
+ * with the reason and the event's recorded time, and its CRL entry encoded once. Per event: one or two
+ * primary-key statements, whatever the number already revoked. Rebuilt from position 0 it gives the same rows.
+ *
+ * CredentialExpired changes nothing here: an expired certificate that was revoked stays revoked (OCSP keeps
+ * answering so; RFC 5280 lets a CRL keep it too), and one that was not stays good until its notAfter, which
+ * relying parties check themselves.
+ */
+export const pkiProjection = (changes?: PkiChanges): Projection => ({
+  name: PKI_PROJECTION,
+  eventTypes: ['CredentialIssued', 'CredentialRevoked'],
+  setup: setupPkiTables,
+  reset(db: Database.Database) {
+    resetPkiTables(db);
+    changes?.reset();
+  },
+  apply(db: Database.Database, e: DecodedEvent) {
+    switch (e.event.type) {
+      case 'CredentialIssued': {
+        const ours = ourCertificate(e.event.data.certificate);
+        if (ours === undefined || e.event.data.certificate === undefined) return;
+        recordCertificate(db, { credentialId: e.event.data.credentialId, ...ours, notAfter: e.event.data.certificate.notAfter });
+        return;
+      }
+      case 'CredentialRevoked': {
+        const certificate = certificateOfCredential(db, e.event.data.credentialId);
+        if (certificate === undefined) return;
+        const revokedAt = new Date(e.at).toISOString();
+        const entry = revokedCertificateDer({ serialNumber: certificate.serialNumber, revokedAt: e.at, reason: e.event.data.reason });
+        const recorded = recordRevocation(db, { ...certificate, revokedAt, reason: e.event.data.reason, entry });
+        if (recorded) changes?.revoked({ caId: certificate.caId, serialNumber: certificate.serialNumber });
+        return;
+      }
+      default:
+        return;
+    }
+  },
+});

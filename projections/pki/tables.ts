@@ -1,0 +1,126 @@
+import type Database from 'better-sqlite3';
+import type { RevocationReason } from '../../domain/events/index.ts';
+import { prepared } from '../runtime/index.ts';
+
+/**
+ * The revocation read model of Credence's issuing CAs (issue 13): which certificate (CA, serial) each credential
+ * holds, and each revoked one with its revokedCertificates entry already encoded. `seq` orders revocations per
+ * insertion, so the CRL publisher reads only what is new since it last looked (the cost of one revocation does not
+ * grow with the number already revoked).
+ */
+export const setupPkiTables = (db: Database.Database): void => {
+  db.exec(`CREATE TABLE IF NOT EXISTS pki_certificates (
+    credential_id TEXT PRIMARY KEY,
+    ca_id TEXT NOT NULL,
+    serial TEXT NOT NULL,
+    not_after TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE UNIQUE INDEX IF NOT EXISTS pki_certificates_serial ON pki_certificates (ca_id, serial);
+  CREATE TABLE IF NOT EXISTS pki_revocations (
+    seq INTEGER PRIMARY KEY,
+    ca_id TEXT NOT NULL,
+    serial TEXT NOT NULL,
+    credential_id TEXT NOT NULL,
+    revoked_at TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    not_after TEXT NOT NULL,
+    entry BLOB NOT NULL
+  );
+  CREATE UNIQUE INDEX IF NOT EXISTS pki_revocations_serial ON pki_revocations (ca_id, serial);
+  CREATE INDEX IF NOT EXISTS pki_revocations_ca ON pki_revocations (ca_id, seq)`);
+};
+
+export const resetPkiTables = (db: Database.Database): void => {
+  db.exec('DELETE FROM pki_revocations; DELETE FROM pki_certificates');
+};
+
+export interface IssuedCertificateRow {
+  readonly credentialId: string;
+  readonly caId: string;
+  readonly serialNumber: string;
+  readonly notAfter: string;
+}
+
+/** First writer wins: a serial recorded twice (it cannot be, they are random) keeps its first credential. */
+export const recordCertificate = (db: Database.Database, row: IssuedCertificateRow): void => {
+  prepared(db, 'INSERT OR IGNORE INTO pki_certificates (credential_id, ca_id, serial, not_after) VALUES (?, ?, ?, ?)').run(
+    row.credentialId,
+    row.caId,
+    row.serialNumber,
+    row.notAfter,
+  );
+};
+
+export const certificateOfCredential = (db: Database.Database, credentialId: string): IssuedCertificateRow | undefined => {
+  const row = prepared(db, 'SELECT credential_id, ca_id, serial, not_after FROM pki_certificates WHERE credential_id = ?').get(credentialId) as
+    | { credential_id: string; ca_id: string; serial: string; not_after: string }
+    | undefined;
+  return row === undefined ? undefined : { credentialId: row.credential_id, caId: row.ca_id, serialNumber: row.serial, notAfter: row.not_after };
+};
+
+export interface RevocationRow {
+  readonly seq: number;
+  readonly caId: string;
+  readonly serialNumber: string;
+  readonly credentialId: string;
+  /** ISO time of the revocation event. */
+  readonly revokedAt: string;
+  readonly reason: RevocationReason;
+  readonly notAfter: string;
+  /** The revokedCertificates entry, DER. */
+  readonly entry: Uint8Array;
+}
+
+/** True when it was recorded; false when that certificate was revoked already (its first revocation stands). */
+export const recordRevocation = (db: Database.Database, row: Omit<RevocationRow, 'seq'>): boolean =>
+  prepared(
+    db,
+    'INSERT OR IGNORE INTO pki_revocations (ca_id, serial, credential_id, revoked_at, reason, not_after, entry) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  ).run(row.caId, row.serialNumber, row.credentialId, row.revokedAt, row.reason, row.notAfter, row.entry).changes === 1;
+
+interface Row {
+  seq: number;
+  ca_id: string;
+  serial: string;
+  credential_id: string;
+  revoked_at: string;
+  reason: string;
+  not_after: string;
+  entry: Buffer;
+}
+
+const toRow = (r: Row): RevocationRow => ({
+  seq: r.seq,
+  caId: r.ca_id,
+  serialNumber: r.serial,
+  credentialId: r.credential_id,
+  revokedAt: r.revoked_at,
+  reason: r.reason as RevocationReason,
+  notAfter: r.not_after,
+  entry: new Uint8Array(r.entry.buffer, r.entry.byteOffset, r.entry.byteLength),
+});
+
+/** A CA's revocations after `seq` (0: all), in order, at most `limit`. */
+export const revocationsAfter = (db: Database.Database, caId: string, seq: number, limit = 1_000_000): RevocationRow[] =>
+  (prepared(db, 'SELECT * FROM pki_revocations WHERE ca_id = ? AND seq > ? ORDER BY seq LIMIT ?').all(caId, seq, limit) as Row[]).map(toRow);
+
+export type CertificateStanding =
+  | { readonly status: 'good'; readonly notAfter: string }
+  | { readonly status: 'revoked'; readonly revokedAt: string; readonly reason: RevocationReason }
+  | { readonly status: 'unknown' };
+
+/** What the OCSP responder answers for (CA, serial): two primary-key lookups. */
+export const certificateStanding = (db: Database.Database, caId: string, serialNumber: string): CertificateStanding => {
+  const revoked = prepared(db, 'SELECT revoked_at, reason FROM pki_revocations WHERE ca_id = ? AND serial = ?').get(caId, serialNumber) as
+    | { revoked_at: string; reason: string }
+    | undefined;
+  if (revoked !== undefined) return { status: 'revoked', revokedAt: revoked.revoked_at, reason: revoked.reason as RevocationReason };
+  const issued = prepared(db, 'SELECT not_after FROM pki_certificates WHERE ca_id = ? AND serial = ?').get(caId, serialNumber) as { not_after: string } | undefined;
+  return issued === undefined ? { status: 'unknown' } : { status: 'good', notAfter: issued.not_after };
+};
+
+/** Every revocation of a CA by serial, without `seq` (which a rebuild may renumber): what a rebuild is compared with. */
+export const revocationContent = (db: Database.Database, caId: string): Omit<RevocationRow, 'seq'>[] =>
+  revocationsAfter(db, caId, 0)
+    .map(({ seq: _seq, ...rest }) => rest)
+    .sort((a, b) => (a.serialNumber < b.serialNumber ? -1 : a.serialNumber > b.serialNumber ? 1 : 0));
