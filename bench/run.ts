@@ -8,10 +8,16 @@ import { peakRssMiB } from './stats.ts';
  */
 const SUITES: [name: string, file: string, exportName: string][] = [
   ['engine', './engine.ts', 'benchEngine'],
+  ['commands', './commands.ts', 'benchCommands'],
+  ['memory', './memory.ts', 'benchMemory'],
   ['security', './security.ts', 'benchSecurity'],
+  ['hsm', './hsm.ts', 'benchHsm'],
   ['revocation', './revocation.ts', 'benchRevocation'],
+  ['pki-issuance', './pki-issuance.ts', 'benchPkiIssuance'],
+  ['pki-revocation', './pki-revocation.ts', 'benchPkiRevocation'],
   ['transparency', './transparency.ts', 'benchTransparency'],
   ['projections', './projections.ts', 'benchProjections'],
+  ['replay', './replay.ts', 'benchReplay'],
   ['eventstoredb', './eventstoredb.ts', 'benchEventStoreDb'],
   ['crash', './crash.ts', 'benchCrash'],
   ['http', './http.ts', 'benchHttp'],

@@ -76,6 +76,15 @@ const MATRIX: Readonly<Record<string, Row>> = {
     params: { associationId: 'sa-1' },
     body: { type: 'association.finish', version: 1 },
   },
+
+  // Relying parties (issue 13, docs/pki.md): CA certificates, CRLs and OCSP, no token. The test service has no CA.
+  'GET /pki/trust-bundle.pem': { access: 'public' },
+  'GET /pki/{caId}/ca.crt': { access: 'public', params: { caId: 'default' } },
+  'GET /pki/{caId}/chain.pem': { access: 'public', params: { caId: 'default' } },
+  'GET /pki/{caId}/crl': { access: 'public', params: { caId: 'default' } },
+  'GET /pki/{caId}/delta-crl': { access: 'public', params: { caId: 'default' } },
+  'POST /pki/{caId}/ocsp': { access: 'public', params: { caId: 'default' } },
+  'GET /pki/{caId}/ocsp/{request}': { access: 'public', params: { caId: 'default', request: 'MAA=' } },
 };
 
 /** Routes the OpenAPI document leaves out on purpose: the document itself and the docs page (swagger-ui's files). */

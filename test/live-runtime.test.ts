@@ -60,7 +60,7 @@ describe('live runtime: everything follows the store with no settle()', () => {
       expect(dangling).toEqual({ n: 4n });
       const head = String(await c.store.headPosition());
       const status = await live.status();
-      expect(status.map((s) => s.name)).toEqual(['cascade', 'expiry', 'audit', 'compliance', 'entities', 'transparency']);
+      expect(status.map((s) => s.name)).toEqual(['cascade', 'expiry', 'audit', 'compliance', 'entities', 'pki', 'transparency']);
       for (const s of status) expect(s).toEqual({ name: s.name, checkpoint: head, head, eventsBehind: 0, secondsBehind: 0 });
       expect(live.lag()).toEqual({ eventsBehind: 0, secondsBehind: 0 });
     } finally {

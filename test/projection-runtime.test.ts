@@ -280,7 +280,7 @@ describe('projection runtime', () => {
 
       expect(await main(['projections', '--json', '--data', dir], io)).toBe(0);
       const lags = JSON.parse(out.join('\n')) as { name: string; checkpoint: string; head: string; eventsBehind: number }[];
-      expect(lags.map((l) => [l.name, l.eventsBehind])).toEqual([['cascade', 0], ['expiry', 0], ['audit', 1], ['compliance', 0], ['entities', 1]]);
+      expect(lags.map((l) => [l.name, l.eventsBehind])).toEqual([['cascade', 0], ['expiry', 0], ['audit', 1], ['compliance', 0], ['entities', 1], ['pki', 0]]);
       expect(lags.find((l) => l.name === 'audit')).toMatchObject({ checkpoint: String(head), head: String(head! + 1n) });
 
       out.length = 0;

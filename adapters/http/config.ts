@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { validationError, type FieldIssue } from '../../domain/errors.ts';
 import { assertJsonWithin, MAX_CONNECTION_STRING_CHARS } from '../../domain/json-limits.ts';
 import type { RequestSigningPolicy } from '../../domain/signing/index.ts';
-import { readSigningPolicyFile, StoreConnectionString } from '../runtime/index.ts';
+import { parsePkcs11Uri, readSigningPolicyFile, StoreConnectionString } from '../runtime/index.ts';
 
 /**
  * The configuration of `credence serve`: defaults, then an optional JSON file, then the environment, then flags
@@ -96,8 +96,45 @@ export const ServiceConfig = z.strictObject({
    * recorded unverified (`signed` in the audit trail).
    */
   signing: z.string().min(1).max(4_096).optional(),
+  /**
+   * Where the infrastructure's keys live (SER-023, issue 16): `embedded` (the data folder's, the default) or an
+   * RFC 7512 `pkcs11:` URI (docs/hsm.md). Checked here, before anything opens; a PIN is never in it (`pin-value` is
+   * refused): it comes from the URI's pin-source file or CREDENCE_PKCS11_PIN.
+   */
+  secureEnvironment: z
+    .string()
+    .min(1)
+    .max(8_192)
+    .superRefine((value, context) => {
+      if (value === 'embedded') return;
+      try {
+        parsePkcs11Uri(value);
+      } catch (error) {
+        const issues = error instanceof Error && 'problem' in error ? ((error as { problem: { issues?: FieldIssue[] } }).problem.issues ?? []) : [];
+        if (issues.length === 0) context.addIssue({ code: 'custom', message: "must be 'embedded' or a pkcs11: URI" });
+        for (const issue of issues) context.addIssue({ code: 'custom', message: `PKCS#11 URI ${issue.path}: ${issue.message}` });
+      }
+    })
+    .optional(),
+  /**
+   * The URL relying parties reach this service at (issue 13): issued certificates point at its `/pki/…` CRLs, OCSP
+   * responder and CA certificates. Default `http://<host>:<port>` (the port actually bound when 0).
+   */
+  publicUrl: z
+    .string()
+    .max(2_048)
+    .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol) && new URL(s).search === '' && new URL(s).hash === '', 'must be an http:// or https:// URL without query or fragment')
+    .optional(),
   /** How often the expiry scheduler and pseudonym rotation run. */
   tickMs: int(10, 3_600_000).default(1_000),
+  /**
+   * When the embedded store acknowledges an append (issue 15): `full`, once synced to disk (survives a power loss);
+   * `normal`, once written to the OS (survives a killed process only). Appends are group-committed either way.
+   * Unset: `full`, or what the store's connection string says (`sqlite:./data?durability=normal`).
+   */
+  durability: z.enum(['full', 'normal']).optional(),
+  /** MiB of entity snapshots the engine keeps in memory between commands (0: none). */
+  entityCacheMiB: int(0, 65_536).default(64),
   limits: ServiceLimitsConfig.superRefine(checkLimitsTogether).default(ServiceLimitsConfig.parse({})),
   tokens: TokenConfig.default(TokenConfig.parse({})),
 });
@@ -113,7 +150,11 @@ export const CONFIG_ENV = {
   CREDENCE_STORE: 'store',
   CREDENCE_LOG_LEVEL: 'logLevel',
   CREDENCE_TICK_MS: 'tickMs',
+  CREDENCE_DURABILITY: 'durability',
+  CREDENCE_ENTITY_CACHE_MIB: 'entityCacheMiB',
   CREDENCE_SIGNING: 'signing',
+  CREDENCE_PUBLIC_URL: 'publicUrl',
+  CREDENCE_SECURE_ENVIRONMENT: 'secureEnvironment',
 } as const satisfies Record<string, keyof ServiceConfig>;
 
 const MAX_CONFIG_FILE_BYTES = 64 * 1024;
@@ -131,6 +172,7 @@ const Partial = z.strictObject({
   data: ServiceConfig.shape.data.unwrap().optional(),
   logLevel: ServiceConfig.shape.logLevel.unwrap().optional(),
   tickMs: ServiceConfig.shape.tickMs.unwrap().optional(),
+  entityCacheMiB: ServiceConfig.shape.entityCacheMiB.unwrap().optional(),
   // Read where it is named, so a bad policy is refused naming its source (`flag --signing`, `env CREDENCE_SIGNING`).
   signing: ServiceConfig.shape.signing.unwrap().superRefine(checkSigningPolicy).optional(),
   limits: ServiceLimitsConfig.partial().optional(),
@@ -181,7 +223,7 @@ const readConfigFile = (file: string): unknown => {
 
 export interface ConfigSources {
   /**
-   * Command-line options by field name (`host`, `port`, `data`, `store`, `logLevel`, `tickMs`, `signing`;
+   * Command-line options by field name (`host`, `port`, `data`, `store`, `logLevel`, `tickMs`, `signing`, `secureEnvironment`;
    * undefined = not given); other keys (the command's own options) are ignored.
    */
   readonly flags?: Readonly<Record<string, unknown>>;
@@ -190,8 +232,8 @@ export interface ConfigSources {
   readonly file?: string;
 }
 
-const FLAG_FIELDS = ['host', 'port', 'data', 'store', 'logLevel', 'tickMs', 'signing'] as const;
-const FLAG_NAMES: Record<string, string> = { logLevel: '--log-level', tickMs: '--tick-ms' };
+const FLAG_FIELDS = ['host', 'port', 'data', 'store', 'logLevel', 'tickMs', 'signing', 'secureEnvironment', 'publicUrl'] as const;
+const FLAG_NAMES: Record<string, string> = { logLevel: '--log-level', tickMs: '--tick-ms', secureEnvironment: '--secure-environment', publicUrl: '--public-url' };
 
 /**
  * The service configuration from its sources; a `validation` CredenceError whose issues name the source and the

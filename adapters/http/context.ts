@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyBaseLogger, RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { Credence, LiveRuntime } from '../runtime/index.ts';
+import type { Credence, IssuingCa, LiveRuntime, PkiRevocation } from '../runtime/index.ts';
 import type { AccessControl, Principal, Role } from './auth/access-control.ts';
 import type { ServiceMetrics } from './metrics.ts';
 
@@ -47,6 +47,16 @@ export interface ServiceContext {
   readonly limits: ServiceLimits;
   /** Aborted when graceful shutdown begins: long-lived responses (SSE) end with a retry hint. */
   readonly shutdown: AbortSignal;
+  /**
+   * CRLs and OCSP of the issuing CAs (issue 13, routes/pki.ts): set once the service listens (full CRLs name the
+   * URL it listens on); undefined before.
+   */
+  readonly pkiRevocation?: { current: PkiRevocation | undefined };
+  /**
+   * The issuing CAs loaded at start (issue 13) and the public URL their certificates point at (`publicUrl`; until the
+   * service listens on a port given as 0, the configured one).
+   */
+  readonly pki?: { readonly cas: readonly IssuingCa[]; readonly baseUrl: string };
 }
 
 /** A route module: registers its routes, each with `config.access` and zod schemas for params, query, body, responses. */

@@ -3,11 +3,13 @@ import type { AddressInfo } from 'node:net';
 import type { Actor } from '../../domain/metadata.ts';
 import { ownerView, type Clock } from '../../domain/ports/index.ts';
 import {
+  loadIssuingCas,
   lockDataFolder,
   openAccessRegistry,
   openCredence,
-  openDataFolderSecureEnvironment,
+  openServiceSecureEnvironment,
   startLive,
+  startPkiRevocation,
   systemClock,
   systemRandom,
 } from '../runtime/index.ts';
@@ -72,15 +74,22 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     // One service per data folder: a second would run a second cascade and sweep the first one's pending keys.
     const lock = lockDataFolder(config.data);
     cleanups.push(() => lock.release());
-    const se = openDataFolderSecureEnvironment(config.data, { now: () => clock.now() });
+    // The data folder's embedded Secure Environment, or the HSM of `secureEnvironment` (issue 16, docs/hsm.md).
+    const se = openServiceSecureEnvironment(config.data, config.secureEnvironment, { now: () => clock.now() });
     cleanups.push(() => se.close());
+    // Issuing CAs of the data folder (issue 13; `credence ca init`): the Enrolment Function certifies nodes' CSRs with
+    // them, at the public URL (read at each issuance: with port 0 it becomes the port bound, below).
+    const cas = await loadIssuingCas(config.data, ownerView(se, 'maf:infrastructure'));
+    let publicUrl = config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
     const credence = openCredence({
       location: { dir: config.data },
       clock,
       ...(config.store !== undefined ? { connectionString: config.store } : {}),
+      ...(config.durability !== undefined ? { durability: config.durability } : {}),
+      entityCacheMaxBytes: config.entityCacheMiB * 1024 * 1024,
       // SER-016: POST /v1/commands verifies request signatures against it; the audit trail re-checks stored ones.
       ...(signing !== undefined ? { signing } : {}),
-      security: { se, random: systemRandom, actor: INFRASTRUCTURE_ACTOR },
+      security: { se, random: systemRandom, actor: INFRASTRUCTURE_ACTOR, pki: { cas, baseUrl: () => publicUrl } },
     });
     cleanups.push(() => credence.close());
     const registry = openAccessRegistry({ dir: config.data });
@@ -94,12 +103,14 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       onError: (component, error) => app?.log.error({ err: error, component }, 'live component failed'),
     });
     cleanups.push(() => live.stop());
-    const metrics = createServiceMetrics({ components: () => live.status() });
+    const metrics = createServiceMetrics({ components: () => live.status(), entityCache: () => credence.engine.cacheStats() });
     const shutdown = new AbortController();
     // Every open SSE stream listens for the shutdown (and stops listening when it ends, adapters/http/sse/session.ts):
     // many listeners are the normal case, not a leak, so no MaxListenersExceededWarning past 10 streams.
     setMaxListeners(0, shutdown.signal);
-    const context: ServiceContext = { credence, live, access, metrics, limits: config.limits, shutdown: shutdown.signal };
+    const pkiRevocation: NonNullable<ServiceContext['pkiRevocation']> = { current: undefined };
+    const pki = { cas, get baseUrl() { return publicUrl; } };
+    const context: ServiceContext = { credence, live, access, metrics, limits: config.limits, shutdown: shutdown.signal, pkiRevocation, pki };
     app = await buildServer({
       context,
       config,
@@ -113,6 +124,20 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     await live.start();
     await server.listen({ host: config.host, port: config.port });
     const address = server.server.address() as AddressInfo;
+    if (config.publicUrl === undefined) publicUrl = `http://${hostForUrl(address)}:${address.port}`;
+    // CRLs and OCSP of the data folder's issuing CAs (issue 13), once the URL their full CRLs name is known.
+    const revocation = await startPkiRevocation({
+      credence,
+      cas,
+      baseUrl: publicUrl,
+      dataDir: config.data,
+      se: ownerView(se, 'maf:infrastructure'),
+      random: systemRandom,
+      now: () => clock.now().getTime(),
+      onError: (component, error) => server.log.error({ err: error, component }, 'PKI revocation failed'),
+    });
+    pkiRevocation.current = revocation;
+    cleanups.push(() => revocation.stop());
 
     let resolveClosed: () => void = () => {};
     const closed = new Promise<void>((resolve) => (resolveClosed = resolve));

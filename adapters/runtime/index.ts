@@ -15,7 +15,8 @@ export type { Command, CommandType } from '../../domain/commands/index.ts';
 
 // Stores, Secure Environments and clocks.
 export { openEventStoreDbStore, openSqliteStore, openSqliteStoreInDir, openStore, StoreConnectionString } from '../driven/store/index.ts';
-export { EmbeddedSecureEnvironment, secureEnvironmentConfigForDataDir } from '../driven/secure-environment/index.ts';
+export { EmbeddedSecureEnvironment, parsePkcs11Uri, Pkcs11SecureEnvironment, secureEnvironmentConfigForDataDir } from '../driven/secure-environment/index.ts';
+export type { Pkcs11SecureEnvironmentDeps, Pkcs11Uri } from '../driven/secure-environment/index.ts';
 export { FakeClock, systemClock } from '../driven/clock/index.ts';
 export type {
   Clock,
@@ -48,10 +49,16 @@ export { verifyEvidenceBundle } from '../../domain/transparency/index.ts';
 
 // The service: everything that follows the store live.
 export { startLive } from './live.ts';
+// CRLs and OCSP of the issuing CAs, kept current by the revocation events (issue 13).
+export { startPkiRevocation } from './pki-revocation.ts';
+// The data folder's issuing CAs (issue 13): what the service loads at start.
+export { loadIssuingCas } from '../driven/pki/index.ts';
+export type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
+export type { PkiRevocation, PkiRevocationOptions } from './pki-revocation.ts';
 export type { ComponentStatus, LiveOptions, LiveRuntime } from './live.ts';
 
 // The service's data folder: its Secure Environment and who may call the API (issue 12).
-export { lockDataFolder, openDataFolderSecureEnvironment, SERVICE_LOCK_FILE, systemRandom } from './data-folder.ts';
-export type { DataFolderLock } from './data-folder.ts';
+export { lockDataFolder, openDataFolderSecureEnvironment, openServiceSecureEnvironment, SERVICE_LOCK_FILE, systemRandom } from './data-folder.ts';
+export type { ClosableSecureEnvironment, DataFolderLock } from './data-folder.ts';
 export { openAccessRegistry } from '../driven/access/index.ts';
 export type { AccessRegistry, TokenPage, TokenRecord } from '../driven/access/index.ts';

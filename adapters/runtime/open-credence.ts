@@ -14,8 +14,11 @@ import type { CheckpointSigner } from '../../domain/transparency/index.ts';
 import { ownerView } from '../../domain/ports/index.ts';
 import { requestVerifier, type RequestSigningPolicyInput } from '../../domain/signing/index.ts';
 import type { TrustAnchors } from '../../domain/x509/index.ts';
+import type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
+import { issuingCaFor } from '../../domain/x509/issuance/index.ts';
 import type { CascadeLog } from '../../projections/cascade/index.ts';
 import type { ExpiryScheduler } from '../../projections/expiry/index.ts';
+import { PkiChanges } from '../../projections/pki/index.ts';
 import {
   PseudonymDeriver,
   pseudonymRotation,
@@ -31,7 +34,7 @@ import { preparePrivateDir, withPrivateUmask } from '../driven/files/index.ts';
 import { SqliteKeyRegistry } from '../driven/key-registry/index.ts';
 import { openReadModels, type ReadModelDb } from '../driven/readmodels/index.ts';
 import { openReplayCache } from '../driven/replay-cache/index.ts';
-import { openSqliteStore, openSqliteStoreInDir, openStore, parseStoreConnectionString } from '../driven/store/index.ts';
+import { openSqliteStore, openSqliteStoreInDir, openStore, parseStoreConnectionString, type Durability } from '../driven/store/index.ts';
 import { openTransparencyInDir } from '../driven/transparency/index.ts';
 import { createEngine, type Engine } from '../engine/index.ts';
 import { EnrolmentEndpoint, Infrastructure, RegistrarEndpoint, SecurityProcedures, keyShredder, type KeyRegistry } from '../protocols/procedures/index.ts';
@@ -55,6 +58,8 @@ export interface Credence {
   readonly transparencyLog: { readonly log: TransparencyLogStore; readonly signer: CheckpointSigner; readonly origin: string } | undefined;
   /** Pseudonym rotation and the directory, when `pseudonyms` was configured. */
   readonly pseudonyms: PseudonymRotation | undefined;
+  /** Revocations of issuing-CA certificates as the `pki` read model records them (CRL publisher, OCSP cache). */
+  readonly pkiChanges: PkiChanges;
   /** Whether a Secure Environment was given, so that `security()` can open the security procedures. */
   readonly hasSecurity: boolean;
   /**
@@ -93,6 +98,13 @@ export interface OpenOptions {
    * transparency log. Default: the SQLite store of `location`.
    */
   readonly connectionString?: string;
+  /**
+   * The embedded store's durability (issue 15): `full` (default) acknowledges an append once it is synced to disk,
+   * `normal` once written to the OS (tests and benchmarks that say so). Ignored when `store` is given.
+   */
+  readonly durability?: Durability;
+  /** Bytes of entity snapshots the engine keeps between commands (default 64 MiB; see adapters/engine/entity-cache.ts). */
+  readonly entityCacheMaxBytes?: number;
   readonly cascadeLog?: CascadeLog;
   /** Which commands must carry a request signature, and the actors' keys (SER-016). */
   readonly signing?: RequestSigningPolicyInput;
@@ -109,6 +121,12 @@ export interface OpenOptions {
     readonly replayCache?: ReplayCache;
     /** Manufacturer (IDevID) trust anchors the Enrolment Function verifies certificate chains against (SER-SWIR-04). */
     readonly trustAnchors?: TrustAnchors;
+    /**
+     * Operational X.509 certificates from nodes' CSRs (issue 13, docs/pki.md): the issuing CAs (`loadIssuingCas`; a
+     * node's is the one named by its M2M-Sub-ID, else `default`), the public URL relying parties reach the service at
+     * (a function is read at each issuance), and whether an asymmetric credential needs a CSR (default false).
+     */
+    readonly pki?: { readonly cas: readonly IssuingCa[]; readonly baseUrl: string | (() => string); readonly requireCsr?: boolean };
   };
   /**
    * Pseudonym rotation (seed 004; SER-011, SER-018, SER-025): the keyed PRF held in the Secure Environment, and
@@ -116,6 +134,16 @@ export interface OpenOptions {
    */
   readonly pseudonyms?: { readonly key?: PseudonymKey; readonly policy?: RotationPolicyInput };
 }
+
+/** The Enrolment Function's certificate issuance from the `pki` option (issue 13). */
+const certificateIssuance = (pki: NonNullable<NonNullable<OpenOptions['security']>['pki']>) => {
+  const { baseUrl } = pki;
+  return {
+    issuingCa: (serviceParameters: { readonly m2mSubId?: string | undefined }) => issuingCaFor(pki.cas, serviceParameters.m2mSubId),
+    baseUrl: typeof baseUrl === 'function' ? baseUrl : () => baseUrl,
+    ...(pki.requireCsr !== undefined ? { requireCsr: pki.requireCsr } : {}),
+  };
+};
 
 /** The pseudonym PRF key: found in the key registry, or made in the Secure Environment on first use and registered. */
 const registeredPseudonymKey = (se: OwnedSecureEnvironment, registry: KeyRegistry): PseudonymKey =>
@@ -143,16 +171,18 @@ const compose = (options: OpenOptions): Credence => {
   const infrastructureSe = options.security === undefined ? undefined : ownerView(options.security.se, options.security.owner ?? 'maf:infrastructure');
   // Created 0700, and refused when group or others may write to it, before any file is opened in it.
   if ('dir' in options.location) preparePrivateDir(options.location.dir);
+  const durability = options.durability !== undefined ? { durability: options.durability } : {};
   const store =
     options.store ??
     (options.connectionString !== undefined
-      ? openStore(options.connectionString)
+      ? openStore(options.connectionString, durability)
       : 'memory' in options.location
-        ? openSqliteStore({ memory: true })
-        : openSqliteStoreInDir(options.location.dir));
+        ? openSqliteStore({ memory: true, ...durability })
+        : openSqliteStoreInDir(options.location.dir, durability));
   const engine = createEngine({
     store,
     clock: options.clock,
+    ...(options.entityCacheMaxBytes !== undefined ? { cacheMaxBytes: options.entityCacheMaxBytes } : {}),
     ...(options.signing !== undefined ? { verifyRequest: requestVerifier(options.signing) } : {}),
   });
   const log = 'dir' in options.location ? openTransparencyInDir(options.location.dir) : undefined;
@@ -183,6 +213,7 @@ const compose = (options: OpenOptions): Credence => {
       engine, se, registry: keys, random: s.random, actor: s.actor,
       replayCache: s.replayCache ?? (ownReplayCache ??= withPrivateUmask(() => openReplayCache(options.location))),
       ...(s.trustAnchors !== undefined ? { trustAnchors: s.trustAnchors } : {}),
+      ...(s.pki !== undefined ? { certificates: certificateIssuance(s.pki) } : {}),
     });
     return {
       infrastructure,
@@ -191,8 +222,10 @@ const compose = (options: OpenOptions): Credence => {
     };
   };
   let security: Promise<Security> | undefined;
+  const pkiChanges = new PkiChanges();
   const { projections, scheduler } = systemProjections({
     engine,
+    pki: pkiChanges,
     ...(options.signing !== undefined ? { signing: options.signing } : {}),
     ...(options.cascadeLog !== undefined ? { cascadeLog: options.cascadeLog } : {}),
     extra: [...(pseudonyms ? [pseudonyms] : []), ...shredder],
@@ -216,6 +249,7 @@ const compose = (options: OpenOptions): Credence => {
     transparency,
     transparencyLog: log === undefined ? undefined : { log: log.log, signer: log.signer, origin: log.origin },
     pseudonyms,
+    pkiChanges,
     events$: (filter, deliveryOptions) => lifecycleEvents$(store, filter, deliveryOptions),
     settle,
     hasSecurity: options.security !== undefined,

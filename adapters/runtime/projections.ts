@@ -5,6 +5,7 @@ import { cascadeProcessManager, type CascadeLog } from '../../projections/cascad
 import { complianceProjection } from '../../projections/compliance/index.ts';
 import { entitiesProjection } from '../../projections/entities/index.ts';
 import { expiryScheduler, type ExpiryScheduler } from '../../projections/expiry/index.ts';
+import { pkiProjection, type PkiChanges } from '../../projections/pki/index.ts';
 import type { Projection } from '../../projections/runtime/index.ts';
 
 /**
@@ -12,16 +13,20 @@ import type { Projection } from '../../projections/runtime/index.ts';
  * the deployment's request-signing policy, the compliance tables, and the entities by kind and state. Built here
  * only, so that two interfaces on one `readmodels.db` can never record the same checkpoint with different rules.
  */
-export const readModelProjections = (signing?: RequestSigningPolicyInput): Projection[] => [
+export const readModelProjections = (signing?: RequestSigningPolicyInput, pki?: PkiChanges): Projection[] => [
   auditTrail(signing !== undefined ? { signatureCheck: storedSignatureCheck(signing) } : {}),
   complianceProjection(),
   entitiesProjection(),
+  // Revocation status of the issuing CAs' certificates (issue 13): what CRLs and OCSP serve; `pki` wakes them.
+  pkiProjection(pki),
 ];
 
 export interface SystemProjectionOptions {
   readonly engine: CommandSink;
   readonly signing?: RequestSigningPolicyInput;
   readonly cascadeLog?: CascadeLog;
+  /** Told of each revocation the PKI projection records (the CRL publisher and OCSP cache listen). */
+  readonly pki?: PkiChanges;
   /** Projections that exist only where their keys are (pseudonym rotation, the key shredder). */
   readonly extra?: readonly Projection[];
 }
@@ -31,6 +36,6 @@ export const systemProjections = (options: SystemProjectionOptions): { projectio
   const scheduler = expiryScheduler(options.engine);
   return {
     scheduler,
-    projections: [cascadeProcessManager(options.engine, options.cascadeLog), scheduler, ...readModelProjections(options.signing), ...(options.extra ?? [])],
+    projections: [cascadeProcessManager(options.engine, options.cascadeLog), scheduler, ...readModelProjections(options.signing, options.pki), ...(options.extra ?? [])],
   };
 };

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { StoreConnectionString } from '../../adapters/driven/store/index.ts';
+import { parsePkcs11Uri } from '../../adapters/driven/secure-environment/index.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import type { Io } from '../io.ts';
 import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
@@ -14,6 +15,8 @@ const Options = z.object({
   logLevel: z.string().optional(),
   tickMs: z.string().optional(),
   signing: z.string().min(1).max(4096).optional(),
+  secureEnvironment: z.string().min(1).max(8192).optional(),
+  publicUrl: z.string().min(1).max(2048).optional(),
 });
 
 /**
@@ -24,7 +27,7 @@ const loadConfig = async (args: z.infer<typeof Options>, io: Io) => {
   const { loadServiceConfig } = await import('../../adapters/http/config.ts');
   try {
     return loadServiceConfig({
-      flags: { data: args.data, store: args.store, host: args.host, port: args.port, logLevel: args.logLevel, tickMs: args.tickMs, signing: args.signing },
+      flags: { data: args.data, store: args.store, host: args.host, port: args.port, logLevel: args.logLevel, tickMs: args.tickMs, signing: args.signing, secureEnvironment: args.secureEnvironment, publicUrl: args.publicUrl },
       env: io.env ?? process.env,
       ...(args.config !== undefined ? { file: args.config } : {}),
     });
@@ -53,6 +56,12 @@ const storeNote = (store: string | undefined): string => {
   }
 };
 
+/** Where the keys are, when not in the data folder: the token's label only (the URI names files; never a PIN). */
+const keysNote = (setting: string | undefined): string => {
+  if (setting === undefined || setting === 'embedded') return '';
+  return `, keys in PKCS#11 token "${parsePkcs11Uri(setting).token.label}"`; // loadServiceConfig has checked it
+};
+
 /**
  * `credence serve`: the service on the data folder (or the store of `--store`), until SIGTERM or SIGINT start its
  * graceful shutdown. JSON logs go to stdout; the address, for a person, to stderr.
@@ -72,13 +81,18 @@ export const register: RegisterCommands = (program, io) => {
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env CREDENCE_LOG_LEVEL; default info)')
     .option('--tick-ms <ms>', 'how often expiry and pseudonym rotation run (env CREDENCE_TICK_MS; default 1000)')
     .option('--signing <file>', 'request-signing policy (JSON, SER-016) that POST /v1/commands verifies against (env CREDENCE_SIGNING)')
+    .option('--public-url <url>', 'the URL relying parties reach this service at, named in issued certificates (CRL, OCSP; env CREDENCE_PUBLIC_URL; default http://<host>:<port>)')
+    .option(
+      '--secure-environment <uri>',
+      "where the infrastructure's keys live: embedded (default) or a pkcs11: URI, PIN from its pin-source file or env CREDENCE_PKCS11_PIN, never here (env CREDENCE_SECURE_ENVIRONMENT; docs/hsm.md)",
+    )
     .action(
       handler(io, async (opts: Record<string, unknown>) => {
         const config = await loadConfig(parseOptions(command, Options, opts), io);
         // Loaded here, not at the top: the other commands need none of Fastify.
         const { startService, DOCS_PREFIX } = await import('../../adapters/http/index.ts');
         const service = await startService(config, { handleSignals: true });
-        io.err(`Credence listening on ${service.url} (data ${config.data}${storeNote(config.store)})`);
+        io.err(`Credence listening on ${service.url} (data ${config.data}${storeNote(config.store)}${keysNote(config.secureEnvironment)})`);
         io.err(`  API docs: ${service.url}${DOCS_PREFIX}   OpenAPI: ${service.url}/openapi.json`);
         io.err('  Ctrl-C (SIGINT) or SIGTERM stops it gracefully');
         await service.closed;

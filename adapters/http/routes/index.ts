@@ -6,6 +6,7 @@ import { enrolmentRoutes } from './enrolment.ts';
 import { entityRoutes } from './entities.ts';
 import { eventRoutes } from './events.ts';
 import { healthRoutes } from './health.ts';
+import { pkiRoutes } from './pki.ts';
 import { projectionRoutes } from './projections.ts';
 import { registrarRoutes } from './registrar.ts';
 import { tokenRoutes } from './tokens.ts';
@@ -23,5 +24,6 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   eventRoutes,
   enrolmentRoutes,
   registrarRoutes,
+  pkiRoutes,
   consoleRoutes,
 ];
