@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openSqliteStoreInDir, type SqliteEventStore } from '../adapters/driven/store/index.ts';
 import { createEngine, type Engine } from '../adapters/engine/index.ts';
-import { isCredenceError } from '../domain/errors.ts';
-import type { EventStore } from '../domain/ports/event-store.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { fmtMs, now, rate, summarise } from './stats.ts';
 import { hubRound, hubSetup, iso, lifecycle, subscription } from './workloads.ts';
+// The store's concurrency conflicts counted: with per-stream lanes there should be none between callers.
+import { countingConflicts } from '../test/support/stores.ts';
 
 /**
  * Issue 15 items 1 and 2 in one run, on the same rows: raw better-sqlite3 one-row transactions with NORMAL and
@@ -34,21 +34,6 @@ const withPeakRss = async <T>(work: () => Promise<T>): Promise<{ value: T; peakM
   } finally {
     clearInterval(timer);
   }
-};
-
-/** Counts the concurrency conflicts the store raised: with per-stream lanes there should be none between callers. */
-const countingConflicts = (store: EventStore) => {
-  let conflicts = 0;
-  const counted: EventStore = Object.create(store) as EventStore;
-  counted.appendToStream = async (...args) => {
-    try {
-      return await store.appendToStream(...args);
-    } catch (error) {
-      if (isCredenceError(error, 'concurrency_conflict')) conflicts += 1;
-      throw error;
-    }
-  };
-  return { store: counted, conflicts: () => conflicts };
 };
 
 interface Phase {
@@ -90,17 +75,26 @@ const timed = async (engine: Engine, input: unknown, latencies: number[]) => {
   latencies.push(now() - t);
 };
 
+/** Runs `work` on the durable store `raw`: its wall time, the peak RSS meanwhile and the group commits it made. */
+const measuredRun = async (raw: SqliteEventStore, work: () => Promise<unknown>) => {
+  const before = { ...raw.groupStats };
+  const start = now();
+  const { peakMiB } = await withPeakRss(work);
+  const ms = now() - start;
+  const groups = { groups: raw.groupStats.groups - before.groups, appends: raw.groupStats.appends - before.appends, commitMs: raw.groupStats.commitMs - before.commitMs };
+  return { ms, peakMiB, groups };
+};
+
+/** `CALLERS` concurrent callers, caller `c` running `work(c)`. */
+const concurrently = (work: (caller: number) => Promise<void>) => () => Promise.all(Array.from({ length: CALLERS }, (_, caller) => work(caller)));
+
 const serialPhase = async (dir: string, nodes: number): Promise<Phase> => {
   const { raw, engine, conflicts } = openDurable(dir);
   await engine.execute(subscription());
   const latencies: number[] = [];
-  const before = { ...raw.groupStats };
-  const start = now();
-  const { peakMiB } = await withPeakRss(async () => {
+  const { ms, peakMiB, groups } = await measuredRun(raw, async () => {
     for (let i = 0; i < nodes; i++) for (const c of lifecycle('serial', i)) await timed(engine, c, latencies);
   });
-  const ms = now() - start;
-  const groups = { groups: raw.groupStats.groups - before.groups, appends: raw.groupStats.appends - before.appends, commitMs: raw.groupStats.commitMs - before.commitMs };
   await raw.close();
   return { label: 'engine, one command at a time, durable', commands: latencies.length, ms, latencies, peakMiB, conflicts: conflicts(), groups };
 };
@@ -110,17 +104,12 @@ const distinctPhase = async (dir: string, nodes: number): Promise<Phase & { stor
   const { raw, engine, conflicts } = openDurable(dir);
   await engine.execute(subscription());
   const latencies: number[] = [];
-  const before = { ...raw.groupStats };
-  const start = now();
-  const { peakMiB } = await withPeakRss(() =>
-    Promise.all(
-      Array.from({ length: CALLERS }, async (_, caller) => {
-        for (let i = caller; i < nodes; i += CALLERS) for (const c of lifecycle('meter', i)) await timed(engine, c, latencies);
-      }),
-    ),
+  const { ms, peakMiB, groups } = await measuredRun(
+    raw,
+    concurrently(async (caller) => {
+      for (let i = caller; i < nodes; i += CALLERS) for (const c of lifecycle('meter', i)) await timed(engine, c, latencies);
+    }),
   );
-  const ms = now() - start;
-  const groups = { groups: raw.groupStats.groups - before.groups, appends: raw.groupStats.appends - before.appends, commitMs: raw.groupStats.commitMs - before.commitMs };
   const hitRate = engine.cacheStats().hitRate;
   return { label: `engine, ${CALLERS} concurrent callers on distinct entities, durable (cache hit rate ${(hitRate * 100).toFixed(1)}%)`, commands: latencies.length, ms, latencies, peakMiB, conflicts: conflicts(), groups, store: raw };
 };
@@ -135,17 +124,12 @@ const overlappingPhase = async (dir: string, rounds: number): Promise<Phase> => 
   await engine.execute(subscription());
   for (let h = 0; h < hubs; h++) for (const c of hubSetup(h)) await engine.execute(c);
   const latencies: number[] = [];
-  const before = { ...raw.groupStats };
-  const start = now();
-  const { peakMiB } = await withPeakRss(() =>
-    Promise.all(
-      Array.from({ length: CALLERS }, async (_, caller) => {
-        for (let round = 0; round < rounds; round++) for (const c of hubRound((caller + round) % hubs, caller, round)) await timed(engine, c, latencies);
-      }),
-    ),
+  const { ms, peakMiB, groups } = await measuredRun(
+    raw,
+    concurrently(async (caller) => {
+      for (let round = 0; round < rounds; round++) for (const c of hubRound((caller + round) % hubs, caller, round)) await timed(engine, c, latencies);
+    }),
   );
-  const ms = now() - start;
-  const groups = { groups: raw.groupStats.groups - before.groups, appends: raw.groupStats.appends - before.appends, commitMs: raw.groupStats.commitMs - before.commitMs };
   // Every decision valid against its facts at commit: the replay (every guard, facts from the timeline) finds nothing.
   const findings = (await replayAll(raw)).findings.length;
   await raw.close();

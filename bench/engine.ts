@@ -2,40 +2,14 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { command } from '../domain/commands/index.ts';
-import type { Actor } from '../domain/metadata.ts';
-import { DAY, FakeClock } from '../adapters/driven/clock/index.ts';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { createEngine } from '../adapters/engine/index.ts';
 import { eventIdFor } from '../domain/event-ids.ts';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { ExpectedRevision, type EventStore, type EventToAppend } from '../domain/ports/event-store.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { fmtMs, now, peakRssMiB, rate, summarise } from './stats.ts';
-
-const OPERATOR: Actor = { id: 'operator:bench', role: 'operator' };
-const T0 = Date.parse('2026-01-01T00:00:00.000Z');
-const iso = (days: number) => new Date(T0 + days * DAY).toISOString();
-const fp = (i: number) => `sha256:${i.toString(16).padStart(64, '0')}`;
-
-/** The lifecycle mix of one node: register, enrol, provision, associate; every tenth node is revoked. */
-const lifecycle = (i: number) => {
-  const nodeId = `meter-${i}`;
-  const credentialId = `${nodeId}-svc`;
-  const associationId = `${nodeId}-sa`;
-  const steps: [Parameters<typeof command>[0], Record<string, unknown>][] = [
-    ['registerNode', { nodeId, profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-10', capabilities: ['metering'] } }],
-    ['enrolNode', { nodeId, subscriptionId: 'bench-sub', cseId: `/${nodeId}` }],
-    ['issueCredential', { credentialId, kind: 'ed25519', publicKey: 'A'.repeat(43), purpose: 'service', owner: { kind: 'node', id: nodeId }, fingerprint: fp(i), notBefore: iso(0), notAfter: iso(365) }],
-    ['provisionCredential', { credentialId, method: 'pre-provisioning' }],
-    ['configureAssociation', { associationId, nodeId, credentialId, registree: { kind: 'cse', id: `/${nodeId}` }, registrarCseId: '/in-cse' }],
-    ['establishAssociation', { associationId, expiresAt: iso(30) }],
-  ];
-  if (i % 10 === 0) {
-    steps.push(['revokeAssociation', { associationId, reason: 'keyCompromise' }]);
-    steps.push(['revokeCredential', { credentialId, reason: 'keyCompromise' }]);
-  }
-  return steps.map(([type, data]) => command(type, data, { actor: OPERATOR }));
-};
+import { fp, iso, lifecycle, OPERATOR, subscription } from './workloads.ts';
 
 const rawInsertRate = (rows: { stream: string; revision: bigint; id: string; type: string; data: string; metadata: string }[]) => {
   const dir = mkdtempSync(join(tmpdir(), 'credence-raw-'));
@@ -61,11 +35,11 @@ const lifecycleBench = async (report: (line: string) => void, nodes: number) => 
   const store = openSqliteStoreInDir(dir, { durability: 'normal' });
   const clock = new FakeClock(iso(0));
   const engine = createEngine({ store, clock });
-  await engine.execute(command('createSubscription', { subscriptionId: 'bench-sub', subscriber: 'bench', notBefore: iso(0), notAfter: iso(400) }, { actor: OPERATOR }));
+  await engine.execute(subscription());
   const latencies: number[] = [];
   const start = now();
   for (let i = 0; i < nodes; i++) {
-    for (const c of lifecycle(i)) {
+    for (const c of lifecycle('meter', i)) {
       const t = now();
       await engine.execute(c);
       latencies.push(now() - t);

@@ -8,7 +8,7 @@ import { certifyCredential } from '../adapters/protocols/enrolment/certificate-i
 import { toBase64url } from '../domain/crypto/base64url.ts';
 import { ownerView } from '../domain/ports/owner-view.ts';
 import { buildCertificationRequest, issueNodeCertificate, nodeSubject, nodeUris, x509Signature } from '../domain/x509/issuance/index.ts';
-import { now, rate } from './stats.ts';
+import { measureFor, rate } from './stats.ts';
 
 /**
  * Issue 13: certificate issuance per second next to the signature limit of the CA key. For each CA key kind, on the
@@ -19,16 +19,7 @@ import { now, rate } from './stats.ts';
 const BUDGET_MS = 1_500;
 const random = (n: number) => webcrypto.getRandomValues(new Uint8Array(n));
 
-const measure = async (run: () => Promise<unknown>): Promise<{ count: number; ms: number }> => {
-  for (let i = 0; i < 20; i++) await run();
-  let count = 0;
-  const start = now();
-  while (now() - start < BUDGET_MS) {
-    await run();
-    count++;
-  }
-  return { count, ms: now() - start };
-};
+const measure = (run: () => Promise<unknown>) => measureFor(BUDGET_MS, run);
 
 export const benchPkiIssuance = async (report: (line: string) => void): Promise<void> => {
   for (const kind of ['ed25519', 'p256'] as const) {

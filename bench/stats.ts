@@ -17,3 +17,15 @@ export const fmtMs = (ms: number): string => (ms < 1 ? `${(ms * 1000).toFixed(0)
 export const peakRssMiB = (): string => `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`;
 
 export const now = (): number => performance.now();
+
+/** Runs `run` 20 times to warm up (JIT, prepared statements), then as often as it can for `budgetMs`. */
+export const measureFor = async (budgetMs: number, run: () => Promise<unknown>): Promise<{ count: number; ms: number }> => {
+  for (let i = 0; i < 20; i++) await run();
+  let count = 0;
+  const start = now();
+  while (now() - start < budgetMs) {
+    await run();
+    count++;
+  }
+  return { count, ms: now() - start };
+};

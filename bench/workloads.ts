@@ -7,13 +7,13 @@ export const OPERATOR: Actor = { id: 'operator:bench', role: 'operator' };
 export const AUDITOR: Actor = { id: 'auditor:bench', role: 'auditor' };
 export const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 export const iso = (days: number): string => new Date(T0 + days * DAY).toISOString();
-const fp = (i: number) => `sha256:${i.toString(16).padStart(64, '0')}`;
+export const fp = (i: number): string => `sha256:${i.toString(16).padStart(64, '0')}`;
 type Step = [Parameters<typeof command>[0], Record<string, unknown>];
 
 export const subscription = (subscriptionId = 'bench-sub') =>
   command('createSubscription', { subscriptionId, subscriber: 'bench', notBefore: iso(0), notAfter: iso(400) }, { actor: OPERATOR });
 
-/** The lifecycle mix of one node: register, enrol, issue, provision, configure and establish; every tenth is revoked. */
+/** The lifecycle mix of one node (`<name>-<i>`): register, enrol, issue, provision, configure and establish; every tenth is revoked. */
 export const lifecycle = (name: string, i: number) => {
   const nodeId = `${name}-${i}`;
   const credentialId = `${nodeId}-svc`;

@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../bin/cli.ts';
 import { capture } from './support/cli.ts';
 import { softHsm, softHsmMissing } from './support/softhsm.ts';
+import { startServe } from './support/serve-process.ts';
 
 const CREDENCE = fileURLToPath(new URL('../bin/credence.mjs', import.meta.url));
 
@@ -28,39 +29,23 @@ describe.skipIf(softHsmMissing !== undefined)('credence serve with its keys in a
     expect(await main(['token', 'create', '--role', 'auditor', '--subject', 'alice', '--ttl', '10m', '--data', data], { ...issued.io, env })).toBe(0);
     expect(hsm.listObjects(token)).toContain('credence:access');
 
-    const child = spawn(process.execPath, [CREDENCE, 'serve', '--data', data, '--port', '0', '--log-level', 'debug', '--secure-environment', uri], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, PORT: '', CREDENCE_PKCS11_PIN: token.pin },
-    });
-    let err = '';
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no URL within 45 s: ${err}`)), 45_000);
-      child.stderr.on('data', (chunk: Buffer) => {
-        err += chunk.toString();
-        const found = /^Credence listening on (http:\/\/127\.0\.0\.1:\d+) .*\n/m.exec(err);
-        if (found !== null) {
-          clearTimeout(timer);
-          resolve(found[1]!);
-        }
-      });
-      child.on('exit', () => reject(new Error(`serve ended early: ${err}`)));
-    });
+    const serve = startServe(
+      ['--data', data, '--port', '0', '--log-level', 'debug', '--secure-environment', uri],
+      { PORT: '', CREDENCE_PKCS11_PIN: token.pin },
+      /^Credence listening on (http:\/\/127\.0\.0\.1:\d+) .*\n/m,
+    );
+    const url = (await serve.ready)[1]!;
     try {
-      expect(err).toContain('keys in PKCS#11 token "service"');
+      expect(serve.err).toContain('keys in PKCS#11 token "service"');
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
       const replay = capture();
       expect(await main(['replay', '--json'], { ...replay.io, env: { CREDENCE_URL: url, CREDENCE_TOKEN: issued.out[0]! } })).toBe(0);
       expect(JSON.parse(replay.out.join('\n'))).toMatchObject({ ok: true });
     } finally {
-      child.kill('SIGTERM');
+      serve.child.kill('SIGTERM');
     }
-    const timeout = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    expect(await exited).toBe(0);
-    clearTimeout(timeout);
-    for (const output of [err, out, issued.out.join('\n'), issued.err.join('\n')]) expect(output).not.toContain(token.pin);
+    expect(await serve.exitCode()).toBe(0);
+    for (const output of [serve.err, serve.out, issued.out.join('\n'), issued.err.join('\n')]) expect(output).not.toContain(token.pin);
   });
 
   it('refuses to start with a wrong PIN or a PIN in the URI, saying why and never printing the PIN', async () => {

@@ -1,37 +1,18 @@
 import Database from 'better-sqlite3';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ExpectedRevision, type EventStore, type JsonObject } from '../domain/ports/event-store.ts';
+import { describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { CheckpointFile } from '../adapters/replay-workers/checkpoint-file.ts';
 import { verifyFleet } from '../adapters/replay-workers/verify-fleet.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { main } from '../bin/cli.ts';
-import { at, cmd, establishOne, fixture, operator } from './support/fleet.ts';
+import { at, cmd, establishOne, fixture } from './support/fleet.ts';
+import { dataDirs, forge } from './replay.fixtures.ts';
 import { capture } from './support/cli.ts';
 
-const forge = async (store: EventStore, streamId: string, type: string, data: JsonObject, occurredAt: string) => {
-  const stream = await store.readStream(streamId);
-  return store.appendToStream(
-    streamId,
-    [{
-      id: crypto.randomUUID(), type, data,
-      metadata: { schemaVersion: 1, actor: operator, commandId: crypto.randomUUID(), commandType: 'forged', correlationId: 'f', causationId: 'f', occurredAt },
-    }],
-    { expectedRevision: ExpectedRevision.after(stream.at(-1)?.revision) },
-  );
-};
-
 describe('incremental replay from a checkpoint in the data folder', () => {
-  const dirs: string[] = [];
-  afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
-  const dataDir = () => {
-    const d = mkdtempSync(join(tmpdir(), 'credence-replay-inc-'));
-    dirs.push(d);
-    return d;
-  };
+  const dataDir = dataDirs('credence-replay-inc-');
 
   it('verifies only the events after the checkpoint and gives the verdict of a full replay', async () => {
     const dir = dataDir();

@@ -7,20 +7,8 @@ import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openSqliteStore } from '../adapters/driven/store/index.ts';
 import { createEngine } from '../adapters/engine/index.ts';
 import { FACT_CLAIM_TYPE } from '../domain/fact-claims.ts';
-import { at, cmd, fixture, operator, issueCredentialData, T0 } from './support/fleet.ts';
-
-/** Appends straight to the store, bypassing the engine and its machines: what a tampering or buggy writer would do. */
-const forge = async (store: EventStore, streamId: string, type: string, data: JsonObject, occurredAt: string) => {
-  const stream = await store.readStream(streamId);
-  return store.appendToStream(
-    streamId,
-    [{
-      id: crypto.randomUUID(), type, data,
-      metadata: { schemaVersion: 1, actor: operator, commandId: crypto.randomUUID(), commandType: 'forged', correlationId: 'f', causationId: 'f', occurredAt },
-    }],
-    { expectedRevision: ExpectedRevision.after(stream.at(-1)?.revision) },
-  );
-};
+import { at, cmd, fixture, issueCredentialData, T0 } from './support/fleet.ts';
+import { forge } from './replay.fixtures.ts';
 
 /** A fleet of `nodes` meters with established associations, over which streams spread across partitions. */
 const fleet = async (nodes: number) => {

@@ -1,26 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ExpectedRevision, type EventStore, type JsonObject } from '../domain/ports/event-store.ts';
+import { describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { replayAll, replayEntity } from '../projections/replay/index.ts';
 import { main } from '../bin/cli.ts';
-import { at, cmd, establishOne, fixture, operator } from './support/fleet.ts';
+import { at, cmd, establishOne, fixture } from './support/fleet.ts';
+import { dataDirs, forge } from './replay.fixtures.ts';
 import { capture } from './support/cli.ts';
-
-/** Appends straight to the store, bypassing the engine and its machines: what a tampering or buggy writer would do. */
-const forge = async (store: EventStore, streamId: string, type: string, data: JsonObject, occurredAt: string) => {
-  const stream = await store.readStream(streamId);
-  return store.appendToStream(
-    streamId,
-    [{
-      id: crypto.randomUUID(), type, data,
-      metadata: { schemaVersion: 1, actor: operator, commandId: crypto.randomUUID(), commandType: 'forged', correlationId: 'f', causationId: 'f', occurredAt },
-    }],
-    { expectedRevision: ExpectedRevision.after(stream.at(-1)?.revision) },
-  );
-};
 
 
 describe('auditor replay', () => {
@@ -110,13 +95,7 @@ describe('auditor replay', () => {
 });
 
 describe('credence replay and history on a data folder', () => {
-  const dirs: string[] = [];
-  afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
-  const dataDir = () => {
-    const d = mkdtempSync(join(tmpdir(), 'credence-replay-'));
-    dirs.push(d);
-    return d;
-  };
+  const dataDir = dataDirs('credence-replay-');
 
   it('prints per-kind counts and exits 0 on a legal history, 1 with the broken position otherwise', async () => {
     const dir = dataDir();

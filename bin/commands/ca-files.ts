@@ -42,8 +42,6 @@ export const readCertificates = (flag: string, path: string, max: number = MAX_C
   return ders;
 };
 
-export const pemOf = (label: string, der: Uint8Array): string => `${x509.PemConverter.encode(Uint8Array.from(der).buffer, label)}\n`;
-
 /** Writes a file a person asked for (a CSR: public), refusing to replace one. */
 export const writeNewFile = (flag: string, path: string, contents: string): void => {
   try {

@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
+import { MAX_CA_VALIDITY_DAYS } from '../../adapters/driven/pki/index.ts';
 import { fromBase64url } from '../../domain/crypto/base64url.ts';
 import { CaId } from '../../domain/x509/issuing-ca.ts';
 import { json, type Io } from '../io.ts';
 import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
-import { pemOf, readCertificates, writeNewFile } from './ca-files.ts';
+import { readCertificates, writeNewFile } from './ca-files.ts';
+import { pemOf } from '../../domain/x509/pem.ts';
 import { caDataDir, describeCa, withCaFolder } from './ca-folder.ts';
 
 /**
@@ -27,7 +29,7 @@ const Init = z
     ...DataOptions,
     keyType: z.enum(['ed25519', 'p256']).default('p256'),
     subject: z.string().min(1).max(1024).optional(),
-    validityDays: z.coerce.number().int().min(1).max(36_500).optional(),
+    validityDays: z.coerce.number().int().min(1).max(MAX_CA_VALIDITY_DAYS).optional(),
     intermediate: z.boolean().default(false),
     csrOut: z.string().min(1).max(4096).optional(),
   })

@@ -47,11 +47,8 @@ export const hasOpenssl = (): boolean => {
   }
 };
 
-/** PEM armour of DER (`CERTIFICATE`, `X509 CRL`, `CERTIFICATE REQUEST`, …). */
-export const pem = (label: string, der: Uint8Array): string => {
-  const b64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '');
-  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
-};
+/** PEM armour of DER (`CERTIFICATE`, `X509 CRL`, `CERTIFICATE REQUEST`, …): the product's own encoder. */
+export { pemOf as pem } from '../../domain/x509/pem.ts';
 
 /** The DER inside the first PEM block of `text` with that label. */
 export const derOfPem = (text: string, label: string): Uint8Array => {

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { p256 } from '@noble/curves/nist.js';
 import { z } from 'zod';
-import { notFound, unauthorised, validationError } from '../../../domain/errors.ts';
+import { notFound, validationError } from '../../../domain/errors.ts';
 import { aeadOpen, aeadSeal } from '../../../domain/crypto/aead.ts';
 import { agreementPublicKey, sharedSecret, type AgreementGroup } from '../../../domain/crypto/agreement.ts';
-import { assertBytes, concatBytes, constantTimeEqual, utf8, wipe } from '../../../domain/crypto/bytes.ts';
+import { assertBytes, concatBytes, constantTimeEqual, wipe } from '../../../domain/crypto/bytes.ts';
 import type { Clock } from '../../../domain/ports/clock.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import { publicKeyFingerprint, secretKeyFingerprint } from '../../../domain/crypto/fingerprint.ts';
@@ -15,6 +15,20 @@ import { assertJsonWithin } from '../../../domain/json-limits.ts';
 import { KekSource, loadKek, MAX_PATH_CHARS } from './kek.ts';
 import type { SealedKeyRecord } from './key-store.ts';
 import { KeyVault } from './key-vault.ts';
+import {
+  checkDeriveSpec,
+  checkMessages,
+  KEY_LENGTH,
+  peerKeyRefused,
+  requireHandle,
+  requireHeldBy,
+  requireKind,
+  requireServedOwner,
+  requireUsage,
+  sealAad,
+  usageFor,
+  wrapAad,
+} from './port-checks.ts';
 import { bindOwner } from '../../../domain/ports/owner-view.ts';
 import type {
   DeriveKeySpec,
@@ -23,7 +37,6 @@ import type {
   KeyHandle,
   KeyKind,
   KeyOptions,
-  KeyUsage,
   OwnedSecureEnvironment,
   OwnerScopedSecureEnvironment,
   UnwrapSpec,
@@ -70,32 +83,6 @@ export interface EmbeddedSecureEnvironmentDeps {
   readonly now: Clock['now'];
   readonly random: RandomSource;
 }
-
-const KEY_LENGTH = 32;
-const wrapAad = (kind: KeyKind, aad: Uint8Array): Uint8Array => concatBytes(utf8(`credence/se/v1/wrap\0${kind}\0`), aad);
-// seal/open and wrap/unwrap share the session256 keys and the AEAD: distinct labels keep open() from ever returning
-// the key bytes inside a wrap() output (a caller's AAD cannot imitate the other label: each is a fixed prefix).
-const sealAad = (aad: Uint8Array): Uint8Array => concatBytes(utf8('credence/se/v1/seal\0'), aad);
-
-const misuse = (operation: string, kind: KeyKind): TypeError => new TypeError(`handle: a ${kind} key cannot ${operation}`);
-const requireKind = <K extends KeyKind>(record: SealedKeyRecord, operation: string, allowed: readonly K[]): K => {
-  if (!(allowed as readonly KeyKind[]).includes(record.kind)) throw misuse(operation, record.kind);
-  return record.kind as K;
-};
-const requireOwner = (owner: string): void => {
-  if (typeof owner !== 'string' || owner.length === 0) throw new TypeError('owner must be a non-empty string');
-};
-/** One usage per asymmetric key, fixed here (issue 11 item 9): a P-256 key never both signs and agrees. */
-const usageFor = (kind: KeyKind, options: KeyOptions): KeyUsage | undefined => {
-  const asked = options.usage;
-  if (asked !== undefined && asked !== 'sign' && asked !== 'agree') throw new TypeError("options.usage must be 'sign' or 'agree'");
-  const usage = kind === 'ed25519' ? 'sign' : kind === 'x25519' ? 'agree' : kind === 'p256' ? (asked ?? (options.ephemeral === true ? 'agree' : 'sign')) : undefined;
-  if (asked !== undefined && asked !== usage) throw new TypeError(`options.usage: a ${kind} key cannot be for ${asked}`);
-  return usage;
-};
-const requireUsage = (record: SealedKeyRecord, usage: KeyUsage): void => {
-  if (record.usage !== usage) throw new TypeError(`handle: this ${record.kind} key is for ${record.usage ?? 'no usage'}, it cannot ${usage}`);
-};
 
 /**
  * The embedded Secure Environment. At rest (key-vault.ts) every key is sealed under its own wrapping key, bound to
@@ -193,26 +180,12 @@ export class EmbeddedSecureEnvironment implements OwnerScopedSecureEnvironment {
     const group: AgreementGroup = requireKind(record, 'agree', ['p256', 'x25519'] as const);
     requireUsage(record, 'agree');
     const secret = this.#with(record, (secretKey) => sharedSecret(group, secretKey, peerPublicKey));
-    if (secret === undefined) {
-      throw validationError(
-        [{ path: 'peerPublicKey', rule: 'curve_point', message: `is not an acceptable ${group} public key` }],
-        'key agreement',
-      );
-    }
+    if (secret === undefined) throw peerKeyRefused(group);
     return this.#put(owner, 'secret', secret, { ephemeral: true });
   }
 
   async deriveKey(owner: string, spec: DeriveKeySpec): Promise<KeyHandle> {
-    if (spec.inputs.length === 0) throw new TypeError('spec.inputs must name at least one key');
-    assertBytes(spec.salt, 'spec.salt');
-    assertBytes(spec.info, 'spec.info');
-    if (spec.extractable === true) {
-      // Otherwise agree + deriveKey + wrap under a key the caller knows would export a session key (item 9).
-      throw validationError(
-        [{ path: 'spec.extractable', rule: 'derived_key_not_extractable', message: 'a derived key never leaves the Secure Environment' }],
-        'key derivation',
-      );
-    }
+    checkDeriveSpec(spec);
     const records = spec.inputs.map((handle) => this.#record(owner, handle));
     records.forEach((r) => requireKind(r, 'be derived from', ['secret', 'psk256', 'session256'] as const));
     const parts = records.map((r) => this.#vault.unseal(r));
@@ -232,8 +205,7 @@ export class EmbeddedSecureEnvironment implements OwnerScopedSecureEnvironment {
   }
 
   async macMany(owner: string, handle: KeyHandle, messages: readonly Uint8Array[]): Promise<Uint8Array[]> {
-    if (!Array.isArray(messages)) throw new TypeError('messages must be an array of byte arrays');
-    messages.forEach((message, i) => assertBytes(message, `messages[${i}]`));
+    checkMessages(messages);
     const record = this.#record(owner, handle);
     requireKind(record, 'mac', ['psk256', 'session256'] as const);
     return this.#with(record, (key) => hmacSha256Many(key, messages));
@@ -287,17 +259,16 @@ export class EmbeddedSecureEnvironment implements OwnerScopedSecureEnvironment {
   }
 
   #requireOwner(owner: string): void {
-    requireOwner(owner);
-    if (this.#owners !== undefined && !this.#owners.has(owner)) throw unauthorised(owner, 'this Secure Environment does not serve this owner');
+    requireServedOwner(this.#owners, owner);
   }
 
   /** The record, its owner checked against the stored (not yet authenticated) owner; #with authenticates it. */
   #record(owner: string, handle: KeyHandle): SealedKeyRecord {
     this.#requireOwner(owner);
-    if (typeof handle !== 'string') throw new TypeError('handle must be a string');
+    requireHandle(handle);
     const record = this.#vault.record(handle);
     if (!record) throw notFound(handle, 'key');
-    if (record.owner !== owner) throw unauthorised(owner, `key ${handle} belongs to another owner`);
+    requireHeldBy(owner, handle, record.owner);
     return record;
   }
 

@@ -1,3 +1,5 @@
+import { toHex } from '../../crypto/bytes.ts';
+
 /**
  * A certificate's serial number as events record it (`CertificateSummary.serialNumber`): lowercase hex of the
  * INTEGER's content octets. Positive and at most 20 octets (RFC 5280 4.1.2.2); a leading 00 only where the next
@@ -20,4 +22,4 @@ export const serialOctets = (serialNumber: string): Uint8Array => {
 };
 
 /** The event form of INTEGER content octets (as a CertID or certificate carries them). */
-export const serialHexOf = (octets: Uint8Array): string => Array.from(octets, (b) => b.toString(16).padStart(2, '0')).join('');
+export const serialHexOf = (octets: Uint8Array): string => toHex(octets);

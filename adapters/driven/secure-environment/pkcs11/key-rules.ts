@@ -1,39 +1,6 @@
 import { p256 } from '@noble/curves/nist.js';
-import { concatBytes, utf8 } from '../../../../domain/crypto/bytes.ts';
-import type { KeyKind, KeyOptions, KeyUsage } from '../../../../domain/ports/secure-environment.ts';
-import type { KeyLabel } from './token-objects.ts';
 
-/**
- * The port's rules, the same as the embedded Secure Environment's (the conformance suite holds both to them), and
- * its byte formats: seal/wrap AAD labels must match embedded.ts exactly, because a box sealed by an HSM-backed
- * Enrolment Function is opened by a device's embedded Secure Environment.
- */
-export const KEY_LENGTH = 32;
-export const wrapAad = (kind: KeyKind, aad: Uint8Array): Uint8Array => concatBytes(utf8(`credence/se/v1/wrap\0${kind}\0`), aad);
-export const sealAad = (aad: Uint8Array): Uint8Array => concatBytes(utf8('credence/se/v1/seal\0'), aad);
-
-export const requireOwner = (owner: string): void => {
-  if (typeof owner !== 'string' || owner.length === 0) throw new TypeError('owner must be a non-empty string');
-};
-
-export const requireKind = <K extends KeyKind>(label: KeyLabel, operation: string, allowed: readonly K[]): K => {
-  if (!(allowed as readonly KeyKind[]).includes(label.kind)) throw new TypeError(`handle: a ${label.kind} key cannot ${operation}`);
-  return label.kind as K;
-};
-
-export const requireUsage = (label: KeyLabel, usage: KeyUsage): void => {
-  if (label.usage !== usage) throw new TypeError(`handle: this ${label.kind} key is for ${label.usage ?? 'no usage'}, it cannot ${usage}`);
-};
-
-/** One usage per asymmetric key, fixed at generation (issue 11 item 9). */
-export const usageFor = (kind: KeyKind, options: KeyOptions): KeyUsage | undefined => {
-  const asked = options.usage;
-  if (asked !== undefined && asked !== 'sign' && asked !== 'agree') throw new TypeError("options.usage must be 'sign' or 'agree'");
-  const usage =
-    kind === 'ed25519' ? 'sign' : kind === 'x25519' ? 'agree' : kind === 'p256' ? (asked ?? (options.ephemeral === true ? 'agree' : 'sign')) : undefined;
-  if (asked !== undefined && asked !== usage) throw new TypeError(`options.usage: a ${kind} key cannot be for ${asked}`);
-  return usage;
-};
+/** The port's rules and byte formats are in ../port-checks.ts, shared with the embedded Secure Environment. */
 
 const N = p256.Point.CURVE().n;
 /**

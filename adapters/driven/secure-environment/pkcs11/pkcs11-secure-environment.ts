@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { notFound, unauthorised, validationError } from '../../../../domain/errors.ts';
+import { notFound, validationError } from '../../../../domain/errors.ts';
 import { aeadOpen, aeadSeal } from '../../../../domain/crypto/aead.ts';
 import { agreementPublicKey, isValidAgreementPublicKey, sharedSecret } from '../../../../domain/crypto/agreement.ts';
 import { toBase64url } from '../../../../domain/crypto/base64url.ts';
@@ -21,7 +21,21 @@ import {
 } from '../../../../domain/ports/secure-environment.ts';
 import { MAX_OWNER_CHARS, MAX_OWNERS } from '../embedded.ts';
 import { HostTransfer } from './host-transfer.ts';
-import { KEY_LENGTH, lowS, requireKind, requireOwner, requireUsage, sealAad, usageFor, wrapAad } from './key-rules.ts';
+import {
+  checkDeriveSpec,
+  checkMessages,
+  KEY_LENGTH,
+  peerKeyRefused,
+  requireHandle,
+  requireHeldBy,
+  requireKind,
+  requireServedOwner,
+  requireUsage,
+  sealAad,
+  usageFor,
+  wrapAad,
+} from '../port-checks.ts';
+import { lowS } from './key-rules.ts';
 import { acquireModule, ckr, findTokenSlot, login, mechanismUnsupported, pkcs11js, pkcs11Problem, readPin, releaseModule, type Pkcs11Handle } from './module.ts';
 import { TokenSession } from './token-session.ts';
 import { ecPoint, findTokenKey, genericSecretTemplate, type KeyLabel, type TokenKey } from './token-objects.ts';
@@ -191,10 +205,8 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
     const key = this.#key(owner, handle);
     const group = requireKind(key.label, 'agree', ['p256', 'x25519'] as const);
     requireUsage(key.label, 'agree');
-    const refused = () =>
-      validationError([{ path: 'peerPublicKey', rule: 'curve_point', message: `is not an acceptable ${group} public key` }], 'key agreement');
     // An off-curve P-256 point is refused before it reaches the token (the invalid-curve attack).
-    if (!isValidAgreementPublicKey(group, peerPublicKey)) throw refused();
+    if (!isValidAgreementPublicKey(group, peerPublicKey)) throw peerKeyRefused(group);
     const secretHandle = this.#newHandle();
     const host = this.#transfer !== undefined;
     const label: KeyLabel = { owner, kind: 'secret', extractable: false, host };
@@ -203,20 +215,12 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
       return this.#remember({ handle: secretHandle, label, ephemeral: true, key: secret });
     }
     const secret = this.#withHostBytes(key, X25519, (scalar) => sharedSecret('x25519', scalar, peerPublicKey));
-    if (secret === undefined) throw refused();
+    if (secret === undefined) throw peerKeyRefused(group);
     return this.#importHost(owner, 'secret', secret, { ephemeral: true });
   }
 
   async deriveKey(owner: string, spec: DeriveKeySpec): Promise<KeyHandle> {
-    if (spec.inputs.length === 0) throw new TypeError('spec.inputs must name at least one key');
-    assertBytes(spec.salt, 'spec.salt');
-    assertBytes(spec.info, 'spec.info');
-    if (spec.extractable === true) {
-      throw validationError(
-        [{ path: 'spec.extractable', rule: 'derived_key_not_extractable', message: 'a derived key never leaves the Secure Environment' }],
-        'key derivation',
-      );
-    }
+    checkDeriveSpec(spec);
     if (spec.kind !== 'psk256' && spec.kind !== 'session256') throw new TypeError(`spec.kind: cannot derive ${String(spec.kind)}`);
     const keys = spec.inputs.map((handle) => this.#key(owner, handle));
     keys.forEach((k) => requireKind(k.label, 'be derived from', ['secret', 'psk256', 'session256'] as const));
@@ -239,8 +243,7 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
 
   /** The optional bulk form of `mac` (pseudonym rotation): one lookup, then CKM_SHA256_HMAC per message in the token. */
   async macMany(owner: string, handle: KeyHandle, messages: readonly Uint8Array[]): Promise<Uint8Array[]> {
-    if (!Array.isArray(messages)) throw new TypeError('messages must be an array of byte arrays');
-    messages.forEach((message, i) => assertBytes(message, `messages[${i}]`));
+    checkMessages(messages);
     const key = this.#key(owner, handle);
     requireKind(key.label, 'mac', ['psk256', 'session256'] as const);
     return messages.map((message) => this.#token.sign('CKM_SHA256_HMAC', key.key, message, 32));
@@ -304,16 +307,15 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
   }
 
   #requireOwner(owner: string): void {
-    requireOwner(owner);
-    if (this.#owners !== undefined && !this.#owners.has(owner)) throw unauthorised(owner, 'this Secure Environment does not serve this owner');
+    requireServedOwner(this.#owners, owner);
   }
 
   #key(owner: string, handle: KeyHandle): TokenKey {
     this.#requireOwner(owner);
-    if (typeof handle !== 'string') throw new TypeError('handle must be a string');
+    requireHandle(handle);
     const key = KeyHandle.safeParse(handle).success ? this.#token.run(() => this.#lookup(handle)) : undefined;
     if (!key) throw notFound(handle, 'key');
-    if (key.label.owner !== owner) throw unauthorised(owner, `key ${handle} belongs to another owner`);
+    requireHeldBy(owner, handle, key.label.owner);
     return key;
   }
 

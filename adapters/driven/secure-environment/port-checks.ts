@@ -1,0 +1,82 @@
+import { unauthorised, validationError, type CredenceError } from '../../../domain/errors.ts';
+import { assertBytes, concatBytes, utf8 } from '../../../domain/crypto/bytes.ts';
+import type { DeriveKeySpec, KeyKind, KeyOptions, KeyUsage } from '../../../domain/ports/secure-environment.ts';
+
+/**
+ * The port's argument checks and byte formats, one copy for the embedded and the PKCS#11 Secure Environments (the
+ * conformance suite holds both to the same refusals). The seal/wrap AAD labels are a wire format: a box sealed by
+ * an HSM-backed Enrolment Function is opened by a device's embedded Secure Environment.
+ */
+export const KEY_LENGTH = 32;
+export const wrapAad = (kind: KeyKind, aad: Uint8Array): Uint8Array => concatBytes(utf8(`credence/se/v1/wrap\0${kind}\0`), aad);
+// seal/open and wrap/unwrap share the session256 keys and the AEAD: distinct labels keep open() from ever returning
+// the key bytes inside a wrap() output (a caller's AAD cannot imitate the other label: each is a fixed prefix).
+export const sealAad = (aad: Uint8Array): Uint8Array => concatBytes(utf8('credence/se/v1/seal\0'), aad);
+
+/** What a stored key says of itself: the embedded record or the token object's label. */
+interface KeyFacts {
+  readonly kind: KeyKind;
+  readonly usage?: KeyUsage | undefined;
+}
+
+export const requireOwner = (owner: string): void => {
+  if (typeof owner !== 'string' || owner.length === 0) throw new TypeError('owner must be a non-empty string');
+};
+
+/** The owner allow-list (SER-001): `unauthorised` for an owner this environment does not serve. */
+export const requireServedOwner = (owners: ReadonlySet<string> | undefined, owner: string): void => {
+  requireOwner(owner);
+  if (owners !== undefined && !owners.has(owner)) throw unauthorised(owner, 'this Secure Environment does not serve this owner');
+};
+
+export const requireHandle = (handle: unknown): void => {
+  if (typeof handle !== 'string') throw new TypeError('handle must be a string');
+};
+
+/** A key found under `handle` but held by `holder`: refused for `owner` without saying more of it. */
+export const requireHeldBy = (owner: string, handle: string, holder: string): void => {
+  if (holder !== owner) throw unauthorised(owner, `key ${handle} belongs to another owner`);
+};
+
+export const requireKind = <K extends KeyKind>(key: KeyFacts, operation: string, allowed: readonly K[]): K => {
+  if (!(allowed as readonly KeyKind[]).includes(key.kind)) throw new TypeError(`handle: a ${key.kind} key cannot ${operation}`);
+  return key.kind as K;
+};
+
+export const requireUsage = (key: KeyFacts, usage: KeyUsage): void => {
+  if (key.usage !== usage) throw new TypeError(`handle: this ${key.kind} key is for ${key.usage ?? 'no usage'}, it cannot ${usage}`);
+};
+
+/** One usage per asymmetric key, fixed at generation (issue 11 item 9): a P-256 key never both signs and agrees. */
+export const usageFor = (kind: KeyKind, options: KeyOptions): KeyUsage | undefined => {
+  const asked = options.usage;
+  if (asked !== undefined && asked !== 'sign' && asked !== 'agree') throw new TypeError("options.usage must be 'sign' or 'agree'");
+  const usage =
+    kind === 'ed25519' ? 'sign' : kind === 'x25519' ? 'agree' : kind === 'p256' ? (asked ?? (options.ephemeral === true ? 'agree' : 'sign')) : undefined;
+  if (asked !== undefined && asked !== usage) throw new TypeError(`options.usage: a ${kind} key cannot be for ${asked}`);
+  return usage;
+};
+
+/** deriveKey's arguments, before any key is looked up. */
+export const checkDeriveSpec = (spec: DeriveKeySpec): void => {
+  if (spec.inputs.length === 0) throw new TypeError('spec.inputs must name at least one key');
+  assertBytes(spec.salt, 'spec.salt');
+  assertBytes(spec.info, 'spec.info');
+  if (spec.extractable === true) {
+    // Otherwise agree + deriveKey + wrap under a key the caller knows would export a session key (item 9).
+    throw validationError(
+      [{ path: 'spec.extractable', rule: 'derived_key_not_extractable', message: 'a derived key never leaves the Secure Environment' }],
+      'key derivation',
+    );
+  }
+};
+
+/** macMany's messages: an array of byte arrays, each named by its index when it is not one. */
+export const checkMessages = (messages: readonly Uint8Array[]): void => {
+  if (!Array.isArray(messages)) throw new TypeError('messages must be an array of byte arrays');
+  messages.forEach((message, i) => assertBytes(message, `messages[${i}]`));
+};
+
+/** The refusal of a peer public key that is not a point of `group`. */
+export const peerKeyRefused = (group: string): CredenceError =>
+  validationError([{ path: 'peerPublicKey', rule: 'curve_point', message: `is not an acceptable ${group} public key` }], 'key agreement');
