@@ -49,6 +49,8 @@ const MATRIX: Readonly<Record<string, Row>> = {
   'GET /v1/entities/{kind}/{id}': { access: READ, params: NODE },
   'GET /v1/entities/{kind}/{id}/timeline': { access: READ, params: NODE },
   'GET /v1/entities/{kind}/{id}/state': { access: READ, params: NODE, query: { at: '2026-01-01T00:00:00Z' } },
+  'GET /v1/entities/counts': { access: READ },
+  'GET /v1/entities/{kind}/{id}/dependents': { access: READ, params: NODE },
   'GET /v1/compliance': { access: READ },
   'GET /v1/compliance/{query}': { access: READ, params: { query: 'revocations' } },
   'GET /v1/replay': { access: READ },

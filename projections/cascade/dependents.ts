@@ -19,11 +19,25 @@ export const setupDependents = (db: Database.Database): void => {
     relation TEXT NOT NULL,
     child TEXT NOT NULL,
     PRIMARY KEY (parent, relation, child)
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS cascade_endings (
+    stream_id TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    reason TEXT,
+    cause_event_id TEXT NOT NULL,
+    by_cascade INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS cascade_endings_event ON cascade_endings (event_id);
+  CREATE TABLE IF NOT EXISTS cascade_instances (
+    association TEXT PRIMARY KEY,
+    ae_id TEXT NOT NULL
   ) WITHOUT ROWID`);
 };
 
 export const resetDependents = (db: Database.Database): void => {
-  db.exec('DELETE FROM cascade_dependents');
+  db.exec('DELETE FROM cascade_dependents; DELETE FROM cascade_endings; DELETE FROM cascade_instances');
 };
 
 export const addDependent = (db: Database.Database, parent: string, relation: Relation, child: string): void => {
@@ -34,3 +48,91 @@ export const dependentsOf = (db: Database.Database, parent: string, relation: Re
   (prepared(db, 'SELECT child FROM cascade_dependents WHERE parent = ? AND relation = ? ORDER BY child').all(parent, relation) as {
     child: string;
   }[]).map((r) => r.child);
+
+/**
+ * How an entity ended (revoked, or expired with what it depended on): the event, and the event that caused it. A
+ * cascade's command carries its causing event's id as causationId, so following `causeEventId` through this table
+ * walks a cascade back to where it started.
+ */
+export interface Ending {
+  readonly streamId: string;
+  readonly eventId: string;
+  readonly position: bigint;
+  readonly type: string;
+  readonly reason?: string;
+  readonly causeEventId: string;
+  /** Ended by the process manager's command: a cascade, or a re-check that found a parent already ended. */
+  readonly byCascade: boolean;
+}
+
+interface EndingRow {
+  stream_id: string;
+  event_id: string;
+  position: bigint;
+  type: string;
+  reason: string | null;
+  cause_event_id: string;
+  by_cascade: bigint | number;
+}
+
+const toEnding = (r: EndingRow): Ending => ({
+  streamId: r.stream_id,
+  eventId: r.event_id,
+  position: BigInt(r.position),
+  type: r.type,
+  ...(r.reason !== null ? { reason: r.reason } : {}),
+  causeEventId: r.cause_event_id,
+  byCascade: Number(r.by_cascade) === 1,
+});
+
+/** The first ending of a stream is kept: its machine's final states take no second one. */
+export const addEnding = (db: Database.Database, e: Ending): void => {
+  prepared(
+    db,
+    'INSERT OR IGNORE INTO cascade_endings (stream_id, event_id, position, type, reason, cause_event_id, by_cascade) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  ).run(e.streamId, e.eventId, e.position, e.type, e.reason ?? null, e.causeEventId, e.byCascade ? 1 : 0);
+};
+
+export const endingOf = (db: Database.Database, streamId: string): Ending | undefined => {
+  const row = prepared(db, 'SELECT * FROM cascade_endings WHERE stream_id = ?').get(streamId) as EndingRow | undefined;
+  return row === undefined ? undefined : toEnding(row);
+};
+
+export const endingByEventId = (db: Database.Database, eventId: string): Ending | undefined => {
+  const row = prepared(db, 'SELECT * FROM cascade_endings WHERE event_id = ?').get(eventId) as EndingRow | undefined;
+  return row === undefined ? undefined : toEnding(row);
+};
+
+/** The AE-ID of an App-ID's instance (an association whose registree is an AE): how the instance is named. */
+export const addInstance = (db: Database.Database, association: string, aeId: string): void => {
+  prepared(db, 'INSERT OR IGNORE INTO cascade_instances (association, ae_id) VALUES (?, ?)').run(association, aeId);
+};
+
+export interface Dependent {
+  readonly relation: Relation;
+  readonly child: string;
+  /** For an association-of-application: the AE-ID of the instance. */
+  readonly aeId?: string;
+}
+
+/**
+ * Every direct dependent of `parent`, at most `limit`, in the order a depth-first walk places them: an App-ID's
+ * instances first (they hang under the App-ID, named by AE-ID), then the entities it owns (credentials, enrolled
+ * nodes), then the associations through a credential, then a node's other associations; so a node's associations
+ * are placed under their credentials, and an App-ID's instances under the App-ID.
+ */
+export const directDependents = (db: Database.Database, parent: string, limit: number): Dependent[] =>
+  (
+    prepared(
+      db,
+      `SELECT d.relation, d.child, i.ae_id FROM cascade_dependents d LEFT JOIN cascade_instances i ON i.association = d.child
+       WHERE d.parent = ?
+       ORDER BY CASE d.relation WHEN 'association-of-application' THEN 0 WHEN 'credential-of-node' THEN 1 WHEN 'credential-of-application' THEN 1
+         WHEN 'node-of-subscription' THEN 1 WHEN 'association-of-credential' THEN 2 ELSE 3 END, d.relation, d.child
+       LIMIT ?`,
+    ).all(parent, limit) as { relation: Relation; child: string; ae_id: string | null }[]
+  ).map((r) => ({
+    relation: r.relation,
+    child: r.child,
+    ...(r.ae_id !== null && r.relation === 'association-of-application' ? { aeId: r.ae_id } : {}),
+  }));

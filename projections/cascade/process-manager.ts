@@ -8,10 +8,22 @@ import type { RevocationReason } from '../../domain/events/index.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
 import { derivedCommandId } from '../../domain/event-ids.ts';
 import type { Projection } from '../runtime/index.ts';
-import { addDependent, dependentsOf, resetDependents, setupDependents } from './dependents.ts';
+import { addDependent, addEnding, addInstance, dependentsOf, resetDependents, setupDependents } from './dependents.ts';
 import { addDeadLetter, resetDeadLetters, setupDeadLetters } from './dead-letters.ts';
 import { BrokenHistoryError } from '../../machines/index.ts';
 import { CASCADE_EVENT_TYPES, reactionsTo } from './reactions.ts';
+
+/** The events that end an entity, kept with their cause so a dependent's revocation can be traced to its origin. */
+const ENDINGS: ReadonlySet<string> = new Set([
+  'CredentialRevoked',
+  'NodeRevoked',
+  'NodeEnrolmentExpired',
+  'ApplicationRevoked',
+  'SubscriptionExpired',
+  'SubscriptionTerminated',
+  'AssociationRevoked',
+  'AssociationExpired',
+]);
 
 export const PROCESS_MANAGER_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[0], role: 'system' };
 
@@ -59,10 +71,23 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
           addDependent(d, streamIdOf('node', nodeId), 'association-of-node', stream);
           if (registree.kind === 'ae') {
             addDependent(d, streamIdOf('application', registree.appId), 'association-of-application', stream);
+            addInstance(d, stream, registree.id);
           }
           return;
         }
         default:
+          if (ENDINGS.has(e.event.type)) {
+            const reason = (e.event.data as { reason?: unknown }).reason;
+            addEnding(d, {
+              streamId: stream,
+              eventId: e.record.id,
+              position: e.record.position,
+              type: e.event.type,
+              ...(typeof reason === 'string' ? { reason } : {}),
+              causeEventId: e.metadata.causationId,
+              byCascade: e.metadata.actor.id === PROCESS_MANAGER_ACTOR.id,
+            });
+          }
           return;
       }
     },

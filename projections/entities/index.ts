@@ -1,3 +1,3 @@
 export { entitiesProjection } from './projection.ts';
-export { listEntities, entityRow, allEntities } from './tables.ts';
-export type { EntityRow, EntityPageQuery } from './tables.ts';
+export { listEntities, entityRow, allEntities, countEntities } from './tables.ts';
+export type { EntityRow, EntityPageQuery, EntityCount } from './tables.ts';

@@ -4,6 +4,7 @@ import { complianceRoutes } from './compliance.ts';
 import { consoleRoutes } from './console.ts';
 import { enrolmentRoutes } from './enrolment.ts';
 import { entityRoutes } from './entities.ts';
+import { entityGraphRoutes } from './entity-graph.ts';
 import { eventRoutes } from './events.ts';
 import { healthRoutes } from './health.ts';
 import { pkiRoutes } from './pki.ts';
@@ -18,6 +19,7 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   tokenRoutes,
   commandRoutes,
   entityRoutes,
+  entityGraphRoutes,
   complianceRoutes,
   projectionRoutes,
   transparencyRoutes,

@@ -263,13 +263,14 @@ export class EntityView extends ConsolePage {
   private renderNode(node: GraphNode): ReturnType<typeof html> {
     const { entity, revocation } = node;
     const cause = revocation?.causedBy;
+    const ended = revocation?.type.endsWith('Revoked') === true ? 'revoked' : 'ended';
     return html`<li>
       <span class="relation">${node.relation}</span>
-      <a href=${entityHref(entity.kind, entity.id)}>${entity.kind}-${entity.id}</a> ${badge(entity.state)}
+      <a href=${entityHref(entity.kind, entity.id)}>${entity.kind}-${entity.id}</a> ${entity.state !== undefined ? badge(entity.state) : nothing}
       ${revocation
-        ? html`<span class="cascade">${revocation.reason ?? ''}${cause
+        ? html`<span class="cascade" title=${node.cascade === true ? `ended by the cascade of ${this.kind}-${this.entityId ?? ''}` : ''}>${revocation.reason ?? ''}${cause
             ? html` — cascade from <a href=${streamHref(cause.streamId) ?? '#'}>${cause.streamId}</a> ${cause.type} @${cause.position}`
-            : html` — revoked directly @${revocation.position}`}</span>`
+            : html` — ${ended} directly (${revocation.type}) @${revocation.position}`}</span>`
         : nothing}
       ${node.children.length > 0 ? html`<ul>${node.children.map((c) => this.renderNode(c))}</ul>` : nothing}
     </li>`;
@@ -278,7 +279,7 @@ export class EntityView extends ConsolePage {
   private renderGraph(graph: DependencyGraph) {
     return html`<ul class="graph" data-testid="graph">${this.renderNode(graph.root)}</ul>
       ${graph.root.children.length === 0 ? html`<p class="empty">Nothing depends on it.</p>` : nothing}
-      ${graph.truncated.length > 0 ? html`<p class="meta">Only the first 500 entities of ${graph.truncated.join(', ')} were read: dependents may be missing.</p>` : nothing}`;
+      ${graph.truncated ? html`<p class="meta" data-testid="graph-truncated">More than ${graph.limit} entities depend on it: only the first ${graph.limit} are shown.</p>` : nothing}`;
   }
 
   override render() {

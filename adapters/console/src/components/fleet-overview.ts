@@ -5,15 +5,21 @@ import { followEvents, type StreamEvent, type StreamStatus } from '../sse.ts';
 import { ConsolePage, formatTime, IDLE, LOADING, renderLoad, type Load } from './base.ts';
 import { streamStatusText } from './stream-status.ts';
 
-interface KindSummary {
+interface KindCounts {
   readonly entities: number;
-  readonly events: number;
   readonly states: Readonly<Record<string, number>>;
 }
+/** GET /v1/entities/counts: one grouped read of the entities read model, as of `position`. */
+interface FleetCounts {
+  readonly kinds: Readonly<Record<string, KindCounts>>;
+  readonly total: number;
+  readonly position?: string;
+  readonly head?: string;
+}
+/** GET /v1/replay?limit=0: every stored event replayed through its machine (reads the whole store: on demand only). */
 interface FleetVerdict {
   readonly ok: boolean;
   readonly events: number;
-  readonly kinds: Readonly<Record<string, KindSummary>>;
   readonly findingsTotal: number;
 }
 interface ExpiringRow {
@@ -46,22 +52,27 @@ const RECENT = 10;
 const REFRESH_QUIET_MS = 250;
 const REFRESH_MAX_MS = 2_000;
 /**
- * GET /v1/replay reads the whole store: while events flow, the next refresh waits this many times as long as the last
- * one took, so that an open overview keeps the server busy a fifth of the time at most, whatever the store's size.
+ * While events flow, the next refresh waits this many times as long as the last one took, so that an open overview
+ * keeps the server busy a fifth of the time at most (the counts are one grouped read; the compliance lists are not).
  */
 const REFRESH_SPACING = 4;
 
-/** Counts by kind and state (GET /v1/replay), expiring and recently revoked credentials, kept live by the event stream. */
+/**
+ * Counts by kind and state (GET /v1/entities/counts), expiring and recently revoked credentials, kept live by the
+ * event stream. The replay verdict (GET /v1/replay, which reads the whole store) runs only when asked for.
+ */
 export class FleetOverview extends ConsolePage {
   static override properties = {
     ...ConsolePage.properties,
     fleet: { state: true },
+    verdict: { state: true },
     expiring: { state: true },
     revoked: { state: true },
     stream: { state: true },
     lastEvent: { state: true },
   };
-  declare fleet: Load<FleetVerdict>;
+  declare fleet: Load<FleetCounts>;
+  declare verdict: Load<FleetVerdict>;
   declare expiring: Load<readonly ExpiringRow[]>;
   declare revoked: Load<readonly RevocationRow[]>;
   declare stream: StreamStatus | undefined;
@@ -78,6 +89,7 @@ export class FleetOverview extends ConsolePage {
   constructor() {
     super();
     this.fleet = IDLE;
+    this.verdict = IDLE;
     this.expiring = IDLE;
     this.revoked = IDLE;
     this.stream = undefined;
@@ -154,7 +166,7 @@ export class FleetOverview extends ConsolePage {
       }
     };
     await Promise.all([
-      settle(this.api.json<FleetVerdict>('/v1/replay?limit=0', signal), (l) => (this.fleet = l)),
+      settle(this.api.json<FleetCounts>('/v1/entities/counts', signal), (l) => (this.fleet = l)),
       settle(
         this.api.json<{ rows: ExpiringRow[] }>(pathWith('/v1/compliance/expiring', { days: String(EXPIRING_DAYS) }), signal).then((r) => r.rows),
         (l) => (this.expiring = l),
@@ -168,7 +180,31 @@ export class FleetOverview extends ConsolePage {
     ]);
   }
 
-  private renderCounts(fleet: FleetVerdict) {
+  /** Replays every stored event through its machine: on demand, since it reads the whole store. */
+  private async checkTransitions(): Promise<void> {
+    const signal = this.abort?.signal;
+    this.verdict = LOADING;
+    try {
+      const verdict = await this.api.json<FleetVerdict>('/v1/replay?limit=0', signal);
+      this.verdict = { state: 'ok', value: verdict };
+    } catch (error) {
+      if (!signal?.aborted) this.verdict = { state: 'error', error };
+    }
+  }
+
+  private renderVerdict() {
+    const button = html`<button type="button" class="secondary" data-testid="check-transitions" @click=${() => this.checkTransitions()}>
+      ${this.verdict.state === 'ok' ? 'Check again' : 'Check every stored transition'}</button>`;
+    if (this.verdict.state === 'idle') return html`<p class="meta">${button}</p>`;
+    return html`<div class="meta" data-testid="verdict">
+      ${renderLoad(this.verdict, this.session.role, 'the replay verdict', (v) =>
+        html`<p>${v.events} events replayed through their machines:
+          ${v.ok ? html`<span class="ok">every stored transition is legal</span>` : html`<span class="bad">${v.findingsTotal} refused transitions (broken histories)</span>`}.</p>`,
+      )}
+      ${this.verdict.state === 'loading' ? nothing : button}</div>`;
+  }
+
+  private renderCounts(fleet: FleetCounts) {
     return html`<div class="cards">
         ${KINDS.map(([kind, label]) => {
           const summary = fleet.kinds[kind];
@@ -192,10 +228,10 @@ export class FleetOverview extends ConsolePage {
           </section>`;
         })}
       </div>
-      <p class="meta">
-        ${fleet.events} events replayed through their machines:
-        ${fleet.ok ? html`<span class="ok">every stored transition is legal</span>` : html`<span class="bad">${fleet.findingsTotal} refused transitions (broken histories)</span>`}.
-      </p>`;
+      <p class="meta" data-testid="counts-position">
+        ${fleet.total} entities in all, as of position ${fleet.position ?? '(none yet)'}${fleet.head !== undefined && fleet.head !== fleet.position ? html` (the store is at ${fleet.head})` : nothing}.
+      </p>
+      ${this.renderVerdict()}`;
   }
 
   private renderExpiring(rows: readonly ExpiringRow[]) {

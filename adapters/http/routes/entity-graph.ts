@@ -1,0 +1,173 @@
+import { z } from 'zod';
+import { EntityKind, parseStreamId } from '../../../domain/streams.ts';
+import { cascadeFrom, causeOf, endingOf, walkDependents, type Ending as StoredEnding } from '../../../projections/cascade/index.ts';
+import { countEntities, entityRow } from '../../../projections/entities/index.ts';
+import { readCheckpoint } from '../../../projections/runtime/index.ts';
+import { ACCESS } from '../auth/roles.ts';
+import type { RouteModule, ServiceContext } from '../context.ts';
+import { DecimalString, getEntityRoute, mustExist, readYourWrites } from './wire.ts';
+
+/**
+ * The fleet at a glance and what depends on one entity, both from read models in one bounded query each: what the
+ * console's overview and dependency graph read instead of replaying the store or listing every entity of a kind.
+ */
+
+const MAX_DEPENDENTS = 1_000;
+const DEFAULT_DEPENDENTS = 200;
+
+const KindCounts = z.object({
+  entities: z.number().int().nonnegative().describe('entities of the kind in all'),
+  states: z.record(z.string(), z.number().int().nonnegative()).describe('how many are in each state'),
+});
+
+const EntityCounts = z
+  .object({
+    kinds: z.record(z.string(), KindCounts).describe('by kind; a kind with no entity is absent'),
+    total: z.number().int().nonnegative(),
+    position: DecimalString.optional().describe('last global position the entities read model handled: the counts are as of it; absent before the first'),
+    head: DecimalString.optional().describe("the store's head position when the counts were read"),
+  })
+  .meta({ id: 'EntityCounts' });
+
+const Relation = z
+  .enum([
+    'credential-of-node',
+    'credential-of-application',
+    'association-of-credential',
+    'association-of-node',
+    'association-of-application',
+    'node-of-subscription',
+  ])
+  .describe('how it depends on its parent: the relation the revocation cascade follows');
+
+const Ending = z
+  .object({
+    type: z.string().describe('the event that ended it, e.g. CredentialRevoked'),
+    position: DecimalString,
+    reason: z.string().optional(),
+    causedBy: z
+      .object({ streamId: z.string(), type: z.string(), position: DecimalString })
+      .optional()
+      .describe("the ending that caused it (a cascade's parent revocation); absent when it was ended directly"),
+  })
+  .meta({ id: 'Ending' });
+
+const GraphMember = {
+  streamId: z.string(),
+  kind: EntityKind,
+  id: z.string(),
+  state: z.string().optional().describe('from the entities read model; absent only while that read model has not reached the entity yet'),
+  ending: Ending.optional().describe('the event that ended it, as the cascade tracks endings: a revocation, a node enrolment or association expiry, a subscription end'),
+};
+
+const Dependent = z
+  .object({
+    ...GraphMember,
+    parent: z.string().describe('stream of the entity it depends on (the root, or another dependent listed before it)'),
+    relation: Relation,
+    aeId: z.string().optional().describe('for an App-ID instance (association-of-application): the AE-ID'),
+    cascade: z.boolean().describe("ended by the cascade that started at the root's own revocation or expiry"),
+  })
+  .meta({ id: 'Dependent' });
+
+const Dependents = z.object({
+  root: z.object(GraphMember),
+  dependents: z.array(Dependent).describe('depth first, each entity once: a credential is followed by its associations'),
+  limit: z.number().int(),
+  truncated: z.boolean().describe('more dependents exist than `limit`: the list is cut'),
+  position: DecimalString.optional().describe('last global position the cascade relations handled; absent before the first'),
+});
+
+type EndingWire = z.infer<typeof Ending>;
+
+const endingWire = (context: ServiceContext, ending: StoredEnding | undefined): { ending?: EndingWire } => {
+  if (ending === undefined) return {};
+  const cause = causeOf(context.credence.readModels, ending);
+  return {
+    ending: {
+      type: ending.type,
+      position: ending.position.toString(10),
+      ...(ending.reason !== undefined ? { reason: ending.reason } : {}),
+      ...(cause !== undefined ? { causedBy: { streamId: cause.streamId, type: cause.type, position: cause.position.toString(10) } } : {}),
+    },
+  };
+};
+
+const member = (context: ServiceContext, streamId: string) => {
+  const ref = parseStreamId(streamId);
+  // The cascade only relates streams of entities (domain/streams.ts); anything else is a corrupt read model.
+  if (ref === undefined) throw new Error(`cascade relations name ${streamId}, which is no entity stream; rebuild the cascade projection`);
+  const state = entityRow(context.credence.readModels, streamId)?.state;
+  return { streamId, kind: ref.kind, id: ref.id, ...(state !== undefined ? { state } : {}) };
+};
+
+const checkpointOf = (context: ServiceContext, name: string): { position?: string } => {
+  const checkpoint = readCheckpoint(context.credence.readModels, name);
+  return checkpoint === undefined ? {} : { position: checkpoint.position.toString(10) };
+};
+
+export const entityGraphRoutes: RouteModule = (app, context) => {
+  app.get('/v1/entities/counts', {
+    config: { access: ACCESS.read },
+    schema: {
+      summary: 'Count entities by kind and state',
+      description:
+        'One grouped read of the entities read model (not a replay of the store): how many entities of each kind are in each state, ' +
+        'as of `position`. Read-your-writes: it first waits (at most a second) for the read model to reach the head.',
+      tags: ['entities'],
+      querystring: z.strictObject({}),
+      response: { 200: EntityCounts },
+    },
+    handler: async () => {
+      await readYourWrites(context);
+      const kinds: Record<string, { entities: number; states: Record<string, number> }> = {};
+      let total = 0;
+      for (const { kind, state, count } of countEntities(context.credence.readModels)) {
+        const k = (kinds[kind] ??= { entities: 0, states: {} });
+        k.entities += count;
+        k.states[state] = count;
+        total += count;
+      }
+      const head = await context.credence.store.headPosition();
+      return { kinds, total, ...checkpointOf(context, 'entities'), ...(head !== undefined ? { head: head.toString(10) } : {}) };
+    },
+  });
+
+  getEntityRoute(
+    app,
+    '/v1/entities/:kind/:id/dependents',
+    {
+      summary: 'What depends on an entity',
+      description:
+        "The relations the revocation cascade follows (seed 003 11.2.2): a node's credentials and their associations, an App-ID's " +
+        "credentials and instances, a credential's associations, a subscription's enrolled nodes. Each with its state, how it ended and " +
+        `whether the root's revocation cascaded to it. At most \`limit\` dependents (default ${DEFAULT_DEPENDENTS}, at most ` +
+        `${MAX_DEPENDENTS}); \`truncated\` says when more exist.`,
+      tags: ['entities'],
+      querystring: z.strictObject({ limit: z.coerce.number().int().min(1).max(MAX_DEPENDENTS).default(DEFAULT_DEPENDENTS) }),
+      response: Dependents,
+    },
+    async ({ streamId, kind }, { limit }) => {
+      await mustExist(context, streamId, kind);
+      await readYourWrites(context);
+      const db = context.credence.readModels;
+      const walk = walkDependents(db, streamId, limit);
+      const cascade = cascadeFrom(db, streamId, walk.dependents);
+      const dependents = walk.dependents.map((d) => ({
+        ...member(context, d.streamId),
+        ...endingWire(context, endingOf(db, d.streamId)),
+        parent: d.parent,
+        relation: d.relation,
+        ...(d.aeId !== undefined ? { aeId: d.aeId } : {}),
+        cascade: cascade.get(d.streamId) === true,
+      }));
+      return {
+        root: { ...member(context, streamId), ...endingWire(context, endingOf(db, streamId)) },
+        dependents,
+        limit,
+        truncated: walk.truncated,
+        ...checkpointOf(context, 'cascade'),
+      };
+    },
+  );
+};
