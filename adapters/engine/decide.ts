@@ -2,13 +2,14 @@ import { decide as candidateEvents, targetOf, type Command } from '../../domain/
 import { concurrencyConflict } from '../../domain/errors.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import type { DomainEvent } from '../../domain/events/index.ts';
-import type { FactRead } from '../../domain/ports/index.ts';
-import { evaluate, gatherFactsAsync, refusalError, viewOf, type EntitySnapshot, type LoadedEntity } from '../../machines/index.ts';
+import type { EventStore, FactRead } from '../../domain/ports/index.ts';
+import { evaluate, gatherFactsAsync, readStored, refusalError, viewOf, type EntitySnapshot } from '../../machines/index.ts';
 import { mayHaveCommand, type CachedEntity, type EntityCache } from './entity-cache.ts';
+import type { ReplayedEntity } from './idempotency.ts';
 
 export type Decision =
-  /** The command id was seen on this stream: the events it recorded then. */
-  | { readonly kind: 'seen'; readonly entity: LoadedEntity; readonly seen: readonly DecodedEvent[] }
+  /** The command id was seen on this stream: the events it recorded then, and the entity as it stands now. */
+  | { readonly kind: 'seen'; readonly entity: ReplayedEntity; readonly seen: readonly DecodedEvent[] }
   /**
    * The events to append, every one accepted by the entity's machine against the facts read for it, the revision
    * each fact stream was read at (the append commits only if none has moved since) and the entity's snapshot
@@ -22,15 +23,40 @@ export type Decision =
       readonly snapshot: EntitySnapshot;
     };
 
+/** The command's own events as recorded, decoded; undefined when the store has none under its key or one is unreadable. */
+const recordedBy = async (store: EventStore, entity: CachedEntity, commandId: string): Promise<DecodedEvent[] | undefined> => {
+  const records = await store.readCommand(entity.streamId, commandId);
+  if (records.length === 0) return undefined;
+  const seen: DecodedEvent[] = [];
+  for (const record of records) {
+    const read = readStored(record, entity.id);
+    if (read.ok !== true) return undefined;
+    seen.push(read.value);
+  }
+  return seen;
+};
+
 /**
  * The events of this command id already on the stream. The cache keeps the stream's command ids, so only a likely
- * retry reads the whole stream (which the outcome of a retry needs anyway).
+ * retry reads anything more. A retry is answered from the store's index of command ids (issue 15 item 5: catching
+ * up the projections re-issues every reaction under its derived id) and the cached entity caught up with its
+ * stream, without rebuilding the stream. Events stored without the idempotency key (imported, seeded), or one the
+ * store cannot decode, take the long way: the whole stream, rebuilt, as before.
  */
-const seenOn = async (cache: EntityCache, entity: CachedEntity, commandId: string): Promise<{ full: LoadedEntity; seen: DecodedEvent[] } | undefined> => {
+const seenOn = async (
+  store: EventStore,
+  cache: EntityCache,
+  entity: CachedEntity,
+  commandId: string,
+  firstAttempt: boolean,
+): Promise<{ entity: ReplayedEntity; seen: DecodedEvent[] } | undefined> => {
   if (!mayHaveCommand(entity, commandId)) return undefined;
+  const recorded = await recordedBy(store, entity, commandId);
+  // On a first attempt the entry may have come from the cache without a read: the outcome reports the state now.
+  if (recorded !== undefined) return { entity: firstAttempt ? await cache.load(entity.kind, entity.id) : entity, seen: recorded };
   const full = await cache.loadFull(entity.kind, entity.id);
   const seen = full.events.filter((e) => e.metadata.commandId === commandId);
-  return seen.length > 0 ? { full, seen } : undefined;
+  return seen.length > 0 ? { entity: full, seen } : undefined;
 };
 
 /**
@@ -39,11 +65,17 @@ const seenOn = async (cache: EntityCache, entity: CachedEntity, commandId: strin
  * read: the engine runs one command per stream at a time, so the cached entry is current unless another process
  * appended; then the expected revision fails at append, the entry is dropped and the retry reads.
  */
-export const decideCommand = async (cache: EntityCache, command: Command, at: Date, firstAttempt: boolean): Promise<Decision> => {
+export const decideCommand = async (
+  store: EventStore,
+  cache: EntityCache,
+  command: Command,
+  at: Date,
+  firstAttempt: boolean,
+): Promise<Decision> => {
   const { kind, id } = targetOf(command);
   const entity = await cache.load(kind, id, firstAttempt);
-  const retried = await seenOn(cache, entity, command.metadata.commandId);
-  if (retried !== undefined) return { kind: 'seen', entity: retried.full, seen: retried.seen };
+  const retried = await seenOn(store, cache, entity, command.metadata.commandId, firstAttempt);
+  if (retried !== undefined) return { kind: 'seen', entity: retried.entity, seen: retried.seen };
 
   let snapshot = entity.snapshot;
   const events = candidateEvents(command);

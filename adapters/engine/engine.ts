@@ -61,7 +61,7 @@ export const createEngine = (options: EngineOptions): Engine => {
   ];
 
   const attempt = async (command: Command, retry: number, at: Date): Promise<CommandOutcome> => {
-    const decision = await decideCommand(cache, command, at, retry === 0);
+    const decision = await decideCommand(store, cache, command, at, retry === 0);
     if (decision.kind === 'seen') return replayedOutcome(command, decision.entity, decision.seen);
     return appendDecision(store, cache, command, decision.entity, decision.events, decision.facts, decision.snapshot, at);
   };

@@ -5,6 +5,9 @@ import type { CommandOutcome, RecordedEvent } from '../../domain/ports/index.ts'
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { stateOf, type LoadedEntity } from '../../machines/index.ts';
 
+/** What an outcome of a repeated command reports of its entity: its stream and its state now. */
+export type ReplayedEntity = Pick<LoadedEntity, 'streamId' | 'snapshot'>;
+
 const reused = (commandId: string, how: string) =>
   validationError([{ path: 'metadata.commandId', rule: 'idempotency', message: `${commandId} was already used ${how}` }], 'command');
 
@@ -14,7 +17,7 @@ const reused = (commandId: string, how: string) =>
  * The actor is compared first and its refusal says nothing more: whether the type and data matched would tell
  * another actor what the first command was, and who sent it is not theirs to learn.
  */
-export const replayedOutcome = (command: Command, entity: LoadedEntity, seen: readonly DecodedEvent[]): CommandOutcome => {
+export const replayedOutcome = (command: Command, entity: ReplayedEntity, seen: readonly DecodedEvent[]): CommandOutcome => {
   const first = seen[0];
   const { commandId, actor } = command.metadata;
   if (first === undefined) throw reused(commandId, 'for a different command');

@@ -118,6 +118,13 @@ export interface EventStore {
   appendToStream(streamId: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult>;
   /** Events of one stream in revision order; an empty array when the stream does not exist. */
   readStream(streamId: string, options?: ReadStreamOptions): Promise<readonly RecordedEvent[]>;
+  /**
+   * The events the append with this idempotency key (`AppendOptions.commandId`) recorded on this stream, in revision
+   * order; an empty array when no such append went to this stream (another stream, an append without the key, or
+   * none at all). Lets the engine answer a repeated command from the command's own events instead of rebuilding its
+   * whole stream (issue 15 item 5: a projection catch-up re-issues every reaction under its derived id).
+   */
+  readCommand(streamId: string, commandId: string): Promise<readonly RecordedEvent[]>;
   /** Events of every stream in global order, filtered on the store's side. */
   readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
   /** Catch-up then live. */

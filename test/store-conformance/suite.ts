@@ -148,6 +148,30 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         expect([one.deduplicated, two.deduplicated]).toEqual([false, false]);
         expect((await store.readStream(stream('a'))).length).toBe(3);
       });
+
+      it('reads back exactly the events a command id recorded on its stream, and nothing elsewhere', async () => {
+        const { stream, prefix } = uniqueNames('readcmd');
+        const commandId = `cmd-${prefix}`;
+        await appendAll(stream('a'), newEvents('Before', 2));
+        const mine = newEvents('Mine', 3);
+        await store.appendToStream(stream('a'), mine, { expectedRevision: ExpectedRevision.exact(1n), commandId });
+        await store.appendToStream(stream('a'), [newEvent('Other')], { expectedRevision: ExpectedRevision.any, commandId: `other-${prefix}` });
+        // Events that merely carry the id in their metadata were not appended under it.
+        await appendAll(stream('a'), [newEvent('Unkeyed', {}, { commandId })]);
+        // Another stream's append under another id interleaves with nothing of this command.
+        await appendAll(stream('b'), newEvents('B', 2));
+        // A retry (deduplicated) records nothing more.
+        await store.appendToStream(stream('a'), mine, { expectedRevision: ExpectedRevision.exact(1n), commandId });
+
+        const recorded = await store.readCommand(stream('a'), commandId);
+        const asRead = (await store.readStream(stream('a'))).slice(2, 5);
+        expect(recorded).toEqual(asRead);
+        expect(recorded.map((e) => [e.id, e.type, e.revision, e.data])).toEqual(mine.map((e, i) => [e.id, 'Mine', BigInt(2 + i), e.data]));
+        expect(await store.readCommand(stream('b'), commandId)).toEqual([]);
+        expect(await store.readCommand(stream('missing'), commandId)).toEqual([]);
+        expect(await store.readCommand(stream('a'), `never-${prefix}`)).toEqual([]);
+        await expect(store.readCommand(stream('a'), '')).rejects.toThrow(/commandId/);
+      });
     });
 
     describe('readStream', () => {

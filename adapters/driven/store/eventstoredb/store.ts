@@ -24,7 +24,7 @@ import type {
 import type { EsdbDriver } from './driver.ts';
 import { appendToStream } from './append.ts';
 import { compileFilter } from './filters.ts';
-import { decode, isSystemEvent } from './codec.ts';
+import { decode, isSystemEvent, markerOf } from './codec.ts';
 import { EventReader, type DropNotice, type ResubscribePolicy, type StartPoint } from './event-reader.ts';
 import { EventStoreDbSubscription } from './subscription.ts';
 import {
@@ -46,6 +46,7 @@ export interface EventStoreDbStoreOptions {
 // A bounded read gives up after this many drops in a row; a subscription never does.
 const READ_ATTEMPTS = 5;
 const HEAD_PAGE = 64;
+const COMMAND_PAGE = 100;
 
 export class EventStoreDbStore implements EventStore {
   private readonly subscriptions = new Set<EventStoreDbSubscription>();
@@ -77,6 +78,30 @@ export class EventStoreDbStore implements EventStore {
     if (!Number.isInteger(maxCount) || maxCount < 0) throw new Error('options.maxCount: must be a non-negative integer');
     const events = await this.driver.readStream(streamId, { from, backwards: false, maxCount });
     return events.map(decode);
+  }
+
+  /**
+   * No table of command ids here: the stream is read newest first, page by page, for the events whose append marker
+   * (codec.ts) carries this command id. One append's events are contiguous, so the scan ends at the first event
+   * before them; a command the stream does not hold costs a read of the whole stream (the engine asks only for ids
+   * its cache saw on the stream).
+   */
+  async readCommand(streamId: string, commandId: string): Promise<readonly RecordedEvent[]> {
+    this.assertOpen();
+    if (typeof streamId !== 'string' || streamId.length === 0) throw new Error('streamId: must be a non-empty string');
+    if (typeof commandId !== 'string' || commandId.length === 0) throw new Error('commandId: must be a non-empty string');
+    const found: RecordedEvent[] = [];
+    let from: bigint | 'end' = 'end';
+    for (;;) {
+      const page = await this.driver.readStream(streamId, { from, backwards: true, maxCount: COMMAND_PAGE });
+      for (const event of page) {
+        if (!isSystemEvent(event) && markerOf(event)?.commandId === commandId) found.push(decode(event));
+        else if (found.length > 0) return found.reverse();
+      }
+      const oldest = page.at(-1);
+      if (oldest === undefined || oldest.revision === 0n || page.length < COMMAND_PAGE) return found.reverse();
+      from = oldest.revision - 1n;
+    }
   }
 
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {

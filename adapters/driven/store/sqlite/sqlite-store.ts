@@ -111,6 +111,13 @@ export class SqliteEventStore implements EventStore {
       readStream: db.prepare(
         `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?`,
       ),
+      // One append's events are inserted one after the other in its transaction: the command row's positions bound
+      // them, and the primary key walks just that range.
+      readCommand: db.prepare(
+        `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = @streamId AND command_id = @commandId AND position BETWEEN ` +
+          '(SELECT first_position FROM commands WHERE command_id = @commandId AND stream_id = @streamId) AND ' +
+          '(SELECT last_position FROM commands WHERE command_id = @commandId AND stream_id = @streamId) ORDER BY revision',
+      ),
     };
   }
 
@@ -217,6 +224,13 @@ export class SqliteEventStore implements EventStore {
     const max = checkCount(options.maxCount, 'options.maxCount');
     const limit = max === Number.POSITIVE_INFINITY ? -1 : max;
     return this.sql.readStream.all(streamId, from, limit).map(toRecordedEvent);
+  }
+
+  async readCommand(streamId: string, commandId: string): Promise<readonly RecordedEvent[]> {
+    this.assertOpen();
+    if (typeof streamId !== 'string' || streamId.length === 0) throw new Error('streamId: must be a non-empty string');
+    if (typeof commandId !== 'string' || commandId.length === 0) throw new Error('commandId: must be a non-empty string');
+    return this.sql.readCommand.all({ streamId, commandId }).map(toRecordedEvent);
   }
 
   readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
