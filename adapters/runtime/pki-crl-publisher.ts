@@ -4,6 +4,7 @@ import type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
 import { revocationIssuer, signedCrl, type RevocationIssuer } from '../../domain/x509/revocation/index.ts';
 import { revocationsAfter } from '../../projections/pki/index.ts';
 import type { CrlNumbers } from '../driven/pki/crl-numbers.ts';
+import { readCommitted } from './pki-committed.ts';
 import { EntryBuffer } from './pki-entry-buffer.ts';
 
 /** A signed CRL as served: DER, its number and times, and an entity tag for HTTP caches. */
@@ -48,7 +49,12 @@ const published = (der: Uint8Array, crlNumber: number, thisUpdate: number, nextU
  * revocation does not grow with the number revoked before it. CRL numbers come from `numbers` (persisted, never
  * reused) and are shared by both kinds, as 5.2.4 requires; a new complete CRL is always followed by a delta on it.
  *
- * Entries are kept after the certificate's notAfter (RFC 5280 allows it; the CA keeps its status answerable).
+ * An entry leaves the list once its certificate has expired and it has been on every complete CRL for one CRL
+ * validity after the first one issued beyond that expiry (RFC 5280 5.1.2.6: it appeared on at least one regularly
+ * scheduled CRL beyond the validity period; a relying party that refreshes before nextUpdate has seen it). Removal
+ * happens only when a new complete CRL is issued, which is also the new base: no delta ever spans a removal, so no
+ * delta needs a removeFromCRL entry (5.2.4, 5.3.1), and a delta is never combined with an older base (it names its
+ * own). The read model keeps the revocation, so OCSP still answers `revoked` (RFC 6960 allows it).
  */
 export class CrlPublisher {
   readonly ca: IssuingCa;
@@ -57,7 +63,7 @@ export class CrlPublisher {
   readonly #validityMs: number;
   readonly #rebaseAfter: number;
   readonly #entries = new EntryBuffer();
-  /** Serials on the list: a row read twice (a batch read before its transaction rolled back, then again) is one entry. */
+  /** Serials on the list: a certificate revoked twice (its first revocation stands) is one entry. */
   readonly #serials = new Set<string>();
   #lastSeq = 0;
   /** The complete CRL the deltas are on: its number and the entries it covers (a byte offset and a count). */
@@ -80,7 +86,7 @@ export class CrlPublisher {
     if (!Number.isSafeInteger(this.#validityMs) || this.#validityMs < 2000) throw new RangeError('validityMs: must be a whole number of ms >= 2000');
   }
 
-  /** Revocations recorded by the CA so far (on its CRL). */
+  /** Entries on the CA's CRL: its revocations, less those removed after their certificate expired. */
   get size(): number {
     return this.#entries.count;
   }
@@ -95,7 +101,7 @@ export class CrlPublisher {
   /** Issues the first complete CRL and its delta. */
   start(): Promise<void> {
     return this.#serial(async () => {
-      this.#catchUp();
+      await this.#catchUp();
       await this.#rebase();
     });
   }
@@ -124,7 +130,7 @@ export class CrlPublisher {
   /** The complete CRL, assembled now when revocations came after the last one. */
   full(): Promise<PublishedCrl> {
     return this.#serial(async () => {
-      this.#catchUp();
+      await this.#catchUp();
       if (this.#stale || this.#full === undefined) await this.#rebase();
       return this.#full!;
     });
@@ -143,7 +149,7 @@ export class CrlPublisher {
     return this.#serial(async () => {
       const now = this.#o.now();
       const due = (crl: PublishedCrl | undefined) => crl === undefined || now >= crl.thisUpdate + this.#validityMs / 2;
-      this.#catchUp();
+      await this.#catchUp();
       if (due(this.#full)) await this.#rebase();
       else if (due(this.#delta) || this.#newSinceDelta) await this.#issueDelta();
     });
@@ -157,8 +163,11 @@ export class CrlPublisher {
 
   #newSinceDelta = false;
 
-  /** Appends what the read model recorded since the last look; returns how many entries came. */
-  #catchUp(): number {
+  /**
+   * Appends what the read model committed since the last look; returns how many entries came. Never what an open
+   * projection batch wrote: that batch may still roll back, and a CRL is signed and numbered (pki-committed.ts).
+   */
+  async #catchUp(): Promise<number> {
     if (this.#reload) {
       this.#reload = false;
       this.#entries.clear();
@@ -167,12 +176,12 @@ export class CrlPublisher {
       this.#base = undefined;
       this.#stale = true;
     }
-    const rows = revocationsAfter(this.#o.db, this.ca.id, this.#lastSeq);
+    const rows = await readCommitted(this.#o.db, () => revocationsAfter(this.#o.db, this.ca.id, this.#lastSeq));
     let added = 0;
     for (const row of rows) {
       if (this.#serials.has(row.serialNumber)) continue;
       this.#serials.add(row.serialNumber);
-      this.#entries.append(row.entry);
+      this.#entries.append(row.entry, Date.parse(row.notAfter));
       added++;
     }
     if (rows.length > 0) this.#lastSeq = rows[rows.length - 1]!.seq;
@@ -184,7 +193,7 @@ export class CrlPublisher {
   }
 
   async #issueForNew(): Promise<void> {
-    if (this.#catchUp() === 0 && !this.#newSinceDelta && this.#delta !== undefined) return;
+    if ((await this.#catchUp()) === 0 && !this.#newSinceDelta && this.#delta !== undefined) return;
     if (this.#base === undefined || this.#entries.count - this.#base.count > this.#rebaseAfter) await this.#rebase();
     else await this.#issueDelta();
   }
@@ -196,15 +205,17 @@ export class CrlPublisher {
 
   #sign = (tbs: Uint8Array): Promise<Uint8Array> => this.ca.signer.sign(tbs);
 
-  /** A new complete CRL (the new base) and an empty delta on it. */
+  /** A new complete CRL (the new base, without the entries expired long enough) and an empty delta on it. */
   async #rebase(): Promise<void> {
     const crlNumber = this.#o.numbers.next();
     const times = this.#times();
+    this.#entries.dropExpired(times.thisUpdate, this.#validityMs);
     const der = await signedCrl(
       { issuer: this.#issuer, kind: this.ca.signer.kind, crlNumber, ...times, entries: this.#entries.from(0), freshestCrlUrl: this.#o.urls.deltaCrl },
       this.#sign,
     );
     this.#full = published(der, crlNumber, times.thisUpdate, times.nextUpdate);
+    this.#entries.markListed(times.thisUpdate);
     this.#base = { crlNumber, offset: this.#entries.length, count: this.#entries.count };
     this.#stale = false;
     await this.#issueDelta();

@@ -1,12 +1,18 @@
 /**
  * The revokedCertificates entries of one CA, DER, back to back in one growing buffer: appending an entry is a copy
  * of its bytes (amortised: the buffer doubles when full), and a CRL takes a view of a range, whatever the number of
- * entries before it.
+ * entries before it. Each entry keeps its certificate's notAfter and the thisUpdate of the first complete CRL issued
+ * beyond it, so that expired entries can leave the list (RFC 5280 5.1.2.6, `dropExpired`).
  */
 export class EntryBuffer {
   #bytes = new Uint8Array(4096);
   #length = 0;
-  #count = 0;
+  /** Per entry, in order: its DER length, its certificate's notAfter (epoch ms), and when it was first listed after it (NaN: not yet). */
+  #sizes: number[] = [];
+  #notAfter: number[] = [];
+  #listedBeyondExpiry: number[] = [];
+  /** The earliest notAfter held (Infinity: none): `markListed` and `dropExpired` look no further while it is in the future. */
+  #earliest = Infinity;
 
   get length(): number {
     return this.#length;
@@ -14,10 +20,10 @@ export class EntryBuffer {
 
   /** Entries held. */
   get count(): number {
-    return this.#count;
+    return this.#sizes.length;
   }
 
-  append(entry: Uint8Array): void {
+  append(entry: Uint8Array, notAfter: number): void {
     if (this.#length + entry.length > this.#bytes.length) {
       let size = this.#bytes.length * 2;
       while (size < this.#length + entry.length) size *= 2;
@@ -27,17 +33,69 @@ export class EntryBuffer {
     }
     this.#bytes.set(entry, this.#length);
     this.#length += entry.length;
-    this.#count++;
+    this.#sizes.push(entry.length);
+    this.#notAfter.push(notAfter);
+    this.#listedBeyondExpiry.push(Number.NaN);
+    if (notAfter < this.#earliest) this.#earliest = notAfter;
   }
 
-  /** The bytes from `offset` to the end (a view: valid until the next append). */
+  /** The bytes from `offset` to the end (a view: valid until the next append or drop). */
   from(offset: number): Uint8Array {
     return this.#bytes.subarray(offset, this.#length);
+  }
+
+  /** A complete CRL listing every entry was issued at `thisUpdate`: entries whose certificate had expired by then are marked. */
+  markListed(thisUpdate: number): void {
+    if (!(this.#earliest < thisUpdate)) return;
+    for (let i = 0; i < this.#sizes.length; i++) {
+      if (this.#notAfter[i]! < thisUpdate && Number.isNaN(this.#listedBeyondExpiry[i]!)) this.#listedBeyondExpiry[i] = thisUpdate;
+    }
+  }
+
+  /**
+   * Removes the entries first listed beyond their certificate's expiry at least `keepMs` before `thisUpdate`;
+   * returns how many. One pass and one copy of what stays (the cost of assembling a complete CRL anyway).
+   */
+  dropExpired(thisUpdate: number, keepMs: number): number {
+    if (!(this.#earliest < thisUpdate - keepMs)) return 0;
+    const bytes = new Uint8Array(this.#bytes.length);
+    const sizes: number[] = [];
+    const notAfter: number[] = [];
+    const listed: number[] = [];
+    let read = 0;
+    let written = 0;
+    let earliest = Infinity;
+    for (let i = 0; i < this.#sizes.length; i++) {
+      const size = this.#sizes[i]!;
+      // NaN (never listed beyond expiry) compares false: kept.
+      if (!(thisUpdate >= this.#listedBeyondExpiry[i]! + keepMs)) {
+        bytes.set(this.#bytes.subarray(read, read + size), written);
+        written += size;
+        sizes.push(size);
+        notAfter.push(this.#notAfter[i]!);
+        listed.push(this.#listedBeyondExpiry[i]!);
+        if (this.#notAfter[i]! < earliest) earliest = this.#notAfter[i]!;
+      }
+      read += size;
+    }
+    const dropped = this.#sizes.length - sizes.length;
+    if (dropped > 0) {
+      this.#bytes = bytes;
+      this.#length = written;
+      this.#sizes = sizes;
+      this.#notAfter = notAfter;
+      this.#listedBeyondExpiry = listed;
+    }
+    this.#earliest = earliest;
+    return dropped;
   }
 
   clear(): void {
     this.#bytes = new Uint8Array(4096);
     this.#length = 0;
-    this.#count = 0;
+    this.#sizes = [];
+    this.#notAfter = [];
+    this.#listedBeyondExpiry = [];
+    this.#earliest = Infinity;
   }
 }

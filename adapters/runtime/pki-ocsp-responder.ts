@@ -12,8 +12,8 @@ import {
   type RevocationIssuer,
 } from '../../domain/x509/revocation/index.ts';
 import { certificateStanding } from '../../projections/pki/index.ts';
-
 import type { OcspResponderCredential } from '../driven/pki/ocsp-signing-key.ts';
+import { readCommitted } from './pki-committed.ts';
 
 export interface OcspResponderOptions {
   readonly db: Database.Database;
@@ -157,7 +157,8 @@ export class OcspResponder {
         : [...(this.#bySerial.get(single.serialNumber) ?? [])].map((k) => this.#cache.get(k)).find((e) => this.#fresh(e, now));
     const generation = this.#generation;
     try {
-      const statuses = certIds.map((id) => (hit !== undefined ? hit.status : this.#status(id)));
+      // Committed state only: a revocation in a batch that may still roll back is not answered (pki-committed.ts).
+      const statuses = hit !== undefined ? certIds.map(() => hit.status) : await readCommitted(this.#o.db, () => certIds.map((id) => this.#status(id)));
       const producedAt = Math.floor(now / 1000) * 1000;
       const nextUpdate = producedAt + this.#validityMs;
       const credential = this.#o.credential();

@@ -1,4 +1,7 @@
-/** A revocation the projection has just recorded (inside its transaction; readable once that commits). */
+/**
+ * A revocation the projection has just recorded, told from inside its batch's transaction, which may still roll
+ * back: a wake-up, not a fact. Listeners read the tables through readCommitted (adapters/runtime/pki-committed.ts).
+ */
 export interface RevocationNotice {
   readonly caId: string;
   readonly serialNumber: string;

@@ -23,8 +23,9 @@ const ourCertificate = (certificate: unknown): { caId: string; serialNumber: str
  * primary-key statements, whatever the number already revoked. Rebuilt from position 0 it gives the same rows.
  *
  * CredentialExpired changes nothing here: an expired certificate that was revoked stays revoked (OCSP keeps
- * answering so; RFC 5280 lets a CRL keep it too), and one that was not stays good until its notAfter, which
- * relying parties check themselves.
+ * answering so), and one that was not stays good until its notAfter, which relying parties check themselves. When
+ * an expired entry leaves the CRLs depends on the clock and on which CRLs were issued, so the CRL publisher decides
+ * it (adapters/runtime/pki-crl-publisher.ts, RFC 5280 5.1.2.6); this read model stays a function of the events.
  */
 export const pkiProjection = (changes?: PkiChanges): Projection => ({
   name: PKI_PROJECTION,

@@ -3,3 +3,5 @@ export type { RunnerOptions } from './runner.ts';
 export type { Projection, ProjectionLag } from './types.ts';
 export { readCheckpoint } from './checkpoints.ts';
 export { prepared } from './statements.ts';
+// Readers that must see only committed read-model state (CRLs, OCSP: adapters/runtime/pki-committed.ts) wait on it.
+export { writeLockOf } from './batch.ts';

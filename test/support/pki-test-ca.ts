@@ -73,13 +73,13 @@ export interface TestLeaf {
 /** An end-entity certificate of `ca` (clientAuth for a device, serverAuth for a TLS server), with CDP and AIA at `baseUrl`. */
 export const testLeaf = async (
   ca: IssuingCa,
-  options: { readonly baseUrl: string; readonly name: string; readonly purpose?: 'client' | 'server'; readonly now?: number },
+  options: { readonly baseUrl: string; readonly name: string; readonly purpose?: 'client' | 'server'; readonly now?: number; readonly validityMs?: number },
 ): Promise<TestLeaf> => {
   const key = p256Key();
   const serial = serialFromRandom(new Uint8Array(randomBytes(SERIAL_LENGTH)));
   const now = options.now ?? Date.now();
   const notBefore = wholeSecond(now - 60_000);
-  const notAfter = wholeSecond(now + 30 * DAY);
+  const notAfter = wholeSecond(now + (options.validityMs ?? 30 * DAY));
   const server = options.purpose === 'server';
   const der = await endEntityCertificate({
     ca,
@@ -161,6 +161,7 @@ export const issueCertifiedCredentialWith = async (
   baseUrl: string,
   credentialId: string,
   nodeId = 'meter-1',
+  leafOptions: { readonly validityMs?: number } = {},
 ): Promise<TestLeaf & { credentialId: string }> => {
   const now = Date.now();
   const day = (n: number) => new Date(Math.floor(now / 1000) * 1000 + n * DAY).toISOString();
@@ -174,7 +175,7 @@ export const issueCertifiedCredentialWith = async (
     }
     fleetReady.add(credence);
   }
-  const leaf = await testLeaf(ca, { baseUrl, name: nodeId });
+  const leaf = await testLeaf(ca, { baseUrl, name: nodeId, ...leafOptions });
   await credence.engine.execute(
     command(
       'issueCredential',
