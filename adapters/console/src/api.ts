@@ -1,17 +1,32 @@
+import type { z } from 'zod';
+import { describeIssues, Problem } from './schemas.ts';
+
 /**
  * The console's only way to the server: API v1 with the signed-in bearer token. Refusals are RFC 9457 problems;
- * an `ApiError` keeps the status and the problem so that a page can say exactly what was refused and why.
+ * an `ApiError` keeps the status and the problem so that a page can say exactly what was refused and why. Every
+ * answer a page reads is parsed with its schema (schemas.ts); one that does not match is an `UnexpectedAnswer`,
+ * shown in the page's error state, never rendered.
  */
 
-export interface Problem {
-  readonly type?: string;
-  readonly title?: string;
-  readonly status?: number;
-  readonly detail?: string;
-  readonly code?: string;
-  readonly issues?: readonly { path: string; rule?: string; message: string }[];
-  readonly [member: string]: unknown;
+export type { Problem };
+
+/** The server answered, but not what the console expects (another version of the server, a proxy's page). */
+export class UnexpectedAnswer extends Error {
+  constructor(
+    readonly path: string,
+    readonly issues: string,
+  ) {
+    super(`The server's answer to ${path} is not what this console expects (${issues}). The console and the server may be of different versions: reload the page.`);
+    this.name = 'UnexpectedAnswer';
+  }
 }
+
+/** `value` parsed by `schema`, or an `UnexpectedAnswer` naming `path` and the fields that failed. */
+export const parseAnswer = <S extends z.ZodType>(schema: S, value: unknown, path: string): z.output<S> => {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new UnexpectedAnswer(path, describeIssues(parsed.error));
+  return parsed.data;
+};
 
 export class ApiError extends Error {
   constructor(
@@ -35,7 +50,12 @@ export class ApiError extends Error {
 /** What the page says about an error: the problem's title and detail, and each field a validation names. */
 export const describeError = (error: unknown): string => {
   if (error instanceof ApiError) {
-    const issues = (error.problem.issues ?? []).map((i) => `${i.path}: ${i.message}`).join('; ');
+    const detail = error.problem.detail ?? '';
+    // The server's detail usually names the fields already; each one it does not name is added.
+    const issues = (error.problem.errors ?? [])
+      .filter((i) => !detail.includes(`${i.path}: ${i.message}`))
+      .map((i) => `${i.path}: ${i.message}`)
+      .join('; ');
     const head = `${error.problem.title ?? `HTTP ${error.status}`}${error.problem.detail ? `: ${error.problem.detail}` : ''}`;
     return issues === '' ? head : `${head} (${issues})`;
   }
@@ -76,8 +96,8 @@ export class Api {
   async errorOf(response: Response, path: string): Promise<ApiError> {
     let problem: Problem = { title: response.statusText, status: response.status };
     try {
-      const body: unknown = await response.json();
-      if (typeof body === 'object' && body !== null) problem = body as Problem;
+      const body = Problem.safeParse(await response.json());
+      if (body.success) problem = body.data;
     } catch {
       // Not problem+json (a proxy's page): the status line says enough.
     }
@@ -86,9 +106,17 @@ export class Api {
     return error;
   }
 
-  async json<T>(path: string, signal?: AbortSignal): Promise<T> {
+  /** The JSON answer to GET `path`, parsed by `schema` (an `UnexpectedAnswer` when it does not match, or is not JSON). */
+  async json<S extends z.ZodType>(path: string, schema: S, signal?: AbortSignal): Promise<z.output<S>> {
     const response = await this.request(path, signal === undefined ? {} : { signal });
-    return (await response.json()) as T;
+    let body: unknown;
+    try {
+      body = await response.json();
+    } catch (error) {
+      if (error instanceof DOMException && error.name === 'AbortError') throw error;
+      throw new UnexpectedAnswer(path, 'not JSON');
+    }
+    return parseAnswer(schema, body, path);
   }
 
   async text(path: string, accept: string, signal?: AbortSignal): Promise<string> {

@@ -1,4 +1,5 @@
 import { entityPath, type Api } from './api.ts';
+import { Dependents, Entity, type Dependent, type Ending, type GraphMember } from './schemas.ts';
 
 /**
  * What depends on an entity (node -> credentials -> associations; App-ID -> instances and credential; subscription
@@ -17,12 +18,8 @@ export interface EntityRef {
   readonly context: Readonly<Record<string, unknown>>;
 }
 
-export interface Revocation {
-  readonly type: string;
-  readonly position: string;
-  readonly reason?: string;
-  readonly causedBy?: { readonly position: string; readonly streamId: string; readonly type: string };
-}
+/** How a dependent ended (revoked, expired), and the ending that caused it in a cascade. */
+export type Revocation = Ending;
 
 export interface GraphEntity {
   readonly kind: string;
@@ -48,25 +45,7 @@ export interface DependencyGraph {
   readonly limit: number;
 }
 
-interface Member {
-  readonly streamId: string;
-  readonly kind: string;
-  readonly id: string;
-  readonly state?: string;
-  readonly ending?: Revocation;
-}
-interface Dependent extends Member {
-  readonly parent: string;
-  readonly relation: string;
-  readonly aeId?: string;
-  readonly cascade: boolean;
-}
-interface Dependents {
-  readonly root: Member;
-  readonly dependents: readonly Dependent[];
-  readonly limit: number;
-  readonly truncated: boolean;
-}
+type Member = GraphMember;
 
 const ROOT_LABEL: Readonly<Record<string, string>> = {
   node: 'node',
@@ -115,7 +94,7 @@ const linked = async (api: Api, root: EntityRef, signal: AbortSignal): Promise<G
   const present = links.filter((l): l is [string, string] => l[1] !== undefined);
   return Promise.all(
     present.map(async ([relation, id]) => {
-      const e = await api.json<{ state: string }>(entityPath('credential', id), signal);
+      const e = await api.json(entityPath('credential', id), Entity, signal);
       return graphNode({ streamId: `credential-${id}`, kind: 'credential', id, state: e.state }, relation, []);
     }),
   );
@@ -123,7 +102,7 @@ const linked = async (api: Api, root: EntityRef, signal: AbortSignal): Promise<G
 
 export const loadDependencies = async (api: Api, root: EntityRef, signal: AbortSignal): Promise<DependencyGraph> => {
   const [answer, links] = await Promise.all([
-    api.json<Dependents>(`${entityPath(root.kind, root.id)}/dependents?limit=${MAX_DEPENDENTS}`, signal),
+    api.json(`${entityPath(root.kind, root.id)}/dependents?limit=${MAX_DEPENDENTS}`, Dependents, signal),
     linked(api, root, signal),
   ]);
   // Depth first from the server: a dependent's parent is the root or listed before it.

@@ -1,5 +1,6 @@
 import type { Api } from './api.ts';
 import { ApiError } from './api.ts';
+import { DroppedFrame } from './schemas.ts';
 
 /**
  * GET /v1/events from the browser. EventSource cannot send an Authorization header, and the token must never go
@@ -109,7 +110,8 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
             data = frame.data.join('\n');
           }
           if (frame.event === 'dropped') {
-            const reason = (data as { reason?: string } | undefined)?.reason ?? 'dropped';
+            const dropped = DroppedFrame.safeParse(data);
+            const reason = (dropped.success ? dropped.data.reason : undefined) ?? 'dropped';
             if (reason === 'unauthorised') {
               stop = true;
               options.onStatus({ state: 'ended', why: 'the token was revoked or expired: sign in again' });

@@ -2,16 +2,8 @@ import { html, nothing } from 'lit';
 import { describeError, pathWith } from '../api.ts';
 import { saveAs } from '../download.ts';
 import { streamHref } from '../router.ts';
+import { Catalog, ComplianceResult, type ComplianceResult as Result } from '../schemas.ts';
 import { ConsolePage, IDLE, LOADING, renderLoad, type Load } from './base.ts';
-
-interface Catalog {
-  readonly queries: readonly { readonly name: string; readonly summary: string; readonly params: readonly string[] }[];
-}
-interface Result {
-  readonly query: string;
-  readonly params: Readonly<Record<string, string>>;
-  readonly rows: readonly Readonly<Record<string, unknown>>[];
-}
 
 const HINTS: Readonly<Record<string, string>> = {
   reason: 'RFC 5280 reason, e.g. keyCompromise',
@@ -60,7 +52,7 @@ export class ComplianceQueries extends ConsolePage {
   override connectedCallback(): void {
     super.connectedCallback();
     this.catalog = LOADING;
-    this.api.json<Catalog>('/v1/compliance', this.abort.signal).then(
+    this.api.json('/v1/compliance', Catalog, this.abort.signal).then(
       (value) => {
         this.catalog = { state: 'ok', value };
         this.selected ??= value.queries[0]?.name;
@@ -87,7 +79,7 @@ export class ComplianceQueries extends ConsolePage {
     // Only the latest run is shown (and downloaded): an earlier, slower answer is dropped.
     const run = ++this.runs;
     try {
-      const value = await this.api.json<Result>(path, this.abort.signal);
+      const value = await this.api.json(path, ComplianceResult, this.abort.signal);
       if (run !== this.runs) return;
       this.result = { state: 'ok', value };
       this.lastPath = path;

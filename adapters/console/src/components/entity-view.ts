@@ -1,44 +1,13 @@
 import { html, nothing, type PropertyValues } from 'lit';
 import { ENTITY_KINDS } from '../../../../domain/streams.ts';
+import type { z } from 'zod';
 import { entityPath } from '../api.ts';
 import { loadDependencies, type DependencyGraph, type GraphNode } from '../dependencies.ts';
 import { entityHref, streamHref, verifyHref } from '../router.ts';
+import { Entity, EntityPage, StateAt, Timeline, type TimelineEntry } from '../schemas.ts';
 import { ConsolePage, formatTime, IDLE, LOADING, renderLoad, type Load } from './base.ts';
 
-interface Entity {
-  readonly streamId: string;
-  readonly kind: string;
-  readonly id: string;
-  readonly state: string;
-  readonly revision: string;
-  readonly position: string;
-  readonly updatedAt: string;
-  readonly context: Readonly<Record<string, unknown>>;
-}
-interface TimelineEntry {
-  readonly position: string;
-  readonly revision: string;
-  readonly type: string;
-  readonly occurredAt: string;
-  readonly actor: { readonly id: string; readonly role: string };
-  readonly commandType: string;
-  readonly causedBy?: { readonly position: string; readonly streamId: string; readonly type: string };
-  readonly reason?: string;
-  readonly signature: { readonly status: string; readonly keyFingerprint?: string };
-}
-interface StateAt {
-  readonly at: string;
-  readonly state: string;
-  readonly context?: Readonly<Record<string, unknown>>;
-  readonly asOf?: { readonly position: string; readonly revision: string; readonly type: string; readonly occurredAt?: string };
-  readonly events: number;
-}
-interface Summary {
-  readonly kind: string;
-  readonly id: string;
-  readonly state: string;
-  readonly updatedAt: string;
-}
+type Summary = z.infer<typeof EntityPage>['items'][number];
 
 const BROWSE_PAGE = 50;
 const SLIDER_STEPS = 400;
@@ -115,7 +84,7 @@ export class EntityView extends ConsolePage {
     const cursor = cursors.at(-1);
     const path = `/v1/entities?kind=${encodeURIComponent(this.kind)}&limit=${BROWSE_PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
     await this.settle(
-      this.api.json<{ items: Summary[]; nextCursor?: string }>(path, this.abort.signal).then((page) => ({ ...page, cursors })),
+      this.api.json(path, EntityPage, this.abort.signal).then((page) => ({ ...page, cursors })),
       (l) => (this.browse = l),
     );
   }
@@ -131,8 +100,8 @@ export class EntityView extends ConsolePage {
     this.graph = IDLE;
     this.at = undefined;
     const [entity, timeline] = await Promise.all([
-      this.settle(this.api.json<Entity>(entityPath(kind, id), signal), (l) => (this.entity = l)),
-      this.settle(this.api.json<{ entries: TimelineEntry[] }>(`${entityPath(kind, id)}/timeline`, signal).then((t) => t.entries), (l) => (this.timeline = l)),
+      this.settle(this.api.json(entityPath(kind, id), Entity, signal), (l) => (this.entity = l)),
+      this.settle(this.api.json(`${entityPath(kind, id)}/timeline`, Timeline, signal).then((t) => t.entries), (l) => (this.timeline = l)),
     ]);
     if (entity === undefined) return;
     if (timeline !== undefined && timeline.length > 0) this.moveTo(this.range(timeline).max);
@@ -160,7 +129,7 @@ export class EntityView extends ConsolePage {
     if (this.stateAt.state !== 'ok') this.stateAt = LOADING;
     const path = `${entityPath(this.kind, this.entityId)}/state?at=${encodeURIComponent(new Date(at).toISOString())}`;
     // Only the answer to the latest position of the slider is shown.
-    await this.settle(this.api.json<StateAt>(path, this.abort.signal), (l) => {
+    await this.settle(this.api.json(path, StateAt, this.abort.signal), (l) => {
       if (request === this.stateRequest) this.stateAt = l;
     });
   }

@@ -1,5 +1,6 @@
 import { html, nothing } from 'lit';
 import { streamHref } from '../router.ts';
+import { describeIssues, StreamEventData } from '../schemas.ts';
 import { followEvents, type StreamEvent, type StreamStatus } from '../sse.ts';
 import { ConsolePage, formatTime } from './base.ts';
 import { streamStatusText } from './stream-status.ts';
@@ -14,15 +15,14 @@ interface Shown {
   readonly actor: string;
 }
 
-/** Canonical events (operators, auditors) and pseudonymous ones (integrators) both show as one row. */
-const shown = (event: StreamEvent): Shown => {
-  const d = (event.data ?? {}) as {
-    streamId?: string;
-    subject?: unknown;
-    occurredAt?: string;
-    actorRole?: string;
-    metadata?: { occurredAt?: string; actor?: { id?: string; role?: string } };
-  };
+/**
+ * Canonical events (operators, auditors) and pseudonymous ones (integrators) both show as one row; an event whose
+ * data does not match StreamEventData is not shown, and the page says which one and why.
+ */
+const shown = (event: StreamEvent): Shown | string => {
+  const parsed = StreamEventData.safeParse(event.data ?? {});
+  if (!parsed.success) return `Event ${event.id || '(no id)'} (${event.type}) is not what this console expects (${describeIssues(parsed.error)}), so it is not shown.`;
+  const d = parsed.data;
   const subject = d.streamId ?? (typeof d.subject === 'string' ? d.subject : d.subject !== undefined ? JSON.stringify(d.subject) : '');
   const actor = d.metadata?.actor ? `${d.metadata.actor.id ?? ''} (${d.metadata.actor.role ?? ''})` : (d.actorRole ?? '');
   const occurredAt = d.metadata?.occurredAt ?? d.occurredAt;
@@ -34,10 +34,13 @@ export class EventFeed extends ConsolePage {
   static override properties = {
     ...ConsolePage.properties,
     events: { state: true },
+    unreadable: { state: true },
     status: { state: true },
     fromStart: { state: true },
   };
   declare events: readonly Shown[];
+  /** Why the last event that failed its schema was left out. */
+  declare unreadable: string | undefined;
   declare status: StreamStatus | undefined;
   declare fromStart: boolean;
   private abort: AbortController | undefined;
@@ -45,6 +48,7 @@ export class EventFeed extends ConsolePage {
   constructor() {
     super();
     this.events = [];
+    this.unreadable = undefined;
     this.status = undefined;
     this.fromStart = false;
   }
@@ -63,11 +67,16 @@ export class EventFeed extends ConsolePage {
     this.abort?.abort();
     this.abort = new AbortController();
     this.events = [];
+    this.unreadable = undefined;
     followEvents(this.api, {
       query: this.fromStart ? 'from=start' : 'from=end',
       signal: this.abort.signal,
       onStatus: (status) => (this.status = status),
-      onEvent: (event) => (this.events = [shown(event), ...this.events].slice(0, KEEP)),
+      onEvent: (event) => {
+        const row = shown(event);
+        if (typeof row === 'string') this.unreadable = row;
+        else this.events = [row, ...this.events].slice(0, KEEP);
+      },
     });
   }
 
@@ -89,6 +98,7 @@ export class EventFeed extends ConsolePage {
           ? html`<span class="refused" role="alert">The server refused the event stream to the role ${this.session.role} (${status.error.status}): ${status.error.problem.detail ?? ''}</span>`
           : streamStatusText(status)}
       </p>
+      ${this.unreadable !== undefined ? html`<div class="error" role="alert" data-testid="feed-unreadable">${this.unreadable}</div>` : nothing}
       ${this.events.length === 0
         ? status?.state === 'refused' ? nothing : html`<p class="empty">No event yet: they appear here as they happen.</p>`
         : html`<table data-testid="feed">

@@ -3,6 +3,7 @@ import { ENTITY_KINDS } from '../../../../domain/streams.ts';
 import { checkSignatures, tamperedCopy, verifyBundle, type BundleReport, type SignatureRow } from '../evidence.ts';
 import { saveAs } from '../download.ts';
 import { verifyHref } from '../router.ts';
+import { EvidenceAnswer } from '../schemas.ts';
 import { ConsolePage, IDLE, LOADING, renderLoad, type Load } from './base.ts';
 
 const MAX_FILE_BYTES = 32 * 1024 * 1024;
@@ -53,7 +54,7 @@ export class EvidenceVerify extends ConsolePage {
     const signal = this.abort.signal;
     this.loaded = LOADING;
     try {
-      const bundle = await this.api.json<unknown>(`/v1/transparency/evidence/${encodeURIComponent(kind)}/${encodeURIComponent(id)}`, signal);
+      const bundle = await this.api.json(`/v1/transparency/evidence/${encodeURIComponent(kind)}/${encodeURIComponent(id)}`, EvidenceAnswer, signal);
       this.loaded = { state: 'ok', value: { bundle, source: `fetched from this server for ${kind}-${id}` } };
     } catch (error) {
       if (!signal.aborted) this.loaded = { state: 'error', error };

@@ -1,43 +1,10 @@
 import { html, nothing } from 'lit';
 import { pathWith } from '../api.ts';
 import { entityHref, streamHref } from '../router.ts';
+import { EntityCounts, ExpiringRows, FleetVerdict, RevocationRows, type EntityCounts as FleetCounts, type ExpiringRow, type RevocationRow } from '../schemas.ts';
 import { followEvents, type StreamEvent, type StreamStatus } from '../sse.ts';
 import { ConsolePage, formatTime, IDLE, LOADING, renderLoad, type Load } from './base.ts';
 import { streamStatusText } from './stream-status.ts';
-
-interface KindCounts {
-  readonly entities: number;
-  readonly states: Readonly<Record<string, number>>;
-}
-/** GET /v1/entities/counts: one grouped read of the entities read model, as of `position`. */
-interface FleetCounts {
-  readonly kinds: Readonly<Record<string, KindCounts>>;
-  readonly total: number;
-  readonly position?: string;
-  readonly head?: string;
-}
-/** GET /v1/replay?limit=0: every stored event replayed through its machine (reads the whole store: on demand only). */
-interface FleetVerdict {
-  readonly ok: boolean;
-  readonly events: number;
-  readonly findingsTotal: number;
-}
-interface ExpiringRow {
-  readonly position: string;
-  readonly credentialId: string;
-  readonly owner: { readonly kind: string; readonly id: string };
-  readonly notAfter: string;
-  readonly status: string;
-}
-interface RevocationRow {
-  readonly position: string;
-  readonly streamId: string;
-  readonly kind: string;
-  readonly id: string;
-  readonly reason: string;
-  readonly occurredAt: string;
-  readonly actor: string;
-}
 
 const KINDS = [
   ['node', 'Nodes'],
@@ -166,14 +133,14 @@ export class FleetOverview extends ConsolePage {
       }
     };
     await Promise.all([
-      settle(this.api.json<FleetCounts>('/v1/entities/counts', signal), (l) => (this.fleet = l)),
+      settle(this.api.json('/v1/entities/counts', EntityCounts, signal), (l) => (this.fleet = l)),
       settle(
-        this.api.json<{ rows: ExpiringRow[] }>(pathWith('/v1/compliance/expiring', { days: String(EXPIRING_DAYS) }), signal).then((r) => r.rows),
+        this.api.json(pathWith('/v1/compliance/expiring', { days: String(EXPIRING_DAYS) }), ExpiringRows, signal).then((r) => r.rows),
         (l) => (this.expiring = l),
       ),
       settle(
         this.api
-          .json<{ rows: RevocationRow[] }>(pathWith('/v1/compliance/revocations', { from: since }), signal)
+          .json(pathWith('/v1/compliance/revocations', { from: since }), RevocationRows, signal)
           .then((r) => [...r.rows].sort((a, b) => (BigInt(b.position) > BigInt(a.position) ? 1 : -1)).slice(0, RECENT)),
         (l) => (this.revoked = l),
       ),
@@ -185,7 +152,7 @@ export class FleetOverview extends ConsolePage {
     const signal = this.abort?.signal;
     this.verdict = LOADING;
     try {
-      const verdict = await this.api.json<FleetVerdict>('/v1/replay?limit=0', signal);
+      const verdict = await this.api.json('/v1/replay?limit=0', FleetVerdict, signal);
       this.verdict = { state: 'ok', value: verdict };
     } catch (error) {
       if (!signal?.aborted) this.verdict = { state: 'error', error };

@@ -1,0 +1,166 @@
+import { z } from 'zod';
+
+/**
+ * Every API v1 answer the console reads, parsed before a page uses it (api.ts `json`). They mirror the server's
+ * response schemas (adapters/http/routes/entities.ts, entity-graph.ts, compliance.ts, the compliance queries'
+ * rows), which the console cannot import: they live beside Fastify and Node-only code, and the console imports only
+ * its own files and domain/ (depcheck `console-imports-only-domain`). Only the fields a page shows are required;
+ * other fields are dropped. Sizes are bounded as every boundary is: a page never renders an answer it did not check.
+ */
+
+const MAX_TEXT = 4096;
+const MAX_ROWS = 100_000;
+
+const Text = z.string().max(MAX_TEXT);
+/** A global position or stream revision on the wire: a decimal string (the server's DecimalString). */
+const Position = z.string().regex(/^\d{1,20}$/, 'must be a decimal position');
+const Count = z.number().int().nonnegative();
+const Context = z.record(Text, z.unknown());
+const Cause = z.object({ position: Position, streamId: Text, type: Text });
+
+/** GET /v1/entities?kind=: one page of entity summaries. */
+export const EntityPage = z.object({
+  items: z.array(z.object({ kind: Text, id: Text, state: Text, updatedAt: Text })).max(1_000),
+  nextCursor: Text.optional(),
+});
+
+/** GET /v1/entities/{kind}/{id}: the entity now. */
+export const Entity = z.object({
+  streamId: Text,
+  kind: Text,
+  id: Text,
+  state: Text,
+  revision: Position,
+  position: Position,
+  updatedAt: Text,
+  context: Context,
+});
+export type Entity = z.infer<typeof Entity>;
+
+const TimelineEntry = z.object({
+  position: Position,
+  revision: Position,
+  type: Text,
+  occurredAt: Text,
+  actor: z.object({ id: Text, role: Text }),
+  commandType: Text,
+  causedBy: Cause.optional(),
+  reason: Text.optional(),
+  signature: z.object({ status: Text, keyFingerprint: Text.optional() }),
+});
+export type TimelineEntry = z.infer<typeof TimelineEntry>;
+
+/** GET /v1/entities/{kind}/{id}/timeline. */
+export const Timeline = z.object({ entries: z.array(TimelineEntry).max(MAX_ROWS) });
+
+/** GET /v1/entities/{kind}/{id}/state?at=: the state the time slider shows. */
+export const StateAt = z.object({
+  at: Text,
+  state: Text,
+  context: Context.optional(),
+  asOf: z.object({ position: Position, revision: Position, type: Text, occurredAt: Text.optional() }).optional(),
+  events: Count,
+});
+export type StateAt = z.infer<typeof StateAt>;
+
+/** GET /v1/entities/counts: one grouped read of the entities read model, as of `position`. */
+export const EntityCounts = z.object({
+  kinds: z.record(Text, z.object({ entities: Count, states: z.record(Text, Count) })),
+  total: Count,
+  position: Position.optional(),
+  head: Position.optional(),
+});
+export type EntityCounts = z.infer<typeof EntityCounts>;
+
+/** GET /v1/replay?limit=0: every stored event replayed through its machine. */
+export const FleetVerdict = z.object({ ok: z.boolean(), events: Count, findingsTotal: Count });
+export type FleetVerdict = z.infer<typeof FleetVerdict>;
+
+const ExpiringRow = z.object({
+  position: Position,
+  credentialId: Text,
+  owner: z.object({ kind: Text, id: Text }),
+  notAfter: Text,
+  status: Text,
+});
+export type ExpiringRow = z.infer<typeof ExpiringRow>;
+/** GET /v1/compliance/expiring. */
+export const ExpiringRows = z.object({ rows: z.array(ExpiringRow).max(MAX_ROWS) });
+
+const RevocationRow = z.object({ position: Position, streamId: Text, kind: Text, id: Text, reason: Text, occurredAt: Text, actor: Text });
+export type RevocationRow = z.infer<typeof RevocationRow>;
+/** GET /v1/compliance/revocations. */
+export const RevocationRows = z.object({ rows: z.array(RevocationRow).max(MAX_ROWS) });
+
+/** GET /v1/compliance: the query catalog. */
+export const Catalog = z.object({
+  queries: z.array(z.object({ name: Text, summary: Text, params: z.array(Text).max(64) })).max(256),
+});
+export type Catalog = z.infer<typeof Catalog>;
+
+/** GET /v1/compliance/{query}: rows of any shape (shown as dotted columns), each naming its proving position. */
+export const ComplianceResult = z.object({
+  query: Text,
+  params: z.record(Text, Text),
+  rows: z.array(z.record(Text, z.unknown())).max(MAX_ROWS),
+});
+export type ComplianceResult = z.infer<typeof ComplianceResult>;
+
+const Ending = z.object({ type: Text, position: Position, reason: Text.optional(), causedBy: Cause.optional() });
+export type Ending = z.infer<typeof Ending>;
+const GraphMember = { streamId: Text, kind: Text, id: Text, state: Text.optional(), ending: Ending.optional() };
+const Dependent = z.object({ ...GraphMember, parent: Text, relation: Text, aeId: Text.optional(), cascade: z.boolean() });
+export type Dependent = z.infer<typeof Dependent>;
+export type GraphMember = z.infer<z.ZodObject<typeof GraphMember>>;
+
+/** GET /v1/entities/{kind}/{id}/dependents: the relations the revocation cascade follows, depth first. */
+export const Dependents = z.object({
+  root: z.object(GraphMember),
+  dependents: z.array(Dependent).max(10_000),
+  limit: Count,
+  truncated: z.boolean(),
+});
+
+/**
+ * GET /v1/transparency/evidence/{kind}/{id}: a JSON object here; the whole bundle is then parsed by the verifier
+ * itself (domain/transparency `verifyEvidenceBundle`, with its size and depth limits), whose first check, "well-formed
+ * bundle", the page shows with the field that failed: the same check a bundle from a file gets.
+ */
+export const EvidenceAnswer = z.record(z.string().max(64), z.unknown());
+
+/**
+ * An RFC 9457 problem (any refusal; adapters/http/problems.ts): a validation refusal names every field in `errors`.
+ * Read leniently, since a proxy's error page may stand in for it.
+ */
+export const Problem = z.looseObject({
+  type: Text.optional(),
+  title: Text.optional(),
+  status: z.number().int().optional(),
+  detail: Text.optional(),
+  code: Text.optional(),
+  errors: z.array(z.object({ path: Text, rule: Text.optional(), message: Text })).max(1_000).optional(),
+});
+export type Problem = z.infer<typeof Problem>;
+
+/**
+ * One event of GET /v1/events, as the live feed shows it: a canonical lifecycle event (operators, auditors) or a
+ * pseudonymised one (integrators), whichever fields it has.
+ */
+export const StreamEventData = z.object({
+  streamId: Text.optional(),
+  subject: z.union([Text, z.record(Text, z.unknown())]).optional(),
+  occurredAt: Text.optional(),
+  actorRole: Text.optional(),
+  metadata: z.object({ occurredAt: Text.optional(), actor: z.object({ id: Text.optional(), role: Text.optional() }).optional() }).optional(),
+});
+export type StreamEventData = z.infer<typeof StreamEventData>;
+
+/** The `dropped` frame the server sends before it closes a stream. */
+export const DroppedFrame = z.object({ reason: Text.optional() });
+
+/** Where an answer fails its schema, for the page: `items.0.state: expected string`, at most a few. */
+export const describeIssues = (error: z.ZodError, max = 3): string => {
+  const shown = error.issues.slice(0, max).map((i) => `${i.path.length === 0 ? '(the answer)' : i.path.map(String).join('.')}: ${i.message}`);
+  const more = error.issues.length - shown.length;
+  return more > 0 ? `${shown.join('; ')}; and ${more} more` : shown.join('; ');
+};
