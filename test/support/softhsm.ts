@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -85,6 +85,12 @@ export interface SoftHsm {
    * with a known value under a chosen CKA_ID and CKA_LABEL.
    */
   plantSecretKey(token: TestToken, object: { readonly id: string; readonly label: string; readonly value: Uint8Array }): void;
+  /**
+   * `softhsm2-util --delete-token` (the token gone from under a running process, as an HSM that is unplugged or
+   * whose partition is removed); `restore` puts back a copy of its folder taken just before (the HSM back, its
+   * keys restored from backup).
+   */
+  deleteToken(token: TestToken): { restore(): void };
   cleanup(): void;
 }
 
@@ -126,6 +132,17 @@ export const softHsm = (): SoftHsm => {
       // process instead, everything passed on stdin.
       const input = JSON.stringify({ module: SOFTHSM_MODULE, ...object, value: Buffer.from(object.value).toString('hex'), token: token.label, pin: token.pin });
       execFileSync(process.execPath, ['-e', PLANT_SCRIPT], { env: { ...env, PKCS11JS: require.resolve('pkcs11js') }, input, stdio: ['pipe', 'ignore', 'pipe'] });
+    },
+    deleteToken(token) {
+      const before = new Set(readdirSync(tokens));
+      const backup = join(dir, `${token.label}.backup`);
+      cpSync(tokens, backup, { recursive: true });
+      execFileSync('softhsm2-util', ['--delete-token', '--token', token.label], { env, stdio: 'ignore' });
+      const gone = [...before].filter((name) => !existsSync(join(tokens, name)));
+      if (gone.length !== 1) throw new Error(`expected one token folder to go, ${gone.length} went`);
+      return {
+        restore: () => cpSync(join(backup, gone[0]!), join(tokens, gone[0]!), { recursive: true }),
+      };
     },
     cleanup() {
       rmSync(dir, { recursive: true, force: true });

@@ -1,11 +1,25 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import type { RandomSource } from '../../../../domain/ports/random.ts';
-import { pkcs11js, type Pkcs11, type Pkcs11Handle, type Pkcs11Template } from './module.ts';
+import type { KeyKind } from '../../../../domain/ports/secure-environment.ts';
+import { mechanismUnsupported, pkcs11js, type Pkcs11, type Pkcs11Handle, type Pkcs11Template } from './module.ts';
 import { fixed } from './token-objects.ts';
 
 /** RFC 5649 §3 alternative initial value (AES key wrap with padding = CKM_AES_KEY_WRAP_PAD). */
 const RFC5649_AIV = Buffer.from('a65959a6', 'hex');
 const CKM_AES_KEY_WRAP_PAD = pkcs11js.CKM_AES_KEY_WRAP_PAD;
+
+/** The kinds whose bytes may pass through host memory under `x-derivation=host` (docs/hsm.md). */
+export const HOST_KINDS: readonly KeyKind[] = ['psk256', 'session256', 'secret', 'x25519'];
+/** What a host-run operation would need from a token to run there, named when it is refused without the fallback. */
+export interface HostOperation {
+  readonly what: string;
+  readonly mechanism: string;
+}
+export const HKDF: HostOperation = { what: 'HKDF-SHA256', mechanism: 'CKM_HKDF_DERIVE' };
+export const AEAD: HostOperation = { what: 'XChaCha20-Poly1305', mechanism: 'CKM_XCHACHA20_POLY1305' };
+export const X25519: HostOperation = { what: 'X25519', mechanism: 'CKM_EC_MONTGOMERY_KEY_PAIR_GEN' };
+export const HOST_ONLY = ({ what, mechanism }: HostOperation) =>
+  mechanismUnsupported(mechanism, `${what} is not offered by the token; set x-derivation=host in the PKCS#11 URI to run it in host memory (docs/hsm.md)`);
 
 /**
  * Only under `x-derivation=host` (docs/hsm.md): the channel through which the bytes of host-held keys (psk256,

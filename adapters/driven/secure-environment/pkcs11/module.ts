@@ -1,9 +1,9 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as Pkcs11js from 'pkcs11js';
 import { validationError, type CredenceError } from '../../../../domain/errors.ts';
-import type { PinSource, Pkcs11Uri } from './uri.ts';
+import type { Pkcs11Uri } from './uri.ts';
 
 /**
  * Loaded with require: pkcs11js is a CommonJS module whose exports are assigned at run time, so Node's ESM import
@@ -89,17 +89,88 @@ export const releaseModule = (path: string): void => {
   loggedIn.delete(known.module);
   try {
     known.module.C_Finalize();
+  } catch (error) {
+    // Already finalised (by other code in this process, or a module that lost its device): nothing left to end.
+    if (ckr(error) !== 'CKR_CRYPTOKI_NOT_INITIALIZED') throw error;
   } finally {
     known.module.close();
   }
 };
 
+/**
+ * C_Finalize then C_Initialize on a loaded module, for a recovery that could not simply reopen a session: a module
+ * finalised under Credence, a token that is back after a restart (SoftHSM2 lists the tokens it found at
+ * C_Initialize; network HSM modules re-connect there). Every session of this process on the module ends, so the
+ * other Secure Environments sharing it recover too, on their next call. Login state goes with it.
+ */
+export const reinitialiseModule = (path: string): void => {
+  const known = loaded.get(path);
+  if (!known) return;
+  loggedIn.delete(known.module);
+  try {
+    known.module.C_Finalize();
+  } catch (error) {
+    if (ckr(error) !== 'CKR_CRYPTOKI_NOT_INITIALIZED') throw error;
+  }
+  try {
+    known.module.C_Initialize();
+  } catch (error) {
+    if (ckr(error) !== 'CKR_CRYPTOKI_ALREADY_INITIALIZED') throw error;
+  }
+};
+
 const trimmed = (text: string): string => text.replace(/\s+$/u, '');
+
+/**
+ * C_GetTokenInfo, or undefined when the slot's token cannot answer: SoftHSM2 still lists a slot whose token was
+ * deleted under it and answers CKR_GENERAL_ERROR for it; an HSM answers CKR_TOKEN_NOT_PRESENT or CKR_DEVICE_REMOVED.
+ */
+const tokenInfo = (module: Pkcs11, slot: Pkcs11Handle): Pkcs11js.TokenInfo | undefined => {
+  try {
+    return module.C_GetTokenInfo(slot);
+  } catch (error) {
+    if (ckr(error) === undefined) throw error;
+    return undefined;
+  }
+};
+
+/** CK_STATE values (PKCS#11 v2.40 §5.6) pkcs11js 2.1 does not name: a session with the user logged in. */
+const CKS_RO_USER_FUNCTIONS = 1;
+const CKS_RW_USER_FUNCTIONS = 3;
+
+/** True while `slot` holds the URI's token (by label) and `session` on it is logged in as the user. */
+export const tokenStillServes = (module: Pkcs11, slot: Pkcs11Handle, session: Pkcs11Handle, label: string): boolean => {
+  const info = tokenInfo(module, slot);
+  if (info === undefined || trimmed(info.label) !== label) return false;
+  try {
+    const state = module.C_GetSessionInfo(session).state;
+    return state === CKS_RW_USER_FUNCTIONS || state === CKS_RO_USER_FUNCTIONS;
+  } catch (error) {
+    if (ckr(error) === undefined) throw error;
+    return false;
+  }
+};
+
+/**
+ * Return values after which the session (or the login on it, or the device) is gone, whatever the call was
+ * (PKCS#11 v2.40 §5.1, §11): a recovery reopens the session and logs in again (docs/hsm.md).
+ */
+export const SESSION_LOST: ReadonlySet<string> = new Set([
+  'CKR_SESSION_HANDLE_INVALID',
+  'CKR_SESSION_CLOSED',
+  'CKR_DEVICE_REMOVED',
+  'CKR_TOKEN_NOT_PRESENT',
+  'CKR_USER_NOT_LOGGED_IN',
+  'CKR_CRYPTOKI_NOT_INITIALIZED',
+]);
+/** Return values that may mean the device went away (SoftHSM2: CKR_GENERAL_ERROR on a deleted token): checked. */
+export const MAYBE_GONE: ReadonlySet<string> = new Set(['CKR_GENERAL_ERROR', 'CKR_DEVICE_ERROR', 'CKR_FUNCTION_FAILED', 'CKR_OBJECT_HANDLE_INVALID']);
 
 /** The slot whose token matches the URI's label (and serial, manufacturer, model when given). */
 export const findTokenSlot = (module: Pkcs11, token: Pkcs11Uri['token']): Pkcs11Handle => {
   for (const slot of module.C_GetSlotList(true)) {
-    const info = module.C_GetTokenInfo(slot);
+    const info = tokenInfo(module, slot);
+    if (info === undefined) continue;
     if (trimmed(info.label) !== token.label) continue;
     if (token.serial !== undefined && trimmed(info.serialNumber) !== token.serial) continue;
     if (token.manufacturer !== undefined && trimmed(info.manufacturerID) !== token.manufacturer) continue;
@@ -107,30 +178,6 @@ export const findTokenSlot = (module: Pkcs11, token: Pkcs11Uri['token']): Pkcs11
     return slot;
   }
   throw pkcs11Problem('token', 'token_present', `no initialised token labelled "${token.label}" (with the URI's other attributes) in this module`);
-};
-
-const describePinSource = (pin: PinSource): string => (pin.source === 'file' ? `the file ${pin.path}` : `the environment variable ${pin.name}`);
-export const MAX_PIN_CHARS = 255;
-
-/** The PIN from its file (refused when group or others can read it) or environment variable; never logged. */
-export const readPin = (pin: PinSource, env: Readonly<Record<string, string | undefined>>): { value: string; from: string } => {
-  const from = describePinSource(pin);
-  let value: string | undefined;
-  if (pin.source === 'file') {
-    let mode: number;
-    try {
-      mode = statSync(pin.path).mode;
-    } catch {
-      throw pkcs11Problem('pin-source', 'pin_file', `${from} cannot be read`);
-    }
-    if ((mode & 0o077) !== 0) throw pkcs11Problem('pin-source', 'pin_file', `${from} must not be readable by group or others (chmod 600)`);
-    value = trimmed(readFileSync(pin.path, 'utf8'));
-  } else {
-    value = env[pin.name];
-  }
-  if (value === undefined || value.length === 0) throw pkcs11Problem('pin-source', 'pin_present', `no PIN in ${from}`);
-  if (value.length > MAX_PIN_CHARS) throw pkcs11Problem('pin-source', 'pin_length', `the PIN in ${from} is longer than ${MAX_PIN_CHARS} characters`);
-  return { value, from };
 };
 
 /**

@@ -20,7 +20,8 @@ import {
   type UnwrapSpec,
 } from '../../../../domain/ports/secure-environment.ts';
 import { MAX_OWNER_CHARS, MAX_OWNERS } from '../embedded.ts';
-import { HostTransfer } from './host-transfer.ts';
+import { AEAD, HKDF, HOST_KINDS, HOST_ONLY, X25519, type HostOperation } from './host-transfer.ts';
+import { LiveSession } from './live-session.ts';
 import {
   checkDeriveSpec,
   checkMessages,
@@ -36,7 +37,9 @@ import {
   wrapAad,
 } from '../port-checks.ts';
 import { lowS } from './key-rules.ts';
-import { acquireModule, ckr, findTokenSlot, login, mechanismUnsupported, pkcs11js, pkcs11Problem, readPin, releaseModule, type Pkcs11Handle } from './module.ts';
+import { pkcs11Problem } from './module.ts';
+import { PinSupply } from './pin-source.ts';
+import type { RememberedKeys } from './remembered-keys.ts';
 import { TokenSession } from './token-session.ts';
 import { ecPoint, findTokenKey, genericSecretTemplate, type KeyLabel, type TokenKey } from './token-objects.ts';
 import { parsePkcs11Uri, type Pkcs11Uri } from './uri.ts';
@@ -51,35 +54,14 @@ export type Pkcs11SecureEnvironmentConfig = z.infer<typeof Pkcs11SecureEnvironme
 
 export interface Pkcs11SecureEnvironmentDeps {
   readonly random: RandomSource;
-  /** Where an `env:` PIN source (and the default CREDENCE_PKCS11_PIN) is read; process.env by default. */
+  /**
+   * Where an `env:` PIN source (and the default CREDENCE_PKCS11_PIN) is read; process.env by default, and then the
+   * variable is deleted from it at open (pin-source.ts); an object passed here is read and left as it is.
+   */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
-/** A vendor error while opening, as a typed `token_error` naming the function and the CKR_* value (never an argument). */
-const opening = <T>(step: string, work: () => T): T => {
-  try {
-    return work();
-  } catch (error) {
-    const code = ckr(error);
-    if (code === undefined) throw error;
-    throw pkcs11Problem('token', 'token_error', `${step} failed: ${code}`);
-  }
-};
-
-/** Bound on the remembered object handles (oldest forgotten first): a lookup costs a search, never correctness. */
-const MAX_REMEMBERED_KEYS = 10_000;
 const SECRET_FINGERPRINT_LABEL = utf8('credence/v1/secret-key-fingerprint');
-const HOST_KINDS: readonly KeyKind[] = ['psk256', 'session256', 'secret', 'x25519'];
-/** What a host-run operation would need from a token to run there, named when it is refused without the fallback. */
-interface HostOperation {
-  readonly what: string;
-  readonly mechanism: string;
-}
-const HKDF: HostOperation = { what: 'HKDF-SHA256', mechanism: 'CKM_HKDF_DERIVE' };
-const AEAD: HostOperation = { what: 'XChaCha20-Poly1305', mechanism: 'CKM_XCHACHA20_POLY1305' };
-const X25519: HostOperation = { what: 'X25519', mechanism: 'CKM_EC_MONTGOMERY_KEY_PAIR_GEN' };
-const HOST_ONLY = ({ what, mechanism }: HostOperation) =>
-  mechanismUnsupported(mechanism, `${what} is not offered by the token; set x-derivation=host in the PKCS#11 URI to run it in host memory (docs/hsm.md)`);
 
 /**
  * The Secure Environment port over PKCS#11 (SER-023; issue 16), proven on SoftHSM2. Every key is a token object
@@ -91,19 +73,21 @@ const HOST_ONLY = ({ what, mechanism }: HostOperation) =>
  * they run in host memory over the symmetric and X25519 keys only (host-transfer.ts, docs/hsm.md).
  */
 export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
+  readonly #live: LiveSession;
+  /** The same objects as #live's, for brevity: the TokenSession outlives each PKCS#11 session it opens. */
   readonly #token: TokenSession;
+  readonly #keys: RememberedKeys;
   readonly #random: RandomSource;
   readonly #owners: ReadonlySet<string> | undefined;
-  readonly #transfer: HostTransfer | undefined;
-  readonly #known = new Map<KeyHandle, TokenKey>();
   readonly derivation: 'token' | 'host';
 
   private constructor(token: TokenSession, uri: Pkcs11Uri, random: RandomSource, owners?: readonly string[]) {
+    this.#live = new LiveSession(token, uri.derivation === 'host', random);
     this.#token = token;
+    this.#keys = this.#live.keys;
     this.#random = random;
     this.#owners = owners ? new Set(owners) : undefined;
     this.derivation = uri.derivation;
-    this.#transfer = uri.derivation === 'host' ? token.run(() => new HostTransfer(token.module, token.session, random)) : undefined;
   }
 
   /**
@@ -116,30 +100,18 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
       throw validationError(parsed.error.issues.map((i) => ({ path: i.path.join('.'), rule: i.code, message: i.message })), 'PKCS#11 Secure Environment configuration');
     }
     const uri = parsePkcs11Uri(parsed.data.uri);
-    const pin = readPin(uri.pin, deps.env ?? process.env);
-    const module = acquireModule(uri.modulePath);
-    let session: Pkcs11Handle | undefined;
+    const token = TokenSession.open(uri, PinSupply.take(uri.pin, deps.env ?? process.env));
     try {
-      const slot = opening('C_GetSlotList', () => findTokenSlot(module, uri.token));
-      session = opening('C_OpenSession', () => module.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION));
-      login(module, slot, session, pin);
-      const mechanisms = opening('C_GetMechanismList', () => new Set(module.C_GetMechanismList(slot)));
-      const token = new TokenSession(module, session, uri.modulePath, mechanisms);
       return new Pkcs11SecureEnvironment(token, uri, deps.random, parsed.data.owners);
     } catch (error) {
-      try {
-        if (session !== undefined) module.C_CloseSession(session);
-      } finally {
-        releaseModule(uri.modulePath);
-      }
+      token.close();
       throw error;
     }
   }
 
   /** Closes the session (its ephemeral keys go with it) and finalises the module when nothing else uses it. */
   close(): void {
-    this.#transfer?.close();
-    this.#token.close();
+    this.#live.close();
   }
 
   forOwner(owner: string): OwnedSecureEnvironment {
@@ -148,173 +120,213 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
   }
 
   async generate(owner: string, kind: GeneratedKeyKind, options: KeyOptions = {}): Promise<KeyHandle> {
-    this.#requireOwner(owner);
-    const usage = usageFor(kind, options);
-    const ephemeral = options.ephemeral === true;
-    const extractable = options.extractable === true;
-    if (kind === 'ed25519' || kind === 'p256') {
-      if (extractable) {
-        throw pkcs11Problem('options.extractable', 'private_key_not_extractable', `a ${kind} key generated in the token never leaves it (the port's wrap format would put it in host memory)`);
+    return this.#live.recovering(() => {
+      this.#requireOwner(owner);
+      const usage = usageFor(kind, options);
+      const ephemeral = options.ephemeral === true;
+      const extractable = options.extractable === true;
+      if (kind === 'ed25519' || kind === 'p256') {
+        if (extractable) {
+          throw pkcs11Problem('options.extractable', 'private_key_not_extractable', `a ${kind} key generated in the token never leaves it (the port's wrap format would put it in host memory)`);
+        }
+        const handle = this.#newHandle();
+        const label: KeyLabel = { owner, kind, ...(usage ? { usage } : {}), extractable: false, host: false };
+        const pair = this.#token.generateKeyPair(handle, label, ephemeral);
+        return this.#keys.remember({ handle, label, ephemeral, key: pair.privateKey, publicKey: pair.publicKey });
       }
-      const handle = this.#newHandle();
-      const label: KeyLabel = { owner, kind, ...(usage ? { usage } : {}), extractable: false, host: false };
-      const pair = this.#token.generateKeyPair(handle, label, ephemeral);
-      return this.#remember({ handle, label, ephemeral, key: pair.privateKey, publicKey: pair.publicKey });
-    }
-    if (kind === 'psk256') {
-      const handle = this.#newHandle();
-      const host = this.#transfer !== undefined;
-      const label: KeyLabel = { owner, kind, extractable, host };
-      const key = this.#token.generateSecret(genericSecretTemplate(handle, label, ephemeral, host || extractable));
-      return this.#remember({ handle, label, ephemeral, key });
-    }
-    if (kind === 'x25519') {
-      if (!this.#transfer) throw HOST_ONLY(X25519);
-      return this.#importHost(owner, kind, this.#random(KEY_LENGTH).slice(), { ...options, usage: 'agree' });
-    }
-    throw new TypeError(`kind: cannot generate ${String(kind)}`);
+      if (kind === 'psk256') {
+        const handle = this.#newHandle();
+        const host = this.derivation === 'host';
+        const label: KeyLabel = { owner, kind, extractable, host };
+        const key = this.#token.generateSecret(genericSecretTemplate(handle, label, ephemeral, host || extractable));
+        return this.#keys.remember({ handle, label, ephemeral, key });
+      }
+      if (kind === 'x25519') {
+        if (this.derivation !== 'host') throw HOST_ONLY(X25519);
+        return this.#importHost(owner, kind, this.#random(KEY_LENGTH).slice(), { ...options, usage: 'agree' });
+      }
+      throw new TypeError(`kind: cannot generate ${String(kind)}`);
+    });
   }
 
   async describe(owner: string, handle: KeyHandle): Promise<KeyDescription> {
-    const key = this.#key(owner, handle);
-    const publicKey = this.#publicKey(key);
-    const { kind } = key.label;
-    return {
-      handle,
-      kind,
-      fingerprint: publicKey && (kind === 'ed25519' || kind === 'p256' || kind === 'x25519') ? publicKeyFingerprint(kind, publicKey) : this.#secretFingerprint(key),
-      ...(publicKey ? { publicKey } : {}),
-      ...(key.label.usage ? { usage: key.label.usage } : {}),
-      ephemeral: key.ephemeral,
-      extractable: key.label.extractable,
-    };
+    return this.#live.recovering(() => {
+      const key = this.#key(owner, handle);
+      const publicKey = this.#publicKey(key);
+      const { kind } = key.label;
+      return {
+        handle,
+        kind,
+        fingerprint: publicKey && (kind === 'ed25519' || kind === 'p256' || kind === 'x25519') ? publicKeyFingerprint(kind, publicKey) : this.#secretFingerprint(key),
+        ...(publicKey ? { publicKey } : {}),
+        ...(key.label.usage ? { usage: key.label.usage } : {}),
+        ephemeral: key.ephemeral,
+        extractable: key.label.extractable,
+      };
+    });
   }
 
   async sign(owner: string, handle: KeyHandle, message: Uint8Array): Promise<Uint8Array> {
-    assertBytes(message, 'message');
-    const key = this.#key(owner, handle);
-    const kind = requireKind(key.label, 'sign', ['ed25519', 'p256'] as const);
-    requireUsage(key.label, 'sign');
-    if (kind === 'ed25519') return this.#token.sign('CKM_EDDSA', key.key, message, 64);
-    // CKM_ECDSA signs a digest: SHA-256 is computed here, the private key never leaves the token.
-    return lowS(this.#token.sign('CKM_ECDSA', key.key, sha256(message), 64));
+    return this.#live.recovering(() => {
+      assertBytes(message, 'message');
+      const key = this.#key(owner, handle);
+      const kind = requireKind(key.label, 'sign', ['ed25519', 'p256'] as const);
+      requireUsage(key.label, 'sign');
+      if (kind === 'ed25519') return this.#token.sign('CKM_EDDSA', key.key, message, 64);
+      // CKM_ECDSA signs a digest: SHA-256 is computed here, the private key never leaves the token.
+      return lowS(this.#token.sign('CKM_ECDSA', key.key, sha256(message), 64));
+    });
   }
 
   async agree(owner: string, handle: KeyHandle, peerPublicKey: Uint8Array): Promise<KeyHandle> {
-    assertBytes(peerPublicKey, 'peerPublicKey');
-    const key = this.#key(owner, handle);
-    const group = requireKind(key.label, 'agree', ['p256', 'x25519'] as const);
-    requireUsage(key.label, 'agree');
-    // An off-curve P-256 point is refused before it reaches the token (the invalid-curve attack).
-    if (!isValidAgreementPublicKey(group, peerPublicKey)) throw peerKeyRefused(group);
-    const secretHandle = this.#newHandle();
-    const host = this.#transfer !== undefined;
-    const label: KeyLabel = { owner, kind: 'secret', extractable: false, host };
-    if (group === 'p256') {
-      const secret = this.#token.deriveEcdh(key.key, peerPublicKey, genericSecretTemplate(secretHandle, label, true, host));
-      return this.#remember({ handle: secretHandle, label, ephemeral: true, key: secret });
-    }
-    const secret = this.#withHostBytes(key, X25519, (scalar) => sharedSecret('x25519', scalar, peerPublicKey));
-    if (secret === undefined) throw peerKeyRefused(group);
-    return this.#importHost(owner, 'secret', secret, { ephemeral: true });
+    return this.#live.recovering(() => {
+      assertBytes(peerPublicKey, 'peerPublicKey');
+      const key = this.#key(owner, handle);
+      const group = requireKind(key.label, 'agree', ['p256', 'x25519'] as const);
+      requireUsage(key.label, 'agree');
+      // An off-curve P-256 point is refused before it reaches the token (the invalid-curve attack).
+      if (!isValidAgreementPublicKey(group, peerPublicKey)) throw peerKeyRefused(group);
+      const secretHandle = this.#newHandle();
+      const host = this.derivation === 'host';
+      const label: KeyLabel = { owner, kind: 'secret', extractable: false, host };
+      if (group === 'p256') {
+        const secret = this.#token.deriveEcdh(key.key, peerPublicKey, genericSecretTemplate(secretHandle, label, true, host));
+        return this.#keys.remember({ handle: secretHandle, label, ephemeral: true, key: secret });
+      }
+      const secret = this.#withHostBytes(key, X25519, (scalar) => sharedSecret('x25519', scalar, peerPublicKey));
+      if (secret === undefined) throw peerKeyRefused(group);
+      return this.#importHost(owner, 'secret', secret, { ephemeral: true });
+    });
   }
 
   async deriveKey(owner: string, spec: DeriveKeySpec): Promise<KeyHandle> {
-    checkDeriveSpec(spec);
-    if (spec.kind !== 'psk256' && spec.kind !== 'session256') throw new TypeError(`spec.kind: cannot derive ${String(spec.kind)}`);
-    const keys = spec.inputs.map((handle) => this.#key(owner, handle));
-    keys.forEach((k) => requireKind(k.label, 'be derived from', ['secret', 'psk256', 'session256'] as const));
-    if (!this.#transfer) throw HOST_ONLY(HKDF);
-    const parts = keys.map((k) => this.#hostBytes(k, HKDF));
-    const ikm = concatBytes(...parts);
-    try {
-      return this.#importHost(owner, spec.kind, hkdfSha256(ikm, spec.salt, spec.info, KEY_LENGTH), { ...spec, extractable: false });
-    } finally {
-      wipe(ikm, ...parts);
-    }
+    return this.#live.recovering(() => {
+      checkDeriveSpec(spec);
+      if (spec.kind !== 'psk256' && spec.kind !== 'session256') throw new TypeError(`spec.kind: cannot derive ${String(spec.kind)}`);
+      const keys = spec.inputs.map((handle) => this.#key(owner, handle));
+      keys.forEach((k) => requireKind(k.label, 'be derived from', ['secret', 'psk256', 'session256'] as const));
+      if (this.derivation !== 'host') throw HOST_ONLY(HKDF);
+      const parts = keys.map((k) => this.#hostBytes(k, HKDF));
+      const ikm = concatBytes(...parts);
+      try {
+        return this.#importHost(owner, spec.kind, hkdfSha256(ikm, spec.salt, spec.info, KEY_LENGTH), { ...spec, extractable: false });
+      } finally {
+        wipe(ikm, ...parts);
+      }
+    });
   }
 
   async mac(owner: string, handle: KeyHandle, message: Uint8Array): Promise<Uint8Array> {
-    assertBytes(message, 'message');
-    const key = this.#key(owner, handle);
-    requireKind(key.label, 'mac', ['psk256', 'session256'] as const);
-    return this.#token.sign('CKM_SHA256_HMAC', key.key, message, 32);
+    return this.#live.recovering(() => {
+      assertBytes(message, 'message');
+      const key = this.#key(owner, handle);
+      requireKind(key.label, 'mac', ['psk256', 'session256'] as const);
+      return this.#token.sign('CKM_SHA256_HMAC', key.key, message, 32);
+    });
   }
 
   /** The optional bulk form of `mac` (pseudonym rotation): one lookup, then CKM_SHA256_HMAC per message in the token. */
   async macMany(owner: string, handle: KeyHandle, messages: readonly Uint8Array[]): Promise<Uint8Array[]> {
-    checkMessages(messages);
-    const key = this.#key(owner, handle);
-    requireKind(key.label, 'mac', ['psk256', 'session256'] as const);
-    return messages.map((message) => this.#token.sign('CKM_SHA256_HMAC', key.key, message, 32));
+    return this.#live.recovering(() => {
+      checkMessages(messages);
+      const key = this.#key(owner, handle);
+      requireKind(key.label, 'mac', ['psk256', 'session256'] as const);
+      return messages.map((message) => this.#token.sign('CKM_SHA256_HMAC', key.key, message, 32));
+    });
   }
 
   async verifyMac(owner: string, handle: KeyHandle, message: Uint8Array, tag: Uint8Array): Promise<boolean> {
-    assertBytes(message, 'message');
-    const key = this.#key(owner, handle);
-    requireKind(key.label, 'mac', ['psk256', 'session256'] as const);
-    if (!(tag instanceof Uint8Array) || tag.length !== 32) return false;
-    return this.#token.verify('CKM_SHA256_HMAC', key.key, message, tag);
+    return this.#live.recovering(() => {
+      assertBytes(message, 'message');
+      const key = this.#key(owner, handle);
+      requireKind(key.label, 'mac', ['psk256', 'session256'] as const);
+      if (!(tag instanceof Uint8Array) || tag.length !== 32) return false;
+      return this.#token.verify('CKM_SHA256_HMAC', key.key, message, tag);
+    });
   }
 
   async seal(owner: string, handle: KeyHandle, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
-    const key = this.#key(owner, handle);
-    requireKind(key.label, 'seal', ['session256'] as const);
-    const bound = sealAad(assertBytes(aad, 'aad'));
-    return this.#withHostBytes(key, AEAD, (bytes) => aeadSeal(bytes, plaintext, bound, this.#random));
+    return this.#live.recovering(() => {
+      const key = this.#key(owner, handle);
+      requireKind(key.label, 'seal', ['session256'] as const);
+      const bound = sealAad(assertBytes(aad, 'aad'));
+      return this.#withHostBytes(key, AEAD, (bytes) => aeadSeal(bytes, plaintext, bound, this.#random));
+    });
   }
 
   async open(owner: string, handle: KeyHandle, sealed: Uint8Array, aad: Uint8Array): Promise<Uint8Array | undefined> {
-    const key = this.#key(owner, handle);
-    requireKind(key.label, 'open', ['session256'] as const);
-    const bound = sealAad(assertBytes(aad, 'aad'));
-    return this.#withHostBytes(key, AEAD, (bytes) => aeadOpen(bytes, sealed, bound));
+    return this.#live.recovering(() => {
+      const key = this.#key(owner, handle);
+      requireKind(key.label, 'open', ['session256'] as const);
+      const bound = sealAad(assertBytes(aad, 'aad'));
+      return this.#withHostBytes(key, AEAD, (bytes) => aeadOpen(bytes, sealed, bound));
+    });
   }
 
   async wrap(owner: string, handle: KeyHandle, wrappingKey: KeyHandle, aad: Uint8Array): Promise<Uint8Array> {
-    assertBytes(aad, 'aad');
-    const target = this.#key(owner, handle);
-    const kek = this.#key(owner, wrappingKey);
-    requireKind(kek.label, 'wrap other keys', ['session256'] as const);
-    if (!target.label.extractable || target.label.kind === 'secret') throw new TypeError('handle: key is not extractable');
-    const bound = wrapAad(target.label.kind, aad);
-    return this.#withHostBytes(target, AEAD, (bytes) => this.#withHostBytes(kek, AEAD, (key) => aeadSeal(key, bytes, bound, this.#random)));
+    return this.#live.recovering(() => {
+      assertBytes(aad, 'aad');
+      const target = this.#key(owner, handle);
+      const kek = this.#key(owner, wrappingKey);
+      requireKind(kek.label, 'wrap other keys', ['session256'] as const);
+      if (!target.label.extractable || target.label.kind === 'secret') throw new TypeError('handle: key is not extractable');
+      const bound = wrapAad(target.label.kind, aad);
+      return this.#withHostBytes(target, AEAD, (bytes) => this.#withHostBytes(kek, AEAD, (key) => aeadSeal(key, bytes, bound, this.#random)));
+    });
   }
 
   async unwrap(owner: string, wrappingKey: KeyHandle, wrapped: Uint8Array, aad: Uint8Array, spec: UnwrapSpec): Promise<KeyHandle | undefined> {
-    assertBytes(wrapped, 'wrapped');
-    assertBytes(aad, 'aad');
-    usageFor(spec.kind, spec);
-    const kek = this.#key(owner, wrappingKey);
-    requireKind(kek.label, 'unwrap other keys', ['session256'] as const);
-    if (spec.kind === 'ed25519' || spec.kind === 'p256') {
-      throw pkcs11Problem('spec.kind', 'private_key_import', `a ${spec.kind} private key is only ever generated inside the token, never imported from host memory`);
-    }
-    const bytes = this.#withHostBytes(kek, AEAD, (key) => aeadOpen(key, wrapped, wrapAad(spec.kind, aad)));
-    if (bytes === undefined) return undefined;
-    if (bytes.length !== KEY_LENGTH) {
-      wipe(bytes);
-      return undefined;
-    }
-    return this.#importHost(owner, spec.kind, bytes, spec);
+    return this.#live.recovering(() => {
+      assertBytes(wrapped, 'wrapped');
+      assertBytes(aad, 'aad');
+      usageFor(spec.kind, spec);
+      const kek = this.#key(owner, wrappingKey);
+      requireKind(kek.label, 'unwrap other keys', ['session256'] as const);
+      if (spec.kind === 'ed25519' || spec.kind === 'p256') {
+        throw pkcs11Problem('spec.kind', 'private_key_import', `a ${spec.kind} private key is only ever generated inside the token, never imported from host memory`);
+      }
+      const bytes = this.#withHostBytes(kek, AEAD, (key) => aeadOpen(key, wrapped, wrapAad(spec.kind, aad)));
+      if (bytes === undefined) return undefined;
+      if (bytes.length !== KEY_LENGTH) {
+        wipe(bytes);
+        return undefined;
+      }
+      return this.#importHost(owner, spec.kind, bytes, spec);
+    });
   }
 
   /** C_DestroyObject on the key and its public half: the token no longer holds it (crypto-shredding). */
   async destroy(owner: string, handle: KeyHandle): Promise<void> {
-    const key = this.#key(owner, handle);
-    this.#known.delete(handle);
-    this.#token.destroy([key.key, ...(key.publicKey !== undefined ? [key.publicKey] : [])]);
+    return this.#live.recovering(() => {
+      // A session object lost with its session is already gone: the goal of destroy, so not_found as for any gone key.
+      const key = this.#key(owner, handle, 'gone');
+      this.#keys.forget(handle);
+      this.#token.destroy([key.key, ...(key.publicKey !== undefined ? [key.publicKey] : [])]);
+    });
   }
 
   #requireOwner(owner: string): void {
     requireServedOwner(this.#owners, owner);
   }
 
-  #key(owner: string, handle: KeyHandle): TokenKey {
+  /** `lost`: how a session object that went with a lost session is refused ('gone': as not_found). */
+  #key(owner: string, handle: KeyHandle, lost: 'refused' | 'gone' = 'refused'): TokenKey {
     this.#requireOwner(owner);
     requireHandle(handle);
-    const key = KeyHandle.safeParse(handle).success ? this.#token.run(() => this.#lookup(handle)) : undefined;
-    if (!key) throw notFound(handle, 'key');
+    const valid = KeyHandle.safeParse(handle).success;
+    const key = valid ? this.#token.run(() => this.#lookup(handle)) : undefined;
+    if (!key) {
+      if (valid && lost === 'refused' && this.#keys.wasLost(handle)) {
+        throw pkcs11Problem(
+          'handle',
+          'session_object_lost',
+          `key ${handle} was a session object (an ephemeral key or an ECDH secret) of a session with token "${this.#token.label}" that was lost (a restart of the token or its module): make it again`,
+        );
+      }
+      // SoftHSM2 answers a search on a deleted token, or a logged-out session, with no objects rather than an error.
+      if (valid && !this.#keys.wasLost(handle)) this.#token.confirmServing();
+      throw notFound(handle, 'key');
+    }
     requireHeldBy(owner, handle, key.label.owner);
     return key;
   }
@@ -326,18 +338,12 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
    * fails the check and is looked up afresh.
    */
   #lookup(handle: KeyHandle): TokenKey | undefined {
-    const known = this.#known.get(handle);
+    const known = this.#keys.get(handle);
     if (known !== undefined && this.#token.stillHolds(known.key, handle)) return known;
-    this.#known.delete(handle);
+    this.#keys.forget(handle);
     const found = findTokenKey(this.#token.module, this.#token.session, handle);
-    if (found !== undefined) this.#remember(found);
+    if (found !== undefined) this.#keys.remember(found);
     return found;
-  }
-
-  #remember(key: TokenKey): KeyHandle {
-    if (this.#known.size >= MAX_REMEMBERED_KEYS) this.#known.delete(this.#known.keys().next().value as KeyHandle);
-    this.#known.set(key.handle, key);
-    return key.handle;
   }
 
   #newHandle(): KeyHandle {
@@ -358,11 +364,11 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
 
   /** `operation`: what needs the bytes in host memory (its mechanism is named in the refusal without the fallback). */
   #hostBytes(key: TokenKey, operation: HostOperation): Uint8Array {
-    if (!this.#transfer) throw HOST_ONLY(operation);
+    if (this.derivation !== 'host') throw HOST_ONLY(operation);
     if (!key.label.host || !HOST_KINDS.includes(key.label.kind)) {
       throw pkcs11Problem('handle', 'host_key', `key ${key.handle} was made without x-derivation=host and stays in the token`);
     }
-    const transfer = this.#transfer;
+    const transfer = this.#live.channel();
     return this.#token.run(() => transfer.exportBytes(key.key));
   }
 
@@ -378,14 +384,14 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
   /** Imports host-computed key bytes as a new host-held key object, and wipes them. */
   #importHost(owner: string, kind: KeyKind, bytes: Uint8Array, options: KeyOptions): KeyHandle {
     try {
-      const transfer = this.#transfer;
-      if (!transfer) throw HOST_ONLY(HKDF);
+      if (this.derivation !== 'host') throw HOST_ONLY(HKDF);
+      const transfer = this.#live.channel();
       const handle = this.#newHandle();
       const usage = usageFor(kind, options);
       const ephemeral = kind === 'secret' || options.ephemeral === true;
       const label: KeyLabel = { owner, kind, ...(usage ? { usage } : {}), extractable: kind !== 'secret' && options.extractable === true, host: true };
       const key = this.#token.run(() => transfer.importBytes(bytes, genericSecretTemplate(handle, label, ephemeral, true)));
-      return this.#remember({ handle, label, ephemeral, key });
+      return this.#keys.remember({ handle, label, ephemeral, key });
     } finally {
       wipe(bytes);
     }

@@ -1,7 +1,26 @@
 import type * as Pkcs11js from 'pkcs11js';
 import type { KeyHandle } from '../../../../domain/ports/secure-environment.ts';
 import { CredenceError } from '../../../../domain/errors.ts';
-import { ckr, mechanismUnsupported, pkcs11js, pkcs11Problem, releaseModule, type Pkcs11, type Pkcs11EcdhParameters, type Pkcs11Handle, type Pkcs11Template } from './module.ts';
+import {
+  acquireModule,
+  ckr,
+  findTokenSlot,
+  login,
+  MAYBE_GONE,
+  mechanismUnsupported,
+  pkcs11js,
+  pkcs11Problem,
+  reinitialiseModule,
+  releaseModule,
+  SESSION_LOST,
+  tokenStillServes,
+  type Pkcs11,
+  type Pkcs11EcdhParameters,
+  type Pkcs11Handle,
+  type Pkcs11Template,
+} from './module.ts';
+import type { PinSupply } from './pin-source.ts';
+import type { Pkcs11Uri } from './uri.ts';
 import { CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA, ED25519_PARAMS, fixed, identity, P256_PARAMS, secretAttributes, type KeyLabel } from './token-objects.ts';
 
 const MECHANISMS = {
@@ -16,38 +35,182 @@ const MECHANISMS = {
 } as const;
 export type MechanismName = keyof typeof MECHANISMS;
 
+const SESSION_FLAGS = pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION;
+/** Refusals of the PIN itself: a recovery reports them as they are (the operator must act on the PIN, not the HSM). */
+const PIN_RULES: ReadonlySet<string> = new Set(['pin_incorrect', 'pin_locked', 'pin_file', 'pin_present', 'pin_length']);
+const ruleOf = (error: unknown): string | undefined =>
+  error instanceof CredenceError && error.problem.code === 'validation' ? error.problem.issues[0]?.rule : undefined;
+const reasonOf = (error: unknown): string =>
+  error instanceof CredenceError && error.problem.code === 'validation' ? (error.problem.issues[0]?.message ?? error.message) : (ckr(error) ?? (error as Error).message);
+
+/** The session (or the device under it) is gone; the Secure Environment reopens it once and retries (docs/hsm.md). */
+export const isSessionLost = (error: unknown): boolean => ruleOf(error) === 'session_lost';
+
+/** A vendor error while opening, as a typed `token_error` naming the function and the CKR_* value (never an argument). */
+const opening = <T>(step: string, work: () => T): T => {
+  try {
+    return work();
+  } catch (error) {
+    const code = ckr(error);
+    if (code === undefined) throw error;
+    throw pkcs11Problem('token', 'token_error', `${step} failed: ${code}`);
+  }
+};
+
 /**
  * The one logged-in session of a PKCS#11 Secure Environment and the calls it makes. pkcs11js calls are
  * synchronous, so one session serves every operation in turn. Every vendor error is translated here: a mechanism
- * the token does not list is `mechanism_unsupported` naming it, before any call; any other CKR_* is a typed
- * `token_error` naming the function and the return value (never an argument, so never key bytes or a PIN).
+ * the token does not list is `mechanism_unsupported` naming it, before any call; a lost session (SESSION_LOST, or
+ * a device that no longer answers) is `session_lost`, which the Secure Environment answers with one `reopen`; any
+ * other CKR_* is a typed `token_error` naming the function and the return value (never an argument, so never key
+ * bytes or a PIN).
  */
 export class TokenSession {
   readonly module: Pkcs11;
-  readonly session: Pkcs11Handle;
   readonly #modulePath: string;
-  readonly #mechanisms: ReadonlySet<number>;
+  readonly #selection: Pkcs11Uri['token'];
+  readonly #pin: PinSupply;
+  #slot: Pkcs11Handle | undefined;
+  #session: Pkcs11Handle | undefined;
+  #mechanisms: ReadonlySet<number> = new Set();
+  /** Counts sessions dropped: an operation that began before a recovery retries on the new session, reopening nothing. */
+  #generation = 0;
   #closed = false;
 
-  constructor(module: Pkcs11, session: Pkcs11Handle, modulePath: string, mechanisms: ReadonlySet<number>) {
+  private constructor(module: Pkcs11, uri: Pkcs11Uri, pin: PinSupply) {
     this.module = module;
-    this.session = session;
-    this.#modulePath = modulePath;
-    this.#mechanisms = mechanisms;
+    this.#modulePath = uri.modulePath;
+    this.#selection = uri.token;
+    this.#pin = pin;
+  }
+
+  /**
+   * Loads the module, finds the token, opens a session and logs in. Typed errors for a missing module file, a
+   * missing token, a wrong PIN (CKR_PIN_INCORRECT); none carries the PIN. Owns `pin` from here on.
+   */
+  static open(uri: Pkcs11Uri, pin: PinSupply): TokenSession {
+    let module: Pkcs11;
+    try {
+      module = acquireModule(uri.modulePath);
+    } catch (error) {
+      pin.close();
+      throw error;
+    }
+    const token = new TokenSession(module, uri, pin);
+    try {
+      token.#attach();
+    } catch (error) {
+      pin.close();
+      releaseModule(uri.modulePath);
+      throw error;
+    }
+    return token;
+  }
+
+  get session(): Pkcs11Handle {
+    if (this.#session === undefined) throw this.lost('it was lost and could not be reopened yet');
+    return this.#session;
+  }
+
+  get generation(): number {
+    return this.#generation;
+  }
+
+  get label(): string {
+    return this.#selection.label;
+  }
+
+  /** Finds the token by the URI's attributes (its slot may have changed), opens a session, logs in with the PIN read anew. */
+  #attach(): void {
+    const { module } = this;
+    const slot = opening('C_GetSlotList', () => findTokenSlot(module, this.#selection));
+    const session = opening('C_OpenSession', () => module.C_OpenSession(slot, SESSION_FLAGS));
+    try {
+      login(module, slot, session, this.#pin.read());
+      this.#mechanisms = opening('C_GetMechanismList', () => new Set(module.C_GetMechanismList(slot)));
+    } catch (error) {
+      try {
+        module.C_CloseSession(session);
+      } catch {
+        // The session is of no use either way; the login failure is what the caller must see.
+      }
+      throw error;
+    }
+    this.#slot = slot;
+    this.#session = session;
+  }
+
+  /** The `session_lost` refusal, naming the token (never the PIN). */
+  lost(detail: string): CredenceError {
+    return pkcs11Problem('token', 'session_lost', `the session with token "${this.#selection.label}" was lost: ${detail}`);
+  }
+
+  /** The `token_unavailable` refusal after a recovery failed: the token is named, the cause given, no PIN. */
+  unavailable(error: unknown): CredenceError {
+    return pkcs11Problem(
+      'token',
+      'token_unavailable',
+      `token "${this.#selection.label}" is unavailable: ${reasonOf(error)}; the next operation tries to reopen it once more (docs/hsm.md)`,
+    );
+  }
+
+  /**
+   * Drops the lost session and opens a new one, logged in again: first as is (a closed session, a logout), then
+   * after C_Finalize and C_Initialize of the module (a module finalised under us, a restarted device, a token that
+   * is back). Bounded: at most two attempts, no loop. Throws `token_unavailable` (or the PIN's own refusal).
+   */
+  reopen(): void {
+    if (this.#closed) throw pkcs11Problem('session', 'open', 'this PKCS#11 Secure Environment is closed');
+    const old = this.#session;
+    this.#session = undefined;
+    this.#generation += 1;
+    if (old !== undefined) {
+      try {
+        this.module.C_CloseSession(old);
+      } catch {
+        // Already gone with the device or the module: "close what is left" found nothing left.
+      }
+    }
+    try {
+      this.#attach();
+      return;
+    } catch (error) {
+      if (PIN_RULES.has(ruleOf(error) ?? '')) throw error;
+    }
+    try {
+      opening('C_Initialize', () => reinitialiseModule(this.#modulePath));
+      this.#attach();
+    } catch (error) {
+      if (PIN_RULES.has(ruleOf(error) ?? '')) throw error;
+      throw this.unavailable(error);
+    }
+  }
+
+  /** Throws `session_lost` unless the token is still there and this session still logged in (a key not found is then really absent). */
+  confirmServing(): void {
+    if (this.#slot === undefined || !tokenStillServes(this.module, this.#slot, this.session, this.#selection.label)) {
+      throw this.lost('the token no longer answers for it, or it is no longer logged in');
+    }
   }
 
   /** Runs PKCS#11 calls, translating vendor errors into ours. */
   run<T>(work: () => T): T {
     if (this.#closed) throw pkcs11Problem('session', 'open', 'this PKCS#11 Secure Environment is closed');
+    const session = this.session;
     try {
       return work();
     } catch (error) {
       if (error instanceof CredenceError || error instanceof TypeError) throw error;
       const code = ckr(error);
-      if (code === 'CKR_MECHANISM_INVALID') throw mechanismUnsupported('(token)', 'the token refused a mechanism (CKR_MECHANISM_INVALID)');
       const method = (error as { method?: string }).method || 'a PKCS#11 call';
+      if (code !== undefined && (SESSION_LOST.has(code) || (MAYBE_GONE.has(code) && !this.#serves(session)))) throw this.lost(`${method} failed: ${code}`);
+      if (code === 'CKR_MECHANISM_INVALID') throw mechanismUnsupported('(token)', 'the token refused a mechanism (CKR_MECHANISM_INVALID)');
       throw pkcs11Problem('token', 'token_error', `${method} failed: ${code ?? (error as Error).message}`);
     }
+  }
+
+  #serves(session: Pkcs11Handle): boolean {
+    return this.#slot !== undefined && tokenStillServes(this.module, this.#slot, session, this.#selection.label);
   }
 
   mechanism(name: MechanismName): number {
@@ -151,8 +314,15 @@ export class TokenSession {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#pin.close();
+    const session = this.#session;
+    this.#session = undefined;
     try {
-      this.module.C_CloseSession(this.session);
+      if (session !== undefined) this.module.C_CloseSession(session);
+    } catch (error) {
+      // A session already lost (the device went away) has nothing left to close; anything else is reported.
+      const code = ckr(error);
+      if (code === undefined || !(SESSION_LOST.has(code) || MAYBE_GONE.has(code))) throw error;
     } finally {
       releaseModule(this.#modulePath);
     }
