@@ -46,11 +46,44 @@ const pathOf = (entry: Pending): string => {
 };
 
 /**
- * The first way `value` breaks `limits`, or undefined when it keeps them. Iterative: it cannot overflow the stack.
- * Cheap enough to run on every stored event at replay: one small record per object or array, the path built only
- * on failure.
+ * The values budget left once `container` and everything under it are counted, or -1 when they break a limit.
+ * Recursive, but never deeper than `maxDepth` + 1 frames: a container nested deeper is refused before its children
+ * are looked at. It allocates nothing but the key lists of objects, so the common case (input that keeps the
+ * limits: every stored event at replay) costs one walk; the path of a failure is found by the slower walk below.
+ */
+const budgetAfter = (container: object, depth: number, budget: number, maxDepth: number): number => {
+  if (depth > maxDepth) return -1;
+  if (Array.isArray(container)) {
+    budget -= container.length;
+    if (budget < 0) return -1;
+    for (let i = 0; i < container.length; i++) {
+      const child: unknown = container[i];
+      if (typeof child === 'object' && child !== null && (budget = budgetAfter(child, depth + 1, budget, maxDepth)) < 0) return -1;
+    }
+    return budget;
+  }
+  const keys = Object.keys(container);
+  budget -= keys.length;
+  if (budget < 0) return -1;
+  for (let i = 0; i < keys.length; i++) {
+    const child: unknown = (container as Record<string, unknown>)[keys[i]!];
+    if (typeof child === 'object' && child !== null && (budget = budgetAfter(child, depth + 1, budget, maxDepth)) < 0) return -1;
+  }
+  return budget;
+};
+
+/**
+ * The first way `value` breaks `limits`, or undefined when it keeps them. It cannot overflow the stack: the quick
+ * walk is bounded by the depth limit, and the walk that names the failing path is iterative.
  */
 export const jsonLimitIssue = (value: unknown, limits: JsonLimits = DEFAULT_JSON_LIMITS): FieldIssue | undefined => {
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (budgetAfter(value, 1, limits.maxValues - 1, limits.maxDepth) >= 0) return undefined;
+  return firstLimitIssue(value, limits);
+};
+
+/** The first way `value` breaks `limits` in a depth-first walk, with the path to it. Iterative. */
+const firstLimitIssue = (value: unknown, limits: JsonLimits): FieldIssue | undefined => {
   const stack: Pending[] = [{ value, depth: 1, key: undefined, parent: undefined }];
   // A container's children are counted when it is visited, so a huge flat array is refused before any is pushed.
   let values = 1;

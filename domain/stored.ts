@@ -1,7 +1,8 @@
+import type { FieldIssue } from './errors.ts';
 import { EVENT_DATA, isEventType, type DomainEvent } from './events/index.ts';
 import { jsonLimitIssue, MESSAGE_JSON_LIMITS } from './json-limits.ts';
 import { EventMetadata } from './metadata.ts';
-import { upcast } from './upcasters.ts';
+import { currentVersionOf, upcast } from './upcasters.ts';
 
 /** A stored record as the domain reads it; the store port's RecordedEvent satisfies it. */
 export interface StoredRecord {
@@ -28,12 +29,23 @@ const describe = (issues: readonly { path: PropertyKey[]; message: string }[]): 
   issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
 
 /** Where a stored event's data or metadata breaks the message limits, as a reason; undefined when it keeps them. */
-const beyondLimits = (record: StoredRecord): string | undefined => {
-  for (const part of ['data', 'metadata'] as const) {
-    const issue = jsonLimitIssue(record[part], MESSAGE_JSON_LIMITS);
-    if (issue !== undefined) return `${issue.path ? `${part}.${issue.path}` : part}: ${issue.message}`;
+const beyondLimits = (record: StoredRecord): string | undefined =>
+  limitReason('data', jsonLimitIssue(record.data, MESSAGE_JSON_LIMITS)) ??
+  limitReason('metadata', jsonLimitIssue(record.metadata, MESSAGE_JSON_LIMITS));
+
+const limitReason = (part: string, issue: FieldIssue | undefined): string | undefined =>
+  issue === undefined ? undefined : `${issue.path ? `${part}.${issue.path}` : part}: ${issue.message}`;
+
+// The events of one command share their instant, and replay reads them one after the other: remembering the last
+// instant parsed spares a Date.parse per event (a pure cache of one entry, correct for any input).
+let lastInstant = '';
+let lastInstantMs = Number.NaN;
+const epochMsOf = (instant: string): number => {
+  if (instant !== lastInstant) {
+    lastInstantMs = Date.parse(instant);
+    lastInstant = instant;
   }
-  return undefined;
+  return lastInstantMs;
 };
 
 /**
@@ -47,9 +59,14 @@ export const decodeStored = (record: StoredRecord): DecodeResult => {
   if (tooBig !== undefined) return { ok: false, reason: tooBig };
   const metadata = EventMetadata.safeParse(record.metadata);
   if (!metadata.success) return { ok: false, reason: `metadata: ${describe(metadata.error.issues)}` };
-  const lifted = upcast(record.type, metadata.data.schemaVersion, record.data);
-  if (!lifted.ok) return { ok: false, reason: lifted.reason };
-  const data = EVENT_DATA[record.type].safeParse(lifted.data);
+  let stored = record.data;
+  // The upcasters run only for an event stored at an older (or unknown newer) schema version.
+  if (metadata.data.schemaVersion !== currentVersionOf(record.type)) {
+    const lifted = upcast(record.type, metadata.data.schemaVersion, record.data);
+    if (!lifted.ok) return { ok: false, reason: lifted.reason };
+    stored = lifted.data;
+  }
+  const data = EVENT_DATA[record.type].safeParse(stored);
   if (!data.success) return { ok: false, reason: `data: ${describe(data.error.issues)}` };
   return {
     ok: true,
@@ -57,7 +74,7 @@ export const decodeStored = (record: StoredRecord): DecodeResult => {
       record,
       event: { type: record.type, data: data.data } as DomainEvent,
       metadata: metadata.data,
-      at: Date.parse(metadata.data.occurredAt),
+      at: epochMsOf(metadata.data.occurredAt),
     },
   };
 };

@@ -1,4 +1,4 @@
-export { MACHINES, evaluate, refusalError, initialSnapshot, stateOf, viewOf } from './evaluate.ts';
+export { MACHINES, evaluate, machineEvent, refusalError, initialSnapshot, stateOf, viewOf } from './evaluate.ts';
 export type { EntitySnapshot, Verdict } from './evaluate.ts';
 export { gatherFacts, gatherFactsAsync } from './facts.ts';
 export type { FactReader } from './facts.ts';

@@ -1,7 +1,7 @@
 import { CredenceError, describeRefusal } from '../domain/errors.ts';
 import type { DecodedEvent, StoredRecord } from '../domain/stored.ts';
 import { streamIdOf, type EntityKind } from '../domain/streams.ts';
-import { evaluate, initialSnapshot, type EntitySnapshot } from './evaluate.ts';
+import { evaluate, initialSnapshot, machineEvent, type EntitySnapshot } from './evaluate.ts';
 import { readStored } from './stored.ts';
 
 /** An entity rebuilt from its stream: its machine snapshot, its decoded events and its stream revision. */
@@ -45,7 +45,7 @@ export const applyStored = (entity: LoadedEntity, records: readonly StoredRecord
     }
     if (!read.ok) throw new BrokenHistoryError(entity.streamId, record.position, read.reason);
     const { event, at } = read.value;
-    const verdict = evaluate(entity.kind, snapshot, { ...event, at, facts: {}, trusted: true });
+    const verdict = evaluate(entity.kind, snapshot, machineEvent(event, at, {}, true));
     if (!verdict.ok) throw new BrokenHistoryError(entity.streamId, record.position, describeRefusal(event.type, verdict));
     snapshot = verdict.snapshot;
     events.push(read.value);

@@ -1,7 +1,7 @@
 import { describeRefusal } from '../../domain/errors.ts';
 import { factClaimOf } from '../../domain/fact-claims.ts';
 import { parseStreamId, streamIdOf, type EntityKind } from '../../domain/streams.ts';
-import { evaluate, gatherFactsAsync, initialSnapshot, readStored, stateOf, viewOf, type EntitySnapshot } from '../../machines/index.ts';
+import { evaluate, gatherFactsAsync, initialSnapshot, machineEvent, readStored, stateOf, viewOf, type EntitySnapshot } from '../../machines/index.ts';
 import { applyStored, BrokenHistoryError, emptyEntity, type EntityView } from '../../machines/index.ts';
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
 
@@ -90,7 +90,7 @@ export const replayEntity = async (store: EventStore, streamId: string, until?: 
       if (broken !== undefined) brokenDependencies.push(broken);
       return view;
     });
-    const verdict = evaluate(ref.kind, snapshot, { ...event, at, facts });
+    const verdict = evaluate(ref.kind, snapshot, machineEvent(event, at, facts));
     const who = { occurredAt: metadata.occurredAt, actor: metadata.actor.id, causationId: metadata.causationId };
     if (verdict.ok) {
       snapshot = verdict.snapshot;

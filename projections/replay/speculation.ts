@@ -1,7 +1,7 @@
 import { isFactClaim } from '../../domain/fact-claims.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import { parseStreamId } from '../../domain/streams.ts';
-import { evaluate, initialSnapshot, viewOf, type EntitySnapshot, type ReadStored } from '../../machines/index.ts';
+import { evaluate, initialSnapshot, machineEvent, viewOf, type EntitySnapshot, type ReadStored } from '../../machines/index.ts';
 import { FACT_KINDS, type FactRevision } from './fact-timeline.ts';
 
 /**
@@ -31,7 +31,7 @@ export const speculateFactRevisions = (
     }
     const snapshot = snapshots.get(record.streamId) ?? initialSnapshot(ref.kind);
     const { event, at } = read.value;
-    const verdict = evaluate(ref.kind, snapshot, { ...event, at, facts: {}, trusted: true });
+    const verdict = evaluate(ref.kind, snapshot, machineEvent(event, at, {}, true));
     if (!verdict.ok) {
       refused.add(record.position);
       continue;

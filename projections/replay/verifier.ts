@@ -2,7 +2,7 @@ import { describeRefusal } from '../../domain/errors.ts';
 import { factClaimOf, isFactClaim } from '../../domain/fact-claims.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import { ENTITY_KINDS, parseStreamId, streamIdOf, type EntityKind, type EntityView } from '../../domain/streams.ts';
-import { evaluate, gatherFacts, initialSnapshot, MACHINES, readStored, stateOf, viewOf } from '../../machines/index.ts';
+import { evaluate, gatherFacts, initialSnapshot, machineEvent, MACHINES, readStored, stateOf, viewOf } from '../../machines/index.ts';
 import type { EntitySnapshot, FactReader, ReadStored } from '../../machines/index.ts';
 import type { Finding } from './entity.ts';
 import type { FactViews } from './fact-views.ts';
@@ -169,7 +169,7 @@ export class FleetVerifier {
     this.#position = record.position;
     const facts = gatherFacts(event, entry.snapshot.context, this.#read);
     this.#heldClaims = undefined;
-    const verdict = evaluate(entry.kind, entry.snapshot, { ...event, at, facts });
+    const verdict = evaluate(entry.kind, entry.snapshot, machineEvent(event, at, facts));
     if (verdict.ok) {
       entry.snapshot = verdict.snapshot;
       return true;

@@ -1,0 +1,146 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { transition, type AnyStateMachine } from 'xstate';
+import { EVENT_KIND, EVENT_TYPES, type EventType } from '../domain/events/index.ts';
+import { ENTITY_KINDS, type EntityKind } from '../domain/streams.ts';
+import { evaluate, initialSnapshot, MACHINES, type EntitySnapshot, type Facts, type MachineEvent } from '../machines/index.ts';
+import { TransitionPlans } from '../machines/transition-plan.ts';
+
+/**
+ * `evaluate` steps the lifecycle machines through transition plans (machines/transition-plan.ts): XState selects
+ * the transition and runs the guards, the assigns run, and the snapshot's structure is reused per state and
+ * transition. This proves it decides exactly as XState's own pure `transition` does, on random event sequences
+ * (legal, illegal, guards passing and failing, trusted rebuilds), and that its snapshots are XState snapshots.
+ */
+const T = Date.parse('2026-01-01T00:00:00.000Z');
+const DAY = 86_400_000;
+const iso = (days: number) => new Date(T + days * DAY).toISOString();
+const at = (days: number) => T + days * DAY;
+const view = (state: string, context: Record<string, unknown> = {}) => ({ state, context });
+
+/** Views another entity can show a guard: some satisfy the guards, some do not. */
+const VIEWS = [
+  undefined,
+  view('active', { notBefore: at(0), notAfter: at(365) }),
+  view('expired', { notBefore: at(0), notAfter: at(365) }),
+  view('enrolled', { cseId: '/n', notBefore: at(0), notAfter: at(100), credentialId: 'c', owner: { kind: 'node', id: 'n' }, liveAssociations: [] }),
+  view('associated', { purpose: 'application', owner: { kind: 'app', id: 'Rapp' }, notBefore: at(0), notAfter: at(100) }),
+  view('initialized', { predecessorId: 'c', owner: { kind: 'node', id: 'n' } }),
+  view('revoked', { notBefore: at(0), notAfter: at(100) }),
+];
+const FACT_NAMES = ['subscription', 'node', 'credential', 'application', 'owner', 'bootstrap', 'predecessor', 'successor'] as const;
+
+const ids = fc.constantFrom('a1', 'a2');
+/** Data of every event type, with the ids and instants the guards compare drawn from small pools. */
+const dataOf = (type: EventType): fc.Arbitrary<Record<string, unknown>> => {
+  const days = fc.constantFrom(0, 5, 20, 40, 100, 365, 400);
+  switch (type) {
+    case 'SubscriptionCreated': return fc.record({ subscriptionId: fc.constant('s'), subscriber: fc.constant('x'), notBefore: days.map(iso), notAfter: days.map(iso) });
+    case 'SubscriptionTerminated': return fc.constant({ subscriptionId: 's', reason: 'contract ended' });
+    case 'NodeRegistered': return fc.constant({ nodeId: 'n', profile: { class: 'meter', manufacturer: 'a', model: 'b', capabilities: [] } });
+    case 'NodeEnrolled': return fc.record({ nodeId: fc.constant('n'), subscriptionId: fc.constantFrom('s', 't'), cseId: fc.constant('/n') });
+    case 'NodeAssociated':
+    case 'NodeAssociationReleased': return fc.record({ nodeId: fc.constant('n'), associationId: ids });
+    case 'NodeEnrolmentExpired': return fc.record({ nodeId: fc.constant('n'), subscriptionId: fc.constantFrom('s', 't') });
+    case 'NodeRevoked': return fc.constant({ nodeId: 'n', reason: 'cessationOfOperation' });
+    case 'CredentialIssued':
+      return fc.record({
+        credentialId: fc.constant('c'), kind: fc.constant('ed25519'), publicKey: fc.constant('A'.repeat(43)), purpose: fc.constant('service'),
+        owner: fc.constantFrom({ kind: 'node', id: 'n' }, { kind: 'app', id: 'Rapp' }, { kind: 'cse', id: '/n' }),
+        fingerprint: fc.constant(`sha256:${'a'.repeat(64)}`), notBefore: days.map(iso), notAfter: days.map(iso),
+        predecessorId: fc.constantFrom(undefined, 'c0'),
+      }).map(({ predecessorId, ...rest }) => (predecessorId === undefined ? rest : { ...rest, predecessorId }));
+    case 'CredentialProvisioned':
+      return fc.constantFrom({ credentialId: 'c', method: 'pre-provisioning' }, { credentialId: 'c', method: 'remote-provisioning', bootstrapCredentialId: 'b' });
+    case 'CredentialAssociated':
+    case 'CredentialAssociationReleased': return fc.record({ credentialId: fc.constant('c'), associationId: ids });
+    case 'CredentialRotationStarted': return fc.record({ credentialId: fc.constant('c'), successorId: fc.constant('c2'), overlapEndsAt: days.map(iso) });
+    case 'ApplicationRegistered': return fc.constant({ appId: 'Rapp', name: 'billing', provider: 'acme' });
+    case 'ApplicationEnrolled': return fc.constant({ appId: 'Rapp', credentialId: 'c' });
+    case 'ApplicationInstanceAssociated': return fc.record({ appId: fc.constant('Rapp'), aeId: fc.constantFrom('Cae1', 'Cae2'), associationId: ids });
+    case 'ApplicationInstanceReleased': return fc.record({ appId: fc.constant('Rapp'), associationId: ids });
+    case 'AssociationConfigured':
+      return fc.record({
+        associationId: fc.constant('a'), nodeId: fc.constant('n'), credentialId: fc.constant('c'),
+        registree: fc.constantFrom({ kind: 'cse', id: '/n' }, { kind: 'ae', id: 'Cae1', appId: 'Rapp' }), registrarCseId: fc.constant('/in'),
+      });
+    case 'AssociationEstablished': return fc.record({ associationId: fc.constant('a'), expiresAt: days.map(iso) });
+    case 'PseudonymRotated': return fc.record({ pseudonym: fc.constant(`p-${'a'.repeat(26)}`), nodeId: fc.constant('n'), epoch: fc.constantFrom(1, 2), trigger: fc.constant('interval') });
+    case 'PseudonymResolved': return fc.constant({ pseudonym: `p-${'a'.repeat(26)}`, reason: 'incident 7' });
+    default: {
+      // The remaining types carry their entity id and a reason at most.
+      const idField = { subscription: 'subscriptionId', node: 'nodeId', credential: 'credentialId', application: 'appId', association: 'associationId', pseudonym: 'pseudonym' }[EVENT_KIND[type]];
+      return fc.constant({ [idField]: 'x', reason: 'keyCompromise' });
+    }
+  }
+};
+
+const factsArb: fc.Arbitrary<Facts> = fc.record(
+  Object.fromEntries(FACT_NAMES.map((name) => [name, fc.constantFrom(...VIEWS)])) as Record<(typeof FACT_NAMES)[number], fc.Arbitrary<Facts[keyof Facts]>>,
+);
+
+const eventArb = (kind: EntityKind): fc.Arbitrary<MachineEvent> =>
+  fc.constantFrom(...EVENT_TYPES.filter((t) => EVENT_KIND[t] === kind)).chain((type) =>
+    fc.record({ data: dataOf(type), days: fc.constantFrom(0, 5, 10, 40, 100, 365, 400), facts: factsArb, trusted: fc.boolean() }).map(
+      ({ data, days, facts, trusted }) => ({ type, data, at: at(days), facts, ...(trusted ? { trusted: true } : {}) }) as unknown as MachineEvent,
+    ),
+  );
+
+/** What `evaluate` judged before transition plans: XState's `transition`, taken when it changed something or `can` says so. */
+const reference = (kind: EntityKind, snapshot: EntitySnapshot, event: MachineEvent): EntitySnapshot | undefined => {
+  if (snapshot.status !== 'active') return undefined;
+  const [next] = transition(MACHINES[kind] as AnyStateMachine, snapshot, event as never);
+  return next !== snapshot || snapshot.can(event) ? (next as EntitySnapshot) : undefined;
+};
+
+const persisted = (kind: EntityKind, snapshot: EntitySnapshot) => (MACHINES[kind] as AnyStateMachine).getPersistedSnapshot(snapshot);
+
+describe('transition plans decide exactly as XState transition', () => {
+  it.each(ENTITY_KINDS)('every %s machine is stepped by plans (flat: atomic and final states, assigns only)', (kind) => {
+    expect(new TransitionPlans(MACHINES[kind] as AnyStateMachine, undefined as never).flat).toBe(true);
+  });
+
+  it.each(ENTITY_KINDS)('%s: same verdicts, states, contexts and status on random event sequences', (kind) => {
+    const reached = new Set<string>();
+    fc.assert(
+      fc.property(fc.array(eventArb(kind), { minLength: 1, maxLength: 40 }), (events) => {
+        let expected = initialSnapshot(kind);
+        let actual = initialSnapshot(kind);
+        for (const event of events) {
+          const want = reference(kind, expected, event);
+          const verdict = evaluate(kind, actual, event);
+          expect(verdict.ok).toBe(want !== undefined);
+          if (want === undefined || !verdict.ok) continue;
+          expect(persisted(kind, verdict.snapshot)).toEqual(persisted(kind, want));
+          expect(verdict.snapshot.status).toBe(want.status);
+          // A planned snapshot is an XState snapshot: XState steps on from it as from its own.
+          const onward = events[0]!;
+          const fromPlanned = reference(kind, verdict.snapshot, onward);
+          const fromXState = reference(kind, want, onward);
+          expect(fromPlanned === undefined ? undefined : persisted(kind, fromPlanned)).toEqual(fromXState === undefined ? undefined : persisted(kind, fromXState));
+          expected = want;
+          actual = verdict.snapshot;
+          reached.add(String(actual.value));
+        }
+      }),
+      { numRuns: 300 },
+    );
+    // The sequences reach every state of the machine, so every transition into it was compared.
+    expect([...reached].sort()).toEqual(Object.keys((MACHINES[kind] as AnyStateMachine).root.states).filter((s) => s !== 'absent').sort());
+  });
+
+  it('a taken transition with guards passing changes the entity; the same event refused by a guard leaves it as it was', () => {
+    const issued = evaluate('credential', initialSnapshot('credential'), {
+      type: 'CredentialIssued',
+      data: { credentialId: 'c', kind: 'ed25519', publicKey: 'A'.repeat(43), purpose: 'service', owner: { kind: 'node', id: 'n' }, fingerprint: `sha256:${'a'.repeat(64)}`, notBefore: iso(0), notAfter: iso(100) },
+      at: at(1),
+      facts: { owner: VIEWS[3] },
+    } as unknown as MachineEvent);
+    expect(issued.ok).toBe(true);
+    if (!issued.ok) return;
+    expect(issued.snapshot.value).toBe('initialized');
+    expect(issued.snapshot.context).toMatchObject({ credentialId: 'c', notAfter: at(100) });
+    const late = evaluate('credential', issued.snapshot, { type: 'CredentialProvisioned', data: { credentialId: 'c', method: 'pre-provisioning' }, at: at(200), facts: {} } as unknown as MachineEvent);
+    expect(late).toMatchObject({ ok: false, state: 'initialized', rule: 'notExpiredYet' });
+  });
+});
