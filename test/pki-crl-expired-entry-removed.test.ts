@@ -16,8 +16,9 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const BASE_URL = 'http://127.0.0.1:9';
 
-const crlNumberOf = (der: Uint8Array): number =>
-  (pkijs.CertificateRevocationList.fromBER(Uint8Array.from(der)).crlExtensions!.extensions.find((e) => e.extnID === '2.5.29.20')!.parsedValue as {
+/** The CRL number (2.5.29.20), or with `base` a delta's BaseCRLNumber (2.5.29.27). */
+const crlNumberOf = (der: Uint8Array, base = false): number =>
+  (pkijs.CertificateRevocationList.fromBER(Uint8Array.from(der)).crlExtensions!.extensions.find((e) => e.extnID === (base ? '2.5.29.27' : '2.5.29.20'))!.parsedValue as {
     valueBlock: { valueDec: number };
   }).valueBlock.valueDec;
 
@@ -124,6 +125,92 @@ describe.skipIf(!hasOpenssl())('an expired certificate leaves the CRL after a CR
     const later = await crlText('later');
     expect(listed(later.text, short)).toBe(false);
     expect(listed(later.text, long)).toBe(true);
+  }, 60_000);
+});
+
+/**
+ * A complete CRL whose signature fails (an HSM away) after expired entries were dropped from the list must not
+ * leave the deltas on the old base: the entries after the dropped ones moved, and a delta cut at the old base's
+ * offset would miss the revocations that came next (or cut through an entry). The next CRL is a complete one.
+ */
+describe.skipIf(!hasOpenssl())('a failed complete CRL after an expiry removal is followed by a complete CRL, not a delta on the old base', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'credence-pki-expiry-fail-'));
+  const files = new OpenSslDir('credence-crl-expiry-fail-');
+  let se: ReturnType<typeof openDataFolderSecureEnvironment>;
+  let credence: Credence;
+  let pki: PkiRevocation;
+  let ca: Awaited<ReturnType<typeof testCa>>;
+  let now = Date.now();
+  let signerAway = false;
+  const errors: unknown[] = [];
+
+  beforeAll(async () => {
+    se = openDataFolderSecureEnvironment(dir, { now: () => new Date() });
+    credence = openCredence({ location: { memory: true }, clock: systemClock });
+    const plain = await testCa('default', 'p256');
+    ca = { ...plain, signer: { ...plain.signer, sign: (tbs) => (signerAway ? Promise.reject(new Error('the HSM is away')) : plain.signer.sign(tbs)) } };
+    files.write('ca.pem', ca.pem);
+    pki = await startPkiRevocation({
+      credence, cas: [ca], baseUrl: BASE_URL, se: ownerView(se, 'maf:infrastructure'), random: systemRandom, now: () => now, tickMs: 3_600_000,
+      onError: (_component, error) => errors.push(error),
+    });
+  }, 60_000);
+  afterAll(async () => {
+    pki?.stop();
+    await credence?.close();
+    se?.close();
+    rmSync(dir, { recursive: true, force: true });
+    files.remove();
+  });
+
+  const text = async (name: string, der: Uint8Array): Promise<string> => {
+    files.write(`${name}.pem`, pem('X509 CRL', der));
+    return files.ok(['crl', '-in', `${name}.pem`, '-CAfile', 'ca.pem', '-noout', '-text']);
+  };
+  const listed = (crl: string, leaf: TestLeaf): boolean => crl.includes(`Serial Number: ${leaf.serialNumber.toUpperCase()}`);
+  const revoke = async (credentialId: string, validityMs: number): Promise<TestLeaf> => {
+    const leaf = await issueCertifiedCredentialWith(credence, ca, BASE_URL, credentialId, 'meter-1', { validityMs });
+    await credence.engine.execute(command('revokeCredential', { credentialId, reason: 'keyCompromise' }, { actor: operator }));
+    await credence.settle();
+    await pki.crl('default')!.settled();
+    return leaf;
+  };
+
+  it('lists the next revocation on the CRLs once the signer is back', async () => {
+    const start = now;
+    const short = await revoke('cred-short', HOUR);
+    const long = await revoke('cred-long', 30 * DAY);
+    await pki.crl('default')!.full();
+    // The first complete CRL beyond the short certificate's expiry, then the one a validity later, which drops it
+    // from the list but cannot be signed.
+    now = start + 13 * HOUR;
+    await pki.tick();
+    now = start + 39 * HOUR;
+    signerAway = true;
+    await pki.tick();
+    signerAway = false;
+    expect(errors.map(String).join()).toContain('the HSM is away');
+
+    const publisher = pki.crl('default')!;
+    // The complete CRL a relying party holds: the one signed before the failure.
+    const heldDer = (await publisher.full()).der;
+    // The next revocation, and the delta issued for it at once, then the complete CRL served after it: the delta
+    // combined with its base (whichever of the two it names) must list the revocation (RFC 5280 5.2.4).
+    const later = await revoke('cred-later', 30 * DAY);
+    const deltaDer = (await publisher.delta()).der;
+    const fullDer = (await publisher.full()).der;
+    const delta = await text('delta', deltaDer);
+    const base = new Map([
+      [crlNumberOf(heldDer), await text('held', heldDer)],
+      [crlNumberOf(fullDer), await text('full', fullDer)],
+    ]).get(crlNumberOf(deltaDer, true));
+    expect(base).toBeDefined();
+    expect(listed(base!, later) || listed(delta, later)).toBe(true);
+    const full = await text('full', fullDer);
+    expect(listed(full, later)).toBe(true);
+    expect(listed(full, long)).toBe(true);
+    expect(listed(full, short)).toBe(false);
+    expect(listed(delta, short)).toBe(false);
   }, 60_000);
 });
 

@@ -209,7 +209,10 @@ export class CrlPublisher {
   async #rebase(): Promise<void> {
     const crlNumber = this.#o.numbers.next();
     const times = this.#times();
-    this.#entries.dropExpired(times.thisUpdate, this.#validityMs);
+    // Dropping moves the entries after the dropped ones: the old base's offset no longer marks where the deltas
+    // start. Until the new base is signed there is none, so a failed signature (an HSM away) is followed by a new
+    // complete CRL, never by a delta cut at a stale offset (entries missed, or a slice through one).
+    if (this.#entries.dropExpired(times.thisUpdate, this.#validityMs) > 0) this.#base = undefined;
     const der = await signedCrl(
       { issuer: this.#issuer, kind: this.ca.signer.kind, crlNumber, ...times, entries: this.#entries.from(0), freshestCrlUrl: this.#o.urls.deltaCrl },
       this.#sign,
