@@ -170,6 +170,23 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 Secure Environment when i
     }
   });
 
+  it('a failed open leaves an environment PIN where it was, so a second attempt reports the real cause and a good open then removes it', async () => {
+    const uri = environment.uri().replace(/&pin-source=[^&]*/, '');
+    const absent = uri.replace(/token=[^;?]*/, 'token=absent-token');
+    process.env.CREDENCE_PKCS11_PIN = environment.pin;
+    try {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const issue = await rejection(async () => Pkcs11SecureEnvironment.open({ uri: absent }, { random }), [environment.pin]);
+        expect(issue?.rule).not.toBe('pin_present');
+        expect(process.env.CREDENCE_PKCS11_PIN).toBe(environment.pin);
+      }
+      Pkcs11SecureEnvironment.open({ uri }, { random }).close();
+      expect(process.env.CREDENCE_PKCS11_PIN).toBeUndefined();
+    } finally {
+      delete process.env.CREDENCE_PKCS11_PIN;
+    }
+  });
+
   it('a PIN from CREDENCE_PKCS11_PIN leaves process.env at open: a child process spawned afterwards never sees it; re-login after a restart still works', async () => {
     const uri = environment.uri().replace(/&pin-source=[^&]*/, '');
     process.env.CREDENCE_PKCS11_PIN = environment.pin;

@@ -51,6 +51,8 @@ export class PinSupply {
   readonly #source: PinSource;
   readonly from: string;
   #kept: Buffer | undefined;
+  /** The process.env variable to remove once the Secure Environment is open; none for a file or a caller's env. */
+  #leaves: string | undefined;
 
   private constructor(source: PinSource, kept?: Buffer) {
     this.#source = source;
@@ -60,8 +62,9 @@ export class PinSupply {
 
   /**
    * A file source is checked now (refused early) and read again at each `read`. An environment variable is taken
-   * out of the environment: out of `process.env` when that is where it is read (a caller's own `env` object is
-   * the caller's, left as it is).
+   * out of the environment by `leaveEnvironment`, once the open has succeeded (a failed open leaves the environment
+   * as it was, so a second attempt reports the real cause): out of `process.env` when that is where it is read (a
+   * caller's own `env` object is the caller's, left as it is).
    */
   static take(source: PinSource, env: Readonly<Record<string, string | undefined>>): PinSupply {
     const from = describe(source);
@@ -71,11 +74,17 @@ export class PinSupply {
     }
     const isProcessEnvironment = env === process.env;
     const value = checked(env[source.name], from, isProcessEnvironment && removedFromEnvironment.has(source.name));
-    if (isProcessEnvironment) {
-      delete process.env[source.name];
-      removedFromEnvironment.add(source.name);
-    }
-    return new PinSupply(source, Buffer.from(value, 'utf8'));
+    const supply = new PinSupply(source, Buffer.from(value, 'utf8'));
+    if (isProcessEnvironment) supply.#leaves = source.name;
+    return supply;
+  }
+
+  /** Removes an environment PIN from `process.env`: called once the Secure Environment is open. */
+  leaveEnvironment(): void {
+    if (this.#leaves === undefined) return;
+    delete process.env[this.#leaves];
+    removedFromEnvironment.add(this.#leaves);
+    this.#leaves = undefined;
   }
 
   /** The PIN for one C_Login; the caller drops it straight after. */

@@ -100,9 +100,12 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
       throw validationError(parsed.error.issues.map((i) => ({ path: i.path.join('.'), rule: i.code, message: i.message })), 'PKCS#11 Secure Environment configuration');
     }
     const uri = parsePkcs11Uri(parsed.data.uri);
-    const token = TokenSession.open(uri, PinSupply.take(uri.pin, deps.env ?? process.env));
+    const pin = PinSupply.take(uri.pin, deps.env ?? process.env);
+    const token = TokenSession.open(uri, pin);
     try {
-      return new Pkcs11SecureEnvironment(token, uri, deps.random, parsed.data.owners);
+      const opened = new Pkcs11SecureEnvironment(token, uri, deps.random, parsed.data.owners);
+      pin.leaveEnvironment();
+      return opened;
     } catch (error) {
       token.close();
       throw error;
