@@ -43,7 +43,9 @@ interface Phase {
   readonly latencies: number[];
   readonly peakMiB: number;
   readonly conflicts: number;
-  readonly groups?: { groups: number; appends: number; commitMs: number };
+  /** CPU time of the process (user + system, every thread) during the phase, in µs. */
+  readonly cpuMicros?: number;
+  readonly groups?: { groups: number; appends: number; commitMs: number; syncMs: number };
 }
 
 const printPhase = (report: (line: string) => void, p: Phase): number => {
@@ -54,7 +56,8 @@ const printPhase = (report: (line: string) => void, p: Phase): number => {
   const groups =
     p.groups === undefined || p.groups.groups === 0
       ? ''
-      : `, ${(p.groups.appends / p.groups.groups).toFixed(1)} appends per commit, ${((p.groups.commitMs / p.ms) * 100).toFixed(0)}% of the time in commits`;
+      : `, ${(p.groups.appends / p.groups.groups).toFixed(1)} appends per commit, ${((p.groups.commitMs / p.ms) * 100).toFixed(0)}% of the time in commits ` +
+        `(${((p.groups.syncMs / p.ms) * 100).toFixed(0)}% in COMMIT statements: WAL write, sync, checkpoints), CPU ${p.cpuMicros === undefined ? '?' : (p.cpuMicros / p.commands).toFixed(0)} µs per command`;
   report(
     `${p.label}: ${p.commands.toLocaleString('en-US')} commands in ${(p.ms / 1000).toFixed(1)}s = ${rate(p.commands, p.ms)}, ` +
       `p50 ${fmtMs(p50)}, p99 ${fmtMs(p99)}, ${p.conflicts} store conflicts${groups}, peak RSS ${p.peakMiB.toFixed(0)} MiB`,
@@ -79,10 +82,17 @@ const timed = async (engine: Engine, input: unknown, latencies: number[]) => {
 const measuredRun = async (raw: SqliteEventStore, work: () => Promise<unknown>) => {
   const before = { ...raw.groupStats };
   const start = now();
+  const cpu = process.cpuUsage();
   const { peakMiB } = await withPeakRss(work);
+  const { user, system } = process.cpuUsage(cpu);
   const ms = now() - start;
-  const groups = { groups: raw.groupStats.groups - before.groups, appends: raw.groupStats.appends - before.appends, commitMs: raw.groupStats.commitMs - before.commitMs };
-  return { ms, peakMiB, groups };
+  const groups = {
+    groups: raw.groupStats.groups - before.groups,
+    appends: raw.groupStats.appends - before.appends,
+    commitMs: raw.groupStats.commitMs - before.commitMs,
+    syncMs: raw.groupStats.syncMs - before.syncMs,
+  };
+  return { ms, peakMiB, groups, cpuMicros: user + system };
 };
 
 /** `CALLERS` concurrent callers, caller `c` running `work(c)`. */
@@ -92,11 +102,11 @@ const serialPhase = async (dir: string, nodes: number): Promise<Phase> => {
   const { raw, engine, conflicts } = openDurable(dir);
   await engine.execute(subscription());
   const latencies: number[] = [];
-  const { ms, peakMiB, groups } = await measuredRun(raw, async () => {
+  const { ms, peakMiB, groups, cpuMicros } = await measuredRun(raw, async () => {
     for (let i = 0; i < nodes; i++) for (const c of lifecycle('serial', i)) await timed(engine, c, latencies);
   });
   await raw.close();
-  return { label: 'engine, one command at a time, durable', commands: latencies.length, ms, latencies, peakMiB, conflicts: conflicts(), groups };
+  return { label: 'engine, one command at a time, durable', commands: latencies.length, ms, latencies, peakMiB, conflicts: conflicts(), groups, cpuMicros };
 };
 
 /** 64 callers, each running the lifecycles of its own nodes (no entity shared between callers). */
@@ -104,14 +114,14 @@ const distinctPhase = async (dir: string, nodes: number): Promise<Phase & { stor
   const { raw, engine, conflicts } = openDurable(dir);
   await engine.execute(subscription());
   const latencies: number[] = [];
-  const { ms, peakMiB, groups } = await measuredRun(
+  const { ms, peakMiB, groups, cpuMicros } = await measuredRun(
     raw,
     concurrently(async (caller) => {
       for (let i = caller; i < nodes; i += CALLERS) for (const c of lifecycle('meter', i)) await timed(engine, c, latencies);
     }),
   );
   const hitRate = engine.cacheStats().hitRate;
-  return { label: `engine, ${CALLERS} concurrent callers on distinct entities, durable (cache hit rate ${(hitRate * 100).toFixed(1)}%)`, commands: latencies.length, ms, latencies, peakMiB, conflicts: conflicts(), groups, store: raw };
+  return { label: `engine, ${CALLERS} concurrent callers on distinct entities, durable (cache hit rate ${(hitRate * 100).toFixed(1)}%)`, commands: latencies.length, ms, latencies, peakMiB, conflicts: conflicts(), groups, cpuMicros, store: raw };
 };
 
 /**
@@ -124,7 +134,7 @@ const overlappingPhase = async (dir: string, rounds: number): Promise<Phase> => 
   await engine.execute(subscription());
   for (let h = 0; h < hubs; h++) for (const c of hubSetup(h)) await engine.execute(c);
   const latencies: number[] = [];
-  const { ms, peakMiB, groups } = await measuredRun(
+  const { ms, peakMiB, groups, cpuMicros } = await measuredRun(
     raw,
     concurrently(async (caller) => {
       for (let round = 0; round < rounds; round++) for (const c of hubRound((caller + round) % hubs, caller, round)) await timed(engine, c, latencies);
@@ -133,7 +143,7 @@ const overlappingPhase = async (dir: string, rounds: number): Promise<Phase> => 
   // Every decision valid against its facts at commit: the replay (every guard, facts from the timeline) finds nothing.
   const findings = (await replayAll(raw)).findings.length;
   await raw.close();
-  return { label: `engine, ${CALLERS} concurrent callers on ${hubs} overlapping hubs, durable (replay findings: ${findings})`, commands: latencies.length, ms, latencies, peakMiB, conflicts: conflicts(), groups };
+  return { label: `engine, ${CALLERS} concurrent callers on ${hubs} overlapping hubs, durable (replay findings: ${findings})`, commands: latencies.length, ms, latencies, peakMiB, conflicts: conflicts(), groups, cpuMicros };
 };
 
 type Row = { stream: string; revision: bigint; id: string; type: string; data: string; metadata: string };
@@ -148,10 +158,12 @@ const rawInsertRate = (dir: string, rows: readonly Row[], synchronous: 'NORMAL' 
   const insert = db.prepare('INSERT INTO events (stream_id, revision, event_id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)');
   const one = db.transaction((r: Row) => insert.run(r.stream, r.revision, r.id, r.type, r.data, r.metadata));
   const start = now();
+  const cpu = process.cpuUsage();
   for (const r of rows) one(r);
+  const { user, system } = process.cpuUsage(cpu);
   const ms = now() - start;
   db.close();
-  return { ms, perSecond: (rows.length / ms) * 1000 };
+  return { ms, perSecond: (rows.length / ms) * 1000, cpuPerRow: (user + system) / rows.length };
 };
 
 const verdict = (ratio: number, target: number) => `${ratio.toFixed(2)}x (target >= ${target.toFixed(1)}x: ${ratio >= target ? 'MET' : 'MISSED'})`;
@@ -173,8 +185,8 @@ export async function benchCommands(report: (line: string) => void): Promise<voi
     const fullRows = rows.slice(0, env('BENCH_FULL_ROWS', 1_500));
     const full = rawInsertRate(dir, fullRows, 'FULL');
 
-    report(`raw better-sqlite3 one-row transactions, synchronous = NORMAL: ${rows.length.toLocaleString('en-US')} rows at ${rate(rows.length, normal.ms)}`);
-    report(`raw better-sqlite3 one-row transactions, synchronous = FULL: ${fullRows.length.toLocaleString('en-US')} of the same rows at ${rate(fullRows.length, full.ms)}`);
+    report(`raw better-sqlite3 one-row transactions, synchronous = NORMAL: ${rows.length.toLocaleString('en-US')} rows at ${rate(rows.length, normal.ms)}, CPU ${normal.cpuPerRow.toFixed(0)} µs per row`);
+    report(`raw better-sqlite3 one-row transactions, synchronous = FULL: ${fullRows.length.toLocaleString('en-US')} of the same rows at ${rate(fullRows.length, full.ms)}, CPU ${full.cpuPerRow.toFixed(0)} µs per row`);
     const serialRate = printPhase(report, serial);
     const distinctRate = printPhase(report, distinct);
     const overlappingRate = printPhase(report, overlapping);

@@ -3,6 +3,7 @@ import { concurrencyConflict } from '../../domain/errors.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import type { DomainEvent } from '../../domain/events/index.ts';
 import type { EventStore, FactRead } from '../../domain/ports/index.ts';
+import type { EntityKind } from '../../domain/streams.ts';
 import { evaluate, gatherFactsAsync, readStored, refusalError, viewOf, type EntitySnapshot } from '../../machines/index.ts';
 import { mayHaveCommand, type CachedEntity, type EntityCache } from './entity-cache.ts';
 import type { ReplayedEntity } from './idempotency.ts';
@@ -59,11 +60,30 @@ const seenOn = async (
   return seen.length > 0 ? { entity: full, seen } : undefined;
 };
 
+/** A fact as the decision read it: the stream and revision the append checks, and which entity it was. */
+interface FactReadOf extends FactRead {
+  readonly kind: EntityKind;
+  readonly id: string;
+}
+
 /**
- * Steps 4 to 6: load the target entity, gather the facts its guards need (other entities, always caught up with
- * their streams), and decide with the machine. On the first attempt the target may come from the cache without a
- * read: the engine runs one command per stream at a time, so the cached entry is current unless another process
- * appended; then the expected revision fails at append, the entry is dropped and the retry reads.
+ * Whether anything the decision rests on has moved since it was read from the cache: the target or a fact stream
+ * (re-read from the store now). A refusal decided on cached entries is only final when nothing has.
+ */
+const movedSince = async (cache: EntityCache, target: CachedEntity, facts: Iterable<FactReadOf>): Promise<string | undefined> => {
+  if ((await cache.load(target.kind, target.id)).revision !== target.revision) return target.streamId;
+  for (const fact of facts) if ((await cache.load(fact.kind, fact.id)).revision !== fact.revision) return fact.streamId;
+  return undefined;
+};
+
+/**
+ * Steps 4 to 6: load the target entity, gather the facts its guards need (other entities), and decide with the
+ * machine. On the first attempt the target (and the facts, on a store whose fact checks write nothing) may come from
+ * the cache without a read: the engine runs one command per stream at a time and keeps every entity it appends to
+ * current, so a cached entry is stale only when another process (or a writer bypassing the engine) appended. The append checks the target's expected
+ * revision and every fact's revision inside its transaction, so a stale entry fails the append, never stores a
+ * decision on it: the entry is dropped and the retry reads every stream. A refusal decided on cached entries is
+ * checked against the store before it is returned, so staleness never refuses a command either.
  */
 export const decideCommand = async (
   store: EventStore,
@@ -74,28 +94,31 @@ export const decideCommand = async (
 ): Promise<Decision> => {
   const { kind, id } = targetOf(command);
   const entity = await cache.load(kind, id, firstAttempt);
-  const retried = await seenOn(store, cache, entity, command.metadata.commandId, firstAttempt);
-  if (retried !== undefined) return { kind: 'seen', entity: retried.entity, seen: retried.seen };
+  if (mayHaveCommand(entity, command.metadata.commandId)) {
+    const retried = await seenOn(store, cache, entity, command.metadata.commandId, firstAttempt);
+    if (retried !== undefined) return { kind: 'seen', entity: retried.entity, seen: retried.seen };
+  }
 
   let snapshot = entity.snapshot;
   const events = candidateEvents(command);
-  const read = new Map<string, FactRead>();
+  const read = new Map<string, FactReadOf>();
   for (const event of events) {
     const facts = await gatherFactsAsync(event, snapshot.context, async (k, i) => {
-      const other = await cache.load(k, i);
+      const other = await cache.load(k, i, firstAttempt && store.factChecksWriteNothing === true);
       // The first read of a stream is what the decision rests on; a later, newer read only makes the check fail.
-      if (!read.has(other.streamId)) read.set(other.streamId, { streamId: other.streamId, revision: other.revision });
+      if (!read.has(other.streamId)) read.set(other.streamId, { streamId: other.streamId, revision: other.revision, kind: k, id: i });
       return other.exists ? viewOf(other.snapshot) : undefined;
     });
     const verdict = evaluate(kind, snapshot, { ...event, at: at.getTime(), facts });
     if (!verdict.ok) {
-      // Decided on a cached entity without a read: make sure the refusal is not about a state that moved on.
-      if (firstAttempt && (await cache.load(kind, id)).revision !== entity.revision) {
-        throw concurrencyConflict(entity.streamId, 'the cached revision', 'a newer one');
-      }
+      // Decided on cached entries without a read: make sure the refusal is not about a state that moved on.
+      const moved = firstAttempt ? await movedSince(cache, entity, read.values()) : undefined;
+      if (moved !== undefined) throw concurrencyConflict(moved, 'the cached revision', 'a newer one');
       throw refusalError(kind, entity.streamId, entity.exists, event.type, verdict);
     }
     snapshot = verdict.snapshot;
   }
-  return { kind: 'append', entity, events, facts: [...read.values()], snapshot };
+  const factReads: FactRead[] = [];
+  for (const { streamId, revision } of read.values()) factReads.push({ streamId, revision });
+  return { kind: 'append', entity, events, facts: factReads, snapshot };
 };

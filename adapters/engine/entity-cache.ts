@@ -1,6 +1,7 @@
 import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import { applyStored, emptyEntity, type EntitySnapshot, type LoadedEntity } from '../../machines/index.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
+import { jsonLength } from './json-size.ts';
 
 /**
  * What the cache keeps of an entity: its machine snapshot and revision, never its events (issue 15 item 3). The
@@ -44,9 +45,10 @@ export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
  */
 const ENTRY_OVERHEAD_BYTES = 640;
 
-// V8 keeps strings of these ids one byte per char; JSON of the context approximates the context's own footprint.
+// V8 keeps strings of these ids one byte per char; the JSON length of the context (measured without building the
+// JSON, json-size.ts) approximates the context's own footprint.
 const estimateBytes = (streamId: string, commandIds: string, snapshot: EntitySnapshot): number =>
-  ENTRY_OVERHEAD_BYTES + streamId.length + commandIds.length + 2 * JSON.stringify(snapshot.context).length;
+  ENTRY_OVERHEAD_BYTES + streamId.length + commandIds.length + 2 * jsonLength(snapshot.context);
 
 const commandIdsOf = (entity: LoadedEntity, before = '\n'): string => {
   let joined = before;

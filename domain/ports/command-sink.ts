@@ -24,5 +24,12 @@ export interface CommandSink {
   executeAsSystem(input: unknown): Promise<CommandOutcome>;
   /** The entity now: its state and machine context (`absent` when it has no events). */
   view(kind: EntityKind, id: string): Promise<EntityView>;
+  /**
+   * Optional: whether the entity's stream already holds a command with this id (the store's index of command ids,
+   * nothing decided). A process manager re-running a reaction under its derived id learns it is done without
+   * having it decided again (issue 15 item 5); without this method the reaction goes through `executeAsSystem`,
+   * which deduplicates it.
+   */
+  recorded?(kind: EntityKind, id: string, commandId: string): Promise<boolean>;
   readonly clock: Clock;
 }

@@ -132,4 +132,11 @@ export interface EventStore {
   /** Global position of the last stored event; undefined when the store is empty. */
   headPosition(): Promise<bigint | undefined>;
   close(): Promise<void>;
+  /**
+   * True when an append checks its `facts` inside its own transaction and writes nothing to the fact streams (the
+   * embedded store): a stream's revision then moves only when events are appended to it, so the engine may decide
+   * on the facts it cached and leave the check to the append. Unset for a store that claims facts (EventStoreDB:
+   * every claim moves the fact stream, so a cached revision would be stale after each decision that read it).
+   */
+  readonly factChecksWriteNothing?: boolean;
 }

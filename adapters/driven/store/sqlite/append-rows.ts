@@ -1,0 +1,96 @@
+import Database from 'better-sqlite3';
+import { ExpectedRevision, type AppendResult, type FactRead } from '../../../../domain/ports/event-store.ts';
+import { conflictFor, meets } from './expected-revision.ts';
+
+/** An event to append with its data and metadata serialised when the append was accepted. */
+export interface SerialisedEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly data: string;
+  readonly metadata: string;
+}
+
+/** One append as the group commit runs it: plain data, fixed when the append was accepted. */
+export interface AppendRequest {
+  readonly streamId: string;
+  readonly events: readonly SerialisedEvent[];
+  readonly expected: ExpectedRevision;
+  readonly commandId: string | undefined;
+  readonly facts: readonly FactRead[];
+}
+
+/** What an accepted append wrote: its result, and the revision and position of each event (for the test hook). */
+export interface AppendWritten {
+  readonly result: AppendResult;
+  readonly firstRevision: bigint;
+  readonly positions: readonly bigint[];
+}
+
+/** `last_position, last_revision` of a command row, as a raw row. */
+type CommandRow = [lastPosition: bigint, lastRevision: bigint];
+
+/**
+ * The checks and inserts of one append, run inside its group's transaction (group-commit.ts): idempotency, expected
+ * revision, fact revisions, then the rows. Every statement is prepared once per connection, and binds positional
+ * parameters (named ones cost an object per insert).
+ */
+export class AppendRows {
+  readonly #sql;
+
+  constructor(db: Database.Database) {
+    this.#sql = {
+      // Plucked and raw: a bare value or array per check, not an object per row.
+      streamHead: db.prepare('SELECT MAX(revision) FROM events WHERE stream_id = ?').pluck(),
+      command: db.prepare('SELECT last_position, last_revision FROM commands WHERE command_id = ?').raw(),
+      // The position is the rowid: read from the insert's result rather than with RETURNING, which costs a
+      // result row per insert (measured 17-23 µs against 27-38 µs per insert).
+      insertEvent: db.prepare('INSERT INTO events (stream_id, revision, event_id, type, data, metadata, command_id) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      insertCommand: db.prepare(
+        'INSERT INTO commands (command_id, stream_id, first_position, last_position, last_revision) VALUES (?, ?, ?, ?, ?)',
+      ),
+    };
+  }
+
+  /** Throws the typed conflict of a failed expectation; a failing insert throws and the group's savepoint undoes it. */
+  append({ streamId, events, expected, commandId, facts }: AppendRequest): AppendWritten {
+    // Idempotency comes before the expectation: a retried command finds its stream moved on by its own first
+    // attempt and must get that attempt's result, not a conflict.
+    if (commandId !== undefined) {
+      const seen = this.#sql.command.get(commandId) as CommandRow | undefined;
+      if (seen !== undefined) {
+        const [lastPosition, lastRevision] = seen;
+        return { result: { nextExpectedRevision: lastRevision, position: lastPosition, deduplicated: true }, firstRevision: lastRevision, positions: [] };
+      }
+    }
+    const actual = this.#head(streamId);
+    if (!meets(expected, actual)) throw conflictFor(streamId, expected, actual);
+    // Inside the IMMEDIATE transaction no other writer can move a fact stream between this check and the commit.
+    for (const fact of facts) {
+      const head = this.#head(fact.streamId);
+      if (head !== fact.revision) throw conflictFor(fact.streamId, ExpectedRevision.after(fact.revision), head);
+    }
+    const first = actual === undefined ? 0n : actual + 1n;
+    const positions: bigint[] = [];
+    for (let i = 0; i < events.length; i++) positions.push(this.#insert(streamId, first + BigInt(i), events[i]!, commandId, i));
+    const lastPosition = positions.at(-1);
+    if (lastPosition === undefined) throw new Error('events: must be a non-empty array');
+    const lastRevision = first + BigInt(events.length - 1);
+    if (commandId !== undefined) this.#sql.insertCommand.run(commandId, streamId, positions[0], lastPosition, lastRevision);
+    return { result: { nextExpectedRevision: lastRevision, position: lastPosition, deduplicated: false }, firstRevision: first, positions };
+  }
+
+  #head(streamId: string): bigint | undefined {
+    return (this.#sql.streamHead.get(streamId) as bigint | null) ?? undefined;
+  }
+
+  #insert(streamId: string, revision: bigint, { id, type, data, metadata }: SerialisedEvent, commandId: string | undefined, index: number): bigint {
+    try {
+      return BigInt(this.#sql.insertEvent.run(streamId, revision, id, type, data, metadata, commandId ?? null).lastInsertRowid);
+    } catch (error) {
+      if (error instanceof Database.SqliteError && /events\.event_id/.test(error.message)) {
+        throw new Error(`events[${index}].id: event id ${id} is already stored`);
+      }
+      throw error;
+    }
+  }
+}
