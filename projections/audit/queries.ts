@@ -44,7 +44,7 @@ interface Row {
 }
 
 const SELECT = `SELECT a.*, c.position AS cause_position, c.stream_id AS cause_stream, c.type AS cause_type
-  FROM audit_events a LEFT JOIN audit_events c ON c.event_id = a.causation_id`;
+  FROM audit_events a LEFT JOIN audit_events c ON c.event_key = a.cause_key AND c.event_id = a.causation_id`;
 
 const toEntry = (r: Row): AuditEntry => ({
   position: r.position,

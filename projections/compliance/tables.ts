@@ -1,4 +1,14 @@
 import type Database from 'better-sqlite3';
+import type { QueryIndex } from '../runtime/index.ts';
+
+/** What the compliance queries (queries.ts) search by; `apply` finds rows by primary key only. */
+export const COMPLIANCE_QUERY_INDEXES: readonly QueryIndex[] = [
+  { name: 'compliance_revocations_reason', create: 'CREATE INDEX IF NOT EXISTS compliance_revocations_reason ON compliance_revocations (reason, at)' },
+  { name: 'compliance_revocations_at', create: 'CREATE INDEX IF NOT EXISTS compliance_revocations_at ON compliance_revocations (at)' },
+  { name: 'compliance_credentials_expiry', create: 'CREATE INDEX IF NOT EXISTS compliance_credentials_expiry ON compliance_credentials (status, not_after_ms)' },
+  { name: 'compliance_provisioned_subscription', create: 'CREATE INDEX IF NOT EXISTS compliance_provisioned_subscription ON compliance_provisioned (subscription_id, position)' },
+  { name: 'compliance_associations_credential', create: 'CREATE INDEX IF NOT EXISTS compliance_associations_credential ON compliance_associations (credential_id, status)' },
+];
 
 /**
  * Compliance read models. Every row keeps the global position of the event that proves it, so the
@@ -15,8 +25,6 @@ export const setupComplianceTables = (db: Database.Database): void => {
     occurred_at TEXT NOT NULL,
     actor_id TEXT NOT NULL
   );
-  CREATE INDEX IF NOT EXISTS compliance_revocations_reason ON compliance_revocations (reason, at);
-  CREATE INDEX IF NOT EXISTS compliance_revocations_at ON compliance_revocations (at);
   CREATE TABLE IF NOT EXISTS compliance_enrolments (
     node_id TEXT PRIMARY KEY,
     subscription_id TEXT NOT NULL,
@@ -32,7 +40,6 @@ export const setupComplianceTables = (db: Database.Database): void => {
     issued_position INTEGER NOT NULL,
     status_position INTEGER NOT NULL
   ) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS compliance_credentials_expiry ON compliance_credentials (status, not_after_ms);
   CREATE TABLE IF NOT EXISTS compliance_provisioned (
     credential_id TEXT PRIMARY KEY,
     subscription_id TEXT NOT NULL,
@@ -42,15 +49,14 @@ export const setupComplianceTables = (db: Database.Database): void => {
     enrolment_position INTEGER NOT NULL,
     occurred_at TEXT NOT NULL
   ) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS compliance_provisioned_subscription ON compliance_provisioned (subscription_id, position);
   CREATE TABLE IF NOT EXISTS compliance_associations (
     association_id TEXT PRIMARY KEY,
     credential_id TEXT NOT NULL,
     node_id TEXT NOT NULL,
     status TEXT NOT NULL,
     status_position INTEGER NOT NULL
-  ) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS compliance_associations_credential ON compliance_associations (credential_id, status)`);
+  ) WITHOUT ROWID`);
+  for (const index of COMPLIANCE_QUERY_INDEXES) db.exec(index.create);
 };
 
 export const resetComplianceTables = (db: Database.Database): void => {

@@ -5,8 +5,8 @@ import { entityIdOf } from '../../domain/events/index.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { parseStreamId, type EntityKind } from '../../domain/streams.ts';
 import { evaluate, initialSnapshot, MACHINES, stateOf, type EntitySnapshot } from '../../machines/index.ts';
-import type { Projection } from '../runtime/index.ts';
-import { readSnapshot, resetEntityTables, setupEntityTables, writeEntity, type StoredSnapshot } from './tables.ts';
+import { BatchSlot, type Projection } from '../runtime/index.ts';
+import { ENTITIES_STATE_INDEX, readSnapshot, resetEntityTables, setupEntityTables, writeEntity, type EntityRow, type StoredSnapshot } from './tables.ts';
 
 /** The stored snapshot as the machine's snapshot again (XState resolves a state value and a context). */
 const restore = (kind: EntityKind, streamId: string, stored: StoredSnapshot | undefined): EntitySnapshot => {
@@ -20,28 +20,35 @@ const restore = (kind: EntityKind, streamId: string, stored: StoredSnapshot | un
   }
 };
 
+/** An entity as the events of the batch so far left it, written once when the batch ends. */
+interface Pending {
+  readonly row: EntityRow;
+  readonly snapshot: EntitySnapshot;
+}
+
 /**
- * Applies one stored event to its entity's row the way `applyStored` rebuilds an entity (machines/rebuild.ts): the
- * machine with its own guards, cross-entity facts trusted (they were checked when the event was decided). An event
- * the machine refuses, or one addressed to another entity, leaves the state as it was and marks the row broken;
- * the row still moves to the event's revision and position, since the stream did.
+ * Applies one stored event to its entity the way `applyStored` rebuilds an entity (machines/rebuild.ts): the machine
+ * with its own guards, cross-entity facts trusted (they were checked when the event was decided). An event the
+ * machine refuses, or one addressed to another entity, leaves the state as it was and marks the row broken (the
+ * first such event stays the one named); the row still moves to the event's revision and position, since the
+ * stream did. The entity comes from `pending` when an earlier event of the batch touched it, else from its row.
  */
-const applyToEntity = (db: Database.Database, e: DecodedEvent): void => {
+const step = (db: Database.Database, pending: Map<string, Pending>, e: DecodedEvent): void => {
   const ref = parseStreamId(e.record.streamId);
   if (ref === undefined) return;
-  const before = restore(ref.kind, ref.streamId, readSnapshot(db, ref.streamId));
+  const held = pending.get(ref.streamId);
+  const before = held?.snapshot ?? restore(ref.kind, ref.streamId, readSnapshot(db, ref.streamId));
   const addressee = entityIdOf(e.event);
   const verdict =
     addressee === ref.id
       ? evaluate(ref.kind, before, { ...e.event, at: e.at, facts: {}, trusted: true })
       : ({ ok: false, reason: `${e.event.type} is addressed to ${addressee} but stored in ${ref.streamId}` } as const);
   const after = verdict.ok ? verdict.snapshot : before;
-  const broken = verdict.ok
-    ? undefined
-    : { position: e.record.position, reason: 'reason' in verdict ? verdict.reason : describeRefusal(e.event.type, verdict) };
-  writeEntity(
-    db,
-    {
+  const broken =
+    held?.row.broken ??
+    (verdict.ok ? undefined : { position: e.record.position, reason: 'reason' in verdict ? verdict.reason : describeRefusal(e.event.type, verdict) });
+  pending.set(ref.streamId, {
+    row: {
       streamId: ref.streamId,
       kind: ref.kind,
       id: ref.id,
@@ -51,18 +58,38 @@ const applyToEntity = (db: Database.Database, e: DecodedEvent): void => {
       updatedAt: e.metadata.occurredAt,
       ...(broken !== undefined ? { broken } : {}),
     },
-    { value: after.value, context: after.context as Record<string, unknown> },
-  );
+    snapshot: after,
+  });
+};
+
+const write = (db: Database.Database, pending: ReadonlyMap<string, Pending>): void => {
+  for (const { row, snapshot } of pending.values()) writeEntity(db, row, { value: snapshot.value, context: snapshot.context as Record<string, unknown> });
 };
 
 /**
  * The entities read model (issue 12: list entities by kind and state, paginated): each entity's current machine
  * state, revision, last position and time. Every event type; disposable like every read model, and a rebuild from
  * position 0 gives the same rows.
+ *
+ * In a batch each entity is written once, where the last of its events in the batch left it; its next event in
+ * the batch starts from the machine's snapshot in memory rather than from its row written and read back. That is
+ * the same snapshot, since contexts hold only JSON values (machines/contexts.ts): the rows equal those of one event
+ * at a time (`test/read-models-batched-equal-event-by-event.test.ts`).
  */
-export const entitiesProjection = (): Projection => ({
-  name: 'entities',
-  setup: setupEntityTables,
-  reset: resetEntityTables,
-  apply: applyToEntity,
-});
+export const entitiesProjection = (): Projection => {
+  const batch = new BatchSlot<Map<string, Pending>>();
+  return {
+    name: 'entities',
+    queryIndexes: [ENTITIES_STATE_INDEX],
+    setup: setupEntityTables,
+    reset: resetEntityTables,
+    apply(db, e) {
+      const held = batch.held(db);
+      if (held !== undefined) return step(db, held, e);
+      const one = new Map<string, Pending>();
+      step(db, one, e);
+      write(db, one);
+    },
+    beginBatch: (db) => batch.open(db, new Map(), write),
+  };
+};

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { prepared } from '../runtime/index.ts';
+import { prepared, type QueryIndex } from '../runtime/index.ts';
 
 /** One scheduled fact: at `due` (epoch ms) issue `command` against `stream`. `purpose` keeps rotation and expiry apart. */
 export interface Deadline {
@@ -9,6 +9,12 @@ export interface Deadline {
   readonly command: { readonly type: string; readonly data: Record<string, unknown> };
 }
 
+/** What a tick reads the due deadlines by; `apply` puts and drops them by primary key. */
+export const DEADLINES_DUE_INDEX: QueryIndex = {
+  name: 'expiry_deadlines_due',
+  create: 'CREATE INDEX IF NOT EXISTS expiry_deadlines_due ON expiry_deadlines (due)',
+};
+
 export const setupDeadlines = (db: Database.Database): void => {
   db.exec(`CREATE TABLE IF NOT EXISTS expiry_deadlines (
     stream TEXT NOT NULL,
@@ -16,8 +22,8 @@ export const setupDeadlines = (db: Database.Database): void => {
     due INTEGER NOT NULL,
     command TEXT NOT NULL,
     PRIMARY KEY (stream, purpose)
-  ) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS expiry_deadlines_due ON expiry_deadlines (due)`);
+  ) WITHOUT ROWID`);
+  db.exec(DEADLINES_DUE_INDEX.create);
 };
 
 export const resetDeadlines = (db: Database.Database): void => {

@@ -5,7 +5,7 @@ import type { DecodedEvent } from '../../domain/stored.ts';
 import { derivedCommandId } from '../../domain/event-ids.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
 import type { Projection } from '../runtime/index.ts';
-import { dropDeadline, dropDeadlines, dueDeadlines, nextDeadline, putDeadline, resetDeadlines, setupDeadlines, type Deadline } from './deadlines.ts';
+import { DEADLINES_DUE_INDEX, dropDeadline, dropDeadlines, dueDeadlines, nextDeadline, putDeadline, resetDeadlines, setupDeadlines, type Deadline } from './deadlines.ts';
 
 export const SCHEDULER_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[1], role: 'system' };
 
@@ -68,6 +68,7 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
   };
   return {
     name: 'expiry',
+    queryIndexes: [DEADLINES_DUE_INDEX],
     eventTypes: ['SubscriptionCreated', 'CredentialIssued', 'AssociationEstablished', 'CredentialRotationStarted', ...FINAL_EVENTS],
     setup(d) {
       db = d;

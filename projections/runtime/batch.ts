@@ -48,9 +48,16 @@ export const applyBatch = (db: Database.Database, projection: Projection, record
   const apply = projection.apply;
   db.transaction(() => {
     if (apply !== undefined) {
-      for (const record of records) {
-        const event = decode(record);
-        if (event !== undefined) apply.call(projection, db, event);
+      const batch = projection.beginBatch?.(db);
+      try {
+        for (const record of records) {
+          const event = decode(record);
+          if (event !== undefined) apply.call(projection, db, event);
+        }
+        batch?.flush();
+      } catch (error) {
+        batch?.discard();
+        throw error;
       }
     }
     writeCheckpoint(db, projection.name, checkpointOf(records[records.length - 1]!));

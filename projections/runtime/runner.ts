@@ -3,13 +3,17 @@ import { decodeStored, type DecodedEvent } from '../../domain/stored.ts';
 import type { EventStore, RecordedEvent, StoreSubscription } from '../../domain/ports/event-store.ts';
 import { applyBatch, reactInBatches, writeLockOf } from './batch.ts';
 import { deleteCheckpoint, readCheckpoint, setupCheckpoints } from './checkpoints.ts';
+import { deferQueryIndexes, restoreQueryIndexes } from './query-indexes.ts';
 import type { Projection, ProjectionLag } from './types.ts';
 
 export interface RunnerOptions {
   readonly db: Database.Database;
   readonly store: EventStore;
   readonly projections: readonly Projection[];
-  /** Events read per page and applied per SQLite transaction at most (default 500). */
+  /**
+   * Events read per page and applied per SQLite transaction at most (default 2,000: each commit rewrites every page
+   * the batch dirtied, so fewer, larger transactions write less; 500 took a third more CPU per event in catch-up).
+   */
   readonly batchSize?: number;
   /**
    * A projection with reactions commits its transaction once it has been open this long (ms, default 100), so a
@@ -45,7 +49,7 @@ export class ProjectionRunner {
   constructor(private readonly options: RunnerOptions) {
     this.#db = options.db;
     this.#store = options.store;
-    this.#batchSize = options.batchSize ?? 500;
+    this.#batchSize = options.batchSize ?? 2000;
     this.#maxBatchMs = options.maxBatchMs ?? 100;
     if (!Number.isSafeInteger(this.#batchSize) || this.#batchSize < 1) throw new RangeError('options.batchSize: must be a whole number >= 1');
     if (!(this.#maxBatchMs >= 0)) throw new RangeError('options.maxBatchMs: must be a number of ms >= 0');
@@ -150,7 +154,31 @@ export class ProjectionRunner {
     return this.#catchUpAll([...this.#projections.values()]);
   }
 
-  async #catchUpOne(projection: Projection): Promise<number> {
+  /**
+   * Runs a catch-up; when its first page comes back full (a long way to go), the query indexes of the projections it
+   * takes from position 0 are dropped until it ends, then built once (query-indexes.ts). A short catch-up (a settle
+   * after a few commands) leaves the schema alone.
+   */
+  async #withQueryIndexesDeferred(projections: readonly Projection[], run: (longWay: () => Promise<void>) => Promise<number>): Promise<number> {
+    let deferred: readonly Projection[] = [];
+    let asked = false;
+    const longWay = async () => {
+      if (asked) return;
+      asked = true;
+      deferred = await deferQueryIndexes(this.#db, projections);
+    };
+    try {
+      return await run(longWay);
+    } finally {
+      await restoreQueryIndexes(this.#db, deferred);
+    }
+  }
+
+  #catchUpOne(projection: Projection): Promise<number> {
+    return this.#withQueryIndexesDeferred([projection], (longWay) => this.#catchUpOneFrom(projection, longWay));
+  }
+
+  async #catchUpOneFrom(projection: Projection, longWay: () => Promise<void>): Promise<number> {
     let count = 0;
     for (;;) {
       const generation = this.#generation(projection.name);
@@ -164,6 +192,7 @@ export class ProjectionRunner {
         batch.push(record);
       }
       if (batch.length === 0) return count;
+      if (batch.length >= this.#batchSize) await longWay();
       const handled = await this.#exclusive(projection.name, () => this.#handleBatch(projection, batch, generation));
       // Rebuilt meanwhile: the rebuild's own catch-up takes it from position 0.
       if (handled === false) return count;
@@ -176,7 +205,11 @@ export class ProjectionRunner {
    * each page handed to the projections in order (each takes its own types past its own checkpoint, in one
    * transaction). Reactions append events; later pages bring them, until a page comes back empty.
    */
-  async #catchUpAll(projections: readonly Projection[]): Promise<number> {
+  #catchUpAll(projections: readonly Projection[]): Promise<number> {
+    return this.#withQueryIndexesDeferred(projections, (longWay) => this.#catchUpAllFrom(projections, longWay));
+  }
+
+  async #catchUpAllFrom(projections: readonly Projection[], longWay: () => Promise<void>): Promise<number> {
     const generations = new Map(projections.map((p) => [p.name, this.#generation(p.name)]));
     const checkpoints = projections.map((p) => readCheckpoint(this.#db, p.name)?.position);
     let after = checkpoints.some((c) => c === undefined) ? undefined : checkpoints.reduce((a, b) => (b! < a! ? b : a));
@@ -193,6 +226,7 @@ export class ProjectionRunner {
         page.push(record);
       }
       if (page.length === 0) break;
+      if (page.length >= this.#batchSize) await longWay();
       for (const projection of active) {
         const own = this.#types.get(projection.name);
         const batch = own === undefined ? page : page.filter((r) => own.has(r.type));

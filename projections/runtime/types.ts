@@ -11,11 +11,28 @@ export interface Projection {
   readonly name: string;
   /** Event types this projection handles; others are skipped by the store-side filter. Omitted: all types. */
   readonly eventTypes?: readonly string[];
+  /**
+   * Optional: the secondary indexes only queries read through (`apply` never does), each with its name and its
+   * `CREATE INDEX IF NOT EXISTS` statement, which `setup` runs too. A long catch-up from position 0 (a first start, a
+   * rebuild; at least a full page to go) drops them and builds each once at the end from sorted keys, instead of
+   * inserting every row into each at a random place (the bulk of a catch-up's write cost). Queries still answer
+   * meanwhile, more slowly.
+   */
+  readonly queryIndexes?: readonly QueryIndex[];
   /** Creates the read-model tables (idempotent). */
   setup(db: Database.Database): void;
   /** Drops the read-model tables' rows so the projection can be rebuilt from position 0. */
   reset(db: Database.Database): void;
   apply?(db: Database.Database, event: DecodedEvent): void;
+  /**
+   * Optional: opens a batch, inside its transaction, before the batch's first `apply`. Until `flush` (after its last
+   * `apply`, before the checkpoint is written) `apply` may hold writes back and write them together: the rows after
+   * `flush` must be exactly those `apply` alone would have left event by event. `discard` drops what is held when
+   * the batch fails (its transaction is rolled back). The runner batches only projections without reactions this
+   * way; outside a batch `apply` writes at once. The entities read model writes each entity once per batch, the
+   * audit trail its rows 32 to an INSERT.
+   */
+  beginBatch?(db: Database.Database): OpenBatch;
   react?(event: DecodedEvent): Promise<void>;
   /**
    * Optional, for projections with reactions: called with the events of a batch before their reactions run, to
@@ -33,4 +50,17 @@ export interface ProjectionLag {
   readonly eventsBehind: number;
   /** Time between the last handled event and the newest stored event, in seconds. */
   readonly secondsBehind: number;
+}
+
+/** What `beginBatch` opened: see `Projection.beginBatch`. */
+export interface OpenBatch {
+  flush(): void;
+  discard(): void;
+}
+
+/** A secondary index of a read model that queries read through: see `Projection.queryIndexes`. */
+export interface QueryIndex {
+  readonly name: string;
+  /** `CREATE INDEX IF NOT EXISTS <name> ON ...`. */
+  readonly create: string;
 }
