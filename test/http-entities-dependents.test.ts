@@ -229,13 +229,14 @@ describe('the cascade relations the dependents route reads', () => {
     const db = c.readModels;
     const walk = walkDependents(db, 'node-gw', 100);
     expect(walk.dependents.map((d) => d.streamId)).toEqual(['credential-gw-c1', 'association-gw-a1', 'credential-gw-c2', 'association-gw-a2']);
-    // The process manager caught up only after the revocation: it ended the credentials on their CredentialIssued
-    // re-check, and the associations through them; all of it counts as the node's cascade.
+    // The process manager caught up only after the revocation. It reads its parents as of each event (issue 15
+    // item 5), so it ends everything from the node's revocation, as a live run would: all of it is the node's cascade.
     expect(endingOf(db, 'credential-gw-c1')).toMatchObject({ type: 'CredentialRevoked', byCascade: true });
     expect([...cascadeFrom(db, 'node-gw', walk.dependents).values()]).toEqual([true, true, true, true]);
-    // The node was revoked by a command; its association's re-check found its credential (looked at first) ended.
+    // The node was revoked by a command and ended its association itself, before its credential's cascade got there.
     expect(endingOf(db, 'node-gw')).toMatchObject({ byCascade: false });
-    expect([...cascadeFrom(db, 'credential-gw-c1', walkDependents(db, 'credential-gw-c1', 10).dependents).values()]).toEqual([true]);
+    expect(endingOf(db, 'association-gw-a1')).toMatchObject({ byCascade: true, causeEventId: endingOf(db, 'node-gw')!.eventId });
+    expect([...cascadeFrom(db, 'credential-gw-c1', walkDependents(db, 'credential-gw-c1', 10).dependents).values()]).toEqual([false]);
 
     const before = tables(db);
     expect(before[1]).toHaveLength(5);

@@ -33,11 +33,19 @@ export const setupDependents = (db: Database.Database): void => {
   CREATE TABLE IF NOT EXISTS cascade_instances (
     association TEXT PRIMARY KEY,
     ae_id TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS cascade_associations (
+    association_id TEXT PRIMARY KEY,
+    credential_id TEXT,
+    node_id TEXT,
+    app_id TEXT,
+    ae_id TEXT,
+    established INTEGER NOT NULL
   ) WITHOUT ROWID`);
 };
 
 export const resetDependents = (db: Database.Database): void => {
-  db.exec('DELETE FROM cascade_dependents; DELETE FROM cascade_endings; DELETE FROM cascade_instances');
+  db.exec('DELETE FROM cascade_dependents; DELETE FROM cascade_endings; DELETE FROM cascade_instances; DELETE FROM cascade_associations');
 };
 
 export const addDependent = (db: Database.Database, parent: string, relation: Relation, child: string): void => {
@@ -136,3 +144,39 @@ export const directDependents = (db: Database.Database, parent: string, limit: n
     child: r.child,
     ...(r.ae_id !== null && r.relation === 'association-of-application' ? { aeId: r.ae_id } : {}),
   }));
+
+/**
+ * What an association derives from, as configured, and whether it was established: what the cascade's bookkeeping
+ * and re-checks need of it, read from this table instead of rebuilding the association (issue 15 item 5).
+ */
+export interface AssociationLinks {
+  readonly credentialId?: string;
+  readonly nodeId?: string;
+  /** The App-ID and AE-ID when the registree is an AE. */
+  readonly application?: { readonly appId: string; readonly aeId: string };
+  readonly established: boolean;
+}
+
+export const addAssociation = (db: Database.Database, associationId: string, links: Omit<AssociationLinks, 'established'>): void => {
+  prepared(
+    db,
+    'INSERT OR IGNORE INTO cascade_associations (association_id, credential_id, node_id, app_id, ae_id, established) VALUES (?, ?, ?, ?, ?, 0)',
+  ).run(associationId, links.credentialId ?? null, links.nodeId ?? null, links.application?.appId ?? null, links.application?.aeId ?? null);
+};
+
+export const markEstablished = (db: Database.Database, associationId: string): void => {
+  prepared(db, 'UPDATE cascade_associations SET established = 1 WHERE association_id = ?').run(associationId);
+};
+
+export const associationLinks = (db: Database.Database, associationId: string): AssociationLinks | undefined => {
+  const row = prepared(db, 'SELECT credential_id, node_id, app_id, ae_id, established FROM cascade_associations WHERE association_id = ?').get(associationId) as
+    | { credential_id: string | null; node_id: string | null; app_id: string | null; ae_id: string | null; established: bigint | number }
+    | undefined;
+  if (row === undefined) return undefined;
+  return {
+    ...(row.credential_id !== null ? { credentialId: row.credential_id } : {}),
+    ...(row.node_id !== null ? { nodeId: row.node_id } : {}),
+    ...(row.app_id !== null && row.ae_id !== null ? { application: { appId: row.app_id, aeId: row.ae_id } } : {}),
+    established: Number(row.established) === 1,
+  };
+};

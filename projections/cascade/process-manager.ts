@@ -2,20 +2,22 @@ import type Database from 'better-sqlite3';
 import { isCommandIdReused, isCredenceError } from '../../domain/errors.ts';
 import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
-import { streamIdOf } from '../../domain/streams.ts';
-import type { AssociationContext } from '../../machines/index.ts';
-import type { RevocationReason } from '../../domain/events/index.ts';
+import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
+import { COMMAND_CATALOG, type CommandType } from '../../domain/commands/index.ts';
+import { EVENT_KIND } from '../../domain/events/index.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
 import { derivedCommandId } from '../../domain/event-ids.ts';
 import type { Projection } from '../runtime/index.ts';
-import { addDependent, addEnding, addInstance, dependentsOf, resetDependents, setupDependents } from './dependents.ts';
+import { addAssociation, addDependent, addEnding, addInstance, endingOf, markEstablished, resetDependents, setupDependents, type Ending } from './dependents.ts';
+import { reactionsWith } from './lookups.ts';
 import { addDeadLetter, resetDeadLetters, setupDeadLetters } from './dead-letters.ts';
 import { BrokenHistoryError } from '../../machines/index.ts';
-import { CASCADE_EVENT_TYPES, reactionsTo } from './reactions.ts';
+import { CASCADE_EVENT_TYPES, type Reaction } from './reactions.ts';
 
 /** The events that end an entity, kept with their cause so a dependent's revocation can be traced to its origin. */
 const ENDINGS: ReadonlySet<string> = new Set([
   'CredentialRevoked',
+  'CredentialExpired',
   'NodeRevoked',
   'NodeEnrolmentExpired',
   'ApplicationRevoked',
@@ -38,13 +40,22 @@ export interface CascadeLog {
  */
 export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () => {}): Projection => {
   let db: Database.Database | undefined;
+  let batch: BatchFacts = { commands: new Set(), endings: new Set() };
   const reactionsToEvent = reactionsWith(engine, () => {
     if (db === undefined) throw new Error('cascade process manager used before setup');
     return db;
   });
   return {
     name: 'cascade',
-    eventTypes: CASCADE_EVENT_TYPES,
+    // The bookkeeping events too: nothing follows from them, but a batch that holds them tells `prepare` which
+    // reactions are recorded already.
+    eventTypes: [...CASCADE_EVENT_TYPES, ...BOOKKEEPING_EVENT_TYPES],
+    async prepare(events) {
+      batch = {
+        commands: new Set(events.map((e) => commandKey(e.record.streamId, e.metadata.commandId))),
+        endings: new Set(events.flatMap((e) => (ENDINGS.has(e.event.type) ? [e.record.streamId] : []))),
+      };
+    },
     setup(d) {
       db = d;
       setupDependents(d);
@@ -66,15 +77,22 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
         case 'NodeEnrolled':
           return addDependent(d, streamIdOf('subscription', e.event.data.subscriptionId), 'node-of-subscription', stream);
         case 'AssociationConfigured': {
-          const { credentialId, nodeId, registree } = e.event.data;
+          const { associationId, credentialId, nodeId, registree } = e.event.data;
           addDependent(d, streamIdOf('credential', credentialId), 'association-of-credential', stream);
           addDependent(d, streamIdOf('node', nodeId), 'association-of-node', stream);
           if (registree.kind === 'ae') {
             addDependent(d, streamIdOf('application', registree.appId), 'association-of-application', stream);
             addInstance(d, stream, registree.id);
           }
+          addAssociation(d, associationId, {
+            credentialId,
+            nodeId,
+            ...(registree.kind === 'ae' ? { application: { appId: registree.appId, aeId: registree.id } } : {}),
+          });
           return;
         }
+        case 'AssociationEstablished':
+          return markEstablished(d, e.event.data.associationId);
         default:
           if (ENDINGS.has(e.event.type)) {
             const reason = (e.event.data as { reason?: unknown }).reason;
@@ -93,62 +111,97 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
     },
     async react(e: DecodedEvent) {
       if (db === undefined) throw new Error('cascade process manager used before setup');
-      const d = db;
-      const deadLetter = (command: string, target: string, error: unknown) => {
-        const reason = error instanceof Error ? error.message : String(error);
-        addDeadLetter(d, { position: e.record.position, eventType: e.event.type, command, target, reason });
-        log({ outcome: 'dead-letter', command, target, reason });
-      };
       let reactions;
       try {
         reactions = await reactionsToEvent(e);
       } catch (error) {
         if (!(error instanceof BrokenHistoryError)) throw error;
-        return deadLetter('(lookup)', error.streamId, error);
+        return deadLetter(db, log, e, '(lookup)', error.streamId, error);
       }
-      for (const reaction of reactions) {
-        const target = Object.values(reaction.data)[0] as string;
-        try {
-          const outcome = await engine.executeAsSystem({
-            type: reaction.type,
-            data: reaction.data,
-            metadata: {
-              commandId: derivedCommandId(`cascade:${reaction.type}:${target}`, e.record.id),
-              actor: PROCESS_MANAGER_ACTOR,
-              correlationId: e.metadata.correlationId,
-              causationId: e.record.id,
-            },
-          });
-          log({ outcome: outcome.deduplicated ? 'duplicate' : 'issued', command: reaction.type, target });
-        } catch (error) {
-          if (isCredenceError(error, 'illegal_transition') || isCredenceError(error, 'not_found')) {
-            log({ outcome: 'skipped', command: reaction.type, target, reason: error.message });
-          } else if (isCommandIdReused(error)) {
-            // Done before under this id, with data read from parents that have moved on since (a rebuild).
-            log({ outcome: 'duplicate', command: reaction.type, target });
-          } else if (error instanceof BrokenHistoryError) {
-            deadLetter(reaction.type, target, error);
-          } else {
-            // A conflict past the engine's retries or an I/O error: the checkpoint stays, the next run retries.
-            throw error;
-          }
-        }
-      }
+      for (const reaction of reactions) await issue(engine, db, log, batch, e, reaction);
     },
   };
 };
 
-/** The process manager's lookups: dependents from its table, other entities as the engine rebuilds them. */
-const reactionsWith = (engine: CommandSink, db: () => Database.Database) => (e: DecodedEvent) =>
-  reactionsTo(e, {
-    dependents: (parent, relation) => dependentsOf(db(), parent, relation),
-    association: async (id) => {
-      const a = await engine.view('association', id);
-      return { state: a.state, context: a.context as unknown as AssociationContext };
-    },
-    stateOf: async (kind, id) => {
-      const entity = await engine.view(kind, id);
-      const reason = (entity.context as { revocationReason?: RevocationReason }).revocationReason;
-      return { state: entity.state, ...(reason !== undefined ? { reason } : {}) };
-    },
-  });
+const deadLetter = (db: Database.Database, log: CascadeLog, e: DecodedEvent, command: string, target: string, error: unknown): void => {
+  const reason = error instanceof Error ? error.message : String(error);
+  addDeadLetter(db, { position: e.record.position, eventType: e.event.type, command, target, reason });
+  log({ outcome: 'dead-letter', command, target, reason });
+};
+
+/**
+ * One reaction to `e`, unless its effect already holds or it can have none: the target ended before `e` or later
+ * in this batch (revoked and expired are final states, whose machines accept no command at all), or the command is
+ * recorded under its derived id (a rebuild, a resumed catch-up: its event is in this batch, or the store's command
+ * index has it). Otherwise the engine decides it, as before: nothing is ever written that a machine has not judged.
+ */
+const issue = async (
+  engine: CommandSink,
+  db: Database.Database,
+  log: CascadeLog,
+  batch: BatchFacts,
+  e: DecodedEvent,
+  reaction: Reaction,
+): Promise<void> => {
+  const command = reaction.type;
+  const target = Object.values(reaction.data)[0] as string;
+  const kind = targetKind(command);
+  const streamId = streamIdOf(kind, target);
+  const ending = endingOf(db, streamId);
+  if (ending !== undefined) return log(endedAlready(command, target, ending, e.record.id));
+  const commandId = derivedCommandId(`cascade:${command}:${target}`, e.record.id);
+  if (batch.commands.has(commandKey(streamId, commandId))) return log({ outcome: 'duplicate', command, target });
+  // Ended later in the log, by an event this batch holds (its machine is in a final state now).
+  if (batch.endings.has(streamId)) return log({ outcome: 'skipped', command, target, reason: `${target} has ended already` });
+  if (engine.recorded !== undefined && (await engine.recorded(kind, target, commandId))) return log({ outcome: 'duplicate', command, target });
+  try {
+    const outcome = await engine.executeAsSystem({
+      type: command,
+      data: reaction.data,
+      metadata: { commandId, actor: PROCESS_MANAGER_ACTOR, correlationId: e.metadata.correlationId, causationId: e.record.id },
+    });
+    log({ outcome: outcome.deduplicated ? 'duplicate' : 'issued', command, target });
+  } catch (error) {
+    if (isCredenceError(error, 'illegal_transition') || isCredenceError(error, 'not_found')) {
+      log({ outcome: 'skipped', command, target, reason: error.message });
+    } else if (isCommandIdReused(error)) {
+      // Done before under this id, with data read from parents that have moved on since (a rebuild).
+      log({ outcome: 'duplicate', command, target });
+    } else if (error instanceof BrokenHistoryError) {
+      deadLetter(db, log, e, command, target, error);
+    } else {
+      // A conflict past the engine's retries or an I/O error: the checkpoint stays, the next run retries.
+      throw error;
+    }
+  }
+};
+
+/** What the cascade's bookkeeping commands record. */
+const BOOKKEEPING_EVENT_TYPES = [
+  'CredentialAssociated',
+  'CredentialAssociationReleased',
+  'NodeAssociated',
+  'NodeAssociationReleased',
+  'ApplicationInstanceAssociated',
+  'ApplicationInstanceReleased',
+] as const;
+
+/**
+ * What the stored events of the batch being handled say, whatever the read model has reached: which commands are
+ * recorded (stream and command id) and which streams have ended. Facts of the store, so true for every event of
+ * the batch, earlier ones included.
+ */
+interface BatchFacts {
+  readonly commands: ReadonlySet<string>;
+  readonly endings: ReadonlySet<string>;
+}
+
+const commandKey = (streamId: string, commandId: string): string => `${streamId}\n${commandId}`;
+
+const targetKind = (type: string): EntityKind => EVENT_KIND[COMMAND_CATALOG[type as CommandType].event];
+
+/** This reaction's own earlier effect (a cascade caused by this very event) or an ending that came otherwise. */
+const endedAlready = (command: string, target: string, ending: Ending, causeId: string): Parameters<CascadeLog>[0] =>
+  ending.byCascade && ending.causeEventId === causeId
+    ? { outcome: 'duplicate', command, target }
+    : { outcome: 'skipped', command, target, reason: `${target} has ended already (${ending.type})` };

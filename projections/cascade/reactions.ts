@@ -1,7 +1,7 @@
 import type { DecodedEvent } from '../../domain/stored.ts';
 import type { RevocationReason } from '../../domain/events/index.ts';
 import type { EntityKind } from '../../domain/streams.ts';
-import type { AssociationContext } from '../../machines/index.ts';
+import type { AssociationLinks, Relation } from './dependents.ts';
 
 /** A command the process manager will issue, before ids and metadata are attached. */
 export interface Reaction {
@@ -9,19 +9,18 @@ export interface Reaction {
   readonly data: Record<string, unknown>;
 }
 
-/** The lookups a reaction needs: dependents from the cascade table, entities from the engine. */
+/**
+ * The lookups a reaction needs, as of the event it reacts to: the cascade's own read model, which holds every
+ * event before it (issue 15 item 5). That is enough in global order: a parent that ends before the event is seen
+ * here, one that ends after it finds the event's entity among its dependents when its own ending is handled.
+ */
 export interface ReactionContext {
-  dependents(parent: string, relation: Parameters<typeof import('./dependents.ts').dependentsOf>[2]): string[];
-  association(id: string): Promise<{ state: string; context: AssociationContext }>;
-  /** An entity's current state and, when revoked, why. */
-  stateOf(kind: EntityKind, id: string): Promise<{ state: string; reason?: RevocationReason }>;
+  dependents(parent: string, relation: Relation): string[];
+  /** What the association derives from and whether it was established. */
+  association(id: string): Promise<AssociationLinks>;
+  /** When the entity has ended: the reason a dependent inherits (its revocation reason, or cessation when it expired). */
+  ended(kind: EntityKind, id: string): Promise<RevocationReason | undefined>;
 }
-
-const FINAL = new Set(['revoked', 'expired']);
-
-/** The reason a dependent inherits from a parent that ended: its revocation reason, or cessation when it expired. */
-const endedReason = (parent: { state: string; reason?: RevocationReason }): RevocationReason | undefined =>
-  FINAL.has(parent.state) ? (parent.reason ?? 'cessationOfOperation') : undefined;
 
 const idOf = (streamId: string): string => streamId.slice(streamId.indexOf('-') + 1);
 
@@ -29,20 +28,34 @@ const revokeAssociations = (streams: readonly string[], reason: RevocationReason
   streams.map((s) => ({ type: 'revokeAssociation', data: { associationId: idOf(s), reason } }));
 
 /** Bookkeeping on the entities an association derives from, so their machines know it is alive (or not). */
-const bookkeeping = (verb: 'record' | 'release', associationId: string, a: AssociationContext): Reaction[] => {
+const bookkeeping = (verb: 'record' | 'release', associationId: string, a: AssociationLinks): Reaction[] => {
   const out: Reaction[] = [];
   if (a.credentialId !== undefined) {
     out.push({ type: `${verb}CredentialAssociation`, data: { credentialId: a.credentialId, associationId } });
   }
   if (a.nodeId !== undefined) out.push({ type: `${verb}NodeAssociation`, data: { nodeId: a.nodeId, associationId } });
-  if (a.registree?.kind === 'ae') {
+  if (a.application !== undefined) {
     out.push(
       verb === 'record'
-        ? { type: 'recordApplicationInstance', data: { appId: a.registree.appId, aeId: a.registree.id, associationId } }
-        : { type: 'releaseApplicationInstance', data: { appId: a.registree.appId, associationId } },
+        ? { type: 'recordApplicationInstance', data: { appId: a.application.appId, aeId: a.application.aeId, associationId } }
+        : { type: 'releaseApplicationInstance', data: { appId: a.application.appId, associationId } },
     );
   }
   return out;
+};
+
+/** The first parent of an association that has ended, and why: the association must end with it. */
+const endedParent = async (links: AssociationLinks, ctx: ReactionContext): Promise<RevocationReason | undefined> => {
+  // One at a time, when reached: a lookup started and never awaited would reject unobserved (fuzz-stored-events).
+  if (links.credentialId !== undefined) {
+    const reason = await ctx.ended('credential', links.credentialId);
+    if (reason !== undefined) return reason;
+  }
+  if (links.nodeId !== undefined) {
+    const reason = await ctx.ended('node', links.nodeId);
+    if (reason !== undefined) return reason;
+  }
+  return links.application === undefined ? undefined : ctx.ended('application', links.application.appId);
 };
 
 /**
@@ -78,42 +91,41 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
         .dependents(stream, 'node-of-subscription')
         .map((s) => ({ type: 'expireNodeEnrolment', data: { nodeId: idOf(s), subscriptionId } }));
     }
-    // The guards read other entities at decision time, outside any expected revision: a fact can be stored just
-    // after its parent ended. These re-checks against the parent's current state close each such race.
+    // A store without conditions across streams (or a raced import) can hold a fact stored just after its parent
+    // ended. These re-checks against the parents' endings before the event close each such race.
     case 'CredentialIssued': {
       const { owner, credentialId } = e.event.data;
       const kind = owner.kind === 'node' ? 'node' : owner.kind === 'app' ? 'application' : undefined;
-      const reason = kind === undefined ? undefined : endedReason(await ctx.stateOf(kind, owner.id));
+      const reason = kind === undefined ? undefined : await ctx.ended(kind, owner.id);
       return reason === undefined ? [] : [{ type: 'revokeCredential', data: { credentialId, reason } }];
     }
     case 'NodeEnrolled': {
       const { nodeId, subscriptionId } = e.event.data;
-      const subscription = await ctx.stateOf('subscription', subscriptionId);
-      return subscription.state === 'active' ? [] : [{ type: 'expireNodeEnrolment', data: { nodeId, subscriptionId } }];
+      return (await ctx.ended('subscription', subscriptionId)) === undefined ? [] : [{ type: 'expireNodeEnrolment', data: { nodeId, subscriptionId } }];
     }
-    case 'AssociationConfigured':
+    case 'AssociationConfigured': {
+      const { associationId, credentialId, nodeId, registree } = e.event.data;
+      const links: AssociationLinks = {
+        credentialId,
+        nodeId,
+        ...(registree.kind === 'ae' ? { application: { appId: registree.appId, aeId: registree.id } } : {}),
+        established: false,
+      };
+      const reason = await endedParent(links, ctx);
+      return reason === undefined ? [] : revokeAssociations([`association-${associationId}`], reason);
+    }
     case 'AssociationEstablished': {
       const associationId = e.event.data.associationId;
-      const { context } = await ctx.association(associationId);
-      // Looked up one at a time, when reached: a lookup started and never awaited (after an earlier parent ended or
-      // failed) would reject unobserved, and an unhandled rejection ends the process (fuzz-stored-events).
-      const { credentialId, nodeId, registree } = context;
-      const parents = [
-        credentialId !== undefined ? () => ctx.stateOf('credential', credentialId) : undefined,
-        nodeId !== undefined ? () => ctx.stateOf('node', nodeId) : undefined,
-        registree?.kind === 'ae' ? () => ctx.stateOf('application', registree.appId) : undefined,
-      ];
-      for (const parent of parents) {
-        const reason = parent === undefined ? undefined : endedReason(await parent());
-        if (reason !== undefined) return revokeAssociations([`association-${associationId}`], reason);
-      }
-      return e.event.type === 'AssociationEstablished' ? bookkeeping('record', associationId, context) : [];
+      const links = await ctx.association(associationId);
+      const reason = await endedParent(links, ctx);
+      if (reason !== undefined) return revokeAssociations([`association-${associationId}`], reason);
+      return bookkeeping('record', associationId, links);
     }
     case 'AssociationRevoked':
     case 'AssociationExpired': {
       const associationId = e.event.data.associationId;
-      const association = await ctx.association(associationId);
-      return association.context.establishedAt === undefined ? [] : bookkeeping('release', associationId, association.context);
+      const links = await ctx.association(associationId);
+      return links.established ? bookkeeping('release', associationId, links) : [];
     }
     default:
       return [];
@@ -133,4 +145,6 @@ export const CASCADE_EVENT_TYPES = [
   'AssociationEstablished',
   'AssociationRevoked',
   'AssociationExpired',
+  // Not a cause of any command: recorded as the credential's ending, so an association's re-check sees it.
+  'CredentialExpired',
 ] as const;

@@ -39,6 +39,9 @@ export interface PseudonymRotationOptions {
   readonly tickConcurrency?: number;
 }
 
+/** Triggers whose commands are reactions to a stored event, under an id derived from it. */
+const REACTIONS: ReadonlySet<RotationTrigger> = new Set(['initial', 'association']);
+
 /** Pseudonyms a tick derives per PRF call (one Secure Environment call with `prfMany`). */
 const TICK_CHUNK = 2048;
 
@@ -55,10 +58,19 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
   const concurrency = options.tickConcurrency ?? 128;
   if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw new RangeError('options.tickConcurrency: must be a whole number >= 1');
   let db: Database.Database | undefined;
+  /** Stream and command id of the rotations stored in the batch being handled: a reaction found there is done. */
+  let inBatch: ReadonlySet<string> = new Set();
   const use = (): Database.Database => {
     if (db === undefined) throw new Error('pseudonym rotation used before setup');
     return db;
   };
+
+  /**
+   * Whether a reaction re-run (a rebuild, a resumed catch-up) is on the pseudonym's stream already under its derived
+   * id: in the batch being handled, or in the store's index of command ids. Then it is done and nothing is decided.
+   */
+  const recordedBefore = async (pseudonym: Pseudonym, commandId: string): Promise<boolean> =>
+    inBatch.has(`pseudonym-${pseudonym}\n${commandId}`) || (engine.recorded !== undefined && (await engine.recorded('pseudonym', pseudonym, commandId)));
 
   const rotate = async (
     nodeId: string,
@@ -72,6 +84,11 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     // The directory may lag behind rotations already stored: an epoch whose pseudonym exists is taken, try the next.
     for (let attempt = 0; attempt < 64; attempt++, epoch++) {
       const pseudonym = attempt === 0 && known !== undefined ? known.next : await deriver.node(nodeId, epoch);
+      // Only reactions: a tick's and an operator's commands go straight to the engine.
+      const { commandId } = metadata;
+      if (REACTIONS.has(trigger) && commandId !== undefined && (await recordedBefore(pseudonym, commandId))) {
+        return { outcome: 'duplicate', nodeId, epoch, pseudonym };
+      }
       try {
         const command = { type: 'rotatePseudonym', data: { pseudonym, nodeId, epoch, trigger }, metadata };
         const outcome = await (metadata.actor.role === 'system' ? engine.executeAsSystem(command) : engine.execute(command));
@@ -124,8 +141,10 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     deriver,
     apply: applyToDirectory,
     react,
-    // The initial pseudonyms of the nodes registered in a batch, in one PRF call (the reactions then find them memoised).
+    // The initial pseudonyms of the nodes registered in a batch, in one PRF call (the reactions then find them
+    // memoised), and which rotations the batch holds already.
     async prepare(events) {
+      inBatch = new Set(events.flatMap((e) => (e.event.type === 'PseudonymRotated' ? [`${e.record.streamId}\n${e.metadata.commandId}`] : [])));
       const registered = events.flatMap((e) => (e.event.type === 'NodeRegistered' ? [{ nodeId: e.event.data.nodeId, epoch: 0 }] : []));
       if (registered.length > 1) await deriver.nodes(registered);
     },
@@ -138,35 +157,46 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
         ...(policy.default.everyMs === undefined ? [] : [{ every: policy.default.everyMs, classes: { notIn: listed } }]),
       ];
       let rotated = 0;
-      let failure: { error: unknown } | undefined;
-      const inFlight = new Set<Promise<void>>();
       for (const { every, classes } of due) {
         const stale = staleNodes(use(), now - every, classes, tickLimit - rotated);
-        for (let from = 0; from < stale.length && failure === undefined; from += TICK_CHUNK) {
-          const chunk = stale.slice(from, from + TICK_CHUNK);
-          // The whole chunk's next pseudonyms in one PRF call, then the commands, `concurrency` at a time.
-          const next = await deriver.nodes(chunk.map((node) => ({ nodeId: node.nodeId, epoch: node.epoch === undefined ? 0 : node.epoch + 1 })));
-          for (const [k, node] of chunk.entries()) {
-            if (failure !== undefined) break;
-            // One interval rotation per epoch: a repeated tick before the directory catches up is deduplicated.
-            const rotation: Promise<void> = rotate(
-              node.nodeId,
-              'interval',
-              { commandId: derivedCommandId(`pseudonym:interval:${node.nodeId}`, String(node.epoch)), actor: PSEUDONYM_ACTOR },
-              { current: node.epoch, next: next[k]! },
-            ).then(
-              (outcome) => {
-                if (outcome.outcome === 'rotated') rotated++;
-              },
-              (error: unknown) => {
-                failure ??= { error };
-              },
-            ).finally(() => inFlight.delete(rotation));
-            inFlight.add(rotation);
-            if (inFlight.size >= concurrency) await Promise.race(inFlight);
+        // Each chunk's next pseudonyms in one PRF call, the next chunk's asked for as soon as one is reached, so the
+        // commands never wait for the Secure Environment between chunks.
+        const derived: Promise<Pseudonym[]>[] = [];
+        const pseudonymsOf = (chunk: number): Promise<Pseudonym[]> => {
+          if (derived[chunk] === undefined) {
+            const nodes = stale.slice(chunk * TICK_CHUNK, (chunk + 1) * TICK_CHUNK);
+            const asked = deriver.nodes(nodes.map((node) => ({ nodeId: node.nodeId, epoch: node.epoch === undefined ? 0 : node.epoch + 1 })));
+            // Awaited by the workers that reach the chunk; one that stops first must not leave a rejection unobserved.
+            asked.catch(() => undefined);
+            derived[chunk] = asked;
           }
-        }
-        await Promise.all(inFlight);
+          return derived[chunk]!;
+        };
+        let next = 0;
+        let failure: { error: unknown } | undefined;
+        // `concurrency` workers take the nodes in order: O(1) per rotation, however many are in flight.
+        const worker = async (): Promise<void> => {
+          while (failure === undefined && next < stale.length) {
+            const k = next++;
+            const chunk = Math.floor(k / TICK_CHUNK);
+            if ((chunk + 1) * TICK_CHUNK < stale.length) void pseudonymsOf(chunk + 1);
+            const node = stale[k]!;
+            try {
+              const pseudonym = (await pseudonymsOf(chunk))[k % TICK_CHUNK]!;
+              // One interval rotation per epoch: a repeated tick before the directory catches up is deduplicated.
+              const outcome = await rotate(
+                node.nodeId,
+                'interval',
+                { commandId: derivedCommandId(`pseudonym:interval:${node.nodeId}`, String(node.epoch)), actor: PSEUDONYM_ACTOR },
+                { current: node.epoch, next: pseudonym },
+              );
+              if (outcome.outcome === 'rotated') rotated++;
+            } catch (error) {
+              failure ??= { error };
+            }
+          }
+        };
+        await Promise.all(Array.from({ length: Math.min(concurrency, stale.length) }, worker));
         if (failure !== undefined) throw failure.error;
       }
       return rotated;

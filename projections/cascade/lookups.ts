@@ -1,0 +1,39 @@
+import type Database from 'better-sqlite3';
+import type { RevocationReason } from '../../domain/events/index.ts';
+import type { CommandSink } from '../../domain/ports/index.ts';
+import type { DecodedEvent } from '../../domain/stored.ts';
+import { streamIdOf } from '../../domain/streams.ts';
+import type { AssociationContext } from '../../machines/index.ts';
+import { associationLinks, dependentsOf, endingOf, type AssociationLinks, type Ending } from './dependents.ts';
+import { reactionsTo } from './reactions.ts';
+
+const REVOCATIONS: ReadonlySet<string> = new Set(['CredentialRevoked', 'NodeRevoked', 'ApplicationRevoked', 'AssociationRevoked']);
+
+/** The reason a dependent inherits from a parent's ending: its revocation reason, or cessation when it expired. */
+const inheritedReason = (ending: Ending): RevocationReason =>
+  REVOCATIONS.has(ending.type) && ending.reason !== undefined ? (ending.reason as RevocationReason) : 'cessationOfOperation';
+
+/**
+ * The process manager's lookups, from its own tables as of the event (dependents, endings, associations). An
+ * association configured before this read model had its table (an older read-model database) is read from the
+ * engine instead.
+ */
+export const reactionsWith = (engine: CommandSink, db: () => Database.Database) => (e: DecodedEvent) =>
+  reactionsTo(e, {
+    dependents: (parent, relation) => dependentsOf(db(), parent, relation),
+    association: async (id) => associationLinks(db(), id) ?? linksOf(await engine.view('association', id)),
+    ended: async (kind, id) => {
+      const ending = endingOf(db(), streamIdOf(kind, id));
+      return ending === undefined ? undefined : inheritedReason(ending);
+    },
+  });
+
+const linksOf = (view: { context: unknown }): AssociationLinks => {
+  const { credentialId, nodeId, registree, establishedAt } = view.context as AssociationContext;
+  return {
+    ...(credentialId !== undefined ? { credentialId } : {}),
+    ...(nodeId !== undefined ? { nodeId } : {}),
+    ...(registree?.kind === 'ae' ? { application: { appId: registree.appId, aeId: registree.id } } : {}),
+    established: establishedAt !== undefined,
+  };
+};

@@ -1,0 +1,233 @@
+// Issue 15 item 5: the cascade and pseudonym reactions of a catch-up over a settled log are found done without the
+// engine deciding them (their event in the batch, the store's command index, or the target ended before the
+// event), while a reaction whose effect does not hold is still decided by the engine and recorded.
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { DAY, FakeClock, MINUTE } from '../adapters/driven/clock/index.ts';
+import { openSqliteStore } from '../adapters/driven/store/index.ts';
+import { createEngine, type Engine } from '../adapters/engine/index.ts';
+import { openCredence, type Credence } from '../adapters/runtime/index.ts';
+import { command } from '../domain/commands/index.ts';
+import { hmacSha256 } from '../domain/crypto/index.ts';
+import { eventIdFor } from '../domain/event-ids.ts';
+import type { CommandOutcome, CommandSink } from '../domain/ports/index.ts';
+import { cascadeProcessManager, endingOf } from '../projections/cascade/index.ts';
+import { PseudonymDeriver, pseudonymRotation, type PseudonymKey } from '../projections/pseudonyms/index.ts';
+import { ProjectionRunner, type Projection } from '../projections/runtime/index.ts';
+import { seedFleet } from '../bench/projections-fleet.ts';
+import { at, cmd, footprint, operator, T0 } from './support/fleet.ts';
+
+const testKey: PseudonymKey = { prf: async (m) => hmacSha256(new Uint8Array(32).fill(7), m) };
+
+const memoryDb = () => {
+  const db = new Database(':memory:');
+  db.defaultSafeIntegers(true);
+  return db;
+};
+
+/** The engine as a process manager sees it, counting what it is asked to decide; `recorded` only when `index`. */
+const counting = (engine: Engine, index: boolean) => {
+  const outcomes: (CommandOutcome | 'refused')[] = [];
+  const sink: CommandSink = {
+    clock: engine.clock,
+    execute: (input) => engine.execute(input),
+    executeAsSystem: async (input) => {
+      try {
+        const outcome = await engine.executeAsSystem(input);
+        outcomes.push(outcome);
+        return outcome;
+      } catch (error) {
+        outcomes.push('refused');
+        throw error;
+      }
+    },
+    view: (kind, id) => engine.view(kind, id),
+    ...(index ? { recorded: (kind, id, commandId) => engine.recorded!(kind, id, commandId) } : {}),
+  };
+  return { sink, outcomes };
+};
+
+const TABLES = ['cascade_dependents', 'cascade_endings', 'cascade_associations', 'cascade_dead_letters', 'pseudonym_directory', 'pseudonym_nodes'];
+const dump = (db: Database.Database) => TABLES.map((t) => db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).all());
+
+/** Nodes with credentials and associations (one an AE's), the pseudonyms rotated on association, a node revoked. */
+const liveFleet = async (): Promise<Credence> => {
+  const clock = new FakeClock(T0);
+  const c = openCredence({ location: { memory: true }, clock, pseudonyms: { key: testKey, policy: { default: { onAssociation: true } } } });
+  const steps: unknown[] = [cmd.createSubscription()];
+  for (const i of [1, 2, 3]) {
+    steps.push(cmd.registerNode(`meter-${i}`), cmd.enrolNode(`meter-${i}`), cmd.issueCredential(`cred-${i}`, `meter-${i}`));
+    steps.push(cmd.provisionCredential(`cred-${i}`), cmd.configureAssociation(`sa-${i}`, `cred-${i}`, `meter-${i}`), cmd.establishAssociation(`sa-${i}`));
+  }
+  steps.push(cmd.revokeAssociation('sa-2', 'keyCompromise'), cmd.revokeCredential('cred-2', 'keyCompromise'));
+  steps.push(command('revokeNode', { nodeId: 'meter-3', reason: 'affiliationChanged' }, { actor: operator }));
+  for (const step of steps) {
+    clock.advance(MINUTE);
+    await c.engine.execute(step);
+    await c.settle();
+  }
+  return c;
+};
+
+const rebuild = async (engine: Engine, db: Database.Database, index: boolean, batchSize: number) => {
+  const { sink, outcomes } = counting(engine, index);
+  const log: string[] = [];
+  const projections: Projection[] = [
+    cascadeProcessManager(sink, (entry) => log.push(entry.outcome)),
+    pseudonymRotation({ engine: sink, deriver: new PseudonymDeriver(testKey), policy: { default: { onAssociation: true } } }),
+  ];
+  await new ProjectionRunner({ db, store: engine.store, projections, batchSize }).catchUp();
+  return { outcomes, log };
+};
+
+describe('reactions of a catch-up over a settled log', () => {
+  it('are found done without deciding a command, and rebuild the live read models', async () => {
+    const c = await liveFleet();
+    const before = await footprint(c.store);
+    const db = memoryDb();
+    const { outcomes, log } = await rebuild(c.engine, db, true, 500);
+    expect(outcomes).toEqual([]);
+    expect(log.length).toBeGreaterThan(10);
+    expect(log.filter((o) => o !== 'duplicate' && o !== 'skipped')).toEqual([]);
+    expect(await footprint(c.store)).toEqual(before);
+    expect(dump(db)).toEqual(dump(c.readModels));
+    await c.close();
+  });
+
+  it("one event per batch: only the store's command index and the endings before each event are known, and no command is appended", async () => {
+    const c = await liveFleet();
+    const before = await footprint(c.store);
+    const db = memoryDb();
+    const { outcomes, log } = await rebuild(c.engine, db, true, 1);
+    // meter-3's revocation revoked sa-3 itself, after cred-3: cred-3's own cascade, at its revocation, cannot know
+    // that yet and is refused by the association's machine, exactly as it was live.
+    expect(outcomes).toEqual(['refused']);
+    expect(log.length).toBeGreaterThan(10);
+    expect(log.filter((o) => o !== 'duplicate' && o !== 'skipped')).toEqual([]);
+    expect(await footprint(c.store)).toEqual(before);
+    expect(dump(db)).toEqual(dump(c.readModels));
+    await c.close();
+  });
+
+  it('are each answered by the engine as a duplicate when the sink has no command index (the same ids, actor and data)', async () => {
+    const c = await liveFleet();
+    const before = await footprint(c.store);
+    const { outcomes } = await rebuild(c.engine, memoryDb(), false, 1);
+    expect(outcomes.length).toBeGreaterThan(5);
+    // All but cred-3's cascade onto sa-3, refused as it was live (see above).
+    expect(outcomes.filter((o) => o === 'refused')).toHaveLength(1);
+    expect(outcomes.every((o) => o === 'refused' || o.deduplicated)).toBe(true);
+    expect(await footprint(c.store)).toEqual(before);
+    await c.close();
+  });
+});
+
+describe('reactions whose effect does not hold', () => {
+  it('are decided by the engine and recorded when the process manager catches up late, and found done on the next rebuild', async () => {
+    const clock = new FakeClock(T0);
+    const store = openSqliteStore({ memory: true });
+    const engine = createEngine({ store, clock });
+    // No process manager runs while these are stored: the bookkeeping and the node's cascade are still to come.
+    for (const step of [
+      cmd.createSubscription(), cmd.registerNode('gw'), cmd.enrolNode('gw'), cmd.issueCredential('gw-c1', 'gw'), cmd.provisionCredential('gw-c1'),
+      cmd.configureAssociation('gw-a1', 'gw-c1', 'gw'), cmd.establishAssociation('gw-a1'),
+      command('revokeNode', { nodeId: 'gw', reason: 'keyCompromise' }, { actor: operator }),
+    ]) {
+      clock.advance(MINUTE);
+      await engine.execute(step);
+    }
+    const db = memoryDb();
+    const late = await rebuild(engine, db, true, 500);
+    // Initial pseudonym, the two bookkeeping commands (refused: the node is revoked), the credential and the
+    // association revoked by the node's cascade; the credential's own cascade then finds the association ended.
+    expect(late.outcomes.filter((o) => o !== 'refused' && !o.deduplicated).map((o) => (o as CommandOutcome).streamId).sort()).toEqual(
+      expect.arrayContaining(['association-gw-a1', 'credential-gw-c1']),
+    );
+    expect((await engine.entity('credential', 'gw-c1')).snapshot.value).toBe('revoked');
+    expect((await engine.entity('association', 'gw-a1')).snapshot.value).toBe('revoked');
+    expect(endingOf(db, 'association-gw-a1')).toMatchObject({ byCascade: true, causeEventId: endingOf(db, 'node-gw')!.eventId });
+
+    const before = await footprint(store);
+    const again = await rebuild(engine, memoryDb(), true, 500);
+    expect(again.outcomes.filter((o) => o !== 'refused')).toEqual([]);
+    expect(await footprint(store)).toEqual(before);
+    await store.close();
+  });
+
+  it('an association stored after its credential expired is revoked for cessation of operation (CredentialExpired is an ending)', async () => {
+    const clock = new FakeClock(T0);
+    const c = openCredence({ location: { memory: true }, clock });
+    for (const step of [cmd.createSubscription(), cmd.registerNode('gw'), cmd.enrolNode('gw'), cmd.issueCredential('gw-c1', 'gw', at(10)), cmd.provisionCredential('gw-c1')]) {
+      await c.engine.execute(step);
+    }
+    clock.advance(11 * DAY);
+    await c.engine.execute(command('expireCredential', { credentialId: 'gw-c1' }, { actor: operator }));
+    await c.settle();
+    expect(endingOf(c.readModels, 'credential-gw-c1')).toMatchObject({ type: 'CredentialExpired', byCascade: false });
+    // Stored without the engine's guards (an import, a store without conditions across streams).
+    const configure = cmd.configureAssociation('gw-late', 'gw-c1', 'gw');
+    const commandId = crypto.randomUUID();
+    await c.store.appendToStream('association-gw-late', [{
+      id: eventIdFor(commandId, 0), type: 'AssociationConfigured', data: configure.data as never,
+      metadata: { schemaVersion: 1, actor: operator, commandId, commandType: configure.type, correlationId: commandId, causationId: commandId, occurredAt: clock.now().toISOString() },
+    }], { expectedRevision: { kind: 'no_stream' } });
+    await c.settle();
+    const late = await c.engine.entity('association', 'gw-late');
+    expect([late.snapshot.value, late.snapshot.context.revocationReason]).toEqual(['revoked', 'cessationOfOperation']);
+    await c.close();
+  });
+});
+
+describe('the projections benchmark fleet', () => {
+  it('records every reaction as the live reaction does: the engine answers each as a duplicate, and nothing is appended', async () => {
+    const store = openSqliteStore({ memory: true });
+    const engine = createEngine({ store, clock: new FakeClock(at(400)) });
+    const deriver = new PseudonymDeriver(testKey);
+    await seedFleet(store, deriver, 300);
+    const before = await footprint(store);
+    const { sink, outcomes } = counting(engine, false);
+    const log: string[] = [];
+    const projections: Projection[] = [cascadeProcessManager(sink, (entry) => log.push(`${entry.outcome} ${entry.command}`)), pseudonymRotation({ engine: sink, deriver })];
+    await new ProjectionRunner({ db: memoryDb(), store, projections, batchSize: 1 }).catchUp();
+    // Initial pseudonyms and the association bookkeeping: every one recorded under the id the reaction derives.
+    expect(outcomes.length).toBeGreaterThan(60);
+    expect(outcomes.every((o) => o !== 'refused' && o.deduplicated)).toBe(true);
+    // The credential revoked after its association: its cascade finds the association ended already.
+    expect(new Set(log)).toEqual(new Set([
+      'duplicate recordCredentialAssociation', 'duplicate recordNodeAssociation', 'duplicate releaseCredentialAssociation',
+      'duplicate releaseNodeAssociation', 'skipped revokeAssociation',
+    ]));
+    expect(await footprint(store)).toEqual(before);
+    await store.close();
+  });
+});
+
+describe('a rotation round (tick) through its workers', () => {
+  it('surfaces a failed command, stops taking nodes, and the next round rotates the rest once each', async () => {
+    const clock = new FakeClock(T0);
+    const c = openCredence({ location: { memory: true }, clock });
+    for (let i = 0; i < 12; i++) await c.engine.execute(cmd.registerNode(`meter-${i}`));
+    const failing = { after: Number.POSITIVE_INFINITY };
+    const sink: CommandSink = {
+      ...c.engine,
+      // An I/O failure of the store past the engine's own handling, on the fourth command of the round.
+      executeAsSystem: (input) => (failing.after-- === 0 ? Promise.reject(new Error('disk I/O error (simulated)')) : c.engine.executeAsSystem(input)),
+    };
+    const rotation = pseudonymRotation({ engine: sink, deriver: new PseudonymDeriver(testKey), policy: { default: { everyMs: DAY } }, tickConcurrency: 2 });
+    const db = memoryDb();
+    const runner = new ProjectionRunner({ db, store: c.store, projections: [rotation] });
+    await runner.catchUp();
+    clock.advance(DAY);
+    failing.after = 3;
+    await expect(rotation.tick()).rejects.toThrow('disk I/O error');
+    await runner.catchUp();
+    const rotatedBy = () => (db.prepare("SELECT node_id FROM pseudonym_directory WHERE trigger = 'interval' ORDER BY node_id").all() as { node_id: string }[]).map((r) => r.node_id);
+    // Workers stop taking nodes once one fails: the ones in flight (2 workers) finish, no more start.
+    expect(rotatedBy().length).toBeGreaterThanOrEqual(3);
+    expect(rotatedBy().length).toBeLessThanOrEqual(5);
+    expect(await rotation.tick()).toBe(12 - rotatedBy().length);
+    await runner.catchUp();
+    expect(rotatedBy()).toEqual(Array.from({ length: 12 }, (_, i) => `meter-${i}`).sort());
+    await c.close();
+  });
+});
