@@ -7,7 +7,7 @@ import { COMMAND_CATALOG, type CommandType } from '../../domain/commands/index.t
 import { EVENT_KIND } from '../../domain/events/index.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
 import { derivedCommandId } from '../../domain/event-ids.ts';
-import type { Projection } from '../runtime/index.ts';
+import { ensureSchemaVersion, type Projection } from '../runtime/index.ts';
 import { addAssociation, addDependent, addEnding, addInstance, endingOf, markEstablished, resetDependents, setupDependents, type Ending } from './dependents.ts';
 import { reactionsWith } from './lookups.ts';
 import { addDeadLetter, resetDeadLetters, setupDeadLetters } from './dead-letters.ts';
@@ -26,6 +26,9 @@ const ENDINGS: ReadonlySet<string> = new Set([
   'AssociationRevoked',
   'AssociationExpired',
 ]);
+
+const CASCADE_SCHEMA_VERSION = 2;
+const CASCADE_TABLES = ['cascade_dependents', 'cascade_endings', 'cascade_instances', 'cascade_associations', 'cascade_dead_letters'];
 
 export const PROCESS_MANAGER_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[0], role: 'system' };
 
@@ -58,6 +61,10 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
     },
     setup(d) {
       db = d;
+      // Version 2: endings of expired credentials, AE-IDs and association rows, which the reactions now read
+      // instead of the engine. A read model written before has none of them, so it is rebuilt from the log: the
+      // reactions it re-runs are found recorded under their derived ids, so nothing is applied twice.
+      ensureSchemaVersion(d, 'cascade', CASCADE_SCHEMA_VERSION, CASCADE_TABLES);
       setupDependents(d);
       setupDeadLetters(d);
     },
