@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { transition, type AnyStateMachine } from 'xstate';
+import { getNextTransitions, transition, type AnyStateMachine, type AnyStateNode } from 'xstate';
 import { EVENT_KIND, EVENT_TYPES, type EventType } from '../domain/events/index.ts';
 import { ENTITY_KINDS, type EntityKind } from '../domain/streams.ts';
 import { evaluate, initialSnapshot, MACHINES, type EntitySnapshot, type Facts, type MachineEvent } from '../machines/index.ts';
@@ -79,12 +79,76 @@ const factsArb: fc.Arbitrary<Facts> = fc.record(
   Object.fromEntries(FACT_NAMES.map((name) => [name, fc.constantFrom(...VIEWS)])) as Record<(typeof FACT_NAMES)[number], fc.Arbitrary<Facts[keyof Facts]>>,
 );
 
-const eventArb = (kind: EntityKind): fc.Arbitrary<MachineEvent> =>
-  fc.constantFrom(...EVENT_TYPES.filter((t) => EVENT_KIND[t] === kind)).chain((type) =>
-    fc.record({ data: dataOf(type), days: fc.constantFrom(0, 5, 10, 40, 100, 365, 400), facts: factsArb, trusted: fc.boolean() }).map(
-      ({ data, days, facts, trusted }) => ({ type, data, at: at(days), facts, ...(trusted ? { trusted: true } : {}) }) as unknown as MachineEvent,
-    ),
-  );
+const typesOf = (kind: EntityKind): EventType[] => EVENT_TYPES.filter((t) => EVENT_KIND[t] === kind);
+
+/**
+ * One step of a random sequence: data for every event type of the kind, and which type to send. Most steps send a
+ * type the entity's current state has a transition for, and few of those end the entity, so that sequences reach
+ * the deep states (a node with two live associations, a rotating credential) and take every transition; the
+ * others send any type of the kind, so that events the state has no transition for are refused too.
+ */
+interface Step {
+  readonly pick: number;
+  readonly anyType: boolean;
+  readonly mayEnd: boolean;
+  readonly data: Readonly<Record<string, Record<string, unknown>>>;
+  readonly days: number;
+  readonly facts: Facts;
+  readonly trusted: boolean;
+}
+const stepArb = (kind: EntityKind): fc.Arbitrary<Step> =>
+  fc.record({
+    pick: fc.nat(),
+    anyType: fc.nat({ max: 4 }).map((n) => n === 0),
+    mayEnd: fc.nat({ max: 3 }).map((n) => n === 0),
+    data: fc.record(Object.fromEntries(typesOf(kind).map((t) => [t, dataOf(t)]))),
+    days: fc.constantFrom(0, 5, 10, 40, 100, 365, 400),
+    facts: factsArb,
+    trusted: fc.boolean(),
+  });
+
+/** Event types the state has a transition for, whatever their guards say. */
+const enabledTypes = (snapshot: EntitySnapshot): string[] =>
+  snapshot.status !== 'active' ? [] : [...new Set(getNextTransitions(snapshot).map((t) => t.eventType))];
+
+/** Whether every transition the state has for the event type goes to a final state. */
+const ends = (snapshot: EntitySnapshot, type: string): boolean =>
+  getNextTransitions(snapshot).every((t) => t.eventType !== type || (t.target ?? []).some((n) => n.type === 'final'));
+
+const eventOf = (kind: EntityKind, snapshot: EntitySnapshot, step: Step): MachineEvent => {
+  const enabled = enabledTypes(snapshot);
+  const lasting = step.mayEnd ? enabled : enabled.filter((type) => !ends(snapshot, type));
+  const pool = step.anyType || lasting.length === 0 ? typesOf(kind) : lasting;
+  const type = pool[step.pick % pool.length]!;
+  return { type, data: step.data[type], at: at(step.days), facts: step.facts, ...(step.trusted ? { trusted: true } : {}) } as unknown as MachineEvent;
+};
+
+type GuardRef = string | { readonly type?: string; readonly guards?: readonly GuardRef[] } | undefined;
+const guardNames = (guard: GuardRef): string[] =>
+  guard === undefined ? [] : typeof guard === 'string' ? [guard] : guard.guards !== undefined ? guard.guards.flatMap(guardNames) : guard.type !== undefined ? [guard.type] : [];
+
+/**
+ * The named guards that can refuse an event: those of the last candidate of an event in a state. A guard only in an
+ * earlier candidate (`lastAssociation`) hands the event to the next candidate when it fails, never refuses it.
+ */
+const refusingGuardsOf = (kind: EntityKind): Set<string> => {
+  const names = new Set<string>();
+  for (const node of Object.values((MACHINES[kind] as AnyStateMachine).root.states)) {
+    for (const candidates of (node as AnyStateNode).transitions.values()) guardNames(candidates.at(-1)?.guard as GuardRef).forEach((n) => names.add(n));
+  }
+  return names;
+};
+
+/** Every transition of the machine, named `state --Event[candidate]--> target`. */
+const transitionsOf = (kind: EntityKind): Map<unknown, string> => {
+  const all = new Map<unknown, string>();
+  for (const [name, node] of Object.entries((MACHINES[kind] as AnyStateMachine).root.states)) {
+    for (const [type, candidates] of (node as AnyStateNode).transitions) {
+      candidates.forEach((t, i) => all.set(t, `${name} --${type}[${i}]--> ${t.target?.map((n) => n.key).join(',') ?? '(itself)'}`));
+    }
+  }
+  return all;
+};
 
 /** What `evaluate` judged before transition plans: XState's `transition`, taken when it changed something or `can` says so. */
 const reference = (kind: EntityKind, snapshot: EntitySnapshot, event: MachineEvent): EntitySnapshot | undefined => {
@@ -100,33 +164,47 @@ describe('transition plans decide exactly as XState transition', () => {
     expect(new TransitionPlans(MACHINES[kind] as AnyStateMachine, undefined as never).flat).toBe(true);
   });
 
-  it.each(ENTITY_KINDS)('%s: same verdicts, states, contexts and status on random event sequences', (kind) => {
-    const reached = new Set<string>();
+  it.each(ENTITY_KINDS)('%s: same verdicts, states, contexts and status on random event sequences, every transition taken and every guard refusing', (kind) => {
+    const machine = MACHINES[kind] as AnyStateMachine;
+    const taken = new Set<unknown>();
+    const refusingRules = new Set<string>();
+    let refusedByState = 0;
     fc.assert(
-      fc.property(fc.array(eventArb(kind), { minLength: 1, maxLength: 40 }), (events) => {
+      fc.property(fc.array(stepArb(kind), { minLength: 1, maxLength: 60 }), (steps) => {
         let expected = initialSnapshot(kind);
         let actual = initialSnapshot(kind);
-        for (const event of events) {
+        for (const step of steps) {
+          const event = eventOf(kind, expected, step);
           const want = reference(kind, expected, event);
           const verdict = evaluate(kind, actual, event);
           expect(verdict.ok).toBe(want !== undefined);
-          if (want === undefined || !verdict.ok) continue;
+          if (want === undefined || !verdict.ok) {
+            if (!verdict.ok && verdict.rule !== undefined) refusingRules.add(verdict.rule);
+            if (!enabledTypes(expected).includes(event.type)) refusedByState += 1;
+            continue;
+          }
+          taken.add(machine.getTransitionData(expected, event)[0]);
           expect(persisted(kind, verdict.snapshot)).toEqual(persisted(kind, want));
           expect(verdict.snapshot.status).toBe(want.status);
+          expect(verdict.snapshot.value).toBe(want.value);
           // A planned snapshot is an XState snapshot: XState steps on from it as from its own.
-          const onward = events[0]!;
-          const fromPlanned = reference(kind, verdict.snapshot, onward);
-          const fromXState = reference(kind, want, onward);
+          const fromPlanned = reference(kind, verdict.snapshot, event);
+          const fromXState = reference(kind, want, event);
           expect(fromPlanned === undefined ? undefined : persisted(kind, fromPlanned)).toEqual(fromXState === undefined ? undefined : persisted(kind, fromXState));
           expected = want;
           actual = verdict.snapshot;
-          reached.add(String(actual.value));
         }
       }),
-      { numRuns: 300 },
+      // A fixed seed: the same 300 sequences on every run, so that the coverage asserted below cannot flake (random
+      // seeds missed a rare guard refusal about once in 60 runs). A failure is still shrunk to its smallest sequence.
+      { numRuns: 300, seed: 1 },
     );
-    // The sequences reach every state of the machine, so every transition into it was compared.
-    expect([...reached].sort()).toEqual(Object.keys((MACHINES[kind] as AnyStateMachine).root.states).filter((s) => s !== 'absent').sort());
+    // Every transition of the machine (each candidate of each event in each state) was taken and compared, every
+    // guard that can refuse an event refused one, and events a state has no transition for were refused.
+    const all = transitionsOf(kind);
+    expect([...all].filter(([t]) => !taken.has(t)).map(([, name]) => name)).toEqual([]);
+    expect([...refusingGuardsOf(kind)].filter((name) => !refusingRules.has(name))).toEqual([]);
+    expect(refusedByState).toBeGreaterThan(0);
   });
 
   it('a taken transition with guards passing changes the entity; the same event refused by a guard leaves it as it was', () => {
