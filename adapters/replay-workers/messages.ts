@@ -3,8 +3,19 @@ import type { ClaimTuple, EntityTuple } from '../../projections/replay/checkpoin
 import type { FactRevision } from '../../projections/replay/fact-timeline.ts';
 import type { VerifierTally } from '../../projections/replay/verifier.ts';
 
+/**
+ * Where a worker reads its partition itself instead of receiving it (a store with a file): `module` exports
+ * `readEventsDbRange` (adapters/driven/store/sqlite/events-db-reader.ts), chosen by the caller that opened the store.
+ */
+export interface PartitionSource {
+  readonly module: string;
+  readonly file: string;
+}
+
 /** What the pool sends a replay worker. */
 export type ToWorker =
+  /** Read this partition's records of $all up to `head` from `source` (every row is counted, only these parsed). */
+  | { readonly type: 'read'; readonly source: PartitionSource; readonly head: bigint; readonly partition: number; readonly count: number }
   | { readonly type: 'records'; readonly records: readonly RecordedEvent[] }
   /** First pass: this partition's fact revisions (guessed without the facts of other partitions). */
   | { readonly type: 'speculate' }
@@ -15,6 +26,8 @@ export type ToWorker =
 
 /** What a replay worker answers. */
 export type FromWorker =
+  /** Rows walked up to the head, and the position and event id of the last one. */
+  | { readonly type: 'read'; readonly rows: number; readonly last: bigint; readonly lastId: string }
   | { readonly type: 'speculated'; readonly revisions: readonly FactRevision[] }
   | {
       readonly type: 'verified';
@@ -23,5 +36,7 @@ export type FromWorker =
       readonly tally: VerifierTally;
       readonly states: Record<string, Record<string, number>>;
       readonly position: bigint;
+      /** This worker thread's CPU time so far, ms (Linux: /proc/thread-self/stat); undefined where it cannot be read. */
+      readonly threadCpuMs: number | undefined;
     }
   | { readonly type: 'state'; readonly entities: readonly EntityTuple[]; readonly claims: readonly ClaimTuple[] };

@@ -3,11 +3,11 @@ import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.t
 import { ENTITY_KINDS, type EntityKind } from '../../domain/streams.ts';
 import type { CheckpointSource, ClaimTuple, EntityTuple } from '../../projections/replay/checkpoint.ts';
 import type { FactRevision } from '../../projections/replay/fact-timeline.ts';
-import { partitionOf } from '../../projections/replay/partition.ts';
+import { partitionOf, routeStreamOf } from '../../projections/replay/partition.ts';
 import { verifyFrom } from '../../projections/replay/all.ts';
 import { emptyTally, FleetVerifier, summarise, type FleetReplay, type VerifierTally } from '../../projections/replay/verifier.ts';
 import { verifierSource } from '../../projections/replay/checkpoint.ts';
-import type { FromWorker, ToWorker } from './messages.ts';
+import type { FromWorker, PartitionSource, ToWorker } from './messages.ts';
 
 /** Records per message to a worker: large enough that cloning dominates the messaging cost. */
 const BATCH = 2_000;
@@ -61,10 +61,7 @@ class ReplayWorker {
 }
 
 /** Where a record goes: its entity's partition, or for a fact claim its claimant's (who is judged against it). */
-const routeOf = (record: RecordedEvent, count: number): number => {
-  const claimant = (record.data as { claimant?: unknown }).claimant;
-  return partitionOf(record.type === 'CredenceFactClaimed' && typeof claimant === 'string' ? claimant : record.streamId, count);
-};
+const routeOf = (record: RecordedEvent, count: number): number => partitionOf(routeStreamOf(record.streamId, record.type, record.data), count);
 
 const addTally = (into: VerifierTally, from: VerifierTally): void => {
   into.events += from.events;
@@ -82,46 +79,121 @@ export interface PartitionedReplay {
   readonly source?: CheckpointSource;
   /** Guess-and-check rounds it took (1 when no fact event was refused by a guard over another entity). */
   readonly rounds: number;
+  /** Each worker thread's CPU time, ms, where the platform reports it per thread (Linux). */
+  readonly workerCpuMs?: readonly number[];
 }
+
+const isPartitionSource = (source: unknown): source is PartitionSource =>
+  typeof source === 'object' && source !== null &&
+  typeof (source as PartitionSource).module === 'string' && (source as PartitionSource).module.length > 0 &&
+  typeof (source as PartitionSource).file === 'string' && (source as PartitionSource).file.length > 0;
+
+interface Feed {
+  readonly onRecord?: (r: RecordedEvent) => void;
+  readonly onProgress?: (done: number) => void;
+}
+
+/** This thread reads $all and posts each record to its partition's worker; returns the last position read. */
+const routeRecords = async (store: EventStore, workers: readonly ReplayWorker[], options: Feed): Promise<bigint> => {
+  const count = workers.length;
+  const batches: RecordedEvent[][] = workers.map(() => []);
+  let position = 0n;
+  let read = 0;
+  for (;;) {
+    let inPage = 0;
+    for await (const record of store.readAll({ afterPosition: position, maxCount: PAGE })) {
+      inPage++;
+      position = record.position;
+      options.onRecord?.(record);
+      const p = routeOf(record, count);
+      const batch = batches[p]!;
+      batch.push(record);
+      if (batch.length >= BATCH) {
+        workers[p]!.post({ type: 'records', records: batch });
+        batches[p] = [];
+      }
+    }
+    read += inPage;
+    options.onProgress?.(read);
+    if (inPage < PAGE) break;
+  }
+  batches.forEach((records, p) => records.length > 0 && workers[p]!.post({ type: 'records', records }));
+  return position;
+};
+
+/**
+ * Each worker reads its own partition from the events file, up to the head fixed here before they start (appends
+ * after it wait for the next verification). This thread reads the records too only for `onRecord` (the checkpoint's
+ * digest), and then checks it read what the workers did. Every worker must have walked the same rows up to the
+ * head, ending on the very event the store holds there: a file that is not this store's log fails the replay
+ * instead of judging another history.
+ */
+const readInWorkers = async (store: EventStore, workers: readonly ReplayWorker[], source: PartitionSource, options: Feed): Promise<bigint> => {
+  const head = (await store.headPosition()) ?? 0n;
+  if (head === 0n) return 0n;
+  const count = workers.length;
+  const reads = Promise.all(workers.map((w, partition) => w.ask({ type: 'read', source, head, partition, count }, 'read')));
+  let read: number | undefined;
+  if (options.onRecord !== undefined) {
+    read = 0;
+    let position = 0n;
+    for (;;) {
+      let inPage = 0;
+      for await (const record of store.readAll({ afterPosition: position, maxCount: PAGE })) {
+        inPage++;
+        position = record.position;
+        if (position > head) break;
+        read++;
+        options.onRecord(record);
+      }
+      options.onProgress?.(read);
+      if (inPage < PAGE || position >= head) break;
+    }
+  }
+  // The event at the head, as the store reads it: the workers' last row must be that very event.
+  let headId: string | undefined;
+  for await (const record of store.readAll({ afterPosition: head - 1n, maxCount: 1 })) headId = record.id;
+  const answers = await reads;
+  const rows = answers[0]!.rows;
+  if (answers.some((a) => a.rows !== rows || a.last !== head || a.lastId !== headId) || (read !== undefined && read !== rows)) {
+    const seen = answers.map((a) => `${a.rows} rows to position ${a.last}`).join(', ');
+    throw new Error(`options.source: ${source.file} is not this store's log: the store's head is ${head}${read === undefined ? '' : ` (${read} records)`}, the workers read ${seen}`);
+  }
+  if (read === undefined) options.onProgress?.(rows);
+  return head;
+};
 
 /**
  * The fleet verdict on `workers` threads, identical to the one-pass replay: the entities are partitioned by a hash
  * of their stream id; each worker first guesses its fact entities' timeline (speculation.ts), the guesses of all
  * partitions make the timeline every worker consults as of each event's position, and a second pass judges every
  * event with every guard. When both passes refuse the same fact events, the timeline was exact; otherwise the
- * refusals found feed the next guess. This thread reads the store and routes the records.
+ * refusals found feed the next guess. This thread reads the store and routes the records, or with `source` each
+ * worker reads its own partition from the events file.
  */
 export const replayInWorkers = async (
   store: EventStore,
-  options: { workers: number; onRecord?: (r: RecordedEvent) => void; onProgress?: (done: number) => void; keepState?: boolean },
+  options: {
+    workers: number;
+    onRecord?: (r: RecordedEvent) => void;
+    onProgress?: (done: number) => void;
+    keepState?: boolean;
+    /**
+     * The events file of `store` (eventsDbRangeSource): each worker then reads its own partition from it, up to the
+     * head this thread fixes, and no record crosses threads. Without it this thread reads and routes every record.
+     */
+    source?: PartitionSource;
+  },
 ): Promise<PartitionedReplay> => {
   const count = options.workers;
   if (!Number.isInteger(count) || count < 2 || count > 64) throw new RangeError(`options.workers: ${count} is not an integer from 2 to 64`);
+  if (options.source !== undefined && !isPartitionSource(options.source)) {
+    throw new TypeError('options.source: must name a reader module and an events file, both non-empty strings');
+  }
   const workers = Array.from({ length: count }, () => new ReplayWorker());
   try {
-    const batches: RecordedEvent[][] = workers.map(() => []);
-    let position = 0n;
-    let read = 0;
-    for (;;) {
-      let inPage = 0;
-      for await (const record of store.readAll({ afterPosition: position, maxCount: PAGE })) {
-        inPage++;
-        position = record.position;
-        options.onRecord?.(record);
-        const p = routeOf(record, count);
-        const batch = batches[p]!;
-        batch.push(record);
-        if (batch.length >= BATCH) {
-          workers[p]!.post({ type: 'records', records: batch });
-          batches[p] = [];
-        }
-      }
-      read += inPage;
-      options.onProgress?.(read);
-      if (inPage < PAGE) break;
-    }
-    batches.forEach((records, p) => records.length > 0 && workers[p]!.post({ type: 'records', records }));
-
+    const position =
+      options.source === undefined ? await routeRecords(store, workers, options) : await readInWorkers(store, workers, options.source, options);
     for (let round = 1; round <= MAX_ROUNDS; round++) {
       const guesses = await Promise.all(workers.map((w) => w.ask({ type: 'speculate' }, 'speculated')));
       const verified = await Promise.all(
@@ -141,11 +213,13 @@ export const replayInWorkers = async (
           for (const [state, n] of Object.entries(states)) into[state] = (into[state] ?? 0) + n;
         }
       }
-      if (options.keepState !== true) return { replay, rounds: round };
+      const cpu = verified.map((v) => v.threadCpuMs);
+      const workerCpuMs = cpu.every((ms) => ms !== undefined) ? { workerCpuMs: cpu as number[] } : {};
+      if (options.keepState !== true) return { replay, rounds: round, ...workerCpuMs };
       const states = await Promise.all(workers.map((w) => w.ask({ type: 'state' }, 'state')));
       const entities: EntityTuple[] = states.flatMap((s) => s.entities);
       const claims: ClaimTuple[] = states.flatMap((s) => s.claims);
-      return { replay, rounds: round, source: { position, tally, entityTuples: () => entities, claimTuples: () => claims } };
+      return { replay, rounds: round, ...workerCpuMs, source: { position, tally, entityTuples: () => entities, claimTuples: () => claims } };
     }
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));

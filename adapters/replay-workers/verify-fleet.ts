@@ -4,6 +4,7 @@ import { verifyFrom } from '../../projections/replay/index.ts';
 import { FleetVerifier, type FleetReplay } from '../../projections/replay/verifier.ts';
 import type { CheckpointFile } from './checkpoint-file.ts';
 import { digestOfRecord, sha256RecordDigest } from './record-digest.ts';
+import type { PartitionSource } from './messages.ts';
 import { replayInWorkers } from './pool.ts';
 
 export interface FleetVerificationOptions {
@@ -13,6 +14,8 @@ export interface FleetVerificationOptions {
   readonly full?: boolean;
   /** Worker threads for a full verification (1: this thread only). */
   readonly workers?: number;
+  /** The store's events file, for workers that read their partitions themselves (pool.ts `source`). */
+  readonly source?: PartitionSource;
   readonly onProgress?: (done: number) => void;
   readonly now?: () => Date;
 }
@@ -94,7 +97,9 @@ export const verifyFleet = async (store: EventStore, options: FleetVerificationO
   const progress = options.onProgress ? { onProgress: options.onProgress } : {};
   const result =
     workers > 1
-      ? await replayInWorkers(store, { workers, onRecord, keepState: options.checkpoint !== undefined, ...progress })
+      ? await replayInWorkers(store, {
+          workers, onRecord, keepState: options.checkpoint !== undefined, ...progress, ...(options.source ? { source: options.source } : {}),
+        })
       : await verifyFrom(store, new FleetVerifier(), { onRecord, ...progress }).then((v) => ({ replay: v.verdict(), source: verifierSource(v) }));
   if (!compared) altered = { position: checkAt!, reason: `the store ends before position ${checkAt}, where the verified history ended` };
   // An altered history keeps its old checkpoint, so every later full verification reports it until it is dealt with.

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import { existsSync } from 'node:fs';
+import { eventsDbRangeSourceInDir } from '../../adapters/driven/store/sqlite/events-db-reader.ts';
 import { CheckpointFile } from '../../adapters/replay-workers/checkpoint-file.ts';
 import { verifyFleet, type FleetVerification } from '../../adapters/replay-workers/verify-fleet.ts';
 import { json, type Io } from '../io.ts';
@@ -69,9 +70,12 @@ const replayLocal = async (store: EventStore, args: Options, io: Io): Promise<Fl
   const progress = stream === undefined ? undefined : progressBar(stream, Number((await store.headPosition()) ?? 0n), 'events replayed');
   // The checkpoint lives with the read models (the data folder); a store without a local folder verifies in full.
   const dir = readModelDir(args.data, args.store);
+  // Workers over the embedded store read their own partitions from its file (adapters/replay-workers/pool.ts).
+  const eventsDir = args.store === undefined ? (args.data ?? './data') : args.store.kind === 'sqlite' ? args.store.dir : undefined;
   const result = await verifyFleet(store, {
     full: args.full,
     workers: args.workers,
+    ...(args.workers > 1 && eventsDir !== undefined ? { source: eventsDbRangeSourceInDir(eventsDir) } : {}),
     ...(existsSync(dir) ? { checkpoint: new CheckpointFile(dir) } : {}),
     ...(progress !== undefined ? { onProgress: progress.update } : {}),
   });

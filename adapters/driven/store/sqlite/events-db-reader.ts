@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { RecordedEvent } from '../../../../domain/ports/event-store.ts';
-import { parseStoredRow } from './rows.ts';
+import { FACT_CLAIM_TYPE } from '../../../../domain/fact-claims.ts';
+import { EVENT_COLUMNS, parseStoredRow, recordedEventOfRaw } from './rows.ts';
 
 /**
  * Reads the embedded store's `events` table directly and read-only, for the tamper audit (issue 4 item 7): the
@@ -40,3 +41,68 @@ export function* readEventsDb(file: string): Generator<StoredEventRead> {
 }
 
 export const readEventsDbInDir = (dataDir: string): Generator<StoredEventRead> => readEventsDb(join(dataDir, EVENTS_DB_FILE));
+
+/** What a range read saw: every row of the range (kept or not), and the position and event id of the last one. */
+export interface RangeTally {
+  rows: number;
+  last: bigint;
+  lastId: unknown;
+}
+
+const RANGE_PAGE = 5_000;
+
+/**
+ * The records of $all in (`after`, `head`] that `keep` accepts, read from the events file on a read-only connection
+ * of its own, in one read transaction (a replay worker reads its partition this way: adapters/replay-workers/pool.ts).
+ * SQLite asks `keep` for each row inside the query, with the raw stream id, type, and the data text of a fact claim
+ * only (null for any other row), so a row of another partition never becomes a JavaScript row nor has its data or
+ * metadata copied out of SQLite. A kept row is parsed by the store's own row rules (`recordedEventOfRaw`, which
+ * throws a validation error naming the column on a broken row). `tally` describes the whole range, kept or not.
+ */
+export function* readEventsDbRange(
+  file: string,
+  range: { readonly after: bigint; readonly head: bigint },
+  keep: (streamId: unknown, type: unknown, claimData: unknown) => boolean,
+  tally: RangeTally,
+): Generator<RecordedEvent> {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    db.defaultSafeIntegers(true);
+    // directOnly: only this query may call it, never a view or trigger of a file that came from elsewhere.
+    db.function('credence_keep', { deterministic: true, directOnly: true }, (streamId: unknown, type: unknown, claimData: unknown) =>
+      keep(streamId, type, claimData) ? 1 : 0,
+    );
+    db.exec('BEGIN');
+    const whole = db.prepare('SELECT COUNT(*) AS rows, MAX(position) AS last FROM events WHERE position > ? AND position <= ?');
+    const { rows, last } = whole.get(range.after, range.head) as { rows: bigint; last: bigint | null };
+    tally.rows = Number(rows);
+    tally.last = last ?? range.after;
+    tally.lastId = last === null ? undefined : db.prepare('SELECT event_id FROM events WHERE position = ?').pluck().get(last);
+    // The walk of the store's own $all pages (pages.ts): the rowid in position order, bounded by a fixed head.
+    const page = db
+      .prepare(
+        `SELECT ${EVENT_COLUMNS} FROM events NOT INDEXED WHERE position > ? AND position <= ? ` +
+          `AND credence_keep(stream_id, type, CASE WHEN type = '${FACT_CLAIM_TYPE}' THEN data END) ORDER BY position LIMIT ?`,
+      )
+      .raw(true);
+    let after = range.after;
+    for (;;) {
+      const kept = page.all(after, range.head, RANGE_PAGE) as unknown[][];
+      for (const row of kept) yield recordedEventOfRaw(row);
+      if (kept.length < RANGE_PAGE) return;
+      // `position` is the INTEGER PRIMARY KEY (schema.ts): always a bigint under defaultSafeIntegers.
+      after = kept[kept.length - 1]![0] as bigint;
+    }
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Where a replay worker reads its partition of this store itself (adapters/replay-workers/pool.ts `source`): this
+ * module, imported in the worker thread, and the events file. Only for a store with a file: a `:memory:` database is
+ * private to its connection.
+ */
+export const eventsDbRangeSource = (file: string): { readonly module: string; readonly file: string } => ({ module: import.meta.url, file });
+export const eventsDbRangeSourceInDir = (dataDir: string): { readonly module: string; readonly file: string } =>
+  eventsDbRangeSource(join(dataDir, EVENTS_DB_FILE));
