@@ -4,7 +4,7 @@ import { openCredence, startLive, type Credence } from '../adapters/runtime/inde
 import { command } from '../domain/commands/index.ts';
 import { parseStreamId } from '../domain/streams.ts';
 import { allEntities, entityRow, listEntities } from '../projections/entities/index.ts';
-import { cmd, operator, T0 } from './support/fleet.ts';
+import { cmd, establishMeter, operator, T0 } from './support/fleet.ts';
 
 /** Three meters, each with a credential and an association; meter-2 revoked (cascade), meter-3 only registered. */
 const fleet = async (c: Credence, clock: FakeClock): Promise<void> => {
@@ -13,11 +13,7 @@ const fleet = async (c: Credence, clock: FakeClock): Promise<void> => {
   for (const n of [1, 2, 3]) await run(cmd.registerNode(`meter-${n}`));
   for (const n of [1, 2]) {
     clock.advance(HOUR);
-    await run(cmd.enrolNode(`meter-${n}`));
-    await run(cmd.issueCredential(`cred-${n}`, `meter-${n}`));
-    await run(cmd.provisionCredential(`cred-${n}`));
-    await run(cmd.configureAssociation(`sa-${n}`, `cred-${n}`, `meter-${n}`));
-    await run(cmd.establishAssociation(`sa-${n}`));
+    await establishMeter(c.engine, n);
   }
   await c.settle();
   clock.advance(HOUR);

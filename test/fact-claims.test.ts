@@ -1,34 +1,14 @@
-import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openSqliteStore } from '../adapters/driven/store/index.ts';
 import { createEngine } from '../adapters/engine/index.ts';
 import { FACT_CLAIM_TYPE } from '../domain/fact-claims.ts';
-import { ExpectedRevision, type EventStore } from '../domain/ports/index.ts';
+import { ExpectedRevision } from '../domain/ports/index.ts';
 import { replayAll, replayEntity } from '../projections/replay/index.ts';
 import { lifecycleEvents$ } from '../projections/streams/index.ts';
 import { collector } from './integrator-streams.fixtures.ts';
+import { claimingStore } from './support/fact-claims.ts';
 import { cmd, T0 } from './support/fleet.ts';
-
-/**
- * What a store without conditions across streams (EventStoreDB) leaves: a decision claims its facts, then a change
- * of a fact lands, then the decision's own events. Emulated deterministically over the embedded store: the
- * wrapper claims like the EventStoreDB adapter and runs `between` after the claims, before the decision's append.
- */
-const claimingStore = (inner: EventStore, between: () => Promise<void>): EventStore =>
-  Object.assign(Object.create(inner) as EventStore, {
-    appendToStream: async (...[streamId, events, options]: Parameters<EventStore['appendToStream']>) => {
-      const { facts = [], ...rest } = options;
-      for (const fact of facts) {
-        const data = { claimant: streamId, commandId: options.commandId ?? randomUUID() };
-        await inner.appendToStream(fact.streamId, [{ id: randomUUID(), type: FACT_CLAIM_TYPE, data, metadata: {} }], {
-          expectedRevision: ExpectedRevision.after(fact.revision),
-        });
-      }
-      if (facts.length > 0) await between();
-      return inner.appendToStream(streamId, events, rest);
-    },
-  });
 
 const interleaved = async () => {
   const store = openSqliteStore({ memory: true });

@@ -1,26 +1,18 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as pkijs from 'pkijs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EntryBuffer } from '../adapters/runtime/pki-entry-buffer.ts';
 import { openCredence, openDataFolderSecureEnvironment, startPkiRevocation, systemClock, systemRandom, type Credence, type PkiRevocation } from '../adapters/runtime/index.ts';
-import { command } from '../domain/commands/index.ts';
 import { ownerView } from '../domain/ports/index.ts';
 import { certificateStanding } from '../projections/pki/index.ts';
-import { operator } from './support/fleet.ts';
 import { hasOpenssl, OpenSslDir, pem } from './support/openssl.ts';
+import { closePkiInstance, crlNumberOf, revokeAndSettleOn } from './support/pki-instance.ts';
 import { issueCertifiedCredentialWith, testCa, type TestLeaf } from './support/pki-test-ca.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const BASE_URL = 'http://127.0.0.1:9';
-
-/** The CRL number (2.5.29.20), or with `base` a delta's BaseCRLNumber (2.5.29.27). */
-const crlNumberOf = (der: Uint8Array, base = false): number =>
-  (pkijs.CertificateRevocationList.fromBER(Uint8Array.from(der)).crlExtensions!.extensions.find((e) => e.extnID === (base ? '2.5.29.27' : '2.5.29.20'))!.parsedValue as {
-    valueBlock: { valueDec: number };
-  }).valueBlock.valueDec;
 
 /**
  * RFC 5280 5.1.2.6: a CRL entry may be removed once the certificate has expired, after it has appeared on a
@@ -47,19 +39,9 @@ describe.skipIf(!hasOpenssl())('an expired certificate leaves the CRL after a CR
     });
     short = await issueCertifiedCredentialWith(credence, ca, BASE_URL, 'cred-short', 'meter-1', { validityMs: HOUR });
     long = await issueCertifiedCredentialWith(credence, ca, BASE_URL, 'cred-long', 'meter-1', { validityMs: 30 * DAY });
-    for (const credentialId of ['cred-short', 'cred-long']) {
-      await credence.engine.execute(command('revokeCredential', { credentialId, reason: 'keyCompromise' }, { actor: operator }));
-    }
-    await credence.settle();
-    await pki.crl('default')!.settled();
+    await revokeAndSettleOn(credence, pki, [['cred-short', 'keyCompromise'], ['cred-long', 'keyCompromise']]);
   }, 60_000);
-  afterAll(async () => {
-    pki?.stop();
-    await credence?.close();
-    se?.close();
-    rmSync(dir, { recursive: true, force: true });
-    files.remove();
-  });
+  afterAll(() => closePkiInstance({ pki, credence, se, dir, files }));
 
   /** The served complete CRL as `openssl crl -text` prints it (signature checked against the CA), and its number. */
   const crlText = async (name: string, kind: 'full' | 'delta' = 'full'): Promise<{ text: string; crlNumber: number }> => {
@@ -155,13 +137,7 @@ describe.skipIf(!hasOpenssl())('a failed complete CRL after an expiry removal is
       onError: (_component, error) => errors.push(error),
     });
   }, 60_000);
-  afterAll(async () => {
-    pki?.stop();
-    await credence?.close();
-    se?.close();
-    rmSync(dir, { recursive: true, force: true });
-    files.remove();
-  });
+  afterAll(() => closePkiInstance({ pki, credence, se, dir, files }));
 
   const text = async (name: string, der: Uint8Array): Promise<string> => {
     files.write(`${name}.pem`, pem('X509 CRL', der));
@@ -170,9 +146,7 @@ describe.skipIf(!hasOpenssl())('a failed complete CRL after an expiry removal is
   const listed = (crl: string, leaf: TestLeaf): boolean => crl.includes(`Serial Number: ${leaf.serialNumber.toUpperCase()}`);
   const revoke = async (credentialId: string, validityMs: number): Promise<TestLeaf> => {
     const leaf = await issueCertifiedCredentialWith(credence, ca, BASE_URL, credentialId, 'meter-1', { validityMs });
-    await credence.engine.execute(command('revokeCredential', { credentialId, reason: 'keyCompromise' }, { actor: operator }));
-    await credence.settle();
-    await pki.crl('default')!.settled();
+    await revokeAndSettleOn(credence, pki, [[credentialId, 'keyCompromise']]);
     return leaf;
   };
 

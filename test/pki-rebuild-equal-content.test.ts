@@ -1,13 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as pkijs from 'pkijs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { command } from '../domain/commands/index.ts';
 import { ownerView } from '../domain/ports/index.ts';
 import { openCredence, openDataFolderSecureEnvironment, startPkiRevocation, systemClock, systemRandom, type Credence, type PkiRevocation } from '../adapters/runtime/index.ts';
 import { certificateStanding, PKI_PROJECTION, revocationContent } from '../projections/pki/index.ts';
 import { operator } from './support/fleet.ts';
+import { closePkiInstance, crlNumberOf, revokeAndSettleOn } from './support/pki-instance.ts';
 import { issueCertifiedCredentialWith, testCa, type TestLeaf } from './support/pki-test-ca.ts';
 
 /** A CRL's entries as content: serial, revocation date, reason extension bytes (not its number or times). */
@@ -19,10 +19,6 @@ const entriesOf = (der: Uint8Array) =>
       extensions: Buffer.from(r.crlEntryExtensions?.toSchema().toBER() ?? new ArrayBuffer(0)).toString('hex'),
     }))
     .sort((a, b) => a.serial.localeCompare(b.serial));
-
-const crlNumberOf = (der: Uint8Array): number =>
-  (pkijs.CertificateRevocationList.fromBER(der).crlExtensions!.extensions.find((e) => e.extnID === '2.5.29.20')!.parsedValue as { valueBlock: { valueDec: number } })
-    .valueBlock.valueDec;
 
 describe('CRL and OCSP state rebuilt from position 0 (issue 13: the events are the source of truth)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'credence-pki-rebuild-'));
@@ -39,18 +35,9 @@ describe('CRL and OCSP state rebuilt from position 0 (issue 13: the events are t
       credence, cas: [ca], baseUrl: 'http://127.0.0.1:9', dataDir: dir, se: ownerView(se, 'maf:infrastructure'), random: systemRandom, now: () => Date.now(),
     });
     for (const id of ['cred-a', 'cred-b', 'cred-c', 'cred-d']) leaves.push(await issueCertifiedCredentialWith(credence, ca, 'http://127.0.0.1:9', id));
-    for (const [id, reason] of [['cred-a', 'keyCompromise'], ['cred-b', 'unspecified'], ['cred-c', 'superseded']] as const) {
-      await credence.engine.execute(command('revokeCredential', { credentialId: id, reason }, { actor: operator }));
-    }
-    await credence.settle();
-    await pki.crl('default')!.settled();
+    await revokeAndSettleOn(credence, pki, [['cred-a', 'keyCompromise'], ['cred-b', 'unspecified'], ['cred-c', 'superseded']]);
   }, 60_000);
-  afterAll(async () => {
-    pki?.stop();
-    await credence?.close();
-    se?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => closePkiInstance({ pki, credence, se, dir }));
 
   it('gives the same revocations, CRL entries and OCSP statuses, under new CRL numbers', async () => {
     const db = credence.readModels;

@@ -3,18 +3,16 @@
 // events before it did, and resuming gives what a clean rebuild gives, with no reaction issued twice.
 import Database from 'better-sqlite3';
 import { describe, expect, it, vi } from 'vitest';
-import { FakeClock, MINUTE } from '../adapters/driven/clock/index.ts';
-import { openCredence, type Credence } from '../adapters/runtime/index.ts';
-import { hmacSha256 } from '../domain/crypto/index.ts';
+import type { Credence } from '../adapters/runtime/index.ts';
 import type { RecordedEvent } from '../domain/ports/event-store.ts';
 import { auditTrail } from '../projections/audit/index.ts';
 import { cascadeProcessManager } from '../projections/cascade/index.ts';
 import { complianceProjection } from '../projections/compliance/index.ts';
-import { PseudonymDeriver, pseudonymRotation, type PseudonymKey } from '../projections/pseudonyms/index.ts';
+import { PseudonymDeriver, pseudonymRotation } from '../projections/pseudonyms/index.ts';
 import { ProjectionRunner, readCheckpoint, type Projection } from '../projections/runtime/index.ts';
-import { cmd, footprint, T0 } from './support/fleet.ts';
+import { cmd, footprint } from './support/fleet.ts';
+import { settledPseudonymFleet, testKey } from './support/pseudonym-fleet.ts';
 
-const testKey: PseudonymKey = { prf: async (m) => hmacSha256(new Uint8Array(32).fill(7), m) };
 const TABLES = ['cascade_dependents', 'cascade_dead_letters', 'pseudonym_nodes', 'pseudonym_directory', 'audit_events', 'compliance_credentials', 'projection_checkpoints'];
 
 /** Every row of the read-model tables `db` has, in a stable order. */
@@ -33,22 +31,7 @@ const memoryDb = () => {
 };
 
 /** A settled fleet: three nodes registered, enrolled, with credentials and associations, one credential revoked. */
-const fleet = async (): Promise<Credence> => {
-  const clock = new FakeClock(T0);
-  const c = openCredence({ location: { memory: true }, clock, pseudonyms: { key: testKey, policy: { default: { onAssociation: true } } } });
-  const steps: unknown[] = [cmd.createSubscription()];
-  for (const i of [1, 2, 3]) {
-    steps.push(cmd.registerNode(`meter-${i}`), cmd.enrolNode(`meter-${i}`), cmd.issueCredential(`cred-${i}`, `meter-${i}`));
-    steps.push(cmd.provisionCredential(`cred-${i}`), cmd.configureAssociation(`sa-${i}`, `cred-${i}`, `meter-${i}`), cmd.establishAssociation(`sa-${i}`));
-  }
-  steps.push(cmd.revokeCredential('cred-2', 'keyCompromise'));
-  for (const step of steps) {
-    clock.advance(MINUTE);
-    await c.engine.execute(step);
-    await c.settle();
-  }
-  return c;
-};
+const fleet = (): Promise<Credence> => settledPseudonymFleet([cmd.revokeCredential('cred-2', 'keyCompromise')]);
 
 const reacting = (c: Credence): Projection[] => [cascadeProcessManager(c.engine), pseudonymRotation({ engine: c.engine, deriver: new PseudonymDeriver(testKey) }), auditTrail()];
 

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { FakeClock, HOUR } from '../adapters/driven/clock/index.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';
 import { auditTrail } from '../projections/audit/index.ts';
-import { ProjectionRunner, type Projection } from '../projections/runtime/index.ts';
+import { ProjectionRunner } from '../projections/runtime/index.ts';
+import { failingOnApply } from './support/failing-projection.ts';
 import { cmd, T0 } from './support/fleet.ts';
 
 const indexesOf = (db: Database.Database): string[] =>
@@ -42,15 +43,7 @@ describe('query indexes deferred by a catch-up from position 0', () => {
     const c = await opened();
     const db = new Database(':memory:');
     db.defaultSafeIntegers(true);
-    const healthy = auditTrail();
-    let applied = 0;
-    const failing: Projection = {
-      ...healthy,
-      apply(d, e) {
-        healthy.apply!(d, e);
-        if (++applied === 7) throw new Error('projection failed on its 7th event');
-      },
-    };
+    const failing = failingOnApply(auditTrail(), 7, 'projection failed on its 7th event');
     const runner = new ProjectionRunner({ db, store: c.store, projections: [failing], batchSize: 3 });
     const before = indexesOf(db);
     failNextIndexBuild(db);

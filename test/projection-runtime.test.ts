@@ -20,6 +20,7 @@ import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { main } from '../bin/cli.ts';
 import { at, cmd, footprint, operator, T0 } from './support/fleet.ts';
 import { capture } from './support/cli.ts';
+import { failingOnApply } from './support/failing-projection.ts';
 
 const READ_MODEL_TABLES = [
   'audit_events',
@@ -174,15 +175,7 @@ describe('projection runtime', () => {
     await story(c, clock, () => c.settle());
     const db = new Database(':memory:');
     db.defaultSafeIntegers(true);
-    const healthy = auditTrail();
-    let applied = 0;
-    const faulty: Projection = {
-      ...healthy,
-      apply(d, e) {
-        healthy.apply!(d, e);
-        if (++applied === 8) throw new Error('disk full (simulated) inside the transaction');
-      },
-    };
+    const faulty = failingOnApply(auditTrail(), 8, 'disk full (simulated) inside the transaction');
     const crashing = new ProjectionRunner({ db, store: c.store, projections: [faulty], batchSize: 5 });
     await expect(crashing.catchUp()).rejects.toThrow('disk full');
     const events = await readAllDecoded(c.store);

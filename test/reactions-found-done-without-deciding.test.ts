@@ -8,16 +8,14 @@ import { openSqliteStore } from '../adapters/driven/store/index.ts';
 import { createEngine, type Engine } from '../adapters/engine/index.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';
 import { command } from '../domain/commands/index.ts';
-import { hmacSha256 } from '../domain/crypto/index.ts';
 import { eventIdFor } from '../domain/event-ids.ts';
 import type { CommandOutcome, CommandSink } from '../domain/ports/index.ts';
 import { cascadeProcessManager, endingOf } from '../projections/cascade/index.ts';
-import { PseudonymDeriver, pseudonymRotation, type PseudonymKey } from '../projections/pseudonyms/index.ts';
+import { PseudonymDeriver, pseudonymRotation } from '../projections/pseudonyms/index.ts';
 import { ProjectionRunner, type Projection } from '../projections/runtime/index.ts';
 import { seedFleet } from '../bench/projections-fleet.ts';
 import { at, cmd, footprint, operator, T0 } from './support/fleet.ts';
-
-const testKey: PseudonymKey = { prf: async (m) => hmacSha256(new Uint8Array(32).fill(7), m) };
+import { settledPseudonymFleet, testKey } from './support/pseudonym-fleet.ts';
 
 const memoryDb = () => {
   const db = new Database(':memory:');
@@ -51,23 +49,12 @@ const TABLES = ['cascade_dependents', 'cascade_endings', 'cascade_associations',
 const dump = (db: Database.Database) => TABLES.map((t) => db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).all());
 
 /** Nodes with credentials and associations (one an AE's), the pseudonyms rotated on association, a node revoked. */
-const liveFleet = async (): Promise<Credence> => {
-  const clock = new FakeClock(T0);
-  const c = openCredence({ location: { memory: true }, clock, pseudonyms: { key: testKey, policy: { default: { onAssociation: true } } } });
-  const steps: unknown[] = [cmd.createSubscription()];
-  for (const i of [1, 2, 3]) {
-    steps.push(cmd.registerNode(`meter-${i}`), cmd.enrolNode(`meter-${i}`), cmd.issueCredential(`cred-${i}`, `meter-${i}`));
-    steps.push(cmd.provisionCredential(`cred-${i}`), cmd.configureAssociation(`sa-${i}`, `cred-${i}`, `meter-${i}`), cmd.establishAssociation(`sa-${i}`));
-  }
-  steps.push(cmd.revokeAssociation('sa-2', 'keyCompromise'), cmd.revokeCredential('cred-2', 'keyCompromise'));
-  steps.push(command('revokeNode', { nodeId: 'meter-3', reason: 'affiliationChanged' }, { actor: operator }));
-  for (const step of steps) {
-    clock.advance(MINUTE);
-    await c.engine.execute(step);
-    await c.settle();
-  }
-  return c;
-};
+const liveFleet = (): Promise<Credence> =>
+  settledPseudonymFleet([
+    cmd.revokeAssociation('sa-2', 'keyCompromise'),
+    cmd.revokeCredential('cred-2', 'keyCompromise'),
+    command('revokeNode', { nodeId: 'meter-3', reason: 'affiliationChanged' }, { actor: operator }),
+  ]);
 
 const rebuild = async (engine: Engine, db: Database.Database, index: boolean, batchSize: number) => {
   const { sink, outcomes } = counting(engine, index);

@@ -13,7 +13,7 @@ import { complianceProjection } from '../projections/compliance/index.ts';
 import { allEntities, entitiesProjection } from '../projections/entities/index.ts';
 import { expiryScheduler } from '../projections/expiry/index.ts';
 import { ProjectionRunner, type Projection } from '../projections/runtime/index.ts';
-import { cmd, operator, T0 } from './support/fleet.ts';
+import { cmd, establishMeter, operator, T0 } from './support/fleet.ts';
 
 const TABLES = [
   'audit_events',
@@ -71,11 +71,7 @@ const fleet = async (c: Credence, clock: FakeClock): Promise<void> => {
   for (const n of [1, 2, 3, 4]) {
     clock.advance(HOUR);
     await run(cmd.registerNode(`meter-${n}`));
-    await run(cmd.enrolNode(`meter-${n}`));
-    await run(cmd.issueCredential(`cred-${n}`, `meter-${n}`));
-    await run(cmd.provisionCredential(`cred-${n}`));
-    await run(cmd.configureAssociation(`sa-${n}`, `cred-${n}`, `meter-${n}`));
-    await run(cmd.establishAssociation(`sa-${n}`));
+    await establishMeter(c.engine, n);
   }
   await c.settle();
   clock.advance(HOUR);

@@ -1,31 +1,17 @@
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { eventsDbRangeSource, eventsDbRangeSourceInDir } from '../adapters/driven/store/sqlite/events-db-reader.ts';
-import { createEngine } from '../adapters/engine/index.ts';
 import { replayInWorkers } from '../adapters/replay-workers/pool.ts';
-import { FACT_CLAIM_TYPE } from '../domain/fact-claims.ts';
-import { ExpectedRevision, type EventStore, type JsonObject } from '../domain/ports/event-store.ts';
+import type { JsonObject } from '../domain/ports/event-store.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { dataDirs, forge } from './replay.fixtures.ts';
-import { at, cmd, fixture, issueCredentialData, T0 } from './support/fleet.ts';
+import { credentialRevokedBetweenClaimAndAppend } from './support/fact-claims.ts';
+import { at, cmd, establishedFleet, issueCredentialData } from './support/fleet.ts';
 
 /** A file-backed fleet of `nodes` meters with established associations, spread over the partitions. */
-const fleetIn = async (dir: string, nodes: number) => {
-  const { engine, store } = fixture(openSqliteStoreInDir(dir));
-  await engine.execute(cmd.createSubscription());
-  for (let i = 1; i <= nodes; i++) {
-    const [node, cred, sa] = [`meter-${i}`, `cred-${i}`, `sa-${i}`];
-    for (const c of [
-      cmd.registerNode(node), cmd.enrolNode(node), cmd.issueCredential(cred, node), cmd.provisionCredential(cred),
-      cmd.configureAssociation(sa, cred, node), cmd.establishAssociation(sa),
-    ]) await engine.execute(c);
-  }
-  return { engine, store };
-};
+const fleetIn = (dir: string, nodes: number) => establishedFleet(nodes, openSqliteStoreInDir(dir));
 
 describe('replay workers that read their own partition from the events file (no record crosses threads)', () => {
   const dataDir = dataDirs('credence-replay-own-partition-');
@@ -65,23 +51,7 @@ describe('replay workers that read their own partition from the events file (no 
     const dir = dataDir();
     const store = openSqliteStoreInDir(dir);
     try {
-      const clock = new FakeClock(T0);
-      const plain = createEngine({ store, clock });
-      for (const c of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential(), cmd.provisionCredential(), cmd.configureAssociation()]) {
-        await plain.execute(c);
-      }
-      const claiming = Object.assign(Object.create(store) as EventStore, {
-        appendToStream: async (...[streamId, events, options]: Parameters<EventStore['appendToStream']>) => {
-          const { facts = [], ...rest } = options;
-          for (const fact of facts) {
-            const data = { claimant: streamId, commandId: options.commandId ?? randomUUID() };
-            await store.appendToStream(fact.streamId, [{ id: randomUUID(), type: FACT_CLAIM_TYPE, data, metadata: {} }], { expectedRevision: ExpectedRevision.after(fact.revision) });
-          }
-          if (facts.length > 0) await plain.execute(cmd.revokeCredential());
-          return store.appendToStream(streamId, events, rest);
-        },
-      });
-      await createEngine({ store: claiming, clock }).execute(cmd.establishAssociation());
+      await credentialRevokedBetweenClaimAndAppend(store);
       const single = await replayAll(store);
       expect(single.findings).toEqual([]);
       const source = eventsDbRangeSourceInDir(dir);

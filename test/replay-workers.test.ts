@@ -1,32 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { ExpectedRevision, type EventStore, type JsonObject } from '../domain/ports/event-store.ts';
+import type { JsonObject } from '../domain/ports/event-store.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { replayInWorkers } from '../adapters/replay-workers/pool.ts';
-import { randomUUID } from 'node:crypto';
-import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openSqliteStore } from '../adapters/driven/store/index.ts';
-import { createEngine } from '../adapters/engine/index.ts';
-import { FACT_CLAIM_TYPE } from '../domain/fact-claims.ts';
-import { at, cmd, fixture, issueCredentialData, T0 } from './support/fleet.ts';
+import { credentialRevokedBetweenClaimAndAppend } from './support/fact-claims.ts';
+import { at, cmd, establishedFleet, fixture, issueCredentialData } from './support/fleet.ts';
 import { forge } from './replay.fixtures.ts';
-
-/** A fleet of `nodes` meters with established associations, over which streams spread across partitions. */
-const fleet = async (nodes: number) => {
-  const { engine, store } = fixture();
-  await engine.execute(cmd.createSubscription());
-  for (let i = 1; i <= nodes; i++) {
-    const [node, cred, sa] = [`meter-${i}`, `cred-${i}`, `sa-${i}`];
-    for (const c of [
-      cmd.registerNode(node), cmd.enrolNode(node), cmd.issueCredential(cred, node), cmd.provisionCredential(cred),
-      cmd.configureAssociation(sa, cred, node), cmd.establishAssociation(sa),
-    ]) await engine.execute(c);
-  }
-  return { engine, store };
-};
 
 describe('replay on worker threads over partitions of entities', () => {
   it('gives the verdict of the one-pass replay on a legal fleet', async () => {
-    const { store } = await fleet(12);
+    const { store } = await establishedFleet(12);
     const parallel = await replayInWorkers(store, { workers: 2 });
     expect(parallel.rounds).toBe(1);
     expect(parallel.replay).toEqual(await replayAll(store));
@@ -34,7 +17,7 @@ describe('replay on worker threads over partitions of entities', () => {
   }, 60_000);
 
   it('gives the same findings, in the same order, on a fleet with violations across partitions', async () => {
-    const { engine, store } = await fleet(8);
+    const { engine, store } = await establishedFleet(8);
     // A fact entity refused by a guard over another entity: a credential issued to a node that was never registered.
     const orphan = await forge(store, 'credential-cred-x', 'CredentialIssued', issueCredentialData('cred-x', 'meter-404', { notBefore: at(0), notAfter: at(90) }) as JsonObject, at(2));
     // ...and events that lean on it: its provisioning, an association configured on it.
@@ -62,23 +45,7 @@ describe('replay on worker threads over partitions of entities', () => {
     // What EventStoreDB leaves (test/fact-claims.test.ts): the association claims the credential, the credential is
     // revoked, then the association's event lands. Legal, because it is judged against the credential at its claim.
     const store = openSqliteStore({ memory: true });
-    const clock = new FakeClock(T0);
-    const plain = createEngine({ store, clock });
-    for (const c of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential(), cmd.provisionCredential(), cmd.configureAssociation()]) {
-      await plain.execute(c);
-    }
-    const claiming = Object.assign(Object.create(store) as EventStore, {
-      appendToStream: async (...[streamId, events, options]: Parameters<EventStore['appendToStream']>) => {
-        const { facts = [], ...rest } = options;
-        for (const fact of facts) {
-          const data = { claimant: streamId, commandId: options.commandId ?? randomUUID() };
-          await store.appendToStream(fact.streamId, [{ id: randomUUID(), type: FACT_CLAIM_TYPE, data, metadata: {} }], { expectedRevision: ExpectedRevision.after(fact.revision) });
-        }
-        if (facts.length > 0) await plain.execute(cmd.revokeCredential());
-        return store.appendToStream(streamId, events, rest);
-      },
-    });
-    await createEngine({ store: claiming, clock }).execute(cmd.establishAssociation());
+    await credentialRevokedBetweenClaimAndAppend(store);
     const single = await replayAll(store);
     expect(single.findings).toEqual([]);
     for (const workers of [2, 3, 4]) expect((await replayInWorkers(store, { workers })).replay).toEqual(single);

@@ -83,6 +83,27 @@ export const establishOne = async (engine: Engine): Promise<void> => {
   }
 };
 
+/** Takes registered meter-`n` to an established association sa-`n` on its service credential cred-`n`. */
+export const establishMeter = async (engine: Pick<Engine, 'execute'>, n: number): Promise<void> => {
+  const [node, cred, sa] = [`meter-${n}`, `cred-${n}`, `sa-${n}`];
+  for (const c of [
+    cmd.enrolNode(node), cmd.issueCredential(cred, node), cmd.provisionCredential(cred), cmd.configureAssociation(sa, cred, node), cmd.establishAssociation(sa),
+  ]) {
+    await engine.execute(c);
+  }
+};
+
+/** A fleet of `nodes` meters (meter-1 ...), each registered and taken to an established association, over `store`. */
+export const establishedFleet = async (nodes: number, store?: EventStore): Promise<Fixture> => {
+  const f = fixture(store);
+  await f.engine.execute(cmd.createSubscription());
+  for (let n = 1; n <= nodes; n++) {
+    await f.engine.execute(cmd.registerNode(`meter-${n}`));
+    await establishMeter(f.engine, n);
+  }
+  return f;
+};
+
 /** Event count and head position: "nothing was written" means both are unchanged. */
 export const footprint = async (store: EventStore): Promise<{ head: bigint | undefined; count: number }> => {
   let count = 0;

@@ -1,0 +1,42 @@
+import { rmSync } from 'node:fs';
+import * as pkijs from 'pkijs';
+import type { Credence, PkiRevocation } from '../../adapters/runtime/index.ts';
+import { cmd } from './fleet.ts';
+
+/** The CRL number (2.5.29.20), or with `base` a delta's BaseCRLNumber (2.5.29.27). */
+export const crlNumberOf = (der: Uint8Array, base = false): number =>
+  (pkijs.CertificateRevocationList.fromBER(Uint8Array.from(der)).crlExtensions!.extensions.find((e) => e.extnID === (base ? '2.5.29.27' : '2.5.29.20'))!.parsedValue as {
+    valueBlock: { valueDec: number };
+  }).valueBlock.valueDec;
+
+/**
+ * Revokes each credential through the engine (as the operator), in order, then waits until the instance handled
+ * them and the default CA's CRL publisher has settled.
+ */
+export const revokeAndSettleOn = async (
+  credence: Pick<Credence, 'engine' | 'settle'>,
+  pki: PkiRevocation,
+  revocations: readonly (readonly [credentialId: string, reason: string])[],
+): Promise<void> => {
+  for (const [credentialId, reason] of revocations) await credence.engine.execute(cmd.revokeCredential(credentialId, reason));
+  await credence.settle();
+  await pki.crl('default')!.settled();
+};
+
+/**
+ * What a PKI test opened in its beforeAll, closed in order: the publisher stopped, the instance and its Secure
+ * Environment closed, the data folder (and OpenSSL's, if any) removed. The ones beforeAll did not reach are skipped.
+ */
+export const closePkiInstance = async (opened: {
+  readonly pki: Pick<PkiRevocation, 'stop'> | undefined;
+  readonly credence: Pick<Credence, 'close'> | undefined;
+  readonly se: { close(): void } | undefined;
+  readonly dir: string;
+  readonly files?: { remove(): void };
+}): Promise<void> => {
+  opened.pki?.stop();
+  await opened.credence?.close();
+  opened.se?.close();
+  rmSync(opened.dir, { recursive: true, force: true });
+  opened.files?.remove();
+};
