@@ -1,19 +1,36 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 
+/** SHA-256 of a text's UTF-8 bytes as lowercase hex. */
+export type Sha256Hex = (text: string) => string;
+
+/** The version (8) and variant (10) nibble of the two UUID bytes they share with the digest, as hex digits. */
+const VARIANT = '89ab';
 
 /**
- * Event ids derived from the command id and the event's index: a retried append carries the same ids, which
- * is what makes it idempotent on EventStoreDB as well as on the embedded store. Formatted as an RFC 9562
- * version 8 (custom) UUID.
+ * A SHA-256 digest in hex cut to an RFC 9562 version 8 (custom) UUID: its first 16 bytes, byte 6's high nibble set
+ * to the version (hex digit 12) and byte 8's two high bits to the variant (hex digit 16).
  */
-export const eventIdFor = (commandId: string, index: number): string => {
-  const h = sha256(utf8ToBytes(`credence/event-id/v1:${commandId}:${index}`)).slice(0, 16);
-  h[6] = (h[6]! & 0x0f) | 0x80;
-  h[8] = (h[8]! & 0x3f) | 0x80;
-  const x = bytesToHex(h);
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+const uuidOfDigest = (x: string): string =>
+  `${x.slice(0, 8)}-${x.slice(8, 12)}-8${x.slice(13, 16)}-${VARIANT[parseInt(x[16]!, 16) & 0x3]!}${x.slice(17, 20)}-${x.slice(20, 32)}`;
+
+export interface EventIds {
+  /**
+   * Event ids derived from the command id and the event's index: a retried append carries the same ids, which
+   * is what makes it idempotent on EventStoreDB as well as on the embedded store.
+   */
+  readonly eventIdFor: (commandId: string, index: number) => string;
+  /** A command id derived from a name and a source (process-manager reactions): re-processing yields the same id. */
+  readonly derivedCommandId: (name: string, source: string) => string;
+}
+
+/**
+ * The id definitions over a given SHA-256: the domain's own is pure JavaScript (it runs in the browser too); the
+ * command path and pseudonym rotation pass Node's native one-shot digest, some 5 µs cheaper per id, with the same ids.
+ */
+export const eventIdsWith = (sha256Hex: Sha256Hex): EventIds => {
+  const eventIdFor = (commandId: string, index: number): string => uuidOfDigest(sha256Hex(`credence/event-id/v1:${commandId}:${index}`));
+  return { eventIdFor, derivedCommandId: (name, source) => eventIdFor(`${name}|${source}`, 0) };
 };
 
-/** A command id derived from a name and a source (process-manager reactions): re-processing yields the same id. */
-export const derivedCommandId = (name: string, source: string): string => eventIdFor(`${name}|${source}`, 0);
+export const { eventIdFor, derivedCommandId } = eventIdsWith((text) => bytesToHex(sha256(utf8ToBytes(text))));

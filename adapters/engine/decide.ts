@@ -4,9 +4,10 @@ import type { DecodedEvent } from '../../domain/stored.ts';
 import type { DomainEvent } from '../../domain/events/index.ts';
 import type { EventStore, FactRead } from '../../domain/ports/index.ts';
 import type { EntityKind } from '../../domain/streams.ts';
-import { evaluate, gatherFactsAsync, readStored, refusalError, viewOf, type EntitySnapshot } from '../../machines/index.ts';
+import { evaluate, gatherFactsAsync, machineEvent, readStored, refusalError, viewOf, type EntitySnapshot } from '../../machines/index.ts';
 import { mayHaveCommand, type CachedEntity, type EntityCache } from './entity-cache.ts';
 import type { ReplayedEntity } from './idempotency.ts';
+import { STARTING_COMMANDS } from './starting-commands.ts';
 
 export type Decision =
   /** The command id was seen on this stream: the events it recorded then, and the entity as it stands now. */
@@ -93,7 +94,10 @@ export const decideCommand = async (
   firstAttempt: boolean,
 ): Promise<Decision> => {
   const { kind, id } = targetOf(command);
-  const entity = await cache.load(kind, id, firstAttempt);
+  // A command that starts an entity assumes, on a first attempt and a cache miss, that its stream does not exist yet:
+  // the append's expected revision proves it (issue 15: a pseudonym rotation's new stream, every registration).
+  const entity =
+    firstAttempt && STARTING_COMMANDS.has(command.type) ? cache.cachedOrNew(kind, id) : await cache.load(kind, id, firstAttempt);
   if (mayHaveCommand(entity, command.metadata.commandId)) {
     const retried = await seenOn(store, cache, entity, command.metadata.commandId, firstAttempt);
     if (retried !== undefined) return { kind: 'seen', entity: retried.entity, seen: retried.seen };
@@ -109,7 +113,7 @@ export const decideCommand = async (
       if (!read.has(other.streamId)) read.set(other.streamId, { streamId: other.streamId, revision: other.revision, kind: k, id: i });
       return other.exists ? viewOf(other.snapshot) : undefined;
     });
-    const verdict = evaluate(kind, snapshot, { ...event, at: at.getTime(), facts });
+    const verdict = evaluate(kind, snapshot, machineEvent(event, at.getTime(), facts));
     if (!verdict.ok) {
       // Decided on cached entries without a read: make sure the refusal is not about a state that moved on.
       const moved = firstAttempt ? await movedSince(cache, entity, read.values()) : undefined;

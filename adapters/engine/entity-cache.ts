@@ -29,11 +29,13 @@ export interface EntityCacheStats {
   readonly maxBytes: number;
   /** Loads served from a cached snapshot (caught up with at most the records appended since). */
   readonly hits: number;
-  /** Loads that rebuilt the entity from the start of its stream. */
+  /** Loads not served from a cached snapshot: rebuilt from the start of the stream, or assumed new (below). */
   readonly misses: number;
   /** hits / (hits + misses); 0 before the first load. */
   readonly hitRate: number;
   readonly evictions: number;
+  /** Of the misses, those for a command starting an entity, answered with a new entity without a read (`cachedOrNew`). */
+  readonly assumedNew: number;
 }
 
 /** Default bound: 64 MiB of snapshots, room for some 100,000 entities of the lifecycle mix. */
@@ -92,6 +94,7 @@ export class EntityCache {
   #hits = 0;
   #misses = 0;
   #evictions = 0;
+  #assumedNew = 0;
 
   constructor(
     private readonly store: EventStore,
@@ -124,6 +127,26 @@ export class EntityCache {
     const entry = compact(records.length === 0 ? base : applyStored(base, records), hit);
     this.remember(entry);
     return entry;
+  }
+
+  /**
+   * The cached entry, or else a new entity, without reading the store: for the target of a command that starts an
+   * entity (its event is accepted only by a new stream: a registration, a pseudonym's first rotation), whose stream
+   * on a cache miss almost never exists. Safe for the same reason as `cachedOnly`: the append expects no stream, so a
+   * stream that does exist fails the append (retried on a real read), a command recorded there before is answered by
+   * the store's idempotency check, and a refusal is re-checked against the store before it is returned (decide.ts).
+   * Not remembered: only an append makes the guess a fact.
+   */
+  cachedOrNew(kind: EntityKind, id: string): CachedEntity {
+    const hit = this.#entries.get(streamIdOf(kind, id));
+    if (hit !== undefined) {
+      this.#hits += 1;
+      this.remember(hit);
+      return hit;
+    }
+    this.#misses += 1;
+    this.#assumedNew += 1;
+    return compact(emptyEntity(kind, id));
   }
 
   /** The entity with every event, rebuilt from its whole stream (for callers that need its history); refreshes the entry. */
@@ -171,6 +194,7 @@ export class EntityCache {
       misses: this.#misses,
       hitRate: loads === 0 ? 0 : this.#hits / loads,
       evictions: this.#evictions,
+      assumedNew: this.#assumedNew,
     };
   }
 }

@@ -10,15 +10,14 @@ export class StreamLanes {
   run<T>(streamId: string, work: () => Promise<T>): Promise<T> {
     const previous = this.#tails.get(streamId);
     const result = previous === undefined ? work() : previous.then(work);
-    // The lane moves on whether the work succeeded or failed; the caller sees the failure through `result`.
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#tails.set(streamId, tail);
-    void tail.then(() => {
+    // The lane moves on whether the work succeeded or failed; the caller sees the failure through `result`. The
+    // settled tail leaves the map in the same callback (one promise and one closure per command, not three of each).
+    const settled = (): undefined => {
       if (this.#tails.get(streamId) === tail) this.#tails.delete(streamId);
-    });
+      return undefined;
+    };
+    const tail: Promise<void> = result.then(settled, settled);
+    this.#tails.set(streamId, tail);
     return result;
   }
 

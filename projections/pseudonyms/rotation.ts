@@ -1,9 +1,10 @@
 import type Database from 'better-sqlite3';
+import { hash } from 'node:crypto';
 import { isCredenceError, isCommandIdReused } from '../../domain/errors.ts';
 import type { Pseudonym, RotationTrigger } from '../../domain/events/pseudonym.ts';
 import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
-import { derivedCommandId } from '../../domain/event-ids.ts';
+import { derivedCommandId, eventIdsWith } from '../../domain/event-ids.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
 import type { Projection } from '../runtime/index.ts';
 import { applyToDirectory, DIRECTORY_EVENT_TYPES } from './apply.ts';
@@ -33,14 +34,21 @@ export interface PseudonymRotationOptions {
   /** Nodes rotated per tick at most; the next tick takes the rest. */
   readonly tickLimit?: number;
   /**
-   * Rotations of one tick in flight at once (default 128): each node's is a command on its own new pseudonym
-   * stream, so they are independent, and the store commits the ones that arrive together in one transaction.
+   * Rotations of one tick in flight at once (default 512): each node's is a command on its own new pseudonym
+   * stream, so they are independent, and the store commits the ones that arrive together in one transaction. 512 is
+   * the embedded store's largest group: a quarter as many commits (and WAL syncs) as 128, measured some 10% less CPU
+   * per rotation and less system time.
    */
   readonly tickConcurrency?: number;
 }
 
 /** Triggers whose commands are reactions to a stored event, under an id derived from it. */
 const REACTIONS: ReadonlySet<RotationTrigger> = new Set(['initial', 'association']);
+
+/** Interval rotations' command ids: the domain's derivation over Node's native SHA-256 (1.5 µs per rotation, not 6). */
+const { derivedCommandId: nativeDerivedCommandId } = eventIdsWith((text) => hash('sha256', text, 'hex'));
+export const intervalCommandId = (nodeId: string, epoch: number | undefined): string =>
+  nativeDerivedCommandId(`pseudonym:interval:${nodeId}`, String(epoch));
 
 /** Pseudonyms a tick derives per PRF call (one Secure Environment call with `prfMany`). */
 const TICK_CHUNK = 2048;
@@ -55,7 +63,7 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
   const { engine, deriver } = options;
   const policy = RotationPolicy.parse(options.policy ?? {});
   const tickLimit = options.tickLimit ?? 10_000;
-  const concurrency = options.tickConcurrency ?? 128;
+  const concurrency = options.tickConcurrency ?? 512;
   if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw new RangeError('options.tickConcurrency: must be a whole number >= 1');
   let db: Database.Database | undefined;
   /** Stream and command id of the rotations stored in the batch being handled: a reaction found there is done. */
@@ -187,7 +195,7 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
               const outcome = await rotate(
                 node.nodeId,
                 'interval',
-                { commandId: derivedCommandId(`pseudonym:interval:${node.nodeId}`, String(node.epoch)), actor: PSEUDONYM_ACTOR },
+                { commandId: intervalCommandId(node.nodeId, node.epoch), actor: PSEUDONYM_ACTOR },
                 { current: node.epoch, next: pseudonym },
               );
               if (outcome.outcome === 'rotated') rotated++;

@@ -1,7 +1,7 @@
 import { command, decide, parseCommand, targetOf, type CommandType } from '../../../domain/commands/index.ts';
 import type { Actor } from '../../../domain/metadata.ts';
 import { streamIdOf } from '../../../domain/streams.ts';
-import { evaluate, gatherFactsAsync, refusalError, viewOf, type EntitySnapshot } from '../../../machines/index.ts';
+import { evaluate, gatherFactsAsync, machineEvent, refusalError, viewOf, type EntitySnapshot } from '../../../machines/index.ts';
 import { randomCommandId, type Engine } from '../../engine/index.ts';
 
 /** One command of a sequence to decide before any is appended. */
@@ -40,7 +40,7 @@ export const assertWouldRecord = async (engine: Engine, actor: Actor, commands: 
         const other = await engine.entity(k, i);
         return other.events.length === 0 ? undefined : viewOf(other.snapshot);
       });
-      const verdict = evaluate(kind, target.snapshot, { ...event, at, facts });
+      const verdict = evaluate(kind, target.snapshot, machineEvent(event, at, facts));
       if (!verdict.ok) throw refusalError(kind, streamId, target.exists, event.type, verdict);
       target = { streamId, snapshot: verdict.snapshot, exists: true };
     }
