@@ -63,6 +63,18 @@ describe('a command starting an entity', () => {
     await store.close();
   });
 
+  it('gets the real refusal even with no retries allowed: the conflict of a guess is not a writer contending', async () => {
+    const store = openSqliteStore({ memory: true });
+    const other = createEngine({ store, clock: new FakeClock(T0) });
+    await other.execute(cmd.createSubscription());
+    await other.execute(cmd.registerNode('meter-1'));
+    const engine = createEngine({ store, clock: new FakeClock(T0), maxRetries: 0 });
+    const refused = await rejection(engine.execute(cmd.registerNode('meter-1')));
+    expect(refused.problem).toMatchObject({ code: 'illegal_transition', state: 'initialized' });
+    expect(await store.readStream('node-meter-1')).toHaveLength(1);
+    await store.close();
+  });
+
   it('answers a retry recorded by another writer with that first outcome, appending nothing', async () => {
     const store = openSqliteStore({ memory: true });
     const other = createEngine({ store, clock: new FakeClock(T0) });

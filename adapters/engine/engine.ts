@@ -14,7 +14,11 @@ import { StreamLanes } from './stream-lanes.ts';
 export interface EngineOptions {
   readonly store: EventStore;
   readonly clock: Clock;
-  /** How many times a command is re-read and re-decided after a concurrency conflict. */
+  /**
+   * How many times a command is re-read and re-decided after concurrent writers conflicted with it. The first attempt
+   * may decide on cached entries (or, for a command that starts an entity, on the guess that its stream is new): its
+   * conflict says the cache was behind, not that writers contend, so the re-read that follows is not counted.
+   */
   readonly maxRetries?: number;
   /**
    * Bytes of entity snapshots kept in memory between commands (estimated; least recently used go first).
@@ -90,7 +94,7 @@ export const createEngine = (options: EngineOptions): Engine => {
       try {
         return await attempt(command, retry, at);
       } catch (error) {
-        if (!isCredenceError(error, 'concurrency_conflict') || retry >= maxRetries) throw error;
+        if (!isCredenceError(error, 'concurrency_conflict') || retry > maxRetries) throw error;
         cache.forget(streamId);
         // A first conflict is usually a stale cached entity: re-read at once. Writers still contending after that (a
         // fact shared by many decisions, claimed on EventStoreDB) back off with jitter: up to 20, 40, 80, 160 ms.
