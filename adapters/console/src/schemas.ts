@@ -130,15 +130,22 @@ export const EvidenceAnswer = z.record(z.string().max(64), z.unknown());
 
 /**
  * An RFC 9457 problem (any refusal; adapters/http/problems.ts): a validation refusal names every field in `errors`.
- * Read leniently, since a proxy's error page may stand in for it.
+ * Read leniently, since a proxy's error page may stand in for it, and what is too long is cut rather than refused:
+ * a refusal with a long detail or many field issues still shows its fields.
  */
+const MAX_PROBLEM_ERRORS = 1_000;
+const CutText = z.string().transform((text) => (text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}…` : text));
+
 export const Problem = z.looseObject({
   type: Text.optional(),
-  title: Text.optional(),
+  title: CutText.optional(),
   status: z.number().int().optional(),
-  detail: Text.optional(),
+  detail: CutText.optional(),
   code: Text.optional(),
-  errors: z.array(z.object({ path: Text, rule: Text.optional(), message: Text })).max(1_000).optional(),
+  errors: z
+    .array(z.object({ path: CutText, rule: Text.optional(), message: CutText }))
+    .transform((errors) => errors.slice(0, MAX_PROBLEM_ERRORS))
+    .optional(),
 });
 export type Problem = z.infer<typeof Problem>;
 
