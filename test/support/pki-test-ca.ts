@@ -151,8 +151,12 @@ const fleetReady = new WeakSet<object>();
  * A node's credential whose certificate the service's CA issued, recorded through the engine as a CredentialIssued
  * event carrying the certificate summary (issuingCa, serialNumber): what remote provisioning records.
  */
-export const issueCertifiedCredential = (svc: TestService, credentialId: string, nodeId = 'meter-1'): Promise<TestLeaf & { credentialId: string }> =>
-  issueCertifiedCredentialWith(svc.service.context.credence, pkiOf(svc).cas[0]!, svc.url, credentialId, nodeId);
+export const issueCertifiedCredential = async (svc: TestService, credentialId: string, nodeId = 'meter-1'): Promise<TestLeaf & { credentialId: string }> => {
+  const issued = await issueCertifiedCredentialWith(svc.service.context.credence, pkiOf(svc).cas[0]!, svc.url, credentialId, nodeId);
+  // The issue is acknowledged once stored; OCSP and CRLs know the certificate once the `pki` projection has it.
+  if (!(await svc.service.context.live.caughtUp(issued.position, 30_000))) throw new Error('the live runtime did not catch up with the issue');
+  return issued;
+};
 
 /** The same, on any instance: `ca` issues the certificate, `baseUrl` is where it says its status is. */
 export const issueCertifiedCredentialWith = async (
@@ -162,7 +166,7 @@ export const issueCertifiedCredentialWith = async (
   credentialId: string,
   nodeId = 'meter-1',
   leafOptions: { readonly validityMs?: number } = {},
-): Promise<TestLeaf & { credentialId: string }> => {
+): Promise<TestLeaf & { credentialId: string; position: bigint }> => {
   const now = Date.now();
   const day = (n: number) => new Date(Math.floor(now / 1000) * 1000 + n * DAY).toISOString();
   if (!fleetReady.has(credence)) {
@@ -176,7 +180,7 @@ export const issueCertifiedCredentialWith = async (
     fleetReady.add(credence);
   }
   const leaf = await testLeaf(ca, { baseUrl, name: nodeId, ...leafOptions });
-  await credence.engine.execute(
+  const outcome = await credence.engine.execute(
     command(
       'issueCredential',
       {
@@ -193,7 +197,7 @@ export const issueCertifiedCredentialWith = async (
       { actor: operator },
     ),
   );
-  return { ...leaf, credentialId };
+  return { ...leaf, credentialId, position: outcome.events[outcome.events.length - 1]!.position };
 };
 
 /** Revokes through the engine and waits until every live component (the `pki` projection included) handled it. */
