@@ -35,6 +35,16 @@ const storedRow = z.object({
   metadata: jsonObjectText,
 });
 
+const recordedOf = (r: z.infer<typeof storedRow>): RecordedEvent => ({
+  id: r.event_id,
+  streamId: r.stream_id,
+  revision: r.revision,
+  position: r.position,
+  type: r.type,
+  data: r.data,
+  metadata: r.metadata,
+});
+
 /** Parses one `events` row; the failure names the column and rule (the tamper audit reports it by position). */
 export const parseStoredRow = (row: unknown): { ok: true; event: RecordedEvent } | { ok: false; problem: string } => {
   const parsed = storedRow.safeParse(row);
@@ -42,11 +52,7 @@ export const parseStoredRow = (row: unknown): { ok: true; event: RecordedEvent }
     const issue = parsed.error.issues[0];
     return { ok: false, problem: `${issue?.path.join('.') ?? ''} ${issue?.message ?? 'unreadable'}`.trim() };
   }
-  const r = parsed.data;
-  return {
-    ok: true,
-    event: { id: r.event_id, streamId: r.stream_id, revision: r.revision, position: r.position, type: r.type, data: r.data, metadata: r.metadata },
-  };
+  return { ok: true, event: recordedOf(parsed.data) };
 };
 
 export function toRecordedEvent(row: unknown): RecordedEvent {
@@ -58,16 +64,7 @@ export function toRecordedEvent(row: unknown): RecordedEvent {
       `stored event at position ${position}`,
     );
   }
-  const r = parsed.data;
-  return {
-    id: r.event_id,
-    streamId: r.stream_id,
-    revision: r.revision,
-    position: r.position,
-    type: r.type,
-    data: r.data,
-    metadata: r.metadata,
-  };
+  return recordedOf(parsed.data);
 }
 
 /** The text of a data or metadata column as a JSON object; undefined when it is not one. */
