@@ -15,7 +15,8 @@ import { verifySignature } from '../domain/crypto/signatures.ts';
 import { isCredenceError } from '../domain/errors.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
-import { acquireModule, pkcs11js, releaseModule, type Pkcs11 } from '../adapters/driven/secure-environment/pkcs11/module.ts';
+import { pkcs11js, type Pkcs11 } from '../adapters/driven/secure-environment/pkcs11/module.ts';
+import { acquireModule, releaseModule } from '../adapters/driven/secure-environment/pkcs11/shared-module.ts';
 import { softHsm, softHsmMissing, SOFTHSM_MODULE } from './support/softhsm.ts';
 
 const random = (length: number) => new Uint8Array(randomBytes(length));

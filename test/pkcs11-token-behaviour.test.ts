@@ -1,14 +1,17 @@
 /**
  * Issue 16 (SER-023): what the PKCS#11 Secure Environment does in the token itself, seen from outside the process
  * (pkcs11-tool): keys generated inside as sensitive and never extractable, a destroyed key gone from the token,
- * and typed errors for a wrong PIN, a missing token, a missing module file, a missing mechanism, a PIN in the URI.
+ * and typed errors for a wrong PIN, a missing token, a missing module file, a missing mechanism (the host transfer's
+ * CKM_AES_KEY_WRAP_PAD too), a PIN in the URI.
  * No error message carries the PIN.
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync } from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
 import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
+import { pkcs11js } from '../adapters/driven/secure-environment/pkcs11/module.ts';
+import { acquireModule, releaseModule } from '../adapters/driven/secure-environment/pkcs11/shared-module.ts';
 import { softHsm, softHsmMissing, SOFTHSM_MODULE } from './support/softhsm.ts';
 
 const random = (length: number) => new Uint8Array(randomBytes(length));
@@ -146,6 +149,50 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 Secure Environment in the
       expect(await rejection(() => se.deriveKey(OWNER, { inputs: [secret], salt: text('s'), info: text('i'), kind: 'session256' }))).toMatchObject({ rule: 'mechanism_unsupported' });
     } finally {
       se.close();
+    }
+  });
+
+  it('under x-derivation=host, a token without CKM_AES_KEY_WRAP_PAD (the host transfer) is refused naming it, and writes nothing', async () => {
+    // The module as a token lacking the mechanism lists it: SoftHSM2's own list without CKM_AES_KEY_WRAP_PAD.
+    const module = acquireModule(SOFTHSM_MODULE);
+    const list = module.C_GetMechanismList.bind(module);
+    const mechanisms = vi.spyOn(module, 'C_GetMechanismList').mockImplementation((slot) => list(slot).filter((m) => m !== pkcs11js.CKM_AES_KEY_WRAP_PAD));
+    const se = Pkcs11SecureEnvironment.open({ uri: token.uri('x-derivation=host') }, { random });
+    try {
+      const psk = await se.generate(OWNER, 'psk256');
+      const before = hsm.listObjects(token);
+      for (const run of [() => se.generate(OWNER, 'x25519'), () => se.deriveKey(OWNER, { inputs: [psk], salt: text('s'), info: text('i'), kind: 'session256' })]) {
+        const issue = await rejection(run);
+        expect(issue).toMatchObject({ path: 'mechanism', rule: 'mechanism_unsupported' });
+        expect(issue?.message).toContain('mechanism_unsupported: CKM_AES_KEY_WRAP_PAD');
+      }
+      expect(hsm.listObjects(token)).toBe(before);
+      await expect(se.mac(OWNER, psk, text('m'))).resolves.toHaveLength(32);
+    } finally {
+      se.close();
+      mechanisms.mockRestore();
+      releaseModule(SOFTHSM_MODULE);
+    }
+  });
+
+  it("a token that refuses a key's template (a CKA_LABEL longer than it allows) is template_refused, naming the call and the label's length", async () => {
+    const module = acquireModule(SOFTHSM_MODULE);
+    // What a token with a short CKA_LABEL limit answers (SoftHSM2 has no limit): CKR_ATTRIBUTE_VALUE_INVALID, once.
+    const generates = vi.spyOn(module, 'C_GenerateKeyPair').mockImplementationOnce(() => {
+      throw new pkcs11js.Pkcs11Error('CKR_ATTRIBUTE_VALUE_INVALID:19', 0x13, 'C_GenerateKeyPair');
+    });
+    const se = Pkcs11SecureEnvironment.open({ uri: token.uri() }, { random });
+    try {
+      const issue = await rejection(() => se.generate(OWNER, 'ed25519'));
+      expect(issue).toMatchObject({ path: 'token', rule: 'template_refused' });
+      expect(issue?.message).toContain('C_GenerateKeyPair failed: CKR_ATTRIBUTE_VALUE_INVALID');
+      // credence/se/1 {"owner":"maf:infrastructure","kind":"ed25519","usage":"sign","extractable":false,"host":false}
+      expect(issue?.message).toContain('CKA_LABEL is 109 bytes');
+      await expect(se.generate(OWNER, 'ed25519')).resolves.toMatch(/^key_/);
+    } finally {
+      se.close();
+      generates.mockRestore();
+      releaseModule(SOFTHSM_MODULE);
     }
   });
 

@@ -13,14 +13,16 @@ export class LiveSession {
   readonly keys = new RememberedKeys();
   readonly #random: RandomSource;
   readonly #host: boolean;
-  /** A session object: made again on each new session; undefined while the session is lost. */
+  /** A session object: made on first use in each session; undefined until then. */
   #transfer: HostTransfer | undefined;
+  /** The session generation what is held here belongs to. */
+  #generation: number;
 
   constructor(token: TokenSession, host: boolean, random: RandomSource) {
     this.token = token;
     this.#host = host;
     this.#random = random;
-    this.#transfer = this.#newTransfer();
+    this.#generation = token.generation;
   }
 
   /**
@@ -29,9 +31,11 @@ export class LiveSession {
    * CKA_ID and a generated key gets a fresh handle (a half-done first attempt can never be mistaken for it).
    * Bounded: one recovery, one retry; a token still absent is `token_unavailable` naming it. Operations run
    * synchronously (pkcs11js), so one recovery is in flight at a time; an operation that began before a recovery
-   * (generation) retries on the session it opened instead of opening another.
+   * (generation) retries on the session it opened instead of opening another. A session replaced meanwhile (a
+   * re-initialisation of the module for another Secure Environment on it, shared-module.ts) is followed first.
    */
   recovering<T>(operation: () => T): T {
+    this.#follow();
     const generation = this.token.generation;
     try {
       return operation();
@@ -39,13 +43,8 @@ export class LiveSession {
       if (!isSessionLost(error)) throw error;
     }
     try {
-      if (this.token.generation === generation) {
-        this.#transfer?.close();
-        this.#transfer = undefined;
-        this.keys.sessionLost();
-        this.token.reopen();
-      }
-      this.#transfer ??= this.#newTransfer();
+      if (this.token.generation === generation) this.token.reopen();
+      this.#follow();
       return operation();
     } catch (error) {
       if (isSessionLost(error)) throw this.token.unavailable(error);
@@ -53,9 +52,15 @@ export class LiveSession {
     }
   }
 
-  /** The host transfer key of the current session (`x-derivation=host` only). */
+  /** The host transfer key of the current session (`x-derivation=host` only), made in it on first use. */
   channel(): HostTransfer {
-    if (this.#transfer === undefined) throw this.token.lost('the host transfer key went with it');
+    if (!this.#host) throw new TypeError('channel: only under x-derivation=host');
+    if (this.#transfer === undefined) {
+      const token = this.token;
+      // Named when the token lacks it (docs/hsm.md lists it), rather than a bare CKR_MECHANISM_INVALID at first use.
+      token.mechanism('CKM_AES_KEY_WRAP_PAD');
+      this.#transfer = token.run(() => new HostTransfer(token.module, token.session, this.#random));
+    }
     return this.#transfer;
   }
 
@@ -65,9 +70,15 @@ export class LiveSession {
     this.token.close();
   }
 
-  #newTransfer(): HostTransfer | undefined {
-    if (!this.#host) return undefined;
-    const token = this.token;
-    return token.run(() => new HostTransfer(token.module, token.session, this.#random));
+  /**
+   * The token's session is not the one what is held here belongs to: forget its object handles and its transfer
+   * key, and remember which session objects went with it (refused as lost, not as unknown).
+   */
+  #follow(): void {
+    if (this.#generation === this.token.generation) return;
+    this.#generation = this.token.generation;
+    this.#transfer?.close();
+    this.#transfer = undefined;
+    this.keys.sessionLost();
   }
 }

@@ -1,5 +1,4 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as Pkcs11js from 'pkcs11js';
 import { validationError, type CredenceError } from '../../../../domain/errors.ts';
@@ -9,13 +8,15 @@ import type { Pkcs11Uri } from './uri.ts';
  * Loaded with require: pkcs11js is a CommonJS module whose exports are assigned at run time, so Node's ESM import
  * cannot see its named exports (every constant would be undefined outside a bundler's interop).
  */
-let bindingError: unknown;
+let unusableBinding: unknown;
+/** Why the native binding could not be loaded, or undefined (refused at open, naming it). */
+export const bindingError = (): unknown => unusableBinding;
 export const pkcs11js = ((): typeof Pkcs11js => {
   try {
     return createRequire(import.meta.url)('pkcs11js') as typeof Pkcs11js;
   } catch (error) {
     // A broken native build must not break `import 'credence'` for those who never use an HSM: refused at open.
-    bindingError = error;
+    unusableBinding = error;
     return {} as typeof Pkcs11js;
   }
 })();
@@ -36,13 +37,6 @@ export const ckr = (error: unknown): string | undefined =>
   pkcs11js.Pkcs11Error !== undefined && error instanceof pkcs11js.Pkcs11Error && /^CKR_/.test(error.message) ? error.message : undefined;
 
 /**
- * One loaded, initialised module per module path per process, shared and reference-counted: C_Initialize twice
- * in one process fails (CKR_CRYPTOKI_ALREADY_INITIALIZED), and SoftHSM2 reads SOFTHSM2_CONF only then, so the
- * last close finalises and the next open reads the configuration (and the token directory) afresh.
- */
-const loaded = new Map<string, { module: Pkcs11; references: number }>();
-
-/**
  * PKCS#11 login state belongs to the application, not the session (v2.40 §5.6): once one Secure Environment has
  * logged in to a token, C_Login from a second one answers CKR_USER_ALREADY_LOGGED_IN without checking its PIN. A
  * keyed digest of the PIN that logged in (per module, per slot) lets the second one's PIN still be checked, so a
@@ -52,71 +46,9 @@ const PIN_DIGEST_KEY = randomBytes(32);
 const loggedIn = new Map<Pkcs11, Map<string, Buffer>>();
 const pinDigest = (pin: string): Buffer => createHmac('sha256', PIN_DIGEST_KEY).update(pin, 'utf8').digest();
 
-export const acquireModule = (path: string): Pkcs11 => {
-  const known = loaded.get(path);
-  if (known) {
-    known.references += 1;
-    return known.module;
-  }
-  if (bindingError !== undefined) {
-    throw pkcs11Problem('module-path', 'binding', `the pkcs11js native binding is not usable here (${(bindingError as Error).message}): reinstall with build tools`);
-  }
-  if (!existsSync(path)) throw pkcs11Problem('module-path', 'module_file', `${path}: no such PKCS#11 module file`);
-  const module = new pkcs11js.PKCS11();
-  try {
-    module.load(path);
-    module.C_Initialize();
-  } catch (error) {
-    if (ckr(error) !== 'CKR_CRYPTOKI_ALREADY_INITIALIZED') {
-      try {
-        module.close();
-      } catch {
-        // The library could not be used at all: nothing more to release.
-      }
-      throw pkcs11Problem('module-path', 'module_file', `${path}: not a usable PKCS#11 module (${ckr(error) ?? (error as Error).message})`);
-    }
-  }
-  loaded.set(path, { module, references: 1 });
-  return module;
-};
-
-export const releaseModule = (path: string): void => {
-  const known = loaded.get(path);
-  if (!known) return;
-  known.references -= 1;
-  if (known.references > 0) return;
-  loaded.delete(path);
-  loggedIn.delete(known.module);
-  try {
-    known.module.C_Finalize();
-  } catch (error) {
-    // Already finalised (by other code in this process, or a module that lost its device): nothing left to end.
-    if (ckr(error) !== 'CKR_CRYPTOKI_NOT_INITIALIZED') throw error;
-  } finally {
-    known.module.close();
-  }
-};
-
-/**
- * C_Finalize then C_Initialize on a loaded module, for a recovery that could not simply reopen a session: a module
- * finalised under Credence, a token that is back after a restart (SoftHSM2 lists the tokens it found at
- * C_Initialize; network HSM modules re-connect there). Every session of this process on the module ends, so the
- * other Secure Environments sharing it recover too, on their next call. Login state goes with it.
- */
-export const reinitialiseModule = (path: string): void => {
-  const known = loaded.get(path);
-  if (!known) return;
-  loggedIn.delete(known.module);
-  try {
-    known.module.C_Finalize();
-  } catch (error) {
-    if (ckr(error) !== 'CKR_CRYPTOKI_NOT_INITIALIZED') throw error;
-  }
-  try {
-    known.module.C_Initialize();
-  } catch (error) {
-    if (ckr(error) !== 'CKR_CRYPTOKI_ALREADY_INITIALIZED') throw error;
-  }
+/** The module is finalised (closed or re-initialised, shared-module.ts): its login state went with it. */
+export const forgetLogins = (module: Pkcs11): void => {
+  loggedIn.delete(module);
 };
 
 const trimmed = (text: string): string => text.replace(/\s+$/u, '');
@@ -138,10 +70,11 @@ const tokenInfo = (module: Pkcs11, slot: Pkcs11Handle): Pkcs11js.TokenInfo | und
 const CKS_RO_USER_FUNCTIONS = 1;
 const CKS_RW_USER_FUNCTIONS = 3;
 
-/** True while `slot` holds the URI's token (by label) and `session` on it is logged in as the user. */
-export const tokenStillServes = (module: Pkcs11, slot: Pkcs11Handle, session: Pkcs11Handle, label: string): boolean => {
+/** True while `slot` holds the same token (label, and serial once known) and `session` on it is logged in as the user. */
+export const tokenStillServes = (module: Pkcs11, slot: Pkcs11Handle, session: Pkcs11Handle, token: Pkcs11Uri['token']): boolean => {
   const info = tokenInfo(module, slot);
-  if (info === undefined || trimmed(info.label) !== label) return false;
+  if (info === undefined || trimmed(info.label) !== token.label) return false;
+  if (token.serial !== undefined && trimmed(info.serialNumber) !== token.serial) return false;
   try {
     const state = module.C_GetSessionInfo(session).state;
     return state === CKS_RW_USER_FUNCTIONS || state === CKS_RO_USER_FUNCTIONS;
@@ -166,8 +99,12 @@ export const SESSION_LOST: ReadonlySet<string> = new Set([
 /** Return values that may mean the device went away (SoftHSM2: CKR_GENERAL_ERROR on a deleted token): checked. */
 export const MAYBE_GONE: ReadonlySet<string> = new Set(['CKR_GENERAL_ERROR', 'CKR_DEVICE_ERROR', 'CKR_FUNCTION_FAILED', 'CKR_OBJECT_HANDLE_INVALID']);
 
-/** The slot whose token matches the URI's label (and serial, manufacturer, model when given). */
-export const findTokenSlot = (module: Pkcs11, token: Pkcs11Uri['token']): Pkcs11Handle => {
+/**
+ * The slot whose token matches the URI's label (and serial, manufacturer, model when given), and that token's
+ * serial number: a recovery looks for the same token again by label and serial (a token initialised anew under
+ * the same label is another token).
+ */
+export const findTokenSlot = (module: Pkcs11, token: Pkcs11Uri['token']): { slot: Pkcs11Handle; serial: string } => {
   for (const slot of module.C_GetSlotList(true)) {
     const info = tokenInfo(module, slot);
     if (info === undefined) continue;
@@ -175,9 +112,10 @@ export const findTokenSlot = (module: Pkcs11, token: Pkcs11Uri['token']): Pkcs11
     if (token.serial !== undefined && trimmed(info.serialNumber) !== token.serial) continue;
     if (token.manufacturer !== undefined && trimmed(info.manufacturerID) !== token.manufacturer) continue;
     if (token.model !== undefined && trimmed(info.model) !== token.model) continue;
-    return slot;
+    return { slot, serial: trimmed(info.serialNumber) };
   }
-  throw pkcs11Problem('token', 'token_present', `no initialised token labelled "${token.label}" (with the URI's other attributes) in this module`);
+  const serial = token.serial !== undefined ? ` with serial "${token.serial}"` : '';
+  throw pkcs11Problem('token', 'token_present', `no initialised token labelled "${token.label}"${serial} (and the URI's other attributes) in this module`);
 };
 
 /**

@@ -393,7 +393,8 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
       const usage = usageFor(kind, options);
       const ephemeral = kind === 'secret' || options.ephemeral === true;
       const label: KeyLabel = { owner, kind, ...(usage ? { usage } : {}), extractable: kind !== 'secret' && options.extractable === true, host: true };
-      const key = this.#token.run(() => transfer.importBytes(bytes, genericSecretTemplate(handle, label, ephemeral, true)));
+      const template = genericSecretTemplate(handle, label, ephemeral, true);
+      const key = this.#token.run(() => transfer.importBytes(bytes, template), template);
       return this.#keys.remember({ handle, label, ephemeral, key });
     } finally {
       wipe(bytes);

@@ -96,6 +96,25 @@ const find = (module: Pkcs11, session: Pkcs11Handle, template: Pkcs11Template): 
   }
 };
 
+/**
+ * Session objects a re-initialisation of the module would destroy and nothing could make again: ephemeral key pairs
+ * (their private half) and generic secrets (ECDH secrets, ephemeral host-held keys). Not the host transfer key (AES),
+ * which each new session makes afresh. PKCS#11 shows an application's session objects on a token to all its
+ * sessions there, so this sees every Secure Environment's of this process on the token.
+ */
+const SESSION_OBJECTS: readonly Pkcs11Template[] = [
+  [
+    { type: pkcs11js.CKA_TOKEN, value: false },
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
+  ],
+  [
+    { type: pkcs11js.CKA_TOKEN, value: false },
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_GENERIC_SECRET },
+  ],
+];
+export const holdsSessionObjects = (module: Pkcs11, session: Pkcs11Handle): boolean => SESSION_OBJECTS.some((template) => find(module, session, template).length > 0);
+
 /** A CK_ULONG attribute (4 or 8 bytes, host byte order: little-endian on every platform Credence runs on). */
 const ulong = (value: Buffer): number => (value.length === 8 ? Number(value.readBigUInt64LE()) : value.readUInt32LE());
 

@@ -2,7 +2,6 @@ import type * as Pkcs11js from 'pkcs11js';
 import type { KeyHandle } from '../../../../domain/ports/secure-environment.ts';
 import { CredenceError } from '../../../../domain/errors.ts';
 import {
-  acquireModule,
   ckr,
   findTokenSlot,
   login,
@@ -10,8 +9,6 @@ import {
   mechanismUnsupported,
   pkcs11js,
   pkcs11Problem,
-  reinitialiseModule,
-  releaseModule,
   SESSION_LOST,
   tokenStillServes,
   type Pkcs11,
@@ -20,8 +17,19 @@ import {
   type Pkcs11Template,
 } from './module.ts';
 import type { PinSupply } from './pin-source.ts';
+import { acquireModule, joinModule, reinitialiseModule, releaseModule, type ModuleMember } from './shared-module.ts';
 import type { Pkcs11Uri } from './uri.ts';
-import { CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA, ED25519_PARAMS, fixed, identity, P256_PARAMS, secretAttributes, type KeyLabel } from './token-objects.ts';
+import {
+  CKM_EC_EDWARDS_KEY_PAIR_GEN,
+  CKM_EDDSA,
+  ED25519_PARAMS,
+  fixed,
+  holdsSessionObjects,
+  identity,
+  P256_PARAMS,
+  secretAttributes,
+  type KeyLabel,
+} from './token-objects.ts';
 
 const MECHANISMS = {
   CKM_EC_EDWARDS_KEY_PAIR_GEN,
@@ -36,6 +44,13 @@ const MECHANISMS = {
 export type MechanismName = keyof typeof MECHANISMS;
 
 const SESSION_FLAGS = pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION;
+/** What a token answers to a key template it will not make, e.g. a CKA_LABEL longer than it allows. */
+const TEMPLATE_REFUSED: ReadonlySet<string> = new Set(['CKR_ATTRIBUTE_VALUE_INVALID', 'CKR_TEMPLATE_INCONSISTENT', 'CKR_ATTRIBUTE_TYPE_INVALID']);
+const templateRefused = (method: string, code: string, template: Pkcs11Template) => {
+  const label = template.find((attribute) => attribute.type === pkcs11js.CKA_LABEL)?.value;
+  const length = typeof label === 'string' ? ` (its CKA_LABEL is ${Buffer.byteLength(label, 'utf8')} bytes: a token that limits labels below that cannot hold it)` : '';
+  return pkcs11Problem('token', 'template_refused', `${method} failed: ${code}: the token refused the key's template${length}; docs/hsm.md "Key labels and token limits"`);
+};
 /** Refusals of the PIN itself: a recovery reports them as they are (the operator must act on the PIN, not the HSM). */
 const PIN_RULES: ReadonlySet<string> = new Set(['pin_incorrect', 'pin_locked', 'pin_file', 'pin_present', 'pin_length']);
 const ruleOf = (error: unknown): string | undefined =>
@@ -63,12 +78,14 @@ const opening = <T>(step: string, work: () => T): T => {
  * the token does not list is `mechanism_unsupported` naming it, before any call; a lost session (SESSION_LOST, or
  * a device that no longer answers) is `session_lost`, which the Secure Environment answers with one `reopen`; any
  * other CKR_* is a typed `token_error` naming the function and the return value (never an argument, so never key
- * bytes or a PIN).
+ * bytes or a PIN). A member of its shared module (shared-module.ts), so that a re-initialisation of the module for
+ * another Secure Environment is coordinated with it.
  */
-export class TokenSession {
+export class TokenSession implements ModuleMember {
   readonly module: Pkcs11;
   readonly #modulePath: string;
-  readonly #selection: Pkcs11Uri['token'];
+  /** The URI's selection, with the serial of the token found at open added: recovery finds that same token again. */
+  #selection: Pkcs11Uri['token'];
   readonly #pin: PinSupply;
   #slot: Pkcs11Handle | undefined;
   #session: Pkcs11Handle | undefined;
@@ -104,6 +121,7 @@ export class TokenSession {
       releaseModule(uri.modulePath);
       throw error;
     }
+    joinModule(uri.modulePath, token);
     return token;
   }
 
@@ -123,7 +141,7 @@ export class TokenSession {
   /** Finds the token by the URI's attributes (its slot may have changed), opens a session, logs in with the PIN read anew. */
   #attach(): void {
     const { module } = this;
-    const slot = opening('C_GetSlotList', () => findTokenSlot(module, this.#selection));
+    const { slot, serial } = opening('C_GetSlotList', () => findTokenSlot(module, this.#selection));
     const session = opening('C_OpenSession', () => module.C_OpenSession(slot, SESSION_FLAGS));
     try {
       login(module, slot, session, this.#pin.read());
@@ -138,6 +156,7 @@ export class TokenSession {
     }
     this.#slot = slot;
     this.#session = session;
+    this.#selection = { ...this.#selection, serial };
   }
 
   /** The `session_lost` refusal, naming the token (never the PIN). */
@@ -146,18 +165,21 @@ export class TokenSession {
   }
 
   /** The `token_unavailable` refusal after a recovery failed: the token is named, the cause given, no PIN. */
-  unavailable(error: unknown): CredenceError {
+  unavailable(error: unknown, why?: unknown): CredenceError {
+    const because = why === undefined ? '' : `; ${reasonOf(why)}`;
     return pkcs11Problem(
       'token',
       'token_unavailable',
-      `token "${this.#selection.label}" is unavailable: ${reasonOf(error)}; the next operation tries to reopen it once more (docs/hsm.md)`,
+      `token "${this.#selection.label}" is unavailable: ${reasonOf(error)}${because}; the next operation tries to reopen it once more (docs/hsm.md)`,
     );
   }
 
   /**
    * Drops the lost session and opens a new one, logged in again: first as is (a closed session, a logout), then
    * after C_Finalize and C_Initialize of the module (a module finalised under us, a restarted device, a token that
-   * is back). Bounded: at most two attempts, no loop. Throws `token_unavailable` (or the PIN's own refusal).
+   * is back), coordinated with the other Secure Environments on the module (shared-module.ts: not while one of
+   * them has session objects in use; they reopen their sessions with it). Bounded: at most two attempts, no loop.
+   * Throws `token_unavailable` naming both causes (or the PIN's own refusal).
    */
   reopen(): void {
     if (this.#closed) throw pkcs11Problem('session', 'open', 'this PKCS#11 Secure Environment is closed');
@@ -171,14 +193,20 @@ export class TokenSession {
         // Already gone with the device or the module: "close what is left" found nothing left.
       }
     }
+    let first: unknown;
     try {
       this.#attach();
       return;
     } catch (error) {
       if (PIN_RULES.has(ruleOf(error) ?? '')) throw error;
+      first = error;
     }
     try {
-      opening('C_Initialize', () => reinitialiseModule(this.#modulePath));
+      opening('C_Initialize', () => reinitialiseModule(this.#modulePath, this));
+    } catch (error) {
+      throw this.unavailable(first, error);
+    }
+    try {
       this.#attach();
     } catch (error) {
       if (PIN_RULES.has(ruleOf(error) ?? '')) throw error;
@@ -186,15 +214,53 @@ export class TokenSession {
     }
   }
 
+  /** ModuleMember: the session is open, logged in, on the token still there under its label. */
+  serving(): boolean {
+    const session = this.#session;
+    return !this.#closed && session !== undefined && this.#serves(session);
+  }
+
+  /** ModuleMember: this process has session objects in use on the token (seen from this session). */
+  holdsSessionObjects(): boolean {
+    const session = this.#session;
+    if (this.#closed || session === undefined) return false;
+    try {
+      return holdsSessionObjects(this.module, session);
+    } catch (error) {
+      // A session that cannot search has nothing a re-initialisation could still take from it.
+      if (ckr(error) === undefined) throw error;
+      return false;
+    }
+  }
+
+  /**
+   * ModuleMember: the module was re-initialised for another Secure Environment, so this session is gone. A new one
+   * is opened now (token found again by label and serial, PIN read again); if that fails, the next operation meets
+   * a lost session and recovers (or reports) as for any other loss.
+   */
+  reattach(): void {
+    if (this.#closed) return;
+    this.#session = undefined;
+    this.#generation += 1;
+    try {
+      this.#attach();
+    } catch {
+      // Left lost: this Secure Environment's own next operation reopens it, or reports why it cannot.
+    }
+  }
+
   /** Throws `session_lost` unless the token is still there and this session still logged in (a key not found is then really absent). */
   confirmServing(): void {
-    if (this.#slot === undefined || !tokenStillServes(this.module, this.#slot, this.session, this.#selection.label)) {
+    if (this.#slot === undefined || !tokenStillServes(this.module, this.#slot, this.session, this.#selection)) {
       throw this.lost('the token no longer answers for it, or it is no longer logged in');
     }
   }
 
-  /** Runs PKCS#11 calls, translating vendor errors into ours. */
-  run<T>(work: () => T): T {
+  /**
+   * Runs PKCS#11 calls, translating vendor errors into ours. `creating`: the template of the object the calls make,
+   * so that a token refusing it is told apart (its label's length named: some tokens limit CKA_LABEL).
+   */
+  run<T>(work: () => T, creating?: Pkcs11Template): T {
     if (this.#closed) throw pkcs11Problem('session', 'open', 'this PKCS#11 Secure Environment is closed');
     const session = this.session;
     try {
@@ -205,12 +271,13 @@ export class TokenSession {
       const method = (error as { method?: string }).method || 'a PKCS#11 call';
       if (code !== undefined && (SESSION_LOST.has(code) || (MAYBE_GONE.has(code) && !this.#serves(session)))) throw this.lost(`${method} failed: ${code}`);
       if (code === 'CKR_MECHANISM_INVALID') throw mechanismUnsupported('(token)', 'the token refused a mechanism (CKR_MECHANISM_INVALID)');
+      if (code !== undefined && creating !== undefined && TEMPLATE_REFUSED.has(code)) throw templateRefused(method, code, creating);
       throw pkcs11Problem('token', 'token_error', `${method} failed: ${code ?? (error as Error).message}`);
     }
   }
 
   #serves(session: Pkcs11Handle): boolean {
-    return this.#slot !== undefined && tokenStillServes(this.module, this.#slot, session, this.#selection.label);
+    return this.#slot !== undefined && tokenStillServes(this.module, this.#slot, session, this.#selection);
   }
 
   mechanism(name: MechanismName): number {
@@ -224,31 +291,26 @@ export class TokenSession {
     const mechanism = this.mechanism(ed ? 'CKM_EC_EDWARDS_KEY_PAIR_GEN' : 'CKM_EC_KEY_PAIR_GEN');
     this.mechanism(ed ? 'CKM_EDDSA' : label.usage === 'agree' ? 'CKM_ECDH1_DERIVE' : 'CKM_ECDSA');
     const signs = label.usage === 'sign';
-    return this.run(() =>
-      this.module.C_GenerateKeyPair(
-        this.session,
-        { mechanism },
-        fixed([
-          ...identity(handle, label, ephemeral),
-          { type: pkcs11js.CKA_EC_PARAMS, value: ed ? ED25519_PARAMS : P256_PARAMS },
-          // Private too: its label names the owner, which no one without the PIN needs to see.
-          { type: pkcs11js.CKA_PRIVATE, value: true },
-          { type: pkcs11js.CKA_VERIFY, value: signs },
-        ]),
-        fixed([
-          ...identity(handle, label, ephemeral),
-          ...secretAttributes(false),
-          { type: pkcs11js.CKA_SIGN, value: signs },
-          { type: pkcs11js.CKA_DERIVE, value: !signs },
-        ]),
-      ),
-    );
+    const publicTemplate = fixed([
+      ...identity(handle, label, ephemeral),
+      { type: pkcs11js.CKA_EC_PARAMS, value: ed ? ED25519_PARAMS : P256_PARAMS },
+      // Private too: its label names the owner, which no one without the PIN needs to see.
+      { type: pkcs11js.CKA_PRIVATE, value: true },
+      { type: pkcs11js.CKA_VERIFY, value: signs },
+    ]);
+    const privateTemplate = fixed([
+      ...identity(handle, label, ephemeral),
+      ...secretAttributes(false),
+      { type: pkcs11js.CKA_SIGN, value: signs },
+      { type: pkcs11js.CKA_DERIVE, value: !signs },
+    ]);
+    return this.run(() => this.module.C_GenerateKeyPair(this.session, { mechanism }, publicTemplate, privateTemplate), privateTemplate);
   }
 
   generateSecret(template: Pkcs11Template): Pkcs11Handle {
     const mechanism = this.mechanism('CKM_GENERIC_SECRET_KEY_GEN');
     this.mechanism('CKM_SHA256_HMAC');
-    return this.run(() => this.module.C_GenerateKey(this.session, { mechanism }, fixed([...template, { type: pkcs11js.CKA_VALUE_LEN, value: 32 }])));
+    return this.run(() => this.module.C_GenerateKey(this.session, { mechanism }, fixed([...template, { type: pkcs11js.CKA_VALUE_LEN, value: 32 }])), template);
   }
 
   /** ECDH (PKCS#11 v3.0 §2.3.9, KDF null): the raw shared x-coordinate, as a new secret object. */
@@ -261,6 +323,7 @@ export class TokenSession {
         key,
         fixed([...template, { type: pkcs11js.CKA_VALUE_LEN, value: 32 }]),
       ),
+      template,
     );
   }
 
@@ -324,7 +387,7 @@ export class TokenSession {
       const code = ckr(error);
       if (code === undefined || !(SESSION_LOST.has(code) || MAYBE_GONE.has(code))) throw error;
     } finally {
-      releaseModule(this.#modulePath);
+      releaseModule(this.#modulePath, this);
     }
   }
 }

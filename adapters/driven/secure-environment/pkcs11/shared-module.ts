@@ -1,0 +1,122 @@
+import { existsSync } from 'node:fs';
+import { bindingError, ckr, forgetLogins, pkcs11js, pkcs11Problem, type Pkcs11 } from './module.ts';
+
+/**
+ * A Secure Environment with a session on a shared module: what a re-initialisation of the module needs to know of it,
+ * and to tell it (docs/hsm.md "Several Secure Environments on one module").
+ */
+export interface ModuleMember {
+  /** The token's label, to name it in a refusal. */
+  readonly label: string;
+  /** True while its session is open, logged in, on its token: the module demonstrably works. */
+  serving(): boolean;
+  /**
+   * True while its token holds session objects of this process in use (ephemeral keys, ECDH secrets): C_Finalize
+   * destroys them, and nothing can make them again (they are never extractable), so a handshake would fail.
+   */
+  holdsSessionObjects(): boolean;
+  /** The module was re-initialised for another member: every session is gone; open a new one now or on the next call. */
+  reattach(): void;
+}
+
+/**
+ * One loaded, initialised module per module path per process, shared and reference-counted: C_Initialize twice
+ * in one process fails (CKR_CRYPTOKI_ALREADY_INITIALIZED), and SoftHSM2 reads SOFTHSM2_CONF only then, so the
+ * last close finalises and the next open reads the configuration (and the token directory) afresh. `members` are
+ * the Secure Environments on it, so that a recovery that must re-initialise it is coordinated across them.
+ */
+interface SharedModule {
+  readonly module: Pkcs11;
+  references: number;
+  readonly members: Set<ModuleMember>;
+}
+const loaded = new Map<string, SharedModule>();
+
+export const acquireModule = (path: string): Pkcs11 => {
+  const known = loaded.get(path);
+  if (known) {
+    known.references += 1;
+    return known.module;
+  }
+  if (bindingError() !== undefined) {
+    throw pkcs11Problem('module-path', 'binding', `the pkcs11js native binding is not usable here (${(bindingError() as Error).message}): reinstall with build tools`);
+  }
+  if (!existsSync(path)) throw pkcs11Problem('module-path', 'module_file', `${path}: no such PKCS#11 module file`);
+  const module = new pkcs11js.PKCS11();
+  try {
+    module.load(path);
+    module.C_Initialize();
+  } catch (error) {
+    if (ckr(error) !== 'CKR_CRYPTOKI_ALREADY_INITIALIZED') {
+      try {
+        module.close();
+      } catch {
+        // The library could not be used at all: nothing more to release.
+      }
+      throw pkcs11Problem('module-path', 'module_file', `${path}: not a usable PKCS#11 module (${ckr(error) ?? (error as Error).message})`);
+    }
+  }
+  loaded.set(path, { module, references: 1, members: new Set() });
+  return module;
+};
+
+/** Counts `member` among the Secure Environments on the module at `path` (acquired before). */
+export const joinModule = (path: string, member: ModuleMember): void => {
+  loaded.get(path)?.members.add(member);
+};
+
+export const releaseModule = (path: string, member?: ModuleMember): void => {
+  const known = loaded.get(path);
+  if (!known) return;
+  if (member !== undefined) known.members.delete(member);
+  known.references -= 1;
+  if (known.references > 0) return;
+  loaded.delete(path);
+  forgetLogins(known.module);
+  try {
+    known.module.C_Finalize();
+  } catch (error) {
+    // Already finalised (by other code in this process, or a module that lost its device): nothing left to end.
+    if (ckr(error) !== 'CKR_CRYPTOKI_NOT_INITIALIZED') throw error;
+  } finally {
+    known.module.close();
+  }
+};
+
+/**
+ * C_Finalize then C_Initialize of a shared module, for `requester`'s recovery that could not simply reopen a
+ * session (a module finalised under Credence, a device restarted, a token that is back: SoftHSM2 lists the tokens
+ * it finds at C_Initialize only; network HSM modules reconnect there). Every session of this process on the module
+ * ends with it, so it is coordinated with the other Secure Environments on the module:
+ * - it is refused (`module_in_use`, naming the token) while another one is serving and its token holds session
+ *   objects in use: the module works, so re-initialising it would only destroy a live handshake's keys for a token
+ *   that may well still be away; the requester is unavailable until the next call, and the others keep working;
+ * - otherwise, once re-initialised, every other member reopens its session straight away (its token found again by
+ *   label and serial, its PIN read again), so they keep working without noticing, instead of each meeting a lost
+ *   session (and possibly re-initialising the module once more) on its next call.
+ */
+export const reinitialiseModule = (path: string, requester: ModuleMember): void => {
+  const known = loaded.get(path);
+  if (!known) return;
+  const others = [...known.members].filter((member) => member !== requester);
+  const holding = others.find((member) => member.serving() && member.holdsSessionObjects());
+  if (holding !== undefined) {
+    throw pkcs11Problem(
+      'token',
+      'module_in_use',
+      `the module is not re-initialised while the Secure Environment on token "${holding.label}" has session objects in use (they would be destroyed)`,
+    );
+  }
+  forgetLogins(known.module);
+  try {
+    known.module.C_Finalize();
+  } catch (error) {
+    if (ckr(error) !== 'CKR_CRYPTOKI_NOT_INITIALIZED') throw error;
+  }
+  try {
+    known.module.C_Initialize();
+  } catch (error) {
+    if (ckr(error) !== 'CKR_CRYPTOKI_ALREADY_INITIALIZED') throw error;
+  }
+  for (const other of others) other.reattach();
+};
