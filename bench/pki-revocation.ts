@@ -6,6 +6,7 @@ import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { memoryCrlNumbers } from '../adapters/driven/pki/crl-numbers.ts';
 import { openCredence, openDataFolderSecureEnvironment, startLive, startPkiRevocation, systemClock, systemRandom } from '../adapters/runtime/index.ts';
+import { openCommittedReadModel } from '../adapters/runtime/pki-committed.ts';
 import { CrlPublisher } from '../adapters/runtime/pki-crl-publisher.ts';
 import { OcspResponder } from '../adapters/runtime/pki-ocsp-responder.ts';
 import { command } from '../domain/commands/index.ts';
@@ -129,6 +130,7 @@ const costPerRevocation = async (report: (line: string) => void): Promise<void> 
     const changes = new PkiChanges();
     const projection = pkiProjection(changes);
     projection.setup(db);
+    const reads = openCommittedReadModel(db);
     const apply = (n: number, at: number) => {
       projection.apply!(db, decoded({ type: 'CredentialIssued', data: { credentialId: `c-${n}`, certificate: { issuingCa: 'default', serialNumber: serialOf(n), notAfter: '2030-01-01T00:00:00.000Z' } } }, at));
       projection.apply!(db, decoded({ type: 'CredentialRevoked', data: { credentialId: `c-${n}`, reason: 'keyCompromise' } }, at));
@@ -137,8 +139,8 @@ const costPerRevocation = async (report: (line: string) => void): Promise<void> 
     db.transaction(() => {
       for (let n = 0; n < size; n++) apply(n, at);
     })();
-    const publisher = new CrlPublisher({ db, ca, urls: { deltaCrl: 'http://127.0.0.1:9/pki/default/delta-crl' }, numbers: memoryCrlNumbers(), now: () => Date.now(), coalesceMs: 0 });
-    const responder = new OcspResponder({ db, ca, credential: () => credential, now: () => Date.now() });
+    const publisher = new CrlPublisher({ reads, ca, urls: { deltaCrl: 'http://127.0.0.1:9/pki/default/delta-crl' }, numbers: memoryCrlNumbers(), now: () => Date.now(), coalesceMs: 0 });
+    const responder = new OcspResponder({ reads, ca, credential: () => credential, now: () => Date.now() });
     changes.subscribe({ revoked: ({ serialNumber }) => (responder.invalidate(serialNumber), publisher.notify()), reset: () => publisher.reset() });
     await publisher.start();
     // The seeding's garbage collected now, not during the samples (npm run bench passes --expose-gc).

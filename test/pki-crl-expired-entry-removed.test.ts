@@ -193,19 +193,19 @@ describe('the entry buffer drops expired entries and keeps the others byte for b
 
   it('removes only entries first listed beyond expiry at least keepMs ago', () => {
     const buffer = new EntryBuffer();
-    buffer.append(entry(1, 3), 1000); // expires at 1000
-    buffer.append(entry(2, 5), 10_000); // valid throughout
-    buffer.append(entry(3, 4), 2000); // expires at 2000
+    buffer.append(entry(1, 3), 1000, '01'); // expires at 1000
+    buffer.append(entry(2, 5), 10_000, '02'); // valid throughout
+    buffer.append(entry(3, 4), 2000, '03'); // expires at 2000
     expect(buffer.dropExpired(5000, 100)).toBe(0); // never listed beyond expiry yet
-    buffer.markListed(1500); // entry 1 listed beyond expiry at 1500; entry 3 not expired then
-    buffer.markListed(2500); // entry 3 at 2500; entry 1 keeps 1500
+    expect(buffer.markListed(1500)).toEqual(['01']); // entry 1 listed beyond expiry at 1500; entry 3 not expired then
+    expect(buffer.markListed(2500)).toEqual(['03']); // entry 3 at 2500; entry 1 keeps 1500
     expect(buffer.dropExpired(2499, 1000)).toBe(0);
     expect(buffer.dropExpired(2500, 1000)).toBe(1);
     expect([...buffer.from(0)]).toEqual([...entry(2, 5), ...entry(3, 4)]);
     expect(buffer.count).toBe(2);
     expect(buffer.dropExpired(3500, 1000)).toBe(1);
     expect([...buffer.from(0)]).toEqual([...entry(2, 5)]);
-    buffer.append(entry(4, 2), 20_000);
+    buffer.append(entry(4, 2), 20_000, '04');
     expect([...buffer.from(0)]).toEqual([...entry(2, 5), ...entry(4, 2)]);
     expect(buffer.length).toBe(7);
   });

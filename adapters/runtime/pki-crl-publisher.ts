@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import type Database from 'better-sqlite3';
 import type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
 import { revocationIssuer, signedCrl, type RevocationIssuer } from '../../domain/x509/revocation/index.ts';
 import { revocationsAfter } from '../../projections/pki/index.ts';
+import { memoryCrlExpiryMarks, type CrlExpiryMarks } from '../driven/pki/crl-expiry-marks.ts';
 import type { CrlNumbers } from '../driven/pki/crl-numbers.ts';
-import { readCommitted } from './pki-committed.ts';
+import type { CommittedReadModel } from './pki-committed.ts';
 import { EntryBuffer } from './pki-entry-buffer.ts';
 
 /** A signed CRL as served: DER, its number and times, and an entity tag for HTTP caches. */
@@ -17,10 +17,13 @@ export interface PublishedCrl {
 }
 
 export interface CrlPublisherOptions {
-  readonly db: Database.Database;
+  /** The `pki` read model as committed (pki-committed.ts): never what an open projection batch wrote. */
+  readonly reads: CommittedReadModel;
   readonly ca: IssuingCa;
   readonly urls: { readonly deltaCrl: string };
   readonly numbers: CrlNumbers;
+  /** Which expired entries were listed on a complete CRL beyond their expiry, and when (default: in memory). */
+  readonly marks?: CrlExpiryMarks;
   readonly now: () => number;
   /** nextUpdate - thisUpdate (default 24 h); each CRL is issued again once half of it has passed. */
   readonly validityMs?: number;
@@ -54,7 +57,9 @@ const published = (der: Uint8Array, crlNumber: number, thisUpdate: number, nextU
  * scheduled CRL beyond the validity period; a relying party that refreshes before nextUpdate has seen it). Removal
  * happens only when a new complete CRL is issued, which is also the new base: no delta ever spans a removal, so no
  * delta needs a removeFromCRL entry (5.2.4, 5.3.1), and a delta is never combined with an older base (it names its
- * own). The read model keeps the revocation, so OCSP still answers `revoked` (RFC 6960 allows it).
+ * own). The read model keeps the revocation, so OCSP still answers `revoked` (RFC 6960 allows it). When each entry
+ * was first listed beyond its expiry is kept in `marks` once that CRL is signed, so a restart neither lists an entry
+ * again for another validity nor lets one leave before its time.
  */
 export class CrlPublisher {
   readonly ca: IssuingCa;
@@ -63,6 +68,9 @@ export class CrlPublisher {
   readonly #validityMs: number;
   readonly #rebaseAfter: number;
   readonly #entries = new EntryBuffer();
+  readonly #marksStore: CrlExpiryMarks;
+  /** serial -> thisUpdate of the first complete CRL signed beyond its certificate's expiry (crl-expiry-marks.ts). */
+  readonly #marks: Map<string, number>;
   /** Serials on the list: a certificate revoked twice (its first revocation stands) is one entry. */
   readonly #serials = new Set<string>();
   #lastSeq = 0;
@@ -83,6 +91,8 @@ export class CrlPublisher {
     this.#issuer = revocationIssuer(options.ca.certificate);
     this.#validityMs = options.validityMs ?? DEFAULT_CRL_VALIDITY_MS;
     this.#rebaseAfter = options.rebaseAfter ?? 1024;
+    this.#marksStore = options.marks ?? memoryCrlExpiryMarks();
+    this.#marks = new Map(this.#marksStore.load());
     if (!Number.isSafeInteger(this.#validityMs) || this.#validityMs < 2000) throw new RangeError('validityMs: must be a whole number of ms >= 2000');
   }
 
@@ -108,11 +118,23 @@ export class CrlPublisher {
 
   /** A revocation of this CA was recorded: a delta is issued within `coalesceMs`, with whatever else came meanwhile. */
   notify(): void {
+    this.#wake(this.#o.coalesceMs ?? 2);
+  }
+
+  /**
+   * The notice comes from inside the projection's transaction. The runner commits the `pki` batch before any timer
+   * runs, so the look finds the revocation; when that transaction can stay open across awaits (the projection run
+   * with reactions) it may find nothing yet, and looks again until that transaction has ended.
+   */
+  #wake(afterMs: number): void {
     if (this.#scheduled !== undefined || this.#stopped) return;
     this.#scheduled = setTimeout(() => {
       this.#scheduled = undefined;
-      void this.#serial(() => this.#issueForNew());
-    }, this.#o.coalesceMs ?? 2);
+      void this.#serial(async () => {
+        // Backing off (5 ms doubling to 1 s): a transaction held open outside the runner must not keep it spinning.
+        if ((await this.#issueForNew()) === 0 && this.#o.reads.uncommittedPkiWrites()) this.#wake(Math.min(Math.max(afterMs * 2, 5), 1000));
+      });
+    }, afterMs);
   }
 
   /** The read model was emptied (a rebuild): everything is read again before the next CRL. */
@@ -123,8 +145,11 @@ export class CrlPublisher {
 
   /** Resolves once every revocation notified so far is on a published delta (tests, benchmarks). */
   async settled(): Promise<void> {
-    while (this.#scheduled !== undefined) await new Promise((resolve) => setTimeout(resolve, 1));
-    await this.#queue;
+    // A look may schedule another (#wake) while the writer's transaction is still open: until none is pending.
+    do {
+      while (this.#scheduled !== undefined) await new Promise((resolve) => setTimeout(resolve, 1));
+      await this.#queue;
+    } while (this.#scheduled !== undefined);
   }
 
   /** The complete CRL, assembled now when revocations came after the last one. */
@@ -176,12 +201,12 @@ export class CrlPublisher {
       this.#base = undefined;
       this.#stale = true;
     }
-    const rows = await readCommitted(this.#o.db, () => revocationsAfter(this.#o.db, this.ca.id, this.#lastSeq));
+    const rows = await this.#o.reads.read((db) => revocationsAfter(db, this.ca.id, this.#lastSeq));
     let added = 0;
     for (const row of rows) {
       if (this.#serials.has(row.serialNumber)) continue;
       this.#serials.add(row.serialNumber);
-      this.#entries.append(row.entry, Date.parse(row.notAfter));
+      this.#entries.append(row.entry, Date.parse(row.notAfter), row.serialNumber, this.#marks.get(row.serialNumber));
       added++;
     }
     if (rows.length > 0) this.#lastSeq = rows[rows.length - 1]!.seq;
@@ -192,10 +217,13 @@ export class CrlPublisher {
     return added;
   }
 
-  async #issueForNew(): Promise<void> {
-    if ((await this.#catchUp()) === 0 && !this.#newSinceDelta && this.#delta !== undefined) return;
+  /** Issues a delta (or a new base) for what was committed since the last one; returns how many entries came. */
+  async #issueForNew(): Promise<number> {
+    const added = await this.#catchUp();
+    if (added === 0 && !this.#newSinceDelta && this.#delta !== undefined) return 0;
     if (this.#base === undefined || this.#entries.count - this.#base.count > this.#rebaseAfter) await this.#rebase();
     else await this.#issueDelta();
+    return added;
   }
 
   #times(): { thisUpdate: number; nextUpdate: number } {
@@ -218,10 +246,26 @@ export class CrlPublisher {
       this.#sign,
     );
     this.#full = published(der, crlNumber, times.thisUpdate, times.nextUpdate);
-    this.#entries.markListed(times.thisUpdate);
+    this.#keepMarks(this.#entries.markListed(times.thisUpdate), times.thisUpdate);
     this.#base = { crlNumber, offset: this.#entries.length, count: this.#entries.count };
     this.#stale = false;
     await this.#issueDelta();
+  }
+
+  /**
+   * Keeps the marks the complete CRL signed at `thisUpdate` set. After the signature, never before: a mark on disk
+   * means that CRL exists, so a removal never runs ahead of a CRL that was issued. A failed write leaves the disk
+   * behind the CRLs (after a restart those entries are listed for longer, which is always correct): reported, and
+   * the next write carries every mark.
+   */
+  #keepMarks(serials: readonly string[], thisUpdate: number): void {
+    if (serials.length === 0) return;
+    for (const serial of serials) this.#marks.set(serial, thisUpdate);
+    try {
+      this.#marksStore.save(this.#marks);
+    } catch (error) {
+      this.#o.onError?.(error);
+    }
   }
 
   async #issueDelta(): Promise<void> {

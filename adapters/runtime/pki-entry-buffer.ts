@@ -11,6 +11,8 @@ export class EntryBuffer {
   #sizes: number[] = [];
   #notAfter: number[] = [];
   #listedBeyondExpiry: number[] = [];
+  /** Per entry, its certificate's serial (hex): what the marks are kept by across restarts. */
+  #serials: string[] = [];
   /** The earliest notAfter held (Infinity: none): `markListed` and `dropExpired` look no further while it is in the future. */
   #earliest = Infinity;
 
@@ -23,7 +25,8 @@ export class EntryBuffer {
     return this.#sizes.length;
   }
 
-  append(entry: Uint8Array, notAfter: number): void {
+  /** `listedBeyondExpiry`: a mark kept from before a restart (crl-expiry-marks.ts); NaN: not listed beyond expiry yet. */
+  append(entry: Uint8Array, notAfter: number, serial: string, listedBeyondExpiry = Number.NaN): void {
     if (this.#length + entry.length > this.#bytes.length) {
       let size = this.#bytes.length * 2;
       while (size < this.#length + entry.length) size *= 2;
@@ -35,7 +38,8 @@ export class EntryBuffer {
     this.#length += entry.length;
     this.#sizes.push(entry.length);
     this.#notAfter.push(notAfter);
-    this.#listedBeyondExpiry.push(Number.NaN);
+    this.#listedBeyondExpiry.push(listedBeyondExpiry);
+    this.#serials.push(serial);
     if (notAfter < this.#earliest) this.#earliest = notAfter;
   }
 
@@ -44,12 +48,20 @@ export class EntryBuffer {
     return this.#bytes.subarray(offset, this.#length);
   }
 
-  /** A complete CRL listing every entry was issued at `thisUpdate`: entries whose certificate had expired by then are marked. */
-  markListed(thisUpdate: number): void {
-    if (!(this.#earliest < thisUpdate)) return;
+  /**
+   * A complete CRL listing every entry was issued at `thisUpdate`: entries whose certificate had expired by then are
+   * marked; returns the serials marked now (for the publisher to keep).
+   */
+  markListed(thisUpdate: number): string[] {
+    const marked: string[] = [];
+    if (!(this.#earliest < thisUpdate)) return marked;
     for (let i = 0; i < this.#sizes.length; i++) {
-      if (this.#notAfter[i]! < thisUpdate && Number.isNaN(this.#listedBeyondExpiry[i]!)) this.#listedBeyondExpiry[i] = thisUpdate;
+      if (this.#notAfter[i]! < thisUpdate && Number.isNaN(this.#listedBeyondExpiry[i]!)) {
+        this.#listedBeyondExpiry[i] = thisUpdate;
+        marked.push(this.#serials[i]!);
+      }
     }
+    return marked;
   }
 
   /**
@@ -62,6 +74,7 @@ export class EntryBuffer {
     const sizes: number[] = [];
     const notAfter: number[] = [];
     const listed: number[] = [];
+    const serials: string[] = [];
     let read = 0;
     let written = 0;
     let earliest = Infinity;
@@ -74,6 +87,7 @@ export class EntryBuffer {
         sizes.push(size);
         notAfter.push(this.#notAfter[i]!);
         listed.push(this.#listedBeyondExpiry[i]!);
+        serials.push(this.#serials[i]!);
         if (this.#notAfter[i]! < earliest) earliest = this.#notAfter[i]!;
       }
       read += size;
@@ -85,6 +99,7 @@ export class EntryBuffer {
       this.#sizes = sizes;
       this.#notAfter = notAfter;
       this.#listedBeyondExpiry = listed;
+      this.#serials = serials;
     }
     this.#earliest = earliest;
     return dropped;
@@ -96,6 +111,7 @@ export class EntryBuffer {
     this.#sizes = [];
     this.#notAfter = [];
     this.#listedBeyondExpiry = [];
+    this.#serials = [];
     this.#earliest = Infinity;
   }
 }

@@ -13,10 +13,11 @@ import {
 } from '../../domain/x509/revocation/index.ts';
 import { certificateStanding } from '../../projections/pki/index.ts';
 import type { OcspResponderCredential } from '../driven/pki/ocsp-signing-key.ts';
-import { readCommitted } from './pki-committed.ts';
+import type { CommittedReadModel } from './pki-committed.ts';
 
 export interface OcspResponderOptions {
-  readonly db: Database.Database;
+  /** The `pki` read model as committed (pki-committed.ts): never what an open projection batch wrote. */
+  readonly reads: CommittedReadModel;
   readonly ca: IssuingCa;
   /** The current responder credential (renewed before it expires: asked for on every signature). */
   readonly credential: () => Pick<OcspResponderCredential, 'kind' | 'certificate' | 'keyHash' | 'sign'>;
@@ -70,6 +71,13 @@ export class OcspResponder {
   readonly #bySerial = new Map<string, Set<string>>();
   /** Bumped by every invalidation: an answer computed before one is not cached after it. */
   #generation = 0;
+  /**
+   * Serials invalidated (the projection's notice, from inside its transaction). When that transaction can stay open
+   * across awaits (`uncommittedPkiWrites`), a committed read may not show the change yet, and what it says about them
+   * is not cached. Emptied whenever no such transaction is open (every notice is then settled): the runner's
+   * synchronous batches commit before any answer is computed, so in the service this set is emptied at once.
+   */
+  readonly #unsettled = new Set<string>();
 
   constructor(options: OcspResponderOptions) {
     this.#o = options;
@@ -83,6 +91,7 @@ export class OcspResponder {
   /** The certificate `serialNumber` changed status: cached answers about it are dropped. */
   invalidate(serialNumber: string): void {
     this.#generation++;
+    this.#unsettled.add(serialNumber);
     const keys = this.#bySerial.get(serialNumber);
     if (keys === undefined) return;
     for (const key of keys) this.#cache.delete(key);
@@ -102,9 +111,9 @@ export class OcspResponder {
     return constantTimeEqual(expected.name, id.issuerNameHash) && constantTimeEqual(expected.key, id.issuerKeyHash);
   }
 
-  #status(id: OcspCertId): CertStatus {
+  #status(db: Database.Database, id: OcspCertId): CertStatus {
     if (!this.#ours(id)) return { status: 'unknown' };
-    const standing = certificateStanding(this.#o.db, this.ca.id, id.serialNumber);
+    const standing = certificateStanding(db, this.ca.id, id.serialNumber);
     switch (standing.status) {
       case 'revoked':
         return { status: 'revoked', revokedAt: Date.parse(standing.revokedAt), reason: standing.reason };
@@ -156,9 +165,10 @@ export class OcspResponder {
         ? undefined
         : [...(this.#bySerial.get(single.serialNumber) ?? [])].map((k) => this.#cache.get(k)).find((e) => this.#fresh(e, now));
     const generation = this.#generation;
+    if (this.#unsettled.size > 0 && !this.#o.reads.uncommittedPkiWrites()) this.#unsettled.clear();
     try {
       // Committed state only: a revocation in a batch that may still roll back is not answered (pki-committed.ts).
-      const statuses = hit !== undefined ? certIds.map(() => hit.status) : await readCommitted(this.#o.db, () => certIds.map((id) => this.#status(id)));
+      const statuses = hit !== undefined ? certIds.map(() => hit.status) : await this.#o.reads.read((db) => certIds.map((id) => this.#status(db, id)));
       const producedAt = Math.floor(now / 1000) * 1000;
       const nextUpdate = producedAt + this.#validityMs;
       const credential = this.#o.credential();
@@ -172,7 +182,7 @@ export class OcspResponder {
         credential,
       );
       const cacheable = single !== undefined && nonce === undefined;
-      if (cacheable && key !== undefined && generation === this.#generation) {
+      if (cacheable && key !== undefined && generation === this.#generation && !this.#unsettled.has(single.serialNumber)) {
         this.#remember(key, single.serialNumber, { status: statuses[0]!, der, producedAt, nextUpdate });
       }
       return { der, outcome: 'successful', cacheable, producedAt, nextUpdate };

@@ -1,9 +1,11 @@
 import type { OwnedSecureEnvironment, RandomSource } from '../../domain/ports/index.ts';
 import { pkiUrls, type CaId, type IssuingCa } from '../../domain/x509/issuing-ca.ts';
+import { fileCrlExpiryMarks, memoryCrlExpiryMarks } from '../driven/pki/crl-expiry-marks.ts';
 import { fileCrlNumbers, memoryCrlNumbers } from '../driven/pki/crl-numbers.ts';
 import { loadIssuingCas } from '../driven/pki/index.ts';
 import { OcspSigningKey, type OcspResponderCredential } from '../driven/pki/ocsp-signing-key.ts';
 import type { Credence } from './open-credence.ts';
+import { openCommittedReadModel, type CommittedReadModel } from './pki-committed.ts';
 import { CrlPublisher } from './pki-crl-publisher.ts';
 import { OcspResponder } from './pki-ocsp-responder.ts';
 
@@ -13,7 +15,7 @@ export interface PkiRevocationOptions {
   readonly cas?: readonly IssuingCa[];
   /** The service's public URL (pkiUrls): where full CRLs point for their deltas. */
   readonly baseUrl: string;
-  /** The data folder: CRL numbers and OCSP signer files under `<data>/pki/`; absent: in memory. */
+  /** The data folder: CRL numbers, expiry marks and OCSP signer files under `<data>/pki/`; absent: in memory. */
   readonly dataDir?: string;
   /** The infrastructure's Secure Environment: the OCSP signing keys are generated and kept there. */
   readonly se: OwnedSecureEnvironment;
@@ -61,34 +63,41 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
   };
   const cas = o.cas ?? (o.dataDir !== undefined ? await loadIssuingCas(o.dataDir, o.se) : []);
   const byCa = new Map<string, CaRevocation>();
-  for (const ca of cas) {
-    const signingKey = await OcspSigningKey.open({
-      se: o.se,
-      ca,
-      random: o.random,
-      now: o.now,
-      ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}),
-      ...(o.ocspSignerValidityMs !== undefined ? { validityMs: o.ocspSignerValidityMs } : {}),
-    });
-    const publisher = new CrlPublisher({
-      db: o.credence.readModels,
-      ca,
-      urls: pkiUrls(o.baseUrl, ca.id),
-      numbers: o.dataDir !== undefined ? fileCrlNumbers(o.dataDir, ca.id) : memoryCrlNumbers(),
-      now: o.now,
-      ...(o.crlValidityMs !== undefined ? { validityMs: o.crlValidityMs } : {}),
-      ...(o.coalesceMs !== undefined ? { coalesceMs: o.coalesceMs } : {}),
-      onError: (error) => report(`crl:${ca.id}`, error),
-    });
-    const responder = new OcspResponder({
-      db: o.credence.readModels,
-      ca,
-      credential: (): OcspResponderCredential => signingKey.current,
-      now: o.now,
-      ...(o.ocspValidityMs !== undefined ? { validityMs: o.ocspValidityMs } : {}),
-      onError: (error) => report(`ocsp:${ca.id}`, error),
-    });
-    byCa.set(ca.id, { publisher, responder, signingKey });
+  const reads: CommittedReadModel = openCommittedReadModel(o.credence.readModels);
+  try {
+    for (const ca of cas) {
+      const signingKey = await OcspSigningKey.open({
+        se: o.se,
+        ca,
+        random: o.random,
+        now: o.now,
+        ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}),
+        ...(o.ocspSignerValidityMs !== undefined ? { validityMs: o.ocspSignerValidityMs } : {}),
+      });
+      const publisher = new CrlPublisher({
+        reads,
+        ca,
+        urls: pkiUrls(o.baseUrl, ca.id),
+        numbers: o.dataDir !== undefined ? fileCrlNumbers(o.dataDir, ca.id) : memoryCrlNumbers(),
+        marks: o.dataDir !== undefined ? fileCrlExpiryMarks(o.dataDir, ca.id) : memoryCrlExpiryMarks(),
+        now: o.now,
+        ...(o.crlValidityMs !== undefined ? { validityMs: o.crlValidityMs } : {}),
+        ...(o.coalesceMs !== undefined ? { coalesceMs: o.coalesceMs } : {}),
+        onError: (error) => report(`crl:${ca.id}`, error),
+      });
+      const responder = new OcspResponder({
+        reads,
+        ca,
+        credential: (): OcspResponderCredential => signingKey.current,
+        now: o.now,
+        ...(o.ocspValidityMs !== undefined ? { validityMs: o.ocspValidityMs } : {}),
+        onError: (error) => report(`ocsp:${ca.id}`, error),
+      });
+      byCa.set(ca.id, { publisher, responder, signingKey });
+    }
+  } catch (error) {
+    reads.close();
+    throw error;
   }
   const unsubscribe = o.credence.pkiChanges.subscribe({
     revoked({ caId, serialNumber }) {
@@ -107,6 +116,7 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
     for (const it of byCa.values()) await it.publisher.start();
   } catch (error) {
     unsubscribe();
+    reads.close();
     throw error;
   }
 
@@ -136,6 +146,7 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
       clearInterval(timer);
       unsubscribe();
       for (const it of byCa.values()) it.publisher.stop();
+      reads.close();
     },
   };
 };

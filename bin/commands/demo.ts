@@ -4,6 +4,7 @@ import { operatorClient } from '../../adapters/client/operator.ts';
 import type { RunningService, ServiceConfig } from '../../adapters/http/index.ts';
 import type { Io } from '../io.ts';
 import { accessLines, issueLocalTokens, withShortLivedToken } from './demo/access.ts';
+import { createDemoCa, DEMO_CA_ID, needsDemoCa } from './demo/ca.ts';
 import { COMPROMISED } from './demo/fleet.ts';
 import { runScenario } from './demo/scenario.ts';
 import { absorbEchoedSignals } from './demo/signals.ts';
@@ -59,11 +60,20 @@ export const start = async (request: StartRequest, io: Io): Promise<number> => {
   // Loaded here: the rest of the CLI needs none of Fastify.
   const { startService, DOCS_PREFIX } = await import('../../adapters/http/index.ts');
   // A port in use or not permitted is bad usage (exit 2), said plainly by runAction (bin/program.ts).
-  const service: RunningService = await startService(config, { handleSignals: keepServing, logStream: request.logStream ?? process.stderr });
+  const open = () => startService(config, { handleSignals: keepServing, logStream: request.logStream ?? process.stderr });
+  let service: RunningService = await open();
   const stopAbsorbing = keepServing ? absorbEchoedSignals() : () => {};
   try {
-    const { access, credence } = service.context;
-    if ((await credence.store.headPosition()) === undefined) {
+    const empty = (await service.context.credence.store.headPosition()) === undefined;
+    if (empty && needsDemoCa(config)) {
+      // The service loads its CAs when it starts and holds the folder's lock: the CA is made between two starts.
+      io.out(`The store in ${config.data} is empty and has no issuing CA: one is made first, as an operator would.`);
+      await service.close();
+      await createDemoCa(config, io);
+      service = await open();
+    }
+    const { access } = service.context;
+    if (empty) {
       if (!(await runDemo(service, config, io))) return 0;
     } else {
       io.out(`The store in ${config.data} already holds events: resuming, no demo this time (delete the folder to run it again).`);
@@ -77,7 +87,8 @@ export const start = async (request: StartRequest, io: Io): Promise<number> => {
     const tokens = await issueLocalTokens(access);
     for (const line of ['', ...(await fleetSummary({ url: service.url, token: tokens.auditor })), '']) io.out(line);
     const example = await cliExample(service.url, tokens.auditor);
-    for (const line of accessLines({ url: service.url, docsUrl: `${service.url}${DOCS_PREFIX}`, data: config.data, tokens, example })) io.out(line);
+    const crlUrl = service.context.pki?.cas.some((ca) => ca.id === DEMO_CA_ID) ? `${service.url}/pki/${DEMO_CA_ID}/crl` : undefined;
+    for (const line of accessLines({ url: service.url, docsUrl: `${service.url}${DOCS_PREFIX}`, data: config.data, tokens, example, crlUrl })) io.out(line);
     await service.closed;
     io.out(`Credence stopped; ${config.data} keeps everything.`);
     return 0;

@@ -1,6 +1,6 @@
 /**
  * A revocation the projection has just recorded, told from inside its batch's transaction, which may still roll
- * back: a wake-up, not a fact. Listeners read the tables through readCommitted (adapters/runtime/pki-committed.ts).
+ * back: a wake-up, not a fact. Listeners read the tables as committed (adapters/runtime/pki-committed.ts).
  */
 export interface RevocationNotice {
   readonly caId: string;

@@ -2,11 +2,28 @@ import type Database from 'better-sqlite3';
 import { CaId } from '../../domain/x509/issuing-ca.ts';
 import { isSerialHex, revokedCertificateDer } from '../../domain/x509/revocation/index.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
-import type { Projection } from '../runtime/index.ts';
+import { BatchSlot, type Projection } from '../runtime/index.ts';
 import type { PkiChanges } from './changes.ts';
 import { certificateOfCredential, recordCertificate, recordRevocation, resetPkiTables, setupPkiTables } from './tables.ts';
 
 export const PKI_PROJECTION = 'pki';
+
+/**
+ * Connections on which `pki` rows were written inside a transaction other than the runner's synchronous batch (one
+ * that may stay open across awaits: the projection run with reactions). Until that transaction ends, the rows on
+ * the connection may be uncommitted; committed readers sharing the connection (adapters/runtime/pki-committed.ts)
+ * wait for it only then.
+ */
+const heldOpen = new WeakSet<Database.Database>();
+
+/** True while `pki` rows written on `db` may belong to a transaction that is still open (see heldOpen). */
+export const pkiWritesHeldOpen = (db: Database.Database): boolean => {
+  if (!db.inTransaction) {
+    heldOpen.delete(db);
+    return false;
+  }
+  return heldOpen.has(db);
+};
 
 /** The issuing CA a certificate summary names, when it is one of ours with a usable serial (factory ones are not). */
 const ourCertificate = (certificate: unknown): { caId: string; serialNumber: string } | undefined => {
@@ -27,33 +44,39 @@ const ourCertificate = (certificate: unknown): { caId: string; serialNumber: str
  * an expired entry leaves the CRLs depends on the clock and on which CRLs were issued, so the CRL publisher decides
  * it (adapters/runtime/pki-crl-publisher.ts, RFC 5280 5.1.2.6); this read model stays a function of the events.
  */
-export const pkiProjection = (changes?: PkiChanges): Projection => ({
-  name: PKI_PROJECTION,
-  eventTypes: ['CredentialIssued', 'CredentialRevoked'],
-  setup: setupPkiTables,
-  reset(db: Database.Database) {
-    resetPkiTables(db);
-    changes?.reset();
-  },
-  apply(db: Database.Database, e: DecodedEvent) {
-    switch (e.event.type) {
-      case 'CredentialIssued': {
-        const ours = ourCertificate(e.event.data.certificate);
-        if (ours === undefined || e.event.data.certificate === undefined) return;
-        recordCertificate(db, { credentialId: e.event.data.credentialId, ...ours, notAfter: e.event.data.certificate.notAfter });
-        return;
+export const pkiProjection = (changes?: PkiChanges): Projection => {
+  const batch = new BatchSlot<true>();
+  return {
+    name: PKI_PROJECTION,
+    eventTypes: ['CredentialIssued', 'CredentialRevoked'],
+    setup: setupPkiTables,
+    reset(db: Database.Database) {
+      resetPkiTables(db);
+      changes?.reset();
+    },
+    // Writes at once: the slot only tells `apply` that it runs in the runner's synchronous batch (see heldOpen).
+    beginBatch: (db: Database.Database) => batch.open(db, true, () => undefined),
+    apply(db: Database.Database, e: DecodedEvent) {
+      if (db.inTransaction && batch.held(db) === undefined) heldOpen.add(db);
+      switch (e.event.type) {
+        case 'CredentialIssued': {
+          const ours = ourCertificate(e.event.data.certificate);
+          if (ours === undefined || e.event.data.certificate === undefined) return;
+          recordCertificate(db, { credentialId: e.event.data.credentialId, ...ours, notAfter: e.event.data.certificate.notAfter });
+          return;
+        }
+        case 'CredentialRevoked': {
+          const certificate = certificateOfCredential(db, e.event.data.credentialId);
+          if (certificate === undefined) return;
+          const revokedAt = new Date(e.at).toISOString();
+          const entry = revokedCertificateDer({ serialNumber: certificate.serialNumber, revokedAt: e.at, reason: e.event.data.reason });
+          const recorded = recordRevocation(db, { ...certificate, revokedAt, reason: e.event.data.reason, entry });
+          if (recorded) changes?.revoked({ caId: certificate.caId, serialNumber: certificate.serialNumber });
+          return;
+        }
+        default:
+          return;
       }
-      case 'CredentialRevoked': {
-        const certificate = certificateOfCredential(db, e.event.data.credentialId);
-        if (certificate === undefined) return;
-        const revokedAt = new Date(e.at).toISOString();
-        const entry = revokedCertificateDer({ serialNumber: certificate.serialNumber, revokedAt: e.at, reason: e.event.data.reason });
-        const recorded = recordRevocation(db, { ...certificate, revokedAt, reason: e.event.data.reason, entry });
-        if (recorded) changes?.revoked({ caId: certificate.caId, serialNumber: certificate.serialNumber });
-        return;
-      }
-      default:
-        return;
-    }
-  },
-});
+    },
+  };
+};

@@ -79,7 +79,7 @@ export const recordRevocation = (db: Database.Database, row: Omit<RevocationRow,
   ).run(row.caId, row.serialNumber, row.credentialId, row.revokedAt, row.reason, row.notAfter, row.entry).changes === 1;
 
 interface Row {
-  seq: number;
+  seq: number | bigint;
   ca_id: string;
   serial: string;
   credential_id: string;
@@ -90,7 +90,8 @@ interface Row {
 }
 
 const toRow = (r: Row): RevocationRow => ({
-  seq: r.seq,
+  // A bigint on a connection with safe integers (the read models'): seq stays far below 2^53.
+  seq: Number(r.seq),
   caId: r.ca_id,
   serialNumber: r.serial,
   credentialId: r.credential_id,

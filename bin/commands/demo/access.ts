@@ -56,7 +56,7 @@ export const withShortLivedToken = async <T>(
 };
 
 /** What a person needs to try the running server: where it is, two tokens, two commands to paste. */
-export const accessLines = (r: { url: string; docsUrl: string; data: string; tokens: LocalTokens; example: string }): string[] => {
+export const accessLines = (r: { url: string; docsUrl: string; data: string; tokens: LocalTokens; example: string; crlUrl?: string | undefined }): string[] => {
   const hours = Math.round((r.tokens.expiresAt.getTime() - Date.now()) / 3_600_000);
   return [
     `Credence is running at ${r.url} (data in ${r.data})`,
@@ -71,6 +71,8 @@ export const accessLines = (r: { url: string; docsUrl: string; data: string; tok
     'Try, with those two lines pasted into a shell:',
     `  curl -N -H "Authorization: Bearer $AUDITOR_TOKEN" ${r.url}/v1/events`,
     `  ${r.example}`,
+    // The issuing CA's complete CRL (public, no token): the revoked meters' certificates, as relying parties see them.
+    ...(r.crlUrl !== undefined ? [`  curl -s ${r.crlUrl} | openssl crl -inform DER -noout -text`] : []),
     '',
     `Ctrl-C stops it gracefully; \`npm start\` again resumes on ${r.data} (delete the folder to run the demo again).`,
   ];
