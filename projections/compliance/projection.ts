@@ -1,13 +1,26 @@
-import type { Projection } from '../runtime/index.ts';
+import type { DecodedEvent } from '../../domain/stored.ts';
+import { BatchSlot, type Projection } from '../runtime/index.ts';
 import { applyCompliance, COMPLIANCE_EVENT_TYPES } from './apply.ts';
+import { applyComplianceMany } from './batch.ts';
 import { COMPLIANCE_QUERY_INDEXES, resetComplianceTables, setupComplianceTables } from './tables.ts';
 
-/** The compliance read models: revocations, enrolments, credentials, provisioning and associations. */
-export const complianceProjection = (): Projection => ({
-  name: 'compliance',
-  eventTypes: COMPLIANCE_EVENT_TYPES,
-  queryIndexes: COMPLIANCE_QUERY_INDEXES,
-  setup: setupComplianceTables,
-  reset: resetComplianceTables,
-  apply: applyCompliance,
-});
+/**
+ * The compliance read models: revocations, enrolments, credentials, provisioning and associations. In a batch the
+ * events are held and applied together when it ends, each row read and written once (batch.ts).
+ */
+export const complianceProjection = (): Projection => {
+  const batch = new BatchSlot<DecodedEvent[]>();
+  return {
+    name: 'compliance',
+    eventTypes: COMPLIANCE_EVENT_TYPES,
+    queryIndexes: COMPLIANCE_QUERY_INDEXES,
+    setup: setupComplianceTables,
+    reset: resetComplianceTables,
+    apply(db, e) {
+      const held = batch.held(db);
+      if (held !== undefined) held.push(e);
+      else applyCompliance(db, e);
+    },
+    beginBatch: (db) => batch.open(db, [], applyComplianceMany),
+  };
+};

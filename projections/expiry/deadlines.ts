@@ -38,6 +38,28 @@ export const putDeadline = (db: Database.Database, d: Deadline): void => {
   ).run(d.stream, d.purpose, d.due, JSON.stringify(d.command));
 };
 
+/** Rows per statement when a batch writes its deadlines (4 columns x 32 parameters). */
+const DEADLINES_PER_STATEMENT = 32;
+
+/**
+ * What a batch of events leaves, written at once: every deadline of each stream in `cleared` dropped, then each of
+ * `puts` written over its (stream, purpose). Equal to `dropDeadlines` and `putDeadline` in the events' order when
+ * `puts` holds only what came after its stream's last drop.
+ */
+export const writeDeadlines = (db: Database.Database, cleared: readonly string[], puts: readonly Deadline[]): void => {
+  if (cleared.length > 0) prepared(db, 'DELETE FROM expiry_deadlines WHERE stream IN (SELECT value FROM json_each(?))').run(JSON.stringify(cleared));
+  const head = 'INSERT OR REPLACE INTO expiry_deadlines (stream, purpose, due, command) VALUES ';
+  const many = prepared(db, head + Array(DEADLINES_PER_STATEMENT).fill('(?, ?, ?, ?)').join(', '));
+  const values: unknown[] = [];
+  let i = 0;
+  for (; i + DEADLINES_PER_STATEMENT <= puts.length; i += DEADLINES_PER_STATEMENT) {
+    values.length = 0;
+    for (let k = i; k < i + DEADLINES_PER_STATEMENT; k++) values.push(puts[k]!.stream, puts[k]!.purpose, puts[k]!.due, JSON.stringify(puts[k]!.command));
+    many.run(...values);
+  }
+  for (; i < puts.length; i++) putDeadline(db, puts[i]!);
+};
+
 export const dropDeadlines = (db: Database.Database, stream: string): void => {
   prepared(db, 'DELETE FROM expiry_deadlines WHERE stream = ?').run(stream);
 };

@@ -4,8 +4,10 @@ import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { derivedCommandId } from '../../domain/event-ids.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
-import type { Projection } from '../runtime/index.ts';
-import { DEADLINES_DUE_INDEX, dropDeadline, dropDeadlines, dueDeadlines, nextDeadline, putDeadline, resetDeadlines, setupDeadlines, type Deadline } from './deadlines.ts';
+import { BatchSlot, type Projection } from '../runtime/index.ts';
+import {
+  DEADLINES_DUE_INDEX, dropDeadline, dropDeadlines, dueDeadlines, nextDeadline, putDeadline, resetDeadlines, setupDeadlines, writeDeadlines, type Deadline,
+} from './deadlines.ts';
 
 export const SCHEDULER_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[1], role: 'system' };
 
@@ -60,8 +62,26 @@ export interface ExpiryScheduler extends Projection {
  * a read model; `tick` turns the due ones into commands whose machines check the time again (`notAfterReached`),
  * so an early or repeated tick cannot expire anything before its time.
  */
+/**
+ * What the events of a batch so far did to each stream's deadlines: whether they dropped them all (a final event), and
+ * the deadlines put since the last drop, by purpose.
+ */
+type HeldDeadlines = Map<string, { cleared: boolean; readonly puts: Map<Deadline['purpose'], Deadline> }>;
+
+const writeHeld = (db: Database.Database, held: HeldDeadlines): void => {
+  const cleared: string[] = [];
+  const puts: Deadline[] = [];
+  for (const [stream, entry] of held) {
+    if (entry.cleared) cleared.push(stream);
+    for (const d of entry.puts.values()) puts.push(d);
+  }
+  writeDeadlines(db, cleared, puts);
+};
+
 export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
   let db: Database.Database | undefined;
+  // In a batch, each stream's deadlines are written once where its last event left them (writeDeadlines).
+  const batch = new BatchSlot<HeldDeadlines>();
   const use = (): Database.Database => {
     if (db === undefined) throw new Error('expiry scheduler used before setup');
     return db;
@@ -76,10 +96,20 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
     },
     reset: resetDeadlines,
     apply(d, e) {
-      if (FINAL_EVENTS.has(e.event.type)) return dropDeadlines(d, e.record.streamId);
+      const held = batch.held(d);
+      if (FINAL_EVENTS.has(e.event.type)) {
+        if (held === undefined) return dropDeadlines(d, e.record.streamId);
+        held.set(e.record.streamId, { cleared: true, puts: new Map() });
+        return;
+      }
       const deadline = deadlineFor(e);
-      if (deadline !== undefined) putDeadline(d, deadline);
+      if (deadline === undefined) return;
+      if (held === undefined) return putDeadline(d, deadline);
+      let entry = held.get(deadline.stream);
+      if (entry === undefined) held.set(deadline.stream, (entry = { cleared: false, puts: new Map() }));
+      entry.puts.set(deadline.purpose, deadline);
     },
+    beginBatch: (d) => batch.open(d, new Map(), writeHeld),
     next: () => nextDeadline(use()),
     async tick() {
       const now = engine.clock.now().getTime();

@@ -37,21 +37,25 @@ export const checkpointOf = (record: RecordedEvent): Checkpoint => ({
   occurredAt: String((record.metadata as Record<string, unknown>)['occurredAt'] ?? ''),
 });
 
-/** An undecodable event is replay's finding to report; projections pass over it rather than stall forever. */
-export type Decode = (record: RecordedEvent) => DecodedEvent | undefined;
+/**
+ * The decoded events of a batch, one per record at the same index; an undecodable event (undefined) is replay's
+ * finding to report, and projections pass over it rather than stall forever. Decoded by the caller once per page for
+ * every projection, in an array rather than a map keyed by record (no entry per event to allocate and collect).
+ */
+export type DecodedBatch = readonly (DecodedEvent | undefined)[];
 
 /**
  * A projection without reactions: every event of the batch and the checkpoint after the last one, in one
  * transaction. A handler that throws leaves nothing of the batch and the checkpoint where it was.
  */
-export const applyBatch = (db: Database.Database, projection: Projection, records: readonly RecordedEvent[], decode: Decode): void => {
+export const applyBatch = (db: Database.Database, projection: Projection, records: readonly RecordedEvent[], events: DecodedBatch): void => {
   const apply = projection.apply;
   db.transaction(() => {
     if (apply !== undefined) {
       const batch = projection.beginBatch?.(db);
       try {
-        for (const record of records) {
-          const event = decode(record);
+        for (let i = 0; i < events.length; i++) {
+          const event = events[i];
           if (event !== undefined) apply.call(projection, db, event);
         }
         batch?.flush();
@@ -87,7 +91,7 @@ export const reactInBatches = async (
   db: Database.Database,
   projection: Projection,
   records: readonly RecordedEvent[],
-  decode: Decode,
+  decoded: DecodedBatch,
   limits: ReactionBatchLimits,
 ): Promise<void> => {
   const react = projection.react;
@@ -95,10 +99,7 @@ export const reactInBatches = async (
   if (db.inTransaction) throw new Error(`projection ${projection.name}: a transaction is already open on the read-model connection`);
   if (projection.prepare !== undefined) {
     const events: DecodedEvent[] = [];
-    for (const record of records) {
-      const event = decode(record);
-      if (event !== undefined) events.push(event);
-    }
+    for (const event of decoded) if (event !== undefined) events.push(event);
     await projection.prepare(events);
   }
   const begin = prepared(db, 'BEGIN');
@@ -115,7 +116,7 @@ export const reactInBatches = async (
     try {
       for (let n = 0; i < records.length; ) {
         const record = records[i]!;
-        const event = decode(record);
+        const event = decoded[i];
         if (event !== undefined) {
           savepoint.run();
           try {

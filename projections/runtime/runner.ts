@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { decodeStored, type DecodedEvent } from '../../domain/stored.ts';
 import type { EventStore, RecordedEvent, StoreSubscription } from '../../domain/ports/event-store.ts';
-import { applyBatch, reactInBatches, writeLockOf } from './batch.ts';
+import { applyBatch, reactInBatches, writeLockOf, type DecodedBatch } from './batch.ts';
 import { deleteCheckpoint, readCheckpoint, setupCheckpoints } from './checkpoints.ts';
 import { deferQueryIndexes, restoreQueryIndexes } from './query-indexes.ts';
 import type { Projection, ProjectionLag } from './types.ts';
@@ -23,6 +23,12 @@ export interface RunnerOptions {
   /** Called with an error a live projection could not get past; the projection stops there. */
   readonly onError?: (name: string, error: unknown) => void;
 }
+
+/** An undecodable event is replay's finding to report: undefined, and projections pass over it. */
+const decodeOnce = (record: RecordedEvent): DecodedEvent | undefined => {
+  const result = decodeStored(record);
+  return result.ok ? result.value : undefined;
+};
 
 /**
  * Runs projections: catch up from each checkpoint in batches, then follow the store live. Each batch's
@@ -94,30 +100,45 @@ export class ProjectionRunner {
     return this.#generation(this.#get(name).name);
   }
 
-  #decode(record: RecordedEvent): DecodedEvent | undefined {
-    let decoded = this.#decoded.get(record);
-    if (decoded === undefined) {
-      const result = decodeStored(record);
-      decoded = result.ok ? result.value : null;
-      this.#decoded.set(record, decoded);
-    }
-    return decoded ?? undefined;
+  /** Records that several projections are fed one by one (`handle`) are decoded once, through `#decoded`. */
+  #decodeShared(records: readonly RecordedEvent[]): DecodedBatch {
+    return records.map((record) => {
+      let decoded = this.#decoded.get(record);
+      if (decoded === undefined) {
+        decoded = decodeOnce(record) ?? null;
+        this.#decoded.set(record, decoded);
+      }
+      return decoded ?? undefined;
+    });
   }
 
   /**
    * False when a rebuild came between the read and now: nothing applied. Otherwise how many events past the
-   * checkpoint were handled. Runs under the connection's write lock (batch.ts).
+   * checkpoint were handled. `events` are the records' decoded events, index by index. Runs under the connection's
+   * write lock (batch.ts).
    */
-  #handleBatch(projection: Projection, batch: readonly RecordedEvent[], generation: number): Promise<number | false> {
+  #handleBatch(projection: Projection, batch: readonly RecordedEvent[], events: DecodedBatch, generation: number): Promise<number | false> {
     return writeLockOf(this.#db).run(async () => {
       if (generation !== this.#generation(projection.name)) return false;
       // Events at or before the checkpoint were handled already (by the other of catch-up and live following).
       const done = readCheckpoint(this.#db, projection.name)?.position;
-      const records = done === undefined ? batch : batch.filter((r) => r.position > done);
+      let records = batch;
+      let decoded = events;
+      if (done !== undefined && batch.some((r) => r.position <= done)) {
+        const past: RecordedEvent[] = [];
+        const pastDecoded: (DecodedEvent | undefined)[] = [];
+        for (let i = 0; i < batch.length; i++) {
+          if (batch[i]!.position > done) {
+            past.push(batch[i]!);
+            pastDecoded.push(events[i]);
+          }
+        }
+        records = past;
+        decoded = pastDecoded;
+      }
       if (records.length === 0) return 0;
-      const decode = (record: RecordedEvent) => this.#decode(record);
-      if (projection.react === undefined) applyBatch(this.#db, projection, records, decode);
-      else await reactInBatches(this.#db, projection, records, decode, { maxEvents: this.#batchSize, maxMs: this.#maxBatchMs });
+      if (projection.react === undefined) applyBatch(this.#db, projection, records, decoded);
+      else await reactInBatches(this.#db, projection, records, decoded, { maxEvents: this.#batchSize, maxMs: this.#maxBatchMs });
       return records.length;
     });
   }
@@ -140,7 +161,8 @@ export class ProjectionRunner {
     if (generation !== this.#generation(name)) return false;
     for (let i = 0; i < own.length; i += this.#batchSize) {
       const batch = own.slice(i, i + this.#batchSize);
-      if ((await this.#exclusive(name, () => this.#handleBatch(projection, batch, generation))) === false) return false;
+      const events = this.#decodeShared(batch);
+      if ((await this.#exclusive(name, () => this.#handleBatch(projection, batch, events, generation))) === false) return false;
     }
     return true;
   }
@@ -212,7 +234,8 @@ export class ProjectionRunner {
       }
       if (batch.length === 0) return count;
       if (batch.length >= this.#batchSize) await longWay();
-      const handled = await this.#exclusive(projection.name, () => this.#handleBatch(projection, batch, generation));
+      const events = batch.map(decodeOnce);
+      const handled = await this.#exclusive(projection.name, () => this.#handleBatch(projection, batch, events, generation));
       // Rebuilt meanwhile: the rebuild's own catch-up takes it from position 0.
       if (handled === false) return count;
       count += handled;
@@ -246,11 +269,26 @@ export class ProjectionRunner {
       }
       if (page.length === 0) break;
       if (page.length >= this.#batchSize) await longWay();
+      // Each event decoded once for every projection.
+      const decoded = page.map(decodeOnce);
       for (const projection of active) {
         const own = this.#types.get(projection.name);
-        const batch = own === undefined ? page : page.filter((r) => own.has(r.type));
+        let batch = page;
+        let events: DecodedBatch = decoded;
+        if (own !== undefined) {
+          const records: RecordedEvent[] = [];
+          const mine: (DecodedEvent | undefined)[] = [];
+          for (let i = 0; i < page.length; i++) {
+            if (own.has(page[i]!.type)) {
+              records.push(page[i]!);
+              mine.push(decoded[i]);
+            }
+          }
+          batch = records;
+          events = mine;
+        }
         if (batch.length === 0) continue;
-        const handled = await this.#exclusive(projection.name, () => this.#handleBatch(projection, batch, generations.get(projection.name)!));
+        const handled = await this.#exclusive(projection.name, () => this.#handleBatch(projection, batch, events, generations.get(projection.name)!));
         if (handled === false) active = active.filter((p) => p !== projection);
         else count += handled;
       }
@@ -277,7 +315,7 @@ export class ProjectionRunner {
     try {
       const generation = this.#generation(projection.name);
       for await (const record of subscription) {
-        await this.#exclusive(projection.name, () => this.#handleBatch(projection, [record], generation));
+        await this.#exclusive(projection.name, () => this.#handleBatch(projection, [record], [decodeOnce(record)], generation));
       }
     } catch (error) {
       this.options.onError?.(projection.name, error);

@@ -29,8 +29,8 @@ export interface Projection {
    * `apply`, before the checkpoint is written) `apply` may hold writes back and write them together: the rows after
    * `flush` must be exactly those `apply` alone would have left event by event. `discard` drops what is held when
    * the batch fails (its transaction is rolled back). The runner batches only projections without reactions this
-   * way; outside a batch `apply` writes at once. The entities read model writes each entity once per batch, the
-   * audit trail its rows 32 to an INSERT.
+   * way; outside a batch `apply` writes at once. The entities read model, the compliance tables and the expiry
+   * deadlines write each row once per batch, the audit trail its rows 32 to an INSERT.
    */
   beginBatch?(db: Database.Database): OpenBatch;
   react?(event: DecodedEvent): Promise<void>;

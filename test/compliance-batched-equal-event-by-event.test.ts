@@ -1,0 +1,156 @@
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import type { DecodedEvent } from '../domain/stored.ts';
+import { complianceProjection } from '../projections/compliance/index.ts';
+
+const TABLES = ['compliance_revocations', 'compliance_enrolments', 'compliance_credentials', 'compliance_provisioned', 'compliance_associations'];
+
+const dump = (db: Database.Database): Record<string, unknown[]> =>
+  Object.fromEntries(TABLES.map((t) => [t, db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).all()]));
+
+/** A small deterministic generator (the failing seed is printed by the assertion's message). */
+const random = (seed: number) => () => {
+  seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0;
+  return seed / 2 ** 32;
+};
+
+const REASONS = ['keyCompromise', 'superseded', 'cessationOfOperation'];
+
+/**
+ * Events of the compliance types over a handful of nodes, credentials and associations, in an order no machine would
+ * accept: enrolments replaced and expired, credentials provisioned before they are issued or with no enrolment,
+ * owned by applications, statuses delivered twice or late (positions out of order), revocations of every kind.
+ */
+const history = (next: () => number, length: number): DecodedEvent[] => {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
+  const nodes = ['n1', 'n2', 'n3'];
+  const credentials = ['c1', 'c2', 'c3', 'c4'];
+  const associations = ['a1', 'a2', 'a3'];
+  const events: DecodedEvent[] = [];
+  for (let i = 0; i < length; i++) {
+    // Mostly forward, sometimes an earlier position again (a late or repeated delivery).
+    const position = next() < 0.15 && events.length > 0 ? pick(events).record.position : BigInt(i + 1);
+    const kind = Math.floor(next() * 12);
+    let streamId: string;
+    let type: string;
+    let data: Record<string, unknown>;
+    const node = pick(nodes);
+    const credential = pick(credentials);
+    const association = pick(associations);
+    switch (kind) {
+      case 0:
+        [streamId, type, data] = [`node-${node}`, 'NodeEnrolled', { nodeId: node, subscriptionId: pick(['s1', 's2']), cseId: `/${node}` }];
+        break;
+      case 1:
+        [streamId, type, data] = [`node-${node}`, 'NodeEnrolmentExpired', { nodeId: node }];
+        break;
+      case 2:
+        [streamId, type, data] = [`node-${node}`, 'NodeRevoked', { nodeId: node, reason: pick(REASONS) }];
+        break;
+      case 3: {
+        const owner = next() < 0.7 ? { kind: 'node', id: pick(nodes) } : { kind: 'app', id: 'billing' };
+        [streamId, type, data] = [`credential-${credential}`, 'CredentialIssued', { credentialId: credential, owner, notAfter: `2031-0${1 + Math.floor(next() * 9)}-01T00:00:00.000Z` }];
+        break;
+      }
+      case 4:
+      case 5:
+        [streamId, type, data] = [`credential-${credential}`, 'CredentialProvisioned', { credentialId: credential, method: pick(['pre-provisioning', 'remote']) }];
+        break;
+      case 6:
+        [streamId, type, data] = [`credential-${credential}`, 'CredentialExpired', { credentialId: credential }];
+        break;
+      case 7:
+        [streamId, type, data] = [`credential-${credential}`, 'CredentialRevoked', { credentialId: credential, reason: pick(REASONS) }];
+        break;
+      case 8:
+        [streamId, type, data] = [`application-billing`, 'ApplicationRevoked', { appId: 'billing', reason: pick(REASONS) }];
+        break;
+      case 9:
+        [streamId, type, data] = [`association-${association}`, 'AssociationConfigured', { associationId: association, credentialId: credential, nodeId: node }];
+        break;
+      case 10:
+        [streamId, type, data] = [`association-${association}`, pick(['AssociationEstablished', 'AssociationExpired']), { associationId: association }];
+        break;
+      default:
+        [streamId, type, data] = [`association-${association}`, 'AssociationRevoked', { associationId: association, reason: pick(REASONS) }];
+        break;
+    }
+    const occurredAt = new Date(Date.UTC(2030, 0, 1) + i * 60_000).toISOString();
+    events.push({
+      record: { position, streamId, id: `event-${i}`, revision: 0n, type },
+      event: { type, data },
+      metadata: { occurredAt, actor: { id: 'operator-1', role: 'operator' } },
+      at: Date.parse(occurredAt),
+    } as unknown as DecodedEvent);
+  }
+  return events;
+};
+
+const opened = (safeIntegers: boolean): Database.Database => {
+  const db = new Database(':memory:');
+  db.defaultSafeIntegers(safeIntegers);
+  return db;
+};
+
+describe('the compliance read model applied in batches', () => {
+  it('holds exactly the rows of each event applied on its own, for any history and any cut into batches', () => {
+    for (let seed = 1; seed <= 120; seed++) {
+      const next = random(seed);
+      const events = history(next, 10 + Math.floor(next() * 60));
+      const safeIntegers = seed % 2 === 0;
+
+      const single = opened(safeIntegers);
+      const one = complianceProjection();
+      one.setup(single);
+      for (const e of events) single.transaction(() => one.apply!(single, e))();
+
+      const batched = opened(safeIntegers);
+      const many = complianceProjection();
+      many.setup(batched);
+      for (let i = 0; i < events.length; ) {
+        const size = 1 + Math.floor(next() * 25);
+        batched.transaction(() => {
+          const batch = many.beginBatch!(batched);
+          for (const e of events.slice(i, i + size)) many.apply!(batched, e);
+          batch.flush();
+        })();
+        i += size;
+      }
+      expect(dump(batched), `seed ${seed}`).toEqual(dump(single));
+    }
+  });
+
+  it('writes nothing when its batch is discarded, and applies at once outside a batch', () => {
+    const db = opened(true);
+    const p = complianceProjection();
+    p.setup(db);
+    const stored = (position: bigint, streamId: string, type: string, data: Record<string, unknown>): DecodedEvent =>
+      ({
+        record: { position, streamId, id: `e${position}`, revision: 0n, type },
+        event: { type, data },
+        metadata: { occurredAt: '2030-01-01T00:00:00.000Z', actor: { id: 'operator-1', role: 'operator' } },
+        at: 0,
+      }) as unknown as DecodedEvent;
+    const issued = stored(1n, 'credential-c1', 'CredentialIssued', { credentialId: 'c1', owner: { kind: 'node', id: 'n1' }, notAfter: '2031-01-01T00:00:00.000Z' });
+    const enrolled = stored(2n, 'node-n1', 'NodeEnrolled', { nodeId: 'n1', subscriptionId: 's1', cseId: '/n1' });
+    const batch = p.beginBatch!(db);
+    p.apply!(db, issued);
+    batch.discard();
+    expect(dump(db)['compliance_credentials']).toEqual([]);
+    p.apply!(db, enrolled);
+    expect(dump(db)['compliance_enrolments']).toEqual([{ node_id: 'n1', subscription_id: 's1', position: 2n }]);
+  });
+
+  it('drops the revocations-by-reason index no query read from a read model written before, and the revocations query reads by time', () => {
+    const db = opened(true);
+    complianceProjection().setup(db);
+    db.exec('CREATE INDEX compliance_revocations_reason ON compliance_revocations (reason, at)');
+    complianceProjection().setup(db);
+    const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'compliance_revocations'").all() as { name: string }[]).map((r) => r.name);
+    expect(indexes).toEqual(['compliance_revocations_at']);
+    const plan = db
+      .prepare('EXPLAIN QUERY PLAN SELECT * FROM compliance_revocations WHERE at >= ? AND at < ? AND (? IS NULL OR reason = ?) ORDER BY position')
+      .all(0, 1, 'keyCompromise', 'keyCompromise') as { detail: string }[];
+    expect(plan.map((r) => r.detail).join('\n')).toContain('USING INDEX compliance_revocations_at');
+  });
+});
