@@ -5,6 +5,7 @@ import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { eventsDbRangeSourceInDir } from '../adapters/driven/store/sqlite/events-db-reader.ts';
 import { CheckpointFile } from '../adapters/replay-workers/checkpoint-file.ts';
 import { replayInWorkers } from '../adapters/replay-workers/pool.ts';
+import { workerLoader } from '../adapters/replay-workers/worker-bundle.ts';
 import { verifyFleet } from '../adapters/replay-workers/verify-fleet.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { eventIdFor } from '../domain/event-ids.ts';
@@ -50,7 +51,18 @@ export async function benchReplay(report: (line: string) => void): Promise<void>
 
     // Two ways to feed the workers: this thread reads and routes every record (any store), or each worker reads its
     // own partition from the events file (the embedded store with a file: no record crosses threads).
-    const modes = [['routed by this thread', {}], ['each reading its partition from the file', { source: eventsDbRangeSourceInDir(dir) }]] as const;
+    const source = eventsDbRangeSourceInDir(dir);
+    // The workers' bundle (adapters/replay-workers/worker-bundle.ts) is built by `prepare`, or here when the sources
+    // changed since: built before the clock starts, as a second run would find it.
+    for (const [what, modules] of [['routed', []], ['file', [source.module]]] as const) {
+      const loader = await workerLoader(modules);
+      report(`replay worker bundle (${what}): ${loader.kind === 'bundle' ? (loader.built ? 'built now' : 'up to date') : `not used, workers load through tsx: ${loader.reason}`}`);
+    }
+    const modes = [
+      ['routed by this thread', {}],
+      ['each reading its partition from the file', { source }],
+      ['each reading its partition, loaded through tsx (no bundle)', { source, bundle: false }],
+    ] as const;
     for (const [mode, feed] of modes) {
       const workers = 2;
       cpu = cpuMs();
@@ -65,6 +77,14 @@ export async function benchReplay(report: (line: string) => void): Promise<void>
       report(`replay, ${workers} worker threads ${mode} (${parallel.rounds} round): ${(ms / 1000).toFixed(2)}s = ${rate(parallel.replay.events, ms)} (${((singleMs / ms)).toFixed(2)}x one thread)`);
       const perWorker = parallel.workerCpuMs === undefined ? '' : `; each worker thread ${parallel.workerCpuMs.map((w) => `${(w / 1000).toFixed(2)}s`).join(', ')}`;
       report(`  CPU time of all threads: ${(parallelCpu / 1000).toFixed(2)}s = ${(parallelCpu / singleCpu).toFixed(2)}x the one-thread replay's ${(singleCpu / 1000).toFixed(2)}s${perWorker}`);
+      // Per worker thread and phase, this thread, and the rest (V8's compiler and collector threads, tsx's hooks).
+      const s = (ms: number) => `${(ms / 1000).toFixed(2)}s`;
+      const phases = (parallel.workerPhasesMs ?? []).map((p, i) => `#${i + 1} load ${s(p.load)}, read ${s(p.read)}, timeline ${s(p.speculate)}, verdict ${s(p.verify)}`);
+      if (phases.length > 0) report(`  worker CPU per phase: ${phases.join('; ')}`);
+      if (parallel.mainCpuMs !== undefined && parallel.workerCpuMs !== undefined) {
+        const rest = parallelCpu - parallel.mainCpuMs - parallel.workerCpuMs.reduce((a, b) => a + b, 0);
+        report(`  this thread ${s(parallel.mainCpuMs)}, other threads ${s(rest)}; workers loaded from ${parallel.loader.kind}`);
+      }
     }
 
     const checkpoint = new CheckpointFile(dir);

@@ -3,7 +3,9 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { eventsDbRangeSource, eventsDbRangeSourceInDir } from '../adapters/driven/store/sqlite/events-db-reader.ts';
+import { CheckpointFile } from '../adapters/replay-workers/checkpoint-file.ts';
 import { replayInWorkers } from '../adapters/replay-workers/pool.ts';
+import { verifyFleet } from '../adapters/replay-workers/verify-fleet.ts';
 import type { JsonObject } from '../domain/ports/event-store.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { dataDirs, forge } from './replay.fixtures.ts';
@@ -77,6 +79,27 @@ describe('replay workers that read their own partition from the events file (no 
     } finally {
       await small.store.close();
       await large.store.close();
+    }
+  }, 120_000);
+
+  it('digests every record in the workers, chaining to the checkpoint digest of the one-thread verification', async () => {
+    const dir = dataDir();
+    const { store } = await fleetIn(dir, 6);
+    try {
+      const [single, workers] = [dataDir(), dataDir()].map((d) => new CheckpointFile(d));
+      await verifyFleet(store, { checkpoint: single! });
+      const parallel = await verifyFleet(store, { checkpoint: workers!, workers: 2, source: eventsDbRangeSourceInDir(dir) });
+      expect(parallel.mode).toBe('full');
+      const [a, b] = [single!.load(), workers!.load()];
+      expect(a?.ok && b?.ok).toBe(true);
+      if (a?.ok !== true || b?.ok !== true) return;
+      expect(b.checkpoint.digest).toBe(a.checkpoint.digest);
+      expect(b.checkpoint.lastRecord).toBe(a.checkpoint.lastRecord);
+      expect(b.checkpoint.position).toBe(a.checkpoint.position);
+      // The partitions' digests cover every row once: asked without a file to read, the pool refuses.
+      await expect(replayInWorkers(store, { workers: 2, onRecordDigest: () => undefined })).rejects.toThrow(/options\.onRecordDigest: needs options\.source/);
+    } finally {
+      await store.close();
     }
   }, 120_000);
 

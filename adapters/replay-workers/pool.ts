@@ -1,13 +1,14 @@
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
 import { ENTITY_KINDS, type EntityKind } from '../../domain/streams.ts';
 import type { CheckpointSource, ClaimTuple, EntityTuple } from '../../projections/replay/checkpoint.ts';
-import type { FactRevision } from '../../projections/replay/fact-timeline.ts';
 import { partitionOf, routeStreamOf } from '../../projections/replay/partition.ts';
 import { verifyFrom } from '../../projections/replay/all.ts';
 import { emptyTally, FleetVerifier, summarise, type FleetReplay, type VerifierTally } from '../../projections/replay/verifier.ts';
 import { verifierSource } from '../../projections/replay/checkpoint.ts';
-import type { FromWorker, PartitionSource, ToWorker } from './messages.ts';
+import type { FromWorker, PartitionSource, RecordDigests, ToWorker, WorkerCpu } from './messages.ts';
+import { threadCpuMs } from './thread-cpu.ts';
+import { workerLoader, type WorkerBundleOptions, type WorkerLoader } from './worker-bundle.ts';
 
 /** Records per message to a worker: large enough that cloning dominates the messaging cost. */
 const BATCH = 2_000;
@@ -16,19 +17,19 @@ const PAGE = 5_000;
 const MAX_ROUNDS = 8;
 
 /**
- * The worker starts from a JavaScript bootstrap that registers tsx's hooks in the new thread and then loads the
- * TypeScript module: a worker does not inherit the loader hooks of the thread that starts it (under `node --import
- * tsx`, `bin/credence.mjs` or vitest alike).
+ * Without a fresh prebuilt bundle (worker-bundle.ts), the worker starts from a JavaScript bootstrap that registers
+ * tsx's hooks in the new thread and then loads the TypeScript module: a worker does not inherit the loader hooks of
+ * the thread that starts it (under `node --import tsx`, `bin/credence.mjs` or vitest alike).
  */
-const WORKER_URL = new URL('./replay-worker-bootstrap.mjs', import.meta.url);
+const TSX_WORKER_URL = new URL('./replay-worker-bootstrap.mjs', import.meta.url);
 
 class ReplayWorker {
   readonly #worker: Worker;
   readonly #waiting: ((m: FromWorker) => void)[] = [];
   #failure: Error | undefined;
 
-  constructor() {
-    this.#worker = new Worker(WORKER_URL);
+  constructor(url: URL) {
+    this.#worker = new Worker(url);
     this.#worker.on('message', (m: FromWorker) => this.#waiting.shift()?.(m));
     const fail = (error: Error) => {
       this.#failure ??= error;
@@ -39,8 +40,8 @@ class ReplayWorker {
     this.#worker.on('exit', (code) => fail(new Error(`replay worker exited with code ${code} before answering`)));
   }
 
-  post(message: ToWorker): void {
-    this.#worker.postMessage(message);
+  post(message: ToWorker, transfer?: readonly MessagePort[]): void {
+    this.#worker.postMessage(message, transfer);
   }
 
   /** Posts `message` and resolves with the worker's answer (the worker answers in order). */
@@ -59,6 +60,19 @@ class ReplayWorker {
     return this.#worker.terminate();
   }
 }
+
+/** A channel between every two workers, for the fact revisions of each round (messages.ts PeerRevisions). */
+const connectPeers = (workers: readonly ReplayWorker[]): void => {
+  const ports: MessagePort[][] = workers.map(() => []);
+  for (let i = 0; i < workers.length; i++) {
+    for (let j = i + 1; j < workers.length; j++) {
+      const { port1, port2 } = new MessageChannel();
+      ports[i]!.push(port1);
+      ports[j]!.push(port2);
+    }
+  }
+  workers.forEach((w, i) => w.post({ type: 'peers', ports: ports[i]! }, ports[i]!));
+};
 
 /** Where a record goes: its entity's partition, or for a fact claim its claimant's (who is judged against it). */
 const routeOf = (record: RecordedEvent, count: number): number => partitionOf(routeStreamOf(record.streamId, record.type, record.data), count);
@@ -81,6 +95,12 @@ export interface PartitionedReplay {
   readonly rounds: number;
   /** Each worker thread's CPU time, ms, where the platform reports it per thread (Linux). */
   readonly workerCpuMs?: readonly number[];
+  /** The same per phase (loading the code, reading, guessing the timeline, judging). */
+  readonly workerPhasesMs?: readonly WorkerCpu[];
+  /** This thread's CPU time for the run, ms (bundle check, reading or routing, passing the timeline on). */
+  readonly mainCpuMs?: number;
+  /** How the workers were loaded: a fresh prebuilt bundle (built by this run or before), or tsx and why. */
+  readonly loader: { readonly kind: 'bundle'; readonly built: boolean } | { readonly kind: 'tsx'; readonly reason: string };
 }
 
 const isPartitionSource = (source: unknown): source is PartitionSource =>
@@ -90,8 +110,32 @@ const isPartitionSource = (source: unknown): source is PartitionSource =>
 
 interface Feed {
   readonly onRecord?: (r: RecordedEvent) => void;
+  readonly onRecordDigest?: (position: bigint, digest: string) => void;
   readonly onProgress?: (done: number) => void;
 }
+
+/**
+ * The workers' record digests in global order: each partition's are in position order, and together they must hold
+ * every row of the range exactly once (each row is kept by one partition), or the read is refused.
+ */
+const mergeDigests = (answers: readonly { readonly digests?: RecordDigests }[], rows: number, onDigest: (position: bigint, digest: string) => void): void => {
+  const lists = answers.map((a) => a.digests ?? { positions: new BigInt64Array(0), hashes: new Uint8Array(0) });
+  const next = lists.map(() => 0);
+  let previous = 0n;
+  for (let n = 0; n < rows; n++) {
+    let from = -1;
+    for (let i = 0; i < lists.length; i++) {
+      if (next[i]! < lists[i]!.positions.length && (from < 0 || lists[i]!.positions[next[i]!]! < lists[from]!.positions[next[from]!]!)) from = i;
+    }
+    if (from < 0) throw new Error(`replay workers digested ${n} records of the ${rows} rows they read`);
+    const at = next[from]!++;
+    const position = lists[from]!.positions[at]!;
+    if (position <= previous) throw new Error(`replay workers digested position ${position} twice or out of order`);
+    previous = position;
+    onDigest(position, Buffer.from(lists[from]!.hashes.buffer, lists[from]!.hashes.byteOffset + at * 32, 32).toString('hex'));
+  }
+  if (lists.some((l, i) => next[i] !== l.positions.length)) throw new Error(`replay workers digested more records than the ${rows} rows they read`);
+};
 
 /** This thread reads $all and posts each record to its partition's worker; returns the last position read. */
 const routeRecords = async (store: EventStore, workers: readonly ReplayWorker[], options: Feed): Promise<bigint> => {
@@ -132,7 +176,8 @@ const readInWorkers = async (store: EventStore, workers: readonly ReplayWorker[]
   const head = (await store.headPosition()) ?? 0n;
   if (head === 0n) return 0n;
   const count = workers.length;
-  const reads = Promise.all(workers.map((w, partition) => w.ask({ type: 'read', source, head, partition, count }, 'read')));
+  const digests = options.onRecordDigest !== undefined;
+  const reads = Promise.all(workers.map((w, partition) => w.ask({ type: 'read', source, head, partition, count, digests }, 'read')));
   let read: number | undefined;
   if (options.onRecord !== undefined) {
     read = 0;
@@ -159,6 +204,7 @@ const readInWorkers = async (store: EventStore, workers: readonly ReplayWorker[]
     const seen = answers.map((a) => `${a.rows} rows to position ${a.last}`).join(', ');
     throw new Error(`options.source: ${source.file} is not this store's log: the store's head is ${head}${read === undefined ? '' : ` (${read} records)`}, the workers read ${seen}`);
   }
+  if (options.onRecordDigest !== undefined) mergeDigests(answers, rows, options.onRecordDigest);
   if (read === undefined) options.onProgress?.(rows);
   return head;
 };
@@ -176,6 +222,11 @@ export const replayInWorkers = async (
   options: {
     workers: number;
     onRecord?: (r: RecordedEvent) => void;
+    /**
+     * With `source`: each record's digest (record-digest.ts digestOfRecord), in position order, computed by the worker
+     * that read it, so this thread does not read the log a second time for the checkpoint's chained digest.
+     */
+    onRecordDigest?: (position: bigint, digest: string) => void;
     onProgress?: (done: number) => void;
     keepState?: boolean;
     /**
@@ -183,26 +234,38 @@ export const replayInWorkers = async (
      * head this thread fixes, and no record crosses threads. Without it this thread reads and routes every record.
      */
     source?: PartitionSource;
+    /**
+     * Where the workers' prebuilt bundle is cached and whether to build it when missing or stale (worker-bundle.ts);
+     * false starts them through tsx. A stale bundle is never used.
+     */
+    bundle?: WorkerBundleOptions | false;
   },
 ): Promise<PartitionedReplay> => {
   const count = options.workers;
   if (!Number.isInteger(count) || count < 2 || count > 64) throw new RangeError(`options.workers: ${count} is not an integer from 2 to 64`);
+  if (options.onRecordDigest !== undefined && options.source === undefined) {
+    throw new TypeError('options.onRecordDigest: needs options.source (workers that read their partitions digest them)');
+  }
   if (options.source !== undefined && !isPartitionSource(options.source)) {
     throw new TypeError('options.source: must name a reader module and an events file, both non-empty strings');
   }
-  const workers = Array.from({ length: count }, () => new ReplayWorker());
+  const mainCpuBefore = threadCpuMs();
+  const loader: WorkerLoader =
+    options.bundle === false ? { kind: 'tsx', reason: 'options.bundle is false' } : await workerLoader(options.source ? [options.source.module] : [], options.bundle);
+  const workers = Array.from({ length: count }, () => new ReplayWorker(loader.kind === 'bundle' ? loader.worker : TSX_WORKER_URL));
+  const loaded: PartitionedReplay['loader'] =
+    loader.kind === 'bundle' ? { kind: 'bundle', built: loader.built } : { kind: 'tsx', reason: loader.reason };
   try {
-    const position =
-      options.source === undefined ? await routeRecords(store, workers, options) : await readInWorkers(store, workers, options.source, options);
+    connectPeers(workers);
+    // From a bundle, a worker imports the bundled reader: the same code, without TypeScript hooks in its thread.
+    const source = options.source === undefined || loader.kind !== 'bundle'
+      ? options.source
+      : { module: loader.modules.get(options.source.module) ?? options.source.module, file: options.source.file };
+    const position = source === undefined ? await routeRecords(store, workers, options) : await readInWorkers(store, workers, source, options);
     for (let round = 1; round <= MAX_ROUNDS; round++) {
-      const guesses = await Promise.all(workers.map((w) => w.ask({ type: 'speculate' }, 'speculated')));
-      const verified = await Promise.all(
-        workers.map((w, i) => {
-          const others: FactRevision[] = [];
-          guesses.forEach((g, j) => j !== i && others.push(...g.revisions));
-          return w.ask({ type: 'verify', revisions: others }, 'verified');
-        }),
-      );
+      // Each worker sends its guess straight to its peers; the verdict pass waits for all of them.
+      await Promise.all(workers.map((w) => w.ask({ type: 'speculate', round }, 'speculated')));
+      const verified = await Promise.all(workers.map((w) => w.ask({ type: 'verify', round }, 'verified')));
       if (!verified.every((v) => v.consistent)) continue;
       const tally = emptyTally();
       verified.forEach((v) => addTally(tally, v.tally));
@@ -214,17 +277,22 @@ export const replayInWorkers = async (
         }
       }
       const cpu = verified.map((v) => v.threadCpuMs);
-      const workerCpuMs = cpu.every((ms) => ms !== undefined) ? { workerCpuMs: cpu as number[] } : {};
-      if (options.keepState !== true) return { replay, rounds: round, ...workerCpuMs };
+      const mainCpu = threadCpuMs();
+      const workerCpuMs = {
+        ...(cpu.every((ms) => ms !== undefined) ? { workerCpuMs: cpu as number[] } : {}),
+        workerPhasesMs: verified.map((v) => v.cpu),
+        ...(mainCpu !== undefined && mainCpuBefore !== undefined ? { mainCpuMs: mainCpu - mainCpuBefore } : {}),
+      };
+      if (options.keepState !== true) return { replay, rounds: round, loader: loaded, ...workerCpuMs };
       const states = await Promise.all(workers.map((w) => w.ask({ type: 'state' }, 'state')));
       const entities: EntityTuple[] = states.flatMap((s) => s.entities);
       const claims: ClaimTuple[] = states.flatMap((s) => s.claims);
-      return { replay, rounds: round, ...workerCpuMs, source: { position, tally, entityTuples: () => entities, claimTuples: () => claims } };
+      return { replay, rounds: round, loader: loaded, ...workerCpuMs, source: { position, tally, entityTuples: () => entities, claimTuples: () => claims } };
     }
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
   // Guesses did not settle (a long chain of entities refused because of each other): one pass on this thread.
   const verifier = await verifyFrom(store, new FleetVerifier());
-  return { replay: verifier.verdict(), rounds: MAX_ROUNDS + 1, ...(options.keepState === true ? { source: verifierSource(verifier) } : {}) };
+  return { replay: verifier.verdict(), rounds: MAX_ROUNDS + 1, loader: loaded, ...(options.keepState === true ? { source: verifierSource(verifier) } : {}) };
 };

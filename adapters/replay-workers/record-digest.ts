@@ -13,15 +13,17 @@ export const digestOfRecord = (record: RecordedEvent): string => hash('sha256', 
  * from `seed` (all zeroes for an empty log). Native one-shot hashing: it runs twice per verified record, and a
  * `createHash` object per call cost several times the hash itself.
  */
-export const sha256RecordDigest = (seed: string = ZERO): RecordDigest & { last(): string | undefined } => {
+export const sha256RecordDigest = (seed: string = ZERO): RecordDigest & { last(): string | undefined; add(recordDigest: string): void } => {
   let value = seed;
   let last: string | undefined;
+  const add = (recordDigest: string): void => {
+    last = recordDigest;
+    value = hash('sha256', Buffer.from(value + last, 'hex'), 'hex');
+  };
   return {
-    update(record) {
-      const bytes = recordBytes(record);
-      last = hash('sha256', bytes, 'hex');
-      value = hash('sha256', Buffer.from(value + last, 'hex'), 'hex');
-    },
+    update: (record) => add(digestOfRecord(record)),
+    /** The next record by its own digest (digestOfRecord), computed where the record was read (a replay worker). */
+    add,
     value: () => value,
     last: () => last,
   };

@@ -1,15 +1,16 @@
-import { readFileSync } from 'node:fs';
-import { parentPort } from 'node:worker_threads';
+import { hash } from 'node:crypto';
+import { parentPort, type MessagePort } from 'node:worker_threads';
 import { isFactClaim } from '../../domain/fact-claims.ts';
 import type { JsonObject, RecordedEvent } from '../../domain/ports/event-store.ts';
 import { parseStreamId } from '../../domain/streams.ts';
 import { readStored, stateOf, type ReadStored } from '../../machines/index.ts';
-import { claimTuple, entityTuple } from '../../projections/replay/checkpoint.ts';
+import { claimTuple, entityTuple, recordBytes } from '../../projections/replay/checkpoint.ts';
 import { FACT_KINDS, FactTimeline, type FactRevision } from '../../projections/replay/fact-timeline.ts';
 import { partitionOf, routeStreamOf } from '../../projections/replay/partition.ts';
 import { speculateFactRevisions } from '../../projections/replay/speculation.ts';
 import { FleetVerifier } from '../../projections/replay/verifier.ts';
-import type { ToWorker, FromWorker, PartitionSource } from './messages.ts';
+import type { FromWorker, PeerRevisions, RecordDigests, ToWorker, WorkerCpu } from './messages.ts';
+import { threadCpuMs } from './thread-cpu.ts';
 
 /**
  * One partition of a fleet replay (pool.ts drives it): holds its records, decoded once on arrival (the zod parse of
@@ -17,6 +18,17 @@ import type { ToWorker, FromWorker, PartitionSource } from './messages.ts';
  */
 const port = parentPort;
 if (port === null) throw new Error('replay-worker.ts runs as a worker thread (adapters/replay-workers/pool.ts)');
+
+/** This thread's CPU per phase (thread-cpu.ts); `load` is everything before this module ran: start-up and imports. */
+const cpu: WorkerCpu = { load: threadCpuMs() ?? Number.NaN, read: 0, speculate: 0, verify: 0 };
+const timed = <T>(phase: Exclude<keyof WorkerCpu, 'load'>, work: () => T): T => {
+  const before = threadCpuMs() ?? Number.NaN;
+  try {
+    return work();
+  } finally {
+    cpu[phase] += (threadCpuMs() ?? Number.NaN) - before;
+  }
+};
 
 const records: RecordedEvent[] = [];
 const decoded: (ReadStored | undefined)[] = [];
@@ -71,7 +83,8 @@ type ReadRange = (
  * Reads this partition's records straight from the store's file: every worker walks the rows up to the same head,
  * and only the rows routed here are JSON-parsed and decoded, so no record is cloned between threads.
  */
-const readPartition = async (source: PartitionSource, head: bigint, partition: number, count: number): Promise<void> => {
+const readPartition = async (message: Extract<ToWorker, { type: 'read' }>): Promise<void> => {
+  const { source, head, partition, count } = message;
   const { readEventsDbRange } = (await import(source.module)) as { readEventsDbRange: ReadRange };
   const tally: { rows: number; last: bigint; lastId: unknown } = { rows: 0, last: 0n, lastId: undefined };
   const keep = (streamId: unknown, type: unknown, claimData: unknown): boolean => {
@@ -79,55 +92,100 @@ const readPartition = async (source: PartitionSource, head: bigint, partition: n
     const stream = typeof streamId === 'string' ? streamId : '';
     return partitionOf(typeof type === 'string' ? routeStreamOf(stream, type, claimData) : stream, count) === partition;
   };
-  for (const record of readEventsDbRange(source.file, { after: 0n, head }, keep, tally)) hold(record);
-  send({ type: 'read', rows: tally.rows, last: tally.last, lastId: String(tally.lastId) });
+  const positions: bigint[] = [];
+  const hashes: Buffer[] = [];
+  timed('read', () => {
+    for (const record of readEventsDbRange(source.file, { after: 0n, head }, keep, tally)) {
+      // The record as stored, before hold() drops its data and metadata.
+      if (message.digests) {
+        positions.push(record.position);
+        hashes.push(hash('sha256', recordBytes(record), 'buffer'));
+      }
+      hold(record);
+    }
+  });
+  if (!message.digests) {
+    send({ type: 'read', rows: tally.rows, last: tally.last, lastId: String(tally.lastId) });
+    return;
+  }
+  const digests = { positions: new BigInt64Array(positions.length), hashes: new Uint8Array(hashes.length * 32) } satisfies RecordDigests;
+  positions.forEach((p, i) => (digests.positions[i] = p));
+  hashes.forEach((h, i) => digests.hashes.set(h, i * 32));
+  port.postMessage({ type: 'read', rows: tally.rows, last: tally.last, lastId: String(tally.lastId), digests } satisfies FromWorker, [
+    digests.positions.buffer, digests.hashes.buffer,
+  ]);
 };
 
-/** CPU time of this thread in ms, from Linux's per-thread accounting (clock ticks of 10 ms); undefined elsewhere. */
-const threadCpuMs = (): number | undefined => {
-  try {
-    // Fields after the parenthesised command name: state is field 3, utime and stime are fields 14 and 15.
-    const stat = readFileSync('/proc/thread-self/stat', 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return undefined;
+/** Ports to the other workers (pool.ts connects every two), and the revisions they sent per round. */
+const peers: MessagePort[] = [];
+const received = new Map<number, (readonly FactRevision[])[]>();
+const whenReceived = new Map<number, () => void>();
+
+/** The revisions every peer guessed for `round`, once all have arrived. */
+const peerRevisions = async (round: number): Promise<(readonly FactRevision[])[]> => {
+  if ((received.get(round)?.length ?? 0) < peers.length) await new Promise<void>((resolve) => whenReceived.set(round, resolve));
+  const all = received.get(round) ?? [];
+  received.delete(round);
+  whenReceived.delete(round);
+  return all;
+};
+
+/** Second pass: every event of the partition with every guard, facts read from the timeline as of its position. */
+const verify = (fromPeers: readonly (readonly FactRevision[])[]): Extract<FromWorker, { type: 'verified' }> => {
+  const timeline = new FactTimeline();
+  // Each list is in position order and streams are disjoint between partitions, so every stream's revisions arrive in
+  // order without merging the lists.
+  timeline.add(own);
+  for (const revisions of fromPeers) timeline.add(revisions);
+  verifier = new FleetVerifier({ views: timeline });
+  const refused = new Set<bigint>();
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!;
+    if (!verifier.apply(record, decoded[i]) && isFactEvent(record)) refused.add(record.position);
   }
+  const consistent = refused.size === ownRefused.size && [...refused].every((p) => ownRefused.has(p));
+  refuse = refused;
+  const states: Record<string, Record<string, number>> = {};
+  for (const { kind, snapshot } of verifier.entities.values()) {
+    const perKind = (states[kind] ??= {});
+    const state = stateOf(snapshot);
+    perKind[state] = (perKind[state] ?? 0) + 1;
+  }
+  return { type: 'verified', consistent, tally: verifier.tally, states, position: verifier.position, threadCpuMs: undefined, cpu };
 };
 
 port.on('message', (message: ToWorker) => {
   switch (message.type) {
     case 'read':
       // A failure rejects the promise: unhandled in a worker, it ends the thread with an 'error' the pool reports.
-      void readPartition(message.source, message.head, message.partition, message.count);
+      void readPartition(message);
       return;
     case 'records':
-      for (const record of message.records) hold(record);
+      timed('read', () => message.records.forEach(hold));
+      return;
+    case 'peers':
+      for (const peer of message.ports) {
+        peer.on('message', (m: PeerRevisions) => {
+          const got = received.get(m.round) ?? [];
+          received.set(m.round, got);
+          got.push(m.revisions);
+          if (got.length === peers.length) whenReceived.get(m.round)?.();
+        });
+        peers.push(peer);
+      }
       return;
     case 'speculate': {
-      ({ revisions: own, refused: ownRefused } = speculateFactRevisions(records, decoded, refuse));
-      send({ type: 'speculated', revisions: own });
+      ({ revisions: own, refused: ownRefused } = timed('speculate', () => speculateFactRevisions(records, decoded, refuse)));
+      for (const peer of peers) peer.postMessage({ round: message.round, revisions: own } satisfies PeerRevisions);
+      send({ type: 'speculated', revisions: own.length });
       return;
     }
     case 'verify': {
-      const timeline = new FactTimeline();
-      // Streams are disjoint between partitions: merge by position so each stream's revisions stay in order.
-      timeline.add([...own, ...message.revisions].sort((a, b) => (a.position < b.position ? -1 : 1)));
-      verifier = new FleetVerifier({ views: timeline });
-      const refused = new Set<bigint>();
-      for (let i = 0; i < records.length; i++) {
-        const record = records[i]!;
-        if (!verifier.apply(record, decoded[i]) && isFactEvent(record)) refused.add(record.position);
-      }
-      const consistent = refused.size === ownRefused.size && [...refused].every((p) => ownRefused.has(p));
-      refuse = refused;
-      const states: Record<string, Record<string, number>> = {};
-      for (const { kind, snapshot } of verifier.entities.values()) {
-        const perKind = (states[kind] ??= {});
-        const state = stateOf(snapshot);
-        perKind[state] = (perKind[state] ?? 0) + 1;
-      }
-      send({ type: 'verified', consistent, tally: verifier.tally, states, position: verifier.position, threadCpuMs: threadCpuMs() });
+      // A failure rejects the promise: unhandled in a worker, it ends the thread with an 'error' the pool reports.
+      void peerRevisions(message.round).then((revisions) => {
+        const verified = timed('verify', () => verify(revisions));
+        send({ ...verified, threadCpuMs: threadCpuMs(), cpu });
+      });
       return;
     }
     case 'state': {
