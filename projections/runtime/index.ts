@@ -5,5 +5,6 @@ export { readCheckpoint } from './checkpoints.ts';
 export { prepared } from './statements.ts';
 export { ensureSchemaVersion } from './schema-version.ts';
 export { BatchSlot } from './batch-slot.ts';
-// Readers that must see only committed read-model state (CRLs, OCSP: adapters/runtime/pki-committed.ts) wait on it.
+// A committed read on the writing connection (an in-memory read model, adapters/runtime/pki-committed.ts) waits on it
+// only while pki rows are held in an open batch; a read model in a file is read through a second connection instead.
 export { writeLockOf } from './batch.ts';
