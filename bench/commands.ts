@@ -7,6 +7,7 @@ import { openSqliteStoreInDir, type SqliteEventStore } from '../adapters/driven/
 import { createEngine, type Engine } from '../adapters/engine/index.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { fmtMs, now, rate, summarise } from './stats.ts';
+import { mainThreadCpuMicros } from './thread-cpu.ts';
 import { hubRound, hubSetup, iso, lifecycle, subscription } from './workloads.ts';
 // The store's concurrency conflicts counted: with per-stream lanes there should be none between callers.
 import { countingConflicts } from '../test/support/stores.ts';
@@ -19,6 +20,7 @@ import { countingConflicts } from '../test/support/stores.ts';
  *
  *   BENCH_ONLY=commands npm run bench
  *   BENCH_SERIAL_NODES (default 150), BENCH_CONCURRENT_NODES (2,000), BENCH_HUB_ROUNDS (30), BENCH_FULL_ROWS (1,500)
+ *   BENCH_INLINE_CHECKPOINTS=1 (the store's checkpoints inside its commits instead of on their own thread)
  */
 const CALLERS = 64;
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -45,6 +47,8 @@ interface Phase {
   readonly conflicts: number;
   /** CPU time of the process (user + system, every thread) during the phase, in µs. */
   readonly cpuMicros?: number;
+  /** Of that, the main thread's (the one deciding and committing), when the platform tells. */
+  readonly mainCpuMicros?: number | undefined;
   readonly groups?: { groups: number; appends: number; commitMs: number; syncMs: number };
 }
 
@@ -57,7 +61,8 @@ const printPhase = (report: (line: string) => void, p: Phase): number => {
     p.groups === undefined || p.groups.groups === 0
       ? ''
       : `, ${(p.groups.appends / p.groups.groups).toFixed(1)} appends per commit, ${((p.groups.commitMs / p.ms) * 100).toFixed(0)}% of the time in commits ` +
-        `(${((p.groups.syncMs / p.ms) * 100).toFixed(0)}% in COMMIT statements: WAL write, sync, checkpoints), CPU ${p.cpuMicros === undefined ? '?' : (p.cpuMicros / p.commands).toFixed(0)} µs per command`;
+        `(${((p.groups.syncMs / p.ms) * 100).toFixed(0)}% in COMMIT statements: WAL write, sync, checkpoints), CPU ${p.cpuMicros === undefined ? '?' : (p.cpuMicros / p.commands).toFixed(0)} µs per command` +
+        (p.mainCpuMicros === undefined ? '' : ` (main thread ${(p.mainCpuMicros / p.commands).toFixed(0)} µs)`);
   report(
     `${p.label}: ${p.commands.toLocaleString('en-US')} commands in ${(p.ms / 1000).toFixed(1)}s = ${rate(p.commands, p.ms)}, ` +
       `p50 ${fmtMs(p50)}, p99 ${fmtMs(p99)}, ${p.conflicts} store conflicts${groups}, peak RSS ${p.peakMiB.toFixed(0)} MiB`,
@@ -65,8 +70,9 @@ const printPhase = (report: (line: string) => void, p: Phase): number => {
   return perSecond;
 };
 
+/** `BENCH_INLINE_CHECKPOINTS=1`: SQLite's own checkpoints inside the commits, as before the background checkpointer. */
 const openDurable = (dir: string) => {
-  const raw = openSqliteStoreInDir(dir);
+  const raw = openSqliteStoreInDir(dir, process.env['BENCH_INLINE_CHECKPOINTS'] === '1' ? { backgroundCheckpoints: false } : {});
   const counted = countingConflicts(raw);
   const engine = createEngine({ store: counted.store, clock: new FakeClock(iso(0)) });
   return { raw, engine, conflicts: counted.conflicts };
@@ -83,8 +89,10 @@ const measuredRun = async (raw: SqliteEventStore, work: () => Promise<unknown>) 
   const before = { ...raw.groupStats };
   const start = now();
   const cpu = process.cpuUsage();
+  const mainBefore = mainThreadCpuMicros();
   const { peakMiB } = await withPeakRss(work);
   const { user, system } = process.cpuUsage(cpu);
+  const mainAfter = mainThreadCpuMicros();
   const ms = now() - start;
   const groups = {
     groups: raw.groupStats.groups - before.groups,
@@ -92,7 +100,8 @@ const measuredRun = async (raw: SqliteEventStore, work: () => Promise<unknown>) 
     commitMs: raw.groupStats.commitMs - before.commitMs,
     syncMs: raw.groupStats.syncMs - before.syncMs,
   };
-  return { ms, peakMiB, groups, cpuMicros: user + system };
+  const mainCpuMicros = mainBefore === undefined || mainAfter === undefined ? undefined : mainAfter - mainBefore;
+  return { ms, peakMiB, groups, cpuMicros: user + system, mainCpuMicros };
 };
 
 /** `CALLERS` concurrent callers, caller `c` running `work(c)`. */
@@ -102,11 +111,11 @@ const serialPhase = async (dir: string, nodes: number): Promise<Phase> => {
   const { raw, engine, conflicts } = openDurable(dir);
   await engine.execute(subscription());
   const latencies: number[] = [];
-  const { ms, peakMiB, groups, cpuMicros } = await measuredRun(raw, async () => {
+  const { ms, peakMiB, groups, cpuMicros, mainCpuMicros } = await measuredRun(raw, async () => {
     for (let i = 0; i < nodes; i++) for (const c of lifecycle('serial', i)) await timed(engine, c, latencies);
   });
   await raw.close();
-  return { label: 'engine, one command at a time, durable', commands: latencies.length, ms, latencies, peakMiB, conflicts: conflicts(), groups, cpuMicros };
+  return { label: 'engine, one command at a time, durable', commands: latencies.length, ms, latencies, peakMiB, conflicts: conflicts(), groups, cpuMicros, mainCpuMicros };
 };
 
 /** 64 callers, each running the lifecycles of its own nodes (no entity shared between callers). */
@@ -114,7 +123,7 @@ const distinctPhase = async (dir: string, nodes: number): Promise<Phase & { stor
   const { raw, engine, conflicts } = openDurable(dir);
   await engine.execute(subscription());
   const latencies: number[] = [];
-  const { ms, peakMiB, groups, cpuMicros } = await measuredRun(
+  const { ms, peakMiB, groups, cpuMicros, mainCpuMicros } = await measuredRun(
     raw,
     concurrently(async (caller) => {
       for (let i = caller; i < nodes; i += CALLERS) for (const c of lifecycle('meter', i)) await timed(engine, c, latencies);
@@ -122,7 +131,7 @@ const distinctPhase = async (dir: string, nodes: number): Promise<Phase & { stor
   );
   const { hitRate, assumedNew } = engine.cacheStats();
   const cacheNote = `cache hit rate ${(hitRate * 100).toFixed(1)}%, ${assumedNew.toLocaleString('en-US')} new entities started without a read`;
-  return { label: `engine, ${CALLERS} concurrent callers on distinct entities, durable (${cacheNote})`, commands: latencies.length, ms, latencies, peakMiB, conflicts: conflicts(), groups, cpuMicros, store: raw };
+  return { label: `engine, ${CALLERS} concurrent callers on distinct entities, durable (${cacheNote})`, commands: latencies.length, ms, latencies, peakMiB, conflicts: conflicts(), groups, cpuMicros, mainCpuMicros, store: raw };
 };
 
 /**
@@ -135,7 +144,7 @@ const overlappingPhase = async (dir: string, rounds: number): Promise<Phase> => 
   await engine.execute(subscription());
   for (let h = 0; h < hubs; h++) for (const c of hubSetup(h)) await engine.execute(c);
   const latencies: number[] = [];
-  const { ms, peakMiB, groups, cpuMicros } = await measuredRun(
+  const { ms, peakMiB, groups, cpuMicros, mainCpuMicros } = await measuredRun(
     raw,
     concurrently(async (caller) => {
       for (let round = 0; round < rounds; round++) for (const c of hubRound((caller + round) % hubs, caller, round)) await timed(engine, c, latencies);
@@ -144,7 +153,7 @@ const overlappingPhase = async (dir: string, rounds: number): Promise<Phase> => 
   // Every decision valid against its facts at commit: the replay (every guard, facts from the timeline) finds nothing.
   const findings = (await replayAll(raw)).findings.length;
   await raw.close();
-  return { label: `engine, ${CALLERS} concurrent callers on ${hubs} overlapping hubs, durable (replay findings: ${findings})`, commands: latencies.length, ms, latencies, peakMiB, conflicts: conflicts(), groups, cpuMicros };
+  return { label: `engine, ${CALLERS} concurrent callers on ${hubs} overlapping hubs, durable (replay findings: ${findings})`, commands: latencies.length, ms, latencies, peakMiB, conflicts: conflicts(), groups, cpuMicros, mainCpuMicros };
 };
 
 type Row = { stream: string; revision: bigint; id: string; type: string; data: string; metadata: string };
