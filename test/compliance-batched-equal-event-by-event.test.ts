@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { DecodedEvent } from '../domain/stored.ts';
+import { COMPLIANCE_EVENT_TYPES } from '../projections/compliance/apply.ts';
 import { complianceProjection } from '../projections/compliance/index.ts';
 
 const TABLES = ['compliance_revocations', 'compliance_enrolments', 'compliance_credentials', 'compliance_provisioned', 'compliance_associations'];
@@ -118,6 +119,17 @@ describe('the compliance read model applied in batches', () => {
       }
       expect(dump(batched), `seed ${seed}`).toEqual(dump(single));
     }
+  });
+
+  it('is compared on every event type the projection takes (a type added to apply.ts alone would go unnoticed)', () => {
+    // batch.ts repeats apply.ts's rules: a compliance event type this generator never produces is one whose two
+    // definitions nothing compares (batch.ts passes over a type it does not know).
+    const generated = new Set<string>();
+    for (let seed = 1; seed <= 120; seed++) {
+      const next = random(seed);
+      for (const e of history(next, 10 + Math.floor(next() * 60))) generated.add(e.event.type);
+    }
+    expect([...generated].sort()).toEqual([...COMPLIANCE_EVENT_TYPES].sort());
   });
 
   it('writes nothing when its batch is discarded, and applies at once outside a batch', () => {

@@ -1,6 +1,7 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { eventsDbRangeSourceInDir } from '../adapters/driven/store/sqlite/events-db-reader.ts';
@@ -100,6 +101,16 @@ describe('replay workers started from a prebuilt bundle, never a stale one', () 
     writeFileSync(current, JSON.stringify({ ...manifest, outputs: { '../../outside.js': manifest.outputs[output] } }));
     expect(await workerLoader([], { cacheDir, build: false })).toEqual({ kind: 'tsx', reason: 'the bundle is stale: its output ../../outside.js is outside the build folder' });
 
+    // An entry must be one of the outputs checked by hash: a worker file the manifest does not hash is never run.
+    const unhashed = join(dir, '..', 'unhashed-worker.js');
+    writeFileSync(unhashed, "throw new Error('an unhashed replay worker ran');\n");
+    writeFileSync(current, JSON.stringify({
+      ...manifest,
+      entries: { 'replay-worker': { source: manifest.entries['replay-worker']!.source, output: '../unhashed-worker.js' } },
+      outputs: { ...manifest.outputs, [output]: sha256(readFileSync(join(dir, output))) },
+    }));
+    expect(await workerLoader([], { cacheDir, build: false })).toEqual({ kind: 'tsx', reason: 'its entry replay-worker is not one of its outputs (../unhashed-worker.js)' });
+
     writeFileSync(current, '{"format": 1, "build": "not hex"');
     const unreadable = await workerLoader([], { cacheDir, build: false });
     expect(unreadable.kind === 'tsx' && unreadable.reason).toMatch(/current\.json is unreadable/);
@@ -108,6 +119,17 @@ describe('replay workers started from a prebuilt bundle, never a stale one', () 
     expect(otherFormat.kind === 'tsx' && otherFormat.reason).toMatch(/current\.json: format: /);
     // Rebuilt when allowed.
     expect(await workerLoader([], { cacheDir })).toMatchObject({ kind: 'bundle', built: true });
+    // A module named by another spelling of its file: URL is found by the spelling the caller gave (the pool asks so).
+    const reader = `file://localhost${join(process.cwd(), 'adapters/driven/store/sqlite/events-db-reader.ts')}`;
+    const spelled = await workerLoader([reader], { cacheDir });
+    expect(spelled.kind === 'bundle' && spelled.modules.get(reader)).toMatch(/^file:\/\/\/.*\.js$/);
+    // And through a symbolic link to its folder: the same file, the same bundle (esbuild names files by their real path).
+    const linked = join(tempDir(), 'sqlite');
+    symlinkSync(join(process.cwd(), 'adapters/driven/store/sqlite'), linked);
+    const viaLink = pathToFileURL(join(linked, 'events-db-reader.ts')).href;
+    const throughLink = await workerLoader([viaLink], { cacheDir });
+    expect(throughLink).toMatchObject({ kind: 'bundle', built: false });
+    expect(throughLink.kind === 'bundle' && throughLink.modules.get(viaLink)).toBe(spelled.kind === 'bundle' && spelled.modules.get(reader));
     expect(await workerLoader(['https://example.org/reader.js'], { cacheDir })).toEqual({
       kind: 'tsx', reason: 'worker module https://example.org/reader.js: only file: URLs can be bundled',
     });

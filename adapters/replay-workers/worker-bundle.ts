@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Plugin } from 'esbuild';
+import type { Loader, Plugin } from 'esbuild';
 import { z } from 'zod';
 
 /**
@@ -27,7 +27,18 @@ const BUILD_FORMAT = 1;
 const EXTERNAL = ['better-sqlite3'];
 /** The worker's own entry; further entries are the modules a worker imports by URL (a PartitionSource's reader). */
 const WORKER_ENTRY = 'replay-worker';
-const WORKER_SOURCE = fileURLToPath(new URL('./replay-worker.ts', import.meta.url));
+/**
+ * A module's file by its real path: esbuild resolves symbolic links and names entries and inputs by the real path, so
+ * a path through a link would never match the entry esbuild built (and every use would build again, for nothing).
+ */
+const realPathOf = (url: string | URL): string => realpathSync(fileURLToPath(url));
+const WORKER_SOURCE = ((url: URL): string => {
+  try {
+    return realPathOf(url);
+  } catch {
+    return fileURLToPath(url); // Missing: no bundle can be built (workerLoader says so) and tsx reports the file.
+  }
+})(new URL('./replay-worker.ts', import.meta.url));
 /** The package root (this file is adapters/replay-workers/worker-bundle.ts). */
 const PACKAGE_ROOT = resolve(dirname(WORKER_SOURCE), '..', '..');
 /** Where bundles are cached by default: the conventional package cache folder, next to the packages it bundles. */
@@ -77,7 +88,8 @@ const entriesOf = (modules: readonly string[]): Map<string, string> => {
   const entries = new Map<string, string>([[WORKER_ENTRY, WORKER_SOURCE]]);
   for (const url of [...new Set(modules)].sort()) {
     if (!url.startsWith('file:')) throw new TypeError(`worker module ${url}: only file: URLs can be bundled`);
-    const path = fileURLToPath(url);
+    // A missing file throws here (ENOENT, named): the workers then load it through tsx, which reports it as before.
+    const path = realPathOf(url);
     entries.set(`module-${sha256(path).slice(0, 16)}`, path);
   }
   return entries;
@@ -91,6 +103,27 @@ const externalByPath = (root: string): Plugin => ({
   setup(build) {
     const names = new Set(EXTERNAL);
     build.onResolve({ filter: /^[^./]/ }, (args) => (names.has(args.path) ? { path: requireFrom(root).resolve(args.path), external: true } : undefined));
+  },
+});
+
+/** The loader esbuild would pick by extension, for the kinds of file the worker's module graph holds. */
+const LOADERS: Readonly<Record<string, Loader>> = { '.ts': 'ts', '.mts': 'ts', '.cts': 'ts', '.js': 'js', '.mjs': 'js', '.cjs': 'js', '.json': 'json' };
+
+/**
+ * esbuild plugin: every file is read here and handed to esbuild, and the SHA-256 of those very bytes is what the
+ * manifest records (`loaded`, by absolute path). Hashing the files after the build instead would record an edit made
+ * while esbuild ran as if it were in the bundle, and the stale bundle would pass every later check.
+ */
+const hashedLoad = (loaded: Map<string, string>): Plugin => ({
+  name: 'credence-hashed-load',
+  setup(build) {
+    build.onLoad({ filter: /.*/, namespace: 'file' }, (args) => {
+      const loader = LOADERS[extname(args.path)];
+      if (loader === undefined) throw new Error(`${args.path}: no loader for this kind of file in a replay worker bundle`);
+      const contents = readFileSync(args.path);
+      loaded.set(args.path, sha256(contents));
+      return { contents, loader };
+    });
   },
 });
 
@@ -139,6 +172,8 @@ const loaderOf = (manifest: Manifest, buildDir: string, entries: Map<string, str
   for (const [name, source] of entries) {
     const output = manifest.entries[name]?.output;
     if (output === undefined) return { kind: 'tsx', reason: `the bundle has no entry ${name}` };
+    // Only the outputs are checked by hash (staleness): an entry outside them would run unchecked.
+    if (!Object.hasOwn(manifest.outputs, output)) return { kind: 'tsx', reason: `its entry ${name} is not one of its outputs (${output})` };
     const url = pathToFileURL(resolve(buildDir, output));
     if (name === WORKER_ENTRY) worker = url;
     else modules.set(pathToFileURL(source).href, url.href);
@@ -179,6 +214,7 @@ const buildBundle = async (paths: Paths, entries: Map<string, string>, root: str
   const esbuild = await import('esbuild');
   mkdirSync(paths.keyDir, { recursive: true });
   const temporary = join(paths.keyDir, `building-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const loaded = new Map<string, string>();
   try {
     const result = await esbuild.build({
       absWorkingDir: root,
@@ -190,15 +226,25 @@ const buildBundle = async (paths: Paths, entries: Map<string, string>, root: str
       platform: 'node',
       target: 'node20',
       // Native addons stay outside, imported by their resolved path: the bundle then runs from any folder.
-      plugins: [externalByPath(root)],
+      plugins: [externalByPath(root), hashedLoad(loaded)],
       // Class and function names stay what the sources say (errors and messages name them).
       keepNames: true,
       metafile: true,
       logLevel: 'silent',
     });
+    const read: [string, string][] = [];
+    for (const input of Object.keys(result.metafile.inputs)) {
+      const hash = loaded.get(resolve(root, input));
+      if (hash === undefined) throw new Error(`esbuild read ${input} past the hashing loader`);
+      read.push([input, hash]);
+    }
+    // Not compiled into the bundle but loaded by it at run time: a reinstalled package makes the bundle stale.
+    for (const name of EXTERNAL) {
+      const entry = requireFrom(root).resolve(name);
+      read.push([relative(root, entry), sha256(readFileSync(entry))]);
+    }
     const inputs: Record<string, string> = {};
-    const read = [...Object.keys(result.metafile.inputs), ...EXTERNAL.map((name) => relative(root, requireFrom(root).resolve(name)))];
-    for (const input of read.sort()) inputs[input] = sha256(readFileSync(resolve(root, input)));
+    for (const [input, hash] of read.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) inputs[input] = hash;
     const outputs: Record<string, string> = {};
     const entryOutputs: Record<string, { source: string; output: string }> = {};
     for (const [output, meta] of Object.entries(result.metafile.outputs)) {
@@ -227,7 +273,8 @@ const buildBundle = async (paths: Paths, entries: Map<string, string>, root: str
     renameSync(pointer, paths.current);
     removeOldBuilds(paths.keyDir, build);
     const stale = staleness(manifest, buildDir, root);
-    // Sources edited while esbuild read them: this build is stale already; the next run builds again.
+    // A source edited after esbuild read it (its hash is of the bytes compiled): this build is stale already; the next
+    // run builds again.
     return stale === undefined ? loaderOf(manifest, buildDir, entries, true) : { kind: 'tsx', reason: `the bundle just built is stale: ${stale}` };
   } finally {
     rmSync(temporary, { recursive: true, force: true });
@@ -248,6 +295,27 @@ const removeOldBuilds = (keyDir: string, current: string): void => {
 };
 
 /**
+ * The bundled modules keyed by the URLs exactly as the caller spelled them (`file://localhost/...`, percent-escapes):
+ * the pool looks a PartitionSource's module up by its own string, and a miss would hand a bundled worker, which has
+ * no TypeScript loader, the .ts file itself.
+ */
+const asNamed = (loader: WorkerLoader, modules: readonly string[]): WorkerLoader => {
+  if (loader.kind !== 'bundle') return loader;
+  const named = new Map<string, string>();
+  for (const url of modules) {
+    let bundled: string | undefined;
+    try {
+      bundled = loader.modules.get(pathToFileURL(realPathOf(url)).href);
+    } catch (error) {
+      return { kind: 'tsx', reason: (error as Error).message };
+    }
+    if (bundled === undefined) return { kind: 'tsx', reason: `the bundle has no module for ${url}` };
+    named.set(url, bundled);
+  }
+  return { ...loader, modules: named };
+};
+
+/**
  * How to start the replay workers: from the fresh bundle of the worker and `modules` (module URLs a worker imports
  * by name), built now if it is missing or stale and `build` allows it; otherwise through tsx, with the reason.
  * Never throws: a bundle that cannot be used or built leaves the workers on tsx.
@@ -261,9 +329,9 @@ export const workerLoader = async (modules: readonly string[] = [], options: Wor
   }
   const paths = pathsOf(options.cacheDir ?? DEFAULT_BUNDLE_CACHE, entries, PACKAGE_ROOT);
   const fresh = freshBundle(paths, entries, PACKAGE_ROOT);
-  if (fresh.kind === 'bundle' || options.build === false) return fresh;
+  if (fresh.kind === 'bundle' || options.build === false) return asNamed(fresh, modules);
   try {
-    return await buildBundle(paths, entries, PACKAGE_ROOT);
+    return asNamed(await buildBundle(paths, entries, PACKAGE_ROOT), modules);
   } catch (error) {
     return { kind: 'tsx', reason: `${fresh.reason}, and it could not be built: ${(error as Error).message.split('\n')[0]}` };
   }
