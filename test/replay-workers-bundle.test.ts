@@ -114,6 +114,9 @@ describe('replay workers started from a prebuilt bundle, never a stale one', () 
     writeFileSync(current, '{"format": 1, "build": "not hex"');
     const unreadable = await workerLoader([], { cacheDir, build: false });
     expect(unreadable.kind === 'tsx' && unreadable.reason).toMatch(/current\.json is unreadable/);
+    // Sized before it is read: a file larger than any manifest is refused without being read into memory.
+    writeFileSync(current, Buffer.alloc(1_000_001, 0x20));
+    expect(await workerLoader([], { cacheDir, build: false })).toEqual({ kind: 'tsx', reason: `${current} is larger than a manifest can be` });
     writeFileSync(current, JSON.stringify({ ...manifest, format: 99 }));
     const otherFormat = await workerLoader([], { cacheDir, build: false });
     expect(otherFormat.kind === 'tsx' && otherFormat.reason).toMatch(/current\.json: format: /);

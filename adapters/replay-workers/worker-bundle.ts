@@ -152,12 +152,14 @@ const staleness = (manifest: Manifest, buildDir: string, root: string): string |
   return undefined;
 };
 
+const MAX_MANIFEST_BYTES = 1_000_000;
+
 const readManifest = (file: string): { ok: true; manifest: Manifest } | { ok: false; problem: string } => {
   let raw: unknown;
   try {
-    const text = readFileSync(file, 'utf8');
-    if (text.length > 1_000_000) return { ok: false, problem: `${file} is larger than a manifest can be` };
-    raw = JSON.parse(text);
+    // Sized before it is read: a manifest is a few kilobytes, and whatever else sits there is not read into memory.
+    if (statSync(file).size > MAX_MANIFEST_BYTES) return { ok: false, problem: `${file} is larger than a manifest can be` };
+    raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
     return { ok: false, problem: (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'none was built' : `${file} is unreadable (${(error as Error).message})` };
   }
