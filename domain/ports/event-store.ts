@@ -127,6 +127,13 @@ export interface EventStore {
   readCommand(streamId: string, commandId: string): Promise<readonly RecordedEvent[]>;
   /** Events of every stream in global order, filtered on the store's side. */
   readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
+  /**
+   * Optional: the very records `readAll` returns (same options, same boundary parse of each stored row, same errors),
+   * as pages read synchronously, each bounded by the store's page size. A store that reads in-process (the embedded
+   * one) offers it so that a long pass (the replay) does not pay a promise per record (issue 15 item 4); a store
+   * reached over the network (EventStoreDB) leaves it out and readers use `readAll`.
+   */
+  readAllPagesSync?(options?: ReadAllOptions): Iterable<readonly RecordedEvent[]>;
   /** Catch-up then live. */
   subscribeToAll(options: SubscribeOptions): StoreSubscription;
   /** Global position of the last stored event; undefined when the store is empty. */

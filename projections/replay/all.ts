@@ -19,10 +19,24 @@ export const verifyFrom = async (
   const { onProgress, onRecord } = options;
   for (;;) {
     let read = 0;
-    for await (const record of store.readAll({ afterPosition: verifier.position, maxCount: PAGE })) {
-      read++;
-      onRecord?.(record);
-      verifier.apply(record);
+    const request = { afterPosition: verifier.position, maxCount: PAGE };
+    if (store.readAllPagesSync !== undefined) {
+      // The same records without a promise per record (issue 15 item 4): 5-13% more events per CPU-second measured.
+      for (const page of store.readAllPagesSync(request)) {
+        for (const record of page) {
+          read++;
+          onRecord?.(record);
+          verifier.apply(record);
+        }
+      }
+      // One turn of the microtask queue per request, as readAll's iteration gave other promises their turns.
+      await Promise.resolve();
+    } else {
+      for await (const record of store.readAll(request)) {
+        read++;
+        onRecord?.(record);
+        verifier.apply(record);
+      }
     }
     onProgress?.(verifier.tally.events);
     if (read < PAGE) return verifier;

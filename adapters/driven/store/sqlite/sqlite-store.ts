@@ -176,14 +176,25 @@ export class SqliteEventStore implements EventStore {
   }
 
   readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
+    const pages = this.readAllPagesSync(options);
+    return {
+      // Each iteration starts afresh, like a new read request.
+      async *[Symbol.asyncIterator]() {
+        for (const page of pages) yield* page;
+      },
+    };
+  }
+
+  /** readAll's pages as they are read (at most `pageSize` records each): one code path, so the same records and errors. */
+  readAllPagesSync(options: ReadAllOptions = {}): Iterable<readonly RecordedEvent[]> {
+    // Arguments are checked at the call, as readAll's are; the closed store at the first page.
     const after =
       options.afterPosition === undefined ? 0n : checkPosition(options.afterPosition, 'options.afterPosition');
     const filter = compileFilter(options.filter, 'options.filter');
     const maxCount = checkCount(options.maxCount, 'options.maxCount');
     const store = this;
     return {
-      // Each iteration starts afresh, like a new read request.
-      async *[Symbol.asyncIterator]() {
+      *[Symbol.iterator]() {
         let cursor = after;
         let remaining = maxCount;
         while (remaining > 0) {
@@ -192,7 +203,7 @@ export class SqliteEventStore implements EventStore {
           const page = store.pages.read(cursor, filter, limit);
           cursor = page.cursor;
           remaining -= page.events.length;
-          yield* page.events;
+          if (page.events.length > 0) yield page.events;
           if (page.events.length < limit) return;
         }
       },
