@@ -74,8 +74,10 @@ export class OcspResponder {
   /**
    * Serials invalidated (the projection's notice, from inside its transaction). When that transaction can stay open
    * across awaits (`uncommittedPkiWrites`), a committed read may not show the change yet, and what it says about them
-   * is not cached. Emptied whenever no such transaction is open (every notice is then settled): the runner's
-   * synchronous batches commit before any answer is computed, so in the service this set is emptied at once.
+   * is not cached. Emptied whenever no such transaction is open (every notice is then settled). A notice from the
+   * runner's synchronous batch is not kept at all: that batch commits before any answer is computed (an answer
+   * computed before it is not cached: `#generation`), so in the service this set stays empty rather than growing
+   * with every revocation until the next uncached OCSP request.
    */
   readonly #unsettled = new Set<string>();
 
@@ -91,11 +93,16 @@ export class OcspResponder {
   /** The certificate `serialNumber` changed status: cached answers about it are dropped. */
   invalidate(serialNumber: string): void {
     this.#generation++;
-    this.#unsettled.add(serialNumber);
+    if (this.#o.reads.uncommittedPkiWrites()) this.#unsettled.add(serialNumber);
     const keys = this.#bySerial.get(serialNumber);
     if (keys === undefined) return;
     for (const key of keys) this.#cache.delete(key);
     this.#bySerial.delete(serialNumber);
+  }
+
+  /** Serials whose change may still be uncommitted (answers about them are not cached): for tests and metrics. */
+  get unsettled(): number {
+    return this.#unsettled.size;
   }
 
   /** Everything changed (a rebuild of the read model, a new responder certificate). */
@@ -166,6 +173,9 @@ export class OcspResponder {
         : [...(this.#bySerial.get(single.serialNumber) ?? [])].map((k) => this.#cache.get(k)).find((e) => this.#fresh(e, now));
     const generation = this.#generation;
     if (this.#unsettled.size > 0 && !this.#o.reads.uncommittedPkiWrites()) this.#unsettled.clear();
+    // Read while its change may be uncommitted: not cached even if that change commits (and another answer empties
+    // `#unsettled`) before this one is signed, since what was read may predate it.
+    const readUnsettled = single !== undefined && this.#unsettled.has(single.serialNumber);
     try {
       // Committed state only: a revocation in a batch that may still roll back is not answered (pki-committed.ts).
       const statuses = hit !== undefined ? certIds.map(() => hit.status) : await this.#o.reads.read((db) => certIds.map((id) => this.#status(db, id)));
@@ -182,7 +192,7 @@ export class OcspResponder {
         credential,
       );
       const cacheable = single !== undefined && nonce === undefined;
-      if (cacheable && key !== undefined && generation === this.#generation && !this.#unsettled.has(single.serialNumber)) {
+      if (cacheable && key !== undefined && generation === this.#generation && !readUnsettled && !this.#unsettled.has(single.serialNumber)) {
         this.#remember(key, single.serialNumber, { status: statuses[0]!, der, producedAt, nextUpdate });
       }
       return { der, outcome: 'successful', cacheable, producedAt, nextUpdate };
