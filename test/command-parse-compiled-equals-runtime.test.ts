@@ -1,0 +1,186 @@
+import { describe, expect, it } from 'vitest';
+import { COMMAND_TYPES, CommandSchema, parseCommand, type CommandType } from '../domain/commands/index.ts';
+import { compiledCommandSchema } from '../domain/commands/command.ts';
+import { CredenceError, validationError } from '../domain/errors.ts';
+import { assertJsonWithin, MESSAGE_JSON_LIMITS } from '../domain/json-limits.ts';
+
+/**
+ * Commands are parsed by each command type's schema compiled ahead of time by zod (`z.compile`, issue 15 item 1),
+ * falling back to the runtime union for anything the compiled check refuses. The engine's guarantee is that every
+ * command meets the same rules and a refusal names the same fields, rules and messages as before, so the compiled
+ * path must agree with zod's runtime parser everywhere: the same acceptance, the same output (unknown keys stripped)
+ * and, through `parseCommand`, the byte-identical validation error. Checked on a valid sample of every command type
+ * (rich ones for the optional nested parts) and every way of breaking each one value at a time.
+ */
+const T0 = '2026-01-01T00:00:00.000Z';
+const T1 = '2026-12-31T23:59:59.999Z';
+const FP = `sha256:${'a'.repeat(64)}`;
+const B64 = (n: number) => 'A'.repeat(n);
+
+const certificate = { fingerprint: FP, subject: 'CN=meter-1', issuer: 'CN=ca', serialNumber: '01', notBefore: T0, notAfter: T1, trustAnchor: FP, der: B64(400) };
+const receiptV2 = {
+  version: 2, sessionId: 's-2', nodeId: 'meter-1', enrolmentFunctionId: 'MEF-1', credentialId: 'c',
+  credential: { kind: 'p256', fingerprint: FP, publicKey: B64(87), notBefore: T0, notAfter: T1, owner: { kind: 'node', id: 'meter-1' } },
+  bootstrapKind: 'psk256', bootstrapFingerprint: FP, serviceParameters: { cseId: '/meter-1', m2mSubId: 'sub-1' },
+  transcriptHash: B64(43), completedAt: T0, bootstrapProof: B64(86), credentialProof: B64(86),
+  enrolmentFunctionSignature: { kind: 'ed25519', keyFingerprint: FP, value: B64(86) },
+};
+
+/** Valid data of every command type (at least one each), with the optional nested parts filled where they exist. */
+const SAMPLES: readonly (readonly [CommandType, Record<string, unknown>])[] = [
+  ['createSubscription', { subscriptionId: 's', subscriber: 'x', notBefore: T0, notAfter: T1 }],
+  ['expireSubscription', { subscriptionId: 's' }],
+  ['terminateSubscription', { subscriptionId: 's', reason: 'contract ended' }],
+  ['registerNode', { nodeId: 'n', profile: { class: 'meter', manufacturer: 'a', model: 'b', capabilities: ['metering'] } }],
+  ['enrolNode', { nodeId: 'n', subscriptionId: 's', cseId: '/n' }],
+  ['recordNodeAssociation', { nodeId: 'n', associationId: 'a1' }],
+  ['releaseNodeAssociation', { nodeId: 'n', associationId: 'a1' }],
+  ['expireNodeEnrolment', { nodeId: 'n', subscriptionId: 's' }],
+  ['revokeNode', { nodeId: 'n', reason: 'cessationOfOperation' }],
+  ['issueCredential', { credentialId: 'c', kind: 'ed25519', publicKey: B64(43), purpose: 'service', owner: { kind: 'node', id: 'n' }, fingerprint: FP, notBefore: T0, notAfter: T1 }],
+  ['issueCredential', { credentialId: 'c', kind: 'p256', publicKey: B64(87), purpose: 'bootstrap', owner: { kind: 'node', id: 'n' }, fingerprint: FP, notBefore: T0, notAfter: T1, certificate, predecessorId: 'c0' }],
+  ['issueCredential', { credentialId: 'c', kind: 'psk256', purpose: 'bootstrap', owner: { kind: 'node', id: 'n' }, fingerprint: FP, notBefore: T0, notAfter: T1 }],
+  ['provisionCredential', { credentialId: 'c', method: 'pre-provisioning' }],
+  ['provisionCredential', { credentialId: 'c', method: 'remote-provisioning', bootstrapCredentialId: 'b', receipt: receiptV2 }],
+  ['recordCredentialAssociation', { credentialId: 'c', associationId: 'a1' }],
+  ['releaseCredentialAssociation', { credentialId: 'c', associationId: 'a1' }],
+  ['startCredentialRotation', { credentialId: 'c', successorId: 'c2', overlapEndsAt: T1 }],
+  ['expireCredential', { credentialId: 'c' }],
+  ['revokeCredential', { credentialId: 'c', reason: 'keyCompromise' }],
+  ['registerApplication', { appId: 'Rapp', name: 'billing', provider: 'acme' }],
+  ['enrolApplication', { appId: 'Rapp', credentialId: 'c' }],
+  ['recordApplicationInstance', { appId: 'Rapp', aeId: 'Cae1', associationId: 'a1' }],
+  ['releaseApplicationInstance', { appId: 'Rapp', associationId: 'a1' }],
+  ['revokeApplication', { appId: 'Rapp', reason: 'privilegeWithdrawn' }],
+  ['configureAssociation', { associationId: 'a', nodeId: 'n', credentialId: 'c', registree: { kind: 'cse', id: '/n' }, registrarCseId: '/in' }],
+  ['configureAssociation', { associationId: 'a', nodeId: 'n', credentialId: 'c', registree: { kind: 'ae', id: 'Cae1', appId: 'Rapp' }, registrarCseId: '/in' }],
+  ['establishAssociation', { associationId: 'a', expiresAt: T1 }],
+  ['expireAssociation', { associationId: 'a' }],
+  ['revokeAssociation', { associationId: 'a', reason: 'keyCompromise' }],
+  ['rotatePseudonym', { pseudonym: `p-${'a'.repeat(26)}`, nodeId: 'n', epoch: 3, trigger: 'interval' }],
+  ['resolvePseudonym', { pseudonym: `p-${'a'.repeat(26)}`, reason: 'incident 7' }],
+];
+
+const METADATA_FORMS: readonly Record<string, unknown>[] = [
+  { commandId: '0190a5b4-7c3e-7def-8abc-0123456789ab', actor: { id: 'operator:alice', role: 'operator' } },
+  {
+    commandId: '0190a5b4-7c3e-7def-8abc-0123456789ab', actor: { id: 'operator:alice', role: 'operator' }, correlationId: 'corr-1', causationId: 'cause-1',
+    signature: { version: 2, algorithm: 'ed25519', keyFingerprint: FP, issuedAt: T0, expiresAt: T1, audience: 'credence:test', value: B64(86) },
+  },
+];
+
+/** Values that break (or, in the wrong place, happen to keep) the rules of one field. */
+const JUNK: readonly unknown[] = [
+  undefined, null, true, 0, -1, 1.5, Number.MAX_SAFE_INTEGER + 2, '', 'x', ' ', 'a b', 'A'.repeat(43), 'A'.repeat(87), 'x'.repeat(300), 'x'.repeat(5000),
+  '2026-13-01T00:00:00.000Z', '2026-01-01', FP.toUpperCase(), 'sha256:xyz', 'ae', 'node', 'cse', 'operator', 'system', 'psk256', 'p256', 2, 1, [], ['x'], {},
+  { kind: 'node' }, 'registerNode', 'toString',
+];
+
+type Json = Record<string, unknown> | unknown[];
+const clone = <T>(value: T): T => structuredClone(value);
+
+/** Every path to a value inside `value` (objects and arrays included), root excluded. */
+const pathsOf = (value: unknown, prefix: (string | number)[] = []): (string | number)[][] => {
+  if (typeof value !== 'object' || value === null) return [];
+  const keys: (string | number)[] = Array.isArray(value) ? value.map((_, i) => i) : Object.keys(value);
+  return keys.flatMap((k) => [[...prefix, k], ...pathsOf((value as Record<string | number, unknown>)[k], [...prefix, k])]);
+};
+
+const containerAt = (root: Json, path: (string | number)[]): Record<string | number, unknown> =>
+  path.slice(0, -1).reduce<Record<string | number, unknown>>((o, k) => o[k] as Record<string | number, unknown>, root as Record<string | number, unknown>);
+
+/** The command with one value replaced, removed or one unknown key added, in every place (its type included). */
+function* mutationsOf(command: Record<string, unknown>): Generator<Record<string, unknown>> {
+  for (const path of pathsOf(command)) {
+    const last = path.at(-1)!;
+    for (const junk of JUNK) {
+      const copy = clone(command);
+      containerAt(copy, path)[last] = junk;
+      yield copy;
+    }
+    const removed = clone(command);
+    const container = containerAt(removed, path);
+    if (Array.isArray(container)) container.splice(Number(last), 1);
+    else delete container[last];
+    yield removed;
+  }
+  for (const path of [[], ...pathsOf(command)]) {
+    const copy = clone(command);
+    const target = path.length === 0 ? copy : (containerAt(copy, [...path, '']) as Record<string | number, unknown>)[path.at(-1)!];
+    if (typeof target !== 'object' || target === null || Array.isArray(target)) continue;
+    (target as Record<string, unknown>)['unknownKey'] = 'x';
+    yield copy;
+  }
+}
+
+/** `parseCommand` as it was before the compiled schemas: the limits walk, then the runtime union. */
+const runtimeParseCommand = (input: unknown): unknown => {
+  assertJsonWithin(input, 'command', MESSAGE_JSON_LIMITS);
+  const parsed = CommandSchema.safeParse(input);
+  if (!parsed.success) {
+    throw validationError(parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), rule: i.code, message: i.message })), 'command');
+  }
+  return parsed.data;
+};
+
+const outcome = (parse: (input: unknown) => unknown, input: unknown) => {
+  try {
+    return { ok: true as const, value: parse(clone(input)) };
+  } catch (error) {
+    expect(error).toBeInstanceOf(CredenceError);
+    const { name, message, problem } = error as CredenceError;
+    return { ok: false as const, name, message, problem };
+  }
+};
+
+/** Both parsers on the same input: the same command, or the same error to the byte. Returns whether it was accepted. */
+const expectSameParse = (input: unknown): boolean => {
+  const fast = outcome(parseCommand, input);
+  const slow = outcome(runtimeParseCommand, input);
+  expect(fast).toStrictEqual(slow);
+  // The compiled schema alone must never accept what the runtime refuses, nor refuse what it accepts.
+  const type = (input as { type?: unknown } | null)?.type;
+  if (typeof type === 'string' && (COMMAND_TYPES as string[]).includes(type)) {
+    const compiled = compiledCommandSchema(type as CommandType).safeParse(clone(input));
+    const runtime = CommandSchema.safeParse(clone(input));
+    expect(compiled.success).toBe(runtime.success);
+    if (runtime.success) expect(compiled.data).toStrictEqual(runtime.data);
+  }
+  return slow.ok;
+};
+
+const commandsOf = (type: CommandType, data: Record<string, unknown>) => METADATA_FORMS.map((metadata) => ({ type, data, metadata }));
+
+describe('commands are parsed by the compiled schemas with the verdicts and errors of zod runtime parser', () => {
+  it('every command type has a sample, and every sample is accepted by both parsers with the same output', () => {
+    expect(new Set(SAMPLES.map(([type]) => type))).toEqual(new Set(COMMAND_TYPES));
+    for (const [type, data] of SAMPLES) for (const command of commandsOf(type, data)) expect(expectSameParse(command), type).toBe(true);
+  });
+
+  it('agrees on every one-value change to every command (refusals and acceptances alike), errors byte-identical', { timeout: 300_000 }, () => {
+    let refused = 0;
+    let accepted = 0;
+    for (const [type, data] of SAMPLES) {
+      for (const command of commandsOf(type, data)) {
+        for (const mutated of mutationsOf(command)) expectSameParse(mutated) ? accepted++ : refused++;
+      }
+    }
+    expect(refused).toBeGreaterThan(5_000);
+    expect(accepted).toBeGreaterThan(500);
+  });
+
+  it('agrees on inputs that are not commands at all, and on a type that is not a command', () => {
+    for (const junk of JUNK) expect(expectSameParse(junk)).toBe(false);
+    for (const type of ['toString', '__proto__', 'constructor', 'RegisterNode', 'NodeRegistered']) {
+      expect(expectSameParse({ ...commandsOf('registerNode', SAMPLES[3]![1])[0], type })).toBe(false);
+    }
+  });
+
+  it('a refused command names the field and the rule, exactly as the runtime parser does', () => {
+    const input = { type: 'enrolNode', data: { nodeId: 'n', subscriptionId: 's', cseId: 7 }, metadata: METADATA_FORMS[0] };
+    expect(() => parseCommand(input)).toThrow(CredenceError);
+    const refusal = outcome(parseCommand, input);
+    expect(refusal).toMatchObject({ ok: false, problem: { code: 'validation', issues: [{ path: 'data.cseId', rule: 'invalid_type' }] } });
+    expect(refusal).toStrictEqual(outcome(runtimeParseCommand, input));
+  });
+});
