@@ -120,6 +120,10 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     const server = app;
     // Before in-flight requests are awaited: SSE streams end (with a retry hint) instead of holding the close.
     server.addHook('preClose', async () => shutdown.abort());
+    // The PKI publisher starts after listen (it needs the URL bound) but must stop after server.close() has drained
+    // the requests in flight: a CRL or OCSP request being answered still reads through it.
+    let stopPkiRevocation: () => unknown = () => {};
+    cleanups.push(() => stopPkiRevocation());
     cleanups.push(() => server.close());
     await live.start();
     await server.listen({ host: config.host, port: config.port });
@@ -137,7 +141,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       onError: (component, error) => server.log.error({ err: error, component }, 'PKI revocation failed'),
     });
     pkiRevocation.current = revocation;
-    cleanups.push(() => revocation.stop());
+    stopPkiRevocation = () => revocation.stop();
 
     let resolveClosed: () => void = () => {};
     const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
@@ -151,7 +155,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
     };
-    // server.close() first, then live.stop(), credence.close(), the registry, the Secure Environment.
+    // server.close() first, then the PKI publisher, live.stop(), credence.close(), the registry, the Secure Environment.
     const close = (): Promise<void> =>
       (closing ??= (async () => {
         removeSignalHandlers();
