@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { systemClock } from '../../adapters/driven/clock/index.ts';
 import { createEngine } from '../../adapters/engine/index.ts';
 import { openReadModels } from '../../adapters/driven/readmodels/index.ts';
+import { lockDataFolder, type DataFolderLock } from '../../adapters/runtime/index.ts';
 import { systemProjections } from '../../adapters/runtime/projections.ts';
 import { ProjectionRunner } from '../../projections/runtime/index.ts';
 import { json, type Io } from '../io.ts';
@@ -32,6 +33,7 @@ const openRunner = (args: Options, io: Io) => {
   return {
     runner: new ProjectionRunner({ db, store, projections }),
     store,
+    data,
     close: async () => {
       db.close();
       await store.close();
@@ -84,7 +86,16 @@ const status = async (args: Options, io: Io): Promise<number> => {
 
 const rebuild = async (name: string, args: Options, io: Io): Promise<number> => {
   if (readTarget(args, io) !== undefined) throw new UsageError('--server: a rebuild runs on the data folder of the server (stop it, then credence projections rebuild --data DIR)');
-  const { runner, store, close } = openRunner(args, io);
+  const { runner, store, close, data } = openRunner(args, io);
+  // Not beside a running service: it would go on answering (CRLs, OCSP, its caches) from a read model emptied
+  // under it, and would not see the rebuild's rows arrive through its own invalidations.
+  let lock: DataFolderLock;
+  try {
+    lock = lockDataFolder(data);
+  } catch (error) {
+    await close();
+    throw error;
+  }
   try {
     const names = name === 'all' ? runner.names : [name];
     const unknown = names.filter((n) => !runner.names.includes(n));
@@ -102,6 +113,7 @@ const rebuild = async (name: string, args: Options, io: Io): Promise<number> => 
     }
     return 0;
   } finally {
+    lock.release();
     await close();
   }
 };
