@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
 import { revocationIssuer, signedCrl, type RevocationIssuer } from '../../domain/x509/revocation/index.ts';
 import { revocationsAfter } from '../../projections/pki/index.ts';
-import { memoryCrlExpiryMarks, type CrlExpiryMarks } from '../driven/pki/crl-expiry-marks.ts';
+import { boundCrlExpiryMarks, memoryCrlExpiryMarks, type CrlExpiryMarks } from '../driven/pki/crl-expiry-marks.ts';
 import type { CrlNumbers } from '../driven/pki/crl-numbers.ts';
 import type { CommittedReadModel } from './pki-committed.ts';
 import { EntryBuffer } from './pki-entry-buffer.ts';
@@ -261,6 +261,8 @@ export class CrlPublisher {
   #keepMarks(serials: readonly string[], thisUpdate: number): void {
     if (serials.length === 0) return;
     for (const serial of serials) this.#marks.set(serial, thisUpdate);
+    // Bounded, in memory and on disk: past the file's limit every save would fail while the map kept growing.
+    boundCrlExpiryMarks(this.#marks);
     try {
       this.#marksStore.save(this.#marks);
     } catch (error) {
