@@ -4,13 +4,17 @@ import { parseStreamId } from '../../domain/streams.ts';
 import { prepared } from '../runtime/index.ts';
 
 /*
- * The compliance tables for a whole batch at once (`complianceProjection().beginBatch`): the rows each event of the
- * batch touches are read in one query per table, every event is applied in order to those rows in memory with
- * exactly the rules of `applyCompliance` (apply.ts: first insert wins, a status moves only forward by position, an
- * enrolment is replaced by a later one and removed by a later expiry, a provisioning names the enrolment its node
- * holds at that event), and each row is written once, many to a statement, where the batch left it. Event by event
- * that was a statement per write, two for most credentials and associations (inserted, then moved on): the rows
- * are the same (`test/compliance-batched-equal-event-by-event.test.ts`).
+ * The compliance read model's rules, their one definition (SER-023 revocation records, RS-17 change of
+ * subscription): first insert wins; a status moves only forward by position, so an event delivered twice, or late,
+ * changes nothing; an enrolment is replaced by a later one and removed by a later expiry; a provisioning names the
+ * enrolment its node holds at that very event, in global order; a revocation is recorded once, by position.
+ *
+ * `applyComplianceMany` applies the events of a batch (`complianceProjection().beginBatch`) or one event live (a
+ * batch of one): the rows the events touch are read in one query per table, the events applied in order to those
+ * rows in memory, and each row written once, many to a statement, where the events left it. Rows only ever added
+ * (revocations, provisionings) are not read first: `INSERT OR IGNORE` keeps the stored one. An independent statement
+ * of the same rules as SQL, event by event, is the reference the tables are compared with
+ * (test/support/compliance-by-statement.ts, test/compliance-batched-equal-event-by-event.test.ts).
  */
 
 type Position = bigint | number;
@@ -39,28 +43,62 @@ interface Association {
   status_position: Position;
 }
 
-/** Rows per multi-row statement (SQLite allows 32,766 parameters; 8 columns x 32 stays far below). */
+/**
+ * A read of one table by key: one key (an event applied live, on its own) by `= ?`, more bound as one JSON array read
+ * by `json_each`, so a batch reads each table in one query.
+ */
+interface Lookup {
+  readonly one: string;
+  readonly many: string;
+}
+
+const lookup = (select: string, key: string): Lookup => ({
+  one: `${select} WHERE ${key} = ?`,
+  many: `${select} WHERE ${key} IN (SELECT value FROM json_each(?))`,
+});
+
+const rowsIn = <R>(db: Database.Database, read: Lookup, keys: ReadonlySet<string>): R[] => {
+  if (keys.size === 0) return [];
+  if (keys.size === 1) {
+    const [only] = keys as unknown as [string];
+    return prepared(db, read.one).all(only) as R[];
+  }
+  return prepared(db, read.many).all(JSON.stringify([...keys])) as R[];
+};
+
+const READ_CREDENTIALS = lookup('SELECT * FROM compliance_credentials', 'credential_id');
+const READ_ENROLMENTS = lookup('SELECT node_id, subscription_id, position FROM compliance_enrolments', 'node_id');
+const READ_ASSOCIATIONS = lookup('SELECT * FROM compliance_associations', 'association_id');
+
+/** An insert into one table: its statement for one row and for 32 (SQLite allows 32,766 parameters). */
+interface RowWriter {
+  readonly one: string;
+  readonly many: string;
+}
+
 const ROWS_PER_STATEMENT = 32;
 
-/** The rows `sql` finds whose key is one of `keys` (bound as one JSON array, read by `json_each`). */
-const rowsIn = <R>(db: Database.Database, sql: string, keys: ReadonlySet<string>, numeric = false): R[] =>
-  keys.size === 0 ? [] : (prepared(db, sql).all(numeric ? `[${[...keys].join(',')}]` : JSON.stringify([...keys])) as R[]);
+const rowWriter = (conflict: 'REPLACE' | 'IGNORE', table: string, columns: readonly string[]): RowWriter => {
+  const row = `(${columns.map(() => '?').join(', ')})`;
+  const head = `INSERT OR ${conflict} INTO ${table} (${columns.join(', ')}) VALUES `;
+  return { one: head + row, many: head + Array(ROWS_PER_STATEMENT).fill(row).join(', ') };
+};
 
-/** Writes `rows` (arrays of `width` values) with `INSERT OR REPLACE INTO table (columns)`, 32 rows to a statement. */
-const writeRows = (db: Database.Database, table: string, columns: readonly string[], rows: readonly unknown[][]): void => {
+/** Writes `rows` (arrays of the writer's columns' values), 32 rows to a statement. */
+const writeRows = (db: Database.Database, writer: RowWriter, rows: readonly unknown[][]): void => {
   if (rows.length === 0) return;
-  const one = `(${columns.map(() => '?').join(', ')})`;
-  const head = `INSERT OR REPLACE INTO ${table} (${columns.join(', ')}) VALUES `;
-  const many = prepared(db, head + Array(ROWS_PER_STATEMENT).fill(one).join(', '));
   let i = 0;
-  const values: unknown[] = [];
-  for (; i + ROWS_PER_STATEMENT <= rows.length; i += ROWS_PER_STATEMENT) {
-    values.length = 0;
-    for (let k = i; k < i + ROWS_PER_STATEMENT; k++) for (const v of rows[k]!) values.push(v);
-    // Spread: better-sqlite3 reads arguments faster than the elements of one array (projections/audit/tables.ts).
-    many.run(...values);
+  if (rows.length >= ROWS_PER_STATEMENT) {
+    const many = prepared(db, writer.many);
+    const values: unknown[] = [];
+    for (; i + ROWS_PER_STATEMENT <= rows.length; i += ROWS_PER_STATEMENT) {
+      values.length = 0;
+      for (let k = i; k < i + ROWS_PER_STATEMENT; k++) for (const v of rows[k]!) values.push(v);
+      // Spread: better-sqlite3 reads arguments faster than the elements of one array (projections/audit/tables.ts).
+      many.run(...values);
+    }
   }
-  const single = prepared(db, head + one);
+  const single = prepared(db, writer.one);
   for (; i < rows.length; i++) single.run(...rows[i]!);
 };
 
@@ -68,91 +106,84 @@ const CREDENTIAL_COLUMNS = ['credential_id', 'owner_kind', 'owner_id', 'not_afte
 const ASSOCIATION_COLUMNS = ['association_id', 'credential_id', 'node_id', 'status', 'status_position'] as const;
 const REVOCATION_COLUMNS = ['position', 'stream_id', 'kind', 'entity_id', 'reason', 'at', 'occurred_at', 'actor_id'] as const;
 const PROVISIONED_COLUMNS = ['credential_id', 'subscription_id', 'node_id', 'method', 'position', 'enrolment_position', 'occurred_at'] as const;
+// Rows the batch read and moved on are replaced; rows it added without reading keep what is stored (first insert wins).
+const ENROLMENTS = rowWriter('REPLACE', 'compliance_enrolments', ['node_id', 'subscription_id', 'position']);
+const CREDENTIALS = rowWriter('REPLACE', 'compliance_credentials', CREDENTIAL_COLUMNS);
+const ASSOCIATIONS = rowWriter('REPLACE', 'compliance_associations', ASSOCIATION_COLUMNS);
+const NEW_CREDENTIALS = rowWriter('IGNORE', 'compliance_credentials', CREDENTIAL_COLUMNS);
+const NEW_ASSOCIATIONS = rowWriter('IGNORE', 'compliance_associations', ASSOCIATION_COLUMNS);
+const REVOCATIONS = rowWriter('IGNORE', 'compliance_revocations', REVOCATION_COLUMNS);
+const PROVISIONED = rowWriter('IGNORE', 'compliance_provisioned', PROVISIONED_COLUMNS);
 
-/** What the batch reads before it applies anything: every key any of its events writes or reads. */
+/**
+ * What the batch reads before it applies anything: the rows any of its events moves on, and the enrolments of the
+ * nodes owning a credential it provisions (those issued in the batch here, those stored once they are read). A
+ * credential or association the batch only inserts is not read: nothing in the batch looks at it, and
+ * `INSERT OR IGNORE` keeps a stored one (first insert wins).
+ */
 const keysOf = (events: readonly DecodedEvent[]) => {
   const nodes = new Set<string>();
   const credentials = new Set<string>();
   const associations = new Set<string>();
   const provisioned = new Set<string>();
-  const revocations = new Set<string>();
-  for (const { event, record } of events) {
+  for (const { event } of events) {
     switch (event.type) {
       case 'NodeEnrolled':
       case 'NodeEnrolmentExpired':
         nodes.add(event.data.nodeId);
         break;
-      case 'CredentialIssued':
-        credentials.add(event.data.credentialId);
-        if (event.data.owner.kind === 'node') nodes.add(event.data.owner.id);
-        break;
       case 'CredentialProvisioned':
-        credentials.add(event.data.credentialId);
         provisioned.add(event.data.credentialId);
+        credentials.add(event.data.credentialId);
         break;
       case 'CredentialExpired':
-        credentials.add(event.data.credentialId);
-        break;
       case 'CredentialRevoked':
         credentials.add(event.data.credentialId);
-        revocations.add(String(record.position));
         break;
-      case 'NodeRevoked':
-      case 'ApplicationRevoked':
-        revocations.add(String(record.position));
-        break;
-      case 'AssociationConfigured':
       case 'AssociationEstablished':
       case 'AssociationExpired':
-        associations.add(event.data.associationId);
-        break;
       case 'AssociationRevoked':
         associations.add(event.data.associationId);
-        revocations.add(String(record.position));
         break;
       default:
         break;
     }
   }
-  return { nodes, credentials, associations, provisioned, revocations };
+  if (provisioned.size > 0) {
+    for (const { event } of events) {
+      if (event.type === 'CredentialIssued' && event.data.owner.kind === 'node' && provisioned.has(event.data.credentialId)) nodes.add(event.data.owner.id);
+    }
+  }
+  return { nodes, credentials, associations, provisioned };
 };
 
-/** The rows of the tables after applying `events` in order, as `applyCompliance` on each in turn leaves them. */
+/** Applies `events`, in order, to the compliance tables: see the rules above. */
 export const applyComplianceMany = (db: Database.Database, events: readonly DecodedEvent[]): void => {
   if (events.length === 0) return;
   const keys = keysOf(events);
 
   const credentials = new Map<string, Credential | undefined>();
-  for (const row of rowsIn<Credential>(db, 'SELECT * FROM compliance_credentials WHERE credential_id IN (SELECT value FROM json_each(?))', keys.credentials)) {
+  for (const row of rowsIn<Credential>(db, READ_CREDENTIALS, keys.credentials)) {
     credentials.set(row.credential_id, row);
     // A credential issued in an earlier batch may be provisioned in this one: its node's enrolment is read too.
-    if (row.owner_kind === 'node') keys.nodes.add(row.owner_id);
+    if (row.owner_kind === 'node' && keys.provisioned.has(row.credential_id)) keys.nodes.add(row.owner_id);
   }
   const enrolments = new Map<string, Enrolment | undefined>();
-  for (const row of rowsIn<Enrolment & { node_id: string }>(
-    db,
-    'SELECT node_id, subscription_id, position FROM compliance_enrolments WHERE node_id IN (SELECT value FROM json_each(?))',
-    keys.nodes,
-  )) {
+  for (const row of rowsIn<Enrolment & { node_id: string }>(db, READ_ENROLMENTS, keys.nodes)) {
     enrolments.set(row.node_id, { subscription_id: row.subscription_id, position: row.position });
   }
   const associations = new Map<string, Association | undefined>();
-  for (const row of rowsIn<Association>(db, 'SELECT * FROM compliance_associations WHERE association_id IN (SELECT value FROM json_each(?))', keys.associations)) {
+  for (const row of rowsIn<Association>(db, READ_ASSOCIATIONS, keys.associations)) {
     associations.set(row.association_id, row);
   }
-  const provisionedBefore = new Set(
-    rowsIn<{ credential_id: string }>(db, 'SELECT credential_id FROM compliance_provisioned WHERE credential_id IN (SELECT value FROM json_each(?))', keys.provisioned).map(
-      (r) => r.credential_id,
-    ),
-  );
-  const revokedBefore = new Set(
-    rowsIn<{ position: Position }>(db, 'SELECT position FROM compliance_revocations WHERE position IN (SELECT value FROM json_each(?))', keys.revocations, true).map((r) =>
-      String(r.position),
-    ),
-  );
-
+  // Only this batch's own: a provisioning or revocation stored before is kept by `INSERT OR IGNORE`.
+  const provisionedHere = new Set<string>();
+  const revokedHere = new Set<Position>();
   const changedEnrolments = new Set<string>();
   const changedCredentials = new Set<Credential>();
+  // Created by this batch: written by `INSERT OR IGNORE`, as a row stored before (not read, when nothing in the
+  // batch looks at it) wins. Rows read and moved on are replaced.
+  const created = new Set<Credential | Association>();
   const changedAssociations = new Set<Association>();
   const newRevocations: unknown[][] = [];
   const newProvisioned: unknown[][] = [];
@@ -165,12 +196,11 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
     }
   };
   const recordRevocation = (e: DecodedEvent, reason: string): void => {
-    const key = String(e.record.position);
-    const ref = parseStreamId(e.record.streamId)!;
-    const row = [e.record.position, e.record.streamId, ref.kind, ref.id, reason, e.at, e.metadata.occurredAt, e.metadata.actor.id];
-    if (revokedBefore.has(key)) return;
-    revokedBefore.add(key);
-    newRevocations.push(row);
+    const { position, streamId } = e.record;
+    if (revokedHere.has(position)) return;
+    revokedHere.add(position);
+    const ref = parseStreamId(streamId)!;
+    newRevocations.push([position, streamId, ref.kind, ref.id, reason, e.at, e.metadata.occurredAt, e.metadata.actor.id]);
   };
 
   for (const e of events) {
@@ -225,16 +255,17 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
         };
         credentials.set(credentialId, row);
         changedCredentials.add(row);
+        created.add(row);
         break;
       }
       case 'CredentialProvisioned': {
         const { credentialId, method } = event.data;
         const credential = credentials.get(credentialId);
         setStatus(credential, changedCredentials, 'provisioned', position);
-        if (provisionedBefore.has(credentialId) || credential === undefined || credential.owner_kind !== 'node') break;
+        if (provisionedHere.has(credentialId) || credential === undefined || credential.owner_kind !== 'node') break;
         const enrolment = enrolments.get(credential.owner_id);
         if (enrolment === undefined) break;
-        provisionedBefore.add(credentialId);
+        provisionedHere.add(credentialId);
         newProvisioned.push([credentialId, enrolment.subscription_id, credential.owner_id, method, position, enrolment.position, e.metadata.occurredAt]);
         break;
       }
@@ -247,6 +278,7 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
         const row: Association = { association_id: associationId, credential_id: credentialId, node_id: nodeId, status: 'configured', status_position: position };
         associations.set(associationId, row);
         changedAssociations.add(row);
+        created.add(row);
         break;
       }
       case 'AssociationEstablished':
@@ -268,9 +300,16 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
     else enrolmentRows.push([nodeId, row.subscription_id, row.position]);
   }
   if (removed.length > 0) prepared(db, 'DELETE FROM compliance_enrolments WHERE node_id IN (SELECT value FROM json_each(?))').run(JSON.stringify(removed));
-  writeRows(db, 'compliance_enrolments', ['node_id', 'subscription_id', 'position'], enrolmentRows);
-  writeRows(db, 'compliance_credentials', CREDENTIAL_COLUMNS, [...changedCredentials].map((r) => CREDENTIAL_COLUMNS.map((c) => r[c])));
-  writeRows(db, 'compliance_associations', ASSOCIATION_COLUMNS, [...changedAssociations].map((r) => ASSOCIATION_COLUMNS.map((c) => r[c])));
-  writeRows(db, 'compliance_revocations', REVOCATION_COLUMNS, newRevocations);
-  writeRows(db, 'compliance_provisioned', PROVISIONED_COLUMNS, newProvisioned);
+  writeRows(db, ENROLMENTS, enrolmentRows);
+  const write = <R extends Credential | Association>(rows: Set<R>, columns: readonly (keyof R)[], replace: RowWriter, insert: RowWriter): void => {
+    const replaced: unknown[][] = [];
+    const inserted: unknown[][] = [];
+    for (const r of rows) (created.has(r) ? inserted : replaced).push(columns.map((c) => r[c]));
+    writeRows(db, replace, replaced);
+    writeRows(db, insert, inserted);
+  };
+  write(changedCredentials, CREDENTIAL_COLUMNS, CREDENTIALS, NEW_CREDENTIALS);
+  write(changedAssociations, ASSOCIATION_COLUMNS, ASSOCIATIONS, NEW_ASSOCIATIONS);
+  writeRows(db, REVOCATIONS, newRevocations);
+  writeRows(db, PROVISIONED, newProvisioned);
 };

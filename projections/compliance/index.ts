@@ -1,5 +1,5 @@
 export { complianceProjection } from './projection.ts';
-export { COMPLIANCE_EVENT_TYPES } from './apply.ts';
+export { COMPLIANCE_EVENT_TYPES } from './event-types.ts';
 export { revocations, actionsOfActor, provisionedUnder, expiringWithin, danglingAssociations } from './queries.ts';
 export type { RevocationRow, ProvisionedRow, ExpiringRow, DanglingAssociationRow } from './queries.ts';
 export { COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES } from './catalog.ts';

@@ -1,12 +1,13 @@
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { BatchSlot, type Projection } from '../runtime/index.ts';
-import { applyCompliance, COMPLIANCE_EVENT_TYPES } from './apply.ts';
 import { applyComplianceMany } from './batch.ts';
+import { COMPLIANCE_EVENT_TYPES } from './event-types.ts';
 import { COMPLIANCE_QUERY_INDEXES, resetComplianceTables, setupComplianceTables } from './tables.ts';
 
 /**
  * The compliance read models: revocations, enrolments, credentials, provisioning and associations. In a batch the
- * events are held and applied together when it ends, each row read and written once (batch.ts).
+ * events are held and applied together when it ends, each row read and written once; live, each event is applied
+ * at once as a batch of one: the rules have one definition (batch.ts).
  */
 export const complianceProjection = (): Projection => {
   const batch = new BatchSlot<DecodedEvent[]>();
@@ -19,7 +20,7 @@ export const complianceProjection = (): Projection => {
     apply(db, e) {
       const held = batch.held(db);
       if (held !== undefined) held.push(e);
-      else applyCompliance(db, e);
+      else applyComplianceMany(db, [e]);
     },
     beginBatch: (db) => batch.open(db, [], applyComplianceMany),
   };

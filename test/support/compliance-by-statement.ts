@@ -1,61 +1,47 @@
 import type Database from 'better-sqlite3';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { parseStreamId } from '../../domain/streams.ts';
-import { prepared } from '../runtime/index.ts';
 
-export const COMPLIANCE_EVENT_TYPES = [
-  'NodeEnrolled',
-  'NodeEnrolmentExpired',
-  'NodeRevoked',
-  'CredentialIssued',
-  'CredentialProvisioned',
-  'CredentialExpired',
-  'CredentialRevoked',
-  'ApplicationRevoked',
-  'AssociationConfigured',
-  'AssociationEstablished',
-  'AssociationExpired',
-  'AssociationRevoked',
-] as const;
+/*
+ * An independent statement of the compliance read model's rules, as SQL, one event at a time: the rules the
+ * projection applied live before `applyComplianceMany` (projections/compliance/batch.ts) became their only
+ * definition. It is kept here, outside the product, as the reference the differential test compares the projection
+ * with (test/compliance-batched-equal-event-by-event.test.ts): two ways of writing the same rules, one in SQL keyed
+ * writes, one in memory, so a slip in either shows as a difference.
+ *
+ * The rules: first insert wins; a status moves only forward by position (a late or repeated delivery changes
+ * nothing); an enrolment is replaced by a later one (a change of subscription, RS-17) and removed by a later
+ * expiry; a provisioning records the enrolment its node holds at that very event, in global order; a revocation is
+ * recorded once, by position.
+ */
 
 const setStatus = (db: Database.Database, table: 'credentials' | 'associations', id: string, status: string, position: bigint): void => {
   const key = table === 'credentials' ? 'credential_id' : 'association_id';
-  // Guarded by position: a status only moves forward, so an event delivered twice, or late, changes nothing.
-  prepared(db, `UPDATE compliance_${table} SET status = ?, status_position = ? WHERE ${key} = ? AND status_position < ?`).run(
-    status,
-    position,
-    id,
-    position,
-  );
+  db.prepare(`UPDATE compliance_${table} SET status = ?, status_position = ? WHERE ${key} = ? AND status_position < ?`).run(status, position, id, position);
 };
 
 const recordRevocation = (db: Database.Database, e: DecodedEvent, reason: string): void => {
   const ref = parseStreamId(e.record.streamId)!;
-  prepared(db,
+  db.prepare(
     `INSERT OR IGNORE INTO compliance_revocations (position, stream_id, kind, entity_id, reason, at, occurred_at, actor_id)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(e.record.position, e.record.streamId, ref.kind, ref.id, reason, e.at, e.metadata.occurredAt, e.metadata.actor.id);
 };
 
-/**
- * Applies one event to the compliance tables. Each write is keyed by entity or position, so applying an event
- * twice leaves the tables as applying it once did; rows are written in global order, so "at the time of the
- * event" is exactly what the tables hold when the event is applied.
- */
-export const applyCompliance = (db: Database.Database, e: DecodedEvent): void => {
+/** Applies one event to the compliance tables (created by `complianceProjection().setup`), statement by statement. */
+export const applyComplianceByStatement = (db: Database.Database, e: DecodedEvent): void => {
   const position = e.record.position;
   const { event } = e;
   switch (event.type) {
     case 'NodeEnrolled':
-      // A change of subscription (RS-17) replaces the previous enrolment.
-      prepared(db,
+      db.prepare(
         `INSERT INTO compliance_enrolments (node_id, subscription_id, position) VALUES (?, ?, ?)
          ON CONFLICT(node_id) DO UPDATE SET subscription_id = excluded.subscription_id, position = excluded.position
          WHERE excluded.position > compliance_enrolments.position`,
       ).run(event.data.nodeId, event.data.subscriptionId, position);
       return;
     case 'NodeEnrolmentExpired':
-      prepared(db, 'DELETE FROM compliance_enrolments WHERE node_id = ? AND position < ?').run(event.data.nodeId, position);
+      db.prepare('DELETE FROM compliance_enrolments WHERE node_id = ? AND position < ?').run(event.data.nodeId, position);
       return;
     case 'NodeRevoked':
     case 'CredentialRevoked':
@@ -69,7 +55,7 @@ export const applyCompliance = (db: Database.Database, e: DecodedEvent): void =>
       return;
     case 'CredentialIssued': {
       const { credentialId, owner, notAfter } = event.data;
-      prepared(db,
+      db.prepare(
         `INSERT OR IGNORE INTO compliance_credentials (credential_id, owner_kind, owner_id, not_after, not_after_ms, status, issued_position, status_position)
          VALUES (?, ?, ?, ?, ?, 'issued', ?, ?)`,
       ).run(credentialId, owner.kind, owner.id, notAfter, Date.parse(notAfter), position, position);
@@ -78,8 +64,7 @@ export const applyCompliance = (db: Database.Database, e: DecodedEvent): void =>
     case 'CredentialProvisioned': {
       const { credentialId, method } = event.data;
       setStatus(db, 'credentials', credentialId, 'provisioned', position);
-      // The subscription the owner node was enrolled under at this very event (global order).
-      prepared(db,
+      db.prepare(
         `INSERT OR IGNORE INTO compliance_provisioned (credential_id, subscription_id, node_id, method, position, enrolment_position, occurred_at)
          SELECT c.credential_id, n.subscription_id, n.node_id, ?, ?, n.position, ?
          FROM compliance_credentials c JOIN compliance_enrolments n ON c.owner_kind = 'node' AND n.node_id = c.owner_id
@@ -92,7 +77,7 @@ export const applyCompliance = (db: Database.Database, e: DecodedEvent): void =>
       return;
     case 'AssociationConfigured': {
       const { associationId, credentialId, nodeId } = event.data;
-      prepared(db,
+      db.prepare(
         `INSERT OR IGNORE INTO compliance_associations (association_id, credential_id, node_id, status, status_position)
          VALUES (?, ?, ?, 'configured', ?)`,
       ).run(associationId, credentialId, nodeId, position);
