@@ -3,6 +3,7 @@ import { COMMAND_TYPES, CommandSchema, parseCommand, type CommandType } from '..
 import { compiledCommandSchema } from '../domain/commands/command.ts';
 import { CredenceError, validationError } from '../domain/errors.ts';
 import { assertJsonWithin, MESSAGE_JSON_LIMITS } from '../domain/json-limits.ts';
+import { clone, oneValueChanges } from './support/one-value-changes.ts';
 
 /**
  * Commands are parsed by each command type's schema compiled ahead of time by zod (`z.compile`, issue 15 item 1),
@@ -76,43 +77,6 @@ const JUNK: readonly unknown[] = [
   { kind: 'node' }, 'registerNode', 'toString',
 ];
 
-type Json = Record<string, unknown> | unknown[];
-const clone = <T>(value: T): T => structuredClone(value);
-
-/** Every path to a value inside `value` (objects and arrays included), root excluded. */
-const pathsOf = (value: unknown, prefix: (string | number)[] = []): (string | number)[][] => {
-  if (typeof value !== 'object' || value === null) return [];
-  const keys: (string | number)[] = Array.isArray(value) ? value.map((_, i) => i) : Object.keys(value);
-  return keys.flatMap((k) => [[...prefix, k], ...pathsOf((value as Record<string | number, unknown>)[k], [...prefix, k])]);
-};
-
-const containerAt = (root: Json, path: (string | number)[]): Record<string | number, unknown> =>
-  path.slice(0, -1).reduce<Record<string | number, unknown>>((o, k) => o[k] as Record<string | number, unknown>, root as Record<string | number, unknown>);
-
-/** The command with one value replaced, removed or one unknown key added, in every place (its type included). */
-function* mutationsOf(command: Record<string, unknown>): Generator<Record<string, unknown>> {
-  for (const path of pathsOf(command)) {
-    const last = path.at(-1)!;
-    for (const junk of JUNK) {
-      const copy = clone(command);
-      containerAt(copy, path)[last] = junk;
-      yield copy;
-    }
-    const removed = clone(command);
-    const container = containerAt(removed, path);
-    if (Array.isArray(container)) container.splice(Number(last), 1);
-    else delete container[last];
-    yield removed;
-  }
-  for (const path of [[], ...pathsOf(command)]) {
-    const copy = clone(command);
-    const target = path.length === 0 ? copy : (containerAt(copy, [...path, '']) as Record<string | number, unknown>)[path.at(-1)!];
-    if (typeof target !== 'object' || target === null || Array.isArray(target)) continue;
-    (target as Record<string, unknown>)['unknownKey'] = 'x';
-    yield copy;
-  }
-}
-
 /** `parseCommand` as it was before the compiled schemas: the limits walk, then the runtime union. */
 const runtimeParseCommand = (input: unknown): unknown => {
   assertJsonWithin(input, 'command', MESSAGE_JSON_LIMITS);
@@ -162,7 +126,7 @@ describe('commands are parsed by the compiled schemas with the verdicts and erro
     let accepted = 0;
     for (const [type, data] of SAMPLES) {
       for (const command of commandsOf(type, data)) {
-        for (const mutated of mutationsOf(command)) expectSameParse(mutated) ? accepted++ : refused++;
+        for (const mutated of oneValueChanges(command, JUNK)) expectSameParse(mutated) ? accepted++ : refused++;
       }
     }
     expect(refused).toBeGreaterThan(5_000);

@@ -2,8 +2,6 @@ import type Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as asn1js from 'asn1js';
-import * as pkijs from 'pkijs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OcspSigningKey } from '../adapters/driven/pki/ocsp-signing-key.ts';
 import { openReadModels } from '../adapters/driven/readmodels/index.ts';
@@ -18,24 +16,9 @@ import { PkiChanges, PKI_PROJECTION, pkiProjection } from '../projections/pki/in
 import { ProjectionRunner } from '../projections/runtime/index.ts';
 import { operator } from './support/fleet.ts';
 import { issueCertifiedCredentialWith, testCa, type TestLeaf } from './support/pki-test-ca.ts';
+import { ocspRequest, ocspStatus } from './support/ocsp-client.ts';
 
 const BASE_URL = 'http://127.0.0.1:9';
-
-const ocspRequest = async (leaf: TestLeaf, ca: IssuingCa): Promise<Uint8Array> => {
-  const certID = await pkijs.CertID.create(pkijs.Certificate.fromBER(Uint8Array.from(leaf.der)), {
-    hashAlgorithm: 'SHA-256',
-    issuerCertificate: pkijs.Certificate.fromBER(Uint8Array.from(ca.certificate)),
-  });
-  const request = new pkijs.OCSPRequest({ tbsRequest: new pkijs.TBSRequest({ requestList: [new pkijs.Request({ reqCert: certID })] }) });
-  return new Uint8Array(request.toSchema(true).toBER());
-};
-
-const ocspStatus = (der: Uint8Array): string => {
-  const response = pkijs.OCSPResponse.fromBER(Uint8Array.from(der));
-  const basic = pkijs.BasicOCSPResponse.fromBER(response.responseBytes!.response.valueBlock.valueHexView);
-  const status = basic.tbsResponseData.responses[0]!.certStatus as asn1js.BaseBlock;
-  return ['good', 'revoked', 'unknown'][status.idBlock.tagNumber]!;
-};
 
 const revoke = (credence: Credence, credentialId: string) =>
   credence.engine.execute(command('revokeCredential', { credentialId, reason: 'keyCompromise' }, { actor: operator }));

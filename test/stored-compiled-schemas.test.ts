@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { EVENT_DATA, EVENT_TYPES, type EventType } from '../domain/events/index.ts';
 import { EventMetadata } from '../domain/metadata.ts';
 import { decodeStored, storedDataSchema, storedMetadataSchema } from '../domain/stored.ts';
+import { clone, oneValueChanges } from './support/one-value-changes.ts';
 
 /**
  * Stored events are read with the event schemas compiled ahead of time by zod (`z.compile`, issue 15 item 4). The
@@ -86,43 +87,6 @@ const JUNK: readonly unknown[] = [
   '2026-13-01T00:00:00.000Z', '2026-01-01', FP.toUpperCase(), 'sha256:xyz', 'ae', 'node', 'cse', 'operator', 2, 1, [], ['x'], {}, { kind: 'node' },
 ];
 
-type Json = Record<string, unknown> | unknown[];
-const clone = <T>(value: T): T => structuredClone(value);
-
-/** Every path to a value inside `value` (objects and arrays included), root excluded. */
-const pathsOf = (value: unknown, prefix: (string | number)[] = []): (string | number)[][] => {
-  if (typeof value !== 'object' || value === null) return [];
-  const keys: (string | number)[] = Array.isArray(value) ? value.map((_, i) => i) : Object.keys(value);
-  return keys.flatMap((k) => [[...prefix, k], ...pathsOf((value as Record<string | number, unknown>)[k], [...prefix, k])]);
-};
-
-const containerAt = (root: Json, path: (string | number)[]): Record<string | number, unknown> =>
-  path.slice(0, -1).reduce<Record<string | number, unknown>>((o, k) => o[k] as Record<string | number, unknown>, root as Record<string | number, unknown>);
-
-/** The sample with one value replaced, removed or one unknown key added, in every place. */
-function* mutationsOf(sample: Record<string, unknown>): Generator<Record<string, unknown>> {
-  for (const path of pathsOf(sample)) {
-    const last = path.at(-1)!;
-    for (const junk of JUNK) {
-      const copy = clone(sample);
-      containerAt(copy, path)[last] = junk;
-      yield copy;
-    }
-    const removed = clone(sample);
-    const container = containerAt(removed, path);
-    if (Array.isArray(container)) container.splice(Number(last), 1);
-    else delete container[last];
-    yield removed;
-  }
-  for (const path of [[], ...pathsOf(sample)]) {
-    const copy = clone(sample);
-    const target = path.length === 0 ? copy : (containerAt(copy, [...path, '']) as Record<string | number, unknown>)[path.at(-1)!];
-    if (typeof target !== 'object' || target === null || Array.isArray(target)) continue;
-    (target as Record<string, unknown>)['unknownKey'] = 'x';
-    yield copy;
-  }
-}
-
 /** Both parsers on the same input: same verdict, same output, same issues. */
 const expectSameParse = (compiled: z.ZodType, runtime: z.ZodType, input: unknown): boolean => {
   const fast = compiled.safeParse(clone(input));
@@ -144,7 +108,7 @@ describe('stored events are read by the compiled schemas with the verdicts of zo
     let refused = 0;
     let accepted = 0;
     for (const [type, data] of SAMPLES) {
-      for (const mutated of mutationsOf(data)) {
+      for (const mutated of oneValueChanges(data, JUNK)) {
         if (expectSameParse(storedDataSchema(type), EVENT_DATA[type] as z.ZodType, mutated)) accepted++;
         else refused++;
       }
@@ -162,7 +126,7 @@ describe('stored events are read by the compiled schemas with the verdicts of zo
   it('agrees on every one-value change to every metadata form, and on inputs that are not objects', { timeout: 120_000 }, () => {
     let refused = 0;
     for (const metadata of METADATA_FORMS) {
-      for (const mutated of mutationsOf(metadata)) if (!expectSameParse(storedMetadataSchema(), EventMetadata, mutated)) refused++;
+      for (const mutated of oneValueChanges(metadata, JUNK)) if (!expectSameParse(storedMetadataSchema(), EventMetadata, mutated)) refused++;
     }
     for (const junk of JUNK) expectSameParse(storedMetadataSchema(), EventMetadata, junk);
     expect(refused).toBeGreaterThan(500);

@@ -1,0 +1,25 @@
+import type * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
+import type { TestLeaf } from './pki-test-ca.ts';
+
+/** An OCSPRequest (no nonce) about `leaf`, as a relying party's client makes it, with a CertID hashed by `hashAlgorithm`. */
+export const ocspRequest = async (leaf: TestLeaf, ca: IssuingCa, hashAlgorithm: 'SHA-1' | 'SHA-256' = 'SHA-256'): Promise<Uint8Array> => {
+  const certID = await pkijs.CertID.create(pkijs.Certificate.fromBER(Uint8Array.from(leaf.der)), {
+    hashAlgorithm,
+    issuerCertificate: pkijs.Certificate.fromBER(Uint8Array.from(ca.certificate)),
+  });
+  const request = new pkijs.OCSPRequest({ tbsRequest: new pkijs.TBSRequest({ requestList: [new pkijs.Request({ reqCert: certID })] }) });
+  return new Uint8Array(request.toSchema(true).toBER());
+};
+
+/** The certStatus of the first SingleResponse: good, revoked or unknown (RFC 6960 4.2.1). */
+export const ocspStatus = (der: Uint8Array): string => {
+  const response = pkijs.OCSPResponse.fromBER(Uint8Array.from(der));
+  const basic = pkijs.BasicOCSPResponse.fromBER(response.responseBytes!.response.valueBlock.valueHexView);
+  const status = basic.tbsResponseData.responses[0]!.certStatus as asn1js.BaseBlock;
+  return ['good', 'revoked', 'unknown'][status.idBlock.tagNumber]!;
+};
+
+/** Whether `needle` (a serial's octets, say) occurs in `haystack` (a DER CRL). */
+export const includesBytes = (haystack: Uint8Array, needle: Uint8Array): boolean => Buffer.from(haystack).includes(Buffer.from(needle));
