@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { compiledSchema } from './compiled-schema.ts';
 import type { FieldIssue } from './errors.ts';
 import { EVENT_DATA, isEventType, type DomainEvent, type EventType } from './events/index.ts';
 import { jsonLimitIssue, MESSAGE_JSON_LIMITS } from './json-limits.ts';
@@ -38,8 +39,8 @@ export type DecodeResult = { ok: true; value: DecodedEvent } | { ok: false; reas
 let storedMetadata: typeof EventMetadata | undefined;
 const storedData: Partial<Record<EventType, z.ZodType>> = {};
 
-export const storedMetadataSchema = (): typeof EventMetadata => (storedMetadata ??= z.compile(EventMetadata));
-export const storedDataSchema = (type: EventType): z.ZodType => (storedData[type] ??= z.compile(EVENT_DATA[type] as z.ZodType));
+export const storedMetadataSchema = (): typeof EventMetadata => (storedMetadata ??= compiledSchema(EventMetadata));
+export const storedDataSchema = (type: EventType): z.ZodType => (storedData[type] ??= compiledSchema(EVENT_DATA[type] as z.ZodType));
 
 const describe = (issues: readonly { path: PropertyKey[]; message: string }[]): string =>
   issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');

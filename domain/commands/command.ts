@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EVENT_DATA, EVENT_KIND, ENTITY_ID_FIELD, type EventData } from '../events/index.ts';
+import { compiledSchema } from '../compiled-schema.ts';
 import { validationError, type FieldIssue } from '../errors.ts';
 import { assertJsonWithin, MESSAGE_JSON_LIMITS } from '../json-limits.ts';
 import { CommandId } from '../ids.ts';
@@ -56,7 +57,7 @@ export const CommandSchema = z.discriminatedUnion(
  * pay). `test/command-parse-compiled-equals-runtime.test.ts` compares both on every type and one-value change.
  */
 const compiledCommands: Partial<Record<CommandType, z.ZodType>> = {};
-export const compiledCommandSchema = (type: CommandType): z.ZodType => (compiledCommands[type] ??= z.compile(commandOf(type)));
+export const compiledCommandSchema = (type: CommandType): z.ZodType => (compiledCommands[type] ??= compiledSchema(commandOf(type)));
 
 const typeOf = (input: unknown): CommandType | undefined => {
   if (typeof input !== 'object' || input === null) return undefined;
