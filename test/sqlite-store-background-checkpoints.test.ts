@@ -98,6 +98,20 @@ describe('background checkpoints of the embedded store', () => {
     expect(rowsInFile(join(dir, 'events.db'))).toBe(50);
   });
 
+  it('make every close, not only the first, resolve once the store is closed and its WAL removed', async () => {
+    const dir = join(freshDir(), 'data');
+    const store = openSqliteStoreInDir(dir, { backgroundCheckpoints: { afterAppends: 0, intervalMs: 0 } });
+    await appendMany(store, 300, 100);
+    expect(store.checkpointStats.running).toBe(true);
+    // Shutdown paths may close twice (a signal and the service's own stop): the second must wait for the first.
+    const first = store.close();
+    await store.close();
+    expect(existsSync(join(dir, 'events.db-wal'))).toBe(false);
+    expect(store.checkpointStats.running).toBe(false);
+    await first;
+    expect(rowsInFile(join(dir, 'events.db'))).toBe(300);
+  });
+
   it('do not start for a store that writes little, nor when turned off, nor in memory', async () => {
     const small = openSqliteStoreInDir(join(freshDir(), 'small'));
     await appendMany(small, 200, 10);

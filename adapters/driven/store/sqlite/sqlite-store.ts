@@ -61,6 +61,7 @@ export class SqliteEventStore implements EventStore {
   private readonly pollIntervalMs: number;
   private readonly beforeCommit: SqliteStoreSettings['beforeCommit'];
   private closed = false;
+  #closing: Promise<void> | undefined;
   private readonly sql;
   private readonly group: GroupCommitter<AppendWritten>;
   private readonly rows: AppendRows;
@@ -247,8 +248,14 @@ export class SqliteEventStore implements EventStore {
     return this.pages.headPosition();
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /** Every call, the first or a later one, resolves once the connection is closed (and the WAL removed). */
+  close(): Promise<void> {
+    // The checkpointer thread is waited for: a second close returning at once would let its caller (a shutdown, the
+    // folder lock's release) go on while the connection is still open and the WAL still on disk.
+    return (this.#closing ??= this.#close());
+  }
+
+  async #close(): Promise<void> {
     // Appends already accepted are committed (and acknowledged) before the connection goes; none is accepted after.
     this.closed = true;
     this.group.flush();
