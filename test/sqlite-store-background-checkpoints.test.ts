@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,6 +95,29 @@ describe('background checkpoints of the embedded store', () => {
     const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 120_000 });
     expect(child.stderr).toBe('');
     expect([child.status, child.stdout]).toEqual([0, 'false closed']);
+    expect(rowsInFile(join(dir, 'events.db'))).toBe(50);
+  });
+
+  it('never keep a process alive that ends without closing its store (the thread is unref\'d), acknowledged appends kept', () => {
+    const dir = join(freshDir(), 'data');
+    const store = fileURLToPath(new URL('../adapters/driven/store/index.ts', import.meta.url));
+    const ports = fileURLToPath(new URL('../domain/ports/index.ts', import.meta.url));
+    // The unref'd timer fires only if something else still holds the event loop once the script's work is done.
+    const script = `
+      import { openSqliteStoreInDir } from ${JSON.stringify(store)};
+      import { ExpectedRevision } from ${JSON.stringify(ports)};
+      const store = openSqliteStoreInDir(${JSON.stringify(dir)}, { backgroundCheckpoints: { afterAppends: 0, intervalMs: 0 } });
+      await Promise.all(Array.from({ length: 50 }, (_, i) =>
+        store.appendToStream('s-' + i, [{ id: crypto.randomUUID(), type: 'E', data: { i }, metadata: {} }], { expectedRevision: ExpectedRevision.noStream })));
+      process.stdout.write(String(store.checkpointStats.running));
+      setTimeout(() => { process.stdout.write(' still running'); process.exit(3); }, 30_000).unref();
+    `;
+    // A module file, as a service runs (the same script under `-e` did not show the hang).
+    const file = join(freshDir(), 'no-close.mts');
+    writeFileSync(file, script);
+    const child = spawnSync(process.execPath, ['--import', 'tsx', file], { encoding: 'utf8', timeout: 120_000 });
+    expect(child.stderr).toBe('');
+    expect([child.status, child.stdout]).toEqual([0, 'true']);
     expect(rowsInFile(join(dir, 'events.db'))).toBe(50);
   });
 

@@ -125,7 +125,6 @@ export class BackgroundCheckpointer {
       eval: true,
       workerData: { driver, file: this.file, synchronous: this.durability === 'full' ? 'FULL' : 'NORMAL', intervalMs: this.#intervalMs },
     });
-    worker.unref();
     worker.on('message', (message: { kind: string; frames?: number; ms?: number; message?: string }) => {
       if (message.kind === 'failed') {
         this.stats.failures += 1;
@@ -142,6 +141,9 @@ export class BackgroundCheckpointer {
       this.stats.lastFailure = error.message;
     });
     this.#exited = new Promise((resolve) => worker.once('exit', () => resolve()));
+    // After the listeners: adding the first 'message' listener refs the worker's port again (Node's worker.js), which
+    // kept a process that ends without closing its store alive for ever.
+    worker.unref();
     this.#worker = worker;
     this.stats.running = true;
     this.setWriterBound(this.#boundPages);
