@@ -4,6 +4,7 @@ import { compiledCommandSchema } from '../domain/commands/command.ts';
 import { CredenceError, validationError } from '../domain/errors.ts';
 import { assertJsonWithin, MESSAGE_JSON_LIMITS } from '../domain/json-limits.ts';
 import { clone, oneValueChanges } from './support/one-value-changes.ts';
+import { B64, certificate, FP, receiptV2, T0, T1 } from './support/parse-samples.ts';
 
 /**
  * Commands are parsed by each command type's schema compiled ahead of time by zod (`z.compile`, issue 15 item 1),
@@ -13,19 +14,6 @@ import { clone, oneValueChanges } from './support/one-value-changes.ts';
  * and, through `parseCommand`, the byte-identical validation error. Checked on a valid sample of every command type
  * (rich ones for the optional nested parts) and every way of breaking each one value at a time.
  */
-const T0 = '2026-01-01T00:00:00.000Z';
-const T1 = '2026-12-31T23:59:59.999Z';
-const FP = `sha256:${'a'.repeat(64)}`;
-const B64 = (n: number) => 'A'.repeat(n);
-
-const certificate = { fingerprint: FP, subject: 'CN=meter-1', issuer: 'CN=ca', serialNumber: '01', notBefore: T0, notAfter: T1, trustAnchor: FP, der: B64(400) };
-const receiptV2 = {
-  version: 2, sessionId: 's-2', nodeId: 'meter-1', enrolmentFunctionId: 'MEF-1', credentialId: 'c',
-  credential: { kind: 'p256', fingerprint: FP, publicKey: B64(87), notBefore: T0, notAfter: T1, owner: { kind: 'node', id: 'meter-1' } },
-  bootstrapKind: 'psk256', bootstrapFingerprint: FP, serviceParameters: { cseId: '/meter-1', m2mSubId: 'sub-1' },
-  transcriptHash: B64(43), completedAt: T0, bootstrapProof: B64(86), credentialProof: B64(86),
-  enrolmentFunctionSignature: { kind: 'ed25519', keyFingerprint: FP, value: B64(86) },
-};
 
 /** Valid data of every command type (at least one each), with the optional nested parts filled where they exist. */
 const SAMPLES: readonly (readonly [CommandType, Record<string, unknown>])[] = [

@@ -14,8 +14,7 @@ import { isCredenceError } from '../domain/errors.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
 import { pkcs11js, type Pkcs11 } from '../adapters/driven/secure-environment/pkcs11/module.ts';
-import { acquireModule, releaseModule } from '../adapters/driven/secure-environment/pkcs11/shared-module.ts';
-import { softHsm, softHsmMissing, SOFTHSM_MODULE } from './support/softhsm.ts';
+import { softHsm, softHsmMissing, withSoftHsmModule } from './support/softhsm.ts';
 
 const random = (length: number) => new Uint8Array(randomBytes(length));
 const text = (s: string) => new TextEncoder().encode(s);
@@ -68,18 +67,9 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 recovery of one Secure En
     vi.restoreAllMocks();
   });
 
-  /** The module this process shares with the Secure Environments, held for the test (released after it). */
-  const withModule = async (run: (module: Pkcs11) => Promise<void>) => {
-    const module = acquireModule(SOFTHSM_MODULE);
-    try {
-      await run(module);
-    } finally {
-      releaseModule(SOFTHSM_MODULE);
-    }
-  };
 
   it('two tokens: while one token is away, the other Secure Environment keeps its session and its handshake; once the token is back, both work', async () => {
-    await withModule(async (module) => {
+    await withSoftHsmModule(async (module) => {
       const a = Pkcs11SecureEnvironment.open({ uri: away.uri('x-derivation=host') }, { random });
       const b = Pkcs11SecureEnvironment.open({ uri: steady.uri('x-derivation=host') }, { random });
       try {
@@ -130,7 +120,7 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 recovery of one Secure En
   });
 
   it('the module finalised under both: the first to call re-initialises it once and the other reopens with it; its lost session objects are refused as lost', async () => {
-    await withModule(async (module) => {
+    await withSoftHsmModule(async (module) => {
       const a = Pkcs11SecureEnvironment.open({ uri: shared.uri('x-derivation=host') }, { random });
       const b = Pkcs11SecureEnvironment.open({ uri: bystander.uri('x-derivation=host') }, { random });
       try {
@@ -164,7 +154,7 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 recovery of one Secure En
   });
 
   it('a recovery finds the same token again by label and serial: a new token initialised under the label is refused, and no key goes into it', async () => {
-    await withModule(async () => {
+    await withSoftHsmModule(async () => {
       const a = Pkcs11SecureEnvironment.open({ uri: replaced.uri() }, { random });
       try {
         const aKey = await a.generate(OWNER, 'ed25519');
@@ -195,7 +185,7 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 recovery of one Secure En
     const CKR_SESSION_COUNT = () => new pkcs11js.Pkcs11Error('CKR_SESSION_COUNT:177', 0xb1, 'C_OpenSession');
 
     it("one Secure Environment's session closed under it (an HSM's idle timeout) is reopened alone: the other's session and handshake are untouched", async () => {
-      await withModule(async (module) => {
+      await withSoftHsmModule(async (module) => {
         const { se: a, session: aSession } = openWithSession(module);
         const b = Pkcs11SecureEnvironment.open({ uri: shared.uri('x-derivation=host') }, { random });
         try {
@@ -220,7 +210,7 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 recovery of one Secure En
     });
 
     it('a reopen that needs the module re-initialised waits while the other has a handshake in flight, then both reopen together and keep working', async () => {
-      await withModule(async (module) => {
+      await withSoftHsmModule(async (module) => {
         const { se: a, session: aSession } = openWithSession(module);
         const { se: b } = openWithSession(module);
         try {

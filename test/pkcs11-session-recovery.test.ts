@@ -16,8 +16,7 @@ import { isCredenceError } from '../domain/errors.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
 import { pkcs11js, type Pkcs11 } from '../adapters/driven/secure-environment/pkcs11/module.ts';
-import { acquireModule, releaseModule } from '../adapters/driven/secure-environment/pkcs11/shared-module.ts';
-import { softHsm, softHsmMissing, SOFTHSM_MODULE } from './support/softhsm.ts';
+import { softHsm, softHsmMissing, withSoftHsmModule } from './support/softhsm.ts';
 
 const random = (length: number) => new Uint8Array(randomBytes(length));
 const text = (s: string) => new TextEncoder().encode(s);
@@ -62,20 +61,11 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 Secure Environment when i
     vi.restoreAllMocks();
   });
 
-  /** The module this process shares with the Secure Environment (reference-counted: released after each test). */
-  const withModule = async (run: (module: Pkcs11) => Promise<void>) => {
-    const module = acquireModule(SOFTHSM_MODULE);
-    try {
-      await run(module);
-    } finally {
-      releaseModule(SOFTHSM_MODULE);
-    }
-  };
 
   it('after the module restarts, signing, HMAC and ECDH work again on the same handles; lost session objects are refused as lost; ECDH derives afresh', async () => {
     const se = Pkcs11SecureEnvironment.open({ uri: restarted.uri('x-derivation=host') }, { random });
     try {
-      await withModule(async (module) => {
+      await withSoftHsmModule(async (module) => {
         const ed = await se.generate(OWNER, 'ed25519');
         const p256 = await se.generate(OWNER, 'p256');
         const psk = await se.generate(OWNER, 'psk256');
@@ -116,7 +106,7 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 Secure Environment when i
   it('sessions closed under it (C_CloseAllSessions) or a logout are recovered with one new session, however many operations are waiting', async () => {
     const se = Pkcs11SecureEnvironment.open({ uri: closed.uri() }, { random });
     try {
-      await withModule(async (module) => {
+      await withSoftHsmModule(async (module) => {
         const ed = await se.generate(OWNER, 'ed25519');
         const psk = await se.generate(OWNER, 'psk256');
         const edPublic = (await se.describe(OWNER, ed)).publicKey as Uint8Array;
@@ -150,7 +140,7 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 Secure Environment when i
   it('a token deleted under it is token_unavailable naming the token, never the PIN, one recovery per call; restored, it serves again', async () => {
     const se = Pkcs11SecureEnvironment.open({ uri: deleted.uri() }, { random });
     try {
-      await withModule(async (module) => {
+      await withSoftHsmModule(async (module) => {
         const ed = await se.generate(OWNER, 'ed25519');
         const edPublic = (await se.describe(OWNER, ed)).publicKey as Uint8Array;
         const removed = hsm.deleteToken(deleted);
@@ -198,7 +188,7 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 Secure Environment when i
       expect(JSON.parse(childEnvironment)).not.toHaveProperty('CREDENCE_PKCS11_PIN');
       expect(childEnvironment).not.toContain(environment.pin);
 
-      await withModule(async (module) => {
+      await withSoftHsmModule(async (module) => {
         const ed = await se.generate(OWNER, 'ed25519');
         const edPublic = (await se.describe(OWNER, ed)).publicKey as Uint8Array;
         restartModule(module);
@@ -223,7 +213,7 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 Secure Environment when i
     const newPin = randomBytes(12).toString('hex');
     const wrongPin = randomBytes(12).toString('hex');
     try {
-      await withModule(async (module) => {
+      await withSoftHsmModule(async (module) => {
         const psk = await se.generate(OWNER, 'psk256');
         const tag = await se.mac(OWNER, psk, text('m'));
         const session = module.C_OpenSession(slotOf(module, rotated.label)!, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);

@@ -4,6 +4,7 @@ import { EVENT_DATA, EVENT_TYPES, type EventType } from '../domain/events/index.
 import { EventMetadata } from '../domain/metadata.ts';
 import { decodeStored, storedDataSchema, storedMetadataSchema } from '../domain/stored.ts';
 import { clone, oneValueChanges } from './support/one-value-changes.ts';
+import { B64, certificate, FP, receiptV1, receiptV2, T0, T1 } from './support/parse-samples.ts';
 
 /**
  * Stored events are read with the event schemas compiled ahead of time by zod (`z.compile`, issue 15 item 4). The
@@ -12,24 +13,6 @@ import { clone, oneValueChanges } from './support/one-value-changes.ts';
  * same values) and, on a refusal, the same issues. Checked on a valid sample of every event type, rich ones for the
  * optional nested parts, every metadata form, and every way of breaking each of them one value at a time.
  */
-const T0 = '2026-01-01T00:00:00.000Z';
-const T1 = '2026-12-31T23:59:59.999Z';
-const FP = `sha256:${'a'.repeat(64)}`;
-const B64 = (n: number) => 'A'.repeat(n);
-
-const certificate = { fingerprint: FP, subject: 'CN=meter-1', issuer: 'CN=ca', serialNumber: '01', notBefore: T0, notAfter: T1, trustAnchor: FP, der: B64(400) };
-const receiptV1 = {
-  version: 1, sessionId: 's-1', enrolmentFunctionId: 'MEF-1', transcriptHash: B64(43), bootstrapFingerprint: FP,
-  bootstrapProof: B64(86), credentialProof: B64(86),
-  manufacturerCertificate: { fingerprint: FP, subject: 'CN=idevid', notBefore: T0, notAfter: T1, anchorFingerprint: FP },
-};
-const receiptV2 = {
-  version: 2, sessionId: 's-2', nodeId: 'meter-1', enrolmentFunctionId: 'MEF-1', credentialId: 'c',
-  credential: { kind: 'p256', fingerprint: FP, publicKey: B64(87), notBefore: T0, notAfter: T1, owner: { kind: 'node', id: 'meter-1' } },
-  bootstrapKind: 'psk256', bootstrapFingerprint: FP, serviceParameters: { cseId: '/meter-1', m2mSubId: 'sub-1' },
-  transcriptHash: B64(43), completedAt: T0, bootstrapProof: B64(86), credentialProof: B64(86),
-  enrolmentFunctionSignature: { kind: 'ed25519', keyFingerprint: FP, value: B64(86) },
-};
 
 /** Valid data of every event type (at least one each), with the optional nested parts filled where they exist. */
 const SAMPLES: readonly (readonly [EventType, Record<string, unknown>])[] = [

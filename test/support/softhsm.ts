@@ -4,6 +4,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeF
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import type { Pkcs11 } from '../../adapters/driven/secure-environment/pkcs11/module.ts';
+import { acquireModule, releaseModule } from '../../adapters/driven/secure-environment/pkcs11/shared-module.ts';
 
 /**
  * TEST ONLY: SoftHSM2 tokens in a temporary folder. SoftHSM2 reads SOFTHSM2_CONF when the module is
@@ -148,4 +150,17 @@ export const softHsm = (): SoftHsm => {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+};
+
+/**
+ * Runs `run` holding the SoftHSM2 module this process shares with the Secure Environments under test (reference
+ * counted, released after it), so a test can reach the module as another user of it would.
+ */
+export const withSoftHsmModule = async (run: (module: Pkcs11) => Promise<void>): Promise<void> => {
+  const module = acquireModule(SOFTHSM_MODULE);
+  try {
+    await run(module);
+  } finally {
+    releaseModule(SOFTHSM_MODULE);
+  }
 };
