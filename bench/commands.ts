@@ -7,7 +7,7 @@ import { openSqliteStoreInDir, type SqliteEventStore } from '../adapters/driven/
 import { createEngine, type Engine } from '../adapters/engine/index.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { fmtMs, now, rate, summarise } from './stats.ts';
-import { mainThreadCpuMicros } from './thread-cpu.ts';
+import { threadCpuMs } from '../adapters/replay-workers/thread-cpu.ts';
 import { hubRound, hubSetup, iso, lifecycle, subscription } from './workloads.ts';
 // The store's concurrency conflicts counted: with per-stream lanes there should be none between callers.
 import { countingConflicts } from '../test/support/stores.ts';
@@ -89,10 +89,10 @@ const measuredRun = async (raw: SqliteEventStore, work: () => Promise<unknown>) 
   const before = { ...raw.groupStats };
   const start = now();
   const cpu = process.cpuUsage();
-  const mainBefore = mainThreadCpuMicros();
+  const mainBefore = threadCpuMs();
   const { peakMiB } = await withPeakRss(work);
   const { user, system } = process.cpuUsage(cpu);
-  const mainAfter = mainThreadCpuMicros();
+  const mainAfter = threadCpuMs();
   const ms = now() - start;
   const groups = {
     groups: raw.groupStats.groups - before.groups,
@@ -100,7 +100,7 @@ const measuredRun = async (raw: SqliteEventStore, work: () => Promise<unknown>) 
     commitMs: raw.groupStats.commitMs - before.commitMs,
     syncMs: raw.groupStats.syncMs - before.syncMs,
   };
-  const mainCpuMicros = mainBefore === undefined || mainAfter === undefined ? undefined : mainAfter - mainBefore;
+  const mainCpuMicros = mainBefore === undefined || mainAfter === undefined ? undefined : (mainAfter - mainBefore) * 1000;
   return { ms, peakMiB, groups, cpuMicros: user + system, mainCpuMicros };
 };
 

@@ -19,7 +19,7 @@ import type { CommandSink } from '../domain/ports/index.ts';
 import { openReadModels } from '../adapters/driven/readmodels/index.ts';
 import { iso, openBenchSecureEnvironment, seedFleet, seedNodes } from './projections-fleet.ts';
 import { now, rate } from './stats.ts';
-import { mainThreadCpuMicros } from './thread-cpu.ts';
+import { threadCpuMs } from '../adapters/replay-workers/thread-cpu.ts';
 
 /**
  * Projections benchmark (issue 15 item 5). Each phase runs in a process of its own over one bench folder, so its
@@ -160,11 +160,11 @@ const PHASES: Record<string, (dir: string) => Promise<PhaseResult>> = {
     const runner = new ProjectionRunner({ db, store, projections: [rotation], batchSize: 5000 });
     clock.advance(DAY);
     const groupsBefore = { ...store.groupStats };
-    const mainBefore = mainThreadCpuMicros();
+    const mainBefore = threadCpuMs();
     const tick = await timed(() => rotation.tick());
     if (tick.value !== nodes) throw new Error(`expected ${nodes} rotations, got ${tick.value}`);
-    const mainAfter = mainThreadCpuMicros();
-    const mainCpu = mainBefore === undefined || mainAfter === undefined ? '' : `, main thread ${((mainAfter - mainBefore) / 1e6).toFixed(2)}s`;
+    const mainAfter = threadCpuMs();
+    const mainCpu = mainBefore === undefined || mainAfter === undefined ? '' : `, main thread ${((mainAfter - mainBefore) / 1000).toFixed(2)}s`;
     const groups = store.groupStats.groups - groupsBefore.groups;
     const { checkpoints, frames, ms: checkpointMs } = store.checkpointStats;
     const directory = await timed(() => runner.catchUp());
