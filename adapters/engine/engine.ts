@@ -48,6 +48,8 @@ export interface Engine extends CommandSink {
   executeAsSystem(input: unknown): Promise<CommandOutcome>;
   /** The entity as its machine sees it now, with its events and revision. */
   entity(kind: EntityKind, id: string): Promise<LoadedEntity>;
+  /** Reads these entities into the cache ahead of the commands about to read them, in one store read where the store can. */
+  prefetch(kind: EntityKind, ids: readonly string[]): Promise<void>;
   /** The entity cache's size, bound and hit rate (service metrics). */
   cacheStats(): EntityCacheStats;
   readonly store: EventStore;
@@ -109,6 +111,7 @@ export const createEngine = (options: EngineOptions): Engine => {
     executeAsSystem: (input) => run(input, true),
     entity: (kind, id) => cache.loadFull(kind, id),
     view: async (kind, id) => viewOf((await cache.load(kind, id)).snapshot),
+    prefetch: (kind, ids) => cache.prefetch(kind, ids),
     recorded: async (kind, id, commandId) => (await store.readCommand(streamIdOf(kind, id), commandId)).length > 0,
     cacheStats: () => cache.stats(),
     store,

@@ -1,6 +1,6 @@
 import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import { applyStored, emptyEntity, type EntitySnapshot, type LoadedEntity } from '../../machines/index.ts';
-import type { EventStore } from '../../domain/ports/event-store.ts';
+import { MAX_STREAMS_PER_READ, type EventStore } from '../../domain/ports/event-store.ts';
 import { jsonLength } from './json-size.ts';
 
 /**
@@ -90,6 +90,7 @@ export const mayHaveCommand = (entry: CachedEntity, commandId: string): boolean 
  */
 export class EntityCache {
   readonly #entries = new Map<string, CachedEntity>();
+  #lru: Iterator<CachedEntity> = this.#entries.values();
   #bytes = 0;
   #hits = 0;
   #misses = 0;
@@ -149,6 +150,29 @@ export class EntityCache {
     return compact(emptyEntity(kind, id));
   }
 
+  /**
+   * Reads the entities not cached yet in one store call (`readStreams`) and keeps them, so that the decisions about to
+   * read them as facts or targets find them without a read each. An entry cached meanwhile is newer (an append
+   * remembered it) and stays. Without `readStreams` nothing is read: each entity is read when a decision loads it.
+   */
+  async prefetch(kind: EntityKind, ids: readonly string[]): Promise<void> {
+    const readStreams = this.store.readStreams?.bind(this.store);
+    if (readStreams === undefined) return;
+    const missing = new Map<string, string>();
+    for (const id of ids) {
+      const streamId = streamIdOf(kind, id);
+      if (!this.#entries.has(streamId)) missing.set(streamId, id);
+    }
+    for (let start = 0, streamIds = [...missing.keys()]; start < streamIds.length; start += MAX_STREAMS_PER_READ) {
+      const streams = await readStreams(streamIds.slice(start, start + MAX_STREAMS_PER_READ));
+      for (const [streamId, records] of streams) {
+        const id = missing.get(streamId);
+        if (id === undefined || this.#entries.has(streamId)) continue;
+        this.remember(compact(records.length === 0 ? emptyEntity(kind, id) : applyStored(emptyEntity(kind, id), records)));
+      }
+    }
+  }
+
   /** The entity with every event, rebuilt from its whole stream (for callers that need its history); refreshes the entry. */
   async loadFull(kind: EntityKind, id: string): Promise<LoadedEntity> {
     const streamId = streamIdOf(kind, id);
@@ -169,12 +193,29 @@ export class EntityCache {
     this.#entries.set(entry.streamId, entry);
     this.#bytes += entry.bytes;
     while (this.#bytes > this.maxBytes) {
-      const oldest = this.#entries.values().next().value;
+      const oldest = this.#oldest();
       if (oldest === undefined) break;
       this.#entries.delete(oldest.streamId);
       this.#bytes -= oldest.bytes;
       this.#evictions += 1;
     }
+  }
+
+  /**
+   * The least recently used entry. One iterator walks the map across evictions: a fresh `values().next()` per eviction
+   * would skip every entry evicted since the map last rehashed (V8 keeps them in place until then), some 16 µs per
+   * eviction with 60,000 entries. Nothing live is ever behind this iterator: an entry behind it was evicted by it, or
+   * used again, which moves it to the end.
+   */
+  #oldest(): CachedEntity | undefined {
+    let next = this.#lru.next();
+    if (next.done === true) {
+      // Unreachable while entries are left (none is behind it), but a finished iterator stays finished even after new
+      // entries: start again from the front rather than rest on that.
+      this.#lru = this.#entries.values();
+      next = this.#lru.next();
+    }
+    return next.done === true ? undefined : next.value;
   }
 
   forget(streamId: string): void {

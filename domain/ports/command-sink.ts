@@ -31,5 +31,11 @@ export interface CommandSink {
    * which deduplicates it.
    */
   recorded?(kind: EntityKind, id: string, commandId: string): Promise<boolean>;
+  /**
+   * Optional: reads these entities ahead of the commands about to decide on them (a rotation tick's node facts), in one
+   * store read where the store can. Only a cache is warmed: every decision is still checked against the store when it
+   * is appended, so an entity that moves after this read costs a retry, never a decision on a stale fact.
+   */
+  prefetch?(kind: EntityKind, ids: readonly string[]): Promise<void>;
   readonly clock: Clock;
 }

@@ -2,7 +2,7 @@
  * The ports: what the core needs from the outside world, as interfaces with no I/O. Adapters implement them;
  * domain, machines and projections depend only on these.
  */
-export { ExpectedRevision } from './event-store.ts';
+export { ExpectedRevision, MAX_STREAMS_PER_READ } from './event-store.ts';
 export type {
   AllFilter,
   AppendOptions,

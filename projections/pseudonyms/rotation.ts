@@ -168,13 +168,16 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
       let rotated = 0;
       for (const { every, classes } of due) {
         const stale = staleNodes(use(), now - every, classes, tickLimit - rotated);
-        // Each chunk's next pseudonyms in one PRF call, the next chunk's asked for as soon as one is reached, so the
-        // commands never wait for the Secure Environment between chunks.
+        // Each chunk's next pseudonyms in one PRF call and its nodes (each rotation's fact) in one store read, the next
+        // chunk's asked for as soon as one is reached, so the commands never wait for the Secure Environment or a read
+        // per node.
         const derived: Promise<Pseudonym[]>[] = [];
         const pseudonymsOf = (chunk: number): Promise<Pseudonym[]> => {
           if (derived[chunk] === undefined) {
             const nodes = stale.slice(chunk * TICK_CHUNK, (chunk + 1) * TICK_CHUNK);
-            const asked = deriver.nodes(nodes.map((node) => ({ nodeId: node.nodeId, epoch: node.epoch === undefined ? 0 : node.epoch + 1 })));
+            const prefetched = engine.prefetch?.('node', nodes.map((node) => node.nodeId));
+            const pseudonyms = deriver.nodes(nodes.map((node) => ({ nodeId: node.nodeId, epoch: node.epoch === undefined ? 0 : node.epoch + 1 })));
+            const asked = prefetched === undefined ? pseudonyms : Promise.all([pseudonyms, prefetched]).then(([derivedNow]) => derivedNow);
             // Awaited by the workers that reach the chunk; one that stops first must not leave a rejection unobserved.
             asked.catch(() => undefined);
             derived[chunk] = asked;

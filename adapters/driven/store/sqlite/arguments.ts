@@ -1,4 +1,4 @@
-import type { EventToAppend, FactRead } from '../../../../domain/ports/event-store.ts';
+import { MAX_STREAMS_PER_READ, type EventToAppend, type FactRead } from '../../../../domain/ports/event-store.ts';
 import { isPlainObject } from './rows.ts';
 
 // Caller mistakes are programming errors: they throw plain errors that name the argument.
@@ -40,4 +40,16 @@ export const checkCount = (value: number | undefined, argument: string): number 
 export const checkPosition = (value: unknown, argument: string): bigint => {
   if (typeof value !== 'bigint') throw new Error(`${argument}: must be a bigint`);
   return value;
+};
+
+/** The distinct stream ids of a `readStreams` call, in the order first asked for. */
+export const checkStreamIds = (streamIds: unknown): string[] => {
+  if (!Array.isArray(streamIds)) throw new Error('streamIds: must be an array');
+  const distinct = new Set<string>();
+  streamIds.forEach((streamId: unknown, i) => {
+    if (typeof streamId !== 'string' || streamId.length === 0) throw new Error(`streamIds[${i}]: must be a non-empty string`);
+    distinct.add(streamId);
+  });
+  if (distinct.size > MAX_STREAMS_PER_READ) throw new Error(`streamIds: at most ${MAX_STREAMS_PER_READ} distinct streams per read, got ${distinct.size}`);
+  return [...distinct];
 };
