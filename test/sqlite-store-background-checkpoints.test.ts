@@ -149,6 +149,10 @@ describe('background checkpoints of the embedded store', () => {
   it('name the setting that is out of range', () => {
     expect(() => openSqliteStoreInDir(join(freshDir(), 'a'), { backgroundCheckpoints: { afterAppends: -1 } })).toThrow(/options\.backgroundCheckpoints\.afterAppends: must be a whole number >= 0/);
     expect(() => openSqliteStoreInDir(join(freshDir(), 'b'), { backgroundCheckpoints: { intervalMs: Number.NaN } })).toThrow(/options\.backgroundCheckpoints\.intervalMs/);
+    // Past setTimeout's longest delay the timer would fire at once, checkpointing continuously.
+    expect(() => openSqliteStoreInDir(join(freshDir(), 'd'), { backgroundCheckpoints: { intervalMs: 2 ** 31 } })).toThrow(
+      /options\.backgroundCheckpoints\.intervalMs: must be a number of ms from 0 to 2147483647/,
+    );
     expect(() => openSqliteStoreInDir(join(freshDir(), 'c'), { backgroundCheckpoints: { boundPages: 0 } })).toThrow(/options\.backgroundCheckpoints\.boundPages: must be a whole number >= 1/);
   });
 });

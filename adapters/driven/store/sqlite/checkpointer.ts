@@ -16,6 +16,9 @@ export interface CheckpointStats {
   lastFailure: string | undefined;
 }
 
+/** The longest delay setTimeout honours (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface BackgroundCheckpointSettings {
   /**
    * Appends committed after which the checkpointer thread starts; a store that writes less (most tests, a small
@@ -97,7 +100,10 @@ export class BackgroundCheckpointer {
     this.#intervalMs = settings.intervalMs ?? 100;
     this.#boundPages = settings.boundPages ?? 8192;
     if (!Number.isSafeInteger(this.#afterAppends) || this.#afterAppends < 0) throw new Error('options.backgroundCheckpoints.afterAppends: must be a whole number >= 0');
-    if (!Number.isFinite(this.#intervalMs) || this.#intervalMs < 0) throw new Error('options.backgroundCheckpoints.intervalMs: must be a number of ms >= 0');
+    // setTimeout fires at once for a delay past 2^31 - 1 ms: such an interval would checkpoint continuously.
+    if (!Number.isFinite(this.#intervalMs) || this.#intervalMs < 0 || this.#intervalMs > MAX_TIMER_MS) {
+      throw new Error(`options.backgroundCheckpoints.intervalMs: must be a number of ms from 0 to ${MAX_TIMER_MS}`);
+    }
     if (!Number.isSafeInteger(this.#boundPages) || this.#boundPages < 1) throw new Error('options.backgroundCheckpoints.boundPages: must be a whole number >= 1');
   }
 
