@@ -95,6 +95,17 @@ describe('prefetching the entities a batch of commands reads', () => {
     await raw.close();
   });
 
+  it('reads nothing with a cache of 0 bytes, which would keep none of it: each decision reads its facts once', async () => {
+    const { raw, ids } = await registeredFleet(2);
+    const { store, reads } = readsCounted(raw);
+    const engine = createEngine({ store, clock: new FakeClock(T0), cacheMaxBytes: 0 });
+    await engine.prefetch('node', ids);
+    expect(reads).toEqual([]);
+    expect((await engine.execute(rotate('meter-0', 0))).state).toBe('active');
+    expect(reads).toEqual(['node-meter-0']);
+    await raw.close();
+  });
+
   it('reads nothing on a store without readStreams, and the decisions read their facts as before', async () => {
     const { raw } = await registeredFleet(3);
     const { store, reads } = readsCounted(raw);

@@ -90,7 +90,10 @@ export const mayHaveCommand = (entry: CachedEntity, commandId: string): boolean 
  */
 export class EntityCache {
   readonly #entries = new Map<string, CachedEntity>();
-  #lru: Iterator<CachedEntity> = this.#entries.values();
+  /** The walk `#oldest` evicts through; made by the first eviction, let go of by `#removed`. */
+  #lru: Iterator<CachedEntity> | undefined;
+  /** Bytes of the entries removed other than by the walk since it last moved (what its old tables may still hold). */
+  #removedSinceWalk = 0;
   #bytes = 0;
   #hits = 0;
   #misses = 0;
@@ -153,11 +156,12 @@ export class EntityCache {
   /**
    * Reads the entities not cached yet in one store call (`readStreams`) and keeps them, so that the decisions about to
    * read them as facts or targets find them without a read each. An entry cached meanwhile is newer (an append
-   * remembered it) and stays. Without `readStreams` nothing is read: each entity is read when a decision loads it.
+   * remembered it) and stays. Without `readStreams`, or with a bound of 0 bytes (which keeps nothing), nothing is
+   * read: each entity is read when a decision loads it.
    */
   async prefetch(kind: EntityKind, ids: readonly string[]): Promise<void> {
     const readStreams = this.store.readStreams?.bind(this.store);
-    if (readStreams === undefined) return;
+    if (readStreams === undefined || this.maxBytes === 0) return;
     const missing = new Map<string, string>();
     for (const id of ids) {
       const streamId = streamIdOf(kind, id);
@@ -184,10 +188,7 @@ export class EntityCache {
 
   remember(entry: CachedEntity): void {
     const previous = this.#entries.get(entry.streamId);
-    if (previous !== undefined) {
-      this.#entries.delete(entry.streamId);
-      this.#bytes -= previous.bytes;
-    }
+    if (previous !== undefined) this.#removed(previous);
     // An entry larger than the whole bound is not kept: it would evict everything and then itself.
     if (entry.bytes > this.maxBytes) return;
     this.#entries.set(entry.streamId, entry);
@@ -205,9 +206,13 @@ export class EntityCache {
    * The least recently used entry. One iterator walks the map across evictions: a fresh `values().next()` per eviction
    * would skip every entry evicted since the map last rehashed (V8 keeps them in place until then), some 16 µs per
    * eviction with 60,000 entries. Nothing live is ever behind this iterator: an entry behind it was evicted by it, or
-   * used again, which moves it to the end.
+   * used again, which moves it to the end. Made by the first eviction only: a cache that never reaches its bound has
+   * no iterator to keep its old tables alive (`#removed`).
    */
   #oldest(): CachedEntity | undefined {
+    this.#lru ??= this.#entries.values();
+    // Advancing moves the iterator onto the Map's current table: the tables it kept are garbage from here.
+    this.#removedSinceWalk = 0;
     let next = this.#lru.next();
     if (next.done === true) {
       // Unreachable while entries are left (none is behind it), but a finished iterator stays finished even after new
@@ -220,9 +225,24 @@ export class EntityCache {
 
   forget(streamId: string): void {
     const previous = this.#entries.get(streamId);
-    if (previous === undefined) return;
-    this.#entries.delete(streamId);
-    this.#bytes -= previous.bytes;
+    if (previous !== undefined) this.#removed(previous);
+  }
+
+  /**
+   * Removes an entry other than by eviction (replaced, used again, forgotten). V8 moves a Map iterator onto the table
+   * the Map rehashed into only when it advances; until then it keeps every table since, each holding the entries it
+   * had then. Between two evictions the walk would so keep alive every entry replaced or forgotten meanwhile, without
+   * bound in a cache that stopped evicting: past an eighth of the bound removed since it last moved, it is let go of,
+   * and the next eviction starts a new walk from the front (paying once the skip of the slots evicted before).
+   */
+  #removed(entry: CachedEntity): void {
+    this.#entries.delete(entry.streamId);
+    this.#bytes -= entry.bytes;
+    this.#removedSinceWalk += entry.bytes;
+    if (this.#removedSinceWalk > this.maxBytes / 8) {
+      this.#lru = undefined;
+      this.#removedSinceWalk = 0;
+    }
   }
 
   stats(): EntityCacheStats {
