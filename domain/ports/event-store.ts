@@ -26,7 +26,10 @@ export const ExpectedRevision = {
     lastRevision === undefined ? { kind: 'no_stream' } : { kind: 'exact', revision: lastRevision },
 } as const;
 
-/** Most distinct streams one `readStreams` call may ask for: bounds what one read holds in memory. */
+/**
+ * Most distinct streams one `readStreams` call may ask for. It bounds how many streams one read holds in memory, not
+ * their length: each stream is read whole, as `readStream` reads it.
+ */
 export const MAX_STREAMS_PER_READ = 4096;
 
 export interface EventToAppend {

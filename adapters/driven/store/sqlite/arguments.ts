@@ -42,14 +42,20 @@ export const checkPosition = (value: unknown, argument: string): bigint => {
   return value;
 };
 
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
 /** The distinct stream ids of a `readStreams` call, in the order first asked for. */
 export const checkStreamIds = (streamIds: unknown): string[] => {
   if (!Array.isArray(streamIds)) throw new Error('streamIds: must be an array');
   const distinct = new Set<string>();
-  streamIds.forEach((streamId: unknown, i) => {
+  // An index loop, not forEach: a hole in a sparse array is refused, not skipped.
+  for (let i = 0; i < streamIds.length; i++) {
+    const streamId: unknown = streamIds[i];
     if (typeof streamId !== 'string' || streamId.length === 0) throw new Error(`streamIds[${i}]: must be a non-empty string`);
+    // A lone surrogate reaches SQLite as bytes that read back as other characters: its rows could not be told apart.
+    if (LONE_SURROGATE.test(streamId)) throw new Error(`streamIds[${i}]: must be well-formed Unicode (no lone surrogate)`);
     distinct.add(streamId);
-  });
+  }
   if (distinct.size > MAX_STREAMS_PER_READ) throw new Error(`streamIds: at most ${MAX_STREAMS_PER_READ} distinct streams per read, got ${distinct.size}`);
   return [...distinct];
 };

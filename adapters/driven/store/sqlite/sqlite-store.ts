@@ -84,6 +84,10 @@ export class SqliteEventStore implements EventStore {
     this.pageSize = settings.pageSize ?? 1000;
     if (!Number.isSafeInteger(this.pageSize) || this.pageSize < 1) throw new Error('options.pageSize: must be >= 1');
     this.pollIntervalMs = settings.pollIntervalMs ?? 200;
+    // setTimeout waits 1 ms for a delay that is not a number, below 1 or past 2^31 - 1: subscriptions would poll nonstop.
+    if (typeof this.pollIntervalMs !== 'number' || !(this.pollIntervalMs >= 1 && this.pollIntervalMs <= 2 ** 31 - 1)) {
+      throw new Error(`options.pollIntervalMs: must be a number of ms from 1 to ${2 ** 31 - 1}`);
+    }
     this.beforeCommit = settings.beforeCommit;
     this.durability = settings.durability ?? 'full';
     if (!DURABILITIES.includes(this.durability)) throw new Error(`options.durability: must be one of ${DURABILITIES.join(', ')}`);
