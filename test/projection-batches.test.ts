@@ -195,6 +195,18 @@ describe('projection batches', () => {
             })();
           };
         }
+        // The embedded store's synchronous pages, which a catch-up reads when the store offers them.
+        if (prop === 'readAllPagesSync') {
+          return (...args: Parameters<NonNullable<typeof target.readAllPagesSync>>) => {
+            const inner = target.readAllPagesSync!(...args);
+            return (function* () {
+              for (const page of inner) {
+                reads += page.length;
+                yield page;
+              }
+            })();
+          };
+        }
         const value = Reflect.get(target, prop, receiver);
         return typeof value === 'function' ? value.bind(target) : value;
       },
