@@ -43,8 +43,11 @@ interface Row {
   cause_type: string | null;
 }
 
-const SELECT = `SELECT a.*, c.position AS cause_position, c.stream_id AS cause_stream, c.type AS cause_type
-  FROM audit_events a LEFT JOIN audit_events c ON c.event_key = a.cause_key AND c.event_id = a.causation_id`;
+/* A correlation or causation id that is the command id is stored as NULL (tables.ts, version 3): given back here. */
+const SELECT = `SELECT a.position, a.event_id, a.stream_id, a.revision, a.type, a.occurred_at, a.actor_id, a.actor_role, a.command_id,
+    a.command_type, COALESCE(a.correlation_id, a.command_id) AS correlation_id, COALESCE(a.causation_id, a.command_id) AS causation_id,
+    a.reason, a.signature_status, a.signature_key, c.position AS cause_position, c.stream_id AS cause_stream, c.type AS cause_type
+  FROM audit_events a LEFT JOIN audit_events c ON c.event_key = a.cause_key AND c.event_id = COALESCE(a.causation_id, a.command_id)`;
 
 const toEntry = (r: Row): AuditEntry => ({
   position: r.position,
