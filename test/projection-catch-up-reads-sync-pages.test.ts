@@ -1,12 +1,13 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { openSqliteStore, type SqliteEventStore } from '../adapters/driven/store/index.ts';
+import { openSqliteStore } from '../adapters/driven/store/index.ts';
 import { command } from '../domain/commands/index.ts';
 import type { EventStore } from '../domain/ports/event-store.ts';
 import { auditTrail } from '../projections/audit/index.ts';
 import { complianceProjection } from '../projections/compliance/index.ts';
 import { expiryScheduler } from '../projections/expiry/index.ts';
 import { ProjectionRunner, type Projection } from '../projections/runtime/index.ts';
+import { syncPagesOnly, withoutSyncPages } from './support/sync-pages.ts';
 import { cmd, establishMeter, fixture, operator } from './support/fleet.ts';
 
 /*
@@ -26,36 +27,6 @@ const memoryDb = (): Database.Database => {
   db.defaultSafeIntegers(true);
   return db;
 };
-
-/** The same store through the port's required methods only: what EventStoreDB offers. */
-const withoutSyncPages = (store: EventStore): EventStore => ({
-  appendToStream: (...a) => store.appendToStream(...a),
-  readStream: (...a) => store.readStream(...a),
-  readCommand: (...a) => store.readCommand(...a),
-  readAll: (...a) => store.readAll(...a),
-  subscribeToAll: (...a) => store.subscribeToAll(...a),
-  headPosition: () => store.headPosition(),
-  close: () => store.close(),
-});
-
-/** The store with readAll refused, counting the synchronous pages read. */
-const syncPagesOnly = (store: SqliteEventStore, pages: number[]): EventStore =>
-  Object.assign(Object.create(store) as EventStore, {
-    readAll: () => {
-      throw new Error('readAll must not be used when the store offers readAllPagesSync');
-    },
-    readAllPagesSync: (...a: Parameters<SqliteEventStore['readAllPagesSync']>) => {
-      const inner = store.readAllPagesSync(...a);
-      return {
-        *[Symbol.iterator]() {
-          for (const page of inner) {
-            pages.push(page.length);
-            yield page;
-          }
-        },
-      };
-    },
-  });
 
 const opened = async () => {
   // Store pages of 4 events: a runner batch of 10 is read over three of them.

@@ -1,10 +1,11 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { openSqliteStore, openSqliteStoreInDir, type SqliteEventStore } from '../adapters/driven/store/index.ts';
+import { openSqliteStore, openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { isCredenceError } from '../domain/errors.ts';
 import type { EventStore } from '../domain/ports/event-store.ts';
 import { FleetVerifier, verifyFrom, type FleetReplay } from '../projections/replay/index.ts';
+import { syncPagesOnly, withoutSyncPages } from './support/sync-pages.ts';
 import { at, cmd, establishMeter, fixture } from './support/fleet.ts';
 import { dataDirs, forge } from './replay.fixtures.ts';
 import { collect } from './store-conformance/helpers.ts';
@@ -13,36 +14,6 @@ import { collect } from './store-conformance/helpers.ts';
  * The replay reads the embedded store's pages synchronously (`readAllPagesSync`, issue 15 item 4) and any other store
  * through `readAll`. Both must give the same verdict, findings, position and records seen, on a broken history too.
  */
-
-/** The same store seen through the port's required methods only: what EventStoreDB offers. */
-const withoutSyncPages = (store: EventStore): EventStore => ({
-  appendToStream: (...a) => store.appendToStream(...a),
-  readStream: (...a) => store.readStream(...a),
-  readCommand: (...a) => store.readCommand(...a),
-  readAll: (...a) => store.readAll(...a),
-  subscribeToAll: (...a) => store.subscribeToAll(...a),
-  headPosition: () => store.headPosition(),
-  close: () => store.close(),
-});
-
-/** The store with readAll refused: a replay over it proves it read the synchronous pages. */
-const syncPagesOnly = (store: SqliteEventStore, pages: number[]): EventStore =>
-  Object.assign(Object.create(store) as EventStore, {
-    readAll: () => {
-      throw new Error('readAll must not be used when the store offers readAllPagesSync');
-    },
-    readAllPagesSync: (...a: Parameters<SqliteEventStore['readAllPagesSync']>) => {
-      const inner = store.readAllPagesSync(...a);
-      return {
-        *[Symbol.iterator]() {
-          for (const page of inner) {
-            pages.push(page.length);
-            yield page;
-          }
-        },
-      };
-    },
-  });
 
 const run = async (store: EventStore, verifier = new FleetVerifier()) => {
   const seen: bigint[] = [];
