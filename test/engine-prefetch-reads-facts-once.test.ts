@@ -1,6 +1,11 @@
+import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { DAY, FakeClock } from '../adapters/driven/clock/index.ts';
+import { openCredence } from '../adapters/runtime/index.ts';
+import { hmacSha256 } from '../domain/crypto/index.ts';
+import { PseudonymDeriver, pseudonymRotation } from '../projections/pseudonyms/index.ts';
+import { ProjectionRunner } from '../projections/runtime/index.ts';
 import { openSqliteStore } from '../adapters/driven/store/index.ts';
 import { createEngine } from '../adapters/engine/index.ts';
 import { compact, EntityCache } from '../adapters/engine/entity-cache.ts';
@@ -104,6 +109,27 @@ describe('prefetching the entities a batch of commands reads', () => {
     expect((await engine.execute(rotate('meter-0', 0))).state).toBe('active');
     expect(reads).toEqual(['node-meter-0']);
     await raw.close();
+  });
+
+  it('lets a rotation tick read each chunk of due nodes in one store read and nothing per rotation', async () => {
+    const clock = new FakeClock(T0);
+    const key = { prf: async (m: Uint8Array) => hmacSha256(new Uint8Array(32).fill(7), m) };
+    const c = openCredence({ location: { memory: true }, clock, pseudonyms: { key } });
+    await c.engine.execute(cmd.createSubscription());
+    for (let i = 0; i < 30; i++) await c.engine.execute(cmd.registerNode(`meter-${i}`));
+    await c.settle();
+    // Another process's engine over the same store: none of the nodes is in its cache.
+    const { store, reads } = readsCounted(c.store);
+    const engine = createEngine({ store, clock });
+    const rotation = pseudonymRotation({ engine, deriver: new PseudonymDeriver(key), policy: { default: { everyMs: DAY } } });
+    const db = new Database(':memory:');
+    db.defaultSafeIntegers(true);
+    await new ProjectionRunner({ db, store: c.store, projections: [{ ...rotation, react: undefined }] }).catchUp();
+    clock.advance(DAY);
+    expect(await rotation.tick()).toBe(30);
+    expect(reads).toEqual(['many:30']);
+    db.close();
+    await c.close();
   });
 
   it('reads nothing on a store without readStreams, and the decisions read their facts as before', async () => {
