@@ -95,7 +95,12 @@ export class SqliteEventStore implements EventStore {
     if (!Number.isSafeInteger(maxGroupSize) || maxGroupSize < 1) throw new Error('options.maxGroupSize: must be >= 1');
     // Positions and revisions exceed 2^53 on EventStoreDB; keep them bigint here too.
     db.defaultSafeIntegers(true);
-    prepareDatabase(db, { busyTimeoutMs: settings.busyTimeoutMs ?? 5000, durability: this.durability });
+    const busyTimeoutMs = settings.busyTimeoutMs ?? 5000;
+    // Written into a PRAGMA: a value that is not a whole number of ms would reach SQLite as NaN or be cut silently.
+    if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0 || busyTimeoutMs > 2 ** 31 - 1) {
+      throw new Error(`options.busyTimeoutMs: must be a whole number of ms from 0 to ${2 ** 31 - 1}`);
+    }
+    prepareDatabase(db, { busyTimeoutMs, durability: this.durability });
     const file = db.memory ? undefined : db.name;
     this.#checkpointer =
       settings.backgroundCheckpoints === false || file === undefined || !isPlainPath(file)
