@@ -51,11 +51,31 @@ describe('prefetching the entities a batch of commands reads', () => {
     const engine = createEngine({ store, clock: new FakeClock(T0) });
     await engine.prefetch('node', ids);
     expect(reads).toEqual(['many:40']);
+    expect(engine.cacheStats()).toMatchObject({ prefetched: 40, hits: 0, misses: 0 });
     for (const [n, id] of ids.entries()) expect((await engine.execute(rotate(id, n))).state).toBe('active');
     expect(reads).toEqual(['many:40']);
+    // Each rotation found its node (a hit) and started its pseudonym's stream without a read.
+    expect(engine.cacheStats()).toMatchObject({ prefetched: 40, hits: 40, assumedNew: 40 });
     // Already cached: a second prefetch reads nothing.
     await engine.prefetch('node', ids);
     expect(reads).toEqual(['many:40']);
+    await raw.close();
+  });
+
+  it('reads a long list in slices of 512 streams, letting the event loop turn between them', async () => {
+    const { raw, ids } = await registeredFleet(1100);
+    const { store, reads } = readsCounted(raw);
+    const engine = createEngine({ store, clock: new FakeClock(T0) });
+    let turns = 0;
+    const ticking = setInterval(() => (turns += 1), 0);
+    const first = setImmediate(() => (turns += 1));
+    await engine.prefetch('node', ids);
+    clearInterval(ticking);
+    clearImmediate(first);
+    expect(reads).toEqual(['many:512', 'many:512', 'many:76']);
+    expect(engine.cacheStats().prefetched).toBe(1100);
+    // Two setImmediate turns between the three slices: what was queued before the prefetch ran in between.
+    expect(turns).toBeGreaterThan(0);
     await raw.close();
   });
 

@@ -81,6 +81,7 @@ describe('the entity cache', () => {
     expect(text).toContain(`credence_entity_cache_bytes ${after.bytes}`);
     expect(text).toMatch(/credence_entity_cache_hit_ratio 0\.\d+/);
     expect(text).toContain(`credence_entity_cache_max_bytes ${64 * 1024 * 1024}`);
+    expect(text).toContain(`credence_entity_cache_prefetched_total ${after.prefetched}`);
   });
 
   it('refuses a bound that is not a whole number of bytes, naming the option', () => {

@@ -1,6 +1,6 @@
 import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import { applyStored, emptyEntity, type EntitySnapshot, type LoadedEntity } from '../../machines/index.ts';
-import { MAX_STREAMS_PER_READ, type EventStore } from '../../domain/ports/event-store.ts';
+import type { EventStore } from '../../domain/ports/event-store.ts';
 import { jsonLength } from './json-size.ts';
 
 /**
@@ -36,7 +36,15 @@ export interface EntityCacheStats {
   readonly evictions: number;
   /** Of the misses, those for a command starting an entity, answered with a new entity without a read (`cachedOrNew`). */
   readonly assumedNew: number;
+  /**
+   * Entities read ahead by `prefetch` (a rotation tick's node facts), many per store read. Not loads: a decision that
+   * then finds one counts as a hit, so the hit rate is read next to this.
+   */
+  readonly prefetched: number;
 }
+
+/** Streams a prefetch reads at once: one store read each, about 10 ms of the event loop for nodes. */
+const PREFETCH_SLICE = 512;
 
 /** Default bound: 64 MiB of snapshots, room for some 100,000 entities of the lifecycle mix. */
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
@@ -99,6 +107,7 @@ export class EntityCache {
   #misses = 0;
   #evictions = 0;
   #assumedNew = 0;
+  #prefetched = 0;
 
   constructor(
     private readonly store: EventStore,
@@ -167,11 +176,16 @@ export class EntityCache {
       const streamId = streamIdOf(kind, id);
       if (!this.#entries.has(streamId)) missing.set(streamId, id);
     }
-    for (let start = 0, streamIds = [...missing.keys()]; start < streamIds.length; start += MAX_STREAMS_PER_READ) {
-      const streams = await readStreams(streamIds.slice(start, start + MAX_STREAMS_PER_READ));
+    const streamIds = [...missing.keys()];
+    for (let start = 0; start < streamIds.length; start += PREFETCH_SLICE) {
+      // The embedded store reads synchronously: between slices, the event loop serves what waits (group commits,
+      // requests) instead of waiting for a whole chunk's read and rebuild (some 45 ms for 2,048 nodes).
+      if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+      const streams = await readStreams(streamIds.slice(start, start + PREFETCH_SLICE));
       for (const [streamId, records] of streams) {
         const id = missing.get(streamId);
         if (id === undefined || this.#entries.has(streamId)) continue;
+        this.#prefetched += 1;
         this.remember(compact(records.length === 0 ? emptyEntity(kind, id) : applyStored(emptyEntity(kind, id), records)));
       }
     }
@@ -256,6 +270,7 @@ export class EntityCache {
       hitRate: loads === 0 ? 0 : this.#hits / loads,
       evictions: this.#evictions,
       assumedNew: this.#assumedNew,
+      prefetched: this.#prefetched,
     };
   }
 }

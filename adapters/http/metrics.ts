@@ -125,6 +125,7 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
     cacheGauge('credence_entity_cache_hits_total', 'Entity loads served from a cached snapshot', (c) => c.hits);
     cacheGauge('credence_entity_cache_misses_total', 'Entity loads that rebuilt the entity from its whole stream', (c) => c.misses);
     cacheGauge('credence_entity_cache_evictions_total', 'Snapshots dropped to stay within the bound', (c) => c.evictions);
+    cacheGauge('credence_entity_cache_prefetched_total', 'Entities read ahead, many per store read (a rotation tick\'s node facts); their later loads count as hits', (c) => c.prefetched);
     cacheGauge('credence_entity_cache_entries', 'Entity snapshots held', (c) => c.entries);
     cacheGauge('credence_entity_cache_bytes', 'Estimated bytes of the snapshots held', (c) => c.bytes);
     cacheGauge('credence_entity_cache_max_bytes', 'The bound on those bytes', (c) => c.maxBytes);
