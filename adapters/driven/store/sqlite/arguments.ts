@@ -3,6 +3,9 @@ import { isPlainObject } from './rows.ts';
 
 // Caller mistakes are programming errors: they throw plain errors that name the argument.
 
+/** The longest delay setTimeout honours (2^31 - 1 ms, about 24.8 days); a longer one fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export function checkEventsToAppend(streamId: unknown, events: readonly EventToAppend[]): void {
   if (typeof streamId !== 'string' || streamId.length === 0) {
     throw new Error('streamId: must be a non-empty string');

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Durability } from './schema.ts';
+import { MAX_TIMER_MS } from './arguments.ts';
 
 /** Counters of the background checkpoints since the store opened (metrics, benchmarks, tests). */
 export interface CheckpointStats {
@@ -15,9 +16,6 @@ export interface CheckpointStats {
   failures: number;
   lastFailure: string | undefined;
 }
-
-/** The longest delay setTimeout honours (2^31 - 1 ms, about 24.8 days). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface BackgroundCheckpointSettings {
   /**

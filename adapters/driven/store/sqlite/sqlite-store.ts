@@ -14,7 +14,7 @@ import {
 } from '../../../../domain/ports/event-store.ts';
 import { AppendNotifier } from './notifier.ts';
 import { compileFilter, PageReader } from './pages.ts';
-import { checkCount, checkEventsToAppend, checkFacts, checkPosition, checkStreamIds } from './arguments.ts';
+import { checkCount, checkEventsToAppend, checkFacts, checkPosition, checkStreamIds, MAX_TIMER_MS } from './arguments.ts';
 import { AppendRows, type AppendRequest, type AppendWritten } from './append-rows.ts';
 import { EVENT_COLUMNS, recordedEventOfRaw } from './rows.ts';
 import { GroupCommitter } from './group-commit.ts';
@@ -85,8 +85,8 @@ export class SqliteEventStore implements EventStore {
     if (!Number.isSafeInteger(this.pageSize) || this.pageSize < 1) throw new Error('options.pageSize: must be >= 1');
     this.pollIntervalMs = settings.pollIntervalMs ?? 200;
     // setTimeout waits 1 ms for a delay that is not a number, below 1 or past 2^31 - 1: subscriptions would poll nonstop.
-    if (typeof this.pollIntervalMs !== 'number' || !(this.pollIntervalMs >= 1 && this.pollIntervalMs <= 2 ** 31 - 1)) {
-      throw new Error(`options.pollIntervalMs: must be a number of ms from 1 to ${2 ** 31 - 1}`);
+    if (typeof this.pollIntervalMs !== 'number' || !(this.pollIntervalMs >= 1 && this.pollIntervalMs <= MAX_TIMER_MS)) {
+      throw new Error(`options.pollIntervalMs: must be a number of ms from 1 to ${MAX_TIMER_MS}`);
     }
     this.beforeCommit = settings.beforeCommit;
     this.durability = settings.durability ?? 'full';
@@ -97,8 +97,8 @@ export class SqliteEventStore implements EventStore {
     db.defaultSafeIntegers(true);
     const busyTimeoutMs = settings.busyTimeoutMs ?? 5000;
     // Written into a PRAGMA: a value that is not a whole number of ms would reach SQLite as NaN or be cut silently.
-    if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0 || busyTimeoutMs > 2 ** 31 - 1) {
-      throw new Error(`options.busyTimeoutMs: must be a whole number of ms from 0 to ${2 ** 31 - 1}`);
+    if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0 || busyTimeoutMs > MAX_TIMER_MS) {
+      throw new Error(`options.busyTimeoutMs: must be a whole number of ms from 0 to ${MAX_TIMER_MS}`);
     }
     prepareDatabase(db, { busyTimeoutMs, durability: this.durability });
     const file = db.memory ? undefined : db.name;
