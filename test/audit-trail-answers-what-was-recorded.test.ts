@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { FakeClock, HOUR } from '../adapters/driven/clock/index.ts';
-import { openCredence, type Credence } from '../adapters/runtime/index.ts';
+import { HOUR } from '../adapters/driven/clock/index.ts';
+import type { Credence } from '../adapters/runtime/index.ts';
 import { command, COMMAND_FOR_EVENT } from '../domain/commands/index.ts';
 import { eventIdFor } from '../domain/event-ids.ts';
 import type { EventType } from '../domain/events/index.ts';
@@ -10,7 +10,8 @@ import { decodeStored } from '../domain/stored.ts';
 import { currentVersionOf } from '../domain/upcasters.ts';
 import { actionsOf, auditTrail, timeline, type AuditEntry } from '../projections/audit/index.ts';
 import { ProjectionRunner } from '../projections/runtime/index.ts';
-import { cmd, establishMeter, operator, T0 } from './support/fleet.ts';
+import { twoEstablishedMeters } from './support/two-meters.ts';
+import { operator, T0 } from './support/fleet.ts';
 
 /*
  * The audit table leaves NULL what most rows repeat (version 3: a correlation or causation id that is the command
@@ -91,15 +92,7 @@ const expectedEntries = (records: readonly RecordedEvent[]): AuditEntry[] => {
 };
 
 const recordedLog = async (): Promise<{ c: Credence; records: RecordedEvent[] }> => {
-  const clock = new FakeClock(T0);
-  const c = openCredence({ location: { memory: true }, clock });
-  await c.engine.execute(cmd.createSubscription());
-  for (const n of [1, 2]) {
-    clock.advance(HOUR);
-    await c.engine.execute(cmd.registerNode(`meter-${n}`));
-    await establishMeter(c.engine, n);
-  }
-  await c.settle();
+  const { c, clock } = await twoEstablishedMeters();
   clock.advance(HOUR);
   // The cascade: the process manager's events name this revocation as their cause.
   await c.engine.execute(command('revokeNode', { nodeId: 'meter-2', reason: 'keyCompromise' }, { actor: operator }));

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { FakeClock, HOUR } from '../adapters/driven/clock/index.ts';
-import { openCredence, type Credence } from '../adapters/runtime/index.ts';
+import { HOUR } from '../adapters/driven/clock/index.ts';
+import type { Credence } from '../adapters/runtime/index.ts';
 import { command } from '../domain/commands/index.ts';
 import { ExpectedRevision } from '../domain/ports/event-store.ts';
 import { auditTrail } from '../projections/audit/index.ts';
@@ -10,7 +10,8 @@ import { complianceProjection } from '../projections/compliance/index.ts';
 import { entitiesProjection } from '../projections/entities/index.ts';
 import { expiryScheduler } from '../projections/expiry/index.ts';
 import { ProjectionRunner } from '../projections/runtime/index.ts';
-import { cmd, establishMeter, footprint, operator, T0 } from './support/fleet.ts';
+import { twoEstablishedMeters } from './support/two-meters.ts';
+import { footprint, operator } from './support/fleet.ts';
 
 const TABLES = [
   'cascade_dead_letters',
@@ -44,15 +45,7 @@ const tamper = async (c: Credence, stream: string, type: string, data: Record<st
  * batch holding both events knows it ends: the shortcut that must not hide the broken history).
  */
 const brokenHistory = async (): Promise<Credence> => {
-  const clock = new FakeClock(T0);
-  const c = openCredence({ location: { memory: true }, clock });
-  await c.engine.execute(cmd.createSubscription());
-  for (const n of [1, 2]) {
-    clock.advance(HOUR);
-    await c.engine.execute(cmd.registerNode(`meter-${n}`));
-    await establishMeter(c.engine, n);
-  }
-  await c.settle();
+  const { c, clock } = await twoEstablishedMeters();
   await tamper(c, 'credential-cred-1', 'CredentialProvisioned', { credentialId: 'cred-1', method: 'pre-provisioning' });
   clock.advance(HOUR);
   await c.engine.execute(command('revokeNode', { nodeId: 'meter-1', reason: 'keyCompromise' }, { actor: operator }));
