@@ -1,4 +1,5 @@
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
+import { eachRecord } from '../../domain/ports/each-record.ts';
 import { FleetVerifier, type FleetReplay } from './verifier.ts';
 
 export type { FleetReplay, KindSummary } from './verifier.ts';
@@ -18,26 +19,10 @@ export const verifyFrom = async (
 ): Promise<FleetVerifier> => {
   const { onProgress, onRecord } = options;
   for (;;) {
-    let read = 0;
-    const request = { afterPosition: verifier.position, maxCount: PAGE };
-    if (store.readAllPagesSync !== undefined) {
-      // The same records without a promise per record (issue 15 item 4): 5-13% more events per CPU-second measured.
-      for (const page of store.readAllPagesSync(request)) {
-        for (const record of page) {
-          read++;
-          onRecord?.(record);
-          verifier.apply(record);
-        }
-      }
-      // One turn of the microtask queue per request, as readAll's iteration gave other promises their turns.
-      await Promise.resolve();
-    } else {
-      for await (const record of store.readAll(request)) {
-        read++;
-        onRecord?.(record);
-        verifier.apply(record);
-      }
-    }
+    const read = await eachRecord(store, { afterPosition: verifier.position, maxCount: PAGE }, (record) => {
+      onRecord?.(record);
+      verifier.apply(record);
+    });
     onProgress?.(verifier.tally.events);
     if (read < PAGE) return verifier;
   }

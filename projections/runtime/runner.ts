@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { decodeStored, type DecodedEvent } from '../../domain/stored.ts';
 import type { EventStore, ReadAllOptions, RecordedEvent, StoreSubscription } from '../../domain/ports/event-store.ts';
+import { eachRecord } from '../../domain/ports/each-record.ts';
 import { applyBatch, reactInBatches, writeLockOf, type DecodedBatch } from './batch.ts';
 import { deleteCheckpoint, readCheckpoint, setupCheckpoints } from './checkpoints.ts';
 import { deferQueryIndexes, restoreQueryIndexes } from './query-indexes.ts';
@@ -30,20 +31,10 @@ const decodeOnce = (record: RecordedEvent): DecodedEvent | undefined => {
   return result.ok ? result.value : undefined;
 };
 
-/**
- * One page of a catch-up: the records `readAll(options)` gives. A store that reads in-process hands them over in
- * pages synchronously (`readAllPagesSync`: the same records and errors), sparing the promise and the async generator
- * step `readAll` costs per record (issue 15 item 5). The read yields to the microtask queue once, as `readAll`'s
- * iteration did at least once, so promises waiting meanwhile still get their turn between batches.
- */
+/** One page of a catch-up: the records `readAll(options)` gives, through synchronous pages where the store has them. */
 const readPage = async (store: EventStore, options: ReadAllOptions): Promise<RecordedEvent[]> => {
   const records: RecordedEvent[] = [];
-  if (store.readAllPagesSync !== undefined) {
-    for (const page of store.readAllPagesSync(options)) for (const record of page) records.push(record);
-    await Promise.resolve();
-  } else {
-    for await (const record of store.readAll(options)) records.push(record);
-  }
+  await eachRecord(store, options, (record) => records.push(record));
   return records;
 };
 
