@@ -28,40 +28,46 @@ const revoke = (credence: Credence, credentialId: string) =>
  * the test controls (optionally with a gated reaction, so its batch stays open after a revocation was applied), and
  * an OCSP responder whose signatures the test can hold (an answer read, not yet signed).
  */
+interface PausePoint {
+  /** Called where the work stops: resolves `reached`, then waits for `release()`. */
+  readonly pause: () => Promise<void>;
+  readonly reached: Promise<void>;
+  readonly release: () => void;
+}
+
+const pausePoint = (): PausePoint => {
+  let arrived!: () => void;
+  let release!: () => void;
+  const reached = new Promise<void>((resolve) => (arrived = resolve));
+  const released = new Promise<void>((resolve) => (release = resolve));
+  return { reached, release, pause: () => (arrived(), released) };
+};
+
 const instance = async (pkiGated: boolean) => {
   const dir = mkdtempSync(join(tmpdir(), 'credence-ocsp-unsettled-'));
   const se = openDataFolderSecureEnvironment(dir, { now: () => new Date() });
   const credence: Credence = openCredence({ location: { memory: true }, clock: systemClock });
   const ca: IssuingCa = await testCa('default', 'p256');
   const db: Database.Database = openReadModels({ dir });
-  let gate: { reached: () => void; open: Promise<void> } | undefined;
+  let gate: PausePoint | undefined;
   const holdPkiBatch = () => {
-    let reached!: () => void;
-    const atGate = new Promise<void>((resolve) => (reached = resolve));
-    let open!: () => void;
-    gate = { reached, open: new Promise<void>((resolve) => (open = resolve)) };
-    return { reached: atGate, open: () => (open(), (gate = undefined)) };
+    const g = (gate = pausePoint());
+    return { reached: g.reached, open: () => (g.release(), (gate = undefined)) };
   };
   const react = async (e: DecodedEvent) => {
     const g = gate;
-    if (g !== undefined && e.event.type === 'CredentialIssued') {
-      g.reached();
-      await g.open;
-    }
+    if (g !== undefined && e.event.type === 'CredentialIssued') await g.pause();
   };
   const changes = new PkiChanges();
   const pki = pkiProjection(changes);
   const runner = new ProjectionRunner({ db, store: credence.store, projections: [pkiGated ? { ...pki, react } : pki] });
   const reads: CommittedReadModel = openCommittedReadModel(db);
   const key = await OcspSigningKey.open({ se: ownerView(se, 'maf:infrastructure'), ca, random: systemRandom, now: () => Date.now() });
-  let held: { reached: () => void; release: Promise<void> } | undefined;
+  let held: PausePoint | undefined;
   /** The next signature waits until `release()`; `reached` once it waits. */
   const holdNextSignature = () => {
-    let reached!: () => void;
-    const atSignature = new Promise<void>((resolve) => (reached = resolve));
-    let release!: () => void;
-    held = { reached, release: new Promise<void>((resolve) => (release = resolve)) };
-    return { reached: atSignature, release: () => release() };
+    const h = (held = pausePoint());
+    return { reached: h.reached, release: h.release };
   };
   const responder = new OcspResponder({
     reads,
@@ -76,10 +82,7 @@ const instance = async (pkiGated: boolean) => {
         sign: async (tbs: Uint8Array) => {
           const h = held;
           held = undefined;
-          if (h !== undefined) {
-            h.reached();
-            await h.release;
-          }
+          if (h !== undefined) await h.pause();
           return c.sign(tbs);
         },
       };
