@@ -5,6 +5,7 @@ import { revocationsAfter } from '../../projections/pki/index.ts';
 import { boundCrlExpiryMarks, memoryCrlExpiryMarks, type CrlExpiryMarks } from '../driven/pki/crl-expiry-marks.ts';
 import type { CrlNumbers } from '../driven/pki/crl-numbers.ts';
 import type { CommittedReadModel } from './pki-committed.ts';
+import { PkiRebuilding, readCompletePki } from './pki-complete.ts';
 import { EntryBuffer } from './pki-entry-buffer.ts';
 
 /** A signed CRL as served: DER, its number and times, and an entity tag for HTTP caches. */
@@ -108,10 +109,10 @@ export class CrlPublisher {
     return run;
   }
 
-  /** Issues the first complete CRL and its delta. */
+  /** Issues the first complete CRL and its delta (once the read model is whole: see `full`). */
   start(): Promise<void> {
     return this.#serial(async () => {
-      await this.#catchUp();
+      if ((await this.#catchUp()) instanceof PkiRebuilding) return;
       await this.#rebase();
     });
   }
@@ -132,6 +133,7 @@ export class CrlPublisher {
       this.#scheduled = undefined;
       void this.#serial(async () => {
         // Backing off (5 ms doubling to 1 s): a transaction held open outside the runner must not keep it spinning.
+        // A rebuild in progress is not waited for: the next fetch or tick after it issues what came.
         if ((await this.#issueForNew()) === 0 && this.#o.reads.uncommittedPkiWrites()) this.#wake(Math.min(Math.max(afterMs * 2, 5), 1000));
       });
     }, afterMs);
@@ -152,21 +154,36 @@ export class CrlPublisher {
     } while (this.#scheduled !== undefined);
   }
 
-  /** The complete CRL, assembled now when revocations came after the last one. */
+  /**
+   * The complete CRL, assembled now when revocations came after the last one. While the read model is being rebuilt
+   * (PkiRebuilding), the one issued before the rebuild: it lists every revocation of its time and is valid until its
+   * nextUpdate, where a CRL signed from part of the revocations would tell relying parties that the others are not
+   * revoked. Rejects with PkiRebuilding when none was issued yet.
+   */
   full(): Promise<PublishedCrl> {
     return this.#serial(async () => {
-      await this.#catchUp();
+      const read = await this.#catchUp();
+      if (read instanceof PkiRebuilding) return this.#published(this.#full, read);
       if (this.#stale || this.#full === undefined) await this.#rebase();
       return this.#full!;
     });
   }
 
-  /** The newest delta CRL (issued on every revocation, so never behind the read model by more than `coalesceMs`). */
+  /**
+   * The newest delta CRL (issued on every revocation, so never behind the read model by more than `coalesceMs`). While
+   * the read model is being rebuilt, the one issued before it, as for `full`.
+   */
   delta(): Promise<PublishedCrl> {
     return this.#serial(async () => {
-      await this.#issueForNew();
+      const read = await this.#issueForNew();
+      if (read instanceof PkiRebuilding) return this.#published(this.#delta, read);
       return this.#delta!;
     });
+  }
+
+  #published(crl: PublishedCrl | undefined, rebuilding: PkiRebuilding): PublishedCrl {
+    if (crl === undefined) throw rebuilding;
+    return crl;
   }
 
   /** The schedule: each CRL is issued again once half of its validity has passed (before its nextUpdate). */
@@ -174,7 +191,7 @@ export class CrlPublisher {
     return this.#serial(async () => {
       const now = this.#o.now();
       const due = (crl: PublishedCrl | undefined) => crl === undefined || now >= crl.thisUpdate + this.#validityMs / 2;
-      await this.#catchUp();
+      if ((await this.#catchUp()) instanceof PkiRebuilding) return;
       if (due(this.#full)) await this.#rebase();
       else if (due(this.#delta) || this.#newSinceDelta) await this.#issueDelta();
     });
@@ -190,10 +207,16 @@ export class CrlPublisher {
 
   /**
    * Appends what the read model committed since the last look; returns how many entries came. Never what an open
-   * projection batch wrote: that batch may still roll back, and a CRL is signed and numbered (pki-committed.ts).
+   * projection batch wrote: that batch may still roll back, and a CRL is signed and numbered (pki-committed.ts). Nor
+   * anything while the read model is being rebuilt (PkiRebuilding, returned): what was read before stays as it was.
    */
-  async #catchUp(): Promise<number> {
-    if (this.#reload) {
+  async #catchUp(): Promise<number | PkiRebuilding> {
+    const reload = this.#reload;
+    const read = await readCompletePki(this.#o.reads, (db) => revocationsAfter(db, this.ca.id, reload ? 0 : this.#lastSeq));
+    if (!read.ok) return read.rebuilding;
+    // A reset noticed while reading: the rows may predate it; read everything at the next look.
+    if (this.#reload !== reload) return 0;
+    if (reload) {
       this.#reload = false;
       this.#entries.clear();
       this.#serials.clear();
@@ -201,7 +224,7 @@ export class CrlPublisher {
       this.#base = undefined;
       this.#stale = true;
     }
-    const rows = await this.#o.reads.read((db) => revocationsAfter(db, this.ca.id, this.#lastSeq));
+    const rows = read.value;
     let added = 0;
     for (const row of rows) {
       if (this.#serials.has(row.serialNumber)) continue;
@@ -218,8 +241,9 @@ export class CrlPublisher {
   }
 
   /** Issues a delta (or a new base) for what was committed since the last one; returns how many entries came. */
-  async #issueForNew(): Promise<number> {
+  async #issueForNew(): Promise<number | PkiRebuilding> {
     const added = await this.#catchUp();
+    if (added instanceof PkiRebuilding) return added;
     if (added === 0 && !this.#newSinceDelta && this.#delta !== undefined) return 0;
     if (this.#base === undefined || this.#entries.count - this.#base.count > this.#rebaseAfter) await this.#rebase();
     else await this.#issueDelta();

@@ -14,6 +14,7 @@ import {
 import { certificateStanding } from '../../projections/pki/index.ts';
 import type { OcspResponderCredential } from '../driven/pki/ocsp-signing-key.ts';
 import type { CommittedReadModel } from './pki-committed.ts';
+import { readCompletePki } from './pki-complete.ts';
 
 export interface OcspResponderOptions {
   /** The `pki` read model as committed (pki-committed.ts): never what an open projection batch wrote. */
@@ -178,7 +179,14 @@ export class OcspResponder {
     const readUnsettled = single !== undefined && this.#unsettled.has(single.serialNumber);
     try {
       // Committed state only: a revocation in a batch that may still roll back is not answered (pki-committed.ts).
-      const statuses = hit !== undefined ? certIds.map(() => hit.status) : await this.#o.reads.read((db) => certIds.map((id) => this.#status(db, id)));
+      // Nor a read model being rebuilt: its certificate may be back before its revocation (`tryLater`, RFC 6960 2.3).
+      let statuses: CertStatus[];
+      if (hit !== undefined) statuses = certIds.map(() => hit.status);
+      else {
+        const read = await readCompletePki(this.#o.reads, (db) => certIds.map((id) => this.#status(db, id)));
+        if (!read.ok) return refusal('tryLater', read.rebuilding.message);
+        statuses = read.value;
+      }
       const producedAt = Math.floor(now / 1000) * 1000;
       const nextUpdate = producedAt + this.#validityMs;
       const credential = this.#o.credential();

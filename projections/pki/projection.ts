@@ -2,11 +2,11 @@ import type Database from 'better-sqlite3';
 import { CaId } from '../../domain/x509/issuing-ca.ts';
 import { isSerialHex, revokedCertificateDer } from '../../domain/x509/revocation/index.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
-import { BatchSlot, type Projection } from '../runtime/index.ts';
+import { BatchSlot, readCheckpoint, type Projection } from '../runtime/index.ts';
 import type { PkiChanges } from './changes.ts';
-import { certificateOfCredential, recordCertificate, recordRevocation, resetPkiTables, setupPkiTables } from './tables.ts';
+import { certificateOfCredential, markRebuild, PKI_PROJECTION, recordCertificate, recordRevocation, resetPkiTables, setupPkiTables } from './tables.ts';
 
-export const PKI_PROJECTION = 'pki';
+export { PKI_PROJECTION };
 
 /**
  * Connections on which `pki` rows were written inside a transaction other than the runner's synchronous batch (one
@@ -50,8 +50,11 @@ export const pkiProjection = (changes?: PkiChanges): Projection => {
     name: PKI_PROJECTION,
     eventTypes: ['CredentialIssued', 'CredentialRevoked'],
     setup: setupPkiTables,
+    // Inside the rebuild's transaction, before its checkpoint is deleted: the position the tables had reached.
     reset(db: Database.Database) {
+      const reached = readCheckpoint(db, PKI_PROJECTION)?.position;
       resetPkiTables(db);
+      if (reached !== undefined) markRebuild(db, reached);
       changes?.reset();
     },
     // Writes at once: the slot only tells `apply` that it runs in the runner's synchronous batch (see heldOpen).

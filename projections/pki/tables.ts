@@ -1,6 +1,9 @@
 import type Database from 'better-sqlite3';
 import type { RevocationReason } from '../../domain/events/index.ts';
-import { prepared } from '../runtime/index.ts';
+import { prepared, readCheckpoint } from '../runtime/index.ts';
+
+/** The projection these tables belong to: its checkpoint says how far they reach. */
+export const PKI_PROJECTION = 'pki';
 
 /**
  * The revocation read model of Credence's issuing CAs (issue 13): which certificate (CA, serial) each credential
@@ -27,7 +30,37 @@ export const setupPkiTables = (db: Database.Database): void => {
     entry BLOB NOT NULL
   );
   CREATE UNIQUE INDEX IF NOT EXISTS pki_revocations_serial ON pki_revocations (ca_id, serial);
-  CREATE INDEX IF NOT EXISTS pki_revocations_ca ON pki_revocations (ca_id, seq)`);
+  CREATE INDEX IF NOT EXISTS pki_revocations_ca ON pki_revocations (ca_id, seq);
+  CREATE TABLE IF NOT EXISTS pki_rebuild (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    position INTEGER NOT NULL
+  )`);
+};
+
+/**
+ * Records, in the transaction that empties the tables for a rebuild, the position they had been projected to: until
+ * the projection's checkpoint is back there, the tables hold only part of the revocations (`pkiCompleteness`). The
+ * highest position is kept: a rebuild interrupted and started again must still reach the first one's.
+ */
+export const markRebuild = (db: Database.Database, reached: bigint): void => {
+  prepared(db, 'INSERT INTO pki_rebuild (id, position) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET position = MAX(position, excluded.position)').run(reached);
+};
+
+export type PkiCompleteness =
+  | { readonly complete: true }
+  | { readonly complete: false; readonly position: bigint | undefined; readonly until: bigint };
+
+/**
+ * Whether the tables hold every revocation they held before their last rebuild began: the projection's checkpoint
+ * has reached the position recorded then. Read in the same transaction as what is read from the tables, so both come
+ * from one committed state.
+ */
+export const pkiCompleteness = (db: Database.Database): PkiCompleteness => {
+  const row = prepared(db, 'SELECT position FROM pki_rebuild WHERE id = 1').get() as { position: bigint | number } | undefined;
+  if (row === undefined) return { complete: true };
+  const until = BigInt(row.position);
+  const checkpoint = readCheckpoint(db, PKI_PROJECTION)?.position;
+  return checkpoint !== undefined && checkpoint >= until ? { complete: true } : { complete: false, position: checkpoint, until };
 };
 
 export const resetPkiTables = (db: Database.Database): void => {

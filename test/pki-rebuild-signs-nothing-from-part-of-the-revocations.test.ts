@@ -1,0 +1,193 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as pkijs from 'pkijs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { memoryCrlNumbers } from '../adapters/driven/pki/crl-numbers.ts';
+import { openCredence, openDataFolderSecureEnvironment, PkiRebuilding, startPkiRevocation, systemClock, systemRandom, type Credence, type PkiRevocation } from '../adapters/runtime/index.ts';
+import { openCommittedReadModel } from '../adapters/runtime/pki-committed.ts';
+import { CrlPublisher } from '../adapters/runtime/pki-crl-publisher.ts';
+import { ownerView, type EventStore, type ReadAllOptions, type RecordedEvent } from '../domain/ports/index.ts';
+import { pkiUrls, type IssuingCa } from '../domain/x509/issuing-ca.ts';
+import { certificateStanding, PKI_PROJECTION, pkiProjection } from '../projections/pki/index.ts';
+import { deleteCheckpoint } from '../projections/runtime/checkpoints.ts';
+import { ProjectionRunner } from '../projections/runtime/index.ts';
+import { operator } from './support/fleet.ts';
+import { ocspRequest, ocspStatus } from './support/ocsp-client.ts';
+import { closePkiInstance, crlNumberOf, revokeAndSettleOn } from './support/pki-instance.ts';
+import { issueCertifiedCredential, issueCertifiedCredentialWith, pkiOf, revokeAndSettle, startPkiService, testCa, type TestLeaf } from './support/pki-test-ca.ts';
+import { withoutSyncPages } from './support/sync-pages.ts';
+import type { TestService } from './support/service.ts';
+
+/*
+ * A rebuild empties the `pki` read model and projects it again from position 0. Meanwhile it holds part of the
+ * revocations: a CRL signed from it would leave the others out, and OCSP would answer `good` for a certificate whose
+ * issuance is back and whose revocation is not yet. Nothing is signed from it until it is whole again
+ * (adapters/runtime/pki-complete.ts): the CRLs issued before are served, OCSP answers `tryLater` (RFC 6960 2.3), and
+ * a publisher with no CRL yet answers 503.
+ */
+
+const serialsOf = (der: Uint8Array): string[] =>
+  (pkijs.CertificateRevocationList.fromBER(Uint8Array.from(der)).revokedCertificates ?? []).map((r) => Buffer.from(r.userCertificate.valueBlock.valueHexView).toString('hex')).sort();
+
+/** The store as a catch-up reads it, ending before `position`: a rebuild that has not got that far yet. */
+const endingBefore = (store: EventStore, position: bigint): EventStore => ({
+  ...withoutSyncPages(store),
+  async *readAll(options?: ReadAllOptions): AsyncGenerator<RecordedEvent> {
+    for await (const record of store.readAll(options)) {
+      if (record.position >= position) return;
+      yield record;
+    }
+  },
+});
+
+/** What `runner.rebuild` does first: the read model emptied and its checkpoint deleted, in one transaction. */
+const beginRebuild = (credence: Credence): void => {
+  const db = credence.readModels;
+  db.transaction(() => {
+    pkiProjection(credence.pkiChanges).reset(db);
+    deleteCheckpoint(db, PKI_PROJECTION);
+  })();
+};
+
+const firstRevocationPosition = async (store: EventStore): Promise<bigint> => {
+  for await (const record of store.readAll({ filter: { eventTypes: ['CredentialRevoked'] } })) return record.position;
+  throw new Error('no revocation stored');
+};
+
+describe('a pki read model being rebuilt (library)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'credence-pki-partial-'));
+  let se: ReturnType<typeof openDataFolderSecureEnvironment>;
+  let credence: Credence;
+  let pki: PkiRevocation;
+  let ca: IssuingCa;
+  const leaves: TestLeaf[] = [];
+
+  beforeAll(async () => {
+    se = openDataFolderSecureEnvironment(dir, { now: () => new Date() });
+    credence = openCredence({ location: { dir }, clock: systemClock, security: { se, random: systemRandom, actor: operator } });
+    ca = await testCa('default', 'ed25519');
+    pki = await startPkiRevocation({
+      credence, cas: [ca], baseUrl: 'http://127.0.0.1:9', dataDir: dir, se: ownerView(se, 'maf:infrastructure'), random: systemRandom, now: () => Date.now(),
+    });
+    for (const id of ['cred-a', 'cred-b', 'cred-c', 'cred-d']) leaves.push(await issueCertifiedCredentialWith(credence, ca, 'http://127.0.0.1:9', id));
+    await revokeAndSettleOn(credence, pki, [['cred-a', 'keyCompromise'], ['cred-b', 'unspecified'], ['cred-c', 'superseded']]);
+  }, 60_000);
+  afterAll(() => closePkiInstance({ pki, credence, se, dir }));
+
+  it('serves the CRLs issued before, answers OCSP tryLater, and signs again once the read model is whole', async () => {
+    const publisher = pki.crl('default')!;
+    const responder = pki.ocsp('default')!;
+    const fullBefore = await publisher.full();
+    const deltaBefore = await publisher.delta();
+    const revoked = await ocspRequest(leaves[0]!, ca);
+    const good = await ocspRequest(leaves[3]!, ca);
+    expect(ocspStatus((await responder.respond(revoked)).der)).toBe('revoked');
+    expect(serialsOf(fullBefore.der)).toHaveLength(3);
+
+    // The rebuild has re-projected every issuance and no revocation yet.
+    beginRebuild(credence);
+    const partial = new ProjectionRunner({ db: credence.readModels, store: endingBefore(credence.store, await firstRevocationPosition(credence.store)), projections: [pkiProjection(credence.pkiChanges)] });
+    await partial.catchUp();
+    // What the read model says now, and what must not be signed: the revoked certificate is `good` there.
+    expect(certificateStanding(credence.readModels, 'default', leaves[0]!.serialNumber).status).toBe('good');
+
+    for (const request of [revoked, good]) {
+      const answer = await responder.respond(request);
+      expect(answer.outcome).toBe('tryLater');
+      expect(answer.cacheable).toBe(false);
+      expect(answer.reason).toMatch(/^the pki read model is being rebuilt \(projected to position \d+ of \d+\)/);
+    }
+    expect(await publisher.full()).toEqual(fullBefore);
+    expect(await publisher.delta()).toEqual(deltaBefore);
+    await pki.tick();
+    expect((await publisher.full()).crlNumber).toBe(fullBefore.crlNumber);
+
+    // The rest of the log: whole again, and signing from it.
+    await credence.runner.catchUp(PKI_PROJECTION);
+    expect(ocspStatus((await responder.respond(revoked)).der)).toBe('revoked');
+    expect(ocspStatus((await responder.respond(good)).der)).toBe('good');
+    const fullAfter = await publisher.full();
+    expect(serialsOf(fullAfter.der)).toEqual(serialsOf(fullBefore.der));
+    expect(crlNumberOf(fullAfter.der)).toBeGreaterThan(fullBefore.crlNumber);
+  });
+
+  it('refuses with PkiRebuilding, naming how far the rebuild is, when no CRL was issued before it began', async () => {
+    const reached = credence.runner.checkpoint(PKI_PROJECTION);
+    expect(reached).toBeDefined();
+    beginRebuild(credence);
+    const reads = openCommittedReadModel(credence.readModels);
+    try {
+      const fresh = new CrlPublisher({ reads, ca, urls: pkiUrls('http://127.0.0.1:9', ca.id), numbers: memoryCrlNumbers(), now: () => Date.now() });
+      await fresh.start();
+      const refused = await fresh.full().catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(PkiRebuilding);
+      expect(refused).toMatchObject({ code: 'pki_rebuilding', position: undefined });
+      expect((refused as PkiRebuilding).until).toBe(reached);
+      await expect(fresh.delta()).rejects.toBeInstanceOf(PkiRebuilding);
+
+      // A rebuild started again before the first one ended must still reach the first one's position.
+      const until = (refused as PkiRebuilding).until;
+      beginRebuild(credence);
+      await expect(fresh.full()).rejects.toMatchObject({ until });
+
+      await credence.runner.catchUp(PKI_PROJECTION);
+      expect(serialsOf((await fresh.full()).der)).toHaveLength(3);
+    } finally {
+      reads.close();
+    }
+  });
+});
+
+describe('a pki read model being rebuilt (HTTP)', () => {
+  let svc: TestService;
+  let leaf: TestLeaf;
+  beforeAll(async () => {
+    svc = await startPkiService('p256');
+    leaf = await issueCertifiedCredential(svc, 'cred-1');
+    await revokeAndSettle(svc, 'cred-1');
+  }, 60_000);
+  afterAll(() => svc?.close());
+
+  it('serves the CRL issued before, answers OCSP tryLater, and a publisher without a CRL 503 with Retry-After', async () => {
+    const { credence } = svc.service.context;
+    const before = await fetch(`${svc.url}/pki/default/crl`);
+    expect(before.status).toBe(200);
+    const crlBefore = new Uint8Array(await before.arrayBuffer());
+    const reached = svc.service.context.credence.runner.checkpoint(PKI_PROJECTION);
+    // Nothing follows the store meanwhile: the rebuild stays where the test leaves it.
+    await svc.service.context.live.stop();
+    beginRebuild(credence);
+
+    const during = await fetch(`${svc.url}/pki/default/crl`);
+    expect(during.status).toBe(200);
+    expect(new Uint8Array(await during.arrayBuffer())).toEqual(crlBefore);
+    const ca = pkiOf(svc).cas[0]!;
+    const ocsp = await fetch(`${svc.url}/pki/default/ocsp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/ocsp-request' },
+      body: Buffer.from(await ocspRequest(leaf, ca)),
+    });
+    expect(ocsp.status).toBe(200);
+    expect(ocsp.headers.get('cache-control')).toBe('no-store');
+    // OCSPResponseStatus tryLater (3), unsigned: RFC 6960 2.3.
+    expect(pkijs.OCSPResponse.fromBER(new Uint8Array(await ocsp.arrayBuffer())).responseStatus.valueBlock.valueDec).toBe(3);
+
+    const reads = openCommittedReadModel(credence.readModels);
+    const current = svc.service.context.pkiRevocation!.current!;
+    const fresh = new CrlPublisher({ reads, ca, urls: pkiUrls(svc.url, ca.id), numbers: memoryCrlNumbers(), now: () => Date.now() });
+    svc.service.context.pkiRevocation!.current = { ...current, crl: () => fresh };
+    try {
+      const refused = await fetch(`${svc.url}/pki/default/delta-crl`);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('1');
+      expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      const problem = (await refused.json()) as Record<string, unknown>;
+      expect(problem).toMatchObject({ status: 503, type: expect.stringMatching(/pki_rebuilding$/), until: String(reached) });
+      expect(String(problem['detail'])).toMatch(/being rebuilt/);
+    } finally {
+      svc.service.context.pkiRevocation!.current = current;
+      reads.close();
+    }
+  });
+});
