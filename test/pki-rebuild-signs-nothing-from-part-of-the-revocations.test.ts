@@ -5,7 +5,7 @@ import * as pkijs from 'pkijs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryCrlNumbers } from '../adapters/driven/pki/crl-numbers.ts';
 import { openCredence, openDataFolderSecureEnvironment, PkiRebuilding, startPkiRevocation, systemClock, systemRandom, type Credence, type PkiRevocation } from '../adapters/runtime/index.ts';
-import { openCommittedReadModel } from '../adapters/runtime/pki-committed.ts';
+import { openCommittedReadModel, type CommittedReadModel } from '../adapters/runtime/pki-committed.ts';
 import { CrlPublisher } from '../adapters/runtime/pki-crl-publisher.ts';
 import { ownerView, type EventStore, type ReadAllOptions, type RecordedEvent } from '../domain/ports/index.ts';
 import { pkiUrls, type IssuingCa } from '../domain/x509/issuing-ca.ts';
@@ -135,6 +135,71 @@ describe('a pki read model being rebuilt (library)', () => {
       expect(serialsOf((await fresh.full()).der)).toHaveLength(3);
     } finally {
       reads.close();
+    }
+  });
+});
+
+describe('a rebuild begun while the CRL publisher reads (library)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'credence-pki-reset-mid-read-'));
+  let se: ReturnType<typeof openDataFolderSecureEnvironment>;
+  let credence: Credence;
+  let pki: PkiRevocation;
+  let ca: IssuingCa;
+
+  beforeAll(async () => {
+    se = openDataFolderSecureEnvironment(dir, { now: () => new Date() });
+    credence = openCredence({ location: { dir }, clock: systemClock, security: { se, random: systemRandom, actor: operator } });
+    ca = await testCa('default', 'ed25519');
+    pki = await startPkiRevocation({
+      credence, cas: [ca], baseUrl: 'http://127.0.0.1:9', dataDir: dir, se: ownerView(se, 'maf:infrastructure'), random: systemRandom, now: () => Date.now(),
+    });
+    for (const id of ['cred-a', 'cred-b', 'cred-c', 'cred-d']) await issueCertifiedCredentialWith(credence, ca, 'http://127.0.0.1:9', id);
+    await revokeAndSettleOn(credence, pki, [['cred-a', 'keyCompromise'], ['cred-b', 'unspecified']]);
+  }, 60_000);
+  afterAll(() => closePkiInstance({ pki, credence, se, dir }));
+
+  it('signs nothing from what it read just before the tables were emptied', async () => {
+    const committed = openCommittedReadModel(credence.readModels);
+    // The rebuild's reset lands after the read, before the publisher has used what it read.
+    let afterRead: (() => void) | undefined;
+    const reads: CommittedReadModel = {
+      mode: committed.mode,
+      uncommittedPkiWrites: () => committed.uncommittedPkiWrites(),
+      close: () => committed.close(),
+      async read(query) {
+        const value = await committed.read(query);
+        const then = afterRead;
+        afterRead = undefined;
+        then?.();
+        return value;
+      },
+    };
+    const numbers = memoryCrlNumbers();
+    const signed: number[] = [];
+    const fresh = new CrlPublisher({
+      reads, ca, urls: pkiUrls('http://127.0.0.1:9', ca.id), now: () => Date.now(),
+      numbers: { next: () => { const n = numbers.next(); signed.push(n); return n; } },
+    });
+    const unsubscribe = credence.pkiChanges.subscribe({ revoked: () => undefined, reset: () => fresh.reset() });
+    try {
+      await fresh.start();
+      await revokeAndSettleOn(credence, pki, [['cred-c', 'superseded']]);
+      // On a delta: the complete CRL is due again, and cred-d, revoked next, is on no CRL yet.
+      expect(serialsOf((await fresh.delta()).der)).toHaveLength(1);
+      await revokeAndSettleOn(credence, pki, [['cred-d', 'keyCompromise']]);
+      const before = signed.length;
+
+      afterRead = () => beginRebuild(credence);
+      await fresh.full();
+      // The log held cred-d when the read model was last whole: a CRL signed now without it would say it is not revoked.
+      expect(signed).toHaveLength(before);
+
+      await credence.runner.catchUp(PKI_PROJECTION);
+      expect(serialsOf((await fresh.full()).der)).toHaveLength(4);
+    } finally {
+      unsubscribe();
+      fresh.stop();
+      committed.close();
     }
   });
 });

@@ -82,6 +82,8 @@ export class CrlPublisher {
   /** Entries were appended since the complete CRL: the next fetch assembles a new one. */
   #stale = true;
   #reload = true;
+  /** Bumped by every `reset`: a read made before one is not used after it (`#catchUp`). */
+  #resets = 0;
   #queue: Promise<unknown> = Promise.resolve();
   #scheduled: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -142,6 +144,7 @@ export class CrlPublisher {
   /** The read model was emptied (a rebuild): everything is read again before the next CRL. */
   reset(): void {
     this.#reload = true;
+    this.#resets++;
     this.notify();
   }
 
@@ -212,10 +215,14 @@ export class CrlPublisher {
    */
   async #catchUp(): Promise<number | PkiRebuilding> {
     const reload = this.#reload;
+    const resets = this.#resets;
     const read = await readCompletePki(this.#o.reads, (db) => revocationsAfter(db, this.ca.id, reload ? 0 : this.#lastSeq));
     if (!read.ok) return read.rebuilding;
-    // A reset noticed while reading: the rows may predate it; read everything at the next look.
-    if (this.#reload !== reload) return 0;
+    // A reset came while reading (it commits with the rebuild's first transaction): read again, as it left the
+    // tables. Not 0 with what was read before: the caller would then sign from entries that miss what the read
+    // brought (a complete CRL due, or a delta), while the tables are being rebuilt; nor the rows read before it with
+    // the reset forgotten (a second one while `#reload` was still set).
+    if (this.#resets !== resets) return this.#catchUp();
     if (reload) {
       this.#reload = false;
       this.#entries.clear();
