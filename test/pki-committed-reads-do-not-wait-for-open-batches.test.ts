@@ -69,7 +69,7 @@ const instance = async (location: 'file' | 'memory', pkiGated: boolean) => {
   ];
   const runner = new ProjectionRunner({ db, store: credence.store, projections });
   const revocation: PkiRevocation = await startPkiRevocation({
-    credence: { readModels: db, pkiChanges: changes },
+    credence: { store: credence.store, readModels: db, pkiChanges: changes },
     cas: [ca],
     baseUrl: BASE_URL,
     se: ownerView(se, 'maf:infrastructure'),

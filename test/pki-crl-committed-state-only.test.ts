@@ -58,7 +58,7 @@ describe('CRLs and OCSP answers reflect committed read-model state only', () => 
     };
     runner = new ProjectionRunner({ db, store: credence.store, projections: [gated] });
     pki = await startPkiRevocation({
-      credence: { readModels: db, pkiChanges: changes },
+      credence: { store: credence.store, readModels: db, pkiChanges: changes },
       cas: [ca],
       baseUrl: BASE_URL,
       se: ownerView(se, 'maf:infrastructure'),

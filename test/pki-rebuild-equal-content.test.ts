@@ -3,11 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as pkijs from 'pkijs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ownerView } from '../domain/ports/index.ts';
-import { openCredence, openDataFolderSecureEnvironment, startPkiRevocation, systemClock, systemRandom, type Credence, type PkiRevocation } from '../adapters/runtime/index.ts';
+import type { Credence, PkiRevocation } from '../adapters/runtime/index.ts';
 import { certificateStanding, PKI_PROJECTION, revocationContent } from '../projections/pki/index.ts';
-import { operator } from './support/fleet.ts';
-import { closePkiInstance, crlNumberOf, revokeAndSettleOn } from './support/pki-instance.ts';
+import { closePkiInstance, crlNumberOf, dataFolderPki, PKI_TEST_URL, revokeAndSettleOn } from './support/pki-instance.ts';
 import { issueCertifiedCredentialWith, testCa, type TestLeaf } from './support/pki-test-ca.ts';
 
 /** A CRL's entries as content: serial, revocation date, reason extension bytes (not its number or times). */
@@ -22,19 +20,17 @@ const entriesOf = (der: Uint8Array) =>
 
 describe('CRL and OCSP state rebuilt from position 0 (issue 13: the events are the source of truth)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'credence-pki-rebuild-'));
-  let se: ReturnType<typeof openDataFolderSecureEnvironment>;
+  const folder = dataFolderPki(dir);
+  const se = folder.se;
   let credence: Credence;
   let pki: PkiRevocation;
   const leaves: TestLeaf[] = [];
 
   beforeAll(async () => {
-    se = openDataFolderSecureEnvironment(dir, { now: () => new Date() });
-    credence = openCredence({ location: { dir }, clock: systemClock, security: { se, random: systemRandom, actor: operator } });
+    credence = folder.open();
     const ca = await testCa('default', 'ed25519');
-    pki = await startPkiRevocation({
-      credence, cas: [ca], baseUrl: 'http://127.0.0.1:9', dataDir: dir, se: ownerView(se, 'maf:infrastructure'), random: systemRandom, now: () => Date.now(),
-    });
-    for (const id of ['cred-a', 'cred-b', 'cred-c', 'cred-d']) leaves.push(await issueCertifiedCredentialWith(credence, ca, 'http://127.0.0.1:9', id));
+    pki = await folder.start(credence, ca);
+    for (const id of ['cred-a', 'cred-b', 'cred-c', 'cred-d']) leaves.push(await issueCertifiedCredentialWith(credence, ca, PKI_TEST_URL, id));
     await revokeAndSettleOn(credence, pki, [['cred-a', 'keyCompromise'], ['cred-b', 'unspecified'], ['cred-c', 'superseded']]);
   }, 60_000);
   afterAll(() => closePkiInstance({ pki, credence, se, dir }));

@@ -1,20 +1,20 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as pkijs from 'pkijs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryCrlNumbers } from '../adapters/driven/pki/crl-numbers.ts';
-import { openCredence, openDataFolderSecureEnvironment, PkiRebuilding, startPkiRevocation, systemClock, systemRandom, type Credence, type PkiRevocation } from '../adapters/runtime/index.ts';
+import { READ_MODELS_DB_FILE } from '../adapters/driven/readmodels/index.ts';
+import { PkiIncomplete, type Credence, type PkiRevocation } from '../adapters/runtime/index.ts';
 import { openCommittedReadModel, type CommittedReadModel } from '../adapters/runtime/pki-committed.ts';
 import { CrlPublisher } from '../adapters/runtime/pki-crl-publisher.ts';
-import { ownerView, type EventStore, type ReadAllOptions, type RecordedEvent } from '../domain/ports/index.ts';
+import type { EventStore, ReadAllOptions, RecordedEvent } from '../domain/ports/index.ts';
 import { pkiUrls, type IssuingCa } from '../domain/x509/issuing-ca.ts';
 import { certificateStanding, PKI_PROJECTION, pkiProjection } from '../projections/pki/index.ts';
 import { deleteCheckpoint } from '../projections/runtime/checkpoints.ts';
 import { ProjectionRunner } from '../projections/runtime/index.ts';
-import { operator } from './support/fleet.ts';
 import { ocspRequest, ocspStatus } from './support/ocsp-client.ts';
-import { closePkiInstance, crlNumberOf, revokeAndSettleOn } from './support/pki-instance.ts';
+import { closePkiInstance, crlNumberOf, dataFolderPki, PKI_TEST_URL, revokeAndSettleOn } from './support/pki-instance.ts';
 import { issueCertifiedCredential, issueCertifiedCredentialWith, pkiOf, revokeAndSettle, startPkiService, testCa, type TestLeaf } from './support/pki-test-ca.ts';
 import { withoutSyncPages } from './support/sync-pages.ts';
 import type { TestService } from './support/service.ts';
@@ -55,56 +55,55 @@ const firstRevocationPosition = async (store: EventStore): Promise<bigint> => {
   throw new Error('no revocation stored');
 };
 
-describe('a pki read model being rebuilt (library)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'credence-pki-partial-'));
-  let se: ReturnType<typeof openDataFolderSecureEnvironment>;
-  let credence: Credence;
-  let pki: PkiRevocation;
-  let ca: IssuingCa;
-  const leaves: TestLeaf[] = [];
-
+/** A data folder with four certified credentials of one CA, those `revoked` revoked and on its CRLs. */
+const withFourCertificates = (prefix: string, revoked: readonly (readonly [credentialId: string, reason: string])[]) => {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const folder = dataFolderPki(dir);
+  const t = { leaves: [] as TestLeaf[] } as { credence: Credence; pki: PkiRevocation; ca: IssuingCa; leaves: TestLeaf[] };
   beforeAll(async () => {
-    se = openDataFolderSecureEnvironment(dir, { now: () => new Date() });
-    credence = openCredence({ location: { dir }, clock: systemClock, security: { se, random: systemRandom, actor: operator } });
-    ca = await testCa('default', 'ed25519');
-    pki = await startPkiRevocation({
-      credence, cas: [ca], baseUrl: 'http://127.0.0.1:9', dataDir: dir, se: ownerView(se, 'maf:infrastructure'), random: systemRandom, now: () => Date.now(),
-    });
-    for (const id of ['cred-a', 'cred-b', 'cred-c', 'cred-d']) leaves.push(await issueCertifiedCredentialWith(credence, ca, 'http://127.0.0.1:9', id));
-    await revokeAndSettleOn(credence, pki, [['cred-a', 'keyCompromise'], ['cred-b', 'unspecified'], ['cred-c', 'superseded']]);
+    t.credence = folder.open();
+    t.ca = await testCa('default', 'ed25519');
+    t.pki = await folder.start(t.credence, t.ca);
+    for (const id of ['cred-a', 'cred-b', 'cred-c', 'cred-d']) t.leaves.push(await issueCertifiedCredentialWith(t.credence, t.ca, PKI_TEST_URL, id));
+    await revokeAndSettleOn(t.credence, t.pki, revoked);
   }, 60_000);
-  afterAll(() => closePkiInstance({ pki, credence, se, dir }));
+  afterAll(() => closePkiInstance({ pki: t.pki, credence: t.credence, se: folder.se, dir }));
+  return t;
+};
+
+describe('a pki read model being rebuilt (library)', () => {
+  const t = withFourCertificates('credence-pki-partial-', [['cred-a', 'keyCompromise'], ['cred-b', 'unspecified'], ['cred-c', 'superseded']]);
 
   it('serves the CRLs issued before, answers OCSP tryLater, and signs again once the read model is whole', async () => {
-    const publisher = pki.crl('default')!;
-    const responder = pki.ocsp('default')!;
+    const publisher = t.pki.crl('default')!;
+    const responder = t.pki.ocsp('default')!;
     const fullBefore = await publisher.full();
     const deltaBefore = await publisher.delta();
-    const revoked = await ocspRequest(leaves[0]!, ca);
-    const good = await ocspRequest(leaves[3]!, ca);
+    const revoked = await ocspRequest(t.leaves[0]!, t.ca);
+    const good = await ocspRequest(t.leaves[3]!, t.ca);
     expect(ocspStatus((await responder.respond(revoked)).der)).toBe('revoked');
     expect(serialsOf(fullBefore.der)).toHaveLength(3);
 
     // The rebuild has re-projected every issuance and no revocation yet.
-    beginRebuild(credence);
-    const partial = new ProjectionRunner({ db: credence.readModels, store: endingBefore(credence.store, await firstRevocationPosition(credence.store)), projections: [pkiProjection(credence.pkiChanges)] });
+    beginRebuild(t.credence);
+    const partial = new ProjectionRunner({ db: t.credence.readModels, store: endingBefore(t.credence.store, await firstRevocationPosition(t.credence.store)), projections: [pkiProjection(t.credence.pkiChanges)] });
     await partial.catchUp();
     // What the read model says now, and what must not be signed: the revoked certificate is `good` there.
-    expect(certificateStanding(credence.readModels, 'default', leaves[0]!.serialNumber).status).toBe('good');
+    expect(certificateStanding(t.credence.readModels, 'default', t.leaves[0]!.serialNumber).status).toBe('good');
 
     for (const request of [revoked, good]) {
       const answer = await responder.respond(request);
       expect(answer.outcome).toBe('tryLater');
       expect(answer.cacheable).toBe(false);
-      expect(answer.reason).toMatch(/^the pki read model is being rebuilt \(projected to position \d+ of \d+\)/);
+      expect(answer.reason).toMatch(/^the pki read model holds part of the revocations \(projected to position \d+ of \d+\)/);
     }
     expect(await publisher.full()).toEqual(fullBefore);
     expect(await publisher.delta()).toEqual(deltaBefore);
-    await pki.tick();
+    await t.pki.tick();
     expect((await publisher.full()).crlNumber).toBe(fullBefore.crlNumber);
 
     // The rest of the log: whole again, and signing from it.
-    await credence.runner.catchUp(PKI_PROJECTION);
+    await t.credence.runner.catchUp(PKI_PROJECTION);
     expect(ocspStatus((await responder.respond(revoked)).der)).toBe('revoked');
     expect(ocspStatus((await responder.respond(good)).der)).toBe('good');
     const fullAfter = await publisher.full();
@@ -112,26 +111,26 @@ describe('a pki read model being rebuilt (library)', () => {
     expect(crlNumberOf(fullAfter.der)).toBeGreaterThan(fullBefore.crlNumber);
   });
 
-  it('refuses with PkiRebuilding, naming how far the rebuild is, when no CRL was issued before it began', async () => {
-    const reached = credence.runner.checkpoint(PKI_PROJECTION);
+  it('refuses with PkiIncomplete, naming how far the rebuild is, when no CRL was issued before it began', async () => {
+    const reached = t.credence.runner.checkpoint(PKI_PROJECTION);
     expect(reached).toBeDefined();
-    beginRebuild(credence);
-    const reads = openCommittedReadModel(credence.readModels);
+    beginRebuild(t.credence);
+    const reads = openCommittedReadModel(t.credence.readModels);
     try {
-      const fresh = new CrlPublisher({ reads, ca, urls: pkiUrls('http://127.0.0.1:9', ca.id), numbers: memoryCrlNumbers(), now: () => Date.now() });
+      const fresh = new CrlPublisher({ reads, ca: t.ca, urls: pkiUrls(PKI_TEST_URL, t.ca.id), numbers: memoryCrlNumbers(), now: () => Date.now() });
       await fresh.start();
       const refused = await fresh.full().catch((error: unknown) => error);
-      expect(refused).toBeInstanceOf(PkiRebuilding);
-      expect(refused).toMatchObject({ code: 'pki_rebuilding', position: undefined });
-      expect((refused as PkiRebuilding).until).toBe(reached);
-      await expect(fresh.delta()).rejects.toBeInstanceOf(PkiRebuilding);
+      expect(refused).toBeInstanceOf(PkiIncomplete);
+      expect(refused).toMatchObject({ code: 'pki_incomplete', position: undefined });
+      expect((refused as PkiIncomplete).until).toBe(reached);
+      await expect(fresh.delta()).rejects.toBeInstanceOf(PkiIncomplete);
 
       // A rebuild started again before the first one ended must still reach the first one's position.
-      const until = (refused as PkiRebuilding).until;
-      beginRebuild(credence);
+      const until = (refused as PkiIncomplete).until;
+      beginRebuild(t.credence);
       await expect(fresh.full()).rejects.toMatchObject({ until });
 
-      await credence.runner.catchUp(PKI_PROJECTION);
+      await t.credence.runner.catchUp(PKI_PROJECTION);
       expect(serialsOf((await fresh.full()).der)).toHaveLength(3);
     } finally {
       reads.close();
@@ -140,26 +139,10 @@ describe('a pki read model being rebuilt (library)', () => {
 });
 
 describe('a rebuild begun while the CRL publisher reads (library)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'credence-pki-reset-mid-read-'));
-  let se: ReturnType<typeof openDataFolderSecureEnvironment>;
-  let credence: Credence;
-  let pki: PkiRevocation;
-  let ca: IssuingCa;
-
-  beforeAll(async () => {
-    se = openDataFolderSecureEnvironment(dir, { now: () => new Date() });
-    credence = openCredence({ location: { dir }, clock: systemClock, security: { se, random: systemRandom, actor: operator } });
-    ca = await testCa('default', 'ed25519');
-    pki = await startPkiRevocation({
-      credence, cas: [ca], baseUrl: 'http://127.0.0.1:9', dataDir: dir, se: ownerView(se, 'maf:infrastructure'), random: systemRandom, now: () => Date.now(),
-    });
-    for (const id of ['cred-a', 'cred-b', 'cred-c', 'cred-d']) await issueCertifiedCredentialWith(credence, ca, 'http://127.0.0.1:9', id);
-    await revokeAndSettleOn(credence, pki, [['cred-a', 'keyCompromise'], ['cred-b', 'unspecified']]);
-  }, 60_000);
-  afterAll(() => closePkiInstance({ pki, credence, se, dir }));
+  const t = withFourCertificates('credence-pki-reset-mid-read-', [['cred-a', 'keyCompromise'], ['cred-b', 'unspecified']]);
 
   it('signs nothing from what it read just before the tables were emptied', async () => {
-    const committed = openCommittedReadModel(credence.readModels);
+    const committed = openCommittedReadModel(t.credence.readModels);
     // The rebuild's reset lands after the read, before the publisher has used what it read.
     let afterRead: (() => void) | undefined;
     const reads: CommittedReadModel = {
@@ -177,30 +160,73 @@ describe('a rebuild begun while the CRL publisher reads (library)', () => {
     const numbers = memoryCrlNumbers();
     const signed: number[] = [];
     const fresh = new CrlPublisher({
-      reads, ca, urls: pkiUrls('http://127.0.0.1:9', ca.id), now: () => Date.now(),
+      reads, ca: t.ca, urls: pkiUrls(PKI_TEST_URL, t.ca.id), now: () => Date.now(),
       numbers: { next: () => { const n = numbers.next(); signed.push(n); return n; } },
     });
-    const unsubscribe = credence.pkiChanges.subscribe({ revoked: () => undefined, reset: () => fresh.reset() });
+    const unsubscribe = t.credence.pkiChanges.subscribe({ revoked: () => undefined, reset: () => fresh.reset() });
     try {
       await fresh.start();
-      await revokeAndSettleOn(credence, pki, [['cred-c', 'superseded']]);
+      await revokeAndSettleOn(t.credence, t.pki, [['cred-c', 'superseded']]);
       // On a delta: the complete CRL is due again, and cred-d, revoked next, is on no CRL yet.
       expect(serialsOf((await fresh.delta()).der)).toHaveLength(1);
-      await revokeAndSettleOn(credence, pki, [['cred-d', 'keyCompromise']]);
+      await revokeAndSettleOn(t.credence, t.pki, [['cred-d', 'keyCompromise']]);
       const before = signed.length;
 
-      afterRead = () => beginRebuild(credence);
+      afterRead = () => beginRebuild(t.credence);
       await fresh.full();
       // The log held cred-d when the read model was last whole: a CRL signed now without it would say it is not revoked.
       expect(signed).toHaveLength(before);
 
-      await credence.runner.catchUp(PKI_PROJECTION);
+      await t.credence.runner.catchUp(PKI_PROJECTION);
       expect(serialsOf((await fresh.full()).der)).toHaveLength(4);
     } finally {
       unsubscribe();
       fresh.stop();
       committed.close();
     }
+  });
+});
+
+describe('a pki read model behind the log when PKI publishing starts (library)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'credence-pki-behind-'));
+  const folder = dataFolderPki(dir);
+  const se = folder.se;
+  let credence: Credence | undefined;
+  let pki: PkiRevocation | undefined;
+  let ca: IssuingCa;
+  const leaves: TestLeaf[] = [];
+
+  beforeAll(async () => {
+    credence = folder.open();
+    ca = await testCa('default', 'ed25519');
+    pki = await folder.start(credence, ca);
+    for (const id of ['cred-a', 'cred-b']) leaves.push(await issueCertifiedCredentialWith(credence, ca, PKI_TEST_URL, id));
+    await revokeAndSettleOn(credence, pki, [['cred-a', 'keyCompromise']]);
+    pki.stop();
+    await credence.close();
+    // Deleted to be rebuilt at the next start (docs/pki.md), whose catch-up then stops part-way.
+    for (const suffix of ['', '-wal', '-shm']) rmSync(join(dir, READ_MODELS_DB_FILE + suffix), { force: true });
+    credence = folder.open();
+    await new ProjectionRunner({ db: credence.readModels, store: endingBefore(credence.store, await firstRevocationPosition(credence.store)), projections: [pkiProjection()] }).catchUp();
+    pki = await folder.start(credence, ca);
+  }, 60_000);
+  afterAll(() => closePkiInstance({ pki, credence, se, dir }));
+
+  it('signs nothing until the read model has caught up with the log as it was when publishing started', async () => {
+    const c = credence!;
+    const revoked = await ocspRequest(leaves[0]!, ca);
+    // What the read model says: the revoked certificate is `good` there, and no revocation is on record.
+    expect(certificateStanding(c.readModels, 'default', leaves[0]!.serialNumber).status).toBe('good');
+    const answer = await pki!.ocsp('default')!.respond(revoked);
+    expect(answer.outcome).toBe('tryLater');
+    const refused = await pki!.crl('default')!.full().catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(PkiIncomplete);
+    expect((refused as PkiIncomplete).until).toBe(await firstRevocationPosition(c.store));
+    expect((refused as PkiIncomplete).position).toBeLessThan((refused as PkiIncomplete).until);
+
+    await c.settle();
+    expect(ocspStatus((await pki!.ocsp('default')!.respond(revoked)).der)).toBe('revoked');
+    expect(serialsOf((await pki!.crl('default')!.full()).der)).toEqual([leaves[0]!.serialNumber.toLowerCase()]);
   });
 });
 
@@ -248,8 +274,8 @@ describe('a pki read model being rebuilt (HTTP)', () => {
       expect(refused.headers.get('retry-after')).toBe('1');
       expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
       const problem = (await refused.json()) as Record<string, unknown>;
-      expect(problem).toMatchObject({ status: 503, type: expect.stringMatching(/pki_rebuilding$/), until: String(reached) });
-      expect(String(problem['detail'])).toMatch(/being rebuilt/);
+      expect(problem).toMatchObject({ status: 503, type: expect.stringMatching(/pki_incomplete$/), until: String(reached) });
+      expect(String(problem['detail'])).toMatch(/holds part of the revocations/);
     } finally {
       svc.service.context.pkiRevocation!.current = current;
       reads.close();

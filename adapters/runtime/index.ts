@@ -51,7 +51,7 @@ export { verifyEvidenceBundle } from '../../domain/transparency/index.ts';
 export { startLive } from './live.ts';
 // CRLs and OCSP of the issuing CAs, kept current by the revocation events (issue 13).
 export { startPkiRevocation } from './pki-revocation.ts';
-export { PkiRebuilding } from './pki-complete.ts';
+export { PkiIncomplete } from './pki-complete.ts';
 // The data folder's issuing CAs (issue 13): what the service loads at start.
 export { loadIssuingCas } from '../driven/pki/index.ts';
 export type { IssuingCa } from '../../domain/x509/issuing-ca.ts';

@@ -5,7 +5,7 @@ import { revocationsAfter } from '../../projections/pki/index.ts';
 import { boundCrlExpiryMarks, memoryCrlExpiryMarks, type CrlExpiryMarks } from '../driven/pki/crl-expiry-marks.ts';
 import type { CrlNumbers } from '../driven/pki/crl-numbers.ts';
 import type { CommittedReadModel } from './pki-committed.ts';
-import { PkiRebuilding, readCompletePki } from './pki-complete.ts';
+import { PkiIncomplete, readCompletePki } from './pki-complete.ts';
 import { EntryBuffer } from './pki-entry-buffer.ts';
 
 /** A signed CRL as served: DER, its number and times, and an entity tag for HTTP caches. */
@@ -20,6 +20,8 @@ export interface PublishedCrl {
 export interface CrlPublisherOptions {
   /** The `pki` read model as committed (pki-committed.ts): never what an open projection batch wrote. */
   readonly reads: CommittedReadModel;
+  /** A position the read model must have projected before anything is signed from it (pki-complete.ts `pkiStartFloor`). */
+  readonly mustReach?: bigint;
   readonly ca: IssuingCa;
   readonly urls: { readonly deltaCrl: string };
   readonly numbers: CrlNumbers;
@@ -114,7 +116,7 @@ export class CrlPublisher {
   /** Issues the first complete CRL and its delta (once the read model is whole: see `full`). */
   start(): Promise<void> {
     return this.#serial(async () => {
-      if ((await this.#catchUp()) instanceof PkiRebuilding) return;
+      if ((await this.#catchUp()) instanceof PkiIncomplete) return;
       await this.#rebase();
     });
   }
@@ -158,15 +160,15 @@ export class CrlPublisher {
   }
 
   /**
-   * The complete CRL, assembled now when revocations came after the last one. While the read model is being rebuilt
-   * (PkiRebuilding), the one issued before the rebuild: it lists every revocation of its time and is valid until its
+   * The complete CRL, assembled now when revocations came after the last one. While the read model is incomplete (being
+   * rebuilt, or behind the log when publishing started: PkiIncomplete), the one issued before: it lists every revocation of its time and is valid until its
    * nextUpdate, where a CRL signed from part of the revocations would tell relying parties that the others are not
-   * revoked. Rejects with PkiRebuilding when none was issued yet.
+   * revoked. Rejects with PkiIncomplete when none was issued yet.
    */
   full(): Promise<PublishedCrl> {
     return this.#serial(async () => {
       const read = await this.#catchUp();
-      if (read instanceof PkiRebuilding) return this.#published(this.#full, read);
+      if (read instanceof PkiIncomplete) return this.#published(this.#full, read);
       if (this.#stale || this.#full === undefined) await this.#rebase();
       return this.#full!;
     });
@@ -174,17 +176,17 @@ export class CrlPublisher {
 
   /**
    * The newest delta CRL (issued on every revocation, so never behind the read model by more than `coalesceMs`). While
-   * the read model is being rebuilt, the one issued before it, as for `full`.
+   * the read model is incomplete, the one issued before, as for `full`.
    */
   delta(): Promise<PublishedCrl> {
     return this.#serial(async () => {
       const read = await this.#issueForNew();
-      if (read instanceof PkiRebuilding) return this.#published(this.#delta, read);
+      if (read instanceof PkiIncomplete) return this.#published(this.#delta, read);
       return this.#delta!;
     });
   }
 
-  #published(crl: PublishedCrl | undefined, rebuilding: PkiRebuilding): PublishedCrl {
+  #published(crl: PublishedCrl | undefined, rebuilding: PkiIncomplete): PublishedCrl {
     if (crl === undefined) throw rebuilding;
     return crl;
   }
@@ -194,7 +196,7 @@ export class CrlPublisher {
     return this.#serial(async () => {
       const now = this.#o.now();
       const due = (crl: PublishedCrl | undefined) => crl === undefined || now >= crl.thisUpdate + this.#validityMs / 2;
-      if ((await this.#catchUp()) instanceof PkiRebuilding) return;
+      if ((await this.#catchUp()) instanceof PkiIncomplete) return;
       if (due(this.#full)) await this.#rebase();
       else if (due(this.#delta) || this.#newSinceDelta) await this.#issueDelta();
     });
@@ -211,13 +213,13 @@ export class CrlPublisher {
   /**
    * Appends what the read model committed since the last look; returns how many entries came. Never what an open
    * projection batch wrote: that batch may still roll back, and a CRL is signed and numbered (pki-committed.ts). Nor
-   * anything while the read model is being rebuilt (PkiRebuilding, returned): what was read before stays as it was.
+   * anything while the read model is incomplete (PkiIncomplete, returned): what was read before stays as it was.
    */
-  async #catchUp(): Promise<number | PkiRebuilding> {
+  async #catchUp(): Promise<number | PkiIncomplete> {
     const reload = this.#reload;
     const resets = this.#resets;
-    const read = await readCompletePki(this.#o.reads, (db) => revocationsAfter(db, this.ca.id, reload ? 0 : this.#lastSeq));
-    if (!read.ok) return read.rebuilding;
+    const read = await readCompletePki(this.#o.reads, this.#o.mustReach, (db) => revocationsAfter(db, this.ca.id, reload ? 0 : this.#lastSeq));
+    if (!read.ok) return read.incomplete;
     // A reset came while reading (it commits with the rebuild's first transaction): read again, as it left the
     // tables. Not 0 with what was read before: the caller would then sign from entries that miss what the read
     // brought (a complete CRL due, or a delta), while the tables are being rebuilt; nor the rows read before it with
@@ -248,9 +250,9 @@ export class CrlPublisher {
   }
 
   /** Issues a delta (or a new base) for what was committed since the last one; returns how many entries came. */
-  async #issueForNew(): Promise<number | PkiRebuilding> {
+  async #issueForNew(): Promise<number | PkiIncomplete> {
     const added = await this.#catchUp();
-    if (added instanceof PkiRebuilding) return added;
+    if (added instanceof PkiIncomplete) return added;
     if (added === 0 && !this.#newSinceDelta && this.#delta !== undefined) return 0;
     if (this.#base === undefined || this.#entries.count - this.#base.count > this.#rebaseAfter) await this.#rebase();
     else await this.#issueDelta();

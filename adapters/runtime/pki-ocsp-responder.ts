@@ -19,6 +19,8 @@ import { readCompletePki } from './pki-complete.ts';
 export interface OcspResponderOptions {
   /** The `pki` read model as committed (pki-committed.ts): never what an open projection batch wrote. */
   readonly reads: CommittedReadModel;
+  /** A position the read model must have projected before anything is answered from it (pki-complete.ts `pkiStartFloor`). */
+  readonly mustReach?: bigint;
   readonly ca: IssuingCa;
   /** The current responder credential (renewed before it expires: asked for on every signature). */
   readonly credential: () => Pick<OcspResponderCredential, 'kind' | 'certificate' | 'keyHash' | 'sign'>;
@@ -179,12 +181,12 @@ export class OcspResponder {
     const readUnsettled = single !== undefined && this.#unsettled.has(single.serialNumber);
     try {
       // Committed state only: a revocation in a batch that may still roll back is not answered (pki-committed.ts).
-      // Nor a read model being rebuilt: its certificate may be back before its revocation (`tryLater`, RFC 6960 2.3).
+      // Nor an incomplete one (a rebuild, a catch-up behind): a certificate may be back before its revocation (`tryLater`, RFC 6960 2.3).
       let statuses: CertStatus[];
       if (hit !== undefined) statuses = certIds.map(() => hit.status);
       else {
-        const read = await readCompletePki(this.#o.reads, (db) => certIds.map((id) => this.#status(db, id)));
-        if (!read.ok) return refusal('tryLater', read.rebuilding.message);
+        const read = await readCompletePki(this.#o.reads, this.#o.mustReach, (db) => certIds.map((id) => this.#status(db, id)));
+        if (!read.ok) return refusal('tryLater', read.incomplete.message);
         statuses = read.value;
       }
       const producedAt = Math.floor(now / 1000) * 1000;

@@ -6,11 +6,12 @@ import { loadIssuingCas } from '../driven/pki/index.ts';
 import { OcspSigningKey, type OcspResponderCredential } from '../driven/pki/ocsp-signing-key.ts';
 import type { Credence } from './open-credence.ts';
 import { openCommittedReadModel, type CommittedReadModel } from './pki-committed.ts';
+import { pkiStartFloor } from './pki-complete.ts';
 import { CrlPublisher } from './pki-crl-publisher.ts';
 import { OcspResponder } from './pki-ocsp-responder.ts';
 
 export interface PkiRevocationOptions {
-  readonly credence: Pick<Credence, 'readModels' | 'pkiChanges'>;
+  readonly credence: Pick<Credence, 'store' | 'readModels' | 'pkiChanges'>;
   /** The issuing CAs; default: those of `dataDir` (loadIssuingCas), none without one. */
   readonly cas?: readonly IssuingCa[];
   /** The service's public URL (pkiUrls): where full CRLs point for their deltas. */
@@ -63,6 +64,9 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
   };
   const cas = o.cas ?? (o.dataDir !== undefined ? await loadIssuingCas(o.dataDir, o.se) : []);
   const byCa = new Map<string, CaRevocation>();
+  // Read before the publishers start: a read model behind the log now is signed from only once it has caught up.
+  const mustReach = await pkiStartFloor(o.credence.store, o.credence.readModels);
+  const floor = mustReach === undefined ? {} : { mustReach };
   const reads: CommittedReadModel = openCommittedReadModel(o.credence.readModels);
   try {
     for (const ca of cas) {
@@ -76,6 +80,7 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
       });
       const publisher = new CrlPublisher({
         reads,
+        ...floor,
         ca,
         urls: pkiUrls(o.baseUrl, ca.id),
         numbers: o.dataDir !== undefined ? fileCrlNumbers(o.dataDir, ca.id) : memoryCrlNumbers(),
@@ -87,6 +92,7 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
       });
       const responder = new OcspResponder({
         reads,
+        ...floor,
         ca,
         credential: (): OcspResponderCredential => signingKey.current,
         now: o.now,

@@ -1,5 +1,5 @@
 export { PkiChanges } from './changes.ts';
 export type { PkiListener, RevocationNotice } from './changes.ts';
-export { PKI_PROJECTION, pkiProjection, pkiWritesHeldOpen } from './projection.ts';
+export { PKI_EVENT_TYPES, PKI_PROJECTION, pkiProjection, pkiWritesHeldOpen } from './projection.ts';
 export { certificateStanding, pkiCompleteness, revocationContent, revocationsAfter } from './tables.ts';
 export type { CertificateStanding, PkiCompleteness, RevocationRow } from './tables.ts';

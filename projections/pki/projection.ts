@@ -8,6 +8,9 @@ import { certificateOfCredential, markRebuild, PKI_PROJECTION, recordCertificate
 
 export { PKI_PROJECTION };
 
+/** The events the `pki` read model is made of. */
+export const PKI_EVENT_TYPES = ['CredentialIssued', 'CredentialRevoked'] as const;
+
 /**
  * Connections on which `pki` rows were written inside a transaction other than the runner's synchronous batch (one
  * that may stay open across awaits: the projection run with reactions). Until that transaction ends, the rows on
@@ -48,7 +51,7 @@ export const pkiProjection = (changes?: PkiChanges): Projection => {
   const batch = new BatchSlot<true>();
   return {
     name: PKI_PROJECTION,
-    eventTypes: ['CredentialIssued', 'CredentialRevoked'],
+    eventTypes: PKI_EVENT_TYPES,
     setup: setupPkiTables,
     // Inside the rebuild's transaction, before its checkpoint is deleted: the position the tables had reached.
     reset(db: Database.Database) {

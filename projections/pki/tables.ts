@@ -51,14 +51,15 @@ export type PkiCompleteness =
   | { readonly complete: false; readonly position: bigint | undefined; readonly until: bigint };
 
 /**
- * Whether the tables hold every revocation they held before their last rebuild began: the projection's checkpoint
- * has reached the position recorded then. Read in the same transaction as what is read from the tables, so both come
- * from one committed state.
+ * Whether the tables hold every revocation they held before their last rebuild began, and reach `mustReach` (a
+ * position the caller knows they must have projected): the projection's checkpoint has reached both. Read in the same
+ * transaction as what is read from the tables, so both come from one committed state.
  */
-export const pkiCompleteness = (db: Database.Database): PkiCompleteness => {
+export const pkiCompleteness = (db: Database.Database, mustReach?: bigint): PkiCompleteness => {
   const row = prepared(db, 'SELECT position FROM pki_rebuild WHERE id = 1').get() as { position: bigint | number } | undefined;
-  if (row === undefined) return { complete: true };
-  const until = BigInt(row.position);
+  const rebuilt = row === undefined ? undefined : BigInt(row.position);
+  const until = rebuilt === undefined ? mustReach : mustReach === undefined || rebuilt > mustReach ? rebuilt : mustReach;
+  if (until === undefined) return { complete: true };
   const checkpoint = readCheckpoint(db, PKI_PROJECTION)?.position;
   return checkpoint !== undefined && checkpoint >= until ? { complete: true } : { complete: false, position: checkpoint, until };
 };

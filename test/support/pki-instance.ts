@@ -1,7 +1,26 @@
 import { rmSync } from 'node:fs';
 import * as pkijs from 'pkijs';
-import type { Credence, PkiRevocation } from '../../adapters/runtime/index.ts';
-import { cmd } from './fleet.ts';
+import { openCredence, openDataFolderSecureEnvironment, startPkiRevocation, systemClock, systemRandom, type Credence, type PkiRevocation } from '../../adapters/runtime/index.ts';
+import { ownerView } from '../../domain/ports/index.ts';
+import type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
+import { cmd, operator } from './fleet.ts';
+
+/** The base URL the library-level PKI tests name in their certificates (nothing listens there). */
+export const PKI_TEST_URL = 'http://127.0.0.1:9';
+
+/**
+ * A data folder's Secure Environment, and how the library-level PKI tests open Credence on the folder and start its
+ * CRLs and OCSP for one CA.
+ */
+export const dataFolderPki = (dir: string) => {
+  const se = openDataFolderSecureEnvironment(dir, { now: () => new Date() });
+  return {
+    se,
+    open: (): Credence => openCredence({ location: { dir }, clock: systemClock, security: { se, random: systemRandom, actor: operator } }),
+    start: (credence: Credence, ca: IssuingCa): Promise<PkiRevocation> =>
+      startPkiRevocation({ credence, cas: [ca], baseUrl: PKI_TEST_URL, dataDir: dir, se: ownerView(se, 'maf:infrastructure'), random: systemRandom, now: () => Date.now() }),
+  };
+};
 
 /** The CRL number (2.5.29.20), or with `base` a delta's BaseCRLNumber (2.5.29.27). */
 export const crlNumberOf = (der: Uint8Array, base = false): number =>

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { CaId, type IssuingCa } from '../../../domain/x509/issuing-ca.ts';
 import { pemOf } from '../../../domain/x509/pem.ts';
 import { MAX_OCSP_REQUEST_BYTES, ocspErrorResponseDer } from '../../../domain/x509/revocation/index.ts';
-import { PkiRebuilding, type PkiRevocation } from '../../runtime/index.ts';
+import { PkiIncomplete, type PkiRevocation } from '../../runtime/index.ts';
 import type { RouteModule } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
 
@@ -21,7 +21,7 @@ const pemText = (description: string) => ({ description, content: { 'application
 
 const notReady = (): HttpProblem => new HttpProblem(503, 'starting', 'the PKI is starting; retry in a moment', {}, { 'retry-after': '1' });
 /** No CRL was issued before the read model's rebuild began, and none is signed from part of it (pki-complete.ts). */
-const rebuilding = (e: PkiRebuilding): HttpProblem =>
+const rebuilding = (e: PkiIncomplete): HttpProblem =>
   new HttpProblem(503, e.code, e.message, { until: e.until.toString(), ...(e.position !== undefined ? { position: e.position.toString() } : {}) }, { 'retry-after': '1' });
 const noCa = (caId: string): HttpProblem => new HttpProblem(404, 'not_found', `no issuing CA ${caId}`, { caId });
 
@@ -111,7 +111,7 @@ export const pkiRoutes: RouteModule = (app, context) => {
         const publisher = revocation().crl(caOf(request.params.caId).id);
         if (publisher === undefined) throw noCa(request.params.caId);
         const crl = await (which === 'full' ? publisher.full() : publisher.delta()).catch((error: unknown) => {
-          throw error instanceof PkiRebuilding ? rebuilding(error) : error;
+          throw error instanceof PkiIncomplete ? rebuilding(error) : error;
         });
         return sendCached(request, reply, 'application/pkix-crl', { der: crl.der, etag: crl.etag, lastModified: crl.thisUpdate, expires: crl.nextUpdate });
       },
