@@ -43,8 +43,13 @@ const WORKER_SOURCE = ((url: URL): string => {
 const PACKAGE_ROOT = resolve(dirname(WORKER_SOURCE), '..', '..');
 /** Where bundles are cached by default: the conventional package cache folder, next to the packages it bundles. */
 export const DEFAULT_BUNDLE_CACHE = join(PACKAGE_ROOT, 'node_modules', '.cache', 'credence', 'replay-worker');
-/** A build directory no manifest points to any more is removed once this old (a process may still be loading it). */
+/**
+ * A build directory no manifest points to any more is removed once this old and leased by no running process: the
+ * grace covers a process that has read the manifest and not yet written its lease.
+ */
 const STALE_BUILD_GRACE_MS = 60_000;
+/** `lease.<build>.<pid>`: the process `pid` uses the build (see `lease`). */
+const LEASE = /^lease\.([0-9a-f]{16})\.([1-9][0-9]{0,9})$/;
 
 const RelPath = z.string().min(1).max(1_000);
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
@@ -203,8 +208,35 @@ const freshBundle = (paths: Paths, entries: Map<string, string>, root: string): 
     if (manifest.entries[name]?.source !== relative(root, source)) return { kind: 'tsx', reason: `its entry ${name} is not ${relative(root, source)}` };
   }
   const buildDir = join(paths.keyDir, manifest.build);
+  // Leased before it is checked: a rebuild by another process that removes it from now on fails this check instead
+  // of the workers' imports.
+  lease(paths.keyDir, manifest.build);
   const stale = staleness(manifest, buildDir, root);
   return stale === undefined ? loaderOf(manifest, buildDir, entries, false) : { kind: 'tsx', reason: `the bundle is stale: ${stale}` };
+};
+
+/**
+ * Marks `build` as used by this process for as long as it runs: its workers load the build's files when they start,
+ * and a process may start workers again later. Another process's rebuild keeps a build while a process that leased
+ * it is alive, however old the build is (`removeOldBuilds`). A lease that cannot be written (a read-only cache, where
+ * no rebuild can remove anything either) is not needed.
+ */
+const lease = (keyDir: string, build: string): void => {
+  try {
+    writeFileSync(join(keyDir, `lease.${build}.${process.pid}`), '');
+  } catch {
+    // See above.
+  }
+};
+
+/** Whether the process `pid` is running (EPERM: it is, under another user). */
+const running = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 };
 
 /**
@@ -273,6 +305,7 @@ const buildBundle = async (paths: Paths, entries: Map<string, string>, root: str
     const pointer = `${paths.current}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
     writeFileSync(pointer, JSON.stringify(manifest));
     renameSync(pointer, paths.current);
+    lease(paths.keyDir, build);
     removeOldBuilds(paths.keyDir, build);
     const stale = staleness(manifest, buildDir, root);
     // A source edited after esbuild read it (its hash is of the bytes compiled): this build is stale already; the next
@@ -283,10 +316,21 @@ const buildBundle = async (paths: Paths, entries: Map<string, string>, root: str
   }
 };
 
-/** Keeps the cache bounded: every build folder but the current one, once no process can still be starting from it. */
-const removeOldBuilds = (keyDir: string, current: string): void => {
-  for (const name of readdirSync(keyDir)) {
-    if (name === current || name === 'current.json' || name.endsWith('.tmp')) continue;
+/**
+ * Keeps the cache bounded: every build folder but the current one, once no running process has leased it and none can
+ * still be about to; leases of processes that have ended go too. Exported for tests.
+ */
+export const removeOldBuilds = (keyDir: string, current: string): void => {
+  const names = readdirSync(keyDir);
+  const inUse = new Set<string>();
+  for (const name of names) {
+    const leased = LEASE.exec(name);
+    if (leased === null) continue;
+    if (running(Number(leased[2]))) inUse.add(leased[1]!);
+    else rmSync(join(keyDir, name), { force: true });
+  }
+  for (const name of names) {
+    if (name === current || name === 'current.json' || name.endsWith('.tmp') || LEASE.test(name) || inUse.has(name)) continue;
     const path = join(keyDir, name);
     try {
       if (Date.now() - statSync(path).mtimeMs > STALE_BUILD_GRACE_MS) rmSync(path, { recursive: true, force: true });
