@@ -160,10 +160,10 @@ export class CrlPublisher {
   }
 
   /**
-   * The complete CRL, assembled now when revocations came after the last one. While the read model is incomplete (being
-   * rebuilt, or behind the log when publishing started: PkiIncomplete), the one issued before: it lists every revocation of its time and is valid until its
-   * nextUpdate, where a CRL signed from part of the revocations would tell relying parties that the others are not
-   * revoked. Rejects with PkiIncomplete when none was issued yet.
+   * The complete CRL, assembled now when revocations came after the last one. While the read model is incomplete
+   * (being rebuilt, or behind the log when publishing started: PkiIncomplete), the one issued before: it lists every
+   * revocation of its time and is valid until its nextUpdate, where a CRL signed from part of the revocations would
+   * tell relying parties that the others are not revoked. Rejects with PkiIncomplete when none was issued yet.
    */
   full(): Promise<PublishedCrl> {
     return this.#serial(async () => {
@@ -186,8 +186,8 @@ export class CrlPublisher {
     });
   }
 
-  #published(crl: PublishedCrl | undefined, rebuilding: PkiIncomplete): PublishedCrl {
-    if (crl === undefined) throw rebuilding;
+  #published(crl: PublishedCrl | undefined, incomplete: PkiIncomplete): PublishedCrl {
+    if (crl === undefined) throw incomplete;
     return crl;
   }
 

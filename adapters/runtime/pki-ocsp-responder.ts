@@ -181,7 +181,8 @@ export class OcspResponder {
     const readUnsettled = single !== undefined && this.#unsettled.has(single.serialNumber);
     try {
       // Committed state only: a revocation in a batch that may still roll back is not answered (pki-committed.ts).
-      // Nor an incomplete one (a rebuild, a catch-up behind): a certificate may be back before its revocation (`tryLater`, RFC 6960 2.3).
+      // Nor an incomplete one (a rebuild, a catch-up behind): a certificate may be back there before its revocation
+      // (`tryLater`, RFC 6960 2.3).
       let statuses: CertStatus[];
       if (hit !== undefined) statuses = certIds.map(() => hit.status);
       else {

@@ -20,8 +20,8 @@ const binary = (type: string, description: string) => ({ description, content: {
 const pemText = (description: string) => ({ description, content: { 'application/x-pem-file': { schema: z.string() } } });
 
 const notReady = (): HttpProblem => new HttpProblem(503, 'starting', 'the PKI is starting; retry in a moment', {}, { 'retry-after': '1' });
-/** No CRL was issued before the read model's rebuild began, and none is signed from part of it (pki-complete.ts). */
-const rebuilding = (e: PkiIncomplete): HttpProblem =>
+/** The `pki` read model holds part of the revocations and no CRL was issued before: none is signed from it (pki-complete.ts). */
+const incomplete = (e: PkiIncomplete): HttpProblem =>
   new HttpProblem(503, e.code, e.message, { until: e.until.toString(), ...(e.position !== undefined ? { position: e.position.toString() } : {}) }, { 'retry-after': '1' });
 const noCa = (caId: string): HttpProblem => new HttpProblem(404, 'not_found', `no issuing CA ${caId}`, { caId });
 
@@ -111,7 +111,7 @@ export const pkiRoutes: RouteModule = (app, context) => {
         const publisher = revocation().crl(caOf(request.params.caId).id);
         if (publisher === undefined) throw noCa(request.params.caId);
         const crl = await (which === 'full' ? publisher.full() : publisher.delta()).catch((error: unknown) => {
-          throw error instanceof PkiIncomplete ? rebuilding(error) : error;
+          throw error instanceof PkiIncomplete ? incomplete(error) : error;
         });
         return sendCached(request, reply, 'application/pkix-crl', { der: crl.der, etag: crl.etag, lastModified: crl.thisUpdate, expires: crl.nextUpdate });
       },
