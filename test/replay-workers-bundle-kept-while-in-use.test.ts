@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { removeOldBuilds, workerLoader } from '../adapters/replay-workers/worker-bundle.ts';
@@ -56,5 +56,40 @@ describe('replay worker bundle builds in use are kept', () => {
     cpSync(join(keyDir, current), join(keyDir, '00000000000000b1'), { recursive: true });
     removeOldBuilds(keyDir, current);
     expect(readdirSync(keyDir)).toContain('00000000000000b1');
+  }, 120_000);
+  it('keeps an old build that was current until this rebuild for the grace period: a process may have read its manifest just before', async () => {
+    const cacheDir = tempDir();
+    expect((await workerLoader([], { cacheDir })).kind).toBe('bundle');
+    const [key] = readdirSync(cacheDir);
+    const keyDir = join(cacheDir, key!);
+    const pointer = join(keyDir, 'current.json');
+    const manifest = JSON.parse(readFileSync(pointer, 'utf8')) as { build: string; entries: Record<string, { source: string }> };
+    // An older build, made long ago and current until now; its manifest names another entry (so this process takes
+    // the rebuild path without leasing it, as a process that read the manifest and has not leased yet).
+    const older = '00000000000000c1';
+    cpSync(join(keyDir, manifest.build), join(keyDir, older), { recursive: true });
+    const then = new Date(Date.now() - 3_600_000);
+    utimesSync(join(keyDir, older), then, then);
+    const entry = Object.keys(manifest.entries)[0]!;
+    writeFileSync(pointer, JSON.stringify({ ...manifest, build: older, entries: { ...manifest.entries, [entry]: { ...manifest.entries[entry]!, source: 'elsewhere.ts' } } }));
+    for (const name of readdirSync(keyDir)) if (name.startsWith('lease.')) rmSync(join(keyDir, name));
+
+    expect(await workerLoader([], { cacheDir })).toMatchObject({ kind: 'bundle' });
+    expect(readdirSync(keyDir)).toContain(older);
+  }, 120_000);
+
+  it('removes the leases of ended processes when a build is handed out, not only on a rebuild (they would pile up)', async () => {
+    const cacheDir = tempDir();
+    expect((await workerLoader([], { cacheDir })).kind).toBe('bundle');
+    const [key] = readdirSync(cacheDir);
+    const keyDir = join(cacheDir, key!);
+    const current = (JSON.parse(readFileSync(join(keyDir, 'current.json'), 'utf8')) as { build: string }).build;
+    const ended = spawnSync(process.execPath, ['-e', '']).pid!;
+    writeFileSync(join(keyDir, `lease.${current}.${ended}`), '');
+
+    expect(await workerLoader([], { cacheDir, build: false })).toMatchObject({ kind: 'bundle', built: false });
+    const left = readdirSync(keyDir);
+    expect(left).not.toContain(`lease.${current}.${ended}`);
+    expect(left).toContain(`lease.${current}.${process.pid}`);
   }, 120_000);
 });
