@@ -12,13 +12,18 @@ import { dataDirs } from './replay.fixtures.ts';
  */
 describe('replay worker bundle builds in use are kept', () => {
   const tempDir = dataDirs('credence-replay-bundle-lease-');
-
-  it('keeps an old build a running process leased, and removes those whose users have ended', async () => {
+  /** A cache holding the bundle built now: its folder, the folder of its key, and the build current there. */
+  const builtCache = async () => {
     const cacheDir = tempDir();
     expect((await workerLoader([], { cacheDir })).kind).toBe('bundle');
     const [key] = readdirSync(cacheDir);
     const keyDir = join(cacheDir, key!);
     const current = (JSON.parse(readFileSync(join(keyDir, 'current.json'), 'utf8')) as { build: string }).build;
+    return { cacheDir, keyDir, current };
+  };
+
+  it('keeps an old build a running process leased, and removes those whose users have ended', async () => {
+    const { cacheDir, keyDir, current } = await builtCache();
     // The build this process was handed is leased by it.
     expect(existsSync(join(keyDir, `lease.${current}.${process.pid}`))).toBe(true);
 
@@ -48,20 +53,14 @@ describe('replay worker bundle builds in use are kept', () => {
   }, 120_000);
 
   it('keeps a build as young as the grace period even unleased: a process may have read its manifest and not yet leased it', async () => {
-    const cacheDir = tempDir();
-    expect((await workerLoader([], { cacheDir })).kind).toBe('bundle');
-    const [key] = readdirSync(cacheDir);
-    const keyDir = join(cacheDir, key!);
-    const current = (JSON.parse(readFileSync(join(keyDir, 'current.json'), 'utf8')) as { build: string }).build;
+    const { keyDir, current } = await builtCache();
     cpSync(join(keyDir, current), join(keyDir, '00000000000000b1'), { recursive: true });
     removeOldBuilds(keyDir, current);
     expect(readdirSync(keyDir)).toContain('00000000000000b1');
   }, 120_000);
+
   it('keeps an old build that was current until this rebuild for the grace period: a process may have read its manifest just before', async () => {
-    const cacheDir = tempDir();
-    expect((await workerLoader([], { cacheDir })).kind).toBe('bundle');
-    const [key] = readdirSync(cacheDir);
-    const keyDir = join(cacheDir, key!);
+    const { cacheDir, keyDir } = await builtCache();
     const pointer = join(keyDir, 'current.json');
     const manifest = JSON.parse(readFileSync(pointer, 'utf8')) as { build: string; entries: Record<string, { source: string }> };
     // An older build, made long ago and current until now; its manifest names another entry (so this process takes
@@ -79,11 +78,7 @@ describe('replay worker bundle builds in use are kept', () => {
   }, 120_000);
 
   it('removes the leases of ended processes when a build is handed out, not only on a rebuild (they would pile up)', async () => {
-    const cacheDir = tempDir();
-    expect((await workerLoader([], { cacheDir })).kind).toBe('bundle');
-    const [key] = readdirSync(cacheDir);
-    const keyDir = join(cacheDir, key!);
-    const current = (JSON.parse(readFileSync(join(keyDir, 'current.json'), 'utf8')) as { build: string }).build;
+    const { cacheDir, keyDir, current } = await builtCache();
     const ended = spawnSync(process.execPath, ['-e', '']).pid!;
     writeFileSync(join(keyDir, `lease.${current}.${ended}`), '');
 
