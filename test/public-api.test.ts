@@ -9,6 +9,7 @@ describe("the public entry point (package.json exports, adapters/runtime/index.t
       'EmbeddedSecureEnvironment',
       'FakeClock',
       'Pkcs11SecureEnvironment',
+      'PkiIncomplete',
       'SERVICE_LOCK_FILE',
       'StoreConnectionString',
       'command',
