@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { eachRecord } from '../../domain/ports/each-record.ts';
 import type { EventStore } from '../../domain/ports/index.ts';
 import { PKI_EVENT_TYPES, PKI_PROJECTION, pkiCompleteness } from '../../projections/pki/index.ts';
 import { readCheckpoint } from '../../projections/runtime/index.ts';
@@ -68,8 +69,7 @@ const completeReadOn = (db: Database.Database): CompleteReadRun => {
 export const pkiStartFloor = async (store: EventStore, readModels: Database.Database): Promise<bigint | undefined> => {
   const checkpoint = readCheckpoint(readModels, PKI_PROJECTION)?.position;
   let last: bigint | undefined;
-  for await (const record of store.readAll({ ...(checkpoint !== undefined ? { afterPosition: checkpoint } : {}), filter: { eventTypes: [...PKI_EVENT_TYPES] } })) {
-    last = record.position;
-  }
+  const options = { ...(checkpoint !== undefined ? { afterPosition: checkpoint } : {}), filter: { eventTypes: [...PKI_EVENT_TYPES] } };
+  await eachRecord(store, options, (record) => (last = record.position));
   return last;
 };
