@@ -13,6 +13,7 @@ import {
   systemClock,
   systemRandom,
 } from '../runtime/index.ts';
+import { describeOtherLog } from '../../projections/runtime/index.ts';
 import { createAccessControl } from './auth/access-control.ts';
 import { ACCESS_OWNER } from './auth/open-access-control.ts';
 import { INFRASTRUCTURE_ACTOR_ID } from './auth/reserved-subjects.ts';
@@ -125,6 +126,11 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     let stopPkiRevocation: () => unknown = () => {};
     cleanups.push(() => stopPkiRevocation());
     cleanups.push(() => server.close());
+    // Read models built from another log (the event store restored from an older backup) are reset and rebuilt
+    // before anything is served from them; said once, at warn: events acknowledged since that backup are gone.
+    for (const other of await credence.runner.checkLog()) {
+      server.log.warn({ projection: other.name, reason: other.reason }, `read model rebuilt from position 0: ${describeOtherLog(other)}`);
+    }
     await live.start();
     await server.listen({ host: config.host, port: config.port });
     const address = server.server.address() as AddressInfo;

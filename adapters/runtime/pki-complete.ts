@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { eachRecord } from '../../domain/ports/each-record.ts';
 import type { EventStore } from '../../domain/ports/index.ts';
 import { PKI_EVENT_TYPES, PKI_PROJECTION, pkiCompleteness } from '../../projections/pki/index.ts';
-import { readCheckpoint } from '../../projections/runtime/index.ts';
+import { checkpointsOfAnotherLog, describeOtherLog, readCheckpoint } from '../../projections/runtime/index.ts';
 import type { CommittedReadModel } from './pki-committed.ts';
 
 /**
@@ -72,4 +72,16 @@ export const pkiStartFloor = async (store: EventStore, readModels: Database.Data
   const options = { ...(checkpoint !== undefined ? { afterPosition: checkpoint } : {}), filter: { eventTypes: [...PKI_EVENT_TYPES] } };
   await eachRecord(store, options, (record) => (last = record.position));
   return last;
+};
+
+/**
+ * Refuses to sign from a `pki` read model built from another log (projections/runtime log-check.ts): nothing in it can
+ * be trusted to match the log, and only its runner may reset it. The service's runner has checked it by then; a
+ * library that starts PKI revocation without passing its runner gets this error instead of CRLs of another log.
+ */
+export const refuseAnotherLog = async (store: EventStore, readModels: Database.Database): Promise<void> => {
+  const [other] = await checkpointsOfAnotherLog(readModels, store, [PKI_PROJECTION]);
+  if (other !== undefined) {
+    throw new Error(`the pki read model was built from another log (${describeOtherLog(other)}): pass its ProjectionRunner as credence.runner, or call its checkLog(), before starting PKI revocation`);
+  }
 };

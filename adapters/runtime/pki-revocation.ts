@@ -6,12 +6,13 @@ import { loadIssuingCas } from '../driven/pki/index.ts';
 import { OcspSigningKey, type OcspResponderCredential } from '../driven/pki/ocsp-signing-key.ts';
 import type { Credence } from './open-credence.ts';
 import { openCommittedReadModel, type CommittedReadModel } from './pki-committed.ts';
-import { pkiStartFloor } from './pki-complete.ts';
+import { pkiStartFloor, refuseAnotherLog } from './pki-complete.ts';
 import { CrlPublisher } from './pki-crl-publisher.ts';
 import { OcspResponder } from './pki-ocsp-responder.ts';
 
 export interface PkiRevocationOptions {
-  readonly credence: Pick<Credence, 'store' | 'readModels' | 'pkiChanges'>;
+  /** With `runner`, its read models are checked against the log (ProjectionRunner.checkLog) before anything is read. */
+  readonly credence: Pick<Credence, 'store' | 'readModels' | 'pkiChanges'> & Partial<Pick<Credence, 'runner'>>;
   /** The issuing CAs; default: those of `dataDir` (loadIssuingCas), none without one. */
   readonly cas?: readonly IssuingCa[];
   /** The service's public URL (pkiUrls): where full CRLs point for their deltas. */
@@ -64,6 +65,10 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
   };
   const cas = o.cas ?? (o.dataDir !== undefined ? await loadIssuingCas(o.dataDir, o.se) : []);
   const byCa = new Map<string, CaRevocation>();
+  // A pki read model of another log (an event store restored from an older backup) is reset by its runner first:
+  // its tables hold revocations the log does not, and its checkpoint a position the log may never reach.
+  await o.credence.runner?.checkLog();
+  await refuseAnotherLog(o.credence.store, o.credence.readModels);
   // Read before the publishers start: a read model behind the log now is signed from only once it has caught up.
   const mustReach = await pkiStartFloor(o.credence.store, o.credence.readModels);
   const floor = mustReach === undefined ? {} : { mustReach };

@@ -152,6 +152,13 @@ export interface EventStore {
   subscribeToAll(options: SubscribeOptions): StoreSubscription;
   /** Global position of the last stored event; undefined when the store is empty. */
   headPosition(): Promise<bigint | undefined>;
+  /**
+   * Optional: the record stored at exactly this position, or undefined when none is. Lets a read model check that its
+   * checkpoint names an event of this log (projections/runtime/log-check.ts). The embedded store, whose positions
+   * are its rows' keys, offers it; EventStoreDB, whose commit positions cannot be read one by one from outside,
+   * leaves it out and the check compares the checkpoint with the head only.
+   */
+  recordAt?(position: bigint): Promise<RecordedEvent | undefined>;
   close(): Promise<void>;
   /**
    * True when an append checks its `facts` inside its own transaction and writes nothing to the fact streams (the

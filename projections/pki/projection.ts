@@ -2,9 +2,9 @@ import type Database from 'better-sqlite3';
 import { CaId } from '../../domain/x509/issuing-ca.ts';
 import { isSerialHex, revokedCertificateDer } from '../../domain/x509/revocation/index.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
-import { BatchSlot, readCheckpoint, type Projection } from '../runtime/index.ts';
+import { BatchSlot, readCheckpoint, type Projection, type ResetCause } from '../runtime/index.ts';
 import type { PkiChanges } from './changes.ts';
-import { certificateOfCredential, markRebuild, PKI_PROJECTION, recordCertificate, recordRevocation, resetPkiTables, setupPkiTables } from './tables.ts';
+import { certificateOfCredential, forgetRebuild, markRebuild, PKI_PROJECTION, recordCertificate, recordRevocation, resetPkiTables, setupPkiTables } from './tables.ts';
 
 export { PKI_PROJECTION };
 
@@ -54,10 +54,12 @@ export const pkiProjection = (changes?: PkiChanges): Projection => {
     eventTypes: PKI_EVENT_TYPES,
     setup: setupPkiTables,
     // Inside the rebuild's transaction, before its checkpoint is deleted: the position the tables had reached.
-    reset(db: Database.Database) {
+    reset(db: Database.Database, cause?: ResetCause) {
       const reached = readCheckpoint(db, PKI_PROJECTION)?.position;
       resetPkiTables(db);
-      if (reached !== undefined) markRebuild(db, reached);
+      // A position of another log is no floor: this log may never reach it, and the signers would refuse forever.
+      if (cause === 'another-log') forgetRebuild(db);
+      else if (reached !== undefined) markRebuild(db, reached);
       changes?.reset();
     },
     // Writes at once: the slot only tells `apply` that it runs in the runner's synchronous batch (see heldOpen).

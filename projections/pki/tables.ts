@@ -46,6 +46,15 @@ export const markRebuild = (db: Database.Database, reached: bigint): void => {
   prepared(db, 'INSERT INTO pki_rebuild (id, position) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET position = MAX(position, excluded.position)').run(reached);
 };
 
+/**
+ * Forgets the position a rebuild must reach again: for a read model found to be built from another log, whose
+ * positions the store's log may never reach (an event store restored from an older backup). Its tables are emptied
+ * in the same transaction and projected again; until then the signers wait on `pkiStartFloor` instead.
+ */
+export const forgetRebuild = (db: Database.Database): void => {
+  prepared(db, 'DELETE FROM pki_rebuild').run();
+};
+
 export type PkiCompleteness =
   | { readonly complete: true }
   | { readonly complete: false; readonly position: bigint | undefined; readonly until: bigint };

@@ -35,6 +35,7 @@ export const writeLockOf = (db: Database.Database): WriteLock => {
 export const checkpointOf = (record: RecordedEvent): Checkpoint => ({
   position: record.position,
   occurredAt: String((record.metadata as Record<string, unknown>)['occurredAt'] ?? ''),
+  eventId: record.id,
 });
 
 /**

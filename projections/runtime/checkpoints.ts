@@ -5,30 +5,41 @@ export const setupCheckpoints = (db: Database.Database): void => {
   db.exec(`CREATE TABLE IF NOT EXISTS projection_checkpoints (
     name TEXT PRIMARY KEY,
     position INTEGER NOT NULL,
-    occurred_at TEXT NOT NULL
+    occurred_at TEXT NOT NULL,
+    event_id TEXT
   )`);
+  // A file from before the event id was kept: its rows stay (NULL), and each is filled by its projection's next batch.
+  const columns = db.prepare('PRAGMA table_info(projection_checkpoints)').all() as { name: string }[];
+  if (!columns.some((c) => c.name === 'event_id')) db.exec('ALTER TABLE projection_checkpoints ADD COLUMN event_id TEXT');
 };
 
 export interface Checkpoint {
   readonly position: bigint;
   readonly occurredAt: string;
+  /**
+   * The id of the event at `position`: with it a read model can tell a log that is not the one it was built from
+   * (projections/runtime/log-check.ts). Absent in checkpoints written before it was kept.
+   */
+  readonly eventId?: string;
 }
 
 export const readCheckpoint = (db: Database.Database, name: string): Checkpoint | undefined => {
-  const row = prepared(db, 'SELECT position, occurred_at FROM projection_checkpoints WHERE name = ?').get(name) as
-    | { position: bigint; occurred_at: string }
+  const row = prepared(db, 'SELECT position, occurred_at, event_id FROM projection_checkpoints WHERE name = ?').get(name) as
+    | { position: bigint; occurred_at: string; event_id: string | null }
     | undefined;
-  return row === undefined ? undefined : { position: BigInt(row.position), occurredAt: row.occurred_at };
+  if (row === undefined) return undefined;
+  const checkpoint = { position: BigInt(row.position), occurredAt: row.occurred_at };
+  return row.event_id === null ? checkpoint : { ...checkpoint, eventId: row.event_id };
 };
 
 /** Moves a checkpoint forward only: a late writer can never take a projection back over handled events. */
 export const writeCheckpoint = (db: Database.Database, name: string, checkpoint: Checkpoint): void => {
   prepared(
     db,
-    `INSERT INTO projection_checkpoints (name, position, occurred_at) VALUES (?, ?, ?)
-     ON CONFLICT(name) DO UPDATE SET position = excluded.position, occurred_at = excluded.occurred_at
+    `INSERT INTO projection_checkpoints (name, position, occurred_at, event_id) VALUES (?, ?, ?, ?)
+     ON CONFLICT(name) DO UPDATE SET position = excluded.position, occurred_at = excluded.occurred_at, event_id = excluded.event_id
      WHERE excluded.position > projection_checkpoints.position`,
-  ).run(name, checkpoint.position, checkpoint.occurredAt);
+  ).run(name, checkpoint.position, checkpoint.occurredAt, checkpoint.eventId ?? null);
 };
 
 export const deleteCheckpoint = (db: Database.Database, name: string): void => {

@@ -4,8 +4,9 @@ import type { EventStore, ReadAllOptions, RecordedEvent, StoreSubscription } fro
 import { eachRecord } from '../../domain/ports/each-record.ts';
 import { applyBatch, reactInBatches, writeLockOf, type DecodedBatch } from './batch.ts';
 import { deleteCheckpoint, readCheckpoint, setupCheckpoints } from './checkpoints.ts';
+import { checkpointsOfAnotherLog, type OtherLog } from './log-check.ts';
 import { deferQueryIndexes, restoreQueryIndexes } from './query-indexes.ts';
-import type { Projection, ProjectionLag } from './types.ts';
+import type { Projection, ProjectionLag, ResetCause } from './types.ts';
 
 export interface RunnerOptions {
   readonly db: Database.Database;
@@ -164,6 +165,7 @@ export class ProjectionRunner {
    */
   async handle(name: string, records: readonly RecordedEvent[], generation: number): Promise<boolean> {
     const projection = this.#get(name);
+    await this.checkLog();
     const types = this.#types.get(name);
     const own = types === undefined ? records : records.filter((r) => types.has(r.type));
     if (generation !== this.#generation(name)) return false;
@@ -175,12 +177,39 @@ export class ProjectionRunner {
     return true;
   }
 
+  #logChecked: Promise<readonly OtherLog[]> | undefined;
+
+  /**
+   * Once per runner, before it reads the store for its projections: each read model whose checkpoint names an event
+   * the store does not hold (log-check.ts: an event store restored from an older backup, another fleet's events) is
+   * reset and caught up from position 0, as a rebuild would. Returns what was found (empty when every read model
+   * belongs to this log); the same answer to every later call. A failure (the store unreachable) is not kept.
+   */
+  checkLog(): Promise<readonly OtherLog[]> {
+    if (this.#logChecked === undefined) {
+      const checking = this.#resetReadModelsOfAnotherLog();
+      this.#logChecked = checking;
+      checking.catch(() => {
+        if (this.#logChecked === checking) this.#logChecked = undefined;
+      });
+    }
+    return this.#logChecked;
+  }
+
+  async #resetReadModelsOfAnotherLog(): Promise<readonly OtherLog[]> {
+    const found = await checkpointsOfAnotherLog(this.#db, this.#store, this.names);
+    for (const other of found) await this.#reset(this.#get(other.name), 'another-log');
+    return found;
+  }
+
   /**
    * Processes every stored event past the checkpoint; resolves when the projection (every projection, without a
    * name) has reached the head. Returns how many events were handled, summed over the projections.
    */
-  catchUp(name?: string): Promise<number> {
-    if (name !== undefined) return this.#catchUpOne(this.#get(name));
+  async catchUp(name?: string): Promise<number> {
+    const projection = name === undefined ? undefined : this.#get(name);
+    await this.checkLog();
+    if (projection !== undefined) return this.#catchUpOne(projection);
     return this.#catchUpAll([...this.#projections.values()]);
   }
 
@@ -335,17 +364,22 @@ export class ProjectionRunner {
   async rebuild(name: string): Promise<number> {
     const projection = this.#get(name);
     if (this.#live.has(name)) throw new Error(`stop the runner before rebuilding ${name}`);
-    // After any batch already queued: what was read before the reset is dropped, not applied over it.
-    await this.#exclusive(name, () =>
+    await this.#reset(projection, 'rebuild');
+    return this.catchUp(name);
+  }
+
+  /** Empties the read model and its checkpoint. After any batch already queued: what was read before is dropped. */
+  #reset(projection: Projection, cause: ResetCause): Promise<void> {
+    const { name } = projection;
+    return this.#exclusive(name, () =>
       writeLockOf(this.#db).run(() => {
         this.#generations.set(name, this.#generation(name) + 1);
         this.#db.transaction(() => {
-          projection.reset(this.#db);
+          projection.reset(this.#db, cause);
           deleteCheckpoint(this.#db, name);
         })();
       }),
     );
-    return this.catchUp(name);
   }
 
   async lag(name: string, countLimit = 1_000_000): Promise<ProjectionLag> {

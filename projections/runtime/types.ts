@@ -1,6 +1,8 @@
 import type Database from 'better-sqlite3';
 import type { DecodedEvent } from '../../domain/stored.ts';
 
+export type ResetCause = 'rebuild' | 'another-log';
+
 /**
  * A projection: a name, the events it handles, and handlers. `apply` runs inside the same SQLite transaction
  * as the projection's checkpoint, so a crash can neither double-apply nor skip an event. `react` (optional)
@@ -21,8 +23,12 @@ export interface Projection {
   readonly queryIndexes?: readonly QueryIndex[];
   /** Creates the read-model tables (idempotent). */
   setup(db: Database.Database): void;
-  /** Drops the read-model tables' rows so the projection can be rebuilt from position 0. */
-  reset(db: Database.Database): void;
+  /**
+   * Drops the read-model tables' rows so the projection can be rebuilt from position 0. `cause` says why: a rebuild
+   * asked for (`rebuild`, the default), or a read model found to be built from another log (`another-log`,
+   * log-check.ts), whose positions mean nothing in the store's log and must not be kept as floors.
+   */
+  reset(db: Database.Database, cause?: ResetCause): void;
   apply?(db: Database.Database, event: DecodedEvent): void;
   /**
    * Optional: opens a batch, inside its transaction, before the batch's first `apply`. Until `flush` (after its last

@@ -1,4 +1,4 @@
-export { TransparencyProjection, type TransparencyProjectionOptions } from './transparency-projection.ts';
+export { TransparencyLogOfAnotherLog, TransparencyProjection, type TransparencyProjectionOptions } from './transparency-projection.ts';
 export { signCheckpoint, signNote } from './sign-checkpoint.ts';
 export { auditStoreAgainstLog, type AuditedRow, type AuditReport, type TamperKind } from './audit.ts';
 export { collectEvidence, exportEvidence, type CollectedEvidence } from './evidence.ts';

@@ -2,8 +2,27 @@ import type { EventStore, RecordedEvent, StoreSubscription } from '../../domain/
 import type { StoredCheckpoint, TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
 import type { CheckpointSigner } from '../../domain/transparency/checkpoint-signer.ts';
 import { eventLeafHash } from '../../domain/transparency/leaf.ts';
+import { describeOtherLog, notInLog } from '../runtime/log-check.ts';
 import { signCheckpoint } from './sign-checkpoint.ts';
 import { indexLegacyLeaves } from './stream-index.ts';
+
+/**
+ * The transparency log has logged an event the store does not hold at its position: the event store was restored
+ * from a backup older than the log, or the data folder was given another fleet's events. Unlike a read model, the
+ * log is append-only and signed, so it is never rebuilt: it stops, rather than skip the events now stored at
+ * positions it has logged (README.md, "Restoring the event store from a backup").
+ */
+export class TransparencyLogOfAnotherLog extends Error {
+  readonly code = 'transparency_log_of_another_log';
+
+  constructor(readonly detail: string) {
+    super(
+      `the transparency log holds events the event store does not (${detail}): restore the event store from a backup ` +
+        'that holds every logged event, or move the transparency folder aside to start a new log',
+    );
+    this.name = 'TransparencyLogOfAnotherLog';
+  }
+}
 
 export interface TransparencyProjectionOptions {
   readonly store: EventStore;
@@ -80,6 +99,7 @@ export class TransparencyProjection {
    */
   async catchUp(): Promise<number> {
     if (!this.legacyIndexed) {
+      await this.refuseAnotherLog();
       await indexLegacyLeaves({ store: this.options.store, log: this.options.log });
       this.legacyIndexed = true;
     }
@@ -96,6 +116,15 @@ export class TransparencyProjection {
       if (batch.length === 0) return total;
       total += this.ingest(batch);
     }
+  }
+
+  /** Its newest leaf must name the event the store holds at that position (TransparencyLogOfAnotherLog). */
+  private async refuseAnotherLog(): Promise<void> {
+    const size = this.options.log.size();
+    const newest = size === 0 ? undefined : this.options.log.leafAt(size - 1);
+    if (newest === undefined) return;
+    const other = await notInLog(this.options.store, 'transparency', newest.position, newest.eventId);
+    if (other !== undefined) throw new TransparencyLogOfAnotherLog(describeOtherLog(other));
   }
 
   /** Catches up, then follows the store live and starts the checkpoint timer. */

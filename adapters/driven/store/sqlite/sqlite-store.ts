@@ -135,6 +135,7 @@ export class SqliteEventStore implements EventStore {
           '(SELECT first_position FROM commands WHERE command_id = @commandId AND stream_id = @streamId) AND ' +
           '(SELECT last_position FROM commands WHERE command_id = @commandId AND stream_id = @streamId) ORDER BY revision',
       ).raw(true),
+      recordAt: db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE position = ?`).raw(true),
     };
   }
 
@@ -203,6 +204,12 @@ export class SqliteEventStore implements EventStore {
     if (typeof streamId !== 'string' || streamId.length === 0) throw new Error('streamId: must be a non-empty string');
     if (typeof commandId !== 'string' || commandId.length === 0) throw new Error('commandId: must be a non-empty string');
     return (this.sql.readCommand.all({ streamId, commandId }) as unknown[][]).map(recordedEventOfRaw);
+  }
+
+  async recordAt(position: bigint): Promise<RecordedEvent | undefined> {
+    this.assertOpen();
+    const row = this.sql.recordAt.get(checkPosition(position, 'position')) as unknown[] | undefined;
+    return row === undefined ? undefined : recordedEventOfRaw(row);
   }
 
   readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
