@@ -13,7 +13,7 @@ const readCrl = (der: Uint8Array) => {
   const extension = (oid: string) => crl.crlExtensions?.extensions.find((e) => e.extnID === oid);
   const integer = (oid: string) => {
     const e = extension(oid);
-    return e === undefined ? undefined : Number((e.parsedValue as { valueBlock: { valueDec: number } }).valueBlock.valueDec);
+    return e === undefined ? undefined : Number((e.parsedValue as { toBigInt(): bigint }).toBigInt());
   };
   return {
     crlNumber: integer(CRL_NUMBER),

@@ -24,9 +24,12 @@ export const dataFolderPki = (dir: string) => {
 
 /** The CRL number (2.5.29.20), or with `base` a delta's BaseCRLNumber (2.5.29.27). */
 export const crlNumberOf = (der: Uint8Array, base = false): number =>
-  (pkijs.CertificateRevocationList.fromBER(Uint8Array.from(der)).crlExtensions!.extensions.find((e) => e.extnID === (base ? '2.5.29.27' : '2.5.29.20'))!.parsedValue as {
-    valueBlock: { valueDec: number };
-  }).valueBlock.valueDec;
+  // toBigInt: asn1js's valueDec is 0 past four bytes, and CRL numbers follow the clock (crl-numbers.ts).
+  Number(
+    (pkijs.CertificateRevocationList.fromBER(Uint8Array.from(der)).crlExtensions!.extensions.find((e) => e.extnID === (base ? '2.5.29.27' : '2.5.29.20'))!.parsedValue as {
+      toBigInt(): bigint;
+    }).toBigInt(),
+  );
 
 /**
  * Revokes each credential through the engine (as the operator), in order, then waits until the instance handled

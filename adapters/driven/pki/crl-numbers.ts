@@ -13,6 +13,13 @@ export interface CrlNumbers {
 /** Numbers reserved per write: a restart skips what was reserved and unused (gaps are allowed, reuse is not). */
 const BLOCK = 1000;
 
+/**
+ * Numbers per second of the clock. No number given out is below the clock's seconds times this: a data folder restored
+ * from a backup (its number file older than the CRLs published since) starts above every number published before,
+ * unless the CA went on publishing faster than this many CRLs per second on average since (deltas are coalesced).
+ */
+const PER_SECOND = 1000;
+
 const CrlNumberFile = z.strictObject({
   version: z.literal(1),
   caId: z.string().max(63),
@@ -22,10 +29,11 @@ const CrlNumberFile = z.strictObject({
 
 /**
  * CRL numbers kept in `<data>/pki/<ca>.crl-number.json` (written atomically, parsed on read). Blocks of numbers are
- * reserved on disk before any of them is used, so issuing a CRL costs no write, and a crash at any point can only
- * leave a gap. Not a read model: rebuilding the revocation read model must not rewind it.
+ * reserved on disk before any of them is used, so a crash at any point can only leave a gap, and a clock set back
+ * cannot repeat a number. Not a read model: rebuilding the revocation read model must not rewind it. The file alone
+ * cannot survive a restore from a backup, which rewinds it too: the clock (`now`, ms) gives the floor (PER_SECOND).
  */
-export const fileCrlNumbers = (dataDir: string, caId: CaId): CrlNumbers => {
+export const fileCrlNumbers = (dataDir: string, caId: CaId, now: () => number): CrlNumbers => {
   const dir = join(dataDir, 'pki');
   const path = join(dir, `${caId}.crl-number.json`);
   let reservedThrough = 0;
@@ -44,12 +52,15 @@ export const fileCrlNumbers = (dataDir: string, caId: CaId): CrlNumbers => {
   }
   let next = reservedThrough + 1;
   const reserve = (): void => {
-    reservedThrough += BLOCK;
+    reservedThrough = next + BLOCK - 1;
     preparePrivateDir(dir);
     writeFileAtomic(path, `${JSON.stringify({ version: 1, caId, reservedThrough })}\n`);
   };
   return {
     next() {
+      const floor = Math.floor(now() / 1000) * PER_SECOND;
+      if (!Number.isSafeInteger(floor) || floor < 0) throw new RangeError('now: must be a time in ms after 1970');
+      if (floor > next) next = floor;
       if (next > reservedThrough) reserve();
       return next++;
     },
