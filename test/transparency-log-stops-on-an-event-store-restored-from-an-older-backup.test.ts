@@ -60,7 +60,7 @@ describe('the transparency log over an event store restored from an older backup
       const refused = await credence.settle().catch((error: unknown) => error);
       expect(refused).toBeInstanceOf(TransparencyLogOfAnotherLog);
       expect(refused).toMatchObject({ code: 'transparency_log_of_another_log' });
-      expect((refused as Error).message).toMatch(/^the transparency log holds events the event store does not \(transparency: the store holds no event at checkpoint \d+\)/);
+      expect((refused as Error).message).toMatch(/^the transparency log holds events the event store does not \(transparency: the store holds no event at position \d+, which it handled last\)/);
       expect(credence.transparency!.position).toBe(logged);
       expect(logged).toBeGreaterThan((await credence.store.headPosition())!);
 
@@ -80,7 +80,7 @@ describe('the transparency log over an event store restored from an older backup
     await store.close();
     const credence = open(dir);
     try {
-      await expect(credence.settle()).rejects.toThrow(/\(transparency: the event at checkpoint \d+ is [0-9a-f-]+, not [0-9a-f-]+\)/);
+      await expect(credence.settle()).rejects.toThrow(/\(transparency: the event at position \d+, which it handled last, is [0-9a-f-]+ in the store, not [0-9a-f-]+\)/);
     } finally {
       await credence.close().catch(() => undefined);
     }

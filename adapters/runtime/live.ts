@@ -143,7 +143,10 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
         } else {
           const head = await store.headPosition();
           await f.pass();
-          f.handledThrough = later(f.handledThrough, head);
+          // Through the head read before it, not the position held before: a read model of another log (an event
+          // store restored from an older backup) is reset by its first catch-up, and its old checkpoint, past the
+          // restored head, would otherwise skip every event written since at the positions it had passed.
+          f.handledThrough = head;
           f.fed = true;
         }
         f.error = undefined;

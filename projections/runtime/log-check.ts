@@ -22,8 +22,10 @@ export type OtherLog =
 export const checkpointsOfAnotherLog = async (db: Database.Database, store: EventStore, names: readonly string[]): Promise<OtherLog[]> => {
   const found: OtherLog[] = [];
   const head = headOnce(store);
-  for (const name of names) {
-    const checkpoint = readCheckpoint(db, name);
+  // Every checkpoint read before the head is: another runner on the same file (the service, while `credence query`
+  // checks) moves them forward meanwhile, and one read after the head would be found past it.
+  const checkpoints = names.map((name) => [name, readCheckpoint(db, name)] as const);
+  for (const [name, checkpoint] of checkpoints) {
     if (checkpoint === undefined) continue;
     const other = await notInLog(store, name, checkpoint.position, checkpoint.eventId, head);
     if (other !== undefined) found.push(other);
@@ -57,14 +59,14 @@ export const notInLog = async (
   return at === undefined || position > at ? { name, position, reason: 'past-head', head: at } : undefined;
 };
 
-/** One line for a log: what was found, without any read-model content. */
+/** One line for a log or an error: what was found, without any read-model content. */
 export const describeOtherLog = (o: OtherLog): string => {
   switch (o.reason) {
     case 'past-head':
-      return `${o.name}: checkpoint ${o.position} is past the store's head (${o.head ?? 'empty store'})`;
+      return `${o.name}: position ${o.position}, which it handled last, is past the store's head (${o.head ?? 'empty store'})`;
     case 'no-event':
-      return `${o.name}: the store holds no event at checkpoint ${o.position}`;
+      return `${o.name}: the store holds no event at position ${o.position}, which it handled last`;
     case 'other-event':
-      return `${o.name}: the event at checkpoint ${o.position} is ${o.stored}, not ${o.expected}`;
+      return `${o.name}: the event at position ${o.position}, which it handled last, is ${o.stored} in the store, not ${o.expected}`;
   }
 };

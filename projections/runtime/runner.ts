@@ -364,6 +364,8 @@ export class ProjectionRunner {
   async rebuild(name: string): Promise<number> {
     const projection = this.#get(name);
     if (this.#live.has(name)) throw new Error(`stop the runner before rebuilding ${name}`);
+    // Checked first: a read model of another log is reset as such, so its position is kept as no floor (pki).
+    await this.checkLog();
     await this.#reset(projection, 'rebuild');
     return this.catchUp(name);
   }

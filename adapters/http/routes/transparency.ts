@@ -3,10 +3,11 @@ import { toBase64url } from '../../../domain/crypto/index.ts';
 import { CredenceError, validationError } from '../../../domain/errors.ts';
 import type { LoggedLeaf, RecordedEvent, StoredCheckpoint } from '../../../domain/ports/index.ts';
 import { EVIDENCE_BUNDLE_FORMAT, recordedEventToJson } from '../../../domain/transparency/index.ts';
-import { exportEvidence } from '../../../projections/transparency/index.ts';
+import { exportEvidence, TransparencyLogOfAnotherLog } from '../../../projections/transparency/index.ts';
 import type { Credence } from '../../runtime/index.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
+import { HttpProblem } from '../problems.ts';
 import { DecimalString, getEntityRoute, mustExist, StoredEventWire } from './wire.ts';
 
 /**
@@ -100,11 +101,16 @@ export const transparencyRoutes: RouteModule = (app, context) => {
       const { log, projection } = use();
       const position = BigInt(request.query.position);
       let leaf = log.leafByPosition(position);
-      if (leaf === undefined) {
-        await projection.catchUp();
+      let event = leaf === undefined ? undefined : await eventOfLeaf(credence, leaf);
+      // Not logged yet (or, on a stopped log, logged from another log): the log catches up first.
+      if (event === undefined) {
+        await projection.catchUp().catch((error: unknown) => {
+          // Not a fault of this request: the log stopped and waits for the operator (README, "Restoring the event store").
+          throw error instanceof TransparencyLogOfAnotherLog ? new HttpProblem(503, error.code, error.message, { reason: error.detail }) : error;
+        });
         leaf = log.leafByPosition(position);
+        event = leaf === undefined ? undefined : await eventOfLeaf(credence, leaf);
       }
-      const event = leaf === undefined ? undefined : await eventOfLeaf(credence, leaf);
       if (leaf === undefined || event === undefined) {
         throw new CredenceError({ code: 'not_found', streamId: 'transparency', message: `no logged event at position ${position}` });
       }

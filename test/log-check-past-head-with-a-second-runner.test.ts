@@ -1,0 +1,68 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openReadModels } from '../adapters/driven/readmodels/index.ts';
+import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
+import type { EventStore } from '../domain/ports/index.ts';
+import { ProjectionRunner, type Projection } from '../projections/runtime/index.ts';
+import { cmd, fixture } from './support/fleet.ts';
+
+/*
+ * A store without `recordAt` (EventStoreDB) is checked against its head only. Two runners share one read-model file
+ * (the service and `credence query`, which runs a catch-up without the data-folder lock): while one checks, the other
+ * moves the checkpoints forward. A checkpoint of this log must never be found past the head: no read model of this
+ * log is wiped.
+ */
+
+const folders: string[] = [];
+afterEach(() => {
+  for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+const registered = (name: string, resets: string[]): Projection => ({
+  name,
+  eventTypes: ['NodeRegistered'],
+  setup: () => {},
+  reset: () => void resets.push(name),
+  apply: () => {},
+});
+
+describe('the log check against the head, with a second runner on the read models', () => {
+  it('finds no read model of another log while the other runner moves the checkpoints forward', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'credence-log-check-race-'));
+    folders.push(dir);
+    const store = openSqliteStoreInDir(dir, { durability: 'normal' });
+    const db = openReadModels({ dir });
+    try {
+      const { engine } = fixture(store);
+      await engine.execute(cmd.createSubscription());
+      await engine.execute(cmd.registerNode('meter-0'));
+      const resets: string[] = [];
+      const projections = [registered('a', resets), registered('b', resets)];
+      const service = new ProjectionRunner({ db, store, projections });
+      await service.catchUp();
+
+      let moved = false;
+      // EventStoreDB-like: no recordAt; while its head is read, the service projects a node registered meanwhile.
+      const esdbLike: EventStore = Object.assign(Object.create(store) as EventStore, {
+        recordAt: undefined,
+        headPosition: async () => {
+          const head = await store.headPosition();
+          if (!moved) {
+            moved = true;
+            await engine.execute(cmd.registerNode('meter-1'));
+            await service.catchUp();
+          }
+          return head;
+        },
+      });
+      const cli = new ProjectionRunner({ db, store: esdbLike, projections });
+      expect(await cli.checkLog()).toEqual([]);
+      expect(resets).toEqual([]);
+    } finally {
+      db.close();
+      await store.close();
+    }
+  });
+});
