@@ -1,10 +1,8 @@
-import { copyFileSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openCredence, startLive, type Credence } from '../adapters/runtime/index.ts';
 import { cmd, T0 } from './support/fleet.ts';
+import { copyEventStore, moveTransparencyLogAside, temporaryFolders } from './support/restored-folder.ts';
 
 /*
  * The service (adapters/http/start.ts) builds its live runtime, then runs the runner's log check, then starts the
@@ -13,19 +11,7 @@ import { cmd, T0 } from './support/fleet.ts';
  * event written after the restore is projected, those at positions the old checkpoint had passed included.
  */
 
-const folders: string[] = [];
-afterEach(() => {
-  for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-const folder = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'credence-live-restored-'));
-  folders.push(dir);
-  return dir;
-};
-const copyEvents = (from: string, to: string): void => {
-  for (const name of readdirSync(to).filter((n) => n.startsWith('events.db'))) rmSync(join(to, name));
-  for (const name of readdirSync(from).filter((n) => n.startsWith('events.db'))) copyFileSync(join(from, name), join(to, name));
-};
+const folder = temporaryFolders('credence-live-restored-');
 const open = (dir: string): Credence => openCredence({ location: { dir }, clock: new FakeClock(T0) });
 const writeNodes = async (c: Credence, from: number, to: number): Promise<void> => {
   for (let i = from; i < to; i++) {
@@ -46,14 +32,14 @@ describe('the live runtime on an event store restored from an older backup', () 
     await writeNodes(c, 0, 2);
     await c.settle();
     await c.close();
-    copyEvents(dir, backup);
+    copyEventStore(dir, backup);
     c = open(dir);
     await writeNodes(c, 2, 8);
     await c.settle();
     await c.close();
-    copyEvents(backup, dir);
+    copyEventStore(backup, dir);
     // The transparency log has logged the lost events and would stop (README): moved aside.
-    for (const name of readdirSync(dir).filter((n) => n.startsWith('transparency.db'))) renameSync(join(dir, name), join(backup, name));
+    moveTransparencyLogAside(dir, backup);
 
     c = open(dir);
     try {

@@ -1,12 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { openReadModels } from '../adapters/driven/readmodels/index.ts';
-import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
+import { describe, expect, it } from 'vitest';
 import type { EventStore } from '../domain/ports/index.ts';
 import { ProjectionRunner, type Projection } from '../projections/runtime/index.ts';
-import { cmd, fixture } from './support/fleet.ts';
+import { cmd } from './support/fleet.ts';
+import { temporaryFolders, withStoreAndReadModels } from './support/restored-folder.ts';
 
 /*
  * A store without `recordAt` (EventStoreDB) is checked against its head only. Two runners share one read-model file
@@ -15,10 +11,7 @@ import { cmd, fixture } from './support/fleet.ts';
  * log is wiped.
  */
 
-const folders: string[] = [];
-afterEach(() => {
-  for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+const folder = temporaryFolders('credence-log-check-race-');
 
 const registered = (name: string, resets: string[]): Projection => ({
   name,
@@ -30,12 +23,7 @@ const registered = (name: string, resets: string[]): Projection => ({
 
 describe('the log check against the head, with a second runner on the read models', () => {
   it('finds no read model of another log while the other runner moves the checkpoints forward', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'credence-log-check-race-'));
-    folders.push(dir);
-    const store = openSqliteStoreInDir(dir, { durability: 'normal' });
-    const db = openReadModels({ dir });
-    try {
-      const { engine } = fixture(store);
+    await withStoreAndReadModels(folder(), async ({ store, db, engine }) => {
       await engine.execute(cmd.createSubscription());
       await engine.execute(cmd.registerNode('meter-0'));
       const resets: string[] = [];
@@ -60,9 +48,6 @@ describe('the log check against the head, with a second runner on the read model
       const cli = new ProjectionRunner({ db, store: esdbLike, projections });
       expect(await cli.checkLog()).toEqual([]);
       expect(resets).toEqual([]);
-    } finally {
-      db.close();
-      await store.close();
-    }
+    });
   });
 });

@@ -1,9 +1,9 @@
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fileCrlNumbers } from '../adapters/driven/pki/crl-numbers.ts';
 import { CaId } from '../domain/x509/issuing-ca.ts';
+import { temporaryFolders } from './support/restored-folder.ts';
 
 /*
  * RFC 5280 5.2.3: a CA's CRL numbers are strictly increasing; a relying party that holds CRL n ignores another CRL
@@ -12,15 +12,7 @@ import { CaId } from '../domain/x509/issuing-ca.ts';
  * numbers already used, CRLs with other contents. The clock is that floor.
  */
 
-const folders: string[] = [];
-afterEach(() => {
-  for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-const folder = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'credence-crl-numbers-'));
-  folders.push(dir);
-  return dir;
-};
+const folder = temporaryFolders('credence-crl-numbers-');
 
 const ca = CaId.parse('default');
 const T0 = Date.parse('2026-06-01T00:00:00.000Z');

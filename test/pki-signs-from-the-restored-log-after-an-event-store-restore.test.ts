@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as pkijs from 'pkijs';
@@ -7,6 +7,7 @@ import { startPkiRevocation, systemRandom, type Credence, type PkiRevocation } f
 import { ownerView } from '../domain/ports/index.ts';
 import { ocspRequest, ocspStatus } from './support/ocsp-client.ts';
 import { dataFolderPki, PKI_TEST_URL, revokeAndSettleOn } from './support/pki-instance.ts';
+import { copyEventStore, moveTransparencyLogAside } from './support/restored-folder.ts';
 import { issueCertifiedCredentialWith, testCa, type TestLeaf } from './support/pki-test-ca.ts';
 
 /*
@@ -19,11 +20,6 @@ import { issueCertifiedCredentialWith, testCa, type TestLeaf } from './support/p
 
 const serialsOf = (der: Uint8Array): string[] =>
   (pkijs.CertificateRevocationList.fromBER(Uint8Array.from(der)).revokedCertificates ?? []).map((r) => Buffer.from(r.userCertificate.valueBlock.valueHexView).toString('hex')).sort();
-
-const copyEvents = (from: string, to: string): void => {
-  for (const name of readdirSync(to).filter((n) => n.startsWith('events.db'))) rmSync(join(to, name));
-  for (const name of readdirSync(from).filter((n) => n.startsWith('events.db'))) copyFileSync(join(from, name), join(to, name));
-};
 
 describe('PKI revocation after the event store is restored from an older backup', () => {
   const dir = mkdtempSync(join(tmpdir(), 'credence-pki-restored-'));
@@ -53,7 +49,7 @@ describe('PKI revocation after the event store is restored from an older backup'
     const [a, b, c] = leaves as [TestLeaf, TestLeaf, TestLeaf];
     await revokeAndSettleOn(credence, pki, [['cred-b', 'keyCompromise']]);
     await close();
-    copyEvents(dir, backup);
+    copyEventStore(dir, backup);
 
     // After the backup: cred-a revoked, then lost with the restore.
     credence = folder.open();
@@ -61,9 +57,9 @@ describe('PKI revocation after the event store is restored from an older backup'
     await revokeAndSettleOn(credence, pki, [['cred-a', 'keyCompromise']]);
     expect(ocspStatus((await pki.ocsp('default')!.respond(await ocspRequest(a, ca))).der)).toBe('revoked');
     await close();
-    copyEvents(backup, dir);
+    copyEventStore(backup, dir);
     // The transparency log has logged the lost events and would stop: moved aside to start a new one (README).
-    for (const name of readdirSync(dir).filter((n) => n.startsWith('transparency.db'))) renameSync(join(dir, name), join(backup, name));
+    moveTransparencyLogAside(dir, backup);
 
     credence = folder.open();
     // A library that starts PKI revocation without the runner that would reset the read model is refused.

@@ -1,8 +1,6 @@
-import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openReadModels } from '../adapters/driven/readmodels/index.ts';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import type { EventStore } from '../domain/ports/index.ts';
@@ -10,6 +8,7 @@ import { auditTrail } from '../projections/audit/index.ts';
 import { setupCheckpoints, writeCheckpoint } from '../projections/runtime/checkpoints.ts';
 import { ProjectionRunner, readCheckpoint, type Projection, type ResetCause } from '../projections/runtime/index.ts';
 import { cmd, fixture } from './support/fleet.ts';
+import { copyEventStore, temporaryFolders } from './support/restored-folder.ts';
 
 /*
  * A read model is derived from one log. When the event store is restored from a backup older than the read models,
@@ -18,21 +17,7 @@ import { cmd, fixture } from './support/fleet.ts';
  * handled. The runner finds that once, before it first reads the store, and rebuilds the read model from position 0.
  */
 
-const folders: string[] = [];
-afterEach(() => {
-  for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-const folder = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'credence-another-log-'));
-  folders.push(dir);
-  return dir;
-};
-
-/** The event store files of `from` copied over those of `to` (the store closed): a backup taken, or restored. */
-const copyEvents = (from: string, to: string): void => {
-  for (const name of readdirSync(to).filter((n) => n.startsWith('events.db'))) rmSync(join(to, name));
-  for (const name of readdirSync(from).filter((n) => n.startsWith('events.db'))) copyFileSync(join(from, name), join(to, name));
-};
+const folder = temporaryFolders('credence-another-log-');
 
 /** Registers and enrols nodes `from`..`to` - 1 through the engine, on the store of `dir`. */
 const writeNodes = async (dir: string, from: number, to: number): Promise<void> => {
@@ -101,13 +86,13 @@ describe('read models of another log', () => {
     const backup = folder();
     const models = folder();
     await writeNodes(live, 0, 3);
-    copyEvents(live, backup);
+    copyEventStore(live, backup);
     await writeNodes(live, 3, 6);
     const before = await project(live, models);
     expect(before.registered).toHaveLength(6);
     expect(before.found).toEqual([]);
 
-    copyEvents(backup, live);
+    copyEventStore(backup, live);
     const after = await project(live, models);
     // Both checkpoints sit past the restored head: no event is stored there.
     expect(after.found).toEqual([
@@ -124,12 +109,12 @@ describe('read models of another log', () => {
     const backup = folder();
     const models = folder();
     await writeNodes(live, 0, 2);
-    copyEvents(live, backup);
+    copyEventStore(live, backup);
     await writeNodes(live, 2, 4);
     await project(live, models);
 
     // Restored, then written on before the read models saw it: positions reused by other events, the head past them.
-    copyEvents(backup, live);
+    copyEventStore(backup, live);
     await writeNodes(live, 10, 14);
     const after = await project(live, models);
     expect(after.found).toEqual([

@@ -1,8 +1,9 @@
-import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cmd } from './support/fleet.ts';
+import { copyEventStore } from './support/restored-folder.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
 /*
@@ -10,11 +11,6 @@ import { startTestService, type TestService } from './support/service.ts';
  * read models it rebuilds, follows the restored log live (the events written after the restore, at positions the old
  * read models had passed, included), and reports the stopped transparency log instead of skipping events in it.
  */
-
-const copyEvents = (from: string, to: string): void => {
-  for (const name of readdirSync(to).filter((n) => n.startsWith('events.db'))) rmSync(join(to, name));
-  for (const name of readdirSync(from).filter((n) => n.startsWith('events.db'))) copyFileSync(join(from, name), join(to, name));
-};
 
 const registerNodes = async (svc: TestService, ids: readonly string[]): Promise<bigint> => {
   let last = 0n;
@@ -42,11 +38,11 @@ describe('the service on an event store restored from an older backup', () => {
     svc = await startTestService({ dir });
     await registerNodes(svc, ['meter-1', 'meter-2']);
     await svc.close();
-    copyEvents(dir, backup);
+    copyEventStore(dir, backup);
     svc = await startTestService({ dir });
     await registerNodes(svc, ['meter-3', 'meter-4', 'meter-5', 'meter-6']);
     await svc.close();
-    copyEvents(backup, dir);
+    copyEventStore(backup, dir);
 
     svc = await startTestService({ dir });
     const warnings = svc.logs().map((l) => JSON.parse(l) as { level: number; msg: string; projection?: string }).filter((l) => l.level === 40);

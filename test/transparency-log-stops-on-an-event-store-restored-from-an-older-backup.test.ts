@@ -1,12 +1,10 @@
-import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';
 import { TransparencyLogOfAnotherLog } from '../projections/transparency/index.ts';
 import { cmd, fixture, T0 } from './support/fleet.ts';
+import { copyEventStore, temporaryFolders } from './support/restored-folder.ts';
 
 /*
  * The transparency log is append-only and signed: unlike a read model it is never rebuilt. When the event store is
@@ -14,20 +12,7 @@ import { cmd, fixture, T0 } from './support/fleet.ts';
  * events take positions the log has already logged; catching up would skip them. It stops instead, saying why.
  */
 
-const folders: string[] = [];
-afterEach(() => {
-  for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-const folder = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'credence-transparency-restored-'));
-  folders.push(dir);
-  return dir;
-};
-
-const copyEvents = (from: string, to: string): void => {
-  for (const name of readdirSync(to).filter((n) => n.startsWith('events.db'))) rmSync(join(to, name));
-  for (const name of readdirSync(from).filter((n) => n.startsWith('events.db'))) copyFileSync(join(from, name), join(to, name));
-};
+const folder = temporaryFolders('credence-transparency-restored-');
 
 const open = (dir: string): Credence => openCredence({ location: { dir }, clock: new FakeClock(T0) });
 
@@ -43,12 +28,12 @@ const restoredFolder = async (before: readonly string[], after: readonly string[
   let credence = open(dir);
   await registerNodes(credence, before);
   await credence.close();
-  copyEvents(dir, backup);
+  copyEventStore(dir, backup);
   credence = open(dir);
   await registerNodes(credence, after);
   const logged = credence.transparency!.position;
   await credence.close();
-  copyEvents(backup, dir);
+  copyEventStore(backup, dir);
   return { dir, logged };
 };
 

@@ -1,0 +1,55 @@
+import { copyFileSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach } from 'vitest';
+import { openReadModels, type ReadModelDb } from '../../adapters/driven/readmodels/index.ts';
+import { openSqliteStoreInDir, type SqliteEventStore } from '../../adapters/driven/store/index.ts';
+import type { Engine } from '../../adapters/engine/index.ts';
+import { fixture } from './fleet.ts';
+
+/** Folders made by one test file (`prefix` names them in the temporary folder), removed after each test. */
+export const temporaryFolders = (prefix: string): (() => string) => {
+  const made: string[] = [];
+  afterEach(() => {
+    for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+  return () => {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    made.push(dir);
+    return dir;
+  };
+};
+
+const filesOf = (dir: string, base: string): string[] => readdirSync(dir).filter((name) => name.startsWith(base));
+
+/** The event store files of `from` copied over those of `to`, the stores closed: a backup taken, or one restored. */
+export const copyEventStore = (from: string, to: string): void => {
+  for (const name of filesOf(to, 'events.db')) rmSync(join(to, name));
+  for (const name of filesOf(from, 'events.db')) copyFileSync(join(from, name), join(to, name));
+};
+
+/**
+ * What README tells an operator to do once the event store was restored from an older backup: the transparency log,
+ * which has logged the events the restore lost and stops, moved aside into `keep` so that a new one starts.
+ */
+export const moveTransparencyLogAside = (dir: string, keep: string): void => {
+  for (const name of filesOf(dir, 'transparency.db')) renameSync(join(dir, name), join(keep, name));
+};
+
+/**
+ * The embedded store (durability `normal`) and the read models of `dir`, with an engine over the store, for `work`;
+ * both closed after, whatever `work` did.
+ */
+export const withStoreAndReadModels = async <T>(
+  dir: string,
+  work: (opened: { readonly store: SqliteEventStore; readonly db: ReadModelDb; readonly engine: Engine }) => Promise<T>,
+): Promise<T> => {
+  const store = openSqliteStoreInDir(dir, { durability: 'normal' });
+  const db = openReadModels({ dir });
+  try {
+    return await work({ store, db, engine: fixture(store).engine });
+  } finally {
+    db.close();
+    await store.close();
+  }
+};
