@@ -9,10 +9,13 @@ export const setupCheckpoints = (db: Database.Database): void => {
     event_id TEXT
   )`);
   // A file from before the event id was kept: its rows stay (NULL), and each is filled by its projection's next batch.
-  // Immediate, so that two processes opening the same old file do not both add the column.
+  // Looked at first without a write lock (a second process opens a file the service is writing); added in an
+  // immediate transaction, looked at again there, so that two processes opening the same old file do not both add it.
+  const hasEventId = (): boolean =>
+    (db.prepare('PRAGMA table_info(projection_checkpoints)').all() as { name: string }[]).some((c) => c.name === 'event_id');
+  if (hasEventId()) return;
   const addEventId = db.transaction(() => {
-    const columns = db.prepare('PRAGMA table_info(projection_checkpoints)').all() as { name: string }[];
-    if (!columns.some((c) => c.name === 'event_id')) db.exec('ALTER TABLE projection_checkpoints ADD COLUMN event_id TEXT');
+    if (!hasEventId()) db.exec('ALTER TABLE projection_checkpoints ADD COLUMN event_id TEXT');
   });
   if (db.inTransaction) addEventId();
   else addEventId.immediate();
