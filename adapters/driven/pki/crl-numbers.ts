@@ -12,6 +12,8 @@ export interface CrlNumbers {
 
 /** Numbers reserved per write: a restart skips what was reserved and unused (gaps are allowed, reuse is not). */
 const BLOCK = 1000;
+/** The highest reservation the file holds (CrlNumberFile): one past it would be written, then refused at the next start. */
+const MAX_RESERVED = Number.MAX_SAFE_INTEGER - BLOCK;
 
 /**
  * Numbers per second of the clock. No number given out is below the clock's seconds times this: a data folder restored
@@ -24,7 +26,7 @@ const CrlNumberFile = z.strictObject({
   version: z.literal(1),
   caId: z.string().max(63),
   /** Every number up to this one may have been given out. */
-  reservedThrough: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER - BLOCK),
+  reservedThrough: z.number().int().min(0).max(MAX_RESERVED),
 });
 
 /**
@@ -52,6 +54,8 @@ export const fileCrlNumbers = (dataDir: string, caId: CaId, now: () => number): 
   }
   let next = reservedThrough + 1;
   const reserve = (): void => {
+    // A clock far in the future (the floor) can take the numbers there: refused before anything is written.
+    if (next + BLOCK - 1 > MAX_RESERVED) throw new RangeError(`CRL numbers: ${next} is past the last number CA ${caId} can reserve`);
     reservedThrough = next + BLOCK - 1;
     preparePrivateDir(dir);
     writeFileAtomic(path, `${JSON.stringify({ version: 1, caId, reservedThrough })}\n`);
