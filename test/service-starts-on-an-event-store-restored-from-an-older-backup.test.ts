@@ -12,11 +12,20 @@ import { startTestService, type TestService } from './support/service.ts';
  * read models had passed, included), and reports the stopped transparency log instead of skipping events in it.
  */
 
-const registerNodes = async (svc: TestService, ids: readonly string[]): Promise<bigint> => {
+/** Registers the nodes; resolves with the last position once the live components other than `except` handled it. */
+const registerNodes = async (svc: TestService, ids: readonly string[], except?: string): Promise<bigint> => {
   let last = 0n;
   for (const id of ids) last = (await svc.service.context.credence.engine.execute(cmd.registerNode(id))).events.at(-1)!.position;
-  if (!(await svc.service.context.live.caughtUp(last, 30_000))) throw new Error(`the live runtime did not catch up: ${JSON.stringify(await svc.service.context.live.status())}`);
-  return last;
+  const live = svc.service.context.live;
+  if (except === undefined) {
+    if (!(await live.caughtUp(last, 30_000))) throw new Error(`the live runtime did not catch up: ${JSON.stringify(await live.status())}`);
+    return last;
+  }
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 20))) {
+    const others = (await live.status()).filter((c) => c.name !== except);
+    if (others.every((c) => c.checkpoint !== undefined && BigInt(c.checkpoint) >= last)) return last;
+  }
+  throw new Error(`the live components did not catch up: ${JSON.stringify(await live.status())}`);
 };
 
 const get = async (svc: TestService, path: string): Promise<{ status: number; body: Record<string, unknown> }> => {
@@ -49,15 +58,21 @@ describe('the service on an event store restored from an older backup', () => {
     expect(warnings.map((w) => w.projection)).toContain('audit');
     expect(warnings.find((w) => w.projection === 'audit')!.msg).toMatch(/^read model rebuilt from position 0: audit: the store holds no event at position \d+, which it handled last$/);
 
-    // Written after the restore, at positions the old read models had passed.
-    const last = await registerNodes(svc, ['meter-7', 'meter-8', 'meter-9', 'meter-10', 'meter-11']);
+    // Written after the restore, at positions the old read models had passed, and past the old log's head.
+    const restoredHead = (await svc.service.context.credence.store.headPosition())!;
+    const ids = Array.from({ length: 12 }, (_, i) => `meter-${i + 7}`);
+    const last = await registerNodes(svc, ids, 'transparency');
     const db = svc.service.context.credence.readModels;
     const audited = (db.prepare("SELECT stream_id FROM audit_events WHERE type = 'NodeRegistered' ORDER BY position").all() as { stream_id: string }[]).map((r) => r.stream_id);
-    expect(audited).toEqual(['meter-1', 'meter-2', 'meter-7', 'meter-8', 'meter-9', 'meter-10', 'meter-11'].map((id) => `node-${id}`));
+    expect(audited).toEqual(['meter-1', 'meter-2', ...ids].map((id) => `node-${id}`));
 
+    // The stopped log is counted at no position of this log: behind by everything written since it started.
     const status = await get(svc, '/v1/projections');
-    const transparency = (status.body['components'] as { name: string; error?: string }[]).find((c) => c.name === 'transparency');
+    const transparency = (status.body['components'] as { name: string; error?: string; checkpoint?: string; eventsBehind: number }[]).find((c) => c.name === 'transparency');
     expect(transparency?.error).toMatch(/^the transparency log holds events the event store does not/);
+    expect(transparency?.checkpoint).toBeUndefined();
+    expect(transparency?.eventsBehind).toBeGreaterThanOrEqual(Number(last - restoredHead));
+    expect(await svc.service.context.live.caughtUp(restoredHead, 50)).toBe(false);
     const proof = await get(svc, `/v1/transparency/proofs/inclusion?position=${last}`);
     expect(proof.status).toBe(503);
     expect(proof.body).toMatchObject({ type: 'https://credence.dev/problems/transparency_log_of_another_log', reason: expect.stringMatching(/^transparency: /) });

@@ -142,10 +142,14 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
           f.handledThrough = later(f.handledThrough, pending.through);
         } else {
           const head = await store.headPosition();
+          // A position past the head is of another log (an event store restored from an older backup): nothing of
+          // this log is handled by it. Forgotten before the pass, so that a component that stops there (the
+          // transparency log) is not counted as caught up to positions it never handled.
+          if (f.handledThrough !== undefined && (head === undefined || f.handledThrough > head)) f.handledThrough = undefined;
           await f.pass();
-          // Through the head read before it, not the position held before: a read model of another log (an event
-          // store restored from an older backup) is reset by its first catch-up, and its old checkpoint, past the
-          // restored head, would otherwise skip every event written since at the positions it had passed.
+          // Through the head read before it, not the position held before: a read model of another log is reset by
+          // its first catch-up, and its old checkpoint would otherwise skip every event written since at the
+          // positions it had passed.
           f.handledThrough = head;
           f.fed = true;
         }
