@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openCredence, startLive, type Credence } from '../adapters/runtime/index.ts';
 import { cmd, T0 } from './support/fleet.ts';
-import { copyEventStore, moveTransparencyLogAside, temporaryFolders } from './support/restored-folder.ts';
+import { copyEventStore, moveTransparencyLogAside } from './support/restored-folder.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
  * The service (adapters/http/start.ts) builds its live runtime, then runs the runner's log check, then starts the

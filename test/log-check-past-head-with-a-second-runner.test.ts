@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { EventStore } from '../domain/ports/index.ts';
 import { ProjectionRunner, type Projection } from '../projections/runtime/index.ts';
 import { cmd } from './support/fleet.ts';
-import { temporaryFolders, withStoreAndReadModels } from './support/restored-folder.ts';
+import { withStoreAndReadModels } from './support/restored-folder.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
  * A store without `recordAt` (EventStoreDB) is checked against its head only. Two runners share one read-model file

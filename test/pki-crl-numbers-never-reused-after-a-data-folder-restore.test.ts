@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fileCrlNumbers } from '../adapters/driven/pki/crl-numbers.ts';
 import { CaId } from '../domain/x509/issuing-ca.ts';
-import { temporaryFolders } from './support/restored-folder.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
  * RFC 5280 5.2.3: a CA's CRL numbers are strictly increasing; a relying party that holds CRL n ignores another CRL

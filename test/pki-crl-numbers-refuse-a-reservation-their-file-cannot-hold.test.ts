@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fileCrlNumbers } from '../adapters/driven/pki/crl-numbers.ts';
 import { CaId } from '../domain/x509/issuing-ca.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
  * CRL numbers follow the clock (crl-numbers.ts): a clock far in the future takes them to where a reservation would
@@ -11,15 +11,7 @@ import { CaId } from '../domain/x509/issuing-ca.ts';
  * before it is written: once written, every later start refuses the file and the CA publishes no CRL at all.
  */
 
-const folders: string[] = [];
-afterEach(() => {
-  for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-const folder = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'credence-crl-numbers-bound-'));
-  folders.push(dir);
-  return dir;
-};
+const folder = temporaryFolders('credence-crl-numbers-bound-');
 const ca = CaId.parse('default');
 const numberFile = (dir: string): string => join(dir, 'pki', 'default.crl-number.json');
 /** The last clock (ms, a whole second) whose block of numbers the file can still hold. */

@@ -3,7 +3,8 @@ import { pkiCompleteness, pkiProjection } from '../projections/pki/index.ts';
 import { setupCheckpoints, writeCheckpoint } from '../projections/runtime/checkpoints.ts';
 import { ProjectionRunner } from '../projections/runtime/index.ts';
 import { cmd } from './support/fleet.ts';
-import { temporaryFolders, withStoreAndReadModels } from './support/restored-folder.ts';
+import { withStoreAndReadModels } from './support/restored-folder.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
  * The event store restored from an older backup, then `credence projections rebuild pki` (a fresh runner whose first

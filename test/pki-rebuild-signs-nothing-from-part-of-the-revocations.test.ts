@@ -14,7 +14,7 @@ import { certificateStanding, PKI_PROJECTION, pkiProjection } from '../projectio
 import { deleteCheckpoint } from '../projections/runtime/checkpoints.ts';
 import { ProjectionRunner } from '../projections/runtime/index.ts';
 import { ocspRequest, ocspStatus } from './support/ocsp-client.ts';
-import { closePkiInstance, crlNumberOf, dataFolderPki, PKI_TEST_URL, revokeAndSettleOn } from './support/pki-instance.ts';
+import { closePkiInstance, crlNumberOf, dataFolderPki, PKI_TEST_URL, revokeAndSettleOn, serialsOf } from './support/pki-instance.ts';
 import { issueCertifiedCredential, issueCertifiedCredentialWith, pkiOf, revokeAndSettle, startPkiService, testCa, type TestLeaf } from './support/pki-test-ca.ts';
 import { withoutSyncPages } from './support/sync-pages.ts';
 import type { TestService } from './support/service.ts';
@@ -26,9 +26,6 @@ import type { TestService } from './support/service.ts';
  * (adapters/runtime/pki-complete.ts): the CRLs issued before are served, OCSP answers `tryLater` (RFC 6960 2.3), and
  * a publisher with no CRL yet answers 503.
  */
-
-const serialsOf = (der: Uint8Array): string[] =>
-  (pkijs.CertificateRevocationList.fromBER(Uint8Array.from(der)).revokedCertificates ?? []).map((r) => Buffer.from(r.userCertificate.valueBlock.valueHexView).toString('hex')).sort();
 
 /** The store as a catch-up reads it, ending before `position`: a rebuild that has not got that far yet. */
 const endingBefore = (store: EventStore, position: bigint): EventStore => ({

@@ -1,12 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as pkijs from 'pkijs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startPkiRevocation, systemRandom, type Credence, type PkiRevocation } from '../adapters/runtime/index.ts';
 import { ownerView } from '../domain/ports/index.ts';
 import { ocspRequest, ocspStatus } from './support/ocsp-client.ts';
-import { dataFolderPki, PKI_TEST_URL, revokeAndSettleOn } from './support/pki-instance.ts';
+import { dataFolderPki, PKI_TEST_URL, revokeAndSettleOn, serialsOf } from './support/pki-instance.ts';
 import { copyEventStore, moveTransparencyLogAside } from './support/restored-folder.ts';
 import { issueCertifiedCredentialWith, testCa, type TestLeaf } from './support/pki-test-ca.ts';
 
@@ -17,9 +16,6 @@ import { issueCertifiedCredentialWith, testCa, type TestLeaf } from './support/p
  * `good`) or, after a rebuild, waited forever for a position the log would never reach. Now the runner finds the read
  * model of another log, rebuilds it, and the CRLs and OCSP follow the restored log.
  */
-
-const serialsOf = (der: Uint8Array): string[] =>
-  (pkijs.CertificateRevocationList.fromBER(Uint8Array.from(der)).revokedCertificates ?? []).map((r) => Buffer.from(r.userCertificate.valueBlock.valueHexView).toString('hex')).sort();
 
 describe('PKI revocation after the event store is restored from an older backup', () => {
   const dir = mkdtempSync(join(tmpdir(), 'credence-pki-restored-'));

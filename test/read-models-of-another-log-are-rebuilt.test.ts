@@ -8,7 +8,8 @@ import { auditTrail } from '../projections/audit/index.ts';
 import { setupCheckpoints, writeCheckpoint } from '../projections/runtime/checkpoints.ts';
 import { ProjectionRunner, readCheckpoint, type Projection, type ResetCause } from '../projections/runtime/index.ts';
 import { cmd, fixture } from './support/fleet.ts';
-import { copyEventStore, temporaryFolders } from './support/restored-folder.ts';
+import { copyEventStore } from './support/restored-folder.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
  * A read model is derived from one log. When the event store is restored from a backup older than the read models,

@@ -1,7 +1,4 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ExpectedRevision } from '../domain/ports/index.ts';
 import { type RecordedEvent } from '../domain/ports/index.ts';
 import { type EventStore } from '../domain/ports/index.ts';
@@ -48,16 +45,4 @@ export const readAllEvents = async (store: EventStore): Promise<RecordedEvent[]>
   return events;
 };
 
-export const tempDirs = () => {
-  const dirs: string[] = [];
-  return {
-    make: (): string => {
-      const dir = mkdtempSync(join(tmpdir(), 'credence-tlog-'));
-      dirs.push(dir);
-      return dir;
-    },
-    cleanup: (): void => {
-      for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-    },
-  };
-};
+export { tempDirs } from './support/temp-dirs.ts';

@@ -4,7 +4,8 @@ import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';
 import { TransparencyLogOfAnotherLog } from '../projections/transparency/index.ts';
 import { cmd, fixture, T0 } from './support/fleet.ts';
-import { copyEventStore, temporaryFolders } from './support/restored-folder.ts';
+import { copyEventStore } from './support/restored-folder.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
  * The transparency log is append-only and signed: unlike a read model it is never rebuilt. When the event store is

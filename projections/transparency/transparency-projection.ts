@@ -58,7 +58,8 @@ export class TransparencyProjection {
   private timer: NodeJS.Timeout | undefined;
   private signing: Promise<unknown> = Promise.resolve();
   private waiters: { position: bigint; resolve: () => void }[] = [];
-  private legacyIndexed = false;
+  /** The first catch-up has checked the log against the store and indexed a legacy log's leaves. */
+  private firstCatchUpDone = false;
 
   constructor(private readonly options: TransparencyProjectionOptions) {
     this.batchSize = options.batchSize ?? 1000;
@@ -98,10 +99,10 @@ export class TransparencyProjection {
    * call also enters the leaves of a log file older than the stream index into it (`indexLegacyLeaves`).
    */
   async catchUp(): Promise<number> {
-    if (!this.legacyIndexed) {
+    if (!this.firstCatchUpDone) {
       await this.refuseAnotherLog();
       await indexLegacyLeaves({ store: this.options.store, log: this.options.log });
-      this.legacyIndexed = true;
+      this.firstCatchUpDone = true;
     }
     let total = 0;
     for (;;) {

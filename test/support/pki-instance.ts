@@ -22,6 +22,10 @@ export const dataFolderPki = (dir: string) => {
   };
 };
 
+/** The serial numbers a CRL lists, as lowercase hex, sorted. */
+export const serialsOf = (der: Uint8Array): string[] =>
+  (pkijs.CertificateRevocationList.fromBER(Uint8Array.from(der)).revokedCertificates ?? []).map((r) => Buffer.from(r.userCertificate.valueBlock.valueHexView).toString('hex')).sort();
+
 /** The CRL number (2.5.29.20), or with `base` a delta's BaseCRLNumber (2.5.29.27). */
 export const crlNumberOf = (der: Uint8Array, base = false): number =>
   // toBigInt: asn1js's valueDec is 0 past four bytes, and CRL numbers follow the clock (crl-numbers.ts).

@@ -1,24 +1,9 @@
-import { copyFileSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach } from 'vitest';
 import { openReadModels, type ReadModelDb } from '../../adapters/driven/readmodels/index.ts';
 import { openSqliteStoreInDir, type SqliteEventStore } from '../../adapters/driven/store/index.ts';
 import type { Engine } from '../../adapters/engine/index.ts';
 import { fixture } from './fleet.ts';
-
-/** Folders made by one test file (`prefix` names them in the temporary folder), removed after each test. */
-export const temporaryFolders = (prefix: string): (() => string) => {
-  const made: string[] = [];
-  afterEach(() => {
-    for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
-  });
-  return () => {
-    const dir = mkdtempSync(join(tmpdir(), prefix));
-    made.push(dir);
-    return dir;
-  };
-};
 
 const filesOf = (dir: string, base: string): string[] => readdirSync(dir).filter((name) => name.startsWith(base));
 
