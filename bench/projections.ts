@@ -1,17 +1,17 @@
 import type Database from 'better-sqlite3';
 import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DAY, FakeClock } from '../adapters/driven/clock/index.ts';
 import { createEngine } from '../adapters/engine/index.ts';
-import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
+import { EVENTS_DB_FILE, openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { auditTrail } from '../projections/audit/index.ts';
 import { cascadeProcessManager } from '../projections/cascade/index.ts';
 import { complianceProjection, danglingAssociations } from '../projections/compliance/index.ts';
 import { expiryScheduler } from '../projections/expiry/index.ts';
-import { pseudonymRotation, type PseudonymRotation } from '../projections/pseudonyms/index.ts';
+import { DEFAULT_TICK_CONCURRENCY, pseudonymRotation, type PseudonymRotation } from '../projections/pseudonyms/index.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { ProjectionRunner, type Projection } from '../projections/runtime/index.ts';
 import { readModelProjections } from '../adapters/runtime/projections.ts';
@@ -20,6 +20,7 @@ import { openReadModels } from '../adapters/driven/readmodels/index.ts';
 import { iso, openBenchSecureEnvironment, seedFleet, seedNodes } from './projections-fleet.ts';
 import { now, rate } from './stats.ts';
 import { threadCpuMs } from '../adapters/replay-workers/thread-cpu.ts';
+import { rotationFloor } from './rotation-floor.ts';
 
 /**
  * Projections benchmark (issue 15 item 5). Each phase runs in a process of its own over one bench folder, so its
@@ -36,6 +37,8 @@ const verdict = (ok: boolean) => (ok ? 'MET' : 'NOT MET');
 
 interface PhaseResult {
   readonly lines: string[];
+  /** Figures the parent compares across phases (the rotation against the store's floor). */
+  readonly figures?: Readonly<Record<string, number>>;
 }
 
 /** A fresh read-model database opened as the service opens its own (adapters/driven/readmodels). */
@@ -171,6 +174,7 @@ const PHASES: Record<string, (dir: string) => Promise<PhaseResult>> = {
     se.close();
     await store.close();
     return {
+      figures: { tickMs: tick.ms, inFlight: tickConcurrency.tickConcurrency ?? DEFAULT_TICK_CONCURRENCY },
       lines: [
         `interval rotation of ${n(nodes)} nodes (PRF in the Secure Environment + a rotatePseudonym command each, store durability ` +
           `${store.durability}): ${(tick.ms / 1000).toFixed(2)}s = ${rate(nodes, tick.ms)} ` +
@@ -187,10 +191,10 @@ const PHASES: Record<string, (dir: string) => Promise<PhaseResult>> = {
 };
 
 /** Runs one phase in a child process (this file, same Node flags); resolves with its lines and its peak RSS. */
-const inChild = (phase: string, dir: string): Promise<{ lines: string[]; peakRssMiB: number }> =>
+const inChild = (phase: string, dir: string): Promise<PhaseResult & { peakRssMiB: number }> =>
   new Promise((resolve, reject) => {
     const child = fork(fileURLToPath(import.meta.url), [PHASE_FLAG, phase, dir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    let result: { lines: string[]; peakRssMiB: number } | undefined;
+    let result: (PhaseResult & { peakRssMiB: number }) | undefined;
     child.on('message', (message) => {
       result = message as typeof result;
     });
@@ -201,25 +205,53 @@ const inChild = (phase: string, dir: string): Promise<{ lines: string[]; peakRss
 export async function benchProjections(report: (line: string) => void): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'credence-projections-'));
   const rotationDir = mkdtempSync(join(tmpdir(), 'credence-rotation-'));
+  const floorDir = mkdtempSync(join(tmpdir(), 'credence-rotation-floor-'));
   try {
+    let tick: PhaseResult['figures'];
     for (const [phase, folder] of [['seed-fleet', dir], ['read-models', dir], ['all-projections', dir], ['seed-nodes', rotationDir], ['rotate', rotationDir]] as const) {
-      const { lines, peakRssMiB } = await inChild(phase, folder);
+      // The seeded nodes as the tick finds them, one copy per floor measured (the floor writes to its copy).
+      if (phase === 'rotate') for (const group of FLOOR_GROUPS) copyEventsDb(rotationDir, join(floorDir, String(group)));
+      const { lines, peakRssMiB, figures } = await inChild(phase, folder);
       for (const line of lines) report(line);
       report(`  (phase ${phase}: peak RSS ${n(peakRssMiB)} MiB)`);
+      if (phase === 'rotate') tick = figures;
+    }
+    const floors = [];
+    for (const group of FLOOR_GROUPS) floors.push({ group, ...(await rotationFloor(join(floorDir, String(group), EVENTS_DB_FILE), group)) });
+    report(
+      `store floor for the same appends (the store's statements and pragmas, durable COMMIT per group, no engine): ` +
+        floors.map((f) => `groups of ${n(f.group)} ${(f.ms / 1000).toFixed(2)}s (COMMIT ${(f.commitMs / 1000).toFixed(2)}s)`).join(', '),
+    );
+    const same = floors.find((f) => f.group === tick?.['inFlight']);
+    if (tick?.['tickMs'] !== undefined && same !== undefined) {
+      report(`  the tick took ${(tick['tickMs'] / same.ms).toFixed(2)}x the floor at its group size (${n(same.group)})`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
     rmSync(rotationDir, { recursive: true, force: true });
+    rmSync(floorDir, { recursive: true, force: true });
   }
 }
+
+/** Group sizes the store's floor is measured at: the tick's default in flight, and the store's largest group. */
+const FLOOR_GROUPS = [512, 4096] as const;
+
+/** A copy of a closed store's file (and its WAL, if one was left) in a folder of its own. */
+const copyEventsDb = (from: string, to: string): void => {
+  mkdirSync(to, { recursive: true });
+  for (const suffix of ['', '-wal']) {
+    const file = join(from, EVENTS_DB_FILE + suffix);
+    if (existsSync(file)) copyFileSync(file, join(to, EVENTS_DB_FILE + suffix));
+  }
+};
 
 // A phase on its own (profiling): node --import tsx bench/projections.ts --projections-phase <phase> <folder>
 if (process.argv[2] === PHASE_FLAG) {
   const [phase, dir] = [process.argv[3]!, process.argv[4]!];
   const run = PHASES[phase];
   if (run === undefined) throw new Error(`unknown projections bench phase ${phase} (known: ${Object.keys(PHASES).join(', ')})`);
-  const { lines } = await run(dir);
+  const { lines, figures } = await run(dir);
   const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
-  if (process.send !== undefined) process.send({ lines, peakRssMiB }, () => process.exit(0));
+  if (process.send !== undefined) process.send({ lines, peakRssMiB, ...(figures !== undefined ? { figures } : {}) }, () => process.exit(0));
   else process.stdout.write(`${lines.join('\n')}\npeak RSS ${peakRssMiB} MiB\n`);
 }

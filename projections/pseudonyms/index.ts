@@ -4,7 +4,7 @@ export { PseudonymDeriver, prfInput, base32 } from './derive.ts';
 export type { IdentifierKind } from './derive.ts';
 export { RotationPolicy, ClassPolicy, policyFor } from './policy.ts';
 export type { RotationPolicyInput } from './policy.ts';
-export { pseudonymRotation, PSEUDONYM_ACTOR } from './rotation.ts';
+export { DEFAULT_TICK_CONCURRENCY, pseudonymRotation, PSEUDONYM_ACTOR } from './rotation.ts';
 export type { PseudonymRotation, PseudonymRotationOptions, RotationOutcome } from './rotation.ts';
 export { nodePseudonym, pseudonymHistory, resolutions } from './directory.ts';
 export type { NodePseudonym, DirectoryEntry, ResolutionRecord } from './directory.ts';
