@@ -21,6 +21,7 @@ import { iso, openBenchSecureEnvironment, seedFleet, seedNodes } from './project
 import { now, rate } from './stats.ts';
 import { threadCpuMs } from '../adapters/replay-workers/thread-cpu.ts';
 import { rotationFloor } from './rotation-floor.ts';
+import { DEFAULT_MAX_GROUP_SIZE } from '../adapters/driven/store/sqlite/sqlite-store.ts';
 
 /**
  * Projections benchmark (issue 15 item 5). Each phase runs in a process of its own over one bench folder, so its
@@ -174,7 +175,7 @@ const PHASES: Record<string, (dir: string) => Promise<PhaseResult>> = {
     se.close();
     await store.close();
     return {
-      figures: { tickMs: tick.ms, inFlight: tickConcurrency.tickConcurrency ?? DEFAULT_TICK_CONCURRENCY },
+      figures: { tickMs: tick.ms },
       lines: [
         `interval rotation of ${n(nodes)} nodes (PRF in the Secure Environment + a rotatePseudonym command each, store durability ` +
           `${store.durability}): ${(tick.ms / 1000).toFixed(2)}s = ${rate(nodes, tick.ms)} ` +
@@ -206,35 +207,36 @@ export async function benchProjections(report: (line: string) => void): Promise<
   const dir = mkdtempSync(join(tmpdir(), 'credence-projections-'));
   const rotationDir = mkdtempSync(join(tmpdir(), 'credence-rotation-'));
   const floorDir = mkdtempSync(join(tmpdir(), 'credence-rotation-floor-'));
+  // The floor at the tick's group size (what it keeps in flight, up to the store's largest group) and at the largest.
+  const tickGroup = Math.min(Number(process.env['BENCH_TICK_CONCURRENCY'] ?? DEFAULT_TICK_CONCURRENCY), DEFAULT_MAX_GROUP_SIZE);
+  const floorGroups = [...new Set([tickGroup, DEFAULT_MAX_GROUP_SIZE])];
+  const inlineCheckpoints = process.env['BENCH_INLINE_CHECKPOINTS'] === '1';
   try {
-    let tick: PhaseResult['figures'];
+    let tickMs: number | undefined;
     for (const [phase, folder] of [['seed-fleet', dir], ['read-models', dir], ['all-projections', dir], ['seed-nodes', rotationDir], ['rotate', rotationDir]] as const) {
       // The seeded nodes as the tick finds them, one copy per floor measured (the floor writes to its copy).
-      if (phase === 'rotate') for (const group of FLOOR_GROUPS) copyEventsDb(rotationDir, join(floorDir, String(group)));
+      if (phase === 'rotate') for (const group of floorGroups) copyEventsDb(rotationDir, join(floorDir, String(group)));
       const { lines, peakRssMiB, figures } = await inChild(phase, folder);
       for (const line of lines) report(line);
       report(`  (phase ${phase}: peak RSS ${n(peakRssMiB)} MiB)`);
-      if (phase === 'rotate') tick = figures;
+      if (phase === 'rotate') tickMs = figures?.['tickMs'];
     }
     const floors = [];
-    for (const group of FLOOR_GROUPS) floors.push({ group, ...(await rotationFloor(join(floorDir, String(group), EVENTS_DB_FILE), group)) });
+    for (const group of floorGroups) floors.push({ group, ...(await rotationFloor(join(floorDir, String(group), EVENTS_DB_FILE), group, inlineCheckpoints)) });
     report(
-      `store floor for the same appends (the store's statements and pragmas, durable COMMIT per group, no engine): ` +
-        floors.map((f) => `groups of ${n(f.group)} ${(f.ms / 1000).toFixed(2)}s (COMMIT ${(f.commitMs / 1000).toFixed(2)}s)`).join(', '),
+      `store floor for the same ${n(floors[0]!.appends)} appends (the store's statements and pragmas, durable COMMIT per group, no engine): ` +
+        floors
+          .map((f) => `groups of ${n(f.group)} ${(f.ms / 1000).toFixed(2)}s (COMMIT ${(f.commitMs / 1000).toFixed(2)}s; ${n(f.checkpoints.checkpoints)} background checkpoints, ${n(f.checkpoints.frames)} frames)`)
+          .join(', '),
     );
-    const same = floors.find((f) => f.group === tick?.['inFlight']);
-    if (tick?.['tickMs'] !== undefined && same !== undefined) {
-      report(`  the tick took ${(tick['tickMs'] / same.ms).toFixed(2)}x the floor at its group size (${n(same.group)})`);
-    }
+    const same = floors.find((f) => f.group === tickGroup);
+    if (tickMs !== undefined && same !== undefined) report(`  the tick took ${(tickMs / same.ms).toFixed(2)}x the floor at its group size (${n(same.group)})`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
     rmSync(rotationDir, { recursive: true, force: true });
     rmSync(floorDir, { recursive: true, force: true });
   }
 }
-
-/** Group sizes the store's floor is measured at: the tick's default in flight, and the store's largest group. */
-const FLOOR_GROUPS = [512, 4096] as const;
 
 /** A copy of a closed store's file (and its WAL, if one was left) in a folder of its own. */
 const copyEventsDb = (from: string, to: string): void => {

@@ -2,10 +2,11 @@ import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { fastEventIdFor } from '../adapters/engine/event-ids.ts';
-import { AppendRows } from '../adapters/driven/store/sqlite/append-rows.ts';
-import { BackgroundCheckpointer } from '../adapters/driven/store/sqlite/checkpointer.ts';
+import { AppendRows, type AppendRequest } from '../adapters/driven/store/sqlite/append-rows.ts';
+import { BackgroundCheckpointer, type CheckpointStats } from '../adapters/driven/store/sqlite/checkpointer.ts';
 import { prepareDatabase } from '../adapters/driven/store/sqlite/schema.ts';
 import { ExpectedRevision } from '../domain/ports/event-store.ts';
+import { PseudonymDeriver } from '../projections/pseudonyms/index.ts';
 import { intervalCommandId } from '../projections/pseudonyms/rotation.ts';
 import { now } from './stats.ts';
 
@@ -13,19 +14,28 @@ export interface RotationFloor {
   readonly appends: number;
   readonly ms: number;
   readonly commitMs: number;
+  /** The background checkpoints made meanwhile (none when `inlineCheckpoints`). */
+  readonly checkpoints: Readonly<CheckpointStats>;
 }
+
+/** A keyed PRF for the stand-in pseudonyms: SHA-256 spreads them as the Secure Environment's HMAC does. */
+const standInKey = { prf: async (input: Uint8Array) => new Uint8Array(createHash('sha256').update(input).digest()) };
 
 /**
  * The store's own floor under a rotation tick (issue 15 item 5): the appends one interval rotation of every seeded
- * node makes (a new pseudonym stream each, the node's stream as its fact, the command id as its idempotency key),
- * written with the store's own statements (AppendRows: the command-id lookup, the two heads, the event row and the
- * command row) and pragmas, `group` appends per durable COMMIT, and nothing else: no engine, no machine, no PRF
- * (the pseudonyms are SHA-256 stand-ins with the same random spread), no decoding. The WAL is checkpointed as the
- * store does it, by its background checkpointer on another thread. Run on a copy of the seeded folder: it writes to it.
+ * node makes, written with the store's own statements (AppendRows: the command-id lookup, the new stream's head, the
+ * node's head as the fact, the event row, the command row) and pragmas, `group` appends per durable COMMIT, and
+ * nothing else: no engine, no machine, no Secure Environment, no decoding. The rows are the tick's: stream ids in
+ * the deriver's format, command and event ids derived as the tick derives them (the seeded nodes are at epoch 0, so
+ * their interval command ids are those of epoch 0), one node fact at its head, no savepoint (a one-event append has
+ * none), and the data and metadata text of a stored rotation (within a few bytes of the tick's). The WAL is
+ * checkpointed as the store does it: by its background checkpointer, or inside the commits with `inlineCheckpoints`.
+ * Run on a copy of the seeded folder: it writes to it.
  */
-export const rotationFloor = async (file: string, group: number): Promise<RotationFloor> => {
-  const db = new Database(file);
-  const checkpointer = new BackgroundCheckpointer(resolve(file), 'full', (pages) => db.pragma(`wal_autocheckpoint = ${pages}`));
+export const rotationFloor = async (file: string, group: number, inlineCheckpoints = false): Promise<RotationFloor> => {
+  const db = new Database(file, { fileMustExist: true });
+  const checkpointer = inlineCheckpoints ? undefined : new BackgroundCheckpointer(resolve(file), 'full', (pages) => db.pragma(`wal_autocheckpoint = ${pages}`));
+  let written: Omit<RotationFloor, 'checkpoints'>;
   try {
     db.defaultSafeIntegers(true);
     prepareDatabase(db, { busyTimeoutMs: 5000, durability: 'full' });
@@ -33,13 +43,15 @@ export const rotationFloor = async (file: string, group: number): Promise<Rotati
       .prepare("SELECT stream_id, MAX(revision) FROM events WHERE stream_id LIKE 'node-%' GROUP BY stream_id ORDER BY stream_id")
       .raw()
       .all() as [string, bigint][];
-    const [data, metadata] = db.prepare("SELECT data, metadata FROM events WHERE type = 'PseudonymRotated' LIMIT 1").raw().get() as [string, string];
-    const appends = nodes.map(([nodeStream, head]) => {
-      const nodeId = nodeStream.slice('node-'.length);
-      const commandId = intervalCommandId(nodeId, 0);
-      const pseudonym = createHash('sha256').update(`${nodeId}:1`).digest('base64url');
+    const sample = db.prepare("SELECT data, metadata FROM events WHERE type = 'PseudonymRotated' LIMIT 1").raw().get() as [string, string] | undefined;
+    if (nodes.length === 0 || sample === undefined) throw new Error(`rotation floor: ${file} holds no seeded nodes and rotations (seed-nodes first)`);
+    const [data, metadata] = sample;
+    const nodeIds = nodes.map(([nodeStream]) => nodeStream.slice('node-'.length));
+    const pseudonyms = await new PseudonymDeriver(standInKey).nodes(nodeIds.map((nodeId) => ({ nodeId, epoch: 1 })));
+    const appends = nodes.map(([nodeStream, head], i): AppendRequest => {
+      const commandId = intervalCommandId(nodeIds[i]!, 0);
       return {
-        streamId: `pseudonym-${pseudonym}`,
+        streamId: `pseudonym-${pseudonyms[i]!}`,
         events: [{ id: fastEventIdFor(commandId, 0), type: 'PseudonymRotated', data, metadata }],
         expected: ExpectedRevision.noStream,
         commandId,
@@ -57,11 +69,12 @@ export const rotationFloor = async (file: string, group: number): Promise<Rotati
       const committing = now();
       commit.run();
       commitMs += now() - committing;
-      checkpointer.committed(Math.min(group, appends.length - from));
+      checkpointer?.committed(Math.min(group, appends.length - from));
     }
-    return { appends: appends.length, ms: now() - start, commitMs };
+    written = { appends: appends.length, ms: now() - start, commitMs };
   } finally {
-    await checkpointer.close();
+    await checkpointer?.close();
     db.close();
   }
+  return { ...written, checkpoints: checkpointer?.stats ?? { running: false, checkpoints: 0, frames: 0, ms: 0, failures: 0, lastFailure: undefined } };
 };

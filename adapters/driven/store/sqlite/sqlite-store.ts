@@ -52,6 +52,9 @@ export interface SqliteStoreSettings {
 
 export type SqliteStoreOptions = SqliteStoreLocation & SqliteStoreSettings;
 
+/** The most appends committed in one group when `maxGroupSize` is not given. */
+export const DEFAULT_MAX_GROUP_SIZE = 4096;
+
 /** The embedded event store: one SQLite file (or memory), WAL, one global order. */
 export class SqliteEventStore implements EventStore {
   private readonly pages: PageReader;
@@ -91,7 +94,7 @@ export class SqliteEventStore implements EventStore {
     this.beforeCommit = settings.beforeCommit;
     this.durability = settings.durability ?? 'full';
     if (!DURABILITIES.includes(this.durability)) throw new Error(`options.durability: must be one of ${DURABILITIES.join(', ')}`);
-    const maxGroupSize = settings.maxGroupSize ?? 4096;
+    const maxGroupSize = settings.maxGroupSize ?? DEFAULT_MAX_GROUP_SIZE;
     if (!Number.isSafeInteger(maxGroupSize) || maxGroupSize < 1) throw new Error('options.maxGroupSize: must be >= 1');
     // Positions and revisions exceed 2^53 on EventStoreDB; keep them bigint here too.
     db.defaultSafeIntegers(true);
