@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { systemClock } from '../../adapters/driven/clock/index.ts';
 import { openReadModels } from '../../adapters/driven/readmodels/index.ts';
+import { lockDataFolder, type DataFolderLock } from '../../adapters/runtime/index.ts';
 import { readModelProjections } from '../../adapters/runtime/projections.ts';
+import { isCredenceError } from '../../domain/errors.ts';
 import { ProjectionRunner } from '../../projections/runtime/index.ts';
 import { COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, type ComplianceQueryName } from '../../projections/compliance/index.ts';
 import { json, type Io } from '../io.ts';
@@ -56,13 +58,38 @@ const runLocal = async (
   const store = openExistingStore(data, args.store);
   const db = openReadModels({ dir: data });
   try {
-    await new ProjectionRunner({ db, store, projections: readModelProjections(signing) }).catchUp();
+    const lock = folderUnlessServed(data, io);
+    if (lock !== undefined) {
+      try {
+        await new ProjectionRunner({ db, store, projections: readModelProjections(signing) }).catchUp();
+      } finally {
+        lock.release();
+      }
+    }
     // The name picked the definition and its own schema parsed the parameters, so they match.
     const definition = COMPLIANCE_QUERIES[name];
     return (definition.run as unknown as (d: typeof db, p: unknown, now: Date) => readonly Record<string, unknown>[])(db, params, systemClock.now());
   } finally {
     db.close();
     await store.close();
+  }
+};
+
+/**
+ * The data folder's lock, for bringing its read models up to the head of the store; undefined when a running service
+ * (or another command) holds the folder. Its read models are then that process's to write: the service tells its CRL
+ * publisher and OCSP cache of each revocation it projects, and one projected here first would never reach them (an
+ * OCSP answer `good` for a revoked certificate). The query then reads them as the service keeps them.
+ */
+const folderUnlessServed = (data: string, io: Io): DataFolderLock | undefined => {
+  try {
+    return lockDataFolder(data);
+  } catch (error) {
+    const { problem } = isCredenceError(error, 'validation') ? error : { problem: undefined };
+    if (problem?.code !== 'validation' || !problem.issues.some((issue) => issue.rule === 'unlocked')) throw error;
+    io.err(`credence query: ${problem.issues.map((issue) => issue.message).join('; ')}`);
+    io.err('credence query: reading its read models as that process keeps them, not brought up to the head of the store (--server asks the service)');
+    return undefined;
   }
 };
 

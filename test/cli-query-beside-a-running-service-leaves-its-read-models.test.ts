@@ -1,0 +1,78 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { lockDataFolder, SERVICE_LOCK_FILE, type Credence, type DataFolderLock, type PkiRevocation } from '../adapters/runtime/index.ts';
+import { main } from '../bin/cli.ts';
+import { capture } from './support/cli.ts';
+import { cmd } from './support/fleet.ts';
+import { ocspRequest, ocspStatus } from './support/ocsp-client.ts';
+import { dataFolderPki, PKI_TEST_URL, serialsOf } from './support/pki-instance.ts';
+import { issueCertifiedCredentialWith, testCa } from './support/pki-test-ca.ts';
+
+/*
+ * `credence query` on a local data folder brings the read models up to the head of the store before it queries
+ * them. Beside a running service that wrote into the service's own read models: a revocation the query projected
+ * first was never projected by the service, whose runner found its checkpoint past it, so the service's OCSP cache
+ * kept answering `good` for the revoked certificate and its CRLs did not list it. The folder's lock says a service
+ * holds it: the query then reads the read models as the service keeps them and writes nothing.
+ */
+
+const checkpoints = (db: Database.Database): unknown[] => db.prepare('SELECT name, position FROM projection_checkpoints ORDER BY name').all();
+
+describe('credence query on the data folder of a running service', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'credence-query-beside-service-'));
+  const folder = dataFolderPki(dir);
+  let credence: Credence | undefined;
+  let pki: PkiRevocation | undefined;
+  let lock: DataFolderLock | undefined;
+  afterAll(async () => {
+    lock?.release();
+    pki?.stop();
+    await credence?.close();
+    folder.se.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('writes nothing there, so a revocation reaches the service: its OCSP answers and its CRL', async () => {
+    const ca = await testCa('default', 'ed25519');
+    // The instance plays `credence serve`: it holds the folder's lock and projects the store when it runs (settle).
+    credence = folder.open();
+    lock = lockDataFolder(dir);
+    pki = await folder.start(credence, ca);
+    const leaf = await issueCertifiedCredentialWith(credence, ca, PKI_TEST_URL, 'cred-a');
+    await credence.settle();
+    const responder = pki.ocsp('default')!;
+    // Answered, and cached, before the revocation.
+    expect(ocspStatus((await responder.respond(await ocspRequest(leaf, ca))).der)).toBe('good');
+
+    // Revoked; the service has not projected it yet (its live runtime follows the store a little behind).
+    await credence.engine.execute(cmd.revokeCredential('cred-a', 'keyCompromise'));
+    const before = checkpoints(credence.readModels);
+    const queried = capture();
+    expect(await main(['query', 'revocations', '--json', '--data', dir], queried.io), queried.err.join('\n')).toBe(0);
+    expect(queried.err.join('\n')).toMatch(new RegExp(`in use by process ${process.pid} .*${SERVICE_LOCK_FILE}[\\s\\S]*as that process keeps them`));
+    // The read models as the service keeps them: the revocation is not in them yet, and the query moved nothing.
+    expect((JSON.parse(queried.out.join('\n')) as { rows: unknown[] }).rows).toEqual([]);
+    expect(checkpoints(credence.readModels)).toEqual(before);
+    // The service's lock is left in place.
+    expect(existsSync(join(dir, SERVICE_LOCK_FILE))).toBe(true);
+
+    await credence.settle();
+    await pki.crl('default')!.settled();
+    expect(ocspStatus((await responder.respond(await ocspRequest(leaf, ca))).der)).toBe('revoked');
+    expect(serialsOf((await pki.crl('default')!.full()).der)).toEqual([leaf.serialNumber]);
+
+    // Once the service is gone, the query brings the read models up to the head itself, holding the folder meanwhile.
+    lock.release();
+    lock = undefined;
+    await issueCertifiedCredentialWith(credence, ca, PKI_TEST_URL, 'cred-b');
+    await credence.engine.execute(cmd.revokeCredential('cred-b', 'superseded'));
+    const alone = capture();
+    expect(await main(['query', 'revocations', '--json', '--data', dir], alone.io), alone.err.join('\n')).toBe(0);
+    expect(alone.err).toEqual([]);
+    expect((JSON.parse(alone.out.join('\n')) as { rows: { id?: string }[] }).rows.map((r) => r.id)).toEqual(['cred-a', 'cred-b']);
+    expect(existsSync(join(dir, SERVICE_LOCK_FILE))).toBe(false);
+  }, 60_000);
+});
