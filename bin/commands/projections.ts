@@ -4,8 +4,9 @@ import { systemClock } from '../../adapters/driven/clock/index.ts';
 import { createEngine } from '../../adapters/engine/index.ts';
 import { openReadModels } from '../../adapters/driven/readmodels/index.ts';
 import { lockDataFolder, type DataFolderLock } from '../../adapters/runtime/index.ts';
+import { lockUnlessHeld } from './folder-lock.ts';
 import { systemProjections } from '../../adapters/runtime/projections.ts';
-import { ProjectionRunner } from '../../projections/runtime/index.ts';
+import { projectionLag, ProjectionRunner } from '../../projections/runtime/index.ts';
 import { json, type Io } from '../io.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { progressBar } from '../progress.ts';
@@ -22,20 +23,40 @@ const Options = z.object({
 });
 type Options = z.infer<typeof Options>;
 
-/** The runner of the composition root's projections (adapters/runtime) over a local store and its read models. */
-const openRunner = (args: Options, io: Io) => {
+/**
+ * The composition root's projections (adapters/runtime) over a local store and its read models, with the data
+ * folder's lock: `required` (a rebuild: refused while a service runs) or `unless-held` (a status: beside a running
+ * service the read models are only read, with no table set up and no checkpoint moved). The store is opened first, so
+ * a folder without one is refused before anything is written to it, and the lock is taken before the read models are
+ * opened: `runner()` sets up their tables as this version does, which could reset another version's under it.
+ */
+const openLocal = async (args: Options, io: Io, hold: 'required' | 'unless-held') => {
   const signing = signingPolicyOption(args.signing, io);
   const data = readModelDir(args.data, args.store);
   const store = openExistingStore(data, args.store);
-  const db = openReadModels({ dir: data });
+  let lock: DataFolderLock | undefined;
+  let db: ReturnType<typeof openReadModels>;
+  try {
+    lock = hold === 'required' ? lockDataFolder(data) : lockUnlessHeld(data, io, 'projections');
+    db = openReadModels({ dir: data });
+  } catch (error) {
+    lock?.release();
+    await store.close();
+    throw error;
+  }
+  if (lock === undefined) db.pragma('query_only = ON');
   const engine = createEngine({ store, clock: systemClock });
   const { projections } = systemProjections({ engine, ...(signing !== undefined ? { signing } : {}) });
   return {
-    runner: new ProjectionRunner({ db, store, projections }),
+    projections,
+    /** Only for a process holding the folder. */
+    runner: () => new ProjectionRunner({ db, store, projections }),
+    holdsFolder: lock !== undefined,
     store,
-    data,
+    db,
     close: async () => {
       db.close();
+      lock?.release();
       await store.close();
     },
   };
@@ -72,31 +93,28 @@ const status = async (args: Options, io: Io): Promise<number> => {
     io.out(`live: ${status.lag.eventsBehind} events, ${status.lag.secondsBehind.toFixed(0)} seconds behind at most`);
     return 0;
   }
-  const { runner, close } = openRunner(args, io);
+  const local = await openLocal(args, io, 'unless-held');
   try {
+    // Held: the tables are set up (a new folder has none). Beside a running service they are only read.
+    if (local.holdsFolder) local.runner();
     const lags = [];
-    for (const name of runner.names) lags.push(await runner.lag(name));
+    for (const projection of local.projections) lags.push(await projectionLag(local.db, local.store, projection));
     if (args.json) io.out(json(lags));
     else printLags(lags, io);
     return 0;
   } finally {
-    await close();
+    await local.close();
   }
 };
 
 const rebuild = async (name: string, args: Options, io: Io): Promise<number> => {
   if (readTarget(args, io) !== undefined) throw new UsageError('--server: a rebuild runs on the data folder of the server (stop it, then credence projections rebuild --data DIR)');
-  const { runner, store, close, data } = openRunner(args, io);
   // Not beside a running service: it would go on answering (CRLs, OCSP, its caches) from a read model emptied
   // under it, and would not see the rebuild's rows arrive through its own invalidations.
-  let lock: DataFolderLock;
+  const local = await openLocal(args, io, 'required');
+  const { store, close } = local;
   try {
-    lock = lockDataFolder(data);
-  } catch (error) {
-    await close();
-    throw error;
-  }
-  try {
+    const runner = local.runner();
     const names = name === 'all' ? runner.names : [name];
     const unknown = names.filter((n) => !runner.names.includes(n));
     if (unknown.length > 0) throw new UsageError(`unknown projection ${unknown.join(', ')} (known: ${runner.names.join(', ')}, all)`);
@@ -113,7 +131,6 @@ const rebuild = async (name: string, args: Options, io: Io): Promise<number> => 
     }
     return 0;
   } finally {
-    lock.release();
     await close();
   }
 };

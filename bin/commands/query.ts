@@ -2,13 +2,12 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { systemClock } from '../../adapters/driven/clock/index.ts';
 import { openReadModels } from '../../adapters/driven/readmodels/index.ts';
-import { lockDataFolder, type DataFolderLock } from '../../adapters/runtime/index.ts';
 import { readModelProjections } from '../../adapters/runtime/projections.ts';
-import { isCredenceError } from '../../domain/errors.ts';
 import { ProjectionRunner } from '../../projections/runtime/index.ts';
 import { COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, type ComplianceQueryName } from '../../projections/compliance/index.ts';
 import { json, type Io } from '../io.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
+import { lockUnlessHeld } from './folder-lock.ts';
 import { openExistingStore, readModelDir, StoreArg } from './open-store.ts';
 import { clientOf, readTarget, ServerOptions, withJson, withLocalStore, withServer } from './options.ts';
 import { signingPolicyOption, SigningArg } from './signing-option.ts';
@@ -58,8 +57,9 @@ const runLocal = async (
   const store = openExistingStore(data, args.store);
   const db = openReadModels({ dir: data });
   try {
-    const lock = folderUnlessServed(data, io);
-    if (lock !== undefined) {
+    const lock = lockUnlessHeld(data, io, 'query');
+    if (lock === undefined) db.pragma('query_only = ON');
+    else {
       try {
         await new ProjectionRunner({ db, store, projections: readModelProjections(signing) }).catchUp();
       } finally {
@@ -72,24 +72,6 @@ const runLocal = async (
   } finally {
     db.close();
     await store.close();
-  }
-};
-
-/**
- * The data folder's lock, for bringing its read models up to the head of the store; undefined when a running service
- * (or another command) holds the folder. Its read models are then that process's to write: the service tells its CRL
- * publisher and OCSP cache of each revocation it projects, and one projected here first would never reach them (an
- * OCSP answer `good` for a revoked certificate). The query then reads them as the service keeps them.
- */
-const folderUnlessServed = (data: string, io: Io): DataFolderLock | undefined => {
-  try {
-    return lockDataFolder(data);
-  } catch (error) {
-    const { problem } = isCredenceError(error, 'validation') ? error : { problem: undefined };
-    if (problem?.code !== 'validation' || !problem.issues.some((issue) => issue.rule === 'unlocked')) throw error;
-    io.err(`credence query: ${problem.issues.map((issue) => issue.message).join('; ')}`);
-    io.err('credence query: reading its read models as that process keeps them, not brought up to the head of the store (--server asks the service)');
-    return undefined;
   }
 };
 

@@ -3,6 +3,7 @@ export type { RunnerOptions } from './runner.ts';
 export type { OpenBatch, Projection, ProjectionLag, QueryIndex, ResetCause } from './types.ts';
 export { checkpointsOfAnotherLog, describeOtherLog, notInLog, type OtherLog } from './log-check.ts';
 export { readCheckpoint } from './checkpoints.ts';
+export { projectionLag } from './lag.ts';
 export { prepared } from './statements.ts';
 export { ensureSchemaVersion } from './schema-version.ts';
 export { BatchSlot } from './batch-slot.ts';

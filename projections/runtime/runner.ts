@@ -4,6 +4,7 @@ import type { EventStore, ReadAllOptions, RecordedEvent, StoreSubscription } fro
 import { eachRecord } from '../../domain/ports/each-record.ts';
 import { applyBatch, reactInBatches, writeLockOf, type DecodedBatch } from './batch.ts';
 import { deleteCheckpoint, readCheckpoint, setupCheckpoints } from './checkpoints.ts';
+import { projectionLag } from './lag.ts';
 import { checkpointsOfAnotherLog, type OtherLog } from './log-check.ts';
 import { deferQueryIndexes, restoreQueryIndexes } from './query-indexes.ts';
 import type { Projection, ProjectionLag, ResetCause } from './types.ts';
@@ -385,24 +386,6 @@ export class ProjectionRunner {
   }
 
   async lag(name: string, countLimit = 1_000_000): Promise<ProjectionLag> {
-    const projection = this.#get(name);
-    const checkpoint = readCheckpoint(this.#db, name);
-    let eventsBehind = 0;
-    let newest: RecordedEvent | undefined;
-    let oldest: RecordedEvent | undefined;
-    for await (const record of this.#store.readAll({
-      ...(checkpoint !== undefined ? { afterPosition: checkpoint.position } : {}),
-      ...(projection.eventTypes !== undefined ? { filter: { eventTypes: projection.eventTypes } } : {}),
-      maxCount: countLimit,
-    })) {
-      eventsBehind++;
-      oldest ??= record;
-      newest = record;
-    }
-    const timeOf = (r: RecordedEvent) => Date.parse(String(r.metadata['occurredAt']));
-    // Nothing handled yet: the projection is behind by everything from the oldest event it still has to handle.
-    const handledAt = checkpoint !== undefined ? Date.parse(checkpoint.occurredAt) : oldest !== undefined ? timeOf(oldest) : undefined;
-    const secondsBehind = newest === undefined || handledAt === undefined ? 0 : Math.max(0, (timeOf(newest) - handledAt) / 1000);
-    return { name, checkpoint: checkpoint?.position, head: await this.#store.headPosition(), eventsBehind, secondsBehind };
+    return projectionLag(this.#db, this.#store, this.#get(name), countLimit);
   }
 }

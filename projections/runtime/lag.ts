@@ -1,0 +1,36 @@
+import type Database from 'better-sqlite3';
+import type { EventStore, RecordedEvent } from '../../domain/ports/index.ts';
+import { readCheckpoint } from './checkpoints.ts';
+import type { Projection, ProjectionLag } from './types.ts';
+
+/**
+ * How far a projection's checkpoint is behind the store: events still to handle (counted up to `countLimit`) and the
+ * seconds between the last one handled and the newest. Reads only: it runs no projection's setup, so it may be asked
+ * of read models another process writes (`credence projections` beside a running service).
+ */
+export const projectionLag = async (
+  db: Database.Database,
+  store: EventStore,
+  projection: Pick<Projection, 'name' | 'eventTypes'>,
+  countLimit = 1_000_000,
+): Promise<ProjectionLag> => {
+  const { name } = projection;
+  const checkpoint = readCheckpoint(db, name);
+  let eventsBehind = 0;
+  let newest: RecordedEvent | undefined;
+  let oldest: RecordedEvent | undefined;
+  for await (const record of store.readAll({
+    ...(checkpoint !== undefined ? { afterPosition: checkpoint.position } : {}),
+    ...(projection.eventTypes !== undefined ? { filter: { eventTypes: projection.eventTypes } } : {}),
+    maxCount: countLimit,
+  })) {
+    eventsBehind++;
+    oldest ??= record;
+    newest = record;
+  }
+  const timeOf = (r: RecordedEvent) => Date.parse(String(r.metadata['occurredAt']));
+  // Nothing handled yet: the projection is behind by everything from the oldest event it still has to handle.
+  const handledAt = checkpoint !== undefined ? Date.parse(checkpoint.occurredAt) : oldest !== undefined ? timeOf(oldest) : undefined;
+  const secondsBehind = newest === undefined || handledAt === undefined ? 0 : Math.max(0, (timeOf(newest) - handledAt) / 1000);
+  return { name, checkpoint: checkpoint?.position, head: await store.headPosition(), eventsBehind, secondsBehind };
+};
