@@ -52,17 +52,22 @@ describe('credence query on the data folder of a running service', () => {
     const before = checkpoints(credence.readModels);
     const queried = capture();
     expect(await main(['query', 'revocations', '--json', '--data', dir], queried.io), queried.err.join('\n')).toBe(0);
-    expect(queried.err.join('\n')).toMatch(new RegExp(`in use by process ${process.pid} .*${SERVICE_LOCK_FILE}[\\s\\S]*as that process keeps them`));
-    // The read models as the service keeps them: the revocation is not in them yet, and the query moved nothing.
-    expect((JSON.parse(queried.out.join('\n')) as { rows: unknown[] }).rows).toEqual([]);
-    expect(checkpoints(credence.readModels)).toEqual(before);
-    // The service's lock is left in place.
-    expect(existsSync(join(dir, SERVICE_LOCK_FILE))).toBe(true);
+    const after = checkpoints(credence.readModels);
 
+    // The service then projects the revocation itself: its OCSP answers and its CRL follow.
     await credence.settle();
     await pki.crl('default')!.settled();
     expect(ocspStatus((await responder.respond(await ocspRequest(leaf, ca))).der)).toBe('revoked');
     expect(serialsOf((await pki.crl('default')!.full()).der)).toEqual([leaf.serialNumber]);
+
+    // The query read the read models as the service kept them (the revocation not in them yet), moved nothing, and
+    // said why.
+    expect(after).toEqual(before);
+    expect((JSON.parse(queried.out.join('\n')) as { rows: unknown[] }).rows).toEqual([]);
+    expect(queried.err.join('\n')).toMatch(new RegExp(`in use by process ${process.pid} .*${SERVICE_LOCK_FILE}[\\s\\S]*as that process keeps them, without writing them`));
+    expect(queried.err.join('\n')).not.toMatch(/stop that service first/);
+    // The service's lock is left in place.
+    expect(existsSync(join(dir, SERVICE_LOCK_FILE))).toBe(true);
 
     // Once the service is gone, the query brings the read models up to the head itself, holding the folder meanwhile.
     lock.release();
