@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
-import { lockDataFolder, openCredence, type DataFolderLock } from '../adapters/runtime/index.ts';
+import { lockDataFolder, openCredence, SERVICE_LOCK_FILE, type DataFolderLock } from '../adapters/runtime/index.ts';
 import { main } from '../bin/cli.ts';
 import { capture } from './support/cli.ts';
 import { cmd } from './support/fleet.ts';
@@ -62,10 +62,39 @@ describe('credence projections on the data folder of a running service', () => {
     expect(lags.find((l) => l.name === 'audit')?.eventsBehind).toBe(0);
     expect(auditOf(dir)).toEqual(before);
 
-    // The folder free, a status sets the tables up as this version does.
+    // The folder free: a rebuild of an unknown read model is refused before it sets up any table.
     lock.release();
     lock = undefined;
+    const unknown = capture();
+    expect(await main(['projections', 'rebuild', 'nosuch', '--data', dir], unknown.io)).toBe(2);
+    expect(unknown.err.join('\n')).toMatch(/unknown projection nosuch \(known: .*audit.*, all\)/);
+    expect(auditOf(dir)).toEqual(before);
+    expect(existsSync(join(dir, SERVICE_LOCK_FILE))).toBe(false);
+
+    // A status sets the tables up as this version does, and lets go of the folder.
     expect(await main(['projections', '--json', '--data', dir], capture().io)).toBe(0);
     expect(auditOf(dir)).toEqual({ rows: 0, version: before.version + 1 });
+    expect(existsSync(join(dir, SERVICE_LOCK_FILE))).toBe(false);
+  }, 60_000);
+
+  it('refuses, with the reason, read models the process holding the folder has not set up yet', async () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'credence-projections-not-set-up-'));
+    const credence = openCredence({ location: { dir: fresh }, clock: new FakeClock('2026-01-01T00:00:00.000Z') });
+    await credence.engine.execute(cmd.registerNode('meter-1'));
+    await credence.close();
+    rmSync(join(fresh, 'readmodels.db'), { force: true });
+    rmSync(join(fresh, 'readmodels.db-wal'), { force: true });
+    rmSync(join(fresh, 'readmodels.db-shm'), { force: true });
+    const held = lockDataFolder(fresh);
+    try {
+      for (const argv of [['projections', '--data', fresh], ['query', 'revocations', '--data', fresh]]) {
+        const refused = capture();
+        expect(await main(argv, refused.io), argv.join(' ')).not.toBe(0);
+        expect(refused.err.join('\n')).toMatch(/has not set up its read models yet; run credence (projections|query) again once it has/);
+      }
+    } finally {
+      held.release();
+      rmSync(fresh, { recursive: true, force: true });
+    }
   }, 60_000);
 });

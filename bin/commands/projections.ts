@@ -4,7 +4,7 @@ import { systemClock } from '../../adapters/driven/clock/index.ts';
 import { createEngine } from '../../adapters/engine/index.ts';
 import { openReadModels } from '../../adapters/driven/readmodels/index.ts';
 import { lockDataFolder, type DataFolderLock } from '../../adapters/runtime/index.ts';
-import { lockUnlessHeld } from './folder-lock.ts';
+import { assertSetUp, lockUnlessHeld } from './folder-lock.ts';
 import { systemProjections } from '../../adapters/runtime/projections.ts';
 import { projectionLag, ProjectionRunner } from '../../projections/runtime/index.ts';
 import { json, type Io } from '../io.ts';
@@ -35,31 +35,41 @@ const openLocal = async (args: Options, io: Io, hold: 'required' | 'unless-held'
   const data = readModelDir(args.data, args.store);
   const store = openExistingStore(data, args.store);
   let lock: DataFolderLock | undefined;
-  let db: ReturnType<typeof openReadModels>;
+  let db: ReturnType<typeof openReadModels> | undefined;
   try {
     lock = hold === 'required' ? lockDataFolder(data) : lockUnlessHeld(data, io, 'projections');
     db = openReadModels({ dir: data });
+    if (lock === undefined) {
+      db.pragma('query_only = ON');
+      assertSetUp(db, data, 'projections');
+    }
+    const engine = createEngine({ store, clock: systemClock });
+    const { projections } = systemProjections({ engine, ...(signing !== undefined ? { signing } : {}) });
+    const opened = db;
+    const held = lock;
+    return {
+      projections,
+      /** The runner, which sets up every table: only for a process holding the folder. */
+      runner: held === undefined ? undefined : () => new ProjectionRunner({ db: opened, store, projections }),
+      /** Lets go of the folder once the tables are set up (a status need not hold it while it counts). */
+      release: () => held?.release(),
+      store,
+      db: opened,
+      close: async () => {
+        try {
+          opened.close();
+        } finally {
+          held?.release();
+          await store.close();
+        }
+      },
+    };
   } catch (error) {
+    db?.close();
     lock?.release();
     await store.close();
     throw error;
   }
-  if (lock === undefined) db.pragma('query_only = ON');
-  const engine = createEngine({ store, clock: systemClock });
-  const { projections } = systemProjections({ engine, ...(signing !== undefined ? { signing } : {}) });
-  return {
-    projections,
-    /** Only for a process holding the folder. */
-    runner: () => new ProjectionRunner({ db, store, projections }),
-    holdsFolder: lock !== undefined,
-    store,
-    db,
-    close: async () => {
-      db.close();
-      lock?.release();
-      await store.close();
-    },
-  };
 };
 
 interface LagView {
@@ -95,8 +105,9 @@ const status = async (args: Options, io: Io): Promise<number> => {
   }
   const local = await openLocal(args, io, 'unless-held');
   try {
-    // Held: the tables are set up (a new folder has none). Beside a running service they are only read.
-    if (local.holdsFolder) local.runner();
+    // Held: the tables are set up (a new folder has none), and the folder let go. Beside a service they are only read.
+    local.runner?.();
+    local.release();
     const lags = [];
     for (const projection of local.projections) lags.push(await projectionLag(local.db, local.store, projection));
     if (args.json) io.out(json(lags));
@@ -114,10 +125,12 @@ const rebuild = async (name: string, args: Options, io: Io): Promise<number> => 
   const local = await openLocal(args, io, 'required');
   const { store, close } = local;
   try {
-    const runner = local.runner();
-    const names = name === 'all' ? runner.names : [name];
-    const unknown = names.filter((n) => !runner.names.includes(n));
-    if (unknown.length > 0) throw new UsageError(`unknown projection ${unknown.join(', ')} (known: ${runner.names.join(', ')}, all)`);
+    // The name first: a refused rebuild sets up no table.
+    const known = local.projections.map((p) => p.name);
+    const names = name === 'all' ? known : [name];
+    const unknown = names.filter((n) => !known.includes(n));
+    if (unknown.length > 0) throw new UsageError(`unknown projection ${unknown.join(', ')} (known: ${known.join(', ')}, all)`);
+    const runner = local.runner!();
     const stream = progressStream(io, args.json);
     const total = stream === undefined ? 0 : Number((await store.headPosition()) ?? 0n);
     for (const n of names) {

@@ -7,7 +7,7 @@ import { ProjectionRunner } from '../../projections/runtime/index.ts';
 import { COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, type ComplianceQueryName } from '../../projections/compliance/index.ts';
 import { json, type Io } from '../io.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
-import { lockUnlessHeld } from './folder-lock.ts';
+import { assertSetUp, lockUnlessHeld } from './folder-lock.ts';
 import { openExistingStore, readModelDir, StoreArg } from './open-store.ts';
 import { clientOf, readTarget, ServerOptions, withJson, withLocalStore, withServer } from './options.ts';
 import { signingPolicyOption, SigningArg } from './signing-option.ts';
@@ -58,8 +58,10 @@ const runLocal = async (
   const db = openReadModels({ dir: data });
   try {
     const lock = lockUnlessHeld(data, io, 'query');
-    if (lock === undefined) db.pragma('query_only = ON');
-    else {
+    if (lock === undefined) {
+      db.pragma('query_only = ON');
+      assertSetUp(db, data, 'query');
+    } else {
       try {
         await new ProjectionRunner({ db, store, projections: readModelProjections(signing) }).catchUp();
       } finally {

@@ -6,6 +6,9 @@ import { DATA_FILE_MODE, preparePrivateDir } from './private-files.ts';
 
 export const SERVICE_LOCK_FILE = 'service.lock';
 
+/** What the refusal of a held folder tells a command that must have it (a second service, a rebuild). */
+export const STOP_THE_HOLDER = 'stop that service first';
+
 export interface DataFolderLock {
   /** Removes the lock file if it is still this process's. Idempotent. */
   release(): void;
@@ -52,7 +55,7 @@ export const lockDataFolder = (dir: string): DataFolderLock => {
       if (!stale) {
         const who = holder === undefined ? 'another process' : `process ${holder.pid} on ${holder.host}`;
         throw validationError(
-          [{ path: 'data', rule: 'unlocked', message: `${dir} is in use by ${who} (${SERVICE_LOCK_FILE}); stop that service first` }],
+          [{ path: 'data', rule: 'unlocked', message: `${dir} is in use by ${who} (${SERVICE_LOCK_FILE}); ${STOP_THE_HOLDER}` }],
           'data folder',
         );
       }
