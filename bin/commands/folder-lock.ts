@@ -1,5 +1,5 @@
-import { lockDataFolder, STOP_THE_HOLDER, type DataFolderLock } from '../../adapters/runtime/index.ts';
 import type Database from 'better-sqlite3';
+import { lockDataFolder, STOP_THE_HOLDER, type DataFolderLock } from '../../adapters/runtime/index.ts';
 import { isCredenceError, validationError } from '../../domain/errors.ts';
 import type { Io } from '../io.ts';
 
