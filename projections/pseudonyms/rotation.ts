@@ -37,9 +37,9 @@ export interface PseudonymRotationOptions {
    * Rotations of one tick in flight at once (default `DEFAULT_TICK_CONCURRENCY`): each node's is a command on its
    * own new pseudonym stream, so they are independent, and the store commits the ones that arrive together in one
    * transaction. With the WAL checkpointed off the commit path, 512 and 4,096 rotate 100,000 nodes in the same time
-   * on an idle machine
-   * (22.9 s each); 4,096 writes a third as many WAL frames but holds the event loop some 0.3 s per group, which a
-   * service answering devices during a tick should not. A batch job may pass more (docs/performance.md, "Larger groups").
+   * on an idle machine (22.9 s each); 4,096 writes a third as many WAL frames but holds the event loop some 0.3 s per
+   * group, which a service answering devices during a tick should not. A batch job may pass more
+   * (docs/performance.md, "Larger groups").
    */
   readonly tickConcurrency?: number;
 }
