@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import { lockDataFolder, STOP_THE_HOLDER, type DataFolderLock } from '../../adapters/runtime/index.ts';
+import { STOP_THE_HOLDER } from '../../adapters/driven/files/index.ts';
+import { lockDataFolder, type DataFolderLock } from '../../adapters/runtime/index.ts';
 import { isCredenceError, validationError } from '../../domain/errors.ts';
 import type { Io } from '../io.ts';
 
