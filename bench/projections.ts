@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { fork } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,7 @@ import { iso, openBenchSecureEnvironment, seedFleet, seedNodes } from './project
 import { now, rate } from './stats.ts';
 import { threadCpuMs } from '../adapters/replay-workers/thread-cpu.ts';
 import { rotationFloor } from './rotation-floor.ts';
+import { copyEventStore } from '../test/support/restored-folder.ts';
 import { DEFAULT_MAX_GROUP_SIZE } from '../adapters/driven/store/sqlite/sqlite-store.ts';
 
 /**
@@ -215,7 +216,12 @@ export async function benchProjections(report: (line: string) => void): Promise<
     let tickMs: number | undefined;
     for (const [phase, folder] of [['seed-fleet', dir], ['read-models', dir], ['all-projections', dir], ['seed-nodes', rotationDir], ['rotate', rotationDir]] as const) {
       // The seeded nodes as the tick finds them, one copy per floor measured (the floor writes to its copy).
-      if (phase === 'rotate') for (const group of floorGroups) copyEventsDb(rotationDir, join(floorDir, String(group)));
+      if (phase === 'rotate') {
+        for (const group of floorGroups) {
+          mkdirSync(join(floorDir, String(group)));
+          copyEventStore(rotationDir, join(floorDir, String(group)));
+        }
+      }
       const { lines, peakRssMiB, figures } = await inChild(phase, folder);
       for (const line of lines) report(line);
       report(`  (phase ${phase}: peak RSS ${n(peakRssMiB)} MiB)`);
@@ -237,15 +243,6 @@ export async function benchProjections(report: (line: string) => void): Promise<
     rmSync(floorDir, { recursive: true, force: true });
   }
 }
-
-/** A copy of a closed store's file (and its WAL, if one was left) in a folder of its own. */
-const copyEventsDb = (from: string, to: string): void => {
-  mkdirSync(to, { recursive: true });
-  for (const suffix of ['', '-wal']) {
-    const file = join(from, EVENTS_DB_FILE + suffix);
-    if (existsSync(file)) copyFileSync(file, join(to, EVENTS_DB_FILE + suffix));
-  }
-};
 
 // A phase on its own (profiling): node --import tsx bench/projections.ts --projections-phase <phase> <folder>
 if (process.argv[2] === PHASE_FLAG) {

@@ -22,8 +22,8 @@ export type OtherLog =
 export const checkpointsOfAnotherLog = async (db: Database.Database, store: EventStore, names: readonly string[]): Promise<OtherLog[]> => {
   const found: OtherLog[] = [];
   const head = headOnce(store);
-  // Every checkpoint read before the head is: another runner on the same file (the service, while `credence query`
-  // checks) moves them forward meanwhile, and one read after the head would be found past it.
+  // Every checkpoint read before the head is: another process's runner on the same file moves them forward
+  // meanwhile, and one read after the head would be found past it.
   const checkpoints = names.map((name) => [name, readCheckpoint(db, name)] as const);
   for (const [name, checkpoint] of checkpoints) {
     if (checkpoint === undefined) continue;
@@ -34,7 +34,7 @@ export const checkpointsOfAnotherLog = async (db: Database.Database, store: Even
 };
 
 /** The store's head, read at most once however many checks ask for it. */
-export const headOnce = (store: EventStore): (() => Promise<bigint | undefined>) => {
+const headOnce = (store: EventStore): (() => Promise<bigint | undefined>) => {
   let head: Promise<bigint | undefined> | undefined;
   return () => (head ??= store.headPosition());
 };
