@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startPkiRevocation, systemRandom, type Credence, type PkiRevocation } from '../adapters/runtime/index.ts';
 import { ownerView } from '../domain/ports/index.ts';
 import { ocspRequest, ocspStatus } from './support/ocsp-client.ts';
-import { dataFolderPki, PKI_TEST_URL, revokeAndSettleOn, serialsOf } from './support/pki-instance.ts';
+import { dataFolderPki, PKI_TEST_URL, revocationDateOf, revokeAndSettleOn, serialsOf } from './support/pki-instance.ts';
 import { copyEventStore, moveTransparencyLogAside } from './support/restored-folder.ts';
 import { issueCertifiedCredentialWith, testCa, type TestLeaf } from './support/pki-test-ca.ts';
 
@@ -15,6 +15,10 @@ import { issueCertifiedCredentialWith, testCa, type TestLeaf } from './support/p
  * revocation written after the restore, at a position the checkpoint claimed handled, was never projected: OCSP said
  * `good`) or, after a rebuild, waited forever for a position the log would never reach. Now the runner finds the read
  * model of another log, rebuilds it, and the CRLs and OCSP follow the restored log.
+ *
+ * A revocation the restore lost, once published on a CRL, stays published: relying parties saw it, and an entry must
+ * not leave a CRL before its certificate expires (RFC 5280 5.1.2.6). Before, the next CRL dropped it and OCSP answered
+ * `good` for it. Now what each CA published is kept beside its CRL numbers, listed again and reported.
  */
 
 describe('PKI revocation after the event store is restored from an older backup', () => {
@@ -52,6 +56,8 @@ describe('PKI revocation after the event store is restored from an older backup'
     pki = await folder.start(credence, ca);
     await revokeAndSettleOn(credence, pki, [['cred-a', 'keyCompromise']]);
     expect(ocspStatus((await pki.ocsp('default')!.respond(await ocspRequest(a, ca))).der)).toBe('revoked');
+    const revokedAtBefore = revocationDateOf((await pki.crl('default')!.delta()).der, a.serialNumber);
+    expect(revokedAtBefore).toBeGreaterThan(0);
     await close();
     copyEventStore(backup, dir);
     // The transparency log has logged the lost events and would stop: moved aside to start a new one (README).
@@ -71,16 +77,31 @@ describe('PKI revocation after the event store is restored from an older backup'
       }),
     ).rejects.toThrow(/^the pki read model was built from another log \(pki: the store holds no event at position \d+, which it handled last\)/);
 
-    pki = await folder.start(credence, ca);
+    const reported: { caId: string; credentialIds: string[] }[] = [];
+    pki = await folder.start(credence, ca, {
+      onPublishedNotInLog: (caId, revocations) => reported.push({ caId, credentialIds: revocations.map((r) => r.credentialId) }),
+    });
     expect((await credence.runner.checkLog()).map((o) => o.name)).toContain('pki');
     // cred-c is revoked at a position the old read model had already passed.
     await revokeAndSettleOn(credence, pki, [['cred-c', 'superseded']]);
     const responder = pki.ocsp('default')!;
     expect(ocspStatus((await responder.respond(await ocspRequest(c, ca))).der)).toBe('revoked');
     expect(ocspStatus((await responder.respond(await ocspRequest(b, ca))).der)).toBe('revoked');
-    // The log is the record: the revocation the restore lost is not in it (docs/pki.md: revoke it again).
-    expect(ocspStatus((await responder.respond(await ocspRequest(a, ca))).der)).toBe('good');
+    // The revocation the restore lost was published: it stays revoked, at its first time, and is reported.
+    expect(ocspStatus((await responder.respond(await ocspRequest(a, ca))).der)).toBe('revoked');
     await pki.tick();
-    expect(serialsOf((await pki.crl('default')!.full()).der)).toEqual([b.serialNumber, c.serialNumber].sort());
+    const full = (await pki.crl('default')!.full()).der;
+    expect(serialsOf(full)).toEqual([a.serialNumber, b.serialNumber, c.serialNumber].sort());
+    expect(revocationDateOf(full, a.serialNumber)).toBe(revokedAtBefore);
+    expect(reported).toEqual([{ caId: 'default', credentialIds: ['cred-a'] }]);
+    expect(pki.crl('default')!.publishedNotInLog.map((r) => r.credentialId)).toEqual(['cred-a']);
+
+    // Revoked again, the log holds it: no longer reported, and still one entry at its first time.
+    await revokeAndSettleOn(credence, pki, [['cred-a', 'superseded']]);
+    expect(pki.crl('default')!.publishedNotInLog).toEqual([]);
+    await pki.tick();
+    const again = (await pki.crl('default')!.full()).der;
+    expect(serialsOf(again)).toEqual([a.serialNumber, b.serialNumber, c.serialNumber].sort());
+    expect(revocationDateOf(again, a.serialNumber)).toBe(revokedAtBefore);
   }, 60_000);
 });

@@ -145,6 +145,13 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       random: systemRandom,
       now: () => clock.now().getTime(),
       onError: (component, error) => server.log.error({ err: error, component }, 'PKI revocation failed'),
+      // Said at warn, once per finding: the event store was restored from a backup older than CRLs already published.
+      onPublishedNotInLog: (caId, revocations) =>
+        server.log.warn(
+          { caId, count: revocations.length, credentials: revocations.slice(0, 100).map((r) => ({ credentialId: r.credentialId, serialNumber: r.serialNumber })) },
+          `CA ${caId} published ${revocations.length} revocation(s) the event log does not hold (restored from an older backup): ` +
+            'they stay on its CRLs and revoked on OCSP; revoke those credentials again (credence credential revoke)',
+        ),
     });
     pkiRevocation.current = revocation;
     stopPkiRevocation = () => revocation.stop();

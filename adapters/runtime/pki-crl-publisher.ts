@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
-import { revocationIssuer, signedCrl, type RevocationIssuer } from '../../domain/x509/revocation/index.ts';
-import { revocationsAfter } from '../../projections/pki/index.ts';
+import { revocationIssuer, revokedCertificateDer, signedCrl, type RevocationIssuer } from '../../domain/x509/revocation/index.ts';
+import { revocationsAfter, type RevocationRow } from '../../projections/pki/index.ts';
 import { boundCrlExpiryMarks, memoryCrlExpiryMarks, type CrlExpiryMarks } from '../driven/pki/crl-expiry-marks.ts';
 import type { CrlNumbers } from '../driven/pki/crl-numbers.ts';
+import { memoryPublishedRevocations, type PublishedRevocation } from '../driven/pki/published-revocations.ts';
 import type { CommittedReadModel } from './pki-committed.ts';
 import { PkiIncomplete, readCompletePki } from './pki-complete.ts';
 import { EntryBuffer } from './pki-entry-buffer.ts';
+import { PublishedLedger } from './pki-published.ts';
 
 /** A signed CRL as served: DER, its number and times, and an entity tag for HTTP caches. */
 export interface PublishedCrl {
@@ -27,6 +29,13 @@ export interface CrlPublisherOptions {
   readonly numbers: CrlNumbers;
   /** Which expired entries were listed on a complete CRL beyond their expiry, and when (default: in memory). */
   readonly marks?: CrlExpiryMarks;
+  /** Every revocation this CA listed on a CRL (default: in memory); shared with its OCSP responder. */
+  readonly published?: PublishedLedger;
+  /**
+   * Called when the read model, read whole, lacks revocations this CA published (an event store restored from an
+   * older backup): they stay listed, and these are the credentials to revoke again.
+   */
+  readonly onPublishedNotInLog?: (revocations: readonly PublishedRevocation[]) => void;
   readonly now: () => number;
   /** nextUpdate - thisUpdate (default 24 h); each CRL is issued again once half of it has passed. */
   readonly validityMs?: number;
@@ -39,7 +48,7 @@ export interface CrlPublisherOptions {
 
 export const DEFAULT_CRL_VALIDITY_MS = 24 * 60 * 60 * 1000;
 
-const published = (der: Uint8Array, crlNumber: number, thisUpdate: number, nextUpdate: number): PublishedCrl => ({
+const publishedCrl = (der: Uint8Array, crlNumber: number, thisUpdate: number, nextUpdate: number): PublishedCrl => ({
   der,
   crlNumber,
   thisUpdate,
@@ -76,6 +85,9 @@ export class CrlPublisher {
   readonly #marks: Map<string, number>;
   /** Serials on the list: a certificate revoked twice (its first revocation stands) is one entry. */
   readonly #serials = new Set<string>();
+  readonly #ledger: PublishedLedger;
+  /** Published revocations the read model did not hold when last read whole, by serial, until it holds them again. */
+  #notInLog = new Map<string, PublishedRevocation>();
   #lastSeq = 0;
   /** The complete CRL the deltas are on: its number and the entries it covers (a byte offset and a count). */
   #base: { crlNumber: number; offset: number; count: number } | undefined;
@@ -98,12 +110,21 @@ export class CrlPublisher {
     this.#rebaseAfter = options.rebaseAfter ?? 1024;
     this.#marksStore = options.marks ?? memoryCrlExpiryMarks();
     this.#marks = new Map(this.#marksStore.load());
+    this.#ledger = options.published ?? new PublishedLedger(memoryPublishedRevocations());
     if (!Number.isSafeInteger(this.#validityMs) || this.#validityMs < 2000) throw new RangeError('validityMs: must be a whole number of ms >= 2000');
   }
 
   /** Entries on the CA's CRL: its revocations, less those removed after their certificate expired. */
   get size(): number {
     return this.#entries.count;
+  }
+
+  /**
+   * Revocations this CA published that the event log does not hold (it was restored from an older backup): still
+   * listed, and answered `revoked` by OCSP, until the credential is revoked again and the read model holds it.
+   */
+  get publishedNotInLog(): readonly PublishedRevocation[] {
+    return [...this.#notInLog.values()];
   }
 
   /** One at a time: the entries, the base and the CRL numbers move together. */
@@ -225,6 +246,9 @@ export class CrlPublisher {
     // brought (a complete CRL due, or a delta), while the tables are being rebuilt; nor the rows read before it with
     // the reset forgotten (a second one while `#reload` was still set).
     if (this.#resets !== resets) return this.#catchUp();
+    const rows = read.value;
+    // On disk before any CRL lists them; a failed write throws here, before anything below changed.
+    this.#ledger.record(rows.map(publishedOf));
     if (reload) {
       this.#reload = false;
       this.#entries.clear();
@@ -233,20 +257,37 @@ export class CrlPublisher {
       this.#base = undefined;
       this.#stale = true;
     }
-    const rows = read.value;
     let added = 0;
     for (const row of rows) {
+      this.#notInLog.delete(row.serialNumber);
       if (this.#serials.has(row.serialNumber)) continue;
       this.#serials.add(row.serialNumber);
       this.#entries.append(row.entry, Date.parse(row.notAfter), row.serialNumber, this.#marks.get(row.serialNumber));
       added++;
     }
+    if (reload) added += this.#listPublishedNotInLog();
     if (rows.length > 0) this.#lastSeq = rows[rows.length - 1]!.seq;
     if (added > 0) {
       this.#stale = true;
       this.#newSinceDelta = true;
     }
     return added;
+  }
+
+  /**
+   * After a whole read: what this CA published and the read model lacks stays on the list, first publication's time
+   * and reason (RFC 5280 5.1.2.6: an entry leaves a CRL only after its certificate expired), and is reported.
+   */
+  #listPublishedNotInLog(): number {
+    const missing = this.#ledger.missingFrom(this.#serials);
+    this.#notInLog = new Map(missing.map((r) => [r.serialNumber, r]));
+    for (const r of missing) {
+      this.#serials.add(r.serialNumber);
+      const entry = revokedCertificateDer({ serialNumber: r.serialNumber, revokedAt: Date.parse(r.revokedAt), reason: r.reason });
+      this.#entries.append(entry, Date.parse(r.notAfter), r.serialNumber, this.#marks.get(r.serialNumber));
+    }
+    if (missing.length > 0) this.#o.onPublishedNotInLog?.(missing);
+    return missing.length;
   }
 
   /** Issues a delta (or a new base) for what was committed since the last one; returns how many entries came. */
@@ -278,8 +319,9 @@ export class CrlPublisher {
       { issuer: this.#issuer, kind: this.ca.signer.kind, crlNumber, ...times, entries: this.#entries.from(0), freshestCrlUrl: this.#o.urls.deltaCrl },
       this.#sign,
     );
-    this.#full = published(der, crlNumber, times.thisUpdate, times.nextUpdate);
+    this.#full = publishedCrl(der, crlNumber, times.thisUpdate, times.nextUpdate);
     this.#keepMarks(this.#entries.markListed(times.thisUpdate), times.thisUpdate);
+    this.#forgetLeft(times.thisUpdate);
     this.#base = { crlNumber, offset: this.#entries.length, count: this.#entries.count };
     this.#stale = false;
     await this.#issueDelta();
@@ -303,6 +345,21 @@ export class CrlPublisher {
     }
   }
 
+  /**
+   * Forgets the published revocations whose entries have left the list for good (the rule of `dropExpired`, from the
+   * marks on disk): no restore can bring them back onto a CRL. A failed rewrite only keeps them longer: reported.
+   */
+  #forgetLeft(thisUpdate: number): void {
+    try {
+      this.#ledger.forget((r) => {
+        const mark = this.#marks.get(r.serialNumber);
+        return mark !== undefined && thisUpdate >= mark + this.#validityMs;
+      });
+    } catch (error) {
+      this.#o.onError?.(error);
+    }
+  }
+
   async #issueDelta(): Promise<void> {
     if (this.#base === undefined) return this.#rebase();
     const crlNumber = this.#o.numbers.next();
@@ -311,7 +368,15 @@ export class CrlPublisher {
       { issuer: this.#issuer, kind: this.ca.signer.kind, crlNumber, ...times, entries: this.#entries.from(this.#base.offset), baseCrlNumber: this.#base.crlNumber },
       this.#sign,
     );
-    this.#delta = published(der, crlNumber, times.thisUpdate, times.nextUpdate);
+    this.#delta = publishedCrl(der, crlNumber, times.thisUpdate, times.nextUpdate);
     this.#newSinceDelta = false;
   }
 }
+
+const publishedOf = (row: RevocationRow): PublishedRevocation => ({
+  serialNumber: row.serialNumber,
+  credentialId: row.credentialId,
+  revokedAt: row.revokedAt,
+  reason: row.reason,
+  notAfter: row.notAfter,
+});

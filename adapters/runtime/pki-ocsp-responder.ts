@@ -14,6 +14,7 @@ import {
 import { certificateStanding } from '../../projections/pki/index.ts';
 import type { OcspResponderCredential } from '../driven/pki/ocsp-signing-key.ts';
 import type { CommittedReadModel } from './pki-committed.ts';
+import type { PublishedLedger } from './pki-published.ts';
 import { readCompletePki } from './pki-complete.ts';
 
 export interface OcspResponderOptions {
@@ -22,6 +23,8 @@ export interface OcspResponderOptions {
   /** A position the read model must have projected before anything is answered from it (pki-complete.ts `pkiStartFloor`). */
   readonly mustReach?: bigint;
   readonly ca: IssuingCa;
+  /** What the CA's CRLs listed: a revocation published there stays `revoked` when the event log lost it (a restore). */
+  readonly published?: PublishedLedger;
   /** The current responder credential (renewed before it expires: asked for on every signature). */
   readonly credential: () => Pick<OcspResponderCredential, 'kind' | 'certificate' | 'keyHash' | 'sign'>;
   readonly now: () => number;
@@ -123,6 +126,10 @@ export class OcspResponder {
 
   #status(db: Database.Database, id: OcspCertId): CertStatus {
     if (!this.#ours(id)) return { status: 'unknown' };
+    // What a CRL listed stands, as the CRLs keep it: its first time and reason, even when the log lost it (a restore)
+    // or holds a later revocation of the same certificate.
+    const published = this.#o.published?.get(id.serialNumber);
+    if (published !== undefined) return { status: 'revoked', revokedAt: Date.parse(published.revokedAt), reason: published.reason };
     const standing = certificateStanding(db, this.ca.id, id.serialNumber);
     switch (standing.status) {
       case 'revoked':

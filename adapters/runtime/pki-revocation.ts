@@ -2,6 +2,7 @@ import type { OwnedSecureEnvironment, RandomSource } from '../../domain/ports/in
 import { pkiUrls, type CaId, type IssuingCa } from '../../domain/x509/issuing-ca.ts';
 import { fileCrlExpiryMarks, memoryCrlExpiryMarks } from '../driven/pki/crl-expiry-marks.ts';
 import { fileCrlNumbers, memoryCrlNumbers } from '../driven/pki/crl-numbers.ts';
+import { filePublishedRevocations, memoryPublishedRevocations, type PublishedRevocation } from '../driven/pki/published-revocations.ts';
 import { loadIssuingCas } from '../driven/pki/index.ts';
 import { OcspSigningKey, type OcspResponderCredential } from '../driven/pki/ocsp-signing-key.ts';
 import type { Credence } from './open-credence.ts';
@@ -9,6 +10,7 @@ import { openCommittedReadModel, type CommittedReadModel } from './pki-committed
 import { pkiStartFloor, refuseAnotherLog } from './pki-complete.ts';
 import { CrlPublisher } from './pki-crl-publisher.ts';
 import { OcspResponder } from './pki-ocsp-responder.ts';
+import { PublishedLedger } from './pki-published.ts';
 
 export interface PkiRevocationOptions {
   /** With `runner`, its read models are checked against the log (ProjectionRunner.checkLog) before anything is read. */
@@ -17,7 +19,7 @@ export interface PkiRevocationOptions {
   readonly cas?: readonly IssuingCa[];
   /** The service's public URL (pkiUrls): where full CRLs point for their deltas. */
   readonly baseUrl: string;
-  /** The data folder: CRL numbers, expiry marks and OCSP signer files under `<data>/pki/`; absent: in memory. */
+  /** The data folder: CRL numbers, expiry marks, published revocations and OCSP signer files under `<data>/pki/`; absent: in memory. */
   readonly dataDir?: string;
   /** The infrastructure's Secure Environment: the OCSP signing keys are generated and kept there. */
   readonly se: OwnedSecureEnvironment;
@@ -30,6 +32,11 @@ export interface PkiRevocationOptions {
   readonly tickMs?: number;
   readonly coalesceMs?: number;
   readonly onError?: (component: string, error: unknown) => void;
+  /**
+   * A CA published revocations the event log does not hold (restored from an older backup): they stay on its CRLs and
+   * `revoked` on OCSP; these are the credentials to revoke again. Called on start and after each rebuild that finds some.
+   */
+  readonly onPublishedNotInLog?: (caId: CaId, revocations: readonly PublishedRevocation[]) => void;
 }
 
 /** What the routes serve from: each CA's CRL publisher and OCSP responder. */
@@ -83,8 +90,17 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
         ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}),
         ...(o.ocspSignerValidityMs !== undefined ? { validityMs: o.ocspSignerValidityMs } : {}),
       });
+      const published = new PublishedLedger(o.dataDir !== undefined ? filePublishedRevocations(o.dataDir, ca.id) : memoryPublishedRevocations());
       const publisher = new CrlPublisher({
         reads,
+        published,
+        onPublishedNotInLog: (revocations) => {
+          try {
+            o.onPublishedNotInLog?.(ca.id, revocations);
+          } catch {
+            // The sink must not take the publisher down.
+          }
+        },
         ...floor,
         ca,
         urls: pkiUrls(o.baseUrl, ca.id),
@@ -97,6 +113,7 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
       });
       const responder = new OcspResponder({
         reads,
+        published,
         ...floor,
         ca,
         credential: (): OcspResponderCredential => signingKey.current,

@@ -1,6 +1,15 @@
 import { rmSync } from 'node:fs';
 import * as pkijs from 'pkijs';
-import { openCredence, openDataFolderSecureEnvironment, startPkiRevocation, systemClock, systemRandom, type Credence, type PkiRevocation } from '../../adapters/runtime/index.ts';
+import {
+  openCredence,
+  openDataFolderSecureEnvironment,
+  startPkiRevocation,
+  systemClock,
+  systemRandom,
+  type Credence,
+  type PkiRevocation,
+  type PkiRevocationOptions,
+} from '../../adapters/runtime/index.ts';
 import { ownerView } from '../../domain/ports/index.ts';
 import type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
 import { cmd, operator } from './fleet.ts';
@@ -17,14 +26,29 @@ export const dataFolderPki = (dir: string) => {
   return {
     se,
     open: (): Credence => openCredence({ location: { dir }, clock: systemClock, security: { se, random: systemRandom, actor: operator } }),
-    start: (credence: Credence, ca: IssuingCa): Promise<PkiRevocation> =>
-      startPkiRevocation({ credence, cas: [ca], baseUrl: PKI_TEST_URL, dataDir: dir, se: ownerView(se, 'maf:infrastructure'), random: systemRandom, now: () => Date.now() }),
+    start: (credence: Credence, ca: IssuingCa, more: Partial<PkiRevocationOptions> = {}): Promise<PkiRevocation> =>
+      startPkiRevocation({
+        credence,
+        cas: [ca],
+        baseUrl: PKI_TEST_URL,
+        dataDir: dir,
+        se: ownerView(se, 'maf:infrastructure'),
+        random: systemRandom,
+        now: () => Date.now(),
+        ...more,
+      }),
   };
 };
 
 /** The serial numbers a CRL lists, as lowercase hex, sorted. */
 export const serialsOf = (der: Uint8Array): string[] =>
   (pkijs.CertificateRevocationList.fromBER(Uint8Array.from(der)).revokedCertificates ?? []).map((r) => Buffer.from(r.userCertificate.valueBlock.valueHexView).toString('hex')).sort();
+
+/** When a CRL says the certificate `serialNumber` (lowercase hex) was revoked, epoch ms; undefined when not listed. */
+export const revocationDateOf = (der: Uint8Array, serialNumber: string): number | undefined =>
+  (pkijs.CertificateRevocationList.fromBER(Uint8Array.from(der)).revokedCertificates ?? [])
+    .find((r) => Buffer.from(r.userCertificate.valueBlock.valueHexView).toString('hex') === serialNumber)
+    ?.revocationDate.value.getTime();
 
 /** The CRL number (2.5.29.20), or with `base` a delta's BaseCRLNumber (2.5.29.27). */
 export const crlNumberOf = (der: Uint8Array, base = false): number =>

@@ -1,0 +1,137 @@
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { validationError } from '../../../domain/errors.ts';
+import { RevocationReason } from '../../../domain/events/common.ts';
+import { CredentialId, Instant } from '../../../domain/ids.ts';
+import type { CaId } from '../../../domain/x509/issuing-ca.ts';
+import { isSerialHex } from '../../../domain/x509/revocation/index.ts';
+import { preparePrivateDir, writeFileAtomic } from '../files/index.ts';
+
+/** A revocation a CA put on a CRL it signed: what a relying party may have seen, so it stays revoked (RFC 5280 3.3). */
+export interface PublishedRevocation {
+  /** Lowercase hex of the serial's content octets. */
+  readonly serialNumber: string;
+  /** The credential the certificate was issued for: what an operator revokes again after a restore lost this. */
+  readonly credentialId: string;
+  /** ISO 8601 time of the revocation event, as the `pki` read model keeps it. */
+  readonly revokedAt: string;
+  readonly reason: RevocationReason;
+  /** ISO 8601 notAfter of the certificate: past it (and past the CRLs that must list it beyond), the record may go. */
+  readonly notAfter: string;
+}
+
+/**
+ * Every revocation a CA published, kept outside the event store and the read models. An event store restored from
+ * an older backup loses the revocations acknowledged since; those already on a CRL stay on the CRLs and revoked on
+ * OCSP from this record, because a relying party saw them and an entry must not leave a CRL before the certificate
+ * expires (RFC 5280 5.1.2.6).
+ */
+export interface PublishedRevocations {
+  load(): ReadonlyMap<string, PublishedRevocation>;
+  /** Adds `records`, on disk (synced) when this returns. */
+  append(records: readonly PublishedRevocation[]): void;
+  /** Replaces what is kept with `records` (all of them), atomically. */
+  replace(records: Iterable<PublishedRevocation>): void;
+}
+
+/** A line is about 170 bytes: 4 million records is some 680 MB, far past any list a CA serves from this store. */
+const MAX_FILE_BYTES = 800 * 1024 * 1024;
+
+const Header = z.strictObject({ version: z.literal(1), caId: z.string().max(63) });
+const Record = z.strictObject({
+  serialNumber: z.string().max(40).refine(isSerialHex, 'a serial number as lowercase hex of a positive INTEGER'),
+  credentialId: CredentialId,
+  revokedAt: Instant,
+  reason: RevocationReason,
+  notAfter: Instant,
+});
+
+const refused = (path: string, caId: CaId, why: string) =>
+  validationError([{ path, rule: 'published_revocations_file', message: `is not the published-revocations file of CA ${caId}: ${why}` }], 'published revocations');
+
+const lineOf = (r: PublishedRevocation): string =>
+  `${JSON.stringify({ serialNumber: r.serialNumber, credentialId: r.credentialId, revokedAt: r.revokedAt, reason: r.reason, notAfter: r.notAfter })}\n`;
+
+/**
+ * Kept in `<data>/pki/<ca>.published.jsonl`: a header line naming the CA, then one line per revocation, appended and
+ * fsynced before the CRL that lists it is signed. A line cut short by a crash during an append (no newline) is
+ * dropped at the next load: its CRL was never signed. Any other malformed line refuses the file, as the CRL number
+ * and expiry-mark files are refused, rather than forget what was published.
+ */
+export const filePublishedRevocations = (dataDir: string, caId: CaId): PublishedRevocations => {
+  const dir = join(dataDir, 'pki');
+  const path = join(dir, `${caId}.published.jsonl`);
+  const header = `${JSON.stringify({ version: 1, caId })}\n`;
+  return {
+    load() {
+      const kept = new Map<string, PublishedRevocation>();
+      if (!existsSync(path)) return kept;
+      const fd = openSync(path, 'r+');
+      try {
+        if (fstatSync(fd).size > MAX_FILE_BYTES) throw refused(path, caId, `larger than ${MAX_FILE_BYTES} bytes`);
+        const bytes = readFileSync(fd);
+        const complete = bytes.lastIndexOf(0x0a) + 1;
+        const lines = bytes.subarray(0, complete).toString('utf8').split('\n');
+        lines.pop();
+        const parse = (line: string, n: number): unknown => {
+          try {
+            return JSON.parse(line);
+          } catch {
+            throw refused(path, caId, `line ${n} is not JSON`);
+          }
+        };
+        const head = Header.safeParse(lines.length > 0 ? parse(lines[0]!, 1) : undefined);
+        if (!head.success) throw refused(path, caId, 'its first line is not the header');
+        if (head.data.caId !== caId) throw refused(path, caId, `it names CA ${head.data.caId}`);
+        for (let i = 1; i < lines.length; i++) {
+          const record = Record.safeParse(parse(lines[i]!, i + 1));
+          if (!record.success) throw refused(path, caId, `line ${i + 1}: ${record.error.issues[0]?.message ?? 'malformed'}`);
+          // The first revocation of a certificate stands, as in the read model.
+          if (!kept.has(record.data.serialNumber)) kept.set(record.data.serialNumber, record.data);
+        }
+        // The torn tail goes now, so that the next append starts on a line of its own.
+        if (complete < bytes.length) {
+          ftruncateSync(fd, complete);
+          fsyncSync(fd);
+        }
+      } finally {
+        closeSync(fd);
+      }
+      return kept;
+    },
+    append(records) {
+      if (records.length === 0) return;
+      preparePrivateDir(dir);
+      if (!existsSync(path)) writeFileAtomic(path, header);
+      const fd = openSync(path, 'a', 0o600);
+      try {
+        const bytes = Buffer.from(records.map(lineOf).join(''), 'utf8');
+        for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    },
+    replace(records) {
+      preparePrivateDir(dir);
+      let text = header;
+      for (const r of records) text += lineOf(r);
+      writeFileAtomic(path, text);
+    },
+  };
+};
+
+/** In memory (an instance without a data folder, which no restore can rewind): kept for the life of the process. */
+export const memoryPublishedRevocations = (): PublishedRevocations => {
+  let kept = new Map<string, PublishedRevocation>();
+  return {
+    load: () => new Map(kept),
+    append(records) {
+      for (const r of records) if (!kept.has(r.serialNumber)) kept.set(r.serialNumber, r);
+    },
+    replace(records) {
+      kept = new Map([...records].map((r) => [r.serialNumber, r]));
+    },
+  };
+};

@@ -1,0 +1,59 @@
+import type { PublishedRevocation, PublishedRevocations } from '../driven/pki/published-revocations.ts';
+
+/** Records forgotten at once at least (and at least a quarter of what is kept): each forgetting rewrites the file. */
+const FORGET_AT_LEAST = 1024;
+
+/**
+ * What one CA has published, in memory and on disk (published-revocations.ts), shared by its CRL publisher (which
+ * records each revocation before signing a CRL that lists it) and its OCSP responder (which answers `revoked` for a
+ * published revocation the event log no longer holds).
+ */
+export class PublishedLedger {
+  readonly #store: PublishedRevocations;
+  readonly #kept: Map<string, PublishedRevocation>;
+
+  constructor(store: PublishedRevocations) {
+    this.#store = store;
+    this.#kept = new Map(store.load());
+  }
+
+  get size(): number {
+    return this.#kept.size;
+  }
+
+  get(serialNumber: string): PublishedRevocation | undefined {
+    return this.#kept.get(serialNumber);
+  }
+
+  /**
+   * Keeps those of `records` not kept yet, synced to disk before this returns. A failed write throws and keeps none of
+   * them, so the caller signs nothing that lists them and tries again later.
+   */
+  record(records: readonly PublishedRevocation[]): void {
+    const fresh = new Map<string, PublishedRevocation>();
+    for (const r of records) if (!this.#kept.has(r.serialNumber) && !fresh.has(r.serialNumber)) fresh.set(r.serialNumber, r);
+    if (fresh.size === 0) return;
+    this.#store.append([...fresh.values()]);
+    for (const [serial, r] of fresh) this.#kept.set(serial, r);
+  }
+
+  /** The kept revocations whose serial `listed` does not hold, oldest publication first. */
+  missingFrom(listed: ReadonlySet<string>): PublishedRevocation[] {
+    return [...this.#kept.values()].filter((r) => !listed.has(r.serialNumber));
+  }
+
+  /**
+   * Forgets the records `gone` says left the CRLs for good, once they are many enough to be worth rewriting the file
+   * for. Returns how many were forgotten; a failed rewrite throws and forgets none.
+   */
+  forget(gone: (record: PublishedRevocation) => boolean): number {
+    const keep: PublishedRevocation[] = [];
+    for (const r of this.#kept.values()) if (!gone(r)) keep.push(r);
+    const forgotten = this.#kept.size - keep.length;
+    if (forgotten < Math.max(FORGET_AT_LEAST, this.#kept.size / 4)) return 0;
+    this.#store.replace(keep);
+    this.#kept.clear();
+    for (const r of keep) this.#kept.set(r.serialNumber, r);
+    return forgotten;
+  }
+}

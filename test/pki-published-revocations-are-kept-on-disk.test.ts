@@ -1,0 +1,135 @@
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { filePublishedRevocations, memoryPublishedRevocations, type PublishedRevocation } from '../adapters/driven/pki/published-revocations.ts';
+import { PublishedLedger } from '../adapters/runtime/pki-published.ts';
+import type { Credence, PkiRevocation } from '../adapters/runtime/index.ts';
+import { isCredenceError } from '../domain/errors.ts';
+import { CaId } from '../domain/x509/issuing-ca.ts';
+import { ocspRequest, ocspStatus } from './support/ocsp-client.ts';
+import { dataFolderPki, PKI_TEST_URL, serialsOf } from './support/pki-instance.ts';
+import { issueCertifiedCredentialWith, testCa } from './support/pki-test-ca.ts';
+import { cmd } from './support/fleet.ts';
+
+const revocation = (serialNumber: string, credentialId = `cred-${serialNumber}`): PublishedRevocation => ({
+  serialNumber,
+  credentialId,
+  revokedAt: '2026-11-30T10:00:00.000Z',
+  reason: 'keyCompromise',
+  notAfter: '2027-11-30T10:00:00.000Z',
+});
+
+describe('the published-revocations file of a CA', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'credence-published-'));
+  const file = join(dir, 'pki', 'default.published.jsonl');
+  const ca = CaId.parse('default');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('keeps what was appended across opens, the first revocation of a serial standing', () => {
+    const store = filePublishedRevocations(dir, ca);
+    expect(store.load().size).toBe(0);
+    store.append([revocation('01'), revocation('02')]);
+    store.append([{ ...revocation('01'), reason: 'superseded' }]);
+    const kept = filePublishedRevocations(dir, ca).load();
+    expect([...kept.keys()]).toEqual(['01', '02']);
+    expect(kept.get('01')!.reason).toBe('keyCompromise');
+  });
+
+  it('drops a line cut short by a crash, and the next append starts on a line of its own', () => {
+    appendFileSync(file, '{"serialNumber":"03","credentialId":"cred-03","revokedAt":"2026-11-3');
+    const store = filePublishedRevocations(dir, ca);
+    expect([...store.load().keys()]).toEqual(['01', '02']);
+    store.append([revocation('04')]);
+    expect([...filePublishedRevocations(dir, ca).load().keys()]).toEqual(['01', '02', '04']);
+  });
+
+  it('refuses a malformed line or another CA\'s file, naming the file and the rule', () => {
+    const kept = readFileSync(file, 'utf8');
+    writeFileSync(file, `${kept}{"serialNumber":"80","credentialId":"cred-x","revokedAt":"2026-11-30T10:00:00.000Z","reason":"keyCompromise","notAfter":"2027-11-30T10:00:00.000Z"}\n`);
+    const refusal = (): unknown => {
+      try {
+        filePublishedRevocations(dir, ca).load();
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    };
+    const malformed = refusal();
+    expect(isCredenceError(malformed, 'validation')).toBe(true);
+    expect((malformed as Error).message).toMatch(/published-revocations file of CA default: line 6: a serial number/);
+    writeFileSync(file, kept.replace('"caId":"default"', '"caId":"other"'));
+    expect((refusal() as Error).message).toMatch(/published-revocations file of CA default: it names CA other/);
+    writeFileSync(file, kept);
+  });
+
+  it('is replaced whole by a forgetting, and keeps nothing else', () => {
+    filePublishedRevocations(dir, ca).replace([revocation('02')]);
+    expect([...filePublishedRevocations(dir, ca).load().keys()]).toEqual(['02']);
+  });
+});
+
+describe('the ledger of what a CA published', () => {
+  it('forgets records only once enough of them left the CRLs to be worth a rewrite', () => {
+    const store = memoryPublishedRevocations();
+    const ledger = new PublishedLedger(store);
+    const serials = Array.from({ length: 3000 }, (_, i) => (i + 1).toString(16).padStart(4, '0'));
+    ledger.record(serials.map((s) => revocation(s)));
+    const first = new Set(serials.slice(0, 500));
+    expect(ledger.forget((r) => first.has(r.serialNumber))).toBe(0);
+    expect(ledger.size).toBe(3000);
+    const many = new Set(serials.slice(0, 1100));
+    expect(ledger.forget((r) => many.has(r.serialNumber))).toBe(1100);
+    expect(ledger.size).toBe(1900);
+    expect(store.load().size).toBe(1900);
+    expect(ledger.get(serials[0]!)).toBeUndefined();
+    expect(ledger.get(serials[2999]!)?.credentialId).toBe(`cred-${serials[2999]}`);
+  });
+
+  it('keeps nothing of a record whose write failed', () => {
+    const failing = { ...memoryPublishedRevocations(), append: () => { throw new Error('disk full'); } };
+    const ledger = new PublishedLedger(failing);
+    expect(() => ledger.record([revocation('01')])).toThrow('disk full');
+    expect(ledger.get('01')).toBeUndefined();
+  });
+});
+
+describe('a CRL lists a revocation only once it is kept as published', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'credence-published-crl-'));
+  const folder = dataFolderPki(dir);
+  let credence: Credence | undefined;
+  let pki: PkiRevocation | undefined;
+  afterAll(async () => {
+    pki?.stop();
+    await credence?.close();
+    folder.se.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('signs no CRL listing it while the record cannot be written, and lists it once it can', async () => {
+    const ca = await testCa('default', 'ed25519');
+    credence = folder.open();
+    const errors: unknown[] = [];
+    pki = await folder.start(credence, ca, { onError: (_component, error) => errors.push(error) });
+    const leaf = await issueCertifiedCredentialWith(credence, ca, PKI_TEST_URL, 'cred-a');
+    const publisher = pki.crl('default')!;
+    const before = await publisher.delta();
+    // The record's file cannot be opened for appending (a folder stands at its name).
+    const file = join(dir, 'pki', 'default.published.jsonl');
+    expect(existsSync(file)).toBe(false);
+    mkdirSync(file);
+    await credence.engine.execute(cmd.revokeCredential('cred-a', 'keyCompromise'));
+    await credence.settle();
+    await publisher.settled();
+    await expect(publisher.delta()).rejects.toThrow(/EISDIR/);
+    expect(errors.some((e) => /EISDIR/.test(String(e)))).toBe(true);
+    // The CRL served before is all that was signed; OCSP follows the read model.
+    expect(ocspStatus((await pki.ocsp('default')!.respond(await ocspRequest(leaf, ca))).der)).toBe('revoked');
+
+    rmSync(file, { recursive: true });
+    const delta = await publisher.delta();
+    expect(delta.crlNumber).toBeGreaterThan(before.crlNumber);
+    expect(serialsOf(delta.der)).toEqual([leaf.serialNumber]);
+    expect(readFileSync(file, 'utf8')).toContain(`"serialNumber":"${leaf.serialNumber}","credentialId":"cred-a"`);
+  }, 60_000);
+});
