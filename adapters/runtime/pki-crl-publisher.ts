@@ -350,11 +350,10 @@ export class CrlPublisher {
    * marks on disk): no restore can bring them back onto a CRL. A failed rewrite only keeps them longer: reported.
    */
   #forgetLeft(thisUpdate: number): void {
+    const gone: string[] = [];
+    for (const [serial, mark] of this.#marks) if (thisUpdate >= mark + this.#validityMs) gone.push(serial);
     try {
-      this.#ledger.forget((r) => {
-        const mark = this.#marks.get(r.serialNumber);
-        return mark !== undefined && thisUpdate >= mark + this.#validityMs;
-      });
+      this.#ledger.forget(gone);
     } catch (error) {
       this.#o.onError?.(error);
     }

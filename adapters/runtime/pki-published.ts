@@ -43,17 +43,16 @@ export class PublishedLedger {
   }
 
   /**
-   * Forgets the records `gone` says left the CRLs for good, once they are many enough to be worth rewriting the file
-   * for. Returns how many were forgotten; a failed rewrite throws and forgets none.
+   * Forgets the records of the serials in `gone` (those that left the CRLs for good), once they are many enough to be
+   * worth rewriting the file for. Returns how many were forgotten; a failed rewrite throws and forgets none.
    */
-  forget(gone: (record: PublishedRevocation) => boolean): number {
-    const keep: PublishedRevocation[] = [];
-    for (const r of this.#kept.values()) if (!gone(r)) keep.push(r);
-    const forgotten = this.#kept.size - keep.length;
-    if (forgotten < Math.max(FORGET_AT_LEAST, this.#kept.size / 4)) return 0;
+  forget(gone: Iterable<string>): number {
+    const leaving = new Set<string>();
+    for (const serial of gone) if (this.#kept.has(serial)) leaving.add(serial);
+    if (leaving.size === 0 || leaving.size < Math.max(FORGET_AT_LEAST, this.#kept.size / 4)) return 0;
+    const keep = [...this.#kept.values()].filter((r) => !leaving.has(r.serialNumber));
     this.#store.replace(keep);
-    this.#kept.clear();
-    for (const r of keep) this.#kept.set(r.serialNumber, r);
-    return forgotten;
+    for (const serial of leaving) this.#kept.delete(serial);
+    return leaving.size;
   }
 }
