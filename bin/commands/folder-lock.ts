@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
-import { STOP_THE_HOLDER } from '../../adapters/driven/files/index.ts';
-import { lockDataFolder, type DataFolderLock } from '../../adapters/runtime/index.ts';
-import { isCredenceError, validationError } from '../../domain/errors.ts';
+import { SERVICE_LOCK_FILE, tryLockDataFolder } from '../../adapters/driven/files/index.ts';
+import type { DataFolderLock } from '../../adapters/runtime/index.ts';
+import { validationError } from '../../domain/errors.ts';
 import type { Io } from '../io.ts';
 
 /**
@@ -12,16 +12,12 @@ import type { Io } from '../io.ts';
  * under it. The caller then only reads, and `io` says why.
  */
 export const lockUnlessHeld = (data: string, io: Io, command: string): DataFolderLock | undefined => {
-  try {
-    return lockDataFolder(data);
-  } catch (error) {
-    const problem = isCredenceError(error, 'validation') ? error.problem : undefined;
-    if (problem?.code !== 'validation' || !problem.issues.some((issue) => issue.rule === 'unlocked')) throw error;
-    // The lock's own message ends by telling a rebuild to stop the service; here the command goes on, reading.
-    for (const issue of problem.issues) io.err(`credence ${command}: ${issue.message.replace(`; ${STOP_THE_HOLDER}`, '')}`);
-    io.err(`credence ${command}: reading its read models as that process keeps them, without writing them (--server asks the service)`);
-    return undefined;
-  }
+  const taken = tryLockDataFolder(data);
+  if ('lock' in taken) return taken.lock;
+  const who = taken.heldBy === undefined ? 'another process' : `process ${taken.heldBy.pid} on ${taken.heldBy.host}`;
+  io.err(`credence ${command}: ${data} is in use by ${who} (${SERVICE_LOCK_FILE})`);
+  io.err(`credence ${command}: reading its read models as that process keeps them, without writing them (--server asks the service)`);
+  return undefined;
 };
 
 /**

@@ -6,9 +6,6 @@ import { DATA_FILE_MODE, preparePrivateDir } from './private-files.ts';
 
 export const SERVICE_LOCK_FILE = 'service.lock';
 
-/** What the refusal of a held folder tells a command that must have it (a second service, a rebuild). */
-export const STOP_THE_HOLDER = 'stop that service first';
-
 export interface DataFolderLock {
   /** Removes the lock file if it is still this process's. Idempotent. */
   release(): void;
@@ -33,6 +30,9 @@ const holderOf = (file: string): { pid: number; host: string } | undefined => {
   }
 };
 
+/** Who holds a data folder: a process on a host, or a lock file that names none (being written, or damaged). */
+export type DataFolderHolder = { readonly pid: number; readonly host: string } | undefined;
+
 /**
  * One service per data folder: two would each run the live runtime (two cascades, two expiry schedulers racing
  * on the same store) and each sweep the other's pending Secure Environment keys at start as a dead run's. The lock
@@ -41,6 +41,17 @@ const holderOf = (file: string): { pid: number; host: string } | undefined => {
  * and is refused: delete it by hand once that host's service is known to be stopped.
  */
 export const lockDataFolder = (dir: string): DataFolderLock => {
+  const taken = tryLockDataFolder(dir);
+  if ('lock' in taken) return taken.lock;
+  const who = taken.heldBy === undefined ? 'another process' : `process ${taken.heldBy.pid} on ${taken.heldBy.host}`;
+  throw validationError(
+    [{ path: 'data', rule: 'unlocked', message: `${dir} is in use by ${who} (${SERVICE_LOCK_FILE}); stop that service first` }],
+    'data folder',
+  );
+};
+
+/** `lockDataFolder` for a caller that goes on without the lock: who holds the folder instead of a refusal. */
+export const tryLockDataFolder = (dir: string): { readonly lock: DataFolderLock } | { readonly heldBy: DataFolderHolder } => {
   preparePrivateDir(dir);
   const file = join(dir, SERVICE_LOCK_FILE);
   const me = { pid: process.pid, host: hostname() };
@@ -52,13 +63,7 @@ export const lockDataFolder = (dir: string): DataFolderLock => {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = holderOf(file);
       const stale = holder !== undefined && holder.host === me.host && holder.pid !== me.pid && !isAlive(holder.pid);
-      if (!stale) {
-        const who = holder === undefined ? 'another process' : `process ${holder.pid} on ${holder.host}`;
-        throw validationError(
-          [{ path: 'data', rule: 'unlocked', message: `${dir} is in use by ${who} (${SERVICE_LOCK_FILE}); ${STOP_THE_HOLDER}` }],
-          'data folder',
-        );
-      }
+      if (!stale) return { heldBy: holder };
       unlinkSync(file);
       continue;
     }
@@ -69,11 +74,13 @@ export const lockDataFolder = (dir: string): DataFolderLock => {
     }
     let released = false;
     return {
-      release() {
-        if (released) return;
-        released = true;
-        const holder = holderOf(file);
-        if (holder?.pid === me.pid && holder.host === me.host) unlinkSync(file);
+      lock: {
+        release() {
+          if (released) return;
+          released = true;
+          const holder = holderOf(file);
+          if (holder?.pid === me.pid && holder.host === me.host) unlinkSync(file);
+        },
       },
     };
   }
