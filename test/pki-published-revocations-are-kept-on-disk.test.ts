@@ -3,10 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { filePublishedRevocations, memoryPublishedRevocations, type PublishedRevocation } from '../adapters/driven/pki/published-revocations.ts';
+import { memoryCrlNumbers } from '../adapters/driven/pki/crl-numbers.ts';
+import { openCommittedReadModel } from '../adapters/runtime/pki-committed.ts';
+import { CrlPublisher } from '../adapters/runtime/pki-crl-publisher.ts';
 import { PublishedLedger } from '../adapters/runtime/pki-published.ts';
 import type { Credence, PkiRevocation } from '../adapters/runtime/index.ts';
 import { isCredenceError } from '../domain/errors.ts';
-import { CaId } from '../domain/x509/issuing-ca.ts';
+import { CaId, pkiUrls } from '../domain/x509/issuing-ca.ts';
 import { ocspRequest, ocspStatus } from './support/ocsp-client.ts';
 import { dataFolderPki, PKI_TEST_URL, serialsOf } from './support/pki-instance.ts';
 import { issueCertifiedCredentialWith, testCa } from './support/pki-test-ca.ts';
@@ -106,14 +109,15 @@ describe('a CRL lists a revocation only once it is kept as published', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('signs no CRL listing it while the record cannot be written, and lists it once it can', async () => {
+  it('signs no CRL listing it while the record cannot be written, serving those issued before, and lists it once it can', async () => {
     const ca = await testCa('default', 'ed25519');
     credence = folder.open();
     const errors: unknown[] = [];
     pki = await folder.start(credence, ca, { onError: (_component, error) => errors.push(error) });
     const leaf = await issueCertifiedCredentialWith(credence, ca, PKI_TEST_URL, 'cred-a');
     const publisher = pki.crl('default')!;
-    const before = await publisher.delta();
+    const fullBefore = await publisher.full();
+    const deltaBefore = await publisher.delta();
     // The record's file cannot be opened for appending (a folder stands at its name).
     const file = join(dir, 'pki', 'default.published.jsonl');
     expect(existsSync(file)).toBe(false);
@@ -121,15 +125,41 @@ describe('a CRL lists a revocation only once it is kept as published', () => {
     await credence.engine.execute(cmd.revokeCredential('cred-a', 'keyCompromise'));
     await credence.settle();
     await publisher.settled();
-    await expect(publisher.delta()).rejects.toThrow(/EISDIR/);
-    expect(errors.some((e) => /EISDIR/.test(String(e)))).toBe(true);
-    // The CRL served before is all that was signed; OCSP follows the read model.
+    await pki.tick();
+    expect(await publisher.delta()).toEqual(deltaBefore);
+    expect(await publisher.full()).toEqual(fullBefore);
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors.every((e) => /EISDIR/.test(String(e)))).toBe(true);
+    // OCSP follows the read model.
     expect(ocspStatus((await pki.ocsp('default')!.respond(await ocspRequest(leaf, ca))).der)).toBe('revoked');
 
     rmSync(file, { recursive: true });
     const delta = await publisher.delta();
-    expect(delta.crlNumber).toBeGreaterThan(before.crlNumber);
+    expect(delta.crlNumber).toBeGreaterThan(deltaBefore.crlNumber);
     expect(serialsOf(delta.der)).toEqual([leaf.serialNumber]);
     expect(readFileSync(file, 'utf8')).toContain(`"serialNumber":"${leaf.serialNumber}","credentialId":"cred-a"`);
+  }, 60_000);
+
+  it('reads a list longer than one page whole before it says what the log lacks', async () => {
+    const ca = await testCa('paged', 'ed25519');
+    for (const id of ['cred-p1', 'cred-p2', 'cred-p3']) await issueCertifiedCredentialWith(credence!, ca, PKI_TEST_URL, id);
+    for (const id of ['cred-p1', 'cred-p2', 'cred-p3']) await credence!.engine.execute(cmd.revokeCredential(id, 'superseded'));
+    await credence!.settle();
+    const ledger = new PublishedLedger(memoryPublishedRevocations());
+    ledger.record([revocation('7f01', 'cred-lost')]);
+    const reported: string[][] = [];
+    const reads = openCommittedReadModel(credence!.readModels);
+    try {
+      const publisher = new CrlPublisher({
+        reads, ca, urls: pkiUrls(PKI_TEST_URL, ca.id), numbers: memoryCrlNumbers(), now: () => Date.now(), published: ledger, readPage: 1,
+        onPublishedNotInLog: (revocations) => reported.push(revocations.map((r) => r.credentialId)),
+      });
+      await publisher.start();
+      expect(serialsOf((await publisher.full()).der)).toHaveLength(4);
+      expect(reported).toEqual([['cred-lost']]);
+      expect(ledger.size).toBe(4);
+    } finally {
+      reads.close();
+    }
   }, 60_000);
 });

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startPkiRevocation, systemRandom, type Credence, type PkiRevocation } from '../adapters/runtime/index.ts';
 import { ownerView } from '../domain/ports/index.ts';
-import { ocspRequest, ocspStatus } from './support/ocsp-client.ts';
-import { dataFolderPki, PKI_TEST_URL, revocationDateOf, revokeAndSettleOn, serialsOf } from './support/pki-instance.ts';
+import { ocspRequest, ocspRevokedAt, ocspStatus } from './support/ocsp-client.ts';
+import { crlReasonOf, dataFolderPki, PKI_TEST_URL, revocationDateOf, revokeAndSettleOn, serialsOf } from './support/pki-instance.ts';
 import { copyEventStore, moveTransparencyLogAside } from './support/restored-folder.ts';
 import { issueCertifiedCredentialWith, testCa, type TestLeaf } from './support/pki-test-ca.ts';
 
@@ -89,6 +89,7 @@ describe('PKI revocation after the event store is restored from an older backup'
     expect(ocspStatus((await responder.respond(await ocspRequest(b, ca))).der)).toBe('revoked');
     // The revocation the restore lost was published: it stays revoked, at its first time, and is reported.
     expect(ocspStatus((await responder.respond(await ocspRequest(a, ca))).der)).toBe('revoked');
+    expect(ocspRevokedAt((await responder.respond(await ocspRequest(a, ca))).der)).toBe(revokedAtBefore);
     await pki.tick();
     const full = (await pki.crl('default')!.full()).der;
     expect(serialsOf(full)).toEqual([a.serialNumber, b.serialNumber, c.serialNumber].sort());
@@ -96,12 +97,27 @@ describe('PKI revocation after the event store is restored from an older backup'
     expect(reported).toEqual([{ caId: 'default', credentialIds: ['cred-a'] }]);
     expect(pki.crl('default')!.publishedNotInLog.map((r) => r.credentialId)).toEqual(['cred-a']);
 
-    // Revoked again, the log holds it: no longer reported, and still one entry at its first time.
+    // Revoked again (a later second: CRL times are whole seconds), the log holds it: no longer reported, and one entry
+    // at its first time and reason, on the CRLs and OCSP, in this process and after a restart reads everything again.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
     await revokeAndSettleOn(credence, pki, [['cred-a', 'superseded']]);
     expect(pki.crl('default')!.publishedNotInLog).toEqual([]);
-    await pki.tick();
-    const again = (await pki.crl('default')!.full()).der;
-    expect(serialsOf(again)).toEqual([a.serialNumber, b.serialNumber, c.serialNumber].sort());
-    expect(revocationDateOf(again, a.serialNumber)).toBe(revokedAtBefore);
+    const firstTimeEverywhere = async (): Promise<void> => {
+      await pki!.tick();
+      const again = (await pki!.crl('default')!.full()).der;
+      expect(serialsOf(again)).toEqual([a.serialNumber, b.serialNumber, c.serialNumber].sort());
+      expect(revocationDateOf(again, a.serialNumber)).toBe(revokedAtBefore);
+      expect(crlReasonOf(again, a.serialNumber)).toBe('keyCompromise');
+      expect(ocspRevokedAt((await pki!.ocsp('default')!.respond(await ocspRequest(a, ca))).der)).toBe(revokedAtBefore);
+    };
+    await firstTimeEverywhere();
+    await close();
+    credence = folder.open();
+    reported.length = 0;
+    pki = await folder.start(credence, ca, {
+      onPublishedNotInLog: (caId, revocations) => reported.push({ caId, credentialIds: revocations.map((r) => r.credentialId) }),
+    });
+    await firstTimeEverywhere();
+    expect(reported).toEqual([]);
   }, 60_000);
 });

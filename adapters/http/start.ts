@@ -150,7 +150,8 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
         server.log.warn(
           { caId, count: revocations.length, credentials: revocations.slice(0, 100).map((r) => ({ credentialId: r.credentialId, serialNumber: r.serialNumber })) },
           `CA ${caId} published ${revocations.length} revocation(s) the event log does not hold (restored from an older backup): ` +
-            'they stay on its CRLs and revoked on OCSP; revoke those credentials again (credence credential revoke)',
+            'they stay on its CRLs and revoked on OCSP; revoke again each credential the restored log still holds with that ' +
+            'certificate (same serial), so that the log says what the CRLs say',
         ),
     });
     pkiRevocation.current = revocation;

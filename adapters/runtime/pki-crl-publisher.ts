@@ -8,7 +8,7 @@ import { memoryPublishedRevocations, type PublishedRevocation } from '../driven/
 import type { CommittedReadModel } from './pki-committed.ts';
 import { PkiIncomplete, readCompletePki } from './pki-complete.ts';
 import { EntryBuffer } from './pki-entry-buffer.ts';
-import { PublishedLedger } from './pki-published.ts';
+import { PublicationUnrecorded, PublishedLedger } from './pki-published.ts';
 
 /** A signed CRL as served: DER, its number and times, and an entity tag for HTTP caches. */
 export interface PublishedCrl {
@@ -43,10 +43,18 @@ export interface CrlPublisherOptions {
   readonly coalesceMs?: number;
   /** Entries a delta may list before a new complete CRL becomes its base (default 1024): bounds a delta's cost. */
   readonly rebaseAfter?: number;
+  /** Revocations per read of the read model (default 100,000); a longer list is read whole, page after page. */
+  readonly readPage?: number;
   readonly onError?: (error: unknown) => void;
 }
 
 export const DEFAULT_CRL_VALIDITY_MS = 24 * 60 * 60 * 1000;
+
+/** Revocations per read of the read model: a longer list is read page after page, all of it before anything is signed. */
+const DEFAULT_READ_PAGE = 100_000;
+
+/** Why nothing new can be signed now: the read model is partial, or what would be listed is not recorded as published. */
+type NotNow = PkiIncomplete | PublicationUnrecorded;
 
 const publishedCrl = (der: Uint8Array, crlNumber: number, thisUpdate: number, nextUpdate: number): PublishedCrl => ({
   der,
@@ -79,6 +87,7 @@ export class CrlPublisher {
   readonly #issuer: RevocationIssuer;
   readonly #validityMs: number;
   readonly #rebaseAfter: number;
+  readonly #readPage: number;
   readonly #entries = new EntryBuffer();
   readonly #marksStore: CrlExpiryMarks;
   /** serial -> thisUpdate of the first complete CRL signed beyond its certificate's expiry (crl-expiry-marks.ts). */
@@ -108,6 +117,8 @@ export class CrlPublisher {
     this.#issuer = revocationIssuer(options.ca.certificate);
     this.#validityMs = options.validityMs ?? DEFAULT_CRL_VALIDITY_MS;
     this.#rebaseAfter = options.rebaseAfter ?? 1024;
+    this.#readPage = options.readPage ?? DEFAULT_READ_PAGE;
+    if (!Number.isSafeInteger(this.#readPage) || this.#readPage < 1) throw new RangeError('readPage: must be a whole number >= 1');
     this.#marksStore = options.marks ?? memoryCrlExpiryMarks();
     this.#marks = new Map(this.#marksStore.load());
     this.#ledger = options.published ?? new PublishedLedger(memoryPublishedRevocations());
@@ -137,7 +148,7 @@ export class CrlPublisher {
   /** Issues the first complete CRL and its delta (once the read model is whole: see `full`). */
   start(): Promise<void> {
     return this.#serial(async () => {
-      if ((await this.#catchUp()) instanceof PkiIncomplete) return;
+      if (typeof (await this.#catchUp()) !== 'number') return;
       await this.#rebase();
     });
   }
@@ -184,12 +195,13 @@ export class CrlPublisher {
    * The complete CRL, assembled now when revocations came after the last one. While the read model is incomplete
    * (being rebuilt, or behind the log when publishing started: PkiIncomplete), the one issued before: it lists every
    * revocation of its time and is valid until its nextUpdate, where a CRL signed from part of the revocations would
-   * tell relying parties that the others are not revoked. Rejects with PkiIncomplete when none was issued yet.
+   * tell relying parties that the others are not revoked. The same while what came cannot be recorded as published
+   * (PublicationUnrecorded: the disk). Rejects with that reason when none was issued yet.
    */
   full(): Promise<PublishedCrl> {
     return this.#serial(async () => {
       const read = await this.#catchUp();
-      if (read instanceof PkiIncomplete) return this.#published(this.#full, read);
+      if (typeof read !== 'number') return this.#published(this.#full, read);
       if (this.#stale || this.#full === undefined) await this.#rebase();
       return this.#full!;
     });
@@ -197,18 +209,18 @@ export class CrlPublisher {
 
   /**
    * The newest delta CRL (issued on every revocation, so never behind the read model by more than `coalesceMs`). While
-   * the read model is incomplete, the one issued before, as for `full`.
+   * the read model is incomplete or what came cannot be recorded, the one issued before, as for `full`.
    */
   delta(): Promise<PublishedCrl> {
     return this.#serial(async () => {
       const read = await this.#issueForNew();
-      if (read instanceof PkiIncomplete) return this.#published(this.#delta, read);
+      if (typeof read !== 'number') return this.#published(this.#delta, read);
       return this.#delta!;
     });
   }
 
-  #published(crl: PublishedCrl | undefined, incomplete: PkiIncomplete): PublishedCrl {
-    if (crl === undefined) throw incomplete;
+  #published(crl: PublishedCrl | undefined, notNow: NotNow): PublishedCrl {
+    if (crl === undefined) throw notNow;
     return crl;
   }
 
@@ -217,7 +229,7 @@ export class CrlPublisher {
     return this.#serial(async () => {
       const now = this.#o.now();
       const due = (crl: PublishedCrl | undefined) => crl === undefined || now >= crl.thisUpdate + this.#validityMs / 2;
-      if ((await this.#catchUp()) instanceof PkiIncomplete) return;
+      if (typeof (await this.#catchUp()) !== 'number') return;
       if (due(this.#full)) await this.#rebase();
       else if (due(this.#delta) || this.#newSinceDelta) await this.#issueDelta();
     });
@@ -234,21 +246,34 @@ export class CrlPublisher {
   /**
    * Appends what the read model committed since the last look; returns how many entries came. Never what an open
    * projection batch wrote: that batch may still roll back, and a CRL is signed and numbered (pki-committed.ts). Nor
-   * anything while the read model is incomplete (PkiIncomplete, returned): what was read before stays as it was.
+   * anything while the read model is incomplete (PkiIncomplete, returned) or while what came cannot be recorded as
+   * published (PublicationUnrecorded, returned and reported): what was read before stays as it was.
    */
-  async #catchUp(): Promise<number | PkiIncomplete> {
+  async #catchUp(): Promise<number | NotNow> {
     const reload = this.#reload;
     const resets = this.#resets;
-    const read = await readCompletePki(this.#o.reads, this.#o.mustReach, (db) => revocationsAfter(db, this.ca.id, reload ? 0 : this.#lastSeq));
-    if (!read.ok) return read.incomplete;
-    // A reset came while reading (it commits with the rebuild's first transaction): read again, as it left the
-    // tables. Not 0 with what was read before: the caller would then sign from entries that miss what the read
-    // brought (a complete CRL due, or a delta), while the tables are being rebuilt; nor the rows read before it with
-    // the reset forgotten (a second one while `#reload` was still set).
-    if (this.#resets !== resets) return this.#catchUp();
-    const rows = read.value;
-    // On disk before any CRL lists them; a failed write throws here, before anything below changed.
-    this.#ledger.record(rows.map(publishedOf));
+    const rows: RevocationRow[] = [];
+    for (let after = reload ? 0 : this.#lastSeq; ; ) {
+      const read = await readCompletePki(this.#o.reads, this.#o.mustReach, (db) => revocationsAfter(db, this.ca.id, after, this.#readPage));
+      if (!read.ok) return read.incomplete;
+      // A reset came while reading (it commits with the rebuild's first transaction): read again, as it left the
+      // tables. Not 0 with what was read before: the caller would then sign from entries that miss what the read
+      // brought (a complete CRL due, or a delta), while the tables are being rebuilt; nor the rows read before it with
+      // the reset forgotten (a second one while `#reload` was still set).
+      if (this.#resets !== resets) return this.#catchUp();
+      for (const row of read.value) rows.push(row);
+      if (read.value.length < this.#readPage) break;
+      after = read.value[read.value.length - 1]!.seq;
+    }
+    // On disk before any CRL lists them, and before anything below changes. Not those whose entries left the CRLs
+    // for good (a reload reads them again): they were forgotten on purpose.
+    const now = this.#o.now();
+    try {
+      this.#ledger.record(rows.filter((row) => !this.#leftForGood(row.serialNumber, now)).map(publishedOf));
+    } catch (error) {
+      this.#o.onError?.(error);
+      return new PublicationUnrecorded(error);
+    }
     if (reload) {
       this.#reload = false;
       this.#entries.clear();
@@ -262,7 +287,11 @@ export class CrlPublisher {
       this.#notInLog.delete(row.serialNumber);
       if (this.#serials.has(row.serialNumber)) continue;
       this.#serials.add(row.serialNumber);
-      this.#entries.append(row.entry, Date.parse(row.notAfter), row.serialNumber, this.#marks.get(row.serialNumber));
+      // The first publication stands: a certificate revoked again after a restore lost its first revocation keeps
+      // the time and reason relying parties saw (OCSP answers them too).
+      const first = this.#ledger.get(row.serialNumber);
+      const entry = first === undefined || (first.revokedAt === row.revokedAt && first.reason === row.reason) ? row.entry : entryOf(first);
+      this.#entries.append(entry, Date.parse(row.notAfter), row.serialNumber, this.#marks.get(row.serialNumber));
       added++;
     }
     if (reload) added += this.#listPublishedNotInLog();
@@ -274,6 +303,12 @@ export class CrlPublisher {
     return added;
   }
 
+  /** Whether the entry of `serial` has left the CRLs for good at `at` (the rule of `dropExpired`, from its mark). */
+  #leftForGood(serial: string, at: number): boolean {
+    const mark = this.#marks.get(serial);
+    return mark !== undefined && at >= mark + this.#validityMs;
+  }
+
   /**
    * After a whole read: what this CA published and the read model lacks stays on the list, first publication's time
    * and reason (RFC 5280 5.1.2.6: an entry leaves a CRL only after its certificate expired), and is reported.
@@ -283,17 +318,16 @@ export class CrlPublisher {
     this.#notInLog = new Map(missing.map((r) => [r.serialNumber, r]));
     for (const r of missing) {
       this.#serials.add(r.serialNumber);
-      const entry = revokedCertificateDer({ serialNumber: r.serialNumber, revokedAt: Date.parse(r.revokedAt), reason: r.reason });
-      this.#entries.append(entry, Date.parse(r.notAfter), r.serialNumber, this.#marks.get(r.serialNumber));
+      this.#entries.append(entryOf(r), Date.parse(r.notAfter), r.serialNumber, this.#marks.get(r.serialNumber));
     }
     if (missing.length > 0) this.#o.onPublishedNotInLog?.(missing);
     return missing.length;
   }
 
   /** Issues a delta (or a new base) for what was committed since the last one; returns how many entries came. */
-  async #issueForNew(): Promise<number | PkiIncomplete> {
+  async #issueForNew(): Promise<number | NotNow> {
     const added = await this.#catchUp();
-    if (added instanceof PkiIncomplete) return added;
+    if (typeof added !== 'number') return added;
     if (added === 0 && !this.#newSinceDelta && this.#delta !== undefined) return 0;
     if (this.#base === undefined || this.#entries.count - this.#base.count > this.#rebaseAfter) await this.#rebase();
     else await this.#issueDelta();
@@ -347,11 +381,12 @@ export class CrlPublisher {
 
   /**
    * Forgets the published revocations whose entries have left the list for good (the rule of `dropExpired`, from the
-   * marks on disk): no restore can bring them back onto a CRL. A failed rewrite only keeps them longer: reported.
+   * expiry marks): no restore can bring them back onto a CRL. A failed rewrite only keeps them longer: reported.
    */
   #forgetLeft(thisUpdate: number): void {
     const gone: string[] = [];
-    for (const [serial, mark] of this.#marks) if (thisUpdate >= mark + this.#validityMs) gone.push(serial);
+    for (const serial of this.#marks.keys()) if (this.#leftForGood(serial, thisUpdate)) gone.push(serial);
+    for (const serial of gone) this.#notInLog.delete(serial);
     try {
       this.#ledger.forget(gone);
     } catch (error) {
@@ -371,6 +406,9 @@ export class CrlPublisher {
     this.#newSinceDelta = false;
   }
 }
+
+const entryOf = (r: PublishedRevocation): Uint8Array =>
+  revokedCertificateDer({ serialNumber: r.serialNumber, revokedAt: Date.parse(r.revokedAt), reason: r.reason });
 
 const publishedOf = (row: RevocationRow): PublishedRevocation => ({
   serialNumber: row.serialNumber,

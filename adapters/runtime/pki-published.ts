@@ -1,5 +1,19 @@
 import type { PublishedRevocation, PublishedRevocations } from '../driven/pki/published-revocations.ts';
 
+/** Revocations came that could not be recorded as published (the disk): no CRL lists them until they are. */
+export class PublicationUnrecorded extends Error {
+  readonly code = 'publication_unrecorded';
+
+  constructor(cause: unknown) {
+    super(
+      `revocations could not be recorded as published (${cause instanceof Error ? cause.message : String(cause)}); ` +
+        'the CRLs issued before are served until they are',
+      { cause },
+    );
+    this.name = 'PublicationUnrecorded';
+  }
+}
+
 /** Records forgotten at once at least (and at least a quarter of what is kept): each forgetting rewrites the file. */
 const FORGET_AT_LEAST = 1024;
 

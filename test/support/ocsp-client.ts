@@ -21,5 +21,14 @@ export const ocspStatus = (der: Uint8Array): string => {
   return ['good', 'revoked', 'unknown'][status.idBlock.tagNumber]!;
 };
 
+/** The revocationTime of the first SingleResponse, epoch ms; undefined when it does not say revoked. */
+export const ocspRevokedAt = (der: Uint8Array): number | undefined => {
+  const response = pkijs.OCSPResponse.fromBER(Uint8Array.from(der));
+  const basic = pkijs.BasicOCSPResponse.fromBER(response.responseBytes!.response.valueBlock.valueHexView);
+  const status = basic.tbsResponseData.responses[0]!.certStatus as asn1js.Constructed;
+  if (status.idBlock.tagNumber !== 1) return undefined;
+  return (status.valueBlock.value[0] as asn1js.GeneralizedTime).toDate().getTime();
+};
+
 /** Whether `needle` (a serial's octets, say) occurs in `haystack` (a DER CRL). */
 export const includesBytes = (haystack: Uint8Array, needle: Uint8Array): boolean => Buffer.from(haystack).includes(Buffer.from(needle));

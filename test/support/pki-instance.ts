@@ -50,6 +50,17 @@ export const revocationDateOf = (der: Uint8Array, serialNumber: string): number 
     .find((r) => Buffer.from(r.userCertificate.valueBlock.valueHexView).toString('hex') === serialNumber)
     ?.revocationDate.value.getTime();
 
+/** The reasonCode a CRL gives the entry of `serialNumber` (RFC 5280 5.3.1), by name; `unspecified` when it has none. */
+export const crlReasonOf = (der: Uint8Array, serialNumber: string): string | undefined => {
+  const entry = (pkijs.CertificateRevocationList.fromBER(Uint8Array.from(der)).revokedCertificates ?? []).find(
+    (r) => Buffer.from(r.userCertificate.valueBlock.valueHexView).toString('hex') === serialNumber,
+  );
+  if (entry === undefined) return undefined;
+  const reason = entry.crlEntryExtensions?.extensions.find((e) => e.extnID === '2.5.29.21');
+  const code = reason === undefined ? 0 : (reason.parsedValue as { valueBlock: { valueDec: number } }).valueBlock.valueDec;
+  return ['unspecified', 'keyCompromise', 'cACompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'certificateHold'][code];
+};
+
 /** The CRL number (2.5.29.20), or with `base` a delta's BaseCRLNumber (2.5.29.27). */
 export const crlNumberOf = (der: Uint8Array, base = false): number =>
   // toBigInt: asn1js's valueDec is 0 past four bytes, and CRL numbers follow the clock (crl-numbers.ts).

@@ -40,7 +40,7 @@ const MAX_FILE_BYTES = 800 * 1024 * 1024;
 
 const Header = z.strictObject({ version: z.literal(1), caId: z.string().max(63) });
 const Record = z.strictObject({
-  serialNumber: z.string().max(40).refine(isSerialHex, 'a serial number as lowercase hex of a positive INTEGER'),
+  serialNumber: z.string().max(42).refine(isSerialHex, 'a serial number as lowercase hex of a positive INTEGER'),
   credentialId: CredentialId,
   revokedAt: Instant,
   reason: RevocationReason,
@@ -71,25 +71,28 @@ export const filePublishedRevocations = (dataDir: string, caId: CaId): Published
       try {
         if (fstatSync(fd).size > MAX_FILE_BYTES) throw refused(path, caId, `larger than ${MAX_FILE_BYTES} bytes`);
         const bytes = readFileSync(fd);
-        const complete = bytes.lastIndexOf(0x0a) + 1;
-        const lines = bytes.subarray(0, complete).toString('utf8').split('\n');
-        lines.pop();
-        const parse = (line: string, n: number): unknown => {
+        const parse = (n: number, from: number, to: number): unknown => {
           try {
-            return JSON.parse(line);
+            return JSON.parse(bytes.toString('utf8', from, to));
           } catch {
             throw refused(path, caId, `line ${n} is not JSON`);
           }
         };
-        const head = Header.safeParse(lines.length > 0 ? parse(lines[0]!, 1) : undefined);
-        if (!head.success) throw refused(path, caId, 'its first line is not the header');
-        if (head.data.caId !== caId) throw refused(path, caId, `it names CA ${head.data.caId}`);
-        for (let i = 1; i < lines.length; i++) {
-          const record = Record.safeParse(parse(lines[i]!, i + 1));
-          if (!record.success) throw refused(path, caId, `line ${i + 1}: ${record.error.issues[0]?.message ?? 'malformed'}`);
+        // Line by line from the bytes: the whole file as one string would pass V8's longest string (512 MiB).
+        let complete = 0;
+        for (let n = 1, end = bytes.indexOf(0x0a); end !== -1; n++, complete = end + 1, end = bytes.indexOf(0x0a, complete)) {
+          if (n === 1) {
+            const head = Header.safeParse(parse(n, complete, end));
+            if (!head.success) throw refused(path, caId, 'its first line is not the header');
+            if (head.data.caId !== caId) throw refused(path, caId, `it names CA ${head.data.caId}`);
+            continue;
+          }
+          const record = Record.safeParse(parse(n, complete, end));
+          if (!record.success) throw refused(path, caId, `line ${n}: ${record.error.issues[0]?.message ?? 'malformed'}`);
           // The first revocation of a certificate stands, as in the read model.
           if (!kept.has(record.data.serialNumber)) kept.set(record.data.serialNumber, record.data);
         }
+        if (complete === 0) throw refused(path, caId, 'its first line is not the header');
         // The torn tail goes now, so that the next append starts on a line of its own.
         if (complete < bytes.length) {
           ftruncateSync(fd, complete);
@@ -115,9 +118,18 @@ export const filePublishedRevocations = (dataDir: string, caId: CaId): Published
     },
     replace(records) {
       preparePrivateDir(dir);
-      let text = header;
-      for (const r of records) text += lineOf(r);
-      writeFileAtomic(path, text);
+      // Lines joined a few thousand at a time: one string of them all could pass V8's longest string.
+      const chunks: Buffer[] = [Buffer.from(header, 'utf8')];
+      let lines: string[] = [];
+      for (const r of records) {
+        lines.push(lineOf(r));
+        if (lines.length === 4096) {
+          chunks.push(Buffer.from(lines.join(''), 'utf8'));
+          lines = [];
+        }
+      }
+      chunks.push(Buffer.from(lines.join(''), 'utf8'));
+      writeFileAtomic(path, Buffer.concat(chunks));
     },
   };
 };
