@@ -1,12 +1,12 @@
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filePublishedRevocations, memoryPublishedRevocations, type PublishedRevocation } from '../adapters/driven/pki/published-revocations.ts';
 import { memoryCrlNumbers } from '../adapters/driven/pki/crl-numbers.ts';
 import { openCommittedReadModel } from '../adapters/runtime/pki-committed.ts';
 import { CrlPublisher } from '../adapters/runtime/pki-crl-publisher.ts';
-import { PublishedLedger } from '../adapters/runtime/pki-published.ts';
+import { PublicationUnrecorded, PublishedLedger } from '../adapters/runtime/pki-published.ts';
 import type { Credence, PkiRevocation } from '../adapters/runtime/index.ts';
 import { isCredenceError } from '../domain/errors.ts';
 import { CaId, pkiUrls } from '../domain/x509/issuing-ca.ts';
@@ -70,6 +70,15 @@ describe('the published-revocations file of a CA', () => {
     filePublishedRevocations(dir, ca).replace([revocation('02')]);
     expect([...filePublishedRevocations(dir, ca).load().keys()]).toEqual(['02']);
   });
+
+  it('cuts the fragment an append that failed part-way left, before it appends again', () => {
+    const store = filePublishedRevocations(dir, ca);
+    store.load();
+    // What a write cut short by a full disk leaves, in a process that goes on.
+    appendFileSync(file, '{"serialNumber":"05","credentialId":"cr');
+    store.append([revocation('06')]);
+    expect([...filePublishedRevocations(dir, ca).load().keys()]).toEqual(['02', '06']);
+  });
 });
 
 describe('the ledger of what a CA published', () => {
@@ -100,8 +109,11 @@ describe('the ledger of what a CA published', () => {
 describe('a CRL lists a revocation only once it is kept as published', () => {
   const dir = mkdtempSync(join(tmpdir(), 'credence-published-crl-'));
   const folder = dataFolderPki(dir);
-  let credence: Credence | undefined;
+  let credence: Credence;
   let pki: PkiRevocation | undefined;
+  beforeAll(() => {
+    credence = folder.open();
+  });
   afterAll(async () => {
     pki?.stop();
     await credence?.close();
@@ -111,7 +123,6 @@ describe('a CRL lists a revocation only once it is kept as published', () => {
 
   it('signs no CRL listing it while the record cannot be written, serving those issued before, and lists it once it can', async () => {
     const ca = await testCa('default', 'ed25519');
-    credence = folder.open();
     const errors: unknown[] = [];
     pki = await folder.start(credence, ca, { onError: (_component, error) => errors.push(error) });
     const leaf = await issueCertifiedCredentialWith(credence, ca, PKI_TEST_URL, 'cred-a');
@@ -140,15 +151,48 @@ describe('a CRL lists a revocation only once it is kept as published', () => {
     expect(readFileSync(file, 'utf8')).toContain(`"serialNumber":"${leaf.serialNumber}","credentialId":"cred-a"`);
   }, 60_000);
 
+  it('refuses with PublicationUnrecorded, and signs nothing, when no CRL was issued before and the record fails', async () => {
+    const ca = await testCa('unrecorded', 'ed25519');
+    await issueCertifiedCredentialWith(credence, ca, PKI_TEST_URL, 'cred-u1');
+    await credence.engine.execute(cmd.revokeCredential('cred-u1', 'keyCompromise'));
+    await credence.settle();
+    let full = true;
+    const store = memoryPublishedRevocations();
+    const ledger = new PublishedLedger({
+      ...store,
+      append: (records) => {
+        if (full) throw new Error('ENOSPC: no space left on device');
+        store.append(records);
+      },
+    });
+    const errors: unknown[] = [];
+    const reads = openCommittedReadModel(credence.readModels);
+    try {
+      const publisher = new CrlPublisher({
+        reads, ca, urls: pkiUrls(PKI_TEST_URL, ca.id), numbers: memoryCrlNumbers(), now: () => Date.now(), published: ledger,
+        onError: (error) => errors.push(error),
+      });
+      await publisher.start();
+      await expect(publisher.full()).rejects.toBeInstanceOf(PublicationUnrecorded);
+      await expect(publisher.delta()).rejects.toThrow(/^revocations could not be recorded as published \(ENOSPC/);
+      expect(errors.length).toBeGreaterThan(0);
+      full = false;
+      expect(serialsOf((await publisher.full()).der)).toHaveLength(1);
+      expect(ledger.size).toBe(1);
+    } finally {
+      reads.close();
+    }
+  }, 60_000);
+
   it('reads a list longer than one page whole before it says what the log lacks', async () => {
     const ca = await testCa('paged', 'ed25519');
-    for (const id of ['cred-p1', 'cred-p2', 'cred-p3']) await issueCertifiedCredentialWith(credence!, ca, PKI_TEST_URL, id);
-    for (const id of ['cred-p1', 'cred-p2', 'cred-p3']) await credence!.engine.execute(cmd.revokeCredential(id, 'superseded'));
-    await credence!.settle();
+    for (const id of ['cred-p1', 'cred-p2', 'cred-p3']) await issueCertifiedCredentialWith(credence, ca, PKI_TEST_URL, id);
+    for (const id of ['cred-p1', 'cred-p2', 'cred-p3']) await credence.engine.execute(cmd.revokeCredential(id, 'superseded'));
+    await credence.settle();
     const ledger = new PublishedLedger(memoryPublishedRevocations());
     ledger.record([revocation('7f01', 'cred-lost')]);
     const reported: string[][] = [];
-    const reads = openCommittedReadModel(credence!.readModels);
+    const reads = openCommittedReadModel(credence.readModels);
     try {
       const publisher = new CrlPublisher({
         reads, ca, urls: pkiUrls(PKI_TEST_URL, ca.id), numbers: memoryCrlNumbers(), now: () => Date.now(), published: ledger, readPage: 1,

@@ -10,6 +10,7 @@ describe("the public entry point (package.json exports, adapters/runtime/index.t
       'FakeClock',
       'Pkcs11SecureEnvironment',
       'PkiIncomplete',
+      'PublicationUnrecorded',
       'SERVICE_LOCK_FILE',
       'StoreConnectionString',
       'command',

@@ -52,6 +52,7 @@ export { startLive } from './live.ts';
 // CRLs and OCSP of the issuing CAs, kept current by the revocation events (issue 13).
 export { startPkiRevocation } from './pki-revocation.ts';
 export { PkiIncomplete } from './pki-complete.ts';
+export { PublicationUnrecorded } from './pki-published.ts';
 // The data folder's issuing CAs (issue 13): what the service loads at start.
 export { loadIssuingCas } from '../driven/pki/index.ts';
 export type { IssuingCa } from '../../domain/x509/issuing-ca.ts';

@@ -182,7 +182,10 @@ export class CrlPublisher {
     this.notify();
   }
 
-  /** Resolves once every revocation notified so far is on a published delta (tests, benchmarks). */
+  /**
+   * Resolves once every revocation notified so far is on a published delta, or was looked at and could not be
+   * recorded as published (PublicationUnrecorded, reported): tests, benchmarks.
+   */
   async settled(): Promise<void> {
     // A look may schedule another (#wake) while the writer's transaction is still open: until none is pending.
     do {
@@ -267,9 +270,10 @@ export class CrlPublisher {
     }
     // On disk before any CRL lists them, and before anything below changes. Not those whose entries left the CRLs
     // for good (a reload reads them again): they were forgotten on purpose.
-    const now = this.#o.now();
+    // At a CRL's time (whole seconds), as the expiry drop judges it.
+    const { thisUpdate } = this.#times();
     try {
-      this.#ledger.record(rows.filter((row) => !this.#leftForGood(row.serialNumber, now)).map(publishedOf));
+      this.#ledger.record(rows.filter((row) => !this.#leftForGood(row.serialNumber, thisUpdate)).map(publishedOf));
     } catch (error) {
       this.#o.onError?.(error);
       return new PublicationUnrecorded(error);

@@ -38,7 +38,7 @@ export const boundCrlExpiryMarks = (marks: Map<string, number>, max = MAX_CRL_EX
   return drop;
 };
 
-const Serial = z.string().max(40).refine(isSerialHex, 'a serial number as lowercase hex of a positive INTEGER');
+const Serial = z.string().max(42).refine(isSerialHex, 'a serial number as lowercase hex of a positive INTEGER');
 const ExpiryMarksFile = z.strictObject({
   version: z.literal(1),
   caId: z.string().max(63),

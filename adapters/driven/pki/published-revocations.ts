@@ -53,6 +53,21 @@ const refused = (path: string, caId: CaId, why: string) =>
 const lineOf = (r: PublishedRevocation): string =>
   `${JSON.stringify({ serialNumber: r.serialNumber, credentialId: r.credentialId, revokedAt: r.revokedAt, reason: r.reason, notAfter: r.notAfter })}\n`;
 
+/** The lines of `records`, joined a few thousand at a time: one string of them all could pass V8's longest (512 MiB). */
+const bytesOf = (records: Iterable<PublishedRevocation>, first = ''): Buffer => {
+  const chunks: Buffer[] = [Buffer.from(first, 'utf8')];
+  let lines: string[] = [];
+  for (const r of records) {
+    lines.push(lineOf(r));
+    if (lines.length === 4096) {
+      chunks.push(Buffer.from(lines.join(''), 'utf8'));
+      lines = [];
+    }
+  }
+  chunks.push(Buffer.from(lines.join(''), 'utf8'));
+  return Buffer.concat(chunks);
+};
+
 /**
  * Kept in `<data>/pki/<ca>.published.jsonl`: a header line naming the CA, then one line per revocation, appended and
  * fsynced before the CRL that lists it is signed. A line cut short by a crash during an append (no newline) is
@@ -63,6 +78,8 @@ export const filePublishedRevocations = (dataDir: string, caId: CaId): Published
   const dir = join(dataDir, 'pki');
   const path = join(dir, `${caId}.published.jsonl`);
   const header = `${JSON.stringify({ version: 1, caId })}\n`;
+  /** The file's length after the last load, append or replace: what is past it is a failed append's fragment. */
+  let whole: number | undefined;
   return {
     load() {
       const kept = new Map<string, PublishedRevocation>();
@@ -98,6 +115,7 @@ export const filePublishedRevocations = (dataDir: string, caId: CaId): Published
           ftruncateSync(fd, complete);
           fsyncSync(fd);
         }
+        whole = complete;
       } finally {
         closeSync(fd);
       }
@@ -106,30 +124,36 @@ export const filePublishedRevocations = (dataDir: string, caId: CaId): Published
     append(records) {
       if (records.length === 0) return;
       preparePrivateDir(dir);
-      if (!existsSync(path)) writeFileAtomic(path, header);
+      if (!existsSync(path)) {
+        writeFileAtomic(path, header);
+        whole = Buffer.byteLength(header, 'utf8');
+      }
+      const bytes = bytesOf(records);
       const fd = openSync(path, 'a', 0o600);
       try {
-        const bytes = Buffer.from(records.map(lineOf).join(''), 'utf8');
+        // A write that failed part-way (a full disk) left a fragment without a newline: cut before appending after it.
+        if (whole !== undefined && fstatSync(fd).size !== whole) ftruncateSync(fd, whole);
         for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset, bytes.length - offset);
         fsyncSync(fd);
+        whole = (whole ?? fstatSync(fd).size - bytes.length) + bytes.length;
+      } catch (error) {
+        if (whole !== undefined) {
+          try {
+            ftruncateSync(fd, whole);
+          } catch {
+            // cut at the next append, or dropped as a torn tail at the next load
+          }
+        }
+        throw error;
       } finally {
         closeSync(fd);
       }
     },
     replace(records) {
       preparePrivateDir(dir);
-      // Lines joined a few thousand at a time: one string of them all could pass V8's longest string.
-      const chunks: Buffer[] = [Buffer.from(header, 'utf8')];
-      let lines: string[] = [];
-      for (const r of records) {
-        lines.push(lineOf(r));
-        if (lines.length === 4096) {
-          chunks.push(Buffer.from(lines.join(''), 'utf8'));
-          lines = [];
-        }
-      }
-      chunks.push(Buffer.from(lines.join(''), 'utf8'));
-      writeFileAtomic(path, Buffer.concat(chunks));
+      const bytes = bytesOf(records, header);
+      writeFileAtomic(path, bytes);
+      whole = bytes.length;
     },
   };
 };

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { CaId, type IssuingCa } from '../../../domain/x509/issuing-ca.ts';
 import { pemOf } from '../../../domain/x509/pem.ts';
 import { MAX_OCSP_REQUEST_BYTES, ocspErrorResponseDer } from '../../../domain/x509/revocation/index.ts';
-import { PkiIncomplete, type PkiRevocation } from '../../runtime/index.ts';
+import { PkiIncomplete, PublicationUnrecorded, type PkiRevocation } from '../../runtime/index.ts';
 import type { RouteModule } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
 
@@ -23,6 +23,9 @@ const notReady = (): HttpProblem => new HttpProblem(503, 'starting', 'the PKI is
 /** The `pki` read model holds part of the revocations and no CRL was issued before: none is signed from it (pki-complete.ts). */
 const incomplete = (e: PkiIncomplete): HttpProblem =>
   new HttpProblem(503, e.code, e.message, { until: e.until.toString(), ...(e.position !== undefined ? { position: e.position.toString() } : {}) }, { 'retry-after': '1' });
+// The cause (a path, an errno) is for the service's log, where the publisher reported it, not for a public client.
+const unrecorded = (e: PublicationUnrecorded): HttpProblem =>
+  new HttpProblem(503, e.code, 'revocations could not be recorded as published yet; the CRL is issued once they are', {}, { 'retry-after': '5' });
 const noCa = (caId: string): HttpProblem => new HttpProblem(404, 'not_found', `no issuing CA ${caId}`, { caId });
 
 /** A strong validator of the content and the HTTP dates of a CRL or an OCSP response (RFC 9110 8.8, RFC 5019 6.2). */
@@ -111,7 +114,7 @@ export const pkiRoutes: RouteModule = (app, context) => {
         const publisher = revocation().crl(caOf(request.params.caId).id);
         if (publisher === undefined) throw noCa(request.params.caId);
         const crl = await (which === 'full' ? publisher.full() : publisher.delta()).catch((error: unknown) => {
-          throw error instanceof PkiIncomplete ? incomplete(error) : error;
+          throw error instanceof PkiIncomplete ? incomplete(error) : error instanceof PublicationUnrecorded ? unrecorded(error) : error;
         });
         return sendCached(request, reply, 'application/pkix-crl', { der: crl.der, etag: crl.etag, lastModified: crl.thisUpdate, expires: crl.nextUpdate });
       },
