@@ -269,8 +269,8 @@ export class CrlPublisher {
       after = read.value[read.value.length - 1]!.seq;
     }
     // On disk before any CRL lists them, and before anything below changes. Not those whose entries left the CRLs
-    // for good (a reload reads them again): they were forgotten on purpose.
-    // At a CRL's time (whole seconds), as the expiry drop judges it.
+    // for good, judged at a CRL's time as the expiry drop judges them (a reload reads them again: they were forgotten
+    // on purpose).
     const { thisUpdate } = this.#times();
     try {
       this.#ledger.record(rows.filter((row) => !this.#leftForGood(row.serialNumber, thisUpdate)).map(publishedOf));
