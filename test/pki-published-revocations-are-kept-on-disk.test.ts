@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filePublishedRevocations, memoryPublishedRevocations, type PublishedRevocation } from '../adapters/driven/pki/published-revocations.ts';
+import { memoryCrlExpiryMarks } from '../adapters/driven/pki/crl-expiry-marks.ts';
 import { memoryCrlNumbers } from '../adapters/driven/pki/crl-numbers.ts';
 import { openCommittedReadModel } from '../adapters/runtime/pki-committed.ts';
-import { CrlPublisher } from '../adapters/runtime/pki-crl-publisher.ts';
+import { CrlPublisher, DEFAULT_CRL_VALIDITY_MS } from '../adapters/runtime/pki-crl-publisher.ts';
 import { PublicationUnrecorded, PublishedLedger } from '../adapters/runtime/pki-published.ts';
 import type { Credence, PkiRevocation } from '../adapters/runtime/index.ts';
 import { isCredenceError } from '../domain/errors.ts';
@@ -179,6 +180,31 @@ describe('a CRL lists a revocation only once it is kept as published', () => {
       full = false;
       expect(serialsOf((await publisher.full()).der)).toHaveLength(1);
       expect(ledger.size).toBe(1);
+    } finally {
+      reads.close();
+    }
+  }, 60_000);
+
+  it('neither lists nor reports, start after start, a published revocation whose entry left the CRLs for good', async () => {
+    const ca = await testCa('expired', 'ed25519');
+    const ledger = new PublishedLedger(memoryPublishedRevocations());
+    ledger.record([revocation('7f02', 'cred-left'), revocation('7f03', 'cred-listed')]);
+    // cred-left's entry was first listed beyond its expiry more than one CRL validity ago (crl-expiry-marks.ts).
+    const marks = memoryCrlExpiryMarks();
+    marks.save(new Map([['7f02', Date.now() - DEFAULT_CRL_VALIDITY_MS - 60_000]]));
+    const reported: string[][] = [];
+    const reads = openCommittedReadModel(credence.readModels);
+    try {
+      for (let start = 0; start < 2; start++) {
+        const publisher = new CrlPublisher({
+          reads, ca, urls: pkiUrls(PKI_TEST_URL, ca.id), numbers: memoryCrlNumbers(), now: () => Date.now(), published: ledger, marks,
+          onPublishedNotInLog: (revocations) => reported.push(revocations.map((r) => r.credentialId)),
+        });
+        await publisher.start();
+        expect(serialsOf((await publisher.full()).der)).toEqual(['7f03']);
+        expect(publisher.publishedNotInLog.map((r) => r.credentialId)).toEqual(['cred-listed']);
+      }
+      expect(reported).toEqual([['cred-listed'], ['cred-listed']]);
     } finally {
       reads.close();
     }

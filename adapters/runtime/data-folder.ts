@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RandomSource } from '../../domain/ports/index.ts';
 import { preparePrivateDatabaseFile, preparePrivateDir, withPrivateUmask } from '../driven/files/index.ts';
-export { lockDataFolder, SERVICE_LOCK_FILE, type DataFolderLock } from '../driven/files/index.ts';
+export { describeHolder, lockDataFolder, SERVICE_LOCK_FILE, tryLockDataFolder, type DataFolderLock } from '../driven/files/index.ts';
 import { EmbeddedSecureEnvironment, Pkcs11SecureEnvironment, secureEnvironmentConfigForDataDir } from '../driven/secure-environment/index.ts';
 import type { OwnerScopedSecureEnvironment } from '../../domain/ports/secure-environment.ts';
 

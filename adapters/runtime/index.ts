@@ -53,6 +53,7 @@ export { startLive } from './live.ts';
 export { startPkiRevocation } from './pki-revocation.ts';
 export { PkiIncomplete } from './pki-complete.ts';
 export { PublicationUnrecorded } from './pki-published.ts';
+export type { PublishedRevocation } from '../driven/pki/published-revocations.ts';
 // The data folder's issuing CAs (issue 13): what the service loads at start.
 export { loadIssuingCas } from '../driven/pki/index.ts';
 export type { IssuingCa } from '../../domain/x509/issuing-ca.ts';

@@ -97,6 +97,8 @@ export class CrlPublisher {
   readonly #ledger: PublishedLedger;
   /** Published revocations the read model did not hold when last read whole, by serial, until it holds them again. */
   #notInLog = new Map<string, PublishedRevocation>();
+  /** The last look could not record what it read (reported when it began). */
+  #unrecorded = false;
   #lastSeq = 0;
   /** The complete CRL the deltas are on: its number and the entries it covers (a byte offset and a count). */
   #base: { crlNumber: number; offset: number; count: number } | undefined;
@@ -274,8 +276,11 @@ export class CrlPublisher {
     const { thisUpdate } = this.#times();
     try {
       this.#ledger.record(rows.filter((row) => !this.#leftForGood(row.serialNumber, thisUpdate)).map(publishedOf));
+      this.#unrecorded = false;
     } catch (error) {
-      this.#o.onError?.(error);
+      // Reported once per run of failures: every fetch of a CRL tries again, and a full disk would fill the log.
+      if (!this.#unrecorded) this.#o.onError?.(error);
+      this.#unrecorded = true;
       return new PublicationUnrecorded(error);
     }
     if (reload) {
@@ -298,11 +303,20 @@ export class CrlPublisher {
       this.#entries.append(entry, Date.parse(row.notAfter), row.serialNumber, this.#marks.get(row.serialNumber));
       added++;
     }
-    if (reload) added += this.#listPublishedNotInLog();
+    const notInLog = reload ? this.#listPublishedNotInLog(thisUpdate) : [];
+    added += notInLog.length;
     if (rows.length > 0) this.#lastSeq = rows[rows.length - 1]!.seq;
     if (added > 0) {
       this.#stale = true;
       this.#newSinceDelta = true;
+    }
+    // Told once the state above is whole: a sink that throws must not leave a reload half applied.
+    if (notInLog.length > 0) {
+      try {
+        this.#o.onPublishedNotInLog?.(notInLog);
+      } catch (error) {
+        this.#o.onError?.(error);
+      }
     }
     return added;
   }
@@ -315,17 +329,18 @@ export class CrlPublisher {
 
   /**
    * After a whole read: what this CA published and the read model lacks stays on the list, first publication's time
-   * and reason (RFC 5280 5.1.2.6: an entry leaves a CRL only after its certificate expired), and is reported.
+   * and reason (RFC 5280 5.1.2.6: an entry leaves a CRL only after its certificate expired); returned to be reported.
+   * Not those whose entries left the CRLs for good at `thisUpdate`: there is nothing left to list or to revoke again,
+   * though their records may wait for enough of them to be forgotten.
    */
-  #listPublishedNotInLog(): number {
-    const missing = this.#ledger.missingFrom(this.#serials);
+  #listPublishedNotInLog(thisUpdate: number): PublishedRevocation[] {
+    const missing = this.#ledger.missingFrom(this.#serials).filter((r) => !this.#leftForGood(r.serialNumber, thisUpdate));
     this.#notInLog = new Map(missing.map((r) => [r.serialNumber, r]));
     for (const r of missing) {
       this.#serials.add(r.serialNumber);
       this.#entries.append(entryOf(r), Date.parse(r.notAfter), r.serialNumber, this.#marks.get(r.serialNumber));
     }
-    if (missing.length > 0) this.#o.onPublishedNotInLog?.(missing);
-    return missing.length;
+    return missing;
   }
 
   /** Issues a delta (or a new base) for what was committed since the last one; returns how many entries came. */

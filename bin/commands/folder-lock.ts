@@ -1,6 +1,5 @@
 import type Database from 'better-sqlite3';
-import { SERVICE_LOCK_FILE, tryLockDataFolder } from '../../adapters/driven/files/index.ts';
-import type { DataFolderLock } from '../../adapters/runtime/index.ts';
+import { describeHolder, SERVICE_LOCK_FILE, tryLockDataFolder, type DataFolderLock } from '../../adapters/runtime/data-folder.ts';
 import { validationError } from '../../domain/errors.ts';
 import type { Io } from '../io.ts';
 
@@ -14,8 +13,7 @@ import type { Io } from '../io.ts';
 export const lockUnlessHeld = (data: string, io: Io, command: string): DataFolderLock | undefined => {
   const taken = tryLockDataFolder(data);
   if ('lock' in taken) return taken.lock;
-  const who = taken.heldBy === undefined ? 'another process' : `process ${taken.heldBy.pid} on ${taken.heldBy.host}`;
-  io.err(`credence ${command}: ${data} is in use by ${who} (${SERVICE_LOCK_FILE})`);
+  io.err(`credence ${command}: ${data} is in use by ${describeHolder(taken.heldBy)} (${SERVICE_LOCK_FILE})`);
   io.err(`credence ${command}: reading its read models as that process keeps them, without writing them (--server asks the service)`);
   return undefined;
 };

@@ -13,19 +13,19 @@ export const ocspRequest = async (leaf: TestLeaf, ca: IssuingCa, hashAlgorithm: 
   return new Uint8Array(request.toSchema(true).toBER());
 };
 
-/** The certStatus of the first SingleResponse: good, revoked or unknown (RFC 6960 4.2.1). */
-export const ocspStatus = (der: Uint8Array): string => {
+/** The certStatus CHOICE of the first SingleResponse (RFC 6960 4.2.1). */
+const firstCertStatus = (der: Uint8Array): asn1js.Constructed => {
   const response = pkijs.OCSPResponse.fromBER(Uint8Array.from(der));
   const basic = pkijs.BasicOCSPResponse.fromBER(response.responseBytes!.response.valueBlock.valueHexView);
-  const status = basic.tbsResponseData.responses[0]!.certStatus as asn1js.BaseBlock;
-  return ['good', 'revoked', 'unknown'][status.idBlock.tagNumber]!;
+  return basic.tbsResponseData.responses[0]!.certStatus as asn1js.Constructed;
 };
+
+/** The certStatus of the first SingleResponse: good, revoked or unknown (RFC 6960 4.2.1). */
+export const ocspStatus = (der: Uint8Array): string => ['good', 'revoked', 'unknown'][firstCertStatus(der).idBlock.tagNumber]!;
 
 /** The revocationTime of the first SingleResponse, epoch ms; undefined when it does not say revoked. */
 export const ocspRevokedAt = (der: Uint8Array): number | undefined => {
-  const response = pkijs.OCSPResponse.fromBER(Uint8Array.from(der));
-  const basic = pkijs.BasicOCSPResponse.fromBER(response.responseBytes!.response.valueBlock.valueHexView);
-  const status = basic.tbsResponseData.responses[0]!.certStatus as asn1js.Constructed;
+  const status = firstCertStatus(der);
   if (status.idBlock.tagNumber !== 1) return undefined;
   return (status.valueBlock.value[0] as asn1js.GeneralizedTime).toDate().getTime();
 };

@@ -44,17 +44,19 @@ export const dataFolderPki = (dir: string) => {
 export const serialsOf = (der: Uint8Array): string[] =>
   (pkijs.CertificateRevocationList.fromBER(Uint8Array.from(der)).revokedCertificates ?? []).map((r) => Buffer.from(r.userCertificate.valueBlock.valueHexView).toString('hex')).sort();
 
+/** A CRL's entry for the certificate `serialNumber` (lowercase hex). */
+const crlEntryOf = (der: Uint8Array, serialNumber: string) =>
+  (pkijs.CertificateRevocationList.fromBER(Uint8Array.from(der)).revokedCertificates ?? []).find(
+    (r) => Buffer.from(r.userCertificate.valueBlock.valueHexView).toString('hex') === serialNumber,
+  );
+
 /** When a CRL says the certificate `serialNumber` (lowercase hex) was revoked, epoch ms; undefined when not listed. */
 export const revocationDateOf = (der: Uint8Array, serialNumber: string): number | undefined =>
-  (pkijs.CertificateRevocationList.fromBER(Uint8Array.from(der)).revokedCertificates ?? [])
-    .find((r) => Buffer.from(r.userCertificate.valueBlock.valueHexView).toString('hex') === serialNumber)
-    ?.revocationDate.value.getTime();
+  crlEntryOf(der, serialNumber)?.revocationDate.value.getTime();
 
 /** The reasonCode a CRL gives the entry of `serialNumber` (RFC 5280 5.3.1), by name; `unspecified` when it has none. */
 export const crlReasonOf = (der: Uint8Array, serialNumber: string): string | undefined => {
-  const entry = (pkijs.CertificateRevocationList.fromBER(Uint8Array.from(der)).revokedCertificates ?? []).find(
-    (r) => Buffer.from(r.userCertificate.valueBlock.valueHexView).toString('hex') === serialNumber,
-  );
+  const entry = crlEntryOf(der, serialNumber);
   if (entry === undefined) return undefined;
   const reason = entry.crlEntryExtensions?.extensions.find((e) => e.extnID === '2.5.29.21');
   const code = reason === undefined ? 0 : (reason.parsedValue as { valueBlock: { valueDec: number } }).valueBlock.valueDec;

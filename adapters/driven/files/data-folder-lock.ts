@@ -21,7 +21,14 @@ const isAlive = (pid: number): boolean => {
   }
 };
 
-const holderOf = (file: string): { pid: number; host: string } | undefined => {
+/** Who holds a data folder: a process on a host, or a lock file that names none (being written, or damaged). */
+export type DataFolderHolder = { readonly pid: number; readonly host: string } | undefined;
+
+/** The holder as refusals name it. */
+export const describeHolder = (holder: DataFolderHolder): string =>
+  holder === undefined ? 'another process' : `process ${holder.pid} on ${holder.host}`;
+
+const holderOf = (file: string): DataFolderHolder => {
   try {
     const parsed = JSON.parse(readFileSync(file, 'utf8')) as { pid?: unknown; host?: unknown };
     return typeof parsed.pid === 'number' && typeof parsed.host === 'string' ? { pid: parsed.pid, host: parsed.host } : undefined;
@@ -29,9 +36,6 @@ const holderOf = (file: string): { pid: number; host: string } | undefined => {
     return undefined;
   }
 };
-
-/** Who holds a data folder: a process on a host, or a lock file that names none (being written, or damaged). */
-export type DataFolderHolder = { readonly pid: number; readonly host: string } | undefined;
 
 /**
  * One service per data folder: two would each run the live runtime (two cascades, two expiry schedulers racing
@@ -43,9 +47,8 @@ export type DataFolderHolder = { readonly pid: number; readonly host: string } |
 export const lockDataFolder = (dir: string): DataFolderLock => {
   const taken = tryLockDataFolder(dir);
   if ('lock' in taken) return taken.lock;
-  const who = taken.heldBy === undefined ? 'another process' : `process ${taken.heldBy.pid} on ${taken.heldBy.host}`;
   throw validationError(
-    [{ path: 'data', rule: 'unlocked', message: `${dir} is in use by ${who} (${SERVICE_LOCK_FILE}); stop that service first` }],
+    [{ path: 'data', rule: 'unlocked', message: `${dir} is in use by ${describeHolder(taken.heldBy)} (${SERVICE_LOCK_FILE}); stop that service first` }],
     'data folder',
   );
 };

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { validationError } from '../../../domain/errors.ts';
 import type { CaId } from '../../../domain/x509/issuing-ca.ts';
-import { isSerialHex } from '../../../domain/x509/revocation/index.ts';
+import { SerialHex } from '../../../domain/x509/revocation/index.ts';
 import { preparePrivateDir, writeFileAtomic } from '../files/index.ts';
 
 /**
@@ -38,12 +38,11 @@ export const boundCrlExpiryMarks = (marks: Map<string, number>, max = MAX_CRL_EX
   return drop;
 };
 
-const Serial = z.string().max(42).refine(isSerialHex, 'a serial number as lowercase hex of a positive INTEGER');
 const ExpiryMarksFile = z.strictObject({
   version: z.literal(1),
   caId: z.string().max(63),
   /** [serial, thisUpdate of the first complete CRL issued beyond the certificate's notAfter]. */
-  listedBeyondExpiry: z.array(z.tuple([Serial, z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)])).max(MAX_CRL_EXPIRY_MARKS),
+  listedBeyondExpiry: z.array(z.tuple([SerialHex, z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)])).max(MAX_CRL_EXPIRY_MARKS),
 });
 
 const refused = (path: string, caId: CaId, why: string) =>

@@ -5,7 +5,7 @@ import { validationError } from '../../../domain/errors.ts';
 import { RevocationReason } from '../../../domain/events/common.ts';
 import { CredentialId, Instant } from '../../../domain/ids.ts';
 import type { CaId } from '../../../domain/x509/issuing-ca.ts';
-import { isSerialHex } from '../../../domain/x509/revocation/index.ts';
+import { SerialHex } from '../../../domain/x509/revocation/index.ts';
 import { preparePrivateDir, writeFileAtomic } from '../files/index.ts';
 
 /** A revocation a CA put on a CRL it signed: what a relying party may have seen, so it stays revoked (RFC 5280 3.3). */
@@ -28,6 +28,7 @@ export interface PublishedRevocation {
  * expires (RFC 5280 5.1.2.6).
  */
 export interface PublishedRevocations {
+  /** What is kept; called before the first append (a failed append's fragment is cut from what it found). */
   load(): ReadonlyMap<string, PublishedRevocation>;
   /** Adds `records`, on disk (synced) when this returns. */
   append(records: readonly PublishedRevocation[]): void;
@@ -40,7 +41,7 @@ const MAX_FILE_BYTES = 800 * 1024 * 1024;
 
 const Header = z.strictObject({ version: z.literal(1), caId: z.string().max(63) });
 const Record = z.strictObject({
-  serialNumber: z.string().max(42).refine(isSerialHex, 'a serial number as lowercase hex of a positive INTEGER'),
+  serialNumber: SerialHex,
   credentialId: CredentialId,
   revokedAt: Instant,
   reason: RevocationReason,

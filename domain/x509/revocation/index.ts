@@ -10,4 +10,4 @@ export { basicOcspResponseDer, OCSP_RESPONSE_STATUS, ocspErrorResponseDer, respo
 export type { CertStatus, OcspErrorStatus, ResponseDataFields, SingleResponseFields } from './ocsp-response.ts';
 export { issueOcspSigningCertificate } from './ocsp-signing-certificate.ts';
 export type { OcspSigningCertificateRequest } from './ocsp-signing-certificate.ts';
-export { isSerialHex, serialHexOf, serialOctets } from './serial.ts';
+export { isSerialHex, SerialHex, serialHexOf, serialOctets } from './serial.ts';

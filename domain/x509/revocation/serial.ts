@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { toHex } from '../../crypto/bytes.ts';
 
 /**
@@ -14,6 +15,9 @@ export const isSerialHex = (text: string): boolean => {
   if (first === 0) return text.length > 2 && Number.parseInt(text.slice(2, 4), 16) >= 0x80;
   return text.length <= 40;
 };
+
+/** A serial in event form at a boundary (a file of the CA's state): 42 characters at most, then `isSerialHex`. */
+export const SerialHex = z.string().max(42).refine(isSerialHex, 'a serial number as lowercase hex of a positive INTEGER');
 
 /** The INTEGER content octets of a serial in event form; throws (naming the argument) on anything else. */
 export const serialOctets = (serialNumber: string): Uint8Array => {
