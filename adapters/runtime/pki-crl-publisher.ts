@@ -7,7 +7,7 @@ import type { CrlNumbers } from '../driven/pki/crl-numbers.ts';
 import { memoryPublishedRevocations, type PublishedRevocation } from '../driven/pki/published-revocations.ts';
 import type { CommittedReadModel } from './pki-committed.ts';
 import { PkiIncomplete, readCompletePki } from './pki-complete.ts';
-import { EntryBuffer } from './pki-entry-buffer.ts';
+import { EntryBuffer, leavesTheList } from './pki-entry-buffer.ts';
 import { PublicationUnrecorded, PublishedLedger } from './pki-published.ts';
 
 /** A signed CRL as served: DER, its number and times, and an entity tag for HTTP caches. */
@@ -275,7 +275,9 @@ export class CrlPublisher {
     // on purpose).
     const { thisUpdate } = this.#times();
     try {
-      this.#ledger.record(rows.filter((row) => !this.#leftForGood(row.serialNumber, thisUpdate)).map(publishedOf));
+      // A reload reads every revocation again: only those not kept yet become records.
+      const fresh = rows.filter((row) => this.#ledger.get(row.serialNumber) === undefined && !this.#leftForGood(row.serialNumber, thisUpdate));
+      this.#ledger.record(fresh.map(publishedOf));
       this.#unrecorded = false;
     } catch (error) {
       // Reported once per run of failures: every fetch of a CRL tries again, and a full disk would fill the log.
@@ -324,7 +326,7 @@ export class CrlPublisher {
   /** Whether the entry of `serial` has left the CRLs for good at `at` (the rule of `dropExpired`, from its mark). */
   #leftForGood(serial: string, at: number): boolean {
     const mark = this.#marks.get(serial);
-    return mark !== undefined && at >= mark + this.#validityMs;
+    return mark !== undefined && leavesTheList(mark, at, this.#validityMs);
   }
 
   /**

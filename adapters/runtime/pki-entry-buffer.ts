@@ -1,4 +1,12 @@
 /**
+ * Whether an entry first listed beyond its certificate's expiry at `listedBeyondExpiry` (NaN: not yet) leaves the
+ * complete CRL issued at `thisUpdate` (RFC 5280 5.1.2.6, one CRL validity `keepMs` later): for good, no CRL after it
+ * lists it again.
+ */
+export const leavesTheList = (listedBeyondExpiry: number, thisUpdate: number, keepMs: number): boolean =>
+  thisUpdate >= listedBeyondExpiry + keepMs;
+
+/**
  * The revokedCertificates entries of one CA, DER, back to back in one growing buffer: appending an entry is a copy
  * of its bytes (amortised: the buffer doubles when full), and a CRL takes a view of a range, whatever the number of
  * entries before it. Each entry keeps its certificate's notAfter and the thisUpdate of the first complete CRL issued
@@ -81,7 +89,7 @@ export class EntryBuffer {
     for (let i = 0; i < this.#sizes.length; i++) {
       const size = this.#sizes[i]!;
       // NaN (never listed beyond expiry) compares false: kept.
-      if (!(thisUpdate >= this.#listedBeyondExpiry[i]! + keepMs)) {
+      if (!leavesTheList(this.#listedBeyondExpiry[i]!, thisUpdate, keepMs)) {
         bytes.set(this.#bytes.subarray(read, read + size), written);
         written += size;
         sizes.push(size);

@@ -94,13 +94,8 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
       const publisher = new CrlPublisher({
         reads,
         published,
-        onPublishedNotInLog: (revocations) => {
-          try {
-            o.onPublishedNotInLog?.(ca.id, revocations);
-          } catch {
-            // The sink must not take the publisher down.
-          }
-        },
+        // What the sink throws, the publisher reports (onError, below).
+        onPublishedNotInLog: (revocations) => o.onPublishedNotInLog?.(ca.id, revocations),
         ...floor,
         ca,
         urls: pkiUrls(o.baseUrl, ca.id),
