@@ -62,7 +62,7 @@ export const start = async (request: StartRequest, io: Io): Promise<number> => {
   // A port in use or not permitted is bad usage (exit 2), said plainly by runAction (bin/program.ts).
   const open = () => startService(config, { handleSignals: keepServing, logStream: request.logStream ?? process.stderr });
   let service: RunningService = await open();
-  const stopAbsorbing = keepServing ? absorbEchoedSignals() : () => {};
+  const stopAbsorbing = keepServing ? absorbEchoedSignals() : async () => {};
   try {
     const empty = (await service.context.credence.store.headPosition()) === undefined;
     if (empty && needsDemoCa(config)) {
@@ -99,6 +99,6 @@ export const start = async (request: StartRequest, io: Io): Promise<number> => {
     return 0;
   } finally {
     await service.close();
-    stopAbsorbing();
+    await stopAbsorbing();
   }
 };
