@@ -14,6 +14,7 @@ import {
 import { certificateStanding } from '../../projections/pki/index.ts';
 import type { OcspResponderCredential } from '../driven/pki/ocsp-signing-key.ts';
 import type { CommittedReadModel } from './pki-committed.ts';
+import type { PublishedRevocation } from '../driven/pki/published-revocations.ts';
 import type { PublishedLedger } from './pki-published.ts';
 import { readCompletePki } from './pki-complete.ts';
 
@@ -124,7 +125,11 @@ export class OcspResponder {
     return constantTimeEqual(expected.name, id.issuerNameHash) && constantTimeEqual(expected.key, id.issuerKeyHash);
   }
 
-  #status(db: Database.Database, id: OcspCertId): CertStatus {
+  /**
+   * `toRecord` collects the revocations answered `revoked` from the read model that the ledger does not hold yet:
+   * they are recorded as published before the answer is signed.
+   */
+  #status(db: Database.Database, id: OcspCertId, now: number, toRecord: PublishedRevocation[]): CertStatus {
     if (!this.#ours(id)) return { status: 'unknown' };
     // What a CRL listed stands, as the CRLs keep it: its first time and reason, even when the log lost it (a restore)
     // or holds a later revocation of the same certificate.
@@ -133,6 +138,12 @@ export class OcspResponder {
     const standing = certificateStanding(db, this.ca.id, id.serialNumber);
     switch (standing.status) {
       case 'revoked':
+        // A `revoked` a relying party saw must survive a restore of the event log, as a CRL entry does: recorded before
+        // it is signed. Not for a certificate past its notAfter: its entry leaves the CRLs, nothing can make it valid.
+        if (Date.parse(standing.notAfter) > now) {
+          const { credentialId, revokedAt, reason, notAfter } = standing;
+          toRecord.push({ serialNumber: id.serialNumber, credentialId, revokedAt, reason, notAfter });
+        }
         return { status: 'revoked', revokedAt: Date.parse(standing.revokedAt), reason: standing.reason };
       case 'good':
         return { status: 'good' };
@@ -144,6 +155,27 @@ export class OcspResponder {
       }
     }
   }
+
+  /**
+   * Records `revocations` in the ledger (synced) unless it holds them. A failed write is reported once per run of
+   * failures and returns false.
+   */
+  #recorded(revocations: readonly PublishedRevocation[]): boolean {
+    const ledger = this.#o.published;
+    if (ledger === undefined || revocations.every((r) => ledger.get(r.serialNumber) !== undefined)) return true;
+    try {
+      ledger.record(revocations);
+      this.#unrecorded = false;
+      return true;
+    } catch (error) {
+      if (!this.#unrecorded) this.#o.onError?.(error);
+      this.#unrecorded = true;
+      return false;
+    }
+  }
+
+  /** Whether the last write to the ledger failed: reported once, not at every request while the disk stays full. */
+  #unrecorded = false;
 
   #fresh(entry: Cached | undefined, now: number): boolean {
     return entry !== undefined && now < entry.producedAt + this.#validityMs / 4;
@@ -191,11 +223,16 @@ export class OcspResponder {
       // Nor an incomplete one (a rebuild, a catch-up behind): a certificate may be back there before its revocation
       // (`tryLater`, RFC 6960 2.3).
       let statuses: CertStatus[];
+      let uncacheable = false;
       if (hit !== undefined) statuses = certIds.map(() => hit.status);
       else {
-        const read = await readCompletePki(this.#o.reads, this.#o.mustReach, (db) => certIds.map((id) => this.#status(db, id)));
+        const toRecord: PublishedRevocation[] = [];
+        const read = await readCompletePki(this.#o.reads, this.#o.mustReach, (db) => certIds.map((id) => this.#status(db, id, now, toRecord)));
         if (!read.ok) return refusal('tryLater', read.incomplete.message);
         statuses = read.value;
+        // Unrecorded (a full disk), the truth is still told: `tryLater` is taken as good by soft-fail relying parties,
+        // a sure harm now against one that needs a restore as well. Not cached, so the next request records it.
+        if (!this.#recorded(toRecord)) uncacheable = true;
       }
       const producedAt = Math.floor(now / 1000) * 1000;
       const nextUpdate = producedAt + this.#validityMs;
@@ -210,7 +247,7 @@ export class OcspResponder {
         credential,
       );
       const cacheable = single !== undefined && nonce === undefined;
-      if (cacheable && key !== undefined && generation === this.#generation && !readUnsettled && !this.#unsettled.has(single.serialNumber)) {
+      if (cacheable && !uncacheable && key !== undefined && generation === this.#generation && !readUnsettled && !this.#unsettled.has(single.serialNumber)) {
         this.#remember(key, single.serialNumber, { status: statuses[0]!, der, producedAt, nextUpdate });
       }
       return { der, outcome: 'successful', cacheable, producedAt, nextUpdate };

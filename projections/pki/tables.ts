@@ -150,15 +150,31 @@ export const revocationsAfter = (db: Database.Database, caId: string, seq: numbe
 
 export type CertificateStanding =
   | { readonly status: 'good'; readonly notAfter: string }
-  | { readonly status: 'revoked'; readonly revokedAt: string; readonly reason: RevocationReason }
+  | {
+      readonly status: 'revoked';
+      readonly revokedAt: string;
+      readonly reason: RevocationReason;
+      /** What the responder records as published before it answers `revoked` (adapters/runtime/pki-published.ts). */
+      readonly credentialId: string;
+      readonly notAfter: string;
+    }
   | { readonly status: 'unknown' };
 
 /** What the OCSP responder answers for (CA, serial): two primary-key lookups. */
 export const certificateStanding = (db: Database.Database, caId: string, serialNumber: string): CertificateStanding => {
-  const revoked = prepared(db, 'SELECT revoked_at, reason FROM pki_revocations WHERE ca_id = ? AND serial = ?').get(caId, serialNumber) as
-    | { revoked_at: string; reason: string }
-    | undefined;
-  if (revoked !== undefined) return { status: 'revoked', revokedAt: revoked.revoked_at, reason: revoked.reason as RevocationReason };
+  const revoked = prepared(db, 'SELECT revoked_at, reason, credential_id, not_after FROM pki_revocations WHERE ca_id = ? AND serial = ?').get(
+    caId,
+    serialNumber,
+  ) as { revoked_at: string; reason: string; credential_id: string; not_after: string } | undefined;
+  if (revoked !== undefined) {
+    return {
+      status: 'revoked',
+      revokedAt: revoked.revoked_at,
+      reason: revoked.reason as RevocationReason,
+      credentialId: revoked.credential_id,
+      notAfter: revoked.not_after,
+    };
+  }
   const issued = prepared(db, 'SELECT not_after FROM pki_certificates WHERE ca_id = ? AND serial = ?').get(caId, serialNumber) as { not_after: string } | undefined;
   return issued === undefined ? { status: 'unknown' } : { status: 'good', notAfter: issued.not_after };
 };

@@ -1,0 +1,138 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { filePublishedRevocations, memoryPublishedRevocations } from '../adapters/driven/pki/published-revocations.ts';
+import { openCredence, systemClock, type Credence, type PkiRevocation } from '../adapters/runtime/index.ts';
+import { openCommittedReadModel } from '../adapters/runtime/pki-committed.ts';
+import { OcspResponder } from '../adapters/runtime/pki-ocsp-responder.ts';
+import { PublishedLedger } from '../adapters/runtime/pki-published.ts';
+import type { IssuingCa } from '../domain/x509/issuing-ca.ts';
+import { cmd } from './support/fleet.ts';
+import { ocspRequest, ocspRevokedAt, ocspStatus } from './support/ocsp-client.ts';
+import { dataFolderPki, PKI_TEST_URL, serialsOf } from './support/pki-instance.ts';
+import { issueCertifiedCredentialWith, testCa, testResponder } from './support/pki-test-ca.ts';
+import { copyEventStore, moveTransparencyLogAside } from './support/restored-folder.ts';
+
+/*
+ * OCSP answers from the `pki` read model as soon as a revocation is committed there; the CRL publisher records it as
+ * published a moment later, when it reads it. A restore of the event log inside that moment lost the revocation, and
+ * OCSP, having said `revoked`, said `good` again. Now the responder records what it answers `revoked` before it signs.
+ */
+
+const responderOver = async (credence: Credence, ca: IssuingCa, ledger: PublishedLedger, o: { now?: () => number; errors?: unknown[] } = {}) => {
+  const reads = openCommittedReadModel(credence.readModels);
+  const credential = await testResponder(ca);
+  const responder = new OcspResponder({
+    reads,
+    ca,
+    published: ledger,
+    credential: () => credential,
+    now: o.now ?? (() => Date.now()),
+    onError: (error) => o.errors?.push(error),
+  });
+  return { responder, close: () => reads.close() };
+};
+
+describe('an OCSP answer of revoked is recorded as published before it is signed', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'credence-ocsp-records-'));
+  const backup = mkdtempSync(join(tmpdir(), 'credence-ocsp-records-backup-'));
+  const folder = dataFolderPki(dir);
+  let credence: Credence | undefined;
+  let pki: PkiRevocation | undefined;
+  afterAll(async () => {
+    pki?.stop();
+    await credence?.close();
+    folder.se.close();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(backup, { recursive: true, force: true });
+  });
+
+  it('stays revoked on OCSP and the CRLs after a restore lost a revocation no CRL had listed yet', async () => {
+    const ca = await testCa('default', 'ed25519');
+    credence = folder.open();
+    const leaf = await issueCertifiedCredentialWith(credence, ca, PKI_TEST_URL, 'cred-a');
+    await credence.settle();
+    await credence.close();
+    copyEventStore(dir, backup);
+
+    // Revoked after the backup, and answered by OCSP before any CRL publisher read it (none runs here).
+    credence = folder.open();
+    await credence.engine.execute(cmd.revokeCredential('cred-a', 'keyCompromise'));
+    await credence.settle();
+    const answering = await responderOver(credence, ca, new PublishedLedger(filePublishedRevocations(dir, ca.id)));
+    const answered = (await answering.responder.respond(await ocspRequest(leaf, ca))).der;
+    answering.close();
+    expect(ocspStatus(answered)).toBe('revoked');
+    await credence.close();
+    credence = undefined;
+
+    copyEventStore(backup, dir);
+    moveTransparencyLogAside(dir, backup);
+    credence = folder.open();
+    const reported: string[] = [];
+    pki = await folder.start(credence, ca, { onPublishedNotInLog: (_caId, revocations) => reported.push(...revocations.map((r) => r.credentialId)) });
+    // The read model is rebuilt from the restored log first (until then OCSP answers tryLater).
+    await credence.settle();
+    const again = (await pki.ocsp('default')!.respond(await ocspRequest(leaf, ca))).der;
+    expect(ocspStatus(again)).toBe('revoked');
+    expect(ocspRevokedAt(again)).toBe(ocspRevokedAt(answered));
+    expect(serialsOf((await pki.crl('default')!.full()).der)).toEqual([leaf.serialNumber]);
+    expect(reported).toEqual(['cred-a']);
+  }, 60_000);
+});
+
+describe('what an OCSP answer of revoked records, and when it cannot', () => {
+  let opened: Credence;
+  beforeAll(() => {
+    opened = openCredence({ location: { memory: true }, clock: systemClock });
+  });
+  afterAll(() => opened.close());
+
+  it('still answers revoked when the record cannot be written, reports it once, and records it at a later request', async () => {
+    const ca = await testCa('unwritable', 'ed25519');
+    const leaf = await issueCertifiedCredentialWith(opened, ca, PKI_TEST_URL, 'cred-u');
+    await opened.engine.execute(cmd.revokeCredential('cred-u', 'keyCompromise'));
+    await opened.settle();
+    let full = true;
+    const store = memoryPublishedRevocations();
+    const ledger = new PublishedLedger({
+      ...store,
+      append: (records) => {
+        if (full) throw new Error('ENOSPC: no space left on device');
+        store.append(records);
+      },
+    });
+    const errors: unknown[] = [];
+    const answering = await responderOver(opened, ca, ledger, { errors });
+    try {
+      const request = await ocspRequest(leaf, ca);
+      expect(ocspStatus((await answering.responder.respond(request)).der)).toBe('revoked');
+      expect(ocspStatus((await answering.responder.respond(request)).der)).toBe('revoked');
+      expect(errors.map(String)).toEqual(['Error: ENOSPC: no space left on device']);
+      expect(ledger.size).toBe(0);
+      full = false;
+      // Not answered from a cache: the request reads and records again.
+      expect(ocspStatus((await answering.responder.respond(request)).der)).toBe('revoked');
+      expect(ledger.get(leaf.serialNumber)).toMatchObject({ credentialId: 'cred-u', reason: 'keyCompromise' });
+    } finally {
+      answering.close();
+    }
+  }, 60_000);
+
+  it('records nothing for a certificate past its notAfter: its entry leaves the CRLs, and nothing makes it valid again', async () => {
+    const ca = await testCa('expired', 'ed25519');
+    const leaf = await issueCertifiedCredentialWith(opened, ca, PKI_TEST_URL, 'cred-e');
+    await opened.engine.execute(cmd.revokeCredential('cred-e', 'keyCompromise'));
+    await opened.settle();
+    const ledger = new PublishedLedger(memoryPublishedRevocations());
+    const tenYears = 10 * 366 * 24 * 3600 * 1000;
+    const answering = await responderOver(opened, ca, ledger, { now: () => Date.now() + tenYears });
+    try {
+      expect(ocspStatus((await answering.responder.respond(await ocspRequest(leaf, ca))).der)).toBe('revoked');
+      expect(ledger.size).toBe(0);
+    } finally {
+      answering.close();
+    }
+  }, 60_000);
+});
