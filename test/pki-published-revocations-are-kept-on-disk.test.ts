@@ -80,6 +80,35 @@ describe('the published-revocations file of a CA', () => {
     store.append([revocation('06')]);
     expect([...filePublishedRevocations(dir, ca).load().keys()]).toEqual(['02', '06']);
   });
+
+  it('reads a file of many read chunks whole, lines across their edges, and drops a torn tail past the last', () => {
+    const big = mkdtempSync(join(tmpdir(), 'credence-published-big-'));
+    try {
+      // Some 12 MiB: lines straddle the edge of the first 8 MiB read.
+      const records = Array.from({ length: 70_000 }, (_, i) => revocation((0x100000 + i).toString(16)));
+      const store = filePublishedRevocations(big, ca);
+      store.append(records);
+      const bigFile = join(big, 'pki', 'default.published.jsonl');
+      expect(readFileSync(bigFile).length).toBeGreaterThan(8 * 1024 * 1024);
+      appendFileSync(bigFile, '{"serialNumber":"ffffff","credentialId":"cred');
+      const kept = filePublishedRevocations(big, ca).load();
+      expect(kept.size).toBe(70_000);
+      expect([...kept.keys()]).toEqual(records.map((r) => r.serialNumber));
+      expect(readFileSync(bigFile, 'utf8').endsWith(`${JSON.stringify(records[69_999])}\n`)).toBe(true);
+    } finally {
+      rmSync(big, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a line far longer than any record, without holding it whole', () => {
+    const kept = readFileSync(file, 'utf8');
+    writeFileSync(file, `${kept}{"serialNumber":"${'0'.repeat(70_000)}"}\n`);
+    try {
+      expect(() => filePublishedRevocations(dir, ca).load()).toThrow(/published-revocations file of CA default: line 4 is longer than 65536 bytes/);
+    } finally {
+      writeFileSync(file, kept);
+    }
+  });
 });
 
 describe('the ledger of what a CA published', () => {

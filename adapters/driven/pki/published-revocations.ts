@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { validationError } from '../../../domain/errors.ts';
@@ -36,8 +36,10 @@ export interface PublishedRevocations {
   replace(records: Iterable<PublishedRevocation>): void;
 }
 
-/** A line is about 170 bytes: 4 million records is some 680 MB, far past any list a CA serves from this store. */
-const MAX_FILE_BYTES = 800 * 1024 * 1024;
+/** Read a chunk at a time at load. */
+const READ_CHUNK_BYTES = 8 * 1024 * 1024;
+/** A line is about 170 bytes; one far longer is not a record (and is not held whole in memory). */
+const MAX_LINE_BYTES = 64 * 1024;
 
 const Header = z.strictObject({ version: z.literal(1), caId: z.string().max(63) });
 const Record = z.strictObject({
@@ -87,32 +89,47 @@ export const filePublishedRevocations = (dataDir: string, caId: CaId): Published
       if (!existsSync(path)) return kept;
       const fd = openSync(path, 'r+');
       try {
-        if (fstatSync(fd).size > MAX_FILE_BYTES) throw refused(path, caId, `larger than ${MAX_FILE_BYTES} bytes`);
-        const bytes = readFileSync(fd);
-        const parse = (n: number, from: number, to: number): unknown => {
+        let n = 0;
+        const take = (line: Buffer): void => {
+          n++;
+          if (line.length > MAX_LINE_BYTES) throw refused(path, caId, `line ${n} is longer than ${MAX_LINE_BYTES} bytes`);
+          let parsed: unknown;
           try {
-            return JSON.parse(bytes.toString('utf8', from, to));
+            parsed = JSON.parse(line.toString('utf8'));
           } catch {
             throw refused(path, caId, `line ${n} is not JSON`);
           }
-        };
-        // Line by line from the bytes: the whole file as one string would pass V8's longest string (512 MiB).
-        let complete = 0;
-        for (let n = 1, end = bytes.indexOf(0x0a); end !== -1; n++, complete = end + 1, end = bytes.indexOf(0x0a, complete)) {
           if (n === 1) {
-            const head = Header.safeParse(parse(n, complete, end));
+            const head = Header.safeParse(parsed);
             if (!head.success) throw refused(path, caId, 'its first line is not the header');
             if (head.data.caId !== caId) throw refused(path, caId, `it names CA ${head.data.caId}`);
-            continue;
+            return;
           }
-          const record = Record.safeParse(parse(n, complete, end));
+          const record = Record.safeParse(parsed);
           if (!record.success) throw refused(path, caId, `line ${n}: ${record.error.issues[0]?.message ?? 'malformed'}`);
           // The first revocation of a certificate stands, as in the read model.
           if (!kept.has(record.data.serialNumber)) kept.set(record.data.serialNumber, record.data);
+        };
+        // Read a chunk at a time, line by line: no bound on the file but the records it holds (the whole file as one
+        // buffer or string would meet Node's and V8's longest, and an append that crossed it would stop every start).
+        const size = fstatSync(fd).size;
+        const chunk = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+        let carried: Buffer = Buffer.alloc(0);
+        let complete = 0;
+        for (let read = 0; read < size; ) {
+          const got = readSync(fd, chunk, 0, Math.min(chunk.length, size - read), read);
+          if (got === 0) break;
+          const bytes = carried.length === 0 ? chunk.subarray(0, got) : Buffer.concat([carried, chunk.subarray(0, got)]);
+          let start = 0;
+          for (let end = bytes.indexOf(0x0a); end !== -1; start = end + 1, end = bytes.indexOf(0x0a, start)) take(bytes.subarray(start, end));
+          if (bytes.length - start > MAX_LINE_BYTES) throw refused(path, caId, `line ${n + 1} is longer than ${MAX_LINE_BYTES} bytes`);
+          carried = Buffer.from(bytes.subarray(start));
+          read += got;
+          complete = read - carried.length;
         }
-        if (complete === 0) throw refused(path, caId, 'its first line is not the header');
+        if (n === 0) throw refused(path, caId, 'its first line is not the header');
         // The torn tail goes now, so that the next append starts on a line of its own.
-        if (complete < bytes.length) {
+        if (complete < size) {
           ftruncateSync(fd, complete);
           fsyncSync(fd);
         }
