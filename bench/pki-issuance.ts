@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRootCa } from '../adapters/driven/pki/index.ts';
 import { EmbeddedSecureEnvironment } from '../adapters/driven/secure-environment/embedded.ts';
-import { certifyCredential } from '../adapters/protocols/enrolment/certificate-issuance.ts';
+import { certificateToIssue } from '../adapters/protocols/enrolment/certificate-issuance.ts';
 import { toBase64url } from '../domain/crypto/base64url.ts';
 import { ownerView } from '../domain/ports/owner-view.ts';
 import { buildCertificationRequest, issueNodeCertificate, nodeSubject, nodeUris, x509Signature } from '../domain/x509/issuance/index.ts';
@@ -48,13 +48,13 @@ export const benchPkiIssuance = async (report: (line: string) => void): Promise<
       );
       const issuance = { issuingCa: () => ca, baseUrl: () => 'https://credence.example' };
       const fromCsr = await measure(() =>
-        certifyCredential(issuance, random, {
+        certificateToIssue(issuance, random, {
           csr,
           credentialKey: { kind: 'p256', bytes: nodePublic },
           nodeId: 'meter-1',
           serviceParameters: {},
           validity: { notBefore: validity.notBefore.toISOString(), notAfter: validity.notAfter.toISOString() },
-        }),
+        })!.issue(),
       );
       const pct = (m: { count: number; ms: number }) => `${Math.round(((m.count / m.ms) / (raw.count / raw.ms)) * 100)}%`;
       report(`${kind} CA key: Secure Environment signatures ${rate(raw.count, raw.ms)}`);

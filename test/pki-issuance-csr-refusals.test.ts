@@ -19,7 +19,7 @@ import {
 } from '../domain/x509/issuance/index.ts';
 import { MAX_CSR_LENGTH } from '../domain/crypto/sizes.ts';
 import { prove } from '../adapters/protocols/shared/proof.ts';
-import { certifyCredential } from '../adapters/protocols/enrolment/certificate-issuance.ts';
+import { certificateToIssue } from '../adapters/protocols/enrolment/certificate-issuance.ts';
 import type { Device } from '../adapters/protocols/procedures/index.ts';
 import { hasOpenssl, OpenSslDir, pem } from './support/openssl.ts';
 import { epochSeconds, pkiWorld } from './pki-issuance-fixtures.ts';
@@ -51,11 +51,11 @@ describe.runIf(hasOpenssl())('CSRs made by OpenSSL', () => {
       expect(checked.ok).toBe(true);
       if (!checked.ok) return;
       expect(checked.value.commonNames).toEqual(['meter-9']);
-      const certified = await certifyCredential(
+      const certified = await certificateToIssue(
         { issuingCa: () => world.ca, baseUrl: () => 'https://credence.example' },
         seededRandom(`serial-${kind}-${i}`),
         { csr: toBase64url(csr), credentialKey: checked.value.publicKey, nodeId: 'meter-9', serviceParameters: {}, validity: { notBefore: T0, notAfter: '2027-01-01T00:00:00.000Z' } },
-      );
+      )!.issue();
       files.write('root.pem', pem('CERTIFICATE', world.ca.certificate));
       files.write(`cert-${kind}-${i}.pem`, pem('CERTIFICATE', Buffer.from(certified!.certificate, 'base64url')));
       const verified = await files.run(['verify', '-attime', epochSeconds(T0), '-CAfile', 'root.pem', `cert-${kind}-${i}.pem`]);

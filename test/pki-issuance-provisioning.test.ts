@@ -8,8 +8,9 @@ import { T0 } from './support/fleet.ts';
 
 /**
  * Issue 13: remote provisioning of an asymmetric credential with an issuing CA. The node's client sends a CSR made
- * in its Secure Environment; the Enrolment Function issues the certificate into the delivered descriptor; the
- * engine records it with the credential (public facts only); a rotation's successor gets its own certificate.
+ * in its Secure Environment; the Enrolment Function checks it at the auth step and signs the certificate once the
+ * receipt is verified; the engine records it with the credential (public facts only) and only then does the node get
+ * it; a rotation's successor gets its own certificate.
  */
 let world: Awaited<ReturnType<typeof pkiWorld>> | undefined;
 const files = new OpenSslDir();
@@ -46,7 +47,7 @@ describe.each([
     expect(summary.fingerprint).toBe(certificateFingerprint(der));
     // It certifies the credential's public key, and nothing else is in the event: the key stays on the node.
     expect(certifiedPublicKey(der)).toEqual({ kind, bytes: fromBase64url(issued.publicKey!) });
-    // The node holds the same certificate, delivered in its descriptor (bound by the receipt's transcript hash).
+    // The node holds the same certificate, given once recorded (its CSR is bound by the receipt's transcript hash).
     const held = device.credentials.get('meter-1-svc')!.descriptor;
     expect(held.kind !== 'psk256' && held.certificate).toBe(summary.der);
     expect(outcome.issuingCa).toBe('default');

@@ -24,15 +24,25 @@ export interface CertificateIssuance {
 }
 
 const AUTH = 'provisioning.auth';
+const RECEIPT = 'provisioning.receipt';
+
+/** A certificate checked at the auth step and signed once the receipt was verified: `issue` signs it. */
+export interface CertificateToIssue {
+  readonly issuingCa: CaId;
+  readonly issue: () => Promise<{ readonly certificate: string; readonly issuingCa: CaId }>;
+}
 
 /**
  * The certificate of a credential being provisioned, from the node's CSR, or undefined when none is to be issued.
- * Refusals are `protocol` errors at the auth step, thrown before anything is recorded: `bad_csr` (malformed, no proof
- * of possession, names another node), `unsupported` (a key other than Ed25519 or P-256), `credential_mismatch` (the
- * CSR's key is not the credential's) and `certificate_not_issued` (no CSR where one is required, or a CA whose own
- * validity does not cover the credential's).
+ * The CSR is checked now, at the auth step; the CA signs only when `issue` is called, once the node's receipt was
+ * verified, just before the credential is recorded: a certificate handed to a node whose run ends before it is
+ * recorded could never be revoked (no CRL or OCSP knows it). Refusals here are `protocol` errors at the auth step,
+ * before anything is recorded: `bad_csr` (malformed, no proof of possession, names another node), `unsupported` (a
+ * key other than Ed25519 or P-256), `credential_mismatch` (the CSR's key is not the credential's) and
+ * `certificate_not_issued` (no CSR where one is required). A CA whose own validity does not cover the credential's
+ * refuses at the receipt step (`certificate_not_issued`), still before anything is recorded.
  */
-export const certifyCredential = async (
+export const certificateToIssue = (
   issuance: CertificateIssuance | undefined,
   random: RandomSource,
   run: {
@@ -42,7 +52,7 @@ export const certifyCredential = async (
     readonly serviceParameters: ServiceParameters;
     readonly validity: { readonly notBefore: string; readonly notAfter: string };
   },
-): Promise<{ readonly certificate: string; readonly issuingCa: CaId } | undefined> => {
+): CertificateToIssue | undefined => {
   const ca = issuance?.issuingCa(run.serviceParameters);
   if (issuance === undefined || ca === undefined) return undefined;
   if (run.csr === undefined) {
@@ -60,14 +70,19 @@ export const certifyCredential = async (
   }
   const named = checkCsrNamesNode(checked.value, { nodeId: run.nodeId, cseId: run.serviceParameters.cseId });
   if (!named.ok) throw protocolFailure(AUTH, 'bad_csr', `csr: ${named.reason}: ${named.detail}`);
-  const issued = await issueNodeCertificate({
-    ca,
-    baseUrl: issuance.baseUrl(),
-    naming: { nodeId: run.nodeId, cseId: run.serviceParameters.cseId },
-    key: publicKey,
-    validity: { notBefore: new Date(run.validity.notBefore), notAfter: new Date(run.validity.notAfter) },
-    serialRandom: random(SERIAL_LENGTH),
-  });
-  if (!issued.ok) throw protocolFailure(AUTH, 'certificate_not_issued', `CA ${ca.id}: ${issued.reason}`);
-  return { certificate: toBase64url(issued.der), issuingCa: ca.id };
+  return {
+    issuingCa: ca.id,
+    issue: async () => {
+      const issued = await issueNodeCertificate({
+        ca,
+        baseUrl: issuance.baseUrl(),
+        naming: { nodeId: run.nodeId, cseId: run.serviceParameters.cseId },
+        key: publicKey,
+        validity: { notBefore: new Date(run.validity.notBefore), notAfter: new Date(run.validity.notAfter) },
+        serialRandom: random(SERIAL_LENGTH),
+      });
+      if (!issued.ok) throw protocolFailure(RECEIPT, 'certificate_not_issued', `CA ${ca.id}: ${issued.reason}`);
+      return { certificate: toBase64url(issued.der), issuingCa: ca.id };
+    },
+  };
 };

@@ -20,7 +20,7 @@ import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
 import { transcriptFromHello } from '../../../domain/protocols/run-transcript.ts';
 import { verifyCertificateChain, type TrustAnchors } from '../../../domain/x509/chain.ts';
 import { deliveryKey } from './key-delivery.ts';
-import { certifyCredential, type CertificateIssuance } from './certificate-issuance.ts';
+import { certificateToIssue, type CertificateIssuance, type CertificateToIssue } from './certificate-issuance.ts';
 import { deliveryAad, PROTOCOL, proofFor } from '../../../domain/protocols/provisioning-proofs.ts';
 import { statementProofInput } from '../../../domain/protocols/provisioning-statement.ts';
 import { outcomeStatement } from '../../../domain/protocols/recorded-receipt.ts';
@@ -96,8 +96,8 @@ interface Session extends SessionBase {
   readonly ephemeral?: KeyHandle;
   readonly manufacturerCertificate?: ProvisioningOutcome['manufacturerCertificate'];
   credential?: CredentialDescriptor;
-  /** The CA that issued the delivered credential's certificate, when one did. */
-  issuingCa?: string;
+  /** The certificate the CSR asks for, checked at the auth step and signed only after the receipt was verified. */
+  certificate?: CertificateToIssue;
   /** psk256: the infrastructure's copy as a session key (never stored), for key confirmation at the receipt. */
   credentialKeyHandle?: KeyHandle;
   /** psk256: the delivered PSK and its delivery key (ephemeral), to store the copy once the receipt confirms it. */
@@ -245,22 +245,16 @@ export class EnrolmentFunction {
         if (!pop || !verifySignature(kind, publicKey, proofFor('node', 'proof-of-possession', th), pop)) {
           throw protocolFailure(AUTH, 'bad_proof_of_possession');
         }
-        // An operational certificate from the node's CSR, when this function has a CA for the node (issue 13).
-        const certified = await certifyCredential(this.#o.certificates, this.#o.random, {
+        // An operational certificate from the node's CSR, when this function has a CA for the node (issue 13): the
+        // CSR is checked now, the certificate signed once the receipt is verified (certificate-issuance.ts).
+        session.certificate = certificateToIssue(this.#o.certificates, this.#o.random, {
           csr: auth.csr,
           credentialKey: { kind, bytes: publicKey },
           nodeId: hello.nodeId,
           serviceParameters: challenge.serviceParameters,
           validity: challenge.validity,
         });
-        credential = {
-          kind,
-          fingerprint: publicKeyFingerprint(kind, publicKey),
-          publicKey: auth.credentialPublicKey as string,
-          ...common,
-          ...(certified !== undefined ? { certificate: certified.certificate } : {}),
-        };
-        if (certified !== undefined) session.issuingCa = certified.issuingCa;
+        credential = { kind, fingerprint: publicKeyFingerprint(kind, publicKey), publicKey: auth.credentialPublicKey as string, ...common };
       }
       session.credential = credential;
       const unsigned = {
@@ -338,9 +332,14 @@ export class EnrolmentFunction {
       const { delivery } = session;
       const stored = delivery && (await se.unwrap(delivery.kek, delivery.wrapped, delivery.aad, { kind: 'psk256' }));
       if (delivery && stored === undefined) throw new Error('the delivered PSK no longer opens under its delivery key');
+      // Signed now, the receipt verified, and handed to the node only once recorded (EnrolmentEndpoint): a
+      // certificate out in the field that no event records could never be revoked.
+      const certified = await session.certificate?.issue();
       const outcome: ProvisioningOutcome = {
         ...facts,
-        ...(session.issuingCa !== undefined ? { issuingCa: session.issuingCa } : {}),
+        ...(certified !== undefined && credential.kind !== 'psk256'
+          ? { credential: { ...credential, certificate: certified.certificate }, issuingCa: certified.issuingCa }
+          : {}),
         ...(stored ? { credentialKeyHandle: stored } : {}),
         receipt: {
           version: 2,

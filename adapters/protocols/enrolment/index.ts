@@ -2,5 +2,5 @@
 export { EnrolmentFunction } from './enrolment-function.ts';
 export type { BootstrapCredential, EnrolmentFunctionOptions, RunContext } from './enrolment-function.ts';
 export type { CertificateIssuance } from './certificate-issuance.ts';
-export { NodeProvisioningSession, ProvisioningClient } from './node-client.ts';
+export { NodeProvisioningSession, ProvisioningClient, withCertificate } from './node-client.ts';
 export type { ProvisioningClientOptions, ProvisioningRequest } from './node-client.ts';

@@ -194,11 +194,7 @@ export class NodeProvisioningSession {
       } else {
         const own = (await se.describe(this.#credentialKey as KeyHandle)).publicKey as Uint8Array;
         if (credential.publicKey !== toBase64url(own)) throw protocolFailure(DELIVERY, 'credential_mismatch', 'not the key this node generated');
-        // A certificate must certify that same key: one of another key would authenticate someone else (issue 13).
-        const certified = credential.certificate === undefined ? undefined : certifiedPublicKey(fromBase64url(credential.certificate));
-        if (credential.certificate !== undefined && (certified?.kind !== credential.kind || !constantTimeEqual(certified.bytes, own))) {
-          throw protocolFailure(DELIVERY, 'credential_mismatch', 'the certificate does not certify the key this node generated');
-        }
+        if (credential.certificate !== undefined) withCertificate(credential, credential.certificate, DELIVERY);
       }
       const handle = this.#credentialKey as KeyHandle;
       const { hello } = this;
@@ -302,3 +298,17 @@ export class NodeProvisioningSession {
     }
   }
 }
+
+/**
+ * The node's new credential with the certificate its issuing CA made from the CSR. The Enrolment Function hands it
+ * over once the credential is recorded (with the answer to the receipt), never before: a certificate no event records
+ * could never be revoked. It must certify the key the node generated: one of another key would authenticate someone
+ * else (issue 13). Refused as `credential_mismatch` at `step`.
+ */
+export const withCertificate = (credential: CredentialDescriptor, certificate: string, step: string): CredentialDescriptor => {
+  const certified = certifiedPublicKey(fromBase64url(certificate));
+  if (credential.kind === 'psk256' || certified?.kind !== credential.kind || !constantTimeEqual(certified.bytes, fromBase64url(credential.publicKey))) {
+    throw protocolFailure(step, 'credential_mismatch', 'the certificate does not certify the key this node generated');
+  }
+  return { ...credential, certificate };
+};

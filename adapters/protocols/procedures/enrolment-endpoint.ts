@@ -55,6 +55,7 @@ export class EnrolmentEndpoint {
       kind: outcome.credential.kind,
       fingerprint: outcome.credential.fingerprint,
       ...(predecessorId !== undefined ? { predecessorId } : {}),
+      ...(outcome.credential.kind !== 'psk256' && outcome.credential.certificate !== undefined ? { certificate: outcome.credential.certificate } : {}),
       position: String(event?.position ?? 0n),
       completedAt: outcome.completedAt,
     };

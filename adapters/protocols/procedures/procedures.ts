@@ -9,6 +9,7 @@ import type { Device } from './device.ts';
 import { recordAssociation, recordProvisioning } from './record.ts';
 import type { Infrastructure } from './infrastructure.ts';
 import { transferKey } from './transfer-key.ts';
+import { withCertificate } from '../enrolment/index.ts';
 
 type Validity = { readonly notBefore: string; readonly notAfter: string };
 type RegistreeRef = { readonly kind: 'cse'; readonly id: string } | { readonly kind: 'ae'; readonly id: string; readonly appId: string };
@@ -113,7 +114,10 @@ export class SecurityProcedures {
       await device.se.destroy(result.handle);
       throw error;
     }
-    device.credentials.set(args.credentialId, { handle: result.handle, descriptor: result.credential });
+    // The certificate comes once recorded (EnrolmentFunction.acceptReceipt), as over a connection.
+    const certificate = outcome.credential.kind === 'psk256' ? undefined : outcome.credential.certificate;
+    const descriptor = certificate === undefined ? result.credential : withCertificate(result.credential, certificate, 'provisioning.recorded');
+    device.credentials.set(args.credentialId, { handle: result.handle, descriptor });
     if (result.serviceParameters.cseId !== undefined) device.cseId = result.serviceParameters.cseId;
     return { outcome, provisioned };
   }

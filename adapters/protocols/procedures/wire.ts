@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { base64urlString } from '../../../domain/crypto/base64url.ts';
 import { CredentialKind, Identifier, IsoTimestamp } from '../../../domain/crypto/credential.ts';
 import { Fingerprint } from '../../../domain/crypto/fingerprint.ts';
-import { MAX_PUBLIC_KEY_LENGTH } from '../../../domain/crypto/sizes.ts';
+import { MAX_CERTIFICATE_LENGTH, MAX_PUBLIC_KEY_LENGTH } from '../../../domain/crypto/sizes.ts';
 import { PositionString } from '../../../domain/positions.ts';
 
 /**
@@ -26,6 +26,11 @@ export const ProvisioningRecorded = z.strictObject({
   kind: CredentialKind,
   fingerprint: Fingerprint,
   predecessorId: Identifier.optional(),
+  /**
+   * The operational certificate the issuing CA made from the node's CSR (DER, base64url), when one did: signed once
+   * the receipt was verified and given only now that `CredentialIssued` records it (issue 13).
+   */
+  certificate: base64urlString({ max: MAX_CERTIFICATE_LENGTH }).optional(),
   /** The global position of `CredentialProvisioned`, a decimal string. */
   position: PositionString,
   completedAt: IsoTimestamp,
