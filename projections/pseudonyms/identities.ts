@@ -17,13 +17,24 @@ export const IDENTITY_EVENT_TYPES = [
  * that belong to no node (subscriptions, an infrastructure Registrar CSE) keep one stable pseudonym.
  */
 export class PublicIdentities {
-  readonly #epoch = new Map<string, number>();
-  readonly #owner: Record<Exclude<IdentifierKind, 'node' | 'subscription'>, Map<string, string>> = {
-    cse: new Map(),
-    ae: new Map(),
-    credential: new Map(),
-    association: new Map(),
-  };
+  readonly #epoch: Map<string, number>;
+  readonly #owner: Record<Exclude<IdentifierKind, 'node' | 'subscription'>, Map<string, string>>;
+
+  constructor(from?: PublicIdentities) {
+    const owner = from === undefined ? undefined : from.#owner;
+    this.#epoch = new Map(from === undefined ? undefined : from.#epoch);
+    this.#owner = {
+      cse: new Map(owner?.cse),
+      ae: new Map(owner?.ae),
+      credential: new Map(owner?.credential),
+      association: new Map(owner?.association),
+    };
+  }
+
+  /** A copy that folds on without changing this one. */
+  copy(): PublicIdentities {
+    return new PublicIdentities(this);
+  }
 
   observe(event: DomainEvent): void {
     switch (event.type) {

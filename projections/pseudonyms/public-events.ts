@@ -1,3 +1,4 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { concatMap, defer, filter, Observable, type OperatorFunction } from 'rxjs';
 import { EVENT_KIND, ENTITY_ID_FIELD, type EventType } from '../../domain/events/index.ts';
 import type { Role } from '../../domain/metadata.ts';
@@ -68,14 +69,44 @@ export interface PublicLifecycleOptions {
   readonly live?: boolean;
 }
 
-/** Folds the identity events up to `position` so a resumed stream pseudonymises exactly as an unbroken one. */
-export const identitiesUpTo = async (store: EventStore, position: bigint | undefined): Promise<PublicIdentities> => {
-  const identities = new PublicIdentities();
-  if (position === undefined) return identities;
-  for await (const record of store.readAll({ filter: { eventTypes: IDENTITY_EVENT_TYPES } })) {
+/** Identity events folded between two turns of the event loop: a long history never holds it (the service's other requests). */
+const FOLDED_PER_TURN = 1000;
+
+/**
+ * The furthest fold made over each store, kept as it stood there: a stream resumed at or after it (`from=end`, a
+ * reconnect) copies it and folds only what came since, instead of the whole history at every open.
+ */
+const furthestFold = new WeakMap<EventStore, { readonly position: bigint; readonly identities: PublicIdentities }>();
+
+/**
+ * Folds the identity events up to `position` so a resumed stream pseudonymises exactly as an unbroken one. Yields to
+ * the event loop every FOLDED_PER_TURN events, and stops (undefined) once `cancelled` says so (the subscriber left).
+ */
+export const identitiesUpTo = async (
+  store: EventStore,
+  position: bigint | undefined,
+  cancelled: () => boolean = () => false,
+): Promise<PublicIdentities | undefined> => {
+  if (position === undefined) return new PublicIdentities();
+  const known = furthestFold.get(store);
+  const base = known !== undefined && known.position <= position ? known : undefined;
+  const identities = base === undefined ? new PublicIdentities() : base.identities.copy();
+  let folded = 0;
+  for await (const record of store.readAll({
+    filter: { eventTypes: IDENTITY_EVENT_TYPES },
+    ...(base !== undefined ? { afterPosition: base.position } : {}),
+  })) {
     if (record.position > position) break;
     const decoded = decodeStored(record);
     if (decoded.ok) identities.observe(decoded.value.event);
+    if (++folded % FOLDED_PER_TURN === 0) {
+      await yieldToLoop();
+      if (cancelled()) return undefined;
+    }
+  }
+  // Kept as it stands at `position`: the caller folds on in its own copy.
+  if (furthestFold.get(store) === known && (known === undefined || known.position < position)) {
+    furthestFold.set(store, { position, identities: identities.copy() });
   }
   return identities;
 };
@@ -104,6 +135,6 @@ const storedEvents = (store: EventStore, after: bigint | undefined, live: boolea
 
 /** The integrator-facing lifecycle stream from a store: catch-up then live, resumable after any position without loss. */
 export const publicLifecycle = (store: EventStore, deriver: PseudonymDeriver, options: PublicLifecycleOptions = {}): Observable<PublicEvent> =>
-  defer(() => identitiesUpTo(store, options.afterPosition)).pipe(
+  defer(async () => (await identitiesUpTo(store, options.afterPosition))!).pipe(
     concatMap((identities) => storedEvents(store, options.afterPosition, options.live ?? true).pipe(publicEvents(deriver, identities))),
   );

@@ -8,12 +8,12 @@
  * the start are folded first, and identity events are read along with the requested ones even when they are not
  * themselves requested: a resumed stream pseudonymises exactly as an unbroken one.
  */
-import { defer, lastValueFrom, of, switchMap, type Observable } from 'rxjs';
+import { lastValueFrom, Observable, of, switchMap } from 'rxjs';
 import { validationError } from '../../domain/errors.ts';
 import { EVENT_KIND } from '../../domain/events/index.ts';
 import { ENTITY_KINDS, parseStreamId, streamPrefixOf } from '../../domain/streams.ts';
 import type { AllFilter, EventStore } from '../../domain/ports/event-store.ts';
-import { IDENTITY_EVENT_TYPES, identitiesUpTo, publicEvents, type PseudonymDeriver, type PublicEvent } from '../pseudonyms/index.ts';
+import { IDENTITY_EVENT_TYPES, identitiesUpTo, publicEvents, type PseudonymDeriver, type PublicEvent, type PublicIdentities } from '../pseudonyms/index.ts';
 import { parseLifecycleFilter, type LifecycleFilterInput } from './filter.ts';
 import { pacedEvents, type DeliveryOptions } from './paced.ts';
 
@@ -47,10 +47,20 @@ export function publicEvents$(
   const wanted = (event: PublicEvent): boolean =>
     (kinds === undefined || kinds.has(EVENT_KIND[event.type])) && (types === undefined || types.has(event.type));
 
-  return defer(async () => {
-    // The start as a position, so that the identities are folded exactly up to it.
-    const after = parsed.from === 'start' ? undefined : parsed.from === 'end' ? await store.headPosition() : parsed.from;
-    return { after, identities: await identitiesUpTo(store, after) };
+  return new Observable<{ after: bigint | undefined; identities: PublicIdentities }>((subscriber) => {
+    let left = false;
+    (async () => {
+      // The start as a position, so that the identities are folded exactly up to it.
+      const after = parsed.from === 'start' ? undefined : parsed.from === 'end' ? await store.headPosition() : parsed.from;
+      // The fold stops if the subscriber leaves during it (a client that closed its stream costs nothing more).
+      const identities = await identitiesUpTo(store, after, () => left);
+      if (identities === undefined) return;
+      subscriber.next({ after, identities });
+      subscriber.complete();
+    })().catch((error: unknown) => subscriber.error(error));
+    return () => {
+      left = true;
+    };
   }).pipe(
     switchMap(({ after, identities }) => {
       const toPublic = publicEvents(deriver, identities);
