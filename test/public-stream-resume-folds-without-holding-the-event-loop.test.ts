@@ -18,7 +18,7 @@ const key: PseudonymKey = { prf: async (m) => hmacSha256(new Uint8Array(32).fill
 const unshared = (store: EventStore): EventStore => ({
   appendToStream: (...a) => store.appendToStream(...a),
   readStream: (...a) => store.readStream(...a),
-  readStreams: (...a) => store.readStreams(...a),
+  readStreams: (...a) => store.readStreams!(...a),
   readAll: (...a) => store.readAll(...a),
   subscribeToAll: (...a) => store.subscribeToAll(...a),
   headPosition: () => store.headPosition(),

@@ -41,7 +41,7 @@ export const installProtection = async (app: App, limits: ServiceLimitsConfig, m
     retryAfter: limits.retryAfterSeconds,
     pressureHandler: (request, _reply, type) => {
       if (SHED_EXEMPT.has(routeOf(request))) return undefined;
-      metrics.requestRefused(503, routeOf(request));
+      // Counted once, with every other refusal, as the 503 is sent (server.ts, onResponse).
       return Promise.reject(overloaded(limits.retryAfterSeconds, type));
     },
   });

@@ -14,6 +14,7 @@ import { HttpProblem } from '../problems.ts';
  */
 
 const OCSP_REQUEST = 'application/ocsp-request';
+const OCSP_POST_ROUTE = '/pki/:caId/ocsp';
 const OCSP_RESPONSE = 'application/ocsp-response';
 const Params = z.strictObject({ caId: CaId.describe('the issuing CA: `default`, or the M2M Service Subscription it serves') });
 const binary = (type: string, description: string) => ({ description, content: { [type]: { schema: z.any().describe('binary (DER)') } } });
@@ -58,8 +59,13 @@ export const pkiRoutes: RouteModule = (app, context) => {
     return ca;
   };
 
-  // RFC 6960 A.1.1: the DER request as the body; bounded (the router answers 413 past it).
-  app.addContentTypeParser(OCSP_REQUEST, { parseAs: 'buffer', bodyLimit: MAX_OCSP_REQUEST_BYTES }, (_request, body, done) => done(null, body));
+  // RFC 6960 A.1.1: the DER request as the body; bounded (the router answers 413 past it). A parser is the whole
+  // server's: on any other route this type is refused as every type but JSON is (415), not handed on as bytes that
+  // would skip the JSON limits and fail the route's schema with a misleading message.
+  app.addContentTypeParser(OCSP_REQUEST, { parseAs: 'buffer', bodyLimit: MAX_OCSP_REQUEST_BYTES }, (request, body, done) => {
+    if (request.routeOptions.url === OCSP_POST_ROUTE) return done(null, body);
+    done(Object.assign(new Error(`${OCSP_REQUEST} is accepted by ${OCSP_POST_ROUTE} only`), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 }), undefined);
+  });
 
   app.get('/pki/trust-bundle.pem', {
     config: { access: 'public' },
@@ -152,7 +158,7 @@ export const pkiRoutes: RouteModule = (app, context) => {
     return reply.header('cache-control', 'no-store').type(OCSP_RESPONSE).send(Buffer.from(answer.der));
   };
 
-  app.post('/pki/:caId/ocsp', {
+  app.post(OCSP_POST_ROUTE, {
     config: { access: 'public' },
     schema: {
       summary: 'OCSP responder (POST)',
