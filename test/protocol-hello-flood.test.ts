@@ -135,4 +135,23 @@ describe('session table: state before authentication cannot be used up (issue 11
     });
     expect(await refusal(() => table.add('hello', now, pending('s2'), { claimant: 'node-b', nonce: 'n2' }))).toEqual({ step: 'hello', reason: 'too_many_sessions' });
   });
+
+  it('a full table drops every expired session before it refuses, also those put back behind a live one', async () => {
+    const { table, cleaned } = sessionTable(2, 4);
+    await table.add('hello', now, pending('s1'), { claimant: 'node-a', nonce: 'n1' });
+    const later = new Date(now.getTime() + 30_000);
+    await table.add('hello', later, pending('s2'), { claimant: 'node-b', nonce: 'n2' });
+    // Each authenticated: s1 is put back after s2, with its earlier expiry.
+    for (const [id, at] of [['s2', later], ['s1', later]] as const) {
+      await table.step(id, 'auth', 'challenged', at, async (s) => {
+        s.authenticated = true;
+        s.stage = 'delivered';
+      });
+    }
+    // s1 expired (60 s after `now`), s2 not yet: before, the sweep stopped at s2 and the hello was refused.
+    const after = new Date(now.getTime() + 61_000);
+    await table.add('hello', after, pending('s3'), { claimant: 'node-c', nonce: 'n3' });
+    expect(cleaned).toEqual(['s1']);
+    expect(table.size).toBe(2);
+  });
 });

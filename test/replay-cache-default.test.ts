@@ -19,9 +19,10 @@ describe('the default replay cache of openCredence (issue 11 item 10)', () => {
       const db = new Database(path, { readonly: true });
       try {
         const rows = db.prepare('SELECT namespace, key FROM replay_entries ORDER BY key').all() as { namespace: string; key: string }[];
-        // The run's nonce and transcript, in the Enrolment Function's own namespace.
+        // The run's nonce and transcript, and the node's run slot, in the Enrolment Function's own namespace.
         expect(rows.map((r) => [r.namespace, r.key.split(':')[0]])).toEqual([
           ['provisioning:MEF-1', 'nonce'],
+          ['provisioning:MEF-1', 'runs'],
           ['provisioning:MEF-1', 'transcript'],
         ]);
       } finally {

@@ -32,6 +32,8 @@ export type ProtocolReason =
   | 'lifetime_exceeds_credential'
   | 'lifetime_exceeds_request'
   | 'too_many_sessions'
+  /** One initiator authenticated more runs within the replay window than a responder lets one initiator have. */
+  | 'too_many_runs'
   /** A CSR refused: malformed, its signature (proof of possession) does not verify, or it names another node (issue 13). */
   | 'bad_csr'
   /** The issuing CA cannot certify this credential (its own validity does not cover the credential's), or a CSR is required. */

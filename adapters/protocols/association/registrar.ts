@@ -202,7 +202,7 @@ export class Registrar {
         // A Finished key is an HMAC key: the 'psk256' verifier is the one that checks a MAC.
         await assertProof(se, { kind: 'psk256', handle: keys.registreeFinished }, keyConfirmationFor('registree', th), finish.keyConfirmation, FINISH, 'Registree key confirmation failed');
         // Only now, with the initiator's proof and key confirmation verified, is the run remembered (issue 11 item 4).
-        await rememberAuthenticatedRun(FINISH, this.#replay, { nonce: hello.registreeNonce, transcriptHash: toHex(th) }, now);
+        await rememberAuthenticatedRun(FINISH, this.#replay, { claimant: hello.registreeId, nonce: hello.registreeNonce, transcriptHash: toHex(th) }, now);
         session.authenticated = true;
         const unsigned = { type: 'association.confirm' as const, version: 1 as const, sessionId: challenge.sessionId, registreeNonce: hello.registreeNonce };
         const final = session.transcript.absorb(unsigned.type, unsigned);

@@ -211,7 +211,7 @@ export class EnrolmentFunction {
       if (auth.enrolmentNonce !== session.enrolmentNonce) throw protocolFailure(AUTH, 'nonce_mismatch');
       const th = session.transcript.absorb(auth.type, withoutFields(auth, 'proof', 'proofOfPossession'));
       await assertProof(se, session.nodeVerifier, proofFor('node', 'auth', th), auth.proof, AUTH, 'node authentication failed');
-      await rememberAuthenticatedRun(AUTH, this.#replay, { nonce: session.hello.nodeNonce, transcriptHash: toHex(th) }, now);
+      await rememberAuthenticatedRun(AUTH, this.#replay, { claimant: session.hello.nodeId, nonce: session.hello.nodeNonce, transcriptHash: toHex(th) }, now);
       session.authenticated = true;
       await this.#o.admitAuthenticatedRun?.({ hello: session.hello, context: session.context });
       const { hello, challenge } = session;

@@ -23,18 +23,37 @@ export const rememberOnce = async (
   if (verdict !== 'fresh') throw protocolFailure(step, verdict === 'full' ? 'replay_cache_full' : replayed);
 };
 
+/** Authenticated runs one initiator may have within the replay window, by default: far more than a device retries. */
+export const DEFAULT_RUNS_PER_CLAIMANT = 32;
+
 /**
  * Records a run once the initiator's proof over it has verified, and only then (issue 11 item 4): its nonce, so
  * that its hello replayed later is refused (see `assertNewHello`), and its transcript hash. Nothing an
  * unauthenticated sender sends reaches the cache, so no flood can fill it; a replayed authenticated run still
  * finds its nonce and transcript here and is refused.
+ *
+ * One authenticated initiator (a compromised device) must not fill it either, or every other one would be refused
+ * `replay_cache_full`: each run also takes one of `runsPerClaimant` slots of its claimant, each held for the
+ * window, and a claimant with none free is refused `too_many_runs` before anything else is written. So one
+ * claimant holds at most three entries per slot, and filling the namespace takes some `maxEntries / 96` of them.
  */
 export const rememberAuthenticatedRun = async (
   step: string,
   replayCache: ReplayCache,
-  run: { readonly nonce: string; readonly transcriptHash: string },
+  run: { readonly claimant: string; readonly nonce: string; readonly transcriptHash: string },
   now: Date,
+  runsPerClaimant = DEFAULT_RUNS_PER_CLAIMANT,
 ): Promise<void> => {
+  await takeRunSlot(step, replayCache, run.claimant, now, runsPerClaimant);
   await rememberOnce(step, replayCache, `nonce:${run.nonce}`, now, 'replayed_nonce');
   await rememberOnce(step, replayCache, `transcript:${run.transcriptHash}`, now, 'replayed_transcript');
+};
+
+const takeRunSlot = async (step: string, replayCache: ReplayCache, claimant: string, now: Date, slots: number): Promise<void> => {
+  for (let slot = 0; slot < slots; slot++) {
+    const verdict = await replayCache.remember(`runs:${slot}:${claimant}`, now);
+    if (verdict === 'fresh') return;
+    if (verdict === 'full') throw protocolFailure(step, 'replay_cache_full');
+  }
+  throw protocolFailure(step, 'too_many_runs', `more than ${slots} authenticated runs of this initiator within ${replayCache.windowSeconds} s`);
 };

@@ -19,6 +19,7 @@ export interface Claim {
 
 const DEFAULT_MAX_SESSIONS = 10_000;
 const DEFAULT_MAX_PENDING_PER_CLAIMANT = 4;
+const DEFAULT_MAX_AUTHENTICATED_PER_CLAIMANT = 4;
 
 interface Entry<S> {
   readonly session: S;
@@ -38,22 +39,28 @@ interface Entry<S> {
  * pending session of anyone. So a burst of hellos, however large, is forgotten as soon as it stops and the next
  * legitimate hello always gets a session: at worst a sender flooding *while* a node runs its round trip can make
  * it start again (which an on-path attacker could do anyway by dropping messages). Only authenticated sessions can
- * fill the table (`too_many_sessions`), and only an authenticated peer can make one.
+ * fill the table (`too_many_sessions`), and only an authenticated peer can make one; each claimant keeps at most
+ * `maxAuthenticatedPerClaimant` of them (its newest), so one authenticated peer that never finishes its runs (a
+ * compromised device) cannot fill it for the others either.
  */
 export class SessionTable<S extends SessionBase> {
   readonly #entries = new Map<string, Entry<S>>();
   /** Pending sessions by claimed identity (insertion order = age) and by the hello's nonce. */
   readonly #pendingByClaimant = new Map<string, Set<string>>();
   readonly #pendingNonces = new Map<string, string>();
+  /** Authenticated sessions by claimed (and proved) identity, insertion order = age. */
+  readonly #authenticatedByClaimant = new Map<string, Set<string>>();
   readonly #timeoutMs: number;
   readonly #maxSessions: number;
   readonly #maxPendingPerClaimant: number;
+  readonly #maxAuthenticatedPerClaimant: number;
   readonly #cleanup: (session: S) => Promise<void>;
 
   constructor(options: {
     timeoutSeconds: number;
     maxSessions?: number | undefined;
     maxPendingPerClaimant?: number | undefined;
+    maxAuthenticatedPerClaimant?: number | undefined;
     cleanup: (session: S) => Promise<void>;
   }) {
     const maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
@@ -61,6 +68,11 @@ export class SessionTable<S extends SessionBase> {
     if (!(options.timeoutSeconds > 0)) throw new RangeError('timeoutSeconds must be positive');
     if (!(Number.isInteger(maxSessions) && maxSessions > 0)) throw new RangeError('maxSessions must be a positive integer');
     if (!(Number.isInteger(perClaimant) && perClaimant > 0)) throw new RangeError('maxPendingPerClaimant must be a positive integer');
+    const authenticatedPerClaimant = options.maxAuthenticatedPerClaimant ?? DEFAULT_MAX_AUTHENTICATED_PER_CLAIMANT;
+    if (!(Number.isInteger(authenticatedPerClaimant) && authenticatedPerClaimant > 0)) {
+      throw new RangeError('maxAuthenticatedPerClaimant must be a positive integer');
+    }
+    this.#maxAuthenticatedPerClaimant = authenticatedPerClaimant;
     this.#timeoutMs = options.timeoutSeconds * 1000;
     this.#maxSessions = maxSessions;
     this.#maxPendingPerClaimant = perClaimant;
@@ -90,6 +102,11 @@ export class SessionTable<S extends SessionBase> {
       }
       const own = this.#pendingByClaimant.get(claim.claimant);
       while (own !== undefined && own.size >= this.#maxPendingPerClaimant) await this.#evict(own.values().next().value as string);
+      // A session put back after a step keeps its first expiry, so the table is not in expiry order: the sweep above
+      // stops at the first live one. Full, every expired session goes before anyone is refused.
+      if (this.#entries.size >= this.#maxSessions) {
+        for (const [id, entry] of [...this.#entries]) if (entry.expiresAtMs <= now.getTime()) await this.#evict(id);
+      }
       while (this.#entries.size >= this.#maxSessions) {
         const oldestPending = this.#oldestPending();
         if (oldestPending === undefined) throw protocolFailure(step, 'too_many_sessions');
@@ -114,7 +131,10 @@ export class SessionTable<S extends SessionBase> {
       if (session.stage !== stage) throw protocolFailure(step, 'unknown_session', `session is not awaiting ${step}`);
       const result = await handle(session);
       if (session.done) await this.#cleanup(session);
-      else this.#put(id, entry);
+      else {
+        if (session.authenticated) await this.#makeRoomForAuthenticated(entry.claim.claimant);
+        this.#put(id, entry);
+      }
       return result;
     } catch (error) {
       await this.#cleanup(session);
@@ -126,10 +146,21 @@ export class SessionTable<S extends SessionBase> {
     return this.#entries.size;
   }
 
+  /** The claimant's oldest authenticated sessions go until one more fits under its bound. */
+  async #makeRoomForAuthenticated(claimant: string): Promise<void> {
+    const own = this.#authenticatedByClaimant.get(claimant);
+    while (own !== undefined && own.size >= this.#maxAuthenticatedPerClaimant) await this.#evict(own.values().next().value as string);
+  }
+
   #put(id: string, entry: Entry<S>): void {
     this.#entries.set(id, entry);
-    if (entry.session.authenticated) return;
     const { claimant, nonce } = entry.claim;
+    if (entry.session.authenticated) {
+      let own = this.#authenticatedByClaimant.get(claimant);
+      if (own === undefined) this.#authenticatedByClaimant.set(claimant, (own = new Set()));
+      own.add(id);
+      return;
+    }
     let own = this.#pendingByClaimant.get(claimant);
     if (own === undefined) this.#pendingByClaimant.set(claimant, (own = new Set()));
     own.add(id);
@@ -139,9 +170,11 @@ export class SessionTable<S extends SessionBase> {
   #take(id: string, entry: Entry<S>): void {
     this.#entries.delete(id);
     const { claimant, nonce } = entry.claim;
-    const own = this.#pendingByClaimant.get(claimant);
-    own?.delete(id);
-    if (own?.size === 0) this.#pendingByClaimant.delete(claimant);
+    for (const byClaimant of [this.#pendingByClaimant, this.#authenticatedByClaimant]) {
+      const own = byClaimant.get(claimant);
+      own?.delete(id);
+      if (own?.size === 0) byClaimant.delete(claimant);
+    }
     if (this.#pendingNonces.get(nonce) === id) this.#pendingNonces.delete(nonce);
   }
 
