@@ -116,8 +116,8 @@ describe('persisted replay cache', () => {
   });
 
   it('a full cache makes the Registrar refuse to complete new handshakes instead of dropping replay protection', async () => {
-    const world = await handshakeWorld({ kind: 'ed25519', registrar: { replayCache: new MemoryReplayCache({ windowSeconds: 600, maxEntries: 2 }) } });
-    await associate(world); // one nonce + one transcript, written once the Registree's proof verified
+    const world = await handshakeWorld({ kind: 'ed25519', registrar: { replayCache: new MemoryReplayCache({ windowSeconds: 600, maxEntries: 3 }) } });
+    await associate(world); // a run slot of the Registree, a nonce and a transcript, written once its proof verified
     const handshake = await world.registree.start({ lifetimeSeconds: 60 });
     // Only authenticated runs write to the cache (issue 11 item 4), so a full cache refuses at the finish.
     const { finish } = await handshake.acceptChallenge(await world.registrar.acceptHello(handshake.hello));

@@ -61,7 +61,7 @@ describe('a hello flood over HTTP (issue 11 item 4)', () => {
   it('the Registrar keeps at most its bound of pending runs for the claimed Registree; the Registree then associates', async () => {
     await world.configure('flood-sa', sim, 'flood-svc');
     const registree = sim.device.registree('flood-svc', sim.device.cseId!, { id: sim.state.pinned.registrar.id, key: sim.state.pinned.registrar.publicKey });
-    const template = (await registree.start({ lifetimeSeconds: 3600 })).hello;
+    const template = (await registree.start({ lifetimeSeconds: 3600, associationId: 'flood-sa' })).hello;
     const registrar = (await world.infrastructure()).registrar;
     const before = registrar.sessionCount;
 

@@ -242,7 +242,7 @@ describe('the association handshake over HTTP refuses tampered and replayed mess
 
   it('a finish with a tampered key confirmation is refused (bad_mac); the association stays configured', async () => {
     const head = await world.head();
-    const handshake = await registree().start({ lifetimeSeconds: 3600 });
+    const handshake = await registree().start({ lifetimeSeconds: 3600, associationId: 'sa-mac' });
     const { finish } = await handshake.acceptChallenge((await world.post(path('sa-mac', 'hello'), handshake.hello)).body);
     expectProtocolProblem(await world.post(path('sa-mac', 'finish'), { ...finish, keyConfirmation: flipped(finish.keyConfirmation) }), 'association.finish', 'bad_mac');
     expectProtocolProblem(await world.post(path('sa-mac', 'finish'), finish), 'association.finish', 'unknown_session');
@@ -253,7 +253,7 @@ describe('the association handshake over HTTP refuses tampered and replayed mess
 
   it('a finish posted for another association than its hello is refused, and establishes neither', async () => {
     const head = await world.head();
-    const handshake = await registree().start({ lifetimeSeconds: 3600 });
+    const handshake = await registree().start({ lifetimeSeconds: 3600, associationId: 'sa-wrong' });
     const { finish } = await handshake.acceptChallenge((await world.post(path('sa-wrong', 'hello'), handshake.hello)).body);
     expectProtocolProblem(await world.post(path('sa-other', 'finish'), finish), 'association.finish', 'unknown_session');
     await handshake.abort();
@@ -262,13 +262,13 @@ describe('the association handshake over HTTP refuses tampered and replayed mess
   });
 
   it('a hello for an association that is not configured for this Registree is refused before any session', async () => {
-    const handshake = await registree().start({ lifetimeSeconds: 3600 });
+    const handshake = await registree().start({ lifetimeSeconds: 3600, associationId: 'sa-nowhere' });
     expectProtocolProblem(await world.post(path('sa-nowhere', 'hello'), handshake.hello), 'association.hello', 'unknown_credential');
     await handshake.abort();
   });
 
   it('the messages of a completed handshake, replayed, are refused and record nothing more', async () => {
-    const handshake = await registree().start({ lifetimeSeconds: 3600 });
+    const handshake = await registree().start({ lifetimeSeconds: 3600, associationId: 'sa-done' });
     const { finish } = await handshake.acceptChallenge((await world.post(path('sa-done', 'hello'), handshake.hello)).body);
     const confirm = await world.post(path('sa-done', 'finish'), finish);
     expect(confirm.status).toBe(201);
@@ -276,7 +276,8 @@ describe('the association handshake over HTTP refuses tampered and replayed mess
     expect(await state('sa-done')).toBe('associated');
     const head = await world.head();
     expectProtocolProblem(await world.post(path('sa-done', 'hello'), handshake.hello), 'association.hello', 'unknown_credential');
-    expectProtocolProblem(await world.post(path('sa-mac', 'hello'), handshake.hello), 'association.hello', 'replayed_nonce');
+    // At another association's path it names the wrong one (its proofs cover the association it names).
+    expectProtocolProblem(await world.post(path('sa-mac', 'hello'), handshake.hello), 'association.hello', 'wrong_identity');
     expectProtocolProblem(await world.post(path('sa-done', 'finish'), finish), 'association.finish', 'unknown_session');
     await expectNothingRecorded(head, 'association-sa-done', 'association-sa-mac');
   });

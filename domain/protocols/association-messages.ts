@@ -56,6 +56,12 @@ export const AssociationHello = z
     version: z.literal(1),
     registreeId: Identifier,
     registrarId: Identifier,
+    /**
+     * The configured association this handshake is for, when the Registree names it (over a connection it must: the
+     * Registrar refuses a hello whose association is not the one its path names). In the hello, so every proof of
+     * the run covers it: no one on the path can move a handshake onto another association of the same credential.
+     */
+    associationId: Identifier.optional(),
     credential: z.strictObject({ kind: CredentialKind, fingerprint: Fingerprint }),
     keyExchange: KeyExchange,
     registreeNonce: Nonce,

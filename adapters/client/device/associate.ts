@@ -27,7 +27,7 @@ export const associateOverHttp = async (transport: DeviceTransport, device: Devi
   }
   const { registrar } = request;
   const node = device.registree(request.credentialId, registreeId, { id: registrar.id, key: registrar.publicKey });
-  const handshake = await node.start({ lifetimeSeconds: request.lifetimeSeconds });
+  const handshake = await node.start({ lifetimeSeconds: request.lifetimeSeconds, associationId: request.associationId });
   try {
     const challenge = await transport.post(DEVICE_PATHS.registrarStep(request.associationId, 'hello'), handshake.hello);
     const { finish } = await handshake.acceptChallenge(challenge);

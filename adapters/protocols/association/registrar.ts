@@ -114,6 +114,18 @@ export class Registrar {
     const hello = parseMessage(AssociationHello, input, HELLO);
     const now = this.#o.now();
     if (hello.registrarId !== this.#o.id) throw protocolFailure(HELLO, 'wrong_identity', 'addressed to another Registrar CSE');
+    // A scoped run (over a connection, the association named by the path) must be the one the Registree named, in
+    // the hello its proofs cover: else a handshake meant for one association could be recorded for another.
+    if (scope !== undefined && hello.associationId !== scope.association) {
+      throw protocolFailure(
+        HELLO,
+        'wrong_identity',
+        hello.associationId === undefined ? 'the hello names no association (associationId)' : 'the hello names another association than this one',
+      );
+    }
+    if (scope === undefined && hello.associationId !== undefined) {
+      throw protocolFailure(HELLO, 'wrong_identity', 'a hello naming an association is answered only for that association');
+    }
     assertFresh(HELLO, hello.sentAt, now, this.#skew);
     const known = assertUsableCredential(
       HELLO,

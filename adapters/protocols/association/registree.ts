@@ -55,8 +55,11 @@ export class Registree {
     this.#configuration = parsed.data;
   }
 
-  /** Starts a handshake asking for `lifetimeSeconds`; the Registrar may grant less, never more. */
-  async start(request: { readonly lifetimeSeconds: number; readonly agreementGroup?: AgreementGroup }): Promise<RegistreeHandshake> {
+  /**
+   * Starts a handshake asking for `lifetimeSeconds`; the Registrar may grant less, never more. `associationId` names
+   * the configured association it is for (required by a Registrar reached over a connection).
+   */
+  async start(request: { readonly lifetimeSeconds: number; readonly agreementGroup?: AgreementGroup; readonly associationId?: string }): Promise<RegistreeHandshake> {
     const { se, credential } = this.#o;
     const state = validityAt(credential.descriptor.validity, this.#o.now());
     if (state !== 'active') throw protocolFailure('association.start', state === 'expired' ? 'credential_expired' : 'credential_not_yet_valid');
@@ -72,6 +75,7 @@ export class Registree {
         version: 1,
         registreeId: this.#o.id,
         registrarId: this.#configuration.registrarId,
+        ...(request.associationId !== undefined ? { associationId: request.associationId } : {}),
         credential: { kind, fingerprint: credential.descriptor.fingerprint },
         keyExchange: keyExchangeFor(kind),
         registreeNonce: newNonce(this.#o.random),
