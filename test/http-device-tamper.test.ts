@@ -217,15 +217,34 @@ describe('remote provisioning over HTTP tells an unauthenticated sender nothing 
   });
 
   it('a predecessor that is not a live credential of the authenticated node is refused at auth, naming neither credential', async () => {
-    const session = await sim.device.provisioningClient(pinnedEf()).start({ credentialKind: 'ed25519', credentialId: 'c-successor' });
+    const session = await sim.device.provisioningClient(pinnedEf()).start({ credentialKind: 'ed25519', credentialId: 'c-successor', predecessorId: taken });
     const transport = httpDeviceTransport(world.service.url);
     let challenge: unknown;
-    expect(await readsOf(taken, async () => (challenge = await transport.post(`/v1/enrolment/hello?predecessorId=${taken}`, session.hello)))).toBe(0);
+    expect(await readsOf(taken, async () => (challenge = await transport.post('/v1/enrolment/hello', session.hello)))).toBe(0);
     const refused = await world.post('/v1/enrolment/auth', await session.acceptChallenge(challenge));
     expect(refused.status).toBe(400);
     expect(refused.body).toMatchObject({ errors: [{ path: 'predecessorId', rule: 'live-credential-of-node' }] });
     expect(JSON.stringify(refused.body)).not.toMatch(/meter-e|c-successor/);
     await session.abort();
+  });
+
+  it('a predecessor added on the path is refused: in the request only at the hello, in the hello at the auth', async () => {
+    const head = await world.head();
+    const session = await sim.device.provisioningClient(pinnedEf()).start({ credentialKind: 'ed25519', credentialId: 'c-unlinked' });
+    const queried = await fetch(`${world.service.url}/v1/enrolment/hello?predecessorId=${taken}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(session.hello),
+    });
+    expect(queried.status).toBe(422);
+    expect(await queried.json()).toMatchObject({ step: 'provisioning.hello', reason: 'malformed' });
+    // Written into the hello, it is in the transcript the Enrolment Function's challenge proof covers, not in the
+    // node's: the node refuses the challenge, and sends no auth.
+    const challenge = await world.post('/v1/enrolment/hello', { ...session.hello, predecessorId: taken });
+    expect(challenge.status).toBe(200);
+    await expect(session.acceptChallenge(challenge.body)).rejects.toMatchObject({ problem: { step: 'provisioning.challenge', reason: 'bad_signature' } });
+    await session.abort();
+    await expectNothingRecorded(head, 'credential-c-unlinked');
   });
 });
 

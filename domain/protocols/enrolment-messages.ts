@@ -40,6 +40,11 @@ export const ProvisioningHello = z
     enrolmentFunctionId: Identifier,
     /** The id the credential will be recorded under, when the node is told it: then the receipt statement binds it. */
     credentialId: Identifier.optional(),
+    /**
+     * The live credential of this node the new one succeeds (rotation, HLR-212), when it does. In the hello, so every
+     * proof of the run covers it: no one on the path can add, drop or change it.
+     */
+    predecessorId: Identifier.optional(),
     bootstrap: z.strictObject({ kind: CredentialKind, fingerprint: Fingerprint }),
     /** DER certificates, leaf first, when the bootstrap credential is a manufacturer (IDevID) certificate. */
     certificateChain: z.array(base64urlString({ max: MAX_CERTIFICATE_LENGTH })).min(1).max(MAX_CERTIFICATE_CHAIN).optional(),

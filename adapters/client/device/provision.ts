@@ -31,11 +31,10 @@ export const provisionOverHttp = async (
 ): Promise<{ result: NodeProvisioningResult; recorded: ProvisioningRecorded }> => {
   const { enrolmentFunction: ef } = request;
   const client = device.provisioningClient({ id: ef.id, publicKey: { kind: ef.publicKey.kind, bytes: fromBase64url(ef.publicKey.publicKey) } });
-  const session = await client.start({ credentialKind: request.kind, credentialId: request.credentialId });
+  const session = await client.start({ credentialKind: request.kind, credentialId: request.credentialId, predecessorId: request.predecessorId });
   let result: NodeProvisioningResult | undefined;
   try {
-    const query = request.predecessorId === undefined ? '' : `?predecessorId=${encodeURIComponent(request.predecessorId)}`;
-    const auth = await session.acceptChallenge(await transport.post(`${DEVICE_PATHS.enrolmentStep('hello')}${query}`, session.hello));
+    const auth = await session.acceptChallenge(await transport.post(DEVICE_PATHS.enrolmentStep('hello'), session.hello));
     const delivered = await session.acceptDelivery(await transport.post(DEVICE_PATHS.enrolmentStep('auth'), auth));
     result = delivered.result;
     const recorded = parseMessage(ProvisioningRecorded, await transport.post(DEVICE_PATHS.enrolmentStep('receipt'), delivered.receipt), RECORDED);

@@ -28,8 +28,9 @@ export const enrolmentRoutes: RouteModule = async (app, context) => {
       summary: 'Step 1: the node\'s hello; answered with the signed challenge',
       description:
         'The hello must name `credentialId`, the id the new credential is recorded under (the receipt statement binds it). ' +
-        '`predecessorId` links a successor to the live credential of the same node it replaces (rotation, HLR-212); it is not ' +
-        'covered by the node\'s proofs, and the operator starts the rotation itself (startCredentialRotation). Whether the id is ' +
+        'The hello\'s `predecessorId` links a successor to the live credential of the same node it replaces (rotation, HLR-212), ' +
+        'covered by the node\'s proofs; the query\'s, if sent, must be the same. The operator starts the rotation itself ' +
+        '(startCredentialRotation). Whether the id is ' +
         'free and the predecessor qualifies is answered at step 3, once the node has authenticated (400 naming the field), never to a hello.',
       querystring: ProvisioningHelloQuery,
       body: ProvisioningHello,

@@ -46,6 +46,8 @@ export interface ProvisioningRequest {
   readonly agreementGroup?: AgreementGroup;
   /** The id the credential will be recorded under: sent in the hello, so the receipt statement binds it. */
   readonly credentialId?: string;
+  /** The live credential of this node the new one succeeds (rotation, HLR-212): sent in the hello, which the proofs cover. */
+  readonly predecessorId?: string | undefined;
   /**
    * For an asymmetric credential, ask for an operational X.509 certificate: a PKCS#10 CSR signed with the new key
    * inside the Secure Environment goes with the auth (issue 13). Default true; an Enrolment Function without an
@@ -78,6 +80,7 @@ export class ProvisioningClient {
       nodeId: this.#o.nodeId,
       enrolmentFunctionId: this.#o.enrolmentFunction.id,
       ...(request.credentialId !== undefined ? { credentialId: request.credentialId } : {}),
+      ...(request.predecessorId !== undefined ? { predecessorId: request.predecessorId } : {}),
       bootstrap: { kind: bootstrap.descriptor.kind, fingerprint: bootstrap.descriptor.fingerprint },
       ...(bootstrap.certificateChain ? { certificateChain: bootstrap.certificateChain.map(toBase64url) } : {}),
       credentialKind: request.credentialKind,

@@ -13,10 +13,11 @@ const HELLO = 'provisioning.hello';
  *
  * Once a receipt verifies, the credential is recorded exactly as `SecurityProcedures.provisionRemotely` records it
  * (`recordProvisioning`), under the id the node sent in its hello: over a connection that id is required, and the
- * receipt statement the node signs binds it. A successor (rotation, HLR-212) names its predecessor with the
- * hello's request (`predecessorId`); that request is not covered by the node's proofs, so the engine's own rule
- * is what bounds it: a predecessor must be a live credential of the same node (`predecessorIsLive`), and the
- * rotation itself (`startCredentialRotation`, its overlap) stays an operator's command.
+ * receipt statement the node signs binds it. A successor (rotation, HLR-212) names its predecessor in its hello
+ * (`predecessorId`), which the node's proofs cover; the hello's request may repeat it (older clients sent it there
+ * only) but never differ from it. The engine's own rule bounds it too: a predecessor must be a live credential of
+ * the same node (`predecessorIsLive`), and the rotation itself (`startCredentialRotation`, its overlap) stays an
+ * operator's command.
  *
  * A hello gets only the Enrolment Function's own checks (addressee, freshness, a usable bootstrap credential):
  * whether the credential id is free and the predecessor qualifies is asked once the node has authenticated, before
@@ -33,7 +34,11 @@ export class EnrolmentEndpoint {
   acceptHello(input: unknown, request: { readonly predecessorId?: string | undefined } = {}): Promise<ProvisioningChallenge> {
     const hello = parseMessage(ProvisioningHello, input, HELLO);
     if (hello.credentialId === undefined) throw protocolFailure(HELLO, 'malformed', 'credentialId: required over a connection, it names the credential to record');
-    const { predecessorId } = request;
+    // Only what the proofs cover: a predecessor in the request alone could be added or changed on the path.
+    if (request.predecessorId !== undefined && request.predecessorId !== hello.predecessorId) {
+      throw protocolFailure(HELLO, 'malformed', 'predecessorId: the request names a predecessor the hello does not');
+    }
+    const { predecessorId } = hello;
     return this.infra.enrolmentFunction.acceptHello(hello, predecessorId !== undefined ? { predecessorId } : {});
   }
 

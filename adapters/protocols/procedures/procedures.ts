@@ -101,7 +101,7 @@ export class SecurityProcedures {
       args.certificateChain,
     );
     const ef = this.infra.enrolmentFunction;
-    const session = await client.start({ credentialKind: args.kind, credentialId: args.credentialId });
+    const session = await client.start({ credentialKind: args.kind, credentialId: args.credentialId, predecessorId: args.predecessorId });
     // The predecessor travels with the run, as over a connection: the Enrolment Function checks it once the node authenticated.
     const auth = await session.acceptChallenge(await ef.acceptHello(session.hello, args.predecessorId !== undefined ? { predecessorId: args.predecessorId } : {}));
     const { receipt, result } = await session.acceptDelivery(await ef.acceptAuth(auth));

@@ -38,8 +38,8 @@ export const ProvisioningRecorded = z.strictObject({
 export type ProvisioningRecorded = z.infer<typeof ProvisioningRecorded>;
 
 /**
- * Remote provisioning over a connection may link the new credential to the one it succeeds (HLR-212): the hello's
- * request, next to the message (the message itself, and so its proofs, do not carry it; see EnrolmentEndpoint).
+ * Remote provisioning over a connection may link the new credential to the one it succeeds (HLR-212). The hello
+ * carries it, under its proofs; the request may repeat it (older clients sent it there only) but not differ.
  */
 export const ProvisioningHelloQuery = z.strictObject({ predecessorId: Identifier.optional() });
 export type ProvisioningHelloQuery = z.infer<typeof ProvisioningHelloQuery>;
