@@ -4,14 +4,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filePublishedRevocations, memoryPublishedRevocations } from '../adapters/driven/pki/published-revocations.ts';
 import { openCredence, systemClock, type Credence, type PkiRevocation } from '../adapters/runtime/index.ts';
-import { openCommittedReadModel } from '../adapters/runtime/pki-committed.ts';
-import { OcspResponder } from '../adapters/runtime/pki-ocsp-responder.ts';
 import { PublishedLedger } from '../adapters/runtime/pki-published.ts';
-import type { IssuingCa } from '../domain/x509/issuing-ca.ts';
 import { cmd } from './support/fleet.ts';
 import { ocspRequest, ocspRevokedAt, ocspStatus } from './support/ocsp-client.ts';
-import { dataFolderPki, PKI_TEST_URL, serialsOf } from './support/pki-instance.ts';
-import { issueCertifiedCredentialWith, testCa, testResponder } from './support/pki-test-ca.ts';
+import { dataFolderPki, ocspResponderOver, PKI_TEST_URL, serialsOf } from './support/pki-instance.ts';
+import { issueCertifiedCredentialWith, testCa } from './support/pki-test-ca.ts';
 import { copyEventStore, moveTransparencyLogAside } from './support/restored-folder.ts';
 
 /*
@@ -19,20 +16,6 @@ import { copyEventStore, moveTransparencyLogAside } from './support/restored-fol
  * published a moment later, when it reads it. A restore of the event log inside that moment lost the revocation, and
  * OCSP, having said `revoked`, said `good` again. Now the responder records what it answers `revoked` before it signs.
  */
-
-const responderOver = async (credence: Credence, ca: IssuingCa, ledger: PublishedLedger, o: { now?: () => number; errors?: unknown[] } = {}) => {
-  const reads = openCommittedReadModel(credence.readModels);
-  const credential = await testResponder(ca);
-  const responder = new OcspResponder({
-    reads,
-    ca,
-    published: ledger,
-    credential: () => credential,
-    now: o.now ?? (() => Date.now()),
-    onError: (error) => o.errors?.push(error),
-  });
-  return { responder, close: () => reads.close() };
-};
 
 describe('an OCSP answer of revoked is recorded as published before it is signed', () => {
   const dir = mkdtempSync(join(tmpdir(), 'credence-ocsp-records-'));
@@ -60,7 +43,7 @@ describe('an OCSP answer of revoked is recorded as published before it is signed
     credence = folder.open();
     await credence.engine.execute(cmd.revokeCredential('cred-a', 'keyCompromise'));
     await credence.settle();
-    const answering = await responderOver(credence, ca, new PublishedLedger(filePublishedRevocations(dir, ca.id)));
+    const answering = await ocspResponderOver(credence, ca, new PublishedLedger(filePublishedRevocations(dir, ca.id)));
     const answered = (await answering.responder.respond(await ocspRequest(leaf, ca))).der;
     answering.close();
     expect(ocspStatus(answered)).toBe('revoked');
@@ -104,7 +87,7 @@ describe('what an OCSP answer of revoked records, and when it cannot', () => {
       },
     });
     const errors: unknown[] = [];
-    const answering = await responderOver(opened, ca, ledger, { errors });
+    const answering = await ocspResponderOver(opened, ca, ledger, { errors });
     try {
       const request = await ocspRequest(leaf, ca);
       expect(ocspStatus((await answering.responder.respond(request)).der)).toBe('revoked');
@@ -127,7 +110,7 @@ describe('what an OCSP answer of revoked records, and when it cannot', () => {
     await opened.settle();
     const ledger = new PublishedLedger(memoryPublishedRevocations());
     const tenYears = 10 * 366 * 24 * 3600 * 1000;
-    const answering = await responderOver(opened, ca, ledger, { now: () => Date.now() + tenYears });
+    const answering = await ocspResponderOver(opened, ca, ledger, { now: () => Date.now() + tenYears });
     try {
       expect(ocspStatus((await answering.responder.respond(await ocspRequest(leaf, ca))).der)).toBe('revoked');
       expect(ledger.size).toBe(0);

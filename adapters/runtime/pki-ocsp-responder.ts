@@ -246,7 +246,9 @@ export class OcspResponder {
         },
         credential,
       );
-      const cacheable = single !== undefined && nonce === undefined;
+      // `unknown` is not kept, here or by HTTP caches: the certificate may be issued a moment later (a device asked
+      // about before the read model projected its issuance), and no notice drops a cached answer then.
+      const cacheable = single !== undefined && nonce === undefined && statuses[0]!.status !== 'unknown';
       if (cacheable && !uncacheable && key !== undefined && generation === this.#generation && !readUnsettled && !this.#unsettled.has(single.serialNumber)) {
         this.#remember(key, single.serialNumber, { status: statuses[0]!, der, producedAt, nextUpdate });
       }

@@ -12,6 +12,10 @@ import {
 } from '../../adapters/runtime/index.ts';
 import { ownerView } from '../../domain/ports/index.ts';
 import type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
+import { openCommittedReadModel } from '../../adapters/runtime/pki-committed.ts';
+import { OcspResponder } from '../../adapters/runtime/pki-ocsp-responder.ts';
+import type { PublishedLedger } from '../../adapters/runtime/pki-published.ts';
+import { testResponder } from './pki-test-ca.ts';
 import { cmd, operator } from './fleet.ts';
 
 /** The base URL the library-level PKI tests name in their certificates (nothing listens there). */
@@ -102,4 +106,19 @@ export const closePkiInstance = async (opened: {
   opened.se?.close();
   rmSync(opened.dir, { recursive: true, force: true });
   opened.files?.remove();
+};
+
+/** An OCSP responder of `ca` over the instance's committed `pki` read model, with `ledger` as what the CA published. */
+export const ocspResponderOver = async (credence: Credence, ca: IssuingCa, ledger: PublishedLedger, o: { now?: () => number; errors?: unknown[] } = {}) => {
+  const reads = openCommittedReadModel(credence.readModels);
+  const credential = await testResponder(ca);
+  const responder = new OcspResponder({
+    reads,
+    ca,
+    published: ledger,
+    credential: () => credential,
+    now: o.now ?? (() => Date.now()),
+    onError: (error) => o.errors?.push(error),
+  });
+  return { responder, close: () => reads.close() };
 };

@@ -165,7 +165,7 @@ export const issueCertifiedCredentialWith = async (
   baseUrl: string,
   credentialId: string,
   nodeId = 'meter-1',
-  leafOptions: { readonly validityMs?: number } = {},
+  leafOptions: { readonly validityMs?: number; readonly leaf?: TestLeaf } = {},
 ): Promise<TestLeaf & { credentialId: string; position: bigint }> => {
   const now = Date.now();
   const day = (n: number) => new Date(Math.floor(now / 1000) * 1000 + n * DAY).toISOString();
@@ -179,7 +179,7 @@ export const issueCertifiedCredentialWith = async (
     }
     fleetReady.add(credence);
   }
-  const leaf = await testLeaf(ca, { baseUrl, name: nodeId, ...leafOptions });
+  const leaf = leafOptions.leaf ?? (await testLeaf(ca, { baseUrl, name: nodeId, ...(leafOptions.validityMs !== undefined ? { validityMs: leafOptions.validityMs } : {}) }));
   const outcome = await credence.engine.execute(
     command(
       'issueCredential',
