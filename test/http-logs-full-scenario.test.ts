@@ -114,6 +114,9 @@ describe('logs of a full scenario at trace level: no token, no signature, no sec
     expect(protocol.status).toBeGreaterThanOrEqual(400);
     // A token in a query string (a careless client): its value is redacted from the logged URL.
     await fetch(`${svc.url}/v1/entities?kind=node&access_token=${issued['auditor']!}`, { headers: bearer(issued['auditor']!) });
+    // Under names of its own: a known one, and one that only the value's shape (a JWT) gives away.
+    await fetch(`${svc.url}/v1/entities?kind=node&jwt=${issued['auditor']!}`, { headers: bearer(issued['auditor']!) });
+    await fetch(`${svc.url}/v1/entities?kind=node&t=${issued['auditor']!}`, { headers: bearer(issued['auditor']!) });
   }, 120_000);
 
   afterAll(async () => {
@@ -153,5 +156,7 @@ describe('logs of a full scenario at trace level: no token, no signature, no sec
     expect(authorised.length).toBeGreaterThan(10);
     expect(new Set(authorised.map((l) => l.req!.headers!['authorization']))).toEqual(new Set(['[redacted]']));
     expect(requests.some((l) => l.req!.url.includes('access_token=[redacted]'))).toBe(true);
+    expect(requests.some((l) => l.req!.url.includes('jwt=[redacted]'))).toBe(true);
+    expect(requests.some((l) => l.req!.url.includes('&t=[redacted]'))).toBe(true);
   });
 });

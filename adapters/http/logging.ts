@@ -5,9 +5,12 @@ import type { FastifyRequest, FastifyServerOptions } from 'fastify';
  * and the secrets of the domain (PSKs, private and session keys, PINs). Matched on the whole name, ignoring case,
  * `_` and `-`, so `tokenId` (an identifier, useful when revoking) is still logged.
  */
-const SECRET_NAMES = new Set(
-  ['token', 'accesstoken', 'bearer', 'psk', 'key', 'secret', 'pin', 'password', 'privatekey', 'sessionkey', 'authorization', 'cookie', 'setcookie'],
-);
+const SECRET_NAMES = new Set([
+  'token', 'accesstoken', 'idtoken', 'refreshtoken', 'jwt', 'bearer', 'apikey', 'clientsecret', 'psk', 'key', 'secret', 'pin', 'password',
+  'passphrase', 'privatekey', 'sessionkey', 'authorization', 'cookie', 'setcookie',
+]);
+/** A JSON Web Token in compact form (three base64url parts, the first a JSON header): redacted whatever it is called. */
+const JWT_SHAPED = /^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const isSecretName = (name: string): boolean => SECRET_NAMES.has(name.toLowerCase().replace(/[-_]/g, ''));
 
 export const REDACTED = '[redacted]';
@@ -28,7 +31,10 @@ export const redactSecrets = (value: unknown, depth = 0): unknown => {
   return copy;
 };
 
-/** The URL with the values of secret-named query parameters replaced (a client may put a token in `?access_token=`). */
+/**
+ * The URL with the values of secret-named query parameters, and of any that hold a JWT, replaced (a client may put a
+ * token in `?access_token=`, or under a name of its own).
+ */
 export const redactUrl = (url: string): string => {
   const q = url.indexOf('?');
   if (q < 0) return url;
@@ -44,7 +50,7 @@ export const redactUrl = (url: string): string => {
       } catch {
         // a malformed escape: judge the raw name
       }
-      return eq >= 0 && isSecretName(decoded) ? `${name}=${REDACTED}` : pair;
+      return eq >= 0 && (isSecretName(decoded) || JWT_SHAPED.test(pair.slice(eq + 1))) ? `${name}=${REDACTED}` : pair;
     });
   return `${url.slice(0, q)}?${params.join('&')}`;
 };
