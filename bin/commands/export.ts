@@ -1,13 +1,13 @@
-import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { systemClock } from '../../adapters/driven/clock/index.ts';
+import { writeFileAtomic } from '../../adapters/driven/files/index.ts';
 import { DEFAULT_LOG_ORIGIN, openTransparencyInDir } from '../../adapters/driven/transparency/index.ts';
 import { isValidKeyName, verifyEvidenceBundle } from '../../domain/transparency/index.ts';
 import { exportEvidence, TransparencyProjection } from '../../projections/transparency/index.ts';
 import type { Io } from '../io.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
-import { openExistingStore, StoreArg } from './open-store.ts';
+import { openExistingStore, readModelDir, StoreArg } from './open-store.ts';
 import { clientOf, readTarget, ServerOptions, StreamArg, withLocalStore, withServer, type ServerTarget } from './options.ts';
 
 const Options = z.object({
@@ -20,8 +20,12 @@ const Options = z.object({
 });
 type Options = z.infer<typeof Options>;
 
+/** The bundle, whole or not at all: a crash never leaves half of one, nor destroys the previous one first. */
+const writeBundle = (path: string, bundle: unknown): void => writeFileAtomic(path, `${JSON.stringify(bundle, null, 2)}\n`, { mode: 0o644 });
+
 const exportLocal = async (args: Options, io: Io): Promise<number> => {
-  const data = args.data ?? './data';
+  // The log beside the store it logs: `--store sqlite:DIR` alone is DIR's log, never a new one in ./data.
+  const data = readModelDir(args.data, args.store);
   const store = openExistingStore(data, args.store);
   const { log, signer, origin } = openTransparencyInDir(data, { origin: args.origin ?? DEFAULT_LOG_ORIGIN });
   try {
@@ -33,7 +37,7 @@ const exportLocal = async (args: Options, io: Io): Promise<number> => {
     }
     const projection = new TransparencyProjection({ store, log, signer, origin, now: () => systemClock.now(), checkpointEveryMs: 0 });
     const { bundle, treeSize, storedAfter } = await exportEvidence({ streamId, store, projection, log, signer });
-    writeFileSync(args.out, `${JSON.stringify(bundle, null, 2)}\n`);
+    writeBundle(args.out, bundle);
     io.out(`wrote ${args.out}: all ${bundle.entries.length} events of ${streamId} as of the signed checkpoint of tree size ${treeSize}`);
     if (storedAfter > 0) io.err(`note: ${storedAfter} events of ${streamId} were appended during the export, after that checkpoint; export again to include them`);
     return 0;
@@ -52,7 +56,12 @@ const exportRemote = async (args: Options, server: ServerTarget, io: Io): Promis
     io.err(`error: the server's bundle does not verify (${checked.reason}): ${checked.message}`);
     return 1;
   }
-  writeFileSync(args.out, `${JSON.stringify(bundle, null, 2)}\n`);
+  if (checked.streamId !== args.stream.streamId) {
+    io.err(`error: the server answered with a bundle of ${checked.streamId}, not of ${args.stream.streamId}`);
+    return 1;
+  }
+  if (checked.keyFromBundle) io.err('note: checked with the key inside the bundle only; verify it with the log key you trust (credence verify FILE --key)');
+  writeBundle(args.out, bundle);
   io.out(`wrote ${args.out}: all ${checked.events} events of ${checked.streamId} as of the signed checkpoint of tree size ${checked.checkpoint.treeSize}`);
   return 0;
 };

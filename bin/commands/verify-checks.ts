@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import {
+  fail,
   formatRevisionRanges,
   parseVerifierKey,
   verifyEvidenceBundle,
@@ -42,9 +43,23 @@ export const report = (result: VerificationResult, success: string, io: Io, asJs
   return result.reason === 'malformed' && !fromServer ? 2 : 1;
 };
 
-/** The bundle check shared with the server mode: a bundle read from a file or fetched from the API (`fromServer`). */
-export const verifyBundle = (input: unknown, pinned: NoteVerifierKey | undefined, io: Io, asJson: boolean, fromServer = false): number => {
-  const result = verifyEvidenceBundle(input, pinned === undefined ? {} : { trustedKey: pinned });
+/**
+ * The bundle check shared with the server mode: a bundle read from a file or fetched from the API (`fromServer`).
+ * `expectedStream`: the stream asked for; a genuine bundle of another stream is a failure (`wrong_stream`).
+ */
+export const verifyBundle = (
+  input: unknown,
+  pinned: NoteVerifierKey | undefined,
+  io: Io,
+  asJson: boolean,
+  fromServer = false,
+  expectedStream?: string,
+): number => {
+  const verified = verifyEvidenceBundle(input, pinned === undefined ? {} : { trustedKey: pinned });
+  const result: typeof verified =
+    verified.ok && expectedStream !== undefined && verified.streamId !== expectedStream
+      ? fail('wrong_stream', `the bundle is of ${verified.streamId}, not of ${expectedStream}`)
+      : verified;
   if (result.ok && result.keyFromBundle) io.err('warning: verified with the key inside the bundle; pin the log key with --key');
   const success = result.ok
     ? `ok: ${result.events} events of ${result.streamId} are in the log and are the whole stream as of tree size ${result.checkpoint.treeSize} (${result.checkpoint.time})`

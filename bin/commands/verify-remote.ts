@@ -34,7 +34,9 @@ export const verifyRemote = async (server: ServerTarget, command: Command, raw: 
   const pinned = resolveLogKey(args.key, io);
   if (pinned === undefined) return EXIT.usage;
   const client = clientOf(server);
-  if (args.target !== undefined) return verifyBundle(await client.evidence(args.target.kind, args.target.id), pinned, io, args.json, true);
+  if (args.target !== undefined) {
+    return verifyBundle(await client.evidence(args.target.kind, args.target.id), pinned, io, args.json, true, args.target.streamId);
+  }
   if (args.from === undefined) {
     const opened = openCheckpoint(await client.checkpoint(), pinned);
     const success = opened.ok ? `ok: the server's latest checkpoint is signed by ${pinned.keyName}: tree size ${opened.checkpoint.treeSize} (${opened.checkpoint.time})` : '';
@@ -48,5 +50,10 @@ export const verifyRemote = async (server: ServerTarget, command: Command, raw: 
   // The earlier checkpoint is the one kept here, never the server's copy of it: that is what makes this an audit.
   const answer = await client.consistencyProof(String(first.checkpoint.treeSize));
   const result = verifyConsistency(earlier.value, answer.to, answer.proof, pinned);
-  return report(result, `ok: the server's tree of size ${answer.proof.second} extends the tree of size ${answer.proof.first}`, io, args.json, true);
+  const success = !result.ok
+    ? ''
+    : result.second.treeSize === result.first.treeSize
+      ? `ok: the server's latest checkpoint is the tree of size ${result.first.treeSize} itself (nothing appended since)`
+      : `ok: the server's tree of size ${result.second.treeSize} extends the tree of size ${result.first.treeSize}`;
+  return report(result, success, io, args.json, true);
 };

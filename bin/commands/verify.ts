@@ -113,6 +113,7 @@ const verifyLocal = async (args: Options, pinned: NoteVerifierKey | undefined, i
         return 2;
       }
       const result = verifyConsistency(from, to, proof.data, pinned!);
+      // --from is the checkpoint kept from before, --to the later one: a smaller --to is a log rolled back.
       return report(result, `ok: the tree of size ${proof.data.second} extends the tree of size ${proof.data.first}`, io, args.json);
     }
   }

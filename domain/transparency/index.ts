@@ -51,6 +51,7 @@ export {
   type VerificationResult,
   type LogPublicKey,
   type RevisionRange,
+  fail,
   openCheckpoint,
 } from './verify-result.ts';
 export {

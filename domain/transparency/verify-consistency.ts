@@ -5,7 +5,9 @@ import { fail, openCheckpoint, type LogPublicKey, type VerificationResult } from
 
 /**
  * Offline verifier (c), issue 4 item 5: the later checkpoint's tree extends the earlier one's, i.e. the log only
- * appended in between (RFC 9162 section 2.1.4). A forked history has no such proof.
+ * appended in between (RFC 9162 section 2.1.4). A forked history has no such proof. The order is the caller's:
+ * `checkpointA` is the one kept from before, and a `checkpointB` of a smaller tree is a log rolled back (`rollback`),
+ * never the two read the other way round (a server answering an audit with an older checkpoint would pass).
  */
 export const verifyConsistency = (
   checkpointA: string,
@@ -17,8 +19,10 @@ export const verifyConsistency = (
   if (!a.ok) return a;
   const b = openCheckpoint(checkpointB, logPublicKey);
   if (!b.ok) return b;
-  const [first, second] =
-    a.checkpoint.treeSize <= b.checkpoint.treeSize ? [a.checkpoint, b.checkpoint] : [b.checkpoint, a.checkpoint];
+  const [first, second] = [a.checkpoint, b.checkpoint];
+  if (second.treeSize < first.treeSize) {
+    return fail('rollback', `the later checkpoint's tree (size ${second.treeSize}) is smaller than the earlier one's (size ${first.treeSize}): the log was rolled back`);
+  }
   if (first.origin !== second.origin) {
     return fail('origin_mismatch', `checkpoints come from two logs: ${first.origin} and ${second.origin}`);
   }

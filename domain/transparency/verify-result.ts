@@ -17,6 +17,7 @@ export type VerificationFailure =
   | 'root_mismatch'
   | 'origin_mismatch'
   | 'inconsistent'
+  | 'rollback'
   | 'malformed_stream_head'
   | 'bad_stream_head_signature'
   | 'stream_head_mismatch'
