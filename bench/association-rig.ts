@@ -11,6 +11,9 @@ import { ownerView } from '../domain/ports/owner-view.ts';
 import type { KeyHandle, SecureEnvironment } from '../domain/ports/secure-environment.ts';
 import type { NodeProvisioningResult, ProvisioningOutcome } from '../domain/protocols/enrolment-messages.ts';
 
+
+/** Runs one benchmark device may begin per replay window: more than any measured loop makes. */
+export const BENCH_RUNS_PER_INITIATOR = 10_000_000;
 /**
  * Both ends of remote provisioning and of the association handshake for the protocol benchmarks (security.ts,
  * hsm.ts): the infrastructure (Enrolment Function, Registrar) on `infra`, the node on `node`. Every round destroys
@@ -43,6 +46,8 @@ export const associationRig = async (infra: SecureEnvironment, node: SecureEnvir
     resolveBootstrap: async () => ({ descriptor: bootstrap }),
     signingKey: { kind: 'p256', handle: signing },
     credentialLifetimeSeconds: 86_400 * 365,
+    // One device runs every measured run: the bound on one initiator's runs per window would stop it at 32.
+    runsPerInitiator: BENCH_RUNS_PER_INITIATOR,
   });
   const client = new ProvisioningClient({
     nodeId: 'bench-node',
@@ -76,6 +81,7 @@ export const associationRig = async (infra: SecureEnvironment, node: SecureEnvir
       random,
       replayCache: cache(),
       signingKey: { kind: 'p256', handle: signing },
+      runsPerInitiator: BENCH_RUNS_PER_INITIATOR,
       resolveCredential: async () => ({ descriptor: outcome.credential, ...(outcome.credentialKeyHandle ? { handle: outcome.credentialKeyHandle as KeyHandle } : {}) }),
     });
     const registree = new Registree({

@@ -10,6 +10,7 @@ import { openDevice } from '../bin/commands/device/simulator.ts';
 import { factory, operatorCommand } from '../bin/commands/device/steps.ts';
 import type { ServerChild } from './http-child.ts';
 import { now, rate } from './stats.ts';
+import { BENCH_RUNS_PER_INITIATOR } from './association-rig.ts';
 
 /**
  * Item 4 of the http suite: remote provisionings and association handshakes per second by one device over HTTP
@@ -77,7 +78,7 @@ const overHttp = async (server: ServerChild, dir: string): Promise<Figures> => {
 const inProcess = async (dir: string): Promise<Figures> => {
   const dataDir = join(dir, 'data');
   const se = openDataFolderSecureEnvironment(dataDir, { now: () => systemClock.now() });
-  const credence = openCredence({ location: { dir: dataDir }, clock: systemClock, security: { se, random: systemRandom, actor: { id: 'maf:infrastructure', role: 'operator' } } });
+  const credence = openCredence({ location: { dir: dataDir }, clock: systemClock, security: { se, random: systemRandom, actor: { id: 'maf:infrastructure', role: 'operator' }, runsPerInitiator: BENCH_RUNS_PER_INITIATOR } });
   const live = startLive(credence);
   const deviceSe = openDataFolderSecureEnvironment(join(dir, 'device'), { now: () => new Date() });
   try {

@@ -18,6 +18,8 @@ const SERVER_CONFIG = {
     rateLimitPerAddress: 10_000_000,
     maxEventLoopDelayMs: 0,
     maxSseStreamsPerPrincipal: 256,
+    // One device makes every measured run (http-devices.ts).
+    protocolRunsPerDevice: 10_000_000,
   },
 } as const;
 

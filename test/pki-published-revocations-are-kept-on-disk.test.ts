@@ -100,6 +100,19 @@ describe('the published-revocations file of a CA', () => {
     }
   });
 
+  it('drops a torn tail of any length (a crash in a large append), as it drops a short one', () => {
+    const kept = readFileSync(file, 'utf8');
+    const serials = [...filePublishedRevocations(dir, ca).load().keys()];
+    expect(serials.length).toBeGreaterThan(0);
+    appendFileSync(file, Buffer.alloc(70 * 1024));
+    try {
+      expect([...filePublishedRevocations(dir, ca).load().keys()]).toEqual(serials);
+      expect(readFileSync(file, 'utf8')).toBe(kept);
+    } finally {
+      writeFileSync(file, kept);
+    }
+  });
+
   it('refuses a line far longer than any record, without holding it whole', () => {
     const kept = readFileSync(file, 'utf8');
     writeFileSync(file, `${kept}{"serialNumber":"${'0'.repeat(70_000)}"}\n`);

@@ -66,4 +66,12 @@ describe('one node that never finishes its runs', () => {
     world.clock.advance(901_000);
     await abandonedRun(33);
   }, 60_000);
+
+  it('takes its bound from runsPerInitiator, which must be a positive whole number', async () => {
+    const { abandonedRun } = await twoNodes({ runsPerInitiator: 2 });
+    await abandonedRun(0);
+    await abandonedRun(1);
+    expect(reasonOf(await abandonedRun(2).then(() => undefined, (error: unknown) => error))).toBe('too_many_runs');
+    await expect(twoNodes({ runsPerInitiator: 0 })).rejects.toThrow('runsPerInitiator must be a positive integer');
+  }, 60_000);
 });

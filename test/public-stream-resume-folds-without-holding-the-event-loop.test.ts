@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { currentVersionOf } from '../domain/upcasters.ts';
+import { ExpectedRevision } from '../domain/ports/event-store.ts';
 import { openSqliteStore, type SqliteEventStore } from '../adapters/driven/store/index.ts';
 import type { EventStore } from '../domain/ports/event-store.ts';
 import { hmacSha256 } from '../domain/crypto/index.ts';
@@ -64,5 +67,36 @@ describe('the identity fold of a resumed public stream', () => {
     first.observe({ type: 'PseudonymRotated', data: { pseudonym: `p-${'a'.repeat(26)}`, nodeId: 'fold-0', epoch: 5, trigger: 'interval' } } as never);
     expect(first.epochOf('fold-0')).toBe(5);
     expect((await identitiesUpTo(shared, positions[3499]!))!.epochOf('fold-0')).toBe(0);
+  });
+
+  it('keeps nothing for others past the head: a rotation appended below a resume point past it is folded later', async () => {
+    const shared = unshared(store);
+    const head = (await store.headPosition())!;
+    await identitiesUpTo(shared, head + 1000n);
+    const commandId = randomUUID();
+    const pseudonym = `p-${'b'.repeat(26)}`;
+    const rotated = await store.appendToStream(
+      `pseudonym-${pseudonym}`,
+      [
+        {
+          id: randomUUID(),
+          type: 'PseudonymRotated',
+          data: { pseudonym, nodeId: 'fold-0', epoch: 1, trigger: 'interval' },
+          metadata: {
+            schemaVersion: currentVersionOf('PseudonymRotated'),
+            actor: { id: 'system:pseudonyms', role: 'system' },
+            commandId,
+            commandType: 'rotatePseudonym',
+            correlationId: commandId,
+            causationId: commandId,
+            occurredAt: new Date().toISOString(),
+          },
+        },
+      ],
+      { expectedRevision: ExpectedRevision.noStream },
+    );
+    expect(rotated.position).toBeLessThan(head + 1000n);
+    expect((await identitiesUpTo(shared, rotated.position))!.epochOf('fold-0')).toBe(1);
+    expect((await identitiesUpTo(shared, head + 2000n))!.epochOf('fold-0')).toBe(1);
   });
 });

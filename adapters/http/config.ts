@@ -29,6 +29,8 @@ export const ServiceLimitsConfig = z.strictObject({
   rateLimitPerPrincipal: int(1, 10_000_000).default(6_000),
   rateLimitPerAddress: int(1, 10_000_000).default(1_200),
   rateLimitWindowMs: int(1, 86_400_000).default(60_000),
+  /** Authenticated provisioning runs and association handshakes one device may begin per replay window, at each. */
+  protocolRunsPerDevice: int(1, 10_000_000).default(32),
   /** Load shedding (503 with Retry-After) beyond these; 0 turns a check off. */
   maxEventLoopDelayMs: int(0, 600_000).default(1_000),
   maxHeapUsedBytes: int(0, Number.MAX_SAFE_INTEGER).default(0),

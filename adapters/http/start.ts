@@ -90,7 +90,13 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       entityCacheMaxBytes: config.entityCacheMiB * 1024 * 1024,
       // SER-016: POST /v1/commands verifies request signatures against it; the audit trail re-checks stored ones.
       ...(signing !== undefined ? { signing } : {}),
-      security: { se, random: systemRandom, actor: INFRASTRUCTURE_ACTOR, pki: { cas, baseUrl: () => publicUrl } },
+      security: {
+        se,
+        random: systemRandom,
+        actor: INFRASTRUCTURE_ACTOR,
+        pki: { cas, baseUrl: () => publicUrl },
+        runsPerInitiator: config.limits.protocolRunsPerDevice,
+      },
     });
     cleanups.push(() => credence.close());
     const registry = openAccessRegistry({ dir: config.data });

@@ -127,6 +127,11 @@ export interface OpenOptions {
      * (a function is read at each issuance), and whether an asymmetric credential needs a CSR (default false).
      */
     readonly pki?: { readonly cas: readonly IssuingCa[]; readonly baseUrl: string | (() => string); readonly requireCsr?: boolean };
+    /**
+     * Authenticated protocol runs one device may begin per replay window at the Enrolment Function and at the
+     * Registrar (default 32): past them it alone is refused `too_many_runs` (README, "Replay protection").
+     */
+    readonly runsPerInitiator?: number;
   };
   /**
    * Pseudonym rotation (seed 004; SER-011, SER-018, SER-025): the keyed PRF held in the Secure Environment, and
@@ -214,6 +219,7 @@ const compose = (options: OpenOptions): Credence => {
       replayCache: s.replayCache ?? (ownReplayCache ??= withPrivateUmask(() => openReplayCache(options.location))),
       ...(s.trustAnchors !== undefined ? { trustAnchors: s.trustAnchors } : {}),
       ...(s.pki !== undefined ? { certificates: certificateIssuance(s.pki) } : {}),
+      ...(s.runsPerInitiator !== undefined ? { runsPerInitiator: s.runsPerInitiator } : {}),
     });
     return {
       infrastructure,

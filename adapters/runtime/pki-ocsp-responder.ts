@@ -252,7 +252,8 @@ export class OcspResponder {
       if (cacheable && !uncacheable && key !== undefined && generation === this.#generation && !readUnsettled && !this.#unsettled.has(single.serialNumber)) {
         this.#remember(key, single.serialNumber, { status: statuses[0]!, der, producedAt, nextUpdate });
       }
-      return { der, outcome: 'successful', cacheable, producedAt, nextUpdate };
+      // An answer whose revocation could not be recorded is asked again, not kept by HTTP caches either.
+      return { der, outcome: 'successful', cacheable: cacheable && !uncacheable, producedAt, nextUpdate };
     } catch (error) {
       this.#o.onError?.(error);
       return refusal('internalError', error instanceof Error ? error.message : String(error));

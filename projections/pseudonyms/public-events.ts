@@ -88,15 +88,23 @@ export const identitiesUpTo = async (
   cancelled: () => boolean = () => false,
 ): Promise<PublicIdentities | undefined> => {
   if (position === undefined) return new PublicIdentities();
+  // Kept for others only up to what exists now: a resume point past the head (a client's Last-Event-ID after a
+  // restore) must not stand for events appended below it later, which the fold never read.
+  const head = (await store.headPosition()) ?? 0n;
+  const keptAt = position < head ? position : head;
   const known = furthestFold.get(store);
   const base = known !== undefined && known.position <= position ? known : undefined;
   const identities = base === undefined ? new PublicIdentities() : base.identities.copy();
+  const furthest = known === undefined || known.position < keptAt;
+  /** The fold as it stood at `keptAt`, taken before the first event past it (appended while folding) is observed. */
+  let atKept: PublicIdentities | undefined;
   let folded = 0;
   for await (const record of store.readAll({
     filter: { eventTypes: IDENTITY_EVENT_TYPES },
     ...(base !== undefined ? { afterPosition: base.position } : {}),
   })) {
     if (record.position > position) break;
+    if (furthest && atKept === undefined && record.position > keptAt) atKept = identities.copy();
     const decoded = decodeStored(record);
     if (decoded.ok) identities.observe(decoded.value.event);
     if (++folded % FOLDED_PER_TURN === 0) {
@@ -104,9 +112,11 @@ export const identitiesUpTo = async (
       if (cancelled()) return undefined;
     }
   }
-  // Kept as it stands at `position`: the caller folds on in its own copy.
-  if (furthestFold.get(store) === known && (known === undefined || known.position < position)) {
-    furthestFold.set(store, { position, identities: identities.copy() });
+  // Kept as it stood at `keptAt` (every event up to it was stored before the fold began, so was read); the caller
+  // folds on in its own copy. Not over a further fold another stream kept meanwhile.
+  const now = furthestFold.get(store);
+  if (furthest && (now === undefined || now.position < keptAt)) {
+    furthestFold.set(store, { position: keptAt, identities: atKept ?? identities.copy() });
   }
   return identities;
 };

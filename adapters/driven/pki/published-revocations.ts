@@ -115,17 +115,23 @@ export const filePublishedRevocations = (dataDir: string, caId: CaId): Published
         const size = fstatSync(fd).size;
         const chunk = Buffer.allocUnsafe(READ_CHUNK_BYTES);
         let carried: Buffer = Buffer.alloc(0);
+        /** Past MAX_LINE_BYTES without a newline: not held; a newline later makes it a line too long, none a torn tail. */
+        let overlong = false;
         let complete = 0;
         for (let read = 0; read < size; ) {
           const got = readSync(fd, chunk, 0, Math.min(chunk.length, size - read), read);
           if (got === 0) break;
+          read += got;
+          if (overlong) {
+            if (chunk.subarray(0, got).indexOf(0x0a) !== -1) throw refused(path, caId, `line ${n + 1} is longer than ${MAX_LINE_BYTES} bytes`);
+            continue;
+          }
           const bytes = carried.length === 0 ? chunk.subarray(0, got) : Buffer.concat([carried, chunk.subarray(0, got)]);
           let start = 0;
           for (let end = bytes.indexOf(0x0a); end !== -1; start = end + 1, end = bytes.indexOf(0x0a, start)) take(bytes.subarray(start, end));
-          if (bytes.length - start > MAX_LINE_BYTES) throw refused(path, caId, `line ${n + 1} is longer than ${MAX_LINE_BYTES} bytes`);
-          carried = Buffer.from(bytes.subarray(start));
-          read += got;
-          complete = read - carried.length;
+          overlong = bytes.length - start > MAX_LINE_BYTES;
+          carried = overlong ? Buffer.alloc(0) : Buffer.from(bytes.subarray(start));
+          complete = read - (bytes.length - start);
         }
         if (n === 0) throw refused(path, caId, 'its first line is not the header');
         // The torn tail goes now, so that the next append starts on a line of its own.

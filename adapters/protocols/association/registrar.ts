@@ -13,7 +13,7 @@ import { initiatorVerifier, responderSigner } from '../shared/credential-keys.ts
 import { acceptedClockSkew } from '../../../domain/protocols/clock-skew.ts';
 import { wireEphemeral } from '../shared/wire-ephemeral.ts';
 import { assertNewHello } from '../shared/hello-checks.ts';
-import { rememberAuthenticatedRun, replayNamespace } from '../shared/replay.ts';
+import { checkRunsPerInitiator, rememberAuthenticatedRun, replayNamespace } from '../shared/replay.ts';
 import { transcriptFromHello } from '../../../domain/protocols/run-transcript.ts';
 import { associationOutcome } from '../../../domain/protocols/association-outcome.ts';
 import { associationLifetime } from '../../../domain/protocols/association-lifetime.ts';
@@ -51,6 +51,11 @@ export interface RegistrarOptions {
   readonly maxClockSkewSeconds?: number;
   readonly sessionTimeoutSeconds?: number;
   readonly maxSessions?: number;
+  /**
+   * Authenticated runs one initiator may begin within the replay window (default 32, `DEFAULT_RUNS_PER_CLAIMANT`):
+   * past them it alone is refused `too_many_runs`, so one compromised device cannot fill the replay cache.
+   */
+  readonly runsPerInitiator?: number;
 }
 
 /**
@@ -93,6 +98,7 @@ export class Registrar {
     this.#o = options;
     this.#skew = acceptedClockSkew(options);
     this.#replay = replayNamespace(options.replayCache, PROTOCOL, options.id);
+    checkRunsPerInitiator(options.runsPerInitiator);
     this.#sessions = new SessionTable<Session>({
       timeoutSeconds: options.sessionTimeoutSeconds ?? 60,
       maxSessions: options.maxSessions,
@@ -214,7 +220,10 @@ export class Registrar {
         // A Finished key is an HMAC key: the 'psk256' verifier is the one that checks a MAC.
         await assertProof(se, { kind: 'psk256', handle: keys.registreeFinished }, keyConfirmationFor('registree', th), finish.keyConfirmation, FINISH, 'Registree key confirmation failed');
         // Only now, with the initiator's proof and key confirmation verified, is the run remembered (issue 11 item 4).
-        await rememberAuthenticatedRun(FINISH, this.#replay, { claimant: hello.registreeId, nonce: hello.registreeNonce, transcriptHash: toHex(th) }, now);
+        await rememberAuthenticatedRun(FINISH, this.#replay, { claimant: hello.registreeId, nonce: hello.registreeNonce, transcriptHash: toHex(th) }, now, {
+          random: this.#o.random,
+          runsPerClaimant: this.#o.runsPerInitiator,
+        });
         session.authenticated = true;
         const unsigned = { type: 'association.confirm' as const, version: 1 as const, sessionId: challenge.sessionId, registreeNonce: hello.registreeNonce };
         const final = session.transcript.absorb(unsigned.type, unsigned);

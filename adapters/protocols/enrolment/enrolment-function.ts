@@ -14,7 +14,7 @@ import { initiatorVerifier, responderSigner } from '../shared/credential-keys.ts
 import { acceptedClockSkew } from '../../../domain/protocols/clock-skew.ts';
 import { wireEphemeral } from '../shared/wire-ephemeral.ts';
 import { assertNewHello } from '../shared/hello-checks.ts';
-import { rememberAuthenticatedRun, replayNamespace } from '../shared/replay.ts';
+import { checkRunsPerInitiator, rememberAuthenticatedRun, replayNamespace } from '../shared/replay.ts';
 import { toHex } from '../../../domain/crypto/bytes.ts';
 import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
 import { transcriptFromHello } from '../../../domain/protocols/run-transcript.ts';
@@ -75,6 +75,11 @@ export interface EnrolmentFunctionOptions {
   readonly maxClockSkewSeconds?: number;
   readonly sessionTimeoutSeconds?: number;
   readonly maxSessions?: number;
+  /**
+   * Authenticated runs one initiator may begin within the replay window (default 32, `DEFAULT_RUNS_PER_CLAIMANT`):
+   * past them it alone is refused `too_many_runs`, so one compromised device cannot fill the replay cache.
+   */
+  readonly runsPerInitiator?: number;
 }
 
 /**
@@ -124,6 +129,7 @@ export class EnrolmentFunction {
     this.#o = options;
     this.#skew = acceptedClockSkew(options);
     this.#replay = replayNamespace(options.replayCache, PROTOCOL, options.id);
+    checkRunsPerInitiator(options.runsPerInitiator);
     if (!(options.credentialLifetimeSeconds > 0)) throw new RangeError('credentialLifetimeSeconds must be positive');
     this.#sessions = new SessionTable<Session>({
       timeoutSeconds: options.sessionTimeoutSeconds ?? 120,
@@ -211,7 +217,10 @@ export class EnrolmentFunction {
       if (auth.enrolmentNonce !== session.enrolmentNonce) throw protocolFailure(AUTH, 'nonce_mismatch');
       const th = session.transcript.absorb(auth.type, withoutFields(auth, 'proof', 'proofOfPossession'));
       await assertProof(se, session.nodeVerifier, proofFor('node', 'auth', th), auth.proof, AUTH, 'node authentication failed');
-      await rememberAuthenticatedRun(AUTH, this.#replay, { claimant: session.hello.nodeId, nonce: session.hello.nodeNonce, transcriptHash: toHex(th) }, now);
+      await rememberAuthenticatedRun(AUTH, this.#replay, { claimant: session.hello.nodeId, nonce: session.hello.nodeNonce, transcriptHash: toHex(th) }, now, {
+        random: this.#o.random,
+        runsPerClaimant: this.#o.runsPerInitiator,
+      });
       session.authenticated = true;
       await this.#o.admitAuthenticatedRun?.({ hello: session.hello, context: session.context });
       const { hello, challenge } = session;

@@ -38,6 +38,8 @@ export interface InfrastructureOptions {
   readonly signingKind?: 'ed25519' | 'p256';
   /** Operational certificates from nodes' CSRs (issue 13): the issuing CAs and the service's public URL. */
   readonly certificates?: CertificateIssuance;
+  /** Authenticated runs one device may begin per replay window, at each responder (default 32). */
+  readonly runsPerInitiator?: number;
 }
 
 const INFRA = 'infrastructure';
@@ -87,6 +89,7 @@ export class Infrastructure {
       },
       ...(o.trustAnchors !== undefined ? { trustAnchors: o.trustAnchors } : {}),
       ...(o.certificates !== undefined ? { certificates: o.certificates } : {}),
+      ...(o.runsPerInitiator !== undefined ? { runsPerInitiator: o.runsPerInitiator } : {}),
       admitAuthenticatedRun: ({ hello, context }) =>
         admitProvisioningRun(o.engine, { nodeId: hello.nodeId, credentialId: hello.credentialId, predecessorId: context['predecessorId'] }),
     });
@@ -98,6 +101,7 @@ export class Infrastructure {
       replayCache: o.replayCache,
       resolveCredential: (registreeId, fingerprint) => this.#credentialFor(registreeId, fingerprint),
       signingKey: { kind: signing.kind, handle: signing.registrar },
+      ...(o.runsPerInitiator !== undefined ? { runsPerInitiator: o.runsPerInitiator } : {}),
     });
   }
 

@@ -1,4 +1,5 @@
 import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
+import type { RandomSource } from '../../../domain/ports/random.ts';
 import { protocolFailure } from '../../../domain/protocols/protocol.ts';
 
 /**
@@ -36,21 +37,30 @@ export const DEFAULT_RUNS_PER_CLAIMANT = 32;
  * `replay_cache_full`: each run also takes one of `runsPerClaimant` slots of its claimant, each held for the
  * window, and a claimant with none free is refused `too_many_runs` before anything else is written. So one
  * claimant holds at most three entries per slot, and filling the namespace takes some `maxEntries / 96` of them.
+ * The slots are probed from a random one, so a claimant with few of them taken finds a free one at once however
+ * many it may have (a benchmark's single device).
  */
 export const rememberAuthenticatedRun = async (
   step: string,
   replayCache: ReplayCache,
   run: { readonly claimant: string; readonly nonce: string; readonly transcriptHash: string },
   now: Date,
-  runsPerClaimant = DEFAULT_RUNS_PER_CLAIMANT,
+  slots: { readonly random: RandomSource; readonly runsPerClaimant?: number | undefined },
 ): Promise<void> => {
-  await takeRunSlot(step, replayCache, run.claimant, now, runsPerClaimant);
+  await takeRunSlot(step, replayCache, run.claimant, now, slots.runsPerClaimant ?? DEFAULT_RUNS_PER_CLAIMANT, slots.random);
   await rememberOnce(step, replayCache, `nonce:${run.nonce}`, now, 'replayed_nonce');
   await rememberOnce(step, replayCache, `transcript:${run.transcriptHash}`, now, 'replayed_transcript');
 };
 
-const takeRunSlot = async (step: string, replayCache: ReplayCache, claimant: string, now: Date, slots: number): Promise<void> => {
-  for (let slot = 0; slot < slots; slot++) {
+/** A positive whole number of runs, or undefined (the default): a responder's option, checked when it is built. */
+export const checkRunsPerInitiator = (value: number | undefined): void => {
+  if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) throw new RangeError('runsPerInitiator must be a positive integer');
+};
+
+const takeRunSlot = async (step: string, replayCache: ReplayCache, claimant: string, now: Date, slots: number, random: RandomSource): Promise<void> => {
+  const start = new DataView(random(4).buffer).getUint32(0) % slots;
+  for (let probe = 0; probe < slots; probe++) {
+    const slot = (start + probe) % slots;
     const verdict = await replayCache.remember(`runs:${slot}:${claimant}`, now);
     if (verdict === 'fresh') return;
     if (verdict === 'full') throw protocolFailure(step, 'replay_cache_full');

@@ -102,14 +102,15 @@ export class SessionTable<S extends SessionBase> {
       }
       const own = this.#pendingByClaimant.get(claim.claimant);
       while (own !== undefined && own.size >= this.#maxPendingPerClaimant) await this.#evict(own.values().next().value as string);
-      // A session put back after a step keeps its first expiry, so the table is not in expiry order: the sweep above
-      // stops at the first live one. Full, every expired session goes before anyone is refused.
-      if (this.#entries.size >= this.#maxSessions) {
-        for (const [id, entry] of [...this.#entries]) if (entry.expiresAtMs <= now.getTime()) await this.#evict(id);
-      }
       while (this.#entries.size >= this.#maxSessions) {
         const oldestPending = this.#oldestPending();
-        if (oldestPending === undefined) throw protocolFailure(step, 'too_many_sessions');
+        if (oldestPending === undefined) {
+          // A session put back after a step keeps its first expiry, so the table is not in expiry order and the sweep
+          // above stops at the first live one: every expired session goes before anyone is refused (only here, where
+          // the table holds authenticated sessions alone, not at every hello of a flood).
+          if (!(await this.#evictExpired(now))) throw protocolFailure(step, 'too_many_sessions');
+          continue;
+        }
         await this.#evict(oldestPending);
       }
       this.assertNotPending(step, claim.nonce); // another hello with this nonce may have arrived during a cleanup
@@ -176,6 +177,13 @@ export class SessionTable<S extends SessionBase> {
       if (own?.size === 0) byClaimant.delete(claimant);
     }
     if (this.#pendingNonces.get(nonce) === id) this.#pendingNonces.delete(nonce);
+  }
+
+  /** Evicts every expired session; whether there was one. */
+  async #evictExpired(now: Date): Promise<boolean> {
+    const expired = [...this.#entries].filter(([, entry]) => entry.expiresAtMs <= now.getTime());
+    for (const [id] of expired) await this.#evict(id);
+    return expired.length > 0;
   }
 
   #oldestPending(): string | undefined {
