@@ -46,6 +46,28 @@ describe('a node gets its operational certificate only once the credential is re
     expect(certifiedPublicKey(fromBase64url(recorded.certificate!))).toEqual({ kind: 'p256', bytes: fromBase64url(result.credential.kind !== 'psk256' ? result.credential.publicKey : '') });
   }, 60_000);
 
+  it('the node takes the certificate only under the Enrolment Function\'s proof: stripped or replaced on the path, it is refused', async () => {
+    const w = (world = await pkiWorld('p256'));
+    const attempt = async (nodeId: string) => {
+      const { endpoint, session, delivery } = await run(w, nodeId, `${nodeId}-svc`);
+      const { receipt } = await session.acceptDelivery(delivery);
+      return { session, recorded: await endpoint.acceptReceipt(receipt) };
+    };
+    const refusal = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error);
+
+    const stripped = await attempt('meter-3');
+    expect(await refusal(stripped.session.acceptCertificate(undefined, stripped.recorded.certificateProof))).toMatchObject({
+      problem: { step: 'provisioning.recorded', reason: 'bad_signature' },
+    });
+    const replaced = await attempt('meter-4');
+    const other = await attempt('meter-5');
+    expect(await refusal(replaced.session.acceptCertificate(other.recorded.certificate, replaced.recorded.certificateProof))).toMatchObject({
+      problem: { step: 'provisioning.recorded', reason: 'bad_signature' },
+    });
+    const genuine = await other.session.acceptCertificate(other.recorded.certificate, other.recorded.certificateProof);
+    expect(genuine.kind !== 'psk256' && genuine.certificate).toBe(other.recorded.certificate);
+  }, 60_000);
+
   it('a receipt refused (the node revoked after its auth) hands out no certificate and records nothing', async () => {
     const w = (world = await pkiWorld('p256'));
     const { endpoint, session, delivery } = await run(w, 'meter-2', 'meter-2-svc');

@@ -143,6 +143,11 @@ export const ProvisioningOutcome = z.strictObject({
   credential: CredentialDescriptor,
   /** The Credence CA that issued `credential.certificate`, when one did (issue 13). */
   issuingCa: CaId.optional(),
+  /**
+   * The Enrolment Function's proof over what it hands the node once the credential is recorded: the certificate, or
+   * that there is none (`certificateHandover`, absorbed into the run's transcript after the receipt).
+   */
+  certificateProof: Proof,
   credentialKeyHandle: KeyHandle.optional(),
   bootstrapKind: CredentialKind,
   bootstrapFingerprint: Fingerprint,
@@ -158,6 +163,15 @@ export const ProvisioningOutcome = z.strictObject({
   completedAt: IsoTimestamp,
 });
 export type ProvisioningOutcome = z.infer<typeof ProvisioningOutcome>;
+
+/**
+ * What the run's transcript absorbs after the receipt, and the Enrolment Function proves (`proofFor(...,
+ * 'certificate', ...)`): the certificate it hands over with the answer that the credential is recorded, or null. The
+ * answer itself is not signed, so without this proof anyone on the path could strip the certificate or put another
+ * CA's certificate of the node's public key in its place.
+ */
+export const CERTIFICATE_HANDOVER = 'provisioning.certificate';
+export const certificateHandover = (certificate: string | undefined): { readonly certificate: string | null } => ({ certificate: certificate ?? null });
 
 /** What the node keeps: its new credential's handle in its own Secure Environment and the public description. */
 export interface NodeProvisioningResult {

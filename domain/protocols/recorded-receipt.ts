@@ -6,7 +6,7 @@ import { receiptStatement, statementCredential, type ReceiptStatement } from './
 export type RecordedReceipt = Omit<ProvisioningReceiptV2, 'credential'> & { readonly credential: ReceiptStatement['credential'] };
 
 /** The receipt statement both ends sign, from the facts of the Enrolment Function's outcome (its proofs aside). */
-export const outcomeStatement = (o: Omit<ProvisioningOutcome, 'receipt' | 'credentialKeyHandle'>): ReceiptStatement =>
+export const outcomeStatement = (o: Omit<ProvisioningOutcome, 'receipt' | 'credentialKeyHandle' | 'certificateProof'>): ReceiptStatement =>
   receiptStatement({
     sessionId: o.sessionId,
     nodeId: o.nodeId,

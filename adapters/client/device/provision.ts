@@ -2,7 +2,6 @@ import type { CredentialKind } from '../../../domain/crypto/credential.ts';
 import { fromBase64url } from '../../../domain/crypto/index.ts';
 import { parseMessage, protocolFailure, type NodeProvisioningResult } from '../../../domain/protocols/index.ts';
 import { ProvisioningRecorded, type Device, type PinnedResponder } from '../../protocols/procedures/index.ts';
-import { withCertificate } from '../../protocols/enrolment/index.ts';
 import { destroyQuietly } from '../../protocols/shared/index.ts';
 import { DEVICE_PATHS, type DeviceTransport } from './transport.ts';
 
@@ -41,8 +40,9 @@ export const provisionOverHttp = async (
     if (recorded.credentialId !== request.credentialId || recorded.fingerprint !== result.credential.fingerprint) {
       throw protocolFailure(RECORDED, 'credential_mismatch', 'the server recorded another credential');
     }
-    // The certificate comes with the answer that the credential is recorded, not with the delivery.
-    if (recorded.certificate !== undefined) result = { ...result, credential: withCertificate(result.credential, recorded.certificate, RECORDED) };
+    // The certificate comes with the answer that the credential is recorded, not with the delivery, under the
+    // Enrolment Function's proof (the answer is not signed).
+    result = { ...result, credential: await session.acceptCertificate(recorded.certificate, recorded.certificateProof) };
     device.credentials.set(request.credentialId, { handle: result.handle, descriptor: result.credential });
     if (result.serviceParameters.cseId !== undefined) device.cseId = result.serviceParameters.cseId;
     return { result, recorded };

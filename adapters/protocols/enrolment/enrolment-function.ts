@@ -25,6 +25,8 @@ import { deliveryAad, PROTOCOL, proofFor } from '../../../domain/protocols/provi
 import { statementProofInput } from '../../../domain/protocols/provisioning-statement.ts';
 import { outcomeStatement } from '../../../domain/protocols/recorded-receipt.ts';
 import {
+  CERTIFICATE_HANDOVER,
+  certificateHandover,
   ProvisioningAuth,
   ProvisioningHello,
   ProvisioningReceipt,
@@ -344,8 +346,10 @@ export class EnrolmentFunction {
       // Signed now, the receipt verified, and handed to the node only once recorded (EnrolmentEndpoint): a
       // certificate out in the field that no event records could never be revoked.
       const certified = await session.certificate?.issue();
+      const handover = session.transcript.absorb(CERTIFICATE_HANDOVER, certificateHandover(certified?.certificate));
       const outcome: ProvisioningOutcome = {
         ...facts,
+        certificateProof: await prove(se, session.signer, proofFor('enrolment-function', 'certificate', handover)),
         ...(certified !== undefined && credential.kind !== 'psk256'
           ? { credential: { ...credential, certificate: certified.certificate }, issuingCa: certified.issuingCa }
           : {}),

@@ -20,6 +20,8 @@ import { certificateFingerprint } from '../../../domain/crypto/fingerprint.ts';
 import { constantTimeEqual } from '../../../domain/crypto/bytes.ts';
 import { buildCertificationRequest, certifiedPublicKey, nodeSubject, nodeUris, x509Signature } from '../../../domain/x509/issuance/index.ts';
 import {
+  CERTIFICATE_HANDOVER,
+  certificateHandover,
   ProvisioningChallenge,
   ProvisioningDelivery,
   type NodeProvisioningResult,
@@ -56,10 +58,11 @@ export interface ProvisioningRequest {
   readonly requestCertificate?: boolean;
 }
 
-type Stage = 'hello_sent' | 'authenticated' | 'finished' | 'failed';
+type Stage = 'hello_sent' | 'authenticated' | 'finished' | 'handed_over' | 'failed';
 
 const CHALLENGE = 'provisioning.challenge';
 const DELIVERY = 'provisioning.delivery';
+const RECORDED = 'provisioning.recorded';
 
 /** The node (device) side of remote provisioning: `start` a run, then feed it the Enrolment Function's messages. */
 export class ProvisioningClient {
@@ -107,6 +110,8 @@ export class NodeProvisioningSession {
   #verifier?: ProofVerifier;
   #authTranscript?: Uint8Array;
   #credentialKey?: KeyHandle;
+  /** The credential as delivered, until the Enrolment Function's handover adds its certificate (if any). */
+  #delivered?: CredentialDescriptor;
   readonly #requestCertificate: boolean;
 
   constructor(options: ProvisioningClientOptions, hello: ProvisioningHello, ephemeral: KeyHandle | undefined, requestCertificate = true) {
@@ -233,11 +238,28 @@ export class NodeProvisioningSession {
         credentialProof: await prove(se, { kind: credential.kind, handle }, statementProofInput('credential', statement)),
       };
       this.#credentialKey = undefined; // kept: it is the node's new credential
+      this.#delivered = credential;
       return {
         receipt,
         result: { credential, handle, serviceParameters: challenge.serviceParameters, transcriptHash: toBase64url(thReceipt) },
       };
     }, 'finished');
+  }
+
+  /**
+   * What the Enrolment Function hands over with the answer that the credential is recorded: the certificate its
+   * issuing CA made from this run's CSR, or none, under its proof (`certificateProof`) over the run's transcript. The
+   * answer itself is not signed: a certificate stripped or replaced on the path fails here. Returns the credential
+   * with its certificate; one that does not certify this node's key is `credential_mismatch`.
+   */
+  async acceptCertificate(certificate: string | undefined, certificateProof: string): Promise<CredentialDescriptor> {
+    return this.#step('finished', RECORDED, async () => {
+      const th = this.#transcript.absorb(CERTIFICATE_HANDOVER, certificateHandover(certificate));
+      const verifier = this.#verifier as ProofVerifier;
+      await assertProof(this.#o.se, verifier, proofFor('enrolment-function', 'certificate', th), certificateProof, RECORDED, 'certificate not handed over by the Enrolment Function');
+      const credential = this.#delivered as CredentialDescriptor;
+      return certificate === undefined ? credential : withCertificate(credential, certificate, RECORDED);
+    }, 'handed_over');
   }
 
   /** Ends the run early and destroys the keys made for it. */

@@ -31,6 +31,10 @@ export const isWithdrawn = (credential: LoadedEntity): boolean => {
   return state === 'revoked' || state === 'expired' || state === 'absent';
 };
 
+/** The operational certificate (DER, base64url) the issuing CA made from the node's CSR, when one did (issue 13). */
+export const certificateOf = (outcome: ProvisioningOutcome): string | undefined =>
+  outcome.credential.kind === 'psk256' ? undefined : outcome.credential.certificate;
+
 /**
  * The `issueCredential` data for a remotely provisioned credential: public facts from the outcome only, with the
  * operational certificate its issuing CA made from the node's CSR (issue 13), recorded by what identifies it.
@@ -49,8 +53,8 @@ export const issuedFrom = (
   ...(outcome.credential.kind !== 'psk256' ? { publicKey: outcome.credential.publicKey } : {}),
   notBefore: outcome.credential.validity.notBefore,
   notAfter: outcome.credential.validity.notAfter,
-  ...(outcome.credential.kind !== 'psk256' && outcome.credential.certificate !== undefined && outcome.issuingCa !== undefined
-    ? { certificate: certificateSummary(fromBase64url(outcome.credential.certificate), outcome.issuingCa) }
+  ...(certificateOf(outcome) !== undefined && outcome.issuingCa !== undefined
+    ? { certificate: certificateSummary(fromBase64url(certificateOf(outcome)!), outcome.issuingCa) }
     : {}),
   ...(predecessorId !== undefined ? { predecessorId } : {}),
 });

@@ -2,6 +2,7 @@ import { parseMessage, protocolFailure } from '../../../domain/protocols/protoco
 import { ProvisioningHello, type ProvisioningChallenge, type ProvisioningDelivery } from '../../../domain/protocols/enrolment-messages.ts';
 import type { Infrastructure } from './infrastructure.ts';
 import { recordProvisioning } from './record.ts';
+import { certificateOf } from './descriptors.ts';
 import type { PinnedResponder, ProvisioningRecorded } from './wire.ts';
 
 const HELLO = 'provisioning.hello';
@@ -60,7 +61,8 @@ export class EnrolmentEndpoint {
       kind: outcome.credential.kind,
       fingerprint: outcome.credential.fingerprint,
       ...(predecessorId !== undefined ? { predecessorId } : {}),
-      ...(outcome.credential.kind !== 'psk256' && outcome.credential.certificate !== undefined ? { certificate: outcome.credential.certificate } : {}),
+      ...(certificateOf(outcome) !== undefined ? { certificate: certificateOf(outcome) } : {}),
+      certificateProof: outcome.certificateProof,
       position: String(event?.position ?? 0n),
       completedAt: outcome.completedAt,
     };

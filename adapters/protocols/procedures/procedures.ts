@@ -9,7 +9,7 @@ import type { Device } from './device.ts';
 import { recordAssociation, recordProvisioning } from './record.ts';
 import type { Infrastructure } from './infrastructure.ts';
 import { transferKey } from './transfer-key.ts';
-import { withCertificate } from '../enrolment/index.ts';
+import { certificateOf } from './descriptors.ts';
 
 type Validity = { readonly notBefore: string; readonly notAfter: string };
 type RegistreeRef = { readonly kind: 'cse'; readonly id: string } | { readonly kind: 'ae'; readonly id: string; readonly appId: string };
@@ -114,9 +114,14 @@ export class SecurityProcedures {
       await device.se.destroy(result.handle);
       throw error;
     }
-    // The certificate comes once recorded (EnrolmentFunction.acceptReceipt), as over a connection.
-    const certificate = outcome.credential.kind === 'psk256' ? undefined : outcome.credential.certificate;
-    const descriptor = certificate === undefined ? result.credential : withCertificate(result.credential, certificate, 'provisioning.recorded');
+    // The certificate comes once recorded (EnrolmentFunction.acceptReceipt), under its proof, as over a connection.
+    let descriptor;
+    try {
+      descriptor = await session.acceptCertificate(certificateOf(outcome), outcome.certificateProof);
+    } catch (error) {
+      await device.se.destroy(result.handle);
+      throw error;
+    }
     device.credentials.set(args.credentialId, { handle: result.handle, descriptor });
     if (result.serviceParameters.cseId !== undefined) device.cseId = result.serviceParameters.cseId;
     return { outcome, provisioned };

@@ -4,6 +4,7 @@ import { CredentialKind, Identifier, IsoTimestamp } from '../../../domain/crypto
 import { Fingerprint } from '../../../domain/crypto/fingerprint.ts';
 import { MAX_CERTIFICATE_LENGTH, MAX_PUBLIC_KEY_LENGTH } from '../../../domain/crypto/sizes.ts';
 import { PositionString } from '../../../domain/positions.ts';
+import { Proof } from '../../../domain/protocols/protocol.ts';
 
 /**
  * What the infrastructure's endpoints say beyond the protocol messages (domain/protocols), to a device across a
@@ -31,6 +32,8 @@ export const ProvisioningRecorded = z.strictObject({
    * the receipt was verified and given only now that `CredentialIssued` records it (issue 13).
    */
   certificate: base64urlString({ max: MAX_CERTIFICATE_LENGTH }).optional(),
+  /** The Enrolment Function's proof over `certificate`, or over its absence (NodeProvisioningSession.acceptCertificate). */
+  certificateProof: Proof,
   /** The global position of `CredentialProvisioned`, a decimal string. */
   position: PositionString,
   completedAt: IsoTimestamp,
