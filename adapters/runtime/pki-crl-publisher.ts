@@ -8,7 +8,7 @@ import { memoryPublishedRevocations, type PublishedRevocation } from '../driven/
 import type { CommittedReadModel } from './pki-committed.ts';
 import { PkiIncomplete, readCompletePki } from './pki-complete.ts';
 import { EntryBuffer, leavesTheList } from './pki-entry-buffer.ts';
-import { PublicationUnrecorded, PublishedLedger } from './pki-published.ts';
+import { PublicationUnrecorded, PublishedLedger, type UnrecordedRun } from './pki-published.ts';
 
 /** A signed CRL as served: DER, its number and times, and an entity tag for HTTP caches. */
 export interface PublishedCrl {
@@ -98,7 +98,8 @@ export class CrlPublisher {
   /** Published revocations the read model did not hold when last read whole, by serial, until it holds them again. */
   #notInLog = new Map<string, PublishedRevocation>();
   /** The last look could not record what it read (reported when it began). */
-  #unrecorded = false;
+  /** Whether the last write to the ledger failed (reported once per run of failures). */
+  readonly #unrecorded: UnrecordedRun = { failing: false };
   #lastSeq = 0;
   /** The complete CRL the deltas are on: its number and the entries it covers (a byte offset and a count). */
   #base: { crlNumber: number; offset: number; count: number } | undefined;
@@ -274,17 +275,10 @@ export class CrlPublisher {
     // for good, judged at a CRL's time as the expiry drop judges them (a reload reads them again: they were forgotten
     // on purpose).
     const { thisUpdate } = this.#times();
-    try {
-      // A reload reads every revocation again: only those not kept yet become records.
-      const fresh = rows.filter((row) => this.#ledger.get(row.serialNumber) === undefined && !this.#leftForGood(row.serialNumber, thisUpdate));
-      this.#ledger.record(fresh.map(publishedOf));
-      this.#unrecorded = false;
-    } catch (error) {
-      // Reported once per run of failures: every fetch of a CRL tries again, and a full disk would fill the log.
-      if (!this.#unrecorded) this.#o.onError?.(error);
-      this.#unrecorded = true;
-      return new PublicationUnrecorded(error);
-    }
+    // A reload reads every revocation again: only those not kept yet become records.
+    const fresh = rows.filter((row) => this.#ledger.get(row.serialNumber) === undefined && !this.#leftForGood(row.serialNumber, thisUpdate));
+    const unrecorded = this.#ledger.recordOrReport(fresh.map(publishedOf), this.#unrecorded, this.#o.onError);
+    if (unrecorded !== undefined) return unrecorded;
     if (reload) {
       this.#reload = false;
       this.#entries.clear();

@@ -15,7 +15,7 @@ import { certificateStanding } from '../../projections/pki/index.ts';
 import type { OcspResponderCredential } from '../driven/pki/ocsp-signing-key.ts';
 import type { CommittedReadModel } from './pki-committed.ts';
 import type { PublishedRevocation } from '../driven/pki/published-revocations.ts';
-import type { PublishedLedger } from './pki-published.ts';
+import type { PublishedLedger, UnrecordedRun } from './pki-published.ts';
 import { readCompletePki } from './pki-complete.ts';
 
 export interface OcspResponderOptions {
@@ -163,19 +163,11 @@ export class OcspResponder {
   #recorded(revocations: readonly PublishedRevocation[]): boolean {
     const ledger = this.#o.published;
     if (ledger === undefined || revocations.every((r) => ledger.get(r.serialNumber) !== undefined)) return true;
-    try {
-      ledger.record(revocations);
-      this.#unrecorded = false;
-      return true;
-    } catch (error) {
-      if (!this.#unrecorded) this.#o.onError?.(error);
-      this.#unrecorded = true;
-      return false;
-    }
+    return ledger.recordOrReport(revocations, this.#unrecorded, this.#o.onError) === undefined;
   }
 
   /** Whether the last write to the ledger failed: reported once, not at every request while the disk stays full. */
-  #unrecorded = false;
+  readonly #unrecorded: UnrecordedRun = { failing: false };
 
   #fresh(entry: Cached | undefined, now: number): boolean {
     return entry !== undefined && now < entry.producedAt + this.#validityMs / 4;

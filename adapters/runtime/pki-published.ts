@@ -14,6 +14,11 @@ export class PublicationUnrecorded extends Error {
   }
 }
 
+/** Whether a caller's last write to the ledger failed: its failures are reported once per run of them. */
+export interface UnrecordedRun {
+  failing: boolean;
+}
+
 /** Records forgotten at once at least (and at least a quarter of what is kept): each forgetting rewrites the file. */
 const FORGET_AT_LEAST = 1024;
 
@@ -49,6 +54,23 @@ export class PublishedLedger {
     if (fresh.size === 0) return;
     this.#store.append([...fresh.values()]);
     for (const [serial, r] of fresh) this.#kept.set(serial, r);
+  }
+
+  /**
+   * `record`, for a caller that goes on when the write fails: returns the failure (PublicationUnrecorded) instead of
+   * throwing, and reports its cause through `report` once per run of failures of this caller (`run`, its own state),
+   * since every request tries again and a full disk would otherwise fill the log.
+   */
+  recordOrReport(records: readonly PublishedRevocation[], run: UnrecordedRun, report: ((error: unknown) => void) | undefined): PublicationUnrecorded | undefined {
+    try {
+      this.record(records);
+      run.failing = false;
+      return undefined;
+    } catch (error) {
+      if (!run.failing) report?.(error);
+      run.failing = true;
+      return new PublicationUnrecorded(error);
+    }
   }
 
   /** The kept revocations whose serial `listed` does not hold, oldest publication first. */
