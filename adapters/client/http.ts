@@ -7,6 +7,8 @@
 
 /** How long one request may take, the answer included, unless the caller says otherwise. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
+/** The largest answer read when the caller names none: an evidence bundle's file limit (bin/files.ts), far past any other. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 export interface ProblemDocument {
   readonly type: string;
@@ -60,6 +62,8 @@ export interface RequestOptions {
   readonly signal?: AbortSignal;
   /** How long the request may take, the answer included (default DEFAULT_TIMEOUT_MS); then `ServerTimeout`. */
   readonly timeoutMs?: number;
+  /** The largest answer read (default DEFAULT_MAX_RESPONSE_BYTES); past it the read stops, `UnexpectedResponse`. */
+  readonly maxResponseBytes?: number;
 }
 
 export interface HttpResponse<T = unknown> {
@@ -99,6 +103,40 @@ export const problemOf = (response: Response, text: string): ProblemResponse => 
 };
 
 /**
+ * The answer's text, read up to `max` bytes: a server (or anything on the path) cannot make this client hold an answer
+ * of any size in memory. A larger one is refused from its Content-Length, else once the bytes read pass the bound.
+ */
+const boundedText = async (response: Response, max: number, what: string): Promise<string> => {
+  const tooLarge = (): UnexpectedResponse => new UnexpectedResponse(what, `the answer is larger than ${max} bytes`);
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (declared > max) {
+    await response.body?.cancel();
+    throw tooLarge();
+  }
+  if (response.body === null) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
+};
+
+/**
  * Sends one request; resolves for 2xx, throws `ProblemResponse` otherwise, `ServerUnreachable` on a network
  * failure (`ServerTimeout` past the timeout) and `UnexpectedResponse` for a JSON body that does not parse.
  */
@@ -114,16 +152,17 @@ export const request = async <T = unknown>(baseUrl: string, options: RequestOpti
   // The caller's own abort is theirs to handle; the deadline is a server too slow to answer.
   const failure = (error: unknown): unknown =>
     options.signal?.aborted === true ? error : deadline.aborted ? new ServerTimeout(baseUrl, timeoutMs) : new ServerUnreachable(baseUrl, error);
+  const what = `${method} ${options.path.split('?')[0]}`;
   let response: Response;
   let text: string;
   try {
     response = await fetch(url, { method, headers, signal, ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}) });
-    text = await response.text();
+    text = await boundedText(response, options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, what);
   } catch (error) {
-    throw failure(error);
+    throw error instanceof UnexpectedResponse ? error : failure(error);
   }
   if (!response.ok) throw problemOf(response, text);
   const type = response.headers.get('content-type') ?? '';
-  const body: unknown = /json/.test(type) && text.length > 0 ? parseJson(text, `${method} ${options.path.split('?')[0]}`) : text;
+  const body: unknown = /json/.test(type) && text.length > 0 ? parseJson(text, what) : text;
   return { status: response.status, headers: response.headers, body: body as T };
 };
