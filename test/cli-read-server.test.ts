@@ -96,6 +96,17 @@ describe('credence read commands against a server', () => {
     const note = await fetch(new URL('/v1/transparency/checkpoint', svc.url), { headers: { authorization: `Bearer ${svc.tokens.auditor}` } });
     writeFileSync(earlier, await note.text());
     await operate('subscription', 'terminate', 'city', '--reason', 'contract ended');
+    // The service signs checkpoints on its own schedule: wait for one past the saved one (else the answer is that
+    // nothing was appended since).
+    const sizeOf = (text: string): number => Number(text.split('\n')[1]);
+    const savedSize = sizeOf(readFileSync(earlier, 'utf8'));
+    const same = await cli(['verify', '--from', earlier, '--key', key, '--server', svc.url, '--token', svc.tokens.auditor]);
+    expect(same.code, same.err).toBe(0);
+    for (let i = 0; i < 400; i++) {
+      const latest = await fetch(new URL('/v1/transparency/checkpoint', svc.url), { headers: { authorization: `Bearer ${svc.tokens.auditor}` } });
+      if (sizeOf(await latest.text()) > savedSize) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     const consistent = await cli(['verify', '--from', earlier, '--key', key, '--server', svc.url, '--token', svc.tokens.auditor]);
     expect(consistent.code, consistent.err).toBe(0);
     expect(consistent.out).toMatch(/^ok: the server's tree of size \d+ extends the tree of size \d+$/);
