@@ -17,8 +17,14 @@ export const openTransparencyInDir = (
   options: { readonly origin?: string; readonly signer?: CheckpointSigner } = {},
 ): { log: SqliteTransparencyLog; signer: CheckpointSigner; origin: string } => {
   const origin = options.origin ?? DEFAULT_LOG_ORIGIN;
-  const signer = options.signer ?? openKeyFileSignerInDir(dataDir, origin);
-  return { log: openTransparencyLogInDir(dataDir), signer, origin };
+  const log = openTransparencyLogInDir(dataDir);
+  try {
+    const signer = options.signer ?? openKeyFileSignerInDir(dataDir, origin, log.latestCheckpoint()?.note);
+    return { log, signer, origin };
+  } catch (error) {
+    log.close();
+    throw error;
+  }
 };
 
 export const hasTransparencyLog = (dataDir: string): boolean => existsSync(join(dataDir, TRANSPARENCY_DB_FILE));

@@ -4,6 +4,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { writeFileAtomic } from '../files/index.ts';
 import type { CheckpointSigner } from '../../../domain/transparency/checkpoint-signer.ts';
 import { fromBase64, toBase64 } from '../../../domain/transparency/bytes.ts';
+import { openCheckpoint } from '../../../domain/transparency/verify-result.ts';
 import {
   ED25519_SIGNATURE_TYPE,
   formatVerifierKey,
@@ -95,10 +96,25 @@ export const signerVerifierKey = (signer: CheckpointSigner): NoteVerifierKey => 
 
 /**
  * Opens (or creates) `<dataDir>/transparency.key` and writes `<dataDir>/transparency.pub` beside it, the public
- * verifier key to hand to auditors.
+ * verifier key to hand to auditors. `signed`: the log's latest checkpoint, when it has one. Then the key must be
+ * the one that signed it: a missing key file is not made afresh, nor is another key used (either would fork the
+ * log's identity: a new key's checkpoints over the old history, auditors' pinned key no longer verifying), and
+ * nothing is written before that is checked.
  */
-export const openKeyFileSignerInDir = (dataDir: string, keyName: string): CheckpointSigner => {
-  const signer = openKeyFileSigner({ path: join(dataDir, KEY_FILE), keyName, create: true });
+export const openKeyFileSignerInDir = (dataDir: string, keyName: string, signed?: string): CheckpointSigner => {
+  const path = join(dataDir, KEY_FILE);
+  if (signed !== undefined && statSync(path, { throwIfNoEntry: false }) === undefined) {
+    throw new Error(
+      `key file ${path} is missing, but the transparency log beside it holds checkpoints signed with it: restore it from a backup ` +
+        '(a new key would fork the log; to start a new log, move transparency.db aside as well)',
+    );
+  }
+  const signer = openKeyFileSigner({ path, keyName, create: true });
+  if (signed !== undefined && !openCheckpoint(signed, signerVerifierKey(signer)).ok) {
+    throw new Error(
+      `key file ${path} (${keyName}) did not sign the latest checkpoint of the transparency log beside it: restore the log's own key, or give its origin`,
+    );
+  }
   // Public: handed to auditors, so readable by all (0644); rewritten on every open, atomically.
   writeFileAtomic(join(dataDir, PUBLIC_KEY_FILE), `${formatVerifierKey(signerVerifierKey(signer))}\n`, { mode: 0o644 });
   return signer;
