@@ -24,7 +24,8 @@ import { report, resolveLogKey, verifyBundle } from './verify-checks.ts';
 
 const EXAMPLES = `
 Modes (exactly one):
-  credence verify --data DIR [--key KEY]                        audit events.db against the transparency log
+  credence verify --data DIR [--key KEY] [--checkpoint C.txt]   audit events.db against the transparency log (and a
+                                                                checkpoint kept from an earlier audit)
   credence verify FILE.json [--key KEY]                         verify an evidence bundle (credence export)
   credence verify --event E.json --proof P.json --checkpoint C.txt --key KEY
   credence verify --from A.txt --to B.txt --proof P.json --key KEY    consistency of two checkpoints
@@ -79,8 +80,11 @@ const readInput = <T>(flag: string, read: FileRead<T>, io: Io): T | undefined =>
 
 const verifyLocal = async (args: Options, pinned: NoteVerifierKey | undefined, io: Io): Promise<number> => {
   switch (args.mode) {
-    case 'data':
-      return auditDataDir(args.dir, pinned, io, args.json);
+    case 'data': {
+      const saved = args.checkpoint === undefined ? undefined : readInput('--checkpoint: ', readTextFile(args.checkpoint, FILE_LIMITS.note), io);
+      if (args.checkpoint !== undefined && saved === undefined) return 2;
+      return auditDataDir(args.dir, pinned, io, args.json, saved);
+    }
     case 'bundle': {
       const input = readInput('', readJsonFile(args.file, FILE_LIMITS.bundle), io);
       return input === undefined ? 2 : verifyBundle(input, pinned, io, args.json);
@@ -130,7 +134,8 @@ function* counted<T>(rows: Iterable<T>, update: ((done: number) => void) | undef
   update?.(done);
 }
 
-const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io: Io, asJson: boolean): Promise<number> => {
+/** `saved`: a checkpoint kept from an earlier audit, which the log must still extend (else `rolled_back`). */
+const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io: Io, asJson: boolean, saved?: string): Promise<number> => {
   if (!existsSync(join(dir, EVENTS_DB_FILE)) || !hasTransparencyLog(dir)) throw new UsageError(`--data: ${dir} holds no event store and transparency log`);
   let key = pinned;
   if (key === undefined) {
@@ -142,7 +147,12 @@ const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io
   const stream = progressStream(io, asJson);
   const bar = stream === undefined ? undefined : progressBar(stream, 0, 'events checked against the log');
   try {
-    const result = await auditStoreAgainstLog({ storedEvents: counted(readEventsDbInDir(dir), bar?.update), log, logPublicKey: key });
+    const result = await auditStoreAgainstLog({
+      storedEvents: counted(readEventsDbInDir(dir), bar?.update),
+      log,
+      logPublicKey: key,
+      ...(saved !== undefined ? { saved } : {}),
+    });
     bar?.finish();
     if (asJson) io.out(json(result));
     if (!result.ok) {
@@ -176,7 +186,7 @@ export const register: RegisterCommands = (program, io) => {
     .option('--key <key>', 'the log verifier key (<name>+<key ID>+<base64>) or a file holding it; required with --server')
     .option('--event <file>', 'one logged event (JSON)')
     .option('--proof <file>', 'its inclusion proof, or a consistency proof with --from/--to (JSON)')
-    .option('--checkpoint <file>', 'the signed checkpoint note the inclusion proof is against')
+    .option('--checkpoint <file>', 'the signed checkpoint note the inclusion proof is against; with --data, one kept from an earlier audit')
     .option('--from <file>', 'an earlier signed checkpoint note')
     .option('--to <file>', 'a later signed checkpoint note')
     .addHelpText('after', EXAMPLES)

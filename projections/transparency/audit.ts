@@ -24,7 +24,9 @@ export type TamperKind =
   /** The latest checkpoint does not verify under the log key. */
   | 'bad_checkpoint'
   /** The log file disagrees with its own signed checkpoint (it was altered too, or truncated), or its stream index with the events. */
-  | 'log_mismatch';
+  | 'log_mismatch'
+  /** The log's latest checkpoint is older than one the auditor kept, or its history no longer hashes to it. */
+  | 'rolled_back';
 
 export type AuditReport =
   | {
@@ -87,6 +89,12 @@ export const auditStoreAgainstLog = async (args: {
   readonly storedEvents: Iterable<AuditedRow> | AsyncIterable<AuditedRow>;
   readonly log: Log;
   readonly logPublicKey: NoteVerifierKey;
+  /**
+   * A checkpoint of this log the auditor kept from an earlier audit (its signed note). Without one, the audit can
+   * only compare the files with the newest checkpoint they hold: someone who rewrote both and deleted the checkpoints
+   * past the rewrite passes. With it, the log must still be at least that large and hash to it there.
+   */
+  readonly saved?: string;
 }): Promise<AuditReport> => {
   const stored = args.log.latestCheckpoint();
   let checkpoint: Checkpoint | undefined;
@@ -95,13 +103,26 @@ export const auditStoreAgainstLog = async (args: {
     if (!opened.ok) return { ok: false, kind: 'bad_checkpoint', message: opened.message };
     checkpoint = opened.checkpoint;
   }
+  let saved: Checkpoint | undefined;
+  if (args.saved !== undefined) {
+    const opened = openCheckpoint(args.saved, args.logPublicKey);
+    if (!opened.ok) return { ok: false, kind: 'bad_checkpoint', message: `the saved checkpoint: ${opened.message}` };
+    saved = opened.checkpoint;
+    if ((checkpoint?.treeSize ?? 0) < saved.treeSize) {
+      return {
+        ok: false,
+        kind: 'rolled_back',
+        message: `the log's latest checkpoint signs ${checkpoint?.treeSize ?? 0} events, the saved one ${saved.treeSize}: checkpoints were removed, or the log replaced`,
+      };
+    }
+  }
   const rows = (
     Symbol.asyncIterator in args.storedEvents
       ? args.storedEvents[Symbol.asyncIterator]()
       : args.storedEvents[Symbol.iterator]()
   ) as Iterator<AuditedRow> | AsyncIterator<AuditedRow>;
   try {
-    return await walk(rows, args.log, checkpoint);
+    return await walk(rows, args.log, checkpoint, saved);
   } finally {
     // Stopping at the first finding must still release the reader (it holds the events file open).
     await rows.return?.();
@@ -120,6 +141,7 @@ const walk = async (
   rows: Iterator<AuditedRow> | AsyncIterator<AuditedRow>,
   log: Log,
   checkpoint: Checkpoint | undefined,
+  saved: Checkpoint | undefined,
 ): Promise<AuditReport> => {
   const nextRow = async (): Promise<AuditedRow | undefined> => {
     const result = await rows.next();
@@ -132,6 +154,7 @@ const walk = async (
   let frontier: Frontier = emptyFrontier;
   let checked = 0;
   let unlogged = 0;
+  let savedChecked = saved === undefined || saved.treeSize === 0;
   // One row of look-ahead tells an inserted event from an edited one.
   let row = await nextRow();
   let ahead = row && (await nextRow());
@@ -161,6 +184,18 @@ const walk = async (
       };
     }
     if (frontier.size < signedSize) frontier = appendLeafHash(frontier, hash).frontier;
+    // The saved checkpoint is never larger than the latest (checked first): its root is met on the way.
+    if (saved !== undefined && frontier.size === saved.treeSize && !savedChecked) {
+      savedChecked = true;
+      if (!constantTimeEqual(frontierRoot(frontier), saved.rootHash)) {
+        return {
+          ok: false,
+          kind: 'rolled_back',
+          position,
+          message: `the first ${saved.treeSize} stored events no longer hash to the saved checkpoint: the history was rewritten (both files)`,
+        };
+      }
+    }
     checked += 1;
     leaf = nextLeaf();
   }
