@@ -89,6 +89,8 @@ export type TimelineJson = z.infer<typeof TimelineJson>;
 export const ComplianceAnswerJson = z.looseObject({
   query: Name,
   params: z.record(Name, Text),
+  /** Stored events the server's read models had not handled when it answered (older servers: absent). */
+  eventsBehind: z.number().int().min(0).optional(),
   rows: z.array(z.looseObject({ position: PositionString })).max(MAX_ITEMS),
 });
 export type ComplianceAnswerJson = z.infer<typeof ComplianceAnswerJson>;

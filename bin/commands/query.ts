@@ -114,7 +114,12 @@ export const register: RegisterCommands = (program, io) => {
         io.out((await client.complianceCsv(queryName, raw)).replace(/\n$/, ''));
         return 0;
       }
-      printRows(io, queryName, raw, (await client.compliance(queryName, raw)).rows, args.json);
+      const answer = await client.compliance(queryName, raw);
+      // Said on stderr, so rows on stdout stay what a script reads: the answer may lack what those events prove.
+      if (answer.eventsBehind !== undefined && answer.eventsBehind > 0) {
+        io.err(`note: the server's read models were ${answer.eventsBehind} event(s) behind its store when it answered: rows those events prove may be missing`);
+      }
+      printRows(io, queryName, raw, answer.rows, args.json);
       return 0;
     }),
   );

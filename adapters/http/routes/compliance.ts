@@ -7,7 +7,7 @@ import { FleetReplayer } from '../../replay-workers/fleet-replayer.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
 import { toCsv, wantsCsv } from './csv.ts';
-import { DecimalString, Finding, getEntityRoute, readYourWrites, toWire, Verdict } from './wire.ts';
+import { DecimalString, EVENTS_BEHIND_HEADER, Finding, getEntityRoute, readYourWrites, toWire, Verdict } from './wire.ts';
 
 /** Every parameter any compliance query takes, as the query string carries them; each query's own schema decides. */
 const PARAMS = ['reason', 'from', 'to', 'actor', 'subscription', 'days', 'now'] as const;
@@ -88,7 +88,21 @@ export const complianceRoutes: RouteModule = (app, context) => {
         200: {
           description: 'the rows',
           content: {
-            'application/json': { schema: z.object({ query: QueryName, params: z.record(z.string(), z.string()), rows: z.array(Row) }) },
+            'application/json': {
+              schema: z.object({
+                query: QueryName,
+                params: z.record(z.string(), z.string()),
+                eventsBehind: z
+                  .number()
+                  .int()
+                  .min(0)
+                  .describe(
+                    'stored events the read models had not handled when this was answered (0: none; at least 1 whenever they had not ' +
+                      'reached the store\'s head): rows those events prove may be missing. Also the credence-events-behind header, CSV included',
+                  ),
+                rows: z.array(Row),
+              }),
+            },
             'text/csv': { schema: z.string().describe('a header row, then one row per answer; nested fields as dotted columns') },
           },
         },
@@ -100,13 +114,14 @@ export const complianceRoutes: RouteModule = (app, context) => {
       const definition = COMPLIANCE_QUERIES[name];
       const params = definition.params.safeParse(raw);
       if (!params.success) throw validationError(issuesOf(params.error), 'query');
-      await readYourWrites(context);
+      const { eventsBehind } = await readYourWrites(context);
+      reply.header(EVENTS_BEHIND_HEADER, String(eventsBehind));
       // The name picked the definition and its own schema parsed the parameters, so they match.
       const run = definition.run as unknown as (db: typeof context.credence.readModels, p: unknown, now: Date) => readonly Record<string, unknown>[];
       const rows = toWire(run(context.credence.readModels, params.data, context.credence.engine.clock.now())) as Record<string, unknown>[];
       reply.header('vary', 'accept');
       if (wantsCsv(request.headers.accept)) return reply.type('text/csv; charset=utf-8').send(toCsv(rows, ['position']));
-      return reply.type('application/json; charset=utf-8').send({ query: name, params: raw, rows: rows as z.infer<typeof Row>[] });
+      return reply.type('application/json; charset=utf-8').send({ query: name, params: raw, eventsBehind, rows: rows as z.infer<typeof Row>[] });
     },
   });
 

@@ -120,11 +120,18 @@ const READ_YOUR_WRITES_MS = 1_000;
  * caller's own writes. A runtime already further behind than readiness allows is not waited for: the answer comes
  * from where the read models are (GET /v1/projections shows how far behind), not a second later from the same place.
  */
-export const readYourWrites = async (context: ServiceContext): Promise<void> => {
-  if (context.live.lag().eventsBehind > context.limits.readyMaxLagEvents) return;
+export const readYourWrites = async (context: ServiceContext): Promise<{ readonly eventsBehind: number }> => {
   const head = await context.credence.store.headPosition();
-  if (head !== undefined) await context.live.caughtUp(head, READ_YOUR_WRITES_MS);
+  if (head === undefined) return { eventsBehind: 0 };
+  const wait = context.live.lag().eventsBehind <= context.limits.readyMaxLagEvents ? READ_YOUR_WRITES_MS : 0;
+  // What the answer that follows may lack: stored events the read models had not handled yet. 0 only when they
+  // reached the store's head; at least 1 otherwise, even when the live runtime is stopped and counts nothing.
+  if (await context.live.caughtUp(head, wait)) return { eventsBehind: 0 };
+  return { eventsBehind: Math.max(1, context.live.lag().eventsBehind) };
 };
+
+/** The header a read-model answer names its lag in, so that a client can tell a stale answer from a whole one. */
+export const EVENTS_BEHIND_HEADER = 'credence-events-behind';
 
 /** A page cursor: opaque to clients (base64url of the last row's key), checked on the way back in. */
 export const PageCursor = {
