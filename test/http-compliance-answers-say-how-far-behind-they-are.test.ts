@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../bin/cli.ts';
+import { capture } from './support/cli.ts';
 import { startTestService, type TestService } from './support/service.ts';
 import { body } from './http-conformance.fixtures.ts';
 import { settled } from './http-sse.fixtures.ts';
@@ -50,5 +52,13 @@ describe('a compliance answer', () => {
     expect(Number(stale.headers.get('credence-events-behind'))).toBe(answer.eventsBehind);
     const csv = await revocations('text/csv');
     expect(Number(csv.headers.get('credence-events-behind'))).toBeGreaterThan(0);
+    // credence query --server says so on stderr, for JSON and CSV alike; --json carries it too.
+    for (const format of [['--json'], ['--csv']]) {
+      const c = capture();
+      const code = await main(['query', 'revocations', '--server', svc.url, ...format], { ...c.io, env: { CREDENCE_TOKEN: svc.tokens.auditor } });
+      expect(code, c.err.join('\n')).toBe(0);
+      expect(c.err.join('\n')).toMatch(/note: the server's read models were \d+ event\(s\) behind its store when it answered/);
+      if (format[0] === '--json') expect(JSON.parse(c.out.join('\n')).eventsBehind).toBeGreaterThan(0);
+    }
   });
 });

@@ -2,7 +2,14 @@ import { copyFileSync, existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
-import { openTransparencyInDir } from '../adapters/driven/transparency/index.ts';
+import {
+  DEFAULT_LOG_ORIGIN,
+  LOG_KEY_OWNER,
+  openSecureEnvironmentSignerInDir,
+  openTransparencyInDir,
+  openTransparencyLogInDir,
+} from '../adapters/driven/transparency/index.ts';
+import { memorySecureEnvironment } from './crypto-fixtures.ts';
 import { run as exportCommand } from '../bin/commands/export.ts';
 import { capture } from './support/cli.ts';
 import { appendEvents, tempDirs } from './transparency-fixtures.ts';
@@ -31,7 +38,7 @@ describe('the transparency key of a log that holds signed checkpoints', () => {
     const dir = await signedFolder();
     const pub = readFileSync(join(dir, 'transparency.pub'), 'utf8');
     unlinkSync(join(dir, 'transparency.key'));
-    expect(() => openTransparencyInDir(dir)).toThrow(/transparency\.key is missing, but the transparency log beside it holds checkpoints signed with it: restore it/);
+    expect(() => openTransparencyInDir(dir)).toThrow(/transparency\.key is missing, but the transparency log beside it holds checkpoints signed with its key: restore it/);
     expect(existsSync(join(dir, 'transparency.key'))).toBe(false);
     expect(readFileSync(join(dir, 'transparency.pub'), 'utf8')).toBe(pub);
   });
@@ -42,6 +49,21 @@ describe('the transparency key of a log that holds signed checkpoints', () => {
     const pub = readFileSync(join(dir, 'transparency.pub'), 'utf8');
     copyFileSync(join(other, 'transparency.key'), join(dir, 'transparency.key'));
     expect(() => openTransparencyInDir(dir)).toThrow(/did not sign the latest checkpoint of the transparency log beside it/);
+    expect(readFileSync(join(dir, 'transparency.pub'), 'utf8')).toBe(pub);
+  });
+
+  it('is not made afresh in a Secure Environment either, nor is a signer given that did not sign it used', async () => {
+    const dir = await signedFolder();
+    const pub = readFileSync(join(dir, 'transparency.pub'), 'utf8');
+    const se = memorySecureEnvironment('transparency-log-key', () => new Date('2026-01-01T00:00:00.000Z')).forOwner(LOG_KEY_OWNER);
+    const log = openTransparencyLogInDir(dir);
+    const signed = log.latestCheckpoint()!.note;
+    log.close();
+    await expect(openSecureEnvironmentSignerInDir(dir, se, DEFAULT_LOG_ORIGIN, signed)).rejects.toThrow(/transparency\.handle is missing, but the transparency log beside it holds checkpoints/);
+    expect(existsSync(join(dir, 'transparency.handle'))).toBe(false);
+    // A Secure Environment key of a folder without a log, given to this one.
+    const elsewhere = await openSecureEnvironmentSignerInDir(dirs.make(), se, DEFAULT_LOG_ORIGIN);
+    expect(() => openTransparencyInDir(dir, { signer: elsewhere })).toThrow(/the transparency signer given \(credence\.local\/log\) did not sign the latest checkpoint/);
     expect(readFileSync(join(dir, 'transparency.pub'), 'utf8')).toBe(pub);
   });
 

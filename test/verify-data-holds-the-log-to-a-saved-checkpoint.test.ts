@@ -83,4 +83,19 @@ describe('verify --data with a checkpoint kept from an earlier audit', () => {
     expect(result.code).toBe(1);
     expect(result.err).toMatch(/TAMPERED: rolled_back at position \d+: the first 9 stored events no longer hash to the saved checkpoint/);
   });
+
+  it('takes a malformed saved checkpoint, or one not under the key pinned, as bad input (exit 2), not as tampering', async () => {
+    const { dir } = await folder();
+    const garbage = join(dir, 'garbage.txt');
+    writeFileSync(garbage, 'not a checkpoint\n');
+    const malformed = await audit(dir, garbage);
+    expect(malformed.code).toBe(2);
+    expect(malformed.err).toMatch(/^error: --checkpoint: /);
+    expect(malformed.err).not.toMatch(/TAMPERED/);
+    const other = await folder();
+    const foreign = join(other.dir, 'saved-9.txt');
+    const unsigned = await audit(dir, foreign);
+    expect(unsigned.code).toBe(2);
+    expect(unsigned.err).toMatch(/^error: --checkpoint: the checkpoint is not signed by/);
+  });
 });

@@ -106,7 +106,7 @@ export const problemOf = (response: Response, text: string): ProblemResponse => 
  * The answer's text, read up to `max` bytes: a server (or anything on the path) cannot make this client hold an answer
  * of any size in memory. A larger one is refused from its Content-Length, else once the bytes read pass the bound.
  */
-const boundedText = async (response: Response, max: number, what: string): Promise<string> => {
+export const boundedText = async (response: Response, max: number, what: string): Promise<string> => {
   const tooLarge = (): UnexpectedResponse => new UnexpectedResponse(what, `the answer is larger than ${max} bytes`);
   const declared = Number(response.headers.get('content-length') ?? Number.NaN);
   if (declared > max) {

@@ -17,6 +17,9 @@ import { request, UnexpectedResponse, type HttpResponse } from './http.ts';
 
 export { UnexpectedResponse } from './http.ts';
 
+
+/** The `credence-events-behind` header: a whole number, or absent (a server before it). */
+const EventsBehindHeader = z.string().regex(/^\d{1,15}$/).transform(Number).optional();
 /**
  * A typed client of the operator side of API v1 (commands, entities, compliance, replay, projections,
  * transparency, tokens), over `request`: a refusal is a `ProblemResponse`, an unreachable server
@@ -112,7 +115,8 @@ export interface OperatorClient {
   complianceCatalog(): Promise<unknown>;
   compliance(name: string, params: Readonly<Record<string, string | undefined>>): Promise<ComplianceAnswerJson>;
   /** The same rows as CSV text. */
-  complianceCsv(name: string, params: Readonly<Record<string, string | undefined>>): Promise<string>;
+  /** The same rows as CSV, with what the `credence-events-behind` header said (undefined from a server without it). */
+  complianceCsv(name: string, params: Readonly<Record<string, string | undefined>>): Promise<{ readonly csv: string; readonly eventsBehind: number | undefined }>;
   replay(): Promise<FleetReplayJson>;
   replayEntity(kind: string, id: string): Promise<EntityReplayJson>;
   projections(): Promise<ProjectionStatusJson>;
@@ -159,7 +163,11 @@ export const operatorClient = (baseUrl: string, token: string, options: Operator
     stateAt: (kind, id, at) => read(StateAtJson, `${entityPath(kind, id)}/state${query({ at })}`, '/v1/entities/{kind}/{id}/state'),
     complianceCatalog: () => get('/v1/compliance'),
     compliance: (name, params) => read(ComplianceAnswerJson, `/v1/compliance/${segment(name)}${query(params)}`, `/v1/compliance/${name}`),
-    complianceCsv: (name, params) => read(CsvText, `/v1/compliance/${segment(name)}${query(params)}`, `/v1/compliance/${name} (CSV)`, 'text/csv'),
+    complianceCsv: async (name, params) => {
+      const response = await request(baseUrl, { path: `/v1/compliance/${segment(name)}${query(params)}`, token, accept: 'text/csv', ...options });
+      const behind = EventsBehindHeader.safeParse(response.headers.get('credence-events-behind') ?? undefined);
+      return { csv: parseBody(CsvText, response.body, `GET /v1/compliance/${name} (CSV)`), eventsBehind: behind.success ? behind.data : undefined };
+    },
     replay: () => read(FleetReplayJson, '/v1/replay', '/v1/replay'),
     replayEntity: (kind, id) => read(EntityReplayJson, `/v1/replay/${segment(kind)}/${segment(id)}`, '/v1/replay/{kind}/{id}'),
     projections: () => read(ProjectionStatusJson, '/v1/projections', '/v1/projections'),

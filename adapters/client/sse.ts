@@ -9,7 +9,10 @@
  * without data is not dispatched; an incomplete event at the end of the stream is discarded.
  */
 import { z } from 'zod';
-import { ServerUnreachable, problemOf } from './http.ts';
+import { boundedText, ServerUnreachable, problemOf } from './http.ts';
+
+/** The most of a refused stream's body read: a problem document, or the start of a proxy's page. */
+const MAX_REFUSAL_BYTES = 64 * 1024;
 
 export interface SseEvent {
   /** The last event id at this event (the global store position on Credence's streams); '' when none was sent. */
@@ -212,7 +215,8 @@ export async function* subscribeEvents(baseUrl: string, options: SubscribeOption
         continue;
       }
       if (!response.ok) {
-        const refusal = problemOf(response, await response.text().catch(() => ''));
+        // A refusal's body is read bounded, as every answer is (http.ts): a problem document is small.
+        const refusal = problemOf(response, await boundedText(response, MAX_REFUSAL_BYTES, `GET ${options.path.split('?')[0]}`).catch(() => ''));
         if (!reconnect || (response.status !== 429 && response.status !== 503) || failures >= maxReconnects) throw refusal;
         failures += 1;
         waitMs = retryAfterMs(response) ?? waitMs;

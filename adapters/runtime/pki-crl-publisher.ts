@@ -97,7 +97,6 @@ export class CrlPublisher {
   readonly #ledger: PublishedLedger;
   /** Published revocations the read model did not hold when last read whole, by serial, until it holds them again. */
   #notInLog = new Map<string, PublishedRevocation>();
-  /** The last look could not record what it read (reported when it began). */
   /** Whether the last write to the ledger failed (reported once per run of failures). */
   readonly #unrecorded: UnrecordedRun = { failing: false };
   #lastSeq = 0;

@@ -111,22 +111,35 @@ export const register: RegisterCommands = (program, io) => {
       if (args.signing !== undefined) throw new UsageError('--signing: the server holds its own signing policy; give it only with --data/--store');
       const client = clientOf(target);
       if (args.csv) {
-        io.out((await client.complianceCsv(queryName, raw)).replace(/\n$/, ''));
+        const { csv, eventsBehind } = await client.complianceCsv(queryName, raw);
+        noteBehind(io, eventsBehind);
+        io.out(csv.replace(/\n$/, ''));
         return 0;
       }
       const answer = await client.compliance(queryName, raw);
-      // Said on stderr, so rows on stdout stay what a script reads: the answer may lack what those events prove.
-      if (answer.eventsBehind !== undefined && answer.eventsBehind > 0) {
-        io.err(`note: the server's read models were ${answer.eventsBehind} event(s) behind its store when it answered: rows those events prove may be missing`);
-      }
-      printRows(io, queryName, raw, answer.rows, args.json);
+      noteBehind(io, answer.eventsBehind);
+      printRows(io, queryName, raw, answer.rows, args.json, answer.eventsBehind);
       return 0;
     }),
   );
 };
 
-const printRows = (io: Io, name: string, params: Record<string, string>, rows: readonly Record<string, unknown>[], asJson: boolean): void => {
-  if (asJson) io.out(json({ query: name, params, rows }));
+/** Said on stderr, so that rows on stdout stay what a script reads: the answer may lack what those events prove. */
+const noteBehind = (io: Io, eventsBehind: number | undefined): void => {
+  if (eventsBehind !== undefined && eventsBehind > 0) {
+    io.err(`note: the server's read models were ${eventsBehind} event(s) behind its store when it answered: rows those events prove may be missing`);
+  }
+};
+
+const printRows = (
+  io: Io,
+  name: string,
+  params: Record<string, string>,
+  rows: readonly Record<string, unknown>[],
+  asJson: boolean,
+  eventsBehind?: number,
+): void => {
+  if (asJson) io.out(json({ query: name, params, ...(eventsBehind !== undefined ? { eventsBehind } : {}), rows }));
   else {
     io.out(`${name}: ${rows.length} row${rows.length === 1 ? '' : 's'}`);
     for (const row of rows) io.out(`  ${line(row)}`);

@@ -8,6 +8,7 @@ import { EVENTS_DB_FILE } from '../../adapters/driven/store/index.ts';
 import {
   ConsistencyProofJson,
   InclusionProofJson,
+  openCheckpoint,
   RecordedEventJson,
   verifyConsistency,
   verifyEventInclusion,
@@ -142,6 +143,19 @@ const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io
     key = resolveLogKey(join(dir, PUBLIC_KEY_FILE), io);
     if (key === undefined) return 2;
     io.err(`warning: using the key stored in ${dir}; pin the log key with --key for an independent audit`);
+  }
+  if (saved !== undefined) {
+    // The auditor's own file: malformed, or not under the key pinned, is bad input (2). Not under the folder's own
+    // key may be the folder's doing (its key replaced): a failure (1).
+    const opened = openCheckpoint(saved, key);
+    if (!opened.ok) {
+      if (opened.reason === 'malformed_checkpoint' || pinned !== undefined) {
+        io.err(`error: --checkpoint: ${opened.message}`);
+        return 2;
+      }
+      io.err(`FAILED (${opened.reason}): --checkpoint: ${opened.message}: the folder's key was replaced, or the file is another log's`);
+      return 1;
+    }
   }
   const log = openTransparencyLogInDir(dir);
   const stream = progressStream(io, asJson);

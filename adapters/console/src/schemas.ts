@@ -102,6 +102,8 @@ export type Catalog = z.infer<typeof Catalog>;
 export const ComplianceResult = z.object({
   query: Text,
   params: z.record(Text, Text),
+  /** Stored events the server's read models had not handled when it answered (absent from an older server). */
+  eventsBehind: z.number().int().min(0).optional(),
   rows: z.array(z.record(Text, z.unknown())).max(MAX_ROWS),
 });
 export type ComplianceResult = z.infer<typeof ComplianceResult>;

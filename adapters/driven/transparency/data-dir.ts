@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckpointSigner } from '../../../domain/transparency/checkpoint-signer.ts';
 import { openKeyFileSignerInDir } from './key-file-signer.ts';
+import { assertSignsLog } from './log-key-checks.ts';
 import { openTransparencyLogInDir, TRANSPARENCY_DB_FILE, type SqliteTransparencyLog } from './sqlite-log.ts';
 
 /** Default checkpoint origin (and key name): a schema-less URL, as tlog-checkpoint recommends. */
@@ -19,7 +20,10 @@ export const openTransparencyInDir = (
   const origin = options.origin ?? DEFAULT_LOG_ORIGIN;
   const log = openTransparencyLogInDir(dataDir);
   try {
-    const signer = options.signer ?? openKeyFileSignerInDir(dataDir, origin, log.latestCheckpoint()?.note);
+    const signed = log.latestCheckpoint()?.note;
+    const signer = options.signer ?? openKeyFileSignerInDir(dataDir, origin, signed);
+    // A signer given (a Secure Environment's) is held to the same: the log's own key, or no start.
+    if (options.signer !== undefined) assertSignsLog(options.signer, signed, 'the transparency signer given');
     return { log, signer, origin };
   } catch (error) {
     log.close();

@@ -2,9 +2,9 @@ import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { writeFileAtomic } from '../files/index.ts';
+import { assertNoNewKeyUnderSignedLog, assertSignsLog } from './log-key-checks.ts';
 import type { CheckpointSigner } from '../../../domain/transparency/checkpoint-signer.ts';
 import { fromBase64, toBase64 } from '../../../domain/transparency/bytes.ts';
-import { openCheckpoint } from '../../../domain/transparency/verify-result.ts';
 import {
   ED25519_SIGNATURE_TYPE,
   formatVerifierKey,
@@ -103,18 +103,9 @@ export const signerVerifierKey = (signer: CheckpointSigner): NoteVerifierKey => 
  */
 export const openKeyFileSignerInDir = (dataDir: string, keyName: string, signed?: string): CheckpointSigner => {
   const path = join(dataDir, KEY_FILE);
-  if (signed !== undefined && statSync(path, { throwIfNoEntry: false }) === undefined) {
-    throw new Error(
-      `key file ${path} is missing, but the transparency log beside it holds checkpoints signed with it: restore it from a backup ` +
-        '(a new key would fork the log; to start a new log, move transparency.db aside as well)',
-    );
-  }
+  assertNoNewKeyUnderSignedLog(path, signed);
   const signer = openKeyFileSigner({ path, keyName, create: true });
-  if (signed !== undefined && !openCheckpoint(signed, signerVerifierKey(signer)).ok) {
-    throw new Error(
-      `key file ${path} (${keyName}) did not sign the latest checkpoint of the transparency log beside it: restore the log's own key, or give its origin`,
-    );
-  }
+  assertSignsLog(signer, signed, `key file ${path}`);
   // Public: handed to auditors, so readable by all (0644); rewritten on every open, atomically.
   writeFileAtomic(join(dataDir, PUBLIC_KEY_FILE), `${formatVerifierKey(signerVerifierKey(signer))}\n`, { mode: 0o644 });
   return signer;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { CheckpointSigner } from '../../../domain/transparency/checkpoint-signer.ts';
 import { formatVerifierKey, isValidKeyName, noteVerifierKey } from '../../../domain/transparency/note.ts';
 import { KeyHandle, type OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
+import { assertNoNewKeyUnderSignedLog, assertSignsLog } from './log-key-checks.ts';
 import { writeFileAtomic } from '../files/index.ts';
 import { PUBLIC_KEY_FILE } from './key-file-signer.ts';
 
@@ -56,17 +57,24 @@ const recordHandle = async (path: string, se: OwnedSecureEnvironment, handle: Ke
   }
 };
 
-/** Uses the handle in `<dataDir>/transparency.handle`, generating a non-extractable Ed25519 key the first time. */
+/**
+ * Uses the handle in `<dataDir>/transparency.handle`, generating a non-extractable Ed25519 key the first time.
+ * `signed`: the log's latest checkpoint, when it has one: then the key must be the one that signed it, and none is
+ * generated (log-key-checks.ts).
+ */
 export const openSecureEnvironmentSignerInDir = async (
   dataDir: string,
   se: OwnedSecureEnvironment,
   keyName: string,
+  signed?: string,
 ): Promise<CheckpointSigner> => {
   const path = join(dataDir, KEY_HANDLE_FILE);
+  assertNoNewKeyUnderSignedLog(path, signed);
   const handle = existsSync(path)
     ? readHandleFile(path)
     : await recordHandle(path, se, await se.generate('ed25519', { extractable: false }));
   const signer = await secureEnvironmentSigner({ se, handle, keyName });
+  assertSignsLog(signer, signed, `the key of ${path}`);
   // Public: handed to auditors, so readable by all (0644); rewritten on every open, atomically.
   writeFileAtomic(join(dataDir, PUBLIC_KEY_FILE), `${formatVerifierKey(noteVerifierKey(signer.keyName, signer.publicKey))}\n`, { mode: 0o644 });
   return signer;

@@ -19,8 +19,12 @@ export const PinnedResponder = z.strictObject({
 });
 export type PinnedResponder = z.infer<typeof PinnedResponder>;
 
-/** The answer to a verified receipt: the credential is recorded as provisioned (`CredentialProvisioned`). */
-export const ProvisioningRecorded = z.strictObject({
+/**
+ * The answer to a verified receipt: the credential is recorded as provisioned (`CredentialProvisioned`). Not strict:
+ * a device ignores fields a later server adds, since refusing the answer would come after the credential is recorded
+ * (and destroy the key the record names).
+ */
+export const ProvisioningRecorded = z.object({
   type: z.literal('provisioning.recorded'),
   credentialId: Identifier,
   nodeId: Identifier,

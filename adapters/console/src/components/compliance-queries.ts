@@ -100,11 +100,17 @@ export class ComplianceQueries extends ConsolePage {
   }
 
   private renderRows(result: Result) {
-    if (result.rows.length === 0) return html`<p class="empty" data-testid="rows">No rows: nothing matches these parameters.</p>`;
+    // A stale answer must not read as an all-clear: rows the unhandled events prove may be missing.
+    const behind = result.eventsBehind !== undefined && result.eventsBehind > 0
+      ? html`<p class="warning" role="status" data-testid="events-behind">The read models were ${result.eventsBehind} event(s) behind the store when this was answered: rows those events prove may be missing. Run the query again shortly.</p>`
+      : nothing;
+    if (result.rows.length === 0) {
+      return html`${behind}<p class="empty" data-testid="rows">No rows${result.eventsBehind ? ' yet' : ': nothing matches these parameters'}.</p>`;
+    }
     const flat = result.rows.map((r) => flatten(r));
     const columns = ['position'];
     for (const row of flat) for (const c of row.keys()) if (!columns.includes(c)) columns.push(c);
-    return html`<p class="meta"><span data-testid="row-count">${result.rows.length}</span> rows. Each row's position is the event in the log that proves it.</p>
+    return html`${behind}<p class="meta"><span data-testid="row-count">${result.rows.length}</span> rows. Each row's position is the event in the log that proves it.</p>
       <div class="scroll"><table data-testid="rows">
         <thead><tr>${columns.map((c) => html`<th scope="col">${c}</th>`)}</tr></thead>
         <tbody>${flat.map((row) => html`<tr>${columns.map((c) => {
