@@ -7,7 +7,7 @@ import { openCredence, systemClock, type Credence, type PkiRevocation } from '..
 import { PublishedLedger } from '../adapters/runtime/pki-published.ts';
 import { cmd } from './support/fleet.ts';
 import { ocspRequest, ocspRevokedAt, ocspStatus } from './support/ocsp-client.ts';
-import { dataFolderPki, ocspResponderOver, PKI_TEST_URL, serialsOf } from './support/pki-instance.ts';
+import { dataFolderPki, ledgerOnAFullDisk, ocspResponderOver, PKI_TEST_URL, serialsOf } from './support/pki-instance.ts';
 import { issueCertifiedCredentialWith, testCa } from './support/pki-test-ca.ts';
 import { copyEventStore, moveTransparencyLogAside } from './support/restored-folder.ts';
 
@@ -77,15 +77,7 @@ describe('what an OCSP answer of revoked records, and when it cannot', () => {
     const leaf = await issueCertifiedCredentialWith(opened, ca, PKI_TEST_URL, 'cred-u');
     await opened.engine.execute(cmd.revokeCredential('cred-u', 'keyCompromise'));
     await opened.settle();
-    let full = true;
-    const store = memoryPublishedRevocations();
-    const ledger = new PublishedLedger({
-      ...store,
-      append: (records) => {
-        if (full) throw new Error('ENOSPC: no space left on device');
-        store.append(records);
-      },
-    });
+    const { ledger, heal } = ledgerOnAFullDisk();
     const errors: unknown[] = [];
     const answering = await ocspResponderOver(opened, ca, ledger, { errors });
     try {
@@ -97,7 +89,7 @@ describe('what an OCSP answer of revoked records, and when it cannot', () => {
       expect(ocspStatus((await answering.responder.respond(request)).der)).toBe('revoked');
       expect(errors.map(String)).toEqual(['Error: ENOSPC: no space left on device']);
       expect(ledger.size).toBe(0);
-      full = false;
+      heal();
       // Not answered from a cache: the request reads and records again.
       expect(ocspStatus((await answering.responder.respond(request)).der)).toBe('revoked');
       expect(ledger.get(leaf.serialNumber)).toMatchObject({ credentialId: 'cred-u', reason: 'keyCompromise' });

@@ -12,7 +12,7 @@ import type { Credence, PkiRevocation } from '../adapters/runtime/index.ts';
 import { isCredenceError } from '../domain/errors.ts';
 import { CaId, pkiUrls } from '../domain/x509/issuing-ca.ts';
 import { ocspRequest, ocspStatus } from './support/ocsp-client.ts';
-import { dataFolderPki, PKI_TEST_URL, serialsOf } from './support/pki-instance.ts';
+import { dataFolderPki, ledgerOnAFullDisk, PKI_TEST_URL, serialsOf } from './support/pki-instance.ts';
 import { issueCertifiedCredentialWith, testCa } from './support/pki-test-ca.ts';
 import { cmd } from './support/fleet.ts';
 
@@ -199,15 +199,7 @@ describe('a CRL lists a revocation only once it is kept as published', () => {
     await issueCertifiedCredentialWith(credence, ca, PKI_TEST_URL, 'cred-u1');
     await credence.engine.execute(cmd.revokeCredential('cred-u1', 'keyCompromise'));
     await credence.settle();
-    let full = true;
-    const store = memoryPublishedRevocations();
-    const ledger = new PublishedLedger({
-      ...store,
-      append: (records) => {
-        if (full) throw new Error('ENOSPC: no space left on device');
-        store.append(records);
-      },
-    });
+    const { ledger, heal } = ledgerOnAFullDisk();
     const errors: unknown[] = [];
     const reads = openCommittedReadModel(credence.readModels);
     try {
@@ -219,7 +211,7 @@ describe('a CRL lists a revocation only once it is kept as published', () => {
       await expect(publisher.full()).rejects.toBeInstanceOf(PublicationUnrecorded);
       await expect(publisher.delta()).rejects.toThrow(/^revocations could not be recorded as published \(ENOSPC/);
       expect(errors.length).toBeGreaterThan(0);
-      full = false;
+      heal();
       expect(serialsOf((await publisher.full()).der)).toHaveLength(1);
       expect(ledger.size).toBe(1);
     } finally {

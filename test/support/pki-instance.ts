@@ -14,7 +14,8 @@ import { ownerView } from '../../domain/ports/index.ts';
 import type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
 import { openCommittedReadModel } from '../../adapters/runtime/pki-committed.ts';
 import { OcspResponder } from '../../adapters/runtime/pki-ocsp-responder.ts';
-import type { PublishedLedger } from '../../adapters/runtime/pki-published.ts';
+import { PublishedLedger } from '../../adapters/runtime/pki-published.ts';
+import { memoryPublishedRevocations } from '../../adapters/driven/pki/published-revocations.ts';
 import { testResponder } from './pki-test-ca.ts';
 import { cmd, operator } from './fleet.ts';
 
@@ -121,4 +122,18 @@ export const ocspResponderOver = async (credence: Credence, ca: IssuingCa, ledge
     onError: (error) => o.errors?.push(error),
   });
   return { responder, close: () => reads.close() };
+};
+
+/** A ledger whose appends fail as on a full disk until `heal()`: what a CA published cannot be recorded meanwhile. */
+export const ledgerOnAFullDisk = (): { readonly ledger: PublishedLedger; readonly heal: () => void } => {
+  let full = true;
+  const store = memoryPublishedRevocations();
+  const ledger = new PublishedLedger({
+    ...store,
+    append: (records) => {
+      if (full) throw new Error('ENOSPC: no space left on device');
+      store.append(records);
+    },
+  });
+  return { ledger, heal: () => void (full = false) };
 };
