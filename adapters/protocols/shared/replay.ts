@@ -58,7 +58,8 @@ export const checkRunsPerInitiator = (value: number | undefined): void => {
 };
 
 const takeRunSlot = async (step: string, replayCache: ReplayCache, claimant: string, now: Date, slots: number, random: RandomSource): Promise<void> => {
-  const start = new DataView(random(4).buffer).getUint32(0) % slots;
+  const bytes = random(4);
+  const start = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0) % slots;
   for (let probe = 0; probe < slots; probe++) {
     const slot = (start + probe) % slots;
     const verdict = await replayCache.remember(`runs:${slot}:${claimant}`, now);
