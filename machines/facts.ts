@@ -21,7 +21,9 @@ const factSourcesOf = (event: DomainEvent, context: unknown): FactSources => {
       return sources;
     }
     case 'CredentialProvisioned':
-      return event.data.bootstrapCredentialId === undefined
+      // Only remote provisioning rests on its bootstrap credential (bootstrapIsUsable): a pre-provisioned one that
+      // names one takes no dependency on it (no conflict, no claim).
+      return event.data.method !== 'remote-provisioning' || event.data.bootstrapCredentialId === undefined
         ? {}
         : { bootstrap: { kind: 'credential', id: event.data.bootstrapCredentialId } };
     case 'CredentialRotationStarted':

@@ -1,5 +1,5 @@
 import { decide as candidateEvents, targetOf, type Command } from '../../domain/commands/index.ts';
-import { concurrencyConflict } from '../../domain/errors.ts';
+import { concurrencyConflict, validationError } from '../../domain/errors.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import type { DomainEvent } from '../../domain/events/index.ts';
 import type { EventStore, FactRead } from '../../domain/ports/index.ts';
@@ -108,6 +108,14 @@ export const decideCommand = async (
   const read = new Map<string, FactReadOf>();
   for (const event of events) {
     const facts = await gatherFactsAsync(event, snapshot.context, async (k, i) => {
+      // An entity is never its own fact (a bootstrap, a successor naming the credential itself): refused as such,
+      // before the store would refuse the append untyped.
+      if (k === kind && i === id) {
+        throw validationError(
+          [{ path: 'data', rule: 'another_entity', message: `names ${entity.streamId} itself where another ${k} is meant` }],
+          `${command.type} command`,
+        );
+      }
       const other = await cache.load(k, i, firstAttempt && store.factChecksWriteNothing === true);
       // The first read of a stream is what the decision rests on; a later, newer read only makes the check fail.
       if (!read.has(other.streamId)) read.set(other.streamId, { streamId: other.streamId, revision: other.revision, kind: k, id: i });

@@ -141,6 +141,9 @@ export const provisioningRules = (d: z.infer<typeof ProvisioningCommandData>, ct
   if (d.receipt !== undefined && d.receipt.credentialId !== d.credentialId) {
     ctx.addIssue({ code: 'custom', path: ['receipt', 'credentialId'], message: 'the receipt must name the credential being provisioned' });
   }
+  if (d.bootstrapCredentialId !== undefined && d.bootstrapCredentialId === d.credentialId) {
+    ctx.addIssue({ code: 'custom', path: ['bootstrapCredentialId'], message: 'a credential is not its own bootstrap credential' });
+  }
 };
 export const CredentialAssociated = z.object({ credentialId: CredentialId, associationId: AssociationId });
 export const CredentialAssociationReleased = z.object({ credentialId: CredentialId, associationId: AssociationId });
