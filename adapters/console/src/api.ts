@@ -93,6 +93,12 @@ export class Api {
     return response;
   }
 
+  /** The user must sign in again (a stream the server ended for a revoked or expired token): told as a 401 is. */
+  unauthenticated(path: string): void {
+    const error = new ApiError(401, { title: 'the token was revoked or expired', status: 401 }, path);
+    for (const listener of this.unauthenticatedListeners) listener(error);
+  }
+
   async errorOf(response: Response, path: string): Promise<ApiError> {
     let problem: Problem = { title: response.statusText, status: response.status };
     try {

@@ -36,24 +36,51 @@ interface Frame {
   retry?: number;
 }
 
+/** The most one line or one frame may hold: the server's largest event is far smaller (1 MiB bodies). */
+const MAX_FRAME_CHARS = 4 * 1024 * 1024;
+
+/** A stream that is not the server's: a line or frame past MAX_FRAME_CHARS. */
+class FrameTooLarge extends Error {
+  constructor() {
+    super(`an event stream line or frame longer than ${MAX_FRAME_CHARS} characters`);
+  }
+}
+
 /** Splits a stream of text into frames; fields as the HTML standard defines them, comments skipped. */
 class FrameParser {
   private buffer = '';
   private frame: Frame = { data: [] };
+  private frameChars = 0;
+  /** Where the search for the next line end resumes: the text before it has none (no rescan of a long line). */
+  private scanned = 0;
 
   push(text: string, emit: (frame: Frame) => void): void {
     this.buffer += text;
     let end: number;
-    while ((end = this.buffer.search(/\r\n|\r|\n/)) >= 0) {
+    for (;;) {
+      const rest = this.buffer.slice(this.scanned).search(/\r\n|\r|\n/);
+      if (rest < 0) {
+        if (this.buffer.length > MAX_FRAME_CHARS) throw new FrameTooLarge();
+        this.scanned = this.buffer.length;
+        break;
+      }
+      end = this.scanned + rest;
       // A CR that ends the chunk may be the first half of a CRLF split across chunks: wait for the next one.
-      if (end === this.buffer.length - 1 && this.buffer[end] === '\r') break;
+      if (end === this.buffer.length - 1 && this.buffer[end] === '\r') {
+        this.scanned = end;
+        break;
+      }
       const line = this.buffer.slice(0, end);
       this.buffer = this.buffer.slice(end + (this.buffer.startsWith('\r\n', end) ? 2 : 1));
+      this.scanned = 0;
       if (line === '') {
         if (this.frame.data.length > 0 || this.frame.retry !== undefined) emit(this.frame);
         this.frame = { data: [] };
+        this.frameChars = 0;
         continue;
       }
+      this.frameChars += line.length;
+      if (this.frameChars > MAX_FRAME_CHARS) throw new FrameTooLarge();
       if (line.startsWith(':')) continue;
       const colon = line.indexOf(':');
       const field = colon < 0 ? line : line.slice(0, colon);
@@ -67,6 +94,18 @@ class FrameParser {
 }
 
 const MAX_RETRY_MS = 60_000;
+/** The least wait before a reconnect, whatever a server or proxy said (`retry: 0`, a date): never a tight loop. */
+const MIN_RETRY_MS = 1_000;
+
+const boundedRetry = (ms: number): number => Math.min(MAX_RETRY_MS, Math.max(MIN_RETRY_MS, ms));
+
+/** `Retry-After` as seconds or as an HTTP date (RFC 9110 10.2.3), in ms; undefined when it is neither. */
+const retryAfterMs = (value: string | null): number | undefined => {
+  if (value === null) return undefined;
+  if (/^\d{1,9}$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+};
 
 export const followEvents = (api: Api, options: StreamOptions): void => {
   const { signal } = options;
@@ -83,7 +122,7 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
       const error = await api.errorOf(response, path);
       // Too many streams or shedding: worth another try later; anything else the user has to change.
       if (response.status === 429 || response.status === 503) {
-        retryMs = Math.max(retryMs, Number(response.headers.get('retry-after') ?? '1') * 1000);
+        retryMs = boundedRetry(Math.max(retryMs, retryAfterMs(response.headers.get('retry-after')) ?? retryMs));
         return 'again';
       }
       options.onStatus({ state: 'refused', error });
@@ -101,7 +140,7 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
         done = chunk.done;
         if (chunk.done) break;
         parser.push(chunk.value, (frame) => {
-          if (frame.retry !== undefined) retryMs = Math.min(MAX_RETRY_MS, frame.retry);
+          if (frame.retry !== undefined) retryMs = boundedRetry(frame.retry);
           if (frame.data.length === 0) return;
           let data: unknown;
           try {
@@ -115,6 +154,8 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
             if (reason === 'unauthorised') {
               stop = true;
               options.onStatus({ state: 'ended', why: 'the token was revoked or expired: sign in again' });
+              // As a 401 does: the session's token is of no use any more, so it is not kept.
+              api.unauthenticated(path);
             }
             return;
           }

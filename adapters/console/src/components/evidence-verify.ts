@@ -1,3 +1,4 @@
+import { parseStreamId } from '../../../../domain/streams.ts';
 import { html, nothing, type PropertyValues } from 'lit';
 import { ENTITY_KINDS } from '../../../../domain/streams.ts';
 import { checkSignatures, tamperedCopy, verifyBundle, type BundleReport, type SignatureRow } from '../evidence.ts';
@@ -11,7 +12,15 @@ const MAX_FILE_BYTES = 32 * 1024 * 1024;
 interface Loaded {
   readonly bundle: unknown;
   readonly source: string;
+  /** Changed here (the demonstration): its file must not pass for the server's. */
+  readonly tampered?: boolean;
 }
+
+/** The stream a bundle says it is of, when that is an entity stream: what its file is named after. */
+const bundleStream = (bundle: unknown): string | undefined => {
+  const streamId = typeof bundle === 'object' && bundle !== null ? (bundle as { streamId?: unknown }).streamId : undefined;
+  return typeof streamId === 'string' && parseStreamId(streamId) !== undefined && /^[A-Za-z0-9._:~-]{1,300}$/.test(streamId) ? streamId : undefined;
+};
 
 /** An entity's evidence bundle, fetched or loaded from a file, verified here with the domain's verifier. */
 export class EvidenceVerify extends ConsolePage {
@@ -76,11 +85,16 @@ export class EvidenceVerify extends ConsolePage {
   }
 
   private tamper(loaded: Loaded): void {
-    this.loaded = { state: 'ok', value: { bundle: tamperedCopy(loaded.bundle), source: `${loaded.source}, then tampered with here: the first event's actor changed` } };
+    this.loaded = {
+      state: 'ok',
+      value: { bundle: tamperedCopy(loaded.bundle), source: `${loaded.source}, then tampered with here: the first event's actor changed`, tampered: true },
+    };
   }
 
   private download(loaded: Loaded): void {
-    saveAs(JSON.stringify(loaded.bundle, null, 2), 'application/json', `evidence-${this.kind}-${this.entityId ?? 'bundle'}.json`);
+    // Named after what the bundle says it is of, never after the page's address (a file loaded here, another answer).
+    const name = `evidence-${bundleStream(loaded.bundle) ?? 'bundle'}${loaded.tampered === true ? '-tampered' : ''}.json`;
+    saveAs(JSON.stringify(loaded.bundle, null, 2), 'application/json', name);
   }
 
   private open(event: SubmitEvent): void {
