@@ -193,7 +193,7 @@ port.on('message', (message: ToWorker) => {
       send({
         type: 'state',
         entities: [...v.entities].map(([streamId, e]) => entityTuple(streamId, e)),
-        claims: [...v.claims].map(([claimant, held]) => claimTuple(claimant, held)),
+        claims: [...v.claims].flatMap(([claimant, claimed]) => [...claimed.values()].map((held) => claimTuple(claimant, held))),
       });
       return;
     }

@@ -112,7 +112,7 @@ export const verifierSource = (v: FleetVerifier): CheckpointSource => ({
     for (const [streamId, e] of v.entities) yield entityTuple(streamId, e);
   },
   claimTuples: function* () {
-    for (const [claimant, held] of v.claims) yield claimTuple(claimant, held);
+    for (const [claimant, claimed] of v.claims) for (const held of claimed.values()) yield claimTuple(claimant, held);
   },
 });
 
@@ -122,9 +122,11 @@ export const verifierFromCheckpoint = (checkpoint: ReplayCheckpoint): FleetVerif
   for (const [streamId, kind, id, value, context] of checkpoint.entities) {
     entities.set(streamId, new RestoredEntity(kind, id, value, context));
   }
-  const claims = new Map<string, HeldClaims>();
+  const claims = new Map<string, Map<string, HeldClaims>>();
   for (const [claimant, commandId, views] of checkpoint.claims) {
-    claims.set(claimant, { commandId, views: new Map(views.map(([s, v]) => [s, (v ?? undefined) as EntityView | undefined])) });
+    let claimed = claims.get(claimant);
+    if (claimed === undefined) claims.set(claimant, (claimed = new Map()));
+    claimed.set(commandId, { commandId, views: new Map(views.map(([s, v]) => [s, (v ?? undefined) as EntityView | undefined])) });
   }
   const tally: VerifierTally = {
     events: checkpoint.events,

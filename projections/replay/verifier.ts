@@ -99,7 +99,11 @@ export const emptyTally = (): VerifierTally => ({
  */
 export class FleetVerifier {
   readonly entities: Map<string, VerifiedEntity>;
-  readonly claims: Map<string, HeldClaims>;
+  /**
+   * Fact claims by claimant, then by the command that made them: each decision is judged against its own claims,
+   * never against a later command's for the same claimant (one that crashed before appending, or lost its race).
+   */
+  readonly claims: Map<string, Map<string, HeldClaims>>;
   readonly tally: VerifierTally;
   /** Position of the last record applied. */
   position: bigint;
@@ -111,7 +115,7 @@ export class FleetVerifier {
   constructor(
     options: {
       views?: FactViews;
-      state?: { entities: Map<string, VerifiedEntity>; claims: Map<string, HeldClaims>; tally: VerifierTally; position: bigint };
+      state?: { entities: Map<string, VerifiedEntity>; claims: Map<string, Map<string, HeldClaims>>; tally: VerifierTally; position: bigint };
     } = {},
   ) {
     this.entities = options.state?.entities ?? new Map();
@@ -164,11 +168,16 @@ export class FleetVerifier {
       return false;
     }
     const { event, at, metadata } = read.value;
-    const held = this.claims.get(record.streamId);
-    this.#heldClaims = held !== undefined && held.commandId === metadata.commandId ? held : undefined;
+    const claimed = this.claims.get(record.streamId);
+    this.#heldClaims = claimed?.get(metadata.commandId);
     this.#position = record.position;
     const facts = gatherFacts(event, entry.snapshot.context, this.#read);
     this.#heldClaims = undefined;
+    // The claimant moved on with this command: the others' claims are leftovers (a retry claims afresh). This one's
+    // stay for the rest of its events.
+    if (claimed !== undefined) {
+      for (const commandId of claimed.keys()) if (commandId !== metadata.commandId) claimed.delete(commandId);
+    }
     const verdict = evaluate(entry.kind, entry.snapshot, machineEvent(event, at, facts));
     if (verdict.ok) {
       entry.snapshot = verdict.snapshot;
@@ -185,8 +194,10 @@ export class FleetVerifier {
       this.tally.findings.push(findingAt(record, 'unreadable: malformed fact claim'));
       return;
     }
-    let held = this.claims.get(claim.claimant);
-    if (held === undefined || held.commandId !== claim.commandId) this.claims.set(claim.claimant, (held = { commandId: claim.commandId, views: new Map() }));
+    let claimed = this.claims.get(claim.claimant);
+    if (claimed === undefined) this.claims.set(claim.claimant, (claimed = new Map()));
+    let held = claimed.get(claim.commandId);
+    if (held === undefined) claimed.set(claim.commandId, (held = { commandId: claim.commandId, views: new Map() }));
     held.views.set(record.streamId, this.#views.viewBefore(record.streamId, record.position));
   }
 
