@@ -91,7 +91,13 @@ export class GroupCommitter<T> {
     }
     const settled: Settled<T>[] = [];
     for (const member of group) {
-      if (member.savepoint) this.#sql.savepoint.run();
+      try {
+        if (member.savepoint) this.#sql.savepoint.run();
+      } catch (error) {
+        // The savepoint itself failed (an I/O error): nothing of the group can be trusted, none is stored.
+        this.#abandon(group, settled, error);
+        return;
+      }
       try {
         const value = member.work();
         if (member.savepoint) this.#sql.release.run();
@@ -103,8 +109,14 @@ export class GroupCommitter<T> {
           return;
         }
         if (member.savepoint) {
-          this.#sql.rollbackTo.run();
-          this.#sql.release.run();
+          try {
+            this.#sql.rollbackTo.run();
+            this.#sql.release.run();
+          } catch (undoError) {
+            // This append's writes could not be undone alone: the whole group goes, so none of it is half stored.
+            this.#abandon(group, settled, undoError);
+            return;
+          }
         }
         settled.push({ ok: false, error });
       }
@@ -124,12 +136,27 @@ export class GroupCommitter<T> {
     const done = performance.now();
     this.stats.commitMs += done - started;
     this.stats.syncMs += done - committing;
-    this.onCommitted(stored);
+    // Committed: every member is answered whatever a listener does (it only wakes subscribers and the checkpointer).
+    try {
+      this.onCommitted(stored);
+    } catch {
+      // subscribers also poll, and the checkpointer counts again at the next group
+    }
     group.forEach((member, i) => {
       const outcome = settled[i]!;
       if (outcome.ok) member.resolve(outcome.value);
       else member.reject(outcome.error);
     });
+  }
+
+  /** Rolls the open transaction back and fails the group: for a statement of the group's own machinery that failed. */
+  #abandon(group: readonly Member<T>[], settled: readonly Settled<T>[], error: unknown): void {
+    try {
+      if (this.db.inTransaction) this.#sql.rollback.run();
+    } catch {
+      // the connection is gone: nothing was committed either way
+    }
+    this.#failAll(group, settled, error);
   }
 
   /** The group is lost: appends refused on their own keep their refusal; the others get the commit's failure. */
