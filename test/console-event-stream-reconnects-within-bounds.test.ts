@@ -1,6 +1,18 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Api } from '../adapters/console/src/api.ts';
-import { followEvents, type StreamStatus } from '../adapters/console/src/sse.ts';
+
+/** The console's StreamStatus (adapters/console/src/sse.ts), as far as these tests read it. */
+type StreamStatus = { readonly state: string; readonly inMs?: number; readonly why?: string };
+
+// Loaded at run time: these sources are type-checked by the console's own project (DOM lib, whose RequestInit knows
+// `cache`), not by this Node one.
+const consoleSource = (file: string): string => new URL(`../adapters/console/src/${file}`, import.meta.url).href;
+const { Api } = (await import(consoleSource('api.ts'))) as {
+  Api: new (token: string) => { onUnauthenticated(listener: (error: { status: number }) => void): () => void };
+};
+const { followEvents } = (await import(consoleSource('sse.ts'))) as {
+  followEvents: (api: unknown, options: { onEvent: () => void; onStatus: (s: StreamStatus) => void; signal: AbortSignal }) => void;
+};
+type Api = InstanceType<typeof Api>;
 
 /*
  * Found in review, the console's event-stream client: an HTTP-date Retry-After (NaN) or a `retry: 0` frame made it
@@ -33,7 +45,7 @@ describe('the console event-stream client', () => {
     expect(calls).toBe(1);
     const waits = stream.statuses.flatMap((s) => (s.state === 'reconnecting' ? [s.inMs] : []));
     expect(waits.length).toBeGreaterThan(0);
-    for (const ms of waits) expect(ms >= 1_000 && ms <= 60_000).toBe(true);
+    for (const ms of waits) expect(ms !== undefined && ms >= 1_000 && ms <= 60_000).toBe(true);
   });
 
   it('waits at most a minute, whatever Retry-After asks', async () => {
@@ -66,5 +78,40 @@ describe('the console event-stream client', () => {
     await vi.waitFor(() => expect(stream.statuses.at(-1)).toMatchObject({ state: 'ended' }));
     stream.stop();
     expect(told).toEqual([401]);
+  });
+
+  it('reads the same events however the stream is cut into pieces, CR, LF and CRLF line ends split across them', async () => {
+    const endings = ['\n', '\r', '\r\n'];
+    const expected = Array.from({ length: 40 }, (_, i) => ({ id: String(i + 1), type: i % 3 === 0 ? 'custom' : 'message', data: { n: i, text: `line ${i}` } }));
+    let seed = 7;
+    const next = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const text = expected
+      .map((e, i) => {
+        const eol = endings[i % 3]!;
+        const fields = [`: comment ${i}`, `id: ${e.id}`, ...(e.type === 'custom' ? ['event: custom'] : []), `data: ${JSON.stringify(e.data)}`];
+        return `${fields.join(eol)}${eol}${eol}`;
+      })
+      .join('');
+    for (let trial = 0; trial < 20; trial++) {
+      const pieces: string[] = [];
+      for (let at = 0; at < text.length; ) {
+        const size = 1 + next(7);
+        pieces.push(text.slice(at, at + size));
+        at += size;
+      }
+      let served = false;
+      vi.stubGlobal('fetch', async () => {
+        if (served) return new Promise<Response>(() => undefined);
+        served = true;
+        const bytes = pieces.map((p) => new TextEncoder().encode(p));
+        return sse(new ReadableStream<Uint8Array>({ pull: (c) => void (bytes.length > 0 ? c.enqueue(bytes.shift()!) : c.close()) }));
+      });
+      const events: unknown[] = [];
+      const abort = new AbortController();
+      followEvents(new Api('a.b.c'), { onEvent: (e: unknown) => void events.push(e), onStatus: () => undefined, signal: abort.signal } as never);
+      await vi.waitFor(() => expect(events).toHaveLength(expected.length), { timeout: 5_000, interval: 5 });
+      abort.abort();
+      expect(events).toEqual(expected);
+    }
   });
 });

@@ -46,4 +46,37 @@ describe('the group committer', () => {
     expect(db.prepare('SELECT COUNT(*) AS n FROM t').get()).toEqual({ n: 0 });
     db.close();
   });
+
+  it('fails the whole group when an append without a savepoint fails past its first write', async () => {
+    const db = table();
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    const group = new GroupCommitter<number>(db, 16, () => undefined, stats());
+    const first = group.submit(() => (insert.run(1), 1), false);
+    // Its first write went in; then an I/O error that SQLite did not answer by rolling back.
+    const torn = group.submit(() => {
+      insert.run(2);
+      throw new Database.SqliteError('disk I/O error', 'SQLITE_IOERR_WRITE');
+    }, false);
+    // A constraint refusing the first write of another is its own refusal: SQLite undid that statement alone.
+    const refused = group.submit(() => (insert.run(1), 3), false);
+    const results = await Promise.allSettled([first, torn, refused]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(db.inTransaction).toBe(false);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM t').get()).toEqual({ n: 0 });
+    db.close();
+  });
+
+  it('keeps a neighbour refused by a constraint at its first write as that neighbour\'s own refusal', async () => {
+    const db = table();
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    const group = new GroupCommitter<number>(db, 16, () => undefined, stats());
+    const results = await Promise.allSettled([
+      group.submit(() => (insert.run(1), 1), false),
+      group.submit(() => (insert.run(1), 2), false),
+      group.submit(() => (insert.run(3), 3), false),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM t').get()).toEqual({ n: 2 });
+    db.close();
+  });
 });

@@ -64,7 +64,7 @@ export class RestoredEntity implements VerifiedEntity {
 const stateOfEntity = (e: { snapshot: EntitySnapshot }): string =>
   e instanceof RestoredEntity && !e.touched ? String(e.persistedValue) : stateOf(e.snapshot);
 
-/** The facts the latest claiming command of a claimant saw at its claims (domain/fact-claims.ts). */
+/** The facts one command of a claimant saw at its claims (domain/fact-claims.ts), held until the claimant moves on. */
 export interface HeldClaims {
   commandId: string;
   readonly views: Map<string, EntityView | undefined>;

@@ -48,48 +48,70 @@ class FrameTooLarge extends Error {
 
 /** Splits a stream of text into frames; fields as the HTML standard defines them, comments skipped. */
 class FrameParser {
-  private buffer = '';
+  /** The start of a line whose end has not come yet, in the pieces it came in (joined once its end comes). */
+  private pending: string[] = [];
+  private pendingChars = 0;
+  /** The last piece ended in a CR: the line ended there, unless the next piece starts with its LF. */
+  private heldCr = false;
   private frame: Frame = { data: [] };
   private frameChars = 0;
-  /** Where the search for the next line end resumes: the text before it has none (no rescan of a long line). */
-  private scanned = 0;
 
   push(text: string, emit: (frame: Frame) => void): void {
-    this.buffer += text;
-    let end: number;
-    for (;;) {
-      const rest = this.buffer.slice(this.scanned).search(/\r\n|\r|\n/);
-      if (rest < 0) {
-        if (this.buffer.length > MAX_FRAME_CHARS) throw new FrameTooLarge();
-        this.scanned = this.buffer.length;
-        break;
-      }
-      end = this.scanned + rest;
-      // A CR that ends the chunk may be the first half of a CRLF split across chunks: wait for the next one.
-      if (end === this.buffer.length - 1 && this.buffer[end] === '\r') {
-        this.scanned = end;
-        break;
-      }
-      const line = this.buffer.slice(0, end);
-      this.buffer = this.buffer.slice(end + (this.buffer.startsWith('\r\n', end) ? 2 : 1));
-      this.scanned = 0;
-      if (line === '') {
-        if (this.frame.data.length > 0 || this.frame.retry !== undefined) emit(this.frame);
-        this.frame = { data: [] };
-        this.frameChars = 0;
-        continue;
-      }
-      this.frameChars += line.length;
-      if (this.frameChars > MAX_FRAME_CHARS) throw new FrameTooLarge();
-      if (line.startsWith(':')) continue;
-      const colon = line.indexOf(':');
-      const field = colon < 0 ? line : line.slice(0, colon);
-      const value = colon < 0 ? '' : line.slice(colon + (line[colon + 1] === ' ' ? 2 : 1));
-      if (field === 'data') this.frame.data.push(value);
-      else if (field === 'event') this.frame.event = value;
-      else if (field === 'id') this.frame.id = value;
-      else if (field === 'retry' && /^\d+$/.test(value)) this.frame.retry = Number(value);
+    let from = 0;
+    if (this.heldCr) {
+      this.heldCr = false;
+      if (text.startsWith('\n')) from = 1;
     }
+    // Only the new text is searched for line ends, each part of it once: a long line costs its length once, not
+    // once per piece, and a piece of many lines is not copied for each of them.
+    const lineEnd = /\r\n|\r|\n/g;
+    for (;;) {
+      lineEnd.lastIndex = from;
+      const found = lineEnd.exec(text);
+      if (found === null) {
+        if (from < text.length) this.hold(text.slice(from));
+        return;
+      }
+      const end = found.index;
+      const piece = text.slice(from, end);
+      const line = this.pending.length === 0 ? piece : this.pending.join('') + piece;
+      this.pending = [];
+      this.pendingChars = 0;
+      if (text[end] === '\r' && end === text.length - 1) {
+        // A CR that ends the piece may be the first half of a CRLF split across pieces.
+        this.heldCr = true;
+        from = text.length;
+      } else {
+        from = end + (text.startsWith('\r\n', end) ? 2 : 1);
+      }
+      this.line(line, emit);
+      if (from >= text.length) return;
+    }
+  }
+
+  private hold(piece: string): void {
+    this.pendingChars += piece.length;
+    if (this.pendingChars > MAX_FRAME_CHARS) throw new FrameTooLarge();
+    this.pending.push(piece);
+  }
+
+  private line(line: string, emit: (frame: Frame) => void): void {
+    if (line === '') {
+      if (this.frame.data.length > 0 || this.frame.retry !== undefined) emit(this.frame);
+      this.frame = { data: [] };
+      this.frameChars = 0;
+      return;
+    }
+    this.frameChars += line.length;
+    if (this.frameChars > MAX_FRAME_CHARS) throw new FrameTooLarge();
+    if (line.startsWith(':')) return;
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? '' : line.slice(colon + (line[colon + 1] === ' ' ? 2 : 1));
+    if (field === 'data') this.frame.data.push(value);
+    else if (field === 'event') this.frame.event = value;
+    else if (field === 'id') this.frame.id = value;
+    else if (field === 'retry' && /^\d+$/.test(value)) this.frame.retry = Number(value);
   }
 }
 

@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 
 /** One append waiting for its group: the work runs inside the group's transaction, in a savepoint of its own. */
 interface Member<T> {
@@ -10,6 +10,14 @@ interface Member<T> {
 }
 
 type Settled<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
+
+/**
+ * Whether `error` is what a savepoint-less append may throw with the group intact: a check before any write (a
+ * conflict, a bad argument: not an SQLite error), or its first write refused by a constraint, which SQLite's
+ * statement journal undid alone.
+ */
+const refusedByItsFirstWrite = (error: unknown): boolean =>
+  !(error instanceof Database.SqliteError) || error.code.startsWith('SQLITE_CONSTRAINT');
 
 /** Why an append that succeeded inside its group was not acknowledged: the group's commit failed. */
 export class GroupCommitError extends Error {
@@ -108,6 +116,13 @@ export class GroupCommitter<T> {
           this.#failAll(group, settled, error);
           return;
         }
+        if (!member.savepoint && !refusedByItsFirstWrite(error)) {
+          // Work without a savepoint may fail only before or at its first write, which SQLite undoes alone. Anything
+          // else (an I/O error at its second write, SQLite leaving the transaction open) may leave part of it
+          // written: the whole group goes, so none of it is half stored.
+          this.#abandon(group, settled, error);
+          return;
+        }
         if (member.savepoint) {
           try {
             this.#sql.rollbackTo.run();
@@ -125,8 +140,7 @@ export class GroupCommitter<T> {
     try {
       this.#sql.commit.run();
     } catch (error) {
-      if (this.db.inTransaction) this.#sql.rollback.run();
-      this.#failAll(group, settled, error);
+      this.#abandon(group, settled, error);
       return;
     }
     const stored = settled.flatMap((s) => (s.ok ? [s.value] : []));
@@ -136,11 +150,12 @@ export class GroupCommitter<T> {
     const done = performance.now();
     this.stats.commitMs += done - started;
     this.stats.syncMs += done - committing;
-    // Committed: every member is answered whatever a listener does (it only wakes subscribers and the checkpointer).
+    // Committed: every member is answered whatever a listener does (it only wakes subscribers and counts appends for
+    // the checkpointer; subscribers also poll, and a count lost delays a background checkpoint, nothing more).
     try {
       this.onCommitted(stored);
     } catch {
-      // subscribers also poll, and the checkpointer counts again at the next group
+      // nothing to undo: the group is on disk
     }
     group.forEach((member, i) => {
       const outcome = settled[i]!;
