@@ -11,7 +11,7 @@ import { settled } from './http-sse.fixtures.ts';
  * was there, with 200 and nothing to tell the difference. The answer now says how many stored events the read
  * models had not handled (`eventsBehind`, and the `credence-events-behind` header, CSV included).
  */
-describe('a compliance answer', () => {
+describe('a compliance answer, and the other answers from read models', () => {
   let svc: TestService;
   const post = async (payload: unknown): Promise<void> => {
     const r = await fetch(`${svc.url}/v1/commands`, {
@@ -35,10 +35,18 @@ describe('a compliance answer', () => {
     await svc?.close();
   });
 
-  it('from whole read models says it is 0 events behind', async () => {
+  const readModelRoutes = ['/v1/entities/counts', '/v1/entities/credential/gw-c1/timeline', '/v1/entities/node/gw/dependents'];
+  const lagOf = async (path: string): Promise<number> => {
+    const r = await fetch(`${svc.url}${path}`, { headers: { authorization: `Bearer ${svc.tokens.auditor}` } });
+    expect(r.status, path).toBe(200);
+    return Number(r.headers.get('credence-events-behind'));
+  };
+
+  it('from whole read models says it is 0 events behind, as the audit trail and the entity graph do', async () => {
     const whole = await revocations();
     expect(whole.headers.get('credence-events-behind')).toBe('0');
     expect(await whole.json()).toMatchObject({ eventsBehind: 0, rows: [] });
+    for (const path of readModelRoutes) expect(await lagOf(path)).toBe(0);
   });
 
   it('from read models behind the store says by how many events, in JSON and CSV alike', async () => {
@@ -52,6 +60,7 @@ describe('a compliance answer', () => {
     expect(Number(stale.headers.get('credence-events-behind'))).toBe(answer.eventsBehind);
     const csv = await revocations('text/csv');
     expect(Number(csv.headers.get('credence-events-behind'))).toBeGreaterThan(0);
+    for (const path of readModelRoutes) expect(await lagOf(path), path).toBeGreaterThan(0);
     // credence query --server says so on stderr, for JSON and CSV alike; --json carries it too.
     for (const format of [['--json'], ['--csv']]) {
       const c = capture();

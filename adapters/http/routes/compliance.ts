@@ -7,7 +7,7 @@ import { FleetReplayer } from '../../replay-workers/fleet-replayer.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
 import { toCsv, wantsCsv } from './csv.ts';
-import { DecimalString, EVENTS_BEHIND_HEADER, Finding, getEntityRoute, readYourWrites, toWire, Verdict } from './wire.ts';
+import { DecimalString, Finding, getEntityRoute, readYourWritesInto, toWire, Verdict } from './wire.ts';
 
 /** Every parameter any compliance query takes, as the query string carries them; each query's own schema decides. */
 const PARAMS = ['reason', 'from', 'to', 'actor', 'subscription', 'days', 'now'] as const;
@@ -114,8 +114,7 @@ export const complianceRoutes: RouteModule = (app, context) => {
       const definition = COMPLIANCE_QUERIES[name];
       const params = definition.params.safeParse(raw);
       if (!params.success) throw validationError(issuesOf(params.error), 'query');
-      const { eventsBehind } = await readYourWrites(context);
-      reply.header(EVENTS_BEHIND_HEADER, String(eventsBehind));
+      const eventsBehind = await readYourWritesInto(context, reply);
       // The name picked the definition and its own schema parsed the parameters, so they match.
       const run = definition.run as unknown as (db: typeof context.credence.readModels, p: unknown, now: Date) => readonly Record<string, unknown>[];
       const rows = toWire(run(context.credence.readModels, params.data, context.credence.engine.clock.now())) as Record<string, unknown>[];

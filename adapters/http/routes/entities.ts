@@ -5,7 +5,7 @@ import { timeline, stateAt } from '../../../projections/audit/index.ts';
 import { listEntities, type EntityRow } from '../../../projections/entities/index.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
-import { DecimalString, getEntityRoute, mustExist, PageCursor, readYourWrites, toWire, Verdict } from './wire.ts';
+import { DecimalString, getEntityRoute, mustExist, PageCursor, readYourWritesInto, toWire, Verdict } from './wire.ts';
 
 const MAX_PAGE = 500;
 
@@ -143,9 +143,10 @@ export const entityRoutes: RouteModule = (app, context) => {
       tags: ['entities'],
       response: Timeline,
     },
-    async ({ streamId, kind }) => {
+    async ({ streamId, kind }, _query, reply) => {
       await mustExist(context, streamId, kind);
-      await readYourWrites(context);
+      // The audit trail may lack what the read models had not handled yet: the header says how much.
+      await readYourWritesInto(context, reply);
       return { streamId, entries: toWire(timeline(context.credence.readModels, streamId)) };
     },
   );

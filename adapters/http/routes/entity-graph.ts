@@ -5,7 +5,7 @@ import { countEntities, entityRow } from '../../../projections/entities/index.ts
 import { readCheckpoint } from '../../../projections/runtime/index.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule, ServiceContext } from '../context.ts';
-import { DecimalString, getEntityRoute, mustExist, readYourWrites } from './wire.ts';
+import { DecimalString, getEntityRoute, mustExist, readYourWritesInto } from './wire.ts';
 
 /**
  * The fleet at a glance and what depends on one entity, both from read models in one bounded query each: what the
@@ -118,8 +118,8 @@ export const entityGraphRoutes: RouteModule = (app, context) => {
       querystring: z.strictObject({}),
       response: { 200: EntityCounts },
     },
-    handler: async () => {
-      await readYourWrites(context);
+    handler: async (_request, reply) => {
+      await readYourWritesInto(context, reply);
       const kinds: Record<string, { entities: number; states: Record<string, number> }> = {};
       let total = 0;
       for (const { kind, state, count } of countEntities(context.credence.readModels)) {
@@ -147,9 +147,9 @@ export const entityGraphRoutes: RouteModule = (app, context) => {
       querystring: z.strictObject({ limit: z.coerce.number().int().min(1).max(MAX_DEPENDENTS).default(DEFAULT_DEPENDENTS) }),
       response: Dependents,
     },
-    async ({ streamId, kind }, { limit }) => {
+    async ({ streamId, kind }, { limit }, reply) => {
       await mustExist(context, streamId, kind);
-      await readYourWrites(context);
+      await readYourWritesInto(context, reply);
       const db = context.credence.readModels;
       const walk = walkDependents(db, streamId, limit);
       const cascade = cascadeFrom(db, streamId, walk.dependents);

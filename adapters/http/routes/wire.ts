@@ -1,4 +1,4 @@
-import type { FastifySchema } from 'fastify';
+import type { FastifyReply, FastifySchema } from 'fastify';
 import { z } from 'zod';
 import { toBase64url, tryFromBase64url, utf8 } from '../../../domain/crypto/index.ts';
 import { notFound, validationError } from '../../../domain/errors.ts';
@@ -81,7 +81,7 @@ export const getEntityRoute = <Response extends z.ZodType, Query extends z.ZodTy
   app: App,
   path: `/v1/${string}/:kind/:id${string}`,
   schema: EntityRouteSchema<Response, Query>,
-  answer: (entity: EntityAddress, query: z.output<Query>) => Promise<z.output<Response>>,
+  answer: (entity: EntityAddress, query: z.output<Query>, reply: FastifyReply) => Promise<z.output<Response>>,
 ): void => {
   const { summary, description, tags, querystring, response } = schema;
   // Typed as a plain FastifySchema: the type provider cannot resolve a generic response; `answer` carries its type.
@@ -96,9 +96,9 @@ export const getEntityRoute = <Response extends z.ZodType, Query extends z.ZodTy
   app.get(path, {
     config: { access: ACCESS.read },
     schema: routeSchema,
-    handler: async (request) => {
+    handler: async (request, reply) => {
       const params = request.params as z.output<typeof EntityParams>;
-      return answer({ ...params, streamId: streamOf(params) }, request.query as z.output<Query>);
+      return answer({ ...params, streamId: streamOf(params) }, request.query as z.output<Query>, reply);
     },
   });
 };
@@ -132,6 +132,13 @@ export const readYourWrites = async (context: ServiceContext): Promise<{ readonl
 
 /** The header a read-model answer names its lag in, so that a client can tell a stale answer from a whole one. */
 export const EVENTS_BEHIND_HEADER = 'credence-events-behind';
+
+/** `readYourWrites`, its lag named in the answer's `credence-events-behind` header; the lag, for a body that says it too. */
+export const readYourWritesInto = async (context: ServiceContext, reply: FastifyReply): Promise<number> => {
+  const { eventsBehind } = await readYourWrites(context);
+  reply.header(EVENTS_BEHIND_HEADER, String(eventsBehind));
+  return eventsBehind;
+};
 
 /** A page cursor: opaque to clients (base64url of the last row's key), checked on the way back in. */
 export const PageCursor = {
