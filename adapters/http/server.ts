@@ -159,7 +159,23 @@ const configure = async (app: App, { context, config, routes = [] }: BuildServer
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,
   });
-  await app.register(swaggerUi, { routePrefix: DOCS_PREFIX });
+  // The docs page shares the console's origin (and so its sessionStorage, where a signed-in token lives): it gets a
+  // CSP as strict as the page allows (the plugin's, with hashes of its own inline code), no framing, nothing fetched
+  // from elsewhere (the plugin's default names an outside validator and upgrades every request to https, which a
+  // service on plain http on 127.0.0.1 cannot serve).
+  await app.register(swaggerUi, {
+    routePrefix: DOCS_PREFIX,
+    uiConfig: { validatorUrl: null },
+    staticCSP: true,
+    transformStaticCSP: (header) =>
+      header
+        .replace("frame-ancestors 'self'", "frame-ancestors 'none'")
+        .replace(' validator.swagger.io', '')
+        .replace('upgrade-insecure-requests;', "form-action 'none';")
+        .replace(/ https:/g, '')
+        // Swagger UI sets style attributes as it renders; styles cannot run code, scripts stay hash-only.
+        .replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"),
+  });
   app.get('/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () => app.swagger());
 
   for (const register of [...ROUTE_MODULES, ...routes]) await register(app, context);
