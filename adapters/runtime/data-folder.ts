@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { RandomSource } from '../../domain/ports/index.ts';
-import { preparePrivateDatabaseFile, preparePrivateDir, withPrivateUmask } from '../driven/files/index.ts';
+import { preparePrivateDatabaseFile, preparePrivateDir, tightenPrivateDatabaseFile, withPrivateUmask } from '../driven/files/index.ts';
 export { describeHolder, lockDataFolder, SERVICE_LOCK_FILE, tryLockDataFolder, type DataFolderLock } from '../driven/files/index.ts';
 import { EmbeddedSecureEnvironment, Pkcs11SecureEnvironment, secureEnvironmentConfigForDataDir } from '../driven/secure-environment/index.ts';
 import type { OwnerScopedSecureEnvironment } from '../../domain/ports/secure-environment.ts';
@@ -19,6 +19,9 @@ export const openDataFolderSecureEnvironment = (
   const config = secureEnvironmentConfigForDataDir(dir);
   preparePrivateDir(dir);
   preparePrivateDatabaseFile(config.database);
+  // As secret as the KEK (a copy revives destroyed keys): made private if a restore left it readable, never created
+  // here (a missing one is refused by the key vault, not replaced by an empty file).
+  tightenPrivateDatabaseFile(config.wrappingKeys ?? `${config.database}.wrapping-keys`);
   return withPrivateUmask(() => EmbeddedSecureEnvironment.open(config, { now: deps.now, random: deps.random ?? systemRandom }));
 };
 

@@ -55,6 +55,15 @@ export const preparePrivateDatabaseFile = (path: string): void => {
   for (const file of [path, ...COMPANIONS.map((suffix) => `${path}${suffix}`)]) tighten(file);
 };
 
+/**
+ * An existing database file (and its companions) made private (0600) if an earlier copy or restore left it readable
+ * by others; nothing is created. For a file that must not be made afresh when it is missing (a wrapping-key file).
+ */
+export const tightenPrivateDatabaseFile = (path: string): void => {
+  if (!POSIX) return;
+  for (const file of [path, ...COMPANIONS.map((suffix) => `${path}${suffix}`)]) tighten(file);
+};
+
 const tighten = (file: string): void => {
   let mode: number;
   try {

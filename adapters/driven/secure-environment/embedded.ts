@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { p256 } from '@noble/curves/nist.js';
 import { z } from 'zod';
@@ -70,6 +71,19 @@ export const EmbeddedSecureEnvironmentConfig = z
 export type EmbeddedSecureEnvironmentConfig = z.infer<typeof EmbeddedSecureEnvironmentConfig>;
 
 /** The default layout in a data folder: the key database, its wrapping keys and its generated 0600 key file. */
+/**
+ * A KEK file is made only for a key database that holds nothing yet: beside one that holds keys, a missing KEK is
+ * lost, and a new one would open none of them (and be kept, the folder then holding a KEK of no use).
+ */
+const assertKekNotLost = (kek: KekSource, database: string): void => {
+  if (kek.source !== 'file' || database === ':memory:' || existsSync(kek.path)) return;
+  if ((statSync(database, { throwIfNoEntry: false })?.size ?? 0) === 0) return;
+  throw validationError(
+    [{ path: 'kek', rule: 'kek_present', message: `the KEK file ${kek.path} is missing beside the key database ${database}: restore it from a backup (a new one would open none of its keys)` }],
+    'Secure Environment configuration',
+  );
+};
+
 export const secureEnvironmentConfigForDataDir = (dataDir: string): EmbeddedSecureEnvironmentConfig => ({
   database: join(dataDir, 'secure-environment.sqlite'),
   wrappingKeys: join(dataDir, 'secure-environment.wrapping-keys'),
@@ -124,6 +138,7 @@ export class EmbeddedSecureEnvironment implements OwnerScopedSecureEnvironment {
         'Secure Environment configuration',
       );
     }
+    assertKekNotLost(parsed.data.kek, parsed.data.database);
     const kek = loadKek(parsed.data.kek, deps.random);
     const vault = KeyVault.open(parsed.data.database, wrappingKeysPath(parsed.data), kek, deps.random);
     return { vault, ...(parsed.data.owners ? { owners: parsed.data.owners } : {}) };
