@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import { HOUR } from '../adapters/driven/clock/index.ts';
 import type { Credence } from '../adapters/runtime/index.ts';
 import { command } from '../domain/commands/index.ts';
-import { ExpectedRevision } from '../domain/ports/event-store.ts';
 import { auditTrail } from '../projections/audit/index.ts';
 import { cascadeProcessManager, deadLetters } from '../projections/cascade/index.ts';
 import { complianceProjection } from '../projections/compliance/index.ts';
@@ -12,6 +11,7 @@ import { expiryScheduler } from '../projections/expiry/index.ts';
 import { ProjectionRunner } from '../projections/runtime/index.ts';
 import { twoEstablishedMeters } from './support/two-meters.ts';
 import { footprint, operator } from './support/fleet.ts';
+import { tamper } from './support/tampered-log.ts';
 
 const TABLES = [
   'cascade_dead_letters',
@@ -28,16 +28,6 @@ const TABLES = [
 
 const dump = (db: Database.Database): Record<string, unknown[]> =>
   Object.fromEntries(TABLES.map((t) => [t, db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).all()]));
-
-/** Appends an event straight to the store, with the metadata of the stream's first event: what a tampered log holds. */
-const tamper = async (c: Credence, stream: string, type: string, data: Record<string, unknown>): Promise<void> => {
-  const [first] = await c.store.readStream(stream);
-  await c.store.appendToStream(
-    stream,
-    [{ id: crypto.randomUUID(), type, data: data as never, metadata: { ...first!.metadata, commandId: crypto.randomUUID() } }],
-    { expectedRevision: ExpectedRevision.any },
-  );
-};
 
 /**
  * Two meters; cred-1's history is broken (provisioned twice), then meter-1 is revoked, so the cascade cannot revoke

@@ -114,6 +114,7 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
     async tick() {
       const now = engine.clock.now().getTime();
       let issued = 0;
+      const failed: { readonly stream: string; readonly error: unknown }[] = [];
       for (const d of dueDeadlines(use(), now)) {
         try {
           const outcome = await engine.executeAsSystem({
@@ -122,9 +123,25 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
           });
           if (!outcome.deduplicated) issued++;
         } catch (error) {
-          if (!isCredenceError(error, 'illegal_transition') && !isCredenceError(error, 'not_found')) throw error;
+          if (!isCredenceError(error, 'illegal_transition') && !isCredenceError(error, 'not_found')) {
+            // Kept, and tried again at the next tick; the deadlines behind it are not held up by it (a broken
+            // history, a conflict past the retries), and every failure is reported once the tick is through.
+            failed.push({ stream: d.stream, error });
+            continue;
+          }
+          // Refused by its machine: done already (the entity ended), unless the clock went back since the deadline
+          // was read (the machine then answered "not yet"): kept for a later tick rather than lost.
+          if (engine.clock.now().getTime() < d.due) continue;
         }
         dropDeadline(use(), d.stream, d.purpose);
+      }
+      if (failed.length > 0) {
+        const first = failed[0]!;
+        throw new Error(
+          `${failed.length} due deadline(s) could not be handled and are kept for the next tick; the first, ${first.stream}: ` +
+            (first.error instanceof Error ? first.error.message : String(first.error)),
+          { cause: first.error },
+        );
       }
       return issued;
     },
