@@ -49,8 +49,16 @@ export const RequestSigningPolicy = z.strictObject({
   require: z
     .union([z.literal('all'), z.literal('none'), z.array(z.enum(COMMAND_TYPES as [CommandType, ...CommandType[]])).max(COMMAND_TYPES.length)])
     .default('none'),
-  /** Roles whose commands need no signature (the process manager and scheduler act on signed causes). */
-  exemptRoles: z.array(Role).max(Role.options.length).default(['system']),
+  /**
+   * Roles whose commands need no signature. `system` always is, whatever is listed: the process manager, the
+   * scheduler and pseudonym rotation act on signed causes and hold no key, so a policy without it would stop every
+   * cascade, expiry and rotation at its first command.
+   */
+  exemptRoles: z
+    .array(Role)
+    .max(Role.options.length)
+    .default(['system'])
+    .transform((roles) => (roles.includes('system') ? roles : ['system' as const, ...roles])),
   keys: z.array(ActorKey).max(MAX_KEYS).default([]),
   /** The longest lifetime (expiresAt - issuedAt) a signed request may claim. */
   maxLifetimeSeconds: z.number().int().min(1).max(MAX_REQUEST_LIFETIME_SECONDS).default(300),
