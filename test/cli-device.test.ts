@@ -3,7 +3,7 @@
  * init at the factory (operator API), provision and associate over the device routes, status, and a fleet; with
  * the exit codes every command keeps (0 done, 1 refused, 2 bad usage, 3 unreachable).
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -39,6 +39,19 @@ const device = async (argv: string[], env: Record<string, string> = {}) => {
   const code = await runCommands([register], ['device', ...argv], io);
   return { code, out, err, json: () => JSON.parse(out.join('\n')) as Record<string, unknown> };
 };
+
+describe('credence device and the operator token', () => {
+  it('takes it from a file, as every command that talks to a server does, for init and associate', async () => {
+    const tokenFile = join(root, 'operator.token');
+    writeFileSync(tokenFile, `${service.tokens.operator}\n`, { mode: 0o600 });
+    const dir = join(root, 'meter-token-file');
+    const init = await device(['init', '--node-id', 'meter-token-file', '--kind', 'ed25519', '--dir', dir, '--server', service.url, '--token-file', tokenFile]);
+    expect(init.code, init.err.join('\n')).toBe(0);
+    expect(String((await service.service.context.credence.engine.entity('node', 'meter-token-file')).snapshot.value)).toBe('initialized');
+    const help = await device(['init', '--help']);
+    expect(help.out.join(' ').replace(/\s+/g, ' ')).toMatch(/shows in ps and shell history, prefer --token-file/);
+  });
+});
 
 describe('credence device against a live server', () => {
   it('init, provision, associate, status: the device holds its credential and association, and the server recorded them', async () => {

@@ -120,7 +120,7 @@ describe('npm start', () => {
     expect(out).toContain(`API docs  ${url}/docs`);
     expect(out).toMatch(/^A development convenience printed for this local demo only/m);
     expect(out).toContain(`curl -N -H "Authorization: Bearer $AUDITOR_TOKEN" ${url}/v1/events`);
-    expect(out).toContain(`npx credence history node-meter-3 --server ${url} --token "$AUDITOR_TOKEN"`);
+    expect(out).toContain(`CREDENCE_TOKEN="$AUDITOR_TOKEN" npx credence history node-meter-3 --server ${url}`);
     expect((await fetch(`${url}/docs`)).status).toBe(200);
 
     // Issued at this start with a bounded lifetime (12 h), one role each.

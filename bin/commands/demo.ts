@@ -38,15 +38,18 @@ const runDemo = async (service: RunningService, config: ServiceConfig, io: Io): 
   return true;
 };
 
-/** The CLI example: the compromised meter's history when the demo made it, else the fleet's replay. */
+/**
+ * The CLI example: the compromised meter's history when the demo made it, else the fleet's replay. The token goes in
+ * the environment (CREDENCE_TOKEN), never the command line, where any local user reads it with ps.
+ */
 const cliExample = async (url: string, auditor: string): Promise<string> => {
-  const base = `--server ${url} --token "$AUDITOR_TOKEN"`;
+  const base = `--server ${url}`;
   try {
     await operatorClient(url, auditor).entity('node', COMPROMISED);
-    return `npx credence history node-${COMPROMISED} ${base}`;
+    return `CREDENCE_TOKEN="$AUDITOR_TOKEN" npx credence history node-${COMPROMISED} ${base}`;
   } catch (error) {
     if (!(error instanceof ProblemResponse && error.status === 404)) throw error;
-    return `npx credence replay ${base}`;
+    return `CREDENCE_TOKEN="$AUDITOR_TOKEN" npx credence replay ${base}`;
   }
 };
 

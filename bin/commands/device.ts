@@ -46,7 +46,11 @@ const deviceDir = (opts: { dir?: string | undefined; nodeId?: string | undefined
 const withDevice = (command: Command): Command =>
   command.option('--dir <folder>', "the device's folder (its Secure Environment and state)").option('--node-id <id>', 'the device, when its folder is ./device-<node id>');
 const withServerUrl = (command: Command): Command => command.option('--server <url>', 'the Credence server (env: CREDENCE_URL)');
-const withToken = (command: Command, what: string): Command => command.option('--token <token>', `operator bearer token, ${what} (env: CREDENCE_TOKEN)`);
+/** The operator token, as every command that talks to a server takes it: --token (seen in ps), --token-file, CREDENCE_TOKEN. */
+const withToken = (command: Command, what: string): Command =>
+  command
+    .option('--token <token>', `operator bearer token, ${what} (env: CREDENCE_TOKEN); shows in ps and shell history, prefer --token-file`)
+    .option('--token-file <file>', 'read the operator bearer token from this file (surrounding whitespace trimmed) instead of --token');
 
 const kindOption = (kinds: readonly string[], what: string) => new Option('--kind <kind>', what).choices(kinds).makeOptionMandatory();
 
@@ -75,6 +79,7 @@ const registerInit = (device: Command, io: Io): void => {
     validFor: Duration,
     server: z.string().optional(),
     token: z.string().optional(),
+    tokenFile: z.string().min(1).max(4096).optional(),
     json: z.boolean().optional(),
   });
   withJson(withToken(withServerUrl(withDevice(device.command('init'))), 'to register the node'))
@@ -144,6 +149,7 @@ const registerAssociate = (device: Command, io: Io): void => {
     lifetime: Duration,
     server: z.string().optional(),
     token: z.string().optional(),
+    tokenFile: z.string().min(1).max(4096).optional(),
     json: z.boolean().optional(),
   });
   withJson(withToken(withServerUrl(withDevice(device.command('associate'))), 'to configure the association first'))
@@ -155,8 +161,9 @@ const registerAssociate = (device: Command, io: Io): void => {
       handler(io, async (raw: Record<string, unknown>, command: Command) => {
         const o = parseOptions(command, Options, raw);
         const url = serverUrl(o, io);
-        const token = o.token ?? envOf(io)['CREDENCE_TOKEN'];
-        const configureWith: ServerTarget | undefined = token !== undefined && token !== '' ? serverTarget({ server: url, token }, io) : undefined;
+        // With a token (any of its three sources), the association is configured first; without one, only the handshake.
+        const hasToken = o.token !== undefined || o.tokenFile !== undefined || (envOf(io)['CREDENCE_TOKEN'] ?? '') !== '';
+        const configureWith: ServerTarget | undefined = hasToken ? serverTarget({ server: url, token: o.token, tokenFile: o.tokenFile }, io) : undefined;
         const outcome = await onDevice(deviceDir(o), (sim) =>
           associate(url, sim, { associationId: o.associationId, credentialId: o.credentialId, lifetimeSeconds: o.lifetime, configureWith }),
         );
@@ -210,6 +217,7 @@ const registerFleet = (device: Command, io: Io): void => {
     lifetime: Duration,
     server: z.string().optional(),
     token: z.string().optional(),
+    tokenFile: z.string().min(1).max(4096).optional(),
     json: z.boolean().optional(),
   });
   withJson(withToken(withServerUrl(device.command('fleet')), 'to register, enrol and configure'))
