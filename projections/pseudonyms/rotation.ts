@@ -189,10 +189,12 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
           return derived[chunk]!;
         };
         let next = 0;
-        let failure: { error: unknown } | undefined;
-        // `concurrency` workers take the nodes in order: O(1) per rotation, however many are in flight.
+        let failure: { error: unknown; nodeId: string } | undefined;
+        let failed = 0;
+        // `concurrency` workers take the nodes in order: O(1) per rotation, however many are in flight. A node that
+        // cannot rotate (a broken history) does not stop the others: it stays due, first again at the next tick.
         const worker = async (): Promise<void> => {
-          while (failure === undefined && next < stale.length) {
+          while (next < stale.length) {
             const k = next++;
             const chunk = Math.floor(k / TICK_CHUNK);
             if ((chunk + 1) * TICK_CHUNK < stale.length) void pseudonymsOf(chunk + 1);
@@ -208,12 +210,20 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
               );
               if (outcome.outcome === 'rotated') rotated++;
             } catch (error) {
-              failure ??= { error };
+              failure ??= { error, nodeId: node.nodeId };
+              failed++;
             }
           }
         };
         await Promise.all(Array.from({ length: Math.min(concurrency, stale.length) }, worker));
-        if (failure !== undefined) throw failure.error;
+        if (failure !== undefined) {
+          const { error, nodeId } = failure;
+          throw new Error(
+            `${failed} of ${stale.length} due rotation(s) failed and are tried again at the next tick; the first, node ${nodeId}: ` +
+              (error instanceof Error ? error.message : String(error)),
+            { cause: error },
+          );
+        }
       }
       return rotated;
     },
