@@ -16,7 +16,7 @@ const key: PseudonymKey = { prf: async (m) => hmacSha256(new Uint8Array(32).fill
 describe('a pseudonym rotation tick', () => {
   it('rotates every due node but the one it cannot, and says which', async () => {
     const clock = new FakeClock(T0);
-    const c = openCredence({ location: { memory: true }, clock, pseudonyms: { key, policy: { default: { everyMs: DAY } }, tickConcurrency: 1 } });
+    const c = openCredence({ location: { memory: true }, clock, pseudonyms: { key, policy: { default: { everyMs: DAY } } } });
     for (let i = 0; i < 5; i++) await c.engine.execute(cmd.registerNode(`meter-${i}`));
     await c.settle();
     // meter-0 (first due) registered twice: deciding on it is a broken history.
