@@ -9,7 +9,8 @@ import { tamper } from './support/tampered-log.ts';
 /*
  * Found in review: a pseudonym rotation tick stopped taking nodes at the first that could not rotate (a broken
  * history), so only the rotations already in flight went through, tick after tick, that node being first each time.
- * The other due nodes now rotate; the failures are reported once the tick is through, and tried again at the next.
+ * The other due nodes now rotate; the failures are reported once the tick is through, and tried again at the next
+ * (a failure that is not a typed refusal, the store's I/O, still stops the round).
  */
 const key: PseudonymKey = { prf: async (m) => hmacSha256(new Uint8Array(32).fill(0x21), m) };
 

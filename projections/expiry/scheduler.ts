@@ -125,8 +125,10 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
         } catch (error) {
           if (!isCredenceError(error, 'illegal_transition') && !isCredenceError(error, 'not_found')) {
             // Kept, and tried again at the next tick; the deadlines behind it are not held up by it (a broken
-            // history, a conflict past the retries), and every failure is reported once the tick is through.
+            // history, a conflict past the retries), and every failure is reported once the tick is through. A
+            // failure that is not a typed one (the store's I/O) ends the tick: the rest would only fail the same way.
             failed.push({ stream: d.stream, error });
+            if (!isCredenceError(error)) break;
             continue;
           }
           // Refused by its machine: done already (the entity ended), unless the clock went back since the deadline

@@ -191,10 +191,12 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
         let next = 0;
         let failure: { error: unknown; nodeId: string } | undefined;
         let failed = 0;
+        let stopped = false;
         // `concurrency` workers take the nodes in order: O(1) per rotation, however many are in flight. A node that
-        // cannot rotate (a broken history) does not stop the others: it stays due, first again at the next tick.
+        // cannot rotate (a typed refusal, a broken history) does not stop the others: it stays due, first again at
+        // the next tick. Any other failure (the store's I/O) stops the round: the rest would only fail the same way.
         const worker = async (): Promise<void> => {
-          while (next < stale.length) {
+          while (!stopped && next < stale.length) {
             const k = next++;
             const chunk = Math.floor(k / TICK_CHUNK);
             if ((chunk + 1) * TICK_CHUNK < stale.length) void pseudonymsOf(chunk + 1);
@@ -212,12 +214,14 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
             } catch (error) {
               failure ??= { error, nodeId: node.nodeId };
               failed++;
+              if (!isCredenceError(error)) stopped = true;
             }
           }
         };
         await Promise.all(Array.from({ length: Math.min(concurrency, stale.length) }, worker));
         if (failure !== undefined) {
           const { error, nodeId } = failure;
+          if (stopped) throw error;
           throw new Error(
             `${failed} of ${stale.length} due rotation(s) failed and are tried again at the next tick; the first, node ${nodeId}: ` +
               (error instanceof Error ? error.message : String(error)),
