@@ -127,13 +127,7 @@ export const boundedText = async (response: Response, max: number, what: string)
     }
     chunks.push(value);
   }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new TextDecoder().decode(bytes);
+  return Buffer.concat(chunks, total).toString('utf8');
 };
 
 /**

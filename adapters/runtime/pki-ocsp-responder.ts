@@ -162,6 +162,7 @@ export class OcspResponder {
    */
   #recorded(revocations: readonly PublishedRevocation[]): boolean {
     const ledger = this.#o.published;
+    // Nothing to write (the usual case) is not a write that succeeded: it must not end a run of reported failures.
     if (ledger === undefined || revocations.every((r) => ledger.get(r.serialNumber) !== undefined)) return true;
     return ledger.recordOrReport(revocations, this.#unrecorded, this.#o.onError) === undefined;
   }

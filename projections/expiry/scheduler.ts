@@ -4,7 +4,7 @@ import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { derivedCommandId } from '../../domain/event-ids.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
-import { BatchSlot, type Projection } from '../runtime/index.ts';
+import { BatchSlot, roundFailure, type Projection } from '../runtime/index.ts';
 import {
   DEADLINES_DUE_INDEX, dropDeadline, dropDeadlines, dueDeadlines, nextDeadline, putDeadline, resetDeadlines, setupDeadlines, writeDeadlines, type Deadline,
 } from './deadlines.ts';
@@ -139,11 +139,7 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
       }
       if (failed.length > 0) {
         const first = failed[0]!;
-        throw new Error(
-          `${failed.length} due deadline(s) could not be handled and are kept for the next tick; the first, ${first.stream}: ` +
-            (first.error instanceof Error ? first.error.message : String(first.error)),
-          { cause: first.error },
-        );
+        throw roundFailure(`${failed.length} due deadline(s) could not be handled and are kept for the next tick`, { what: first.stream, error: first.error });
       }
       return issued;
     },

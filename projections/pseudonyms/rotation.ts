@@ -6,7 +6,7 @@ import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { derivedCommandId, eventIdsWith } from '../../domain/event-ids.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
-import type { Projection } from '../runtime/index.ts';
+import { roundFailure, type Projection } from '../runtime/index.ts';
 import { applyToDirectory, DIRECTORY_EVENT_TYPES } from './apply.ts';
 import type { PseudonymDeriver } from './derive.ts';
 import { nodePseudonym, resetDirectory, setupDirectory, staleNodes } from './directory.ts';
@@ -222,11 +222,7 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
         if (failure !== undefined) {
           const { error, nodeId } = failure;
           if (stopped) throw error;
-          throw new Error(
-            `${failed} of ${stale.length} due rotation(s) failed and are tried again at the next tick; the first, node ${nodeId}: ` +
-              (error instanceof Error ? error.message : String(error)),
-            { cause: error },
-          );
+          throw roundFailure(`${failed} of ${stale.length} due rotation(s) failed and are tried again at the next tick`, { what: `node ${nodeId}`, error });
         }
       }
       return rotated;

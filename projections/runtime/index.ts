@@ -7,6 +7,7 @@ export { projectionLag } from './lag.ts';
 export { prepared } from './statements.ts';
 export { ensureSchemaVersion } from './schema-version.ts';
 export { BatchSlot } from './batch-slot.ts';
+export { roundFailure } from './round-failure.ts';
 // A committed read on the writing connection (an in-memory read model, adapters/runtime/pki-committed.ts) waits on it
 // only while pki rows are held in an open batch; a read model in a file is read through a second connection instead.
 export { writeLockOf } from './batch.ts';
