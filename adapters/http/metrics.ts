@@ -27,6 +27,8 @@ export interface MetricsSources {
   readonly now?: () => number;
   /** The engine's entity cache (size, bound, hit rate; issue 15 item 3), read when scraped. */
   readonly entityCache?: () => EntityCacheStats;
+  /** How many keys of ended entities the shredder has failed to destroy so far (SER-010), read when scraped. */
+  readonly keysOwed?: () => number;
 }
 
 const COMPONENTS_CACHE_MS = 1_000;
@@ -129,6 +131,17 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
     cacheGauge('credence_entity_cache_entries', 'Entity snapshots held', (c) => c.entries);
     cacheGauge('credence_entity_cache_bytes', 'Estimated bytes of the snapshots held', (c) => c.bytes);
     cacheGauge('credence_entity_cache_max_bytes', 'The bound on those bytes', (c) => c.maxBytes);
+  }
+  const { keysOwed } = sources;
+  if (keysOwed !== undefined) {
+    new Gauge({
+      name: 'credence_keys_owed_destruction',
+      help: 'Keys of revoked or expired credentials and associations the Secure Environment has not destroyed yet (retried with a back-off)',
+      registers: [registry],
+      collect() {
+        this.set(keysOwed());
+      },
+    });
   }
   return {
     commandDecided(type, outcome, seconds) {

@@ -110,7 +110,12 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       onError: (component, error) => app?.log.error({ err: error, component }, 'live component failed'),
     });
     cleanups.push(() => live.stop());
-    const metrics = createServiceMetrics({ components: () => live.status(), entityCache: () => credence.engine.cacheStats() });
+    const { shredder } = credence;
+    const metrics = createServiceMetrics({
+      components: () => live.status(),
+      entityCache: () => credence.engine.cacheStats(),
+      ...(shredder !== undefined ? { keysOwed: () => shredder.owed().length } : {}),
+    });
     const shutdown = new AbortController();
     // Every open SSE stream listens for the shutdown (and stops listening when it ends, adapters/http/sse/session.ts):
     // many listeners are the normal case, not a leak, so no MaxListenersExceededWarning past 10 streams.

@@ -17,7 +17,7 @@ export interface ComponentStatus {
 }
 
 export interface LiveOptions {
-  /** How often the expiry scheduler and pseudonym rotation run on the wall clock (default 1000 ms). */
+  /** How often the expiry scheduler, pseudonym rotation and the shredder's retries run on the wall clock (default 1000 ms). */
   readonly tickMs?: number;
   /** How often a transparency checkpoint is signed over new leaves (default 10 000 ms, as TransparencyProjection). */
   readonly checkpointEveryMs?: number;
@@ -65,7 +65,7 @@ const backoffMs = (failures: number): number => Math.min(30_000, 250 * 2 ** Math
  * each tick too, so a missed wake-up or a failed pass costs at most a tick (or its back-off).
  */
 export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRuntime => {
-  const { store, scheduler, pseudonyms, transparency } = credence;
+  const { store, scheduler, pseudonyms, shredder, transparency } = credence;
   const tickMs = options.tickMs ?? 1000;
   const checkpointEveryMs = options.checkpointEveryMs ?? 10_000;
   const coalesceMs = options.coalesceMs ?? 5;
@@ -262,6 +262,7 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
       kickAll();
       await timed('expiry', () => scheduler.tick());
       if (pseudonyms !== undefined) await timed('pseudonyms', () => pseudonyms.tick());
+      if (shredder !== undefined) await timed(shredder.name, () => shredder.retryOwed());
     })().finally(() => {
       ticking = undefined;
     });

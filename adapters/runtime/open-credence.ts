@@ -37,7 +37,7 @@ import { openReplayCache } from '../driven/replay-cache/index.ts';
 import { openSqliteStore, openSqliteStoreInDir, openStore, parseStoreConnectionString, type Durability } from '../driven/store/index.ts';
 import { openTransparencyInDir } from '../driven/transparency/index.ts';
 import { createEngine, type Engine } from '../engine/index.ts';
-import { EnrolmentEndpoint, Infrastructure, RegistrarEndpoint, SecurityProcedures, keyShredder, type KeyRegistry } from '../protocols/procedures/index.ts';
+import { EnrolmentEndpoint, Infrastructure, RegistrarEndpoint, SecurityProcedures, keyShredder, type KeyRegistry, type KeyShredder } from '../protocols/procedures/index.ts';
 import { systemProjections } from './projections.ts';
 
 export interface Credence {
@@ -58,6 +58,8 @@ export interface Credence {
   readonly transparencyLog: { readonly log: TransparencyLogStore; readonly signer: CheckpointSigner; readonly origin: string } | undefined;
   /** Pseudonym rotation and the directory, when `pseudonyms` was configured. */
   readonly pseudonyms: PseudonymRotation | undefined;
+  /** Crypto-shredding of ended entities' keys, when a Secure Environment was given (its owed keys, their retry). */
+  readonly shredder: KeyShredder | undefined;
   /** Revocations of issuing-CA certificates as the `pki` read model records them (CRL publisher, OCSP cache). */
   readonly pkiChanges: PkiChanges;
   /** Whether a Secure Environment was given, so that `security()` can open the security procedures. */
@@ -75,7 +77,10 @@ export interface Credence {
   events$(filter?: LifecycleFilterInput, options?: DeliveryOptions<LifecycleEvent>): Observable<LifecycleEvent>;
   /** Runs every projection (cascade, expiry, ...) up to the head of the store. */
   settle(): Promise<void>;
-  /** Advances the schedule: issues due expiries, then settles the cascades they cause. */
+  /**
+   * Advances the schedule: issues due expiries, then settles the cascades they cause, then tries again the keys the
+   * shredder owes (and throws, once the rest is done, while one is still owed).
+   */
   tick(): Promise<number>;
   close(): Promise<void>;
 }
@@ -208,9 +213,7 @@ const compose = (options: OpenOptions): Credence => {
       ? undefined
       : pseudonymRotation({ engine, deriver: new PseudonymDeriver(pseudonymKey), ...(options.pseudonyms?.policy ? { policy: options.pseudonyms.policy } : {}) });
   const shredder =
-    infrastructureSe === undefined || registry === undefined
-      ? []
-      : [keyShredder(infrastructureSe, registry, () => options.clock.now())];
+    infrastructureSe === undefined || registry === undefined ? undefined : keyShredder(infrastructureSe, registry, () => options.clock.now());
   // SER-012 across restarts (issue 11 item 10): by default `replay-cache.db` in the data folder, memory only in memory.
   let ownReplayCache: ReturnType<typeof openReplayCache> | undefined;
   const openSecurity = async (s: NonNullable<OpenOptions['security']>, se: OwnedSecureEnvironment, keys: KeyRegistry): Promise<Security> => {
@@ -234,7 +237,7 @@ const compose = (options: OpenOptions): Credence => {
     pki: pkiChanges,
     ...(options.signing !== undefined ? { signing: options.signing } : {}),
     ...(options.cascadeLog !== undefined ? { cascadeLog: options.cascadeLog } : {}),
-    extra: [...(pseudonyms ? [pseudonyms] : []), ...shredder],
+    extra: [...(pseudonyms ? [pseudonyms] : []), ...(shredder ? [shredder] : [])],
   });
   const runner = new ProjectionRunner({ db: readModels, store, projections });
   // A cascade can cause further cascades (node -> credentials -> associations): settle until nothing moves.
@@ -255,6 +258,7 @@ const compose = (options: OpenOptions): Credence => {
     transparency,
     transparencyLog: log === undefined ? undefined : { log: log.log, signer: log.signer, origin: log.origin },
     pseudonyms,
+    shredder,
     pkiChanges,
     events$: (filter, deliveryOptions) => lifecycleEvents$(store, filter, deliveryOptions),
     settle,
@@ -278,6 +282,7 @@ const compose = (options: OpenOptions): Credence => {
       const issued = await scheduler.tick();
       await pseudonyms?.tick();
       await settle();
+      await shredder?.retryOwed();
       return issued;
     },
     async close() {

@@ -3,8 +3,10 @@ import { openPrivateSqlite, type PrivateSqliteLocation } from '../files/index.ts
 
 export const KEY_REGISTRY_DB_FILE = 'keys.db';
 
-const SCHEMA_VERSION = 1;
+/** 2: `se_key_destroy_failures` (keys the shredder owes). A version 1 file gains the table at its first open. */
+const SCHEMA_VERSION = 2;
 const TABLE = 'se_key_handles';
+const FAILURES = 'se_key_destroy_failures';
 const SCHEMA = `CREATE TABLE IF NOT EXISTS ${TABLE} (
   stream TEXT NOT NULL,
   handle TEXT NOT NULL,
@@ -12,7 +14,23 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS ${TABLE} (
   pending INTEGER NOT NULL DEFAULT 0,
   destroyed_at TEXT,
   PRIMARY KEY (stream, handle)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ${FAILURES} (
+  stream TEXT NOT NULL,
+  handle TEXT NOT NULL,
+  failures INTEGER NOT NULL,
+  last_failed_at TEXT NOT NULL,
+  PRIMARY KEY (stream, handle)
 ) WITHOUT ROWID`;
+
+/** A key the shredder failed to destroy (KeyRegistry.owed, adapters/protocols/procedures/key-registry.ts). */
+interface OwedKey {
+  readonly stream: string;
+  readonly handle: string;
+  readonly purpose: string;
+  readonly failures: number;
+  readonly lastFailedAt: Date;
+}
 
 interface Row {
   stream: string;
@@ -40,6 +58,16 @@ export class SqliteKeyRegistry {
       live: db.prepare(`SELECT handle, purpose FROM ${TABLE} WHERE stream = ? AND destroyed_at IS NULL ORDER BY handle`),
       pending: db.prepare(`SELECT stream, handle, purpose FROM ${TABLE} WHERE pending = 1 AND destroyed_at IS NULL ORDER BY stream, handle`),
       destroyed: db.prepare(`UPDATE ${TABLE} SET destroyed_at = ? WHERE stream = ? AND handle = ?`),
+      forgetFailures: db.prepare(`DELETE FROM ${FAILURES} WHERE stream = ? AND handle = ?`),
+      failed: db.prepare(
+        `INSERT INTO ${FAILURES} (stream, handle, failures, last_failed_at) VALUES (?, ?, 1, ?)
+         ON CONFLICT (stream, handle) DO UPDATE SET failures = failures + 1, last_failed_at = excluded.last_failed_at`,
+      ),
+      owed: db.prepare(
+        `SELECT f.stream, f.handle, k.purpose, f.failures, f.last_failed_at FROM ${FAILURES} f
+         JOIN ${TABLE} k ON k.stream = f.stream AND k.handle = f.handle
+         WHERE k.destroyed_at IS NULL ORDER BY f.last_failed_at, f.stream, f.handle`,
+      ),
     };
   }
 
@@ -80,7 +108,24 @@ export class SqliteKeyRegistry {
   }
 
   markDestroyed(stream: string, handle: string, at: Date): void {
-    this.#sql.destroyed.run(at.toISOString(), stream, handle);
+    this.#db.transaction(() => {
+      this.#sql.destroyed.run(at.toISOString(), stream, handle);
+      this.#sql.forgetFailures.run(stream, handle);
+    })();
+  }
+
+  destroyFailed(stream: string, handle: string, at: Date): void {
+    this.#sql.failed.run(stream, handle, at.toISOString());
+  }
+
+  owed(): OwedKey[] {
+    return (this.#sql.owed.all() as { stream: string; handle: string; purpose: string; failures: number; last_failed_at: string }[]).map((r) => ({
+      stream: r.stream,
+      handle: r.handle,
+      purpose: r.purpose,
+      failures: r.failures,
+      lastFailedAt: new Date(r.last_failed_at),
+    }));
   }
 
   close(): void {

@@ -26,5 +26,16 @@ export interface KeyRegistry {
   live(stream: string, purpose?: string): string[];
   /** Live bindings still pending, of every entity. */
   pending(): KeyBinding[];
+  /** The key is destroyed (or was already gone); any failure recorded for it is forgotten. */
   markDestroyed(stream: string, handle: string, at: Date): void;
+  /** The Secure Environment refused to destroy the key: the shredder owes it, and tries again (`owed`). */
+  destroyFailed(stream: string, handle: string, at: Date): void;
+  /** Keys whose destruction failed and that are not destroyed yet, the longest waiting first. */
+  owed(): OwedKey[];
+}
+
+/** A key the shredder failed to destroy: how many times, and when last. */
+export interface OwedKey extends KeyBinding {
+  readonly failures: number;
+  readonly lastFailedAt: Date;
 }

@@ -1,31 +1,78 @@
 import type { Projection } from '../../../projections/runtime/index.ts';
-import { type OwnedSecureEnvironment } from '../../../domain/ports/index.ts';
-import { type KeyHandle } from '../../../domain/ports/index.ts';
+import { roundFailure } from '../../../projections/runtime/index.ts';
+import { type KeyHandle, type OwnedSecureEnvironment } from '../../../domain/ports/index.ts';
 import { isCredenceError } from '../../../domain/errors.ts';
-import type { KeyRegistry } from './key-registry.ts';
+import type { KeyRegistry, OwedKey } from './key-registry.ts';
 
 const ENDINGS = ['CredentialRevoked', 'CredentialExpired', 'AssociationRevoked', 'AssociationExpired'] as const;
+
+/** A key that failed is tried again after 1 s, doubling up to an hour: a Secure Environment that is down is not hammered. */
+const retryAfterMs = (failures: number): number => Math.min(3_600_000, 1000 * 2 ** Math.min(failures - 1, 12));
+
+export interface KeyShredder extends Projection {
+  /**
+   * Tries again every key whose destruction failed and whose back-off has passed; returns how many it destroyed.
+   * Throws, once those were tried, while any key is still owed (so the service's health names the shredder until
+   * the last is gone); the next call tries them again.
+   */
+  retryOwed(): Promise<number>;
+  /** Keys of ended entities the Secure Environment has not destroyed yet (the health of the shredder). */
+  owed(): readonly OwedKey[];
+}
 
 /**
  * Crypto-shredding (seed 004; SER-010): when a credential or an association ends, the Secure Environment
  * destroys every key the infrastructure held for it, so nothing can use it again even with the database file.
  * Idempotent: a destroyed handle is marked, and destroying an already destroyed key is quietly a no-op.
+ *
+ * A key the Secure Environment refuses to destroy does not hold up the others: it is recorded as owed in the key
+ * registry (durable, so a restart keeps trying), the ending is handled, and `retryOwed` (each tick) tries it again
+ * with a back-off until it is gone. Throwing from `react` instead would stop the shredder at that event, and every
+ * later ending's keys would stay usable behind it.
  */
-export const keyShredder = (se: OwnedSecureEnvironment, registry: KeyRegistry, now: () => Date): Projection => ({
-  name: 'key-shredder',
-  eventTypes: ENDINGS,
-  setup: () => {},
-  // The registry is not rebuilt from events (handles are not in events); destroyed keys stay destroyed.
-  reset: () => {},
-  async react(e) {
-    for (const handle of registry.live(e.record.streamId)) {
-      try {
-        await se.destroy(handle as KeyHandle);
-      } catch (error) {
-        // Already gone (destroyed before a crash, say) is the goal state; anything else must surface.
-        if (!isCredenceError(error, 'not_found')) throw error;
+export const keyShredder = (se: OwnedSecureEnvironment, registry: KeyRegistry, now: () => Date): KeyShredder => {
+  /** Why each owed key last failed, for the health message (this process's failures; a restart says only when). */
+  const lastError = new Map<string, unknown>();
+  /** Destroys one key: true when it is gone, the error when the Secure Environment refused (recorded as owed). */
+  const destroy = async (stream: string, handle: string): Promise<true | { error: unknown }> => {
+    try {
+      await se.destroy(handle as KeyHandle);
+    } catch (error) {
+      // Already gone (destroyed before a crash, say) is the goal state.
+      if (!isCredenceError(error, 'not_found')) {
+        registry.destroyFailed(stream, handle, now());
+        lastError.set(handle, error);
+        return { error };
       }
-      registry.markDestroyed(e.record.streamId, handle, now());
     }
-  },
-});
+    registry.markDestroyed(stream, handle, now());
+    lastError.delete(handle);
+    return true;
+  };
+  return {
+    name: 'key-shredder',
+    eventTypes: ENDINGS,
+    setup: () => {},
+    // The registry is not rebuilt from events (handles are not in events); destroyed keys stay destroyed.
+    reset: () => {},
+    async react(e) {
+      for (const handle of registry.live(e.record.streamId)) await destroy(e.record.streamId, handle);
+    },
+    owed: () => registry.owed(),
+    async retryOwed() {
+      const at = now().getTime();
+      const due = registry.owed().filter((key) => key.lastFailedAt.getTime() + retryAfterMs(key.failures) <= at);
+      let destroyed = 0;
+      for (const key of due) if ((await destroy(key.stream, key.handle)) === true) destroyed++;
+      const still = registry.owed();
+      if (still.length > 0) {
+        const key = still[0]!;
+        throw roundFailure(`${still.length} key(s) of ended entities are not destroyed yet and are tried again`, {
+          what: `key ${key.handle} (${key.purpose}) of ${key.stream}, refused ${key.failures} time(s), last at ${key.lastFailedAt.toISOString()}`,
+          error: lastError.get(key.handle) ?? 'the Secure Environment refused to destroy it',
+        });
+      }
+      return destroyed;
+    },
+  };
+};
