@@ -208,6 +208,30 @@ const registerStatus = (device: Command, io: Io): void => {
     );
 };
 
+/** The signals that end a CLI run from outside (Ctrl-C, a kill, the terminal closing). */
+const ENDING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * Removes `folder` when the run ends: at the returned call, or on a signal, after which the signal's default action
+ * ends the process as it would have without this listener (the exit status says which signal).
+ */
+const removedOnSignal = (folder: string): (() => void) => {
+  const remove = (): void => rmSync(folder, { recursive: true, force: true });
+  const onSignal = (signal: NodeJS.Signals): void => {
+    stop();
+    remove();
+    process.kill(process.pid, signal);
+  };
+  const stop = (): void => {
+    for (const signal of ENDING_SIGNALS) process.off(signal, onSignal);
+  };
+  for (const signal of ENDING_SIGNALS) process.on(signal, onSignal);
+  return () => {
+    stop();
+    remove();
+  };
+};
+
 const registerFleet = (device: Command, io: Io): void => {
   const Options = z.object({
     count: z.coerce.number().int().min(1).max(100_000),
@@ -224,7 +248,7 @@ const registerFleet = (device: Command, io: Io): void => {
     .description('N simulated devices against a server: factory, enrolment, remote provisioning and association for each')
     .requiredOption('--count <n>', 'how many devices')
     .option('--concurrency <n>', 'devices run at once', '4')
-    .option('--dir <folder>', 'keep the devices in this folder (default: a temporary folder, removed at the end)')
+    .option('--dir <folder>', 'keep the devices in this folder (default: a temporary folder, removed at the end or on Ctrl-C)')
     .option('--prefix <prefix>', 'node ids are <prefix>-1 … <prefix>-N (default: fleet-<random>)')
     .option('--lifetime <duration>', 'association lifetime asked for', '30d')
     .action(
@@ -232,17 +256,19 @@ const registerFleet = (device: Command, io: Io): void => {
         const o = parseOptions(command, Options, raw);
         const target = serverTarget(o, io);
         const root = o.dir !== undefined ? resolve(o.dir) : mkdtempSync(join(tmpdir(), 'credence-fleet-'));
-        preparePrivateDir(root);
+        // The temporary devices hold private keys and KEKs: an interrupted run removes them too.
+        const forget = o.dir === undefined ? removedOnSignal(root) : () => {};
         const prefix = o.prefix ?? `fleet-${Date.now().toString(36)}`;
         const stream = progressStream(io, o.json);
         let summary: FleetSummary;
         try {
+          preparePrivateDir(root);
           summary = await runFleet(target, { count: o.count, concurrency: o.concurrency, root, prefix, lifetimeSeconds: o.lifetime }, (done) =>
             stream?.write(`\r${renderProgress(done, o.count, 'devices')}`),
           );
         } finally {
           stream?.write('\n');
-          if (o.dir === undefined) rmSync(root, { recursive: true, force: true });
+          forget();
         }
         if (o.json === true) io.out(json({ prefix, ...(o.dir !== undefined ? { dir: root } : {}), ...summary }));
         else {
