@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { compiledSchema } from './compiled-schema.ts';
 import type { FieldIssue } from './errors.ts';
-import { EVENT_DATA, isEventType, type DomainEvent, type EventType } from './events/index.ts';
+import { ENTITY_ID_FIELD, EVENT_DATA, EVENT_KIND, isEventType, type DomainEvent, type EventType } from './events/index.ts';
 import { jsonLimitIssue, MESSAGE_JSON_LIMITS } from './json-limits.ts';
 import { EventMetadata } from './metadata.ts';
 import { currentVersionOf, upcast } from './upcasters.ts';
@@ -25,7 +25,8 @@ export interface DecodedEvent {
   readonly at: number;
 }
 
-export type DecodeResult = { ok: true; value: DecodedEvent } | { ok: false; reason: string };
+/** `misplaced`: a readable event stored outside its entity's stream (`<kind>-<id>` of the entity it is addressed to). */
+export type DecodeResult = { ok: true; value: DecodedEvent } | { ok: false; reason: string; misplaced?: true };
 
 /**
  * The schemas stored events are read with, compiled ahead of time by zod (`z.compile`): the same schemas, whose
@@ -85,6 +86,13 @@ export const decodeStored = (record: StoredRecord): DecodeResult => {
   }
   const data = storedDataSchema(record.type).safeParse(stored);
   if (!data.success) return { ok: false, reason: `data: ${describe(data.error.issues)}` };
+  // Only the entity's own stream speaks for it: an event elsewhere (another entity's stream, a stream of no entity)
+  // is no fact of the lifecycle, so no read model, reaction or subscriber acts on it, and replay flags it.
+  const kind = EVENT_KIND[record.type];
+  const addressee = (data.data as Record<string, string>)[ENTITY_ID_FIELD[kind]]!;
+  if (record.streamId !== `${kind}-${addressee}`) {
+    return { ok: false, reason: `${record.type} is addressed to ${addressee} but stored in ${record.streamId}`, misplaced: true };
+  }
   return {
     ok: true,
     value: {

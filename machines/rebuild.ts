@@ -38,7 +38,7 @@ export const applyStored = (entity: LoadedEntity, records: readonly StoredRecord
   const events = [...entity.events];
   let revision = entity.revision;
   for (const record of records) {
-    const read = readStored(record, entity.id);
+    const read = readStored(record);
     if (read.ok === 'claim') {
       revision = record.revision;
       continue;

@@ -1,4 +1,3 @@
-import { entityIdOf } from '../domain/events/index.ts';
 import { factClaimOf, isFactClaim, type FactClaim } from '../domain/fact-claims.ts';
 import { decodeStored, type DecodedEvent, type StoredRecord } from '../domain/stored.ts';
 
@@ -12,16 +11,13 @@ export type ReadStored =
  * A stored record as the machines may see it: decoded (upcast, parsed by zod) and addressed to the entity of the
  * stream it is stored in. Rebuilding an entity, replaying one and replaying the fleet all read events through here.
  */
-export const readStored = (record: StoredRecord, entityId: string): ReadStored => {
+export const readStored = (record: StoredRecord): ReadStored => {
   if (isFactClaim(record)) {
     const claim = factClaimOf(record);
     return claim === undefined ? { ok: false, reason: 'unreadable: malformed fact claim' } : { ok: 'claim', claim };
   }
   const decoded = decodeStored(record);
-  if (!decoded.ok) return { ok: false, reason: `unreadable: ${decoded.reason}` };
-  const addressee = entityIdOf(decoded.value.event);
-  if (addressee !== entityId) {
-    return { ok: false, reason: `${decoded.value.event.type} is addressed to ${addressee} but stored in ${record.streamId}` };
-  }
-  return decoded;
+  if (decoded.ok) return decoded;
+  // An event addressed to another entity than the stream's (decodeStored checks the stream) is readable but broken.
+  return { ok: false, reason: decoded.misplaced === true ? decoded.reason : `unreadable: ${decoded.reason}` };
 };

@@ -31,7 +31,7 @@ const recordedBy = async (store: EventStore, entity: CachedEntity, commandId: st
   if (records.length === 0) return undefined;
   const seen: DecodedEvent[] = [];
   for (const record of records) {
-    const read = readStored(record, entity.id);
+    const read = readStored(record);
     if (read.ok !== true) return undefined;
     seen.push(read.value);
   }

@@ -36,7 +36,8 @@ export type ToWorker =
       /** Also answer each kept record's digest (record-digest.ts digestOfRecord), for the checkpoint's chained digest. */
       readonly digests: boolean;
     }
-  | { readonly type: 'records'; readonly records: readonly RecordedEvent[] }
+  /** Records of this partition, each with the position of the record before it in the log (`previous`, same order). */
+  | { readonly type: 'records'; readonly records: readonly RecordedEvent[]; readonly previous: readonly bigint[] }
   /** Ports to every other worker, over which the fact revisions of each round travel directly (PeerRevisions). */
   | { readonly type: 'peers'; readonly ports: readonly MessagePort[] }
   /** First pass: this partition's fact revisions (guessed without the facts of other partitions), sent to every peer. */

@@ -140,28 +140,30 @@ const mergeDigests = (answers: readonly { readonly digests?: RecordDigests }[], 
 /** This thread reads $all and posts each record to its partition's worker; returns the last position read. */
 const routeRecords = async (store: EventStore, workers: readonly ReplayWorker[], options: Feed): Promise<bigint> => {
   const count = workers.length;
-  const batches: RecordedEvent[][] = workers.map(() => []);
+  const batches: { records: RecordedEvent[]; previous: bigint[] }[] = workers.map(() => ({ records: [], previous: [] }));
   let position = 0n;
   let read = 0;
   for (;;) {
     let inPage = 0;
     for await (const record of store.readAll({ afterPosition: position, maxCount: PAGE })) {
       inPage++;
+      const previous = position;
       position = record.position;
       options.onRecord?.(record);
       const p = routeOf(record, count);
       const batch = batches[p]!;
-      batch.push(record);
-      if (batch.length >= BATCH) {
-        workers[p]!.post({ type: 'records', records: batch });
-        batches[p] = [];
+      batch.records.push(record);
+      batch.previous.push(previous);
+      if (batch.records.length >= BATCH) {
+        workers[p]!.post({ type: 'records', ...batch });
+        batches[p] = { records: [], previous: [] };
       }
     }
     read += inPage;
     options.onProgress?.(read);
     if (inPage < PAGE) break;
   }
-  batches.forEach((records, p) => records.length > 0 && workers[p]!.post({ type: 'records', records }));
+  batches.forEach((batch, p) => batch.records.length > 0 && workers[p]!.post({ type: 'records', ...batch }));
   return position;
 };
 

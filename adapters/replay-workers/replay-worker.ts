@@ -32,6 +32,8 @@ const timed = <T>(phase: Exclude<keyof WorkerCpu, 'load'>, work: () => T): T => 
 
 const records: RecordedEvent[] = [];
 const decoded: (ReadStored | undefined)[] = [];
+/** The position of the record before each one in the log (of any partition): where an append of one command ends. */
+const previousOf: bigint[] = [];
 let refuse = new Set<bigint>();
 let own: FactRevision[] = [];
 let ownRefused = new Set<bigint>();
@@ -40,7 +42,7 @@ let verifier: FleetVerifier | undefined;
 const decode = (record: RecordedEvent): ReadStored | undefined => {
   if (isFactClaim(record)) return undefined;
   const ref = parseStreamId(record.streamId);
-  return ref === undefined ? undefined : readStored(record, ref.id);
+  return ref === undefined ? undefined : readStored(record);
 };
 
 const NOTHING: JsonObject = Object.freeze({});
@@ -50,7 +52,8 @@ const NOTHING: JsonObject = Object.freeze({});
  * copies, and no pass reads the stored ones again (fact claims and unreadable records are kept whole): the kept record
  * drops them, which halves what a worker holds through its passes and what V8's collector has to mark.
  */
-const hold = (record: RecordedEvent): void => {
+const hold = (record: RecordedEvent, previous: bigint): void => {
+  previousOf.push(previous);
   const read = decode(record);
   if (read?.ok === true) {
     const { id, streamId, revision, position, type } = record;
@@ -76,7 +79,7 @@ type ReadRange = (
   file: string,
   range: { after: bigint; head: bigint },
   keep: (streamId: unknown, type: unknown, claimData: unknown) => boolean,
-  tally: { rows: number; last: bigint; lastId: unknown },
+  tally: { rows: number; last: bigint; lastId: unknown; previous?: bigint },
 ) => Iterable<RecordedEvent>;
 
 /**
@@ -86,7 +89,7 @@ type ReadRange = (
 const readPartition = async (message: Extract<ToWorker, { type: 'read' }>): Promise<void> => {
   const { source, head, partition, count } = message;
   const { readEventsDbRange } = (await import(source.module)) as { readEventsDbRange: ReadRange };
-  const tally: { rows: number; last: bigint; lastId: unknown } = { rows: 0, last: 0n, lastId: undefined };
+  const tally: { rows: number; last: bigint; lastId: unknown; previous?: bigint } = { rows: 0, last: 0n, lastId: undefined };
   const keep = (streamId: unknown, type: unknown, claimData: unknown): boolean => {
     // A row broken in its stream id or type is routed by '' to one worker, whose row parse reports it.
     const stream = typeof streamId === 'string' ? streamId : '';
@@ -101,7 +104,8 @@ const readPartition = async (message: Extract<ToWorker, { type: 'read' }>): Prom
         positions.push(record.position);
         hashes.push(hash('sha256', recordBytes(record), 'buffer'));
       }
-      hold(record);
+      if (tally.previous === undefined) throw new Error(`partition source ${source.module} does not say the row before each record`);
+      hold(record, tally.previous);
     }
   });
   if (!message.digests) {
@@ -141,7 +145,7 @@ const verify = (fromPeers: readonly (readonly FactRevision[])[]): Extract<FromWo
   const refused = new Set<bigint>();
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!;
-    if (!verifier.apply(record, decoded[i]) && isFactEvent(record)) refused.add(record.position);
+    if (!verifier.apply(record, decoded[i], previousOf[i]!) && isFactEvent(record)) refused.add(record.position);
   }
   const consistent = refused.size === ownRefused.size && [...refused].every((p) => ownRefused.has(p));
   refuse = refused;
@@ -161,7 +165,7 @@ port.on('message', (message: ToWorker) => {
       void readPartition(message);
       return;
     case 'records':
-      timed('read', () => message.records.forEach(hold));
+      timed('read', () => message.records.forEach((record, i) => hold(record, message.previous[i]!)));
       return;
     case 'peers':
       for (const peer of message.ports) {

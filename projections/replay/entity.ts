@@ -73,17 +73,38 @@ export const replayEntity = async (store: EventStore, streamId: string, until?: 
   let snapshot: EntitySnapshot = initialSnapshot(ref.kind, ref.id);
   const steps: ReplayStep[] = [];
   const findings: Finding[] = [];
+  const refuse = (base: Omit<ReplayStep, 'accepted' | 'state'>, reason: string): void => {
+    findings.push({ streamId, position: base.position, revision: base.revision, type: base.type, reason });
+    steps.push({ ...base, accepted: false, state: stateOf(snapshot), reason });
+  };
+  /** The stream's previous record (its position), and its last append: command id and the position it ended at. */
+  let previous: bigint | undefined;
+  let append: { commandId: string; position: bigint } | undefined;
   for (const record of await store.readStream(streamId)) {
     if (until !== undefined && !until(record)) break;
-    const read = readStored(record, ref.id);
-    if (read.ok === 'claim') continue;
     const base = { position: record.position, revision: record.revision, type: record.type };
+    // The stream read by revision must be the stream in global order, as the fleet replay reads it (verifier.ts).
+    const outOfOrder = previous !== undefined && record.position <= previous;
+    previous = record.position;
+    if (outOfOrder) refuse(base, `revision ${record.revision} is stored before the revision ahead of it: the stream's order is broken`);
+    const read = readStored(record);
+    if (read.ok === 'claim') continue;
     if (!read.ok) {
-      findings.push({ streamId, ...base, reason: read.reason });
-      steps.push({ ...base, accepted: false, state: stateOf(snapshot), reason: read.reason });
+      refuse(base, read.reason);
       continue;
     }
     const { event, metadata, at } = read.value;
+    // One command is one append, at consecutive places of the log (verifier.ts): the same command id again, with
+    // anything stored in between, is a command recorded twice, which the engine never does.
+    if (append !== undefined && append.commandId === metadata.commandId) {
+      let next: bigint | undefined;
+      for await (const r of store.readAll({ afterPosition: append.position, maxCount: 1 })) next = r.position;
+      if (next !== record.position) {
+        refuse(base, `command ${metadata.commandId} was recorded by an earlier append of this stream: a command is recorded once`);
+        continue;
+      }
+    }
+    append = { commandId: metadata.commandId, position: record.position };
     const brokenDependencies: string[] = [];
     const facts = await gatherFactsAsync(event, snapshot.context, async (kind, id) => {
       const { view, broken } = await viewBefore(store, kind, id, record.position, { streamId, commandId: metadata.commandId });
@@ -96,9 +117,7 @@ export const replayEntity = async (store: EventStore, streamId: string, until?: 
       snapshot = verdict.snapshot;
       steps.push({ ...base, ...who, accepted: true, state: stateOf(snapshot) });
     } else {
-      const reason = [describeRefusal(event.type, verdict), ...brokenDependencies.map((b) => `it depends on ${b}`)].join('; ');
-      findings.push({ streamId, ...base, reason });
-      steps.push({ ...base, ...who, accepted: false, state: stateOf(snapshot), reason });
+      refuse({ ...base, ...who }, [describeRefusal(event.type, verdict), ...brokenDependencies.map((b) => `it depends on ${b}`)].join('; '));
     }
   }
   return {

@@ -1,6 +1,7 @@
 import { describeRefusal } from '../../domain/errors.ts';
 import { factClaimOf, isFactClaim } from '../../domain/fact-claims.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
+import { isEventType } from '../../domain/events/index.ts';
 import { ENTITY_KINDS, parseStreamId, streamIdOf, type EntityKind, type EntityView } from '../../domain/streams.ts';
 import { evaluate, gatherFacts, initialSnapshot, machineEvent, MACHINES, readStored, stateOf, viewOf } from '../../machines/index.ts';
 import type { EntitySnapshot, FactReader, ReadStored } from '../../machines/index.ts';
@@ -28,6 +29,8 @@ export interface VerifiedEntity {
   readonly kind: EntityKind;
   readonly id: string;
   snapshot: EntitySnapshot;
+  /** The command id of the stream's last append (this run's; undefined for one restored from a checkpoint until then). */
+  lastCommandId?: string;
 }
 
 /** XState's own way back from a persisted state value and context to a snapshot of the same machine. */
@@ -111,6 +114,10 @@ export class FleetVerifier {
   // The event being judged, read by the one fact reader below (no closure per event).
   #heldClaims: HeldClaims | undefined;
   #position = 0n;
+  /** Each stream's last revision seen (events and claims), to hold its sequence to 0, 1, 2, ... in global order. */
+  readonly #revisions = new Map<string, bigint>();
+  /** The append being read: its stream, command, last position, and the claims it took (they are its alone). */
+  #append: { streamId: string; commandId: string; position: bigint; claims: HeldClaims | undefined } | undefined;
 
   constructor(
     options: {
@@ -118,6 +125,7 @@ export class FleetVerifier {
       state?: { entities: Map<string, VerifiedEntity>; claims: Map<string, Map<string, HeldClaims>>; tally: VerifierTally; position: bigint };
     } = {},
   ) {
+
     this.entities = options.state?.entities ?? new Map();
     this.claims = options.state?.claims ?? new Map();
     this.tally = options.state?.tally ?? emptyTally();
@@ -139,12 +147,15 @@ export class FleetVerifier {
 
   /**
    * Judges one record. `decoded` is the record already read through `readStored` (a worker decodes once for two
-   * passes); it is read here otherwise. Returns whether the record changed its entity (an accepted event).
+   * passes); it is read here otherwise. `previous` is the position of the record just before it in the log, which a
+   * verifier fed one partition must be told (it decides whether an event continues its command's append); by default
+   * the record applied before. Returns whether the record changed its entity (an accepted event).
    */
-  apply(record: RecordedEvent, decoded?: ReadStored): boolean {
+  apply(record: RecordedEvent, decoded?: ReadStored, previous: bigint = this.position): boolean {
     this.position = record.position;
     const tally = this.tally;
     if (isFactClaim(record)) {
+      this.#sequence(record);
       this.#claim(record);
       return false;
     }
@@ -153,7 +164,10 @@ export class FleetVerifier {
     if (entry === undefined) {
       const ref = parseStreamId(record.streamId);
       if (ref === undefined) {
-        tally.foreignEvents++;
+        // Another tool's event is foreign; a lifecycle event there is one the engine could not have written, and
+        // one a reader might take for a fact of the entity it names.
+        if (isEventType(record.type)) tally.findings.push(findingAt(record, `${record.type} is stored outside an entity stream`));
+        else tally.foreignEvents++;
         return false;
       }
       entry = { kind: ref.kind, id: ref.id, snapshot: initialSnapshot(ref.kind) };
@@ -161,23 +175,46 @@ export class FleetVerifier {
       tally.entitiesPerKind[ref.kind]++;
     }
     tally.eventsPerKind[entry.kind]++;
-    const read = decoded ?? readStored(record, entry.id);
+    this.#sequence(record);
+    const read = decoded ?? readStored(record);
     if (read.ok === 'claim') return false;
     if (!read.ok) {
       tally.findings.push(findingAt(record, read.reason));
       return false;
     }
     const { event, at, metadata } = read.value;
-    const claimed = this.claims.get(record.streamId);
-    this.#heldClaims = claimed?.get(metadata.commandId);
+    const { commandId } = metadata;
+    // One command is one append, its events at consecutive places of the log; the claims made for it (fact-claims.ts)
+    // are that append's alone. A later event under the same command id is one the engine could not have written (it
+    // deduplicates a repeated command), and must not be judged against the facts as they stood at the old claims.
+    const open = this.#append;
+    const continues =
+      open !== undefined &&
+      open.streamId === record.streamId &&
+      open.commandId === commandId &&
+      previous === open.position;
+    if (continues) open.position = record.position;
+    else {
+      if (entry.lastCommandId === commandId) {
+        tally.findings.push(findingAt(record, `command ${commandId} was recorded by an earlier append of this stream: a command is recorded once`));
+        this.#append = undefined;
+        return false;
+      }
+      entry.lastCommandId = commandId;
+      const claimed = this.claims.get(record.streamId);
+      const taken = claimed?.get(commandId);
+      // The claimant moved on with this command: its claims are taken by this append, and the others' are leftovers
+      // (a command that crashed before appending, or lost its race; a retry claims afresh).
+      if (claimed !== undefined) {
+        claimed.clear();
+        this.claims.delete(record.streamId);
+      }
+      this.#append = { streamId: record.streamId, commandId, position: record.position, claims: taken };
+    }
+    this.#heldClaims = this.#append!.claims;
     this.#position = record.position;
     const facts = gatherFacts(event, entry.snapshot.context, this.#read);
     this.#heldClaims = undefined;
-    // The claimant moved on with this command: the others' claims are leftovers (a retry claims afresh). This one's
-    // stay for the rest of its events.
-    if (claimed !== undefined) {
-      for (const commandId of claimed.keys()) if (commandId !== metadata.commandId) claimed.delete(commandId);
-    }
     const verdict = evaluate(entry.kind, entry.snapshot, machineEvent(event, at, facts));
     if (verdict.ok) {
       entry.snapshot = verdict.snapshot;
@@ -185,6 +222,20 @@ export class FleetVerifier {
     }
     tally.findings.push(findingAt(record, describeRefusal(event.type, verdict)));
     return false;
+  }
+
+  /**
+   * Holds each stream's revisions to global order, as the store appends them: a revision at or below one already seen
+   * is a stream whose order the engine (which reads a stream by revision) and replay (by position) would not agree on.
+   * Gaps are not judged: a fact claim holds a revision of its fact's stream and is read in its claimant's partition.
+   */
+  #sequence(record: RecordedEvent): void {
+    const last = this.#revisions.get(record.streamId);
+    if (last !== undefined && record.revision <= last) {
+      this.tally.findings.push(findingAt(record, `revision ${record.revision} after revision ${last}: the stream's order is broken`));
+      return;
+    }
+    this.#revisions.set(record.streamId, record.revision);
   }
 
   /** A fact claim: the claimant's next decision is judged against the fact as it stood here. */

@@ -1,0 +1,159 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
+import { eventsDbRangeSourceInDir } from '../adapters/driven/store/sqlite/events-db-reader.ts';
+import { createEngine } from '../adapters/engine/index.ts';
+import { replayInWorkers } from '../adapters/replay-workers/pool.ts';
+import { ExpectedRevision, type EventStore, type JsonObject } from '../domain/ports/event-store.ts';
+import { decodeStored } from '../domain/stored.ts';
+import { replayAll, replayEntity, type FleetReplay } from '../projections/replay/index.ts';
+import { dataDirs } from './replay.fixtures.ts';
+import { claimingStore } from './support/fact-claims.ts';
+import { at, cmd, operator, T0 } from './support/fleet.ts';
+
+/*
+ * Found in review: histories the engine could not have written that every form of replay passed. A command id used
+ * again by a later event (which brought back the facts as they stood at the old command's claims), a stream whose
+ * revisions are out of global order, and a lifecycle event stored outside an entity stream (which the PKI read model
+ * acted on). Each is now flagged by the one-thread replay, the workers reading the events file, the workers fed by
+ * this thread, and the replay of the one entity.
+ */
+
+/** Appends one event straight to the store under `commandId`: what a tampering or buggy writer could do. */
+const append = async (store: EventStore, streamId: string, type: string, data: JsonObject, occurredAt: string, commandId: string) => {
+  const stream = await store.readStream(streamId);
+  return store.appendToStream(
+    streamId,
+    [{ id: randomUUID(), type, data, metadata: { schemaVersion: 1, actor: operator, commandId, commandType: 'forged', correlationId: 'f', causationId: 'f', occurredAt } }],
+    { expectedRevision: ExpectedRevision.after(stream.at(-1)?.revision) },
+  );
+};
+
+/** Every form's verdict on the store of `dir`, which must be the same. */
+const everyForm = async (store: EventStore, dir: string): Promise<FleetReplay> => {
+  const single = await replayAll(store);
+  for (const workers of [2, 3]) {
+    expect((await replayInWorkers(store, { workers, source: eventsDbRangeSourceInDir(dir) })).replay, `${workers} workers reading the file`).toEqual(single);
+    expect((await replayInWorkers(store, { workers })).replay, `${workers} workers fed records`).toEqual(single);
+  }
+  return single;
+};
+
+describe('replay flags what the engine could not have written, in every form', () => {
+  const dataDir = dataDirs('credence-replay-could-not-write-');
+
+  it('a command id used again after other events: the old claims do not vouch for it', async () => {
+    const dir = dataDir();
+    const store = openSqliteStoreInDir(dir);
+    try {
+      const clock = new FakeClock(T0);
+      const plain = createEngine({ store, clock });
+      for (const c of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential(), cmd.provisionCredential()]) await plain.execute(c);
+      // Configured through claims on the credential and the node (EventStoreDB's way), legally.
+      await createEngine({ store: claimingStore(store, async () => {}), clock }).execute(cmd.configureAssociation());
+      const configured = (await store.readStream('association-sa-1'))[0]!.metadata['commandId'] as string;
+      expect(await everyForm(store, dir)).toMatchObject({ findings: [] });
+
+      await plain.execute(cmd.revokeCredential());
+      // Established two days after its credential was revoked, under the configure command's id.
+      const forged = await append(store, 'association-sa-1', 'AssociationEstablished', { associationId: 'sa-1', expiresAt: at(30) }, at(2), configured);
+      const verdict = await everyForm(store, dir);
+      expect(verdict.findings.map((f) => [f.position, f.reason])).toEqual([
+        [forged.position, `command ${configured} was recorded by an earlier append of this stream: a command is recorded once`],
+      ]);
+      expect(verdict.kinds.association.states).toEqual({ initialized: 1 });
+      const entity = await replayEntity(store, 'association-sa-1');
+      expect(entity.verdict).toEqual({ ok: false, findings: [expect.objectContaining({ position: forged.position, reason: expect.stringContaining('a command is recorded once') })] });
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+
+  it('a legal append of several events under one command is not flagged', async () => {
+    const dir = dataDir();
+    const store = openSqliteStoreInDir(dir);
+    try {
+      const clock = new FakeClock(T0);
+      const plain = createEngine({ store, clock });
+      await plain.execute(cmd.createSubscription());
+      const metadata = { schemaVersion: 1, actor: operator, commandId: randomUUID(), commandType: 'forged', correlationId: 'c', causationId: 'c', occurredAt: at(0) };
+      await plain.execute(cmd.registerNode());
+      const [node] = await store.readStream('node-meter-1');
+      // One append of two events (enrolled, then revoked) under one command id: contiguous, so one command.
+      await store.appendToStream(
+        'node-meter-1',
+        [
+          { id: randomUUID(), type: 'NodeEnrolled', data: { nodeId: 'meter-1', subscriptionId: 'sub-1', cseId: '/cse-meter-1' }, metadata },
+          { id: randomUUID(), type: 'NodeRevoked', data: { nodeId: 'meter-1', reason: 'keyCompromise' }, metadata },
+        ],
+        { expectedRevision: ExpectedRevision.exact(node!.revision) },
+      );
+      const verdict = await everyForm(store, dir);
+      expect(verdict.findings).toEqual([]);
+      expect((await replayEntity(store, 'node-meter-1')).verdict).toEqual({ ok: true });
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+
+  it('a stream whose revisions are out of global order', async () => {
+    const dir = dataDir();
+    const store = openSqliteStoreInDir(dir);
+    const clock = new FakeClock(T0);
+    const engine = createEngine({ store, clock });
+    for (const c of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode()]) await engine.execute(c);
+    await engine.execute({ type: 'revokeNode', data: { nodeId: 'meter-1', reason: 'keyCompromise' }, metadata: { actor: operator } });
+    await store.close();
+    // Enrolled and revoked swap revisions: by revision the node is revoked, then enrolled.
+    const db = new Database(join(dir, 'events.db'));
+    db.prepare("UPDATE events SET revision = 99 WHERE stream_id = 'node-meter-1' AND revision = 1").run();
+    db.prepare("UPDATE events SET revision = 1 WHERE stream_id = 'node-meter-1' AND revision = 2").run();
+    db.prepare("UPDATE events SET revision = 2 WHERE stream_id = 'node-meter-1' AND revision = 99").run();
+    db.close();
+    const again = openSqliteStoreInDir(dir);
+    try {
+      const verdict = await everyForm(again, dir);
+      expect(verdict.findings.map((f) => [f.streamId, f.revision, f.reason])).toEqual([
+        ['node-meter-1', 1n, 'revision 1 after revision 2: the stream\'s order is broken'],
+      ]);
+      const entity = await replayEntity(again, 'node-meter-1');
+      expect(entity.verdict.ok).toBe(false);
+      expect(JSON.stringify(entity.steps.map((s) => s.reason ?? null))).toContain("the stream's order is broken");
+    } finally {
+      await again.close();
+    }
+  }, 60_000);
+
+  it('a lifecycle event outside an entity stream: flagged, and no reader takes it for the entity it names', async () => {
+    const dir = dataDir();
+    const store = openSqliteStoreInDir(dir);
+    try {
+      const clock = new FakeClock(T0);
+      const engine = createEngine({ store, clock });
+      for (const c of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential(), cmd.provisionCredential()]) await engine.execute(c);
+      const revocation = { credentialId: 'cred-1', reason: 'keyCompromise' };
+      const outside = await append(store, 'x-cred-1', 'CredentialRevoked', revocation, at(1), randomUUID());
+      const elsewhere = await append(store, 'Credential-cred-1', 'CredentialRevoked', revocation, at(1), randomUUID());
+      // Another tool's own event in its own stream stays foreign, not a finding.
+      await append(store, 'billing-42', 'InvoiceSent', { total: 3 }, at(1), randomUUID());
+      const verdict = await everyForm(store, dir);
+      expect(verdict.findings.map((f) => [f.position, f.reason])).toEqual([
+        [outside.position, 'CredentialRevoked is stored outside an entity stream'],
+        [elsewhere.position, 'CredentialRevoked is stored outside an entity stream'],
+      ]);
+      expect(verdict.foreignEvents).toBe(1);
+      expect(verdict.kinds.credential.states).toEqual({ enrolled: 1 });
+      // Read models, reactions and subscribers decode through decodeStored: it refuses both, so none acts on them.
+      for await (const record of store.readAll()) {
+        if (record.streamId === 'x-cred-1' || record.streamId === 'Credential-cred-1') {
+          expect(decodeStored(record)).toEqual({ ok: false, reason: `CredentialRevoked is addressed to cred-1 but stored in ${record.streamId}`, misplaced: true });
+        }
+      }
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+});
