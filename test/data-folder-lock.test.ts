@@ -1,8 +1,10 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { lockDataFolder } from '../adapters/runtime/index.ts';
 import { serviceConfig } from '../adapters/http/config.ts';
 import { startService } from '../adapters/http/start.ts';
 import { isCredenceError, SERVICE_LOCK_FILE } from '../adapters/runtime/index.ts';
@@ -13,9 +15,29 @@ const freshDir = (): string => {
   dirs.push(dir);
   return dir;
 };
+const children: ChildProcessWithoutNullStreams[] = [];
 afterEach(() => {
+  for (const child of children.splice(0)) child.kill('SIGKILL');
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
+
+const CHILD = fileURLToPath(new URL('./support/folder-lock-child.ts', import.meta.url));
+/** A process trying the folder's lock at `at`; resolves with what it printed (`GOT`, or `HELD <holder>`) and the child. */
+const tryInChild = (dir: string, at = 0, holdMs = 60_000): { child: ChildProcessWithoutNullStreams; said: Promise<string> } => {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, String(at), String(holdMs)]);
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const said = new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('\n')) resolve(out.trim());
+    });
+    child.on('exit', (code) => reject(new Error(`lock child ended (${code}) before it said anything: ${err}`)));
+  });
+  return { child, said };
+};
 
 const config = (data: string) => serviceConfig({ host: '127.0.0.1', port: 0, logLevel: 'silent', data });
 
@@ -42,17 +64,46 @@ describe('one service per data folder', () => {
     expect(existsSync(join(dir, SERVICE_LOCK_FILE))).toBe(false);
   });
 
-  it('takes over the lock of a service that died without releasing it', async () => {
-    const dir = freshDir();
-    writeFileSync(join(dir, SERVICE_LOCK_FILE), JSON.stringify({ pid: deadPid(), host: hostname(), startedAt: new Date(0).toISOString() }));
-    const service = await startService(config(dir));
-    await service.close();
-    expect(existsSync(join(dir, SERVICE_LOCK_FILE))).toBe(false);
+  it('a holder file a dead service left behind holds nothing, whatever it names: a dead pid, a pid reused by a live process, another host, or nothing', async () => {
+    for (const left of [
+      JSON.stringify({ pid: deadPid(), host: hostname(), startedAt: new Date(0).toISOString() }),
+      // pid 1 in a container restarted after a kill, or a pid the system gave again after a reboot: alive, not the holder.
+      JSON.stringify({ pid: process.pid, host: hostname(), startedAt: new Date(0).toISOString() }),
+      JSON.stringify({ pid: 1, host: 'elsewhere.example', startedAt: new Date(0).toISOString() }),
+      // A crash (or a power loss) between creating the file and writing it.
+      '',
+    ]) {
+      const dir = freshDir();
+      writeFileSync(join(dir, SERVICE_LOCK_FILE), left);
+      const service = await startService(config(dir));
+      await service.close();
+      expect(existsSync(join(dir, SERVICE_LOCK_FILE))).toBe(false);
+    }
   });
 
-  it('refuses a lock held on another host, which cannot be checked from here', async () => {
+  it('is held by a live process in another, and free the moment that process is killed', async () => {
     const dir = freshDir();
-    writeFileSync(join(dir, SERVICE_LOCK_FILE), JSON.stringify({ pid: 1, host: 'elsewhere.example', startedAt: new Date(0).toISOString() }));
-    await expect(startService(config(dir))).rejects.toThrow(/in use by process 1 on elsewhere\.example/);
-  });
+    const holder = tryInChild(dir);
+    expect(await holder.said).toBe('GOT');
+    expect(await tryInChild(dir).said).toBe(`HELD process ${holder.child.pid} on ${hostname()}`);
+    expect(() => lockDataFolder(dir)).toThrow(new RegExp(`in use by process ${holder.child.pid} on`));
+    const gone = new Promise((resolve) => holder.child.on('exit', resolve));
+    holder.child.kill('SIGKILL');
+    await gone;
+    const lock = lockDataFolder(dir);
+    expect(await tryInChild(dir).said).toBe(`HELD process ${process.pid} on ${hostname()}`);
+    lock.release();
+  }, 60_000);
+
+  it('goes to exactly one of several processes that try it at the same instant, a dead holder\'s file in place', async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, SERVICE_LOCK_FILE), JSON.stringify({ pid: deadPid(), host: hostname(), startedAt: new Date(0).toISOString() }));
+    for (let round = 0; round < 2; round++) {
+      const at = Date.now() + 2_500;
+      const tries = Array.from({ length: 6 }, () => tryInChild(dir, at, 1_000));
+      const said = await Promise.all(tries.map((t) => t.said));
+      expect(said.filter((s) => s === 'GOT'), said.join(', ')).toHaveLength(1);
+      await Promise.all(tries.map((t) => new Promise((resolve) => (t.child.exitCode !== null ? resolve(null) : t.child.on('exit', resolve)))));
+    }
+  }, 60_000);
 });

@@ -1,27 +1,22 @@
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { readFileSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { validationError } from '../../../domain/errors.ts';
-import { DATA_FILE_MODE, preparePrivateDir } from './private-files.ts';
+import { writeFileAtomic } from './atomic-write.ts';
+import { preparePrivateDatabaseFile, preparePrivateDir } from './private-files.ts';
 
+/** Who holds the folder (pid, host, since when): written by the holder, read only to name it in a refusal. */
 export const SERVICE_LOCK_FILE = 'service.lock';
+/** The lock itself: a SQLite database the holder keeps an exclusive transaction open on. */
+export const SERVICE_LOCK_DB_FILE = 'service-lock.db';
 
 export interface DataFolderLock {
-  /** Removes the lock file if it is still this process's. Idempotent. */
+  /** Lets go of the folder (and removes the holder file if it is still this process's). Idempotent. */
   release(): void;
 }
 
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to another user; it still holds the folder.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
-
-/** Who holds a data folder: a process on a host, or a lock file that names none (being written, or damaged). */
+/** Who holds a data folder: a process on a host, or a holder file that names none (not written yet, or damaged). */
 export type DataFolderHolder = { readonly pid: number; readonly host: string } | undefined;
 
 /** The holder as refusals name it. */
@@ -37,12 +32,19 @@ const holderOf = (file: string): DataFolderHolder => {
   }
 };
 
+const isBusy = (error: unknown): boolean => {
+  const code = (error as { code?: unknown }).code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
+};
+
 /**
  * One service per data folder: two would each run the live runtime (two cascades, two expiry schedulers racing
  * on the same store) and each sweep the other's pending Secure Environment keys at start as a dead run's. The lock
- * is a file created exclusively (O_EXCL) holding the pid; a lock whose process is gone (killed, power loss) is
- * stale and taken over, so a crash never leaves the folder unusable. A lock from another host cannot be checked
- * and is refused: delete it by hand once that host's service is known to be stopped.
+ * is the operating system's: an exclusive SQLite transaction held open on `service-lock.db` (a POSIX record lock),
+ * which only one process can hold and which the system drops with the process, however it ends (a kill, a power
+ * loss). So a crash never leaves the folder locked, and no pid is ever judged alive or dead: a reused pid (pid 1
+ * in a container after a restart) or an empty holder file cannot keep the folder, and two processes taking over
+ * a dead one's lock at once cannot both get it. `service.lock` only names the holder for refusals.
  */
 export const lockDataFolder = (dir: string): DataFolderLock => {
   const taken = tryLockDataFolder(dir);
@@ -56,36 +58,41 @@ export const lockDataFolder = (dir: string): DataFolderLock => {
 /** `lockDataFolder` for a caller that goes on without the lock: who holds the folder instead of a refusal. */
 export const tryLockDataFolder = (dir: string): { readonly lock: DataFolderLock } | { readonly heldBy: DataFolderHolder } => {
   preparePrivateDir(dir);
-  const file = join(dir, SERVICE_LOCK_FILE);
-  const me = { pid: process.pid, host: hostname() };
-  for (let attempt = 0; attempt < 2; attempt++) {
-    let fd: number;
-    try {
-      fd = openSync(file, 'wx', DATA_FILE_MODE);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = holderOf(file);
-      const stale = holder !== undefined && holder.host === me.host && holder.pid !== me.pid && !isAlive(holder.pid);
-      if (!stale) return { heldBy: holder };
-      unlinkSync(file);
-      continue;
-    }
-    try {
-      writeSync(fd, JSON.stringify({ ...me, startedAt: new Date().toISOString() }));
-    } finally {
-      closeSync(fd);
-    }
-    let released = false;
-    return {
-      lock: {
-        release() {
-          if (released) return;
-          released = true;
-          const holder = holderOf(file);
-          if (holder?.pid === me.pid && holder.host === me.host) unlinkSync(file);
-        },
-      },
-    };
+  const lockFile = join(dir, SERVICE_LOCK_DB_FILE);
+  const holderFile = join(dir, SERVICE_LOCK_FILE);
+  preparePrivateDatabaseFile(lockFile);
+  // timeout 0: a held lock is answered at once, never waited for.
+  const db = new Database(lockFile, { timeout: 0 });
+  try {
+    // An empty file takes no lock (SQLite has no page to lock yet): the first holder gives it one.
+    db.exec('CREATE TABLE IF NOT EXISTS data_folder_lock (held INTEGER)');
+    db.exec('BEGIN EXCLUSIVE');
+  } catch (error) {
+    db.close();
+    if (isBusy(error)) return { heldBy: holderOf(holderFile) };
+    throw error;
   }
-  throw validationError([{ path: 'data', rule: 'unlocked', message: `${dir}: could not take ${SERVICE_LOCK_FILE}` }], 'data folder');
+  const me = { pid: process.pid, host: hostname() };
+  try {
+    writeFileAtomic(holderFile, JSON.stringify({ ...me, startedAt: new Date().toISOString() }));
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  let released = false;
+  return {
+    lock: {
+      release() {
+        if (released) return;
+        released = true;
+        try {
+          const holder = holderOf(holderFile);
+          if (holder?.pid === me.pid && holder.host === me.host) unlinkSync(holderFile);
+        } finally {
+          // Closing ends the transaction and drops the lock.
+          db.close();
+        }
+      },
+    },
+  };
 };

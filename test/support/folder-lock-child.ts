@@ -1,0 +1,16 @@
+/**
+ * A process that tries the data folder's lock (test/data-folder-lock.test.ts): waits until `at` (ms since the
+ * epoch) so that several start together, then prints `GOT` or `HELD <holder>` and keeps what it got until killed
+ * or `holdMs` has passed.
+ */
+import { describeHolder, tryLockDataFolder } from '../../adapters/runtime/data-folder.ts';
+
+const [dir, at, holdMs] = [process.argv[2]!, Number(process.argv[3] ?? 0), Number(process.argv[4] ?? 60_000)];
+while (Date.now() < at) {
+  // spin: a timer would let the children drift apart by a scheduler tick
+}
+const taken = tryLockDataFolder(dir);
+process.stdout.write('lock' in taken ? 'GOT\n' : `HELD ${describeHolder(taken.heldBy)}\n`);
+setTimeout(() => {
+  if ('lock' in taken) taken.lock.release();
+}, holdMs);
