@@ -19,5 +19,5 @@ export const FILE_LIMITS = {
 } as const;
 
 // The bounded readers are shared with the service's configuration (the request-signing policy).
-export { readJsonFile, readTextFile } from '../adapters/runtime/bounded-files.ts';
+export { readBytesFile, readJsonFile, readTextFile } from '../adapters/runtime/bounded-files.ts';
 export type { FileRead } from '../adapters/runtime/bounded-files.ts';

@@ -1,9 +1,9 @@
-import { readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { validationError, type FieldIssue } from '../../domain/errors.ts';
 import { assertJsonWithin, MAX_CONNECTION_STRING_CHARS } from '../../domain/json-limits.ts';
 import type { RequestSigningPolicy } from '../../domain/signing/index.ts';
 import { parsePkcs11Uri, readSigningPolicyFile, StoreConnectionString } from '../runtime/index.ts';
+import { readTextFile } from '../runtime/bounded-files.ts';
 
 /**
  * The configuration of `credence serve`: defaults, then an optional JSON file, then the environment, then flags
@@ -205,14 +205,15 @@ const defined = (o: Record<string, unknown>): Record<string, unknown> =>
 
 const readConfigFile = (file: string): unknown => {
   const where = `file ${file}`;
-  let text: string;
-  try {
-    if (statSync(file).size > MAX_CONFIG_FILE_BYTES) throw validationError([{ path: where, rule: 'max_bytes', message: `larger than ${MAX_CONFIG_FILE_BYTES} bytes` }], 'service configuration');
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    if (error instanceof Error && error.name === 'CredenceError') throw error;
-    throw validationError([{ path: where, rule: 'readable', message: 'cannot be read' }], 'service configuration');
+  // Bounded while read: a FIFO or a device (/dev/zero) has no size to check beforehand.
+  const read = readTextFile(file, MAX_CONFIG_FILE_BYTES);
+  if (!read.ok) {
+    throw validationError(
+      [read.tooLarge === true ? { path: where, rule: 'max_bytes', message: `larger than ${MAX_CONFIG_FILE_BYTES} bytes` } : { path: where, rule: 'readable', message: 'cannot be read' }],
+      'service configuration',
+    );
   }
+  const text = read.value;
   let value: unknown;
   try {
     value = JSON.parse(text);

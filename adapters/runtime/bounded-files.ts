@@ -8,7 +8,8 @@ import { DEFAULT_JSON_LIMITS, jsonLimitIssue, type JsonLimits } from '../../doma
  * Shared by the CLI (bin/files.ts) and the service's configuration (the request-signing policy).
  */
 
-export type FileRead<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
+/** `tooLarge`: the file holds more than the bound (the rest was not read). */
+export type FileRead<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string; readonly tooLarge?: true };
 
 const CHUNK = 64 * 1024;
 
@@ -31,16 +32,22 @@ const readBounded = (path: string, maxBytes: number): Buffer | undefined => {
   }
 };
 
-/** A UTF-8 text file of at most `maxBytes`; the message names the path and the limit or the reason. */
-export const readTextFile = (path: string, maxBytes: number): FileRead<string> => {
+/** A file of at most `maxBytes`, as bytes; the message names the path and the limit or the reason. */
+export const readBytesFile = (path: string, maxBytes: number): FileRead<Buffer> => {
   let bytes: Buffer | undefined;
   try {
     bytes = readBounded(path, maxBytes);
   } catch (error) {
     return { ok: false, message: `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}` };
   }
-  if (bytes === undefined) return { ok: false, message: `${path} is larger than ${maxBytes} bytes` };
-  return { ok: true, value: bytes.toString('utf8') };
+  if (bytes === undefined) return { ok: false, message: `${path} is larger than ${maxBytes} bytes`, tooLarge: true };
+  return { ok: true, value: bytes };
+};
+
+/** A UTF-8 text file of at most `maxBytes`; the message names the path and the limit or the reason. */
+export const readTextFile = (path: string, maxBytes: number): FileRead<string> => {
+  const bytes = readBytesFile(path, maxBytes);
+  return bytes.ok ? { ok: true, value: bytes.value.toString('utf8') } : bytes;
 };
 
 /** A JSON file of at most `maxBytes`, within `limits` (depth, values); not yet checked against any schema. */

@@ -1,21 +1,18 @@
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { MAX_CERTIFICATE_CHAIN, MAX_CERTIFICATE_LENGTH } from '../../domain/crypto/sizes.ts';
+import { readBytesFile } from '../files.ts';
 import { UsageError } from '../program.ts';
 
 /** Certificate files given to `credence ca install`: PEM (one or more CERTIFICATE blocks) or one DER certificate. */
 const MAX_FILE_BYTES = 64 * 1024;
 
 export const readCertificates = (flag: string, path: string, max: number = MAX_CERTIFICATE_CHAIN): Uint8Array[] => {
-  let bytes: Buffer;
-  try {
-    if (statSync(path).size > MAX_FILE_BYTES) throw new UsageError(`${flag}: ${path} is larger than ${MAX_FILE_BYTES} bytes`);
-    bytes = readFileSync(path);
-  } catch (error) {
-    if (error instanceof UsageError) throw error;
-    throw new UsageError(`${flag}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
-  }
+  // Bounded while read: a FIFO or a device (/dev/zero) has no size to check beforehand.
+  const read = readBytesFile(path, MAX_FILE_BYTES);
+  if (!read.ok) throw new UsageError(`${flag}: ${read.message}`);
+  const bytes = read.value;
   const text = bytes.toString('latin1');
   let ders: Uint8Array[];
   if (text.includes('-----BEGIN')) {
