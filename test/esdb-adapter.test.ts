@@ -162,7 +162,7 @@ describe('EventStoreDB adapter through the real client and the gRPC stand-in', (
 
   describe('boundaries', () => {
     it('reports a stored event that is not a Credence event as a protocol error naming it', async () => {
-      const stream = `foreign-${randomUUID()}`;
+      const stream = `node-${randomUUID()}`;
       const id = randomUUID();
       standIn.log.append(stream, { kind: 'any' }, [
         { id, type: 'Blob', contentType: 'application/octet-stream', data: new Uint8Array([1, 2, 3]), customMetadata: new Uint8Array() },
@@ -170,6 +170,12 @@ describe('EventStoreDB adapter through the real client and the gRPC stand-in', (
       const error = await failure(store.readStream(stream));
       expect(isCredenceError(error, 'protocol')).toBe(true);
       expect((error as Error).message).toContain(id);
+      // In a stream of no entity (another application's in a shared cluster) it is read as a foreign record.
+      const foreign = `billing-${randomUUID()}`;
+      standIn.log.append(foreign, { kind: 'any' }, [
+        { id, type: 'Blob', contentType: 'application/octet-stream', data: new Uint8Array([1, 2, 3]), customMetadata: new Uint8Array() },
+      ]);
+      expect((await store.readStream(foreign)).map((r) => [r.type, r.data, r.metadata])).toEqual([['Blob', {}, {}]]);
     });
 
     it('refuses an empty append and a non-UUID event id before reaching the server', async () => {

@@ -44,6 +44,12 @@ export async function appendToStream(
   const expected = wireExpected(options.expectedRevision);
   const commandId = options.commandId;
   const facts = options.facts ?? [];
+  // Everything that can refuse the append is checked before the first claim: a refused append writes nothing.
+  for (const fact of facts) {
+    if (fact.streamId === streamId) throw new Error('options.facts: a fact must be another stream than the one appended to');
+  }
+  const attempt = randomUUID();
+  const encoded = events.map((e, i) => encode(e, commandId === undefined ? undefined : { commandId, attempt }, i));
   if (facts.length > 0) {
     // Idempotency comes first, as on the embedded store: a retried decision must find its first write even when
     // its facts have moved since.
@@ -57,11 +63,9 @@ export async function appendToStream(
     await claimFacts(driver, streamId, facts, commandId ?? randomUUID());
   }
   if (commandId === undefined) {
-    const written = await driver.append(streamId, events.map((e, i) => encode(e, undefined, i)), expected);
+    const written = await driver.append(streamId, encoded, expected);
     return { nextExpectedRevision: written.revision, position: written.position, deduplicated: false };
   }
-  const attempt = randomUUID();
-  const encoded = events.map((e, i) => encode(e, { commandId, attempt }, i));
   const ids = new Set(encoded.map((e) => e.id));
   if (expected === 'any') {
     const earlier = await findEarlierAppend(driver, streamId, ids, commandId, scanLimit);
@@ -92,7 +96,6 @@ async function assertAt(driver: EsdbDriver, streamId: string, expected: WireExpe
 /** One claim per fact, each at the revision the decision read; the first that fails is the conflict. */
 async function claimFacts(driver: EsdbDriver, claimant: string, facts: readonly FactRead[], commandId: string): Promise<void> {
   for (const fact of facts) {
-    if (fact.streamId === claimant) throw new Error('options.facts: a fact must be another stream than the one appended to');
     const claim: FactClaim = { claimant, commandId };
     const encoded = encode({ id: randomUUID(), type: FACT_CLAIM_TYPE, data: { ...claim }, metadata: {} }, undefined, 0);
     await driver.append(fact.streamId, [encoded], fact.revision === undefined ? 'no_stream' : fact.revision);

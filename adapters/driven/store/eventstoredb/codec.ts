@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { protocolError, validationError } from '../../../../domain/errors.ts';
 import type { EventToAppend, JsonObject, RecordedEvent } from '../../../../domain/ports/event-store.ts';
+import { parseStreamId } from '../../../../domain/streams.ts';
 import type { WireEvent, WireEventToAppend } from './driver.ts';
 
 const ENVELOPE_KEY = '$credence';
@@ -17,8 +18,9 @@ export interface AppendMarker {
   readonly attempt: string;
 }
 
-const Json = z.json();
-const JsonObjectSchema = z.record(z.string(), Json);
+// Not z.json(): its recursive check overflows the stack on data nested a few thousand levels deep. The values came
+// through JSON.parse already; their depth and size are the domain's to judge (decodeStored), as on the embedded store.
+const JsonObjectSchema = z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be a JSON object');
 const Marker = z.object({ commandId: z.string(), attempt: z.string() });
 // EventStoreDB rejects ids that are not UUIDs; any version is fine (ours are derived from command ids).
 const Uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
@@ -34,6 +36,9 @@ const StoredEvent = z.object({
   metadata: JsonObjectSchema.optional(),
 });
 
+/** Where the event sits: what any record of a shared cluster has, JSON or not. */
+const Placement = z.object({ id: z.string(), streamId: z.string(), revision: z.bigint().nonnegative(), position: z.bigint().nonnegative(), type: z.string() });
+
 export function encode(event: EventToAppend, marker: AppendMarker | undefined, index: number): WireEventToAppend {
   if (!Uuid.safeParse(event.id).success) {
     throw validationError([{ path: `events.${index}.id`, rule: 'uuid', message: 'must be a UUID' }], 'event');
@@ -48,8 +53,17 @@ export function encode(event: EventToAppend, marker: AppendMarker | undefined, i
 /** System events ($-prefixed stream or type) are EventStoreDB's own, never Credence's. */
 export const isSystemEvent = (event: WireEvent): boolean => event.type.startsWith('$') || event.streamId.startsWith('$');
 
-/** Parses a stored event at the boundary; a malformed one is a `protocol` CredenceError naming it. */
+/**
+ * Parses a stored event at the boundary; a malformed one is a `protocol` CredenceError naming it, as a damaged row of
+ * the embedded store is. An event whose payload is not JSON in a stream that is no entity's (another application's,
+ * in a cluster shared with it) is read with empty data and metadata: replay counts it as foreign, instead of every
+ * read of $all failing on it.
+ */
 export function decode(event: WireEvent): RecordedEvent {
+  if (event.isJson === false && parseStreamId(event.streamId) === undefined) {
+    const placed = Placement.safeParse(event);
+    if (placed.success) return { ...placed.data, data: {}, metadata: {} };
+  }
   const parsed = StoredEvent.safeParse(event);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');

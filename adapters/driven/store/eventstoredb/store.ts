@@ -114,8 +114,8 @@ export class EventStoreDbStore implements EventStore {
     if (maxCount === 0) return;
     const [newest] = await this.driver.readAllBackwards({ before: 'end', maxCount: 1 });
     if (newest?.position === undefined) return;
-    const start = startAfter(options.afterPosition, 'options.afterPosition');
-    if (start.seen !== undefined && start.seen >= newest.position) return;
+    if (options.afterPosition !== undefined && checkedPosition(options.afterPosition, 'options.afterPosition') >= newest.position) return;
+    const start = await this.startAfter(options.afterPosition, 'options.afterPosition');
     const reader = new EventReader(
       { driver: this.driver, filter, policy: { ...this.policy, maxAttempts: READ_ATTEMPTS }, until: newest.position },
       Promise.resolve(start),
@@ -193,7 +193,7 @@ export class EventStoreDbStore implements EventStore {
       case 'start':
         return Promise.resolve({ start: { kind: 'start' }, seen: undefined });
       case 'after':
-        return Promise.resolve(startAfter(from.position, 'options.from.position'));
+        return this.startAfter(from.position, 'options.from.position');
       case 'end':
         // Any event counts here, system ones included: the point is only to start after the current end.
         return this.driver.readAllBackwards({ before: 'end', maxCount: 1 }).then(([newest]) =>
@@ -204,15 +204,27 @@ export class EventStoreDbStore implements EventStore {
     }
   }
 
+  /**
+   * Strictly after `position`, as the port promises. The server starts after an event's position but skips the first
+   * event at or after any other (0, or a position between two events, such as one less than an event's): so the start
+   * is the last event at or before `position` (any event, system ones included), or the start of $all when none is.
+   */
+  private async startAfter(position: bigint | undefined, argument: string): Promise<StartPoint> {
+    if (position === undefined) return { start: { kind: 'start' }, seen: undefined };
+    const wanted = checkedPosition(position, argument);
+    if (wanted < 0n) return { start: { kind: 'start' }, seen: undefined };
+    const [last] = await this.driver.readAllBackwards({ before: wanted + 1n, maxCount: 1 });
+    return last?.position === undefined
+      ? { start: { kind: 'start' }, seen: undefined, floor: wanted }
+      : { start: { kind: 'after', position: last.position }, seen: last.position, floor: wanted };
+  }
+
   private assertOpen(): void {
     if (this.closed) throw new Error('the EventStoreDB store is closed');
   }
 }
 
-function startAfter(position: bigint | undefined, argument: string): StartPoint {
-  if (position === undefined) return { start: { kind: 'start' }, seen: undefined };
+function checkedPosition(position: unknown, argument: string): bigint {
   if (typeof position !== 'bigint') throw new Error(`${argument}: must be a bigint`);
-  return position <= 0n
-    ? { start: { kind: 'start' }, seen: position }
-    : { start: { kind: 'after', position }, seen: position };
+  return position;
 }

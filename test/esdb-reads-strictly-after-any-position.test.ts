@@ -1,0 +1,137 @@
+import { randomUUID } from 'node:crypto';
+import { binaryEvent, EventStoreDBClient, jsonEvent } from '@eventstore/db-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { openEventStoreDbStore, type EventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
+import { createEngine } from '../adapters/engine/index.ts';
+import { ExpectedRevision, type RecordedEvent } from '../domain/ports/event-store.ts';
+import { replayAll } from '../projections/replay/index.ts';
+import { startStandIn, type StandIn } from './esdb-standin/index.ts';
+import { cmd, T0 } from './support/fleet.ts';
+
+/*
+ * Found in review: EventStoreDB starts after a position only when it is an event's; at any other (0, or one less
+ * than an event's) it skips the first event at or after it. The adapter passed positions through, so `afterPosition:
+ * 0n` ("from the start") lost the log's first event (replay did not judge it), and reading the event at p with
+ * `afterPosition: p - 1n` gave the one after (incremental replay verification never continued). Also: a binary event
+ * of another application failed every read of $all, an event nested deep enough overflowed the stack in the decoder,
+ * and a refused append could leave a fact claim behind.
+ */
+
+let standIn: StandIn | undefined;
+let store: EventStoreDbStore | undefined;
+let raw: EventStoreDBClient | undefined;
+afterEach(async () => {
+  await raw?.dispose();
+  await store?.close();
+  await standIn?.stop();
+  [raw, store, standIn] = [undefined, undefined, undefined];
+});
+
+const open = async (options: { systemEvent?: boolean } = {}) => {
+  standIn = await startStandIn(options);
+  store = openEventStoreDbStore(standIn.connectionString);
+  raw = EventStoreDBClient.connectionString(standIn.connectionString);
+  return { store, raw };
+};
+
+const collect = async <T>(items: AsyncIterable<T>): Promise<T[]> => {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+};
+
+const streams = (records: readonly RecordedEvent[]) => records.map((r) => r.streamId);
+
+/** The first `count` records a subscription delivers. */
+const firstDelivered = async (s: EventStoreDbStore, after: bigint, count: number): Promise<string[]> => {
+  const subscription = s.subscribeToAll({ from: { kind: 'after', position: after } });
+  const got: string[] = [];
+  try {
+    for await (const record of subscription) {
+      got.push(record.streamId);
+      if (got.length === count) break;
+    }
+  } finally {
+    await subscription.unsubscribe();
+  }
+  return got;
+};
+
+describe('the EventStoreDB store reads strictly after any position', () => {
+  it('from 0, a log whose first event is a Credence one keeps that event, in reads, subscriptions and replay', async () => {
+    const { store: s } = await open({ systemEvent: false });
+    const engine = createEngine({ store: s, clock: new FakeClock(T0) });
+    await engine.execute(cmd.createSubscription());
+    await engine.execute(cmd.registerNode('meter-1'));
+    expect(streams(await collect(s.readAll()))).toEqual(['subscription-sub-1', 'node-meter-1']);
+    expect(streams(await collect(s.readAll({ afterPosition: 0n })))).toEqual(['subscription-sub-1', 'node-meter-1']);
+    expect(await firstDelivered(s, 0n, 2)).toEqual(['subscription-sub-1', 'node-meter-1']);
+    expect((await replayAll(s)).kinds.subscription).toMatchObject({ entities: 1, events: 1 });
+  });
+
+  it('after a position between two events, the next event is the first read or delivered; after an event, the one after it', async () => {
+    const { store: s } = await open();
+    const engine = createEngine({ store: s, clock: new FakeClock(T0) });
+    await engine.execute(cmd.createSubscription());
+    for (const id of ['meter-1', 'meter-2', 'meter-3']) await engine.execute(cmd.registerNode(id));
+    const [two] = await s.readStream('node-meter-2');
+    expect(streams(await collect(s.readAll({ afterPosition: two!.position - 1n, maxCount: 1 })))).toEqual(['node-meter-2']);
+    expect(streams(await collect(s.readAll({ afterPosition: two!.position })))).toEqual(['node-meter-3']);
+    expect(await firstDelivered(s, two!.position - 1n, 1)).toEqual(['node-meter-2']);
+    expect(await firstDelivered(s, two!.position, 1)).toEqual(['node-meter-3']);
+  });
+
+  it('past the newest event, nothing at or before the position is delivered when later appends reach it', async () => {
+    const { store: s } = await open();
+    const engine = createEngine({ store: s, clock: new FakeClock(T0) });
+    await engine.execute(cmd.createSubscription());
+    const [sub] = await s.readStream('subscription-sub-1');
+    expect(await collect(s.readAll({ afterPosition: sub!.position + 10_000_000n }))).toEqual([]);
+    const subscription = s.subscribeToAll({ from: { kind: 'after', position: sub!.position + 10_000_000n } });
+    const delivered: string[] = [];
+    const reading = (async () => {
+      for await (const record of subscription) delivered.push(record.streamId);
+    })();
+    await engine.execute(cmd.registerNode('meter-1'));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await subscription.unsubscribe();
+    await reading;
+    expect(delivered).toEqual([]);
+  });
+
+  it('another application\'s binary event is foreign to replay, not a failure of every read', async () => {
+    const { store: s, raw: client } = await open();
+    const engine = createEngine({ store: s, clock: new FakeClock(T0) });
+    await engine.execute(cmd.createSubscription());
+    await client.appendToStream('billing-42', [binaryEvent({ type: 'Blob', data: new Uint8Array([1, 2, 3]) })]);
+    await client.appendToStream('billing-42', [jsonEvent({ type: 'InvoiceSent', data: { total: 3 } })]);
+    const verdict = await replayAll(s);
+    expect(verdict).toMatchObject({ findings: [], foreignEvents: 2 });
+  });
+
+  it('data nested thousands of levels deep is read and judged by the domain (a finding), not a stack overflow', async () => {
+    const { store: s, raw: client } = await open();
+    let nested: unknown = 0;
+    for (let i = 0; i < 2000; i++) nested = [nested];
+    await client.appendToStream('node-deep', [jsonEvent({ type: 'NodeRegistered', data: { nodeId: 'deep', nested } as never })]);
+    const [record] = await s.readStream('node-deep');
+    expect(record!.type).toBe('NodeRegistered');
+    const verdict = await replayAll(s);
+    expect(verdict.findings).toHaveLength(1);
+    expect(verdict.findings[0]!.reason).toMatch(/^unreadable: .*deeper than/);
+  });
+
+  it('an append refused for its own events writes no fact claim', async () => {
+    const { store: s } = await open();
+    await s.appendToStream('credential-c1', [{ id: randomUUID(), type: 'X', data: {}, metadata: {} }], { expectedRevision: ExpectedRevision.noStream });
+    const refused = await s
+      .appendToStream('association-a1', [{ id: 'not-a-uuid', type: 'Y', data: {}, metadata: {} }], {
+        expectedRevision: ExpectedRevision.noStream,
+        facts: [{ streamId: 'credential-c1', revision: 0n }],
+      })
+      .catch((e: unknown) => e);
+    expect(String(refused)).toMatch(/events\.0\.id.*UUID/);
+    expect((await s.readStream('credential-c1')).map((r) => r.type)).toEqual(['X']);
+  });
+});
