@@ -225,6 +225,23 @@ export const secureEnvironmentConformance = (target: ConformanceTarget): void =>
       await expect(se.generate(ALICE, 'psk256', { usage: 'sign' })).rejects.toThrow(/options.usage/);
     }));
 
+    it('a signing key\'s private half never leaves, nor comes in: not generated extractable, not unwrapped, not derived', withSe(async (se, { ALICE }) => {
+      // Found in review: the embedded one let a P-256 signing key be generated extractable, wrapped, and unwrapped
+      // "for agreement" (the wrap format binds the kind, not the usage): one private key with both usages.
+      for (const kind of ['ed25519', 'p256'] as const) {
+        expect(await problemOf(() => se.generate(ALICE, kind, { extractable: true }))).toMatchObject({ code: 'validation', issues: [expect.objectContaining({ path: 'options.extractable' })] });
+      }
+      const session = await sessionKey(se, ALICE);
+      const psk = await se.generate(ALICE, 'psk256', { extractable: true });
+      const wrapped = await se.wrap(ALICE, psk, session, text('x'));
+      for (const spec of [{ kind: 'p256' as const, usage: 'agree' as const }, { kind: 'p256' as const }, { kind: 'ed25519' as const }]) {
+        expect(await problemOf(() => se.unwrap(ALICE, session, wrapped, text('x'), spec))).toMatchObject({ code: 'validation', issues: [expect.objectContaining({ path: 'spec.kind' })] });
+      }
+      for (const kind of ['ed25519', 'p256', 'x25519', 'secret']) {
+        await expect(se.deriveKey(ALICE, { inputs: [psk], salt: text('s'), info: text('i'), kind: kind as never })).rejects.toThrow(/spec\.kind: cannot derive/);
+      }
+    }));
+
     it('an owner-scoped view acts only as its owner; an allow-list refuses every other owner', async () => {
       const { ALICE, MALLORY } = owners();
       const { se } = target.open({ owners: [ALICE] });
@@ -275,6 +292,27 @@ export const secureEnvironmentConformance = (target: ConformanceTarget): void =>
         expect(await problemOf(() => again.sign(MALLORY, ed, text('x')))).toMatchObject({ code: 'unauthorised' });
         expect(await problemOf(() => again.describe(ALICE, ephemeral))).toMatchObject({ code: 'not_found' });
         expect(await problemOf(() => again.describe(ALICE, gone))).toMatchObject({ code: 'not_found' });
+      } finally {
+        again.close();
+      }
+    });
+
+    it('the longest owner name keeps its keys across a restart, characters JSON escapes included; a longer one is refused', async () => {
+      // Found in review: a PKCS#11 label did not read back for such an owner, so after a restart its key could be
+      // neither used nor destroyed (crypto-shredding found it "already gone" and left it in the token).
+      const { ALICE } = owners();
+      const base = `${ALICE}-`;
+      const longest = base + '"\u0001'.repeat((1024 - base.length) >> 1) + 'x'.repeat((1024 - base.length) & 1);
+      expect(longest).toHaveLength(1024);
+      const fixture = target.open();
+      const key = await fixture.se.generate(longest, 'psk256');
+      const tag = await fixture.se.mac(longest, key, text('m'));
+      expect(await problemOf(() => fixture.se.generate(`${longest}x`, 'psk256'))).toMatchObject({ code: 'validation', issues: [expect.objectContaining({ path: 'owner' })] });
+      const again = fixture.restart();
+      try {
+        expect(await again.mac(longest, key, text('m'))).toEqual(tag);
+        await again.destroy(longest, key);
+        expect(await problemOf(() => again.mac(longest, key, text('m')))).toMatchObject({ code: 'not_found' });
       } finally {
         again.close();
       }

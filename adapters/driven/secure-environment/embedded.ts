@@ -28,6 +28,8 @@ import {
   requireUsage,
   sealAad,
   usageFor,
+  checkPrivateKeyStaysInside,
+  MAX_OWNER_CHARS,
   wrapAad,
 } from './port-checks.ts';
 import { bindOwner } from '../../../domain/ports/owner-view.ts';
@@ -43,8 +45,8 @@ import type {
   UnwrapSpec,
 } from '../../../domain/ports/secure-environment.ts';
 
-/** Bounds of the owner allow-list (SER-001): an owner is an id such as `node:<Node-ID>`. */
-export const MAX_OWNER_CHARS = 1024;
+/** Bounds of the owner allow-list (SER-001): an owner is an id such as `node:<Node-ID>` (port-checks.ts bounds its length). */
+export { MAX_OWNER_CHARS };
 export const MAX_OWNERS = 10_000;
 
 export const EmbeddedSecureEnvironmentConfig = z
@@ -157,6 +159,7 @@ export class EmbeddedSecureEnvironment implements OwnerScopedSecureEnvironment {
   async generate(owner: string, kind: GeneratedKeyKind, options: KeyOptions = {}): Promise<KeyHandle> {
     this.#requireOwner(owner);
     usageFor(kind, options);
+    checkPrivateKeyStaysInside(kind, options, 'options');
     if (kind === 'psk256') return this.#put(owner, kind, this.#random(KEY_LENGTH).slice(), options);
     if (kind === 'x25519') return this.#put(owner, kind, this.#random(KEY_LENGTH).slice(), options);
     if (kind === 'ed25519' || kind === 'p256') {
@@ -203,11 +206,14 @@ export class EmbeddedSecureEnvironment implements OwnerScopedSecureEnvironment {
     checkDeriveSpec(spec);
     const records = spec.inputs.map((handle) => this.#record(owner, handle));
     records.forEach((r) => requireKind(r, 'be derived from', ['secret', 'psk256', 'session256'] as const));
-    const parts = records.map((r) => this.#vault.unseal(r));
-    const ikm = concatBytes(...parts);
+    const parts: Uint8Array[] = [];
+    let ikm: Uint8Array | undefined;
     try {
+      for (const r of records) parts.push(this.#vault.unseal(r));
+      ikm = concatBytes(...parts);
       return this.#put(owner, spec.kind, hkdfSha256(ikm, spec.salt, spec.info, KEY_LENGTH), { ...spec, extractable: false });
     } finally {
+      // Every part exported so far, a later input's refusal included.
       wipe(ikm, ...parts);
     }
   }
@@ -256,6 +262,7 @@ export class EmbeddedSecureEnvironment implements OwnerScopedSecureEnvironment {
     assertBytes(wrapped, 'wrapped');
     assertBytes(aad, 'aad');
     usageFor(spec.kind, spec);
+    checkPrivateKeyStaysInside(spec.kind, spec, 'spec');
     const kek = this.#record(owner, wrappingKey);
     requireKind(kek, 'unwrap other keys', ['session256'] as const);
     const bytes = this.#with(kek, (key) => aeadOpen(key, wrapped, wrapAad(spec.kind, aad)));

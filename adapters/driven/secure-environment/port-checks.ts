@@ -19,8 +19,14 @@ interface KeyFacts {
   readonly usage?: KeyUsage | undefined;
 }
 
+/** The longest owner name: a PKCS#11 label holds it (JSON-escaped) and must read back, so both implementations bound it. */
+export const MAX_OWNER_CHARS = 1024;
+
 export const requireOwner = (owner: string): void => {
   if (typeof owner !== 'string' || owner.length === 0) throw new TypeError('owner must be a non-empty string');
+  if (owner.length > MAX_OWNER_CHARS) {
+    throw validationError([{ path: 'owner', rule: 'max_length', message: `an owner name has at most ${MAX_OWNER_CHARS} characters` }], 'Secure Environment owner');
+  }
 };
 
 /** The owner allow-list (SER-001): `unauthorised` for an owner this environment does not serve. */
@@ -57,9 +63,26 @@ export const usageFor = (kind: KeyKind, options: KeyOptions): KeyUsage | undefin
   return usage;
 };
 
+/**
+ * A signing key's private half never leaves a Secure Environment: not generated extractable, not imported by unwrap.
+ * The wrap format binds a key's kind but not its usage, so a P-256 signing key wrapped and unwrapped "for agreement"
+ * would give one private key both usages (a PKCS#11 token refuses both for its own reasons: the same rule for both).
+ */
+export const checkPrivateKeyStaysInside = (kind: KeyKind, options: { readonly extractable?: boolean }, path: 'options' | 'spec'): void => {
+  if (kind !== 'ed25519' && kind !== 'p256') return;
+  if (path === 'spec') {
+    throw validationError([{ path: 'spec.kind', rule: 'private_key_import', message: `a ${kind} private key is only ever generated inside the Secure Environment, never unwrapped into it` }], 'key unwrap');
+  }
+  if (options.extractable === true) {
+    throw validationError([{ path: 'options.extractable', rule: 'private_key_not_extractable', message: `a ${kind} private key never leaves the Secure Environment` }], 'key generation');
+  }
+};
+
 /** deriveKey's arguments, before any key is looked up. */
 export const checkDeriveSpec = (spec: DeriveKeySpec): void => {
   if (spec.inputs.length === 0) throw new TypeError('spec.inputs must name at least one key');
+  // HKDF output is symmetric key material: never a signing or agreement key (whose private half a peer could know).
+  if (spec.kind !== 'psk256' && spec.kind !== 'session256') throw new TypeError(`spec.kind: cannot derive ${String(spec.kind)}`);
   assertBytes(spec.salt, 'spec.salt');
   assertBytes(spec.info, 'spec.info');
   if (spec.extractable === true) {

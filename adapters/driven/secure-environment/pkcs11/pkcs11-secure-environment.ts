@@ -205,15 +205,17 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
   async deriveKey(owner: string, spec: DeriveKeySpec): Promise<KeyHandle> {
     return this.#live.recovering(() => {
       checkDeriveSpec(spec);
-      if (spec.kind !== 'psk256' && spec.kind !== 'session256') throw new TypeError(`spec.kind: cannot derive ${String(spec.kind)}`);
       const keys = spec.inputs.map((handle) => this.#key(owner, handle));
       keys.forEach((k) => requireKind(k.label, 'be derived from', ['secret', 'psk256', 'session256'] as const));
       if (this.derivation !== 'host') throw HOST_ONLY(HKDF);
-      const parts = keys.map((k) => this.#hostBytes(k, HKDF));
-      const ikm = concatBytes(...parts);
+      const parts: Uint8Array[] = [];
+      let ikm: Uint8Array | undefined;
       try {
+        for (const k of keys) parts.push(this.#hostBytes(k, HKDF));
+        ikm = concatBytes(...parts);
         return this.#importHost(owner, spec.kind, hkdfSha256(ikm, spec.salt, spec.info, KEY_LENGTH), { ...spec, extractable: false });
       } finally {
+        // Every part exported so far, a later input's refusal included.
         wipe(ikm, ...parts);
       }
     });

@@ -28,7 +28,8 @@ export type KeyLabel = z.infer<typeof KeyLabel> & { readonly kind: KeyKind; read
 
 export const encodeLabel = (label: KeyLabel): string => `${LABEL_PREFIX}${JSON.stringify(label)}`;
 export const decodeLabel = (text: string): KeyLabel | undefined => {
-  if (!text.startsWith(LABEL_PREFIX) || text.length > MAX_OWNER_CHARS + 256) return undefined;
+  // JSON writes a character of the owner as at most six (\u0000): any owner the port accepts reads back.
+  if (!text.startsWith(LABEL_PREFIX) || text.length > MAX_OWNER_CHARS * 6 + 256) return undefined;
   try {
     const parsed = KeyLabel.safeParse(JSON.parse(text.slice(LABEL_PREFIX.length)));
     return parsed.success ? parsed.data : undefined;
