@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { systemClock } from '../../adapters/driven/clock/index.ts';
 import { openReadModels } from '../../adapters/driven/readmodels/index.ts';
 import { readModelProjections } from '../../adapters/runtime/projections.ts';
-import { ProjectionRunner } from '../../projections/runtime/index.ts';
+import { projectionLag, ProjectionRunner } from '../../projections/runtime/index.ts';
 import { COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, type ComplianceQueryName } from '../../projections/compliance/index.ts';
 import { json, type Io } from '../io.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
@@ -46,21 +46,31 @@ const line = (row: Record<string, unknown>): string =>
       .map(([k, v]) => `${k}=${typeof v === 'object' ? json(v).replace(/\s+/g, ' ') : String(v)}`),
   ].join('  ');
 
+/** Counted at most this far: a folder whose read models are being rebuilt is behind by its whole log. */
+const BEHIND_COUNT_LIMIT = 100_000;
+
 const runLocal = async (
   name: ComplianceQueryName,
   params: unknown,
   args: z.infer<typeof Options>,
   io: Io,
-): Promise<readonly Record<string, unknown>[]> => {
+): Promise<{ readonly rows: readonly Record<string, unknown>[]; readonly eventsBehind: number }> => {
   const signing = signingPolicyOption(args.signing, io);
   const data = readModelDir(args.data, args.store);
   const store = openExistingStore(data, args.store);
   const db = openReadModels({ dir: data });
   try {
     const lock = lockUnlessHeld(data, io, 'query');
+    let eventsBehind = 0;
     if (lock === undefined) {
       db.pragma('query_only = ON');
       assertSetUp(db, data, 'query');
+      // Read as the holder keeps them: a service behind its store, or a rebuild under way, answers from less than
+      // the log holds, and the answer says how much less (as an answer from --server does).
+      for (const projection of readModelProjections(signing)) {
+        if (projection.name !== 'audit' && projection.name !== 'compliance') continue;
+        eventsBehind = Math.max(eventsBehind, (await projectionLag(db, store, projection, BEHIND_COUNT_LIMIT)).eventsBehind);
+      }
     } else {
       try {
         await new ProjectionRunner({ db, store, projections: readModelProjections(signing) }).catchUp();
@@ -70,7 +80,8 @@ const runLocal = async (
     }
     // The name picked the definition and its own schema parsed the parameters, so they match.
     const definition = COMPLIANCE_QUERIES[name];
-    return (definition.run as unknown as (d: typeof db, p: unknown, now: Date) => readonly Record<string, unknown>[])(db, params, systemClock.now());
+    const rows = (definition.run as unknown as (d: typeof db, p: unknown, now: Date) => readonly Record<string, unknown>[])(db, params, systemClock.now());
+    return { rows, eventsBehind };
   } finally {
     db.close();
     await store.close();
@@ -104,8 +115,12 @@ export const register: RegisterCommands = (program, io) => {
       const target = readTarget(args, io);
       if (target === undefined) {
         if (args.csv) throw new UsageError('--csv: CSV comes from a server (--server); use --json locally');
-        const rows = await runLocal(queryName, params.data, args, io);
-        printRows(io, queryName, raw, rows, args.json);
+        const { rows, eventsBehind } = await runLocal(queryName, params.data, args, io);
+        if (eventsBehind > 0) {
+          const count = eventsBehind >= BEHIND_COUNT_LIMIT ? `${BEHIND_COUNT_LIMIT} or more` : String(eventsBehind);
+          io.err(`note: the read models were ${count} event(s) behind the store (the process holding the folder keeps them): rows those events prove may be missing`);
+        }
+        printRows(io, queryName, raw, rows, args.json, eventsBehind);
         return 0;
       }
       if (args.signing !== undefined) throw new UsageError('--signing: the server holds its own signing policy; give it only with --data/--store');
