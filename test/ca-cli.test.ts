@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,6 +96,25 @@ describe('credence ca', () => {
     expect(badSubject.err).toContain('subject');
     expect((await run(['ca', 'show', '--data', data, '--json'])).out).toContain('"cas": []');
     expect((await run(['ca', 'install', '--data', data, '--certificate', join(dir, 'missing.pem'), '--chain', join(dir, 'missing.pem')])).code).toBe(2);
+  });
+
+  it('an intermediate whose CSR cannot be written leaves no CA and no key, and the same init then succeeds', async () => {
+    // Found in review: the CA file and its Secure Environment key were made before the CSR write failed (exit 2),
+    // and the next init with a writable --csr-out was refused as "CA already exists".
+    const data = join(dir, 'unwritable-csr');
+    const refused = await run(['ca', 'init', '--data', data, '--id', 'sub-x', '--intermediate', '--csr-out', join(dir, 'no-such-folder', 'x.csr')]);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toContain('--csr-out: cannot write');
+    expect((await run(['ca', 'show', '--data', data, '--json'])).out).toContain('"cas": []');
+    const keys = new Database(join(data, 'secure-environment.sqlite'), { readonly: true });
+    try {
+      expect(keys.prepare('SELECT COUNT(*) AS n FROM se_keys').get()).toEqual({ n: 0 });
+    } finally {
+      keys.close();
+    }
+    const csrFile = join(dir, 'sub-x.csr');
+    expect((await run(['ca', 'init', '--data', data, '--id', 'sub-x', '--intermediate', '--csr-out', csrFile])).code).toBe(0);
+    expect(readFileSync(csrFile, 'utf8')).toContain('BEGIN CERTIFICATE REQUEST');
   });
 
   it.runIf(hasOpenssl())('an intermediate: CSR out, signed by an OpenSSL root, installed, and its certificates verify with -untrusted', async () => {

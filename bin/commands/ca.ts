@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { MAX_CA_VALIDITY_DAYS } from '../../adapters/driven/pki/index.ts';
@@ -42,8 +42,21 @@ const init = async (args: z.infer<typeof Init>, io: Io): Promise<number> => {
   return withCaFolder(args, io, async ({ dataDir, se, random }) => {
     const common = { dataDir, se, id: args.id, kind: args.keyType, subject: args.subject, now: new Date(), random };
     if (args.csrOut !== undefined) {
-      const { csr } = await requestIntermediateCa(common);
-      writeNewFile('--csr-out', args.csrOut, pemOf('CERTIFICATE REQUEST', csr));
+      const csrOut = args.csrOut;
+      // Written before the CA file, and removed if that fails: a refused init leaves neither key, CA nor CSR.
+      let written = false;
+      try {
+        await requestIntermediateCa({
+          ...common,
+          deliver: (csr) => {
+            writeNewFile('--csr-out', csrOut, pemOf('CERTIFICATE REQUEST', csr));
+            written = true;
+          },
+        });
+      } catch (error) {
+        if (written) rmSync(csrOut, { force: true });
+        throw error;
+      }
       if (args.json) io.out(json({ id: args.id, state: 'awaiting_certificate', csr: args.csrOut }));
       else io.err(`CA ${args.id}: ${args.keyType} key made in the Secure Environment; CSR written to ${args.csrOut}. Have your root sign it, then: credence ca install --id ${args.id} --certificate FILE --chain FILE`);
       return 0;

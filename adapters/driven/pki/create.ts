@@ -106,11 +106,17 @@ export const createRootCa = async (o: CaInitOptions & { readonly validityDays?: 
  * PKCS#10 CSR for it (subject `subject`, signed through the Secure Environment), kept with the CA until
  * `installCaCertificate`.
  */
-export const requestIntermediateCa = async (o: CaInitOptions): Promise<{ readonly csr: Uint8Array }> => {
+export const requestIntermediateCa = async (
+  o: CaInitOptions & {
+    /** Hands the CSR out (a file for the external root) before the CA file is written: if it fails, nothing is left. */
+    readonly deliver?: (csr: Uint8Array) => void;
+  },
+): Promise<{ readonly csr: Uint8Array }> => {
   const { name, subject } = prepare(o);
   return withNewKey(o, async (keyHandle) => {
     const signer = await seSigner(o.se, keyHandle, o.kind);
     const csr = await buildCertificationRequest({ key: { kind: o.kind, bytes: signer.publicKey }, subject: name, uris: [], sign: signer.sign });
+    o.deliver?.(csr);
     writeCaFile(o.dataDir, { version: 1, state: 'awaiting_certificate', id: o.id, keyKind: o.kind, keyHandle, createdAt: o.now.toISOString(), subject, csr: toBase64url(csr) }, 'create');
     return { csr };
   });
