@@ -57,7 +57,10 @@ export const handler =
  */
 const listenRefusal = (error: unknown): string | undefined => {
   if (!(error instanceof Error)) return undefined;
-  const e = error as NodeJS.ErrnoException & { address?: string; port?: number };
+  const e = error as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
+  if (e.syscall === 'getaddrinfo') {
+    return `--host: ${e.hostname ?? 'the host'} does not resolve to an address of this machine (${e.code ?? 'unresolved'}): choose another with --host or CREDENCE_HOST`;
+  }
   if (e.syscall !== 'listen') return undefined;
   const where = e.port !== undefined ? `${e.address ?? ''}:${e.port}` : (e.address ?? 'that address');
   switch (e.code) {

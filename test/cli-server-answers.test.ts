@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -169,15 +169,34 @@ describe('credence serve on an address it cannot use', () => {
   it('exit 2 naming the port when it is already in use, not a bare refusal', async () => {
     const holder = createTcpServer();
     const port = await listen(holder);
-    const data = mkdtempSync(join(tmpdir(), 'credence-cli-port-'));
+    const parent = mkdtempSync(join(tmpdir(), 'credence-cli-port-'));
+    const data = join(parent, 'data');
     try {
       const c = capture();
       const code = await main(['serve', '--data', data, '--port', String(port), '--log-level', 'silent'], { ...c.io, env: {} });
       expect(code, c.err.join('\n')).toBe(2);
       expect(c.err.join('\n')).toMatch(new RegExp(`^error: --port: port ${port} on 127\\.0\\.0\\.1 is already in use`, 'm'));
+      // Found out before the data folder is touched (found in review: its KEK, keys and stores were made first).
+      expect(existsSync(data)).toBe(false);
     } finally {
       await new Promise<void>((resolve) => holder.close(() => resolve()));
-      rmSync(data, { recursive: true, force: true });
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
+  it('exit 2 naming --host when the host does not resolve, and the data folder is not made', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'credence-cli-host-'));
+    const data = join(parent, 'data');
+    try {
+      for (const host of ['a b', 'no-such-host.invalid']) {
+        const c = capture();
+        const code = await main(['demo', '--data', data, '--host', host, '--port', '0'], { ...c.io, env: {} });
+        expect(code, c.err.join('\n')).toBe(2);
+        expect(c.err.join('\n')).toMatch(new RegExp(`^error: --host: ${host} does not resolve`, 'm'));
+        expect(existsSync(data)).toBe(false);
+      }
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
     }
   });
 });

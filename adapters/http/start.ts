@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { assertCanListen } from './listen-check.ts';
 import type { Actor } from '../../domain/metadata.ts';
 import { ownerView, type Clock } from '../../domain/ports/index.ts';
 import {
@@ -72,6 +73,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
   try {
     // Before anything opens: an unusable policy file is a configuration error, not a half-started service.
     const signing = signingPolicyOf(config);
+    await assertCanListen(config.host, config.port);
     // One service per data folder: a second would run a second cascade and sweep the first one's pending keys.
     const lock = lockDataFolder(config.data);
     cleanups.push(() => lock.release());
