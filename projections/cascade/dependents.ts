@@ -41,11 +41,28 @@ export const setupDependents = (db: Database.Database): void => {
     app_id TEXT,
     ae_id TEXT,
     established INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS cascade_node_enrolments (
+    node TEXT PRIMARY KEY,
+    subscription TEXT NOT NULL
   ) WITHOUT ROWID`);
 };
 
+/**
+ * A node is a dependent of the one subscription it is enrolled under now (RS-17: it may enrol under another): the
+ * one it leaves no longer lists it, nor would expire its enrolment when it ends.
+ */
+export const enrolNode = (db: Database.Database, subscription: string, node: string): void => {
+  const before = prepared(db, 'SELECT subscription FROM cascade_node_enrolments WHERE node = ?').get(node) as { subscription: string } | undefined;
+  if (before !== undefined && before.subscription !== subscription) {
+    prepared(db, "DELETE FROM cascade_dependents WHERE parent = ? AND relation = 'node-of-subscription' AND child = ?").run(before.subscription, node);
+  }
+  prepared(db, 'INSERT INTO cascade_node_enrolments (node, subscription) VALUES (?, ?) ON CONFLICT (node) DO UPDATE SET subscription = excluded.subscription').run(node, subscription);
+  addDependent(db, subscription, 'node-of-subscription', node);
+};
+
 export const resetDependents = (db: Database.Database): void => {
-  db.exec('DELETE FROM cascade_dependents; DELETE FROM cascade_endings; DELETE FROM cascade_instances; DELETE FROM cascade_associations');
+  db.exec('DELETE FROM cascade_dependents; DELETE FROM cascade_endings; DELETE FROM cascade_instances; DELETE FROM cascade_associations; DELETE FROM cascade_node_enrolments');
 };
 
 export const addDependent = (db: Database.Database, parent: string, relation: Relation, child: string): void => {

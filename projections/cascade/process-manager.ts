@@ -8,7 +8,7 @@ import { EVENT_KIND } from '../../domain/events/index.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
 import { derivedCommandId } from '../../domain/event-ids.ts';
 import { ensureSchemaVersion, type Projection } from '../runtime/index.ts';
-import { addAssociation, addDependent, addEnding, addInstance, endingOf, markEstablished, resetDependents, setupDependents, type Ending } from './dependents.ts';
+import { addAssociation, addDependent, addEnding, addInstance, endingOf, enrolNode, markEstablished, resetDependents, setupDependents, type Ending } from './dependents.ts';
 import { reactionsWith } from './lookups.ts';
 import { addDeadLetter, resetDeadLetters, setupDeadLetters } from './dead-letters.ts';
 import { BrokenHistoryError } from '../../machines/index.ts';
@@ -27,8 +27,8 @@ const ENDINGS: ReadonlySet<string> = new Set([
   'AssociationExpired',
 ]);
 
-const CASCADE_SCHEMA_VERSION = 2;
-const CASCADE_TABLES = ['cascade_dependents', 'cascade_endings', 'cascade_instances', 'cascade_associations', 'cascade_dead_letters'];
+const CASCADE_SCHEMA_VERSION = 3;
+const CASCADE_TABLES = ['cascade_dependents', 'cascade_endings', 'cascade_instances', 'cascade_associations', 'cascade_node_enrolments', 'cascade_dead_letters'];
 
 export const PROCESS_MANAGER_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[0], role: 'system' };
 
@@ -62,8 +62,10 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
     setup(d) {
       db = d;
       // Version 2: endings of expired credentials, AE-IDs and association rows, which the reactions now read
-      // instead of the engine. A read model written before has none of them, so it is rebuilt from the log: the
-      // reactions it re-runs are found recorded under their derived ids, so nothing is applied twice.
+      // instead of the engine. Version 3: a node depends on the one subscription it is enrolled under now, and a
+      // credential's expiry ends the associations configured on it and never established. A read model written
+      // before is rebuilt from the log: the reactions it re-runs are found recorded under their derived ids, so
+      // nothing is applied twice (and an association left configured on an expired credential is ended now).
       ensureSchemaVersion(d, 'cascade', CASCADE_SCHEMA_VERSION, CASCADE_TABLES);
       setupDependents(d);
       setupDeadLetters(d);
@@ -82,7 +84,7 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
           return;
         }
         case 'NodeEnrolled':
-          return addDependent(d, streamIdOf('subscription', e.event.data.subscriptionId), 'node-of-subscription', stream);
+          return enrolNode(d, streamIdOf('subscription', e.event.data.subscriptionId), stream);
         case 'AssociationConfigured': {
           const { associationId, credentialId, nodeId, registree } = e.event.data;
           addDependent(d, streamIdOf('credential', credentialId), 'association-of-credential', stream);

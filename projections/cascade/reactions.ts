@@ -72,6 +72,16 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
   switch (e.event.type) {
     case 'CredentialRevoked':
       return revokeAssociations(ctx.dependents(stream, 'association-of-credential'), e.event.data.reason);
+    case 'CredentialExpired': {
+      // An established association expires before its credential (its lifetime is shorter, by its machine's guard).
+      // One configured and never established has no expiry of its own: it ends with the credential, or would stay
+      // configured on an expired credential for good (a dangling association).
+      const unestablished: string[] = [];
+      for (const s of ctx.dependents(stream, 'association-of-credential')) {
+        if (!(await ctx.association(idOf(s))).established) unestablished.push(s);
+      }
+      return revokeAssociations(unestablished, 'cessationOfOperation');
+    }
     case 'NodeRevoked':
       return endNode(e.event.data.reason);
     case 'NodeEnrolmentExpired':
@@ -145,6 +155,5 @@ export const CASCADE_EVENT_TYPES = [
   'AssociationEstablished',
   'AssociationRevoked',
   'AssociationExpired',
-  // Not a cause of any command: recorded as the credential's ending, so an association's re-check sees it.
   'CredentialExpired',
 ] as const;

@@ -130,6 +130,7 @@ const keysOf = (events: readonly DecodedEvent[]) => {
     switch (event.type) {
       case 'NodeEnrolled':
       case 'NodeEnrolmentExpired':
+      case 'NodeRevoked':
         nodes.add(event.data.nodeId);
         break;
       case 'CredentialProvisioned':
@@ -220,15 +221,17 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
         }
         break;
       }
-      case 'NodeEnrolmentExpired': {
+      case 'NodeEnrolmentExpired':
+      case 'NodeRevoked': {
+        // A revoked node is enrolled under no subscription any more: nothing provisioned after it counts as under it.
         const row = enrolments.get(event.data.nodeId);
         if (row !== undefined && row.position < position) {
           enrolments.set(event.data.nodeId, undefined);
           changedEnrolments.add(event.data.nodeId);
         }
+        if (event.type === 'NodeRevoked') recordRevocation(e, event.data.reason);
         break;
       }
-      case 'NodeRevoked':
       case 'ApplicationRevoked':
         recordRevocation(e, event.data.reason);
         break;

@@ -1,8 +1,10 @@
 import type { DecodedEvent } from '../../domain/stored.ts';
-import { BatchSlot, type Projection } from '../runtime/index.ts';
+import { BatchSlot, ensureSchemaVersion, type Projection } from '../runtime/index.ts';
 import { applyComplianceMany } from './batch.ts';
 import { COMPLIANCE_EVENT_TYPES } from './event-types.ts';
-import { COMPLIANCE_QUERY_INDEXES, resetComplianceTables, setupComplianceTables } from './tables.ts';
+import { COMPLIANCE_QUERY_INDEXES, COMPLIANCE_TABLES, resetComplianceTables, setupComplianceTables } from './tables.ts';
+
+const COMPLIANCE_SCHEMA_VERSION = 2;
 
 /**
  * The compliance read models: revocations, enrolments, credentials, provisioning and associations. In a batch the
@@ -15,7 +17,12 @@ export const complianceProjection = (): Projection => {
     name: 'compliance',
     eventTypes: COMPLIANCE_EVENT_TYPES,
     queryIndexes: COMPLIANCE_QUERY_INDEXES,
-    setup: setupComplianceTables,
+    setup(db) {
+      // Version 2: a revoked node's enrolment ends (the `provisioned` query listed credentials provisioned after it).
+      // A read model written before is rebuilt from the log.
+      ensureSchemaVersion(db, 'compliance', COMPLIANCE_SCHEMA_VERSION, COMPLIANCE_TABLES);
+      setupComplianceTables(db);
+    },
     reset: resetComplianceTables,
     apply(db, e) {
       const held = batch.held(db);

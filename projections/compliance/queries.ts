@@ -83,14 +83,18 @@ export interface ExpiringRow {
   readonly status: 'issued' | 'provisioned';
 }
 
-/** Live (not revoked, not expired) credentials whose notAfter falls in [now, now + days), soonest first. */
+/**
+ * Live (not revoked, not expired) credentials whose notAfter falls in (now, now + days), soonest first. A credential
+ * is valid while `at < notAfter` (its machine): one whose notAfter is now has expired, whether or not the scheduler
+ * has recorded it yet.
+ */
 export const expiringWithin = (db: Database.Database, now: Date, days: number): ExpiringRow[] => {
   if (!Number.isFinite(days) || days < 0) throw new RangeError(`days must be a number >= 0, got ${days}`);
   const from = now.getTime();
   return (
     db
       .prepare(
-        `SELECT * FROM compliance_credentials WHERE status IN ('issued', 'provisioned') AND not_after_ms >= ? AND not_after_ms < ?
+        `SELECT * FROM compliance_credentials WHERE status IN ('issued', 'provisioned') AND not_after_ms > ? AND not_after_ms < ?
          ORDER BY not_after_ms, credential_id`,
       )
       .all(from, Math.round(from + days * 86_400_000)) as {

@@ -17,6 +17,9 @@ export const COMPLIANCE_QUERY_INDEXES: readonly QueryIndex[] = [
  * Compliance read models. Every row keeps the global position of the event that proves it, so the
  * non-repudiation log can hand over an inclusion proof for each answer.
  */
+/** The tables `setupComplianceTables` makes (dropped when the projection's schema version changes). */
+export const COMPLIANCE_TABLES = ['compliance_revocations', 'compliance_enrolments', 'compliance_credentials', 'compliance_provisioned', 'compliance_associations'] as const;
+
 export const setupComplianceTables = (db: Database.Database): void => {
   db.exec(`CREATE TABLE IF NOT EXISTS compliance_revocations (
     position INTEGER PRIMARY KEY,

@@ -116,6 +116,9 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
       let issued = 0;
       const failed: { readonly stream: string; readonly error: unknown }[] = [];
       for (const d of dueDeadlines(use(), now)) {
+        // Read again for each: a clock stepped back during the tick must not issue what is not due yet. An expiry's
+        // machine would refuse it, but the end of a rotation's overlap is a revocation no machine times.
+        if (engine.clock.now().getTime() < d.due) continue;
         try {
           const outcome = await engine.executeAsSystem({
             ...d.command,

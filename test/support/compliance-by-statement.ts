@@ -44,6 +44,9 @@ export const applyComplianceByStatement = (db: Database.Database, e: DecodedEven
       db.prepare('DELETE FROM compliance_enrolments WHERE node_id = ? AND position < ?').run(event.data.nodeId, position);
       return;
     case 'NodeRevoked':
+      db.prepare('DELETE FROM compliance_enrolments WHERE node_id = ? AND position < ?').run(event.data.nodeId, position);
+      recordRevocation(db, e, event.data.reason);
+      return;
     case 'CredentialRevoked':
     case 'ApplicationRevoked':
       recordRevocation(db, e, event.data.reason);
