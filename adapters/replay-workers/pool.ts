@@ -257,6 +257,8 @@ export const replayInWorkers = async (
   const workers = Array.from({ length: count }, () => new ReplayWorker(loader.kind === 'bundle' ? loader.worker : TSX_WORKER_URL));
   const loaded: PartitionedReplay['loader'] =
     loader.kind === 'bundle' ? { kind: 'bundle', built: loader.built } : { kind: 'tsx', reason: loader.reason };
+  /** The head the workers read up to (and digested): the fallback below stops there too. */
+  let head: bigint | undefined;
   try {
     connectPeers(workers);
     // From a bundle, a worker imports the bundled reader: the same code, without TypeScript hooks in its thread.
@@ -264,6 +266,7 @@ export const replayInWorkers = async (
       ? options.source
       : { module: loader.modules.get(options.source.module) ?? options.source.module, file: options.source.file };
     const position = source === undefined ? await routeRecords(store, workers, options) : await readInWorkers(store, workers, source, options);
+    head = position;
     for (let round = 1; round <= MAX_ROUNDS; round++) {
       // Each worker sends its guess straight to its peers; the verdict pass waits for all of them.
       await Promise.all(workers.map((w) => w.ask({ type: 'speculate', round }, 'speculated')));
@@ -294,7 +297,8 @@ export const replayInWorkers = async (
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
-  // Guesses did not settle (a long chain of entities refused because of each other): one pass on this thread.
-  const verifier = await verifyFrom(store, new FleetVerifier());
+  // Guesses did not settle (a long chain of entities refused because of each other): one pass on this thread, up to
+  // the same head, which the record digests (onRecordDigest) cover: a checkpoint must not claim what they do not.
+  const verifier = await verifyFrom(store, new FleetVerifier(), head === undefined ? {} : { until: head });
   return { replay: verifier.verdict(), rounds: MAX_ROUNDS + 1, loader: loaded, ...(options.keepState === true ? { source: verifierSource(verifier) } : {}) };
 };

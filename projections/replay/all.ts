@@ -15,16 +15,26 @@ const PAGE = 5_000;
 export const verifyFrom = async (
   store: EventStore,
   verifier: FleetVerifier,
-  options: { onProgress?: (done: number) => void; onRecord?: (record: RecordedEvent) => void } = {},
+  options: {
+    onProgress?: (done: number) => void;
+    onRecord?: (record: RecordedEvent) => void;
+    /** The last position to verify (a head fixed beforehand); omitted: whatever the store holds when reached. */
+    until?: bigint;
+  } = {},
 ): Promise<FleetVerifier> => {
-  const { onProgress, onRecord } = options;
+  const { onProgress, onRecord, until } = options;
   for (;;) {
+    let past = false;
     const read = await eachRecord(store, { afterPosition: verifier.position, maxCount: PAGE }, (record) => {
+      if (past || (until !== undefined && record.position > until)) {
+        past = true;
+        return;
+      }
       onRecord?.(record);
       verifier.apply(record);
     });
     onProgress?.(verifier.tally.events);
-    if (read < PAGE) return verifier;
+    if (read < PAGE || past) return verifier;
   }
 };
 
