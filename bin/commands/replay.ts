@@ -44,7 +44,11 @@ interface FleetReplayView {
 
 const print = (result: FleetReplayView, io: Io): void => {
   const v = result.verification;
-  if (v?.mode === 'incremental') io.out(`replayed ${result.events} events (${v.verifiedNow} new after the checkpoint at position ${v.from}; --full verifies them all again)`);
+  if (v?.mode === 'incremental') {
+    io.out(`replayed ${result.events} events (${v.verifiedNow} new after the checkpoint at position ${v.from}; --full verifies them all again)`);
+    // The checkpoint file sits in the data folder: the verdict on what it covers is only as good as that file.
+    io.out(`  note: the events up to position ${v.from} were judged by an earlier run (replay-checkpoint.json), not read again`);
+  }
   else io.out(`replayed ${result.events} events`);
   for (const note of v?.notes ?? []) io.out(`  note: ${note}`);
   for (const [kind, s] of Object.entries(result.kinds)) {

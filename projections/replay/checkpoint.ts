@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { jsonLimitIssue, MESSAGE_JSON_LIMITS } from '../../domain/json-limits.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
-import { ENTITY_KINDS, EntityKind, type EntityView } from '../../domain/streams.ts';
+import { ENTITY_KINDS, EntityKind, streamIdOf, type EntityView } from '../../domain/streams.ts';
+import { MACHINES } from '../../machines/index.ts';
 import { FleetVerifier, RestoredEntity, type HeldClaims, type VerifiedEntity, type VerifierTally } from './verifier.ts';
 
 /**
@@ -47,6 +48,36 @@ const KindCounts = z.object(Object.fromEntries(ENTITY_KINDS.map((k) => [k, z.num
  * to it, the tally, every entity's machine snapshot (state value and context) and the held fact claims: all that is
  * needed to go on verifying from the next record as if the replay had never stopped.
  */
+/** Whether `value` is a state of `node`'s machine: a state name, or an object of state names and their substates. */
+const isStateOf = (node: { readonly states: Readonly<Record<string, unknown>> }, value: unknown): boolean =>
+  typeof value === 'string'
+    ? Object.hasOwn(node.states, value)
+    : typeof value === 'object' &&
+      value !== null &&
+      Object.entries(value).every(([key, sub]) => Object.hasOwn(node.states, key) && isStateOf(node.states[key] as typeof node, sub));
+
+/**
+ * Each entity stands where it says it does: its stream is its kind's and id's, and its state is one its machine has.
+ * The file sits in the data folder: an edited or foreign one is ignored (and everything verified again), never
+ * trusted into a false finding, nor a crash at the first event that touches the entity.
+ */
+const entitiesWhereTheyStand = (
+  entities: readonly (readonly [string, EntityKind, string, string | Record<string, unknown>, Record<string, unknown>])[],
+  ctx: z.RefinementCtx,
+): void => {
+  for (let i = 0; i < entities.length; i++) {
+    const [streamId, kind, id, value] = entities[i]!;
+    if (streamId !== streamIdOf(kind, id)) {
+      ctx.addIssue({ code: 'custom', path: ['entities', i], message: `${streamId} is not the stream of ${kind} ${id}` });
+      return;
+    }
+    if (!isStateOf(MACHINES[kind].root as never, value)) {
+      ctx.addIssue({ code: 'custom', path: ['entities', i], message: `${JSON.stringify(value)} is no state of a ${kind}` });
+      return;
+    }
+  }
+};
+
 export const ReplayCheckpoint = z.strictObject({
   format: z.literal(1),
   position: Decimal,
@@ -61,7 +92,7 @@ export const ReplayCheckpoint = z.strictObject({
   findings: z.array(z.strictObject({ streamId: z.string().max(300), position: Decimal, revision: Decimal, type: z.string().max(200), reason: z.string().max(4_000) })),
   entities: z.array(z.tuple([z.string().max(300), EntityKind, z.string().max(300), z.union([z.string().max(200), JsonObject]), JsonObject])),
   claims: z.array(z.tuple([z.string().max(300), z.string().max(200), z.array(z.tuple([z.string().max(300), View.nullable()]))])),
-});
+}).superRefine((checkpoint, ctx) => entitiesWhereTheyStand(checkpoint.entities, ctx));
 export type ReplayCheckpoint = z.infer<typeof ReplayCheckpoint>;
 
 /** The tuples a checkpoint keeps per entity and per held claim. */
