@@ -143,4 +143,13 @@ describe('credence lifecycle commands against a live server', () => {
     expect(exposed).toMatchObject({ code: 2, err: expect.stringContaining('readable by group or others') });
     expect(exposed.err).not.toContain(toBase64url(pair.secretKey));
   });
+
+  it('refuses a --sign-key that is no P-256 private key as bad usage naming the flag (found in review: exit 1 in the curve\'s words)', async () => {
+    for (const [name, scalar] of [['zero', new Uint8Array(32)], ['order', fromBase64url('_____wAAAAD__________7zm-q2nF56E87nKwvxjJVE')]] as const) {
+      const keyFile = join(work, `p256-${name}.key.json`);
+      writeFileSync(keyFile, JSON.stringify({ algorithm: 'p256-ecdsa-sha256', secretKey: toBase64url(scalar) }), { mode: 0o600 });
+      const refused = await cli(['subscription', 'create', `bad-${name}`, '--subscriber', 'S', '--not-after', '2030-01-01T00:00:00Z', '--sign-key', keyFile, '--audience', 'credence:test']);
+      expect(refused, name).toMatchObject({ code: 2, err: expect.stringContaining('--sign-key: secretKey: is not a P-256 private key') });
+    }
+  });
 });

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteStore, openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
@@ -196,6 +196,20 @@ describe('credence export proves the whole stream', () => {
     const code = await exportCommand([STREAM, '--out', file, '--data', dir], c.io);
     return { code, file, err: c.err.join('\n') };
   };
+
+  it('refuses an --out it cannot write into before reading or signing anything, naming --out (found in review)', async () => {
+    const dir = await dataDir();
+    for (const [out, message] of [
+      [join(dir, 'no-such-folder', 'bundle.json'), '--out: there is no folder'],
+      [dir, 'is a folder; name a file'],
+    ] as const) {
+      const c = capture();
+      expect(await exportCommand([STREAM, '--out', out, '--data', dir], c.io)).toBe(2);
+      expect(c.err.join('\n')).toContain(message);
+    }
+    // Nothing was logged or signed for the refused exports.
+    expect(existsSync(join(dir, 'transparency.db'))).toBe(false);
+  });
 
   it('makes credence verify exit 1 on a bundle with its last event removed, naming the revision not covered', async () => {
     const dir = await dataDir();

@@ -3,12 +3,14 @@ import { z } from 'zod';
 import { isCredenceError } from '../../domain/errors.ts';
 import type { Io } from '../io.ts';
 import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
+import { PathArg } from './options.ts';
 
 const Options = z.object({
-  data: z.string().optional(),
-  host: z.string().optional(),
-  port: z.string().optional(),
-  logLevel: z.string().optional(),
+  data: PathArg.optional(),
+  // Checked and given meaning by the service configuration (loadServiceConfig); bounded here first.
+  host: z.string().max(255).optional(),
+  port: z.string().max(16).optional(),
+  logLevel: z.string().max(16).optional(),
 });
 type Options = z.infer<typeof Options>;
 

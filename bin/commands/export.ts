@@ -1,3 +1,5 @@
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { systemClock } from '../../adapters/driven/clock/index.ts';
@@ -8,20 +10,39 @@ import { exportEvidence, TransparencyProjection } from '../../projections/transp
 import type { Io } from '../io.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { openExistingStore, readModelDir, StoreArg } from './open-store.ts';
-import { clientOf, readTarget, ServerOptions, StreamArg, withLocalStore, withServer, type ServerTarget } from './options.ts';
+import { clientOf, readTarget, ServerOptions, StreamArg, withLocalStore, withServer, type ServerTarget, PathArg } from './options.ts';
 
 const Options = z.object({
   stream: StreamArg,
-  data: z.string().min(1).optional(),
+  data: PathArg.optional(),
   store: StoreArg,
-  out: z.string({ error: '--out FILE is required' }).min(1, '--out FILE is required'),
+  out: z.string({ error: (issue) => (issue.input === undefined ? '--out FILE is required' : undefined) }).min(1, '--out FILE is required').max(4096),
   origin: z.string().refine(isValidKeyName, 'origin must be non-empty without spaces or "+"').optional(),
   ...ServerOptions,
 });
 type Options = z.infer<typeof Options>;
 
 /** The bundle, whole or not at all: a crash never leaves half of one, nor destroys the previous one first. */
-const writeBundle = (path: string, bundle: unknown): void => writeFileAtomic(path, `${JSON.stringify(bundle, null, 2)}\n`, { mode: 0o644 });
+const writeBundle = (path: string, bundle: unknown): void => {
+  try {
+    writeFileAtomic(path, `${JSON.stringify(bundle, null, 2)}\n`, { mode: 0o644 });
+  } catch (error) {
+    throw new UsageError(`--out: cannot write ${path} (${(error as NodeJS.ErrnoException).code ?? 'unwritable'})`);
+  }
+};
+
+/** Checked before anything is read or signed: the folder the bundle goes into exists, and the path is no folder. */
+const assertWritableOut = (path: string): void => {
+  const folder = dirname(resolve(path));
+  let isFolder: boolean;
+  try {
+    isFolder = statSync(folder).isDirectory();
+  } catch {
+    throw new UsageError(`--out: there is no folder ${folder} to write ${path} into`);
+  }
+  if (!isFolder) throw new UsageError(`--out: ${folder} is not a folder`);
+  if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--out: ${path} is a folder; name a file`);
+};
 
 const exportLocal = async (args: Options, io: Io): Promise<number> => {
   // The log beside the store it logs: `--store sqlite:DIR` alone is DIR's log, never a new one in ./data.
@@ -82,6 +103,7 @@ export const register: RegisterCommands = (program, io) => {
     .action(
       handler(io, async (stream: string, opts: Record<string, unknown>) => {
         const args = parseOptions(command, Options, { ...opts, stream });
+        assertWritableOut(args.out);
         const target = readTarget(args, io);
         return target === undefined ? exportLocal(args, io) : exportRemote(args, target, io);
       }),

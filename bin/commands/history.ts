@@ -4,12 +4,12 @@ import { replayEntity } from '../../projections/replay/index.ts';
 import { json, type Io } from '../io.ts';
 import { handler, parseOptions, runCommands, type RegisterCommands } from '../program.ts';
 import { StoreArg } from './open-store.ts';
-import { ServerOptions, StreamArg, withJson, withLocalStore, withServer } from './options.ts';
+import { ServerOptions, StreamArg, withJson, withLocalStore, withServer, PathArg } from './options.ts';
 import { readFromSource } from './read-source.ts';
 
 const Options = z.object({
   stream: StreamArg,
-  data: z.string().min(1).optional(),
+  data: PathArg.optional(),
   store: StoreArg,
   json: z.boolean().default(false),
   ...ServerOptions,

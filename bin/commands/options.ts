@@ -32,6 +32,9 @@ export const ServerUrl = z
   .string()
   .max(2048)
   .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), 'must be an http:// or https:// URL');
+/** A file or folder named on the command line (SER-001: every argument bounded; PATH_MAX on Linux is 4096). */
+export const PathArg = z.string().min(1).max(4096);
+
 export const BearerToken = z.string().min(1).max(8192).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
 
 /** Seconds to wait for an answer: a positive number, at most a day. */

@@ -11,13 +11,13 @@ import { json, type Io } from '../io.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { progressBar } from '../progress.ts';
 import { openExistingStore, readModelDir, StoreArg } from './open-store.ts';
-import { clientOf, progressStream, readTarget, ServerOptions, withJson, withLocalStore, withServer } from './options.ts';
+import { clientOf, progressStream, readTarget, ServerOptions, withJson, withLocalStore, withServer, PathArg } from './options.ts';
 import { signingPolicyOption, SigningArg } from './signing-option.ts';
 
 const Options = z.object({
   store: StoreArg,
   signing: SigningArg,
-  data: z.string().min(1).optional(),
+  data: PathArg.optional(),
   json: z.boolean().default(false),
   ...ServerOptions,
 });

@@ -9,7 +9,7 @@ import { json, type Io } from '../io.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { assertSetUp, lockUnlessHeld } from './folder-lock.ts';
 import { openExistingStore, readModelDir, StoreArg } from './open-store.ts';
-import { clientOf, readTarget, ServerOptions, withJson, withLocalStore, withServer } from './options.ts';
+import { clientOf, readTarget, ServerOptions, withJson, withLocalStore, withServer, PathArg } from './options.ts';
 import { signingPolicyOption, SigningArg } from './signing-option.ts';
 
 const PARAMS = {
@@ -30,7 +30,7 @@ const Options = z.object({
   name: z.string().refine((n) => Object.hasOwn(COMPLIANCE_QUERIES, n), `query name must be one of ${COMPLIANCE_QUERY_NAMES.join(', ')}`),
   store: StoreArg,
   signing: SigningArg,
-  data: z.string().min(1).optional(),
+  data: PathArg.optional(),
   json: z.boolean().default(false),
   csv: z.boolean().default(false),
   ...ServerOptions,

@@ -9,11 +9,11 @@ import { json, type Io } from '../io.ts';
 import { handler, parseOptions, runCommands, type RegisterCommands } from '../program.ts';
 import { progressBar } from '../progress.ts';
 import { readModelDir, StoreArg } from './open-store.ts';
-import { progressStream, ServerOptions, withJson, withLocalStore, withServer } from './options.ts';
+import { progressStream, ServerOptions, withJson, withLocalStore, withServer, PathArg } from './options.ts';
 import { readFromSource } from './read-source.ts';
 
 const Options = z.object({
-  data: z.string().min(1).optional(),
+  data: PathArg.optional(),
   store: StoreArg,
   json: z.boolean().default(false),
   full: z.boolean().default(false),

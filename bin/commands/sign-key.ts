@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { p256 } from '@noble/curves/nist.js';
 import { z } from 'zod';
 import { SECRET_KEY_LENGTH, tryFromBase64urlOfLength, wipe } from '../../domain/crypto/index.ts';
 import { SignatureAlgorithm } from '../../domain/metadata.ts';
@@ -33,6 +34,11 @@ export const readSignKey = (file: string): SignKey => {
   // Both algorithms take a 32-byte scalar.
   const secretKey = tryFromBase64urlOfLength(parsed.data.secretKey, SECRET_KEY_LENGTH);
   if (secretKey === undefined) throw new UsageError(`--sign-key: secretKey: must be ${SECRET_KEY_LENGTH} bytes of base64url`);
+  // A P-256 scalar must lie in [1, n - 1]: otherwise signing fails later with the curve library's own words.
+  if (parsed.data.algorithm === 'p256-ecdsa-sha256' && !p256.utils.isValidSecretKey(secretKey)) {
+    wipe(secretKey);
+    throw new UsageError('--sign-key: secretKey: is not a P-256 private key (a scalar from 1 to n - 1)');
+  }
   return { algorithm: parsed.data.algorithm, secretKey };
 };
 

@@ -1,15 +1,15 @@
-import { z } from 'zod';
 import { readSigningPolicyFile } from '../../adapters/runtime/signing-policy-file.ts';
 import type { RequestSigningPolicyInput } from '../../domain/signing/index.ts';
 import type { Io } from '../io.ts';
 import { UsageError } from '../program.ts';
+import { PathArg } from './options.ts';
 
 /**
  * `--signing FILE`: the deployment's request-signing policy (JSON, the `signing` option of openCredence). The audit
  * trail records `verified` or `invalid` against it; without it, `signed`. Every interface that builds the audit read
  * model must be given the same policy, or two of them would disagree on one checkpoint.
  */
-export const SigningArg = z.string().min(1).optional();
+export const SigningArg = PathArg.optional();
 
 /** Reads and parses the policy file; undefined when not given, `false` (after printing why) when unusable. */
 export const readSigningPolicy = (file: string | undefined, io: Io): RequestSigningPolicyInput | undefined | false => {

@@ -4,13 +4,13 @@ import { stateAt } from '../../projections/audit/index.ts';
 import { json, type Io } from '../io.ts';
 import { handler, parseOptions, runCommands, type RegisterCommands } from '../program.ts';
 import { StoreArg } from './open-store.ts';
-import { ServerOptions, StreamArg, withJson, withLocalStore, withServer } from './options.ts';
+import { ServerOptions, StreamArg, withJson, withLocalStore, withServer, PathArg } from './options.ts';
 import { readFromSource } from './read-source.ts';
 
 const Options = z.object({
   stream: StreamArg,
   store: StoreArg,
-  data: z.string().min(1).optional(),
+  data: PathArg.optional(),
   json: z.boolean().default(false),
   at: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-02-01T00:00:00Z' }),
   ...ServerOptions,

@@ -6,7 +6,7 @@ import { tryFromBase64url } from '../../domain/crypto/index.ts';
 import { MAX_REQUEST_LIFETIME_SECONDS, signCommand } from '../../domain/signing/index.ts';
 import { json, type Io } from '../io.ts';
 import { EXIT, parseOptions, UsageError } from '../program.ts';
-import { clientOf, ServerOptions, serverTarget, withJson, withServer } from './options.ts';
+import { clientOf, ServerOptions, serverTarget, withJson, withServer, PathArg } from './options.ts';
 import { forgetSignKey, readSignKey } from './sign-key.ts';
 
 /**
@@ -31,7 +31,7 @@ const Envelope = z
     commandId: z.uuid('must be a UUID').optional(),
     correlationId: z.string().min(1).max(200).optional(),
     causationId: z.string().min(1).max(200).optional(),
-    signKey: z.string().min(1).optional(),
+    signKey: PathArg.optional(),
     audience: z.string().min(1).max(200).optional(),
     actor: z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
     signLifetime: z.coerce.number().int().min(1).max(MAX_REQUEST_LIFETIME_SECONDS).default(300),

@@ -4,13 +4,13 @@ import { openCheckpoint, verifyConsistency } from '../../domain/transparency/ind
 import { FILE_LIMITS, readTextFile } from '../files.ts';
 import { type Io } from '../io.ts';
 import { EXIT, parseOptions, UsageError } from '../program.ts';
-import { clientOf, ServerOptions, StreamArg, type ServerTarget } from './options.ts';
+import { clientOf, ServerOptions, StreamArg, type ServerTarget, PathArg } from './options.ts';
 import { report, resolveLogKey, verifyBundle } from './verify-checks.ts';
 
 const Options = z.object({
   target: StreamArg.optional(),
   key: z.string({ error: "required with --server: the log verifier key you trust (a server cannot vouch for its own log)" }).min(1),
-  from: z.string().min(1).optional(),
+  from: PathArg.optional(),
   json: z.boolean().default(false),
   data: z.never({ error: 'verifies a server or a data folder, not both' }).optional(),
   event: z.never({ error: 'an inclusion proof file is verified offline, without --server' }).optional(),

@@ -19,7 +19,7 @@ import { FILE_LIMITS, readJsonFile, readTextFile, type FileRead } from '../files
 import { json, type Io } from '../io.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { progressBar } from '../progress.ts';
-import { progressStream, ServerOptions, serverTarget, withJson, withServer } from './options.ts';
+import { progressStream, ServerOptions, serverTarget, withJson, withServer, PathArg } from './options.ts';
 import { verifyRemote } from './verify-remote.ts';
 import { report, resolveLogKey, verifyBundle } from './verify-checks.ts';
 
@@ -42,13 +42,13 @@ Exit 0 verified, 1 failed (a malformed answer of a server included), 2 usage or 
 const Options = z
   .object({
     target: z.string().min(1).max(4096).optional(),
-    data: z.string().min(1).optional(),
-    key: z.string().min(1).optional(),
-    event: z.string().min(1).optional(),
-    proof: z.string().min(1).optional(),
-    checkpoint: z.string().min(1).optional(),
-    from: z.string().min(1).optional(),
-    to: z.string().min(1).optional(),
+    data: PathArg.optional(),
+    key: PathArg.optional(),
+    event: PathArg.optional(),
+    proof: PathArg.optional(),
+    checkpoint: PathArg.optional(),
+    from: PathArg.optional(),
+    to: PathArg.optional(),
     json: z.boolean().default(false),
     ...ServerOptions,
   })
