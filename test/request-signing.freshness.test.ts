@@ -111,11 +111,11 @@ describe('signed requests carry audience and lifetime, and sign their tracing id
     // Another deployment's policy does not verify it: the audience is part of the re-check.
     expect(storedSignatureCheck({ ...policy, audience: 'credence:other-city' })(accepted!)).toBe('invalid');
     // Recorded (by a writer bypassing the engine) after the request had expired: invalid.
-    await store.appendToStream('subscription-sub-9', [{
+    await store.appendToStream('subscription-sub-1', [{
       id: crypto.randomUUID(), type: accepted!.record.type, data: accepted!.record.data as EventToAppend['data'],
       metadata: { ...accepted!.record.metadata, occurredAt: new Date(Date.parse(T0) + 7 * MINUTE).toISOString() },
-    }], { expectedRevision: ExpectedRevision.noStream });
-    const [late] = await decodedStream(store, 'subscription-sub-9');
+    }], { expectedRevision: ExpectedRevision.exact(accepted!.record.revision) });
+    const [, late] = await decodedStream(store, 'subscription-sub-1');
     expect(storedSignatureCheck(policy)(late!)).toBe('invalid');
   });
 
