@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteKeyRegistry } from '../adapters/driven/key-registry/sqlite-key-registry.ts';
 import { createServiceMetrics } from '../adapters/http/metrics.ts';
 import { startLive } from '../adapters/runtime/index.ts';
+import { EmbeddedSecureEnvironment } from '../adapters/driven/secure-environment/index.ts';
 import { isCredenceError } from '../domain/errors.ts';
 import { restartableWorld, type RestartableWorld } from './support/restartable-world.ts';
 
@@ -101,14 +102,15 @@ describe('the key shredder goes on past a key it cannot destroy', () => {
     await w.credence.settle();
     expect(attempts).toBe(1);
     const shredder = w.credence.shredder!;
-    // Within the first second: not due, not tried, still reported.
-    await expect(shredder.retryOwed()).rejects.toThrow(/refused 1 time\(s\)/);
+    // Within the first second: not due, not tried, not reported again; the status still names it.
+    await expect(shredder.retryOwed()).resolves.toBe(0);
     expect(attempts).toBe(1);
+    expect(shredder.owedSummary()).toMatch(/refused 1 time\(s\)/);
     w.clock.advance(1_000);
     await expect(shredder.retryOwed()).rejects.toThrow(/refused 2 time\(s\)/);
     // The second wait is two seconds.
     w.clock.advance(1_500);
-    await expect(shredder.retryOwed()).rejects.toThrow(/refused 2 time\(s\)/);
+    await expect(shredder.retryOwed()).resolves.toBe(0);
     expect(attempts).toBe(2);
     w.clock.advance(500);
     await expect(shredder.retryOwed()).rejects.toThrow(/refused 3 time\(s\)/);
@@ -122,7 +124,8 @@ describe('the key shredder goes on past a key it cannot destroy', () => {
     const [stuck] = w.infrastructure.o.registry.live('credential-meter-1-svc', 'psk');
     const allow = refuseToDestroy(w, stuck!);
     await w.infrastructure.run('revokeCredential', { credentialId: 'meter-1-svc', reason: 'keyCompromise' });
-    const live = startLive(w.credence, { tickMs: 10 });
+    const reported: string[] = [];
+    const live = startLive(w.credence, { tickMs: 10, onError: (component) => reported.push(component) });
     const shredderError = async () => (await live.status()).find((c) => c.name === 'key-shredder')?.error;
     const until = async (ok: (error: string | undefined) => boolean): Promise<string | undefined> => {
       for (let i = 0; i < 500; i++) {
@@ -135,6 +138,10 @@ describe('the key shredder goes on past a key it cannot destroy', () => {
     try {
       await live.start();
       expect(await until((e) => e !== undefined)).toContain(`key ${stuck} (psk) of credential-meter-1-svc`);
+      // Found in review: one owed key was logged at every tick. Not due again (the clock stands still): not reported.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(await shredderError()).toContain(`key ${stuck}`);
+      expect(reported.filter((c) => c === 'key-shredder')).toEqual([]);
       allow();
       w.clock.advance(5_000);
       expect(await until((e) => e === undefined)).toBeUndefined();
@@ -142,6 +149,30 @@ describe('the key shredder goes on past a key it cannot destroy', () => {
     } finally {
       await live.stop();
     }
+  });
+
+  it('a pending key of a run that died, which the Secure Environment refuses to destroy, does not stop the start: it is owed', async () => {
+    // Found in review: the start's sweep of pending keys rethrew the refusal, so the service could not start at all.
+    world = await restartableWorld('shredder-sweep');
+    const w = world;
+    const owner = w.infrastructure.owner;
+    const ghost = await w.se.generate(owner, 'psk256');
+    w.infrastructure.o.registry.register('credential-ghost', ghost, 'psk', { pending: true });
+    const destroy = EmbeddedSecureEnvironment.prototype.destroy;
+    EmbeddedSecureEnvironment.prototype.destroy = async function (this: EmbeddedSecureEnvironment, o, h) {
+      if (h === ghost) throw new Error('CKR_DEVICE_ERROR: the token did not answer');
+      return destroy.call(this, o, h);
+    };
+    try {
+      await w.restart();
+      expect(w.credence.shredder!.owed().map((k) => [k.stream, k.handle])).toEqual([['credential-ghost', ghost]]);
+    } finally {
+      EmbeddedSecureEnvironment.prototype.destroy = destroy;
+    }
+    w.clock.advance(5_000);
+    await w.credence.tick();
+    expect(w.credence.shredder!.owed()).toEqual([]);
+    expect(await usable(w, ghost)).toBe(false);
   });
 
   it('the service exports how many keys are owed', async () => {

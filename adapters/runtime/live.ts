@@ -238,11 +238,12 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
     f.backlog = { count, oldest: Number.isNaN(oldest) ? undefined : oldest };
   };
 
-  const timed = async (name: string, work: () => Promise<unknown>): Promise<void> => {
+  /** `stillWrong`: what the status keeps saying after a round that went through (a debt it did not settle yet). */
+  const timed = async (name: string, work: () => Promise<unknown>, stillWrong: () => string | undefined = () => undefined): Promise<void> => {
     const f = byName.get(name);
     try {
       await work();
-      if (f !== undefined) f.timedError = undefined;
+      if (f !== undefined) f.timedError = stillWrong();
     } catch (error) {
       if (f !== undefined) f.timedError = messageOf(error);
       report(name, error);
@@ -262,7 +263,8 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
       kickAll();
       await timed('expiry', () => scheduler.tick());
       if (pseudonyms !== undefined) await timed('pseudonyms', () => pseudonyms.tick());
-      if (shredder !== undefined) await timed(shredder.name, () => shredder.retryOwed());
+      // A refused retry is reported (logged) once per attempt; between attempts the status still names the owed keys.
+      if (shredder !== undefined) await timed(shredder.name, () => shredder.retryOwed(), () => shredder.owedSummary());
     })().finally(() => {
       ticking = undefined;
     });

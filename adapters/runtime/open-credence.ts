@@ -79,7 +79,7 @@ export interface Credence {
   settle(): Promise<void>;
   /**
    * Advances the schedule: issues due expiries, then settles the cascades they cause, then tries again the keys the
-   * shredder owes (and throws, once the rest is done, while one is still owed).
+   * shredder owes whose wait is over (and throws, once the rest is done, when one was refused again).
    */
   tick(): Promise<number>;
   close(): Promise<void>;

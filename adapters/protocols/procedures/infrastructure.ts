@@ -1,5 +1,5 @@
 import { command } from '../../../domain/commands/index.ts';
-import { isCredenceError, protocolError, validationError } from '../../../domain/errors.ts';
+import { protocolError, validationError } from '../../../domain/errors.ts';
 import { toBase64url } from '../../../domain/crypto/index.ts';
 import type { Actor } from '../../../domain/metadata.ts';
 import { parseStreamId, streamIdOf } from '../../../domain/streams.ts';
@@ -16,6 +16,7 @@ import type { TrustAnchors } from '../../../domain/x509/chain.ts';
 import { descriptorOf, isWithdrawn } from './descriptors.ts';
 import type { KeyRegistry } from './key-registry.ts';
 import { admitProvisioningRun } from './run-admission.ts';
+import { destroyOrOwe } from './shredder.ts';
 import type { PinnedResponder } from './wire.ts';
 
 export interface InfrastructureOptions {
@@ -139,12 +140,8 @@ export class Infrastructure {
         o.registry.confirm(binding.stream, binding.handle);
         continue;
       }
-      try {
-        await o.se.destroy(binding.handle as KeyHandle);
-      } catch (error) {
-        if (!isCredenceError(error, 'not_found')) throw error;
-      }
-      o.registry.markDestroyed(binding.stream, binding.handle, o.engine.clock.now());
+      // One the Secure Environment refuses is owed, not a start that fails: the shredder retries it.
+      await destroyOrOwe(o.se, o.registry, binding.stream, binding.handle, o.engine.clock.now());
     }
   }
 
@@ -233,12 +230,8 @@ export class Infrastructure {
    * gone is the goal state: the shredder may have destroyed it first, when what ended the run was a revocation.
    */
   async discardKey(stream: string, handle: KeyHandle): Promise<void> {
-    try {
-      await this.o.se.destroy(handle);
-    } catch (error) {
-      if (!isCredenceError(error, 'not_found')) throw error;
-    }
-    this.o.registry.markDestroyed(stream, handle, this.o.engine.clock.now());
+    // A refusal of the Secure Environment is owed (the shredder retries it), not the error the run ends with.
+    await destroyOrOwe(this.o.se, this.o.registry, stream, handle, this.o.engine.clock.now());
   }
 
   /**

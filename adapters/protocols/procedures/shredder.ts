@@ -12,13 +12,40 @@ const retryAfterMs = (failures: number): number => Math.min(3_600_000, 1000 * 2 
 export interface KeyShredder extends Projection {
   /**
    * Tries again every key whose destruction failed and whose back-off has passed; returns how many it destroyed.
-   * Throws, once those were tried, while any key is still owed (so the service's health names the shredder until
-   * the last is gone); the next call tries them again.
+   * Throws, once those were tried, when one of them was refused again: so a failure is reported once per attempt
+   * (at most once an hour for a key that never goes), not at every tick.
    */
   retryOwed(): Promise<number>;
   /** Keys of ended entities the Secure Environment has not destroyed yet (the health of the shredder). */
   owed(): readonly OwedKey[];
+  /** What the service's status says of the shredder while keys are owed (undefined when none is). */
+  owedSummary(): string | undefined;
 }
+
+/**
+ * Destroys one key the infrastructure holds for `stream` and marks it destroyed; already gone (destroyed before a crash,
+ * say) is the goal state. A refusal by the Secure Environment is recorded as owed, for the shredder to try again
+ * (`retryOwed`), and returned, never thrown: whatever ended the key's use (an ending, a refused run, a start's sweep)
+ * goes on. Only the registry's own failure throws.
+ */
+export const destroyOrOwe = async (
+  se: OwnedSecureEnvironment,
+  registry: KeyRegistry,
+  stream: string,
+  handle: string,
+  at: Date,
+): Promise<true | { readonly error: unknown }> => {
+  try {
+    await se.destroy(handle as KeyHandle);
+  } catch (error) {
+    if (!isCredenceError(error, 'not_found')) {
+      registry.destroyFailed(stream, handle, at);
+      return { error };
+    }
+  }
+  registry.markDestroyed(stream, handle, at);
+  return true;
+};
 
 /**
  * Crypto-shredding (seed 004; SER-010): when a credential or an association ends, the Secure Environment
@@ -33,21 +60,19 @@ export interface KeyShredder extends Projection {
 export const keyShredder = (se: OwnedSecureEnvironment, registry: KeyRegistry, now: () => Date): KeyShredder => {
   /** Why each owed key last failed, for the health message (this process's failures; a restart says only when). */
   const lastError = new Map<string, unknown>();
-  /** Destroys one key: true when it is gone, the error when the Secure Environment refused (recorded as owed). */
+  /** How many keys are owed, naming the longest waiting and why it was refused. */
+  const summary = (still: readonly OwedKey[]): Error => {
+    const key = still[0]!;
+    return roundFailure(`${still.length} key(s) of ended entities are not destroyed yet and are tried again`, {
+      what: `key ${key.handle} (${key.purpose}) of ${key.stream}, refused ${key.failures} time(s), last at ${key.lastFailedAt.toISOString()}`,
+      error: lastError.get(key.handle) ?? 'the Secure Environment refused to destroy it',
+    });
+  };
   const destroy = async (stream: string, handle: string): Promise<true | { error: unknown }> => {
-    try {
-      await se.destroy(handle as KeyHandle);
-    } catch (error) {
-      // Already gone (destroyed before a crash, say) is the goal state.
-      if (!isCredenceError(error, 'not_found')) {
-        registry.destroyFailed(stream, handle, now());
-        lastError.set(handle, error);
-        return { error };
-      }
-    }
-    registry.markDestroyed(stream, handle, now());
-    lastError.delete(handle);
-    return true;
+    const outcome = await destroyOrOwe(se, registry, stream, handle, now());
+    if (outcome === true) lastError.delete(handle);
+    else lastError.set(handle, outcome.error);
+    return outcome;
   };
   return {
     name: 'key-shredder',
@@ -59,19 +84,20 @@ export const keyShredder = (se: OwnedSecureEnvironment, registry: KeyRegistry, n
       for (const handle of registry.live(e.record.streamId)) await destroy(e.record.streamId, handle);
     },
     owed: () => registry.owed(),
+    owedSummary() {
+      const still = registry.owed();
+      return still.length === 0 ? undefined : summary(still).message;
+    },
     async retryOwed() {
       const at = now().getTime();
       const due = registry.owed().filter((key) => key.lastFailedAt.getTime() + retryAfterMs(key.failures) <= at);
       let destroyed = 0;
-      for (const key of due) if ((await destroy(key.stream, key.handle)) === true) destroyed++;
-      const still = registry.owed();
-      if (still.length > 0) {
-        const key = still[0]!;
-        throw roundFailure(`${still.length} key(s) of ended entities are not destroyed yet and are tried again`, {
-          what: `key ${key.handle} (${key.purpose}) of ${key.stream}, refused ${key.failures} time(s), last at ${key.lastFailedAt.toISOString()}`,
-          error: lastError.get(key.handle) ?? 'the Secure Environment refused to destroy it',
-        });
+      let refused = false;
+      for (const key of due) {
+        if ((await destroy(key.stream, key.handle)) === true) destroyed++;
+        else refused = true;
       }
+      if (refused) throw summary(registry.owed());
       return destroyed;
     },
   };
