@@ -7,6 +7,7 @@ import { verifyFrom } from '../../projections/replay/all.ts';
 import { emptyTally, FleetVerifier, summarise, type FleetReplay, type VerifierTally } from '../../projections/replay/verifier.ts';
 import { verifierSource } from '../../projections/replay/checkpoint.ts';
 import type { FromWorker, PartitionSource, RecordDigests, ToWorker, WorkerCpu } from './messages.ts';
+import { recordAtPosition } from '../../projections/runtime/log-check.ts';
 import { threadCpuMs } from './thread-cpu.ts';
 import { workerLoader, type WorkerBundleOptions, type WorkerLoader } from './worker-bundle.ts';
 
@@ -198,8 +199,7 @@ const readInWorkers = async (store: EventStore, workers: readonly ReplayWorker[]
     }
   }
   // The event at the head, as the store reads it: the workers' last row must be that very event.
-  let headId: string | undefined;
-  for await (const record of store.readAll({ afterPosition: head - 1n, maxCount: 1 })) headId = record.id;
+  const headId = (await recordAtPosition(store, head))?.id;
   const answers = await reads;
   const rows = answers[0]!.rows;
   if (answers.some((a) => a.rows !== rows || a.last !== head || a.lastId !== headId) || (read !== undefined && read !== rows)) {

@@ -4,6 +4,7 @@ import { verifyFrom } from '../../projections/replay/index.ts';
 import { FleetVerifier, type FleetReplay } from '../../projections/replay/verifier.ts';
 import type { CheckpointFile } from './checkpoint-file.ts';
 import { digestOfRecord, sha256RecordDigest } from './record-digest.ts';
+import { recordAtPosition } from '../../projections/runtime/log-check.ts';
 import type { PartitionSource } from './messages.ts';
 import { replayInWorkers } from './pool.ts';
 
@@ -38,9 +39,8 @@ export interface FleetVerification {
 const tipProblem = async (store: EventStore, checkpoint: ReplayCheckpoint): Promise<string | undefined> => {
   const position = BigInt(checkpoint.position);
   if (position === 0n) return undefined;
-  let tip: RecordedEvent | undefined;
-  for await (const r of store.readAll({ afterPosition: position - 1n, maxCount: 1 })) tip = r;
-  if (tip === undefined || tip.position !== position) return `the record at position ${position} it ends on is no longer stored`;
+  const tip = await recordAtPosition(store, position);
+  if (tip === undefined) return `the record at position ${position} it ends on is no longer stored`;
   if (checkpoint.lastRecord !== undefined && digestOfRecord(tip) !== checkpoint.lastRecord) return `the record at position ${position} it ends on was altered`;
   return undefined;
 };

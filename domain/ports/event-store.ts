@@ -154,9 +154,9 @@ export interface EventStore {
   headPosition(): Promise<bigint | undefined>;
   /**
    * Optional: the record stored at exactly this position, or undefined when none is. Lets a read model check that its
-   * checkpoint names an event of this log (projections/runtime/log-check.ts). The embedded store, whose positions
-   * are its rows' keys, offers it; EventStoreDB, whose commit positions cannot be read one by one from outside,
-   * leaves it out and the check compares the checkpoint with the head only.
+   * checkpoint names an event of this log (projections/runtime/log-check.ts), and a replay its checkpoint's tip. Both
+   * stores offer it: the embedded one by its rows' keys, EventStoreDB by a forward read of one event from the
+   * position (an event's, as the store gave it: one inside a record is an error there).
    */
   recordAt?(position: bigint): Promise<RecordedEvent | undefined>;
   close(): Promise<void>;

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { EventStore } from '../../domain/ports/event-store.ts';
+import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
 import { readCheckpoint } from './checkpoints.ts';
 
 /** Why a checkpoint does not belong to the store's log. */
@@ -15,9 +15,8 @@ export type OtherLog =
  * is given another fleet's events. Such a read model would serve revocations and audit rows the log no longer holds,
  * and skip the events that now sit at positions it believes handled.
  *
- * With `recordAt` (the embedded store) the event at the checkpoint must carry the id the checkpoint recorded;
- * without it (EventStoreDB), or for a checkpoint written before ids were kept, the checkpoint must not be past the
- * head.
+ * With `recordAt` (both stores) the event at the checkpoint must carry the id the checkpoint recorded; without it (a
+ * store of another kind), or for a checkpoint written before ids were kept, the checkpoint must not be past the head.
  */
 export const checkpointsOfAnotherLog = async (db: Database.Database, store: EventStore, names: readonly string[]): Promise<OtherLog[]> => {
   const found: OtherLog[] = [];
@@ -37,6 +36,17 @@ export const checkpointsOfAnotherLog = async (db: Database.Database, store: Even
 const headOnce = (store: EventStore): (() => Promise<bigint | undefined>) => {
   let head: Promise<bigint | undefined> | undefined;
   return () => (head ??= store.headPosition());
+};
+
+/**
+ * The record at exactly `position`: the store's `recordAt`, or on a store without it the first record after the
+ * position before (on the embedded store every position is a row's; EventStoreDB has `recordAt`, because a position
+ * one less than an event's is none there).
+ */
+export const recordAtPosition = async (store: EventStore, position: bigint): Promise<RecordedEvent | undefined> => {
+  if (store.recordAt !== undefined) return store.recordAt(position);
+  for await (const record of store.readAll({ afterPosition: position - 1n, maxCount: 1 })) return record.position === position ? record : undefined;
+  return undefined;
 };
 
 /**

@@ -203,6 +203,21 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         expect(ids(afterA)).toEqual(ids(b));
       });
 
+      it('reads the event at a position it gave, from position 0 the first, and nothing at a position it never gave', async () => {
+        const { stream } = uniqueNames('at');
+        const a = newEvents('A', 2);
+        await appendAll(stream('a'), a);
+        const [first, second] = await store.readStream(stream('a'));
+        expect(store.recordAt, 'every store reads the record at a position').toBeDefined();
+        expect((await store.recordAt!(second!.position))?.id).toBe(a[1]!.id);
+        expect((await store.recordAt!(first!.position))?.id).toBe(a[0]!.id);
+        expect(await store.recordAt!(0n)).toBeUndefined();
+        // Position 0 means the start: the log's first record is read, whatever it is.
+        const [head] = await collect(store.readAll({ afterPosition: 0n, maxCount: 1 }));
+        const [start] = await collect(store.readAll({ maxCount: 1 }));
+        expect(head?.id).toBe(start?.id);
+      });
+
       it('includes the events of every stream when unfiltered', async () => {
         const { stream } = uniqueNames('unfiltered');
         const before = await store.appendToStream(stream('start'), [newEvent('A')], { expectedRevision: ExpectedRevision.any });

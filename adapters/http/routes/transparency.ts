@@ -3,6 +3,7 @@ import { toBase64url } from '../../../domain/crypto/index.ts';
 import { CredenceError, validationError } from '../../../domain/errors.ts';
 import type { LoggedLeaf, RecordedEvent, StoredCheckpoint } from '../../../domain/ports/index.ts';
 import { EVIDENCE_BUNDLE_FORMAT, recordedEventToJson } from '../../../domain/transparency/index.ts';
+import { recordAtPosition } from '../../../projections/runtime/index.ts';
 import { exportEvidence, TransparencyLogOfAnotherLog } from '../../../projections/transparency/index.ts';
 import type { Credence } from '../../runtime/index.ts';
 import { ACCESS } from '../auth/roles.ts';
@@ -54,8 +55,8 @@ const eventOfLeaf = async (credence: Credence, leaf: LoggedLeaf): Promise<Record
       : [];
   const found = candidates.find((e) => e.id === leaf.eventId);
   if (found !== undefined || leaf.position === 0n) return found;
-  for await (const e of credence.store.readAll({ afterPosition: leaf.position - 1n, maxCount: 1 })) return e.id === leaf.eventId ? e : undefined;
-  return undefined;
+  const at = await recordAtPosition(credence.store, leaf.position);
+  return at?.id === leaf.eventId ? at : undefined;
 };
 
 export const transparencyRoutes: RouteModule = (app, context) => {

@@ -98,6 +98,16 @@ export function connectEventStoreDb(connectionString: string): EsdbDriver {
       }
     },
 
+    async readAllForwards({ from, maxCount }) {
+      const events: WireEvent[] = [];
+      try {
+        for await (const resolved of client.readAll({ direction: FORWARDS, fromPosition: { commit: from, prepare: from }, maxCount })) events.push(wireEvent(resolved));
+        return events;
+      } catch (error) {
+        throw translate(error, 'forward read of $all');
+      }
+    },
+
     async readAllBackwards({ before, maxCount }) {
       const events: WireEvent[] = [];
       try {

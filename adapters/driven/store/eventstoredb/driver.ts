@@ -76,6 +76,8 @@ export interface EsdbDriver {
     streamId: string,
     options: { readonly from: bigint | 'start' | 'end'; readonly backwards: boolean; readonly maxCount: number },
   ): Promise<readonly WireEvent[]>;
+  /** Events of $all in order from `from` (an event's position: that event first). */
+  readAllForwards(options: { readonly from: bigint; readonly maxCount: number }): Promise<readonly WireEvent[]>;
   /** The newest events of $all, newest first, strictly before `before` (a position) or from the end. */
   readAllBackwards(options: { readonly before: bigint | 'end'; readonly maxCount: number }): Promise<readonly WireEvent[]>;
   subscribeToAll(start: WireStart, filter: ServerFilter): WireSubscription;

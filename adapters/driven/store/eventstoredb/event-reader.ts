@@ -37,15 +37,10 @@ export interface DropNotice {
   readonly resumeAfter: bigint | undefined;
 }
 
-/**
- * Where to start, and the position already seen (events at or before it are never delivered): an event's position,
- * where the server starts after. `floor`: the caller's own position (any), which may lie past the last event when
- * the read starts; events at or before it are not delivered either.
- */
+/** Where to start, and the position already seen (events at or before it are never delivered). */
 export interface StartPoint {
   readonly start: WireStart;
   readonly seen: bigint | undefined;
-  readonly floor?: bigint;
 }
 
 export interface ReaderSettings {
@@ -61,7 +56,6 @@ const DONE: IteratorResult<RecordedEvent, undefined> = { done: true, value: unde
 export class EventReader {
   private wire: WireSubscription | undefined;
   private seen: bigint | undefined;
-  private floor: bigint | undefined;
   private first: WireStart | undefined;
   private closed = false;
   private exhausted = false;
@@ -114,7 +108,6 @@ export class EventReader {
       this.seen = event.position;
       this.attempt = 0;
       if (until !== undefined && event.position >= until) this.exhausted = true;
-      if (this.floor !== undefined && event.position <= this.floor) continue;
       if (!this.settings.filter.keep(event)) continue;
       try {
         return { done: false, value: decode(event) };
@@ -140,7 +133,6 @@ export class EventReader {
       const point = await this.startPoint;
       this.first = point.start;
       this.seen ??= point.seen;
-      this.floor = point.floor;
     }
     if (this.closed) return undefined;
     const start: WireStart = this.seen !== undefined ? { kind: 'after', position: this.seen } : this.first;

@@ -114,8 +114,8 @@ export class EventStoreDbStore implements EventStore {
     if (maxCount === 0) return;
     const [newest] = await this.driver.readAllBackwards({ before: 'end', maxCount: 1 });
     if (newest?.position === undefined) return;
-    if (options.afterPosition !== undefined && checkedPosition(options.afterPosition, 'options.afterPosition') >= newest.position) return;
-    const start = await this.startAfter(options.afterPosition, 'options.afterPosition');
+    const start = startAfter(options.afterPosition, 'options.afterPosition');
+    if (start.seen !== undefined && start.seen >= newest.position) return;
     const reader = new EventReader(
       { driver: this.driver, filter, policy: { ...this.policy, maxAttempts: READ_ATTEMPTS }, until: newest.position },
       Promise.resolve(start),
@@ -193,7 +193,7 @@ export class EventStoreDbStore implements EventStore {
       case 'start':
         return Promise.resolve({ start: { kind: 'start' }, seen: undefined });
       case 'after':
-        return this.startAfter(from.position, 'options.from.position');
+        return Promise.resolve(startAfter(from.position, 'options.from.position'));
       case 'end':
         // Any event counts here, system ones included: the point is only to start after the current end.
         return this.driver.readAllBackwards({ before: 'end', maxCount: 1 }).then(([newest]) =>
@@ -205,18 +205,16 @@ export class EventStoreDbStore implements EventStore {
   }
 
   /**
-   * Strictly after `position`, as the port promises. The server starts after an event's position but skips the first
-   * event at or after any other (0, or a position between two events, such as one less than an event's): so the start
-   * is the last event at or before `position` (any event, system ones included), or the start of $all when none is.
+   * The record at exactly `position` (an event's, as this store returned it), or undefined when none is there: a
+   * forward read of $all starting at that position, which includes the event there. Lets a reader fetch the event a
+   * checkpoint names without asking for the position before it, which is no event's on this store.
    */
-  private async startAfter(position: bigint | undefined, argument: string): Promise<StartPoint> {
-    if (position === undefined) return { start: { kind: 'start' }, seen: undefined };
-    const wanted = checkedPosition(position, argument);
-    if (wanted < 0n) return { start: { kind: 'start' }, seen: undefined };
-    const [last] = await this.driver.readAllBackwards({ before: wanted + 1n, maxCount: 1 });
-    return last?.position === undefined
-      ? { start: { kind: 'start' }, seen: undefined, floor: wanted }
-      : { start: { kind: 'after', position: last.position }, seen: last.position, floor: wanted };
+  async recordAt(position: bigint): Promise<RecordedEvent | undefined> {
+    this.assertOpen();
+    const at = checkedPosition(position, 'position');
+    if (at <= 0n) return undefined;
+    const [event] = await this.driver.readAllForwards({ from: at, maxCount: 1 });
+    return event === undefined || event.position !== at || isSystemEvent(event) ? undefined : decode(event);
   }
 
   private assertOpen(): void {
@@ -227,4 +225,15 @@ export class EventStoreDbStore implements EventStore {
 function checkedPosition(position: unknown, argument: string): bigint {
   if (typeof position !== 'bigint') throw new Error(`${argument}: must be a bigint`);
   return position;
+}
+
+/**
+ * Strictly after `position`, an event's position as this store returned it: the server starts after it. Only those
+ * are sent to the server (one inside a record is an error on a real one); 0 and below mean the start of $all, whose
+ * first record sits past 0 (the adapter once asked for "after 0", and the server skipped the log's first event).
+ */
+function startAfter(position: bigint | undefined, argument: string): StartPoint {
+  if (position === undefined) return { start: { kind: 'start' }, seen: undefined };
+  const at = checkedPosition(position, argument);
+  return at <= 0n ? { start: { kind: 'start' }, seen: undefined } : { start: { kind: 'after', position: at }, seen: at };
 }
