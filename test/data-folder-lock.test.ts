@@ -81,6 +81,24 @@ describe('one service per data folder', () => {
     }
   });
 
+  it('honours the lock file of a running service of the earlier version, and only while that process lives', async () => {
+    // Found in review: that version holds the folder by service.lock alone, and never opens service-lock.db.
+    const dir = freshDir();
+    const earlier = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+    children.push(earlier as never);
+    await new Promise((resolve) => earlier.once('spawn', resolve));
+    writeFileSync(join(dir, SERVICE_LOCK_FILE), JSON.stringify({ pid: earlier.pid, host: hostname(), startedAt: new Date(0).toISOString() }));
+    expect(() => lockDataFolder(dir)).toThrow(new RegExp(`in use by process ${earlier.pid} on`));
+    // A holder file of this lock naming a live process holds nothing by itself: the system's lock is what holds.
+    writeFileSync(join(dir, SERVICE_LOCK_FILE), JSON.stringify({ pid: earlier.pid, host: hostname(), lock: 'service-lock.db', startedAt: new Date(0).toISOString() }));
+    lockDataFolder(dir).release();
+    writeFileSync(join(dir, SERVICE_LOCK_FILE), JSON.stringify({ pid: earlier.pid, host: hostname(), startedAt: new Date(0).toISOString() }));
+    const gone = new Promise((resolve) => earlier.on('exit', resolve));
+    earlier.kill('SIGKILL');
+    await gone;
+    lockDataFolder(dir).release();
+  });
+
   it('is held by a live process in another, and free the moment that process is killed', async () => {
     const dir = freshDir();
     const holder = tryInChild(dir);

@@ -23,13 +23,42 @@ export type DataFolderHolder = { readonly pid: number; readonly host: string } |
 export const describeHolder = (holder: DataFolderHolder): string =>
   holder === undefined ? 'another process' : `process ${holder.pid} on ${holder.host}`;
 
-const holderOf = (file: string): DataFolderHolder => {
+/** Written in the holder file by this lock: one without it is an earlier version's, whose file was the lock itself. */
+const MARK = 'service-lock.db';
+
+const holderFileOf = (file: string): { readonly pid: number; readonly host: string; readonly lock?: unknown } | undefined => {
   try {
-    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { pid?: unknown; host?: unknown };
-    return typeof parsed.pid === 'number' && typeof parsed.host === 'string' ? { pid: parsed.pid, host: parsed.host } : undefined;
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { pid?: unknown; host?: unknown; lock?: unknown };
+    return typeof parsed.pid === 'number' && typeof parsed.host === 'string' ? { pid: parsed.pid, host: parsed.host, lock: parsed.lock } : undefined;
   } catch {
     return undefined;
   }
+};
+
+const holderOf = (file: string): DataFolderHolder => {
+  const holder = holderFileOf(file);
+  return holder === undefined ? undefined : { pid: holder.pid, host: holder.host };
+};
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * A service of an earlier version holds the folder by `service.lock` alone (created exclusively, naming its pid) and
+ * never opens `service-lock.db`: while that process lives on this host, the folder is its (a lock-step upgrade
+ * stops it first). A file of this lock, of a process that is gone, or naming this very process holds nothing.
+ */
+const heldByEarlierVersion = (file: string): DataFolderHolder => {
+  const holder = holderFileOf(file);
+  if (holder === undefined || holder.lock === MARK || holder.host !== hostname() || holder.pid === process.pid) return undefined;
+  return isAlive(holder.pid) ? { pid: holder.pid, host: holder.host } : undefined;
 };
 
 const isBusy = (error: unknown): boolean => {
@@ -42,9 +71,10 @@ const isBusy = (error: unknown): boolean => {
  * on the same store) and each sweep the other's pending Secure Environment keys at start as a dead run's. The lock
  * is the operating system's: an exclusive SQLite transaction held open on `service-lock.db` (a POSIX record lock),
  * which only one process can hold and which the system drops with the process, however it ends (a kill, a power
- * loss). So a crash never leaves the folder locked, and no pid is ever judged alive or dead: a reused pid (pid 1
- * in a container after a restart) or an empty holder file cannot keep the folder, and two processes taking over
- * a dead one's lock at once cannot both get it. `service.lock` only names the holder for refusals.
+ * loss). So a crash never leaves the folder locked: a reused pid (pid 1 in a container after a restart) or an empty
+ * holder file cannot keep the folder, and two processes taking over a dead one's lock at once cannot both get it.
+ * `service.lock` names the holder for refusals; one an earlier version wrote (its lock) is honoured while its
+ * process lives on this host.
  */
 export const lockDataFolder = (dir: string): DataFolderLock => {
   const taken = tryLockDataFolder(dir);
@@ -72,9 +102,14 @@ export const tryLockDataFolder = (dir: string): { readonly lock: DataFolderLock 
     if (isBusy(error)) return { heldBy: holderOf(holderFile) };
     throw error;
   }
+  const earlier = heldByEarlierVersion(holderFile);
+  if (earlier !== undefined) {
+    db.close();
+    return { heldBy: earlier };
+  }
   const me = { pid: process.pid, host: hostname() };
   try {
-    writeFileAtomic(holderFile, JSON.stringify({ ...me, startedAt: new Date().toISOString() }));
+    writeFileAtomic(holderFile, JSON.stringify({ ...me, lock: MARK, startedAt: new Date().toISOString() }));
   } catch (error) {
     db.close();
     throw error;
