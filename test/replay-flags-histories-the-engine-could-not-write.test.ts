@@ -137,14 +137,16 @@ describe('replay flags what the engine could not have written, in every form', (
       const revocation = { credentialId: 'cred-1', reason: 'keyCompromise' };
       const outside = await append(store, 'x-cred-1', 'CredentialRevoked', revocation, at(1), randomUUID());
       const elsewhere = await append(store, 'Credential-cred-1', 'CredentialRevoked', revocation, at(1), randomUUID());
-      // Another tool's own event in its own stream stays foreign, not a finding.
+      // Another tool's own event in its own stream stays foreign, not a finding, even one whose type is called as a
+      // Credence one (found in review: another inventory's NodeRegistered was flagged).
       await append(store, 'billing-42', 'InvoiceSent', { total: 3 }, at(1), randomUUID());
+      await append(store, 'inventory-42', 'NodeRegistered', { rack: 'B7', u: 12 }, at(1), randomUUID());
       const verdict = await everyForm(store, dir);
       expect(verdict.findings.map((f) => [f.position, f.reason])).toEqual([
         [outside.position, 'CredentialRevoked is stored outside an entity stream'],
         [elsewhere.position, 'CredentialRevoked is stored outside an entity stream'],
       ]);
-      expect(verdict.foreignEvents).toBe(1);
+      expect(verdict.foreignEvents).toBe(2);
       expect(verdict.kinds.credential.states).toEqual({ enrolled: 1 });
       // Read models, reactions and subscribers decode through decodeStored: it refuses both, so none acts on them.
       for await (const record of store.readAll()) {

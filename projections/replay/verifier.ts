@@ -2,6 +2,7 @@ import { describeRefusal } from '../../domain/errors.ts';
 import { factClaimOf, isFactClaim } from '../../domain/fact-claims.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import { isEventType } from '../../domain/events/index.ts';
+import { decodeStored } from '../../domain/stored.ts';
 import { ENTITY_KINDS, parseStreamId, streamIdOf, type EntityKind, type EntityView } from '../../domain/streams.ts';
 import { evaluate, gatherFacts, initialSnapshot, machineEvent, MACHINES, readStored, stateOf, viewOf } from '../../machines/index.ts';
 import type { EntitySnapshot, FactReader, ReadStored } from '../../machines/index.ts';
@@ -164,10 +165,13 @@ export class FleetVerifier {
     if (entry === undefined) {
       const ref = parseStreamId(record.streamId);
       if (ref === undefined) {
-        // Another tool's event is foreign; a lifecycle event there is one the engine could not have written, and
-        // one a reader might take for a fact of the entity it names.
-        if (isEventType(record.type)) tally.findings.push(findingAt(record, `${record.type} is stored outside an entity stream`));
-        else tally.foreignEvents++;
+        // Another tool's event is foreign, whatever its type is called; a lifecycle event there (one that reads as
+        // the Credence event its type names) is one the engine could not have written, and one a reader might take
+        // for a fact of the entity it names.
+        const read = isEventType(record.type) ? decodeStored(record) : undefined;
+        if (read !== undefined && !read.ok && read.misplaced === true) {
+          tally.findings.push(findingAt(record, `${record.type} is stored outside an entity stream`));
+        } else tally.foreignEvents++;
         return false;
       }
       entry = { kind: ref.kind, id: ref.id, snapshot: initialSnapshot(ref.kind) };
