@@ -45,7 +45,68 @@ export const setupDependents = (db: Database.Database): void => {
   CREATE TABLE IF NOT EXISTS cascade_node_enrolments (
     node TEXT PRIMARY KEY,
     subscription TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS cascade_identifiers (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    node TEXT NOT NULL,
+    application TEXT,
+    PRIMARY KEY (kind, id)
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS cascade_owned (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    credential TEXT NOT NULL,
+    PRIMARY KEY (kind, id, credential)
   ) WITHOUT ROWID`);
+};
+
+/** A CSE-ID or AE-ID: what a credential may be issued to besides a node or an App-ID. */
+export type IdentifierKind = 'cse' | 'ae';
+
+/** The node (and, for an AE, the App-ID) a CSE-ID or AE-ID belongs to, as stream ids; undefined while unknown. */
+export const ownerOfIdentifier = (
+  db: Database.Database,
+  kind: IdentifierKind,
+  id: string,
+): { readonly node: string; readonly application?: string } | undefined => {
+  const row = prepared(db, 'SELECT node, application FROM cascade_identifiers WHERE kind = ? AND id = ?').get(kind, id) as
+    | { node: string; application: string | null }
+    | undefined;
+  return row === undefined ? undefined : { node: row.node, ...(row.application !== null ? { application: row.application } : {}) };
+};
+
+/** The credential follows the node (and App-ID) its CSE or AE belongs to: revoking that revokes it (RS-01). */
+const attachOwned = (db: Database.Database, credential: string, owner: { readonly node: string; readonly application?: string }): void => {
+  addDependent(db, owner.node, 'credential-of-node', credential);
+  if (owner.application !== undefined) addDependent(db, owner.application, 'credential-of-application', credential);
+};
+
+/** A credential issued to a CSE-ID or AE-ID: a dependent of its node now, or once the node's identifier is learnt. */
+export const addOwnedCredential = (db: Database.Database, kind: IdentifierKind, id: string, credential: string): void => {
+  prepared(db, 'INSERT OR IGNORE INTO cascade_owned (kind, id, credential) VALUES (?, ?, ?)').run(kind, id, credential);
+  const owner = ownerOfIdentifier(db, kind, id);
+  if (owner !== undefined) attachOwned(db, credential, owner);
+};
+
+/**
+ * Which node a CSE-ID or AE-ID belongs to (a node's enrolment names its CSE-ID, which wins; an association names its
+ * registree's), and the credentials already issued to it then follow that node.
+ */
+export const learnIdentifier = (
+  db: Database.Database,
+  kind: IdentifierKind,
+  id: string,
+  owner: { readonly node: string; readonly application?: string },
+  replace: boolean,
+): void => {
+  prepared(db,
+    `INSERT INTO cascade_identifiers (kind, id, node, application) VALUES (?, ?, ?, ?)
+     ON CONFLICT (kind, id) DO ${replace ? 'UPDATE SET node = excluded.node, application = excluded.application' : 'NOTHING'}`,
+  ).run(kind, id, owner.node, owner.application ?? null);
+  const known = ownerOfIdentifier(db, kind, id)!;
+  const owned = prepared(db, 'SELECT credential FROM cascade_owned WHERE kind = ? AND id = ?').all(kind, id) as { credential: string }[];
+  for (const { credential } of owned) attachOwned(db, credential, known);
 };
 
 /**
@@ -62,7 +123,7 @@ export const enrolNode = (db: Database.Database, subscription: string, node: str
 };
 
 export const resetDependents = (db: Database.Database): void => {
-  db.exec('DELETE FROM cascade_dependents; DELETE FROM cascade_endings; DELETE FROM cascade_instances; DELETE FROM cascade_associations; DELETE FROM cascade_node_enrolments');
+  db.exec('DELETE FROM cascade_dependents; DELETE FROM cascade_endings; DELETE FROM cascade_instances; DELETE FROM cascade_associations; DELETE FROM cascade_node_enrolments; DELETE FROM cascade_identifiers; DELETE FROM cascade_owned');
 };
 
 export const addDependent = (db: Database.Database, parent: string, relation: Relation, child: string): void => {

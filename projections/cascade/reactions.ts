@@ -20,6 +20,8 @@ export interface ReactionContext {
   association(id: string): Promise<AssociationLinks>;
   /** When the entity has ended: the reason a dependent inherits (its revocation reason, or cessation when it expired). */
   ended(kind: EntityKind, id: string): Promise<RevocationReason | undefined>;
+  /** The node (and App-ID) a CSE-ID or AE-ID belongs to, as ids; undefined while no event has said. */
+  ownerOf(kind: 'cse' | 'ae', id: string): { readonly nodeId: string; readonly appId?: string } | undefined;
 }
 
 const idOf = (streamId: string): string => streamId.slice(streamId.indexOf('-') + 1);
@@ -105,8 +107,14 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
     // ended. These re-checks against the parents' endings before the event close each such race.
     case 'CredentialIssued': {
       const { owner, credentialId } = e.event.data;
-      const kind = owner.kind === 'node' ? 'node' : owner.kind === 'app' ? 'application' : undefined;
-      const reason = kind === undefined ? undefined : await ctx.ended(kind, owner.id);
+      let reason: RevocationReason | undefined;
+      if (owner.kind === 'node') reason = await ctx.ended('node', owner.id);
+      else if (owner.kind === 'app') reason = await ctx.ended('application', owner.id);
+      else {
+        // A CSE's or AE's credential follows the node (and App-ID) it belongs to, as far as the log has said yet.
+        const of = ctx.ownerOf(owner.kind, owner.id);
+        if (of !== undefined) reason = (await ctx.ended('node', of.nodeId)) ?? (of.appId !== undefined ? await ctx.ended('application', of.appId) : undefined);
+      }
       return reason === undefined ? [] : [{ type: 'revokeCredential', data: { credentialId, reason } }];
     }
     case 'NodeEnrolled': {

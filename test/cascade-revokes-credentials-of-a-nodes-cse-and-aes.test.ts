@@ -1,0 +1,80 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { openCredence, type Credence } from '../adapters/runtime/index.ts';
+import { command } from '../domain/commands/index.ts';
+import { at, cmd, operator, T0 } from './support/fleet.ts';
+
+/*
+ * RS-01 and the revocation cascade: a credential may be bound to a node's CSE-ID or to an AE-ID instead of the node
+ * itself. Revoking the node (or the App-ID the AE is an instance of) left those credentials valid, and with them any
+ * certificate a relying party checks by OCSP or CRL. They now follow the node and the App-ID their identifier belongs
+ * to, whether the credential was issued before or after the event that says so.
+ */
+
+let credence: Credence | undefined;
+afterEach(async () => {
+  await credence?.close();
+  credence = undefined;
+});
+
+const run = (c: Credence, x: unknown) => c.engine.execute(x);
+const state = async (c: Credence, id: string) => String((await c.engine.entity('credential', id)).snapshot.value);
+const reasonOf = async (c: Credence, id: string) => (await c.engine.entity('credential', id)).snapshot.context['revocationReason'];
+const issuedTo = (credentialId: string, owner: { kind: 'cse' | 'ae'; id: string }) =>
+  cmd.issueCredential(credentialId, 'meter-1', at(300), { owner });
+
+describe('the cascade revokes the credentials of a node\'s CSE and AEs with it', () => {
+  it('a CSE\'s credential, issued before or after the enrolment that names the CSE, is revoked with its node', async () => {
+    const c = (credence = openCredence({ location: { memory: true }, clock: new FakeClock(T0) }));
+    await run(c, cmd.createSubscription());
+    await run(c, cmd.registerNode('meter-1'));
+    await run(c, issuedTo('cse-early', { kind: 'cse', id: '/cse-meter-1' }));
+    await run(c, cmd.enrolNode('meter-1'));
+    await run(c, issuedTo('cse-late', { kind: 'cse', id: '/cse-meter-1' }));
+    await run(c, cmd.provisionCredential('cse-late'));
+    // Another node's CSE is left alone.
+    await run(c, cmd.registerNode('meter-2'));
+    await run(c, cmd.enrolNode('meter-2'));
+    await run(c, issuedTo('cse-other', { kind: 'cse', id: '/cse-meter-2' }));
+    await c.settle();
+
+    await run(c, command('revokeNode', { nodeId: 'meter-1', reason: 'keyCompromise' }, { actor: operator }));
+    await c.settle();
+    for (const id of ['cse-early', 'cse-late']) expect([id, await state(c, id), await reasonOf(c, id)]).toEqual([id, 'revoked', 'keyCompromise']);
+    expect(await state(c, 'cse-other')).not.toBe('revoked');
+  });
+
+  it('a credential issued to the CSE of a node revoked before is revoked at once', async () => {
+    const c = (credence = openCredence({ location: { memory: true }, clock: new FakeClock(T0) }));
+    for (const x of [cmd.createSubscription(), cmd.registerNode('meter-1'), cmd.enrolNode('meter-1')]) await run(c, x);
+    await run(c, command('revokeNode', { nodeId: 'meter-1', reason: 'keyCompromise' }, { actor: operator }));
+    await c.settle();
+    await run(c, issuedTo('cse-after', { kind: 'cse', id: '/cse-meter-1' }));
+    await c.settle();
+    expect(await state(c, 'cse-after')).toBe('revoked');
+  });
+
+  it('an AE\'s credential is revoked with the node it runs on, and with its App-ID', async () => {
+    const c = (credence = openCredence({ location: { memory: true }, clock: new FakeClock(T0) }));
+    for (const x of [cmd.createSubscription(), cmd.registerNode('meter-1'), cmd.enrolNode('meter-1'), cmd.registerNode('meter-2'), cmd.enrolNode('meter-2')]) await run(c, x);
+    await run(c, command('registerApplication', { appId: 'Rbilling', name: 'billing', provider: 'City Utilities' }, { actor: operator }));
+    await run(c, cmd.issueCredential('app-cred', 'Rbilling', at(300), { purpose: 'application', owner: { kind: 'app', id: 'Rbilling' } }));
+    await run(c, cmd.provisionCredential('app-cred'));
+    await run(c, command('enrolApplication', { appId: 'Rbilling', credentialId: 'app-cred' }, { actor: operator }));
+    // Two instances of the App-ID, on two nodes; each AE holds a credential of its own.
+    for (const [ae, node] of [['Cbill1', 'meter-1'], ['Cbill2', 'meter-2']] as const) {
+      await run(c, issuedTo(`${ae}-cred`, { kind: 'ae', id: ae }));
+      await run(c, command('configureAssociation', {
+        associationId: `sa-${ae}`, nodeId: node, credentialId: 'app-cred', registree: { kind: 'ae', id: ae, appId: 'Rbilling' }, registrarCseId: '/in-cse',
+      }, { actor: operator }));
+    }
+    await c.settle();
+    await run(c, command('revokeNode', { nodeId: 'meter-1', reason: 'keyCompromise' }, { actor: operator }));
+    await c.settle();
+    expect(await state(c, 'Cbill1-cred')).toBe('revoked');
+    expect(await state(c, 'Cbill2-cred')).not.toBe('revoked');
+    await run(c, command('revokeApplication', { appId: 'Rbilling', reason: 'privilegeWithdrawn' }, { actor: operator }));
+    await c.settle();
+    expect([await state(c, 'Cbill2-cred'), await reasonOf(c, 'Cbill2-cred')]).toEqual(['revoked', 'privilegeWithdrawn']);
+  });
+});
