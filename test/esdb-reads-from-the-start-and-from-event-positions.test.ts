@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { binaryEvent, EventStoreDBClient, jsonEvent } from '@eventstore/db-client';
+import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,9 @@ import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openEventStoreDbStore, type EventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
 import { createEngine } from '../adapters/engine/index.ts';
 import { ExpectedRevision, type RecordedEvent } from '../domain/ports/event-store.ts';
+import { auditTrail } from '../projections/audit/index.ts';
 import { replayAll } from '../projections/replay/index.ts';
+import { checkpointsOfAnotherLog, ProjectionRunner } from '../projections/runtime/index.ts';
 import { startStandIn, type StandIn } from './esdb-standin/index.ts';
 import { cmd, T0 } from './support/fleet.ts';
 
@@ -131,5 +134,29 @@ describe('the EventStoreDB store reads from the start and from event positions',
       .catch((e: unknown) => e);
     expect(String(refused)).toMatch(/events\.0\.id.*UUID/);
     expect((await s.readStream('credential-c1')).map((r) => r.type)).toEqual(['X']);
+  });
+});
+
+describe('a read model whose checkpoint sits on another application\'s event that the server scavenged', () => {
+  it('is not taken for a read model of another log (EventStoreDB may drop records; the embedded store never does)', async () => {
+    // Found in review: with recordAt, the unfiltered audit trail's checkpoint on a foreign event, gone after a scavenge,
+    // was judged "another log" at the next start (and the transparency log stopped).
+    const { store: s, raw: client } = await open();
+    const engine = createEngine({ store: s, clock: new FakeClock(T0) });
+    await engine.execute(cmd.createSubscription());
+    await client.appendToStream('telemetry-7', [jsonEvent({ type: 'Reading', data: { kwh: 3 } })]);
+    const db = new Database(':memory:');
+    try {
+      await new ProjectionRunner({ db, store: s, projections: [auditTrail()] }).catchUp();
+      const foreign = standIn!.log.all.findIndex((e) => e.streamId === 'telemetry-7');
+      expect(foreign).toBeGreaterThan(0);
+      expect(s.gapless).toBe(false);
+      // A later Credence event, then the foreign record scavenged away.
+      await engine.execute(cmd.registerNode('meter-1'));
+      standIn!.log.all.splice(foreign, 1);
+      expect(await checkpointsOfAnotherLog(db, s, ['audit'])).toEqual([]);
+    } finally {
+      db.close();
+    }
   });
 });

@@ -159,6 +159,12 @@ export interface EventStore {
    * position (an event's, as the store gave it: one inside a record is an error there).
    */
   recordAt?(position: bigint): Promise<RecordedEvent | undefined>;
+  /**
+   * True when every position up to the head holds a record for good (the embedded store: its rows are never removed),
+   * so a position below the head with no record is another log's. EventStoreDB leaves it false: a deleted or trimmed
+   * stream's records (another application's, in a shared cluster) leave `$all` when the server scavenges.
+   */
+  readonly gapless?: boolean;
   close(): Promise<void>;
   /**
    * True when an append checks its `facts` inside its own transaction and writes nothing to the fact streams (the

@@ -15,8 +15,9 @@ export type OtherLog =
  * is given another fleet's events. Such a read model would serve revocations and audit rows the log no longer holds,
  * and skip the events that now sit at positions it believes handled.
  *
- * With `recordAt` (both stores) the event at the checkpoint must carry the id the checkpoint recorded; without it (a
- * store of another kind), or for a checkpoint written before ids were kept, the checkpoint must not be past the head.
+ * With `recordAt` (both stores) an event at the checkpoint must carry the id the checkpoint recorded, and on a gapless
+ * store (the embedded one) there must be one; otherwise, or for a checkpoint written before ids were kept, the
+ * checkpoint must not be past the head.
  */
 export const checkpointsOfAnotherLog = async (db: Database.Database, store: EventStore, names: readonly string[]): Promise<OtherLog[]> => {
   const found: OtherLog[] = [];
@@ -62,8 +63,10 @@ export const notInLog = async (
 ): Promise<OtherLog | undefined> => {
   if (eventId !== undefined && store.recordAt !== undefined) {
     const stored = await store.recordAt(position);
-    if (stored === undefined) return { name, position, reason: 'no-event' };
-    return stored.id === eventId ? undefined : { name, position, reason: 'other-event', stored: stored.id, expected: eventId };
+    if (stored !== undefined) return stored.id === eventId ? undefined : { name, position, reason: 'other-event', stored: stored.id, expected: eventId };
+    // No record there: another log's position on a gapless store; on one whose records may be scavenged (a foreign
+    // event the checkpoint sat on), only a position past the head tells.
+    if (store.gapless === true) return { name, position, reason: 'no-event' };
   }
   const at = await head();
   return at === undefined || position > at ? { name, position, reason: 'past-head', head: at } : undefined;

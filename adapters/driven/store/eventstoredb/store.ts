@@ -21,7 +21,7 @@ import type {
   SubscribeOptions,
   SubscriptionStart,
 } from '../../../../domain/ports/event-store.ts';
-import type { EsdbDriver } from './driver.ts';
+import { isTransient, type EsdbDriver, type WireEvent } from './driver.ts';
 import { appendToStream } from './append.ts';
 import { compileFilter } from './filters.ts';
 import { decode, isSystemEvent, markerOf } from './codec.ts';
@@ -213,9 +213,22 @@ export class EventStoreDbStore implements EventStore {
     this.assertOpen();
     const at = checkedPosition(position, 'position');
     if (at <= 0n) return undefined;
-    const [event] = await this.driver.readAllForwards({ from: at, maxCount: 1 });
+    const [newest] = await this.driver.readAllBackwards({ before: 'end', maxCount: 1 });
+    if (newest?.position === undefined || at > newest.position) return undefined;
+    let event: WireEvent | undefined;
+    try {
+      [event] = await this.driver.readAllForwards({ from: at, maxCount: 1 });
+    } catch (error) {
+      // A position inside a record (one of another log: a restored backup's) is refused by a real server: no event
+      // of this log is there. A server that is unavailable is another matter.
+      if (isTransient(error)) throw error;
+      return undefined;
+    }
     return event === undefined || event.position !== at || isSystemEvent(event) ? undefined : decode(event);
   }
+
+  /** Records leave $all when a stream's events are deleted or trimmed and scavenged (another application's too). */
+  readonly gapless = false;
 
   private assertOpen(): void {
     if (this.closed) throw new Error('the EventStoreDB store is closed');

@@ -209,6 +209,9 @@ export class SqliteEventStore implements EventStore {
     return (this.sql.readCommand.all({ streamId, commandId }) as unknown[][]).map(recordedEventOfRaw);
   }
 
+  /** Rows are never removed (AUTOINCREMENT positions): a position below the head with no row is another log's. */
+  readonly gapless = true;
+
   async recordAt(position: bigint): Promise<RecordedEvent | undefined> {
     this.assertOpen();
     const row = this.sql.recordAt.get(checkPosition(position, 'position')) as unknown[] | undefined;
