@@ -90,7 +90,9 @@ export const decodeStored = (record: StoredRecord): DecodeResult => {
   // is no fact of the lifecycle, so no read model, reaction or subscriber acts on it, and replay flags it.
   const kind = EVENT_KIND[record.type];
   const addressee = (data.data as Record<string, string>)[ENTITY_ID_FIELD[kind]]!;
-  if (record.streamId !== `${kind}-${addressee}`) {
+  const stream = record.streamId;
+  // `<kind>-<id>`, compared in place: this runs for every event every reader decodes.
+  if (stream.length !== kind.length + 1 + addressee.length || stream.charCodeAt(kind.length) !== 45 || !stream.startsWith(kind) || !stream.endsWith(addressee)) {
     return { ok: false, reason: `${record.type} is addressed to ${addressee} but stored in ${record.streamId}`, misplaced: true };
   }
   return {

@@ -32,6 +32,8 @@ export interface VerifiedEntity {
   snapshot: EntitySnapshot;
   /** The command id of the stream's last append (this run's; undefined for one restored from a checkpoint until then). */
   lastCommandId?: string;
+  /** The stream's last revision seen (this run's). */
+  lastRevision?: bigint;
 }
 
 /** XState's own way back from a persisted state value and context to a snapshot of the same machine. */
@@ -115,7 +117,7 @@ export class FleetVerifier {
   // The event being judged, read by the one fact reader below (no closure per event).
   #heldClaims: HeldClaims | undefined;
   #position = 0n;
-  /** Each stream's last revision seen (events and claims), to hold its sequence to 0, 1, 2, ... in global order. */
+  /** The last revision seen of streams with no entity (yet): fact claims on a fact that has no event before them. */
   readonly #revisions = new Map<string, bigint>();
   /** The append being read: its stream, command, last position, and the claims it took (they are its alone). */
   #append: { streamId: string; commandId: string; position: bigint; claims: HeldClaims | undefined } | undefined;
@@ -156,7 +158,7 @@ export class FleetVerifier {
     this.position = record.position;
     const tally = this.tally;
     if (isFactClaim(record)) {
-      this.#sequence(record);
+      this.#sequence(record, this.entities.get(record.streamId));
       this.#claim(record);
       return false;
     }
@@ -179,7 +181,7 @@ export class FleetVerifier {
       tally.entitiesPerKind[ref.kind]++;
     }
     tally.eventsPerKind[entry.kind]++;
-    this.#sequence(record);
+    this.#sequence(record, entry);
     const read = decoded ?? readStored(record);
     if (read.ok === 'claim') return false;
     if (!read.ok) {
@@ -233,13 +235,14 @@ export class FleetVerifier {
    * is a stream whose order the engine (which reads a stream by revision) and replay (by position) would not agree on.
    * Gaps are not judged: a fact claim holds a revision of its fact's stream and is read in its claimant's partition.
    */
-  #sequence(record: RecordedEvent): void {
-    const last = this.#revisions.get(record.streamId);
+  #sequence(record: RecordedEvent, entry: VerifiedEntity | undefined): void {
+    const last = entry?.lastRevision ?? this.#revisions.get(record.streamId);
     if (last !== undefined && record.revision <= last) {
       this.tally.findings.push(findingAt(record, `revision ${record.revision} after revision ${last}: the stream's order is broken`));
       return;
     }
-    this.#revisions.set(record.streamId, record.revision);
+    if (entry !== undefined) entry.lastRevision = record.revision;
+    else this.#revisions.set(record.streamId, record.revision);
   }
 
   /** A fact claim: the claimant's next decision is judged against the fact as it stood here. */
