@@ -166,6 +166,9 @@ describe('the key shredder goes on past a key it cannot destroy', () => {
     try {
       await w.restart();
       expect(w.credence.shredder!.owed().map((k) => [k.stream, k.handle])).toEqual([['credential-ghost', ghost]]);
+      // Found in review: an owed key stayed live, and a provisioning retried under the same id could use it.
+      expect(w.infrastructure.o.registry.live('credential-ghost')).toEqual([]);
+      expect(w.infrastructure.o.registry.pending()).toEqual([]);
     } finally {
       EmbeddedSecureEnvironment.prototype.destroy = destroy;
     }

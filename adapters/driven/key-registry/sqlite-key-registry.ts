@@ -55,8 +55,16 @@ export class SqliteKeyRegistry {
     this.#sql = {
       register: db.prepare(`INSERT OR IGNORE INTO ${TABLE} (stream, handle, purpose, pending) VALUES (?, ?, ?, ?)`),
       confirm: db.prepare(`UPDATE ${TABLE} SET pending = 0 WHERE stream = ? AND handle = ?`),
-      live: db.prepare(`SELECT handle, purpose FROM ${TABLE} WHERE stream = ? AND destroyed_at IS NULL ORDER BY handle`),
-      pending: db.prepare(`SELECT stream, handle, purpose FROM ${TABLE} WHERE pending = 1 AND destroyed_at IS NULL ORDER BY stream, handle`),
+      // An owed key (its destruction refused) is being discarded: never handed out for use again.
+      live: db.prepare(
+        `SELECT handle, purpose FROM ${TABLE} k WHERE stream = ? AND destroyed_at IS NULL
+         AND NOT EXISTS (SELECT 1 FROM ${FAILURES} f WHERE f.stream = k.stream AND f.handle = k.handle) ORDER BY handle`,
+      ),
+      // An owed one is the shredder's to retry, with its back-off: a start's sweep does not try it again.
+      pending: db.prepare(
+        `SELECT stream, handle, purpose FROM ${TABLE} k WHERE pending = 1 AND destroyed_at IS NULL
+         AND NOT EXISTS (SELECT 1 FROM ${FAILURES} f WHERE f.stream = k.stream AND f.handle = k.handle) ORDER BY stream, handle`,
+      ),
       destroyed: db.prepare(`UPDATE ${TABLE} SET destroyed_at = ? WHERE stream = ? AND handle = ?`),
       forgetFailures: db.prepare(`DELETE FROM ${FAILURES} WHERE stream = ? AND handle = ?`),
       failed: db.prepare(

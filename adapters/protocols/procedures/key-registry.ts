@@ -22,9 +22,9 @@ export interface KeyRegistry {
   register(stream: string, handle: string, purpose: string, options?: { readonly pending?: boolean }): void;
   /** The event that makes a pending binding the entity's is recorded. */
   confirm(stream: string, handle: string): void;
-  /** Live (not destroyed) handles of an entity, pending ones included, optionally of one purpose. */
+  /** Live (not destroyed, not owed) handles of an entity, pending ones included, optionally of one purpose. */
   live(stream: string, purpose?: string): string[];
-  /** Live bindings still pending, of every entity. */
+  /** Live (not owed) bindings still pending, of every entity. */
   pending(): KeyBinding[];
   /** The key is destroyed (or was already gone); any failure recorded for it is forgotten. */
   markDestroyed(stream: string, handle: string, at: Date): void;
