@@ -87,12 +87,19 @@ describe('one service per data folder', () => {
     const earlier = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
     children.push(earlier as never);
     await new Promise((resolve) => earlier.once('spawn', resolve));
-    writeFileSync(join(dir, SERVICE_LOCK_FILE), JSON.stringify({ pid: earlier.pid, host: hostname(), startedAt: new Date(0).toISOString() }));
-    expect(() => lockDataFolder(dir)).toThrow(new RegExp(`in use by process ${earlier.pid} on`));
+    const legacy = (pid: number, startedAt: Date) => writeFileSync(join(dir, SERVICE_LOCK_FILE), JSON.stringify({ pid, host: hostname(), startedAt: startedAt.toISOString() }));
+    legacy(earlier.pid!, new Date());
+    expect(() => lockDataFolder(dir)).toThrow(new RegExp(`in use by process ${earlier.pid} on .*an earlier version of Credence`));
+    // A file written before the process named started is another process's, whose pid came back: after a reboot,
+    // or pid 1 in a restarted container (found in review: such a file refused the folder for good).
+    legacy(earlier.pid!, new Date(Date.now() - 3_600_000));
+    lockDataFolder(dir).release();
+    legacy(1, new Date(0));
+    lockDataFolder(dir).release();
     // A holder file of this lock naming a live process holds nothing by itself: the system's lock is what holds.
     writeFileSync(join(dir, SERVICE_LOCK_FILE), JSON.stringify({ pid: earlier.pid, host: hostname(), lock: 'service-lock.db', startedAt: new Date(0).toISOString() }));
     lockDataFolder(dir).release();
-    writeFileSync(join(dir, SERVICE_LOCK_FILE), JSON.stringify({ pid: earlier.pid, host: hostname(), startedAt: new Date(0).toISOString() }));
+    legacy(earlier.pid!, new Date());
     const gone = new Promise((resolve) => earlier.on('exit', resolve));
     earlier.kill('SIGKILL');
     await gone;

@@ -17,19 +17,43 @@ export interface DataFolderLock {
 }
 
 /** Who holds a data folder: a process on a host, or a holder file that names none (not written yet, or damaged). */
-export type DataFolderHolder = { readonly pid: number; readonly host: string } | undefined;
+export type DataFolderHolder = { readonly pid: number; readonly host: string; readonly earlierVersion?: true } | undefined;
 
 /** The holder as refusals name it. */
 export const describeHolder = (holder: DataFolderHolder): string =>
-  holder === undefined ? 'another process' : `process ${holder.pid} on ${holder.host}`;
+  holder === undefined
+    ? 'another process'
+    : `process ${holder.pid} on ${holder.host}${holder.earlierVersion === true ? ', a service of an earlier version of Credence' : ''}`;
 
 /** Written in the holder file by this lock: one without it is an earlier version's, whose file was the lock itself. */
 const MARK = 'service-lock.db';
 
-const holderFileOf = (file: string): { readonly pid: number; readonly host: string; readonly lock?: unknown } | undefined => {
+const holderFileOf = (file: string): { readonly pid: number; readonly host: string; readonly lock?: unknown; readonly startedAt?: unknown } | undefined => {
   try {
-    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { pid?: unknown; host?: unknown; lock?: unknown };
-    return typeof parsed.pid === 'number' && typeof parsed.host === 'string' ? { pid: parsed.pid, host: parsed.host, lock: parsed.lock } : undefined;
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { pid?: unknown; host?: unknown; lock?: unknown; startedAt?: unknown };
+    return typeof parsed.pid === 'number' && typeof parsed.host === 'string'
+      ? { pid: parsed.pid, host: parsed.host, lock: parsed.lock, startedAt: parsed.startedAt }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/** Clock ticks per second of /proc's start times (USER_HZ, 100 on every Linux Node runs on). */
+const USER_HZ = 100;
+
+/**
+ * When process `pid` started (ms since the epoch), from /proc (Linux): undefined where there is none, or it cannot
+ * be read. The boot time and the process's start in ticks since boot.
+ */
+const processStartedAt = (pid: number): number | undefined => {
+  try {
+    const boot = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'));
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces and parentheses): state is the 3rd, starttime the 22nd.
+    const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    if (boot === null || !Number.isFinite(ticks)) return undefined;
+    return Number(boot[1]) * 1000 + (ticks / USER_HZ) * 1000;
   } catch {
     return undefined;
   }
@@ -52,13 +76,20 @@ const isAlive = (pid: number): boolean => {
 
 /**
  * A service of an earlier version holds the folder by `service.lock` alone (created exclusively, naming its pid) and
- * never opens `service-lock.db`: while that process lives on this host, the folder is its (a lock-step upgrade
- * stops it first). A file of this lock, of a process that is gone, or naming this very process holds nothing.
+ * never opens `service-lock.db`: while that very process runs on this host, the folder is its (a lock-step upgrade
+ * stops it first). The pid alone does not say so: after a reboot, or in a restarted container (pid 1), the pid is
+ * another process's. So the file holds only when the process named started before the file was written (Linux, by
+ * /proc); a file of this lock, of a process that is gone or started since, or naming this very process holds nothing.
  */
 const heldByEarlierVersion = (file: string): DataFolderHolder => {
   const holder = holderFileOf(file);
   if (holder === undefined || holder.lock === MARK || holder.host !== hostname() || holder.pid === process.pid) return undefined;
-  return isAlive(holder.pid) ? { pid: holder.pid, host: holder.host } : undefined;
+  if (!isAlive(holder.pid)) return undefined;
+  const written = typeof holder.startedAt === 'string' ? Date.parse(holder.startedAt) : Number.NaN;
+  const started = processStartedAt(holder.pid);
+  // A second of slack: the start time is in ticks, the file's in ms, and the file is written just after the start.
+  if (Number.isNaN(written) || started === undefined || started > written + 1_000) return undefined;
+  return { pid: holder.pid, host: holder.host, earlierVersion: true };
 };
 
 const isBusy = (error: unknown): boolean => {
