@@ -120,7 +120,11 @@ export class FleetVerifier {
   /** The last revision seen of streams with no entity (yet): fact claims on a fact that has no event before them. */
   readonly #revisions = new Map<string, bigint>();
   /** The append being read: its stream, command, last position, and the claims it took (they are its alone). */
-  #append: { streamId: string; commandId: string; position: bigint; claims: HeldClaims | undefined } | undefined;
+  // (Fields rather than an object: one allocation less per event on the replay's hot path.)
+  #appendStream: string | undefined;
+  #appendCommand: string | undefined;
+  #appendPosition = -1n;
+  #appendClaims: HeldClaims | undefined;
 
   constructor(
     options: {
@@ -193,17 +197,12 @@ export class FleetVerifier {
     // One command is one append, its events at consecutive places of the log; the claims made for it (fact-claims.ts)
     // are that append's alone. A later event under the same command id is one the engine could not have written (it
     // deduplicates a repeated command), and must not be judged against the facts as they stood at the old claims.
-    const open = this.#append;
-    const continues =
-      open !== undefined &&
-      open.streamId === record.streamId &&
-      open.commandId === commandId &&
-      previous === open.position;
-    if (continues) open.position = record.position;
+    const continues = this.#appendStream === record.streamId && this.#appendCommand === commandId && previous === this.#appendPosition;
+    if (continues) this.#appendPosition = record.position;
     else {
       if (entry.lastCommandId === commandId) {
         tally.findings.push(findingAt(record, `command ${commandId} was recorded by an earlier append of this stream: a command is recorded once`));
-        this.#append = undefined;
+        this.#appendStream = undefined;
         return false;
       }
       entry.lastCommandId = commandId;
@@ -215,9 +214,12 @@ export class FleetVerifier {
         claimed.clear();
         this.claims.delete(record.streamId);
       }
-      this.#append = { streamId: record.streamId, commandId, position: record.position, claims: taken };
+      this.#appendStream = record.streamId;
+      this.#appendCommand = commandId;
+      this.#appendPosition = record.position;
+      this.#appendClaims = taken;
     }
-    this.#heldClaims = this.#append!.claims;
+    this.#heldClaims = this.#appendClaims;
     this.#position = record.position;
     const facts = gatherFacts(event, entry.snapshot.context, this.#read);
     this.#heldClaims = undefined;
