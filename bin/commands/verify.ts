@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { PUBLIC_KEY_FILE, hasTransparencyLog, openTransparencyLogInDir } from '../../adapters/driven/transparency/index.ts';
+import { PUBLIC_KEY_FILE, hasTransparencyLog, openTransparencyLogForAudit } from '../../adapters/driven/transparency/index.ts';
 import { readEventsDbInDir } from '../../adapters/driven/store/index.ts';
 import { EVENTS_DB_FILE } from '../../adapters/driven/store/index.ts';
 import {
@@ -157,7 +157,12 @@ const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io
       return 1;
     }
   }
-  const log = openTransparencyLogInDir(dir);
+  let log: ReturnType<typeof openTransparencyLogForAudit>;
+  try {
+    log = openTransparencyLogForAudit(dir);
+  } catch (error) {
+    throw new UsageError(`--data: ${join(dir, 'transparency.db')}: ${(error as Error).message}`);
+  }
   const stream = progressStream(io, asJson);
   const bar = stream === undefined ? undefined : progressBar(stream, 0, 'events checked against the log');
   try {

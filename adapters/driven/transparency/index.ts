@@ -1,4 +1,4 @@
-export { SqliteTransparencyLog, openTransparencyLog, openTransparencyLogInDir, TRANSPARENCY_DB_FILE } from './sqlite-log.ts';
+export { SqliteTransparencyLog, openTransparencyLog, openTransparencyLogForAudit, openTransparencyLogInDir, TRANSPARENCY_DB_FILE } from './sqlite-log.ts';
 export {
   KEY_FILE,
   PUBLIC_KEY_FILE,

@@ -84,19 +84,27 @@ export class SqliteTransparencyLog implements TransparencyLogStore {
   private frontier: Frontier = { size: 0, hashes: [] };
   private readonly sql;
 
-  constructor(private readonly db: Database.Database) {
+  /** `readOnly`: an audit's connection, which changes nothing in the file (no journal mode, no migration). */
+  constructor(private readonly db: Database.Database, options: { readonly readOnly?: boolean } = {}) {
     db.defaultSafeIntegers(true);
     db.pragma('busy_timeout = 5000');
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.transaction(() => {
+    if (options.readOnly === true) {
       const found = Number(db.pragma('user_version', { simple: true }));
-      if (found > SCHEMA_VERSION) throw new Error(`transparency log file has schema version ${found}, newer than ${SCHEMA_VERSION}`);
-      db.exec(SCHEMA);
-      if (found === 1) db.exec(ADD_STREAM_COLUMNS);
-      db.exec(STREAM_INDEX);
-      if (found < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    }).immediate();
+      if (found !== SCHEMA_VERSION) {
+        throw new Error(`transparency log file has schema version ${found}, not ${SCHEMA_VERSION}: open it once with the service of this version (read-only, it is not migrated)`);
+      }
+    } else {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.transaction(() => {
+        const found = Number(db.pragma('user_version', { simple: true }));
+        if (found > SCHEMA_VERSION) throw new Error(`transparency log file has schema version ${found}, newer than ${SCHEMA_VERSION}`);
+        db.exec(SCHEMA);
+        if (found === 1) db.exec(ADD_STREAM_COLUMNS);
+        db.exec(STREAM_INDEX);
+        if (found < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      }).immediate();
+    }
     this.sql = {
       count: db.prepare('SELECT COALESCE(MAX(leaf_index) + 1, 0) AS n FROM leaves').pluck(),
       lastPosition: db.prepare('SELECT position FROM leaves ORDER BY leaf_index DESC LIMIT 1').pluck(),
@@ -270,4 +278,18 @@ export const openTransparencyLog = (location: { file: string } | { memory: true 
 export const openTransparencyLogInDir = (dataDir: string): SqliteTransparencyLog => {
   preparePrivateDir(dataDir);
   return openTransparencyLog({ file: join(dataDir, TRANSPARENCY_DB_FILE) });
+};
+
+/**
+ * Opens `<dataDir>/transparency.db` to audit it: read-only, so the audit changes nothing of what it judges (no file
+ * created, no journal mode set, no schema migrated). The file must exist, at this version's schema.
+ */
+export const openTransparencyLogForAudit = (dataDir: string): SqliteTransparencyLog => {
+  const db = new Database(join(dataDir, TRANSPARENCY_DB_FILE), { readonly: true, fileMustExist: true });
+  try {
+    return new SqliteTransparencyLog(db, { readOnly: true });
+  } catch (error) {
+    db.close();
+    throw error;
+  }
 };
