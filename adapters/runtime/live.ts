@@ -41,10 +41,13 @@ export interface LiveRuntime {
   /** Stops following and timers, waits for handlers in flight, flushes checkpoints (a signed transparency checkpoint). */
   stop(): Promise<void>;
   status(): Promise<readonly ComponentStatus[]>;
-  /** The largest lag over all components, cheap (kept current while following). */
-  lag(): { readonly eventsBehind: number; readonly secondsBehind: number };
-  /** Resolves true once every component has handled `position` (or false after `timeoutMs`). */
-  caughtUp(position: bigint, timeoutMs?: number): Promise<boolean>;
+  /** The largest lag over all components, or over those named, cheap (kept current while following). */
+  lag(components?: readonly string[]): { readonly eventsBehind: number; readonly secondsBehind: number };
+  /**
+   * Resolves true once every component (or every one named: those an answer reads) has handled `position`, or false
+   * after `timeoutMs`.
+   */
+  caughtUp(position: bigint, timeoutMs?: number, components?: readonly string[]): Promise<boolean>;
 }
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
@@ -85,7 +88,7 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
   const tracker = new LagTracker();
   /** What the subscription delivered and some follower has yet to handle (made at start, after its first position). */
   let recent: RecentEvents | undefined;
-  const waiters = new Set<{ position: bigint; resolve: (ok: boolean) => void; timer: NodeJS.Timeout }>();
+  const waiters = new Set<{ position: bigint; of: readonly Follower[]; resolve: (ok: boolean) => void; timer: NodeJS.Timeout }>();
   const timers: NodeJS.Timeout[] = [];
   const wakeStop = new AbortController();
   let startHead: bigint | undefined;
@@ -109,10 +112,14 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
     }
     return least;
   };
-  const isCaughtUp = (position: bigint): boolean => followers.every((f) => f.handledThrough !== undefined && f.handledThrough >= position);
+  /** The followers named (an unknown name is none), or all. */
+  const among = (components: readonly string[] | undefined): readonly Follower[] =>
+    components === undefined ? followers : followers.filter((f) => components.includes(f.name));
+  const isCaughtUp = (position: bigint, of: readonly Follower[] = followers): boolean =>
+    of.every((f) => f.handledThrough !== undefined && f.handledThrough >= position);
   const settleWaiters = (): void => {
     for (const w of waiters) {
-      if (!isCaughtUp(w.position)) continue;
+      if (!isCaughtUp(w.position, w.of)) continue;
       clearTimeout(w.timer);
       waiters.delete(w);
       w.resolve(true);
@@ -361,11 +368,11 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
       return components;
     },
 
-    lag() {
+    lag(components) {
       const now = Date.now();
       let eventsBehind = 0;
       let secondsBehind = 0;
-      for (const f of followers) {
+      for (const f of among(components)) {
         const l = lagOfFollower(f, now);
         eventsBehind = Math.max(eventsBehind, l.eventsBehind);
         secondsBehind = Math.max(secondsBehind, l.secondsBehind);
@@ -373,12 +380,14 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
       return { eventsBehind, secondsBehind };
     },
 
-    caughtUp(position, timeoutMs = 10_000) {
-      if (isCaughtUp(position)) return Promise.resolve(true);
+    caughtUp(position, timeoutMs = 10_000, components) {
+      const of = among(components);
+      if (isCaughtUp(position, of)) return Promise.resolve(true);
       if (phase === 'stopped') return Promise.resolve(false);
       return new Promise((resolve) => {
         const waiter = {
           position,
+          of,
           resolve,
           timer: setTimeout(() => {
             waiters.delete(waiter);

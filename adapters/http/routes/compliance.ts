@@ -114,7 +114,7 @@ export const complianceRoutes: RouteModule = (app, context) => {
       const definition = COMPLIANCE_QUERIES[name];
       const params = definition.params.safeParse(raw);
       if (!params.success) throw validationError(issuesOf(params.error), 'query');
-      const eventsBehind = await readYourWritesInto(context, reply);
+      const eventsBehind = await readYourWritesInto(context, reply, ['audit', 'compliance']);
       // The name picked the definition and its own schema parsed the parameters, so they match.
       const run = definition.run as unknown as (db: typeof context.credence.readModels, p: unknown, now: Date) => readonly Record<string, unknown>[];
       const rows = toWire(run(context.credence.readModels, params.data, context.credence.engine.clock.now())) as Record<string, unknown>[];

@@ -146,7 +146,7 @@ export const entityRoutes: RouteModule = (app, context) => {
     async ({ streamId, kind }, _query, reply) => {
       await mustExist(context, streamId, kind);
       // The audit trail may lack what the read models had not handled yet: the header says how much.
-      await readYourWritesInto(context, reply);
+      await readYourWritesInto(context, reply, ['audit']);
       return { streamId, entries: toWire(timeline(context.credence.readModels, streamId)) };
     },
   );

@@ -119,7 +119,7 @@ export const entityGraphRoutes: RouteModule = (app, context) => {
       response: { 200: EntityCounts },
     },
     handler: async (_request, reply) => {
-      await readYourWritesInto(context, reply);
+      await readYourWritesInto(context, reply, ['entities']);
       const kinds: Record<string, { entities: number; states: Record<string, number> }> = {};
       let total = 0;
       for (const { kind, state, count } of countEntities(context.credence.readModels)) {
@@ -149,7 +149,7 @@ export const entityGraphRoutes: RouteModule = (app, context) => {
     },
     async ({ streamId, kind }, { limit }, reply) => {
       await mustExist(context, streamId, kind);
-      await readYourWritesInto(context, reply);
+      await readYourWritesInto(context, reply, ['cascade', 'entities']);
       const db = context.credence.readModels;
       const walk = walkDependents(db, streamId, limit);
       const cascade = cascadeFrom(db, streamId, walk.dependents);

@@ -120,22 +120,26 @@ const READ_YOUR_WRITES_MS = 1_000;
  * caller's own writes. A runtime already further behind than readiness allows is not waited for: the answer comes
  * from where the read models are (GET /v1/projections shows how far behind), not a second later from the same place.
  */
-export const readYourWrites = async (context: ServiceContext): Promise<{ readonly eventsBehind: number }> => {
+export const readYourWrites = async (context: ServiceContext, readModels: readonly ReadModelName[]): Promise<{ readonly eventsBehind: number }> => {
   const head = await context.credence.store.headPosition();
   if (head === undefined) return { eventsBehind: 0 };
-  const wait = context.live.lag().eventsBehind <= context.limits.readyMaxLagEvents ? READ_YOUR_WRITES_MS : 0;
-  // What the answer that follows may lack: stored events the read models had not handled yet. 0 only when they
-  // reached the store's head; at least 1 otherwise, even when the live runtime is stopped and counts nothing.
-  if (await context.live.caughtUp(head, wait)) return { eventsBehind: 0 };
-  return { eventsBehind: Math.max(1, context.live.lag().eventsBehind) };
+  const wait = context.live.lag(readModels).eventsBehind <= context.limits.readyMaxLagEvents ? READ_YOUR_WRITES_MS : 0;
+  // What the answer that follows may lack: stored events the read models it reads had not handled yet (another
+  // component behind, the transparency log say, is not this answer's lag). 0 only when they reached the store's
+  // head; at least 1 otherwise, even when the live runtime is stopped and counts nothing.
+  if (await context.live.caughtUp(head, wait, readModels)) return { eventsBehind: 0 };
+  return { eventsBehind: Math.max(1, context.live.lag(readModels).eventsBehind) };
 };
+
+/** The live components whose read models the service's answers read. */
+export type ReadModelName = 'audit' | 'compliance' | 'entities' | 'cascade';
 
 /** The header a read-model answer names its lag in, so that a client can tell a stale answer from a whole one. */
 export const EVENTS_BEHIND_HEADER = 'credence-events-behind';
 
 /** `readYourWrites`, its lag named in the answer's `credence-events-behind` header; the lag, for a body that says it too. */
-export const readYourWritesInto = async (context: ServiceContext, reply: FastifyReply): Promise<number> => {
-  const { eventsBehind } = await readYourWrites(context);
+export const readYourWritesInto = async (context: ServiceContext, reply: FastifyReply, readModels: readonly ReadModelName[]): Promise<number> => {
+  const { eventsBehind } = await readYourWrites(context, readModels);
   reply.header(EVENTS_BEHIND_HEADER, String(eventsBehind));
   return eventsBehind;
 };
