@@ -53,6 +53,8 @@ export const setupDependents = (db: Database.Database): void => {
     application TEXT,
     PRIMARY KEY (kind, id)
   ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS cascade_identifiers_node ON cascade_identifiers (node);
+  CREATE INDEX IF NOT EXISTS cascade_identifiers_application ON cascade_identifiers (application);
   CREATE TABLE IF NOT EXISTS cascade_owned (
     kind TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -64,7 +66,7 @@ export const setupDependents = (db: Database.Database): void => {
 /** A CSE-ID or AE-ID: what a credential may be issued to besides a node or an App-ID. */
 export type IdentifierKind = 'cse' | 'ae';
 
-/** The node (and, for an AE, the App-ID) a CSE-ID or AE-ID belongs to, as stream ids; undefined while unknown. */
+/** The node (and, for an AE, the App-ID) a CSE-ID or AE-ID belongs to now, as stream ids; undefined while unknown. */
 export const ownerOfIdentifier = (
   db: Database.Database,
   kind: IdentifierKind,
@@ -82,31 +84,39 @@ const attachOwned = (db: Database.Database, credential: string, owner: { readonl
   if (owner.application !== undefined) addDependent(db, owner.application, 'credential-of-application', credential);
 };
 
-/** A credential issued to a CSE-ID or AE-ID: a dependent of its node now, or once the node's identifier is learnt. */
+/**
+ * A credential issued to a CSE-ID or AE-ID belongs to the node (and App-ID) the identifier belongs to when it is
+ * issued: linked now, once. When no event has said yet, it waits for the first that does (`learnIdentifier`).
+ */
 export const addOwnedCredential = (db: Database.Database, kind: IdentifierKind, id: string, credential: string): void => {
-  prepared(db, 'INSERT OR IGNORE INTO cascade_owned (kind, id, credential) VALUES (?, ?, ?)').run(kind, id, credential);
   const owner = ownerOfIdentifier(db, kind, id);
   if (owner !== undefined) attachOwned(db, credential, owner);
+  else prepared(db, 'INSERT OR IGNORE INTO cascade_owned (kind, id, credential) VALUES (?, ?, ?)').run(kind, id, credential);
 };
 
+/** Credentials issued to the identifier while no event had said whose it is (streams): `learnIdentifier` links them. */
+export const waitingFor = (db: Database.Database, kind: IdentifierKind, id: string): string[] =>
+  (prepared(db, 'SELECT credential FROM cascade_owned WHERE kind = ? AND id = ? ORDER BY credential').all(kind, id) as { credential: string }[]).map(
+    (r) => r.credential,
+  );
+
 /**
- * Which node a CSE-ID or AE-ID belongs to (a node's enrolment names its CSE-ID, which wins; an association names its
- * registree's), and the credentials already issued to it then follow that node.
+ * Whose a CSE-ID or AE-ID is from now on: the latest event that names it says (a node's enrolment its CSE-ID, an
+ * association its registree's). The credentials waiting for it are linked to that owner, once; credentials issued
+ * before keep the owner they were issued under.
  */
-export const learnIdentifier = (
-  db: Database.Database,
-  kind: IdentifierKind,
-  id: string,
-  owner: { readonly node: string; readonly application?: string },
-  replace: boolean,
-): void => {
+export const learnIdentifier = (db: Database.Database, kind: IdentifierKind, id: string, owner: { readonly node: string; readonly application?: string }): void => {
   prepared(db,
     `INSERT INTO cascade_identifiers (kind, id, node, application) VALUES (?, ?, ?, ?)
-     ON CONFLICT (kind, id) DO ${replace ? 'UPDATE SET node = excluded.node, application = excluded.application' : 'NOTHING'}`,
+     ON CONFLICT (kind, id) DO UPDATE SET node = excluded.node, application = excluded.application`,
   ).run(kind, id, owner.node, owner.application ?? null);
-  const known = ownerOfIdentifier(db, kind, id)!;
-  const owned = prepared(db, 'SELECT credential FROM cascade_owned WHERE kind = ? AND id = ?').all(kind, id) as { credential: string }[];
-  for (const { credential } of owned) attachOwned(db, credential, known);
+  for (const credential of waitingFor(db, kind, id)) attachOwned(db, credential, owner);
+  prepared(db, 'DELETE FROM cascade_owned WHERE kind = ? AND id = ?').run(kind, id);
+};
+
+/** An ended node or App-ID owns no identifier any more: a credential issued to one later is another owner's. */
+export const releaseIdentifiersOf = (db: Database.Database, owner: string): void => {
+  prepared(db, 'DELETE FROM cascade_identifiers WHERE node = ? OR application = ?').run(owner, owner);
 };
 
 /**

@@ -4,7 +4,7 @@ import type { CommandSink } from '../../domain/ports/index.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { streamIdOf } from '../../domain/streams.ts';
 import type { AssociationContext } from '../../machines/index.ts';
-import { associationLinks, dependentsOf, endingOf, ownerOfIdentifier, type AssociationLinks, type Ending } from './dependents.ts';
+import { associationLinks, dependentsOf, endingOf, ownerOfIdentifier, waitingFor, type AssociationLinks, type Ending } from './dependents.ts';
 import { reactionsTo } from './reactions.ts';
 
 const REVOCATIONS: ReadonlySet<string> = new Set(['CredentialRevoked', 'NodeRevoked', 'ApplicationRevoked', 'AssociationRevoked']);
@@ -26,6 +26,7 @@ export const reactionsWith = (engine: CommandSink, db: () => Database.Database) 
       const ending = endingOf(db(), streamIdOf(kind, id));
       return ending === undefined ? undefined : inheritedReason(ending);
     },
+    waitingFor: (kind, id) => waitingFor(db(), kind, id),
     ownerOf: (kind, id) => {
       const owner = ownerOfIdentifier(db(), kind, id);
       return owner === undefined ? undefined : { nodeId: idOfStream(owner.node), ...(owner.application !== undefined ? { appId: idOfStream(owner.application) } : {}) };

@@ -8,7 +8,7 @@ import { EVENT_KIND } from '../../domain/events/index.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
 import { derivedCommandId } from '../../domain/event-ids.ts';
 import { ensureSchemaVersion, type Projection } from '../runtime/index.ts';
-import { addAssociation, addDependent, addEnding, addInstance, addOwnedCredential, endingOf, enrolNode, learnIdentifier, markEstablished, resetDependents, setupDependents, type Ending } from './dependents.ts';
+import { addAssociation, addDependent, addEnding, addInstance, addOwnedCredential, endingOf, enrolNode, learnIdentifier, markEstablished, releaseIdentifiersOf, resetDependents, setupDependents, type Ending } from './dependents.ts';
 import { reactionsWith } from './lookups.ts';
 import { addDeadLetter, resetDeadLetters, setupDeadLetters } from './dead-letters.ts';
 import { BrokenHistoryError } from '../../machines/index.ts';
@@ -27,7 +27,7 @@ const ENDINGS: ReadonlySet<string> = new Set([
   'AssociationExpired',
 ]);
 
-const CASCADE_SCHEMA_VERSION = 4;
+const CASCADE_SCHEMA_VERSION = 5;
 const CASCADE_TABLES = ['cascade_dependents', 'cascade_endings', 'cascade_instances', 'cascade_associations', 'cascade_node_enrolments', 'cascade_identifiers', 'cascade_owned', 'cascade_dead_letters'];
 
 export const PROCESS_MANAGER_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[0], role: 'system' };
@@ -63,8 +63,8 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
       db = d;
       // Version 2: endings of expired credentials, AE-IDs and association rows, which the reactions now read
       // instead of the engine. Version 3: a node depends on the one subscription it is enrolled under now, and a
-      // credential's expiry ends the associations configured on it and never established. Version 4: a credential
-      // issued to a CSE-ID or AE-ID follows the node (and App-ID) that identifier belongs to. A read model written
+      // credential's expiry ends the associations configured on it and never established. Version 4 (5): a credential
+      // issued to a CSE-ID or AE-ID follows the node (and App-ID) that identifier belongs to when it is issued. A read model written
       // before is rebuilt from the log: the reactions it re-runs are found recorded under their derived ids, so
       // nothing is applied twice (and an association left configured on an expired credential is ended now).
       ensureSchemaVersion(d, 'cascade', CASCADE_SCHEMA_VERSION, CASCADE_TABLES);
@@ -86,7 +86,7 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
           return;
         }
         case 'NodeEnrolled':
-          learnIdentifier(d, 'cse', e.event.data.cseId, { node: stream }, true);
+          learnIdentifier(d, 'cse', e.event.data.cseId, { node: stream });
           return enrolNode(d, streamIdOf('subscription', e.event.data.subscriptionId), stream);
         case 'AssociationConfigured': {
           const { associationId, credentialId, nodeId, registree } = e.event.data;
@@ -95,8 +95,8 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
           if (registree.kind === 'ae') {
             addDependent(d, streamIdOf('application', registree.appId), 'association-of-application', stream);
             addInstance(d, stream, registree.id);
-            learnIdentifier(d, 'ae', registree.id, { node: streamIdOf('node', nodeId), application: streamIdOf('application', registree.appId) }, false);
-          } else learnIdentifier(d, 'cse', registree.id, { node: streamIdOf('node', nodeId) }, false);
+            learnIdentifier(d, 'ae', registree.id, { node: streamIdOf('node', nodeId), application: streamIdOf('application', registree.appId) });
+          } else learnIdentifier(d, 'cse', registree.id, { node: streamIdOf('node', nodeId) });
           addAssociation(d, associationId, {
             credentialId,
             nodeId,
@@ -107,6 +107,7 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
         case 'AssociationEstablished':
           return markEstablished(d, e.event.data.associationId);
         default:
+          if (e.event.type === 'NodeRevoked' || e.event.type === 'ApplicationRevoked') releaseIdentifiersOf(d, stream);
           if (ENDINGS.has(e.event.type)) {
             const reason = (e.event.data as { reason?: unknown }).reason;
             addEnding(d, {

@@ -22,6 +22,8 @@ export interface ReactionContext {
   ended(kind: EntityKind, id: string): Promise<RevocationReason | undefined>;
   /** The node (and App-ID) a CSE-ID or AE-ID belongs to, as ids; undefined while no event has said. */
   ownerOf(kind: 'cse' | 'ae', id: string): { readonly nodeId: string; readonly appId?: string } | undefined;
+  /** Credentials (stream ids) issued to a CSE-ID or AE-ID while no event had said whose it is. */
+  waitingFor(kind: 'cse' | 'ae', id: string): string[];
 }
 
 const idOf = (streamId: string): string => streamId.slice(streamId.indexOf('-') + 1);
@@ -130,7 +132,15 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
         established: false,
       };
       const reason = await endedParent(links, ctx);
-      return reason === undefined ? [] : revokeAssociations([`association-${associationId}`], reason);
+      const association = reason === undefined ? [] : revokeAssociations([`association-${associationId}`], reason);
+      // The association says whose its registree is: the credentials waiting for that follow the node (and App-ID),
+      // which may have ended already (an import raced): then they end with it, as if linked before.
+      const waiting = ctx.waitingFor(registree.kind, registree.id);
+      if (waiting.length === 0) return association;
+      const ownerEnded = (await ctx.ended('node', nodeId)) ?? (registree.kind === 'ae' ? await ctx.ended('application', registree.appId) : undefined);
+      return ownerEnded === undefined
+        ? association
+        : [...association, ...waiting.map((s) => ({ type: 'revokeCredential', data: { credentialId: idOf(s), reason: ownerEnded } }))];
     }
     case 'AssociationEstablished': {
       const associationId = e.event.data.associationId;
