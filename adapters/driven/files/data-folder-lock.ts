@@ -79,7 +79,9 @@ const isAlive = (pid: number): boolean => {
  * never opens `service-lock.db`: while that very process runs on this host, the folder is its (a lock-step upgrade
  * stops it first). The pid alone does not say so: after a reboot, or in a restarted container (pid 1), the pid is
  * another process's. So the file holds only when the process named started before the file was written (Linux, by
- * /proc); a file of this lock, of a process that is gone or started since, or naming this very process holds nothing.
+ * /proc; elsewhere a live pid holds it, as it did for that version); a file of this lock, of a process that is gone
+ * or started since, or naming this very process holds nothing. (A wall clock stepped forward after that service
+ * started makes /proc's start times later: its file is then taken for a stale one.)
  */
 const heldByEarlierVersion = (file: string): DataFolderHolder => {
   const holder = holderFileOf(file);
@@ -88,7 +90,8 @@ const heldByEarlierVersion = (file: string): DataFolderHolder => {
   const written = typeof holder.startedAt === 'string' ? Date.parse(holder.startedAt) : Number.NaN;
   const started = processStartedAt(holder.pid);
   // A second of slack: the start time is in ticks, the file's in ms, and the file is written just after the start.
-  if (Number.isNaN(written) || started === undefined || started > written + 1_000) return undefined;
+  // Where the start cannot be read (no /proc), the live pid is taken at its word, as that version did.
+  if (started !== undefined && (Number.isNaN(written) || started > written + 1_000)) return undefined;
   return { pid: holder.pid, host: holder.host, earlierVersion: true };
 };
 
