@@ -22,6 +22,13 @@ afterEach(async () => {
 const run = (c: Credence, x: unknown) => c.engine.execute(x);
 const state = async (c: Credence, id: string) => String((await c.engine.entity('credential', id)).snapshot.value);
 const reasonOf = async (c: Credence, id: string) => (await c.engine.entity('credential', id)).snapshot.context['revocationReason'];
+/** The App-ID Rbilling, registered and enrolled on its own credential app-cred. */
+const enrolledBilling = async (c: Credence): Promise<void> => {
+  await run(c, command('registerApplication', { appId: 'Rbilling', name: 'billing', provider: 'City Utilities' }, { actor: operator }));
+  await run(c, cmd.issueCredential('app-cred', 'Rbilling', at(300), { purpose: 'application', owner: { kind: 'app', id: 'Rbilling' } }));
+  await run(c, cmd.provisionCredential('app-cred'));
+  await run(c, command('enrolApplication', { appId: 'Rbilling', credentialId: 'app-cred' }, { actor: operator }));
+};
 const issuedTo = (credentialId: string, owner: { kind: 'cse' | 'ae'; id: string }) =>
   cmd.issueCredential(credentialId, 'meter-1', at(300), { owner });
 
@@ -79,10 +86,7 @@ describe('the cascade revokes the credentials of a node\'s CSE and AEs with it',
   it('an AE that moved off a revoked node: a credential issued to it after follows its new node', async () => {
     const c = (credence = openCredence({ location: { memory: true }, clock: new FakeClock(T0) }));
     for (const x of [cmd.createSubscription(), cmd.registerNode('meter-1'), cmd.enrolNode('meter-1'), cmd.registerNode('meter-2'), cmd.enrolNode('meter-2')]) await run(c, x);
-    await run(c, command('registerApplication', { appId: 'Rbilling', name: 'billing', provider: 'City Utilities' }, { actor: operator }));
-    await run(c, cmd.issueCredential('app-cred', 'Rbilling', at(300), { purpose: 'application', owner: { kind: 'app', id: 'Rbilling' } }));
-    await run(c, cmd.provisionCredential('app-cred'));
-    await run(c, command('enrolApplication', { appId: 'Rbilling', credentialId: 'app-cred' }, { actor: operator }));
+    await enrolledBilling(c);
     const configure = (sa: string, node: string) =>
       command('configureAssociation', { associationId: sa, nodeId: node, credentialId: 'app-cred', registree: { kind: 'ae', id: 'Cbill', appId: 'Rbilling' }, registrarCseId: '/in-cse' }, { actor: operator });
     await run(c, configure('sa-1', 'meter-1'));
@@ -100,10 +104,7 @@ describe('the cascade revokes the credentials of a node\'s CSE and AEs with it',
   it('credentials waiting for their AE\'s owner end with it when the association naming it is stored after the node ended', async () => {
     const c = (credence = openCredence({ location: { memory: true }, clock: new FakeClock(T0) }));
     for (const x of [cmd.createSubscription(), cmd.registerNode('meter-1'), cmd.enrolNode('meter-1')]) await run(c, x);
-    await run(c, command('registerApplication', { appId: 'Rbilling', name: 'billing', provider: 'City Utilities' }, { actor: operator }));
-    await run(c, cmd.issueCredential('app-cred', 'Rbilling', at(300), { purpose: 'application', owner: { kind: 'app', id: 'Rbilling' } }));
-    await run(c, cmd.provisionCredential('app-cred'));
-    await run(c, command('enrolApplication', { appId: 'Rbilling', credentialId: 'app-cred' }, { actor: operator }));
+    await enrolledBilling(c);
     await run(c, issuedTo('cbill', { kind: 'ae', id: 'Cbill' }));
     await run(c, command('revokeNode', { nodeId: 'meter-1', reason: 'keyCompromise' }, { actor: operator }));
     await c.settle();
@@ -121,10 +122,7 @@ describe('the cascade revokes the credentials of a node\'s CSE and AEs with it',
   it('an AE\'s credential is revoked with the node it runs on, and with its App-ID', async () => {
     const c = (credence = openCredence({ location: { memory: true }, clock: new FakeClock(T0) }));
     for (const x of [cmd.createSubscription(), cmd.registerNode('meter-1'), cmd.enrolNode('meter-1'), cmd.registerNode('meter-2'), cmd.enrolNode('meter-2')]) await run(c, x);
-    await run(c, command('registerApplication', { appId: 'Rbilling', name: 'billing', provider: 'City Utilities' }, { actor: operator }));
-    await run(c, cmd.issueCredential('app-cred', 'Rbilling', at(300), { purpose: 'application', owner: { kind: 'app', id: 'Rbilling' } }));
-    await run(c, cmd.provisionCredential('app-cred'));
-    await run(c, command('enrolApplication', { appId: 'Rbilling', credentialId: 'app-cred' }, { actor: operator }));
+    await enrolledBilling(c);
     // Two instances of the App-ID, on two nodes; each AE holds a credential of its own.
     for (const [ae, node] of [['Cbill1', 'meter-1'], ['Cbill2', 'meter-2']] as const) {
       await run(c, issuedTo(`${ae}-cred`, { kind: 'ae', id: ae }));
