@@ -34,5 +34,7 @@ describe('the lag an answer reports is that of the read models it reads', () => 
     expect(await live.caughtUp(head, 300)).toBe(false);
     expect(live.lag().eventsBehind).toBeGreaterThan(0);
     expect((await live.status()).find((s) => s.name === 'expiry')?.error).toContain('disk full');
+    // A name that is no component never reads as caught up.
+    expect(() => live!.lag(['audti'])).toThrow(/audti is no live component/);
   });
 });

@@ -112,9 +112,13 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
     }
     return least;
   };
-  /** The followers named (an unknown name is none), or all. */
-  const among = (components: readonly string[] | undefined): readonly Follower[] =>
-    components === undefined ? followers : followers.filter((f) => components.includes(f.name));
+  /** The followers named, or all. A name that is no component is a mistake: it must not read as "caught up". */
+  const among = (components: readonly string[] | undefined): readonly Follower[] => {
+    if (components === undefined) return followers;
+    const unknown = components.filter((name) => !byName.has(name));
+    if (unknown.length > 0) throw new RangeError(`components: ${unknown.join(', ')} is no live component (${followers.map((f) => f.name).join(', ')})`);
+    return followers.filter((f) => components.includes(f.name));
+  };
   const isCaughtUp = (position: bigint, of: readonly Follower[] = followers): boolean =>
     of.every((f) => f.handledThrough !== undefined && f.handledThrough >= position);
   const settleWaiters = (): void => {
