@@ -132,7 +132,6 @@ export class FleetVerifier {
       state?: { entities: Map<string, VerifiedEntity>; claims: Map<string, Map<string, HeldClaims>>; tally: VerifierTally; position: bigint };
     } = {},
   ) {
-
     this.entities = options.state?.entities ?? new Map();
     this.claims = options.state?.claims ?? new Map();
     this.tally = options.state?.tally ?? emptyTally();
