@@ -29,6 +29,19 @@ const enrolledBilling = async (c: Credence): Promise<void> => {
   await run(c, cmd.provisionCredential('app-cred'));
   await run(c, command('enrolApplication', { appId: 'Rbilling', credentialId: 'app-cred' }, { actor: operator }));
 };
+/** AE Cbill of Rbilling on `node`, through association `sa`. */
+const aeAssociation = (sa: string, node: string) =>
+  command('configureAssociation', { associationId: sa, nodeId: node, credentialId: 'app-cred', registree: { kind: 'ae', id: 'Cbill', appId: 'Rbilling' }, registrarCseId: '/in-cse' }, { actor: operator });
+
+/** What a race leaves in the store: `aeAssociation(sa, node)` decided before its node ended, stored after it. */
+const storeRaced = async (c: Credence, sa: string, node: string): Promise<void> => {
+  const commandId = crypto.randomUUID();
+  await c.store.appendToStream(`association-${sa}`, [{
+    id: eventIdFor(commandId, 0), type: 'AssociationConfigured', data: aeAssociation(sa, node).data as never,
+    metadata: { schemaVersion: 1, actor: operator, commandId, commandType: 'configureAssociation', correlationId: commandId, causationId: commandId, occurredAt: c.engine.clock.now().toISOString() },
+  }], { expectedRevision: ExpectedRevision.noStream });
+};
+
 const issuedTo = (credentialId: string, owner: { kind: 'cse' | 'ae'; id: string }) =>
   cmd.issueCredential(credentialId, 'meter-1', at(300), { owner });
 
@@ -66,6 +79,33 @@ describe('the cascade revokes the credentials of a node\'s CSE and AEs with it',
     await run(c, command('revokeNode', { nodeId: 'meter-2', reason: 'superseded' }, { actor: operator }));
     await c.settle();
     expect([await state(c, 'for-replacement'), await reasonOf(c, 'for-replacement')]).toEqual(['revoked', 'superseded']);
+  });
+
+  it('a node whose enrolment expired gives up its CSE-ID too (as final as a revocation)', async () => {
+    const c = (credence = openCredence({ location: { memory: true }, clock: new FakeClock(T0) }));
+    for (const x of [cmd.createSubscription('sub-1'), cmd.createSubscription('sub-2'), cmd.registerNode('meter-1'), cmd.registerNode('meter-2'), cmd.enrolNode('meter-1', 'sub-1')]) await run(c, x);
+    await run(c, command('terminateSubscription', { subscriptionId: 'sub-1', reason: 'contract ended' }, { actor: operator }));
+    await c.settle();
+    await run(c, issuedTo('for-replacement', { kind: 'cse', id: '/cse-meter-1' }));
+    await c.settle();
+    expect(await state(c, 'for-replacement')).toBe('initialized');
+  });
+
+  it('an association stored after its node ended takes no identifier back from the live node that has it', async () => {
+    const c = (credence = openCredence({ location: { memory: true }, clock: new FakeClock(T0) }));
+    for (const x of [cmd.createSubscription(), cmd.registerNode('meter-1'), cmd.enrolNode('meter-1'), cmd.registerNode('meter-2'), cmd.enrolNode('meter-2')]) await run(c, x);
+    await enrolledBilling(c);
+    await run(c, command('revokeNode', { nodeId: 'meter-1', reason: 'keyCompromise' }, { actor: operator }));
+    await run(c, aeAssociation('sa-2', 'meter-2'));
+    await c.settle();
+    await storeRaced(c, 'sa-late', 'meter-1');
+    await c.settle();
+    await run(c, issuedTo('cbill-2', { kind: 'ae', id: 'Cbill' }));
+    await c.settle();
+    expect(await state(c, 'cbill-2')).toBe('initialized');
+    await run(c, command('revokeNode', { nodeId: 'meter-2', reason: 'superseded' }, { actor: operator }));
+    await c.settle();
+    expect(await state(c, 'cbill-2')).toBe('revoked');
   });
 
   it('a credential keeps the owner it was issued under when its CSE-ID or AE-ID moves to another node', async () => {
@@ -109,12 +149,7 @@ describe('the cascade revokes the credentials of a node\'s CSE and AEs with it',
     await run(c, command('revokeNode', { nodeId: 'meter-1', reason: 'keyCompromise' }, { actor: operator }));
     await c.settle();
     // What a race leaves (found in review): the association decided before the revocation, stored after it.
-    const commandId = crypto.randomUUID();
-    await c.store.appendToStream('association-sa-late', [{
-      id: eventIdFor(commandId, 0), type: 'AssociationConfigured',
-      data: { associationId: 'sa-late', nodeId: 'meter-1', credentialId: 'app-cred', registree: { kind: 'ae', id: 'Cbill', appId: 'Rbilling' }, registrarCseId: '/in-cse' },
-      metadata: { schemaVersion: 1, actor: operator, commandId, commandType: 'configureAssociation', correlationId: commandId, causationId: commandId, occurredAt: c.engine.clock.now().toISOString() },
-    }], { expectedRevision: ExpectedRevision.noStream });
+    await storeRaced(c, 'sa-late', 'meter-1');
     await c.settle();
     expect([await state(c, 'cbill'), await reasonOf(c, 'cbill')]).toEqual(['revoked', 'keyCompromise']);
   });

@@ -105,11 +105,20 @@ export const waitingFor = (db: Database.Database, kind: IdentifierKind, id: stri
  * association its registree's). The credentials waiting for it are linked to that owner, once; credentials issued
  * before keep the owner they were issued under.
  */
-export const learnIdentifier = (db: Database.Database, kind: IdentifierKind, id: string, owner: { readonly node: string; readonly application?: string }): void => {
-  prepared(db,
-    `INSERT INTO cascade_identifiers (kind, id, node, application) VALUES (?, ?, ?, ?)
-     ON CONFLICT (kind, id) DO UPDATE SET node = excluded.node, application = excluded.application`,
-  ).run(kind, id, owner.node, owner.application ?? null);
+export const learnIdentifier = (
+  db: Database.Database,
+  kind: IdentifierKind,
+  id: string,
+  owner: { readonly node: string; readonly application?: string },
+  /** False when that owner has ended already (an association stored after its node ended): it takes nothing back. */
+  current = true,
+): void => {
+  if (current) {
+    prepared(db,
+      `INSERT INTO cascade_identifiers (kind, id, node, application) VALUES (?, ?, ?, ?)
+       ON CONFLICT (kind, id) DO UPDATE SET node = excluded.node, application = excluded.application`,
+    ).run(kind, id, owner.node, owner.application ?? null);
+  }
   for (const credential of waitingFor(db, kind, id)) attachOwned(db, credential, owner);
   prepared(db, 'DELETE FROM cascade_owned WHERE kind = ? AND id = ?').run(kind, id);
 };

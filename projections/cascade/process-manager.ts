@@ -90,13 +90,17 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
           return enrolNode(d, streamIdOf('subscription', e.event.data.subscriptionId), stream);
         case 'AssociationConfigured': {
           const { associationId, credentialId, nodeId, registree } = e.event.data;
+          const nodeStream = streamIdOf('node', nodeId);
+          // An owner that ended before this association was stored (a raced import) takes no identifier back.
+          const ended = (owner: string): boolean => endingOf(d, owner) !== undefined;
           addDependent(d, streamIdOf('credential', credentialId), 'association-of-credential', stream);
           addDependent(d, streamIdOf('node', nodeId), 'association-of-node', stream);
           if (registree.kind === 'ae') {
             addDependent(d, streamIdOf('application', registree.appId), 'association-of-application', stream);
             addInstance(d, stream, registree.id);
-            learnIdentifier(d, 'ae', registree.id, { node: streamIdOf('node', nodeId), application: streamIdOf('application', registree.appId) });
-          } else learnIdentifier(d, 'cse', registree.id, { node: streamIdOf('node', nodeId) });
+            const application = streamIdOf('application', registree.appId);
+            learnIdentifier(d, 'ae', registree.id, { node: nodeStream, application }, !ended(nodeStream) && !ended(application));
+          } else learnIdentifier(d, 'cse', registree.id, { node: nodeStream }, !ended(nodeStream));
           addAssociation(d, associationId, {
             credentialId,
             nodeId,
@@ -107,7 +111,8 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
         case 'AssociationEstablished':
           return markEstablished(d, e.event.data.associationId);
         default:
-          if (e.event.type === 'NodeRevoked' || e.event.type === 'ApplicationRevoked') releaseIdentifiersOf(d, stream);
+          // A node's end (revoked, or its enrolment expired: both final) or an App-ID's releases its identifiers.
+          if (e.event.type === 'NodeRevoked' || e.event.type === 'NodeEnrolmentExpired' || e.event.type === 'ApplicationRevoked') releaseIdentifiersOf(d, stream);
           if (ENDINGS.has(e.event.type)) {
             const reason = (e.event.data as { reason?: unknown }).reason;
             addEnding(d, {
