@@ -2,7 +2,7 @@
  * Issue 11 item 10: REQUIREMENTS says replay protection survives restarts (SER-012), so an instance with a data
  * folder keeps its replay cache there by default (`replay-cache.db`); only an in-memory instance keeps it in memory.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -31,6 +31,8 @@ describe('the default replay cache of openCredence (issue 11 item 10)', () => {
     } finally {
       world.infraSe.close();
       for (const d of world.devices) d.se.close();
+      // The instance is closed above (what the test reads is what it left on disk): only its folder is left to remove.
+      rmSync(world.dir, { recursive: true, force: true });
     }
   }, 60_000);
 });
