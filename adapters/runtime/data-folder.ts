@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { RandomSource } from '../../domain/ports/index.ts';
 import { preparePrivateDatabaseFile, preparePrivateDir, tightenPrivateDatabaseFile, withPrivateUmask } from '../driven/files/index.ts';
 export { describeHolder, lockDataFolder, SERVICE_LOCK_FILE, tryLockDataFolder, type DataFolderLock } from '../driven/files/index.ts';
-import { EmbeddedSecureEnvironment, Pkcs11SecureEnvironment, secureEnvironmentConfigForDataDir } from '../driven/secure-environment/index.ts';
+import { EmbeddedSecureEnvironment, Pkcs11SecureEnvironment, secureEnvironmentConfigForDataDir, wrappingKeysPath } from '../driven/secure-environment/index.ts';
 import type { OwnerScopedSecureEnvironment } from '../../domain/ports/secure-environment.ts';
 
 /** The operating system's randomness, through the port (tests pass their own). */
@@ -21,7 +21,7 @@ export const openDataFolderSecureEnvironment = (
   preparePrivateDatabaseFile(config.database);
   // As secret as the KEK (a copy revives destroyed keys): made private if a restore left it readable, never created
   // here (a missing one is refused by the key vault, not replaced by an empty file).
-  tightenPrivateDatabaseFile(config.wrappingKeys ?? `${config.database}.wrapping-keys`);
+  tightenPrivateDatabaseFile(wrappingKeysPath(config));
   return withPrivateUmask(() => EmbeddedSecureEnvironment.open(config, { now: deps.now, random: deps.random ?? systemRandom }));
 };
 

@@ -8,7 +8,7 @@ import { preparePrivateDir } from '../../adapters/driven/files/index.ts';
 import { EXIT, handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
 import { json, type Io } from '../io.ts';
 import { renderProgress } from '../progress.ts';
-import { progressStream, ServerUrl, serverTarget, withJson, type ServerTarget } from './options.ts';
+import { PathArg, progressStream, ServerUrl, serverTarget, withJson, type ServerTarget } from './options.ts';
 import { Duration } from './device/duration.ts';
 import { runFleet, type FleetSummary } from './device/fleet.ts';
 import { openDevice, type SimulatedDevice } from './device/simulator.ts';
@@ -79,7 +79,7 @@ const registerInit = (device: Command, io: Io): void => {
     validFor: Duration,
     server: z.string().optional(),
     token: z.string().optional(),
-    tokenFile: z.string().min(1).max(4096).optional(),
+    tokenFile: PathArg.optional(),
     json: z.boolean().optional(),
   });
   withJson(withToken(withServerUrl(withDevice(device.command('init'))), 'to register the node'))
@@ -149,7 +149,7 @@ const registerAssociate = (device: Command, io: Io): void => {
     lifetime: Duration,
     server: z.string().optional(),
     token: z.string().optional(),
-    tokenFile: z.string().min(1).max(4096).optional(),
+    tokenFile: PathArg.optional(),
     json: z.boolean().optional(),
   });
   withJson(withToken(withServerUrl(withDevice(device.command('associate'))), 'to configure the association first'))
@@ -241,7 +241,7 @@ const registerFleet = (device: Command, io: Io): void => {
     lifetime: Duration,
     server: z.string().optional(),
     token: z.string().optional(),
-    tokenFile: z.string().min(1).max(4096).optional(),
+    tokenFile: PathArg.optional(),
     json: z.boolean().optional(),
   });
   withJson(withToken(withServerUrl(device.command('fleet')), 'to register, enrol and configure'))

@@ -116,7 +116,7 @@ export const progressStream = (io: Io, asJson: boolean | undefined): NodeJS.Writ
 export const ServerOptions = {
   server: z.string().optional(),
   token: z.string().optional(),
-  tokenFile: z.string().min(1).max(4096).optional(),
+  tokenFile: PathArg.optional(),
   timeout: z.string().max(32).optional(),
 };
 

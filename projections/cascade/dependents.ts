@@ -141,8 +141,19 @@ export const enrolNode = (db: Database.Database, subscription: string, node: str
   addDependent(db, subscription, 'node-of-subscription', node);
 };
 
+/** The tables `setupDependents` makes. */
+export const DEPENDENTS_TABLES = [
+  'cascade_dependents',
+  'cascade_endings',
+  'cascade_instances',
+  'cascade_associations',
+  'cascade_node_enrolments',
+  'cascade_identifiers',
+  'cascade_owned',
+] as const;
+
 export const resetDependents = (db: Database.Database): void => {
-  db.exec('DELETE FROM cascade_dependents; DELETE FROM cascade_endings; DELETE FROM cascade_instances; DELETE FROM cascade_associations; DELETE FROM cascade_node_enrolments; DELETE FROM cascade_identifiers; DELETE FROM cascade_owned');
+  db.exec(DEPENDENTS_TABLES.map((table) => `DELETE FROM ${table}`).join('; '));
 };
 
 export const addDependent = (db: Database.Database, parent: string, relation: Relation, child: string): void => {

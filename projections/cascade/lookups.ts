@@ -5,7 +5,7 @@ import type { DecodedEvent } from '../../domain/stored.ts';
 import { streamIdOf } from '../../domain/streams.ts';
 import type { AssociationContext } from '../../machines/index.ts';
 import { associationLinks, dependentsOf, endingOf, ownerOfIdentifier, waitingFor, type AssociationLinks, type Ending } from './dependents.ts';
-import { reactionsTo } from './reactions.ts';
+import { idOf, reactionsTo } from './reactions.ts';
 
 const REVOCATIONS: ReadonlySet<string> = new Set(['CredentialRevoked', 'NodeRevoked', 'ApplicationRevoked', 'AssociationRevoked']);
 
@@ -29,11 +29,10 @@ export const reactionsWith = (engine: CommandSink, db: () => Database.Database) 
     waitingFor: (kind, id) => waitingFor(db(), kind, id),
     ownerOf: (kind, id) => {
       const owner = ownerOfIdentifier(db(), kind, id);
-      return owner === undefined ? undefined : { nodeId: idOfStream(owner.node), ...(owner.application !== undefined ? { appId: idOfStream(owner.application) } : {}) };
+      return owner === undefined ? undefined : { nodeId: idOf(owner.node), ...(owner.application !== undefined ? { appId: idOf(owner.application) } : {}) };
     },
   });
 
-const idOfStream = (streamId: string): string => streamId.slice(streamId.indexOf('-') + 1);
 
 const linksOf = (view: { context: unknown }): AssociationLinks => {
   const { credentialId, nodeId, registree, establishedAt } = view.context as AssociationContext;

@@ -8,7 +8,7 @@ import { EVENT_KIND } from '../../domain/events/index.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
 import { derivedCommandId } from '../../domain/event-ids.ts';
 import { ensureSchemaVersion, type Projection } from '../runtime/index.ts';
-import { addAssociation, addDependent, addEnding, addInstance, addOwnedCredential, endingOf, enrolNode, learnIdentifier, markEstablished, releaseIdentifiersOf, resetDependents, setupDependents, type Ending } from './dependents.ts';
+import { DEPENDENTS_TABLES, addAssociation, addDependent, addEnding, addInstance, addOwnedCredential, endingOf, enrolNode, learnIdentifier, markEstablished, releaseIdentifiersOf, resetDependents, setupDependents, type Ending } from './dependents.ts';
 import { reactionsWith } from './lookups.ts';
 import { addDeadLetter, resetDeadLetters, setupDeadLetters } from './dead-letters.ts';
 import { BrokenHistoryError } from '../../machines/index.ts';
@@ -28,7 +28,7 @@ const ENDINGS: ReadonlySet<string> = new Set([
 ]);
 
 const CASCADE_SCHEMA_VERSION = 5;
-const CASCADE_TABLES = ['cascade_dependents', 'cascade_endings', 'cascade_instances', 'cascade_associations', 'cascade_node_enrolments', 'cascade_identifiers', 'cascade_owned', 'cascade_dead_letters'];
+const CASCADE_TABLES = [...DEPENDENTS_TABLES, 'cascade_dead_letters'];
 
 export const PROCESS_MANAGER_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[0], role: 'system' };
 

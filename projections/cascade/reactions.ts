@@ -26,7 +26,7 @@ export interface ReactionContext {
   waitingFor(kind: 'cse' | 'ae', id: string): string[];
 }
 
-const idOf = (streamId: string): string => streamId.slice(streamId.indexOf('-') + 1);
+export const idOf = (streamId: string): string => streamId.slice(streamId.indexOf('-') + 1);
 
 const revokeAssociations = (streams: readonly string[], reason: RevocationReason): Reaction[] =>
   streams.map((s) => ({ type: 'revokeAssociation', data: { associationId: idOf(s), reason } }));
@@ -48,19 +48,17 @@ const bookkeeping = (verb: 'record' | 'release', associationId: string, a: Assoc
   return out;
 };
 
+/**
+ * Whether a node, or else an App-ID, has ended, and why. One at a time, when reached: a lookup started and never
+ * awaited would reject unobserved (fuzz-stored-events).
+ */
+const endedOwner = async (ctx: ReactionContext, nodeId: string | undefined, appId: string | undefined): Promise<RevocationReason | undefined> =>
+  (nodeId === undefined ? undefined : await ctx.ended('node', nodeId)) ?? (appId === undefined ? undefined : await ctx.ended('application', appId));
+
 /** The first parent of an association that has ended, and why: the association must end with it. */
-const endedParent = async (links: AssociationLinks, ctx: ReactionContext): Promise<RevocationReason | undefined> => {
-  // One at a time, when reached: a lookup started and never awaited would reject unobserved (fuzz-stored-events).
-  if (links.credentialId !== undefined) {
-    const reason = await ctx.ended('credential', links.credentialId);
-    if (reason !== undefined) return reason;
-  }
-  if (links.nodeId !== undefined) {
-    const reason = await ctx.ended('node', links.nodeId);
-    if (reason !== undefined) return reason;
-  }
-  return links.application === undefined ? undefined : ctx.ended('application', links.application.appId);
-};
+const endedParent = async (links: AssociationLinks, ctx: ReactionContext): Promise<RevocationReason | undefined> =>
+  (links.credentialId === undefined ? undefined : await ctx.ended('credential', links.credentialId)) ??
+  (await endedOwner(ctx, links.nodeId, links.application?.appId));
 
 /**
  * What follows from an event: the revocation cascade (credential -> associations; node -> credentials and
@@ -115,7 +113,7 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
       else {
         // A CSE's or AE's credential follows the node (and App-ID) it belongs to, as far as the log has said yet.
         const of = ctx.ownerOf(owner.kind, owner.id);
-        if (of !== undefined) reason = (await ctx.ended('node', of.nodeId)) ?? (of.appId !== undefined ? await ctx.ended('application', of.appId) : undefined);
+        if (of !== undefined) reason = await endedOwner(ctx, of.nodeId, of.appId);
       }
       return reason === undefined ? [] : [{ type: 'revokeCredential', data: { credentialId, reason } }];
     }
@@ -135,9 +133,10 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
       const association = reason === undefined ? [] : revokeAssociations([`association-${associationId}`], reason);
       // The association says whose its registree is: the credentials waiting for that follow the node (and App-ID),
       // which may have ended already (an import raced): then they end with it, as if linked before.
+      // (No parent ended: neither did the owner, which endedParent has looked at.)
       const waiting = ctx.waitingFor(registree.kind, registree.id);
-      if (waiting.length === 0) return association;
-      const ownerEnded = (await ctx.ended('node', nodeId)) ?? (registree.kind === 'ae' ? await ctx.ended('application', registree.appId) : undefined);
+      if (waiting.length === 0 || reason === undefined) return association;
+      const ownerEnded = await endedOwner(ctx, nodeId, registree.kind === 'ae' ? registree.appId : undefined);
       return ownerEnded === undefined
         ? association
         : [...association, ...waiting.map((s) => ({ type: 'revokeCredential', data: { credentialId: idOf(s), reason: ownerEnded } }))];

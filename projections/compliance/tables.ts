@@ -13,13 +13,13 @@ export const COMPLIANCE_QUERY_INDEXES: readonly QueryIndex[] = [
   { name: 'compliance_associations_credential', create: 'CREATE INDEX IF NOT EXISTS compliance_associations_credential ON compliance_associations (credential_id, status)' },
 ];
 
+/** The tables `setupComplianceTables` makes (dropped when the projection's schema version changes). */
+export const COMPLIANCE_TABLES = ['compliance_revocations', 'compliance_enrolments', 'compliance_credentials', 'compliance_provisioned', 'compliance_associations'] as const;
+
 /**
  * Compliance read models. Every row keeps the global position of the event that proves it, so the
  * non-repudiation log can hand over an inclusion proof for each answer.
  */
-/** The tables `setupComplianceTables` makes (dropped when the projection's schema version changes). */
-export const COMPLIANCE_TABLES = ['compliance_revocations', 'compliance_enrolments', 'compliance_credentials', 'compliance_provisioned', 'compliance_associations'] as const;
-
 export const setupComplianceTables = (db: Database.Database): void => {
   db.exec(`CREATE TABLE IF NOT EXISTS compliance_revocations (
     position INTEGER PRIMARY KEY,
@@ -68,6 +68,5 @@ export const setupComplianceTables = (db: Database.Database): void => {
 };
 
 export const resetComplianceTables = (db: Database.Database): void => {
-  db.exec(`DELETE FROM compliance_revocations; DELETE FROM compliance_enrolments; DELETE FROM compliance_credentials;
-    DELETE FROM compliance_provisioned; DELETE FROM compliance_associations`);
+  db.exec(COMPLIANCE_TABLES.map((table) => `DELETE FROM ${table}`).join('; '));
 };

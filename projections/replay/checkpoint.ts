@@ -43,11 +43,6 @@ export const checkpointLimitIssue = (raw: unknown): string | undefined => {
 const View = z.object({ state: z.string().max(200), context: JsonObject });
 const KindCounts = z.object(Object.fromEntries(ENTITY_KINDS.map((k) => [k, z.number().int().nonnegative()])) as Record<EntityKind, z.ZodNumber>);
 
-/**
- * What a replay checkpoint holds (format version 1): the position verified up to and the digest of every record up
- * to it, the tally, every entity's machine snapshot (state value and context) and the held fact claims: all that is
- * needed to go on verifying from the next record as if the replay had never stopped.
- */
 /** Whether `value` is a state of `node`'s machine: a state name, or an object of state names and their substates. */
 const isStateOf = (node: { readonly states: Readonly<Record<string, unknown>> }, value: unknown): boolean =>
   typeof value === 'string'
@@ -78,6 +73,11 @@ const entitiesWhereTheyStand = (
   }
 };
 
+/**
+ * What a replay checkpoint holds (format version 1): the position verified up to and the digest of every record up
+ * to it, the tally, every entity's machine snapshot (state value and context) and the held fact claims: all that is
+ * needed to go on verifying from the next record as if the replay had never stopped.
+ */
 export const ReplayCheckpoint = z.strictObject({
   format: z.literal(1),
   position: Decimal,

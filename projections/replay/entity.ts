@@ -96,7 +96,8 @@ export const replayEntity = async (store: EventStore, streamId: string, until?: 
     const { event, metadata, at } = read.value;
     // One command is one append, at consecutive places of the log (verifier.ts): the same command id again, with
     // anything stored in between, is a command recorded twice, which the engine never does.
-    if (append !== undefined && append.commandId === metadata.commandId) {
+    // Adjacent positions hold nothing between them: only a gap is asked of the store.
+    if (append !== undefined && append.commandId === metadata.commandId && record.position !== append.position + 1n) {
       let next: bigint | undefined;
       for await (const r of store.readAll({ afterPosition: append.position, maxCount: 1 })) next = r.position;
       if (next !== record.position) {

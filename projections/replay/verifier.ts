@@ -209,10 +209,7 @@ export class FleetVerifier {
       const taken = claimed?.get(commandId);
       // The claimant moved on with this command: its claims are taken by this append, and the others' are leftovers
       // (a command that crashed before appending, or lost its race; a retry claims afresh).
-      if (claimed !== undefined) {
-        claimed.clear();
-        this.claims.delete(record.streamId);
-      }
+      if (claimed !== undefined) this.claims.delete(record.streamId);
       this.#appendStream = record.streamId;
       this.#appendCommand = commandId;
       this.#appendPosition = record.position;

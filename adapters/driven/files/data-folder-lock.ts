@@ -9,7 +9,7 @@ import { preparePrivateDatabaseFile, preparePrivateDir } from './private-files.t
 /** Who holds the folder (pid, host, since when): written by the holder, read only to name it in a refusal. */
 export const SERVICE_LOCK_FILE = 'service.lock';
 /** The lock itself: a SQLite database the holder keeps an exclusive transaction open on. */
-export const SERVICE_LOCK_DB_FILE = 'service-lock.db';
+const SERVICE_LOCK_DB_FILE = 'service-lock.db';
 
 export interface DataFolderLock {
   /** Lets go of the folder (and removes the holder file if it is still this process's). Idempotent. */

@@ -52,7 +52,7 @@ export const preparePrivateDatabaseFile = (path: string): void => {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
-  for (const file of [path, ...COMPANIONS.map((suffix) => `${path}${suffix}`)]) tighten(file);
+  tightenPrivateDatabaseFile(path);
 };
 
 /**

@@ -46,7 +46,6 @@ import type {
 } from '../../../domain/ports/secure-environment.ts';
 
 /** Bounds of the owner allow-list (SER-001): an owner is an id such as `node:<Node-ID>` (port-checks.ts bounds its length). */
-export { MAX_OWNER_CHARS };
 export const MAX_OWNERS = 10_000;
 
 export const EmbeddedSecureEnvironmentConfig = z
@@ -72,7 +71,6 @@ export const EmbeddedSecureEnvironmentConfig = z
   });
 export type EmbeddedSecureEnvironmentConfig = z.infer<typeof EmbeddedSecureEnvironmentConfig>;
 
-/** The default layout in a data folder: the key database, its wrapping keys and its generated 0600 key file. */
 /**
  * A KEK file is made only for a key database that holds nothing yet: beside one that holds keys, a missing KEK is
  * lost, and a new one would open none of them (and be kept, the folder then holding a KEK of no use).
@@ -86,13 +84,14 @@ const assertKekNotLost = (kek: KekSource, database: string): void => {
   );
 };
 
+/** The default layout in a data folder: the key database, its wrapping keys and its generated 0600 key file. */
 export const secureEnvironmentConfigForDataDir = (dataDir: string): EmbeddedSecureEnvironmentConfig => ({
   database: join(dataDir, 'secure-environment.sqlite'),
   wrappingKeys: join(dataDir, 'secure-environment.wrapping-keys'),
   kek: { source: 'file', path: join(dataDir, 'secure-environment.kek') },
 });
 
-const wrappingKeysPath = (c: EmbeddedSecureEnvironmentConfig): string =>
+export const wrappingKeysPath = (c: EmbeddedSecureEnvironmentConfig): string =>
   c.wrappingKeys ?? (c.database === ':memory:' ? ':memory:' : `${c.database}.wrapping-keys`);
 
 export interface EmbeddedSecureEnvironmentDeps {

@@ -3,6 +3,7 @@ export {
   EmbeddedSecureEnvironment,
   EmbeddedSecureEnvironmentConfig,
   secureEnvironmentConfigForDataDir,
+  wrappingKeysPath,
 } from './embedded.ts';
 export type { EmbeddedSecureEnvironmentDeps } from './embedded.ts';
 export { ownerView } from '../../../domain/ports/owner-view.ts';

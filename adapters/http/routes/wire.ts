@@ -120,7 +120,7 @@ const READ_YOUR_WRITES_MS = 1_000;
  * caller's own writes. A runtime already further behind than readiness allows is not waited for: the answer comes
  * from where the read models are (GET /v1/projections shows how far behind), not a second later from the same place.
  */
-export const readYourWrites = async (context: ServiceContext, readModels: readonly ReadModelName[]): Promise<{ readonly eventsBehind: number }> => {
+const readYourWrites = async (context: ServiceContext, readModels: readonly ReadModelName[]): Promise<{ readonly eventsBehind: number }> => {
   const head = await context.credence.store.headPosition();
   if (head === undefined) return { eventsBehind: 0 };
   const wait = context.live.lag(readModels).eventsBehind <= context.limits.readyMaxLagEvents ? READ_YOUR_WRITES_MS : 0;

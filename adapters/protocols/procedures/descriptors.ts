@@ -44,20 +44,23 @@ export const issuedFrom = (
   credentialId: string,
   purpose: 'service' | 'application',
   predecessorId?: string,
-) => ({
-  credentialId,
-  kind: outcome.credential.kind,
-  purpose,
-  owner: outcome.credential.owner,
-  fingerprint: outcome.credential.fingerprint,
-  ...(outcome.credential.kind !== 'psk256' ? { publicKey: outcome.credential.publicKey } : {}),
-  notBefore: outcome.credential.validity.notBefore,
-  notAfter: outcome.credential.validity.notAfter,
-  ...(certificateOf(outcome) !== undefined && outcome.issuingCa !== undefined
-    ? { certificate: certificateSummary(fromBase64url(certificateOf(outcome)!), outcome.issuingCa) }
-    : {}),
-  ...(predecessorId !== undefined ? { predecessorId } : {}),
-});
+) => {
+  const certificate = certificateOf(outcome);
+  return {
+    credentialId,
+    kind: outcome.credential.kind,
+    purpose,
+    owner: outcome.credential.owner,
+    fingerprint: outcome.credential.fingerprint,
+    ...(outcome.credential.kind !== 'psk256' ? { publicKey: outcome.credential.publicKey } : {}),
+    notBefore: outcome.credential.validity.notBefore,
+    notAfter: outcome.credential.validity.notAfter,
+    ...(certificate !== undefined && outcome.issuingCa !== undefined
+      ? { certificate: certificateSummary(fromBase64url(certificate), outcome.issuingCa) }
+      : {}),
+    ...(predecessorId !== undefined ? { predecessorId } : {}),
+  };
+};
 
 /** The receipt that ends remote provisioning, as the `CredentialProvisioned` event records it (a v2 receipt: the statement's facts and its proofs). */
 export const receiptFrom = (outcome: ProvisioningOutcome) => recordedReceipt(outcome);

@@ -54,6 +54,7 @@ export class EnrolmentEndpoint {
     const { predecessorId } = context;
     const provisioned = await recordProvisioning(this.infra, { outcome, credentialId, purpose: 'service', predecessorId });
     const event = provisioned.events.at(-1);
+    const certificate = certificateOf(outcome);
     return {
       type: 'provisioning.recorded',
       credentialId,
@@ -61,7 +62,7 @@ export class EnrolmentEndpoint {
       kind: outcome.credential.kind,
       fingerprint: outcome.credential.fingerprint,
       ...(predecessorId !== undefined ? { predecessorId } : {}),
-      ...(certificateOf(outcome) !== undefined ? { certificate: certificateOf(outcome) } : {}),
+      ...(certificate !== undefined ? { certificate } : {}),
       certificateProof: outcome.certificateProof,
       position: String(event?.position ?? 0n),
       completedAt: outcome.completedAt,

@@ -107,18 +107,13 @@ export class SecurityProcedures {
     const { receipt, result } = await session.acceptDelivery(await ef.acceptAuth(auth));
     const outcome = await ef.acceptReceipt(receipt);
     let provisioned;
-    try {
-      provisioned = await recordProvisioning(this.infra, { outcome, credentialId: args.credentialId, purpose: 'service', predecessorId: args.predecessorId });
-    } catch (error) {
-      // Not recorded: the key the device made or received for it must not live on either.
-      await device.se.destroy(result.handle);
-      throw error;
-    }
-    // The certificate comes once recorded (EnrolmentFunction.acceptReceipt), under its proof, as over a connection.
     let descriptor;
     try {
+      provisioned = await recordProvisioning(this.infra, { outcome, credentialId: args.credentialId, purpose: 'service', predecessorId: args.predecessorId });
+      // The certificate comes once recorded (EnrolmentFunction.acceptReceipt), under its proof, as over a connection.
       descriptor = await session.acceptCertificate(certificateOf(outcome), outcome.certificateProof);
     } catch (error) {
+      // Not recorded, or its certificate refused: the key the device made or received for it must not live on either.
       await device.se.destroy(result.handle);
       throw error;
     }

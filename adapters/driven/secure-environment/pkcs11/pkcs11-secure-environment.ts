@@ -19,7 +19,8 @@ import {
   type OwnerScopedSecureEnvironment,
   type UnwrapSpec,
 } from '../../../../domain/ports/secure-environment.ts';
-import { MAX_OWNER_CHARS, MAX_OWNERS } from '../embedded.ts';
+import { MAX_OWNERS } from '../embedded.ts';
+import { MAX_OWNER_CHARS } from '../port-checks.ts';
 import { AEAD, HKDF, HOST_KINDS, HOST_ONLY, X25519, type HostOperation } from './host-transfer.ts';
 import { LiveSession } from './live-session.ts';
 import {

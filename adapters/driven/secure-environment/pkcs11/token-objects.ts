@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { KeyHandle, KeyKind, KeyUsage } from '../../../../domain/ports/secure-environment.ts';
-import { MAX_OWNER_CHARS } from '../embedded.ts';
+import { MAX_OWNER_CHARS } from '../port-checks.ts';
 import type * as Pkcs11js from 'pkcs11js';
 import { pkcs11js, pkcs11Problem, type Pkcs11, type Pkcs11Handle, type Pkcs11Template } from './module.ts';
 

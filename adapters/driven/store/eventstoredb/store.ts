@@ -27,6 +27,7 @@ import { compileFilter } from './filters.ts';
 import { decode, isSystemEvent, markerOf } from './codec.ts';
 import { EventReader, type DropNotice, type ResubscribePolicy, type StartPoint } from './event-reader.ts';
 import { EventStoreDbSubscription } from './subscription.ts';
+import { checkPosition } from '../positions.ts';
 import {
   startPersistentConsumer,
   type PersistentConsumer,
@@ -112,12 +113,12 @@ export class EventStoreDbStore implements EventStore {
       throw new Error('options.maxCount: must be a non-negative integer');
     }
     if (maxCount === 0) return;
-    const [newest] = await this.driver.readAllBackwards({ before: 'end', maxCount: 1 });
-    if (newest?.position === undefined) return;
+    const newest = await this.#newestPosition();
+    if (newest === undefined) return;
     const start = startAfter(options.afterPosition, 'options.afterPosition');
-    if (start.seen !== undefined && start.seen >= newest.position) return;
+    if (start.seen !== undefined && start.seen >= newest) return;
     const reader = new EventReader(
-      { driver: this.driver, filter, policy: { ...this.policy, maxAttempts: READ_ATTEMPTS }, until: newest.position },
+      { driver: this.driver, filter, policy: { ...this.policy, maxAttempts: READ_ATTEMPTS }, until: newest },
       Promise.resolve(start),
     );
     try {
@@ -196,10 +197,8 @@ export class EventStoreDbStore implements EventStore {
         return Promise.resolve(startAfter(from.position, 'options.from.position'));
       case 'end':
         // Any event counts here, system ones included: the point is only to start after the current end.
-        return this.driver.readAllBackwards({ before: 'end', maxCount: 1 }).then(([newest]) =>
-          newest?.position === undefined
-            ? { start: { kind: 'start' }, seen: undefined }
-            : { start: { kind: 'after', position: newest.position }, seen: newest.position },
+        return this.#newestPosition().then((newest) =>
+          newest === undefined ? { start: { kind: 'start' }, seen: undefined } : { start: { kind: 'after', position: newest }, seen: newest },
         );
     }
   }
@@ -211,10 +210,10 @@ export class EventStoreDbStore implements EventStore {
    */
   async recordAt(position: bigint): Promise<RecordedEvent | undefined> {
     this.assertOpen();
-    const at = checkedPosition(position, 'position');
+    const at = checkPosition(position, 'position');
     if (at <= 0n) return undefined;
-    const [newest] = await this.driver.readAllBackwards({ before: 'end', maxCount: 1 });
-    if (newest?.position === undefined || at > newest.position) return undefined;
+    const newest = await this.#newestPosition();
+    if (newest === undefined || at > newest) return undefined;
     let event: WireEvent | undefined;
     try {
       [event] = await this.driver.readAllForwards({ from: at, maxCount: 1 });
@@ -227,6 +226,12 @@ export class EventStoreDbStore implements EventStore {
     return event === undefined || event.position !== at || isSystemEvent(event) ? undefined : decode(event);
   }
 
+  /** The position of the newest record of $all, any (system ones included); undefined on an empty log. */
+  async #newestPosition(): Promise<bigint | undefined> {
+    const [newest] = await this.driver.readAllBackwards({ before: 'end', maxCount: 1 });
+    return newest?.position;
+  }
+
   /** Records leave $all when a stream's events are deleted or trimmed and scavenged (another application's too). */
   readonly gapless = false;
 
@@ -235,10 +240,6 @@ export class EventStoreDbStore implements EventStore {
   }
 }
 
-function checkedPosition(position: unknown, argument: string): bigint {
-  if (typeof position !== 'bigint') throw new Error(`${argument}: must be a bigint`);
-  return position;
-}
 
 /**
  * Strictly after `position`, an event's position as this store returned it: the server starts after it. Only those
@@ -247,6 +248,6 @@ function checkedPosition(position: unknown, argument: string): bigint {
  */
 function startAfter(position: bigint | undefined, argument: string): StartPoint {
   if (position === undefined) return { start: { kind: 'start' }, seen: undefined };
-  const at = checkedPosition(position, argument);
+  const at = checkPosition(position, argument);
   return at <= 0n ? { start: { kind: 'start' }, seen: undefined } : { start: { kind: 'after', position: at }, seen: at };
 }

@@ -40,10 +40,7 @@ export const checkCount = (value: number | undefined, argument: string): number 
   return value;
 };
 
-export const checkPosition = (value: unknown, argument: string): bigint => {
-  if (typeof value !== 'bigint') throw new Error(`${argument}: must be a bigint`);
-  return value;
-};
+export { checkPosition } from '../positions.ts';
 
 const LONE_SURROGATE = /\p{Surrogate}/u;
 

@@ -86,6 +86,7 @@ export function* readEventsDbRange(
     // The walk of the store's own $all pages (pages.ts): the rowid in position order, bounded by a fixed head.
     const page = db
       .prepare(
+        // The row before, read rather than taken as position - 1: in a file rows were deleted from, the gap must show.
         `SELECT ${EVENT_COLUMNS}, (SELECT MAX(position) FROM events e WHERE e.position < events.position) ` +
           `FROM events NOT INDEXED WHERE position > ? AND position <= ? ` +
           `AND credence_keep(stream_id, type, CASE WHEN type = '${FACT_CLAIM_TYPE}' THEN data END) ORDER BY position LIMIT ?`,
