@@ -125,6 +125,23 @@ describe.each(stores)('a repeated command on %s', (_name, open) => {
     await inner.close();
   });
 
+  it('refuses the id reused for a command on another entity, and writes nothing (no second event under its event ids)', async () => {
+    const inner = await open();
+    const engine = createEngine({ store: inner, clock: new FakeClock(T0) });
+    await establishOne(engine);
+    const metadata = { actor: operator, commandId: '4e5f6a7b-8c9d-4e0f-9a1b-3c4d5e6f7a8b' };
+    await engine.execute({ ...cmd.issueCredential('cred-2'), metadata });
+    const before = await footprint(inner);
+    const elsewhere = await rejection(engine.execute({ ...cmd.issueCredential('cred-3'), metadata }));
+    expect(elsewhere.problem.code).toBe('validation');
+    expect(elsewhere.message).toMatch(/already used for a different command/);
+    expect(await inner.readStream('credential-cred-3')).toEqual([]);
+    expect(await footprint(inner)).toEqual(before);
+    // The first command, sent again, is still answered with its outcome.
+    expect((await engine.execute({ ...cmd.issueCredential('cred-2'), metadata })).deduplicated).toBe(true);
+    await inner.close();
+  });
+
   it('is still recognised when its events were stored without the idempotency key (the stream is rebuilt then)', async () => {
     const inner = await open();
     const watched = watch(inner, { dropCommandIds: true });

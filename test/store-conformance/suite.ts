@@ -134,6 +134,27 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         expect(all).toEqual([]);
       });
 
+      it('binds a command id to its stream: the id again on another stream is answered deduplicated and writes nothing there', async () => {
+        const { stream, prefix } = uniqueNames('idem-elsewhere');
+        const commandId = `cmd-${prefix}`;
+        const first = await store.appendToStream(stream('a'), [newEvent('A')], { expectedRevision: ExpectedRevision.noStream, commandId });
+        for (const expectedRevision of [ExpectedRevision.noStream, ExpectedRevision.any]) {
+          const elsewhere = await store.appendToStream(stream('b'), [newEvent('B')], { expectedRevision, commandId });
+          expect(elsewhere.deduplicated).toBe(true);
+        }
+        const withFact = await store.appendToStream(stream('c'), [newEvent('C')], {
+          expectedRevision: ExpectedRevision.noStream,
+          commandId,
+          facts: [{ streamId: stream('a'), revision: 0n }],
+        });
+        expect(withFact.deduplicated).toBe(true);
+        expect(await store.readStream(stream('b'))).toEqual([]);
+        expect(await store.readStream(stream('c'))).toEqual([]);
+        expect(await store.readStream(stream('a'))).toHaveLength(1);
+        const all = await collect(store.readAll({ afterPosition: first.position, filter: { streamPrefixes: [prefix] } }));
+        expect(all).toEqual([]);
+      });
+
       it('appends commands with different ids independently', async () => {
         const { stream, prefix } = uniqueNames('idem2');
         await appendAll(stream('a'), [newEvent('A')]);

@@ -12,8 +12,15 @@
  *    an event of this batch (same id) or of this command (same command id); if found, the first write's result
  *    (revision and position of its last event) is returned with `deduplicated: true`, otherwise the conflict stands;
  * 4. with expected revision `any` (no conflict possible), the same search runs before appending.
- * Scope and limits: deduplication is per stream (SQLite's is store-wide), and under `any` two concurrent appends of
- * one command can both pass step 4. Costs one extra read per append with a command id.
+ * 5. a command id is bound to one stream, as the embedded store's table of command ids binds it: before its events,
+ *    the append claims the id on `credence-command-<id>` (a claim marker, expected `no_stream`). A claim naming this
+ *    stream is an earlier attempt of the same command (it goes on to steps 2-4); one naming another stream answers
+ *    `deduplicated` with nothing written, and the engine, finding no event of the command on its stream, refuses the
+ *    reused id as on the embedded store. Event ids derive from the command id, so without this an id reused on
+ *    another stream stored a second event under the same event id.
+ * Limits: under `any` two concurrent appends of one command to one stream can both pass step 4, and an id whose
+ * claim was written by an append that then failed stays bound to that stream. Costs one extra read and one extra
+ * write per append with a command id.
  *
  * Facts (`options.facts`, the other streams a decision read): EventStoreDB has no condition across streams, so the
  * decision first claims each fact on the fact's own stream, a `CredenceFactClaimed` marker appended with the
@@ -25,10 +32,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { concurrencyConflict, isCredenceError } from '../../../../domain/errors.ts';
-import { FACT_CLAIM_TYPE, type FactClaim } from '../../../../domain/fact-claims.ts';
+import { FACT_CLAIM_TYPE, factClaimOf, type FactClaim } from '../../../../domain/fact-claims.ts';
 import type { AppendOptions, AppendResult, EventToAppend, ExpectedRevision, FactRead } from '../../../../domain/ports/event-store.ts';
 import type { EsdbDriver, WireExpected } from './driver.ts';
-import { encode, markerOf } from './codec.ts';
+import { decode, encode, markerOf } from './codec.ts';
 
 const PAGE = 100;
 
@@ -60,6 +67,10 @@ export async function appendToStream(
     // A decision made on a stale copy of its own stream would fail at its append anyway: find out before claiming,
     // so a stale decision leaves no claims behind on streams other writers share.
     await assertAt(driver, streamId, expected);
+    if (commandId !== undefined) {
+      const elsewhere = await claimCommand(driver, streamId, commandId);
+      if (elsewhere !== undefined) return elsewhere;
+    }
     await claimFacts(driver, streamId, facts, commandId ?? randomUUID());
   }
   if (commandId === undefined) {
@@ -70,6 +81,10 @@ export async function appendToStream(
   if (expected === 'any') {
     const earlier = await findEarlierAppend(driver, streamId, ids, commandId, scanLimit);
     if (earlier !== undefined) return earlier;
+  }
+  if (facts.length === 0) {
+    const elsewhere = await claimCommand(driver, streamId, commandId);
+    if (elsewhere !== undefined) return elsewhere;
   }
   try {
     const written = await driver.append(streamId, encoded, expected);
@@ -91,6 +106,28 @@ async function assertAt(driver: EsdbDriver, streamId: string, expected: WireExpe
   const actual = last?.revision;
   if (expected === 'no_stream' ? actual === undefined : actual === expected) return;
   throw concurrencyConflict(streamId, expected === 'no_stream' ? 'no stream' : `revision ${expected}`, actual === undefined ? 'no stream' : `revision ${actual}`);
+}
+
+/** The stream that binds a command id to the one stream its events go to (step 5 above). */
+export const commandClaimStreamOf = (commandId: string): string => `credence-command-${commandId}`;
+
+/**
+ * Binds the command id to `streamId`, or finds it bound already: undefined when the append may go on (a fresh claim,
+ * or this stream's from an earlier attempt), otherwise a deduplicated result at the claim, which writes nothing.
+ */
+async function claimCommand(driver: EsdbDriver, streamId: string, commandId: string): Promise<AppendResult | undefined> {
+  const claimStream = commandClaimStreamOf(commandId);
+  const claim: FactClaim = { claimant: streamId, commandId };
+  try {
+    await driver.append(claimStream, [encode({ id: randomUUID(), type: FACT_CLAIM_TYPE, data: { ...claim }, metadata: {} }, undefined, 0)], 'no_stream');
+    return undefined;
+  } catch (error) {
+    if (!isCredenceError(error, 'concurrency_conflict')) throw error;
+  }
+  const [first] = await driver.readStream(claimStream, { from: 0n, backwards: false, maxCount: 1 });
+  if (first === undefined || first.position === undefined) throw concurrencyConflict(claimStream, 'no stream', 'a stream with no readable claim');
+  if (factClaimOf(decode(first))?.claimant === streamId) return undefined;
+  return { nextExpectedRevision: first.revision, position: first.position, deduplicated: true };
 }
 
 /** One claim per fact, each at the revision the decision read; the first that fails is the conflict. */

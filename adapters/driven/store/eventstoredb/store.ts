@@ -44,6 +44,8 @@ export interface EventStoreDbStoreOptions {
   readonly idempotencyScanLimit?: number;
 }
 
+const ignore = (): void => undefined;
+
 // A bounded read gives up after this many drops in a row; a subscription never does.
 const READ_ATTEMPTS = 5;
 const HEAD_PAGE = 64;
@@ -51,6 +53,8 @@ const COMMAND_PAGE = 100;
 
 export class EventStoreDbStore implements EventStore {
   private readonly subscriptions = new Set<EventStoreDbSubscription>();
+  /** Per stream, the last append issued, settled either way (see appendToStream). */
+  private readonly appending = new Map<string, Promise<void>>();
   private readonly consumers = new Set<PersistentConsumer>();
   private readonly policy: ResubscribePolicy;
   private closed = false;
@@ -66,9 +70,22 @@ export class EventStoreDbStore implements EventStore {
     };
   }
 
+  /**
+   * Appends to one stream issued together go to the server in the order issued, each once the one before it settled:
+   * an append with a command id or facts makes round trips before its events are sent (append.ts), and a later
+   * append to the same stream must not overtake it.
+   */
   appendToStream(streamId: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult> {
     this.assertOpen();
-    return appendToStream(this.driver, streamId, events, options, this.options.idempotencyScanLimit ?? 1000);
+    const append = () => appendToStream(this.driver, streamId, events, options, this.options.idempotencyScanLimit ?? 1000);
+    const before = this.appending.get(streamId);
+    const result = before === undefined ? append() : before.then(append);
+    const settled = result.then(ignore, ignore);
+    this.appending.set(streamId, settled);
+    void settled.then(() => {
+      if (this.appending.get(streamId) === settled) this.appending.delete(streamId);
+    });
+    return result;
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<readonly RecordedEvent[]> {
