@@ -1,6 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
-import type { ClaimTuple, EntityTuple } from '../../projections/replay/checkpoint.ts';
+import type { ClaimTuple, EntityTuple, RevisionTuple } from '../../projections/replay/checkpoint.ts';
 import type { FactRevision } from '../../projections/replay/fact-timeline.ts';
 import type { VerifierTally } from '../../projections/replay/verifier.ts';
 
@@ -79,4 +79,4 @@ export type FromWorker =
       readonly threadCpuMs: number | undefined;
       readonly cpu: WorkerCpu;
     }
-  | { readonly type: 'state'; readonly entities: readonly EntityTuple[]; readonly claims: readonly ClaimTuple[] };
+  | { readonly type: 'state'; readonly entities: readonly EntityTuple[]; readonly claims: readonly ClaimTuple[]; readonly revisions: readonly RevisionTuple[] };

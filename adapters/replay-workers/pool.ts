@@ -1,7 +1,7 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
 import { ENTITY_KINDS, type EntityKind } from '../../domain/streams.ts';
-import type { CheckpointSource, ClaimTuple, EntityTuple } from '../../projections/replay/checkpoint.ts';
+import type { CheckpointSource, ClaimTuple, EntityTuple, RevisionTuple } from '../../projections/replay/checkpoint.ts';
 import { partitionOf, routeStreamOf } from '../../projections/replay/partition.ts';
 import { verifyFrom } from '../../projections/replay/all.ts';
 import { emptyTally, FleetVerifier, summarise, type FleetReplay, type VerifierTally } from '../../projections/replay/verifier.ts';
@@ -86,6 +86,36 @@ const addTally = (into: VerifierTally, from: VerifierTally): void => {
     into.eventsPerKind[k] += from.eventsPerKind[k];
   }
   into.findings.push(...from.findings);
+};
+
+/**
+ * The workers' entities with the last revision of each stream as one pass would have it: a fact claim is read in its
+ * claimant's partition, so the newest revision a stream reached may be known to another worker than its entity's.
+ */
+const mergedRevisions = (states: readonly { readonly entities: readonly EntityTuple[]; readonly revisions: readonly RevisionTuple[] }[]) => {
+  const newest = new Map<string, bigint>();
+  for (const { revisions } of states) {
+    for (const [streamId, revision] of revisions) {
+      const at = BigInt(revision);
+      if ((newest.get(streamId) ?? -1n) < at) newest.set(streamId, at);
+    }
+  }
+  const entities: EntityTuple[] = [];
+  for (const { entities: own } of states) {
+    for (const tuple of own) {
+      const claimed = newest.get(tuple[0]);
+      if (claimed === undefined) {
+        entities.push(tuple);
+        continue;
+      }
+      newest.delete(tuple[0]);
+      const [streamId, kind, id, value, context, revision, commandId] = tuple;
+      const last = revision === undefined || BigInt(revision) < claimed ? claimed.toString(10) : revision;
+      entities.push(commandId === undefined ? [streamId, kind, id, value, context, last] : [streamId, kind, id, value, context, last, commandId]);
+    }
+  }
+  const revisions: RevisionTuple[] = [...newest].map(([streamId, revision]) => [streamId, revision.toString(10)]);
+  return { entities, revisions };
 };
 
 export interface PartitionedReplay {
@@ -290,9 +320,10 @@ export const replayInWorkers = async (
       };
       if (options.keepState !== true) return { replay, rounds: round, loader: loaded, ...workerCpuMs };
       const states = await Promise.all(workers.map((w) => w.ask({ type: 'state' }, 'state')));
-      const entities: EntityTuple[] = states.flatMap((s) => s.entities);
+      const { entities, revisions } = mergedRevisions(states);
       const claims: ClaimTuple[] = states.flatMap((s) => s.claims);
-      return { replay, rounds: round, loader: loaded, ...workerCpuMs, source: { position, tally, entityTuples: () => entities, claimTuples: () => claims } };
+      const source = { position, tally, entityTuples: () => entities, claimTuples: () => claims, revisionTuples: () => revisions };
+      return { replay, rounds: round, loader: loaded, ...workerCpuMs, source };
     }
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));

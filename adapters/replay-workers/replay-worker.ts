@@ -4,7 +4,7 @@ import { isFactClaim } from '../../domain/fact-claims.ts';
 import type { JsonObject, RecordedEvent } from '../../domain/ports/event-store.ts';
 import { parseStreamId } from '../../domain/streams.ts';
 import { readStored, stateOf, type ReadStored } from '../../machines/index.ts';
-import { claimTuple, entityTuple, recordBytes } from '../../projections/replay/checkpoint.ts';
+import { claimTuple, entityTuple, recordBytes, revisionTuples } from '../../projections/replay/checkpoint.ts';
 import { FACT_KINDS, FactTimeline, type FactRevision } from '../../projections/replay/fact-timeline.ts';
 import { partitionOf, routeStreamOf } from '../../projections/replay/partition.ts';
 import { speculateFactRevisions } from '../../projections/replay/speculation.ts';
@@ -198,6 +198,7 @@ port.on('message', (message: ToWorker) => {
         type: 'state',
         entities: [...v.entities].map(([streamId, e]) => entityTuple(streamId, e)),
         claims: [...v.claims].flatMap(([claimant, claimed]) => [...claimed.values()].map((held) => claimTuple(claimant, held))),
+        revisions: revisionTuples(v),
       });
       return;
     }

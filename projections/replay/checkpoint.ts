@@ -57,7 +57,7 @@ const isStateOf = (node: { readonly states: Readonly<Record<string, unknown>> },
  * trusted into a false finding, nor a crash at the first event that touches the entity.
  */
 const entitiesWhereTheyStand = (
-  entities: readonly (readonly [string, EntityKind, string, string | Record<string, unknown>, Record<string, unknown>])[],
+  entities: readonly (readonly [string, EntityKind, string, string | Record<string, unknown>, Record<string, unknown>, ...unknown[]])[],
   ctx: z.RefinementCtx,
 ): void => {
   for (let i = 0; i < entities.length; i++) {
@@ -90,8 +90,17 @@ export const ReplayCheckpoint = z.strictObject({
   entitiesPerKind: KindCounts,
   eventsPerKind: KindCounts,
   findings: z.array(z.strictObject({ streamId: z.string().max(300), position: Decimal, revision: Decimal, type: z.string().max(200), reason: z.string().max(4_000) })),
-  entities: z.array(z.tuple([z.string().max(300), EntityKind, z.string().max(300), z.union([z.string().max(200), JsonObject]), JsonObject])),
+  /**
+   * Per entity: stream, kind, id, state value, context, then the stream's last revision and the command id of its last
+   * append (written since they are kept; an older checkpoint has neither), so that a revision out of order or a
+   * command recorded again just after the checkpoint is judged as a full replay judges it.
+   */
+  entities: z.array(
+    z.tuple([z.string().max(300), EntityKind, z.string().max(300), z.union([z.string().max(200), JsonObject]), JsonObject, Decimal.optional(), z.string().max(200).optional()]),
+  ),
   claims: z.array(z.tuple([z.string().max(300), z.string().max(200), z.array(z.tuple([z.string().max(300), View.nullable()]))])),
+  /** The last revision of fact streams known only from fact claims (no event of their entity yet). */
+  revisions: z.array(z.tuple([z.string().max(300), Decimal])).optional(),
 }).superRefine((checkpoint, ctx) => entitiesWhereTheyStand(checkpoint.entities, ctx));
 export type ReplayCheckpoint = z.infer<typeof ReplayCheckpoint>;
 
@@ -105,12 +114,21 @@ export interface CheckpointSource {
   readonly tally: VerifierTally;
   entityTuples(): Iterable<EntityTuple>;
   claimTuples(): Iterable<ClaimTuple>;
+  revisionTuples(): Iterable<RevisionTuple>;
 }
+export type RevisionTuple = NonNullable<ReplayCheckpoint['revisions']>[number];
 
-export const entityTuple = (streamId: string, e: VerifiedEntity): EntityTuple =>
-  e instanceof RestoredEntity && !e.touched
-    ? [streamId, e.kind, e.id, e.persistedValue, e.persistedContext]
-    : [streamId, e.kind, e.id, e.snapshot.value as string | Record<string, unknown>, e.snapshot.context as Record<string, unknown>];
+export const entityTuple = (streamId: string, e: VerifiedEntity): EntityTuple => {
+  const [value, context] =
+    e instanceof RestoredEntity && !e.touched
+      ? [e.persistedValue, e.persistedContext]
+      : [e.snapshot.value as string | Record<string, unknown>, e.snapshot.context as Record<string, unknown>];
+  if (e.lastRevision === undefined) return [streamId, e.kind, e.id, value, context];
+  const revision = e.lastRevision.toString(10);
+  return e.lastCommandId === undefined
+    ? [streamId, e.kind, e.id, value, context, revision]
+    : [streamId, e.kind, e.id, value, context, revision, e.lastCommandId];
+};
 
 export const claimTuple = (claimant: string, held: HeldClaims): ClaimTuple => [
   claimant, held.commandId, [...held.views].map(([s, v]) => [s, (v ?? null) as never]),
@@ -132,6 +150,7 @@ export const checkpointOf = (source: CheckpointSource, digest: string, lastRecor
     findings: t.findings.map((f) => ({ ...f, position: f.position.toString(10), revision: f.revision.toString(10) })),
     entities: [...source.entityTuples()],
     claims: [...source.claimTuples()],
+    revisions: [...source.revisionTuples()],
   };
 };
 
@@ -145,13 +164,19 @@ export const verifierSource = (v: FleetVerifier): CheckpointSource => ({
   claimTuples: function* () {
     for (const [claimant, claimed] of v.claims) for (const held of claimed.values()) yield claimTuple(claimant, held);
   },
+  revisionTuples: () => revisionTuples(v),
 });
+
+export const revisionTuples = (v: FleetVerifier): RevisionTuple[] => [...v.revisions].map(([streamId, revision]) => [streamId, revision.toString(10)]);
 
 /** A verifier that goes on from a checkpoint. */
 export const verifierFromCheckpoint = (checkpoint: ReplayCheckpoint): FleetVerifier => {
   const entities = new Map<string, VerifiedEntity>();
-  for (const [streamId, kind, id, value, context] of checkpoint.entities) {
-    entities.set(streamId, new RestoredEntity(kind, id, value, context));
+  for (const [streamId, kind, id, value, context, lastRevision, lastCommandId] of checkpoint.entities) {
+    const entity = new RestoredEntity(kind, id, value, context);
+    if (lastRevision !== undefined) entity.lastRevision = BigInt(lastRevision);
+    if (lastCommandId !== undefined) entity.lastCommandId = lastCommandId;
+    entities.set(streamId, entity);
   }
   const claims = new Map<string, Map<string, HeldClaims>>();
   for (const [claimant, commandId, views] of checkpoint.claims) {
@@ -166,5 +191,6 @@ export const verifierFromCheckpoint = (checkpoint: ReplayCheckpoint): FleetVerif
     eventsPerKind: { ...checkpoint.eventsPerKind },
     findings: checkpoint.findings.map((f) => ({ ...f, position: BigInt(f.position), revision: BigInt(f.revision) })),
   };
-  return new FleetVerifier({ state: { entities, claims, tally, position: BigInt(checkpoint.position) } });
+  const revisions = new Map((checkpoint.revisions ?? []).map(([streamId, revision]) => [streamId, BigInt(revision)] as const));
+  return new FleetVerifier({ state: { entities, claims, tally, position: BigInt(checkpoint.position), revisions } });
 };

@@ -30,9 +30,9 @@ export interface VerifiedEntity {
   readonly kind: EntityKind;
   readonly id: string;
   snapshot: EntitySnapshot;
-  /** The command id of the stream's last append (this run's; undefined for one restored from a checkpoint until then). */
+  /** The command id of the stream's last append (kept in a checkpoint since it was; an older one has none). */
   lastCommandId?: string;
-  /** The stream's last revision seen (this run's). */
+  /** The stream's last revision seen (kept in a checkpoint likewise). */
   lastRevision?: bigint;
 }
 
@@ -46,6 +46,8 @@ export const restoreSnapshot = (kind: EntityKind, value: unknown, context: Recor
  */
 export class RestoredEntity implements VerifiedEntity {
   #snapshot: EntitySnapshot | undefined;
+  lastCommandId?: string;
+  lastRevision?: bigint;
   constructor(
     readonly kind: EntityKind,
     readonly id: string,
@@ -117,8 +119,8 @@ export class FleetVerifier {
   // The event being judged, read by the one fact reader below (no closure per event).
   #heldClaims: HeldClaims | undefined;
   #position = 0n;
-  /** The last revision seen of streams with no entity (yet): fact claims on a fact that has no event before them. */
-  readonly #revisions = new Map<string, bigint>();
+  /** The last revision seen of entity streams with no entity (yet): fact claims on a fact that has no event before them. */
+  readonly revisions: Map<string, bigint>;
   /** The append being read: its stream, command, last position, and the claims it took (they are its alone). */
   // (Fields rather than an object: one allocation less per event on the replay's hot path.)
   #appendStream: string | undefined;
@@ -129,10 +131,17 @@ export class FleetVerifier {
   constructor(
     options: {
       views?: FactViews;
-      state?: { entities: Map<string, VerifiedEntity>; claims: Map<string, Map<string, HeldClaims>>; tally: VerifierTally; position: bigint };
+      state?: {
+        entities: Map<string, VerifiedEntity>;
+        claims: Map<string, Map<string, HeldClaims>>;
+        tally: VerifierTally;
+        position: bigint;
+        revisions?: Map<string, bigint>;
+      };
     } = {},
   ) {
     this.entities = options.state?.entities ?? new Map();
+    this.revisions = options.state?.revisions ?? new Map();
     this.claims = options.state?.claims ?? new Map();
     this.tally = options.state?.tally ?? emptyTally();
     this.position = options.state?.position ?? 0n;
@@ -161,7 +170,11 @@ export class FleetVerifier {
     this.position = record.position;
     const tally = this.tally;
     if (isFactClaim(record)) {
-      this.#sequence(record, this.entities.get(record.streamId));
+      const entry = this.entities.get(record.streamId);
+      // A claim on a stream that is no entity's is EventStoreDB's binding of a command id to its stream (append.ts),
+      // no fact of a decision: nothing to judge, and nothing to keep per command.
+      if (entry === undefined && parseStreamId(record.streamId) === undefined) return false;
+      this.#sequence(record, entry);
       this.#claim(record);
       return false;
     }
@@ -234,13 +247,13 @@ export class FleetVerifier {
    * Gaps are not judged: a fact claim holds a revision of its fact's stream and is read in its claimant's partition.
    */
   #sequence(record: RecordedEvent, entry: VerifiedEntity | undefined): void {
-    const last = entry?.lastRevision ?? this.#revisions.get(record.streamId);
+    const last = entry?.lastRevision ?? this.revisions.get(record.streamId);
     if (last !== undefined && record.revision <= last) {
       this.tally.findings.push(findingAt(record, `revision ${record.revision} after revision ${last}: the stream's order is broken`));
       return;
     }
     if (entry !== undefined) entry.lastRevision = record.revision;
-    else this.#revisions.set(record.streamId, record.revision);
+    else this.revisions.set(record.streamId, record.revision);
   }
 
   /** A fact claim: the claimant's next decision is judged against the fact as it stood here. */

@@ -155,6 +155,18 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         expect(all).toEqual([]);
       });
 
+      it('a command id and stream id of any length: a retry after a refused append is written, a repeat answered with its own result', async () => {
+        const { stream } = uniqueNames('idem-long');
+        const target = `${stream('a')}-${'s'.repeat(320)}`;
+        const commandId = `cmd-${'c'.repeat(260)}`;
+        await expect(store.appendToStream(target, [newEvent('A')], { expectedRevision: ExpectedRevision.exact(3n), commandId })).rejects.toThrow();
+        const written = await store.appendToStream(target, [newEvent('A')], { expectedRevision: ExpectedRevision.noStream, commandId });
+        expect(written.deduplicated).toBe(false);
+        const again = await store.appendToStream(target, [newEvent('A')], { expectedRevision: ExpectedRevision.noStream, commandId });
+        expect(again).toEqual({ ...written, deduplicated: true });
+        expect(await store.readStream(target)).toHaveLength(1);
+      });
+
       it('appends commands with different ids independently', async () => {
         const { stream, prefix } = uniqueNames('idem2');
         await appendAll(stream('a'), [newEvent('A')]);

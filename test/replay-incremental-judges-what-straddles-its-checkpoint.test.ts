@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
+import { createEngine } from '../adapters/engine/index.ts';
+import { CheckpointFile } from '../adapters/replay-workers/checkpoint-file.ts';
+import { verifyFleet } from '../adapters/replay-workers/verify-fleet.ts';
+import { ExpectedRevision, type EventStore, type JsonObject } from '../domain/ports/event-store.ts';
+import { replayAll } from '../projections/replay/index.ts';
+import { dataDirs } from './replay.fixtures.ts';
+import { claimingStore } from './support/fact-claims.ts';
+import { at, cmd, operator, T0 } from './support/fleet.ts';
+
+/*
+ * Found in review: an incremental replay did not know each stream's last revision and last command id at its
+ * checkpoint, so a command recorded again, or a revision below the stream's last, just after the checkpoint passed
+ * the incremental run while a full one flagged it. The checkpoint now keeps both (and the revisions of fact streams
+ * known only from claims), whether one thread or the workers wrote it.
+ */
+
+const forgedMetadata = (commandId: string, occurredAt: string): JsonObject => ({
+  schemaVersion: 1, actor: operator as unknown as JsonObject, commandId, commandType: 'forged', correlationId: 'f', causationId: 'f', occurredAt,
+});
+
+/** One event appended straight to the store under `commandId`: what a tampering or buggy writer could do. */
+const append = async (store: EventStore, streamId: string, type: string, data: JsonObject, occurredAt: string, commandId: string) => {
+  const stream = await store.readStream(streamId);
+  return store.appendToStream(streamId, [{ id: randomUUID(), type, data, metadata: forgedMetadata(commandId, occurredAt) }], {
+    expectedRevision: ExpectedRevision.after(stream.at(-1)?.revision),
+  });
+};
+
+describe.each([1, 2])('an incremental replay after a checkpoint written by %i thread(s) judges as a full one', (workers) => {
+  const dataDir = dataDirs('credence-replay-straddle-');
+
+  it('flags a command recorded again by the first append after the checkpoint', async () => {
+    const dir = dataDir();
+    const store = openSqliteStoreInDir(dir);
+    try {
+      const clock = new FakeClock(T0);
+      const plain = createEngine({ store, clock });
+      for (const c of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential(), cmd.provisionCredential()]) await plain.execute(c);
+      await createEngine({ store: claimingStore(store, async () => {}), clock }).execute(cmd.configureAssociation());
+      const configured = (await store.readStream('association-sa-1'))[0]!.metadata['commandId'] as string;
+      const checkpoint = new CheckpointFile(dir);
+      expect(await verifyFleet(store, { checkpoint, workers })).toMatchObject({ mode: 'full', replay: { findings: [] } });
+      const saved = JSON.parse(readFileSync(checkpoint.path, 'utf8')) as { entities: unknown[][] };
+      expect(saved.entities.find((e) => e[0] === 'association-sa-1')?.slice(5)).toEqual(['0', configured]);
+
+      await plain.execute(cmd.revokeCredential());
+      const forged = await append(store, 'association-sa-1', 'AssociationEstablished', { associationId: 'sa-1', expiresAt: at(30) }, at(2), configured);
+      const incremental = await verifyFleet(store, { checkpoint });
+      expect(incremental.mode).toBe('incremental');
+      expect(incremental.replay.findings.map((f) => [f.position, f.reason])).toEqual([
+        [forged.position, `command ${configured} was recorded by an earlier append of this stream: a command is recorded once`],
+      ]);
+      expect(incremental.replay).toEqual(await replayAll(store));
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+
+  it('flags a revision below the last one its stream had at the checkpoint', async () => {
+    const dir = dataDir();
+    let store = openSqliteStoreInDir(dir);
+    const engine = createEngine({ store, clock: new FakeClock(T0) });
+    for (const c of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.registerNode('meter-2')]) await engine.execute(c);
+    await store.close();
+    // A gap in the node's revisions (0, 5) is not judged: a claim of another partition may sit in it.
+    const db = new Database(join(dir, 'events.db'));
+    db.prepare("UPDATE events SET revision = 5 WHERE stream_id = 'node-meter-1' AND revision = 1").run();
+    db.close();
+    store = openSqliteStoreInDir(dir);
+    try {
+      const checkpoint = new CheckpointFile(dir);
+      expect(await verifyFleet(store, { checkpoint, workers })).toMatchObject({ mode: 'full', replay: { findings: [] } });
+      await store.close();
+      // After the checkpoint, revision 3 of the node: below the 5 it had.
+      const raw = new Database(join(dir, 'events.db'));
+      raw
+        .prepare('INSERT INTO events (stream_id, revision, event_id, type, data, metadata) VALUES (?, 3, ?, ?, ?, ?)')
+        .run('node-meter-1', randomUUID(), 'NodeRevoked', JSON.stringify({ nodeId: 'meter-1', reason: 'keyCompromise' }), JSON.stringify(forgedMetadata(randomUUID(), at(1))));
+      raw.close();
+      store = openSqliteStoreInDir(dir);
+      const incremental = await verifyFleet(store, { checkpoint });
+      expect(incremental.mode).toBe('incremental');
+      expect(incremental.replay.findings.map((f) => [f.streamId, f.revision, f.reason])).toEqual([
+        ['node-meter-1', 3n, "revision 3 after revision 5: the stream's order is broken"],
+      ]);
+      expect(incremental.replay).toEqual(await replayAll(store));
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+});
