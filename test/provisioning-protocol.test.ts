@@ -257,6 +257,13 @@ describe('remote provisioning refusals', () => {
 
   it('a node that authenticates with a low-order X25519 ephemeral key is refused at auth, not crashed', async () => {
     const world = await provisioningWorld({ bootstrapKind: 'ed25519' });
+    const made: KeyHandle[] = [];
+    const generate = world.efSe.generate.bind(world.efSe);
+    world.efSe.generate = async (...args: Parameters<typeof generate>) => {
+      const handle = await generate(...args);
+      made.push(handle);
+      return handle;
+    };
     const session = await world.client.start({ credentialKind: 'psk256', agreementGroup: 'x25519' });
     // A misbehaving node: it signs a transcript holding an all-zero key (RFC 7748 §6.1: all-zero output).
     const hello = { ...session.hello, ephemeral: { group: 'x25519' as const, publicKey: toBase64url(new Uint8Array(32)) } };
@@ -271,6 +278,10 @@ describe('remote provisioning refusals', () => {
       step: 'provisioning.auth',
       reason: 'invalid_ephemeral_key',
     });
+    // Found in review: the refusal left the PSK made for the delivery alive in the Enrolment Function's Secure
+    // Environment, extractable, for the life of the process. Every key the run made is gone.
+    expect(made.length).toBeGreaterThan(0);
+    for (const handle of made) await expect(world.efSe.describe(EF_OWNER, handle)).rejects.toMatchObject({ problem: { code: 'not_found' } });
   });
 
   it('the PSK crosses the wire only encrypted: its bytes are in no message, in any encoding', async () => {

@@ -233,9 +233,11 @@ export class EnrolmentFunction {
         if (auth.credentialPublicKey !== undefined || auth.proofOfPossession !== undefined || auth.csr !== undefined) {
           throw protocolFailure(AUTH, 'unsupported', 'a PSK needs no node key');
         }
-        const temporary = await se.generate('psk256', { ephemeral: true, extractable: true });
+        // The key-encryption key first: a refused agreement (a low-order point) must leave no PSK made for the run.
         const kek = await deliveryKey(se, session.ephemeral as KeyHandle, fromBase64url(hello.ephemeral?.publicKey ?? ''), th, AUTH);
+        let temporary: KeyHandle | undefined;
         try {
+          temporary = await se.generate('psk256', { ephemeral: true, extractable: true });
           credential = { kind: 'psk256', fingerprint: (await se.describe(temporary)).fingerprint, ...common };
           const aad = deliveryAad(th, credential);
           const wrapped = await se.wrap(temporary, kek, aad);
