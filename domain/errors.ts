@@ -84,6 +84,11 @@ export const concurrencyConflict = (streamId: string, expected: string, actual: 
 export const notFound = (streamId: string, what = 'entity'): CredenceError =>
   new CredenceError({ code: 'not_found', streamId, message: `${what} ${streamId} does not exist` });
 
+/** A key handle no Secure Environment holds (never made, or destroyed: the shredder's work when its entity ended). */
+export const keyNotFound = (handle: string): CredenceError => notFound(handle, 'key');
+export const isKeyNotFound = (error: unknown): boolean =>
+  isCredenceError(error, 'not_found') && error.problem.code === 'not_found' && error.message === keyNotFound(error.problem.streamId).message;
+
 export const unauthorised = (actor: string, reason: string): CredenceError =>
   new CredenceError({ code: 'unauthorised', actor, reason, message: `${actor} is not allowed: ${reason}` });
 

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { p256 } from '@noble/curves/nist.js';
 import { z } from 'zod';
-import { notFound, validationError } from '../../../domain/errors.ts';
+import { keyNotFound, validationError } from '../../../domain/errors.ts';
 import { aeadOpen, aeadSeal } from '../../../domain/crypto/aead.ts';
 import { agreementPublicKey, sharedSecret, type AgreementGroup } from '../../../domain/crypto/agreement.ts';
 import { assertBytes, concatBytes, constantTimeEqual, wipe } from '../../../domain/crypto/bytes.ts';
@@ -288,7 +288,7 @@ export class EmbeddedSecureEnvironment implements OwnerScopedSecureEnvironment {
     this.#requireOwner(owner);
     requireHandle(handle);
     const record = this.#vault.record(handle);
-    if (!record) throw notFound(handle, 'key');
+    if (!record) throw keyNotFound(handle);
     requireHeldBy(owner, handle, record.owner);
     return record;
   }

@@ -148,7 +148,7 @@ export class Registrar {
       marginSeconds: this.#o.lifetimeMarginSeconds ?? 60,
       step: HELLO,
     });
-    const verifier = initiatorVerifier(known, 'resolveCredential: a psk256 credential needs its handle');
+    const verifier = initiatorVerifier(HELLO, known);
     const signer = responderSigner(HELLO, known, this.#o.signingKey, 'this Registrar has no signing key for asymmetric credentials');
     // Nothing is written for an unauthenticated hello but a pending session, which a flood cannot keep from a
     // legitimate Registree (SessionTable); the nonce is remembered once the finish proof verifies (acceptFinish).

@@ -161,7 +161,7 @@ export class EnrolmentFunction {
     if (this.#o.allowedCredentialKinds && !this.#o.allowedCredentialKinds.includes(hello.credentialKind)) {
       throw protocolFailure(HELLO, 'unsupported', `credential kind ${hello.credentialKind} is not offered`);
     }
-    const nodeVerifier = initiatorVerifier(bootstrap, 'resolveBootstrap: a psk256 bootstrap credential needs its handle');
+    const nodeVerifier = initiatorVerifier(HELLO, bootstrap);
     const signer = responderSigner(HELLO, bootstrap, this.#o.signingKey, 'this Enrolment Function has no signing key for asymmetric bootstraps');
     const group = hello.ephemeral?.group;
     // Nothing is written for an unauthenticated hello but a pending session, which a flood cannot keep from a

@@ -8,17 +8,21 @@ import { protocolFailure } from '../../../domain/protocols/protocol.ts';
 /**
  * Which keys authenticate a run follows from the initiator's credential: a PSK authenticates both sides (each with
  * its own handle of it); with an asymmetric credential the responder signs with its own key, which the initiator
- * has pinned. A missing handle or pinned key is a configuration error (TypeError), not the peer's fault.
+ * has pinned. A missing pinned key is a configuration error (TypeError), not the peer's fault.
  */
 
-/** How the responder checks the initiator's proofs. */
+/**
+ * How the responder checks the initiator's proofs. A PSK credential the engine knows but this service holds no key
+ * for (recorded through the commands API, provisioned elsewhere) cannot authenticate anyone here: refused at `step`
+ * as an unknown credential, which is what an unauthenticated peer is told of any credential it cannot use.
+ */
 export const initiatorVerifier = (
+  step: string,
   credential: { readonly descriptor: CredentialDescriptor; readonly handle?: KeyHandle | undefined },
-  missingHandle: string,
 ): ProofVerifier => {
   const d = credential.descriptor;
   if (d.kind !== 'psk256') return { kind: d.kind, publicKey: fromBase64url(d.publicKey) };
-  if (!credential.handle) throw new TypeError(missingHandle);
+  if (!credential.handle) throw protocolFailure(step, 'unknown_credential');
   return { kind: 'psk256', handle: credential.handle };
 };
 

@@ -1,5 +1,6 @@
 import { toBase64url } from '../../../domain/crypto/base64url.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
+import { isKeyNotFound } from '../../../domain/errors.ts';
 import { protocolFailure } from '../../../domain/protocols/protocol.ts';
 
 export interface SessionBase {
@@ -139,6 +140,9 @@ export class SessionTable<S extends SessionBase> {
       return result;
     } catch (error) {
       await this.#cleanup(session);
+      // A key the run holds was destroyed under it: the shredder's, as its credential ended meanwhile. The peer is
+      // told that at this step, never the key's handle.
+      if (isKeyNotFound(error)) throw protocolFailure(step, 'credential_revoked', 'the credential ended during the run');
       throw error;
     }
   }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { notFound, validationError } from '../../../../domain/errors.ts';
+import { keyNotFound, validationError } from '../../../../domain/errors.ts';
 import { aeadOpen, aeadSeal } from '../../../../domain/crypto/aead.ts';
 import { agreementPublicKey, isValidAgreementPublicKey, sharedSecret } from '../../../../domain/crypto/agreement.ts';
 import { toBase64url } from '../../../../domain/crypto/base64url.ts';
@@ -331,7 +331,7 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
       }
       // SoftHSM2 answers a search on a deleted token, or a logged-out session, with no objects rather than an error.
       if (valid && !this.#keys.wasLost(handle)) this.#token.confirmServing();
-      throw notFound(handle, 'key');
+      throw keyNotFound(handle);
     }
     requireHeldBy(owner, handle, key.label.owner);
     return key;
