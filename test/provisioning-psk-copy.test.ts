@@ -113,6 +113,29 @@ describe("the Enrolment Function's PSK copy is stored on success only", () => {
     expect(registered(w, 'credential-meter-1-svc')).toEqual([]);
   });
 
+  it('a copy whose provisioning append failed with an unknown outcome (it was stored, its answer lost) is kept, and confirmed on start', async () => {
+    world = await restartableWorld('psk-copy-unknown-outcome');
+    const w = world;
+    const device = await w.enrolled('meter-1', 'ed25519');
+    const run = w.infrastructure.run.bind(w.infrastructure);
+    w.infrastructure.run = (async (type, data, correlationId) => {
+      const outcome = await run(type, data, correlationId);
+      if (type === 'provisionCredential') throw new Error('the connection to the store dropped before its answer');
+      return outcome;
+    }) as typeof w.infrastructure.run;
+    const failed = await w.procedures.provisionRemotely({ device, credentialId: 'meter-1-svc', kind: 'psk256' }).catch((e: unknown) => e);
+    expect((failed as Error).message).toMatch(/connection to the store dropped/);
+    // Found in review: the copy was destroyed on any error, though the credential is recorded as provisioned.
+    const [copy] = w.infrastructure.o.registry.live('credential-meter-1-svc', 'psk');
+    expect(copy).toBeDefined();
+    expect(await held(w.se, w.infrastructure.owner, [copy as KeyHandle])).toEqual([copy]);
+
+    await w.restart();
+    expect(w.infrastructure.o.registry.live('credential-meter-1-svc', 'psk')).toEqual([copy]);
+    expect(w.credence.keyRegistry?.pending() ?? []).toEqual([]);
+    expect(await held(w.se, w.infrastructure.owner, [copy as KeyHandle])).toEqual([copy]);
+  });
+
   it('a copy whose credential was recorded just before the process died is kept on start', async () => {
     world = await restartableWorld('psk-copy-recorded');
     const w = world;

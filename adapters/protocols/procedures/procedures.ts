@@ -6,7 +6,7 @@ import { verifyFactoryCertificate, type describeCertificate } from '../../../dom
 import { type KeyHandle } from '../../../domain/ports/index.ts';
 import { type AssociationOutcome } from '../../../domain/protocols/index.ts';
 import type { Device } from './device.ts';
-import { recordAssociation, recordProvisioning } from './record.ts';
+import { mayDiscardKeys, recordAssociation, recordProvisioning } from './record.ts';
 import type { Infrastructure } from './infrastructure.ts';
 import { transferKey } from './transfer-key.ts';
 import { certificateOf } from './descriptors.ts';
@@ -61,6 +61,7 @@ export class SecurityProcedures {
       publicKey = bootstrap.descriptor.kind === 'psk256' ? undefined : bootstrap.descriptor.publicKey;
     }
     let provisioned;
+    let confirming = false;
     try {
       const bootstrap = device.bootstrap;
       if (args.certify !== undefined && publicKey !== undefined && bootstrap !== undefined) {
@@ -76,9 +77,13 @@ export class SecurityProcedures {
         fingerprint, ...(publicKey !== undefined ? { publicKey } : {}), notBefore: validity.notBefore, notAfter: validity.notAfter,
         ...(certificate !== undefined ? { certificate } : {}),
       });
+      confirming = true;
       provisioned = await this.infra.run('provisionCredential', { credentialId: args.bootstrapCredentialId, method: 'pre-provisioning' });
     } catch (error) {
       // Not certified or not recorded (the same Node-ID registered concurrently, say): its new keys must not live on.
+      // A provisioning whose outcome is unknown may be recorded: both ends keep the new keys (the next start's sweep
+      // settles the infrastructure's against the store).
+      if (!mayDiscardKeys(confirming, error)) throw error;
       if (psk !== undefined) await this.infra.discardKey(stream, psk);
       if (device.bootstrap !== undefined && device.bootstrap !== previousBootstrap) await device.se.destroy(device.bootstrap.handle);
       device.bootstrap = previousBootstrap;

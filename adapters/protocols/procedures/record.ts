@@ -16,6 +16,14 @@ const REFUSED = ['illegal_transition', 'not_found', 'validation', 'concurrency_c
 const refusedWithoutAppend = (error: unknown): boolean => REFUSED.some((code) => isCredenceError(error, code));
 
 /**
+ * Whether a run that failed may destroy the keys it kept pending. Not when the append that makes them its entity's
+ * (`confirming`) failed with an outcome this process cannot know (the store failed mid-append, a timeout): the event
+ * may be stored, and the keys with it its entity's. Those stay pending, and the next start's sweep settles them
+ * against the store (confirmed when the event is there, destroyed otherwise).
+ */
+export const mayDiscardKeys = (confirming: boolean, error: unknown): boolean => !confirming || refusedWithoutAppend(error);
+
+/**
  * Remote provisioning ended with a verified receipt: `CredentialIssued` then `CredentialProvisioned` with the receipt.
  * The Enrolment Function's copy of a PSK is registered pending first, so a crash before the append leaves a key the
  * next start sweeps; refused by the engine (the node or its bootstrap credential was revoked meanwhile, say), the
@@ -36,6 +44,7 @@ export const recordProvisioning = async (
   const { outcome, credentialId } = args;
   infra.keepPsk(credentialId, outcome.credentialKeyHandle);
   let provisioned;
+  let confirming = false;
   try {
     const bootstrapCredentialId = await infra.bootstrapIdOf(outcome.nodeId);
     const issue = issuedFrom(outcome, credentialId, args.purpose, args.predecessorId);
@@ -46,6 +55,7 @@ export const recordProvisioning = async (
     ]);
     const issued = await infra.run('issueCredential', issue);
     try {
+      confirming = true;
       provisioned = await infra.run('provisionCredential', provision);
     } catch (error) {
       // An outcome this process cannot know (the store failed mid-append) is left as it stands: revoking a credential
@@ -58,7 +68,9 @@ export const recordProvisioning = async (
       throw error;
     }
   } catch (error) {
-    if (outcome.credentialKeyHandle !== undefined) await infra.discardKey(streamIdOf('credential', credentialId), outcome.credentialKeyHandle);
+    if (outcome.credentialKeyHandle !== undefined && mayDiscardKeys(confirming, error)) {
+      await infra.discardKey(streamIdOf('credential', credentialId), outcome.credentialKeyHandle);
+    }
     throw error;
   }
   infra.confirmPsk(credentialId, outcome.credentialKeyHandle);
@@ -77,7 +89,7 @@ export const recordAssociation = async (infra: Infrastructure, associationId: st
     established = await infra.run('establishAssociation', { associationId, expiresAt: outcome.expiresAt, transcriptHash: outcome.transcriptHash });
   } catch (error) {
     const stream = streamIdOf('association', associationId);
-    for (const handle of [outcome.sessionKeys.send, outcome.sessionKeys.receive]) await infra.discardKey(stream, handle);
+    if (mayDiscardKeys(true, error)) for (const handle of [outcome.sessionKeys.send, outcome.sessionKeys.receive]) await infra.discardKey(stream, handle);
     throw error;
   }
   infra.confirmSessionKeys(associationId, outcome);
