@@ -162,6 +162,44 @@ describe('public lifecycle stream', () => {
     await c.close();
   });
 
+  it("changes an AE's credential with its node's epoch, though the credential was issued before any event tied the AE to the node", async () => {
+    // Found in review: such a credential kept one public name for good, and linked the node's epochs.
+    const { c } = open();
+    const run = (type: Parameters<typeof command>[0], data: Record<string, unknown>) => c.engine.execute(command(type, data, op));
+    await run('createSubscription', { subscriptionId: 'city-09', subscriber: 'City of Nowhere 09', notBefore: T0, notAfter: at(365) });
+    await run('registerNode', { nodeId: 'meter-01', profile: profile('smart-meter') });
+    await run('enrolNode', { nodeId: 'meter-01', subscriptionId: 'city-09', cseId: '/meter-01-cse' });
+    await run('registerApplication', { appId: 'Rmetering', name: 'metering', provider: 'Acme' });
+    await run('issueCredential', {
+      credentialId: 'app-cred-01', kind: 'p256', publicKey: `${'B'.repeat(86)}A`, purpose: 'application', owner: { kind: 'app', id: 'Rmetering' }, fingerprint: fingerprint(7), notBefore: T0, notAfter: at(300),
+    });
+    await run('provisionCredential', { credentialId: 'app-cred-01', method: 'pre-provisioning' });
+    await run('enrolApplication', { appId: 'Rmetering', credentialId: 'app-cred-01' });
+    await run('issueCredential', {
+      credentialId: 'ae-cred-01', kind: 'ed25519', publicKey: 'A'.repeat(43), purpose: 'service', owner: { kind: 'ae', id: 'Cmeter-01-ae' }, fingerprint: fingerprint(31),
+      notBefore: T0, notAfter: at(90),
+    });
+    await run('provisionCredential', { credentialId: 'ae-cred-01', method: 'pre-provisioning' });
+    await c.settle();
+    for (const sa of ['ae-sa-1', 'ae-sa-2']) {
+      await run('configureAssociation', {
+        associationId: sa, nodeId: 'meter-01', credentialId: 'ae-cred-01', registree: { kind: 'ae', id: 'Cmeter-01-ae', appId: 'Rmetering' }, registrarCseId: '/in-cse-09',
+      });
+      await c.settle();
+    }
+    const events = await publicHistory(c);
+    const configured = events.filter((e) => e.type === 'AssociationConfigured').map((e) => e.data as { nodeId: string; credentialId: string });
+    expect(configured).toHaveLength(2);
+    expect(configured[0]!.nodeId).not.toBe(configured[1]!.nodeId);
+    expect(configured[0]!.credentialId).not.toBe(configured[1]!.credentialId);
+    const deriver = new PseudonymDeriver(key);
+    expect(configured.map((e) => e.credentialId)).toEqual([
+      await deriver.identifier('credential', 'ae-cred-01', 0),
+      await deriver.identifier('credential', 'ae-cred-01', 1),
+    ]);
+    await c.close();
+  });
+
   it('resumes after any position exactly as an unbroken stream continues, then follows live', async () => {
     const { c, clock } = open();
     await scenario(c, clock);

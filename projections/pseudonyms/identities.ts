@@ -19,6 +19,11 @@ export const IDENTITY_EVENT_TYPES = [
 export class PublicIdentities {
   readonly #epoch: Map<string, number>;
   readonly #owner: Record<Exclude<IdentifierKind, 'node' | 'subscription'>, Map<string, string>>;
+  /**
+   * Credentials issued to a CSE-ID or AE-ID no event had tied to a node yet (an AE's credential precedes the
+   * association that names its AE): they take that node when one does, and change pseudonym with it from then on.
+   */
+  readonly #waiting: Record<'cse' | 'ae', Map<string, string[]>>;
 
   constructor(from?: PublicIdentities) {
     const owner = from === undefined ? undefined : from.#owner;
@@ -29,6 +34,9 @@ export class PublicIdentities {
       credential: new Map(owner?.credential),
       association: new Map(owner?.association),
     };
+    const waiting = from === undefined ? undefined : from.#waiting;
+    const copied = (m: Map<string, string[]> | undefined) => new Map([...(m ?? [])].map(([id, credentials]) => [id, [...credentials]]));
+    this.#waiting = { cse: copied(waiting?.cse), ae: copied(waiting?.ae) };
   }
 
   /** A copy that folds on without changing this one. */
@@ -44,20 +52,27 @@ export class PublicIdentities {
         }
         return;
       case 'NodeEnrolled':
-        this.#owner.cse.set(event.data.cseId, event.data.nodeId);
+        this.#link('cse', event.data.cseId, event.data.nodeId);
         return;
       case 'CredentialIssued': {
         const { owner, credentialId } = event.data;
-        const node =
-          owner.kind === 'node' ? owner.id : owner.kind === 'cse' ? this.#owner.cse.get(owner.id) : owner.kind === 'ae' ? this.#owner.ae.get(owner.id) : undefined;
-        if (node !== undefined) this.#owner.credential.set(credentialId, node);
+        if (owner.kind === 'node') this.#owner.credential.set(credentialId, owner.id);
+        else if (owner.kind === 'cse' || owner.kind === 'ae') {
+          const node = this.#owner[owner.kind].get(owner.id);
+          if (node !== undefined) this.#owner.credential.set(credentialId, node);
+          else {
+            const waiting = this.#waiting[owner.kind].get(owner.id);
+            if (waiting === undefined) this.#waiting[owner.kind].set(owner.id, [credentialId]);
+            else waiting.push(credentialId);
+          }
+        }
         return;
       }
       case 'AssociationConfigured': {
         const { associationId, nodeId, registree } = event.data;
         this.#owner.association.set(associationId, nodeId);
-        if (registree.kind === 'ae') this.#owner.ae.set(registree.id, nodeId);
-        else if (!this.#owner.cse.has(registree.id)) this.#owner.cse.set(registree.id, nodeId);
+        if (registree.kind === 'ae') this.#link('ae', registree.id, nodeId);
+        else if (!this.#owner.cse.has(registree.id)) this.#link('cse', registree.id, nodeId);
         return;
       }
       case 'PseudonymRotated': {
@@ -68,6 +83,15 @@ export class PublicIdentities {
       default:
         return;
     }
+  }
+
+  /** The CSE-ID or AE-ID belongs to `nodeId` from now on, and so do the credentials issued to it that were waiting. */
+  #link(kind: 'cse' | 'ae', id: string, nodeId: string): void {
+    this.#owner[kind].set(id, nodeId);
+    const waiting = this.#waiting[kind].get(id);
+    if (waiting === undefined) return;
+    this.#waiting[kind].delete(id);
+    for (const credentialId of waiting) this.#owner.credential.set(credentialId, nodeId);
   }
 
   /** The node's epoch: its latest rotation so far, or 0 before its first (epoch 0 is what the first rotation takes). */
