@@ -152,4 +152,26 @@ describe('credence lifecycle commands against a live server', () => {
       expect(refused, name).toMatchObject({ code: 2, err: expect.stringContaining('--sign-key: secretKey: is not a P-256 private key') });
     }
   });
+  it("rotates a node's pseudonym with the server's key; a pseudonym chosen by hand is refused (found in review: recorded as given)", async () => {
+    for (const argv of [
+      ['subscription', 'create', 'rot-city', '--subscriber', 'City Utilities', '--not-after', '2030-01-01T00:00:00Z'],
+      ['node', 'register', 'rot-meter', '--class', 'smart-meter', '--manufacturer', 'Acme', '--model', 'SM-10', '--capability', 'metering'],
+    ]) expect((await cli(argv)).code).toBe(0);
+    const commandId = randomUUID();
+    const rotated = await cli(['pseudonym', 'rotate', 'rot-meter', '--command-id', commandId, '--json']);
+    expect(rotated.code, rotated.err).toBe(0);
+    const answer = JSON.parse(rotated.out) as { nodeId: string; epoch: number; deduplicated: boolean };
+    expect(answer).toMatchObject({ nodeId: 'rot-meter', deduplicated: false });
+    expect(rotated.out).not.toMatch(/p-[a-z2-7]{26}/);
+    const again = await cli(['pseudonym', 'rotate', 'rot-meter', '--command-id', commandId]);
+    expect(again).toMatchObject({ code: 0, out: `pseudonym of rot-meter: epoch ${answer.epoch} (this command id was already done; nothing appended)` });
+    const unknown = await cli(['pseudonym', 'rotate', 'no-such-meter']);
+    expect(unknown).toMatchObject({ code: 1, err: expect.stringContaining('cannot rotate') });
+
+    const handPicked = await cli(['command', 'rotatePseudonym', '--data', JSON.stringify({ nodeId: 'rot-meter', pseudonym: `p-${'a'.repeat(26)}`, epoch: answer.epoch + 1, trigger: 'demand' })]);
+    expect(handPicked).toMatchObject({ code: 1, err: expect.stringContaining('body.data.pseudonym') });
+    expect(handPicked.err).toContain('must be the pseudonym the pseudonym key derives');
+    const history = await svc.service.context.credence.store.readStream(`pseudonym-p-${'a'.repeat(26)}`);
+    expect(history).toEqual([]);
+  });
 });

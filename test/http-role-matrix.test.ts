@@ -44,6 +44,7 @@ const MATRIX: Readonly<Record<string, Row>> = {
   'DELETE /v1/tokens/{tokenId}': { access: ['admin'], params: { tokenId: `tok_${'A'.repeat(22)}` } },
 
   'POST /v1/commands': { access: ['operator'], body: body.createSubscription('matrix-sub') },
+  'POST /v1/pseudonyms/rotations': { access: ['operator'], body: { nodeId: 'matrix-node' } },
 
   'GET /v1/entities': { access: READ, query: { kind: 'node' } },
   'GET /v1/entities/{kind}/{id}': { access: READ, params: NODE },

@@ -180,6 +180,29 @@ describe('pseudonym rotation', () => {
     await c.close();
   });
 
+  it('answers an on-demand rotation sent again with its first outcome, after the directory moved on; another actor with the id is refused', async () => {
+    const { c, deriver } = await open();
+    await c.engine.execute(registerGateway('gw-9'));
+    await c.settle();
+    const commandId = '7d3c2b1a-0f9e-4d8c-b7a6-95847362e1f0';
+    const first = await c.pseudonyms!.rotateNow('gw-9', operator, commandId);
+    expect(first).toMatchObject({ outcome: 'rotated', epoch: 1, pseudonym: await deriver.node('gw-9', 1) });
+    await c.settle();
+    const before = await footprint(c.store);
+    // Found in review: the directory now says epoch 1, so the retry aimed at epoch 2 and was refused as a reused id.
+    expect(await c.pseudonyms!.rotateNow('gw-9', operator, commandId)).toEqual({ ...first, outcome: 'duplicate' });
+    const stranger = await c.pseudonyms!.rotateNow('gw-9', { id: 'someone-else', role: 'operator' }, commandId).catch((e: unknown) => e);
+    expect(isCredenceError(stranger, 'validation') && stranger.message).toMatch(/already used by another actor/);
+    expect(await footprint(c.store)).toEqual(before);
+    // A pseudonym not derived by the key is refused before anything is read (found in review: recorded as given).
+    const handPicked = await c.engine.execute(command('rotatePseudonym', { nodeId: 'gw-9', pseudonym: `p-${'b'.repeat(26)}`, epoch: 2, trigger: 'demand' }, { actor: operator })).catch((e: unknown) => e);
+    expect(isCredenceError(handPicked, 'validation') && handPicked.problem.code === 'validation' && handPicked.problem.issues).toEqual([
+      expect.objectContaining({ path: 'data.pseudonym', rule: 'derived' }),
+    ]);
+    expect(await footprint(c.store)).toEqual(before);
+    await c.close();
+  });
+
   it('refuses a resolution without the auditor role and writes nothing', async () => {
     const { c, deriver } = await open();
     await c.engine.execute(cmd.registerNode('meter-1'));

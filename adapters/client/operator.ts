@@ -60,6 +60,9 @@ export const CommandOutcomeJson = z.looseObject({
 });
 export type CommandOutcomeJson = z.infer<typeof CommandOutcomeJson>;
 
+export const PseudonymRotationJson = z.looseObject({ nodeId: z.string(), epoch: z.number().int().nonnegative(), deduplicated: z.boolean() });
+export type PseudonymRotationJson = z.infer<typeof PseudonymRotationJson>;
+
 export const IssuedTokenJson = z.looseObject({
   token: z.string().min(1).max(8_192),
   tokenId: Short.min(1),
@@ -128,6 +131,8 @@ export interface OperatorClient {
   consistencyProof(from: string, to?: string): Promise<ConsistencyAnswerJson>;
   /** An evidence bundle, for the caller to verify (verifyEvidenceBundle parses it). */
   evidence(kind: string, id: string): Promise<unknown>;
+  /** An on-demand pseudonym rotation (POST /v1/pseudonyms/rotations): the server derives and records the pseudonym. */
+  rotatePseudonym(body: { nodeId: string; commandId?: string }): Promise<PseudonymRotationJson>;
   issueToken(body: { subject: string; role: string; ttl: string | number }): Promise<IssuedTokenJson>;
   /** One page of issued tokens (`next` continues); expired ones only with `includeExpired`. */
   listTokens(page?: { limit?: number; after?: string; includeExpired?: boolean }): Promise<TokenPageJson>;
@@ -176,6 +181,8 @@ export const operatorClient = (baseUrl: string, token: string, options: Operator
     consistencyProof: (from, to) =>
       read(ConsistencyAnswerJson, `/v1/transparency/proofs/consistency${query({ from, to })}`, '/v1/transparency/proofs/consistency'),
     evidence: (kind, id) => get(`/v1/transparency/evidence/${segment(kind)}/${segment(id)}`),
+    rotatePseudonym: async (body) =>
+      parseBody(PseudonymRotationJson, (await request(baseUrl, { method: 'POST', path: '/v1/pseudonyms/rotations', token, body, ...options })).body, 'POST /v1/pseudonyms/rotations'),
     issueToken: async (body) => parseBody(IssuedTokenJson, (await request(baseUrl, { method: 'POST', path: '/v1/tokens', token, body, ...options })).body, 'POST /v1/tokens'),
     listTokens: async (page = {}) =>
       parseBody(

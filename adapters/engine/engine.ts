@@ -32,6 +32,12 @@ export interface EngineOptions {
    * the command is decided at (`now`); throws a typed error.
    */
   readonly verifyRequest?: (command: Command, at: { readonly now: Date }) => Promise<void> | void;
+  /**
+   * Further admission checks the composition root adds, after the request signature (each throws a typed error;
+   * nothing is read or written before they pass): a value only an adapter can check, such as the pseudonym a
+   * rotation records being the one the pseudonym key derives.
+   */
+  readonly checks?: readonly AdmissionStep[];
 }
 
 export interface Engine extends CommandSink {
@@ -64,6 +70,7 @@ export const createEngine = (options: EngineOptions): Engine => {
   const admission: readonly AdmissionStep[] = [
     authorise(new Set<string>(options.systemActors ?? SYSTEM_ACTOR_IDS)),
     ...(options.verifyRequest !== undefined ? [verifyRequestSignature(options.verifyRequest)] : []),
+    ...(options.checks ?? []),
   ];
 
   const attempt = async (command: Command, retry: number, at: Date): Promise<CommandOutcome> => {

@@ -21,6 +21,7 @@ import type { ExpiryScheduler } from '../../projections/expiry/index.ts';
 import { PkiChanges } from '../../projections/pki/index.ts';
 import {
   PseudonymDeriver,
+  rotationIsDerived,
   pseudonymRotation,
   secureEnvironmentPseudonymKey,
   type PseudonymKey,
@@ -189,12 +190,6 @@ const compose = (options: OpenOptions): Credence => {
       : 'memory' in options.location
         ? openSqliteStore({ memory: true, ...durability })
         : openSqliteStoreInDir(options.location.dir, durability));
-  const engine = createEngine({
-    store,
-    clock: options.clock,
-    ...(options.entityCacheMaxBytes !== undefined ? { cacheMaxBytes: options.entityCacheMaxBytes } : {}),
-    ...(options.signing !== undefined ? { verifyRequest: requestVerifier(options.signing) } : {}),
-  });
   const log = 'dir' in options.location ? openTransparencyInDir(options.location.dir) : undefined;
   const transparency =
     log === undefined
@@ -208,10 +203,16 @@ const compose = (options: OpenOptions): Credence => {
   const pseudonymKey =
     options.pseudonyms?.key ??
     (infrastructureSe !== undefined && registry !== undefined ? registeredPseudonymKey(infrastructureSe, registry) : undefined);
+  const deriver = pseudonymKey === undefined ? undefined : new PseudonymDeriver(pseudonymKey);
+  const engine = createEngine({
+    store,
+    clock: options.clock,
+    ...(options.entityCacheMaxBytes !== undefined ? { cacheMaxBytes: options.entityCacheMaxBytes } : {}),
+    ...(options.signing !== undefined ? { verifyRequest: requestVerifier(options.signing) } : {}),
+    ...(deriver !== undefined ? { checks: [rotationIsDerived(deriver)] } : {}),
+  });
   const pseudonyms =
-    pseudonymKey === undefined
-      ? undefined
-      : pseudonymRotation({ engine, deriver: new PseudonymDeriver(pseudonymKey), ...(options.pseudonyms?.policy ? { policy: options.pseudonyms.policy } : {}) });
+    deriver === undefined ? undefined : pseudonymRotation({ engine, deriver, ...(options.pseudonyms?.policy ? { policy: options.pseudonyms.policy } : {}) });
   const shredder =
     infrastructureSe === undefined || registry === undefined ? undefined : keyShredder(infrastructureSe, registry, () => options.clock.now());
   // SER-012 across restarts (issue 11 item 10): by default `replay-cache.db` in the data folder, memory only in memory.

@@ -6,7 +6,7 @@ import { RevocationReason } from '../../domain/events/index.ts';
  * catalog (domain/commands/catalog.ts), the entity id as the argument, the rest of the data as options. The
  * process manager's bookkeeping commands (record/release, role `system`) are not here: the engine refuses them
  * from anyone else; nor is resolvePseudonym, an auditor's command the operator-only POST /v1/commands cannot
- * carry. `credence command <type> --data JSON` sends any command of the catalog.
+ * carry; nor rotatePseudonym, whose pseudonym only the server's key derives (`pseudonym rotate`, pseudonym-rotate.ts). `credence command <type> --data JSON` sends any command of the catalog.
  */
 
 export interface OptionSpec {
@@ -40,7 +40,7 @@ export const LIFECYCLE_GROUPS = {
   credential: 'credentials: issue, provision, rotate, expire, revoke',
   application: 'applications (App-IDs): register, enrol, revoke',
   association: 'security associations: configure, establish, expire, revoke',
-  pseudonym: 'node pseudonyms: record a rotation on demand',
+  pseudonym: "node pseudonyms: rotate a node's pseudonym now",
 } as const;
 export type LifecycleGroup = keyof typeof LIFECYCLE_GROUPS;
 
@@ -236,15 +236,5 @@ export const LIFECYCLE_COMMANDS: readonly LifecycleSpec[] = [
   {
     group: 'association', verb: 'revoke', type: 'revokeAssociation', summary: 'revoke a security association',
     id: { name: 'associationId', field: 'associationId' }, options: [reason()], data: (id, o) => ({ associationId: id, reason: o['reason'] }),
-  },
-  {
-    group: 'pseudonym', verb: 'rotate', type: 'rotatePseudonym', summary: "record a node's new pseudonym (computed with the pseudonym key)",
-    id: { name: 'nodeId', field: 'nodeId' },
-    options: [
-      { flags: '--pseudonym <p-…>', description: 'the new pseudonym, p- and 26 base32 characters', required: true },
-      { flags: '--epoch <n>', description: 'its epoch', required: true },
-      { flags: '--trigger <trigger>', description: 'why (default: demand)', choices: ['initial', 'interval', 'association', 'demand'] },
-    ],
-    data: (id, o) => ({ nodeId: id, pseudonym: o['pseudonym'], epoch: /^\d+$/.test(String(o['epoch'])) ? Number(o['epoch']) : o['epoch'], trigger: o['trigger'] ?? 'demand' }),
   },
 ];

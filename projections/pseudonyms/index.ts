@@ -9,6 +9,7 @@ export type { PseudonymRotation, PseudonymRotationOptions, RotationOutcome } fro
 export { nodePseudonym, pseudonymHistory, resolutions } from './directory.ts';
 export type { NodePseudonym, DirectoryEntry, ResolutionRecord } from './directory.ts';
 export { resolvePseudonym } from './resolve.ts';
+export { rotationIsDerived } from './derived-check.ts';
 export type { ResolveRequest, Resolution } from './resolve.ts';
 export { PublicIdentities, IDENTITY_EVENT_TYPES } from './identities.ts';
 export { identitiesUpTo, publicEvents, publicLifecycle } from './public-events.ts';

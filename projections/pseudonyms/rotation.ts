@@ -85,6 +85,22 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
   const recordedBefore = async (pseudonym: Pseudonym, commandId: string): Promise<boolean> =>
     inBatch.has(`pseudonym-${pseudonym}\n${commandId}`) || (engine.recorded !== undefined && (await engine.recorded('pseudonym', pseudonym, commandId)));
 
+  /** The node's rotation recorded under `commandId` at one of the epochs before `epoch` (the latest 64), if any. */
+  const rotationRecordedUnder = async (nodeId: string, epoch: number, commandId: string) => {
+    if (engine.recorded === undefined) return undefined;
+    for (let earlier = epoch - 1; earlier >= Math.max(0, epoch - 64); earlier--) {
+      const pseudonym = await deriver.node(nodeId, earlier);
+      if (await engine.recorded('pseudonym', pseudonym, commandId)) return { epoch: earlier, pseudonym: pseudonym as Pseudonym };
+    }
+    return undefined;
+  };
+
+  const record = async (nodeId: string, epoch: number, pseudonym: Pseudonym, trigger: RotationTrigger, metadata: { actor: Actor }): Promise<RotationOutcome> => {
+    const command = { type: 'rotatePseudonym', data: { pseudonym, nodeId, epoch, trigger }, metadata };
+    const outcome = await (metadata.actor.role === 'system' ? engine.executeAsSystem(command) : engine.execute(command));
+    return { outcome: outcome.deduplicated ? 'duplicate' : 'rotated', nodeId, epoch, pseudonym };
+  };
+
   const rotate = async (
     nodeId: string,
     trigger: RotationTrigger,
@@ -103,13 +119,18 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
         return { outcome: 'duplicate', nodeId, epoch, pseudonym };
       }
       try {
-        const command = { type: 'rotatePseudonym', data: { pseudonym, nodeId, epoch, trigger }, metadata };
-        const outcome = await (metadata.actor.role === 'system' ? engine.executeAsSystem(command) : engine.execute(command));
-        return { outcome: outcome.deduplicated ? 'duplicate' : 'rotated', nodeId, epoch, pseudonym };
+        return await record(nodeId, epoch, pseudonym, trigger, metadata);
       } catch (error) {
         // A reaction recorded before under its derived id (redelivered after the directory moved on) is done. An
         // on-demand rotation carries its caller's id: a reused one there is the caller's mistake and surfaces.
-        if (trigger !== 'demand' && isCommandIdReused(error)) return { outcome: 'duplicate', nodeId, epoch, pseudonym };
+        if (isCommandIdReused(error)) {
+          if (trigger !== 'demand') return { outcome: 'duplicate', nodeId, epoch, pseudonym };
+          // A request sent again once its rotation is in the directory aims at the epoch after it: it is the rotation
+          // it recorded at one of the node's recent epochs, sent again there for the engine to judge (the same actor
+          // and data answer the first outcome; anything else is refused as a reused id).
+          const earlier = commandId === undefined ? undefined : await rotationRecordedUnder(nodeId, epoch, commandId);
+          if (earlier !== undefined) return record(nodeId, earlier.epoch, earlier.pseudonym, trigger, metadata);
+        }
         const taken = isCredenceError(error, 'illegal_transition') && error.problem.code === 'illegal_transition' && error.problem.state === 'active';
         if (taken && trigger !== 'initial') continue;
         if (isCredenceError(error, 'illegal_transition') || isCredenceError(error, 'not_found')) {

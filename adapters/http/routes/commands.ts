@@ -42,7 +42,7 @@ const CommandOutcomeWire = z
  * Who acts: the token's subject in the token's role, which the engine authorises against the catalog. `admin` manages
  * access and is no actor of the lifecycle (ACCESS.commands keeps it off this route; should it ever reach it, 403).
  */
-const actorOf = (principal: Principal): Actor => {
+export const actorOf = (principal: Principal): Actor => {
   const role = ActorRole.safeParse(principal.role);
   if (!role.success) throw unauthorised(principal.subject, `role ${principal.role} runs no lifecycle command`);
   return { id: principal.subject, role: role.data };

@@ -9,6 +9,7 @@ import { eventRoutes } from './events.ts';
 import { healthRoutes } from './health.ts';
 import { pkiRoutes } from './pki.ts';
 import { projectionRoutes } from './projections.ts';
+import { pseudonymRoutes } from './pseudonyms.ts';
 import { registrarRoutes } from './registrar.ts';
 import { tokenRoutes } from './tokens.ts';
 import { transparencyRoutes } from './transparency.ts';
@@ -18,6 +19,7 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   healthRoutes,
   tokenRoutes,
   commandRoutes,
+  pseudonymRoutes,
   entityRoutes,
   entityGraphRoutes,
   complianceRoutes,

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { CommandMetadata } from '../../../domain/commands/index.ts';
+import { NodeId } from '../../../domain/ids.ts';
+import { ACCESS } from '../auth/roles.ts';
+import type { RouteModule } from '../context.ts';
+import { HttpProblem } from '../problems.ts';
+import { actorOf } from './commands.ts';
+
+const RotationBody = z.strictObject({
+  nodeId: NodeId,
+  commandId: CommandMetadata.shape.commandId.optional().describe('idempotency key (UUID); the same id again answers the first rotation'),
+});
+
+const RotationAnswer = z
+  .object({
+    nodeId: z.string(),
+    epoch: z.int().nonnegative().describe('the epoch the node is in now'),
+    deduplicated: z.boolean().describe('true when `commandId` had been seen: nothing was appended'),
+  })
+  .meta({ id: 'PseudonymRotation' });
+
+/**
+ * An operator's on-demand rotation (seed 004; SER-011, SER-025): the service derives the node's next pseudonym with
+ * its pseudonym key and records it (`rotatePseudonym`, trigger `demand`, the operator as actor). The answer names the
+ * epoch, not the pseudonym: who is behind a pseudonym is for an auditor's recorded resolution to say.
+ */
+export const pseudonymRoutes: RouteModule = (app, context) => {
+  app.post('/v1/pseudonyms/rotations', {
+    config: { access: ACCESS.commands },
+    schema: {
+      summary: "Rotate a node's pseudonym now",
+      description:
+        "Derives the node's pseudonym of its next epoch with the service's pseudonym key and records the rotation (trigger `demand`). " +
+        '201 when recorded; 200 when `commandId` had been seen; 409 when the node cannot rotate (unknown, or not live); 501 when the ' +
+        'service has no pseudonym key. A `rotatePseudonym` sent to /v1/commands must carry the derived pseudonym, which only the service can compute.',
+      tags: ['commands'],
+      body: RotationBody,
+      response: { 200: RotationAnswer, 201: RotationAnswer },
+    },
+    handler: async (request, reply) => {
+      const pseudonyms = context.credence.pseudonyms;
+      if (pseudonyms === undefined) throw new HttpProblem(501, 'pseudonyms_unavailable', 'this server has no pseudonym key, so it rotates no pseudonym');
+      const { nodeId, commandId } = request.body;
+      const outcome = await pseudonyms.rotateNow(nodeId, actorOf(request.principal!), commandId);
+      if (outcome.outcome === 'skipped') throw new HttpProblem(409, 'rotation_refused', `${nodeId} cannot rotate: ${outcome.reason}`);
+      return reply.code(outcome.outcome === 'rotated' ? 201 : 200).send({ nodeId, epoch: outcome.epoch, deduplicated: outcome.outcome === 'duplicate' });
+    },
+  });
+};
