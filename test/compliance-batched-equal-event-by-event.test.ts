@@ -4,7 +4,7 @@ import type { DecodedEvent } from '../domain/stored.ts';
 import { COMPLIANCE_EVENT_TYPES, complianceProjection } from '../projections/compliance/index.ts';
 import { applyComplianceByStatement } from './support/compliance-by-statement.ts';
 
-const TABLES = ['compliance_revocations', 'compliance_enrolments', 'compliance_credentials', 'compliance_provisioned', 'compliance_associations'];
+const TABLES = ['compliance_revocations', 'compliance_enrolments', 'compliance_credentials', 'compliance_provisioned', 'compliance_associations', 'compliance_identifiers'];
 
 const dump = (db: Database.Database): Record<string, unknown[]> =>
   Object.fromEntries(TABLES.map((t) => [t, db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).all()]));
@@ -40,7 +40,8 @@ const history = (next: () => number, length: number): DecodedEvent[] => {
     const association = pick(associations);
     switch (kind) {
       case 0:
-        [streamId, type, data] = [`node-${node}`, 'NodeEnrolled', { nodeId: node, subscriptionId: pick(['s1', 's2']), cseId: `/${node}` }];
+        // CSE-IDs move between nodes now and then (a device replaced), so a credential's node is the latest naming's.
+        [streamId, type, data] = [`node-${node}`, 'NodeEnrolled', { nodeId: node, subscriptionId: pick(['s1', 's2']), cseId: pick(['/cse-a', '/cse-b', `/${node}`]) }];
         break;
       case 1:
         [streamId, type, data] = [`node-${node}`, 'NodeEnrolmentExpired', { nodeId: node }];
@@ -49,7 +50,9 @@ const history = (next: () => number, length: number): DecodedEvent[] => {
         [streamId, type, data] = [`node-${node}`, 'NodeRevoked', { nodeId: node, reason: pick(REASONS) }];
         break;
       case 3: {
-        const owner = next() < 0.7 ? { kind: 'node', id: pick(nodes) } : { kind: 'app', id: 'billing' };
+        const draw = next();
+        const owner =
+          draw < 0.5 ? { kind: 'node', id: pick(nodes) } : draw < 0.65 ? { kind: 'cse', id: pick(['/cse-a', '/cse-b', '/n1']) } : draw < 0.8 ? { kind: 'ae', id: pick(['Cae-1', 'Cae-2']) } : { kind: 'app', id: 'billing' };
         [streamId, type, data] = [`credential-${credential}`, 'CredentialIssued', { credentialId: credential, owner, notAfter: `2031-0${1 + Math.floor(next() * 9)}-01T00:00:00.000Z` }];
         break;
       }
@@ -67,7 +70,10 @@ const history = (next: () => number, length: number): DecodedEvent[] => {
         [streamId, type, data] = [`application-billing`, 'ApplicationRevoked', { appId: 'billing', reason: pick(REASONS) }];
         break;
       case 9:
-        [streamId, type, data] = [`association-${association}`, 'AssociationConfigured', { associationId: association, credentialId: credential, nodeId: node }];
+        [streamId, type, data] = [`association-${association}`, 'AssociationConfigured', {
+          associationId: association, credentialId: credential, nodeId: node,
+          registree: next() < 0.5 ? { kind: 'cse', id: pick(['/cse-a', '/cse-b']) } : { kind: 'ae', id: pick(['Cae-1', 'Cae-2']), appId: 'Rbilling' },
+        }];
         break;
       case 10:
         [streamId, type, data] = [`association-${association}`, pick(['AssociationEstablished', 'AssociationExpired']), { associationId: association }];

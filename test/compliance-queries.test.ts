@@ -114,6 +114,36 @@ describe('compliance queries', () => {
     await c.close();
   });
 
+  it("lists a credential issued to a node's CSE-ID or AE-ID under the subscription its node was enrolled in (found in review: left out)", async () => {
+    const clock = new FakeClock(T0);
+    const c = openCredence({ location: { memory: true }, clock });
+    const run = (input: unknown) => c.engine.execute(input);
+    for (const sub of ['sub-a', 'sub-b']) await run(cmd.createSubscription(sub));
+    await run(cmd.registerNode('meter-1'));
+    await run(cmd.enrolNode('meter-1', 'sub-a'));
+    const toIdentifier = (credentialId: string, owner: { kind: 'cse' | 'ae'; id: string }) => cmd.issueCredential(credentialId, 'meter-1', at(90), { owner });
+    // The CSE-ID is the node's from its enrolment on; the AE-ID once an association names it as its Registree.
+    await run(toIdentifier('cse-cred', { kind: 'cse', id: '/cse-meter-1' }));
+    await run(cmd.provisionCredential('cse-cred'));
+    await run(toIdentifier('ae-cred', { kind: 'ae', id: 'Cmeter-1-ae' }));
+    await run(cmd.provisionCredential('ae-cred'));
+    await run(command('registerApplication', { appId: 'Rmetering', name: 'metering', provider: 'Acme' }, { actor: operator }));
+    await run(cmd.issueCredential('app-cred', 'meter-1', at(300), { owner: { kind: 'app', id: 'Rmetering' }, purpose: 'application' }));
+    await run(cmd.provisionCredential('app-cred'));
+    await run(command('enrolApplication', { appId: 'Rmetering', credentialId: 'app-cred' }, { actor: operator }));
+    await run(command('configureAssociation', {
+      associationId: 'ae-sa', nodeId: 'meter-1', credentialId: 'ae-cred', registree: { kind: 'ae', id: 'Cmeter-1-ae', appId: 'Rmetering' }, registrarCseId: '/in-cse',
+    }, { actor: operator }));
+    await run(toIdentifier('ae-cred-2', { kind: 'ae', id: 'Cmeter-1-ae' }));
+    await run(command('enrolNode', { nodeId: 'meter-1', subscriptionId: 'sub-b', cseId: '/cse-meter-1' }, { actor: operator }));
+    await run(cmd.provisionCredential('ae-cred-2'));
+    await c.settle();
+    expect(provisionedUnder(c.readModels, 'sub-a').map((r) => [r.credentialId, r.nodeId])).toEqual([['cse-cred', 'meter-1']]);
+    // ae-cred was provisioned before anything said whose AE it is: under no subscription. ae-cred-2 after the move.
+    expect(provisionedUnder(c.readModels, 'sub-b').map((r) => [r.credentialId, r.nodeId])).toEqual([['ae-cred-2', 'meter-1']]);
+    await c.close();
+  });
+
   it('lists live credentials expiring in the next N days relative to the clock', async () => {
     const { c, clock } = await openScenario();
     const rows = expiringWithin(c.readModels, clock.now(), 30);

@@ -7,7 +7,9 @@ import { prepared } from '../runtime/index.ts';
  * The compliance read model's rules, their one definition (SER-023 revocation records, RS-17 change of
  * subscription): first insert wins; a status moves only forward by position, so an event delivered twice, or late,
  * changes nothing; an enrolment is replaced by a later one and removed by a later expiry; a provisioning names the
- * enrolment its node holds at that very event, in global order; a revocation is recorded once, by position.
+ * enrolment its node holds at that very event, in global order; a revocation is recorded once, by position. A
+ * credential issued to a CSE-ID or AE-ID is its node's: the node the latest enrolment (CSE-ID) or association
+ * configuration (its Registree) names the identifier for, by position, at the provisioning.
  *
  * `applyComplianceMany` applies the events of a batch (`complianceProjection().beginBatch`) or one event live (a
  * batch of one): the rows the events touch are read in one query per table, the events applied in order to those
@@ -33,6 +35,11 @@ interface Credential {
   status: string;
   readonly issued_position: Position;
   status_position: Position;
+}
+
+interface Identifier {
+  node_id: string;
+  position: Position;
 }
 
 interface Association {
@@ -69,6 +76,11 @@ const rowsIn = <R>(db: Database.Database, read: Lookup, keys: ReadonlySet<string
 const READ_CREDENTIALS = lookup('SELECT * FROM compliance_credentials', 'credential_id');
 const READ_ENROLMENTS = lookup('SELECT node_id, subscription_id, position FROM compliance_enrolments', 'node_id');
 const READ_ASSOCIATIONS = lookup('SELECT * FROM compliance_associations', 'association_id');
+// Read by id (the key's first column), the kind checked here; in memory keyed by both (`cse\n/meter-1-cse`).
+const READ_IDENTIFIERS = lookup('SELECT kind, id, node_id, position FROM compliance_identifiers', 'id');
+const identifierKey = (kind: string, id: string): string => `${kind}\n${id}`;
+const idOfKey = (key: string): string => key.slice(key.indexOf('\n') + 1);
+const isIdentifierKind = (kind: string): kind is 'cse' | 'ae' => kind === 'cse' || kind === 'ae';
 
 /** An insert into one table: its statement for one row and for 32 (SQLite allows 32,766 parameters). */
 interface RowWriter {
@@ -114,6 +126,7 @@ const NEW_CREDENTIALS = rowWriter('IGNORE', 'compliance_credentials', CREDENTIAL
 const NEW_ASSOCIATIONS = rowWriter('IGNORE', 'compliance_associations', ASSOCIATION_COLUMNS);
 const REVOCATIONS = rowWriter('IGNORE', 'compliance_revocations', REVOCATION_COLUMNS);
 const PROVISIONED = rowWriter('IGNORE', 'compliance_provisioned', PROVISIONED_COLUMNS);
+const IDENTIFIERS = rowWriter('REPLACE', 'compliance_identifiers', ['kind', 'id', 'node_id', 'position']);
 
 /**
  * What the batch reads before it applies anything: the rows any of its events moves on, and the enrolments of the
@@ -126,12 +139,21 @@ const keysOf = (events: readonly DecodedEvent[]) => {
   const credentials = new Set<string>();
   const associations = new Set<string>();
   const provisioned = new Set<string>();
+  const identifiers = new Set<string>();
   for (const { event } of events) {
     switch (event.type) {
       case 'NodeEnrolled':
+        nodes.add(event.data.nodeId);
+        identifiers.add(identifierKey('cse', event.data.cseId));
+        break;
       case 'NodeEnrolmentExpired':
       case 'NodeRevoked':
         nodes.add(event.data.nodeId);
+        break;
+      case 'AssociationConfigured':
+        // The node it names may be the one a credential provisioned later in the batch counts under.
+        nodes.add(event.data.nodeId);
+        identifiers.add(identifierKey(event.data.registree.kind, event.data.registree.id));
         break;
       case 'CredentialProvisioned':
         provisioned.add(event.data.credentialId);
@@ -152,10 +174,13 @@ const keysOf = (events: readonly DecodedEvent[]) => {
   }
   if (provisioned.size > 0) {
     for (const { event } of events) {
-      if (event.type === 'CredentialIssued' && event.data.owner.kind === 'node' && provisioned.has(event.data.credentialId)) nodes.add(event.data.owner.id);
+      if (event.type !== 'CredentialIssued' || !provisioned.has(event.data.credentialId)) continue;
+      const { owner } = event.data;
+      if (owner.kind === 'node') nodes.add(owner.id);
+      else if (isIdentifierKind(owner.kind)) identifiers.add(identifierKey(owner.kind, owner.id));
     }
   }
-  return { nodes, credentials, associations, provisioned };
+  return { nodes, credentials, associations, provisioned, identifiers };
 };
 
 /** Applies `events`, in order, to the compliance tables: see the rules above. */
@@ -167,7 +192,16 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
   for (const row of rowsIn<Credential>(db, READ_CREDENTIALS, keys.credentials)) {
     credentials.set(row.credential_id, row);
     // A credential issued in an earlier batch may be provisioned in this one: its node's enrolment is read too.
-    if (row.owner_kind === 'node' && keys.provisioned.has(row.credential_id)) keys.nodes.add(row.owner_id);
+    if (!keys.provisioned.has(row.credential_id)) continue;
+    if (row.owner_kind === 'node') keys.nodes.add(row.owner_id);
+    else if (isIdentifierKind(row.owner_kind)) keys.identifiers.add(identifierKey(row.owner_kind, row.owner_id));
+  }
+  const identifiers = new Map<string, Identifier>();
+  for (const row of rowsIn<Identifier & { kind: string; id: string }>(db, READ_IDENTIFIERS, new Set([...keys.identifiers].map(idOfKey)))) {
+    const key = identifierKey(row.kind, row.id);
+    if (!keys.identifiers.has(key)) continue;
+    identifiers.set(key, { node_id: row.node_id, position: row.position });
+    keys.nodes.add(row.node_id);
   }
   const enrolments = new Map<string, Enrolment | undefined>();
   for (const row of rowsIn<Enrolment & { node_id: string }>(db, READ_ENROLMENTS, keys.nodes)) {
@@ -181,6 +215,15 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
   const provisionedHere = new Set<string>();
   const revokedHere = new Set<Position>();
   const changedEnrolments = new Set<string>();
+  const changedIdentifiers = new Set<string>();
+  /** The identifier names `nodeId` from `position` on, unless a later naming is already known (forward only). */
+  const nameIdentifier = (kind: string, id: string, nodeId: string, position: bigint): void => {
+    const key = identifierKey(kind, id);
+    const row = identifiers.get(key);
+    if (row !== undefined && row.position >= position) return;
+    identifiers.set(key, { node_id: nodeId, position });
+    changedIdentifiers.add(key);
+  };
   const changedCredentials = new Set<Credential>();
   // Created by this batch: written by `INSERT OR IGNORE`, as a row stored before (not read, when nothing in the
   // batch looks at it) wins. Rows read and moved on are replaced.
@@ -209,7 +252,8 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
     const { event } = e;
     switch (event.type) {
       case 'NodeEnrolled': {
-        const { nodeId, subscriptionId } = event.data;
+        const { nodeId, subscriptionId, cseId } = event.data;
+        nameIdentifier('cse', cseId, nodeId, position);
         const row = enrolments.get(nodeId);
         if (row === undefined) {
           enrolments.set(nodeId, { subscription_id: subscriptionId, position });
@@ -265,18 +309,21 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
         const { credentialId, method } = event.data;
         const credential = credentials.get(credentialId);
         setStatus(credential, changedCredentials, 'provisioned', position);
-        if (provisionedHere.has(credentialId) || credential === undefined || credential.owner_kind !== 'node') break;
-        const enrolment = enrolments.get(credential.owner_id);
+        if (provisionedHere.has(credentialId) || credential === undefined) break;
+        const { owner_kind: kind, owner_id: ownerId } = credential;
+        const nodeId = kind === 'node' ? ownerId : isIdentifierKind(kind) ? identifiers.get(identifierKey(kind, ownerId))?.node_id : undefined;
+        const enrolment = nodeId === undefined ? undefined : enrolments.get(nodeId);
         if (enrolment === undefined) break;
         provisionedHere.add(credentialId);
-        newProvisioned.push([credentialId, enrolment.subscription_id, credential.owner_id, method, position, enrolment.position, e.metadata.occurredAt]);
+        newProvisioned.push([credentialId, enrolment.subscription_id, nodeId, method, position, enrolment.position, e.metadata.occurredAt]);
         break;
       }
       case 'CredentialExpired':
         setStatus(credentials.get(event.data.credentialId), changedCredentials, 'expired', position);
         break;
       case 'AssociationConfigured': {
-        const { associationId, credentialId, nodeId } = event.data;
+        const { associationId, credentialId, nodeId, registree } = event.data;
+        nameIdentifier(registree.kind, registree.id, nodeId, position);
         if (associations.get(associationId) !== undefined) break;
         const row: Association = { association_id: associationId, credential_id: credentialId, node_id: nodeId, status: 'configured', status_position: position };
         associations.set(associationId, row);
@@ -315,4 +362,10 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
   write(changedAssociations, ASSOCIATION_COLUMNS, ASSOCIATIONS, NEW_ASSOCIATIONS);
   writeRows(db, REVOCATIONS, newRevocations);
   writeRows(db, PROVISIONED, newProvisioned);
+  const identifierRows: unknown[][] = [];
+  for (const key of changedIdentifiers) {
+    const { node_id, position } = identifiers.get(key)!;
+    identifierRows.push([key.slice(0, key.indexOf('\n')), idOfKey(key), node_id, position]);
+  }
+  writeRows(db, IDENTIFIERS, identifierRows);
 };

@@ -4,7 +4,7 @@ import { applyComplianceMany } from './batch.ts';
 import { COMPLIANCE_EVENT_TYPES } from './event-types.ts';
 import { COMPLIANCE_QUERY_INDEXES, COMPLIANCE_TABLES, resetComplianceTables, setupComplianceTables } from './tables.ts';
 
-const COMPLIANCE_SCHEMA_VERSION = 2;
+const COMPLIANCE_SCHEMA_VERSION = 3;
 
 /**
  * The compliance read models: revocations, enrolments, credentials, provisioning and associations. In a batch the
@@ -19,6 +19,7 @@ export const complianceProjection = (): Projection => {
     queryIndexes: COMPLIANCE_QUERY_INDEXES,
     setup(db) {
       // Version 2: a revoked node's enrolment ends (the `provisioned` query listed credentials provisioned after it).
+      // Version 3: a credential issued to a CSE-ID or AE-ID counts under its node's enrolment (identifiers table).
       // A read model written before is rebuilt from the log.
       ensureSchemaVersion(db, 'compliance', COMPLIANCE_SCHEMA_VERSION, COMPLIANCE_TABLES);
       setupComplianceTables(db);

@@ -14,7 +14,14 @@ export const COMPLIANCE_QUERY_INDEXES: readonly QueryIndex[] = [
 ];
 
 /** The tables `setupComplianceTables` makes (dropped when the projection's schema version changes). */
-export const COMPLIANCE_TABLES = ['compliance_revocations', 'compliance_enrolments', 'compliance_credentials', 'compliance_provisioned', 'compliance_associations'] as const;
+export const COMPLIANCE_TABLES = [
+  'compliance_revocations',
+  'compliance_enrolments',
+  'compliance_credentials',
+  'compliance_provisioned',
+  'compliance_associations',
+  'compliance_identifiers',
+] as const;
 
 /**
  * Compliance read models. Every row keeps the global position of the event that proves it, so the
@@ -54,6 +61,13 @@ export const setupComplianceTables = (db: Database.Database): void => {
     position INTEGER NOT NULL,
     enrolment_position INTEGER NOT NULL,
     occurred_at TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS compliance_identifiers (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (id, kind)
   ) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS compliance_associations (
     association_id TEXT PRIMARY KEY,

@@ -12,8 +12,17 @@ import { parseStreamId } from '../../domain/streams.ts';
  * The rules: first insert wins; a status moves only forward by position (a late or repeated delivery changes
  * nothing); an enrolment is replaced by a later one (a change of subscription, RS-17) and removed by a later
  * expiry; a provisioning records the enrolment its node holds at that very event, in global order; a revocation is
- * recorded once, by position.
+ * recorded once, by position. A CSE-ID or AE-ID is the node's its latest naming (an enrolment, an association's
+ * Registree) says, by position; a credential issued to one is provisioned under that node's enrolment.
  */
+
+const nameIdentifier = (db: Database.Database, kind: string, id: string, nodeId: string, position: bigint): void => {
+  db.prepare(
+    `INSERT INTO compliance_identifiers (kind, id, node_id, position) VALUES (?, ?, ?, ?)
+     ON CONFLICT(id, kind) DO UPDATE SET node_id = excluded.node_id, position = excluded.position
+     WHERE excluded.position > compliance_identifiers.position`,
+  ).run(kind, id, nodeId, position);
+};
 
 const setStatus = (db: Database.Database, table: 'credentials' | 'associations', id: string, status: string, position: bigint): void => {
   const key = table === 'credentials' ? 'credential_id' : 'association_id';
@@ -39,6 +48,7 @@ export const applyComplianceByStatement = (db: Database.Database, e: DecodedEven
          ON CONFLICT(node_id) DO UPDATE SET subscription_id = excluded.subscription_id, position = excluded.position
          WHERE excluded.position > compliance_enrolments.position`,
       ).run(event.data.nodeId, event.data.subscriptionId, position);
+      nameIdentifier(db, 'cse', event.data.cseId, event.data.nodeId, position);
       return;
     case 'NodeEnrolmentExpired':
       db.prepare('DELETE FROM compliance_enrolments WHERE node_id = ? AND position < ?').run(event.data.nodeId, position);
@@ -70,7 +80,9 @@ export const applyComplianceByStatement = (db: Database.Database, e: DecodedEven
       db.prepare(
         `INSERT OR IGNORE INTO compliance_provisioned (credential_id, subscription_id, node_id, method, position, enrolment_position, occurred_at)
          SELECT c.credential_id, n.subscription_id, n.node_id, ?, ?, n.position, ?
-         FROM compliance_credentials c JOIN compliance_enrolments n ON c.owner_kind = 'node' AND n.node_id = c.owner_id
+         FROM compliance_credentials c
+         LEFT JOIN compliance_identifiers i ON i.kind = c.owner_kind AND i.id = c.owner_id
+         JOIN compliance_enrolments n ON n.node_id = CASE WHEN c.owner_kind = 'node' THEN c.owner_id ELSE i.node_id END
          WHERE c.credential_id = ?`,
       ).run(method, position, e.metadata.occurredAt, credentialId);
       return;
@@ -79,7 +91,8 @@ export const applyComplianceByStatement = (db: Database.Database, e: DecodedEven
       setStatus(db, 'credentials', event.data.credentialId, 'expired', position);
       return;
     case 'AssociationConfigured': {
-      const { associationId, credentialId, nodeId } = event.data;
+      const { associationId, credentialId, nodeId, registree } = event.data;
+      nameIdentifier(db, registree.kind, registree.id, nodeId, position);
       db.prepare(
         `INSERT OR IGNORE INTO compliance_associations (association_id, credential_id, node_id, status, status_position)
          VALUES (?, ?, ?, 'configured', ?)`,
