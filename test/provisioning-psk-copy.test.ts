@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Device } from '../adapters/protocols/procedures/index.ts';
 import type { KeyHandle, SecureEnvironment } from '../domain/ports/index.ts';
-import { isCredenceError } from '../domain/errors.ts';
+import { isCredenceError, unauthorised } from '../domain/errors.ts';
 import { restartableWorld, type RestartableWorld } from './support/restartable-world.ts';
 
 // Security issue 11 item 12: the Enrolment Function stored its PSK copy before the receipt arrived; a run that timed
@@ -134,6 +134,24 @@ describe("the Enrolment Function's PSK copy is stored on success only", () => {
     expect(w.infrastructure.o.registry.live('credential-meter-1-svc', 'psk')).toEqual([copy]);
     expect(w.credence.keyRegistry?.pending() ?? []).toEqual([]);
     expect(await held(w.se, w.infrastructure.owner, [copy as KeyHandle])).toEqual([copy]);
+  });
+
+  it('a copy whose provisioning was refused at admission (an unauthorised actor, a bad signature) is destroyed at once', async () => {
+    world = await restartableWorld('psk-copy-refused-at-admission');
+    const w = world;
+    const device = await w.enrolled('meter-1', 'ed25519');
+    const run = w.infrastructure.run.bind(w.infrastructure);
+    w.infrastructure.run = (async (type, data, correlationId) => {
+      if (type === 'provisionCredential') throw unauthorised('maf:infrastructure', 'the signing policy requires a signature');
+      return run(type, data, correlationId);
+    }) as typeof w.infrastructure.run;
+    const copies = watchPskCopies(w.se);
+    const failed = await w.procedures.provisionRemotely({ device, credentialId: 'meter-1-svc', kind: 'psk256' }).catch((e: unknown) => e);
+    expect(isCredenceError(failed, 'unauthorised')).toBe(true);
+    // Found in review: kept pending (and usable) until a restart, as if the outcome were unknown.
+    expect(copies.length).toBeGreaterThan(0);
+    expect(await held(w.se, w.infrastructure.owner, copies)).toEqual([]);
+    expect(registered(w, 'credential-meter-1-svc')).toEqual([]);
   });
 
   it('a copy whose credential was recorded just before the process died is kept on start', async () => {

@@ -8,7 +8,8 @@ import { withoutFields, type Transcript } from '../../../domain/crypto/transcrip
 import { SessionTable, type SessionBase } from '../shared/session-table.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
 import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
-import { assertProof, prove, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
+import { keyGoneAt } from '../shared/key-gone.ts';
+import { assertProof, prove, pskOf, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
 import { initiatorVerifier, responderSigner } from '../shared/credential-keys.ts';
 import { acceptedClockSkew } from '../../../domain/protocols/clock-skew.ts';
 import { wireEphemeral } from '../shared/wire-ephemeral.ts';
@@ -103,6 +104,7 @@ export class Registrar {
       timeoutSeconds: options.sessionTimeoutSeconds ?? 60,
       maxSessions: options.maxSessions,
       cleanup: (s) => destroyQuietly(options.se, s.ephemeral),
+      peerKeys: (s) => [pskOf(s.verifier), s.psk],
     });
   }
 
@@ -189,7 +191,7 @@ export class Registrar {
       return challenge;
     } catch (error) {
       await destroyQuietly(se, ephemeral);
-      throw error;
+      throw keyGoneAt(HELLO, error, [pskOf(verifier)]);
     }
   }
 

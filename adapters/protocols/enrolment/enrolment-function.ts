@@ -9,7 +9,8 @@ import { isValidSigningPublicKey, verifySignature } from '../../../domain/crypto
 import { withoutFields, type Transcript } from '../../../domain/crypto/transcript.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
 import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
-import { assertProof, prove, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
+import { keyGoneAt } from '../shared/key-gone.ts';
+import { assertProof, prove, pskOf, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
 import { initiatorVerifier, responderSigner } from '../shared/credential-keys.ts';
 import { acceptedClockSkew } from '../../../domain/protocols/clock-skew.ts';
 import { wireEphemeral } from '../shared/wire-ephemeral.ts';
@@ -137,6 +138,7 @@ export class EnrolmentFunction {
       timeoutSeconds: options.sessionTimeoutSeconds ?? 120,
       maxSessions: options.maxSessions,
       cleanup: (s) => destroyQuietly(options.se, s.ephemeral, s.credentialKeyHandle, s.delivery?.kek),
+      peerKeys: (s) => [pskOf(s.nodeVerifier)],
     });
   }
 
@@ -207,7 +209,7 @@ export class EnrolmentFunction {
       return challenge;
     } catch (error) {
       await destroyQuietly(se, ephemeral);
-      throw error;
+      throw keyGoneAt(HELLO, error, [pskOf(nodeVerifier)]);
     }
   }
 
@@ -340,18 +342,21 @@ export class EnrolmentFunction {
         keyFingerprint: (await se.describe(signingKey.handle)).fingerprint,
         value: await prove(se, signingKey, statementProofInput('enrolmentFunction', statement)),
       };
-      // The receipt is accepted: only now is the infrastructure's copy stored, re-imported non-extractable (once
-      // delivered, it never leaves again) and handed over; the session copy and the delivery key go with the session.
-      const { delivery } = session;
-      const stored = delivery && (await se.unwrap(delivery.kek, delivery.wrapped, delivery.aad, { kind: 'psk256' }));
-      if (delivery && stored === undefined) throw new Error('the delivered PSK no longer opens under its delivery key');
       // Signed now, the receipt verified, and handed to the node only once recorded (EnrolmentEndpoint): a
       // certificate out in the field that no event records could never be revoked.
       const certified = await session.certificate?.issue();
       const handover = session.transcript.absorb(CERTIFICATE_HANDOVER, certificateHandover(certified?.certificate));
+      const certificateProof = await prove(se, session.signer, proofFor('enrolment-function', 'certificate', handover));
+      // The receipt is accepted and nothing after this can refuse it: only now is the infrastructure's copy stored,
+      // re-imported non-extractable (once delivered, it never leaves again) and handed over; the session copy and the
+      // delivery key go with the session. (Made before a step that can still fail, it outlived the refusal: no
+      // cleanup and no registry knew it.)
+      const { delivery } = session;
+      const stored = delivery && (await se.unwrap(delivery.kek, delivery.wrapped, delivery.aad, { kind: 'psk256' }));
+      if (delivery && stored === undefined) throw new Error('the delivered PSK no longer opens under its delivery key');
       const outcome: ProvisioningOutcome = {
         ...facts,
-        certificateProof: await prove(se, session.signer, proofFor('enrolment-function', 'certificate', handover)),
+        certificateProof,
         ...(certified !== undefined && credential.kind !== 'psk256'
           ? { credential: { ...credential, certificate: certified.certificate }, issuingCa: certified.issuingCa }
           : {}),

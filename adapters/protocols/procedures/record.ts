@@ -11,9 +11,14 @@ import { assertWouldRecord } from './would-record.ts';
  * events or leaves no key of the run behind.
  */
 
-/** Refusals that say the command appended nothing (a machine guard, a conflict that outlasted its retries). */
-const REFUSED = ['illegal_transition', 'not_found', 'validation', 'concurrency_conflict'] as const;
-const refusedWithoutAppend = (error: unknown): boolean => REFUSED.some((code) => isCredenceError(error, code));
+/**
+ * Refusals that say the command appended nothing: a machine guard, a conflict that outlasted its retries, the
+ * admission's (actor, request signature), a history it could not decide on. A provisioning refused and its issued
+ * credential then left unrevoked (an AggregateError, the refusal first) appended nothing for the refused command.
+ */
+const REFUSED = ['illegal_transition', 'not_found', 'validation', 'concurrency_conflict', 'unauthorised', 'bad_signature', 'broken_history'] as const;
+const refusedWithoutAppend = (error: unknown): boolean =>
+  error instanceof AggregateError ? refusedWithoutAppend(error.errors[0]) : REFUSED.some((code) => isCredenceError(error, code));
 
 /**
  * Whether a run that failed may destroy the keys it kept pending. Not when the append that makes them its entity's

@@ -14,6 +14,9 @@ export type ProofVerifier =
   | { readonly kind: 'psk256'; readonly handle: KeyHandle }
   | { readonly kind: 'ed25519' | 'p256'; readonly publicKey: Uint8Array };
 
+/** The PSK handle a verifier checks with, if it is one. */
+export const pskOf = (verifier: ProofVerifier): KeyHandle | undefined => (verifier.kind === 'psk256' ? verifier.handle : undefined);
+
 /** Base64url proof over `input`. */
 export const prove = async (se: OwnedSecureEnvironment, key: CredentialKey, input: Uint8Array): Promise<string> =>
   toBase64url(key.kind === 'psk256' ? await se.mac(key.handle, input) : await se.sign(key.handle, input));

@@ -1,7 +1,7 @@
 import { toBase64url } from '../../../domain/crypto/base64url.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
-import { isKeyNotFound } from '../../../domain/errors.ts';
 import { protocolFailure } from '../../../domain/protocols/protocol.ts';
+import { keyGoneAt } from './key-gone.ts';
 
 export interface SessionBase {
   readonly id: string;
@@ -55,6 +55,7 @@ export class SessionTable<S extends SessionBase> {
   readonly #maxSessions: number;
   readonly #maxPendingPerClaimant: number;
   readonly #maxAuthenticatedPerClaimant: number;
+  readonly #peerKeys: (session: S) => readonly (string | undefined)[];
   readonly #cleanup: (session: S) => Promise<void>;
 
   constructor(options: {
@@ -63,7 +64,10 @@ export class SessionTable<S extends SessionBase> {
     maxPendingPerClaimant?: number | undefined;
     maxAuthenticatedPerClaimant?: number | undefined;
     cleanup: (session: S) => Promise<void>;
+    /** The handles of the peer credential's keys a session uses: their loss mid-run is the credential ending (key-gone.ts). */
+    peerKeys?: (session: S) => readonly (string | undefined)[];
   }) {
+    this.#peerKeys = options.peerKeys ?? (() => []);
     const maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
     const perClaimant = options.maxPendingPerClaimant ?? DEFAULT_MAX_PENDING_PER_CLAIMANT;
     if (!(options.timeoutSeconds > 0)) throw new RangeError('timeoutSeconds must be positive');
@@ -140,10 +144,7 @@ export class SessionTable<S extends SessionBase> {
       return result;
     } catch (error) {
       await this.#cleanup(session);
-      // A key the run holds was destroyed under it: the shredder's, as its credential ended meanwhile. The peer is
-      // told that at this step, never the key's handle.
-      if (isKeyNotFound(error)) throw protocolFailure(step, 'credential_revoked', 'the credential ended during the run');
-      throw error;
+      throw keyGoneAt(step, error, this.#peerKeys(session));
     }
   }
 
