@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { hash } from 'node:crypto';
-import { isCredenceError, isCommandIdReused } from '../../domain/errors.ts';
+import { isCredenceError, isCommandIdReused, type CredenceError } from '../../domain/errors.ts';
 import type { Pseudonym, RotationTrigger } from '../../domain/events/pseudonym.ts';
 import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
@@ -17,6 +17,16 @@ export const PSEUDONYM_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[2], role: 'system' 
 export type RotationOutcome =
   | { readonly outcome: 'rotated' | 'duplicate'; readonly nodeId: string; readonly epoch: number; readonly pseudonym: string }
   | { readonly outcome: 'skipped'; readonly nodeId: string; readonly reason: string };
+
+/**
+ * Why a rotation was not recorded, in words that name no pseudonym: the refusal's own message names the pseudonym's
+ * stream, and a rotation's answer (a log line, an operator's HTTP answer) must not pair it with the node.
+ */
+const skipReason = (error: CredenceError): string => {
+  const { problem } = error;
+  if (problem.code !== 'illegal_transition') return 'the pseudonym could not be recorded';
+  return problem.rule !== undefined ? `PseudonymRotated refused by rule ${problem.rule}` : `PseudonymRotated is not allowed in state ${problem.state}`;
+};
 
 export interface PseudonymRotation extends Projection {
   /** The keyed PRF the rotations use; the public stream needs the same one. */
@@ -134,7 +144,7 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
         const taken = isCredenceError(error, 'illegal_transition') && error.problem.code === 'illegal_transition' && error.problem.state === 'active';
         if (taken && trigger !== 'initial') continue;
         if (isCredenceError(error, 'illegal_transition') || isCredenceError(error, 'not_found')) {
-          return { outcome: 'skipped', nodeId, reason: error.message };
+          return { outcome: 'skipped', nodeId, reason: skipReason(error) };
         }
         throw error;
       }
