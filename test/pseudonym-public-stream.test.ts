@@ -4,7 +4,7 @@ import { command } from '../domain/commands/index.ts';
 import { FakeClock, DAY } from '../adapters/driven/clock/index.ts';
 import { hmacSha256 } from '../domain/crypto/index.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';
-import { PseudonymDeriver, publicLifecycle, resolvePseudonym, type PseudonymKey, type PublicEvent } from '../projections/pseudonyms/index.ts';
+import { identitiesUpTo, PseudonymDeriver, publicLifecycle, resolvePseudonym, type PseudonymKey, type PublicEvent } from '../projections/pseudonyms/index.ts';
 import { at, auditor, fingerprint, operator, T0 } from './support/fleet.ts';
 
 const key: PseudonymKey = { prf: async (m) => hmacSha256(new Uint8Array(32).fill(0x5a), m) };
@@ -197,6 +197,26 @@ describe('public lifecycle stream', () => {
       await deriver.identifier('credential', 'ae-cred-01', 0),
       await deriver.identifier('credential', 'ae-cred-01', 1),
     ]);
+    await c.close();
+  });
+
+  it('gives a credential issued to the CSE-ID of a revoked node to the node that enrols with it next, and its epochs', async () => {
+    // Found in review: the ended node kept the identifier in the public stream (the cascade lets it go), so the
+    // replacement's credential stayed on the dead node's frozen epoch and linked the new node's epochs.
+    const { c } = open();
+    const run = (type: Parameters<typeof command>[0], data: Record<string, unknown>) => c.engine.execute(command(type, data, op));
+    await run('createSubscription', { subscriptionId: 'city-09', subscriber: 'City of Nowhere 09', notBefore: T0, notAfter: at(365) });
+    for (const node of ['meter-01', 'meter-02']) await run('registerNode', { nodeId: node, profile: profile('gateway') });
+    await run('enrolNode', { nodeId: 'meter-01', subscriptionId: 'city-09', cseId: '/cse-09' });
+    await run('revokeNode', { nodeId: 'meter-01', reason: 'keyCompromise' });
+    await run('issueCredential', {
+      credentialId: 'for-replacement', kind: 'ed25519', publicKey: 'A'.repeat(43), purpose: 'service', owner: { kind: 'cse', id: '/cse-09' },
+      fingerprint: fingerprint(41), notBefore: T0, notAfter: at(90),
+    });
+    await run('enrolNode', { nodeId: 'meter-02', subscriptionId: 'city-09', cseId: '/cse-09' });
+    await c.settle();
+    const head = (await c.store.headPosition())!;
+    expect((await identitiesUpTo(c.store, head))!.nodeOf('credential', 'for-replacement')).toBe('meter-02');
     await c.close();
   });
 

@@ -5,6 +5,8 @@ import type { IdentifierKind, PseudonymDeriver } from './derive.ts';
 export const IDENTITY_EVENT_TYPES = [
   'NodeRegistered',
   'NodeEnrolled',
+  'NodeEnrolmentExpired',
+  'NodeRevoked',
   'CredentialIssued',
   'AssociationConfigured',
   'PseudonymRotated',
@@ -24,6 +26,10 @@ export class PublicIdentities {
    * association that names its AE): they take that node when one does, and change pseudonym with it from then on.
    */
   readonly #waiting: Record<'cse' | 'ae', Map<string, string[]>>;
+  /** Each node's CSE-IDs and AE-IDs (`cse\n<id>`), to let them go when it ends. */
+  readonly #identifiersOf: Map<string, Set<string>>;
+  /** Nodes revoked or whose enrolment expired: an association stored after takes no identifier back for them. */
+  readonly #ended: Set<string>;
 
   constructor(from?: PublicIdentities) {
     const owner = from === undefined ? undefined : from.#owner;
@@ -37,6 +43,8 @@ export class PublicIdentities {
     const waiting = from === undefined ? undefined : from.#waiting;
     const copied = (m: Map<string, string[]> | undefined) => new Map([...(m ?? [])].map(([id, credentials]) => [id, [...credentials]]));
     this.#waiting = { cse: copied(waiting?.cse), ae: copied(waiting?.ae) };
+    this.#identifiersOf = new Map([...(from === undefined ? [] : from.#identifiersOf)].map(([node, keys]) => [node, new Set(keys)]));
+    this.#ended = new Set(from === undefined ? undefined : from.#ended);
   }
 
   /** A copy that folds on without changing this one. */
@@ -53,6 +61,10 @@ export class PublicIdentities {
         return;
       case 'NodeEnrolled':
         this.#link('cse', event.data.cseId, event.data.nodeId);
+        return;
+      case 'NodeEnrolmentExpired':
+      case 'NodeRevoked':
+        this.#release(event.data.nodeId);
         return;
       case 'CredentialIssued': {
         const { owner, credentialId } = event.data;
@@ -71,6 +83,8 @@ export class PublicIdentities {
       case 'AssociationConfigured': {
         const { associationId, nodeId, registree } = event.data;
         this.#owner.association.set(associationId, nodeId);
+        // An association stored after its node ended (a raced import) takes no identifier back from whoever has it.
+        if (this.#ended.has(nodeId)) return;
         if (registree.kind === 'ae') this.#link('ae', registree.id, nodeId);
         else if (!this.#owner.cse.has(registree.id)) this.#link('cse', registree.id, nodeId);
         return;
@@ -87,11 +101,33 @@ export class PublicIdentities {
 
   /** The CSE-ID or AE-ID belongs to `nodeId` from now on, and so do the credentials issued to it that were waiting. */
   #link(kind: 'cse' | 'ae', id: string, nodeId: string): void {
+    const key = `${kind}\n${id}`;
+    const before = this.#owner[kind].get(id);
+    if (before !== undefined) this.#identifiersOf.get(before)?.delete(key);
     this.#owner[kind].set(id, nodeId);
+    let own = this.#identifiersOf.get(nodeId);
+    if (own === undefined) this.#identifiersOf.set(nodeId, (own = new Set()));
+    own.add(key);
     const waiting = this.#waiting[kind].get(id);
     if (waiting === undefined) return;
     this.#waiting[kind].delete(id);
     for (const credentialId of waiting) this.#owner.credential.set(credentialId, nodeId);
+  }
+
+  /**
+   * An ended node lets its CSE-IDs and AE-IDs go, as the cascade does: a credential issued to one of them later is
+   * the next owner's (it waits for the node that claims the identifier), not the ended node's, whose epoch is frozen.
+   * Credentials linked before stay with the node they were issued under.
+   */
+  #release(nodeId: string): void {
+    this.#ended.add(nodeId);
+    const own = this.#identifiersOf.get(nodeId);
+    if (own === undefined) return;
+    this.#identifiersOf.delete(nodeId);
+    for (const key of own) {
+      const cut = key.indexOf('\n');
+      this.#owner[key.slice(0, cut) as 'cse' | 'ae'].delete(key.slice(cut + 1));
+    }
   }
 
   /** The node's epoch: its latest rotation so far, or 0 before its first (epoch 0 is what the first rotation takes). */
