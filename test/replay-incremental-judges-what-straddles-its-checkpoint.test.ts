@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -8,8 +8,10 @@ import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { createEngine } from '../adapters/engine/index.ts';
 import { CheckpointFile } from '../adapters/replay-workers/checkpoint-file.ts';
 import { verifyFleet } from '../adapters/replay-workers/verify-fleet.ts';
-import { ExpectedRevision, type EventStore, type JsonObject } from '../domain/ports/event-store.ts';
-import { replayAll } from '../projections/replay/index.ts';
+import { FACT_CLAIM_TYPE } from '../domain/fact-claims.ts';
+import { ExpectedRevision, type EventStore, type JsonObject, type RecordedEvent } from '../domain/ports/event-store.ts';
+import { checkpointOf, ReplayCheckpoint, replayAll, verifierFromCheckpoint, verifierSource } from '../projections/replay/index.ts';
+import { FleetVerifier } from '../projections/replay/verifier.ts';
 import { dataDirs } from './replay.fixtures.ts';
 import { claimingStore } from './support/fact-claims.ts';
 import { at, cmd, operator, T0 } from './support/fleet.ts';
@@ -96,3 +98,55 @@ describe.each([1, 2])('an incremental replay after a checkpoint written by %i th
     }
   }, 60_000);
 });
+
+describe('a replay checkpoint', () => {
+  const dataDir = dataDirs('credence-replay-old-checkpoint-');
+
+  it('of an earlier version (no revisions, no command ids) is ignored, and the log verified in full once', async () => {
+    const dir = dataDir();
+    const store = openSqliteStoreInDir(dir);
+    try {
+      const engine = createEngine({ store, clock: new FakeClock(T0) });
+      for (const c of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode()]) await engine.execute(c);
+      const checkpoint = new CheckpointFile(dir);
+      await verifyFleet(store, { checkpoint });
+      const saved = JSON.parse(readFileSync(checkpoint.path, 'utf8')) as { entities: unknown[][]; revisions?: unknown };
+      delete saved.revisions;
+      saved.entities = saved.entities.map((e) => e.slice(0, 5));
+      writeFileSync(checkpoint.path, JSON.stringify(saved));
+      const again = await verifyFleet(store, { checkpoint });
+      expect(again.mode).toBe('full');
+      expect(again.notes).toEqual([expect.stringContaining('revisions: missing: a checkpoint of an earlier version')]);
+      expect((await verifyFleet(store, { checkpoint })).mode).toBe('incremental');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('keeps the last command of an entity whose first event came out of order (found in review: dropped with the revision)', () => {
+    const metadata = (commandId: string) => forgedMetadata(commandId, at(1));
+    const C1 = '3b0c6a2e-51d4-4f7a-9a63-2d1e8f4b7c10';
+    const record = (position: bigint, streamId: string, revision: bigint, type: string, data: JsonObject, meta: JsonObject = {}): RecordedEvent => ({
+      id: randomUUID(), position, streamId, revision, type, data, metadata: meta,
+    });
+    const claim = (position: bigint, revision: bigint) => record(position, 'node-meter-2', revision, FACT_CLAIM_TYPE, { claimant: 'association-sa-9', commandId: 'x' });
+    const registered = { nodeId: 'meter-2', profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'M-1', capabilities: ['metering'] } };
+    const before = [
+      claim(1n, 0n),
+      claim(2n, 1n),
+      record(3n, 'node-meter-2', 1n, 'NodeRegistered', registered, metadata(C1)),
+      record(4n, 'node-meter-3', 0n, 'NodeRegistered', { ...registered, nodeId: 'meter-3' }, metadata(randomUUID())),
+    ];
+    const after = [record(5n, 'node-meter-2', 2n, 'NodeRegistered', registered, metadata(C1))];
+    const full = new FleetVerifier();
+    for (const r of [...before, ...after]) full.apply(r);
+    const first = new FleetVerifier();
+    for (const r of before) first.apply(r);
+    const saved = ReplayCheckpoint.parse(JSON.parse(JSON.stringify(checkpointOf(verifierSource(first), '0'.repeat(64), undefined, at(1)))));
+    const resumed = verifierFromCheckpoint(saved);
+    for (const r of after) resumed.apply(r);
+    expect(resumed.verdict()).toEqual(full.verdict());
+    expect(full.verdict().findings.map((f) => f.reason)).toContain(`command ${C1} was recorded by an earlier append of this stream: a command is recorded once`);
+  });
+});
+

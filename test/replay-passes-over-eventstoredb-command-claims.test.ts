@@ -29,6 +29,12 @@ describe('replay and the command claims of EventStoreDB', () => {
     expect(verifier.verdict()).toMatchObject({ events: 0, foreignEvents: 0, findings: [] });
   });
 
+  it('flags a claim on such a stream that names no claimant or command (found in review: passed over silently)', () => {
+    const verifier = new FleetVerifier();
+    verifier.apply({ ...claimRecord(1n, 'c-1', 'credential-c1'), data: { claimant: 7 } });
+    expect(verifier.verdict().findings.map((f) => f.reason)).toEqual(['unreadable: malformed fact claim']);
+  });
+
   it('still judges a fact claim on an entity stream', () => {
     const verifier = new FleetVerifier();
     verifier.apply({ ...claimRecord(1n, 'c-1', 'association-sa-1'), streamId: 'credential-cred-1', data: { claimant: 'association-sa-1', commandId: 'c'.repeat(260) } });

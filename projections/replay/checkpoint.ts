@@ -99,8 +99,14 @@ export const ReplayCheckpoint = z.strictObject({
     z.tuple([z.string().max(300), EntityKind, z.string().max(300), z.union([z.string().max(200), JsonObject]), JsonObject, Decimal.optional(), z.string().max(200).optional()]),
   ),
   claims: z.array(z.tuple([z.string().max(300), z.string().max(200), z.array(z.tuple([z.string().max(300), View.nullable()]))])),
-  /** The last revision of fact streams known only from fact claims (no event of their entity yet). */
-  revisions: z.array(z.tuple([z.string().max(300), Decimal])).optional(),
+  /**
+   * The last revision of fact streams known only from fact claims (no event of their entity yet). Required: a
+   * checkpoint without it was written before checkpoints kept revisions and command ids, and going on from it would
+   * not judge what follows as a full run does; it is ignored and the log verified in full once.
+   */
+  revisions: z.array(z.tuple([z.string().max(300), Decimal]), {
+    error: (issue) => (issue.input === undefined ? 'missing: a checkpoint of an earlier version, without revisions and command ids' : undefined),
+  }),
 }).superRefine((checkpoint, ctx) => entitiesWhereTheyStand(checkpoint.entities, ctx));
 export type ReplayCheckpoint = z.infer<typeof ReplayCheckpoint>;
 
@@ -116,7 +122,7 @@ export interface CheckpointSource {
   claimTuples(): Iterable<ClaimTuple>;
   revisionTuples(): Iterable<RevisionTuple>;
 }
-export type RevisionTuple = NonNullable<ReplayCheckpoint['revisions']>[number];
+export type RevisionTuple = ReplayCheckpoint['revisions'][number];
 
 export const entityTuple = (streamId: string, e: VerifiedEntity): EntityTuple => {
   const [value, context] =
@@ -191,6 +197,6 @@ export const verifierFromCheckpoint = (checkpoint: ReplayCheckpoint): FleetVerif
     eventsPerKind: { ...checkpoint.eventsPerKind },
     findings: checkpoint.findings.map((f) => ({ ...f, position: BigInt(f.position), revision: BigInt(f.revision) })),
   };
-  const revisions = new Map((checkpoint.revisions ?? []).map(([streamId, revision]) => [streamId, BigInt(revision)] as const));
+  const revisions = new Map(checkpoint.revisions.map(([streamId, revision]) => [streamId, BigInt(revision)] as const));
   return new FleetVerifier({ state: { entities, claims, tally, position: BigInt(checkpoint.position), revisions } });
 };

@@ -78,6 +78,12 @@ export interface HeldClaims {
   readonly views: Map<string, EntityView | undefined>;
 }
 
+/** A command binding's data (a claim naming its claimant and command), whatever the length of the ids. */
+const isCommandBinding = (data: unknown): boolean => {
+  const { claimant, commandId } = data as { claimant?: unknown; commandId?: unknown };
+  return typeof claimant === 'string' && claimant.length > 0 && typeof commandId === 'string' && commandId.length > 0;
+};
+
 export const findingAt = (r: RecordedEvent, reason: string): Finding => ({
   streamId: r.streamId, position: r.position, revision: r.revision, type: r.type, reason,
 });
@@ -172,8 +178,11 @@ export class FleetVerifier {
     if (isFactClaim(record)) {
       const entry = this.entities.get(record.streamId);
       // A claim on a stream that is no entity's is EventStoreDB's binding of a command id to its stream (append.ts),
-      // no fact of a decision: nothing to judge, and nothing to keep per command.
-      if (entry === undefined && parseStreamId(record.streamId) === undefined) return false;
+      // no fact of a decision: nothing to keep per command, only its shape to check (its ids may be of any length).
+      if (entry === undefined && parseStreamId(record.streamId) === undefined) {
+        if (!isCommandBinding(record.data)) tally.findings.push(findingAt(record, 'unreadable: malformed fact claim'));
+        return false;
+      }
       this.#sequence(record, entry);
       this.#claim(record);
       return false;
@@ -250,6 +259,8 @@ export class FleetVerifier {
     const last = entry?.lastRevision ?? this.revisions.get(record.streamId);
     if (last !== undefined && record.revision <= last) {
       this.tally.findings.push(findingAt(record, `revision ${record.revision} after revision ${last}: the stream's order is broken`));
+      // The entity keeps the newest revision its stream reached, so a checkpoint holds it (with its last command).
+      if (entry !== undefined) entry.lastRevision = last;
       return;
     }
     if (entry !== undefined) entry.lastRevision = record.revision;
