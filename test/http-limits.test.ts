@@ -89,10 +89,17 @@ describe('rate limits: per principal with a token, per source address without', 
   });
 
   it('keeps probes out of the rate limit and counts refusals in the metrics', async () => {
+    // This address spent its API budget above: the probes and the metrics have budgets of their own.
     for (let i = 0; i < 5; i++) expect((await fetch(`${svc.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${svc.url}/readyz`)).status).toBe(200);
     const metrics = await (await fetch(`${svc.url}/metrics`)).text();
     expect(metrics).toMatch(/credence_http_rate_limited_total\{route="\/test\/echo"\} [1-9]/);
     expect(metrics).toMatch(/credence_http_refused_total\{status="429",route="\/test\/echo"\} [1-9]/);
+    // Found in review: /metrics had no rate limit, and a flood of it made the service shed the API's requests.
+    const more: number[] = [];
+    for (let i = 0; i < 3; i++) more.push((await fetch(`${svc.url}/metrics`)).status);
+    expect(more).toEqual([200, 200, 429]);
+    expect((await fetch(`${svc.url}/test/whoami`, { headers: { authorization: `Bearer ${svc.tokens.auditor}` } })).status).toBe(200);
   });
 });
 

@@ -30,6 +30,11 @@ describe('logs: JSON lines with a request id, no token and no secret field', () 
       body: JSON.stringify({ deep: { deeper: SECRETS }, token: svc.tokens.integrator }),
     });
     await fetch(`${svc.url}/v1/tokens`, { headers: { authorization: `Bearer ${svc.tokens.operator}x` } });
+    // Found in review: a token after `Bearer `, with its dots escaped, or in the path, reached the request log line.
+    const auditor = svc.tokens.auditor;
+    await fetch(`${svc.url}/v1/entities?q=Bearer%20${auditor}`);
+    await fetch(`${svc.url}/v1/entities?q=${auditor.replace(/\./g, '%2E')}`);
+    await fetch(`${svc.url}/v1/entities/node/${auditor}`);
   });
   afterAll(async () => {
     await svc?.close();

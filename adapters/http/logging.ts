@@ -9,8 +9,21 @@ const SECRET_NAMES = new Set([
   'token', 'accesstoken', 'idtoken', 'refreshtoken', 'jwt', 'bearer', 'apikey', 'clientsecret', 'psk', 'key', 'secret', 'pin', 'password',
   'passphrase', 'privatekey', 'sessionkey', 'authorization', 'cookie', 'setcookie',
 ]);
-/** A JSON Web Token in compact form (three base64url parts, the first a JSON header): redacted whatever it is called. */
-const JWT_SHAPED = /^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+/**
+ * A JSON Web Token in compact form (three base64url parts, the first a JSON header) anywhere in a text: redacted
+ * whatever it is called and whatever surrounds it (`Bearer <jwt>`).
+ */
+const JWT_INSIDE = /eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/;
+/** The text as a URL component means it (`+` a space, escapes decoded); the raw text where an escape is malformed. */
+const decoded = (text: string): string => {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return text;
+  }
+};
+/** Whether a URL component holds a token, written plainly or escaped (`%2E` for a dot). */
+const holdsJwt = (component: string): boolean => JWT_INSIDE.test(component) || JWT_INSIDE.test(decoded(component));
 const isSecretName = (name: string): boolean => SECRET_NAMES.has(name.toLowerCase().replace(/[-_]/g, ''));
 
 export const REDACTED = '[redacted]';
@@ -32,27 +45,27 @@ export const redactSecrets = (value: unknown, depth = 0): unknown => {
 };
 
 /**
- * The URL with the values of secret-named query parameters, and of any that hold a JWT, replaced (a client may put a
- * token in `?access_token=`, or under a name of its own).
+ * The URL with the values of secret-named query parameters, and every path segment or query part that holds a JWT,
+ * replaced (a client may put a token in `?access_token=`, under a name of its own, after `Bearer `, escaped, or in
+ * the path).
  */
 export const redactUrl = (url: string): string => {
   const q = url.indexOf('?');
-  if (q < 0) return url;
+  const path = (q < 0 ? url : url.slice(0, q))
+    .split('/')
+    .map((segment) => (holdsJwt(segment) ? REDACTED : segment))
+    .join('/');
+  if (q < 0) return path;
   const params = url
     .slice(q + 1)
     .split('&')
     .map((pair) => {
       const eq = pair.indexOf('=');
       const name = eq < 0 ? pair : pair.slice(0, eq);
-      let decoded = name;
-      try {
-        decoded = decodeURIComponent(name);
-      } catch {
-        // a malformed escape: judge the raw name
-      }
-      return eq >= 0 && (isSecretName(decoded) || JWT_SHAPED.test(pair.slice(eq + 1))) ? `${name}=${REDACTED}` : pair;
+      if (holdsJwt(name)) return REDACTED;
+      return eq >= 0 && (isSecretName(decoded(name)) || holdsJwt(pair.slice(eq + 1))) ? `${name}=${REDACTED}` : pair;
     });
-  return `${url.slice(0, q)}?${params.join('&')}`;
+  return `${path}?${params.join('&')}`;
 };
 
 /**

@@ -23,9 +23,13 @@ const Ready = z.object({
 });
 
 /**
- * Probes and metrics: public, exempt from the rate limit and from load shedding (protection.ts), so an orchestrator
- * sees a busy service as busy rather than dead. /healthz answers whenever the process serves; /readyz when the store
- * answers and the live projections are within `readyMaxLagEvents` of its head.
+ * Probes and metrics: public and exempt from load shedding (protection.ts), so an orchestrator sees a busy service
+ * as busy rather than dead. /healthz answers whenever the process serves, exempt from the rate limit too (it costs
+ * nothing); /readyz (a read of the store's head) and /metrics (the whole registry rendered, some ten times a probe's
+ * cost) each have a per-address rate limit of their own (the API's budget, in a bucket apart from the API requests),
+ * which a scraper or a probe stays far below and a flood from one address meets at once (found in review: a flood
+ * of /metrics shed the operators' requests). /readyz answers when
+ * the store answers and the live projections are within `readyMaxLagEvents` of its head.
  */
 export const healthRoutes: RouteModule = (app, context) => {
   app.get(
@@ -40,7 +44,8 @@ export const healthRoutes: RouteModule = (app, context) => {
   app.get(
     '/readyz',
     {
-      config: { access: 'public', rateLimit: false },
+      // A budget of its own per address (an object: the rate limit's child store), apart from the API requests.
+      config: { access: 'public', rateLimit: {} },
       schema: { summary: 'Readiness: the store is reachable and projection lag is under the bound', tags: ['service'], response: { 200: Ready } },
     },
     async () => {
@@ -61,7 +66,7 @@ export const healthRoutes: RouteModule = (app, context) => {
   app.get(
     '/metrics',
     {
-      config: { access: 'public', rateLimit: false },
+      config: { access: 'public', rateLimit: {} },
       schema: {
         summary: 'Prometheus metrics (text exposition format)',
         tags: ['service'],
