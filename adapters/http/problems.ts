@@ -204,6 +204,24 @@ export const sendFrameworkProblem = (reply: FastifyReply, request: FastifyReques
   return reply.code(mapped.status).header('x-request-id', request.id).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(document));
 };
 
+/**
+ * The HTTP parser's own refusals (Fastify's `clientErrorHandler`), before there is any request: a malformed request
+ * line or header, a body framed two ways (`Content-Length` with `Transfer-Encoding`), headers over the size Node
+ * takes, a request that took too long. Answered as problem+json on the raw socket, which is then closed; nothing of
+ * the input is echoed. A connection reset, or a socket that cannot be written, gets nothing.
+ */
+export const clientErrorAnswer = (error: NodeJS.ErrnoException): string | undefined => {
+  if (error.code === 'ECONNRESET') return undefined;
+  const [status, code, detail] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'request_timeout', 'the request was not received in time']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'headers_too_large', 'the request headers are larger than the service takes']
+        : [400, 'malformed_request', 'the request is not valid HTTP/1.1 (its request line, a header or its framing)'];
+  const body = JSON.stringify({ type: `${PROBLEM_TYPE_BASE}${code}`, title: STATUS_CODES[status], status, detail });
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+};
+
 /** Sends `error` as problem+json; returns the status sent. */
 export const sendProblem = (reply: FastifyReply, request: FastifyRequest, error: unknown): FastifyReply => {
   const mapped = mapError(error);

@@ -14,7 +14,7 @@ import { installAccessHook } from './auth/access-hook.ts';
 import type { ServiceConfig } from './config.ts';
 import type { App, RouteAccess, RouteModule, ServiceContext } from './context.ts';
 import { loggerOptions } from './logging.ts';
-import { HttpProblem, overloaded, PROBLEM_CONTENT_TYPE, ProblemSchema, sendFrameworkProblem, sendProblem } from './problems.ts';
+import { clientErrorAnswer, HttpProblem, overloaded, PROBLEM_CONTENT_TYPE, ProblemSchema, sendFrameworkProblem, sendProblem } from './problems.ts';
 import { installProtection } from './protection.ts';
 import { ROUTE_MODULES } from './routes/index.ts';
 
@@ -93,6 +93,12 @@ export const buildServer = async (options: BuildServerOptions): Promise<App> => 
       const sent = sendFrameworkProblem(reply, request, error);
       options.context.metrics.requestRefused(reply.statusCode, 'unmatched');
       return sent;
+    },
+    // Refused by the HTTP parser, before there is a request: problem+json too (Fastify's own answer is plain JSON).
+    clientErrorHandler: (error, socket) => {
+      const answer = socket.destroyed ? undefined : clientErrorAnswer(error);
+      if (answer !== undefined && socket.writable) socket.write(answer);
+      socket.destroy(error);
     },
     // Closing: idle sockets are closed, requests in flight finish; a new request on a kept-alive socket gets our
     // own 503 problem (below) rather than Fastify's plain JSON.
