@@ -21,6 +21,11 @@ export const ServiceLimitsConfig = z.strictObject({
   jsonMaxDepth: int(1, 64).default(16),
   jsonMaxValues: int(1, 1_000_000).default(4_096),
   maxSseStreamsPerPrincipal: int(1, 10_000).default(4),
+  /**
+   * Pseudonymised streams open at once, all principals together: each holds its own fold of who owns which identifier
+   * (some 100 bytes per credential, CSE-ID, AE-ID and association of the fleet), so their number bounds that memory.
+   */
+  maxPseudonymisedStreams: int(1, 10_000).default(16),
   sseHeartbeatMs: int(10, 3_600_000).default(15_000),
   sseHighWaterBytes: int(1, 256 * MIB).default(MIB),
   sseStallMs: int(1, 3_600_000).default(10_000),

@@ -30,6 +30,7 @@ declare module 'fastify' {
 export interface ServiceLimits {
   readonly bodyLimitBytes: number;
   readonly maxSseStreamsPerPrincipal: number;
+  readonly maxPseudonymisedStreams: number;
   readonly sseHeartbeatMs: number;
   /** Bytes queued on one SSE socket beyond which the stream pauses; a client still behind after `sseStallMs` is dropped. */
   readonly sseHighWaterBytes: number;

@@ -44,6 +44,8 @@ const identifiersFor = (principal: Principal, asked: Identifiers | undefined): I
 
 export const eventRoutes: RouteModule = (app, context) => {
   const slots = new StreamSlots(context.limits.maxSseStreamsPerPrincipal);
+  // One key for the whole service: the cap is on pseudonymised streams, whoever holds them.
+  const pseudonymised = new StreamSlots(context.limits.maxPseudonymisedStreams);
 
   app.get(
     '/v1/events',
@@ -107,6 +109,19 @@ export const eventRoutes: RouteModule = (app, context) => {
           { 'retry-after': String(retryAfter) },
         );
       }
+      const releasePseudonymised = identifiers === 'canonical' ? () => undefined : pseudonymised.acquire('service');
+      if (releasePseudonymised === undefined) {
+        release();
+        const retryAfter = capRetryAfterSeconds(context);
+        const limit = context.limits.maxPseudonymisedStreams;
+        throw new HttpProblem(
+          429,
+          'too_many_streams',
+          `the service already serves ${limit} pseudonymised event streams (each holds the fleet's identities): retry after ${retryAfter} s`,
+          { limit },
+          { 'retry-after': String(retryAfter) },
+        );
+      }
       reply.hijack();
       session = new SseSession({
         res: reply.raw,
@@ -121,7 +136,10 @@ export const eventRoutes: RouteModule = (app, context) => {
         metrics: context.metrics,
         shutdown: context.shutdown,
         log: request.log,
-        onClosed: release,
+        onClosed: () => {
+          release();
+          releasePseudonymised();
+        },
       });
       void session.run(events);
     },
