@@ -9,6 +9,8 @@ import { createEngine } from '../adapters/engine/index.ts';
 import { replayInWorkers } from '../adapters/replay-workers/pool.ts';
 import { ExpectedRevision, type EventStore, type JsonObject } from '../domain/ports/event-store.ts';
 import { decodeStored } from '../domain/stored.ts';
+import { FACT_CLAIM_TYPE } from '../domain/fact-claims.ts';
+import { partitionOf } from '../projections/replay/partition.ts';
 import { replayAll, replayEntity, type FleetReplay } from '../projections/replay/index.ts';
 import { dataDirs } from './replay.fixtures.ts';
 import { claimingStore } from './support/fact-claims.ts';
@@ -154,6 +156,36 @@ describe('replay flags what the engine could not have written, in every form', (
           expect(decodeStored(record)).toEqual({ ok: false, reason: `CredentialRevoked is addressed to cred-1 but stored in ${record.streamId}`, misplaced: true });
         }
       }
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+
+  it("a fact claim at a revision below its stream's last, made by a claimant another worker judges", async () => {
+    // Found in review: a claim is judged in its claimant's partition, which never saw the fact entity's revisions held
+    // by another worker, so the workers missed the order one pass over the log flags.
+    const dir = dataDir();
+    let store = openSqliteStoreInDir(dir);
+    const engine = createEngine({ store, clock: new FakeClock(T0) });
+    for (const c of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode()]) await engine.execute(c);
+    await store.close();
+    // The node's revisions 0 and 5 (a gap is not judged), then a claim on it at revision 3 by a claimant that both
+    // two and three workers judge elsewhere than the node.
+    const claimant = Array.from({ length: 50 }, (_, i) => `association-sa-${i}`).find((s) =>
+      [2, 3].every((n) => partitionOf(s, n) !== partitionOf('node-meter-1', n)),
+    )!;
+    const db = new Database(join(dir, 'events.db'));
+    db.prepare("UPDATE events SET revision = 5 WHERE stream_id = 'node-meter-1' AND revision = 1").run();
+    const claim = db
+      .prepare('INSERT INTO events (stream_id, revision, event_id, type, data, metadata) VALUES (?, 3, ?, ?, ?, ?)')
+      .run('node-meter-1', randomUUID(), FACT_CLAIM_TYPE, JSON.stringify({ claimant, commandId: randomUUID() }), '{}');
+    db.close();
+    store = openSqliteStoreInDir(dir);
+    try {
+      const verdict = await everyForm(store, dir);
+      expect(verdict.findings.map((f) => [f.position, f.reason])).toEqual([
+        [BigInt(claim.lastInsertRowid), "revision 3 after revision 5: the stream's order is broken"],
+      ]);
     } finally {
       await store.close();
     }

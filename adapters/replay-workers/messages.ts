@@ -2,6 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import type { ClaimTuple, EntityTuple, RevisionTuple } from '../../projections/replay/checkpoint.ts';
 import type { FactRevision } from '../../projections/replay/fact-timeline.ts';
+import type { RecordRole } from '../../projections/replay/partition.ts';
 import type { VerifierTally } from '../../projections/replay/verifier.ts';
 
 /**
@@ -36,8 +37,11 @@ export type ToWorker =
       /** Also answer each kept record's digest (record-digest.ts digestOfRecord), for the checkpoint's chained digest. */
       readonly digests: boolean;
     }
-  /** Records of this partition, each with the position of the record before it in the log (`previous`, same order). */
-  | { readonly type: 'records'; readonly records: readonly RecordedEvent[]; readonly previous: readonly bigint[] }
+  /**
+   * Records of this partition, each with the position of the record before it in the log (`previous`) and what the
+   * partition does with it (`roles`, partition.ts `roleIn`), in the same order.
+   */
+  | { readonly type: 'records'; readonly records: readonly RecordedEvent[]; readonly previous: readonly bigint[]; readonly roles: readonly RecordRole[] }
   /** Ports to every other worker, over which the fact revisions of each round travel directly (PeerRevisions). */
   | { readonly type: 'peers'; readonly ports: readonly MessagePort[] }
   /** First pass: this partition's fact revisions (guessed without the facts of other partitions), sent to every peer. */

@@ -1,8 +1,9 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
+import { isFactClaim } from '../../domain/fact-claims.ts';
 import { ENTITY_KINDS, type EntityKind } from '../../domain/streams.ts';
 import type { CheckpointSource, ClaimTuple, EntityTuple, RevisionTuple } from '../../projections/replay/checkpoint.ts';
-import { partitionOf, routeStreamOf } from '../../projections/replay/partition.ts';
+import { JUDGE, JUDGE_NOT_ORDER, ORDER_ONLY, partitionOf, routeStreamOf, type RecordRole } from '../../projections/replay/partition.ts';
 import { verifyFrom } from '../../projections/replay/all.ts';
 import { emptyTally, FleetVerifier, summarise, type FleetReplay, type VerifierTally } from '../../projections/replay/verifier.ts';
 import { verifierSource } from '../../projections/replay/checkpoint.ts';
@@ -171,7 +172,17 @@ const mergeDigests = (answers: readonly { readonly digests?: RecordDigests }[], 
 /** This thread reads $all and posts each record to its partition's worker; returns the last position read. */
 const routeRecords = async (store: EventStore, workers: readonly ReplayWorker[], options: Feed): Promise<bigint> => {
   const count = workers.length;
-  const batches: { records: RecordedEvent[]; previous: bigint[] }[] = workers.map(() => ({ records: [], previous: [] }));
+  const batches: { records: RecordedEvent[]; previous: bigint[]; roles: RecordRole[] }[] = workers.map(() => ({ records: [], previous: [], roles: [] }));
+  const post = (p: number, record: RecordedEvent, previous: bigint, role: RecordRole): void => {
+    const batch = batches[p]!;
+    batch.records.push(record);
+    batch.previous.push(previous);
+    batch.roles.push(role);
+    if (batch.records.length >= BATCH) {
+      workers[p]!.post({ type: 'records', ...batch });
+      batches[p] = { records: [], previous: [], roles: [] };
+    }
+  };
   let position = 0n;
   let read = 0;
   for (;;) {
@@ -182,13 +193,10 @@ const routeRecords = async (store: EventStore, workers: readonly ReplayWorker[],
       position = record.position;
       options.onRecord?.(record);
       const p = routeOf(record, count);
-      const batch = batches[p]!;
-      batch.records.push(record);
-      batch.previous.push(previous);
-      if (batch.records.length >= BATCH) {
-        workers[p]!.post({ type: 'records', ...batch });
-        batches[p] = { records: [], previous: [] };
-      }
+      // A fact claim is judged in its claimant's partition and ordered in its fact stream's (partition.ts roleIn).
+      const q = isFactClaim(record) ? partitionOf(record.streamId, count) : p;
+      post(p, record, previous, q === p ? JUDGE : JUDGE_NOT_ORDER);
+      if (q !== p) post(q, record, previous, ORDER_ONLY);
     }
     read += inPage;
     options.onProgress?.(read);

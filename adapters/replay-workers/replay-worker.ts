@@ -6,7 +6,7 @@ import { parseStreamId } from '../../domain/streams.ts';
 import { readStored, stateOf, type ReadStored } from '../../machines/index.ts';
 import { claimTuple, entityTuple, recordBytes, revisionTuples } from '../../projections/replay/checkpoint.ts';
 import { FACT_KINDS, FactTimeline, type FactRevision } from '../../projections/replay/fact-timeline.ts';
-import { partitionOf, routeStreamOf } from '../../projections/replay/partition.ts';
+import { JUDGE, ORDER_ONLY, partitionOf, roleIn, type RecordRole } from '../../projections/replay/partition.ts';
 import { speculateFactRevisions } from '../../projections/replay/speculation.ts';
 import { FleetVerifier } from '../../projections/replay/verifier.ts';
 import type { FromWorker, PeerRevisions, RecordDigests, ToWorker, WorkerCpu } from './messages.ts';
@@ -32,6 +32,8 @@ const timed = <T>(phase: Exclude<keyof WorkerCpu, 'load'>, work: () => T): T => 
 
 const records: RecordedEvent[] = [];
 const decoded: (ReadStored | undefined)[] = [];
+/** What this partition does with each record (partition.ts `roleIn`). */
+const roles: RecordRole[] = [];
 /** The position of the record before each one in the log (of any partition): where an append of one command ends. */
 const previousOf: bigint[] = [];
 let refuse = new Set<bigint>();
@@ -52,8 +54,9 @@ const NOTHING: JsonObject = Object.freeze({});
  * copies, and no pass reads the stored ones again (fact claims and unreadable records are kept whole): the kept record
  * drops them, which halves what a worker holds through its passes and what V8's collector has to mark.
  */
-const hold = (record: RecordedEvent, previous: bigint): void => {
+const hold = (record: RecordedEvent, previous: bigint, role: RecordRole): void => {
   previousOf.push(previous);
+  roles.push(role);
   const read = decode(record);
   if (read?.ok === true) {
     const { id, streamId, revision, position, type } = record;
@@ -90,22 +93,26 @@ const readPartition = async (message: Extract<ToWorker, { type: 'read' }>): Prom
   const { source, head, partition, count } = message;
   const { readEventsDbRange } = (await import(source.module)) as { readEventsDbRange: ReadRange };
   const tally: { rows: number; last: bigint; lastId: unknown; previous?: bigint } = { rows: 0, last: 0n, lastId: undefined };
-  const keep = (streamId: unknown, type: unknown, claimData: unknown): boolean => {
-    // A row broken in its stream id or type is routed by '' to one worker, whose row parse reports it.
+  // A row broken in its stream id or type is routed by '' to one worker, whose row parse reports it.
+  const roleOf = (streamId: unknown, type: unknown, data: unknown): RecordRole | undefined => {
     const stream = typeof streamId === 'string' ? streamId : '';
-    return partitionOf(typeof type === 'string' ? routeStreamOf(stream, type, claimData) : stream, count) === partition;
+    if (typeof type !== 'string') return partitionOf(stream, count) === partition ? JUDGE : undefined;
+    return roleIn(stream, type, data, partition, count);
   };
+  const keep = (streamId: unknown, type: unknown, claimData: unknown): boolean => roleOf(streamId, type, claimData) !== undefined;
   const positions: bigint[] = [];
   const hashes: Buffer[] = [];
   timed('read', () => {
     for (const record of readEventsDbRange(source.file, { after: 0n, head }, keep, tally)) {
-      // The record as stored, before hold() drops its data and metadata.
-      if (message.digests) {
+      // Only a fact claim may be kept for another role than judging it (no second routing of every row).
+      const role = isFactClaim(record) ? (roleOf(record.streamId, record.type, record.data) ?? JUDGE) : JUDGE;
+      // The record as stored, before hold() drops its data and metadata; digested by the partition that judges it.
+      if (message.digests && role !== ORDER_ONLY) {
         positions.push(record.position);
         hashes.push(hash('sha256', recordBytes(record), 'buffer'));
       }
       if (tally.previous === undefined) throw new Error(`partition source ${source.module} does not say the row before each record`);
-      hold(record, tally.previous);
+      hold(record, tally.previous, role);
     }
   });
   if (!message.digests) {
@@ -145,7 +152,9 @@ const verify = (fromPeers: readonly (readonly FactRevision[])[]): Extract<FromWo
   const refused = new Set<bigint>();
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!;
-    if (!verifier.apply(record, decoded[i], previousOf[i]!) && isFactEvent(record)) refused.add(record.position);
+    const role = roles[i]!;
+    if (role === ORDER_ONLY) verifier.orderClaim(record);
+    else if (!verifier.apply(record, decoded[i], previousOf[i]!, role === JUDGE) && isFactEvent(record)) refused.add(record.position);
   }
   const consistent = refused.size === ownRefused.size && [...refused].every((p) => ownRefused.has(p));
   refuse = refused;
@@ -165,7 +174,7 @@ port.on('message', (message: ToWorker) => {
       void readPartition(message);
       return;
     case 'records':
-      timed('read', () => message.records.forEach((record, i) => hold(record, message.previous[i]!)));
+      timed('read', () => message.records.forEach((record, i) => hold(record, message.previous[i]!, message.roles[i]!)));
       return;
     case 'peers':
       for (const peer of message.ports) {

@@ -31,3 +31,24 @@ export const routeStreamOf = (streamId: string, type: string, data: unknown): st
   const claimant = typeof value === 'object' && value !== null ? (value as { claimant?: unknown }).claimant : undefined;
   return typeof claimant === 'string' ? claimant : streamId;
 };
+
+/** What a partition does with a record (`roleIn`). */
+export const JUDGE = 0;
+/** A fact claim judged here whose fact stream another partition holds: that partition keeps the stream's order. */
+export const JUDGE_NOT_ORDER = 1;
+/** A fact claim judged in another partition, on a stream this one holds: only the stream's order is kept here. */
+export const ORDER_ONLY = 2;
+export type RecordRole = typeof JUDGE | typeof JUDGE_NOT_ORDER | typeof ORDER_ONLY;
+
+/**
+ * The role of a record in `partition` of `count`, or undefined when the partition has nothing to do with it. A fact
+ * claim goes to its claimant's partition (judged there against its facts) and to its fact stream's (whose revisions it
+ * moves, in order with the entity's own events there): so a revision out of order across the two is seen, as one
+ * pass over the log sees it.
+ */
+export const roleIn = (streamId: string, type: string, data: unknown, partition: number, count: number): RecordRole | undefined => {
+  const judged = partitionOf(routeStreamOf(streamId, type, data), count) === partition;
+  if (type !== FACT_CLAIM_TYPE) return judged ? JUDGE : undefined;
+  const ordered = partitionOf(streamId, count) === partition;
+  return judged ? (ordered ? JUDGE : JUDGE_NOT_ORDER) : ordered ? ORDER_ONLY : undefined;
+};

@@ -172,7 +172,7 @@ export class FleetVerifier {
    * verifier fed one partition must be told (it decides whether an event continues its command's append); by default
    * the record applied before. Returns whether the record changed its entity (an accepted event).
    */
-  apply(record: RecordedEvent, decoded?: ReadStored, previous: bigint = this.position): boolean {
+  apply(record: RecordedEvent, decoded?: ReadStored, previous: bigint = this.position, orderClaim = true): boolean {
     this.position = record.position;
     const tally = this.tally;
     if (isFactClaim(record)) {
@@ -183,7 +183,7 @@ export class FleetVerifier {
         if (!isCommandBinding(record.data)) tally.findings.push(findingAt(record, 'unreadable: malformed fact claim'));
         return false;
       }
-      this.#sequence(record, entry);
+      if (orderClaim) this.#sequence(record, entry);
       this.#claim(record);
       return false;
     }
@@ -251,9 +251,19 @@ export class FleetVerifier {
   }
 
   /**
+   * A fact claim judged by another verifier (a worker's partition), on a stream this one holds: only the order of the
+   * stream's revisions is kept and checked (`#sequence`), with the entity's own events here.
+   */
+  orderClaim(record: RecordedEvent): void {
+    const entry = this.entities.get(record.streamId);
+    if (entry === undefined && parseStreamId(record.streamId) === undefined) return;
+    this.#sequence(record, entry);
+  }
+
+  /**
    * Holds each stream's revisions to global order, as the store appends them: a revision at or below one already seen
    * is a stream whose order the engine (which reads a stream by revision) and replay (by position) would not agree on.
-   * Gaps are not judged: a fact claim holds a revision of its fact's stream and is read in its claimant's partition.
+   * Gaps are not judged: a store may drop a stream's oldest records (EventStoreDB truncating and scavenging).
    */
   #sequence(record: RecordedEvent, entry: VerifiedEntity | undefined): void {
     const last = entry?.lastRevision ?? this.revisions.get(record.streamId);
