@@ -89,4 +89,33 @@ describe("the Registrar's session keys are pending until the association is reco
     expect(w.infrastructure.o.registry.live(STREAM, 'session')).toHaveLength(2);
     expect(pendingOf(w, STREAM)).toEqual([]);
   });
+
+  it("a run whose append's outcome was unknown leaves its keys pending; the retry that is recorded destroys them, so no start confirms them", async () => {
+    // Found in review: the next start's sweep confirmed every pending session key of an established association,
+    // the stale run's too, which then lived as long as the association.
+    world = await restartableWorld('session-keys-stale-run');
+    const w = world;
+    const device = await w.provisioned('meter-1', 'ed25519', 'ed25519');
+    const run = w.infrastructure.run;
+    let failures = 1;
+    w.infrastructure.run = (async (type, data, correlationId) => {
+      if (type === 'establishAssociation' && failures-- > 0) throw new Error('the connection to the store dropped before its answer');
+      return run.call(w.infrastructure, type, data, correlationId);
+    }) as typeof w.infrastructure.run;
+    const failed = await w.procedures.associate({ device, associationId: 'sa-1', credentialId: 'meter-1-svc', lifetimeSeconds: 3600 }).catch((e: unknown) => e);
+    expect((failed as Error).message).toMatch(/connection to the store dropped/);
+    const stale = pendingOf(w, STREAM);
+    expect(stale).toHaveLength(2);
+
+    await w.procedures.establish({ device, associationId: 'sa-1', credentialId: 'meter-1-svc', lifetimeSeconds: 3600, registreeId: device.cseId ?? '/meter-1' });
+    const own = w.infrastructure.o.registry.live(STREAM, 'session');
+    expect(own).toHaveLength(2);
+    expect(own.filter((h) => stale.includes(h))).toEqual([]);
+    expect(pendingOf(w, STREAM)).toEqual([]);
+    expect(await held(w.se, w.infrastructure.owner, stale)).toEqual([]);
+
+    await w.restart();
+    expect(w.infrastructure.o.registry.live(STREAM, 'session')).toEqual([...own].sort());
+  });
 });
+

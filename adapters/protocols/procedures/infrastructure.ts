@@ -253,10 +253,19 @@ export class Infrastructure {
     for (const handle of [outcome.sessionKeys.send, outcome.sessionKeys.receive]) this.o.registry.register(stream, handle, 'session', { pending: true });
   }
 
-  /** The association whose session keys `keepSessionKeys` kept is recorded as established: the keys are its own. */
-  confirmSessionKeys(associationId: string, outcome: AssociationOutcome): void {
+  /**
+   * The association whose session keys `keepSessionKeys` kept is recorded as established: the keys are its own. An
+   * association is established once, by this run: session keys another run left pending for it (its append's outcome
+   * unknown, the Registree's retry recorded instead) are not its keys, and are destroyed now rather than confirmed by
+   * the next start's sweep, which sees only that the association was established.
+   */
+  async confirmSessionKeys(associationId: string, outcome: AssociationOutcome): Promise<void> {
     const stream = streamIdOf('association', associationId);
-    for (const handle of [outcome.sessionKeys.send, outcome.sessionKeys.receive]) this.o.registry.confirm(stream, handle);
+    const own = [outcome.sessionKeys.send, outcome.sessionKeys.receive];
+    for (const handle of own) this.o.registry.confirm(stream, handle);
+    for (const stale of this.o.registry.pending()) {
+      if (stale.stream === stream && stale.purpose === 'session' && !own.includes(stale.handle as KeyHandle)) await this.discardKey(stream, stale.handle as KeyHandle);
+    }
   }
 
   run(type: Parameters<typeof command>[0], data: Record<string, unknown>, correlationId?: string) {

@@ -97,6 +97,6 @@ export const recordAssociation = async (infra: Infrastructure, associationId: st
     if (mayDiscardKeys(true, error)) for (const handle of [outcome.sessionKeys.send, outcome.sessionKeys.receive]) await infra.discardKey(stream, handle);
     throw error;
   }
-  infra.confirmSessionKeys(associationId, outcome);
+  await infra.confirmSessionKeys(associationId, outcome);
   return established;
 };
