@@ -7,12 +7,12 @@ import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { eventsDbRangeSourceInDir } from '../adapters/driven/store/sqlite/events-db-reader.ts';
 import { createEngine } from '../adapters/engine/index.ts';
 import { replayInWorkers } from '../adapters/replay-workers/pool.ts';
-import { ExpectedRevision, type EventStore, type JsonObject } from '../domain/ports/event-store.ts';
+import { ExpectedRevision, type EventStore } from '../domain/ports/event-store.ts';
 import { decodeStored } from '../domain/stored.ts';
 import { FACT_CLAIM_TYPE } from '../domain/fact-claims.ts';
 import { partitionOf } from '../projections/replay/partition.ts';
 import { replayAll, replayEntity, type FleetReplay } from '../projections/replay/index.ts';
-import { dataDirs } from './replay.fixtures.ts';
+import { dataDirs, forge } from './replay.fixtures.ts';
 import { claimingStore } from './support/fact-claims.ts';
 import { at, cmd, operator, T0 } from './support/fleet.ts';
 
@@ -23,16 +23,6 @@ import { at, cmd, operator, T0 } from './support/fleet.ts';
  * acted on). Each is now flagged by the one-thread replay, the workers reading the events file, the workers fed by
  * this thread, and the replay of the one entity.
  */
-
-/** Appends one event straight to the store under `commandId`: what a tampering or buggy writer could do. */
-const append = async (store: EventStore, streamId: string, type: string, data: JsonObject, occurredAt: string, commandId: string) => {
-  const stream = await store.readStream(streamId);
-  return store.appendToStream(
-    streamId,
-    [{ id: randomUUID(), type, data, metadata: { schemaVersion: 1, actor: operator, commandId, commandType: 'forged', correlationId: 'f', causationId: 'f', occurredAt } }],
-    { expectedRevision: ExpectedRevision.after(stream.at(-1)?.revision) },
-  );
-};
 
 /** Every form's verdict on the store of `dir`, which must be the same. */
 const everyForm = async (store: EventStore, dir: string): Promise<FleetReplay> => {
@@ -61,7 +51,7 @@ describe('replay flags what the engine could not have written, in every form', (
 
       await plain.execute(cmd.revokeCredential());
       // Established two days after its credential was revoked, under the configure command's id.
-      const forged = await append(store, 'association-sa-1', 'AssociationEstablished', { associationId: 'sa-1', expiresAt: at(30) }, at(2), configured);
+      const forged = await forge(store, 'association-sa-1', 'AssociationEstablished', { associationId: 'sa-1', expiresAt: at(30) }, at(2), configured);
       const verdict = await everyForm(store, dir);
       expect(verdict.findings.map((f) => [f.position, f.reason])).toEqual([
         [forged.position, `command ${configured} was recorded by an earlier append of this stream: a command is recorded once`],
@@ -137,12 +127,12 @@ describe('replay flags what the engine could not have written, in every form', (
       const engine = createEngine({ store, clock });
       for (const c of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential(), cmd.provisionCredential()]) await engine.execute(c);
       const revocation = { credentialId: 'cred-1', reason: 'keyCompromise' };
-      const outside = await append(store, 'x-cred-1', 'CredentialRevoked', revocation, at(1), randomUUID());
-      const elsewhere = await append(store, 'Credential-cred-1', 'CredentialRevoked', revocation, at(1), randomUUID());
+      const outside = await forge(store, 'x-cred-1', 'CredentialRevoked', revocation, at(1), randomUUID());
+      const elsewhere = await forge(store, 'Credential-cred-1', 'CredentialRevoked', revocation, at(1), randomUUID());
       // Another tool's own event in its own stream stays foreign, not a finding, even one whose type is called as a
       // Credence one (found in review: another inventory's NodeRegistered was flagged).
-      await append(store, 'billing-42', 'InvoiceSent', { total: 3 }, at(1), randomUUID());
-      await append(store, 'inventory-42', 'NodeRegistered', { rack: 'B7', u: 12 }, at(1), randomUUID());
+      await forge(store, 'billing-42', 'InvoiceSent', { total: 3 }, at(1), randomUUID());
+      await forge(store, 'inventory-42', 'NodeRegistered', { rack: 'B7', u: 12 }, at(1), randomUUID());
       const verdict = await everyForm(store, dir);
       expect(verdict.findings.map((f) => [f.position, f.reason])).toEqual([
         [outside.position, 'CredentialRevoked is stored outside an entity stream'],

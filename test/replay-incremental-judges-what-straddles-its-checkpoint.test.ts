@@ -9,12 +9,12 @@ import { createEngine } from '../adapters/engine/index.ts';
 import { CheckpointFile } from '../adapters/replay-workers/checkpoint-file.ts';
 import { verifyFleet } from '../adapters/replay-workers/verify-fleet.ts';
 import { FACT_CLAIM_TYPE } from '../domain/fact-claims.ts';
-import { ExpectedRevision, type EventStore, type JsonObject, type RecordedEvent } from '../domain/ports/event-store.ts';
+import type { JsonObject, RecordedEvent } from '../domain/ports/event-store.ts';
 import { checkpointOf, ReplayCheckpoint, replayAll, verifierFromCheckpoint, verifierSource } from '../projections/replay/index.ts';
 import { FleetVerifier } from '../projections/replay/verifier.ts';
-import { dataDirs } from './replay.fixtures.ts';
+import { dataDirs, forge, forgedMetadata } from './replay.fixtures.ts';
 import { claimingStore } from './support/fact-claims.ts';
-import { at, cmd, operator, T0 } from './support/fleet.ts';
+import { at, cmd, T0 } from './support/fleet.ts';
 
 /*
  * Found in review: an incremental replay did not know each stream's last revision and last command id at its
@@ -22,18 +22,6 @@ import { at, cmd, operator, T0 } from './support/fleet.ts';
  * the incremental run while a full one flagged it. The checkpoint now keeps both (and the revisions of fact streams
  * known only from claims), whether one thread or the workers wrote it.
  */
-
-const forgedMetadata = (commandId: string, occurredAt: string): JsonObject => ({
-  schemaVersion: 1, actor: operator as unknown as JsonObject, commandId, commandType: 'forged', correlationId: 'f', causationId: 'f', occurredAt,
-});
-
-/** One event appended straight to the store under `commandId`: what a tampering or buggy writer could do. */
-const append = async (store: EventStore, streamId: string, type: string, data: JsonObject, occurredAt: string, commandId: string) => {
-  const stream = await store.readStream(streamId);
-  return store.appendToStream(streamId, [{ id: randomUUID(), type, data, metadata: forgedMetadata(commandId, occurredAt) }], {
-    expectedRevision: ExpectedRevision.after(stream.at(-1)?.revision),
-  });
-};
 
 describe.each([1, 2])('an incremental replay after a checkpoint written by %i thread(s) judges as a full one', (workers) => {
   const dataDir = dataDirs('credence-replay-straddle-');
@@ -53,7 +41,7 @@ describe.each([1, 2])('an incremental replay after a checkpoint written by %i th
       expect(saved.entities.find((e) => e[0] === 'association-sa-1')?.slice(5)).toEqual(['0', configured]);
 
       await plain.execute(cmd.revokeCredential());
-      const forged = await append(store, 'association-sa-1', 'AssociationEstablished', { associationId: 'sa-1', expiresAt: at(30) }, at(2), configured);
+      const forged = await forge(store, 'association-sa-1', 'AssociationEstablished', { associationId: 'sa-1', expiresAt: at(30) }, at(2), configured);
       const incremental = await verifyFleet(store, { checkpoint });
       expect(incremental.mode).toBe('incremental');
       expect(incremental.replay.findings.map((f) => [f.position, f.reason])).toEqual([

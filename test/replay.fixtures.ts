@@ -6,17 +6,20 @@ import { afterEach } from 'vitest';
 import { ExpectedRevision, type EventStore, type JsonObject } from '../domain/ports/event-store.ts';
 import { operator } from './support/fleet.ts';
 
-/** Appends straight to the store, bypassing the engine and its machines: what a tampering or buggy writer would do. */
-export const forge = async (store: EventStore, streamId: string, type: string, data: JsonObject, occurredAt: string) => {
+/** The metadata of a forged event: the operator's, under `commandId`. */
+export const forgedMetadata = (commandId: string, occurredAt: string): JsonObject => ({
+  schemaVersion: 1, actor: operator as unknown as JsonObject, commandId, commandType: 'forged', correlationId: 'f', causationId: 'f', occurredAt,
+});
+
+/**
+ * Appends straight to the store, bypassing the engine and its machines: what a tampering or buggy writer would do.
+ * Under a new command id, or the one given.
+ */
+export const forge = async (store: EventStore, streamId: string, type: string, data: JsonObject, occurredAt: string, commandId: string = crypto.randomUUID()) => {
   const stream = await store.readStream(streamId);
-  return store.appendToStream(
-    streamId,
-    [{
-      id: crypto.randomUUID(), type, data,
-      metadata: { schemaVersion: 1, actor: operator, commandId: crypto.randomUUID(), commandType: 'forged', correlationId: 'f', causationId: 'f', occurredAt },
-    }],
-    { expectedRevision: ExpectedRevision.after(stream.at(-1)?.revision) },
-  );
+  return store.appendToStream(streamId, [{ id: crypto.randomUUID(), type, data, metadata: forgedMetadata(commandId, occurredAt) }], {
+    expectedRevision: ExpectedRevision.after(stream.at(-1)?.revision),
+  });
 };
 
 /** Call inside a describe: a maker of fresh data folders (`<prefix>XXXXXX` in the temp dir), removed after each test. */
