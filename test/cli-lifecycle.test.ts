@@ -112,6 +112,20 @@ describe('credence lifecycle commands against a live server', () => {
     expect(noToken).toMatchObject({ code: 2, err: 'error: --token: required with --server (or --token-file FILE, or set CREDENCE_TOKEN)' });
   });
 
+  it('reads --token-file, and warns when others may read it (the command still runs)', async () => {
+    const file = join(work, 'operator.token');
+    writeFileSync(file, `${svc.tokens.operator}\n`, { mode: 0o600 });
+    chmodSync(file, 0o600);
+    const argv = (id: string) => ['subscription', 'create', id, '--subscriber', 'S', '--not-after', '2030-01-01T00:00:00Z', '--token-file', file];
+    const quiet = await cli(argv('token-file-1'), { CREDENCE_TOKEN: '' });
+    expect([quiet.code, quiet.err]).toEqual([0, '']);
+    chmodSync(file, 0o644);
+    const exposed = await cli(argv('token-file-2'), { CREDENCE_TOKEN: '' });
+    expect(exposed.code).toBe(0);
+    expect(exposed.err).toBe(`warning: --token-file: ${file} is readable by group or others; chmod 600 it`);
+    expect(exposed.err).not.toContain(svc.tokens.operator.split('.')[2]!);
+  });
+
   it('exit 3: the server cannot be reached', async () => {
     const port = await closedPort();
     const r = await cli(['node', 'revoke', 'meter-1', '--reason', 'keyCompromise', '--server', `http://127.0.0.1:${port}`]);

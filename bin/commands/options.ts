@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { DEFAULT_TIMEOUT_MS } from '../../adapters/client/http.ts';
@@ -57,6 +58,16 @@ export interface ServerOptionValues {
 
 const envOf = (io: Io): Readonly<Record<string, string | undefined>> => io.env ?? process.env;
 
+/** Whether a file's mode lets its group or others read it (never said on Windows, whose modes do not tell). */
+const readableByOthers = (file: string): boolean => {
+  if (process.platform === 'win32') return false;
+  try {
+    return (statSync(file).mode & 0o044) !== 0;
+  } catch {
+    return false;
+  }
+};
+
 /** The bearer token: --token, else the file of --token-file (bounded, trimmed), else CREDENCE_TOKEN; a message when unusable. */
 const tokenOf = (opts: ServerOptionValues, io: Io): { token: string } | { problem: string } => {
   if (opts.token !== undefined && opts.tokenFile !== undefined) return { problem: '--token-file: give --token or --token-file, not both' };
@@ -68,6 +79,9 @@ const tokenOf = (opts: ServerOptionValues, io: Io): { token: string } | { proble
     if (!read.ok) return { problem: `--token-file: ${read.message}` };
     token = read.value.trim();
     if (token === '') return { problem: `--token-file: ${opts.tokenFile} holds no token` };
+    // Said, not refused: `credence token create > FILE` under the usual umask makes such a file, and refusing it would
+    // break that; a bearer token others on the machine can read is theirs to use, though.
+    if (readableByOthers(opts.tokenFile)) io.err(`warning: --token-file: ${opts.tokenFile} is readable by group or others; chmod 600 it`);
   } else if (token === undefined || token === '') {
     flag = 'CREDENCE_TOKEN';
     token = envOf(io)['CREDENCE_TOKEN'];
