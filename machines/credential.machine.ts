@@ -5,6 +5,20 @@ import type { EntityView, MachineEvent } from './types.ts';
 import type { Owner } from '../domain/events/index.ts';
 
 const LIVE = ['initialized', 'enrolled', 'associated'];
+/** A credential its node holds: provisioned, and not ended. */
+const PROVISIONED = ['enrolled', 'associated'];
+const ENDED = ['expired', 'revoked'];
+
+/**
+ * Whether a credential may start a rotation now: never rotated, or its earlier rotation was abandoned. That is, the
+ * successor it named ended (revoked or expired), or the overlap ended with the successor never provisioned (the
+ * scheduler then leaves the predecessor in place rather than revoke it as superseded by a credential the node does
+ * not hold).
+ */
+const rotationOpen = (context: CredentialContext, previous: EntityView | undefined, at: number): boolean =>
+  context.successorId === undefined ||
+  isOneOf(previous, ENDED) ||
+  (context.overlapEndsAt !== undefined && at >= context.overlapEndsAt && !isOneOf(previous, PROVISIONED));
 
 const sameOwner = (other: EntityView | undefined, owner: Owner | undefined): boolean => {
   const theirs = (other?.context as CredentialContext | undefined)?.owner;
@@ -55,18 +69,25 @@ export const credentialMachine = setup({
       return id !== undefined && context.liveAssociations.includes(id);
     },
     lastAssociation: ({ context }) => context.liveAssociations.length === 1,
-    /** The successor names this credential as its predecessor and was issued for the same owner. */
+    /**
+     * The successor names this credential as its predecessor, was issued for the same owner, and is valid across the
+     * end of the overlap (valid before it ends, and after): the node is never left without a valid credential. A
+     * credential rotates once, unless that rotation was abandoned (`rotationOpen`).
+     */
     successorLinked: factGuard(({ context, event }) => {
       const d = dataOf(event, 'CredentialRotationStarted');
       const successor = event.facts.successor?.context as CredentialContext | undefined;
+      if (d === undefined || successor === undefined) return false;
+      const overlapEndsAt = ms(d.overlapEndsAt);
       return (
-        d !== undefined &&
-        context.successorId === undefined &&
+        rotationOpen(context, event.facts.previousSuccessor, event.at) &&
         isOneOf(event.facts.successor, LIVE) &&
         sameOwner(event.facts.successor, context.owner) &&
-        successor?.predecessorId === context.credentialId &&
-        ms(d.overlapEndsAt) > event.at &&
-        ms(d.overlapEndsAt) <= context.notAfter
+        successor.predecessorId === context.credentialId &&
+        overlapEndsAt > event.at &&
+        overlapEndsAt <= context.notAfter &&
+        successor.notBefore < overlapEndsAt &&
+        successor.notAfter > overlapEndsAt
       );
     }),
   },

@@ -86,6 +86,14 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
     if (db === undefined) throw new Error('expiry scheduler used before setup');
     return db;
   };
+  /** Whether the successor the rotation of `d`'s credential named is held by its node (provisioned, not ended). */
+  const successorHeld = async (d: Deadline): Promise<boolean> => {
+    const { credentialId } = d.command.data as { credentialId: string };
+    const successorId = ((await engine.view('credential', credentialId)).context as { successorId?: string }).successorId;
+    if (successorId === undefined) return true;
+    const state = (await engine.view('credential', successorId)).state;
+    return state === 'enrolled' || state === 'associated';
+  };
   return {
     name: 'expiry',
     queryIndexes: [DEADLINES_DUE_INDEX],
@@ -119,6 +127,13 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
         // Read again for each: a clock stepped back during the tick must not issue what is not due yet. An expiry's
         // machine would refuse it, but the end of a rotation's overlap is a revocation no machine times.
         if (engine.clock.now().getTime() < d.due) continue;
+        if (d.purpose === 'rotation' && !(await successorHeld(d))) {
+          // The rotation was abandoned: its successor ended, or the node never got it. The predecessor is not revoked
+          // as superseded by a credential the node does not hold; it stays until its own notAfter, and may be rotated
+          // again (credential.machine.ts rotationOpen).
+          dropDeadline(use(), d.stream, d.purpose);
+          continue;
+        }
         try {
           const outcome = await engine.executeAsSystem({
             ...d.command,

@@ -1,0 +1,74 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { openCredence, type Credence } from '../adapters/runtime/index.ts';
+import { command } from '../domain/commands/index.ts';
+import { at, cmd, operator, rejection, T0 } from './support/fleet.ts';
+
+/*
+ * Found in review: the end of a rotation's overlap revoked the predecessor as superseded even when its successor had
+ * been revoked meanwhile, or was never provisioned, leaving the node with no credential it holds (and a false CRL
+ * reason); the predecessor could never be rotated again. And a rotation was accepted to a successor whose validity
+ * did not cover the end of the overlap.
+ */
+
+let credence: Credence | undefined;
+afterEach(async () => {
+  await credence?.close();
+  credence = undefined;
+});
+
+const rotate = (successorId: string, overlapEndsAt: string) =>
+  command('startCredentialRotation', { credentialId: 'cred-1', successorId, overlapEndsAt }, { actor: operator });
+
+const open = async (successors: readonly { id: string; provisioned: boolean; notAfter?: string }[]) => {
+  const clock = new FakeClock(T0);
+  const c = (credence = openCredence({ location: { memory: true }, clock }));
+  for (const x of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential('cred-1'), cmd.provisionCredential('cred-1')]) await c.engine.execute(x);
+  for (const s of successors) {
+    await c.engine.execute(cmd.issueCredential(s.id, 'meter-1', s.notAfter ?? at(90), { predecessorId: 'cred-1' }));
+    if (s.provisioned) await c.engine.execute(cmd.provisionCredential(s.id));
+  }
+  return { c, clock };
+};
+
+const stateOf = async (c: Credence, id: string) => String((await c.engine.entity('credential', id)).snapshot.value);
+
+describe('a rotation whose successor the node does not hold at the end of the overlap', () => {
+  it('leaves the predecessor in place when the successor was revoked, and lets it rotate again', async () => {
+    const { c, clock } = await open([{ id: 'cred-2', provisioned: true }, { id: 'cred-3', provisioned: true }]);
+    await c.engine.execute(rotate('cred-2', at(5)));
+    await c.engine.execute(cmd.revokeCredential('cred-2'));
+    await c.settle();
+    // Rotated again while the first overlap still runs: its successor ended.
+    await c.engine.execute(rotate('cred-3', at(8)));
+    clock.set(at(6));
+    await c.tick();
+    expect(await stateOf(c, 'cred-1')).toBe('enrolled');
+    clock.set(at(9));
+    await c.tick();
+    expect(await stateOf(c, 'cred-1')).toBe('revoked');
+    expect((await c.engine.entity('credential', 'cred-1')).snapshot.context).toMatchObject({ revocationReason: 'superseded', successorId: 'cred-3' });
+  });
+
+  it('leaves the predecessor in place when the successor was never provisioned, and lets it rotate after the overlap', async () => {
+    const { c, clock } = await open([{ id: 'cred-2', provisioned: false }, { id: 'cred-3', provisioned: true }]);
+    await c.engine.execute(rotate('cred-2', at(5)));
+    await c.settle();
+    // While the overlap runs, the rotation stands.
+    expect((await rejection(c.engine.execute(rotate('cred-3', at(8))))).problem).toMatchObject({ code: 'illegal_transition', rule: 'successorLinked' });
+    clock.set(at(6));
+    await c.tick();
+    expect(await stateOf(c, 'cred-1')).toBe('enrolled');
+    await c.engine.execute(rotate('cred-3', at(10)));
+    clock.set(at(11));
+    await c.tick();
+    expect(await stateOf(c, 'cred-1')).toBe('revoked');
+  });
+
+  it('is refused at the start when the successor expires before the overlap ends', async () => {
+    const { c } = await open([{ id: 'cred-2', provisioned: true, notAfter: at(5) }]);
+    const refused = await rejection(c.engine.execute(rotate('cred-2', at(60))));
+    expect(refused.problem).toMatchObject({ code: 'illegal_transition', rule: 'successorLinked' });
+    expect((await c.store.readStream('credential-cred-1')).map((e) => e.type)).toEqual(['CredentialIssued', 'CredentialProvisioned']);
+  });
+});
