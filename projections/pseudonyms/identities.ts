@@ -30,6 +30,8 @@ export class PublicIdentities {
   readonly #identifiersOf: Map<string, Set<string>>;
   /** Nodes revoked or whose enrolment expired: an association stored after takes no identifier back for them. */
   readonly #ended: Set<string>;
+  /** CSE-IDs and AE-IDs (`cse\n<id>`) an ended node let go: still named under its epoch, owned by no one. */
+  readonly #released: Set<string>;
 
   constructor(from?: PublicIdentities) {
     const owner = from === undefined ? undefined : from.#owner;
@@ -45,6 +47,7 @@ export class PublicIdentities {
     this.#waiting = { cse: copied(waiting?.cse), ae: copied(waiting?.ae) };
     this.#identifiersOf = new Map([...(from === undefined ? [] : from.#identifiersOf)].map(([node, keys]) => [node, new Set(keys)]));
     this.#ended = new Set(from === undefined ? undefined : from.#ended);
+    this.#released = new Set(from === undefined ? undefined : from.#released);
   }
 
   /** A copy that folds on without changing this one. */
@@ -70,7 +73,7 @@ export class PublicIdentities {
         const { owner, credentialId } = event.data;
         if (owner.kind === 'node') this.#owner.credential.set(credentialId, owner.id);
         else if (owner.kind === 'cse' || owner.kind === 'ae') {
-          const node = this.#owner[owner.kind].get(owner.id);
+          const node = this.#released.has(`${owner.kind}\n${owner.id}`) ? undefined : this.#owner[owner.kind].get(owner.id);
           if (node !== undefined) this.#owner.credential.set(credentialId, node);
           else {
             const waiting = this.#waiting[owner.kind].get(owner.id);
@@ -86,7 +89,7 @@ export class PublicIdentities {
         // An association stored after its node ended (a raced import) takes no identifier back from whoever has it.
         if (this.#ended.has(nodeId)) return;
         if (registree.kind === 'ae') this.#link('ae', registree.id, nodeId);
-        else if (!this.#owner.cse.has(registree.id)) this.#link('cse', registree.id, nodeId);
+        else if (!this.#owner.cse.has(registree.id) || this.#released.has(`cse\n${registree.id}`)) this.#link('cse', registree.id, nodeId);
         return;
       }
       case 'PseudonymRotated': {
@@ -104,6 +107,7 @@ export class PublicIdentities {
     const key = `${kind}\n${id}`;
     const before = this.#owner[kind].get(id);
     if (before !== undefined) this.#identifiersOf.get(before)?.delete(key);
+    this.#released.delete(key);
     this.#owner[kind].set(id, nodeId);
     let own = this.#identifiersOf.get(nodeId);
     if (own === undefined) this.#identifiersOf.set(nodeId, (own = new Set()));
@@ -116,7 +120,9 @@ export class PublicIdentities {
 
   /**
    * An ended node lets its CSE-IDs and AE-IDs go, as the cascade does: a credential issued to one of them later is
-   * the next owner's (it waits for the node that claims the identifier), not the ended node's, whose epoch is frozen.
+   * the next owner's (it waits for the node that claims the identifier), not the ended node's. Until another node
+   * claims it, the identifier is still named under the ended node's frozen epoch, as the node's other identifiers
+   * are (found in review: named at epoch 0 instead, beside the node's epoch-e names, it linked the two epochs).
    * Credentials linked before stay with the node they were issued under.
    */
   #release(nodeId: string): void {
@@ -124,10 +130,7 @@ export class PublicIdentities {
     const own = this.#identifiersOf.get(nodeId);
     if (own === undefined) return;
     this.#identifiersOf.delete(nodeId);
-    for (const key of own) {
-      const cut = key.indexOf('\n');
-      this.#owner[key.slice(0, cut) as 'cse' | 'ae'].delete(key.slice(cut + 1));
-    }
+    for (const key of own) this.#released.add(key);
   }
 
   /** The node's epoch: its latest rotation so far, or 0 before its first (epoch 0 is what the first rotation takes). */
