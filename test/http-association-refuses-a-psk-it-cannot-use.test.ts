@@ -63,4 +63,16 @@ describe('an association handshake on a PSK credential', () => {
     expect(refused.status).toBe(422);
     expect(refused.body).toMatchObject({ step: 'association.hello', reason: 'unknown_credential' });
   });
+
+  it("answers a device route whose service key is lost with 500, naming no key handle (found in review: 404 with the handle)", async () => {
+    const infrastructure = await world.infrastructure();
+    // The last case of this file: the Registrar signs nothing after it.
+    await infrastructure.o.se.destroy(infrastructure.signing.registrar);
+    const response = await fetch(`${world.service.url}/v1/registrar`);
+    const body = await response.text();
+    expect(response.status).toBe(500);
+    expect(body).toContain('https://credence.dev/problems/internal');
+    expect(body).not.toMatch(/key_[A-Za-z0-9_-]{24}/);
+  });
 });
+

@@ -35,6 +35,9 @@ describe('logs: JSON lines with a request id, no token and no secret field', () 
     await fetch(`${svc.url}/v1/entities?q=Bearer%20${auditor}`);
     await fetch(`${svc.url}/v1/entities?q=${auditor.replace(/\./g, '%2E')}`);
     await fetch(`${svc.url}/v1/entities/node/${auditor}`);
+    // And beside a malformed escape, or escaped twice.
+    await fetch(`${svc.url}/v1/entities?q=%ZZ${svc.tokens.admin.replace(/\./g, '%2E')}`);
+    await fetch(`${svc.url}/v1/entities?q=${svc.tokens.integrator.replace(/\./g, '%252E')}`);
   });
   afterAll(async () => {
     await svc?.close();

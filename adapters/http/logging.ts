@@ -22,8 +22,17 @@ const decoded = (text: string): string => {
     return text;
   }
 };
-/** Whether a URL component holds a token, written plainly or escaped (`%2E` for a dot). */
-const holdsJwt = (component: string): boolean => JWT_INSIDE.test(component) || JWT_INSIDE.test(decoded(component));
+/**
+ * Each ASCII escape decoded on its own, a few times over (`%252E` is `%2E` is `.`): a malformed escape elsewhere in
+ * the component, which makes the whole of it undecodable, hides nothing.
+ */
+const asciiDecoded = (text: string): string => {
+  let out = text;
+  for (let round = 0; round < 3 && out.includes('%'); round++) out = out.replace(/%([0-7][0-9A-Fa-f])/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  return out;
+};
+/** Whether a URL component holds a token, written plainly or escaped (`%2E` for a dot, escaped twice, beside bad escapes). */
+const holdsJwt = (component: string): boolean => JWT_INSIDE.test(component) || JWT_INSIDE.test(asciiDecoded(component));
 const isSecretName = (name: string): boolean => SECRET_NAMES.has(name.toLowerCase().replace(/[-_]/g, ''));
 
 export const REDACTED = '[redacted]';

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { CredenceError, type FieldIssue, type Problem } from '../../domain/errors.ts';
+import { CredenceError, isKeyNotFound, type FieldIssue, type Problem } from '../../domain/errors.ts';
 
 /**
  * RFC 9457 problem details for every refusal of the API. Route handlers throw a CredenceError (or let their zod
@@ -149,6 +149,9 @@ const FASTIFY_CODES: Record<string, Omit<Mapped, 'extensions'>> = {
 /** The status, code and details of any error a request can end with. */
 export const mapError = (error: unknown): Mapped => {
   if (error instanceof HttpProblem) return { status: error.status, code: error.code, detail: error.message, extensions: error.extensions, headers: error.headers };
+  // A key of the service's own missing from its Secure Environment (a protocol step answers the peer's own lost key
+  // itself, key-gone.ts): the service's fault, and the handle stays in the log.
+  if (isKeyNotFound(error)) return { status: 500, code: 'internal', detail: STATUS_CODES[500]! };
   if (error instanceof CredenceError) return fromCredenceError(error.problem);
   const e = error as Partial<FastifyError> & { statusCode?: number };
   if (hasZodFastifySchemaValidationErrors(error) || (Array.isArray(e.validation) && e.validation.length > 0)) {
