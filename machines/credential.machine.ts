@@ -5,20 +5,19 @@ import type { EntityView, MachineEvent } from './types.ts';
 import type { Owner } from '../domain/events/index.ts';
 
 const LIVE = ['initialized', 'enrolled', 'associated'];
-/** A credential its node holds: provisioned, and not ended. */
-const PROVISIONED = ['enrolled', 'associated'];
-const ENDED = ['expired', 'revoked'];
 
 /**
- * Whether a credential may start a rotation now: never rotated, or its earlier rotation was abandoned. That is, the
- * successor it named ended (revoked or expired), or the overlap ended with the successor never provisioned (the
- * scheduler then leaves the predecessor in place rather than revoke it as superseded by a credential the node does
- * not hold).
+ * Whether a credential may start a rotation now: never rotated, or its earlier rotation is over without superseding
+ * it. That is, the successor it named ended (expired, or revoked for any reason but being superseded in turn), or
+ * the overlap ended and the credential is still live: the scheduler revokes a predecessor as superseded only when its
+ * node holds the successor then, so one still live was not superseded (it may rotate again, to the same successor
+ * once that is provisioned).
  */
 const rotationOpen = (context: CredentialContext, previous: EntityView | undefined, at: number): boolean =>
   context.successorId === undefined ||
-  isOneOf(previous, ENDED) ||
-  (context.overlapEndsAt !== undefined && at >= context.overlapEndsAt && !isOneOf(previous, PROVISIONED));
+  isOneOf(previous, ['expired']) ||
+  (isOneOf(previous, ['revoked']) && (previous?.context as { revocationReason?: string } | undefined)?.revocationReason !== 'superseded') ||
+  (context.overlapEndsAt !== undefined && at >= context.overlapEndsAt);
 
 const sameOwner = (other: EntityView | undefined, owner: Owner | undefined): boolean => {
   const theirs = (other?.context as CredentialContext | undefined)?.owner;

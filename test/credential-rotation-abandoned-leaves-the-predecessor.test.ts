@@ -3,6 +3,7 @@ import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';
 import { command } from '../domain/commands/index.ts';
 import { at, cmd, operator, rejection, T0 } from './support/fleet.ts';
+import { forge } from './replay.fixtures.ts';
 
 /*
  * Found in review: the end of a rotation's overlap revoked the predecessor as superseded even when its successor had
@@ -63,6 +64,66 @@ describe('a rotation whose successor the node does not hold at the end of the ov
     clock.set(at(11));
     await c.tick();
     expect(await stateOf(c, 'cred-1')).toBe('revoked');
+  });
+
+  it('lets the predecessor rotate again to the same successor once that is provisioned after the overlap', async () => {
+    // Found in review: the successor provisioned a moment after the overlap ended left the predecessor valid for good.
+    const { c, clock } = await open([{ id: 'cred-2', provisioned: false }]);
+    await c.engine.execute(rotate('cred-2', at(5)));
+    await c.settle();
+    clock.set(at(6));
+    await c.tick();
+    await c.engine.execute(cmd.provisionCredential('cred-2'));
+    expect(await stateOf(c, 'cred-1')).toBe('enrolled');
+    await c.engine.execute(rotate('cred-2', at(9)));
+    clock.set(at(10));
+    await c.tick();
+    expect(await stateOf(c, 'cred-1')).toBe('revoked');
+  });
+
+  it('revokes the predecessor whose successor was superseded in turn by a successor of its own', async () => {
+    // Found in review: the chain's middle credential, revoked as superseded, counted as an abandoned rotation.
+    const { c, clock } = await open([{ id: 'cred-2', provisioned: true }]);
+    await c.engine.execute(cmd.issueCredential('cred-3', 'meter-1', at(90), { predecessorId: 'cred-2' }));
+    await c.engine.execute(cmd.provisionCredential('cred-3'));
+    await c.engine.execute(rotate('cred-2', at(10)));
+    await c.engine.execute(command('startCredentialRotation', { credentialId: 'cred-2', successorId: 'cred-3', overlapEndsAt: at(5) }, { actor: operator }));
+    await c.settle();
+    clock.set(at(6));
+    await c.tick();
+    expect(await stateOf(c, 'cred-2')).toBe('revoked');
+    clock.set(at(11));
+    await c.tick();
+    expect(await stateOf(c, 'cred-1')).toBe('revoked');
+  });
+
+  it('does not act on the deadline of an earlier rotation the read model still holds (found in review: revoked early)', async () => {
+    const { c, clock } = await open([{ id: 'cred-2', provisioned: true }, { id: 'cred-3', provisioned: true }]);
+    await c.engine.execute(rotate('cred-2', at(5)));
+    await c.engine.execute(cmd.revokeCredential('cred-2'));
+    await c.settle();
+    clock.set(at(5));
+    // Rotated again, and the scheduler runs before the read model has the new overlap's deadline.
+    await c.engine.execute(rotate('cred-3', at(8)));
+    await c.scheduler.tick();
+    expect(await stateOf(c, 'cred-1')).toBe('enrolled');
+    await c.settle();
+    clock.set(at(9));
+    await c.tick();
+    expect(await stateOf(c, 'cred-1')).toBe('revoked');
+  });
+
+  it('goes on to the later deadlines when the successor has a broken history (found in review: the tick stopped there)', async () => {
+    const { c, clock } = await open([{ id: 'cred-2', provisioned: true }]);
+    await c.engine.execute(rotate('cred-2', at(5)));
+    await c.engine.execute(cmd.registerNode('meter-2'));
+    await c.engine.execute(cmd.enrolNode('meter-2'));
+    await c.engine.execute(cmd.issueCredential('cred-9', 'meter-2', at(7)));
+    await forge(c.store, 'credential-cred-2', 'CredentialProvisioned', { credentialId: 'cred-2', method: 'pre-provisioning' }, at(1));
+    await c.settle();
+    clock.set(at(8));
+    await expect(c.scheduler.tick()).rejects.toThrow(/could not be handled and are kept for the next tick/);
+    expect(await stateOf(c, 'cred-9')).toBe('expired');
   });
 
   it('is refused at the start when the successor expires before the overlap ends', async () => {

@@ -64,8 +64,12 @@ export const dropDeadlines = (db: Database.Database, stream: string): void => {
   prepared(db, 'DELETE FROM expiry_deadlines WHERE stream = ?').run(stream);
 };
 
-export const dropDeadline = (db: Database.Database, stream: string, purpose: Deadline['purpose']): void => {
-  prepared(db, 'DELETE FROM expiry_deadlines WHERE stream = ? AND purpose = ?').run(stream, purpose);
+/**
+ * Drops the deadline that was read, and only it: one the projection wrote for the stream meanwhile (a rotation started
+ * again, while the tick awaited the engine) has another `due` and stays.
+ */
+export const dropDeadline = (db: Database.Database, d: Pick<Deadline, 'stream' | 'purpose' | 'due'>): void => {
+  prepared(db, 'DELETE FROM expiry_deadlines WHERE stream = ? AND purpose = ? AND due = ?').run(d.stream, d.purpose, d.due);
 };
 
 export const dueDeadlines = (db: Database.Database, now: number, limit = 1000): Deadline[] =>

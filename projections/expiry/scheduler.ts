@@ -4,12 +4,22 @@ import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { derivedCommandId } from '../../domain/event-ids.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
+import type { EntityView } from '../../domain/streams.ts';
 import { BatchSlot, roundFailure, type Projection } from '../runtime/index.ts';
 import {
   DEADLINES_DUE_INDEX, dropDeadline, dropDeadlines, dueDeadlines, nextDeadline, putDeadline, resetDeadlines, setupDeadlines, writeDeadlines, type Deadline,
 } from './deadlines.ts';
 
 export const SCHEDULER_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[1], role: 'system' };
+
+/** How far a chain of rotations is followed from an overlap's successor (each revoked as superseded by the next). */
+const MAX_SUPERSESSIONS = 16;
+
+/** A credential revoked as superseded by a successor of its own: it handed over, it did not end the chain. */
+const isSuperseded = (view: EntityView): boolean => {
+  const context = view.context as { revocationReason?: string; successorId?: string };
+  return view.state === 'revoked' && context.revocationReason === 'superseded' && context.successorId !== undefined;
+};
 
 const deadlineFor = (e: DecodedEvent): Deadline | undefined => {
   const stream = e.record.streamId;
@@ -86,13 +96,23 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
     if (db === undefined) throw new Error('expiry scheduler used before setup');
     return db;
   };
-  /** Whether the successor the rotation of `d`'s credential named is held by its node (provisioned, not ended). */
-  const successorHeld = async (d: Deadline): Promise<boolean> => {
+  /**
+   * What the end of a rotation's overlap does now (`d` its deadline): revoke the predecessor as superseded when the
+   * successor is held by its node (provisioned; or superseded in turn by a successor of its own that is); otherwise
+   * (the successor never provisioned, or ended) the rotation is abandoned: the predecessor is not revoked as
+   * superseded by a credential the node does not hold, it stays until its own notAfter, and may be rotated again
+   * (credential.machine.ts rotationOpen), to the same successor once that is provisioned. A deadline of an earlier
+   * rotation of the credential (the projection has not written the current one's yet) waits to be replaced.
+   */
+  const overlapEnd = async (d: Deadline): Promise<'revoke' | 'wait' | 'abandoned'> => {
     const { credentialId } = d.command.data as { credentialId: string };
-    const successorId = ((await engine.view('credential', credentialId)).context as { successorId?: string }).successorId;
-    if (successorId === undefined) return true;
-    const state = (await engine.view('credential', successorId)).state;
-    return state === 'enrolled' || state === 'associated';
+    const rotation = (await engine.view('credential', credentialId)).context as { successorId?: string; overlapEndsAt?: number };
+    if (rotation.successorId === undefined || rotation.overlapEndsAt !== d.due) return 'wait';
+    let successor = await engine.view('credential', rotation.successorId);
+    for (let hops = 0; hops < MAX_SUPERSESSIONS && isSuperseded(successor); hops++) {
+      successor = await engine.view('credential', (successor.context as { successorId: string }).successorId);
+    }
+    return successor.state === 'enrolled' || successor.state === 'associated' ? 'revoke' : 'abandoned';
   };
   return {
     name: 'expiry',
@@ -127,14 +147,13 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
         // Read again for each: a clock stepped back during the tick must not issue what is not due yet. An expiry's
         // machine would refuse it, but the end of a rotation's overlap is a revocation no machine times.
         if (engine.clock.now().getTime() < d.due) continue;
-        if (d.purpose === 'rotation' && !(await successorHeld(d))) {
-          // The rotation was abandoned: its successor ended, or the node never got it. The predecessor is not revoked
-          // as superseded by a credential the node does not hold; it stays until its own notAfter, and may be rotated
-          // again (credential.machine.ts rotationOpen).
-          dropDeadline(use(), d.stream, d.purpose);
-          continue;
-        }
         try {
+          const end = d.purpose === 'rotation' ? await overlapEnd(d) : 'revoke';
+          if (end === 'wait') continue;
+          if (end === 'abandoned') {
+            if (engine.clock.now().getTime() >= d.due) dropDeadline(use(), d);
+            continue;
+          }
           const outcome = await engine.executeAsSystem({
             ...d.command,
             metadata: { commandId: derivedCommandId(`${d.purpose}:${d.stream}`, String(d.due)), actor: SCHEDULER_ACTOR },
@@ -153,7 +172,7 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
           // was read (the machine then answered "not yet"): kept for a later tick rather than lost.
           if (engine.clock.now().getTime() < d.due) continue;
         }
-        dropDeadline(use(), d.stream, d.purpose);
+        dropDeadline(use(), d);
       }
       if (failed.length > 0) {
         const first = failed[0]!;
