@@ -126,7 +126,15 @@ const NEW_CREDENTIALS = rowWriter('IGNORE', 'compliance_credentials', CREDENTIAL
 const NEW_ASSOCIATIONS = rowWriter('IGNORE', 'compliance_associations', ASSOCIATION_COLUMNS);
 const REVOCATIONS = rowWriter('IGNORE', 'compliance_revocations', REVOCATION_COLUMNS);
 const PROVISIONED = rowWriter('IGNORE', 'compliance_provisioned', PROVISIONED_COLUMNS);
-const IDENTIFIERS = rowWriter('REPLACE', 'compliance_identifiers', ['kind', 'id', 'node_id', 'position']);
+/**
+ * Namings of identifiers are written without reading the stored ones first (a batch reads only those its provisionings
+ * look up): the later naming by position wins in the statement itself, as a late or repeated delivery must not undo one.
+ */
+const IDENTIFIERS: RowWriter = (() => {
+  const head = 'INSERT INTO compliance_identifiers (kind, id, node_id, position) VALUES ';
+  const tail = ' ON CONFLICT(id, kind) DO UPDATE SET node_id = excluded.node_id, position = excluded.position WHERE excluded.position > compliance_identifiers.position';
+  return { one: `${head}(?, ?, ?, ?)${tail}`, many: `${head}${Array(ROWS_PER_STATEMENT).fill('(?, ?, ?, ?)').join(', ')}${tail}` };
+})();
 
 /**
  * What the batch reads before it applies anything: the rows any of its events moves on, and the enrolments of the
@@ -140,20 +148,20 @@ const keysOf = (events: readonly DecodedEvent[]) => {
   const associations = new Set<string>();
   const provisioned = new Set<string>();
   const identifiers = new Set<string>();
+  const associationNodes = new Set<string>();
   for (const { event } of events) {
     switch (event.type) {
       case 'NodeEnrolled':
         nodes.add(event.data.nodeId);
-        identifiers.add(identifierKey('cse', event.data.cseId));
         break;
       case 'NodeEnrolmentExpired':
       case 'NodeRevoked':
         nodes.add(event.data.nodeId);
         break;
       case 'AssociationConfigured':
-        // The node it names may be the one a credential provisioned later in the batch counts under.
-        nodes.add(event.data.nodeId);
-        identifiers.add(identifierKey(event.data.registree.kind, event.data.registree.id));
+        // The node it names may be the one a credential issued to its Registree, provisioned later in the batch,
+        // counts under: its enrolment is read when the batch provisions such a credential.
+        associationNodes.add(event.data.nodeId);
         break;
       case 'CredentialProvisioned':
         provisioned.add(event.data.credentialId);
@@ -180,7 +188,7 @@ const keysOf = (events: readonly DecodedEvent[]) => {
       else if (isIdentifierKind(owner.kind)) identifiers.add(identifierKey(owner.kind, owner.id));
     }
   }
-  return { nodes, credentials, associations, provisioned, identifiers };
+  return { nodes, credentials, associations, provisioned, identifiers, associationNodes };
 };
 
 /** Applies `events`, in order, to the compliance tables: see the rules above. */
@@ -196,12 +204,17 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
     if (row.owner_kind === 'node') keys.nodes.add(row.owner_id);
     else if (isIdentifierKind(row.owner_kind)) keys.identifiers.add(identifierKey(row.owner_kind, row.owner_id));
   }
+  // Only what this batch's provisionings look up: the identifiers their credentials were issued to, and the nodes an
+  // enrolment or association of the batch may name for them.
   const identifiers = new Map<string, Identifier>();
-  for (const row of rowsIn<Identifier & { kind: string; id: string }>(db, READ_IDENTIFIERS, new Set([...keys.identifiers].map(idOfKey)))) {
-    const key = identifierKey(row.kind, row.id);
-    if (!keys.identifiers.has(key)) continue;
-    identifiers.set(key, { node_id: row.node_id, position: row.position });
-    keys.nodes.add(row.node_id);
+  if (keys.identifiers.size > 0) {
+    for (const row of rowsIn<Identifier & { kind: string; id: string }>(db, READ_IDENTIFIERS, new Set([...keys.identifiers].map(idOfKey)))) {
+      const key = identifierKey(row.kind, row.id);
+      if (!keys.identifiers.has(key)) continue;
+      identifiers.set(key, { node_id: row.node_id, position: row.position });
+      keys.nodes.add(row.node_id);
+    }
+    for (const node of keys.associationNodes) keys.nodes.add(node);
   }
   const enrolments = new Map<string, Enrolment | undefined>();
   for (const row of rowsIn<Enrolment & { node_id: string }>(db, READ_ENROLMENTS, keys.nodes)) {
