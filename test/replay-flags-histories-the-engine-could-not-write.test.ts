@@ -12,8 +12,7 @@ import { decodeStored } from '../domain/stored.ts';
 import { FACT_CLAIM_TYPE } from '../domain/fact-claims.ts';
 import { partitionOf } from '../projections/replay/partition.ts';
 import { replayAll, replayEntity, type FleetReplay } from '../projections/replay/index.ts';
-import { dataDirs, forge } from './replay.fixtures.ts';
-import { claimingStore } from './support/fact-claims.ts';
+import { configuredThroughClaims, dataDirs, forge } from './replay.fixtures.ts';
 import { at, cmd, operator, T0 } from './support/fleet.ts';
 
 /*
@@ -41,12 +40,7 @@ describe('replay flags what the engine could not have written, in every form', (
     const dir = dataDir();
     const store = openSqliteStoreInDir(dir);
     try {
-      const clock = new FakeClock(T0);
-      const plain = createEngine({ store, clock });
-      for (const c of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential(), cmd.provisionCredential()]) await plain.execute(c);
-      // Configured through claims on the credential and the node (EventStoreDB's way), legally.
-      await createEngine({ store: claimingStore(store, async () => {}), clock }).execute(cmd.configureAssociation());
-      const configured = (await store.readStream('association-sa-1'))[0]!.metadata['commandId'] as string;
+      const { plain, configured } = await configuredThroughClaims(store);
       expect(await everyForm(store, dir)).toMatchObject({ findings: [] });
 
       await plain.execute(cmd.revokeCredential());

@@ -12,8 +12,7 @@ import { FACT_CLAIM_TYPE } from '../domain/fact-claims.ts';
 import type { JsonObject, RecordedEvent } from '../domain/ports/event-store.ts';
 import { checkpointOf, ReplayCheckpoint, replayAll, verifierFromCheckpoint, verifierSource } from '../projections/replay/index.ts';
 import { FleetVerifier } from '../projections/replay/verifier.ts';
-import { dataDirs, forge, forgedMetadata } from './replay.fixtures.ts';
-import { claimingStore } from './support/fact-claims.ts';
+import { configuredThroughClaims, dataDirs, forge, forgedMetadata } from './replay.fixtures.ts';
 import { at, cmd, T0 } from './support/fleet.ts';
 
 /*
@@ -30,11 +29,7 @@ describe.each([1, 2])('an incremental replay after a checkpoint written by %i th
     const dir = dataDir();
     const store = openSqliteStoreInDir(dir);
     try {
-      const clock = new FakeClock(T0);
-      const plain = createEngine({ store, clock });
-      for (const c of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential(), cmd.provisionCredential()]) await plain.execute(c);
-      await createEngine({ store: claimingStore(store, async () => {}), clock }).execute(cmd.configureAssociation());
-      const configured = (await store.readStream('association-sa-1'))[0]!.metadata['commandId'] as string;
+      const { plain, configured } = await configuredThroughClaims(store);
       const checkpoint = new CheckpointFile(dir);
       expect(await verifyFleet(store, { checkpoint, workers })).toMatchObject({ mode: 'full', replay: { findings: [] } });
       const saved = JSON.parse(readFileSync(checkpoint.path, 'utf8')) as { entities: unknown[][] };

@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import { ExpectedRevision, type EventStore, type JsonObject } from '../domain/ports/event-store.ts';
-import { operator } from './support/fleet.ts';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { createEngine } from '../adapters/engine/index.ts';
+import { claimingStore } from './support/fact-claims.ts';
+import { cmd, operator, T0 } from './support/fleet.ts';
 
 /** The metadata of a forged event: the operator's, under `commandId`. */
 export const forgedMetadata = (commandId: string, occurredAt: string): JsonObject => ({
@@ -20,6 +23,19 @@ export const forge = async (store: EventStore, streamId: string, type: string, d
   return store.appendToStream(streamId, [{ id: crypto.randomUUID(), type, data, metadata: forgedMetadata(commandId, occurredAt) }], {
     expectedRevision: ExpectedRevision.after(stream.at(-1)?.revision),
   });
+};
+
+/**
+ * meter-1 enrolled with cred-1 provisioned, and sa-1 configured on it through fact claims on the credential and the
+ * node (EventStoreDB's way), legally: the engine that wrote it without claims, and the configure command's id.
+ */
+export const configuredThroughClaims = async (store: EventStore) => {
+  const clock = new FakeClock(T0);
+  const plain = createEngine({ store, clock });
+  for (const c of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential(), cmd.provisionCredential()]) await plain.execute(c);
+  await createEngine({ store: claimingStore(store, async () => {}), clock }).execute(cmd.configureAssociation());
+  const configured = (await store.readStream('association-sa-1'))[0]!.metadata['commandId'] as string;
+  return { plain, configured };
 };
 
 /** Call inside a describe: a maker of fresh data folders (`<prefix>XXXXXX` in the temp dir), removed after each test. */
