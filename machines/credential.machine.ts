@@ -1,5 +1,5 @@
 import { and, assign, setup } from 'xstate';
-import type { CredentialContext } from './contexts.ts';
+import { heldAt, type CredentialContext } from './contexts.ts';
 import { dataOf, factGuard, isOneOf, ms } from './guards.ts';
 import type { EntityView, MachineEvent } from './types.ts';
 import type { Owner } from '../domain/events/index.ts';
@@ -7,17 +7,17 @@ import type { Owner } from '../domain/events/index.ts';
 const LIVE = ['initialized', 'enrolled', 'associated'];
 
 /**
- * Whether a credential may start a rotation now: never rotated, or its earlier rotation is over without superseding
- * it. That is, the successor it named ended (expired, or revoked for any reason but being superseded in turn), or
- * the overlap ended and the credential is still live: the scheduler revokes a predecessor as superseded only when its
- * node holds the successor then, so one still live was not superseded (it may rotate again, to the same successor
- * once that is provisioned).
+ * Whether a credential may start a rotation now: never rotated, or its earlier rotation will not supersede it. That
+ * is, the successor it named ended (expired, or revoked for any reason but being superseded in turn), or the overlap
+ * ended with the successor not held by its node then (`heldAt`, from recorded history: the expiry scheduler revokes
+ * the predecessor as superseded exactly when it was held, so this one stays; it may rotate again, to the same
+ * successor once that is provisioned).
  */
 const rotationOpen = (context: CredentialContext, previous: EntityView | undefined, at: number): boolean =>
   context.successorId === undefined ||
   isOneOf(previous, ['expired']) ||
   (isOneOf(previous, ['revoked']) && (previous?.context as { revocationReason?: string } | undefined)?.revocationReason !== 'superseded') ||
-  (context.overlapEndsAt !== undefined && at >= context.overlapEndsAt);
+  (context.overlapEndsAt !== undefined && at >= context.overlapEndsAt && !heldAt(previous, context.overlapEndsAt));
 
 const sameOwner = (other: EntityView | undefined, owner: Owner | undefined): boolean => {
   const theirs = (other?.context as CredentialContext | undefined)?.owner;
@@ -102,7 +102,9 @@ export const credentialMachine = setup({
       const d = dataOf(event, 'CredentialRotationStarted')!;
       return { successorId: d.successorId, overlapEndsAt: ms(d.overlapEndsAt) };
     }),
-    recordRevocation: assign(({ event }) => ({ revocationReason: dataOf(event, 'CredentialRevoked')!.reason })),
+    recordRevocation: assign(({ event }) => ({ revocationReason: dataOf(event, 'CredentialRevoked')!.reason, endedAt: event.at })),
+    recordExpiry: assign(({ event }) => ({ endedAt: event.at })),
+    recordProvisioning: assign(({ event }) => ({ provisionedAt: event.at })),
   },
 }).createMachine({
   id: 'credential',
@@ -132,8 +134,8 @@ export const credentialMachine = setup({
     },
     initialized: {
       on: {
-        CredentialProvisioned: { target: 'enrolled', guard: and(['notExpiredYet', 'bootstrapIsUsable']) },
-        CredentialExpired: { target: 'expired', guard: 'notAfterReached' },
+        CredentialProvisioned: { target: 'enrolled', guard: and(['notExpiredYet', 'bootstrapIsUsable']), actions: 'recordProvisioning' },
+        CredentialExpired: { target: 'expired', guard: 'notAfterReached', actions: 'recordExpiry' },
         CredentialRevoked: { target: 'revoked', actions: 'recordRevocation' },
       },
     },
@@ -141,7 +143,7 @@ export const credentialMachine = setup({
       on: {
         CredentialAssociated: { target: 'associated', guard: 'associationIsNew', actions: 'addAssociation' },
         CredentialRotationStarted: { guard: 'successorLinked', actions: 'recordRotation' },
-        CredentialExpired: { target: 'expired', guard: 'notAfterReached' },
+        CredentialExpired: { target: 'expired', guard: 'notAfterReached', actions: 'recordExpiry' },
         CredentialRevoked: { target: 'revoked', actions: 'recordRevocation' },
       },
     },
@@ -153,7 +155,7 @@ export const credentialMachine = setup({
           { guard: 'associationIsLive', actions: 'removeAssociation' },
         ],
         CredentialRotationStarted: { guard: 'successorLinked', actions: 'recordRotation' },
-        CredentialExpired: { target: 'expired', guard: 'notAfterReached' },
+        CredentialExpired: { target: 'expired', guard: 'notAfterReached', actions: 'recordExpiry' },
         CredentialRevoked: { target: 'revoked', actions: 'recordRevocation' },
       },
     },

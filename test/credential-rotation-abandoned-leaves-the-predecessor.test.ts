@@ -81,6 +81,29 @@ describe('a rotation whose successor the node does not hold at the end of the ov
     expect(await stateOf(c, 'cred-1')).toBe('revoked');
   });
 
+  it('decides from recorded history: a rebuilt deadline of an abandoned rotation revokes nothing (found in review)', async () => {
+    const { c, clock } = await open([{ id: 'cred-2', provisioned: false }]);
+    await c.engine.execute(rotate('cred-2', at(5)));
+    await c.settle();
+    clock.set(at(6));
+    await c.tick();
+    await c.engine.execute(cmd.provisionCredential('cred-2'));
+    await c.runner.rebuild('expiry');
+    clock.set(at(7));
+    await c.tick();
+    expect(await stateOf(c, 'cred-1')).toBe('enrolled');
+  });
+
+  it('refuses another rotation between the end of an overlap whose successor was held and the scheduler acting on it', async () => {
+    // Found in review: "the overlap ended and the predecessor is live" was taken for an abandoned rotation.
+    const { c, clock } = await open([{ id: 'cred-2', provisioned: true }, { id: 'cred-3', provisioned: true }]);
+    await c.engine.execute(rotate('cred-2', at(5)));
+    clock.set(new Date(Date.parse(at(5)) + 1).toISOString());
+    expect((await rejection(c.engine.execute(rotate('cred-3', at(30))))).problem).toMatchObject({ code: 'illegal_transition', rule: 'successorLinked' });
+    await c.tick();
+    expect(await stateOf(c, 'cred-1')).toBe('revoked');
+  });
+
   it('revokes the predecessor whose successor was superseded in turn by a successor of its own', async () => {
     // Found in review: the chain's middle credential, revoked as superseded, counted as an abandoned rotation.
     const { c, clock } = await open([{ id: 'cred-2', provisioned: true }]);

@@ -4,22 +4,13 @@ import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { derivedCommandId } from '../../domain/event-ids.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
-import type { EntityView } from '../../domain/streams.ts';
+import { heldAt } from '../../machines/index.ts';
 import { BatchSlot, roundFailure, type Projection } from '../runtime/index.ts';
 import {
   DEADLINES_DUE_INDEX, dropDeadline, dropDeadlines, dueDeadlines, nextDeadline, putDeadline, resetDeadlines, setupDeadlines, writeDeadlines, type Deadline,
 } from './deadlines.ts';
 
 export const SCHEDULER_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[1], role: 'system' };
-
-/** How far a chain of rotations is followed from an overlap's successor (each revoked as superseded by the next). */
-const MAX_SUPERSESSIONS = 16;
-
-/** A credential revoked as superseded by a successor of its own: it handed over, it did not end the chain. */
-const isSuperseded = (view: EntityView): boolean => {
-  const context = view.context as { revocationReason?: string; successorId?: string };
-  return view.state === 'revoked' && context.revocationReason === 'superseded' && context.successorId !== undefined;
-};
 
 const deadlineFor = (e: DecodedEvent): Deadline | undefined => {
   const stream = e.record.streamId;
@@ -97,10 +88,10 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
     return db;
   };
   /**
-   * What the end of a rotation's overlap does now (`d` its deadline): revoke the predecessor as superseded when the
-   * successor is held by its node (provisioned; or superseded in turn by a successor of its own that is); otherwise
-   * (the successor never provisioned, or ended) the rotation is abandoned: the predecessor is not revoked as
-   * superseded by a credential the node does not hold, it stays until its own notAfter, and may be rotated again
+   * What the end of a rotation's overlap does (`d` its deadline): revoke the predecessor as superseded when its node
+   * held the successor at the end of the overlap (`heldAt`, from the successor's recorded history, so a rebuilt
+   * deadline decides the same); otherwise the rotation is abandoned: the predecessor is not revoked as superseded by a
+   * credential the node did not hold, it stays until its own notAfter, and may be rotated again
    * (credential.machine.ts rotationOpen), to the same successor once that is provisioned. A deadline of an earlier
    * rotation of the credential (the projection has not written the current one's yet) waits to be replaced.
    */
@@ -108,11 +99,7 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
     const { credentialId } = d.command.data as { credentialId: string };
     const rotation = (await engine.view('credential', credentialId)).context as { successorId?: string; overlapEndsAt?: number };
     if (rotation.successorId === undefined || rotation.overlapEndsAt !== d.due) return 'wait';
-    let successor = await engine.view('credential', rotation.successorId);
-    for (let hops = 0; hops < MAX_SUPERSESSIONS && isSuperseded(successor); hops++) {
-      successor = await engine.view('credential', (successor.context as { successorId: string }).successorId);
-    }
-    return successor.state === 'enrolled' || successor.state === 'associated' ? 'revoke' : 'abandoned';
+    return heldAt(await engine.view('credential', rotation.successorId), d.due) ? 'revoke' : 'abandoned';
   };
   return {
     name: 'expiry',
