@@ -33,23 +33,7 @@ export interface CredentialContext {
   readonly overlapEndsAt?: number;
   readonly liveAssociations: readonly string[];
   readonly revocationReason?: RevocationReason;
-  /** When it was provisioned into its node (its `CredentialProvisioned` event's instant). */
-  readonly provisionedAt?: number;
-  /** When it ended (expired or revoked). */
-  readonly endedAt?: number;
 }
-
-/**
- * Whether the credential of `view` was held by its node at instant `at` (epoch ms), from its recorded history alone:
- * provisioned by then and not ended before it, or ended by being superseded (it handed over to a successor its node
- * held, credential.machine.ts and the expiry scheduler). What the end of a rotation's overlap turns on.
- */
-export const heldAt = (view: { readonly state: string; readonly context: unknown } | undefined, at: number): boolean => {
-  const c = view?.context as CredentialContext | undefined;
-  if (view === undefined || c?.provisionedAt === undefined || c.provisionedAt > at) return false;
-  if (view.state !== 'revoked' && view.state !== 'expired') return true;
-  return (c.endedAt ?? 0) > at || (view.state === 'revoked' && c.revocationReason === 'superseded');
-};
 
 export interface ApplicationContext {
   readonly appId: string;

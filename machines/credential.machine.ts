@@ -1,23 +1,21 @@
 import { and, assign, setup } from 'xstate';
-import { heldAt, type CredentialContext } from './contexts.ts';
+import type { CredentialContext } from './contexts.ts';
 import { dataOf, factGuard, isOneOf, ms } from './guards.ts';
 import type { EntityView, MachineEvent } from './types.ts';
 import type { Owner } from '../domain/events/index.ts';
 
 const LIVE = ['initialized', 'enrolled', 'associated'];
+/** A credential its node holds at `at`: provisioned, not ended, and within its validity. */
+const heldAt = (view: EntityView | undefined, at: number): boolean => {
+  const c = view?.context as CredentialContext | undefined;
+  return isOneOf(view, ['enrolled', 'associated']) && c !== undefined && c.notBefore <= at && at < c.notAfter;
+};
 
-/**
- * Whether a credential may start a rotation now: never rotated, or its earlier rotation will not supersede it. That
- * is, the successor it named ended (expired, or revoked for any reason but being superseded in turn), or the overlap
- * ended with the successor not held by its node then (`heldAt`, from recorded history: the expiry scheduler revokes
- * the predecessor as superseded exactly when it was held, so this one stays; it may rotate again, to the same
- * successor once that is provisioned).
- */
-const rotationOpen = (context: CredentialContext, previous: EntityView | undefined, at: number): boolean =>
-  context.successorId === undefined ||
-  isOneOf(previous, ['expired']) ||
-  (isOneOf(previous, ['revoked']) && (previous?.context as { revocationReason?: string } | undefined)?.revocationReason !== 'superseded') ||
-  (context.overlapEndsAt !== undefined && at >= context.overlapEndsAt && !heldAt(previous, context.overlapEndsAt));
+/** A credential revoked as superseded by a rotation of its own: it handed over to its successor. */
+const supersededInTurn = (view: EntityView | undefined): boolean => {
+  const c = view?.context as CredentialContext | undefined;
+  return isOneOf(view, ['revoked']) && c?.revocationReason === 'superseded' && c.successorId !== undefined;
+};
 
 const sameOwner = (other: EntityView | undefined, owner: Owner | undefined): boolean => {
   const theirs = (other?.context as CredentialContext | undefined)?.owner;
@@ -68,26 +66,29 @@ export const credentialMachine = setup({
       return id !== undefined && context.liveAssociations.includes(id);
     },
     lastAssociation: ({ context }) => context.liveAssociations.length === 1,
-    /**
-     * The successor names this credential as its predecessor, was issued for the same owner, and is valid across the
-     * end of the overlap (valid before it ends, and after): the node is never left without a valid credential. A
-     * credential rotates once, unless that rotation was abandoned (`rotationOpen`).
-     */
+    /** The successor names this credential as its predecessor and was issued for the same owner. */
     successorLinked: factGuard(({ context, event }) => {
       const d = dataOf(event, 'CredentialRotationStarted');
       const successor = event.facts.successor?.context as CredentialContext | undefined;
-      if (d === undefined || successor === undefined) return false;
-      const overlapEndsAt = ms(d.overlapEndsAt);
       return (
-        rotationOpen(context, event.facts.previousSuccessor, event.at) &&
+        d !== undefined &&
+        context.successorId === undefined &&
         isOneOf(event.facts.successor, LIVE) &&
         sameOwner(event.facts.successor, context.owner) &&
-        successor.predecessorId === context.credentialId &&
-        overlapEndsAt > event.at &&
-        overlapEndsAt <= context.notAfter &&
-        successor.notBefore < overlapEndsAt &&
-        successor.notAfter > overlapEndsAt
+        successor?.predecessorId === context.credentialId &&
+        ms(d.overlapEndsAt) > event.at &&
+        ms(d.overlapEndsAt) <= context.notAfter
       );
+    }),
+    /**
+     * A rotation is given up only while it stands, and only while its node does not hold the successor (provisioned,
+     * not ended, within its validity): one it holds supersedes this credential at the end of the overlap, and must
+     * itself be revoked first. Nor once the successor was superseded in turn: the rotation went on down its chain.
+     */
+    rotationAbandonable: factGuard(({ context, event }) => {
+      const d = dataOf(event, 'CredentialRotationAbandoned');
+      const successor = event.facts.successor;
+      return d !== undefined && context.successorId === d.successorId && !heldAt(successor, event.at) && !supersededInTurn(successor);
     }),
   },
   actions: {
@@ -102,9 +103,8 @@ export const credentialMachine = setup({
       const d = dataOf(event, 'CredentialRotationStarted')!;
       return { successorId: d.successorId, overlapEndsAt: ms(d.overlapEndsAt) };
     }),
-    recordRevocation: assign(({ event }) => ({ revocationReason: dataOf(event, 'CredentialRevoked')!.reason, endedAt: event.at })),
-    recordExpiry: assign(({ event }) => ({ endedAt: event.at })),
-    recordProvisioning: assign(({ event }) => ({ provisionedAt: event.at })),
+    clearRotation: assign(() => ({ successorId: undefined, overlapEndsAt: undefined })),
+    recordRevocation: assign(({ event }) => ({ revocationReason: dataOf(event, 'CredentialRevoked')!.reason })),
   },
 }).createMachine({
   id: 'credential',
@@ -134,8 +134,8 @@ export const credentialMachine = setup({
     },
     initialized: {
       on: {
-        CredentialProvisioned: { target: 'enrolled', guard: and(['notExpiredYet', 'bootstrapIsUsable']), actions: 'recordProvisioning' },
-        CredentialExpired: { target: 'expired', guard: 'notAfterReached', actions: 'recordExpiry' },
+        CredentialProvisioned: { target: 'enrolled', guard: and(['notExpiredYet', 'bootstrapIsUsable']) },
+        CredentialExpired: { target: 'expired', guard: 'notAfterReached' },
         CredentialRevoked: { target: 'revoked', actions: 'recordRevocation' },
       },
     },
@@ -143,7 +143,8 @@ export const credentialMachine = setup({
       on: {
         CredentialAssociated: { target: 'associated', guard: 'associationIsNew', actions: 'addAssociation' },
         CredentialRotationStarted: { guard: 'successorLinked', actions: 'recordRotation' },
-        CredentialExpired: { target: 'expired', guard: 'notAfterReached', actions: 'recordExpiry' },
+        CredentialRotationAbandoned: { guard: 'rotationAbandonable', actions: 'clearRotation' },
+        CredentialExpired: { target: 'expired', guard: 'notAfterReached' },
         CredentialRevoked: { target: 'revoked', actions: 'recordRevocation' },
       },
     },
@@ -155,7 +156,8 @@ export const credentialMachine = setup({
           { guard: 'associationIsLive', actions: 'removeAssociation' },
         ],
         CredentialRotationStarted: { guard: 'successorLinked', actions: 'recordRotation' },
-        CredentialExpired: { target: 'expired', guard: 'notAfterReached', actions: 'recordExpiry' },
+        CredentialRotationAbandoned: { guard: 'rotationAbandonable', actions: 'clearRotation' },
+        CredentialExpired: { target: 'expired', guard: 'notAfterReached' },
         CredentialRevoked: { target: 'revoked', actions: 'recordRevocation' },
       },
     },

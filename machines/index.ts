@@ -14,4 +14,3 @@ export type {
 } from './contexts.ts';
 export { applyStored, emptyEntity, BrokenHistoryError } from './rebuild.ts';
 export type { LoadedEntity } from './rebuild.ts';
-export { heldAt } from './contexts.ts';

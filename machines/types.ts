@@ -12,9 +12,7 @@ export type FactName =
   | 'owner'
   | 'bootstrap'
   | 'predecessor'
-  | 'successor'
-  /** The successor a credential's earlier rotation named, when it is rotated again (credential.machine.ts). */
-  | 'previousSuccessor';
+  | 'successor';
 export type Facts = Partial<Record<FactName, EntityView | undefined>>;
 
 /**

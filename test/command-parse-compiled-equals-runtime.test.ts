@@ -34,6 +34,7 @@ const SAMPLES: readonly (readonly [CommandType, Record<string, unknown>])[] = [
   ['recordCredentialAssociation', { credentialId: 'c', associationId: 'a1' }],
   ['releaseCredentialAssociation', { credentialId: 'c', associationId: 'a1' }],
   ['startCredentialRotation', { credentialId: 'c', successorId: 'c2', overlapEndsAt: T1 }],
+  ['abandonCredentialRotation', { credentialId: 'c', successorId: 'c2' }],
   ['expireCredential', { credentialId: 'c' }],
   ['revokeCredential', { credentialId: 'c', reason: 'keyCompromise' }],
   ['registerApplication', { appId: 'Rapp', name: 'billing', provider: 'acme' }],

@@ -27,6 +27,7 @@ const history = (next: () => number, length: number): DecodedEvent[] => {
     const [streamId, type, data]: [string, string, Record<string, unknown>] = pick([
       () => [`credential-${credential}`, 'CredentialIssued', { credentialId: credential, notAfter: instant(next) }],
       () => [`credential-${credential}`, 'CredentialRotationStarted', { credentialId: credential, overlapEndsAt: instant(next) }],
+      () => [`credential-${credential}`, 'CredentialRotationAbandoned', { credentialId: credential, successorId: 'c9' }],
       () => [`credential-${credential}`, pick(['CredentialRevoked', 'CredentialExpired']), { credentialId: credential }],
       () => ['association-a1', 'AssociationEstablished', { associationId: 'a1', expiresAt: instant(next) }],
       () => ['association-a1', pick(['AssociationRevoked', 'AssociationExpired']), { associationId: 'a1' }],

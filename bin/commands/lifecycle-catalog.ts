@@ -37,7 +37,7 @@ export interface LifecycleSpec {
 export const LIFECYCLE_GROUPS = {
   subscription: 'M2M Service Subscriptions: create, expire, terminate',
   node: 'nodes: register at the factory, enrol under a subscription, expire the enrolment, revoke',
-  credential: 'credentials: issue, provision, rotate, expire, revoke',
+  credential: 'credentials: issue, provision, rotate (or abandon a rotation), expire, revoke',
   application: 'applications (App-IDs): register, enrol, revoke',
   association: 'security associations: configure, establish, expire, revoke',
   pseudonym: "node pseudonyms: rotate a node's pseudonym now",
@@ -164,6 +164,14 @@ export const LIFECYCLE_COMMANDS: readonly LifecycleSpec[] = [
       instant('--overlap-ends-at <time>', 'when the predecessor is revoked as superseded'),
     ],
     data: (id, o) => ({ credentialId: id, successorId: o['successor'], overlapEndsAt: o['overlapEndsAt'] }),
+    flagFor: { successorId: '--successor' },
+  },
+  {
+    group: 'credential', verb: 'abandon-rotation', type: 'abandonCredentialRotation',
+    summary: "give up a credential's rotation while its node does not hold the successor (the credential stays)",
+    id: { name: 'credentialId', field: 'credentialId' },
+    options: [{ flags: '--successor <credentialId>', description: 'the successor the rotation named', required: true }],
+    data: (id, o) => ({ credentialId: id, successorId: o['successor'] }),
     flagFor: { successorId: '--successor' },
   },
   {

@@ -26,6 +26,7 @@ export const COMMAND_CATALOG = {
   recordCredentialAssociation: { event: 'CredentialAssociated', roles: SYSTEM },
   releaseCredentialAssociation: { event: 'CredentialAssociationReleased', roles: SYSTEM },
   startCredentialRotation: { event: 'CredentialRotationStarted', roles: OPERATOR },
+  abandonCredentialRotation: { event: 'CredentialRotationAbandoned', roles: OPERATOR },
   expireCredential: { event: 'CredentialExpired', roles: OPERATOR },
   revokeCredential: { event: 'CredentialRevoked', roles: OPERATOR },
   registerApplication: { event: 'ApplicationRegistered', roles: OPERATOR },

@@ -152,6 +152,12 @@ export const CredentialRotationStarted = z.object({
   successorId: CredentialId,
   overlapEndsAt: Instant,
 });
+/**
+ * A rotation given up: its successor is not taken over from this credential, which stays (until its own notAfter,
+ * or another rotation). Recorded by the expiry scheduler when the overlap ends with the successor not held by the
+ * node (never provisioned, or ended), or by an operator before then (HLR-212, RS-16).
+ */
+export const CredentialRotationAbandoned = z.object({ credentialId: CredentialId, successorId: CredentialId });
 export const CredentialExpired = z.object({ credentialId: CredentialId });
 export const CredentialRevoked = z.object({ credentialId: CredentialId, reason: RevocationReason });
 
@@ -161,6 +167,7 @@ export const credentialEvents = {
   CredentialAssociated,
   CredentialAssociationReleased,
   CredentialRotationStarted,
+  CredentialRotationAbandoned,
   CredentialExpired,
   CredentialRevoked,
 } as const;

@@ -60,6 +60,11 @@ export const writeDeadlines = (db: Database.Database, cleared: readonly string[]
   for (; i < puts.length; i++) putDeadline(db, puts[i]!);
 };
 
+/** Drops a stream's deadline of one purpose (a rotation abandoned: its overlap ends nothing any more). */
+export const dropPurpose = (db: Database.Database, stream: string, purpose: Deadline['purpose']): void => {
+  prepared(db, 'DELETE FROM expiry_deadlines WHERE stream = ? AND purpose = ?').run(stream, purpose);
+};
+
 export const dropDeadlines = (db: Database.Database, stream: string): void => {
   prepared(db, 'DELETE FROM expiry_deadlines WHERE stream = ?').run(stream);
 };

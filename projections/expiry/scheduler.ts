@@ -4,13 +4,27 @@ import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { derivedCommandId } from '../../domain/event-ids.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
-import { heldAt } from '../../machines/index.ts';
 import { BatchSlot, roundFailure, type Projection } from '../runtime/index.ts';
 import {
-  DEADLINES_DUE_INDEX, dropDeadline, dropDeadlines, dueDeadlines, nextDeadline, putDeadline, resetDeadlines, setupDeadlines, writeDeadlines, type Deadline,
+  DEADLINES_DUE_INDEX, dropDeadline, dropDeadlines, dropPurpose, dueDeadlines, nextDeadline, putDeadline, resetDeadlines, setupDeadlines, writeDeadlines, type Deadline,
 } from './deadlines.ts';
 
 export const SCHEDULER_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[1], role: 'system' };
+
+/** How many rotations are followed from an overlap's successor (a longer chain counts as not held). */
+const MAX_CHAIN = 64;
+
+/** Whether the node holds the credential of `view` at `at`: provisioned, not ended, within its validity. */
+const isHeldAt = (view: { readonly state: string; readonly context: unknown }, at: number): boolean => {
+  const c = view.context as { notBefore?: number; notAfter?: number };
+  return (view.state === 'enrolled' || view.state === 'associated') && (c.notBefore ?? 0) <= at && at < (c.notAfter ?? 0);
+};
+
+/** A credential revoked as superseded by a rotation of its own (not merely revoked with that reason). */
+const isSupersededInTurn = (view: { readonly state: string; readonly context: unknown }): boolean => {
+  const c = view.context as { revocationReason?: string; successorId?: string };
+  return view.state === 'revoked' && c.revocationReason === 'superseded' && c.successorId !== undefined;
+};
 
 const deadlineFor = (e: DecodedEvent): Deadline | undefined => {
   const stream = e.record.streamId;
@@ -67,13 +81,14 @@ export interface ExpiryScheduler extends Projection {
  * What the events of a batch so far did to each stream's deadlines: whether they dropped them all (a final event), and
  * the deadlines put since the last drop, by purpose.
  */
-type HeldDeadlines = Map<string, { cleared: boolean; readonly puts: Map<Deadline['purpose'], Deadline> }>;
+type HeldDeadlines = Map<string, { cleared: boolean; readonly puts: Map<Deadline['purpose'], Deadline>; readonly dropped?: Set<Deadline['purpose']> }>;
 
 const writeHeld = (db: Database.Database, held: HeldDeadlines): void => {
   const cleared: string[] = [];
   const puts: Deadline[] = [];
   for (const [stream, entry] of held) {
     if (entry.cleared) cleared.push(stream);
+    else for (const purpose of entry.dropped ?? []) dropPurpose(db, stream, purpose);
     for (const d of entry.puts.values()) puts.push(d);
   }
   writeDeadlines(db, cleared, puts);
@@ -88,23 +103,32 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
     return db;
   };
   /**
-   * What the end of a rotation's overlap does (`d` its deadline): revoke the predecessor as superseded when its node
-   * held the successor at the end of the overlap (`heldAt`, from the successor's recorded history, so a rebuilt
-   * deadline decides the same); otherwise the rotation is abandoned: the predecessor is not revoked as superseded by a
-   * credential the node did not hold, it stays until its own notAfter, and may be rotated again
-   * (credential.machine.ts rotationOpen), to the same successor once that is provisioned. A deadline of an earlier
-   * rotation of the credential (the projection has not written the current one's yet) waits to be replaced.
+   * What ends a rotation's overlap (`d` its deadline), read when it is due: the predecessor revoked as superseded
+   * when its node holds the successor (provisioned, not ended, within its validity; one superseded in turn hands over
+   * to its own successor), the rotation abandoned otherwise (the successor never provisioned, or ended: the
+   * predecessor stays, and may rotate again). The abandonment is decided by the credential's machine against the
+   * successor at the commit (`rotationAbandonable`) and recorded, so a rebuilt deadline finds the rotation ended; the
+   * revocation is the scheduler's own choice (a revocation has no guard), read just before. 'wait' for a deadline of
+   * an earlier rotation of the credential (the projection has not written the current one's yet), which is replaced;
+   * 'drop' when a successor superseded in turn left a chain whose end the node does not hold (neither choice fits: the
+   * predecessor stays, its rotation recorded as it is).
    */
-  const overlapEnd = async (d: Deadline): Promise<'revoke' | 'wait' | 'abandoned'> => {
+  const overlapEnd = async (d: Deadline, now: number): Promise<Deadline['command'] | 'wait' | 'drop'> => {
     const { credentialId } = d.command.data as { credentialId: string };
     const rotation = (await engine.view('credential', credentialId)).context as { successorId?: string; overlapEndsAt?: number };
     if (rotation.successorId === undefined || rotation.overlapEndsAt !== d.due) return 'wait';
-    return heldAt(await engine.view('credential', rotation.successorId), d.due) ? 'revoke' : 'abandoned';
+    let successor = await engine.view('credential', rotation.successorId);
+    let hops = 0;
+    for (; isSupersededInTurn(successor) && hops < MAX_CHAIN; hops++) {
+      successor = await engine.view('credential', (successor.context as { successorId: string }).successorId);
+    }
+    if (isHeldAt(successor, now)) return d.command;
+    return hops === 0 ? { type: 'abandonCredentialRotation', data: { credentialId, successorId: rotation.successorId } } : 'drop';
   };
   return {
     name: 'expiry',
     queryIndexes: [DEADLINES_DUE_INDEX],
-    eventTypes: ['SubscriptionCreated', 'CredentialIssued', 'AssociationEstablished', 'CredentialRotationStarted', ...FINAL_EVENTS],
+    eventTypes: ['SubscriptionCreated', 'CredentialIssued', 'AssociationEstablished', 'CredentialRotationStarted', 'CredentialRotationAbandoned', ...FINAL_EVENTS],
     setup(d) {
       db = d;
       setupDeadlines(d);
@@ -115,6 +139,13 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
       if (FINAL_EVENTS.has(e.event.type)) {
         if (held === undefined) return dropDeadlines(d, e.record.streamId);
         held.set(e.record.streamId, { cleared: true, puts: new Map() });
+        return;
+      }
+      if (e.event.type === 'CredentialRotationAbandoned') {
+        if (held === undefined) return dropPurpose(d, e.record.streamId, 'rotation');
+        const entry = held.get(e.record.streamId) ?? { cleared: false, puts: new Map(), dropped: new Set<Deadline['purpose']>() };
+        entry.puts.delete('rotation');
+        held.set(e.record.streamId, { ...entry, dropped: new Set([...(entry.dropped ?? []), 'rotation']) });
         return;
       }
       const deadline = deadlineFor(e);
@@ -135,15 +166,16 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
         // machine would refuse it, but the end of a rotation's overlap is a revocation no machine times.
         if (engine.clock.now().getTime() < d.due) continue;
         try {
-          const end = d.purpose === 'rotation' ? await overlapEnd(d) : 'revoke';
-          if (end === 'wait') continue;
-          if (end === 'abandoned') {
+          const command = d.purpose === 'rotation' ? await overlapEnd(d, engine.clock.now().getTime()) : d.command;
+          if (command === 'wait') continue;
+          if (command === 'drop') {
             if (engine.clock.now().getTime() >= d.due) dropDeadline(use(), d);
             continue;
           }
           const outcome = await engine.executeAsSystem({
-            ...d.command,
-            metadata: { commandId: derivedCommandId(`${d.purpose}:${d.stream}`, String(d.due)), actor: SCHEDULER_ACTOR },
+            ...command,
+            // The deadline's own command under the id it always had; an abandonment under one of its own.
+            metadata: { commandId: derivedCommandId(command === d.command ? `${d.purpose}:${d.stream}` : `${d.purpose}:${command.type}:${d.stream}`, String(d.due)), actor: SCHEDULER_ACTOR },
           });
           if (!outcome.deduplicated) issued++;
         } catch (error) {
@@ -156,8 +188,11 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
             continue;
           }
           // Refused by its machine: done already (the entity ended), unless the clock went back since the deadline
-          // was read (the machine then answered "not yet"): kept for a later tick rather than lost.
+          // was read (the machine then answered "not yet"): kept for a later tick rather than lost. A rotation's
+          // abandonment refused because the node came to hold the successor meanwhile is kept too: the next tick
+          // revokes the predecessor (the deadline goes with the credential's end, or with the abandonment recorded).
           if (engine.clock.now().getTime() < d.due) continue;
+          if (d.purpose === 'rotation' && isCredenceError(error, 'illegal_transition') && error.problem.code === 'illegal_transition' && error.problem.rule === 'rotationAbandonable') continue;
         }
         dropDeadline(use(), d);
       }

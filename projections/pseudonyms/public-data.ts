@@ -63,6 +63,10 @@ export const PUBLIC_DATA: { readonly [T in EventType]: Mapper<T> | null } = {
     successorId: await p('credential', d.successorId),
     overlapEndsAt: d.overlapEndsAt,
   }),
+  CredentialRotationAbandoned: async (d, p) => ({
+    credentialId: await p('credential', d.credentialId),
+    successorId: await p('credential', d.successorId),
+  }),
   CredentialExpired: async (d, p) => ({ credentialId: await p('credential', d.credentialId) }),
   CredentialRevoked: async (d, p) => ({ credentialId: await p('credential', d.credentialId), reason: d.reason }),
   ApplicationRegistered: async (d) => ({ appId: d.appId, name: d.name, provider: d.provider }),

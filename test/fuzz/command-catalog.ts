@@ -55,6 +55,7 @@ const DATA: Record<CommandType, fc.Arbitrary<Record<string, unknown>>> = {
   recordCredentialAssociation: fc.record({ credentialId: one(CREDENTIALS), associationId: one(ASSOCIATIONS) }),
   releaseCredentialAssociation: fc.record({ credentialId: one(CREDENTIALS), associationId: one(ASSOCIATIONS) }),
   startCredentialRotation: fc.record({ credentialId: one(CREDENTIALS), successorId: one(CREDENTIALS), overlapEndsAt: day }),
+  abandonCredentialRotation: fc.record({ credentialId: one(CREDENTIALS), successorId: one(CREDENTIALS) }),
   expireCredential: fc.record({ credentialId: one(CREDENTIALS) }),
   revokeCredential: fc.record({ credentialId: one(CREDENTIALS), reason: one(REASONS) }),
   registerApplication: fc.record({ appId: one(APPS), name: fc.constant('Metering'), provider: fc.constant('Acme') }),
