@@ -72,7 +72,9 @@ export const credentialMachine = setup({
       const successor = event.facts.successor?.context as CredentialContext | undefined;
       return (
         d !== undefined &&
-        context.successorId === undefined &&
+        // Once: unless the successor an earlier rotation named has ended, which leaves nothing to abandon (its own
+        // rotation may have gone on to a successor the node no longer holds either).
+        (context.successorId === undefined || isOneOf(event.facts.previousSuccessor, ['expired', 'revoked'])) &&
         isOneOf(event.facts.successor, LIVE) &&
         sameOwner(event.facts.successor, context.owner) &&
         successor?.predecessorId === context.credentialId &&

@@ -1,6 +1,6 @@
 import type { DomainEvent } from '../domain/events/index.ts';
 import { streamIdOf, type EntityKind, type EntityView } from '../domain/streams.ts';
-import type { AssociationContext } from './contexts.ts';
+import type { AssociationContext, CredentialContext } from './contexts.ts';
 import type { FactName, Facts, FactSources } from './types.ts';
 
 /**
@@ -26,7 +26,13 @@ const factSourcesOf = (event: DomainEvent, context: unknown): FactSources => {
       return event.data.method !== 'remote-provisioning' || event.data.bootstrapCredentialId === undefined
         ? {}
         : { bootstrap: { kind: 'credential', id: event.data.bootstrapCredentialId } };
-    case 'CredentialRotationStarted':
+    case 'CredentialRotationStarted': {
+      const previous = (context as CredentialContext).successorId;
+      return {
+        successor: { kind: 'credential', id: event.data.successorId },
+        ...(previous !== undefined ? { previousSuccessor: { kind: 'credential' as const, id: previous } } : {}),
+      };
+    }
     case 'CredentialRotationAbandoned':
       return { successor: { kind: 'credential', id: event.data.successorId } };
     case 'ApplicationEnrolled':

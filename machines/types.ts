@@ -12,7 +12,9 @@ export type FactName =
   | 'owner'
   | 'bootstrap'
   | 'predecessor'
-  | 'successor';
+  | 'successor'
+  /** The successor a credential's earlier rotation named, when it is rotated again (credential.machine.ts). */
+  | 'previousSuccessor';
 export type Facts = Partial<Record<FactName, EntityView | undefined>>;
 
 /**

@@ -119,6 +119,30 @@ describe('a rotation whose successor the node does not hold at the end of the ov
     expect(await stateOf(c, 'cred-1')).toBe('revoked');
   });
 
+  it('may rotate again once the successor it named ended, whatever its chain did (found in review: stuck for good)', async () => {
+    // cred-2 handed over to cred-3, which was then revoked: the end of cred-1's overlap can neither revoke it nor
+    // abandon its rotation, and it must not be left unable to rotate.
+    const { c, clock } = await open([
+      { id: 'cred-2', provisioned: true }, { id: 'cred-3', provisioned: true, predecessor: 'cred-2' }, { id: 'cred-4', provisioned: true },
+    ]);
+    await c.engine.execute(rotate('cred-2', at(10)));
+    await c.engine.execute(rotate('cred-3', at(5), 'cred-2'));
+    await c.settle();
+    clock.set(at(6));
+    await c.tick();
+    clock.set(at(7));
+    await c.engine.execute(cmd.revokeCredential('cred-3'));
+    await c.settle();
+    clock.set(at(11));
+    await c.tick();
+    expect(await stateOf(c, 'cred-1')).toBe('enrolled');
+    await c.engine.execute(rotate('cred-4', at(15)));
+    clock.set(at(16));
+    await c.tick();
+    expect(await stateOf(c, 'cred-1')).toBe('revoked');
+    expect((await replayAll(c.store)).findings).toEqual([]);
+  });
+
   it('is abandoned when the successor is not valid yet at the end of the overlap (found in review: revoked, the node left with nothing valid)', async () => {
     const clock = new FakeClock(T0);
     const c = (credence = openCredence({ location: { memory: true }, clock }));
