@@ -111,7 +111,7 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
    * revocation is the scheduler's own choice (a revocation has no guard), read just before. 'wait' for a deadline of
    * an earlier rotation of the credential (the projection has not written the current one's yet), which is replaced;
    * 'drop' when a successor superseded in turn left a chain whose end the node does not hold (neither choice fits: the
-   * predecessor stays, its rotation recorded as it is).
+   * predecessor stays, and may rotate again, its successor having ended: credential.machine.ts successorLinked).
    */
   const overlapEnd = async (d: Deadline, now: number): Promise<Deadline['command'] | 'wait' | 'drop'> => {
     const { credentialId } = d.command.data as { credentialId: string };
