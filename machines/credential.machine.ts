@@ -5,14 +5,14 @@ import type { EntityView, MachineEvent } from './types.ts';
 import type { Owner } from '../domain/events/index.ts';
 
 const LIVE = ['initialized', 'enrolled', 'associated'];
-/** A credential its node holds at `at`: provisioned, not ended, and within its validity. */
-const heldAt = (view: EntityView | undefined, at: number): boolean => {
+/** A credential its node holds at `at`: provisioned, not ended, and within its validity (the expiry scheduler's too). */
+export const heldAt = (view: EntityView | undefined, at: number): boolean => {
   const c = view?.context as CredentialContext | undefined;
   return isOneOf(view, ['enrolled', 'associated']) && c !== undefined && c.notBefore <= at && at < c.notAfter;
 };
 
 /** A credential revoked as superseded by a rotation of its own: it handed over to its successor. */
-const supersededInTurn = (view: EntityView | undefined): boolean => {
+export const supersededInTurn = (view: EntityView | undefined): boolean => {
   const c = view?.context as CredentialContext | undefined;
   return isOneOf(view, ['revoked']) && c?.revocationReason === 'superseded' && c.successorId !== undefined;
 };

@@ -14,3 +14,4 @@ export type {
 } from './contexts.ts';
 export { applyStored, emptyEntity, BrokenHistoryError } from './rebuild.ts';
 export type { LoadedEntity } from './rebuild.ts';
+export { heldAt, supersededInTurn } from './credential.machine.ts';

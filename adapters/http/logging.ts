@@ -14,17 +14,10 @@ const SECRET_NAMES = new Set([
  * whatever it is called and whatever surrounds it (`Bearer <jwt>`).
  */
 const JWT_INSIDE = /eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/;
-/** The text as a URL component means it (`+` a space, escapes decoded); the raw text where an escape is malformed. */
-const decoded = (text: string): string => {
-  try {
-    return decodeURIComponent(text.replace(/\+/g, ' '));
-  } catch {
-    return text;
-  }
-};
 /**
- * Each ASCII escape decoded on its own, a few times over (`%252E` is `%2E` is `.`): a malformed escape elsewhere in
- * the component, which makes the whole of it undecodable, hides nothing.
+ * A URL component's ASCII escapes decoded, each on its own, a few times over (`%252E` is `%2E` is `.`): a malformed
+ * escape elsewhere in the component, which makes the whole of it undecodable, hides nothing. (Secret names and tokens
+ * are ASCII.)
  */
 const asciiDecoded = (text: string): string => {
   let out = text;
@@ -72,7 +65,7 @@ export const redactUrl = (url: string): string => {
       const eq = pair.indexOf('=');
       const name = eq < 0 ? pair : pair.slice(0, eq);
       if (holdsJwt(name)) return REDACTED;
-      return eq >= 0 && (isSecretName(decoded(name)) || holdsJwt(pair.slice(eq + 1))) ? `${name}=${REDACTED}` : pair;
+      return eq >= 0 && (isSecretName(asciiDecoded(name)) || holdsJwt(pair.slice(eq + 1))) ? `${name}=${REDACTED}` : pair;
     });
   return `${path}?${params.join('&')}`;
 };

@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
+import { openToGroupOrOthers } from '../../adapters/driven/files/index.ts';
 import { z } from 'zod';
 import { DEFAULT_TIMEOUT_MS } from '../../adapters/client/http.ts';
 import { operatorClient, type OperatorClient } from '../../adapters/client/operator.ts';
@@ -58,11 +59,11 @@ export interface ServerOptionValues {
 
 const envOf = (io: Io): Readonly<Record<string, string | undefined>> => io.env ?? process.env;
 
-/** Whether a file's mode lets its group or others read it (never said on Windows, whose modes do not tell). */
+/** Whether a file lets its group or others in, as no private file may (never said on Windows, whose modes do not tell). */
 const readableByOthers = (file: string): boolean => {
   if (process.platform === 'win32') return false;
   try {
-    return (statSync(file).mode & 0o044) !== 0;
+    return openToGroupOrOthers(statSync(file).mode);
   } catch {
     return false;
   }

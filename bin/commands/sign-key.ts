@@ -3,6 +3,7 @@ import { p256 } from '@noble/curves/nist.js';
 import { z } from 'zod';
 import { SECRET_KEY_LENGTH, tryFromBase64urlOfLength, wipe } from '../../domain/crypto/index.ts';
 import { SignatureAlgorithm } from '../../domain/metadata.ts';
+import { openToGroupOrOthers } from '../../adapters/driven/files/index.ts';
 import { FILE_LIMITS, readJsonFile } from '../files.ts';
 import { UsageError } from '../program.ts';
 
@@ -26,7 +27,7 @@ export const readSignKey = (file: string): SignKey => {
     throw new UsageError(`--sign-key: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`);
   }
   // A private key others can read is no longer private (the same rule as the data folder's key files).
-  if (process.platform !== 'win32' && (mode & 0o077) !== 0) throw new UsageError(`--sign-key: ${file} is readable by group or others; chmod 600 it`);
+  if (process.platform !== 'win32' && openToGroupOrOthers(mode)) throw new UsageError(`--sign-key: ${file} is readable by group or others; chmod 600 it`);
   const raw = readJsonFile(file, FILE_LIMITS.key);
   if (!raw.ok) throw new UsageError(`--sign-key: ${raw.message}`);
   const parsed = SignKeyFile.safeParse(raw.value);

@@ -4,6 +4,7 @@ import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { derivedCommandId } from '../../domain/event-ids.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
+import { heldAt, supersededInTurn } from '../../machines/index.ts';
 import { BatchSlot, roundFailure, type Projection } from '../runtime/index.ts';
 import {
   DEADLINES_DUE_INDEX, dropDeadline, dropDeadlines, dropPurpose, dueDeadlines, nextDeadline, putDeadline, resetDeadlines, setupDeadlines, writeDeadlines, type Deadline,
@@ -13,18 +14,6 @@ export const SCHEDULER_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[1], role: 'system' 
 
 /** How many rotations are followed from an overlap's successor (a longer chain counts as not held). */
 const MAX_CHAIN = 64;
-
-/** Whether the node holds the credential of `view` at `at`: provisioned, not ended, within its validity. */
-const isHeldAt = (view: { readonly state: string; readonly context: unknown }, at: number): boolean => {
-  const c = view.context as { notBefore?: number; notAfter?: number };
-  return (view.state === 'enrolled' || view.state === 'associated') && (c.notBefore ?? 0) <= at && at < (c.notAfter ?? 0);
-};
-
-/** A credential revoked as superseded by a rotation of its own (not merely revoked with that reason). */
-const isSupersededInTurn = (view: { readonly state: string; readonly context: unknown }): boolean => {
-  const c = view.context as { revocationReason?: string; successorId?: string };
-  return view.state === 'revoked' && c.revocationReason === 'superseded' && c.successorId !== undefined;
-};
 
 const deadlineFor = (e: DecodedEvent): Deadline | undefined => {
   const stream = e.record.streamId;
@@ -119,10 +108,10 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
     if (rotation.successorId === undefined || rotation.overlapEndsAt !== d.due) return 'wait';
     let successor = await engine.view('credential', rotation.successorId);
     let hops = 0;
-    for (; isSupersededInTurn(successor) && hops < MAX_CHAIN; hops++) {
+    for (; supersededInTurn(successor) && hops < MAX_CHAIN; hops++) {
       successor = await engine.view('credential', (successor.context as { successorId: string }).successorId);
     }
-    if (isHeldAt(successor, now)) return d.command;
+    if (heldAt(successor, now)) return d.command;
     return hops === 0 ? { type: 'abandonCredentialRotation', data: { credentialId, successorId: rotation.successorId } } : 'drop';
   };
   return {

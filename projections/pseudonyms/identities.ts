@@ -12,6 +12,9 @@ export const IDENTITY_EVENT_TYPES = [
   'PseudonymRotated',
 ] as const;
 
+/** A CSE-ID's or AE-ID's key in the sets below: its kind and id in one text. */
+const identifierKey = (kind: 'cse' | 'ae', id: string): string => `${kind}\n${id}`;
+
 /**
  * Who owns each identifier, and each node's current epoch, folded from events in global order. An identifier
  * that belongs to a node is pseudonymised under that node's epoch, so when the node rotates, its CSE-ID,
@@ -73,7 +76,7 @@ export class PublicIdentities {
         const { owner, credentialId } = event.data;
         if (owner.kind === 'node') this.#owner.credential.set(credentialId, owner.id);
         else if (owner.kind === 'cse' || owner.kind === 'ae') {
-          const node = this.#released.has(`${owner.kind}\n${owner.id}`) ? undefined : this.#owner[owner.kind].get(owner.id);
+          const node = this.#released.has(identifierKey(owner.kind, owner.id)) ? undefined : this.#owner[owner.kind].get(owner.id);
           if (node !== undefined) this.#owner.credential.set(credentialId, node);
           else {
             const waiting = this.#waiting[owner.kind].get(owner.id);
@@ -89,7 +92,7 @@ export class PublicIdentities {
         // An association stored after its node ended (a raced import) takes no identifier back from whoever has it.
         if (this.#ended.has(nodeId)) return;
         if (registree.kind === 'ae') this.#link('ae', registree.id, nodeId);
-        else if (!this.#owner.cse.has(registree.id) || this.#released.has(`cse\n${registree.id}`)) this.#link('cse', registree.id, nodeId);
+        else if (!this.#owner.cse.has(registree.id) || this.#released.has(identifierKey('cse', registree.id))) this.#link('cse', registree.id, nodeId);
         return;
       }
       case 'PseudonymRotated': {
@@ -104,7 +107,7 @@ export class PublicIdentities {
 
   /** The CSE-ID or AE-ID belongs to `nodeId` from now on, and so do the credentials issued to it that were waiting. */
   #link(kind: 'cse' | 'ae', id: string, nodeId: string): void {
-    const key = `${kind}\n${id}`;
+    const key = identifierKey(kind, id);
     const before = this.#owner[kind].get(id);
     if (before !== undefined) this.#identifiersOf.get(before)?.delete(key);
     this.#released.delete(key);

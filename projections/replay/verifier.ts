@@ -78,6 +78,9 @@ export interface HeldClaims {
   readonly views: Map<string, EntityView | undefined>;
 }
 
+/** A stream that is no entity's (EventStoreDB binds command ids to streams on such streams, with claim markers). */
+const isBindingStream = (streamId: string, entry: VerifiedEntity | undefined): boolean => entry === undefined && parseStreamId(streamId) === undefined;
+
 /** A command binding's data (a claim naming its claimant and command), whatever the length of the ids. */
 const isCommandBinding = (data: unknown): boolean => {
   const { claimant, commandId } = data as { claimant?: unknown; commandId?: unknown };
@@ -179,7 +182,7 @@ export class FleetVerifier {
       const entry = this.entities.get(record.streamId);
       // A claim on a stream that is no entity's is EventStoreDB's binding of a command id to its stream (append.ts),
       // no fact of a decision: nothing to keep per command, only its shape to check (its ids may be of any length).
-      if (entry === undefined && parseStreamId(record.streamId) === undefined) {
+      if (isBindingStream(record.streamId, entry)) {
         if (!isCommandBinding(record.data)) tally.findings.push(findingAt(record, 'unreadable: malformed fact claim'));
         return false;
       }
@@ -256,7 +259,7 @@ export class FleetVerifier {
    */
   orderClaim(record: RecordedEvent): void {
     const entry = this.entities.get(record.streamId);
-    if (entry === undefined && parseStreamId(record.streamId) === undefined) return;
+    if (isBindingStream(record.streamId, entry)) return;
     this.#sequence(record, entry);
   }
 

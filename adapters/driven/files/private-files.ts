@@ -7,6 +7,9 @@ export const DATA_DIR_MODE = 0o700;
 /** A data file (a database, its -wal/-shm/-journal, a key): only its owner may read or write it. */
 export const DATA_FILE_MODE = 0o600;
 
+/** Whether a file's mode lets its group or others in at all: what no private file (key, PIN, token) may have. */
+export const openToGroupOrOthers = (mode: number): boolean => (mode & 0o077) !== 0;
+
 /** SQLite's companion files; SQLite creates them with the permissions of the main database file. */
 const COMPANIONS = ['-wal', '-shm', '-journal'] as const;
 
@@ -72,7 +75,7 @@ const tighten = (file: string): void => {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
-  if ((mode & 0o077) !== 0) chmodSync(file, mode & DATA_FILE_MODE);
+  if (openToGroupOrOthers(mode)) chmodSync(file, mode & DATA_FILE_MODE);
 };
 
 /**

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { validationError } from '../../../domain/errors.ts';
 import { base64urlString, fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
-import { writeFileAtomic } from '../files/index.ts';
+import { openToGroupOrOthers, writeFileAtomic } from '../files/index.ts';
 
 /**
  * Where the key-encryption key (KEK) that seals every stored key comes from:
@@ -30,7 +30,7 @@ const keyFileProblem = (path: string, message: string) =>
 
 const readKeyFile = (path: string): Uint8Array => {
   // The mode check matters: a KEK any local user can read makes sealing at rest pointless.
-  if ((statSync(path).mode & 0o077) !== 0) throw keyFileProblem(path, 'must not be readable by group or others (chmod 600)');
+  if (openToGroupOrOthers(statSync(path).mode)) throw keyFileProblem(path, 'must not be readable by group or others (chmod 600)');
   const text = readFileSync(path, 'utf8').trim();
   // An empty or short file (an interrupted write of an earlier version, or damage) is refused, never replaced by
   // a new KEK: the lost one may have sealed keys already, and a new one would quietly make them unreadable.

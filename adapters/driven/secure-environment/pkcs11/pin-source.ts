@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { openToGroupOrOthers } from '../../files/index.ts';
 import { pkcs11Problem } from './module.ts';
 import type { PinSource } from './uri.ts';
 
@@ -32,7 +33,7 @@ const readPinFile = (path: string, from: string): string => {
   } catch {
     throw pkcs11Problem('pin-source', 'pin_file', `${from} cannot be read`);
   }
-  if ((mode & 0o077) !== 0) throw pkcs11Problem('pin-source', 'pin_file', `${from} must not be readable by group or others (chmod 600)`);
+  if (openToGroupOrOthers(mode)) throw pkcs11Problem('pin-source', 'pin_file', `${from} must not be readable by group or others (chmod 600)`);
   return checked(trimmed(readFileSync(path, 'utf8')), from);
 };
 

@@ -117,9 +117,8 @@ export const commandClaimStreamOf = (commandId: string): string => `credence-com
  */
 async function claimCommand(driver: EsdbDriver, streamId: string, commandId: string): Promise<AppendResult | undefined> {
   const claimStream = commandClaimStreamOf(commandId);
-  const claim: FactClaim = { claimant: streamId, commandId };
   try {
-    await driver.append(claimStream, [encode({ id: randomUUID(), type: FACT_CLAIM_TYPE, data: { ...claim }, metadata: {} }, undefined, 0)], 'no_stream');
+    await driver.append(claimStream, [claimRecord({ claimant: streamId, commandId })], 'no_stream');
     return undefined;
   } catch (error) {
     if (!isCredenceError(error, 'concurrency_conflict')) throw error;
@@ -131,12 +130,13 @@ async function claimCommand(driver: EsdbDriver, streamId: string, commandId: str
   return { nextExpectedRevision: first.revision, position: first.position, deduplicated: true };
 }
 
+/** A claim marker as appended: a fact's (claimFacts) or a command id's binding (claimCommand). */
+const claimRecord = (claim: FactClaim) => encode({ id: randomUUID(), type: FACT_CLAIM_TYPE, data: { ...claim }, metadata: {} }, undefined, 0);
+
 /** One claim per fact, each at the revision the decision read; the first that fails is the conflict. */
 async function claimFacts(driver: EsdbDriver, claimant: string, facts: readonly FactRead[], commandId: string): Promise<void> {
   for (const fact of facts) {
-    const claim: FactClaim = { claimant, commandId };
-    const encoded = encode({ id: randomUUID(), type: FACT_CLAIM_TYPE, data: { ...claim }, metadata: {} }, undefined, 0);
-    await driver.append(fact.streamId, [encoded], fact.revision === undefined ? 'no_stream' : fact.revision);
+    await driver.append(fact.streamId, [claimRecord({ claimant, commandId })], fact.revision === undefined ? 'no_stream' : fact.revision);
   }
 }
 
