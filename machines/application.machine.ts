@@ -1,12 +1,15 @@
 import { and, assign, setup } from 'xstate';
 import type { ApplicationContext, CredentialContext } from './contexts.ts';
 import { dataOf, factGuard, isOneOf } from './guards.ts';
+import { isWithin } from './types.ts';
 import type { MachineEvent } from './types.ts';
 
 /**
  * M2M Application Enrolment (seed 003, 11.2.2): an App-ID is registered, then associated with a security
  * credential; its instances (AEs) associate through it; revoking the App-ID revokes access for all instances.
- * An application has no expiry of its own: its authorisation ends with its credential's validity.
+ * An application has no expiry of its own: its authorisation ends with its credential (ApplicationEnrolmentEnded,
+ * recorded by the cascade when that credential is revoked or expires), and it may be enrolled again, or moved onto
+ * another credential of its own while enrolled (the successor of a rotation, say).
  */
 export const applicationMachine = setup({
   types: { context: {} as ApplicationContext, events: {} as MachineEvent, input: {} as { id: string } },
@@ -21,6 +24,17 @@ export const applicationMachine = setup({
         c.owner.id === context.appId
       );
     }),
+    /** Another credential for this App-ID, inside its validity: the App-ID moves its authorisation onto it. */
+    credentialReplacesCurrent: factGuard(({ context, event }) => {
+      const credential = event.facts.credential?.context as CredentialContext | undefined;
+      return credential !== undefined && dataOf(event, 'ApplicationEnrolled')?.credentialId !== context.credentialId && isWithin(event.at, credential);
+    }),
+    /** The credential the App-ID is enrolled with has ended (revoked or expired): so has its authorisation. */
+    enrolledCredentialEnded: factGuard(({ context, event }) => {
+      const d = dataOf(event, 'ApplicationEnrolmentEnded');
+      return d !== undefined && d.credentialId === context.credentialId && isOneOf(event.facts.credential, ['revoked', 'expired']);
+    }),
+    hasLiveInstances: ({ context }) => context.liveInstances.length > 0,
     instanceIsNew: ({ context, event }) => {
       const id = dataOf(event, 'ApplicationInstanceAssociated')?.associationId;
       return id !== undefined && !context.liveInstances.some((i) => i.associationId === id);
@@ -41,6 +55,12 @@ export const applicationMachine = setup({
       return { liveInstances: context.liveInstances.filter((i) => i.associationId !== id) };
     }),
     recordRevocation: assign(({ event }) => ({ revocationReason: dataOf(event, 'ApplicationRevoked')!.reason })),
+    bindCredential: assign(({ event }) => ({ credentialId: dataOf(event, 'ApplicationEnrolled')!.credentialId })),
+    // The instances stay listed until the cascade's revocations of their associations release them.
+    unbindCredential: assign(({ context }) => {
+      const { credentialId: _ended, ...rest } = context;
+      return rest;
+    }),
   },
 }).createMachine({
   id: 'application',
@@ -55,29 +75,35 @@ export const applicationMachine = setup({
         },
       },
     },
+    // Registered, not (or no longer) enrolled. After an enrolment ended, instances whose associations the cascade
+    // has not revoked yet are still listed: they are released here, and a new enrolment finds them.
     initialized: {
       on: {
-        ApplicationEnrolled: {
-          target: 'enrolled',
-          guard: 'credentialIsForThisApp',
-          actions: assign(({ event }) => ({ credentialId: dataOf(event, 'ApplicationEnrolled')!.credentialId })),
-        },
+        ApplicationEnrolled: [
+          { target: 'associated', guard: and(['credentialIsForThisApp', 'hasLiveInstances']), actions: 'bindCredential' },
+          { target: 'enrolled', guard: 'credentialIsForThisApp', actions: 'bindCredential' },
+        ],
+        ApplicationInstanceReleased: { guard: 'instanceIsLive', actions: 'removeInstance' },
         ApplicationRevoked: { target: 'revoked', actions: 'recordRevocation' },
       },
     },
     enrolled: {
       on: {
+        ApplicationEnrolled: { guard: and(['credentialIsForThisApp', 'credentialReplacesCurrent']), actions: 'bindCredential' },
         ApplicationInstanceAssociated: { target: 'associated', guard: 'instanceIsNew', actions: 'addInstance' },
+        ApplicationEnrolmentEnded: { target: 'initialized', guard: 'enrolledCredentialEnded', actions: 'unbindCredential' },
         ApplicationRevoked: { target: 'revoked', actions: 'recordRevocation' },
       },
     },
     associated: {
       on: {
+        ApplicationEnrolled: { guard: and(['credentialIsForThisApp', 'credentialReplacesCurrent']), actions: 'bindCredential' },
         ApplicationInstanceAssociated: { guard: 'instanceIsNew', actions: 'addInstance' },
         ApplicationInstanceReleased: [
           { target: 'enrolled', guard: and(['instanceIsLive', 'lastInstance']), actions: 'removeInstance' },
           { guard: 'instanceIsLive', actions: 'removeInstance' },
         ],
+        ApplicationEnrolmentEnded: { target: 'initialized', guard: 'enrolledCredentialEnded', actions: 'unbindCredential' },
         ApplicationRevoked: { target: 'revoked', actions: 'recordRevocation' },
       },
     },

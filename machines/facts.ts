@@ -36,6 +36,7 @@ const factSourcesOf = (event: DomainEvent, context: unknown): FactSources => {
     case 'CredentialRotationAbandoned':
       return { successor: { kind: 'credential', id: event.data.successorId } };
     case 'ApplicationEnrolled':
+    case 'ApplicationEnrolmentEnded':
       return { credential: { kind: 'credential', id: event.data.credentialId } };
     case 'AssociationConfigured': {
       const { credentialId, nodeId, registree } = event.data;

@@ -41,6 +41,7 @@ const SAMPLES: readonly (readonly [CommandType, Record<string, unknown>])[] = [
   ['enrolApplication', { appId: 'Rapp', credentialId: 'c' }],
   ['recordApplicationInstance', { appId: 'Rapp', aeId: 'Cae1', associationId: 'a1' }],
   ['releaseApplicationInstance', { appId: 'Rapp', associationId: 'a1' }],
+  ['endApplicationEnrolment', { appId: 'Rapp', credentialId: 'c', reason: 'superseded' }],
   ['revokeApplication', { appId: 'Rapp', reason: 'privilegeWithdrawn' }],
   ['configureAssociation', { associationId: 'a', nodeId: 'n', credentialId: 'c', registree: { kind: 'cse', id: '/n' }, registrarCseId: '/in' }],
   ['configureAssociation', { associationId: 'a', nodeId: 'n', credentialId: 'c', registree: { kind: 'ae', id: 'Cae1', appId: 'Rapp' }, registrarCseId: '/in' }],

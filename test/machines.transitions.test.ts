@@ -49,6 +49,9 @@ const SAMPLES: Record<EventType, MachineEvent> = {
   }),
   ApplicationInstanceAssociated: e('ApplicationInstanceAssociated', { appId: 'Rapp', aeId: 'Cae1', associationId: 'a1' }),
   ApplicationInstanceReleased: e('ApplicationInstanceReleased', { appId: 'Rapp', associationId: 'a1' }),
+  ApplicationEnrolmentEnded: e('ApplicationEnrolmentEnded', { appId: 'Rapp', credentialId: 'c', reason: 'keyCompromise' }, 20, {
+    credential: view('revoked', { purpose: 'application', owner: { kind: 'app', id: 'Rapp' } }),
+  }),
   ApplicationRevoked: e('ApplicationRevoked', { appId: 'Rapp', reason: 'privilegeWithdrawn' }),
   AssociationConfigured: e('AssociationConfigured', {
     associationId: 'a', nodeId: 'n', credentialId: 'c', registree: { kind: 'cse', id: '/n' }, registrarCseId: '/in',
@@ -133,9 +136,15 @@ const LEGAL: Record<EntityKind, Record<string, Partial<Record<EventType, string>
   },
   application: {
     absent: { ApplicationRegistered: 'initialized' },
-    initialized: { ApplicationEnrolled: 'enrolled', ApplicationRevoked: 'revoked' },
-    enrolled: { ApplicationInstanceAssociated: 'associated', ApplicationRevoked: 'revoked' },
-    associated: { ApplicationInstanceAssociated: 'refused: same instance twice', ApplicationInstanceReleased: 'enrolled', ApplicationRevoked: 'revoked' },
+    initialized: { ApplicationEnrolled: 'enrolled', ApplicationInstanceReleased: 'refused: no live instance', ApplicationRevoked: 'revoked' },
+    enrolled: {
+      ApplicationEnrolled: 'refused: enrolled with that credential already', ApplicationInstanceAssociated: 'associated',
+      ApplicationEnrolmentEnded: 'initialized', ApplicationRevoked: 'revoked',
+    },
+    associated: {
+      ApplicationEnrolled: 'refused: enrolled with that credential already', ApplicationInstanceAssociated: 'refused: same instance twice',
+      ApplicationInstanceReleased: 'enrolled', ApplicationEnrolmentEnded: 'initialized', ApplicationRevoked: 'revoked',
+    },
   },
   association: {
     absent: { AssociationConfigured: 'initialized' },
@@ -255,6 +264,16 @@ const RULES: [string, EntityKind, string, MachineEvent, string][] = [
   ['abandoning a rotation the credential never started', 'credential', 'enrolled', SAMPLES.CredentialRotationAbandoned, 'rotationAbandonable'],
   ['App-ID enrolment with a credential of another application', 'application', 'initialized',
     { ...SAMPLES.ApplicationEnrolled, facts: { credential: view('enrolled', { purpose: 'application', owner: { kind: 'app', id: 'Rother' } }) } }, 'credentialIsForThisApp'],
+  ['moving an App-ID onto a credential of another application', 'application', 'enrolled',
+    e('ApplicationEnrolled', { appId: 'Rapp', credentialId: 'c2' }, 10, { credential: view('enrolled', { purpose: 'application', owner: { kind: 'app', id: 'Rother' }, notBefore: at(0), notAfter: at(100) }) }),
+    'credentialIsForThisApp'],
+  ['moving an App-ID onto a credential past its notAfter', 'application', 'enrolled',
+    e('ApplicationEnrolled', { appId: 'Rapp', credentialId: 'c2' }, 100, { credential: view('enrolled', { purpose: 'application', owner: { kind: 'app', id: 'Rapp' }, notBefore: at(0), notAfter: at(100) }) }),
+    'credentialReplacesCurrent'],
+  ['ending an App-ID enrolment while its credential is in use', 'application', 'enrolled',
+    { ...SAMPLES.ApplicationEnrolmentEnded, facts: { credential: view('enrolled', { purpose: 'application', owner: { kind: 'app', id: 'Rapp' } }) } }, 'enrolledCredentialEnded'],
+  ['ending an App-ID enrolment for a credential it is not enrolled with', 'application', 'associated',
+    e('ApplicationEnrolmentEnded', { appId: 'Rapp', credentialId: 'c0', reason: 'keyCompromise' }, 20, { credential: view('revoked') }), 'enrolledCredentialEnded'],
   ['a pseudonym for a revoked node', 'pseudonym', 'absent', { ...SAMPLES.PseudonymRotated, facts: { node: view('revoked') } }, 'nodeIsLive'],
   ['releasing an association the node never recorded', 'node', 'associated',
     e('NodeAssociationReleased', { nodeId: 'n', associationId: 'zz' }), 'associationIsLive'],
@@ -275,6 +294,26 @@ describe('guards name the rule that refuses', () => {
   it('keeps an association that is one millisecond shorter than its credential (strictly shorter is legal)', () => {
     const event = e('AssociationEstablished', { associationId: 'a', expiresAt: new Date(at(100) - 1).toISOString() }, 10, { credential: usableCredential });
     expect(evaluate('association', reach('association', 'initialized'), event).ok).toBe(true);
+  });
+
+  it('an App-ID moves onto another credential of its own, ends with it, and is enrolled again with its instances still listed', () => {
+    const ownCredential = (state: string) => view(state, { purpose: 'application', owner: { kind: 'app', id: 'Rapp' }, notBefore: at(0), notAfter: at(100) });
+    const step = (snapshot: EntitySnapshot, event: MachineEvent, state: string): EntitySnapshot => {
+      const verdict = evaluate('application', snapshot, event);
+      if (!verdict.ok) throw new Error(`${event.type} refused: ${verdict.rule}`);
+      expect(stateOf(verdict.snapshot)).toBe(state);
+      return verdict.snapshot;
+    };
+    let snapshot = step(reach('application', 'associated'), e('ApplicationEnrolled', { appId: 'Rapp', credentialId: 'c2' }, 10, { credential: ownCredential('enrolled') }), 'associated');
+    // The first credential's end no longer concerns it; its current one's does.
+    expect(evaluate('application', snapshot, e('ApplicationEnrolmentEnded', { appId: 'Rapp', credentialId: 'c', reason: 'superseded' }, 20, { credential: ownCredential('revoked') })).ok).toBe(false);
+    snapshot = step(snapshot, e('ApplicationEnrolmentEnded', { appId: 'Rapp', credentialId: 'c2', reason: 'keyCompromise' }, 20, { credential: ownCredential('revoked') }), 'initialized');
+    // No instance may join while it is not enrolled; the one still listed is released when its association ends.
+    expect(evaluate('application', snapshot, e('ApplicationInstanceAssociated', { appId: 'Rapp', aeId: 'Cae2', associationId: 'a2' })).ok).toBe(false);
+    const again = step(snapshot, e('ApplicationEnrolled', { appId: 'Rapp', credentialId: 'c3' }, 20, { credential: ownCredential('enrolled') }), 'associated');
+    step(again, SAMPLES.ApplicationInstanceReleased, 'enrolled');
+    snapshot = step(snapshot, SAMPLES.ApplicationInstanceReleased, 'initialized');
+    step(snapshot, e('ApplicationEnrolled', { appId: 'Rapp', credentialId: 'c3' }, 20, { credential: ownCredential('enrolled') }), 'enrolled');
   });
 
   it('a node stays associated until its last association is released', () => {

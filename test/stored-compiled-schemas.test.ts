@@ -40,6 +40,7 @@ const SAMPLES: readonly (readonly [EventType, Record<string, unknown>])[] = [
   ['ApplicationEnrolled', { appId: 'Rapp', credentialId: 'c' }],
   ['ApplicationInstanceAssociated', { appId: 'Rapp', aeId: 'Cae1', associationId: 'a1' }],
   ['ApplicationInstanceReleased', { appId: 'Rapp', associationId: 'a1' }],
+  ['ApplicationEnrolmentEnded', { appId: 'Rapp', credentialId: 'c', reason: 'keyCompromise' }],
   ['ApplicationRevoked', { appId: 'Rapp', reason: 'privilegeWithdrawn' }],
   ['AssociationConfigured', { associationId: 'a', nodeId: 'n', credentialId: 'c', registree: { kind: 'cse', id: '/n' }, registrarCseId: '/in' }],
   ['AssociationConfigured', { associationId: 'a', nodeId: 'n', credentialId: 'c', registree: { kind: 'ae', id: 'Cae1', appId: 'Rapp' }, registrarCseId: '/in' }],

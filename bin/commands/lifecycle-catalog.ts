@@ -38,7 +38,7 @@ export const LIFECYCLE_GROUPS = {
   subscription: 'M2M Service Subscriptions: create, expire, terminate',
   node: 'nodes: register at the factory, enrol under a subscription, expire the enrolment, revoke',
   credential: 'credentials: issue, provision, rotate (or abandon a rotation), expire, revoke',
-  application: 'applications (App-IDs): register, enrol, revoke',
+  application: 'applications (App-IDs): register, enrol, end an enrolment, revoke',
   association: 'security associations: configure, establish, expire, revoke',
   pseudonym: "node pseudonyms: rotate a node's pseudonym now",
 } as const;
@@ -192,10 +192,19 @@ export const LIFECYCLE_COMMANDS: readonly LifecycleSpec[] = [
     data: (id, o) => ({ appId: id, name: o['name'], provider: o['provider'] }),
   },
   {
-    group: 'application', verb: 'enrol', type: 'enrolApplication', summary: 'associate an App-ID with its security credential',
+    group: 'application', verb: 'enrol', type: 'enrolApplication',
+    summary: 'associate an App-ID with its security credential (again after its enrolment ended, or another of its own while enrolled)',
     id: { name: 'appId', field: 'appId' },
     options: [{ flags: '--credential <credentialId>', description: 'its credential', required: true }],
     data: (id, o) => ({ appId: id, credentialId: o['credential'] }),
+    flagFor: { credentialId: '--credential' },
+  },
+  {
+    group: 'application', verb: 'end-enrolment', type: 'endApplicationEnrolment',
+    summary: "record that an App-ID's enrolment ended with its credential (revoked or expired; the cascade does this itself)",
+    id: { name: 'appId', field: 'appId' },
+    options: [{ flags: '--credential <credentialId>', description: 'the ended credential it is enrolled with', required: true }, reason()],
+    data: (id, o) => ({ appId: id, credentialId: o['credential'], reason: o['reason'] }),
     flagFor: { credentialId: '--credential' },
   },
   {

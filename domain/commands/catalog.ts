@@ -33,6 +33,7 @@ export const COMMAND_CATALOG = {
   enrolApplication: { event: 'ApplicationEnrolled', roles: OPERATOR },
   recordApplicationInstance: { event: 'ApplicationInstanceAssociated', roles: SYSTEM },
   releaseApplicationInstance: { event: 'ApplicationInstanceReleased', roles: SYSTEM },
+  endApplicationEnrolment: { event: 'ApplicationEnrolmentEnded', roles: OPERATOR },
   revokeApplication: { event: 'ApplicationRevoked', roles: OPERATOR },
   configureAssociation: { event: 'AssociationConfigured', roles: OPERATOR },
   establishAssociation: { event: 'AssociationEstablished', roles: OPERATOR },

@@ -12,6 +12,12 @@ export const ApplicationRegistered = z.object({
 export const ApplicationEnrolled = z.object({ appId: AppId, credentialId: CredentialId });
 export const ApplicationInstanceAssociated = z.object({ appId: AppId, aeId: AeId, associationId: AssociationId });
 export const ApplicationInstanceReleased = z.object({ appId: AppId, associationId: AssociationId });
+/**
+ * The App-ID's authorisation ended with the credential it was enrolled with (revoked or expired, seed 003 11.2.2:
+ * each App-ID "is associated with a security credential"): its instances lose access as if it were revoked, with
+ * the reason they inherit, but the App-ID stays registered and may be enrolled again with another credential.
+ */
+export const ApplicationEnrolmentEnded = z.object({ appId: AppId, credentialId: CredentialId, reason: RevocationReason });
 /** Revoking an App-ID revokes access for all instances of the application (11.2.2). */
 export const ApplicationRevoked = z.object({ appId: AppId, reason: RevocationReason.extract(['unspecified', 'keyCompromise', 'privilegeWithdrawn', 'cessationOfOperation']) });
 
@@ -20,5 +26,6 @@ export const applicationEvents = {
   ApplicationEnrolled,
   ApplicationInstanceAssociated,
   ApplicationInstanceReleased,
+  ApplicationEnrolmentEnded,
   ApplicationRevoked,
 } as const;

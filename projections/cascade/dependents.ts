@@ -60,7 +60,12 @@ export const setupDependents = (db: Database.Database): void => {
     id TEXT NOT NULL,
     credential TEXT NOT NULL,
     PRIMARY KEY (kind, id, credential)
-  ) WITHOUT ROWID`);
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS cascade_application_credentials (
+    application TEXT PRIMARY KEY,
+    credential TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS cascade_application_credentials_credential ON cascade_application_credentials (credential)`);
 };
 
 /** A CSE-ID or AE-ID: what a credential may be issued to besides a node or an App-ID. */
@@ -128,6 +133,22 @@ export const releaseIdentifiersOf = (db: Database.Database, owner: string): void
   prepared(db, 'DELETE FROM cascade_identifiers WHERE node = ? OR application = ?').run(owner, owner);
 };
 
+/** The credential an App-ID is enrolled with now (seed 003 11.2.2): its end ends the App-ID's authorisation. */
+export const bindApplication = (db: Database.Database, application: string, credential: string): void => {
+  prepared(db, 'INSERT INTO cascade_application_credentials (application, credential) VALUES (?, ?) ON CONFLICT (application) DO UPDATE SET credential = excluded.credential').run(application, credential);
+};
+
+/** The App-ID is enrolled with no credential any more (its enrolment ended, or it was revoked). */
+export const unbindApplication = (db: Database.Database, application: string): void => {
+  prepared(db, 'DELETE FROM cascade_application_credentials WHERE application = ?').run(application);
+};
+
+/** The App-IDs (stream ids) enrolled with this credential now. */
+export const applicationsEnrolledWith = (db: Database.Database, credential: string): string[] =>
+  (prepared(db, 'SELECT application FROM cascade_application_credentials WHERE credential = ? ORDER BY application').all(credential) as {
+    application: string;
+  }[]).map((r) => r.application);
+
 /**
  * A node is a dependent of the one subscription it is enrolled under now (RS-17: it may enrol under another): the
  * one it leaves no longer lists it, nor would expire its enrolment when it ends.
@@ -150,6 +171,7 @@ export const DEPENDENTS_TABLES = [
   'cascade_node_enrolments',
   'cascade_identifiers',
   'cascade_owned',
+  'cascade_application_credentials',
 ] as const;
 
 export const resetDependents = (db: Database.Database): void => {

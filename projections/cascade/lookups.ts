@@ -3,8 +3,8 @@ import type { RevocationReason } from '../../domain/events/index.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { streamIdOf } from '../../domain/streams.ts';
-import type { AssociationContext } from '../../machines/index.ts';
-import { associationLinks, dependentsOf, endingOf, ownerOfIdentifier, waitingFor, type AssociationLinks, type Ending } from './dependents.ts';
+import type { AssociationContext, CredentialContext } from '../../machines/index.ts';
+import { applicationsEnrolledWith, associationLinks, dependentsOf, endingOf, ownerOfIdentifier, waitingFor, type AssociationLinks, type Ending } from './dependents.ts';
 import { idOf, reactionsTo } from './reactions.ts';
 
 const REVOCATIONS: ReadonlySet<string> = new Set(['CredentialRevoked', 'NodeRevoked', 'ApplicationRevoked', 'AssociationRevoked']);
@@ -31,7 +31,32 @@ export const reactionsWith = (engine: CommandSink, db: () => Database.Database) 
       const owner = ownerOfIdentifier(db(), kind, id);
       return owner === undefined ? undefined : { nodeId: idOf(owner.node), ...(owner.application !== undefined ? { appId: idOf(owner.application) } : {}) };
     },
+    applicationsEnrolledWith: (credentialId) => applicationsEnrolledWith(db(), streamIdOf('credential', credentialId)).map(idOf),
+    successorInUse: (credentialId, appId) => successorInUse(engine, credentialId, appId),
   });
+
+/** As many rotations as the expiry scheduler follows down one chain. */
+const MAX_CHAIN = 64;
+const IN_USE: ReadonlySet<string> = new Set(['initialized', 'enrolled', 'associated']);
+
+/**
+ * Read from the engine, as the credentials stand now rather than as of the event: whether the App-ID can move onto
+ * a successor depends on that successor's state when the move is decided, which a rebuild of this read model must
+ * see too (a successor revoked since leaves the App-ID's enrolment to end, not to move onto it). The App-ID's
+ * machine decides the move again.
+ */
+const successorInUse = async (engine: CommandSink, credentialId: string, appId: string): Promise<string | undefined> => {
+  let current = (await engine.view('credential', credentialId)).context as unknown as CredentialContext;
+  for (let step = 0; step < MAX_CHAIN && current.successorId !== undefined; step++) {
+    const successor = await engine.view('credential', current.successorId);
+    const context = successor.context as unknown as CredentialContext;
+    if (context.owner?.kind !== 'app' || context.owner.id !== appId) return undefined;
+    if (IN_USE.has(successor.state)) return current.successorId;
+    if (successor.state !== 'revoked' || context.revocationReason !== 'superseded') return undefined;
+    current = context;
+  }
+  return undefined;
+};
 
 
 const linksOf = (view: { context: unknown }): AssociationLinks => {

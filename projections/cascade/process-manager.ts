@@ -8,7 +8,7 @@ import { EVENT_KIND } from '../../domain/events/index.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
 import { derivedCommandId } from '../../domain/event-ids.ts';
 import { ensureSchemaVersion, type Projection } from '../runtime/index.ts';
-import { DEPENDENTS_TABLES, addAssociation, addDependent, addEnding, addInstance, addOwnedCredential, endingOf, enrolNode, learnIdentifier, markEstablished, releaseIdentifiersOf, resetDependents, setupDependents, type Ending } from './dependents.ts';
+import { DEPENDENTS_TABLES, addAssociation, addDependent, addEnding, addInstance, addOwnedCredential, bindApplication, endingOf, enrolNode, learnIdentifier, markEstablished, releaseIdentifiersOf, resetDependents, setupDependents, unbindApplication, type Ending } from './dependents.ts';
 import { reactionsWith } from './lookups.ts';
 import { addDeadLetter, resetDeadLetters, setupDeadLetters } from './dead-letters.ts';
 import { BrokenHistoryError } from '../../machines/index.ts';
@@ -27,7 +27,7 @@ const ENDINGS: ReadonlySet<string> = new Set([
   'AssociationExpired',
 ]);
 
-const CASCADE_SCHEMA_VERSION = 5;
+const CASCADE_SCHEMA_VERSION = 6;
 const CASCADE_TABLES = [...DEPENDENTS_TABLES, 'cascade_dead_letters'];
 
 export const PROCESS_MANAGER_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[0], role: 'system' };
@@ -66,7 +66,9 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
       // credential's expiry ends the associations configured on it and never established. Version 4 (5): a credential
       // issued to a CSE-ID or AE-ID follows the node (and App-ID) that identifier belongs to when it is issued. A read model written
       // before is rebuilt from the log: the reactions it re-runs are found recorded under their derived ids, so
-      // nothing is applied twice (and an association left configured on an expired credential is ended now).
+      // nothing is applied twice (and an association left configured on an expired credential is ended now). Version
+      // 6: the credential each App-ID is enrolled with, whose end ends the App-ID's authorisation (an App-ID whose
+      // credential ended before is brought to that now).
       ensureSchemaVersion(d, 'cascade', CASCADE_SCHEMA_VERSION, CASCADE_TABLES);
       setupDependents(d);
       setupDeadLetters(d);
@@ -110,9 +112,14 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
         }
         case 'AssociationEstablished':
           return markEstablished(d, e.event.data.associationId);
+        case 'ApplicationEnrolled':
+          return bindApplication(d, stream, streamIdOf('credential', e.event.data.credentialId));
+        case 'ApplicationEnrolmentEnded':
+          return unbindApplication(d, stream);
         default:
           // A node's end (revoked, or its enrolment expired: both final) or an App-ID's releases its identifiers.
           if (e.event.type === 'NodeRevoked' || e.event.type === 'NodeEnrolmentExpired' || e.event.type === 'ApplicationRevoked') releaseIdentifiersOf(d, stream);
+          if (e.event.type === 'ApplicationRevoked') unbindApplication(d, stream);
           if (ENDINGS.has(e.event.type)) {
             const reason = (e.event.data as { reason?: unknown }).reason;
             addEnding(d, {

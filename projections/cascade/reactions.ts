@@ -24,6 +24,13 @@ export interface ReactionContext {
   ownerOf(kind: 'cse' | 'ae', id: string): { readonly nodeId: string; readonly appId?: string } | undefined;
   /** Credentials (stream ids) issued to a CSE-ID or AE-ID while no event had said whose it is. */
   waitingFor(kind: 'cse' | 'ae', id: string): string[];
+  /** The App-IDs (ids) enrolled with this credential, as of the event. */
+  applicationsEnrolledWith(credentialId: string): string[];
+  /**
+   * The credential that took over from this one by rotation and is in use now for the App-ID (following the
+   * rotations' chain past successors superseded in turn); undefined when there is none.
+   */
+  successorInUse(credentialId: string, appId: string): Promise<string | undefined>;
 }
 
 export const idOf = (streamId: string): string => streamId.slice(streamId.indexOf('-') + 1);
@@ -49,6 +56,23 @@ const bookkeeping = (verb: 'record' | 'release', associationId: string, a: Assoc
 };
 
 /**
+ * The App-IDs enrolled with a credential that ended lose their authorisation with it (seed 003 11.2.2), except
+ * through a rotation: superseded by a successor of the App-ID's own, they move onto it.
+ */
+const applicationsOfEnded = async (ctx: ReactionContext, credentialId: string, reason: RevocationReason): Promise<Reaction[]> => {
+  const out: Reaction[] = [];
+  for (const appId of ctx.applicationsEnrolledWith(credentialId)) {
+    const successor = reason === 'superseded' ? await ctx.successorInUse(credentialId, appId) : undefined;
+    out.push(
+      successor !== undefined
+        ? { type: 'enrolApplication', data: { appId, credentialId: successor } }
+        : { type: 'endApplicationEnrolment', data: { appId, credentialId, reason } },
+    );
+  }
+  return out;
+};
+
+/**
  * Whether a node, or else an App-ID, has ended, and why. One at a time, when reached: a lookup started and never
  * awaited would reject unobserved (fuzz-stored-events).
  */
@@ -61,8 +85,9 @@ const endedParent = async (links: AssociationLinks, ctx: ReactionContext): Promi
   (await endedOwner(ctx, links.nodeId, links.application?.appId));
 
 /**
- * What follows from an event: the revocation cascade (credential -> associations; node -> credentials and
- * associations; App-ID -> its instances' associations, seed 003 11.2.2), subscription end -> node enrolments,
+ * What follows from an event: the revocation cascade (credential -> associations and the enrolments of the App-IDs
+ * enrolled with it; node -> credentials and associations; App-ID, or its enrolment's end -> its instances'
+ * associations, seed 003 11.2.2), subscription end -> node enrolments,
  * and the association bookkeeping. Pure over its lookups.
  */
 export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promise<Reaction[]> => {
@@ -73,7 +98,10 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
   ];
   switch (e.event.type) {
     case 'CredentialRevoked':
-      return revokeAssociations(ctx.dependents(stream, 'association-of-credential'), e.event.data.reason);
+      return [
+        ...revokeAssociations(ctx.dependents(stream, 'association-of-credential'), e.event.data.reason),
+        ...(await applicationsOfEnded(ctx, e.event.data.credentialId, e.event.data.reason)),
+      ];
     case 'CredentialExpired': {
       // An established association expires before its credential (its lifetime is shorter, by its machine's guard).
       // One configured and never established has no expiry of its own: it ends with the credential, or would stay
@@ -82,7 +110,10 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
       for (const s of ctx.dependents(stream, 'association-of-credential')) {
         if (!(await ctx.association(idOf(s))).established) unestablished.push(s);
       }
-      return revokeAssociations(unestablished, 'cessationOfOperation');
+      return [
+        ...revokeAssociations(unestablished, 'cessationOfOperation'),
+        ...(await applicationsOfEnded(ctx, e.event.data.credentialId, 'cessationOfOperation')),
+      ];
     }
     case 'NodeRevoked':
       return endNode(e.event.data.reason);
@@ -96,6 +127,9 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
         ...ctx.dependents(stream, 'credential-of-application').map((s) => ({ type: 'revokeCredential', data: { credentialId: idOf(s), reason } })),
       ];
     }
+    case 'ApplicationEnrolmentEnded':
+      // Its instances lose access as when the App-ID is revoked; the App-ID and its own credentials stay.
+      return revokeAssociations(ctx.dependents(stream, 'association-of-application'), e.event.data.reason);
     case 'SubscriptionExpired':
     case 'SubscriptionTerminated': {
       const subscriptionId = e.event.data.subscriptionId;
@@ -116,6 +150,11 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
         if (of !== undefined) reason = await endedOwner(ctx, of.nodeId, of.appId);
       }
       return reason === undefined ? [] : [{ type: 'revokeCredential', data: { credentialId, reason } }];
+    }
+    case 'ApplicationEnrolled': {
+      const { appId, credentialId } = e.event.data;
+      const reason = await ctx.ended('credential', credentialId);
+      return reason === undefined ? [] : [{ type: 'endApplicationEnrolment', data: { appId, credentialId, reason } }];
     }
     case 'NodeEnrolled': {
       const { nodeId, subscriptionId } = e.event.data;
@@ -166,6 +205,8 @@ export const CASCADE_EVENT_TYPES = [
   'NodeRevoked',
   'NodeEnrolmentExpired',
   'ApplicationRevoked',
+  'ApplicationEnrolled',
+  'ApplicationEnrolmentEnded',
   'SubscriptionExpired',
   'SubscriptionTerminated',
   'AssociationConfigured',

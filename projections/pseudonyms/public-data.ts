@@ -77,6 +77,7 @@ export const PUBLIC_DATA: { readonly [T in EventType]: Mapper<T> | null } = {
     associationId: await p('association', d.associationId),
   }),
   ApplicationInstanceReleased: async (d, p) => ({ appId: d.appId, associationId: await p('association', d.associationId) }),
+  ApplicationEnrolmentEnded: async (d, p) => ({ appId: d.appId, credentialId: await p('credential', d.credentialId), reason: d.reason }),
   ApplicationRevoked: async (d) => ({ appId: d.appId, reason: d.reason }),
   AssociationConfigured: async (d, p) => ({
     associationId: await p('association', d.associationId),

@@ -62,6 +62,7 @@ const DATA: Record<CommandType, fc.Arbitrary<Record<string, unknown>>> = {
   enrolApplication: fc.record({ appId: one(APPS), credentialId: one(CREDENTIALS) }),
   recordApplicationInstance: fc.record({ appId: one(APPS), aeId: fc.constant('Cae-1'), associationId: one(ASSOCIATIONS) }),
   releaseApplicationInstance: fc.record({ appId: one(APPS), associationId: one(ASSOCIATIONS) }),
+  endApplicationEnrolment: fc.record({ appId: one(APPS), credentialId: one(CREDENTIALS), reason: one(REASONS) }),
   revokeApplication: fc.record({ appId: one(APPS), reason: one(['keyCompromise', 'privilegeWithdrawn'] as const) }),
   configureAssociation: fc
     .record({ associationId: one(ASSOCIATIONS), nodeId: one(NODES), credentialId: one(CREDENTIALS), ae: fc.boolean(), appId: one(APPS) })

@@ -1,0 +1,185 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { openCredence, type Credence } from '../adapters/runtime/index.ts';
+import { command } from '../domain/commands/index.ts';
+import { replayAll } from '../projections/replay/index.ts';
+import { at, cmd, footprint, operator, rejection, T0 } from './support/fleet.ts';
+
+/*
+ * Seed 003 11.2.2: each App-ID "is associated with a security credential which can be used to grant specific
+ * authorization to application instances". Before, revoking or expiring that credential left the App-ID enrolled:
+ * its AEs associated on credentials of their own as before. Now its end ends the App-ID's enrolment
+ * (ApplicationEnrolmentEnded, recorded by the cascade and decided by the App-ID's machine against the credential),
+ * its instances' associations are revoked with the credential's reason, and no AE associates under it until it is
+ * enrolled again. A rotation moves the App-ID onto the successor instead.
+ */
+
+let credence: Credence | undefined;
+afterEach(async () => {
+  await credence?.close();
+  credence = undefined;
+});
+
+const APP = 'Rbilling';
+const appCredential = (credentialId: string, notAfter = at(300), extra: Record<string, unknown> = {}) =>
+  cmd.issueCredential(credentialId, APP, notAfter, { purpose: 'application', owner: { kind: 'app', id: APP }, ...extra });
+const enrol = (credentialId: string) => command('enrolApplication', { appId: APP, credentialId }, { actor: operator });
+/** An instance of the App-ID on meter-1, authenticated by a credential issued to its own AE-ID. */
+const instance = async (c: Credence, ae: string) => {
+  await c.engine.execute(cmd.issueCredential(`${ae}-cred`, 'meter-1', at(200), { owner: { kind: 'ae', id: ae } }));
+  await c.engine.execute(cmd.provisionCredential(`${ae}-cred`));
+  return associate(c, ae);
+};
+const associate = async (c: Credence, ae: string, associationId = `sa-${ae}`) => {
+  await c.engine.execute(command('configureAssociation', {
+    associationId, nodeId: 'meter-1', credentialId: `${ae}-cred`, registree: { kind: 'ae', id: ae, appId: APP }, registrarCseId: '/in-cse',
+  }, { actor: operator }));
+  await c.engine.execute(cmd.establishAssociation(associationId));
+};
+
+/** meter-1 enrolled; the App-ID enrolled with app-cred-1 (valid to `notAfter`); instances Cbill1 and Cbill2 associated. */
+const open = async (notAfter = at(300)) => {
+  const clock = new FakeClock(T0);
+  const c = (credence = openCredence({ location: { memory: true }, clock }));
+  for (const x of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode()]) await c.engine.execute(x);
+  await c.engine.execute(command('registerApplication', { appId: APP, name: 'billing', provider: 'City Utilities' }, { actor: operator }));
+  await c.engine.execute(appCredential('app-cred-1', notAfter));
+  await c.engine.execute(cmd.provisionCredential('app-cred-1'));
+  await c.engine.execute(enrol('app-cred-1'));
+  await instance(c, 'Cbill1');
+  await instance(c, 'Cbill2');
+  await c.settle();
+  return { c, clock };
+};
+
+const application = async (c: Credence) => (await c.engine.entity('application', APP)).snapshot;
+const association = async (c: Credence, id: string) => {
+  const { value, context } = (await c.engine.entity('association', id)).snapshot;
+  return [value, context.revocationReason];
+};
+const applicationEvents = async (c: Credence) => (await c.store.readStream(`application-${APP}`)).map((e) => e.type);
+
+describe("an App-ID's authorisation ends with its credential (seed 003 11.2.2)", () => {
+  it('revoking the credential ends the enrolment and revokes every instance, caused by the revocation; the App-ID stays registered', async () => {
+    const { c } = await open();
+    expect((await application(c)).value).toBe('associated');
+    const revocation = await c.engine.execute(cmd.revokeCredential('app-cred-1'));
+    await c.settle();
+
+    expect((await application(c)).value).toBe('initialized');
+    const ended = (await c.store.readStream(`application-${APP}`)).find((e) => e.type === 'ApplicationEnrolmentEnded')!;
+    expect(ended).toMatchObject({ type: 'ApplicationEnrolmentEnded', data: { appId: APP, credentialId: 'app-cred-1', reason: 'keyCompromise' } });
+    expect(ended.metadata['causationId']).toBe(revocation.events[0]!.id);
+    expect(ended.metadata['actor']).toEqual({ id: 'system:process-manager', role: 'system' });
+    for (const ae of ['Cbill1', 'Cbill2']) expect(await association(c, `sa-${ae}`)).toEqual(['revoked', 'keyCompromise']);
+    // The AEs' own credentials are theirs: the App-ID's end revokes access, not them.
+    expect((await c.engine.entity('credential', 'Cbill1-cred')).snapshot.value).toBe('enrolled');
+    // The instances were released as their associations ended.
+    expect((await application(c)).context.liveInstances).toEqual([]);
+    expect((await replayAll(c.store)).findings).toEqual([]);
+  });
+
+  it('no AE associates under it until it is enrolled again, and the refusal writes nothing', async () => {
+    const { c } = await open();
+    await c.engine.execute(cmd.revokeCredential('app-cred-1'));
+    await c.settle();
+    const before = await footprint(c.store);
+    const error = await rejection(associate(c, 'Cbill1', 'sa-late'));
+    expect(error.problem).toMatchObject({ code: 'illegal_transition', rule: 'applicationEnrolled', attempted: 'AssociationConfigured' });
+    expect(await footprint(c.store)).toEqual(before);
+
+    await c.engine.execute(appCredential('app-cred-2'));
+    await c.engine.execute(cmd.provisionCredential('app-cred-2'));
+    await c.engine.execute(enrol('app-cred-2'));
+    await associate(c, 'Cbill1', 'sa-again');
+    await c.settle();
+    expect(await association(c, 'sa-again')).toEqual(['associated', undefined]);
+    expect((await application(c)).value).toBe('associated');
+    // The old credential's end is over: a later event on it concerns the App-ID no more.
+    expect((await applicationEvents(c)).filter((t) => t === 'ApplicationEnrolmentEnded')).toHaveLength(1);
+  });
+
+  it('the credential expiring ends it too, for cessation of operation', async () => {
+    // The instances' associations run to at(30): the credential ends first.
+    const { c, clock } = await open(at(20));
+    clock.set(at(20));
+    await c.tick();
+    await c.settle();
+    expect((await c.engine.entity('credential', 'app-cred-1')).snapshot.value).toBe('expired');
+    expect((await application(c)).value).toBe('initialized');
+    for (const ae of ['Cbill1', 'Cbill2']) expect(await association(c, `sa-${ae}`)).toEqual(['revoked', 'cessationOfOperation']);
+  });
+
+  it('its machine refuses an end while the credential is in use, or for a credential it is not enrolled with, and nothing is written', async () => {
+    const { c } = await open();
+    await c.engine.execute(appCredential('app-cred-2'));
+    await c.engine.execute(cmd.revokeCredential('app-cred-2'));
+    await c.settle();
+    const before = await footprint(c.store);
+    const end = (credentialId: string) => command('endApplicationEnrolment', { appId: APP, credentialId, reason: 'keyCompromise' }, { actor: operator });
+    expect((await rejection(c.engine.execute(end('app-cred-1')))).problem).toMatchObject({ code: 'illegal_transition', rule: 'enrolledCredentialEnded' });
+    expect((await rejection(c.engine.execute(end('app-cred-2')))).problem).toMatchObject({ code: 'illegal_transition', rule: 'enrolledCredentialEnded' });
+    expect(await footprint(c.store)).toEqual(before);
+    expect((await application(c)).value).toBe('associated');
+  });
+
+  it('a rotation moves it onto the successor: its instances stay, and the successor\'s end then ends it', async () => {
+    const { c, clock } = await open();
+    await c.engine.execute(appCredential('app-cred-2', at(300), { predecessorId: 'app-cred-1' }));
+    await c.engine.execute(cmd.provisionCredential('app-cred-2'));
+    await c.engine.execute(command('startCredentialRotation', { credentialId: 'app-cred-1', successorId: 'app-cred-2', overlapEndsAt: at(5) }, { actor: operator }));
+    await c.settle();
+    clock.set(at(5));
+    await c.tick();
+    await c.settle();
+    expect((await c.engine.entity('credential', 'app-cred-1')).snapshot.context.revocationReason).toBe('superseded');
+    const moved = await application(c);
+    expect([moved.value, moved.context.credentialId]).toEqual(['associated', 'app-cred-2']);
+    expect((await applicationEvents(c)).at(-1)).toBe('ApplicationEnrolled');
+    for (const ae of ['Cbill1', 'Cbill2']) expect(await association(c, `sa-${ae}`)).toEqual(['associated', undefined]);
+
+    await c.engine.execute(cmd.revokeCredential('app-cred-2'));
+    await c.settle();
+    expect((await application(c)).value).toBe('initialized');
+    expect((await replayAll(c.store)).findings).toEqual([]);
+  });
+
+  it('an operator may move it onto another credential of its own, after which the first one\'s end leaves it enrolled', async () => {
+    const { c } = await open();
+    await c.engine.execute(appCredential('app-cred-2'));
+    await c.engine.execute(cmd.provisionCredential('app-cred-2'));
+    await c.engine.execute(enrol('app-cred-2'));
+    await c.engine.execute(cmd.revokeCredential('app-cred-1'));
+    await c.settle();
+    const app = await application(c);
+    expect([app.value, app.context.credentialId]).toEqual(['associated', 'app-cred-2']);
+    // Moving onto the credential it is enrolled with already, or onto one that is not the App-ID's, is refused.
+    const before = await footprint(c.store);
+    expect((await rejection(c.engine.execute(enrol('app-cred-2')))).problem).toMatchObject({ code: 'illegal_transition', rule: 'credentialReplacesCurrent' });
+    expect((await rejection(c.engine.execute(enrol('Cbill1-cred')))).problem).toMatchObject({ code: 'illegal_transition', rule: 'credentialIsForThisApp' });
+    expect(await footprint(c.store)).toEqual(before);
+  });
+
+  it('rebuilding the cascade from 0 changes nothing', async () => {
+    const { c } = await open();
+    await c.engine.execute(cmd.revokeCredential('app-cred-1'));
+    await c.settle();
+    const before = await footprint(c.store);
+    await c.runner.rebuild('cascade');
+    await c.settle();
+    expect(await footprint(c.store)).toEqual(before);
+  });
+
+  it('a cascade catching up from 0 (as after the upgrade that brought this rule) ends an App-ID whose credential ended before', async () => {
+    const { c } = await open();
+    // The credential revoked while no cascade ran, as a log written before this rule holds it.
+    await c.runner.stop();
+    await c.engine.execute(cmd.revokeCredential('app-cred-1'));
+    expect((await application(c)).value).toBe('associated');
+    const later = (credence = openCredence({ location: { memory: true }, clock: new FakeClock(T0), store: c.store }));
+    await later.settle();
+    expect((await later.engine.entity('application', APP)).snapshot.value).toBe('initialized');
+    for (const ae of ['Cbill1', 'Cbill2']) expect(await association(later, `sa-${ae}`)).toEqual(['revoked', 'keyCompromise']);
+    expect((await replayAll(later.store)).findings).toEqual([]);
+  });
+});
