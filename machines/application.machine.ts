@@ -57,10 +57,7 @@ export const applicationMachine = setup({
     recordRevocation: assign(({ event }) => ({ revocationReason: dataOf(event, 'ApplicationRevoked')!.reason })),
     bindCredential: assign(({ event }) => ({ credentialId: dataOf(event, 'ApplicationEnrolled')!.credentialId })),
     // The instances stay listed until the cascade's revocations of their associations release them.
-    unbindCredential: assign(({ context }) => {
-      const { credentialId: _ended, ...rest } = context;
-      return rest;
-    }),
+    unbindCredential: assign({ credentialId: undefined }),
   },
 }).createMachine({
   id: 'application',

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';
 import { command } from '../domain/commands/index.ts';
+import { causeOf, endingOf } from '../projections/cascade/index.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { at, cmd, footprint, operator, rejection, T0 } from './support/fleet.ts';
 
@@ -66,12 +67,18 @@ describe("an App-ID's authorisation ends with its credential (seed 003 11.2.2)",
     const revocation = await c.engine.execute(cmd.revokeCredential('app-cred-1'));
     await c.settle();
 
-    expect((await application(c)).value).toBe('initialized');
+    const app = await application(c);
+    expect([app.value, app.context.credentialId]).toEqual(['initialized', undefined]);
     const ended = (await c.store.readStream(`application-${APP}`)).find((e) => e.type === 'ApplicationEnrolmentEnded')!;
     expect(ended).toMatchObject({ type: 'ApplicationEnrolmentEnded', data: { appId: APP, credentialId: 'app-cred-1', reason: 'keyCompromise' } });
     expect(ended.metadata['causationId']).toBe(revocation.events[0]!.id);
     expect(ended.metadata['actor']).toEqual({ id: 'system:process-manager', role: 'system' });
     for (const ae of ['Cbill1', 'Cbill2']) expect(await association(c, `sa-${ae}`)).toEqual(['revoked', 'keyCompromise']);
+    // The instances' revocations trace back through the end of the enrolment to the credential's revocation.
+    const instanceEnding = endingOf(c.readModels, 'association-sa-Cbill1')!;
+    const enrolmentEnd = causeOf(c.readModels, instanceEnding);
+    expect(enrolmentEnd).toMatchObject({ streamId: `application-${APP}`, type: 'ApplicationEnrolmentEnded', eventId: ended.id });
+    expect(causeOf(c.readModels, enrolmentEnd!)).toMatchObject({ streamId: 'credential-app-cred-1', type: 'CredentialRevoked' });
     // The AEs' own credentials are theirs: the App-ID's end revokes access, not them.
     expect((await c.engine.entity('credential', 'Cbill1-cred')).snapshot.value).toBe('enrolled');
     // The instances were released as their associations ended.
@@ -142,6 +149,76 @@ describe("an App-ID's authorisation ends with its credential (seed 003 11.2.2)",
     await c.settle();
     expect((await application(c)).value).toBe('initialized');
     expect((await replayAll(c.store)).findings).toEqual([]);
+  });
+
+  it('the predecessor expiring while its rotation to a held successor stands moves it too', async () => {
+    const { c, clock } = await open(at(20));
+    await c.engine.execute(appCredential('app-cred-2', at(300), { predecessorId: 'app-cred-1' }));
+    await c.engine.execute(cmd.provisionCredential('app-cred-2'));
+    // An overlap may run to the predecessor's notAfter: then it expires rather than being superseded.
+    await c.engine.execute(command('startCredentialRotation', { credentialId: 'app-cred-1', successorId: 'app-cred-2', overlapEndsAt: at(20) }, { actor: operator }));
+    await c.settle();
+    clock.set(at(20));
+    await c.tick();
+    await c.settle();
+    expect((await c.engine.entity('credential', 'app-cred-1')).snapshot.value).toBe('expired');
+    const moved = await application(c);
+    expect([moved.value, moved.context.credentialId]).toEqual(['associated', 'app-cred-2']);
+    for (const ae of ['Cbill1', 'Cbill2']) expect(await association(c, `sa-${ae}`)).toEqual(['associated', undefined]);
+  });
+
+  it('a supersession whose successor is not held (not valid yet) ends it, for cessation of operation', async () => {
+    const { c } = await open();
+    await c.engine.execute(appCredential('app-cred-2', at(300), { predecessorId: 'app-cred-1', notBefore: at(10) }));
+    await c.engine.execute(cmd.provisionCredential('app-cred-2'));
+    await c.engine.execute(command('startCredentialRotation', { credentialId: 'app-cred-1', successorId: 'app-cred-2', overlapEndsAt: at(12) }, { actor: operator }));
+    await c.engine.execute(cmd.revokeCredential('app-cred-1', 'superseded'));
+    await c.settle();
+    const app = await application(c);
+    expect([app.value, app.context.credentialId]).toEqual(['initialized', undefined]);
+    for (const ae of ['Cbill1', 'Cbill2']) expect(await association(c, `sa-${ae}`)).toEqual(['revoked', 'cessationOfOperation']);
+  });
+
+  it('a move its machine refuses (the successor ended before the cascade got to it) ends it instead, and a rebuild agrees', async () => {
+    const { c } = await open();
+    await c.engine.execute(appCredential('app-cred-2', at(6), { predecessorId: 'app-cred-1' }));
+    await c.engine.execute(cmd.provisionCredential('app-cred-2'));
+    await c.engine.execute(command('startCredentialRotation', { credentialId: 'app-cred-1', successorId: 'app-cred-2', overlapEndsAt: at(5) }, { actor: operator }));
+    await c.settle();
+    // The supersession is recorded while no cascade runs; by the time one catches up, the successor has expired.
+    await c.runner.stop();
+    await c.engine.execute(cmd.revokeCredential('app-cred-1', 'superseded'));
+    const clock = new FakeClock(at(7));
+    const later = (credence = openCredence({ location: { memory: true }, clock, store: c.store }));
+    await later.tick();
+    await later.settle();
+    expect((await later.engine.entity('credential', 'app-cred-2')).snapshot.value).toBe('expired');
+    const app = (await later.engine.entity('application', APP)).snapshot;
+    expect([app.value, app.context.credentialId]).toEqual(['initialized', undefined]);
+    expect((await rejection(associate(later, 'Cbill1', 'sa-late'))).problem).toMatchObject({ rule: 'applicationEnrolled' });
+    const before = await footprint(later.store);
+    await later.runner.rebuild('cascade');
+    await later.settle();
+    expect(await footprint(later.store)).toEqual(before);
+    expect((await replayAll(later.store)).findings).toEqual([]);
+  });
+
+  it('a move its machine refuses (a successor of the App-ID that is no application credential) ends it instead', async () => {
+    const { c, clock } = await open();
+    await c.engine.execute(appCredential('app-cred-2', at(300), { predecessorId: 'app-cred-1', purpose: 'service' }));
+    await c.engine.execute(cmd.provisionCredential('app-cred-2'));
+    await c.engine.execute(command('startCredentialRotation', { credentialId: 'app-cred-1', successorId: 'app-cred-2', overlapEndsAt: at(5) }, { actor: operator }));
+    await c.settle();
+    clock.set(at(5));
+    await c.tick();
+    await c.settle();
+    expect((await c.engine.entity('credential', 'app-cred-1')).snapshot.context.revocationReason).toBe('superseded');
+    const app = await application(c);
+    expect([app.value, app.context.credentialId]).toEqual(['initialized', undefined]);
+    const before = await footprint(c.store);
+    await c.runner.rebuild('cascade');
+    await c.settle();
+    expect(await footprint(c.store)).toEqual(before);
   });
 
   it('an operator may move it onto another credential of its own, after which the first one\'s end leaves it enrolled', async () => {

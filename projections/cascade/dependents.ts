@@ -65,7 +65,15 @@ export const setupDependents = (db: Database.Database): void => {
     application TEXT PRIMARY KEY,
     credential TEXT NOT NULL
   ) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS cascade_application_credentials_credential ON cascade_application_credentials (credential)`);
+  CREATE INDEX IF NOT EXISTS cascade_application_credentials_credential ON cascade_application_credentials (credential);
+  CREATE TABLE IF NOT EXISTS cascade_enrolment_ends (
+    event_id TEXT PRIMARY KEY,
+    stream_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    reason TEXT,
+    cause_event_id TEXT NOT NULL,
+    by_cascade INTEGER NOT NULL
+  ) WITHOUT ROWID`);
 };
 
 /** A CSE-ID or AE-ID: what a credential may be issued to besides a node or an App-ID. */
@@ -172,6 +180,7 @@ export const DEPENDENTS_TABLES = [
   'cascade_identifiers',
   'cascade_owned',
   'cascade_application_credentials',
+  'cascade_enrolment_ends',
 ] as const;
 
 export const resetDependents = (db: Database.Database): void => {
@@ -236,9 +245,23 @@ export const endingOf = (db: Database.Database, streamId: string): Ending | unde
   return row === undefined ? undefined : toEnding(row);
 };
 
+/** The ending (or App-ID enrolment end) an event recorded: how a cascade is walked back through its causes. */
 export const endingByEventId = (db: Database.Database, eventId: string): Ending | undefined => {
   const row = prepared(db, 'SELECT * FROM cascade_endings WHERE event_id = ?').get(eventId) as EndingRow | undefined;
-  return row === undefined ? undefined : toEnding(row);
+  if (row !== undefined) return toEnding(row);
+  const end = prepared(db, "SELECT *, 'ApplicationEnrolmentEnded' AS type FROM cascade_enrolment_ends WHERE event_id = ?").get(eventId) as EndingRow | undefined;
+  return end === undefined ? undefined : toEnding(end);
+};
+
+/**
+ * An App-ID's enrolment ended: not an ending of the App-ID (it stays registered, and takes commands), but a link
+ * in the chain of causes between its credential's end and its instances' revocations.
+ */
+export const addEnrolmentEnd = (db: Database.Database, e: Omit<Ending, 'type'>): void => {
+  prepared(
+    db,
+    'INSERT OR IGNORE INTO cascade_enrolment_ends (event_id, stream_id, position, reason, cause_event_id, by_cascade) VALUES (?, ?, ?, ?, ?, ?)',
+  ).run(e.eventId, e.streamId, e.position, e.reason ?? null, e.causeEventId, e.byCascade ? 1 : 0);
 };
 
 /** The AE-ID of an App-ID's instance (an association whose registree is an AE): how the instance is named. */

@@ -3,7 +3,7 @@ import type { RevocationReason } from '../../domain/events/index.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { streamIdOf } from '../../domain/streams.ts';
-import type { AssociationContext, CredentialContext } from '../../machines/index.ts';
+import { heldAt, supersededInTurn, type AssociationContext, type CredentialContext } from '../../machines/index.ts';
 import { applicationsEnrolledWith, associationLinks, dependentsOf, endingOf, ownerOfIdentifier, waitingFor, type AssociationLinks, type Ending } from './dependents.ts';
 import { idOf, reactionsTo } from './reactions.ts';
 
@@ -37,27 +37,27 @@ export const reactionsWith = (engine: CommandSink, db: () => Database.Database) 
 
 /** As many rotations as the expiry scheduler follows down one chain. */
 const MAX_CHAIN = 64;
-const IN_USE: ReadonlySet<string> = new Set(['initialized', 'enrolled', 'associated']);
 
 /**
  * Read from the engine, as the credentials stand now rather than as of the event: whether the App-ID can move onto
  * a successor depends on that successor's state when the move is decided, which a rebuild of this read model must
- * see too (a successor revoked since leaves the App-ID's enrolment to end, not to move onto it). The App-ID's
- * machine decides the move again.
+ * see too (a successor revoked since leaves the App-ID's enrolment to end, not to move onto it). Held as the
+ * rotation's end judges it (provisioned, not ended, inside its validity now); the App-ID's machine decides the
+ * move again, and the end follows its refusal.
  */
 const successorInUse = async (engine: CommandSink, credentialId: string, appId: string): Promise<string | undefined> => {
+  const now = engine.clock.now().getTime();
   let current = (await engine.view('credential', credentialId)).context as unknown as CredentialContext;
   for (let step = 0; step < MAX_CHAIN && current.successorId !== undefined; step++) {
     const successor = await engine.view('credential', current.successorId);
     const context = successor.context as unknown as CredentialContext;
     if (context.owner?.kind !== 'app' || context.owner.id !== appId) return undefined;
-    if (IN_USE.has(successor.state)) return current.successorId;
-    if (successor.state !== 'revoked' || context.revocationReason !== 'superseded') return undefined;
+    if (heldAt(successor, now)) return current.successorId;
+    if (!supersededInTurn(successor)) return undefined;
     current = context;
   }
   return undefined;
 };
-
 
 const linksOf = (view: { context: unknown }): AssociationLinks => {
   const { credentialId, nodeId, registree, establishedAt } = view.context as AssociationContext;

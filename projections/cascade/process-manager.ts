@@ -8,7 +8,7 @@ import { EVENT_KIND } from '../../domain/events/index.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
 import { derivedCommandId } from '../../domain/event-ids.ts';
 import { ensureSchemaVersion, type Projection } from '../runtime/index.ts';
-import { DEPENDENTS_TABLES, addAssociation, addDependent, addEnding, addInstance, addOwnedCredential, bindApplication, endingOf, enrolNode, learnIdentifier, markEstablished, releaseIdentifiersOf, resetDependents, setupDependents, unbindApplication, type Ending } from './dependents.ts';
+import { DEPENDENTS_TABLES, addAssociation, addDependent, addEnding, addInstance, addEnrolmentEnd, addOwnedCredential, bindApplication, endingOf, enrolNode, learnIdentifier, markEstablished, releaseIdentifiersOf, resetDependents, setupDependents, unbindApplication, type Ending } from './dependents.ts';
 import { reactionsWith } from './lookups.ts';
 import { addDeadLetter, resetDeadLetters, setupDeadLetters } from './dead-letters.ts';
 import { BrokenHistoryError } from '../../machines/index.ts';
@@ -115,6 +115,7 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
         case 'ApplicationEnrolled':
           return bindApplication(d, stream, streamIdOf('credential', e.event.data.credentialId));
         case 'ApplicationEnrolmentEnded':
+          addEnrolmentEnd(d, { ...endingFields(e), reason: e.event.data.reason });
           return unbindApplication(d, stream);
         default:
           // A node's end (revoked, or its enrolment expired: both final) or an App-ID's releases its identifiers.
@@ -122,15 +123,7 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
           if (e.event.type === 'ApplicationRevoked') unbindApplication(d, stream);
           if (ENDINGS.has(e.event.type)) {
             const reason = (e.event.data as { reason?: unknown }).reason;
-            addEnding(d, {
-              streamId: stream,
-              eventId: e.record.id,
-              position: e.record.position,
-              type: e.event.type,
-              ...(typeof reason === 'string' ? { reason } : {}),
-              causeEventId: e.metadata.causationId,
-              byCascade: e.metadata.actor.id === PROCESS_MANAGER_ACTOR.id,
-            });
+            addEnding(d, { ...endingFields(e), type: e.event.type, ...(typeof reason === 'string' ? { reason } : {}) });
           }
           return;
       }
@@ -149,6 +142,15 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
   };
 };
 
+/** Where an event stands in a cascade: its stream and position, the event that caused it, and whether it is the cascade's. */
+const endingFields = (e: DecodedEvent) => ({
+  streamId: e.record.streamId,
+  eventId: e.record.id,
+  position: e.record.position,
+  causeEventId: e.metadata.causationId,
+  byCascade: e.metadata.actor.id === PROCESS_MANAGER_ACTOR.id,
+});
+
 const deadLetter = (db: Database.Database, log: CascadeLog, e: DecodedEvent, command: string, target: string, error: unknown): void => {
   const reason = error instanceof Error ? error.message : String(error);
   addDeadLetter(db, { position: e.record.position, eventType: e.event.type, command, target, reason });
@@ -160,6 +162,8 @@ const deadLetter = (db: Database.Database, log: CascadeLog, e: DecodedEvent, com
  * in this batch (revoked and expired are final states, whose machines accept no command at all), or the command is
  * recorded under its derived id (a rebuild, a resumed catch-up: its event is in this batch, or the store's command
  * index has it). Otherwise the engine decides it, as before: nothing is ever written that a machine has not judged.
+ * A reaction with an `otherwise` has it issued when its machine refuses it, and counts as done when either is
+ * recorded (a rebuild may choose the other one of the two on entities that moved since).
  */
 const issue = async (
   engine: CommandSink,
@@ -175,9 +179,12 @@ const issue = async (
   const streamId = streamIdOf(kind, target);
   const ending = endingOf(db, streamId);
   if (ending !== undefined) return log(endedAlready(command, target, ending, e.record.id));
-  const commandId = derivedCommandId(`cascade:${command}:${target}`, e.record.id);
-  if (batch.commands.has(commandKey(streamId, commandId))) return log({ outcome: 'duplicate', command, target });
-  if (engine.recorded !== undefined && (await engine.recorded(kind, target, commandId))) return log({ outcome: 'duplicate', command, target });
+  const choices = reaction.otherwise === undefined ? [reaction] : [reaction, reaction.otherwise];
+  for (const choice of choices) {
+    const commandId = commandIdOf(choice, e);
+    if (batch.commands.has(commandKey(streamId, commandId))) return log({ outcome: 'duplicate', command: choice.type, target });
+    if (engine.recorded !== undefined && (await engine.recorded(kind, target, commandId))) return log({ outcome: 'duplicate', command: choice.type, target });
+  }
   // Ended later in the log, by an event this batch holds: its machine is in a final state now, so the engine would
   // refuse the command, unless the target's history is broken, where it records a dead letter. Its load says which,
   // so a batch leaves the dead letters that one event at a time (and the live run) leaves.
@@ -190,27 +197,32 @@ const issue = async (
     }
     return log({ outcome: 'skipped', command, target, reason: `${target} has ended already` });
   }
-  try {
-    const outcome = await engine.executeAsSystem({
-      type: command,
-      data: reaction.data,
-      metadata: { commandId, actor: PROCESS_MANAGER_ACTOR, correlationId: e.metadata.correlationId, causationId: e.record.id },
-    });
-    log({ outcome: outcome.deduplicated ? 'duplicate' : 'issued', command, target });
-  } catch (error) {
-    if (isCredenceError(error, 'illegal_transition') || isCredenceError(error, 'not_found')) {
-      log({ outcome: 'skipped', command, target, reason: error.message });
-    } else if (isCommandIdReused(error)) {
-      // Done before under this id, with data read from parents that have moved on since (a rebuild).
-      log({ outcome: 'duplicate', command, target });
-    } else if (error instanceof BrokenHistoryError) {
-      deadLetter(db, log, e, command, target, error);
-    } else {
-      // A conflict past the engine's retries or an I/O error: the checkpoint stays, the next run retries.
-      throw error;
+  for (const choice of choices) {
+    try {
+      const outcome = await engine.executeAsSystem({
+        type: choice.type,
+        data: choice.data,
+        metadata: { commandId: commandIdOf(choice, e), actor: PROCESS_MANAGER_ACTOR, correlationId: e.metadata.correlationId, causationId: e.record.id },
+      });
+      return log({ outcome: outcome.deduplicated ? 'duplicate' : 'issued', command: choice.type, target });
+    } catch (error) {
+      if (isCredenceError(error, 'illegal_transition') || isCredenceError(error, 'not_found')) {
+        log({ outcome: 'skipped', command: choice.type, target, reason: error.message });
+      } else if (isCommandIdReused(error)) {
+        // Done before under this id, with data read from parents that have moved on since (a rebuild).
+        return log({ outcome: 'duplicate', command: choice.type, target });
+      } else if (error instanceof BrokenHistoryError) {
+        return deadLetter(db, log, e, choice.type, target, error);
+      } else {
+        // A conflict past the engine's retries or an I/O error: the checkpoint stays, the next run retries.
+        throw error;
+      }
     }
   }
 };
+
+const commandIdOf = (reaction: Reaction, e: DecodedEvent): string =>
+  derivedCommandId(`cascade:${reaction.type}:${Object.values(reaction.data)[0] as string}`, e.record.id);
 
 /** What the cascade's bookkeeping commands record. */
 const BOOKKEEPING_EVENT_TYPES = [

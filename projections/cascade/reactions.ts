@@ -7,6 +7,8 @@ import type { AssociationLinks, Relation } from './dependents.ts';
 export interface Reaction {
   readonly type: string;
   readonly data: Record<string, unknown>;
+  /** Issued instead when the target's machine refuses this one (on the same target). */
+  readonly otherwise?: Reaction;
 }
 
 /**
@@ -27,7 +29,7 @@ export interface ReactionContext {
   /** The App-IDs (ids) enrolled with this credential, as of the event. */
   applicationsEnrolledWith(credentialId: string): string[];
   /**
-   * The credential that took over from this one by rotation and is in use now for the App-ID (following the
+   * The credential that took over from this one by rotation and is held now, of the App-ID's own (following the
    * rotations' chain past successors superseded in turn); undefined when there is none.
    */
   successorInUse(credentialId: string, appId: string): Promise<string | undefined>;
@@ -57,17 +59,18 @@ const bookkeeping = (verb: 'record' | 'release', associationId: string, a: Assoc
 
 /**
  * The App-IDs enrolled with a credential that ended lose their authorisation with it (seed 003 11.2.2), except
- * through a rotation: superseded by a successor of the App-ID's own, they move onto it.
+ * through a rotation: superseded by a successor of the App-ID's own that is held, or expired while its rotation to
+ * one stood, they move onto it; the end follows if the App-ID's machine refuses the move (the successor ended or
+ * left its validity meanwhile), so an App-ID is never left enrolled with an ended credential. A supersession with
+ * nothing to move onto ends the instances' access for cessation of operation: they were not superseded.
  */
-const applicationsOfEnded = async (ctx: ReactionContext, credentialId: string, reason: RevocationReason): Promise<Reaction[]> => {
+const applicationsOfEnded = async (ctx: ReactionContext, credentialId: string, reason: RevocationReason | 'expired'): Promise<Reaction[]> => {
   const out: Reaction[] = [];
+  const inherited: RevocationReason = reason === 'expired' || reason === 'superseded' ? 'cessationOfOperation' : reason;
   for (const appId of ctx.applicationsEnrolledWith(credentialId)) {
-    const successor = reason === 'superseded' ? await ctx.successorInUse(credentialId, appId) : undefined;
-    out.push(
-      successor !== undefined
-        ? { type: 'enrolApplication', data: { appId, credentialId: successor } }
-        : { type: 'endApplicationEnrolment', data: { appId, credentialId, reason } },
-    );
+    const end: Reaction = { type: 'endApplicationEnrolment', data: { appId, credentialId, reason: inherited } };
+    const successor = reason === 'superseded' || reason === 'expired' ? await ctx.successorInUse(credentialId, appId) : undefined;
+    out.push(successor === undefined ? end : { type: 'enrolApplication', data: { appId, credentialId: successor }, otherwise: end });
   }
   return out;
 };
@@ -112,7 +115,7 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
       }
       return [
         ...revokeAssociations(unestablished, 'cessationOfOperation'),
-        ...(await applicationsOfEnded(ctx, e.event.data.credentialId, 'cessationOfOperation')),
+        ...(await applicationsOfEnded(ctx, e.event.data.credentialId, 'expired')),
       ];
     }
     case 'NodeRevoked':
