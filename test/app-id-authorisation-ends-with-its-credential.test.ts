@@ -38,6 +38,20 @@ const associate = async (c: Credence, ae: string, associationId = `sa-${ae}`) =>
   await c.engine.execute(cmd.establishAssociation(associationId));
 };
 
+/** app-cred-2 issued as app-cred-1's successor (with `extra`), provisioned, and a rotation to it started. */
+const rotation = async (c: Credence, overlapEndsAt: string, notAfter = at(300), extra: Record<string, unknown> = {}) => {
+  await c.engine.execute(appCredential('app-cred-2', notAfter, { predecessorId: 'app-cred-1', ...extra }));
+  await c.engine.execute(cmd.provisionCredential('app-cred-2'));
+  await c.engine.execute(command('startCredentialRotation', { credentialId: 'app-cred-1', successorId: 'app-cred-2', overlapEndsAt }, { actor: operator }));
+  await c.settle();
+};
+/** The scheduler's round at `instant`, and the cascade after it. */
+const tickAt = async (c: Credence, clock: FakeClock, instant: string) => {
+  clock.set(instant);
+  await c.tick();
+  await c.settle();
+};
+
 /** meter-1 enrolled; the App-ID enrolled with app-cred-1 (valid to `notAfter`); instances Cbill1 and Cbill2 associated. */
 const open = async (notAfter = at(300)) => {
   const clock = new FakeClock(T0);
@@ -132,13 +146,8 @@ describe("an App-ID's authorisation ends with its credential (seed 003 11.2.2)",
 
   it('a rotation moves it onto the successor: its instances stay, and the successor\'s end then ends it', async () => {
     const { c, clock } = await open();
-    await c.engine.execute(appCredential('app-cred-2', at(300), { predecessorId: 'app-cred-1' }));
-    await c.engine.execute(cmd.provisionCredential('app-cred-2'));
-    await c.engine.execute(command('startCredentialRotation', { credentialId: 'app-cred-1', successorId: 'app-cred-2', overlapEndsAt: at(5) }, { actor: operator }));
-    await c.settle();
-    clock.set(at(5));
-    await c.tick();
-    await c.settle();
+    await rotation(c, at(5));
+    await tickAt(c, clock, at(5));
     expect((await c.engine.entity('credential', 'app-cred-1')).snapshot.context.revocationReason).toBe('superseded');
     const moved = await application(c);
     expect([moved.value, moved.context.credentialId]).toEqual(['associated', 'app-cred-2']);
@@ -153,14 +162,9 @@ describe("an App-ID's authorisation ends with its credential (seed 003 11.2.2)",
 
   it('the predecessor expiring while its rotation to a held successor stands moves it too', async () => {
     const { c, clock } = await open(at(20));
-    await c.engine.execute(appCredential('app-cred-2', at(300), { predecessorId: 'app-cred-1' }));
-    await c.engine.execute(cmd.provisionCredential('app-cred-2'));
     // An overlap may run to the predecessor's notAfter: then it expires rather than being superseded.
-    await c.engine.execute(command('startCredentialRotation', { credentialId: 'app-cred-1', successorId: 'app-cred-2', overlapEndsAt: at(20) }, { actor: operator }));
-    await c.settle();
-    clock.set(at(20));
-    await c.tick();
-    await c.settle();
+    await rotation(c, at(20));
+    await tickAt(c, clock, at(20));
     expect((await c.engine.entity('credential', 'app-cred-1')).snapshot.value).toBe('expired');
     const moved = await application(c);
     expect([moved.value, moved.context.credentialId]).toEqual(['associated', 'app-cred-2']);
@@ -169,9 +173,7 @@ describe("an App-ID's authorisation ends with its credential (seed 003 11.2.2)",
 
   it('a supersession whose successor is not held (not valid yet) ends it, for cessation of operation', async () => {
     const { c } = await open();
-    await c.engine.execute(appCredential('app-cred-2', at(300), { predecessorId: 'app-cred-1', notBefore: at(10) }));
-    await c.engine.execute(cmd.provisionCredential('app-cred-2'));
-    await c.engine.execute(command('startCredentialRotation', { credentialId: 'app-cred-1', successorId: 'app-cred-2', overlapEndsAt: at(12) }, { actor: operator }));
+    await rotation(c, at(12), at(300), { notBefore: at(10) });
     await c.engine.execute(cmd.revokeCredential('app-cred-1', 'superseded'));
     await c.settle();
     const app = await application(c);
@@ -181,10 +183,7 @@ describe("an App-ID's authorisation ends with its credential (seed 003 11.2.2)",
 
   it('a move its machine refuses (the successor ended before the cascade got to it) ends it instead, and a rebuild agrees', async () => {
     const { c } = await open();
-    await c.engine.execute(appCredential('app-cred-2', at(6), { predecessorId: 'app-cred-1' }));
-    await c.engine.execute(cmd.provisionCredential('app-cred-2'));
-    await c.engine.execute(command('startCredentialRotation', { credentialId: 'app-cred-1', successorId: 'app-cred-2', overlapEndsAt: at(5) }, { actor: operator }));
-    await c.settle();
+    await rotation(c, at(5), at(6));
     // The supersession is recorded while no cascade runs; by the time one catches up, the successor has expired.
     await c.runner.stop();
     await c.engine.execute(cmd.revokeCredential('app-cred-1', 'superseded'));
@@ -205,13 +204,8 @@ describe("an App-ID's authorisation ends with its credential (seed 003 11.2.2)",
 
   it('a move its machine refuses (a successor of the App-ID that is no application credential) ends it instead', async () => {
     const { c, clock } = await open();
-    await c.engine.execute(appCredential('app-cred-2', at(300), { predecessorId: 'app-cred-1', purpose: 'service' }));
-    await c.engine.execute(cmd.provisionCredential('app-cred-2'));
-    await c.engine.execute(command('startCredentialRotation', { credentialId: 'app-cred-1', successorId: 'app-cred-2', overlapEndsAt: at(5) }, { actor: operator }));
-    await c.settle();
-    clock.set(at(5));
-    await c.tick();
-    await c.settle();
+    await rotation(c, at(5), at(300), { purpose: 'service' });
+    await tickAt(c, clock, at(5));
     expect((await c.engine.entity('credential', 'app-cred-1')).snapshot.context.revocationReason).toBe('superseded');
     const app = await application(c);
     expect([app.value, app.context.credentialId]).toEqual(['initialized', undefined]);

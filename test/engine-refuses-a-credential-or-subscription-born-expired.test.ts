@@ -7,7 +7,7 @@ import { at, cmd, footprint, rejection, T0 } from './support/fleet.ts';
 /*
  * Found in review: a credential or subscription whose notAfter had passed when it was recorded was accepted, born
  * expired (a credential no node could use, a subscription no node could enrol under). New ones are refused at
- * admission with a typed error naming the field, and nothing is written; stored histories replay as before.
+ * the decision with a typed error naming the field, and nothing is written; stored histories replay as before.
  */
 
 let credence: Credence | undefined;
@@ -45,6 +45,23 @@ describe('a new credential or subscription must still be valid when it is record
     const error = await rejection(c.engine.execute(cmd.createSubscription('sub-late', at(5))));
     expect(error.problem).toMatchObject({ code: 'validation', issues: [{ path: 'data.notAfter', rule: 'after_now' }] });
     expect(await footprint(c.store)).toEqual(before);
+  });
+
+  it('answers a retry of one recorded while valid with its first outcome, also once its notAfter has passed', async () => {
+    for (const cached of [true, false]) {
+      const { c, clock } = await open();
+      const plain = cmd.issueCredential('cred-1', 'meter-1', at(10));
+      const issue = { ...plain, metadata: { ...plain.metadata, commandId: crypto.randomUUID() } };
+      const first = await c.engine.execute(issue);
+      clock.set(at(11));
+      // Once forgotten by the cache, a command that starts an entity is decided without a read first.
+      const engine = cached ? c.engine : openCredence({ location: { memory: true }, clock, store: c.store }).engine;
+      const again = await engine.execute(issue);
+      expect(again.deduplicated).toBe(true);
+      expect(again.events.map((e) => e.id)).toEqual(first.events.map((e) => e.id));
+      await credence?.close();
+      credence = undefined;
+    }
   });
 
   it('judges at the instant of recording, not the one the credential was asked for earlier', async () => {

@@ -1,5 +1,5 @@
 import { COMMAND_CATALOG, parseCommand, type Command } from '../../domain/commands/index.ts';
-import { unauthorised, validationError } from '../../domain/errors.ts';
+import { unauthorised } from '../../domain/errors.ts';
 import { SYSTEM_ACTOR_PREFIX } from '../../domain/metadata.ts';
 import { randomCommandId } from './command-ids.ts';
 
@@ -60,19 +60,3 @@ export const verifyRequestSignature =
   (verify: (command: Command, at: { readonly now: Date }) => Promise<void> | void): AdmissionStep =>
   (command, { at }) =>
     verify(command, { now: at });
-
-/**
- * A new credential or subscription must still be valid when it is recorded: one whose notAfter has passed would
- * be born expired, a credential no node could ever use and a subscription no node could enrol under, left for the
- * expiry scheduler to end at once. A rule of new commands at the instant they are decided, not of the machines:
- * histories stored before it (and imports of past ones through the store) replay as they were.
- */
-export const stillValidWhenRecorded: AdmissionStep = (command, { at }) => {
-  if (command.type !== 'issueCredential' && command.type !== 'createSubscription') return;
-  const { notAfter } = command.data;
-  if (Date.parse(notAfter) > at.getTime()) return;
-  throw validationError(
-    [{ path: 'data.notAfter', rule: 'after_now', message: `must be later than the instant the command is recorded at (${at.toISOString()})` }],
-    'command',
-  );
-};

@@ -5,6 +5,7 @@ import type { DomainEvent } from '../../domain/events/index.ts';
 import type { EventStore, FactRead } from '../../domain/ports/index.ts';
 import type { EntityKind } from '../../domain/streams.ts';
 import { evaluate, gatherFactsAsync, machineEvent, readStored, refusalError, viewOf, type EntitySnapshot } from '../../machines/index.ts';
+import { bornExpired } from './born-expired.ts';
 import { mayHaveCommand, type CachedEntity, type EntityCache } from './entity-cache.ts';
 import type { ReplayedEntity } from './idempotency.ts';
 import { STARTING_COMMANDS } from './starting-commands.ts';
@@ -101,6 +102,14 @@ export const decideCommand = async (
   if (mayHaveCommand(entity, command.metadata.commandId)) {
     const retried = await seenOn(store, cache, entity, command.metadata.commandId, firstAttempt);
     if (retried !== undefined) return { kind: 'seen', entity: retried.entity, seen: retried.seen };
+  }
+  const expired = bornExpired(command, at);
+  if (expired !== undefined) {
+    // The entity may have been assumed new without a read: a retry of a command recorded while it was still valid
+    // gets its first outcome, whatever the time now.
+    const recorded = await recordedBy(store, entity, command.metadata.commandId);
+    if (recorded !== undefined) return { kind: 'seen', entity: await cache.load(kind, id), seen: recorded };
+    throw expired;
   }
 
   let snapshot = entity.snapshot;

@@ -4,7 +4,7 @@ import { SYSTEM_ACTOR_IDS } from '../../domain/metadata.ts';
 import type { Clock, CommandOutcome, CommandSink, EventStore } from '../../domain/ports/index.ts';
 import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import { viewOf, type LoadedEntity } from '../../machines/index.ts';
-import { authorise, parse, stillValidWhenRecorded, verifyRequestSignature, type AdmissionStep } from './admission.ts';
+import { authorise, parse, verifyRequestSignature, type AdmissionStep } from './admission.ts';
 import { decideCommand } from './decide.ts';
 import { DEFAULT_CACHE_BYTES, EntityCache, type EntityCacheStats } from './entity-cache.ts';
 import { replayedOutcome } from './idempotency.ts';
@@ -70,7 +70,6 @@ export const createEngine = (options: EngineOptions): Engine => {
   const admission: readonly AdmissionStep[] = [
     authorise(new Set<string>(options.systemActors ?? SYSTEM_ACTOR_IDS)),
     ...(options.verifyRequest !== undefined ? [verifyRequestSignature(options.verifyRequest)] : []),
-    stillValidWhenRecorded,
     ...(options.checks ?? []),
   ];
 
