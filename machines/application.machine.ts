@@ -35,6 +35,13 @@ export const applicationMachine = setup({
       return d !== undefined && d.credentialId === context.credentialId && isOneOf(event.facts.credential, ['revoked', 'expired']);
     }),
     hasLiveInstances: ({ context }) => context.liveInstances.length > 0,
+    /** A first enrolment (or one after the last ended) names no credential it replaces. */
+    replacesCurrent: ({ context, event }) => dataOf(event, 'ApplicationEnrolled')?.replaces === context.credentialId,
+    /** A move may name the credential it moves from, which must then be the current one (the cascade's always do). */
+    movesFromCurrent: ({ context, event }) => {
+      const replaces = dataOf(event, 'ApplicationEnrolled')?.replaces;
+      return replaces === undefined || replaces === context.credentialId;
+    },
     instanceIsNew: ({ context, event }) => {
       const id = dataOf(event, 'ApplicationInstanceAssociated')?.associationId;
       return id !== undefined && !context.liveInstances.some((i) => i.associationId === id);
@@ -77,8 +84,8 @@ export const applicationMachine = setup({
     initialized: {
       on: {
         ApplicationEnrolled: [
-          { target: 'associated', guard: and(['credentialIsForThisApp', 'hasLiveInstances']), actions: 'bindCredential' },
-          { target: 'enrolled', guard: 'credentialIsForThisApp', actions: 'bindCredential' },
+          { target: 'associated', guard: and(['replacesCurrent', 'credentialIsForThisApp', 'hasLiveInstances']), actions: 'bindCredential' },
+          { target: 'enrolled', guard: and(['replacesCurrent', 'credentialIsForThisApp']), actions: 'bindCredential' },
         ],
         ApplicationInstanceReleased: { guard: 'instanceIsLive', actions: 'removeInstance' },
         ApplicationRevoked: { target: 'revoked', actions: 'recordRevocation' },
@@ -86,7 +93,7 @@ export const applicationMachine = setup({
     },
     enrolled: {
       on: {
-        ApplicationEnrolled: { guard: and(['credentialIsForThisApp', 'credentialReplacesCurrent']), actions: 'bindCredential' },
+        ApplicationEnrolled: { guard: and(['movesFromCurrent', 'credentialIsForThisApp', 'credentialReplacesCurrent']), actions: 'bindCredential' },
         ApplicationInstanceAssociated: { target: 'associated', guard: 'instanceIsNew', actions: 'addInstance' },
         ApplicationEnrolmentEnded: { target: 'initialized', guard: 'enrolledCredentialEnded', actions: 'unbindCredential' },
         ApplicationRevoked: { target: 'revoked', actions: 'recordRevocation' },
@@ -94,7 +101,7 @@ export const applicationMachine = setup({
     },
     associated: {
       on: {
-        ApplicationEnrolled: { guard: and(['credentialIsForThisApp', 'credentialReplacesCurrent']), actions: 'bindCredential' },
+        ApplicationEnrolled: { guard: and(['movesFromCurrent', 'credentialIsForThisApp', 'credentialReplacesCurrent']), actions: 'bindCredential' },
         ApplicationInstanceAssociated: { guard: 'instanceIsNew', actions: 'addInstance' },
         ApplicationInstanceReleased: [
           { target: 'enrolled', guard: and(['instanceIsLive', 'lastInstance']), actions: 'removeInstance' },

@@ -215,6 +215,35 @@ describe("an App-ID's authorisation ends with its credential (seed 003 11.2.2)",
     expect(await footprint(c.store)).toEqual(before);
   });
 
+  it("a lagging cascade's move leaves an operator's decision taken meanwhile standing, and so does a rebuild later", async () => {
+    for (const operatorAction of ['end', 'move'] as const) {
+      const { c, clock } = await open();
+      await rotation(c, at(5));
+      await c.engine.execute(appCredential('app-cred-3'));
+      await c.engine.execute(cmd.provisionCredential('app-cred-3'));
+      await c.settle();
+      await c.runner.stop();
+      await c.engine.execute(cmd.revokeCredential('app-cred-1', 'superseded'));
+      await c.engine.execute(
+        operatorAction === 'end'
+          ? command('endApplicationEnrolment', { appId: APP, credentialId: 'app-cred-1', reason: 'privilegeWithdrawn' }, { actor: operator })
+          : enrol('app-cred-3'),
+      );
+      const later = (credence = openCredence({ location: { memory: true }, clock, store: c.store }));
+      await later.settle();
+      const expected = operatorAction === 'end' ? ['initialized', undefined] : ['associated', 'app-cred-3'];
+      const app = (await later.engine.entity('application', APP)).snapshot;
+      expect([app.value, app.context.credentialId]).toEqual(expected);
+      const before = await footprint(later.store);
+      clock.set(at(6));
+      await later.runner.rebuild('cascade');
+      await later.settle();
+      expect(await footprint(later.store)).toEqual(before);
+      await later.close();
+      credence = undefined;
+    }
+  });
+
   it('an operator may move it onto another credential of its own, after which the first one\'s end leaves it enrolled', async () => {
     const { c } = await open();
     await c.engine.execute(appCredential('app-cred-2'));

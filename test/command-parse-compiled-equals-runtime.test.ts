@@ -39,6 +39,7 @@ const SAMPLES: readonly (readonly [CommandType, Record<string, unknown>])[] = [
   ['revokeCredential', { credentialId: 'c', reason: 'keyCompromise' }],
   ['registerApplication', { appId: 'Rapp', name: 'billing', provider: 'acme' }],
   ['enrolApplication', { appId: 'Rapp', credentialId: 'c' }],
+  ['enrolApplication', { appId: 'Rapp', credentialId: 'c2', replaces: 'c' }],
   ['recordApplicationInstance', { appId: 'Rapp', aeId: 'Cae1', associationId: 'a1' }],
   ['releaseApplicationInstance', { appId: 'Rapp', associationId: 'a1' }],
   ['endApplicationEnrolment', { appId: 'Rapp', credentialId: 'c', reason: 'superseded' }],

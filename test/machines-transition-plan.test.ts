@@ -57,7 +57,9 @@ const dataOf = (type: EventType): fc.Arbitrary<Record<string, unknown>> => {
     case 'CredentialRotationStarted': return fc.record({ credentialId: fc.constant('c'), successorId: fc.constant('c2'), overlapEndsAt: days.map(iso) });
     case 'CredentialRotationAbandoned': return fc.constant({ credentialId: 'c', successorId: 'c2' });
     case 'ApplicationRegistered': return fc.constant({ appId: 'Rapp', name: 'billing', provider: 'acme' });
-    case 'ApplicationEnrolled': return fc.record({ appId: fc.constant('Rapp'), credentialId: fc.constantFrom('c', 'c2') });
+    case 'ApplicationEnrolled':
+      return fc.record({ appId: fc.constant('Rapp'), credentialId: fc.constantFrom('c', 'c2'), replaces: fc.constantFrom(undefined, undefined, 'c', 'c2') })
+        .map(({ replaces, ...rest }) => (replaces === undefined ? rest : { ...rest, replaces }));
     case 'ApplicationInstanceAssociated': return fc.record({ appId: fc.constant('Rapp'), aeId: fc.constantFrom('Cae1', 'Cae2'), associationId: ids });
     case 'ApplicationInstanceReleased': return fc.record({ appId: fc.constant('Rapp'), associationId: ids });
     case 'ApplicationEnrolmentEnded': return fc.constant({ appId: 'Rapp', credentialId: 'c', reason: 'keyCompromise' });

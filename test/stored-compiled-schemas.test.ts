@@ -38,6 +38,7 @@ const SAMPLES: readonly (readonly [EventType, Record<string, unknown>])[] = [
   ['CredentialRevoked', { credentialId: 'c', reason: 'keyCompromise' }],
   ['ApplicationRegistered', { appId: 'Rapp', name: 'billing', provider: 'acme' }],
   ['ApplicationEnrolled', { appId: 'Rapp', credentialId: 'c' }],
+  ['ApplicationEnrolled', { appId: 'Rapp', credentialId: 'c2', replaces: 'c' }],
   ['ApplicationInstanceAssociated', { appId: 'Rapp', aeId: 'Cae1', associationId: 'a1' }],
   ['ApplicationInstanceReleased', { appId: 'Rapp', associationId: 'a1' }],
   ['ApplicationEnrolmentEnded', { appId: 'Rapp', credentialId: 'c', reason: 'keyCompromise' }],

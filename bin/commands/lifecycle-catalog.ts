@@ -195,9 +195,12 @@ export const LIFECYCLE_COMMANDS: readonly LifecycleSpec[] = [
     group: 'application', verb: 'enrol', type: 'enrolApplication',
     summary: 'associate an App-ID with its security credential (again after its enrolment ended, or another of its own while enrolled)',
     id: { name: 'appId', field: 'appId' },
-    options: [{ flags: '--credential <credentialId>', description: 'its credential', required: true }],
-    data: (id, o) => ({ appId: id, credentialId: o['credential'] }),
-    flagFor: { credentialId: '--credential' },
+    options: [
+      { flags: '--credential <credentialId>', description: 'its credential', required: true },
+      { flags: '--replaces <credentialId>', description: 'only if it is enrolled with this credential now (a move from it)' },
+    ],
+    data: (id, o) => ({ appId: id, credentialId: o['credential'], ...(o['replaces'] !== undefined ? { replaces: o['replaces'] } : {}) }),
+    flagFor: { credentialId: '--credential', replaces: '--replaces' },
   },
   {
     group: 'application', verb: 'end-enrolment', type: 'endApplicationEnrolment',

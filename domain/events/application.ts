@@ -8,8 +8,12 @@ export const ApplicationRegistered = z.object({
   name: z.string().min(1).max(128),
   provider: z.string().min(1).max(128),
 });
-/** The App-ID is associated with its security credential; all instances are managed through it. */
-export const ApplicationEnrolled = z.object({ appId: AppId, credentialId: CredentialId });
+/**
+ * The App-ID is associated with its security credential; all instances are managed through it. With `replaces`,
+ * a move from that credential onto this one, recorded only while the App-ID is enrolled with it still (the cascade
+ * moves it so onto a rotation's successor: an enrolment the operator ended or moved elsewhere meanwhile stands).
+ */
+export const ApplicationEnrolled = z.object({ appId: AppId, credentialId: CredentialId, replaces: CredentialId.optional() });
 export const ApplicationInstanceAssociated = z.object({ appId: AppId, aeId: AeId, associationId: AssociationId });
 export const ApplicationInstanceReleased = z.object({ appId: AppId, associationId: AssociationId });
 /**

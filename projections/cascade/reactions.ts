@@ -70,7 +70,7 @@ const applicationsOfEnded = async (ctx: ReactionContext, credentialId: string, r
   for (const appId of ctx.applicationsEnrolledWith(credentialId)) {
     const end: Reaction = { type: 'endApplicationEnrolment', data: { appId, credentialId, reason: inherited } };
     const successor = reason === 'superseded' || reason === 'expired' ? await ctx.successorInUse(credentialId, appId) : undefined;
-    out.push(successor === undefined ? end : { type: 'enrolApplication', data: { appId, credentialId: successor }, otherwise: end });
+    out.push(successor === undefined ? end : { type: 'enrolApplication', data: { appId, credentialId: successor, replaces: credentialId }, otherwise: end });
   }
   return out;
 };

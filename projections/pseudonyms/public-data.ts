@@ -70,7 +70,11 @@ export const PUBLIC_DATA: { readonly [T in EventType]: Mapper<T> | null } = {
   CredentialExpired: async (d, p) => ({ credentialId: await p('credential', d.credentialId) }),
   CredentialRevoked: async (d, p) => ({ credentialId: await p('credential', d.credentialId), reason: d.reason }),
   ApplicationRegistered: async (d) => ({ appId: d.appId, name: d.name, provider: d.provider }),
-  ApplicationEnrolled: async (d, p) => ({ appId: d.appId, credentialId: await p('credential', d.credentialId) }),
+  ApplicationEnrolled: async (d, p) => ({
+    appId: d.appId,
+    credentialId: await p('credential', d.credentialId),
+    ...(d.replaces !== undefined ? { replaces: await p('credential', d.replaces) } : {}),
+  }),
   ApplicationInstanceAssociated: async (d, p) => ({
     appId: d.appId,
     aeId: await p('ae', d.aeId),
