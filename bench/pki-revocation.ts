@@ -139,7 +139,7 @@ const costPerRevocation = async (report: (line: string) => void): Promise<void> 
     db.transaction(() => {
       for (let n = 0; n < size; n++) apply(n, at);
     })();
-    const publisher = new CrlPublisher({ reads, ca, urls: { deltaCrl: 'http://127.0.0.1:9/pki/default/delta-crl' }, numbers: memoryCrlNumbers(), now: () => Date.now(), coalesceMs: 0 });
+    const publisher = new CrlPublisher({ reads, ca, urls: { deltaCrl: 'http://127.0.0.1:9/pki/default/delta-crl' }, numbers: memoryCrlNumbers(() => Date.now()), now: () => Date.now(), coalesceMs: 0 });
     const responder = new OcspResponder({ reads, ca, credential: () => credential, now: () => Date.now() });
     changes.subscribe({ revoked: ({ serialNumber }) => (responder.invalidate(serialNumber), publisher.notify()), reset: () => publisher.reset() });
     await publisher.start();

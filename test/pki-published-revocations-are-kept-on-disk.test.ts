@@ -204,7 +204,7 @@ describe('a CRL lists a revocation only once it is kept as published', () => {
     const reads = openCommittedReadModel(credence.readModels);
     try {
       const publisher = new CrlPublisher({
-        reads, ca, urls: pkiUrls(PKI_TEST_URL, ca.id), numbers: memoryCrlNumbers(), now: () => Date.now(), published: ledger,
+        reads, ca, urls: pkiUrls(PKI_TEST_URL, ca.id), numbers: memoryCrlNumbers(() => Date.now()), now: () => Date.now(), published: ledger,
         onError: (error) => errors.push(error),
       });
       await publisher.start();
@@ -231,7 +231,7 @@ describe('a CRL lists a revocation only once it is kept as published', () => {
     try {
       for (let start = 0; start < 2; start++) {
         const publisher = new CrlPublisher({
-          reads, ca, urls: pkiUrls(PKI_TEST_URL, ca.id), numbers: memoryCrlNumbers(), now: () => Date.now(), published: ledger, marks,
+          reads, ca, urls: pkiUrls(PKI_TEST_URL, ca.id), numbers: memoryCrlNumbers(() => Date.now()), now: () => Date.now(), published: ledger, marks,
           onPublishedNotInLog: (revocations) => reported.push(revocations.map((r) => r.credentialId)),
         });
         await publisher.start();
@@ -255,7 +255,7 @@ describe('a CRL lists a revocation only once it is kept as published', () => {
     const reads = openCommittedReadModel(credence.readModels);
     try {
       const publisher = new CrlPublisher({
-        reads, ca, urls: pkiUrls(PKI_TEST_URL, ca.id), numbers: memoryCrlNumbers(), now: () => Date.now(), published: ledger, readPage: 1,
+        reads, ca, urls: pkiUrls(PKI_TEST_URL, ca.id), numbers: memoryCrlNumbers(() => Date.now()), now: () => Date.now(), published: ledger, readPage: 1,
         onPublishedNotInLog: (revocations) => reported.push(revocations.map((r) => r.credentialId)),
       });
       await publisher.start();

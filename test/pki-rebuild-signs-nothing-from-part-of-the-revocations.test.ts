@@ -114,7 +114,7 @@ describe('a pki read model being rebuilt (library)', () => {
     beginRebuild(t.credence);
     const reads = openCommittedReadModel(t.credence.readModels);
     try {
-      const fresh = new CrlPublisher({ reads, ca: t.ca, urls: pkiUrls(PKI_TEST_URL, t.ca.id), numbers: memoryCrlNumbers(), now: () => Date.now() });
+      const fresh = new CrlPublisher({ reads, ca: t.ca, urls: pkiUrls(PKI_TEST_URL, t.ca.id), numbers: memoryCrlNumbers(() => Date.now()), now: () => Date.now() });
       await fresh.start();
       const refused = await fresh.full().catch((error: unknown) => error);
       expect(refused).toBeInstanceOf(PkiIncomplete);
@@ -154,7 +154,7 @@ describe('a rebuild begun while the CRL publisher reads (library)', () => {
         return value;
       },
     };
-    const numbers = memoryCrlNumbers();
+    const numbers = memoryCrlNumbers(() => Date.now());
     const signed: number[] = [];
     const fresh = new CrlPublisher({
       reads, ca: t.ca, urls: pkiUrls(PKI_TEST_URL, t.ca.id), now: () => Date.now(),
@@ -263,7 +263,7 @@ describe('a pki read model being rebuilt (HTTP)', () => {
 
     const reads = openCommittedReadModel(credence.readModels);
     const current = svc.service.context.pkiRevocation!.current!;
-    const fresh = new CrlPublisher({ reads, ca, urls: pkiUrls(svc.url, ca.id), numbers: memoryCrlNumbers(), now: () => Date.now() });
+    const fresh = new CrlPublisher({ reads, ca, urls: pkiUrls(svc.url, ca.id), numbers: memoryCrlNumbers(() => Date.now()), now: () => Date.now() });
     svc.service.context.pkiRevocation!.current = { ...current, crl: () => fresh };
     try {
       const refused = await fetch(`${svc.url}/pki/default/delta-crl`);

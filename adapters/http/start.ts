@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { assertCanListen } from './listen-check.ts';
+import { assertPublishableHost, listeningUrl } from './public-url.ts';
 import type { Actor } from '../../domain/metadata.ts';
 import { ownerView, type Clock } from '../../domain/ports/index.ts';
 import {
@@ -51,8 +52,6 @@ export interface RunningService {
   readonly closed: Promise<void>;
 }
 
-const hostForUrl = (address: AddressInfo): string => (address.family === 'IPv6' ? `[${address.address}]` : address.address);
-
 /**
  * `credence serve`: reads the request-signing policy, opens the data folder (its Secure Environment, the store or the
  * store of `config.store`, the read models, access.db), starts everything live, and listens. Whatever was opened is
@@ -83,7 +82,9 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     // Issuing CAs of the data folder (issue 13; `credence ca init`): the Enrolment Function certifies nodes' CSRs with
     // them, at the public URL (read at each issuance: with port 0 it becomes the port bound, below).
     const cas = await loadIssuingCas(config.data, ownerView(se, 'maf:infrastructure'));
-    let publicUrl = config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+    // Before anything is issued: certificates must not name a wildcard address as where their status is.
+    assertPublishableHost(config.host, config.publicUrl, cas.length);
+    let publicUrl = config.publicUrl ?? listeningUrl(config.host, config.port);
     const credence = openCredence({
       location: { dir: config.data },
       clock,
@@ -147,7 +148,10 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     await live.start();
     await server.listen({ host: config.host, port: config.port });
     const address = server.server.address() as AddressInfo;
-    if (config.publicUrl === undefined) publicUrl = `http://${hostForUrl(address)}:${address.port}`;
+    const boundUrl = listeningUrl(address.address, address.port);
+    // Again on the address bound: a host name can resolve to a wildcard address.
+    assertPublishableHost(address.address, config.publicUrl, cas.length);
+    if (config.publicUrl === undefined) publicUrl = boundUrl;
     // CRLs and OCSP of the data folder's issuing CAs (issue 13), once the URL their full CRLs name is known.
     const revocation = await startPkiRevocation({
       credence,
@@ -193,8 +197,8 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
     }
-    server.log.info({ url: `http://${hostForUrl(address)}:${address.port}` }, 'listening');
-    return { url: `http://${hostForUrl(address)}:${address.port}`, context, app: server, close, closed };
+    server.log.info({ url: boundUrl }, 'listening');
+    return { url: boundUrl, context, app: server, close, closed };
   } catch (error) {
     await unwind();
     throw error;

@@ -99,7 +99,7 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
         ...floor,
         ca,
         urls: pkiUrls(o.baseUrl, ca.id),
-        numbers: o.dataDir !== undefined ? fileCrlNumbers(o.dataDir, ca.id, o.now) : memoryCrlNumbers(),
+        numbers: o.dataDir !== undefined ? fileCrlNumbers(o.dataDir, ca.id, o.now) : memoryCrlNumbers(o.now),
         marks: o.dataDir !== undefined ? fileCrlExpiryMarks(o.dataDir, ca.id) : memoryCrlExpiryMarks(),
         now: o.now,
         ...(o.crlValidityMs !== undefined ? { validityMs: o.crlValidityMs } : {}),

@@ -22,6 +22,13 @@ const MAX_RESERVED = Number.MAX_SAFE_INTEGER - BLOCK;
  */
 const PER_SECOND = 1000;
 
+/** The lowest number the clock (`now`, ms) lets a CA give out now (PER_SECOND). */
+const clockFloor = (now: () => number): number => {
+  const floor = Math.floor(now() / 1000) * PER_SECOND;
+  if (!Number.isSafeInteger(floor) || floor < 0) throw new RangeError('now: must be a time in ms after 1970');
+  return floor;
+};
+
 const CrlNumberFile = z.strictObject({
   version: z.literal(1),
   caId: z.string().max(63),
@@ -62,17 +69,25 @@ export const fileCrlNumbers = (dataDir: string, caId: CaId, now: () => number): 
   };
   return {
     next() {
-      const floor = Math.floor(now() / 1000) * PER_SECOND;
-      if (!Number.isSafeInteger(floor) || floor < 0) throw new RangeError('now: must be a time in ms after 1970');
-      if (floor > next) next = floor;
+      next = Math.max(next, clockFloor(now));
       if (next > reservedThrough) reserve();
       return next++;
     },
   };
 };
 
-/** In memory (an instance without a data folder): monotonic for the life of the process. */
-export const memoryCrlNumbers = (): CrlNumbers => {
+/**
+ * In memory (an instance without a data folder): strictly increasing for the life of the process, and across restarts
+ * by the clock's floor alone. Its CA's key may outlive the process (in an HSM, or `cas` given without a data folder):
+ * starting again at 1 would reuse numbers already published (RFC 5280 5.2.3), so no number is below the clock's
+ * seconds times PER_SECOND, as in fileCrlNumbers.
+ */
+export const memoryCrlNumbers = (now: () => number): CrlNumbers => {
   let next = 1;
-  return { next: () => next++ };
+  return {
+    next() {
+      next = Math.max(next, clockFloor(now));
+      return next++;
+    },
+  };
 };

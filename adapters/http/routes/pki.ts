@@ -142,10 +142,14 @@ export const pkiRoutes: RouteModule = (app, context) => {
   );
 
   const answerOcsp = async (caId: string, der: Uint8Array | undefined, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    const responder = revocation().ocsp(caId);
-    // RFC 6960 2.3: a responder that cannot answer for this issuer says `unauthorized`, a garbled request `malformedRequest`.
-    const answer =
-      responder === undefined
+    const current = context.pkiRevocation?.current;
+    const responder = current?.ocsp(caId);
+    // RFC 6960 2.3: an OCSP client reads OCSPResponses only, so a PKI still starting (the service listens before its
+    // responders exist) says `tryLater`, as an incomplete read model does, not a JSON 503; a responder that cannot
+    // answer for this issuer says `unauthorized`, a garbled request `malformedRequest`.
+    const answer = current === undefined
+      ? { der: ocspErrorResponseDer('tryLater'), outcome: 'tryLater', reason: 'the PKI is starting', cacheable: false }
+      : responder === undefined
         ? { der: ocspErrorResponseDer('unauthorized'), outcome: 'unauthorized', reason: `no issuing CA ${caId}`, cacheable: false }
         : der === undefined
           ? { der: ocspErrorResponseDer('malformedRequest'), outcome: 'malformedRequest', reason: 'no DER request', cacheable: false }
