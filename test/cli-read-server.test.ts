@@ -44,6 +44,17 @@ describe('credence read commands against a server', () => {
     const text = await cli(['replay'], auditor());
     expect(text.out).toMatch(/^verdict: every stored transition is legal$/m);
 
+    // --full asks the server for a full verification (it had been dropped: a second run verified nothing, exit 0);
+    // --workers is the local verifier's, refused with the server as a usage error.
+    for (let run = 0; run < 2; run++) {
+      const full = await cli(['replay', '--full', '--json'], auditor());
+      expect(full.code, full.err).toBe(0);
+      const answer = JSON.parse(full.out);
+      expect(answer).toMatchObject({ mode: 'full', verifiedNow: answer.events });
+    }
+    const workers = await cli(['replay', '--workers', '2'], auditor());
+    expect([workers.code, workers.err]).toEqual([2, expect.stringContaining('--workers')]);
+
     const history = await cli(['history', 'node-meter-1'], auditor());
     expect(history.code, history.err).toBe(0);
     expect(history.out).toBe((await cli(['history', 'node-meter-1', '--data', svc.dir])).out);
@@ -56,6 +67,10 @@ describe('credence read commands against a server', () => {
     expect(state.code, state.err).toBe(0);
     expect(JSON.parse(state.out)).toMatchObject({ streamId: 'node-meter-1', state: 'revoked', verdict: { ok: true } });
     expect((await cli(['state', 'node-meter-1', '--at', now], auditor())).out).toBe((await cli(['state', 'node-meter-1', '--at', now, '--data', svc.dir])).out);
+    // A stream with no events is no entity, on the data folder as on the server (it read "absent", exit 0, locally).
+    const unknown = [await cli(['state', 'node-nobody', '--at', now], auditor()), await cli(['state', 'node-nobody', '--at', now, '--data', svc.dir])];
+    expect(unknown.map((r) => r.code)).toEqual([1, 1]);
+    expect(unknown[1]!.err).toContain('node node-nobody does not exist');
   });
 
   it('query as rows or CSV, and projections with their lag', async () => {

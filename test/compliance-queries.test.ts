@@ -236,6 +236,11 @@ describe('compliance queries', () => {
       expect(dangling.out).toEqual(['dangling-associations: 0 rows']);
 
       const wrongParam = capture();
+      for (const blank of ['', ' ']) {
+        const refused = capture();
+        expect(await main(['query', 'expiring', '--days', blank, '--data', dir], refused.io)).toBe(2);
+        expect(refused.err.join('\n')).toContain('days');
+      }
       expect(await main(['query', 'dangling-associations', '--days', '3', '--data', dir], wrongParam.io)).toBe(2);
       expect(wrongParam.err.join('\n')).toContain('days');
       const badReason = capture();

@@ -41,6 +41,17 @@ describe('GET /v1/entities: list, one, timeline, state at an instant', () => {
     expect(seen).toEqual(NODES);
   });
 
+  it("refuses a cursor on another listing than the one it was returned for (it skipped or mixed rows, with a 200)", async () => {
+    const first = await api.call('GET', '/v1/entities', {}, { token: svc.tokens.auditor, query: { kind: 'node', limit: '1' } });
+    const cursor = first.body.nextCursor as string;
+    for (const query of [{ kind: 'credential' }, { kind: 'subscription' }, { kind: 'node', state: 'enrolled' }, {}] as Record<string, string>[]) {
+      const other = await api.call('GET', '/v1/entities', {}, { token: svc.tokens.auditor, query: { ...query, cursor } });
+      expect([other.status, other.body.errors]).toEqual([400, [expect.objectContaining({ path: 'query.cursor', rule: 'cursor' })]]);
+    }
+    const same = await api.call('GET', '/v1/entities', {}, { token: svc.tokens.auditor, query: { kind: 'node', limit: '1', cursor } });
+    expect(same.body.items.map((i: { id: string }) => i.id)).toEqual([NODES[1]]);
+  });
+
   it('filters by state, each row with its revision, position and time', async () => {
     const enrolled = await api.call('GET', '/v1/entities', {}, { token: svc.tokens.operator, query: { kind: 'node', state: 'enrolled' } });
     expect(enrolled.body.items.map((i: { id: string }) => i.id)).toEqual(['meter-01', 'meter-02', 'meter-03']);

@@ -120,7 +120,8 @@ export interface OperatorClient {
   /** The same rows as CSV text. */
   /** The same rows as CSV, with what the `credence-events-behind` header said (undefined from a server without it). */
   complianceCsv(name: string, params: Readonly<Record<string, string | undefined>>): Promise<{ readonly csv: string; readonly eventsBehind: number | undefined }>;
-  replay(): Promise<FleetReplayJson>;
+  /** `full`: verify every stored event again, not only those after the server's replay checkpoint. */
+  replay(options?: { readonly full?: boolean }): Promise<FleetReplayJson>;
   replayEntity(kind: string, id: string): Promise<EntityReplayJson>;
   projections(): Promise<ProjectionStatusJson>;
   /** The latest signed checkpoint, a C2SP signed note (text). */
@@ -173,7 +174,7 @@ export const operatorClient = (baseUrl: string, token: string, options: Operator
       const behind = EventsBehindHeader.safeParse(response.headers.get('credence-events-behind') ?? undefined);
       return { csv: parseBody(CsvText, response.body, `GET /v1/compliance/${name} (CSV)`), eventsBehind: behind.success ? behind.data : undefined };
     },
-    replay: () => read(FleetReplayJson, '/v1/replay', '/v1/replay'),
+    replay: (options = {}) => read(FleetReplayJson, `/v1/replay${query({ full: options.full === true ? 'true' : undefined })}`, '/v1/replay'),
     replayEntity: (kind, id) => read(EntityReplayJson, `/v1/replay/${segment(kind)}/${segment(id)}`, '/v1/replay/{kind}/{id}'),
     projections: () => read(ProjectionStatusJson, '/v1/projections', '/v1/projections'),
     checkpoint: () => read(CheckpointNote, '/v1/transparency/checkpoint', '/v1/transparency/checkpoint', 'text/plain'),

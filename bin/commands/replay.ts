@@ -6,7 +6,7 @@ import { eventsDbRangeSourceInDir } from '../../adapters/driven/store/sqlite/eve
 import { CheckpointFile } from '../../adapters/replay-workers/checkpoint-file.ts';
 import { verifyFleet, type FleetVerification } from '../../adapters/replay-workers/verify-fleet.ts';
 import { json, type Io } from '../io.ts';
-import { handler, parseOptions, runCommands, type RegisterCommands } from '../program.ts';
+import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { progressBar } from '../progress.ts';
 import { readModelDir, StoreArg } from './open-store.ts';
 import { progressStream, ServerOptions, withJson, withLocalStore, withServer, PathArg } from './options.ts';
@@ -17,7 +17,7 @@ const Options = z.object({
   store: StoreArg,
   json: z.boolean().default(false),
   full: z.boolean().default(false),
-  workers: z.coerce.number().int().min(1).max(64).default(1),
+  workers: z.coerce.number().int().min(1).max(64).optional(),
   ...ServerOptions,
 });
 type Options = z.infer<typeof Options>;
@@ -78,8 +78,8 @@ const replayLocal = async (store: EventStore, args: Options, io: Io): Promise<Fl
   const eventsDir = args.store === undefined ? (args.data ?? './data') : args.store.kind === 'sqlite' ? args.store.dir : undefined;
   const result = await verifyFleet(store, {
     full: args.full,
-    workers: args.workers,
-    ...(args.workers > 1 && eventsDir !== undefined ? { source: eventsDbRangeSourceInDir(eventsDir) } : {}),
+    workers: args.workers ?? 1,
+    ...((args.workers ?? 1) > 1 && eventsDir !== undefined ? { source: eventsDbRangeSourceInDir(eventsDir) } : {}),
     ...(existsSync(dir) ? { checkpoint: new CheckpointFile(dir) } : {}),
     ...(progress !== undefined ? { onProgress: progress.update } : {}),
   });
@@ -107,7 +107,11 @@ export const register: RegisterCommands = (program, io) => {
     .action(
       handler(io, async (opts: Record<string, unknown>) => {
         const args = parseOptions(command, Options, opts);
-        const result = await readFromSource<FleetReplayView>(args, io, (store) => replayLocal(store, args, io), (client) => client.replay());
+        const result = await readFromSource<FleetReplayView>(args, io, (store) => replayLocal(store, args, io), (client) => {
+          // The server verifies with its own threads: a count asked of it would go unheeded, so it is refused.
+          if (args.workers !== undefined) throw new UsageError('--workers: a --server replay runs on the server, with its own threads; leave it out');
+          return client.replay({ full: args.full });
+        });
         const ok = (result.findingsTotal ?? result.findings.length) === 0 && result.verification?.altered === undefined;
         if (args.json) io.out(json({ ok, ...result }));
         else print(result, io);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { notFound } from '../../domain/errors.ts';
 import { stateAt } from '../../projections/audit/index.ts';
 import { json, type Io } from '../io.ts';
 import { handler, parseOptions, runCommands, type RegisterCommands } from '../program.ts';
@@ -40,7 +41,11 @@ export const register: RegisterCommands = (program, io) => {
         const result = await readFromSource<StateAtView>(
           args,
           io,
-          (store) => stateAt(store, args.stream.streamId, new Date(args.at)),
+          async (store) => {
+            // As the server answers (404, exit 1): a stream with no events at all is no entity, not one absent then.
+            if ((await store.readStream(args.stream.streamId)).length === 0) throw notFound(args.stream.streamId, args.stream.kind);
+            return stateAt(store, args.stream.streamId, new Date(args.at));
+          },
           (client) => client.stateAt(args.stream.kind, args.stream.id, args.at),
         );
         if (args.json) io.out(json(result));

@@ -36,7 +36,8 @@ export const COMPLIANCE_QUERIES = {
   }),
   expiring: query({
     summary: 'live credentials whose notAfter falls within the next N days (from --now, default the clock)',
-    params: z.strictObject({ days: z.coerce.number().min(0).max(36_500), now: Instant.optional() }),
+    // A blank value is refused, not read as 0 days (found in review: `?days=` answered an all-clear with no rows).
+    params: z.strictObject({ days: z.union([z.number(), z.string().trim().min(1, 'a number of days, e.g. 30')]).pipe(z.coerce.number<string | number>().min(0).max(36_500)), now: Instant.optional() }),
     run: (db, p, now) => expiringWithin(db, p.now ?? now, p.days),
   }),
   'dangling-associations': query({

@@ -91,7 +91,8 @@ export const entityRoutes: RouteModule = (app, context) => {
     },
     handler: async (request) => {
       const { kind, state, limit, cursor } = request.query;
-      const after = cursor === undefined ? undefined : PageCursor.decode(cursor);
+      const listing = JSON.stringify([kind ?? null, state ?? null]);
+      const after = cursor === undefined ? undefined : PageCursor.decode(cursor, listing);
       const rows = listEntities(context.credence.readModels, {
         ...(kind !== undefined ? { kind } : {}),
         ...(state !== undefined ? { state } : {}),
@@ -101,7 +102,7 @@ export const entityRoutes: RouteModule = (app, context) => {
       const page = rows.slice(0, limit);
       return {
         items: page.map(summaryWire),
-        ...(rows.length > limit ? { nextCursor: PageCursor.encode(page.at(-1)!.streamId) } : {}),
+        ...(rows.length > limit ? { nextCursor: PageCursor.encode(page.at(-1)!.streamId, listing) } : {}),
       };
     },
   });

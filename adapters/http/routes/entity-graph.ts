@@ -128,8 +128,11 @@ export const entityGraphRoutes: RouteModule = (app, context) => {
         k.states[state] = count;
         total += count;
       }
+      // Read with the counts, before anything is awaited: a catch-up running meanwhile would move the checkpoint
+      // past what was counted (found in review: one node counted "as of" a position that held two).
+      const asOf = checkpointOf(context, 'entities');
       const head = await context.credence.store.headPosition();
-      return { kinds, total, ...checkpointOf(context, 'entities'), ...(head !== undefined ? { head: head.toString(10) } : {}) };
+      return { kinds, total, ...asOf, ...(head !== undefined ? { head: head.toString(10) } : {}) };
     },
   });
 

@@ -146,12 +146,15 @@ export const readYourWritesInto = async (context: ServiceContext, reply: Fastify
 
 /** A page cursor: opaque to clients (base64url of the last row's key), checked on the way back in. */
 export const PageCursor = {
-  encode: (after: string): string => toBase64url(utf8(JSON.stringify({ after }))),
-  decode: (cursor: string, field = 'query.cursor'): string => {
+  /** `query`: the filter the page was listed under, so a cursor continues that listing and no other. */
+  encode: (after: string, query: string): string => toBase64url(utf8(JSON.stringify({ after, query }))),
+  decode: (cursor: string, query: string, field = 'query.cursor'): string => {
     const bytes = tryFromBase64url(cursor);
     const parsed = bytes === undefined ? undefined : safeJson(new TextDecoder().decode(bytes));
-    const result = z.strictObject({ after: z.string().min(1).max(300) }).safeParse(parsed);
+    const result = z.strictObject({ after: z.string().min(1).max(300), query: z.string().max(300) }).safeParse(parsed);
     if (!result.success) throw validationError([{ path: field, rule: 'cursor', message: 'not a cursor this API returned' }], 'query');
+    // Found in review: a cursor of one filter skipped every row of another, or listed rows of a third, with a 200.
+    if (result.data.query !== query) throw validationError([{ path: field, rule: 'cursor', message: 'a cursor of another listing: continue with the filter it was returned for' }], 'query');
     return result.data.after;
   },
 };
