@@ -190,4 +190,34 @@ describe('credence lifecycle commands against a live server', () => {
     const history = await svc.service.context.credence.store.readStream(`pseudonym-p-${'a'.repeat(26)}`);
     expect(history).toEqual([]);
   });
+
+  it('resolves a pseudonym for an auditor, recorded with the reason first; an operator may not (found in review: no route reached it)', async () => {
+    const { credence } = svc.service.context;
+    for (const argv of [
+      ['subscription', 'create', 'res-city', '--subscriber', 'City Utilities', '--not-after', '2030-01-01T00:00:00Z'],
+      ['node', 'register', 'res-meter', '--class', 'smart-meter', '--manufacturer', 'Acme', '--model', 'SM-10', '--capability', 'metering'],
+      ['pseudonym', 'rotate', 'res-meter'],
+    ]) expect((await cli(argv)).code).toBe(0);
+    let pseudonym = '';
+    for await (const e of credence.store.readAll()) if (e.type === 'PseudonymRotated' && e.data['nodeId'] === 'res-meter') pseudonym = String(e.data['pseudonym']);
+    expect(pseudonym).toMatch(/^p-[a-z2-7]{26}$/);
+    const auditor = { CREDENCE_TOKEN: svc.tokens.auditor };
+    const commandId = randomUUID();
+    const resolved = await cli(['pseudonym', 'resolve', pseudonym, '--reason', 'case 2026-117', '--command-id', commandId, '--json'], auditor);
+    expect(resolved.code, resolved.err).toBe(0);
+    const answer = JSON.parse(resolved.out) as { nodeId: string; position: string };
+    expect(answer).toMatchObject({ pseudonym, nodeId: 'res-meter', epoch: expect.any(Number) });
+    const recorded = (await credence.store.readStream(`pseudonym-${pseudonym}`)).filter((e) => e.type === 'PseudonymResolved');
+    expect(recorded.map((e) => [e.position.toString(10), e.data['reason'], e.metadata['actor']])).toEqual([
+      [answer.position, 'case 2026-117', { id: 'test-auditor', role: 'auditor' }],
+    ]);
+    // The same command id answers the first resolution and records nothing more.
+    expect((await cli(['pseudonym', 'resolve', pseudonym, '--reason', 'case 2026-117', '--command-id', commandId], auditor)).out).toContain('is node res-meter');
+    expect((await credence.store.readStream(`pseudonym-${pseudonym}`)).filter((e) => e.type === 'PseudonymResolved')).toHaveLength(1);
+    const operatorTried = await cli(['pseudonym', 'resolve', pseudonym, '--reason', 'curious']);
+    expect(operatorTried.code).toBe(1);
+    expect(operatorTried.err).not.toContain('res-meter');
+    const unknown = await cli(['pseudonym', 'resolve', `p-${'b'.repeat(26)}`, '--reason', 'case 2026-118'], auditor);
+    expect(unknown).toMatchObject({ code: 1, err: expect.stringContaining('404') });
+  });
 });

@@ -45,6 +45,7 @@ const MATRIX: Readonly<Record<string, Row>> = {
 
   'POST /v1/commands': { access: ['operator'], body: body.createSubscription('matrix-sub') },
   'POST /v1/pseudonyms/rotations': { access: ['operator'], body: { nodeId: 'matrix-node' } },
+  'POST /v1/pseudonyms/resolutions': { access: ['auditor'], body: { pseudonym: `p-${'a'.repeat(26)}`, reason: 'matrix case' } },
 
   'GET /v1/entities': { access: READ, query: { kind: 'node' } },
   'GET /v1/entities/{kind}/{id}': { access: READ, params: NODE },

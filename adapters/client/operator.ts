@@ -62,6 +62,13 @@ export type CommandOutcomeJson = z.infer<typeof CommandOutcomeJson>;
 
 export const PseudonymRotationJson = z.looseObject({ nodeId: z.string(), epoch: z.number().int().nonnegative(), deduplicated: z.boolean() });
 export type PseudonymRotationJson = z.infer<typeof PseudonymRotationJson>;
+export const PseudonymResolutionJson = z.looseObject({
+  pseudonym: z.string(),
+  nodeId: z.string(),
+  epoch: z.number().int().nonnegative(),
+  position: z.string().regex(/^\d+$/).optional(),
+});
+export type PseudonymResolutionJson = z.infer<typeof PseudonymResolutionJson>;
 
 export const IssuedTokenJson = z.looseObject({
   token: z.string().min(1).max(8_192),
@@ -134,6 +141,8 @@ export interface OperatorClient {
   evidence(kind: string, id: string): Promise<unknown>;
   /** An on-demand pseudonym rotation (POST /v1/pseudonyms/rotations): the server derives and records the pseudonym. */
   rotatePseudonym(body: { nodeId: string; commandId?: string }): Promise<PseudonymRotationJson>;
+  /** POST /v1/pseudonyms/resolutions (auditor): recorded, then the node behind the pseudonym. */
+  resolvePseudonym(body: { pseudonym: string; reason: string; commandId?: string }): Promise<PseudonymResolutionJson>;
   issueToken(body: { subject: string; role: string; ttl: string | number }): Promise<IssuedTokenJson>;
   /** One page of issued tokens (`next` continues); expired ones only with `includeExpired`. */
   listTokens(page?: { limit?: number; after?: string; includeExpired?: boolean }): Promise<TokenPageJson>;
@@ -184,6 +193,8 @@ export const operatorClient = (baseUrl: string, token: string, options: Operator
     evidence: (kind, id) => get(`/v1/transparency/evidence/${segment(kind)}/${segment(id)}`),
     rotatePseudonym: async (body) =>
       parseBody(PseudonymRotationJson, (await request(baseUrl, { method: 'POST', path: '/v1/pseudonyms/rotations', token, body, ...options })).body, 'POST /v1/pseudonyms/rotations'),
+    resolvePseudonym: async (body) =>
+      parseBody(PseudonymResolutionJson, (await request(baseUrl, { method: 'POST', path: '/v1/pseudonyms/resolutions', token, body, ...options })).body, 'POST /v1/pseudonyms/resolutions'),
     issueToken: async (body) => parseBody(IssuedTokenJson, (await request(baseUrl, { method: 'POST', path: '/v1/tokens', token, body, ...options })).body, 'POST /v1/tokens'),
     listTokens: async (page = {}) =>
       parseBody(

@@ -6,7 +6,8 @@ import { RevocationReason } from '../../domain/events/index.ts';
  * catalog (domain/commands/catalog.ts), the entity id as the argument, the rest of the data as options. The
  * process manager's bookkeeping commands (record/release, role `system`) are not here: the engine refuses them
  * from anyone else; nor is resolvePseudonym, an auditor's command the operator-only POST /v1/commands cannot
- * carry; nor rotatePseudonym, whose pseudonym only the server's key derives (`pseudonym rotate`, pseudonym-rotate.ts). `credence command <type> --data JSON` sends any command of the catalog.
+ * carry (`pseudonym resolve`, pseudonym-resolve.ts); nor rotatePseudonym, whose pseudonym only the server's key derives
+ * (`pseudonym rotate`, pseudonym-rotate.ts). `credence command <type> --data JSON` sends any command of the catalog.
  */
 
 export interface OptionSpec {
@@ -40,7 +41,7 @@ export const LIFECYCLE_GROUPS = {
   credential: 'credentials: issue, provision, rotate (or abandon a rotation), expire, revoke',
   application: 'applications (App-IDs): register, enrol, end an enrolment, revoke',
   association: 'security associations: configure, establish, expire, revoke',
-  pseudonym: "node pseudonyms: rotate a node's pseudonym now",
+  pseudonym: "node pseudonyms: rotate a node's pseudonym now; resolve one to its node (auditor, recorded)",
 } as const;
 export type LifecycleGroup = keyof typeof LIFECYCLE_GROUPS;
 

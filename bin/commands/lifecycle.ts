@@ -4,6 +4,7 @@ import { CommandSchema } from '../../domain/commands/index.ts';
 import { FILE_LIMITS, readJsonFile } from '../files.ts';
 import { handler, UsageError, type RegisterCommands } from '../program.ts';
 import { LIFECYCLE_COMMANDS, LIFECYCLE_GROUPS, type LifecycleSpec } from './lifecycle-catalog.ts';
+import { addPseudonymResolve } from './pseudonym-resolve.ts';
 import { addPseudonymRotate } from './pseudonym-rotate.ts';
 import { submit, withCommandOptions } from './submit.ts';
 
@@ -80,7 +81,11 @@ export const register: RegisterCommands = (program, io) => {
   for (const [group, description] of Object.entries(LIFECYCLE_GROUPS)) {
     const parent = program.command(group).description(description);
     for (const spec of LIFECYCLE_COMMANDS) if (spec.group === group) addSpec(parent, spec, io);
-    // Not a command of the catalog sent as it is: the server derives the pseudonym the rotation records.
-    if (group === 'pseudonym') addPseudonymRotate(parent, io);
+    // Not commands of the catalog sent as they are: the server derives the pseudonym a rotation records, and answers
+    // the node a resolution names once it is recorded.
+    if (group === 'pseudonym') {
+      addPseudonymRotate(parent, io);
+      addPseudonymResolve(parent, io);
+    }
   }
 };

@@ -8,6 +8,8 @@ export const ACCESS = {
   read: ['operator', 'auditor', 'admin'],
   /** The integrator streams (integrators get the pseudonymised stream only). */
   events: ['operator', 'auditor', 'integrator'],
+  /** Resolving a pseudonym to its node: an auditor's recorded command (SER-025). */
+  resolve: ['auditor'],
   /** Issuing and revoking API tokens. */
   tokens: ['admin'],
 } as const satisfies Record<string, RouteAccess>;

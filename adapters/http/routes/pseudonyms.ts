@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { CommandMetadata } from '../../../domain/commands/index.ts';
+import { Pseudonym } from '../../../domain/events/pseudonym.ts';
 import { NodeId } from '../../../domain/ids.ts';
+import { resolvePseudonym } from '../../../projections/pseudonyms/index.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
@@ -18,6 +20,21 @@ const RotationAnswer = z
     deduplicated: z.boolean().describe('true when `commandId` had been seen: nothing was appended'),
   })
   .meta({ id: 'PseudonymRotation' });
+
+const ResolutionBody = z.strictObject({
+  pseudonym: Pseudonym,
+  reason: z.string().min(1).max(500).describe('why the identity is needed (a case reference): recorded with the resolution'),
+  commandId: CommandMetadata.shape.commandId.optional().describe('idempotency key (UUID); the same id again answers the first resolution'),
+});
+
+const ResolutionAnswer = z
+  .object({
+    pseudonym: z.string(),
+    nodeId: z.string().describe('the node behind the pseudonym'),
+    epoch: z.int().nonnegative().describe('the epoch the node carried it in'),
+    position: z.string().regex(/^\d+$/).optional().describe('global position of the PseudonymResolved event that records this resolution'),
+  })
+  .meta({ id: 'PseudonymResolution' });
 
 /**
  * An operator's on-demand rotation (seed 004; SER-011, SER-025): the service derives the node's next pseudonym with
@@ -44,6 +61,35 @@ export const pseudonymRoutes: RouteModule = (app, context) => {
       const outcome = await pseudonyms.rotateNow(nodeId, actorOf(request.principal!), commandId);
       if (outcome.outcome === 'skipped') throw new HttpProblem(409, 'rotation_refused', `${nodeId} cannot rotate: ${outcome.reason}`);
       return reply.code(outcome.outcome === 'rotated' ? 201 : 200).send({ nodeId, epoch: outcome.epoch, deduplicated: outcome.outcome === 'duplicate' });
+    },
+  });
+
+  /*
+   * An auditor's resolution (SER-025: only an authorised stakeholder may identify another): the `resolvePseudonym`
+   * command, recorded as PseudonymResolved naming the auditor and the reason before the node is read and answered.
+   */
+  app.post('/v1/pseudonyms/resolutions', {
+    config: { access: ACCESS.resolve },
+    schema: {
+      summary: 'Resolve a pseudonym to its node (auditor, recorded)',
+      description:
+        'Records the resolution (`resolvePseudonym`: a PseudonymResolved event naming the auditor and the reason), then answers the ' +
+        'node behind the pseudonym and the epoch it carried it in. 404 for a pseudonym no rotation recorded; the same `commandId` ' +
+        'again answers the first resolution and records nothing more.',
+      tags: ['commands'],
+      body: ResolutionBody,
+      response: { 200: ResolutionAnswer },
+    },
+    handler: async (request) => {
+      const { pseudonym, reason, commandId } = request.body;
+      const resolution = await resolvePseudonym(context.credence.engine, {
+        pseudonym,
+        reason,
+        actor: actorOf(request.principal!),
+        ...(commandId !== undefined ? { commandId } : {}),
+      });
+      const { position, ...rest } = resolution;
+      return { ...rest, ...(position !== undefined ? { position: position.toString(10) } : {}) };
     },
   });
 };

@@ -1,0 +1,38 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { Pseudonym } from '../../domain/events/pseudonym.ts';
+import { json, type Io } from '../io.ts';
+import { EXIT, handler, parseOptions } from '../program.ts';
+import { clientOf, serverTarget, ServerOptions, withJson, withServer } from './options.ts';
+
+const Args = z.object({
+  ...ServerOptions,
+  json: z.boolean().default(false),
+  pseudonym: Pseudonym,
+  reason: z.string().min(1).max(500),
+  commandId: z.uuid('must be a UUID').optional(),
+});
+
+/**
+ * `credence pseudonym resolve <pseudonym> --reason <text>`: an auditor's resolution (POST /v1/pseudonyms/resolutions;
+ * SER-025), recorded with the auditor and the reason before the server names the node behind the pseudonym.
+ */
+export const addPseudonymResolve = (parent: Command, io: Io): void => {
+  const command: Command = withJson(withServer(parent.command('resolve')))
+    .description('resolve a pseudonym to its node (auditor): the resolution is recorded with your reason first')
+    .argument('<pseudonym>', 'the pseudonym, p- and 26 base32 characters')
+    .requiredOption('--reason <text>', 'why the identity is needed (a case reference), recorded with the resolution')
+    .option('--command-id <uuid>', 'idempotency key: the same id again answers the first resolution and records nothing more (default: a new UUID)');
+  command.action(
+    handler(io, async (pseudonym: string, opts: Record<string, unknown>) => {
+      const args = parseOptions(command, Args, { ...opts, pseudonym });
+      const answer = await clientOf(serverTarget(args, io)).resolvePseudonym({
+        pseudonym: args.pseudonym,
+        reason: args.reason,
+        commandId: args.commandId ?? crypto.randomUUID(),
+      });
+      io.out(args.json ? json(answer) : `${answer.pseudonym} is node ${answer.nodeId} (epoch ${answer.epoch}); resolution recorded at position ${answer.position ?? '?'}`);
+      return EXIT.done;
+    }),
+  );
+};
