@@ -7,6 +7,7 @@ import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';
 import type { EventStore, RecordedEvent } from '../domain/ports/event-store.ts';
 import {
+  answerQuery,
   COMPLIANCE_QUERIES,
   danglingAssociations,
   expiringWithin,
@@ -91,8 +92,9 @@ describe('compliance queries', () => {
 
   it('lists every action of one actor through the named query', async () => {
     const { c } = await openScenario();
-    const rows = COMPLIANCE_QUERIES.actions.run(c.readModels, COMPLIANCE_QUERIES.actions.params.parse({ actor: operator.id, from: '2026-01-02' }), new Date());
-    expect(rows.map((r) => r.commandType)).toEqual(['revokeCredential', 'revokeNode']);
+    const answer = answerQuery('actions', c.readModels, COMPLIANCE_QUERIES.actions.params.parse({ actor: operator.id, from: '2026-01-02' }), new Date());
+    expect(answer.rows.map((r) => (r as unknown as { commandType: string }).commandType)).toEqual(['revokeCredential', 'revokeNode']);
+    expect(answer.truncated).toBe(false);
     await c.close();
   });
 
@@ -226,6 +228,16 @@ describe('compliance queries', () => {
       expect(await main(['query', 'expiring', '--days', '30', '--now', at(2), '--data', dir], expiring.io)).toBe(0);
       expect(expiring.out[0]).toBe('expiring: 2 rows');
       expect(expiring.out[1]).toMatch(/^ {2}@\d+ {2}credentialId=cred-4 /);
+
+      // One page at a time: the rest is named on stderr, and --after goes on from it.
+      const first = capture();
+      expect(await main(['query', 'provisioned', '--subscription', 'sub-b', '--limit', '1', '--json', '--data', dir], first.io)).toBe(0);
+      const page = JSON.parse(first.out.join('\n')) as { rows: { credentialId: string }[]; truncated: boolean; nextAfter: string };
+      expect([page.rows.map((r) => r.credentialId), page.truncated]).toEqual([['cred-3'], true]);
+      expect(first.err.join('\n')).toContain(`the next page is --after ${page.nextAfter}`);
+      const second = capture();
+      expect(await main(['query', 'provisioned', '--subscription', 'sub-b', '--limit', '1', '--after', page.nextAfter, '--data', dir], second.io)).toBe(0);
+      expect([second.out[0], second.out[1]?.includes('credentialId=cred-5'), second.err]).toEqual(['provisioned: 1 row', true, []]);
 
       const provisioned = capture();
       expect(await main(['query', 'provisioned', '--subscription', 'sub-b', '--json', '--data', dir], provisioned.io)).toBe(0);

@@ -53,7 +53,8 @@ describe('compliance queries, replay verdicts and projection status over HTTP', 
     const reply = await api.call('GET', '/v1/compliance', {}, { token: svc.tokens.auditor });
     expect(reply.status).toBe(200);
     expect(reply.body.queries.map((q: { name: string }) => q.name)).toEqual(['revocations', 'actions', 'provisioned', 'expiring', 'dangling-associations']);
-    expect(reply.body.queries.find((q: { name: string }) => q.name === 'expiring').params).toEqual(['days', 'now']);
+    expect(reply.body.queries.find((q: { name: string }) => q.name === 'expiring').params).toEqual(['days', 'now', 'limit']);
+    expect(reply.body.queries.find((q: { name: string }) => q.name === 'revocations').params).toEqual(['reason', 'from', 'to', 'limit', 'after']);
   });
 
   it('answers a query as JSON, every row with the position that proves it', async () => {
@@ -126,5 +127,40 @@ describe('compliance queries, replay verdicts and projection status over HTTP', 
     );
     for (const c of reply.body.components) expect(c).toEqual({ name: c.name, checkpoint: head, head, eventsBehind: 0, secondsBehind: 0 });
     expect(reply.body.lag).toEqual({ eventsBehind: 0, secondsBehind: 0 });
+  });
+
+  // Last: it adds a credential, which the other answers here do not count.
+  it('bounds every answer, says when more rows matched, and pages on in log order (SER-001; found in review: every row in one body)', async () => {
+    const all = await api.call('GET', '/v1/compliance/{query}', { query: 'actions' }, { token: svc.tokens.auditor, query: { actor: 'test-operator' } });
+    expect([all.status, all.body.truncated, all.headers.get('credence-truncated')]).toEqual([200, false, 'false']);
+    const total = all.body.rows.length as number;
+    expect(total).toBeGreaterThan(3);
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (let page = 0; page < total; page++) {
+      const reply = await api.call('GET', '/v1/compliance/{query}', { query: 'actions' }, {
+        token: svc.tokens.auditor, query: { actor: 'test-operator', limit: '2', ...(after !== undefined ? { after } : {}) },
+      });
+      expect(reply.body.rows.length).toBeLessThanOrEqual(2);
+      seen.push(...reply.body.rows.map((r: { position: string }) => r.position));
+      expect(reply.headers.get('credence-truncated')).toBe(String(reply.body.truncated));
+      if (!reply.body.truncated) break;
+      expect(reply.body.nextAfter).toBe(reply.body.rows.at(-1).position);
+      after = reply.body.nextAfter;
+    }
+    expect(seen).toEqual(all.body.rows.map((r: { position: string }) => r.position));
+    // A query in another order says it was cut, with no page to go on from (two live credentials, one row asked).
+    await command(body.issueCredential('gw-c3', 'gw'));
+    await settled(svc);
+    const soonest = await api.call('GET', '/v1/compliance/{query}', { query: 'expiring' }, { token: svc.tokens.auditor, query: { days: '36500', limit: '1' } });
+    expect([soonest.body.rows.length, soonest.body.truncated, soonest.body.nextAfter]).toEqual([1, true, undefined]);
+    const csv = await api.call('GET', '/v1/compliance/{query}', { query: 'expiring' }, { token: svc.tokens.auditor, query: { days: '36500', limit: '1' }, accept: 'text/csv' });
+    expect(csv.headers.get('credence-truncated')).toBe('true');
+    for (const limit of ['0', '10001', '', 'x']) {
+      const refused = await api.call('GET', '/v1/compliance/{query}', { query: 'revocations' }, { token: svc.tokens.auditor, query: { limit } });
+      expect([refused.status, refused.body.errors?.[0]?.path], limit).toEqual([400, 'query.limit']);
+    }
+    const badAfter = await api.call('GET', '/v1/compliance/{query}', { query: 'expiring' }, { token: svc.tokens.auditor, query: { days: '1', after: '3' } });
+    expect([badAfter.status, badAfter.body.errors?.[0]?.path]).toEqual([400, 'query.after']);
   });
 });

@@ -92,6 +92,10 @@ export const ComplianceAnswerJson = z.looseObject({
   /** Stored events the server's read models had not handled when it answered (older servers: absent). */
   eventsBehind: z.number().int().min(0).optional(),
   rows: z.array(z.looseObject({ position: PositionString })).max(MAX_ITEMS),
+  /** More rows matched than the answer's limit (older servers: absent). */
+  truncated: z.boolean().optional(),
+  /** With `truncated`, for a query in log order: the `after` of the next page. */
+  nextAfter: PositionString.optional(),
 });
 export type ComplianceAnswerJson = z.infer<typeof ComplianceAnswerJson>;
 

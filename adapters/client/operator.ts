@@ -126,7 +126,10 @@ export interface OperatorClient {
   compliance(name: string, params: Readonly<Record<string, string | undefined>>): Promise<ComplianceAnswerJson>;
   /** The same rows as CSV text. */
   /** The same rows as CSV, with what the `credence-events-behind` header said (undefined from a server without it). */
-  complianceCsv(name: string, params: Readonly<Record<string, string | undefined>>): Promise<{ readonly csv: string; readonly eventsBehind: number | undefined }>;
+  complianceCsv(
+    name: string,
+    params: Readonly<Record<string, string | undefined>>,
+  ): Promise<{ readonly csv: string; readonly eventsBehind: number | undefined; readonly truncated: boolean | undefined }>;
   /** `full`: verify every stored event again, not only those after the server's replay checkpoint. */
   replay(options?: { readonly full?: boolean }): Promise<FleetReplayJson>;
   replayEntity(kind: string, id: string): Promise<EntityReplayJson>;
@@ -181,7 +184,12 @@ export const operatorClient = (baseUrl: string, token: string, options: Operator
     complianceCsv: async (name, params) => {
       const response = await request(baseUrl, { path: `/v1/compliance/${segment(name)}${query(params)}`, token, accept: 'text/csv', ...options });
       const behind = EventsBehindHeader.safeParse(response.headers.get('credence-events-behind') ?? undefined);
-      return { csv: parseBody(CsvText, response.body, `GET /v1/compliance/${name} (CSV)`), eventsBehind: behind.success ? behind.data : undefined };
+      const truncated = response.headers.get('credence-truncated');
+      return {
+        csv: parseBody(CsvText, response.body, `GET /v1/compliance/${name} (CSV)`),
+        eventsBehind: behind.success ? behind.data : undefined,
+        truncated: truncated === 'true' ? true : truncated === 'false' ? false : undefined,
+      };
     },
     replay: (options = {}) => read(FleetReplayJson, `/v1/replay${query({ full: options.full === true ? 'true' : undefined })}`, '/v1/replay'),
     replayEntity: (kind, id) => read(EntityReplayJson, `/v1/replay/${segment(kind)}/${segment(id)}`, '/v1/replay/{kind}/{id}'),

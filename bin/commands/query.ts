@@ -4,7 +4,7 @@ import { systemClock } from '../../adapters/driven/clock/index.ts';
 import { openReadModels } from '../../adapters/driven/readmodels/index.ts';
 import { readModelProjections } from '../../adapters/runtime/projections.ts';
 import { projectionLag, ProjectionRunner } from '../../projections/runtime/index.ts';
-import { COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, type ComplianceQueryName } from '../../projections/compliance/index.ts';
+import { answerQuery, COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, DEFAULT_ROWS, MAX_ROWS, type ComplianceAnswer, type ComplianceQueryName } from '../../projections/compliance/index.ts';
 import { json, type Io } from '../io.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { assertSetUp, lockUnlessHeld } from './folder-lock.ts';
@@ -20,11 +20,13 @@ const PARAMS = {
   subscription: 'provisioned: the M2M Service Subscription id',
   days: 'expiring: how many days ahead',
   now: 'expiring: the instant to count from (default: now)',
+  limit: `every query: at most this many rows (default ${DEFAULT_ROWS}, at most ${MAX_ROWS})`,
+  after: 'revocations, actions, provisioned: the position the page before ended at (its nextAfter)',
 } as const;
 const FLAGS = Object.keys(PARAMS) as (keyof typeof PARAMS)[];
 /** Bounded here (SER-001); each query's own schema then says which apply and what they mean. */
 const Param = z.string().max(200).optional();
-const PARAM_OPTIONS = { reason: Param, from: Param, to: Param, actor: Param, subscription: Param, days: Param, now: Param } satisfies Record<keyof typeof PARAMS, typeof Param>;
+const PARAM_OPTIONS = { reason: Param, from: Param, to: Param, actor: Param, subscription: Param, days: Param, now: Param, limit: Param, after: Param } satisfies Record<keyof typeof PARAMS, typeof Param>;
 
 const Options = z.object({
   name: z.string().refine((n) => Object.hasOwn(COMPLIANCE_QUERIES, n), `query name must be one of ${COMPLIANCE_QUERY_NAMES.join(', ')}`),
@@ -54,7 +56,7 @@ const runLocal = async (
   params: unknown,
   args: z.infer<typeof Options>,
   io: Io,
-): Promise<{ readonly rows: readonly Record<string, unknown>[]; readonly eventsBehind: number }> => {
+): Promise<{ readonly answer: ComplianceAnswer; readonly eventsBehind: number }> => {
   const signing = signingPolicyOption(args.signing, io);
   const data = readModelDir(args.data, args.store);
   const store = openExistingStore(data, args.store);
@@ -78,10 +80,7 @@ const runLocal = async (
         lock.release();
       }
     }
-    // The name picked the definition and its own schema parsed the parameters, so they match.
-    const definition = COMPLIANCE_QUERIES[name];
-    const rows = (definition.run as unknown as (d: typeof db, p: unknown, now: Date) => readonly Record<string, unknown>[])(db, params, systemClock.now());
-    return { rows, eventsBehind };
+    return { answer: answerQuery(name, db, params, systemClock.now()), eventsBehind };
   } finally {
     db.close();
     await store.close();
@@ -115,25 +114,26 @@ export const register: RegisterCommands = (program, io) => {
       const target = readTarget(args, io);
       if (target === undefined) {
         if (args.csv) throw new UsageError('--csv: CSV comes from a server (--server); use --json locally');
-        const { rows, eventsBehind } = await runLocal(queryName, params.data, args, io);
+        const { answer, eventsBehind } = await runLocal(queryName, params.data, args, io);
         if (eventsBehind > 0) {
           const count = eventsBehind >= BEHIND_COUNT_LIMIT ? `${BEHIND_COUNT_LIMIT} or more` : String(eventsBehind);
           io.err(`note: the read models were ${count} event(s) behind the store (the process holding the folder keeps them): rows those events prove may be missing`);
         }
-        printRows(io, queryName, raw, rows, args.json, eventsBehind);
+        printRows(io, queryName, raw, answer.rows as readonly Record<string, unknown>[], args.json, eventsBehind, pageOf(answer));
         return 0;
       }
       if (args.signing !== undefined) throw new UsageError('--signing: the server holds its own signing policy; give it only with --data/--store');
       const client = clientOf(target);
       if (args.csv) {
-        const { csv, eventsBehind } = await client.complianceCsv(queryName, raw);
+        const { csv, eventsBehind, truncated } = await client.complianceCsv(queryName, raw);
         noteBehind(io, eventsBehind);
+        if (truncated === true) io.err(`note: more rows match than the answer's limit: narrow the parameters, or raise --limit (at most ${MAX_ROWS})`);
         io.out(csv.replace(/\n$/, ''));
         return 0;
       }
       const answer = await client.compliance(queryName, raw);
       noteBehind(io, answer.eventsBehind);
-      printRows(io, queryName, raw, answer.rows, args.json, answer.eventsBehind);
+      printRows(io, queryName, raw, answer.rows, args.json, answer.eventsBehind, pageOf(answer));
       return 0;
     }),
   );
@@ -146,18 +146,35 @@ const noteBehind = (io: Io, eventsBehind: number | undefined): void => {
   }
 };
 
+/** Whether an answer was cut at its limit, and where its next page starts (local and server answers alike). */
+interface PageNote {
+  readonly truncated?: boolean | undefined;
+  readonly nextAfter?: bigint | string | undefined;
+}
+const pageOf = (answer: PageNote): PageNote => ({ truncated: answer.truncated, nextAfter: answer.nextAfter });
+
 const printRows = (
   io: Io,
   name: string,
   params: Record<string, string>,
   rows: readonly Record<string, unknown>[],
   asJson: boolean,
-  eventsBehind?: number,
+  eventsBehind: number | undefined,
+  page: PageNote,
 ): void => {
-  if (asJson) io.out(json({ query: name, params, ...(eventsBehind !== undefined ? { eventsBehind } : {}), rows }));
+  const next = page.nextAfter === undefined ? {} : { nextAfter: String(page.nextAfter) };
+  if (asJson) io.out(json({ query: name, params, ...(eventsBehind !== undefined ? { eventsBehind } : {}), rows, ...(page.truncated !== undefined ? { truncated: page.truncated } : {}), ...next }));
   else {
     io.out(`${name}: ${rows.length} row${rows.length === 1 ? '' : 's'}`);
     for (const row of rows) io.out(`  ${line(row)}`);
+  }
+  // On stderr, as the lag note: a script reading stdout is told its answer is not the whole of it.
+  if (page.truncated === true) {
+    io.err(
+      next.nextAfter !== undefined
+        ? `note: more rows match: the next page is --after ${next.nextAfter}`
+        : `note: more rows match than --limit: narrow the parameters, or raise --limit (at most ${MAX_ROWS})`,
+    );
   }
 };
 

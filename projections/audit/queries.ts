@@ -79,10 +79,22 @@ export interface TimeWindow {
 
 export const windowBounds = (w: TimeWindow): [number, number] => [w.from?.getTime() ?? -8.64e15, w.to?.getTime() ?? 8.64e15];
 
-/** Every event one actor caused, in global order (who did what, SER-016). */
-export const actionsOf = (db: Database.Database, actorId: string, window: TimeWindow = {}): AuditEntry[] =>
+/** At most `limit` rows after position `after`: one page of a listing in global order. */
+export interface Page {
+  readonly limit?: number;
+  readonly after?: bigint;
+}
+
+/** SQLite's largest integer: no LIMIT short of it, no position beyond it. */
+const NO_LIMIT = 9_223_372_036_854_775_807n;
+
+/** The bindings of `position > ? ... LIMIT ?` for a page (none: every row). */
+export const pageBounds = (page: Page): [bigint, bigint] => [page.after ?? -1n, page.limit === undefined ? NO_LIMIT : BigInt(page.limit)];
+
+/** Every event one actor caused, in global order (who did what, SER-016); a page of them when asked. */
+export const actionsOf = (db: Database.Database, actorId: string, window: TimeWindow = {}, page: Page = {}): AuditEntry[] =>
   (
     db
-      .prepare(`${SELECT} WHERE a.actor_id = ? AND a.at >= ? AND a.at < ? ORDER BY a.position`)
-      .all(actorId, ...windowBounds(window)) as Row[]
+      .prepare(`${SELECT} WHERE a.actor_id = ? AND a.at >= ? AND a.at < ? AND a.position > ? ORDER BY a.position LIMIT ?`)
+      .all(actorId, ...windowBounds(window), ...pageBounds(page)) as Row[]
   ).map(toEntry);

@@ -8,11 +8,31 @@ const Instant = z
   .union([z.iso.datetime({ offset: true }), z.iso.date()])
   .transform((s) => new Date(s.length === 10 ? `${s}T00:00:00.000Z` : s));
 
+/** Rows per answer (SER-001: a maximum on every list): `limit` asks fewer or more, up to MAX_ROWS. */
+export const DEFAULT_ROWS = 1_000;
+export const MAX_ROWS = 10_000;
+
+/** Every query takes `limit`; those in global order take `after`, the position of the last row of the page before. */
+const Limit = z
+  .union([z.number(), z.string().trim().min(1, `a number of rows, 1 to ${MAX_ROWS}`)])
+  .pipe(z.coerce.number<string | number>().int().min(1).max(MAX_ROWS))
+  .default(DEFAULT_ROWS);
+const After = z
+  .string()
+  .regex(/^\d{1,19}$/, 'a global position, e.g. 1200: the last row of the page before')
+  .transform(BigInt)
+  .refine((p) => p <= 9_223_372_036_854_775_807n, 'a global position, at most 2^63 - 1')
+  .optional();
+const PAGE = { limit: Limit, after: After };
+
 export interface ComplianceQuery<S extends z.ZodType = z.ZodType, R extends { readonly position: bigint } = { readonly position: bigint }> {
   readonly summary: string;
   /** Parameters by name, as the CLI passes them (strings) or a library caller does. */
   readonly params: S;
-  run(db: Database.Database, params: z.infer<S>, now: Date): readonly R[];
+  /** Whether the rows come in global order, so that `after` pages through them. */
+  readonly paged: boolean;
+  /** At most `limit` rows (the answer asks one more than it returns, to know whether more matched). */
+  run(db: Database.Database, params: z.infer<S>, now: Date, limit: number): readonly R[];
 }
 
 const query = <S extends z.ZodType, R extends { readonly position: bigint }>(q: ComplianceQuery<S, R>): ComplianceQuery<S, R> => q;
@@ -21,31 +41,60 @@ const query = <S extends z.ZodType, R extends { readonly position: bigint }>(q: 
 export const COMPLIANCE_QUERIES = {
   revocations: query({
     summary: 'revocations in a window [from, to), optionally of one RFC 5280 reason',
-    params: z.strictObject({ reason: RevocationReason.optional(), from: Instant.optional(), to: Instant.optional() }),
-    run: (db, p) => revocations(db, p),
+    params: z.strictObject({ reason: RevocationReason.optional(), from: Instant.optional(), to: Instant.optional(), ...PAGE }),
+    paged: true,
+    run: (db, p, _now, limit) => revocations(db, p, { limit, ...(p.after !== undefined ? { after: p.after } : {}) }),
   }),
   actions: query({
     summary: 'every action of one actor, optionally in a window [from, to)',
-    params: z.strictObject({ actor: z.string().min(1).max(200), from: Instant.optional(), to: Instant.optional() }),
-    run: (db, p) => actionsOfActor(db, p.actor, p),
+    params: z.strictObject({ actor: z.string().min(1).max(200), from: Instant.optional(), to: Instant.optional(), ...PAGE }),
+    paged: true,
+    run: (db, p, _now, limit) => actionsOfActor(db, p.actor, p, { limit, ...(p.after !== undefined ? { after: p.after } : {}) }),
   }),
   provisioned: query({
     summary: 'credentials provisioned while their node was enrolled under an M2M Service Subscription',
-    params: z.strictObject({ subscription: z.string().min(1).max(128) }),
-    run: (db, p) => provisionedUnder(db, p.subscription),
+    params: z.strictObject({ subscription: z.string().min(1).max(128), ...PAGE }),
+    paged: true,
+    run: (db, p, _now, limit) => provisionedUnder(db, p.subscription, { limit, ...(p.after !== undefined ? { after: p.after } : {}) }),
   }),
   expiring: query({
     summary: 'live credentials whose notAfter falls within the next N days (from --now, default the clock)',
     // A blank value is refused, not read as 0 days (found in review: `?days=` answered an all-clear with no rows).
-    params: z.strictObject({ days: z.union([z.number(), z.string().trim().min(1, 'a number of days, e.g. 30')]).pipe(z.coerce.number<string | number>().min(0).max(36_500)), now: Instant.optional() }),
-    run: (db, p, now) => expiringWithin(db, p.now ?? now, p.days),
+    params: z.strictObject({
+      days: z.union([z.number(), z.string().trim().min(1, 'a number of days, e.g. 30')]).pipe(z.coerce.number<string | number>().min(0).max(36_500)),
+      now: Instant.optional(),
+      limit: Limit,
+    }),
+    paged: false,
+    run: (db, p, now, limit) => expiringWithin(db, p.now ?? now, p.days, { limit }),
   }),
   'dangling-associations': query({
     summary: 'live associations whose credential is revoked or expired (must be empty)',
-    params: z.strictObject({}),
-    run: (db) => danglingAssociations(db),
+    params: z.strictObject({ limit: Limit }),
+    paged: false,
+    run: (db, p, _now, limit) => danglingAssociations(db, { limit }),
   }),
 } as const;
+
+/** What a query answers: at most `limit` rows, whether more matched, and where the next page starts when it pages. */
+export interface ComplianceAnswer {
+  readonly rows: readonly { readonly position: bigint }[];
+  readonly truncated: boolean;
+  /** With `truncated`, for a query in global order: pass it as `after` for the next page. */
+  readonly nextAfter?: bigint;
+}
+
+/** Runs a query whose parameters its own schema parsed (`params.limit` is there, defaulted). */
+export const answerQuery = (name: ComplianceQueryName, db: Database.Database, params: unknown, now: Date): ComplianceAnswer => {
+  const definition = COMPLIANCE_QUERIES[name];
+  const { limit } = params as { readonly limit: number };
+  // The name picked the definition and its own schema parsed the parameters, so they match.
+  const run = definition.run as unknown as (d: Database.Database, p: unknown, n: Date, l: number) => readonly { readonly position: bigint }[];
+  const rows = run(db, params, now, limit + 1);
+  if (rows.length <= limit) return { rows, truncated: false };
+  const page = rows.slice(0, limit);
+  return { rows: page, truncated: true, ...(definition.paged ? { nextAfter: page.at(-1)!.position } : {}) };
+};
 
 export type ComplianceQueryName = keyof typeof COMPLIANCE_QUERIES;
 export const COMPLIANCE_QUERY_NAMES = Object.keys(COMPLIANCE_QUERIES) as ComplianceQueryName[];

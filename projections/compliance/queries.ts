@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { RevocationReason } from '../../domain/events/index.ts';
-import { actionsOf, windowBounds, type AuditEntry, type TimeWindow } from '../audit/index.ts';
+import { actionsOf, pageBounds, windowBounds, type AuditEntry, type Page, type TimeWindow } from '../audit/index.ts';
 
 /** Every answer row names the global position of the event that proves it (for an inclusion proof). */
 export interface RevocationRow {
@@ -14,13 +14,13 @@ export interface RevocationRow {
 }
 
 /** Revocations (credentials, nodes, applications, associations) in a window, optionally of one reason, in log order. */
-export const revocations = (db: Database.Database, filter: TimeWindow & { reason?: RevocationReason } = {}): RevocationRow[] =>
+export const revocations = (db: Database.Database, filter: TimeWindow & { reason?: RevocationReason } = {}, page: Page = {}): RevocationRow[] =>
   (
     db
       .prepare(
-        `SELECT * FROM compliance_revocations WHERE at >= ? AND at < ? AND (? IS NULL OR reason = ?) ORDER BY position`,
+        `SELECT * FROM compliance_revocations WHERE at >= ? AND at < ? AND (? IS NULL OR reason = ?) AND position > ? ORDER BY position LIMIT ?`,
       )
-      .all(...windowBounds(filter), filter.reason ?? null, filter.reason ?? null) as {
+      .all(...windowBounds(filter), filter.reason ?? null, filter.reason ?? null, ...pageBounds(page)) as {
       position: bigint;
       stream_id: string;
       kind: string;
@@ -40,8 +40,8 @@ export const revocations = (db: Database.Database, filter: TimeWindow & { reason
   }));
 
 /** Every action of one actor: the audit trail's events caused by it (the audit projection must be running). */
-export const actionsOfActor = (db: Database.Database, actorId: string, window: TimeWindow = {}): AuditEntry[] =>
-  actionsOf(db, actorId, window);
+export const actionsOfActor = (db: Database.Database, actorId: string, window: TimeWindow = {}, page: Page = {}): AuditEntry[] =>
+  actionsOf(db, actorId, window, page);
 
 export interface ProvisionedRow {
   /** Position of the CredentialProvisioned event. */
@@ -55,9 +55,9 @@ export interface ProvisionedRow {
 }
 
 /** Credentials provisioned while their owner node was enrolled under the M2M Service Subscription (seed 003, 11.2.1). */
-export const provisionedUnder = (db: Database.Database, subscriptionId: string): ProvisionedRow[] =>
+export const provisionedUnder = (db: Database.Database, subscriptionId: string, page: Page = {}): ProvisionedRow[] =>
   (
-    db.prepare('SELECT * FROM compliance_provisioned WHERE subscription_id = ? ORDER BY position').all(subscriptionId) as {
+    db.prepare('SELECT * FROM compliance_provisioned WHERE subscription_id = ? AND position > ? ORDER BY position LIMIT ?').all(subscriptionId, ...pageBounds(page)) as {
       position: bigint;
       enrolment_position: bigint;
       credential_id: string;
@@ -88,16 +88,16 @@ export interface ExpiringRow {
  * is valid while `at < notAfter` (its machine): one whose notAfter is now has expired, whether or not the scheduler
  * has recorded it yet.
  */
-export const expiringWithin = (db: Database.Database, now: Date, days: number): ExpiringRow[] => {
+export const expiringWithin = (db: Database.Database, now: Date, days: number, page: Pick<Page, 'limit'> = {}): ExpiringRow[] => {
   if (!Number.isFinite(days) || days < 0) throw new RangeError(`days must be a number >= 0, got ${days}`);
   const from = now.getTime();
   return (
     db
       .prepare(
         `SELECT * FROM compliance_credentials WHERE status IN ('issued', 'provisioned') AND not_after_ms > ? AND not_after_ms < ?
-         ORDER BY not_after_ms, credential_id`,
+         ORDER BY not_after_ms, credential_id LIMIT ?`,
       )
-      .all(from, Math.round(from + days * 86_400_000)) as {
+      .all(from, Math.round(from + days * 86_400_000), pageBounds(page)[1]) as {
       issued_position: bigint;
       credential_id: string;
       owner_kind: string;
@@ -129,7 +129,7 @@ export interface DanglingAssociationRow {
  * Associations still alive whose credential is revoked or expired. Seed 003 11.3.2 and the revocation cascade
  * say this is always empty once the projections have settled; a row here is a finding.
  */
-export const danglingAssociations = (db: Database.Database): DanglingAssociationRow[] =>
+export const danglingAssociations = (db: Database.Database, page: Pick<Page, 'limit'> = {}): DanglingAssociationRow[] =>
   (
     db
       .prepare(
@@ -137,9 +137,9 @@ export const danglingAssociations = (db: Database.Database): DanglingAssociation
            c.status_position AS c_position
          FROM compliance_associations a JOIN compliance_credentials c ON c.credential_id = a.credential_id
          WHERE a.status IN ('configured', 'established') AND c.status IN ('revoked', 'expired')
-         ORDER BY c.status_position, a.association_id`,
+         ORDER BY c.status_position, a.association_id LIMIT ?`,
       )
-      .all() as {
+      .all(pageBounds(page)[1]) as {
       association_id: string;
       a_status: 'configured' | 'established';
       a_position: bigint;

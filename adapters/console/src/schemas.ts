@@ -105,6 +105,9 @@ export const ComplianceResult = z.object({
   /** Stored events the server's read models had not handled when it answered (absent from an older server). */
   eventsBehind: z.number().int().min(0).optional(),
   rows: z.array(z.record(Text, z.unknown())).max(MAX_ROWS),
+  /** More rows matched than the answer's limit, and where the next page starts (absent from an older server). */
+  truncated: z.boolean().optional(),
+  nextAfter: Position.optional(),
 });
 export type ComplianceResult = z.infer<typeof ComplianceResult>;
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { notFound, validationError, type FieldIssue } from '../../../domain/errors.ts';
 import { EntityKind } from '../../../domain/streams.ts';
-import { COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, type ComplianceQueryName } from '../../../projections/compliance/index.ts';
+import { answerQuery, COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, DEFAULT_ROWS, MAX_ROWS, type ComplianceQueryName } from '../../../projections/compliance/index.ts';
 import { replayEntity } from '../../../projections/replay/index.ts';
 import { FleetReplayer } from '../../replay-workers/fleet-replayer.ts';
 import { ACCESS } from '../auth/roles.ts';
@@ -10,7 +10,7 @@ import { toCsv, wantsCsv } from './csv.ts';
 import { DecimalString, Finding, getEntityRoute, readYourWritesInto, toWire, Verdict } from './wire.ts';
 
 /** Every parameter any compliance query takes, as the query string carries them; each query's own schema decides. */
-const PARAMS = ['reason', 'from', 'to', 'actor', 'subscription', 'days', 'now'] as const;
+const PARAMS = ['reason', 'from', 'to', 'actor', 'subscription', 'days', 'now', 'limit', 'after'] as const;
 const ComplianceQueryString = z.strictObject(Object.fromEntries(PARAMS.map((p) => [p, z.string().max(200).optional()])) as Record<
   (typeof PARAMS)[number],
   z.ZodOptional<z.ZodString>
@@ -80,7 +80,9 @@ export const complianceRoutes: RouteModule = (app, context) => {
       description:
         'Parameters in the query string, parsed by the query\'s own schema (see GET /v1/compliance). Every row names the global position ' +
         'of the event that proves it. JSON by default; CSV (header row, RFC 4180) when `Accept` prefers `text/csv` (weights ' +
-        'count: `text/csv;q=0` is JSON).',
+        `count: \`text/csv;q=0\` is JSON). At most \`limit\` rows (default ${DEFAULT_ROWS}, at most ${MAX_ROWS}); \`truncated\` (and the ` +
+        'credence-truncated header, CSV included) says more matched; the queries in log order (revocations, actions, provisioned) then ' +
+        'name `nextAfter`, to pass as `after` for the next page.',
       tags: ['compliance'],
       params: z.strictObject({ query: QueryName }),
       querystring: ComplianceQueryString,
@@ -101,6 +103,8 @@ export const complianceRoutes: RouteModule = (app, context) => {
                       'reached the store\'s head): rows those events prove may be missing. Also the credence-events-behind header, CSV included',
                   ),
                 rows: z.array(Row),
+                truncated: z.boolean().describe('more rows matched than `limit`: narrow the parameters, or page on with `after`'),
+                nextAfter: DecimalString.optional().describe('with `truncated`, for revocations, actions and provisioned: the `after` of the next page'),
               }),
             },
             'text/csv': { schema: z.string().describe('a header row, then one row per answer; nested fields as dotted columns') },
@@ -115,12 +119,19 @@ export const complianceRoutes: RouteModule = (app, context) => {
       const params = definition.params.safeParse(raw);
       if (!params.success) throw validationError(issuesOf(params.error), 'query');
       const eventsBehind = await readYourWritesInto(context, reply, ['audit', 'compliance']);
-      // The name picked the definition and its own schema parsed the parameters, so they match.
-      const run = definition.run as unknown as (db: typeof context.credence.readModels, p: unknown, now: Date) => readonly Record<string, unknown>[];
-      const rows = toWire(run(context.credence.readModels, params.data, context.credence.engine.clock.now())) as Record<string, unknown>[];
+      const answer = answerQuery(name, context.credence.readModels, params.data, context.credence.engine.clock.now());
+      const rows = toWire(answer.rows) as Record<string, unknown>[];
       reply.header('vary', 'accept');
+      reply.header('credence-truncated', String(answer.truncated));
       if (wantsCsv(request.headers.accept)) return reply.type('text/csv; charset=utf-8').send(toCsv(rows, ['position']));
-      return reply.type('application/json; charset=utf-8').send({ query: name, params: raw, eventsBehind, rows: rows as z.infer<typeof Row>[] });
+      return reply.type('application/json; charset=utf-8').send({
+        query: name,
+        params: raw,
+        eventsBehind,
+        rows: rows as z.infer<typeof Row>[],
+        truncated: answer.truncated,
+        ...(answer.nextAfter !== undefined ? { nextAfter: answer.nextAfter.toString(10) } : {}),
+      });
     },
   });
 

@@ -110,7 +110,11 @@ export class ComplianceQueries extends ConsolePage {
     const flat = result.rows.map((r) => flatten(r));
     const columns = ['position'];
     for (const row of flat) for (const c of row.keys()) if (!columns.includes(c)) columns.push(c);
-    return html`${behind}<p class="meta"><span data-testid="row-count">${result.rows.length}</span> rows. Each row's position is the event in the log that proves it.</p>
+    // A cut answer must not read as the whole: the server names where the next page starts when the query pages.
+    const cut = result.truncated === true
+      ? html`<p class="warning" role="status" data-testid="truncated">More rows match than this answer holds: ${result.nextAfter !== undefined ? html`set <code>after</code> to ${result.nextAfter} for the next page` : html`narrow the parameters, or raise <code>limit</code>`}.</p>`
+      : nothing;
+    return html`${behind}${cut}<p class="meta"><span data-testid="row-count">${result.rows.length}</span> rows. Each row's position is the event in the log that proves it.</p>
       <div class="scroll"><table data-testid="rows">
         <thead><tr>${columns.map((c) => html`<th scope="col">${c}</th>`)}</tr></thead>
         <tbody>${flat.map((row) => html`<tr>${columns.map((c) => {
