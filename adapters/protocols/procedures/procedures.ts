@@ -8,6 +8,7 @@ import { type AssociationOutcome } from '../../../domain/protocols/index.ts';
 import type { Device } from './device.ts';
 import { mayDiscardKeys, recordAssociation, recordProvisioning } from './record.ts';
 import type { Infrastructure } from './infrastructure.ts';
+import { destroyQuietly } from '../shared/destroy-quietly.ts';
 import { transferKey } from './transfer-key.ts';
 import { certificateOf } from './descriptors.ts';
 
@@ -44,10 +45,14 @@ export class SecurityProcedures {
     if (args.kind === 'psk256') {
       // Made extractable only to travel: the device gets a copy, the infrastructure keeps a non-extractable one.
       const travelling = await infraSe.generate('psk256', { extractable: true });
-      let onDevice: KeyHandle;
+      let onDevice: KeyHandle | undefined;
       try {
         onDevice = await transferKey({ se: infraSe, handle: travelling }, device.se);
         psk = await transferKey({ se: infraSe, handle: travelling }, infraSe);
+      } catch (error) {
+        // The device keeps no copy of a bootstrap PSK the infrastructure does not hold.
+        await destroyQuietly(device.se, onDevice);
+        throw error;
       } finally {
         await infraSe.destroy(travelling);
       }
