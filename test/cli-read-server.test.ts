@@ -80,6 +80,10 @@ describe('credence read commands against a server', () => {
     expect(body.rows.some((row: { nodeId?: string; streamId?: string }) => (row.streamId ?? row.nodeId)?.includes('meter-1'))).toBe(true);
     const csv = await cli(['query', 'revocations', '--csv'], auditor());
     expect(csv.out.split('\n')[0]).toMatch(/^position,/);
+    // A cut CSV answer names its next page on stderr, as the JSON one does (found in review: CSV said to raise --limit).
+    const page = await cli(['query', 'actions', '--actor', 'test-operator', '--limit', '1', '--csv'], auditor());
+    const first = page.out.split('\n')[1]!.split(',')[0]!;
+    expect([page.code, page.err]).toEqual([0, `note: more rows match: the next page is --after ${first}`]);
     const bad = await cli(['query', 'revocations', '--reason', 'boredom'], auditor());
     expect(bad.code).toBe(2);
     expect(bad.err).toContain('--reason');

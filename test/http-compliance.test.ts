@@ -156,7 +156,9 @@ describe('compliance queries, replay verdicts and projection status over HTTP', 
     expect([soonest.body.rows.length, soonest.body.truncated, soonest.body.nextAfter]).toEqual([1, true, undefined]);
     const csv = await api.call('GET', '/v1/compliance/{query}', { query: 'expiring' }, { token: svc.tokens.auditor, query: { days: '36500', limit: '1' }, accept: 'text/csv' });
     expect(csv.headers.get('credence-truncated')).toBe('true');
-    for (const limit of ['0', '10001', '', 'x']) {
+    const pagedCsv = await api.call('GET', '/v1/compliance/{query}', { query: 'actions' }, { token: svc.tokens.auditor, query: { actor: 'test-operator', limit: '1' }, accept: 'text/csv' });
+    expect([pagedCsv.headers.get('credence-truncated'), pagedCsv.headers.get('credence-next-after')]).toEqual(['true', all.body.rows[0].position]);
+    for (const limit of ['0', '10001', '', 'x', '0x2', '1e1']) {
       const refused = await api.call('GET', '/v1/compliance/{query}', { query: 'revocations' }, { token: svc.tokens.auditor, query: { limit } });
       expect([refused.status, refused.body.errors?.[0]?.path], limit).toEqual([400, 'query.limit']);
     }

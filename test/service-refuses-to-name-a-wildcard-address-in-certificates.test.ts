@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRootCa } from '../adapters/driven/pki/index.ts';
-import { isWildcardHost } from '../adapters/http/public-url.ts';
+import { assertPublishableHost, isWildcardHost } from '../adapters/http/public-url.ts';
 import { openDataFolderSecureEnvironment, systemRandom } from '../adapters/runtime/index.ts';
 import { CredenceError } from '../domain/errors.ts';
 import { ownerView } from '../domain/ports/index.ts';
@@ -59,6 +59,14 @@ describe('a service bound to a wildcard address', () => {
       await svc.close();
     }
   }, 60_000);
+
+  it('refuses a publicUrl that names a wildcard address itself, with a CA (found in review: accepted as given)', () => {
+    for (const publicUrl of ['http://0.0.0.0:8080', 'http://[::]:8080', 'https://0/']) {
+      expect(() => assertPublishableHost('127.0.0.1', publicUrl, 1), publicUrl).toThrow(/names a wildcard address/);
+      expect(() => assertPublishableHost('127.0.0.1', publicUrl, 0), publicUrl).not.toThrow();
+    }
+    expect(() => assertPublishableHost('0.0.0.0', 'https://pki.example.org', 1)).not.toThrow();
+  });
 
   it('is any spelling of the unspecified IPv4 or IPv6 address, and no other', () => {
     for (const host of ['0.0.0.0', '0', '::', '0:0::0', '0:0:0:0:0:0:0:0', '::ffff:0.0.0.0']) expect(isWildcardHost(host), host).toBe(true);

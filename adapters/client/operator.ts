@@ -129,7 +129,7 @@ export interface OperatorClient {
   complianceCsv(
     name: string,
     params: Readonly<Record<string, string | undefined>>,
-  ): Promise<{ readonly csv: string; readonly eventsBehind: number | undefined; readonly truncated: boolean | undefined }>;
+  ): Promise<{ readonly csv: string; readonly eventsBehind: number | undefined; readonly truncated: boolean | undefined; readonly nextAfter: string | undefined }>;
   /** `full`: verify every stored event again, not only those after the server's replay checkpoint. */
   replay(options?: { readonly full?: boolean }): Promise<FleetReplayJson>;
   replayEntity(kind: string, id: string): Promise<EntityReplayJson>;
@@ -189,6 +189,7 @@ export const operatorClient = (baseUrl: string, token: string, options: Operator
         csv: parseBody(CsvText, response.body, `GET /v1/compliance/${name} (CSV)`),
         eventsBehind: behind.success ? behind.data : undefined,
         truncated: truncated === 'true' ? true : truncated === 'false' ? false : undefined,
+        nextAfter: /^\d{1,19}$/.test(response.headers.get('credence-next-after') ?? '') ? response.headers.get('credence-next-after')! : undefined,
       };
     },
     replay: (options = {}) => read(FleetReplayJson, `/v1/replay${query({ full: options.full === true ? 'true' : undefined })}`, '/v1/replay'),

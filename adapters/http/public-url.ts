@@ -29,7 +29,17 @@ export const isWildcardHost = (host: string): boolean => {
  * nothing names the URL (a CA is added only while the service is stopped, and the next start checks again).
  */
 export const assertPublishableHost = (host: string, publicUrl: string | undefined, caCount: number): void => {
-  if (publicUrl !== undefined || caCount === 0 || !isWildcardHost(host)) return;
+  if (caCount === 0) return;
+  // A publicUrl naming a wildcard address is as unreachable as the default built from one (found in review).
+  if (publicUrl !== undefined) {
+    const named = URL.canParse(publicUrl) ? new URL(publicUrl).hostname : undefined;
+    if (named === undefined || !isWildcardHost(named)) return;
+    throw validationError(
+      [{ path: 'publicUrl', rule: 'public_url_for_wildcard_host', message: `${publicUrl} names a wildcard address, which relying parties cannot reach: set it to the URL they reach this service at` }],
+      'service configuration',
+    );
+  }
+  if (!isWildcardHost(host)) return;
   throw validationError(
     [
       {

@@ -125,10 +125,10 @@ export const register: RegisterCommands = (program, io) => {
       if (args.signing !== undefined) throw new UsageError('--signing: the server holds its own signing policy; give it only with --data/--store');
       const client = clientOf(target);
       if (args.csv) {
-        const { csv, eventsBehind, truncated } = await client.complianceCsv(queryName, raw);
+        const { csv, eventsBehind, truncated, nextAfter } = await client.complianceCsv(queryName, raw);
         noteBehind(io, eventsBehind);
-        if (truncated === true) io.err(`note: more rows match than the answer's limit: narrow the parameters, or raise --limit (at most ${MAX_ROWS})`);
         io.out(csv.replace(/\n$/, ''));
+        notePage(io, { truncated, nextAfter });
         return 0;
       }
       const answer = await client.compliance(queryName, raw);
@@ -168,14 +168,17 @@ const printRows = (
     io.out(`${name}: ${rows.length} row${rows.length === 1 ? '' : 's'}`);
     for (const row of rows) io.out(`  ${line(row)}`);
   }
-  // On stderr, as the lag note: a script reading stdout is told its answer is not the whole of it.
-  if (page.truncated === true) {
-    io.err(
-      next.nextAfter !== undefined
-        ? `note: more rows match: the next page is --after ${next.nextAfter}`
-        : `note: more rows match than --limit: narrow the parameters, or raise --limit (at most ${MAX_ROWS})`,
-    );
-  }
+  notePage(io, page);
+};
+
+/** On stderr, as the lag note: a script reading stdout is told its answer is not the whole of it. */
+const notePage = (io: Io, page: PageNote): void => {
+  if (page.truncated !== true) return;
+  io.err(
+    page.nextAfter !== undefined
+      ? `note: more rows match: the next page is --after ${String(page.nextAfter)}`
+      : `note: more rows match than --limit: narrow the parameters, or raise --limit (at most ${MAX_ROWS})`,
+  );
 };
 
 export const query = (argv: string[], io: Io): Promise<number> => runCommands([register], ['query', ...argv], io);

@@ -14,7 +14,7 @@ export const MAX_ROWS = 10_000;
 
 /** Every query takes `limit`; those in global order take `after`, the position of the last row of the page before. */
 const Limit = z
-  .union([z.number(), z.string().trim().min(1, `a number of rows, 1 to ${MAX_ROWS}`)])
+  .union([z.number(), z.string().regex(/^\d{1,6}$/, `a number of rows, 1 to ${MAX_ROWS}`)])
   .pipe(z.coerce.number<string | number>().int().min(1).max(MAX_ROWS))
   .default(DEFAULT_ROWS);
 const After = z

@@ -82,7 +82,7 @@ export const complianceRoutes: RouteModule = (app, context) => {
         'of the event that proves it. JSON by default; CSV (header row, RFC 4180) when `Accept` prefers `text/csv` (weights ' +
         `count: \`text/csv;q=0\` is JSON). At most \`limit\` rows (default ${DEFAULT_ROWS}, at most ${MAX_ROWS}); \`truncated\` (and the ` +
         'credence-truncated header, CSV included) says more matched; the queries in log order (revocations, actions, provisioned) then ' +
-        'name `nextAfter`, to pass as `after` for the next page.',
+        'name `nextAfter` (and the credence-next-after header), to pass as `after` for the next page.',
       tags: ['compliance'],
       params: z.strictObject({ query: QueryName }),
       querystring: ComplianceQueryString,
@@ -123,6 +123,8 @@ export const complianceRoutes: RouteModule = (app, context) => {
       const rows = toWire(answer.rows) as Record<string, unknown>[];
       reply.header('vary', 'accept');
       reply.header('credence-truncated', String(answer.truncated));
+      // CSV has no field for it: the next page's `after` travels as a header there (and here too).
+      if (answer.nextAfter !== undefined) reply.header('credence-next-after', answer.nextAfter.toString(10));
       if (wantsCsv(request.headers.accept)) return reply.type('text/csv; charset=utf-8').send(toCsv(rows, ['position']));
       return reply.type('application/json; charset=utf-8').send({
         query: name,
