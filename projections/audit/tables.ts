@@ -15,10 +15,15 @@ import { ensureSchemaVersion, prepared, type QueryIndex } from '../runtime/index
  */
 const AUDIT_SCHEMA_VERSION = 3;
 
-/** Timelines by stream, actions by actor and time, causes by event id: read by queries only (projection.ts). */
+/**
+ * Timelines by stream, actions by actor in log order, causes by event id: read by queries only (projection.ts). An
+ * actor's actions are listed a page at a time in log order (`after`, `LIMIT`): by (actor, position) each page reads
+ * its own rows, where the index by (actor, time) read and sorted the actor's whole history for every page (found in
+ * review). It replaces that index, under a new name, so a read model written before builds it once at setup.
+ */
 export const AUDIT_QUERY_INDEXES: readonly QueryIndex[] = [
   { name: 'audit_events_stream', create: 'CREATE INDEX IF NOT EXISTS audit_events_stream ON audit_events (stream_id, revision)' },
-  { name: 'audit_events_actor', create: 'CREATE INDEX IF NOT EXISTS audit_events_actor ON audit_events (actor_id, at)' },
+  { name: 'audit_events_actor_position', create: 'CREATE INDEX IF NOT EXISTS audit_events_actor_position ON audit_events (actor_id, position)' },
   { name: 'audit_events_event_key', create: 'CREATE INDEX IF NOT EXISTS audit_events_event_key ON audit_events (event_key)' },
 ];
 
@@ -44,6 +49,7 @@ export const setupAuditTables = (db: Database.Database): void => {
     event_key INTEGER NOT NULL,
     cause_key INTEGER NOT NULL
   )`);
+  db.exec('DROP INDEX IF EXISTS audit_events_actor');
   for (const index of AUDIT_QUERY_INDEXES) db.exec(index.create);
 };
 

@@ -18,7 +18,11 @@ export const revocations = (db: Database.Database, filter: TimeWindow & { reason
   (
     db
       .prepare(
-        `SELECT * FROM compliance_revocations WHERE at >= ? AND at < ? AND (? IS NULL OR reason = ?) AND position > ? ORDER BY position LIMIT ?`,
+        // Without a window, the rows in log order from `after` (the table's own key): a page reads its own rows. With
+        // one, the index by time finds the window's rows first.
+        filter.from === undefined && filter.to === undefined
+          ? `SELECT * FROM compliance_revocations WHERE +at >= ? AND +at < ? AND (? IS NULL OR reason = ?) AND position > ? ORDER BY position LIMIT ?`
+          : `SELECT * FROM compliance_revocations WHERE at >= ? AND at < ? AND (? IS NULL OR reason = ?) AND position > ? ORDER BY position LIMIT ?`,
       )
       .all(...windowBounds(filter), filter.reason ?? null, filter.reason ?? null, ...pageBounds(page)) as {
       position: bigint;
