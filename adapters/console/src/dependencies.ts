@@ -1,4 +1,6 @@
-import { entityPath, type Api } from './api.ts';
+import { z } from 'zod';
+import { entityPath, parseAnswer, type Api } from './api.ts';
+import { EntityId } from './path-names.ts';
 import { Dependents, Entity, type Dependent, type Ending, type GraphMember } from './schemas.ts';
 
 /**
@@ -81,16 +83,25 @@ const graphNode = (m: Member, relation: string, children: readonly GraphNode[], 
 });
 
 /**
+ * The credential ids an entity's context links it to. Each becomes a path segment of a request with the user's token,
+ * so each must be an entity id (path-names.ts): `..` there would send the token to another endpoint. A context with
+ * another value is not what this console expects, and is refused as any such answer is, before any request.
+ */
+const Links = z.object({
+  context: z.looseObject({ predecessorId: EntityId.optional(), successorId: EntityId.optional(), credentialId: EntityId.optional() }),
+});
+
+/**
  * Entities the root is linked to without depending on it (a credential's predecessor and successor, an association's
  * credential): at most two, read one by one, shown as leaves.
  */
 const linked = async (api: Api, root: EntityRef, signal: AbortSignal): Promise<GraphNode[]> => {
-  const links: [string, string | undefined][] =
-    root.kind === 'credential'
-      ? [['predecessor', str(root.context['predecessorId'])], ['successor', str(root.context['successorId'])]]
-      : root.kind === 'association'
-        ? [['its credential', str(root.context['credentialId'])]]
-        : [];
+  const links: [string, string | undefined][] = [];
+  if (root.kind === 'credential' || root.kind === 'association') {
+    const { context } = parseAnswer(Links, { context: root.context }, entityPath(root.kind, root.id));
+    if (root.kind === 'credential') links.push(['predecessor', context.predecessorId], ['successor', context.successorId]);
+    else links.push(['its credential', context.credentialId]);
+  }
   const present = links.filter((l): l is [string, string] => l[1] !== undefined);
   return Promise.all(
     present.map(async ([relation, id]) => {

@@ -1,4 +1,5 @@
 import { ENTITY_KINDS, parseStreamId } from '../../../domain/streams.ts';
+import { ENTITY_ID } from './path-names.ts';
 
 /**
  * Hash routes (`#/overview`, `#/entity/node/meter-1`, `#/verify/node/meter-1`, `#/compliance`, `#/feed`): the
@@ -28,13 +29,6 @@ const decode = (part: string | undefined): string | undefined => {
   }
 };
 
-/**
- * An entity id as the domain writes them (domain/ids.ts: a letter or digit, then letters, digits and . _ : ~ -): a
- * link's id becomes a path segment of an API request, and `..` or a `/` there would send the signed-in user's token
- * to another endpoint than the page means to call.
- */
-const ENTITY_ID = /^[A-Za-z0-9][A-Za-z0-9._:~-]{0,255}$/;
-
 export const parseRoute = (hash: string): Route => {
   const [page, kind, ...rest] = hash.replace(/^#\/?/, '').split('/');
   const raw = decode(rest.join('/'));
@@ -42,7 +36,7 @@ export const parseRoute = (hash: string): Route => {
     case 'entity':
     case 'verify': {
       const decoded = decode(kind);
-      // Only an entity kind and an id of the domain's form: anything else is as if none was given.
+      // Only an entity kind and an id of the domain's form (path-names.ts): anything else is as if none was given.
       const k = decoded !== undefined && (ENTITY_KINDS as readonly string[]).includes(decoded) ? decoded : undefined;
       const id = k !== undefined && raw !== undefined && ENTITY_ID.test(raw) ? raw : undefined;
       return { page, ...(k !== undefined ? { kind: k } : {}), ...(id !== undefined ? { id } : {}) };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { QueryName } from './path-names.ts';
 
 /**
  * Every API v1 answer the console reads, parsed before a page uses it (api.ts `json`). They mirror the server's
@@ -15,6 +16,15 @@ const Text = z.string().max(MAX_TEXT);
 /** A global position or stream revision on the wire: a decimal string (the server's DecimalString). */
 const Position = z.string().regex(/^\d{1,20}$/, 'must be a decimal position');
 const Count = z.number().int().nonnegative();
+/**
+ * An instant the console does date arithmetic on (the time slider): an ISO 8601 date-time, as the domain records
+ * occurredAt (domain/ids.ts `Instant`), and one Date.parse reads. Anything else would be NaN, and
+ * `new Date(NaN).toISOString()` throws inside a page's render, leaving it on "Loading…" for good.
+ */
+const Instant = z.iso
+  .datetime({ offset: true, message: 'must be an ISO 8601 date-time' })
+  .max(64)
+  .refine((text) => !Number.isNaN(Date.parse(text)), 'must be a date-time this browser reads');
 const Context = z.record(Text, z.unknown());
 const Cause = z.object({ position: Position, streamId: Text, type: Text });
 
@@ -41,7 +51,7 @@ const TimelineEntry = z.object({
   position: Position,
   revision: Position,
   type: Text,
-  occurredAt: Text,
+  occurredAt: Instant,
   actor: z.object({ id: Text, role: Text }),
   commandType: Text,
   causedBy: Cause.optional(),
@@ -58,7 +68,7 @@ export const StateAt = z.object({
   at: Text,
   state: Text,
   context: Context.optional(),
-  asOf: z.object({ position: Position, revision: Position, type: Text, occurredAt: Text.optional() }).optional(),
+  asOf: z.object({ position: Position, revision: Position, type: Text, occurredAt: Instant.optional() }).optional(),
   events: Count,
 });
 export type StateAt = z.infer<typeof StateAt>;
@@ -92,9 +102,9 @@ export type RevocationRow = z.infer<typeof RevocationRow>;
 /** GET /v1/compliance/revocations. */
 export const RevocationRows = z.object({ rows: z.array(RevocationRow).max(MAX_ROWS) });
 
-/** GET /v1/compliance: the query catalog. */
+/** GET /v1/compliance: the query catalog. A name becomes a path segment of the query's request (path-names.ts). */
 export const Catalog = z.object({
-  queries: z.array(z.object({ name: Text, summary: Text, params: z.array(Text).max(64) })).max(256),
+  queries: z.array(z.object({ name: QueryName, summary: Text, params: z.array(Text).max(64) })).max(256),
 });
 export type Catalog = z.infer<typeof Catalog>;
 

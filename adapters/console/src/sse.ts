@@ -6,7 +6,8 @@ import { DroppedFrame } from './schemas.ts';
  * GET /v1/events from the browser. EventSource cannot send an Authorization header, and the token must never go
  * in a URL, so this reads the text/event-stream body of a `fetch` with the bearer header (WHATWG HTML, "Parsing
  * an event stream"). It resumes with `Last-Event-ID` after a drop, waiting what the server's `retry:` asked; a
- * refusal (401, 403, 4xx) or an `unauthorised` drop ends it for good.
+ * server error (5xx, as a proxy answers while the service restarts), 408 or 429 is tried again within the same
+ * bounds; a refusal (401, 403, any other 4xx) or an `unauthorised` drop ends it for good.
  */
 
 export interface StreamEvent {
@@ -121,6 +122,23 @@ const MIN_RETRY_MS = 1_000;
 
 const boundedRetry = (ms: number): number => Math.min(MAX_RETRY_MS, Math.max(MIN_RETRY_MS, ms));
 
+/**
+ * Worth another try later: the server failed or is not there yet (5xx), shed the stream (429: too many streams) or
+ * gave up waiting for the request (408). Any other 4xx says this request, or this token, will not be served.
+ */
+const transient = (status: number): boolean => status >= 500 || status === 429 || status === 408;
+
+/**
+ * The server's ids are global positions (decimal), and only such an id is sent back as `Last-Event-ID`: a header
+ * value must be ISO-8859-1, and another character makes fetch throw before any request, so the stream would retry
+ * for ever without reaching the network.
+ */
+const EVENT_POSITION = /^\d{1,20}$/;
+
+/** How one connection ended: for good, or to be tried again after the wait, saying why (the status line shows it). */
+type Outcome = { readonly next: 'stop' } | { readonly next: 'again'; readonly why: string };
+const STOP: Outcome = { next: 'stop' };
+
 /** `Retry-After` as seconds or as an HTTP date (RFC 9110 10.2.3), in ms; undefined when it is neither. */
 const retryAfterMs = (value: string | null): number | undefined => {
   if (value === null) return undefined;
@@ -134,7 +152,7 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
   let lastEventId: string | undefined;
   let retryMs = 1_000;
 
-  const once = async (): Promise<'again' | 'stop'> => {
+  const once = async (): Promise<Outcome> => {
     options.onStatus({ state: 'connecting' });
     const headers: Record<string, string> = api.headers('text/event-stream');
     if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
@@ -142,13 +160,14 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
     const response = await fetch(path, { headers, cache: 'no-store', credentials: 'omit', signal });
     if (!response.ok) {
       const error = await api.errorOf(response, path);
-      // Too many streams or shedding: worth another try later; anything else the user has to change.
-      if (response.status === 429 || response.status === 503) {
+      if (transient(response.status)) {
         retryMs = boundedRetry(Math.max(retryMs, retryAfterMs(response.headers.get('retry-after')) ?? retryMs));
-        return 'again';
+        // Said as the server's failure, not as a refusal: nothing the user or the role has to change.
+        const detail = error.message === `HTTP ${response.status}` || error.message === '' ? '' : `: ${error.message}`;
+        return { next: 'again', why: `the server answered ${response.status}${detail}` };
       }
       options.onStatus({ state: 'refused', error });
-      return 'stop';
+      return STOP;
     }
     if (response.body === null) throw new ApiError(502, { title: 'event stream without a body' }, path);
     options.onStatus({ state: 'live' });
@@ -181,8 +200,10 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
             }
             return;
           }
-          if (frame.id !== undefined) lastEventId = frame.id;
-          options.onEvent({ id: frame.id ?? '', type: frame.event ?? 'message', data });
+          // An id that is not a position is not the server's: the event is shown, its id neither kept nor shown.
+          const id = frame.id !== undefined && EVENT_POSITION.test(frame.id) ? frame.id : undefined;
+          if (id !== undefined) lastEventId = id;
+          options.onEvent({ id: id ?? '', type: frame.event ?? 'message', data });
         });
       }
     } finally {
@@ -190,23 +211,20 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
       // streams per principal, and a forgotten one would hold a slot until the tab closes.
       if (!done) await reader.cancel().catch(() => undefined);
     }
-    if (stop) return 'stop';
-    return 'again';
+    return stop ? STOP : { next: 'again', why: 'the stream ended' };
   };
 
   const loop = async (): Promise<void> => {
     while (!signal.aborted) {
-      let next: 'again' | 'stop';
-      let why = 'the stream ended';
+      let outcome: Outcome;
       try {
-        next = await once();
+        outcome = await once();
       } catch (error) {
         if (signal.aborted) return;
-        next = 'again';
-        why = error instanceof Error ? error.message : String(error);
+        outcome = { next: 'again', why: error instanceof Error ? error.message : String(error) };
       }
-      if (next === 'stop' || signal.aborted) return;
-      options.onStatus({ state: 'reconnecting', inMs: retryMs, why });
+      if (outcome.next === 'stop' || signal.aborted) return;
+      options.onStatus({ state: 'reconnecting', inMs: retryMs, why: outcome.why });
       await new Promise<void>((resolve) => {
         // Leaving the page ends the wait at once; a wait that ends by itself takes its listener off the signal.
         const onAbort = (): void => {

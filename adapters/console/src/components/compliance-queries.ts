@@ -1,6 +1,7 @@
 import { html, nothing } from 'lit';
 import { describeError, pathWith } from '../api.ts';
 import { saveAs } from '../download.ts';
+import type { QueryName } from '../path-names.ts';
 import { streamHref } from '../router.ts';
 import { Catalog, ComplianceResult, type ComplianceResult as Result } from '../schemas.ts';
 import { ConsolePage, IDLE, LOADING, renderLoad, type Load } from './base.ts';
@@ -68,7 +69,8 @@ export class ComplianceQueries extends ConsolePage {
     super.disconnectedCallback();
   }
 
-  private async run(event: SubmitEvent, name: string, params: readonly string[]): Promise<void> {
+  /** `name` is one the catalog's schema checked (a QueryName): it becomes a path segment of a request with the user's token. */
+  private async run(event: SubmitEvent, name: QueryName, params: readonly string[]): Promise<void> {
     event.preventDefault();
     const form = event.target as HTMLFormElement;
     const values = Object.fromEntries(params.map((p) => [p, (form.elements.namedItem(`param-${p}`) as HTMLInputElement).value.trim()]));

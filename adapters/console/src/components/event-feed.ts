@@ -95,7 +95,9 @@ export class EventFeed extends ConsolePage {
       </div>
       <p class="live" data-testid="feed-status" data-state=${status?.state ?? 'connecting'} aria-live="polite">
         ${status?.state === 'refused'
-          ? html`<span class="refused" role="alert">The server refused the event stream to the role ${this.session.role} (${status.error.status}): ${status.error.problem.detail ?? ''}</span>`
+          ? html`<span class="refused" role="alert">${status.error.refused
+              ? `The server refused the event stream to the role ${this.session.role} (${status.error.status}): ${status.error.problem.detail ?? ''}`
+              : streamStatusText(status)}</span>`
           : streamStatusText(status)}
       </p>
       ${this.unreadable !== undefined ? html`<div class="error" role="alert" data-testid="feed-unreadable">${this.unreadable}</div>` : nothing}

@@ -244,7 +244,9 @@ export class FleetOverview extends ConsolePage {
     return html`<h2 tabindex="-1">Fleet overview</h2>
       <p class="live" data-testid="live-status" data-state=${stream?.state ?? 'connecting'} aria-live="polite">
         ${stream?.state === 'refused'
-          ? html`Live updates are not available to the role ${role}: ${stream.error.problem.detail ?? 'refused'}. <button type="button" class="secondary" @click=${() => this.refresh()}>Refresh now</button>`
+          ? html`${stream.error.refused
+              ? `Live updates are not available to the role ${role}: ${stream.error.problem.detail ?? 'refused'}.`
+              : streamStatusText(stream)} <button type="button" class="secondary" @click=${() => this.refresh()}>Refresh now</button>`
           : streamStatusText(stream)}
         ${this.lastEvent ? html`<span class="last-event">Last event: ${this.lastEvent.type} @${this.lastEvent.id}</span>` : nothing}
       </p>

@@ -10,7 +10,7 @@ export const streamStatusText = (status: StreamStatus | undefined): string => {
     case 'reconnecting':
       return `Stream interrupted (${status.why}); reconnecting in ${Math.round(status.inMs / 1000)} s.`;
     case 'refused':
-      return `The event stream was refused: ${status.error.problem.detail ?? status.error.message}`;
+      return `The event stream was refused (${status.error.status}): ${status.error.problem.detail ?? status.error.message}`;
     case 'ended':
       return `The event stream ended: ${status.why}`;
   }

@@ -1,0 +1,40 @@
+/**
+ * Found in review: the console kept any SSE `id:` and sent it back as Last-Event-ID. A header value must be
+ * ISO-8859-1, so an id with another character made fetch throw before any request: the stream "reconnected" for
+ * ever without reaching the network. Only an id that is a decimal position (as the server's are) is kept now; the
+ * reconnect resumes from the last such id. Chromium's request interception stands in for the server.
+ */
+import { describe, expect, it } from 'vitest';
+import { hasChromium, openConsole, signIn } from './support/console-browser.ts';
+import { useConsoleWorld } from './support/console-world.ts';
+
+const POLL = { timeout: 20_000, interval: 100 };
+
+describe.skipIf(!hasChromium())('the console event stream resumes', () => {
+  const world = useConsoleWorld();
+
+  it('from the last event position only, ignoring an id that is not one, and reaches the network again', async () => {
+    const { context, page, cspViolations } = await openConsole(world.browser, world.svc.url);
+    const resumedFrom: (string | undefined)[] = [];
+    try {
+      await page.route(
+        (url) => url.pathname === '/v1/events',
+        async (route) => {
+          resumedFrom.push(await route.request().headerValue('last-event-id') ?? undefined);
+          const body = resumedFrom.length === 1
+            ? 'id: 41\nevent: NodeRegistered\ndata: {"streamId":"node-meter-9"}\n\nid: 4€2\nevent: NodeRevoked\ndata: {"streamId":"node-meter-9"}\n\n'
+            : 'retry: 60000\n\n';
+          await route.fulfill({ status: 200, contentType: 'text/event-stream', body });
+        },
+      );
+      await signIn(page, world.svc.tokens.auditor, '#/feed');
+      await expect.poll(() => page.getByTestId('feed').textContent(), POLL).toContain('NodeRevoked');
+      await expect.poll(() => resumedFrom.length, POLL).toBeGreaterThanOrEqual(2);
+      expect(resumedFrom.slice(0, 2)).toEqual([undefined, '41']);
+      expect(await page.getByTestId('feed').textContent()).not.toContain('4€2');
+      expect(cspViolations).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});

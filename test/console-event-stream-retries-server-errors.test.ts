@@ -1,0 +1,63 @@
+/**
+ * Found in review: the console's event-stream client tried again only after a 429 or 503 from GET /v1/events. Any
+ * other error status, such as a proxy's 500, 502 or 504 while the service restarts, ended the stream for good as a
+ * refusal, and the overview said live updates were not available to the role (false for an auditor). Now a server
+ * error is tried again within the usual bounded wait, said as the server's failure; only a refusal (403, 401, another
+ * 4xx) ends the stream. Chromium's request interception stands in for the proxy.
+ */
+import type { Page, Route } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { hasChromium, openConsole, signIn } from './support/console-browser.ts';
+import { useConsoleWorld } from './support/console-world.ts';
+
+const POLL = { timeout: 20_000, interval: 100 };
+const isEvents = (url: URL): boolean => url.pathname === '/v1/events';
+const ONE_EVENT = 'retry: 60000\nid: 41\nevent: NodeRegistered\ndata: {"streamId":"node-meter-9"}\n\n';
+
+describe.skipIf(!hasChromium())('the console event stream behind a proxy', () => {
+  const world = useConsoleWorld();
+
+  /** The overview signed in as the auditor, GET /v1/events answered by `answer` (given the request's number, from 1). */
+  const withOverview = async (answer: (call: number, route: Route) => Promise<void>, check: (page: Page, calls: () => number) => Promise<void>): Promise<void> => {
+    const { context, page, cspViolations } = await openConsole(world.browser, world.svc.url);
+    let calls = 0;
+    try {
+      await page.route(isEvents, (route) => answer(++calls, route));
+      await signIn(page, world.svc.tokens.auditor, '#/overview');
+      await check(page, () => calls);
+      expect(cspViolations).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  };
+  const status = (page: Page) => page.getByTestId('live-status');
+
+  it.each([500, 502, 504])('tries the stream again after a proxy\'s %i, without blaming the role', async (code) => {
+    await withOverview(
+      (call, route) =>
+        call <= 2
+          ? route.fulfill({ status: code, contentType: 'text/html', body: '<html>upstream unavailable</html>' })
+          : route.fulfill({ status: 200, contentType: 'text/event-stream', body: ONE_EVENT }),
+      async (page) => {
+        await expect.poll(() => status(page).getAttribute('data-state'), POLL).toBe('reconnecting');
+        const text = await status(page).textContent();
+        expect(text).toContain(`the server answered ${code}`);
+        expect(text).not.toContain('role');
+        await expect.poll(() => status(page).textContent(), POLL).toContain('Last event: NodeRegistered @41');
+      },
+    );
+  });
+
+  it('still ends the stream for good on a 403, naming the role', async () => {
+    await withOverview(
+      (_call, route) =>
+        route.fulfill({ status: 403, contentType: 'application/problem+json', body: JSON.stringify({ title: 'Forbidden', status: 403, detail: 'no event stream for this role' }) }),
+      async (page, calls) => {
+        await expect.poll(() => status(page).getAttribute('data-state'), POLL).toBe('refused');
+        expect(await status(page).textContent()).toContain('not available to the role auditor: no event stream for this role');
+        await new Promise((resolve) => setTimeout(resolve, 2_500));
+        expect(calls()).toBe(1);
+      },
+    );
+  });
+});
