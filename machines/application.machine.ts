@@ -1,8 +1,7 @@
 import { and, assign, setup } from 'xstate';
 import type { ApplicationContext, CredentialContext } from './contexts.ts';
 import { dataOf, factGuard, isOneOf } from './guards.ts';
-import { isWithin } from './types.ts';
-import type { MachineEvent } from './types.ts';
+import { isWithin, type MachineEvent } from './types.ts';
 
 /**
  * M2M Application Enrolment (seed 003, 11.2.2): an App-ID is registered, then associated with a security

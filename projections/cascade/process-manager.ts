@@ -174,7 +174,7 @@ const issue = async (
   reaction: Reaction,
 ): Promise<void> => {
   const command = reaction.type;
-  const target = Object.values(reaction.data)[0] as string;
+  const target = targetOf(reaction);
   const kind = targetKind(command);
   const streamId = streamIdOf(kind, target);
   const ending = endingOf(db, streamId);
@@ -221,8 +221,9 @@ const issue = async (
   }
 };
 
-const commandIdOf = (reaction: Reaction, e: DecodedEvent): string =>
-  derivedCommandId(`cascade:${reaction.type}:${Object.values(reaction.data)[0] as string}`, e.record.id);
+/** A reaction's target is the id its data names first; its command id derives from the type, target and cause. */
+const targetOf = (reaction: Reaction): string => Object.values(reaction.data)[0] as string;
+const commandIdOf = (reaction: Reaction, e: DecodedEvent): string => derivedCommandId(`cascade:${reaction.type}:${targetOf(reaction)}`, e.record.id);
 
 /** What the cascade's bookkeeping commands record. */
 const BOOKKEEPING_EVENT_TYPES = [

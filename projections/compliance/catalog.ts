@@ -24,6 +24,8 @@ const After = z
   .refine((p) => p <= 9_223_372_036_854_775_807n, 'a global position, at most 2^63 - 1')
   .optional();
 const PAGE = { limit: Limit, after: After };
+/** The page a query in log order reads: `limit` rows after the `after` its parameters name, if any. */
+const pageAfter = (p: { readonly after?: bigint | undefined }, limit: number) => ({ limit, ...(p.after !== undefined ? { after: p.after } : {}) });
 
 export interface ComplianceQuery<S extends z.ZodType = z.ZodType, R extends { readonly position: bigint } = { readonly position: bigint }> {
   readonly summary: string;
@@ -43,19 +45,19 @@ export const COMPLIANCE_QUERIES = {
     summary: 'revocations in a window [from, to), optionally of one RFC 5280 reason',
     params: z.strictObject({ reason: RevocationReason.optional(), from: Instant.optional(), to: Instant.optional(), ...PAGE }),
     paged: true,
-    run: (db, p, _now, limit) => revocations(db, p, { limit, ...(p.after !== undefined ? { after: p.after } : {}) }),
+    run: (db, p, _now, limit) => revocations(db, p, pageAfter(p, limit)),
   }),
   actions: query({
     summary: 'every action of one actor, optionally in a window [from, to)',
     params: z.strictObject({ actor: z.string().min(1).max(200), from: Instant.optional(), to: Instant.optional(), ...PAGE }),
     paged: true,
-    run: (db, p, _now, limit) => actionsOfActor(db, p.actor, p, { limit, ...(p.after !== undefined ? { after: p.after } : {}) }),
+    run: (db, p, _now, limit) => actionsOfActor(db, p.actor, p, pageAfter(p, limit)),
   }),
   provisioned: query({
     summary: 'credentials provisioned while their node was enrolled under an M2M Service Subscription',
     params: z.strictObject({ subscription: z.string().min(1).max(128), ...PAGE }),
     paged: true,
-    run: (db, p, _now, limit) => provisionedUnder(db, p.subscription, { limit, ...(p.after !== undefined ? { after: p.after } : {}) }),
+    run: (db, p, _now, limit) => provisionedUnder(db, p.subscription, pageAfter(p, limit)),
   }),
   expiring: query({
     summary: 'live credentials whose notAfter falls within the next N days (from --now, default the clock)',
