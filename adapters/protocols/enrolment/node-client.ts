@@ -76,7 +76,14 @@ export class ProvisioningClient {
     const { se, bootstrap } = this.#o;
     const group = ephemeralGroup(bootstrap.descriptor.kind, request.agreementGroup);
     const ephemeral = request.credentialKind === 'psk256' ? await se.generate(group, { ephemeral: true, usage: 'agree' }) : undefined;
-    const ephemeralKey = ephemeral ? await wireEphemeral(se, group, ephemeral) : undefined;
+    let ephemeralKey: Awaited<ReturnType<typeof wireEphemeral>>;
+    try {
+      ephemeralKey = ephemeral ? await wireEphemeral(se, group, ephemeral) : undefined;
+    } catch (error) {
+      // No run holds it yet: it would outlive the start that failed (found in review).
+      await destroyQuietly(se, ephemeral);
+      throw error;
+    }
     const hello: ProvisioningHello = {
       type: 'provisioning.hello',
       version: 1,
