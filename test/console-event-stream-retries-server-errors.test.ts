@@ -48,6 +48,30 @@ describe.skipIf(!hasChromium())('the console event stream behind a proxy', () =>
     );
   });
 
+  it('waits twice as long after each failure in a row (found in review: once a second for good)', async () => {
+    await withOverview(
+      (_call, route) => route.fulfill({ status: 502, contentType: 'text/html', body: '<html>upstream unavailable</html>' }),
+      async (page, calls) => {
+        // 1 s, then 2 s, then 4 s: about 7 s for the fourth request, where a fixed second made eight.
+        await new Promise((resolve) => setTimeout(resolve, 6_000));
+        expect(calls()).toBeLessThanOrEqual(4);
+        expect(await status(page).textContent()).toMatch(/reconnecting in [48] s|in [48] s/);
+      },
+    );
+  });
+
+  it('ends the stream for good on a 501, which no retry changes (a server without a pseudonym key)', async () => {
+    await withOverview(
+      (_call, route) =>
+        route.fulfill({ status: 501, contentType: 'application/problem+json', body: JSON.stringify({ title: 'Not Implemented', status: 501, detail: 'this server has no pseudonym key' }) }),
+      async (page, calls) => {
+        await expect.poll(() => status(page).getAttribute('data-state'), POLL).toBe('refused');
+        await new Promise((resolve) => setTimeout(resolve, 2_500));
+        expect(calls()).toBe(1);
+      },
+    );
+  });
+
   it('still ends the stream for good on a 403, naming the role', async () => {
     await withOverview(
       (_call, route) =>

@@ -123,10 +123,15 @@ const MIN_RETRY_MS = 1_000;
 const boundedRetry = (ms: number): number => Math.min(MAX_RETRY_MS, Math.max(MIN_RETRY_MS, ms));
 
 /**
- * Worth another try later: the server failed or is not there yet (5xx), shed the stream (429: too many streams) or
- * gave up waiting for the request (408). Any other 4xx says this request, or this token, will not be served.
+ * Worth another try later: the server (or a proxy before it) failed or is not there yet (500, 502, 503, 504), shed
+ * the stream (429: too many streams) or gave up waiting for the request (408). Anything else says this request, or
+ * this token, will not be served: a 4xx, and a 501 or 505 too (a server without a pseudonym key answers integrators
+ * 501, a configuration matter no retry changes; found in review, retried once a second for good).
  */
-const transient = (status: number): boolean => status >= 500 || status === 429 || status === 408;
+const TRANSIENT: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
+
+/** The wait after the n-th failure in a row: the base wait doubled each time, up to MAX_RETRY_MS. */
+const backoff = (baseMs: number, failures: number): number => boundedRetry(baseMs * 2 ** Math.min(Math.max(failures - 1, 0), 6));
 
 /**
  * The server's ids are global positions (decimal), and only such an id is sent back as `Last-Event-ID`: a header
@@ -150,7 +155,11 @@ const retryAfterMs = (value: string | null): number | undefined => {
 export const followEvents = (api: Api, options: StreamOptions): void => {
   const { signal } = options;
   let lastEventId: string | undefined;
+  /** The server's `retry:` (or the default): the wait after a stream that ended, and the base of the backoff. */
   let retryMs = 1_000;
+  /** Connections that failed in a row (an error status, a network error): each doubles the wait, a live one resets. */
+  let failures = 0;
+  let waitMs = retryMs;
 
   const once = async (): Promise<Outcome> => {
     options.onStatus({ state: 'connecting' });
@@ -160,8 +169,9 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
     const response = await fetch(path, { headers, cache: 'no-store', credentials: 'omit', signal });
     if (!response.ok) {
       const error = await api.errorOf(response, path);
-      if (transient(response.status)) {
-        retryMs = boundedRetry(Math.max(retryMs, retryAfterMs(response.headers.get('retry-after')) ?? retryMs));
+      if (TRANSIENT.has(response.status)) {
+        failures += 1;
+        waitMs = boundedRetry(Math.max(backoff(retryMs, failures), retryAfterMs(response.headers.get('retry-after')) ?? 0));
         // Said as the server's failure, not as a refusal: nothing the user or the role has to change.
         const detail = error.message === `HTTP ${response.status}` || error.message === '' ? '' : `: ${error.message}`;
         return { next: 'again', why: `the server answered ${response.status}${detail}` };
@@ -170,6 +180,7 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
       return STOP;
     }
     if (response.body === null) throw new ApiError(502, { title: 'event stream without a body' }, path);
+    failures = 0;
     options.onStatus({ state: 'live' });
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     const parser = new FrameParser();
@@ -211,6 +222,7 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
       // streams per principal, and a forgotten one would hold a slot until the tab closes.
       if (!done) await reader.cancel().catch(() => undefined);
     }
+    waitMs = retryMs;
     return stop ? STOP : { next: 'again', why: 'the stream ended' };
   };
 
@@ -221,10 +233,12 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
         outcome = await once();
       } catch (error) {
         if (signal.aborted) return;
+        failures += 1;
+        waitMs = backoff(retryMs, failures);
         outcome = { next: 'again', why: error instanceof Error ? error.message : String(error) };
       }
       if (outcome.next === 'stop' || signal.aborted) return;
-      options.onStatus({ state: 'reconnecting', inMs: retryMs, why: outcome.why });
+      options.onStatus({ state: 'reconnecting', inMs: waitMs, why: outcome.why });
       await new Promise<void>((resolve) => {
         // Leaving the page ends the wait at once; a wait that ends by itself takes its listener off the signal.
         const onAbort = (): void => {
@@ -234,7 +248,7 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
         const timer = setTimeout(() => {
           signal.removeEventListener('abort', onAbort);
           resolve();
-        }, retryMs);
+        }, waitMs);
         signal.addEventListener('abort', onAbort, { once: true });
       });
     }
