@@ -31,6 +31,25 @@ describe('a page of a compliance answer', () => {
     expect(indexes).not.toContain('audit_events_actor');
   });
 
+  it("reads an actor's actions within a window through (actor, time), not the actor's whole history", async () => {
+    const c = (credence = openCredence({ location: { memory: true }, clock: new FakeClock(T0) }));
+    await c.engine.execute(cmd.createSubscription());
+    await c.settle();
+    const { actionsOf } = await import('../projections/audit/index.ts');
+    const statements: string[] = [];
+    const prepare = c.readModels.prepare.bind(c.readModels);
+    c.readModels.prepare = ((sql: string) => {
+      statements.push(sql);
+      return prepare(sql);
+    }) as typeof c.readModels.prepare;
+    const windowed = actionsOf(c.readModels, 'x', { from: new Date(0), to: new Date(1) }, { limit: 10 });
+    actionsOf(c.readModels, 'x', {}, { limit: 10 });
+    c.readModels.prepare = prepare;
+    expect(windowed).toEqual([]);
+    expect(planOf(c, statements[0]!, 'x', 0, 1, -1n, 10n)).toContain('audit_events_actor_time');
+    expect(planOf(c, statements[1]!, 'x', 0, 1, -1n, 10n)).toContain('audit_events_actor_position');
+  });
+
   it('reads revocations with no window in log order from the page before, with no sort', async () => {
     const c = (credence = openCredence({ location: { memory: true }, clock: new FakeClock(T0) }));
     await c.settle();

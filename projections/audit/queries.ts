@@ -91,10 +91,17 @@ const NO_LIMIT = 9_223_372_036_854_775_807n;
 /** The bindings of `position > ? ... LIMIT ?` for a page (none: every row). */
 export const pageBounds = (page: Page): [bigint, bigint] => [page.after ?? -1n, page.limit === undefined ? NO_LIMIT : BigInt(page.limit)];
 
-/** Every event one actor caused, in global order (who did what, SER-016); a page of them when asked. */
+/**
+ * Every event one actor caused, in global order (who did what, SER-016); a page of them when asked. With no window
+ * the actor's rows in log order (+at: no index by time), within one the window's rows by time (tables.ts).
+ */
 export const actionsOf = (db: Database.Database, actorId: string, window: TimeWindow = {}, page: Page = {}): AuditEntry[] =>
   (
     db
-      .prepare(`${SELECT} WHERE a.actor_id = ? AND a.at >= ? AND a.at < ? AND a.position > ? ORDER BY a.position LIMIT ?`)
+      .prepare(
+        window.from === undefined && window.to === undefined
+          ? `${SELECT} WHERE a.actor_id = ? AND +a.at >= ? AND +a.at < ? AND a.position > ? ORDER BY a.position LIMIT ?`
+          : `${SELECT} WHERE a.actor_id = ? AND a.at >= ? AND a.at < ? AND +a.position > ? ORDER BY +a.position LIMIT ?`,
+      )
       .all(actorId, ...windowBounds(window), ...pageBounds(page)) as Row[]
   ).map(toEntry);

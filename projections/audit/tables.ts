@@ -16,14 +16,17 @@ import { ensureSchemaVersion, prepared, type QueryIndex } from '../runtime/index
 const AUDIT_SCHEMA_VERSION = 3;
 
 /**
- * Timelines by stream, actions by actor in log order, causes by event id: read by queries only (projection.ts). An
- * actor's actions are listed a page at a time in log order (`after`, `LIMIT`): by (actor, position) each page reads
- * its own rows, where the index by (actor, time) read and sorted the actor's whole history for every page (found in
- * review). It replaces that index, under a new name, so a read model written before builds it once at setup.
+ * Timelines by stream, actions by actor, causes by event id: read by queries only (projection.ts). An actor's actions
+ * are listed a page at a time in log order (`after`, `LIMIT`): with no window, by (actor, position), each page reads
+ * its own rows (the index by (actor, time) alone read and sorted the actor's whole history for every page, found in
+ * review); within a window, by (actor, time), the window's rows (by position alone a window read every row of the
+ * actor before or after it). The (actor, time) index is kept under a new name, and the one by its old name dropped,
+ * so that a read model written before builds both once at setup.
  */
 export const AUDIT_QUERY_INDEXES: readonly QueryIndex[] = [
   { name: 'audit_events_stream', create: 'CREATE INDEX IF NOT EXISTS audit_events_stream ON audit_events (stream_id, revision)' },
   { name: 'audit_events_actor_position', create: 'CREATE INDEX IF NOT EXISTS audit_events_actor_position ON audit_events (actor_id, position)' },
+  { name: 'audit_events_actor_time', create: 'CREATE INDEX IF NOT EXISTS audit_events_actor_time ON audit_events (actor_id, at)' },
   { name: 'audit_events_event_key', create: 'CREATE INDEX IF NOT EXISTS audit_events_event_key ON audit_events (event_key)' },
 ];
 
