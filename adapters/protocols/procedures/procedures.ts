@@ -49,14 +49,16 @@ export class SecurityProcedures {
       try {
         onDevice = await transferKey({ se: infraSe, handle: travelling }, device.se);
         psk = await transferKey({ se: infraSe, handle: travelling }, infraSe);
+        fingerprint = (await infraSe.describe(psk)).fingerprint;
       } catch (error) {
-        // The device keeps no copy of a bootstrap PSK the infrastructure does not hold.
+        // Neither side keeps a copy of a bootstrap PSK no registry will ever name (nothing sweeps them yet).
         await destroyQuietly(device.se, onDevice);
+        await destroyQuietly(infraSe, psk);
         throw error;
       } finally {
-        await infraSe.destroy(travelling);
+        // Quietly: a failure to destroy it must neither leave the copies nor hide the error that ended the run.
+        await destroyQuietly(infraSe, travelling);
       }
-      fingerprint = (await infraSe.describe(psk)).fingerprint;
       device.adoptBootstrap({ handle: onDevice, descriptor: { kind: 'psk256', fingerprint, validity, owner: { kind: 'node', id: device.nodeId } } });
       // Pending until the credential is recorded as provisioned: a crash before that leaves a key swept at start.
       this.infra.keepPsk(args.bootstrapCredentialId, psk);
