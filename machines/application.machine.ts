@@ -1,7 +1,22 @@
 import { and, assign, setup } from 'xstate';
 import type { ApplicationContext, CredentialContext } from './contexts.ts';
 import { dataOf, factGuard, isOneOf } from './guards.ts';
-import { isWithin, type MachineEvent } from './types.ts';
+import type { RevocationReason } from '../domain/events/index.ts';
+import { isWithin, type EntityView, type MachineEvent } from './types.ts';
+
+/**
+ * The reason an App-ID's instances lose access for when the credential it is enrolled with ended: the credential's
+ * own revocation reason, or cessation of operation when it expired or was superseded (the instances were not).
+ */
+export const enrolmentEndReason = (ended: RevocationReason | 'expired'): RevocationReason =>
+  ended === 'expired' || ended === 'superseded' ? 'cessationOfOperation' : ended;
+
+/** What ending the enrolment with `credential` must give as its reason; undefined while that credential has not ended. */
+const endReasonOf = (credential: EntityView | undefined): RevocationReason | undefined => {
+  if (isOneOf(credential, ['expired'])) return enrolmentEndReason('expired');
+  const reason = (credential?.context as CredentialContext | undefined)?.revocationReason;
+  return isOneOf(credential, ['revoked']) && reason !== undefined ? enrolmentEndReason(reason) : undefined;
+};
 
 /**
  * M2M Application Enrolment (seed 003, 11.2.2): an App-ID is registered, then associated with a security
@@ -28,10 +43,14 @@ export const applicationMachine = setup({
       const credential = event.facts.credential?.context as CredentialContext | undefined;
       return credential !== undefined && dataOf(event, 'ApplicationEnrolled')?.credentialId !== context.credentialId && isWithin(event.at, credential);
     }),
-    /** The credential the App-ID is enrolled with has ended (revoked or expired): so has its authorisation. */
+    /**
+     * The credential the App-ID is enrolled with has ended (revoked or expired): so has its authorisation, for the
+     * reason that credential's end gives (found in review: an operator's end, ahead of the cascade, could give its
+     * instances a milder reason than the credential's key compromise).
+     */
     enrolledCredentialEnded: factGuard(({ context, event }) => {
       const d = dataOf(event, 'ApplicationEnrolmentEnded');
-      return d !== undefined && d.credentialId === context.credentialId && isOneOf(event.facts.credential, ['revoked', 'expired']);
+      return d !== undefined && d.credentialId === context.credentialId && endReasonOf(event.facts.credential) === d.reason;
     }),
     hasLiveInstances: ({ context }) => context.liveInstances.length > 0,
     /** A first enrolment (or one after the last ended) names no credential it replaces. */

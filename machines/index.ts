@@ -15,3 +15,4 @@ export type {
 export { applyStored, emptyEntity, BrokenHistoryError } from './rebuild.ts';
 export type { LoadedEntity } from './rebuild.ts';
 export { heldAt, supersededInTurn } from './credential.machine.ts';
+export { enrolmentEndReason } from './application.machine.ts';

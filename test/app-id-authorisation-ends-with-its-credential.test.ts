@@ -131,6 +131,33 @@ describe("an App-ID's authorisation ends with its credential (seed 003 11.2.2)",
     for (const ae of ['Cbill1', 'Cbill2']) expect(await association(c, `sa-${ae}`)).toEqual(['revoked', 'cessationOfOperation']);
   });
 
+  it("an operator's end ahead of the cascade gives the credential's own reason, no other (found in review: a key compromise told as a hold)", async () => {
+    const { c } = await open();
+    await c.runner.stop();
+    await c.engine.execute(cmd.revokeCredential('app-cred-1', 'keyCompromise'));
+    const end = (reason: string) => command('endApplicationEnrolment', { appId: APP, credentialId: 'app-cred-1', reason }, { actor: operator });
+    const before = await footprint(c.store);
+    for (const milder of ['certificateHold', 'cessationOfOperation', 'superseded']) {
+      expect((await rejection(c.engine.execute(end(milder)))).problem, milder).toMatchObject({ code: 'illegal_transition', rule: 'enrolledCredentialEnded' });
+    }
+    expect(await footprint(c.store)).toEqual(before);
+    await c.engine.execute(end('keyCompromise'));
+    const later = (credence = openCredence({ location: { memory: true }, clock: new FakeClock(T0), store: c.store }));
+    await later.settle();
+    for (const ae of ['Cbill1', 'Cbill2']) expect(await association(later, `sa-${ae}`)).toEqual(['revoked', 'keyCompromise']);
+  });
+
+  it('refuses a field it does not know, so that a misspelt replaces is no unconditional move (found in review)', async () => {
+    const { c } = await open();
+    await c.engine.execute(appCredential('app-cred-2'));
+    await c.engine.execute(cmd.provisionCredential('app-cred-2'));
+    const before = await footprint(c.store);
+    const error = await rejection(c.engine.execute(command('enrolApplication', { appId: APP, credentialId: 'app-cred-2', replace: 'app-cred-0' }, { actor: operator })));
+    expect(error.problem).toMatchObject({ code: 'validation', issues: [expect.objectContaining({ rule: 'unrecognized_keys' })] });
+    expect(await footprint(c.store)).toEqual(before);
+    expect((await application(c)).context.credentialId).toBe('app-cred-1');
+  });
+
   it('its machine refuses an end while the credential is in use, or for a credential it is not enrolled with, and nothing is written', async () => {
     const { c } = await open();
     await c.engine.execute(appCredential('app-cred-2'));
@@ -226,7 +253,7 @@ describe("an App-ID's authorisation ends with its credential (seed 003 11.2.2)",
       await c.engine.execute(cmd.revokeCredential('app-cred-1', 'superseded'));
       await c.engine.execute(
         operatorAction === 'end'
-          ? command('endApplicationEnrolment', { appId: APP, credentialId: 'app-cred-1', reason: 'privilegeWithdrawn' }, { actor: operator })
+          ? command('endApplicationEnrolment', { appId: APP, credentialId: 'app-cred-1', reason: 'cessationOfOperation' }, { actor: operator })
           : enrol('app-cred-3'),
       );
       const later = (credence = openCredence({ location: { memory: true }, clock, store: c.store }));

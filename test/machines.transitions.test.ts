@@ -50,7 +50,7 @@ const SAMPLES: Record<EventType, MachineEvent> = {
   ApplicationInstanceAssociated: e('ApplicationInstanceAssociated', { appId: 'Rapp', aeId: 'Cae1', associationId: 'a1' }),
   ApplicationInstanceReleased: e('ApplicationInstanceReleased', { appId: 'Rapp', associationId: 'a1' }),
   ApplicationEnrolmentEnded: e('ApplicationEnrolmentEnded', { appId: 'Rapp', credentialId: 'c', reason: 'keyCompromise' }, 20, {
-    credential: view('revoked', { purpose: 'application', owner: { kind: 'app', id: 'Rapp' } }),
+    credential: view('revoked', { purpose: 'application', owner: { kind: 'app', id: 'Rapp' }, revocationReason: 'keyCompromise' }),
   }),
   ApplicationRevoked: e('ApplicationRevoked', { appId: 'Rapp', reason: 'privilegeWithdrawn' }),
   AssociationConfigured: e('AssociationConfigured', {
@@ -278,6 +278,8 @@ const RULES: [string, EntityKind, string, MachineEvent, string][] = [
     'replacesCurrent'],
   ['ending an App-ID enrolment while its credential is in use', 'application', 'enrolled',
     { ...SAMPLES.ApplicationEnrolmentEnded, facts: { credential: view('enrolled', { purpose: 'application', owner: { kind: 'app', id: 'Rapp' } }) } }, 'enrolledCredentialEnded'],
+  ["ending an App-ID enrolment for another reason than its credential's end gives", 'application', 'enrolled',
+    { ...SAMPLES.ApplicationEnrolmentEnded, data: { appId: 'Rapp', credentialId: 'c', reason: 'certificateHold' } } as MachineEvent, 'enrolledCredentialEnded'],
   ['ending an App-ID enrolment for a credential it is not enrolled with', 'application', 'associated',
     e('ApplicationEnrolmentEnded', { appId: 'Rapp', credentialId: 'c0', reason: 'keyCompromise' }, 20, { credential: view('revoked') }), 'enrolledCredentialEnded'],
   ['a pseudonym for a revoked node', 'pseudonym', 'absent', { ...SAMPLES.PseudonymRotated, facts: { node: view('revoked') } }, 'nodeIsLive'],
@@ -303,7 +305,8 @@ describe('guards name the rule that refuses', () => {
   });
 
   it('an App-ID moves onto another credential of its own, ends with it, and is enrolled again with its instances still listed', () => {
-    const ownCredential = (state: string) => view(state, { purpose: 'application', owner: { kind: 'app', id: 'Rapp' }, notBefore: at(0), notAfter: at(100) });
+    const ownCredential = (state: string) =>
+      view(state, { purpose: 'application', owner: { kind: 'app', id: 'Rapp' }, notBefore: at(0), notAfter: at(100), ...(state === 'revoked' ? { revocationReason: 'keyCompromise' } : {}) });
     const step = (snapshot: EntitySnapshot, event: MachineEvent, state: string): EntitySnapshot => {
       const verdict = evaluate('application', snapshot, event);
       if (!verdict.ok) throw new Error(`${event.type} refused: ${verdict.rule}`);

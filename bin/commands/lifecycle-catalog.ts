@@ -207,7 +207,10 @@ export const LIFECYCLE_COMMANDS: readonly LifecycleSpec[] = [
     group: 'application', verb: 'end-enrolment', type: 'endApplicationEnrolment',
     summary: "record that an App-ID's enrolment ended with its credential (revoked or expired; the cascade does this itself)",
     id: { name: 'appId', field: 'appId' },
-    options: [{ flags: '--credential <credentialId>', description: 'the ended credential it is enrolled with', required: true }, reason()],
+    options: [
+      { flags: '--credential <credentialId>', description: 'the ended credential it is enrolled with', required: true },
+      { ...reason(), description: "the credential's revocation reason; cessationOfOperation when it expired or was superseded" },
+    ],
     data: (id, o) => ({ appId: id, credentialId: o['credential'], reason: o['reason'] }),
     flagFor: { credentialId: '--credential' },
   },

@@ -5,6 +5,7 @@ import { validationError, type FieldIssue } from '../errors.ts';
 import { assertJsonWithin, MESSAGE_JSON_LIMITS } from '../json-limits.ts';
 import { CommandId } from '../ids.ts';
 import { Actor, RequestSignature } from '../metadata.ts';
+import { ApplicationEnrolled, ApplicationEnrolmentEnded } from '../events/application.ts';
 import { CredentialIssued, issuingRules, ProvisioningCommandData, provisioningRules } from '../events/credential.ts';
 import { COMMAND_CATALOG, COMMAND_TYPES, type CommandType, type EventOfCommand } from './catalog.ts';
 import type { EntityKind } from '../streams.ts';
@@ -36,6 +37,10 @@ export type Command = {
 const COMMAND_DATA: Partial<Record<CommandType, z.ZodTypeAny>> = {
   issueCredential: CredentialIssued.superRefine(issuingRules),
   provisionCredential: ProvisioningCommandData.superRefine(provisioningRules),
+  // `replaces` is a condition: a misspelt one must be refused, not dropped to leave the move unconditional (found in
+  // review). The App-ID's other command is held to its fields the same way.
+  enrolApplication: ApplicationEnrolled.strict(),
+  endApplicationEnrolment: ApplicationEnrolmentEnded.strict(),
 };
 
 /** One command type's schema: its literal type, its data (with the command-only rules) and the command metadata. */

@@ -1,6 +1,7 @@
 import type { DecodedEvent } from '../../domain/stored.ts';
 import type { RevocationReason } from '../../domain/events/index.ts';
 import type { EntityKind } from '../../domain/streams.ts';
+import { enrolmentEndReason } from '../../machines/index.ts';
 import type { AssociationLinks, Relation } from './dependents.ts';
 
 /** A command the process manager will issue, before ids and metadata are attached. */
@@ -66,7 +67,7 @@ const bookkeeping = (verb: 'record' | 'release', associationId: string, a: Assoc
  */
 const applicationsOfEnded = async (ctx: ReactionContext, credentialId: string, reason: RevocationReason | 'expired'): Promise<Reaction[]> => {
   const out: Reaction[] = [];
-  const inherited: RevocationReason = reason === 'expired' || reason === 'superseded' ? 'cessationOfOperation' : reason;
+  const inherited = enrolmentEndReason(reason);
   for (const appId of ctx.applicationsEnrolledWith(credentialId)) {
     const end: Reaction = { type: 'endApplicationEnrolment', data: { appId, credentialId, reason: inherited } };
     const successor = reason === 'superseded' || reason === 'expired' ? await ctx.successorInUse(credentialId, appId) : undefined;
@@ -157,7 +158,7 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
     case 'ApplicationEnrolled': {
       const { appId, credentialId } = e.event.data;
       const reason = await ctx.ended('credential', credentialId);
-      return reason === undefined ? [] : [{ type: 'endApplicationEnrolment', data: { appId, credentialId, reason } }];
+      return reason === undefined ? [] : [{ type: 'endApplicationEnrolment', data: { appId, credentialId, reason: enrolmentEndReason(reason) } }];
     }
     case 'NodeEnrolled': {
       const { nodeId, subscriptionId } = e.event.data;

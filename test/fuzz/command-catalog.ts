@@ -59,7 +59,9 @@ const DATA: Record<CommandType, fc.Arbitrary<Record<string, unknown>>> = {
   expireCredential: fc.record({ credentialId: one(CREDENTIALS) }),
   revokeCredential: fc.record({ credentialId: one(CREDENTIALS), reason: one(REASONS) }),
   registerApplication: fc.record({ appId: one(APPS), name: fc.constant('Metering'), provider: fc.constant('Acme') }),
-  enrolApplication: fc.record({ appId: one(APPS), credentialId: one(CREDENTIALS) }),
+  enrolApplication: fc
+    .record({ appId: one(APPS), credentialId: one(CREDENTIALS), replaces: fc.option(one(CREDENTIALS), { nil: undefined }) })
+    .map(({ replaces, ...d }) => (replaces === undefined ? d : { ...d, replaces })),
   recordApplicationInstance: fc.record({ appId: one(APPS), aeId: fc.constant('Cae-1'), associationId: one(ASSOCIATIONS) }),
   releaseApplicationInstance: fc.record({ appId: one(APPS), associationId: one(ASSOCIATIONS) }),
   endApplicationEnrolment: fc.record({ appId: one(APPS), credentialId: one(CREDENTIALS), reason: one(REASONS) }),
