@@ -16,6 +16,22 @@ afterEach(async () => {
   credence = undefined;
 });
 
+/** The statements `run` prepares on the read models, in order. */
+const statementsOf = (c: Credence, run: () => unknown): string[] => {
+  const statements: string[] = [];
+  const prepare = c.readModels.prepare.bind(c.readModels);
+  c.readModels.prepare = ((sql: string) => {
+    statements.push(sql);
+    return prepare(sql);
+  }) as typeof c.readModels.prepare;
+  try {
+    run();
+  } finally {
+    c.readModels.prepare = prepare;
+  }
+  return statements;
+};
+
 const planOf = (c: Credence, sql: string, ...args: unknown[]) =>
   (c.readModels.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as { detail: string }[]).map((r) => r.detail).join(' | ');
 
@@ -36,15 +52,11 @@ describe('a page of a compliance answer', () => {
     await c.engine.execute(cmd.createSubscription());
     await c.settle();
     const { actionsOf } = await import('../projections/audit/index.ts');
-    const statements: string[] = [];
-    const prepare = c.readModels.prepare.bind(c.readModels);
-    c.readModels.prepare = ((sql: string) => {
-      statements.push(sql);
-      return prepare(sql);
-    }) as typeof c.readModels.prepare;
-    const windowed = actionsOf(c.readModels, 'x', { from: new Date(0), to: new Date(1) }, { limit: 10 });
-    actionsOf(c.readModels, 'x', {}, { limit: 10 });
-    c.readModels.prepare = prepare;
+    let windowed: unknown[] = [];
+    const statements = statementsOf(c, () => {
+      windowed = actionsOf(c.readModels, 'x', { from: new Date(0), to: new Date(1) }, { limit: 10 });
+      actionsOf(c.readModels, 'x', {}, { limit: 10 });
+    });
     expect(windowed).toEqual([]);
     expect(planOf(c, statements[0]!, 'x', 0, 1, -1n, 10n)).toContain('audit_events_actor_time');
     expect(planOf(c, statements[1]!, 'x', 0, 1, -1n, 10n)).toContain('audit_events_actor_position');
@@ -54,14 +66,7 @@ describe('a page of a compliance answer', () => {
     const c = (credence = openCredence({ location: { memory: true }, clock: new FakeClock(T0) }));
     await c.settle();
     const { revocations } = await import('../projections/compliance/index.ts');
-    const statements: string[] = [];
-    const prepare = c.readModels.prepare.bind(c.readModels);
-    c.readModels.prepare = ((sql: string) => {
-      statements.push(sql);
-      return prepare(sql);
-    }) as typeof c.readModels.prepare;
-    revocations(c.readModels, {}, { limit: 10, after: 5n });
-    c.readModels.prepare = prepare;
+    const statements = statementsOf(c, () => revocations(c.readModels, {}, { limit: 10, after: 5n }));
     const plan = planOf(c, statements.at(-1)!, -1, 1, null, null, 5n, 10n);
     expect(plan).not.toContain('TEMP B-TREE');
     expect(plan).not.toContain('compliance_revocations_at');
