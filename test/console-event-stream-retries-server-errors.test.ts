@@ -60,6 +60,26 @@ describe.skipIf(!hasChromium())('the console event stream behind a proxy', () =>
     );
   });
 
+  it('waits twice as long after each stream that ends before any event, as a proxy\'s 200 page (found in review: a fixed second)', async () => {
+    await withOverview(
+      (_call, route) => route.fulfill({ status: 200, contentType: 'text/event-stream', body: '' }),
+      async (_page, calls) => {
+        await new Promise((resolve) => setTimeout(resolve, 6_000));
+        expect(calls()).toBeLessThanOrEqual(4);
+      },
+    );
+  });
+
+  it.each([522, 599])('tries again after a %i, as a CDN answers when the origin times out', async (code) => {
+    await withOverview(
+      (call, route) =>
+        call === 1 ? route.fulfill({ status: code, contentType: 'text/html', body: '<html>origin timeout</html>' }) : route.fulfill({ status: 200, contentType: 'text/event-stream', body: ONE_EVENT }),
+      async (page) => {
+        await expect.poll(() => status(page).textContent(), POLL).toContain('Last event: NodeRegistered @41');
+      },
+    );
+  });
+
   it('ends the stream for good on a 501, which no retry changes (a server without a pseudonym key)', async () => {
     await withOverview(
       (_call, route) =>

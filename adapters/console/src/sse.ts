@@ -123,12 +123,12 @@ const MIN_RETRY_MS = 1_000;
 const boundedRetry = (ms: number): number => Math.min(MAX_RETRY_MS, Math.max(MIN_RETRY_MS, ms));
 
 /**
- * Worth another try later: the server (or a proxy before it) failed or is not there yet (500, 502, 503, 504), shed
- * the stream (429: too many streams) or gave up waiting for the request (408). Anything else says this request, or
- * this token, will not be served: a 4xx, and a 501 or 505 too (a server without a pseudonym key answers integrators
- * 501, a configuration matter no retry changes; found in review, retried once a second for good).
+ * Worth another try later: the server (or a proxy or CDN before it) failed or is not there yet (5xx), shed the stream
+ * (429: too many streams) or gave up waiting for the request (408). Anything else says this request, or this token,
+ * will not be served: a 4xx, and a 501 or 505, which no retry changes (a server without a pseudonym key answers
+ * integrators 501; found in review, retried once a second for good).
  */
-const TRANSIENT: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
+const transient = (status: number): boolean => (status >= 500 && status !== 501 && status !== 505) || status === 408 || status === 429;
 
 /** The wait after the n-th failure in a row: the base wait doubled each time, up to MAX_RETRY_MS. */
 const backoff = (baseMs: number, failures: number): number => boundedRetry(baseMs * 2 ** Math.min(Math.max(failures - 1, 0), 6));
@@ -169,7 +169,7 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
     const response = await fetch(path, { headers, cache: 'no-store', credentials: 'omit', signal });
     if (!response.ok) {
       const error = await api.errorOf(response, path);
-      if (TRANSIENT.has(response.status)) {
+      if (transient(response.status)) {
         failures += 1;
         waitMs = boundedRetry(Math.max(backoff(retryMs, failures), retryAfterMs(response.headers.get('retry-after')) ?? 0));
         // Said as the server's failure, not as a refusal: nothing the user or the role has to change.
@@ -180,18 +180,22 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
       return STOP;
     }
     if (response.body === null) throw new ApiError(502, { title: 'event stream without a body' }, path);
-    failures = 0;
     options.onStatus({ state: 'live' });
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     const parser = new FrameParser();
     let stop = false;
     let done = false;
+    let delivered = false;
     try {
       while (!done && !stop) {
         const chunk = await reader.read();
         done = chunk.done;
         if (chunk.done) break;
         parser.push(chunk.value, (frame) => {
+          // A stream that delivers a frame worked: the backoff starts again. One that ends (or breaks) before any, as a
+          // proxy's 200 page or a stream cut at once, counts as one more failure (found in review: a fixed second).
+          delivered = true;
+          failures = 0;
           if (frame.retry !== undefined) retryMs = boundedRetry(frame.retry);
           if (frame.data.length === 0) return;
           let data: unknown;
@@ -222,7 +226,8 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
       // streams per principal, and a forgotten one would hold a slot until the tab closes.
       if (!done) await reader.cancel().catch(() => undefined);
     }
-    waitMs = retryMs;
+    if (!delivered) failures += 1;
+    waitMs = delivered ? retryMs : backoff(retryMs, failures);
     return stop ? STOP : { next: 'again', why: 'the stream ended' };
   };
 
