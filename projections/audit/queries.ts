@@ -92,14 +92,16 @@ const NO_LIMIT = 9_223_372_036_854_775_807n;
 export const pageBounds = (page: Page): [bigint, bigint] => [page.after ?? -1n, page.limit === undefined ? NO_LIMIT : BigInt(page.limit)];
 
 /**
- * Every event one actor caused, in global order (who did what, SER-016); a page of them when asked. With no window
- * the actor's rows in log order (+at: no index by time), within one the window's rows by time (tables.ts).
+ * Every event one actor caused, in global order (who did what, SER-016); a page of them when asked. A first page
+ * within a window finds the window's rows by time (tables.ts); every other page reads the actor's rows in log order
+ * from where the page before ended (+at: not by time), so paging through a wide window does not sort it again for
+ * each page (found in review: some 14 ms a page per 50,000 rows of window).
  */
 export const actionsOf = (db: Database.Database, actorId: string, window: TimeWindow = {}, page: Page = {}): AuditEntry[] =>
   (
     db
       .prepare(
-        window.from === undefined && window.to === undefined
+        (window.from === undefined && window.to === undefined) || page.after !== undefined
           ? `${SELECT} WHERE a.actor_id = ? AND +a.at >= ? AND +a.at < ? AND a.position > ? ORDER BY a.position LIMIT ?`
           : `${SELECT} WHERE a.actor_id = ? AND a.at >= ? AND a.at < ? AND +a.position > ? ORDER BY +a.position LIMIT ?`,
       )
