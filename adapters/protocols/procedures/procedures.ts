@@ -50,14 +50,14 @@ export class SecurityProcedures {
         onDevice = await transferKey({ se: infraSe, handle: travelling }, device.se);
         psk = await transferKey({ se: infraSe, handle: travelling }, infraSe);
         fingerprint = (await infraSe.describe(psk)).fingerprint;
+        // Not quietly: an extractable copy left behind must fail the run (and take the copies with it).
+        await infraSe.destroy(travelling);
       } catch (error) {
-        // Neither side keeps a copy of a bootstrap PSK no registry will ever name (nothing sweeps them yet).
+        // Neither side keeps a copy of a bootstrap PSK no registry will ever name (nothing sweeps them yet); quietly,
+        // so that a failure to destroy one does not hide the error that ended the run.
         await destroyQuietly(device.se, onDevice);
-        await destroyQuietly(infraSe, psk);
+        await destroyQuietly(infraSe, psk, travelling);
         throw error;
-      } finally {
-        // Quietly: a failure to destroy it must neither leave the copies nor hide the error that ended the run.
-        await destroyQuietly(infraSe, travelling);
       }
       device.adoptBootstrap({ handle: onDevice, descriptor: { kind: 'psk256', fingerprint, validity, owner: { kind: 'node', id: device.nodeId } } });
       // Pending until the credential is recorded as provisioned: a crash before that leaves a key swept at start.
