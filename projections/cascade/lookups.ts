@@ -3,7 +3,8 @@ import type { RevocationReason } from '../../domain/events/index.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { streamIdOf } from '../../domain/streams.ts';
-import { heldAt, supersededInTurn, type AssociationContext, type CredentialContext } from '../../machines/index.ts';
+import { heldAt, type AssociationContext, type CredentialContext } from '../../machines/index.ts';
+import { rotationChainEnd } from '../expiry/index.ts';
 import { applicationsEnrolledWith, associationLinks, dependentsOf, endingOf, ownerOfIdentifier, waitingFor, type AssociationLinks, type Ending } from './dependents.ts';
 import { idOf, reactionsTo } from './reactions.ts';
 
@@ -35,28 +36,19 @@ export const reactionsWith = (engine: CommandSink, db: () => Database.Database) 
     successorInUse: (credentialId, appId) => successorInUse(engine, credentialId, appId),
   });
 
-/** As many rotations as the expiry scheduler follows down one chain. */
-const MAX_CHAIN = 64;
-
 /**
  * Read from the engine, as the credentials stand now rather than as of the event: whether the App-ID can move onto
  * a successor depends on that successor's state when the move is decided, which a rebuild of this read model must
  * see too (a successor revoked since leaves the App-ID's enrolment to end, not to move onto it). Held as the
- * rotation's end judges it (provisioned, not ended, inside its validity now); the App-ID's machine decides the
- * move again, and the end follows its refusal.
+ * rotation's end judges it (provisioned, not ended, inside its validity now, at the end of its chain); the App-ID's
+ * machine decides the move again, and the end follows its refusal.
  */
 const successorInUse = async (engine: CommandSink, credentialId: string, appId: string): Promise<string | undefined> => {
-  const now = engine.clock.now().getTime();
-  let current = (await engine.view('credential', credentialId)).context as unknown as CredentialContext;
-  for (let step = 0; step < MAX_CHAIN && current.successorId !== undefined; step++) {
-    const successor = await engine.view('credential', current.successorId);
-    const context = successor.context as unknown as CredentialContext;
-    if (context.owner?.kind !== 'app' || context.owner.id !== appId) return undefined;
-    if (heldAt(successor, now)) return current.successorId;
-    if (!supersededInTurn(successor)) return undefined;
-    current = context;
-  }
-  return undefined;
+  const { successorId } = (await engine.view('credential', credentialId)).context as unknown as CredentialContext;
+  if (successorId === undefined) return undefined;
+  const end = await rotationChainEnd(engine, successorId);
+  const owner = (end.view.context as unknown as CredentialContext).owner;
+  return owner?.kind === 'app' && owner.id === appId && heldAt(end.view, engine.clock.now().getTime()) ? end.id : undefined;
 };
 
 const linksOf = (view: { context: unknown }): AssociationLinks => {

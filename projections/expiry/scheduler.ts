@@ -4,16 +4,14 @@ import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { derivedCommandId } from '../../domain/event-ids.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
-import { heldAt, supersededInTurn } from '../../machines/index.ts';
+import { heldAt } from '../../machines/index.ts';
+import { rotationChainEnd } from './rotation-chain.ts';
 import { BatchSlot, roundFailure, type Projection } from '../runtime/index.ts';
 import {
   DEADLINES_DUE_INDEX, dropDeadline, dropDeadlines, dropPurpose, dueDeadlines, nextDeadline, putDeadline, resetDeadlines, setupDeadlines, writeDeadlines, type Deadline,
 } from './deadlines.ts';
 
 export const SCHEDULER_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[1], role: 'system' };
-
-/** How many rotations are followed from an overlap's successor (a longer chain counts as not held). */
-const MAX_CHAIN = 64;
 
 const deadlineFor = (e: DecodedEvent): Deadline | undefined => {
   const stream = e.record.streamId;
@@ -106,11 +104,7 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
     const { credentialId } = d.command.data as { credentialId: string };
     const rotation = (await engine.view('credential', credentialId)).context as { successorId?: string; overlapEndsAt?: number };
     if (rotation.successorId === undefined || rotation.overlapEndsAt !== d.due) return 'wait';
-    let successor = await engine.view('credential', rotation.successorId);
-    let hops = 0;
-    for (; supersededInTurn(successor) && hops < MAX_CHAIN; hops++) {
-      successor = await engine.view('credential', (successor.context as { successorId: string }).successorId);
-    }
+    const { view: successor, hops } = await rotationChainEnd(engine, rotation.successorId);
     if (heldAt(successor, now)) return d.command;
     return hops === 0 ? { type: 'abandonCredentialRotation', data: { credentialId, successorId: rotation.successorId } } : 'drop';
   };
