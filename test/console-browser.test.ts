@@ -43,31 +43,63 @@ describe.skipIf(!hasChromium())('the web audit console in Chromium (issue 14)', 
   };
   const text = (page: Page, testId: string) => () => page.getByTestId(testId).first().textContent();
 
+  /** A token of its own for a test that signs out (which revokes it), so the file's shared tokens stay valid. */
+  const ownToken = async (subject: string) =>
+    (await svc.service.context.access.issue({ subject, role: 'auditor', ttlSeconds: 600, issuedBy: 'test' })).token;
+  const statusWith = async (token: string) => (await fetch(`${svc.url}/v1/compliance`, { headers: { authorization: `Bearer ${token}` } })).status;
+
   it('refuses a token the server does not accept, signs in with a good one, keeps it out of the URL, and runs under its CSP', async () => {
     const { context, page, cspViolations } = await openConsole(browser, svc.url);
+    const token = await ownToken('console-sign-out');
     try {
       await page.goto('/');
-      const [header, payload] = svc.tokens.auditor.split('.');
+      const [header, payload] = token.split('.');
       await page.getByLabel('Bearer token').fill(`${header}.${payload}.${'A'.repeat(43)}`);
       await page.getByRole('button', { name: 'Sign in' }).click();
       await expect.poll(() => page.getByRole('alert').textContent(), POLL).toContain('401');
 
-      await page.getByLabel('Bearer token').fill(svc.tokens.auditor);
+      await page.getByLabel('Bearer token').fill(token);
       await page.getByRole('button', { name: 'Sign in' }).click();
-      await expect.poll(text(page, 'who'), POLL).toContain('test-auditor');
-      expect(page.url()).not.toContain(svc.tokens.auditor);
-      expect(await page.evaluate('Object.values(sessionStorage)')).toEqual([svc.tokens.auditor]);
+      await expect.poll(text(page, 'who'), POLL).toContain('console-sign-out');
+      expect(page.url()).not.toContain(token);
+      expect(await page.evaluate('Object.values(sessionStorage)')).toEqual([token]);
       expect(await page.evaluate('Object.values(localStorage)')).toEqual([]);
-      // Reloading keeps the session (session storage); signing out forgets it.
+      // Reloading keeps the session (session storage); signing out forgets it, and the server revokes the token.
       await page.reload();
       await page.getByTestId('who').waitFor();
+      expect(await statusWith(token)).toBe(200);
       await page.getByRole('button', { name: 'Sign out' }).click();
       await page.getByLabel('Bearer token').waitFor();
       expect(await page.evaluate('sessionStorage.length')).toBe(0);
+      await expect.poll(text(page, 'sign-in-notice'), POLL).toContain('the server revoked the token');
+      expect(await statusWith(token)).toBe(401);
       expect(cspViolations).toEqual([]);
       // Trusted Types: markup from a string reaches the DOM only through Lit's template policy, never from a page script.
       expect(await page.evaluate("(() => { try { document.body.insertAdjacentHTML('beforeend', '<b>x</b>'); return 'inserted'; } catch (e) { return e.name; } })()")).toBe('TypeError');
       await expect.poll(() => cspViolations.join(' '), POLL).toContain('require-trusted-types-for');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('says, when the server cannot revoke the token at sign-out, that it stays valid until its expiry and how to end it', async () => {
+    const { context, page } = await openConsole(browser, svc.url);
+    const token = await ownToken('console-sign-out-refused');
+    try {
+      await page.route('**/v1/session', (route) =>
+        route.fulfill({ status: 503, contentType: 'application/problem+json', body: JSON.stringify({ title: 'Service Unavailable', status: 503, detail: 'shedding load' }) }),
+      );
+      await signIn(page, token);
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByLabel('Bearer token').waitFor();
+      expect(await page.evaluate('sessionStorage.length')).toBe(0);
+      const alert = page.getByRole('alert');
+      await expect.poll(() => alert.textContent(), POLL).toContain('stays valid until');
+      const said = (await alert.textContent()) ?? '';
+      expect(said).toContain('shedding load');
+      expect(said).toMatch(/credence token revoke tok_[A-Za-z0-9_-]{22}/);
+      expect(said).not.toContain(token);
+      expect(await statusWith(token)).toBe(200);
     } finally {
       await context.close();
     }

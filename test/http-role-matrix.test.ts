@@ -23,6 +23,8 @@ interface Sample {
 
 interface Row extends Sample {
   readonly access: RouteAccess;
+  /** The call ends the token it carries (sign-out): each caller gets a token of its role for this call alone. */
+  readonly spendsToken?: true;
 }
 
 const READ: readonly Role[] = ['admin', 'operator', 'auditor'];
@@ -42,6 +44,7 @@ const MATRIX: Readonly<Record<string, Row>> = {
   'POST /v1/tokens': { access: ['admin'], body: { subject: 'matrix-subject', role: 'auditor', ttl: '1h' } },
   'GET /v1/tokens': { access: ['admin'] },
   'DELETE /v1/tokens/{tokenId}': { access: ['admin'], params: { tokenId: `tok_${'A'.repeat(22)}` } },
+  'DELETE /v1/session': { access: ['admin', 'operator', 'auditor', 'integrator'], spendsToken: true },
 
   'POST /v1/commands': { access: ['operator'], body: body.createSubscription('matrix-sub') },
   'POST /v1/pseudonyms/rotations': { access: ['operator'], body: { nodeId: 'matrix-node' } },
@@ -223,7 +226,12 @@ describe('the role-by-route matrix (issue 12)', () => {
 
   describe.each(Object.entries({ ...MATRIX, ...UNDOCUMENTED }))('%s', (route, row) => {
     it.each(CALLERS)('called with %s', async (caller) => {
-      const token = caller === 'no token' ? undefined : svc.tokens[caller];
+      const token =
+        caller === 'no token'
+          ? undefined
+          : row.spendsToken === true
+            ? (await svc.service.context.access.issue({ subject: `matrix-${caller}`, role: caller, ttlSeconds: 600, issuedBy: 'test' })).token
+            : svc.tokens[caller];
       const status = await statusOf(svc, route, row, token);
       const expected = expectedFor(row.access, caller);
       if (expected === 'allowed') {

@@ -93,6 +93,26 @@ export class Api {
     return response;
   }
 
+  /**
+   * Signing out: the server revokes this token (`DELETE /v1/session`), so it is good for nothing after the tab lets it
+   * go. A 401 means it was good for nothing already. Any other failure is thrown, for the page to say the token may
+   * still be valid; the 401 listeners are not told (the user is signing out already).
+   */
+  async signOut(): Promise<void> {
+    const response = await fetch('/v1/session', {
+      method: 'DELETE',
+      headers: this.headers(),
+      cache: 'no-store',
+      credentials: 'omit',
+      referrerPolicy: 'no-referrer',
+    });
+    if (response.ok || response.status === 401) return;
+    let problem: Problem = { title: response.statusText, status: response.status };
+    const body = Problem.safeParse(await response.json().catch(() => undefined));
+    if (body.success) problem = body.data;
+    throw new ApiError(response.status, problem, '/v1/session');
+  }
+
   /** The user must sign in again (a stream the server ended for a revoked or expired token): told as a 401 is. */
   unauthenticated(path: string): void {
     const error = new ApiError(401, { title: 'the token was revoked or expired', status: 401 }, path);

@@ -15,6 +15,8 @@ export interface Session {
   readonly subject: string;
   readonly role: Role | 'unknown';
   readonly expiresAt?: Date;
+  /** The token's id (`jti`), what an admin names to revoke it. */
+  readonly tokenId?: string;
 }
 
 const claimsOf = (token: string): Record<string, unknown> | undefined => {
@@ -42,7 +44,11 @@ export const parseToken = (input: string): { ok: true; session: Session } | { ok
   const role = ROLES.find((r) => r === claims['role']) ?? 'unknown';
   const subject = typeof claims['sub'] === 'string' ? claims['sub'] : '(no subject)';
   const exp = typeof claims['exp'] === 'number' ? new Date(claims['exp'] * 1000) : undefined;
-  return { ok: true, session: { token, subject, role, ...(exp !== undefined ? { expiresAt: exp } : {}) } };
+  const jti = typeof claims['jti'] === 'string' && /^tok_[A-Za-z0-9_-]{22}$/.test(claims['jti']) ? claims['jti'] : undefined;
+  return {
+    ok: true,
+    session: { token, subject, role, ...(exp !== undefined ? { expiresAt: exp } : {}), ...(jti !== undefined ? { tokenId: jti } : {}) },
+  };
 };
 
 export const loadSession = (): Session | undefined => {

@@ -12,4 +12,6 @@ export const ACCESS = {
   resolve: ['auditor'],
   /** Issuing and revoking API tokens. */
   tokens: ['admin'],
+  /** Signing out: ending the token the request carries, whoever holds one. */
+  session: ['admin', 'operator', 'auditor', 'integrator'],
 } as const satisfies Record<string, RouteAccess>;

@@ -31,8 +31,9 @@ const ListQuery = z.strictObject({
 });
 
 /**
- * Access management for admins (issue 12): issue, list and revoke API tokens. The token string is in the issue
- * response only (`Cache-Control: no-store`, RFC 6749 §5.1); listings show ids, subjects, roles and expiry.
+ * Access management for admins (issue 12): issue, list and revoke API tokens; and, for every holder, signing out
+ * (their own token revoked). The token string is in the issue response only (`Cache-Control: no-store`, RFC 6749
+ * §5.1); listings show ids, subjects, roles and expiry.
  */
 export const tokenRoutes: RouteModule = (app, context) => {
   const { access } = context;
@@ -103,6 +104,28 @@ export const tokenRoutes: RouteModule = (app, context) => {
     async (request, reply) => {
       revokeOrThrow(access, request.params.tokenId, request.principal!.subject);
       request.log.info({ tokenId: request.params.tokenId }, 'token revoked');
+      return reply.code(204).send();
+    },
+  );
+
+  app.delete(
+    '/v1/session',
+    {
+      config: { access: ACCESS.session },
+      schema: {
+        summary: 'Sign out: revoke the bearer token this request carries',
+        description:
+          'Ends the caller\'s own token at once, whatever its role: later requests with it get 401, and the event streams it ' +
+          'holds end. A console or script that signs out leaves no token behind that stays valid until it expires.',
+        tags: ['access'],
+        response: { 204: z.undefined().describe('Revoked') },
+      },
+    },
+    async (request, reply) => {
+      const { tokenId, subject } = request.principal!;
+      // The token was verified for this request, so its record exists; a revocation racing this one keeps the first.
+      access.revoke(tokenId, subject);
+      request.log.info({ tokenId }, 'token revoked by its holder (sign-out)');
       return reply.code(204).send();
     },
   );

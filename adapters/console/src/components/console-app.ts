@@ -1,5 +1,6 @@
 import { html, nothing } from 'lit';
 import { Api, describeError } from '../api.ts';
+import { Problem } from '../schemas.ts';
 import { PAGES, parseRoute, type Route } from '../router.ts';
 import { clearSession, loadSession, parseToken, saveSession, type Session } from '../session.ts';
 import { ConsoleElement } from './base.ts';
@@ -10,11 +11,13 @@ export class ConsoleApp extends ConsoleElement {
     session: { state: true },
     route: { state: true },
     signInError: { state: true },
+    signInNotice: { state: true },
     checking: { state: true },
   };
   declare session: Session | undefined;
   declare route: Route;
   declare signInError: string | undefined;
+  declare signInNotice: string | undefined;
   declare checking: boolean;
   private api: Api | undefined;
   private readonly onHash = (): void => {
@@ -28,6 +31,7 @@ export class ConsoleApp extends ConsoleElement {
     this.route = parseRoute(location.hash);
     this.checking = false;
     this.signInError = undefined;
+    this.signInNotice = undefined;
     const session = loadSession();
     this.session = undefined;
     if (session !== undefined) this.use(session);
@@ -54,6 +58,27 @@ export class ConsoleApp extends ConsoleElement {
     this.session = undefined;
     this.api = undefined;
     this.signInError = message;
+    this.signInNotice = undefined;
+  }
+
+  /**
+   * The Sign out button: the tab forgets the token at once, and the server is asked to revoke it, so that a copy (a
+   * shared machine's memory, a screenshot) is good for nothing. When the server cannot, the page says the token
+   * stays valid until it expires and how to end it.
+   */
+  private async signOutEverywhere(): Promise<void> {
+    const api = this.api;
+    const session = this.session;
+    this.signOut();
+    if (api === undefined || session === undefined) return;
+    try {
+      await api.signOut();
+      this.signInNotice = 'Signed out: the server revoked the token.';
+    } catch (error) {
+      const until = session.expiresAt === undefined ? 'until it expires' : `until ${session.expiresAt.toISOString()}`;
+      const how = session.tokenId === undefined ? 'an admin can revoke it' : `an admin can revoke it: credence token revoke ${session.tokenId}`;
+      this.signInError = `Signed out of this tab, but the server could not revoke the token (${describeError(error)}): it stays valid ${until}; ${how}.`;
+    }
   }
 
   /** The token is checked with the server before it is kept: 401 refuses it; a 403 still signs in (a role that reads less). */
@@ -68,11 +93,14 @@ export class ConsoleApp extends ConsoleElement {
     }
     this.checking = true;
     this.signInError = undefined;
+    this.signInNotice = undefined;
     try {
       const response = await fetch('/v1/compliance', { headers: { authorization: `Bearer ${parsed.session.token}` }, cache: 'no-store', credentials: 'omit' });
       if (response.status === 401) {
-        const problem = (await response.json().catch(() => ({}))) as { detail?: string };
-        this.signInError = `The server refused this token (401 Unauthorized${problem.detail ? `: ${problem.detail}` : ''}).`;
+        // Only a problem document's detail is shown: a proxy's page or another server's body is not repeated.
+        const problem = Problem.safeParse(await response.json().catch(() => undefined));
+        const detail = problem.success ? problem.data.detail : undefined;
+        this.signInError = `The server refused this token (401 Unauthorized${detail ? `: ${detail}` : ''}).`;
         return;
       }
       if (!response.ok && response.status !== 403) {
@@ -101,6 +129,7 @@ export class ConsoleApp extends ConsoleElement {
           sent to this server in the Authorization header, and forgotten when the tab closes.
         </p>
         ${this.signInError ? html`<p id="token-error" class="error" role="alert">${this.signInError}</p>` : nothing}
+        ${this.signInNotice ? html`<p class="notice" role="status" data-testid="sign-in-notice">${this.signInNotice}</p>` : nothing}
         <button type="submit" ?disabled=${this.checking}>${this.checking ? 'Checking…' : 'Sign in'}</button>
       </form>
     </main>`;
@@ -136,7 +165,7 @@ export class ConsoleApp extends ConsoleElement {
           ${PAGES.map((p) => html`<a href="#/${p.page}" aria-current=${p.page === this.route.page ? 'page' : 'false'}>${p.label}</a>`)}
         </nav>
         <span class="who" data-testid="who">${session.subject} <span class="role">${session.role}</span></span>
-        <button type="button" class="secondary" @click=${() => this.signOut()}>Sign out</button>
+        <button type="button" class="secondary" @click=${() => void this.signOutEverywhere()}>Sign out</button>
       </header>
       <main id="main">${this.renderPage(session, api)}</main>`;
   }
