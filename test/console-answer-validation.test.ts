@@ -80,6 +80,28 @@ describe.skipIf(!hasChromium())('the console parses every API answer it reads (i
     );
   });
 
+  it('saves no CSV file from an answer of another content type (a proxy\'s page), and says what came instead', async () => {
+    await withPage(
+      '#/compliance',
+      (page) =>
+        page.route('**/v1/compliance/revocations**', (route) =>
+          route.request().headers()['accept'] === 'text/csv'
+            ? route.fulfill({ status: 200, contentType: 'text/html', body: '<html>proxy login</html>' })
+            : route.continue(),
+        ),
+      async (page) => {
+        let downloads = 0;
+        page.on('download', () => (downloads += 1));
+        await page.getByLabel('Query').selectOption('revocations');
+        await page.getByRole('button', { name: 'Run query' }).click();
+        await page.getByRole('button', { name: 'Download CSV' }).click();
+        await expect.poll(alerts(page), POLL).toContain('Could not download the CSV');
+        expect(await alerts(page)()).toContain('answered text/html, not text/csv');
+        expect(downloads).toBe(0);
+      },
+    );
+  });
+
   it('leaves out a live event whose data does not match, and says which', async () => {
     const frames = 'id: 41\nevent: NodeRegistered\ndata: {"streamId":"node-meter-9","metadata":{"occurredAt":"2026-01-01T00:00:00Z"}}\n\n' +
       'id: 42\nevent: NodeRevoked\ndata: {"streamId":17}\n\n';

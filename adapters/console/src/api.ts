@@ -145,8 +145,17 @@ export class Api {
     return parseAnswer(schema, body, path);
   }
 
+  /**
+   * The body of GET `path` in the media type `accept` names: an answer of another type (a proxy's HTML page, JSON from
+   * a server that does not know the type) is an `UnexpectedAnswer`, never saved as though it were the file asked for.
+   */
   async text(path: string, accept: string, signal?: AbortSignal): Promise<string> {
     const response = await this.request(path, { accept, ...(signal !== undefined ? { signal } : {}) });
+    const type = (response.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== accept.toLowerCase()) {
+      await response.body?.cancel();
+      throw new UnexpectedAnswer(path, `answered ${type === '' ? 'with no content type' : type}, not ${accept}`);
+    }
     return response.text();
   }
 }
