@@ -48,4 +48,23 @@ describe('embedded Secure Environment: key bytes (through the test-only inspecta
     }
     se.close();
   });
+
+  it('verifyMac leaves no copy of the tag it expected: the buffer it computed is zeroed, whether the tag matched or not', async () => {
+    const se = open();
+    const psk = await se.generate('node:alice', 'psk256');
+    const good = await se.mac('node:alice', psk, text('hello'));
+    const computed: Uint8Array[] = [];
+    const mac = se.mac.bind(se);
+    se.mac = async (...args: Parameters<typeof se.mac>) => {
+      const tag = await mac(...args);
+      computed.push(tag);
+      return tag;
+    };
+    expect(await se.verifyMac('node:alice', psk, text('hello'), good)).toBe(true);
+    expect(await se.verifyMac('node:alice', psk, text('hello'), new Uint8Array(32))).toBe(false);
+    expect(computed).toHaveLength(2);
+    for (const tag of computed) expect([...tag].every((b) => b === 0)).toBe(true);
+    expect([...good].some((b) => b !== 0)).toBe(true);
+    se.close();
+  });
 });

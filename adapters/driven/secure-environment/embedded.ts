@@ -233,7 +233,12 @@ export class EmbeddedSecureEnvironment implements OwnerScopedSecureEnvironment {
 
   async verifyMac(owner: string, handle: KeyHandle, message: Uint8Array, tag: Uint8Array): Promise<boolean> {
     const expected = await this.mac(owner, handle, message);
-    return tag instanceof Uint8Array && constantTimeEqual(expected, tag);
+    try {
+      return tag instanceof Uint8Array && constantTimeEqual(expected, tag);
+    } finally {
+      // The tag a message should carry is as good as the key for that message: it leaves no copy behind.
+      wipe(expected);
+    }
   }
 
   async seal(owner: string, handle: KeyHandle, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
