@@ -109,11 +109,12 @@ describe('GET /v1/entities/counts and /v1/entities/{kind}/{id}/dependents', () =
       ['association-Cbill2-sa', 'application-Rbill', 'association-of-application', 'Cbill2'],
       ['credential-Rbill-app', 'application-Rbill', 'credential-of-application', null],
     ]);
-    // Seen from the credential, the same instances are its associations.
+    // Seen from the credential, the same instances are its associations, and the App-ID is enrolled with it.
     const credential = await dependents('credential', 'Rbill-app');
     expect(credential.body.dependents.map((d: Dependent) => [d.id, d.relation])).toEqual([
       ['Cbill1-sa', 'association-of-credential'],
       ['Cbill2-sa', 'association-of-credential'],
+      ['Rbill', 'application-enrolled-with'],
     ]);
   });
 

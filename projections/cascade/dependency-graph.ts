@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { directDependents, endingByEventId, endingOf, type Ending, type Relation } from './dependents.ts';
+import { directDependents, endingByEventId, endingOf, enrolmentEndOf, type Ending, type Relation } from './dependents.ts';
 
 /** One dependent in a walk: where it hangs (its parent's stream) and through which relation. */
 export interface GraphDependent {
@@ -23,7 +23,7 @@ const MAX_DEPTH = 4;
 /**
  * What depends on `root` according to the cascade's own relations (the ones its revocation follows, seed 003
  * 11.2.2): credentials of a node or App-ID, their associations, a node's or App-ID's other associations, a
- * subscription's enrolled nodes. At most `limit` dependents are read from the table, whatever the fleet's size.
+ * subscription's enrolled nodes, the App-IDs enrolled with a credential. At most `limit` dependents are read from the table, whatever the fleet's size.
  */
 export const walkDependents = (db: Database.Database, root: string, limit: number): DependentsWalk => {
   const seen = new Set<string>([root]);
@@ -41,7 +41,9 @@ export const walkDependents = (db: Database.Database, root: string, limit: numbe
       }
       seen.add(d.child);
       out.push({ streamId: d.child, parent, relation: d.relation, depth, ...(d.aeId !== undefined ? { aeId: d.aeId } : {}) });
-      visit(d.child, depth + 1);
+      // An enrolled App-ID is a leaf here: its own credentials do not depend on this one, and its instances are
+      // under the App-ID (those that associated with this credential are listed under it already).
+      if (d.relation !== 'application-enrolled-with') visit(d.child, depth + 1);
       if (truncated) return;
     }
   };
@@ -50,6 +52,13 @@ export const walkDependents = (db: Database.Database, root: string, limit: numbe
 };
 
 export { endingOf };
+
+/**
+ * How a dependent of a walk ended: its own ending, or for an App-ID enrolled with its parent credential, the end of
+ * that enrolment (the App-ID stays registered; its authorisation ended).
+ */
+export const dependentEnding = (db: Database.Database, d: Pick<GraphDependent, 'streamId' | 'parent' | 'relation'>): Ending | undefined =>
+  d.relation === 'application-enrolled-with' ? enrolmentEndOf(db, d.streamId, d.parent) : endingOf(db, d.streamId);
 
 /** The ending that caused `ending`, when it was a cascade's (its causation is another recorded ending). */
 export const causeOf = (db: Database.Database, ending: Ending): Ending | undefined => endingByEventId(db, ending.causeEventId);
@@ -65,7 +74,7 @@ export const cascadeFrom = (db: Database.Database, root: string, walk: readonly 
   const origin = endingOf(db, root);
   const out = new Map<string, boolean>();
   for (const d of walk) {
-    const ending = endingOf(db, d.streamId);
+    const ending = dependentEnding(db, d);
     if (origin === undefined || ending === undefined || !ending.byCascade) {
       out.set(d.streamId, false);
       continue;

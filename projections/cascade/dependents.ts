@@ -11,7 +11,12 @@ export type Relation =
   | 'association-of-credential'
   | 'association-of-node'
   | 'association-of-application'
-  | 'node-of-subscription';
+  | 'node-of-subscription'
+  /**
+   * An App-ID enrolled with a credential (seed 003 11.2.2): the credential's end ends its authorisation. Kept once the
+   * enrolment ended with it (what an auditor looks for), dropped when the App-ID moved onto another credential.
+   */
+  | 'application-enrolled-with';
 
 export const setupDependents = (db: Database.Database): void => {
   db.exec(`CREATE TABLE IF NOT EXISTS cascade_dependents (
@@ -72,8 +77,10 @@ export const setupDependents = (db: Database.Database): void => {
     position INTEGER NOT NULL,
     reason TEXT,
     cause_event_id TEXT NOT NULL,
-    by_cascade INTEGER NOT NULL
-  ) WITHOUT ROWID`);
+    by_cascade INTEGER NOT NULL,
+    credential TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS cascade_enrolment_ends_application ON cascade_enrolment_ends (stream_id, credential)`);
 };
 
 /** A CSE-ID or AE-ID: what a credential may be issued to besides a node or an App-ID. */
@@ -143,7 +150,13 @@ export const releaseIdentifiersOf = (db: Database.Database, owner: string): void
 
 /** The credential an App-ID is enrolled with now (seed 003 11.2.2): its end ends the App-ID's authorisation. */
 export const bindApplication = (db: Database.Database, application: string, credential: string): void => {
+  const moving = prepared(db, 'SELECT credential FROM cascade_application_credentials WHERE application = ?').get(application) as { credential: string } | undefined;
+  // A move leaves nothing behind on the credential it left; an enrolment that ended stays listed on its credential.
+  if (moving !== undefined && moving.credential !== credential) {
+    prepared(db, "DELETE FROM cascade_dependents WHERE parent = ? AND relation = 'application-enrolled-with' AND child = ?").run(moving.credential, application);
+  }
   prepared(db, 'INSERT INTO cascade_application_credentials (application, credential) VALUES (?, ?) ON CONFLICT (application) DO UPDATE SET credential = excluded.credential').run(application, credential);
+  addDependent(db, credential, 'application-enrolled-with', application);
 };
 
 /** The App-ID is enrolled with no credential any more (its enrolment ended, or it was revoked). */
@@ -257,11 +270,20 @@ export const endingByEventId = (db: Database.Database, eventId: string): Ending 
  * An App-ID's enrolment ended: not an ending of the App-ID (it stays registered, and takes commands), but a link
  * in the chain of causes between its credential's end and its instances' revocations.
  */
-export const addEnrolmentEnd = (db: Database.Database, e: Omit<Ending, 'type'>): void => {
+export const addEnrolmentEnd = (db: Database.Database, e: Omit<Ending, 'type'>, credential: string): void => {
   prepared(
     db,
-    'INSERT OR IGNORE INTO cascade_enrolment_ends (event_id, stream_id, position, reason, cause_event_id, by_cascade) VALUES (?, ?, ?, ?, ?, ?)',
-  ).run(e.eventId, e.streamId, e.position, e.reason ?? null, e.causeEventId, e.byCascade ? 1 : 0);
+    'INSERT OR IGNORE INTO cascade_enrolment_ends (event_id, stream_id, position, reason, cause_event_id, by_cascade, credential) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  ).run(e.eventId, e.streamId, e.position, e.reason ?? null, e.causeEventId, e.byCascade ? 1 : 0, credential);
+};
+
+/** How the App-ID's enrolment with `credential` (a stream id) ended, when it did: the last such end. */
+export const enrolmentEndOf = (db: Database.Database, application: string, credential: string): Ending | undefined => {
+  const row = prepared(
+    db,
+    "SELECT *, 'ApplicationEnrolmentEnded' AS type FROM cascade_enrolment_ends WHERE stream_id = ? AND credential = ? ORDER BY position DESC LIMIT 1",
+  ).get(application, credential) as EndingRow | undefined;
+  return row === undefined ? undefined : toEnding(row);
 };
 
 /** The AE-ID of an App-ID's instance (an association whose registree is an AE): how the instance is named. */

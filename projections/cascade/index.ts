@@ -4,6 +4,6 @@ export { reactionsTo, CASCADE_EVENT_TYPES } from './reactions.ts';
 export type { Reaction, ReactionContext } from './reactions.ts';
 export { deadLetters } from './dead-letters.ts';
 export type { DeadLetter } from './dead-letters.ts';
-export { walkDependents, endingOf, causeOf, cascadeFrom } from './dependency-graph.ts';
+export { walkDependents, endingOf, dependentEnding, causeOf, cascadeFrom } from './dependency-graph.ts';
 export type { GraphDependent, DependentsWalk } from './dependency-graph.ts';
 export type { Ending, Relation } from './dependents.ts';

@@ -27,7 +27,7 @@ const ENDINGS: ReadonlySet<string> = new Set([
   'AssociationExpired',
 ]);
 
-const CASCADE_SCHEMA_VERSION = 6;
+const CASCADE_SCHEMA_VERSION = 7;
 const CASCADE_TABLES = [...DEPENDENTS_TABLES, 'cascade_dead_letters'];
 
 export const PROCESS_MANAGER_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[0], role: 'system' };
@@ -68,7 +68,8 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
       // before is rebuilt from the log: the reactions it re-runs are found recorded under their derived ids, so
       // nothing is applied twice (and an association left configured on an expired credential is ended now). Version
       // 6: the credential each App-ID is enrolled with, whose end ends the App-ID's authorisation (an App-ID whose
-      // credential ended before is brought to that now).
+      // credential ended before is brought to that now). Version 7: a credential lists the App-IDs enrolled with it,
+      // and each enrolment end names its credential (the dependents graph shows them).
       ensureSchemaVersion(d, 'cascade', CASCADE_SCHEMA_VERSION, CASCADE_TABLES);
       setupDependents(d);
       setupDeadLetters(d);
@@ -115,7 +116,7 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
         case 'ApplicationEnrolled':
           return bindApplication(d, stream, streamIdOf('credential', e.event.data.credentialId));
         case 'ApplicationEnrolmentEnded':
-          addEnrolmentEnd(d, { ...endingFields(e), reason: e.event.data.reason });
+          addEnrolmentEnd(d, { ...endingFields(e), reason: e.event.data.reason }, streamIdOf('credential', e.event.data.credentialId));
           return unbindApplication(d, stream);
         default:
           // A node's end (revoked, or its enrolment expired: both final) or an App-ID's releases its identifiers.

@@ -4,7 +4,8 @@ import { EntityId } from './path-names.ts';
 import { Dependents, Entity, type Dependent, type Ending, type GraphMember } from './schemas.ts';
 
 /**
- * What depends on an entity (node -> credentials -> associations; App-ID -> instances and credential; subscription
+ * What depends on an entity (node -> credentials -> associations; App-ID -> instances and credential; credential ->
+ * associations and the App-IDs enrolled with it; subscription
  * -> enrolled nodes), in one request: GET /v1/entities/{kind}/{id}/dependents reads the relations the revocation
  * cascade itself follows, each dependent with its state and how it ended (whose `causedBy` shows a cascade). The
  * server bounds the answer (MAX_DEPENDENTS) and says when it cut it.
@@ -69,6 +70,8 @@ const labelOf = (d: Dependent, root: EntityRef): string => {
       return `instance ${d.aeId ?? ''}`.trim();
     case 'node-of-subscription':
       return 'enrolled node';
+    case 'application-enrolled-with':
+      return 'enrolled App-ID';
     default:
       return 'security association';
   }

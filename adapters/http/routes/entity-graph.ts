@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { EntityKind, parseStreamId } from '../../../domain/streams.ts';
-import { cascadeFrom, causeOf, endingOf, walkDependents, type Ending as StoredEnding } from '../../../projections/cascade/index.ts';
+import { cascadeFrom, causeOf, dependentEnding, endingOf, walkDependents, type Ending as StoredEnding } from '../../../projections/cascade/index.ts';
 import { countEntities, entityRow } from '../../../projections/entities/index.ts';
 import { readCheckpoint } from '../../../projections/runtime/index.ts';
 import { ACCESS } from '../auth/roles.ts';
@@ -37,8 +37,12 @@ const Relation = z
     'association-of-node',
     'association-of-application',
     'node-of-subscription',
+    'application-enrolled-with',
   ])
-  .describe('how it depends on its parent: the relation the revocation cascade follows');
+  .describe(
+    'how it depends on its parent: the relation the revocation cascade follows. application-enrolled-with: an App-ID enrolled ' +
+      "with the credential (a leaf; its ending is the end of that enrolment, ApplicationEnrolmentEnded: the App-ID stays registered)",
+  );
 
 const Ending = z
   .object({
@@ -143,7 +147,8 @@ export const entityGraphRoutes: RouteModule = (app, context) => {
       summary: 'What depends on an entity',
       description:
         "The relations the revocation cascade follows (seed 003 11.2.2): a node's credentials and their associations, an App-ID's " +
-        "credentials and instances, a credential's associations, a subscription's enrolled nodes. Each with its state, how it ended and " +
+        "credentials and instances, a credential's associations and the App-IDs enrolled with it, a subscription's enrolled nodes. " +
+        'Each with its state, how it ended and ' +
         `whether the root's revocation cascaded to it. At most \`limit\` dependents (default ${DEFAULT_DEPENDENTS}, at most ` +
         `${MAX_DEPENDENTS}); \`truncated\` says when more exist.`,
       tags: ['entities'],
@@ -158,7 +163,7 @@ export const entityGraphRoutes: RouteModule = (app, context) => {
       const cascade = cascadeFrom(db, streamId, walk.dependents);
       const dependents = walk.dependents.map((d) => ({
         ...member(context, d.streamId),
-        ...endingWire(context, endingOf(db, d.streamId)),
+        ...endingWire(context, dependentEnding(db, d)),
         parent: d.parent,
         relation: d.relation,
         ...(d.aeId !== undefined ? { aeId: d.aeId } : {}),
