@@ -42,6 +42,12 @@ export const ServiceLimitsConfig = z.strictObject({
   maxRssBytes: int(0, Number.MAX_SAFE_INTEGER).default(0),
   pressureSampleIntervalMs: int(10, 60_000).default(1_000),
   retryAfterSeconds: int(1, 3_600).default(10),
+  /**
+   * Client connections open at once (lowered at start to leave 128 descriptors under the process's open-files limit),
+   * and from one source address (behind a proxy, every client has the proxy's: raise it to what the proxy opens).
+   */
+  maxConnections: int(1, 1_000_000).default(1_000),
+  maxConnectionsPerAddress: int(1, 1_000_000).default(256),
   /** Socket inactivity (longer than the SSE heartbeat: checked below), whole-request receipt (slow clients), idle keep-alive. */
   connectionTimeoutMs: int(0, 3_600_000).default(60_000),
   requestTimeoutMs: int(0, 3_600_000).default(30_000),

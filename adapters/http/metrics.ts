@@ -6,6 +6,8 @@ export interface ServiceMetrics {
   commandDecided(type: string, outcome: 'accepted' | 'refused' | 'replayed', seconds: number): void;
   requestRefused(status: number, route: string): void;
   rateLimited(route: string): void;
+  /** A client connection closed as it opened: past `maxConnections` (`total`) or its address's share (`address`). */
+  connectionRefused(reason: 'total' | 'address'): void;
   sseClientOpened(role: string): void;
   sseClientClosed(role: string, reason: 'client' | 'slow' | 'shutdown' | 'error' | 'unauthorised'): void;
   sseEventsDelivered(count: number): void;
@@ -98,6 +100,12 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
     labelNames: ['role', 'reason'] as const,
     registers: [registry],
   });
+  const connectionsRefused = new Counter({
+    name: 'credence_connections_refused_total',
+    help: 'Client connections closed as they opened: past limits.maxConnections (total) or limits.maxConnectionsPerAddress (address)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
   const sseEvents = new Counter({ name: 'credence_sse_events_total', help: 'Events delivered over server-sent event streams', registers: [registry] });
   const components =
     sources.components === undefined ? undefined : sharedFor(sources.components, sources.componentsCacheMs ?? COMPONENTS_CACHE_MS, sources.now ?? Date.now);
@@ -150,6 +158,7 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
     },
     requestRefused: (status, route) => refused.inc({ status: String(status), route }),
     rateLimited: (route) => limited.inc({ route }),
+    connectionRefused: (reason) => connectionsRefused.inc({ reason }),
     sseClientOpened: (role) => sseClients.inc({ role }),
     sseClientClosed(role, reason) {
       sseClients.dec({ role });

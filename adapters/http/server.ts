@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify from 'fastify';
+import Fastify, { type FastifyRequest } from 'fastify';
 import {
   jsonSchemaTransform,
   jsonSchemaTransformObject,
@@ -10,6 +10,9 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
+import { validationError } from '../../domain/errors.ts';
+import { limitConnections, RESERVED_DESCRIPTORS } from './connection-limits.ts';
+import { refusedTokenBudget } from './auth/refused-token-budget.ts';
 import { installAccessHook } from './auth/access-hook.ts';
 import type { ServiceConfig } from './config.ts';
 import type { App, RouteAccess, RouteModule, ServiceContext } from './context.ts';
@@ -71,6 +74,36 @@ const documentAccess = (app: App): void => {
   });
 };
 
+const noRoute = (request: FastifyRequest): HttpProblem =>
+  new HttpProblem(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`);
+
+/**
+ * A request no route matches is counted against its address's rate limit and answered 404 as it arrives, before its
+ * body is read: the not-found handler runs after the body is parsed, so a body that failed to parse (or broke the
+ * JSON limits) was a 400 no rate limit ever counted, and anyone could have the service parse a megabyte at will
+ * (SER-001; found in review).
+ */
+const refuseUnmatchedBeforeTheBody = (app: App): void => {
+  const limit = app.rateLimit();
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.url !== undefined) return;
+    await limit.call(app, request, reply);
+    throw noRoute(request);
+  });
+};
+
+/**
+ * A JSON body sent to a route that takes none (`DELETE /v1/tokens/{id}`, `DELETE /v1/session`) is refused, as an
+ * unknown field of a body is: the caller meant something the route will not do (found in review).
+ */
+const refuseBodiesOfRoutesWithout = (app: App): void => {
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined || request.routeOptions.schema?.body !== undefined) return;
+    if (!(request.headers['content-type'] ?? '').toLowerCase().startsWith('application/json')) return;
+    throw validationError([{ path: 'body', rule: 'no_body', message: `${request.method} ${request.routeOptions.url} takes no body` }], 'request');
+  });
+};
+
 /**
  * The HTTP service (Fastify): zod schemas validate, serialise and document every route (OpenAPI 3.1 at
  * /openapi.json, a docs page at /docs), every route declares who may call it, and every refusal is problem+json.
@@ -105,6 +138,14 @@ export const buildServer = async (options: BuildServerOptions): Promise<App> => 
     return503OnClosing: false,
     forceCloseConnections: 'idle',
   }).withTypeProvider<ZodTypeProvider>();
+  const connections = limitConnections(app.server, limits, { onRefused: (reason) => options.context.metrics.connectionRefused(reason) });
+  if (connections.lowered !== undefined) {
+    app.log.warn(
+      connections.lowered,
+      `limits.maxConnections lowered to ${connections.maxConnections}: the process may open ${connections.lowered.openFilesLimit} files (ulimit -n), ` +
+        `and keeps ${RESERVED_DESCRIPTORS} for its own; raise the open-files limit to allow more`,
+    );
+  }
   try {
     await configure(app, options);
   } catch (error) {
@@ -146,11 +187,15 @@ const configure = async (app: App, { context, config, routes = [] }: BuildServer
 
   // Load shedding first, then authentication (the rate limit's key needs the principal), then the routes.
   await installProtection(app, limits, context.metrics);
-  installAccessHook(app, context.access, { publicPrefixes: [DOCS_PREFIX] });
+  installAccessHook(app, context.access, {
+    publicPrefixes: [DOCS_PREFIX],
+    refusedTokens: refusedTokenBudget({ max: limits.rateLimitPerAddress, windowMs: limits.rateLimitWindowMs }),
+    onRateLimited: (route) => context.metrics.rateLimited(route),
+  });
   documentAccess(app);
-  app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request, reply) =>
-    sendProblem(reply, request, new HttpProblem(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`)),
-  );
+  refuseUnmatchedBeforeTheBody(app);
+  refuseBodiesOfRoutesWithout(app);
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, request, noRoute(request)));
 
   await app.register(swagger, {
     openapi: {

@@ -1,8 +1,10 @@
 import type { FastifyRequest } from 'fastify';
 import { isCredenceError } from '../../../domain/errors.ts';
 import type { App, RouteAccess } from '../context.ts';
-import { forbidden, unauthenticated, type HttpProblem } from '../problems.ts';
+import { forbidden, rateLimited, unauthenticated, type HttpProblem } from '../problems.ts';
 import type { AccessControl } from './access-control.ts';
+import { normalizeIP } from '@fastify/rate-limit';
+import type { RefusedTokenBudget } from './refused-token-budget.ts';
 import { ROLES } from './role.ts';
 
 const describeAccess = (access: unknown): string | undefined => {
@@ -24,9 +26,18 @@ const bearerToken = (header: string | undefined): string | undefined => {
  * is open by omission. Authentication runs on request, before the rate limit (which keys on the principal it finds)
  * and before the body is read; a refusal is raised just before parsing, so a caller without a valid token never has
  * a body parsed. Missing, malformed, expired, forged, unknown or revoked token: 401; a valid token of a role the
- * route does not allow: 403.
+ * route does not allow: 403; an address whose tokens were refused too often in the window: 429, no token checked.
  */
-export const installAccessHook = (app: App, access: AccessControl, options: { readonly publicPrefixes: readonly string[] }): void => {
+export const installAccessHook = (
+  app: App,
+  access: AccessControl,
+  options: {
+    readonly publicPrefixes: readonly string[];
+    /** Tokens refused per address: past it, 429 before any token from there is checked (refused-token-budget.ts). */
+    readonly refusedTokens: RefusedTokenBudget;
+    readonly onRateLimited: (route: string) => void;
+  },
+): void => {
   app.decorateRequest('principal', undefined);
   const refusals = new WeakMap<FastifyRequest, HttpProblem>();
 
@@ -51,10 +62,18 @@ export const installAccessHook = (app: App, access: AccessControl, options: { re
       refusals.set(request, unauthenticated(token === undefined ? 'missing' : 'malformed'));
       return;
     }
+    const address = normalizeIP(request.ip);
+    const wait = options.refusedTokens.spent(address);
+    if (wait !== undefined) {
+      options.onRateLimited(request.routeOptions.url ?? 'unmatched');
+      refusals.set(request, rateLimited(wait));
+      return;
+    }
     try {
       request.principal = await access.verify(token);
     } catch (error) {
       if (!isCredenceError(error, 'unauthorised') || error.problem.code !== 'unauthorised') throw error;
+      options.refusedTokens.refused(address);
       refusals.set(request, unauthenticated(error.problem.reason));
       return;
     }

@@ -1,0 +1,83 @@
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+
+/**
+ * File descriptors kept for everything that is not a client's socket (the event store and its WAL, the read models,
+ * access.db, the Secure Environment's files, the PKI's files, log streams, a CLI's folder lock): the service must be
+ * able to open them whatever its clients hold.
+ */
+export const RESERVED_DESCRIPTORS = 128;
+
+/**
+ * The process's soft limit on open files, from /proc/self/limits (Linux); undefined elsewhere or when unlimited.
+ * Node has no API for getrlimit, and `ulimit -n` is what an attacker's idle sockets run into.
+ */
+export const openFilesLimit = (read: () => string = () => readFileSync('/proc/self/limits', 'utf8')): number | undefined => {
+  try {
+    const line = read()
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
+    const soft = line === undefined ? undefined : /^Max open files\s+(\d+|unlimited)\s/.exec(line)?.[1];
+    return soft === undefined || soft === 'unlimited' ? undefined : Number(soft);
+  } catch {
+    return undefined;
+  }
+};
+
+export interface ConnectionLimits {
+  /** Client connections open at once, all addresses together. */
+  readonly maxConnections: number;
+  /** Client connections open at once from one source address. */
+  readonly maxConnectionsPerAddress: number;
+}
+
+export interface ConnectionLimiter {
+  /** The bound in force: `maxConnections`, lowered to leave `RESERVED_DESCRIPTORS` under the open-files limit. */
+  readonly maxConnections: number;
+  /** Set when `maxConnections` was lowered so: what the operator should hear once. */
+  readonly lowered?: { readonly configured: number; readonly openFilesLimit: number };
+  /** Connections open now from `address` (tests, metrics). */
+  openFrom(address: string): number;
+}
+
+/**
+ * SER-001 "no cheap way to exhaust the service", below HTTP: the number of sockets. Without a bound, idle sockets
+ * from one host that never send a request (no rate limit sees them) ran the process out of file descriptors, and a
+ * timer of the load-shedding plugin that opens /proc/self/stat threw EMFILE and ended the process (found in review).
+ * Node refuses connections past `server.maxConnections` before they reach HTTP; one address past its own share is
+ * closed as it connects, so one host cannot take every slot. Behind a proxy every client has the proxy's address:
+ * raise the share to what the proxy opens.
+ */
+export const limitConnections = (
+  server: Server,
+  limits: ConnectionLimits,
+  options: { readonly openFiles?: number | undefined; readonly onRefused?: (reason: 'total' | 'address') => void } = {},
+): ConnectionLimiter => {
+  const openFiles = 'openFiles' in options ? options.openFiles : openFilesLimit();
+  const ceiling = openFiles === undefined ? Number.POSITIVE_INFINITY : Math.max(1, openFiles - RESERVED_DESCRIPTORS);
+  const maxConnections = Math.min(limits.maxConnections, ceiling);
+  server.maxConnections = maxConnections;
+  server.on('drop', () => options.onRefused?.('total'));
+  const open = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const address = socket.remoteAddress ?? 'unknown';
+    const count = (open.get(address) ?? 0) + 1;
+    if (count > limits.maxConnectionsPerAddress) {
+      options.onRefused?.('address');
+      socket.destroy();
+      return;
+    }
+    open.set(address, count);
+    socket.once('close', () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left <= 0) open.delete(address);
+      else open.set(address, left);
+    });
+  });
+  return {
+    maxConnections,
+    ...(maxConnections < limits.maxConnections ? { lowered: { configured: limits.maxConnections, openFilesLimit: openFiles! } } : {}),
+    openFrom: (address) => open.get(address) ?? 0,
+  };
+};

@@ -1,0 +1,217 @@
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { limitConnections, openFilesLimit, RESERVED_DESCRIPTORS } from '../adapters/http/connection-limits.ts';
+import { refusedTokenBudget } from '../adapters/http/auth/refused-token-budget.ts';
+import { startTestService, type TestService } from './support/service.ts';
+
+/*
+ * SER-001, found in review of the service's protection: idle sockets from one host ran the process out of file
+ * descriptors and ended it (no connection bound); a request to no route had its body parsed before any rate limit
+ * counted it (a body that failed to parse was a 400 no limit saw); forged tokens were each verified (an Ed25519
+ * check) before the rate limit could run; a body sent to a route that takes none was accepted and ignored.
+ */
+
+const openSocket = (port: number): Promise<Socket> =>
+  new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => resolve(socket));
+    socket.once('error', reject);
+  });
+const closedSoon = (socket: Socket): Promise<boolean> =>
+  new Promise((resolve) => {
+    if (socket.destroyed) return resolve(true);
+    const timer = setTimeout(() => resolve(false), 1_000);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+    socket.on('error', () => {});
+  });
+/** A GET over a fresh connection: the status, or `refused` when the server closed the connection instead. */
+const statusOver = (port: number, path: string): Promise<number | 'refused'> =>
+  new Promise((resolve) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode!);
+    });
+    req.on('error', () => resolve('refused'));
+    req.end();
+  });
+
+describe('connection bounds (limitConnections)', () => {
+  const sockets: Socket[] = [];
+  let server: Server | undefined;
+  afterEach(async () => {
+    for (const s of sockets.splice(0)) s.destroy();
+    await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
+    server = undefined;
+  });
+  const listen = async (limits: { maxConnections: number; maxConnectionsPerAddress: number }, openFiles?: number) => {
+    server = createServer((_req, res) => res.end('ok'));
+    const refused: string[] = [];
+    const limiter = limitConnections(server, limits, { openFiles, onRefused: (reason) => refused.push(reason) });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    return { port: (server.address() as { port: number }).port, limiter, refused };
+  };
+
+  it('closes an address\'s connections past its share as they open, and takes them again once some close', async () => {
+    const { port, limiter, refused } = await listen({ maxConnections: 100, maxConnectionsPerAddress: 3 });
+    for (let i = 0; i < 5; i++) sockets.push(await openSocket(port));
+    const closed = await Promise.all(sockets.map(closedSoon));
+    expect(closed.filter(Boolean)).toHaveLength(2);
+    expect(limiter.openFrom('127.0.0.1')).toBe(3);
+    expect(refused).toEqual(['address', 'address']);
+    expect(await statusOver(port, '/')).toBe('refused');
+    for (const s of sockets.splice(0)) s.destroy();
+    await expect.poll(() => limiter.openFrom('127.0.0.1')).toBe(0);
+    expect(await statusOver(port, '/')).toBe(200);
+  });
+
+  it('refuses connections past the total bound before they reach HTTP', async () => {
+    const { port, refused } = await listen({ maxConnections: 2, maxConnectionsPerAddress: 100 });
+    for (let i = 0; i < 2; i++) sockets.push(await openSocket(port));
+    expect(await statusOver(port, '/')).toBe('refused');
+    await expect.poll(() => refused).toContain('total');
+  });
+
+  it('lowers the total bound to leave descriptors for the service under the open-files limit, and says so', async () => {
+    const { limiter } = await listen({ maxConnections: 1_000, maxConnectionsPerAddress: 10 }, 1_024);
+    expect(limiter.maxConnections).toBe(1_024 - RESERVED_DESCRIPTORS);
+    expect(limiter.lowered).toEqual({ configured: 1_000, openFilesLimit: 1_024 });
+    expect(server!.maxConnections).toBe(1_024 - RESERVED_DESCRIPTORS);
+  });
+
+  it('reads the soft open-files limit of the process, and nothing from an unlimited or unreadable one', () => {
+    const limits = (soft: string) => `Limit                     Soft Limit           Hard Limit           Units\nMax open files            ${soft}                 1048576              files\n`;
+    expect(openFilesLimit(() => limits('1024'))).toBe(1_024);
+    expect(openFilesLimit(() => limits('unlimited'))).toBeUndefined();
+    expect(
+      openFilesLimit(() => {
+        throw new Error('no /proc');
+      }),
+    ).toBeUndefined();
+  });
+});
+
+describe('refused-token budget', () => {
+  it('is spent after `max` refusals from one address within the window, and comes back with the next window', () => {
+    let now = 0;
+    const budget = refusedTokenBudget({ max: 3, windowMs: 10_000, now: () => now });
+    for (let i = 0; i < 3; i++) {
+      expect(budget.spent('10.0.0.1')).toBeUndefined();
+      budget.refused('10.0.0.1');
+    }
+    expect(budget.spent('10.0.0.1')).toBe(10);
+    expect(budget.spent('10.0.0.2')).toBeUndefined();
+    now = 9_001;
+    expect(budget.spent('10.0.0.1')).toBe(1);
+    now = 10_000;
+    expect(budget.spent('10.0.0.1')).toBeUndefined();
+  });
+
+  it('remembers at most maxKeys addresses, forgetting the least recently refused', () => {
+    const budget = refusedTokenBudget({ max: 1, windowMs: 10_000, maxKeys: 2, now: () => 0 });
+    for (const address of ['a', 'b', 'c']) budget.refused(address);
+    expect(['a', 'b', 'c'].map((a) => budget.spent(a) !== undefined)).toEqual([false, true, true]);
+  });
+});
+
+describe('the service under cheap exhaustion (SER-001)', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService({ config: { limits: { rateLimitPerAddress: 3, maxConnectionsPerAddress: 8 } } });
+  }, 30_000);
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  it('answers a request to no route 404 before reading its body, and counts it against the address\'s rate limit', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const response = await fetch(`${svc.url}/nope`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"a":"${'x'.repeat(200_000)}` });
+      await response.arrayBuffer();
+      statuses.push(response.status);
+    }
+    expect(statuses).toEqual([404, 404, 404, 429, 429, 429]);
+  });
+});
+
+describe('idle connections from one address (SER-001)', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService({ config: { limits: { maxConnectionsPerAddress: 4 } } });
+  }, 30_000);
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  it('take no more than the address\'s share: the next is closed, and counted, until some are let go', async () => {
+    const port = Number(new URL(svc.url).port);
+    const idle = await Promise.all(Array.from({ length: 4 }, () => openSocket(port)));
+    try {
+      expect(await statusOver(port, '/healthz')).toBe('refused');
+    } finally {
+      for (const s of idle) s.destroy();
+    }
+    await expect.poll(() => statusOver(port, '/healthz')).toBe(200);
+    const metrics = await (await fetch(`${svc.url}/metrics`)).text();
+    expect(metrics).toMatch(/^credence_connections_refused_total\{reason="address"\} [1-9]/m);
+  });
+});
+
+describe('forged tokens from one address (SER-001)', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService({ config: { limits: { rateLimitPerAddress: 3 } } });
+  }, 30_000);
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  it('checks no more forged tokens from an address than its budget, then answers 429 without checking', async () => {
+    const access = svc.service.context.access;
+    const verify = access.verify.bind(access);
+    let checked = 0;
+    access.verify = async (token) => {
+      checked += 1;
+      return verify(token);
+    };
+    const [header, payload] = svc.tokens.admin.split('.');
+    const forged = `${header}.${payload}.${'A'.repeat(86)}`;
+    const statuses: number[] = [];
+    try {
+      for (let i = 0; i < 12; i++) {
+        const response = await fetch(`${svc.url}/v1/tokens`, { headers: { authorization: `Bearer ${forged}` } });
+        await response.arrayBuffer();
+        statuses.push(response.status);
+      }
+    } finally {
+      access.verify = verify;
+    }
+    expect(checked).toBe(3);
+    expect(statuses.slice(0, 3)).toEqual([401, 401, 401]);
+    expect(new Set(statuses.slice(3))).toEqual(new Set([429]));
+  });
+});
+
+describe('a body sent to a route that takes none', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService();
+  }, 30_000);
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  it('is refused naming the body, and the route does nothing', async () => {
+    const issued = await svc.service.context.access.issue({ subject: 'kept', role: 'auditor', ttlSeconds: 600, issuedBy: 'test' });
+    const response = await fetch(`${svc.url}/v1/tokens/${issued.tokenId}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${svc.tokens.admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'x', keep: true }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ errors: [{ path: 'body', rule: 'no_body' }] });
+    expect((await fetch(`${svc.url}/v1/entities/counts`, { headers: { authorization: `Bearer ${issued.token}` } })).status).toBe(200);
+  });
+});
