@@ -36,6 +36,27 @@ Integrators receive pseudonymised identifiers only.`;
 /** How long a client refused by the stream cap should wait: about one stall period, when a dead stream is reaped. */
 const capRetryAfterSeconds = (context: ServiceContext): number => Math.max(1, Math.ceil(context.limits.sseStallMs / 1000));
 
+/**
+ * A resume point past the log's newest event names no event of this log: an id from another log (the store restored
+ * from an older backup) or one never sent. Resuming there would skip every event up to it without a word, and the
+ * pseudonymised stream would fold identities only to the head, serving later events with pseudonyms a rotation had
+ * replaced (an integrator holding two streams could link old and new; found in review). Refused before the socket
+ * is taken over: 409, naming the log's newest position.
+ */
+const refuseResumePastTheHead = async (context: ServiceContext, from: unknown): Promise<void> => {
+  if (typeof from !== 'bigint') return;
+  const head = await context.credence.store.headPosition();
+  if (head !== undefined && from <= head) return;
+  const newest = head === undefined ? 'this log holds no event' : `this log's newest event is at ${head}`;
+  throw new HttpProblem(
+    409,
+    'resume_point_not_in_log',
+    `cannot resume after ${from}: ${newest}, so it is no event id of this log (a store restored from an older backup, or an id never sent); ` +
+      'start again with from=start, or from=end, and set aside what was received past the newest event',
+    { resumeAfter: from.toString(10), ...(head !== undefined ? { head: head.toString(10) } : {}) },
+  );
+};
+
 const identifiersFor = (principal: Principal, asked: Identifiers | undefined): Identifiers => {
   if (principal.role !== 'integrator') return asked ?? 'canonical';
   if (asked === 'canonical') throw unauthorised(principal.subject, 'integrators receive pseudonymised identifiers only (identifiers=pseudonymous)');
@@ -76,6 +97,7 @@ export const eventRoutes: RouteModule = (app, context) => {
       if (principal === undefined) throw new Error('GET /v1/events: reached without an authenticated principal');
       const identifiers = identifiersFor(principal, request.query.identifiers);
       const filter = lifecycleFilterOf(request.query, request.headers);
+      await refuseResumePastTheHead(context, filter.from);
 
       // The session exists only once the socket is taken over; events flow only after it subscribes.
       let session: SseSession | undefined;
