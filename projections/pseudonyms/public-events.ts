@@ -31,7 +31,8 @@ const SUBJECT_KIND: Readonly<Record<EntityKind, IdentifierKind | undefined>> = {
   pseudonym: undefined,
 };
 
-const toPublic = async (e: DecodedEvent, deriver: PseudonymDeriver, identities: PublicIdentities): Promise<PublicEvent | undefined> => {
+/** The event as integrators see it (undefined for one never published), once `identities` has observed it. */
+export const toPublicEvent = async (e: DecodedEvent, deriver: PseudonymDeriver, identities: PublicIdentities): Promise<PublicEvent | undefined> => {
   identities.observe(e.event);
   const mapper = PUBLIC_DATA[e.event.type] as ((d: unknown, p: (k: IdentifierKind, id: string) => Promise<string>) => Promise<PublicData>) | null;
   if (mapper === null) return undefined;
@@ -58,7 +59,7 @@ export const publicEvents =
   (deriver: PseudonymDeriver, identities: PublicIdentities = new PublicIdentities()): OperatorFunction<DecodedEvent, PublicEvent> =>
   (source) =>
     source.pipe(
-      concatMap((e) => toPublic(e, deriver, identities)),
+      concatMap((e) => toPublicEvent(e, deriver, identities)),
       filter((e): e is PublicEvent => e !== undefined),
     );
 
@@ -94,7 +95,8 @@ export const identitiesUpTo = async (
   const keptAt = position < head ? position : head;
   const known = furthestFold.get(store);
   const base = known !== undefined && known.position <= position ? known : undefined;
-  const identities = base === undefined ? new PublicIdentities() : base.identities.copy();
+  const identities = base === undefined ? new PublicIdentities() : await base.identities.copyPausing(yieldToLoop);
+  if (cancelled()) return undefined;
   const furthest = known === undefined || known.position < keptAt;
   /** The fold as it stood at `keptAt`, taken before the first event past it (appended while folding) is observed. */
   let atKept: PublicIdentities | undefined;
@@ -104,7 +106,7 @@ export const identitiesUpTo = async (
     ...(base !== undefined ? { afterPosition: base.position } : {}),
   })) {
     if (record.position > position) break;
-    if (furthest && atKept === undefined && record.position > keptAt) atKept = identities.copy();
+    if (furthest && atKept === undefined && record.position > keptAt) atKept = await identities.copyPausing(yieldToLoop);
     const decoded = decodeStored(record);
     if (decoded.ok) identities.observe(decoded.value.event);
     if (++folded % FOLDED_PER_TURN === 0) {
@@ -114,9 +116,11 @@ export const identitiesUpTo = async (
   }
   // Kept as it stood at `keptAt` (every event up to it was stored before the fold began, so was read); the caller
   // folds on in its own copy. Not over a further fold another stream kept meanwhile.
-  const now = furthestFold.get(store);
-  if (furthest && (now === undefined || now.position < keptAt)) {
-    furthestFold.set(store, { position: keptAt, identities: atKept ?? identities.copy() });
+  if (furthest && (furthestFold.get(store)?.position ?? -1n) < keptAt) {
+    const kept = atKept ?? (await identities.copyPausing(yieldToLoop));
+    // Checked again after the copy's pauses: another stream may have kept a further fold meanwhile.
+    const now = furthestFold.get(store);
+    if (now === undefined || now.position < keptAt) furthestFold.set(store, { position: keptAt, identities: kept });
   }
   return identities;
 };

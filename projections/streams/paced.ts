@@ -15,6 +15,7 @@
  * rxjs cannot see a promise inside a subscriber callback: asynchronous work done in `subscribe` without
  * `onEvent` gets no back-pressure. That is why `onEvent` exists.
  */
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Observable } from 'rxjs';
 import { protocolError } from '../../domain/errors.ts';
 import { decodeStored, type DecodedEvent } from '../../domain/stored.ts';
@@ -38,6 +39,14 @@ export type Step<T> = (event: LifecycleEvent) => T | undefined | Promise<T | und
 
 const isPromise = <T>(value: T | Promise<T>): value is Promise<T> => value instanceof Promise;
 
+/**
+ * Records pulled between two turns of the event loop. A page of the embedded store is read synchronously and a write
+ * to a socket with room settles in a microtask, so a catch-up whose filter drops most records (or a fast reader)
+ * never let anything else run: a pseudonymised stream with a narrow filter held the loop for seconds over a long log
+ * (found in review), every request, heartbeat and device protocol of the service waiting.
+ */
+const PULLED_PER_TURN = 256;
+
 export function pacedEvents<T>(store: EventStore, filter: CompiledFilter, step: Step<T>, options: DeliveryOptions<T> = {}): Observable<T> {
   const { onEvent } = options;
   if (onEvent !== undefined && typeof onEvent !== 'function') throw new Error('options.onEvent: must be a function');
@@ -47,7 +56,11 @@ export function pacedEvents<T>(store: EventStore, filter: CompiledFilter, step: 
     let active = true;
     const pump = async (): Promise<void> => {
       const iterator = subscription[Symbol.asyncIterator]();
-      for (;;) {
+      for (let pulled = 1; ; pulled++) {
+        if (pulled % PULLED_PER_TURN === 0) {
+          await yieldToLoop();
+          if (!active) return;
+        }
         const next = await iterator.next();
         if (!active) return;
         if (next.done === true) {

@@ -8,12 +8,12 @@
  * the start are folded first, and identity events are read along with the requested ones even when they are not
  * themselves requested: a resumed stream pseudonymises exactly as an unbroken one.
  */
-import { lastValueFrom, Observable, of, switchMap } from 'rxjs';
+import { Observable, switchMap } from 'rxjs';
 import { validationError } from '../../domain/errors.ts';
 import { EVENT_KIND } from '../../domain/events/index.ts';
 import { ENTITY_KINDS, parseStreamId, streamPrefixOf } from '../../domain/streams.ts';
 import type { AllFilter, EventStore } from '../../domain/ports/event-store.ts';
-import { IDENTITY_EVENT_TYPES, identitiesUpTo, publicEvents, type PseudonymDeriver, type PublicEvent, type PublicIdentities } from '../pseudonyms/index.ts';
+import { IDENTITY_EVENT_TYPES, identitiesUpTo, toPublicEvent, type PseudonymDeriver, type PublicEvent, type PublicIdentities } from '../pseudonyms/index.ts';
 import { parseLifecycleFilter, type LifecycleFilterInput } from './filter.ts';
 import { pacedEvents, type DeliveryOptions } from './paced.ts';
 
@@ -44,8 +44,7 @@ export function publicEvents$(
     parsed.types !== undefined
       ? { eventTypes: [...new Set([...parsed.types, ...IDENTITY_EVENT_TYPES])] }
       : { streamPrefixes: ENTITY_KINDS.map(streamPrefixOf) };
-  const wanted = (event: PublicEvent): boolean =>
-    (kinds === undefined || kinds.has(EVENT_KIND[event.type])) && (types === undefined || types.has(event.type));
+  const wanted = (type: keyof typeof EVENT_KIND): boolean => (kinds === undefined || kinds.has(EVENT_KIND[type])) && (types === undefined || types.has(type));
 
   return new Observable<{ after: bigint | undefined; identities: PublicIdentities }>((subscriber) => {
     let left = false;
@@ -63,7 +62,6 @@ export function publicEvents$(
     };
   }).pipe(
     switchMap(({ after, identities }) => {
-      const toPublic = publicEvents(deriver, identities);
       return pacedEvents<PublicEvent>(
         store,
         {
@@ -71,11 +69,14 @@ export function publicEvents$(
           server,
           keep: (record) => parseStreamId(record.streamId) !== undefined,
         },
-        // Every event goes through the pseudonyms operator, which also learns identities from it; only then is
-        // the requested subset kept.
+        // Identities are learnt from every event; only a requested one is made public (its pseudonyms derived in the
+        // Secure Environment): the others cost the fold alone.
         async (event) => {
-          const published = await lastValueFrom(of(event).pipe(toPublic), { defaultValue: undefined });
-          return published !== undefined && wanted(published) ? published : undefined;
+          if (!wanted(event.event.type)) {
+            identities.observe(event.event);
+            return undefined;
+          }
+          return toPublicEvent(event, deriver, identities);
         },
         options,
       );
