@@ -11,7 +11,7 @@ export interface TestService {
   /** The current base URL (`http://127.0.0.1:<port>`); the port is kept across `restart()`. */
   readonly url: string;
   readonly dir: string;
-  /** One token per role (subject `test-<role>`, one hour), issued through the service's own AccessControl. */
+  /** One token per role (subject `test-<role>`, two days), issued through the service's own AccessControl. */
   readonly tokens: Readonly<Record<Role, string>>;
   /** Every JSON log line written so far, across restarts. */
   logs(): string[];
@@ -61,7 +61,8 @@ export const startTestService = async (options: TestServiceOptions = {}): Promis
   }
   const tokens = {} as Record<Role, string>;
   for (const role of ROLES) {
-    tokens[role] = (await service.context.access.issue({ subject: `test-${role}`, role, ttlSeconds: 3600, issuedBy: 'test' })).token;
+    // Two days (or the longest the service issues): tokens issued with one through the service expire no later than it.
+    tokens[role] = (await service.context.access.issue({ subject: `test-${role}`, role, ttlSeconds: Math.min(2 * 86_400, service.context.access.maxTtlSeconds), issuedBy: 'test' })).token;
   }
   const handle: TestService = {
     get url() {

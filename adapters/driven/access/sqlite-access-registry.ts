@@ -3,7 +3,8 @@ import { openPrivateSqlite, type PrivateSqliteLocation } from '../files/index.ts
 
 export const ACCESS_DB_FILE = 'access.db';
 
-const SCHEMA_VERSION = 1;
+/** Version 2: the token a token was issued with (`issued_with`), whose revocation ends it too. */
+const SCHEMA_VERSION = 2;
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tokens (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -14,9 +15,16 @@ CREATE TABLE IF NOT EXISTS tokens (
   expires_at TEXT NOT NULL,
   issued_by TEXT NOT NULL,
   revoked_at TEXT,
-  revoked_by TEXT
+  revoked_by TEXT,
+  issued_with TEXT
 );
+CREATE INDEX IF NOT EXISTS tokens_issued_with ON tokens (issued_with) WHERE issued_with IS NOT NULL;
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`;
+
+/** Tokens issued before version 2 name no token they were issued with: on the command line, or unknown. */
+const upgrade = (db: Database.Database, found: number): void => {
+  if (found < 2) db.exec('ALTER TABLE tokens ADD COLUMN issued_with TEXT');
+};
 
 /** What is kept of an issued token: never the token itself, which only its holder has. */
 export interface TokenRecord {
@@ -26,6 +34,8 @@ export interface TokenRecord {
   readonly issuedAt: Date;
   readonly expiresAt: Date;
   readonly issuedBy: string;
+  /** The token it was issued with, through the service; absent for one issued on the command line. */
+  readonly issuedWith?: string;
   readonly revokedAt?: Date;
   readonly revokedBy?: string;
 }
@@ -46,8 +56,12 @@ export interface AccessRegistry {
   claimSigningKey(handle: string): string;
   record(token: Omit<TokenRecord, 'revokedAt' | 'revokedBy'>): void;
   find(tokenId: string): TokenRecord | undefined;
-  /** False for an unknown id; true (and the first revocation kept) when it was already revoked. */
-  revoke(tokenId: string, at: Date, by: string): boolean;
+  /**
+   * Revokes the token and every token issued with it, and with those, down the chain (a token's issuer revoked ends
+   * what it issued). Undefined for an unknown id; else the ids revoked by this call (the first revocation of each is
+   * kept: one revoked already is not in the list).
+   */
+  revoke(tokenId: string, at: Date, by: string): readonly string[] | undefined;
   list(args: { readonly limit: number; readonly after?: string; readonly includeExpired: boolean; readonly now: Date }): TokenPage;
   /** Forgets tokens that expired before `before`: their expiry refuses them without a record. */
   prune(before: Date): number;
@@ -64,6 +78,7 @@ interface Row {
   issued_by: string;
   revoked_at: string | null;
   revoked_by: string | null;
+  issued_with: string | null;
 }
 
 const toRecord = (r: Row): TokenRecord => ({
@@ -73,6 +88,7 @@ const toRecord = (r: Row): TokenRecord => ({
   issuedAt: new Date(r.issued_at),
   expiresAt: new Date(r.expires_at),
   issuedBy: r.issued_by,
+  ...(r.issued_with !== null ? { issuedWith: r.issued_with } : {}),
   ...(r.revoked_at !== null ? { revokedAt: new Date(r.revoked_at) } : {}),
   ...(r.revoked_by !== null ? { revokedBy: r.revoked_by } : {}),
 });
@@ -90,7 +106,7 @@ export const openAccessRegistry = (location: PrivateSqliteLocation): AccessRegis
     openPrivateSqlite(location, {
       file: ACCESS_DB_FILE,
       synchronous: 'FULL',
-      schema: { what: 'access registry', version: SCHEMA_VERSION, sql: SCHEMA },
+      schema: { what: 'access registry', version: SCHEMA_VERSION, sql: SCHEMA, upgrade },
     }),
   );
 
@@ -99,10 +115,13 @@ const registryOver = (db: Database.Database): AccessRegistry => {
     getSetting: db.prepare(`SELECT value FROM settings WHERE name = ?`),
     claimSetting: db.prepare(`INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT(name) DO NOTHING`),
     insert: db.prepare(
-      `INSERT INTO tokens (token_id, subject, role, issued_at, expires_at, issued_by) VALUES (?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO tokens (token_id, subject, role, issued_at, expires_at, issued_by, issued_with) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
     find: db.prepare(`SELECT * FROM tokens WHERE token_id = ?`),
-    revoke: db.prepare(`UPDATE tokens SET revoked_at = ?, revoked_by = ? WHERE token_id = ? AND revoked_at IS NULL`),
+    revoke: db.prepare(
+      `WITH RECURSIVE chain(id) AS (SELECT ? UNION SELECT t.token_id FROM tokens t JOIN chain ON t.issued_with = chain.id)
+       UPDATE tokens SET revoked_at = ?, revoked_by = ? WHERE token_id IN (SELECT id FROM chain) AND revoked_at IS NULL RETURNING token_id`,
+    ),
     page: db.prepare(`SELECT * FROM tokens WHERE seq > ? AND (? = 1 OR expires_at > ?) ORDER BY seq LIMIT ?`),
     prune: db.prepare(`DELETE FROM tokens WHERE expires_at < ?`),
   };
@@ -112,15 +131,14 @@ const registryOver = (db: Database.Database): AccessRegistry => {
       sql.claimSetting.run(SIGNING_KEY, handle);
       return (sql.getSetting.get(SIGNING_KEY) as { value: string }).value;
     },
-    record: (t) => void sql.insert.run(t.tokenId, t.subject, t.role, t.issuedAt.toISOString(), t.expiresAt.toISOString(), t.issuedBy),
+    record: (t) => void sql.insert.run(t.tokenId, t.subject, t.role, t.issuedAt.toISOString(), t.expiresAt.toISOString(), t.issuedBy, t.issuedWith ?? null),
     find: (tokenId) => {
       const row = sql.find.get(tokenId) as Row | undefined;
       return row === undefined ? undefined : toRecord(row);
     },
     revoke: (tokenId, at, by) => {
-      if (sql.find.get(tokenId) === undefined) return false;
-      sql.revoke.run(at.toISOString(), by, tokenId);
-      return true;
+      if (sql.find.get(tokenId) === undefined) return undefined;
+      return (sql.revoke.all(tokenId, at.toISOString(), by) as { token_id: string }[]).map((r) => r.token_id);
     },
     list: ({ limit, after, includeExpired, now }) => {
       const from = after === undefined ? 0 : Number.parseInt(after, 10);

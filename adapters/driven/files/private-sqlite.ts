@@ -17,7 +17,13 @@ export interface PrivateSqliteOptions {
    * The schema the file holds, created when missing; `user_version` says which version wrote it, and a file a newer
    * version wrote is refused (`what` names the database in that error).
    */
-  readonly schema?: { readonly what: string; readonly version: number; readonly sql: string };
+  readonly schema?: {
+    readonly what: string;
+    readonly version: number;
+    readonly sql: string;
+    /** Brings a file an earlier version wrote (`found`, 1 or more) to `version`, in the same transaction, before `sql`. */
+    readonly upgrade?: (db: Database.Database, found: number) => void;
+  };
 }
 
 /** How long a statement waits for another connection's lock (the CLI beside a running service) before SQLITE_BUSY. */
@@ -49,6 +55,7 @@ export const openPrivateSqlite = (location: PrivateSqliteLocation, options: Priv
       db.transaction(() => {
         const found = Number(db.pragma('user_version', { simple: true }));
         if (found > schema.version) throw new Error(`${schema.what} file has schema version ${found}, newer than ${schema.version}`);
+        if (found > 0 && found < schema.version) schema.upgrade?.(db, found);
         db.exec(schema.sql);
         if (found < schema.version) db.pragma(`user_version = ${schema.version}`);
       }).immediate();

@@ -35,6 +35,8 @@ export interface TokenSummary {
   readonly issuedAt: Date;
   readonly expiresAt: Date;
   readonly issuedBy: string;
+  /** The token it was issued with, through the service; absent for one issued on the command line. */
+  readonly issuedWith?: string;
   readonly revokedAt?: Date;
   readonly revokedBy?: string;
   readonly state: 'active' | 'expired' | 'revoked';
@@ -43,11 +45,14 @@ export interface TokenSummary {
 export interface AccessControl {
   /** The longest lifetime `issue` accepts. */
   readonly maxTtlSeconds: number;
-  /** Signs a JWT (EdDSA, key in the Secure Environment) and records its id, subject, role and expiry. */
-  issue(args: { subject: string; role: Role; ttlSeconds: number; issuedBy: string }): Promise<IssuedToken>;
   /**
-   * Ends a token before its expiry; later requests with it get 401, and the listeners `onRevoked` registered for it
-   * are told at once. Returns false for an unknown id.
+   * Signs a JWT (EdDSA, key in the Secure Environment) and records its id, subject, role and expiry. Issued with
+   * another token (`issuer`: through the service), it expires no later than that one, and its revocation ends it.
+   */
+  issue(args: { subject: string; role: Role; ttlSeconds: number; issuedBy: string; issuer?: Pick<Principal, 'tokenId' | 'expiresAt'> }): Promise<IssuedToken>;
+  /**
+   * Ends a token before its expiry, and every token issued with it (down the chain); later requests with any of them
+   * get 401, and the listeners `onRevoked` registered for each are told at once. Returns false for an unknown id.
    */
   revoke(tokenId: string, revokedBy: string): boolean;
   /**
@@ -167,7 +172,7 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
   const revocationListeners = new Map<string, Set<() => void>>();
   return {
     maxTtlSeconds: options.maxTtlSeconds,
-    async issue({ subject, role, ttlSeconds, issuedBy }) {
+    async issue({ subject, role, ttlSeconds, issuedBy, issuer }) {
       const parsed = z
         .strictObject({
           subject: TokenSubject,
@@ -180,23 +185,42 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
       const issuedAt = clock.now();
       const iat = Math.floor(issuedAt.getTime() / 1000);
       const exp = iat + ttlSeconds;
+      // A token cannot outlive the one it is issued with: a leaked short-lived admin token could otherwise leave
+      // 90-day admin tokens behind (found in review).
+      const issuerExp = issuer === undefined ? undefined : Math.floor(issuer.expiresAt.getTime() / 1000);
+      if (issuerExp !== undefined && exp > issuerExp) {
+        const left = Math.max(0, issuerExp - iat);
+        throw validationError(
+          [
+            {
+              path: 'ttl',
+              rule: 'within_issuer_lifetime',
+              message: `at most ${left} seconds: a token cannot outlive the token that issues it, which expires at ${issuer!.expiresAt.toISOString()}`,
+            },
+          ],
+          'token request',
+        );
+      }
       const tokenId = `tok_${toBase64url(random(16))}`;
       const token = await signJwt(
         { kid: key.kid, sign: (input) => se.sign(key.handle, input) },
         { ...settings, claims: { sub: subject, role, jti: tokenId, iat, exp } },
       );
       const expiresAt = new Date(exp * 1000);
-      registry.record({ tokenId, subject, role, issuedAt: new Date(iat * 1000), expiresAt, issuedBy });
+      registry.record({ tokenId, subject, role, issuedAt: new Date(iat * 1000), expiresAt, issuedBy, ...(issuer !== undefined ? { issuedWith: issuer.tokenId } : {}) });
       return { token, tokenId, subject, role, expiresAt };
     },
     revoke(tokenId, revokedBy) {
       if (!TokenId.safeParse(tokenId).success) return false;
-      if (!registry.revoke(tokenId, clock.now(), revokedBy)) return false;
-      for (const listener of [...(revocationListeners.get(tokenId) ?? [])]) {
-        try {
-          listener();
-        } catch {
-          // One listener failing must not keep the others (or the caller) from the revocation, which is recorded.
+      const revoked = registry.revoke(tokenId, clock.now(), revokedBy);
+      if (revoked === undefined) return false;
+      for (const id of revoked) {
+        for (const listener of [...(revocationListeners.get(id) ?? [])]) {
+          try {
+            listener();
+          } catch {
+            // One listener failing must not keep the others (or the caller) from the revocation, which is recorded.
+          }
         }
       }
       return true;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isCredenceError, validationError } from '../../../domain/errors.ts';
 import { revokeOrThrow, RoleSchema, TokenId, TokenSubject } from '../auth/access-control.ts';
 import { ACCESS } from '../auth/roles.ts';
 import { Ttl } from '../auth/ttl.ts';
@@ -19,6 +20,7 @@ const TokenSummary = z.object({
   issuedAt: z.string(),
   expiresAt: z.string(),
   issuedBy: z.string(),
+  issuedWith: z.string().optional().describe('the token it was issued with (through the service): its revocation ends this one too'),
   revokedAt: z.string().optional(),
   revokedBy: z.string().optional(),
   state: z.enum(['active', 'expired', 'revoked']),
@@ -55,7 +57,14 @@ export const tokenRoutes: RouteModule = (app, context) => {
     },
     async (request, reply) => {
       const { subject, role, ttl } = request.body;
-      const issued = await access.issue({ subject, role, ttlSeconds: ttl, issuedBy: request.principal!.subject });
+      const { subject: issuedBy, tokenId, expiresAt } = request.principal!;
+      const issued = await access
+        .issue({ subject, role, ttlSeconds: ttl, issuedBy, issuer: { tokenId, expiresAt } })
+        .catch((error: unknown) => {
+          // The request's fields, named as the body's (the lifetime checked against the caller's own token).
+          if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw error;
+          throw validationError(error.problem.issues.map((i) => ({ ...i, path: `body.${i.path}` })), 'token request');
+        });
       request.log.info({ tokenId: issued.tokenId, subject, role }, 'token issued');
       return reply
         .code(201)
@@ -95,7 +104,7 @@ export const tokenRoutes: RouteModule = (app, context) => {
     {
       config: { access: ACCESS.tokens },
       schema: {
-        summary: 'Revoke a token: later requests with it get 401',
+        summary: 'Revoke a token, and the tokens issued with it: later requests with any of them get 401',
         tags: ['access'],
         params: z.strictObject({ tokenId: TokenId }),
         response: { 204: z.undefined().describe('Revoked (or already revoked)') },
