@@ -27,6 +27,8 @@ export type SqliteStoreLocation = { readonly file: string } | { readonly memory:
 export interface SqliteStoreSettings {
   /** Rows read per page by readAll and subscriptions; bounds their memory. Default 1000. */
   readonly pageSize?: number;
+  /** Positions one page of a stream-prefix filter examines at most (pages.ts). Default 65,536. */
+  readonly prefixScanWindow?: number;
   /** How often an idle subscription looks for appends made through another connection. Default 200 ms. */
   readonly pollIntervalMs?: number;
   /** How long a write waits for another connection's write lock before failing. Default 5000 ms. */
@@ -116,7 +118,7 @@ export class SqliteEventStore implements EventStore {
     };
     this.group = new GroupCommitter<AppendWritten>(db, maxGroupSize, onCommitted, this.groupStats);
     this.rows = new AppendRows(db);
-    this.pages = new PageReader(db);
+    this.pages = new PageReader(db, settings.prefixScanWindow);
     this.sql = {
       // Rows as arrays, checked by recordedEventOfRaw: a decision's catch-up read pays its JSON.parse, not a zod
       // pipeline per row (rows.ts; a malformed row still fails with the zod error naming its column).
@@ -247,7 +249,7 @@ export class SqliteEventStore implements EventStore {
           cursor = page.cursor;
           remaining -= page.events.length;
           if (page.events.length > 0) yield page.events;
-          if (page.events.length < limit) return;
+          if (page.events.length < limit && page.atHead) return;
         }
       },
     };

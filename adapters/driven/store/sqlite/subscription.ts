@@ -1,3 +1,4 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { RecordedEvent, StoreSubscription } from '../../../../domain/ports/event-store.ts';
 import type { AppendNotifier } from './notifier.ts';
 import type { Page } from './pages.ts';
@@ -82,7 +83,9 @@ export class SqliteSubscription implements StoreSubscription, AsyncIterator<Reco
       this.index = 0;
       this.cursor = page.cursor;
       // Reading and starting to wait happen in one synchronous step, so no in-process append can slip between.
-      if (page.events.length === 0) await this.waitForWrite();
+      if (page.events.length === 0 && page.atHead) await this.waitForWrite();
+      // A window of the log with no match (a sparse prefix): the next one after a turn of the event loop.
+      else if (page.events.length === 0) await yieldToLoop();
     }
   }
 
