@@ -1,0 +1,49 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+/*
+ * Found in review: `credence serve 2>&1 | true` (a log pipeline gone at start) hung: the startup lines' EPIPE on
+ * stderr was an uncaught error, the service never answered, and SIGTERM did not stop it. What goes to stderr is for
+ * whoever watches; a reader that went away is no reason to stop, nor to hang.
+ */
+
+const dir = mkdtempSync(join(tmpdir(), 'credence-serve-epipe-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+
+describe('credence serve with its stdout and stderr readers gone', () => {
+  it('serves, and stops on SIGTERM', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'credence.mjs'), 'serve', '--data', join(dir, 'data'), '--port', String(port)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PORT: '', CREDENCE_URL: '' },
+    });
+    // Both readers gone before the service writes a line: every write to either is EPIPE.
+    child.stdout.destroy();
+    child.stderr.destroy();
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await expect
+        .poll(async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.status, { timeout: 60_000, interval: 250 })
+        .toBe(200);
+      child.kill('SIGTERM');
+      const code = await Promise.race([exited, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 20_000).unref())]);
+      expect(code).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 90_000);
+});
