@@ -156,6 +156,28 @@ describe('credence device against a live server', () => {
     expect(unreachable.err.join('\n')).toMatch(/cannot reach/);
   }, 60_000);
 
+  it('init refused writes nothing: a bootstrap id in use leaves no node on the server and no folder; a data folder is no device folder', async () => {
+    const first = await device(['init', '--node-id', 'meter-owner', '--kind', 'ed25519', '--bootstrap-id', 'shared-boot', '--dir', join(root, 'meter-owner'), '--server', service.url, '--token', service.tokens.operator]);
+    expect(first.code, first.err.join('\n')).toBe(0);
+    // Found in review: the node was registered (naming the other node's credential) before the issue was refused,
+    // and no later init of it could succeed.
+    const dir = join(root, 'meter-taker');
+    const taken = await device(['init', '--node-id', 'meter-taker', '--kind', 'ed25519', '--bootstrap-id', 'shared-boot', '--dir', dir, '--server', service.url, '--token', service.tokens.operator]);
+    expect(taken.code).toBe(1);
+    expect(taken.err.join('\n')).toMatch(/bootstrapId: the server already holds credential shared-boot/);
+    expect((await service.service.context.credence.store.readStream('node-meter-taker')).length).toBe(0);
+    expect(() => statSync(dir)).toThrow();
+    const again = await device(['init', '--node-id', 'meter-taker', '--kind', 'ed25519', '--dir', dir, '--server', service.url, '--token', service.tokens.operator]);
+    expect(again.code, again.err.join('\n')).toBe(0);
+
+    // The service's own data folder (its Secure Environment holds the infrastructure's keys) is refused as it stands.
+    const into = await device(['init', '--node-id', 'meter-into-data', '--kind', 'ed25519', '--dir', service.dir, '--server', service.url, '--token', service.tokens.operator]);
+    expect(into.code).toBe(1);
+    expect(into.err.join('\n')).toMatch(/is a Credence data folder/);
+    expect(readdirSync(service.dir)).not.toContain('device.json');
+    expect((await service.service.context.credence.store.readStream('node-meter-into-data')).length).toBe(0);
+  }, 60_000);
+
   it('--help on device and every subcommand', async () => {
     for (const sub of [[], ['init'], ['provision'], ['associate'], ['status'], ['fleet']]) {
       const help = await device([...sub, '--help']);

@@ -1,4 +1,7 @@
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
+import { derivedCommandId } from '../../../domain/event-ids.ts';
 import type { CredentialKind } from '../../../domain/crypto/credential.ts';
 import { validationError } from '../../../domain/errors.ts';
 import { ProblemResponse, request } from '../../../adapters/client/http.ts';
@@ -23,8 +26,15 @@ export const NodeProfile = z.strictObject({
 export type NodeProfile = z.infer<typeof NodeProfile>;
 
 /** One operator command through POST /v1/commands; the actor is the token's subject (never sent). */
-export const operatorCommand = async (target: ServerTarget, type: string, data: Record<string, unknown>) =>
-  (await request<{ events?: readonly { type: string; position: string }[] }>(target.url, { method: 'POST', path: '/v1/commands', token: target.token, body: { type, data } })).body;
+export const operatorCommand = async (target: ServerTarget, type: string, data: Record<string, unknown>, commandId?: string) =>
+  (
+    await request<{ events?: readonly { type: string; position: string }[] }>(target.url, {
+      method: 'POST',
+      path: '/v1/commands',
+      token: target.token,
+      body: { type, data, ...(commandId !== undefined ? { commandId } : {}) },
+    })
+  ).body;
 
 export interface FactoryRequest {
   readonly dir: string;
@@ -35,14 +45,43 @@ export interface FactoryRequest {
   readonly validForSeconds: number;
 }
 
+/** Files of a Credence data folder: a device's Secure Environment must never be opened among the infrastructure's keys. */
+const DATA_FOLDER_FILES = ['events.db', 'access.db', 'keys.db', 'readmodels.db', 'service.lock', 'service-lock.db'];
+
+/** Refused unless the server knows no entity `kind`/`id` yet (404): `device init` registers new ones only. */
+const mustBeNew = async (target: ServerTarget, kind: 'node' | 'credential', id: string, path: string): Promise<void> => {
+  try {
+    await request(target.url, { method: 'GET', path: `/v1/entities/${kind}/${encodeURIComponent(id)}`, token: target.token });
+  } catch (error) {
+    if (error instanceof ProblemResponse && error.status === 404) return;
+    throw error;
+  }
+  throw validationError([{ path, rule: 'unused', message: `the server already holds ${kind} ${id}: choose another` }], 'device init');
+};
+
 /**
  * Initialization at the factory (seed 004): the bootstrap key generated inside the device's Secure Environment,
  * the infrastructure's keys pinned, then the node registered and its bootstrap credential issued and provisioned
- * (pre-provisioning) through the operator API. Anything refused destroys the new key and writes no state.
+ * (pre-provisioning) through the operator API. Anything refused destroys the new key and writes no state: a folder
+ * this run made is removed. The node and credential ids are checked unused first, and each command's id is derived
+ * from what it records, so running the same init again after a step failed in transit finishes it rather than
+ * leaving a node registered with a bootstrap credential it can never have (found in review).
  */
 export const factory = async (target: ServerTarget, r: FactoryRequest): Promise<DeviceState> => {
   if (hasState(r.dir)) throw validationError([{ path: 'dir', rule: 'new-device', message: `${r.dir} already holds a device` }], 'device folder');
+  const infrastructure = DATA_FOLDER_FILES.find((f) => existsSync(join(r.dir, f)));
+  if (infrastructure !== undefined) {
+    throw validationError(
+      [{ path: 'dir', rule: 'not_a_data_folder', message: `${r.dir} is a Credence data folder (it holds ${infrastructure}): a device's keys live in a folder of their own` }],
+      'device folder',
+    );
+  }
+  const registered = await nodeRegisteredBefore(target, r);
+  if (!registered) await mustBeNew(target, 'node', r.nodeId, 'nodeId');
+  await mustBeNew(target, 'credential', r.bootstrapCredentialId, 'bootstrapId');
+  const made = !existsSync(r.dir);
   const se = openDeviceSecureEnvironment(r.dir);
+  let done = false;
   try {
     const pinned = await fetchPinnedInfrastructure(httpDeviceTransport(target.url));
     const device = new Device({ nodeId: r.nodeId, se, now, random });
@@ -51,12 +90,13 @@ export const factory = async (target: ServerTarget, r: FactoryRequest): Promise<
     const bootstrap = await device.generateBootstrap(r.kind, validity);
     const { descriptor } = bootstrap;
     try {
-      await operatorCommand(target, 'registerNode', { nodeId: r.nodeId, profile: r.profile, bootstrapCredentialId: r.bootstrapCredentialId });
+      await operatorCommand(target, 'registerNode', registerData(r), registerCommandId(r));
+      const keyed = `${registerCommandId(r)}|${descriptor.fingerprint}`;
       await operatorCommand(target, 'issueCredential', {
         credentialId: r.bootstrapCredentialId, kind: r.kind, purpose: 'bootstrap', owner: { kind: 'node', id: r.nodeId },
         fingerprint: descriptor.fingerprint, ...(descriptor.kind !== 'psk256' ? { publicKey: descriptor.publicKey } : {}), ...validity,
-      });
-      await operatorCommand(target, 'provisionCredential', { credentialId: r.bootstrapCredentialId, method: 'pre-provisioning' });
+      }, derivedCommandId('device-init/issue', keyed));
+      await operatorCommand(target, 'provisionCredential', { credentialId: r.bootstrapCredentialId, method: 'pre-provisioning' }, derivedCommandId('device-init/provision', keyed));
     } catch (error) {
       await device.se.destroy(bootstrap.handle);
       throw error;
@@ -70,9 +110,41 @@ export const factory = async (target: ServerTarget, r: FactoryRequest): Promise<
       associations: [],
     };
     writeState(r.dir, state);
+    done = true;
     return state;
   } finally {
     se.close();
+    if (!done && made) rmSync(r.dir, { recursive: true, force: true });
+  }
+};
+
+const registerData = (r: FactoryRequest) => ({ nodeId: r.nodeId, profile: r.profile, bootstrapCredentialId: r.bootstrapCredentialId });
+
+/** The registration's command id: the same init (node, profile, bootstrap id) sends the same one, whatever its key. */
+const registerCommandId = (r: FactoryRequest): string => derivedCommandId('device-init/register', JSON.stringify(registerData(r)));
+
+/**
+ * Whether this very registration was recorded by an earlier run of the same init (its later steps failed in transit):
+ * the registration sent again under its id answers its first outcome, and the init goes on from there. Any other
+ * node of that id is the server's, and refused by mustBeNew.
+ */
+const nodeRegisteredBefore = async (target: ServerTarget, r: FactoryRequest): Promise<boolean> => {
+  try {
+    const node = await request<{ context?: { bootstrapCredentialId?: string; profile?: unknown } }>(target.url, {
+      method: 'GET',
+      path: `/v1/entities/node/${encodeURIComponent(r.nodeId)}`,
+      token: target.token,
+    });
+    const profile = NodeProfile.safeParse(node.body.context?.profile);
+    return (
+      node.body.context?.bootstrapCredentialId === r.bootstrapCredentialId &&
+      profile.success &&
+      (['class', 'manufacturer', 'model'] as const).every((k) => profile.data[k] === r.profile[k]) &&
+      JSON.stringify(profile.data.capabilities) === JSON.stringify(r.profile.capabilities)
+    );
+  } catch (error) {
+    if (error instanceof ProblemResponse && error.status === 404) return false;
+    throw error;
   }
 };
 
