@@ -64,6 +64,15 @@ describe('credence lifecycle commands against a live server', () => {
     expect(again.out).toBe(`registerApplication: application-Rbilling is initialized (command ${commandId} was already done; nothing appended)`);
   });
 
+  it('exit 0 again for a retry under --command-id of a command with a start of validity given', async () => {
+    const commandId = randomUUID();
+    const argv = ['subscription', 'create', 'retried', '--subscriber', 'X', '--not-before', '2026-01-01T00:00:00Z', '--not-after', '2030-01-01T00:00:00Z', '--command-id', commandId];
+    expect((await cli(argv)).code).toBe(0);
+    const again = await cli(argv);
+    expect(again.code, again.err).toBe(0);
+    expect(again.out).toContain('was already done; nothing appended');
+  });
+
   it('exit 1: an illegal transition, with the title, the detail, the state and what it allows', async () => {
     const again = await cli(['subscription', 'create', 'city', '--subscriber', 'City Utilities', '--not-after', '2030-01-01T00:00:00Z']);
     expect(again.code).toBe(1);
@@ -102,6 +111,11 @@ describe('credence lifecycle commands against a live server', () => {
       [['command', 'enrolNode', '--data', '{not json'], /--data: not JSON/],
       [['node', 'revoke', 'meter-1', '--reason', 'keyCompromise', '--command-id', 'not-a-uuid'], /--command-id: must be a UUID/],
       [['node', 'revoke', 'meter-1', '--reason', 'keyCompromise', '--sign-key', 'k.json'], /--audience: required with --sign-key/],
+      // Found in review: a retry under --command-id sent another notBefore (now), refused as another command.
+      [['subscription', 'create', 'retry', '--subscriber', 'X', '--not-after', '2030-01-01T00:00:00Z', '--command-id', randomUUID()], /--not-before: required with --command-id/],
+      // Found in review: --app without --registree-ae was dropped, --registree-cse beside --registree-ae ignored.
+      [['association', 'configure', 'a2', '--node', 'meter-1', '--credential', 'c1', '--registrar', '/in-cse', '--registree-cse', '/m-cse', '--app', 'Rapp'], /--app: the App-ID of an AE Registree/],
+      [['association', 'configure', 'a2', '--node', 'meter-1', '--credential', 'c1', '--registrar', '/in-cse', '--registree-cse', '/m-cse', '--registree-ae', 'Cae1', '--app', 'Rapp'], /--registree-cse, --registree-ae: /],
     ];
     for (const [argv, message] of cases) {
       const r = await cli(argv);

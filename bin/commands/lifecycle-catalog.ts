@@ -33,6 +33,8 @@ export interface LifecycleSpec {
   readonly data: (id: string, o: Readonly<Record<string, unknown>>, now: () => Date) => Record<string, unknown>;
   /** Data paths whose option is not `--<kebab-case of the field>` (the id's field names the argument). */
   readonly flagFor?: Readonly<Record<string, string>>;
+  /** Options that cannot go together (or one that means nothing without another): the usage error, if any. */
+  readonly conflicts?: (o: Readonly<Record<string, unknown>>) => string | undefined;
 }
 
 export const LIFECYCLE_GROUPS = {
@@ -239,6 +241,13 @@ export const LIFECYCLE_COMMANDS: readonly LifecycleSpec[] = [
           ? { kind: 'ae', id: o['registreeAe'], appId: o['app'] }
           : { kind: 'cse', id: o['registreeCse'] },
     }),
+    // Found in review: --app without --registree-ae was dropped, and --registree-cse beside --registree-ae ignored.
+    conflicts: (o) =>
+      o['registreeCse'] !== undefined && o['registreeAe'] !== undefined
+        ? '--registree-cse, --registree-ae: the Registree is a CSE or an AE, not both'
+        : o['app'] !== undefined && o['registreeAe'] === undefined
+          ? "--app: the App-ID of an AE Registree, with --registree-ae only"
+          : undefined,
     flagFor: {
       nodeId: '--node', credentialId: '--credential', registrarCseId: '--registrar', registree: '--registree-cse',
       'registree.id': '--registree-cse/--registree-ae', 'registree.appId': '--app', 'registree.kind': '--registree-cse/--registree-ae',

@@ -65,7 +65,14 @@ const addSpec = (parent: Command, spec: LifecycleSpec, io: Parameters<RegisterCo
         const key = command.options.find((x) => x.flags === o.flags)!.attributeName();
         if (o.flags.includes('<json|@file>') && typeof values[key] === 'string') values[key] = jsonOption(o.flags.split(' ')[0]!, values[key] as string);
       }
+      const conflict = spec.conflicts?.(values);
+      if (conflict !== undefined) throw new UsageError(conflict);
       const data = spec.data(id, values, () => new Date());
+      // A retry under --command-id must send the same command, or the server refuses it as another one: a value
+      // defaulted from the clock (--not-before: now) differs at every run (found in review).
+      if (opts['commandId'] !== undefined && JSON.stringify(spec.data(id, values, () => new Date(0))) !== JSON.stringify(data)) {
+        throw new UsageError('--not-before: required with --command-id: its default (now) differs at every run, so the server would refuse a retry as another command');
+      }
       checkData(spec, command, data);
       return submit(io, command, spec.type, data, opts);
     }),
