@@ -43,6 +43,8 @@ describe('service configuration: defaults, file, environment, flags', () => {
 
   it('names the source and the field of every bad value', () => {
     expect(refusal(() => loadServiceConfig({ env: { PORT: 'eighty' } }))).toEqual(['env PORT']);
+    // Found in review: read as 8080, 1000 and 9000 by a coercion, none of them what was written.
+    for (const port of ['0x1f90', '1e3', ' 9000', '80.0']) expect(refusal(() => loadServiceConfig({ flags: { port } })), port).toEqual(['flag --port']);
     expect(refusal(() => loadServiceConfig({ flags: { port: 70000, logLevel: 'loud' } })).sort()).toEqual(['flag --log-level', 'flag --port']);
     const path = file('bad.json', { limits: { bodyLimitBytes: -1, nope: 1 } });
     expect(refusal(() => loadServiceConfig({ file: path })).sort()).toEqual([`file ${path}: limits.bodyLimitBytes`, `file ${path}: limits.nope`]);

@@ -190,8 +190,10 @@ describe('credence export proves the whole stream', () => {
     return dir;
   };
 
+  let exported = 0;
+  /** Each export to a file of its own: export keeps an existing file unless --force. */
   const exportTo = async (dir: string): Promise<{ code: number; file: string; err: string }> => {
-    const file = join(dir, 'bundle.json');
+    const file = join(dir, `bundle-${(exported += 1)}.json`);
     const c = capture();
     const code = await exportCommand([STREAM, '--out', file, '--data', dir], c.io);
     return { code, file, err: c.err.join('\n') };
@@ -209,6 +211,20 @@ describe('credence export proves the whole stream', () => {
     }
     // Nothing was logged or signed for the refused exports.
     expect(existsSync(join(dir, 'transparency.db'))).toBe(false);
+  });
+
+  it('keeps an existing --out file unless --force (found in review: an earlier bundle was overwritten without a word)', async () => {
+    const dir = await dataDir();
+    const out = join(dir, 'kept.json');
+    writeFileSync(out, 'precious\n');
+    const refused = capture();
+    expect(await exportCommand([STREAM, '--out', out, '--data', dir], refused.io)).toBe(2);
+    expect(refused.err.join('\n')).toContain(`--out: ${out} exists; give --force to replace it`);
+    expect(readFileSync(out, 'utf8')).toBe('precious\n');
+    const forced = capture();
+    expect(await exportCommand([STREAM, '--out', out, '--data', dir, '--force'], forced.io)).toBe(0);
+    expect(readFileSync(out, 'utf8')).not.toBe('precious\n');
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toBeTypeOf('object');
   });
 
   it('makes credence verify exit 1 on a bundle with its last event removed, naming the revision not covered', async () => {

@@ -1,3 +1,4 @@
+import { WholeNumber } from '../../domain/whole-number.ts';
 import { z } from 'zod';
 import { validationError, type FieldIssue } from '../../domain/errors.ts';
 import { assertJsonWithin, MAX_CONNECTION_STRING_CHARS } from '../../domain/json-limits.ts';
@@ -10,7 +11,7 @@ import { readTextFile } from '../runtime/bounded-files.ts';
  * (later wins). Each source is parsed on its own first, so an error names the field and where it came from.
  */
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const int = (min: number, max: number) => WholeNumber(min, max);
 const MIB = 1024 * 1024;
 
 /** Bounds of the service (SER-001). Every one can be set small, so tests can reach it. */

@@ -1,3 +1,4 @@
+import { WholeNumber } from '../../domain/whole-number.ts';
 import { existsSync, rmSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
@@ -29,7 +30,7 @@ const Init = z
     ...DataOptions,
     keyType: z.enum(['ed25519', 'p256']).default('p256'),
     subject: z.string().min(1).max(1024).optional(),
-    validityDays: z.coerce.number().int().min(1).max(MAX_CA_VALIDITY_DAYS).optional(),
+    validityDays: WholeNumber(1, MAX_CA_VALIDITY_DAYS).optional(),
     intermediate: z.boolean().default(false),
     csrOut: z.string().min(1).max(4096).optional(),
   })

@@ -1,3 +1,4 @@
+import { WholeNumber } from '../../domain/whole-number.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -234,8 +235,8 @@ const removedOnSignal = (folder: string): (() => void) => {
 
 const registerFleet = (device: Command, io: Io): void => {
   const Options = z.object({
-    count: z.coerce.number().int().min(1).max(100_000),
-    concurrency: z.coerce.number().int().min(1).max(256),
+    count: WholeNumber(1, 100_000),
+    concurrency: WholeNumber(1, 256),
     dir: z.string().min(1).max(4096).optional(),
     prefix: Identifier.refine((p) => p.length <= 200, 'at most 200 characters').optional(),
     lifetime: Duration,

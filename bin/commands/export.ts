@@ -18,6 +18,7 @@ const Options = z.object({
   store: StoreArg,
   out: z.string({ error: (issue) => (issue.input === undefined ? '--out FILE is required' : undefined) }).min(1, '--out FILE is required').max(4096),
   origin: z.string().refine(isValidKeyName, 'origin must be non-empty without spaces or "+"').optional(),
+  force: z.boolean().optional(),
   ...ServerOptions,
 });
 type Options = z.infer<typeof Options>;
@@ -32,7 +33,7 @@ const writeBundle = (path: string, bundle: unknown): void => {
 };
 
 /** Checked before anything is read or signed: the folder the bundle goes into exists, and the path is no folder. */
-const assertWritableOut = (path: string): void => {
+const assertWritableOut = (path: string, force: boolean): void => {
   const folder = dirname(resolve(path));
   let isFolder: boolean;
   try {
@@ -42,6 +43,8 @@ const assertWritableOut = (path: string): void => {
   }
   if (!isFolder) throw new UsageError(`--out: ${folder} is not a folder`);
   if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--out: ${path} is a folder; name a file`);
+  // An auditor's earlier bundle is evidence too: replaced only when asked (found in review: overwritten without a word).
+  if (existsSync(path) && !force) throw new UsageError(`--out: ${path} exists; give --force to replace it`);
 };
 
 const exportLocal = async (args: Options, io: Io): Promise<number> => {
@@ -98,12 +101,13 @@ export const register: RegisterCommands = (program, io) => {
   const command: Command = withServer(withLocalStore(program.command('export')))
     .description("an evidence bundle of one entity: its events, inclusion proofs, a signed checkpoint and the log's signed stream head")
     .argument('<stream>', 'the entity stream, <kind>-<id>, e.g. credential-meter-1-service')
-    .option('--out <file>', 'where to write the bundle (JSON)')
+    .option('--out <file>', 'where to write the bundle (JSON); an existing file is kept unless --force')
+    .option('--force', 'replace the --out file when it exists')
     .option('--origin <name>', `the transparency log's origin (default: ${DEFAULT_LOG_ORIGIN})`)
     .action(
       handler(io, async (stream: string, opts: Record<string, unknown>) => {
         const args = parseOptions(command, Options, { ...opts, stream });
-        assertWritableOut(args.out);
+        assertWritableOut(args.out, args.force === true);
         const target = readTarget(args, io);
         return target === undefined ? exportLocal(args, io) : exportRemote(args, target, io);
       }),

@@ -1,3 +1,4 @@
+import { DecimalNumber } from '../../domain/whole-number.ts';
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { openToGroupOrOthers } from '../../adapters/driven/files/index.ts';
@@ -40,7 +41,7 @@ export const PathArg = z.string().min(1).max(4096);
 export const BearerToken = z.string().min(1).max(8192).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
 
 /** Seconds to wait for an answer: a positive number, at most a day. */
-const TimeoutSeconds = z.coerce.number().positive().max(86_400);
+const TimeoutSeconds = DecimalNumber(86_400);
 
 export interface ServerTarget {
   readonly url: string;

@@ -1,3 +1,4 @@
+import { WholeNumber } from '../../domain/whole-number.ts';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import type { EventStore } from '../../domain/ports/event-store.ts';
@@ -17,7 +18,7 @@ const Options = z.object({
   store: StoreArg,
   json: z.boolean().default(false),
   full: z.boolean().default(false),
-  workers: z.coerce.number().int().min(1).max(64).optional(),
+  workers: WholeNumber(1, 64).optional(),
   ...ServerOptions,
 });
 type Options = z.infer<typeof Options>;

@@ -1,3 +1,4 @@
+import { WholeNumber } from '../../domain/whole-number.ts';
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -34,7 +35,7 @@ const Envelope = z
     signKey: PathArg.optional(),
     audience: z.string().min(1).max(200).optional(),
     actor: z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
-    signLifetime: z.coerce.number().int().min(1).max(MAX_REQUEST_LIFETIME_SECONDS).default(300),
+    signLifetime: WholeNumber(1, MAX_REQUEST_LIFETIME_SECONDS).default(300),
   })
   .superRefine((a, ctx) => {
     if (a.signKey !== undefined && a.audience === undefined) ctx.addIssue({ code: 'custom', path: ['audience'], message: 'required with --sign-key' });

@@ -1,3 +1,4 @@
+import { WholeNumber } from '../../domain/whole-number.ts';
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { Option, type Command } from 'commander';
@@ -105,7 +106,7 @@ const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => 
   return 0;
 };
 
-const List = Target.extend({ all: z.boolean().default(false), limit: z.coerce.number().int().min(1).max(1000).default(100) });
+const List = Target.extend({ all: z.boolean().default(false), limit: WholeNumber(1, 1000).default(100) });
 
 const list = async (args: z.infer<typeof List>, io: Io): Promise<number> => {
   const target = targetOf(args, io);
