@@ -3,9 +3,11 @@ import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
+import { ProblemResponse } from '../../adapters/client/http.ts';
 import type { TokenSummaryJson } from '../../adapters/client/operator.ts';
 import { TokenId, TokenSubject, type AccessControl } from '../../adapters/http/auth/access-control.ts';
 import { ROLES } from '../../adapters/http/auth/role.ts';
+import { PROBLEM_TYPE_BASE } from '../../adapters/http/problems.ts';
 import { parseTtl, Ttl } from '../../adapters/http/auth/ttl.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import { json, type Io } from '../io.ts';
@@ -140,10 +142,8 @@ const revoke = async (args: z.infer<typeof Revoke>, io: Io): Promise<number> => 
   if (target !== undefined) await clientOf(target).revokeToken(args.tokenId);
   else {
     const { revoked, dir } = await withLocalAccess(args, io, true, async (access, dir) => ({ revoked: access.revoke(args.tokenId, localActor()), dir }));
-    if (!revoked) {
-      io.err(`refused: no token ${args.tokenId} in ${dir}`);
-      return 1;
-    }
+    // The refusal the server gives, in the same words and shape (--json prints it on stdout as the server's).
+    if (!revoked) throw new ProblemResponse(404, { type: `${PROBLEM_TYPE_BASE}not_found`, title: 'Not Found', status: 404, detail: `token ${args.tokenId} does not exist in ${dir}`, tokenId: args.tokenId });
   }
   if (args.json) io.out(json({ revoked: args.tokenId }));
   else io.err(`revoked ${args.tokenId}: requests with it now get 401`);
