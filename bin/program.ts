@@ -150,6 +150,7 @@ export const createProgram = (io: Io, modules: readonly RegisterCommands[]): Com
  * for is 0 (on stdout); anything commander refuses (unknown option or command, missing argument) is 2.
  */
 export const runProgram = async (program: Command, argv: readonly string[], io: Io): Promise<number> => {
+  refuseRepeatedOptions(program, argv);
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
@@ -158,6 +159,24 @@ export const runProgram = async (program: Command, argv: readonly string[], io: 
     return asked ? EXIT.done : EXIT.usage;
   }
   return exitCodes.get(program) ?? EXIT.done;
+};
+
+/**
+ * An option that takes one value, given twice, is bad usage: commander keeps the last and drops the other without a
+ * word (`node register n1 --class c --class d` recorded class d; found in review). Options that take lists, and
+ * those after `--`, may repeat.
+ */
+const refuseRepeatedOptions = (program: Command, argv: readonly string[]): void => {
+  const end = argv.indexOf('--');
+  const given = end === -1 ? argv : argv.slice(0, end);
+  program.hook('preAction', (_program, action) => {
+    for (const option of action.options) {
+      if (option.variadic) continue;
+      const names = [option.long, option.short].filter((n): n is string => n !== undefined);
+      const times = given.filter((a) => names.some((n) => a === n || a.startsWith(`${n}=`))).length;
+      if (times > 1) action.error(`error: ${option.long ?? option.short}: given ${times} times; give it once`, { exitCode: EXIT.usage, code: 'credence.repeatedOption' });
+    }
+  });
 };
 
 /** Runs one or a few command modules on their own, e.g. `runCommands([register], ['history', stream], io)`. */
