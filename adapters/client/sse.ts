@@ -25,19 +25,17 @@ export interface SseEvent {
 /**
  * The server ended the stream on its own with `event: dropped` (a control frame, not a lifecycle event):
  * - `slow` (the client fell behind) or `error`: come back after `retryMs` with `lastEventId`; nothing is lost;
- * - `unauthorised`: the token was revoked or has expired; no retry hint, a new token is needed;
- * - `replaced`: a newer stream of the same principal resumed and took this one's slot: the subscription ends (it does
- *   not reconnect, or the two would take each other's place in turn).
+ * - `unauthorised`: the token was revoked or has expired; no retry hint, a new token is needed.
  */
 export interface SseDropped {
-  readonly reason: 'slow' | 'error' | 'unauthorised' | 'replaced' | 'unknown';
+  readonly reason: 'slow' | 'error' | 'unauthorised' | 'unknown';
   readonly retryMs?: number;
   /** The id of the last lifecycle event received: where a new connection resumes. */
   readonly lastEventId: string;
 }
 
 const DroppedData = z.looseObject({
-  reason: z.enum(['slow', 'error', 'unauthorised', 'replaced', 'unknown']).catch('unknown'),
+  reason: z.enum(['slow', 'error', 'unauthorised', 'unknown']).catch('unknown'),
   retryMs: z.number().int().nonnegative().optional().catch(undefined),
 });
 
@@ -242,7 +240,6 @@ export async function* subscribeEvents(baseUrl: string, options: SubscribeOption
             options.onDropped?.(dropped);
             // The token is no good any more: ask at once, so that the server's 401 says why.
             if (dropped.reason === 'unauthorised') waitMs = 0;
-            if (dropped.reason === 'replaced') return;
             continue;
           }
           if (frame.id !== '') lastEventId = frame.id;

@@ -9,7 +9,7 @@ export interface ServiceMetrics {
   /** A client connection closed as it opened: past `maxConnections` (`total`) or its address's share (`address`). */
   connectionRefused(reason: 'total' | 'address'): void;
   sseClientOpened(role: string): void;
-  sseClientClosed(role: string, reason: 'client' | 'slow' | 'shutdown' | 'error' | 'unauthorised' | 'replaced'): void;
+  sseClientClosed(role: string, reason: 'client' | 'slow' | 'shutdown' | 'error' | 'unauthorised'): void;
   sseEventsDelivered(count: number): void;
   /** Prometheus text exposition format. */
   render(): Promise<string>;

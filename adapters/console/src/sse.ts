@@ -213,11 +213,6 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
               // As a 401 does: the session's token is of no use any more, so it is not kept.
               api.unauthenticated(path);
             }
-            if (reason === 'replaced') {
-              // Another stream of this sign-in resumed in its place: following on would take that one's place in turn.
-              stop = true;
-              options.onStatus({ state: 'ended', why: 'another event stream of this sign-in (another tab or client) took its place: reload to follow here' });
-            }
             return;
           }
           // An id that is not a position is not the server's: the event is shown, its id neither kept nor shown.

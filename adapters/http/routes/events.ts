@@ -35,7 +35,9 @@ Integrators receive pseudonymised identifiers only.`;
 
 /**
  * How long a client refused by the stream cap should wait: about one stall period, when a stream whose client stopped
- * reading is reaped (a quiet one whose client is gone is not: resuming, with Last-Event-ID, takes its place).
+ * reading is reaped. (A quiet stream whose client vanished without closing holds its slot until the operating system
+ * gives up on the connection; ending another stream in its place was tried and let two live clients of one principal
+ * take each other's place without end: found in review.)
  */
 const capRetryAfterSeconds = (context: ServiceContext): number => Math.max(1, Math.ceil(context.limits.sseStallMs / 1000));
 
@@ -122,15 +124,7 @@ export const eventRoutes: RouteModule = (app, context) => {
         events = publicEvents$(context.credence.store, pseudonyms.deriver, filter, { onEvent: (e) => deliver(publicMessage(e)) });
       }
 
-      // A stream whose client vanished without a word (a NAT's drop, a laptop's sleep) looks alive to the server for
-      // as long as the operating system keeps its connection, some minutes, while heartbeats of a few bytes queue
-      // in the kernel. Its client comes back resuming (Last-Event-ID, or after=): at the cap, that resume takes the
-      // place of the principal's oldest stream, which ends with `dropped` `replaced` (found in review: the cap
-      // answered 429 "retry after a second" for as long as the dead stream lasted).
-      const takeOver = (): void => session?.replace();
-      let release = slots.acquire(principal.subject, takeOver);
-      const resuming = typeof filter.from === 'bigint';
-      if (release === undefined && resuming && slots.takeOver(principal.subject)) release = slots.acquire(principal.subject, takeOver);
+      const release = slots.acquire(principal.subject);
       if (release === undefined) {
         const retryAfter = capRetryAfterSeconds(context);
         const limit = context.limits.maxSseStreamsPerPrincipal;

@@ -61,16 +61,6 @@ export const frameDropped = (reason: 'slow' | 'error', retryMs: number): string 
  */
 export const frameUnauthorised = (): string => frameComment('dropped: unauthorised') + `event: dropped\ndata: ${JSON.stringify({ reason: 'unauthorised' })}\n\n`;
 
-/**
- * The last frame of a stream a newer stream of the same principal took the place of (it resumed while this one held
- * the last slot: most often this one's client is gone without a word). No retry hint: a client still reading would
- * only take the other's place in turn.
- */
-export const frameReplaced = (): string => frameComment('dropped: replaced') + `event: dropped
-data: ${JSON.stringify({ reason: 'replaced' })}
-
-`;
-
 /** The server is going away (graceful shutdown): come back after `retryMs` with the last event id. */
 export const frameShutdown = (retryMs: number): string => frameComment('shutdown') + frameRetry(retryMs);
 

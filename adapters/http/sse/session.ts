@@ -16,10 +16,10 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Observable, Subscription } from 'rxjs';
 import type { ServiceMetrics } from '../metrics.ts';
-import { HEARTBEAT, SSE_HEADERS, frameDropped, frameEvent, frameReplaced, frameRetry, frameShutdown, frameUnauthorised, type SseMessage } from './frame.ts';
+import { HEARTBEAT, SSE_HEADERS, frameDropped, frameEvent, frameRetry, frameShutdown, frameUnauthorised, type SseMessage } from './frame.ts';
 import { ClientGone, SlowClient, SseWriter, connectionGone } from './writer.ts';
 
-export type CloseReason = 'client' | 'slow' | 'shutdown' | 'error' | 'unauthorised' | 'replaced';
+export type CloseReason = 'client' | 'slow' | 'shutdown' | 'error' | 'unauthorised';
 
 /** The longest delay setTimeout takes (about 24.8 days); a longer one would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -137,11 +137,6 @@ export class SseSession {
     if (remaining <= 0) return this.unauthorised();
     this.expiry = setTimeout(() => this.armExpiry(), Math.min(remaining, MAX_TIMER_MS));
     this.expiry.unref();
-  }
-
-  /** A newer stream of the same principal takes this one's slot (routes/events.ts). */
-  replace(): void {
-    this.close('replaced', frameReplaced());
   }
 
   private unauthorised(): void {
