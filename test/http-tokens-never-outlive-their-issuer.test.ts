@@ -81,6 +81,37 @@ describe('tokens issued through the service', () => {
   });
 });
 
+describe('a token issued with one revoked meanwhile', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService();
+  }, 30_000);
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  it('is not issued: the revocation between the issuer\'s check and the record wins (found in review: the child lived)', async () => {
+    const access = svc.service.context.access;
+    const root = await access.issue({ subject: 'leaked-admin', role: 'admin', ttlSeconds: 3_600, issuedBy: 'test' });
+    const principal = await access.verify(root.token);
+    expect(access.revoke(root.tokenId, 'test-admin')).toBe(true);
+    const before = access.list({ limit: 1_000, includeExpired: true }).tokens.length;
+    await expect(access.issue({ subject: 'persist', role: 'admin', ttlSeconds: 600, issuedBy: principal.subject, issuer: principal })).rejects.toMatchObject({
+      problem: { code: 'unauthorised' },
+    });
+    expect(access.list({ limit: 1_000, includeExpired: true }).tokens.length).toBe(before);
+  });
+
+  it('signing out ends the signer\'s token alone: tokens it issued for others stand (found in review: revoked with it)', async () => {
+    const admin = await svc.service.context.access.issue({ subject: 'signing-out-admin', role: 'admin', ttlSeconds: 3_600, issuedBy: 'test' });
+    const issued = await fetch(`${svc.url}/v1/tokens`, { method: 'POST', headers: { ...json, ...bearer(admin.token) }, body: JSON.stringify({ subject: 'alice', role: 'auditor', ttl: '30m' }) });
+    const alice = (await issued.json()) as { token: string };
+    expect((await fetch(`${svc.url}/v1/session`, { method: 'DELETE', headers: bearer(admin.token) })).status).toBe(204);
+    expect((await fetch(`${svc.url}/v1/entities/counts`, { headers: bearer(admin.token) })).status).toBe(401);
+    expect((await fetch(`${svc.url}/v1/entities/counts`, { headers: bearer(alice.token) })).status).toBe(200);
+  });
+});
+
 describe('access.db written by the earlier version (schema 1)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'credence-access-v1-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import { normalizeIP } from '@fastify/rate-limit';
 import type { Socket } from 'node:net';
 
 /**
@@ -28,8 +29,13 @@ export const openFilesLimit = (read: () => string = () => readFileSync('/proc/se
 export interface ConnectionLimits {
   /** Client connections open at once, all addresses together. */
   readonly maxConnections: number;
-  /** Client connections open at once from one source address. */
+  /** Client connections open at once from one source address (an IPv6 /64 counts as one, as for the rate limit). */
   readonly maxConnectionsPerAddress: number;
+  /**
+   * How long a connection may stay open without a request begun (its headers read): 0 keeps none. Node's own timeouts
+   * left a socket that never sent a byte open for minutes (found in review), so idle sockets held the slots above.
+   */
+  readonly requestTimeoutMs: number;
 }
 
 export interface ConnectionLimiter {
@@ -60,8 +66,14 @@ export const limitConnections = (
   server.maxConnections = maxConnections;
   server.on('drop', () => options.onRefused?.('total'));
   const open = new Map<string, number>();
+  /** Sockets that have not begun a request yet, each with the timer that closes it if none comes. */
+  const waiting = new WeakMap<Socket, NodeJS.Timeout>();
+  const begun = (socket: Socket): void => {
+    clearTimeout(waiting.get(socket));
+    waiting.delete(socket);
+  };
   server.on('connection', (socket: Socket) => {
-    const address = socket.remoteAddress ?? 'unknown';
+    const address = normalizeIP(socket.remoteAddress ?? 'unknown');
     const count = (open.get(address) ?? 0) + 1;
     if (count > limits.maxConnectionsPerAddress) {
       options.onRefused?.('address');
@@ -69,15 +81,23 @@ export const limitConnections = (
       return;
     }
     open.set(address, count);
+    if (limits.requestTimeoutMs > 0) {
+      const timer = setTimeout(() => socket.destroy(), limits.requestTimeoutMs);
+      timer.unref();
+      waiting.set(socket, timer);
+    }
     socket.once('close', () => {
+      begun(socket);
       const left = (open.get(address) ?? 1) - 1;
       if (left <= 0) open.delete(address);
       else open.set(address, left);
     });
   });
+  // Once a request has begun, Node's request and keep-alive timeouts govern the connection.
+  server.on('request', (request: IncomingMessage) => begun(request.socket));
   return {
     maxConnections,
     ...(maxConnections < limits.maxConnections ? { lowered: { configured: limits.maxConnections, openFilesLimit: openFiles! } } : {}),
-    openFrom: (address) => open.get(address) ?? 0,
+    openFrom: (address) => open.get(normalizeIP(address)) ?? 0,
   };
 };

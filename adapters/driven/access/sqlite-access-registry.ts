@@ -54,14 +54,18 @@ export interface AccessRegistry {
    * time); returns the handle kept.
    */
   claimSigningKey(handle: string): string;
-  record(token: Omit<TokenRecord, 'revokedAt' | 'revokedBy'>): void;
+  /**
+   * Records an issued token; false, with nothing recorded, when the token it was issued with (`issuedWith`) is revoked
+   * by then: a revocation between the issuer's check and this insert must not let its child live (found in review).
+   */
+  record(token: Omit<TokenRecord, 'revokedAt' | 'revokedBy'>): boolean;
   find(tokenId: string): TokenRecord | undefined;
   /**
    * Revokes the token and every token issued with it, and with those, down the chain (a token's issuer revoked ends
    * what it issued). Undefined for an unknown id; else the ids revoked by this call (the first revocation of each is
    * kept: one revoked already is not in the list).
    */
-  revoke(tokenId: string, at: Date, by: string): readonly string[] | undefined;
+  revoke(tokenId: string, at: Date, by: string, options?: { readonly alone?: boolean }): readonly string[] | undefined;
   list(args: { readonly limit: number; readonly after?: string; readonly includeExpired: boolean; readonly now: Date }): TokenPage;
   /** Forgets tokens that expired before `before`: their expiry refuses them without a record. */
   prune(before: Date): number;
@@ -115,8 +119,11 @@ const registryOver = (db: Database.Database): AccessRegistry => {
     getSetting: db.prepare(`SELECT value FROM settings WHERE name = ?`),
     claimSetting: db.prepare(`INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT(name) DO NOTHING`),
     insert: db.prepare(
-      `INSERT INTO tokens (token_id, subject, role, issued_at, expires_at, issued_by, issued_with) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO tokens (token_id, subject, role, issued_at, expires_at, issued_by, issued_with)
+       SELECT @tokenId, @subject, @role, @issuedAt, @expiresAt, @issuedBy, @issuedWith
+       WHERE @issuedWith IS NULL OR EXISTS (SELECT 1 FROM tokens WHERE token_id = @issuedWith AND revoked_at IS NULL)`,
     ),
+    revokeOne: db.prepare(`UPDATE tokens SET revoked_at = ?, revoked_by = ? WHERE token_id = ? AND revoked_at IS NULL RETURNING token_id`),
     find: db.prepare(`SELECT * FROM tokens WHERE token_id = ?`),
     revoke: db.prepare(
       `WITH RECURSIVE chain(id) AS (SELECT ? UNION SELECT t.token_id FROM tokens t JOIN chain ON t.issued_with = chain.id)
@@ -131,14 +138,24 @@ const registryOver = (db: Database.Database): AccessRegistry => {
       sql.claimSetting.run(SIGNING_KEY, handle);
       return (sql.getSetting.get(SIGNING_KEY) as { value: string }).value;
     },
-    record: (t) => void sql.insert.run(t.tokenId, t.subject, t.role, t.issuedAt.toISOString(), t.expiresAt.toISOString(), t.issuedBy, t.issuedWith ?? null),
+    record: (t) =>
+      sql.insert.run({
+        tokenId: t.tokenId,
+        subject: t.subject,
+        role: t.role,
+        issuedAt: t.issuedAt.toISOString(),
+        expiresAt: t.expiresAt.toISOString(),
+        issuedBy: t.issuedBy,
+        issuedWith: t.issuedWith ?? null,
+      }).changes === 1,
     find: (tokenId) => {
       const row = sql.find.get(tokenId) as Row | undefined;
       return row === undefined ? undefined : toRecord(row);
     },
-    revoke: (tokenId, at, by) => {
+    revoke: (tokenId, at, by, options = {}) => {
       if (sql.find.get(tokenId) === undefined) return undefined;
-      return (sql.revoke.all(tokenId, at.toISOString(), by) as { token_id: string }[]).map((r) => r.token_id);
+      const rows = options.alone === true ? sql.revokeOne.all(at.toISOString(), by, tokenId) : sql.revoke.all(tokenId, at.toISOString(), by);
+      return (rows as { token_id: string }[]).map((r) => r.token_id);
     },
     list: ({ limit, after, includeExpired, now }) => {
       const from = after === undefined ? 0 : Number.parseInt(after, 10);

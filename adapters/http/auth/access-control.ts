@@ -51,10 +51,11 @@ export interface AccessControl {
    */
   issue(args: { subject: string; role: Role; ttlSeconds: number; issuedBy: string; issuer?: Pick<Principal, 'tokenId' | 'expiresAt'> }): Promise<IssuedToken>;
   /**
-   * Ends a token before its expiry, and every token issued with it (down the chain); later requests with any of them
-   * get 401, and the listeners `onRevoked` registered for each are told at once. Returns false for an unknown id.
+   * Ends a token before its expiry, and every token issued with it (down the chain), or that token `alone` (its
+   * holder signing out: what it issued for others stands); later requests with any of them get 401, and the
+   * listeners `onRevoked` registered for each are told at once. Returns false for an unknown id.
    */
-  revoke(tokenId: string, revokedBy: string): boolean;
+  revoke(tokenId: string, revokedBy: string, options?: { readonly alone?: boolean }): boolean;
   /**
    * Calls `listener` when `revoke` (of this access control, in this process) ends the token `tokenId`: what a
    * long-lived response (SSE) uses to end at once. Returns the unsubscribe. Revocations made by another process on
@@ -66,6 +67,11 @@ export interface AccessControl {
    * revocation; throws CredenceError 'unauthorised' (-> 401) otherwise.
    */
   verify(token: string): Promise<Principal>;
+  /**
+   * Whether `token` verified before (its signature and fixed claims are known good): `verify` then costs no signature
+   * check. What the refused-token budget lets through when an address has spent it (refused-token-budget.ts).
+   */
+  recognises(token: string): boolean;
   /**
    * How long a principal `verify` returned earlier stays valid, in ms by this access control's clock: 0 once its
    * token is revoked, forgotten or expired. One registry lookup: what a long-lived response (SSE) re-checks.
@@ -207,12 +213,13 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
         { ...settings, claims: { sub: subject, role, jti: tokenId, iat, exp } },
       );
       const expiresAt = new Date(exp * 1000);
-      registry.record({ tokenId, subject, role, issuedAt: new Date(iat * 1000), expiresAt, issuedBy, ...(issuer !== undefined ? { issuedWith: issuer.tokenId } : {}) });
+      const recorded = registry.record({ tokenId, subject, role, issuedAt: new Date(iat * 1000), expiresAt, issuedBy, ...(issuer !== undefined ? { issuedWith: issuer.tokenId } : {}) });
+      if (!recorded) throw unauthorised('bearer token', 'revoked');
       return { token, tokenId, subject, role, expiresAt };
     },
-    revoke(tokenId, revokedBy) {
+    revoke(tokenId, revokedBy, revokeOptions) {
       if (!TokenId.safeParse(tokenId).success) return false;
-      const revoked = registry.revoke(tokenId, clock.now(), revokedBy);
+      const revoked = registry.revoke(tokenId, clock.now(), revokedBy, revokeOptions);
       if (revoked === undefined) return false;
       for (const id of revoked) {
         for (const listener of [...(revocationListeners.get(id) ?? [])]) {
@@ -249,6 +256,7 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
       if (record.subject !== claims.sub || record.role !== claims.role) throw unauthorised('bearer token', 'does not match its record');
       return { subject: claims.sub, role: claims.role, tokenId: claims.jti, expiresAt: new Date(claims.exp * 1000) };
     },
+    recognises: (token) => verifyToken.recognises(token),
     remainingMs(principal) {
       const remaining = principal.expiresAt.getTime() - clock.now().getTime();
       if (remaining <= 0) return 0;

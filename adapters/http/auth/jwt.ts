@@ -101,9 +101,15 @@ const VERIFIED_KEPT = 1_024;
  * not been kept). What changes with time is checked on every call: the expiry here, as jose checks it, and the
  * revocation by the caller (access.db). Only tokens that verified are kept, so refused ones cannot fill it.
  */
-export const jwtVerifier = (key: CryptoKey, settings: JwtSettings): ((token: string, now: Date) => Promise<JwtClaims>) => {
+export interface JwtVerifier {
+  (token: string, now: Date): Promise<JwtClaims>;
+  /** Whether `token` verified before and is kept: its next check costs no signature verification. */
+  readonly recognises: (token: string) => boolean;
+}
+
+export const jwtVerifier = (key: CryptoKey, settings: JwtSettings): JwtVerifier => {
   const verified = new Map<string, JwtClaims>();
-  return async (token, now) => {
+  const verify = async (token: string, now: Date): Promise<JwtClaims> => {
     const kept = verified.get(token);
     if (kept === undefined) {
       const claims = await verifyJwt(token, key, { ...settings, now });
@@ -119,4 +125,5 @@ export const jwtVerifier = (key: CryptoKey, settings: JwtSettings): ((token: str
     }
     return kept;
   };
+  return Object.assign(verify, { recognises: (token: string) => verified.has(token) });
 };

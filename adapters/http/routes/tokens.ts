@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isCredenceError, validationError } from '../../../domain/errors.ts';
 import { revokeOrThrow, RoleSchema, TokenId, TokenSubject } from '../auth/access-control.ts';
 import { ACCESS } from '../auth/roles.ts';
+import { unauthenticated } from '../problems.ts';
 import { Ttl } from '../auth/ttl.ts';
 import type { RouteModule } from '../context.ts';
 
@@ -61,6 +62,8 @@ export const tokenRoutes: RouteModule = (app, context) => {
       const issued = await access
         .issue({ subject, role, ttlSeconds: ttl, issuedBy, issuer: { tokenId, expiresAt } })
         .catch((error: unknown) => {
+          // The caller's token was revoked while its request was read: nothing was issued.
+          if (isCredenceError(error, 'unauthorised') && error.problem.code === 'unauthorised') throw unauthenticated(error.problem.reason);
           // The request's fields, named as the body's (the lifetime checked against the caller's own token).
           if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw error;
           throw validationError(error.problem.issues.map((i) => ({ ...i, path: `body.${i.path}` })), 'token request');
@@ -133,7 +136,8 @@ export const tokenRoutes: RouteModule = (app, context) => {
     async (request, reply) => {
       const { tokenId, subject } = request.principal!;
       // The token was verified for this request, so its record exists; a revocation racing this one keeps the first.
-      access.revoke(tokenId, subject);
+      // This token alone: tokens an admin issued with it for others stand (found in review: a sign-out revoked them).
+      access.revoke(tokenId, subject, { alone: true });
       request.log.info({ tokenId }, 'token revoked by its holder (sign-out)');
       return reply.code(204).send();
     },
