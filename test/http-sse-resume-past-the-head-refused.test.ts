@@ -11,6 +11,28 @@ import { startTestService, type TestService } from './support/service.ts';
  * names no event of this log (a store restored from an older backup, or an id never sent): it is refused, 409.
  */
 
+describe('GET /v1/events on an empty log', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService();
+  }, 30_000);
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  it('resumes after 0 (it skips nothing), and refuses any other position, which names no event of this log', async () => {
+    const zero = await openStream(svc.url, svc.tokens.auditor, '/v1/events?after=0');
+    try {
+      expect(zero.status).toBe(200);
+    } finally {
+      zero.close();
+    }
+    const one = await openStream(svc.url, svc.tokens.auditor, '/v1/events', { 'last-event-id': '1' });
+    expect(one.status).toBe(409);
+    expect(String(one.problem!['detail'])).toContain('this log holds no event');
+  });
+});
+
 describe('GET /v1/events resuming after a position past the newest event', () => {
   let svc: TestService;
   let api: Api;

@@ -1,7 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openSqliteStore, type SqliteEventStore } from '../adapters/driven/store/index.ts';
 import { hmacSha256 } from '../domain/crypto/index.ts';
-import { PublicIdentities, PseudonymDeriver, type PseudonymKey } from '../projections/pseudonyms/index.ts';
+import { identitiesUpTo, PublicIdentities, PseudonymDeriver, type PseudonymKey } from '../projections/pseudonyms/index.ts';
+import { ExpectedRevision } from '../domain/ports/event-store.ts';
+import { currentVersionOf } from '../domain/upcasters.ts';
+import { operator, profile } from './support/fleet.ts';
 import { pacedEvents } from '../projections/streams/paced.ts';
 import { publicEvents$ } from '../projections/streams/index.ts';
 import { appendRegisteredNodes } from './http-sse.fixtures.ts';
@@ -16,6 +20,15 @@ import type { EventStore } from '../domain/ports/event-store.ts';
  */
 
 const EVENTS = 3_000;
+const metadataOf = (commandId: string) => ({
+  schemaVersion: currentVersionOf('NodeRegistered'),
+  actor: { id: operator.id, role: operator.role },
+  commandId,
+  commandType: 'registerNode',
+  correlationId: commandId,
+  causationId: commandId,
+  occurredAt: new Date().toISOString(),
+});
 
 describe('a stream catching up over events its filter drops', () => {
   let store: SqliteEventStore;
@@ -107,5 +120,43 @@ describe('PublicIdentities.copyPausing', () => {
     copied.observe({ type: 'PseudonymRotated', data: { nodeId: 'n-2', epoch: 99, pseudonym: 'p-aaaaaaaaaaaaaaaaaaaaaaaaaa', trigger: 'demand' } } as never);
     expect(copied.epochOf('n-2')).toBe(99);
     expect(original.epochOf('n-2')).toBe(2);
+  });
+});
+
+describe('a pseudonymised stream closed while its fold is copied', () => {
+  let store: SqliteEventStore;
+  beforeAll(async () => {
+    store = openSqliteStore({ memory: true, durability: 'normal' });
+    // Some 12,000 identity entries: a copy of the fold pauses once at least (every 10,000 entries).
+    for (let i = 0; i < 12_000; i++) {
+      const nodeId = `n-${i}`;
+      const commandId = randomUUID();
+      await store.appendToStream(
+        `node-${nodeId}`,
+        [{ id: randomUUID(), type: 'NodeRegistered', data: { nodeId, profile, bootstrapCredentialId: `${nodeId}-boot` }, metadata: { ...metadataOf(commandId) } }],
+        { expectedRevision: ExpectedRevision.noStream },
+      );
+    }
+  }, 120_000);
+  afterAll(() => store.close());
+
+  it('stops copying at the next pause (found in review: each closed stream copied the whole fold to the end)', async () => {
+    const head = (await store.headPosition())!;
+    expect(await identitiesUpTo(store, head)).toBeDefined();
+    const outcomes: string[] = [];
+    const copy = PublicIdentities.prototype.copyPausing;
+    const spy = vi.spyOn(PublicIdentities.prototype, 'copyPausing').mockImplementation(function (this: PublicIdentities, ...args) {
+      const copying = copy.apply(this, args);
+      copying.then(() => outcomes.push('copied'), () => outcomes.push('stopped'));
+      return copying;
+    });
+    try {
+      // The subscriber has left from the start: the copy of the kept fold stops at its first pause.
+      expect(await identitiesUpTo(store, head, () => true)).toBeUndefined();
+    } finally {
+      spy.mockRestore();
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(outcomes).toEqual(['stopped']);
   });
 });

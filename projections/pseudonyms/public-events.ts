@@ -95,8 +95,33 @@ export const identitiesUpTo = async (
   const keptAt = position < head ? position : head;
   const known = furthestFold.get(store);
   const base = known !== undefined && known.position <= position ? known : undefined;
-  const identities = base === undefined ? new PublicIdentities() : await base.identities.copyPausing(yieldToLoop);
-  if (cancelled()) return undefined;
+  // Each pause of a copy asks whether the subscriber left: a stream closed mid-copy stops copying at once, so opening
+  // and closing streams cannot pile copies of the fleet's fold up past the cap (found in review).
+  const pause = async (): Promise<void> => {
+    await yieldToLoop();
+    if (cancelled()) throw LEFT;
+  };
+  try {
+    return await foldFrom(store, position, keptAt, known, base, pause, cancelled);
+  } catch (error) {
+    if (error === LEFT) return undefined;
+    throw error;
+  }
+};
+
+/** Thrown by a copy's pause once the subscriber left. */
+const LEFT = Symbol('the subscriber left');
+
+const foldFrom = async (
+  store: EventStore,
+  position: bigint,
+  keptAt: bigint,
+  known: { readonly position: bigint; readonly identities: PublicIdentities } | undefined,
+  base: { readonly position: bigint; readonly identities: PublicIdentities } | undefined,
+  pause: () => Promise<void>,
+  cancelled: () => boolean,
+): Promise<PublicIdentities | undefined> => {
+  const identities = base === undefined ? new PublicIdentities() : await base.identities.copyPausing(pause);
   const furthest = known === undefined || known.position < keptAt;
   /** The fold as it stood at `keptAt`, taken before the first event past it (appended while folding) is observed. */
   let atKept: PublicIdentities | undefined;
@@ -106,7 +131,7 @@ export const identitiesUpTo = async (
     ...(base !== undefined ? { afterPosition: base.position } : {}),
   })) {
     if (record.position > position) break;
-    if (furthest && atKept === undefined && record.position > keptAt) atKept = await identities.copyPausing(yieldToLoop);
+    if (furthest && atKept === undefined && record.position > keptAt) atKept = await identities.copyPausing(pause);
     const decoded = decodeStored(record);
     if (decoded.ok) identities.observe(decoded.value.event);
     if (++folded % FOLDED_PER_TURN === 0) {
@@ -117,7 +142,7 @@ export const identitiesUpTo = async (
   // Kept as it stood at `keptAt` (every event up to it was stored before the fold began, so was read); the caller
   // folds on in its own copy. Not over a further fold another stream kept meanwhile.
   if (furthest && (furthestFold.get(store)?.position ?? -1n) < keptAt) {
-    const kept = atKept ?? (await identities.copyPausing(yieldToLoop));
+    const kept = atKept ?? (await identities.copyPausing(pause));
     // Checked again after the copy's pauses: another stream may have kept a further fold meanwhile.
     const now = furthestFold.get(store);
     if (now === undefined || now.position < keptAt) furthestFold.set(store, { position: keptAt, identities: kept });

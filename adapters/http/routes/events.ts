@@ -51,7 +51,8 @@ const capRetryAfterSeconds = (context: ServiceContext): number => Math.max(1, Ma
 const refuseResumePastTheHead = async (context: ServiceContext, from: unknown): Promise<void> => {
   if (typeof from !== 'bigint') return;
   const head = await context.credence.store.headPosition();
-  if (head !== undefined && from <= head) return;
+  // 0 skips nothing on an empty log either: an integrator's checkpoint that starts at 0 is no id of another log.
+  if (from === 0n || (head !== undefined && from <= head)) return;
   const newest = head === undefined ? 'this log holds no event' : `this log's newest event is at ${head}`;
   throw new HttpProblem(
     409,
