@@ -100,6 +100,17 @@ describe('GET /v1/entities/credential/{id}/dependents: the App-IDs enrolled with
     expect((await dependents('K1')).dependents.find((d) => d.id === 'Rkey')).toMatchObject({ ending: { type: 'ApplicationEnrolmentEnded' }, cascade: true });
   });
 
+  it('no longer lists an App-ID that was revoked while enrolled: it ended on its own, its credential with it (found in review)', async () => {
+    expect((await dependents('K2')).dependents.map((d) => d.id)).toEqual(['Rkey']);
+    await run({ type: 'revokeApplication', data: { appId: 'Rkey', reason: 'privilegeWithdrawn' } });
+    await settled(svc);
+    const graph = await dependents('K2');
+    expect(graph.root).toMatchObject({ state: 'revoked', ending: { causedBy: { streamId: 'application-Rkey', type: 'ApplicationRevoked' } } });
+    expect(graph.dependents).toEqual([]);
+    // The enrolment that ended with K1 before stays listed there, with its end.
+    expect((await dependents('K1')).dependents.find((d) => d.id === 'Rkey')).toMatchObject({ ending: { type: 'ApplicationEnrolmentEnded' } });
+  });
+
   it('lists an App-ID that moved onto another credential under that one only', async () => {
     expect((await dependents('M1')).dependents.map((d) => d.id)).toEqual(['Rmove']);
     await run({ type: 'enrolApplication', data: { appId: 'Rmove', credentialId: 'M2', replaces: 'M1' } });

@@ -159,8 +159,18 @@ export const bindApplication = (db: Database.Database, application: string, cred
   addDependent(db, credential, 'application-enrolled-with', application);
 };
 
-/** The App-ID is enrolled with no credential any more (its enrolment ended, or it was revoked). */
-export const unbindApplication = (db: Database.Database, application: string): void => {
+/**
+ * The App-ID is enrolled with no credential any more: its enrolment ended (it stays listed under that credential,
+ * with the end), or the App-ID was revoked (`revoked`: no longer listed under it either, since it ended on its own
+ * and its credential with it, not the other way round; found in review).
+ */
+export const unbindApplication = (db: Database.Database, application: string, options: { readonly revoked?: boolean } = {}): void => {
+  if (options.revoked === true) {
+    const bound = prepared(db, 'SELECT credential FROM cascade_application_credentials WHERE application = ?').get(application) as { credential: string } | undefined;
+    if (bound !== undefined) {
+      prepared(db, "DELETE FROM cascade_dependents WHERE parent = ? AND relation = 'application-enrolled-with' AND child = ?").run(bound.credential, application);
+    }
+  }
   prepared(db, 'DELETE FROM cascade_application_credentials WHERE application = ?').run(application);
 };
 

@@ -121,7 +121,7 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
         default:
           // A node's end (revoked, or its enrolment expired: both final) or an App-ID's releases its identifiers.
           if (e.event.type === 'NodeRevoked' || e.event.type === 'NodeEnrolmentExpired' || e.event.type === 'ApplicationRevoked') releaseIdentifiersOf(d, stream);
-          if (e.event.type === 'ApplicationRevoked') unbindApplication(d, stream);
+          if (e.event.type === 'ApplicationRevoked') unbindApplication(d, stream, { revoked: true });
           if (ENDINGS.has(e.event.type)) {
             const reason = (e.event.data as { reason?: unknown }).reason;
             addEnding(d, { ...endingFields(e), type: e.event.type, ...(typeof reason === 'string' ? { reason } : {}) });
