@@ -46,11 +46,10 @@ export const runProcess = async (): Promise<void> => {
     throw error;
   });
   // What goes to stderr (progress, notes, a service's startup lines) is for whoever watches: a reader that went
-  // away is no reason to stop. Unhandled, its EPIPE ended in an uncaught error while the service started, which
-  // left `credence serve 2>&1 | true` hung, deaf to SIGTERM (found in review).
-  process.stderr.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE') throw error;
-  });
+  // away, or a destination that fails (a full disk, a closed terminal), is no reason to stop, and there is nowhere
+  // left to say so. Unhandled, its EPIPE ended in an uncaught error while the service started, which left
+  // `credence serve 2>&1 | true` hung, deaf to SIGTERM; `serve 2>/dev/full` ended the service (found in review).
+  process.stderr.on('error', () => {});
   const io: Io = {
     out: (l) => process.stdout.write(`${l}\n`),
     err: (l) => process.stderr.write(`${l}\n`),

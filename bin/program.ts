@@ -171,7 +171,8 @@ const refuseRepeatedOptions = (program: Command, argv: readonly string[]): void 
   const given = end === -1 ? argv : argv.slice(0, end);
   program.hook('preAction', (_program, action) => {
     for (const option of action.options) {
-      if (option.variadic) continue;
+      // A switch given twice says the same thing twice; one that takes a value could say two.
+      if (option.variadic || !(option.required || option.optional)) continue;
       const names = [option.long, option.short].filter((n): n is string => n !== undefined);
       const times = given.filter((a) => names.some((n) => a === n || a.startsWith(`${n}=`))).length;
       if (times > 1) action.error(`error: ${option.long ?? option.short}: given ${times} times; give it once`, { exitCode: EXIT.usage, code: 'credence.repeatedOption' });

@@ -126,6 +126,8 @@ describe('credence lifecycle commands against a live server', () => {
       expect(r.code, argv.join(' ')).toBe(2);
       expect(r.err, argv.join(' ')).toMatch(message);
     }
+    // A switch given twice says the same thing twice: no usage error (the unknown credential is the server's refusal).
+    expect((await cli(['credential', 'revoke', 'no-such', '--reason', 'keyCompromise', '--json', '--json'])).code).toBe(1);
     const noToken = await cli(['node', 'revoke', 'meter-1', '--reason', 'keyCompromise'], { CREDENCE_TOKEN: '' });
     expect(noToken).toMatchObject({ code: 2, err: 'error: --token: required with --server (or --token-file FILE, or set CREDENCE_TOKEN)' });
   });

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,26 +24,46 @@ const freePort = (): Promise<number> =>
     });
   });
 
+const serves = async (stdio: ['ignore', 'pipe' | 'ignore' | number, 'pipe' | number], gone: (child: ReturnType<typeof spawn>) => void): Promise<void> => {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'credence.mjs'), 'serve', '--data', join(dir, `data-${port}`), '--port', String(port)], {
+    stdio,
+    env: { ...process.env, PORT: '', CREDENCE_URL: '' },
+  });
+  gone(child);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    await expect
+      .poll(async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.status, { timeout: 60_000, interval: 250 })
+      .toBe(200);
+    // Still serving a moment later: the startup lines' failed writes ended nothing.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    child.kill('SIGTERM');
+    const code = await Promise.race([exited, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 20_000).unref())]);
+    expect(code).toBe(0);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+};
+
+describe('credence serve with stderr going nowhere', () => {
+  it.skipIf(!existsSync('/dev/full'))('serves with stderr on a full device, and stops on SIGTERM (found in review: it ended)', async () => {
+    const full = openSync('/dev/full', 'w');
+    try {
+      await serves(['ignore', 'ignore', full], () => undefined);
+    } finally {
+      closeSync(full);
+    }
+  }, 90_000);
+});
+
 describe('credence serve with its stdout and stderr readers gone', () => {
   it('serves, and stops on SIGTERM', async () => {
-    const port = await freePort();
-    const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'credence.mjs'), 'serve', '--data', join(dir, 'data'), '--port', String(port)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, PORT: '', CREDENCE_URL: '' },
-    });
     // Both readers gone before the service writes a line: every write to either is EPIPE.
-    child.stdout.destroy();
-    child.stderr.destroy();
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    try {
-      await expect
-        .poll(async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.status, { timeout: 60_000, interval: 250 })
-        .toBe(200);
-      child.kill('SIGTERM');
-      const code = await Promise.race([exited, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 20_000).unref())]);
-      expect(code).toBe(0);
-    } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
+    await serves(['ignore', 'pipe', 'pipe'], (child) => {
+      child.stdout!.destroy();
+      child.stderr!.destroy();
+    });
   }, 90_000);
 });

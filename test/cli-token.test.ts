@@ -75,7 +75,9 @@ describe('credence token', () => {
     const local = await cli(['token', 'revoke', 'tok_AAAAAAAAAAAAAAAAAAAAAA', '--data', svc.dir, '--json']);
     const remote = await cli(['token', 'revoke', 'tok_AAAAAAAAAAAAAAAAAAAAAA', '--json'], { CREDENCE_URL: svc.url, CREDENCE_TOKEN: svc.tokens.admin });
     expect([local.code, remote.code]).toEqual([1, 1]);
-    for (const r of [local, remote]) expect(JSON.parse(r.out.join('\n'))).toMatchObject({ type: 'https://credence.dev/problems/not_found', status: 404, tokenId: 'tok_AAAAAAAAAAAAAAAAAAAAAA' });
+    for (const r of [local, remote]) {
+      expect(JSON.parse(r.out.join('\n'))).toMatchObject({ type: 'https://credence.dev/problems/not_found', title: 'Not found', status: 404, tokenId: 'tok_AAAAAAAAAAAAAAAAAAAAAA' });
+    }
     const cases: [string[], RegExp][] = [
       [['token', 'create', '--role', 'root', '--subject', 'x', '--ttl', '1h', '--data', svc.dir], /argument 'root' is invalid/],
       [['token', 'create', '--role', 'auditor', '--subject', 'x', '--ttl', 'forever', '--data', svc.dir], /--ttl: /],

@@ -45,6 +45,13 @@ describe('service configuration: defaults, file, environment, flags', () => {
     expect(refusal(() => loadServiceConfig({ env: { PORT: 'eighty' } }))).toEqual(['env PORT']);
     // Found in review: read as 8080, 1000 and 9000 by a coercion, none of them what was written.
     for (const port of ['0x1f90', '1e3', ' 9000', '80.0']) expect(refusal(() => loadServiceConfig({ flags: { port } })), port).toEqual(['flag --port']);
+    // The refusal says what is wanted (found in review: a bare "Invalid input").
+    try {
+      loadServiceConfig({ env: { PORT: '0x10' } });
+      throw new Error('expected a refusal');
+    } catch (error) {
+      expect(isCredenceError(error, 'validation') && error.problem.code === 'validation' ? error.problem.issues[0]!.message : error).toMatch(/a whole number in decimal digits, 0 to 65535/);
+    }
     expect(refusal(() => loadServiceConfig({ flags: { port: 70000, logLevel: 'loud' } })).sort()).toEqual(['flag --log-level', 'flag --port']);
     const path = file('bad.json', { limits: { bodyLimitBytes: -1, nope: 1 } });
     expect(refusal(() => loadServiceConfig({ file: path })).sort()).toEqual([`file ${path}: limits.bodyLimitBytes`, `file ${path}: limits.nope`]);

@@ -143,7 +143,7 @@ const revoke = async (args: z.infer<typeof Revoke>, io: Io): Promise<number> => 
   else {
     const { revoked, dir } = await withLocalAccess(args, io, true, async (access, dir) => ({ revoked: access.revoke(args.tokenId, localActor()), dir }));
     // The refusal the server gives, in the same words and shape (--json prints it on stdout as the server's).
-    if (!revoked) throw new ProblemResponse(404, { type: `${PROBLEM_TYPE_BASE}not_found`, title: 'Not Found', status: 404, detail: `token ${args.tokenId} does not exist in ${dir}`, tokenId: args.tokenId });
+    if (!revoked) throw new ProblemResponse(404, { type: `${PROBLEM_TYPE_BASE}not_found`, title: 'Not found', status: 404, detail: `token ${args.tokenId} does not exist in ${dir}`, tokenId: args.tokenId });
   }
   if (args.json) io.out(json({ revoked: args.tokenId }));
   else io.err(`revoked ${args.tokenId}: requests with it now get 401`);
