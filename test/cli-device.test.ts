@@ -4,6 +4,7 @@
  * the exit codes every command keeps (0 done, 1 refused, 2 bad usage, 3 unreachable).
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -176,6 +177,47 @@ describe('credence device against a live server', () => {
     expect(into.err.join('\n')).toMatch(/is a Credence data folder/);
     expect(readdirSync(service.dir)).not.toContain('device.json');
     expect((await service.service.context.credence.store.readStream('node-meter-into-data')).length).toBe(0);
+  }, 60_000);
+
+  it('init whose answer is lost in transit is finished by running it again, with the same key (found in review)', async () => {
+    // A proxy in front of the server that sends the provisioning on and then cuts the connection without its answer.
+    const proxy = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', async () => {
+        const body = Buffer.concat(chunks);
+        const answer = await fetch(`${service.url}${req.url}`, {
+          method: req.method!,
+          headers: Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== 'host' && k !== 'content-length' && k !== 'connection') as [string, string][]),
+          ...(body.length > 0 ? { body } : {}),
+        });
+        const text = await answer.text();
+        if (body.includes('provisionCredential')) return res.socket!.destroy();
+        res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' }).end(text);
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const viaProxy = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
+    const dir = join(root, 'meter-lost');
+    try {
+      const lost = await device(['init', '--node-id', 'meter-lost', '--kind', 'ed25519', '--dir', dir, '--server', viaProxy, '--token', service.tokens.operator]);
+      expect(lost.code).toBe(3);
+      expect(lost.err.join('\n')).toMatch(/did not finish and its outcome is not known; .* run the same command again/);
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+    // The server recorded every step; the device kept its key and what it sent.
+    const credential = await service.service.context.credence.engine.entity('credential', 'meter-lost-bootstrap');
+    expect(String(credential.snapshot.value)).not.toBe('absent');
+    // Another init in that folder is refused while this one is unfinished, naming the one to run again.
+    const other = await device(['init', '--node-id', 'meter-other', '--kind', 'ed25519', '--dir', dir, '--server', service.url, '--token', service.tokens.operator]);
+    expect(other.code).toBe(1);
+    expect(other.err.join('\n')).toMatch(/holds an unfinished init of node meter-lost/);
+    const again = await device(['init', '--node-id', 'meter-lost', '--kind', 'ed25519', '--dir', dir, '--server', service.url, '--token', service.tokens.operator, '--json']);
+    expect(again.code, again.err.join('\n')).toBe(0);
+    const state = readState(dir);
+    expect(state.bootstrap.descriptor.fingerprint).toBe((credential.snapshot.context as { fingerprint?: string }).fingerprint);
+    expect(readdirSync(dir)).not.toContain('device-init.pending.json');
   }, 60_000);
 
   it('--help on device and every subcommand', async () => {

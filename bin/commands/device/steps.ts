@@ -10,6 +10,7 @@ import { Device } from '../../../adapters/protocols/procedures/index.ts';
 import { destroyQuietly } from '../../../adapters/protocols/shared/index.ts';
 import type { ServerTarget } from '../options.ts';
 import { now, openDeviceSecureEnvironment, random, type SimulatedDevice } from './simulator.ts';
+import { forgetPendingInit, readPendingInit, writePendingInit } from './pending-init.ts';
 import { hasState, writeState, type DeviceState } from './state.ts';
 
 /**
@@ -62,10 +63,12 @@ const mustBeNew = async (target: ServerTarget, kind: 'node' | 'credential', id: 
 /**
  * Initialization at the factory (seed 004): the bootstrap key generated inside the device's Secure Environment,
  * the infrastructure's keys pinned, then the node registered and its bootstrap credential issued and provisioned
- * (pre-provisioning) through the operator API. Anything refused destroys the new key and writes no state: a folder
- * this run made is removed. The node and credential ids are checked unused first, and each command's id is derived
- * from what it records, so running the same init again after a step failed in transit finishes it rather than
- * leaving a node registered with a bootstrap credential it can never have (found in review).
+ * (pre-provisioning) through the operator API. The node and credential ids are checked unused first. Each command's
+ * id is derived from what it records, and the key and what was sent are kept (pending-init.ts) until the state is
+ * written: an init whose outcome is unknown (an answer lost in transit, the state unwritable) is finished by running
+ * it again, with the same key and so the same commands (found in review: a rerun was refused, its node left with a
+ * credential whose key was gone). A refusal by the server destroys the new key and writes no state: a folder this
+ * run made is removed.
  */
 export const factory = async (target: ServerTarget, r: FactoryRequest): Promise<DeviceState> => {
   if (hasState(r.dir)) throw validationError([{ path: 'dir', rule: 'new-device', message: `${r.dir} already holds a device` }], 'device folder');
@@ -76,45 +79,74 @@ export const factory = async (target: ServerTarget, r: FactoryRequest): Promise<
       'device folder',
     );
   }
-  const registered = await nodeRegisteredBefore(target, r);
-  if (!registered) await mustBeNew(target, 'node', r.nodeId, 'nodeId');
-  await mustBeNew(target, 'credential', r.bootstrapCredentialId, 'bootstrapId');
+  const registration = JSON.stringify(registerData(r));
+  const unfinished = readPendingInit(r.dir);
+  if (unfinished !== undefined && (unfinished.nodeId !== r.nodeId || unfinished.bootstrapCredentialId !== r.bootstrapCredentialId || unfinished.registration !== registration)) {
+    throw validationError(
+      [{ path: 'dir', rule: 'unfinished-init', message: `${r.dir} holds an unfinished init of node ${unfinished.nodeId} (bootstrap ${unfinished.bootstrapCredentialId}): run that same init again to finish it` }],
+      'device folder',
+    );
+  }
+  // A rerun of an unfinished init finds its own commands recorded, or not yet: they are the same ones, under the same ids.
+  if (unfinished === undefined) {
+    await mustBeNew(target, 'node', r.nodeId, 'nodeId');
+    await mustBeNew(target, 'credential', r.bootstrapCredentialId, 'bootstrapId');
+  }
   const made = !existsSync(r.dir);
-  const se = openDeviceSecureEnvironment(r.dir);
-  let done = false;
+  let keep = false;
+  let se: ReturnType<typeof openDeviceSecureEnvironment> | undefined;
   try {
+    se = openDeviceSecureEnvironment(r.dir);
     const pinned = await fetchPinnedInfrastructure(httpDeviceTransport(target.url));
     const device = new Device({ nodeId: r.nodeId, se, now, random });
-    const notBefore = now();
-    const validity = { notBefore: notBefore.toISOString(), notAfter: new Date(notBefore.getTime() + r.validForSeconds * 1000).toISOString() };
-    const bootstrap = await device.generateBootstrap(r.kind, validity);
-    const { descriptor } = bootstrap;
+    let pending = unfinished;
+    if (pending === undefined) {
+      const notBefore = now();
+      const validity = { notBefore: notBefore.toISOString(), notAfter: new Date(notBefore.getTime() + r.validForSeconds * 1000).toISOString() };
+      const bootstrap = await device.generateBootstrap(r.kind, validity);
+      pending = { version: 1, nodeId: r.nodeId, bootstrapCredentialId: r.bootstrapCredentialId, registration, handle: bootstrap.handle, descriptor: bootstrap.descriptor, validity };
+      try {
+        writePendingInit(r.dir, pending);
+      } catch (error) {
+        await device.se.destroy(bootstrap.handle);
+        throw error;
+      }
+    }
+    const { descriptor, validity, handle } = pending;
     try {
       await operatorCommand(target, 'registerNode', registerData(r), registerCommandId(r));
       const keyed = `${registerCommandId(r)}|${descriptor.fingerprint}`;
       await operatorCommand(target, 'issueCredential', {
-        credentialId: r.bootstrapCredentialId, kind: r.kind, purpose: 'bootstrap', owner: { kind: 'node', id: r.nodeId },
+        credentialId: r.bootstrapCredentialId, kind: descriptor.kind, purpose: 'bootstrap', owner: { kind: 'node', id: r.nodeId },
         fingerprint: descriptor.fingerprint, ...(descriptor.kind !== 'psk256' ? { publicKey: descriptor.publicKey } : {}), ...validity,
       }, derivedCommandId('device-init/issue', keyed));
       await operatorCommand(target, 'provisionCredential', { credentialId: r.bootstrapCredentialId, method: 'pre-provisioning' }, derivedCommandId('device-init/provision', keyed));
     } catch (error) {
-      await device.se.destroy(bootstrap.handle);
+      // The server refused: nothing more can come of this key. Any other failure leaves the outcome unknown: the key
+      // and the pending init stay for a rerun.
+      if (!(error instanceof ProblemResponse)) keep = true;
+      else {
+        await device.se.destroy(handle);
+        forgetPendingInit(r.dir);
+      }
       throw error;
     }
+    // From here the server holds the credential: its key is never thrown away, whatever happens to the state.
+    keep = true;
     const state: DeviceState = {
       version: 1,
       nodeId: r.nodeId,
-      bootstrap: { credentialId: r.bootstrapCredentialId, handle: bootstrap.handle, descriptor },
+      bootstrap: { credentialId: r.bootstrapCredentialId, handle, descriptor },
       pinned,
       credentials: [],
       associations: [],
     };
     writeState(r.dir, state);
-    done = true;
+    forgetPendingInit(r.dir);
     return state;
   } finally {
-    se.close();
-    if (!done && made) rmSync(r.dir, { recursive: true, force: true });
+    se?.close();
+    if (!keep && made) rmSync(r.dir, { recursive: true, force: true });
   }
 };
 
@@ -122,31 +154,6 @@ const registerData = (r: FactoryRequest) => ({ nodeId: r.nodeId, profile: r.prof
 
 /** The registration's command id: the same init (node, profile, bootstrap id) sends the same one, whatever its key. */
 const registerCommandId = (r: FactoryRequest): string => derivedCommandId('device-init/register', JSON.stringify(registerData(r)));
-
-/**
- * Whether this very registration was recorded by an earlier run of the same init (its later steps failed in transit):
- * the registration sent again under its id answers its first outcome, and the init goes on from there. Any other
- * node of that id is the server's, and refused by mustBeNew.
- */
-const nodeRegisteredBefore = async (target: ServerTarget, r: FactoryRequest): Promise<boolean> => {
-  try {
-    const node = await request<{ context?: { bootstrapCredentialId?: string; profile?: unknown } }>(target.url, {
-      method: 'GET',
-      path: `/v1/entities/node/${encodeURIComponent(r.nodeId)}`,
-      token: target.token,
-    });
-    const profile = NodeProfile.safeParse(node.body.context?.profile);
-    return (
-      node.body.context?.bootstrapCredentialId === r.bootstrapCredentialId &&
-      profile.success &&
-      (['class', 'manufacturer', 'model'] as const).every((k) => profile.data[k] === r.profile[k]) &&
-      JSON.stringify(profile.data.capabilities) === JSON.stringify(r.profile.capabilities)
-    );
-  } catch (error) {
-    if (error instanceof ProblemResponse && error.status === 404) return false;
-    throw error;
-  }
-};
 
 /** Remote provisioning of one credential; the device's state is saved once the server recorded it. */
 export const provision = async (
