@@ -125,7 +125,9 @@ describe('one service per data folder', () => {
     writeFileSync(join(dir, SERVICE_LOCK_FILE), JSON.stringify({ pid: deadPid(), host: hostname(), startedAt: new Date(0).toISOString() }));
     for (let round = 0; round < 2; round++) {
       const at = Date.now() + 2_500;
-      const tries = Array.from({ length: 6 }, () => tryInChild(dir, at, 1_000));
+      // Held 8 s: on a loaded machine a child can start its try a second or more after the instant, and one that
+      // came after a 1 s hold had ended got the lock too (seen in a full run beside three other test processes).
+      const tries = Array.from({ length: 6 }, () => tryInChild(dir, at, 8_000));
       const said = await Promise.all(tries.map((t) => t.said));
       expect(said.filter((s) => s === 'GOT'), said.join(', ')).toHaveLength(1);
       await Promise.all(tries.map((t) => new Promise((resolve) => (t.child.exitCode !== null ? resolve(null) : t.child.on('exit', resolve)))));
