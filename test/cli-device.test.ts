@@ -179,8 +179,8 @@ describe('credence device against a live server', () => {
     expect((await service.service.context.credence.store.readStream('node-meter-into-data')).length).toBe(0);
   }, 60_000);
 
-  it('init whose answer is lost in transit is finished by running it again, with the same key (found in review)', async () => {
-    // A proxy in front of the server that sends the provisioning on and then cuts the connection without its answer.
+  /** A proxy in front of the server that sends the provisioning on, then cuts the connection (or answers `status`). */
+  const lossyProxy = async (status?: number) => {
     const proxy = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -192,32 +192,64 @@ describe('credence device against a live server', () => {
           ...(body.length > 0 ? { body } : {}),
         });
         const text = await answer.text();
-        if (body.includes('provisionCredential')) return res.socket!.destroy();
+        if (body.includes('provisionCredential')) {
+          if (status === undefined) return res.socket!.destroy();
+          return res.writeHead(status, { 'content-type': 'application/problem+json' }).end(JSON.stringify({ type: 'about:blank', title: 'Gateway Timeout', status }));
+        }
         res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' }).end(text);
       });
     });
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    const viaProxy = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
-    const dir = join(root, 'meter-lost');
+    return { url: `http://127.0.0.1:${(proxy.address() as { port: number }).port}`, close: () => new Promise((resolve) => proxy.close(resolve)) };
+  };
+
+  it.each([
+    ['cut in transit', undefined, 3],
+    ["answered by a proxy's 504", 504, 1],
+  ] as const)('init whose provisioning answer is %s is finished by running it again, with the same key (found in review)', async (_how, status, code) => {
+    const nodeId = `meter-lost-${status ?? 'cut'}`;
+    const dir = join(root, nodeId);
+    const proxy = await lossyProxy(status);
     try {
-      const lost = await device(['init', '--node-id', 'meter-lost', '--kind', 'ed25519', '--dir', dir, '--server', viaProxy, '--token', service.tokens.operator]);
-      expect(lost.code).toBe(3);
+      const lost = await device(['init', '--node-id', nodeId, '--kind', 'ed25519', '--dir', dir, '--server', proxy.url, '--token', service.tokens.operator]);
+      expect(lost.code).toBe(code);
       expect(lost.err.join('\n')).toMatch(/did not finish and its outcome is not known; .* run the same command again/);
     } finally {
-      await new Promise((resolve) => proxy.close(resolve));
+      await proxy.close();
     }
     // The server recorded every step; the device kept its key and what it sent.
-    const credential = await service.service.context.credence.engine.entity('credential', 'meter-lost-bootstrap');
+    const credential = await service.service.context.credence.engine.entity('credential', `${nodeId}-bootstrap`);
     expect(String(credential.snapshot.value)).not.toBe('absent');
-    // Another init in that folder is refused while this one is unfinished, naming the one to run again.
-    const other = await device(['init', '--node-id', 'meter-other', '--kind', 'ed25519', '--dir', dir, '--server', service.url, '--token', service.tokens.operator]);
+    const init = (args: string[]) => device(['init', ...args, '--dir', dir, '--server', service.url, '--token', service.tokens.operator]);
+    // Another init in that folder is refused while this one is unfinished, naming the one to run again; so is this
+    // one with another key kind.
+    const other = await init(['--node-id', 'meter-other', '--kind', 'ed25519']);
     expect(other.code).toBe(1);
-    expect(other.err.join('\n')).toMatch(/holds an unfinished init of node meter-lost/);
-    const again = await device(['init', '--node-id', 'meter-lost', '--kind', 'ed25519', '--dir', dir, '--server', service.url, '--token', service.tokens.operator, '--json']);
+    expect(other.err.join('\n')).toMatch(new RegExp(`holds an unfinished init of node ${nodeId}`));
+    expect(other.err.join('\n')).not.toMatch(/note: /);
+    expect((await init(['--node-id', nodeId, '--kind', 'p256'])).code).toBe(1);
+    const again = await init(['--node-id', nodeId, '--kind', 'ed25519', '--json']);
     expect(again.code, again.err.join('\n')).toBe(0);
     const state = readState(dir);
     expect(state.bootstrap.descriptor.fingerprint).toBe((credential.snapshot.context as { fingerprint?: string }).fingerprint);
     expect(readdirSync(dir)).not.toContain('device-init.pending.json');
+  }, 60_000);
+
+  it("init refuses to finish an unfinished one whose key is not in the folder as it describes it (found in review: it was sent anyway)", async () => {
+    const dir = join(root, 'meter-edited');
+    const proxy = await lossyProxy();
+    try {
+      expect((await device(['init', '--node-id', 'meter-edited', '--kind', 'ed25519', '--bootstrap-id', 'edited-boot', '--dir', dir, '--server', proxy.url, '--token', service.tokens.operator])).code).toBe(3);
+    } finally {
+      await proxy.close();
+    }
+    const file = join(dir, 'device-init.pending.json');
+    // The handle of a key this Secure Environment does not hold (a wiped or restored one, or an edited file).
+    const pending = JSON.parse(readFileSync(file, 'utf8')) as { handle: string };
+    writeFileSync(file, JSON.stringify({ ...pending, handle: `${pending.handle.slice(0, -1)}${pending.handle.endsWith('A') ? 'B' : 'A'}` }));
+    const edited = await device(['init', '--node-id', 'meter-edited', '--kind', 'ed25519', '--bootstrap-id', 'edited-boot', '--dir', dir, '--server', service.url, '--token', service.tokens.operator]);
+    expect(edited.code).toBe(1);
+    expect(edited.err.join('\n')).toMatch(/is not in this folder's Secure Environment as it describes it/);
   }, 60_000);
 
   it('--help on device and every subcommand', async () => {

@@ -1,5 +1,5 @@
 import { WholeNumber } from '../../domain/whole-number.ts';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
@@ -13,7 +13,6 @@ import { PathArg, progressStream, ServerUrl, serverTarget, withJson, type Server
 import { Duration } from './device/duration.ts';
 import { runFleet, type FleetSummary } from './device/fleet.ts';
 import { openDevice, type SimulatedDevice } from './device/simulator.ts';
-import { pendingInitFile } from './device/pending-init.ts';
 import { hasState, stateFile, type DeviceState } from './device/state.ts';
 import { associate, factory, provision } from './device/steps.ts';
 
@@ -104,12 +103,7 @@ const registerInit = (device: Command, io: Io): void => {
         const state = await factory(target, {
           dir, nodeId: o.nodeId, kind: o.kind, bootstrapCredentialId: o.bootstrapId ?? `${o.nodeId}-bootstrap`, validForSeconds: o.validFor,
           profile: { class: o.class, model: o.model, manufacturer: o.manufacturer, capabilities: o.capability },
-        }).catch((error: unknown) => {
-          if (existsSync(pendingInitFile(dir))) {
-            io.err(`note: device init of ${o.nodeId} did not finish and its outcome is not known; its bootstrap key is kept in ${dir}: run the same command again to finish it`);
-          }
-          throw error;
-        });
+        }, () => io.err(`note: device init of ${o.nodeId} did not finish and its outcome is not known; its bootstrap key is kept in ${dir}: run the same command again to finish it`));
         if (o.json === true) io.out(json({ dir, ...publicView(state) }));
         else {
           io.out(`device ${state.nodeId} initialised in ${dir}`);

@@ -2,6 +2,8 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { derivedCommandId } from '../../../domain/event-ids.ts';
+import { toBase64url } from '../../../domain/crypto/base64url.ts';
+import { publicKeyFingerprint } from '../../../domain/crypto/fingerprint.ts';
 import type { CredentialKind } from '../../../domain/crypto/credential.ts';
 import { validationError } from '../../../domain/errors.ts';
 import { ProblemResponse, request } from '../../../adapters/client/http.ts';
@@ -10,7 +12,7 @@ import { Device } from '../../../adapters/protocols/procedures/index.ts';
 import { destroyQuietly } from '../../../adapters/protocols/shared/index.ts';
 import type { ServerTarget } from '../options.ts';
 import { now, openDeviceSecureEnvironment, random, type SimulatedDevice } from './simulator.ts';
-import { forgetPendingInit, readPendingInit, writePendingInit } from './pending-init.ts';
+import { forgetPendingInit, readPendingInit, writePendingInit, type PendingInit } from './pending-init.ts';
 import { hasState, writeState, type DeviceState } from './state.ts';
 
 /**
@@ -70,7 +72,7 @@ const mustBeNew = async (target: ServerTarget, kind: 'node' | 'credential', id: 
  * credential whose key was gone). A refusal by the server destroys the new key and writes no state: a folder this
  * run made is removed.
  */
-export const factory = async (target: ServerTarget, r: FactoryRequest): Promise<DeviceState> => {
+export const factory = async (target: ServerTarget, r: FactoryRequest, onUnfinished?: () => void): Promise<DeviceState> => {
   if (hasState(r.dir)) throw validationError([{ path: 'dir', rule: 'new-device', message: `${r.dir} already holds a device` }], 'device folder');
   const infrastructure = DATA_FOLDER_FILES.find((f) => existsSync(join(r.dir, f)));
   if (infrastructure !== undefined) {
@@ -81,7 +83,14 @@ export const factory = async (target: ServerTarget, r: FactoryRequest): Promise<
   }
   const registration = JSON.stringify(registerData(r));
   const unfinished = readPendingInit(r.dir);
-  if (unfinished !== undefined && (unfinished.nodeId !== r.nodeId || unfinished.bootstrapCredentialId !== r.bootstrapCredentialId || unfinished.registration !== registration)) {
+  // The same init in every respect, or another one: its key kind and validity too (a rerun must not change them).
+  const sameInit = (p: PendingInit): boolean =>
+    p.nodeId === r.nodeId &&
+    p.bootstrapCredentialId === r.bootstrapCredentialId &&
+    p.registration === registration &&
+    p.descriptor.kind === r.kind &&
+    Date.parse(p.validity.notAfter) - Date.parse(p.validity.notBefore) === r.validForSeconds * 1000;
+  if (unfinished !== undefined && !sameInit(unfinished)) {
     throw validationError(
       [{ path: 'dir', rule: 'unfinished-init', message: `${r.dir} holds an unfinished init of node ${unfinished.nodeId} (bootstrap ${unfinished.bootstrapCredentialId}): run that same init again to finish it` }],
       'device folder',
@@ -100,6 +109,7 @@ export const factory = async (target: ServerTarget, r: FactoryRequest): Promise<
     const pinned = await fetchPinnedInfrastructure(httpDeviceTransport(target.url));
     const device = new Device({ nodeId: r.nodeId, se, now, random });
     let pending = unfinished;
+    if (pending !== undefined) await mustHoldPendingKey(device, r.dir, pending);
     if (pending === undefined) {
       const notBefore = now();
       const validity = { notBefore: notBefore.toISOString(), notAfter: new Date(notBefore.getTime() + r.validForSeconds * 1000).toISOString() };
@@ -122,10 +132,13 @@ export const factory = async (target: ServerTarget, r: FactoryRequest): Promise<
       }, derivedCommandId('device-init/issue', keyed));
       await operatorCommand(target, 'provisionCredential', { credentialId: r.bootstrapCredentialId, method: 'pre-provisioning' }, derivedCommandId('device-init/provision', keyed));
     } catch (error) {
-      // The server refused: nothing more can come of this key. Any other failure leaves the outcome unknown: the key
-      // and the pending init stay for a rerun.
-      if (!(error instanceof ProblemResponse)) keep = true;
-      else {
+      // The server refused (a 4xx it would give again): nothing more can come of this key. Any other failure (no
+      // answer, a 5xx of the service or a proxy, 408, 429) leaves the outcome unknown: the key and the pending init
+      // stay for a rerun (found in review: a proxy's 504 after the credential was recorded destroyed its key).
+      if (!refusedForGood(error)) {
+        keep = true;
+        onUnfinished?.();
+      } else {
         await device.se.destroy(handle);
         forgetPendingInit(r.dir);
       }
@@ -147,6 +160,31 @@ export const factory = async (target: ServerTarget, r: FactoryRequest): Promise<
   } finally {
     se?.close();
     if (!keep && made) rmSync(r.dir, { recursive: true, force: true });
+  }
+};
+
+/** A refusal the server would give again: a 4xx answer, but for 408 (it timed out) and 429 (too many, for now). */
+const refusedForGood = (error: unknown): boolean =>
+  error instanceof ProblemResponse && error.status >= 400 && error.status < 500 && error.status !== 408 && error.status !== 429;
+
+/**
+ * The key an unfinished init names must be in this folder's Secure Environment and be the key it describes: a wiped
+ * or restored Secure Environment, or an edited pending file, would have the server bind the bootstrap credential to a
+ * key the device does not hold (found in review: the rerun succeeded, with another key's fingerprint).
+ */
+const mustHoldPendingKey = async (device: Device, dir: string, pending: PendingInit): Promise<void> => {
+  const held = await device.se.describe(pending.handle).catch(() => undefined);
+  const { descriptor } = pending;
+  const same =
+    held?.publicKey !== undefined &&
+    descriptor.kind !== 'psk256' &&
+    descriptor.publicKey === toBase64url(held.publicKey) &&
+    descriptor.fingerprint === publicKeyFingerprint(descriptor.kind, held.publicKey);
+  if (!same) {
+    throw validationError(
+      [{ path: 'dir', rule: 'unfinished-init-key', message: `${dir}: the unfinished init's bootstrap key ${pending.handle} is not in this folder's Secure Environment as it describes it; it cannot be finished` }],
+      'device folder',
+    );
   }
 };
 
