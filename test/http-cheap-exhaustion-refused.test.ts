@@ -3,6 +3,10 @@ import { connect, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { limitConnections, openFilesLimit, RESERVED_DESCRIPTORS } from '../adapters/http/connection-limits.ts';
 import { refusedTokenBudget } from '../adapters/http/auth/refused-token-budget.ts';
+import { createAccessControl } from '../adapters/http/auth/access-control.ts';
+import { EmbeddedSecureEnvironment } from '../adapters/driven/secure-environment/embedded.ts';
+import { openAccessRegistry, systemRandom } from '../adapters/runtime/index.ts';
+import { ownerView } from '../domain/ports/index.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
 /*
@@ -213,6 +217,71 @@ describe('forged tokens from one address (SER-001)', () => {
     // A token never seen before still costs a check, so it waits with the address for the window's end.
     const fresh = await svc.service.context.access.issue({ subject: 'fresh', role: 'auditor', ttlSeconds: 600, issuedBy: 'test' });
     expect((await fetch(`${svc.url}/v1/entities/counts`, { headers: { authorization: `Bearer ${fresh.token}` } })).status).toBe(429);
+  });
+});
+
+describe('tokens the refused-token budget lets through (found in review of its first fix)', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService();
+  }, 30_000);
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  it('are those that passed every check lately: a revoked one no longer, one in use stays among them', async () => {
+    const access = svc.service.context.access;
+    const revoked = await access.issue({ subject: 'soon-revoked', role: 'auditor', ttlSeconds: 600, issuedBy: 'test' });
+    await access.verify(revoked.token);
+    expect(access.recognises(revoked.token)).toBe(true);
+    access.revoke(revoked.tokenId, 'test');
+    await expect(access.verify(revoked.token)).rejects.toMatchObject({ problem: { code: 'unauthorised' } });
+    expect(access.recognises(revoked.token)).toBe(false);
+
+    // A small bound, so that churn past it is cheap to make: the token in use is kept, one not used again is not.
+    const small = await createAccessControl({
+      se: ownerView(EmbeddedSecureEnvironment.open({ database: ':memory:', kek: { source: 'ephemeral' } }, { now: () => new Date(), random: systemRandom }), 'credence:access'),
+      registry: openAccessRegistry({ memory: true }),
+      clock: { now: () => new Date() },
+      random: systemRandom,
+      issuer: 'credence',
+      audience: 'credence-api',
+      maxTtlSeconds: 3_600,
+      recognisedKept: 16,
+    });
+    const issue = async (subject: string) => (await small.issue({ subject, role: 'auditor', ttlSeconds: 600, issuedBy: 'test' })).token;
+    const used = await issue('in-use');
+    const once = await issue('once');
+    await small.verify(used);
+    await small.verify(once);
+    for (let i = 0; i < 64; i++) {
+      await small.verify(await issue(`churn-${i}`));
+      if (i % 8 === 0) await small.verify(used);
+    }
+    expect(small.recognises(used)).toBe(true);
+    expect(small.recognises(once)).toBe(false);
+  });
+
+  it('take one spelling each: another base64url spelling of a token (unused bits set) is malformed', async () => {
+    const token = svc.tokens.auditor;
+    const last = token.at(-1)!;
+    // An Ed25519 signature is 86 characters whose last has 4 unused bits: A, Q, g or w; the next letter sets one.
+    const respelt = `${token.slice(0, -1)}${String.fromCharCode(last.charCodeAt(0) + 1)}`;
+    const response = await fetch(`${svc.url}/v1/entities/counts`, { headers: { authorization: `Bearer ${respelt}` } });
+    expect(response.status).toBe(401);
+    expect(await response.json()).toMatchObject({ reason: 'malformed' });
+  });
+
+  it('closes the connection of a caller over its rate limit', async () => {
+    const limited = await startTestService({ config: { limits: { rateLimitPerAddress: 1 } } });
+    try {
+      await (await fetch(`${limited.url}/healthz/nope`)).arrayBuffer();
+      const over = await fetch(`${limited.url}/healthz/nope`);
+      expect(over.status).toBe(429);
+      expect(over.headers.get('connection')).toBe('close');
+    } finally {
+      await limited.close();
+    }
   });
 });
 

@@ -177,7 +177,9 @@ const configure = async (app: App, { context, config, routes = [] }: BuildServer
   });
   app.addHook('onSend', async (request, reply, payload) => {
     reply.header('x-request-id', request.id);
-    if (closing) reply.header('connection', 'close');
+    // A caller over its rate limit keeps no connection open: cheap requests every few seconds under the keep-alive
+    // timeout held a connection slot for good, answered 429 or not (found in review).
+    if (closing || reply.statusCode === 429) reply.header('connection', 'close');
     return payload;
   });
   app.addHook('onResponse', async (request, reply) => {

@@ -105,6 +105,8 @@ export interface AccessControlOptions extends JwtSettings {
   readonly clock: Clock;
   readonly random: RandomSource;
   readonly maxTtlSeconds: number;
+  /** How many tokens that passed every check `recognises` keeps (least recently used out first). Default 4,096. */
+  readonly recognisedKept?: number;
 }
 
 /**
@@ -176,6 +178,27 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
   const settings: JwtSettings = { issuer: options.issuer, audience: options.audience };
   const verifyToken = jwtVerifier(await importVerificationKey(key.publicKey), settings);
   const revocationListeners = new Map<string, Set<() => void>>();
+  /**
+   * Tokens that passed every check of `verify` lately (least recently used out first): what `recognises` answers. Not
+   * the signature cache alone, which also holds tokens refused afterwards (revoked, unknown; found in review).
+   */
+  const accepted = new Map<string, true>();
+  const acceptedKept = options.recognisedKept ?? 4_096;
+  const verifyAll = async (token: string): Promise<Principal> => {
+    const claims = await verifyToken(token, clock.now());
+    // A token is good for no longer than this service would issue one for, wherever it was minted (a --data
+    // CLI with other settings, another deployment sharing the key).
+    if (claims.exp - claims.iat > options.maxTtlSeconds) throw unauthorised('bearer token', 'lifetime longer than tokens.maxTtlSeconds');
+    // Tokens issued before the subject rule reserved the infrastructure's ids (or edited into access.db).
+    if (isReservedSubject(claims.sub)) throw unauthorised('bearer token', 'reserved subject');
+    // Looked up on every request, never cached: a revocation (by this process or the CLI) counts at once.
+    const record = registry.find(claims.jti);
+    if (record === undefined) throw unauthorised('bearer token', 'unknown token');
+    if (record.revokedAt !== undefined) throw unauthorised('bearer token', 'revoked');
+    // Defence in depth: a token is only good for what was recorded when it was issued.
+    if (record.subject !== claims.sub || record.role !== claims.role) throw unauthorised('bearer token', 'does not match its record');
+    return { subject: claims.sub, role: claims.role, tokenId: claims.jti, expiresAt: new Date(claims.exp * 1000) };
+  };
   return {
     maxTtlSeconds: options.maxTtlSeconds,
     async issue({ subject, role, ttlSeconds, issuedBy, issuer }) {
@@ -242,21 +265,13 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
       };
     },
     async verify(token) {
-      const claims = await verifyToken(token, clock.now());
-      // A token is good for no longer than this service would issue one for, wherever it was minted (a --data
-      // CLI with other settings, another deployment sharing the key).
-      if (claims.exp - claims.iat > options.maxTtlSeconds) throw unauthorised('bearer token', 'lifetime longer than tokens.maxTtlSeconds');
-      // Tokens issued before the subject rule reserved the infrastructure's ids (or edited into access.db).
-      if (isReservedSubject(claims.sub)) throw unauthorised('bearer token', 'reserved subject');
-      // Looked up on every request, never cached: a revocation (by this process or the CLI) counts at once.
-      const record = registry.find(claims.jti);
-      if (record === undefined) throw unauthorised('bearer token', 'unknown token');
-      if (record.revokedAt !== undefined) throw unauthorised('bearer token', 'revoked');
-      // Defence in depth: a token is only good for what was recorded when it was issued.
-      if (record.subject !== claims.sub || record.role !== claims.role) throw unauthorised('bearer token', 'does not match its record');
-      return { subject: claims.sub, role: claims.role, tokenId: claims.jti, expiresAt: new Date(claims.exp * 1000) };
+      accepted.delete(token);
+      const principal = await verifyAll(token);
+      if (accepted.size >= acceptedKept) accepted.delete(accepted.keys().next().value!);
+      accepted.set(token, true);
+      return principal;
     },
-    recognises: (token) => verifyToken.recognises(token),
+    recognises: (token) => accepted.has(token),
     remainingMs(principal) {
       const remaining = principal.expiresAt.getTime() - clock.now().getTime();
       if (remaining <= 0) return 0;
