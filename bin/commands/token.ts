@@ -5,7 +5,7 @@ import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { ProblemResponse } from '../../adapters/client/http.ts';
 import type { TokenSummaryJson } from '../../adapters/client/operator.ts';
-import { TokenId, TokenSubject, type AccessControl } from '../../adapters/http/auth/access-control.ts';
+import { TokenId, TokenSubject, tokenSummaryJson, type AccessControl } from '../../adapters/http/auth/access-control.ts';
 import { ROLES } from '../../adapters/http/auth/role.ts';
 import { PROBLEM_TYPE_BASE } from '../../adapters/http/problems.ts';
 import { parseTtl, Ttl } from '../../adapters/http/auth/ttl.ts';
@@ -115,18 +115,7 @@ const list = async (args: z.infer<typeof List>, io: Io): Promise<number> => {
   const tokens: TokenSummaryJson[] =
     target !== undefined
       ? [...(await clientOf(target).listTokens({ limit: args.limit, includeExpired: args.all })).tokens]
-      : await withLocalAccess(args, io, true, async (access) =>
-          access.list({ limit: args.limit, includeExpired: args.all }).tokens.map((t) => ({
-            tokenId: t.tokenId,
-            subject: t.subject,
-            role: t.role,
-            issuedAt: t.issuedAt.toISOString(),
-            expiresAt: t.expiresAt.toISOString(),
-            issuedBy: t.issuedBy,
-            ...(t.revokedAt !== undefined ? { revokedAt: t.revokedAt.toISOString() } : {}),
-            state: t.state,
-          })),
-        );
+      : await withLocalAccess(args, io, true, async (access) => access.list({ limit: args.limit, includeExpired: args.all }).tokens.map(tokenSummaryJson));
   if (args.json) io.out(json({ tokens }));
   else {
     io.out(`${'token id'.padEnd(27)} ${'role'.padEnd(10)} ${'state'.padEnd(8)} ${'expires'.padEnd(24)} subject`);

@@ -286,6 +286,14 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
   };
 };
 
+/** A token's summary as the API lists it (and the CLI on the data folder): instants as ISO 8601, never the token. */
+export const tokenSummaryJson = ({ issuedAt, expiresAt, revokedAt, ...rest }: TokenSummary) => ({
+  ...rest,
+  issuedAt: issuedAt.toISOString(),
+  expiresAt: expiresAt.toISOString(),
+  ...(revokedAt !== undefined ? { revokedAt: revokedAt.toISOString() } : {}),
+});
+
 /** `DELETE /v1/tokens/:id`: revokes, or a 404 `not_found` problem naming the `tokenId` (a token is not a stream). */
 export const revokeOrThrow = (access: AccessControl, tokenId: string, revokedBy: string): void => {
   if (!access.revoke(tokenId, revokedBy)) throw new HttpProblem(404, 'not_found', `token ${tokenId} does not exist`, { tokenId });

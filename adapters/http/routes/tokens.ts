@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isCredenceError, validationError } from '../../../domain/errors.ts';
-import { revokeOrThrow, RoleSchema, TokenId, TokenSubject } from '../auth/access-control.ts';
+import { revokeOrThrow, RoleSchema, TokenId, TokenSubject, tokenSummaryJson } from '../auth/access-control.ts';
 import { ACCESS } from '../auth/roles.ts';
 import { unauthenticated } from '../problems.ts';
 import { Ttl } from '../auth/ttl.ts';
@@ -91,12 +91,7 @@ export const tokenRoutes: RouteModule = (app, context) => {
       const { limit, after, includeExpired } = request.query;
       const page = access.list({ limit, includeExpired, ...(after !== undefined ? { after } : {}) });
       return {
-        tokens: page.tokens.map(({ revokedAt, ...t }) => ({
-          ...t,
-          issuedAt: t.issuedAt.toISOString(),
-          expiresAt: t.expiresAt.toISOString(),
-          ...(revokedAt !== undefined ? { revokedAt: revokedAt.toISOString() } : {}),
-        })),
+        tokens: page.tokens.map(tokenSummaryJson),
         ...(page.next !== undefined ? { next: page.next } : {}),
       };
     },
