@@ -49,19 +49,22 @@ export const createSubscriptions = async (engine: Engine, prefix: string, count:
  * Registers nodes `<prefix>-<i>` by appending their NodeRegistered events straight to the store (each a legal first
  * event of a new stream), for backlogs large enough that the engine's pace would only slow the test down.
  */
+/** The metadata of an operator's `registerNode` under `commandId`, as the engine writes it. */
+export const registrationMetadata = (commandId: string) => ({
+  schemaVersion: currentVersionOf('NodeRegistered'),
+  actor: { id: operator.id, role: operator.role },
+  commandId,
+  commandType: 'registerNode',
+  correlationId: commandId,
+  causationId: commandId,
+  occurredAt: new Date().toISOString(),
+});
+
 export const appendRegisteredNodes = async (store: EventStore, prefix: string, count: number, capabilities?: readonly string[]): Promise<string[]> => {
   const positions: string[] = [];
   for (let i = 0; i < count; i++) {
     const commandId = randomUUID();
-    const metadata = {
-      schemaVersion: currentVersionOf('NodeRegistered'),
-      actor: { id: operator.id, role: operator.role },
-      commandId,
-      commandType: 'registerNode',
-      correlationId: commandId,
-      causationId: commandId,
-      occurredAt: new Date().toISOString(),
-    };
+    const metadata = registrationMetadata(commandId);
     const nodeId = `${prefix}-${i}`;
     const result = await store.appendToStream(
       `node-${nodeId}`,

@@ -4,11 +4,10 @@ import { openSqliteStore, type SqliteEventStore } from '../adapters/driven/store
 import { hmacSha256 } from '../domain/crypto/index.ts';
 import { identitiesUpTo, PublicIdentities, PseudonymDeriver, type PseudonymKey } from '../projections/pseudonyms/index.ts';
 import { ExpectedRevision } from '../domain/ports/event-store.ts';
-import { currentVersionOf } from '../domain/upcasters.ts';
-import { operator, profile } from './support/fleet.ts';
+import { profile } from './support/fleet.ts';
 import { pacedEvents } from '../projections/streams/paced.ts';
 import { publicEvents$ } from '../projections/streams/index.ts';
-import { appendRegisteredNodes } from './http-sse.fixtures.ts';
+import { appendRegisteredNodes, registrationMetadata } from './http-sse.fixtures.ts';
 import type { EventStore } from '../domain/ports/event-store.ts';
 
 /*
@@ -20,15 +19,7 @@ import type { EventStore } from '../domain/ports/event-store.ts';
  */
 
 const EVENTS = 3_000;
-const metadataOf = (commandId: string) => ({
-  schemaVersion: currentVersionOf('NodeRegistered'),
-  actor: { id: operator.id, role: operator.role },
-  commandId,
-  commandType: 'registerNode',
-  correlationId: commandId,
-  causationId: commandId,
-  occurredAt: new Date().toISOString(),
-});
+
 
 describe('a stream catching up over events its filter drops', () => {
   let store: SqliteEventStore;
@@ -133,7 +124,7 @@ describe('a pseudonymised stream closed while its fold is copied', () => {
       const commandId = randomUUID();
       await store.appendToStream(
         `node-${nodeId}`,
-        [{ id: randomUUID(), type: 'NodeRegistered', data: { nodeId, profile, bootstrapCredentialId: `${nodeId}-boot` }, metadata: { ...metadataOf(commandId) } }],
+        [{ id: randomUUID(), type: 'NodeRegistered', data: { nodeId, profile, bootstrapCredentialId: `${nodeId}-boot` }, metadata: registrationMetadata(commandId) }],
         { expectedRevision: ExpectedRevision.noStream },
       );
     }
