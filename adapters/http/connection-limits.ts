@@ -32,7 +32,7 @@ export interface ConnectionLimits {
   /** Client connections open at once from one source address (an IPv6 /64 counts as one, as for the rate limit). */
   readonly maxConnectionsPerAddress: number;
   /**
-   * How long a connection may stay open without a request begun (its headers read): 0 keeps none. Node's own timeouts
+   * How long a connection may stay open without a request begun (its headers read); 0: no such bound. Node's own timeouts
    * left a socket that never sent a byte open for minutes (found in review), so idle sockets held the slots above.
    */
   readonly requestTimeoutMs: number;
