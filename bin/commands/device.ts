@@ -103,7 +103,7 @@ const registerInit = (device: Command, io: Io): void => {
         const state = await factory(target, {
           dir, nodeId: o.nodeId, kind: o.kind, bootstrapCredentialId: o.bootstrapId ?? `${o.nodeId}-bootstrap`, validForSeconds: o.validFor,
           profile: { class: o.class, model: o.model, manufacturer: o.manufacturer, capabilities: o.capability },
-        }, () => io.err(`note: device init of ${o.nodeId} did not finish and its outcome is not known; its bootstrap key is kept in ${dir}: run the same command again to finish it`));
+        }, () => io.err(`note: device init of ${o.nodeId} did not finish and its outcome is not known (or the token was refused); its bootstrap key is kept in ${dir}: run the same command again to finish it`));
         if (o.json === true) io.out(json({ dir, ...publicView(state) }));
         else {
           io.out(`device ${state.nodeId} initialised in ${dir}`);

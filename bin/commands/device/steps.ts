@@ -132,9 +132,10 @@ export const factory = async (target: ServerTarget, r: FactoryRequest, onUnfinis
       }, derivedCommandId('device-init/issue', keyed));
       await operatorCommand(target, 'provisionCredential', { credentialId: r.bootstrapCredentialId, method: 'pre-provisioning' }, derivedCommandId('device-init/provision', keyed));
     } catch (error) {
-      // The server refused (a 4xx it would give again): nothing more can come of this key. Any other failure (no
-      // answer, a 5xx of the service or a proxy, 408, 429) leaves the outcome unknown: the key and the pending init
-      // stay for a rerun (found in review: a proxy's 504 after the credential was recorded destroyed its key).
+      // The server refused the command (a 4xx it would give again): nothing more can come of this key. Any other
+      // failure (no answer, a 5xx of the service or a proxy, 408, 429, the token refused) leaves the init to finish:
+      // the key and the pending init stay for a rerun (found in review: a proxy's 504 after the credential was
+      // recorded destroyed its key).
       if (!refusedForGood(error)) {
         keep = true;
         onUnfinished?.();
@@ -163,9 +164,12 @@ export const factory = async (target: ServerTarget, r: FactoryRequest, onUnfinis
   }
 };
 
-/** A refusal the server would give again: a 4xx answer, but for 408 (it timed out) and 429 (too many, for now). */
+/**
+ * A refusal of the command the server would give again: a 4xx answer, but for 408 (it timed out), 429 (too many, for
+ * now), and 401 and 403 (the caller's token, not the command: a rerun with a good one finishes the init).
+ */
 const refusedForGood = (error: unknown): boolean =>
-  error instanceof ProblemResponse && error.status >= 400 && error.status < 500 && error.status !== 408 && error.status !== 429;
+  error instanceof ProblemResponse && error.status >= 400 && error.status < 500 && ![401, 403, 408, 429].includes(error.status);
 
 /**
  * The key an unfinished init names must be in this folder's Secure Environment and be the key it describes: a wiped
