@@ -1,13 +1,13 @@
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { limitConnections, openFilesLimit, RESERVED_DESCRIPTORS } from '../adapters/http/connection-limits.ts';
 import { refusedTokenBudget } from '../adapters/http/auth/refused-token-budget.ts';
 import { createAccessControl } from '../adapters/http/auth/access-control.ts';
 import { EmbeddedSecureEnvironment } from '../adapters/driven/secure-environment/embedded.ts';
 import { openAccessRegistry, systemRandom } from '../adapters/runtime/index.ts';
 import { ownerView } from '../domain/ports/index.ts';
-import { startTestService, type TestService } from './support/service.ts';
+import { startTestService, useTestService } from './support/service.ts';
 
 /*
  * SER-001, found in review of the service's protection: idle sockets from one host ran the process out of file
@@ -135,13 +135,7 @@ describe('refused-token budget', () => {
 });
 
 describe('the service under cheap exhaustion (SER-001)', () => {
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService({ config: { limits: { rateLimitPerAddress: 3, maxConnectionsPerAddress: 8 } } });
-  }, 30_000);
-  afterAll(async () => {
-    await svc?.close();
-  });
+  const svc = useTestService({ config: { limits: { rateLimitPerAddress: 3, maxConnectionsPerAddress: 8 } } });
 
   it('answers a request to no route 404 before reading its body, and counts it against the address\'s rate limit', async () => {
     const statuses: number[] = [];
@@ -155,13 +149,7 @@ describe('the service under cheap exhaustion (SER-001)', () => {
 });
 
 describe('idle connections from one address (SER-001)', () => {
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService({ config: { limits: { maxConnectionsPerAddress: 4 } } });
-  }, 30_000);
-  afterAll(async () => {
-    await svc?.close();
-  });
+  const svc = useTestService({ config: { limits: { maxConnectionsPerAddress: 4 } } });
 
   it('take no more than the address\'s share: the next is closed, and counted, until some are let go', async () => {
     const port = Number(new URL(svc.url).port);
@@ -178,13 +166,7 @@ describe('idle connections from one address (SER-001)', () => {
 });
 
 describe('forged tokens from one address (SER-001)', () => {
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService({ config: { limits: { rateLimitPerAddress: 3 } } });
-  }, 30_000);
-  afterAll(async () => {
-    await svc?.close();
-  });
+  const svc = useTestService({ config: { limits: { rateLimitPerAddress: 3 } } });
 
   it('checks no more forged tokens from an address than its budget, then answers 429 without checking', async () => {
     const access = svc.service.context.access;
@@ -221,13 +203,7 @@ describe('forged tokens from one address (SER-001)', () => {
 });
 
 describe('tokens the refused-token budget lets through (found in review of its first fix)', () => {
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService();
-  }, 30_000);
-  afterAll(async () => {
-    await svc?.close();
-  });
+  const svc = useTestService();
 
   it('are those that passed every check lately: a revoked one no longer, one in use stays among them', async () => {
     const access = svc.service.context.access;
@@ -286,13 +262,7 @@ describe('tokens the refused-token budget lets through (found in review of its f
 });
 
 describe('a body sent to a route that takes none', () => {
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService();
-  }, 30_000);
-  afterAll(async () => {
-    await svc?.close();
-  });
+  const svc = useTestService();
 
   it('is refused naming the body, and the route does nothing', async () => {
     const issued = await svc.service.context.access.issue({ subject: 'kept', role: 'auditor', ttlSeconds: 600, issuedBy: 'test' });

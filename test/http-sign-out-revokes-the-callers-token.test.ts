@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ROLES } from '../adapters/http/auth/access-control.ts';
 import { openStream } from './http-sse.fixtures.ts';
-import { startTestService, type TestService } from './support/service.ts';
+import { useTestService } from './support/service.ts';
 
 // Signing out (DELETE /v1/session) ends the token the request carries, whatever its role, so that a console or a
 // script done with a token leaves nothing valid behind (before, the console forgot it in the tab only). It ends that
@@ -10,13 +10,7 @@ import { startTestService, type TestService } from './support/service.ts';
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 describe('DELETE /v1/session: signing out revokes the caller\'s own token', () => {
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService();
-  }, 30_000);
-  afterAll(async () => {
-    await svc?.close();
-  });
+  const svc = useTestService();
 
   const issue = async (subject: string, role: (typeof ROLES)[number]) =>
     svc.service.context.access.issue({ subject, role, ttlSeconds: 3600, issuedBy: 'test' });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { body, openApi, type Api } from './http-conformance.fixtures.ts';
 import { openStream, settled } from './http-sse.fixtures.ts';
-import { startTestService, type TestService } from './support/service.ts';
+import { startTestService, useTestService, type TestService } from './support/service.ts';
 
 /*
  * Found in review: a Last-Event-ID (or ?after=) past the log's newest event was taken as it came. The stream skipped
@@ -12,13 +12,7 @@ import { startTestService, type TestService } from './support/service.ts';
  */
 
 describe('GET /v1/events on an empty log', () => {
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService();
-  }, 30_000);
-  afterAll(async () => {
-    await svc?.close();
-  });
+  const svc = useTestService();
 
   it('resumes after 0 (it skips nothing), and refuses any other position, which names no event of this log', async () => {
     const zero = await openStream(svc.url, svc.tokens.auditor, '/v1/events?after=0');

@@ -2,10 +2,10 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { openAccessRegistry } from '../adapters/runtime/index.ts';
 import { openStream } from './http-sse.fixtures.ts';
-import { startTestService, type TestService } from './support/service.ts';
+import { useTestService } from './support/service.ts';
 
 /*
  * Found in review: a short-lived admin token issued admin tokens of any lifetime, and revoking it left them working.
@@ -25,13 +25,7 @@ interface Listed {
 }
 
 describe('tokens issued through the service', () => {
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService();
-  }, 30_000);
-  afterAll(async () => {
-    await svc?.close();
-  });
+  const svc = useTestService();
 
   const listed = async (): Promise<Listed[]> =>
     ((await (await fetch(`${svc.url}/v1/tokens?includeExpired=true&limit=1000`, { headers: bearer(svc.tokens.admin) })).json()) as { tokens: Listed[] }).tokens;
@@ -82,13 +76,7 @@ describe('tokens issued through the service', () => {
 });
 
 describe('a token issued with one revoked meanwhile', () => {
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService();
-  }, 30_000);
-  afterAll(async () => {
-    await svc?.close();
-  });
+  const svc = useTestService();
 
   it('is not issued: the revocation between the issuer\'s check and the record wins (found in review: the child lived)', async () => {
     const access = svc.service.context.access;

@@ -6,6 +6,7 @@ import { serviceConfig, type ServiceConfigInput } from '../../adapters/http/conf
 import type { Role } from '../../adapters/http/context.ts';
 import { startService, type RunningService, type StartOptions } from '../../adapters/http/start.ts';
 import { ROLES } from '../../adapters/http/auth/access-control.ts';
+import { afterAll, beforeAll } from 'vitest';
 
 export interface TestService {
   /** The current base URL (`http://127.0.0.1:<port>`); the port is kept across `restart()`. */
@@ -89,4 +90,26 @@ export const startTestService = async (options: TestServiceOptions = {}): Promis
     },
   };
   return handle;
+};
+
+/**
+ * The service of the describe block this is called in: started before its tests, closed after them. What it returns
+ * stands for the running service (a property read before the start throws): `svc.url`, `svc.tokens`, as with
+ * `startTestService`.
+ */
+export const useTestService = (options: TestServiceOptions = {}): TestService => {
+  let started: TestService | undefined;
+  beforeAll(async () => {
+    started = await startTestService(options);
+  }, 30_000);
+  afterAll(async () => {
+    await started?.close();
+  });
+  return new Proxy({} as TestService, {
+    get: (_target, property) => {
+      if (started === undefined) throw new Error('useTestService: the service is read before its describe block started it');
+      const value: unknown = Reflect.get(started, property, started);
+      return typeof value === 'function' ? value.bind(started) : value;
+    },
+  });
 };
