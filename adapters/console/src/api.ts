@@ -64,6 +64,12 @@ export const describeError = (error: unknown): string => {
   return error instanceof Error ? error.message : String(error);
 };
 
+/** A refusal's problem document (RFC 9457), or only its status line when the body is none (a proxy's page). */
+export const problemOf = async (response: Response): Promise<Problem> => {
+  const body = Problem.safeParse(await response.json().catch(() => undefined));
+  return body.success ? body.data : { title: response.statusText, status: response.status };
+};
+
 type Listener = (error: ApiError) => void;
 
 export class Api {
@@ -107,10 +113,7 @@ export class Api {
       referrerPolicy: 'no-referrer',
     });
     if (response.ok || response.status === 401) return;
-    let problem: Problem = { title: response.statusText, status: response.status };
-    const body = Problem.safeParse(await response.json().catch(() => undefined));
-    if (body.success) problem = body.data;
-    throw new ApiError(response.status, problem, '/v1/session');
+    throw new ApiError(response.status, await problemOf(response), '/v1/session');
   }
 
   /** The user must sign in again (a stream the server ended for a revoked or expired token): told as a 401 is. */
@@ -120,14 +123,7 @@ export class Api {
   }
 
   async errorOf(response: Response, path: string): Promise<ApiError> {
-    let problem: Problem = { title: response.statusText, status: response.status };
-    try {
-      const body = Problem.safeParse(await response.json());
-      if (body.success) problem = body.data;
-    } catch {
-      // Not problem+json (a proxy's page): the status line says enough.
-    }
-    const error = new ApiError(response.status, problem, path);
+    const error = new ApiError(response.status, await problemOf(response), path);
     if (error.unauthenticated) for (const listener of this.unauthenticatedListeners) listener(error);
     return error;
   }

@@ -5,6 +5,7 @@ import type { Clock, KeyHandle, OwnedSecureEnvironment, RandomSource } from '../
 import type { AccessRegistry, TokenRecord } from '../../runtime/index.ts';
 import { HttpProblem } from '../problems.ts';
 import { importVerificationKey, jwtVerifier, signJwt, type JwtSettings } from './jwt.ts';
+import { RecentlyUsed } from './recently-used.ts';
 import { isReservedSubject, RESERVED_SUBJECT_MESSAGE, RESERVED_SUBJECT_RULE } from './reserved-subjects.ts';
 import { RoleSchema, type Role } from './role.ts';
 
@@ -182,8 +183,7 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
    * Tokens that passed every check of `verify` lately (least recently used out first): what `recognises` answers. Not
    * the signature cache alone, which also holds tokens refused afterwards (revoked, unknown; found in review).
    */
-  const accepted = new Map<string, true>();
-  const acceptedKept = options.recognisedKept ?? 4_096;
+  const accepted = new RecentlyUsed<string, true>(options.recognisedKept ?? 4_096);
   const verifyAll = async (token: string): Promise<Principal> => {
     const claims = await verifyToken(token, clock.now());
     // A token is good for no longer than this service would issue one for, wherever it was minted (a --data
@@ -267,7 +267,6 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
     async verify(token) {
       accepted.delete(token);
       const principal = await verifyAll(token);
-      if (accepted.size >= acceptedKept) accepted.delete(accepted.keys().next().value!);
       accepted.set(token, true);
       return principal;
     },

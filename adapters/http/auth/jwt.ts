@@ -2,6 +2,7 @@ import { errors, importJWK, jwtVerify, type CryptoKey } from 'jose';
 import { z } from 'zod';
 import { toBase64url } from '../../../domain/crypto/index.ts';
 import { unauthorised } from '../../../domain/errors.ts';
+import { RecentlyUsed } from './recently-used.ts';
 import { ROLES } from './role.ts';
 
 /** `iss` and `aud` every token carries and every verification checks. */
@@ -106,18 +107,11 @@ const VERIFIED_KEPT = 1_024;
  * then refuses, revoked say, may be: what it refuses is checked at every call).
  */
 export const jwtVerifier = (key: CryptoKey, settings: JwtSettings): ((token: string, now: Date) => Promise<JwtClaims>) => {
-  const verified = new Map<string, JwtClaims>();
+  const verified = new RecentlyUsed<string, JwtClaims>(VERIFIED_KEPT);
   return async (token, now) => {
     const kept = verified.get(token);
-    if (kept !== undefined) {
-      // Least recently used out first: a token in use stays kept.
-      verified.delete(token);
-      verified.set(token, kept);
-    }
     if (kept === undefined) {
       const claims = await verifyJwt(token, key, { ...settings, now });
-      // Least recently used first out: a Map iterates in insertion order, and a hit moves its entry to the end.
-      if (verified.size >= VERIFIED_KEPT) verified.delete(verified.keys().next().value!);
       verified.set(token, claims);
       return claims;
     }

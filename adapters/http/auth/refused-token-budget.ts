@@ -1,3 +1,5 @@
+import { RecentlyUsed } from './recently-used.ts';
+
 /**
  * Bearer tokens refused per source address in a window. A token is checked (an Ed25519 verification, some 300 µs
  * here) before the rate limit can run, since the limit keys on the principal the check finds; without this budget a
@@ -20,7 +22,7 @@ export const refusedTokenBudget = (options: {
   readonly now?: () => number;
 }): RefusedTokenBudget => {
   const { max, windowMs, maxKeys = 10_000, now = Date.now } = options;
-  const windows = new Map<string, { count: number; resetAt: number }>();
+  const windows = new RecentlyUsed<string, { count: number; resetAt: number }>(maxKeys);
   const current = (address: string): { count: number; resetAt: number } | undefined => {
     const window = windows.get(address);
     if (window === undefined) return undefined;
@@ -38,10 +40,7 @@ export const refusedTokenBudget = (options: {
     refused(address) {
       const window = current(address) ?? { count: 0, resetAt: now() + windowMs };
       window.count += 1;
-      // Re-inserted, so the Map's order is least recently refused first.
-      windows.delete(address);
       windows.set(address, window);
-      if (windows.size > maxKeys) windows.delete(windows.keys().next().value!);
     },
   };
 };

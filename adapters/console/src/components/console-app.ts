@@ -1,6 +1,5 @@
 import { html, nothing } from 'lit';
-import { Api, describeError } from '../api.ts';
-import { Problem } from '../schemas.ts';
+import { Api, describeError, problemOf } from '../api.ts';
 import { PAGES, parseRoute, type Route } from '../router.ts';
 import { clearSession, loadSession, parseToken, saveSession, type Session } from '../session.ts';
 import { ConsoleElement } from './base.ts';
@@ -98,8 +97,7 @@ export class ConsoleApp extends ConsoleElement {
       const response = await fetch('/v1/compliance', { headers: { authorization: `Bearer ${parsed.session.token}` }, cache: 'no-store', credentials: 'omit' });
       if (response.status === 401) {
         // Only a problem document's detail is shown: a proxy's page or another server's body is not repeated.
-        const problem = Problem.safeParse(await response.json().catch(() => undefined));
-        const detail = problem.success ? problem.data.detail : undefined;
+        const { detail } = await problemOf(response);
         this.signInError = `The server refused this token (401 Unauthorized${detail ? `: ${detail}` : ''}).`;
         return;
       }
