@@ -23,12 +23,18 @@ const Options = z.object({
 });
 type Options = z.infer<typeof Options>;
 
-/** The bundle, whole or not at all: a crash never leaves half of one, nor destroys the previous one first. */
-const writeBundle = (path: string, bundle: unknown): void => {
+/**
+ * The bundle, whole or not at all: a crash never leaves half of one, nor destroys the previous one first. Without
+ * --force the file is created only if no file is there at that instant (a link, not a rename): one another process
+ * wrote while this export ran is kept, as one there at the start is (found in review: checked only at the start).
+ */
+const writeBundle = (path: string, bundle: unknown, force: boolean): void => {
   try {
-    writeFileAtomic(path, `${JSON.stringify(bundle, null, 2)}\n`, { mode: 0o644 });
+    writeFileAtomic(path, `${JSON.stringify(bundle, null, 2)}\n`, { mode: 0o644, exclusive: !force });
   } catch (error) {
-    throw new UsageError(`--out: cannot write ${path} (${(error as NodeJS.ErrnoException).code ?? 'unwritable'})`);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new UsageError(`--out: ${path} exists; give --force to replace it`);
+    throw new UsageError(`--out: cannot write ${path} (${code ?? 'unwritable'})`);
   }
 };
 
@@ -61,7 +67,7 @@ const exportLocal = async (args: Options, io: Io): Promise<number> => {
     }
     const projection = new TransparencyProjection({ store, log, signer, origin, now: () => systemClock.now(), checkpointEveryMs: 0 });
     const { bundle, treeSize, storedAfter } = await exportEvidence({ streamId, store, projection, log, signer });
-    writeBundle(args.out, bundle);
+    writeBundle(args.out, bundle, args.force === true);
     io.out(`wrote ${args.out}: all ${bundle.entries.length} events of ${streamId} as of the signed checkpoint of tree size ${treeSize}`);
     if (storedAfter > 0) io.err(`note: ${storedAfter} events of ${streamId} were appended during the export, after that checkpoint; export again to include them`);
     return 0;
@@ -85,7 +91,7 @@ const exportRemote = async (args: Options, server: ServerTarget, io: Io): Promis
     return 1;
   }
   if (checked.keyFromBundle) io.err('note: checked with the key inside the bundle only; verify it with the log key you trust (credence verify FILE --key)');
-  writeBundle(args.out, bundle);
+  writeBundle(args.out, bundle, args.force === true);
   io.out(`wrote ${args.out}: all ${checked.events} events of ${checked.streamId} as of the signed checkpoint of tree size ${checked.checkpoint.treeSize}`);
   return 0;
 };
