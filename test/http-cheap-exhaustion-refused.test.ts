@@ -161,7 +161,7 @@ describe('idle connections from one address (SER-001)', () => {
     }
     await expect.poll(() => statusOver(port, '/healthz')).toBe(200);
     const metrics = await (await fetch(`${svc.url}/metrics`)).text();
-    expect(metrics).toMatch(/^credence_connections_refused_total\{reason="address"\} [1-9]/m);
+    expect(metrics).toMatch(/^credence_connections_refused_total\{reason="address",listener="api"\} [1-9]/m);
   });
 });
 

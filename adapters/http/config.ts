@@ -90,6 +90,11 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export const ServiceConfig = z.strictObject({
   host: z.string().min(1).max(255).default('127.0.0.1'),
   port: int(0, 65_535).default(8080),
+  /**
+   * A port of their own for /healthz, /readyz and /metrics (0: any free port), on `host`, with connection slots apart
+   * from the API's: a flood that fills the API's does not fail the probes (SER-001). Unset: the API's port only.
+   */
+  probePort: int(0, 65_535).optional(),
   /** The data folder: embedded store, read models, Secure Environment, access.db. */
   data: z.string().min(1).max(4_096).default('./data'),
   /** EventStoreDB/KurrentDB connection string (`esdb://…`, `kurrentdb://…`); the embedded store when absent. */
@@ -151,6 +156,15 @@ export const ServiceConfig = z.strictObject({
   entityCacheMiB: int(0, 65_536).default(64),
   limits: ServiceLimitsConfig.superRefine(checkLimitsTogether).default(ServiceLimitsConfig.parse({})),
   tokens: TokenConfig.default(TokenConfig.parse({})),
+}).superRefine((config, context) => {
+  if (config.probePort !== undefined && config.probePort !== 0 && config.probePort === config.port) {
+    context.addIssue({
+      code: 'custom',
+      path: ['probePort'],
+      params: { rule: 'probe_port_apart' },
+      message: `must differ from port (${config.port}): the probes get a listener of their own`,
+    });
+  }
 });
 export type ServiceConfig = z.infer<typeof ServiceConfig>;
 export type ServiceConfigInput = z.input<typeof ServiceConfig>;
@@ -160,6 +174,7 @@ export const CONFIG_ENV = {
   CREDENCE_PORT: 'port',
   PORT: 'port',
   CREDENCE_HOST: 'host',
+  CREDENCE_PROBE_PORT: 'probePort',
   CREDENCE_DATA: 'data',
   CREDENCE_STORE: 'store',
   CREDENCE_LOG_LEVEL: 'logLevel',
@@ -238,7 +253,7 @@ const readConfigFile = (file: string): unknown => {
 
 export interface ConfigSources {
   /**
-   * Command-line options by field name (`host`, `port`, `data`, `store`, `logLevel`, `tickMs`, `signing`, `secureEnvironment`;
+   * Command-line options by field name (`host`, `port`, `probePort`, `data`, `store`, `logLevel`, `tickMs`, `signing`, `secureEnvironment`;
    * undefined = not given); other keys (the command's own options) are ignored.
    */
   readonly flags?: Readonly<Record<string, unknown>>;
@@ -247,8 +262,8 @@ export interface ConfigSources {
   readonly file?: string;
 }
 
-const FLAG_FIELDS = ['host', 'port', 'data', 'store', 'logLevel', 'tickMs', 'signing', 'secureEnvironment', 'publicUrl'] as const;
-const FLAG_NAMES: Record<string, string> = { logLevel: '--log-level', tickMs: '--tick-ms', secureEnvironment: '--secure-environment', publicUrl: '--public-url' };
+const FLAG_FIELDS = ['host', 'port', 'probePort', 'data', 'store', 'logLevel', 'tickMs', 'signing', 'secureEnvironment', 'publicUrl'] as const;
+const FLAG_NAMES: Record<string, string> = { probePort: '--probe-port', logLevel: '--log-level', tickMs: '--tick-ms', secureEnvironment: '--secure-environment', publicUrl: '--public-url' };
 
 /**
  * The service configuration from its sources; a `validation` CredenceError whose issues name the source and the

@@ -7,7 +7,7 @@ export interface ServiceMetrics {
   requestRefused(status: number, route: string): void;
   rateLimited(route: string): void;
   /** A client connection closed as it opened: past `maxConnections` (`total`) or its address's share (`address`). */
-  connectionRefused(reason: 'total' | 'address'): void;
+  connectionRefused(reason: 'total' | 'address', listener?: 'api' | 'probes'): void;
   sseClientOpened(role: string): void;
   sseClientClosed(role: string, reason: 'client' | 'slow' | 'shutdown' | 'error' | 'unauthorised'): void;
   sseEventsDelivered(count: number): void;
@@ -102,8 +102,8 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
   });
   const connectionsRefused = new Counter({
     name: 'credence_connections_refused_total',
-    help: 'Client connections closed as they opened: past limits.maxConnections (total) or limits.maxConnectionsPerAddress (address)',
-    labelNames: ['reason'] as const,
+    help: 'Client connections closed as they opened: past the connection bound of the listener (total) or its bound per address (address); listener api or probes',
+    labelNames: ['reason', 'listener'] as const,
     registers: [registry],
   });
   const sseEvents = new Counter({ name: 'credence_sse_events_total', help: 'Events delivered over server-sent event streams', registers: [registry] });
@@ -158,7 +158,7 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
     },
     requestRefused: (status, route) => refused.inc({ status: String(status), route }),
     rateLimited: (route) => limited.inc({ route }),
-    connectionRefused: (reason) => connectionsRefused.inc({ reason }),
+    connectionRefused: (reason, listener = 'api') => connectionsRefused.inc({ reason, listener }),
     sseClientOpened: (role) => sseClients.inc({ role }),
     sseClientClosed(role, reason) {
       sseClients.dec({ role });

@@ -22,6 +22,7 @@ import { INFRASTRUCTURE_ACTOR_ID } from './auth/reserved-subjects.ts';
 import { signingPolicyOf, type ServiceConfig } from './config.ts';
 import type { App, RouteModule, ServiceContext } from './context.ts';
 import { createServiceMetrics } from './metrics.ts';
+import { buildProbeServer } from './probe-server.ts';
 import { buildServer } from './server.ts';
 
 /** Who the security procedures (Enrolment Function, Registrar CSE) act as when devices call them. */
@@ -41,6 +42,8 @@ export interface StartOptions {
 export interface RunningService {
   /** `http://host:port`, the port the system gave when configured as 0. */
   readonly url: string;
+  /** `http://host:port` of the probe listener (`probePort`), when configured. */
+  readonly probeUrl?: string;
   readonly context: ServiceContext;
   readonly app: App;
   /**
@@ -73,6 +76,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     // Before anything opens: an unusable policy file is a configuration error, not a half-started service.
     const signing = signingPolicyOf(config);
     await assertCanListen(config.host, config.port);
+    if (config.probePort !== undefined && config.probePort !== 0) await assertCanListen(config.host, config.probePort);
     // One service per data folder: a second would run a second cascade and sweep the first one's pending keys.
     const lock = lockDataFolder(config.data);
     cleanups.push(() => lock.release());
@@ -174,6 +178,16 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     pkiRevocation.current = revocation;
     stopPkiRevocation = () => revocation.stop();
 
+    // Last to open, first to close: the probes say "not ready" by not answering once the shutdown has begun.
+    let probeUrl: string | undefined;
+    if (config.probePort !== undefined) {
+      const probes = await buildProbeServer({ context, config, ...(options.logStream !== undefined ? { logStream: options.logStream } : {}) });
+      cleanups.push(() => probes.close());
+      await probes.listen({ host: config.host, port: config.probePort });
+      const probeAddress = probes.server.address() as AddressInfo;
+      probeUrl = listeningUrl(probeAddress.address, probeAddress.port);
+    }
+
     let resolveClosed: () => void = () => {};
     const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
     let closing: Promise<void> | undefined;
@@ -197,8 +211,8 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
     }
-    server.log.info({ url: boundUrl }, 'listening');
-    return { url: boundUrl, context, app: server, close, closed };
+    server.log.info({ url: boundUrl, ...(probeUrl !== undefined ? { probeUrl } : {}) }, 'listening');
+    return { url: boundUrl, ...(probeUrl !== undefined ? { probeUrl } : {}), context, app: server, close, closed };
   } catch (error) {
     await unwind();
     throw error;

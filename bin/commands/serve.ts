@@ -11,6 +11,7 @@ const Options = z.object({
   store: z.string().optional(),
   host: z.string().optional(),
   port: z.string().optional(),
+  probePort: z.string().optional(),
   config: z.string().min(1).max(4096).optional(),
   logLevel: z.string().optional(),
   tickMs: z.string().optional(),
@@ -27,7 +28,7 @@ const loadConfig = async (args: z.infer<typeof Options>, io: Io) => {
   const { loadServiceConfig } = await import('../../adapters/http/config.ts');
   try {
     return loadServiceConfig({
-      flags: { data: args.data, store: args.store, host: args.host, port: args.port, logLevel: args.logLevel, tickMs: args.tickMs, signing: args.signing, secureEnvironment: args.secureEnvironment, publicUrl: args.publicUrl },
+      flags: { data: args.data, store: args.store, host: args.host, port: args.port, probePort: args.probePort, logLevel: args.logLevel, tickMs: args.tickMs, signing: args.signing, secureEnvironment: args.secureEnvironment, publicUrl: args.publicUrl },
       env: io.env ?? process.env,
       ...(args.config !== undefined ? { file: args.config } : {}),
     });
@@ -77,6 +78,7 @@ export const register: RegisterCommands = (program, io) => {
     )
     .option('--host <host>', 'address to listen on (env CREDENCE_HOST; default 127.0.0.1)')
     .option('--port <port>', 'port to listen on, 0 for any (env PORT or CREDENCE_PORT; default 8080)')
+    .option('--probe-port <port>', 'a port of their own for /healthz, /readyz and /metrics, 0 for any (env CREDENCE_PROBE_PORT; default: the API port only)')
     .option('--config <file>', 'a JSON file with any setting, limits and tokens included (flags and environment win over it)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env CREDENCE_LOG_LEVEL; default info)')
     .option('--tick-ms <ms>', 'how often expiry and pseudonym rotation run (env CREDENCE_TICK_MS; default 1000)')
@@ -94,6 +96,7 @@ export const register: RegisterCommands = (program, io) => {
         const service = await startService(config, { handleSignals: true });
         io.err(`Credence listening on ${service.url} (data ${config.data}${storeNote(config.store)}${keysNote(config.secureEnvironment)})`);
         io.err(`  API docs: ${service.url}${DOCS_PREFIX}   OpenAPI: ${service.url}/openapi.json`);
+        if (service.probeUrl !== undefined) io.err(`  probes: ${service.probeUrl}/healthz, /readyz, /metrics`);
         io.err('  Ctrl-C (SIGINT) or SIGTERM stops it gracefully');
         await service.closed;
         io.err('Credence stopped');

@@ -1,0 +1,75 @@
+import rateLimit, { normalizeIP } from '@fastify/rate-limit';
+import Fastify, { LogController } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { ServiceConfig } from './config.ts';
+import { limitConnections } from './connection-limits.ts';
+import type { App, ServiceContext } from './context.ts';
+import { loggerOptions } from './logging.ts';
+import { HttpProblem, rateLimited, sendFrameworkProblem, sendProblem } from './problems.ts';
+import { healthRoutes } from './routes/health.ts';
+
+/**
+ * Connections the probe listener keeps open at once, and from one address: an orchestrator's probes and a metrics
+ * scraper hold a few; the bound is there so that the listener, if reachable by others, cannot take the process's files.
+ */
+export const PROBE_MAX_CONNECTIONS = 64;
+export const PROBE_MAX_CONNECTIONS_PER_ADDRESS = 16;
+
+/**
+ * `/healthz`, `/readyz` and `/metrics` on a port of their own (`probePort`), with connection slots of their own:
+ * on the API's port a flood that fills `limits.maxConnections` fails the probes too, and an orchestrator then
+ * restarts a service that was only under attack (SER-001; left from the last review round). Nothing else is
+ * served here: no API route, no token, no body. The API's port keeps the probes as well, for deployments without one.
+ */
+export const buildProbeServer = async (options: {
+  readonly context: ServiceContext;
+  readonly config: ServiceConfig;
+  readonly logStream?: NodeJS.WritableStream;
+}): Promise<App> => {
+  const { limits } = options.config;
+  const app: App = Fastify({
+    logger: loggerOptions(options.config.logLevel, options.logStream),
+    requestIdHeader: false,
+    // A probe every few seconds would fill the log with its lines; refusals and failures are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Probes send no body: anything past a few bytes is refused unread.
+    bodyLimit: 1024,
+    connectionTimeout: limits.connectionTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    frameworkErrors: (error, request, reply) => sendFrameworkProblem(reply, request, error),
+    forceCloseConnections: true,
+  }).withTypeProvider<ZodTypeProvider>();
+  limitConnections(
+    app.server,
+    { maxConnections: PROBE_MAX_CONNECTIONS, maxConnectionsPerAddress: PROBE_MAX_CONNECTIONS_PER_ADDRESS, requestTimeoutMs: limits.requestTimeoutMs },
+    { onRefused: (reason) => options.context.metrics.connectionRefused(reason, 'probes') },
+  );
+  try {
+    app.setValidatorCompiler(validatorCompiler);
+    app.setSerializerCompiler(serializerCompiler);
+    app.removeAllContentTypeParsers();
+    app.setErrorHandler((error, request, reply) => {
+      const sent = sendProblem(reply, request, error);
+      if (reply.statusCode >= 500 && !(error instanceof HttpProblem)) request.log.error({ err: error, listener: 'probes' }, 'probe failed');
+      return sent;
+    });
+    app.setNotFoundHandler((request, reply) =>
+      sendProblem(reply, request, new HttpProblem(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)} on the probe port (/healthz, /readyz, /metrics)`)),
+    );
+    // The same per-address budget as the API's callers without a token; /readyz and /metrics each count apart.
+    await app.register(rateLimit, {
+      global: true,
+      keyGenerator: (request) => `address:${normalizeIP(request.ip)}`,
+      max: limits.rateLimitPerAddress,
+      timeWindow: limits.rateLimitWindowMs,
+      cache: 1_000,
+      errorResponseBuilder: (_request, context) => rateLimited(Math.max(1, Math.ceil(context.ttl / 1000))),
+    });
+    await healthRoutes(app, options.context);
+  } catch (error) {
+    await app.close().catch(() => {});
+    throw error;
+  }
+  return app;
+};
