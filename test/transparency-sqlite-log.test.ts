@@ -13,12 +13,15 @@ import {
   signerVerifierKey,
 } from '../adapters/driven/transparency/index.ts';
 import { memorySecureEnvironment } from './crypto-fixtures.ts';
+import { signNote } from '../projections/transparency/index.ts';
+import { ORIGIN, fixedSigner } from './transparency-fixtures.ts';
 import {
   MemoryTree,
   formatVerifierKey,
   hashLeaf,
   inclusionProof,
   consistencyProof,
+  formatCheckpointText,
   parseVerifierKey,
   rootHash,
   verifyNote,
@@ -105,15 +108,23 @@ describe('SQLite transparency log', () => {
     log.close();
   });
 
-  it('keeps one checkpoint per tree size and finds the smallest one covering a size', () => {
+  it('keeps one checkpoint per tree size and finds the smallest one covering a size', async () => {
     const log = openTransparencyLog({ memory: true });
-    const cp = (treeSize: number, note: string) => ({ treeSize, rootHash: new Uint8Array(32), time: '2026-01-01T00:00:00.000Z', note });
-    log.saveCheckpoint(cp(3, 'first'));
-    log.saveCheckpoint(cp(3, 'second'));
-    log.saveCheckpoint(cp(9, 'third'));
-    expect(log.checkpointAt(3)?.note).toBe('first');
+    log.append(leafHashes(9).map((leafHash, i) => ({ position: BigInt(i + 1), eventId: `e${i}`, leafHash, stream: { streamId: 'node-a', revision: BigInt(i) } })));
+    const signer = fixedSigner();
+    const cp = async (treeSize: number, time: string) => {
+      const rootHash = log.rootHash(treeSize);
+      return { treeSize, rootHash, time, note: await signNote(signer, formatCheckpointText({ origin: ORIGIN, treeSize, rootHash, time })) };
+    };
+    const first = await cp(3, '2026-01-01T00:00:00.000Z');
+    log.saveCheckpoint(first);
+    log.saveCheckpoint(await cp(3, '2026-01-01T00:00:01.000Z'));
+    const third = await cp(9, '2026-01-01T00:00:02.000Z');
+    log.saveCheckpoint(third);
+    expect(log.checkpointAt(3)?.note).toBe(first.note);
     expect(log.checkpointCovering(4)?.treeSize).toBe(9);
-    expect(log.latestCheckpoint()?.note).toBe('third');
+    expect(log.latestCheckpoint()?.note).toBe(third.note);
+    expect([...log.checkpoints()].map((c) => c.note)).toEqual([first.note, third.note]);
     log.close();
   });
 });

@@ -15,6 +15,7 @@ import {
   type NoteVerifierKey,
 } from '../../domain/transparency/index.ts';
 import { auditStoreAgainstLog } from '../../projections/transparency/index.ts';
+import { TransparencyLogAltered } from '../../domain/ports/index.ts';
 import { FILE_LIMITS, readJsonFile, readTextFile, type FileRead } from '../files.ts';
 import { json, type Io } from '../io.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
@@ -161,6 +162,11 @@ const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io
   try {
     log = openTransparencyLogForAudit(dir);
   } catch (error) {
+    if (error instanceof TransparencyLogAltered) {
+      if (asJson) io.out(json({ ok: false, kind: 'log_mismatch', message: error.message }));
+      io.err(`TAMPERED: log_mismatch: ${error.message}`);
+      return 1;
+    }
     throw new UsageError(`--data: ${join(dir, 'transparency.db')}: ${(error as Error).message}`);
   }
   const stream = progressStream(io, asJson);

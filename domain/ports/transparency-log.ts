@@ -57,11 +57,32 @@ export interface TransparencyLogStore extends HashSource {
   firstUnindexedLeaf(): LoggedLeaf | undefined;
   /** Enters leaves logged before the stream index into it. A leaf already indexed is left as it is. */
   indexLeaves(slots: readonly ({ readonly leafIndex: number } & StreamSlot)[]): void;
-  /** Keeps a signed checkpoint; a second one for the same tree size is ignored. */
+  /**
+   * Keeps a signed checkpoint; a second one for the same tree size is ignored. The readers below fail (the log file
+   * was altered) on a kept checkpoint whose fields disagree with its note's text, or that signs more leaves than the
+   * log holds; they do not check the note's signature, which needs the log key (`signCheckpoint`, the audit do).
+   */
   saveCheckpoint(checkpoint: StoredCheckpoint): void;
   latestCheckpoint(): StoredCheckpoint | undefined;
   /** The smallest checkpoint whose tree holds at least `size` leaves. */
   checkpointCovering(size: number): StoredCheckpoint | undefined;
   checkpointAt(treeSize: number): StoredCheckpoint | undefined;
+  /** Every checkpoint kept, smallest tree first, read in pages. */
+  checkpoints(): Iterable<StoredCheckpoint>;
   close(): void;
+}
+
+/**
+ * The log file was altered: a checkpoint row says another tree size, root or time than the signed note it keeps, or
+ * signs more leaves than the file holds. The row's columns index the note, and what picks "the latest"
+ * checkpoint goes by them: one planted row reusing an old note under a huge tree size stopped every later signature
+ * and froze evidence bundles at the old tree (found in review). Nothing is served or signed from such a file.
+ */
+export class TransparencyLogAltered extends Error {
+  readonly code = 'transparency_log_altered';
+
+  constructor(detail: string) {
+    super(`the transparency log file was altered: ${detail}`);
+    this.name = 'TransparencyLogAltered';
+  }
 }

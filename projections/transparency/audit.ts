@@ -1,5 +1,5 @@
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
-import type { LoggedLeaf, TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
+import { TransparencyLogAltered, type LoggedLeaf, type StoredCheckpoint, type TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
 import { constantTimeEqual } from '../../domain/crypto/index.ts';
 import type { Checkpoint } from '../../domain/transparency/checkpoint.ts';
 import { appendLeafHash, emptyFrontier, frontierRoot, type Frontier } from '../../domain/transparency/frontier.ts';
@@ -26,7 +26,9 @@ export type TamperKind =
   /** The log file disagrees with its own signed checkpoint (it was altered too, or truncated), or its stream index with the events. */
   | 'log_mismatch'
   /** The log's latest checkpoint is older than one the auditor kept, or its history no longer hashes to it. */
-  | 'rolled_back';
+  | 'rolled_back'
+  /** The stored history no longer hashes to a checkpoint the log key signed earlier: rewritten, and signed again since. */
+  | 'forked';
 
 export type AuditReport =
   | {
@@ -46,7 +48,7 @@ export type AuditReport =
       readonly leafIndex?: number;
     };
 
-type Log = Pick<TransparencyLogStore, 'leaves' | 'latestCheckpoint' | 'leafByEventId' | 'size'>;
+type Log = Pick<TransparencyLogStore, 'leaves' | 'latestCheckpoint' | 'leafByEventId' | 'size' | 'checkpoints'>;
 
 const mismatch = (leaf: LoggedLeaf, event: RecordedEvent, next: AuditedRow | undefined, log: Log): AuditReport => {
   const at = { position: leaf.position, leafIndex: leaf.leafIndex };
@@ -81,11 +83,21 @@ const mismatch = (leaf: LoggedLeaf, event: RecordedEvent, next: AuditedRow | und
 
 /**
  * Tamper detection (issue 4 item 7, SER-003): walks the stored events and the log's leaves together in global
- * order, recomputing every leaf hash, and reports the FIRST position where they disagree and how. It then
- * checks that the stored history hashes to the latest signed checkpoint, so an attacker who rewrote the log file
- * as well is still caught without the log key.
+ * order, recomputing every leaf hash, and reports the FIRST position where they disagree and how. On the way the
+ * stored history must hash to every checkpoint the log kept, and in the end to the latest signed one, so an attacker
+ * who rewrote the log file as well is still caught without the log key.
  */
-export const auditStoreAgainstLog = async (args: {
+export const auditStoreAgainstLog = async (args: AuditArgs): Promise<AuditReport> => {
+  try {
+    return await audit(args);
+  } catch (error) {
+    // A checkpoint row that disagrees with its own note, or signs more than the file holds (the log's readers).
+    if (error instanceof TransparencyLogAltered) return { ok: false, kind: 'log_mismatch', message: error.message };
+    throw error;
+  }
+};
+
+interface AuditArgs {
   readonly storedEvents: Iterable<AuditedRow> | AsyncIterable<AuditedRow>;
   readonly log: Log;
   readonly logPublicKey: NoteVerifierKey;
@@ -95,7 +107,9 @@ export const auditStoreAgainstLog = async (args: {
    * past the rewrite passes. With it, the log must still be at least that large and hash to it there.
    */
   readonly saved?: string;
-}): Promise<AuditReport> => {
+}
+
+const audit = async (args: AuditArgs): Promise<AuditReport> => {
   const stored = args.log.latestCheckpoint();
   let checkpoint: Checkpoint | undefined;
   if (stored !== undefined) {
@@ -122,7 +136,7 @@ export const auditStoreAgainstLog = async (args: {
       : args.storedEvents[Symbol.iterator]()
   ) as Iterator<AuditedRow> | AsyncIterator<AuditedRow>;
   try {
-    return await walk(rows, args.log, checkpoint, saved);
+    return await walk(rows, args.log, checkpoint, saved, args.logPublicKey);
   } finally {
     // Stopping at the first finding must still release the reader (it holds the events file open).
     await rows.return?.();
@@ -137,11 +151,38 @@ const missing = (leaf: LoggedLeaf): AuditReport => ({
   message: `logged event ${leaf.eventId} at position ${leaf.position} is missing from the store`,
 });
 
+/**
+ * The history at each earlier checkpoint the log kept: the log key signed it, so the stored events must still hash to
+ * it. Comparing with the latest alone let a history rewritten in both files, then signed again by the service (the
+ * key in the Secure Environment, its folder writable), pass while the honest earlier checkpoints sat in the same file
+ * (found in review). Signatures are checked only where a root disagrees: a row no key signed is then `bad_checkpoint`.
+ */
+const earlierCheckpoints = (log: Log, key: NoteVerifierKey, signedSize: number) => {
+  const kept = log.checkpoints()[Symbol.iterator]();
+  let next = kept.next().value as StoredCheckpoint | undefined;
+  return (frontier: Frontier, position: bigint): AuditReport | undefined => {
+    while (next !== undefined && next.treeSize < frontier.size) next = kept.next().value ?? undefined;
+    if (next === undefined || next.treeSize !== frontier.size || next.treeSize >= signedSize) return undefined;
+    const at = next;
+    next = kept.next().value ?? undefined;
+    if (constantTimeEqual(frontierRoot(frontier), at.rootHash)) return undefined;
+    const opened = openCheckpoint(at.note, key);
+    if (!opened.ok) return { ok: false, kind: 'bad_checkpoint', position, message: `the checkpoint of tree size ${at.treeSize}: ${opened.message}` };
+    return {
+      ok: false,
+      kind: 'forked',
+      position,
+      message: `the first ${at.treeSize} stored events no longer hash to the checkpoint the log key signed at that size (${at.time}): the history was rewritten in both files and signed again`,
+    };
+  };
+};
+
 const walk = async (
   rows: Iterator<AuditedRow> | AsyncIterator<AuditedRow>,
   log: Log,
   checkpoint: Checkpoint | undefined,
   saved: Checkpoint | undefined,
+  key: NoteVerifierKey,
 ): Promise<AuditReport> => {
   const nextRow = async (): Promise<AuditedRow | undefined> => {
     const result = await rows.next();
@@ -155,6 +196,7 @@ const walk = async (
   let checked = 0;
   let unlogged = 0;
   let savedChecked = saved === undefined || saved.treeSize === 0;
+  const checkEarlier = earlierCheckpoints(log, key, signedSize);
   // One row of look-ahead tells an inserted event from an edited one.
   let row = await nextRow();
   let ahead = row && (await nextRow());
@@ -183,7 +225,11 @@ const walk = async (
         message: `the log's stream index gives leaf ${leaf.leafIndex} to revision ${slot.revision} of ${slot.streamId}, but its event is revision ${row.event.revision} of ${row.event.streamId}`,
       };
     }
-    if (frontier.size < signedSize) frontier = appendLeafHash(frontier, hash).frontier;
+    if (frontier.size < signedSize) {
+      frontier = appendLeafHash(frontier, hash).frontier;
+      const forked = checkEarlier(frontier, position);
+      if (forked !== undefined) return forked;
+    }
     // The saved checkpoint is never larger than the latest (checked first): its root is met on the way.
     if (saved !== undefined && frontier.size === saved.treeSize && !savedChecked) {
       savedChecked = true;

@@ -173,11 +173,11 @@ export class TransparencyProjection {
     });
   }
 
+  /** The buffer is let go once its leaves are in: a failed append (SQLITE_BUSY) keeps them for the next flush, not a gap. */
   private flush(): void {
     if (this.buffer.length === 0) return;
-    const batch = this.buffer;
+    this.ingest(this.buffer);
     this.buffer = [];
-    this.ingest(batch);
   }
 
   private afterAppend(): void {

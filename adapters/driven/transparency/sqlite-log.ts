@@ -10,12 +10,16 @@ import {
   type Frontier,
 } from '../../../domain/transparency/frontier.ts';
 import { consistencyProof, inclusionProof, rootHash } from '../../../domain/transparency/tree.ts';
-import type {
-  LeafToAppend,
-  LoggedLeaf,
-  StoredCheckpoint,
-  StreamSlot,
-  TransparencyLogStore,
+import { parseCheckpointText } from '../../../domain/transparency/checkpoint.ts';
+import { parseSignedNote } from '../../../domain/transparency/note.ts';
+import { constantTimeEqual } from '../../../domain/crypto/index.ts';
+import {
+  TransparencyLogAltered,
+  type LeafToAppend,
+  type LoggedLeaf,
+  type StoredCheckpoint,
+  type StreamSlot,
+  type TransparencyLogStore,
 } from '../../../domain/ports/transparency-log.ts';
 
 const SCHEMA_VERSION = 2;
@@ -79,6 +83,22 @@ const toCheckpoint = (row: CheckpointRow): StoredCheckpoint => ({
 
 const PAGE = 4096;
 
+/** The row, once its columns are found to say what its note says. */
+const checkedCheckpoint = (row: CheckpointRow): StoredCheckpoint => {
+  const checkpoint = toCheckpoint(row);
+  const text = parseSignedNote(row.note)?.text;
+  const parsed = text === undefined ? undefined : parseCheckpointText(text);
+  if (
+    parsed?.ok !== true ||
+    parsed.checkpoint.treeSize !== checkpoint.treeSize ||
+    parsed.checkpoint.time !== checkpoint.time ||
+    !constantTimeEqual(parsed.checkpoint.rootHash, checkpoint.rootHash)
+  ) {
+    throw new TransparencyLogAltered(`the checkpoint row of tree size ${checkpoint.treeSize} does not say what its signed note says`);
+  }
+  return checkpoint;
+};
+
 /** The transparency log in its own SQLite file, apart from events.db, so that editing one is caught by the other. */
 export class SqliteTransparencyLog implements TransparencyLogStore {
   private frontier: Frontier = { size: 0, hashes: [] };
@@ -127,6 +147,7 @@ export class SqliteTransparencyLog implements TransparencyLogStore {
       latestCheckpoint: db.prepare('SELECT * FROM checkpoints ORDER BY tree_size DESC LIMIT 1'),
       checkpointCovering: db.prepare('SELECT * FROM checkpoints WHERE tree_size >= ? ORDER BY tree_size LIMIT 1'),
       checkpointAt: db.prepare('SELECT * FROM checkpoints WHERE tree_size = ?'),
+      checkpointPage: db.prepare('SELECT * FROM checkpoints WHERE tree_size > ? ORDER BY tree_size LIMIT ?'),
     };
     this.reloadFrontier();
   }
@@ -134,7 +155,14 @@ export class SqliteTransparencyLog implements TransparencyLogStore {
   /** Another connection (the CLI, a second worker) may have appended: the edge is re-read from the stored nodes. */
   private reloadFrontier(): void {
     const size = Number(this.sql.count.get());
-    this.frontier = { size, hashes: frontierNodes(size).map(({ level, index }) => this.nodeHash(level, index)) };
+    const hashes = frontierNodes(size).map(({ level, index }) => {
+      try {
+        return this.nodeHash(level, index);
+      } catch {
+        throw new TransparencyLogAltered(`the stored subtree (${level}, ${index}) of its ${size} leaves is missing`);
+      }
+    });
+    this.frontier = { size, hashes };
   }
 
   size(): number {
@@ -244,18 +272,36 @@ export class SqliteTransparencyLog implements TransparencyLogStore {
   }
 
   latestCheckpoint(): StoredCheckpoint | undefined {
-    const row = this.sql.latestCheckpoint.get() as CheckpointRow | undefined;
-    return row && toCheckpoint(row);
+    return this.checked(this.sql.latestCheckpoint.get() as CheckpointRow | undefined);
   }
 
   checkpointCovering(size: number): StoredCheckpoint | undefined {
-    const row = this.sql.checkpointCovering.get(size) as CheckpointRow | undefined;
-    return row && toCheckpoint(row);
+    return this.checked(this.sql.checkpointCovering.get(size) as CheckpointRow | undefined);
   }
 
   checkpointAt(treeSize: number): StoredCheckpoint | undefined {
-    const row = this.sql.checkpointAt.get(treeSize) as CheckpointRow | undefined;
-    return row && toCheckpoint(row);
+    return this.checked(this.sql.checkpointAt.get(treeSize) as CheckpointRow | undefined);
+  }
+
+  *checkpoints(): Iterable<StoredCheckpoint> {
+    let after = -1n;
+    for (;;) {
+      const rows = this.sql.checkpointPage.all(after, PAGE) as CheckpointRow[];
+      for (const row of rows) yield this.checked(row)!;
+      if (rows.length < PAGE) return;
+      after = rows[rows.length - 1]!.tree_size;
+    }
+  }
+
+  private checked(row: CheckpointRow | undefined): StoredCheckpoint | undefined {
+    if (row === undefined) return undefined;
+    const checkpoint = checkedCheckpoint(row);
+    // Another connection (the CLI's export beside the service) may have logged and signed since this one last looked.
+    if (checkpoint.treeSize > this.frontier.size) this.reloadFrontier();
+    if (checkpoint.treeSize > this.frontier.size) {
+      throw new TransparencyLogAltered(`a checkpoint signs ${checkpoint.treeSize} leaves, but the log holds ${this.frontier.size}`);
+    }
+    return checkpoint;
   }
 
   close(): void {

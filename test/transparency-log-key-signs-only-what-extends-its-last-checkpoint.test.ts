@@ -1,0 +1,161 @@
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { openSqliteStoreInDir, readEventsDbInDir } from '../adapters/driven/store/index.ts';
+import { openTransparencyLogInDir } from '../adapters/driven/transparency/index.ts';
+import { TransparencyLogAltered } from '../domain/ports/index.ts';
+import { eventLeafHash, formatCheckpointText, formatVerifierKey, MemoryTree } from '../domain/transparency/index.ts';
+import { auditStoreAgainstLog, exportEvidence, signNote, TransparencyLogForked, TransparencyProjection } from '../projections/transparency/index.ts';
+import { run as verifyCommand } from '../bin/commands/verify.ts';
+import { capture } from './support/cli.ts';
+import { ORIGIN, appendEvents, fixedSigner, keyOf, tempDirs } from './transparency-fixtures.ts';
+
+/*
+ * SER-003, found in review. Someone who can write the data folder but not use the log key (it is in the Secure
+ * Environment) rewrote an event in events.db, its leaf and the stored subtree hashes in transparency.db, and the
+ * service's next checkpoint signed the forged history with the genuine key; the audit compared the files with that
+ * latest checkpoint only, and passed. And one planted checkpoint row, an old note under a huge tree size, stopped
+ * every later signature and froze evidence bundles at the old tree.
+ */
+
+const dirs = tempDirs();
+afterEach(() => dirs.cleanup());
+const signer = fixedSigner();
+const clock = new FakeClock();
+
+const open = (dir: string) => {
+  const store = openSqliteStoreInDir(dir);
+  const log = openTransparencyLogInDir(dir);
+  const projection = new TransparencyProjection({ store, log, signer, origin: ORIGIN, now: () => clock.now(), checkpointEveryMs: 0 });
+  return { store, log, projection, close: async () => (await store.close(), log.close()) };
+};
+
+/** 10 events logged under a signed checkpoint. */
+const signedFolder = async (): Promise<string> => {
+  const dir = dirs.make();
+  const o = open(dir);
+  await appendEvents(o.store, 10);
+  await o.projection.catchUp();
+  await o.projection.checkpoint();
+  await o.close();
+  return dir;
+};
+
+/** Without the key: event 2 edited in events.db, its leaf and every stored subtree hash recomputed in transparency.db. */
+const rewriteBothFiles = (dir: string): void => {
+  const events = new Database(join(dir, 'events.db'));
+  events.prepare(`UPDATE events SET data = json_set(data, '$.label', 'forged') WHERE position = 2`).run();
+  events.close();
+  const rows = [...readEventsDbInDir(dir)].map((row) => {
+    if (!row.ok) throw new Error('fixture: every row parses');
+    return row.event;
+  });
+  const db = new Database(join(dir, 'transparency.db'));
+  db.prepare('UPDATE leaves SET leaf_hash = ? WHERE position = 2').run(eventLeafHash(rows[1]!));
+  const tree = new MemoryTree(rows.map(eventLeafHash));
+  const nodes = db.prepare('SELECT level, idx FROM nodes').all() as { level: number; idx: number }[];
+  const update = db.prepare('UPDATE nodes SET hash = ? WHERE level = ? AND idx = ?');
+  for (const { level, idx } of nodes) update.run(tree.nodeHash(Number(level), Number(idx)), level, idx);
+  db.close();
+};
+
+const audit = async (dir: string) => {
+  const log = openTransparencyLogInDir(dir);
+  try {
+    return await auditStoreAgainstLog({ storedEvents: readEventsDbInDir(dir), log, logPublicKey: keyOf(signer) });
+  } finally {
+    log.close();
+  }
+};
+
+describe('a history rewritten in both files', () => {
+  it('is not signed by the log key: the next checkpoint is refused, and nothing is logged as signed', async () => {
+    const dir = await signedFolder();
+    rewriteBothFiles(dir);
+    const o = open(dir);
+    try {
+      await appendEvents(o.store, 1, 10);
+      await o.projection.catchUp();
+      await expect(o.projection.checkpoint()).rejects.toThrow(TransparencyLogForked);
+      await expect(o.projection.checkpoint()).rejects.toThrow(/first 10 leaves no longer hash to the checkpoint this key signed/);
+      expect(o.log.latestCheckpoint()?.treeSize).toBe(10);
+      // Nor on demand for an evidence bundle.
+      await expect(exportEvidence({ streamId: 'credential-meter-1', store: o.store, projection: o.projection, log: o.log, signer })).rejects.toThrow(TransparencyLogForked);
+    } finally {
+      await o.close();
+    }
+  });
+
+  it('is found by the audit at an earlier checkpoint the key signed, even once a later one signs the forgery', async () => {
+    const dir = await signedFolder();
+    rewriteBothFiles(dir);
+    const o = open(dir);
+    await appendEvents(o.store, 1, 10);
+    await o.projection.catchUp();
+    // What an earlier version signed: the forged tree's root under the genuine key, kept as the latest checkpoint.
+    const time = clock.now().toISOString();
+    const rootHash = o.log.rootHash(11);
+    o.log.saveCheckpoint({ treeSize: 11, rootHash, time, note: await signNote(signer, formatCheckpointText({ origin: ORIGIN, treeSize: 11, rootHash, time })) });
+    await o.close();
+    expect(await audit(dir)).toMatchObject({ ok: false, kind: 'forked', position: 10n });
+  });
+
+  it('leaves an honest log signing on: a later checkpoint that extends the last is signed', async () => {
+    const dir = await signedFolder();
+    const o = open(dir);
+    try {
+      await appendEvents(o.store, 3, 10);
+      await o.projection.catchUp();
+      expect((await o.projection.checkpoint()).treeSize).toBe(13);
+    } finally {
+      await o.close();
+    }
+    expect(await audit(dir)).toMatchObject({ ok: true, checkedEvents: 13, signedThrough: 13 });
+  });
+});
+
+describe('a checkpoint row that says something its note does not', () => {
+  it('is refused by every reader, so no bundle is frozen at an old tree and the audit names it', async () => {
+    const dir = await signedFolder();
+    const db = new Database(join(dir, 'transparency.db'));
+    db.exec(`INSERT INTO checkpoints (tree_size, root_hash, time, note) SELECT 1125899906842624, root_hash, time, note FROM checkpoints WHERE tree_size = 10`);
+    db.close();
+    const o = open(dir);
+    try {
+      expect(() => o.log.latestCheckpoint()).toThrow(TransparencyLogAltered);
+      expect(() => o.log.latestCheckpoint()).toThrow(/checkpoint row of tree size 1125899906842624 does not say what its signed note says/);
+      await appendEvents(o.store, 2, 10);
+      await expect(o.projection.catchUp()).rejects.toThrow(TransparencyLogAltered);
+      await expect(exportEvidence({ streamId: 'credential-meter-1', store: o.store, projection: o.projection, log: o.log, signer })).rejects.toThrow(TransparencyLogAltered);
+    } finally {
+      await o.close();
+    }
+    expect(await audit(dir)).toMatchObject({ ok: false, kind: 'log_mismatch', message: expect.stringContaining('does not say what its signed note says') });
+  });
+
+  it('is refused when it signs more leaves than the file holds', async () => {
+    const dir = await signedFolder();
+    const o = open(dir);
+    const stored = o.log.latestCheckpoint()!;
+    const note = await signNote(signer, formatCheckpointText({ origin: ORIGIN, treeSize: 50, rootHash: stored.rootHash, time: stored.time }));
+    o.log.saveCheckpoint({ ...stored, treeSize: 50, note });
+    try {
+      expect(() => o.log.latestCheckpoint()).toThrow(/a checkpoint signs 50 leaves, but the log holds 10/);
+    } finally {
+      await o.close();
+    }
+  });
+});
+
+describe('credence verify --data', () => {
+  it('says TAMPERED, exit 1, when a stored subtree hash of the log is gone (it was a usage error)', async () => {
+    const dir = await signedFolder();
+    const db = new Database(join(dir, 'transparency.db'));
+    db.exec('DELETE FROM nodes WHERE level = 3');
+    db.close();
+    const c = capture();
+    expect(await verifyCommand(['--data', dir, '--key', formatVerifierKey(keyOf(signer))], c.io)).toBe(1);
+    expect(c.err.join('\n')).toMatch(/^TAMPERED: log_mismatch: the transparency log file was altered: the stored subtree \(3, 0\) of its 10 leaves is missing/m);
+  });
+});
