@@ -4,6 +4,8 @@ import { parseStreamId, streamIdOf, type EntityKind } from '../../domain/streams
 import { evaluate, gatherFactsAsync, initialSnapshot, machineEvent, readStored, stateOf, viewOf, type EntitySnapshot } from '../../machines/index.ts';
 import { applyStored, BrokenHistoryError, emptyEntity, type EntityView } from '../../machines/index.ts';
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
+import type { EventMetadata } from '../../domain/metadata.ts';
+import { sameAppend } from './verifier.ts';
 
 /** One stored event as the auditor sees it: what it was, who did it, and the state after it. */
 export interface ReplayStep {
@@ -35,24 +37,41 @@ export interface EntityReplay {
   readonly verdict: { readonly ok: true } | { readonly ok: false; readonly findings: readonly Finding[] };
 }
 
+/** The claimant's decision a fact claim must be for: its command, and where its previous append (another command) ended. */
+interface Claimant {
+  readonly streamId: string;
+  readonly commandId: string;
+  /** Claims at or before this position were taken, or left behind, by an earlier append of the claimant. */
+  readonly after: bigint;
+}
+
 /**
  * Another entity as it stood just before `position`, or, when the decision claimed it first (a fact claim by the
- * same command for the same claimant, domain/fact-claims.ts), as it stood at its latest such claim.
+ * same command for the same claimant since the claimant's previous append, domain/fact-claims.ts), as it stood at its
+ * latest such claim. A claim made before the claimant appended another command was that command's leftover, and
+ * vouches for nothing later, as in the fleet replay (found in review: it vouched for a decision after a revocation).
+ * The other entity is rebuilt with every guard of its own: a fact whose own history the machines would not accept
+ * is reported as broken, not taken as it says it stands (found in review).
  */
 const viewBefore = async (
   store: EventStore,
   kind: EntityKind,
   id: string,
   position: bigint,
-  claimant: { readonly streamId: string; readonly commandId: string },
+  claimant: Claimant,
+  judged: FactJudgements,
 ): Promise<{ view: EntityView | undefined; broken?: string }> => {
-  let records = (await store.readStream(streamIdOf(kind, id))).filter((r) => r.position < position);
+  const streamId = streamIdOf(kind, id);
+  let records = (await store.readStream(streamId)).filter((r) => r.position < position);
   const claimedAt = records.findLastIndex((r) => {
     const claim = factClaimOf(r);
-    return claim !== undefined && claim.claimant === claimant.streamId && claim.commandId === claimant.commandId;
+    return claim !== undefined && r.position > claimant.after && claim.claimant === claimant.streamId && claim.commandId === claimant.commandId;
   });
   if (claimedAt >= 0) records = records.slice(0, claimedAt);
   if (records.length === 0) return { view: undefined };
+  const last = records.at(-1)!.position;
+  const broken = await judged.brokenThrough(streamId, last);
+  if (broken !== undefined) return { view: undefined, broken };
   try {
     const entity = applyStored(emptyEntity(kind, id), records);
     return { view: entity.events.length === 0 ? undefined : viewOf(entity.snapshot) };
@@ -63,12 +82,48 @@ const viewBefore = async (
   }
 };
 
+/** How deep facts of facts are judged for one entity's replay (an association's credential's node's subscription). */
+const MAX_FACT_DEPTH = 4;
+
+/**
+ * The verdicts of the facts one entity replay reads, each fact stream replayed with every guard up to the position
+ * read, once per position; a fact being judged (a cycle) or past the depth counts as sound, as a trusted rebuild
+ * would take it.
+ */
+class FactJudgements {
+  readonly #verdicts = new Map<string, Promise<string | undefined>>();
+  constructor(
+    private readonly store: EventStore,
+    private readonly depth: number,
+  ) {}
+
+  brokenThrough(streamId: string, position: bigint): Promise<string | undefined> {
+    if (this.depth >= MAX_FACT_DEPTH) return Promise.resolve(undefined);
+    const key = `${streamId}@${position}`;
+    let verdict = this.#verdicts.get(key);
+    if (verdict === undefined) {
+      this.#verdicts.set(key, Promise.resolve(undefined)); // a cycle reads it as sound meanwhile
+      verdict = replayEntityAt(this.store, streamId, (r) => r.position <= position, this.depth + 1).then((replay) => {
+        if (replay.verdict.ok) return undefined;
+        const first = replay.verdict.findings[0]!;
+        return `${streamId} has a broken history at position ${first.position}: ${first.reason}`;
+      });
+      this.#verdicts.set(key, verdict);
+    }
+    return verdict;
+  }
+}
+
 /**
  * Replays one entity's stored events through its machine with every guard, cross-entity ones included (the
  * other entities as they stood at each event's position). An event the machine would not accept is a finding.
  */
-export const replayEntity = async (store: EventStore, streamId: string, until?: (r: RecordedEvent) => boolean): Promise<EntityReplay> => {
+export const replayEntity = (store: EventStore, streamId: string, until?: (r: RecordedEvent) => boolean): Promise<EntityReplay> =>
+  replayEntityAt(store, streamId, until, 0);
+
+const replayEntityAt = async (store: EventStore, streamId: string, until: ((r: RecordedEvent) => boolean) | undefined, depth: number): Promise<EntityReplay> => {
   const ref = parseStreamId(streamId);
+  const judged = new FactJudgements(store, depth);
   if (ref === undefined) throw new RangeError(`not an entity stream: ${streamId} (expected <kind>-<id>)`);
   let snapshot: EntitySnapshot = initialSnapshot(ref.kind, ref.id);
   const steps: ReplayStep[] = [];
@@ -77,9 +132,12 @@ export const replayEntity = async (store: EventStore, streamId: string, until?: 
     findings.push({ streamId, position: base.position, revision: base.revision, type: base.type, reason });
     steps.push({ ...base, accepted: false, state: stateOf(snapshot), reason });
   };
-  /** The stream's previous record (its position), and its last append: command id and the position it ended at. */
+  /**
+   * The stream's previous record (its position); its last append: command id, the metadata of its first event, the
+   * position it ended at; and where the append before that one ended (claims up to there are not this append's).
+   */
   let previous: bigint | undefined;
-  let append: { commandId: string; position: bigint } | undefined;
+  let append: { commandId: string; metadata: EventMetadata; position: bigint; after: bigint } | undefined;
   for (const record of await store.readStream(streamId)) {
     if (until !== undefined && !until(record)) break;
     const base = { position: record.position, revision: record.revision, type: record.type };
@@ -97,18 +155,26 @@ export const replayEntity = async (store: EventStore, streamId: string, until?: 
     // One command is one append, at consecutive places of the log (verifier.ts): the same command id again, with
     // anything stored in between, is a command recorded twice, which the engine never does.
     // Adjacent positions hold nothing between them: only a gap is asked of the store.
-    if (append !== undefined && append.commandId === metadata.commandId && record.position !== append.position + 1n) {
-      let next: bigint | undefined;
-      for await (const r of store.readAll({ afterPosition: append.position, maxCount: 1 })) next = r.position;
-      if (next !== record.position) {
+    // Its events also share one metadata (verifier.ts, sameAppend).
+    if (append !== undefined && append.commandId === metadata.commandId) {
+      let adjacent = record.position === append.position + 1n;
+      if (!adjacent) {
+        let next: bigint | undefined;
+        for await (const r of store.readAll({ afterPosition: append.position, maxCount: 1 })) next = r.position;
+        adjacent = next === record.position;
+      }
+      if (!adjacent || !sameAppend(append.metadata, metadata)) {
         refuse(base, `command ${metadata.commandId} was recorded by an earlier append of this stream: a command is recorded once`);
         continue;
       }
+      append = { ...append, position: record.position };
+    } else {
+      append = { commandId: metadata.commandId, metadata, position: record.position, after: append?.position ?? -1n };
     }
-    append = { commandId: metadata.commandId, position: record.position };
     const brokenDependencies: string[] = [];
+    const claimant = { streamId, commandId: metadata.commandId, after: append.after };
     const facts = await gatherFactsAsync(event, snapshot.context, async (kind, id) => {
-      const { view, broken } = await viewBefore(store, kind, id, record.position, { streamId, commandId: metadata.commandId });
+      const { view, broken } = await viewBefore(store, kind, id, record.position, claimant, judged);
       if (broken !== undefined) brokenDependencies.push(broken);
       return view;
     });

@@ -1,6 +1,7 @@
 import { describeRefusal } from '../../domain/errors.ts';
 import { factClaimOf, isFactClaim } from '../../domain/fact-claims.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
+import type { EventMetadata } from '../../domain/metadata.ts';
 import { isEventType } from '../../domain/events/index.ts';
 import { decodeStored } from '../../domain/stored.ts';
 import { ENTITY_KINDS, parseStreamId, streamIdOf, type EntityKind, type EntityView } from '../../domain/streams.ts';
@@ -108,6 +109,16 @@ export const emptyTally = (): VerifierTally => ({
   findings: [],
 });
 
+/** Whether two events' metadata say one decision wrote them: the same instant, actor, command type and causal chain. */
+export const sameAppend = (first: EventMetadata | undefined, next: EventMetadata): boolean =>
+  first !== undefined &&
+  first.occurredAt === next.occurredAt &&
+  first.actor.id === next.actor.id &&
+  first.actor.role === next.actor.role &&
+  first.commandType === next.commandType &&
+  first.correlationId === next.correlationId &&
+  first.causationId === next.causationId;
+
 /**
  * The fleet verdict, one stored record at a time in global order: every event through its entity's machine with
  * every guard, cross-entity facts read from `views` as of the event's position (by default the verifier's own
@@ -135,6 +146,7 @@ export class FleetVerifier {
   #appendStream: string | undefined;
   #appendCommand: string | undefined;
   #appendPosition = -1n;
+  #appendMetadata: EventMetadata | undefined;
   #appendClaims: HeldClaims | undefined;
 
   constructor(
@@ -221,7 +233,14 @@ export class FleetVerifier {
     // One command is one append, its events at consecutive places of the log; the claims made for it (fact-claims.ts)
     // are that append's alone. A later event under the same command id is one the engine could not have written (it
     // deduplicates a repeated command), and must not be judged against the facts as they stood at the old claims.
-    const continues = this.#appendStream === record.streamId && this.#appendCommand === commandId && previous === this.#appendPosition;
+    // The engine writes one append's events with one metadata: an event adjacent to it under its command id but at
+    // another instant, by another actor or in another correlation is a later write under a reused id, not part of it
+    // (found in review: it was judged against the append's old claims, a revocation between them unseen).
+    const continues =
+      this.#appendStream === record.streamId &&
+      this.#appendCommand === commandId &&
+      previous === this.#appendPosition &&
+      sameAppend(this.#appendMetadata, metadata);
     if (continues) this.#appendPosition = record.position;
     else {
       if (entry.lastCommandId === commandId) {
@@ -238,6 +257,7 @@ export class FleetVerifier {
       this.#appendStream = record.streamId;
       this.#appendCommand = commandId;
       this.#appendPosition = record.position;
+      this.#appendMetadata = metadata;
       this.#appendClaims = taken;
     }
     this.#heldClaims = this.#appendClaims;

@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { openSqliteStore } from '../adapters/driven/store/index.ts';
+import { createEngine } from '../adapters/engine/index.ts';
+import { verifyFleet } from '../adapters/replay-workers/verify-fleet.ts';
+import { FACT_CLAIM_TYPE } from '../domain/fact-claims.ts';
+import { ExpectedRevision, type EventStore } from '../domain/ports/index.ts';
+import { replayAll, replayEntity } from '../projections/replay/index.ts';
+import { forge } from './replay.fixtures.ts';
+import { claimingStore } from './support/fact-claims.ts';
+import { at, cmd, issueCredentialData, T0 } from './support/fleet.ts';
+
+/*
+ * Found in review of the replay. (1) An event written later next to an append, under its command id, was read as
+ * part of that append and judged against its old fact claims, a revocation in between unseen. (2) The replay of one
+ * entity honoured a claim its claimant had left behind before appending another command. (3) It rebuilt the facts
+ * it read without their own cross-entity guards, so a fact whose history the machines refuse vouched for a decision.
+ */
+
+const verdicts = async (store: EventStore, streamId: string) => ({
+  oneThread: (await replayAll(store)).findings.map((f) => [f.streamId, f.position]),
+  workers: (await verifyFleet(store, { workers: 2 })).replay.findings.map((f) => [f.streamId, f.position]),
+  entity: (await replayEntity(store, streamId)).verdict,
+});
+
+const upToProvisioned = async (store: EventStore, clock: FakeClock) => {
+  const plain = createEngine({ store, clock });
+  for (const c of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential(), cmd.provisionCredential()]) await plain.execute(c);
+  return plain;
+};
+
+describe('an event next to an append under its command id', () => {
+  it('is part of it only with the same metadata: a later one at another instant is a command recorded again', async () => {
+    const store = openSqliteStore({ memory: true });
+    const clock = new FakeClock(T0);
+    const plain = await upToProvisioned(store, clock);
+    // Legal: sa-1 claims cred-1, cred-1 is revoked, sa-1's configuration lands (judged at its claim).
+    await createEngine({ store: claimingStore(store, async () => void (await plain.execute(cmd.revokeCredential()))), clock }).execute(cmd.configureAssociation());
+    const configured = (await store.readStream('association-sa-1'))[0]!;
+    expect(await verdicts(store, 'association-sa-1')).toEqual({ oneThread: [], workers: [], entity: { ok: true } });
+    // Forged at the very next position, under the configuration's command id, days later: establishing on the revoked credential.
+    const { position } = await forge(store, 'association-sa-1', 'AssociationEstablished', { associationId: 'sa-1', expiresAt: at(30) }, at(5), configured.metadata['commandId'] as string);
+    expect(position).toBe(configured.position + 1n);
+    const found = await verdicts(store, 'association-sa-1');
+    expect(found.oneThread).toEqual([['association-sa-1', position]]);
+    expect(found.workers).toEqual([['association-sa-1', position]]);
+    expect(found.entity).toMatchObject({ ok: false, findings: [{ position, reason: expect.stringContaining('recorded by an earlier append of this stream') }] });
+    await store.close();
+  });
+});
+
+describe('the replay of one entity', () => {
+  it('takes no claim its claimant left behind before appending another command', async () => {
+    const store = openSqliteStore({ memory: true });
+    const clock = new FakeClock(T0);
+    const plain = await upToProvisioned(store, clock);
+    // A claim for sa-1 under command X while cred-1 is live; then sa-1 configured by another command; cred-1 revoked.
+    const head = (await store.readStream('credential-cred-1')).at(-1)!.revision;
+    const commandX = randomUUID();
+    await store.appendToStream('credential-cred-1', [{ id: randomUUID(), type: FACT_CLAIM_TYPE, data: { claimant: 'association-sa-1', commandId: commandX }, metadata: {} }], {
+      expectedRevision: ExpectedRevision.exact(head),
+    });
+    await plain.execute(cmd.configureAssociation());
+    clock.set(new Date(at(3)));
+    await plain.execute(cmd.revokeCredential());
+    const { position } = await forge(store, 'association-sa-1', 'AssociationEstablished', { associationId: 'sa-1', expiresAt: at(30) }, at(4), commandX);
+    const found = await verdicts(store, 'association-sa-1');
+    expect(found.oneThread).toEqual([['association-sa-1', position]]);
+    expect(found.entity).toMatchObject({ ok: false, findings: [{ position, reason: expect.stringContaining('credentialUsable') }] });
+    await store.close();
+  });
+
+  it('names a fact whose own history its machine refuses, though a trusted rebuild of it looks usable', async () => {
+    const store = openSqliteStore({ memory: true });
+    const clock = new FakeClock(T0);
+    const plain = await upToProvisioned(store, clock);
+    // cred-2 claims a predecessor that never existed (refused by predecessorIsLive), and is then provisioned.
+    await forge(store, 'credential-cred-2', 'CredentialIssued', { ...issueCredentialData('cred-2', 'meter-1', { notBefore: T0, notAfter: at(90) }), predecessorId: 'ghost' }, T0);
+    await forge(store, 'credential-cred-2', 'CredentialProvisioned', { credentialId: 'cred-2', method: 'pre-provisioning' }, T0);
+    await plain.execute(cmd.configureAssociation('sa-2', 'cred-2'));
+    const configured = (await store.readStream('association-sa-2'))[0]!;
+    const found = await verdicts(store, 'association-sa-2');
+    expect(found.oneThread).toContainEqual(['association-sa-2', configured.position]);
+    expect(found.entity).toMatchObject({
+      ok: false,
+      findings: [{ position: configured.position, reason: expect.stringMatching(/credentialUsable; it depends on credential-cred-2 has a broken history at position \d+: .*predecessorIsLive/) }],
+    });
+    await store.close();
+  });
+});
