@@ -127,3 +127,73 @@ export const assertJsonWithin = (value: unknown, subject: string, limits: JsonLi
   const issue = jsonLimitIssue(value, limits);
   if (issue !== undefined) throw validationError([issue], subject);
 };
+
+/**
+ * Nesting below which JSON.stringify and a structured clone are safe on any thread's stack; a stored value nested
+ * deeper (a hostile row: it breaks MESSAGE_JSON_LIMITS and is a finding of its own) is handled without recursion.
+ */
+export const SAFE_NESTING = 256;
+
+const deeperThan = (value: unknown, depth: number): boolean =>
+  typeof value === 'object' && value !== null && budgetAfter(value, 1, Number.MAX_SAFE_INTEGER, depth) < 0;
+
+/**
+ * JSON.stringify of a parsed JSON value, without recursion when it nests deeper than SAFE_NESTING: the same text
+ * either way (keys in insertion order, strings and numbers as JSON.stringify writes them). A record digest over a row
+ * nested 200,000 levels overflowed the stack and ended the auditor's replay (found in review).
+ */
+export const stringifyJson = (value: unknown): string => {
+  if (!deeperThan(value, SAFE_NESTING)) return JSON.stringify(value);
+  const out: string[] = [];
+  // Work items: a value to write, or a literal piece of text (brackets, commas, a key with its colon).
+  const stack: ({ readonly text: string } | { readonly value: unknown })[] = [{ value }];
+  while (stack.length > 0) {
+    const item = stack.pop()!;
+    if ('text' in item) {
+      out.push(item.text);
+      continue;
+    }
+    const current = item.value;
+    if (typeof current !== 'object' || current === null) {
+      out.push(JSON.stringify(current) ?? 'null');
+      continue;
+    }
+    const pending: ({ readonly text: string } | { readonly value: unknown })[] = [];
+    if (Array.isArray(current)) {
+      pending.push({ text: '[' });
+      current.forEach((child: unknown, i) => {
+        if (i > 0) pending.push({ text: ',' });
+        pending.push({ value: child });
+      });
+      pending.push({ text: ']' });
+    } else {
+      pending.push({ text: '{' });
+      let first = true;
+      for (const key of Object.keys(current)) {
+        const child = (current as Record<string, unknown>)[key];
+        if (child === undefined || typeof child === 'function') continue; // as JSON.stringify leaves them out
+        pending.push({ text: `${first ? '' : ','}${JSON.stringify(key)}:` });
+        pending.push({ value: child });
+        first = false;
+      }
+      pending.push({ text: '}' });
+    }
+    for (let i = pending.length - 1; i >= 0; i--) stack.push(pending[i]!);
+  }
+  return out.join('');
+};
+
+/**
+ * `value` as it is down to SAFE_NESTING levels, containers below that level replaced by null: a copy a structured
+ * clone (postMessage) can take. The limits check finds the same first breach in it (at MESSAGE_JSON_LIMITS depth).
+ */
+export const prunedBeyondSafeNesting = <T>(value: T): T => {
+  if (!deeperThan(value, SAFE_NESTING)) return value;
+  const prune = (v: unknown, depth: number): unknown => {
+    if (typeof v !== 'object' || v === null) return v;
+    if (depth > SAFE_NESTING) return null;
+    if (Array.isArray(v)) return v.map((c: unknown) => prune(c, depth + 1));
+    return Object.fromEntries(Object.entries(v).map(([k, c]) => [k, prune(c, depth + 1)]));
+  };
+  return prune(value, 1) as T;
+};

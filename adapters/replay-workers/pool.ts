@@ -1,6 +1,7 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
 import { isFactClaim } from '../../domain/fact-claims.ts';
+import { prunedBeyondSafeNesting } from '../../domain/json-limits.ts';
 import { ENTITY_KINDS, type EntityKind } from '../../domain/streams.ts';
 import type { CheckpointSource, ClaimTuple, EntityTuple, RevisionTuple } from '../../projections/replay/checkpoint.ts';
 import { JUDGE, JUDGE_NOT_ORDER, ORDER_ONLY, partitionOf, routeStreamOf, type RecordRole } from '../../projections/replay/partition.ts';
@@ -175,7 +176,10 @@ const routeRecords = async (store: EventStore, workers: readonly ReplayWorker[],
   const batches: { records: RecordedEvent[]; previous: bigint[]; roles: RecordRole[] }[] = workers.map(() => ({ records: [], previous: [], roles: [] }));
   const post = (p: number, record: RecordedEvent, previous: bigint, role: RecordRole): void => {
     const batch = batches[p]!;
-    batch.records.push(record);
+    // A hostile row nested past any stack cannot be cloned to the worker: its pruned copy breaks the same limit there.
+    const data = prunedBeyondSafeNesting(record.data);
+    const metadata = prunedBeyondSafeNesting(record.metadata);
+    batch.records.push(data === record.data && metadata === record.metadata ? record : { ...record, data, metadata });
     batch.previous.push(previous);
     batch.roles.push(role);
     if (batch.records.length >= BATCH) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { jsonLimitIssue, MESSAGE_JSON_LIMITS } from '../../domain/json-limits.ts';
+import { jsonLimitIssue, MESSAGE_JSON_LIMITS, stringifyJson } from '../../domain/json-limits.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import { ENTITY_KINDS, EntityKind, streamIdOf, type EntityView } from '../../domain/streams.ts';
 import { MACHINES } from '../../machines/index.ts';
@@ -19,7 +19,7 @@ export type RecordDigestFactory = (seed?: string) => RecordDigest;
 
 /** The bytes of a record the digest covers: everything the store holds for it, so any alteration changes it. */
 export const recordBytes = (r: RecordedEvent): string =>
-  `${r.position}\n${r.streamId}\n${r.revision}\n${r.id}\n${r.type}\n${JSON.stringify(r.data)}\n${JSON.stringify(r.metadata)}`;
+  `${r.position}\n${r.streamId}\n${r.revision}\n${r.id}\n${r.type}\n${stringifyJson(r.data)}\n${stringifyJson(r.metadata)}`;
 
 const Decimal = z.string().regex(/^\d{1,30}$/);
 /**
