@@ -13,6 +13,12 @@ export const associationMachine = setup({
   guards: {
     credentialUsable: factGuard(({ event }) => credentialUsableAt(event.facts.credential, event.at)),
     /**
+     * Seed 003, 11.3.2: a security association is authenticated with "the credentials resulting from the M2M Node and
+     * M2M application enrolment procedures", never with the node's bootstrap (factory) credential, which exists to
+     * provision those (found in review: a long-lived factory credential gave service access directly).
+     */
+    credentialNotBootstrap: factGuard(({ event }) => (event.facts.credential?.context as CredentialContext | undefined)?.purpose !== 'bootstrap'),
+    /**
      * The credential belongs to this Registree (RS-01): its node, its CSE, or for an AE its App-ID or AE-ID. One
      * node's credential never authenticates another's association, and a CSE Registree is the node's own CSE
      * (the CSE-ID it was enrolled with), so revoking the node reaches every association made in its name.
@@ -59,7 +65,7 @@ export const associationMachine = setup({
       on: {
         AssociationConfigured: {
           target: 'initialized',
-          guard: and(['credentialUsable', 'nodeEnrolled', 'credentialBelongsToRegistree', 'applicationEnrolled']),
+          guard: and(['credentialUsable', 'credentialNotBootstrap', 'nodeEnrolled', 'credentialBelongsToRegistree', 'applicationEnrolled']),
           actions: assign(({ event }) => {
             const d = dataOf(event, 'AssociationConfigured')!;
             return { associationId: d.associationId, nodeId: d.nodeId, registree: d.registree, registrarCseId: d.registrarCseId, credentialId: d.credentialId };
@@ -71,7 +77,7 @@ export const associationMachine = setup({
       on: {
         AssociationEstablished: {
           target: 'associated',
-          guard: and(['credentialUsable', 'lifetimeShorterThanCredential']),
+          guard: and(['credentialUsable', 'credentialNotBootstrap', 'lifetimeShorterThanCredential']),
           actions: assign(({ event }) => ({
             establishedAt: event.at,
             expiresAt: ms(dataOf(event, 'AssociationEstablished')!.expiresAt),

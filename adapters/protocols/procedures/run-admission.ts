@@ -7,8 +7,8 @@ const LIVE = ['enrolled', 'associated'];
 const refused = (path: string, rule: string, message: string) => validationError([{ path, rule, message }], 'provisioning run');
 
 /**
- * The infrastructure's own refusals of a remote provisioning run that could never be recorded: the credential id is
- * taken, or the predecessor a successor names (HLR-212) is not a live credential of the same node. Asked once the
+ * The infrastructure's own refusals of a remote provisioning run that could never be recorded: the node is not
+ * enrolled, the credential id is taken, or the predecessor a successor names (HLR-212) is not a live credential of the same node. Asked once the
  * node has authenticated and before any key is made for the run (`EnrolmentFunctionOptions.admitAuthenticatedRun`),
  * never for a hello: an unauthenticated sender neither learns from them which ids exist nor costs a read for them.
  * The messages say what the node can act on and nothing about anyone else's credentials (whose the id is, or why
@@ -18,6 +18,13 @@ export const admitProvisioningRun = async (
   engine: Engine,
   run: { readonly nodeId: string; readonly credentialId?: string | undefined; readonly predecessorId?: string | undefined },
 ): Promise<void> => {
+  // Seed 003, 11.2.1: "M2M service provisioning assumes the existence of an M2M service subscription". A node the
+  // operator registered but has not enrolled under one is told so once it has authenticated: it may know its own
+  // state (found in review: a registered node provisioned itself a service credential before any subscription).
+  const node = await engine.entity('node', run.nodeId);
+  if (!LIVE.includes(String(node.snapshot.value))) {
+    throw refused('nodeId', 'enrolled', 'the node is not enrolled under an M2M service subscription: the operator enrols it first (seed 003, 11.2.1)');
+  }
   if (run.credentialId !== undefined && (await engine.entity('credential', run.credentialId)).events.length > 0) {
     throw refused('credentialId', 'unused', 'not available for a new credential: choose another id');
   }
