@@ -37,4 +37,24 @@ describe.skipIf(!hasChromium())('the console event stream resumes', () => {
       await context.close();
     }
   });
+
+  it('from the position its first frame names, when it ends before any event (found in review: from now again)', async () => {
+    const { context, page } = await openConsole(world.browser, world.svc.url);
+    const resumedFrom: (string | undefined)[] = [];
+    try {
+      await page.route(
+        (url) => url.pathname === '/v1/events',
+        async (route) => {
+          resumedFrom.push(await route.request().headerValue('last-event-id') ?? undefined);
+          const body = resumedFrom.length === 1 ? 'id: 17\nretry: 1000\n\n' : 'retry: 60000\n\n';
+          await route.fulfill({ status: 200, contentType: 'text/event-stream', body });
+        },
+      );
+      await signIn(page, world.svc.tokens.auditor, '#/feed');
+      await expect.poll(() => resumedFrom.length, POLL).toBeGreaterThanOrEqual(2);
+      expect(resumedFrom.slice(0, 2)).toEqual([undefined, '17']);
+    } finally {
+      await context.close();
+    }
+  });
 });

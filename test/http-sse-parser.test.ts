@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseEventStream, type SseFrame } from '../adapters/client/sse.ts';
-import { HEARTBEAT, frameDropped, frameEvent, frameRetry, frameShutdown } from '../adapters/http/sse/frame.ts';
+import { HEARTBEAT, frameDropped, frameEvent, frameShutdown, frameStart } from '../adapters/http/sse/frame.ts';
 
 // Issue 12: the SSE client parser (WHATWG HTML 9.2.6 "Interpreting an event stream") and the server's framing,
 // which must round-trip through it whatever the chunking.
@@ -49,8 +49,9 @@ describe('the event-stream parser', () => {
     ]);
   });
 
-  it('dispatches no event without data, discards an incomplete last event, skips a leading BOM and bad retries', async () => {
+  it('dispatches no event without data (its id still moves the last event id), discards an incomplete last event, skips a leading BOM and bad retries', async () => {
     expect(await parse(['\uFEFFid: 1\nevent: x\n\nretry: soon\ndata:nospace\n\ndata: cut'])).toEqual([
+      { kind: 'id', id: '1' },
       { kind: 'event', id: '1', event: 'message', data: 'nospace' },
     ]);
   });
@@ -62,7 +63,7 @@ describe('the event-stream parser', () => {
 
   it('round-trips the frames the server writes', async () => {
     const text =
-      frameRetry(1000) +
+      frameStart(1000, 41n) +
       frameEvent({ id: '42', event: 'CredentialRevoked', data: '{"position":"42"}' }) +
       HEARTBEAT +
       frameEvent({ id: '43', event: 'odd', data: 'line one\nline two\r\nline three' }) +
@@ -70,6 +71,7 @@ describe('the event-stream parser', () => {
       frameShutdown(2000);
     expect(await parse([text])).toEqual([
       { kind: 'retry', ms: 1000 },
+      { kind: 'id', id: '41' },
       { kind: 'event', id: '42', event: 'CredentialRevoked', data: '{"position":"42"}' },
       { kind: 'comment', text: 'heartbeat' },
       { kind: 'event', id: '43', event: 'odd', data: 'line one\nline two\nline three' },

@@ -100,3 +100,48 @@ describe('SSE resume across a server restart', () => {
     }
   }, 60_000);
 });
+
+describe('the first frame of a stream', () => {
+  it('names the position it starts after, so a stream cut before its first event resumes there (found in review)', async () => {
+    const s2 = await startTestService();
+    try {
+      await createSubscriptions(s2.service.context.credence.engine, 'first', 3);
+      const head = (await s2.service.context.credence.store.headPosition())!;
+      const frameIds = async (path: string, headers: Record<string, string> = {}) => {
+        const stream = await openStream(s2.url, s2.tokens.auditor, path, headers);
+        await stream.until(() => stream.frames.length >= 1, 'the first frame');
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        stream.close();
+        return stream.frames.filter((f) => f.kind === 'id');
+      };
+      expect(await frameIds('/v1/events?from=end')).toEqual([{ kind: 'id', id: head.toString() }]);
+      expect(await frameIds('/v1/events?after=2')).toEqual([{ kind: 'id', id: '2' }]);
+      expect(await frameIds('/v1/events', { 'last-event-id': '1' })).toEqual([{ kind: 'id', id: '1' }]);
+      expect(await frameIds('/v1/events?from=start')).toEqual([]);
+
+      // A client whose stream ends before any event resumes after that position: what was written meanwhile arrives.
+      const received: SseEvent[] = [];
+      const stop = new AbortController();
+      let connections = 0;
+      const client = (async () => {
+        const options = {
+          path: '/v1/events?from=end&kind=subscription',
+          token: s2.tokens.auditor,
+          signal: stop.signal,
+          onFrame: (frame: { kind: string }) => void (frame.kind === 'id' && (connections += 1)),
+        };
+        for await (const event of subscribeEvents(s2.url, options)) {
+          received.push(event);
+          if (received.length >= 1) stop.abort();
+        }
+      })().catch(() => undefined);
+      await expect.poll(() => connections, { timeout: 10_000 }).toBe(1);
+      await s2.restart();
+      await createSubscriptions(s2.service.context.credence.engine, 'meanwhile', 1);
+      await client;
+      expect(received.map((e) => JSON.parse(e.data).streamId)).toEqual(['subscription-meanwhile-0']);
+    } finally {
+      await s2.close();
+    }
+  });
+});

@@ -57,7 +57,9 @@ const droppedOf = (data: string, lastEventId: string): SseDropped => {
 export type SseFrame =
   | ({ readonly kind: 'event' } & SseEvent)
   | { readonly kind: 'comment'; readonly text: string }
-  | { readonly kind: 'retry'; readonly ms: number };
+  | { readonly kind: 'retry'; readonly ms: number }
+  /** A frame without data whose `id:` moved the last event id (the server's first frame names where it starts). */
+  | { readonly kind: 'id'; readonly id: string };
 
 export interface ParseOptions {
   /** An event or a line longer than this is a broken stream, not something to buffer (default 1 MiB). */
@@ -79,8 +81,10 @@ export async function* parseEventStream(body: AsyncIterable<Uint8Array>, options
 
   function* line(text: string): Generator<SseFrame> {
     if (text === '') {
+      const moved = idBuffer !== lastEventId;
       lastEventId = idBuffer;
       if (data.length > 0) yield { kind: 'event', id: lastEventId, event: type === '' ? 'message' : type, data: data.join('\n') };
+      else if (moved) yield { kind: 'id', id: lastEventId };
       data = [];
       dataChars = 0;
       type = '';
@@ -233,6 +237,8 @@ export async function* subscribeEvents(baseUrl: string, options: SubscribeOption
         for await (const frame of parseEventStream(response.body, options.maxEventChars !== undefined ? { maxEventChars: options.maxEventChars } : {})) {
           options.onFrame?.(frame);
           if (frame.kind === 'retry') retryMs = waitMs = frame.ms;
+          // Where the stream starts, before any event: a stream cut before its first event resumes there, not from now.
+          if (frame.kind === 'id' && frame.id !== '') lastEventId = frame.id;
           if (frame.kind !== 'event') continue;
           if (frame.event === 'dropped') {
             // A control frame: its id is the last lifecycle event's (it sends none of its own), which is kept as is.

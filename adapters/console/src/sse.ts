@@ -98,7 +98,7 @@ class FrameParser {
 
   private line(line: string, emit: (frame: Frame) => void): void {
     if (line === '') {
-      if (this.frame.data.length > 0 || this.frame.retry !== undefined) emit(this.frame);
+      if (this.frame.data.length > 0 || this.frame.retry !== undefined || this.frame.id !== undefined) emit(this.frame);
       this.frame = { data: [] };
       this.frameChars = 0;
       return;
@@ -197,6 +197,10 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
           delivered = true;
           failures = 0;
           if (frame.retry !== undefined) retryMs = boundedRetry(frame.retry);
+          // An id sets where to resume even on a frame without data (WHATWG HTML, server-sent events): the server's
+          // first frame names the position the stream starts after, so a stream cut before its first event resumes
+          // there, not from now again (found in review: what was written meanwhile was skipped).
+          if (frame.id !== undefined && EVENT_POSITION.test(frame.id)) lastEventId = frame.id;
           if (frame.data.length === 0) return;
           let data: unknown;
           try {
@@ -217,7 +221,6 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
           }
           // An id that is not a position is not the server's: the event is shown, its id neither kept nor shown.
           const id = frame.id !== undefined && EVENT_POSITION.test(frame.id) ? frame.id : undefined;
-          if (id !== undefined) lastEventId = id;
           options.onEvent({ id: id ?? '', type: frame.event ?? 'message', data });
         });
       }

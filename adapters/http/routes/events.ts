@@ -102,8 +102,10 @@ export const eventRoutes: RouteModule = (app, context) => {
       const principal = request.principal;
       if (principal === undefined) throw new Error('GET /v1/events: reached without an authenticated principal');
       const identifiers = identifiersFor(principal, request.query.identifiers);
-      const filter = lifecycleFilterOf(request.query, request.headers);
-      await refuseResumePastTheHead(context, filter.from);
+      const asked = lifecycleFilterOf(request.query, request.headers);
+      await refuseResumePastTheHead(context, asked.from);
+      // `from=end` as the position it stands for now, so the stream can say where it starts (its first frame's id).
+      const filter = asked.from === 'end' ? { ...asked, from: (await context.credence.store.headPosition()) ?? 0n } : asked;
 
       // The session exists only once the socket is taken over; events flow only after it subscribes.
       let session: SseSession | undefined;
@@ -159,6 +161,7 @@ export const eventRoutes: RouteModule = (app, context) => {
         remainingMs: () => context.access.remainingMs(principal),
         onRevoked: (end) => context.access.onRevoked(principal.tokenId, end),
         heartbeatMs: context.limits.sseHeartbeatMs,
+        ...(typeof filter.from === 'bigint' ? { startsAfter: filter.from } : {}),
         highWaterBytes: context.limits.sseHighWaterBytes,
         stallMs: context.limits.sseStallMs,
         metrics: context.metrics,

@@ -49,6 +49,13 @@ export const frameRetry = (ms: number): string => {
 };
 
 /**
+ * A stream's first frame: the retry hint, and the position it starts after as its `id:` (no event is dispatched
+ * without data, but the last event id is set: WHATWG HTML, server-sent events, "dispatch the event", step 1).
+ */
+export const frameStart = (retryMs: number, startsAfter: bigint | undefined): string =>
+  (startsAfter === undefined ? '' : `id: ${startsAfter.toString(10)}\n`) + frameRetry(retryMs);
+
+/**
  * The last frame before the server ends a stream it could not keep up: an event without `id` (so the client's
  * last event id stays on the last event it really received) and a retry hint to come back later.
  */

@@ -16,7 +16,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Observable, Subscription } from 'rxjs';
 import type { ServiceMetrics } from '../metrics.ts';
-import { HEARTBEAT, SSE_HEADERS, frameDropped, frameEvent, frameRetry, frameShutdown, frameUnauthorised, type SseMessage } from './frame.ts';
+import { HEARTBEAT, SSE_HEADERS, frameDropped, frameEvent, frameStart, frameShutdown, frameUnauthorised, type SseMessage } from './frame.ts';
 import { ClientGone, SlowClient, SseWriter, connectionGone } from './writer.ts';
 
 export type CloseReason = 'client' | 'slow' | 'shutdown' | 'error' | 'unauthorised';
@@ -52,6 +52,12 @@ export interface SessionOptions {
    */
   readonly onRevoked: (end: () => void) => () => void;
   readonly heartbeatMs: number;
+  /**
+   * The position the stream starts after, sent as the `id:` of its first frame: a client whose stream ends before its
+   * first event resumes from there, not from `from=end` again, which skipped whatever was written in between (found
+   * in review). Undefined for a stream from the start.
+   */
+  readonly startsAfter?: bigint;
   readonly highWaterBytes: number;
   readonly stallMs: number;
   readonly metrics: ServiceMetrics;
@@ -98,7 +104,7 @@ export class SseSession {
     res.shouldKeepAlive = false;
     res.writeHead(200, { ...this.options.headers, 'x-request-id': this.options.requestId, ...SSE_HEADERS });
     // Sent at once, so the client has the headers (and the retry hint) before the first event.
-    res.write(frameRetry(RETRY_MS.initial));
+    res.write(frameStart(RETRY_MS.initial, this.options.startsAfter));
     res.once('close', () => this.close('client'));
     if (shutdown.aborted) {
       this.onShutdown();
