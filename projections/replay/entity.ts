@@ -5,7 +5,7 @@ import { evaluate, gatherFactsAsync, initialSnapshot, machineEvent, readStored, 
 import { applyStored, BrokenHistoryError, emptyEntity, type EntityView } from '../../machines/index.ts';
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
 import type { EventMetadata } from '../../domain/metadata.ts';
-import { sameAppend } from './verifier.ts';
+import { sameAppend } from './same-append.ts';
 
 /** One stored event as the auditor sees it: what it was, who did it, and the state after it. */
 export interface ReplayStep {

@@ -2,6 +2,7 @@ import { describeRefusal } from '../../domain/errors.ts';
 import { factClaimOf, isFactClaim } from '../../domain/fact-claims.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import type { EventMetadata } from '../../domain/metadata.ts';
+import { sameAppend } from './same-append.ts';
 import { isEventType } from '../../domain/events/index.ts';
 import { decodeStored } from '../../domain/stored.ts';
 import { ENTITY_KINDS, parseStreamId, streamIdOf, type EntityKind, type EntityView } from '../../domain/streams.ts';
@@ -108,16 +109,6 @@ export const emptyTally = (): VerifierTally => ({
   eventsPerKind: Object.fromEntries(ENTITY_KINDS.map((k) => [k, 0])) as Record<EntityKind, number>,
   findings: [],
 });
-
-/** Whether two events' metadata say one decision wrote them: the same instant, actor, command type and causal chain. */
-export const sameAppend = (first: EventMetadata | undefined, next: EventMetadata): boolean =>
-  first !== undefined &&
-  first.occurredAt === next.occurredAt &&
-  first.actor.id === next.actor.id &&
-  first.actor.role === next.actor.role &&
-  first.commandType === next.commandType &&
-  first.correlationId === next.correlationId &&
-  first.causationId === next.causationId;
 
 /**
  * The fleet verdict, one stored record at a time in global order: every event through its entity's machine with
