@@ -54,7 +54,7 @@ describe('compliance queries, replay verdicts and projection status over HTTP', 
     expect(reply.status).toBe(200);
     expect(reply.body.queries.map((q: { name: string }) => q.name)).toEqual(['revocations', 'actions', 'provisioned', 'expiring', 'dangling-associations']);
     expect(reply.body.queries.find((q: { name: string }) => q.name === 'expiring').params).toEqual(['days', 'now', 'limit']);
-    expect(reply.body.queries.find((q: { name: string }) => q.name === 'revocations').params).toEqual(['reason', 'from', 'to', 'limit', 'after']);
+    expect(reply.body.queries.find((q: { name: string }) => q.name === 'revocations').params).toEqual(['reason', 'from', 'to', 'order', 'limit', 'after']);
   });
 
   it('answers a query as JSON, every row with the position that proves it', async () => {

@@ -22,11 +22,12 @@ const PARAMS = {
   now: 'expiring: the instant to count from (default: now)',
   limit: `every query: at most this many rows (default ${DEFAULT_ROWS}, at most ${MAX_ROWS})`,
   after: 'revocations, actions, provisioned: the position the page before ended at (its nextAfter)',
+  order: 'revocations: log (the default, paged with --after) or newest (the latest --limit first)',
 } as const;
 const FLAGS = Object.keys(PARAMS) as (keyof typeof PARAMS)[];
 /** Bounded here (SER-001); each query's own schema then says which apply and what they mean. */
 const Param = z.string().max(200).optional();
-const PARAM_OPTIONS = { reason: Param, from: Param, to: Param, actor: Param, subscription: Param, days: Param, now: Param, limit: Param, after: Param } satisfies Record<keyof typeof PARAMS, typeof Param>;
+const PARAM_OPTIONS = { reason: Param, from: Param, to: Param, actor: Param, subscription: Param, days: Param, now: Param, limit: Param, after: Param, order: Param } satisfies Record<keyof typeof PARAMS, typeof Param>;
 
 const Options = z.object({
   name: z.string().refine((n) => Object.hasOwn(COMPLIANCE_QUERIES, n), `query name must be one of ${COMPLIANCE_QUERY_NAMES.join(', ')}`),

@@ -31,8 +31,8 @@ export interface ComplianceQuery<S extends z.ZodType = z.ZodType, R extends { re
   readonly summary: string;
   /** Parameters by name, as the CLI passes them (strings) or a library caller does. */
   readonly params: S;
-  /** Whether the rows come in global order, so that `after` pages through them. */
-  readonly paged: boolean;
+  /** Whether the rows come in global order, so that `after` pages through them (for these parameters). */
+  readonly paged: boolean | ((params: z.infer<S>) => boolean);
   /** At most `limit` rows (the answer asks one more than it returns, to know whether more matched). */
   run(db: Database.Database, params: z.infer<S>, now: Date, limit: number): readonly R[];
 }
@@ -42,10 +42,22 @@ const query = <S extends z.ZodType, R extends { readonly position: bigint }>(q: 
 /** The named compliance queries, for `credence query <name>` and any other front end. */
 export const COMPLIANCE_QUERIES = {
   revocations: query({
-    summary: 'revocations in a window [from, to), optionally of one RFC 5280 reason',
-    params: z.strictObject({ reason: RevocationReason.optional(), from: Instant.optional(), to: Instant.optional(), ...PAGE }),
-    paged: true,
-    run: (db, p, _now, limit) => revocations(db, p, pageAfter(p, limit)),
+    summary: 'revocations in a window [from, to), optionally of one RFC 5280 reason; order=newest: the latest `limit` first',
+    params: z
+      .strictObject({
+        reason: RevocationReason.optional(),
+        from: Instant.optional(),
+        to: Instant.optional(),
+        /**
+         * `log` (the default): in log order, paged with `after`. `newest`: the `limit` latest, newest first, without
+         * paging; a dashboard's "recently revoked" (found in review: the first 1,000 of a window hid the latest).
+         */
+        order: z.enum(['log', 'newest']).default('log'),
+        ...PAGE,
+      })
+      .refine((p) => !(p.order === 'newest' && p.after !== undefined), { path: ['after'], message: 'pages in log order: not with order=newest' }),
+    paged: (p) => p.order === 'log',
+    run: (db, p, _now, limit) => revocations(db, p, pageAfter(p, limit), p.order),
   }),
   actions: query({
     summary: 'every action of one actor, optionally in a window [from, to)',
@@ -95,7 +107,8 @@ export const answerQuery = (name: ComplianceQueryName, db: Database.Database, pa
   const rows = run(db, params, now, limit + 1);
   if (rows.length <= limit) return { rows, truncated: false };
   const page = rows.slice(0, limit);
-  return { rows: page, truncated: true, ...(definition.paged ? { nextAfter: page.at(-1)!.position } : {}) };
+  const paged = typeof definition.paged === 'function' ? (definition.paged as (p: unknown) => boolean)(params) : definition.paged;
+  return { rows: page, truncated: true, ...(paged ? { nextAfter: page.at(-1)!.position } : {}) };
 };
 
 export type ComplianceQueryName = keyof typeof COMPLIANCE_QUERIES;

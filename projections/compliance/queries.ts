@@ -13,16 +13,24 @@ export interface RevocationRow {
   readonly actor: string;
 }
 
-/** Revocations (credentials, nodes, applications, associations) in a window, optionally of one reason, in log order. */
-export const revocations = (db: Database.Database, filter: TimeWindow & { reason?: RevocationReason } = {}, page: Page = {}): RevocationRow[] =>
+/**
+ * Revocations (credentials, nodes, applications, associations) in a window, optionally of one reason, in log order;
+ * or, `newest`, the latest first (a page of them is the first `limit`; `after` is for log order).
+ */
+export const revocations = (
+  db: Database.Database,
+  filter: TimeWindow & { reason?: RevocationReason } = {},
+  page: Page = {},
+  order: 'log' | 'newest' = 'log',
+): RevocationRow[] =>
   (
     db
       .prepare(
         // Without a window, the rows in log order from `after` (the table's own key): a page reads its own rows. With
         // one, the index by time finds the window's rows first.
         filter.from === undefined && filter.to === undefined
-          ? `SELECT * FROM compliance_revocations WHERE +at >= ? AND +at < ? AND (? IS NULL OR reason = ?) AND position > ? ORDER BY position LIMIT ?`
-          : `SELECT * FROM compliance_revocations WHERE at >= ? AND at < ? AND (? IS NULL OR reason = ?) AND position > ? ORDER BY position LIMIT ?`,
+          ? `SELECT * FROM compliance_revocations WHERE +at >= ? AND +at < ? AND (? IS NULL OR reason = ?) AND position > ? ORDER BY position ${order === 'newest' ? 'DESC' : ''} LIMIT ?`
+          : `SELECT * FROM compliance_revocations WHERE at >= ? AND at < ? AND (? IS NULL OR reason = ?) AND position > ? ORDER BY position ${order === 'newest' ? 'DESC' : ''} LIMIT ?`,
       )
       .all(...windowBounds(filter), filter.reason ?? null, filter.reason ?? null, ...pageBounds(page)) as {
       position: bigint;

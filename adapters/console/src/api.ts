@@ -130,6 +130,16 @@ export class Api {
 
   /** The JSON answer to GET `path`, parsed by `schema` (an `UnexpectedAnswer` when it does not match, or is not JSON). */
   async json<S extends z.ZodType>(path: string, schema: S, signal?: AbortSignal): Promise<z.output<S>> {
+    return (await this.jsonBehind(path, schema, signal)).value;
+  }
+
+  /**
+   * `json`, with how many stored events the read models had not handled when the server answered (its
+   * `credence-events-behind` header; 0 when the answer does not say): an answer from read models behind the store
+   * may miss the latest changes, and a page must say so rather than show it as current (found in review: a revoked
+   * credential was shown live, and "Nothing revoked", without a word).
+   */
+  async jsonBehind<S extends z.ZodType>(path: string, schema: S, signal?: AbortSignal): Promise<{ value: z.output<S>; eventsBehind: number }> {
     const response = await this.request(path, signal === undefined ? {} : { signal });
     let body: unknown;
     try {
@@ -138,7 +148,8 @@ export class Api {
       if (error instanceof DOMException && error.name === 'AbortError') throw error;
       throw new UnexpectedAnswer(path, 'not JSON');
     }
-    return parseAnswer(schema, body, path);
+    const behind = response.headers.get('credence-events-behind');
+    return { value: parseAnswer(schema, body, path), eventsBehind: behind !== null && /^\d{1,15}$/.test(behind) ? Number(behind) : 0 };
   }
 
   /**

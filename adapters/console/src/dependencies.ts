@@ -46,6 +46,8 @@ export interface DependencyGraph {
   /** More dependents exist than the server returned (`limit`): the graph misses some. */
   readonly truncated: boolean;
   readonly limit: number;
+  /** Events the read models had not handled when the dependents were read (0: none). */
+  readonly eventsBehind: number;
 }
 
 type Member = GraphMember;
@@ -115,11 +117,12 @@ const linked = async (api: Api, root: EntityRef, signal: AbortSignal): Promise<G
 };
 
 export const loadDependencies = async (api: Api, root: EntityRef, signal: AbortSignal): Promise<DependencyGraph> => {
-  const [answer, links] = await Promise.all([
-    api.json(`${entityPath(root.kind, root.id)}/dependents?limit=${MAX_DEPENDENTS}`, Dependents, signal),
+  const [read, links] = await Promise.all([
+    api.jsonBehind(`${entityPath(root.kind, root.id)}/dependents?limit=${MAX_DEPENDENTS}`, Dependents, signal),
     linked(api, root, signal),
   ]);
   // Depth first from the server: a dependent's parent is the root or listed before it.
+  const { value: answer, eventsBehind } = read;
   const children = new Map<string, Dependent[]>();
   for (const d of answer.dependents) {
     const siblings = children.get(d.parent);
@@ -132,5 +135,6 @@ export const loadDependencies = async (api: Api, root: EntityRef, signal: AbortS
     root: graphNode(answer.root, ROOT_LABEL[root.kind] ?? root.kind, [...tree(answer.root.streamId), ...links]),
     truncated: answer.truncated,
     limit: answer.limit,
+    eventsBehind,
   };
 };

@@ -95,12 +95,16 @@ const ExpiringRow = z.object({
 });
 export type ExpiringRow = z.infer<typeof ExpiringRow>;
 /** GET /v1/compliance/expiring. */
-export const ExpiringRows = z.object({ rows: z.array(ExpiringRow).max(MAX_ROWS) });
+/** What a compliance answer says besides its rows: more matched than were sent, and how far the read models were behind. */
+const AnswerBounds = { truncated: z.boolean(), eventsBehind: z.number().int().min(0) };
+export const ExpiringRows = z.object({ rows: z.array(ExpiringRow).max(MAX_ROWS), ...AnswerBounds });
+export type ExpiringRows = z.infer<typeof ExpiringRows>;
 
 const RevocationRow = z.object({ position: Position, streamId: Text, kind: Text, id: Text, reason: Text, occurredAt: Text, actor: Text });
 export type RevocationRow = z.infer<typeof RevocationRow>;
 /** GET /v1/compliance/revocations. */
-export const RevocationRows = z.object({ rows: z.array(RevocationRow).max(MAX_ROWS) });
+export const RevocationRows = z.object({ rows: z.array(RevocationRow).max(MAX_ROWS), ...AnswerBounds });
+export type RevocationRows = z.infer<typeof RevocationRows>;
 
 /** GET /v1/compliance: the query catalog. A name becomes a path segment of the query's request (path-names.ts). */
 export const Catalog = z.object({

@@ -10,7 +10,7 @@ import { toCsv, wantsCsv } from './csv.ts';
 import { DecimalString, Finding, getEntityRoute, readYourWritesInto, toWire, Verdict } from './wire.ts';
 
 /** Every parameter any compliance query takes, as the query string carries them; each query's own schema decides. */
-const PARAMS = ['reason', 'from', 'to', 'actor', 'subscription', 'days', 'now', 'limit', 'after'] as const;
+const PARAMS = ['reason', 'from', 'to', 'actor', 'subscription', 'days', 'now', 'limit', 'after', 'order'] as const;
 const ComplianceQueryString = z.strictObject(Object.fromEntries(PARAMS.map((p) => [p, z.string().max(200).optional()])) as Record<
   (typeof PARAMS)[number],
   z.ZodOptional<z.ZodString>

@@ -5,7 +5,7 @@ import { entityPath } from '../api.ts';
 import { loadDependencies, type DependencyGraph, type GraphNode } from '../dependencies.ts';
 import { entityHref, streamHref, verifyHref } from '../router.ts';
 import { Entity, EntityPage, StateAt, Timeline, type TimelineEntry } from '../schemas.ts';
-import { ConsolePage, formatTime, IDLE, LOADING, renderLoad, type Load } from './base.ts';
+import { BEHIND_REFRESH_MS, ConsolePage, formatTime, IDLE, LOADING, renderBehind, renderLoad, type Load } from './base.ts';
 
 type Summary = z.infer<typeof EntityPage>['items'][number];
 
@@ -27,6 +27,7 @@ export class EntityView extends ConsolePage {
     at: { state: true },
     graph: { state: true },
     browse: { state: true },
+    behind: { state: true },
   };
   declare kind: string;
   declare entityId: string | undefined;
@@ -36,7 +37,10 @@ export class EntityView extends ConsolePage {
   declare at: number | undefined;
   declare graph: Load<DependencyGraph>;
   declare browse: Load<{ items: readonly Summary[]; nextCursor?: string; cursors: readonly string[] }>;
+  /** Events the read models behind the timeline and the graph had not handled when they were read (0: none). */
+  declare behind: number;
   private abort = new AbortController();
+  private behindTimer: ReturnType<typeof setTimeout> | undefined;
   private stateTimer: ReturnType<typeof setTimeout> | undefined;
   private stateRequest = 0;
 
@@ -50,11 +54,13 @@ export class EntityView extends ConsolePage {
     this.at = undefined;
     this.graph = IDLE;
     this.browse = IDLE;
+    this.behind = 0;
   }
 
   override disconnectedCallback(): void {
     this.abort.abort();
     clearTimeout(this.stateTimer);
+    clearTimeout(this.behindTimer);
     super.disconnectedCallback();
   }
 
@@ -99,14 +105,46 @@ export class EntityView extends ConsolePage {
     this.stateAt = IDLE;
     this.graph = IDLE;
     this.at = undefined;
+    this.behind = 0;
+    clearTimeout(this.behindTimer);
     const [entity, timeline] = await Promise.all([
       this.settle(this.api.json(entityPath(kind, id), Entity, signal), (l) => (this.entity = l)),
-      this.settle(this.api.json(`${entityPath(kind, id)}/timeline`, Timeline, signal).then((t) => t.entries), (l) => (this.timeline = l)),
+      this.settle(this.readTimeline(kind, id, signal), (l) => (this.timeline = l)),
     ]);
     if (entity === undefined) return;
     if (timeline !== undefined && timeline.length > 0) this.moveTo(this.range(timeline).max);
     this.graph = LOADING;
-    await this.settle(loadDependencies(this.api, { kind, id, state: entity.state, context: entity.context }, signal), (l) => (this.graph = l));
+    await this.settle(this.readGraph(kind, id, entity, signal), (l) => (this.graph = l));
+    this.readAgainWhileBehind(kind, id, entity, signal);
+  }
+
+  /** The timeline, noting how far behind the read model it comes from was. */
+  private async readTimeline(kind: string, id: string, signal: AbortSignal): Promise<readonly TimelineEntry[]> {
+    const { value, eventsBehind } = await this.api.jsonBehind(`${entityPath(kind, id)}/timeline`, Timeline, signal);
+    this.behind = Math.max(this.behind, eventsBehind);
+    return value.entries;
+  }
+
+  private async readGraph(kind: string, id: string, entity: Entity, signal: AbortSignal): Promise<DependencyGraph> {
+    const graph = await loadDependencies(this.api, { kind, id, state: entity.state, context: entity.context }, signal);
+    this.behind = Math.max(this.behind, graph.eventsBehind);
+    return graph;
+  }
+
+  /**
+   * A timeline or graph read from read models behind the store may miss the latest events (a revocation): they are
+   * read again until the read models have caught up, the slider left where the user put it.
+   */
+  private readAgainWhileBehind(kind: string, id: string, entity: Entity, signal: AbortSignal): void {
+    if (this.behind === 0 || signal.aborted) return;
+    this.behindTimer = setTimeout(async () => {
+      this.behind = 0;
+      await Promise.all([
+        this.settle(this.readTimeline(kind, id, signal), (l) => (this.timeline = l)),
+        this.settle(this.readGraph(kind, id, entity, signal), (l) => (this.graph = l)),
+      ]);
+      this.readAgainWhileBehind(kind, id, entity, signal);
+    }, BEHIND_REFRESH_MS);
   }
 
   /** The slider spans the entity's life: a second before its first event to a second after its last. */
@@ -264,6 +302,7 @@ export class EntityView extends ConsolePage {
           <a class="button-link" href=${verifyHref(e.kind, e.id)}>Verify its evidence bundle in this browser</a></p>`,
       )}
       ${this.timeline.state === 'ok' ? this.renderSlider(this.timeline.value) : nothing}
+      ${renderBehind(this.behind, 'the timeline and what depends on it')}
       <div class="columns wide-left">
         <section aria-labelledby="timeline-heading">
           <h3 id="timeline-heading">Timeline</h3>

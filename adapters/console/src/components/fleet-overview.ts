@@ -1,9 +1,9 @@
 import { html, nothing } from 'lit';
 import { pathWith } from '../api.ts';
 import { entityHref, streamHref } from '../router.ts';
-import { EntityCounts, ExpiringRows, FleetVerdict, RevocationRows, type EntityCounts as FleetCounts, type ExpiringRow, type RevocationRow } from '../schemas.ts';
+import { EntityCounts, ExpiringRows, FleetVerdict, RevocationRows, type EntityCounts as FleetCounts, type ExpiringRows as Expiring, type RevocationRows as Revoked } from '../schemas.ts';
 import { followEvents, type StreamEvent, type StreamStatus } from '../sse.ts';
-import { ConsolePage, formatTime, IDLE, LOADING, renderLoad, type Load } from './base.ts';
+import { BEHIND_REFRESH_MS, ConsolePage, formatTime, IDLE, LOADING, renderBehind, renderLoad, type Load } from './base.ts';
 import { streamStatusText } from './stream-status.ts';
 
 const KINDS = [
@@ -40,8 +40,8 @@ export class FleetOverview extends ConsolePage {
   };
   declare fleet: Load<FleetCounts>;
   declare verdict: Load<FleetVerdict>;
-  declare expiring: Load<readonly ExpiringRow[]>;
-  declare revoked: Load<readonly RevocationRow[]>;
+  declare expiring: Load<Expiring>;
+  declare revoked: Load<Revoked>;
   declare stream: StreamStatus | undefined;
   declare lastEvent: StreamEvent | undefined;
   private abort: AbortController | undefined;
@@ -52,6 +52,7 @@ export class FleetOverview extends ConsolePage {
   private refreshAgain = false;
   private lastRefreshMs = 0;
   private lastRefreshEnd = 0;
+  private behindTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor() {
     super();
@@ -88,6 +89,7 @@ export class FleetOverview extends ConsolePage {
   override disconnectedCallback(): void {
     this.abort?.abort();
     clearTimeout(this.quiet);
+    clearTimeout(this.behindTimer);
     super.disconnectedCallback();
   }
 
@@ -134,17 +136,16 @@ export class FleetOverview extends ConsolePage {
     };
     await Promise.all([
       settle(this.api.json('/v1/entities/counts', EntityCounts, signal), (l) => (this.fleet = l)),
+      settle(this.api.json(pathWith('/v1/compliance/expiring', { days: String(EXPIRING_DAYS) }), ExpiringRows, signal), (l) => (this.expiring = l)),
+      // The newest first, from the server: the first page of a window in log order held its oldest (found in review).
       settle(
-        this.api.json(pathWith('/v1/compliance/expiring', { days: String(EXPIRING_DAYS) }), ExpiringRows, signal).then((r) => r.rows),
-        (l) => (this.expiring = l),
-      ),
-      settle(
-        this.api
-          .json(pathWith('/v1/compliance/revocations', { from: since }), RevocationRows, signal)
-          .then((r) => [...r.rows].sort((a, b) => (BigInt(b.position) > BigInt(a.position) ? 1 : -1)).slice(0, RECENT)),
+        this.api.json(pathWith('/v1/compliance/revocations', { from: since, order: 'newest', limit: String(RECENT) }), RevocationRows, signal),
         (l) => (this.revoked = l),
       ),
     ]);
+    const behind = [this.expiring, this.revoked].some((l) => l.state === 'ok' && l.value.eventsBehind > 0);
+    clearTimeout(this.behindTimer);
+    if (behind && !signal?.aborted) this.behindTimer = setTimeout(() => void this.refresh(), BEHIND_REFRESH_MS);
   }
 
   /** Replays every stored event through its machine: on demand, since it reads the whole store. */
@@ -201,9 +202,13 @@ export class FleetOverview extends ConsolePage {
       ${this.renderVerdict()}`;
   }
 
-  private renderExpiring(rows: readonly ExpiringRow[]) {
-    if (rows.length === 0) return html`<p class="empty">No live credential expires within ${EXPIRING_DAYS} days.</p>`;
-    return html`<table>
+  private renderExpiring({ rows, truncated, eventsBehind }: Expiring) {
+    const behind = renderBehind(eventsBehind, 'this list');
+    if (rows.length === 0) return html`${behind}<p class="empty">No live credential expires within ${EXPIRING_DAYS} days${eventsBehind > 0 ? ' as far as the read models know' : ''}.</p>`;
+    const more = truncated
+      ? html`<p class="warning" data-testid="expiring-truncated">The ${rows.length} that expire first are shown; more expire within ${EXPIRING_DAYS} days: run the <a href="#/compliance">expiring</a> query for all of them.</p>`
+      : nothing;
+    return html`${behind}${more}<table>
       <thead><tr><th scope="col">Credential</th><th scope="col">Owner</th><th scope="col">Not after</th><th scope="col">Status</th><th scope="col">Position</th></tr></thead>
       <tbody>
         ${rows.map(
@@ -219,9 +224,13 @@ export class FleetOverview extends ConsolePage {
     </table>`;
   }
 
-  private renderRevoked(rows: readonly RevocationRow[]) {
-    if (rows.length === 0) return html`<p class="empty">Nothing revoked in the last ${REVOKED_DAYS} days.</p>`;
-    return html`<table>
+  private renderRevoked({ rows, truncated, eventsBehind }: Revoked) {
+    const behind = renderBehind(eventsBehind, 'this list');
+    if (rows.length === 0) return html`${behind}<p class="empty">Nothing revoked in the last ${REVOKED_DAYS} days${eventsBehind > 0 ? ' as far as the read models know' : ''}.</p>`;
+    const more = truncated
+      ? html`<p class="meta" data-testid="revoked-truncated">The ${rows.length} most recent are shown; more were revoked in the last ${REVOKED_DAYS} days: run the <a href="#/compliance">revocations</a> query for all of them.</p>`
+      : nothing;
+    return html`${behind}${more}<table>
       <thead><tr><th scope="col">Entity</th><th scope="col">Reason</th><th scope="col">When</th><th scope="col">Actor</th><th scope="col">Position</th></tr></thead>
       <tbody>
         ${rows.map((r) => {
