@@ -8,8 +8,9 @@ import { FACT_CLAIM_TYPE } from '../domain/fact-claims.ts';
 import { ExpectedRevision, type EventStore } from '../domain/ports/index.ts';
 import { replayAll, replayEntity } from '../projections/replay/index.ts';
 import { forge } from './replay.fixtures.ts';
-import { claimingStore } from './support/fact-claims.ts';
-import { at, cmd, issueCredentialData, T0 } from './support/fleet.ts';
+import { claimingStore, standInForEventStoreDb } from './support/fact-claims.ts';
+import { command } from '../domain/commands/index.ts';
+import { at, cmd, issueCredentialData, operator, T0 } from './support/fleet.ts';
 
 /*
  * Found in review of the replay. (1) An event written later next to an append, under its command id, was read as
@@ -31,7 +32,7 @@ const upToProvisioned = async (store: EventStore, clock: FakeClock) => {
 };
 
 describe('an event next to an append under its command id', () => {
-  it('is part of it only with the same metadata: a later one at another instant is a command recorded again', async () => {
+  it('is never part of it: a command is one event, so a second under its id is a command recorded again', async () => {
     const store = openSqliteStore({ memory: true });
     const clock = new FakeClock(T0);
     const plain = await upToProvisioned(store, clock);
@@ -48,11 +49,30 @@ describe('an event next to an append under its command id', () => {
     expect(found.entity).toMatchObject({ ok: false, findings: [{ position, reason: expect.stringContaining('recorded by an earlier append of this stream') }] });
     await store.close();
   });
+
+  it('is a command recorded again even with the first event\'s metadata copied (found in review of the first fix)', async () => {
+    const store = openSqliteStore({ memory: true });
+    const clock = new FakeClock(T0);
+    const plain = await upToProvisioned(store, clock);
+    await createEngine({ store: claimingStore(store, async () => void (await plain.execute(cmd.revokeCredential()))), clock }).execute(cmd.configureAssociation());
+    const configured = (await store.readStream('association-sa-1'))[0]!;
+    const { position } = await store.appendToStream(
+      'association-sa-1',
+      [{ id: randomUUID(), type: 'AssociationEstablished', data: { associationId: 'sa-1', expiresAt: at(30) }, metadata: configured.metadata }],
+      { expectedRevision: ExpectedRevision.after(configured.revision) },
+    );
+    expect(position).toBe(configured.position + 1n);
+    const found = await verdicts(store, 'association-sa-1');
+    expect(found.oneThread).toEqual([['association-sa-1', position]]);
+    expect(found.workers).toEqual([['association-sa-1', position]]);
+    expect(found.entity).toMatchObject({ ok: false, findings: [{ position }] });
+    await store.close();
+  });
 });
 
 describe('the replay of one entity', () => {
   it('takes no claim its claimant left behind before appending another command', async () => {
-    const store = openSqliteStore({ memory: true });
+    const store = standInForEventStoreDb(openSqliteStore({ memory: true }));
     const clock = new FakeClock(T0);
     const plain = await upToProvisioned(store, clock);
     // A claim for sa-1 under command X while cred-1 is live; then sa-1 configured by another command; cred-1 revoked.
@@ -86,6 +106,55 @@ describe('the replay of one entity', () => {
       ok: false,
       findings: [{ position: configured.position, reason: expect.stringMatching(/credentialUsable; it depends on credential-cred-2 has a broken history at position \d+: .*predecessorIsLive/) }],
     });
+    await store.close();
+  });
+});
+
+describe('the replay of one entity whose facts have long histories', () => {
+  it('replays each fact stream once, not once per position it is read at (found in review: some R^3 reads)', async () => {
+    const store = openSqliteStore({ memory: true });
+    const clock = new FakeClock(T0);
+    const engine = await upToProvisioned(store, clock);
+    const R = 20;
+    for (let i = 0; i < R; i++) {
+      await engine.execute(cmd.issueCredential(`succ-${i}`, 'meter-1', at(90), { predecessorId: 'cred-1' }));
+      await engine.execute(command('startCredentialRotation', { credentialId: 'cred-1', successorId: `succ-${i}`, overlapEndsAt: at(10) }, { actor: operator }));
+      await engine.execute(command('abandonCredentialRotation', { credentialId: 'cred-1', successorId: `succ-${i}` }, { actor: operator }));
+    }
+    let reads = 0;
+    const counted = Object.assign(Object.create(store) as typeof store, {
+      readStream: (...args: Parameters<typeof store.readStream>) => ((reads += 1), store.readStream(...args)),
+    });
+    expect((await replayEntity(counted, 'credential-cred-1')).verdict).toEqual({ ok: true });
+    // Each of its 2 + 3R events reads its facts' streams, and each fact stream is judged once: linear in R.
+    expect(reads).toBeLessThan(12 * R);
+    await store.close();
+  });
+});
+
+describe('a fact claim in the embedded store\'s log', () => {
+  it('is a finding, and vouches for nothing: the embedded store checks facts in its own transaction and writes none', async () => {
+    const store = openSqliteStore({ memory: true });
+    const clock = new FakeClock(T0);
+    const plain = await upToProvisioned(store, clock);
+    // Planted while cred-1 is live, for an association that does not exist yet, under a command id chosen for later.
+    const commandZ = randomUUID();
+    const head = (await store.readStream('credential-cred-1')).at(-1)!.revision;
+    const { position: planted } = await store.appendToStream(
+      'credential-cred-1',
+      [{ id: randomUUID(), type: FACT_CLAIM_TYPE, data: { claimant: 'association-evil', commandId: commandZ }, metadata: {} }],
+      { expectedRevision: ExpectedRevision.exact(head) },
+    );
+    clock.set(new Date(at(3)));
+    await plain.execute(cmd.revokeCredential());
+    const { position: forged } = await forge(store, 'association-evil', 'AssociationConfigured', {
+      associationId: 'evil', nodeId: 'meter-1', credentialId: 'cred-1', registree: { kind: 'cse', id: '/cse-meter-1' }, registrarCseId: '/in-cse',
+    }, at(30), commandZ);
+    const found = await verdicts(store, 'association-evil');
+    expect(found.oneThread).toEqual([['credential-cred-1', planted], ['association-evil', forged]]);
+    expect(found.workers).toEqual(found.oneThread);
+    expect(found.entity).toMatchObject({ ok: false, findings: [{ position: forged, reason: expect.stringContaining('credentialUsable') }] });
+    expect((await replayEntity(store, 'credential-cred-1')).verdict).toMatchObject({ ok: false, findings: [{ position: planted, reason: expect.stringContaining('a fact claim, which this store never writes') }] });
     await store.close();
   });
 });

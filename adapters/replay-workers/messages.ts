@@ -38,16 +38,16 @@ export type ToWorker =
       readonly digests: boolean;
     }
   /**
-   * Records of this partition, each with the position of the record before it in the log (`previous`) and what the
-   * partition does with it (`roles`, partition.ts `roleIn`), in the same order.
+   * Records of this partition, each with what the partition does with it (`roles`, partition.ts `roleIn`), in the
+   * same order.
    */
-  | { readonly type: 'records'; readonly records: readonly RecordedEvent[]; readonly previous: readonly bigint[]; readonly roles: readonly RecordRole[] }
+  | { readonly type: 'records'; readonly records: readonly RecordedEvent[]; readonly roles: readonly RecordRole[] }
   /** Ports to every other worker, over which the fact revisions of each round travel directly (PeerRevisions). */
   | { readonly type: 'peers'; readonly ports: readonly MessagePort[] }
   /** First pass: this partition's fact revisions (guessed without the facts of other partitions), sent to every peer. */
   | { readonly type: 'speculate'; readonly round: number }
   /** Second pass: every guard, facts from the timeline of this partition's revisions and those its peers sent for `round`. */
-  | { readonly type: 'verify'; readonly round: number }
+  | { readonly type: 'verify'; readonly round: number; readonly claimsForeign: boolean }
   /** The final entities and held claims, for a checkpoint. */
   | { readonly type: 'state' };
 

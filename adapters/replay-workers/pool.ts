@@ -6,6 +6,7 @@ import { ENTITY_KINDS, type EntityKind } from '../../domain/streams.ts';
 import type { CheckpointSource, ClaimTuple, EntityTuple, RevisionTuple } from '../../projections/replay/checkpoint.ts';
 import { JUDGE, JUDGE_NOT_ORDER, ORDER_ONLY, partitionOf, routeStreamOf, type RecordRole } from '../../projections/replay/partition.ts';
 import { verifyFrom } from '../../projections/replay/all.ts';
+import { claimsAreForeign } from '../../projections/replay/foreign-claims.ts';
 import { emptyTally, FleetVerifier, summarise, type FleetReplay, type VerifierTally } from '../../projections/replay/verifier.ts';
 import { verifierSource } from '../../projections/replay/checkpoint.ts';
 import type { FromWorker, PartitionSource, RecordDigests, ToWorker, WorkerCpu } from './messages.ts';
@@ -173,18 +174,17 @@ const mergeDigests = (answers: readonly { readonly digests?: RecordDigests }[], 
 /** This thread reads $all and posts each record to its partition's worker; returns the last position read. */
 const routeRecords = async (store: EventStore, workers: readonly ReplayWorker[], options: Feed): Promise<bigint> => {
   const count = workers.length;
-  const batches: { records: RecordedEvent[]; previous: bigint[]; roles: RecordRole[] }[] = workers.map(() => ({ records: [], previous: [], roles: [] }));
-  const post = (p: number, record: RecordedEvent, previous: bigint, role: RecordRole): void => {
+  const batches: { records: RecordedEvent[]; roles: RecordRole[] }[] = workers.map(() => ({ records: [], roles: [] }));
+  const post = (p: number, record: RecordedEvent, role: RecordRole): void => {
     const batch = batches[p]!;
     // A hostile row nested past any stack cannot be cloned to the worker: its pruned copy breaks the same limit there.
     const data = prunedBeyondSafeNesting(record.data);
     const metadata = prunedBeyondSafeNesting(record.metadata);
     batch.records.push(data === record.data && metadata === record.metadata ? record : { ...record, data, metadata });
-    batch.previous.push(previous);
     batch.roles.push(role);
     if (batch.records.length >= BATCH) {
       workers[p]!.post({ type: 'records', ...batch });
-      batches[p] = { records: [], previous: [], roles: [] };
+      batches[p] = { records: [], roles: [] };
     }
   };
   let position = 0n;
@@ -193,14 +193,13 @@ const routeRecords = async (store: EventStore, workers: readonly ReplayWorker[],
     let inPage = 0;
     for await (const record of store.readAll({ afterPosition: position, maxCount: PAGE })) {
       inPage++;
-      const previous = position;
       position = record.position;
       options.onRecord?.(record);
       const p = routeOf(record, count);
       // A fact claim is judged in its claimant's partition and ordered in its fact stream's (partition.ts roleIn).
       const q = isFactClaim(record) ? partitionOf(record.streamId, count) : p;
-      post(p, record, previous, q === p ? JUDGE : JUDGE_NOT_ORDER);
-      if (q !== p) post(q, record, previous, ORDER_ONLY);
+      post(p, record, q === p ? JUDGE : JUDGE_NOT_ORDER);
+      if (q !== p) post(q, record, ORDER_ONLY);
     }
     read += inPage;
     options.onProgress?.(read);
@@ -312,7 +311,7 @@ export const replayInWorkers = async (
     for (let round = 1; round <= MAX_ROUNDS; round++) {
       // Each worker sends its guess straight to its peers; the verdict pass waits for all of them.
       await Promise.all(workers.map((w) => w.ask({ type: 'speculate', round }, 'speculated')));
-      const verified = await Promise.all(workers.map((w) => w.ask({ type: 'verify', round }, 'verified')));
+      const verified = await Promise.all(workers.map((w) => w.ask({ type: 'verify', round, claimsForeign: claimsAreForeign(store) }, 'verified')));
       if (!verified.every((v) => v.consistent)) continue;
       const tally = emptyTally();
       verified.forEach((v) => addTally(tally, v.tally));

@@ -34,8 +34,6 @@ const records: RecordedEvent[] = [];
 const decoded: (ReadStored | undefined)[] = [];
 /** What this partition does with each record (partition.ts `roleIn`). */
 const roles: RecordRole[] = [];
-/** The position of the record before each one in the log (of any partition): where an append of one command ends. */
-const previousOf: bigint[] = [];
 let refuse = new Set<bigint>();
 let own: FactRevision[] = [];
 let ownRefused = new Set<bigint>();
@@ -54,8 +52,7 @@ const NOTHING: JsonObject = Object.freeze({});
  * copies, and no pass reads the stored ones again (fact claims and unreadable records are kept whole): the kept record
  * drops them, which halves what a worker holds through its passes and what V8's collector has to mark.
  */
-const hold = (record: RecordedEvent, previous: bigint, role: RecordRole): void => {
-  previousOf.push(previous);
+const hold = (record: RecordedEvent, role: RecordRole): void => {
   roles.push(role);
   const read = decode(record);
   if (read?.ok === true) {
@@ -82,7 +79,7 @@ type ReadRange = (
   file: string,
   range: { after: bigint; head: bigint },
   keep: (streamId: unknown, type: unknown, claimData: unknown) => boolean,
-  tally: { rows: number; last: bigint; lastId: unknown; previous?: bigint },
+  tally: { rows: number; last: bigint; lastId: unknown },
 ) => Iterable<RecordedEvent>;
 
 /**
@@ -92,7 +89,7 @@ type ReadRange = (
 const readPartition = async (message: Extract<ToWorker, { type: 'read' }>): Promise<void> => {
   const { source, head, partition, count } = message;
   const { readEventsDbRange } = (await import(source.module)) as { readEventsDbRange: ReadRange };
-  const tally: { rows: number; last: bigint; lastId: unknown; previous?: bigint } = { rows: 0, last: 0n, lastId: undefined };
+  const tally: { rows: number; last: bigint; lastId: unknown } = { rows: 0, last: 0n, lastId: undefined };
   // A row broken in its stream id or type is routed by '' to one worker, whose row parse reports it.
   const roleOf = (streamId: unknown, type: unknown, data: unknown): RecordRole | undefined => {
     const stream = typeof streamId === 'string' ? streamId : '';
@@ -111,8 +108,7 @@ const readPartition = async (message: Extract<ToWorker, { type: 'read' }>): Prom
         positions.push(record.position);
         hashes.push(hash('sha256', recordBytes(record), 'buffer'));
       }
-      if (tally.previous === undefined) throw new Error(`partition source ${source.module} does not say the row before each record`);
-      hold(record, tally.previous, role);
+      hold(record, role);
     }
   });
   if (!message.digests) {
@@ -142,19 +138,19 @@ const peerRevisions = async (round: number): Promise<(readonly FactRevision[])[]
 };
 
 /** Second pass: every event of the partition with every guard, facts read from the timeline as of its position. */
-const verify = (fromPeers: readonly (readonly FactRevision[])[]): Extract<FromWorker, { type: 'verified' }> => {
+const verify = (fromPeers: readonly (readonly FactRevision[])[], claimsForeign: boolean): Extract<FromWorker, { type: 'verified' }> => {
   const timeline = new FactTimeline();
   // Each list is in position order and streams are disjoint between partitions, so every stream's revisions arrive in
   // order without merging the lists.
   timeline.add(own);
   for (const revisions of fromPeers) timeline.add(revisions);
-  verifier = new FleetVerifier({ views: timeline });
+  verifier = new FleetVerifier({ views: timeline, claimsForeign });
   const refused = new Set<bigint>();
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!;
     const role = roles[i]!;
     if (role === ORDER_ONLY) verifier.orderClaim(record);
-    else if (!verifier.apply(record, decoded[i], previousOf[i]!, role === JUDGE) && isFactEvent(record)) refused.add(record.position);
+    else if (!verifier.apply(record, decoded[i], role === JUDGE) && isFactEvent(record)) refused.add(record.position);
   }
   const consistent = refused.size === ownRefused.size && [...refused].every((p) => ownRefused.has(p));
   refuse = refused;
@@ -174,7 +170,7 @@ port.on('message', (message: ToWorker) => {
       void readPartition(message);
       return;
     case 'records':
-      timed('read', () => message.records.forEach((record, i) => hold(record, message.previous[i]!, message.roles[i]!)));
+      timed('read', () => message.records.forEach((record, i) => hold(record, message.roles[i]!)));
       return;
     case 'peers':
       for (const peer of message.ports) {
@@ -196,7 +192,7 @@ port.on('message', (message: ToWorker) => {
     case 'verify': {
       // A failure rejects the promise: unhandled in a worker, it ends the thread with an 'error' the pool reports.
       void peerRevisions(message.round).then((revisions) => {
-        const verified = timed('verify', () => verify(revisions));
+        const verified = timed('verify', () => verify(revisions, message.claimsForeign));
         send({ ...verified, threadCpuMs: threadCpuMs(), cpu });
       });
       return;

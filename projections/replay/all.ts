@@ -1,6 +1,7 @@
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
 import { eachRecord } from '../../domain/ports/each-record.ts';
 import { FleetVerifier, type FleetReplay } from './verifier.ts';
+import { claimsAreForeign } from './foreign-claims.ts';
 
 export type { FleetReplay, KindSummary } from './verifier.ts';
 
@@ -23,6 +24,7 @@ export const verifyFrom = async (
   } = {},
 ): Promise<FleetVerifier> => {
   const { onProgress, onRecord, until } = options;
+  verifier.claimsForeign = claimsAreForeign(store);
   for (;;) {
     let past = false;
     const read = await eachRecord(store, { afterPosition: verifier.position, maxCount: PAGE }, (record) => {

@@ -4,8 +4,7 @@ import { parseStreamId, streamIdOf, type EntityKind } from '../../domain/streams
 import { evaluate, gatherFactsAsync, initialSnapshot, machineEvent, readStored, stateOf, viewOf, type EntitySnapshot } from '../../machines/index.ts';
 import { applyStored, BrokenHistoryError, emptyEntity, type EntityView } from '../../machines/index.ts';
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
-import type { EventMetadata } from '../../domain/metadata.ts';
-import { sameAppend } from './same-append.ts';
+import { claimsAreForeign } from './foreign-claims.ts';
 
 /** One stored event as the auditor sees it: what it was, who did it, and the state after it. */
 export interface ReplayStep {
@@ -43,6 +42,8 @@ interface Claimant {
   readonly commandId: string;
   /** Claims at or before this position were taken, or left behind, by an earlier append of the claimant. */
   readonly after: bigint;
+  /** The store writes no claims (`claimsAreForeign`): none vouches for anything. */
+  readonly foreign: boolean;
 }
 
 /**
@@ -60,17 +61,18 @@ const viewBefore = async (
   position: bigint,
   claimant: Claimant,
   judged: FactJudgements,
+  depth: number,
 ): Promise<{ view: EntityView | undefined; broken?: string }> => {
   const streamId = streamIdOf(kind, id);
   let records = (await store.readStream(streamId)).filter((r) => r.position < position);
-  const claimedAt = records.findLastIndex((r) => {
+  const claimedAt = claimant.foreign ? -1 : records.findLastIndex((r) => {
     const claim = factClaimOf(r);
     return claim !== undefined && r.position > claimant.after && claim.claimant === claimant.streamId && claim.commandId === claimant.commandId;
   });
   if (claimedAt >= 0) records = records.slice(0, claimedAt);
   if (records.length === 0) return { view: undefined };
   const last = records.at(-1)!.position;
-  const broken = await judged.brokenThrough(streamId, last);
+  const broken = await judged.brokenThrough(streamId, last, depth);
   if (broken !== undefined) return { view: undefined, broken };
   try {
     const entity = applyStored(emptyEntity(kind, id), records);
@@ -86,31 +88,31 @@ const viewBefore = async (
 const MAX_FACT_DEPTH = 4;
 
 /**
- * The verdicts of the facts one entity replay reads, each fact stream replayed with every guard up to the position
- * read, once per position; a fact being judged (a cycle) or past the depth counts as sound, as a trusted rebuild
- * would take it.
+ * The verdicts of the fact streams one entity replay reads, shared by every replay nested under it: each fact stream
+ * is replayed with every guard once, whole, and is broken through a position when its first finding is at or before
+ * it (a finding never moves earlier for what follows it). A stream being judged (a cycle) or past the depth counts as
+ * sound, as a trusted rebuild would take it. (A cache per nested replay, one replay per position read, cost some R^3
+ * reads for R events of a fact: found in review.)
  */
 class FactJudgements {
-  readonly #verdicts = new Map<string, Promise<string | undefined>>();
-  constructor(
-    private readonly store: EventStore,
-    private readonly depth: number,
-  ) {}
+  readonly #firstFinding = new Map<string, Finding | undefined>();
+  /** Streams being judged: a fact read while its own replay runs (a cycle: a credential and its successor) is sound. */
+  readonly #judging = new Set<string>();
+  constructor(private readonly store: EventStore) {}
 
-  brokenThrough(streamId: string, position: bigint): Promise<string | undefined> {
-    if (this.depth >= MAX_FACT_DEPTH) return Promise.resolve(undefined);
-    const key = `${streamId}@${position}`;
-    let verdict = this.#verdicts.get(key);
-    if (verdict === undefined) {
-      this.#verdicts.set(key, Promise.resolve(undefined)); // a cycle reads it as sound meanwhile
-      verdict = replayEntityAt(this.store, streamId, (r) => r.position <= position, this.depth + 1).then((replay) => {
-        if (replay.verdict.ok) return undefined;
-        const first = replay.verdict.findings[0]!;
-        return `${streamId} has a broken history at position ${first.position}: ${first.reason}`;
-      });
-      this.#verdicts.set(key, verdict);
+  async brokenThrough(streamId: string, position: bigint, depth: number): Promise<string | undefined> {
+    if (depth >= MAX_FACT_DEPTH || this.#judging.has(streamId)) return undefined;
+    if (!this.#firstFinding.has(streamId)) {
+      this.#judging.add(streamId);
+      try {
+        const replay = await replayEntityAt(this.store, streamId, undefined, depth + 1, this);
+        this.#firstFinding.set(streamId, replay.verdict.ok ? undefined : replay.verdict.findings[0]);
+      } finally {
+        this.#judging.delete(streamId);
+      }
     }
-    return verdict;
+    const finding = this.#firstFinding.get(streamId);
+    return finding !== undefined && finding.position <= position ? `${streamId} has a broken history at position ${finding.position}: ${finding.reason}` : undefined;
   }
 }
 
@@ -119,11 +121,17 @@ class FactJudgements {
  * other entities as they stood at each event's position). An event the machine would not accept is a finding.
  */
 export const replayEntity = (store: EventStore, streamId: string, until?: (r: RecordedEvent) => boolean): Promise<EntityReplay> =>
-  replayEntityAt(store, streamId, until, 0);
+  replayEntityAt(store, streamId, until, 0, new FactJudgements(store));
 
-const replayEntityAt = async (store: EventStore, streamId: string, until: ((r: RecordedEvent) => boolean) | undefined, depth: number): Promise<EntityReplay> => {
+const replayEntityAt = async (
+  store: EventStore,
+  streamId: string,
+  until: ((r: RecordedEvent) => boolean) | undefined,
+  depth: number,
+  judged: FactJudgements,
+): Promise<EntityReplay> => {
   const ref = parseStreamId(streamId);
-  const judged = new FactJudgements(store, depth);
+  const foreign = claimsAreForeign(store);
   if (ref === undefined) throw new RangeError(`not an entity stream: ${streamId} (expected <kind>-<id>)`);
   let snapshot: EntitySnapshot = initialSnapshot(ref.kind, ref.id);
   const steps: ReplayStep[] = [];
@@ -132,12 +140,9 @@ const replayEntityAt = async (store: EventStore, streamId: string, until: ((r: R
     findings.push({ streamId, position: base.position, revision: base.revision, type: base.type, reason });
     steps.push({ ...base, accepted: false, state: stateOf(snapshot), reason });
   };
-  /**
-   * The stream's previous record (its position); its last append: command id, the metadata of its first event, the
-   * position it ended at; and where the append before that one ended (claims up to there are not this append's).
-   */
+  /** The stream's previous record (its position), and its last event: its command id and position. */
   let previous: bigint | undefined;
-  let append: { commandId: string; metadata: EventMetadata; position: bigint; after: bigint } | undefined;
+  let last: { commandId: string; position: bigint } | undefined;
   for (const record of await store.readStream(streamId)) {
     if (until !== undefined && !until(record)) break;
     const base = { position: record.position, revision: record.revision, type: record.type };
@@ -146,35 +151,27 @@ const replayEntityAt = async (store: EventStore, streamId: string, until: ((r: R
     previous = record.position;
     if (outOfOrder) refuse(base, `revision ${record.revision} is stored before the revision ahead of it: the stream's order is broken`);
     const read = readStored(record);
-    if (read.ok === 'claim') continue;
+    if (read.ok === 'claim') {
+      if (foreign) refuse(base, `a fact claim, which this store never writes (it checks a decision's facts in its own transaction): it vouches for nothing`);
+      continue;
+    }
     if (!read.ok) {
       refuse(base, read.reason);
       continue;
     }
     const { event, metadata, at } = read.value;
-    // One command is one append, at consecutive places of the log (verifier.ts): the same command id again, with
-    // anything stored in between, is a command recorded twice, which the engine never does.
-    // Adjacent positions hold nothing between them: only a gap is asked of the store.
-    // Its events also share one metadata (verifier.ts, sameAppend).
-    if (append !== undefined && append.commandId === metadata.commandId) {
-      let adjacent = record.position === append.position + 1n;
-      if (!adjacent) {
-        let next: bigint | undefined;
-        for await (const r of store.readAll({ afterPosition: append.position, maxCount: 1 })) next = r.position;
-        adjacent = next === record.position;
-      }
-      if (!adjacent || !sameAppend(append.metadata, metadata)) {
-        refuse(base, `command ${metadata.commandId} was recorded by an earlier append of this stream: a command is recorded once`);
-        continue;
-      }
-      append = { ...append, position: record.position };
-    } else {
-      append = { commandId: metadata.commandId, metadata, position: record.position, after: append?.position ?? -1n };
+    // A command is one event, appended once (verifier.ts): the same command id again is a command recorded twice,
+    // which the engine never does, whatever the event's place or metadata.
+    if (last !== undefined && last.commandId === metadata.commandId) {
+      refuse(base, `command ${metadata.commandId} was recorded by an earlier append of this stream: a command is recorded once`);
+      continue;
     }
+    const after = last?.position ?? -1n;
+    last = { commandId: metadata.commandId, position: record.position };
     const brokenDependencies: string[] = [];
-    const claimant = { streamId, commandId: metadata.commandId, after: append.after };
+    const claimant = { streamId, commandId: metadata.commandId, after, foreign };
     const facts = await gatherFactsAsync(event, snapshot.context, async (kind, id) => {
-      const { view, broken } = await viewBefore(store, kind, id, record.position, claimant, judged);
+      const { view, broken } = await viewBefore(store, kind, id, record.position, claimant, judged, depth);
       if (broken !== undefined) brokenDependencies.push(broken);
       return view;
     });

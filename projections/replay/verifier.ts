@@ -1,8 +1,6 @@
 import { describeRefusal } from '../../domain/errors.ts';
 import { factClaimOf, isFactClaim } from '../../domain/fact-claims.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
-import type { EventMetadata } from '../../domain/metadata.ts';
-import { sameAppend } from './same-append.ts';
 import { isEventType } from '../../domain/events/index.ts';
 import { decodeStored } from '../../domain/stored.ts';
 import { ENTITY_KINDS, parseStreamId, streamIdOf, type EntityKind, type EntityView } from '../../domain/streams.ts';
@@ -126,23 +124,23 @@ export class FleetVerifier {
   readonly tally: VerifierTally;
   /** Position of the last record applied. */
   position: bigint;
+  /**
+   * Fact claims are no part of this log's writes: its store checks facts inside each append (the embedded store,
+   * `EventStore.factChecksWriteNothing`), so a claim found is a finding, never a fact a decision is judged against.
+   * `verifyFrom` sets it from the store it reads.
+   */
+  claimsForeign: boolean;
   readonly #views: FactViews;
   // The event being judged, read by the one fact reader below (no closure per event).
   #heldClaims: HeldClaims | undefined;
   #position = 0n;
   /** The last revision seen of entity streams with no entity (yet): fact claims on a fact that has no event before them. */
   readonly revisions: Map<string, bigint>;
-  /** The append being read: its stream, command, last position, and the claims it took (they are its alone). */
-  // (Fields rather than an object: one allocation less per event on the replay's hot path.)
-  #appendStream: string | undefined;
-  #appendCommand: string | undefined;
-  #appendPosition = -1n;
-  #appendMetadata: EventMetadata | undefined;
-  #appendClaims: HeldClaims | undefined;
 
   constructor(
     options: {
       views?: FactViews;
+      claimsForeign?: boolean;
       state?: {
         entities: Map<string, VerifiedEntity>;
         claims: Map<string, Map<string, HeldClaims>>;
@@ -157,6 +155,7 @@ export class FleetVerifier {
     this.claims = options.state?.claims ?? new Map();
     this.tally = options.state?.tally ?? emptyTally();
     this.position = options.state?.position ?? 0n;
+    this.claimsForeign = options.claimsForeign ?? false;
     this.#views = options.views ?? {
       viewBefore: (streamId) => {
         const other = this.entities.get(streamId);
@@ -174,15 +173,21 @@ export class FleetVerifier {
 
   /**
    * Judges one record. `decoded` is the record already read through `readStored` (a worker decodes once for two
-   * passes); it is read here otherwise. `previous` is the position of the record just before it in the log, which a
-   * verifier fed one partition must be told (it decides whether an event continues its command's append); by default
-   * the record applied before. Returns whether the record changed its entity (an accepted event).
+   * passes); it is read here otherwise. Returns whether the record changed its entity (an accepted event).
    */
-  apply(record: RecordedEvent, decoded?: ReadStored, previous: bigint = this.position, orderClaim = true): boolean {
+  apply(record: RecordedEvent, decoded?: ReadStored, orderClaim = true): boolean {
     this.position = record.position;
     const tally = this.tally;
     if (isFactClaim(record)) {
       const entry = this.entities.get(record.streamId);
+      if (this.claimsForeign) {
+        // On a log whose store checks a decision's facts in its own transaction, no writer of Credence's made it: it
+        // would vouch for a forged decision against a fact as it stood when planted (found in review: a claim written
+        // before a revocation let an association on the revoked credential pass weeks later).
+        tally.findings.push(findingAt(record, `a fact claim, which this store never writes (it checks a decision's facts in its own transaction): it vouches for nothing`));
+        if (orderClaim) this.#sequence(record, entry);
+        return false;
+      }
       // A claim on a stream that is no entity's is EventStoreDB's binding of a command id to its stream (append.ts),
       // no fact of a decision: nothing to keep per command, only its shape to check (its ids may be of any length).
       if (isBindingStream(record.streamId, entry)) {
@@ -221,37 +226,20 @@ export class FleetVerifier {
     }
     const { event, at, metadata } = read.value;
     const { commandId } = metadata;
-    // One command is one append, its events at consecutive places of the log; the claims made for it (fact-claims.ts)
-    // are that append's alone. A later event under the same command id is one the engine could not have written (it
-    // deduplicates a repeated command), and must not be judged against the facts as they stood at the old claims.
-    // The engine writes one append's events with one metadata: an event adjacent to it under its command id but at
-    // another instant, by another actor or in another correlation is a later write under a reused id, not part of it
-    // (found in review: it was judged against the append's old claims, a revocation between them unseen).
-    const continues =
-      this.#appendStream === record.streamId &&
-      this.#appendCommand === commandId &&
-      previous === this.#appendPosition &&
-      sameAppend(this.#appendMetadata, metadata);
-    if (continues) this.#appendPosition = record.position;
-    else {
-      if (entry.lastCommandId === commandId) {
-        tally.findings.push(findingAt(record, `command ${commandId} was recorded by an earlier append of this stream: a command is recorded once`));
-        this.#appendStream = undefined;
-        return false;
-      }
-      entry.lastCommandId = commandId;
-      const claimed = this.claims.get(record.streamId);
-      const taken = claimed?.get(commandId);
-      // The claimant moved on with this command: its claims are taken by this append, and the others' are leftovers
-      // (a command that crashed before appending, or lost its race; a retry claims afresh).
-      if (claimed !== undefined) this.claims.delete(record.streamId);
-      this.#appendStream = record.streamId;
-      this.#appendCommand = commandId;
-      this.#appendPosition = record.position;
-      this.#appendMetadata = metadata;
-      this.#appendClaims = taken;
+    // A command is one event (domain/commands/decide.ts), appended once; the claims made for it (fact-claims.ts) are
+    // its alone. A later event under the same command id is one the engine could not have written (it deduplicates a
+    // repeated command), and must not be judged against the facts as they stood at the old claims: even next to it
+    // and with its metadata copied (found in review: a second event was read as part of the first's append).
+    if (entry.lastCommandId === commandId) {
+      tally.findings.push(findingAt(record, `command ${commandId} was recorded by an earlier append of this stream: a command is recorded once`));
+      return false;
     }
-    this.#heldClaims = this.#appendClaims;
+    entry.lastCommandId = commandId;
+    const claimed = this.claims.get(record.streamId);
+    // The claimant moved on with this command: its claims are taken by this event, and the others' are leftovers
+    // (a command that crashed before appending, or lost its race; a retry claims afresh).
+    if (claimed !== undefined) this.claims.delete(record.streamId);
+    this.#heldClaims = claimed?.get(commandId);
     this.#position = record.position;
     const facts = gatherFacts(event, entry.snapshot.context, this.#read);
     this.#heldClaims = undefined;

@@ -6,12 +6,19 @@ import { ExpectedRevision, type EventStore } from '../../domain/ports/event-stor
 import { cmd, T0 } from './fleet.ts';
 
 /**
+ * The embedded store as a stand-in for EventStoreDB in tests of fact claims: it stores the claims written to it, and
+ * replay judges decisions against them instead of flagging them as foreign (projections/replay/foreign-claims.ts).
+ */
+export const standInForEventStoreDb = <S extends EventStore>(store: S): S =>
+  Object.defineProperty(store, 'factChecksWriteNothing', { value: undefined, configurable: true });
+
+/**
  * What a store without conditions across streams (EventStoreDB) leaves: a decision claims its facts, then a change
  * of a fact lands, then the decision's own events. Emulated deterministically over the embedded store: the
  * wrapper claims like the EventStoreDB adapter and runs `between` after the claims, before the decision's append.
  */
 export const claimingStore = (inner: EventStore, between: () => Promise<void>): EventStore =>
-  Object.assign(Object.create(inner) as EventStore, {
+  Object.assign(Object.create(standInForEventStoreDb(inner)) as EventStore, {
     appendToStream: async (...[streamId, events, options]: Parameters<EventStore['appendToStream']>) => {
       const { facts = [], ...rest } = options;
       for (const fact of facts) {

@@ -47,11 +47,6 @@ export interface RangeTally {
   rows: number;
   last: bigint;
   lastId: unknown;
-  /**
-   * The position of the row just before the record last yielded, kept or not (0 before the first row): whether an
-   * event continues its command's append, which a partition's records alone cannot tell.
-   */
-  previous?: bigint;
 }
 
 const RANGE_PAGE = 5_000;
@@ -86,8 +81,7 @@ export function* readEventsDbRange(
     // The walk of the store's own $all pages (pages.ts): the rowid in position order, bounded by a fixed head.
     const page = db
       .prepare(
-        // The row before, read rather than taken as position - 1: in a file rows were deleted from, the gap must show.
-        `SELECT ${EVENT_COLUMNS}, (SELECT MAX(position) FROM events e WHERE e.position < events.position) ` +
+        `SELECT ${EVENT_COLUMNS} ` +
           `FROM events NOT INDEXED WHERE position > ? AND position <= ? ` +
           `AND credence_keep(stream_id, type, CASE WHEN type = '${FACT_CLAIM_TYPE}' THEN data END) ORDER BY position LIMIT ?`,
       )
@@ -95,10 +89,7 @@ export function* readEventsDbRange(
     let after = range.after;
     for (;;) {
       const kept = page.all(after, range.head, RANGE_PAGE) as unknown[][];
-      for (const row of kept) {
-        tally.previous = (row[row.length - 1] as bigint | null) ?? 0n;
-        yield recordedEventOfRaw(row);
-      }
+      for (const row of kept) yield recordedEventOfRaw(row);
       if (kept.length < RANGE_PAGE) return;
       // `position` is the INTEGER PRIMARY KEY (schema.ts): always a bigint under defaultSafeIntegers.
       after = kept[kept.length - 1]![0] as bigint;
