@@ -17,7 +17,13 @@ export const associationMachine = setup({
      * M2M application enrolment procedures", never with the node's bootstrap (factory) credential, which exists to
      * provision those (found in review: a long-lived factory credential gave service access directly).
      */
-    credentialNotBootstrap: factGuard(({ event }) => (event.facts.credential?.context as CredentialContext | undefined)?.purpose !== 'bootstrap'),
+    credentialNotBootstrap: factGuard(({ event }) => {
+      if ((event.facts.credential?.context as CredentialContext | undefined)?.purpose === 'bootstrap') return false;
+      // The node's factory credential is the one it registered with, whatever purpose it was issued under (found in
+      // review: issued as `service`, the node's bootstrap credential passed a check of the purpose alone).
+      const configured = dataOf(event, 'AssociationConfigured');
+      return configured === undefined || (event.facts.node?.context as NodeContext | undefined)?.bootstrapCredentialId !== configured.credentialId;
+    }),
     /**
      * The credential belongs to this Registree (RS-01): its node, its CSE, or for an AE its App-ID or AE-ID. One
      * node's credential never authenticates another's association, and a CSE Registree is the node's own CSE

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpDeviceTransport, provisionOverHttp } from '../adapters/client/device/index.ts';
 import { openDevice } from '../bin/commands/device/simulator.ts';
-import { factory } from '../bin/commands/device/steps.ts';
+import { factory, operatorCommand } from '../bin/commands/device/steps.ts';
 import { deviceServiceWorld, type DeviceServiceWorld } from './support/device-service.ts';
 
 /*
@@ -45,6 +45,33 @@ describe('the service a device reaches', () => {
     await expect(world.configure('boot-assoc-sa', { ...sim, device: { ...sim.device, cseId: '/boot-assoc-cse' } } as typeof sim, 'boot-assoc-boot')).rejects.toMatchObject({
       problem: expect.objectContaining({ rule: 'credentialNotBootstrap' }),
     });
+    expect(ownStreams(await world.streamsWrittenSince(before))).toEqual([]);
+  });
+
+  it('refuses an association on the credential the node registered with, whatever purpose it was issued under', async () => {
+    const now = Date.now();
+    const validity = { notBefore: new Date(now - 60_000).toISOString(), notAfter: new Date(now + 86_400_000).toISOString() };
+    await operatorCommand(world.operator, 'registerNode', { nodeId: 'v1', profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-1', capabilities: ['metering'] }, bootstrapCredentialId: 'v1-boot' });
+    await operatorCommand(world.operator, 'issueCredential', {
+      credentialId: 'v1-boot', kind: 'ed25519', publicKey: 'A'.repeat(43), purpose: 'service', owner: { kind: 'node', id: 'v1' }, fingerprint: `sha256:${'a'.repeat(64)}`, ...validity,
+    });
+    await operatorCommand(world.operator, 'provisionCredential', { credentialId: 'v1-boot', method: 'pre-provisioning' });
+    await operatorCommand(world.operator, 'enrolNode', { nodeId: 'v1', subscriptionId: 'sub-1', cseId: '/v1-cse' });
+    const before = await world.head();
+    await expect(
+      operatorCommand(world.operator, 'configureAssociation', { associationId: 'v1-sa', nodeId: 'v1', credentialId: 'v1-boot', registree: { kind: 'cse', id: '/v1-cse' }, registrarCseId: '/in-cse' }),
+    ).rejects.toMatchObject({ problem: expect.objectContaining({ rule: 'credentialNotBootstrap' }) });
+    expect(ownStreams(await world.streamsWrittenSince(before))).toEqual([]);
+  });
+
+  it('refuses remote provisioning under a terminated subscription while the cascade has not ended the enrolment yet', async () => {
+    const sim = await world.enrolledDevice('t-1', 'ed25519');
+    await world.service.service.context.live.stop(); // the cascade lags: the node is still enrolled
+    await operatorCommand(world.operator, 'terminateSubscription', { subscriptionId: 'sub-1', reason: 'contract ended' });
+    const before = await world.head();
+    await expect(
+      provisionOverHttp(httpDeviceTransport(world.service.url), sim.device, { credentialId: 't-1-svc', kind: 'ed25519', enrolmentFunction: sim.state.pinned.enrolmentFunction }),
+    ).rejects.toMatchObject({ problem: { status: 400, errors: [expect.objectContaining({ path: 'nodeId', rule: 'enrolled' })] } });
     expect(ownStreams(await world.streamsWrittenSince(before))).toEqual([]);
   });
 });

@@ -27,6 +27,8 @@ const VIEWS = [
   view('associated', { purpose: 'application', owner: { kind: 'app', id: 'Rapp' }, notBefore: at(0), notAfter: at(100) }),
   view('initialized', { predecessorId: 'c', owner: { kind: 'node', id: 'n' } }),
   view('revoked', { notBefore: at(0), notAfter: at(100) }),
+  // A node's factory credential, and a node registered with it: an association on it is refused (credentialNotBootstrap).
+  view('enrolled', { purpose: 'bootstrap', cseId: '/n', bootstrapCredentialId: 'c', notBefore: at(0), notAfter: at(100), credentialId: 'c', owner: { kind: 'node', id: 'n' }, liveAssociations: [] }),
 ];
 const FACT_NAMES = ['subscription', 'node', 'credential', 'application', 'owner', 'bootstrap', 'predecessor', 'successor'] as const;
 

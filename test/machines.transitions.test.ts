@@ -253,6 +253,8 @@ const RULES: [string, EntityKind, string, MachineEvent, string][] = [
     { ...SAMPLES.AssociationConfigured, facts: { credential: usableCredential, node: view('enrolled', { cseId: '/other' }) } }, 'credentialBelongsToRegistree'],
   ['association on the node\'s bootstrap credential (seed 003, 11.3.2)', 'association', 'absent',
     { ...SAMPLES.AssociationConfigured, facts: { credential: view('enrolled', { ...usableCredential.context, purpose: 'bootstrap' }), node: view('enrolled') } }, 'credentialNotBootstrap'],
+  ['association on the credential the node registered with, issued under another purpose', 'association', 'absent',
+    { ...SAMPLES.AssociationConfigured, facts: { credential: usableCredential, node: view('enrolled', { cseId: '/cse-n', bootstrapCredentialId: 'c' }) } }, 'credentialNotBootstrap'],
   ['association handshake on a bootstrap credential configured before this was refused', 'association', 'initialized',
     { ...SAMPLES.AssociationEstablished, facts: { credential: view('enrolled', { ...usableCredential.context, purpose: 'bootstrap' }) } }, 'credentialNotBootstrap'],
   ['association with another node\'s credential', 'association', 'absent',

@@ -1,5 +1,6 @@
 import { validationError } from '../../../domain/errors.ts';
-import type { CredentialContext } from '../../../machines/index.ts';
+import type { CredentialContext, NodeContext, SubscriptionContext } from '../../../machines/index.ts';
+import { isWithin } from '../../../machines/types.ts';
 import type { Engine } from '../../engine/index.ts';
 
 const LIVE = ['enrolled', 'associated'];
@@ -24,6 +25,14 @@ export const admitProvisioningRun = async (
   const node = await engine.entity('node', run.nodeId);
   if (!LIVE.includes(String(node.snapshot.value))) {
     throw refused('nodeId', 'enrolled', 'the node is not enrolled under an M2M service subscription: the operator enrols it first (seed 003, 11.2.1)');
+  }
+  // The subscription itself, not only the node's word for it: a terminated or expired one leaves its nodes enrolled
+  // until the cascade records their enrolment's end, which a lagging runtime delays (found in review of this check).
+  const subscriptionId = (node.snapshot.context as NodeContext).subscriptionId;
+  const subscription = subscriptionId === undefined ? undefined : await engine.entity('subscription', subscriptionId);
+  const validity = subscription?.snapshot.context as SubscriptionContext | undefined;
+  if (subscription === undefined || String(subscription.snapshot.value) !== 'active' || validity === undefined || !isWithin(engine.clock.now().getTime(), validity)) {
+    throw refused('nodeId', 'enrolled', 'the node is not enrolled under an active M2M service subscription: the operator enrols it under one first (seed 003, 11.2.1)');
   }
   if (run.credentialId !== undefined && (await engine.entity('credential', run.credentialId)).events.length > 0) {
     throw refused('credentialId', 'unused', 'not available for a new credential: choose another id');
