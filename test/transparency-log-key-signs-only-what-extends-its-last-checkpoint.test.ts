@@ -159,3 +159,39 @@ describe('credence verify --data', () => {
     expect(c.err.join('\n')).toMatch(/^TAMPERED: log_mismatch: the transparency log file was altered: the stored subtree \(3, 0\) of its 10 leaves is missing/m);
   });
 });
+
+describe('found in review of the fix', () => {
+  it('signs on when another process (credence export beside the service) logged and signed ahead of this one', async () => {
+    const dir = await signedFolder();
+    const service = open(dir);
+    const cliLog = openTransparencyLogInDir(dir);
+    try {
+      await appendEvents(service.store, 2, 10);
+      const cli = new TransparencyProjection({ store: service.store, log: cliLog, signer, origin: ORIGIN, now: () => clock.now(), checkpointEveryMs: 0 });
+      await exportEvidence({ streamId: 'credential-meter-1', store: service.store, projection: cli, log: cliLog, signer });
+      expect(cliLog.latestCheckpoint()?.treeSize).toBe(12);
+      // The service's connection still sees 10 leaves: its next checkpoint is the one the export signed.
+      expect((await service.projection.checkpoint()).treeSize).toBe(12);
+    } finally {
+      cliLog.close();
+      await service.close();
+    }
+  });
+
+  it('refuses to sign once checkpoints this process saw were removed from the file', async () => {
+    const dir = await signedFolder();
+    const o = open(dir);
+    try {
+      await o.projection.checkpoint(); // this process has seen the checkpoint of 10
+      rewriteBothFiles(dir);
+      const db = new Database(join(dir, 'transparency.db'));
+      db.exec('DELETE FROM checkpoints');
+      db.close();
+      await appendEvents(o.store, 1, 10);
+      await o.projection.catchUp();
+      await expect(o.projection.checkpoint()).rejects.toThrow(/signs 0 leaves, where this process saw one of 10: checkpoints were removed/);
+    } finally {
+      await o.close();
+    }
+  });
+});

@@ -34,6 +34,10 @@ const writeBundle = (path: string, bundle: unknown, force: boolean): void => {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw new UsageError(`--out: ${path} exists; give --force to replace it`);
+    // Without --force the bundle is put in place by a hard link, which some file systems (FAT, exFAT, some SMB) lack.
+    if (!force && (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP')) {
+      throw new UsageError(`--out: cannot write ${path} (${code}): this file system may not allow hard links; write to another one, or give --force (which replaces an existing file)`);
+    }
     throw new UsageError(`--out: cannot write ${path} (${code ?? 'unwritable'})`);
   }
 };

@@ -155,7 +155,12 @@ export class TransparencyProjection {
     } catch (error) {
       this.options.onError?.(error);
     } finally {
-      this.flush();
+      // A flush that fails keeps its events for the next one (catchUp, stop); said, never left unhandled.
+      try {
+        this.flush();
+      } catch (error) {
+        this.options.onError?.(error);
+      }
     }
   }
 
