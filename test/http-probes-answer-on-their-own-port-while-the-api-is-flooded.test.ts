@@ -73,3 +73,29 @@ describe('probePort in the configuration', () => {
     );
   });
 });
+
+describe('the probe listener under a low open-files limit', () => {
+  it('takes its slots out of the limit, not out of the descriptors kept for the service (found in review)', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'credence-probe-fds-'));
+    try {
+      const script = [
+        "import { serviceConfig, startService } from './adapters/http/index.ts';",
+        "import { Writable } from 'node:stream';",
+        'const quiet = new Writable({ write: (_c, _e, done) => done() });',
+        `for (const probePort of [undefined, 0]) {`,
+        `  const s = await startService(serviceConfig({ host: '127.0.0.1', port: 0, data: ${JSON.stringify(dir)}, durability: 'normal', ...(probePort === undefined ? {} : { probePort }) }), { logStream: quiet });`,
+        '  console.log(s.app.server.maxConnections);',
+        '  await s.close();',
+        '}',
+      ].join('\n');
+      const out = execFileSync('bash', ['-c', 'ulimit -n 700 && exec node --import tsx --input-type=module -e "$0"', script], { cwd: process.cwd(), encoding: 'utf8' });
+      expect(out.trim().split('\n')).toEqual(['572', '508']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});

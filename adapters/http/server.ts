@@ -11,7 +11,8 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { validationError } from '../../domain/errors.ts';
-import { limitConnections, RESERVED_DESCRIPTORS } from './connection-limits.ts';
+import { limitConnections, openFilesLimit, RESERVED_DESCRIPTORS } from './connection-limits.ts';
+import { PROBE_MAX_CONNECTIONS } from './probe-server.ts';
 import { refusedTokenBudget } from './auth/refused-token-budget.ts';
 import { installAccessHook } from './auth/access-hook.ts';
 import type { ServiceConfig } from './config.ts';
@@ -138,12 +139,18 @@ export const buildServer = async (options: BuildServerOptions): Promise<App> => 
     return503OnClosing: false,
     forceCloseConnections: 'idle',
   }).withTypeProvider<ZodTypeProvider>();
-  const connections = limitConnections(app.server, limits, { onRefused: (reason) => options.context.metrics.connectionRefused(reason) });
+  // The probe listener's slots (probePort) come out of the same open-files limit, not out of the reserve kept for the
+  // service's own files (found in review: they halved it).
+  const openFiles = openFilesLimit();
+  const connections = limitConnections(app.server, limits, {
+    openFiles: openFiles === undefined || options.config.probePort === undefined ? openFiles : openFiles - PROBE_MAX_CONNECTIONS,
+    onRefused: (reason) => options.context.metrics.connectionRefused(reason),
+  });
   if (connections.lowered !== undefined) {
     app.log.warn(
-      connections.lowered,
-      `limits.maxConnections lowered to ${connections.maxConnections}: the process may open ${connections.lowered.openFilesLimit} files (ulimit -n), ` +
-        `and keeps ${RESERVED_DESCRIPTORS} for its own; raise the open-files limit to allow more`,
+      { configured: connections.lowered.configured, openFilesLimit: openFiles },
+      `limits.maxConnections lowered to ${connections.maxConnections}: the process may open ${openFiles} files (ulimit -n), ` +
+        `and keeps ${RESERVED_DESCRIPTORS} for its own${options.config.probePort === undefined ? '' : ` and ${PROBE_MAX_CONNECTIONS} for the probe port`}; raise the open-files limit to allow more`,
     );
   }
   try {

@@ -27,10 +27,12 @@ export const revocations = (
     db
       .prepare(
         // Without a window, the rows in log order from `after` (the table's own key): a page reads its own rows. With
-        // one, the index by time finds the window's rows first.
-        filter.from === undefined && filter.to === undefined
-          ? `SELECT * FROM compliance_revocations WHERE +at >= ? AND +at < ? AND (? IS NULL OR reason = ?) AND position > ? ORDER BY position ${order === 'newest' ? 'DESC' : ''} LIMIT ?`
-          : `SELECT * FROM compliance_revocations WHERE at >= ? AND at < ? AND (? IS NULL OR reason = ?) AND position > ? ORDER BY position ${order === 'newest' ? 'DESC' : ''} LIMIT ?`,
+        // one, the index by time finds the window's rows first. The newest first walk the key backwards and stop at
+        // `limit`, window or not: through the index by time a window's every row was read and sorted for ten (found in
+        // review: 0.44 s over a million rows, against 0.1 ms).
+        (filter.from === undefined && filter.to === undefined) || order === 'newest'
+          ? `SELECT * FROM compliance_revocations WHERE +at >= ? AND +at < ? AND (? IS NULL OR reason = ?) AND position > ? ORDER BY position ${order === 'newest' ? 'DESC ' : ''}LIMIT ?`
+          : `SELECT * FROM compliance_revocations WHERE at >= ? AND at < ? AND (? IS NULL OR reason = ?) AND position > ? ORDER BY position LIMIT ?`,
       )
       .all(...windowBounds(filter), filter.reason ?? null, filter.reason ?? null, ...pageBounds(page)) as {
       position: bigint;

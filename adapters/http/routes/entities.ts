@@ -79,7 +79,8 @@ export const entityRoutes: RouteModule = (app, context) => {
       summary: 'List entities by kind and state',
       description:
         'Entities of the entities read model, in stream-id order, `limit` per page (default 50, at most 500); `nextCursor` continues. ' +
-        'The read model follows the store live: a row may be a moment behind GET /v1/entities/{kind}/{id}.',
+        'The read model follows the store live: a row may be a moment behind GET /v1/entities/{kind}/{id}; the credence-events-behind ' +
+        'header says by how many stored events the read model was behind when this was answered (after waiting up to a second for it).',
       tags: ['entities'],
       querystring: z.strictObject({
         kind: EntityKind.optional(),
@@ -89,8 +90,11 @@ export const entityRoutes: RouteModule = (app, context) => {
       }),
       response: { 200: EntityPage },
     },
-    handler: async (request) => {
+    handler: async (request, reply) => {
       const { kind, state, limit, cursor } = request.query;
+      // As the timeline and the dependents do: wait briefly for the read model, then say how far behind it answers
+      // (found in review: a revoked credential was listed live, with nothing saying the list was behind).
+      await readYourWritesInto(context, reply, ['entities']);
       const listing = JSON.stringify([kind ?? null, state ?? null]);
       const after = cursor === undefined ? undefined : PageCursor.decode(cursor, listing);
       const rows = listEntities(context.credence.readModels, {

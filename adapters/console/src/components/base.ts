@@ -53,9 +53,6 @@ export const renderError = (error: unknown, role: string, what: string): Templat
   return html`<div class="error" role="alert"><strong>Could not load ${what}.</strong> ${describeError(error)}</div>`;
 };
 
-/** While the read models are behind the store, what a page read from them is read again this often until they have caught up. */
-export const BEHIND_REFRESH_MS = 2_000;
-
 /** Said above an answer from read models that were behind the store: `what` may miss the latest changes. */
 export const renderBehind = (eventsBehind: number, what: string): TemplateResult | typeof nothing =>
   eventsBehind > 0

@@ -5,7 +5,8 @@ import { entityPath } from '../api.ts';
 import { loadDependencies, type DependencyGraph, type GraphNode } from '../dependencies.ts';
 import { entityHref, streamHref, verifyHref } from '../router.ts';
 import { Entity, EntityPage, StateAt, Timeline, type TimelineEntry } from '../schemas.ts';
-import { BEHIND_REFRESH_MS, ConsolePage, formatTime, IDLE, LOADING, renderBehind, renderLoad, type Load } from './base.ts';
+import { ConsolePage, formatTime, IDLE, LOADING, renderBehind, renderLoad, type Load } from './base.ts';
+import { ReadAgainWhileBehind } from '../read-again.ts';
 
 type Summary = z.infer<typeof EntityPage>['items'][number];
 
@@ -40,7 +41,7 @@ export class EntityView extends ConsolePage {
   /** Events the read models behind the timeline and the graph had not handled when they were read (0: none). */
   declare behind: number;
   private abort = new AbortController();
-  private behindTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly readAgain = new ReadAgainWhileBehind();
   private stateTimer: ReturnType<typeof setTimeout> | undefined;
   private stateRequest = 0;
 
@@ -60,7 +61,7 @@ export class EntityView extends ConsolePage {
   override disconnectedCallback(): void {
     this.abort.abort();
     clearTimeout(this.stateTimer);
-    clearTimeout(this.behindTimer);
+    this.readAgain.stop();
     super.disconnectedCallback();
   }
 
@@ -85,14 +86,22 @@ export class EntityView extends ConsolePage {
     }
   }
 
-  private async loadList(cursors: readonly string[]): Promise<void> {
-    this.browse = LOADING;
+  private async loadList(cursors: readonly string[], again = false): Promise<void> {
+    // Read again, the list stays as it was until the new answer comes.
+    if (!again) this.browse = LOADING;
+    this.behind = 0;
     const cursor = cursors.at(-1);
     const path = `/v1/entities?kind=${encodeURIComponent(this.kind)}&limit=${BROWSE_PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const signal = this.abort.signal;
     await this.settle(
-      this.api.json(path, EntityPage, this.abort.signal).then((page) => ({ ...page, cursors })),
+      this.api.jsonBehind(path, EntityPage, signal).then(({ value, eventsBehind }) => {
+        this.behind = eventsBehind;
+        return { ...value, cursors };
+      }),
       (l) => (this.browse = l),
     );
+    // The list read again, on the same page, while its read model is behind (a revoked credential listed live).
+    if (!signal.aborted) this.readAgain.after(this.behind > 0, () => void this.loadList(cursors, true));
   }
 
   private async load(kind: string, id: string): Promise<void> {
@@ -106,7 +115,7 @@ export class EntityView extends ConsolePage {
     this.graph = IDLE;
     this.at = undefined;
     this.behind = 0;
-    clearTimeout(this.behindTimer);
+    this.readAgain.stop();
     const [entity, timeline] = await Promise.all([
       this.settle(this.api.json(entityPath(kind, id), Entity, signal), (l) => (this.entity = l)),
       this.settle(this.readTimeline(kind, id, signal), (l) => (this.timeline = l)),
@@ -136,15 +145,15 @@ export class EntityView extends ConsolePage {
    * read again until the read models have caught up, the slider left where the user put it.
    */
   private readAgainWhileBehind(kind: string, id: string, entity: Entity, signal: AbortSignal): void {
-    if (this.behind === 0 || signal.aborted) return;
-    this.behindTimer = setTimeout(async () => {
+    if (signal.aborted) return;
+    this.readAgain.after(this.behind > 0, async () => {
       this.behind = 0;
       await Promise.all([
         this.settle(this.readTimeline(kind, id, signal), (l) => (this.timeline = l)),
         this.settle(this.readGraph(kind, id, entity, signal), (l) => (this.graph = l)),
       ]);
       this.readAgainWhileBehind(kind, id, entity, signal);
-    }, BEHIND_REFRESH_MS);
+    });
   }
 
   /** The slider spans the entity's life: a second before its first event to a second after its last. */
@@ -293,7 +302,7 @@ export class EntityView extends ConsolePage {
     const role = this.session.role;
     const id = this.entityId;
     if (id === undefined) {
-      return html`<h2 tabindex="-1">Entities</h2>${this.renderPicker()}${this.renderBrowse()}`;
+      return html`<h2 tabindex="-1">Entities</h2>${this.renderPicker()}${renderBehind(this.behind, 'this list')}${this.renderBrowse()}`;
     }
     return html`<h2 tabindex="-1">${this.kind}-${id}</h2>
       ${this.renderPicker()}

@@ -3,7 +3,8 @@ import { pathWith } from '../api.ts';
 import { entityHref, streamHref } from '../router.ts';
 import { EntityCounts, ExpiringRows, FleetVerdict, RevocationRows, type EntityCounts as FleetCounts, type ExpiringRows as Expiring, type RevocationRows as Revoked } from '../schemas.ts';
 import { followEvents, type StreamEvent, type StreamStatus } from '../sse.ts';
-import { BEHIND_REFRESH_MS, ConsolePage, formatTime, IDLE, LOADING, renderBehind, renderLoad, type Load } from './base.ts';
+import { ConsolePage, formatTime, IDLE, LOADING, renderBehind, renderLoad, type Load } from './base.ts';
+import { ReadAgainWhileBehind } from '../read-again.ts';
 import { streamStatusText } from './stream-status.ts';
 
 const KINDS = [
@@ -52,7 +53,7 @@ export class FleetOverview extends ConsolePage {
   private refreshAgain = false;
   private lastRefreshMs = 0;
   private lastRefreshEnd = 0;
-  private behindTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly behind = new ReadAgainWhileBehind();
 
   constructor() {
     super();
@@ -89,7 +90,7 @@ export class FleetOverview extends ConsolePage {
   override disconnectedCallback(): void {
     this.abort?.abort();
     clearTimeout(this.quiet);
-    clearTimeout(this.behindTimer);
+    this.behind.stop();
     super.disconnectedCallback();
   }
 
@@ -143,9 +144,10 @@ export class FleetOverview extends ConsolePage {
         (l) => (this.revoked = l),
       ),
     ]);
-    const behind = [this.expiring, this.revoked].some((l) => l.state === 'ok' && l.value.eventsBehind > 0);
-    clearTimeout(this.behindTimer);
-    if (behind && !signal?.aborted) this.behindTimer = setTimeout(() => void this.refresh(), BEHIND_REFRESH_MS);
+    // The counts say where their read model stands (`position`, and `head` when the store is further on).
+    const countsBehind = this.fleet.state === 'ok' && this.fleet.value.head !== undefined && this.fleet.value.head !== this.fleet.value.position;
+    const behind = countsBehind || [this.expiring, this.revoked].some((l) => l.state === 'ok' && l.value.eventsBehind > 0);
+    if (!signal?.aborted) this.behind.after(behind, () => void this.refresh(), REFRESH_SPACING * this.lastRefreshMs);
   }
 
   /** Replays every stored event through its machine: on demand, since it reads the whole store. */
