@@ -4,28 +4,36 @@
  * ever without reaching the network. Only an id that is a decimal position (as the server's are) is kept now; the
  * reconnect resumes from the last such id. Chromium's request interception stands in for the server.
  */
+import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { hasChromium, openConsole, signIn } from './support/console-browser.ts';
 import { useConsoleWorld } from './support/console-world.ts';
 
 const POLL = { timeout: 20_000, interval: 100 };
 
+/** The server's event streams answered with `first` and then `then`, each connection's Last-Event-ID noted. */
+const answerStreams = async (page: Page, first: string, then: string): Promise<(string | undefined)[]> => {
+  const resumedFrom: (string | undefined)[] = [];
+  await page.route(
+    (url) => url.pathname === '/v1/events',
+    async (route) => {
+      resumedFrom.push((await route.request().headerValue('last-event-id')) ?? undefined);
+      await route.fulfill({ status: 200, contentType: 'text/event-stream', body: resumedFrom.length === 1 ? first : then });
+    },
+  );
+  return resumedFrom;
+};
+
 describe.skipIf(!hasChromium())('the console event stream resumes', () => {
   const world = useConsoleWorld();
 
   it('from the last event position only, ignoring an id that is not one, and reaches the network again', async () => {
     const { context, page, cspViolations } = await openConsole(world.browser, world.svc.url);
-    const resumedFrom: (string | undefined)[] = [];
     try {
-      await page.route(
-        (url) => url.pathname === '/v1/events',
-        async (route) => {
-          resumedFrom.push(await route.request().headerValue('last-event-id') ?? undefined);
-          const body = resumedFrom.length === 1
-            ? 'id: 41\nevent: NodeRegistered\ndata: {"streamId":"node-meter-9"}\n\nid: 4€2\nevent: NodeRevoked\ndata: {"streamId":"node-meter-9"}\n\n'
-            : 'retry: 60000\n\n';
-          await route.fulfill({ status: 200, contentType: 'text/event-stream', body });
-        },
+      const resumedFrom = await answerStreams(
+        page,
+        'id: 41\nevent: NodeRegistered\ndata: {"streamId":"node-meter-9"}\n\nid: 4€2\nevent: NodeRevoked\ndata: {"streamId":"node-meter-9"}\n\n',
+        'retry: 60000\n\n',
       );
       await signIn(page, world.svc.tokens.auditor, '#/feed');
       await expect.poll(() => page.getByTestId('feed').textContent(), POLL).toContain('NodeRevoked');
@@ -40,16 +48,8 @@ describe.skipIf(!hasChromium())('the console event stream resumes', () => {
 
   it('from the position its first frame names, when it ends before any event (found in review: from now again)', async () => {
     const { context, page } = await openConsole(world.browser, world.svc.url);
-    const resumedFrom: (string | undefined)[] = [];
     try {
-      await page.route(
-        (url) => url.pathname === '/v1/events',
-        async (route) => {
-          resumedFrom.push(await route.request().headerValue('last-event-id') ?? undefined);
-          const body = resumedFrom.length === 1 ? 'id: 17\nretry: 1000\n\n' : 'retry: 60000\n\n';
-          await route.fulfill({ status: 200, contentType: 'text/event-stream', body });
-        },
-      );
+      const resumedFrom = await answerStreams(page, 'id: 17\nretry: 1000\n\n', 'retry: 60000\n\n');
       await signIn(page, world.svc.tokens.auditor, '#/feed');
       await expect.poll(() => resumedFrom.length, POLL).toBeGreaterThanOrEqual(2);
       expect(resumedFrom.slice(0, 2)).toEqual([undefined, '17']);

@@ -25,6 +25,15 @@ const verdicts = async (store: EventStore, streamId: string) => ({
   entity: (await replayEntity(store, streamId)).verdict,
 });
 
+/** sa-1 configured through a claim on cred-1, cred-1 revoked between the claim and the append: legal. */
+const configuredAcrossARevocation = async () => {
+  const store = openSqliteStore({ memory: true });
+  const clock = new FakeClock(T0);
+  const plain = await upToProvisioned(store, clock);
+  await createEngine({ store: claimingStore(store, async () => void (await plain.execute(cmd.revokeCredential()))), clock }).execute(cmd.configureAssociation());
+  return { store, configured: (await store.readStream('association-sa-1'))[0]! };
+};
+
 const upToProvisioned = async (store: EventStore, clock: FakeClock) => {
   const plain = createEngine({ store, clock });
   for (const c of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential(), cmd.provisionCredential()]) await plain.execute(c);
@@ -33,12 +42,8 @@ const upToProvisioned = async (store: EventStore, clock: FakeClock) => {
 
 describe('an event next to an append under its command id', () => {
   it('is never part of it: a command is one event, so a second under its id is a command recorded again', async () => {
-    const store = openSqliteStore({ memory: true });
-    const clock = new FakeClock(T0);
-    const plain = await upToProvisioned(store, clock);
     // Legal: sa-1 claims cred-1, cred-1 is revoked, sa-1's configuration lands (judged at its claim).
-    await createEngine({ store: claimingStore(store, async () => void (await plain.execute(cmd.revokeCredential()))), clock }).execute(cmd.configureAssociation());
-    const configured = (await store.readStream('association-sa-1'))[0]!;
+    const { store, configured } = await configuredAcrossARevocation();
     expect(await verdicts(store, 'association-sa-1')).toEqual({ oneThread: [], workers: [], entity: { ok: true } });
     // Forged at the very next position, under the configuration's command id, days later: establishing on the revoked credential.
     const { position } = await forge(store, 'association-sa-1', 'AssociationEstablished', { associationId: 'sa-1', expiresAt: at(30) }, at(5), configured.metadata['commandId'] as string);
@@ -51,11 +56,7 @@ describe('an event next to an append under its command id', () => {
   });
 
   it('is a command recorded again even with the first event\'s metadata copied (found in review of the first fix)', async () => {
-    const store = openSqliteStore({ memory: true });
-    const clock = new FakeClock(T0);
-    const plain = await upToProvisioned(store, clock);
-    await createEngine({ store: claimingStore(store, async () => void (await plain.execute(cmd.revokeCredential()))), clock }).execute(cmd.configureAssociation());
-    const configured = (await store.readStream('association-sa-1'))[0]!;
+    const { store, configured } = await configuredAcrossARevocation();
     const { position } = await store.appendToStream(
       'association-sa-1',
       [{ id: randomUUID(), type: 'AssociationEstablished', data: { associationId: 'sa-1', expiresAt: at(30) }, metadata: configured.metadata }],

@@ -4,6 +4,9 @@ import { type RecordedEvent } from '../domain/ports/index.ts';
 import { type EventStore } from '../domain/ports/index.ts';
 import type { CheckpointSigner } from '../domain/transparency/index.ts';
 import { noteVerifierKey } from '../domain/transparency/index.ts';
+import { readEventsDbInDir } from '../adapters/driven/store/index.ts';
+import { openTransparencyLogInDir } from '../adapters/driven/transparency/index.ts';
+import { auditStoreAgainstLog, type AuditReport } from '../projections/transparency/index.ts';
 
 /** Shared by the transparency tests: a deterministic signer, deterministic events, temp folders. */
 
@@ -46,3 +49,13 @@ export const readAllEvents = async (store: EventStore): Promise<RecordedEvent[]>
 };
 
 export { tempDirs } from './support/temp-dirs.ts';
+
+/** The tamper audit of a data folder's events.db against its transparency.db, under `signer`'s key. */
+export const auditDataDir = async (dir: string, signer: CheckpointSigner): Promise<AuditReport> => {
+  const log = openTransparencyLogInDir(dir);
+  try {
+    return await auditStoreAgainstLog({ storedEvents: readEventsDbInDir(dir), log, logPublicKey: keyOf(signer) });
+  } finally {
+    log.close();
+  }
+};

@@ -6,10 +6,10 @@ import { openSqliteStoreInDir, readEventsDbInDir } from '../adapters/driven/stor
 import { openTransparencyLogInDir } from '../adapters/driven/transparency/index.ts';
 import { TransparencyLogAltered } from '../domain/ports/index.ts';
 import { eventLeafHash, formatCheckpointText, formatVerifierKey, MemoryTree } from '../domain/transparency/index.ts';
-import { auditStoreAgainstLog, exportEvidence, signNote, TransparencyLogForked, TransparencyProjection } from '../projections/transparency/index.ts';
+import { exportEvidence, signNote, TransparencyLogForked, TransparencyProjection } from '../projections/transparency/index.ts';
 import { run as verifyCommand } from '../bin/commands/verify.ts';
 import { capture } from './support/cli.ts';
-import { ORIGIN, appendEvents, fixedSigner, keyOf, tempDirs } from './transparency-fixtures.ts';
+import { ORIGIN, appendEvents, fixedSigner, keyOf, tempDirs, auditDataDir } from './transparency-fixtures.ts';
 
 /*
  * SER-003, found in review. Someone who can write the data folder but not use the log key (it is in the Secure
@@ -60,14 +60,7 @@ const rewriteBothFiles = (dir: string): void => {
   db.close();
 };
 
-const audit = async (dir: string) => {
-  const log = openTransparencyLogInDir(dir);
-  try {
-    return await auditStoreAgainstLog({ storedEvents: readEventsDbInDir(dir), log, logPublicKey: keyOf(signer) });
-  } finally {
-    log.close();
-  }
-};
+const audit = (dir: string) => auditDataDir(dir, signer);
 
 describe('a history rewritten in both files', () => {
   it('is not signed by the log key: the next checkpoint is refused, and nothing is logged as signed', async () => {

@@ -6,8 +6,8 @@ import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { openTransparencyLogInDir } from '../adapters/driven/transparency/index.ts';
 import { readEventsDbInDir } from '../adapters/driven/store/index.ts';
 import { eventLeafHash } from '../domain/transparency/index.ts';
-import { auditStoreAgainstLog, TransparencyProjection } from '../projections/transparency/index.ts';
-import { ORIGIN, appendEvents, fixedSigner, keyOf, tempDirs } from './transparency-fixtures.ts';
+import { TransparencyProjection } from '../projections/transparency/index.ts';
+import { ORIGIN, appendEvents, fixedSigner, tempDirs, auditDataDir } from './transparency-fixtures.ts';
 
 /*
  * Issue 4 item 7 (SER-003): an event edited, deleted, reordered or inserted directly in events.db is detected,
@@ -47,14 +47,7 @@ const tamperMany = (dir: string, statements: string[]): void => {
   db.close();
 };
 
-const audit = async (dir: string) => {
-  const log = openTransparencyLogInDir(dir);
-  try {
-    return await auditStoreAgainstLog({ storedEvents: readEventsDbInDir(dir), log, logPublicKey: keyOf(signer) });
-  } finally {
-    log.close();
-  }
-};
+const audit = (dir: string) => auditDataDir(dir, signer);
 
 describe('tamper detection over the SQLite event store', () => {
   it('finds nothing wrong in an untouched store and counts events not logged yet', async () => {
