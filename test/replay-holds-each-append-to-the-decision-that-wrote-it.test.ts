@@ -159,3 +159,31 @@ describe('a fact claim in the embedded store\'s log', () => {
     await store.close();
   });
 });
+
+describe('the replay of one entity, facts in a cycle', () => {
+  it('judges again a fact whose verdict assumed a stream then being judged sound (found in review of the shared judgement)', async () => {
+    const store = openSqliteStore({ memory: true });
+    const clock = new FakeClock(T0);
+    const engine = createEngine({ store, clock });
+    const app = (type: string, data: Record<string, unknown>) => engine.execute(command(type as never, data as never, { actor: operator }));
+    await app('registerApplication', { appId: 'Rapp1', name: 'metering', provider: 'City Utilities' });
+    const appCredential = (id: string, extra: Record<string, unknown> = {}) => ({
+      ...issueCredentialData(id, 'meter-1', { notBefore: T0, notAfter: at(90) }), purpose: 'application', owner: { kind: 'app', id: 'Rapp1' }, ...extra,
+    });
+    await app('issueCredential', appCredential('cred-X'));
+    await app('provisionCredential', { credentialId: 'cred-X', method: 'pre-provisioning' });
+    await app('enrolApplication', { appId: 'Rapp1', credentialId: 'cred-X' });
+    // cred-X's history breaks (a rotation abandoned that never started), then cred-Y names it as predecessor.
+    const { position: broken } = await forge(store, 'credential-cred-X', 'CredentialRotationAbandoned', { credentialId: 'cred-X', successorId: 'ghost' }, at(1));
+    await app('issueCredential', appCredential('cred-Y', { predecessorId: 'cred-X' }));
+    await app('provisionCredential', { credentialId: 'cred-Y', method: 'pre-provisioning' });
+    await app('startCredentialRotation', { credentialId: 'cred-X', successorId: 'cred-Y', overlapEndsAt: at(10) });
+    await app('enrolApplication', { appId: 'Rapp1', credentialId: 'cred-Y', replaces: 'cred-X' });
+    // Judging cred-Y reads cred-X, whose judging reads cred-Y back: cred-Y's verdict there assumed cred-X sound.
+    const y = await replayEntity(store, 'credential-cred-Y');
+    expect(y.verdict.ok ? undefined : y.verdict.findings[0]?.reason).toContain(`credential-cred-X has a broken history at position ${broken}`);
+    const application = await replayEntity(store, 'application-Rapp1');
+    expect(application.verdict).toMatchObject({ ok: false });
+    await store.close();
+  });
+});

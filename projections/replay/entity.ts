@@ -96,32 +96,54 @@ const MAX_FACT_DEPTH = 4;
  */
 class FactJudgements {
   readonly #firstFinding = new Map<string, Finding | undefined>();
-  /** Streams being judged: a fact read while its own replay runs (a cycle: a credential and its successor) is sound. */
-  readonly #judging = new Set<string>();
-  constructor(private readonly store: EventStore) {}
+  /** Streams being judged, outermost first: a fact read while its own replay runs (a cycle) is taken as sound. */
+  readonly #judging: string[] = [];
+  /**
+   * Streams whose verdict took something as sound without judging it (a stream being judged, or one past the depth):
+   * not kept, so a later read judges them again once what they assumed is known (found in review: a verdict that
+   * assumed a broken credential sound was kept for the rest of the call, and one made at the depth limit was reused
+   * where it is judged in full).
+   */
+  readonly #assumed = new Set<string>();
+  /** `replaying`: the entity the call replays, being judged from the start (a fact that reads it back is a cycle). */
+  constructor(
+    private readonly store: EventStore,
+    replaying: string,
+  ) {
+    this.#judging.push(replaying);
+  }
 
   async brokenThrough(streamId: string, position: bigint, depth: number): Promise<string | undefined> {
-    if (depth >= MAX_FACT_DEPTH || this.#judging.has(streamId)) return undefined;
+    const judging = this.#judging.indexOf(streamId);
+    if (depth >= MAX_FACT_DEPTH || judging >= 0) {
+      for (const inner of this.#judging.slice(judging + 1)) this.#assumed.add(inner);
+      return undefined;
+    }
     if (!this.#firstFinding.has(streamId)) {
-      this.#judging.add(streamId);
+      this.#judging.push(streamId);
+      let first: Finding | undefined;
       try {
         const replay = await replayEntityAt(this.store, streamId, undefined, depth + 1, this);
-        this.#firstFinding.set(streamId, replay.verdict.ok ? undefined : replay.verdict.findings[0]);
+        first = replay.verdict.ok ? undefined : replay.verdict.findings[0];
       } finally {
-        this.#judging.delete(streamId);
+        this.#judging.pop();
       }
+      if (!this.#assumed.delete(streamId)) this.#firstFinding.set(streamId, first);
+      return describeBroken(streamId, first, position);
     }
-    const finding = this.#firstFinding.get(streamId);
-    return finding !== undefined && finding.position <= position ? `${streamId} has a broken history at position ${finding.position}: ${finding.reason}` : undefined;
+    return describeBroken(streamId, this.#firstFinding.get(streamId), position);
   }
 }
+
+const describeBroken = (streamId: string, finding: Finding | undefined, position: bigint): string | undefined =>
+  finding !== undefined && finding.position <= position ? `${streamId} has a broken history at position ${finding.position}: ${finding.reason}` : undefined;
 
 /**
  * Replays one entity's stored events through its machine with every guard, cross-entity ones included (the
  * other entities as they stood at each event's position). An event the machine would not accept is a finding.
  */
 export const replayEntity = (store: EventStore, streamId: string, until?: (r: RecordedEvent) => boolean): Promise<EntityReplay> =>
-  replayEntityAt(store, streamId, until, 0, new FactJudgements(store));
+  replayEntityAt(store, streamId, until, 0, new FactJudgements(store, streamId));
 
 const replayEntityAt = async (
   store: EventStore,
