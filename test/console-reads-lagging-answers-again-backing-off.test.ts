@@ -30,8 +30,18 @@ describe('reading lagging answers again', () => {
     again.after(true, read);
     vi.advanceTimersByTime(BEHIND_REFRESH_MS);
     expect(at.length).toBe(stopped + 1);
-    again.stop();
+    again.reset();
     expect(MAX_BEHIND_REFRESH_MS).toBe(60_000);
+  });
+
+  it('starts its wait over when reset (another entity, another list: found in review, a minute carried over)', () => {
+    const again = new ReadAgainWhileBehind();
+    for (let i = 0; i < 5; i++) again.after(true, () => undefined);
+    again.reset();
+    const read = vi.fn();
+    again.after(true, read);
+    vi.advanceTimersByTime(BEHIND_REFRESH_MS);
+    expect(read).toHaveBeenCalledTimes(1);
   });
 
   it('waits at least as long as the caller asks (the overview: four times its last refresh), and stops when told', () => {
@@ -43,7 +53,7 @@ describe('reading lagging answers again', () => {
     vi.advanceTimersByTime(1);
     expect(read).toHaveBeenCalledTimes(1);
     again.after(true, read);
-    again.stop();
+    again.reset();
     vi.advanceTimersByTime(120_000);
     expect(read).toHaveBeenCalledTimes(1);
   });

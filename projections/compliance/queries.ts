@@ -15,7 +15,7 @@ export interface RevocationRow {
 
 /**
  * Revocations (credentials, nodes, applications, associations) in a window, optionally of one reason, in log order;
- * or, `newest`, the latest first (a page of them is the first `limit`; `after` is for log order).
+ * or, `newest`, the latest first by when they happened (a page of them is the first `limit`; `after` is for log order).
  */
 export const revocations = (
   db: Database.Database,
@@ -27,12 +27,15 @@ export const revocations = (
     db
       .prepare(
         // Without a window, the rows in log order from `after` (the table's own key): a page reads its own rows. With
-        // one, the index by time finds the window's rows first. The newest first walk the key backwards and stop at
-        // `limit`, window or not: through the index by time a window's every row was read and sorted for ten (found in
-        // review: 0.44 s over a million rows, against 0.1 ms).
-        (filter.from === undefined && filter.to === undefined) || order === 'newest'
-          ? `SELECT * FROM compliance_revocations WHERE +at >= ? AND +at < ? AND (? IS NULL OR reason = ?) AND position > ? ORDER BY position ${order === 'newest' ? 'DESC ' : ''}LIMIT ?`
-          : `SELECT * FROM compliance_revocations WHERE at >= ? AND at < ? AND (? IS NULL OR reason = ?) AND position > ? ORDER BY position LIMIT ?`,
+        // one, the index by time finds the window's rows first. The newest first come from the index by time read
+        // backwards (it ends in the position), which stops at `limit` whatever the window: ordered by position, a
+        // window's every row was read and sorted for ten (0.44 s over a million rows), and walking the key backwards
+        // read every newer row before an old window (found in review, twice).
+        order === 'newest'
+          ? `SELECT * FROM compliance_revocations WHERE at >= ? AND at < ? AND (? IS NULL OR reason = ?) AND position > ? ORDER BY at DESC, position DESC LIMIT ?`
+          : filter.from === undefined && filter.to === undefined
+            ? `SELECT * FROM compliance_revocations WHERE +at >= ? AND +at < ? AND (? IS NULL OR reason = ?) AND position > ? ORDER BY position LIMIT ?`
+            : `SELECT * FROM compliance_revocations WHERE at >= ? AND at < ? AND (? IS NULL OR reason = ?) AND position > ? ORDER BY position LIMIT ?`,
       )
       .all(...windowBounds(filter), filter.reason ?? null, filter.reason ?? null, ...pageBounds(page)) as {
       position: bigint;

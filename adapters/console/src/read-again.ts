@@ -23,7 +23,9 @@ export class ReadAgainWhileBehind {
     this.#waitMs = Math.min(this.#waitMs * 2, MAX_BEHIND_REFRESH_MS);
   }
 
-  stop(): void {
+  /** No read again pending, and the next wait the first again (another entity, another list). */
+  reset(): void {
     clearTimeout(this.#timer);
+    this.#waitMs = BEHIND_REFRESH_MS;
   }
 }

@@ -44,6 +44,7 @@ export class EntityView extends ConsolePage {
   private readonly readAgain = new ReadAgainWhileBehind();
   private stateTimer: ReturnType<typeof setTimeout> | undefined;
   private stateRequest = 0;
+  private listRequest = 0;
 
   constructor() {
     super();
@@ -61,7 +62,7 @@ export class EntityView extends ConsolePage {
   override disconnectedCallback(): void {
     this.abort.abort();
     clearTimeout(this.stateTimer);
-    this.readAgain.stop();
+    this.readAgain.reset();
     super.disconnectedCallback();
   }
 
@@ -69,6 +70,8 @@ export class EntityView extends ConsolePage {
     if (changed.has('kind') || changed.has('entityId')) {
       this.abort.abort();
       this.abort = new AbortController();
+      // A read again of the page left (its kind, its cursor) must not land on this one (found in review).
+      this.readAgain.reset();
       if (this.entityId === undefined) void this.loadList([]);
       else void this.load(this.kind, this.entityId);
     }
@@ -87,21 +90,32 @@ export class EntityView extends ConsolePage {
   }
 
   private async loadList(cursors: readonly string[], again = false): Promise<void> {
-    // Read again, the list stays as it was until the new answer comes.
-    if (!again) this.browse = LOADING;
-    this.behind = 0;
+    // Only the latest list asked for is shown: a read again still in flight when the user pages must not put its
+    // page back (found in review).
+    const request = ++this.listRequest;
+    if (!again) {
+      this.readAgain.reset();
+      this.browse = LOADING;
+      this.behind = 0;
+    }
     const cursor = cursors.at(-1);
     const path = `/v1/entities?kind=${encodeURIComponent(this.kind)}&limit=${BROWSE_PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
     const signal = this.abort.signal;
+    let behind = 0;
     await this.settle(
       this.api.jsonBehind(path, EntityPage, signal).then(({ value, eventsBehind }) => {
-        this.behind = eventsBehind;
+        behind = eventsBehind;
         return { ...value, cursors };
       }),
-      (l) => (this.browse = l),
+      (l) => {
+        if (request !== this.listRequest) return;
+        this.browse = l;
+        // The warning stays until the answer read again says otherwise.
+        this.behind = behind;
+      },
     );
     // The list read again, on the same page, while its read model is behind (a revoked credential listed live).
-    if (!signal.aborted) this.readAgain.after(this.behind > 0, () => void this.loadList(cursors, true));
+    if (!signal.aborted && request === this.listRequest) this.readAgain.after(behind > 0, () => void (signal.aborted || this.loadList(cursors, true)));
   }
 
   private async load(kind: string, id: string): Promise<void> {
@@ -115,7 +129,7 @@ export class EntityView extends ConsolePage {
     this.graph = IDLE;
     this.at = undefined;
     this.behind = 0;
-    this.readAgain.stop();
+    this.readAgain.reset();
     const [entity, timeline] = await Promise.all([
       this.settle(this.api.json(entityPath(kind, id), Entity, signal), (l) => (this.entity = l)),
       this.settle(this.readTimeline(kind, id, signal), (l) => (this.timeline = l)),

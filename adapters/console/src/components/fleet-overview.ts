@@ -90,7 +90,7 @@ export class FleetOverview extends ConsolePage {
   override disconnectedCallback(): void {
     this.abort?.abort();
     clearTimeout(this.quiet);
-    this.behind.stop();
+    this.behind.reset();
     super.disconnectedCallback();
   }
 
@@ -128,6 +128,7 @@ export class FleetOverview extends ConsolePage {
   private async load(): Promise<void> {
     const signal = this.abort?.signal;
     const since = new Date(Date.now() - REVOKED_DAYS * 86_400_000).toISOString();
+    let countsBehind = false;
     const settle = async <T>(promise: Promise<T>, set: (load: Load<T>) => void): Promise<void> => {
       try {
         set({ state: 'ok', value: await promise });
@@ -136,7 +137,10 @@ export class FleetOverview extends ConsolePage {
       }
     };
     await Promise.all([
-      settle(this.api.json('/v1/entities/counts', EntityCounts, signal), (l) => (this.fleet = l)),
+      settle(
+        this.api.jsonBehind('/v1/entities/counts', EntityCounts, signal).then(({ value, eventsBehind }) => ((countsBehind = eventsBehind > 0), value)),
+        (l) => (this.fleet = l),
+      ),
       settle(this.api.json(pathWith('/v1/compliance/expiring', { days: String(EXPIRING_DAYS) }), ExpiringRows, signal), (l) => (this.expiring = l)),
       // The newest first, from the server: the first page of a window in log order held its oldest (found in review).
       settle(
@@ -144,8 +148,8 @@ export class FleetOverview extends ConsolePage {
         (l) => (this.revoked = l),
       ),
     ]);
-    // The counts say where their read model stands (`position`, and `head` when the store is further on).
-    const countsBehind = this.fleet.state === 'ok' && this.fleet.value.head !== undefined && this.fleet.value.head !== this.fleet.value.position;
+    // The counts by the server's word (credence-events-behind, after its brief wait): a head read after them is past
+    // their position under any steady write load (found in review: read again for ever).
     const behind = countsBehind || [this.expiring, this.revoked].some((l) => l.state === 'ok' && l.value.eventsBehind > 0);
     if (!signal?.aborted) this.behind.after(behind, () => void this.refresh(), REFRESH_SPACING * this.lastRefreshMs);
   }
