@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpDeviceTransport, provisionOverHttp } from '../adapters/client/device/index.ts';
+import { associateOverHttp, httpDeviceTransport, provisionOverHttp } from '../adapters/client/device/index.ts';
 import { openDevice } from '../bin/commands/device/simulator.ts';
 import { factory, operatorCommand } from '../bin/commands/device/steps.ts';
 import { deviceServiceWorld, type DeviceServiceWorld } from './support/device-service.ts';
@@ -64,14 +64,23 @@ describe('the service a device reaches', () => {
     expect(ownStreams(await world.streamsWrittenSince(before))).toEqual([]);
   });
 
-  it('refuses remote provisioning under a terminated subscription while the cascade has not ended the enrolment yet', async () => {
+  it('refuses remote provisioning and the association handshake under a terminated subscription while the cascade has not ended the enrolment yet', async () => {
     const sim = await world.enrolledDevice('t-1', 'ed25519');
-    await world.service.service.context.live.stop(); // the cascade lags: the node is still enrolled
+    // t-2 provisioned and its association configured while the subscription is active.
+    const sim2 = await world.enrolledDevice('t-2', 'ed25519');
+    const transport = httpDeviceTransport(world.service.url);
+    await provisionOverHttp(transport, sim2.device, { credentialId: 't-2-svc', kind: 'ed25519', enrolmentFunction: sim2.state.pinned.enrolmentFunction });
+    await world.configure('t-2-sa', sim2, 't-2-svc');
+    await world.service.service.context.live.stop(); // the cascade lags: the nodes are still enrolled
     await operatorCommand(world.operator, 'terminateSubscription', { subscriptionId: 'sub-1', reason: 'contract ended' });
     const before = await world.head();
     await expect(
       provisionOverHttp(httpDeviceTransport(world.service.url), sim.device, { credentialId: 't-1-svc', kind: 'ed25519', enrolmentFunction: sim.state.pinned.enrolmentFunction }),
     ).rejects.toMatchObject({ problem: { status: 400, errors: [expect.objectContaining({ path: 'nodeId', rule: 'enrolled' })] } });
+    // Found in review of that check: the Registrar completed the handshake of t-2's association meanwhile.
+    await expect(
+      associateOverHttp(transport, sim2.device, { associationId: 't-2-sa', credentialId: 't-2-svc', lifetimeSeconds: 3_600, registrar: sim2.state.pinned.registrar }),
+    ).rejects.toThrow();
     expect(ownStreams(await world.streamsWrittenSince(before))).toEqual([]);
   });
 });

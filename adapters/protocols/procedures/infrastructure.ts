@@ -15,7 +15,7 @@ import { type KeyHandle } from '../../../domain/ports/index.ts';
 import type { TrustAnchors } from '../../../domain/x509/chain.ts';
 import { descriptorOf, isWithdrawn } from './descriptors.ts';
 import type { KeyRegistry } from './key-registry.ts';
-import { admitProvisioningRun } from './run-admission.ts';
+import { admitProvisioningRun, servedUnderSubscription } from './run-admission.ts';
 import { destroyOrOwe } from './shredder.ts';
 import type { PinnedResponder } from './wire.ts';
 
@@ -181,6 +181,9 @@ export class Infrastructure {
     const c = association.snapshot.context as AssociationContext;
     if (String(association.snapshot.value) !== 'initialized' || c.credentialId === undefined) return undefined;
     if (c.registree?.id !== registreeId || c.registrarCseId !== this.registrarCseId) return undefined;
+    // No handshake for a node whose subscription ended while the cascade has not ended its enrolment yet (seed 003,
+    // 11.2.1; found in review): unknown to the Registrar, as an association that is not waiting is.
+    if (c.nodeId === undefined || (await servedUnderSubscription(this.o.engine, c.nodeId)) !== 'served') return undefined;
     return this.#credentialById(c.credentialId, fingerprint);
   }
 

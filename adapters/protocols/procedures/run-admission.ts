@@ -8,6 +8,21 @@ const LIVE = ['enrolled', 'associated'];
 const refused = (path: string, rule: string, message: string) => validationError([{ path, rule, message }], 'provisioning run');
 
 /**
+ * Whether the node may be served (provisioned, associated): enrolled, and its subscription itself active and within
+ * its validity, not only the node's word for it: a terminated or expired subscription leaves its nodes enrolled until
+ * the cascade records their enrolment's end, which a lagging runtime delays (found in review).
+ */
+export const servedUnderSubscription = async (engine: Engine, nodeId: string): Promise<'served' | 'not-enrolled' | 'subscription-ended'> => {
+  const node = await engine.entity('node', nodeId);
+  if (!LIVE.includes(String(node.snapshot.value))) return 'not-enrolled';
+  const subscriptionId = (node.snapshot.context as NodeContext).subscriptionId;
+  const subscription = subscriptionId === undefined ? undefined : await engine.entity('subscription', subscriptionId);
+  const validity = subscription?.snapshot.context as SubscriptionContext | undefined;
+  const active = subscription !== undefined && String(subscription.snapshot.value) === 'active' && validity !== undefined && isWithin(engine.clock.now().getTime(), validity);
+  return active ? 'served' : 'subscription-ended';
+};
+
+/**
  * The infrastructure's own refusals of a remote provisioning run that could never be recorded: the node is not
  * enrolled, the credential id is taken, or the predecessor a successor names (HLR-212) is not a live credential of the same node. Asked once the
  * node has authenticated and before any key is made for the run (`EnrolmentFunctionOptions.admitAuthenticatedRun`),
@@ -22,16 +37,11 @@ export const admitProvisioningRun = async (
   // Seed 003, 11.2.1: "M2M service provisioning assumes the existence of an M2M service subscription". A node the
   // operator registered but has not enrolled under one is told so once it has authenticated: it may know its own
   // state (found in review: a registered node provisioned itself a service credential before any subscription).
-  const node = await engine.entity('node', run.nodeId);
-  if (!LIVE.includes(String(node.snapshot.value))) {
+  const served = await servedUnderSubscription(engine, run.nodeId);
+  if (served === 'not-enrolled') {
     throw refused('nodeId', 'enrolled', 'the node is not enrolled under an M2M service subscription: the operator enrols it first (seed 003, 11.2.1)');
   }
-  // The subscription itself, not only the node's word for it: a terminated or expired one leaves its nodes enrolled
-  // until the cascade records their enrolment's end, which a lagging runtime delays (found in review of this check).
-  const subscriptionId = (node.snapshot.context as NodeContext).subscriptionId;
-  const subscription = subscriptionId === undefined ? undefined : await engine.entity('subscription', subscriptionId);
-  const validity = subscription?.snapshot.context as SubscriptionContext | undefined;
-  if (subscription === undefined || String(subscription.snapshot.value) !== 'active' || validity === undefined || !isWithin(engine.clock.now().getTime(), validity)) {
+  if (served === 'subscription-ended') {
     throw refused('nodeId', 'enrolled', 'the node is not enrolled under an active M2M service subscription: the operator enrols it under one first (seed 003, 11.2.1)');
   }
   if (run.credentialId !== undefined && (await engine.entity('credential', run.credentialId)).events.length > 0) {
