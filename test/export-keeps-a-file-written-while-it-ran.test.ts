@@ -1,14 +1,11 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { main } from '../bin/cli.ts';
 import { run as exportCommand } from '../bin/commands/export.ts';
-import { command } from '../domain/commands/index.ts';
 import { capture } from './support/cli.ts';
-import { useTestService } from './support/service.ts';
 import { appendEvents, tempDirs } from './transparency-fixtures.ts';
 
 /*
@@ -71,31 +68,4 @@ it('keeps a file that appeared at --out while the export ran, unless --force', a
   expect(readFileSync(fresh, 'utf8')).toBe(bundle);
   // The refused write left no temporary file behind.
   expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
-});
-
-describe('credence export --data beside a running service', () => {
-  const svc = useTestService();
-
-  it('signs nothing itself: the bundle rests on a checkpoint the service signed, and says so (found in review)', async () => {
-    await svc.service.context.credence.engine.execute(command('createSubscription', { subscriptionId: 'sub-x', subscriber: 'x', notBefore: new Date(Date.now() - 60_000).toISOString(), notAfter: new Date(Date.now() + 86_400_000).toISOString() }, { actor: { id: 'operator:alice', role: 'operator' } }));
-    const signed = (): string[] => {
-      const db = new Database(join(svc.dir, 'transparency.db'), { readonly: true });
-      try {
-        return db.prepare('SELECT note FROM checkpoints ORDER BY tree_size').pluck().all() as string[];
-      } finally {
-        db.close();
-      }
-    };
-    const head = (await svc.service.context.credence.store.headPosition())!;
-    // The service's own checkpoint of the head (its live runtime signs on a timer).
-    const signedSize = (): number => Number(signed().at(-1)?.split('\n')[1] ?? 0);
-    await expect.poll(signedSize, { timeout: 30_000 }).toBeGreaterThanOrEqual(Number(head));
-    const before = signed();
-    const out = join(svc.dir, 'beside.json');
-    const c = capture();
-    expect(await exportCommand(['subscription-sub-x', '--out', out, '--data', svc.dir], c.io)).toBe(0);
-    expect(c.err.join('\n')).toMatch(/is in use by .*: the bundle rests on a checkpoint that service signs/);
-    const bundle = JSON.parse(readFileSync(out, 'utf8')) as { checkpoint: string };
-    expect(before).toContain(bundle.checkpoint);
-  }, 60_000);
 });

@@ -4,11 +4,9 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { systemClock } from '../../adapters/driven/clock/index.ts';
 import { writeFileAtomic } from '../../adapters/driven/files/index.ts';
-import { describeHolder, tryLockDataFolder } from '../../adapters/runtime/data-folder.ts';
 import { DEFAULT_LOG_ORIGIN, openTransparencyInDir } from '../../adapters/driven/transparency/index.ts';
 import { isValidKeyName, verifyEvidenceBundle } from '../../domain/transparency/index.ts';
 import { exportEvidence, TransparencyProjection } from '../../projections/transparency/index.ts';
-import type { EventStore } from '../../domain/ports/index.ts';
 import type { Io } from '../io.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { openExistingStore, readModelDir, StoreArg } from './open-store.ts';
@@ -59,32 +57,10 @@ const assertWritableOut = (path: string, force: boolean): void => {
   if (existsSync(path) && !force) throw new UsageError(`--out: ${path} exists; give --force to replace it`);
 };
 
-/** How long an export beside a running service waits for the service to sign a checkpoint covering the stream. */
-const SERVICE_CHECKPOINT_WAIT_MS = 30_000;
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 const exportLocal = async (args: Options, io: Io): Promise<number> => {
   // The log beside the store it logs: `--store sqlite:DIR` alone is DIR's log, never a new one in ./data.
   const data = readModelDir(args.data, args.store);
-  // Beside a running service (it holds the folder) the export signs nothing itself: the service signs, and remembers
-  // the checkpoints it signed, so a log rewritten with them deleted is refused there, where this process, with no such
-  // memory, signed it (found in review). Alone, the export holds the folder while it signs.
   const store = openExistingStore(data, args.store);
-  let taken: ReturnType<typeof tryLockDataFolder>;
-  try {
-    taken = tryLockDataFolder(data);
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-  try {
-    return await exportFromFolder(args, io, data, store, 'lock' in taken ? undefined : describeHolder(taken.heldBy));
-  } finally {
-    if ('lock' in taken) taken.lock.release();
-  }
-};
-
-const exportFromFolder = async (args: Options, io: Io, data: string, store: EventStore, service: string | undefined): Promise<number> => {
   const { log, signer, origin } = openTransparencyInDir(data, { origin: args.origin ?? DEFAULT_LOG_ORIGIN });
   try {
     const streamId = args.stream.streamId;
@@ -94,20 +70,7 @@ const exportFromFolder = async (args: Options, io: Io, data: string, store: Even
       return 1;
     }
     const projection = new TransparencyProjection({ store, log, signer, origin, now: () => systemClock.now(), checkpointEveryMs: 0 });
-    let evidence = service === undefined ? await exportEvidence({ streamId, store, projection, log, signer }) : undefined;
-    if (service !== undefined) {
-      io.err(`note: ${data} is in use by ${service}: the bundle rests on a checkpoint that service signs (every few seconds)`);
-      const until = Date.now() + SERVICE_CHECKPOINT_WAIT_MS;
-      for (;;) {
-        evidence = await exportEvidence({ streamId, store, projection, log, signer, signOnDemand: false, attempts: 1 }).catch((error: unknown) => {
-          if (Date.now() >= until) throw error;
-          return undefined;
-        });
-        if ((evidence !== undefined && evidence.storedAfter === 0) || Date.now() >= until) break;
-        await sleep(500);
-      }
-    }
-    const { bundle, treeSize, storedAfter } = evidence!;
+    const { bundle, treeSize, storedAfter } = await exportEvidence({ streamId, store, projection, log, signer });
     writeBundle(args.out, bundle, args.force === true);
     io.out(`wrote ${args.out}: all ${bundle.entries.length} events of ${streamId} as of the signed checkpoint of tree size ${treeSize}`);
     if (storedAfter > 0) io.err(`note: ${storedAfter} events of ${streamId} were appended during the export, after that checkpoint; export again to include them`);

@@ -101,16 +101,11 @@ export const exportEvidence = async (args: {
   readonly log: EvidenceLog & Pick<TransparencyLogStore, 'size'>;
   readonly signer: CheckpointSigner;
   readonly attempts?: number;
-  /**
-   * Sign a checkpoint when the latest does not cover the log (default). False beside a running service, which signs
-   * its own: the bundle then rests on the service's latest checkpoint (`storedAfter` counts what it does not cover).
-   */
-  readonly signOnDemand?: boolean;
 }): Promise<CollectedEvidence> => {
   const attempts = args.attempts ?? 3;
   for (let attempt = 1; ; attempt++) {
     await args.projection.catchUp();
-    if (args.signOnDemand !== false && (args.log.latestCheckpoint()?.treeSize ?? -1) < args.log.size()) await args.projection.checkpoint();
+    if ((args.log.latestCheckpoint()?.treeSize ?? -1) < args.log.size()) await args.projection.checkpoint();
     const streamEvents = await args.store.readStream(args.streamId);
     const evidence = await collectEvidence({ streamId: args.streamId, streamEvents, log: args.log, signer: args.signer });
     if (evidence.storedAfter === 0 || attempt >= attempts) return evidence;
