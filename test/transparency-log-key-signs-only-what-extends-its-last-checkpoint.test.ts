@@ -6,7 +6,7 @@ import { openSqliteStoreInDir, readEventsDbInDir } from '../adapters/driven/stor
 import { openTransparencyLogInDir } from '../adapters/driven/transparency/index.ts';
 import { TransparencyLogAltered } from '../domain/ports/index.ts';
 import { eventLeafHash, formatCheckpointText, formatVerifierKey, MemoryTree } from '../domain/transparency/index.ts';
-import { exportEvidence, signNote, TransparencyLogForked, TransparencyProjection } from '../projections/transparency/index.ts';
+import { collectEvidence, exportEvidence, signNote, TransparencyLogForked, TransparencyProjection } from '../projections/transparency/index.ts';
 import { run as verifyCommand } from '../bin/commands/verify.ts';
 import { capture } from './support/cli.ts';
 import { ORIGIN, appendEvents, fixedSigner, keyOf, tempDirs, auditDataDir } from './transparency-fixtures.ts';
@@ -183,6 +183,25 @@ describe('found in review of the fix', () => {
       await appendEvents(o.store, 1, 10);
       await o.projection.catchUp();
       await expect(o.projection.checkpoint()).rejects.toThrow(/signs 0 leaves, where this process saw one of 10: checkpoints were removed/);
+    } finally {
+      await o.close();
+    }
+  });
+});
+
+describe('a stream head over a history rewritten under an honest checkpoint', () => {
+  it('is not signed: every leaf must be proved into the checkpoint\'s tree first (found in review of the export)', async () => {
+    const dir = await signedFolder();
+    rewriteBothFiles(dir);
+    const o = open(dir);
+    const signed: string[] = [];
+    const watching = { ...signer, sign: async (message: Uint8Array) => (signed.push(new TextDecoder().decode(message)), signer.sign(message)) };
+    try {
+      // The checkpoint of 10 covers the stream: no checkpoint is signed, only the stream head would be.
+      await expect(collectEvidence({ streamId: 'node-meter-1', streamEvents: await o.store.readStream('node-meter-1'), log: o.log, signer: watching })).rejects.toThrow(
+        /revision 0 of node-meter-1 \(leaf 1\) is not in the tree the checkpoint of size 10 signs: the log file was altered/,
+      );
+      expect(signed).toEqual([]);
     } finally {
       await o.close();
     }

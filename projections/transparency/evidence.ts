@@ -8,6 +8,7 @@ import { eventLeafHash } from '../../domain/transparency/leaf.ts';
 import { noteVerifierKey } from '../../domain/transparency/note.ts';
 import { formatStreamHeadText, streamRootOf } from '../../domain/transparency/stream-head.ts';
 import { openCheckpoint } from '../../domain/transparency/verify-result.ts';
+import { verifyInclusionProof } from '../../domain/transparency/verify-proof.ts';
 import { signNote } from './sign-checkpoint.ts';
 import type { TransparencyProjection } from './transparency-projection.ts';
 
@@ -64,6 +65,19 @@ export const collectEvidence = async (args: {
   if (nextLeaf !== undefined && nextLeaf.leafIndex < checkpoint.treeSize) {
     throw tampered(`revision ${next!.revision} of ${streamId} is leaf ${nextLeaf.leafIndex}, which the log's stream index does not give to ${streamId}`);
   }
+  // Each leaf proved into the checkpoint's tree before the key signs a stream head over them: a log rewritten in both
+  // files under an honest checkpoint (the event, its leaf, the stored subtree hashes) got a signed head over the
+  // forged stream (found in review).
+  const entries = leaves.map((leaf, i) => ({
+    event: streamEvents[i]!,
+    leafIndex: leaf.leafIndex,
+    proof: log.inclusionProof(leaf.leafIndex, checkpoint.treeSize),
+  }));
+  for (const [i, entry] of entries.entries()) {
+    if (!verifyInclusionProof(entry.leafIndex, checkpoint.treeSize, leaves[i]!.leafHash, entry.proof, checkpoint.rootHash)) {
+      throw tampered(`revision ${i} of ${streamId} (leaf ${entry.leafIndex}) is not in the tree the checkpoint of size ${checkpoint.treeSize} signs: the log file was altered`);
+    }
+  }
   const streamHeadNote = await signNote(
     signer,
     formatStreamHeadText({
@@ -75,11 +89,6 @@ export const collectEvidence = async (args: {
       streamRoot: streamRootOf(leaves.map((l) => l.leafHash)),
     }),
   );
-  const entries = leaves.map((leaf, i) => ({
-    event: streamEvents[i]!,
-    leafIndex: leaf.leafIndex,
-    proof: log.inclusionProof(leaf.leafIndex, checkpoint.treeSize),
-  }));
   return {
     bundle: buildEvidenceBundle({ streamId, entries, checkpointNote: stored.note, streamHeadNote, logPublicKey }),
     treeSize: checkpoint.treeSize,
