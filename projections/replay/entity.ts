@@ -114,24 +114,23 @@ class FactJudgements {
   }
 
   async brokenThrough(streamId: string, position: bigint, depth: number): Promise<string | undefined> {
+    // A verdict already known holds at any depth (found in review: one cut by the depth limit was taken as sound).
+    if (this.#firstFinding.has(streamId)) return describeBroken(streamId, this.#firstFinding.get(streamId), position);
     const judging = this.#judging.indexOf(streamId);
     if (depth >= MAX_FACT_DEPTH || judging >= 0) {
       for (const inner of this.#judging.slice(judging + 1)) this.#assumed.add(inner);
       return undefined;
     }
-    if (!this.#firstFinding.has(streamId)) {
-      this.#judging.push(streamId);
-      let first: Finding | undefined;
-      try {
-        const replay = await replayEntityAt(this.store, streamId, undefined, depth + 1, this);
-        first = replay.verdict.ok ? undefined : replay.verdict.findings[0];
-      } finally {
-        this.#judging.pop();
-      }
-      if (!this.#assumed.delete(streamId)) this.#firstFinding.set(streamId, first);
-      return describeBroken(streamId, first, position);
+    this.#judging.push(streamId);
+    let first: Finding | undefined;
+    try {
+      const replay = await replayEntityAt(this.store, streamId, undefined, depth + 1, this);
+      first = replay.verdict.ok ? undefined : replay.verdict.findings[0];
+    } finally {
+      this.#judging.pop();
     }
-    return describeBroken(streamId, this.#firstFinding.get(streamId), position);
+    if (!this.#assumed.delete(streamId)) this.#firstFinding.set(streamId, first);
+    return describeBroken(streamId, first, position);
   }
 }
 
