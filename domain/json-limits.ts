@@ -129,8 +129,8 @@ export const assertJsonWithin = (value: unknown, subject: string, limits: JsonLi
 };
 
 /**
- * Nesting below which JSON.stringify and a structured clone are safe on any thread's stack; a stored value nested
- * deeper (a hostile row: it breaks MESSAGE_JSON_LIMITS and is a finding of its own) is handled without recursion.
+ * Nesting a pruned copy keeps (`prunedBeyondSafeNesting`): far past what any stored value needs (MESSAGE_JSON_LIMITS),
+ * far below what a structured clone or JSON.stringify can take on any thread's stack.
  */
 export const SAFE_NESTING = 256;
 
@@ -138,12 +138,21 @@ const deeperThan = (value: unknown, depth: number): boolean =>
   typeof value === 'object' && value !== null && budgetAfter(value, 1, Number.MAX_SAFE_INTEGER, depth) < 0;
 
 /**
- * JSON.stringify of a parsed JSON value, without recursion when it nests deeper than SAFE_NESTING: the same text
- * either way (keys in insertion order, strings and numbers as JSON.stringify writes them). A record digest over a row
- * nested 200,000 levels overflowed the stack and ended the auditor's replay (found in review).
+ * JSON.stringify of a parsed JSON value, and the same text, without recursion, for one nested past what this thread's
+ * stack holds: a record digest over a row nested 200,000 levels overflowed the stack and ended the auditor's replay
+ * (found in review). Only such a value pays for the second writing; every other is JSON.stringify's alone.
  */
 export const stringifyJson = (value: unknown): string => {
-  if (!deeperThan(value, SAFE_NESTING)) return JSON.stringify(value);
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    return stringifyWithoutRecursion(value);
+  }
+};
+
+/** What JSON.stringify writes for a parsed JSON value (keys in insertion order, strings and numbers as it writes them), iteratively. */
+export const stringifyWithoutRecursion = (value: unknown): string => {
   const out: string[] = [];
   // Work items: a value to write, or a literal piece of text (brackets, commas, a key with its colon).
   const stack: ({ readonly text: string } | { readonly value: unknown })[] = [{ value }];

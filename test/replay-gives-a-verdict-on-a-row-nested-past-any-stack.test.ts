@@ -6,7 +6,7 @@ import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { eventsDbRangeSourceInDir } from '../adapters/driven/store/sqlite/events-db-reader.ts';
 import { CheckpointFile } from '../adapters/replay-workers/checkpoint-file.ts';
 import { verifyFleet } from '../adapters/replay-workers/verify-fleet.ts';
-import { prunedBeyondSafeNesting, SAFE_NESTING, stringifyJson } from '../domain/json-limits.ts';
+import { prunedBeyondSafeNesting, SAFE_NESTING, stringifyJson, stringifyWithoutRecursion } from '../domain/json-limits.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { dataDirs } from './replay.fixtures.ts';
 import { establishedFleet } from './support/fleet.ts';
@@ -49,6 +49,8 @@ describe('a stored row nested past any stack', () => {
 describe('stringifyJson', () => {
   property.prop([fc.jsonValue()])('writes what JSON.stringify writes', (value) => {
     expect(stringifyJson(value)).toBe(JSON.stringify(value));
+    // The writing it falls back on for a value past the stack: the same text.
+    expect(stringifyWithoutRecursion(value)).toBe(JSON.stringify(value));
   });
 
   it('writes a value nested past SAFE_NESTING as JSON.stringify would have, without recursion', () => {
@@ -56,6 +58,7 @@ describe('stringifyJson', () => {
     for (let i = 0; i < 1_000; i++) value = i % 2 === 0 ? [value, i] : { k: value, 'q"uote': -0.5 };
     expect(() => JSON.stringify(value)).not.toThrow(); // 1,000 levels still fit this thread's stack: the reference
     expect(stringifyJson(value)).toBe(JSON.stringify(value));
+    expect(stringifyWithoutRecursion(value)).toBe(JSON.stringify(value));
   });
 
   it('is the value itself below SAFE_NESTING, and a pruned copy that keeps its first SAFE_NESTING levels above it', () => {

@@ -5,7 +5,7 @@ import type { ServiceConfig } from './config.ts';
 import { limitConnections } from './connection-limits.ts';
 import type { App, ServiceContext } from './context.ts';
 import { loggerOptions } from './logging.ts';
-import { HttpProblem, rateLimited, sendFrameworkProblem, sendProblem } from './problems.ts';
+import { answerWithProblem, HttpProblem, rateLimited, sendFrameworkProblem, sendProblem } from './problems.ts';
 import { healthRoutes } from './routes/health.ts';
 
 /**
@@ -49,11 +49,7 @@ export const buildProbeServer = async (options: {
     app.setValidatorCompiler(validatorCompiler);
     app.setSerializerCompiler(serializerCompiler);
     app.removeAllContentTypeParsers();
-    app.setErrorHandler((error, request, reply) => {
-      const sent = sendProblem(reply, request, error);
-      if (reply.statusCode >= 500 && !(error instanceof HttpProblem)) request.log.error({ err: error, listener: 'probes' }, 'probe failed');
-      return sent;
-    });
+    app.setErrorHandler(answerWithProblem);
     app.setNotFoundHandler((request, reply) =>
       sendProblem(reply, request, new HttpProblem(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)} on the probe port (/healthz, /readyz, /metrics)`)),
     );

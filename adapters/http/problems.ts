@@ -231,3 +231,13 @@ export const sendProblem = (reply: FastifyReply, request: FastifyRequest, error:
   for (const [name, value] of Object.entries(mapped.headers ?? {})) reply.header(name, value);
   return reply.code(mapped.status).type(PROBLEM_CONTENT_TYPE).send(problemDocument(mapped, request));
 };
+
+/**
+ * The error handler of the service's listeners: every refusal as problem+json, and a failure that is no refusal the
+ * HTTP layer decided (no HttpProblem, a 5xx) logged with its error.
+ */
+export const answerWithProblem = (error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+  const sent = sendProblem(reply, request, error);
+  if (reply.statusCode >= 500 && !(error instanceof HttpProblem)) request.log.error({ err: error }, 'request failed');
+  return sent;
+};

@@ -18,7 +18,7 @@ import { installAccessHook } from './auth/access-hook.ts';
 import type { ServiceConfig } from './config.ts';
 import type { App, RouteAccess, RouteModule, ServiceContext } from './context.ts';
 import { loggerOptions } from './logging.ts';
-import { clientErrorAnswer, HttpProblem, overloaded, PROBLEM_CONTENT_TYPE, ProblemSchema, sendFrameworkProblem, sendProblem } from './problems.ts';
+import { answerWithProblem, clientErrorAnswer, HttpProblem, overloaded, PROBLEM_CONTENT_TYPE, ProblemSchema, sendFrameworkProblem, sendProblem } from './problems.ts';
 import { installProtection } from './protection.ts';
 import { ROUTE_MODULES } from './routes/index.ts';
 
@@ -168,11 +168,7 @@ const configure = async (app: App, { context, config, routes = [] }: BuildServer
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
-  app.setErrorHandler((error, request, reply) => {
-    const sent = sendProblem(reply, request, error);
-    if (reply.statusCode >= 500 && !(error instanceof HttpProblem)) request.log.error({ err: error }, 'request failed');
-    return sent;
-  });
+  app.setErrorHandler(answerWithProblem);
   // Once closing, a kept-alive connection would hold the close until the client drops it: each response says
   // `Connection: close`, and a connection a long-lived response leaves idle is closed as soon as it is.
   let closing = false;

@@ -171,19 +171,37 @@ const mergeDigests = (answers: readonly { readonly digests?: RecordDigests }[], 
   if (lists.some((l, i) => next[i] !== l.positions.length)) throw new Error(`replay workers digested more records than the ${rows} rows they read`);
 };
 
+/** A record whose data and metadata a structured clone can take: pruned below SAFE_NESTING (json-limits.ts) when deeper. */
+const clonable = (record: RecordedEvent): RecordedEvent => {
+  const data = prunedBeyondSafeNesting(record.data);
+  const metadata = prunedBeyondSafeNesting(record.metadata);
+  return data === record.data && metadata === record.metadata ? record : { ...record, data, metadata };
+};
+
+/**
+ * Posts a batch of records to its worker. A hostile row nested past any stack cannot be cloned (postMessage throws
+ * before sending anything): the batch goes again with such rows pruned, which break the same limit there. Only a
+ * batch that failed pays for the walk.
+ */
+const postRecords = (worker: ReplayWorker, batch: { readonly records: RecordedEvent[]; readonly roles: RecordRole[] }): void => {
+  try {
+    worker.post({ type: 'records', ...batch });
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    worker.post({ type: 'records', records: batch.records.map(clonable), roles: batch.roles });
+  }
+};
+
 /** This thread reads $all and posts each record to its partition's worker; returns the last position read. */
 const routeRecords = async (store: EventStore, workers: readonly ReplayWorker[], options: Feed): Promise<bigint> => {
   const count = workers.length;
   const batches: { records: RecordedEvent[]; roles: RecordRole[] }[] = workers.map(() => ({ records: [], roles: [] }));
   const post = (p: number, record: RecordedEvent, role: RecordRole): void => {
     const batch = batches[p]!;
-    // A hostile row nested past any stack cannot be cloned to the worker: its pruned copy breaks the same limit there.
-    const data = prunedBeyondSafeNesting(record.data);
-    const metadata = prunedBeyondSafeNesting(record.metadata);
-    batch.records.push(data === record.data && metadata === record.metadata ? record : { ...record, data, metadata });
+    batch.records.push(record);
     batch.roles.push(role);
     if (batch.records.length >= BATCH) {
-      workers[p]!.post({ type: 'records', ...batch });
+      postRecords(workers[p]!, batch);
       batches[p] = { records: [], roles: [] };
     }
   };
@@ -205,7 +223,7 @@ const routeRecords = async (store: EventStore, workers: readonly ReplayWorker[],
     options.onProgress?.(read);
     if (inPage < PAGE) break;
   }
-  batches.forEach((batch, p) => batch.records.length > 0 && workers[p]!.post({ type: 'records', ...batch }));
+  batches.forEach((batch, p) => batch.records.length > 0 && postRecords(workers[p]!, batch));
   return position;
 };
 

@@ -4,7 +4,7 @@ import { parseStreamId, streamIdOf, type EntityKind } from '../../domain/streams
 import { evaluate, gatherFactsAsync, initialSnapshot, machineEvent, readStored, stateOf, viewOf, type EntitySnapshot } from '../../machines/index.ts';
 import { applyStored, BrokenHistoryError, emptyEntity, type EntityView } from '../../machines/index.ts';
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
-import { claimsAreForeign } from './foreign-claims.ts';
+import { claimsAreForeign, FOREIGN_CLAIM } from './foreign-claims.ts';
 
 /** One stored event as the auditor sees it: what it was, who did it, and the state after it. */
 export interface ReplayStep {
@@ -173,7 +173,7 @@ const replayEntityAt = async (
     if (outOfOrder) refuse(base, `revision ${record.revision} is stored before the revision ahead of it: the stream's order is broken`);
     const read = readStored(record);
     if (read.ok === 'claim') {
-      if (foreign) refuse(base, `a fact claim, which this store never writes (it checks a decision's facts in its own transaction): it vouches for nothing`);
+      if (foreign) refuse(base, FOREIGN_CLAIM);
       continue;
     }
     if (!read.ok) {

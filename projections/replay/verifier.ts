@@ -8,6 +8,7 @@ import { evaluate, gatherFacts, initialSnapshot, machineEvent, MACHINES, readSto
 import type { EntitySnapshot, FactReader, ReadStored } from '../../machines/index.ts';
 import type { Finding } from './entity.ts';
 import type { FactViews } from './fact-views.ts';
+import { FOREIGN_CLAIM } from './foreign-claims.ts';
 
 export interface KindSummary {
   entities: number;
@@ -184,7 +185,7 @@ export class FleetVerifier {
         // On a log whose store checks a decision's facts in its own transaction, no writer of Credence's made it: it
         // would vouch for a forged decision against a fact as it stood when planted (found in review: a claim written
         // before a revocation let an association on the revoked credential pass weeks later).
-        tally.findings.push(findingAt(record, `a fact claim, which this store never writes (it checks a decision's facts in its own transaction): it vouches for nothing`));
+        tally.findings.push(findingAt(record, FOREIGN_CLAIM));
         if (orderClaim) this.#sequence(record, entry);
         return false;
       }

@@ -128,7 +128,14 @@ export class FleetOverview extends ConsolePage {
   private async load(): Promise<void> {
     const signal = this.abort?.signal;
     const since = new Date(Date.now() - REVOKED_DAYS * 86_400_000).toISOString();
-    let countsBehind = false;
+    // How far behind the store the read models answered, by the server's word (credence-events-behind, after its
+    // brief wait): a head read after the counts is past their position under any steady write load (found in review).
+    let eventsBehind = 0;
+    const noting = async <T>(read: Promise<{ value: T; eventsBehind: number }>): Promise<T> => {
+      const answer = await read;
+      eventsBehind = Math.max(eventsBehind, answer.eventsBehind);
+      return answer.value;
+    };
     const settle = async <T>(promise: Promise<T>, set: (load: Load<T>) => void): Promise<void> => {
       try {
         set({ state: 'ok', value: await promise });
@@ -137,21 +144,15 @@ export class FleetOverview extends ConsolePage {
       }
     };
     await Promise.all([
-      settle(
-        this.api.jsonBehind('/v1/entities/counts', EntityCounts, signal).then(({ value, eventsBehind }) => ((countsBehind = eventsBehind > 0), value)),
-        (l) => (this.fleet = l),
-      ),
-      settle(this.api.json(pathWith('/v1/compliance/expiring', { days: String(EXPIRING_DAYS) }), ExpiringRows, signal), (l) => (this.expiring = l)),
+      settle(noting(this.api.jsonBehind('/v1/entities/counts', EntityCounts, signal)), (l) => (this.fleet = l)),
+      settle(noting(this.api.jsonBehind(pathWith('/v1/compliance/expiring', { days: String(EXPIRING_DAYS) }), ExpiringRows, signal)), (l) => (this.expiring = l)),
       // The newest first, from the server: the first page of a window in log order held its oldest (found in review).
       settle(
-        this.api.json(pathWith('/v1/compliance/revocations', { from: since, order: 'newest', limit: String(RECENT) }), RevocationRows, signal),
+        noting(this.api.jsonBehind(pathWith('/v1/compliance/revocations', { from: since, order: 'newest', limit: String(RECENT) }), RevocationRows, signal)),
         (l) => (this.revoked = l),
       ),
     ]);
-    // The counts by the server's word (credence-events-behind, after its brief wait): a head read after them is past
-    // their position under any steady write load (found in review: read again for ever).
-    const behind = countsBehind || [this.expiring, this.revoked].some((l) => l.state === 'ok' && l.value.eventsBehind > 0);
-    if (!signal?.aborted) this.behind.after(behind, () => void this.refresh(), REFRESH_SPACING * this.lastRefreshMs);
+    if (!signal?.aborted) this.behind.after(eventsBehind > 0, () => void this.refresh(), REFRESH_SPACING * this.lastRefreshMs);
   }
 
   /** Replays every stored event through its machine: on demand, since it reads the whole store. */
