@@ -1,8 +1,8 @@
 import { and, assign, setup } from 'xstate';
-import type { CredentialContext, NodeContext } from './contexts.ts';
+import type { CredentialContext, NodeContext, SubscriptionContext } from './contexts.ts';
 import type { AssociationContext } from './contexts.ts';
 import { credentialUsableAt, dataOf, factGuard, isOneOf, ms } from './guards.ts';
-import type { MachineEvent } from './types.ts';
+import { isWithin, type MachineEvent } from './types.ts';
 
 /**
  * Security association between a Registree (CSE or AE) and its Registrar CSE (seed 003, 11.3):
@@ -22,7 +22,22 @@ export const associationMachine = setup({
       // The node's factory credential is the one it registered with, whatever purpose it was issued under (found in
       // review: issued as `service`, the node's bootstrap credential passed a check of the purpose alone).
       const configured = dataOf(event, 'AssociationConfigured');
-      return configured === undefined || (event.facts.node?.context as NodeContext | undefined)?.bootstrapCredentialId !== configured.credentialId;
+      if (configured !== undefined && (event.facts.node?.context as NodeContext | undefined)?.bootstrapCredentialId === configured.credentialId) return false;
+      // The factory key issued again under another id is still the factory key (found in review): the same
+      // fingerprint as the node's bootstrap credential is refused as the credential itself is.
+      const fingerprint = (event.facts.credential?.context as CredentialContext | undefined)?.fingerprint;
+      return fingerprint === undefined || (event.facts.bootstrap?.context as CredentialContext | undefined)?.fingerprint !== fingerprint;
+    }),
+    /**
+     * Seed 003, 11.2.1: M2M service provisioning, and so every association built on it, "assumes the existence of an
+     * M2M service subscription". The node's subscription itself is read (a fact named by the node), active and within
+     * its validity at this instant: a terminated or lapsed subscription leaves its nodes enrolled until the cascade
+     * ends their enrolments, and no association is configured or completed in that window (found in review: only the
+     * Registrar checked it, so an operator's command or a handshake finishing after the termination passed).
+     */
+    subscriptionServes: factGuard(({ event }) => {
+      const subscription = event.facts.subscription;
+      return isOneOf(subscription, ['active']) && isWithin(event.at, subscription!.context as unknown as SubscriptionContext);
     }),
     /**
      * The credential belongs to this Registree (RS-01): its node, its CSE, or for an AE its App-ID or AE-ID. One
@@ -71,7 +86,7 @@ export const associationMachine = setup({
       on: {
         AssociationConfigured: {
           target: 'initialized',
-          guard: and(['credentialUsable', 'credentialNotBootstrap', 'nodeEnrolled', 'credentialBelongsToRegistree', 'applicationEnrolled']),
+          guard: and(['credentialUsable', 'credentialNotBootstrap', 'nodeEnrolled', 'subscriptionServes', 'credentialBelongsToRegistree', 'applicationEnrolled']),
           actions: assign(({ event }) => {
             const d = dataOf(event, 'AssociationConfigured')!;
             return { associationId: d.associationId, nodeId: d.nodeId, registree: d.registree, registrarCseId: d.registrarCseId, credentialId: d.credentialId };
@@ -83,7 +98,7 @@ export const associationMachine = setup({
       on: {
         AssociationEstablished: {
           target: 'associated',
-          guard: and(['credentialUsable', 'credentialNotBootstrap', 'lifetimeShorterThanCredential']),
+          guard: and(['credentialUsable', 'credentialNotBootstrap', 'nodeEnrolled', 'subscriptionServes', 'lifetimeShorterThanCredential']),
           actions: assign(({ event }) => ({
             establishedAt: event.at,
             expiresAt: ms(dataOf(event, 'AssociationEstablished')!.expiresAt),

@@ -1,6 +1,6 @@
 import type { DomainEvent } from '../domain/events/index.ts';
 import { streamIdOf, type EntityKind, type EntityView } from '../domain/streams.ts';
-import type { AssociationContext, CredentialContext } from './contexts.ts';
+import type { AssociationContext, CredentialContext, NodeContext } from './contexts.ts';
 import type { FactName, Facts, FactSources } from './types.ts';
 
 /**
@@ -48,8 +48,11 @@ const factSourcesOf = (event: DomainEvent, context: unknown): FactSources => {
       return sources;
     }
     case 'AssociationEstablished': {
-      const credentialId = (context as AssociationContext).credentialId;
-      return credentialId === undefined ? {} : { credential: { kind: 'credential', id: credentialId } };
+      const { credentialId, nodeId } = context as AssociationContext;
+      return {
+        ...(credentialId === undefined ? {} : { credential: { kind: 'credential' as const, id: credentialId } }),
+        ...(nodeId === undefined ? {} : { node: { kind: 'node' as const, id: nodeId } }),
+      };
     }
     case 'PseudonymRotated':
       return { node: { kind: 'node', id: event.data.nodeId } };
@@ -58,17 +61,35 @@ const factSourcesOf = (event: DomainEvent, context: unknown): FactSources => {
   }
 };
 
+/**
+ * Facts named by another fact, read once it is: an association's node's subscription and factory (bootstrap)
+ * credential. The association stands on the subscription the node is served under (seed 003, 11.2.1), not on the
+ * node's word for it, which lags a termination until the cascade ends the enrolment; and the factory credential is
+ * compared by key, not only by id.
+ */
+const derivedSourcesOf = (event: DomainEvent, facts: Facts): FactSources => {
+  if (event.type !== 'AssociationConfigured' && event.type !== 'AssociationEstablished') return {};
+  const node = facts.node?.context as NodeContext | undefined;
+  const sources: FactSources = {};
+  if (node?.subscriptionId !== undefined) sources.subscription = { kind: 'subscription', id: node.subscriptionId };
+  if (node?.bootstrapCredentialId !== undefined) sources.bootstrap = { kind: 'credential', id: node.bootstrapCredentialId };
+  return sources;
+};
+
 /** Reads another entity for a guard; undefined when it does not exist (or, for replay, did not yet). */
 export type FactReader = (kind: EntityKind, id: string) => EntityView | undefined;
 
 /** The facts an event's guards need, each read by `read`: the one place that maps fact names to entities. */
 export const gatherFacts = (event: DomainEvent, context: unknown, read: FactReader): Facts => {
-  const sources = factSourcesOf(event, context);
   const facts: Facts = {};
-  for (const name in sources) {
-    const source = sources[name as FactName]!;
-    facts[name as FactName] = read(source.kind, source.id);
-  }
+  const readAll = (sources: FactSources): void => {
+    for (const name in sources) {
+      const source = sources[name as FactName]!;
+      facts[name as FactName] = read(source.kind, source.id);
+    }
+  };
+  readAll(factSourcesOf(event, context));
+  readAll(derivedSourcesOf(event, facts));
   return facts;
 };
 
@@ -79,8 +100,14 @@ export const gatherFactsAsync = async (
   load: (kind: EntityKind, id: string) => Promise<EntityView | undefined>,
 ): Promise<Facts> => {
   const views = new Map<string, EntityView | undefined>();
-  for (const source of Object.values(factSourcesOf(event, context))) {
-    views.set(streamIdOf(source.kind, source.id), await load(source.kind, source.id));
-  }
-  return gatherFacts(event, context, (kind, id) => views.get(streamIdOf(kind, id)));
+  const loadAll = async (sources: FactSources): Promise<void> => {
+    for (const source of Object.values(sources)) {
+      const streamId = streamIdOf(source.kind, source.id);
+      if (!views.has(streamId)) views.set(streamId, await load(source.kind, source.id));
+    }
+  };
+  const byStream: FactReader = (kind, id) => views.get(streamIdOf(kind, id));
+  await loadAll(factSourcesOf(event, context));
+  await loadAll(derivedSourcesOf(event, gatherFacts(event, context, byStream)));
+  return gatherFacts(event, context, byStream);
 };

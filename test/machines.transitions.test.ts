@@ -15,6 +15,8 @@ const at = (days: number) => T + days * DAY;
 const view = (state: string, context: Record<string, unknown> = {}) => ({ state, context });
 const usableCredential = view('enrolled', { notBefore: at(0), notAfter: at(100), credentialId: 'c', owner: { kind: 'node', id: 'n' }, liveAssociations: [] });
 const activeSubscription = view('active', { notBefore: at(0), notAfter: at(365) });
+/** An association's node enrolled, and the subscription the node is served under (seed 003, 11.2.1). */
+const servedNode = { node: view('enrolled', { cseId: '/n' }), subscription: activeSubscription };
 
 const e = (type: EventType, data: Record<string, unknown>, days = 10, facts: Facts = {}): MachineEvent =>
   ({ type, data, at: at(days), facts }) as unknown as MachineEvent;
@@ -55,8 +57,8 @@ const SAMPLES: Record<EventType, MachineEvent> = {
   ApplicationRevoked: e('ApplicationRevoked', { appId: 'Rapp', reason: 'privilegeWithdrawn' }),
   AssociationConfigured: e('AssociationConfigured', {
     associationId: 'a', nodeId: 'n', credentialId: 'c', registree: { kind: 'cse', id: '/n' }, registrarCseId: '/in',
-  }, 10, { credential: usableCredential, node: view('enrolled', { cseId: '/n' }) }),
-  AssociationEstablished: e('AssociationEstablished', { associationId: 'a', expiresAt: iso(40) }, 10, { credential: usableCredential }),
+  }, 10, { credential: usableCredential, ...servedNode }),
+  AssociationEstablished: e('AssociationEstablished', { associationId: 'a', expiresAt: iso(40) }, 10, { credential: usableCredential, ...servedNode }),
   AssociationExpired: e('AssociationExpired', { associationId: 'a' }, 40),
   AssociationRevoked: e('AssociationRevoked', { associationId: 'a', reason: 'keyCompromise' }),
   PseudonymRotated: e('PseudonymRotated', { pseudonym: `p-${'a'.repeat(26)}`, nodeId: 'n', epoch: 3, trigger: 'interval' }, 10, { node: view('enrolled') }),
@@ -220,18 +222,18 @@ const RULES: [string, EntityKind, string, MachineEvent, string][] = [
   ['association from an initialized (not provisioned) credential', 'association', 'absent',
     { ...SAMPLES.AssociationConfigured, facts: { credential: view('initialized', usableCredential.context), node: view('enrolled') } }, 'credentialUsable'],
   ['association from a credential past notAfter but not yet marked expired', 'association', 'absent',
-    { ...SAMPLES.AssociationConfigured, at: at(100), facts: { credential: usableCredential, node: view('enrolled') } }, 'credentialUsable'],
+    { ...SAMPLES.AssociationConfigured, at: at(100), facts: { credential: usableCredential, node: view('enrolled'), subscription: activeSubscription } }, 'credentialUsable'],
   ['association for a node that is not enrolled', 'association', 'absent',
-    { ...SAMPLES.AssociationConfigured, facts: { credential: usableCredential, node: view('initialized') } }, 'nodeEnrolled'],
+    { ...SAMPLES.AssociationConfigured, facts: { credential: usableCredential, node: view('initialized'), subscription: activeSubscription } }, 'nodeEnrolled'],
   ['AE association whose App-ID is not enrolled', 'association', 'absent',
     e('AssociationConfigured', { associationId: 'a', nodeId: 'n', credentialId: 'c', registree: { kind: 'ae', id: 'Cae', appId: 'Rapp' }, registrarCseId: '/in' },
-      10, { credential: usableCredential, node: view('enrolled'), application: view('revoked') }), 'applicationEnrolled'],
+      10, { credential: usableCredential, node: view('enrolled'), subscription: activeSubscription, application: view('revoked') }), 'applicationEnrolled'],
   ['association lifetime equal to the credential remaining lifetime (11.3.2)', 'association', 'initialized',
-    e('AssociationEstablished', { associationId: 'a', expiresAt: iso(100) }, 10, { credential: usableCredential }), 'lifetimeShorterThanCredential'],
+    e('AssociationEstablished', { associationId: 'a', expiresAt: iso(100) }, 10, { credential: usableCredential, ...servedNode }), 'lifetimeShorterThanCredential'],
   ['association lifetime beyond the credential (11.3.2)', 'association', 'initialized',
-    e('AssociationEstablished', { associationId: 'a', expiresAt: iso(101) }, 10, { credential: usableCredential }), 'lifetimeShorterThanCredential'],
+    e('AssociationEstablished', { associationId: 'a', expiresAt: iso(101) }, 10, { credential: usableCredential, ...servedNode }), 'lifetimeShorterThanCredential'],
   ['association expiring in the past', 'association', 'initialized',
-    e('AssociationEstablished', { associationId: 'a', expiresAt: iso(5) }, 10, { credential: usableCredential }), 'lifetimeShorterThanCredential'],
+    e('AssociationEstablished', { associationId: 'a', expiresAt: iso(5) }, 10, { credential: usableCredential, ...servedNode }), 'lifetimeShorterThanCredential'],
   ['association establishment after its credential was revoked', 'association', 'initialized',
     { ...SAMPLES.AssociationEstablished, facts: { credential: view('revoked', usableCredential.context) } }, 'credentialUsable'],
   ['association expiry before its expiresAt', 'association', 'associated', { ...SAMPLES.AssociationExpired, at: at(39) }, 'expiryReached'],
@@ -250,15 +252,29 @@ const RULES: [string, EntityKind, string, MachineEvent, string][] = [
   ['remote provisioning on a revoked bootstrap credential', 'credential', 'initialized',
     e('CredentialProvisioned', { credentialId: 'c', method: 'remote-provisioning', bootstrapCredentialId: 'b' }, 10, { bootstrap: view('revoked') }), 'bootstrapIsUsable'],
   ['a CSE Registree that is not the node\'s own CSE', 'association', 'absent',
-    { ...SAMPLES.AssociationConfigured, facts: { credential: usableCredential, node: view('enrolled', { cseId: '/other' }) } }, 'credentialBelongsToRegistree'],
+    { ...SAMPLES.AssociationConfigured, facts: { credential: usableCredential, node: view('enrolled', { cseId: '/other' }), subscription: activeSubscription } }, 'credentialBelongsToRegistree'],
   ['association on the node\'s bootstrap credential (seed 003, 11.3.2)', 'association', 'absent',
-    { ...SAMPLES.AssociationConfigured, facts: { credential: view('enrolled', { ...usableCredential.context, purpose: 'bootstrap' }), node: view('enrolled') } }, 'credentialNotBootstrap'],
+    { ...SAMPLES.AssociationConfigured, facts: { credential: view('enrolled', { ...usableCredential.context, purpose: 'bootstrap' }), node: view('enrolled'), subscription: activeSubscription } }, 'credentialNotBootstrap'],
   ['association on the credential the node registered with, issued under another purpose', 'association', 'absent',
-    { ...SAMPLES.AssociationConfigured, facts: { credential: usableCredential, node: view('enrolled', { cseId: '/cse-n', bootstrapCredentialId: 'c' }) } }, 'credentialNotBootstrap'],
+    { ...SAMPLES.AssociationConfigured, facts: { credential: usableCredential, node: view('enrolled', { cseId: '/cse-n', bootstrapCredentialId: 'c' }), subscription: activeSubscription } }, 'credentialNotBootstrap'],
   ['association handshake on a bootstrap credential configured before this was refused', 'association', 'initialized',
-    { ...SAMPLES.AssociationEstablished, facts: { credential: view('enrolled', { ...usableCredential.context, purpose: 'bootstrap' }) } }, 'credentialNotBootstrap'],
+    { ...SAMPLES.AssociationEstablished, facts: { credential: view('enrolled', { ...usableCredential.context, purpose: 'bootstrap' }), node: view('enrolled'), subscription: activeSubscription } }, 'credentialNotBootstrap'],
+  ['association for a node whose subscription was terminated before the cascade ended its enrolment (11.2.1)', 'association', 'absent',
+    { ...SAMPLES.AssociationConfigured, facts: { ...SAMPLES.AssociationConfigured.facts, subscription: view('terminated', activeSubscription.context) } }, 'subscriptionServes'],
+  ['association for a node whose subscription is past its notAfter (11.2.1)', 'association', 'absent',
+    { ...SAMPLES.AssociationConfigured, at: at(365), facts: { ...SAMPLES.AssociationConfigured.facts, credential: view('enrolled', { ...usableCredential.context, notAfter: at(400) }) } }, 'subscriptionServes'],
+  ['association for a node with no subscription to read (11.2.1)', 'association', 'absent',
+    { ...SAMPLES.AssociationConfigured, facts: { ...SAMPLES.AssociationConfigured.facts, subscription: undefined } }, 'subscriptionServes'],
+  ['association handshake completing after the node\'s subscription was terminated (11.2.1)', 'association', 'initialized',
+    { ...SAMPLES.AssociationEstablished, facts: { ...SAMPLES.AssociationEstablished.facts, subscription: view('terminated', activeSubscription.context) } }, 'subscriptionServes'],
+  ['association handshake completing after the node\'s enrolment expired', 'association', 'initialized',
+    { ...SAMPLES.AssociationEstablished, facts: { ...SAMPLES.AssociationEstablished.facts, node: view('expired') } }, 'nodeEnrolled'],
+  ['association on the node\'s factory key issued again under another id (same fingerprint)', 'association', 'absent',
+    { ...SAMPLES.AssociationConfigured, facts: { ...SAMPLES.AssociationConfigured.facts, credential: view('enrolled', { ...usableCredential.context, fingerprint: `sha256:${'f'.repeat(64)}` }), bootstrap: view('enrolled', { purpose: 'bootstrap', fingerprint: `sha256:${'f'.repeat(64)}` }) } }, 'credentialNotBootstrap'],
+  ['association handshake on the node\'s factory key issued again under another id (same fingerprint)', 'association', 'initialized',
+    { ...SAMPLES.AssociationEstablished, facts: { ...SAMPLES.AssociationEstablished.facts, credential: view('enrolled', { ...usableCredential.context, fingerprint: `sha256:${'f'.repeat(64)}` }), bootstrap: view('revoked', { purpose: 'bootstrap', fingerprint: `sha256:${'f'.repeat(64)}` }) } }, 'credentialNotBootstrap'],
   ['association with another node\'s credential', 'association', 'absent',
-    { ...SAMPLES.AssociationConfigured, facts: { credential: view('enrolled', { ...usableCredential.context, owner: { kind: 'node', id: 'other' } }), node: view('enrolled') } }, 'credentialBelongsToRegistree'],
+    { ...SAMPLES.AssociationConfigured, facts: { credential: view('enrolled', { ...usableCredential.context, owner: { kind: 'node', id: 'other' } }), node: view('enrolled'), subscription: activeSubscription } }, 'credentialBelongsToRegistree'],
   ['remote provisioning on another node\'s bootstrap credential', 'credential', 'initialized',
     e('CredentialProvisioned', { credentialId: 'c', method: 'remote-provisioning', bootstrapCredentialId: 'b' }, 10, { bootstrap: view('enrolled', { owner: { kind: 'node', id: 'other' } }) }), 'bootstrapIsUsable'],
   ['rotation to a successor owned by someone else', 'credential', 'enrolled',
@@ -306,7 +322,7 @@ describe('guards name the rule that refuses', () => {
   });
 
   it('keeps an association that is one millisecond shorter than its credential (strictly shorter is legal)', () => {
-    const event = e('AssociationEstablished', { associationId: 'a', expiresAt: new Date(at(100) - 1).toISOString() }, 10, { credential: usableCredential });
+    const event = e('AssociationEstablished', { associationId: 'a', expiresAt: new Date(at(100) - 1).toISOString() }, 10, { credential: usableCredential, ...servedNode });
     expect(evaluate('association', reach('association', 'initialized'), event).ok).toBe(true);
   });
 

@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { openSqliteStore, openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
+import { eventsDbRangeSourceInDir } from '../adapters/driven/store/sqlite/events-db-reader.ts';
+import { createEngine } from '../adapters/engine/index.ts';
+import { replayInWorkers } from '../adapters/replay-workers/pool.ts';
+import { command } from '../domain/commands/index.ts';
+import type { EventStore } from '../domain/ports/event-store.ts';
+import { replayAll, replayEntity } from '../projections/replay/index.ts';
+import { dataDirs, forge } from './replay.fixtures.ts';
+import { at, cmd, fingerprint, footprint, operator, rejection, T0 } from './support/fleet.ts';
+
+/*
+ * Found in review of the device service. Seed 003, 11.2.1: M2M service provisioning, and every association built on
+ * it, assumes an M2M service subscription. The Registrar and the Enrolment Function checked the node's subscription,
+ * the association machine did not: an operator's configureAssociation or establishAssociation, an in-process
+ * procedure, or a handshake finishing after a termination passed until the cascade ended the node's enrolment, and
+ * replay called it legal. Seed 003, 11.3.2: no association on the node's factory credential; the factory key issued
+ * again under another id passed, the machine having compared ids only. The association now reads the node's
+ * subscription and its bootstrap credential as facts named by the node (machines/facts.ts).
+ */
+
+const terminate = command('terminateSubscription', { subscriptionId: 'sub-1', reason: 'contract ended' }, { actor: operator });
+const enrolledWithCredential = [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential(), cmd.provisionCredential()];
+
+const world = async (store: EventStore = openSqliteStore({ memory: true })) => {
+  const clock = new FakeClock(T0);
+  const engine = createEngine({ store, clock });
+  for (const c of enrolledWithCredential) await engine.execute(c);
+  return { store, clock, engine };
+};
+
+describe('an association stands on the subscription its node is served under', () => {
+  it('is not configured once the subscription is terminated, though the cascade has not ended the enrolment, and nothing is written', async () => {
+    const { store, engine } = await world();
+    await engine.execute(terminate);
+    expect((await engine.entity('node', 'meter-1')).snapshot.value).toBe('enrolled');
+    const before = await footprint(store);
+    const error = await rejection(engine.execute(cmd.configureAssociation()));
+    expect(error.problem).toMatchObject({ code: 'illegal_transition', state: 'absent', attempted: 'AssociationConfigured', rule: 'subscriptionServes' });
+    expect(await footprint(store)).toEqual(before);
+  });
+
+  it('is not established once the subscription is terminated after its configuration, and nothing is written', async () => {
+    const { store, engine } = await world();
+    await engine.execute(cmd.configureAssociation());
+    await engine.execute(terminate);
+    const before = await footprint(store);
+    const error = await rejection(engine.execute(cmd.establishAssociation()));
+    expect(error.problem).toMatchObject({ code: 'illegal_transition', state: 'initialized', attempted: 'AssociationEstablished', rule: 'subscriptionServes' });
+    expect(await footprint(store)).toEqual(before);
+  });
+
+  it('is not configured past the subscription\'s notAfter, before anything marked it expired', async () => {
+    const store = openSqliteStore({ memory: true });
+    const clock = new FakeClock(T0);
+    const engine = createEngine({ store, clock });
+    for (const c of [cmd.createSubscription('sub-1', at(20)), ...enrolledWithCredential.slice(1)]) await engine.execute(c);
+    clock.set(new Date(at(21)));
+    const before = await footprint(store);
+    expect((await rejection(engine.execute(cmd.configureAssociation()))).problem).toMatchObject({ rule: 'subscriptionServes' });
+    expect(await footprint(store)).toEqual(before);
+  });
+
+  it('a termination committed between the decision and its append fails the append, and the command decided again is refused', async () => {
+    const inner = openSqliteStore({ memory: true });
+    const { engine: setup } = await world(inner);
+    let terminated = false;
+    // The embedded store checks every fact the decision read inside the append's transaction: the subscription too.
+    const racing: EventStore = Object.assign(Object.create(inner) as EventStore, {
+      appendToStream: async (...args: Parameters<EventStore['appendToStream']>) => {
+        if (args[0] === 'association-sa-1' && !terminated) {
+          terminated = true;
+          expect(args[2].facts?.map((f) => f.streamId).sort()).toEqual(['credential-cred-1', 'node-meter-1', 'subscription-sub-1']);
+          await setup.execute(terminate);
+        }
+        return inner.appendToStream(...args);
+      },
+    });
+    const engine = createEngine({ store: racing, clock: new FakeClock(T0) });
+    expect((await rejection(engine.execute(cmd.configureAssociation()))).problem).toMatchObject({ rule: 'subscriptionServes' });
+    expect(terminated).toBe(true);
+    expect(await inner.readStream('association-sa-1')).toEqual([]);
+  });
+});
+
+describe('an association is never on the node\'s factory key', () => {
+  it('refuses the factory key issued again under another id (the bootstrap credential\'s fingerprint), writing nothing', async () => {
+    const store = openSqliteStore({ memory: true });
+    const engine = createEngine({ store, clock: new FakeClock(T0) });
+    await engine.execute(cmd.createSubscription());
+    await engine.execute(command('registerNode', { nodeId: 'meter-1', profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-1', capabilities: ['metering'] }, bootstrapCredentialId: 'boot-1' }, { actor: operator }));
+    await engine.execute(cmd.issueCredential('boot-1', 'meter-1', at(90), { purpose: 'bootstrap', fingerprint: fingerprint(7) }));
+    await engine.execute(cmd.provisionCredential('boot-1'));
+    await engine.execute(cmd.enrolNode());
+    // The same key, as a service credential under another id.
+    await engine.execute(cmd.issueCredential('twin-1', 'meter-1', at(90), { fingerprint: fingerprint(7) }));
+    await engine.execute(cmd.provisionCredential('twin-1'));
+    await engine.execute(cmd.issueCredential('svc-1', 'meter-1', at(90), { fingerprint: fingerprint(8) }));
+    await engine.execute(cmd.provisionCredential('svc-1'));
+    const before = await footprint(store);
+    expect((await rejection(engine.execute(cmd.configureAssociation('sa-1', 'twin-1')))).problem).toMatchObject({ rule: 'credentialNotBootstrap' });
+    expect(await footprint(store)).toEqual(before);
+    // A credential of another key is served.
+    await engine.execute(cmd.configureAssociation('sa-2', 'svc-1'));
+    await engine.execute(cmd.establishAssociation('sa-2'));
+    expect((await engine.entity('association', 'sa-2')).snapshot.value).toBe('associated');
+  });
+});
+
+describe('replay flags an association recorded after its node\'s subscription ended', () => {
+  const dataDir = dataDirs('credence-association-subscription-');
+
+  it('in one thread, in workers reading the file, and in the replay of the one entity', async () => {
+    const dir = dataDir();
+    const store = openSqliteStoreInDir(dir);
+    try {
+      const { engine } = await world(store);
+      await engine.execute(terminate);
+      const forged = await forge(store, 'association-sa-1', 'AssociationConfigured', {
+        associationId: 'sa-1', nodeId: 'meter-1', credentialId: 'cred-1', registree: { kind: 'cse', id: '/cse-meter-1' }, registrarCseId: '/in-cse',
+      }, at(0), randomUUID());
+      const finding = [forged.position, 'AssociationConfigured refused in state absent by rule subscriptionServes'];
+      const single = await replayAll(store);
+      expect(single.findings.map((f) => [f.position, f.reason])).toEqual([finding]);
+      expect((await replayInWorkers(store, { workers: 2, source: eventsDbRangeSourceInDir(dir) })).replay).toEqual(single);
+      const entity = await replayEntity(store, 'association-sa-1');
+      expect(entity.verdict).toEqual({ ok: false, findings: [expect.objectContaining({ position: forged.position, reason: expect.stringContaining('subscriptionServes') })] });
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+});
