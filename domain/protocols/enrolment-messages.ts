@@ -19,10 +19,11 @@ import { CaId } from '../x509/issuing-ca.ts';
  * Remote provisioning through an M2M Enrolment Function (seed 003 clause 11.2.1; RS-05, RS-16, SER-020,
  * SER-021). Five messages, node (N) and Enrolment Function (E):
  *   1. N->E hello      identities, bootstrap credential, node nonce, requested credential kind, N ephemeral (PSK)
- *   2. E->N challenge  E nonce, granted validity, service parameters, E ephemeral (PSK); E's proof (auth of E)
+ *   2. E->N challenge  E nonce, granted validity, E ephemeral (PSK); E's proof (auth of E)
  *   3. N->E auth       N's proof (auth of N); for an asymmetric credential, the public key generated on the node
  *                      and its proof of possession
- *   4. E->N delivery   the credential descriptor, and the PSK wrapped under ECDH+HKDF(transcript); E's proof
+ *   4. E->N delivery   the credential descriptor, the node's service parameters (CSE-ID, M2M-Sub-ID), and the PSK
+ *                      wrapped under ECDH+HKDF(transcript); E's proof
  *   5. N->E receipt    N's proofs with the bootstrap and with the new credential over the receipt statement
  *                      (provisioning-statement.ts): the facts provisioned, including the whole transcript's hash
  * Every message is absorbed into one transcript (without its own proofs); every proof covers both nonces and
@@ -59,9 +60,15 @@ export const ProvisioningHello = z
   });
 export type ProvisioningHello = z.infer<typeof ProvisioningHello>;
 
+/**
+ * Version 2: no service parameters. A hello is unauthenticated (anyone who knows a Node-ID and its bootstrap
+ * credential's fingerprint, which a factory certificate shows, can send one), so the challenge tells nothing about
+ * the node: version 1 gave its CSE-ID and M2M-Sub-ID to any such sender. They come in the delivery, after the node's
+ * proof.
+ */
 export const ProvisioningChallenge = z.strictObject({
   type: z.literal('provisioning.challenge'),
-  version: z.literal(1),
+  version: z.literal(2),
   sessionId: SessionId,
   nodeId: Identifier,
   enrolmentFunctionId: Identifier,
@@ -69,7 +76,6 @@ export const ProvisioningChallenge = z.strictObject({
   enrolmentNonce: Nonce,
   credentialKind: CredentialKind,
   validity: Validity,
-  serviceParameters: ServiceParameters,
   ephemeral: Ephemeral.optional(),
   expiresAt: IsoTimestamp,
   proof: Proof,
@@ -92,11 +98,13 @@ export const ProvisioningAuth = z.strictObject({
 });
 export type ProvisioningAuth = z.infer<typeof ProvisioningAuth>;
 
+/** Version 2: carries the node's service parameters, which version 1 gave in the challenge before the node's proof. */
 export const ProvisioningDelivery = z.strictObject({
   type: z.literal('provisioning.delivery'),
-  version: z.literal(1),
+  version: z.literal(2),
   sessionId: SessionId,
   credential: CredentialDescriptor,
+  serviceParameters: ServiceParameters,
   wrappedKey: base64urlString({ max: MAX_WRAPPED_KEY_LENGTH }).optional(),
   proof: Proof,
 });

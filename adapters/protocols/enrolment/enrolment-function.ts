@@ -104,6 +104,8 @@ interface Session extends SessionBase {
   readonly ephemeral?: KeyHandle;
   readonly manufacturerCertificate?: ProvisioningOutcome['manufacturerCertificate'];
   credential?: CredentialDescriptor;
+  /** What the node is told it serves, once its auth proof verified (the challenge tells nothing about the node). */
+  serviceParameters?: ServiceParameters;
   /** The certificate the CSR asks for, checked at the auth step and signed only after the receipt was verified. */
   certificate?: CertificateToIssue;
   /** psk256: the infrastructure's copy as a session key (never stored), for key confirmation at the receipt. */
@@ -178,7 +180,7 @@ export class EnrolmentFunction {
       const enrolmentNonce = newNonce(this.#o.random);
       const unsigned = {
         type: 'provisioning.challenge' as const,
-        version: 1 as const,
+        version: 2 as const,
         sessionId,
         nodeId: hello.nodeId,
         enrolmentFunctionId: this.#o.id,
@@ -186,7 +188,6 @@ export class EnrolmentFunction {
         enrolmentNonce,
         credentialKind: hello.credentialKind,
         validity: this.#grantedValidity(now),
-        serviceParameters: (await this.#o.serviceParameters?.(hello.nodeId)) ?? {},
         ...(ephemeralKey ? { ephemeral: ephemeralKey } : {}),
         expiresAt: this.#sessions.expiry(now),
       };
@@ -228,6 +229,9 @@ export class EnrolmentFunction {
       session.authenticated = true;
       await this.#o.admitAuthenticatedRun?.({ hello: session.hello, context: session.context });
       const { hello, challenge } = session;
+      // Only now that the node has proved its bootstrap key: they say which CSE and subscription it serves.
+      const serviceParameters: ServiceParameters = (await this.#o.serviceParameters?.(hello.nodeId)) ?? {};
+      session.serviceParameters = serviceParameters;
       const common = { validity: challenge.validity, owner: { kind: 'node' as const, id: hello.nodeId } };
       let credential: CredentialDescriptor;
       let wrappedKey: string | undefined;
@@ -266,7 +270,7 @@ export class EnrolmentFunction {
           csr: auth.csr,
           credentialKey: { kind, bytes: publicKey },
           nodeId: hello.nodeId,
-          serviceParameters: challenge.serviceParameters,
+          serviceParameters,
           validity: challenge.validity,
         });
         credential = { kind, fingerprint: publicKeyFingerprint(kind, publicKey), publicKey: auth.credentialPublicKey as string, ...common };
@@ -274,9 +278,10 @@ export class EnrolmentFunction {
       session.credential = credential;
       const unsigned = {
         type: 'provisioning.delivery' as const,
-        version: 1 as const,
+        version: 2 as const,
         sessionId: session.id,
         credential,
+        serviceParameters,
         ...(wrappedKey ? { wrappedKey } : {}),
       };
       const thDelivery = session.transcript.absorb(unsigned.type, unsigned);
@@ -311,7 +316,7 @@ export class EnrolmentFunction {
         bootstrapKind: hello.bootstrap.kind,
         bootstrapFingerprint: hello.bootstrap.fingerprint,
         ...(session.manufacturerCertificate ? { manufacturerCertificate: session.manufacturerCertificate } : {}),
-        serviceParameters: session.challenge.serviceParameters,
+        serviceParameters: session.serviceParameters as ServiceParameters,
         transcriptHash: toBase64url(th),
         completedAt: receipt.completedAt,
       };

@@ -160,7 +160,7 @@ export class NodeProvisioningSession {
       const kind = hello.credentialKind;
       if (kind !== 'psk256') this.#credentialKey = await se.generate(kind, { usage: 'sign' });
       const publicKey = this.#credentialKey ? (await se.describe(this.#credentialKey)).publicKey : undefined;
-      const csr = kind !== 'psk256' && publicKey && this.#requestCertificate ? await this.#certificationRequest(kind, publicKey, challenge) : undefined;
+      const csr = kind !== 'psk256' && publicKey && this.#requestCertificate ? await this.#certificationRequest(kind, publicKey) : undefined;
       const unsigned = {
         type: 'provisioning.auth' as const,
         version: 1 as const,
@@ -235,7 +235,7 @@ export class NodeProvisioningSession {
           fingerprint: hello.bootstrap.fingerprint,
           manufacturerCertificateFingerprint: leaf === undefined ? undefined : certificateFingerprint(fromBase64url(leaf)),
         },
-        serviceParameters: challenge.serviceParameters,
+        serviceParameters: delivery.serviceParameters,
         transcriptHash: toBase64url(thReceipt),
         completedAt: unsigned.completedAt,
       });
@@ -248,7 +248,7 @@ export class NodeProvisioningSession {
       this.#delivered = credential;
       return {
         receipt,
-        result: { credential, handle, serviceParameters: challenge.serviceParameters, transcriptHash: toBase64url(thReceipt) },
+        result: { credential, handle, serviceParameters: delivery.serviceParameters, transcriptHash: toBase64url(thReceipt) },
       };
     }, 'finished');
   }
@@ -297,17 +297,18 @@ export class NodeProvisioningSession {
   }
 
   /**
-   * The CSR of the new key (RFC 2986), signed inside the Secure Environment: CN = Node-ID and the node's URIs
-   * (urn:onem2m:node:, and urn:onem2m:cse: with the CSE-ID the challenge gave). The port signs P-256 as r||s;
-   * X.509 carries DER (x509Signature).
+   * The CSR of the new key (RFC 2986), signed inside the Secure Environment: CN = Node-ID and urn:onem2m:node:. The
+   * node does not know its CSE-ID yet (it comes in the delivery, after the node's proof); the issuing CA names the
+   * certificate from what the Enrolment Function knows, and the CSR is the proof of possession. The port signs P-256
+   * as r||s; X.509 carries DER (x509Signature).
    */
-  async #certificationRequest(kind: 'ed25519' | 'p256', publicKey: Uint8Array, challenge: ProvisioningChallenge): Promise<Uint8Array> {
+  async #certificationRequest(kind: 'ed25519' | 'p256', publicKey: Uint8Array): Promise<Uint8Array> {
     const { se } = this.#o;
     const handle = this.#credentialKey as KeyHandle;
     return buildCertificationRequest({
       key: { kind, bytes: publicKey },
       subject: nodeSubject(this.hello.nodeId).name,
-      uris: nodeUris({ nodeId: this.hello.nodeId, cseId: challenge.serviceParameters.cseId }),
+      uris: nodeUris({ nodeId: this.hello.nodeId }),
       sign: async (info) => x509Signature(kind, await se.sign(handle, info)),
     });
   }
