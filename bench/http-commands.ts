@@ -8,6 +8,7 @@ import type { Actor } from '../domain/metadata.ts';
 import { openCredence, openDataFolderSecureEnvironment, startLive, systemClock, systemRandom } from '../adapters/runtime/index.ts';
 import type { ServerChild } from './http-child.ts';
 import { fmtMs, now, summarise } from './stats.ts';
+import { benchKey } from './workloads.ts';
 
 /**
  * Item 1 of the http suite: commands/s through POST /v1/commands (32 keep-alive connections, autocannon) next to
@@ -22,13 +23,12 @@ const ACTOR: Actor = { id: 'bench-operator', role: 'operator' };
 const SUBSCRIPTION = 'bench-sub';
 const DAY = 86_400_000;
 const fromNow = (days: number) => new Date(Date.now() + days * DAY).toISOString();
-const fp = (i: number) => `sha256:${i.toString(16).padStart(64, '0')}`;
 
 /** One node's lifecycle, one command per step (as bench/engine.ts, without the revocations): `n` makes every id distinct. */
 const STEPS: readonly ((n: string, i: number) => [CommandType, Record<string, unknown>])[] = [
   (n) => ['registerNode', { nodeId: n, profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-10', capabilities: ['metering'] } }],
   (n) => ['enrolNode', { nodeId: n, subscriptionId: SUBSCRIPTION, cseId: `/${n}` }],
-  (n, i) => ['issueCredential', { credentialId: `${n}-svc`, kind: 'ed25519', publicKey: 'A'.repeat(43), purpose: 'service', owner: { kind: 'node', id: n }, fingerprint: fp(i), notBefore: fromNow(-1), notAfter: fromNow(365) }],
+  (n) => ['issueCredential', { credentialId: `${n}-svc`, kind: 'ed25519', ...benchKey(`${n}-svc`), purpose: 'service', owner: { kind: 'node', id: n }, notBefore: fromNow(-1), notAfter: fromNow(365) }],
   (n) => ['provisionCredential', { credentialId: `${n}-svc`, method: 'pre-provisioning' }],
   (n) => ['configureAssociation', { associationId: `${n}-sa`, nodeId: n, credentialId: `${n}-svc`, registree: { kind: 'cse', id: `/${n}` }, registrarCseId: '/in-cse' }],
   (n) => ['establishAssociation', { associationId: `${n}-sa`, expiresAt: fromNow(30) }],

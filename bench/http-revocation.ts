@@ -3,6 +3,7 @@ import { subscribeEvents } from '../adapters/client/sse.ts';
 import type { ServerChild } from './http-child.ts';
 import type { Chain } from './http-server.ts';
 import { fmtMs, now, summarise } from './stats.ts';
+import { benchKey } from './workloads.ts';
 
 /**
  * Item 2 of the http suite: a node revoked with POST /v1/commands, seen by an SSE client on GET /v1/events across
@@ -16,7 +17,6 @@ const WARM_UP = 10;
 const HANG_GUARD_MS = 10_000;
 const DAY = 86_400_000;
 const fromNow = (days: number) => new Date(Date.now() + days * DAY).toISOString();
-const fp = (id: string) => `sha256:${Buffer.from(id).toString('hex').padStart(64, '0').slice(-64)}`;
 
 const nodeChain = (nodeId: string): Chain => {
   const chain: [Chain[number][0], Record<string, unknown>][] = [
@@ -27,7 +27,7 @@ const nodeChain = (nodeId: string): Chain => {
     const credentialId = `${nodeId}-c${k}`;
     const associationId = `${nodeId}-a${k}`;
     chain.push(
-      ['issueCredential', { credentialId, kind: 'ed25519', publicKey: 'A'.repeat(43), purpose: 'service', owner: { kind: 'node', id: nodeId }, fingerprint: fp(credentialId), notBefore: fromNow(-1), notAfter: fromNow(90) }],
+      ['issueCredential', { credentialId, kind: 'ed25519', ...benchKey(credentialId), purpose: 'service', owner: { kind: 'node', id: nodeId }, notBefore: fromNow(-1), notAfter: fromNow(90) }],
       ['provisionCredential', { credentialId, method: 'pre-provisioning' }],
       ['configureAssociation', { associationId, nodeId, credentialId, registree: { kind: 'cse', id: `/${nodeId}` }, registrarCseId: '/in-cse' }],
       ['establishAssociation', { associationId, expiresAt: fromNow(30) }],

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openSqliteStore, openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
@@ -6,6 +6,7 @@ import { eventsDbRangeSourceInDir } from '../adapters/driven/store/sqlite/events
 import { createEngine } from '../adapters/engine/index.ts';
 import { replayInWorkers } from '../adapters/replay-workers/pool.ts';
 import { command } from '../domain/commands/index.ts';
+import { publicKeyFingerprint } from '../domain/crypto/fingerprint.ts';
 import type { EventStore } from '../domain/ports/event-store.ts';
 import { replayAll, replayEntity } from '../projections/replay/index.ts';
 import { dataDirs, forge } from './replay.fixtures.ts';
@@ -85,20 +86,41 @@ describe('an association stands on the subscription its node is served under', (
   });
 });
 
+/** A real Ed25519 public key and its fingerprint (the SHA-256 of its SubjectPublicKeyInfo). */
+const ed25519Key = () => {
+  const raw = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }).subarray(12);
+  return { publicKey: Buffer.from(raw).toString('base64url'), fingerprint: publicKeyFingerprint('ed25519', raw) };
+};
+
+/** meter-1 registered with the factory credential boot-1, enrolled; twin-1 the factory key issued again; svc-1 another key. */
+const factoryKeyTwice = async (store: EventStore) => {
+  const engine = createEngine({ store, clock: new FakeClock(T0) });
+  const factoryKey = ed25519Key();
+  await engine.execute(cmd.createSubscription());
+  await engine.execute(command('registerNode', { nodeId: 'meter-1', profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-1', capabilities: ['metering'] }, bootstrapCredentialId: 'boot-1' }, { actor: operator }));
+  await engine.execute(cmd.issueCredential('boot-1', 'meter-1', at(90), { purpose: 'bootstrap', ...factoryKey }));
+  await engine.execute(cmd.provisionCredential('boot-1'));
+  await engine.execute(cmd.enrolNode());
+  await engine.execute(cmd.issueCredential('twin-1', 'meter-1', at(90), factoryKey));
+  await engine.execute(cmd.provisionCredential('twin-1'));
+  await engine.execute(cmd.issueCredential('svc-1', 'meter-1', at(90), ed25519Key()));
+  await engine.execute(cmd.provisionCredential('svc-1'));
+  return { engine, factoryKey };
+};
+
 describe('an association is never on the node\'s factory key', () => {
+  it('refuses a credential whose fingerprint is not its public key\'s, writing nothing (the fingerprint is what says two credentials are one key)', async () => {
+    const store = openSqliteStore({ memory: true });
+    const { engine, factoryKey } = await factoryKeyTwice(store);
+    const before = await footprint(store);
+    const error = await rejection(engine.execute(cmd.issueCredential('twin-2', 'meter-1', at(90), { publicKey: factoryKey.publicKey, fingerprint: fingerprint(9) })));
+    expect(error.problem).toMatchObject({ code: 'validation', issues: [expect.objectContaining({ path: 'data.fingerprint', rule: 'custom', message: expect.stringContaining(factoryKey.fingerprint) })] });
+    expect(await footprint(store)).toEqual(before);
+  });
+
   it('refuses the factory key issued again under another id (the bootstrap credential\'s fingerprint), writing nothing', async () => {
     const store = openSqliteStore({ memory: true });
-    const engine = createEngine({ store, clock: new FakeClock(T0) });
-    await engine.execute(cmd.createSubscription());
-    await engine.execute(command('registerNode', { nodeId: 'meter-1', profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-1', capabilities: ['metering'] }, bootstrapCredentialId: 'boot-1' }, { actor: operator }));
-    await engine.execute(cmd.issueCredential('boot-1', 'meter-1', at(90), { purpose: 'bootstrap', fingerprint: fingerprint(7) }));
-    await engine.execute(cmd.provisionCredential('boot-1'));
-    await engine.execute(cmd.enrolNode());
-    // The same key, as a service credential under another id.
-    await engine.execute(cmd.issueCredential('twin-1', 'meter-1', at(90), { fingerprint: fingerprint(7) }));
-    await engine.execute(cmd.provisionCredential('twin-1'));
-    await engine.execute(cmd.issueCredential('svc-1', 'meter-1', at(90), { fingerprint: fingerprint(8) }));
-    await engine.execute(cmd.provisionCredential('svc-1'));
+    const { engine } = await factoryKeyTwice(store);
     const before = await footprint(store);
     expect((await rejection(engine.execute(cmd.configureAssociation('sa-1', 'twin-1')))).problem).toMatchObject({ rule: 'credentialNotBootstrap' });
     expect(await footprint(store)).toEqual(before);
@@ -127,6 +149,30 @@ describe('replay flags an association recorded after its node\'s subscription en
       expect((await replayInWorkers(store, { workers: 2, source: eventsDbRangeSourceInDir(dir) })).replay).toEqual(single);
       const entity = await replayEntity(store, 'association-sa-1');
       expect(entity.verdict).toEqual({ ok: false, findings: [expect.objectContaining({ position: forged.position, reason: expect.stringContaining('subscriptionServes') })] });
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+
+  it('on the factory key issued again, though the factory credential\'s own stream holds a refused event, in every form alike', async () => {
+    const dir = dataDir();
+    const store = openSqliteStoreInDir(dir);
+    try {
+      await factoryKeyTwice(store);
+      // A refused event on the factory credential's stream: the replay of the one association took the credential as
+      // absent, and the factory-key rule (which passes on an absent bootstrap) let the forgery through (found in review).
+      const planted = await forge(store, 'credential-boot-1', 'CredentialExpired', { credentialId: 'boot-1' }, at(0));
+      const forged = await forge(store, 'association-sa-1', 'AssociationConfigured', {
+        associationId: 'sa-1', nodeId: 'meter-1', credentialId: 'twin-1', registree: { kind: 'cse', id: '/cse-meter-1' }, registrarCseId: '/in-cse',
+      }, at(0));
+      const single = await replayAll(store);
+      expect(single.findings.map((f) => [f.position, f.reason])).toEqual([
+        [planted.position, 'CredentialExpired refused in state enrolled by rule notAfterReached'],
+        [forged.position, 'AssociationConfigured refused in state absent by rule credentialNotBootstrap'],
+      ]);
+      expect((await replayInWorkers(store, { workers: 2, source: eventsDbRangeSourceInDir(dir) })).replay).toEqual(single);
+      const entity = await replayEntity(store, 'association-sa-1');
+      expect(entity.verdict).toEqual({ ok: false, findings: [expect.objectContaining({ position: forged.position, reason: expect.stringMatching(/^AssociationConfigured refused in state absent by rule credentialNotBootstrap; it depends on credential-boot-1 has a broken history/) })] });
     } finally {
       await store.close();
     }

@@ -5,6 +5,7 @@ import { CredenceError, validationError } from '../domain/errors.ts';
 import { assertJsonWithin, MESSAGE_JSON_LIMITS } from '../domain/json-limits.ts';
 import { clone, oneValueChanges } from './support/one-value-changes.ts';
 import { B64, certificate, FP, receiptV2, T0, T1 } from './support/parse-samples.ts';
+import { placeholderKey } from './support/fleet.ts';
 
 /**
  * Commands are parsed by each command type's schema compiled ahead of time by zod (`z.compile`, issue 15 item 1),
@@ -26,8 +27,8 @@ const SAMPLES: readonly (readonly [CommandType, Record<string, unknown>])[] = [
   ['releaseNodeAssociation', { nodeId: 'n', associationId: 'a1' }],
   ['expireNodeEnrolment', { nodeId: 'n', subscriptionId: 's' }],
   ['revokeNode', { nodeId: 'n', reason: 'cessationOfOperation' }],
-  ['issueCredential', { credentialId: 'c', kind: 'ed25519', publicKey: B64(43), purpose: 'service', owner: { kind: 'node', id: 'n' }, fingerprint: FP, notBefore: T0, notAfter: T1 }],
-  ['issueCredential', { credentialId: 'c', kind: 'p256', publicKey: B64(87), purpose: 'bootstrap', owner: { kind: 'node', id: 'n' }, fingerprint: FP, notBefore: T0, notAfter: T1, certificate, predecessorId: 'c0' }],
+  ['issueCredential', { credentialId: 'c', kind: 'ed25519', ...placeholderKey('c'), purpose: 'service', owner: { kind: 'node', id: 'n' }, notBefore: T0, notAfter: T1 }],
+  ['issueCredential', { credentialId: 'c', kind: 'p256', ...placeholderKey('c', 'p256'), purpose: 'bootstrap', owner: { kind: 'node', id: 'n' }, notBefore: T0, notAfter: T1, certificate, predecessorId: 'c0' }],
   ['issueCredential', { credentialId: 'c', kind: 'psk256', purpose: 'bootstrap', owner: { kind: 'node', id: 'n' }, fingerprint: FP, notBefore: T0, notAfter: T1 }],
   ['provisionCredential', { credentialId: 'c', method: 'pre-provisioning' }],
   ['provisionCredential', { credentialId: 'c', method: 'remote-provisioning', bootstrapCredentialId: 'b', receipt: receiptV2 }],

@@ -4,6 +4,7 @@ import { associateOverHttp, httpDeviceTransport, provisionOverHttp } from '../ad
 import { openDevice } from '../bin/commands/device/simulator.ts';
 import { factory, operatorCommand } from '../bin/commands/device/steps.ts';
 import { deviceServiceWorld, type DeviceServiceWorld } from './support/device-service.ts';
+import { placeholderKey } from './support/fleet.ts';
 
 /*
  * Found in review of the device-facing surface. Seed 003, 11.2.1: "M2M service provisioning assumes the existence
@@ -53,7 +54,7 @@ describe('the service a device reaches', () => {
     const validity = { notBefore: new Date(now - 60_000).toISOString(), notAfter: new Date(now + 86_400_000).toISOString() };
     await operatorCommand(world.operator, 'registerNode', { nodeId: 'v1', profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-1', capabilities: ['metering'] }, bootstrapCredentialId: 'v1-boot' });
     await operatorCommand(world.operator, 'issueCredential', {
-      credentialId: 'v1-boot', kind: 'ed25519', publicKey: 'A'.repeat(43), purpose: 'service', owner: { kind: 'node', id: 'v1' }, fingerprint: `sha256:${'a'.repeat(64)}`, ...validity,
+      credentialId: 'v1-boot', kind: 'ed25519', ...placeholderKey('v1-boot'), purpose: 'service', owner: { kind: 'node', id: 'v1' }, ...validity,
     });
     await operatorCommand(world.operator, 'provisionCredential', { credentialId: 'v1-boot', method: 'pre-provisioning' });
     await operatorCommand(world.operator, 'enrolNode', { nodeId: 'v1', subscriptionId: 'sub-1', cseId: '/v1-cse' });

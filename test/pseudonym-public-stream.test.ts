@@ -5,7 +5,12 @@ import { FakeClock, DAY } from '../adapters/driven/clock/index.ts';
 import { hmacSha256 } from '../domain/crypto/index.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';
 import { identitiesUpTo, PseudonymDeriver, publicLifecycle, resolvePseudonym, type PseudonymKey, type PublicEvent } from '../projections/pseudonyms/index.ts';
-import { at, auditor, fingerprint, operator, T0 } from './support/fleet.ts';
+import { at, auditor, fingerprint, operator, placeholderKey, T0 } from './support/fleet.ts';
+import { fromBase64url } from '../domain/crypto/base64url.ts';
+import { publicKeyFingerprint } from '../domain/crypto/fingerprint.ts';
+
+/** An Ed25519 public key and the fingerprint issueCredential requires of it. */
+const keyed = (publicKey: string) => ({ publicKey, fingerprint: publicKeyFingerprint('ed25519', fromBase64url(publicKey)) });
 
 const key: PseudonymKey = { prf: async (m) => hmacSha256(new Uint8Array(32).fill(0x5a), m) };
 const op = { actor: operator };
@@ -21,21 +26,21 @@ const scenario = async (c: Credence, clock: FakeClock) => {
   for (const node of ['meter-01', 'meter-02', 'gateway-08']) {
     await run('registerNode', { nodeId: node, profile: profile(node.startsWith('meter') ? 'smart-meter' : 'gateway'), bootstrapCredentialId: `${node}-boot` });
     await run('issueCredential', {
-      credentialId: `${node}-boot`, kind: 'ed25519', publicKey: 'A'.repeat(43), purpose: 'bootstrap', owner: { kind: 'node', id: node }, fingerprint: fingerprint(node.length),
+      credentialId: `${node}-boot`, kind: 'ed25519', ...placeholderKey(`${node}-boot`), purpose: 'bootstrap', owner: { kind: 'node', id: node },
       notBefore: T0, notAfter: at(900),
       certificate: { fingerprint: fingerprint(91), subject: `CN=${node}`, issuer: 'CN=Acme IDevID CA 01', serialNumber: `${node}-serial`, notBefore: T0, notAfter: at(900) },
     });
     await run('provisionCredential', { credentialId: `${node}-boot`, method: 'pre-provisioning' });
     await run('enrolNode', { nodeId: node, subscriptionId: 'city-09', cseId: `/${node}-cse` });
     await run('issueCredential', {
-      credentialId: `${node}-svc`, kind: 'ed25519', purpose: 'service', owner: { kind: 'node', id: node }, fingerprint: fingerprint(node.length + 100),
-      publicKey: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8', notBefore: T0, notAfter: at(90),
+      credentialId: `${node}-svc`, kind: 'ed25519', purpose: 'service', owner: { kind: 'node', id: node },
+      ...keyed('AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8'), notBefore: T0, notAfter: at(90),
     });
     await run('provisionCredential', { credentialId: `${node}-svc`, method: 'remote-provisioning', bootstrapCredentialId: `${node}-boot` });
   }
   await run('registerApplication', { appId: 'Rmetering', name: 'metering', provider: 'Acme' });
   await run('issueCredential', {
-    credentialId: 'app-cred-01', kind: 'p256', publicKey: `${'B'.repeat(86)}A`, purpose: 'application', owner: { kind: 'app', id: 'Rmetering' }, fingerprint: fingerprint(7), notBefore: T0, notAfter: at(300),
+    credentialId: 'app-cred-01', kind: 'p256', ...placeholderKey('app-cred-01', 'p256'), purpose: 'application', owner: { kind: 'app', id: 'Rmetering' }, notBefore: T0, notAfter: at(300),
   });
   await run('provisionCredential', { credentialId: 'app-cred-01', method: 'pre-provisioning' });
   await run('enrolApplication', { appId: 'Rmetering', credentialId: 'app-cred-01' });
@@ -58,7 +63,7 @@ const scenario = async (c: Credence, clock: FakeClock) => {
   await c.settle();
   clock.set(at(2));
   await run('issueCredential', {
-    credentialId: 'meter-02-svc-2', kind: 'ed25519', publicKey: 'A'.repeat(43), purpose: 'service', owner: { kind: 'node', id: 'meter-02' }, fingerprint: fingerprint(200),
+    credentialId: 'meter-02-svc-2', kind: 'ed25519', ...placeholderKey('meter-02-svc-2'), purpose: 'service', owner: { kind: 'node', id: 'meter-02' },
     notBefore: at(2), notAfter: at(120), predecessorId: 'meter-02-svc',
   });
   await run('startCredentialRotation', { credentialId: 'meter-02-svc', successorId: 'meter-02-svc-2', overlapEndsAt: at(9) });
@@ -171,12 +176,12 @@ describe('public lifecycle stream', () => {
     await run('enrolNode', { nodeId: 'meter-01', subscriptionId: 'city-09', cseId: '/meter-01-cse' });
     await run('registerApplication', { appId: 'Rmetering', name: 'metering', provider: 'Acme' });
     await run('issueCredential', {
-      credentialId: 'app-cred-01', kind: 'p256', publicKey: `${'B'.repeat(86)}A`, purpose: 'application', owner: { kind: 'app', id: 'Rmetering' }, fingerprint: fingerprint(7), notBefore: T0, notAfter: at(300),
+      credentialId: 'app-cred-01', kind: 'p256', ...placeholderKey('app-cred-01', 'p256'), purpose: 'application', owner: { kind: 'app', id: 'Rmetering' }, notBefore: T0, notAfter: at(300),
     });
     await run('provisionCredential', { credentialId: 'app-cred-01', method: 'pre-provisioning' });
     await run('enrolApplication', { appId: 'Rmetering', credentialId: 'app-cred-01' });
     await run('issueCredential', {
-      credentialId: 'ae-cred-01', kind: 'ed25519', publicKey: 'A'.repeat(43), purpose: 'service', owner: { kind: 'ae', id: 'Cmeter-01-ae' }, fingerprint: fingerprint(31),
+      credentialId: 'ae-cred-01', kind: 'ed25519', ...placeholderKey('ae-cred-01'), purpose: 'service', owner: { kind: 'ae', id: 'Cmeter-01-ae' },
       notBefore: T0, notAfter: at(90),
     });
     await run('provisionCredential', { credentialId: 'ae-cred-01', method: 'pre-provisioning' });
@@ -210,8 +215,8 @@ describe('public lifecycle stream', () => {
     await run('enrolNode', { nodeId: 'meter-01', subscriptionId: 'city-09', cseId: '/cse-09' });
     await run('revokeNode', { nodeId: 'meter-01', reason: 'keyCompromise' });
     await run('issueCredential', {
-      credentialId: 'for-replacement', kind: 'ed25519', publicKey: 'A'.repeat(43), purpose: 'service', owner: { kind: 'cse', id: '/cse-09' },
-      fingerprint: fingerprint(41), notBefore: T0, notAfter: at(90),
+      credentialId: 'for-replacement', kind: 'ed25519', ...placeholderKey('for-replacement'), purpose: 'service', owner: { kind: 'cse', id: '/cse-09' },
+      notBefore: T0, notAfter: at(90),
     });
     await run('enrolNode', { nodeId: 'meter-02', subscriptionId: 'city-09', cseId: '/cse-09' });
     await c.settle();

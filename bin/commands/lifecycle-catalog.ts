@@ -133,7 +133,7 @@ export const LIFECYCLE_COMMANDS: readonly LifecycleSpec[] = [
       { flags: '--kind <kind>', description: 'key kind', required: true, choices: ['psk256', 'ed25519', 'p256'] },
       { flags: '--purpose <purpose>', description: 'what it is for', required: true, choices: ['bootstrap', 'service', 'application'] },
       { flags: '--owner <kind:id>', description: 'its owner, e.g. node:meter-1 (kinds node, cse, ae, app)', required: true },
-      { flags: '--fingerprint <sha256:hex>', description: 'fingerprint of the key, sha256:<64 hex>', required: true },
+      { flags: '--fingerprint <sha256:hex>', description: 'fingerprint of the key, sha256:<64 hex> (an Ed25519 or P-256 key\'s is the SHA-256 of its SubjectPublicKeyInfo, as openssl pkey -pubin -outform DER | sha256sum prints)', required: true },
       { flags: '--public-key <base64url>', description: 'the public key (ed25519, p256; never for psk256)' },
       instant('--not-before <time>', 'start of validity (default: now)', false),
       instant('--not-after <time>', 'end of validity'),

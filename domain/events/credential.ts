@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { AssociationId, CredentialId, Instant } from '../ids.ts';
 import { base64urlText, Fingerprint, Owner, RevocationReason } from './common.ts';
 import { CaId } from '../x509/issuing-ca.ts';
+import { fromBase64url } from '../crypto/base64url.ts';
+import { publicKeyFingerprint } from '../crypto/fingerprint.ts';
 import { HASH_LENGTH, MAX_CERTIFICATE_LENGTH, MAX_PROOF_LENGTH, MAX_PUBLIC_KEY_LENGTH } from '../crypto/sizes.ts';
 
 export const CredentialKind = z.enum(['psk256', 'ed25519', 'p256']);
@@ -55,6 +57,14 @@ export const issuingRules = (d: z.infer<typeof CredentialIssued>, ctx: z.Refinem
     if (d.certificate !== undefined) ctx.addIssue({ code: 'custom', path: ['certificate'], message: 'a psk256 credential has no certificate' });
   } else if (d.publicKey === undefined || d.publicKey.length !== PUBLIC_KEY_CHARS[d.kind]) {
     ctx.addIssue({ code: 'custom', path: ['publicKey'], message: `a ${d.kind} credential needs its public key (${PUBLIC_KEY_CHARS[d.kind]} base64url characters)` });
+  } else if (d.fingerprint !== publicKeyFingerprint(d.kind, fromBase64url(d.publicKey))) {
+    // The fingerprint is what a device presents and the Registrar finds the credential by, and what says two
+    // credentials are one key: one that is not its key's would let the factory key pass as another (found in review).
+    ctx.addIssue({
+      code: 'custom',
+      path: ['fingerprint'],
+      message: `must be the SHA-256 of the public key's SubjectPublicKeyInfo (sha256:<64 hex>), ${publicKeyFingerprint(d.kind, fromBase64url(d.publicKey))} for this key`,
+    });
   }
 };
 

@@ -51,11 +51,12 @@ interface Claimant {
  * same command for the same claimant since the claimant's previous append, domain/fact-claims.ts), as it stood at its
  * latest such claim. A claim made before the claimant appended another command was that command's leftover, and
  * vouches for nothing later, as in the fleet replay (found in review: it vouched for a decision after a revocation).
- * The other entity is rebuilt with every guard of its own: a fact whose own history the machines would not accept
- * is reported as broken, not taken as it says it stands (found in review).
+ * The other entity is replayed with every guard of its own and stands where its accepted events leave it, as the
+ * fleet replay takes it: an event of it the machines would not accept is reported as a broken dependency, and never
+ * counts (found in review: a fact taken as absent once its stream had a finding let a guard that passes on an absent
+ * fact, the factory key's, pass where the fleet replay refused).
  */
 const viewBefore = async (
-  store: EventStore,
   kind: EntityKind,
   id: string,
   position: bigint,
@@ -64,7 +65,8 @@ const viewBefore = async (
   depth: number,
 ): Promise<{ view: EntityView | undefined; broken?: string }> => {
   const streamId = streamIdOf(kind, id);
-  let records = (await store.readStream(streamId)).filter((r) => r.position < position);
+  const stored = await judged.records(streamId);
+  let records = stored.filter((r) => r.position < position);
   const claimedAt = claimant.foreign ? -1 : records.findLastIndex((r) => {
     const claim = factClaimOf(r);
     return claim !== undefined && r.position > claimant.after && claim.claimant === claimant.streamId && claim.commandId === claimant.commandId;
@@ -72,8 +74,13 @@ const viewBefore = async (
   if (claimedAt >= 0) records = records.slice(0, claimedAt);
   if (records.length === 0) return { view: undefined };
   const last = records.at(-1)!.position;
-  const broken = await judged.brokenThrough(streamId, last, depth);
-  if (broken !== undefined) return { view: undefined, broken };
+  const judgement = await judged.judge(streamId, depth);
+  if (judgement !== undefined) {
+    const broken = describeBroken(streamId, judgement.first, last);
+    const view = judgement.views.findLast((v) => v.position <= last)?.view;
+    return broken === undefined ? { view } : { view, broken };
+  }
+  // Being judged further out (a cycle) or past the depth: taken as stored, as a trusted rebuild would take it.
   try {
     const entity = applyStored(emptyEntity(kind, id), records);
     return { view: entity.events.length === 0 ? undefined : viewOf(entity.snapshot) };
@@ -87,15 +94,21 @@ const viewBefore = async (
 /** How deep facts of facts are judged for one entity's replay (an association's credential's node's subscription). */
 const MAX_FACT_DEPTH = 4;
 
+/** A fact stream replayed with every guard: its first finding, and its view after each event it accepted. */
+interface Judgement {
+  readonly first: Finding | undefined;
+  readonly views: readonly { readonly position: bigint; readonly view: EntityView }[];
+}
+
 /**
- * The verdicts of the fact streams one entity replay reads, shared by every replay nested under it: each fact stream
- * is replayed with every guard once, whole, and is broken through a position when its first finding is at or before
- * it (a finding never moves earlier for what follows it). A stream being judged (a cycle) or past the depth counts as
- * sound, as a trusted rebuild would take it. (A cache per nested replay, one replay per position read, cost some R^3
- * reads for R events of a fact: found in review.)
+ * The fact streams one entity replay reads, shared by every replay nested under it: each is read once and replayed
+ * with every guard once, whole (a cache per nested replay, one replay per position read, cost some R^3 reads for R
+ * events of a fact: found in review). A stream being judged (a cycle) or past the depth is not judged: the caller
+ * takes it as stored, as a trusted rebuild would.
  */
 class FactJudgements {
-  readonly #firstFinding = new Map<string, Finding | undefined>();
+  readonly #judgements = new Map<string, Judgement>();
+  readonly #records = new Map<string, Promise<readonly RecordedEvent[]>>();
   /** Streams being judged, outermost first: a fact read while its own replay runs (a cycle) is taken as sound. */
   readonly #judging: string[] = [];
   /**
@@ -113,24 +126,33 @@ class FactJudgements {
     this.#judging.push(replaying);
   }
 
-  async brokenThrough(streamId: string, position: bigint, depth: number): Promise<string | undefined> {
+  /** The stream's records, read once per call. */
+  records(streamId: string): Promise<readonly RecordedEvent[]> {
+    let read = this.#records.get(streamId);
+    if (read === undefined) this.#records.set(streamId, (read = this.store.readStream(streamId)));
+    return read;
+  }
+
+  async judge(streamId: string, depth: number): Promise<Judgement | undefined> {
     // A verdict already known holds at any depth (found in review: one cut by the depth limit was taken as sound).
-    if (this.#firstFinding.has(streamId)) return describeBroken(streamId, this.#firstFinding.get(streamId), position);
+    const known = this.#judgements.get(streamId);
+    if (known !== undefined) return known;
     const judging = this.#judging.indexOf(streamId);
     if (depth >= MAX_FACT_DEPTH || judging >= 0) {
       for (const inner of this.#judging.slice(judging + 1)) this.#assumed.add(inner);
       return undefined;
     }
     this.#judging.push(streamId);
-    let first: Finding | undefined;
+    let judgement: Judgement;
     try {
-      const replay = await replayEntityAt(this.store, streamId, undefined, depth + 1, this);
-      first = replay.verdict.ok ? undefined : replay.verdict.findings[0];
+      const views: { position: bigint; view: EntityView }[] = [];
+      const replay = await replayEntityAt(this.store, streamId, undefined, depth + 1, this, views);
+      judgement = { first: replay.verdict.ok ? undefined : replay.verdict.findings[0], views };
     } finally {
       this.#judging.pop();
     }
-    if (!this.#assumed.delete(streamId)) this.#firstFinding.set(streamId, first);
-    return describeBroken(streamId, first, position);
+    if (!this.#assumed.delete(streamId)) this.#judgements.set(streamId, judgement);
+    return judgement;
   }
 }
 
@@ -150,6 +172,8 @@ const replayEntityAt = async (
   until: ((r: RecordedEvent) => boolean) | undefined,
   depth: number,
   judged: FactJudgements,
+  /** When given: the entity's view after each event it accepted, for the replays that read it as a fact. */
+  views?: { position: bigint; view: EntityView }[],
 ): Promise<EntityReplay> => {
   const ref = parseStreamId(streamId);
   const foreign = claimsAreForeign(store);
@@ -164,7 +188,7 @@ const replayEntityAt = async (
   /** The stream's previous record (its position), and its last event: its command id and position. */
   let previous: bigint | undefined;
   let last: { commandId: string; position: bigint } | undefined;
-  for (const record of await store.readStream(streamId)) {
+  for (const record of depth === 0 ? await store.readStream(streamId) : await judged.records(streamId)) {
     if (until !== undefined && !until(record)) break;
     const base = { position: record.position, revision: record.revision, type: record.type };
     // The stream read by revision must be the stream in global order, as the fleet replay reads it (verifier.ts).
@@ -192,7 +216,7 @@ const replayEntityAt = async (
     const brokenDependencies: string[] = [];
     const claimant = { streamId, commandId: metadata.commandId, after, foreign };
     const facts = await gatherFactsAsync(event, snapshot.context, async (kind, id) => {
-      const { view, broken } = await viewBefore(store, kind, id, record.position, claimant, judged, depth);
+      const { view, broken } = await viewBefore(kind, id, record.position, claimant, judged, depth);
       if (broken !== undefined) brokenDependencies.push(broken);
       return view;
     });
@@ -201,6 +225,7 @@ const replayEntityAt = async (
     if (verdict.ok) {
       snapshot = verdict.snapshot;
       steps.push({ ...base, ...who, accepted: true, state: stateOf(snapshot) });
+      views?.push({ position: record.position, view: viewOf(snapshot) });
     } else {
       refuse({ ...base, ...who }, [describeRefusal(event.type, verdict), ...brokenDependencies.map((b) => `it depends on ${b}`)].join('; '));
     }

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { COMMAND_CATALOG, COMMAND_TYPES, type CommandType } from '../../domain/commands/index.ts';
 import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
-import { at, auditor, fingerprint, operator, profile, system } from '../support/fleet.ts';
+import { at, auditor, fingerprint, operator, placeholderKey, profile, system } from '../support/fleet.ts';
 
 /** Fixed command ids: drawn often enough that one id is reused within a run, for another command or another actor. */
 export const COMMAND_ID_POOL = ['3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f', '0b9f1e3a-3c1d-4f6e-9a57-1c2d3e4f5a6b', '7d1f2e3c-4b5a-4968-8776-655443322110'];
@@ -23,8 +23,9 @@ const REASONS = ['keyCompromise', 'superseded', 'cessationOfOperation', 'unspeci
 const one = <T>(items: readonly T[]) => fc.constantFrom(...items);
 const day = fc.integer({ min: -30, max: 400 }).map(at);
 
-const publicKeyFor = (kind: string): Record<string, unknown> =>
-  kind === 'ed25519' ? { publicKey: 'A'.repeat(43) } : kind === 'p256' ? { publicKey: `B${'A'.repeat(86)}` } : {};
+/** An asymmetric credential's public key and the fingerprint it must carry; a PSK's fingerprint is any keyed hash. */
+const keyFor = (kind: string, n: number): Record<string, unknown> =>
+  kind === 'ed25519' || kind === 'p256' ? { ...placeholderKey(`fuzz-${n}`, kind) } : { fingerprint: fingerprint(n + 1) };
 
 const issue = fc
   .record({ credentialId: one(CREDENTIALS), kind: one(['ed25519', 'p256', 'psk256']), node: one(NODES), app: one(APPS), forApp: fc.boolean(), n: fc.nat(50), notAfter: day })
@@ -33,8 +34,7 @@ const issue = fc
     kind,
     purpose: forApp ? 'application' : 'service',
     owner: forApp ? { kind: 'app', id: app } : { kind: 'node', id: node },
-    fingerprint: fingerprint(n + 1),
-    ...publicKeyFor(kind),
+    ...keyFor(kind, n),
     notBefore: at(0),
     notAfter,
   }));

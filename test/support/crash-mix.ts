@@ -1,6 +1,7 @@
 import { command } from '../../domain/commands/index.ts';
 import { eventIdFor } from '../../domain/event-ids.ts';
 import type { Actor } from '../../domain/metadata.ts';
+import { placeholderKey } from './fleet.ts';
 
 /**
  * The crash suite's lifecycle mix (issue 10), shared by the worker that runs it and the test that checks what
@@ -71,8 +72,8 @@ const nodeScript = (seed: number, n: number): MixCommand[] => {
     command(
       'issueCredential',
       {
-        credentialId, kind: 'ed25519', publicKey: 'A'.repeat(43), purpose: 'service', owner: { kind: 'node', id: nodeId },
-        fingerprint: `sha256:${(n + 1).toString(16).padStart(64, '0')}`, notBefore: iso(0), notAfter: iso(365),
+        credentialId, kind: 'ed25519', ...placeholderKey(credentialId), purpose: 'service', owner: { kind: 'node', id: nodeId },
+        notBefore: iso(0), notAfter: iso(365),
       },
       as,
     ),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isCredenceError, type CredenceError } from '../../domain/errors.ts';
 import { command } from '../../domain/commands/index.ts';
 import type { Actor } from '../../domain/metadata.ts';
@@ -5,6 +6,7 @@ import { FakeClock, DAY } from '../../adapters/driven/clock/index.ts';
 import { createEngine, type Engine } from '../../adapters/engine/index.ts';
 import { openSqliteStore } from '../../adapters/driven/store/index.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
+import { publicKeyFingerprint } from '../../domain/crypto/fingerprint.ts';
 
 export const operator: Actor = { id: 'operator:alice', role: 'operator' };
 export const auditor: Actor = { id: 'auditor:bob', role: 'auditor' };
@@ -17,17 +19,27 @@ export const profile = { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-
 export const fingerprint = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
 
 /**
- * The data of an issueCredential for a node's service credential (a placeholder Ed25519 key, a fingerprint made from
- * the id), valid from `notBefore` to `notAfter`: shared by the engine fixtures here, the SSE fixtures (commands) and
- * the HTTP conformance fixtures (request bodies), which date it from the wall clock.
+ * A stand-in Ed25519 public key of its own for each name (32 bytes hashed from it: no one holds its private key), and
+ * its fingerprint, the SHA-256 of its SubjectPublicKeyInfo, which issueCredential requires the fingerprint to be.
+ */
+export const placeholderKey = (name: string, kind: 'ed25519' | 'p256' = 'ed25519'): { readonly publicKey: string; readonly fingerprint: string } => {
+  const hashed = (part: string) => createHash('sha256').update(`credence/test/placeholder-${kind}:${name}${part}`).digest();
+  // P-256: an uncompressed SEC1 point's 65 bytes (0x04, x, y), not checked to lie on the curve.
+  const raw = kind === 'ed25519' ? hashed('') : Buffer.concat([Buffer.of(4), hashed('/x'), hashed('/y')]);
+  return { publicKey: raw.toString('base64url'), fingerprint: publicKeyFingerprint(kind, raw) };
+};
+
+/**
+ * The data of an issueCredential for a node's service credential (a placeholder Ed25519 key of its own), valid from
+ * `notBefore` to `notAfter`: shared by the engine fixtures here, the SSE fixtures (commands) and the HTTP conformance
+ * fixtures (request bodies), which date it from the wall clock.
  */
 export const issueCredentialData = (credentialId: string, nodeId: string, validity: { readonly notBefore: string; readonly notAfter: string }) => ({
   credentialId,
   kind: 'ed25519',
-  publicKey: 'A'.repeat(43),
+  ...placeholderKey(credentialId),
   purpose: 'service',
   owner: { kind: 'node', id: nodeId },
-  fingerprint: fingerprint(credentialId.length + 7),
   notBefore: validity.notBefore,
   notAfter: validity.notAfter,
 });
