@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openSqliteStore, openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
@@ -6,11 +6,10 @@ import { eventsDbRangeSourceInDir } from '../adapters/driven/store/sqlite/events
 import { createEngine } from '../adapters/engine/index.ts';
 import { replayInWorkers } from '../adapters/replay-workers/pool.ts';
 import { command } from '../domain/commands/index.ts';
-import { publicKeyFingerprint } from '../domain/crypto/fingerprint.ts';
 import type { EventStore } from '../domain/ports/event-store.ts';
 import { replayAll, replayEntity } from '../projections/replay/index.ts';
 import { dataDirs, forge } from './replay.fixtures.ts';
-import { at, cmd, fingerprint, footprint, operator, rejection, T0 } from './support/fleet.ts';
+import { at, cmd, fingerprint, footprint, operator, placeholderKey, rejection, T0 } from './support/fleet.ts';
 
 /*
  * Found in review of the device service. Seed 003, 11.2.1: M2M service provisioning, and every association built on
@@ -86,16 +85,10 @@ describe('an association stands on the subscription its node is served under', (
   });
 });
 
-/** A real Ed25519 public key and its fingerprint (the SHA-256 of its SubjectPublicKeyInfo). */
-const ed25519Key = () => {
-  const raw = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }).subarray(12);
-  return { publicKey: Buffer.from(raw).toString('base64url'), fingerprint: publicKeyFingerprint('ed25519', raw) };
-};
-
 /** meter-1 registered with the factory credential boot-1, enrolled; twin-1 the factory key issued again; svc-1 another key. */
 const factoryKeyTwice = async (store: EventStore) => {
   const engine = createEngine({ store, clock: new FakeClock(T0) });
-  const factoryKey = ed25519Key();
+  const factoryKey = placeholderKey('meter-1 factory key');
   await engine.execute(cmd.createSubscription());
   await engine.execute(command('registerNode', { nodeId: 'meter-1', profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-1', capabilities: ['metering'] }, bootstrapCredentialId: 'boot-1' }, { actor: operator }));
   await engine.execute(cmd.issueCredential('boot-1', 'meter-1', at(90), { purpose: 'bootstrap', ...factoryKey }));
@@ -103,7 +96,7 @@ const factoryKeyTwice = async (store: EventStore) => {
   await engine.execute(cmd.enrolNode());
   await engine.execute(cmd.issueCredential('twin-1', 'meter-1', at(90), factoryKey));
   await engine.execute(cmd.provisionCredential('twin-1'));
-  await engine.execute(cmd.issueCredential('svc-1', 'meter-1', at(90), ed25519Key()));
+  await engine.execute(cmd.issueCredential('svc-1', 'meter-1', at(90), placeholderKey('svc-1')));
   await engine.execute(cmd.provisionCredential('svc-1'));
   return { engine, factoryKey };
 };
@@ -115,6 +108,18 @@ describe('an association is never on the node\'s factory key', () => {
     const before = await footprint(store);
     const error = await rejection(engine.execute(cmd.issueCredential('twin-2', 'meter-1', at(90), { publicKey: factoryKey.publicKey, fingerprint: fingerprint(9) })));
     expect(error.problem).toMatchObject({ code: 'validation', issues: [expect.objectContaining({ path: 'data.fingerprint', rule: 'custom', message: expect.stringContaining(factoryKey.fingerprint) })] });
+    expect(await footprint(store)).toEqual(before);
+  });
+
+  it('refuses a public key that is not canonical base64url as a validation error naming it, never a crash, writing nothing', async () => {
+    // Found in review: decoding the key to check its fingerprint threw, and the service answered 500.
+    const store = openSqliteStore({ memory: true });
+    const { engine } = await factoryKeyTwice(store);
+    const before = await footprint(store);
+    for (const [kind, publicKey] of [['ed25519', `${'A'.repeat(42)}B`], ['ed25519', `${'A'.repeat(42)}=`], ['p256', `B${'A'.repeat(85)}B`]] as const) {
+      const error = await rejection(engine.execute(cmd.issueCredential('twin-3', 'meter-1', at(90), { kind, publicKey, fingerprint: fingerprint(9) })));
+      expect(error.problem, publicKey).toMatchObject({ code: 'validation', issues: expect.arrayContaining([expect.objectContaining({ path: 'data.publicKey' })]) });
+    }
     expect(await footprint(store)).toEqual(before);
   });
 

@@ -183,10 +183,36 @@ describe('the replay of one entity, facts in a cycle', () => {
     // fact stands where its accepted events leave it, as in the fleet replay: only cred-X's forged event is a finding.
     const fleet = await replayAll(store);
     expect(fleet.findings.map((f) => [f.streamId, f.position])).toEqual([['credential-cred-X', broken]]);
-    for (const streamId of ['credential-cred-Y', 'application-Rapp1', 'credential-cred-X']) {
-      const one = await replayEntity(store, streamId);
-      expect(one.verdict.ok ? [] : one.verdict.findings.map((f) => f.position), streamId).toEqual(fleet.findings.filter((f) => f.streamId === streamId).map((f) => f.position));
-    }
+    await expectEveryEntityAsTheFleet(store, fleet, ['credential-cred-Y', 'application-Rapp1', 'credential-cred-X']);
+    await store.close();
+  });
+
+  it('answers a fact read back in a cycle from its replay so far, not from a rebuild that skips its guards (found in review)', async () => {
+    const store = openSqliteStore({ memory: true });
+    const engine = createEngine({ store, clock: new FakeClock(T0) });
+    for (const c of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential('cred-w'), cmd.provisionCredential('cred-w')]) await engine.execute(c);
+    const issued = (id: string, predecessorId: string) => ({ ...issueCredentialData(id, 'meter-1', { notBefore: T0, notAfter: at(90) }), predecessorId });
+    await forge(store, 'credential-cred-x', 'CredentialIssued', issued('cred-x', 'cred-w'), T0);
+    await forge(store, 'credential-cred-x', 'CredentialProvisioned', { credentialId: 'cred-x', method: 'pre-provisioning' }, T0);
+    await forge(store, 'credential-cred-w', 'CredentialRotationStarted', { credentialId: 'cred-w', successorId: 'cred-x', overlapEndsAt: at(10) }, T0);
+    // Refused (before its notAfter): a rebuild that skips guards failed on it, and took cred-x as absent.
+    const { position: early } = await forge(store, 'credential-cred-x', 'CredentialExpired', { credentialId: 'cred-x' }, at(1));
+    await forge(store, 'credential-cred-y', 'CredentialIssued', issued('cred-y', 'cred-x'), at(1));
+    await forge(store, 'credential-cred-x', 'CredentialRotationStarted', { credentialId: 'cred-x', successorId: 'cred-y', overlapEndsAt: at(20) }, at(1));
+    await forge(store, 'credential-cred-x', 'CredentialRevoked', { credentialId: 'cred-x', reason: 'superseded' }, at(2));
+    // cred-x was superseded in turn by cred-y, which the node does not hold: abandoning cred-w's rotation is refused.
+    const { position: abandoned } = await forge(store, 'credential-cred-w', 'CredentialRotationAbandoned', { credentialId: 'cred-w', successorId: 'cred-x' }, at(2));
+    const fleet = await replayAll(store);
+    expect(fleet.findings.map((f) => [f.streamId, f.position])).toEqual(expect.arrayContaining([['credential-cred-x', early], ['credential-cred-w', abandoned]]));
+    await expectEveryEntityAsTheFleet(store, fleet, ['credential-cred-w', 'credential-cred-x', 'credential-cred-y']);
     await store.close();
   });
 });
+
+/** The replay of each one entity finds what the fleet replay finds in its stream, no more and no less. */
+const expectEveryEntityAsTheFleet = async (store: EventStore, fleet: Awaited<ReturnType<typeof replayAll>>, streamIds: readonly string[]) => {
+  for (const streamId of streamIds) {
+    const one = await replayEntity(store, streamId);
+    expect(one.verdict.ok ? [] : one.verdict.findings.map((f) => f.position), streamId).toEqual(fleet.findings.filter((f) => f.streamId === streamId).map((f) => f.position));
+  }
+};

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { AssociationId, CredentialId, Instant } from '../ids.ts';
 import { base64urlText, Fingerprint, Owner, RevocationReason } from './common.ts';
 import { CaId } from '../x509/issuing-ca.ts';
-import { fromBase64url } from '../crypto/base64url.ts';
+import { tryFromBase64url } from '../crypto/base64url.ts';
 import { publicKeyFingerprint } from '../crypto/fingerprint.ts';
 import { HASH_LENGTH, MAX_CERTIFICATE_LENGTH, MAX_PROOF_LENGTH, MAX_PUBLIC_KEY_LENGTH } from '../crypto/sizes.ts';
 
@@ -57,14 +57,20 @@ export const issuingRules = (d: z.infer<typeof CredentialIssued>, ctx: z.Refinem
     if (d.certificate !== undefined) ctx.addIssue({ code: 'custom', path: ['certificate'], message: 'a psk256 credential has no certificate' });
   } else if (d.publicKey === undefined || d.publicKey.length !== PUBLIC_KEY_CHARS[d.kind]) {
     ctx.addIssue({ code: 'custom', path: ['publicKey'], message: `a ${d.kind} credential needs its public key (${PUBLIC_KEY_CHARS[d.kind]} base64url characters)` });
-  } else if (d.fingerprint !== publicKeyFingerprint(d.kind, fromBase64url(d.publicKey))) {
+  } else {
+    // Decoded without throwing: the schema checks the length and alphabet, and zod runs this refinement even when
+    // those failed (found in review: a key with non-zero padding bits was a 500, not a refusal naming the field).
+    const key = tryFromBase64url(d.publicKey);
+    if (key === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['publicKey'], message: 'must be canonical unpadded base64url' });
+      return;
+    }
     // The fingerprint is what a device presents and the Registrar finds the credential by, and what says two
     // credentials are one key: one that is not its key's would let the factory key pass as another (found in review).
-    ctx.addIssue({
-      code: 'custom',
-      path: ['fingerprint'],
-      message: `must be the SHA-256 of the public key's SubjectPublicKeyInfo (sha256:<64 hex>), ${publicKeyFingerprint(d.kind, fromBase64url(d.publicKey))} for this key`,
-    });
+    const expected = publicKeyFingerprint(d.kind, key);
+    if (d.fingerprint !== expected) {
+      ctx.addIssue({ code: 'custom', path: ['fingerprint'], message: `must be the SHA-256 of the public key's SubjectPublicKeyInfo (sha256:<64 hex>), ${expected} for this key` });
+    }
   }
 };
 

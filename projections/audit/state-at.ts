@@ -38,7 +38,9 @@ export const stateAt = async (store: EventStore, streamId: string, at: Date): Pr
   const last = replay.steps.at(-1);
   let context: Record<string, unknown> | undefined;
   if (replay.verdict.ok) {
-    const records = (await store.readStream(streamId)).slice(0, replay.steps.length);
+    // Through the last event replayed, by position: a fact claim in the stream (EventStoreDB) is no step of the replay
+    // (found in review: a slice by the count of steps stopped short of the last events).
+    const records = last === undefined ? [] : (await store.readStream(streamId)).filter((r) => r.position <= last.position);
     context = applyStored(emptyEntity(ref.kind, ref.id), records).snapshot.context as Record<string, unknown>;
   }
   return {

@@ -54,7 +54,9 @@ interface Claimant {
  * The other entity is replayed with every guard of its own and stands where its accepted events leave it, as the
  * fleet replay takes it: an event of it the machines would not accept is reported as a broken dependency, and never
  * counts (found in review: a fact taken as absent once its stream had a finding let a guard that passes on an absent
- * fact, the factory key's, pass where the fleet replay refused).
+ * fact, the factory key's, pass where the fleet replay refused). A fact read back while its own replay runs (a cycle:
+ * a predecessor's rotation reads its successor, whose issuance reads the predecessor) is answered from that replay,
+ * which has judged everything before the event it is at.
  */
 const viewBefore = async (
   kind: EntityKind,
@@ -74,13 +76,18 @@ const viewBefore = async (
   if (claimedAt >= 0) records = records.slice(0, claimedAt);
   if (records.length === 0) return { view: undefined };
   const last = records.at(-1)!.position;
-  const judgement = await judged.judge(streamId, depth);
+  const found = await judged.judge(streamId, depth);
+  // Judged whole, or being judged further out (a cycle) and judged through `last` already: exact (found in review: a
+  // cycle was answered by a trusted rebuild, which applied what the fleet replay refuses, or failed on it).
+  const judgement = found?.judged ?? (found?.inProgress !== undefined && last < found.inProgress.at ? found.inProgress : undefined);
   if (judgement !== undefined) {
-    const broken = describeBroken(streamId, judgement.first, last);
+    const broken = describeBroken(streamId, judgement.findings[0], last);
     const view = judgement.views.findLast((v) => v.position <= last)?.view;
     return broken === undefined ? { view } : { view, broken };
   }
-  // Being judged further out (a cycle) or past the depth: taken as stored, as a trusted rebuild would take it.
+  // A cycle read past where it is judged, or past the depth: taken as stored, as a trusted rebuild would take it, and
+  // nothing judged on it is kept.
+  judged.assume(streamId);
   try {
     const entity = applyStored(emptyEntity(kind, id), records);
     return { view: entity.events.length === 0 ? undefined : viewOf(entity.snapshot) };
@@ -94,36 +101,42 @@ const viewBefore = async (
 /** How deep facts of facts are judged for one entity's replay (an association's credential's node's subscription). */
 const MAX_FACT_DEPTH = 4;
 
-/** A fact stream replayed with every guard: its first finding, and its view after each event it accepted. */
+/**
+ * A stream's replay with every guard, as far as it went: its findings in order, its view after each event it
+ * accepted, and the position of the record it is at (everything before it is judged).
+ */
 interface Judgement {
-  readonly first: Finding | undefined;
-  readonly views: readonly { readonly position: bigint; readonly view: EntityView }[];
+  at: bigint;
+  readonly findings: Finding[];
+  readonly views: { readonly position: bigint; readonly view: EntityView }[];
 }
+const startJudgement = (): Judgement => ({ at: -1n, findings: [], views: [] });
 
 /**
  * The fact streams one entity replay reads, shared by every replay nested under it: each is read once and replayed
  * with every guard once, whole (a cache per nested replay, one replay per position read, cost some R^3 reads for R
- * events of a fact: found in review). A stream being judged (a cycle) or past the depth is not judged: the caller
- * takes it as stored, as a trusted rebuild would.
+ * events of a fact: found in review). A stream read while its own replay runs (a cycle) is answered from that replay
+ * as far as it went; past it, or past the depth, the caller takes the stream as stored, as a trusted rebuild would.
  */
 class FactJudgements {
   readonly #judgements = new Map<string, Judgement>();
   readonly #records = new Map<string, Promise<readonly RecordedEvent[]>>();
-  /** Streams being judged, outermost first: a fact read while its own replay runs (a cycle) is taken as sound. */
-  readonly #judging: string[] = [];
+  /** Streams being judged, outermost first, with their replays so far. */
+  readonly #judging: { readonly streamId: string; readonly judgement: Judgement }[] = [];
   /**
-   * Streams whose verdict took something as sound without judging it (a stream being judged, or one past the depth):
-   * not kept, so a later read judges them again once what they assumed is known (found in review: a verdict that
-   * assumed a broken credential sound was kept for the rest of the call, and one made at the depth limit was reused
-   * where it is judged in full).
+   * Streams whose verdict took something as sound without judging it (a stream being judged, read past where it is
+   * judged, or one past the depth): not kept, so a later read judges them again once what they assumed is known
+   * (found in review: a verdict that assumed a broken credential sound was kept for the rest of the call, and one
+   * made at the depth limit was reused where it is judged in full).
    */
   readonly #assumed = new Set<string>();
   /** `replaying`: the entity the call replays, being judged from the start (a fact that reads it back is a cycle). */
   constructor(
     private readonly store: EventStore,
     replaying: string,
+    readonly top: Judgement = startJudgement(),
   ) {
-    this.#judging.push(replaying);
+    this.#judging.push({ streamId: replaying, judgement: top });
   }
 
   /** The stream's records, read once per call. */
@@ -133,26 +146,29 @@ class FactJudgements {
     return read;
   }
 
-  async judge(streamId: string, depth: number): Promise<Judgement | undefined> {
+  /** The stream judged whole, or its replay in progress (a cycle); undefined past the depth. */
+  async judge(streamId: string, depth: number): Promise<{ judged?: Judgement; inProgress?: Judgement } | undefined> {
     // A verdict already known holds at any depth (found in review: one cut by the depth limit was taken as sound).
     const known = this.#judgements.get(streamId);
-    if (known !== undefined) return known;
-    const judging = this.#judging.indexOf(streamId);
-    if (depth >= MAX_FACT_DEPTH || judging >= 0) {
-      for (const inner of this.#judging.slice(judging + 1)) this.#assumed.add(inner);
-      return undefined;
-    }
-    this.#judging.push(streamId);
-    let judgement: Judgement;
+    if (known !== undefined) return { judged: known };
+    const judging = this.#judging.find((j) => j.streamId === streamId);
+    if (judging !== undefined) return { inProgress: judging.judgement };
+    if (depth >= MAX_FACT_DEPTH) return undefined;
+    const judgement = startJudgement();
+    this.#judging.push({ streamId, judgement });
     try {
-      const views: { position: bigint; view: EntityView }[] = [];
-      const replay = await replayEntityAt(this.store, streamId, undefined, depth + 1, this, views);
-      judgement = { first: replay.verdict.ok ? undefined : replay.verdict.findings[0], views };
+      await replayEntityAt(this.store, streamId, undefined, depth + 1, this, judgement);
     } finally {
       this.#judging.pop();
     }
     if (!this.#assumed.delete(streamId)) this.#judgements.set(streamId, judgement);
-    return judgement;
+    return { judged: judgement };
+  }
+
+  /** `streamId` is taken as stored: every stream judged inside its replay (or every one, past the depth) assumed it. */
+  assume(streamId: string): void {
+    const judging = this.#judging.findIndex((j) => j.streamId === streamId);
+    for (const inner of this.#judging.slice(judging + 1)) this.#assumed.add(inner.streamId);
   }
 }
 
@@ -163,8 +179,10 @@ const describeBroken = (streamId: string, finding: Finding | undefined, position
  * Replays one entity's stored events through its machine with every guard, cross-entity ones included (the
  * other entities as they stood at each event's position). An event the machine would not accept is a finding.
  */
-export const replayEntity = (store: EventStore, streamId: string, until?: (r: RecordedEvent) => boolean): Promise<EntityReplay> =>
-  replayEntityAt(store, streamId, until, 0, new FactJudgements(store, streamId));
+export const replayEntity = (store: EventStore, streamId: string, until?: (r: RecordedEvent) => boolean): Promise<EntityReplay> => {
+  const judged = new FactJudgements(store, streamId);
+  return replayEntityAt(store, streamId, until, 0, judged, judged.top);
+};
 
 const replayEntityAt = async (
   store: EventStore,
@@ -172,15 +190,15 @@ const replayEntityAt = async (
   until: ((r: RecordedEvent) => boolean) | undefined,
   depth: number,
   judged: FactJudgements,
-  /** When given: the entity's view after each event it accepted, for the replays that read it as a fact. */
-  views?: { position: bigint; view: EntityView }[],
+  /** This replay as it goes, for the replays that read the entity as a fact. */
+  progress: Judgement,
 ): Promise<EntityReplay> => {
   const ref = parseStreamId(streamId);
   const foreign = claimsAreForeign(store);
   if (ref === undefined) throw new RangeError(`not an entity stream: ${streamId} (expected <kind>-<id>)`);
   let snapshot: EntitySnapshot = initialSnapshot(ref.kind, ref.id);
   const steps: ReplayStep[] = [];
-  const findings: Finding[] = [];
+  const { findings } = progress;
   const refuse = (base: Omit<ReplayStep, 'accepted' | 'state'>, reason: string): void => {
     findings.push({ streamId, position: base.position, revision: base.revision, type: base.type, reason });
     steps.push({ ...base, accepted: false, state: stateOf(snapshot), reason });
@@ -190,6 +208,7 @@ const replayEntityAt = async (
   let last: { commandId: string; position: bigint } | undefined;
   for (const record of depth === 0 ? await store.readStream(streamId) : await judged.records(streamId)) {
     if (until !== undefined && !until(record)) break;
+    progress.at = record.position;
     const base = { position: record.position, revision: record.revision, type: record.type };
     // The stream read by revision must be the stream in global order, as the fleet replay reads it (verifier.ts).
     const outOfOrder = previous !== undefined && record.position <= previous;
@@ -225,7 +244,7 @@ const replayEntityAt = async (
     if (verdict.ok) {
       snapshot = verdict.snapshot;
       steps.push({ ...base, ...who, accepted: true, state: stateOf(snapshot) });
-      views?.push({ position: record.position, view: viewOf(snapshot) });
+      progress.views.push({ position: record.position, view: viewOf(snapshot) });
     } else {
       refuse({ ...base, ...who }, [describeRefusal(event.type, verdict), ...brokenDependencies.map((b) => `it depends on ${b}`)].join('; '));
     }
