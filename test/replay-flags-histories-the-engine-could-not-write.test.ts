@@ -117,6 +117,36 @@ describe('replay flags what the engine could not have written, in every form', (
     }
   }, 60_000);
 
+  it('a fact stream out of global order is judged whole by the replay of one entity that reads it, as the fleet judges it (found in review)', async () => {
+    const dir = dataDir();
+    const store = openSqliteStoreInDir(dir);
+    const engine = createEngine({ store, clock: new FakeClock(T0) });
+    for (const c of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential(), cmd.provisionCredential()]) await engine.execute(c);
+    const claim = { id: randomUUID(), type: FACT_CLAIM_TYPE, data: { claimant: 'association-other', commandId: 'c-1' }, metadata: {} };
+    await store.appendToStream('node-meter-1', [claim], { expectedRevision: ExpectedRevision.after((await store.readStream('node-meter-1')).at(-1)?.revision) });
+    await engine.execute(cmd.configureAssociation());
+    await store.close();
+    // The claim and the enrolment swap revisions: by revision the node reads registered, claim, enrolled.
+    const db = new Database(join(dir, 'events.db'));
+    db.prepare("UPDATE events SET revision = 99 WHERE stream_id = 'node-meter-1' AND revision = 1").run();
+    db.prepare("UPDATE events SET revision = 1 WHERE stream_id = 'node-meter-1' AND revision = 2").run();
+    db.prepare("UPDATE events SET revision = 2 WHERE stream_id = 'node-meter-1' AND revision = 99").run();
+    db.close();
+    const again = openSqliteStoreInDir(dir);
+    try {
+      const fleet = await replayAll(again);
+      expect(new Set(fleet.findings.map((f) => f.streamId))).toEqual(new Set(['node-meter-1']));
+      for (const streamId of ['node-meter-1', 'association-sa-1']) {
+        const entity = await replayEntity(again, streamId);
+        expect(entity.verdict.ok ? [] : entity.verdict.findings.map((f) => [f.position, f.reason]), streamId).toEqual(
+          fleet.findings.filter((f) => f.streamId === streamId).map((f) => [f.position, f.reason]),
+        );
+      }
+    } finally {
+      await again.close();
+    }
+  }, 60_000);
+
   it('a lifecycle event outside an entity stream: flagged, and no reader takes it for the entity it names', async () => {
     const dir = dataDir();
     const store = openSqliteStoreInDir(dir);

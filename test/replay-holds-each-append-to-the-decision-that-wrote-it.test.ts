@@ -7,6 +7,7 @@ import { verifyFleet } from '../adapters/replay-workers/verify-fleet.ts';
 import { FACT_CLAIM_TYPE } from '../domain/fact-claims.ts';
 import { ExpectedRevision, type EventStore } from '../domain/ports/index.ts';
 import { replayAll, replayEntity } from '../projections/replay/index.ts';
+import { stateAt } from '../projections/audit/index.ts';
 import { forge } from './replay.fixtures.ts';
 import { claimingStore, standInForEventStoreDb } from './support/fact-claims.ts';
 import { command } from '../domain/commands/index.ts';
@@ -161,7 +162,7 @@ describe('a fact claim in the embedded store\'s log', () => {
 });
 
 describe('the replay of one entity, facts in a cycle', () => {
-  it('judges again a fact whose verdict assumed a stream then being judged sound (found in review of the shared judgement)', async () => {
+  it('judges a fact read back in a cycle as the fleet replay does (found in review of the shared judgement)', async () => {
     const store = openSqliteStore({ memory: true });
     const clock = new FakeClock(T0);
     const engine = createEngine({ store, clock });
@@ -187,7 +188,7 @@ describe('the replay of one entity, facts in a cycle', () => {
     await store.close();
   });
 
-  it('answers a fact read back in a cycle from its replay so far, not from a rebuild that skips its guards (found in review)', async () => {
+  it('answers a fact read back in a cycle from its replay, not from a rebuild that skips its guards (found in review)', async () => {
     const store = openSqliteStore({ memory: true });
     const engine = createEngine({ store, clock: new FakeClock(T0) });
     for (const c of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential('cred-w'), cmd.provisionCredential('cred-w')]) await engine.execute(c);
@@ -205,6 +206,45 @@ describe('the replay of one entity, facts in a cycle', () => {
     const fleet = await replayAll(store);
     expect(fleet.findings.map((f) => [f.streamId, f.position])).toEqual(expect.arrayContaining([['credential-cred-x', early], ['credential-cred-w', abandoned]]));
     await expectEveryEntityAsTheFleet(store, fleet, ['credential-cred-w', 'credential-cred-x', 'credential-cred-y']);
+    await store.close();
+  });
+});
+
+describe('the replay of one entity, a cycle of bootstrap credentials through a successor', () => {
+  it('finds what the fleet replay finds (found in review: a forged provisioning passed on a judgement kept from a rebuild)', async () => {
+    const store = openSqliteStore({ memory: true });
+    const engine = createEngine({ store, clock: new FakeClock(T0) });
+    for (const c of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential('cred-w'), cmd.issueCredential('cred-x')]) await engine.execute(c);
+    const remote = (id: string, bootstrap: string) => ({ credentialId: id, method: 'remote-provisioning', bootstrapCredentialId: bootstrap });
+    // Each provisioned on the other (a cycle), then a successor of cred-w, then both on the successor.
+    await forge(store, 'credential-cred-x', 'CredentialProvisioned', remote('cred-x', 'cred-w'), T0);
+    await forge(store, 'credential-cred-w', 'CredentialProvisioned', remote('cred-w', 'cred-x'), T0);
+    await forge(store, 'credential-cred-z', 'CredentialIssued', { ...issueCredentialData('cred-z', 'meter-1', { notBefore: T0, notAfter: at(90) }), predecessorId: 'cred-w' }, T0);
+    await forge(store, 'credential-cred-z', 'CredentialProvisioned', { credentialId: 'cred-z', method: 'pre-provisioning' }, T0);
+    await forge(store, 'credential-cred-w', 'CredentialProvisioned', remote('cred-w', 'cred-z'), T0);
+    await forge(store, 'credential-cred-x', 'CredentialProvisioned', remote('cred-x', 'cred-z'), T0);
+    const fleet = await replayAll(store);
+    expect(fleet.findings.filter((f) => f.streamId === 'credential-cred-x')).toHaveLength(2);
+    await expectEveryEntityAsTheFleet(store, fleet, ['credential-cred-x', 'credential-cred-w', 'credential-cred-z']);
+    expect((await stateAt(store, 'credential-cred-x', new Date(at(1)))).state).toBe('initialized');
+    await store.close();
+  });
+});
+
+describe('the replay of one entity, an event accepted on a broken fact', () => {
+  it('is accepted, as the fleet replay accepts it, and its step names the fact whose history is broken', async () => {
+    const store = openSqliteStore({ memory: true });
+    const engine = createEngine({ store, clock: new FakeClock(T0) });
+    for (const c of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode()]) await engine.execute(c);
+    // Refused: the subscription is active.
+    const { position: planted } = await forge(store, 'node-meter-1', 'NodeEnrolmentExpired', { nodeId: 'meter-1', subscriptionId: 'sub-1' }, T0);
+    // Legal as the node's accepted events leave it (the engine, which trusts the stored history, would refuse it).
+    await forge(store, 'credential-cred-1', 'CredentialIssued', issueCredentialData('cred-1', 'meter-1', { notBefore: T0, notAfter: at(90) }), T0);
+    const fleet = await replayAll(store);
+    expect(fleet.findings.map((f) => [f.streamId, f.position])).toEqual([['node-meter-1', planted]]);
+    const credential = await replayEntity(store, 'credential-cred-1');
+    expect(credential.verdict).toEqual({ ok: true });
+    expect(credential.steps[0]).toMatchObject({ type: 'CredentialIssued', accepted: true, brokenFacts: [expect.stringMatching(new RegExp(`^node-meter-1 has a broken history at position ${planted}: `))] });
     await store.close();
   });
 });

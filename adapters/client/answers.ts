@@ -48,6 +48,7 @@ export const EntityReplayJson = z.looseObject({
         accepted: z.boolean(),
         state: Name,
         reason: Text.optional(),
+        brokenFacts: z.array(Text).max(MAX_ITEMS).optional(),
       }),
     )
     .max(MAX_ITEMS),

@@ -18,7 +18,7 @@ const Options = z.object({
 /** One entity's replay as the engine or the API gives it (positions as bigints or decimal strings). */
 interface TimelineView {
   readonly state: string;
-  readonly steps: readonly { accepted: boolean; revision: unknown; position: unknown; occurredAt?: string; type: string; state: string; actor?: string; reason?: string }[];
+  readonly steps: readonly { accepted: boolean; revision: unknown; position: unknown; occurredAt?: string; type: string; state: string; actor?: string; reason?: string; brokenFacts?: readonly string[] }[];
   readonly verdict: { readonly ok: boolean };
 }
 
@@ -46,7 +46,7 @@ export const register: RegisterCommands = (program, io) => {
           io.out(`${args.stream.streamId}: ${result.state}`);
           for (const s of result.steps) {
             const mark = s.accepted ? ' ' : '!';
-            io.out(`${mark} #${String(s.revision)} @${String(s.position)} ${s.occurredAt ?? '?'} ${s.type.padEnd(30)} -> ${s.state.padEnd(12)} by ${s.actor ?? '?'}${s.reason ? `  (${s.reason})` : ''}`);
+            io.out(`${mark} #${String(s.revision)} @${String(s.position)} ${s.occurredAt ?? '?'} ${s.type.padEnd(30)} -> ${s.state.padEnd(12)} by ${s.actor ?? '?'}${s.reason ? `  (${s.reason})` : ''}${s.brokenFacts ? `  (a fact it read: ${s.brokenFacts.join('; ')})` : ''}`);
           }
         }
         return result.verdict.ok ? 0 : 1;

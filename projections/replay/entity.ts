@@ -2,7 +2,7 @@ import { describeRefusal } from '../../domain/errors.ts';
 import { factClaimOf } from '../../domain/fact-claims.ts';
 import { parseStreamId, streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import { evaluate, gatherFactsAsync, initialSnapshot, machineEvent, readStored, stateOf, viewOf, type EntitySnapshot } from '../../machines/index.ts';
-import { applyStored, BrokenHistoryError, emptyEntity, type EntityView } from '../../machines/index.ts';
+import type { EntityView } from '../../machines/index.ts';
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
 import { claimsAreForeign, FOREIGN_CLAIM } from './foreign-claims.ts';
 
@@ -18,6 +18,11 @@ export interface ReplayStep {
   /** State after the event (unchanged when the event was refused). */
   readonly state: string;
   readonly reason?: string;
+  /**
+   * An accepted event that read a fact whose own history is broken before it: which, and where. The fleet replay
+   * accepts it too and flags the fact's stream; the one entity's timeline says what its decision stood on.
+   */
+  readonly brokenFacts?: readonly string[];
 }
 
 export interface Finding {
@@ -51,24 +56,14 @@ interface Claimant {
  * same command for the same claimant since the claimant's previous append, domain/fact-claims.ts), as it stood at its
  * latest such claim. A claim made before the claimant appended another command was that command's leftover, and
  * vouches for nothing later, as in the fleet replay (found in review: it vouched for a decision after a revocation).
- * The other entity is replayed with every guard of its own and stands where its accepted events leave it, as the
- * fleet replay takes it: an event of it the machines would not accept is reported as a broken dependency, and never
- * counts (found in review: a fact taken as absent once its stream had a finding let a guard that passes on an absent
- * fact, the factory key's, pass where the fleet replay refused). A fact read back while its own replay runs (a cycle:
- * a predecessor's rotation reads its successor, whose issuance reads the predecessor) is answered from that replay,
- * which has judged everything before the event it is at.
+ * The other entity is replayed with every guard of its own through that point, and stands where its accepted events
+ * leave it, as the fleet replay takes it: an event of it the machines would not accept is reported as a broken
+ * dependency, and never counts (found in review: a fact taken as absent once its stream had a finding let a guard
+ * that passes on an absent fact, the factory key's, pass where the fleet replay refused).
  */
-const viewBefore = async (
-  kind: EntityKind,
-  id: string,
-  position: bigint,
-  claimant: Claimant,
-  judged: FactJudgements,
-  depth: number,
-): Promise<{ view: EntityView | undefined; broken?: string }> => {
+const viewBefore = async (kind: EntityKind, id: string, position: bigint, claimant: Claimant, replays: Replays): Promise<{ view: EntityView | undefined; broken?: string }> => {
   const streamId = streamIdOf(kind, id);
-  const stored = await judged.records(streamId);
-  let records = stored.filter((r) => r.position < position);
+  let records = (await replays.records(streamId)).filter((r) => r.position < position);
   const claimedAt = claimant.foreign ? -1 : records.findLastIndex((r) => {
     const claim = factClaimOf(r);
     return claim !== undefined && r.position > claimant.after && claim.claimant === claimant.streamId && claim.commandId === claimant.commandId;
@@ -76,184 +71,154 @@ const viewBefore = async (
   if (claimedAt >= 0) records = records.slice(0, claimedAt);
   if (records.length === 0) return { view: undefined };
   const last = records.at(-1)!.position;
-  const found = await judged.judge(streamId, depth);
-  // Judged whole, or being judged further out (a cycle) and judged through `last` already: exact (found in review: a
-  // cycle was answered by a trusted rebuild, which applied what the fleet replay refuses, or failed on it).
-  const judgement = found?.judged ?? (found?.inProgress !== undefined && last < found.inProgress.at ? found.inProgress : undefined);
-  if (judgement !== undefined) {
-    const broken = describeBroken(streamId, judgement.findings[0], last);
-    const view = judgement.views.findLast((v) => v.position <= last)?.view;
-    return broken === undefined ? { view } : { view, broken };
-  }
-  // A cycle read past where it is judged, or past the depth: taken as stored, as a trusted rebuild would take it, and
-  // nothing judged on it is kept.
-  judged.assume(streamId);
-  try {
-    const entity = applyStored(emptyEntity(kind, id), records);
-    return { view: entity.events.length === 0 ? undefined : viewOf(entity.snapshot) };
-  } catch (error) {
-    // The other entity's own history is broken: say so, rather than blame this entity's guard for it.
-    if (error instanceof BrokenHistoryError) return { view: undefined, broken: error.message };
-    throw error;
-  }
+  const replay = await replays.through(streamId, last);
+  const broken = describeBroken(streamId, replay.findings[0], last);
+  const view = replay.views.findLast((v) => v.position <= last)?.view;
+  return broken === undefined ? { view } : { view, broken };
 };
-
-/** How deep facts of facts are judged for one entity's replay (an association's credential's node's subscription). */
-const MAX_FACT_DEPTH = 4;
-
-/**
- * A stream's replay with every guard, as far as it went: its findings in order, its view after each event it
- * accepted, and the position of the record it is at (everything before it is judged).
- */
-interface Judgement {
-  at: bigint;
-  readonly findings: Finding[];
-  readonly views: { readonly position: bigint; readonly view: EntityView }[];
-}
-const startJudgement = (): Judgement => ({ at: -1n, findings: [], views: [] });
-
-/**
- * The fact streams one entity replay reads, shared by every replay nested under it: each is read once and replayed
- * with every guard once, whole (a cache per nested replay, one replay per position read, cost some R^3 reads for R
- * events of a fact: found in review). A stream read while its own replay runs (a cycle) is answered from that replay
- * as far as it went; past it, or past the depth, the caller takes the stream as stored, as a trusted rebuild would.
- */
-class FactJudgements {
-  readonly #judgements = new Map<string, Judgement>();
-  readonly #records = new Map<string, Promise<readonly RecordedEvent[]>>();
-  /** Streams being judged, outermost first, with their replays so far. */
-  readonly #judging: { readonly streamId: string; readonly judgement: Judgement }[] = [];
-  /**
-   * Streams whose verdict took something as sound without judging it (a stream being judged, read past where it is
-   * judged, or one past the depth): not kept, so a later read judges them again once what they assumed is known
-   * (found in review: a verdict that assumed a broken credential sound was kept for the rest of the call, and one
-   * made at the depth limit was reused where it is judged in full).
-   */
-  readonly #assumed = new Set<string>();
-  /** `replaying`: the entity the call replays, being judged from the start (a fact that reads it back is a cycle). */
-  constructor(
-    private readonly store: EventStore,
-    replaying: string,
-    readonly top: Judgement = startJudgement(),
-  ) {
-    this.#judging.push({ streamId: replaying, judgement: top });
-  }
-
-  /** The stream's records, read once per call. */
-  records(streamId: string): Promise<readonly RecordedEvent[]> {
-    let read = this.#records.get(streamId);
-    if (read === undefined) this.#records.set(streamId, (read = this.store.readStream(streamId)));
-    return read;
-  }
-
-  /** The stream judged whole, or its replay in progress (a cycle); undefined past the depth. */
-  async judge(streamId: string, depth: number): Promise<{ judged?: Judgement; inProgress?: Judgement } | undefined> {
-    // A verdict already known holds at any depth (found in review: one cut by the depth limit was taken as sound).
-    const known = this.#judgements.get(streamId);
-    if (known !== undefined) return { judged: known };
-    const judging = this.#judging.find((j) => j.streamId === streamId);
-    if (judging !== undefined) return { inProgress: judging.judgement };
-    if (depth >= MAX_FACT_DEPTH) return undefined;
-    const judgement = startJudgement();
-    this.#judging.push({ streamId, judgement });
-    try {
-      await replayEntityAt(this.store, streamId, undefined, depth + 1, this, judgement);
-    } finally {
-      this.#judging.pop();
-    }
-    if (!this.#assumed.delete(streamId)) this.#judgements.set(streamId, judgement);
-    return { judged: judgement };
-  }
-
-  /** `streamId` is taken as stored: every stream judged inside its replay (or every one, past the depth) assumed it. */
-  assume(streamId: string): void {
-    const judging = this.#judging.findIndex((j) => j.streamId === streamId);
-    for (const inner of this.#judging.slice(judging + 1)) this.#assumed.add(inner.streamId);
-  }
-}
 
 const describeBroken = (streamId: string, finding: Finding | undefined, position: bigint): string | undefined =>
   finding !== undefined && finding.position <= position ? `${streamId} has a broken history at position ${finding.position}: ${finding.reason}` : undefined;
 
 /**
- * Replays one entity's stored events through its machine with every guard, cross-entity ones included (the
- * other entities as they stood at each event's position). An event the machine would not accept is a finding.
+ * One stream replayed with every guard, as far as it has gone: the next record to judge, the entity so far, its
+ * findings in order and its view after each event it accepted.
  */
-export const replayEntity = (store: EventStore, streamId: string, until?: (r: RecordedEvent) => boolean): Promise<EntityReplay> => {
-  const judged = new FactJudgements(store, streamId);
-  return replayEntityAt(store, streamId, until, 0, judged, judged.top);
-};
+interface StreamReplay {
+  readonly streamId: string;
+  readonly kind: EntityKind;
+  readonly records: readonly RecordedEvent[];
+  next: number;
+  /** Being advanced now: a read of it then is of an earlier position (a cycle), which it has judged already. */
+  advancing: boolean;
+  snapshot: EntitySnapshot;
+  /** The highest revision judged so far, and the last event's command id and position. */
+  highestRevision: bigint | undefined;
+  last: { commandId: string; position: bigint } | undefined;
+  readonly steps: ReplayStep[];
+  readonly findings: Finding[];
+  readonly views: { readonly position: bigint; readonly view: EntityView }[];
+}
 
-const replayEntityAt = async (
-  store: EventStore,
-  streamId: string,
-  until: ((r: RecordedEvent) => boolean) | undefined,
-  depth: number,
-  judged: FactJudgements,
-  /** This replay as it goes, for the replays that read the entity as a fact. */
-  progress: Judgement,
-): Promise<EntityReplay> => {
-  const ref = parseStreamId(streamId);
-  const foreign = claimsAreForeign(store);
-  if (ref === undefined) throw new RangeError(`not an entity stream: ${streamId} (expected <kind>-<id>)`);
-  let snapshot: EntitySnapshot = initialSnapshot(ref.kind, ref.id);
-  const steps: ReplayStep[] = [];
-  const { findings } = progress;
-  const refuse = (base: Omit<ReplayStep, 'accepted' | 'state'>, reason: string): void => {
-    findings.push({ streamId, position: base.position, revision: base.revision, type: base.type, reason });
-    steps.push({ ...base, accepted: false, state: stateOf(snapshot), reason });
-  };
-  /** The stream's previous record (its position), and its last event: its command id and position. */
-  let previous: bigint | undefined;
-  let last: { commandId: string; position: bigint } | undefined;
-  for (const record of depth === 0 ? await store.readStream(streamId) : await judged.records(streamId)) {
-    if (until !== undefined && !until(record)) break;
-    progress.at = record.position;
+/**
+ * The streams one entity replay reads, each read once and replayed once, lazily, only as far as a reader needs it. A
+ * fact is read as it stood before the reading event's position, and judging it there reads its own facts before
+ * earlier positions still: positions only go down, so a cycle (a predecessor's rotation reads its successor, whose
+ * issuance reads the predecessor back) always finds what it reads judged already, and every answer is exact. (Found
+ * in review: streams judged whole, a cycle answered by a rebuild that skipped guards, and a forged cycle of a few
+ * hundred events took minutes.)
+ */
+class Replays {
+  readonly #replays = new Map<string, Promise<StreamReplay>>();
+  readonly #foreign: boolean;
+  constructor(private readonly store: EventStore) {
+    this.#foreign = claimsAreForeign(store);
+  }
+
+  records(streamId: string): Promise<readonly RecordedEvent[]> {
+    return this.replayOf(streamId).then((r) => r.records);
+  }
+
+  replayOf(streamId: string): Promise<StreamReplay> {
+    let replay = this.#replays.get(streamId);
+    if (replay === undefined) {
+      const ref = parseStreamId(streamId);
+      if (ref === undefined) throw new RangeError(`not an entity stream: ${streamId} (expected <kind>-<id>)`);
+      // In global order, as the fleet replay judges it: "before a position" is then a prefix of the stream (found in
+      // review: read by revision, a stream out of order was judged only partway).
+      replay = this.store.readStream(streamId).then((read) => ({
+        streamId, kind: ref.kind, records: [...read].sort((a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : 0)), next: 0,
+        advancing: false, snapshot: initialSnapshot(ref.kind, ref.id), highestRevision: undefined, last: undefined, steps: [], findings: [], views: [],
+      }));
+      this.#replays.set(streamId, replay);
+    }
+    return replay;
+  }
+
+  /** The stream judged through its records at or before `position` (all of them when undefined), or while `until` holds. */
+  async through(streamId: string, position: bigint | undefined, until?: (r: RecordedEvent) => boolean): Promise<StreamReplay> {
+    const replay = await this.replayOf(streamId);
+    if (replay.advancing) return replay;
+    replay.advancing = true;
+    try {
+      while (replay.next < replay.records.length) {
+        const record = replay.records[replay.next]!;
+        if ((position !== undefined && record.position > position) || (until !== undefined && !until(record))) break;
+        await this.#judge(replay, record);
+        replay.next++;
+      }
+    } finally {
+      replay.advancing = false;
+    }
+    return replay;
+  }
+
+  async #judge(replay: StreamReplay, record: RecordedEvent): Promise<void> {
+    const { streamId, steps, findings } = replay;
+    const refuse = (base: Omit<ReplayStep, 'accepted' | 'state'>, reason: string): void => {
+      findings.push({ streamId, position: base.position, revision: base.revision, type: base.type, reason });
+      steps.push({ ...base, accepted: false, state: stateOf(replay.snapshot), reason });
+    };
     const base = { position: record.position, revision: record.revision, type: record.type };
-    // The stream read by revision must be the stream in global order, as the fleet replay reads it (verifier.ts).
-    const outOfOrder = previous !== undefined && record.position <= previous;
-    previous = record.position;
-    if (outOfOrder) refuse(base, `revision ${record.revision} is stored before the revision ahead of it: the stream's order is broken`);
+    // The stream's revisions must rise in global order, as the engine (which reads a stream by revision) and the fleet
+    // replay (by position, verifier.ts) both take it; the highest is kept, as there.
+    const sequence = (): void => {
+      const highest = replay.highestRevision;
+      if (highest !== undefined && record.revision <= highest) refuse(base, `revision ${record.revision} after revision ${highest}: the stream's order is broken`);
+      else replay.highestRevision = record.revision;
+    };
     const read = readStored(record);
     if (read.ok === 'claim') {
-      if (foreign) refuse(base, FOREIGN_CLAIM);
-      continue;
+      // In the fleet replay's order of findings: a foreign claim, then the order.
+      if (this.#foreign) refuse(base, FOREIGN_CLAIM);
+      sequence();
+      return;
     }
+    sequence();
     if (!read.ok) {
       refuse(base, read.reason);
-      continue;
+      return;
     }
     const { event, metadata, at } = read.value;
     // A command is one event, appended once (verifier.ts): the same command id again is a command recorded twice,
     // which the engine never does, whatever the event's place or metadata.
-    if (last !== undefined && last.commandId === metadata.commandId) {
+    if (replay.last !== undefined && replay.last.commandId === metadata.commandId) {
       refuse(base, `command ${metadata.commandId} was recorded by an earlier append of this stream: a command is recorded once`);
-      continue;
+      return;
     }
-    const after = last?.position ?? -1n;
-    last = { commandId: metadata.commandId, position: record.position };
+    const after = replay.last?.position ?? -1n;
+    replay.last = { commandId: metadata.commandId, position: record.position };
     const brokenDependencies: string[] = [];
-    const claimant = { streamId, commandId: metadata.commandId, after, foreign };
-    const facts = await gatherFactsAsync(event, snapshot.context, async (kind, id) => {
-      const { view, broken } = await viewBefore(kind, id, record.position, claimant, judged, depth);
+    const claimant = { streamId, commandId: metadata.commandId, after, foreign: this.#foreign };
+    const facts = await gatherFactsAsync(event, replay.snapshot.context, async (kind, id) => {
+      const { view, broken } = await viewBefore(kind, id, record.position, claimant, this);
       if (broken !== undefined) brokenDependencies.push(broken);
       return view;
     });
-    const verdict = evaluate(ref.kind, snapshot, machineEvent(event, at, facts));
+    const verdict = evaluate(replay.kind, replay.snapshot, machineEvent(event, at, facts));
     const who = { occurredAt: metadata.occurredAt, actor: metadata.actor.id, causationId: metadata.causationId };
     if (verdict.ok) {
-      snapshot = verdict.snapshot;
-      steps.push({ ...base, ...who, accepted: true, state: stateOf(snapshot) });
-      progress.views.push({ position: record.position, view: viewOf(snapshot) });
+      replay.snapshot = verdict.snapshot;
+      steps.push({ ...base, ...who, accepted: true, state: stateOf(replay.snapshot), ...(brokenDependencies.length > 0 ? { brokenFacts: brokenDependencies } : {}) });
+      replay.views.push({ position: record.position, view: viewOf(replay.snapshot) });
     } else {
       refuse({ ...base, ...who }, [describeRefusal(event.type, verdict), ...brokenDependencies.map((b) => `it depends on ${b}`)].join('; '));
     }
   }
+}
+
+/**
+ * Replays one entity's stored events through its machine with every guard, cross-entity ones included (the
+ * other entities as they stood at each event's position). An event the machine would not accept is a finding.
+ */
+export const replayEntity = async (store: EventStore, streamId: string, until?: (r: RecordedEvent) => boolean): Promise<EntityReplay> => {
+  const replays = new Replays(store);
+  const replay = await replays.through(streamId, undefined, until);
   return {
     streamId,
-    kind: ref.kind,
-    steps,
-    state: stateOf(snapshot),
-    verdict: findings.length === 0 ? { ok: true } : { ok: false, findings },
+    kind: replay.kind,
+    steps: replay.steps,
+    state: stateOf(replay.snapshot),
+    verdict: replay.findings.length === 0 ? { ok: true } : { ok: false, findings: replay.findings },
   };
 };

@@ -53,6 +53,7 @@ const ReplayStep = z.object({
   accepted: z.boolean(),
   state: z.string().describe('state after the event (unchanged when it was refused)'),
   reason: z.string().optional(),
+  brokenFacts: z.array(z.string()).optional().describe('accepted on a fact whose own history is broken before it: which, and where (the fact\'s stream is the finding)'),
 });
 const EntityReplayWire = z.object({ streamId: z.string(), kind: EntityKind, steps: z.array(ReplayStep), state: z.string(), verdict: Verdict });
 
