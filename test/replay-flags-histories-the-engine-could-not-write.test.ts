@@ -34,6 +34,15 @@ const everyForm = async (store: EventStore, dir: string): Promise<FleetReplay> =
   return single;
 };
 
+/** Behind the store, in the closed data folder: node-meter-1's revisions 1 and 2 trade places (positions stay). */
+const swapNodeRevisionsOneAndTwo = (dir: string): void => {
+  const db = new Database(join(dir, 'events.db'));
+  for (const [from, to] of [[1, 99], [2, 1], [99, 2]] as const) {
+    db.prepare("UPDATE events SET revision = ? WHERE stream_id = 'node-meter-1' AND revision = ?").run(to, from);
+  }
+  db.close();
+};
+
 describe('replay flags what the engine could not have written, in every form', () => {
   const dataDir = dataDirs('credence-replay-could-not-write-');
 
@@ -98,11 +107,7 @@ describe('replay flags what the engine could not have written, in every form', (
     await engine.execute({ type: 'revokeNode', data: { nodeId: 'meter-1', reason: 'keyCompromise' }, metadata: { actor: operator } });
     await store.close();
     // Enrolled and revoked swap revisions: by revision the node is revoked, then enrolled.
-    const db = new Database(join(dir, 'events.db'));
-    db.prepare("UPDATE events SET revision = 99 WHERE stream_id = 'node-meter-1' AND revision = 1").run();
-    db.prepare("UPDATE events SET revision = 1 WHERE stream_id = 'node-meter-1' AND revision = 2").run();
-    db.prepare("UPDATE events SET revision = 2 WHERE stream_id = 'node-meter-1' AND revision = 99").run();
-    db.close();
+    swapNodeRevisionsOneAndTwo(dir);
     const again = openSqliteStoreInDir(dir);
     try {
       const verdict = await everyForm(again, dir);
@@ -127,11 +132,7 @@ describe('replay flags what the engine could not have written, in every form', (
     await engine.execute(cmd.configureAssociation());
     await store.close();
     // The claim and the enrolment swap revisions: by revision the node reads registered, claim, enrolled.
-    const db = new Database(join(dir, 'events.db'));
-    db.prepare("UPDATE events SET revision = 99 WHERE stream_id = 'node-meter-1' AND revision = 1").run();
-    db.prepare("UPDATE events SET revision = 1 WHERE stream_id = 'node-meter-1' AND revision = 2").run();
-    db.prepare("UPDATE events SET revision = 2 WHERE stream_id = 'node-meter-1' AND revision = 99").run();
-    db.close();
+    swapNodeRevisionsOneAndTwo(dir);
     const again = openSqliteStoreInDir(dir);
     try {
       const fleet = await replayAll(again);
