@@ -8,7 +8,7 @@ import type { Actor } from '../domain/metadata.ts';
 import { openCredence, openDataFolderSecureEnvironment, startLive, systemClock, systemRandom } from '../adapters/runtime/index.ts';
 import type { ServerChild } from './http-child.ts';
 import { fmtMs, now, summarise } from './stats.ts';
-import { benchKey } from './workloads.ts';
+import { placeholderKey } from '../test/support/fleet.ts';
 
 /**
  * Item 1 of the http suite: commands/s through POST /v1/commands (32 keep-alive connections, autocannon) next to
@@ -28,7 +28,7 @@ const fromNow = (days: number) => new Date(Date.now() + days * DAY).toISOString(
 const STEPS: readonly ((n: string, i: number) => [CommandType, Record<string, unknown>])[] = [
   (n) => ['registerNode', { nodeId: n, profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-10', capabilities: ['metering'] } }],
   (n) => ['enrolNode', { nodeId: n, subscriptionId: SUBSCRIPTION, cseId: `/${n}` }],
-  (n) => ['issueCredential', { credentialId: `${n}-svc`, kind: 'ed25519', ...benchKey(`${n}-svc`), purpose: 'service', owner: { kind: 'node', id: n }, notBefore: fromNow(-1), notAfter: fromNow(365) }],
+  (n) => ['issueCredential', { credentialId: `${n}-svc`, kind: 'ed25519', ...placeholderKey(`${n}-svc`), purpose: 'service', owner: { kind: 'node', id: n }, notBefore: fromNow(-1), notAfter: fromNow(365) }],
   (n) => ['provisionCredential', { credentialId: `${n}-svc`, method: 'pre-provisioning' }],
   (n) => ['configureAssociation', { associationId: `${n}-sa`, nodeId: n, credentialId: `${n}-svc`, registree: { kind: 'cse', id: `/${n}` }, registrarCseId: '/in-cse' }],
   (n) => ['establishAssociation', { associationId: `${n}-sa`, expiresAt: fromNow(30) }],

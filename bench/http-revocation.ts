@@ -3,7 +3,7 @@ import { subscribeEvents } from '../adapters/client/sse.ts';
 import type { ServerChild } from './http-child.ts';
 import type { Chain } from './http-server.ts';
 import { fmtMs, now, summarise } from './stats.ts';
-import { benchKey } from './workloads.ts';
+import { placeholderKey } from '../test/support/fleet.ts';
 
 /**
  * Item 2 of the http suite: a node revoked with POST /v1/commands, seen by an SSE client on GET /v1/events across
@@ -27,7 +27,7 @@ const nodeChain = (nodeId: string): Chain => {
     const credentialId = `${nodeId}-c${k}`;
     const associationId = `${nodeId}-a${k}`;
     chain.push(
-      ['issueCredential', { credentialId, kind: 'ed25519', ...benchKey(credentialId), purpose: 'service', owner: { kind: 'node', id: nodeId }, notBefore: fromNow(-1), notAfter: fromNow(90) }],
+      ['issueCredential', { credentialId, kind: 'ed25519', ...placeholderKey(credentialId), purpose: 'service', owner: { kind: 'node', id: nodeId }, notBefore: fromNow(-1), notAfter: fromNow(90) }],
       ['provisionCredential', { credentialId, method: 'pre-provisioning' }],
       ['configureAssociation', { associationId, nodeId, credentialId, registree: { kind: 'cse', id: `/${nodeId}` }, registrarCseId: '/in-cse' }],
       ['establishAssociation', { associationId, expiresAt: fromNow(30) }],

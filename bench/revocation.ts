@@ -8,7 +8,7 @@ import { eventIdFor } from '../domain/event-ids.ts';
 import { openCredence } from '../adapters/runtime/index.ts';
 import { ExpectedRevision, type EventStore } from '../domain/ports/event-store.ts';
 import { fmtMs, now, summarise } from './stats.ts';
-import { benchKey } from './workloads.ts';
+import { placeholderKey } from '../test/support/fleet.ts';
 
 const OPERATOR: Actor = { id: 'operator:bench', role: 'operator' };
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
@@ -49,7 +49,7 @@ export async function benchRevocation(report: (line: string) => void): Promise<v
     await run('registerNode', { nodeId: 'gw', profile: { class: 'gateway', manufacturer: 'Acme', model: 'GW', capabilities: [] } });
     await run('enrolNode', { nodeId: 'gw', subscriptionId: 'sub', cseId: '/gw' });
     for (let i = 0; i < sample; i++) {
-      await run('issueCredential', { credentialId: `new-${i}`, kind: 'ed25519', ...benchKey(`new-${i}`), purpose: 'service', owner: { kind: 'node', id: 'gw' }, notBefore: iso(0), notAfter: iso(365) });
+      await run('issueCredential', { credentialId: `new-${i}`, kind: 'ed25519', ...placeholderKey(`new-${i}`), purpose: 'service', owner: { kind: 'node', id: 'gw' }, notBefore: iso(0), notAfter: iso(365) });
       await run('provisionCredential', { credentialId: `new-${i}`, method: 'pre-provisioning' });
       await run('configureAssociation', { associationId: `sa-${i}`, nodeId: 'gw', credentialId: `new-${i}`, registree: { kind: 'cse', id: '/gw' }, registrarCseId: '/in-cse' });
       await run('establishAssociation', { associationId: `sa-${i}`, expiresAt: iso(30) });

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import { command } from '../domain/commands/index.ts';
-import { publicKeyFingerprint } from '../domain/crypto/fingerprint.ts';
+import { placeholderKey } from '../test/support/fleet.ts';
 import type { Actor } from '../domain/metadata.ts';
 import { DAY } from '../adapters/driven/clock/index.ts';
 
@@ -10,14 +9,6 @@ export const AUDITOR: Actor = { id: 'auditor:bench', role: 'auditor' };
 export const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 export const iso = (days: number): string => new Date(T0 + days * DAY).toISOString();
 export const fp = (i: number): string => `sha256:${i.toString(16).padStart(64, '0')}`;
-/**
- * A stand-in Ed25519 public key of its own per name (32 bytes hashed from it) and its fingerprint, the SHA-256 of its
- * SubjectPublicKeyInfo, which issueCredential requires: the `publicKey` and `fingerprint` of a benchmark's credential.
- */
-export const benchKey = (name: string | number): { readonly publicKey: string; readonly fingerprint: string } => {
-  const raw = createHash('sha256').update(`credence/bench/ed25519:${name}`).digest();
-  return { publicKey: raw.toString('base64url'), fingerprint: publicKeyFingerprint('ed25519', raw) };
-};
 type Step = [Parameters<typeof command>[0], Record<string, unknown>];
 
 export const subscription = (subscriptionId = 'bench-sub') =>
@@ -31,7 +22,7 @@ export const lifecycle = (name: string, i: number) => {
   const steps: Step[] = [
     ['registerNode', { nodeId, profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-10', capabilities: ['metering'] } }],
     ['enrolNode', { nodeId, subscriptionId: 'bench-sub', cseId: `/${nodeId}` }],
-    ['issueCredential', { credentialId, kind: 'ed25519', ...benchKey(credentialId), purpose: 'service', owner: { kind: 'node', id: nodeId }, notBefore: iso(0), notAfter: iso(365) }],
+    ['issueCredential', { credentialId, kind: 'ed25519', ...placeholderKey(credentialId), purpose: 'service', owner: { kind: 'node', id: nodeId }, notBefore: iso(0), notAfter: iso(365) }],
     ['provisionCredential', { credentialId, method: 'pre-provisioning' }],
     ['configureAssociation', { associationId, nodeId, credentialId, registree: { kind: 'cse', id: `/${nodeId}` }, registrarCseId: '/in-cse' }],
     ['establishAssociation', { associationId, expiresAt: iso(30) }],

@@ -7,6 +7,10 @@ import { z } from 'zod';
  * INTEGER as a signed 64-bit value: 2^63 and above throw there, which surfaced as a 500).
  */
 
+/** Orders anything by its global position (bigint: no subtraction to a number). */
+export const byPosition = (a: { readonly position: bigint }, b: { readonly position: bigint }): number =>
+  a.position < b.position ? -1 : a.position > b.position ? 1 : 0;
+
 /** The largest position or revision: 2^63 - 1, the largest signed 64-bit integer. */
 export const MAX_POSITION = 2n ** 63n - 1n;
 

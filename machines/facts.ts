@@ -100,14 +100,16 @@ export const gatherFactsAsync = async (
   load: (kind: EntityKind, id: string) => Promise<EntityView | undefined>,
 ): Promise<Facts> => {
   const views = new Map<string, EntityView | undefined>();
+  const facts: Facts = {};
   const loadAll = async (sources: FactSources): Promise<void> => {
-    for (const source of Object.values(sources)) {
+    for (const name in sources) {
+      const source = sources[name as FactName]!;
       const streamId = streamIdOf(source.kind, source.id);
       if (!views.has(streamId)) views.set(streamId, await load(source.kind, source.id));
+      facts[name as FactName] = views.get(streamId);
     }
   };
-  const byStream: FactReader = (kind, id) => views.get(streamIdOf(kind, id));
   await loadAll(factSourcesOf(event, context));
-  await loadAll(derivedSourcesOf(event, gatherFacts(event, context, byStream)));
-  return gatherFacts(event, context, byStream);
+  await loadAll(derivedSourcesOf(event, facts));
+  return facts;
 };

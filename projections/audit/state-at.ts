@@ -1,7 +1,7 @@
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
-import { applyStored, emptyEntity } from '../../machines/index.ts';
 import { parseStreamId, type EntityKind } from '../../domain/streams.ts';
-import { replayEntity, type EntityReplay } from '../replay/index.ts';
+import type { EntityReplay } from '../replay/index.ts';
+import { replayEntityToSnapshot } from '../replay/entity.ts';
 
 export interface StateAt {
   readonly streamId: string;
@@ -34,15 +34,11 @@ export const stateAt = async (store: EventStore, streamId: string, at: Date): Pr
     const t = occurredAtOf(r);
     return Number.isNaN(t) || t <= limit;
   };
-  const replay = await replayEntity(store, streamId, within);
+  // The context is the replay's own, of the events it accepted: no second read and rebuild of the stream (found in
+  // review: one sliced by the count of steps stopped short of the last events when fact claims sat among them).
+  const { replay, snapshot } = await replayEntityToSnapshot(store, streamId, within);
   const last = replay.steps.at(-1);
-  let context: Record<string, unknown> | undefined;
-  if (replay.verdict.ok) {
-    // Through the last event replayed, by position: a fact claim in the stream (EventStoreDB) is no step of the replay
-    // (found in review: a slice by the count of steps stopped short of the last events).
-    const records = last === undefined ? [] : (await store.readStream(streamId)).filter((r) => r.position <= last.position);
-    context = applyStored(emptyEntity(ref.kind, ref.id), records).snapshot.context as Record<string, unknown>;
-  }
+  const context = replay.verdict.ok ? (snapshot.context as Record<string, unknown>) : undefined;
   return {
     streamId,
     kind: ref.kind,

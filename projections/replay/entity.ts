@@ -4,6 +4,8 @@ import { parseStreamId, streamIdOf, type EntityKind } from '../../domain/streams
 import { evaluate, gatherFactsAsync, initialSnapshot, machineEvent, readStored, stateOf, viewOf, type EntitySnapshot } from '../../machines/index.ts';
 import type { EntityView } from '../../machines/index.ts';
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
+import { byPosition } from '../../domain/positions.ts';
+import { FactTimeline } from './fact-timeline.ts';
 import { claimsAreForeign, FOREIGN_CLAIM } from './foreign-claims.ts';
 
 /** One stored event as the auditor sees it: what it was, who did it, and the state after it. */
@@ -73,7 +75,7 @@ const viewBefore = async (kind: EntityKind, id: string, position: bigint, claima
   const last = records.at(-1)!.position;
   const replay = await replays.through(streamId, last);
   const broken = describeBroken(streamId, replay.findings[0], last);
-  const view = replay.views.findLast((v) => v.position <= last)?.view;
+  const view = replays.views.viewBefore(streamId, last + 1n);
   return broken === undefined ? { view } : { view, broken };
 };
 
@@ -97,7 +99,6 @@ interface StreamReplay {
   last: { commandId: string; position: bigint } | undefined;
   readonly steps: ReplayStep[];
   readonly findings: Finding[];
-  readonly views: { readonly position: bigint; readonly view: EntityView }[];
 }
 
 /**
@@ -110,6 +111,8 @@ interface StreamReplay {
  */
 class Replays {
   readonly #replays = new Map<string, Promise<StreamReplay>>();
+  /** Each stream's view after each event it accepted, in global order: a fact's view before a position. */
+  readonly views = new FactTimeline();
   readonly #foreign: boolean;
   constructor(private readonly store: EventStore) {
     this.#foreign = claimsAreForeign(store);
@@ -127,8 +130,8 @@ class Replays {
       // In global order, as the fleet replay judges it: "before a position" is then a prefix of the stream (found in
       // review: read by revision, a stream out of order was judged only partway).
       replay = this.store.readStream(streamId).then((read) => ({
-        streamId, kind: ref.kind, records: [...read].sort((a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : 0)), next: 0,
-        advancing: false, snapshot: initialSnapshot(ref.kind, ref.id), highestRevision: undefined, last: undefined, steps: [], findings: [], views: [],
+        streamId, kind: ref.kind, records: [...read].sort(byPosition), next: 0,
+        advancing: false, snapshot: initialSnapshot(ref.kind, ref.id), highestRevision: undefined, last: undefined, steps: [], findings: [],
       }));
       this.#replays.set(streamId, replay);
     }
@@ -200,7 +203,7 @@ class Replays {
     if (verdict.ok) {
       replay.snapshot = verdict.snapshot;
       steps.push({ ...base, ...who, accepted: true, state: stateOf(replay.snapshot), ...(brokenDependencies.length > 0 ? { brokenFacts: brokenDependencies } : {}) });
-      replay.views.push({ position: record.position, view: viewOf(replay.snapshot) });
+      this.views.add([{ streamId, position: record.position, view: viewOf(replay.snapshot) }]);
     } else {
       refuse({ ...base, ...who }, [describeRefusal(event.type, verdict), ...brokenDependencies.map((b) => `it depends on ${b}`)].join('; '));
     }
@@ -211,14 +214,17 @@ class Replays {
  * Replays one entity's stored events through its machine with every guard, cross-entity ones included (the
  * other entities as they stood at each event's position). An event the machine would not accept is a finding.
  */
-export const replayEntity = async (store: EventStore, streamId: string, until?: (r: RecordedEvent) => boolean): Promise<EntityReplay> => {
+export const replayEntity = async (store: EventStore, streamId: string, until?: (r: RecordedEvent) => boolean): Promise<EntityReplay> =>
+  (await replayEntityToSnapshot(store, streamId, until)).replay;
+
+/** `replayEntity`, with the machine snapshot its accepted events leave (the state at an instant reads its context). */
+export const replayEntityToSnapshot = async (
+  store: EventStore,
+  streamId: string,
+  until?: (r: RecordedEvent) => boolean,
+): Promise<{ readonly replay: EntityReplay; readonly snapshot: EntitySnapshot }> => {
   const replays = new Replays(store);
-  const replay = await replays.through(streamId, undefined, until);
-  return {
-    streamId,
-    kind: replay.kind,
-    steps: replay.steps,
-    state: stateOf(replay.snapshot),
-    verdict: replay.findings.length === 0 ? { ok: true } : { ok: false, findings: replay.findings },
-  };
+  const { kind, steps, snapshot, findings } = await replays.through(streamId, undefined, until);
+  const verdict: EntityReplay['verdict'] = findings.length === 0 ? { ok: true } : { ok: false, findings };
+  return { replay: { streamId, kind, steps, state: stateOf(snapshot), verdict }, snapshot };
 };

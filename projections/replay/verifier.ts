@@ -2,6 +2,7 @@ import { describeRefusal } from '../../domain/errors.ts';
 import { factClaimOf, isFactClaim } from '../../domain/fact-claims.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import { isEventType } from '../../domain/events/index.ts';
+import { byPosition } from '../../domain/positions.ts';
 import { decodeStored } from '../../domain/stored.ts';
 import { ENTITY_KINDS, parseStreamId, streamIdOf, type EntityKind, type EntityView } from '../../domain/streams.ts';
 import { evaluate, gatherFacts, initialSnapshot, machineEvent, MACHINES, readStored, stateOf, viewOf } from '../../machines/index.ts';
@@ -310,6 +311,6 @@ export const summarise = (tally: VerifierTally, entities: Iterable<{ kind: Entit
     const state = stateOfEntity(entity);
     kinds[kind].states[state] = (kinds[kind].states[state] ?? 0) + 1;
   }
-  const findings = [...tally.findings].sort((a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : 0));
+  const findings = [...tally.findings].sort(byPosition);
   return { events: tally.events, kinds, foreignEvents: tally.foreignEvents, findings, brokenStreams: [...new Set(findings.map((f) => f.streamId))] };
 };
