@@ -18,7 +18,7 @@ import type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
 import { issuingCaFor } from '../../domain/x509/issuance/index.ts';
 import type { CascadeLog } from '../../projections/cascade/index.ts';
 import type { ExpiryScheduler } from '../../projections/expiry/index.ts';
-import { PkiChanges } from '../../projections/pki/index.ts';
+import { issuedByOurCa, PkiChanges } from '../../projections/pki/index.ts';
 import {
   PseudonymDeriver,
   rotationIsDerived,
@@ -209,7 +209,12 @@ const compose = (options: OpenOptions): Credence => {
     clock: options.clock,
     ...(options.entityCacheMaxBytes !== undefined ? { cacheMaxBytes: options.entityCacheMaxBytes } : {}),
     ...(options.signing !== undefined ? { verifyRequest: requestVerifier(options.signing) } : {}),
-    ...(deriver !== undefined ? { checks: [rotationIsDerived(deriver)] } : {}),
+    // Values only an adapter can check: a rotation's pseudonym is the key's derivation, and a certificate said to be of
+    // one of the CAs is signed by it (without CAs configured, a library instance has nothing to check it against).
+    checks: [
+      ...(deriver !== undefined ? [rotationIsDerived(deriver)] : []),
+      ...(options.security?.pki !== undefined ? [issuedByOurCa(options.security.pki.cas)] : []),
+    ],
   });
   const pseudonyms =
     deriver === undefined ? undefined : pseudonymRotation({ engine, deriver, ...(options.pseudonyms?.policy ? { policy: options.pseudonyms.policy } : {}) });

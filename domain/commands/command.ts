@@ -7,6 +7,7 @@ import { CommandId } from '../ids.ts';
 import { Actor, RequestSignature } from '../metadata.ts';
 import { ApplicationEnrolled, ApplicationEnrolmentEnded } from '../events/application.ts';
 import { CredentialIssued, issuingRules, ProvisioningCommandData, provisioningRules } from '../events/credential.ts';
+import { issuedCertificateRules } from './certificate-rules.ts';
 import { COMMAND_CATALOG, COMMAND_TYPES, type CommandType, type EventOfCommand } from './catalog.ts';
 import type { EntityKind } from '../streams.ts';
 
@@ -35,7 +36,7 @@ export type Command = {
 
 /** Where a command's data must meet more than its event's schema: rules for new facts, not for stored ones. */
 const COMMAND_DATA: Partial<Record<CommandType, z.ZodTypeAny>> = {
-  issueCredential: CredentialIssued.superRefine(issuingRules),
+  issueCredential: CredentialIssued.superRefine(issuingRules).superRefine(issuedCertificateRules),
   provisionCredential: ProvisioningCommandData.superRefine(provisioningRules),
   // `replaces` is a condition: a misspelt one must be refused, not dropped to leave the move unconditional (found in
   // review). The App-ID's other command is held to its fields the same way.

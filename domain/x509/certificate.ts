@@ -67,3 +67,12 @@ export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => constantTime
 
 /** Self-issued: subject and issuer are the same encoded name (RFC 5280 6.1). */
 export const isSelfIssued = (c: ParsedCertificate): boolean => sameBytes(c.raw.issuer, c.raw.subject);
+
+/** Whether `issuer`'s key signed `subject` (the signature alone: names, validity and profile are checked apart). */
+export const signedBy = async (subject: x509.X509Certificate, issuer: x509.X509Certificate): Promise<boolean> => {
+  try {
+    return await subject.verify({ publicKey: issuer, signatureOnly: true });
+  } catch {
+    return false;
+  }
+};

@@ -1,18 +1,11 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import * as pkijs from 'pkijs';
-import { isSelfIssued, type ParsedCertificate } from './certificate.ts';
+import { isSelfIssued, signedBy, type ParsedCertificate } from './certificate.ts';
 import type { CandidatePath } from './path-building.ts';
 import { checkIssuerKey, checkLeafPurpose, checkProfile, isCa } from './profile.ts';
 import { certificateRejected, type CertificateRejection } from './rejection.ts';
 
-const signedBy = async (subject: x509.X509Certificate, issuer: x509.X509Certificate): Promise<boolean> => {
-  try {
-    return await subject.verify({ publicKey: issuer, signatureOnly: true });
-  } catch {
-    return false;
-  }
-};
 
 export const checkValidity = (cert: x509.X509Certificate, at: Date): void => {
   if (at < cert.notBefore) throw certificateRejected('certificate_not_yet_valid', cert.subject);

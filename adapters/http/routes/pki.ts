@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { CaId, type IssuingCa } from '../../../domain/x509/issuing-ca.ts';
@@ -156,7 +157,9 @@ export const pkiRoutes: RouteModule = (app, context) => {
           : await responder.respond(der);
     if (answer.outcome !== 'successful') request.log.info({ caId, outcome: answer.outcome, reason: answer.reason }, 'OCSP request refused');
     if (request.method === 'GET' && 'producedAt' in answer && answer.cacheable && answer.producedAt !== undefined && answer.nextUpdate !== undefined) {
-      const etag = `"${Buffer.from(answer.der.subarray(-32)).toString('base64url')}"`;
+      // Of the whole answer, as the CRLs' (found in review): its last bytes are the responder's certificate, the same in
+      // every answer, so a cache revalidating a `good` answer after the revocation was told 304 and kept it.
+      const etag = `"${createHash('sha256').update(answer.der).digest('base64url').slice(0, 32)}"`;
       return sendCached(request, reply, OCSP_RESPONSE, { der: answer.der, etag, lastModified: answer.producedAt, expires: answer.nextUpdate });
     }
     return reply.header('cache-control', 'no-store').type(OCSP_RESPONSE).send(Buffer.from(answer.der));

@@ -1,0 +1,43 @@
+import type { z } from 'zod';
+import { sameBytes } from '../x509/certificate.ts';
+import { certificateSummary, certifiedPublicKey } from '../x509/issuance/index.ts';
+import { tryFromBase64url } from '../crypto/base64url.ts';
+import type { CredentialIssued } from '../events/credential.ts';
+
+/** The summary fields a certificate of one of Credence's CAs states, each of which its DER must say the same. */
+const STATED = ['fingerprint', 'subject', 'issuer', 'serialNumber', 'notBefore', 'notAfter'] as const;
+
+/**
+ * A command recording a certificate of one of Credence's CAs (`certificate.issuingCa`) carries the certificate
+ * itself, says only what it says, and records it for the key it certifies (commands only: stored events stay
+ * readable as written). The `pki` read model lists such a certificate as its CA's by serial, and OCSP and the CRLs
+ * answer from it: a summary written by hand named any serial as issued (OCSP then said `good` for a certificate the CA
+ * never signed), and revoking it put any serial on the CA's signed CRL, the OCSP responder's own included (found in
+ * review). Whether the CA's key signed the DER is checked where the CAs are known (adapters/runtime, `issuedByOurCa`).
+ */
+export const issuedCertificateRules = (d: z.infer<typeof CredentialIssued>, ctx: z.RefinementCtx): void => {
+  const c = d.certificate;
+  if (c?.issuingCa === undefined) return;
+  const issue = (field: string, message: string) => ctx.addIssue({ code: 'custom', path: ['certificate', field], message });
+  const der = c.der === undefined ? undefined : tryFromBase64url(c.der);
+  if (der === undefined) {
+    issue('der', `a certificate of issuing CA ${c.issuingCa} is recorded with its DER (base64url), so that what it states can be checked`);
+    return;
+  }
+  let stated: ReturnType<typeof certificateSummary>;
+  try {
+    stated = certificateSummary(der, c.issuingCa);
+  } catch {
+    issue('der', 'must be a DER X.509 certificate');
+    return;
+  }
+  for (const field of STATED) {
+    if (c[field] !== stated[field]) issue(field, `must be what the certificate states: ${stated[field]}`);
+  }
+  const certified = certifiedPublicKey(der);
+  const key = d.publicKey === undefined ? undefined : tryFromBase64url(d.publicKey);
+  if (certified === undefined || certified.kind !== d.kind || key === undefined || !sameBytes(certified.bytes, key)) {
+    issue('der', `must certify the credential's own ${d.kind} public key (publicKey)`);
+  }
+};
+
