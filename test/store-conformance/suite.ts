@@ -134,25 +134,45 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         expect(all).toEqual([]);
       });
 
-      it('binds a command id to its stream: the id again on another stream is answered deduplicated and writes nothing there', async () => {
+      it('binds a command id to its stream: the id again on another stream is answered with the first result and writes nothing there', async () => {
         const { stream, prefix } = uniqueNames('idem-elsewhere');
         const commandId = `cmd-${prefix}`;
-        const first = await store.appendToStream(stream('a'), [newEvent('A')], { expectedRevision: ExpectedRevision.noStream, commandId });
+        // Another event first, so that the first append's result is not where a binding of the id would be.
+        await appendAll(stream('a'), [newEvent('Before')]);
+        const first = await store.appendToStream(stream('a'), newEvents('A', 2), { expectedRevision: ExpectedRevision.exact(0n), commandId });
         for (const expectedRevision of [ExpectedRevision.noStream, ExpectedRevision.any]) {
           const elsewhere = await store.appendToStream(stream('b'), [newEvent('B')], { expectedRevision, commandId });
-          expect(elsewhere.deduplicated).toBe(true);
+          expect(elsewhere).toEqual({ ...first, deduplicated: true });
         }
         const withFact = await store.appendToStream(stream('c'), [newEvent('C')], {
           expectedRevision: ExpectedRevision.noStream,
           commandId,
-          facts: [{ streamId: stream('a'), revision: 0n }],
+          facts: [{ streamId: stream('a'), revision: 2n }],
         });
-        expect(withFact.deduplicated).toBe(true);
+        expect(withFact).toEqual({ ...first, deduplicated: true });
         expect(await store.readStream(stream('b'))).toEqual([]);
         expect(await store.readStream(stream('c'))).toEqual([]);
-        expect(await store.readStream(stream('a'))).toHaveLength(1);
+        expect(await store.readStream(stream('a'))).toHaveLength(3);
         const all = await collect(store.readAll({ afterPosition: first.position, filter: { streamPrefixes: [prefix] } }));
         expect(all).toEqual([]);
+      });
+
+      it('a refused append binds its command id to nothing: the id is then written on another stream', async () => {
+        const { stream, prefix } = uniqueNames('idem-refused');
+        for (const [label, facts] of [
+          ['without facts', []],
+          ['with facts', [{ streamId: stream('fact'), revision: undefined }]],
+        ] as const) {
+          const commandId = `cmd-${label}-${prefix}`;
+          const refused = stream(`refused-${label}`);
+          const taken = stream(`taken-${label}`);
+          await appendAll(refused, newEvents('A', 2));
+          await expectConflict(store.appendToStream(refused, [newEvent('A')], { expectedRevision: ExpectedRevision.exact(5n), commandId, facts }), refused);
+          const written = await store.appendToStream(taken, [newEvent('B')], { expectedRevision: ExpectedRevision.noStream, commandId, facts });
+          expect(written.deduplicated, label).toBe(false);
+          expect(await store.readStream(taken), label).toHaveLength(1);
+          expect(await store.readStream(refused), label).toHaveLength(2);
+        }
       });
 
       it('a command id and stream id of any length: a retry after a refused append is written, a repeat answered with its own result', async () => {

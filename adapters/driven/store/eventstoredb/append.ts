@@ -12,15 +12,16 @@
  *    an event of this batch (same id) or of this command (same command id); if found, the first write's result
  *    (revision and position of its last event) is returned with `deduplicated: true`, otherwise the conflict stands;
  * 4. with expected revision `any` (no conflict possible), the same search runs before appending.
- * 5. a command id is bound to one stream, as the embedded store's table of command ids binds it: before its events,
- *    the append claims the id on `credence-command-<id>` (a claim marker, expected `no_stream`). A claim naming this
- *    stream is an earlier attempt of the same command (it goes on to steps 2-4); one naming another stream answers
- *    `deduplicated` with nothing written, and the engine, finding no event of the command on its stream, refuses the
- *    reused id as on the embedded store. Event ids derive from the command id, so without this an id reused on
- *    another stream stored a second event under the same event id.
+ * 5. a command id is bound to one stream, as the embedded store's table of command ids binds it: once the stream is
+ *    read at the expected revision (a refused append binds nothing), and before its events, the append claims the id
+ *    on `credence-command-<id>` (a claim marker, expected `no_stream`). A claim naming this stream is an earlier
+ *    attempt of the same command (it goes on to steps 2-4); one naming another stream answers with that stream's
+ *    first append of the command, `deduplicated`, with nothing written, and the engine, finding no event of the
+ *    command on its own stream, refuses the reused id as on the embedded store. Event ids derive from the command
+ *    id, so without this an id reused on another stream stored a second event under the same event id.
  * Limits: under `any` two concurrent appends of one command to one stream can both pass step 4, and an id whose
- * claim was written by an append that then failed stays bound to that stream. Costs one extra read and one extra
- * write per append with a command id.
+ * claim was written by an append that then failed (its stream moved between the read and the append, a crash)
+ * stays bound to that stream. Costs two extra reads and one extra write per append with a command id.
  *
  * Facts (`options.facts`, the other streams a decision read): EventStoreDB has no condition across streams, so the
  * decision first claims each fact on the fact's own stream, a `CredenceFactClaimed` marker appended with the
@@ -57,18 +58,19 @@ export async function appendToStream(
   }
   const attempt = randomUUID();
   const encoded = events.map((e, i) => encode(e, commandId === undefined ? undefined : { commandId, attempt }, i));
+  const ids = new Set(encoded.map((e) => e.id));
   if (facts.length > 0) {
     // Idempotency comes first, as on the embedded store: a retried decision must find its first write even when
     // its facts have moved since.
     if (commandId !== undefined) {
-      const earlier = await findEarlierAppend(driver, streamId, new Set(events.map((e) => e.id.toLowerCase())), commandId, scanLimit);
+      const earlier = await findEarlierAppend(driver, streamId, ids, commandId, scanLimit);
       if (earlier !== undefined) return earlier;
     }
     // A decision made on a stale copy of its own stream would fail at its append anyway: find out before claiming,
     // so a stale decision leaves no claims behind on streams other writers share.
     await assertAt(driver, streamId, expected);
     if (commandId !== undefined) {
-      const elsewhere = await claimCommand(driver, streamId, commandId);
+      const elsewhere = await claimCommand(driver, streamId, ids, commandId, scanLimit);
       if (elsewhere !== undefined) return elsewhere;
     }
     await claimFacts(driver, streamId, facts, commandId ?? randomUUID());
@@ -77,13 +79,23 @@ export async function appendToStream(
     const written = await driver.append(streamId, encoded, expected);
     return { nextExpectedRevision: written.revision, position: written.position, deduplicated: false };
   }
-  const ids = new Set(encoded.map((e) => e.id));
   if (expected === 'any') {
     const earlier = await findEarlierAppend(driver, streamId, ids, commandId, scanLimit);
     if (earlier !== undefined) return earlier;
   }
   if (facts.length === 0) {
-    const elsewhere = await claimCommand(driver, streamId, commandId);
+    // As with facts: an append refused for its expected revision must not bind the id first, or the id's later
+    // use on another stream would be answered as a repeat of a command that wrote nothing. A retry of a command
+    // that did write is refused here too (its own write moved the stream), so the search for that write runs here.
+    try {
+      await assertAt(driver, streamId, expected);
+    } catch (error) {
+      if (!isCredenceError(error, 'concurrency_conflict')) throw error;
+      const earlier = await findEarlierAppend(driver, streamId, ids, commandId, scanLimit);
+      if (earlier !== undefined) return earlier;
+      throw error;
+    }
+    const elsewhere = await claimCommand(driver, streamId, ids, commandId, scanLimit);
     if (elsewhere !== undefined) return elsewhere;
   }
   try {
@@ -113,9 +125,16 @@ export const commandClaimStreamOf = (commandId: string): string => `credence-com
 
 /**
  * Binds the command id to `streamId`, or finds it bound already: undefined when the append may go on (a fresh claim,
- * or this stream's from an earlier attempt), otherwise a deduplicated result at the claim, which writes nothing.
+ * or this stream's from an earlier attempt), otherwise the first append's result on the stream the id is bound to,
+ * deduplicated, with nothing written.
  */
-async function claimCommand(driver: EsdbDriver, streamId: string, commandId: string): Promise<AppendResult | undefined> {
+async function claimCommand(
+  driver: EsdbDriver,
+  streamId: string,
+  ids: ReadonlySet<string>,
+  commandId: string,
+  scanLimit: number,
+): Promise<AppendResult | undefined> {
   const claimStream = commandClaimStreamOf(commandId);
   try {
     await driver.append(claimStream, [claimRecord({ claimant: streamId, commandId })], 'no_stream');
@@ -126,7 +145,13 @@ async function claimCommand(driver: EsdbDriver, streamId: string, commandId: str
   const [first] = await driver.readStream(claimStream, { from: 0n, backwards: false, maxCount: 1 });
   if (first === undefined || first.position === undefined) throw concurrencyConflict(claimStream, 'no stream', 'a stream with no readable claim');
   // Read as written, not through the claim's schema: a claim this adapter wrote is always its own (ids of any length).
-  if ((decode(first).data as { claimant?: unknown }).claimant === streamId) return undefined;
+  const claimant = (decode(first).data as { claimant?: unknown }).claimant;
+  if (claimant === streamId) return undefined;
+  const earlier = typeof claimant === 'string' ? await findEarlierAppend(driver, claimant, ids, commandId, scanLimit) : undefined;
+  if (earlier !== undefined) return earlier;
+  // No first append to report: the binding's append failed after it (a conflict, a crash), or its events are past
+  // the scan. The id stays refused on this stream all the same, and the claim's own place is the only result there
+  // is; the engine finds none of the command's events on its stream and refuses the reused id.
   return { nextExpectedRevision: first.revision, position: first.position, deduplicated: true };
 }
 

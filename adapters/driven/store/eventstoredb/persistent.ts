@@ -5,11 +5,13 @@
  *
  * A handler that returns acks the event; one that throws nacks it with `retry` (the server redelivers it with a
  * higher retry count) until `maxRetryCount`, then with `park` (the server moves it to the group's parked queue for
- * an operator to replay). An event that is not a Credence event is parked at once. The nack reason carries the
- * error's name and Credence code only, never its message. A dropped connection is resumed with backoff; the server
- * redelivers whatever was in flight, so handlers must be idempotent (Credence projections are).
+ * an operator to replay). An event that is not a Credence event is parked at once; a claim marker is acked without
+ * reaching the handler. The nack reason carries the error's name and Credence code only, never its message. A
+ * dropped connection is resumed with backoff; the server redelivers whatever was in flight, so handlers must be
+ * idempotent (Credence projections are).
  */
 import { isCredenceError } from '../../../../domain/errors.ts';
+import { isFactClaim } from '../../../../domain/fact-claims.ts';
 import type { AllFilter, RecordedEvent } from '../../../../domain/ports/event-store.ts';
 import { isTransient, type EsdbDriver, type PersistentDelivery, type WirePersistentSubscription } from './driver.ts';
 import { compileFilter } from './filters.ts';
@@ -70,7 +72,9 @@ export async function startPersistentConsumer(
   let cancelSleep: (() => void) | undefined;
 
   const deliver = async (delivery: PersistentDelivery): Promise<void> => {
-    if (!filter.keep(delivery.event)) return delivery.ack();
+    // Fact claims and command bindings are this store's concurrency markers, not lifecycle events
+    // (domain/fact-claims.ts): acked so the group moves past them, as every other reader passes over them.
+    if (!filter.keep(delivery.event) || isFactClaim(delivery.event)) return delivery.ack();
     let event: RecordedEvent;
     try {
       event = decode(delivery.event);
