@@ -31,6 +31,8 @@ export interface MetricsSources {
   readonly entityCache?: () => EntityCacheStats;
   /** How many keys of ended entities the shredder has failed to destroy so far (SER-010), read when scraped. */
   readonly keysOwed?: () => number;
+  /** How many reactions the cascade gave up on (a broken history), read when scraped. */
+  readonly deadLetters?: () => number;
 }
 
 const COMPONENTS_CACHE_MS = 1_000;
@@ -148,6 +150,17 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
       registers: [registry],
       collect() {
         this.set(keysOwed());
+      },
+    });
+  }
+  const { deadLetters } = sources;
+  if (deadLetters !== undefined) {
+    new Gauge({
+      name: 'credence_cascade_dead_letters',
+      help: 'Reactions the revocation cascade could not carry out and will not retry (a broken history): each waits for an operator',
+      registers: [registry],
+      collect() {
+        this.set(deadLetters());
       },
     });
   }

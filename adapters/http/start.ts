@@ -15,6 +15,7 @@ import {
   systemClock,
   systemRandom,
 } from '../runtime/index.ts';
+import { deadLetterCount } from '../../projections/cascade/index.ts';
 import { describeOtherLog } from '../../projections/runtime/index.ts';
 import { createAccessControl } from './auth/access-control.ts';
 import { ACCESS_OWNER } from './auth/open-access-control.ts';
@@ -89,12 +90,24 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     // Before anything is issued: certificates must not name a wildcard address as where their status is.
     assertPublishableHost(config.host, config.publicUrl, cas.length);
     let publicUrl = config.publicUrl ?? listeningUrl(config.host, config.port);
+    // The live runtime and the cascade report to the server's logger, which exists only once the server is built;
+    // nothing runs a projection before `live.start()`, after that.
+    let app: App | undefined;
     const credence = openCredence({
       location: { dir: config.data },
       clock,
       ...(config.store !== undefined ? { connectionString: config.store } : {}),
       ...(config.durability !== undefined ? { durability: config.durability } : {}),
       entityCacheMaxBytes: config.entityCacheMiB * 1024 * 1024,
+      // A dead letter is retried by nothing: said at warn, once as it is recorded, so that an operator repairs the
+      // stream (credence replay) and redoes the reaction. Names and the refusal only, never an event's data.
+      cascadeLog: (entry) => {
+        if (entry.outcome !== 'dead-letter') return;
+        app?.log.warn(
+          { eventType: entry.eventType, position: entry.position?.toString(10), command: entry.command, stream: entry.stream, reason: entry.reason },
+          `cascade dead letter: ${entry.command} on ${entry.stream ?? entry.target} in reaction to ${entry.eventType ?? 'an event'} was not carried out`,
+        );
+      },
       // SER-016: POST /v1/commands verifies request signatures against it; the audit trail re-checks stored ones.
       ...(signing !== undefined ? { signing } : {}),
       security: {
@@ -110,8 +123,6 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     cleanups.push(() => registry.close());
     const access = await createAccessControl({ se: ownerView(se, ACCESS_OWNER), registry, clock, random: systemRandom, ...config.tokens });
 
-    // The live runtime reports to the server's logger, which exists only once the server is built.
-    let app: App | undefined;
     const live = startLive(credence, {
       tickMs: config.tickMs,
       onError: (component, error) => app?.log.error({ err: error, component }, 'live component failed'),
@@ -122,6 +133,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       components: () => live.status(),
       entityCache: () => credence.engine.cacheStats(),
       ...(shredder !== undefined ? { keysOwed: () => shredder.owed().length } : {}),
+      deadLetters: () => deadLetterCount(credence.readModels),
     });
     const shutdown = new AbortController();
     // Every open SSE stream listens for the shutdown (and stops listening when it ends, adapters/http/sse/session.ts):

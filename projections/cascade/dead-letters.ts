@@ -39,3 +39,7 @@ export const deadLetters = (db: Database.Database): DeadLetter[] =>
   (prepared(db, 'SELECT position, event_type, command, target, reason FROM cascade_dead_letters ORDER BY position, command, target').all() as {
     position: bigint; event_type: string; command: string; target: string; reason: string;
   }[]).map((r) => ({ position: BigInt(r.position), eventType: r.event_type, command: r.command, target: r.target, reason: r.reason }));
+
+/** How many there are, without reading them: what the service's metrics report. */
+export const deadLetterCount = (db: Database.Database): number =>
+  Number((prepared(db, 'SELECT count(*) AS n FROM cascade_dead_letters').get() as { n: bigint | number }).n);

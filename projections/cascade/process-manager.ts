@@ -12,7 +12,7 @@ import { DEPENDENTS_TABLES, addAssociation, addDependent, addEnding, addInstance
 import { reactionsWith } from './lookups.ts';
 import { addDeadLetter, resetDeadLetters, setupDeadLetters } from './dead-letters.ts';
 import { BrokenHistoryError } from '../../machines/index.ts';
-import { CASCADE_EVENT_TYPES, type Reaction } from './reactions.ts';
+import { CASCADE_EVENT_TYPES, isUnresolved, type Reaction } from './reactions.ts';
 
 /** The events that end an entity, kept with their cause so a dependent's revocation can be traced to its origin. */
 const ENDINGS: ReadonlySet<string> = new Set([
@@ -33,8 +33,20 @@ const CASCADE_TABLES = [...DEPENDENTS_TABLES, 'cascade_dead_letters'];
 export const PROCESS_MANAGER_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[0], role: 'system' };
 
 export interface CascadeLog {
-  (entry: { outcome: 'issued' | 'duplicate' | 'skipped' | 'dead-letter'; command: string; target: string; reason?: string }): void;
+  (entry: {
+    outcome: 'issued' | 'duplicate' | 'skipped' | 'dead-letter';
+    command: string;
+    target: string;
+    reason?: string;
+    /** On a dead letter: the event reacted to and the stream that could not be used, which is what an operator looks up. */
+    eventType?: string;
+    position?: bigint;
+    stream?: string;
+  }): void;
 }
+
+/** The command of a dead letter whose reactions could not be worked out (its target is the broken stream). */
+const LOOKUP = '(lookup)';
 
 /**
  * The process manager: a projection whose reactions are commands. Each command's id is derived from the
@@ -135,10 +147,14 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
       try {
         reactions = await reactionsToEvent(e);
       } catch (error) {
+        // A lookup outside any one dependent's (the event's own entity): nothing of the event can be worked out.
         if (!(error instanceof BrokenHistoryError)) throw error;
-        return deadLetter(db, log, e, '(lookup)', error.streamId, error);
+        return deadLetter(db, log, e, LOOKUP, error.streamId, error);
       }
-      for (const reaction of reactions) await issue(engine, db, log, batch, e, reaction);
+      for (const reaction of reactions) {
+        if (isUnresolved(reaction)) deadLetter(db, log, e, LOOKUP, reaction.unresolved.streamId, reaction.unresolved);
+        else await issue(engine, db, log, batch, e, reaction);
+      }
     },
   };
 };
@@ -155,7 +171,8 @@ const endingFields = (e: DecodedEvent) => ({
 const deadLetter = (db: Database.Database, log: CascadeLog, e: DecodedEvent, command: string, target: string, error: unknown): void => {
   const reason = error instanceof Error ? error.message : String(error);
   addDeadLetter(db, { position: e.record.position, eventType: e.event.type, command, target, reason });
-  log({ outcome: 'dead-letter', command, target, reason });
+  const stream = command === LOOKUP ? target : streamIdOf(targetKind(command), target);
+  log({ outcome: 'dead-letter', command, target, reason, eventType: e.event.type, position: e.record.position, stream });
 };
 
 /**

@@ -1,7 +1,7 @@
 import type { DecodedEvent } from '../../domain/stored.ts';
 import type { RevocationReason } from '../../domain/events/index.ts';
 import type { EntityKind } from '../../domain/streams.ts';
-import { enrolmentEndReason } from '../../machines/index.ts';
+import { BrokenHistoryError, enrolmentEndReason } from '../../machines/index.ts';
 import type { AssociationLinks, Relation } from './dependents.ts';
 
 /** A command the process manager will issue, before ids and metadata are attached. */
@@ -11,6 +11,30 @@ export interface Reaction {
   /** Issued instead when the target's machine refuses this one (on the same target). */
   readonly otherwise?: Reaction;
 }
+
+/**
+ * One dependent whose reactions could not be worked out: a lookup for it met a broken history. It becomes a dead
+ * letter naming that stream, on its own: the event's other dependents are reacted to as usual (found in review: one
+ * broken successor left an App-ID enrolled with an expired credential, and an association configured on it).
+ */
+export interface Unresolved {
+  readonly unresolved: BrokenHistoryError;
+}
+
+/** What follows from an event, dependent by dependent. */
+export type Outcome = Reaction | Unresolved;
+
+export const isUnresolved = (x: unknown): x is Unresolved => typeof x === 'object' && x !== null && 'unresolved' in x;
+
+/** A dependent's lookup, or the broken history it met; any other failure is no one dependent's and propagates. */
+const orUnresolved = async <T>(lookup: () => Promise<T>): Promise<T | Unresolved> => {
+  try {
+    return await lookup();
+  } catch (error) {
+    if (error instanceof BrokenHistoryError) return { unresolved: error };
+    throw error;
+  }
+};
 
 /**
  * The lookups a reaction needs, as of the event it reacts to: the cascade's own read model, which holds every
@@ -65,13 +89,20 @@ const bookkeeping = (verb: 'record' | 'release', associationId: string, a: Assoc
  * left its validity meanwhile), so an App-ID is never left enrolled with an ended credential. A supersession with
  * nothing to move onto ends the instances' access for cessation of operation: they were not superseded.
  */
-const applicationsOfEnded = async (ctx: ReactionContext, credentialId: string, reason: RevocationReason | 'expired'): Promise<Reaction[]> => {
-  const out: Reaction[] = [];
+const applicationsOfEnded = async (ctx: ReactionContext, credentialId: string, reason: RevocationReason | 'expired'): Promise<Outcome[]> => {
+  const out: Outcome[] = [];
   const inherited = enrolmentEndReason(reason);
   for (const appId of ctx.applicationsEnrolledWith(credentialId)) {
     const end: Reaction = { type: 'endApplicationEnrolment', data: { appId, credentialId, reason: inherited } };
-    const successor = reason === 'superseded' || reason === 'expired' ? await ctx.successorInUse(credentialId, appId) : undefined;
-    out.push(successor === undefined ? end : { type: 'enrolApplication', data: { appId, credentialId: successor, replaces: credentialId }, otherwise: end });
+    const successor = reason === 'superseded' || reason === 'expired' ? await orUnresolved(() => ctx.successorInUse(credentialId, appId)) : undefined;
+    if (isUnresolved(successor)) {
+      // A rotation whose history cannot be read is nothing to move onto (no one can say the successor is held), and
+      // staying enrolled with an ended credential is what seed 003 11.2.2 forbids: the enrolment ends, as for a
+      // successor not held, and the broken stream is left to an operator.
+      out.push(successor, end);
+    } else {
+      out.push(successor === undefined ? end : { type: 'enrolApplication', data: { appId, credentialId: successor, replaces: credentialId }, otherwise: end });
+    }
   }
   return out;
 };
@@ -94,7 +125,7 @@ const endedParent = async (links: AssociationLinks, ctx: ReactionContext): Promi
  * associations, seed 003 11.2.2), subscription end -> node enrolments,
  * and the association bookkeeping. Pure over its lookups.
  */
-export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promise<Reaction[]> => {
+export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promise<Outcome[]> => {
   const stream = e.record.streamId;
   const endNode = (reason: RevocationReason): Reaction[] => [
     ...ctx.dependents(stream, 'credential-of-node').map((s) => ({ type: 'revokeCredential', data: { credentialId: idOf(s), reason } })),
@@ -111,10 +142,14 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
       // One configured and never established has no expiry of its own: it ends with the credential, or would stay
       // configured on an expired credential for good (a dangling association).
       const unestablished: string[] = [];
+      const unresolved: Unresolved[] = [];
       for (const s of ctx.dependents(stream, 'association-of-credential')) {
-        if (!(await ctx.association(idOf(s))).established) unestablished.push(s);
+        const links = await orUnresolved(() => ctx.association(idOf(s)));
+        if (isUnresolved(links)) unresolved.push(links);
+        else if (!links.established) unestablished.push(s);
       }
       return [
+        ...unresolved,
         ...revokeAssociations(unestablished, 'cessationOfOperation'),
         ...(await applicationsOfEnded(ctx, e.event.data.credentialId, 'expired')),
       ];
