@@ -5,6 +5,7 @@ import { assertJsonWithin, MAX_CONNECTION_STRING_CHARS } from '../../domain/json
 import type { RequestSigningPolicy } from '../../domain/signing/index.ts';
 import { parsePkcs11Uri, readSigningPolicyFile, StoreConnectionString } from '../runtime/index.ts';
 import { readTextFile } from '../runtime/bounded-files.ts';
+import { RotationPolicy } from '../../projections/pseudonyms/index.ts';
 
 /**
  * The configuration of `credence serve`: defaults, then an optional JSON file, then the environment, then flags
@@ -154,6 +155,14 @@ export const ServiceConfig = z.strictObject({
   durability: z.enum(['full', 'normal']).optional(),
   /** MiB of entity snapshots the engine keeps in memory between commands (0: none). */
   entityCacheMiB: int(0, 65_536).default(64),
+  /**
+   * When nodes take new pseudonyms (seed 004: pseudonyms that change frequently; SER-011), per node profile class:
+   * `{ "default": { "everyMs": …, "onAssociation": … }, "classes": { "<class>": { … } } }`, from the configuration
+   * file. Unset: every node daily, whatever its class (found in review: the service left every node on its first
+   * pseudonym for life). `onAssociation` is off by default: the association's configuration is then published under
+   * the old pseudonym and its establishment under the new one, which pairs the two (docs/service.md).
+   */
+  pseudonyms: RotationPolicy.default(RotationPolicy.parse({ default: { everyMs: 24 * 3_600_000 } })),
   limits: ServiceLimitsConfig.superRefine(checkLimitsTogether).default(ServiceLimitsConfig.parse({})),
   tokens: TokenConfig.default(TokenConfig.parse({})),
 }).superRefine((config, context) => {
@@ -202,6 +211,7 @@ const Partial = z.strictObject({
   logLevel: ServiceConfig.shape.logLevel.unwrap().optional(),
   tickMs: ServiceConfig.shape.tickMs.unwrap().optional(),
   entityCacheMiB: ServiceConfig.shape.entityCacheMiB.unwrap().optional(),
+  pseudonyms: ServiceConfig.shape.pseudonyms.unwrap().optional(),
   // Read where it is named, so a bad policy is refused naming its source (`flag --signing`, `env CREDENCE_SIGNING`).
   signing: ServiceConfig.shape.signing.unwrap().superRefine(checkSigningPolicy).optional(),
   limits: ServiceLimitsConfig.partial().optional(),

@@ -99,6 +99,8 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       ...(config.store !== undefined ? { connectionString: config.store } : {}),
       ...(config.durability !== undefined ? { durability: config.durability } : {}),
       entityCacheMaxBytes: config.entityCacheMiB * 1024 * 1024,
+      // Seed 004: pseudonyms that change frequently; the key is the data folder's (made in its Secure Environment).
+      pseudonyms: { policy: config.pseudonyms },
       // A dead letter is retried by nothing: said at warn, once as it is recorded, so that an operator repairs the
       // stream (credence replay) and redoes the reaction. Names and the refusal only, never an event's data.
       cascadeLog: (entry) => {
