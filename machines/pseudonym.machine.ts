@@ -20,8 +20,17 @@ export interface PseudonymContext {
 export const pseudonymMachine = setup({
   types: { context: {} as PseudonymContext, events: {} as MachineEvent, input: {} as { id: string } },
   guards: {
-    /** A revoked or expired node takes no new pseudonym: there is nothing left for it to do unobserved. */
-    nodeIsLive: factGuard(({ event }) => isOneOf(event.facts.node, ['initialized', 'enrolled', 'associated'])),
+    /**
+     * A revoked or expired node takes no new pseudonym: there is nothing left for it to do unobserved. Its first one
+     * (epoch 0, `initial`) is another matter: integrators were shown the node's events under it from its registration
+     * on, so it is recorded whatever became of the node before the rotation ran (found in review: a node revoked before
+     * the rotation reacted to its registration was published under a pseudonym no auditor could resolve).
+     */
+    nodeIsLive: factGuard(({ event }) => {
+      if (isOneOf(event.facts.node, ['initialized', 'enrolled', 'associated'])) return true;
+      const d = dataOf(event, 'PseudonymRotated');
+      return d?.trigger === 'initial' && d.epoch === 0 && event.facts.node !== undefined;
+    }),
   },
 }).createMachine({
   id: 'pseudonym',

@@ -305,6 +305,12 @@ const RULES: [string, EntityKind, string, MachineEvent, string][] = [
   ['ending an App-ID enrolment for a credential it is not enrolled with', 'application', 'associated',
     e('ApplicationEnrolmentEnded', { appId: 'Rapp', credentialId: 'c0', reason: 'keyCompromise' }, 20, { credential: view('revoked') }), 'enrolledCredentialEnded'],
   ['a pseudonym for a revoked node', 'pseudonym', 'absent', { ...SAMPLES.PseudonymRotated, facts: { node: view('revoked') } }, 'nodeIsLive'],
+  ['a first pseudonym past epoch 0 for a revoked node', 'pseudonym', 'absent',
+    e('PseudonymRotated', { pseudonym: `p-${'a'.repeat(26)}`, nodeId: 'n', epoch: 3, trigger: 'initial' }, 10, { node: view('revoked') }), 'nodeIsLive'],
+  ['a demand rotation at epoch 0 for an expired node', 'pseudonym', 'absent',
+    e('PseudonymRotated', { pseudonym: `p-${'a'.repeat(26)}`, nodeId: 'n', epoch: 0, trigger: 'demand' }, 10, { node: view('expired') }), 'nodeIsLive'],
+  ['a first pseudonym for a node never registered', 'pseudonym', 'absent',
+    e('PseudonymRotated', { pseudonym: `p-${'a'.repeat(26)}`, nodeId: 'n', epoch: 0, trigger: 'initial' }, 10, {}), 'nodeIsLive'],
   ['releasing an association the node never recorded', 'node', 'associated',
     e('NodeAssociationReleased', { nodeId: 'n', associationId: 'zz' }), 'associationIsLive'],
 ];
