@@ -1,17 +1,12 @@
 import type Database from 'better-sqlite3';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
-import { writeCheckpoint, type Checkpoint } from './checkpoints.ts';
+import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoints.ts';
 import { prepared } from './statements.ts';
 import type { Projection } from './types.ts';
 
-/**
- * One writer at a time on a read-model connection. A batch whose reactions are awaited keeps its transaction open
- * across those awaits; any other batch run meanwhile on the same connection would land inside it (and be undone
- * with it), so every batch of every runner on the connection takes this lock first. FIFO: per projection, batches
- * still run in the order they were asked for.
- */
-class WriteLock {
+/** Work run one at a time, in the order it was asked for. */
+class FifoLock {
   #tail: Promise<unknown> = Promise.resolve();
 
   run<T>(work: () => Promise<T> | T): Promise<T> {
@@ -21,13 +16,35 @@ class WriteLock {
   }
 }
 
-const locks = new WeakMap<Database.Database, WriteLock>();
+const writeLocks = new WeakMap<Database.Database, FifoLock>();
 
-export const writeLockOf = (db: Database.Database): WriteLock => {
-  let lock = locks.get(db);
+/**
+ * One writer at a time on a read-model connection. A transaction whose reactions are awaited stays open across those
+ * awaits; any other batch run meanwhile on the same connection would land inside it (and be undone with it), so
+ * every transaction of every runner on the connection takes this lock from BEGIN to COMMIT or ROLLBACK. Only that
+ * long: a projection with reactions takes it again for each of its transactions, so the other projections get in
+ * between them (`maxBatchMs`). FIFO: per projection, batches still run in the order they were asked for.
+ */
+export const writeLockOf = (db: Database.Database): FifoLock => {
+  let lock = writeLocks.get(db);
   if (lock === undefined) {
-    lock = new WriteLock();
-    locks.set(db, lock);
+    lock = new FifoLock();
+    writeLocks.set(db, lock);
+  }
+  return lock;
+};
+
+const batchLocks = new WeakMap<Projection, FifoLock>();
+
+/**
+ * One batch at a time per projection with reactions, whichever runner handles it: what `prepare` found describes
+ * the batch being handled until its last transaction commits, and the connection is let go between transactions.
+ */
+const batchLockOf = (projection: Projection): FifoLock => {
+  let lock = batchLocks.get(projection);
+  if (lock === undefined) {
+    lock = new FifoLock();
+    batchLocks.set(projection, lock);
   }
   return lock;
 };
@@ -69,12 +86,37 @@ export const applyBatch = (db: Database.Database, projection: Projection, record
   })();
 };
 
+/** The records of a batch past the projection's checkpoint, with their decoded events at the same indexes. */
+export interface PendingBatch {
+  readonly records: readonly RecordedEvent[];
+  readonly decoded: DecodedBatch;
+}
+
+/** Events at or before the checkpoint were handled already (by the other of catch-up and live following). */
+export const pastCheckpoint = (db: Database.Database, name: string, records: readonly RecordedEvent[], decoded: DecodedBatch): PendingBatch => {
+  const done = readCheckpoint(db, name)?.position;
+  if (done === undefined || !records.some((r) => r.position <= done)) return { records, decoded };
+  const past: RecordedEvent[] = [];
+  const pastDecoded: (DecodedEvent | undefined)[] = [];
+  for (let i = 0; i < records.length; i++) {
+    if (records[i]!.position > done) {
+      past.push(records[i]!);
+      pastDecoded.push(decoded[i]);
+    }
+  }
+  return { records: past, decoded: pastDecoded };
+};
+
 export interface ReactionBatchLimits {
   /** Events per transaction at most. */
   readonly maxEvents: number;
   /** A transaction is committed once it has been open this long (ms), at the next event boundary. */
   readonly maxMs: number;
 }
+
+const noOpenTransaction = (db: Database.Database, projection: Projection): void => {
+  if (db.inTransaction) throw new Error(`projection ${projection.name}: a transaction is already open on the read-model connection`);
+};
 
 /**
  * A projection with reactions, in order, many events per transaction: for each event its reaction (awaited), then
@@ -83,72 +125,112 @@ export interface ReactionBatchLimits {
  * applies the events it covers, so a crash at any instant leaves the read model and the checkpoint together, and
  * the reactions after the checkpoint run again (their derived command ids make the repeat a no-op).
  *
+ * `pending` picks, under the connection's write lock, what is left to handle (false: nothing, a rebuild came since
+ * the batch was read). The lock is held for one transaction at a time, not the whole batch, so the other
+ * projections on the connection are never further behind than `maxMs` plus one reaction. Before each transaction
+ * the checkpoint is looked at again: another runner on the connection may have handled some of these events
+ * meanwhile (they are passed over) or reset the read model (the batch stops there; its events are for the reset
+ * read model's own catch-up). Resolves to how many events were handled, or false.
+ *
  * When an event fails (its reaction or its `apply`), its savepoint is rolled back and the events before it are
  * committed with their checkpoint, exactly what one transaction per event would have left; the error surfaces and
  * the next run starts at the failing event, so a reaction that keeps failing never makes the runner redo (or
  * re-issue) the ones that succeeded before it.
  */
-export const reactInBatches = async (
+export const reactInBatches = (
   db: Database.Database,
   projection: Projection,
-  records: readonly RecordedEvent[],
-  decoded: DecodedBatch,
+  pending: () => PendingBatch | false,
   limits: ReactionBatchLimits,
-): Promise<void> => {
+): Promise<number | false> => {
   const react = projection.react;
   if (react === undefined) throw new TypeError(`projection ${projection.name} has no reactions`);
-  if (db.inTransaction) throw new Error(`projection ${projection.name}: a transaction is already open on the read-model connection`);
-  if (projection.prepare !== undefined) {
-    const events: DecodedEvent[] = [];
-    for (const event of decoded) if (event !== undefined) events.push(event);
-    await projection.prepare(events);
-  }
-  const begin = prepared(db, 'BEGIN');
-  const commit = prepared(db, 'COMMIT');
-  const rollback = prepared(db, 'ROLLBACK');
+  const lock = writeLockOf(db);
+  return batchLockOf(projection).run(async () => {
+    const picked = await lock.run(() => {
+      noOpenTransaction(db, projection);
+      const batch = pending();
+      return batch === false ? false : { ...batch, after: readCheckpoint(db, projection.name)?.position };
+    });
+    if (picked === false) return false;
+    let { records, decoded } = picked;
+    if (records.length === 0) return 0;
+    // Outside the lock: it writes nothing (Projection.prepare) and may wait on the Secure Environment.
+    if (projection.prepare !== undefined) {
+      const events: DecodedEvent[] = [];
+      for (const event of decoded) if (event !== undefined) events.push(event);
+      await projection.prepare(events);
+    }
+    let after = picked.after;
+    let handled = 0;
+    while (records.length > 0) {
+      const next = await lock.run(() => {
+        noOpenTransaction(db, projection);
+        const now = readCheckpoint(db, projection.name)?.position;
+        // Reset by another runner while the lock was let go: what is left would be applied over an emptied read model.
+        if (after !== undefined && (now === undefined || now < after)) return undefined;
+        const left = now === after ? { records, decoded } : pastCheckpoint(db, projection.name, records, decoded);
+        if (left.records.length === 0) return { left, count: 0 };
+        return reactInOneTransaction(db, projection, react, left, limits).then((count) => ({ left, count }));
+      });
+      if (next === undefined) break;
+      handled += next.count;
+      records = next.left.records.slice(next.count);
+      decoded = next.left.decoded.slice(next.count);
+      if (next.count > 0) after = next.left.records[next.count - 1]!.position;
+    }
+    return handled;
+  });
+};
+
+/** One transaction of `reactInBatches`: from the first of `batch` on, within `limits`. Resolves to how many it committed. */
+const reactInOneTransaction = async (
+  db: Database.Database,
+  projection: Projection,
+  react: NonNullable<Projection['react']>,
+  batch: PendingBatch,
+  limits: ReactionBatchLimits,
+): Promise<number> => {
+  const { records, decoded } = batch;
   const savepoint = prepared(db, 'SAVEPOINT credence_event');
   const release = prepared(db, 'RELEASE credence_event');
   const undo = prepared(db, 'ROLLBACK TO credence_event');
+  const opened = performance.now();
   let i = 0;
-  while (i < records.length) {
-    const opened = performance.now();
-    let last: RecordedEvent | undefined;
-    begin.run();
-    try {
-      for (let n = 0; i < records.length; ) {
-        const record = records[i]!;
-        const event = decoded[i];
-        if (event !== undefined) {
-          savepoint.run();
-          try {
-            await react.call(projection, event);
-            projection.apply?.(db, event);
+  prepared(db, 'BEGIN').run();
+  try {
+    while (i < records.length) {
+      const event = decoded[i];
+      if (event !== undefined) {
+        savepoint.run();
+        try {
+          await react.call(projection, event);
+          projection.apply?.(db, event);
+          release.run();
+        } catch (error) {
+          if (db.inTransaction) {
+            undo.run();
             release.run();
-          } catch (error) {
-            if (db.inTransaction) {
-              undo.run();
-              release.run();
-            }
-            throw error;
           }
+          throw error;
         }
-        last = record;
-        i++;
-        if (++n >= limits.maxEvents || performance.now() - opened >= limits.maxMs) break;
       }
-      writeCheckpoint(db, projection.name, checkpointOf(last!));
-      commit.run();
-    } catch (error) {
-      // Keep what the events before the failing one did, with their checkpoint; undo everything if even that fails.
-      try {
-        if (db.inTransaction && last !== undefined) {
-          writeCheckpoint(db, projection.name, checkpointOf(last));
-          commit.run();
-        }
-      } finally {
-        if (db.inTransaction) rollback.run();
-      }
-      throw error;
+      i++;
+      if (i >= limits.maxEvents || performance.now() - opened >= limits.maxMs) break;
     }
+    writeCheckpoint(db, projection.name, checkpointOf(records[i - 1]!));
+    prepared(db, 'COMMIT').run();
+    return i;
+  } catch (error) {
+    // Keep what the events before the failing one did, with their checkpoint; undo everything if even that fails.
+    try {
+      if (db.inTransaction && i > 0) {
+        writeCheckpoint(db, projection.name, checkpointOf(records[i - 1]!));
+        prepared(db, 'COMMIT').run();
+      }
+    } finally {
+      if (db.inTransaction) prepared(db, 'ROLLBACK').run();
+    }
+    throw error;
   }
 };

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { decodeStored, type DecodedEvent } from '../../domain/stored.ts';
 import type { EventStore, ReadAllOptions, RecordedEvent, StoreSubscription } from '../../domain/ports/event-store.ts';
 import { eachRecord } from '../../domain/ports/each-record.ts';
-import { applyBatch, reactInBatches, writeLockOf, type DecodedBatch } from './batch.ts';
+import { applyBatch, pastCheckpoint, reactInBatches, writeLockOf, type DecodedBatch } from './batch.ts';
 import { deleteCheckpoint, readCheckpoint, setupCheckpoints } from './checkpoints.ts';
 import { projectionLag } from './lag.ts';
 import { checkpointsOfAnotherLog, type OtherLog } from './log-check.ts';
@@ -20,7 +20,8 @@ export interface RunnerOptions {
   readonly batchSize?: number;
   /**
    * A projection with reactions commits its transaction once it has been open this long (ms, default 100), so a
-   * slow reaction keeps neither the other projections (which wait for the connection) nor the checkpoint far behind.
+   * slow reaction keeps neither the other projections (which wait for the connection, let go at each commit) nor the
+   * checkpoint far behind.
    */
   readonly maxBatchMs?: number;
   /** Called with an error a live projection could not get past; the projection stops there. */
@@ -124,32 +125,17 @@ export class ProjectionRunner {
 
   /**
    * False when a rebuild came between the read and now: nothing applied. Otherwise how many events past the
-   * checkpoint were handled. `events` are the records' decoded events, index by index. Runs under the connection's
-   * write lock (batch.ts).
+   * checkpoint were handled. `events` are the records' decoded events, index by index. Each transaction runs under
+   * the connection's write lock (batch.ts).
    */
   #handleBatch(projection: Projection, batch: readonly RecordedEvent[], events: DecodedBatch, generation: number): Promise<number | false> {
-    return writeLockOf(this.#db).run(async () => {
-      if (generation !== this.#generation(projection.name)) return false;
-      // Events at or before the checkpoint were handled already (by the other of catch-up and live following).
-      const done = readCheckpoint(this.#db, projection.name)?.position;
-      let records = batch;
-      let decoded = events;
-      if (done !== undefined && batch.some((r) => r.position <= done)) {
-        const past: RecordedEvent[] = [];
-        const pastDecoded: (DecodedEvent | undefined)[] = [];
-        for (let i = 0; i < batch.length; i++) {
-          if (batch[i]!.position > done) {
-            past.push(batch[i]!);
-            pastDecoded.push(events[i]);
-          }
-        }
-        records = past;
-        decoded = pastDecoded;
-      }
-      if (records.length === 0) return 0;
-      if (projection.react === undefined) applyBatch(this.#db, projection, records, decoded);
-      else await reactInBatches(this.#db, projection, records, decoded, { maxEvents: this.#batchSize, maxMs: this.#maxBatchMs });
-      return records.length;
+    const pending = () => (generation !== this.#generation(projection.name) ? false : pastCheckpoint(this.#db, projection.name, batch, events));
+    if (projection.react !== undefined) return reactInBatches(this.#db, projection, pending, { maxEvents: this.#batchSize, maxMs: this.#maxBatchMs });
+    return writeLockOf(this.#db).run(() => {
+      const past = pending();
+      if (past === false) return false;
+      if (past.records.length > 0) applyBatch(this.#db, projection, past.records, past.decoded);
+      return past.records.length;
     });
   }
 
