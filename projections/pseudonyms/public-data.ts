@@ -13,15 +13,36 @@ const optional = async (p: Pseudonymise, kind: IdentifierKind, id: string | unde
 
 const ownerKind = { node: 'node', cse: 'cse', ae: 'ae' } as const;
 
+const DAY_MS = 86_400_000;
+
+/**
+ * The start of the instant's UTC day: the only grain at which the public stream gives a time. An exact deadline
+ * (notAfter, expiresAt, overlapEndsAt) published under one pseudonym is nearly unique, and the event the scheduler
+ * emits within a tick of it names the same node under a later one, so an exact time links a node's epochs (found in
+ * review). The start and not the end of the day: one rule for every time, the events' `occurredAt` included, so
+ * the expiry published for a deadline never comes before the deadline published, and a published end of validity is
+ * never later than the real one.
+ */
+export const publicDay = (instant: string): string => {
+  const ms = Date.parse(instant);
+  if (Number.isNaN(ms)) throw new RangeError(`instant: must be an ISO 8601 date-time, got ${JSON.stringify(instant)}`);
+  return new Date(Math.floor(ms / DAY_MS) * DAY_MS).toISOString();
+};
+
 /**
  * What integrators see of each event type (SER-011, SER-018, SER-025). An allow-list, one entry per event
  * type, so a new event type cannot reach the public stream before someone decides what of it is public:
  * canonical identifiers become pseudonyms; fingerprints, public keys, certificates, receipts and transcript
  * hashes are dropped because each is a stable handle on one device; free text and subscriber names are dropped
- * because they may name a stakeholder. `null`: the event is not published at all.
+ * because they may name a stakeholder; times are given to the UTC day only (`publicDay`). `null`: the event is not
+ * published at all.
  */
 export const PUBLIC_DATA: { readonly [T in EventType]: Mapper<T> | null } = {
-  SubscriptionCreated: async (d, p) => ({ subscriptionId: await p('subscription', d.subscriptionId), notBefore: d.notBefore, notAfter: d.notAfter }),
+  SubscriptionCreated: async (d, p) => ({
+    subscriptionId: await p('subscription', d.subscriptionId),
+    notBefore: publicDay(d.notBefore),
+    notAfter: publicDay(d.notAfter),
+  }),
   SubscriptionExpired: async (d, p) => ({ subscriptionId: await p('subscription', d.subscriptionId) }),
   SubscriptionTerminated: async (d, p) => ({ subscriptionId: await p('subscription', d.subscriptionId) }),
   NodeRegistered: async (d, p) => ({
@@ -44,8 +65,8 @@ export const PUBLIC_DATA: { readonly [T in EventType]: Mapper<T> | null } = {
     purpose: d.purpose,
     // An App-ID names an application registered with a registration authority, not a stakeholder: it stays.
     owner: { kind: d.owner.kind, id: d.owner.kind === 'app' ? d.owner.id : await p(ownerKind[d.owner.kind], d.owner.id) },
-    notBefore: d.notBefore,
-    notAfter: d.notAfter,
+    notBefore: publicDay(d.notBefore),
+    notAfter: publicDay(d.notAfter),
     ...(await optional(p, 'credential', d.predecessorId, 'predecessorId')),
   }),
   CredentialProvisioned: async (d, p) => ({
@@ -61,7 +82,7 @@ export const PUBLIC_DATA: { readonly [T in EventType]: Mapper<T> | null } = {
   CredentialRotationStarted: async (d, p) => ({
     credentialId: await p('credential', d.credentialId),
     successorId: await p('credential', d.successorId),
-    overlapEndsAt: d.overlapEndsAt,
+    overlapEndsAt: publicDay(d.overlapEndsAt),
   }),
   CredentialRotationAbandoned: async (d, p) => ({
     credentialId: await p('credential', d.credentialId),
@@ -92,7 +113,7 @@ export const PUBLIC_DATA: { readonly [T in EventType]: Mapper<T> | null } = {
     registrarCseId: await p('cse', d.registrarCseId),
     credentialId: await p('credential', d.credentialId),
   }),
-  AssociationEstablished: async (d, p) => ({ associationId: await p('association', d.associationId), expiresAt: d.expiresAt }),
+  AssociationEstablished: async (d, p) => ({ associationId: await p('association', d.associationId), expiresAt: publicDay(d.expiresAt) }),
   AssociationExpired: async (d, p) => ({ associationId: await p('association', d.associationId) }),
   AssociationRevoked: async (d, p) => ({ associationId: await p('association', d.associationId), reason: d.reason }),
   // Rotations would link a node's consecutive pseudonyms; resolutions name who is being looked at.

@@ -7,13 +7,17 @@ import type { EntityKind } from '../../domain/streams.ts';
 import type { EventStore, StoreSubscription } from '../../domain/ports/event-store.ts';
 import type { IdentifierKind, PseudonymDeriver } from './derive.ts';
 import { IDENTITY_EVENT_TYPES, PublicIdentities } from './identities.ts';
-import { PUBLIC_DATA, type PublicData } from './public-data.ts';
+import { PUBLIC_DATA, publicDay, type PublicData } from './public-data.ts';
 
 /** A lifecycle event as integrators see it: no canonical identifier, no actor identity, no key material. */
 export interface PublicEvent {
   /** Global position: what a subscriber resumes after. */
   readonly position: bigint;
   readonly type: EventType;
+  /**
+   * The start of the UTC day it occurred on: expiries and the cascade's reactions to them occur within a tick of a
+   * published deadline, and their neighbours' exact times would bracket theirs. Order is the position's.
+   */
   readonly occurredAt: string;
   readonly actorRole: Role;
   /** Public form of the entity whose lifecycle the event belongs to. */
@@ -43,7 +47,7 @@ export const toPublicEvent = async (e: DecodedEvent, deriver: PseudonymDeriver, 
   return {
     position: e.record.position,
     type: e.event.type,
-    occurredAt: e.metadata.occurredAt,
+    occurredAt: publicDay(e.metadata.occurredAt),
     actorRole: e.metadata.actor.role,
     subject: subjectKind === undefined ? entityId : await p(subjectKind, entityId),
     data: await mapper(e.event.data, p),
