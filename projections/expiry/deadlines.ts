@@ -77,9 +77,18 @@ export const dropDeadline = (db: Database.Database, d: Pick<Deadline, 'stream' |
   prepared(db, 'DELETE FROM expiry_deadlines WHERE stream = ? AND purpose = ? AND due = ?').run(d.stream, d.purpose, d.due);
 };
 
-export const dueDeadlines = (db: Database.Database, now: number, limit = 1000): Deadline[] =>
+/** Where a tick stopped reading the due deadlines: the last one it read, in their order (due, stream, purpose). */
+export type DeadlineCursor = Pick<Deadline, 'due' | 'stream' | 'purpose'>;
+
+/** Due deadlines in order (due, stream, purpose), `limit` at most, from just after `after` when given. */
+export const dueDeadlines = (db: Database.Database, now: number, limit = 1000, after?: DeadlineCursor): Deadline[] =>
   (
-    prepared(db, 'SELECT stream, purpose, due, command FROM expiry_deadlines WHERE due <= ? ORDER BY due, stream LIMIT ?').all(now, limit) as {
+    (after === undefined
+      ? prepared(db, 'SELECT stream, purpose, due, command FROM expiry_deadlines WHERE due <= ? ORDER BY due, stream, purpose LIMIT ?').all(now, limit)
+      : prepared(
+          db,
+          'SELECT stream, purpose, due, command FROM expiry_deadlines WHERE due <= ? AND (due, stream, purpose) > (?, ?, ?) ORDER BY due, stream, purpose LIMIT ?',
+        ).all(now, after.due, after.stream, after.purpose, limit)) as {
       stream: string;
       purpose: Deadline['purpose'];
       due: bigint;

@@ -8,8 +8,11 @@ import { heldAt } from '../../machines/index.ts';
 import { rotationChainEnd } from './rotation-chain.ts';
 import { BatchSlot, roundFailure, type Projection } from '../runtime/index.ts';
 import {
-  DEADLINES_DUE_INDEX, dropDeadline, dropDeadlines, dropPurpose, dueDeadlines, nextDeadline, putDeadline, resetDeadlines, setupDeadlines, writeDeadlines, type Deadline,
+  DEADLINES_DUE_INDEX, dropDeadline, dropDeadlines, dropPurpose, dueDeadlines, nextDeadline, putDeadline, resetDeadlines, setupDeadlines, writeDeadlines, type Deadline, type DeadlineCursor,
 } from './deadlines.ts';
+
+/** Due deadlines a tick reads and handles at most (the next tick takes the rest). */
+const DEADLINES_PER_TICK = 1000;
 
 export const SCHEDULER_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[1], role: 'system' };
 
@@ -83,6 +86,8 @@ const writeHeld = (db: Database.Database, held: HeldDeadlines): void => {
 
 export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
   let db: Database.Database | undefined;
+  /** Where the last tick's page ended, when it was full: the next tick reads on from there. */
+  let resumeAfter: DeadlineCursor | undefined;
   // In a batch, each stream's deadlines are written once where its last event left them (writeDeadlines).
   const batch = new BatchSlot<HeldDeadlines>();
   const use = (): Database.Database => {
@@ -144,7 +149,13 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
       const now = engine.clock.now().getTime();
       let issued = 0;
       const failed: { readonly stream: string; readonly error: unknown }[] = [];
-      for (const d of dueDeadlines(use(), now)) {
+      // A page a tick, going on from where the last tick stopped and round to the oldest once past the newest: the
+      // deadlines a tick keeps (it cannot handle them, or they are not for now) would otherwise fill the first page
+      // at every tick, and none behind them would ever come due (found in review).
+      let page = dueDeadlines(use(), now, DEADLINES_PER_TICK, resumeAfter);
+      if (page.length === 0 && resumeAfter !== undefined) page = dueDeadlines(use(), now, DEADLINES_PER_TICK);
+      resumeAfter = page.length === DEADLINES_PER_TICK ? page[page.length - 1] : undefined;
+      for (const d of page) {
         // Read again for each: a clock stepped back during the tick must not issue what is not due yet. An expiry's
         // machine would refuse it, but the end of a rotation's overlap is a revocation no machine times.
         if (engine.clock.now().getTime() < d.due) continue;
