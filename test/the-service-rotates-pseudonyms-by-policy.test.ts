@@ -54,7 +54,7 @@ describe('the service rotates pseudonyms by its policy', () => {
     let svc: TestService;
     beforeAll(async () => {
       // The test fleet's nodes are of class `smart-meter` (test/support/fleet.ts profile).
-      svc = await startTestService({ clock, config: { pseudonyms: { default: {}, classes: { 'smart-meter': { everyMs: HOUR } } } } });
+      svc = await startTestService({ clock, config: { pseudonyms: { classes: { 'smart-meter': { everyMs: HOUR } } } } });
       await svc.service.context.credence.engine.execute(cmd.registerNode('meter-1'));
     }, 60_000);
     afterAll(() => svc.close());
@@ -80,7 +80,28 @@ describe('the service rotates pseudonyms by its policy', () => {
     it('is read from the configuration file', () => {
       const file = join(dir, 'ok.json');
       writeFileSync(file, JSON.stringify({ pseudonyms: { default: { everyMs: 6 * HOUR, onAssociation: true }, classes: { gateway: { everyMs: HOUR } } } }));
-      expect(loadServiceConfig({ file }).pseudonyms).toEqual({ default: { everyMs: 6 * HOUR, onAssociation: true }, classes: { gateway: { everyMs: HOUR, onAssociation: false } } });
+      expect(loadServiceConfig({ file }).pseudonyms).toEqual({ default: { everyMs: 6 * HOUR, onAssociation: true }, classes: { gateway: { everyMs: HOUR, onAssociation: true } } });
+    });
+
+    it("keeps the default's daily interval for whatever a setting leaves out, and turns an interval off only when told", () => {
+      const read = (pseudonyms: unknown) => {
+        const file = join(dir, 'partial.json');
+        writeFileSync(file, JSON.stringify({ pseudonyms }));
+        return loadServiceConfig({ file }).pseudonyms;
+      };
+      // One slower class named: every other node still rotates daily, and the class keeps the default's onAssociation.
+      expect(read({ classes: { gateway: { everyMs: 7 * 24 * HOUR } } })).toEqual({
+        default: { everyMs: 24 * HOUR, onAssociation: false },
+        classes: { gateway: { everyMs: 7 * 24 * HOUR, onAssociation: false } },
+      });
+      expect(read({ default: { onAssociation: true } })).toEqual({ default: { everyMs: 24 * HOUR, onAssociation: true }, classes: {} });
+      expect(read({})).toEqual({ default: { everyMs: 24 * HOUR, onAssociation: false }, classes: {} });
+      // Off only by saying so: a class with no interval, then every node but a listed class.
+      expect(read({ classes: { gateway: { everyMs: null } } })).toEqual({ default: { everyMs: 24 * HOUR, onAssociation: false }, classes: { gateway: { onAssociation: false } } });
+      expect(read({ default: { everyMs: null }, classes: { 'smart-meter': { everyMs: HOUR } } })).toEqual({
+        default: { onAssociation: false },
+        classes: { 'smart-meter': { everyMs: HOUR, onAssociation: false } },
+      });
     });
 
     it('is refused naming the file and the field when it is not a policy', () => {

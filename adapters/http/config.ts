@@ -88,6 +88,37 @@ export type TokenConfig = z.infer<typeof TokenConfig>;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** How long a node keeps a pseudonym when the `pseudonyms` setting does not say: a day. */
+const DEFAULT_ROTATION_MS = 24 * 3_600_000;
+
+/** One class's rotation in the service's setting: a field left out is the default's; `everyMs: null` is no interval. */
+const ServiceClassPolicy = z.strictObject({
+  everyMs: z.number().int().positive().nullable().optional(),
+  onAssociation: z.boolean().optional(),
+});
+const ServicePseudonyms = z.strictObject({
+  default: ServiceClassPolicy.optional(),
+  classes: z.record(z.string().min(1).max(64), ServiceClassPolicy).optional(),
+});
+
+/**
+ * The rotation policy a `pseudonyms` setting means: every field it leaves out is the service default's (every node
+ * daily, no rotation on association), so adding one class, or `onAssociation`, keeps every other node rotating (found
+ * in review: a setting naming one class left every other node on its pseudonym for life). An interval is turned off
+ * only by saying so (`"everyMs": null`).
+ */
+const rotationPolicyOf = (setting: z.infer<typeof ServicePseudonyms>): RotationPolicy => {
+  const fill = (p: z.infer<typeof ServiceClassPolicy> | undefined, base: { everyMs?: number; onAssociation: boolean }) => {
+    const everyMs = p?.everyMs === undefined ? base.everyMs : (p.everyMs ?? undefined);
+    return { ...(everyMs !== undefined ? { everyMs } : {}), onAssociation: p?.onAssociation ?? base.onAssociation };
+  };
+  const fallback = fill(setting.default, { everyMs: DEFAULT_ROTATION_MS, onAssociation: false });
+  return RotationPolicy.parse({
+    default: fallback,
+    classes: Object.fromEntries(Object.entries(setting.classes ?? {}).map(([name, p]) => [name, fill(p, fallback)])),
+  });
+};
+
 export const ServiceConfig = z.strictObject({
   host: z.string().min(1).max(255).default('127.0.0.1'),
   port: int(0, 65_535).default(8080),
@@ -162,7 +193,7 @@ export const ServiceConfig = z.strictObject({
    * pseudonym for life). `onAssociation` is off by default: the association's configuration is then published under
    * the old pseudonym and its establishment under the new one, which pairs the two (docs/service.md).
    */
-  pseudonyms: RotationPolicy.default(RotationPolicy.parse({ default: { everyMs: 24 * 3_600_000 } })),
+  pseudonyms: ServicePseudonyms.default({}).transform(rotationPolicyOf),
   limits: ServiceLimitsConfig.superRefine(checkLimitsTogether).default(ServiceLimitsConfig.parse({})),
   tokens: TokenConfig.default(TokenConfig.parse({})),
 }).superRefine((config, context) => {
@@ -211,7 +242,7 @@ const Partial = z.strictObject({
   logLevel: ServiceConfig.shape.logLevel.unwrap().optional(),
   tickMs: ServiceConfig.shape.tickMs.unwrap().optional(),
   entityCacheMiB: ServiceConfig.shape.entityCacheMiB.unwrap().optional(),
-  pseudonyms: ServiceConfig.shape.pseudonyms.unwrap().optional(),
+  pseudonyms: ServicePseudonyms.optional(),
   // Read where it is named, so a bad policy is refused naming its source (`flag --signing`, `env CREDENCE_SIGNING`).
   signing: ServiceConfig.shape.signing.unwrap().superRefine(checkSigningPolicy).optional(),
   limits: ServiceLimitsConfig.partial().optional(),
