@@ -60,13 +60,6 @@ export const setupDependents = (db: Database.Database): void => {
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS cascade_identifiers_node ON cascade_identifiers (node);
   CREATE INDEX IF NOT EXISTS cascade_identifiers_application ON cascade_identifiers (application);
-  CREATE TABLE IF NOT EXISTS cascade_released_identifiers (
-    kind TEXT NOT NULL,
-    id TEXT NOT NULL,
-    node TEXT NOT NULL,
-    application TEXT,
-    PRIMARY KEY (kind, id)
-  ) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS cascade_owned (
     kind TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -105,21 +98,6 @@ export const ownerOfIdentifier = (
   return row === undefined ? undefined : { node: row.node, ...(row.application !== null ? { application: row.application } : {}) };
 };
 
-/**
- * The holder that ended while it held the identifier, when no one has claimed it since: the tombstone its end left.
- * Not `ownerOfIdentifier`: nothing is attached to it when it is claimed again.
- */
-export const releasedBy = (
-  db: Database.Database,
-  kind: IdentifierKind,
-  id: string,
-): { readonly node: string; readonly application?: string } | undefined => {
-  const row = prepared(db, 'SELECT node, application FROM cascade_released_identifiers WHERE kind = ? AND id = ?').get(kind, id) as
-    | { node: string; application: string | null }
-    | undefined;
-  return row === undefined ? undefined : { node: row.node, ...(row.application !== null ? { application: row.application } : {}) };
-};
-
 /** The credential follows the node (and App-ID) its CSE or AE belongs to: revoking that revokes it (RS-01). */
 const attachOwned = (db: Database.Database, credential: string, owner: { readonly node: string; readonly application?: string }): void => {
   addDependent(db, owner.node, 'credential-of-node', credential);
@@ -128,14 +106,10 @@ const attachOwned = (db: Database.Database, credential: string, owner: { readonl
 
 /**
  * A credential issued to a CSE-ID or AE-ID belongs to the node (and App-ID) the identifier belongs to when it is
- * issued: linked now, once. One issued after that holder ended and before anyone claimed the identifier again is
- * the ended holder's (it ends with it, as if issued a moment earlier), never the next claimant's: otherwise a
- * credential issued concurrently with a node's revocation would outlive it or not by which was stored first
- * (found in review). When no event has named the identifier yet, it waits for the first that does (`learnIdentifier`):
- * a credential may be issued to a CSE-ID before its node enrols with it.
+ * issued: linked now, once. When no event has said yet, it waits for the first that does (`learnIdentifier`).
  */
 export const addOwnedCredential = (db: Database.Database, kind: IdentifierKind, id: string, credential: string): void => {
-  const owner = ownerOfIdentifier(db, kind, id) ?? releasedBy(db, kind, id);
+  const owner = ownerOfIdentifier(db, kind, id);
   if (owner !== undefined) attachOwned(db, credential, owner);
   else prepared(db, 'INSERT OR IGNORE INTO cascade_owned (kind, id, credential) VALUES (?, ?, ?)').run(kind, id, credential);
 };
@@ -164,30 +138,13 @@ export const learnIdentifier = (
       `INSERT INTO cascade_identifiers (kind, id, node, application) VALUES (?, ?, ?, ?)
        ON CONFLICT (kind, id) DO UPDATE SET node = excluded.node, application = excluded.application`,
     ).run(kind, id, owner.node, owner.application ?? null);
-    prepared(db, 'DELETE FROM cascade_released_identifiers WHERE kind = ? AND id = ?').run(kind, id);
-  } else if (ownerOfIdentifier(db, kind, id) === undefined) {
-    // Named last by an owner that had ended already (a raced import): as good as released by that owner's end.
-    prepared(db,
-      `INSERT INTO cascade_released_identifiers (kind, id, node, application) VALUES (?, ?, ?, ?)
-       ON CONFLICT (kind, id) DO UPDATE SET node = excluded.node, application = excluded.application`,
-    ).run(kind, id, owner.node, owner.application ?? null);
   }
   for (const credential of waitingFor(db, kind, id)) attachOwned(db, credential, owner);
   prepared(db, 'DELETE FROM cascade_owned WHERE kind = ? AND id = ?').run(kind, id);
 };
 
-/**
- * An ended node or App-ID owns no identifier any more: the next node (or AE association) that names one claims it.
- * Until then each keeps a tombstone naming the holder that ended, so a credential issued to it meanwhile ends with
- * that holder (`addOwnedCredential`) rather than pass to the next (seed 003 11.2.1: a CSE-ID is provisioned to a
- * node by its enrolment; 11.3.2: a Registrar CSE may retain a CSE-ID or AE-ID from an earlier registration).
- */
+/** An ended node or App-ID owns no identifier any more: a credential issued to one later is another owner's. */
 export const releaseIdentifiersOf = (db: Database.Database, owner: string): void => {
-  prepared(db,
-    `INSERT INTO cascade_released_identifiers (kind, id, node, application)
-       SELECT kind, id, node, application FROM cascade_identifiers WHERE node = ? OR application = ? ORDER BY kind, id
-     ON CONFLICT (kind, id) DO UPDATE SET node = excluded.node, application = excluded.application`,
-  ).run(owner, owner);
   prepared(db, 'DELETE FROM cascade_identifiers WHERE node = ? OR application = ?').run(owner, owner);
 };
 
@@ -244,7 +201,6 @@ export const DEPENDENTS_TABLES = [
   'cascade_associations',
   'cascade_node_enrolments',
   'cascade_identifiers',
-  'cascade_released_identifiers',
   'cascade_owned',
   'cascade_application_credentials',
   'cascade_enrolment_ends',

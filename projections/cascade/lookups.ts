@@ -5,7 +5,7 @@ import type { DecodedEvent } from '../../domain/stored.ts';
 import { streamIdOf } from '../../domain/streams.ts';
 import { heldAt, type AssociationContext, type CredentialContext } from '../../machines/index.ts';
 import { rotationChainEnd } from '../expiry/index.ts';
-import { applicationsEnrolledWith, associationLinks, dependentsOf, endingOf, ownerOfIdentifier, releasedBy, waitingFor, type AssociationLinks, type Ending } from './dependents.ts';
+import { applicationsEnrolledWith, associationLinks, dependentsOf, endingOf, ownerOfIdentifier, waitingFor, type AssociationLinks, type Ending } from './dependents.ts';
 import { idOf, reactionsTo } from './reactions.ts';
 
 const REVOCATIONS: ReadonlySet<string> = new Set(['CredentialRevoked', 'NodeRevoked', 'ApplicationRevoked', 'AssociationRevoked']);
@@ -29,7 +29,7 @@ export const reactionsWith = (engine: CommandSink, db: () => Database.Database) 
     },
     waitingFor: (kind, id) => waitingFor(db(), kind, id),
     ownerOf: (kind, id) => {
-      const owner = ownerOfIdentifier(db(), kind, id) ?? releasedBy(db(), kind, id);
+      const owner = ownerOfIdentifier(db(), kind, id);
       return owner === undefined ? undefined : { nodeId: idOf(owner.node), ...(owner.application !== undefined ? { appId: idOf(owner.application) } : {}) };
     },
     applicationsEnrolledWith: (credentialId) => applicationsEnrolledWith(db(), streamIdOf('credential', credentialId)).map(idOf),

@@ -27,7 +27,7 @@ const ENDINGS: ReadonlySet<string> = new Set([
   'AssociationExpired',
 ]);
 
-const CASCADE_SCHEMA_VERSION = 8;
+const CASCADE_SCHEMA_VERSION = 7;
 const CASCADE_TABLES = [...DEPENDENTS_TABLES, 'cascade_dead_letters'];
 
 export const PROCESS_MANAGER_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[0], role: 'system' };
@@ -81,9 +81,7 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
       // nothing is applied twice (and an association left configured on an expired credential is ended now). Version
       // 6: the credential each App-ID is enrolled with, whose end ends the App-ID's authorisation (an App-ID whose
       // credential ended before is brought to that now). Version 7: a credential lists the App-IDs enrolled with it,
-      // and each enrolment end names its credential (the dependents graph shows them). Version 8: a CSE-ID or AE-ID
-      // released by its holder's end keeps a tombstone until claimed again (a credential issued to it meanwhile, left
-      // live before, is revoked with that holder's reason now).
+      // and each enrolment end names its credential (the dependents graph shows them).
       ensureSchemaVersion(d, 'cascade', CASCADE_SCHEMA_VERSION, CASCADE_TABLES);
       setupDependents(d);
       setupDeadLetters(d);

@@ -47,10 +47,7 @@ export interface ReactionContext {
   association(id: string): Promise<AssociationLinks>;
   /** When the entity has ended: the reason a dependent inherits (its revocation reason, or cessation when it expired). */
   ended(kind: EntityKind, id: string): Promise<RevocationReason | undefined>;
-  /**
-   * The node (and App-ID) a CSE-ID or AE-ID belongs to, as ids, or the holder that ended while holding it when no
-   * one has claimed it since; undefined while no event has named it.
-   */
+  /** The node (and App-ID) a CSE-ID or AE-ID belongs to, as ids; undefined while no event has said. */
   ownerOf(kind: 'cse' | 'ae', id: string): { readonly nodeId: string; readonly appId?: string } | undefined;
   /** Credentials (stream ids) issued to a CSE-ID or AE-ID while no event had said whose it is. */
   waitingFor(kind: 'cse' | 'ae', id: string): string[];
@@ -187,8 +184,7 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
       if (owner.kind === 'node') reason = await ctx.ended('node', owner.id);
       else if (owner.kind === 'app') reason = await ctx.ended('application', owner.id);
       else {
-        // A CSE's or AE's credential follows the node (and App-ID) it belongs to, as far as the log has said yet;
-        // issued after that holder ended and before another claimed the identifier, it ends with the ended holder.
+        // A CSE's or AE's credential follows the node (and App-ID) it belongs to, as far as the log has said yet.
         const of = ctx.ownerOf(owner.kind, owner.id);
         if (of !== undefined) reason = await endedOwner(ctx, of.nodeId, of.appId);
       }
