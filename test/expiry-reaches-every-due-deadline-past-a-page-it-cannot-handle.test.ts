@@ -1,4 +1,8 @@
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import type { CommandSink } from '../domain/ports/index.ts';
+import { expiryScheduler } from '../projections/expiry/index.ts';
+import { putDeadline } from '../projections/expiry/deadlines.ts';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openCredence } from '../adapters/runtime/index.ts';
 import { ExpectedRevision } from '../domain/ports/index.ts';
@@ -43,4 +47,34 @@ describe('the expiry scheduler', () => {
       await c.close();
     }
   }, 120_000);
+});
+
+describe('the expiry scheduler after a failure that ends its tick', () => {
+  it('starts the next tick at the deadline that failed, not past the rest of its page', async () => {
+    const due = Date.parse(T0);
+    let calls = 0;
+    const issued: string[] = [];
+    const engine = {
+      clock: { now: () => new Date(due + 10_000) },
+      async executeAsSystem(command: { data: { associationId: string } }) {
+        // The store's I/O failing once: not a refusal of this deadline, so the tick ends there.
+        if (calls++ === 0) throw new Error('store I/O');
+        issued.push(command.data.associationId);
+        return { deduplicated: false, events: [] };
+      },
+    } as unknown as CommandSink;
+    const db = new Database(':memory:');
+    const scheduler = expiryScheduler(engine);
+    scheduler.setup!(db);
+    const id = (i: number) => `a${String(i).padStart(4, '0')}`;
+    for (let i = 0; i < 2_500; i++) {
+      putDeadline(db, { stream: `association-${id(i)}`, purpose: 'expiry', due: due + i, command: { type: 'expireAssociation', data: { associationId: id(i) } } });
+    }
+    await expect(scheduler.tick()).rejects.toThrow(/1 due deadline\(s\) could not be handled/);
+    expect(issued).toEqual([]);
+    await scheduler.tick();
+    // The failed one and the 999 behind it on its page, oldest first; not the next page.
+    expect(issued).toEqual(Array.from({ length: 1_000 }, (_, i) => id(i)));
+    db.close();
+  });
 });

@@ -152,10 +152,11 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
       // A page a tick, going on from where the last tick stopped and round to the oldest once past the newest: the
       // deadlines a tick keeps (it cannot handle them, or they are not for now) would otherwise fill the first page
       // at every tick, and none behind them would ever come due (found in review).
-      let page = dueDeadlines(use(), now, DEADLINES_PER_TICK, resumeAfter);
-      if (page.length === 0 && resumeAfter !== undefined) page = dueDeadlines(use(), now, DEADLINES_PER_TICK);
+      let from = resumeAfter;
+      let page = dueDeadlines(use(), now, DEADLINES_PER_TICK, from);
+      if (page.length === 0 && from !== undefined) page = dueDeadlines(use(), now, DEADLINES_PER_TICK, (from = undefined));
       resumeAfter = page.length === DEADLINES_PER_TICK ? page[page.length - 1] : undefined;
-      for (const d of page) {
+      for (const [i, d] of page.entries()) {
         // Read again for each: a clock stepped back during the tick must not issue what is not due yet. An expiry's
         // machine would refuse it, but the end of a rotation's overlap is a revocation no machine times.
         if (engine.clock.now().getTime() < d.due) continue;
@@ -178,7 +179,11 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
             // history, a conflict past the retries), and every failure is reported once the tick is through. A
             // failure that is not a typed one (the store's I/O) ends the tick: the rest would only fail the same way.
             failed.push({ stream: d.stream, error });
-            if (!isCredenceError(error)) break;
+            if (!isCredenceError(error)) {
+              // The next tick starts at this one, not past the rest of the page, which was never tried (found in review).
+              resumeAfter = i === 0 ? from : page[i - 1];
+              break;
+            }
             continue;
           }
           // Refused by its machine: done already (the entity ended), unless the clock went back since the deadline
