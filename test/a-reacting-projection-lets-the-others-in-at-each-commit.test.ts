@@ -169,6 +169,34 @@ describe('a projection with reactions working through a batch', () => {
     expect(count(db, 'slow')).toBe(events);
   });
 
+  it('applies every event once when the read model is rebuilt between its commits while every projection catches up in pages', async () => {
+    // catchUp() without a name went on with the next page over the rebuilt read model (found in review).
+    const { store } = await establishedFleet(3);
+    const db = memoryDb();
+    const reacted: bigint[] = [];
+    const eighth = deferred();
+    const gate = deferred();
+    const slow = () =>
+      rows('slow', async (e) => {
+        reacted.push(e.record.position);
+        if (reacted.length === 8) {
+          eighth.resolve();
+          await gate.promise;
+        }
+      });
+    const first = new ProjectionRunner({ db, store, projections: [slow()], maxBatchMs: 0, batchSize: 5 });
+    const second = new ProjectionRunner({ db, store, projections: [slow()], maxBatchMs: 0, batchSize: 5 });
+    const firstRun = first.catchUp();
+    await eighth.promise;
+    const secondRun = second.rebuild('slow');
+    await microtasksDrained();
+    gate.resolve();
+    await Promise.all([firstRun, secondRun]);
+    let events = 0n;
+    for await (const _ of store.readAll()) events++;
+    expect(count(db, 'slow')).toBe(events);
+  });
+
   it('finds its reactions done by what the whole batch holds, across commits with other projections in between', async () => {
     // meter-3's revocation ends sa-3 after cred-3's does: only the batch's facts tell cred-3's cascade that sa-3 ends
     // (with one event per batch the engine is asked, and refuses: reactions-found-done-without-deciding.test.ts).

@@ -130,7 +130,8 @@ const noOpenTransaction = (db: Database.Database, projection: Projection): void 
  * projections on the connection are never further behind than `maxMs` plus one reaction. Before each transaction
  * the checkpoint is looked at again: another runner on the connection may have handled some of these events
  * meanwhile (they are passed over) or reset the read model (the batch stops there; its events are for the reset
- * read model's own catch-up). Resolves to how many events were handled, or false.
+ * read model's own catch-up). Resolves to how many events were handled, or false when a rebuild came (before the
+ * read, or between two transactions): the caller then leaves the projection to the rebuild's own catch-up.
  *
  * When an event fails (its reaction or its `apply`), its savepoint is rolled back and the events before it are
  * committed with their checkpoint, exactly what one transaction per event would have left; the error surfaces and
@@ -173,7 +174,8 @@ export const reactInBatches = (
         if (left.records.length === 0) return { left, count: 0 };
         return reactInOneTransaction(db, projection, react, left, limits).then((count) => ({ left, count }));
       });
-      if (next === undefined) break;
+      // Reset meanwhile: the caller leaves the projection to the rebuild's own catch-up, as for a rebuild before the read.
+      if (next === undefined) return false;
       handled += next.count;
       records = next.left.records.slice(next.count);
       decoded = next.left.decoded.slice(next.count);
