@@ -86,6 +86,12 @@ describe('a certificate recorded as one of the CAs', () => {
       expect(error?.problem?.issues?.map((e) => e.path)).toEqual(['data.certificate.der']);
     });
 
+    it('is refused when bytes follow the certificate in its DER', async () => {
+      const padded = new Uint8Array([...leaf.der, 0, 0, 0, 0]);
+      const error = await refusal(issueData('cred-padded', leaf, 'default', certificateSummary(padded, 'default')));
+      expect(error?.problem?.issues?.map((e) => e.path)).toEqual(['data.certificate.der']);
+    });
+
     it('is recorded when it is what its DER says, for the key it certifies', async () => {
       const outcome = await credence.engine.execute(command('issueCredential', issueData('cred-true', leaf, 'default'), { actor: operator }));
       expect(outcome.events.map((e) => e.type)).toEqual(['CredentialIssued']);
@@ -130,6 +136,21 @@ describe('a certificate recorded as one of the CAs', () => {
       const problem = (await response.json()) as { errors: { path: string; rule: string }[] };
       expect(problem.errors).toEqual([expect.objectContaining({ path: "body.data.certificate.issuingCa", rule: "issuing_ca" })]);
       expect(await svc.service.context.credence.store.readStream('credential-cred-elsewhere')).toEqual([]);
+    });
+
+    it('says revoked once any credential it was recorded for is revoked, the same certificate recorded for two', async () => {
+      const ca = pkiOf(svc).cas[0]!;
+      const first = await issueCertifiedCredential(svc, 'cred-twice-a');
+      // The same key and certificate recorded again for another credential (as the first's owner could).
+      const response = await post(issueData('cred-twice-b', first, 'default'));
+      expect(response.status).toBe(201);
+      const status = async () => {
+        const answer = await fetch(`${svc.url}/pki/default/ocsp`, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body: Buffer.from(await ocspRequest(first, ca)) });
+        return ocspStatus(new Uint8Array(await answer.arrayBuffer()));
+      };
+      expect(await status()).toBe('good');
+      await revokeAndSettle(svc, 'cred-twice-b', 'keyCompromise');
+      expect(await status()).toBe('revoked');
     });
 
     it('answers an OCSP GET with a validator of the answer itself: after a revocation the old one is not answered 304', async () => {

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { sameBytes } from '../x509/certificate.ts';
+import { parseCertificate, sameBytes } from '../x509/certificate.ts';
 import { certificateSummary, certifiedPublicKey } from '../x509/issuance/index.ts';
 import { tryFromBase64url } from '../crypto/base64url.ts';
 import type { CredentialIssued } from '../events/credential.ts';
@@ -26,6 +26,9 @@ export const issuedCertificateRules = (d: z.infer<typeof CredentialIssued>, ctx:
   }
   let stated: ReturnType<typeof certificateSummary>;
   try {
+    // One DER certificate and nothing after it (found in review: trailing bytes were ignored by the summary's parse,
+    // and one certificate could be recorded under as many fingerprints as there are suffixes).
+    parseCertificate(der, 'certificate');
     stated = certificateSummary(der, c.issuingCa);
   } catch {
     issue('der', 'must be a DER X.509 certificate');

@@ -18,7 +18,8 @@ export const setupPkiTables = (db: Database.Database): void => {
     serial TEXT NOT NULL,
     not_after TEXT NOT NULL
   ) WITHOUT ROWID;
-  CREATE UNIQUE INDEX IF NOT EXISTS pki_certificates_serial ON pki_certificates (ca_id, serial);
+  DROP INDEX IF EXISTS pki_certificates_serial;
+  CREATE INDEX IF NOT EXISTS pki_certificates_by_serial ON pki_certificates (ca_id, serial);
   CREATE TABLE IF NOT EXISTS pki_revocations (
     seq INTEGER PRIMARY KEY,
     ca_id TEXT NOT NULL,
@@ -84,7 +85,11 @@ export interface IssuedCertificateRow {
   readonly notAfter: string;
 }
 
-/** First writer wins: a serial recorded twice (it cannot be, they are random) keeps its first credential. */
+/**
+ * One row per credential. A certificate recorded for two credentials (the same key, issued twice) is each one's: the
+ * revocation of either revokes the certificate. Found in review: with one row per serial the second credential's was
+ * dropped, and revoking that credential left the certificate good.
+ */
 export const recordCertificate = (db: Database.Database, row: IssuedCertificateRow): void => {
   prepared(db, 'INSERT OR IGNORE INTO pki_certificates (credential_id, ca_id, serial, not_after) VALUES (?, ?, ?, ?)').run(
     row.credentialId,
@@ -175,7 +180,9 @@ export const certificateStanding = (db: Database.Database, caId: string, serialN
       notAfter: revoked.not_after,
     };
   }
-  const issued = prepared(db, 'SELECT not_after FROM pki_certificates WHERE ca_id = ? AND serial = ?').get(caId, serialNumber) as { not_after: string } | undefined;
+  const issued = prepared(db, 'SELECT not_after FROM pki_certificates WHERE ca_id = ? AND serial = ? LIMIT 1').get(caId, serialNumber) as
+    | { not_after: string }
+    | undefined;
   return issued === undefined ? { status: 'unknown' } : { status: 'good', notAfter: issued.not_after };
 };
 
