@@ -35,7 +35,7 @@ const appendWith = async (
   n: number,
   type: EventType,
   data: Record<string, unknown>,
-  ids: { commandId?: string; correlationId?: string; causationId?: string; signed?: boolean },
+  ids: { commandId?: string; correlationId?: string; causationId?: string; signed?: boolean; actor?: { id: string; role: 'system' } },
 ): Promise<void> => {
   const commandId = ids.commandId ?? eventIdFor(`audit-ids:${stream}`, n);
   await c.store.appendToStream(
@@ -47,7 +47,7 @@ const appendWith = async (
         data: data as never,
         metadata: {
           schemaVersion: currentVersionOf(type),
-          actor: integrator,
+          actor: ids.actor ?? integrator,
           commandId,
           commandType: COMMAND_FOR_EVENT[type],
           correlationId: ids.correlationId ?? commandId,
@@ -70,7 +70,8 @@ const expectedEntries = (records: readonly RecordedEvent[]): AuditEntry[] => {
     const decoded = decodeStored(record);
     if (!decoded.ok) throw new Error(`undecodable test event at ${record.position}`);
     const { metadata } = decoded.value;
-    const cause = byId.get(metadata.causationId);
+    // Only the engine's own (system) actors set a causation the trail resolves; anyone else's is the client's word.
+    const cause = metadata.actor.role === 'system' ? byId.get(metadata.causationId) : undefined;
     const reason = (decoded.value.event.data as { reason?: unknown }).reason;
     return {
       position: record.position,
@@ -106,14 +107,14 @@ const recordedLog = async (): Promise<{ c: Credence; records: RecordedEvent[] }>
   const profile = { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-1', capabilities: [] };
   // A correlation kept across commands, the causation the command itself.
   await appendWith(c, 'node-x1', 0, 'NodeRegistered', { nodeId: 'x1', profile }, { correlationId: 'saga-7' });
-  // A causation naming a stored event (and a correlation equal to neither), signed.
+  // A causation naming a stored event (and a correlation equal to neither), signed: a client's, so no cause.
   await appendWith(c, 'node-x2', 0, 'NodeRegistered', { nodeId: 'x2', profile }, { correlationId: 'saga-7', causationId: cause.id, signed: true });
   // A causation naming no stored event, the correlation the command itself.
   await appendWith(c, 'node-x3', 0, 'NodeRegistered', { nodeId: 'x3', profile }, { causationId: 'upstream:ticket-42' });
   // The command id given as the causation of a later command's event: the id names no event, so no cause.
   await appendWith(c, 'node-x4', 0, 'NodeRegistered', { nodeId: 'x4', profile }, { causationId: eventIdFor('audit-ids:node-x1', 0) });
-  // A command id that is also a stored event's id, the causation the command itself: that event is its cause.
-  await appendWith(c, 'node-x5', 0, 'NodeRegistered', { nodeId: 'x5', profile }, { commandId: cause.id });
+  // A system actor's command id that is also a stored event's id, the causation the command itself: that event is its cause.
+  await appendWith(c, 'node-x5', 0, 'NodeRegistered', { nodeId: 'x5', profile }, { commandId: cause.id, actor: { id: 'system:process-manager', role: 'system' } });
   return { c, records: await all() };
 };
 

@@ -16,7 +16,11 @@ export interface AuditEntry {
   readonly commandType: string;
   readonly correlationId: string;
   readonly causationId: string;
-  /** The event that caused this one, when the cause is a stored event (a cascade, a scheduled expiry's trigger). */
+  /**
+   * The event that caused this one, when the engine's own system actors recorded it (a cascade, a scheduled expiry,
+   * a pseudonym rotation) and its cause is a stored event. Never for an operator's event: its causationId is the
+   * client's word, kept as given, and presenting it as a cascade let an operator pin an action on any revocation.
+   */
   readonly causedBy?: { readonly position: bigint; readonly streamId: string; readonly type: string };
   readonly reason?: string;
   readonly signature: { readonly status: SignatureStatus; readonly keyFingerprint?: string };
@@ -43,11 +47,17 @@ interface Row {
   cause_type: string | null;
 }
 
-/* A correlation or causation id that is the command id is stored as NULL (tables.ts, version 3): given back here. */
+/*
+ * A correlation or causation id that is the command id is stored as NULL (tables.ts, version 3): given back here.
+ * The cause is joined only for a `system` actor's event: the engine admits that role only from its own actors,
+ * in process (executeAsSystem, adapters/engine/admission.ts), and they set the causation themselves; any other
+ * causation is what a client sent.
+ */
 const SELECT = `SELECT a.position, a.event_id, a.stream_id, a.revision, a.type, a.occurred_at, a.actor_id, a.actor_role, a.command_id,
     a.command_type, COALESCE(a.correlation_id, a.command_id) AS correlation_id, COALESCE(a.causation_id, a.command_id) AS causation_id,
     a.reason, a.signature_status, a.signature_key, c.position AS cause_position, c.stream_id AS cause_stream, c.type AS cause_type
-  FROM audit_events a LEFT JOIN audit_events c ON c.event_key = a.cause_key AND c.event_id = COALESCE(a.causation_id, a.command_id)`;
+  FROM audit_events a LEFT JOIN audit_events c
+    ON a.actor_role = 'system' AND c.event_key = a.cause_key AND c.event_id = COALESCE(a.causation_id, a.command_id)`;
 
 const toEntry = (r: Row): AuditEntry => ({
   position: r.position,

@@ -60,8 +60,14 @@ export { endingOf };
 export const dependentEnding = (db: Database.Database, d: Pick<GraphDependent, 'streamId' | 'parent' | 'relation'>): Ending | undefined =>
   d.relation === 'application-enrolled-with' ? enrolmentEndOf(db, d.streamId, d.parent) : endingOf(db, d.streamId);
 
-/** The ending that caused `ending`, when it was a cascade's (its causation is another recorded ending). */
-export const causeOf = (db: Database.Database, ending: Ending): Ending | undefined => endingByEventId(db, ending.causeEventId);
+/**
+ * The ending that caused `ending`, when it was a cascade's: the process manager's command, whose causation it set
+ * to another recorded ending. The other system actors never point theirs at an ending (the scheduler's is its own
+ * command id), and an operator's causationId is the client's word: resolved, it let an operator's revocation read
+ * as the cascade of any other one.
+ */
+export const causeOf = (db: Database.Database, ending: Ending): Ending | undefined =>
+  ending.byCascade ? endingByEventId(db, ending.causeEventId) : undefined;
 
 /**
  * Which dependents of a walk were ended by the cascade that started at `root`'s own ending. Mostly the chain of
@@ -90,10 +96,11 @@ export const cascadeFrom = (db: Database.Database, root: string, walk: readonly 
   return out;
 };
 
-/** Whether the chain of causes of `ending` (each a recorded ending) reaches `origin`'s event. */
+/** Whether the chain of causes of `ending` (each a recorded ending, each the cascade's) reaches `origin`'s event. */
 const causedThrough = (db: Database.Database, ending: Ending, origin: Ending): boolean => {
   let current: Ending | undefined = ending;
-  for (let step = 0; step <= MAX_DEPTH && current !== undefined; step++) {
+  // An operator's ending in the chain breaks it, whatever causationId it was sent with (causeOf).
+  for (let step = 0; step <= MAX_DEPTH && current?.byCascade === true; step++) {
     if (current.causeEventId === origin.eventId) return true;
     current = causeOf(db, current);
   }

@@ -6,6 +6,7 @@ import { replayEntity } from '../../../projections/replay/index.ts';
 import { FleetReplayer } from '../../replay-workers/fleet-replayer.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
+import { csvColumnsOf } from './compliance-rows.ts';
 import { toCsv, wantsCsv } from './csv.ts';
 import { DecimalString, Finding, getEntityRoute, readYourWritesInto, toWire, Verdict } from './wire.ts';
 
@@ -108,7 +109,7 @@ export const complianceRoutes: RouteModule = (app, context) => {
                 nextAfter: DecimalString.optional().describe('with `truncated`, for revocations, actions and provisioned: the `after` of the next page'),
               }),
             },
-            'text/csv': { schema: z.string().describe('a header row, then one row per answer; nested fields as dotted columns') },
+            'text/csv': { schema: z.string().describe("a header row, the query's own columns whatever the rows carry (the same on every page, and with no rows), then one row per answer; nested fields as dotted columns") },
           },
         },
       },
@@ -126,7 +127,7 @@ export const complianceRoutes: RouteModule = (app, context) => {
       reply.header('credence-truncated', String(answer.truncated));
       // CSV has no field for it: the next page's `after` travels as a header there (and here too).
       if (answer.nextAfter !== undefined) reply.header('credence-next-after', answer.nextAfter.toString(10));
-      if (wantsCsv(request.headers.accept)) return reply.type('text/csv; charset=utf-8').send(toCsv(rows, ['position']));
+      if (wantsCsv(request.headers.accept)) return reply.type('text/csv; charset=utf-8').send(toCsv(rows, csvColumnsOf(name)));
       return reply.type('application/json; charset=utf-8').send({
         query: name,
         params: raw,

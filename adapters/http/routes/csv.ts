@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * Rows as CSV (RFC 4180): a header row, CRLF line ends, a field quoted when it holds a comma, a quote or a line
  * break, quotes doubled. Nested objects become dotted columns (`actor.id`), arrays a JSON cell. A cell that a
@@ -26,14 +28,40 @@ const cell = (value: string, numeric: boolean): string => {
   return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
 };
 
-/** The CSV text of `rows`; `first` columns lead (e.g. the proving position), the rest in order of first appearance. */
-export const toCsv = (rows: readonly Readonly<Record<string, unknown>>[], first: readonly string[] = []): string => {
+/**
+ * The columns of rows that `schema` describes, in its order, nested objects as dotted columns the way `toCsv` flattens
+ * them (`causedBy.position`), optional or not. A CSV read page by page, or an empty one, keeps one header only if
+ * its columns come from the schema rather than from the rows at hand (found in review: a page without a `reason`
+ * had no `reason` column, and an empty answer only `position`).
+ */
+export const csvColumns = (schema: z.ZodObject, prefix = ''): string[] =>
+  Object.entries(schema.shape).flatMap(([key, field]) => {
+    const inner = unwrapped(field as z.ZodType);
+    return inner instanceof z.ZodObject ? csvColumns(inner, `${prefix}${key}.`) : [`${prefix}${key}`];
+  });
+
+const unwrapped = (field: z.ZodType): z.ZodType =>
+  field instanceof z.ZodOptional || field instanceof z.ZodNullable || field instanceof z.ZodDefault ? unwrapped(field.unwrap() as z.ZodType) : field;
+
+/**
+ * The CSV text of `rows`: the `columns` given lead in their order (a field a row lacks is an empty cell), then any
+ * other field in order of first appearance. A route passes its row schema's `csvColumns`, so its header is the same
+ * for every page and for no rows at all.
+ */
+export const toCsv = (rows: readonly Readonly<Record<string, unknown>>[], columns: readonly string[] = []): string => {
   const flat = rows.map((row) => flatten(row));
-  const columns = [...first];
-  for (const row of flat) for (const column of row.keys()) if (!columns.includes(column)) columns.push(column);
-  const lines = [columns.map((c) => cell(c, false)).join(',')];
+  const header = [...columns];
+  const known = new Set(header);
   for (const row of flat) {
-    lines.push(columns.map((c) => {
+    for (const column of row.keys()) {
+      if (known.has(column)) continue;
+      known.add(column);
+      header.push(column);
+    }
+  }
+  const lines = [header.map((c) => cell(c, false)).join(',')];
+  for (const row of flat) {
+    lines.push(header.map((c) => {
       const value = row.get(c);
       return cell(text(value), typeof value === 'number' || typeof value === 'bigint');
     }).join(','));

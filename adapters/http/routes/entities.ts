@@ -40,7 +40,7 @@ const Entity = z.object({
   context: Context,
 });
 
-const TimelineEntry = z.object({
+export const TimelineEntry = z.object({
   position: DecimalString.describe('global position: what an inclusion proof is asked for'),
   eventId: z.string(),
   streamId: z.string(),

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import type { COMPLIANCE_QUERIES, ComplianceQueryName } from '../../../projections/compliance/index.ts';
+import { csvColumns } from './csv.ts';
+import { TimelineEntry } from './entities.ts';
+import { DecimalString } from './wire.ts';
+
+/**
+ * The wire form of each compliance query's rows (bigints as decimal strings), the source of its CSV columns: a CSV
+ * export has one header whichever page, and whichever optional fields the rows at hand carry, or none.
+ */
+
+type RowOf<N extends ComplianceQueryName> = ReturnType<(typeof COMPLIANCE_QUERIES)[N]['run']>[number];
+type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+
+/**
+ * A row schema with exactly the top-level fields of the query's rows: a field added to one and not the other does
+ * not compile (the call then asks for a second argument), rather than moving a column of the CSV.
+ */
+const rowOf =
+  <N extends ComplianceQueryName>() =>
+  <S extends z.ZodObject>(schema: S, ..._sameFields: SameKeys<keyof z.infer<S>, keyof RowOf<N>> extends true ? [] : [never]): S =>
+    schema;
+
+export const COMPLIANCE_ROWS = {
+  revocations: rowOf<'revocations'>()(
+    z.object({ position: DecimalString, streamId: z.string(), kind: z.string(), id: z.string(), reason: z.string(), occurredAt: z.string(), actor: z.string() }),
+  ),
+  actions: rowOf<'actions'>()(TimelineEntry),
+  provisioned: rowOf<'provisioned'>()(
+    z.object({ position: DecimalString, enrolmentPosition: DecimalString, credentialId: z.string(), nodeId: z.string(), method: z.string(), occurredAt: z.string() }),
+  ),
+  expiring: rowOf<'expiring'>()(
+    z.object({ position: DecimalString, credentialId: z.string(), owner: z.object({ kind: z.string(), id: z.string() }), notAfter: z.string(), status: z.string() }),
+  ),
+  'dangling-associations': rowOf<'dangling-associations'>()(
+    z.object({
+      position: DecimalString,
+      associationPosition: DecimalString,
+      associationId: z.string(),
+      associationStatus: z.string(),
+      credentialId: z.string(),
+      credentialStatus: z.string(),
+    }),
+  ),
+} satisfies Record<ComplianceQueryName, z.ZodObject>;
+
+/** Each query's CSV header, `position` first as in every row schema. */
+export const csvColumnsOf = (name: ComplianceQueryName): readonly string[] => CSV_COLUMNS.get(name)!;
+
+const CSV_COLUMNS = new Map(Object.entries(COMPLIANCE_ROWS).map(([name, schema]) => [name, csvColumns(schema)]));
