@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { WholeNumber } from '../../../domain/whole-number.ts';
 import { notFound, validationError, type FieldIssue } from '../../../domain/errors.ts';
 import { EntityKind } from '../../../domain/streams.ts';
 import { answerQuery, COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, DEFAULT_ROWS, MAX_ROWS, type ComplianceQueryName } from '../../../projections/compliance/index.ts';
@@ -149,7 +150,7 @@ export const complianceRoutes: RouteModule = (app, context) => {
         'appended since; `full=true` verifies the whole store again. One replay runs at a time, and callers asking meanwhile share it.',
       tags: ['replay'],
       querystring: z.strictObject({
-        limit: z.coerce.number().int().min(0).max(10_000).default(100),
+        limit: WholeNumber(0, 10_000).default(100),
         full: z.enum(['true', 'false']).default('false').describe('verify every stored event again from position 0'),
       }),
       response: { 200: FleetVerdict },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { WholeNumber } from '../../../domain/whole-number.ts';
 import { notFound } from '../../../domain/errors.ts';
 import { EntityKind } from '../../../domain/streams.ts';
 import { timeline, stateAt } from '../../../projections/audit/index.ts';
@@ -85,7 +86,7 @@ export const entityRoutes: RouteModule = (app, context) => {
       querystring: z.strictObject({
         kind: EntityKind.optional(),
         state: z.string().min(1).max(64).regex(/^[A-Za-z]+$/, 'a state name, e.g. revoked').optional(),
-        limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50),
+        limit: WholeNumber(1, MAX_PAGE).default(50),
         cursor: z.string().min(1).max(512).optional(),
       }),
       response: { 200: EntityPage },

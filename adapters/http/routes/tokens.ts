@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { WholeNumber } from '../../../domain/whole-number.ts';
 import { isCredenceError, validationError } from '../../../domain/errors.ts';
 import { revokeOrThrow, RoleSchema, TokenId, TokenSubject, tokenSummaryJson } from '../auth/access-control.ts';
 import { ACCESS } from '../auth/roles.ts';
@@ -28,7 +29,7 @@ const TokenSummary = z.object({
 });
 
 const ListQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(1_000).default(100),
+  limit: WholeNumber(1, 1_000).default(100),
   after: z.string().regex(/^\d{1,15}$/, 'a cursor from a previous page').optional(),
   includeExpired: z.stringbool().default(false),
 });

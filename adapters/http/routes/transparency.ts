@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { WholeNumber } from '../../../domain/whole-number.ts';
 import { toBase64url } from '../../../domain/crypto/index.ts';
 import { CredenceError, validationError } from '../../../domain/errors.ts';
 import type { LoggedLeaf, RecordedEvent, StoredCheckpoint } from '../../../domain/ports/index.ts';
@@ -17,7 +18,7 @@ import { DecimalString, getEntityRoute, mustExist, StoredEventWire } from './wir
  * evidence bundle of `credence export`, so whatever is fetched here verifies offline with the log's key.
  */
 
-const TreeSize = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+const TreeSize = WholeNumber(1, Number.MAX_SAFE_INTEGER);
 const Hashes = z.array(z.string().describe('base64url SHA-256'));
 const Note = z.string().describe('a C2SP signed note: text, a blank line, signature lines');
 
