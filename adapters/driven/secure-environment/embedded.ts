@@ -76,8 +76,10 @@ export type EmbeddedSecureEnvironmentConfig = z.infer<typeof EmbeddedSecureEnvir
  * lost, and a new one would open none of them (and be kept, the folder then holding a KEK of no use).
  */
 const assertKekNotLost = (kek: KekSource, database: string): void => {
-  if (kek.source !== 'file' || database === ':memory:' || existsSync(kek.path)) return;
-  if ((statSync(database, { throwIfNoEntry: false })?.size ?? 0) === 0) return;
+  if (kek.source !== 'file' || database === ':memory:') return;
+  // The database first: an open writes the KEK file before the database, so a process opening a new folder while
+  // another sets it up, finding the database written, then finds the KEK too (the other order could miss both).
+  if ((statSync(database, { throwIfNoEntry: false })?.size ?? 0) === 0 || existsSync(kek.path)) return;
   throw validationError(
     [{ path: 'kek', rule: 'kek_present', message: `the KEK file ${kek.path} is missing beside the key database ${database}: restore it from a backup (a new one would open none of its keys)` }],
     'Secure Environment configuration',

@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { withPrivateUmask } from '../files/index.ts';
+import { DATA_FILE_MODE, withPrivateUmask } from '../files/index.ts';
 import type { KeyHandle, KeyKind, KeyUsage } from '../../../domain/ports/secure-environment.ts';
 
 /** A key as stored: metadata in clear (authenticated by the seal's AAD), key bytes only as an AEAD box. */
@@ -47,32 +47,39 @@ export class SealedKeyStore {
     'insert' | 'insertWrap' | 'select' | 'selectWrap' | 'delete' | 'deleteWrap' | 'count' | 'all' | 'reseal' | 'getMeta' | 'setMeta' | 'getWrapMeta' | 'setWrapMeta',
     Database.Statement
   >;
-  /** True when the wrapping-key file did not exist before this store opened it. */
+  /** True when this store made the wrapping-key file (an exclusive create: of processes racing, one at most). */
   readonly wrappingKeysCreated: boolean;
 
   constructor(path: string, wrappingKeysPath: string) {
-    this.wrappingKeysCreated = wrappingKeysPath !== ':memory:' && !existsSync(wrappingKeysPath);
     // Both files hold sealed key material: created private whoever opens the Secure Environment (SER-002).
-    this.#db = withPrivateUmask(() => {
+    const opened = withPrivateUmask(() => {
       const db = new Database(path);
+      // Before the ATTACH, which would create it too: only an exclusive create tells this process from another one
+      // opening a new folder at the same moment (checking for the file first lets both believe they made it).
+      const created = wrappingKeysPath !== ':memory:' && createExclusively(wrappingKeysPath);
       db.prepare('ATTACH DATABASE ? AS wrap').run(wrappingKeysPath);
-      return db;
+      return { db, created };
     });
+    this.#db = opened.db;
+    this.wrappingKeysCreated = opened.created;
     for (const schema of ['main', 'wrap']) {
       this.#db.pragma(`${schema}.secure_delete = ON`);
       this.#db.pragma(`${schema}.journal_mode = DELETE`);
     }
-    this.#db.exec(`
-      CREATE TABLE IF NOT EXISTS main.se_meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
-      CREATE TABLE IF NOT EXISTS main.se_keys (
-        handle TEXT PRIMARY KEY, owner TEXT NOT NULL, kind TEXT NOT NULL, extractable INTEGER NOT NULL,
-        public_key BLOB, fingerprint TEXT NOT NULL, sealed BLOB NOT NULL, created_at TEXT NOT NULL, usage TEXT
-      );
-      CREATE TABLE IF NOT EXISTS wrap.se_wrap_meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
-      CREATE TABLE IF NOT EXISTS wrap.se_wrapping_keys (handle TEXT PRIMARY KEY, sealed BLOB NOT NULL);`);
-    // Databases written before wrapping keys existed (format 1) lack the usage column.
-    const columns = this.#db.prepare('SELECT name FROM pragma_table_info(?)').all('se_keys') as { name: string }[];
-    if (!columns.some((c) => c.name === 'usage')) this.#db.exec('ALTER TABLE main.se_keys ADD COLUMN usage TEXT');
+    // Immediate: two processes upgrading one format-1 database at once would otherwise both add the column.
+    this.#db.transaction(() => {
+      this.#db.exec(`
+        CREATE TABLE IF NOT EXISTS main.se_meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+        CREATE TABLE IF NOT EXISTS main.se_keys (
+          handle TEXT PRIMARY KEY, owner TEXT NOT NULL, kind TEXT NOT NULL, extractable INTEGER NOT NULL,
+          public_key BLOB, fingerprint TEXT NOT NULL, sealed BLOB NOT NULL, created_at TEXT NOT NULL, usage TEXT
+        );
+        CREATE TABLE IF NOT EXISTS wrap.se_wrap_meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+        CREATE TABLE IF NOT EXISTS wrap.se_wrapping_keys (handle TEXT PRIMARY KEY, sealed BLOB NOT NULL);`);
+      // Databases written before wrapping keys existed (format 1) lack the usage column.
+      const columns = this.#db.prepare('SELECT name FROM pragma_table_info(?)').all('se_keys') as { name: string }[];
+      if (!columns.some((c) => c.name === 'usage')) this.#db.exec('ALTER TABLE main.se_keys ADD COLUMN usage TEXT');
+    }).immediate();
     const prepare = (sql: string) => this.#db.prepare(sql);
     this.#statements = {
       insert: prepare(
@@ -94,9 +101,14 @@ export class SealedKeyStore {
     };
   }
 
-  /** Runs `work` in one transaction over both files. */
+  /**
+   * Runs `work` in one transaction over both files, holding the write lock of both from its start (BEGIN IMMEDIATE
+   * takes them in one order, main then wrap): what it reads cannot change under it, so another process's first open
+   * waits (busy timeout) and then reads what this one wrote; and two processes never each hold one file's lock
+   * waiting for the other's, as a deferred transaction writing `wrap` first and another writing `main` first would.
+   */
   transaction<T>(work: () => T): T {
-    return this.#db.transaction(work)();
+    return this.#db.transaction(work).immediate();
   }
 
   /** Stores a key and its sealed wrapping key together (one transaction), or both in memory when ephemeral. */
@@ -192,6 +204,17 @@ export class SealedKeyStore {
     this.#db.close();
   }
 }
+
+/** An empty (valid) SQLite file made with O_EXCL: true when this call made it, false when it was there. */
+const createExclusively = (path: string): boolean => {
+  try {
+    closeSync(openSync(path, 'wx', DATA_FILE_MODE));
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+};
 
 const fromRow = (row: Row): SealedKeyRecord => ({
   handle: row.handle as KeyHandle,

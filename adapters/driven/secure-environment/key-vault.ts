@@ -1,5 +1,5 @@
 import { unlinkSync } from 'node:fs';
-import { validationError, type CredenceError } from '../../../domain/errors.ts';
+import { isCredenceError, validationError, type CredenceError } from '../../../domain/errors.ts';
 import { aeadOpen, aeadSeal } from '../../../domain/crypto/aead.ts';
 import { toBase64url } from '../../../domain/crypto/base64url.ts';
 import { concatBytes, constantTimeEqual, lengthPrefixed, utf8, wipe } from '../../../domain/crypto/bytes.ts';
@@ -34,6 +34,10 @@ const wrappingKeyAad = (handle: KeyHandle): Uint8Array => fields('credence/se/v2
 /** Format 1 sealed every key directly under the KEK with this AAD. */
 const formatOneAad = (r: SealedKeyRecord): Uint8Array =>
   utf8(`credence/se/v1/key\0${r.handle}\0${r.owner}\0${r.kind}\0${r.extractable ? 1 : 0}`);
+
+const WRAPPING_KEYS_PRESENT = 'wrapping_keys_present';
+const hasRule = (error: CredenceError, rule: string): boolean =>
+  error.problem.code === 'validation' && error.problem.issues.some((issue) => issue.rule === rule);
 
 const configurationProblem = (rule: string, message: string): CredenceError =>
   validationError([{ path: 'wrappingKeys', rule, message }], 'Secure Environment configuration');
@@ -70,18 +74,32 @@ export class KeyVault {
     const store = new SealedKeyStore(database, wrappingKeys);
     const vault = new KeyVault(store, kek, random);
     try {
-      vault.#prepare();
+      store.transaction(() => vault.#prepare());
     } catch (error) {
       store.close();
       wipe(kek);
-      if (store.wrappingKeysCreated) unlinkSync(wrappingKeys);
+      // Only a file this process made, and only when it stands in for a lost one: every other process opening this
+      // folder refuses it too, so none is using it. (A file another process made, or one it may be setting up, is
+      // never removed: that process would lose its wrapping keys.)
+      if (store.wrappingKeysCreated && isCredenceError(error) && hasRule(error, WRAPPING_KEYS_PRESENT)) unlinkSync(wrappingKeys);
       throw error;
     }
     return vault;
   }
 
+  /**
+   * Runs inside one immediate transaction: a second process opening a new folder at once waits, then finds the
+   * format and pairing this one wrote, and so neither refuses the other's files nor re-seals the other's keys.
+   */
   #prepare(): void {
     const store = this.#store;
+    const format = store.getMeta('format')?.[0];
+    const pairing = store.getMeta('pairing');
+    const theirs = store.getWrapMeta('pairing');
+    // Checked before the KEK: with the wrapping keys gone no KEK opens a key, and the message names what to restore.
+    if (format === FORMAT && theirs === undefined) {
+      throw configurationProblem(WRAPPING_KEYS_PRESENT, 'the wrapping-key file of this key database is missing: restore it (it is as secret as the KEK)');
+    }
     const check = store.getMeta('kek_check');
     if (check !== undefined && aeadOpen(this.#kek, check, KEK_CHECK) === undefined) {
       throw validationError(
@@ -89,31 +107,23 @@ export class KeyVault {
         'Secure Environment configuration',
       );
     }
-    const format = store.getMeta('format')?.[0];
     if (format === FORMAT) {
-      if (store.wrappingKeysCreated) {
-        throw configurationProblem('wrapping_keys_present', 'the wrapping-key file of this key database is missing: restore it (it is as secret as the KEK)');
-      }
-      const pairing = store.getMeta('pairing');
-      const theirs = store.getWrapMeta('pairing');
       if (pairing === undefined || theirs === undefined || !constantTimeEqual(pairing, theirs)) {
         throw configurationProblem('wrapping_keys_match_database', 'the wrapping-key file belongs to another key database');
       }
       return;
     }
     if (format !== undefined) throw configurationProblem('format', `unknown key database format ${format}`);
-    if (store.getWrapMeta('pairing') !== undefined) {
+    if (theirs !== undefined) {
       throw configurationProblem('wrapping_keys_match_database', 'the wrapping-key file already belongs to another key database');
     }
-    // A new database, or one of format 1: both files are set up (and every key re-sealed) in one transaction.
-    store.transaction(() => {
-      if (check === undefined) store.setMeta('kek_check', aeadSeal(this.#kek, KEK_CHECK, KEK_CHECK, this.#random));
-      for (const record of store.allStored()) this.#upgrade(record);
-      const pairing = this.#random(16).slice();
-      store.setMeta('pairing', pairing);
-      store.setWrapMeta('pairing', pairing);
-      store.setMeta('format', Uint8Array.of(FORMAT));
-    });
+    // A new database, or one of format 1: both files are set up (and every key re-sealed) in this transaction.
+    if (check === undefined) store.setMeta('kek_check', aeadSeal(this.#kek, KEK_CHECK, KEK_CHECK, this.#random));
+    for (const record of store.allStored()) this.#upgrade(record);
+    const fresh = this.#random(16).slice();
+    store.setMeta('pairing', fresh);
+    store.setWrapMeta('pairing', fresh);
+    store.setMeta('format', Uint8Array.of(FORMAT));
   }
 
   #upgrade(record: SealedKeyRecord): void {

@@ -58,10 +58,21 @@ export class HostTransfer {
   exportBytes(object: Pkcs11Handle): Uint8Array {
     const wrapped = this.#module.C_WrapKey(this.#session, { mechanism: CKM_AES_KEY_WRAP_PAD }, this.#object, object, Buffer.alloc(256));
     const decipher = createDecipheriv('id-aes256-wrap-pad', this.#key, RFC5649_AIV);
-    const out = Buffer.concat([decipher.update(wrapped), decipher.final()]);
-    const bytes = new Uint8Array(out);
-    out.fill(0);
-    return bytes;
+    // Each buffer the decipher returns is a plaintext copy of the key: copied once into the result, then wiped.
+    const parts: Buffer[] = [];
+    try {
+      parts.push(decipher.update(wrapped));
+      parts.push(decipher.final());
+      const bytes = new Uint8Array(parts.reduce((length, part) => length + part.length, 0));
+      let offset = 0;
+      for (const part of parts) {
+        bytes.set(part, offset);
+        offset += part.length;
+      }
+      return bytes;
+    } finally {
+      for (const part of parts) part.fill(0);
+    }
   }
 
   /** A new object of `template` holding `bytes` (the caller still owns and wipes `bytes`). */

@@ -358,9 +358,10 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
 
   #publicKey(key: TokenKey): Uint8Array | undefined {
     if (key.label.kind === 'x25519') return this.#withHostBytes(key, X25519, (scalar) => agreementPublicKey('x25519', scalar));
-    if (key.publicKey === undefined) return undefined;
+    const { kind } = key.label;
+    if (key.publicKey === undefined || (kind !== 'ed25519' && kind !== 'p256')) return undefined;
     const publicKey = key.publicKey;
-    return this.#token.run(() => ecPoint(this.#token.module, this.#token.session, publicKey));
+    return this.#token.run(() => ecPoint(this.#token.module, this.#token.session, publicKey, kind));
   }
 
   /** The port's secret fingerprint, HMAC-SHA256 keyed by the secret (fingerprint.ts), computed in the token. */

@@ -168,11 +168,33 @@ export const findTokenKey = (module: Pkcs11, session: Pkcs11Handle, handle: KeyH
   return { handle, label, ephemeral, key, ...(publicKey !== undefined ? { publicKey } : {}) };
 };
 
-/** The raw point inside CKA_EC_POINT (a DER OCTET STRING, PKCS#11 v2.40 §2.3.3 / v3.0 §2.3.5). */
-export const ecPoint = (module: Pkcs11, session: Pkcs11Handle, publicKey: Pkcs11Handle): Uint8Array => {
+/** The length of the bare public point of each kind whose public key a token holds. */
+const POINT_LENGTH = { ed25519: 32, x25519: 32, p256: 65 } as const satisfies Partial<Record<KeyKind, number>>;
+export type EcPointKind = keyof typeof POINT_LENGTH;
+
+/**
+ * The raw point in a CKA_EC_POINT value: a DER OCTET STRING (PKCS#11 v2.40 §2.3.3 / v3.0 §2.3.5), or the bare point
+ * some tokens return instead. Told apart by length alone: a bare P-256 point (04‖x‖y) whose x starts with 0x3f looks
+ * like an OCTET STRING header too (1 point in 256; an Ed25519 key 1 in 65,536), so the bytes cannot decide.
+ * Anything else is a `token`/`ec_point` error naming the lengths.
+ */
+const ecPointFromAttribute = (kind: EcPointKind, value: Uint8Array): Uint8Array => {
+  const length = POINT_LENGTH[kind];
+  // Short-form DER: every point here is under 128 bytes.
+  const point =
+    value.length === length ? value : value.length === length + 2 && value[0] === 0x04 && value[1] === length ? value.subarray(2) : undefined;
+  // SEC 1 §2.3.3: an uncompressed point (the only form CKM_EC_KEY_PAIR_GEN is asked for) starts with 0x04.
+  if (point === undefined || (kind === 'p256' && point[0] !== 0x04)) {
+    throw pkcs11Problem(
+      'token',
+      'ec_point',
+      `the token's CKA_EC_POINT for a ${kind} key (${value.length} bytes) is neither its ${length}-byte ${kind === 'p256' ? 'uncompressed ' : ''}point nor a DER OCTET STRING of it`,
+    );
+  }
+  return new Uint8Array(point);
+};
+
+export const ecPoint = (module: Pkcs11, session: Pkcs11Handle, publicKey: Pkcs11Handle, kind: EcPointKind): Uint8Array => {
   const [attribute] = module.C_GetAttributeValue(session, publicKey, [{ type: pkcs11js.CKA_EC_POINT }]);
-  const der = attribute?.value as Buffer;
-  // Short-form DER (every point here is under 128 bytes); some tokens return the bare point instead.
-  const wrapped = der.length >= 2 && der[0] === 0x04 && der[1] === der.length - 2;
-  return new Uint8Array(wrapped ? der.subarray(2) : der);
+  return ecPointFromAttribute(kind, attribute?.value as Buffer);
 };
