@@ -96,6 +96,13 @@ describe('compliance queries, replay verdicts and projection status over HTTP', 
     expect(parseCsv(text)).toEqual([['position', 'note', 'actor.id', 'n'], ['7', 'a, "b"\r\nc', '\'=HYPERLINK("x")', '-1']]);
   });
 
+  it('quotes a field holding the separator of another spreadsheet locale (;), a tab or a pipe, so no formula starts a cell after it', () => {
+    // Found in review: unquoted, a spreadsheet splitting on `;` made `=cmd|...` a cell of its own.
+    const text = toCsv([{ position: '1', causationId: "x;=cmd|' /C calc'!A0", correlationId: 'ok\t=1+1', note: 'a|b' }], ['position']);
+    expect(text.split('\r\n')[1]).toBe(`1,"x;=cmd|' /C calc'!A0","ok\t=1+1","a|b"`);
+    expect(parseCsv(text)[1]).toEqual(['1', "x;=cmd|' /C calc'!A0", 'ok\t=1+1', 'a|b']);
+  });
+
   it("refuses parameters the query's own schema refuses, each with its path", async () => {
     const reply = await api.call('GET', '/v1/compliance/{query}', { query: 'expiring' }, { token: svc.tokens.auditor, query: { days: 'soon', actor: 'x' } });
     expect(reply.status).toBe(400);

@@ -17,9 +17,10 @@ export interface AuditEntry {
   readonly correlationId: string;
   readonly causationId: string;
   /**
-   * The event that caused this one, when the engine's own system actors recorded it (a cascade, a scheduled expiry,
-   * a pseudonym rotation) and its cause is a stored event. Never for an operator's event: its causationId is the
-   * client's word, kept as given, and presenting it as a cascade let an operator pin an action on any revocation.
+   * The event that caused this one, when the engine's own system actors recorded it (a cascade, a pseudonym rotation's
+   * reaction) and its cause is a stored event (a scheduled expiry's is its deadline: none). Never for an operator's
+   * event: its causationId is the client's word, kept as given, and presenting it as a cascade let an operator pin an
+   * action on any revocation.
    */
   readonly causedBy?: { readonly position: bigint; readonly streamId: string; readonly type: string };
   readonly reason?: string;

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 
 /**
- * Rows as CSV (RFC 4180): a header row, CRLF line ends, a field quoted when it holds a comma, a quote or a line
- * break, quotes doubled. Nested objects become dotted columns (`actor.id`), arrays a JSON cell. A cell that a
+ * Rows as CSV (RFC 4180): a header row, CRLF line ends, a field quoted when it holds a comma, a quote, a line
+ * break, or a semicolon, tab or pipe (the separators of other spreadsheet locales), quotes doubled. Nested objects become dotted columns (`actor.id`), arrays a JSON cell. A cell that a
  * spreadsheet would run as a formula (it starts with = + - @, a tab or a CR) gets a leading apostrophe (OWASP, CSV
  * injection): an actor id is the caller's choice and the file goes to compliance teams' spreadsheets.
  */
@@ -25,7 +25,10 @@ const text = (value: unknown): string => {
 
 const cell = (value: string, numeric: boolean): string => {
   const safe = !numeric && /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
+  // Quoted too when it holds a semicolon, a tab or a pipe: a spreadsheet in a locale whose separator is `;` (or one
+  // told to split on tabs) splits an unquoted cell there, and a formula after the split starts a cell of its own
+  // (found in review: `x;=cmd|' /C calc'!A0` in an operator's correlationId).
+  return /[",;\t|\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
 };
 
 /**
