@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { RevocationReason } from '../../domain/events/index.ts';
-import { prepared, readCheckpoint } from '../runtime/index.ts';
+import { deleteCheckpoint, prepared, readCheckpoint } from '../runtime/index.ts';
 
 /** The projection these tables belong to: its checkpoint says how far they reach. */
 export const PKI_PROJECTION = 'pki';
@@ -12,6 +12,19 @@ export const PKI_PROJECTION = 'pki';
  * grow with the number already revoked).
  */
 export const setupPkiTables = (db: Database.Database): void => {
+  // One transaction: tables emptied with their index replaced and their checkpoint gone, or nothing (a crash between
+  // would leave the new index on emptied tables the checkpoint says are complete).
+  const setup = db.transaction(() => setupInTransaction(db));
+  if (db.inTransaction) setup();
+  else setup.immediate();
+};
+
+const setupInTransaction = (db: Database.Database): void => {
+  // Tables written before a certificate could be each of several credentials' (one row per serial, a second
+  // credential's dropped): rebuilt from the log, the signers waiting until they reach where these had got to, so a
+  // revocation of a credential whose row was dropped reaches the CRLs and OCSP (found in review of that change).
+  const oneRowPerSerial = prepared(db, "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'pki_certificates_serial'").get() !== undefined;
+  const reached = oneRowPerSerial ? readCheckpoint(db, PKI_PROJECTION)?.position : undefined;
   db.exec(`CREATE TABLE IF NOT EXISTS pki_certificates (
     credential_id TEXT PRIMARY KEY,
     ca_id TEXT NOT NULL,
@@ -36,6 +49,10 @@ export const setupPkiTables = (db: Database.Database): void => {
     id INTEGER PRIMARY KEY CHECK (id = 1),
     position INTEGER NOT NULL
   )`);
+  if (!oneRowPerSerial) return;
+  resetPkiTables(db);
+  if (reached !== undefined) markRebuild(db, reached);
+  deleteCheckpoint(db, PKI_PROJECTION);
 };
 
 /**

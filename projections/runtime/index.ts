@@ -2,7 +2,7 @@ export { ProjectionRunner } from './runner.ts';
 export type { RunnerOptions } from './runner.ts';
 export type { OpenBatch, Projection, ProjectionLag, QueryIndex, ResetCause } from './types.ts';
 export { checkpointsOfAnotherLog, describeOtherLog, notInLog, recordAtPosition, type OtherLog } from './log-check.ts';
-export { readCheckpoint } from './checkpoints.ts';
+export { deleteCheckpoint, readCheckpoint } from './checkpoints.ts';
 export { projectionLag } from './lag.ts';
 export { prepared } from './statements.ts';
 export { ensureSchemaVersion } from './schema-version.ts';
