@@ -40,13 +40,15 @@ interface Row {
  * `secure_delete` overwrites a deleted row's bytes in both files, and the rollback journal (not WAL) is deleted
  * when a transaction commits, so no page copy is kept by SQLite once destroy() returns.
  */
+type Statements = Record<
+  'insert' | 'insertWrap' | 'select' | 'selectWrap' | 'delete' | 'deleteWrap' | 'count' | 'all' | 'reseal' | 'getMeta' | 'setMeta' | 'getWrapMeta' | 'setWrapMeta',
+  Database.Statement
+>;
+
 export class SealedKeyStore {
   readonly #db: Database.Database;
   readonly #memory = new Map<string, { record: SealedKeyRecord; wrappingKey: Uint8Array }>();
-  readonly #statements: Record<
-    'insert' | 'insertWrap' | 'select' | 'selectWrap' | 'delete' | 'deleteWrap' | 'count' | 'all' | 'reseal' | 'getMeta' | 'setMeta' | 'getWrapMeta' | 'setWrapMeta',
-    Database.Statement
-  >;
+  readonly #statements: Statements;
   /** True when this store made the wrapping-key file (an exclusive create: of processes racing, one at most). */
   readonly wrappingKeysCreated: boolean;
 
@@ -54,14 +56,29 @@ export class SealedKeyStore {
     // Both files hold sealed key material: created private whoever opens the Secure Environment (SER-002).
     const opened = withPrivateUmask(() => {
       const db = new Database(path);
-      // Before the ATTACH, which would create it too: only an exclusive create tells this process from another one
-      // opening a new folder at the same moment (checking for the file first lets both believe they made it).
-      const created = wrappingKeysPath !== ':memory:' && createExclusively(wrappingKeysPath);
-      db.prepare('ATTACH DATABASE ? AS wrap').run(wrappingKeysPath);
-      return { db, created };
+      try {
+        // Before the ATTACH, which would create it too: only an exclusive create tells this process from another one
+        // opening a new folder at the same moment (checking for the file first lets both believe they made it).
+        const created = wrappingKeysPath !== ':memory:' && createExclusively(wrappingKeysPath);
+        db.prepare('ATTACH DATABASE ? AS wrap').run(wrappingKeysPath);
+        return { db, created };
+      } catch (error) {
+        db.close();
+        throw error;
+      }
     });
     this.#db = opened.db;
     this.wrappingKeysCreated = opened.created;
+    try {
+      this.#statements = this.#setUp();
+    } catch (error) {
+      // The connection holds both files open (and their locks): closed on a refusal, not left to the collector.
+      this.#db.close();
+      throw error;
+    }
+  }
+
+  #setUp(): Statements {
     for (const schema of ['main', 'wrap']) {
       this.#db.pragma(`${schema}.secure_delete = ON`);
       this.#db.pragma(`${schema}.journal_mode = DELETE`);
@@ -81,7 +98,7 @@ export class SealedKeyStore {
       if (!columns.some((c) => c.name === 'usage')) this.#db.exec('ALTER TABLE main.se_keys ADD COLUMN usage TEXT');
     }).immediate();
     const prepare = (sql: string) => this.#db.prepare(sql);
-    this.#statements = {
+    return {
       insert: prepare(
         `INSERT INTO main.se_keys (handle, owner, kind, usage, extractable, public_key, fingerprint, sealed, created_at)
          VALUES (@handle, @owner, @kind, @usage, @extractable, @public_key, @fingerprint, @sealed, @created_at)`,

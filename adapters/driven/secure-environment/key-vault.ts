@@ -71,7 +71,14 @@ export class KeyVault {
    * the KEK) is upgraded in one transaction. Takes ownership of `kek` (wiped on close or refusal).
    */
   static open(database: string, wrappingKeys: string, kek: Uint8Array, random: RandomSource): KeyVault {
-    const store = new SealedKeyStore(database, wrappingKeys);
+    let store: SealedKeyStore;
+    try {
+      store = new SealedKeyStore(database, wrappingKeys);
+    } catch (error) {
+      // Not a key database, locked past the busy timeout, unreadable: the KEK is wiped on this refusal too.
+      wipe(kek);
+      throw error;
+    }
     const vault = new KeyVault(store, kek, random);
     try {
       store.transaction(() => vault.#prepare());
