@@ -38,6 +38,27 @@ const count = (db: Database.Database, name: string): bigint => (db.prepare(`SELE
 /** Waits until every promise already settled has had its turn: the store reads in synchronous pages (each-record.ts). */
 const microtasksDrained = () => new Promise((resolve) => setImmediate(resolve));
 
+/** Projections named `slow` (one per runner) that hold the `n`th reaction any of them makes until `release`. */
+const heldAtReaction = (n: number) => {
+  let reactions = 0;
+  const reached = deferred();
+  const gate = deferred();
+  const make = () =>
+    rows('slow', async () => {
+      if (++reactions === n) {
+        reached.resolve();
+        await gate.promise;
+      }
+    });
+  return { make, reached: reached.promise, release: gate.resolve };
+};
+
+const eventsIn = async (store: { readAll(): AsyncIterable<unknown> }): Promise<bigint> => {
+  let events = 0n;
+  for await (const _ of store.readAll()) events++;
+  return events;
+};
+
 describe('a projection with reactions working through a batch', () => {
   it('lets another projection catch up at its next commit, while its own checkpoint is still below the head', async () => {
     const { store } = await establishedFleet(10);
@@ -143,58 +164,34 @@ describe('a projection with reactions working through a batch', () => {
     const { store } = await establishedFleet(3);
     const head = await store.headPosition();
     const db = memoryDb();
-    const reacted: bigint[] = [];
-    const third = deferred();
-    const gate = deferred();
-    const slow = () =>
-      rows('slow', async (e) => {
-        reacted.push(e.record.position);
-        if (reacted.length === 3) {
-          third.resolve();
-          await gate.promise;
-        }
-      });
-    const first = new ProjectionRunner({ db, store, projections: [slow()], maxBatchMs: 0 });
-    const second = new ProjectionRunner({ db, store, projections: [slow()], maxBatchMs: 0 });
+    const slow = heldAtReaction(3);
+    const first = new ProjectionRunner({ db, store, projections: [slow.make()], maxBatchMs: 0 });
+    const second = new ProjectionRunner({ db, store, projections: [slow.make()], maxBatchMs: 0 });
     const firstRun = first.catchUp('slow');
-    await third.promise;
+    await slow.reached;
     const secondRun = other === 'rebuilds' ? second.rebuild('slow') : second.catchUp('slow');
     await microtasksDrained();
-    gate.resolve();
+    slow.release();
     await Promise.all([firstRun, secondRun]);
     // The rows' primary key refuses an event applied twice (the catch-up fails); a count short of the log is one left out.
     expect(first.checkpoint('slow')).toBe(head);
-    let events = 0n;
-    for await (const _ of store.readAll()) events++;
-    expect(count(db, 'slow')).toBe(events);
+    expect(count(db, 'slow')).toBe(await eventsIn(store));
   });
 
   it('applies every event once when the read model is rebuilt between its commits while every projection catches up in pages', async () => {
     // catchUp() without a name went on with the next page over the rebuilt read model (found in review).
     const { store } = await establishedFleet(3);
     const db = memoryDb();
-    const reacted: bigint[] = [];
-    const eighth = deferred();
-    const gate = deferred();
-    const slow = () =>
-      rows('slow', async (e) => {
-        reacted.push(e.record.position);
-        if (reacted.length === 8) {
-          eighth.resolve();
-          await gate.promise;
-        }
-      });
-    const first = new ProjectionRunner({ db, store, projections: [slow()], maxBatchMs: 0, batchSize: 5 });
-    const second = new ProjectionRunner({ db, store, projections: [slow()], maxBatchMs: 0, batchSize: 5 });
+    const slow = heldAtReaction(8);
+    const first = new ProjectionRunner({ db, store, projections: [slow.make()], maxBatchMs: 0, batchSize: 5 });
+    const second = new ProjectionRunner({ db, store, projections: [slow.make()], maxBatchMs: 0, batchSize: 5 });
     const firstRun = first.catchUp();
-    await eighth.promise;
+    await slow.reached;
     const secondRun = second.rebuild('slow');
     await microtasksDrained();
-    gate.resolve();
+    slow.release();
     await Promise.all([firstRun, secondRun]);
-    let events = 0n;
-    for await (const _ of store.readAll()) events++;
-    expect(count(db, 'slow')).toBe(events);
+    expect(count(db, 'slow')).toBe(await eventsIn(store));
   });
 
   it('finds its reactions done by what the whole batch holds, across commits with other projections in between', async () => {

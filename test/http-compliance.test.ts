@@ -2,26 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toCsv } from '../adapters/http/routes/csv.ts';
 import { startTestService, type TestService } from './support/service.ts';
 import { body, openApi, settled, type Api } from './http-conformance.fixtures.ts';
-
-/** RFC 4180 fields of one CSV text, enough to read back what toCsv wrote. */
-const parseCsv = (text: string): string[][] => {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
-      else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') row.push(field), (field = '');
-    else if (c === '\r' && text[i + 1] === '\n') row.push(field), rows.push(row), (row = []), (field = ''), i++;
-    else field += c;
-  }
-  return rows;
-};
+import { parseCsv } from './support/csv.ts';
 
 describe('compliance queries, replay verdicts and projection status over HTTP', () => {
   let svc: TestService;

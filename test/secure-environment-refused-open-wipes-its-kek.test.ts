@@ -17,11 +17,11 @@ describe('a Secure Environment open refused before its checks', () => {
   });
 
   it('wipes the KEK it was given when the key database is not a database', () => {
-    dir = mkdtempSync(join(tmpdir(), 'credence-se-refused-'));
-    const database = join(dir, 'keys.sqlite');
+    const folder = (dir = mkdtempSync(join(tmpdir(), 'credence-se-refused-')));
+    const database = join(folder, 'keys.sqlite');
     writeFileSync(database, Buffer.alloc(8192, 'not a key database '));
     const kek = new Uint8Array(randomBytes(32));
-    expect(() => KeyVault.open(database, join(dir, 'keys.wrapping-keys'), kek, (n) => new Uint8Array(randomBytes(n)))).toThrow(/not a database/);
+    expect(() => KeyVault.open(database, join(folder, 'keys.wrapping-keys'), kek, (n) => new Uint8Array(randomBytes(n)))).toThrow(/not a database/);
     expect(kek.every((byte) => byte === 0)).toBe(true);
   });
 });
