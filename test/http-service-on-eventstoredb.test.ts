@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subscribeEvents } from '../adapters/client/sse.ts';
 import { request } from '../adapters/client/http.ts';
+import { FACT_CLAIM_TYPE } from '../domain/fact-claims.ts';
 import { startStandIn, type StandIn } from './esdb-standin/index.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
@@ -35,8 +36,9 @@ describe('the service on an EventStoreDB store', () => {
     const revoked = await post({ type: 'revokeNode', data: { nodeId: 'esdb-1', reason: 'keyCompromise' } });
     expect(revoked.status).toBe(201);
     await streaming;
-    // The events are in EventStoreDB, not in a file of the data folder.
-    expect(standIn.log.stream('node-esdb-1')?.length).toBe(2);
+    // The events are in EventStoreDB, not in a file of the data folder. (Beside them, the node's stream may hold the
+    // fact claim of its first pseudonym's rotation, which reads the node: docs/eventstoredb.md.)
+    expect(standIn.log.stream('node-esdb-1')?.filter((e) => e.type !== FACT_CLAIM_TYPE).map((e) => e.type)).toEqual(['NodeRegistered', 'NodeRevoked']);
     expect(seen.map((e) => e.event)).toEqual(['NodeRegistered', 'NodeRevoked']);
     const positions = (registered.body as { events: { position: string }[] }).events.map((e) => e.position);
     expect(seen[0]!.id).toBe(positions[0]);
