@@ -6,7 +6,9 @@ import { validationError } from '../../domain/errors.ts';
 import type { ServiceLimitsConfig } from './config.ts';
 import type { App } from './context.ts';
 import type { ServiceMetrics } from './metrics.ts';
-import { overloaded, rateLimited } from './problems.ts';
+import { HttpProblem, overloaded, rateLimited } from './problems.ts';
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /** Probes answer even under load, or an orchestrator would restart a service that is only busy. */
 export const SHED_EXEMPT = new Set(['/healthz', '/readyz', '/metrics']);
@@ -24,8 +26,20 @@ export const installProtection = async (app: App, limits: ServiceLimitsConfig, m
   app.removeAllContentTypeParsers();
   const parseJson = app.getDefaultJsonParser('error', 'error');
   const jsonLimits = { maxDepth: limits.jsonMaxDepth, maxValues: limits.jsonMaxValues };
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: limits.bodyLimitBytes }, (request, body, done) => {
-    parseJson(request, body as string, (error, value) => {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: limits.bodyLimitBytes }, (request, body, done) => {
+    // RFC 8259 8.1: JSON is UTF-8. Another charset is refused rather than read as UTF-8, and bytes that are not UTF-8
+    // are refused rather than replaced with U+FFFD, so a field's text is never other than what was sent (found in review).
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers['content-type'] ?? '')?.[1];
+    if (charset !== undefined && charset.toLowerCase() !== 'utf-8' && charset.toLowerCase() !== 'utf8') {
+      return done(new HttpProblem(415, 'unsupported_media_type', 'send application/json in UTF-8 (RFC 8259 8.1)'), undefined);
+    }
+    let text: string;
+    try {
+      text = UTF8.decode(body as Buffer);
+    } catch {
+      return done(validationError([{ path: 'body', rule: 'utf8', message: 'is not valid UTF-8 (RFC 8259 8.1)' }], 'request body'), undefined);
+    }
+    parseJson(request, text, (error, value) => {
       if (error) return done(error, undefined);
       const issue = jsonLimitIssue(value, jsonLimits);
       if (issue !== undefined) return done(validationError([{ ...issue, path: issue.path ? `body.${issue.path}` : 'body' }], 'request body'), undefined);
