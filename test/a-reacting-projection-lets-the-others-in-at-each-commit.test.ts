@@ -3,14 +3,13 @@
 // waited for a cascade fan-out or a backlog to end. The lock is now let go at each commit.
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import type { Engine } from '../adapters/engine/index.ts';
 import { command } from '../domain/commands/index.ts';
-import type { CommandOutcome, CommandSink } from '../domain/ports/index.ts';
 import { cascadeProcessManager } from '../projections/cascade/index.ts';
 import { PseudonymDeriver, pseudonymRotation } from '../projections/pseudonyms/index.ts';
 import { ProjectionRunner, readCheckpoint, type Projection } from '../projections/runtime/index.ts';
 import { cmd, establishedFleet, footprint, operator } from './support/fleet.ts';
 import { settledPseudonymFleet, testKey } from './support/pseudonym-fleet.ts';
+import { countingSink } from './support/counting-sink.ts';
 
 const memoryDb = () => {
   const db = new Database(':memory:');
@@ -203,7 +202,7 @@ describe('a projection with reactions working through a batch', () => {
       command('revokeNode', { nodeId: 'meter-3', reason: 'affiliationChanged' }, { actor: operator }),
     ]);
     const before = await footprint(c.store);
-    const { sink, outcomes } = counting(c.engine);
+    const { sink, outcomes } = countingSink(c.engine);
     const db = memoryDb();
     const cascade = cascadeProcessManager(sink);
     const rotation = pseudonymRotation({ engine: sink, deriver: new PseudonymDeriver(testKey), policy: { default: { onAssociation: true } } });
@@ -221,24 +220,3 @@ describe('a projection with reactions working through a batch', () => {
   });
 });
 
-/** The engine as the reactions see it, recording each command it is asked to decide. */
-const counting = (engine: Engine) => {
-  const outcomes: (CommandOutcome | 'refused')[] = [];
-  const sink: CommandSink = {
-    clock: engine.clock,
-    execute: (input) => engine.execute(input),
-    executeAsSystem: async (input) => {
-      try {
-        const outcome = await engine.executeAsSystem(input);
-        outcomes.push(outcome);
-        return outcome;
-      } catch (error) {
-        outcomes.push('refused');
-        throw error;
-      }
-    },
-    view: (kind, id) => engine.view(kind, id),
-    recorded: (kind, id, commandId) => engine.recorded!(kind, id, commandId),
-  };
-  return { sink, outcomes };
-};

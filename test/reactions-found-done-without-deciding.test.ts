@@ -16,33 +16,12 @@ import { ProjectionRunner, type Projection } from '../projections/runtime/index.
 import { seedFleet } from '../bench/projections-fleet.ts';
 import { at, cmd, footprint, operator, T0 } from './support/fleet.ts';
 import { settledPseudonymFleet, testKey } from './support/pseudonym-fleet.ts';
+import { countingSink } from './support/counting-sink.ts';
 
 const memoryDb = () => {
   const db = new Database(':memory:');
   db.defaultSafeIntegers(true);
   return db;
-};
-
-/** The engine as a process manager sees it, counting what it is asked to decide; `recorded` only when `index`. */
-const counting = (engine: Engine, index: boolean) => {
-  const outcomes: (CommandOutcome | 'refused')[] = [];
-  const sink: CommandSink = {
-    clock: engine.clock,
-    execute: (input) => engine.execute(input),
-    executeAsSystem: async (input) => {
-      try {
-        const outcome = await engine.executeAsSystem(input);
-        outcomes.push(outcome);
-        return outcome;
-      } catch (error) {
-        outcomes.push('refused');
-        throw error;
-      }
-    },
-    view: (kind, id) => engine.view(kind, id),
-    ...(index ? { recorded: (kind, id, commandId) => engine.recorded!(kind, id, commandId) } : {}),
-  };
-  return { sink, outcomes };
 };
 
 const TABLES = ['cascade_dependents', 'cascade_endings', 'cascade_associations', 'cascade_dead_letters', 'pseudonym_directory', 'pseudonym_nodes'];
@@ -57,7 +36,7 @@ const liveFleet = (): Promise<Credence> =>
   ]);
 
 const rebuild = async (engine: Engine, db: Database.Database, index: boolean, batchSize: number) => {
-  const { sink, outcomes } = counting(engine, index);
+  const { sink, outcomes } = countingSink(engine, index);
   const log: string[] = [];
   const projections: Projection[] = [
     cascadeProcessManager(sink, (entry) => log.push(entry.outcome)),
@@ -172,7 +151,7 @@ describe('the projections benchmark fleet', () => {
     const deriver = new PseudonymDeriver(testKey);
     await seedFleet(store, deriver, 300);
     const before = await footprint(store);
-    const { sink, outcomes } = counting(engine, false);
+    const { sink, outcomes } = countingSink(engine, false);
     const log: string[] = [];
     const projections: Projection[] = [cascadeProcessManager(sink, (entry) => log.push(`${entry.outcome} ${entry.command}`)), pseudonymRotation({ engine: sink, deriver })];
     await new ProjectionRunner({ db: memoryDb(), store, projections, batchSize: 1 }).catchUp();

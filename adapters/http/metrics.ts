@@ -142,28 +142,20 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
     cacheGauge('credence_entity_cache_bytes', 'Estimated bytes of the snapshots held', (c) => c.bytes);
     cacheGauge('credence_entity_cache_max_bytes', 'The bound on those bytes', (c) => c.maxBytes);
   }
-  const { keysOwed } = sources;
-  if (keysOwed !== undefined) {
-    new Gauge({
-      name: 'credence_keys_owed_destruction',
-      help: 'Keys of revoked or expired credentials and associations the Secure Environment has not destroyed yet (retried with a back-off)',
-      registers: [registry],
-      collect() {
-        this.set(keysOwed());
-      },
-    });
-  }
-  const { deadLetters } = sources;
-  if (deadLetters !== undefined) {
-    new Gauge({
-      name: 'credence_cascade_dead_letters',
-      help: 'Reactions the revocation cascade could not carry out and will not retry (a broken history): each waits for an operator',
-      registers: [registry],
-      collect() {
-        this.set(deadLetters());
-      },
-    });
-  }
+  /** A gauge of one number a source reads when scraped, when the service has that source. */
+  const readGauge = (name: string, help: string, read: (() => number) | undefined): void => {
+    if (read !== undefined) new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
+  };
+  readGauge(
+    'credence_keys_owed_destruction',
+    'Keys of revoked or expired credentials and associations the Secure Environment has not destroyed yet (retried with a back-off)',
+    sources.keysOwed,
+  );
+  readGauge(
+    'credence_cascade_dead_letters',
+    'Reactions the revocation cascade could not carry out and will not retry (a broken history): each waits for an operator',
+    sources.deadLetters,
+  );
   return {
     commandDecided(type, outcome, seconds) {
       commands.inc({ type, outcome });

@@ -17,24 +17,26 @@ type Issue = Extract<Command, { type: 'issueCredential' }>;
  * anything is read or written. A CA this service does not hold cannot vouch for anything here. Other commands pass
  * without a promise.
  */
-export const issuedByOurCa =
-  (cas: readonly IssuingCa[]) =>
-  (command: Command): Promise<void> | undefined =>
-    command.type !== 'issueCredential' || command.data.certificate?.issuingCa === undefined ? undefined : checkSigned(cas, command as Issue);
+export const issuedByOurCa = (cas: readonly IssuingCa[]) => {
+  // Each CA's certificate parsed once, not at every command.
+  const issuers = new Map(cas.map((ca) => [ca.id, new x509.X509Certificate(Uint8Array.from(ca.certificate))]));
+  return (command: Command): Promise<void> | undefined =>
+    command.type !== 'issueCredential' || command.data.certificate?.issuingCa === undefined ? undefined : checkSigned(issuers, command as Issue);
+};
 
-const checkSigned = async (cas: readonly IssuingCa[], { data }: Issue): Promise<void> => {
+const checkSigned = async (issuers: ReadonlyMap<string, x509.X509Certificate>, { data }: Issue): Promise<void> => {
   const { issuingCa, der } = data.certificate!;
-  const ca = cas.find((c) => c.id === issuingCa);
-  if (ca === undefined) {
+  const issuer = issuers.get(issuingCa!);
+  if (issuer === undefined) {
     throw validationError(
       [{ path: 'data.certificate.issuingCa', rule: 'issuing_ca', message: `no issuing CA ${issuingCa!} here: a certificate is recorded as the CA's only where that CA is` }],
       'command',
     );
   }
   // The command's rules refused a summary without a DER that parses; `!` stands on them.
-  if (await signedBy(new x509.X509Certificate(fromBase64url(der!)), new x509.X509Certificate(Uint8Array.from(ca.certificate)))) return;
+  if (await signedBy(new x509.X509Certificate(fromBase64url(der!)), issuer)) return;
   throw validationError(
-    [{ path: 'data.certificate.der', rule: 'signed_by_issuing_ca', message: `must be a certificate issuing CA ${ca.id} signed` }],
+    [{ path: 'data.certificate.der', rule: 'signed_by_issuing_ca', message: `must be a certificate issuing CA ${issuingCa!} signed` }],
     'command',
   );
 };
