@@ -20,6 +20,7 @@ import type { App, RouteAccess, RouteModule, ServiceContext } from './context.ts
 import { loggerOptions } from './logging.ts';
 import { answerWithProblem, clientErrorAnswer, HttpProblem, overloaded, PROBLEM_CONTENT_TYPE, ProblemSchema, sendFrameworkProblem, sendProblem } from './problems.ts';
 import { installProtection } from './protection.ts';
+import { MAX_PATH_PARAM_CHARS } from './path-params.ts';
 import { ROUTE_MODULES } from './routes/index.ts';
 
 export const DOCS_PREFIX = '/docs';
@@ -27,13 +28,7 @@ export const DOCS_PREFIX = '/docs';
 export const ACCESS_EXTENSION = 'x-credence-access';
 const API_VERSION = '1.0.0';
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
-/**
- * The longest path parameter the router matches (decoded). Every identifier of the domain is at most 129 characters
- * (domain/ids.ts: a 128-character token, or `/` and one for a CSE-ID) and its schema refuses more than 256 with a
- * 400 naming the parameter; Fastify's default of 100 would make ids of 101 to 128 characters, which POST
- * /v1/commands accepts, unreadable. Longer is a 414 problem (`sendFrameworkProblem`).
- */
-export const MAX_PATH_PARAM_CHARS = 300;
+export { MAX_PATH_PARAM_CHARS };
 
 export interface BuildServerOptions {
   readonly context: ServiceContext;

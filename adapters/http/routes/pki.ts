@@ -7,6 +7,7 @@ import { MAX_OCSP_REQUEST_BYTES, ocspErrorResponseDer } from '../../../domain/x5
 import { PkiIncomplete, PublicationUnrecorded, type PkiRevocation } from '../../runtime/index.ts';
 import type { RouteModule } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
+import { MAX_PATH_PARAM_CHARS } from '../path-params.ts';
 
 /**
  * What relying parties fetch (issue 13), without a token: the CA certificates, the CRLs at the distribution point
@@ -18,6 +19,21 @@ const OCSP_REQUEST = 'application/ocsp-request';
 const OCSP_POST_ROUTE = '/pki/:caId/ocsp';
 const OCSP_RESPONSE = 'application/ocsp-response';
 const Params = z.strictObject({ caId: CaId.describe('the issuing CA: `default`, or the M2M Service Subscription it serves') });
+/**
+ * An OCSP client reads OCSPResponses only (RFC 6960 2.3), so the responder's own path takes any segment the router
+ * passes (it bounds every one) and answers a name no CA could have `unauthorized`, as it answers an unknown CA, rather
+ * than a JSON 400 (found in review).
+ */
+const OcspParams = z.strictObject({ caId: z.string().max(MAX_PATH_PARAM_CHARS).describe('the issuing CA: `default`, or the M2M Service Subscription it serves') });
+/**
+ * RFC 6960 A.1 asks for base64; some clients send the URL-safe alphabet (RFC 4648 5), which no base64 request can be
+ * read as otherwise, so both are accepted, one alphabet per request.
+ */
+const derOfOcspSegment = (segment: string): Uint8Array | undefined => {
+  if (/^[A-Za-z0-9+/]+={0,2}$/.test(segment)) return new Uint8Array(Buffer.from(segment, 'base64'));
+  if (/^[A-Za-z0-9_-]+={0,2}$/.test(segment)) return new Uint8Array(Buffer.from(segment, 'base64url'));
+  return undefined;
+};
 const binary = (type: string, description: string) => ({ description, content: { [type]: { schema: z.any().describe('binary (DER)') } } });
 const pemText = (description: string) => ({ description, content: { 'application/x-pem-file': { schema: z.string() } } });
 
@@ -144,7 +160,7 @@ export const pkiRoutes: RouteModule = (app, context) => {
 
   const answerOcsp = async (caId: string, der: Uint8Array | undefined, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const current = context.pkiRevocation?.current;
-    const responder = current?.ocsp(caId);
+    const responder = CaId.safeParse(caId).success ? current?.ocsp(caId as CaId) : undefined;
     // RFC 6960 2.3: an OCSP client reads OCSPResponses only, so a PKI still starting (the service listens before its
     // responders exist) says `tryLater`, as an incomplete read model does, not a JSON 503; a responder that cannot
     // answer for this issuer says `unauthorized`, a garbled request `malformedRequest`.
@@ -173,7 +189,7 @@ export const pkiRoutes: RouteModule = (app, context) => {
         `RFC 6960 A.1: a DER OCSPRequest (\`${OCSP_REQUEST}\`, at most ${MAX_OCSP_REQUEST_BYTES} bytes) in, a signed OCSPResponse out ` +
         '(good, revoked with time and reason, or unknown; a nonce is echoed per RFC 8954). `openssl ocsp -url` uses this form.',
       tags: ['pki'],
-      params: Params,
+      params: OcspParams,
       consumes: [OCSP_REQUEST],
       body: z.any().describe(`DER OCSPRequest (${OCSP_REQUEST})`),
       response: { 200: binary(OCSP_RESPONSE, 'the DER OCSPResponse (errors too: malformedRequest, unauthorized)') },
@@ -187,17 +203,16 @@ export const pkiRoutes: RouteModule = (app, context) => {
     schema: {
       summary: 'OCSP responder (GET)',
       description:
-        'RFC 6960 A.1: the base64 DER OCSPRequest, URL-encoded (`/` as `%2F`), as the last path segment; up to 300 characters ' +
+        'RFC 6960 A.1: the base64 DER OCSPRequest, URL-encoded (`/` as `%2F`), as the last path segment (the URL-safe alphabet of ' +
+        `RFC 4648 5 is read too); up to ${MAX_PATH_PARAM_CHARS} characters ` +
         'decoded (RFC 5019 2.1.1: larger requests use POST). Answers without a nonce are cacheable (ETag, Last-Modified, Expires = nextUpdate).',
       tags: ['pki'],
-      params: Params.extend({ request: z.string().max(2048).describe('URL-encoded base64 of the DER OCSPRequest') }),
+      params: OcspParams.extend({ request: z.string().max(MAX_PATH_PARAM_CHARS).describe('URL-encoded base64 of the DER OCSPRequest') }),
       response: { 200: binary(OCSP_RESPONSE, 'the DER OCSPResponse') },
     },
     handler: async (request, reply) => {
       // The router has decoded the segment already.
-      const b64 = request.params.request;
-      const der = /^[A-Za-z0-9+/]+={0,2}$/.test(b64) ? new Uint8Array(Buffer.from(b64, 'base64')) : undefined;
-      return answerOcsp(request.params.caId, der, request, reply);
+      return answerOcsp(request.params.caId, derOfOcspSegment(request.params.request), request, reply);
     },
   });
 };
