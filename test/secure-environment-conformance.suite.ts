@@ -203,6 +203,18 @@ export const secureEnvironmentConformance = (target: ConformanceTarget): void =>
       expect(await problemOf(() => se.describe(ALICE, 'key_AAAAAAAAAAAAAAAAAAAAAAAA' as KeyHandle))).toMatchObject({ code: 'not_found' });
     }));
 
+    it('refuses a string no handle could be as a caller mistake, without echoing it', withSe(async (se, { ALICE }) => {
+      const marker = `key_${'Z'.repeat(100_000)}`;
+      for (const handle of [marker, 'key_short', `key_${'A'.repeat(23)}!`]) {
+        for (const attempt of [() => se.describe(ALICE, handle as KeyHandle), () => se.destroy(ALICE, handle as KeyHandle), () => se.mac(ALICE, handle as KeyHandle, text('m'))]) {
+          const error = await attempt().then(() => undefined, (e: unknown) => e);
+          expect(error).toBeInstanceOf(TypeError);
+          expect((error as Error).message).toMatch(/^handle must be a key handle/);
+          expect((error as Error).message.length).toBeLessThan(200);
+        }
+      }
+    }));
+
     it('an agreement secret is ephemeral and never extractable; a derived key never leaves', withSe(async (se, { ALICE }) => {
       const a = await se.generate(ALICE, group, { ephemeral: true });
       const b = await se.generate(ALICE, group, { ephemeral: true });

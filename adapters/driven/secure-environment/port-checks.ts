@@ -1,6 +1,6 @@
 import { unauthorised, validationError, type CredenceError } from '../../../domain/errors.ts';
 import { assertBytes, concatBytes, utf8 } from '../../../domain/crypto/bytes.ts';
-import type { DeriveKeySpec, KeyKind, KeyOptions, KeyUsage } from '../../../domain/ports/secure-environment.ts';
+import { KeyHandle, type DeriveKeySpec, type KeyKind, type KeyOptions, type KeyUsage } from '../../../domain/ports/secure-environment.ts';
 
 /**
  * The port's argument checks and byte formats, one copy for the embedded and the PKCS#11 Secure Environments (the
@@ -35,8 +35,15 @@ export const requireServedOwner = (owners: ReadonlySet<string> | undefined, owne
   if (owners !== undefined && !owners.has(owner)) throw unauthorised(owner, 'this Secure Environment does not serve this owner');
 };
 
+/**
+ * A handle is one this port could have made (`KeyHandle`), or a caller's mistake: refused as such, by its length
+ * only, rather than looked up and echoed in a `not_found` (found in review: a megabyte string came back in the error).
+ */
 export const requireHandle = (handle: unknown): void => {
   if (typeof handle !== 'string') throw new TypeError('handle must be a string');
+  if (!KeyHandle.safeParse(handle).success) {
+    throw new TypeError(`handle must be a key handle (key_ and 24 base64url characters); this string has ${handle.length} characters`);
+  }
 };
 
 /** A key found under `handle` but held by `holder`: refused for `owner` without saying more of it. */
