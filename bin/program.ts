@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { ProblemResponse, ServerTimeout, ServerUnreachable, UnexpectedResponse } from '../adapters/client/http.ts';
 import { isCredenceError } from '../domain/errors.ts';
 import { json, type Io } from './io.ts';
-import { printProblem } from './problem.ts';
+import { printable, printableJson, printProblem } from './problem.ts';
 
 /** The exit codes every command keeps: scripts branch on them. */
 export const EXIT = { done: 0, refused: 1, usage: 2, unreachable: 3 } as const;
@@ -79,8 +79,9 @@ export const runAction = async (io: Io, action: () => Promise<number>, asJson = 
   try {
     return await action();
   } catch (error) {
+    // What a server sent (a refusal, a field's path in an UnexpectedResponse) reaches the terminal through printable only.
     if (error instanceof ServerUnreachable) {
-      io.err(`error: ${error.message}`);
+      io.err(`error: ${printable(error.message)}`);
       if (error instanceof ServerTimeout) io.err('  (for longer work give --timeout SECONDS or set CREDENCE_TIMEOUT)');
       return EXIT.unreachable;
     }
@@ -94,12 +95,12 @@ export const runAction = async (io: Io, action: () => Promise<number>, asJson = 
       return EXIT.usage;
     }
     if (error instanceof ProblemResponse) {
-      if (asJson) io.out(json(error.problem));
+      if (asJson) io.out(printableJson(json(error.problem)));
       else printProblem(io, error.status, error.problem);
       return EXIT.refused;
     }
     if (error instanceof UnexpectedResponse) {
-      io.err(`error: ${error.message}`);
+      io.err(`error: ${printable(error.message)}`);
       return EXIT.refused;
     }
     if (isCredenceError(error)) {

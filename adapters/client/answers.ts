@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PositionString } from '../../domain/positions.ts';
 import { ConsistencyProofJson } from '../../domain/transparency/index.ts';
+import { jsonLimitIssue, MESSAGE_JSON_LIMITS } from '../../domain/json-limits.ts';
 
 /**
  * What the read routes of API v1 answer, as this client reads them: parsed at the boundary and bounded (SER-001),
@@ -127,3 +128,39 @@ export const CheckpointNote = Note;
 /** GET /v1/transparency/proofs/consistency: the proof and the signed notes of both tree sizes. */
 export const ConsistencyAnswerJson = z.looseObject({ proof: ConsistencyProofJson, from: Note, to: Note });
 export type ConsistencyAnswerJson = z.infer<typeof ConsistencyAnswerJson>;
+
+/** A problem's standard members (RFC 9457 3.1, and the server's `errors`); every other member is an extension. */
+const PROBLEM_MEMBERS = new Set(['type', 'title', 'status', 'detail', 'instance', 'errors']);
+/** Field issues of a validation refusal kept: far more than a person reads, bounded however many the server sent. */
+const MAX_PROBLEM_ERRORS = 1_000;
+/** Text cut rather than refused: a refusal whose detail is long still says why. */
+const CutText = (max: number) => z.string().transform((text) => (text.length > max ? `${text.slice(0, max)}…` : text));
+
+/**
+ * A refusal's RFC 9457 problem document (adapters/http/problems.ts), as this client reads it. Extension members (the
+ * current state, what it allows, a limit...) are kept only as JSON within MESSAGE_JSON_LIMITS: found in review, a
+ * member nested some thousands of levels deep made the CLI's JSON.stringify overflow the stack, and the refusal was
+ * lost ("Maximum call stack size exceeded"). `errors` has its own bounded shape (members of each issue besides
+ * path, rule and message are dropped). A standard member of another type is left out rather than losing the
+ * refusal; without a title, or with extensions past the limits, the document does not parse (http.ts `problemOf`
+ * then makes one of the status).
+ */
+export const ProblemJson = z
+  .looseObject({
+    type: CutText(2_048).optional().catch(undefined),
+    title: CutText(300),
+    status: z.number().int().min(100).max(599).optional().catch(undefined),
+    detail: CutText(4_000).optional().catch(undefined),
+    instance: CutText(2_048).optional().catch(undefined),
+    errors: z
+      .array(z.object({ path: CutText(300).optional(), rule: CutText(100).optional(), message: CutText(1_000).optional() }))
+      .transform((errors) => errors.slice(0, MAX_PROBLEM_ERRORS))
+      .optional()
+      .catch(undefined),
+  })
+  .superRefine((document, ctx) => {
+    const extensions = Object.fromEntries(Object.entries(document).filter(([key]) => !PROBLEM_MEMBERS.has(key)));
+    const issue = jsonLimitIssue(extensions, MESSAGE_JSON_LIMITS);
+    if (issue !== undefined) ctx.addIssue({ code: 'custom', path: issue.path === '' ? [] : issue.path.split('.'), message: `${issue.message} (${issue.rule})` });
+  });
+export type ProblemJson = z.infer<typeof ProblemJson>;

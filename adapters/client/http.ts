@@ -2,8 +2,13 @@
  * The one HTTP client of Credence's own API, for the operator CLI, the device simulator, the demo and the tests.
  * A refusal arrives as RFC 9457 problem+json and becomes a `ProblemResponse`; a server that cannot be reached,
  * or does not answer in time, becomes `ServerUnreachable` (`ServerTimeout`; the CLI's exit code 3); an answer
- * that is not what it says (JSON that does not parse) an `UnexpectedResponse`.
+ * that is not what it says (JSON that does not parse, a redirect) an `UnexpectedResponse`.
+ *
+ * Redirects are never followed (found in review): fetch would send a DELETE answered 303 again as a GET with the
+ * bearer token, so `token revoke` said "revoked" for a token still valid, and a 307 would post a command or a device's
+ * protocol message, token and all, to whatever host the Location named. Every 3xx is an `UnexpectedResponse`.
  */
+import { ProblemJson } from './answers.ts';
 
 /** How long one request may take, the answer included, unless the caller says otherwise. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -25,17 +30,27 @@ export class ProblemResponse extends Error {
   }
 }
 
+/**
+ * The scheme, host and port of `url`, which is all a message says of a server: a URL's path may name things, and its
+ * user name and password (found in review: `cannot reach http://user:secret@host`) must never be printed.
+ */
+export const originOf = (url: string): string => (URL.canParse(url) ? new URL(url).origin : 'the server');
+
 export class ServerUnreachable extends Error {
-  constructor(readonly url: string, cause: unknown, message?: string) {
-    super(message ?? `cannot reach ${url}: ${cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause)}`);
+  /** The server's origin (originOf), never the URL as given. */
+  readonly url: string;
+  constructor(url: string, cause: unknown, message?: string) {
+    const origin = originOf(url);
+    super(message ?? `cannot reach ${origin}: ${cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause)}`);
     this.name = 'ServerUnreachable';
+    this.url = origin;
   }
 }
 
 /** A server that took the connection but gave no whole answer in time: as good as unreachable. */
 export class ServerTimeout extends ServerUnreachable {
   constructor(url: string, readonly timeoutMs: number) {
-    super(url, undefined, `no answer from ${url} within ${timeoutMs / 1000} s`);
+    super(url, undefined, `no answer from ${originOf(url)} within ${timeoutMs / 1000} s`);
     this.name = 'ServerTimeout';
   }
 }
@@ -81,9 +96,13 @@ const parseJson = (text: string, what: string): unknown => {
   }
 };
 
+/** The most of a body that is no problem document kept as the detail of the problem made in its place. */
+const MAX_FALLBACK_DETAIL_CHARS = 500;
+
 /**
- * A refusal (`text` its body) as a `ProblemResponse`: the RFC 9457 problem+json document the server sent, else a
- * problem made of the status and the start of the text (a proxy's HTML page, an empty body). Shared by `request`
+ * A refusal (`text` its body) as a `ProblemResponse`: the RFC 9457 problem+json document the server sent, parsed
+ * (answers.ts ProblemJson), else a problem made of the status with the start of the text (a proxy's HTML page, an
+ * empty body), or, for a problem document that does not parse, the member and rule it breaks. Shared by `request`
  * and the event stream client (client/sse.ts).
  */
 export const problemOf = (response: Response, text: string): ProblemResponse => {
@@ -95,11 +114,35 @@ export const problemOf = (response: Response, text: string): ProblemResponse => 
       // Not a problem document: described by its text below.
     }
   }
-  const problem: ProblemDocument =
-    typeof body === 'object' && body !== null && 'title' in body
-      ? (body as ProblemDocument)
-      : { type: 'about:blank', title: response.statusText, status: response.status, ...(text !== '' ? { detail: text.slice(0, 500) } : {}) };
-  return new ProblemResponse(response.status, problem);
+  const parsed = ProblemJson.safeParse(body);
+  if (parsed.success) {
+    const { type, status, ...rest } = parsed.data;
+    return new ProblemResponse(response.status, { ...rest, type: type ?? 'about:blank', status: status ?? response.status });
+  }
+  const issue = parsed.error.issues[0];
+  const meantAsProblem = typeof body === 'object' && body !== null && 'title' in body;
+  const detail = meantAsProblem
+    ? `the refusal's problem document is not readable: ${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'not the documented shape'}`
+    : text.slice(0, MAX_FALLBACK_DETAIL_CHARS);
+  const title = response.statusText.slice(0, 300) || `HTTP ${response.status}`;
+  return new ProblemResponse(response.status, { type: 'about:blank', title, status: response.status, ...(detail !== '' ? { detail } : {}) });
+};
+
+/** A redirect, which this client never follows (see the top of this file). */
+export const isRedirect = (status: number): boolean => status >= 300 && status < 400;
+
+/** The refusal of a redirect answer: its status only, never its Location (which may carry credentials of its own). */
+export const redirected = (what: string, status: number): UnexpectedResponse =>
+  new UnexpectedResponse(what, `the server answered ${status}, a redirect, which this client does not follow (give the server's own URL)`);
+
+/**
+ * `path` on `baseUrl`. A URL with a user name or password is refused here, naming the argument and not echoing it:
+ * fetch refuses it too, with the whole URL in its message.
+ */
+export const requestUrl = (baseUrl: string, path: string): URL => {
+  const url = new URL(path, baseUrl);
+  if (url.username !== '' || url.password !== '') throw new TypeError('baseUrl: must not carry a user name or password');
+  return url;
 };
 
 /**
@@ -131,11 +174,12 @@ export const boundedText = async (response: Response, max: number, what: string)
 };
 
 /**
- * Sends one request; resolves for 2xx, throws `ProblemResponse` otherwise, `ServerUnreachable` on a network
- * failure (`ServerTimeout` past the timeout) and `UnexpectedResponse` for a JSON body that does not parse.
+ * Sends one request; resolves for 2xx, throws `ProblemResponse` for 4xx and 5xx, `ServerUnreachable` on a network
+ * failure (`ServerTimeout` past the timeout) and `UnexpectedResponse` for a redirect or a JSON body that does not
+ * parse. A request fetch cannot build (a header value that is not Latin-1) is the caller's TypeError, thrown as is.
  */
 export const request = async <T = unknown>(baseUrl: string, options: RequestOptions): Promise<HttpResponse<T>> => {
-  const url = new URL(options.path, baseUrl).toString();
+  const url = requestUrl(baseUrl, options.path);
   const method = options.method ?? (options.body === undefined ? 'GET' : 'POST');
   const headers: Record<string, string> = { accept: options.accept ?? 'application/json', ...options.headers };
   if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
@@ -147,10 +191,16 @@ export const request = async <T = unknown>(baseUrl: string, options: RequestOpti
   const failure = (error: unknown): unknown =>
     options.signal?.aborted === true ? error : deadline.aborted ? new ServerTimeout(baseUrl, timeoutMs) : new ServerUnreachable(baseUrl, error);
   const what = `${method} ${options.path.split('?')[0]}`;
+  // Built before the request is sent, so that what fetch cannot send is the caller's error, not an unreachable server.
+  const built = new Request(url, { method, headers, signal, redirect: 'manual', ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}) });
   let response: Response;
   let text: string;
   try {
-    response = await fetch(url, { method, headers, signal, ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}) });
+    response = await fetch(built);
+    if (isRedirect(response.status)) {
+      await response.body?.cancel().catch(() => undefined);
+      throw redirected(what, response.status);
+    }
     text = await boundedText(response, options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, what);
   } catch (error) {
     throw error instanceof UnexpectedResponse ? error : failure(error);

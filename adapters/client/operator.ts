@@ -149,6 +149,7 @@ export interface OperatorClient {
   issueToken(body: { subject: string; role: string; ttl: string | number }): Promise<IssuedTokenJson>;
   /** One page of issued tokens (`next` continues); expired ones only with `includeExpired`. */
   listTokens(page?: { limit?: number; after?: string; includeExpired?: boolean }): Promise<TokenPageJson>;
+  /** Resolves only on the route's 204; any other answer is a `ProblemResponse` or an `UnexpectedResponse`. */
   revokeToken(tokenId: string): Promise<void>;
 }
 
@@ -212,7 +213,10 @@ export const operatorClient = (baseUrl: string, token: string, options: Operator
         'GET /v1/tokens',
       ),
     revokeToken: async (tokenId) => {
-      await request(baseUrl, { method: 'DELETE', path: `/v1/tokens/${segment(tokenId)}`, token, ...options });
+      const response = await request(baseUrl, { method: 'DELETE', path: `/v1/tokens/${segment(tokenId)}`, token, ...options });
+      // Only the route's own answer says the token is revoked: a 200 from something in front of the server (a proxy's
+      // page, a login form) revoked nothing, and `token revoke` must not report a token still valid as revoked.
+      if (response.status !== 204) throw new UnexpectedResponse('DELETE /v1/tokens/{tokenId}', `status ${response.status}, not 204 (revoked)`);
     },
   };
 };

@@ -2,20 +2,26 @@
  * The client side of GET /v1/events, for the CLI, the demo, the benchmarks and the tests: a text/event-stream
  * parser over a fetch body, and a subscription that reconnects with `Last-Event-ID` after the server's `retry:`
  * hint, so a stream survives a dropped connection, a slow-client drop or a server restart without a gap or a
- * duplicate (the server resumes strictly after the id).
+ * duplicate (the server resumes strictly after the id). Whatever the server says, the subscription waits between
+ * MIN_RECONNECT_MS and MAX_RECONNECT_MS before a reconnection, backing off while no event arrives, and only ever
+ * sends back an id that is an event position.
  *
  * The parser follows WHATWG HTML "Server-sent events", 9.2.6 "Interpreting an event stream": lines end with CRLF,
  * LF or CR; a blank line dispatches; `:` starts a comment; the last event id persists across events; an event
  * without data is not dispatched; an incomplete event at the end of the stream is discarded.
  */
 import { z } from 'zod';
-import { boundedText, ServerUnreachable, problemOf } from './http.ts';
+import { PositionString } from '../../domain/positions.ts';
+import { boundedText, isRedirect, problemOf, redirected, requestUrl, ServerUnreachable } from './http.ts';
 
 /** The most of a refused stream's body read: a problem document, or the start of a proxy's page. */
 const MAX_REFUSAL_BYTES = 64 * 1024;
 
 export interface SseEvent {
-  /** The last event id at this event (the global store position on Credence's streams); '' when none was sent. */
+  /**
+   * The last event id at this event (the global store position on Credence's streams); '' when none was sent, and
+   * in `subscribeEvents` when the id sent is not an event position.
+   */
   readonly id: string;
   /** `message` when the event named no type; Credence names each event by its type. */
   readonly event: string;
@@ -143,26 +149,63 @@ export interface SubscribeOptions {
   /** Path and query, e.g. `/v1/events?kind=credential`. */
   readonly path: string;
   readonly token?: string;
-  /** Resume strictly after this id (a global position). */
+  /** Resume strictly after this id (a global position, decimal); anything else is a TypeError naming it. */
   readonly lastEventId?: string;
   readonly signal?: AbortSignal;
   /** Reconnect when the stream ends or the server cannot be reached (default true). */
   readonly reconnect?: boolean;
-  /** Reconnections in a row without an event before giving up (default: no limit). */
+  /**
+   * Reconnections in a row without an event before giving up (default: no limit, as a subscriber that follows the
+   * fleet for days wants; the backoff keeps a server that never sends an event to one attempt a minute).
+   */
   readonly maxReconnects?: number;
-  /** Wait before reconnecting until the server sends a hint (default 1000 ms). */
+  /** Wait before reconnecting until the server sends a hint (default 1000 ms; held within the bounds below). */
   readonly retryMs?: number;
   /** Sees every frame: comments (heartbeats), retry hints, events (`dropped` included). */
   readonly onFrame?: (frame: SseFrame) => void;
   /**
    * Told when the server ends the stream with `event: dropped`; that frame is never yielded as an event. After
-   * `unauthorised` the subscription reconnects at once, and the server's 401 is thrown as a `ProblemResponse`.
+   * `unauthorised` the subscription reconnects as soon as it may (MIN_RECONNECT_MS), and the server's 401 is thrown
+   * as a `ProblemResponse`.
    */
   readonly onDropped?: (dropped: SseDropped) => void;
-  /** Told before each reconnection, with the id it resumes after. */
+  /** Told before each reconnection, with the id it resumes after and the wait. */
   readonly onReconnect?: (lastEventId: string, delayMs: number) => void;
   readonly maxEventChars?: number;
+  /** A number in [0, 1) for the jitter of the waits (default Math.random); tests pass their own. */
+  readonly random?: () => number;
 }
+
+/**
+ * The least wait before a reconnection, whatever the server said: found in review, `retry: 0` (or a stream that
+ * ends at once) made the client connect some hundreds of times a second.
+ */
+export const MIN_RECONNECT_MS = 250;
+/**
+ * The longest wait: a `retry:` or Retry-After past 2^31 - 1 ms fires at once in Node's setTimeout (found in review: a
+ * busy loop again), and a wait longer than a minute would leave a subscriber behind for no reason it can see.
+ */
+export const MAX_RECONNECT_MS = 60_000;
+
+const bounded = (ms: number): number => (Number.isNaN(ms) ? MIN_RECONNECT_MS : Math.min(MAX_RECONNECT_MS, Math.max(MIN_RECONNECT_MS, ms)));
+
+/**
+ * The wait before the reconnection that follows `failures` in a row without an event: `baseMs` (the server's
+ * `retry:`) doubled for each failure after the first, at most MAX_RECONNECT_MS, then up to half as long again at
+ * random (`random()` in [0, 1)), so that the subscribers a server restart dropped together do not all come back in
+ * the same instant. Never sooner than the server asked, never later than MAX_RECONNECT_MS.
+ */
+export const reconnectDelay = (baseMs: number, failures: number, random: () => number = Math.random): number => {
+  const backedOff = bounded(bounded(baseMs) * 2 ** Math.min(Math.max(failures - 1, 0), 10));
+  return bounded(backedOff * (1 + Math.min(Math.max(random(), 0), 1) / 2));
+};
+
+/**
+ * Credence's event ids are global positions (domain/positions.ts): decimal, at most 19 digits. Only such an id is
+ * kept and sent back as `Last-Event-ID`: found in review, an `id: €` made every reconnection throw in fetch (a header
+ * value must be Latin-1), taken for an unreachable server and retried for ever without reaching it.
+ */
+const isEventPosition = (id: string): boolean => PositionString.safeParse(id).success;
 
 const sleep = (ms: number, signal: AbortSignal | undefined): Promise<void> =>
   new Promise((resolve) => {
@@ -176,24 +219,33 @@ const sleep = (ms: number, signal: AbortSignal | undefined): Promise<void> =>
     signal?.addEventListener('abort', done, { once: true });
   });
 
-/** Seconds of a Retry-After header as ms (the date form is not used by Credence). */
+/** Seconds of a Retry-After header as ms (the date form is not used by Credence), held within the bounds. */
 const retryAfterMs = (response: Response): number | undefined => {
-  const value = response.headers.get('retry-after');
-  return value !== null && /^\d+$/.test(value) ? Number(value) * 1000 : undefined;
+  const value = response.headers.get('retry-after')?.trim();
+  return value !== undefined && /^\d+$/.test(value) ? bounded(Number(value) * 1000) : undefined;
 };
 
 /**
  * The events of a stream, reconnecting as told. Ends when `signal` aborts or the consumer stops iterating (the
  * connection is closed then); throws `ProblemResponse` for a refusal (except 429 and 503 while reconnecting,
- * which are waited out) and `ServerUnreachable` when reconnecting is off or has given up.
+ * which are waited out), `UnexpectedResponse` for a redirect (never followed, as in http.ts), a TypeError for a
+ * request fetch cannot build (a token that is not Latin-1), and `ServerUnreachable` when reconnecting is off or has
+ * given up.
  */
 export async function* subscribeEvents(baseUrl: string, options: SubscribeOptions): AsyncGenerator<SseEvent> {
+  if (options.lastEventId !== undefined && options.lastEventId !== '' && !isEventPosition(options.lastEventId)) {
+    throw new TypeError('lastEventId: must be an event position, a decimal integer from 0 to 2^63 - 1');
+  }
   const reconnect = options.reconnect ?? true;
   const maxReconnects = options.maxReconnects ?? Number.POSITIVE_INFINITY;
-  let retryMs = options.retryMs ?? 1_000;
+  const random = options.random ?? Math.random;
+  /** The server's `retry:` (or the caller's default): the wait after a stream that ended, and the base of the backoff. */
+  let retryMs = bounded(options.retryMs ?? 1_000);
   let lastEventId = options.lastEventId ?? '';
+  /** Reconnections since the last event: each doubles the wait (reconnectDelay), an event starts again. */
   let failures = 0;
-  const url = new URL(options.path, baseUrl).toString();
+  const url = requestUrl(baseUrl, options.path);
+  const what = `GET ${options.path.split('?')[0]}`;
   const outer = options.signal;
   const aborted = (): boolean => outer?.aborted === true;
 
@@ -202,67 +254,76 @@ export async function* subscribeEvents(baseUrl: string, options: SubscribeOption
     const connection = new AbortController();
     const stop = (): void => connection.abort();
     outer?.addEventListener('abort', stop, { once: true });
-    let waitMs = retryMs;
+    /** What the server asked to wait at least (Retry-After), and whether to come back as soon as allowed. */
+    let atLeastMs = 0;
+    let soon = false;
+    /** The network failure that ended this attempt, for the error when no reconnection follows. */
+    let unreachable: { readonly cause: unknown } | undefined;
     try {
       const headers: Record<string, string> = { accept: 'text/event-stream' };
       if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
       if (lastEventId !== '') headers['last-event-id'] = lastEventId;
-      let response: Response;
+      // Built outside the try below: a request fetch cannot build is fatal, not a server to wait for.
+      const built = new Request(url, { headers, signal: connection.signal, redirect: 'manual' });
+      let response: Response | undefined;
       try {
-        response = await fetch(url, { headers, signal: connection.signal });
+        response = await fetch(built);
       } catch (error) {
         if (aborted()) return;
-        if (!reconnect || failures >= maxReconnects) throw new ServerUnreachable(baseUrl, error);
-        failures += 1;
-        options.onReconnect?.(lastEventId, waitMs);
-        await sleep(waitMs, outer);
-        continue;
+        unreachable = { cause: error };
       }
-      if (!response.ok) {
+      if (response !== undefined && isRedirect(response.status)) {
+        await response.body?.cancel().catch(() => undefined);
+        throw redirected(what, response.status);
+      }
+      if (response !== undefined && !response.ok) {
         // A refusal's body is read bounded, as every answer is (http.ts): a problem document is small.
-        const refusal = problemOf(response, await boundedText(response, MAX_REFUSAL_BYTES, `GET ${options.path.split('?')[0]}`).catch(() => ''));
+        const refusal = problemOf(response, await boundedText(response, MAX_REFUSAL_BYTES, what).catch(() => ''));
         if (!reconnect || (response.status !== 429 && response.status !== 503) || failures >= maxReconnects) throw refusal;
-        failures += 1;
-        waitMs = retryAfterMs(response) ?? waitMs;
-        options.onReconnect?.(lastEventId, waitMs);
-        await sleep(waitMs, outer);
-        continue;
-      }
-      const type = response.headers.get('content-type') ?? '';
-      if (!type.startsWith('text/event-stream') || response.body === null) {
-        await response.body?.cancel();
-        throw new Error(`${url} answered ${type || 'no content type'}, not text/event-stream`);
-      }
-      try {
-        for await (const frame of parseEventStream(response.body, options.maxEventChars !== undefined ? { maxEventChars: options.maxEventChars } : {})) {
-          options.onFrame?.(frame);
-          if (frame.kind === 'retry') retryMs = waitMs = frame.ms;
-          // Where the stream starts, before any event: a stream cut before its first event resumes there, not from now.
-          if (frame.kind === 'id' && frame.id !== '') lastEventId = frame.id;
-          if (frame.kind !== 'event') continue;
-          if (frame.event === 'dropped') {
-            // A control frame: its id is the last lifecycle event's (it sends none of its own), which is kept as is.
-            const dropped = droppedOf(frame.data, lastEventId);
-            options.onDropped?.(dropped);
-            // The token is no good any more: ask at once, so that the server's 401 says why.
-            if (dropped.reason === 'unauthorised') waitMs = 0;
-            continue;
-          }
-          if (frame.id !== '') lastEventId = frame.id;
-          failures = 0;
-          yield { id: frame.id, event: frame.event, data: frame.data };
+        atLeastMs = retryAfterMs(response) ?? 0;
+      } else if (response !== undefined) {
+        const type = response.headers.get('content-type') ?? '';
+        if (!type.startsWith('text/event-stream') || response.body === null) {
+          await response.body?.cancel();
+          throw new Error(`${url.origin}${url.pathname} answered ${type || 'no content type'}, not text/event-stream`);
         }
-      } catch (error) {
-        // A connection cut mid-stream is a reason to reconnect, like a clean end; a broken stream is not.
-        if (aborted()) return;
-        if (error instanceof Error && error.message.startsWith('event stream:')) throw error;
+        try {
+          for await (const frame of parseEventStream(response.body, options.maxEventChars !== undefined ? { maxEventChars: options.maxEventChars } : {})) {
+            options.onFrame?.(frame);
+            if (frame.kind === 'retry') retryMs = bounded(frame.ms);
+            // Where the stream starts, before any event: a stream cut before its first event resumes there, not from now.
+            if (frame.kind === 'id' && isEventPosition(frame.id)) lastEventId = frame.id;
+            if (frame.kind !== 'event') continue;
+            if (frame.event === 'dropped') {
+              // A control frame: its id is the last lifecycle event's (it sends none of its own), which is kept as is.
+              const dropped = droppedOf(frame.data, lastEventId);
+              options.onDropped?.(dropped);
+              // The token is no good any more: ask again soon, so that the server's 401 says why.
+              if (dropped.reason === 'unauthorised') soon = true;
+              continue;
+            }
+            // An id that is not a position is not the server's: the event is delivered, its id neither kept nor passed on.
+            const id = isEventPosition(frame.id) ? frame.id : '';
+            if (id !== '') lastEventId = id;
+            failures = 0;
+            yield { id, event: frame.event, data: frame.data };
+          }
+        } catch (error) {
+          // A connection cut mid-stream is a reason to reconnect, like a clean end; a broken stream is not.
+          if (aborted()) return;
+          if (error instanceof Error && error.message.startsWith('event stream:')) throw error;
+        }
       }
     } finally {
       outer?.removeEventListener('abort', stop);
       connection.abort();
     }
-    if (!reconnect || failures >= maxReconnects) return;
+    if (!reconnect || failures >= maxReconnects) {
+      if (unreachable !== undefined) throw new ServerUnreachable(baseUrl, unreachable.cause);
+      return;
+    }
     failures += 1;
+    const waitMs = Math.max(reconnectDelay(soon ? MIN_RECONNECT_MS : retryMs, failures, random), atLeastMs);
     options.onReconnect?.(lastEventId, waitMs);
     await sleep(waitMs, outer);
   }

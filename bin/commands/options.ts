@@ -30,11 +30,19 @@ export const withServer = (command: Command): Command =>
     .option('--token-file <file>', 'read the bearer token from this file (surrounding whitespace trimmed) instead of --token')
     .option('--timeout <seconds>', `how long to wait for each answer of the server (env: CREDENCE_TIMEOUT; default ${DEFAULT_TIMEOUT_MS / 1000})`);
 
-/** http(s) only, bounded: the URL ends up in messages and requests. */
+/**
+ * http(s) only, bounded: the URL ends up in messages and requests. Without a user name or password: found in review,
+ * fetch refuses such a URL and the whole of it, password included, was printed in "cannot reach ..." (exit 3). The
+ * server is reached with a bearer token, never with credentials in the URL; the messages never echo the value.
+ */
 export const ServerUrl = z
   .string()
   .max(2048)
-  .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), 'must be an http:// or https:// URL');
+  .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), 'must be an http:// or https:// URL')
+  .refine(
+    (s) => !URL.canParse(s) || (new URL(s).username === '' && new URL(s).password === ''),
+    'must not carry a user name or password: give the server its URL alone, and the token with --token-file',
+  );
 /** A file or folder named on the command line (SER-001: every argument bounded; PATH_MAX on Linux is 4096). */
 export const PathArg = z.string().min(1).max(4096);
 
@@ -96,9 +104,13 @@ const tokenOf = (opts: ServerOptionValues, io: Io): { token: string } | { proble
 export const serverTarget = (opts: ServerOptionValues, io: Io): ServerTarget => {
   const env = envOf(io);
   const url = opts.server ?? env['CREDENCE_URL'];
+  const urlFrom = opts.server !== undefined ? '--server' : 'CREDENCE_URL';
   const lines: string[] = [];
   if (url === undefined || url === '') lines.push('--server: required (or set CREDENCE_URL)');
-  else if (!ServerUrl.safeParse(url).success) lines.push(`--server: must be an http:// or https:// URL`);
+  else {
+    const parsed = ServerUrl.safeParse(url);
+    if (!parsed.success) lines.push(`${urlFrom}: ${parsed.error.issues[0]?.message ?? 'must be an http:// or https:// URL'}`);
+  }
   const token = tokenOf(opts, io);
   if ('problem' in token) lines.push(token.problem);
   const timeoutFrom = opts.timeout !== undefined ? '--timeout' : 'CREDENCE_TIMEOUT';
