@@ -83,10 +83,12 @@ describe('association lifetime (clause 11.3.2: shorter than the credential)', ()
     expect(registreeOutcome.expiresAt).toBe('2030-01-01T00:29:59.000Z');
   });
 
-  it('a credential with no more than the margin left cannot carry an association: lifetime_exhausted', async () => {
+  // lifetime_exhausted goes to the service's log; the unauthenticated Registree is told what it is told of any
+  // credential it cannot use (test/a-hello-tells-no-stranger-why-a-credential-cannot-be-used.test.ts).
+  it('a credential with no more than the margin left cannot carry an association: refused as unknown_credential', async () => {
     const world = await handshakeWorld({ kind: 'p256', validity: { notBefore: '2029-01-01T00:00:00.000Z', notAfter: '2030-01-01T00:01:00.000Z' } });
     const handshake = await world.registree.start({ lifetimeSeconds: 30 });
-    expect(await refusal(() => world.registrar.acceptHello(handshake.hello))).toEqual({ step: 'association.hello', reason: 'lifetime_exhausted' });
+    expect(await refusal(() => world.registrar.acceptHello(handshake.hello))).toEqual({ step: 'association.hello', reason: 'unknown_credential' });
   });
 
   /** A Registrar that signs a challenge granting what it likes: the Registree's own guard must refuse it. */
@@ -172,15 +174,15 @@ describe('association handshake refusals', () => {
     world.clock.set('2030-01-01T00:10:00.000Z');
     expect(await refusal(() => world.registrar.acceptHello({ ...handshake.hello, sentAt: '2030-01-01T00:10:00.000Z' }))).toEqual({
       step: 'association.hello',
-      reason: 'credential_expired',
+      reason: 'unknown_credential',
     });
     expect(await refusal(() => world.registree.start({ lifetimeSeconds: 60 }))).toEqual({ step: 'association.start', reason: 'credential_expired' });
   });
 
-  it('a revoked credential is refused', async () => {
+  it('a revoked credential is refused, as unknown_credential', async () => {
     const world = await handshakeWorld({ kind: 'p256', revoked: true });
     const handshake = await world.registree.start({ lifetimeSeconds: 60 });
-    expect(await refusal(() => world.registrar.acceptHello(handshake.hello))).toEqual({ step: 'association.hello', reason: 'credential_revoked' });
+    expect(await refusal(() => world.registrar.acceptHello(handshake.hello))).toEqual({ step: 'association.hello', reason: 'unknown_credential' });
   });
 
   it('a hello for another Registrar CSE, from an unknown Registree, or sent too long ago is refused', async () => {

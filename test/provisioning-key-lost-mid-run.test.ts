@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
+import { concealedRefusal } from '../domain/protocols/protocol.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { EF_OWNER, provisioningWorld, type ProvisioningWorld } from './provisioning-protocol.fixtures.ts';
 
@@ -83,12 +84,14 @@ describe('a provisioning step whose Secure Environment key is gone', () => {
     expect((failed as Error).message).toMatch(/provisioning\.receipt: a key of this service is missing from its Secure Environment/);
   });
 
-  it('refuses a hello whose bootstrap PSK is gone as revoked, naming no handle', async () => {
+  it('refuses a hello whose bootstrap PSK is gone as any unusable credential (revoked, in the log), naming no handle', async () => {
     const world = await provisioningWorld({ bootstrapKind: 'psk256' });
     await world.efSe.destroy(EF_OWNER, world.bootstrap.efHandle!);
     const session = await world.client.start({ credentialKind: 'psk256' });
     const refused = await world.ef.acceptHello(session.hello).catch((e: unknown) => e);
-    expect(isCredenceError(refused, 'protocol') && refused.problem).toMatchObject({ step: 'provisioning.hello', reason: 'credential_revoked' });
+    expect(isCredenceError(refused, 'protocol') && refused.problem).toMatchObject({ step: 'provisioning.hello', reason: 'unknown_credential' });
+    expect(concealedRefusal(refused)).toMatchObject({ step: 'provisioning.hello', reason: 'credential_revoked' });
+    expect(concealedRefusal(refused)?.message).not.toMatch(/key_[A-Za-z0-9_-]{24}/);
     expect((refused as Error).message).not.toMatch(/key_[A-Za-z0-9_-]{24}/);
   });
 });

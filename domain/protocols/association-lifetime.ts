@@ -30,11 +30,8 @@ export const associationLifetime = (request: LifetimeRequest): GrantedLifetime =
   const lifetimeSeconds = Math.min(requestedSeconds, longest);
   const expiresAtMs = now.getTime() + lifetimeSeconds * 1000;
   if (lifetimeSeconds < 1 || !(expiresAtMs < Date.parse(request.credentialNotAfter))) {
-    throw protocolFailure(
-      request.step,
-      'lifetime_exhausted',
-      `credential valid until ${request.credentialNotAfter} leaves no association lifetime after a ${marginSeconds}s margin`,
-    );
+    // Not the credential's notAfter: a refusal's message may be answered, and when a credential ends is its own.
+    throw protocolFailure(request.step, 'lifetime_exhausted', `the credential's remaining validity leaves no association lifetime after a ${marginSeconds}s margin`);
   }
   return { lifetimeSeconds, expiresAt: new Date(expiresAtMs).toISOString() };
 };

@@ -1,12 +1,15 @@
 import { z } from 'zod';
-import { CredenceError } from '../errors.ts';
+import { CredenceError, isCredenceError } from '../errors.ts';
 import { jsonLimitIssue, MESSAGE_JSON_LIMITS } from '../json-limits.ts';
 import { base64urlString, toBase64url } from '../crypto/base64url.ts';
 import { validityAt, type CredentialDescriptor } from '../crypto/credential.ts';
 import { MAX_PROOF_LENGTH } from '../crypto/sizes.ts';
 import type { RandomSource } from '../ports/random.ts';
 
-/** Why a protocol step was refused. Reasons are stable codes for callers; details go into the message only. */
+/**
+ * Why a protocol step was refused. Reasons are stable codes for callers; details go into the message only. A hello
+ * never answers why a credential cannot be used (`unusableCredential`): those reasons reach the service's log.
+ */
 export type ProtocolReason =
   | 'malformed'
   | 'unknown_session'
@@ -92,9 +95,32 @@ export const assertFresh = (step: string, sentAt: string, now: Date, maxSkewSeco
 };
 
 /**
+ * What a peer that has not authenticated is told of a credential it cannot use, whatever the reason:
+ * `unknown_credential`, with no detail. Whether a credential exists, was revoked, has expired or is not valid yet,
+ * and until when, is its lifecycle, and a stranger holding a Node-ID and a public fingerprint must not learn it (seed
+ * 002 unobservability; SER-001: a hello is answered before anyone has authenticated). The real refusal stays on the
+ * error as its `cause`, not enumerable (as `new Error(message, { cause })` makes it), for the service's own log
+ * (`concealedRefusal`): an answer is made from `problem` alone, so the cause never reaches the peer.
+ */
+export const unusableCredential = (step: string, real: CredenceError): CredenceError => {
+  const told = protocolFailure(step, 'unknown_credential');
+  Object.defineProperty(told, 'cause', { value: real, enumerable: false, writable: true, configurable: true });
+  return told;
+};
+
+/** The refusal `unusableCredential` kept from the peer behind `error`, if it is one: for the service's log only. */
+export const concealedRefusal = (error: unknown): { readonly step: string; readonly reason: string; readonly message: string } | undefined => {
+  if (!isCredenceError(error, 'protocol') || error.problem.code !== 'protocol' || error.problem.reason !== 'unknown_credential') return undefined;
+  const real = error.cause;
+  if (!isCredenceError(real, 'protocol') || real.problem.code !== 'protocol') return undefined;
+  return { step: real.problem.step, reason: real.problem.reason, message: real.message };
+};
+
+/**
  * The credential a peer claims, as the infrastructure knows it, checked the same way by every protocol: known,
  * matching the claimed fingerprint and kind, not revoked, inside its validity (seed 003 clause 11.3.2: no
- * association, and no provisioning, from a revoked or expired credential).
+ * association, and no provisioning, from a revoked or expired credential). Checked at a hello, before the peer has
+ * authenticated: every refusal is `unusableCredential`, the same answer for each reason.
  */
 export const assertUsableCredential = <K extends { readonly descriptor?: CredentialDescriptor; readonly revoked?: boolean }>(
   step: string,
@@ -103,12 +129,16 @@ export const assertUsableCredential = <K extends { readonly descriptor?: Credent
   now: Date,
   who: string,
 ): K & { readonly descriptor: CredentialDescriptor } => {
+  const unusable = (reason: ProtocolReason, detail: string): never => {
+    throw unusableCredential(step, protocolFailure(step, reason, detail));
+  };
   const descriptor = known?.descriptor;
   if (!known || !descriptor || descriptor.fingerprint !== claimed.fingerprint || descriptor.kind !== claimed.kind) {
-    throw protocolFailure(step, 'unknown_credential', `no such credential for ${who}`);
+    return unusable('unknown_credential', `no such credential for ${who}`);
   }
-  if (known.revoked) throw protocolFailure(step, 'credential_revoked', descriptor.fingerprint);
+  if (known.revoked) return unusable('credential_revoked', `${descriptor.fingerprint} of ${who}`);
   const state = validityAt(descriptor.validity, now);
-  if (state !== 'active') throw protocolFailure(step, state === 'expired' ? 'credential_expired' : 'credential_not_yet_valid', descriptor.fingerprint);
+  if (state === 'expired') return unusable('credential_expired', `${descriptor.fingerprint} of ${who} ended ${descriptor.validity.notAfter}`);
+  if (state !== 'active') return unusable('credential_not_yet_valid', `${descriptor.fingerprint} of ${who} starts ${descriptor.validity.notBefore}`);
   return known as K & { readonly descriptor: CredentialDescriptor };
 };

@@ -1,3 +1,5 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { concealedRefusal } from '../../../domain/protocols/protocol.ts';
 import type { Credence } from '../../runtime/index.ts';
 import type { ServiceContext } from '../context.ts';
 
@@ -14,4 +16,19 @@ type Endpoints = Awaited<ReturnType<Credence['security']>>['endpoints'];
 export const openDeviceEndpoints = async ({ credence }: ServiceContext): Promise<() => Promise<Endpoints>> => {
   if (credence.hasSecurity) await credence.security();
   return async () => (await credence.security()).endpoints;
+};
+
+/**
+ * Answers a hello, logging at info the real reason behind a refusal the peer was told only `unknown_credential`
+ * (`unusableCredential`): the device is not to learn that its credential was revoked or has expired, but its operator
+ * must be able to. A refusal names fingerprints and ids, never secret material (domain/errors.ts).
+ */
+export const answerHello = async <T>(log: FastifyBaseLogger, answer: () => Promise<T>): Promise<T> => {
+  try {
+    return await answer();
+  } catch (error) {
+    const concealed = concealedRefusal(error);
+    if (concealed !== undefined) log.info({ step: concealed.step, reason: concealed.reason, detail: concealed.message }, 'hello refused as unknown_credential');
+    throw error;
+  }
 };

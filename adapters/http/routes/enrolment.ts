@@ -1,7 +1,7 @@
 import { ProvisioningAuth, ProvisioningChallenge, ProvisioningDelivery, ProvisioningHello, ProvisioningReceipt } from '../../../domain/protocols/index.ts';
 import { PinnedResponder, ProvisioningHelloQuery, ProvisioningRecorded } from '../../protocols/procedures/index.ts';
 import type { RouteModule } from '../context.ts';
-import { openDeviceEndpoints } from './device-endpoints.ts';
+import { answerHello, openDeviceEndpoints } from './device-endpoints.ts';
 
 const DEVICE = { access: 'device' } as const;
 const TAGS = ['device: remote provisioning'];
@@ -10,7 +10,8 @@ const TAGS = ['device: remote provisioning'];
  * The M2M Enrolment Function for devices across a connection (seed 003 clause 11.2.1): one route per message of
  * remote provisioning, no bearer token (the node authenticates inside the protocol with its bootstrap
  * credential). Refusals are `protocol` problems naming the step and the reason; a refused message ends its run and
- * records nothing. The credential is recorded when its receipt verifies (EnrolmentEndpoint).
+ * records nothing. A hello's refusal of the credential it names is `unknown_credential` whatever the reason, which
+ * goes to the log (`answerHello`). The credential is recorded when its receipt verifies (EnrolmentEndpoint).
  */
 export const enrolmentRoutes: RouteModule = async (app, context) => {
   const endpoints = await openDeviceEndpoints(context);
@@ -31,12 +32,13 @@ export const enrolmentRoutes: RouteModule = async (app, context) => {
         'The hello\'s `predecessorId` links a successor to the live credential of the same node it replaces (rotation, HLR-212), ' +
         'covered by the node\'s proofs; the query\'s, if sent, must be the same. The operator starts the rotation itself ' +
         '(startCredentialRotation). Whether the id is ' +
-        'free and the predecessor qualifies is answered at step 3, once the node has authenticated (400 naming the field), never to a hello.',
+        'free and the predecessor qualifies is answered at step 3, once the node has authenticated (400 naming the field), never to a hello. ' +
+        'A bootstrap credential that cannot be used (unknown, revoked, expired or not yet valid) is 422 `unknown_credential` whatever the reason.',
       querystring: ProvisioningHelloQuery,
       body: ProvisioningHello,
       response: { 200: ProvisioningChallenge },
     },
-  }, async (request) => (await ef()).acceptHello(request.body, request.query));
+  }, async (request) => answerHello(request.log, async () => (await ef()).acceptHello(request.body, request.query)));
 
   app.post('/v1/enrolment/auth', {
     config: DEVICE,

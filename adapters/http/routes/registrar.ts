@@ -1,7 +1,7 @@
 import { AssociationChallenge, AssociationConfirm, AssociationFinish, AssociationHello } from '../../../domain/protocols/index.ts';
 import { AssociationPath, PinnedResponder } from '../../protocols/procedures/index.ts';
 import type { RouteModule } from '../context.ts';
-import { openDeviceEndpoints } from './device-endpoints.ts';
+import { answerHello, openDeviceEndpoints } from './device-endpoints.ts';
 
 const DEVICE = { access: 'device' } as const;
 const TAGS = ['device: association handshake'];
@@ -10,7 +10,8 @@ const TAGS = ['device: association handshake'];
  * The Registrar CSE for Registrees across a connection (seed 003 clause 11.3.2), no bearer token (the Registree
  * authenticates inside the handshake with its credential). The association id is in the path: an operator
  * configured it (`configureAssociation`, 11.3.1) and the Registrar resolves the credential from it on every
- * request, keeping nothing between requests but its bounded session table. The Registrar records
+ * request, keeping nothing between requests but its bounded session table. A hello's refusal of its credential is
+ * `unknown_credential` whatever the reason, which goes to the log (`answerHello`). The Registrar records
  * `AssociationEstablished` once it has verified the finish, then answers with its confirm (RegistrarEndpoint).
  */
 export const registrarRoutes: RouteModule = async (app, context) => {
@@ -27,11 +28,14 @@ export const registrarRoutes: RouteModule = async (app, context) => {
     schema: {
       tags: TAGS,
       summary: 'Step 1: the Registree\'s hello for a configured association; answered with the signed challenge',
+      description:
+        'A credential that cannot be used for this association (not configured for it, revoked, expired, not yet valid, or too near its end ' +
+        'for any lifetime) is 422 `unknown_credential` whatever the reason.',
       params: AssociationPath,
       body: AssociationHello,
       response: { 200: AssociationChallenge },
     },
-  }, async (request) => (await registrar()).acceptHello(request.params.associationId, request.body));
+  }, async (request) => answerHello(request.log, async () => (await registrar()).acceptHello(request.params.associationId, request.body)));
 
   app.post('/v1/registrar/associations/:associationId/finish', {
     config: DEVICE,

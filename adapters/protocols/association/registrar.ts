@@ -1,23 +1,23 @@
+import { isCredenceError } from '../../../domain/errors.ts';
 import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
 import { toHex } from '../../../domain/crypto/bytes.ts';
 import type { Clock } from '../../../domain/ports/clock.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
-import { assertFresh, assertUsableCredential, newNonce, parseMessage, protocolFailure } from '../../../domain/protocols/protocol.ts';
+import { assertFresh, assertUsableCredential, newNonce, parseMessage, protocolFailure, unusableCredential } from '../../../domain/protocols/protocol.ts';
 import { withoutFields, type Transcript } from '../../../domain/crypto/transcript.ts';
 import { SessionTable, type SessionBase } from '../shared/session-table.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
 import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
-import { keyGoneAt } from '../shared/key-gone.ts';
 import { assertProof, prove, pskOf, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
-import { initiatorVerifier, responderSigner } from '../shared/credential-keys.ts';
+import { initiatorVerifier, keyGoneAtHello, responderSigner } from '../shared/credential-keys.ts';
 import { acceptedClockSkew } from '../../../domain/protocols/clock-skew.ts';
 import { wireEphemeral } from '../shared/wire-ephemeral.ts';
 import { assertNewHello } from '../shared/hello-checks.ts';
 import { checkRunsPerInitiator, rememberAuthenticatedRun, replayNamespace } from '../shared/replay.ts';
 import { transcriptFromHello } from '../../../domain/protocols/run-transcript.ts';
 import { associationOutcome } from '../../../domain/protocols/association-outcome.ts';
-import { associationLifetime } from '../../../domain/protocols/association-lifetime.ts';
+import { associationLifetime, type GrantedLifetime } from '../../../domain/protocols/association-lifetime.ts';
 import {
   AssociationFinish,
   AssociationHello,
@@ -143,13 +143,7 @@ export class Registrar {
       hello.registreeId,
     );
     const { descriptor } = known;
-    const lifetime = associationLifetime({
-      requestedSeconds: hello.requestedLifetimeSeconds,
-      credentialNotAfter: descriptor.validity.notAfter,
-      now,
-      marginSeconds: this.#o.lifetimeMarginSeconds ?? 60,
-      step: HELLO,
-    });
+    const lifetime = this.#lifetimeFor(hello, descriptor, now);
     const verifier = initiatorVerifier(HELLO, known);
     const signer = responderSigner(HELLO, known, this.#o.signingKey, 'this Registrar has no signing key for asymmetric credentials');
     // Nothing is written for an unauthenticated hello but a pending session, which a flood cannot keep from a
@@ -191,7 +185,26 @@ export class Registrar {
       return challenge;
     } catch (error) {
       await destroyQuietly(se, ephemeral);
-      throw keyGoneAt(HELLO, error, [pskOf(verifier)]);
+      throw keyGoneAtHello(HELLO, error, [pskOf(verifier)]);
+    }
+  }
+
+  /**
+   * The lifetime granted to a hello. A credential too near its end to carry any association is one this Registree
+   * cannot use: told as any other (`unusableCredential`), since a stranger told `lifetime_exhausted` would learn that
+   * the credential ends within the margin.
+   */
+  #lifetimeFor(hello: AssociationHello, descriptor: CredentialDescriptor, now: Date): GrantedLifetime {
+    try {
+      return associationLifetime({
+        requestedSeconds: hello.requestedLifetimeSeconds,
+        credentialNotAfter: descriptor.validity.notAfter,
+        now,
+        marginSeconds: this.#o.lifetimeMarginSeconds ?? 60,
+        step: HELLO,
+      });
+    } catch (error) {
+      throw isCredenceError(error, 'protocol') ? unusableCredential(HELLO, error) : error;
     }
   }
 

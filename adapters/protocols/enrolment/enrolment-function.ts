@@ -9,9 +9,8 @@ import { isValidSigningPublicKey, verifySignature } from '../../../domain/crypto
 import { withoutFields, type Transcript } from '../../../domain/crypto/transcript.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
 import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
-import { keyGoneAt } from '../shared/key-gone.ts';
 import { assertProof, prove, pskOf, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
-import { initiatorVerifier, responderSigner } from '../shared/credential-keys.ts';
+import { initiatorVerifier, keyGoneAtHello, responderSigner } from '../shared/credential-keys.ts';
 import { acceptedClockSkew } from '../../../domain/protocols/clock-skew.ts';
 import { wireEphemeral } from '../shared/wire-ephemeral.ts';
 import { assertNewHello } from '../shared/hello-checks.ts';
@@ -210,7 +209,7 @@ export class EnrolmentFunction {
       return challenge;
     } catch (error) {
       await destroyQuietly(se, ephemeral);
-      throw keyGoneAt(HELLO, error, [pskOf(nodeVerifier)]);
+      throw keyGoneAtHello(HELLO, error, [pskOf(nodeVerifier)]);
     }
   }
 

@@ -4,7 +4,8 @@ import type { CredentialKind } from '../../../domain/crypto/credential.ts';
 import { fromBase64url, toBase64url } from '../../../domain/crypto/index.ts';
 import { verifyFactoryCertificate, type describeCertificate } from '../../../domain/x509/index.ts';
 import { type KeyHandle } from '../../../domain/ports/index.ts';
-import { type AssociationOutcome } from '../../../domain/protocols/index.ts';
+import { type AssociationOutcome, type NodeProvisioningResult } from '../../../domain/protocols/index.ts';
+import type { Registrar } from '../association/registrar.ts';
 import type { Device } from './device.ts';
 import { mayDiscardKeys, recordAssociation, recordProvisioning } from './record.ts';
 import type { Infrastructure } from './infrastructure.ts';
@@ -114,24 +115,27 @@ export class SecurityProcedures {
     );
     const ef = this.infra.enrolmentFunction;
     const session = await client.start({ credentialKind: args.kind, credentialId: args.credentialId, predecessorId: args.predecessorId });
-    // The predecessor travels with the run, as over a connection: the Enrolment Function checks it once the node authenticated.
-    const auth = await session.acceptChallenge(await ef.acceptHello(session.hello, args.predecessorId !== undefined ? { predecessorId: args.predecessorId } : {}));
-    const { receipt, result } = await session.acceptDelivery(await ef.acceptAuth(auth));
-    const outcome = await ef.acceptReceipt(receipt);
-    let provisioned;
-    let descriptor;
+    let result: NodeProvisioningResult | undefined;
     try {
-      provisioned = await recordProvisioning(this.infra, { outcome, credentialId: args.credentialId, purpose: 'service', predecessorId: args.predecessorId });
+      // The predecessor travels with the run, as over a connection: the Enrolment Function checks it once the node authenticated.
+      const auth = await session.acceptChallenge(await ef.acceptHello(session.hello, args.predecessorId !== undefined ? { predecessorId: args.predecessorId } : {}));
+      const delivered = await session.acceptDelivery(await ef.acceptAuth(auth));
+      result = delivered.result;
+      const outcome = await ef.acceptReceipt(delivered.receipt);
+      const provisioned = await recordProvisioning(this.infra, { outcome, credentialId: args.credentialId, purpose: 'service', predecessorId: args.predecessorId });
       // The certificate comes once recorded (EnrolmentFunction.acceptReceipt), under its proof, as over a connection.
-      descriptor = await session.acceptCertificate(certificateOf(outcome), outcome.certificateProof);
+      const descriptor = await session.acceptCertificate(certificateOf(outcome), outcome.certificateProof);
+      device.credentials.set(args.credentialId, { handle: result.handle, descriptor });
+      if (result.serviceParameters.cseId !== undefined) device.cseId = result.serviceParameters.cseId;
+      return { outcome, provisioned };
     } catch (error) {
-      // Not recorded, or its certificate refused: the key the device made or received for it must not live on either.
-      await device.se.destroy(result.handle);
+      // Refused by either end, not recorded, or its certificate refused: no key the device made or received for the
+      // run lives on. The session holds the new key until the delivery hands it over as `result`, which is then the
+      // caller's to destroy (as provisionOverHttp does); quietly, so a failed destroy does not hide why the run ended.
+      await session.abort();
+      if (result !== undefined) await destroyQuietly(device.se, result.handle);
       throw error;
     }
-    device.credentials.set(args.credentialId, { handle: result.handle, descriptor });
-    if (result.serviceParameters.cseId !== undefined) device.cseId = result.serviceParameters.cseId;
-    return { outcome, provisioned };
   }
 
   /**
@@ -157,8 +161,17 @@ export class SecurityProcedures {
     const node = args.device.registree(args.credentialId, args.registreeId, { id: this.infra.registrarCseId, key: registrarKey });
     const { registreeOutcome, registrarOutcome } = await this.infra.asRegistrarFor(args.registreeId, args.credentialId, async () => {
       const handshake = await node.start({ lifetimeSeconds: args.lifetimeSeconds });
-      const { finish } = await handshake.acceptChallenge(await this.infra.registrar.acceptHello(handshake.hello));
-      const { confirm, outcome: registrar } = await this.infra.registrar.acceptFinish(finish);
+      let answered: Awaited<ReturnType<Registrar['acceptFinish']>>;
+      try {
+        const { finish } = await handshake.acceptChallenge(await this.infra.registrar.acceptHello(handshake.hello));
+        answered = await this.infra.registrar.acceptFinish(finish);
+      } catch (error) {
+        // The Registree ends its own run on a message it refuses, not on the Registrar's refusal: its ephemeral key, or
+        // the handshake secret and Finished keys after its finish, would outlive the run.
+        await handshake.abort();
+        throw error;
+      }
+      const { confirm, outcome: registrar } = answered;
       // Registered pending at once, so a process that dies while the Registree checks the confirm leaves keys the next
       // start sweeps (recordAssociation registers them again, which changes nothing, and confirms them).
       this.infra.keepSessionKeys(args.associationId, registrar);

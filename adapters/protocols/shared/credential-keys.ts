@@ -3,7 +3,9 @@ import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts'
 import type { SignatureKind } from '../../../domain/crypto/signatures.ts';
 import type { KeyHandle } from '../../../domain/ports/secure-environment.ts';
 import type { CredentialKey, ProofVerifier } from './proof.ts';
-import { protocolFailure } from '../../../domain/protocols/protocol.ts';
+import { isCredenceError } from '../../../domain/errors.ts';
+import { protocolFailure, unusableCredential } from '../../../domain/protocols/protocol.ts';
+import { keyGoneAt } from './key-gone.ts';
 
 /**
  * Which keys authenticate a run follows from the initiator's credential: a PSK authenticates both sides (each with
@@ -14,7 +16,8 @@ import { protocolFailure } from '../../../domain/protocols/protocol.ts';
 /**
  * How the responder checks the initiator's proofs. A PSK credential the engine knows but this service holds no key
  * for (recorded through the commands API, provisioned elsewhere) cannot authenticate anyone here: refused at `step`
- * as an unknown credential, which is what an unauthenticated peer is told of any credential it cannot use.
+ * as an unknown credential, which is what an unauthenticated peer is told of any credential it cannot use
+ * (`unusableCredential`; the service's log says which).
  */
 export const initiatorVerifier = (
   step: string,
@@ -22,7 +25,7 @@ export const initiatorVerifier = (
 ): ProofVerifier => {
   const d = credential.descriptor;
   if (d.kind !== 'psk256') return { kind: d.kind, publicKey: fromBase64url(d.publicKey) };
-  if (!credential.handle) throw protocolFailure(step, 'unknown_credential');
+  if (!credential.handle) throw unusableCredential(step, protocolFailure(step, 'unknown_credential', `this service holds no key for the PSK ${d.fingerprint}`));
   return { kind: 'psk256', handle: credential.handle };
 };
 
@@ -47,4 +50,14 @@ export const responderVerifier = (
   if (credential.descriptor.kind === 'psk256') return { kind: 'psk256', handle: credential.handle };
   if (!pinned) throw new TypeError(missingPinned);
   return { kind: pinned.kind, publicKey: pinned.publicKey };
+};
+
+/**
+ * `keyGoneAt` for a hello: the peer's PSK shredded while its hello is answered is its credential ended (revoked),
+ * which the peer has not authenticated to be told; it gets the answer of any credential it cannot use. Any other
+ * outcome passes unchanged.
+ */
+export const keyGoneAtHello = (step: string, error: unknown, peerKeys: readonly (string | undefined)[]): unknown => {
+  const answer = keyGoneAt(step, error, peerKeys);
+  return answer !== error && isCredenceError(answer, 'protocol') ? unusableCredential(step, answer) : answer;
 };

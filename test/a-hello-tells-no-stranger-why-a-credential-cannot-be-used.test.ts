@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { isCredenceError } from '../domain/errors.ts';
+import { associationLifetime } from '../domain/protocols/association-lifetime.ts';
+import { concealedRefusal } from '../domain/protocols/protocol.ts';
+import type { KeyHandle } from '../domain/ports/secure-environment.ts';
+import { EF_OWNER, provisioningWorld } from './provisioning-protocol.fixtures.ts';
+import { handshakeWorld, REGISTRAR_OWNER } from './handshake.fixtures.ts';
+
+/*
+ * Found in review (seed 002 unobservability; SER-001): a hello is answered before its sender has authenticated, yet
+ * it was told `credential_revoked`, `credential_expired` or `credential_not_yet_valid` with the fingerprint, and
+ * `lifetime_exhausted` with the credential's notAfter, where a credential the service does not know was
+ * `unknown_credential`. With a Node-ID and a public fingerprint, anyone could learn that a device was revoked and
+ * when a credential ends. Every such refusal is now the same answer; the real one is kept for the service's log.
+ */
+
+/** What the peer is told (all that an answer is made from) and the refusal kept for the service's log. */
+const refusedHello = async (run: () => Promise<unknown>) => {
+  const error = await run().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!isCredenceError(error, 'protocol')) throw new Error(`expected a protocol refusal, got ${String(error)}`);
+  return { told: { message: error.message, problem: error.problem }, logged: concealedRefusal(error) };
+};
+
+const toldAtProvisioning = {
+  message: 'provisioning.hello rejected: unknown_credential',
+  problem: { code: 'protocol', step: 'provisioning.hello', reason: 'unknown_credential', message: 'provisioning.hello rejected: unknown_credential' },
+};
+const toldAtAssociation = {
+  message: 'association.hello rejected: unknown_credential',
+  problem: { code: 'protocol', step: 'association.hello', reason: 'unknown_credential', message: 'association.hello rejected: unknown_credential' },
+};
+
+describe('a provisioning hello for a bootstrap credential that cannot be used', () => {
+  const cases = [
+    ['from an unknown node', 'unknown_credential', async () => {
+      const world = await provisioningWorld({ bootstrapKind: 'ed25519' });
+      const session = await world.client.start({ credentialKind: 'p256' });
+      return () => world.ef.acceptHello({ ...session.hello, nodeId: 'node-9999' });
+    }],
+    ['whose credential was revoked', 'credential_revoked', async () => {
+      const world = await provisioningWorld({ bootstrapKind: 'p256', bootstrapRevoked: true });
+      const session = await world.client.start({ credentialKind: 'p256' });
+      return () => world.ef.acceptHello(session.hello);
+    }],
+    ['whose credential has expired', 'credential_expired', async () => {
+      const world = await provisioningWorld({ bootstrapKind: 'p256', bootstrapValidity: { notBefore: '2020-01-01T00:00:00.000Z', notAfter: '2029-12-31T00:00:00.000Z' } });
+      const session = await world.client.start({ credentialKind: 'p256' });
+      return () => world.ef.acceptHello(session.hello);
+    }],
+    ['whose credential is not valid yet', 'credential_not_yet_valid', async () => {
+      const world = await provisioningWorld({ bootstrapKind: 'p256', bootstrapValidity: { notBefore: '2031-01-01T00:00:00.000Z', notAfter: '2032-01-01T00:00:00.000Z' } });
+      const session = await world.client.start({ credentialKind: 'p256' });
+      return () => world.ef.acceptHello(session.hello);
+    }],
+    ['whose bootstrap PSK was shredded (the credential ended during the hello)', 'credential_revoked', async () => {
+      const world = await provisioningWorld({ bootstrapKind: 'psk256' });
+      await world.efSe.destroy(EF_OWNER, world.bootstrap.efHandle as KeyHandle);
+      const session = await world.client.start({ credentialKind: 'psk256' });
+      return () => world.ef.acceptHello(session.hello);
+    }],
+  ] as const;
+
+  it.each(cases)('%s is told unknown_credential and nothing else; the log keeps %s', async (_case, real, arrange) => {
+    const { told, logged } = await refusedHello(await arrange());
+    expect(told).toEqual(toldAtProvisioning);
+    expect(logged).toMatchObject({ step: 'provisioning.hello', reason: real });
+  });
+});
+
+describe('an association hello for a credential that cannot be used', () => {
+  const cases = [
+    ['from an unknown Registree', 'unknown_credential', async () => {
+      const world = await handshakeWorld({ kind: 'psk256' });
+      const handshake = await world.registree.start({ lifetimeSeconds: 60 });
+      return () => world.registrar.acceptHello({ ...handshake.hello, registreeId: 'CSE-MN-8' });
+    }],
+    ['whose credential was revoked', 'credential_revoked', async () => {
+      const world = await handshakeWorld({ kind: 'p256', revoked: true });
+      const handshake = await world.registree.start({ lifetimeSeconds: 60 });
+      return () => world.registrar.acceptHello(handshake.hello);
+    }],
+    ['whose credential has expired', 'credential_expired', async () => {
+      const world = await handshakeWorld({ kind: 'ed25519', validity: { notBefore: '2029-01-01T00:00:00.000Z', notAfter: '2030-01-01T00:10:00.000Z' } });
+      const handshake = await world.registree.start({ lifetimeSeconds: 60 });
+      world.clock.set('2030-01-01T00:10:00.000Z');
+      return () => world.registrar.acceptHello({ ...handshake.hello, sentAt: '2030-01-01T00:10:00.000Z' });
+    }],
+    ['whose credential is too near its end for any association', 'lifetime_exhausted', async () => {
+      const world = await handshakeWorld({ kind: 'p256', validity: { notBefore: '2029-01-01T00:00:00.000Z', notAfter: '2030-01-01T00:01:00.000Z' } });
+      const handshake = await world.registree.start({ lifetimeSeconds: 30 });
+      return () => world.registrar.acceptHello(handshake.hello);
+    }],
+    ['whose PSK the Registrar no longer holds (the credential ended during the hello)', 'credential_revoked', async () => {
+      const world = await handshakeWorld({ kind: 'psk256' });
+      await world.registrarSe.destroy(REGISTRAR_OWNER, world.registrarHandle as KeyHandle);
+      const handshake = await world.registree.start({ lifetimeSeconds: 60 });
+      return () => world.registrar.acceptHello(handshake.hello);
+    }],
+  ] as const;
+
+  it.each(cases)('%s is told unknown_credential and nothing else; the log keeps %s', async (_case, real, arrange) => {
+    const { told, logged } = await refusedHello(await arrange());
+    expect(told).toEqual(toldAtAssociation);
+    expect(logged).toMatchObject({ step: 'association.hello', reason: real });
+  });
+});
+
+describe('the refusal of a lifetime that does not fit', () => {
+  it('does not say when the credential ends', () => {
+    const notAfter = '2030-01-01T00:01:00.000Z';
+    let refused: unknown;
+    try {
+      associationLifetime({ requestedSeconds: 30, credentialNotAfter: notAfter, now: new Date('2030-01-01T00:00:30.000Z'), marginSeconds: 60, step: 'association.hello' });
+    } catch (error) {
+      refused = error;
+    }
+    expect(isCredenceError(refused, 'protocol') && refused.problem).toMatchObject({ reason: 'lifetime_exhausted' });
+    expect((refused as Error).message).not.toContain(notAfter);
+    expect((refused as Error).message).not.toContain('2030');
+  });
+});
