@@ -1,8 +1,20 @@
 import { and, assign, setup } from 'xstate';
-import type { CredentialContext, NodeContext, SubscriptionContext } from './contexts.ts';
+import type { Registree } from '../domain/events/index.ts';
+import type { CredentialContext, NodeContext } from './contexts.ts';
 import type { AssociationContext } from './contexts.ts';
-import { credentialUsableAt, dataOf, factGuard, isOneOf, ms } from './guards.ts';
-import { isWithin, type MachineEvent } from './types.ts';
+import { credentialUsableAt, dataOf, factGuard, isOneOf, ms, registreeApplicationEnrolled, registreeHeldByNode, subscriptionServesAt } from './guards.ts';
+import type { MachineEvent } from './types.ts';
+
+/**
+ * Whom the association is for: the configuration's own data, or once configured what the machine kept of it, so the
+ * rules on the Registree are decided again at establishment against the facts as they stand then.
+ */
+const configurationOf = (context: AssociationContext, event: MachineEvent): { readonly nodeId: string; readonly registree: Registree } | undefined => {
+  const configured = dataOf(event, 'AssociationConfigured');
+  if (configured !== undefined) return configured;
+  const { nodeId, registree } = context;
+  return nodeId !== undefined && registree !== undefined ? { nodeId, registree } : undefined;
+};
 
 /**
  * Security association between a Registree (CSE or AE) and its Registrar CSE (seed 003, 11.3):
@@ -35,31 +47,33 @@ export const associationMachine = setup({
      * ends their enrolments, and no association is configured or completed in that window (found in review: only the
      * Registrar checked it, so an operator's command or a handshake finishing after the termination passed).
      */
-    subscriptionServes: factGuard(({ event }) => {
-      const subscription = event.facts.subscription;
-      return isOneOf(subscription, ['active']) && isWithin(event.at, subscription!.context as unknown as SubscriptionContext);
-    }),
+    subscriptionServes: factGuard(({ event }) => subscriptionServesAt(event.facts.subscription, event.at)),
     /**
      * The credential belongs to this Registree (RS-01): its node, its CSE, or for an AE its App-ID or AE-ID. One
-     * node's credential never authenticates another's association, and a CSE Registree is the node's own CSE
-     * (the CSE-ID it was enrolled with), so revoking the node reaches every association made in its name.
+     * node's credential never authenticates another's association, and a CSE Registree is the node's own CSE: the
+     * CSE-ID it holds now (registreeHeldByNode), so revoking the node reaches every association made in its name.
+     * Decided at configuration and again at establishment (found in review: a node re-enrolled under a new CSE-ID
+     * completed the handshake of an association configured under its old one, since given to another node).
      */
-    credentialBelongsToRegistree: factGuard(({ event }) => {
-      const d = dataOf(event, 'AssociationConfigured');
+    credentialBelongsToRegistree: factGuard(({ context, event }) => {
+      const d = configurationOf(context, event);
       const owner = (event.facts.credential?.context as CredentialContext | undefined)?.owner;
       if (d === undefined || owner === undefined) return false;
-      if (d.registree.kind === 'cse' && (event.facts.node?.context as NodeContext | undefined)?.cseId !== d.registree.id) return false;
+      if (!registreeHeldByNode(event.facts.node, d.registree)) return false;
       if (owner.kind === 'node') return owner.id === d.nodeId;
       if (owner.kind === 'cse') return d.registree.kind === 'cse' && owner.id === d.registree.id;
       if (d.registree.kind !== 'ae') return false;
       return (owner.kind === 'app' && owner.id === d.registree.appId) || (owner.kind === 'ae' && owner.id === d.registree.id);
     }),
     nodeEnrolled: factGuard(({ event }) => isOneOf(event.facts.node, ['enrolled', 'associated'])),
-    /** An AE Registree acts under an enrolled App-ID (11.2.2); a CSE Registree needs no application. */
-    applicationEnrolled: factGuard(({ event }) => {
-      const d = dataOf(event, 'AssociationConfigured');
-      if (d === undefined) return false;
-      return d.registree.kind === 'cse' || isOneOf(event.facts.application, ['enrolled', 'associated']);
+    /**
+     * Seed 003, 11.2.2: an AE Registree acts under an enrolled App-ID, at configuration and again at establishment
+     * (found in review: a handshake was recorded for an App-ID revoked meanwhile, before the cascade revoked the
+     * association); a CSE Registree needs no application.
+     */
+    applicationEnrolled: factGuard(({ context, event }) => {
+      const d = configurationOf(context, event);
+      return d !== undefined && registreeApplicationEnrolled(event.facts.application, d.registree);
     }),
     /**
      * Seed 003, 11.3.2: "The lifetime of a security association shall be shorter than the lifetime of the
@@ -98,7 +112,10 @@ export const associationMachine = setup({
       on: {
         AssociationEstablished: {
           target: 'associated',
-          guard: and(['credentialUsable', 'credentialNotBootstrap', 'nodeEnrolled', 'subscriptionServes', 'lifetimeShorterThanCredential']),
+          guard: and([
+            'credentialUsable', 'credentialNotBootstrap', 'nodeEnrolled', 'subscriptionServes', 'credentialBelongsToRegistree', 'applicationEnrolled',
+            'lifetimeShorterThanCredential',
+          ]),
           actions: assign(({ event }) => ({
             establishedAt: event.at,
             expiresAt: ms(dataOf(event, 'AssociationEstablished')!.expiresAt),

@@ -1,6 +1,6 @@
 import { and, assign, setup } from 'xstate';
-import type { CredentialContext } from './contexts.ts';
-import { dataOf, factGuard, isOneOf, ms } from './guards.ts';
+import type { CredentialContext, NodeContext } from './contexts.ts';
+import { dataOf, factGuard, isNodeServiceCredential, isOneOf, ms, subscriptionServesAt } from './guards.ts';
 import type { EntityView, MachineEvent } from './types.ts';
 import type { Owner } from '../domain/events/index.ts';
 
@@ -56,6 +56,28 @@ export const credentialMachine = setup({
       if (d?.method !== 'remote-provisioning') return true;
       const bootstrap = event.facts.bootstrap;
       return d.bootstrapCredentialId !== undefined && isOneOf(bootstrap, ['enrolled', 'associated']) && sameOwner(bootstrap, context.owner);
+    }),
+    /**
+     * Seed 003, 11.2.1: "M2M service provisioning assumes the existence of an M2M service subscription". A node's
+     * service credential is put into its node (provisioned) only while the subscription the node is enrolled under
+     * itself serves: active and within its validity at this instant, read as a fact named by the node, as the
+     * association machine's `subscriptionServes` reads it (found in review: a remote provisioning run authenticated
+     * under an active subscription was recorded after its termination, before the cascade ended the enrolment).
+     *
+     * Why on provisioning only, and only for a node's service credential under a subscription (the narrowest rule
+     * that closes it): a credential authenticates nothing until it is provisioned (an association needs it enrolled
+     * or associated, `credentialUsable`), so every path to service goes through `CredentialProvisioned`; remote
+     * provisioning decides its issue and its provisioning together before appending either (assertWouldRecord), so
+     * its refusal still writes nothing. Issuing stays as it was: a credential issued and never provisioned is ended
+     * by the cascade with its node's enrolment. A node never enrolled is under no subscription (the factory
+     * credential at registration, an operator's credentials for it) and a node's bootstrap credential is its
+     * Initialization (seed 004), not service provisioning: both stay legal, and so does every stored history that
+     * provisioned only under a serving subscription (the replay suites hold them so).
+     */
+    subscriptionServes: factGuard(({ context, event }) => {
+      if (!isNodeServiceCredential(context)) return true;
+      const subscriptionId = (event.facts.owner?.context as NodeContext | undefined)?.subscriptionId;
+      return subscriptionId === undefined || subscriptionServesAt(event.facts.subscription, event.at);
     }),
     associationIsNew: ({ context, event }) => {
       const id = dataOf(event, 'CredentialAssociated')?.associationId;
@@ -136,7 +158,7 @@ export const credentialMachine = setup({
     },
     initialized: {
       on: {
-        CredentialProvisioned: { target: 'enrolled', guard: and(['notExpiredYet', 'bootstrapIsUsable']) },
+        CredentialProvisioned: { target: 'enrolled', guard: and(['notExpiredYet', 'bootstrapIsUsable', 'subscriptionServes']) },
         CredentialExpired: { target: 'expired', guard: 'notAfterReached' },
         CredentialRevoked: { target: 'revoked', actions: 'recordRevocation' },
       },

@@ -1,6 +1,7 @@
 import type { DomainEvent } from '../domain/events/index.ts';
 import { streamIdOf, type EntityKind, type EntityView } from '../domain/streams.ts';
 import type { AssociationContext, CredentialContext, NodeContext } from './contexts.ts';
+import { isNodeServiceCredential } from './guards.ts';
 import type { FactName, Facts, FactSources } from './types.ts';
 
 /**
@@ -20,12 +21,19 @@ const factSourcesOf = (event: DomainEvent, context: unknown): FactSources => {
       if (predecessorId !== undefined) sources.predecessor = { kind: 'credential', id: predecessorId };
       return sources;
     }
-    case 'CredentialProvisioned':
+    case 'CredentialProvisioned': {
+      const sources: FactSources = {};
       // Only remote provisioning rests on its bootstrap credential (bootstrapIsUsable): a pre-provisioned one that
       // names one takes no dependency on it (no conflict, no claim).
-      return event.data.method !== 'remote-provisioning' || event.data.bootstrapCredentialId === undefined
-        ? {}
-        : { bootstrap: { kind: 'credential', id: event.data.bootstrapCredentialId } };
+      if (event.data.method === 'remote-provisioning' && event.data.bootstrapCredentialId !== undefined) {
+        sources.bootstrap = { kind: 'credential', id: event.data.bootstrapCredentialId };
+      }
+      // A node's service credential rests on the subscription its node is served under (subscriptionServes, seed 003
+      // 11.2.1): the node is read, and through it the subscription (derivedSourcesOf). Nothing for any other.
+      const credential = context as CredentialContext;
+      if (isNodeServiceCredential(credential)) sources.owner = { kind: 'node', id: credential.owner!.id };
+      return sources;
+    }
     case 'CredentialRotationStarted': {
       const previous = (context as CredentialContext).successorId;
       return {
@@ -48,10 +56,12 @@ const factSourcesOf = (event: DomainEvent, context: unknown): FactSources => {
       return sources;
     }
     case 'AssociationEstablished': {
-      const { credentialId, nodeId } = context as AssociationContext;
+      // The configuration's facts again (RS-01, 11.2.2): the node for the CSE-ID it holds now, an AE's App-ID.
+      const { credentialId, nodeId, registree } = context as AssociationContext;
       return {
         ...(credentialId === undefined ? {} : { credential: { kind: 'credential' as const, id: credentialId } }),
         ...(nodeId === undefined ? {} : { node: { kind: 'node' as const, id: nodeId } }),
+        ...(registree?.kind === 'ae' ? { application: { kind: 'application' as const, id: registree.appId } } : {}),
       };
     }
     case 'PseudonymRotated':
@@ -63,11 +73,16 @@ const factSourcesOf = (event: DomainEvent, context: unknown): FactSources => {
 
 /**
  * Facts named by another fact, read once it is: an association's node's subscription and factory (bootstrap)
- * credential. The association stands on the subscription the node is served under (seed 003, 11.2.1), not on the
- * node's word for it, which lags a termination until the cascade ends the enrolment; and the factory credential is
- * compared by key, not only by id.
+ * credential, and the subscription of the node a service credential is provisioned into. Both stand on the
+ * subscription the node is served under (seed 003, 11.2.1), not on the node's word for it, which lags a termination
+ * until the cascade ends the enrolment; and the factory credential is compared by key, not only by id.
  */
 const derivedSourcesOf = (event: DomainEvent, facts: Facts): FactSources => {
+  if (event.type === 'CredentialProvisioned') {
+    // A node under no subscription (never enrolled) names none: the guard has nothing to hold it to.
+    const subscriptionId = (facts.owner?.context as NodeContext | undefined)?.subscriptionId;
+    return subscriptionId === undefined ? {} : { subscription: { kind: 'subscription', id: subscriptionId } };
+  }
   if (event.type !== 'AssociationConfigured' && event.type !== 'AssociationEstablished') return {};
   const node = facts.node?.context as NodeContext | undefined;
   const sources: FactSources = {};

@@ -1,4 +1,5 @@
-import type { CredentialContext } from './contexts.ts';
+import type { Registree } from '../domain/events/index.ts';
+import type { CredentialContext, NodeContext, SubscriptionContext } from './contexts.ts';
 import { isWithin, type EntityView, type MachineEvent } from './types.ts';
 
 /** Rules shared by several machines. Each is a pure predicate over the event and its facts. */
@@ -15,6 +16,33 @@ export const credentialUsableAt = (view: EntityView | undefined, at: number): bo
 
 export const isOneOf = (view: EntityView | undefined, states: readonly string[]): boolean =>
   view !== undefined && states.includes(view.state);
+
+/**
+ * Seed 003, 11.2.1: a subscription serves its nodes at `at` while it is itself active and within its validity, not
+ * only while the nodes say so (a terminated or lapsed one leaves them enrolled until the cascade ends their enrolment).
+ */
+export const subscriptionServesAt = (view: EntityView | undefined, at: number): boolean =>
+  isOneOf(view, ['active']) && isWithin(at, view!.context as unknown as SubscriptionContext);
+
+/**
+ * RS-01: a CSE Registree is the CSE-ID its node holds now (the one of its last enrolment), not one it held when the
+ * association was configured: a CSE-ID moved to another node (a device replacement) is that node's from then on. An
+ * AE Registree holds no CSE-ID of its node's; its credential's owner is what binds it (credentialBelongsToRegistree).
+ */
+export const registreeHeldByNode = (node: EntityView | undefined, registree: Registree): boolean =>
+  registree.kind !== 'cse' || (node?.context as NodeContext | undefined)?.cseId === registree.id;
+
+/** Seed 003, 11.2.2: an AE Registree acts under an enrolled App-ID; a CSE Registree needs no application. */
+export const registreeApplicationEnrolled = (application: EntityView | undefined, registree: Registree): boolean =>
+  registree.kind === 'cse' || isOneOf(application, ['enrolled', 'associated']);
+
+/**
+ * Whether putting this credential into its node is M2M service provisioning (seed 003, 11.2.1), which assumes a
+ * subscription: a node's credential other than its factory (bootstrap) one. The factory credential belongs to the
+ * node's Initialization (seed 004) and is what remote provisioning authenticates with, not a service it is given.
+ */
+export const isNodeServiceCredential = (credential: CredentialContext | undefined): boolean =>
+  credential?.owner?.kind === 'node' && credential.purpose !== 'bootstrap';
 
 export const ms = (iso: string): number => Date.parse(iso);
 

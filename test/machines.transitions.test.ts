@@ -313,6 +313,22 @@ const RULES: [string, EntityKind, string, MachineEvent, string][] = [
     e('PseudonymRotated', { pseudonym: `p-${'a'.repeat(26)}`, nodeId: 'n', epoch: 0, trigger: 'initial' }, 10, {}), 'nodeIsLive'],
   ['releasing an association the node never recorded', 'node', 'associated',
     e('NodeAssociationReleased', { nodeId: 'n', associationId: 'zz' }), 'associationIsLive'],
+  // RS-01: the Registree is decided again at establishment, against the CSE-ID the node holds then.
+  ['association handshake under a CSE-ID its node no longer holds (re-enrolled under another, RS-01)', 'association', 'initialized',
+    { ...SAMPLES.AssociationEstablished, facts: { ...SAMPLES.AssociationEstablished.facts, node: view('enrolled', { cseId: '/n-renumbered' }) } }, 'credentialBelongsToRegistree'],
+  ["association handshake with another node's credential", 'association', 'initialized',
+    { ...SAMPLES.AssociationEstablished, facts: { ...SAMPLES.AssociationEstablished.facts, credential: view('enrolled', { ...usableCredential.context, owner: { kind: 'node', id: 'other' } }) } }, 'credentialBelongsToRegistree'],
+  // Seed 003 11.2.1: a node's service credential is provisioned only while the node's subscription serves.
+  ["provisioning a node's service credential after its subscription was terminated (11.2.1)", 'credential', 'initialized',
+    { ...SAMPLES.CredentialProvisioned, facts: { owner: view('enrolled', { subscriptionId: 's' }), subscription: view('revoked', activeSubscription.context) } }, 'subscriptionServes'],
+  ["provisioning a node's service credential after its subscription expired (11.2.1)", 'credential', 'initialized',
+    { ...SAMPLES.CredentialProvisioned, facts: { owner: view('associated', { subscriptionId: 's' }), subscription: view('expired', activeSubscription.context) } }, 'subscriptionServes'],
+  ["provisioning a node's service credential past its subscription's notAfter, not yet marked expired (11.2.1)", 'credential', 'initialized',
+    { ...SAMPLES.CredentialProvisioned, at: at(30), facts: { owner: view('enrolled', { subscriptionId: 's' }), subscription: view('active', { notBefore: at(0), notAfter: at(30) }) } }, 'subscriptionServes'],
+  ["remote provisioning of a node's service credential after its subscription was terminated (11.2.1)", 'credential', 'initialized',
+    e('CredentialProvisioned', { credentialId: 'c', method: 'remote-provisioning', bootstrapCredentialId: 'b' }, 10, {
+      bootstrap: view('enrolled', { owner: { kind: 'node', id: 'n' } }), owner: view('enrolled', { subscriptionId: 's' }), subscription: view('revoked', activeSubscription.context),
+    }), 'subscriptionServes'],
 ];
 
 describe('guards name the rule that refuses', () => {
@@ -324,6 +340,49 @@ describe('guards name the rule that refuses', () => {
       const error = refusalError(kind, `${kind}-x`, true, event.type, verdict);
       expect(error.problem).toMatchObject({ code: 'illegal_transition', state, attempted: event.type, rule });
       expect(error.message).toContain(rule);
+    }
+  });
+
+  it('an AE handshake is refused once its App-ID is no longer enrolled (11.2.2), and recorded while it is', () => {
+    const configured = e('AssociationConfigured', { associationId: 'a', nodeId: 'n', credentialId: 'c', registree: { kind: 'ae', id: 'Cae', appId: 'Rapp' }, registrarCseId: '/in' },
+      10, { credential: usableCredential, ...servedNode, application: view('enrolled') });
+    const initialized = evaluate('association', initialSnapshot('association', 'x'), configured);
+    if (!initialized.ok) throw new Error(`configuration refused: ${initialized.rule}`);
+    for (const state of ['revoked', 'initialized']) {
+      const verdict = evaluate('association', initialized.snapshot, { ...SAMPLES.AssociationEstablished, facts: { ...SAMPLES.AssociationEstablished.facts, application: view(state) } });
+      expect(verdict.ok === false && verdict.rule, state).toBe('applicationEnrolled');
+    }
+    for (const state of ['enrolled', 'associated']) {
+      const verdict = evaluate('association', initialized.snapshot, { ...SAMPLES.AssociationEstablished, facts: { ...SAMPLES.AssociationEstablished.facts, application: view(state) } });
+      expect(verdict.ok && stateOf(verdict.snapshot), state).toBe('associated');
+    }
+  });
+
+  it('a CSE handshake is recorded under the CSE-ID its node holds now, whatever it held before (a CSE-ID moved between nodes, RS-01)', () => {
+    const configured = e('AssociationConfigured', { associationId: 'a', nodeId: 'n', credentialId: 'c', registree: { kind: 'cse', id: '/n-new' }, registrarCseId: '/in' },
+      10, { credential: usableCredential, ...servedNode, node: view('enrolled', { cseId: '/n-new' }) });
+    const initialized = evaluate('association', initialSnapshot('association', 'x'), configured);
+    if (!initialized.ok) throw new Error(`configuration refused: ${initialized.rule}`);
+    const verdict = evaluate('association', initialized.snapshot, { ...SAMPLES.AssociationEstablished, facts: { ...SAMPLES.AssociationEstablished.facts, node: view('associated', { cseId: '/n-new' }) } });
+    expect(verdict.ok && stateOf(verdict.snapshot)).toBe('associated');
+  });
+
+  it('provisions what rests on no ended subscription: a node under none, its bootstrap credential, an application\'s, a node served', () => {
+    const ended = { owner: view('enrolled', { subscriptionId: 's' }), subscription: view('revoked', activeSubscription.context) };
+    const issued = (data: Record<string, unknown>, facts: Facts = { owner: view('enrolled') }): EntitySnapshot => {
+      const verdict = evaluate('credential', initialSnapshot('credential', 'x'), e('CredentialIssued', { ...(SAMPLES.CredentialIssued.data as object), ...data }, 10, facts));
+      if (!verdict.ok) throw new Error(`issue refused: ${verdict.rule}`);
+      return verdict.snapshot;
+    };
+    const cases: [string, EntitySnapshot, Facts][] = [
+      ['a node under no subscription (registered, never enrolled)', issued({}), { owner: view('initialized') }],
+      ['a node\'s bootstrap credential after its subscription ended', issued({ purpose: 'bootstrap' }), ended],
+      ['an application\'s credential', issued({ purpose: 'application', owner: { kind: 'app', id: 'Rapp' } }, { owner: view('enrolled') }), {}],
+      ['a node\'s service credential under a serving subscription', issued({}), { owner: view('enrolled', { subscriptionId: 's' }), subscription: activeSubscription }],
+    ];
+    for (const [name, snapshot, facts] of cases) {
+      const verdict = evaluate('credential', snapshot, { ...SAMPLES.CredentialProvisioned, facts });
+      expect(verdict.ok && stateOf(verdict.snapshot), name).toBe('enrolled');
     }
   });
 

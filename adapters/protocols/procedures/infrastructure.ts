@@ -3,7 +3,8 @@ import { protocolError, validationError } from '../../../domain/errors.ts';
 import { toBase64url } from '../../../domain/crypto/index.ts';
 import type { Actor } from '../../../domain/metadata.ts';
 import { parseStreamId, streamIdOf } from '../../../domain/streams.ts';
-import type { AssociationContext, CredentialContext } from '../../../machines/index.ts';
+import { viewOf, type AssociationContext, type CredentialContext } from '../../../machines/index.ts';
+import { registreeApplicationEnrolled, registreeHeldByNode } from '../../../machines/guards.ts';
 import type { Engine } from '../../engine/index.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import { EnrolmentFunction, type CertificateIssuance } from '../enrolment/index.ts';
@@ -174,16 +175,28 @@ export class Infrastructure {
   /**
    * The credential an association configured by an operator (11.3.1) authenticates with, read from the engine on
    * every call (nothing is kept between requests): known only while the association waits for its handshake, is
-   * configured with this Registrar CSE and names `registreeId` as its Registree.
+   * configured with this Registrar CSE and names `registreeId` as its Registree, and that Registree may still
+   * associate as the association machine will decide at establishment (its rules, machines/guards.ts).
    */
   async credentialOfAssociation(associationId: string, registreeId: string, fingerprint: string) {
     const association = await this.o.engine.entity('association', associationId);
     const c = association.snapshot.context as AssociationContext;
     if (String(association.snapshot.value) !== 'initialized' || c.credentialId === undefined) return undefined;
-    if (c.registree?.id !== registreeId || c.registrarCseId !== this.registrarCseId) return undefined;
+    if (c.registree === undefined || c.registree.id !== registreeId || c.registrarCseId !== this.registrarCseId) return undefined;
     // No handshake for a node whose subscription ended while the cascade has not ended its enrolment yet (seed 003,
     // 11.2.1; found in review): unknown to the Registrar, as an association that is not waiting is.
     if (c.nodeId === undefined || (await servedUnderSubscription(this.o.engine, c.nodeId)) !== 'served') return undefined;
+    // RS-01 (credentialBelongsToRegistree): a CSE Registree is the CSE-ID its node holds now, not the one it held at
+    // configuration; a CSE-ID moved to another node is that node's (found in review: a renumbered node completed a
+    // handshake under its old CSE-ID, since given to another node).
+    const node = await this.o.engine.entity('node', c.nodeId);
+    if (!registreeHeldByNode(viewOf(node.snapshot), c.registree)) return undefined;
+    // Seed 003, 11.2.2 (applicationEnrolled): an AE's App-ID still enrolled (found in review: a handshake completed for
+    // an App-ID the operator had revoked, the cascade not having revoked the association yet).
+    if (c.registree.kind === 'ae') {
+      const application = await this.o.engine.entity('application', c.registree.appId);
+      if (!registreeApplicationEnrolled(viewOf(application.snapshot), c.registree)) return undefined;
+    }
     return this.#credentialById(c.credentialId, fingerprint);
   }
 

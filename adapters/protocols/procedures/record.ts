@@ -31,15 +31,15 @@ export const mayDiscardKeys = (confirming: boolean, error: unknown): boolean => 
 /**
  * Remote provisioning ended with a verified receipt: `CredentialIssued` then `CredentialProvisioned` with the receipt.
  * The Enrolment Function's copy of a PSK is registered pending first, so a crash before the append leaves a key the
- * next start sweeps; refused by the engine (the node or its bootstrap credential was revoked meanwhile, say), the
- * copy is destroyed.
+ * next start sweeps; refused by the engine (the node or its bootstrap credential was revoked meanwhile, say, or the
+ * node's subscription ended after the run's auth step: `subscriptionServes`, seed 003 11.2.1), the copy is destroyed.
  *
  * A refusal writes nothing: both commands are decided before either is appended (`assertWouldRecord`), so a
- * `provisionCredential` the machine would refuse (`bootstrapIsUsable`) no longer leaves a `CredentialIssued` behind,
- * an id in `initialized` nobody can provision. Only a fact that moves in the milliseconds between that decision and
- * the second append can still refuse it; then the trail is made honest in the same path: the credential just
- * issued is revoked (`cessationOfOperation`, RFC 5280 5.3.1: it will never be used), its revocation correlated
- * with its issue. (One append of both events would close even that window, but the engine decides and appends
+ * `provisionCredential` the machine would refuse (`bootstrapIsUsable`, `subscriptionServes`) no longer leaves a
+ * `CredentialIssued` behind, an id in `initialized` nobody can provision. Only a fact that moves in the milliseconds
+ * between that decision and the second append can still refuse it; then the trail is made honest in the same path:
+ * the credential just issued is revoked (`cessationOfOperation`, RFC 5280 5.3.1: it will never be used), its
+ * revocation correlated with its issue. (One append of both events would close even that window, but the engine decides and appends
  * one command at a time.)
  */
 export const recordProvisioning = async (
