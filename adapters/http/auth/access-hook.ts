@@ -27,6 +27,7 @@ const bearerToken = (header: string | undefined): string | undefined => {
  * and before the body is read; a refusal is raised just before parsing, so a caller without a valid token never has
  * a body parsed. Missing, malformed, expired, forged, unknown or revoked token: 401; a valid token of a role the
  * route does not allow: 403; an address whose tokens were refused too often in the window: 429, no token checked.
+ * Once the body is read the token is checked again: revoked or expired while the body was on its way, 401.
  */
 export const installAccessHook = (
   app: App,
@@ -87,5 +88,15 @@ export const installAccessHook = (
     const refusal = refusals.get(request);
     if (refusal !== undefined) throw refusal;
     return payload;
+  });
+
+  // The token was good when the headers came; the body may come up to requestTimeoutMs later, and a token revoked
+  // or expired meanwhile must not act (found in review: a command held back until its token was revoked was still
+  // recorded under it). Checked again once the body is read, before it is validated and before any handler: one
+  // registry lookup, as the SSE heartbeat makes.
+  app.addHook('preValidation', async (request) => {
+    const principal = request.principal;
+    if (principal === undefined || !Array.isArray(request.routeOptions.config.access)) return;
+    if (access.remainingMs(principal) <= 0) throw unauthenticated('revoked or expired while the request was read');
   });
 };

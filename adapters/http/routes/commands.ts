@@ -10,7 +10,9 @@ import { StoredEventWire } from './wire.ts';
 /**
  * The body: one strict object per command type, its `data` the command's own schema (the engine parses it again),
  * so a bad body is refused with every field path before anything is read, and the OpenAPI document shows each
- * command. No `actor` or `metadata`: who acts is the authenticated principal (a body that names one is a 400).
+ * command. That schema is strict at every depth (domain/commands/command.ts): an unknown or misspelt field is a 400
+ * naming it (`body.data.profile.colour`, rule `unrecognized_key`), never dropped. No `actor` or `metadata`: who acts
+ * is the authenticated principal (a body that names one is a 400).
  */
 const envelope = {
   commandId: CommandMetadata.shape.commandId.optional().describe('idempotency key (UUID); the same id again replays the first outcome'),

@@ -8,6 +8,7 @@ import { FleetReplayer } from '../../replay-workers/fleet-replayer.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
 import { csvColumnsOf } from './compliance-rows.ts';
+import { refuseUnlessResolved, withoutNodeTrail } from './entities.ts';
 import { toCsv, wantsCsv } from './csv.ts';
 import { DecimalString, Finding, getEntityRoute, readYourWritesInto, toWire, Verdict } from './wire.ts';
 
@@ -123,7 +124,9 @@ export const complianceRoutes: RouteModule = (app, context) => {
       if (!params.success) throw validationError(issuesOf(params.error), 'query');
       const eventsBehind = await readYourWritesInto(context, reply, ['audit', 'compliance']);
       const answer = answerQuery(name, context.credence.readModels, params.data, context.credence.engine.clock.now());
-      const rows = toWire(answer.rows) as Record<string, unknown>[];
+      const wire = toWire(answer.rows) as Record<string, unknown>[];
+      // A rotation's cause and ids name the node behind its pseudonym (SER-025).
+      const rows = name === 'actions' ? wire.map(withoutNodeTrail) : wire;
       reply.header('vary', 'accept');
       reply.header('credence-truncated', String(answer.truncated));
       // CSV has no field for it: the next page's `after` travels as a header there (and here too).
@@ -178,13 +181,17 @@ export const complianceRoutes: RouteModule = (app, context) => {
     '/v1/replay/:kind/:id',
     {
       summary: 'Replay verdict of one entity',
-      description: "The entity's stored events through its machine with every guard (other entities as they stood at each event): the state after each, and any it refuses.",
+      description:
+        "The entity's stored events through its machine with every guard (other entities as they stood at each event): the state after each, and any it refuses. " +
+        "A pseudonym's is refused (403) but to an auditor who recorded a resolution of it.",
       tags: ['replay'],
       response: EntityReplayWire,
     },
-    async ({ streamId, kind }) => {
+    async ({ streamId, kind }, _query, reply) => {
       const result = await replayEntity(context.credence.store, streamId);
       if (result.steps.length === 0) throw notFound(streamId, kind);
+      // Its steps' causes and facts name the node behind it (SER-025).
+      if (kind === 'pseudonym') await refuseUnlessResolved(context, reply.request.principal, streamId);
       return toWire(result) as z.infer<typeof EntityReplayWire>;
     },
   );

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { WholeNumber } from '../../../domain/whole-number.ts';
-import { notFound } from '../../../domain/errors.ts';
-import { EntityKind } from '../../../domain/streams.ts';
+import { notFound, unauthorised } from '../../../domain/errors.ts';
+import { EntityKind, parseStreamId } from '../../../domain/streams.ts';
 import { timeline, stateAt } from '../../../projections/audit/index.ts';
 import { listEntities, type EntityRow } from '../../../projections/entities/index.ts';
 import { ACCESS } from '../auth/roles.ts';
-import type { RouteModule } from '../context.ts';
+import type { Principal, RouteModule, ServiceContext } from '../context.ts';
 import { DecimalString, getEntityRoute, mustExist, PageCursor, readYourWritesInto, toWire, Verdict } from './wire.ts';
 
 const MAX_PAGE = 500;
@@ -73,6 +73,56 @@ const StateAtWire = z.object({
 
 const summaryWire = (row: EntityRow) => toWire(row) as z.infer<typeof EntitySummary>;
 
+/**
+ * Which node stands behind a pseudonym is for an auditor's recorded resolution to say (SER-025, SER-018; the
+ * `resolvePseudonym` command, POST /v1/pseudonyms/resolutions). Found in review: every read role saw it in the
+ * pseudonym's machine context, with no PseudonymResolved stored. The read side shows it only to an auditor who has
+ * recorded a resolution of that pseudonym: one read of the pseudonym's stream, which holds its rotation and its
+ * resolutions, nothing else.
+ */
+export const hasResolved = async (context: ServiceContext, principal: Principal | undefined, streamId: string): Promise<boolean> => {
+  if (principal?.role !== 'auditor') return false;
+  for (const event of await context.credence.store.readStream(streamId)) {
+    const actor = event.metadata['actor'] as { id?: unknown; role?: unknown } | undefined;
+    if (event.type === 'PseudonymResolved' && actor?.id === principal.subject && actor.role === 'auditor') return true;
+  }
+  return false;
+};
+
+/**
+ * 403 for what of a pseudonym's stream names its node, unless the caller recorded a resolution of it: its events
+ * (PseudonymRotated carries the node and the epoch), and their metadata and causes, which name the node's own events
+ * (a rotation reacting to a registration is caused by it, and an interval rotation's command id derives from the
+ * Node-ID). The refusal says how to get it accountably.
+ */
+export const refuseUnlessResolved = async (context: ServiceContext, principal: Principal | undefined, streamId: string): Promise<void> => {
+  if (await hasResolved(context, principal, streamId)) return;
+  throw unauthorised(
+    principal?.subject ?? 'anonymous',
+    `the history of a pseudonym names its node (SER-025): an auditor resolves it first (POST /v1/pseudonyms/resolutions, recorded), then reads it`,
+  );
+};
+
+/**
+ * A timeline entry as the compliance `actions` rows show it: one of a pseudonym's stream without what points at its
+ * node (found in review: the first rotation's `causedBy` was the node's registration). Its cause and correlation
+ * name the node's own events, and its command id (so its event id) derives from the cause or, for an interval
+ * rotation, from the Node-ID and epoch, which anyone holding the node list can compute. Position, time, actor and
+ * command type stay: what was done, and by whom.
+ */
+export const withoutNodeTrail = (entry: Record<string, unknown>): Record<string, unknown> => {
+  if (typeof entry['streamId'] !== 'string' || parseStreamId(entry['streamId'])?.kind !== 'pseudonym') return entry;
+  const { eventId: _e, commandId: _c, correlationId: _r, causationId: _a, causedBy: _b, ...rest } = entry;
+  return rest;
+};
+
+/** A pseudonym's machine context without the node and its epoch (which, with the node, links the node's pseudonyms). */
+const withoutNodeLink = (kind: EntityKind, context: Record<string, unknown>, shown: boolean): Record<string, unknown> => {
+  if (kind !== 'pseudonym' || shown) return context;
+  const { nodeId: _nodeId, epoch: _epoch, ...rest } = context;
+  return rest;
+};
+
 export const entityRoutes: RouteModule = (app, context) => {
   app.get('/v1/entities', {
     config: { access: ACCESS.read },
@@ -117,14 +167,17 @@ export const entityRoutes: RouteModule = (app, context) => {
     '/v1/entities/:kind/:id',
     {
       summary: "One entity's current state",
-      description: 'The entity as its machine sees it now, rebuilt from its stream (the same view the engine decides commands on).',
+      description:
+        'The entity as its machine sees it now, rebuilt from its stream (the same view the engine decides commands on). A pseudonym\'s ' +
+        'context leaves out its node (`nodeId`, `epoch`) unless the caller is an auditor who recorded a resolution of it.',
       tags: ['entities'],
       response: Entity,
     },
-    async ({ kind, id }) => {
+    async ({ kind, id, streamId }, _query, reply) => {
       const entity = await context.credence.engine.entity(kind, id);
       const last = entity.events.at(-1);
       if (last === undefined || entity.revision === undefined) throw notFound(entity.streamId, kind);
+      const shown = kind === 'pseudonym' && (await hasResolved(context, reply.request.principal, streamId));
       return {
         streamId: entity.streamId,
         kind,
@@ -133,7 +186,7 @@ export const entityRoutes: RouteModule = (app, context) => {
         revision: entity.revision.toString(10),
         position: last.record.position.toString(10),
         updatedAt: last.metadata.occurredAt,
-        context: entity.snapshot.context as Record<string, unknown>,
+        context: withoutNodeLink(kind, entity.snapshot.context as Record<string, unknown>, shown),
       };
     },
   );
@@ -145,12 +198,14 @@ export const entityRoutes: RouteModule = (app, context) => {
       summary: "One entity's timeline",
       description:
         'Every event of the entity in stream order from the audit trail: who (actor), which command, why (reason), what caused it ' +
-        '(a cascade, a schedule) and the request signature status. The state after each event is in GET /v1/replay/{kind}/{id}.',
+        '(a cascade, a schedule) and the request signature status. The state after each event is in GET /v1/replay/{kind}/{id}. ' +
+        "A pseudonym's is refused (403) but to an auditor who recorded a resolution of it.",
       tags: ['entities'],
       response: Timeline,
     },
     async ({ streamId, kind }, _query, reply) => {
       await mustExist(context, streamId, kind);
+      if (kind === 'pseudonym') await refuseUnlessResolved(context, reply.request.principal, streamId);
       // The audit trail may lack what the read models had not handled yet: the header says how much.
       await readYourWritesInto(context, reply, ['audit']);
       return { streamId, entries: toWire(timeline(context.credence.readModels, streamId)) };
@@ -162,13 +217,16 @@ export const entityRoutes: RouteModule = (app, context) => {
     '/v1/entities/:kind/:id/state',
     {
       summary: 'An entity as it stood at an instant',
-      description: 'Its events with occurredAt <= `at` replayed through its machine with every guard; `state` is `absent` before its first event.',
+      description:
+        'Its events with occurredAt <= `at` replayed through its machine with every guard; `state` is `absent` before its first event. ' +
+        "A pseudonym's is refused (403) but to an auditor who recorded a resolution of it.",
       tags: ['entities'],
       querystring: z.strictObject({ at: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-02-01T00:00:00Z' }) }),
       response: StateAtWire,
     },
-    async ({ streamId, kind }, query) => {
+    async ({ streamId, kind }, query, reply) => {
       await mustExist(context, streamId, kind);
+      if (kind === 'pseudonym') await refuseUnlessResolved(context, reply.request.principal, streamId);
       return toWire(await stateAt(context.credence.store, streamId, new Date(query.at))) as z.infer<typeof StateAtWire>;
     },
   );

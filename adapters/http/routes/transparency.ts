@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { WholeNumber } from '../../../domain/whole-number.ts';
+import { parseStreamId } from '../../../domain/streams.ts';
 import { toBase64url } from '../../../domain/crypto/index.ts';
 import { CredenceError, validationError } from '../../../domain/errors.ts';
 import type { LoggedLeaf, RecordedEvent, StoredCheckpoint } from '../../../domain/ports/index.ts';
@@ -10,6 +11,7 @@ import type { Credence } from '../../runtime/index.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
+import { refuseUnlessResolved } from './entities.ts';
 import { DecimalString, getEntityRoute, mustExist, StoredEventWire } from './wire.ts';
 
 /**
@@ -94,7 +96,8 @@ export const transparencyRoutes: RouteModule = (app, context) => {
       summary: 'Inclusion proof of one event',
       description:
         'The event at global `position`, its RFC 9162 inclusion proof and the signed checkpoint it is against (the latest; one is signed ' +
-        'on demand when the latest predates the event). Save the three and run `credence verify --event --proof --checkpoint --key`.',
+        'on demand when the latest predates the event). Save the three and run `credence verify --event --proof --checkpoint --key`. ' +
+        "An event of a pseudonym's stream is refused (403) but to an auditor who recorded a resolution of that pseudonym.",
       tags: ['transparency'],
       querystring: z.strictObject({ position: DecimalString.describe('global position of the event') }),
       response: { 200: InclusionWire },
@@ -116,6 +119,9 @@ export const transparencyRoutes: RouteModule = (app, context) => {
       if (leaf === undefined || event === undefined) {
         throw new CredenceError({ code: 'not_found', streamId: 'transparency', message: `no logged event at position ${position}` });
       }
+      // An event of a pseudonym's stream is served whole or not at all (its leaf hash covers every field), and a
+      // rotation names the node behind the pseudonym (SER-025): only to an auditor who recorded a resolution of it.
+      if (parseStreamId(event.streamId)?.kind === 'pseudonym') await refuseUnlessResolved(context, request.principal, event.streamId);
       const checkpoint = await checkpointCovering(leaf.leafIndex);
       return {
         event: recordedEventToJson(event),
@@ -160,13 +166,16 @@ export const transparencyRoutes: RouteModule = (app, context) => {
       summary: 'Evidence bundle of one entity',
       description:
         "The entity's events, each with its inclusion proof against a signed checkpoint, and the log's signed stream head (the stream had " +
-        'exactly these events there): the bundle of `credence export`. Verify it offline with `credence verify FILE.json --key KEY`.',
+        'exactly these events there): the bundle of `credence export`. Verify it offline with `credence verify FILE.json --key KEY`. ' +
+        "A pseudonym's is refused (403) but to an auditor who recorded a resolution of it.",
       tags: ['transparency'],
       response: EvidenceBundleWire,
     },
-    async ({ streamId, kind }) => {
+    async ({ streamId, kind }, _query, reply) => {
       const { log, signer, projection } = use();
       await mustExist(context, streamId, kind);
+      // Whole events or no evidence: a bundle with the node left out would not verify (SER-016, SER-025).
+      if (kind === 'pseudonym') await refuseUnlessResolved(context, reply.request.principal, streamId);
       const { bundle } = await exportEvidence({ streamId, store: credence.store, projection, log, signer });
       return bundle as z.infer<typeof EvidenceBundleWire>;
     },

@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { body, openApi, settled, type Api } from './http-conformance.fixtures.ts';
+import { startTestService, type TestService } from './support/service.ts';
+
+/**
+ * Found in review (SER-025, SER-011, SER-018): GET /v1/entities/pseudonym/{p} answered the pseudonym's machine
+ * context, node and epoch included, to every read role (admin, operator, auditor), while the store held no
+ * PseudonymResolved: the node behind a pseudonym was learnt with no resolution recorded. The same node was in the
+ * pseudonym's replay, state, timeline (the cause of its first rotation is the node's registration), evidence bundle
+ * and in the inclusion proof of its rotation, and the compliance `actions` row of its rotation named the node's
+ * registration as its cause. Now the read side names it only to an auditor who recorded a
+ * resolution of that pseudonym (POST /v1/pseudonyms/resolutions); everyone else gets the context without it and a
+ * 403 on the history, which says how to resolve.
+ */
+describe('the read routes name the node behind a pseudonym only to an auditor who recorded its resolution', () => {
+  const NODE = 'hidden-meter-7';
+  let svc: TestService;
+  let api: Api;
+  let pseudonym = '';
+  let rotationPosition = '';
+  let otherAuditor = '';
+
+  const resolutions = async (): Promise<number> =>
+    (await svc.service.context.credence.store.readStream(`pseudonym-${pseudonym}`)).filter((e) => e.type === 'PseudonymResolved').length;
+
+  /** Every read route about the pseudonym: [name, call]. */
+  const routes = (): readonly (readonly [string, (token: string) => ReturnType<Api['call']>])[] => {
+    const entity = { kind: 'pseudonym', id: pseudonym };
+    return [
+      ['timeline', (token) => api.call('GET', '/v1/entities/{kind}/{id}/timeline', entity, { token })],
+      ['state', (token) => api.call('GET', '/v1/entities/{kind}/{id}/state', entity, { token, query: { at: new Date(Date.now() + 60_000).toISOString() } })],
+      ['replay', (token) => api.call('GET', '/v1/replay/{kind}/{id}', entity, { token })],
+      ['evidence', (token) => api.call('GET', '/v1/transparency/evidence/{kind}/{id}', entity, { token })],
+      ['inclusion proof of the rotation', (token) => api.call('GET', '/v1/transparency/proofs/inclusion', {}, { token, query: { position: rotationPosition } })],
+    ];
+  };
+
+  beforeAll(async () => {
+    svc = await startTestService();
+    api = await openApi(svc);
+    expect((await api.call('POST', '/v1/commands', {}, { token: svc.tokens.operator, body: body.registerNode(NODE) })).status).toBe(201);
+    await settled(svc);
+    for await (const e of svc.service.context.credence.store.readAll()) {
+      if (e.type === 'PseudonymRotated' && e.data['nodeId'] === NODE) {
+        pseudonym = String(e.data['pseudonym']);
+        rotationPosition = e.position.toString(10);
+      }
+    }
+    expect(pseudonym).toMatch(/^p-[a-z2-7]{26}$/);
+    otherAuditor = (await svc.service.context.access.issue({ subject: 'other-auditor', role: 'auditor', ttlSeconds: 3600, issuedBy: 'test' })).token;
+  });
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  it('answers the pseudonym entity to every read role without its node or epoch, and records nothing', async () => {
+    for (const role of ['admin', 'operator', 'auditor'] as const) {
+      const reply = await api.call<{ state: string; context: Record<string, unknown> }>('GET', '/v1/entities/{kind}/{id}', { kind: 'pseudonym', id: pseudonym }, { token: svc.tokens[role] });
+      expect(reply.status, role).toBe(200);
+      expect(reply.body.state).toBe('active');
+      expect(reply.body.context).toEqual({ pseudonym, resolutions: 0 });
+      expect(reply.text, role).not.toContain(NODE);
+    }
+    expect(await resolutions()).toBe(0);
+  });
+
+  it("refuses the pseudonym's timeline, state, replay, evidence and its rotation's inclusion proof with 403 pointing to the resolution", async () => {
+    for (const role of ['admin', 'operator', 'auditor'] as const) {
+      for (const [name, call] of routes()) {
+        const reply = await call(svc.tokens[role]);
+        expect(reply.status, `${role} ${name}`).toBe(403);
+        expect(reply.text, `${role} ${name}`).not.toContain(NODE);
+        expect((reply.body as { reason: string }).reason).toContain('/v1/pseudonyms/resolutions');
+      }
+    }
+    expect(await resolutions()).toBe(0);
+  });
+
+  it("answers the rotation among the compliance actions without what points at the node: cause, correlation, command and event ids", async () => {
+    const reply = await api.call<{ rows: Record<string, unknown>[] }>('GET', '/v1/compliance/{query}', { query: 'actions' }, { token: svc.tokens.admin, query: { actor: 'system:pseudonym-rotation' } });
+    expect(reply.status).toBe(200);
+    const row = reply.body.rows.find((r) => r['streamId'] === `pseudonym-${pseudonym}`);
+    expect(row).toMatchObject({ position: rotationPosition, type: 'PseudonymRotated', commandType: 'rotatePseudonym', actor: { id: 'system:pseudonym-rotation', role: 'system' } });
+    for (const field of ['causedBy', 'causationId', 'correlationId', 'commandId', 'eventId']) expect(row, field).not.toHaveProperty(field);
+    expect(reply.text).not.toContain(NODE);
+    const csv = await api.call('GET', '/v1/compliance/{query}', { query: 'actions' }, { token: svc.tokens.admin, accept: 'text/csv', query: { actor: 'system:pseudonym-rotation' } });
+    expect(csv.status).toBe(200);
+    expect(csv.text).not.toContain(NODE);
+  });
+
+  it('leaves the node out of what depends on the pseudonym (it has no dependents)', async () => {
+    const reply = await api.call('GET', '/v1/entities/{kind}/{id}/dependents', { kind: 'pseudonym', id: pseudonym }, { token: svc.tokens.admin });
+    expect(reply.status).toBe(200);
+    expect(reply.text).not.toContain(NODE);
+  });
+
+  it('serves all of it to the auditor who recorded a resolution, and to no one else', async () => {
+    const resolved = await api.call<{ nodeId: string }>('POST', '/v1/pseudonyms/resolutions', {}, { token: svc.tokens.auditor, body: { pseudonym, reason: 'case 2026-117' } });
+    expect(resolved.status).toBe(200);
+    expect(resolved.body.nodeId).toBe(NODE);
+    expect(await resolutions()).toBe(1);
+
+    const entity = await api.call<{ context: Record<string, unknown> }>('GET', '/v1/entities/{kind}/{id}', { kind: 'pseudonym', id: pseudonym }, { token: svc.tokens.auditor });
+    expect(entity.body.context).toMatchObject({ pseudonym, nodeId: NODE, epoch: 0, resolutions: 1 });
+    for (const [name, call] of routes()) expect((await call(svc.tokens.auditor)).status, name).toBe(200);
+    // The evidence is whole: the rotation naming the node is in it, so the bundle verifies.
+    const evidence = await routes()[3]![1](svc.tokens.auditor);
+    expect(evidence.text).toContain(NODE);
+
+    for (const token of [otherAuditor, svc.tokens.operator, svc.tokens.admin]) {
+      const other = await api.call<{ context: Record<string, unknown> }>('GET', '/v1/entities/{kind}/{id}', { kind: 'pseudonym', id: pseudonym }, { token });
+      expect(other.body.context).toEqual({ pseudonym, resolutions: 1 });
+      for (const [name, call] of routes()) expect((await call(token)).status, name).toBe(403);
+    }
+  });
+});
