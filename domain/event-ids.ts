@@ -34,3 +34,19 @@ export const eventIdsWith = (sha256Hex: Sha256Hex): EventIds => {
 };
 
 export const { eventIdFor, derivedCommandId } = eventIdsWith((text) => bytesToHex(sha256(utf8ToBytes(text))));
+
+/**
+ * Whether `commandId` is in the engine's own space: a version 8 UUID (its version digit, the 13th hex digit, is 8),
+ * the form of every id derived above. An engine refuses such an id from any sender but the system
+ * (adapters/engine/admission.ts): it is computable ahead of the reaction it belongs to.
+ */
+export const isDerivedCommandId = (commandId: string): boolean => commandId.charAt(14) === '8';
+
+/**
+ * A command id a client derives from what its command does, so that a rerun sends the same one (`device init`, a
+ * test's fixed mix), in the form of a version 4 UUID: outside the engine's version 8 space (isDerivedCommandId).
+ */
+export const clientCommandId = (name: string, source: string): string => {
+  const derived = derivedCommandId(`client:${name}`, source);
+  return `${derived.slice(0, 14)}4${derived.slice(15)}`;
+};

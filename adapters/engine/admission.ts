@@ -1,5 +1,6 @@
 import { COMMAND_CATALOG, parseCommand, type Command } from '../../domain/commands/index.ts';
-import { unauthorised } from '../../domain/errors.ts';
+import { unauthorised, validationError } from '../../domain/errors.ts';
+import { isDerivedCommandId } from '../../domain/event-ids.ts';
 import { SYSTEM_ACTOR_PREFIX } from '../../domain/metadata.ts';
 import { randomCommandId } from './command-ids.ts';
 
@@ -49,6 +50,26 @@ export const authorise = (systemActors: ReadonlySet<string>): AdmissionStep => (
   if (actor.role !== 'system' && isReservedActorId(actor.id, systemActors)) {
     throw unauthorised(actor.id, `actor ids starting with ${SYSTEM_ACTOR_PREFIX} (and the engine's system actor ids) are reserved to the engine's system actors`);
   }
+};
+
+/**
+ * Step 2b, reserved command ids: a derived id is the engine's alone, so a sender who is not the system may not use
+ * one. A derived id is computable ahead of its reaction from ids the sender chose (a cascade's from its cause's
+ * command id), so a command recorded under it first took the reaction's id: the cascade then found its revocation
+ * "done" and a node's credential stayed enrolled under a revoked node (found in review; RS-16, HLR-212, seed 003
+ * 11.2.2). Refused as malformed for this sender, before anything is read: the id is a fact of the input alone.
+ */
+export const reserveDerivedCommandIds: AdmissionStep = (command, { asSystem }) => {
+  const { commandId } = command.metadata;
+  if (asSystem || !isDerivedCommandId(commandId)) return;
+  throw validationError(
+    [{
+      path: 'metadata.commandId',
+      rule: 'reserved_command_id',
+      message: `${commandId} is a version 8 UUID, the form of the ids the engine derives for its own reactions; send another version (a random version 4 one)`,
+    }],
+    'command',
+  );
 };
 
 /**

@@ -1,13 +1,13 @@
 import { targetOf, type Command } from '../../domain/commands/index.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import { SYSTEM_ACTOR_IDS } from '../../domain/metadata.ts';
-import type { Clock, CommandOutcome, CommandSink, EventStore } from '../../domain/ports/index.ts';
+import type { Clock, CommandOutcome, CommandSender, CommandSink, EventStore } from '../../domain/ports/index.ts';
 import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import { viewOf, type LoadedEntity } from '../../machines/index.ts';
-import { authorise, parse, verifyRequestSignature, type AdmissionStep } from './admission.ts';
+import { authorise, parse, reserveDerivedCommandIds, verifyRequestSignature, type AdmissionStep } from './admission.ts';
 import { decideCommand } from './decide.ts';
 import { DEFAULT_CACHE_BYTES, EntityCache, type EntityCacheStats } from './entity-cache.ts';
-import { replayedOutcome } from './idempotency.ts';
+import { replayedOutcome, sentBy } from './idempotency.ts';
 import { appendDecision } from './record.ts';
 import { StreamLanes } from './stream-lanes.ts';
 
@@ -44,7 +44,8 @@ export interface Engine extends CommandSink {
   /**
    * Parse -> authorise -> verify the request signature -> load -> gather facts -> decide (machine guards) ->
    * append with the expected revision; load to append again on a conflict.
-   * For commands from outside: the `system` role is never accepted here, whatever the input claims.
+   * For commands from outside: the `system` role is never accepted here, whatever the input claims, nor a derived
+   * (version 8) command id, which only the engine's own reactions carry.
    */
   execute(input: unknown): Promise<CommandOutcome>;
   /**
@@ -52,6 +53,12 @@ export interface Engine extends CommandSink {
    * in-process code holding the engine, never input from an interface. The actor must be a configured system actor.
    */
   executeAsSystem(input: unknown): Promise<CommandOutcome>;
+  /**
+   * Whether the entity's stream holds a command under this id (the store's index of command ids, nothing decided);
+   * with `by`, only a command `by` sent counts (its actor, id and role, and command type). A process manager asks with
+   * its own actor and command: an id recorded by anyone else, or for another command, is not its reaction done.
+   */
+  recorded(kind: EntityKind, id: string, commandId: string, by?: CommandSender): Promise<boolean>;
   /** The entity as its machine sees it now, with its events and revision. */
   entity(kind: EntityKind, id: string): Promise<LoadedEntity>;
   /** Reads these entities into the cache ahead of the commands about to read them, in one store read where the store can. */
@@ -69,6 +76,7 @@ export const createEngine = (options: EngineOptions): Engine => {
   const lanes = new StreamLanes();
   const admission: readonly AdmissionStep[] = [
     authorise(new Set<string>(options.systemActors ?? SYSTEM_ACTOR_IDS)),
+    reserveDerivedCommandIds,
     ...(options.verifyRequest !== undefined ? [verifyRequestSignature(options.verifyRequest)] : []),
     ...(options.checks ?? []),
   ];
@@ -119,7 +127,10 @@ export const createEngine = (options: EngineOptions): Engine => {
     entity: (kind, id) => cache.loadFull(kind, id),
     view: async (kind, id) => viewOf((await cache.load(kind, id)).snapshot),
     prefetch: (kind, ids) => cache.prefetch(kind, ids),
-    recorded: async (kind, id, commandId) => (await store.readCommand(streamIdOf(kind, id), commandId)).length > 0,
+    recorded: async (kind, id, commandId, by) => {
+      const [first] = await store.readCommand(streamIdOf(kind, id), commandId);
+      return first !== undefined && (by === undefined || sentBy(first, by));
+    },
     cacheStats: () => cache.stats(),
     store,
     clock,

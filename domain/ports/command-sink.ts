@@ -1,3 +1,4 @@
+import type { Actor } from '../metadata.ts';
 import type { EntityKind, EntityView } from '../streams.ts';
 import type { Clock } from './clock.ts';
 import type { RecordedEvent } from './event-store.ts';
@@ -17,6 +18,12 @@ export interface CommandOutcome {
  * side: run a command, read an entity as its machine sees it, and the time decisions are made at. The engine
  * implements it; nothing on the read side depends on the engine itself.
  */
+/** Who sent a command: its actor (id and role) and its type, what a process manager knows its own reactions by. */
+export interface CommandSender {
+  readonly actor: Actor;
+  readonly commandType: string;
+}
+
 export interface CommandSink {
   /** A command from outside (an operator, an auditor): the `system` role is refused whatever the input claims. */
   execute(input: unknown): Promise<CommandOutcome>;
@@ -28,9 +35,10 @@ export interface CommandSink {
    * Optional: whether the entity's stream already holds a command with this id (the store's index of command ids,
    * nothing decided). A process manager re-running a reaction under its derived id learns it is done without
    * having it decided again (issue 15 item 5); without this method the reaction goes through `executeAsSystem`,
-   * which deduplicates it.
+   * which deduplicates it. With `by`, only a command `by` sent counts: a process manager asks with its own actor and
+   * command, since a command id recorded by anyone else, or for another command, is not its reaction done.
    */
-  recorded?(kind: EntityKind, id: string, commandId: string): Promise<boolean>;
+  recorded?(kind: EntityKind, id: string, commandId: string, by?: CommandSender): Promise<boolean>;
   /**
    * Optional: reads these entities ahead of the commands about to decide on them (a rotation tick's node facts), in one
    * store read where the store can. Only a cache is warmed: every decision is still checked against the store when it

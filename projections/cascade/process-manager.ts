@@ -67,7 +67,7 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
     eventTypes: [...CASCADE_EVENT_TYPES, ...BOOKKEEPING_EVENT_TYPES],
     async prepare(events) {
       batch = {
-        commands: new Set(events.map((e) => commandKey(e.record.streamId, e.metadata.commandId))),
+        commands: new Set(events.flatMap((e) => (sentByCascade(e) ? [commandKey(e.record.streamId, e.metadata.commandId, e.metadata.commandType)] : []))),
         endings: new Set(events.flatMap((e) => (ENDINGS.has(e.event.type) ? [e.record.streamId] : []))),
       };
     },
@@ -177,11 +177,16 @@ const deadLetter = (db: Database.Database, log: CascadeLog, e: DecodedEvent, com
 
 /**
  * One reaction to `e`, unless its effect already holds or it can have none: the target ended before `e` or later
- * in this batch (revoked and expired are final states, whose machines accept no command at all), or the command is
- * recorded under its derived id (a rebuild, a resumed catch-up: its event is in this batch, or the store's command
- * index has it). Otherwise the engine decides it, as before: nothing is ever written that a machine has not judged.
- * A reaction with an `otherwise` has it issued when its machine refuses it, and counts as done when either is
- * recorded (a rebuild may choose the other one of the two on entities that moved since).
+ * in this batch (revoked and expired are final states, whose machines accept no command at all), or the cascade
+ * recorded the command under its derived id (a rebuild, a resumed catch-up: its event is in this batch, or the
+ * store's command index has it). Otherwise the engine decides it, as before: nothing is ever written that a machine
+ * has not judged. A reaction with an `otherwise` has it issued when its machine refuses it, and counts as done when
+ * either is recorded (a rebuild may choose the other one of the two on entities that moved since).
+ *
+ * Recorded counts only as the cascade's own: its actor and this command type. A derived id can be worked out before
+ * its reaction runs, so another command may hold it (an operator's, stored before admission reserved derived ids);
+ * taken as done, it made the cascade skip a credential of a revoked node (found in review; RS-16, HLR-212, seed 003
+ * 11.2.2). The engine refuses the reaction under a taken id, and it is dead-lettered for an operator, never dropped.
  */
 const issue = async (
   engine: CommandSink,
@@ -200,8 +205,8 @@ const issue = async (
   const choices = reaction.otherwise === undefined ? [reaction] : [reaction, reaction.otherwise];
   for (const choice of choices) {
     const commandId = commandIdOf(choice, e);
-    if (batch.commands.has(commandKey(streamId, commandId))) return log({ outcome: 'duplicate', command: choice.type, target });
-    if (engine.recorded !== undefined && (await engine.recorded(kind, target, commandId))) return log({ outcome: 'duplicate', command: choice.type, target });
+    if (batch.commands.has(commandKey(streamId, commandId, choice.type))) return log({ outcome: 'duplicate', command: choice.type, target });
+    if (await recordedByCascade(engine, kind, target, commandId, choice.type)) return log({ outcome: 'duplicate', command: choice.type, target });
   }
   // Ended later in the log, by an event this batch holds: its machine is in a final state now, so the engine would
   // refuse the command, unless the target's history is broken, where it records a dead letter. Its load says which,
@@ -227,8 +232,12 @@ const issue = async (
       if (isCredenceError(error, 'illegal_transition') || isCredenceError(error, 'not_found')) {
         log({ outcome: 'skipped', command: choice.type, target, reason: error.message });
       } else if (isCommandIdReused(error)) {
-        // Done before under this id, with data read from parents that have moved on since (a rebuild).
-        return log({ outcome: 'duplicate', command: choice.type, target });
+        // Done before under this id by the cascade, with data read from parents that have moved on since (a rebuild).
+        // Anyone else's command under it (or one on another stream) leaves the reaction undone: it can never be
+        // recorded under its id, so it waits for an operator. Without the command index whose it is cannot be told.
+        const commandId = commandIdOf(choice, e);
+        if (await recordedByCascade(engine, kind, target, commandId, choice.type)) return log({ outcome: 'duplicate', command: choice.type, target });
+        return deadLetter(db, log, e, choice.type, target, new Error(`its command id ${commandId} is taken by a command that is not this reaction: ${(error as Error).message}`));
       } else if (error instanceof BrokenHistoryError) {
         return deadLetter(db, log, e, choice.type, target, error);
       } else {
@@ -254,16 +263,23 @@ const BOOKKEEPING_EVENT_TYPES = [
 ] as const;
 
 /**
- * What the stored events of the batch being handled say, whatever the read model has reached: which commands are
- * recorded (stream and command id) and which streams have ended. Facts of the store, so true for every event of
- * the batch, earlier ones included.
+ * What the stored events of the batch being handled say, whatever the read model has reached: which commands the
+ * cascade recorded (stream, command id and type) and which streams have ended. Facts of the store, so true for
+ * every event of the batch, earlier ones included.
  */
 interface BatchFacts {
   readonly commands: ReadonlySet<string>;
   readonly endings: ReadonlySet<string>;
 }
 
-const commandKey = (streamId: string, commandId: string): string => `${streamId}\n${commandId}`;
+/** A command recorded on a stream under an id, by the cascade, for one command type. */
+const commandKey = (streamId: string, commandId: string, commandType: string): string => `${streamId}\n${commandId}\n${commandType}`;
+
+/** Whether the cascade's own actor (id and role) recorded the event: what else is recorded under an id is not its reaction. */
+const sentByCascade = (e: DecodedEvent): boolean => e.metadata.actor.id === PROCESS_MANAGER_ACTOR.id && e.metadata.actor.role === PROCESS_MANAGER_ACTOR.role;
+
+const recordedByCascade = async (engine: CommandSink, kind: EntityKind, target: string, commandId: string, commandType: string): Promise<boolean> =>
+  engine.recorded !== undefined && (await engine.recorded(kind, target, commandId, { actor: PROCESS_MANAGER_ACTOR, commandType }));
 
 const targetKind = (type: string): EntityKind => EVENT_KIND[COMMAND_CATALOG[type as CommandType].event];
 

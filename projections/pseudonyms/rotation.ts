@@ -14,6 +14,14 @@ import { policyFor, RotationPolicy, type RotationPolicyInput } from './policy.ts
 
 export const PSEUDONYM_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[2], role: 'system' };
 
+/**
+ * Who records the rotations this process manager makes itself (reactions and interval rounds): a command under one
+ * of their ids is theirs only when it is this one. A derived id can be worked out before its rotation runs, so
+ * another command may hold it (an operator's, stored before admission reserved derived ids); taken as done, the
+ * node kept its pseudonym (the same flaw made the cascade skip a credential, found in review; SER-011, SER-025).
+ */
+const OWN_ROTATION = { actor: PSEUDONYM_ACTOR, commandType: 'rotatePseudonym' } as const;
+
 export type RotationOutcome =
   | { readonly outcome: 'rotated' | 'duplicate'; readonly nodeId: string; readonly epoch: number; readonly pseudonym: string }
   | { readonly outcome: 'skipped'; readonly nodeId: string; readonly reason: string };
@@ -65,6 +73,10 @@ const { derivedCommandId: nativeDerivedCommandId } = eventIdsWith((text) => hash
 export const intervalCommandId = (nodeId: string, epoch: number | undefined): string =>
   nativeDerivedCommandId(`pseudonym:interval:${nodeId}`, String(epoch));
 
+/** Whether this process manager recorded the event: its actor (id and role) and command. */
+const sentByRotation = (e: DecodedEvent): boolean =>
+  e.metadata.actor.id === PSEUDONYM_ACTOR.id && e.metadata.actor.role === PSEUDONYM_ACTOR.role && e.metadata.commandType === OWN_ROTATION.commandType;
+
 /** Pseudonyms a tick derives per PRF call (one Secure Environment call with `prfMany`). */
 const TICK_CHUNK = 2048;
 
@@ -90,17 +102,21 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
 
   /**
    * Whether a reaction re-run (a rebuild, a resumed catch-up) is on the pseudonym's stream already under its derived
-   * id: in the batch being handled, or in the store's index of command ids. Then it is done and nothing is decided.
+   * id, recorded by this process manager: in the batch being handled, or in the store's index of command ids. Then
+   * it is done and nothing is decided.
    */
   const recordedBefore = async (pseudonym: Pseudonym, commandId: string): Promise<boolean> =>
-    inBatch.has(`pseudonym-${pseudonym}\n${commandId}`) || (engine.recorded !== undefined && (await engine.recorded('pseudonym', pseudonym, commandId)));
+    inBatch.has(`pseudonym-${pseudonym}\n${commandId}`) || (engine.recorded !== undefined && (await engine.recorded('pseudonym', pseudonym, commandId, OWN_ROTATION)));
 
-  /** The node's rotation recorded under `commandId` at one of the epochs before `epoch` (the latest 64), if any. */
-  const rotationRecordedUnder = async (nodeId: string, epoch: number, commandId: string) => {
+  /**
+   * The node's rotation recorded under `commandId` at one of the epochs before `epoch` (the latest 64), if any: by
+   * anyone, or with `by` only by that sender.
+   */
+  const rotationRecordedUnder = async (nodeId: string, epoch: number, commandId: string, by?: typeof OWN_ROTATION) => {
     if (engine.recorded === undefined) return undefined;
     for (let earlier = epoch - 1; earlier >= Math.max(0, epoch - 64); earlier--) {
       const pseudonym = await deriver.node(nodeId, earlier);
-      if (await engine.recorded('pseudonym', pseudonym, commandId)) return { epoch: earlier, pseudonym: pseudonym as Pseudonym };
+      if (await engine.recorded('pseudonym', pseudonym, commandId, by)) return { epoch: earlier, pseudonym: pseudonym as Pseudonym };
     }
     return undefined;
   };
@@ -131,10 +147,16 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
       try {
         return await record(nodeId, epoch, pseudonym, trigger, metadata);
       } catch (error) {
-        // A reaction recorded before under its derived id (redelivered after the directory moved on) is done. An
-        // on-demand rotation carries its caller's id: a reused one there is the caller's mistake and surfaces.
+        // A reaction or interval rotation this process manager recorded before under its derived id, at this epoch or
+        // an earlier one (redelivered after the directory moved on), is done. Anyone else's command under the id
+        // leaves it undone for good: surfaced, as a broken history is, never counted as done. An on-demand rotation
+        // carries its caller's id: a reused one there is the caller's mistake and surfaces.
         if (isCommandIdReused(error)) {
-          if (trigger !== 'demand') return { outcome: 'duplicate', nodeId, epoch, pseudonym };
+          if (trigger !== 'demand') {
+            const own = commandId === undefined ? undefined : await rotationRecordedUnder(nodeId, epoch + 1, commandId, OWN_ROTATION);
+            if (own !== undefined) return { outcome: 'duplicate', nodeId, epoch: own.epoch, pseudonym: own.pseudonym };
+            throw error;
+          }
           // A request sent again once its rotation is in the directory aims at the epoch after it: it is the rotation
           // it recorded at one of the node's recent epochs, sent again there for the engine to judge (the same actor
           // and data answer the first outcome; anything else is refused as a reused id).
@@ -188,7 +210,7 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     // The initial pseudonyms of the nodes registered in a batch, in one PRF call (the reactions then find them
     // memoised), and which rotations the batch holds already.
     async prepare(events) {
-      inBatch = new Set(events.flatMap((e) => (e.event.type === 'PseudonymRotated' ? [`${e.record.streamId}\n${e.metadata.commandId}`] : [])));
+      inBatch = new Set(events.flatMap((e) => (e.event.type === 'PseudonymRotated' && sentByRotation(e) ? [`${e.record.streamId}\n${e.metadata.commandId}`] : [])));
       const registered = events.flatMap((e) => (e.event.type === 'NodeRegistered' ? [{ nodeId: e.event.data.nodeId, epoch: 0 }] : []));
       if (registered.length > 1) await deriver.nodes(registered);
     },

@@ -21,7 +21,7 @@ export const countingSink = (engine: Engine, index = true) => {
       }
     },
     view: (kind, id) => engine.view(kind, id),
-    ...(index ? { recorded: (kind, id, commandId) => engine.recorded!(kind, id, commandId) } : {}),
+    ...(index ? { recorded: (kind, id, commandId, by) => engine.recorded(kind, id, commandId, by) } : {}),
   };
   return { sink, outcomes };
 };

@@ -1,5 +1,5 @@
 import { command } from '../../domain/commands/index.ts';
-import { eventIdFor } from '../../domain/event-ids.ts';
+import { clientCommandId } from '../../domain/event-ids.ts';
 import type { Actor } from '../../domain/metadata.ts';
 import { placeholderKey } from './fleet.ts';
 
@@ -49,8 +49,12 @@ export const mixSeed = (seed: number, n: number): number => Math.floor(prng((see
 
 export type MixCommand = ReturnType<typeof command>;
 
-/** Lane 0 is the prelude (the subscriptions); lanes 1..L run nodes L apart, concurrently once the prelude is done. */
-export const commandIdFor = (seed: number, lane: number, index: number): string => eventIdFor(`crash-mix:${seed}:${lane}`, index);
+/**
+ * Lane 0 is the prelude (the subscriptions); lanes 1..L run nodes L apart, concurrently once the prelude is done.
+ * The id is deterministic, outside the engine's own space (domain/event-ids.ts, `clientCommandId`): an operator's
+ * command under a derived id is refused.
+ */
+export const commandIdFor = (seed: number, lane: number, index: number): string => clientCommandId(`crash-mix:${seed}:${lane}`, String(index));
 
 const SUBSCRIPTIONS = ['sub-a', 'sub-b'];
 
