@@ -1,4 +1,4 @@
-import { WholeNumber } from '../../domain/whole-number.ts';
+import { DecimalNumber, WholeNumber } from '../../domain/whole-number.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -9,12 +9,13 @@ import { preparePrivateDir } from '../../adapters/driven/files/index.ts';
 import { EXIT, handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
 import { json, type Io } from '../io.ts';
 import { renderProgress } from '../progress.ts';
+import { DEFAULT_TIMEOUT_MS } from '../../adapters/client/http.ts';
 import { PathArg, progressStream, ServerUrl, serverTarget, withJson, type ServerTarget } from './options.ts';
 import { Duration } from './device/duration.ts';
 import { runFleet, type FleetSummary } from './device/fleet.ts';
 import { openDevice, type SimulatedDevice } from './device/simulator.ts';
 import { hasState, stateFile, type DeviceState } from './device/state.ts';
-import { associate, factory, provision } from './device/steps.ts';
+import { associate, factory, provision, type DeviceServer } from './device/steps.ts';
 
 /**
  * `credence device`: a device simulator with its own Secure Environment folder (default ./device-<node id>), which
@@ -37,6 +38,23 @@ const serverUrl = (opts: { server?: string | undefined }, io: Io): string => {
   return url;
 };
 
+/** Seconds to wait for an answer, as every command that talks to a server takes them (options.ts serverTarget). */
+const TimeoutSeconds = DecimalNumber(86_400);
+
+/**
+ * The device routes' server and timeout: --server or CREDENCE_URL (no token needed), --timeout or CREDENCE_TIMEOUT
+ * (read as serverTarget reads them, which the commands with a token use).
+ */
+const deviceServer = (opts: { server?: string | undefined; timeout?: string | undefined }, io: Io): DeviceServer => {
+  const url = serverUrl(opts, io);
+  const from = opts.timeout !== undefined ? '--timeout' : 'CREDENCE_TIMEOUT';
+  const text = opts.timeout ?? envOf(io)['CREDENCE_TIMEOUT'];
+  if (text === undefined || text === '') return { url };
+  const seconds = TimeoutSeconds.safeParse(text);
+  if (!seconds.success) throw new UsageError(`${from}: must be a number of seconds, more than 0 and at most 86400`);
+  return { url, timeoutMs: Math.ceil(seconds.data * 1000) };
+};
+
 /** The device's folder: --dir, or ./device-<node id>. */
 const deviceDir = (opts: { dir?: string | undefined; nodeId?: string | undefined }): string => {
   if (opts.dir !== undefined) return resolve(opts.dir);
@@ -46,7 +64,11 @@ const deviceDir = (opts: { dir?: string | undefined; nodeId?: string | undefined
 
 const withDevice = (command: Command): Command =>
   command.option('--dir <folder>', "the device's folder (its Secure Environment and state)").option('--node-id <id>', 'the device, when its folder is ./device-<node id>');
-const withServerUrl = (command: Command): Command => command.option('--server <url>', 'the Credence server (env: CREDENCE_URL)');
+/** The server, and how long to wait for each of its answers: the same --timeout as every command that talks to a server. */
+const withServerUrl = (command: Command): Command =>
+  command
+    .option('--server <url>', 'the Credence server (env: CREDENCE_URL)')
+    .option('--timeout <seconds>', `how long to wait for each answer of the server (env: CREDENCE_TIMEOUT; default ${DEFAULT_TIMEOUT_MS / 1000})`);
 /** The operator token, as every command that talks to a server takes it: --token (seen in ps), --token-file, CREDENCE_TOKEN. */
 const withToken = (command: Command, what: string): Command =>
   command
@@ -66,6 +88,8 @@ const onDevice = async <T>(dir: string, work: (sim: SimulatedDevice) => Promise<
 };
 
 const Ids = { nodeId: Identifier.optional(), dir: z.string().min(1).max(4096).optional() };
+/** What withServerUrl adds; the timeout is checked in full by serverTarget or deviceServer, which also read the environment. */
+const Server = { server: z.string().optional(), timeout: z.string().max(32).optional() };
 
 const registerInit = (device: Command, io: Io): void => {
   const Options = z.object({
@@ -78,7 +102,7 @@ const registerInit = (device: Command, io: Io): void => {
     manufacturer: z.string().min(1).max(100),
     capability: z.array(z.string().min(1).max(100)).max(32),
     validFor: Duration,
-    server: z.string().optional(),
+    ...Server,
     token: z.string().optional(),
     tokenFile: PathArg.optional(),
     json: z.boolean().optional(),
@@ -122,7 +146,7 @@ const registerProvision = (device: Command, io: Io): void => {
     credentialId: Identifier,
     kind: z.enum(['ed25519', 'p256', 'psk256']),
     predecessorId: Identifier.optional(),
-    server: z.string().optional(),
+    ...Server,
     json: z.boolean().optional(),
   });
   withJson(withServerUrl(withDevice(device.command('provision'))))
@@ -133,8 +157,8 @@ const registerProvision = (device: Command, io: Io): void => {
     .action(
       handler(io, async (raw: Record<string, unknown>, command: Command) => {
         const o = parseOptions(command, Options, raw);
-        const url = serverUrl(o, io);
-        const recorded = await onDevice(deviceDir(o), (sim) => provision(url, sim, o));
+        const server = deviceServer(o, io);
+        const recorded = await onDevice(deviceDir(o), (sim) => provision(server, sim, o));
         if (o.json === true) io.out(json(recorded));
         else io.out(`credential ${recorded.credentialId} provisioned: ${recorded.kind} ${recorded.fingerprint} (event at position ${recorded.position})`);
         return EXIT.done;
@@ -148,7 +172,7 @@ const registerAssociate = (device: Command, io: Io): void => {
     associationId: Identifier,
     credentialId: Identifier,
     lifetime: Duration,
-    server: z.string().optional(),
+    ...Server,
     token: z.string().optional(),
     tokenFile: PathArg.optional(),
     json: z.boolean().optional(),
@@ -161,12 +185,14 @@ const registerAssociate = (device: Command, io: Io): void => {
     .action(
       handler(io, async (raw: Record<string, unknown>, command: Command) => {
         const o = parseOptions(command, Options, raw);
-        const url = serverUrl(o, io);
+        const server = deviceServer(o, io);
         // With a token (any of its three sources), the association is configured first; without one, only the handshake.
         const hasToken = o.token !== undefined || o.tokenFile !== undefined || (envOf(io)['CREDENCE_TOKEN'] ?? '') !== '';
-        const configureWith: ServerTarget | undefined = hasToken ? serverTarget({ server: url, token: o.token, tokenFile: o.tokenFile }, io) : undefined;
+        const configureWith: ServerTarget | undefined = hasToken
+          ? serverTarget({ server: server.url, token: o.token, tokenFile: o.tokenFile, timeout: o.timeout }, io)
+          : undefined;
         const outcome = await onDevice(deviceDir(o), (sim) =>
-          associate(url, sim, { associationId: o.associationId, credentialId: o.credentialId, lifetimeSeconds: o.lifetime, configureWith }),
+          associate(server, sim, { associationId: o.associationId, credentialId: o.credentialId, lifetimeSeconds: o.lifetime, configureWith }),
         );
         const shown = { associationId: o.associationId, registrarId: outcome.registrarId, registreeId: outcome.registreeId, lifetimeSeconds: outcome.lifetimeSeconds, expiresAt: outcome.expiresAt, transcriptHash: outcome.transcriptHash };
         if (o.json === true) io.out(json(shown));
@@ -240,7 +266,7 @@ const registerFleet = (device: Command, io: Io): void => {
     dir: z.string().min(1).max(4096).optional(),
     prefix: Identifier.refine((p) => p.length <= 200, 'at most 200 characters').optional(),
     lifetime: Duration,
-    server: z.string().optional(),
+    ...Server,
     token: z.string().optional(),
     tokenFile: PathArg.optional(),
     json: z.boolean().optional(),

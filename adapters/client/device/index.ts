@@ -5,5 +5,5 @@ export { fetchPinnedInfrastructure } from './pinned.ts';
 export type { PinnedInfrastructure } from './pinned.ts';
 export { provisionOverHttp } from './provision.ts';
 export type { ProvisionRequest } from './provision.ts';
-export { DEVICE_PATHS, httpDeviceTransport } from './transport.ts';
-export type { DeviceTransport } from './transport.ts';
+export { DEVICE_PATHS, httpDeviceTransport, MAX_DEVICE_ANSWER_BYTES } from './transport.ts';
+export type { DeviceTransport, DeviceTransportOptions } from './transport.ts';

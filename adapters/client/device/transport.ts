@@ -1,3 +1,4 @@
+import { MAX_CERTIFICATE_LENGTH } from '../../../domain/crypto/sizes.ts';
 import { request } from '../http.ts';
 
 /**
@@ -9,11 +10,30 @@ export interface DeviceTransport {
   post(path: string, body: unknown): Promise<unknown>;
 }
 
-export const httpDeviceTransport = (baseUrl: string, options: { readonly signal?: AbortSignal } = {}): DeviceTransport => {
-  const signal = options.signal !== undefined ? { signal: options.signal } : {};
+/**
+ * The largest answer a device reads from these routes. The largest message the server sends is
+ * `provisioning.recorded` with one certificate of at most MAX_CERTIFICATE_LENGTH bytes (4/3 of that in base64url)
+ * and under a kilobyte of other fields; a refusal's problem document is smaller. Anything larger is no message of
+ * these protocols, so it is refused as it is read, before it is parsed (SER-001: the client's 64 MiB default let
+ * a server make a device hold and parse that much before the message limits applied).
+ */
+export const MAX_DEVICE_ANSWER_BYTES = 4 * MAX_CERTIFICATE_LENGTH;
+
+export interface DeviceTransportOptions {
+  readonly signal?: AbortSignal | undefined;
+  /** How long each message's answer may take (default: adapters/client/http.ts DEFAULT_TIMEOUT_MS); then `ServerTimeout`. */
+  readonly timeoutMs?: number | undefined;
+}
+
+export const httpDeviceTransport = (baseUrl: string, options: DeviceTransportOptions = {}): DeviceTransport => {
+  const common = {
+    maxResponseBytes: MAX_DEVICE_ANSWER_BYTES,
+    ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+  };
   return {
-    get: async (path) => (await request(baseUrl, { method: 'GET', path, ...signal })).body,
-    post: async (path, body) => (await request(baseUrl, { method: 'POST', path, body, ...signal })).body,
+    get: async (path) => (await request(baseUrl, { method: 'GET', path, ...common })).body,
+    post: async (path, body) => (await request(baseUrl, { method: 'POST', path, body, ...common })).body,
   };
 };
 

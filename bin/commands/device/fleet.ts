@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { ProblemResponse, ServerUnreachable } from '../../../adapters/client/http.ts';
 import type { CredentialKind } from '../../../domain/crypto/credential.ts';
-import { isCredenceError } from '../../../domain/errors.ts';
 import type { ServerTarget } from '../options.ts';
 import { openDevice } from './simulator.ts';
 import { associate, factory, operatorCommand, provision } from './steps.ts';
@@ -51,7 +50,12 @@ const describe = (error: unknown): string => {
 /**
  * `credence device fleet`: N simulated devices, each with its own Secure Environment, through the factory,
  * enrolment under one subscription, remote provisioning and an association handshake, against one server; kinds
- * alternate so every protocol mode runs. Failures are counted, never fatal to the other devices.
+ * alternate so every protocol mode runs. A device's failure of any kind (a refusal, no answer, an answer that is not
+ * what the route returns) is that device's, counted with its message, never fatal to the others. Only a failure
+ * outside any device (the progress callback) stops the run: every worker stops taking devices, and the run ends
+ * once each has finished the one it holds, so nothing writes into the devices' folder after the run returns (found
+ * in review: a re-thrown error ended the command while the other workers went on making keys in a folder already
+ * removed, and made again).
  */
 export const runFleet = async (target: ServerTarget, r: FleetRequest, onProgress: (done: number) => void = () => {}): Promise<FleetSummary> => {
   const started = performance.now();
@@ -81,16 +85,15 @@ export const runFleet = async (target: ServerTarget, r: FleetRequest, onProgress
       const sim = openDevice(dir);
       try {
         step = 'provision';
-        await provision(target.url, sim, { credentialId: `${nodeId}-service`, kind: SERVICE[index % SERVICE.length]! });
+        await provision(target, sim, { credentialId: `${nodeId}-service`, kind: SERVICE[index % SERVICE.length]! });
         counts.provision++;
         step = 'associate';
-        await associate(target.url, sim, { associationId: `${nodeId}-sa`, credentialId: `${nodeId}-service`, lifetimeSeconds: r.lifetimeSeconds, configureWith: target });
+        await associate(target, sim, { associationId: `${nodeId}-sa`, credentialId: `${nodeId}-service`, lifetimeSeconds: r.lifetimeSeconds, configureWith: target });
         counts.associate++;
       } finally {
         sim.close();
       }
     } catch (error) {
-      if (!(error instanceof ProblemResponse || error instanceof ServerUnreachable || isCredenceError(error))) throw error;
       failed++;
       if (error instanceof ServerUnreachable) unreachable++;
       if (failures.length < MAX_REPORTED) failures.push({ nodeId, step, message: describe(error) });
@@ -100,10 +103,19 @@ export const runFleet = async (target: ServerTarget, r: FleetRequest, onProgress
   };
 
   let next = 0;
+  let stopped = false;
   const worker = async (): Promise<void> => {
-    while (next < r.count) await one(next++);
+    try {
+      while (!stopped && next < r.count) await one(next++);
+    } catch (error) {
+      stopped = true;
+      throw error;
+    }
   };
-  await Promise.all(Array.from({ length: Math.min(r.concurrency, r.count) }, worker));
+  // Every worker is waited for, a failed one included: the caller removes the folder once this returns.
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(r.concurrency, r.count) }, worker));
+  const broken = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (broken !== undefined) throw broken.reason;
   const seconds = (performance.now() - started) / 1000;
   return {
     count: r.count,

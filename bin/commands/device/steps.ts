@@ -1,16 +1,20 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { derivedCommandId } from '../../../domain/event-ids.ts';
+import { clientCommandId } from '../../../domain/event-ids.ts';
 import { toBase64url } from '../../../domain/crypto/base64url.ts';
 import { publicKeyFingerprint } from '../../../domain/crypto/fingerprint.ts';
 import type { CredentialKind } from '../../../domain/crypto/credential.ts';
 import { validationError } from '../../../domain/errors.ts';
-import { ProblemResponse, request } from '../../../adapters/client/http.ts';
-import { associateOverHttp, fetchPinnedInfrastructure, httpDeviceTransport, provisionOverHttp } from '../../../adapters/client/device/index.ts';
+import { COMMAND_CATALOG, type CommandType } from '../../../domain/commands/index.ts';
+import { ENTITY_ID_FIELD, EVENT_KIND } from '../../../domain/events/index.ts';
+import { streamIdOf } from '../../../domain/streams.ts';
+import { ProblemResponse, UnexpectedResponse } from '../../../adapters/client/http.ts';
+import type { CommandOutcomeJson } from '../../../adapters/client/operator.ts';
+import { associateOverHttp, fetchPinnedInfrastructure, httpDeviceTransport, provisionOverHttp, type DeviceTransport } from '../../../adapters/client/device/index.ts';
 import { Device } from '../../../adapters/protocols/procedures/index.ts';
 import { destroyQuietly } from '../../../adapters/protocols/shared/index.ts';
-import type { ServerTarget } from '../options.ts';
+import { clientOf, type ServerTarget } from '../options.ts';
 import { now, openDeviceSecureEnvironment, random, type SimulatedDevice } from './simulator.ts';
 import { forgetPendingInit, readPendingInit, writePendingInit, type PendingInit } from './pending-init.ts';
 import { hasState, writeState, type DeviceState } from './state.ts';
@@ -28,16 +32,32 @@ export const NodeProfile = z.strictObject({
 });
 export type NodeProfile = z.infer<typeof NodeProfile>;
 
-/** One operator command through POST /v1/commands; the actor is the token's subject (never sent). */
-export const operatorCommand = async (target: ServerTarget, type: string, data: Record<string, unknown>, commandId?: string) =>
-  (
-    await request<{ events?: readonly { type: string; position: string }[] }>(target.url, {
-      method: 'POST',
-      path: '/v1/commands',
-      token: target.token,
-      body: { type, data, ...(commandId !== undefined ? { commandId } : {}) },
-    })
-  ).body;
+/**
+ * One operator command through POST /v1/commands (the actor is the token's subject, never sent), and its outcome.
+ * The answer must be this command's outcome: its command id when one was sent, the stream of the entity the data
+ * names, and only the fact the catalog says the command records. Any other 2xx answer (a proxy's maintenance page,
+ * another command's outcome) is an `UnexpectedResponse`, an outcome not known, never a success (found in review: a
+ * 200 HTML page made `device init` report the device initialised while the server had recorded nothing).
+ */
+export const operatorCommand = async (target: ServerTarget, type: CommandType, data: Record<string, unknown>, commandId?: string): Promise<CommandOutcomeJson> => {
+  const { outcome } = await clientOf(target).command({ type, data, ...(commandId !== undefined ? { commandId } : {}) });
+  const mismatch = outcomeMismatch(type, data, commandId, outcome);
+  if (mismatch !== undefined) throw new UnexpectedResponse(`POST /v1/commands (${type})`, mismatch);
+  return outcome;
+};
+
+/** What makes `outcome` not the outcome of this command, naming the field; undefined when it is. */
+const outcomeMismatch = (type: CommandType, data: Record<string, unknown>, commandId: string | undefined, outcome: CommandOutcomeJson): string | undefined => {
+  const event = COMMAND_CATALOG[type].event;
+  const kind = EVENT_KIND[event];
+  const streamId = streamIdOf(kind, String(data[ENTITY_ID_FIELD[kind]]));
+  if (commandId !== undefined && outcome.commandId !== commandId) return `commandId: ${outcome.commandId}, not the ${commandId} sent`;
+  if (outcome.streamId !== streamId) return `streamId: ${outcome.streamId}, not ${streamId}`;
+  if (outcome.events.length === 0) return `events: none, where ${type} records ${event}`;
+  const other = outcome.events.findIndex((e) => e.type !== event || (e.streamId !== undefined && e.streamId !== streamId));
+  if (other >= 0) return `events.${other}: ${outcome.events[other]!.type} on ${outcome.events[other]!.streamId ?? streamId}, where ${type} records ${event} on ${streamId}`;
+  return undefined;
+};
 
 export interface FactoryRequest {
   readonly dir: string;
@@ -54,7 +74,8 @@ const DATA_FOLDER_FILES = ['events.db', 'access.db', 'keys.db', 'readmodels.db',
 /** Refused unless the server knows no entity `kind`/`id` yet (404): `device init` registers new ones only. */
 const mustBeNew = async (target: ServerTarget, kind: 'node' | 'credential', id: string, path: string): Promise<void> => {
   try {
-    await request(target.url, { method: 'GET', path: `/v1/entities/${kind}/${encodeURIComponent(id)}`, token: target.token });
+    // Read as the entity it must be: any other 2xx answer is unexpected, not a sign the id is taken.
+    await clientOf(target).entity(kind, id);
   } catch (error) {
     if (error instanceof ProblemResponse && error.status === 404) return;
     throw error;
@@ -106,7 +127,7 @@ export const factory = async (target: ServerTarget, r: FactoryRequest, onUnfinis
   let se: ReturnType<typeof openDeviceSecureEnvironment> | undefined;
   try {
     se = openDeviceSecureEnvironment(r.dir);
-    const pinned = await fetchPinnedInfrastructure(httpDeviceTransport(target.url));
+    const pinned = await fetchPinnedInfrastructure(transportOf(target));
     const device = new Device({ nodeId: r.nodeId, se, now, random });
     let pending = unfinished;
     if (pending !== undefined) await mustHoldPendingKey(device, r.dir, pending);
@@ -129,8 +150,8 @@ export const factory = async (target: ServerTarget, r: FactoryRequest, onUnfinis
       await operatorCommand(target, 'issueCredential', {
         credentialId: r.bootstrapCredentialId, kind: descriptor.kind, purpose: 'bootstrap', owner: { kind: 'node', id: r.nodeId },
         fingerprint: descriptor.fingerprint, ...(descriptor.kind !== 'psk256' ? { publicKey: descriptor.publicKey } : {}), ...validity,
-      }, derivedCommandId('device-init/issue', keyed));
-      await operatorCommand(target, 'provisionCredential', { credentialId: r.bootstrapCredentialId, method: 'pre-provisioning' }, derivedCommandId('device-init/provision', keyed));
+      }, clientCommandId('device-init/issue', keyed));
+      await operatorCommand(target, 'provisionCredential', { credentialId: r.bootstrapCredentialId, method: 'pre-provisioning' }, clientCommandId('device-init/provision', keyed));
     } catch (error) {
       // The server refused the command (a 4xx it would give again): nothing more can come of this key. Any other
       // failure (no answer, a 5xx of the service or a proxy, 408, 429, the token refused) leaves the init to finish:
@@ -195,15 +216,26 @@ const mustHoldPendingKey = async (device: Device, dir: string, pending: PendingI
 const registerData = (r: FactoryRequest) => ({ nodeId: r.nodeId, profile: r.profile, bootstrapCredentialId: r.bootstrapCredentialId });
 
 /** The registration's command id: the same init (node, profile, bootstrap id) sends the same one, whatever its key. */
-const registerCommandId = (r: FactoryRequest): string => derivedCommandId('device-init/register', JSON.stringify(registerData(r)));
+const registerCommandId = (r: FactoryRequest): string => clientCommandId('device-init/register', JSON.stringify(registerData(r)));
+
+
+/** The server of the device routes (no token), and how long each answer may take (the client's default when absent). */
+export interface DeviceServer {
+  readonly url: string;
+  readonly timeoutMs?: number | undefined;
+}
+
+/** A device's connection to `server`: its URL alone keeps the client's default timeout. */
+const transportOf = (server: string | DeviceServer): DeviceTransport =>
+  typeof server === 'string' ? httpDeviceTransport(server) : httpDeviceTransport(server.url, { timeoutMs: server.timeoutMs });
 
 /** Remote provisioning of one credential; the device's state is saved once the server recorded it. */
 export const provision = async (
-  url: string,
+  server: string | DeviceServer,
   sim: SimulatedDevice,
   r: { readonly credentialId: string; readonly kind: CredentialKind; readonly predecessorId?: string | undefined },
 ) => {
-  const { recorded } = await provisionOverHttp(httpDeviceTransport(url), sim.device, { ...r, enrolmentFunction: sim.state.pinned.enrolmentFunction });
+  const { recorded } = await provisionOverHttp(transportOf(server), sim.device, { ...r, enrolmentFunction: sim.state.pinned.enrolmentFunction });
   sim.save();
   return recorded;
 };
@@ -213,7 +245,7 @@ export const provision = async (
  * is configured first (one already configured, a 409, is left as it is: the handshake says whether it is this one).
  */
 export const associate = async (
-  url: string,
+  server: string | DeviceServer,
   sim: SimulatedDevice,
   r: { readonly associationId: string; readonly credentialId: string; readonly lifetimeSeconds: number; readonly configureWith?: ServerTarget | undefined },
 ) => {
@@ -232,23 +264,32 @@ export const associate = async (
       if (!(error instanceof ProblemResponse && error.status === 409)) throw error;
     }
   }
-  const outcome = await associateOverHttp(httpDeviceTransport(url), device, {
+  const outcome = await associateOverHttp(transportOf(server), device, {
     associationId: r.associationId, credentialId: r.credentialId, lifetimeSeconds: r.lifetimeSeconds, registreeId, registrar: state.pinned.registrar,
   });
-  // The keys of an earlier handshake for this association are replaced: destroyed first, so that a run that dies
-  // before the state is written leaves handles to nothing rather than keys no state names.
-  const previous = sim.state.associations.find((a) => a.associationId === r.associationId);
-  if (previous !== undefined) await destroyQuietly(device.se, previous.sessionKeys.send, previous.sessionKeys.receive);
+  const before = sim.state;
+  const previous = before.associations.find((a) => a.associationId === r.associationId);
   sim.state = {
-    ...sim.state,
+    ...before,
     associations: [
-      ...sim.state.associations.filter((a) => a.associationId !== r.associationId),
+      ...before.associations.filter((a) => a.associationId !== r.associationId),
       {
         associationId: r.associationId, credentialId: r.credentialId, registrarId: outcome.registrarId, registreeId: outcome.registreeId,
         sessionKeys: outcome.sessionKeys, transcriptHash: outcome.transcriptHash, establishedAt: outcome.establishedAt, expiresAt: outcome.expiresAt,
       },
     ],
   };
-  sim.save();
+  // The state is written before the keys of an earlier handshake for this association are destroyed: a state that
+  // cannot be written leaves the device as it was (the new keys destroyed, the old ones kept and named), where
+  // destroying first left a state naming destroyed keys and new keys no state named (found in review). A run that
+  // dies between the two leaves only the old keys unnamed, never a handle to nothing.
+  try {
+    sim.save();
+  } catch (error) {
+    sim.state = before;
+    await destroyQuietly(device.se, outcome.sessionKeys.send, outcome.sessionKeys.receive);
+    throw error;
+  }
+  if (previous !== undefined) await destroyQuietly(device.se, previous.sessionKeys.send, previous.sessionKeys.receive);
   return outcome;
 };
