@@ -3,6 +3,7 @@ import { isCredenceError } from '../domain/errors.ts';
 import { concealedRefusal } from '../domain/protocols/protocol.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { EF_OWNER, provisioningWorld, type ProvisioningWorld } from './provisioning-protocol.fixtures.ts';
+import { keysMadeBy } from './support/keys-made.ts';
 
 /*
  * Found in review: a Secure Environment key that is gone during a provisioning step. The PSK copy stored at the
@@ -12,23 +13,7 @@ import { EF_OWNER, provisioningWorld, type ProvisioningWorld } from './provision
  */
 
 /** Every key the Enrolment Function's Secure Environment makes or imports from now on. */
-const watchKeys = (world: ProvisioningWorld): KeyHandle[] => {
-  const made: KeyHandle[] = [];
-  const { efSe } = world;
-  const generate = efSe.generate.bind(efSe);
-  efSe.generate = async (...args: Parameters<typeof generate>) => {
-    const handle = await generate(...args);
-    made.push(handle);
-    return handle;
-  };
-  const unwrap = efSe.unwrap.bind(efSe);
-  efSe.unwrap = async (...args: Parameters<typeof unwrap>) => {
-    const handle = await unwrap(...args);
-    if (handle !== undefined) made.push(handle);
-    return handle;
-  };
-  return made;
-};
+const watchKeys = (world: ProvisioningWorld): KeyHandle[] => keysMadeBy(world.efSe, ['generate', 'unwrap']);
 
 const alive = async (world: ProvisioningWorld, handles: readonly KeyHandle[]) => {
   const out: KeyHandle[] = [];

@@ -6,6 +6,7 @@ import { protocolFailure } from '../domain/protocols/protocol.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { at, operator, profile, T0 } from './support/fleet.ts';
 import { securityWorld } from './support/security-world.ts';
+import { keysMadeBy } from './support/keys-made.ts';
 
 /*
  * Found in review: the in-process `SecurityProcedures` ended a run the Enrolment Function or the Registrar refused
@@ -33,29 +34,7 @@ const storedKeys = (w: World, nodeId: string): number => {
 };
 
 /** Every key the device's Secure Environment makes from now on, stored or ephemeral. */
-const watchKeys = (w: World, device: Parameters<World['seOf']>[0]): KeyHandle[] => {
-  const se = w.seOf(device);
-  const made: KeyHandle[] = [];
-  const generate = se.generate.bind(se);
-  se.generate = async (...args: Parameters<typeof generate>) => {
-    const handle = await generate(...args);
-    made.push(handle);
-    return handle;
-  };
-  const agree = se.agree.bind(se);
-  se.agree = async (...args: Parameters<typeof agree>) => {
-    const handle = await agree(...args);
-    made.push(handle);
-    return handle;
-  };
-  const deriveKey = se.deriveKey.bind(se);
-  se.deriveKey = async (...args: Parameters<typeof deriveKey>) => {
-    const handle = await deriveKey(...args);
-    made.push(handle);
-    return handle;
-  };
-  return made;
-};
+const watchKeys = (w: World, device: Parameters<World['seOf']>[0]): KeyHandle[] => keysMadeBy(w.seOf(device), ['generate', 'agree', 'deriveKey']);
 
 const alive = async (w: World, device: Parameters<World['seOf']>[0], handles: readonly KeyHandle[]): Promise<KeyHandle[]> => {
   const out: KeyHandle[] = [];
