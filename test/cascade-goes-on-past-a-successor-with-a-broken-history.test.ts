@@ -107,6 +107,7 @@ describe('reactions are worked out dependent by dependent', () => {
     waitingFor: () => [],
     applicationsEnrolledWith: () => [],
     successorInUse: async () => undefined,
+    cseIdOf: () => undefined,
     ...overrides,
   });
 

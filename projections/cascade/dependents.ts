@@ -45,11 +45,13 @@ export const setupDependents = (db: Database.Database): void => {
     node_id TEXT,
     app_id TEXT,
     ae_id TEXT,
+    cse_id TEXT,
     established INTEGER NOT NULL
   ) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS cascade_node_enrolments (
     node TEXT PRIMARY KEY,
-    subscription TEXT NOT NULL
+    subscription TEXT NOT NULL,
+    cse_id TEXT NOT NULL
   ) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS cascade_identifiers (
     kind TEXT NOT NULL,
@@ -182,16 +184,25 @@ export const applicationsEnrolledWith = (db: Database.Database, credential: stri
 
 /**
  * A node is a dependent of the one subscription it is enrolled under now (RS-17: it may enrol under another): the
- * one it leaves no longer lists it, nor would expire its enrolment when it ends.
+ * one it leaves no longer lists it, nor would expire its enrolment when it ends. The CSE-ID it holds is kept too: an
+ * association stored after the node moved to another one (decided before, at its claim) is revoked on arrival (RS-01).
  */
-export const enrolNode = (db: Database.Database, subscription: string, node: string): void => {
+export const enrolNode = (db: Database.Database, subscription: string, node: string, cseId: string): void => {
   const before = prepared(db, 'SELECT subscription FROM cascade_node_enrolments WHERE node = ?').get(node) as { subscription: string } | undefined;
   if (before !== undefined && before.subscription !== subscription) {
     prepared(db, "DELETE FROM cascade_dependents WHERE parent = ? AND relation = 'node-of-subscription' AND child = ?").run(before.subscription, node);
   }
-  prepared(db, 'INSERT INTO cascade_node_enrolments (node, subscription) VALUES (?, ?) ON CONFLICT (node) DO UPDATE SET subscription = excluded.subscription').run(node, subscription);
+  prepared(
+    db,
+    `INSERT INTO cascade_node_enrolments (node, subscription, cse_id) VALUES (?, ?, ?)
+     ON CONFLICT (node) DO UPDATE SET subscription = excluded.subscription, cse_id = excluded.cse_id`,
+  ).run(node, subscription, cseId);
   addDependent(db, subscription, 'node-of-subscription', node);
 };
+
+/** The CSE-ID of the node's (a stream id) latest enrolment; undefined before its first. */
+export const cseIdOfNode = (db: Database.Database, node: string): string | undefined =>
+  (prepared(db, 'SELECT cse_id FROM cascade_node_enrolments WHERE node = ?').get(node) as { cse_id: string } | undefined)?.cse_id;
 
 /** The tables `setupDependents` makes. */
 export const DEPENDENTS_TABLES = [
@@ -339,14 +350,16 @@ export interface AssociationLinks {
   readonly nodeId?: string;
   /** The App-ID and AE-ID when the registree is an AE. */
   readonly application?: { readonly appId: string; readonly aeId: string };
+  /** The CSE-ID when the registree is a CSE: its node must hold it still (RS-01). */
+  readonly cseId?: string;
   readonly established: boolean;
 }
 
 export const addAssociation = (db: Database.Database, associationId: string, links: Omit<AssociationLinks, 'established'>): void => {
   prepared(
     db,
-    'INSERT OR IGNORE INTO cascade_associations (association_id, credential_id, node_id, app_id, ae_id, established) VALUES (?, ?, ?, ?, ?, 0)',
-  ).run(associationId, links.credentialId ?? null, links.nodeId ?? null, links.application?.appId ?? null, links.application?.aeId ?? null);
+    'INSERT OR IGNORE INTO cascade_associations (association_id, credential_id, node_id, app_id, ae_id, cse_id, established) VALUES (?, ?, ?, ?, ?, ?, 0)',
+  ).run(associationId, links.credentialId ?? null, links.nodeId ?? null, links.application?.appId ?? null, links.application?.aeId ?? null, links.cseId ?? null);
 };
 
 export const markEstablished = (db: Database.Database, associationId: string): void => {
@@ -354,14 +367,15 @@ export const markEstablished = (db: Database.Database, associationId: string): v
 };
 
 export const associationLinks = (db: Database.Database, associationId: string): AssociationLinks | undefined => {
-  const row = prepared(db, 'SELECT credential_id, node_id, app_id, ae_id, established FROM cascade_associations WHERE association_id = ?').get(associationId) as
-    | { credential_id: string | null; node_id: string | null; app_id: string | null; ae_id: string | null; established: bigint | number }
+  const row = prepared(db, 'SELECT credential_id, node_id, app_id, ae_id, cse_id, established FROM cascade_associations WHERE association_id = ?').get(associationId) as
+    | { credential_id: string | null; node_id: string | null; app_id: string | null; ae_id: string | null; cse_id: string | null; established: bigint | number }
     | undefined;
   if (row === undefined) return undefined;
   return {
     ...(row.credential_id !== null ? { credentialId: row.credential_id } : {}),
     ...(row.node_id !== null ? { nodeId: row.node_id } : {}),
     ...(row.app_id !== null && row.ae_id !== null ? { application: { appId: row.app_id, aeId: row.ae_id } } : {}),
+    ...(row.cse_id !== null ? { cseId: row.cse_id } : {}),
     established: Number(row.established) === 1,
   };
 };

@@ -5,7 +5,7 @@ import type { DecodedEvent } from '../../domain/stored.ts';
 import { streamIdOf } from '../../domain/streams.ts';
 import { heldAt, type AssociationContext, type CredentialContext } from '../../machines/index.ts';
 import { rotationChainEnd } from '../expiry/index.ts';
-import { applicationsEnrolledWith, associationLinks, dependentsOf, endingOf, ownerOfIdentifier, waitingFor, type AssociationLinks, type Ending } from './dependents.ts';
+import { applicationsEnrolledWith, associationLinks, cseIdOfNode, dependentsOf, endingOf, ownerOfIdentifier, waitingFor, type AssociationLinks, type Ending } from './dependents.ts';
 import { idOf, reactionsTo } from './reactions.ts';
 
 const REVOCATIONS: ReadonlySet<string> = new Set(['CredentialRevoked', 'NodeRevoked', 'ApplicationRevoked', 'AssociationRevoked']);
@@ -28,6 +28,7 @@ export const reactionsWith = (engine: CommandSink, db: () => Database.Database) 
       return ending === undefined ? undefined : inheritedReason(ending);
     },
     waitingFor: (kind, id) => waitingFor(db(), kind, id),
+    cseIdOf: (nodeId) => cseIdOfNode(db(), streamIdOf('node', nodeId)),
     ownerOf: (kind, id) => {
       const owner = ownerOfIdentifier(db(), kind, id);
       return owner === undefined ? undefined : { nodeId: idOf(owner.node), ...(owner.application !== undefined ? { appId: idOf(owner.application) } : {}) };
@@ -57,6 +58,7 @@ const linksOf = (view: { context: unknown }): AssociationLinks => {
     ...(credentialId !== undefined ? { credentialId } : {}),
     ...(nodeId !== undefined ? { nodeId } : {}),
     ...(registree?.kind === 'ae' ? { application: { appId: registree.appId, aeId: registree.id } } : {}),
+    ...(registree?.kind === 'cse' ? { cseId: registree.id } : {}),
     established: establishedAt !== undefined,
   };
 };

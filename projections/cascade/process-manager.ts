@@ -8,7 +8,7 @@ import { EVENT_KIND } from '../../domain/events/index.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
 import { derivedCommandId } from '../../domain/event-ids.ts';
 import { ensureSchemaVersion, type Projection } from '../runtime/index.ts';
-import { DEPENDENTS_TABLES, addAssociation, addDependent, addEnding, addInstance, addEnrolmentEnd, addOwnedCredential, bindApplication, endingOf, enrolNode, learnIdentifier, markEstablished, releaseIdentifiersOf, resetDependents, setupDependents, unbindApplication, type Ending } from './dependents.ts';
+import { DEPENDENTS_TABLES, addAssociation, addDependent, addEnding, addInstance, addEnrolmentEnd, addOwnedCredential, bindApplication, cseIdOfNode, endingOf, enrolNode, learnIdentifier, markEstablished, releaseIdentifiersOf, resetDependents, setupDependents, unbindApplication, type Ending } from './dependents.ts';
 import { reactionsWith } from './lookups.ts';
 import { addDeadLetter, resetDeadLetters, setupDeadLetters } from './dead-letters.ts';
 import { BrokenHistoryError } from '../../machines/index.ts';
@@ -27,7 +27,7 @@ const ENDINGS: ReadonlySet<string> = new Set([
   'AssociationExpired',
 ]);
 
-const CASCADE_SCHEMA_VERSION = 7;
+const CASCADE_SCHEMA_VERSION = 8;
 const CASCADE_TABLES = [...DEPENDENTS_TABLES, 'cascade_dead_letters'];
 
 export const PROCESS_MANAGER_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[0], role: 'system' };
@@ -81,7 +81,9 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
       // nothing is applied twice (and an association left configured on an expired credential is ended now). Version
       // 6: the credential each App-ID is enrolled with, whose end ends the App-ID's authorisation (an App-ID whose
       // credential ended before is brought to that now). Version 7: a credential lists the App-IDs enrolled with it,
-      // and each enrolment end names its credential (the dependents graph shows them).
+      // and each enrolment end names its credential (the dependents graph shows them). Version 8: an association keeps
+      // its CSE Registree's CSE-ID and a node the CSE-ID it holds, so a re-enrolment under another CSE-ID revokes what
+      // the node associated under the old one (RS-01); a rebuild revokes those that a re-enrolment before left alive.
       ensureSchemaVersion(d, 'cascade', CASCADE_SCHEMA_VERSION, CASCADE_TABLES);
       setupDependents(d);
       setupDeadLetters(d);
@@ -102,12 +104,14 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
         }
         case 'NodeEnrolled':
           learnIdentifier(d, 'cse', e.event.data.cseId, { node: stream });
-          return enrolNode(d, streamIdOf('subscription', e.event.data.subscriptionId), stream);
+          return enrolNode(d, streamIdOf('subscription', e.event.data.subscriptionId), stream, e.event.data.cseId);
         case 'AssociationConfigured': {
           const { associationId, credentialId, nodeId, registree } = e.event.data;
           const nodeStream = streamIdOf('node', nodeId);
-          // An owner that ended before this association was stored (a raced import) takes no identifier back.
+          // An owner that ended before this association was stored (a raced import) takes no identifier back, nor does
+          // a node that moved to another CSE-ID meanwhile (the association is revoked on arrival; RS-01).
           const ended = (owner: string): boolean => endingOf(d, owner) !== undefined;
+          const stillHeld = (cseId: string): boolean => (cseIdOfNode(d, nodeStream) ?? cseId) === cseId;
           addDependent(d, streamIdOf('credential', credentialId), 'association-of-credential', stream);
           addDependent(d, streamIdOf('node', nodeId), 'association-of-node', stream);
           if (registree.kind === 'ae') {
@@ -115,11 +119,11 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
             addInstance(d, stream, registree.id);
             const application = streamIdOf('application', registree.appId);
             learnIdentifier(d, 'ae', registree.id, { node: nodeStream, application }, !ended(nodeStream) && !ended(application));
-          } else learnIdentifier(d, 'cse', registree.id, { node: nodeStream }, !ended(nodeStream));
+          } else learnIdentifier(d, 'cse', registree.id, { node: nodeStream }, !ended(nodeStream) && stillHeld(registree.id));
           addAssociation(d, associationId, {
             credentialId,
             nodeId,
-            ...(registree.kind === 'ae' ? { application: { appId: registree.appId, aeId: registree.id } } : {}),
+            ...(registree.kind === 'ae' ? { application: { appId: registree.appId, aeId: registree.id } } : { cseId: registree.id }),
           });
           return;
         }

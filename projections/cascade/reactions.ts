@@ -51,6 +51,11 @@ export interface ReactionContext {
   ownerOf(kind: 'cse' | 'ae', id: string): { readonly nodeId: string; readonly appId?: string } | undefined;
   /** Credentials (stream ids) issued to a CSE-ID or AE-ID while no event had said whose it is. */
   waitingFor(kind: 'cse' | 'ae', id: string): string[];
+  /**
+   * The CSE-ID of the node's latest enrolment, as of the event; undefined before its first (an association stored
+   * after its node moved to another CSE-ID is re-checked on arrival against it).
+   */
+  cseIdOf(nodeId: string): string | undefined;
   /** The App-IDs (ids) enrolled with this credential, as of the event. */
   applicationsEnrolledWith(credentialId: string): string[];
   /**
@@ -120,9 +125,38 @@ const endedParent = async (links: AssociationLinks, ctx: ReactionContext): Promi
   (await endedOwner(ctx, links.nodeId, links.application?.appId));
 
 /**
+ * RS-01: a CSE Registree is the CSE-ID its node holds now (the association machine's registreeHeldByNode). A node
+ * enrolled again under another CSE-ID (a device replacement hands the old one to another node) leaves its live
+ * associations under the old one bound to an identity that is no longer its own: configured ones could never be
+ * established and would stay configured for good, established ones would stay alive beside the new holder's. They
+ * are revoked as `affiliationChanged` (RFC 5280 5.3.1; X.509: the subject's name or other information changed, with
+ * no cause to suspect compromise): the Registree's identity moved, nothing was compromised (not `keyCompromise`), no
+ * association took this one's place (not `superseded`, which this engine reads as a rotation onto a successor), and
+ * the node goes on operating (not `cessationOfOperation`). Re-enrolled under the same CSE-ID (a change of
+ * subscription, RS-17) the node keeps them. An AE Registree holds no CSE-ID of its node's (its credential's owner
+ * binds it), so AE associations are left alone.
+ */
+const associationsUnderAnotherCse = async (ctx: ReactionContext, node: string, cseId: string): Promise<Outcome[]> => {
+  const out: Outcome[] = [];
+  for (const s of ctx.dependents(node, 'association-of-node')) {
+    const associationId = idOf(s);
+    // Ended ones stay as they ended: only what is still configured or established is bound to the old CSE-ID.
+    if ((await ctx.ended('association', associationId)) !== undefined) continue;
+    const links = await orUnresolved(() => ctx.association(associationId));
+    if (isUnresolved(links)) out.push(links);
+    else if (links.cseId !== undefined && links.cseId !== cseId) out.push(...revokeAssociations([s], CSE_ID_MOVED));
+  }
+  return out;
+};
+
+/** Why an association under a CSE-ID its node no longer holds is revoked (see associationsUnderAnotherCse). */
+const CSE_ID_MOVED: RevocationReason = 'affiliationChanged';
+
+/**
  * What follows from an event: the revocation cascade (credential -> associations and the enrolments of the App-IDs
  * enrolled with it; node -> credentials and associations; App-ID, or its enrolment's end -> its instances'
  * associations, seed 003 11.2.2), subscription end -> node enrolments,
+ * a node's re-enrolment under another CSE-ID -> its associations under the old one (RS-01),
  * and the association bookkeeping. Pure over its lookups.
  */
 export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promise<Outcome[]> => {
@@ -196,8 +230,10 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
       return reason === undefined ? [] : [{ type: 'endApplicationEnrolment', data: { appId, credentialId, reason: enrolmentEndReason(reason) } }];
     }
     case 'NodeEnrolled': {
-      const { nodeId, subscriptionId } = e.event.data;
-      return (await ctx.ended('subscription', subscriptionId)) === undefined ? [] : [{ type: 'expireNodeEnrolment', data: { nodeId, subscriptionId } }];
+      const { nodeId, subscriptionId, cseId } = e.event.data;
+      const enrolment: Reaction[] =
+        (await ctx.ended('subscription', subscriptionId)) === undefined ? [] : [{ type: 'expireNodeEnrolment', data: { nodeId, subscriptionId } }];
+      return [...enrolment, ...(await associationsUnderAnotherCse(ctx, stream, cseId))];
     }
     case 'AssociationConfigured': {
       const { associationId, credentialId, nodeId, registree } = e.event.data;
@@ -208,7 +244,11 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
         established: false,
       };
       const reason = await endedParent(links, ctx);
-      const association = reason === undefined ? [] : revokeAssociations([`association-${associationId}`], reason);
+      // Decided against the node before its re-enrolment under another CSE-ID, stored after it (a decision judged at
+      // its claims, or a raced import): the re-enrolment's reaction could not see it, so it is revoked on arrival.
+      const held = registree.kind === 'cse' ? ctx.cseIdOf(nodeId) : undefined;
+      const revocation = reason ?? (held !== undefined && held !== registree.id ? CSE_ID_MOVED : undefined);
+      const association = revocation === undefined ? [] : revokeAssociations([`association-${associationId}`], revocation);
       // The association says whose its registree is: the credentials waiting for that follow the node (and App-ID),
       // which may have ended already (an import raced): then they end with it, as if linked before.
       // (No parent ended: neither did the owner, which endedParent has looked at.)
