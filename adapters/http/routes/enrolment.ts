@@ -1,7 +1,7 @@
 import { ProvisioningAuth, ProvisioningChallenge, ProvisioningDelivery, ProvisioningHello, ProvisioningReceipt } from '../../../domain/protocols/index.ts';
 import { PinnedResponder, ProvisioningHelloQuery, ProvisioningRecorded } from '../../protocols/procedures/index.ts';
 import type { RouteModule } from '../context.ts';
-import { answerHello, openDeviceEndpoints } from './device-endpoints.ts';
+import { answerDevice, helloPeer, openDeviceEndpoints } from './device-endpoints.ts';
 
 const DEVICE = { access: 'device' } as const;
 const TAGS = ['device: remote provisioning'];
@@ -10,8 +10,11 @@ const TAGS = ['device: remote provisioning'];
  * The M2M Enrolment Function for devices across a connection (seed 003 clause 11.2.1): one route per message of
  * remote provisioning, no bearer token (the node authenticates inside the protocol with its bootstrap
  * credential). Refusals are `protocol` problems naming the step and the reason; a refused message ends its run and
- * records nothing. A hello's refusal of the credential it names is `unknown_credential` whatever the reason, which
- * goes to the log (`answerHello`). The credential is recorded when its receipt verifies (EnrolmentEndpoint).
+ * records nothing. A hello's refusal of the credential it names is `unknown_credential` whatever the reason, and so
+ * is an auth's when the credential ended during the run, before the node's proof verified: the reason goes to the
+ * log (`answerDevice`). A hello's run is bounded with the other runs its address began in the node's name
+ * (`helloPeer`), so hellos from elsewhere cannot end it. The credential is recorded when its receipt verifies
+ * (EnrolmentEndpoint).
  */
 export const enrolmentRoutes: RouteModule = async (app, context) => {
   const endpoints = await openDeviceEndpoints(context);
@@ -38,17 +41,18 @@ export const enrolmentRoutes: RouteModule = async (app, context) => {
       body: ProvisioningHello,
       response: { 200: ProvisioningChallenge },
     },
-  }, async (request) => answerHello(request.log, async () => (await ef()).acceptHello(request.body, request.query)));
+  }, async (request) => answerDevice(request.log, async () => (await ef()).acceptHello(request.body, request.query, helloPeer(request))));
 
   app.post('/v1/enrolment/auth', {
     config: DEVICE,
     schema: {
       tags: TAGS,
       summary: 'Step 3: the node\'s proof (and, for a key pair, its public key with proof of possession); answered with the delivery',
+      description: 'A bootstrap credential that ended during the run (revoked, its key destroyed) is 422 `unknown_credential`, as at the hello.',
       body: ProvisioningAuth,
       response: { 200: ProvisioningDelivery },
     },
-  }, async (request) => (await ef()).acceptAuth(request.body));
+  }, async (request) => answerDevice(request.log, async () => (await ef()).acceptAuth(request.body)));
 
   app.post('/v1/enrolment/receipt', {
     config: DEVICE,

@@ -1,7 +1,7 @@
 import { AssociationChallenge, AssociationConfirm, AssociationFinish, AssociationHello } from '../../../domain/protocols/index.ts';
 import { AssociationPath, PinnedResponder } from '../../protocols/procedures/index.ts';
 import type { RouteModule } from '../context.ts';
-import { answerHello, openDeviceEndpoints } from './device-endpoints.ts';
+import { answerDevice, helloPeer, openDeviceEndpoints } from './device-endpoints.ts';
 
 const DEVICE = { access: 'device' } as const;
 const TAGS = ['device: association handshake'];
@@ -10,9 +10,11 @@ const TAGS = ['device: association handshake'];
  * The Registrar CSE for Registrees across a connection (seed 003 clause 11.3.2), no bearer token (the Registree
  * authenticates inside the handshake with its credential). The association id is in the path: an operator
  * configured it (`configureAssociation`, 11.3.1) and the Registrar resolves the credential from it on every
- * request, keeping nothing between requests but its bounded session table. A hello's refusal of its credential is
- * `unknown_credential` whatever the reason, which goes to the log (`answerHello`). The Registrar records
- * `AssociationEstablished` once it has verified the finish, then answers with its confirm (RegistrarEndpoint).
+ * request, keeping nothing between requests but its bounded session table, where hellos from elsewhere cannot end a
+ * Registree's run (`helloPeer`). A hello's refusal of its credential is `unknown_credential` whatever the reason, and
+ * so is a finish's when the credential ended during the run, before the Registree's proof verified: the reason goes
+ * to the log (`answerDevice`). The Registrar records `AssociationEstablished` once it has verified the finish, then
+ * answers with its confirm (RegistrarEndpoint).
  */
 export const registrarRoutes: RouteModule = async (app, context) => {
   const endpoints = await openDeviceEndpoints(context);
@@ -35,17 +37,21 @@ export const registrarRoutes: RouteModule = async (app, context) => {
       body: AssociationHello,
       response: { 200: AssociationChallenge },
     },
-  }, async (request) => answerHello(request.log, async () => (await registrar()).acceptHello(request.params.associationId, request.body)));
+  }, async (request) =>
+    answerDevice(request.log, async () => (await registrar()).acceptHello(request.params.associationId, request.body, helloPeer(request))));
 
   app.post('/v1/registrar/associations/:associationId/finish', {
     config: DEVICE,
     schema: {
       tags: TAGS,
       summary: 'Step 3: the Registree\'s finish; once it verifies, AssociationEstablished is recorded and the confirm returned',
-      description: 'Like a TLS 1.3 server after the client Finished, the Registrar records on a verified finish; the Registree reports the association once it has verified the confirm.',
+      description:
+        'Like a TLS 1.3 server after the client Finished, the Registrar records on a verified finish; the Registree reports the association once it has verified the confirm. ' +
+        'A credential that ended during the handshake (revoked, its key destroyed) is 422 `unknown_credential`, as at the hello.',
       params: AssociationPath,
       body: AssociationFinish,
       response: { 201: AssociationConfirm },
     },
-  }, async (request, reply) => reply.code(201).send(await (await registrar()).acceptFinish(request.params.associationId, request.body)));
+  }, async (request, reply) =>
+    reply.code(201).send(await answerDevice(request.log, async () => (await registrar()).acceptFinish(request.params.associationId, request.body))));
 };

@@ -6,11 +6,12 @@ import type { RandomSource } from '../../../domain/ports/random.ts';
 import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
 import { assertFresh, assertUsableCredential, newNonce, parseMessage, protocolFailure, unusableCredential } from '../../../domain/protocols/protocol.ts';
 import { withoutFields, type Transcript } from '../../../domain/crypto/transcript.ts';
-import { SessionTable, type SessionBase } from '../shared/session-table.ts';
+import { SessionTable, type Claim, type SessionBase } from '../shared/session-table.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
 import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 import { assertProof, prove, pskOf, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
-import { initiatorVerifier, keyGoneAtHello, responderSigner } from '../shared/credential-keys.ts';
+import { initiatorVerifier, responderSigner } from '../shared/credential-keys.ts';
+import { keyGoneBeforeProof } from '../shared/key-gone.ts';
 import { acceptedClockSkew } from '../../../domain/protocols/clock-skew.ts';
 import { wireEphemeral } from '../shared/wire-ephemeral.ts';
 import { assertNewHello } from '../shared/hello-checks.ts';
@@ -117,7 +118,8 @@ export class Registrar {
     return this.#sessions.size;
   }
 
-  async acceptHello(input: unknown, scope?: RegistrarScope): Promise<AssociationChallenge> {
+  /** `peer`: where the hello came from, if the transport knows (SessionTable: a flood from elsewhere cannot end this run). */
+  async acceptHello(input: unknown, scope?: RegistrarScope, peer?: Claim['peer']): Promise<AssociationChallenge> {
     const { se } = this.#o;
     const hello = parseMessage(AssociationHello, input, HELLO);
     const now = this.#o.now();
@@ -181,11 +183,11 @@ export class Registrar {
         verifier,
         ...(known.handle && descriptor.kind === 'psk256' ? { psk: known.handle } : {}),
         ephemeral,
-      }, { claimant: hello.registreeId, nonce: hello.registreeNonce });
+      }, { claimant: hello.registreeId, nonce: hello.registreeNonce, peer });
       return challenge;
     } catch (error) {
       await destroyQuietly(se, ephemeral);
-      throw keyGoneAtHello(HELLO, error, [pskOf(verifier)]);
+      throw keyGoneBeforeProof(HELLO, error, [pskOf(verifier)]);
     }
   }
 

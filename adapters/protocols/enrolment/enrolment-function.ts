@@ -10,7 +10,8 @@ import { withoutFields, type Transcript } from '../../../domain/crypto/transcrip
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
 import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 import { assertProof, prove, pskOf, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
-import { initiatorVerifier, keyGoneAtHello, responderSigner } from '../shared/credential-keys.ts';
+import { initiatorVerifier, responderSigner } from '../shared/credential-keys.ts';
+import { keyGoneBeforeProof } from '../shared/key-gone.ts';
 import { acceptedClockSkew } from '../../../domain/protocols/clock-skew.ts';
 import { wireEphemeral } from '../shared/wire-ephemeral.ts';
 import { assertNewHello } from '../shared/hello-checks.ts';
@@ -35,7 +36,7 @@ import {
   type ProvisioningOutcome,
   type ServiceParameters,
 } from '../../../domain/protocols/enrolment-messages.ts';
-import { SessionTable, type SessionBase } from '../shared/session-table.ts';
+import { SessionTable, type Claim, type SessionBase } from '../shared/session-table.ts';
 
 /** The node's pre-existing credential as the engine knows it (recorded at pre-provisioning). */
 export interface BootstrapCredential {
@@ -152,7 +153,8 @@ export class EnrolmentFunction {
     return this.#sessions.size;
   }
 
-  async acceptHello(input: unknown, context: RunContext = {}): Promise<ProvisioningChallenge> {
+  /** `peer`: where the hello came from, if the transport knows (SessionTable: a flood from elsewhere cannot end this run). */
+  async acceptHello(input: unknown, context: RunContext = {}, peer?: Claim['peer']): Promise<ProvisioningChallenge> {
     const { se, now: clock } = this.#o;
     const hello = parseMessage(ProvisioningHello, input, HELLO);
     const now = clock();
@@ -205,11 +207,11 @@ export class EnrolmentFunction {
         challenge,
         ...(ephemeral ? { ephemeral } : {}),
         ...(manufacturerCertificate ? { manufacturerCertificate } : {}),
-      }, { claimant: hello.nodeId, nonce: hello.nodeNonce });
+      }, { claimant: hello.nodeId, nonce: hello.nodeNonce, peer });
       return challenge;
     } catch (error) {
       await destroyQuietly(se, ephemeral);
-      throw keyGoneAtHello(HELLO, error, [pskOf(nodeVerifier)]);
+      throw keyGoneBeforeProof(HELLO, error, [pskOf(nodeVerifier)]);
     }
   }
 

@@ -4,6 +4,7 @@ import type { Infrastructure } from './infrastructure.ts';
 import { recordProvisioning } from './record.ts';
 import { certificateOf } from './descriptors.ts';
 import type { PinnedResponder, ProvisioningRecorded } from './wire.ts';
+import type { Claim } from '../shared/session-table.ts';
 
 const HELLO = 'provisioning.hello';
 
@@ -32,7 +33,8 @@ export class EnrolmentEndpoint {
     return this.infra.pinned('enrolment-function');
   }
 
-  acceptHello(input: unknown, request: { readonly predecessorId?: string | undefined } = {}): Promise<ProvisioningChallenge> {
+  /** `peer`: the address the hello came from (`Claim.peer`), so that hellos from elsewhere never end this node's run. */
+  acceptHello(input: unknown, request: { readonly predecessorId?: string | undefined } = {}, peer?: Claim['peer']): Promise<ProvisioningChallenge> {
     const hello = parseMessage(ProvisioningHello, input, HELLO);
     if (hello.credentialId === undefined) throw protocolFailure(HELLO, 'malformed', 'credentialId: required over a connection, it names the credential to record');
     // Only what the proofs cover: a predecessor in the request alone could be added or changed on the path.
@@ -40,7 +42,7 @@ export class EnrolmentEndpoint {
       throw protocolFailure(HELLO, 'malformed', 'predecessorId: the request names a predecessor the hello does not');
     }
     const { predecessorId } = hello;
-    return this.infra.enrolmentFunction.acceptHello(hello, predecessorId !== undefined ? { predecessorId } : {});
+    return this.infra.enrolmentFunction.acceptHello(hello, predecessorId !== undefined ? { predecessorId } : {}, peer);
   }
 
   acceptAuth(input: unknown): Promise<ProvisioningDelivery> {

@@ -2,6 +2,7 @@ import type { AssociationChallenge, AssociationConfirm } from '../../../domain/p
 import type { Infrastructure } from './infrastructure.ts';
 import { recordAssociation } from './record.ts';
 import type { PinnedResponder } from './wire.ts';
+import type { Claim } from '../shared/session-table.ts';
 
 /**
  * The Registrar CSE (seed 003 clause 11.3.2) driven one message at a time, for a Registree across a connection. A
@@ -25,11 +26,12 @@ export class RegistrarEndpoint {
     return this.infra.pinned('registrar');
   }
 
-  acceptHello(associationId: string, input: unknown): Promise<AssociationChallenge> {
+  /** `peer`: the address the hello came from (`Claim.peer`), so that hellos from elsewhere never end this Registree's run. */
+  acceptHello(associationId: string, input: unknown, peer?: Claim['peer']): Promise<AssociationChallenge> {
     return this.infra.registrar.acceptHello(input, {
       association: associationId,
       resolveCredential: (registreeId, fingerprint) => this.infra.credentialOfAssociation(associationId, registreeId, fingerprint),
-    });
+    }, peer);
   }
 
   /** Verifies the finish, records `AssociationEstablished`, and only then answers with the confirm. */

@@ -3,9 +3,7 @@ import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts'
 import type { SignatureKind } from '../../../domain/crypto/signatures.ts';
 import type { KeyHandle } from '../../../domain/ports/secure-environment.ts';
 import type { CredentialKey, ProofVerifier } from './proof.ts';
-import { isCredenceError } from '../../../domain/errors.ts';
 import { protocolFailure, unusableCredential } from '../../../domain/protocols/protocol.ts';
-import { keyGoneAt } from './key-gone.ts';
 
 /**
  * Which keys authenticate a run follows from the initiator's credential: a PSK authenticates both sides (each with
@@ -52,12 +50,3 @@ export const responderVerifier = (
   return { kind: pinned.kind, publicKey: pinned.publicKey };
 };
 
-/**
- * `keyGoneAt` for a hello: the peer's PSK shredded while its hello is answered is its credential ended (revoked),
- * which the peer has not authenticated to be told; it gets the answer of any credential it cannot use. Any other
- * outcome passes unchanged.
- */
-export const keyGoneAtHello = (step: string, error: unknown, peerKeys: readonly (string | undefined)[]): unknown => {
-  const answer = keyGoneAt(step, error, peerKeys);
-  return answer !== error && isCredenceError(answer, 'protocol') ? unusableCredential(step, answer) : answer;
-};

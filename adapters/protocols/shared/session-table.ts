@@ -1,7 +1,7 @@
 import { toBase64url } from '../../../domain/crypto/base64url.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import { protocolFailure } from '../../../domain/protocols/protocol.ts';
-import { keyGoneAt } from './key-gone.ts';
+import { keyGoneAt, keyGoneBeforeProof } from './key-gone.ts';
 
 export interface SessionBase {
   readonly id: string;
@@ -12,11 +12,19 @@ export interface SessionBase {
   authenticated?: boolean;
 }
 
-/** Who a hello claims to be, and its nonce: all a responder knows of a peer before its proof. */
+/** Who a hello claims to be, its nonce and where it came from: all a responder knows of a peer before its proof. */
 export interface Claim {
   readonly claimant: string;
   readonly nonce: string;
+  /**
+   * The network address the hello came from, as its transport saw it (over HTTP the connection's, `request.ip`);
+   * absent for an in-process caller, whose runs are then bounded per claimed identity alone.
+   */
+  readonly peer?: string | undefined;
 }
+
+/** The pending runs one hello competes with: its claimed identity's from the same peer (unambiguous for any strings). */
+const pendingKey = ({ claimant, peer }: Claim): string => JSON.stringify(peer === undefined ? [claimant] : [claimant, peer]);
 
 const DEFAULT_MAX_SESSIONS = 10_000;
 const DEFAULT_MAX_PENDING_PER_CLAIMANT = 4;
@@ -35,19 +43,29 @@ interface Entry<S> {
  *
  * Issue 11 item 4 (SER-001): a hello is unauthenticated (a Node-ID and a credential fingerprint are public), so the
  * state it creates must not be something a flood can use up. A session is *pending* until the step that checks the
- * initiator's proof marks it `authenticated`; pending sessions never refuse a new hello. Each claimed identity
- * keeps at most `maxPendingPerClaimant` of them and a new hello evicts its oldest; a full table evicts the oldest
- * pending session of anyone. So a burst of hellos, however large, is forgotten as soon as it stops and the next
- * legitimate hello always gets a session: at worst a sender flooding *while* a node runs its round trip can make
- * it start again (which an on-path attacker could do anyway by dropping messages). Only authenticated sessions can
- * fill the table (`too_many_sessions`), and only an authenticated peer can make one; each claimant keeps at most
- * `maxAuthenticatedPerClaimant` of them (its newest), so one authenticated peer that never finishes its runs (a
- * compromised device) cannot fill it for the others either.
+ * initiator's proof marks it `authenticated`; pending sessions never refuse a new hello. Each claimed identity keeps
+ * at most `maxPendingPerClaimant` of them *per peer* (`Claim.peer`, the address the hello came from) and a new hello
+ * evicts the oldest of its own claimant and peer; a full table evicts the oldest pending session of anyone. So a
+ * burst of hellos, however large, is forgotten as soon as it stops and the next legitimate hello always gets a
+ * session. While a node runs its round trip, a flood of hellos in its name:
+ * - from another address, evicts only runs begun from that address, never the node's (found in review: with the
+ *   bound per identity alone, four forged hellos between a node's hello and its auth ended its run, and a steady
+ *   trickle kept it from ever provisioning, from anywhere, knowing only public facts);
+ * - from the node's own address (behind the same NAT; behind a reverse proxy, where every client has the proxy's
+ *   address, as the HTTP service sets no `trustProxy`), or with no peer known (an in-process caller), can make it
+ *   start again;
+ * - from anywhere, can end it only by filling the whole table with pending sessions within that round trip
+ *   (`maxSessions` hellos, in the names of any identities it knows: over HTTP more than the per-address rate limit
+ *   lets one address send, adapters/http/protection.ts), the last resort that keeps the table bounded.
+ * An attacker on the path could end any run anyway by dropping its messages. Only authenticated sessions can fill
+ * the table (`too_many_sessions`), and only an authenticated peer can make one; each claimant keeps at most
+ * `maxAuthenticatedPerClaimant` of them (its newest), whatever its address, so one authenticated peer that never
+ * finishes its runs (a compromised device) cannot fill it for the others either.
  */
 export class SessionTable<S extends SessionBase> {
   readonly #entries = new Map<string, Entry<S>>();
-  /** Pending sessions by claimed identity (insertion order = age) and by the hello's nonce. */
-  readonly #pendingByClaimant = new Map<string, Set<string>>();
+  /** Pending sessions by claimed identity and peer (`pendingKey`; insertion order = age) and by the hello's nonce. */
+  readonly #pendingByClaimantAndPeer = new Map<string, Set<string>>();
   readonly #pendingNonces = new Map<string, string>();
   /** Authenticated sessions by claimed (and proved) identity, insertion order = age. */
   readonly #authenticatedByClaimant = new Map<string, Set<string>>();
@@ -105,7 +123,7 @@ export class SessionTable<S extends SessionBase> {
         if (entry.expiresAtMs > now.getTime()) break;
         await this.#evict(id);
       }
-      const own = this.#pendingByClaimant.get(claim.claimant);
+      const own = this.#pendingByClaimantAndPeer.get(pendingKey(claim));
       while (own !== undefined && own.size >= this.#maxPendingPerClaimant) await this.#evict(own.values().next().value as string);
       while (this.#entries.size >= this.#maxSessions) {
         const oldestPending = this.#oldestPending();
@@ -144,7 +162,8 @@ export class SessionTable<S extends SessionBase> {
       return result;
     } catch (error) {
       await this.#cleanup(session);
-      throw keyGoneAt(step, error, this.#peerKeys(session));
+      // Seeds 002/004 unobservability: until its proof verified, the peer is told no more of its credential than a hello.
+      throw (session.authenticated ? keyGoneAt : keyGoneBeforeProof)(step, error, this.#peerKeys(session));
     }
   }
 
@@ -167,8 +186,9 @@ export class SessionTable<S extends SessionBase> {
       own.add(id);
       return;
     }
-    let own = this.#pendingByClaimant.get(claimant);
-    if (own === undefined) this.#pendingByClaimant.set(claimant, (own = new Set()));
+    const key = pendingKey(entry.claim);
+    let own = this.#pendingByClaimantAndPeer.get(key);
+    if (own === undefined) this.#pendingByClaimantAndPeer.set(key, (own = new Set()));
     own.add(id);
     this.#pendingNonces.set(nonce, id);
   }
@@ -176,10 +196,10 @@ export class SessionTable<S extends SessionBase> {
   #take(id: string, entry: Entry<S>): void {
     this.#entries.delete(id);
     const { claimant, nonce } = entry.claim;
-    for (const byClaimant of [this.#pendingByClaimant, this.#authenticatedByClaimant]) {
-      const own = byClaimant.get(claimant);
+    for (const [byClaimant, key] of [[this.#pendingByClaimantAndPeer, pendingKey(entry.claim)], [this.#authenticatedByClaimant, claimant]] as const) {
+      const own = byClaimant.get(key);
       own?.delete(id);
-      if (own?.size === 0) byClaimant.delete(claimant);
+      if (own?.size === 0) byClaimant.delete(key);
     }
     if (this.#pendingNonces.get(nonce) === id) this.#pendingNonces.delete(nonce);
   }
