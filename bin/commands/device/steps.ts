@@ -157,7 +157,7 @@ export const factory = async (target: ServerTarget, r: FactoryRequest, onUnfinis
       // failure (no answer, a 5xx of the service or a proxy, 408, 429, the token refused) leaves the init to finish:
       // the key and the pending init stay for a rerun (found in review: a proxy's 504 after the credential was
       // recorded destroyed its key).
-      if (!refusedForGood(error)) {
+      if (!refusedForGood(error) || (await serverMayHoldKey(target, r.bootstrapCredentialId, descriptor.fingerprint))) {
         keep = true;
         onUnfinished?.();
       } else {
@@ -191,6 +191,22 @@ export const factory = async (target: ServerTarget, r: FactoryRequest, onUnfinis
  */
 const refusedForGood = (error: unknown): boolean =>
   error instanceof ProblemResponse && error.status >= 400 && error.status < 500 && ![401, 403, 408, 429].includes(error.status);
+
+/**
+ * Whether the server may bind the bootstrap credential to this key already: a refusal is no reason to destroy a key
+ * the server holds as a device's (found in review: an init left pending by an earlier version, whose commands were
+ * recorded under other ids, was rerun, refused as a second registration, and its key destroyed while the server kept
+ * the credential). Only an answer that the credential is absent or names another key lets the key go.
+ */
+const serverMayHoldKey = async (target: ServerTarget, credentialId: string, fingerprint: string): Promise<boolean> => {
+  try {
+    const credential = await clientOf(target).entity('credential', credentialId);
+    const context = credential.context as { readonly fingerprint?: unknown } | null;
+    return context?.fingerprint === fingerprint;
+  } catch (error) {
+    return !(error instanceof ProblemResponse && error.status === 404);
+  }
+};
 
 /**
  * The key an unfinished init names must be in this folder's Secure Environment and be the key it describes: a wiped
