@@ -175,6 +175,25 @@ describe('a node renumbered under a new CSE-ID loses its associations under the 
     expect((await replayAll(store)).findings).toEqual([]);
   });
 
+  it('a cascade behind a node that moved away and back (A, B, A) keeps the association it established back under A', async () => {
+    // Found in review: the reaction to the move to B judged the associations as of that event only, so a rebuild (the
+    // schema's, on upgrade) or a cascade that was behind revoked one the node had established after coming back to A.
+    const store = openSqliteStore({ memory: true });
+    const clock = new FakeClock(T0);
+    const engine = createEngine({ store, clock });
+    for (const c of [
+      cmd.createSubscription(), cmd.registerNode('meter-1'), cmd.enrolNode('meter-1'),
+      cmd.issueCredential('cred-1', 'meter-1', at(300)), cmd.provisionCredential('cred-1'), cmd.configureAssociation('sa-back', 'cred-1'),
+      renumber('meter-1', NEW_CSE), renumber('meter-1', OLD_CSE), cmd.establishAssociation('sa-back'),
+    ]) await engine.execute(c);
+    expect(String((await engine.entity('association', 'sa-back')).snapshot.value)).toBe('associated');
+    const c = (credence = openCredence({ location: { memory: true }, clock, store }));
+    await c.settle();
+    expect(await association(c, 'sa-back')).toEqual(['sa-back', 'associated', undefined]);
+    expect((await revocations(store)).map((e) => e.streamId)).toEqual([]);
+    expect((await replayAll(store)).findings).toEqual([]);
+  });
+
   it('an association decided before the re-enrolment and stored after it is revoked on arrival, and takes the old CSE-ID back from no one', async () => {
     const store = openSqliteStore({ memory: true });
     const clock = new FakeClock(T0);

@@ -108,6 +108,7 @@ describe('reactions are worked out dependent by dependent', () => {
     applicationsEnrolledWith: () => [],
     successorInUse: async () => undefined,
     cseIdOf: () => undefined,
+    cseIdHeldNow: async () => undefined,
     ...overrides,
   });
 

@@ -3,7 +3,7 @@ import type { RevocationReason } from '../../domain/events/index.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { streamIdOf } from '../../domain/streams.ts';
-import { heldAt, type AssociationContext, type CredentialContext } from '../../machines/index.ts';
+import { heldAt, type AssociationContext, type CredentialContext, type NodeContext } from '../../machines/index.ts';
 import { rotationChainEnd } from '../expiry/index.ts';
 import { applicationsEnrolledWith, associationLinks, cseIdOfNode, dependentsOf, endingOf, ownerOfIdentifier, waitingFor, type AssociationLinks, type Ending } from './dependents.ts';
 import { idOf, reactionsTo } from './reactions.ts';
@@ -29,6 +29,7 @@ export const reactionsWith = (engine: CommandSink, db: () => Database.Database) 
     },
     waitingFor: (kind, id) => waitingFor(db(), kind, id),
     cseIdOf: (nodeId) => cseIdOfNode(db(), streamIdOf('node', nodeId)),
+    cseIdHeldNow: async (nodeId) => ((await engine.view('node', nodeId)).context as unknown as NodeContext).cseId,
     ownerOf: (kind, id) => {
       const owner = ownerOfIdentifier(db(), kind, id);
       return owner === undefined ? undefined : { nodeId: idOf(owner.node), ...(owner.application !== undefined ? { appId: idOf(owner.application) } : {}) };

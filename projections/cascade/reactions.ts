@@ -56,6 +56,11 @@ export interface ReactionContext {
    * after its node moved to another CSE-ID is re-checked on arrival against it).
    */
   cseIdOf(nodeId: string): string | undefined;
+  /**
+   * The CSE-ID the node holds now (read from the engine, not as of the event): a rebuild, or a cascade that is
+   * behind, must not revoke an association under a CSE-ID the node has come back to since (A, then B, then A again).
+   */
+  cseIdHeldNow(nodeId: string): Promise<string | undefined>;
   /** The App-IDs (ids) enrolled with this credential, as of the event. */
   applicationsEnrolledWith(credentialId: string): string[];
   /**
@@ -138,13 +143,18 @@ const endedParent = async (links: AssociationLinks, ctx: ReactionContext): Promi
  */
 const associationsUnderAnotherCse = async (ctx: ReactionContext, node: string, cseId: string): Promise<Outcome[]> => {
   const out: Outcome[] = [];
+  let heldNow: Promise<string | undefined> | undefined;
   for (const s of ctx.dependents(node, 'association-of-node')) {
     const associationId = idOf(s);
     // Ended ones stay as they ended: only what is still configured or established is bound to the old CSE-ID.
     if ((await ctx.ended('association', associationId)) !== undefined) continue;
     const links = await orUnresolved(() => ctx.association(associationId));
     if (isUnresolved(links)) out.push(links);
-    else if (links.cseId !== undefined && links.cseId !== cseId) out.push(...revokeAssociations([s], CSE_ID_MOVED));
+    else if (links.cseId !== undefined && links.cseId !== cseId && links.cseId !== (await (heldNow ??= ctx.cseIdHeldNow(idOf(node))))) {
+      // Found in review: a node moved back to the association's CSE-ID since (A, B, A) holds it again, and the machine
+      // let it establish there; only a CSE-ID the node holds neither at this event nor now is gone from it.
+      out.push(...revokeAssociations([s], CSE_ID_MOVED));
+    }
   }
   return out;
 };
