@@ -1,13 +1,13 @@
 import { targetOf, type Command } from '../../domain/commands/index.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import { SYSTEM_ACTOR_IDS } from '../../domain/metadata.ts';
-import type { Clock, CommandOutcome, CommandSender, CommandSink, EventStore } from '../../domain/ports/index.ts';
+import { sentBy, type Clock, type CommandOutcome, type CommandSender, type CommandSink, type EventStore } from '../../domain/ports/index.ts';
 import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import { viewOf, type LoadedEntity } from '../../machines/index.ts';
 import { authorise, parse, reserveDerivedCommandIds, verifyRequestSignature, type AdmissionStep } from './admission.ts';
 import { decideCommand } from './decide.ts';
 import { DEFAULT_CACHE_BYTES, EntityCache, type EntityCacheStats } from './entity-cache.ts';
-import { replayedOutcome, sentBy } from './idempotency.ts';
+import { replayedOutcome } from './idempotency.ts';
 import { appendDecision } from './record.ts';
 import { StreamLanes } from './stream-lanes.ts';
 
@@ -129,7 +129,7 @@ export const createEngine = (options: EngineOptions): Engine => {
     prefetch: (kind, ids) => cache.prefetch(kind, ids),
     recorded: async (kind, id, commandId, by) => {
       const [first] = await store.readCommand(streamIdOf(kind, id), commandId);
-      return first !== undefined && (by === undefined || sentBy(first, by));
+      return first !== undefined && (by === undefined || sentBy(first.metadata, by));
     },
     cacheStats: () => cache.stats(),
     store,

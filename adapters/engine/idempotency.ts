@@ -1,19 +1,9 @@
 import type { Command } from '../../domain/commands/index.ts';
 import { canonicalJson } from '../../domain/crypto/index.ts';
 import { validationError } from '../../domain/errors.ts';
-import type { CommandOutcome, CommandSender, RecordedEvent } from '../../domain/ports/index.ts';
+import type { CommandOutcome, RecordedEvent } from '../../domain/ports/index.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { stateOf, type LoadedEntity } from '../../machines/index.ts';
-
-/**
- * Whether `by` sent the command this stored event records, read from the event's metadata as stored (the actor and
- * command type are the same in every schema version, so no upcaster is needed for them).
- */
-export const sentBy = (event: RecordedEvent, by: CommandSender): boolean => {
-  const { actor, commandType } = event.metadata;
-  if (typeof actor !== 'object' || actor === null || Array.isArray(actor)) return false;
-  return actor['id'] === by.actor.id && actor['role'] === by.actor.role && commandType === by.commandType;
-};
 
 /** What an outcome of a repeated command reports of its entity: its stream and its state now. */
 export type ReplayedEntity = Pick<LoadedEntity, 'streamId' | 'snapshot'>;

@@ -24,6 +24,17 @@ export interface CommandSender {
   readonly commandType: string;
 }
 
+/**
+ * Whether `by` sent the command recorded with this stored metadata (its actor's id and role, its command type: the
+ * same in every schema version, so no upcaster is needed for them).
+ */
+export const sentBy = (metadata: Readonly<Record<string, unknown>>, by: CommandSender): boolean => {
+  const { actor, commandType } = metadata;
+  if (typeof actor !== 'object' || actor === null || Array.isArray(actor)) return false;
+  const { id, role } = actor as Readonly<Record<string, unknown>>;
+  return id === by.actor.id && role === by.actor.role && commandType === by.commandType;
+};
+
 export interface CommandSink {
   /** A command from outside (an operator, an auditor): the `system` role is refused whatever the input claims. */
   execute(input: unknown): Promise<CommandOutcome>;

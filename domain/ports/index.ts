@@ -39,3 +39,4 @@ export type { Clock } from './clock.ts';
 export type { RandomSource } from './random.ts';
 export type { ReplayCache, ReplayVerdict } from './replay-cache.ts';
 export type { CommandOutcome, CommandSender, CommandSink } from './command-sink.ts';
+export { sentBy } from './command-sink.ts';

@@ -5,7 +5,7 @@ import type { DecodedEvent } from '../../domain/stored.ts';
 import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import { COMMAND_CATALOG, type CommandType } from '../../domain/commands/index.ts';
 import { EVENT_KIND } from '../../domain/events/index.ts';
-import type { CommandSink } from '../../domain/ports/index.ts';
+import { sentBy, type CommandSink } from '../../domain/ports/index.ts';
 import { derivedCommandId } from '../../domain/event-ids.ts';
 import { ensureSchemaVersion, type Projection } from '../runtime/index.ts';
 import { DEPENDENTS_TABLES, addAssociation, addDependent, addEnding, addInstance, addEnrolmentEnd, addOwnedCredential, bindApplication, cseIdOfNode, endingOf, enrolNode, learnIdentifier, markEstablished, releaseIdentifiersOf, resetDependents, setupDependents, unbindApplication, type Ending } from './dependents.ts';
@@ -279,8 +279,8 @@ interface BatchFacts {
 /** A command recorded on a stream under an id, by the cascade, for one command type. */
 const commandKey = (streamId: string, commandId: string, commandType: string): string => `${streamId}\n${commandId}\n${commandType}`;
 
-/** Whether the cascade's own actor (id and role) recorded the event: what else is recorded under an id is not its reaction. */
-const sentByCascade = (e: DecodedEvent): boolean => e.metadata.actor.id === PROCESS_MANAGER_ACTOR.id && e.metadata.actor.role === PROCESS_MANAGER_ACTOR.role;
+/** Whether the cascade's own actor (id and role) recorded the event, as its command (the key holds the type): what else is recorded under an id is not its reaction. */
+const sentByCascade = (e: DecodedEvent): boolean => sentBy(e.metadata, { actor: PROCESS_MANAGER_ACTOR, commandType: e.metadata.commandType });
 
 const recordedByCascade = async (engine: CommandSink, kind: EntityKind, target: string, commandId: string, commandType: string): Promise<boolean> =>
   engine.recorded !== undefined && (await engine.recorded(kind, target, commandId, { actor: PROCESS_MANAGER_ACTOR, commandType }));

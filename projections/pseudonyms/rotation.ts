@@ -5,7 +5,7 @@ import type { Pseudonym, RotationTrigger } from '../../domain/events/pseudonym.t
 import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { derivedCommandId, eventIdsWith } from '../../domain/event-ids.ts';
-import type { CommandSink } from '../../domain/ports/index.ts';
+import { sentBy, type CommandSink } from '../../domain/ports/index.ts';
 import { roundFailure, type Projection } from '../runtime/index.ts';
 import { applyToDirectory, DIRECTORY_EVENT_TYPES } from './apply.ts';
 import type { PseudonymDeriver } from './derive.ts';
@@ -72,10 +72,6 @@ const REACTIONS: ReadonlySet<RotationTrigger> = new Set(['initial', 'association
 const { derivedCommandId: nativeDerivedCommandId } = eventIdsWith((text) => hash('sha256', text, 'hex'));
 export const intervalCommandId = (nodeId: string, epoch: number | undefined): string =>
   nativeDerivedCommandId(`pseudonym:interval:${nodeId}`, String(epoch));
-
-/** Whether this process manager recorded the event: its actor (id and role) and command. */
-const sentByRotation = (e: DecodedEvent): boolean =>
-  e.metadata.actor.id === PSEUDONYM_ACTOR.id && e.metadata.actor.role === PSEUDONYM_ACTOR.role && e.metadata.commandType === OWN_ROTATION.commandType;
 
 /** Pseudonyms a tick derives per PRF call (one Secure Environment call with `prfMany`). */
 const TICK_CHUNK = 2048;
@@ -210,7 +206,7 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     // The initial pseudonyms of the nodes registered in a batch, in one PRF call (the reactions then find them
     // memoised), and which rotations the batch holds already.
     async prepare(events) {
-      inBatch = new Set(events.flatMap((e) => (e.event.type === 'PseudonymRotated' && sentByRotation(e) ? [`${e.record.streamId}\n${e.metadata.commandId}`] : [])));
+      inBatch = new Set(events.flatMap((e) => (e.event.type === 'PseudonymRotated' && sentBy(e.metadata, OWN_ROTATION) ? [`${e.record.streamId}\n${e.metadata.commandId}`] : [])));
       const registered = events.flatMap((e) => (e.event.type === 'NodeRegistered' ? [{ nodeId: e.event.data.nodeId, epoch: 0 }] : []));
       if (registered.length > 1) await deriver.nodes(registered);
     },

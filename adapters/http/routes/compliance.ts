@@ -8,7 +8,7 @@ import { FleetReplayer } from '../../replay-workers/fleet-replayer.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
 import { csvColumnsOf } from './compliance-rows.ts';
-import { refuseUnlessResolved, withoutNodeTrail } from './entities.ts';
+import { refuseUnlessResolved, withoutNodeTrail } from './pseudonym-reads.ts';
 import { toCsv, wantsCsv } from './csv.ts';
 import { DecimalString, Finding, getEntityRoute, readYourWritesInto, toWire, Verdict } from './wire.ts';
 
@@ -188,10 +188,10 @@ export const complianceRoutes: RouteModule = (app, context) => {
       response: EntityReplayWire,
     },
     async ({ streamId, kind }, _query, reply) => {
+      // A pseudonym's steps' causes and facts name the node behind it (SER-025): refused before any replay work.
+      await refuseUnlessResolved(context, reply.request.principal, streamId);
       const result = await replayEntity(context.credence.store, streamId);
       if (result.steps.length === 0) throw notFound(streamId, kind);
-      // Its steps' causes and facts name the node behind it (SER-025).
-      if (kind === 'pseudonym') await refuseUnlessResolved(context, reply.request.principal, streamId);
       return toWire(result) as z.infer<typeof EntityReplayWire>;
     },
   );

@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { WholeNumber } from '../../../domain/whole-number.ts';
-import { notFound, unauthorised } from '../../../domain/errors.ts';
-import { EntityKind, parseStreamId } from '../../../domain/streams.ts';
+import { notFound } from '../../../domain/errors.ts';
+import { EntityKind } from '../../../domain/streams.ts';
 import { timeline, stateAt } from '../../../projections/audit/index.ts';
 import { listEntities, type EntityRow } from '../../../projections/entities/index.ts';
 import { ACCESS } from '../auth/roles.ts';
-import type { Principal, RouteModule, ServiceContext } from '../context.ts';
+import type { RouteModule } from '../context.ts';
+import { hasResolved, refuseUnlessResolved } from './pseudonym-reads.ts';
 import { DecimalString, getEntityRoute, mustExist, PageCursor, readYourWritesInto, toWire, Verdict } from './wire.ts';
 
 const MAX_PAGE = 500;
@@ -72,49 +73,6 @@ const StateAtWire = z.object({
 });
 
 const summaryWire = (row: EntityRow) => toWire(row) as z.infer<typeof EntitySummary>;
-
-/**
- * Which node stands behind a pseudonym is for an auditor's recorded resolution to say (SER-025, SER-018; the
- * `resolvePseudonym` command, POST /v1/pseudonyms/resolutions). Found in review: every read role saw it in the
- * pseudonym's machine context, with no PseudonymResolved stored. The read side shows it only to an auditor who has
- * recorded a resolution of that pseudonym: one read of the pseudonym's stream, which holds its rotation and its
- * resolutions, nothing else.
- */
-export const hasResolved = async (context: ServiceContext, principal: Principal | undefined, streamId: string): Promise<boolean> => {
-  if (principal?.role !== 'auditor') return false;
-  for (const event of await context.credence.store.readStream(streamId)) {
-    const actor = event.metadata['actor'] as { id?: unknown; role?: unknown } | undefined;
-    if (event.type === 'PseudonymResolved' && actor?.id === principal.subject && actor.role === 'auditor') return true;
-  }
-  return false;
-};
-
-/**
- * 403 for what of a pseudonym's stream names its node, unless the caller recorded a resolution of it: its events
- * (PseudonymRotated carries the node and the epoch), and their metadata and causes, which name the node's own events
- * (a rotation reacting to a registration is caused by it, and an interval rotation's command id derives from the
- * Node-ID). The refusal says how to get it accountably.
- */
-export const refuseUnlessResolved = async (context: ServiceContext, principal: Principal | undefined, streamId: string): Promise<void> => {
-  if (await hasResolved(context, principal, streamId)) return;
-  throw unauthorised(
-    principal?.subject ?? 'anonymous',
-    `the history of a pseudonym names its node (SER-025): an auditor resolves it first (POST /v1/pseudonyms/resolutions, recorded), then reads it`,
-  );
-};
-
-/**
- * A timeline entry as the compliance `actions` rows show it: one of a pseudonym's stream without what points at its
- * node (found in review: the first rotation's `causedBy` was the node's registration). Its cause and correlation
- * name the node's own events, and its command id (so its event id) derives from the cause or, for an interval
- * rotation, from the Node-ID and epoch, which anyone holding the node list can compute. Position, time, actor and
- * command type stay: what was done, and by whom.
- */
-export const withoutNodeTrail = (entry: Record<string, unknown>): Record<string, unknown> => {
-  if (typeof entry['streamId'] !== 'string' || parseStreamId(entry['streamId'])?.kind !== 'pseudonym') return entry;
-  const { eventId: _e, commandId: _c, correlationId: _r, causationId: _a, causedBy: _b, ...rest } = entry;
-  return rest;
-};
 
 /** A pseudonym's machine context without the node and its epoch (which, with the node, links the node's pseudonyms). */
 const withoutNodeLink = (kind: EntityKind, context: Record<string, unknown>, shown: boolean): Record<string, unknown> => {
@@ -205,7 +163,7 @@ export const entityRoutes: RouteModule = (app, context) => {
     },
     async ({ streamId, kind }, _query, reply) => {
       await mustExist(context, streamId, kind);
-      if (kind === 'pseudonym') await refuseUnlessResolved(context, reply.request.principal, streamId);
+      await refuseUnlessResolved(context, reply.request.principal, streamId);
       // The audit trail may lack what the read models had not handled yet: the header says how much.
       await readYourWritesInto(context, reply, ['audit']);
       return { streamId, entries: toWire(timeline(context.credence.readModels, streamId)) };
@@ -226,7 +184,7 @@ export const entityRoutes: RouteModule = (app, context) => {
     },
     async ({ streamId, kind }, query, reply) => {
       await mustExist(context, streamId, kind);
-      if (kind === 'pseudonym') await refuseUnlessResolved(context, reply.request.principal, streamId);
+      await refuseUnlessResolved(context, reply.request.principal, streamId);
       return toWire(await stateAt(context.credence.store, streamId, new Date(query.at))) as z.infer<typeof StateAtWire>;
     },
   );

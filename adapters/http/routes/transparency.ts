@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { WholeNumber } from '../../../domain/whole-number.ts';
-import { parseStreamId } from '../../../domain/streams.ts';
 import { toBase64url } from '../../../domain/crypto/index.ts';
 import { CredenceError, validationError } from '../../../domain/errors.ts';
 import type { LoggedLeaf, RecordedEvent, StoredCheckpoint } from '../../../domain/ports/index.ts';
@@ -11,7 +10,7 @@ import type { Credence } from '../../runtime/index.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
-import { refuseUnlessResolved } from './entities.ts';
+import { refuseUnlessResolved } from './pseudonym-reads.ts';
 import { DecimalString, getEntityRoute, mustExist, StoredEventWire } from './wire.ts';
 
 /**
@@ -121,7 +120,7 @@ export const transparencyRoutes: RouteModule = (app, context) => {
       }
       // An event of a pseudonym's stream is served whole or not at all (its leaf hash covers every field), and a
       // rotation names the node behind the pseudonym (SER-025): only to an auditor who recorded a resolution of it.
-      if (parseStreamId(event.streamId)?.kind === 'pseudonym') await refuseUnlessResolved(context, request.principal, event.streamId);
+      await refuseUnlessResolved(context, request.principal, event.streamId);
       const checkpoint = await checkpointCovering(leaf.leafIndex);
       return {
         event: recordedEventToJson(event),
@@ -175,7 +174,7 @@ export const transparencyRoutes: RouteModule = (app, context) => {
       const { log, signer, projection } = use();
       await mustExist(context, streamId, kind);
       // Whole events or no evidence: a bundle with the node left out would not verify (SER-016, SER-025).
-      if (kind === 'pseudonym') await refuseUnlessResolved(context, reply.request.principal, streamId);
+      await refuseUnlessResolved(context, reply.request.principal, streamId);
       const { bundle } = await exportEvidence({ streamId, store: credence.store, projection, log, signer });
       return bundle as z.infer<typeof EvidenceBundleWire>;
     },

@@ -1,0 +1,53 @@
+import { notFound, unauthorised } from '../../../domain/errors.ts';
+import type { RecordedEvent } from '../../../domain/ports/index.ts';
+import { parseStreamId } from '../../../domain/streams.ts';
+import type { Principal, ServiceContext } from '../context.ts';
+
+/**
+ * Which node stands behind a pseudonym is for an auditor's recorded resolution to say (SER-025, SER-018; the
+ * `resolvePseudonym` command, POST /v1/pseudonyms/resolutions). Found in review: every read role saw it in the
+ * pseudonym's machine context, with no PseudonymResolved stored. The read side shows it only to an auditor who has
+ * recorded a resolution of that pseudonym: one read of the pseudonym's stream, which holds its rotation and its
+ * resolutions, nothing else.
+ */
+export const hasResolved = async (context: ServiceContext, principal: Principal | undefined, streamId: string): Promise<boolean> =>
+  principal?.role === 'auditor' && resolvedIn(await context.credence.store.readStream(streamId), principal);
+
+/** Whether `events` (a pseudonym's stream) hold a resolution recorded by this auditor. */
+const resolvedIn = (events: readonly RecordedEvent[], principal: Principal | undefined): boolean =>
+  principal?.role === 'auditor' &&
+  events.some((event) => {
+    const actor = event.metadata['actor'] as { id?: unknown; role?: unknown } | undefined;
+    return event.type === 'PseudonymResolved' && actor?.id === principal.subject && actor.role === 'auditor';
+  });
+
+/**
+ * Nothing for a stream that is not a pseudonym's. 403 for what of a pseudonym's stream names its node, unless the caller recorded a resolution of it: its events
+ * (PseudonymRotated carries the node and the epoch), and their metadata and causes, which name the node's own events
+ * (a rotation reacting to a registration is caused by it, and an interval rotation's command id derives from the
+ * Node-ID). The refusal says how to get it accountably.
+ */
+export const refuseUnlessResolved = async (context: ServiceContext, principal: Principal | undefined, streamId: string): Promise<void> => {
+  if (parseStreamId(streamId)?.kind !== 'pseudonym') return;
+  // One read answers both: a pseudonym never rotated to is not found, whoever asks (before any work of the route).
+  const events = await context.credence.store.readStream(streamId);
+  if (events.length === 0) throw notFound(streamId, 'pseudonym');
+  if (resolvedIn(events, principal)) return;
+  throw unauthorised(
+    principal?.subject ?? 'anonymous',
+    `the history of a pseudonym names its node (SER-025): an auditor resolves it first (POST /v1/pseudonyms/resolutions, recorded), then reads it`,
+  );
+};
+
+/**
+ * A timeline entry as the compliance `actions` rows show it: one of a pseudonym's stream without what points at its
+ * node (found in review: the first rotation's `causedBy` was the node's registration). Its cause and correlation
+ * name the node's own events, and its command id (so its event id) derives from the cause or, for an interval
+ * rotation, from the Node-ID and epoch, which anyone holding the node list can compute. Position, time, actor and
+ * command type stay: what was done, and by whom.
+ */
+export const withoutNodeTrail = (entry: Record<string, unknown>): Record<string, unknown> => {
+  if (typeof entry['streamId'] !== 'string' || parseStreamId(entry['streamId'])?.kind !== 'pseudonym') return entry;
+  const { eventId: _e, commandId: _c, correlationId: _r, causationId: _a, causedBy: _b, ...rest } = entry;
+  return rest;
+};
