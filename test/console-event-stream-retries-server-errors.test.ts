@@ -17,11 +17,15 @@ const ONE_EVENT = 'retry: 60000\nid: 41\nevent: NodeRegistered\ndata: {"streamId
 describe.skipIf(!hasChromium())('the console event stream behind a proxy', () => {
   const world = useConsoleWorld();
 
-  /** The overview signed in as the auditor, GET /v1/events answered by `answer` (given the request's number, from 1). */
+  /**
+   * The overview signed in as the auditor, GET /v1/events answered by `answer` (given the request's number, from 1).
+   * The page's clock is Playwright's, running at the pace of the real one until a test moves it on (untilRetried).
+   */
   const withOverview = async (answer: (call: number, route: Route) => Promise<void>, check: (page: Page, calls: () => number) => Promise<void>): Promise<void> => {
     const { context, page, cspViolations } = await openConsole(world.browser, world.svc.url);
     let calls = 0;
     try {
+      await page.clock.install();
       await page.route(isEvents, (route) => answer(++calls, route));
       await signIn(page, world.svc.tokens.auditor, '#/overview');
       await check(page, () => calls);
@@ -31,6 +35,22 @@ describe.skipIf(!hasChromium())('the console event stream behind a proxy', () =>
     }
   };
   const status = (page: Page) => page.getByTestId('live-status');
+  /**
+   * The status text, read after moving the page's clock a second on: polled, the waits before each retry (1 s, then
+   * 2 s) pass at once instead of being waited out. Moving the clock fires only timers the page has set, so a stream
+   * that is not tried again never gets there; and it is moved 10 s at most, so a wait far past the usual (the minute
+   * at most) still fails the poll, as it did when the real clock was waited.
+   */
+  const untilRetried = (page: Page) => {
+    let movedMs = 0;
+    return async (): Promise<string | null> => {
+      if (movedMs < 10_000) {
+        await page.clock.fastForward(1_000);
+        movedMs += 1_000;
+      }
+      return status(page).textContent();
+    };
+  };
 
   it.each([500, 502, 504])('tries the stream again after a proxy\'s %i, without blaming the role', async (code) => {
     await withOverview(
@@ -43,7 +63,7 @@ describe.skipIf(!hasChromium())('the console event stream behind a proxy', () =>
         const text = await status(page).textContent();
         expect(text).toContain(`the server answered ${code}`);
         expect(text).not.toContain('role');
-        await expect.poll(() => status(page).textContent(), POLL).toContain('Last event: NodeRegistered @41');
+        await expect.poll(untilRetried(page), POLL).toContain('Last event: NodeRegistered @41');
       },
     );
   });
@@ -75,7 +95,7 @@ describe.skipIf(!hasChromium())('the console event stream behind a proxy', () =>
       (call, route) =>
         call === 1 ? route.fulfill({ status: code, contentType: 'text/html', body: '<html>origin timeout</html>' }) : route.fulfill({ status: 200, contentType: 'text/event-stream', body: ONE_EVENT }),
       async (page) => {
-        await expect.poll(() => status(page).textContent(), POLL).toContain('Last event: NodeRegistered @41');
+        await expect.poll(untilRetried(page), POLL).toContain('Last event: NodeRegistered @41');
       },
     );
   });

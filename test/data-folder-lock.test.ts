@@ -41,6 +41,13 @@ const tryInChild = (dir: string, at = 0, holdMs = 60_000): { child: ChildProcess
 
 const config = (data: string) => serviceConfig({ host: '127.0.0.1', port: 0, logLevel: 'silent', data });
 
+/** Tells a lock child to let go of what it got (its release, as at the end of its hold) and waits for it to exit. */
+const letGo = (child: ChildProcessWithoutNullStreams): Promise<unknown> => {
+  const exited = child.exitCode !== null ? Promise.resolve(null) : new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  return exited;
+};
+
 /** The pid of a process that has certainly ended: a child that ran and exited. */
 const deadPid = (): number => {
   const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
@@ -125,12 +132,14 @@ describe('one service per data folder', () => {
     writeFileSync(join(dir, SERVICE_LOCK_FILE), JSON.stringify({ pid: deadPid(), host: hostname(), startedAt: new Date(0).toISOString() }));
     for (let round = 0; round < 2; round++) {
       const at = Date.now() + 2_500;
-      // Held 8 s: on a loaded machine a child can start its try a second or more after the instant, and one that
-      // came after a 1 s hold had ended got the lock too (seen in a full run beside three other test processes).
-      const tries = Array.from({ length: 6 }, () => tryInChild(dir, at, 8_000));
+      // Held until every child has said what it got, and let go only then: on a loaded machine a child can start its
+      // try a second or more after the instant, and one that came after a 1 s hold had ended got the lock too (seen in
+      // a full run beside three other test processes). A timed hold (it was 8 s) made each round wait it out.
+      const tries = Array.from({ length: 6 }, () => tryInChild(dir, at));
       const said = await Promise.all(tries.map((t) => t.said));
       expect(said.filter((s) => s === 'GOT'), said.join(', ')).toHaveLength(1);
-      await Promise.all(tries.map((t) => new Promise((resolve) => (t.child.exitCode !== null ? resolve(null) : t.child.on('exit', resolve)))));
+      // Let go as the end of the hold did: the one that got it releases it, and the next round starts on a free folder.
+      await Promise.all(tries.map((t) => letGo(t.child)));
     }
   }, 60_000);
 });

@@ -151,10 +151,10 @@ describe('the event stream client resumes only from event positions', () => {
 
   it('throws a request fetch cannot build, instead of retrying it as an unreachable server', async () => {
     const server = await serve((_n, _req, res) => stream(res, 'retry: 250\n\n'));
-    const started = Date.now();
     const { error, waits } = await follow(server.url, 5_000, { token: 'tøken€' });
+    // Thrown, not waited out: retried as an unreachable server, it would have told onReconnect of a wait and ended
+    // without an error when the 5 s of `follow` ran out.
     expect(error).toBeInstanceOf(TypeError);
-    expect(Date.now() - started).toBeLessThan(4_000);
     expect(waits).toEqual([]);
     expect(server.requests).toEqual([]);
   });

@@ -50,10 +50,8 @@ describe('an SSE stream whose token is revoked', () => {
 
       const revoked = await fetch(new URL(`/v1/tokens/${issued.tokenId}`, svc.url), { method: 'DELETE', headers: { authorization: `Bearer ${svc.tokens.admin}` } });
       expect(revoked.ok).toBe(true);
-      const t0 = performance.now();
+      // The revocation ends it at once; that it is not the heartbeat that does so is test/http-sse-revocation.test.ts.
       await within(s.ended, 'the stream to end after the revocation');
-      // The revocation ends it at once (test/http-sse-revocation.test.ts); a generous bound keeps a busy machine from failing the test.
-      expect(performance.now() - t0).toBeLessThan(HEARTBEAT_MS * 20);
       expectUnauthorisedEnd(s);
 
       const later = await createSubscriptions(svc.service.context.credence.engine, 'after-revocation', 1);

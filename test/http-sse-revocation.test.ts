@@ -38,9 +38,8 @@ describe('a stream whose token this service revokes', () => {
       expect([s.status, other.status]).toEqual([200, 200]);
       const response = await fetch(new URL(`/v1/tokens/${revoked.tokenId}`, svc.url), { method: 'DELETE', headers: { authorization: `Bearer ${svc.tokens.admin}` } });
       expect(response.status).toBe(204);
-      const t0 = performance.now();
+      // Only the revocation can end it before this guard gives up: the heartbeat that would also find it is a minute away.
       await within(s.ended, 'the stream to end after the revocation', 10_000);
-      expect(performance.now() - t0).toBeLessThan(3_000);
       expectUnauthorisedEnd(s);
       // The other token's stream is untouched.
       await new Promise((resolve) => setTimeout(resolve, 200));

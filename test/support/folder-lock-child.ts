@@ -1,7 +1,7 @@
 /**
  * A process that tries the data folder's lock (test/data-folder-lock.test.ts): waits until `at` (ms since the
- * epoch) so that several start together, then prints `GOT` or `HELD <holder>` and keeps what it got until killed
- * or `holdMs` has passed.
+ * epoch) so that several start together, then prints `GOT` or `HELD <holder>` and keeps what it got until killed,
+ * told to let go (SIGTERM: it releases what it got, as the end of `holdMs` does, and exits) or `holdMs` has passed.
  */
 import { describeHolder, tryLockDataFolder } from '../../adapters/runtime/data-folder.ts';
 
@@ -11,6 +11,12 @@ while (Date.now() < at) {
 }
 const taken = tryLockDataFolder(dir);
 process.stdout.write('lock' in taken ? 'GOT\n' : `HELD ${describeHolder(taken.heldBy)}\n`);
-setTimeout(() => {
+const letGo = (): void => {
   if ('lock' in taken) taken.lock.release();
-}, holdMs);
+};
+const hold = setTimeout(letGo, holdMs);
+process.once('SIGTERM', () => {
+  clearTimeout(hold);
+  letGo();
+  process.exit(0);
+});
