@@ -11,7 +11,10 @@ import { handshakeWorld, REGISTRAR_OWNER } from './handshake.fixtures.ts';
  * it was told `credential_revoked`, `credential_expired` or `credential_not_yet_valid` with the fingerprint, and
  * `lifetime_exhausted` with the credential's notAfter, where a credential the service does not know was
  * `unknown_credential`. With a Node-ID and a public fingerprint, anyone could learn that a device was revoked and
- * when a credential ends. Every such refusal is now the same answer; the real one is kept for the service's log.
+ * when a credential ends. Every such refusal is now the same answer; the real one is kept for the service's log. A
+ * credential too near its end for any association is no longer refused at the hello at all: its hello is answered as
+ * any other, and `lifetime_exhausted` comes at the finish, to a peer that has proved it holds the credential
+ * (test/a-credential-with-no-lifetime-left-is-refused-after-its-proof.test.ts).
  */
 
 /** What the peer is told (all that an answer is made from) and the refusal kept for the service's log. */
@@ -88,11 +91,6 @@ describe('an association hello for a credential that cannot be used', () => {
       world.clock.set('2030-01-01T00:10:00.000Z');
       return () => world.registrar.acceptHello({ ...handshake.hello, sentAt: '2030-01-01T00:10:00.000Z' });
     }],
-    ['whose credential is too near its end for any association', 'lifetime_exhausted', async () => {
-      const world = await handshakeWorld({ kind: 'p256', validity: { notBefore: '2029-01-01T00:00:00.000Z', notAfter: '2030-01-01T00:01:00.000Z' } });
-      const handshake = await world.registree.start({ lifetimeSeconds: 30 });
-      return () => world.registrar.acceptHello(handshake.hello);
-    }],
     ['whose PSK the Registrar no longer holds (the credential ended during the hello)', 'credential_revoked', async () => {
       const world = await handshakeWorld({ kind: 'psk256' });
       await world.registrarSe.destroy(REGISTRAR_OWNER, world.registrarHandle as KeyHandle);
@@ -113,7 +111,7 @@ describe('the refusal of a lifetime that does not fit', () => {
     const notAfter = '2030-01-01T00:01:00.000Z';
     let refused: unknown;
     try {
-      associationLifetime({ requestedSeconds: 30, credentialNotAfter: notAfter, now: new Date('2030-01-01T00:00:30.000Z'), marginSeconds: 60, step: 'association.hello' });
+      associationLifetime({ requestedSeconds: 30, credentialNotAfter: notAfter, now: new Date('2030-01-01T00:00:30.000Z'), marginSeconds: 60, step: 'association.finish' });
     } catch (error) {
       refused = error;
     }

@@ -4,7 +4,7 @@ import { associationLifetime } from '../domain/protocols/association-lifetime.ts
 
 const now = new Date('2030-01-01T00:00:00.000Z');
 const grant = (requestedSeconds: number, credentialNotAfter: string, marginSeconds: number) =>
-  associationLifetime({ requestedSeconds, credentialNotAfter, now, marginSeconds, step: 'association.hello' });
+  associationLifetime({ requestedSeconds, credentialNotAfter, now, marginSeconds, step: 'association.finish' });
 
 describe('association lifetime = min(requested, remaining - margin), strictly shorter than the credential (clause 11.3.2)', () => {
   it.each([
@@ -19,7 +19,7 @@ describe('association lifetime = min(requested, remaining - margin), strictly sh
     [3600, '2030-01-01T00:01:00.000Z', 60, 0],
   ])('requested %is, credential until %s, margin %is: granted %is', (requested, notAfter, margin, granted) => {
     if (granted === 0) {
-      expect(() => grant(requested, notAfter, margin)).toThrow('association.hello rejected: lifetime_exhausted');
+      expect(() => grant(requested, notAfter, margin)).toThrow('association.finish rejected: lifetime_exhausted');
       return;
     }
     const result = grant(requested, notAfter, margin);
@@ -44,7 +44,7 @@ describe('association lifetime = min(requested, remaining - margin), strictly sh
       grant(60, '2029-12-31T23:59:59.000Z', 0);
       expect.unreachable();
     } catch (error) {
-      expect(isCredenceError(error, 'protocol') && error.problem).toMatchObject({ step: 'association.hello', reason: 'lifetime_exhausted' });
+      expect(isCredenceError(error, 'protocol') && error.problem).toMatchObject({ step: 'association.finish', reason: 'lifetime_exhausted' });
     }
   });
 

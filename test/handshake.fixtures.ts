@@ -6,6 +6,10 @@ import { Registrar, type RegistrarOptions } from '../adapters/protocols/associat
 import { Registree } from '../adapters/protocols/association/registree.ts';
 import type { InspectableSecureEnvironment as EmbeddedSecureEnvironment } from './support/inspectable-secure-environment.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
+import { concatBytes, utf8 } from '../domain/crypto/bytes.ts';
+import { hkdfSha256, hmacSha256 } from '../domain/crypto/hash.ts';
+import { proofInput, Transcript, withoutFields } from '../domain/crypto/transcript.ts';
+import type { GrantedLifetime } from '../domain/protocols/association-lifetime.ts';
 import { fakeClock, memorySecureEnvironment, replayCache, seededRandom, toBase64url } from './crypto-fixtures.ts';
 import { importInto } from './provisioning-protocol.fixtures.ts';
 
@@ -89,4 +93,40 @@ export const associate = async (world: HandshakeWorld, lifetimeSeconds = 3600) =
   const { confirm, outcome: registrarOutcome } = await world.registrar.acceptFinish(finish);
   const registreeOutcome = await handshake.acceptConfirm(confirm);
   return { handshake, messages: { hello: handshake.hello, challenge, finish, confirm }, registreeOutcome, registrarOutcome };
+};
+
+/**
+ * A Registrar that grants what it likes, with a key confirmation that verifies: an honest run up to the confirm, then
+ * the Registrar's Finished key recomputed outside any Secure Environment (the schedule of session-key.ts, from the PSK
+ * and the ECDH secret the Registrar computed) and the confirm's MAC made over `grant` in place of the honest one. PSK
+ * worlds only (the PSK is read with exportForTest). `forged(honest grant)` is the honest confirm: the forgery is sound.
+ */
+export const rogueConfirm = async (world: HandshakeWorld, requestedSeconds: number) => {
+  const secrets: Uint8Array[] = [];
+  const agree = world.registrarSe.agree.bind(world.registrarSe);
+  world.registrarSe.agree = async (owner, handle, peer) => {
+    const secret = await agree(owner, handle, peer);
+    secrets.push(world.registrarSe.exportForTest(secret));
+    return secret;
+  };
+  const handshake = await world.registree.start({ lifetimeSeconds: requestedSeconds });
+  const challenge = await world.registrar.acceptHello(handshake.hello);
+  const { finish } = await handshake.acceptChallenge(challenge);
+  const { confirm } = await world.registrar.acceptFinish(finish);
+  world.registrarSe.agree = agree;
+  const psk = world.registrarSe.exportForTest(world.registrarHandle as KeyHandle);
+  const label = (name: string) => utf8(`credence/association/v1/${name}`);
+  const forged = (grant: GrantedLifetime) => {
+    const transcript = new Transcript('association');
+    transcript.absorb(handshake.hello.type, handshake.hello);
+    const th = transcript.absorb(challenge.type, withoutFields(challenge, 'proof'));
+    transcript.absorb(finish.type, withoutFields(finish, 'proof', 'keyConfirmation'));
+    const { keyConfirmation: _honest, ...rest } = confirm;
+    const unsigned = { ...rest, ...grant };
+    const final = transcript.absorb(unsigned.type, unsigned);
+    const hs = hkdfSha256(concatBytes(psk, secrets[0]!), th, label('handshake-secret'), 32);
+    const registrarFinished = hkdfSha256(hs, new Uint8Array(0), concatBytes(label('registrar-finished'), new Uint8Array([0]), th), 32);
+    return { ...unsigned, keyConfirmation: toBase64url(hmacSha256(registrarFinished, proofInput('association', 'registrar', 'finished', final))) };
+  };
+  return { handshake, confirm, forged };
 };

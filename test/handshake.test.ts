@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { generateAgreementKey } from '../domain/crypto/agreement.ts';
-import { proofInput, Transcript, withoutFields } from '../domain/crypto/transcript.ts';
-import { AssociationOutcome, type AssociationChallenge } from '../domain/protocols/association-messages.ts';
-import type { KeyHandle } from '../domain/ports/secure-environment.ts';
+import { AssociationOutcome } from '../domain/protocols/association-messages.ts';
 import { seededRandom, toBase64url } from './crypto-fixtures.ts';
-import { associate, handshakeWorld, REGISTRAR_ID, REGISTRAR_OWNER, REGISTREE_OWNER, type HandshakeWorld } from './handshake.fixtures.ts';
+import { associate, handshakeWorld, REGISTRAR_ID, REGISTRAR_OWNER, REGISTREE_OWNER, rogueConfirm } from './handshake.fixtures.ts';
 import { refusal } from './support/protocol-refusal.ts';
 
 const KINDS = ['psk256', 'ed25519', 'p256'] as const;
@@ -83,36 +81,29 @@ describe('association lifetime (clause 11.3.2: shorter than the credential)', ()
     expect(registreeOutcome.expiresAt).toBe('2030-01-01T00:29:59.000Z');
   });
 
-  // lifetime_exhausted goes to the service's log; the unauthenticated Registree is told what it is told of any
-  // credential it cannot use (test/a-hello-tells-no-stranger-why-a-credential-cannot-be-used.test.ts).
-  it('a credential with no more than the margin left cannot carry an association: refused as unknown_credential', async () => {
-    const world = await handshakeWorld({ kind: 'p256', validity: { notBefore: '2029-01-01T00:00:00.000Z', notAfter: '2030-01-01T00:01:00.000Z' } });
-    const handshake = await world.registree.start({ lifetimeSeconds: 30 });
-    expect(await refusal(() => world.registrar.acceptHello(handshake.hello))).toEqual({ step: 'association.hello', reason: 'unknown_credential' });
-  });
-
-  /** A Registrar that signs a challenge granting what it likes: the Registree's own guard must refuse it. */
-  const rogueChallenge = async (world: HandshakeWorld, change: Partial<AssociationChallenge>) => {
-    const handshake = await world.registree.start({ lifetimeSeconds: 600 });
-    const honest = await world.registrar.acceptHello(handshake.hello);
-    const unsigned = { ...withoutFields(honest, 'proof'), ...change };
-    const transcript = new Transcript('association');
-    transcript.absorb(handshake.hello.type, handshake.hello);
-    const th = transcript.absorb('association.challenge', unsigned);
-    const proof = await world.registrarSe.mac(REGISTRAR_OWNER, world.registrarHandle as KeyHandle, proofInput('association', 'registrar', 'challenge', th));
-    return { handshake, challenge: { ...unsigned, proof: toBase64url(proof) } };
-  };
+  // A credential with no lifetime left is refused at the finish, once its holder has proved itself; the hello is
+  // answered as any other (test/a-credential-with-no-lifetime-left-is-refused-after-its-proof.test.ts).
 
   it('the Registree refuses a validly authenticated grant longer than it asked for', async () => {
     const world = await handshakeWorld({ kind: 'psk256' });
-    const { handshake, challenge } = await rogueChallenge(world, { lifetimeSeconds: 601, expiresAt: '2030-01-01T00:10:01.000Z' });
-    expect(await refusal(() => handshake.acceptChallenge(challenge))).toEqual({ step: 'association.challenge', reason: 'lifetime_exceeds_request' });
+    const { handshake, confirm, forged } = await rogueConfirm(world, 600);
+    expect(forged({ lifetimeSeconds: confirm.lifetimeSeconds, expiresAt: confirm.expiresAt })).toEqual(confirm);
+    const rogue = forged({ lifetimeSeconds: 601, expiresAt: '2030-01-01T00:10:01.000Z' });
+    expect(await refusal(() => handshake.acceptConfirm(rogue))).toEqual({ step: 'association.confirm', reason: 'lifetime_exceeds_request' });
+  });
+
+  it('the Registree refuses a validly authenticated expiry later than the granted lifetime allows', async () => {
+    const world = await handshakeWorld({ kind: 'psk256' });
+    const { handshake, forged } = await rogueConfirm(world, 600);
+    const rogue = forged({ lifetimeSeconds: 600, expiresAt: '2030-01-01T01:00:00.000Z' });
+    expect(await refusal(() => handshake.acceptConfirm(rogue))).toEqual({ step: 'association.confirm', reason: 'lifetime_exceeds_request' });
   });
 
   it('the Registree refuses a validly authenticated association ending at or after its credential', async () => {
     const world = await handshakeWorld({ kind: 'psk256', validity: { notBefore: '2029-01-01T00:00:00.000Z', notAfter: '2030-01-01T00:05:00.000Z' } });
-    const { handshake, challenge } = await rogueChallenge(world, { lifetimeSeconds: 300, expiresAt: '2030-01-01T00:05:00.000Z' });
-    expect(await refusal(() => handshake.acceptChallenge(challenge))).toEqual({ step: 'association.challenge', reason: 'lifetime_exceeds_credential' });
+    const { handshake, forged } = await rogueConfirm(world, 600);
+    const rogue = forged({ lifetimeSeconds: 300, expiresAt: '2030-01-01T00:05:00.000Z' });
+    expect(await refusal(() => handshake.acceptConfirm(rogue))).toEqual({ step: 'association.confirm', reason: 'lifetime_exceeds_credential' });
   });
 });
 

@@ -76,12 +76,12 @@ const MATRIX: Readonly<Record<string, Row>> = {
   'POST /v1/registrar/associations/{associationId}/hello': {
     access: 'device',
     params: { associationId: 'sa-1' },
-    body: { type: 'association.hello', version: 1 },
+    body: { type: 'association.hello', version: 2 },
   },
   'POST /v1/registrar/associations/{associationId}/finish': {
     access: 'device',
     params: { associationId: 'sa-1' },
-    body: { type: 'association.finish', version: 1 },
+    body: { type: 'association.finish', version: 2 },
   },
 
   // Relying parties (issue 13, docs/pki.md): CA certificates, CRLs and OCSP, no token. The test service has no CA.

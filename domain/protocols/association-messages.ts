@@ -5,23 +5,33 @@ import { Fingerprint } from '../crypto/fingerprint.ts';
 import { HASH_LENGTH, MAX_PUBLIC_KEY_LENGTH } from '../crypto/sizes.ts';
 import { Ephemeral } from './ephemeral.ts';
 import { Nonce, Proof, SessionId } from './protocol.ts';
+import { AssociationVersion } from './association-version.ts';
 import { KeyHandle } from '../ports/secure-environment.ts';
 
 /**
  * Association configuration and handshake (seed 003 clause 11.3; SER-009 mutual authentication, SER-012 replay).
  * Registree (CSE or AE, R) and Registrar CSE (C), modelled on TLS 1.3 (RFC 8446):
  *   1. R->C hello      identities, credential fingerprint, the key exchange mode, R nonce, R ephemeral, requested lifetime
- *   2. C->R challenge  C nonce, C ephemeral, granted lifetime; C's proof over the transcript
+ *   2. C->R challenge  C nonce, C ephemeral; C's proof over the transcript
  *   3. R->C finish     R's proof over the transcript, and R's key confirmation (a Finished MAC, RFC 8446 4.4.4)
- *   4. C->R confirm    C's key confirmation, sent once C has verified R's proof and Finished MAC
+ *   4. C->R confirm    the granted lifetime and expiry, and C's key confirmation over the transcript through them,
+ *                      sent once C has verified R's proof and Finished MAC
  * Proofs authenticate with the credential: HMACs with a PSK, signatures with an Ed25519/P-256 key. Every run does
  * an ephemeral ECDH, in PSK mode too (`psk_dhe_ke`, RFC 8446 4.2.9: a PSK compromised later does not reveal past
  * session keys); the PSK-only mode (`psk_ke`) is not offered. The mode is not negotiated: it follows from the
  * credential's kind (the schema refuses any other pairing as malformed), and kind and mode are both in the transcript
  * every proof covers, so neither can be downgraded in transit.
+ * The challenge answers a hello no one has authenticated yet (a Registree id and a public fingerprint are enough to
+ * send one), so it tells nothing of the credential beyond what the hello carried (seeds 002/004 unobservability;
+ * SER-001): the lifetime, which is cut to the credential's notAfter (association-lifetime.ts), is granted once the
+ * Registree's proof has verified, in the confirm, and a credential with no lifetime left is refused there
+ * (`lifetime_exhausted`), to a peer that has proved it holds it. The confirm's key confirmation covers the grant: no
+ * one on the path can change it. Every message is version 2 (association-version.ts); version 1 granted the lifetime
+ * in the challenge.
  * Both ends derive, inside their Secure Environments, one key per direction and one Finished key per side
  * (adapters/protocols/association/session-key.ts has the key schedule). The Registree reports the association
- * established only after it verified the Registrar's confirm; the Registrar only after it verified the finish.
+ * established only after it verified the Registrar's confirm and its grant; the Registrar only after it verified
+ * the finish.
  */
 
 /** Clause 11.3.1 "Association Configuration": the non-secret facts a Registree needs before its handshake. */
@@ -53,7 +63,7 @@ export const keyExchangeFor = (kind: CredentialKind): KeyExchange => (kind === '
 export const AssociationHello = z
   .strictObject({
     type: z.literal('association.hello'),
-    version: z.literal(1),
+    version: AssociationVersion,
     registreeId: Identifier,
     registrarId: Identifier,
     /**
@@ -77,15 +87,13 @@ export type AssociationHello = z.infer<typeof AssociationHello>;
 
 export const AssociationChallenge = z.strictObject({
   type: z.literal('association.challenge'),
-  version: z.literal(1),
+  version: AssociationVersion,
   sessionId: SessionId,
   registrarId: Identifier,
   registreeId: Identifier,
   registreeNonce: Nonce,
   registrarNonce: Nonce,
   ephemeral: Ephemeral,
-  lifetimeSeconds: z.int().min(1).max(MAX_LIFETIME_SECONDS),
-  expiresAt: IsoTimestamp,
   proof: Proof,
 });
 export type AssociationChallenge = z.infer<typeof AssociationChallenge>;
@@ -95,7 +103,7 @@ const KeyConfirmation = base64urlString(HASH_LENGTH);
 
 export const AssociationFinish = z.strictObject({
   type: z.literal('association.finish'),
-  version: z.literal(1),
+  version: AssociationVersion,
   sessionId: SessionId,
   registrarNonce: Nonce,
   proof: Proof,
@@ -103,12 +111,18 @@ export const AssociationFinish = z.strictObject({
 });
 export type AssociationFinish = z.infer<typeof AssociationFinish>;
 
-/** The Registrar's answer to a verified finish: its own key confirmation, which the Registree waits for. */
+/**
+ * The Registrar's answer to a verified finish: the lifetime it grants (`associationLifetime`: the requested one cut
+ * to the credential) and its own key confirmation, a Finished MAC over the transcript through this message, so over
+ * the grant too; the Registree waits for both.
+ */
 export const AssociationConfirm = z.strictObject({
   type: z.literal('association.confirm'),
-  version: z.literal(1),
+  version: AssociationVersion,
   sessionId: SessionId,
   registreeNonce: Nonce,
+  lifetimeSeconds: z.int().min(1).max(MAX_LIFETIME_SECONDS),
+  expiresAt: IsoTimestamp,
   keyConfirmation: KeyConfirmation,
 });
 export type AssociationConfirm = z.infer<typeof AssociationConfirm>;

@@ -1,15 +1,18 @@
 import { toBase64url } from '../crypto/base64url.ts';
 import type { KeyHandle } from '../ports/secure-environment.ts';
+import type { GrantedLifetime } from './association-lifetime.ts';
 import type { AssociationChallenge, AssociationHello, AssociationOutcome } from './association-messages.ts';
 
 /**
- * What one end of a completed handshake knows: the same facts on both ends (from the hello, the challenge and the
- * final transcript hash), apart from which side it is and its own handles of the session keys.
+ * What one end of a completed handshake knows: the same facts on both ends (from the hello, the challenge, the grant
+ * the confirm carried and the final transcript hash, which covers that grant), apart from which side it is and its
+ * own handles of the session keys.
  */
 export const associationOutcome = (
   side: AssociationOutcome['side'],
   hello: AssociationHello,
   challenge: AssociationChallenge,
+  grant: GrantedLifetime,
   sessionKeys: { readonly send: KeyHandle; readonly receive: KeyHandle },
   transcriptHash: Uint8Array,
   now: Date,
@@ -22,6 +25,6 @@ export const associationOutcome = (
   sessionKeys: { send: sessionKeys.send, receive: sessionKeys.receive },
   transcriptHash: toBase64url(transcriptHash),
   establishedAt: now.toISOString(),
-  lifetimeSeconds: challenge.lifetimeSeconds,
-  expiresAt: challenge.expiresAt,
+  lifetimeSeconds: grant.lifetimeSeconds,
+  expiresAt: grant.expiresAt,
 });

@@ -30,6 +30,7 @@ export {
   KeyExchange,
   keyExchangeFor,
 } from './association-messages.ts';
+export { ASSOCIATION_VERSION, AssociationVersion, foreignVersionRefusal, parseAssociationMessage } from './association-version.ts';
 export { associationLifetime } from './association-lifetime.ts';
 export type { GrantedLifetime, LifetimeRequest } from './association-lifetime.ts';
 export { associationOutcome } from './association-outcome.ts';

@@ -27,6 +27,8 @@ export type ProtocolReason =
   | 'decryption_failed'
   | 'credential_mismatch'
   | 'unsupported'
+  /** A message of another version of the protocol than this end speaks; the message names the version. */
+  | 'unsupported_version'
   | 'credential_expired'
   | 'credential_not_yet_valid'
   | 'credential_revoked'

@@ -1,4 +1,5 @@
-import { AssociationChallenge, AssociationConfirm, AssociationFinish, AssociationHello } from '../../../domain/protocols/index.ts';
+import type { FastifyRequest } from 'fastify';
+import { AssociationChallenge, AssociationConfirm, AssociationFinish, AssociationHello, foreignVersionRefusal } from '../../../domain/protocols/index.ts';
 import { AssociationPath, PinnedResponder } from '../../protocols/procedures/index.ts';
 import type { RouteModule } from '../context.ts';
 import { answerDevice, helloPeer, openDeviceEndpoints } from './device-endpoints.ts';
@@ -7,14 +8,25 @@ const DEVICE = { access: 'device' } as const;
 const TAGS = ['device: association handshake'];
 
 /**
+ * A message of another version of the handshake (a version 1 Registree) is told so, `422` `unsupported_version`
+ * naming it, as the Registrar answers it in process, before the schema would refuse it as an invalid `version`.
+ */
+const refuseForeignVersion = (step: string) => async (request: FastifyRequest): Promise<void> => {
+  const refused = foreignVersionRefusal(request.body, step);
+  if (refused !== undefined) throw refused;
+};
+
+/**
  * The Registrar CSE for Registrees across a connection (seed 003 clause 11.3.2), no bearer token (the Registree
  * authenticates inside the handshake with its credential). The association id is in the path: an operator
  * configured it (`configureAssociation`, 11.3.1) and the Registrar resolves the credential from it on every
  * request, keeping nothing between requests but its bounded session table, where hellos from elsewhere cannot end a
  * Registree's run (`helloPeer`). A hello's refusal of its credential is `unknown_credential` whatever the reason, and
  * so is a finish's when the credential ended during the run, before the Registree's proof verified: the reason goes
- * to the log (`answerDevice`). The Registrar records `AssociationEstablished` once it has verified the finish, then
- * answers with its confirm (RegistrarEndpoint).
+ * to the log (`answerDevice`). The challenge carries nothing of the credential (no lifetime: that would tell its
+ * notAfter to anyone who knows its fingerprint); the Registrar grants the lifetime once the finish's proof verified,
+ * records `AssociationEstablished`, then answers with its confirm, which carries the grant under its key
+ * confirmation (RegistrarEndpoint).
  */
 export const registrarRoutes: RouteModule = async (app, context) => {
   const endpoints = await openDeviceEndpoints(context);
@@ -31,12 +43,14 @@ export const registrarRoutes: RouteModule = async (app, context) => {
       tags: TAGS,
       summary: 'Step 1: the Registree\'s hello for a configured association; answered with the signed challenge',
       description:
-        'A credential that cannot be used for this association (not configured for it, revoked, expired, not yet valid, or too near its end ' +
-        'for any lifetime) is 422 `unknown_credential` whatever the reason.',
+        'A credential that cannot be used for this association (not configured for it, revoked, expired, not yet valid) is 422 ' +
+        '`unknown_credential` whatever the reason. The challenge tells nothing of the credential: the lifetime is granted in the confirm. ' +
+        'A message of another handshake version is 422 `unsupported_version`.',
       params: AssociationPath,
       body: AssociationHello,
       response: { 200: AssociationChallenge },
     },
+    preValidation: refuseForeignVersion('association.hello'),
   }, async (request) =>
     answerDevice(request.log, async () => (await registrar()).acceptHello(request.params.associationId, request.body, helloPeer(request))));
 
@@ -44,14 +58,17 @@ export const registrarRoutes: RouteModule = async (app, context) => {
     config: DEVICE,
     schema: {
       tags: TAGS,
-      summary: 'Step 3: the Registree\'s finish; once it verifies, AssociationEstablished is recorded and the confirm returned',
+      summary: 'Step 3: the Registree\'s finish; once it verifies, AssociationEstablished is recorded and the confirm, with the granted lifetime, returned',
       description:
-        'Like a TLS 1.3 server after the client Finished, the Registrar records on a verified finish; the Registree reports the association once it has verified the confirm. ' +
-        'A credential that ended during the handshake (revoked, its key destroyed) is 422 `unknown_credential`, as at the hello.',
+        'Like a TLS 1.3 server after the client Finished, the Registrar records on a verified finish; the Registree reports the association once it has verified the confirm ' +
+        'and its grant (the lifetime and expiry, covered by the confirm\'s key confirmation). ' +
+        'A credential that ended during the handshake (revoked, its key destroyed) is 422 `unknown_credential`, as at the hello; one whose proof verified ' +
+        'but that leaves no lifetime after the margin is 422 `lifetime_exhausted`.',
       params: AssociationPath,
       body: AssociationFinish,
       response: { 201: AssociationConfirm },
     },
+    preValidation: refuseForeignVersion('association.finish'),
   }, async (request, reply) =>
     reply.code(201).send(await answerDevice(request.log, async () => (await registrar()).acceptFinish(request.params.associationId, request.body))));
 };

@@ -1,10 +1,10 @@
-import { isCredenceError } from '../../../domain/errors.ts';
 import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
 import { toHex } from '../../../domain/crypto/bytes.ts';
 import type { Clock } from '../../../domain/ports/clock.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
-import { assertFresh, assertUsableCredential, newNonce, parseMessage, protocolFailure, unusableCredential } from '../../../domain/protocols/protocol.ts';
+import { assertFresh, assertUsableCredential, newNonce, protocolFailure } from '../../../domain/protocols/protocol.ts';
+import { ASSOCIATION_VERSION, parseAssociationMessage } from '../../../domain/protocols/association-version.ts';
 import { withoutFields, type Transcript } from '../../../domain/crypto/transcript.ts';
 import { SessionTable, type Claim, type SessionBase } from '../shared/session-table.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
@@ -76,6 +76,8 @@ interface Session extends SessionBase {
   readonly transcript: Transcript;
   readonly challenge: AssociationChallenge;
   readonly challengeTranscript: Uint8Array;
+  /** When the Registree's credential ends: the grant is cut to it at the finish, once the Registree has proved itself. */
+  readonly credentialNotAfter: string;
   readonly verifier: ProofVerifier;
   readonly psk?: KeyHandle;
   readonly ephemeral: KeyHandle;
@@ -87,7 +89,7 @@ const FINISH = 'association.finish';
 /**
  * The Registrar CSE side of the association handshake (seed 003 clause 11.3.2): mutual authentication of the
  * Registree, session keys (one per direction) with key confirmation, a lifetime strictly shorter than the
- * credential's, replay protection.
+ * credential's, granted only once the Registree has proved it holds the credential, replay protection.
  */
 export class Registrar {
   readonly #o: RegistrarOptions;
@@ -121,7 +123,7 @@ export class Registrar {
   /** `peer`: where the hello came from, if the transport knows (SessionTable: a flood from elsewhere cannot end this run). */
   async acceptHello(input: unknown, scope?: RegistrarScope, peer?: Claim['peer']): Promise<AssociationChallenge> {
     const { se } = this.#o;
-    const hello = parseMessage(AssociationHello, input, HELLO);
+    const hello = parseAssociationMessage(AssociationHello, input, HELLO);
     const now = this.#o.now();
     if (hello.registrarId !== this.#o.id) throw protocolFailure(HELLO, 'wrong_identity', 'addressed to another Registrar CSE');
     // A scoped run (over a connection, the association named by the path) must be the one the Registree named, in
@@ -145,7 +147,8 @@ export class Registrar {
       hello.registreeId,
     );
     const { descriptor } = known;
-    const lifetime = this.#lifetimeFor(hello, descriptor, now);
+    // No lifetime is granted here: it is cut to the credential's notAfter, which a peer that has not proved it holds
+    // the credential must not learn (seeds 002/004; SER-001). The confirm carries it (acceptFinish).
     const verifier = initiatorVerifier(HELLO, known);
     const signer = responderSigner(HELLO, known, this.#o.signingKey, 'this Registrar has no signing key for asymmetric credentials');
     // Nothing is written for an unauthenticated hello but a pending session, which a flood cannot keep from a
@@ -160,14 +163,13 @@ export class Registrar {
       if (ephemeralKey === undefined) throw new TypeError('se: the ephemeral key has no public key');
       const unsigned = {
         type: 'association.challenge' as const,
-        version: 1 as const,
+        version: ASSOCIATION_VERSION,
         sessionId: this.#sessions.newId(this.#o.random),
         registrarId: this.#o.id,
         registreeId: hello.registreeId,
         registreeNonce: hello.registreeNonce,
         registrarNonce: newNonce(this.#o.random),
         ephemeral: ephemeralKey,
-        ...lifetime,
       };
       const transcript = transcriptFromHello(PROTOCOL, hello);
       const th = transcript.absorb(unsigned.type, unsigned);
@@ -180,6 +182,7 @@ export class Registrar {
         transcript,
         challenge,
         challengeTranscript: th,
+        credentialNotAfter: descriptor.validity.notAfter,
         verifier,
         ...(known.handle && descriptor.kind === 'psk256' ? { psk: known.handle } : {}),
         ephemeral,
@@ -192,32 +195,30 @@ export class Registrar {
   }
 
   /**
-   * The lifetime granted to a hello. A credential too near its end to carry any association is one this Registree
-   * cannot use: told as any other (`unusableCredential`), since a stranger told `lifetime_exhausted` would learn that
-   * the credential ends within the margin.
+   * The lifetime granted to a run whose Registree has proved itself: the requested one cut to the credential
+   * (clause 11.3.2). A credential too near its end for any lifetime is refused `lifetime_exhausted`, which only a
+   * peer holding the credential can be told: at the hello it would tell anyone that the credential ends within the
+   * margin.
    */
-  #lifetimeFor(hello: AssociationHello, descriptor: CredentialDescriptor, now: Date): GrantedLifetime {
-    try {
-      return associationLifetime({
-        requestedSeconds: hello.requestedLifetimeSeconds,
-        credentialNotAfter: descriptor.validity.notAfter,
-        now,
-        marginSeconds: this.#o.lifetimeMarginSeconds ?? 60,
-        step: HELLO,
-      });
-    } catch (error) {
-      throw isCredenceError(error, 'protocol') ? unusableCredential(HELLO, error) : error;
-    }
+  #grant(session: Session, now: Date): GrantedLifetime {
+    return associationLifetime({
+      requestedSeconds: session.hello.requestedLifetimeSeconds,
+      credentialNotAfter: session.credentialNotAfter,
+      now,
+      marginSeconds: this.#o.lifetimeMarginSeconds ?? 60,
+      step: FINISH,
+    });
   }
 
   /**
-   * Verifies the Registree's proof and its key confirmation (RFC 8446 4.4.4), then answers with this Registrar's
-   * own key confirmation. The outcome is the Registrar's to record: the finish has verified. The Registree reports
-   * the association only once it has verified `confirm`. A run whose hello had a scope finishes only in the same
-   * `association`.
+   * Verifies the Registree's proof, grants the lifetime (`lifetime_exhausted` when none fits), verifies the
+   * Registree's key confirmation (RFC 8446 4.4.4), then answers with the grant and this Registrar's own key
+   * confirmation, which covers it. The outcome is the Registrar's to record: the finish has verified. The Registree
+   * reports the association only once it has verified `confirm` and its grant. A run whose hello had a scope finishes
+   * only in the same `association`.
    */
   async acceptFinish(input: unknown, association?: string): Promise<{ confirm: AssociationConfirm; outcome: AssociationOutcome }> {
-    const finish = parseMessage(AssociationFinish, input, FINISH);
+    const finish = parseAssociationMessage(AssociationFinish, input, FINISH);
     const now = this.#o.now();
     return this.#sessions.step(finish.sessionId, FINISH, 'challenged', now, async (session) => {
       const { se } = this.#o;
@@ -226,6 +227,9 @@ export class Registrar {
       if (finish.registrarNonce !== challenge.registrarNonce) throw protocolFailure(FINISH, 'nonce_mismatch');
       const th = session.transcript.absorb(finish.type, withoutFields(finish, 'proof', 'keyConfirmation'));
       await assertProof(se, session.verifier, proofFor('registree', 'finish', th), finish.proof, FINISH, 'Registree authentication failed');
+      // The Registree has proved it holds the credential: now it may be told what lifetime the credential leaves, or
+      // that it leaves none, refused before any key is derived or anything remembered.
+      const grant = this.#grant(session, now);
       let keys: AssociationKeys | undefined;
       try {
         keys = await deriveAssociationKeys(
@@ -242,13 +246,20 @@ export class Registrar {
           runsPerClaimant: this.#o.runsPerInitiator,
         });
         session.authenticated = true;
-        const unsigned = { type: 'association.confirm' as const, version: 1 as const, sessionId: challenge.sessionId, registreeNonce: hello.registreeNonce };
+        const unsigned = {
+          type: 'association.confirm' as const,
+          version: ASSOCIATION_VERSION,
+          sessionId: challenge.sessionId,
+          registreeNonce: hello.registreeNonce,
+          ...grant,
+        };
+        // The transcript through the confirm, grant included, is what the key confirmation covers and the outcome records.
         const final = session.transcript.absorb(unsigned.type, unsigned);
         const confirm = { ...unsigned, keyConfirmation: toBase64url(await se.mac(keys.registrarFinished, keyConfirmationFor('registrar', final))) };
         await destroyQuietly(se, keys.registreeFinished, keys.registrarFinished);
         session.done = true;
         const sessionKeys = { send: keys.registrarToRegistree, receive: keys.registreeToRegistrar };
-        return { confirm, outcome: associationOutcome('registrar', hello, challenge, sessionKeys, final, now) };
+        return { confirm, outcome: associationOutcome('registrar', hello, challenge, grant, sessionKeys, final, now) };
       } catch (error) {
         await destroyAssociationKeys(se, keys);
         throw error;

@@ -4,7 +4,9 @@ import { associationOutcome } from '../../../domain/protocols/association-outcom
 import type { Clock } from '../../../domain/ports/clock.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import { validityAt, type CredentialDescriptor } from '../../../domain/crypto/credential.ts';
-import { newNonce, parseMessage, protocolFailure } from '../../../domain/protocols/protocol.ts';
+import { newNonce, protocolFailure } from '../../../domain/protocols/protocol.ts';
+import { ASSOCIATION_VERSION, parseAssociationMessage } from '../../../domain/protocols/association-version.ts';
+import type { GrantedLifetime } from '../../../domain/protocols/association-lifetime.ts';
 import { withoutFields, type Transcript } from '../../../domain/crypto/transcript.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
 import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
@@ -72,7 +74,7 @@ export class Registree {
       if (ephemeralKey === undefined) throw new TypeError('se: the ephemeral key has no public key');
       const hello: AssociationHello = {
         type: 'association.hello',
-        version: 1,
+        version: ASSOCIATION_VERSION,
         registreeId: this.#o.id,
         registrarId: this.#configuration.registrarId,
         ...(request.associationId !== undefined ? { associationId: request.associationId } : {}),
@@ -104,7 +106,8 @@ interface AwaitingConfirm {
 /**
  * One handshake run on the Registree: send `hello`, feed it the challenge, send the returned `finish`, feed it the
  * Registrar's confirm. Only `acceptConfirm` reports the association: before the Registrar's key confirmation has
- * verified, nothing says the Registrar accepted the finish or derived the same keys (RFC 8446 4.4.4).
+ * verified, nothing says the Registrar accepted the finish or derived the same keys (RFC 8446 4.4.4), and the lifetime
+ * comes with the confirm (the challenge answers an unauthenticated hello, so it tells nothing of the credential).
  */
 export class RegistreeHandshake {
   readonly hello: AssociationHello;
@@ -128,7 +131,10 @@ export class RegistreeHandshake {
     return this.#step(CHALLENGE, 'hello_sent', 'finish_sent', () => this.#accept(input));
   }
 
-  /** Verifies the Registrar's key confirmation; only then is the association established on this side. */
+  /**
+   * Verifies the Registrar's key confirmation, which covers the grant, then the grant itself (clause 11.3.2); only
+   * then is the association established on this side.
+   */
   async acceptConfirm(input: unknown): Promise<AssociationOutcome> {
     return this.#step(CONFIRM, 'finish_sent', 'established', () => this.#confirm(input));
   }
@@ -157,8 +163,7 @@ export class RegistreeHandshake {
 
   async #accept(input: unknown): Promise<{ finish: AssociationFinish }> {
     const { se, credential } = this.#o;
-    const now = this.#o.now();
-    const challenge = parseMessage(AssociationChallenge, input, CHALLENGE);
+    const challenge = parseAssociationMessage(AssociationChallenge, input, CHALLENGE);
     const { hello } = this;
     if (challenge.registrarId !== hello.registrarId || challenge.registreeId !== hello.registreeId) throw protocolFailure(CHALLENGE, 'wrong_identity');
     if (challenge.registreeNonce !== hello.registreeNonce) throw protocolFailure(CHALLENGE, 'nonce_mismatch');
@@ -167,12 +172,6 @@ export class RegistreeHandshake {
     const thChallenge = this.#transcript.absorb(challenge.type, withoutFields(challenge, 'proof'));
     const verifier = this.#registrarVerifier();
     await assertProof(se, verifier, proofFor('registrar', 'challenge', thChallenge), challenge.proof, CHALLENGE, 'Registrar CSE authentication failed');
-    // Clause 11.3.2: the association must end strictly before the credential it is derived from.
-    if (challenge.lifetimeSeconds > hello.requestedLifetimeSeconds) throw protocolFailure(CHALLENGE, 'lifetime_exceeds_request');
-    const expiresAt = Date.parse(challenge.expiresAt);
-    const skewMs = (this.#o.maxClockSkewSeconds ?? DEFAULT_MAX_CLOCK_SKEW_SECONDS) * 1000;
-    if (expiresAt > now.getTime() + challenge.lifetimeSeconds * 1000 + skewMs) throw protocolFailure(CHALLENGE, 'lifetime_exceeds_request', 'expiry is later than the lifetime allows');
-    if (!(expiresAt < Date.parse(credential.descriptor.validity.notAfter))) throw protocolFailure(CHALLENGE, 'lifetime_exceeds_credential');
 
     const ephemeral = this.#ephemeral as KeyHandle;
     this.#ephemeral = undefined; // deriveAssociationKeys destroys it, whatever happens
@@ -184,7 +183,7 @@ export class RegistreeHandshake {
       CHALLENGE,
     );
     this.#awaiting = { challenge, finished, handshakeSecret, keyScheduleHash: thChallenge };
-    const unsigned = { type: 'association.finish' as const, version: 1 as const, sessionId: challenge.sessionId, registrarNonce: challenge.registrarNonce };
+    const unsigned = { type: 'association.finish' as const, version: ASSOCIATION_VERSION, sessionId: challenge.sessionId, registrarNonce: challenge.registrarNonce };
     const th = this.#transcript.absorb(unsigned.type, unsigned);
     const signer: CredentialKey = { kind: credential.descriptor.kind, handle: credential.handle };
     const proof = await prove(se, signer, proofFor('registree', 'finish', th));
@@ -194,18 +193,30 @@ export class RegistreeHandshake {
 
   async #confirm(input: unknown): Promise<AssociationOutcome> {
     const { se } = this.#o;
-    const confirm = parseMessage(AssociationConfirm, input, CONFIRM);
+    const confirm = parseAssociationMessage(AssociationConfirm, input, CONFIRM);
     const { challenge, finished, handshakeSecret, keyScheduleHash } = this.#awaiting as AwaitingConfirm;
     if (confirm.sessionId !== challenge.sessionId) throw protocolFailure(CONFIRM, 'unknown_session', 'the confirm is for another session');
     if (confirm.registreeNonce !== this.hello.registreeNonce) throw protocolFailure(CONFIRM, 'nonce_mismatch');
     const final = this.#transcript.absorb(confirm.type, withoutFields(confirm, 'keyConfirmation'));
     const registrarFinished: ProofVerifier = { kind: 'psk256', handle: finished.registrarFinished }; // an HMAC key, checked as a MAC
     await assertProof(se, registrarFinished, keyConfirmationFor('registrar', final), confirm.keyConfirmation, CONFIRM, 'Registrar CSE key confirmation failed');
+    // The grant is the Registrar's (the MAC just verified covers it); whether it is one this end can accept is its own.
+    const grant = this.#acceptGrant(confirm, this.#o.now());
     await destroyQuietly(se, finished.registreeFinished, finished.registrarFinished);
     this.#awaiting = undefined; // hs is deriveTraffic's to destroy; the session keys are the outcome's
     const traffic = await deriveTraffic(se, handshakeSecret, keyScheduleHash);
     const sessionKeys = { send: traffic.registreeToRegistrar, receive: traffic.registrarToRegistree };
-    return associationOutcome('registree', this.hello, challenge, sessionKeys, final, this.#o.now());
+    return associationOutcome('registree', this.hello, challenge, grant, sessionKeys, final, this.#o.now());
+  }
+
+  /** Clause 11.3.2: no longer than asked for, and ending strictly before the credential it is derived from. */
+  #acceptGrant(grant: GrantedLifetime, now: Date): GrantedLifetime {
+    if (grant.lifetimeSeconds > this.hello.requestedLifetimeSeconds) throw protocolFailure(CONFIRM, 'lifetime_exceeds_request');
+    const expiresAt = Date.parse(grant.expiresAt);
+    const skewMs = (this.#o.maxClockSkewSeconds ?? DEFAULT_MAX_CLOCK_SKEW_SECONDS) * 1000;
+    if (expiresAt > now.getTime() + grant.lifetimeSeconds * 1000 + skewMs) throw protocolFailure(CONFIRM, 'lifetime_exceeds_request', 'expiry is later than the lifetime allows');
+    if (!(expiresAt < Date.parse(this.#o.credential.descriptor.validity.notAfter))) throw protocolFailure(CONFIRM, 'lifetime_exceeds_credential');
+    return { lifetimeSeconds: grant.lifetimeSeconds, expiresAt: grant.expiresAt };
   }
 
   #registrarVerifier(): ProofVerifier {

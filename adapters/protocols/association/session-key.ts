@@ -9,7 +9,11 @@ export const PROTOCOL = 'association';
 export const proofFor = (role: 'registrar' | 'registree', purpose: string, transcriptHash: Uint8Array): Uint8Array =>
   proofInput(PROTOCOL, role, purpose, transcriptHash);
 
-/** What a Finished MAC (key confirmation, RFC 8446 4.4.4) covers: the sender's role and the transcript hash. */
+/**
+ * What a Finished MAC (key confirmation, RFC 8446 4.4.4) covers: the sender's role and the transcript hash through the
+ * sender's message. The Registrar's is over the transcript through its confirm, so over the lifetime and expiry it
+ * grants there: changing either changes the hash, and the Registree's check of the MAC fails.
+ */
 export const keyConfirmationFor = (role: 'registrar' | 'registree', transcriptHash: Uint8Array): Uint8Array =>
   proofInput(PROTOCOL, role, 'finished', transcriptHash);
 
@@ -46,7 +50,8 @@ const keyInfo = (label: string, transcriptHash: Uint8Array): Uint8Array =>
  * over HKDF-SHA256 (RFC 5869), every step inside the Secure Environment (`agree`, `deriveKey`), no key extractable:
  *
  *   th   = transcript hash through the challenge: both identities, the key exchange mode, both nonces, both
- *          ephemeral public keys, the granted lifetime
+ *          ephemeral public keys (not the lifetime: granted after the Registree's proof, in the confirm, whose
+ *          Finished MAC with k_registrar-finished covers it)
  *   dhe  = ECDH(own ephemeral, peer ephemeral)                        (the ephemeral key is destroyed once used)
  *   hs   = HKDF(salt = th, IKM = PSK || dhe, info = "handshake-secret")      psk_dhe_ke (RFC 8446 4.2.9)
  *        = HKDF(salt = th, IKM = dhe,       info = "handshake-secret")      signature_dhe
