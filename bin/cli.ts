@@ -1,4 +1,5 @@
 import type { Io } from './io.ts';
+import { printable } from './printable.ts';
 import { createProgram, runProgram, type RegisterCommands } from './program.ts';
 
 type Loader = () => Promise<{ register: RegisterCommands }>;
@@ -58,7 +59,7 @@ export const runProcess = async (): Promise<void> => {
   try {
     process.exitCode = await main(process.argv.slice(2), io);
   } catch (error) {
-    io.err(`error: ${error instanceof Error ? error.message : String(error)}`);
+    io.err(`error: ${printable(error instanceof Error ? error.message : String(error))}`);
     process.exitCode = 1;
   }
 };

@@ -1,3 +1,5 @@
+import { printableJson } from './printable.ts';
+
 /** Where a command writes; tests pass buffers, the CLI passes stdout/stderr. */
 export interface Io {
   out(line: string): void;
@@ -11,6 +13,9 @@ export interface Io {
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
-/** JSON for people and scripts: indented, bigints (positions) as decimal strings like the API sends them. */
+/**
+ * JSON for people and scripts: indented, bigints (positions) as decimal strings like the API sends them, and safe
+ * for a terminal (`printableJson`): what it carries came from a server, a store or a file, and it parses to the same.
+ */
 export const json = (value: unknown): string =>
-  JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2);
+  printableJson(JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2));

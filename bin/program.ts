@@ -3,8 +3,10 @@ import { Command, CommanderError } from 'commander';
 import type { z } from 'zod';
 import { ProblemResponse, ServerTimeout, ServerUnreachable, UnexpectedResponse } from '../adapters/client/http.ts';
 import { isCredenceError } from '../domain/errors.ts';
+import { ReadModelRulesChanged } from '../projections/runtime/index.ts';
 import { json, type Io } from './io.ts';
-import { printable, printableJson, printProblem } from './problem.ts';
+import { printable } from './printable.ts';
+import { printProblem } from './problem.ts';
 
 /** The exit codes every command keeps: scripts branch on them. */
 export const EXIT = { done: 0, refused: 1, usage: 2, unreachable: 3 } as const;
@@ -91,11 +93,11 @@ export const runAction = async (io: Io, action: () => Promise<number>, asJson = 
       return EXIT.usage;
     }
     if (error instanceof UsageError) {
-      for (const line of error.lines) io.err(`error: ${line}`);
+      for (const line of error.lines) io.err(`error: ${printable(line)}`);
       return EXIT.usage;
     }
     if (error instanceof ProblemResponse) {
-      if (asJson) io.out(printableJson(json(error.problem)));
+      if (asJson) io.out(json(error.problem));
       else printProblem(io, error.status, error.problem);
       return EXIT.refused;
     }
@@ -103,12 +105,35 @@ export const runAction = async (io: Io, action: () => Promise<number>, asJson = 
       io.err(`error: ${printable(error.message)}`);
       return EXIT.refused;
     }
+    if (error instanceof ReadModelRulesChanged) {
+      printRulesChanged(io, error, asJson);
+      return EXIT.refused;
+    }
     if (isCredenceError(error)) {
       if (asJson) io.out(json(error.problem));
-      else io.err(`refused (${error.code}): ${error.message}`);
+      else io.err(`refused (${error.code}): ${printable(error.message)}`);
       return EXIT.refused;
     }
     throw error;
+  }
+};
+
+/**
+ * A read model of the data folder built under other rules than this command was given (the audit trail under another
+ * request-signing policy): refused, nothing written. Said with what to do: the same --signing as the service.
+ */
+const printRulesChanged = (io: Io, error: ReadModelRulesChanged, asJson: boolean): void => {
+  const { name, recorded, given } = error.change;
+  if (asJson) {
+    io.out(json({ code: error.code, message: error.message, projection: name, recorded: recorded?.description ?? null, given: given.description }));
+    return;
+  }
+  io.err(`refused (${error.code}): ${printable(error.message)}`);
+  if (name === 'audit') {
+    io.err(
+      '  give --signing the policy file the service of this folder runs with; to judge signatures by another policy, ' +
+        'start the service with it (it rebuilds the audit trail) or stop the service and run credence projections rebuild audit --signing FILE',
+    );
   }
 };
 

@@ -29,3 +29,15 @@ export const PositionString = z
 
 /** The same, as the bigint the stores take: for inputs (query, header, body) whose value goes to a store. */
 export const Position = PositionString.transform((value) => BigInt(value));
+
+/**
+ * Why `after`, a position to resume strictly after (the last one read), names no position of a log whose newest event
+ * is at `head`: past the head, it is an id of another log (the store restored from an older backup) or one never
+ * handed out, and resuming there would skip every event up to it without a word. Undefined when it is in the log;
+ * 0 skips nothing, even on an empty log. GET /v1/events and the compliance queries refuse it alike (409).
+ */
+export const resumePointNotInLog = (after: bigint, head: bigint | undefined): string | undefined => {
+  if (after === 0n || (head !== undefined && after <= head)) return undefined;
+  const newest = head === undefined ? 'this log holds no event' : `this log's newest event is at ${head}`;
+  return `cannot resume after ${after}: ${newest}, so it is no position of this log (a store restored from an older backup, or a position never handed out)`;
+};

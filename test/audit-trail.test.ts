@@ -84,7 +84,12 @@ describe('audit trail', () => {
     const runner = new ProjectionRunner({
       db,
       store: c.store,
-      projections: [auditTrail({ signatureCheck: (e) => (e.metadata.signature === undefined ? 'unsigned' : e.metadata.actor.id === operator.id ? 'verified' : 'invalid') })],
+      projections: [
+        auditTrail({
+          signatureCheck: (e) => (e.metadata.signature === undefined ? 'unsigned' : e.metadata.actor.id === operator.id ? 'verified' : 'invalid'),
+          signatureRules: { fingerprint: 'test:operator-verified', description: "the operator's signatures verified" },
+        }),
+      ],
     });
     await runner.rebuild('audit');
     expect(timeline(db, 'credential-cred-1').map((e) => e.signature.status)).toEqual(['unsigned', 'unsigned', 'unsigned', 'verified']);

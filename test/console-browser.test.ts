@@ -282,7 +282,10 @@ describe.skipIf(!hasChromium())('the web audit console in Chromium (issue 14)', 
       expect(positions.every((p) => /^\d+$/.test(p))).toBe(true);
 
       const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download CSV' }).click()]);
-      const csv = readFileSync((await download.path())!, 'utf8');
+      const saved = readFileSync((await download.path())!);
+      // The UTF-8 byte-order mark first, so that Excel reads the file as UTF-8 (the API's CSV body carries none).
+      expect([...saved.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+      const csv = saved.subarray(3).toString('utf8');
       const lines = csv.trim().split('\r\n');
       expect(lines[0]!.split(',')[0]).toBe('position');
       expect(lines).toHaveLength(count + 1);

@@ -1,7 +1,7 @@
 import { targetOf, type Command } from '../../domain/commands/index.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import { SYSTEM_ACTOR_IDS } from '../../domain/metadata.ts';
-import { sentBy, type Clock, type CommandOutcome, type CommandSender, type CommandSink, type EventStore } from '../../domain/ports/index.ts';
+import { sentBy, type Clock, type CommandOutcome, type CommandSender, type CommandSink, type EventStore, type ExecuteOptions } from '../../domain/ports/index.ts';
 import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import { viewOf, type LoadedEntity } from '../../machines/index.ts';
 import { authorise, parse, reserveDerivedCommandIds, verifyRequestSignature, type AdmissionStep } from './admission.ts';
@@ -45,9 +45,10 @@ export interface Engine extends CommandSink {
    * Parse -> authorise -> verify the request signature -> load -> gather facts -> decide (machine guards) ->
    * append with the expected revision; load to append again on a conflict.
    * For commands from outside: the `system` role is never accepted here, whatever the input claims, nor a derived
-   * (version 8) command id, which only the engine's own reactions carry.
+   * (version 8) command id, which only the engine's own reactions carry. `options.admit` is the caller's own check,
+   * run in the command's stream lane right before each decision (ExecuteOptions).
    */
-  execute(input: unknown): Promise<CommandOutcome>;
+  execute(input: unknown, options?: ExecuteOptions): Promise<CommandOutcome>;
   /**
    * The same pipeline for the engine's own system actors (process manager, expiry scheduler, pseudonym rotation):
    * in-process code holding the engine, never input from an interface. The actor must be a configured system actor.
@@ -87,7 +88,7 @@ export const createEngine = (options: EngineOptions): Engine => {
     return appendDecision(store, cache, command, decision.entity, decision.events, decision.facts, decision.snapshot, at);
   };
 
-  const run = async (input: unknown, asSystem: boolean): Promise<CommandOutcome> => {
+  const run = async (input: unknown, asSystem: boolean, callerCheck?: ExecuteOptions['admit']): Promise<CommandOutcome> => {
     const command = parse(input);
     // Admitted at the instant it is decided and recorded at: a request signature valid when admitted is valid at
     // the event's occurredAt. A retry decides at a later instant, so the command is admitted again at that one.
@@ -97,6 +98,9 @@ export const createEngine = (options: EngineOptions): Engine => {
         const pending = step(command, { asSystem, at });
         if (pending !== undefined) await pending;
       }
+      // Last, in the lane: the caller's standing is read as late as it can be before the decision (a token revoked
+      // while the command waited behind others of its stream refuses it; found in review).
+      if (callerCheck !== undefined) await callerCheck();
       return at;
     };
     const { kind, id } = targetOf(command);
@@ -122,7 +126,7 @@ export const createEngine = (options: EngineOptions): Engine => {
   };
 
   return {
-    execute: (input) => run(input, false),
+    execute: (input, options) => run(input, false, options?.admit),
     executeAsSystem: (input) => run(input, true),
     entity: (kind, id) => cache.loadFull(kind, id),
     view: async (kind, id) => viewOf((await cache.load(kind, id)).snapshot),

@@ -33,6 +33,8 @@ export interface MetricsSources {
   readonly keysOwed?: () => number;
   /** How many reactions the cascade gave up on (a broken history), read when scraped. */
   readonly deadLetters?: () => number;
+  /** How many due deadlines the expiry scheduler gave up on (their command id taken), read when scraped. */
+  readonly expiryDeadLetters?: () => number;
 }
 
 const COMPONENTS_CACHE_MS = 1_000;
@@ -155,6 +157,11 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
     'credence_cascade_dead_letters',
     'Reactions the revocation cascade could not carry out and will not retry (a broken history): each waits for an operator',
     sources.deadLetters,
+  );
+  readGauge(
+    'credence_expiry_dead_letters',
+    'Due deadlines the expiry scheduler could not carry out and will not retry (their command id is held by another command): each waits for an operator',
+    sources.expiryDeadLetters,
   );
   return {
     commandDecided(type, outcome, seconds) {

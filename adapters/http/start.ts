@@ -16,7 +16,8 @@ import {
   systemRandom,
 } from '../runtime/index.ts';
 import { deadLetterCount } from '../../projections/cascade/index.ts';
-import { describeOtherLog } from '../../projections/runtime/index.ts';
+import { expiryDeadLetterCount } from '../../projections/expiry/index.ts';
+import { describeOtherLog, describeRulesChange } from '../../projections/runtime/index.ts';
 import { createAccessControl } from './auth/access-control.ts';
 import { ACCESS_OWNER } from './auth/open-access-control.ts';
 import { INFRASTRUCTURE_ACTOR_ID } from './auth/reserved-subjects.ts';
@@ -110,6 +111,14 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
           `cascade dead letter: ${entry.command} on ${entry.stream ?? entry.target} in reaction to ${entry.eventType ?? 'an event'} was not carried out`,
         );
       },
+      // The same for a due deadline whose command id another command holds: the entity is not ended until an operator
+      // ends it. Names, instants and the refusal only.
+      expiryDeadLetter: (letter) => {
+        app?.log.warn(
+          { stream: letter.stream, purpose: letter.purpose, due: new Date(letter.due).toISOString(), command: letter.command, code: letter.code, reason: letter.reason },
+          `expiry dead letter: ${letter.command} on ${letter.stream} was not carried out (${letter.code})`,
+        );
+      },
       // SER-016: POST /v1/commands verifies request signatures against it; the audit trail re-checks stored ones.
       ...(signing !== undefined ? { signing } : {}),
       security: {
@@ -136,6 +145,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       entityCache: () => credence.engine.cacheStats(),
       ...(shredder !== undefined ? { keysOwed: () => shredder.owed().length } : {}),
       deadLetters: () => deadLetterCount(credence.readModels),
+      expiryDeadLetters: () => expiryDeadLetterCount(credence.readModels),
     });
     const shutdown = new AbortController();
     // Every open SSE stream listens for the shutdown (and stops listening when it ends, adapters/http/sse/session.ts):
@@ -162,6 +172,11 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     // before anything is served from them; said once, at warn: events acknowledged since that backup are gone.
     for (const other of await credence.runner.checkLog()) {
       server.log.warn({ projection: other.name, reason: other.reason }, `read model rebuilt from position 0: ${describeOtherLog(other)}`);
+    }
+    // The same for a read model built under other rules: the audit trail under another signing policy (or none) is
+    // rebuilt under the service's, so that every row is judged by the policy the service enforces.
+    for (const change of await credence.runner.checkRules()) {
+      server.log.warn({ projection: change.name }, `read model rebuilt from position 0: ${describeRulesChange(change)}`);
     }
     await live.start();
     await server.listen({ host: config.host, port: config.port });

@@ -23,6 +23,7 @@ export type {
   CommandOutcome,
   CommandSink,
   EventStore,
+  ExecuteOptions,
   KeyHandle,
   OwnedSecureEnvironment,
   RandomSource,

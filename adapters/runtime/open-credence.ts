@@ -17,7 +17,7 @@ import type { TrustAnchors } from '../../domain/x509/index.ts';
 import type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
 import { issuingCaFor } from '../../domain/x509/issuance/index.ts';
 import type { CascadeLog } from '../../projections/cascade/index.ts';
-import type { ExpiryScheduler } from '../../projections/expiry/index.ts';
+import type { ExpiryDeadLetter, ExpiryScheduler } from '../../projections/expiry/index.ts';
 import { issuedByOurCa, PkiChanges } from '../../projections/pki/index.ts';
 import {
   PseudonymDeriver,
@@ -112,7 +112,13 @@ export interface OpenOptions {
   /** Bytes of entity snapshots the engine keeps between commands (default 64 MiB; see adapters/engine/entity-cache.ts). */
   readonly entityCacheMaxBytes?: number;
   readonly cascadeLog?: CascadeLog;
-  /** Which commands must carry a request signature, and the actors' keys (SER-016). */
+  /** Told of each due deadline the expiry scheduler dead-letters (its derived command id held by another command). */
+  readonly expiryDeadLetter?: (letter: ExpiryDeadLetter) => void;
+  /**
+   * Which commands must carry a request signature, and the actors' keys (SER-016). The audit trail judges stored
+   * signatures by it; one built under another policy (or none) is rebuilt from position 0 under this one at the first
+   * catch-up (ProjectionRunner.checkRules).
+   */
   readonly signing?: RequestSigningPolicyInput;
   /**
    * The infrastructure's Secure Environment: enables `security()` and crypto-shredding of ended credentials. Any
@@ -243,9 +249,11 @@ const compose = (options: OpenOptions): Credence => {
     pki: pkiChanges,
     ...(options.signing !== undefined ? { signing: options.signing } : {}),
     ...(options.cascadeLog !== undefined ? { cascadeLog: options.cascadeLog } : {}),
+    ...(options.expiryDeadLetter !== undefined ? { expiryDeadLetter: options.expiryDeadLetter } : {}),
     extra: [...(pseudonyms ? [pseudonyms] : []), ...(shredder ? [shredder] : [])],
   });
-  const runner = new ProjectionRunner({ db: readModels, store, projections });
+  // This process holds the deployment's signing policy: an audit trail judged under another is rebuilt under it.
+  const runner = new ProjectionRunner({ db: readModels, store, projections, onRulesChanged: 'rebuild' });
   // A cascade can cause further cascades (node -> credentials -> associations): settle until nothing moves.
   const settle = async (): Promise<void> => {
     while ((await runner.catchUp()) > 0) {

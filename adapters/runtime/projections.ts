@@ -1,20 +1,22 @@
 import type { CommandSink } from '../../domain/ports/index.ts';
-import { storedSignatureCheck, type RequestSigningPolicyInput } from '../../domain/signing/index.ts';
+import { storedSignatureCheck, storedSignatureRules, type RequestSigningPolicyInput } from '../../domain/signing/index.ts';
 import { auditTrail } from '../../projections/audit/index.ts';
 import { cascadeProcessManager, type CascadeLog } from '../../projections/cascade/index.ts';
 import { complianceProjection } from '../../projections/compliance/index.ts';
 import { entitiesProjection } from '../../projections/entities/index.ts';
-import { expiryScheduler, type ExpiryScheduler } from '../../projections/expiry/index.ts';
+import { expiryScheduler, type ExpiryDeadLetter, type ExpiryScheduler } from '../../projections/expiry/index.ts';
 import { pkiProjection, type PkiChanges } from '../../projections/pki/index.ts';
 import type { Projection } from '../../projections/runtime/index.ts';
 
 /**
  * The read models every interface shows (library, CLI, HTTP): the audit trail, whose signature status depends on
  * the deployment's request-signing policy, the compliance tables, and the entities by kind and state. Built here
- * only, so that two interfaces on one `readmodels.db` can never record the same checkpoint with different rules.
+ * only. The audit trail carries its policy's rules (fingerprint and description), recorded in `readmodels.db` with
+ * it: a runner given another policy rebuilds it or refuses to extend it (RunnerOptions.onRulesChanged), so that two
+ * interfaces on one folder never record one checkpoint's rows under different rules.
  */
 export const readModelProjections = (signing?: RequestSigningPolicyInput, pki?: PkiChanges): Projection[] => [
-  auditTrail(signing !== undefined ? { signatureCheck: storedSignatureCheck(signing) } : {}),
+  auditTrail(signing !== undefined ? { signatureCheck: storedSignatureCheck(signing), signatureRules: storedSignatureRules(signing) } : {}),
   complianceProjection(),
   entitiesProjection(),
   // Revocation status of the issuing CAs' certificates (issue 13): what CRLs and OCSP serve; `pki` wakes them.
@@ -25,6 +27,8 @@ export interface SystemProjectionOptions {
   readonly engine: CommandSink;
   readonly signing?: RequestSigningPolicyInput;
   readonly cascadeLog?: CascadeLog;
+  /** Told of each due deadline the expiry scheduler dead-letters (its command id taken): nothing retries it. */
+  readonly expiryDeadLetter?: (letter: ExpiryDeadLetter) => void;
   /** Told of each revocation the PKI projection records (the CRL publisher and OCSP cache listen). */
   readonly pki?: PkiChanges;
   /** Projections that exist only where their keys are (pseudonym rotation, the key shredder). */
@@ -33,7 +37,7 @@ export interface SystemProjectionOptions {
 
 /** Every system projection, in the order they run: the cascade, the expiry schedule, the read models, then the extras. */
 export const systemProjections = (options: SystemProjectionOptions): { projections: Projection[]; scheduler: ExpiryScheduler } => {
-  const scheduler = expiryScheduler(options.engine);
+  const scheduler = expiryScheduler(options.engine, options.expiryDeadLetter !== undefined ? { onDeadLetter: options.expiryDeadLetter } : {});
   return {
     scheduler,
     projections: [cascadeProcessManager(options.engine, options.cascadeLog), scheduler, ...readModelProjections(options.signing, options.pki), ...(options.extra ?? [])],

@@ -6,6 +6,7 @@ import { MAX_CA_VALIDITY_DAYS } from '../../adapters/driven/pki/index.ts';
 import { fromBase64url } from '../../domain/crypto/base64url.ts';
 import { CaId } from '../../domain/x509/issuing-ca.ts';
 import { json, type Io } from '../io.ts';
+import { printable } from '../printable.ts';
 import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
 import { readCertificates, writeNewFile } from './ca-files.ts';
 import { pemOf } from '../../domain/x509/pem.ts';
@@ -66,7 +67,7 @@ const init = async (args: z.infer<typeof Init>, io: Io): Promise<number> => {
     const shown = describeCa(dataDir, args.id);
     if (args.json) io.out(json(shown));
     else {
-      io.out(`CA ${args.id}: self-signed root, ${args.keyType}, ${shown.subject}, valid ${shown.notBefore} to ${shown.notAfter}`);
+      io.out(printable(`CA ${args.id}: self-signed root, ${args.keyType}, ${shown.subject}, valid ${shown.notBefore} to ${shown.notAfter}`));
       io.err('  (a running service loads it when it next starts)');
     }
     return 0;
@@ -83,7 +84,7 @@ const install = async (args: z.infer<typeof Install>, io: Io): Promise<number> =
     await installCaCertificate({ dataDir, se, id: args.id, certificate, chain, now: new Date(), random });
     const shown = describeCa(dataDir, args.id);
     if (args.json) io.out(json(shown));
-    else io.out(`CA ${args.id}: installed, issued by ${shown.issuer}, valid ${shown.notBefore} to ${shown.notAfter}`);
+    else io.out(printable(`CA ${args.id}: installed, issued by ${shown.issuer}, valid ${shown.notBefore} to ${shown.notAfter}`));
     return 0;
   });
 };
@@ -105,11 +106,12 @@ const show = async (args: z.infer<typeof Show>, io: Io): Promise<number> => {
       io.out(ca.state === 'active' ? pemOf('CERTIFICATE', fromBase64url(ca.certificate)).trimEnd() : pemOf('CERTIFICATE REQUEST', fromBase64url(ca.csr)).trimEnd());
       continue;
     }
-    io.out(`${ca.id}  ${ca.state}  ${ca.keyKind}  ${ca.subject}`);
+    // A certificate's subject and issuer are whatever the file installed says: printed through printable only.
+    io.out(printable(`${ca.id}  ${ca.state}  ${ca.keyKind}  ${ca.subject}`));
     if (ca.state === 'active') {
-      io.out(`  issuer ${ca.issuer}  serial ${ca.serialNumber}`);
-      io.out(`  valid ${ca.notBefore} to ${ca.notAfter}  ${ca.chain.length === 0 ? 'root' : `intermediate, ${ca.chain.length} above it`}`);
-      io.out(`  certificate ${ca.fingerprint}`);
+      io.out(printable(`  issuer ${ca.issuer}  serial ${ca.serialNumber}`));
+      io.out(printable(`  valid ${ca.notBefore} to ${ca.notAfter}  ${ca.chain.length === 0 ? 'root' : `intermediate, ${ca.chain.length} above it`}`));
+      io.out(printable(`  certificate ${ca.fingerprint}`));
     } else io.out('  awaiting its certificate: credence ca install (--pem prints the CSR again)');
   }
   return 0;

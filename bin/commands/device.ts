@@ -8,6 +8,7 @@ import { Identifier } from '../../domain/crypto/credential.ts';
 import { preparePrivateDir } from '../../adapters/driven/files/index.ts';
 import { EXIT, handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
 import { json, type Io } from '../io.ts';
+import { printable } from '../printable.ts';
 import { renderProgress } from '../progress.ts';
 import { DEFAULT_TIMEOUT_MS } from '../../adapters/client/http.ts';
 import { PathArg, progressStream, ServerUrl, serverTarget, withJson, type ServerTarget } from './options.ts';
@@ -127,13 +128,13 @@ const registerInit = (device: Command, io: Io): void => {
         const state = await factory(target, {
           dir, nodeId: o.nodeId, kind: o.kind, bootstrapCredentialId: o.bootstrapId ?? `${o.nodeId}-bootstrap`, validForSeconds: o.validFor,
           profile: { class: o.class, model: o.model, manufacturer: o.manufacturer, capabilities: o.capability },
-        }, () => io.err(`note: device init of ${o.nodeId} did not finish and its outcome is not known (or the token was refused); its bootstrap key is kept in ${dir}: run the same command again to finish it`));
+        }, () => io.err(printable(`note: device init of ${o.nodeId} did not finish and its outcome is not known (or the token was refused); its bootstrap key is kept in ${dir}: run the same command again to finish it`)));
         if (o.json === true) io.out(json({ dir, ...publicView(state) }));
         else {
-          io.out(`device ${state.nodeId} initialised in ${dir}`);
-          io.out(`  bootstrap ${state.bootstrap.credentialId}: ${state.bootstrap.descriptor.kind} ${state.bootstrap.descriptor.fingerprint}`);
-          io.out(`  pinned Enrolment Function ${state.pinned.enrolmentFunction.id} (${state.pinned.enrolmentFunction.fingerprint})`);
-          io.out(`  pinned Registrar CSE ${state.pinned.registrar.id} (${state.pinned.registrar.fingerprint})`);
+          io.out(printable(`device ${state.nodeId} initialised in ${dir}`));
+          io.out(printable(`  bootstrap ${state.bootstrap.credentialId}: ${state.bootstrap.descriptor.kind} ${state.bootstrap.descriptor.fingerprint}`));
+          io.out(printable(`  pinned Enrolment Function ${state.pinned.enrolmentFunction.id} (${state.pinned.enrolmentFunction.fingerprint})`));
+          io.out(printable(`  pinned Registrar CSE ${state.pinned.registrar.id} (${state.pinned.registrar.fingerprint})`));
         }
         return EXIT.done;
       }),
@@ -160,7 +161,7 @@ const registerProvision = (device: Command, io: Io): void => {
         const server = deviceServer(o, io);
         const recorded = await onDevice(deviceDir(o), (sim) => provision(server, sim, o));
         if (o.json === true) io.out(json(recorded));
-        else io.out(`credential ${recorded.credentialId} provisioned: ${recorded.kind} ${recorded.fingerprint} (event at position ${recorded.position})`);
+        else io.out(printable(`credential ${recorded.credentialId} provisioned: ${recorded.kind} ${recorded.fingerprint} (event at position ${recorded.position})`));
         return EXIT.done;
       }),
     );
@@ -196,7 +197,7 @@ const registerAssociate = (device: Command, io: Io): void => {
         );
         const shown = { associationId: o.associationId, registrarId: outcome.registrarId, registreeId: outcome.registreeId, lifetimeSeconds: outcome.lifetimeSeconds, expiresAt: outcome.expiresAt, transcriptHash: outcome.transcriptHash };
         if (o.json === true) io.out(json(shown));
-        else io.out(`association ${o.associationId} established with ${outcome.registrarId} until ${outcome.expiresAt} (${outcome.lifetimeSeconds} s)`);
+        else io.out(printable(`association ${o.associationId} established with ${outcome.registrarId} until ${outcome.expiresAt} (${outcome.lifetimeSeconds} s)`));
         return EXIT.done;
       }),
     );
@@ -225,11 +226,11 @@ const registerStatus = (device: Command, io: Io): void => {
           return EXIT.done;
         }
         const now = Date.now();
-        io.out(`node ${view.nodeId}${view.cseId !== undefined ? ` (CSE-ID ${view.cseId})` : ' (not provisioned yet)'}`);
-        io.out(`bootstrap ${view.bootstrap.credentialId}: ${view.bootstrap.kind} ${view.bootstrap.fingerprint}, valid until ${view.bootstrap.validity.notAfter}`);
-        io.out(`pinned: Enrolment Function ${view.pinned.enrolmentFunction.id}, Registrar CSE ${view.pinned.registrar.id}`);
-        for (const c of view.credentials) io.out(`credential ${c.credentialId}: ${c.kind} ${c.fingerprint}, valid until ${c.validity.notAfter}`);
-        for (const a of view.associations) io.out(`association ${a.associationId} (${a.credentialId}) with ${a.registrarId}: ${Date.parse(a.expiresAt) > now ? 'until' : 'expired'} ${a.expiresAt}`);
+        io.out(printable(`node ${view.nodeId}${view.cseId !== undefined ? ` (CSE-ID ${view.cseId})` : ' (not provisioned yet)'}`));
+        io.out(printable(`bootstrap ${view.bootstrap.credentialId}: ${view.bootstrap.kind} ${view.bootstrap.fingerprint}, valid until ${view.bootstrap.validity.notAfter}`));
+        io.out(printable(`pinned: Enrolment Function ${view.pinned.enrolmentFunction.id}, Registrar CSE ${view.pinned.registrar.id}`));
+        for (const c of view.credentials) io.out(printable(`credential ${c.credentialId}: ${c.kind} ${c.fingerprint}, valid until ${c.validity.notAfter}`));
+        for (const a of view.associations) io.out(printable(`association ${a.associationId} (${a.credentialId}) with ${a.registrarId}: ${Date.parse(a.expiresAt) > now ? 'until' : 'expired'} ${a.expiresAt}`));
         return EXIT.done;
       }),
     );
@@ -299,9 +300,9 @@ const registerFleet = (device: Command, io: Io): void => {
         }
         if (o.json === true) io.out(json({ prefix, ...(o.dir !== undefined ? { dir: root } : {}), ...summary }));
         else {
-          io.out(`${summary.count} devices (${prefix}): ${summary.initialised} initialised, ${summary.provisioned} provisioned, ${summary.associated} associated, ${summary.failed} failed`);
-          io.out(`${summary.seconds} s, ${summary.devicesPerSecond} devices/s`);
-          for (const f of summary.failures) io.err(`  ${f.nodeId} at ${f.step}: ${f.message}`);
+          io.out(printable(`${summary.count} devices (${prefix}): ${summary.initialised} initialised, ${summary.provisioned} provisioned, ${summary.associated} associated, ${summary.failed} failed`));
+          io.out(printable(`${summary.seconds} s, ${summary.devicesPerSecond} devices/s`));
+          for (const f of summary.failures) io.err(printable(`  ${f.nodeId} at ${f.step}: ${f.message}`));
         }
         if (summary.unreachable) return EXIT.unreachable;
         return summary.failed === 0 ? EXIT.done : EXIT.refused;

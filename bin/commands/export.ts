@@ -5,9 +5,10 @@ import { z } from 'zod';
 import { systemClock } from '../../adapters/driven/clock/index.ts';
 import { writeFileAtomic } from '../../adapters/driven/files/index.ts';
 import { DEFAULT_LOG_ORIGIN, openTransparencyInDir } from '../../adapters/driven/transparency/index.ts';
-import { isValidKeyName, verifyEvidenceBundle } from '../../domain/transparency/index.ts';
+import { isValidKeyName, KEY_NAME_RULE, verifyEvidenceBundle } from '../../domain/transparency/index.ts';
 import { exportEvidence, TransparencyProjection } from '../../projections/transparency/index.ts';
 import type { Io } from '../io.ts';
+import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { openExistingStore, readModelDir, StoreArg } from './open-store.ts';
 import { clientOf, readTarget, ServerOptions, StreamArg, withLocalStore, withServer, type ServerTarget, PathArg } from './options.ts';
@@ -17,7 +18,7 @@ const Options = z.object({
   data: PathArg.optional(),
   store: StoreArg,
   out: z.string({ error: (issue) => (issue.input === undefined ? '--out FILE is required' : undefined) }).min(1, '--out FILE is required').max(4096),
-  origin: z.string().refine(isValidKeyName, 'origin must be non-empty without spaces or "+"').optional(),
+  origin: z.string().refine(isValidKeyName, `origin ${KEY_NAME_RULE}`).optional(),
   force: z.boolean().optional(),
   ...ServerOptions,
 });
@@ -87,16 +88,16 @@ const exportRemote = async (args: Options, server: ServerTarget, io: Io): Promis
   const bundle = await clientOf(server).evidence(args.stream.kind, args.stream.id);
   const checked = verifyEvidenceBundle(bundle);
   if (!checked.ok) {
-    io.err(`error: the server's bundle does not verify (${checked.reason}): ${checked.message}`);
+    io.err(printable(`error: the server's bundle does not verify (${checked.reason}): ${checked.message}`));
     return 1;
   }
   if (checked.streamId !== args.stream.streamId) {
-    io.err(`error: the server answered with a bundle of ${checked.streamId}, not of ${args.stream.streamId}`);
+    io.err(printable(`error: the server answered with a bundle of ${checked.streamId}, not of ${args.stream.streamId}`));
     return 1;
   }
   if (checked.keyFromBundle) io.err('note: checked with the key inside the bundle only; verify it with the log key you trust (credence verify FILE --key)');
   writeBundle(args.out, bundle, args.force === true);
-  io.out(`wrote ${args.out}: all ${checked.events} events of ${checked.streamId} as of the signed checkpoint of tree size ${checked.checkpoint.treeSize}`);
+  io.out(printable(`wrote ${args.out}: all ${checked.events} events of ${checked.streamId} as of the signed checkpoint of tree size ${checked.checkpoint.treeSize}`));
   return 0;
 };
 

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { describeHolder, SERVICE_LOCK_FILE, tryLockDataFolder, type DataFolderLock } from '../../adapters/runtime/data-folder.ts';
 import { validationError } from '../../domain/errors.ts';
 import type { Io } from '../io.ts';
+import { printable } from '../printable.ts';
 
 /**
  * The data folder's lock, for a command that writes its read models (brings them up to the head, sets up their
@@ -13,7 +14,8 @@ import type { Io } from '../io.ts';
 export const lockUnlessHeld = (data: string, io: Io, command: string): DataFolderLock | undefined => {
   const taken = tryLockDataFolder(data);
   if ('lock' in taken) return taken.lock;
-  io.err(`credence ${command}: ${data} is in use by ${describeHolder(taken.heldBy)} (${SERVICE_LOCK_FILE})`);
+  // The holder as its lock file describes it: another process's words, printed through printable only.
+  io.err(printable(`credence ${command}: ${data} is in use by ${describeHolder(taken.heldBy)} (${SERVICE_LOCK_FILE})`));
   io.err(`credence ${command}: reading its read models as that process keeps them, without writing them (--server asks the service)`);
   return undefined;
 };

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { replayEntity } from '../../projections/replay/index.ts';
 import { json, type Io } from '../io.ts';
+import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, type RegisterCommands } from '../program.ts';
 import { StoreArg } from './open-store.ts';
 import { ServerOptions, StreamArg, withJson, withLocalStore, withServer, PathArg } from './options.ts';
@@ -43,10 +44,11 @@ export const register: RegisterCommands = (program, io) => {
         }
         if (args.json) io.out(json(result));
         else {
-          io.out(`${args.stream.streamId}: ${result.state}`);
+          // What the store or the server holds (actor, reason, ...) reaches the terminal through printable only.
+          io.out(printable(`${args.stream.streamId}: ${result.state}`));
           for (const s of result.steps) {
             const mark = s.accepted ? ' ' : '!';
-            io.out(`${mark} #${String(s.revision)} @${String(s.position)} ${s.occurredAt ?? '?'} ${s.type.padEnd(30)} -> ${s.state.padEnd(12)} by ${s.actor ?? '?'}${s.reason ? `  (${s.reason})` : ''}${s.brokenFacts ? `  (a fact it read: ${s.brokenFacts.join('; ')})` : ''}`);
+            io.out(printable(`${mark} #${String(s.revision)} @${String(s.position)} ${s.occurredAt ?? '?'} ${s.type.padEnd(30)} -> ${s.state.padEnd(12)} by ${s.actor ?? '?'}${s.reason ? `  (${s.reason})` : ''}${s.brokenFacts ? `  (a fact it read: ${s.brokenFacts.join('; ')})` : ''}`));
           }
         }
         return result.verdict.ok ? 0 : 1;

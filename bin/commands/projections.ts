@@ -8,6 +8,7 @@ import { assertSetUp, lockUnlessHeld } from './folder-lock.ts';
 import { systemProjections } from '../../adapters/runtime/projections.ts';
 import { projectionLag, ProjectionRunner } from '../../projections/runtime/index.ts';
 import { json, type Io } from '../io.ts';
+import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { progressBar } from '../progress.ts';
 import { openExistingStore, readModelDir, StoreArg } from './open-store.ts';
@@ -84,7 +85,9 @@ const printLags = (lags: readonly LagView[], io: Io): void => {
   io.out(`${'projection'.padEnd(12)} ${'checkpoint'.padStart(12)} ${'head'.padStart(12)} ${'behind'.padStart(9)} ${'seconds'.padStart(9)}`);
   for (const l of lags) {
     io.out(
-      `${l.name.padEnd(12)} ${String(l.checkpoint ?? '-').padStart(12)} ${String(l.head ?? '-').padStart(12)} ${String(l.eventsBehind).padStart(9)} ${Number(l.secondsBehind).toFixed(0).padStart(9)}`,
+      printable(
+        `${l.name.padEnd(12)} ${String(l.checkpoint ?? '-').padStart(12)} ${String(l.head ?? '-').padStart(12)} ${String(l.eventsBehind).padStart(9)} ${Number(l.secondsBehind).toFixed(0).padStart(9)}`,
+      ),
     );
   }
 };
@@ -99,7 +102,7 @@ const status = async (args: Options, io: Io): Promise<number> => {
       return 0;
     }
     printLags(status.components, io);
-    for (const c of status.components) if (c.error !== undefined) io.out(`  ${c.name}: retrying past ${c.error}`);
+    for (const c of status.components) if (c.error !== undefined) io.out(printable(`  ${c.name}: retrying past ${c.error}`));
     io.out(`live: ${status.lag.eventsBehind} events, ${status.lag.secondsBehind.toFixed(0)} seconds behind at most`);
     return 0;
   }

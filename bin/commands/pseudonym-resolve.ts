@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { Pseudonym } from '../../domain/events/pseudonym.ts';
 import { json, type Io } from '../io.ts';
+import { printable } from '../printable.ts';
 import { EXIT, handler, parseOptions } from '../program.ts';
 import { clientOf, serverTarget, ServerOptions, withJson, withServer } from './options.ts';
 
@@ -31,7 +32,7 @@ export const addPseudonymResolve = (parent: Command, io: Io): void => {
         reason: args.reason,
         commandId: args.commandId ?? crypto.randomUUID(),
       });
-      io.out(args.json ? json(answer) : `${answer.pseudonym} is node ${answer.nodeId} (epoch ${answer.epoch}); resolution recorded at position ${answer.position ?? '?'}`);
+      io.out(args.json ? json(answer) : printable(`${answer.pseudonym} is node ${answer.nodeId} (epoch ${answer.epoch}); resolution recorded at position ${answer.position ?? '?'}`));
       return EXIT.done;
     }),
   );

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { NodeId } from '../../domain/ids.ts';
 import { json, type Io } from '../io.ts';
+import { printable } from '../printable.ts';
 import { EXIT, handler, parseOptions } from '../program.ts';
 import { clientOf, serverTarget, ServerOptions, withJson, withServer } from './options.ts';
 
@@ -31,9 +32,11 @@ export const addPseudonymRotate = (parent: Command, io: Io): void => {
       io.out(
         args.json
           ? json(answer)
-          : answer.deduplicated
-            ? `pseudonym of ${answer.nodeId}: epoch ${answer.epoch} (this command id was already done; nothing appended)`
-            : `pseudonym of ${answer.nodeId} rotated: now epoch ${answer.epoch}`,
+          : printable(
+              answer.deduplicated
+                ? `pseudonym of ${answer.nodeId}: epoch ${answer.epoch} (this command id was already done; nothing appended)`
+                : `pseudonym of ${answer.nodeId} rotated: now epoch ${answer.epoch}`,
+            ),
       );
       return EXIT.done;
     }),

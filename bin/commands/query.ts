@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { systemClock } from '../../adapters/driven/clock/index.ts';
+import { resumePointNotInLog } from '../../domain/positions.ts';
 import { openReadModels } from '../../adapters/driven/readmodels/index.ts';
 import { readModelProjections } from '../../adapters/runtime/projections.ts';
 import { projectionLag, ProjectionRunner } from '../../projections/runtime/index.ts';
 import { answerQuery, COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, DEFAULT_ROWS, MAX_ROWS, type ComplianceAnswer, type ComplianceQueryName } from '../../projections/compliance/index.ts';
 import { json, type Io } from '../io.ts';
+import { printable, printableCsv } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { assertSetUp, lockUnlessHeld } from './folder-lock.ts';
 import { openExistingStore, readModelDir, StoreArg } from './open-store.ts';
@@ -40,13 +42,16 @@ const Options = z.object({
   ...PARAM_OPTIONS,
 });
 
-/** One line per row: the proving position first, then the row's other fields. */
+/**
+ * One line per row: the proving position first, then the row's other fields, each through `printable` (found in
+ * review: a correlationId holding a line break and escape sequences planted rows and terminal escapes in the output).
+ */
 const line = (row: Record<string, unknown>): string =>
   [
-    `@${String(row['position'])}`,
+    `@${printable(String(row['position']))}`,
     ...Object.entries(row)
       .filter(([k]) => k !== 'position')
-      .map(([k, v]) => `${k}=${typeof v === 'object' ? json(v).replace(/\s+/g, ' ') : String(v)}`),
+      .map(([k, v]) => `${printable(k)}=${typeof v === 'object' ? json(v).replace(/\s+/g, ' ') : printable(String(v))}`),
   ].join('  ');
 
 /** Counted at most this far: a folder whose read models are being rebuilt is behind by its whole log. */
@@ -61,6 +66,16 @@ const runLocal = async (
   const signing = signingPolicyOption(args.signing, io);
   const data = readModelDir(args.data, args.store);
   const store = openExistingStore(data, args.store);
+  // As the server refuses it (409): an `after` past the store's head would answer an empty last page, which a pager
+  // reads as "no more rows". Before the read models are opened or brought up to the head: a refusal writes nothing.
+  const after = (params as { readonly after?: bigint }).after;
+  try {
+    const notInLog = after === undefined ? undefined : resumePointNotInLog(after, await store.headPosition());
+    if (notInLog !== undefined) throw new UsageError(`--after: ${notInLog}; page again from the start (without --after)`);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const db = openReadModels({ dir: data });
   try {
     const lock = lockUnlessHeld(data, io, 'query');
@@ -128,7 +143,7 @@ export const register: RegisterCommands = (program, io) => {
       if (args.csv) {
         const { csv, eventsBehind, truncated, nextAfter } = await client.complianceCsv(queryName, raw);
         noteBehind(io, eventsBehind);
-        io.out(csv.replace(/\n$/, ''));
+        io.out(printableCsv(csv.replace(/\r?\n$/, '')));
         notePage(io, { truncated, nextAfter });
         return 0;
       }
@@ -177,7 +192,7 @@ const notePage = (io: Io, page: PageNote): void => {
   if (page.truncated !== true) return;
   io.err(
     page.nextAfter !== undefined
-      ? `note: more rows match: the next page is --after ${String(page.nextAfter)}`
+      ? `note: more rows match: the next page is --after ${printable(String(page.nextAfter))}`
       : `note: more rows match than --limit: narrow the parameters, or raise --limit (at most ${MAX_ROWS})`,
   );
 };

@@ -7,6 +7,7 @@ import { eventsDbRangeSourceInDir } from '../../adapters/driven/store/sqlite/eve
 import { CheckpointFile } from '../../adapters/replay-workers/checkpoint-file.ts';
 import { verifyFleet, type FleetVerification } from '../../adapters/replay-workers/verify-fleet.ts';
 import { json, type Io } from '../io.ts';
+import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { progressBar } from '../progress.ts';
 import { readModelDir, StoreArg } from './open-store.ts';
@@ -51,19 +52,19 @@ const print = (result: FleetReplayView, io: Io): void => {
     io.out(`  note: the events up to position ${v.from} were judged by an earlier run (replay-checkpoint.json), not read again`);
   }
   else io.out(`replayed ${result.events} events`);
-  for (const note of v?.notes ?? []) io.out(`  note: ${note}`);
+  for (const note of v?.notes ?? []) io.out(printable(`  note: ${note}`));
   for (const [kind, s] of Object.entries(result.kinds)) {
     if (s.entities === 0) continue;
     const states = Object.entries(s.states).map(([st, n]) => `${st} ${n}`).join(', ');
-    io.out(`  ${kind.padEnd(13)} ${String(s.entities).padStart(7)} entities ${String(s.events).padStart(8)} events   ${states}`);
+    io.out(printable(`  ${kind.padEnd(13)} ${String(s.entities).padStart(7)} entities ${String(s.events).padStart(8)} events   ${states}`));
   }
   if (result.foreignEvents > 0) io.out(`  (${result.foreignEvents} events in non-entity streams not replayed)`);
-  if (v?.altered !== undefined) io.out(`history altered: ${v.altered.reason}`);
+  if (v?.altered !== undefined) io.out(printable(`history altered: ${v.altered.reason}`));
   if (result.findings.length === 0 && v?.altered === undefined) io.out('verdict: every stored transition is legal');
   else if (result.findings.length === 0) io.out('verdict: every stored transition is legal, but the history was altered behind the checkpoint');
   else {
     io.out(`verdict: ${result.brokenStreamsTotal ?? result.brokenStreams.length} broken histories`);
-    for (const f of result.findings) io.out(`  ${f.streamId} @ position ${String(f.position)} (revision ${String(f.revision)}): ${f.reason}`);
+    for (const f of result.findings) io.out(printable(`  ${f.streamId} @ position ${String(f.position)} (revision ${String(f.revision)}): ${f.reason}`));
     const more = (result.findingsTotal ?? result.findings.length) - result.findings.length;
     if (more > 0) io.out(`  … and ${more} more findings (credence replay --json --data DIR lists them all)`);
   }

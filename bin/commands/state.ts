@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { notFound } from '../../domain/errors.ts';
 import { stateAt } from '../../projections/audit/index.ts';
 import { json, type Io } from '../io.ts';
+import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, type RegisterCommands } from '../program.ts';
 import { StoreArg } from './open-store.ts';
 import { ServerOptions, StreamArg, withJson, withLocalStore, withServer, PathArg } from './options.ts';
@@ -54,10 +55,11 @@ export const register: RegisterCommands = (program, io) => {
             result.asOf === undefined
               ? 'before its first event'
               : `after #${String(result.asOf.revision)} ${result.asOf.type} @${String(result.asOf.position)} (${result.asOf.occurredAt ?? '?'})`;
-          io.out(`${result.streamId} at ${result.at}: ${result.state}, ${after}`);
+          // What the store or the server holds (a finding's reason, ...) reaches the terminal through printable only.
+          io.out(printable(`${result.streamId} at ${result.at}: ${result.state}, ${after}`));
           if (!result.verdict.ok) {
-            io.out(`verdict: broken history up to ${result.at}`);
-            for (const f of result.verdict.findings) io.out(`  @ position ${String(f.position)} (revision ${String(f.revision)}): ${f.reason}`);
+            io.out(printable(`verdict: broken history up to ${result.at}`));
+            for (const f of result.verdict.findings) io.out(printable(`  @ position ${String(f.position)} (revision ${String(f.revision)}): ${f.reason}`));
           }
         }
         return result.verdict.ok ? 0 : 1;

@@ -6,6 +6,7 @@ import type { CommandOutcomeJson } from '../../adapters/client/operator.ts';
 import { tryFromBase64url } from '../../domain/crypto/index.ts';
 import { MAX_REQUEST_LIFETIME_SECONDS, signCommand } from '../../domain/signing/index.ts';
 import { json, type Io } from '../io.ts';
+import { printable } from '../printable.ts';
 import { EXIT, parseOptions, UsageError } from '../program.ts';
 import { clientOf, ServerOptions, serverTarget, withJson, withServer, PathArg } from './options.ts';
 import { forgetSignKey, readSignKey } from './sign-key.ts';
@@ -95,6 +96,6 @@ export const submit = async (io: Io, command: Command, type: string, data: unkno
     ...tracing,
     ...(signature !== undefined ? { signature } : {}),
   });
-  io.out(args.json ? json(body) : summary(type, outcome));
+  io.out(args.json ? json(body) : printable(summary(type, outcome)));
   return EXIT.done;
 };

@@ -11,6 +11,7 @@ import { PROBLEM_TYPE_BASE } from '../../adapters/http/problems.ts';
 import { parseTtl, Ttl } from '../../adapters/http/auth/ttl.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import { json, type Io } from '../io.ts';
+import { printable } from '../printable.ts';
 import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
 import { clientOf, readTarget, ServerOptions, withJson, withServer, type ServerTarget } from './options.ts';
 
@@ -103,7 +104,7 @@ const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => 
   if (args.json) io.out(json(issued));
   else {
     io.out(issued.token);
-    io.err(`issued ${issued.tokenId}: ${issued.role} token for ${issued.subject}, expires ${issued.expiresAt} (shown once; revoke with credence token revoke ${issued.tokenId})`);
+    io.err(printable(`issued ${issued.tokenId}: ${issued.role} token for ${issued.subject}, expires ${issued.expiresAt} (shown once; revoke with credence token revoke ${issued.tokenId})`));
   }
   return 0;
 };
@@ -119,7 +120,7 @@ const list = async (args: z.infer<typeof List>, io: Io): Promise<number> => {
   if (args.json) io.out(json({ tokens }));
   else {
     io.out(`${'token id'.padEnd(27)} ${'role'.padEnd(10)} ${'state'.padEnd(8)} ${'expires'.padEnd(24)} subject`);
-    for (const t of tokens) io.out(`${t.tokenId.padEnd(27)} ${t.role.padEnd(10)} ${t.state.padEnd(8)} ${t.expiresAt.padEnd(24)} ${t.subject}`);
+    for (const t of tokens) io.out(printable(`${t.tokenId.padEnd(27)} ${t.role.padEnd(10)} ${t.state.padEnd(8)} ${t.expiresAt.padEnd(24)} ${t.subject}`));
   }
   return 0;
 };

@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import {
   fail,
   formatRevisionRanges,
+  isValidKeyName,
+  KEY_NAME_RULE,
   parseVerifierKey,
   verifyEvidenceBundle,
   type NoteVerifierKey,
@@ -9,6 +11,7 @@ import {
 } from '../../domain/transparency/index.ts';
 import { FILE_LIMITS, readTextFile } from '../files.ts';
 import { json, type Io } from '../io.ts';
+import { printable } from '../printable.ts';
 
 /** What `credence verify` checks the same way offline and against a server. */
 
@@ -20,25 +23,30 @@ export const resolveLogKey = (value: string, io: Io): NoteVerifierKey | undefine
     const text = readTextFile(value, FILE_LIMITS.key);
     const fromFile = text.ok ? parseVerifierKey(text.value.trim()) : undefined;
     if (fromFile !== undefined) return fromFile;
-    io.err(`error: --key: ${text.ok ? `${value} does not hold an Ed25519 note verifier key` : text.message}`);
+    io.err(printable(`error: --key: ${text.ok ? `${value} does not hold an Ed25519 note verifier key` : text.message}`));
     return undefined;
   }
-  io.err('error: --key: neither a verifier key (<name>+<key ID>+<base64 key>) nor a readable file');
+  const [name, ...rest] = value.trim().split('+');
+  // Shaped as a key whose name is refused (a control character, a space): say which rule, not only "not a key".
+  if (rest.length >= 2 && !isValidKeyName(name!)) io.err(`error: --key: the key name ${KEY_NAME_RULE}`);
+  else io.err('error: --key: neither a verifier key (<name>+<key ID>+<base64 key>) nor a readable file');
   return undefined;
 };
 
 /**
- * Prints the outcome; the exit code is 0 verified, 1 failed. Input that is not what it claims to be is malformed
+ * Prints the outcome through `printable`: its messages name stream ids, key names and times read from what is being
+ * verified (found in review: a forged bundle's stream id erased the FAILED line and wrote an `ok:` in its place).
+ * The exit code is 0 verified, 1 failed. Input that is not what it claims to be is malformed
  * input, like a usage error (2), when the caller gave it as a file; what a server hands out is not the caller's
  * input, so malformed there is a failure like any other (`fromServer`: 1).
  */
 export const report = (result: VerificationResult, success: string, io: Io, asJson: boolean, fromServer = false): number => {
   if (asJson) io.out(json(result));
   if (result.ok) {
-    if (!asJson) io.out(success);
+    if (!asJson) io.out(printable(success));
     return 0;
   }
-  io.err(`FAILED (${result.reason})${result.position !== undefined ? ` at position ${result.position}` : ''}: ${result.message}`);
+  io.err(printable(`FAILED (${result.reason})${result.position !== undefined ? ` at position ${result.position}` : ''}: ${result.message}`));
   if (result.missing !== undefined) io.err(`not covered: revisions ${formatRevisionRanges(result.missing)}`);
   return result.reason === 'malformed' && !fromServer ? 2 : 1;
 };

@@ -18,6 +18,7 @@ import { auditStoreAgainstLog } from '../../projections/transparency/index.ts';
 import { TransparencyLogAltered } from '../../domain/ports/index.ts';
 import { FILE_LIMITS, readJsonFile, readTextFile, type FileRead } from '../files.ts';
 import { json, type Io } from '../io.ts';
+import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { progressBar } from '../progress.ts';
 import { progressStream, ServerOptions, serverTarget, withJson, withServer, PathArg } from './options.ts';
@@ -76,7 +77,7 @@ type Options = z.output<typeof Options>;
 /** A file named by `flag`, bounded (bin/files.ts); undefined after saying why, which is malformed input (exit 2). */
 const readInput = <T>(flag: string, read: FileRead<T>, io: Io): T | undefined => {
   if (read.ok) return read.value;
-  io.err(`error: ${flag}${read.message}`);
+  io.err(printable(`error: ${flag}${read.message}`));
   return undefined;
 };
 
@@ -101,7 +102,9 @@ const verifyLocal = async (args: Options, pinned: NoteVerifierKey | undefined, i
       const event = RecordedEventJson.safeParse(eventInput);
       const proof = InclusionProofJson.safeParse(proofInput);
       if (!event.success || !proof.success) {
-        io.err(`error: ${!event.success ? '--event' : '--proof'}: not a valid ${!event.success ? 'event' : 'inclusion proof'} file`);
+        const issue = (!event.success ? event.error : proof.error!).issues[0];
+        const why = issue === undefined ? '' : `: ${issue.path.join('.') || '(root)'}: ${issue.message}`;
+        io.err(printable(`error: ${!event.success ? '--event' : '--proof'}: not a valid ${!event.success ? 'event' : 'inclusion proof'} file${why}`));
         return 2;
       }
       const result = verifyEventInclusion({ event: event.data, proof: proof.data, checkpointNote, logPublicKey: pinned! });
@@ -143,7 +146,7 @@ const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io
   if (key === undefined) {
     key = resolveLogKey(join(dir, PUBLIC_KEY_FILE), io);
     if (key === undefined) return 2;
-    io.err(`warning: using the key stored in ${dir}; pin the log key with --key for an independent audit`);
+    io.err(printable(`warning: using the key stored in ${dir}; pin the log key with --key for an independent audit`));
   }
   if (saved !== undefined) {
     // The auditor's own file: malformed, or not under the key pinned, is bad input (2). Not under the folder's own
@@ -151,10 +154,10 @@ const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io
     const opened = openCheckpoint(saved, key);
     if (!opened.ok) {
       if (opened.reason === 'malformed_checkpoint' || pinned !== undefined) {
-        io.err(`error: --checkpoint: ${opened.message}`);
+        io.err(printable(`error: --checkpoint: ${opened.message}`));
         return 2;
       }
-      io.err(`FAILED (${opened.reason}): --checkpoint: ${opened.message}: the folder's key was replaced, or the file is another log's`);
+      io.err(printable(`FAILED (${opened.reason}): --checkpoint: ${opened.message}: the folder's key was replaced, or the file is another log's`));
       return 1;
     }
   }
@@ -164,7 +167,7 @@ const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io
   } catch (error) {
     if (error instanceof TransparencyLogAltered) {
       if (asJson) io.out(json({ ok: false, kind: 'log_mismatch', message: error.message }));
-      io.err(`TAMPERED: log_mismatch: ${error.message}`);
+      io.err(printable(`TAMPERED: log_mismatch: ${error.message}`));
       return 1;
     }
     throw new UsageError(`--data: ${join(dir, 'transparency.db')}: ${(error as Error).message}`);
@@ -181,14 +184,16 @@ const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io
     bar?.finish();
     if (asJson) io.out(json(result));
     if (!result.ok) {
-      io.err(`TAMPERED: ${result.kind}${result.position !== undefined ? ` at position ${result.position}` : ''}: ${result.message}`);
+      io.err(printable(`TAMPERED: ${result.kind}${result.position !== undefined ? ` at position ${result.position}` : ''}: ${result.message}`));
       return 1;
     }
     if (!asJson) {
       io.out(
-        `ok: ${result.checkedEvents} stored events match the transparency log; ${result.signedThrough} are covered by the signed checkpoint` +
-          (result.checkpoint ? ` of ${result.checkpoint.time}` : '') +
-          (result.unlogged > 0 ? `; ${result.unlogged} not logged yet` : ''),
+        printable(
+          `ok: ${result.checkedEvents} stored events match the transparency log; ${result.signedThrough} are covered by the signed checkpoint` +
+            (result.checkpoint ? ` of ${result.checkpoint.time}` : '') +
+            (result.unlogged > 0 ? `; ${result.unlogged} not logged yet` : ''),
+        ),
       );
     }
     return 0;

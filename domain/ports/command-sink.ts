@@ -35,9 +35,20 @@ export const sentBy = (metadata: Readonly<Record<string, unknown>>, by: CommandS
   return id === by.actor.id && role === by.actor.role && commandType === by.commandType;
 };
 
+/**
+ * What a caller adds to one command of its own. `admit`: a check of the caller's standing now (an interface's token
+ * not revoked, say), run inside the command's stream lane after the engine's own admission and right before each
+ * decision, a retry's too. A command waits in its lane behind the others of its stream, so a check the caller made
+ * before sending it can be stale when it is decided. The check throws to refuse the command (its error reaches the
+ * caller as thrown), and nothing is written.
+ */
+export interface ExecuteOptions {
+  readonly admit?: () => void | Promise<void>;
+}
+
 export interface CommandSink {
   /** A command from outside (an operator, an auditor): the `system` role is refused whatever the input claims. */
-  execute(input: unknown): Promise<CommandOutcome>;
+  execute(input: unknown, options?: ExecuteOptions): Promise<CommandOutcome>;
   /** A command of the engine's own in-process actors (process manager, scheduler, rotation). */
   executeAsSystem(input: unknown): Promise<CommandOutcome>;
   /** The entity now: its state and machine context (`absent` when it has no events). */

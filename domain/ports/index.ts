@@ -38,5 +38,5 @@ export { TransparencyLogAltered, type LeafToAppend, type LoggedLeaf, type Stored
 export type { Clock } from './clock.ts';
 export type { RandomSource } from './random.ts';
 export type { ReplayCache, ReplayVerdict } from './replay-cache.ts';
-export type { CommandOutcome, CommandSender, CommandSink } from './command-sink.ts';
+export type { CommandOutcome, CommandSender, CommandSink, ExecuteOptions } from './command-sink.ts';
 export { sentBy } from './command-sink.ts';

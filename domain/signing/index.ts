@@ -5,4 +5,6 @@ export type { SignatureClaims, SignedCommand } from './payload.ts';
 export { keyFingerprint, signCommand } from './request-signature.ts';
 export type { SigningOptions } from './request-signature.ts';
 export { requestVerifier, storedSignatureCheck } from './verifier.ts';
+export { storedSignatureRules } from './stored-rules.ts';
+export type { SignatureRules } from './stored-rules.ts';
 export type { RequestVerifier } from './verifier.ts';

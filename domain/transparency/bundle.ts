@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { DEFAULT_JSON_LIMITS, jsonLimitIssue } from '../json-limits.ts';
 import type { LoggedEvent } from './leaf.ts';
 import type { Checkpoint } from './checkpoint.ts';
-import { formatVerifierKey, parseVerifierKey, type NoteVerifierKey } from './note.ts';
-import { Hash32, RecordedEventJson } from './schemas.ts';
+import { formatVerifierKey, isValidKeyName, KEY_NAME_RULE, parseVerifierKey, type NoteVerifierKey } from './note.ts';
+import { Hash32, RecordedEventJson, StreamIdText } from './schemas.ts';
 import { eventLeafHash } from './leaf.ts';
 import { verifyInclusionProof } from './verify-proof.ts';
 import { openStreamHead, verifyCompleteness, type IncludedEntry } from './verify-completeness.ts';
@@ -23,9 +23,13 @@ export const EVIDENCE_BUNDLE_FORMAT_V1 = 'credence-evidence-bundle/v1';
 const Index = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 const bundleFields = {
-  streamId: z.string().min(1).max(300),
+  streamId: StreamIdText,
   /** Signed-note verifier key: `<name>+<key ID>+base64(0x01 || Ed25519 public key)`. */
-  logPublicKey: z.string().max(512).refine((k) => parseVerifierKey(k) !== undefined, 'not a valid Ed25519 note verifier key'),
+  logPublicKey: z
+    .string()
+    .max(512)
+    .refine((k) => isValidKeyName(k.split('+')[0]!), `its key name ${KEY_NAME_RULE}`)
+    .refine((k) => parseVerifierKey(k) !== undefined, 'not a valid Ed25519 note verifier key'),
   /** The signed checkpoint note every proof is made against. */
   // A signed note is a few lines and signatures: 64 KiB is far above any.
   checkpoint: z.string().min(1).max(65_536),

@@ -1,6 +1,6 @@
 import { HASH_SIZE } from './hashing.ts';
 import { fromBase64, toBase64 } from './bytes.ts';
-import { isValidKeyName } from './note.ts';
+import { isValidKeyName, KEY_NAME_RULE } from './note.ts';
 
 /**
  * The body of a C2SP tlog-checkpoint (c2sp.org/tlog-checkpoint): origin, tree size, base64 root hash. The time
@@ -21,7 +21,7 @@ const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$/;
 const DECIMAL = /^(?:0|[1-9][0-9]*)$/;
 
 export const formatCheckpointText = (checkpoint: Checkpoint): string => {
-  if (!isValidKeyName(checkpoint.origin)) throw new Error('origin: must be non-empty without spaces or "+"');
+  if (!isValidKeyName(checkpoint.origin)) throw new Error(`origin: ${KEY_NAME_RULE}`);
   if (!Number.isSafeInteger(checkpoint.treeSize) || checkpoint.treeSize < 0) throw new Error('treeSize: invalid');
   if (checkpoint.rootHash.length !== HASH_SIZE) throw new Error('rootHash: expected 32 bytes');
   if (!ISO_UTC.test(checkpoint.time)) throw new Error('time: expected an RFC 3339 UTC instant');
@@ -39,6 +39,8 @@ export const parseCheckpointText = (text: string): CheckpointParse => {
   if (lines.length < 3) return { ok: false, reason: 'checkpoint needs origin, tree size and root hash lines' };
   if (lines.some((line) => line.length === 0)) return { ok: false, reason: 'checkpoint lines must be non-empty' };
   const [origin, sizeText, rootText, ...extensions] = lines as [string, string, string, ...string[]];
+  // The note's text holds no C0 control already (note.ts); DEL and C1 neither, in a line printed in messages.
+  if (/[\u007f-\u009f]/.test(origin)) return { ok: false, reason: 'the origin line holds a control character' };
   if (!DECIMAL.test(sizeText)) return { ok: false, reason: 'tree size is not a decimal without leading zeroes' };
   const treeSize = Number(sizeText);
   if (!Number.isSafeInteger(treeSize)) return { ok: false, reason: 'tree size is too large' };

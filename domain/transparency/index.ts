@@ -25,6 +25,7 @@ export {
   type SignedNote,
   type NoteVerification,
   isValidKeyName,
+  KEY_NAME_RULE,
   noteKeyId,
   noteVerifierKey,
   formatVerifierKey,

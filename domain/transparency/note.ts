@@ -33,12 +33,19 @@ export interface SignedNote {
   readonly signatures: readonly NoteSignature[];
 }
 
-/** Key names are non-empty and hold no Unicode space and no `+` (signed-note, Format). */
-export const isValidKeyName = (name: string): boolean => name.length > 0 && !/[\s+]/u.test(name);
+/**
+ * Key names are non-empty and hold no Unicode space and no `+` (signed-note, Format), nor any control character (C0,
+ * DEL, C1): a name read from a bundle or a note is printed in messages, where ESC or CSI would write to the terminal
+ * (found in review).
+ */
+export const isValidKeyName = (name: string): boolean => name.length > 0 && !/[\s+\u0000-\u001f\u007f-\u009f]/u.test(name);
+
+/** What `isValidKeyName` asks, for messages that name the field: `keyName: ${KEY_NAME_RULE}`. */
+export const KEY_NAME_RULE = 'must be non-empty, without spaces, "+" or control characters';
 
 /** key ID = SHA-256(key name || 0x0A || 0x01 || 32-byte Ed25519 public key)[:4], big-endian (signed-note). */
 export const noteKeyId = (keyName: string, publicKey: Uint8Array): number => {
-  if (!isValidKeyName(keyName)) throw new Error('keyName: must be non-empty without spaces or "+"');
+  if (!isValidKeyName(keyName)) throw new Error(`keyName: ${KEY_NAME_RULE}`);
   if (publicKey.length !== 32) throw new Error(`publicKey: expected 32 bytes, got ${publicKey.length}`);
   const name = utf8(keyName);
   const input = new Uint8Array(name.length + 2 + publicKey.length);

@@ -29,13 +29,25 @@ const JsonObjectSchema = z.custom<LogJsonObject>((v) => JsonRecord.safeParse(v).
 const Index = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 /**
+ * A stream id as files and answers carry it: bounded, and without control characters (C0, DEL, C1). Every stream
+ * the product writes is `<kind>-<token>` (domain/streams.ts, domain/ids.ts), printable ASCII; a control character
+ * is a forged id, and one printed raw wrote to the auditor's terminal (found in review: a bundle whose stream id
+ * erased `credence verify`'s FAILED line and wrote an `ok:` line in its place).
+ */
+export const StreamIdText = z
+  .string()
+  .min(1)
+  .max(300)
+  .regex(/^[^\u0000-\u001f\u007f-\u009f]*$/, 'must hold no control character (C0, DEL or C1)');
+
+/**
  * The JSON form of a stored event, bigints as decimal strings: what exports, `credence verify --event` and the HTTP
  * API (responses with events) carry. `data` and `metadata` are described as JSON objects; the file codec below checks
  * them all the way down.
  */
 export const RecordedEventWire = z.object({
   position: Decimal,
-  streamId: z.string().min(1).max(300),
+  streamId: StreamIdText,
   revision: Decimal,
   id: z.string().min(1).max(64),
   type: z.string().min(1).max(128),

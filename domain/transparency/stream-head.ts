@@ -1,7 +1,7 @@
 import { fromBase64, toBase64 } from './bytes.ts';
 import { HASH_SIZE } from './hashing.ts';
 import { rootOfLeafHashes } from './frontier.ts';
-import { isValidKeyName } from './note.ts';
+import { isValidKeyName, KEY_NAME_RULE } from './note.ts';
 
 /**
  * A stream head (issue 10 item 4): the log's signed statement that, in the tree of `treeSize` leaves with root
@@ -36,14 +36,15 @@ export interface StreamHead {
 /** The tree hash of a stream's leaf hashes in revision order, as a stream head signs it. */
 export const streamRootOf = (leafHashes: Iterable<Uint8Array>): Uint8Array => rootOfLeafHashes(leafHashes).root;
 
-// Notes hold no control character but newline (signed-note, Format); a stream id is written verbatim.
-const CONTROL = /[\u0000-\u001f\u007f]|\p{Surrogate}/u;
+// Notes hold no control character but newline (signed-note, Format); a stream id is written verbatim, and printed:
+// no C1 control either (as RecordedEventWire.streamId).
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]|\p{Surrogate}/u;
 const DECIMAL = /^(?:0|[1-9][0-9]*)$/;
 
 const isCount = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
 
 export const formatStreamHeadText = (head: StreamHead): string => {
-  if (!isValidKeyName(head.origin)) throw new Error('origin: must be non-empty without spaces or "+"');
+  if (!isValidKeyName(head.origin)) throw new Error(`origin: ${KEY_NAME_RULE}`);
   if (!isCount(head.treeSize)) throw new Error('treeSize: expected a non-negative safe integer');
   if (head.rootHash.length !== HASH_SIZE) throw new Error(`rootHash: expected ${HASH_SIZE} bytes`);
   if (head.streamId.length === 0 || CONTROL.test(head.streamId)) throw new Error('streamId: must be non-empty without control characters');

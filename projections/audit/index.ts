@@ -1,6 +1,6 @@
 export { auditTrail } from './projection.ts';
 export type { AuditTrailOptions } from './projection.ts';
-export { signaturePresence } from './signature.ts';
+export { SIGNATURE_PRESENCE_RULES, signaturePresence } from './signature.ts';
 export type { SignatureStatus, SignatureCheck } from './signature.ts';
 export { timeline, actionsOf, pageBounds, windowBounds } from './queries.ts';
 export type { AuditEntry, Page, TimeWindow } from './queries.ts';

@@ -1,12 +1,16 @@
 import type { DecodedEvent } from '../../domain/stored.ts';
-import { BatchSlot, type Projection } from '../runtime/index.ts';
-import { signaturePresence, type SignatureCheck } from './signature.ts';
+import { BatchSlot, type Projection, type ReadModelRules } from '../runtime/index.ts';
+import { SIGNATURE_PRESENCE_RULES, signaturePresence, type SignatureCheck } from './signature.ts';
 import { AUDIT_QUERY_INDEXES, insertAuditRow, insertAuditRows, resetAuditTables, setupAuditTables } from './tables.ts';
 
-export interface AuditTrailOptions {
-  /** Signature status of each event; default: signed when the request carried a signature. */
-  readonly signatureCheck?: SignatureCheck;
-}
+/**
+ * Signature status of each event; default: signed when the request carried a signature. A check comes with its rules
+ * (what decides its statuses: the signing policy's fingerprint and description, never a secret), recorded with the
+ * read model so that rows judged under one policy are never extended under another (ProjectionRunner.checkRules).
+ */
+export type AuditTrailOptions =
+  | { readonly signatureCheck?: undefined; readonly signatureRules?: undefined }
+  | { readonly signatureCheck: SignatureCheck; readonly signatureRules: ReadModelRules };
 
 /**
  * The audit trail: every entity's timeline with actor, reason, causation and signature status. All event types.
@@ -18,6 +22,7 @@ export const auditTrail = (options: AuditTrailOptions = {}): Projection => {
   return {
     name: 'audit',
     queryIndexes: AUDIT_QUERY_INDEXES,
+    rules: options.signatureRules ?? SIGNATURE_PRESENCE_RULES,
     setup: setupAuditTables,
     reset: resetAuditTables,
     apply(db, e) {

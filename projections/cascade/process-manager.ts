@@ -5,9 +5,9 @@ import type { DecodedEvent } from '../../domain/stored.ts';
 import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import { COMMAND_CATALOG, type CommandType } from '../../domain/commands/index.ts';
 import { EVENT_KIND } from '../../domain/events/index.ts';
-import { sentBy, type CommandSink } from '../../domain/ports/index.ts';
+import { sentBy, type CommandSender, type CommandSink } from '../../domain/ports/index.ts';
 import { derivedCommandId } from '../../domain/event-ids.ts';
-import { ensureSchemaVersion, type Projection } from '../runtime/index.ts';
+import { ensureSchemaVersion, ownOrTaken, recordedBy, type Projection } from '../runtime/index.ts';
 import { DEPENDENTS_TABLES, addAssociation, addDependent, addEnding, addInstance, addEnrolmentEnd, addOwnedCredential, bindApplication, cseIdOfNode, endingOf, enrolNode, learnIdentifier, markEstablished, releaseIdentifiersOf, resetDependents, setupDependents, unbindApplication, type Ending } from './dependents.ts';
 import { reactionsWith } from './lookups.ts';
 import { addDeadLetter, resetDeadLetters, setupDeadLetters } from './dead-letters.ts';
@@ -210,7 +210,7 @@ const issue = async (
   for (const choice of choices) {
     const commandId = commandIdOf(choice, e);
     if (batch.commands.has(commandKey(streamId, commandId, choice.type))) return log({ outcome: 'duplicate', command: choice.type, target });
-    if (await recordedByCascade(engine, kind, target, commandId, choice.type)) return log({ outcome: 'duplicate', command: choice.type, target });
+    if (await recordedBy(engine, kind, target, commandId, ownSender(choice.type))) return log({ outcome: 'duplicate', command: choice.type, target });
   }
   // Ended later in the log, by an event this batch holds: its machine is in a final state now, so the engine would
   // refuse the command, unless the target's history is broken, where it records a dead letter. Its load says which,
@@ -239,9 +239,9 @@ const issue = async (
         // Done before under this id by the cascade, with data read from parents that have moved on since (a rebuild).
         // Anyone else's command under it (or one on another stream) leaves the reaction undone: it can never be
         // recorded under its id, so it waits for an operator. Without the command index whose it is cannot be told.
-        const commandId = commandIdOf(choice, e);
-        if (await recordedByCascade(engine, kind, target, commandId, choice.type)) return log({ outcome: 'duplicate', command: choice.type, target });
-        return deadLetter(db, log, e, choice.type, target, new Error(`its command id ${commandId} is taken by a command that is not this reaction: ${(error as Error).message}`));
+        const verdict = await ownOrTaken(engine, { kind, id: target }, commandIdOf(choice, e), ownSender(choice.type), error as Error);
+        if (verdict === 'own') return log({ outcome: 'duplicate', command: choice.type, target });
+        return deadLetter(db, log, e, choice.type, target, new Error(verdict.message));
       } else if (error instanceof BrokenHistoryError) {
         return deadLetter(db, log, e, choice.type, target, error);
       } else {
@@ -280,10 +280,10 @@ interface BatchFacts {
 const commandKey = (streamId: string, commandId: string, commandType: string): string => `${streamId}\n${commandId}\n${commandType}`;
 
 /** Whether the cascade's own actor (id and role) recorded the event, as its command (the key holds the type): what else is recorded under an id is not its reaction. */
-const sentByCascade = (e: DecodedEvent): boolean => sentBy(e.metadata, { actor: PROCESS_MANAGER_ACTOR, commandType: e.metadata.commandType });
+const sentByCascade = (e: DecodedEvent): boolean => sentBy(e.metadata, ownSender(e.metadata.commandType));
 
-const recordedByCascade = async (engine: CommandSink, kind: EntityKind, target: string, commandId: string, commandType: string): Promise<boolean> =>
-  engine.recorded !== undefined && (await engine.recorded(kind, target, commandId, { actor: PROCESS_MANAGER_ACTOR, commandType }));
+/** The cascade as the sender of a command of `commandType`: what its own reactions are known by. */
+const ownSender = (commandType: string): CommandSender => ({ actor: PROCESS_MANAGER_ACTOR, commandType });
 
 const targetKind = (type: string): EntityKind => EVENT_KIND[COMMAND_CATALOG[type as CommandType].event];
 

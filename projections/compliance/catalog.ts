@@ -24,6 +24,14 @@ const After = z
   .refine((p) => p <= 9_223_372_036_854_775_807n, 'a global position, at most 2^63 - 1')
   .optional();
 const PAGE = { limit: Limit, after: After };
+
+/**
+ * A window [from, to) whose `to` is not later than its `from` holds no instant: refused, naming `to`, rather than
+ * answered with no rows (found in review: a reversed window read as "no revocations").
+ */
+const windowHoldsAnInstant = (p: { readonly from?: Date | undefined; readonly to?: Date | undefined }): boolean =>
+  p.from === undefined || p.to === undefined || p.from.getTime() < p.to.getTime();
+const WINDOW_RULE = { path: ['to'], message: 'must be later than `from`: the window [from, to) holds no instant' };
 /** The page a query in log order reads: `limit` rows after the `after` its parameters name, if any. */
 const pageAfter = (p: { readonly after?: bigint | undefined }, limit: number) => ({ limit, ...(p.after !== undefined ? { after: p.after } : {}) });
 
@@ -55,13 +63,14 @@ export const COMPLIANCE_QUERIES = {
         order: z.enum(['log', 'newest']).default('log'),
         ...PAGE,
       })
-      .refine((p) => !(p.order === 'newest' && p.after !== undefined), { path: ['after'], message: 'pages in log order: not with order=newest' }),
+      .refine((p) => !(p.order === 'newest' && p.after !== undefined), { path: ['after'], message: 'pages in log order: not with order=newest' })
+      .refine(windowHoldsAnInstant, WINDOW_RULE),
     paged: (p) => p.order === 'log',
     run: (db, p, _now, limit) => revocations(db, p, pageAfter(p, limit), p.order),
   }),
   actions: query({
     summary: 'every action of one actor, optionally in a window [from, to)',
-    params: z.strictObject({ actor: z.string().min(1).max(200), from: Instant.optional(), to: Instant.optional(), ...PAGE }),
+    params: z.strictObject({ actor: z.string().min(1).max(200), from: Instant.optional(), to: Instant.optional(), ...PAGE }).refine(windowHoldsAnInstant, WINDOW_RULE),
     paged: true,
     run: (db, p, _now, limit) => actionsOfActor(db, p.actor, p, pageAfter(p, limit)),
   }),

@@ -1,12 +1,14 @@
 import type Database from 'better-sqlite3';
-import { isCredenceError } from '../../domain/errors.ts';
+import { isCommandIdReused, isCredenceError } from '../../domain/errors.ts';
 import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { derivedCommandId } from '../../domain/event-ids.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
+import { parseStreamId } from '../../domain/streams.ts';
 import { heldAt } from '../../machines/index.ts';
 import { rotationChainEnd } from './rotation-chain.ts';
-import { BatchSlot, roundFailure, type Projection } from '../runtime/index.ts';
+import { BatchSlot, ownOrTaken, roundFailure, type Projection } from '../runtime/index.ts';
+import { addExpiryDeadLetter, resetExpiryDeadLetters, setupExpiryDeadLetters, type ExpiryDeadLetter } from './dead-letters.ts';
 import {
   DEADLINES_DUE_INDEX, dropDeadline, dropDeadlines, dropPurpose, dueDeadlines, nextDeadline, putDeadline, resetDeadlines, setupDeadlines, writeDeadlines, type Deadline, type DeadlineCursor,
 } from './deadlines.ts';
@@ -84,7 +86,12 @@ const writeHeld = (db: Database.Database, held: HeldDeadlines): void => {
   writeDeadlines(db, cleared, puts);
 };
 
-export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
+export interface ExpirySchedulerOptions {
+  /** Told of each dead letter as it is recorded (the service logs it at warn): nothing retries it. */
+  readonly onDeadLetter?: (letter: ExpiryDeadLetter) => void;
+}
+
+export const expiryScheduler = (engine: CommandSink, options: ExpirySchedulerOptions = {}): ExpiryScheduler => {
   let db: Database.Database | undefined;
   /** Where the last tick's page ended, when it was full: the next tick reads on from there. */
   let resumeAfter: DeadlineCursor | undefined;
@@ -113,6 +120,21 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
     if (heldAt(successor, now)) return d.command;
     return hops === 0 ? { type: 'abandonCredentialRotation', data: { credentialId, successorId: rotation.successorId } } : 'drop';
   };
+  /**
+   * A command refused for its reused id: its own, recorded before under the id, is done; one the scheduler did not
+   * send there (anyone else's, or its own for another command type) holds the id for good, so the deadline is
+   * dead-lettered rather than tried at every tick (found in review: a legacy history holding the id kept it failing
+   * forever) and the entity is left as it is, never counted as expired.
+   */
+  const reusedId = async (d: Deadline, command: Deadline['command'], commandId: string, refusal: Error): Promise<void> => {
+    const target = parseStreamId(d.stream);
+    const verdict = target === undefined ? undefined : await ownOrTaken(engine, target, commandId, { actor: SCHEDULER_ACTOR, commandType: command.type }, refusal);
+    if (verdict === 'own') return;
+    const reason = verdict?.message ?? `its command id ${commandId} is taken on ${d.stream}, which names no entity: ${refusal.message}`;
+    const letter: ExpiryDeadLetter = { stream: d.stream, purpose: d.purpose, due: d.due, command: command.type, commandId, code: 'command_id_taken', reason };
+    addExpiryDeadLetter(use(), letter);
+    options.onDeadLetter?.(letter);
+  };
   return {
     name: 'expiry',
     queryIndexes: [DEADLINES_DUE_INDEX],
@@ -120,8 +142,12 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
     setup(d) {
       db = d;
       setupDeadlines(d);
+      setupExpiryDeadLetters(d);
     },
-    reset: resetDeadlines,
+    reset(d) {
+      resetDeadlines(d);
+      resetExpiryDeadLetters(d);
+    },
     apply(d, e) {
       const held = batch.held(d);
       if (FINAL_EVENTS.has(e.event.type)) {
@@ -160,6 +186,7 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
         // Read again for each: a clock stepped back during the tick must not issue what is not due yet. An expiry's
         // machine would refuse it, but the end of a rotation's overlap is a revocation no machine times.
         if (engine.clock.now().getTime() < d.due) continue;
+        let sent: { readonly command: Deadline['command']; readonly commandId: string } | undefined;
         try {
           const command = d.purpose === 'rotation' ? await overlapEnd(d, engine.clock.now().getTime()) : d.command;
           if (command === 'wait') continue;
@@ -167,14 +194,15 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
             if (engine.clock.now().getTime() >= d.due) dropDeadline(use(), d);
             continue;
           }
-          const outcome = await engine.executeAsSystem({
-            ...command,
-            // The deadline's own command under the id it always had; an abandonment under one of its own.
-            metadata: { commandId: derivedCommandId(command === d.command ? `${d.purpose}:${d.stream}` : `${d.purpose}:${command.type}:${d.stream}`, String(d.due)), actor: SCHEDULER_ACTOR },
-          });
+          // The deadline's own command under the id it always had; an abandonment under one of its own.
+          sent = { command, commandId: derivedCommandId(command === d.command ? `${d.purpose}:${d.stream}` : `${d.purpose}:${command.type}:${d.stream}`, String(d.due)) };
+          const outcome = await engine.executeAsSystem({ ...command, metadata: { commandId: sent.commandId, actor: SCHEDULER_ACTOR } });
           if (!outcome.deduplicated) issued++;
-        } catch (error) {
-          if (!isCredenceError(error, 'illegal_transition') && !isCredenceError(error, 'not_found')) {
+        } catch (caught) {
+          // A refusal for its reused id is settled here (its own found, or the deadline dead-lettered) and dropped
+          // below; asking whose the id is can fail as a command can (the store's I/O), and is then handled as that.
+          const error = sent !== undefined && isCommandIdReused(caught) ? await reusedId(d, sent.command, sent.commandId, caught as Error).then(() => undefined, (lookup: unknown) => lookup) : caught;
+          if (error !== undefined && !isCredenceError(error, 'illegal_transition') && !isCredenceError(error, 'not_found')) {
             // Kept, and tried again at the next tick; the deadlines behind it are not held up by it (a broken
             // history, a conflict past the retries), and every failure is reported once the tick is through. A
             // failure that is not a typed one (the store's I/O) ends the tick: the rest would only fail the same way.
@@ -190,7 +218,7 @@ export const expiryScheduler = (engine: CommandSink): ExpiryScheduler => {
           // was read (the machine then answered "not yet"): kept for a later tick rather than lost. A rotation's
           // abandonment refused because the node came to hold the successor meanwhile is kept too: the next tick
           // revokes the predecessor (the deadline goes with the credential's end, or with the abandonment recorded).
-          if (engine.clock.now().getTime() < d.due) continue;
+          if (error !== undefined && engine.clock.now().getTime() < d.due) continue;
           if (d.purpose === 'rotation' && isCredenceError(error, 'illegal_transition') && error.problem.code === 'illegal_transition' && error.problem.rule === 'rotationAbandonable') continue;
         }
         dropDeadline(use(), d);

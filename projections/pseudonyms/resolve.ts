@@ -1,6 +1,6 @@
 import { Pseudonym } from '../../domain/events/pseudonym.ts';
 import type { Actor } from '../../domain/metadata.ts';
-import type { CommandSink } from '../../domain/ports/index.ts';
+import type { CommandSink, ExecuteOptions } from '../../domain/ports/index.ts';
 import type { PseudonymContext } from '../../machines/pseudonym.machine.ts';
 
 export interface ResolveRequest {
@@ -23,14 +23,15 @@ export interface Resolution {
  * Resolves a pseudonym to its node (SER-025: only an authorised stakeholder may identify another). It is a
  * command, so the engine's role check refuses anyone but an auditor before anything is read or written, and a
  * resolution that succeeds is a stored `PseudonymResolved` event naming the auditor. The identity is read only
- * after that event is stored.
+ * after that event is stored. `options` go with the command to the engine (an interface's check of the caller's
+ * token, run right before it is decided).
  */
-export const resolvePseudonym = async (engine: CommandSink, request: ResolveRequest): Promise<Resolution> => {
+export const resolvePseudonym = async (engine: CommandSink, request: ResolveRequest, options?: ExecuteOptions): Promise<Resolution> => {
   const outcome = await engine.execute({
     type: 'resolvePseudonym',
     data: { pseudonym: request.pseudonym, reason: request.reason },
     metadata: { actor: request.actor, ...(request.commandId !== undefined ? { commandId: request.commandId } : {}) },
-  });
+  }, options);
   const pseudonym = Pseudonym.parse(request.pseudonym);
   const context = (await engine.view('pseudonym', pseudonym)).context as unknown as PseudonymContext;
   if (context.nodeId === undefined || context.epoch === undefined) {

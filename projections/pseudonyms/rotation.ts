@@ -5,8 +5,8 @@ import type { Pseudonym, RotationTrigger } from '../../domain/events/pseudonym.t
 import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { derivedCommandId, eventIdsWith } from '../../domain/event-ids.ts';
-import { sentBy, type CommandSink } from '../../domain/ports/index.ts';
-import { roundFailure, type Projection } from '../runtime/index.ts';
+import { sentBy, type CommandSink, type ExecuteOptions } from '../../domain/ports/index.ts';
+import { recordedBy, roundFailure, type Projection } from '../runtime/index.ts';
 import { applyToDirectory, DIRECTORY_EVENT_TYPES } from './apply.ts';
 import type { PseudonymDeriver } from './derive.ts';
 import { nodePseudonym, resetDirectory, setupDirectory, staleNodes } from './directory.ts';
@@ -41,8 +41,11 @@ export interface PseudonymRotation extends Projection {
   readonly deriver: PseudonymDeriver;
   /** Rotates every live node whose class policy interval has passed (engine clock); returns how many rotated. */
   tick(): Promise<number>;
-  /** Rotation on demand (an operator's request). `commandId` makes a retried request idempotent. */
-  rotateNow(nodeId: string, actor: Actor, commandId?: string): Promise<RotationOutcome>;
+  /**
+   * Rotation on demand (an operator's request). `commandId` makes a retried request idempotent; `options` go with
+   * the command to the engine (an interface's check of the caller's token, run right before it is decided).
+   */
+  rotateNow(nodeId: string, actor: Actor, commandId?: string, options?: ExecuteOptions): Promise<RotationOutcome>;
 }
 
 export interface PseudonymRotationOptions {
@@ -102,7 +105,7 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
    * it is done and nothing is decided.
    */
   const recordedBefore = async (pseudonym: Pseudonym, commandId: string): Promise<boolean> =>
-    inBatch.has(`pseudonym-${pseudonym}\n${commandId}`) || (engine.recorded !== undefined && (await engine.recorded('pseudonym', pseudonym, commandId, OWN_ROTATION)));
+    inBatch.has(`pseudonym-${pseudonym}\n${commandId}`) || (await recordedBy(engine, 'pseudonym', pseudonym, commandId, OWN_ROTATION));
 
   /**
    * The node's rotation recorded under `commandId` at one of the epochs before `epoch` (the latest 64), if any: by
@@ -117,9 +120,11 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     return undefined;
   };
 
-  const record = async (nodeId: string, epoch: number, pseudonym: Pseudonym, trigger: RotationTrigger, metadata: { actor: Actor }): Promise<RotationOutcome> => {
+  const record = async (
+    nodeId: string, epoch: number, pseudonym: Pseudonym, trigger: RotationTrigger, metadata: { actor: Actor }, options?: ExecuteOptions,
+  ): Promise<RotationOutcome> => {
     const command = { type: 'rotatePseudonym', data: { pseudonym, nodeId, epoch, trigger }, metadata };
-    const outcome = await (metadata.actor.role === 'system' ? engine.executeAsSystem(command) : engine.execute(command));
+    const outcome = await (metadata.actor.role === 'system' ? engine.executeAsSystem(command) : engine.execute(command, options));
     return { outcome: outcome.deduplicated ? 'duplicate' : 'rotated', nodeId, epoch, pseudonym };
   };
 
@@ -129,6 +134,7 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     metadata: { commandId?: string; actor: Actor; correlationId?: string; causationId?: string },
     /** What a tick read and derived for the node already: its current epoch and the next epoch's pseudonym. */
     known?: { readonly current: number | undefined; readonly next: Pseudonym },
+    options?: ExecuteOptions,
   ): Promise<RotationOutcome> => {
     const current = known !== undefined ? known.current : nodePseudonym(use(), nodeId)?.epoch;
     let epoch = trigger === 'initial' ? 0 : current === undefined ? 0 : current + 1;
@@ -141,7 +147,7 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
         return { outcome: 'duplicate', nodeId, epoch, pseudonym };
       }
       try {
-        return await record(nodeId, epoch, pseudonym, trigger, metadata);
+        return await record(nodeId, epoch, pseudonym, trigger, metadata, options);
       } catch (error) {
         // A reaction or interval rotation this process manager recorded before under its derived id, at this epoch or
         // an earlier one (redelivered after the directory moved on), is done. Anyone else's command under the id
@@ -157,7 +163,7 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
           // it recorded at one of the node's recent epochs, sent again there for the engine to judge (the same actor
           // and data answer the first outcome; anything else is refused as a reused id).
           const earlier = commandId === undefined ? undefined : await rotationRecordedUnder(nodeId, epoch, commandId);
-          if (earlier !== undefined) return record(nodeId, earlier.epoch, earlier.pseudonym, trigger, metadata);
+          if (earlier !== undefined) return record(nodeId, earlier.epoch, earlier.pseudonym, trigger, metadata, options);
         }
         const taken = isCredenceError(error, 'illegal_transition') && error.problem.code === 'illegal_transition' && error.problem.state === 'active';
         if (taken && trigger !== 'initial') continue;
@@ -276,6 +282,6 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
       }
       return rotated;
     },
-    rotateNow: (nodeId, actor, commandId) => rotate(nodeId, 'demand', { ...(commandId !== undefined ? { commandId } : {}), actor }),
+    rotateNow: (nodeId, actor, commandId, options) => rotate(nodeId, 'demand', { ...(commandId !== undefined ? { commandId } : {}), actor }, undefined, options),
   };
 };

@@ -7,7 +7,8 @@ import { deleteCheckpoint, readCheckpoint, setupCheckpoints } from './checkpoint
 import { projectionLag } from './lag.ts';
 import { checkpointsOfAnotherLog, type OtherLog } from './log-check.ts';
 import { deferQueryIndexes, restoreQueryIndexes } from './query-indexes.ts';
-import type { Projection, ProjectionLag, ResetCause } from './types.ts';
+import { ReadModelRulesChanged, RulesChecks, rulesChangeOf, writeRules, type OnRulesChanged, type RulesChange } from './rules.ts';
+import type { Projection, ProjectionLag, ReadModelRules, ResetCause } from './types.ts';
 
 export interface RunnerOptions {
   readonly db: Database.Database;
@@ -26,6 +27,13 @@ export interface RunnerOptions {
   readonly maxBatchMs?: number;
   /** Called with an error a live projection could not get past; the projection stops there. */
   readonly onError?: (name: string, error: unknown) => void;
+  /**
+   * A read model built under other rules than its projection's (the audit trail under another signing policy), found
+   * before it is extended: `refuse` (the default) throws ReadModelRulesChanged, writing nothing, for a process that
+   * only reads the record (a CLI query); `rebuild` replays it from position 0 under the new rules, for the process
+   * that holds the deployment's policy (the service, openCredence).
+   */
+  readonly onRulesChanged?: OnRulesChanged;
 }
 
 /** An undecodable event is replay's finding to report: undefined, and projections pass over it. */
@@ -153,6 +161,7 @@ export class ProjectionRunner {
   async handle(name: string, records: readonly RecordedEvent[], generation: number): Promise<boolean> {
     const projection = this.#get(name);
     await this.checkLog();
+    await this.checkRules([name]);
     const types = this.#types.get(name);
     const own = types === undefined ? records : records.filter((r) => types.has(r.type));
     if (generation !== this.#generation(name)) return false;
@@ -189,6 +198,26 @@ export class ProjectionRunner {
     return found;
   }
 
+  readonly #rulesChecks = new RulesChecks((projection, rules) => this.#checkRulesOf(projection, rules));
+
+  /**
+   * Once per projection and runner, before it is extended (catchUp, handle): each of `names` (default: all) whose
+   * read model was built under other `rules` than its projection's, or before rules were kept, is rebuilt from
+   * position 0 under its own or refused with ReadModelRulesChanged, as `onRulesChanged` says (rules.ts). Returns
+   * the read models rebuilt.
+   */
+  checkRules(names: readonly string[] = this.names): Promise<readonly RulesChange[]> {
+    return this.#rulesChecks.of(names.map((n) => this.#get(n)));
+  }
+
+  async #checkRulesOf(projection: Projection, rules: ReadModelRules): Promise<RulesChange | undefined> {
+    const change = await this.#exclusive(projection.name, () => writeLockOf(this.#db).run(() => rulesChangeOf(this.#db, projection.name, rules)));
+    if (change === undefined) return undefined;
+    if ((this.options.onRulesChanged ?? 'refuse') === 'refuse') throw new ReadModelRulesChanged(change);
+    await this.#reset(projection, 'rebuild');
+    return change;
+  }
+
   /**
    * Processes every stored event past the checkpoint; resolves when the projection (every projection, without a
    * name) has reached the head. Returns how many events were handled, summed over the projections.
@@ -196,6 +225,7 @@ export class ProjectionRunner {
   async catchUp(name?: string): Promise<number> {
     const projection = name === undefined ? undefined : this.#get(name);
     await this.checkLog();
+    await this.checkRules(name === undefined ? this.names : [name]);
     if (projection !== undefined) return this.#catchUpOne(projection);
     return this.#catchUpAll([...this.#projections.values()]);
   }
@@ -366,6 +396,8 @@ export class ProjectionRunner {
         this.#db.transaction(() => {
           projection.reset(this.#db, cause);
           deleteCheckpoint(this.#db, name);
+          // Emptied: what it holds from now on is built under the projection's own rules.
+          if (projection.rules !== undefined) writeRules(this.#db, name, projection.rules);
         })();
       }),
     );

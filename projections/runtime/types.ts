@@ -21,6 +21,11 @@ export interface Projection {
    * meanwhile, more slowly.
    */
   readonly queryIndexes?: readonly QueryIndex[];
+  /**
+   * Optional: what the rows depend on besides the events (the audit trail: the request-signing policy that judges each
+   * signature). Recorded with the read model; a runner extends it only under these same rules (RunnerOptions.onRulesChanged).
+   */
+  readonly rules?: ReadModelRules;
   /** Creates the read-model tables (idempotent). */
   setup(db: Database.Database): void;
   /**
@@ -62,6 +67,16 @@ export interface ProjectionLag {
 export interface OpenBatch {
   flush(): void;
   discard(): void;
+}
+
+/**
+ * What a read model's rows depend on besides the events (the audit trail: the request-signing policy that judged each
+ * signature): `fingerprint` changes exactly when a row could, `description` names the rules to a person (never a
+ * secret). Recorded beside the checkpoint, so that rows made under other rules are never extended (rules.ts).
+ */
+export interface ReadModelRules {
+  readonly fingerprint: string;
+  readonly description: string;
 }
 
 /** A secondary index of a read model that queries read through: see `Projection.queryIndexes`. */

@@ -22,7 +22,12 @@ export interface CollectedEvidence {
 
 type EvidenceLog = Pick<TransparencyLogStore, 'latestCheckpoint' | 'streamLeaves' | 'firstUnindexedLeaf' | 'leafByPosition' | 'inclusionProof'>;
 
-const tampered = (what: string) => protocolError('export', `${what}; run credence verify --data`);
+/**
+ * The refusal (422) of an answer the log and the store disagree on: the store no longer holds, or holds altered, an
+ * event the log recorded. `step` is what was asked: the evidence bundle (`export`) or an inclusion proof. Nothing is
+ * signed or served from it; the operator audits the folder.
+ */
+export const tampered = (what: string, step = 'export') => protocolError(step, `${what}; run credence verify --data`);
 
 /**
  * Builds the evidence bundle of one entity (issue 4 item 6, issue 10 item 4) against the latest signed checkpoint:

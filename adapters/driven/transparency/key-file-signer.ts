@@ -9,6 +9,7 @@ import {
   ED25519_SIGNATURE_TYPE,
   formatVerifierKey,
   isValidKeyName,
+  KEY_NAME_RULE,
   noteVerifierKey,
   type NoteVerifierKey,
 } from '../../../domain/transparency/note.ts';
@@ -71,7 +72,7 @@ const createKeyFile = (path: string, keyName: string): void => {
 
 /** Signs with the key in `path`, creating it (mode 0600) when `create` is set and the file does not exist. */
 export const openKeyFileSigner = (args: { path: string; keyName: string; create?: boolean }): CheckpointSigner => {
-  if (!isValidKeyName(args.keyName)) throw new Error('keyName: must be non-empty without spaces or "+"');
+  if (!isValidKeyName(args.keyName)) throw new Error(`keyName: ${KEY_NAME_RULE}`);
   let stat = statSync(args.path, { throwIfNoEntry: false });
   if (stat === undefined) {
     if (!args.create) throw new Error(`key file ${args.path} does not exist`);

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckpointSigner } from '../../../domain/transparency/checkpoint-signer.ts';
-import { formatVerifierKey, isValidKeyName, noteVerifierKey } from '../../../domain/transparency/note.ts';
+import { formatVerifierKey, isValidKeyName, KEY_NAME_RULE, noteVerifierKey } from '../../../domain/transparency/note.ts';
 import { KeyHandle, type OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 import { assertNoNewKeyUnderSignedLog, assertSignsLog } from './log-key-checks.ts';
 import { writeFileAtomic } from '../files/index.ts';
@@ -21,7 +21,7 @@ export const secureEnvironmentSigner = async (args: {
   readonly handle: KeyHandle;
   readonly keyName: string;
 }): Promise<CheckpointSigner> => {
-  if (!isValidKeyName(args.keyName)) throw new Error('keyName: must be non-empty without spaces or "+"');
+  if (!isValidKeyName(args.keyName)) throw new Error(`keyName: ${KEY_NAME_RULE}`);
   const description = await args.se.describe(args.handle);
   if (description.kind !== 'ed25519' || description.publicKey === undefined) {
     throw new Error(`handle: the log key must be an Ed25519 key, not ${description.kind}`);

@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { isCredenceError } from '../../../domain/errors.ts';
 import type { App, RouteAccess } from '../context.ts';
 import { forbidden, rateLimited, unauthenticated, type HttpProblem } from '../problems.ts';
-import type { AccessControl } from './access-control.ts';
+import type { AccessControl, Principal } from './access-control.ts';
 import { normalizeIP } from '@fastify/rate-limit';
 import type { RefusedTokenBudget } from './refused-token-budget.ts';
 import { ROLES } from './role.ts';
@@ -97,6 +97,21 @@ export const installAccessHook = (
   app.addHook('preValidation', async (request) => {
     const principal = request.principal;
     if (principal === undefined || !Array.isArray(request.routeOptions.config.access)) return;
-    if (access.remainingMs(principal) <= 0) throw unauthenticated('revoked or expired while the request was read');
+    stillValid(access, principal, 'while the request was read')();
   });
 };
+
+/**
+ * A check that refuses `principal` (401, as the hook refuses) once its token is revoked or expired: one registry
+ * lookup. The hook runs it once the body is read; a route that sends a command passes it to the engine as the
+ * command's own admission check (`ExecuteOptions.admit`), run again in the command's stream lane right before it is
+ * decided, since a command can wait there behind others of its stream while its token is revoked (found in review).
+ */
+export const stillValid = (access: Pick<AccessControl, 'remainingMs'>, principal: Principal, when: string) => (): void => {
+  if (access.remainingMs(principal) <= 0) throw unauthenticated(`revoked or expired ${when}`);
+};
+
+/** What a route passes with a command its principal sends: the token checked again when the command is decided. */
+export const tokenChecked = (access: Pick<AccessControl, 'remainingMs'>, principal: Principal): { readonly admit: () => void } => ({
+  admit: stillValid(access, principal, 'while the command waited its turn'),
+});

@@ -3,7 +3,9 @@ import { command, CommandMetadata, CommandSchema, type CommandType } from '../..
 import { isCredenceError, unauthorised, validationError } from '../../../domain/errors.ts';
 import { Role as ActorRole, type Actor } from '../../../domain/metadata.ts';
 import { recordedEventToJson } from '../../../domain/transparency/index.ts';
+import { tokenChecked } from '../auth/access-hook.ts';
 import { ACCESS } from '../auth/roles.ts';
+import { HttpProblem } from '../problems.ts';
 import type { Principal, RouteModule } from '../context.ts';
 import { StoredEventWire } from './wire.ts';
 
@@ -84,13 +86,13 @@ export const commandRoutes: RouteModule = (app, context) => {
       try {
         outcome = await context.credence.engine.execute(
           body.signature === undefined ? input : { ...input, metadata: { ...input.metadata, signature: body.signature } },
+          tokenChecked(context.access, request.principal!),
         );
       } catch (error) {
-        if (isCredenceError(error)) {
-          context.metrics.commandDecided(body.type, 'refused', seconds());
-          if (error.problem.code === 'validation') {
-            throw validationError(error.problem.issues.map((i) => ({ ...i, path: bodyPath(i.path) })), 'command');
-          }
+        // Typed refusals, the token's too (revoked while the command waited in its lane): counted as refused.
+        if (isCredenceError(error) || error instanceof HttpProblem) context.metrics.commandDecided(body.type, 'refused', seconds());
+        if (isCredenceError(error, 'validation') && error.problem.code === 'validation') {
+          throw validationError(error.problem.issues.map((i) => ({ ...i, path: bodyPath(i.path) })), 'command');
         }
         throw error;
       }

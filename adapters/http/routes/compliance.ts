@@ -10,6 +10,7 @@ import type { RouteModule } from '../context.ts';
 import { csvColumnsOf } from './compliance-rows.ts';
 import { refuseUnlessResolved, withoutNodeTrail } from './pseudonym-reads.ts';
 import { toCsv, wantsCsv } from './csv.ts';
+import { refuseResumePastTheHead } from './resume-point.ts';
 import { DecimalString, Finding, getEntityRoute, readYourWritesInto, toWire, Verdict } from './wire.ts';
 
 /** Every parameter any compliance query takes, as the query string carries them; each query's own schema decides. */
@@ -18,6 +19,9 @@ const ComplianceQueryString = z.strictObject(Object.fromEntries(PARAMS.map((p) =
   (typeof PARAMS)[number],
   z.ZodOptional<z.ZodString>
 >);
+
+/** How to start again after a refused `after` (./resume-point.ts). */
+const RESTART_PAGING = 'page again from the start (without `after`), and set aside the rows of pages read past the newest event';
 
 const QueryName = z.enum(COMPLIANCE_QUERY_NAMES as [ComplianceQueryName, ...ComplianceQueryName[]]);
 
@@ -86,7 +90,9 @@ export const complianceRoutes: RouteModule = (app, context) => {
         'of the event that proves it. JSON by default; CSV (header row, RFC 4180) when `Accept` prefers `text/csv` (weights ' +
         `count: \`text/csv;q=0\` is JSON). At most \`limit\` rows (default ${DEFAULT_ROWS}, at most ${MAX_ROWS}); \`truncated\` (and the ` +
         'credence-truncated header, CSV included) says more matched; the queries in log order (revocations, actions, provisioned) then ' +
-        'name `nextAfter` (and the credence-next-after header), to pass as `after` for the next page.',
+        'name `nextAfter` (and the credence-next-after header), to pass as `after` for the next page. An `after` past the store\'s ' +
+        'newest event is refused (409 `resume_point_not_in_log`, naming `head`), and a window whose `to` is not later than its `from` ' +
+        '(400, naming `to`): neither is answered with no rows.',
       tags: ['compliance'],
       params: z.strictObject({ query: QueryName }),
       querystring: ComplianceQueryString,
@@ -122,6 +128,8 @@ export const complianceRoutes: RouteModule = (app, context) => {
       const definition = COMPLIANCE_QUERIES[name];
       const params = definition.params.safeParse(raw);
       if (!params.success) throw validationError(issuesOf(params.error), 'query');
+      // An `after` past the store's head would answer an empty last page, which a pager reads as "no more rows".
+      await refuseResumePastTheHead(context, (params.data as { readonly after?: bigint }).after, RESTART_PAGING);
       const eventsBehind = await readYourWritesInto(context, reply, ['audit', 'compliance']);
       const answer = answerQuery(name, context.credence.readModels, params.data, context.credence.engine.clock.now());
       const wire = toWire(answer.rows) as Record<string, unknown>[];

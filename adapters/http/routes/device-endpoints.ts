@@ -1,3 +1,4 @@
+import { isIP, isIPv4, SocketAddress } from 'node:net';
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import { concealedRefusal } from '../../../domain/protocols/protocol.ts';
 import type { Credence } from '../../runtime/index.ts';
@@ -40,10 +41,33 @@ export const answerDevice = async <T>(log: FastifyBaseLogger, answer: () => Prom
 };
 
 /**
+ * The peer of a hello whose connection's address is not known (`request.ip` absent: the socket closed before the
+ * request was read). A bucket of its own, not an address: never the bucket of in-process callers, who give no peer
+ * (session-table.ts `Claim.peer`), so such hellos cannot evict their runs, nor any real address's.
+ */
+export const UNKNOWN_PEER = 'address-unknown';
+
+/**
  * Where a hello came from, for its responder's session table (`Claim.peer`, SER-001): hellos from one peer never
  * evict a run begun from another. The connection's address as Fastify reports it (this server sets no `trustProxy`,
- * so a forwarded-for header cannot choose it). Not grouped by IPv6 prefix as the rate limit groups it: a device's
- * neighbours in its /64 would share its bound, and the table-wide bound with that rate limit already caps what one
- * prefix can hold.
+ * so a forwarded-for header cannot choose it), in one form per address: IPv6 in its canonical text, and an
+ * IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, how a dual-stack listener reports an IPv4 client) as the IPv4 address
+ * itself, so that one client gets one allowance whichever way it connects (found in review: it got two). Not grouped
+ * by IPv6 prefix as the rate limit groups it: a device's neighbours in its /64 would share its bound, and the
+ * table-wide bound with that rate limit already caps what one prefix can hold.
  */
-export const helloPeer = (request: FastifyRequest): string => request.ip;
+export const helloPeer = (request: Pick<FastifyRequest, 'ip'>): string => peerAddress(request.ip as string | undefined);
+
+const MAPPED_IPV4 = '::ffff:';
+
+/** `ip` as `helloPeer` keys it: its one form, or `UNKNOWN_PEER` when there is none (absent, or not an IP address). */
+export const peerAddress = (ip: string | undefined): string => {
+  const family = ip === undefined ? 0 : isIP(ip);
+  if (family === 0) return UNKNOWN_PEER;
+  if (family === 4) return ip!;
+  // Canonical text (lower case, zeros compressed, a mapped address's tail dotted, a zone index dropped) before the
+  // prefix is looked at: `::FFFF:7f00:1` is `::ffff:127.0.0.1` too.
+  const canonical = new SocketAddress({ address: ip!, family: 'ipv6' }).address;
+  const tail = canonical.startsWith(MAPPED_IPV4) ? canonical.slice(MAPPED_IPV4.length) : undefined;
+  return tail !== undefined && isIPv4(tail) ? tail : canonical;
+};

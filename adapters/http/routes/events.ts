@@ -23,6 +23,7 @@ import { EventsHeaders, EventsQuery, checkPublicFilter, lifecycleFilterOf, type 
 import { SseSession } from '../sse/session.ts';
 import { StreamSlots } from '../sse/stream-slots.ts';
 import type { SseMessage } from '../sse/frame.ts';
+import { refuseResumePastTheHead } from './resume-point.ts';
 
 const DESCRIPTION = `Lifecycle events as server-sent events (text/event-stream), catch-up then live.
 
@@ -42,26 +43,12 @@ Integrators receive pseudonymised identifiers only.`;
 const capRetryAfterSeconds = (context: ServiceContext): number => Math.max(1, Math.ceil(context.limits.sseStallMs / 1000));
 
 /**
- * A resume point past the log's newest event names no event of this log: an id from another log (the store restored
- * from an older backup) or one never sent. Resuming there would skip every event up to it without a word, and the
- * pseudonymised stream would fold identities only to the head, serving later events with pseudonyms a rotation had
- * replaced (an integrator holding two streams could link old and new; found in review). Refused before the socket
- * is taken over: 409, naming the log's newest position.
+ * A resume point past the log's newest event names no event of this log. Resuming there would skip every event up to
+ * it without a word, and the pseudonymised stream would fold identities only to the head, serving later events with
+ * pseudonyms a rotation had replaced (an integrator holding two streams could link old and new; found in review).
+ * Refused before the socket is taken over (./resume-point.ts).
  */
-const refuseResumePastTheHead = async (context: ServiceContext, from: unknown): Promise<void> => {
-  if (typeof from !== 'bigint') return;
-  const head = await context.credence.store.headPosition();
-  // 0 skips nothing on an empty log either: an integrator's checkpoint that starts at 0 is no id of another log.
-  if (from === 0n || (head !== undefined && from <= head)) return;
-  const newest = head === undefined ? 'this log holds no event' : `this log's newest event is at ${head}`;
-  throw new HttpProblem(
-    409,
-    'resume_point_not_in_log',
-    `cannot resume after ${from}: ${newest}, so it is no event id of this log (a store restored from an older backup, or an id never sent); ` +
-      'start again with from=start, or from=end, and set aside what was received past the newest event',
-    { resumeAfter: from.toString(10), ...(head !== undefined ? { head: head.toString(10) } : {}) },
-  );
-};
+const RESTART = 'start again with from=start, or from=end, and set aside what was received past the newest event';
 
 const identifiersFor = (principal: Principal, asked: Identifiers | undefined): Identifiers => {
   if (principal.role !== 'integrator') return asked ?? 'canonical';
@@ -103,7 +90,7 @@ export const eventRoutes: RouteModule = (app, context) => {
       if (principal === undefined) throw new Error('GET /v1/events: reached without an authenticated principal');
       const identifiers = identifiersFor(principal, request.query.identifiers);
       const asked = lifecycleFilterOf(request.query, request.headers);
-      await refuseResumePastTheHead(context, asked.from);
+      await refuseResumePastTheHead(context, asked.from, RESTART);
       // `from=end` as the position it stands for now, so the stream can say where it starts (its first frame's id).
       const filter = asked.from === 'end' ? { ...asked, from: (await context.credence.store.headPosition()) ?? 0n } : asked;
 

@@ -3,6 +3,7 @@ import { CommandMetadata } from '../../../domain/commands/index.ts';
 import { Pseudonym } from '../../../domain/events/pseudonym.ts';
 import { NodeId } from '../../../domain/ids.ts';
 import { resolvePseudonym } from '../../../projections/pseudonyms/index.ts';
+import { tokenChecked } from '../auth/access-hook.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
@@ -58,7 +59,7 @@ export const pseudonymRoutes: RouteModule = (app, context) => {
       const pseudonyms = context.credence.pseudonyms;
       if (pseudonyms === undefined) throw new HttpProblem(501, 'pseudonyms_unavailable', 'this server has no pseudonym key, so it rotates no pseudonym');
       const { nodeId, commandId } = request.body;
-      const outcome = await pseudonyms.rotateNow(nodeId, actorOf(request.principal!), commandId);
+      const outcome = await pseudonyms.rotateNow(nodeId, actorOf(request.principal!), commandId, tokenChecked(context.access, request.principal!));
       if (outcome.outcome === 'skipped') throw new HttpProblem(409, 'rotation_refused', `${nodeId} cannot rotate: ${outcome.reason}`);
       return reply.code(outcome.outcome === 'rotated' ? 201 : 200).send({ nodeId, epoch: outcome.epoch, deduplicated: outcome.outcome === 'duplicate' });
     },
@@ -87,7 +88,7 @@ export const pseudonymRoutes: RouteModule = (app, context) => {
         reason,
         actor: actorOf(request.principal!),
         ...(commandId !== undefined ? { commandId } : {}),
-      });
+      }, tokenChecked(context.access, request.principal!));
       const { position, ...rest } = resolution;
       return { ...rest, ...(position !== undefined ? { position: position.toString(10) } : {}) };
     },

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { WholeNumber } from '../../../domain/whole-number.ts';
-import { toBase64url } from '../../../domain/crypto/index.ts';
+import { constantTimeEqual, toBase64url } from '../../../domain/crypto/index.ts';
 import { CredenceError, validationError } from '../../../domain/errors.ts';
 import type { LoggedLeaf, RecordedEvent, StoredCheckpoint } from '../../../domain/ports/index.ts';
-import { EVIDENCE_BUNDLE_FORMAT, recordedEventToJson } from '../../../domain/transparency/index.ts';
+import { EVIDENCE_BUNDLE_FORMAT, eventLeafHash, recordedEventToJson } from '../../../domain/transparency/index.ts';
 import { recordAtPosition } from '../../../projections/runtime/index.ts';
-import { exportEvidence, TransparencyLogOfAnotherLog } from '../../../projections/transparency/index.ts';
+import { exportEvidence, tampered, TransparencyLogOfAnotherLog } from '../../../projections/transparency/index.ts';
 import type { Credence } from '../../runtime/index.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
@@ -115,12 +115,18 @@ export const transparencyRoutes: RouteModule = (app, context) => {
         leaf = log.leafByPosition(position);
         event = leaf === undefined ? undefined : await eventOfLeaf(credence, leaf);
       }
-      if (leaf === undefined || event === undefined) {
-        throw new CredenceError({ code: 'not_found', streamId: 'transparency', message: `no logged event at position ${position}` });
+      if (leaf === undefined) throw new CredenceError({ code: 'not_found', streamId: 'transparency', message: `no logged event at position ${position}` });
+      // A leaf whose event the store no longer holds, or holds altered, is the evidence endpoint's refusal (422), never
+      // a 404 that reads as "not logged" nor a proof served for an event the log never recorded (found in review).
+      if (event === undefined) {
+        throw tampered(`the log recorded leaf ${leaf.leafIndex} at position ${position}, and the store does not hold that event`, 'inclusion proof');
       }
       // An event of a pseudonym's stream is served whole or not at all (its leaf hash covers every field), and a
       // rotation names the node behind the pseudonym (SER-025): only to an auditor who recorded a resolution of it.
       await refuseUnlessResolved(context, request.principal, event.streamId);
+      if (!constantTimeEqual(eventLeafHash(event), leaf.leafHash)) {
+        throw tampered(`the log recorded leaf ${leaf.leafIndex} at position ${position}, and the store holds that event altered (its leaf hash differs)`, 'inclusion proof');
+      }
       const checkpoint = await checkpointCovering(leaf.leafIndex);
       return {
         event: recordedEventToJson(event),

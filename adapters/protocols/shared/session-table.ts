@@ -17,8 +17,9 @@ export interface Claim {
   readonly claimant: string;
   readonly nonce: string;
   /**
-   * The network address the hello came from, as its transport saw it (over HTTP the connection's, `request.ip`);
-   * absent for an in-process caller, whose runs are then bounded per claimed identity alone.
+   * The network address the hello came from, as its transport saw it (over HTTP the connection's, `request.ip`, in
+   * one form per address, or a bucket of its own when unknown: `helloPeer`); absent for an in-process caller only,
+   * whose runs are then bounded per claimed identity alone.
    */
   readonly peer?: string | undefined;
 }

@@ -1,4 +1,5 @@
 import { clientOf, type ServerTarget } from '../options.ts';
+import { printable } from '../../printable.ts';
 
 /**
  * Where the fleet stands, in a few lines: GET /v1/replay (every entity through its machine) gives the count per
@@ -12,5 +13,6 @@ export const fleetSummary = async (reader: ServerTarget): Promise<string[]> => {
     const states = Object.entries(s.states).map(([state, n]) => `${n} ${state}`).join(', ');
     lines.push(`  ${kind.padEnd(13)} ${String(s.entities).padStart(4)}: ${states}`);
   }
-  return lines;
+  // What the server answered (kinds, states), printed through printable only.
+  return lines.map(printable);
 };

@@ -1,0 +1,54 @@
+import type Database from 'better-sqlite3';
+import { prepared, type CommandIdTaken } from '../runtime/index.ts';
+import type { Deadline } from './deadlines.ts';
+
+/**
+ * Due deadlines the scheduler cannot carry out and will not retry by itself: the command id it derives for one is held
+ * on the stream by a command that is not its own (an operator's, stored before admission reserved derived ids), so its
+ * command can never be recorded under it. The deadline is dropped and the dead letter kept for an operator, who ends
+ * the entity by hand; a rebuild reads the deadline again and dead-letters it again, as the cascade's dead letters are
+ * (projections/cascade/dead-letters.ts). The entity is never counted as ended.
+ */
+export interface ExpiryDeadLetter {
+  readonly stream: string;
+  readonly purpose: Deadline['purpose'];
+  readonly due: number;
+  /** The command type the deadline would have issued. */
+  readonly command: string;
+  readonly commandId: string;
+  readonly code: CommandIdTaken['code'];
+  readonly reason: string;
+}
+
+export const setupExpiryDeadLetters = (db: Database.Database): void => {
+  db.exec(`CREATE TABLE IF NOT EXISTS expiry_dead_letters (
+    stream TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    due INTEGER NOT NULL,
+    command TEXT NOT NULL,
+    command_id TEXT NOT NULL,
+    code TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (stream, purpose, due)
+  ) WITHOUT ROWID`);
+};
+
+export const resetExpiryDeadLetters = (db: Database.Database): void => {
+  db.exec('DELETE FROM expiry_dead_letters');
+};
+
+export const addExpiryDeadLetter = (db: Database.Database, d: ExpiryDeadLetter): void => {
+  prepared(
+    db,
+    'INSERT OR REPLACE INTO expiry_dead_letters (stream, purpose, due, command, command_id, code, reason) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  ).run(d.stream, d.purpose, d.due, d.command, d.commandId, d.code, d.reason);
+};
+
+export const expiryDeadLetters = (db: Database.Database): ExpiryDeadLetter[] =>
+  (prepared(db, 'SELECT stream, purpose, due, command, command_id, code, reason FROM expiry_dead_letters ORDER BY due, stream, purpose').all() as {
+    stream: string; purpose: Deadline['purpose']; due: bigint | number; command: string; command_id: string; code: CommandIdTaken['code']; reason: string;
+  }[]).map((r) => ({ stream: r.stream, purpose: r.purpose, due: Number(r.due), command: r.command, commandId: r.command_id, code: r.code, reason: r.reason }));
+
+/** How many there are, without reading them: what the service's metrics report. */
+export const expiryDeadLetterCount = (db: Database.Database): number =>
+  Number((prepared(db, 'SELECT count(*) AS n FROM expiry_dead_letters').get() as { n: bigint | number }).n);
