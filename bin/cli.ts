@@ -55,6 +55,7 @@ export const runProcess = async (): Promise<void> => {
     out: (l) => process.stdout.write(`${l}\n`),
     err: (l) => process.stderr.write(`${l}\n`),
     ...(process.stderr.isTTY ? { progress: process.stderr } : {}),
+    stdoutIsTerminal: process.stdout.isTTY === true,
   };
   try {
     process.exitCode = await main(process.argv.slice(2), io);

@@ -9,6 +9,12 @@ export interface Io {
    * tests stay clean. Commands also leave it alone with --json.
    */
   readonly progress?: NodeJS.WriteStream;
+  /**
+   * Whether stdout is a terminal (the CLI sets it from `process.stdout.isTTY`). Where it is not (a script's pipe, a
+   * file), output meant for programs is written as it is (`query --csv`: RFC 4180 as the server sent it); on a
+   * terminal, control characters in it are shown escaped. Absent: taken for a terminal, the safe reading.
+   */
+  readonly stdoutIsTerminal?: boolean;
   /** The environment (CREDENCE_URL, CREDENCE_TOKEN, CREDENCE_TIMEOUT, ...); the process's when absent. */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }

@@ -28,7 +28,8 @@ export const printableJson = (text: string): string => text.replace(UNESCAPED_IN
 /**
  * CSV text (RFC 4180, as the API writes it) made safe for a terminal: its records keep their line ends, and every
  * control character inside a record, a line break within a quoted field included, is shown escaped, so each record
- * stays one line and no cell can write to the terminal.
+ * stays one line and no cell can write to the terminal. Lossy (a line break and the text `\u000a` look the same): for
+ * a terminal only; `query --csv` writes the CSV as it is to a pipe or a file (Io.stdoutIsTerminal).
  */
 export const printableCsv = (text: string): string => {
   let quoted = false;

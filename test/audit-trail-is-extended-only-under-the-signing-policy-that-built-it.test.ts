@@ -4,7 +4,7 @@
  * policy: events stored while nothing projected them (the service killed before its read models caught up) were
  * recorded `signed` instead of `invalid`, for good, since the service's later catch-up starts past them. The policy's
  * rules are now recorded with the read model: a reader given other rules is refused and writes nothing; the service
- * (openCredence) rebuilds the audit trail under its own.
+ * (openCredence with onReadModelRulesChanged: 'rebuild', as startService opens it) rebuilds the audit trail under its own.
  */
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -75,8 +75,9 @@ const folderWithAnUnprojectedEvent = async (): Promise<string> => {
   return dir;
 };
 
+/** Opened as the service opens it: the process holding the deployment's policy, which rebuilds under it. */
 const reopened = async (dir: string, signing?: RequestSigningPolicyInput) => {
-  const c = openCredence({ location: { dir }, clock: new FakeClock(T0), ...(signing !== undefined ? { signing } : {}) });
+  const c = openCredence({ location: { dir }, clock: new FakeClock(T0), ...(signing !== undefined ? { signing } : {}), onReadModelRulesChanged: 'rebuild' });
   const rebuilt = await c.runner.checkRules();
   await c.settle();
   await c.close();

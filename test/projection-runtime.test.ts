@@ -10,7 +10,7 @@ import { openCredence, type Credence } from '../adapters/runtime/index.ts';
 import { openSqliteStore } from '../adapters/driven/store/index.ts';
 import type { EventStore } from '../domain/ports/event-store.ts';
 import { ProjectionRunner, readCheckpoint, type Projection } from '../projections/runtime/index.ts';
-import { auditTrail } from '../projections/audit/index.ts';
+import { auditTrail, SIGNATURE_PRESENCE_RULES } from '../projections/audit/index.ts';
 import { complianceProjection } from '../projections/compliance/index.ts';
 import { cascadeProcessManager } from '../projections/cascade/index.ts';
 import { expiryScheduler } from '../projections/expiry/index.ts';
@@ -278,7 +278,7 @@ describe('projection runtime', () => {
 
       out.length = 0;
       expect(await main(['projections', 'rebuild', 'audit', '--data', dir], io)).toBe(0);
-      expect(out).toEqual([`rebuilt audit from position 0: ${Number(head) + 1} events`]);
+      expect(out).toEqual([`rebuilt audit from position 0: ${Number(head) + 1} events, under ${SIGNATURE_PRESENCE_RULES.description}`]);
       const db = new Database(join(dir, 'readmodels.db'));
       db.defaultSafeIntegers(true);
       const rebuilt = db.prepare('SELECT * FROM audit_events ORDER BY 1, 2, 3').all();

@@ -121,6 +121,9 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       },
       // SER-016: POST /v1/commands verifies request signatures against it; the audit trail re-checks stored ones.
       ...(signing !== undefined ? { signing } : {}),
+      // The service is the process that holds the deployment's policy (or its absence): an audit trail judged under
+      // another is rebuilt from position 0 under it before it serves, and said at warn below (checkRules).
+      onReadModelRulesChanged: 'rebuild',
       security: {
         se,
         random: systemRandom,

@@ -28,7 +28,7 @@ import {
   type PseudonymRotation,
   type RotationPolicyInput,
 } from '../../projections/pseudonyms/index.ts';
-import { ProjectionRunner } from '../../projections/runtime/index.ts';
+import { ProjectionRunner, type OnRulesChanged } from '../../projections/runtime/index.ts';
 import { lifecycleEvents$, type DeliveryOptions, type LifecycleEvent, type LifecycleFilterInput } from '../../projections/streams/index.ts';
 import { TransparencyProjection } from '../../projections/transparency/index.ts';
 import { preparePrivateDir, withPrivateUmask } from '../driven/files/index.ts';
@@ -116,10 +116,20 @@ export interface OpenOptions {
   readonly expiryDeadLetter?: (letter: ExpiryDeadLetter) => void;
   /**
    * Which commands must carry a request signature, and the actors' keys (SER-016). The audit trail judges stored
-   * signatures by it; one built under another policy (or none) is rebuilt from position 0 under this one at the first
-   * catch-up (ProjectionRunner.checkRules).
+   * signatures by it; one built under another policy (or none) is refused or rebuilt at the first catch-up, as
+   * `onReadModelRulesChanged` says (ProjectionRunner.checkRules).
    */
   readonly signing?: RequestSigningPolicyInput;
+  /**
+   * What the first catch-up (`settle`, `tick`, the live runtime) does with a read model built under other rules than
+   * this instance's: the audit trail of a data folder judged under another request-signing policy than `signing`, or
+   * under one where `signing` is absent (or the reverse). `refuse` (the default) throws ReadModelRulesChanged, naming
+   * both policies, and writes nothing: a library script that opens a service's folder without its policy must not
+   * re-judge the audit trail under none (found in review: verified and invalid rows became `signed`, silently).
+   * `rebuild` replays it from position 0 under `signing`: only for the process that holds the deployment's policy,
+   * which startService (adapters/http/start.ts) is, and says so at warn.
+   */
+  readonly onReadModelRulesChanged?: OnRulesChanged;
   /**
    * The infrastructure's Secure Environment: enables `security()` and crypto-shredding of ended credentials. Any
    * implementation of the port; the components get only `owner`'s view of it (`ownerView`, made once here).
@@ -252,8 +262,8 @@ const compose = (options: OpenOptions): Credence => {
     ...(options.expiryDeadLetter !== undefined ? { expiryDeadLetter: options.expiryDeadLetter } : {}),
     extra: [...(pseudonyms ? [pseudonyms] : []), ...(shredder ? [shredder] : [])],
   });
-  // This process holds the deployment's signing policy: an audit trail judged under another is rebuilt under it.
-  const runner = new ProjectionRunner({ db: readModels, store, projections, onRulesChanged: 'rebuild' });
+  // Refused unless the caller says it holds the deployment's signing policy (OpenOptions.onReadModelRulesChanged).
+  const runner = new ProjectionRunner({ db: readModels, store, projections, onRulesChanged: options.onReadModelRulesChanged ?? 'refuse' });
   // A cascade can cause further cascades (node -> credentials -> associations): settle until nothing moves.
   const settle = async (): Promise<void> => {
     while ((await runner.catchUp()) > 0) {

@@ -6,7 +6,7 @@ import { openReadModels } from '../../adapters/driven/readmodels/index.ts';
 import { lockDataFolder, type DataFolderLock } from '../../adapters/runtime/index.ts';
 import { assertSetUp, lockUnlessHeld } from './folder-lock.ts';
 import { systemProjections } from '../../adapters/runtime/projections.ts';
-import { projectionLag, ProjectionRunner } from '../../projections/runtime/index.ts';
+import { projectionLag, ProjectionRunner, ReadModelRulesChanged } from '../../projections/runtime/index.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
@@ -134,6 +134,13 @@ const rebuild = async (name: string, args: Options, io: Io): Promise<number> => 
     const unknown = names.filter((n) => !known.includes(n));
     if (unknown.length > 0) throw new UsageError(`unknown projection ${unknown.join(', ')} (known: ${known.join(', ')}, all)`);
     const runner = local.runner!();
+    // All or nothing: `all` re-judges no read model under other rules than built it (the audit trail under another
+    // signing policy, or none for want of --signing: found in review, its verified and invalid rows became `signed`).
+    // Checked before any is emptied; naming `audit` (with --signing FILE) is how an operator changes its policy.
+    if (name === 'all') {
+      const [change] = runner.rulesChanges(names);
+      if (change !== undefined) throw new ReadModelRulesChanged(change);
+    }
     const stream = progressStream(io, args.json);
     const total = stream === undefined ? 0 : Number((await store.headPosition()) ?? 0n);
     for (const n of names) {
@@ -142,8 +149,10 @@ const rebuild = async (name: string, args: Options, io: Io): Promise<number> => 
       const count = await runner.rebuild(n);
       bar?.update(count);
       bar?.finish();
-      if (args.json) io.out(json({ rebuilt: n, events: count }));
-      else io.out(`rebuilt ${n} from position 0: ${count} events`);
+      // Under which rules, for a read model that has them (the audit trail: which signing policy judged its rows).
+      const rules = local.projections.find((p) => p.name === n)?.rules;
+      if (args.json) io.out(json({ rebuilt: n, events: count, ...(rules !== undefined ? { rules: rules.description } : {}) }));
+      else io.out(printable(`rebuilt ${n} from position 0: ${count} events${rules !== undefined ? `, under ${rules.description}` : ''}`));
     }
     return 0;
   } finally {
@@ -169,7 +178,10 @@ export const register: RegisterCommands = (program, io) => {
     .description("each projection's checkpoint, the store's head and how far behind it is (the default)")
     .action(handler(io, async (opts: Record<string, unknown>) => status(parseOptions(statusCommand, Options, opts), io)));
   const rebuildCommand: Command = withOptions(projections.command('rebuild'))
-    .description('empty a read model and replay it from position 0 (on the local data folder)')
+    .description(
+      'empty a read model and replay it from position 0 (on the local data folder). `all` is refused, rebuilding nothing, ' +
+        'when the audit trail was built under another signing policy than --signing gives (or none): rebuild `audit` by name to change it',
+    )
     .argument('<name>', 'a projection name, or all')
     .action(handler(io, async (name: string, opts: Record<string, unknown>) => rebuild(name, parseOptions(rebuildCommand, Options, opts), io)));
 };

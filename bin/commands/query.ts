@@ -116,7 +116,10 @@ export const register: RegisterCommands = (program, io) => {
     .description('compliance queries; every row carries the global position that proves it')
     .argument('<name>', `the query: ${COMPLIANCE_QUERY_NAMES.join(', ')}`)
     .option('--signing <file>', "the deployment's request-signing policy (JSON), so the audit trail records verified / invalid")
-    .option('--csv', 'with --server: the rows as CSV');
+    .option(
+      '--csv',
+      'with --server: the rows as CSV; to a pipe or file exactly as the server sends it (RFC 4180), on a terminal with control characters shown escaped (\\u000a)',
+    );
   for (const flag of FLAGS) command = command.option(`--${flag} <value>`, PARAMS[flag]);
   command.addHelpText('after', catalog).action(
     handler(io, async (name: string, opts: Record<string, unknown>) => {
@@ -143,7 +146,10 @@ export const register: RegisterCommands = (program, io) => {
       if (args.csv) {
         const { csv, eventsBehind, truncated, nextAfter } = await client.complianceCsv(queryName, raw);
         noteBehind(io, eventsBehind);
-        io.out(printableCsv(csv.replace(/\r?\n$/, '')));
+        // To a pipe or a file, the CSV as the server sent it (RFC 4180: a cell's line break stays one, in quotes, so
+        // a script reads back what is stored); only a terminal gets it escaped, one record per line (printableCsv).
+        if (io.stdoutIsTerminal === false) io.out(csv.endsWith('\n') ? csv.slice(0, -1) : csv);
+        else io.out(printableCsv(csv.replace(/\r?\n$/, '')));
         notePage(io, { truncated, nextAfter });
         return 0;
       }

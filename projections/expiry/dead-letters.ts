@@ -7,7 +7,8 @@ import type { Deadline } from './deadlines.ts';
  * on the stream by a command that is not its own (an operator's, stored before admission reserved derived ids), so its
  * command can never be recorded under it. The deadline is dropped and the dead letter kept for an operator, who ends
  * the entity by hand; a rebuild reads the deadline again and dead-letters it again, as the cascade's dead letters are
- * (projections/cascade/dead-letters.ts). The entity is never counted as ended.
+ * (projections/cascade/dead-letters.ts). The entity is never counted as ended. Its final event (the operator's end)
+ * drops its dead letters with its deadlines, and an abandoned rotation its rotation one (dropExpiryDeadLetters).
  */
 export interface ExpiryDeadLetter {
   readonly stream: string;
@@ -35,6 +36,16 @@ export const setupExpiryDeadLetters = (db: Database.Database): void => {
 
 export const resetExpiryDeadLetters = (db: Database.Database): void => {
   db.exec('DELETE FROM expiry_dead_letters');
+};
+
+/**
+ * The stream's dead letters (of `purpose` only, when given) dropped with the deadlines they came from: its entity
+ * ended (an operator ended it by hand, as a dead letter asks), or its rotation abandoned. What the table holds then
+ * depends on the log alone, as a rebuild, which never reads those deadlines as due, would leave it.
+ */
+export const dropExpiryDeadLetters = (db: Database.Database, stream: string, purpose?: Deadline['purpose']): void => {
+  if (purpose === undefined) prepared(db, 'DELETE FROM expiry_dead_letters WHERE stream = ?').run(stream);
+  else prepared(db, 'DELETE FROM expiry_dead_letters WHERE stream = ? AND purpose = ?').run(stream, purpose);
 };
 
 export const addExpiryDeadLetter = (db: Database.Database, d: ExpiryDeadLetter): void => {

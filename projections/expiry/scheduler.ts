@@ -8,7 +8,7 @@ import { parseStreamId } from '../../domain/streams.ts';
 import { heldAt } from '../../machines/index.ts';
 import { rotationChainEnd } from './rotation-chain.ts';
 import { BatchSlot, ownOrTaken, roundFailure, type Projection } from '../runtime/index.ts';
-import { addExpiryDeadLetter, resetExpiryDeadLetters, setupExpiryDeadLetters, type ExpiryDeadLetter } from './dead-letters.ts';
+import { addExpiryDeadLetter, dropExpiryDeadLetters, resetExpiryDeadLetters, setupExpiryDeadLetters, type ExpiryDeadLetter } from './dead-letters.ts';
 import {
   DEADLINES_DUE_INDEX, dropDeadline, dropDeadlines, dropPurpose, dueDeadlines, nextDeadline, putDeadline, resetDeadlines, setupDeadlines, writeDeadlines, type Deadline, type DeadlineCursor,
 } from './deadlines.ts';
@@ -150,6 +150,10 @@ export const expiryScheduler = (engine: CommandSink, options: ExpirySchedulerOpt
     },
     apply(d, e) {
       const held = batch.held(d);
+      // A dead letter goes with the deadlines it came from. Only `tick` adds one, outside any batch (this projection's
+      // batches are synchronous): dropped here, not deferred to the batch's end as its deadlines are.
+      if (FINAL_EVENTS.has(e.event.type)) dropExpiryDeadLetters(d, e.record.streamId);
+      else if (e.event.type === 'CredentialRotationAbandoned') dropExpiryDeadLetters(d, e.record.streamId, 'rotation');
       if (FINAL_EVENTS.has(e.event.type)) {
         if (held === undefined) return dropDeadlines(d, e.record.streamId);
         held.set(e.record.streamId, { cleared: true, puts: new Map() });

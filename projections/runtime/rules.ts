@@ -66,14 +66,29 @@ export const writeRules = (db: Database.Database, name: string, rules: ReadModel
  * earlier version, under rules nobody can tell now: a change too.
  */
 export const rulesChangeOf = (db: Database.Database, name: string, rules: ReadModelRules): RulesChange | undefined => {
+  const change = recordedRulesChange(db, name, rules);
+  if (change === undefined && readRules(db, name)?.fingerprint !== rules.fingerprint) writeRules(db, name, rules);
+  return change;
+};
+
+/**
+ * rulesChangeOf without its write: whether the read model `name` holds rows built under other rules than `rules`
+ * (undefined when it was built under them, or holds nothing yet). What a rebuild of several read models asks of
+ * each before it empties any (ProjectionRunner.rulesChanges).
+ */
+export const recordedRulesChange = (db: Database.Database, name: string, rules: ReadModelRules): RulesChange | undefined => {
   const recorded = readRules(db, name);
   if (recorded?.fingerprint === rules.fingerprint) return undefined;
-  if (readCheckpoint(db, name) === undefined) {
-    writeRules(db, name, rules);
-    return undefined;
-  }
+  if (readCheckpoint(db, name) === undefined) return undefined;
   return { name, recorded, given: rules };
 };
+
+/** recordedRulesChange of each projection that has rules. */
+export const recordedRulesChanges = (db: Database.Database, projections: readonly Projection[]): RulesChange[] =>
+  projections.flatMap((p) => {
+    const change = p.rules === undefined ? undefined : recordedRulesChange(db, p.name, p.rules);
+    return change === undefined ? [] : [change];
+  });
 
 /**
  * Each projection's rules checked once (`check`: rulesChangeOf, then a refusal or a rebuild), however many catch-ups

@@ -7,7 +7,7 @@ import { deleteCheckpoint, readCheckpoint, setupCheckpoints } from './checkpoint
 import { projectionLag } from './lag.ts';
 import { checkpointsOfAnotherLog, type OtherLog } from './log-check.ts';
 import { deferQueryIndexes, restoreQueryIndexes } from './query-indexes.ts';
-import { ReadModelRulesChanged, RulesChecks, rulesChangeOf, writeRules, type OnRulesChanged, type RulesChange } from './rules.ts';
+import { ReadModelRulesChanged, RulesChecks, recordedRulesChanges, rulesChangeOf, writeRules, type OnRulesChanged, type RulesChange } from './rules.ts';
 import type { Projection, ProjectionLag, ReadModelRules, ResetCause } from './types.ts';
 
 export interface RunnerOptions {
@@ -30,8 +30,8 @@ export interface RunnerOptions {
   /**
    * A read model built under other rules than its projection's (the audit trail under another signing policy), found
    * before it is extended: `refuse` (the default) throws ReadModelRulesChanged, writing nothing, for a process that
-   * only reads the record (a CLI query); `rebuild` replays it from position 0 under the new rules, for the process
-   * that holds the deployment's policy (the service, openCredence).
+   * only reads the record (a CLI query, a library script); `rebuild` replays it from position 0 under the new rules,
+   * for the process that holds the deployment's policy (the service: OpenOptions.onReadModelRulesChanged).
    */
   readonly onRulesChanged?: OnRulesChanged;
 }
@@ -208,6 +208,14 @@ export class ProjectionRunner {
    */
   checkRules(names: readonly string[] = this.names): Promise<readonly RulesChange[]> {
     return this.#rulesChecks.of(names.map((n) => this.#get(n)));
+  }
+
+  /**
+   * Each of `names` (default: all) whose read model holds rows built under other rules than its projection's, nothing
+   * written: what a rebuild of several asks before it empties any (`rebuild(name)` records its own rules, as asked).
+   */
+  rulesChanges(names: readonly string[] = this.names): RulesChange[] {
+    return recordedRulesChanges(this.#db, names.map((n) => this.#get(n)));
   }
 
   async #checkRulesOf(projection: Projection, rules: ReadModelRules): Promise<RulesChange | undefined> {
