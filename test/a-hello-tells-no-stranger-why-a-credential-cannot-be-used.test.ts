@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isCredenceError } from '../domain/errors.ts';
+import { isCredenceError, type CredenceError } from '../domain/errors.ts';
 import { associationLifetime } from '../domain/protocols/association-lifetime.ts';
 import { concealedRefusal } from '../domain/protocols/protocol.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
@@ -14,7 +14,9 @@ import { handshakeWorld, REGISTRAR_OWNER } from './handshake.fixtures.ts';
  * when a credential ends. Every such refusal is now the same answer; the real one is kept for the service's log. A
  * credential too near its end for any association is no longer refused at the hello at all: its hello is answered as
  * any other, and `lifetime_exhausted` comes at the finish, to a peer that has proved it holds the credential
- * (test/a-credential-with-no-lifetime-left-is-refused-after-its-proof.test.ts).
+ * (test/a-credential-with-no-lifetime-left-is-refused-after-its-proof.test.ts). Found in review after that: the
+ * refusal itself, against a challenge for a usable credential, still told whether a credential could be used; an
+ * association hello is now answered with a decoy challenge, the real reason still kept for the log.
  */
 
 /** What the peer is told (all that an answer is made from) and the refusal kept for the service's log. */
@@ -31,10 +33,8 @@ const toldAtProvisioning = {
   message: 'provisioning.hello rejected: unknown_credential',
   problem: { code: 'protocol', step: 'provisioning.hello', reason: 'unknown_credential', message: 'provisioning.hello rejected: unknown_credential' },
 };
-const toldAtAssociation = {
-  message: 'association.hello rejected: unknown_credential',
-  problem: { code: 'protocol', step: 'association.hello', reason: 'unknown_credential', message: 'association.hello rejected: unknown_credential' },
-};
+/** What the Registrar tells the service's log of a credential it answered a decoy challenge for. */
+type Concealed = (refusal: CredenceError) => void;
 
 describe('a provisioning hello for a bootstrap credential that cannot be used', () => {
   const cases = [
@@ -78,31 +78,34 @@ describe('an association hello for a credential that cannot be used', () => {
     ['from an unknown Registree', 'unknown_credential', async () => {
       const world = await handshakeWorld({ kind: 'psk256' });
       const handshake = await world.registree.start({ lifetimeSeconds: 60 });
-      return () => world.registrar.acceptHello({ ...handshake.hello, registreeId: 'CSE-MN-8' });
+      return (concealed: Concealed) => world.registrar.acceptHello({ ...handshake.hello, registreeId: 'CSE-MN-8' }, undefined, undefined, concealed);
     }],
     ['whose credential was revoked', 'credential_revoked', async () => {
       const world = await handshakeWorld({ kind: 'p256', revoked: true });
       const handshake = await world.registree.start({ lifetimeSeconds: 60 });
-      return () => world.registrar.acceptHello(handshake.hello);
+      return (concealed: Concealed) => world.registrar.acceptHello(handshake.hello, undefined, undefined, concealed);
     }],
     ['whose credential has expired', 'credential_expired', async () => {
       const world = await handshakeWorld({ kind: 'ed25519', validity: { notBefore: '2029-01-01T00:00:00.000Z', notAfter: '2030-01-01T00:10:00.000Z' } });
       const handshake = await world.registree.start({ lifetimeSeconds: 60 });
       world.clock.set('2030-01-01T00:10:00.000Z');
-      return () => world.registrar.acceptHello({ ...handshake.hello, sentAt: '2030-01-01T00:10:00.000Z' });
+      return (concealed: Concealed) => world.registrar.acceptHello({ ...handshake.hello, sentAt: '2030-01-01T00:10:00.000Z' }, undefined, undefined, concealed);
     }],
     ['whose PSK the Registrar no longer holds (the credential ended during the hello)', 'credential_revoked', async () => {
       const world = await handshakeWorld({ kind: 'psk256' });
       await world.registrarSe.destroy(REGISTRAR_OWNER, world.registrarHandle as KeyHandle);
       const handshake = await world.registree.start({ lifetimeSeconds: 60 });
-      return () => world.registrar.acceptHello(handshake.hello);
+      return (concealed: Concealed) => world.registrar.acceptHello(handshake.hello, undefined, undefined, concealed);
     }],
   ] as const;
 
-  it.each(cases)('%s is told unknown_credential and nothing else; the log keeps %s', async (_case, real, arrange) => {
-    const { told, logged } = await refusedHello(await arrange());
-    expect(told).toEqual(toldAtAssociation);
-    expect(logged).toMatchObject({ step: 'association.hello', reason: real });
+  // Not even refused: a refusal, whatever it says, tells that the credential cannot be used. A decoy challenge
+  // (adapters/protocols/association/decoy.ts; test/an-association-hello-for-an-unusable-credential-gets-a-challenge-like-any-other.test.ts).
+  it.each(cases)('%s is answered with a challenge like any other; the log keeps %s', async (_case, real, arrange) => {
+    const told: unknown[] = [];
+    const challenge = await (await arrange())((refusal) => told.push(refusal));
+    expect(challenge).toMatchObject({ type: 'association.challenge', registrarId: 'CSE-IN-1' });
+    expect(told.map(concealedRefusal)).toEqual([expect.objectContaining({ step: 'association.hello', reason: real })]);
   });
 });
 

@@ -158,29 +158,28 @@ describe('association handshake refusals', () => {
     });
   }
 
-  it('an expired credential is refused by the Registrar, and the Registree does not even start', async () => {
+  it('an expired credential gets a decoy challenge from the Registrar, and the Registree does not even start', async () => {
     const validity = { notBefore: '2029-01-01T00:00:00.000Z', notAfter: '2030-01-01T00:10:00.000Z' };
     const world = await handshakeWorld({ kind: 'ed25519', validity });
     const handshake = await world.registree.start({ lifetimeSeconds: 60 });
     world.clock.set('2030-01-01T00:10:00.000Z');
-    expect(await refusal(() => world.registrar.acceptHello({ ...handshake.hello, sentAt: '2030-01-01T00:10:00.000Z' }))).toEqual({
-      step: 'association.hello',
-      reason: 'unknown_credential',
-    });
+    // Answered as any hello (association/decoy.ts); refused at the finish, told why only to the holder.
+    expect(await world.registrar.acceptHello({ ...handshake.hello, sentAt: '2030-01-01T00:10:00.000Z' })).toMatchObject({ type: 'association.challenge' });
     expect(await refusal(() => world.registree.start({ lifetimeSeconds: 60 }))).toEqual({ step: 'association.start', reason: 'credential_expired' });
   });
 
-  it('a revoked credential is refused, as unknown_credential', async () => {
+  it('a revoked credential gets a decoy challenge, and its holder is told credential_revoked at the finish', async () => {
     const world = await handshakeWorld({ kind: 'p256', revoked: true });
     const handshake = await world.registree.start({ lifetimeSeconds: 60 });
-    expect(await refusal(() => world.registrar.acceptHello(handshake.hello))).toEqual({ step: 'association.hello', reason: 'unknown_credential' });
+    const { finish } = await handshake.acceptChallenge(await world.registrar.acceptHello(handshake.hello));
+    expect(await refusal(() => world.registrar.acceptFinish(finish))).toEqual({ step: 'association.finish', reason: 'credential_revoked' });
   });
 
-  it('a hello for another Registrar CSE, from an unknown Registree, or sent too long ago is refused', async () => {
+  it('a hello for another Registrar CSE or sent too long ago is refused; one from an unknown Registree gets a decoy challenge', async () => {
     const world = await handshakeWorld({ kind: 'psk256' });
     const handshake = await world.registree.start({ lifetimeSeconds: 60 });
     expect(await refusal(() => world.registrar.acceptHello({ ...handshake.hello, registrarId: 'CSE-IN-2' }))).toMatchObject({ reason: 'wrong_identity' });
-    expect(await refusal(() => world.registrar.acceptHello({ ...handshake.hello, registreeId: 'CSE-MN-8' }))).toMatchObject({ reason: 'unknown_credential' });
+    expect(await world.registrar.acceptHello({ ...handshake.hello, registreeId: 'CSE-MN-8' })).toMatchObject({ type: 'association.challenge', registreeId: 'CSE-MN-8' });
     world.clock.advance(301_000);
     expect(await refusal(() => world.registrar.acceptHello(handshake.hello))).toMatchObject({ reason: 'stale' });
   });

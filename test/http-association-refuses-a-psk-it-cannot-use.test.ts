@@ -45,7 +45,7 @@ describe('an association handshake on a PSK credential', () => {
     await handshake.abort();
   });
 
-  it('the service holds no key for is refused at the hello as an unknown credential, not an internal error', async () => {
+  it('the service holds no key for is answered as any credential that cannot be used (a decoy challenge), not an internal error', async () => {
     const now = Date.now();
     const validity = { notBefore: new Date(now - 60_000).toISOString(), notAfter: new Date(now + 90 * 86_400_000).toISOString() };
     // Recorded through the commands API: the engine knows the credential, the service's Secure Environment has no key.
@@ -60,9 +60,9 @@ describe('an association handshake on a PSK credential', () => {
       associationId: 'sa-I', registreeId: imported,
       credential: { kind: 'psk256', fingerprint: `sha256:${'ab'.repeat(32)}` },
     };
-    const refused = await world.post('/v1/registrar/associations/sa-I/hello', hello);
-    expect(refused.status).toBe(422);
-    expect(refused.body).toMatchObject({ step: 'association.hello', reason: 'unknown_credential' });
+    const answered = await world.post('/v1/registrar/associations/sa-I/hello', hello);
+    expect(answered.status).toBe(200);
+    expect(answered.body).toMatchObject({ type: 'association.challenge', registreeId: imported });
   });
 
   it("answers a device route whose service key is lost with 500, naming no key handle (found in review: 404 with the handle)", async () => {

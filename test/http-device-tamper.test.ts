@@ -280,10 +280,16 @@ describe('the association handshake over HTTP refuses tampered and replayed mess
     await expectNothingRecorded(head, 'association-sa-wrong', 'association-sa-other');
   });
 
-  it('a hello for an association that is not configured for this Registree is refused before any session', async () => {
+  it('a hello for an association that is not configured for this Registree gets a decoy challenge, and its finish what a failed proof gets', async () => {
+    const head = await world.head();
     const handshake = await registree().start({ lifetimeSeconds: 3600, associationId: 'sa-nowhere' });
-    expectProtocolProblem(await world.post(path('sa-nowhere', 'hello'), handshake.hello), 'association.hello', 'unknown_credential');
+    const challenge = await world.post(path('sa-nowhere', 'hello'), handshake.hello);
+    expect(challenge.status).toBe(200);
+    // The Registrar knows no credential for it: even its holder's proof is a failed one (association/decoy.ts).
+    const { finish } = await handshake.acceptChallenge(challenge.body);
+    expectProtocolProblem(await world.post(path('sa-nowhere', 'finish'), finish), 'association.finish', 'bad_signature');
     await handshake.abort();
+    await expectNothingRecorded(head, 'association-sa-nowhere');
   });
 
   it('the messages of a completed handshake, replayed, are refused and record nothing more', async () => {
@@ -294,7 +300,8 @@ describe('the association handshake over HTTP refuses tampered and replayed mess
     await handshake.acceptConfirm(confirm.body);
     expect(await state('sa-done')).toBe('associated');
     const head = await world.head();
-    expectProtocolProblem(await world.post(path('sa-done', 'hello'), handshake.hello), 'association.hello', 'unknown_credential');
+    // Its nonce is remembered (SER-012), checked as for any hello before the credential is.
+    expectProtocolProblem(await world.post(path('sa-done', 'hello'), handshake.hello), 'association.hello', 'replayed_nonce');
     // At another association's path it names the wrong one (its proofs cover the association it names).
     expectProtocolProblem(await world.post(path('sa-mac', 'hello'), handshake.hello), 'association.hello', 'wrong_identity');
     expectProtocolProblem(await world.post(path('sa-done', 'finish'), finish), 'association.finish', 'unknown_session');
@@ -306,7 +313,8 @@ describe('the association handshake over HTTP refuses tampered and replayed mess
     const refused = await associateOverHttp(httpDeviceTransport(world.service.url), sim.device, {
       associationId: 'sa-nowhere', credentialId: 'svc-t', lifetimeSeconds: 3600, registrar: sim.state.pinned.registrar,
     }).catch((e: unknown) => e);
-    expect(refused).toMatchObject({ status: 422, problem: { step: 'association.hello', reason: 'unknown_credential' } });
+    // Answered with a decoy challenge, then refused at the finish as any failed proof (association/decoy.ts).
+    expect(refused).toMatchObject({ status: 422, problem: { step: 'association.finish', reason: 'bad_signature' } });
     expect(sim.device.credentials.size).toBe(before);
   });
 });

@@ -90,7 +90,7 @@ describe('SecurityProcedures.provisionRemotely, refused by the Enrolment Functio
 });
 
 describe('SecurityProcedures.establish, refused by the Registrar', () => {
-  it('a hello refused (its credential revoked): the Registree\'s ephemeral key is destroyed', async () => {
+  it('a run of a revoked credential (a decoy challenge, refused at the finish): the Registree\'s keys are destroyed', async () => {
     world = await securityWorld('establish-hello');
     const w = world;
     const device = await w.provisioned('zz-assoc', 'ed25519', 'ed25519');
@@ -99,7 +99,8 @@ describe('SecurityProcedures.establish, refused by the Registrar', () => {
     const refused = await w.procedures
       .establish({ device, associationId: 'zz-sa', credentialId: 'zz-assoc-svc', lifetimeSeconds: 3600, registreeId: device.cseId! })
       .catch((e: unknown) => e);
-    expect(isCredenceError(refused, 'protocol') && refused.problem).toMatchObject({ step: 'association.hello', reason: 'unknown_credential' });
+    // Its hello gets a decoy challenge (association/decoy.ts); the holder is told why at the finish.
+    expect(isCredenceError(refused, 'protocol') && refused.problem).toMatchObject({ step: 'association.finish', reason: 'credential_revoked' });
     expect(made.length).toBeGreaterThan(0);
     expect(await alive(w, device, made)).toEqual([]);
   });

@@ -8,7 +8,9 @@ import type { RandomSource } from '../ports/random.ts';
 
 /**
  * Why a protocol step was refused. Reasons are stable codes for callers; details go into the message only. A hello
- * never answers why a credential cannot be used (`unusableCredential`): those reasons reach the service's log.
+ * never answers why a credential cannot be used (`unusableCredential`): those reasons reach the service's log. An
+ * association hello does not even answer that it cannot be used: it gets a decoy challenge
+ * (adapters/protocols/association/decoy.ts), the reason told at the finish to a peer that proves it holds the credential.
  */
 export type ProtocolReason =
   | 'malformed'
@@ -102,7 +104,9 @@ export const assertFresh = (step: string, sentAt: string, now: Date, maxSkewSeco
  * and until when, is its lifecycle, and a stranger holding a Node-ID and a public fingerprint must not learn it (seed
  * 002 unobservability; SER-001: a hello is answered before anyone has authenticated). The real refusal stays on the
  * error as its `cause`, not enumerable (as `new Error(message, { cause })` makes it), for the service's own log
- * (`concealedRefusal`): an answer is made from `problem` alone, so the cause never reaches the peer.
+ * (`concealedRefusal`): an answer is made from `problem` alone, so the cause never reaches the peer. At an association
+ * hello this refusal is not answered at all: it goes to the log, and the hello gets a decoy challenge (a refusal,
+ * whatever it says, tells that the credential cannot be used; adapters/protocols/association/decoy.ts).
  */
 export const unusableCredential = (step: string, real: CredenceError): CredenceError => {
   const told = protocolFailure(step, 'unknown_credential');
@@ -122,7 +126,8 @@ export const concealedRefusal = (error: unknown): { readonly step: string; reado
  * The credential a peer claims, as the infrastructure knows it, checked the same way by every protocol: known,
  * matching the claimed fingerprint and kind, not revoked, inside its validity (seed 003 clause 11.3.2: no
  * association, and no provisioning, from a revoked or expired credential). Checked at a hello, before the peer has
- * authenticated: every refusal is `unusableCredential`, the same answer for each reason.
+ * authenticated: every refusal is `unusableCredential`, the same answer for each reason (which the association
+ * handshake's Registrar answers with a decoy challenge instead, adapters/protocols/association/decoy.ts).
  */
 export const assertUsableCredential = <K extends { readonly descriptor?: CredentialDescriptor; readonly revoked?: boolean }>(
   step: string,

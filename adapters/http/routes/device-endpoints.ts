@@ -21,8 +21,9 @@ export const openDeviceEndpoints = async ({ credence }: ServiceContext): Promise
 
 /**
  * Answers a device message, logging at info the real reason behind a refusal the peer was told only
- * `unknown_credential` (`unusableCredential`): at a hello, or at the auth or finish of a run whose credential ended
- * before the peer's proof verified (seeds 002 and 004 unobservability). The device is not to learn that its
+ * `unknown_credential` (`unusableCredential`): at a provisioning hello, or at the auth or finish of a run whose
+ * credential ended before the peer's proof verified (seeds 002 and 004 unobservability). An association hello is
+ * not refused but answered with a decoy challenge, logged by its route (`logConcealed`). The device is not to learn that its
  * credential was revoked or has expired, but its operator must be able to. The log line's `msg` names the message
  * (`hello refused as unknown_credential`, `auth …`, `finish …`). A refusal names fingerprints and ids, never secret
  * material (domain/errors.ts).
@@ -31,13 +32,21 @@ export const answerDevice = async <T>(log: FastifyBaseLogger, answer: () => Prom
   try {
     return await answer();
   } catch (error) {
-    const concealed = concealedRefusal(error);
-    if (concealed !== undefined) {
-      const message = concealed.step.slice(concealed.step.lastIndexOf('.') + 1);
-      log.info({ step: concealed.step, reason: concealed.reason, detail: concealed.message }, `${message} refused as unknown_credential`);
-    }
+    logConcealed(log, error, 'refused as unknown_credential');
     throw error;
   }
+};
+
+/**
+ * Logs at info the real reason behind `error` if it is a refusal kept from the peer (`concealedRefusal`), under a
+ * `msg` naming the message and what the peer was told instead (`refused as unknown_credential`, or for an
+ * association hello `answered with a decoy challenge`, adapters/protocols/association/decoy.ts).
+ */
+export const logConcealed = (log: FastifyBaseLogger, error: unknown, told: string): void => {
+  const concealed = concealedRefusal(error);
+  if (concealed === undefined) return;
+  const message = concealed.step.slice(concealed.step.lastIndexOf('.') + 1);
+  log.info({ step: concealed.step, reason: concealed.reason, detail: concealed.message }, `${message} ${told}`);
 };
 
 /**

@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { AssociationChallenge, AssociationConfirm, AssociationFinish, AssociationHello, foreignVersionRefusal } from '../../../domain/protocols/index.ts';
 import { AssociationPath, PinnedResponder } from '../../protocols/procedures/index.ts';
 import type { RouteModule } from '../context.ts';
-import { answerDevice, helloPeer, openDeviceEndpoints } from './device-endpoints.ts';
+import { answerDevice, helloPeer, logConcealed, openDeviceEndpoints } from './device-endpoints.ts';
 
 const DEVICE = { access: 'device' } as const;
 const TAGS = ['device: association handshake'];
@@ -21,9 +21,11 @@ const refuseForeignVersion = (step: string) => async (request: FastifyRequest): 
  * authenticates inside the handshake with its credential). The association id is in the path: an operator
  * configured it (`configureAssociation`, 11.3.1) and the Registrar resolves the credential from it on every
  * request, keeping nothing between requests but its bounded session table, where hellos from elsewhere cannot end a
- * Registree's run (`helloPeer`). A hello's refusal of its credential is `unknown_credential` whatever the reason, and
- * so is a finish's when the credential ended during the run, before the Registree's proof verified: the reason goes
- * to the log (`answerDevice`). The challenge carries nothing of the credential (no lifetime: that would tell its
+ * Registree's run (`helloPeer`). A hello whose credential cannot be used, whatever the reason, gets a decoy challenge
+ * of the same shape as a real one (association/decoy.ts; seeds 002/004, SER-001: a refusal would tell anyone that the
+ * credential is not usable), its reason logged (`logConcealed`); its finish gets what a failed proof gets, or, from
+ * the credential's holder, the reason. A finish whose credential ended during the run, before the Registree's proof
+ * verified, is `unknown_credential`, the reason in the log (`answerDevice`). The challenge carries nothing of the credential (no lifetime: that would tell its
  * notAfter to anyone who knows its fingerprint); the Registrar grants the lifetime once the finish's proof verified,
  * records `AssociationEstablished`, then answers with its confirm, which carries the grant under its key
  * confirmation (RegistrarEndpoint).
@@ -43,8 +45,10 @@ export const registrarRoutes: RouteModule = async (app, context) => {
       tags: TAGS,
       summary: 'Step 1: the Registree\'s hello for a configured association; answered with the signed challenge',
       description:
-        'A credential that cannot be used for this association (not configured for it, revoked, expired, not yet valid) is 422 ' +
-        '`unknown_credential` whatever the reason. The challenge tells nothing of the credential: the lifetime is granted in the confirm. ' +
+        'A credential that cannot be used for this association (unknown, not configured for it, revoked, expired, not yet valid) gets a decoy ' +
+        'challenge of the same shape, not a refusal, which would tell anyone that it is not usable; its finish is refused as a failed proof ' +
+        '(or, to the holder of a credential configured for the association, with the reason). ' +
+        'The challenge tells nothing of the credential: the lifetime is granted in the confirm. ' +
         'A message of another handshake version is 422 `unsupported_version`.',
       params: AssociationPath,
       body: AssociationHello,
@@ -52,7 +56,9 @@ export const registrarRoutes: RouteModule = async (app, context) => {
     },
     preValidation: refuseForeignVersion('association.hello'),
   }, async (request) =>
-    answerDevice(request.log, async () => (await registrar()).acceptHello(request.params.associationId, request.body, helloPeer(request))));
+    answerDevice(request.log, async () =>
+      (await registrar()).acceptHello(request.params.associationId, request.body, helloPeer(request), (refusal) =>
+        logConcealed(request.log, refusal, 'answered with a decoy challenge'))));
 
   app.post('/v1/registrar/associations/:associationId/finish', {
     config: DEVICE,
@@ -62,7 +68,9 @@ export const registrarRoutes: RouteModule = async (app, context) => {
       description:
         'Like a TLS 1.3 server after the client Finished, the Registrar records on a verified finish; the Registree reports the association once it has verified the confirm ' +
         'and its grant (the lifetime and expiry, covered by the confirm\'s key confirmation). ' +
-        'A credential that ended during the handshake (revoked, its key destroyed) is 422 `unknown_credential`, as at the hello; one whose proof verified ' +
+        'The finish of a decoy run (its hello\'s credential could not be used) is 422 `bad_signature` or `bad_mac` as any failed proof, or, when its proof ' +
+        'verifies with the credential the association was configured with, 422 with the reason (`credential_revoked`, `credential_expired`, ...). ' +
+        'A credential that ended during the handshake (revoked, its key destroyed) is 422 `unknown_credential`; one whose proof verified ' +
         'but that leaves no lifetime after the margin is 422 `lifetime_exhausted`.',
       params: AssociationPath,
       body: AssociationFinish,

@@ -3,7 +3,15 @@ import { toHex } from '../../../domain/crypto/bytes.ts';
 import type { Clock } from '../../../domain/ports/clock.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
-import { assertFresh, assertUsableCredential, newNonce, protocolFailure } from '../../../domain/protocols/protocol.ts';
+import { CredenceError } from '../../../domain/errors.ts';
+import {
+  assertFresh,
+  assertUsableCredential,
+  concealedRefusal,
+  newNonce,
+  protocolFailure,
+  unusableCredential,
+} from '../../../domain/protocols/protocol.ts';
 import { ASSOCIATION_VERSION, parseAssociationMessage } from '../../../domain/protocols/association-version.ts';
 import { withoutFields, type Transcript } from '../../../domain/crypto/transcript.ts';
 import { SessionTable, type Claim, type SessionBase } from '../shared/session-table.ts';
@@ -27,6 +35,7 @@ import {
   type AssociationOutcome,
 } from '../../../domain/protocols/association-messages.ts';
 import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
+import { decoySigner, knownVerifier, refuseDecoyFinish, type Decoy } from './decoy.ts';
 import { deriveAssociationKeys, destroyAssociationKeys, keyConfirmationFor, PROTOCOL, proofFor, type AssociationKeys } from './session-key.ts';
 
 /** The Registree's credential as the engine knows it. */
@@ -67,29 +76,59 @@ export interface RegistrarOptions {
 export interface RegistrarScope {
   readonly association: string;
   readonly resolveCredential: RegistrarOptions['resolveCredential'];
+  /**
+   * The credential the association was configured with, whatever its state or the association's, when
+   * `resolveCredential` finds none: never run with, only asked why a credential cannot be used and to check the
+   * proof of a decoy run with (decoy.ts), so that its holder, and the log, are told that it was revoked, say.
+   */
+  readonly knownCredential?: RegistrarOptions['resolveCredential'];
 }
 
-interface Session extends SessionBase {
+interface RunBase extends SessionBase {
   stage: 'challenged';
   readonly hello: AssociationHello;
   readonly association: string | undefined;
   readonly transcript: Transcript;
   readonly challenge: AssociationChallenge;
   readonly challengeTranscript: Uint8Array;
+  readonly ephemeral: KeyHandle;
+}
+
+interface RealRun extends RunBase {
+  readonly decoy?: undefined;
   /** When the Registree's credential ends: the grant is cut to it at the finish, once the Registree has proved itself. */
   readonly credentialNotAfter: string;
   readonly verifier: ProofVerifier;
   readonly psk?: KeyHandle;
-  readonly ephemeral: KeyHandle;
 }
+
+/** A run answering a hello whose credential cannot be used (decoy.ts): refused at its finish, never recorded. */
+interface DecoyRun extends RunBase {
+  readonly decoy: Decoy;
+}
+
+type Session = RealRun | DecoyRun;
+
+/** How a challenge is proved, and what its run keeps to check the finish. */
+type Opening =
+  | { readonly signer: CredentialKey; readonly run: Pick<RealRun, 'credentialNotAfter' | 'verifier' | 'psk'> }
+  | { readonly signer: CredentialKey; readonly run: Pick<DecoyRun, 'decoy'> };
 
 const HELLO = 'association.hello';
 const FINISH = 'association.finish';
+const REGISTREE_AUTHENTICATION_FAILED = 'Registree authentication failed';
+
+/** The real refusal behind an `unusableCredential` answer (its cause); any other error is thrown on. */
+const realRefusal = (error: unknown): CredenceError => {
+  if (concealedRefusal(error) === undefined) throw error;
+  return (error as Error).cause as CredenceError;
+};
 
 /**
  * The Registrar CSE side of the association handshake (seed 003 clause 11.3.2): mutual authentication of the
  * Registree, session keys (one per direction) with key confirmation, a lifetime strictly shorter than the
- * credential's, granted only once the Registree has proved it holds the credential, replay protection.
+ * credential's, granted only once the Registree has proved it holds the credential, replay protection. A hello whose
+ * credential cannot be used gets a decoy challenge (decoy.ts), so no answer before the finish tells whether it can.
  */
 export class Registrar {
   readonly #o: RegistrarOptions;
@@ -106,8 +145,8 @@ export class Registrar {
     this.#sessions = new SessionTable<Session>({
       timeoutSeconds: options.sessionTimeoutSeconds ?? 60,
       maxSessions: options.maxSessions,
-      cleanup: (s) => destroyQuietly(options.se, s.ephemeral),
-      peerKeys: (s) => [pskOf(s.verifier), s.psk],
+      cleanup: (s) => destroyQuietly(options.se, s.ephemeral, s.decoy?.key),
+      peerKeys: (s) => (s.decoy === undefined ? [pskOf(s.verifier), s.psk] : []),
     });
   }
 
@@ -120,8 +159,19 @@ export class Registrar {
     return this.#sessions.size;
   }
 
-  /** `peer`: where the hello came from, if the transport knows (SessionTable: a flood from elsewhere cannot end this run). */
-  async acceptHello(input: unknown, scope?: RegistrarScope, peer?: Claim['peer']): Promise<AssociationChallenge> {
+  /**
+   * Answers a hello with a challenge. `peer`: where the hello came from, if the transport knows (SessionTable: a flood
+   * from elsewhere cannot end this run). A hello whose credential cannot be used (unknown, not configured for this
+   * association, revoked, expired, not yet valid, its key shredded) is answered with a decoy challenge (decoy.ts) that
+   * only the holder of the credential's secret could tell from a real one; `concealed` is told the real refusal, an
+   * `unusableCredential` whose cause says why (`concealedRefusal`), for the service's log.
+   */
+  async acceptHello(
+    input: unknown,
+    scope?: RegistrarScope,
+    peer?: Claim['peer'],
+    concealed?: (refusal: CredenceError) => void,
+  ): Promise<AssociationChallenge> {
     const { se } = this.#o;
     const hello = parseAssociationMessage(AssociationHello, input, HELLO);
     const now = this.#o.now();
@@ -139,23 +189,73 @@ export class Registrar {
       throw protocolFailure(HELLO, 'wrong_identity', 'a hello naming an association is answered only for that association');
     }
     assertFresh(HELLO, hello.sentAt, now, this.#skew);
-    const known = assertUsableCredential(
-      HELLO,
-      await (scope?.resolveCredential ?? this.#o.resolveCredential)(hello.registreeId, hello.credential.fingerprint),
-      hello.credential,
-      now,
-      hello.registreeId,
-    );
-    const { descriptor } = known;
-    // No lifetime is granted here: it is cut to the credential's notAfter, which a peer that has not proved it holds
-    // the credential must not learn (seeds 002/004; SER-001). The confirm carries it (acceptFinish).
-    const verifier = initiatorVerifier(HELLO, known);
-    const signer = responderSigner(HELLO, known, this.#o.signingKey, 'this Registrar has no signing key for asymmetric credentials');
+    // Refused by the claimed kind alone, so alike for a credential that can be used and one that cannot.
+    const missingSigningKey = 'this Registrar has no signing key for asymmetric credentials';
+    if (hello.credential.kind !== 'psk256' && !this.#o.signingKey) throw protocolFailure(HELLO, 'unsupported', missingSigningKey);
+    const resolved = await (scope?.resolveCredential ?? this.#o.resolveCredential)(hello.registreeId, hello.credential.fingerprint);
+    let opening = this.#open(resolved, hello, now, missingSigningKey);
+    let known = resolved;
+    if (opening instanceof CredenceError && resolved === undefined && scope?.knownCredential !== undefined) {
+      // The association cannot be run (not configured for this Registree, or ended): if its credential cannot be used
+      // either, that is the real reason; if it could, the association's `unknown_credential` stays.
+      known = await scope.knownCredential(hello.registreeId, hello.credential.fingerprint);
+      const own = this.#open(known, hello, now, missingSigningKey);
+      if (own instanceof CredenceError) opening = own;
+    }
     // Nothing is written for an unauthenticated hello but a pending session, which a flood cannot keep from a
     // legitimate Registree (SessionTable); the nonce is remembered once the finish proof verifies (acceptFinish).
+    // The same checks, in the same order, for a decoy run: a replay is refused alike whatever the credential.
     this.#sessions.assertNotPending(HELLO, hello.registreeNonce);
     await assertNewHello(HELLO, { ephemeral: hello.ephemeral, nonce: hello.registreeNonce }, this.#replay, now);
 
+    let refusal: CredenceError;
+    if (opening instanceof CredenceError) refusal = opening;
+    else {
+      try {
+        return await this.#challenge(hello, now, opening, scope, peer);
+      } catch (error) {
+        // The credential's key went from the Secure Environment during the hello (the credential ended): a decoy run.
+        refusal = realRefusal(error);
+      }
+    }
+    // A credential that cannot be used is answered with a decoy challenge (decoy.ts), not a refusal: whether a
+    // credential is usable is its lifecycle, which a stranger must not learn (seeds 002/004; SER-001). Its real reason
+    // goes to the service's log (`concealed`) and, at the finish, to a peer that proves it holds the credential.
+    const { signer, key } = await decoySigner(se, HELLO, hello.credential.kind, this.#o.signingKey, missingSigningKey);
+    const decoy: Decoy = { refusal, verifier: knownVerifier(known, hello.credential), key };
+    try {
+      const challenge = await this.#challenge(hello, now, { signer, run: { decoy } }, scope, peer);
+      concealed?.(unusableCredential(HELLO, refusal));
+      return challenge;
+    } catch (error) {
+      await destroyQuietly(se, key);
+      throw error;
+    }
+  }
+
+  /** How a real run's challenge is proved and its finish checked; or, for a credential that cannot be used, why not. */
+  #open(resolved: RegistreeCredential | undefined, hello: AssociationHello, now: Date, missingSigningKey: string): Opening | CredenceError {
+    try {
+      const known = assertUsableCredential(HELLO, resolved, hello.credential, now, hello.registreeId);
+      const { descriptor } = known;
+      // No lifetime is granted here: it is cut to the credential's notAfter, which a peer that has not proved it holds
+      // the credential must not learn (seeds 002/004; SER-001). The confirm carries it (acceptFinish).
+      return {
+        signer: responderSigner(HELLO, known, this.#o.signingKey, missingSigningKey),
+        run: {
+          credentialNotAfter: descriptor.validity.notAfter,
+          verifier: initiatorVerifier(HELLO, known),
+          ...(known.handle && descriptor.kind === 'psk256' ? { psk: known.handle } : {}),
+        },
+      };
+    } catch (error) {
+      return realRefusal(error);
+    }
+  }
+
+  /** The challenge of a run, real or decoy, made alike; the run takes a pending slot in the session table. */
+  async #challenge(hello: AssociationHello, now: Date, opening: Opening, scope: RegistrarScope | undefined, peer: Claim['peer']): Promise<AssociationChallenge> {
+    const { se } = this.#o;
     // Every run has an ephemeral ECDH, PSK runs too (psk_dhe_ke, RFC 8446 4.2.9); the hello's schema requires it.
     const ephemeral = await se.generate(hello.ephemeral.group, { ephemeral: true, usage: 'agree' });
     try {
@@ -173,24 +273,13 @@ export class Registrar {
       };
       const transcript = transcriptFromHello(PROTOCOL, hello);
       const th = transcript.absorb(unsigned.type, unsigned);
-      const challenge = { ...unsigned, proof: await prove(se, signer, proofFor('registrar', 'challenge', th)) };
-      await this.#sessions.add(HELLO, now, {
-        id: challenge.sessionId,
-        stage: 'challenged',
-        hello,
-        association: scope?.association,
-        transcript,
-        challenge,
-        challengeTranscript: th,
-        credentialNotAfter: descriptor.validity.notAfter,
-        verifier,
-        ...(known.handle && descriptor.kind === 'psk256' ? { psk: known.handle } : {}),
-        ephemeral,
-      }, { claimant: hello.registreeId, nonce: hello.registreeNonce, peer });
+      const challenge = { ...unsigned, proof: await prove(se, opening.signer, proofFor('registrar', 'challenge', th)) };
+      const base = { id: challenge.sessionId, stage: 'challenged' as const, hello, association: scope?.association, transcript, challenge, challengeTranscript: th, ephemeral };
+      await this.#sessions.add(HELLO, now, { ...base, ...opening.run }, { claimant: hello.registreeId, nonce: hello.registreeNonce, peer });
       return challenge;
     } catch (error) {
       await destroyQuietly(se, ephemeral);
-      throw keyGoneBeforeProof(HELLO, error, [pskOf(verifier)]);
+      throw keyGoneBeforeProof(HELLO, error, 'verifier' in opening.run ? [pskOf(opening.run.verifier)] : []);
     }
   }
 
@@ -200,7 +289,7 @@ export class Registrar {
    * peer holding the credential can be told: at the hello it would tell anyone that the credential ends within the
    * margin.
    */
-  #grant(session: Session, now: Date): GrantedLifetime {
+  #grant(session: RealRun, now: Date): GrantedLifetime {
     return associationLifetime({
       requestedSeconds: session.hello.requestedLifetimeSeconds,
       credentialNotAfter: session.credentialNotAfter,
@@ -215,7 +304,8 @@ export class Registrar {
    * Registree's key confirmation (RFC 8446 4.4.4), then answers with the grant and this Registrar's own key
    * confirmation, which covers it. The outcome is the Registrar's to record: the finish has verified. The Registree
    * reports the association only once it has verified `confirm` and its grant. A run whose hello had a scope finishes
-   * only in the same `association`.
+   * only in the same `association`. A decoy run (its hello's credential could not be used) is refused here, always:
+   * as a failed proof, or with the real reason to a Registree whose proof verifies with the credential (decoy.ts).
    */
   async acceptFinish(input: unknown, association?: string): Promise<{ confirm: AssociationConfirm; outcome: AssociationOutcome }> {
     const finish = parseAssociationMessage(AssociationFinish, input, FINISH);
@@ -226,7 +316,12 @@ export class Registrar {
       if (session.association !== association) throw protocolFailure(FINISH, 'unknown_session', 'the session belongs to another association');
       if (finish.registrarNonce !== challenge.registrarNonce) throw protocolFailure(FINISH, 'nonce_mismatch');
       const th = session.transcript.absorb(finish.type, withoutFields(finish, 'proof', 'keyConfirmation'));
-      await assertProof(se, session.verifier, proofFor('registree', 'finish', th), finish.proof, FINISH, 'Registree authentication failed');
+      const proved = proofFor('registree', 'finish', th);
+      // A decoy run ends here: its holder is told why its credential cannot be used, anyone else what a failed proof gets.
+      if (session.decoy !== undefined) {
+        return refuseDecoyFinish(se, session.decoy, hello.credential.kind, proved, finish.proof, FINISH, REGISTREE_AUTHENTICATION_FAILED);
+      }
+      await assertProof(se, session.verifier, proved, finish.proof, FINISH, REGISTREE_AUTHENTICATION_FAILED);
       // The Registree has proved it holds the credential: now it may be told what lifetime the credential leaves, or
       // that it leaves none, refused before any key is derived or anything remembered.
       const grant = this.#grant(session, now);

@@ -200,6 +200,17 @@ export class Infrastructure {
     return this.#credentialById(c.credentialId, fingerprint);
   }
 
+  /**
+   * The credential association `associationId` was configured with for this Registree and Registrar CSE, whatever
+   * the state of the association, its node or the credential: never to run a handshake with, only to check the proof
+   * of a decoy run (adapters/protocols/association/decoy.ts), so that the holder of a credential that ended is told why.
+   */
+  async credentialConfiguredFor(associationId: string, registreeId: string, fingerprint: string) {
+    const c = (await this.o.engine.entity('association', associationId)).snapshot.context as AssociationContext;
+    if (c.credentialId === undefined || c.registree?.id !== registreeId || c.registrarCseId !== this.registrarCseId) return undefined;
+    return this.#credentialById(c.credentialId, fingerprint);
+  }
+
   /** What a device pins to authenticate the Enrolment Function (at the factory) or the Registrar CSE (11.3.1). */
   async pinned(responder: 'enrolment-function' | 'registrar'): Promise<PinnedResponder> {
     const { kind } = this.signing;

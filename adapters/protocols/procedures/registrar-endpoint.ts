@@ -1,3 +1,4 @@
+import type { CredenceError } from '../../../domain/errors.ts';
 import type { AssociationChallenge, AssociationConfirm } from '../../../domain/protocols/association-messages.ts';
 import type { Infrastructure } from './infrastructure.ts';
 import { recordAssociation } from './record.ts';
@@ -26,12 +27,16 @@ export class RegistrarEndpoint {
     return this.infra.pinned('registrar');
   }
 
-  /** `peer`: the address the hello came from (`Claim.peer`), so that hellos from elsewhere never end this Registree's run. */
-  acceptHello(associationId: string, input: unknown, peer?: Claim['peer']): Promise<AssociationChallenge> {
+  /**
+   * `peer`: the address the hello came from (`Claim.peer`), so that hellos from elsewhere never end this Registree's
+   * run. A hello whose credential cannot be used gets a decoy challenge (association/decoy.ts); `concealed` is told why.
+   */
+  acceptHello(associationId: string, input: unknown, peer?: Claim['peer'], concealed?: (refusal: CredenceError) => void): Promise<AssociationChallenge> {
     return this.infra.registrar.acceptHello(input, {
       association: associationId,
       resolveCredential: (registreeId, fingerprint) => this.infra.credentialOfAssociation(associationId, registreeId, fingerprint),
-    }, peer);
+      knownCredential: (registreeId, fingerprint) => this.infra.credentialConfiguredFor(associationId, registreeId, fingerprint),
+    }, peer, concealed);
   }
 
   /** Verifies the finish, records `AssociationEstablished`, and only then answers with the confirm. */

@@ -1,0 +1,96 @@
+import { CredenceError, isKeyNotFound } from '../../../domain/errors.ts';
+import { fromBase64url } from '../../../domain/crypto/base64url.ts';
+import type { CredentialDescriptor, CredentialKind } from '../../../domain/crypto/credential.ts';
+import { protocolFailure } from '../../../domain/protocols/protocol.ts';
+import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
+import { checkProof, proofFailure, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
+
+/**
+ * A decoy run: the Registrar's answer to a hello whose credential it cannot use (unknown, not configured for this
+ * association, revoked, expired, not yet valid, its key shredded). A refusal at the hello, whatever its reason, told
+ * anyone holding a Registree id and a public fingerprint whether that credential is usable, revoked say (seeds 002
+ * and 004 unobservability; SER-001). So such a hello is answered with a challenge no one without the credential's
+ * secret can tell from a real one: a fresh session id, nonce and ephemeral key, and a proof made the way a real one
+ * is (signature mode: the Registrar's own signature over the transcript, the same as in a real run; PSK mode: an
+ * HMAC under a fresh random key, discarded with the run). The run takes a pending slot in the session table as a
+ * real run does and is refused at its finish (`refuseDecoyFinish`); nothing of it is ever recorded or remembered.
+ */
+export interface Decoy {
+  /** The real refusal, for the peer only once its proof verifies with the credential (`refuseDecoyFinish`). */
+  readonly refusal: CredenceError;
+  /** The credential's verifier, when this Registrar knows the credential the hello claims and can check a proof with it. */
+  readonly verifier?: ProofVerifier | undefined;
+  /** The random key a PSK-mode decoy challenge was MACed with: destroyed with the run, like its ephemeral key. */
+  readonly key?: KeyHandle | undefined;
+}
+
+/**
+ * How a proof of the claimed credential would be checked, if this Registrar knows that credential (the one it
+ * resolved, matching the claimed fingerprint and kind, with a key to check against): else undefined.
+ */
+export const knownVerifier = (
+  known: { readonly descriptor?: CredentialDescriptor; readonly handle?: KeyHandle | undefined } | undefined,
+  claimed: { readonly fingerprint: string; readonly kind: string },
+): ProofVerifier | undefined => {
+  const d = known?.descriptor;
+  if (d === undefined || d.fingerprint !== claimed.fingerprint || d.kind !== claimed.kind) return undefined;
+  if (d.kind !== 'psk256') return { kind: d.kind, publicKey: fromBase64url(d.publicKey) };
+  return known?.handle === undefined ? undefined : { kind: 'psk256', handle: known.handle };
+};
+
+/**
+ * What a decoy challenge is proved with, by the claimed kind, as a real one would be: the Registrar's signing key
+ * (refused `unsupported`, as a real run is, when it has none), or a fresh random PSK in the Secure Environment,
+ * ephemeral, which the caller destroys with the run.
+ */
+export const decoySigner = async (
+  se: OwnedSecureEnvironment,
+  step: string,
+  kind: CredentialKind,
+  signingKey: (CredentialKey & { readonly kind: 'ed25519' | 'p256' }) | undefined,
+  missingSigningKey: string,
+): Promise<{ readonly signer: CredentialKey; readonly key?: KeyHandle }> => {
+  if (kind !== 'psk256') {
+    if (!signingKey) throw protocolFailure(step, 'unsupported', missingSigningKey);
+    return { signer: signingKey };
+  }
+  const key = await se.generate('psk256', { ephemeral: true });
+  return { signer: { kind: 'psk256', handle: key }, key };
+};
+
+/** A proof check that a key gone from the Secure Environment (the credential shredded) fails instead of throwing. */
+const checkQuietly = async (se: OwnedSecureEnvironment, verifier: ProofVerifier, input: Uint8Array, proof: string): Promise<boolean> => {
+  try {
+    return await checkProof(se, verifier, input, proof);
+  } catch (error) {
+    if (isKeyNotFound(error)) return false;
+    throw error;
+  }
+};
+
+/**
+ * The finish of a decoy run, always refused. A peer whose proof verifies with the credential holds it, and is told
+ * the real reason at `step` (`credential_revoked`, `credential_expired`, ...). Anyone else gets exactly what a
+ * failed proof of the claimed kind gets in a real run (`assertProof`: `bad_mac` or `bad_signature`, with the same
+ * detail), so the finish tells a stranger no more than the challenge did.
+ */
+export const refuseDecoyFinish = async (
+  se: OwnedSecureEnvironment,
+  decoy: Decoy,
+  claimedKind: CredentialKind,
+  input: Uint8Array,
+  proof: string,
+  step: string,
+  detail: string,
+): Promise<never> => {
+  if (decoy.verifier !== undefined && (await checkQuietly(se, decoy.verifier, input, proof))) throw atStep(decoy.refusal, step);
+  throw protocolFailure(step, proofFailure({ kind: claimedKind }), detail);
+};
+
+/** `refusal`, made at another step, as a refusal of `step`: the same reason and detail. */
+const atStep = (refusal: CredenceError, step: string): CredenceError => {
+  const { problem } = refusal;
+  if (problem.code !== 'protocol') return refusal;
+  const message = refusal.message.startsWith(problem.step) ? `${step}${refusal.message.slice(problem.step.length)}` : refusal.message;
+  return new CredenceError({ ...problem, step, message });
+};
