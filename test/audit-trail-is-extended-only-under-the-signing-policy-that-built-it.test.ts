@@ -21,6 +21,7 @@ import { timeline } from '../projections/audit/index.ts';
 import { capture } from './support/cli.ts';
 import { operator, T0 } from './support/fleet.ts';
 import { AUDIENCE, recordSignedAndAltered } from './support/signed-fleet.ts';
+import { readModelRows } from './support/signed-folder.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 const folder = temporaryFolders('credence-audit-rules-');
@@ -34,17 +35,6 @@ const statuses = (dir: string, streams: readonly string[] = STREAMS) => {
   const db = openReadModels({ dir });
   try {
     return streams.map((s) => timeline(db, s).map((e) => e.signature.status));
-  } finally {
-    db.close();
-  }
-};
-
-/** Every row of every table of the folder's read models: what "nothing written" compares. */
-const readModelRows = (dir: string): Record<string, unknown[]> => {
-  const db = openReadModels({ dir });
-  try {
-    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
-    return Object.fromEntries(tables.map((t) => [t, db.prepare(`SELECT * FROM "${t}"`).all()]));
   } finally {
     db.close();
   }
