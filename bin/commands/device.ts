@@ -148,9 +148,11 @@ const registerProvision = (device: Command, io: Io): void => {
     kind: z.enum(['ed25519', 'p256', 'psk256']),
     predecessorId: Identifier.optional(),
     ...Server,
+    token: z.string().optional(),
+    tokenFile: PathArg.optional(),
     json: z.boolean().optional(),
   });
-  withJson(withServerUrl(withDevice(device.command('provision'))))
+  withJson(withToken(withServerUrl(withDevice(device.command('provision'))), 'to check an unfinished earlier provision by its fingerprint'))
     .description('remote provisioning of a service credential through the Enrolment Function (device routes, no token); the node must be enrolled')
     .requiredOption('--credential-id <id>', 'the id the new credential is recorded under')
     .addOption(kindOption(['ed25519', 'p256', 'psk256'], 'the credential kind: a key pair made in the device, or a PSK delivered encrypted'))
@@ -159,13 +161,22 @@ const registerProvision = (device: Command, io: Io): void => {
       handler(io, async (raw: Record<string, unknown>, command: Command) => {
         const o = parseOptions(command, Options, raw);
         const server = deviceServer(o, io);
-        const recorded = await onDevice(deviceDir(o), (sim) => provision(server, sim, o));
-        if (o.json === true) io.out(json(recorded));
-        else io.out(printable(`credential ${recorded.credentialId} provisioned: ${recorded.kind} ${recorded.fingerprint} (event at position ${recorded.position})`));
+        // With a token (any of its three sources), a run an earlier provision left pending is checked on the server.
+        const checkWith = hasToken(o, io) ? serverTarget({ server: server.url, token: o.token, tokenFile: o.tokenFile, timeout: o.timeout }, io) : undefined;
+        const outcome = await onDevice(deviceDir(o), (sim) =>
+          provision(server, sim, { credentialId: o.credentialId, kind: o.kind, predecessorId: o.predecessorId, checkWith }),
+        );
+        if (o.json === true) io.out(json(outcome));
+        else if (outcome.type === 'provisioning.adopted') io.out(printable(`credential ${outcome.credentialId} adopted: ${outcome.kind} ${outcome.fingerprint} (recorded by the server in an earlier run)`));
+        else io.out(printable(`credential ${outcome.credentialId} provisioned: ${outcome.kind} ${outcome.fingerprint} (event at position ${outcome.position})`));
         return EXIT.done;
       }),
     );
 };
+
+/** Whether an operator token was given, from any of its three sources. */
+const hasToken = (o: { token?: string | undefined; tokenFile?: string | undefined }, io: Io): boolean =>
+  o.token !== undefined || o.tokenFile !== undefined || (envOf(io)['CREDENCE_TOKEN'] ?? '') !== '';
 
 const registerAssociate = (device: Command, io: Io): void => {
   const Options = z.object({
@@ -188,8 +199,7 @@ const registerAssociate = (device: Command, io: Io): void => {
         const o = parseOptions(command, Options, raw);
         const server = deviceServer(o, io);
         // With a token (any of its three sources), the association is configured first; without one, only the handshake.
-        const hasToken = o.token !== undefined || o.tokenFile !== undefined || (envOf(io)['CREDENCE_TOKEN'] ?? '') !== '';
-        const configureWith: ServerTarget | undefined = hasToken
+        const configureWith: ServerTarget | undefined = hasToken(o, io)
           ? serverTarget({ server: server.url, token: o.token, tokenFile: o.tokenFile, timeout: o.timeout }, io)
           : undefined;
         const outcome = await onDevice(deviceDir(o), (sim) =>

@@ -12,6 +12,12 @@ export interface ProvisionRequest {
   readonly predecessorId?: string | undefined;
   /** The Enrolment Function as pinned at the factory. */
   readonly enrolmentFunction: PinnedResponder;
+  /**
+   * Called with the new key and what the server will record, before the receipt that makes it record them is sent
+   * (write-ahead: a device that cannot name the key first must not send it). A throw ends the run as a refusal does,
+   * the key destroyed and nothing sent.
+   */
+  readonly beforeReceipt?: ((made: NodeProvisioningResult) => Promise<void> | void) | undefined;
 }
 
 const RECORDED = 'provisioning.recorded';
@@ -36,6 +42,7 @@ export const provisionOverHttp = async (
     const auth = await session.acceptChallenge(await transport.post(DEVICE_PATHS.enrolmentStep('hello'), session.hello));
     const delivered = await session.acceptDelivery(await transport.post(DEVICE_PATHS.enrolmentStep('auth'), auth));
     result = delivered.result;
+    await request.beforeReceipt?.(result);
     const recorded = parseMessage(ProvisioningRecorded, await transport.post(DEVICE_PATHS.enrolmentStep('receipt'), delivered.receipt), RECORDED);
     if (recorded.credentialId !== request.credentialId || recorded.fingerprint !== result.credential.fingerprint) {
       throw protocolFailure(RECORDED, 'credential_mismatch', 'the server recorded another credential');

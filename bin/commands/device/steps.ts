@@ -12,10 +12,11 @@ import { streamIdOf } from '../../../domain/streams.ts';
 import { ProblemResponse, UnexpectedResponse } from '../../../adapters/client/http.ts';
 import type { CommandOutcomeJson } from '../../../adapters/client/operator.ts';
 import { associateOverHttp, fetchPinnedInfrastructure, httpDeviceTransport, provisionOverHttp, type DeviceTransport } from '../../../adapters/client/device/index.ts';
-import { Device } from '../../../adapters/protocols/procedures/index.ts';
+import { Device, type ProvisioningRecorded } from '../../../adapters/protocols/procedures/index.ts';
 import { destroyQuietly } from '../../../adapters/protocols/shared/index.ts';
 import { clientOf, type ServerTarget } from '../options.ts';
 import { now, openDeviceSecureEnvironment, random, type SimulatedDevice } from './simulator.ts';
+import { clearPending, settlePendingProvisioning, writeAhead, type AdoptedCredential } from './pending-provisioning.ts';
 import { forgetPendingInit, readPendingInit, writePendingInit, type PendingInit } from './pending-init.ts';
 import { hasState, writeState, type DeviceState } from './state.ts';
 
@@ -245,15 +246,43 @@ export interface DeviceServer {
 const transportOf = (server: string | DeviceServer): DeviceTransport =>
   typeof server === 'string' ? httpDeviceTransport(server) : httpDeviceTransport(server.url, { timeoutMs: server.timeoutMs });
 
-/** Remote provisioning of one credential; the device's state is saved once the server recorded it. */
+/**
+ * Remote provisioning of one credential. An earlier run left pending is settled first (`checkWith`, an operator
+ * token, lets the server be asked whether it recorded it); asked for that same credential, its adoption is the
+ * answer. The new key is named in the state before the receipt is sent (write-ahead), and the state holding the
+ * credential is written once the server recorded it: a failure to write it is an error naming the state file, the
+ * key kept and named as pending for a rerun to adopt.
+ */
 export const provision = async (
   server: string | DeviceServer,
   sim: SimulatedDevice,
-  r: { readonly credentialId: string; readonly kind: CredentialKind; readonly predecessorId?: string | undefined },
-) => {
-  const { recorded } = await provisionOverHttp(transportOf(server), sim.device, { ...r, enrolmentFunction: sim.state.pinned.enrolmentFunction });
-  sim.save();
-  return recorded;
+  r: { readonly credentialId: string; readonly kind: CredentialKind; readonly predecessorId?: string | undefined; readonly checkWith?: ServerTarget | undefined },
+): Promise<ProvisioningRecorded | AdoptedCredential> => {
+  const adopted = await settlePendingProvisioning(sim, r.checkWith);
+  if (adopted?.credentialId === r.credentialId) return adopted;
+  let written = false;
+  try {
+    const { recorded } = await provisionOverHttp(transportOf(server), sim.device, {
+      credentialId: r.credentialId, kind: r.kind, predecessorId: r.predecessorId, enrolmentFunction: sim.state.pinned.enrolmentFunction,
+      beforeReceipt: (made) => {
+        writeAhead(sim, r.credentialId, made);
+        written = true;
+      },
+    });
+    written = false;
+    clearPending(sim, `credential ${r.credentialId} is recorded by the server and its key stays named as pending there: run device provision again with an operator token to adopt it`);
+    return recorded;
+  } catch (error) {
+    // The run destroyed its key when it failed before the server's answer: the state then names it no longer.
+    if (written) {
+      try {
+        clearPending(sim, 'its key is gone');
+      } catch {
+        // A rerun finds the pending key gone and forgets it.
+      }
+    }
+    throw error;
+  }
 };
 
 /**

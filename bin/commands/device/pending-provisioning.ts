@@ -1,0 +1,108 @@
+import type { NodeProvisioningResult } from '../../../domain/protocols/index.ts';
+import { isKeyNotFound, validationError } from '../../../domain/errors.ts';
+import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
+import { ProblemResponse } from '../../../adapters/client/http.ts';
+import { clientOf, type ServerTarget } from '../options.ts';
+import type { SimulatedDevice } from './simulator.ts';
+import { stateFile, type DeviceState, type PendingProvisioning } from './state.ts';
+
+/**
+ * Write-ahead for `device provision` (found in review: a state that could not be written after the server recorded
+ * the credential left its new key unnamed in the Secure Environment, neither used nor destroyed by a rerun, while the
+ * server bound the credential to it). The key is named in the state before the receipt is sent; the state that holds
+ * the credential clears it. A rerun settles a pending run first: by the fingerprint the server holds for its
+ * credential, it adopts the key or destroys it, and keeps it while that is not known.
+ */
+
+/** A credential adopted from an earlier run the server recorded, whose state was not written. */
+export interface AdoptedCredential {
+  readonly type: 'provisioning.adopted';
+  readonly credentialId: string;
+  readonly kind: CredentialDescriptor['kind'];
+  readonly fingerprint: string;
+}
+
+const withoutPending = (state: DeviceState): DeviceState => {
+  const { provisioning: _settled, ...rest } = state;
+  return rest;
+};
+
+/** The state file could not be written: said with the file and what it leaves, never the state's content. */
+const unsaved = (dir: string, error: unknown, leaves: string) =>
+  validationError(
+    [{ path: 'dir', rule: 'device-state-unsaved', message: `${stateFile(dir)} could not be written (${error instanceof Error ? error.message : 'write failed'}); ${leaves}` }],
+    'device folder',
+  );
+
+/** Saves `state`; on a failure the device's state in memory stays as it was and the error names the file. */
+export const saveState = (sim: SimulatedDevice, state: DeviceState, leaves: string): void => {
+  const before = sim.state;
+  sim.state = state;
+  try {
+    sim.save();
+  } catch (error) {
+    sim.state = before;
+    throw unsaved(sim.dir, error, leaves);
+  }
+};
+
+/** Names the run's new key in the state before its receipt is sent; a throw ends the run with the key destroyed. */
+export const writeAhead = (sim: SimulatedDevice, credentialId: string, made: NodeProvisioningResult): void => {
+  const { cseId } = made.serviceParameters;
+  const provisioning: PendingProvisioning = { credentialId, handle: made.handle, descriptor: made.credential, ...(cseId !== undefined ? { cseId } : {}) };
+  saveState(sim, { ...sim.state, provisioning }, `nothing was sent to record credential ${credentialId}, and its new key was destroyed`);
+};
+
+/** The state once the pending run is over: its credential held (saved by the caller through the Device) or not. */
+export const clearPending = (sim: SimulatedDevice, leaves: string): void => saveState(sim, withoutPending(sim.state), leaves);
+
+/** Whether the server binds the pending credential to the pending key, read by its fingerprint with an operator token. */
+const recordedByServer = async (target: ServerTarget, pending: PendingProvisioning): Promise<boolean> => {
+  try {
+    const credential = await clientOf(target).entity('credential', pending.credentialId);
+    const context = credential.context as { readonly fingerprint?: unknown } | null;
+    return context?.fingerprint === pending.descriptor.fingerprint;
+  } catch (error) {
+    if (error instanceof ProblemResponse && error.status === 404) return false;
+    throw error;
+  }
+};
+
+/**
+ * Settles a provisioning run an earlier `device provision` left pending: a key no longer held is forgotten; a key the
+ * server binds the credential to is adopted; one it does not is destroyed, then forgotten. Without `checkWith` (an
+ * operator token) the server cannot be asked, and the run is refused with the key kept.
+ */
+export const settlePendingProvisioning = async (sim: SimulatedDevice, checkWith: ServerTarget | undefined): Promise<AdoptedCredential | undefined> => {
+  const pending = sim.state.provisioning;
+  if (pending === undefined) return undefined;
+  const { credentialId, handle, descriptor } = pending;
+  const held = await sim.device.se.describe(handle).then(() => true, () => false);
+  if (!held) {
+    clearPending(sim, `the earlier unfinished provision of ${credentialId} stays named there (its key is gone): run device provision again`);
+    return undefined;
+  }
+  if (checkWith === undefined) {
+    throw validationError(
+      [{
+        path: 'dir', rule: 'unfinished-provision',
+        message: `${stateFile(sim.dir)}: an earlier provision of ${credentialId} did not finish and whether the server recorded it is not known; ` +
+          'its key is kept: run device provision again with an operator token (--token-file, --token or CREDENCE_TOKEN) to check it by its fingerprint',
+      }],
+      'device folder',
+    );
+  }
+  if (await recordedByServer(checkWith, pending)) {
+    sim.device.credentials.set(credentialId, { handle, descriptor });
+    if (pending.cseId !== undefined) sim.device.cseId = pending.cseId;
+    clearPending(sim, `credential ${credentialId} is recorded by the server and its key stays named as pending there: run device provision again to adopt it`);
+    return { type: 'provisioning.adopted', credentialId, kind: descriptor.kind, fingerprint: descriptor.fingerprint };
+  }
+  // Destroyed before it is forgotten: a state that cannot be written then names a key that is gone, which the next
+  // rerun forgets, never a key no state names; a key that will not go stays named.
+  await sim.device.se.destroy(handle).catch((error: unknown) => {
+    if (!isKeyNotFound(error)) throw error;
+  });
+  clearPending(sim, `the key of the earlier provision of ${credentialId}, which the server did not record, is destroyed: run device provision again`);
+  return undefined;
+};
