@@ -3,6 +3,7 @@ import { fromBase64url } from '../../../domain/crypto/index.ts';
 import { parseMessage, protocolFailure, type NodeProvisioningResult } from '../../../domain/protocols/index.ts';
 import { ProvisioningRecorded, type Device, type PinnedResponder } from '../../protocols/procedures/index.ts';
 import { destroyQuietly } from '../../protocols/shared/index.ts';
+import { ProblemResponse } from '../http.ts';
 import { DEVICE_PATHS, type DeviceTransport } from './transport.ts';
 
 export interface ProvisionRequest {
@@ -23,11 +24,30 @@ export interface ProvisionRequest {
 const RECORDED = 'provisioning.recorded';
 
 /**
+ * The receipt was sent (or its sending attempted) and the server did not refuse it, yet no answer that the credential
+ * is recorded for this key arrived: a 5xx or a gateway's error, a timeout, a connection lost, or a 2xx that fails a
+ * local check. Whether the server recorded the credential is not known, so the new key is kept (`handle`), not in
+ * `device.credentials`; whoever named it before the receipt (`beforeReceipt`) settles it later by its fingerprint.
+ */
+export class ReceiptOutcomeUnknown extends Error {
+  constructor(readonly credentialId: string, readonly handle: NodeProvisioningResult['handle'], override readonly cause: unknown) {
+    super(`whether the server recorded credential ${credentialId} is not known (${cause instanceof Error ? cause.message : 'no answer'})`);
+    this.name = 'ReceiptOutcomeUnknown';
+  }
+}
+
+/** A problem answer the server gave to the receipt itself, 4xx: it refused it, so the credential is not recorded. */
+const refusedByServer = (error: unknown): boolean => error instanceof ProblemResponse && error.status >= 400 && error.status < 500;
+
+/**
  * Remote provisioning (seed 003 clause 11.2.1) from the device's side, across a connection: the same node client
  * as in process, each message posted to the Enrolment Function's route. The device keeps the new credential only
- * once the server answers that it recorded it; any refusal or failure on the way destroys what the run made. A
- * receipt the server recorded whose answer was lost leaves a recorded credential the device no longer holds: an
- * operator revokes it, and the device provisions another.
+ * once the server answers that it recorded it. A refusal or failure before the receipt is sent, or the server's
+ * refusal of the receipt (a 4xx problem answer), destroys what the run made. Any other failure once the receipt is
+ * sent (a 5xx or a gateway's error, a timeout, a connection lost, a 2xx answer that fails a local check such as
+ * `credential_mismatch` or the certificate's proof) leaves the outcome unknown: the key is kept and the run fails
+ * with `ReceiptOutcomeUnknown` (found in review: the key was destroyed while the server might hold the credential
+ * bound to it). The caller, which named the key in `beforeReceipt`, settles it by the fingerprint the server holds.
  */
 export const provisionOverHttp = async (
   transport: DeviceTransport,
@@ -38,11 +58,13 @@ export const provisionOverHttp = async (
   const client = device.provisioningClient({ id: ef.id, publicKey: { kind: ef.publicKey.kind, bytes: fromBase64url(ef.publicKey.publicKey) } });
   const session = await client.start({ credentialKind: request.kind, credentialId: request.credentialId, predecessorId: request.predecessorId });
   let result: NodeProvisioningResult | undefined;
+  let sent = false;
   try {
     const auth = await session.acceptChallenge(await transport.post(DEVICE_PATHS.enrolmentStep('hello'), session.hello));
     const delivered = await session.acceptDelivery(await transport.post(DEVICE_PATHS.enrolmentStep('auth'), auth));
     result = delivered.result;
     await request.beforeReceipt?.(result);
+    sent = true;
     const recorded = parseMessage(ProvisioningRecorded, await transport.post(DEVICE_PATHS.enrolmentStep('receipt'), delivered.receipt), RECORDED);
     if (recorded.credentialId !== request.credentialId || recorded.fingerprint !== result.credential.fingerprint) {
       throw protocolFailure(RECORDED, 'credential_mismatch', 'the server recorded another credential');
@@ -55,7 +77,11 @@ export const provisionOverHttp = async (
     return { result, recorded };
   } catch (error) {
     await session.abort();
-    if (result !== undefined) await destroyQuietly(device.se, result.handle);
+    if (result === undefined) throw error;
+    // A mismatched credential too: the server may have recorded this key's credential and answered wrongly, and the
+    // caller's settling compares fingerprints, so a credential recorded for another key is destroyed, never adopted.
+    if (sent && !refusedByServer(error)) throw new ReceiptOutcomeUnknown(request.credentialId, result.handle, error);
+    await destroyQuietly(device.se, result.handle);
     throw error;
   }
 };

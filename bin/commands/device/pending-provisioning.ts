@@ -69,9 +69,12 @@ const recordedByServer = async (target: ServerTarget, pending: PendingProvisioni
 };
 
 /**
- * Settles a provisioning run an earlier `device provision` left pending: a key no longer held is forgotten; a key the
- * server binds the credential to is adopted; one it does not is destroyed, then forgotten. Without `checkWith` (an
- * operator token) the server cannot be asked, and the run is refused with the key kept.
+ * Settles a provisioning run an earlier `device provision` left pending (its state unsaved, or its receipt's answer
+ * lost): a key no longer held is forgotten; a key the server binds the credential to is adopted; one it does not is
+ * destroyed, then forgotten. Without `checkWith` (an operator token) the server cannot be asked, and the run is
+ * refused with the key kept. Known limit: an adopted credential has no certificate, where the deployment issues one
+ * (the credential read carries the fingerprint only, and the Enrolment Function's proof over the certificate came
+ * with the lost answer); docs/service.md says so.
  */
 export const settlePendingProvisioning = async (sim: SimulatedDevice, checkWith: ServerTarget | undefined): Promise<AdoptedCredential | undefined> => {
   const pending = sim.state.provisioning;

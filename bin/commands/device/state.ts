@@ -33,8 +33,9 @@ const HeldAssociation = z.strictObject({
 /**
  * A provisioning run whose receipt was sent, or about to be: its new key and what the server records on that receipt.
  * Written before the receipt is sent (write-ahead), so a run whose state could not be written after the server
- * recorded the credential (disk full, killed) leaves its key named here; a rerun checks the server by the fingerprint
- * and adopts the key or destroys it (pending-provisioning.ts). Found in review: the key was left unnamed.
+ * recorded the credential (disk full, killed) leaves its key named here, as does a receipt whose answer was lost (a
+ * 5xx, a timeout, a reset, a 2xx failing a local check); a rerun checks the server by the fingerprint and adopts the
+ * key or destroys it (pending-provisioning.ts). Found in review: the key was left unnamed, then destroyed.
  */
 export const PendingProvisioning = z.strictObject({
   credentialId: Identifier,

@@ -11,14 +11,16 @@ import { ENTITY_ID_FIELD, EVENT_KIND } from '../../../domain/events/index.ts';
 import { streamIdOf } from '../../../domain/streams.ts';
 import { ProblemResponse, UnexpectedResponse } from '../../../adapters/client/http.ts';
 import type { CommandOutcomeJson } from '../../../adapters/client/operator.ts';
-import { associateOverHttp, fetchPinnedInfrastructure, httpDeviceTransport, provisionOverHttp, type DeviceTransport } from '../../../adapters/client/device/index.ts';
+import {
+  associateOverHttp, fetchPinnedInfrastructure, httpDeviceTransport, provisionOverHttp, ReceiptOutcomeUnknown, type DeviceTransport,
+} from '../../../adapters/client/device/index.ts';
 import { Device, type ProvisioningRecorded } from '../../../adapters/protocols/procedures/index.ts';
 import { destroyQuietly } from '../../../adapters/protocols/shared/index.ts';
 import { clientOf, type ServerTarget } from '../options.ts';
 import { now, openDeviceSecureEnvironment, random, type SimulatedDevice } from './simulator.ts';
 import { clearPending, settlePendingProvisioning, writeAhead, type AdoptedCredential } from './pending-provisioning.ts';
 import { forgetPendingInit, readPendingInit, writePendingInit, type PendingInit } from './pending-init.ts';
-import { hasState, writeState, type DeviceState } from './state.ts';
+import { hasState, stateFile, writeState, type DeviceState } from './state.ts';
 
 /**
  * The device's three moments against a server, shared by the single commands and the fleet: the factory (over the
@@ -246,12 +248,24 @@ export interface DeviceServer {
 const transportOf = (server: string | DeviceServer): DeviceTransport =>
   typeof server === 'string' ? httpDeviceTransport(server) : httpDeviceTransport(server.url, { timeoutMs: server.timeoutMs });
 
+/** A receipt whose outcome is not known: the key is kept, named as pending in the state file; the cause's message, never a secret. */
+const outcomeUnknown = (sim: SimulatedDevice, error: ReceiptOutcomeUnknown) =>
+  validationError(
+    [{
+      path: 'dir', rule: 'provision-outcome-unknown',
+      message: `${error.message}; the new key is kept, named as pending in ${stateFile(sim.dir)}: ` +
+        'run device provision again with an operator token (--token-file, --token or CREDENCE_TOKEN) to settle it by its fingerprint',
+    }],
+    'device folder',
+  );
+
 /**
  * Remote provisioning of one credential. An earlier run left pending is settled first (`checkWith`, an operator
  * token, lets the server be asked whether it recorded it); asked for that same credential, its adoption is the
  * answer. The new key is named in the state before the receipt is sent (write-ahead), and the state holding the
  * credential is written once the server recorded it: a failure to write it is an error naming the state file, the
- * key kept and named as pending for a rerun to adopt.
+ * key kept and named as pending for a rerun to adopt. So is a receipt whose outcome is not known (no answer, a 5xx,
+ * a 2xx that fails a local check): only the server's refusal of the receipt destroys the key and clears the record.
  */
 export const provision = async (
   server: string | DeviceServer,
@@ -273,6 +287,9 @@ export const provision = async (
     clearPending(sim, `credential ${r.credentialId} is recorded by the server and its key stays named as pending there: run device provision again with an operator token to adopt it`);
     return recorded;
   } catch (error) {
+    // The receipt went out and the server did not refuse it, but no good answer came back: it may hold the credential
+    // bound to the key, so the key and its pending record stay for a rerun to settle by the fingerprint.
+    if (error instanceof ReceiptOutcomeUnknown) throw outcomeUnknown(sim, error);
     // The run destroyed its key when it failed before the server's answer: the state then names it no longer.
     if (written) {
       try {
