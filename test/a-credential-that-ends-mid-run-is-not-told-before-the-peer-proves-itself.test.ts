@@ -4,7 +4,10 @@
  * was answered `credential_revoked` at `provisioning.auth` and `association.finish`, both answered before the peer's
  * proof verifies: anyone who opened a run with a Node-ID and a public fingerprint learned that the credential was
  * revoked. Before the proof, the answer is now the hello's; the real reason reaches the service's log only. Once
- * the peer has proved itself (a later step), it is still told `credential_revoked`.
+ * the peer has proved itself (a later step), it is still told `credential_revoked`. Found in a later review: an
+ * association hello never answers `unknown_credential` (it gets a decoy challenge), so at the association finish it
+ * told a stranger exactly that the credential became unusable during its run; that finish now answers what a failed
+ * proof gets (`bad_mac`), the reason still in the log.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpDeviceTransport, provisionOverHttp } from '../adapters/client/device/index.ts';
@@ -99,7 +102,7 @@ describe('an association finish over HTTP whose PSK credential was revoked after
     await world?.close();
   });
 
-  it('is 422 unknown_credential with nothing of the credential, and the log says finish refused, credential_revoked', async () => {
+  it('is 422 bad_mac, word for word what a failed proof gets, with nothing of the credential, and the log says finish refused, credential_revoked', async () => {
     const registree = sim.device.registree('zz-ended-svc', sim.device.cseId!, { id: sim.state.pinned.registrar.id, key: sim.state.pinned.registrar.publicKey });
     const handshake = await registree.start({ lifetimeSeconds: 600, associationId: 'zz-ended-sa' });
     try {
@@ -113,16 +116,18 @@ describe('an association finish over HTTP whose PSK credential was revoked after
       expect(keys.live('credential-zz-ended-svc', 'psk')).toEqual([]);
 
       const answer = await world.post('/v1/registrar/associations/zz-ended-sa/finish', finish);
+      // Not unknown_credential: since a hello never answers that, here it would tell a stranger that the credential
+      // became unusable during its run. A failed proof's answer (the Registrar's assertProof), the same for anyone.
       expect(answer).toMatchObject({
         status: 422,
-        body: { step: 'association.finish', reason: 'unknown_credential', detail: 'association.finish rejected: unknown_credential' },
+        body: { step: 'association.finish', reason: 'bad_mac', detail: 'association.finish rejected: bad_mac (Registree authentication failed)' },
       });
       expect(JSON.stringify(answer.body)).not.toMatch(/revoked|sha256:|key_[A-Za-z0-9_-]{24}/);
 
       const logged = world.service
         .logs()
         .map((line) => JSON.parse(line) as Record<string, unknown>)
-        .filter((entry) => entry['reqId'] === answer.body['requestId'] && entry['msg'] === 'finish refused as unknown_credential');
+        .filter((entry) => entry['reqId'] === answer.body['requestId'] && entry['msg'] === 'finish refused as bad_mac');
       expect(logged).toEqual([expect.objectContaining({ level: 30, step: 'association.finish', reason: 'credential_revoked' })]);
     } finally {
       await handshake.abort();

@@ -133,17 +133,75 @@ describe('an association hello, in process, for a credential the Registrar canno
   it('a decoy run never finished has its keys destroyed at its expiry, as a real run has', async () => {
     const world = await handshakeWorld({ kind: 'psk256', revoked: true });
     const made = keysMadeBy(world.registrarSe, ['generate', 'agree', 'deriveKey']);
+    // A PSK credential the Registrar does not know: its decoy challenge is MACed under a random key
     const handshake = await world.registree.start({ lifetimeSeconds: 600 });
-    await world.registrar.acceptHello(handshake.hello);
+    await world.registrar.acceptHello({ ...handshake.hello, registreeId: 'CSE-MN-8' });
     // The ephemeral key and the random key the challenge was MACed with
     expect(made).toHaveLength(2);
+    // and one revoked whose PSK the Registrar still holds: MACed with that key, so only the ephemeral key is made
+    const revoked = await world.registree.start({ lifetimeSeconds: 600 });
+    await world.registrar.acceptHello(revoked.hello);
+    expect(made).toHaveLength(3);
     world.clock.advance(61_000);
     const later = await world.registree.start({ lifetimeSeconds: 600 });
     await world.registrar.acceptHello(later.hello);
-    const first = made.slice(0, 2);
+    const first = made.slice(0, 3);
     const alive = await Promise.all(first.map((h) => world.registrarSe.describe('cse:CSE-IN-1', h).then(() => true, () => false)));
-    expect(alive).toEqual([false, false]);
+    expect(alive).toEqual([false, false, false]);
+    // The credential's own key is never a decoy run's to destroy
+    await expect(world.registrarSe.describe('cse:CSE-IN-1', world.registrarHandle as KeyHandle)).resolves.toBeDefined();
     await handshake.abort();
+    await revoked.abort();
     await later.abort();
+  });
+});
+
+/**
+ * Found in a later review: a PSK-mode decoy challenge was MACed under a random key, so the Registree that holds the
+ * credential refused it (`bad_mac`, Registrar CSE authentication failed) and never reached the finish where it is told
+ * why its credential cannot be used. When the Registrar knows the claimed PSK credential and still holds its key, the
+ * decoy challenge is MACed with that key; only otherwise under a random one. A stranger can verify neither.
+ */
+describe('the holder of a PSK credential the Registrar still holds but cannot use, running the real Registree', () => {
+  const cases = [
+    ['revoked', { revoked: true }, 'credential_revoked'],
+    ['expired', { validity: EXPIRED }, 'credential_expired'],
+  ] as const;
+
+  it.each(cases)('%s: accepts the challenge, and is told why at the finish; nothing is recorded, no key is left', async (_case, options, reason) => {
+    // Given a PSK credential the Registrar still holds a key for, which cannot be used
+    const world = await handshakeWorld({ kind: 'psk256', seed: `holder-${reason}`, ...options });
+    const made = keysMadeBy(world.registrarSe, ['generate', 'agree', 'deriveKey', 'unwrap']);
+    const madeByRegistree = keysMadeBy(world.registreeSe, ['generate', 'agree', 'deriveKey', 'unwrap']);
+    const remembered: string[] = [];
+    const remember = world.cache.remember.bind(world.cache);
+    world.cache.remember = async (key, at) => {
+      remembered.push(key);
+      return remember(key, at);
+    };
+    // (the expired one: its hello sent two seconds before it ends, answered once it has)
+    if (reason === 'credential_expired') world.clock.set('2030-01-01T00:09:58.000Z');
+    const handshake = await world.registree.start({ lifetimeSeconds: 600 });
+    const { hello } = handshake;
+    if (reason === 'credential_expired') world.clock.set(EXPIRED_AT);
+
+    // When the Registree runs the handshake with the real client
+    const challenge = await world.registrar.acceptHello(hello);
+    const { finish } = await handshake.acceptChallenge(challenge);
+    const answer = await told(() => world.registrar.acceptFinish(finish));
+    await handshake.abort();
+
+    // Then it is told the real reason at the finish
+    expect(answer.problem).toMatchObject({ step: 'association.finish', reason });
+    // and nothing was remembered, no run is left, and no key of the run is left on either side
+    expect(remembered).toEqual([]);
+    expect(world.registrar.sessionCount).toBe(0);
+    const alive = async (se: typeof world.registrarSe, owner: string, handles: readonly KeyHandle[]) =>
+      (await Promise.all(handles.map((h) => se.describe(owner, h).then(() => h, () => undefined)))).filter(Boolean);
+    expect(made.length).toBeGreaterThan(0);
+    expect(await alive(world.registrarSe, 'cse:CSE-IN-1', made)).toEqual([]);
+    expect(await alive(world.registreeSe, REGISTREE_OWNER, madeByRegistree)).toEqual([]);
+    // and the credential's key stays the shredder's to destroy
+    await expect(world.registrarSe.describe('cse:CSE-IN-1', world.registrarHandle as KeyHandle)).resolves.toBeDefined();
   });
 });

@@ -27,7 +27,7 @@ const registree = () => sim.device.registree('p-svc', sim.device.cseId!, { id: s
 const credence = () => world.service.service.context.credence;
 
 describe('an association handshake on a PSK credential', () => {
-  it('whose credential is revoked before the finish is refused at the finish as revoked, naming no key handle', async () => {
+  it('whose credential is revoked before the finish is refused at the finish as a failed proof, naming no key handle', async () => {
     const handshake = await registree().start({ lifetimeSeconds: 600, associationId: 'sa-P' });
     const challenge = await world.post('/v1/registrar/associations/sa-P/hello', handshake.hello);
     expect(challenge.status).toBe(200);
@@ -39,8 +39,8 @@ describe('an association handshake on a PSK credential', () => {
 
     const refused = await world.post('/v1/registrar/associations/sa-P/finish', finish);
     expect(refused.status).toBe(422);
-    // Before the peer's proof has verified it is told no more than of any credential it cannot use (seeds 002, 004).
-    expect(refused.body).toMatchObject({ step: 'association.finish', reason: 'unknown_credential' });
+    // Before the peer's proof has verified it is told no more than a failed proof is (seeds 002, 004).
+    expect(refused.body).toMatchObject({ step: 'association.finish', reason: 'bad_mac', detail: 'association.finish rejected: bad_mac (Registree authentication failed)' });
     expect(JSON.stringify(refused.body)).not.toMatch(/key_[A-Za-z0-9_-]{24}/);
     await handshake.abort();
   });

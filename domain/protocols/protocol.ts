@@ -108,18 +108,32 @@ export const assertFresh = (step: string, sentAt: string, now: Date, maxSkewSeco
  * hello this refusal is not answered at all: it goes to the log, and the hello gets a decoy challenge (a refusal,
  * whatever it says, tells that the credential cannot be used; adapters/protocols/association/decoy.ts).
  */
-export const unusableCredential = (step: string, real: CredenceError): CredenceError => {
-  const told = protocolFailure(step, 'unknown_credential');
+export const unusableCredential = (step: string, real: CredenceError): CredenceError => concealing(protocolFailure(step, 'unknown_credential'), real);
+
+/**
+ * `told`, the answer a peer that has not authenticated gets (`unknown_credential`, or a failed proof's `bad_mac` /
+ * `bad_signature` at an association finish whose credential ended during the run), with the real refusal `real`
+ * kept behind it as its `cause`, not enumerable, for the service's log only (`concealedRefusal`).
+ */
+export const concealing = (told: CredenceError, real: CredenceError): CredenceError => {
   Object.defineProperty(told, 'cause', { value: real, enumerable: false, writable: true, configurable: true });
   return told;
 };
 
-/** The refusal `unusableCredential` kept from the peer behind `error`, if it is one: for the service's log only. */
-export const concealedRefusal = (error: unknown): { readonly step: string; readonly reason: string; readonly message: string } | undefined => {
-  if (!isCredenceError(error, 'protocol') || error.problem.code !== 'protocol' || error.problem.reason !== 'unknown_credential') return undefined;
+/** What a refusal kept from the peer (`concealing`) may be answered as. */
+const CONCEALING: ReadonlySet<string> = new Set(['unknown_credential', 'bad_mac', 'bad_signature']);
+
+/**
+ * The refusal kept from the peer behind `error` (`unusableCredential`, `concealing`), if it is one, and the reason
+ * the peer was told instead (`told`): for the service's log only.
+ */
+export const concealedRefusal = (
+  error: unknown,
+): { readonly step: string; readonly reason: string; readonly message: string; readonly told: string } | undefined => {
+  if (!isCredenceError(error, 'protocol') || error.problem.code !== 'protocol' || !CONCEALING.has(error.problem.reason)) return undefined;
   const real = error.cause;
   if (!isCredenceError(real, 'protocol') || real.problem.code !== 'protocol') return undefined;
-  return { step: real.problem.step, reason: real.problem.reason, message: real.message };
+  return { step: real.problem.step, reason: real.problem.reason, message: real.message, told: error.problem.reason };
 };
 
 /**

@@ -2,6 +2,9 @@ import { CredenceError, isKeyNotFound } from '../../../domain/errors.ts';
 import { fromBase64url } from '../../../domain/crypto/base64url.ts';
 import type { CredentialDescriptor, CredentialKind } from '../../../domain/crypto/credential.ts';
 import { protocolFailure } from '../../../domain/protocols/protocol.ts';
+import { sha256 } from '../../../domain/crypto/hash.ts';
+import { signingPublicKey, type SignatureKind } from '../../../domain/crypto/signatures.ts';
+import { wipe } from '../../../domain/crypto/bytes.ts';
 import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 import { checkProof, proofFailure, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
 
@@ -12,7 +15,8 @@ import { checkProof, proofFailure, type CredentialKey, type ProofVerifier } from
  * and 004 unobservability; SER-001). So such a hello is answered with a challenge no one without the credential's
  * secret can tell from a real one: a fresh session id, nonce and ephemeral key, and a proof made the way a real one
  * is (signature mode: the Registrar's own signature over the transcript, the same as in a real run; PSK mode: an
- * HMAC under a fresh random key, discarded with the run). The run takes a pending slot in the session table as a
+ * HMAC under the credential's key if this Registrar still holds it, else under a fresh random key discarded with the
+ * run, `decoySigner`). The run takes a pending slot in the session table as a
  * real run does and is refused at its finish (`refuseDecoyFinish`); nothing of it is ever recorded or remembered.
  */
 export interface Decoy {
@@ -20,7 +24,10 @@ export interface Decoy {
   readonly refusal: CredenceError;
   /** The credential's verifier, when this Registrar knows the credential the hello claims and can check a proof with it. */
   readonly verifier?: ProofVerifier | undefined;
-  /** The random key a PSK-mode decoy challenge was MACed with: destroyed with the run, like its ephemeral key. */
+  /**
+   * The random key a PSK-mode decoy challenge was MACed with when the credential's own key is not at hand
+   * (`decoySigner`): destroyed with the run, like its ephemeral key. Never the credential's key.
+   */
   readonly key?: KeyHandle | undefined;
 }
 
@@ -40,8 +47,10 @@ export const knownVerifier = (
 
 /**
  * What a decoy challenge is proved with, by the claimed kind, as a real one would be: the Registrar's signing key
- * (refused `unsupported`, as a real run is, when it has none), or a fresh random PSK in the Secure Environment,
- * ephemeral, which the caller destroys with the run.
+ * (refused `unsupported`, as a real run is, when it has none). PSK mode: the claimed credential's own key when this
+ * Registrar knows it and still holds it (`verifier`, from `knownVerifier`), so that its holder's Registree accepts the
+ * challenge and reaches the finish, where it is told why the credential cannot be used; else a fresh random PSK in
+ * the Secure Environment, ephemeral, which the caller destroys with the run (`key`). A stranger can verify neither.
  */
 export const decoySigner = async (
   se: OwnedSecureEnvironment,
@@ -49,13 +58,41 @@ export const decoySigner = async (
   kind: CredentialKind,
   signingKey: (CredentialKey & { readonly kind: 'ed25519' | 'p256' }) | undefined,
   missingSigningKey: string,
+  verifier?: ProofVerifier,
 ): Promise<{ readonly signer: CredentialKey; readonly key?: KeyHandle }> => {
   if (kind !== 'psk256') {
     if (!signingKey) throw protocolFailure(step, 'unsupported', missingSigningKey);
     return { signer: signingKey };
   }
+  if (verifier?.kind === 'psk256') return { signer: verifier };
   const key = await se.generate('psk256', { ephemeral: true });
   return { signer: { kind: 'psk256', handle: key }, key };
+};
+
+/** A fixed secret per kind, the same in every process: its public key is only ever a stand-in (`standInVerifier`). */
+const STAND_IN_SECRET = (kind: SignatureKind): Uint8Array => sha256(new TextEncoder().encode(`credence association decoy stand-in ${kind}`));
+
+const standIns = new Map<SignatureKind, Uint8Array>();
+
+/**
+ * What a decoy finish checks a proof against when this Registrar knows no key of the claimed credential, so that the
+ * finish does the work of a real one (a stranger must not tell an unknown credential by the time its finish takes):
+ * a valid public key of the claimed kind, made once per process from a fixed secret; in PSK mode the random key the
+ * decoy challenge was MACed with. Whatever it says, the finish is refused as a failed proof.
+ */
+export const standInVerifier = (kind: CredentialKind, key: KeyHandle | undefined): ProofVerifier => {
+  if (kind === 'psk256') {
+    if (key === undefined) throw new TypeError('key: a PSK-mode decoy run without a known credential has its random key');
+    return { kind, handle: key };
+  }
+  let publicKey = standIns.get(kind);
+  if (publicKey === undefined) {
+    const secret = STAND_IN_SECRET(kind);
+    publicKey = signingPublicKey(kind, secret);
+    wipe(secret);
+    standIns.set(kind, publicKey);
+  }
+  return { kind, publicKey };
 };
 
 /** A proof check that a key gone from the Secure Environment (the credential shredded) fails instead of throwing. */
@@ -83,7 +120,9 @@ export const refuseDecoyFinish = async (
   step: string,
   detail: string,
 ): Promise<never> => {
-  if (decoy.verifier !== undefined && (await checkQuietly(se, decoy.verifier, input, proof))) throw atStep(decoy.refusal, step);
+  // Checked against a stand-in when the credential is not known: the same work as a real finish (standInVerifier).
+  const verified = await checkQuietly(se, decoy.verifier ?? standInVerifier(claimedKind, decoy.key), input, proof);
+  if (verified && decoy.verifier !== undefined) throw atStep(decoy.refusal, step);
   throw protocolFailure(step, proofFailure({ kind: claimedKind }), detail);
 };
 

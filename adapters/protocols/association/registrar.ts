@@ -17,9 +17,9 @@ import { withoutFields, type Transcript } from '../../../domain/crypto/transcrip
 import { SessionTable, type Claim, type SessionBase } from '../shared/session-table.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
 import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
-import { assertProof, prove, pskOf, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
+import { assertProof, proofFailure, prove, pskOf, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
 import { initiatorVerifier, responderSigner } from '../shared/credential-keys.ts';
-import { keyGoneBeforeProof } from '../shared/key-gone.ts';
+import { keyGoneAtProof, keyGoneBeforeProof } from '../shared/key-gone.ts';
 import { acceptedClockSkew } from '../../../domain/protocols/clock-skew.ts';
 import { wireEphemeral } from '../shared/wire-ephemeral.ts';
 import { assertNewHello } from '../shared/hello-checks.ts';
@@ -172,7 +172,6 @@ export class Registrar {
     peer?: Claim['peer'],
     concealed?: (refusal: CredenceError) => void,
   ): Promise<AssociationChallenge> {
-    const { se } = this.#o;
     const hello = parseAssociationMessage(AssociationHello, input, HELLO);
     const now = this.#o.now();
     if (hello.registrarId !== this.#o.id) throw protocolFailure(HELLO, 'wrong_identity', 'addressed to another Registrar CSE');
@@ -221,12 +220,32 @@ export class Registrar {
     // A credential that cannot be used is answered with a decoy challenge (decoy.ts), not a refusal: whether a
     // credential is usable is its lifecycle, which a stranger must not learn (seeds 002/004; SER-001). Its real reason
     // goes to the service's log (`concealed`) and, at the finish, to a peer that proves it holds the credential.
-    const { signer, key } = await decoySigner(se, HELLO, hello.credential.kind, this.#o.signingKey, missingSigningKey);
-    const decoy: Decoy = { refusal, verifier: knownVerifier(known, hello.credential), key };
+    const verifier = knownVerifier(known, hello.credential);
+    let challenge: AssociationChallenge;
     try {
-      const challenge = await this.#challenge(hello, now, { signer, run: { decoy } }, scope, peer);
-      concealed?.(unusableCredential(HELLO, refusal));
-      return challenge;
+      challenge = await this.#decoy(hello, now, { refusal, verifier }, scope, peer, missingSigningKey);
+    } catch (error) {
+      // The credential's PSK, which the decoy challenge was to be MACed with, went meanwhile: under a random key then.
+      if (verifier?.kind !== 'psk256' || concealedRefusal(error) === undefined) throw error;
+      challenge = await this.#decoy(hello, now, { refusal }, scope, peer, missingSigningKey);
+    }
+    concealed?.(unusableCredential(HELLO, refusal));
+    return challenge;
+  }
+
+  /** A decoy run's challenge (decoy.ts), MACed in PSK mode with the credential's key when `decoy.verifier` holds it. */
+  async #decoy(
+    hello: AssociationHello,
+    now: Date,
+    decoy: Pick<Decoy, 'refusal' | 'verifier'>,
+    scope: RegistrarScope | undefined,
+    peer: Claim['peer'],
+    missingSigningKey: string,
+  ): Promise<AssociationChallenge> {
+    const { se } = this.#o;
+    const { signer, key } = await decoySigner(se, HELLO, hello.credential.kind, this.#o.signingKey, missingSigningKey, decoy.verifier);
+    try {
+      return await this.#challenge(hello, now, { signer, run: { decoy: { ...decoy, key } } }, scope, peer);
     } catch (error) {
       await destroyQuietly(se, key);
       throw error;
@@ -279,7 +298,9 @@ export class Registrar {
       return challenge;
     } catch (error) {
       await destroyQuietly(se, ephemeral);
-      throw keyGoneBeforeProof(HELLO, error, 'verifier' in opening.run ? [pskOf(opening.run.verifier)] : []);
+      // A decoy challenge MACed with the credential's PSK (decoy.ts `decoySigner`) has that key as its peer's too.
+      const verifier = 'verifier' in opening.run ? opening.run.verifier : opening.run.decoy.verifier;
+      throw keyGoneBeforeProof(HELLO, error, [verifier && pskOf(verifier)]);
     }
   }
 
@@ -321,7 +342,14 @@ export class Registrar {
       if (session.decoy !== undefined) {
         return refuseDecoyFinish(se, session.decoy, hello.credential.kind, proved, finish.proof, FINISH, REGISTREE_AUTHENTICATION_FAILED);
       }
-      await assertProof(se, session.verifier, proved, finish.proof, FINISH, REGISTREE_AUTHENTICATION_FAILED);
+      try {
+        await assertProof(se, session.verifier, proved, finish.proof, FINISH, REGISTREE_AUTHENTICATION_FAILED);
+      } catch (error) {
+        // The credential ended during the run (its PSK shredded): answered as the failed proof it is to anyone else,
+        // the reason kept for the log; `unknown_credential` here would tell a stranger it became unusable in the run.
+        const failed = protocolFailure(FINISH, proofFailure(session.verifier), REGISTREE_AUTHENTICATION_FAILED);
+        throw keyGoneAtProof(FINISH, error, [pskOf(session.verifier), session.psk], failed);
+      }
       // The Registree has proved it holds the credential: now it may be told what lifetime the credential leaves, or
       // that it leaves none, refused before any key is derived or anything remembered.
       const grant = this.#grant(session, now);

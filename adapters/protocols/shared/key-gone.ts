@@ -1,5 +1,5 @@
-import { isCredenceError, isKeyNotFound } from '../../../domain/errors.ts';
-import { protocolFailure, unusableCredential } from '../../../domain/protocols/protocol.ts';
+import { isCredenceError, isKeyNotFound, type CredenceError } from '../../../domain/errors.ts';
+import { concealing, protocolFailure, unusableCredential } from '../../../domain/protocols/protocol.ts';
 
 /**
  * What a protocol step answers when a Secure Environment key it needs is gone. The key of the peer's credential
@@ -24,4 +24,16 @@ export const keyGoneAt = (step: string, error: unknown, peerKeys: readonly (stri
 export const keyGoneBeforeProof = (step: string, error: unknown, peerKeys: readonly (string | undefined)[]): unknown => {
   const answer = keyGoneAt(step, error, peerKeys);
   return answer !== error && isCredenceError(answer, 'protocol') ? unusableCredential(step, answer) : answer;
+};
+
+/**
+ * `keyGoneBeforeProof` for the check of the peer's first proof where a failed proof has its own answer (the
+ * association finish): a peer key gone during that check (the credential ended during the run) is answered exactly
+ * as `failedProof`, since `unknown_credential` there would tell anyone who opened a run that the credential became
+ * unusable during it (seeds 002/004; SER-001). The real refusal stays behind the answer as its `cause`, for the
+ * service's log (`concealedRefusal`). Other errors, a key of the service's own among them, as `keyGoneAt`.
+ */
+export const keyGoneAtProof = (step: string, error: unknown, peerKeys: readonly (string | undefined)[], failedProof: CredenceError): unknown => {
+  const answer = keyGoneAt(step, error, peerKeys);
+  return answer !== error && isCredenceError(answer, 'protocol') ? concealing(failedProof, answer) : answer;
 };
