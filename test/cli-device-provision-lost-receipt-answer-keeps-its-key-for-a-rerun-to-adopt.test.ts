@@ -1,21 +1,10 @@
-import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProblemResponse } from '../adapters/client/http.ts';
-import { clientOf } from '../bin/commands/options.ts';
-import { register } from '../bin/commands/device.ts';
+import { describe, expect, it } from 'vitest';
 import { openDevice } from '../bin/commands/device/simulator.ts';
-import { readState, stateFile, type DeviceState } from '../bin/commands/device/state.ts';
-import { operatorCommand } from '../bin/commands/device/steps.ts';
-import type { Io } from '../bin/io.ts';
-import { runCommands } from '../bin/program.ts';
+import { readState, stateFile } from '../bin/commands/device/state.ts';
 import { publicKeyFingerprint } from '../domain/crypto/fingerprint.ts';
-import { toBase64url } from '../domain/crypto/base64url.ts';
-import { startTestService, type TestService } from './support/service.ts';
+import { provisioningDevices } from './support/provisioning-device.ts';
 
 // Found in review: when the receipt reached the server and the server recorded the credential but its answer was lost
 // (a proxy's 502, a connection reset, an answer that fails a local check), `device provision` destroyed the new key and
@@ -23,21 +12,7 @@ import { startTestService, type TestService } from './support/service.ts';
 // ("credentialId not available"). Only the server's refusal of the receipt (4xx) may destroy the key now; otherwise
 // the key and its record are kept, and a rerun with an operator token settles it by the fingerprint.
 
-let service: TestService;
-let root: string;
-const operator = () => ({ url: service.url, token: service.tokens.operator });
-beforeAll(async () => {
-  service = await startTestService();
-  root = mkdtempSync(join(tmpdir(), 'credence-device-provision-lost-'));
-  const now = new Date();
-  await operatorCommand(operator(), 'createSubscription', {
-    subscriptionId: 'sub-pl', subscriber: 'City Utilities', notBefore: now.toISOString(), notAfter: new Date(now.getTime() + 365 * 86_400_000).toISOString(),
-  });
-}, 60_000);
-afterAll(async () => {
-  await service?.close();
-  if (root !== undefined) rmSync(root, { recursive: true, force: true });
-});
+const { url, operator, device, enrolledDevice, named, held, fingerprintOnServer, expectNoSecret } = provisioningDevices('sub-pl');
 
 /** What the stand-in does with the receipt: forwards it, then spoils the answer; or spoils the receipt itself. */
 type Receipt = 'answer-502' | 'answer-reset' | 'answer-another-fingerprint' | 'receipt-tampered';
@@ -54,7 +29,7 @@ const standIn = async (receipt: Receipt) => {
       message.credentialProof = `${proof.slice(0, 10)}${proof[10] === 'A' ? 'B' : 'A'}${proof.slice(11)}`;
       body = Buffer.from(JSON.stringify(message));
     }
-    const answer = await fetch(`${service.url}${req.url}`, {
+    const answer = await fetch(`${url()}${req.url}`, {
       method: req.method!,
       headers: Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'content-length', 'connection'].includes(k)) as [string, string][]),
       ...(body.length > 0 ? { body } : {}),
@@ -80,55 +55,6 @@ const standIn = async (receipt: Receipt) => {
     url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
     close: () => new Promise<void>((resolve) => { proxy.closeAllConnections(); proxy.close(() => resolve()); }),
   };
-};
-
-const device = async (argv: string[]) => {
-  const lines: string[] = [];
-  const io: Io = { out: (line) => void lines.push(line), err: (line) => void lines.push(line), env: {} };
-  const code = await runCommands([register], ['device', ...argv], io);
-  return { code, output: lines.join('\n') };
-};
-
-/** An initialised device of node `nodeId`, enrolled under sub-pl; its folder. */
-const enrolledDevice = async (nodeId: string): Promise<string> => {
-  const dir = join(root, nodeId);
-  expect((await device(['init', '--node-id', nodeId, '--kind', 'ed25519', '--dir', dir, '--server', service.url, '--token', operator().token])).code).toBe(0);
-  await operatorCommand(operator(), 'enrolNode', { nodeId, subscriptionId: 'sub-pl', cseId: `/${nodeId}-cse` });
-  return dir;
-};
-
-/** Every key handle the state names, the pending run's among them. */
-const named = (state: DeviceState): string[] =>
-  [state.bootstrap.handle, ...state.credentials.map((c) => c.handle), ...(state.provisioning !== undefined ? [state.provisioning.handle] : [])].sort();
-
-/** Every key the folder's Secure Environment holds, and its sealed material, read from its key database. */
-const held = (dir: string): { handle: string; sealed: Buffer | null }[] => {
-  const db = new Database(join(dir, 'secure-environment.sqlite'), { readonly: true });
-  try {
-    return db.prepare('SELECT handle, sealed FROM se_keys ORDER BY handle').all() as { handle: string; sealed: Buffer | null }[];
-  } finally {
-    db.close();
-  }
-};
-
-/** The fingerprint the server holds for `credentialId`, or undefined when it holds no such credential. */
-const fingerprintOnServer = async (credentialId: string): Promise<unknown> => {
-  try {
-    return ((await clientOf(operator()).entity('credential', credentialId)).context as { fingerprint?: unknown }).fingerprint;
-  } catch (error) {
-    if (error instanceof ProblemResponse && error.status === 404) return undefined;
-    throw error;
-  }
-};
-
-/** Nothing secret in what the CLI said: neither the operator token nor any sealed key material. */
-const expectNoSecret = (output: string, dir: string): void => {
-  expect(output).not.toContain(operator().token);
-  for (const { sealed } of held(dir)) {
-    if (sealed === null || sealed.length === 0) continue;
-    expect(output).not.toContain(toBase64url(sealed));
-    expect(output).not.toContain(sealed.toString('hex'));
-  }
 };
 
 describe('credence device provision, when the receipt reached the server but its answer did not come back', () => {
@@ -157,7 +83,7 @@ describe('credence device provision, when the receipt reached the server but its
     expect(recorded).toBe(pending?.descriptor.fingerprint);
     expect(held(dir).map((k) => k.handle)).toEqual(named(readState(dir)));
 
-    const rerun = await device(['provision', '--dir', dir, '--credential-id', credentialId, '--kind', 'ed25519', '--server', service.url, '--token', operator().token]);
+    const rerun = await device(['provision', '--dir', dir, '--credential-id', credentialId, '--kind', 'ed25519', '--server', url(), '--token', operator().token]);
     expect(rerun.output).toContain(`credential ${credentialId} adopted`);
     expect(rerun.code).toBe(0);
     const state = readState(dir);
