@@ -29,7 +29,10 @@ describe('a rerun of device init refused by the server keeps a key the server ho
     const se = openDeviceSecureEnvironment(dir);
     try {
       const device = new Device({ nodeId, se, now, random });
-      const validity = { notBefore: now().toISOString(), notAfter: new Date(now().getTime() + 86_400_000).toISOString() };
+      // One instant for both ends: two reads of the clock a millisecond apart made a validity of 86,400.001 s, which a
+      // rerun of a one-day init takes for another init (a flaky test on a loaded machine).
+      const at = now();
+      const validity = { notBefore: at.toISOString(), notAfter: new Date(at.getTime() + 86_400_000).toISOString() };
       const { handle, descriptor } = await device.generateBootstrap('ed25519', validity);
       writePendingInit(dir, { version: 1, nodeId, bootstrapCredentialId, registration: JSON.stringify({ nodeId, profile, bootstrapCredentialId }), handle, descriptor, validity });
       return { handle, descriptor, validity };

@@ -30,8 +30,12 @@ const heapAfterGc = (): number => {
 const MB = 1024 * 1024;
 const slowly = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** The back-pressure suite, run by one test file per store so that the two run side by side. */
-export const backpressureSuite = (name: TargetName): void => void describe(`integrator stream on the ${name} store`, () => {
+/**
+ * The back-pressure suite, run by one test file per store so that the two run side by side. Its tests move 100,000
+ * events: allowed three minutes on a loaded machine, since the collector's guard (30 s without an event) is what
+ * catches a stream that stops.
+ */
+export const backpressureSuite = (name: TargetName): void => void describe(`integrator stream on the ${name} store`, { timeout: 180_000 }, () => {
   let target: Target;
   beforeEach(async () => {
     target = await openTarget(name);

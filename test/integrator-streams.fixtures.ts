@@ -136,8 +136,9 @@ export async function openTarget(name: TargetName): Promise<Target> {
   };
 }
 
-// Bounds waiting so that a stream that stops delivering fails with a message rather than the test timeout. It
-// asserts nothing about speed.
+// Bounds waiting so that a stream that stops delivering fails with a message rather than the test timeout: counted
+// from the last event that arrived, so a slow machine that still delivers never trips it. It asserts nothing about
+// speed.
 const HANG_GUARD_MS = 30_000;
 
 /** Collects what an Observable emits; `until(n)` resolves once n values have arrived. */
@@ -149,13 +150,14 @@ export function collector<T>(source: Observable<T>): {
 } {
   const values: T[] = [];
   let failure: unknown;
-  let waiting: { count: number; resolve: () => void; reject: (e: unknown) => void } | undefined;
+  let waiting: { count: number; resolve: () => void; reject: (e: unknown) => void; progress: () => void } | undefined;
   const check = (): void => {
     if (waiting !== undefined && values.length >= waiting.count) waiting.resolve();
   };
   const subscription = source.subscribe({
     next: (value) => {
       values.push(value);
+      waiting?.progress();
       check();
     },
     error: (e: unknown) => {
@@ -170,12 +172,14 @@ export function collector<T>(source: Observable<T>): {
     until: (count) =>
       new Promise<void>((resolve, reject) => {
         if (failure !== undefined) return reject(failure);
-        const timer = setTimeout(
-          () => reject(new Error(`received ${values.length} of ${count} events`)),
-          HANG_GUARD_MS,
-        );
+        const stalled = () => reject(new Error(`received ${values.length} of ${count} events, none for ${HANG_GUARD_MS / 1000} s`));
+        let timer = setTimeout(stalled, HANG_GUARD_MS);
         waiting = {
           count,
+          progress: () => {
+            clearTimeout(timer);
+            timer = setTimeout(stalled, HANG_GUARD_MS);
+          },
           resolve: () => {
             clearTimeout(timer);
             waiting = undefined;
