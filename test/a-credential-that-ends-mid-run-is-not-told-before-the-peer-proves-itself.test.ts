@@ -7,7 +7,8 @@
  * the peer has proved itself (a later step), it is still told `credential_revoked`. Found in a later review: an
  * association hello never answers `unknown_credential` (it gets a decoy challenge), so at the association finish it
  * told a stranger exactly that the credential became unusable during its run; that finish now answers what a failed
- * proof gets (`bad_mac`), the reason still in the log.
+ * proof gets (`bad_mac`), the reason still in the log; and so, once its hello got a decoy challenge too, does the
+ * provisioning auth.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpDeviceTransport, provisionOverHttp } from '../adapters/client/device/index.ts';
@@ -72,17 +73,20 @@ describe('a session step whose peer\'s key is gone (the credential ended during 
 });
 
 describe('a provisioning auth whose bootstrap PSK was shredded after the hello', () => {
-  it('is told unknown_credential, as a hello would be; credential_revoked is for the log, naming no key handle', async () => {
+  // A provisioning hello never answers `unknown_credential` any more (a decoy challenge): the auth answers what a
+  // failed proof gets, as the association finish does.
+  it('is told what a failed proof is told (bad_mac); credential_revoked is for the log, naming no key handle', async () => {
     const world = await provisioningWorld({ bootstrapKind: 'psk256' });
+    const failing = await world.client.start({ credentialKind: 'psk256' });
+    const forged = await failing.acceptChallenge(await world.ef.acceptHello(failing.hello));
+    const failedProof = await refused(() => world.ef.acceptAuth({ ...forged, proof: `${forged.proof[0] === 'A' ? 'B' : 'A'}${forged.proof.slice(1)}` }));
     const session = await world.client.start({ credentialKind: 'psk256' });
     const auth = await session.acceptChallenge(await world.ef.acceptHello(session.hello));
     await world.efSe.destroy(EF_OWNER, world.bootstrap.efHandle as KeyHandle);
 
     const { told, logged } = await refused(() => world.ef.acceptAuth(auth));
-    expect(told).toEqual({
-      message: 'provisioning.auth rejected: unknown_credential',
-      problem: { code: 'protocol', step: 'provisioning.auth', reason: 'unknown_credential', message: 'provisioning.auth rejected: unknown_credential' },
-    });
+    expect(told.problem).toMatchObject({ step: 'provisioning.auth', reason: 'bad_mac' });
+    expect(told).toEqual(failedProof.told);
     expect(logged).toMatchObject({ step: 'provisioning.auth', reason: 'credential_revoked' });
     expect(logged?.message).not.toMatch(/key_[A-Za-z0-9_-]{24}/);
     expect(world.ef.sessionCount).toBe(0);

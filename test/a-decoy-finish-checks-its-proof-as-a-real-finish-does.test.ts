@@ -6,7 +6,7 @@
  * key), and is refused as a failed proof whatever that check says. No timing is asserted: the check is counted.
  */
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { standInVerifier } from '../adapters/protocols/association/decoy.ts';
+import { standInVerifier } from '../adapters/protocols/shared/decoy.ts';
 import type { CredentialKind } from '../domain/crypto/credential.ts';
 import { sha256 } from '../domain/crypto/hash.ts';
 import * as signatures from '../domain/crypto/signatures.ts';

@@ -59,7 +59,7 @@ describe('an AE association is established only under an enrolled App-ID (seed 0
       associateOverHttp(httpDeviceTransport(world.service.url), sim.device, {
         associationId: 'zz-c-ae-sa', credentialId: 'zz-c-svc', lifetimeSeconds: 3_600, registreeId: AE, registrar: sim.state.pinned.registrar,
       }),
-      // Its hello is answered with a decoy challenge (association/decoy.ts); the holder is told why at its finish.
+      // Its hello is answered with a decoy challenge (shared/decoy.ts); the holder is told why at its finish.
     ).rejects.toMatchObject({ problem: expect.objectContaining({ step: 'association.finish', reason: 'unknown_credential' }) });
     expect(ownStreams(await world.streamsWrittenSince(before))).toEqual([]);
     expect(await stateOf('zz-c-ae-sa')).toBe('initialized');

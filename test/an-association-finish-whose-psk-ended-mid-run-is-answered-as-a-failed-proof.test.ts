@@ -1,6 +1,6 @@
 /**
  * Found in review (seeds 002 and 004 unobservability; SER-001): an association hello never answers
- * `unknown_credential` any more (a decoy challenge, adapters/protocols/association/decoy.ts), yet a finish whose PSK
+ * `unknown_credential` any more (a decoy challenge, adapters/protocols/shared/decoy.ts), yet a finish whose PSK
  * was shredded after the challenge (the credential revoked during the run) still did, via the session table's
  * `keyGoneBeforeProof`; a finish with a bogus proof then told anyone who opened a run that the credential became
  * unusable during it, where a decoy finish or a real run's bad proof is `bad_mac`. It now gets what a failed proof

@@ -3,7 +3,7 @@
  * cannot use (unknown, revoked, expired) was refused `422 unknown_credential`, a usable one answered with a
  * challenge: the refusal said no more than `unknown_credential`, yet refused-or-not itself told anyone holding a
  * Registree id and a public fingerprint whether that credential was revoked. Such a hello now gets a decoy challenge
- * of the same shape (adapters/protocols/association/decoy.ts); its finish gets what any failed proof gets, unless its
+ * of the same shape (adapters/protocols/shared/decoy.ts); its finish gets what any failed proof gets, unless its
  * proof verifies with the credential, when the holder is told the real reason. Nothing of a decoy run is remembered,
  * and it leaves no key in the Registrar's Secure Environment.
  */

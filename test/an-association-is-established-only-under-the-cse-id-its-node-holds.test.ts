@@ -46,7 +46,7 @@ describe('an association is established only under the CSE-ID its node holds (RS
     const before = await world.head();
     await expect(
       associateOverHttp(transport(), a.device, { associationId: 'zz-a-sa', credentialId: 'zz-a-svc', lifetimeSeconds: 3_600, registreeId: '/zz-a-cse', registrar: a.state.pinned.registrar }),
-      // Its hello is answered with a decoy challenge (association/decoy.ts); the holder is told why at its finish.
+      // Its hello is answered with a decoy challenge (shared/decoy.ts); the holder is told why at its finish.
     ).rejects.toMatchObject({ problem: expect.objectContaining({ step: 'association.finish', reason: 'unknown_credential' }) });
     expect(ownStreams(await world.streamsWrittenSince(before))).toEqual([]);
     // Revoked by the cascade when its node was renumbered (affiliationChanged), not left waiting for ever.

@@ -163,7 +163,7 @@ describe('association handshake refusals', () => {
     const world = await handshakeWorld({ kind: 'ed25519', validity });
     const handshake = await world.registree.start({ lifetimeSeconds: 60 });
     world.clock.set('2030-01-01T00:10:00.000Z');
-    // Answered as any hello (association/decoy.ts); refused at the finish, told why only to the holder.
+    // Answered as any hello (shared/decoy.ts); refused at the finish, told why only to the holder.
     expect(await world.registrar.acceptHello({ ...handshake.hello, sentAt: '2030-01-01T00:10:00.000Z' })).toMatchObject({ type: 'association.challenge' });
     expect(await refusal(() => world.registree.start({ lifetimeSeconds: 60 }))).toEqual({ step: 'association.start', reason: 'credential_expired' });
   });

@@ -69,11 +69,14 @@ describe('a provisioning step whose Secure Environment key is gone', () => {
     expect((failed as Error).message).toMatch(/provisioning\.receipt: a key of this service is missing from its Secure Environment/);
   });
 
-  it('refuses a hello whose bootstrap PSK is gone as any unusable credential (revoked, in the log), naming no handle', async () => {
+  it('answers a hello whose bootstrap PSK is gone as any unusable credential, a decoy challenge (revoked, in the log), naming no handle', async () => {
     const world = await provisioningWorld({ bootstrapKind: 'psk256' });
     await world.efSe.destroy(EF_OWNER, world.bootstrap.efHandle!);
     const session = await world.client.start({ credentialKind: 'psk256' });
-    const refused = await world.ef.acceptHello(session.hello).catch((e: unknown) => e);
+    const told: unknown[] = [];
+    const challenge = await world.ef.acceptHello(session.hello, {}, undefined, (refusal) => told.push(refusal));
+    expect(challenge).toMatchObject({ type: 'provisioning.challenge', nodeId: session.hello.nodeId });
+    const [refused] = told;
     expect(isCredenceError(refused, 'protocol') && refused.problem).toMatchObject({ step: 'provisioning.hello', reason: 'unknown_credential' });
     expect(concealedRefusal(refused)).toMatchObject({ step: 'provisioning.hello', reason: 'credential_revoked' });
     expect(concealedRefusal(refused)?.message).not.toMatch(/key_[A-Za-z0-9_-]{24}/);

@@ -178,27 +178,30 @@ describe('remote provisioning refusals', () => {
     expect(await refusal(() => world.ef.acceptAuth(auth))).toMatchObject({ reason: 'unknown_session' });
   });
 
-  // Told as unknown, as any credential the node cannot use: the reason is for the service's log only (seed 002
-  // unobservability; test/a-hello-tells-no-stranger-why-a-credential-cannot-be-used.test.ts).
-  it('an expired, not-yet-valid or revoked bootstrap credential is refused as unknown_credential', async () => {
-    const expired = await provisioningWorld({ bootstrapKind: 'p256', bootstrapValidity: { notBefore: '2020-01-01T00:00:00.000Z', notAfter: '2029-12-31T00:00:00.000Z' } });
-    const s1 = await expired.client.start({ credentialKind: 'p256' });
-    expect(await refusal(() => expired.ef.acceptHello(s1.hello))).toMatchObject({ reason: 'unknown_credential' });
-    const early = await provisioningWorld({ bootstrapKind: 'p256', bootstrapValidity: { notBefore: '2031-01-01T00:00:00.000Z', notAfter: '2032-01-01T00:00:00.000Z' } });
-    const s2 = await early.client.start({ credentialKind: 'p256' });
-    expect(await refusal(() => early.ef.acceptHello(s2.hello))).toMatchObject({ reason: 'unknown_credential' });
-    const revoked = await provisioningWorld({ bootstrapKind: 'p256', bootstrapRevoked: true });
-    const s3 = await revoked.client.start({ credentialKind: 'p256' });
-    expect(await refusal(() => revoked.ef.acceptHello(s3.hello))).toMatchObject({ reason: 'unknown_credential' });
+  // Not refused at the hello: a decoy challenge, as any credential the node cannot use; only its holder, once its proof
+  // verifies, is told why (seeds 002/004; adapters/protocols/shared/decoy.ts).
+  it('an expired, not-yet-valid or revoked bootstrap credential gets a challenge, and its holder is told why at the auth', async () => {
+    const cases = [
+      [{ bootstrapValidity: { notBefore: '2020-01-01T00:00:00.000Z', notAfter: '2029-12-31T00:00:00.000Z' } }, 'credential_expired'],
+      [{ bootstrapValidity: { notBefore: '2031-01-01T00:00:00.000Z', notAfter: '2032-01-01T00:00:00.000Z' } }, 'credential_not_yet_valid'],
+      [{ bootstrapRevoked: true }, 'credential_revoked'],
+    ] as const;
+    for (const [options, reason] of cases) {
+      const world = await provisioningWorld({ bootstrapKind: 'p256', ...options });
+      const session = await world.client.start({ credentialKind: 'p256' });
+      const auth = await session.acceptChallenge(await world.ef.acceptHello(session.hello));
+      expect(await refusal(() => world.ef.acceptAuth(auth))).toMatchObject({ step: 'provisioning.auth', reason });
+    }
   });
 
-  it('an unknown node, or a bootstrap fingerprint other than the recorded one, is unknown_credential', async () => {
+  it('an unknown node, or a bootstrap fingerprint other than the recorded one, gets a challenge and then a failed proof', async () => {
     const world = await provisioningWorld({ bootstrapKind: 'ed25519' });
     const session = await world.client.start({ credentialKind: 'p256' });
-    expect(await refusal(() => world.ef.acceptHello({ ...session.hello, nodeId: 'node-9999' }))).toMatchObject({ reason: 'unknown_credential' });
+    expect(await world.ef.acceptHello({ ...session.hello, nodeId: 'node-9999' })).toMatchObject({ type: 'provisioning.challenge', nodeId: 'node-9999' });
     const other = await provisioningWorld({ bootstrapKind: 'ed25519', seed: 'other', tamperBootstrap: (d) => ({ ...d, fingerprint: `sha256:${'0'.repeat(64)}` }) });
     const s2 = await other.client.start({ credentialKind: 'p256' });
-    expect(await refusal(() => other.ef.acceptHello(s2.hello))).toMatchObject({ reason: 'unknown_credential' });
+    const auth = await s2.acceptChallenge(await other.ef.acceptHello(s2.hello));
+    expect(await refusal(() => other.ef.acceptAuth(auth))).toMatchObject({ step: 'provisioning.auth', reason: 'bad_signature' });
   });
 
   it('a hello for another Enrolment Function is wrong_identity', async () => {

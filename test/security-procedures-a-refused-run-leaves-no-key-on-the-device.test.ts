@@ -99,7 +99,7 @@ describe('SecurityProcedures.establish, refused by the Registrar', () => {
     const refused = await w.procedures
       .establish({ device, associationId: 'zz-sa', credentialId: 'zz-assoc-svc', lifetimeSeconds: 3600, registreeId: device.cseId! })
       .catch((e: unknown) => e);
-    // Its hello gets a decoy challenge (association/decoy.ts); the holder is told why at the finish.
+    // Its hello gets a decoy challenge (shared/decoy.ts); the holder is told why at the finish.
     expect(isCredenceError(refused, 'protocol') && refused.problem).toMatchObject({ step: 'association.finish', reason: 'credential_revoked' });
     expect(made.length).toBeGreaterThan(0);
     expect(await alive(w, device, made)).toEqual([]);

@@ -24,7 +24,7 @@ import { KeyHandle } from '../ports/secure-environment.ts';
  * The challenge answers a hello no one has authenticated yet (a Registree id and a public fingerprint are enough to
  * send one), so it tells nothing of the credential beyond what the hello carried (seeds 002/004 unobservability;
  * SER-001), not even whether it can be used: a hello whose credential cannot be used (unknown, revoked, expired, ...)
- * gets a decoy challenge of the same shape, refused at its finish (adapters/protocols/association/decoy.ts). The lifetime, which is cut to the credential's notAfter (association-lifetime.ts), is granted once the
+ * gets a decoy challenge of the same shape, refused at its finish (adapters/protocols/shared/decoy.ts). The lifetime, which is cut to the credential's notAfter (association-lifetime.ts), is granted once the
  * Registree's proof has verified, in the confirm, and a credential with no lifetime left is refused there
  * (`lifetime_exhausted`), to a peer that has proved it holds it. The confirm's key confirmation covers the grant: no
  * one on the path can change it. Every message is version 2 (association-version.ts); version 1 granted the lifetime

@@ -9,8 +9,8 @@ import type { RandomSource } from '../ports/random.ts';
 /**
  * Why a protocol step was refused. Reasons are stable codes for callers; details go into the message only. A hello
  * never answers why a credential cannot be used (`unusableCredential`): those reasons reach the service's log. An
- * association hello does not even answer that it cannot be used: it gets a decoy challenge
- * (adapters/protocols/association/decoy.ts), the reason told at the finish to a peer that proves it holds the credential.
+ * association or provisioning hello does not even answer that it cannot be used: it gets a decoy challenge
+ * (adapters/protocols/shared/decoy.ts), the reason told at the finish (or auth) to a peer that proves it holds the credential.
  */
 export type ProtocolReason =
   | 'malformed'
@@ -105,14 +105,14 @@ export const assertFresh = (step: string, sentAt: string, now: Date, maxSkewSeco
  * 002 unobservability; SER-001: a hello is answered before anyone has authenticated). The real refusal stays on the
  * error as its `cause`, not enumerable (as `new Error(message, { cause })` makes it), for the service's own log
  * (`concealedRefusal`): an answer is made from `problem` alone, so the cause never reaches the peer. At an association
- * hello this refusal is not answered at all: it goes to the log, and the hello gets a decoy challenge (a refusal,
- * whatever it says, tells that the credential cannot be used; adapters/protocols/association/decoy.ts).
+ * or provisioning hello this refusal is not answered at all: it goes to the log, and the hello gets a decoy challenge (a refusal,
+ * whatever it says, tells that the credential cannot be used; adapters/protocols/shared/decoy.ts).
  */
 export const unusableCredential = (step: string, real: CredenceError): CredenceError => concealing(protocolFailure(step, 'unknown_credential'), real);
 
 /**
  * `told`, the answer a peer that has not authenticated gets (`unknown_credential`, or a failed proof's `bad_mac` /
- * `bad_signature` at an association finish whose credential ended during the run), with the real refusal `real`
+ * `bad_signature` at an association finish or a provisioning auth whose credential ended during the run), with the real refusal `real`
  * kept behind it as its `cause`, not enumerable, for the service's log only (`concealedRefusal`).
  */
 export const concealing = (told: CredenceError, real: CredenceError): CredenceError => {
@@ -141,7 +141,7 @@ export const concealedRefusal = (
  * matching the claimed fingerprint and kind, not revoked, inside its validity (seed 003 clause 11.3.2: no
  * association, and no provisioning, from a revoked or expired credential). Checked at a hello, before the peer has
  * authenticated: every refusal is `unusableCredential`, the same answer for each reason (which the association
- * handshake's Registrar answers with a decoy challenge instead, adapters/protocols/association/decoy.ts).
+ * handshake's Registrar and the Enrolment Function answer with a decoy challenge instead, adapters/protocols/shared/decoy.ts).
  */
 export const assertUsableCredential = <K extends { readonly descriptor?: CredentialDescriptor; readonly revoked?: boolean }>(
   step: string,

@@ -21,12 +21,11 @@ export const openDeviceEndpoints = async ({ credence }: ServiceContext): Promise
 
 /**
  * Answers a device message, logging at info the real reason behind a refusal kept from the peer (`concealedRefusal`):
- * told `unknown_credential` at a provisioning hello or at the auth of a run whose credential ended before the peer's
- * proof verified, and told what a failed proof gets (`bad_mac`) at an association finish whose credential ended
- * during the run (seeds 002 and 004 unobservability). An association hello is not refused but answered with a decoy
- * challenge, logged by its route (`logConcealed`). The device is not to learn that its credential was revoked or has
+ * told what a failed proof gets (`bad_mac`) at a provisioning auth or an association finish whose credential ended
+ * during the run (seeds 002 and 004 unobservability). A hello, association or provisioning, is not refused but
+ * answered with a decoy challenge, logged by its route (`logConcealed`). The device is not to learn that its credential was revoked or has
  * expired, but its operator must be able to. The log line's `msg` names the message and what it was told
- * (`hello refused as unknown_credential`, `auth …`, `finish refused as bad_mac`). A refusal names fingerprints and
+ * (`auth refused as bad_mac`, `finish refused as bad_mac`). A refusal names fingerprints and
  * ids, never secret material (domain/errors.ts).
  */
 export const answerDevice = async <T>(log: FastifyBaseLogger, answer: () => Promise<T>): Promise<T> => {
@@ -41,8 +40,8 @@ export const answerDevice = async <T>(log: FastifyBaseLogger, answer: () => Prom
 /**
  * Logs at info the real reason behind `error` if it is a refusal kept from the peer (`concealedRefusal`), under a
  * `msg` naming the message and what the peer was told instead: `told`, or `refused as` the reason it was answered
- * (`refused as unknown_credential`; for an association hello `answered with a decoy challenge`,
- * adapters/protocols/association/decoy.ts).
+ * (`refused as bad_mac`; for a hello `answered with a decoy challenge`,
+ * adapters/protocols/shared/decoy.ts).
  */
 export const logConcealed = (log: FastifyBaseLogger, error: unknown, told?: string): void => {
   const concealed = concealedRefusal(error);

@@ -1,7 +1,7 @@
 import { ProvisioningAuth, ProvisioningChallenge, ProvisioningDelivery, ProvisioningHello, ProvisioningReceipt } from '../../../domain/protocols/index.ts';
 import { PinnedResponder, ProvisioningHelloQuery, ProvisioningRecorded } from '../../protocols/procedures/index.ts';
 import type { RouteModule } from '../context.ts';
-import { answerDevice, helloPeer, openDeviceEndpoints } from './device-endpoints.ts';
+import { answerDevice, helloPeer, logConcealed, openDeviceEndpoints } from './device-endpoints.ts';
 
 const DEVICE = { access: 'device' } as const;
 const TAGS = ['device: remote provisioning'];
@@ -10,9 +10,10 @@ const TAGS = ['device: remote provisioning'];
  * The M2M Enrolment Function for devices across a connection (seed 003 clause 11.2.1): one route per message of
  * remote provisioning, no bearer token (the node authenticates inside the protocol with its bootstrap
  * credential). Refusals are `protocol` problems naming the step and the reason; a refused message ends its run and
- * records nothing. A hello's refusal of the credential it names is `unknown_credential` whatever the reason, and so
- * is an auth's when the credential ended during the run, before the node's proof verified: the reason goes to the
- * log (`answerDevice`). A hello's run is bounded with the other runs its address began in the node's name
+ * records nothing. A hello whose bootstrap credential cannot be used is not refused but answered with a decoy challenge
+ * of the same shape (shared/decoy.ts; seeds 002/004, SER-001), its auth refused as a failed proof, or with the real
+ * reason to a node whose proof verifies with the credential; an auth whose credential ended during the run is
+ * answered as a failed proof too: the reason goes to the log (`logConcealed`, `answerDevice`). A hello's run is bounded with the other runs its address began in the node's name
  * (`helloPeer`), so hellos from elsewhere cannot end it. The credential is recorded when its receipt verifies
  * (EnrolmentEndpoint).
  */
@@ -36,19 +37,23 @@ export const enrolmentRoutes: RouteModule = async (app, context) => {
         'covered by the node\'s proofs; the query\'s, if sent, must be the same. The operator starts the rotation itself ' +
         '(startCredentialRotation). Whether the id is ' +
         'free and the predecessor qualifies is answered at step 3, once the node has authenticated (400 naming the field), never to a hello. ' +
-        'A bootstrap credential that cannot be used (unknown, revoked, expired or not yet valid) is 422 `unknown_credential` whatever the reason.',
+        'A bootstrap credential that cannot be used (unknown, revoked, expired or not yet valid) gets a challenge of the same shape all the same, ' +
+        'refused at step 3 as a failed proof (`bad_mac` or `bad_signature`), or, to a node whose proof verifies with the credential, with the reason.',
       querystring: ProvisioningHelloQuery,
       body: ProvisioningHello,
       response: { 200: ProvisioningChallenge },
     },
-  }, async (request) => answerDevice(request.log, async () => (await ef()).acceptHello(request.body, request.query, helloPeer(request))));
+  }, async (request) =>
+    answerDevice(request.log, async () =>
+      (await ef()).acceptHello(request.body, request.query, helloPeer(request), (refusal) =>
+        logConcealed(request.log, refusal, 'answered with a decoy challenge'))));
 
   app.post('/v1/enrolment/auth', {
     config: DEVICE,
     schema: {
       tags: TAGS,
       summary: 'Step 3: the node\'s proof (and, for a key pair, its public key with proof of possession); answered with the delivery',
-      description: 'A bootstrap credential that ended during the run (revoked, its key destroyed) is 422 `unknown_credential`, as at the hello.',
+      description: 'A bootstrap credential that ended during the run (revoked, its key destroyed) is answered as a failed proof, as the auth of a decoy run is.',
       body: ProvisioningAuth,
       response: { 200: ProvisioningDelivery },
     },

@@ -22,7 +22,7 @@ const refuseForeignVersion = (step: string) => async (request: FastifyRequest): 
  * configured it (`configureAssociation`, 11.3.1) and the Registrar resolves the credential from it on every
  * request, keeping nothing between requests but its bounded session table, where hellos from elsewhere cannot end a
  * Registree's run (`helloPeer`). A hello whose credential cannot be used, whatever the reason, gets a decoy challenge
- * of the same shape as a real one (association/decoy.ts; seeds 002/004, SER-001: a refusal would tell anyone that the
+ * of the same shape as a real one (shared/decoy.ts; seeds 002/004, SER-001: a refusal would tell anyone that the
  * credential is not usable), its reason logged (`logConcealed`); its finish gets what a failed proof gets, or, from
  * the credential's holder, the reason. A finish whose credential ended during the run, before the Registree's proof
  * verified, gets what a failed proof gets too (`bad_mac`), the reason in the log (`answerDevice`). The challenge carries nothing of the credential (no lifetime: that would tell its

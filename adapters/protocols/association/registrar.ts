@@ -35,7 +35,7 @@ import {
   type AssociationOutcome,
 } from '../../../domain/protocols/association-messages.ts';
 import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
-import { decoySigner, knownVerifier, refuseDecoyFinish, type Decoy } from './decoy.ts';
+import { decoySigner, knownVerifier, realRefusal, refuseDecoyFinish, type Decoy } from '../shared/decoy.ts';
 import { deriveAssociationKeys, destroyAssociationKeys, keyConfirmationFor, PROTOCOL, proofFor, type AssociationKeys } from './session-key.ts';
 
 /** The Registree's credential as the engine knows it. */
@@ -117,12 +117,6 @@ type Opening =
 const HELLO = 'association.hello';
 const FINISH = 'association.finish';
 const REGISTREE_AUTHENTICATION_FAILED = 'Registree authentication failed';
-
-/** The real refusal behind an `unusableCredential` answer (its cause); any other error is thrown on. */
-const realRefusal = (error: unknown): CredenceError => {
-  if (concealedRefusal(error) === undefined) throw error;
-  return (error as Error).cause as CredenceError;
-};
 
 /**
  * The Registrar CSE side of the association handshake (seed 003 clause 11.3.2): mutual authentication of the

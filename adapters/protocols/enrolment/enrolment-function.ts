@@ -1,17 +1,26 @@
-import { isCredenceError } from '../../../domain/errors.ts';
+import { CredenceError, isCredenceError } from '../../../domain/errors.ts';
 import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
 import type { Clock } from '../../../domain/ports/clock.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import type { CredentialDescriptor, CredentialKind } from '../../../domain/crypto/credential.ts';
 import { publicKeyFingerprint } from '../../../domain/crypto/fingerprint.ts';
-import { assertFresh, assertUsableCredential, newNonce, parseMessage, protocolFailure } from '../../../domain/protocols/protocol.ts';
+import {
+  assertFresh,
+  assertUsableCredential,
+  concealedRefusal,
+  newNonce,
+  parseMessage,
+  protocolFailure,
+  unusableCredential,
+} from '../../../domain/protocols/protocol.ts';
 import { isValidSigningPublicKey, verifySignature } from '../../../domain/crypto/signatures.ts';
 import { withoutFields, type Transcript } from '../../../domain/crypto/transcript.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
 import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
-import { assertProof, prove, pskOf, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
+import { assertProof, proofFailure, prove, pskOf, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
 import { initiatorVerifier, responderSigner } from '../shared/credential-keys.ts';
-import { keyGoneBeforeProof } from '../shared/key-gone.ts';
+import { keyGoneAtProof, keyGoneBeforeProof } from '../shared/key-gone.ts';
+import { decoySigner, knownVerifier, realRefusal, refuseDecoyFinish, type Decoy } from '../shared/decoy.ts';
 import { acceptedClockSkew } from '../../../domain/protocols/clock-skew.ts';
 import { wireEphemeral } from '../shared/wire-ephemeral.ts';
 import { assertNewHello } from '../shared/hello-checks.ts';
@@ -92,13 +101,12 @@ export interface EnrolmentFunctionOptions {
  */
 export type RunContext = Readonly<Record<string, string>>;
 
-interface Session extends SessionBase {
+interface RunBase extends SessionBase {
   stage: 'challenged' | 'delivered';
   readonly hello: ProvisioningHello;
   readonly context: RunContext;
   readonly transcript: Transcript;
   readonly enrolmentNonce: string;
-  readonly nodeVerifier: ProofVerifier;
   readonly signer: CredentialKey;
   readonly challenge: ProvisioningChallenge;
   readonly ephemeral?: KeyHandle;
@@ -114,9 +122,29 @@ interface Session extends SessionBase {
   delivery?: { readonly kek: KeyHandle; readonly wrapped: Uint8Array; readonly aad: Uint8Array };
 }
 
+/** A run whose hello's bootstrap credential can be used. */
+interface RealRun extends RunBase {
+  readonly nodeVerifier: ProofVerifier;
+  readonly decoy?: undefined;
+}
+
+/** A run answering a hello whose bootstrap credential cannot be used (shared/decoy.ts): refused at its auth, never recorded. */
+interface DecoyRun extends RunBase {
+  readonly decoy: Decoy;
+}
+
+type Session = RealRun | DecoyRun;
+
+/** How a challenge is proved, and what its run keeps to check the node's proofs. */
+type Opening =
+  | { readonly signer: CredentialKey; readonly run: Pick<RealRun, 'nodeVerifier'> }
+  | { readonly signer: CredentialKey; readonly run: Pick<DecoyRun, 'decoy'> };
+
 const HELLO = 'provisioning.hello';
 const AUTH = 'provisioning.auth';
 const RECEIPT = 'provisioning.receipt';
+const NODE_AUTHENTICATION_FAILED = 'node authentication failed';
+const MISSING_SIGNING_KEY = 'this Enrolment Function has no signing key for asymmetric bootstraps';
 
 /**
  * The M2M Enrolment Function side of remote provisioning (seed 003 clause 11.2.1): one method per incoming
@@ -139,8 +167,8 @@ export class EnrolmentFunction {
     this.#sessions = new SessionTable<Session>({
       timeoutSeconds: options.sessionTimeoutSeconds ?? 120,
       maxSessions: options.maxSessions,
-      cleanup: (s) => destroyQuietly(options.se, s.ephemeral, s.credentialKeyHandle, s.delivery?.kek),
-      peerKeys: (s) => [pskOf(s.nodeVerifier)],
+      cleanup: (s) => destroyQuietly(options.se, s.ephemeral, s.credentialKeyHandle, s.delivery?.kek, s.decoy?.key),
+      peerKeys: (s) => (s.decoy === undefined ? [pskOf(s.nodeVerifier)] : []),
     });
   }
 
@@ -153,27 +181,106 @@ export class EnrolmentFunction {
     return this.#sessions.size;
   }
 
-  /** `peer`: where the hello came from, if the transport knows (SessionTable: a flood from elsewhere cannot end this run). */
-  async acceptHello(input: unknown, context: RunContext = {}, peer?: Claim['peer']): Promise<ProvisioningChallenge> {
-    const { se, now: clock } = this.#o;
+  /**
+   * Answers a hello with a challenge. `peer`: where the hello came from, if the transport knows (SessionTable: a flood
+   * from elsewhere cannot end this run). A hello whose bootstrap credential cannot be used (unknown, revoked, expired,
+   * not yet valid, its key shredded) is answered with a decoy challenge (shared/decoy.ts) that only the holder of the
+   * credential's secret could tell from a real one: a refusal, whatever its reason, would tell anyone holding a
+   * Node-ID and a public fingerprint whether the credential is usable (seeds 002/004 unobservability; SER-001).
+   * `concealed` is told the real refusal, an `unusableCredential` whose cause says why (`concealedRefusal`), for the
+   * service's log.
+   */
+  async acceptHello(
+    input: unknown,
+    context: RunContext = {},
+    peer?: Claim['peer'],
+    concealed?: (refusal: CredenceError) => void,
+  ): Promise<ProvisioningChallenge> {
     const hello = parseMessage(ProvisioningHello, input, HELLO);
-    const now = clock();
+    const now = this.#o.now();
     if (hello.enrolmentFunctionId !== this.#o.id) throw protocolFailure(HELLO, 'wrong_identity', 'addressed to another Enrolment Function');
     assertFresh(HELLO, hello.sentAt, now, this.#skew);
-    const bootstrap = assertUsableCredential(HELLO, await this.#o.resolveBootstrap(hello.nodeId), hello.bootstrap, now, `bootstrap of ${hello.nodeId}`);
-    const { descriptor } = bootstrap;
-    const manufacturerCertificate = await this.#checkManufacturerCertificate(hello, descriptor, now);
+    const resolved = await this.#o.resolveBootstrap(hello.nodeId);
+    const opening = this.#open(resolved, hello, now);
+    // The checks that follow, in the same order, for a run and a decoy run alike: the manufacturer chain against the
+    // recorded certificate of the claimed bootstrap (revoked or expired or not), the kinds by the hello alone.
+    const recorded = resolved?.descriptor;
+    const claimed = recorded?.fingerprint === hello.bootstrap.fingerprint && recorded.kind === hello.bootstrap.kind ? recorded : undefined;
+    const manufacturerCertificate = await this.#checkManufacturerCertificate(hello, claimed, now);
     if (this.#o.allowedCredentialKinds && !this.#o.allowedCredentialKinds.includes(hello.credentialKind)) {
       throw protocolFailure(HELLO, 'unsupported', `credential kind ${hello.credentialKind} is not offered`);
     }
-    const nodeVerifier = initiatorVerifier(HELLO, bootstrap);
-    const signer = responderSigner(HELLO, bootstrap, this.#o.signingKey, 'this Enrolment Function has no signing key for asymmetric bootstraps');
-    const group = hello.ephemeral?.group;
+    if (hello.bootstrap.kind !== 'psk256' && !this.#o.signingKey) throw protocolFailure(HELLO, 'unsupported', MISSING_SIGNING_KEY);
     // Nothing is written for an unauthenticated hello but a pending session, which a flood cannot keep from a
     // legitimate node (SessionTable); the nonce is remembered once the node's auth proof verifies (acceptAuth).
     this.#sessions.assertNotPending(HELLO, hello.nodeNonce);
     await assertNewHello(HELLO, { ephemeral: hello.ephemeral, nonce: hello.nodeNonce }, this.#replay, now);
 
+    let refusal: CredenceError;
+    if (opening instanceof CredenceError) refusal = opening;
+    else {
+      try {
+        return await this.#challenge(hello, now, context, opening, manufacturerCertificate, peer);
+      } catch (error) {
+        // The bootstrap PSK went from the Secure Environment during the hello (the credential ended): a decoy run.
+        refusal = realRefusal(error);
+      }
+    }
+    // Its real reason goes to the service's log (`concealed`) and, at the auth, to a node that proves it holds it.
+    const verifier = knownVerifier(resolved, hello.bootstrap);
+    let challenge: ProvisioningChallenge;
+    try {
+      challenge = await this.#decoy(hello, now, context, { refusal, verifier }, manufacturerCertificate, peer);
+    } catch (error) {
+      // The bootstrap PSK, which the decoy challenge was to be MACed with, went meanwhile: under a random key then.
+      if (verifier?.kind !== 'psk256' || concealedRefusal(error) === undefined) throw error;
+      challenge = await this.#decoy(hello, now, context, { refusal }, manufacturerCertificate, peer);
+    }
+    concealed?.(unusableCredential(HELLO, refusal));
+    return challenge;
+  }
+
+  /** How a real run's challenge is proved and its auth checked; or, for a bootstrap that cannot be used, why not. */
+  #open(resolved: BootstrapCredential | undefined, hello: ProvisioningHello, now: Date): Opening | CredenceError {
+    try {
+      const bootstrap = assertUsableCredential(HELLO, resolved, hello.bootstrap, now, `bootstrap of ${hello.nodeId}`);
+      const nodeVerifier = initiatorVerifier(HELLO, bootstrap);
+      return { signer: responderSigner(HELLO, bootstrap, this.#o.signingKey, MISSING_SIGNING_KEY), run: { nodeVerifier } };
+    } catch (error) {
+      return realRefusal(error);
+    }
+  }
+
+  /** A decoy run's challenge (shared/decoy.ts), MACed in PSK mode with the bootstrap's key when `decoy.verifier` holds it. */
+  async #decoy(
+    hello: ProvisioningHello,
+    now: Date,
+    context: RunContext,
+    decoy: Pick<Decoy, 'refusal' | 'verifier'>,
+    manufacturerCertificate: ProvisioningOutcome['manufacturerCertificate'],
+    peer: Claim['peer'],
+  ): Promise<ProvisioningChallenge> {
+    const { se } = this.#o;
+    const { signer, key } = await decoySigner(se, HELLO, hello.bootstrap.kind, this.#o.signingKey, MISSING_SIGNING_KEY, decoy.verifier);
+    try {
+      return await this.#challenge(hello, now, context, { signer, run: { decoy: { ...decoy, key } } }, manufacturerCertificate, peer);
+    } catch (error) {
+      await destroyQuietly(se, key);
+      throw error;
+    }
+  }
+
+  /** The challenge of a run, real or decoy, made alike; the run takes a pending slot in the session table. */
+  async #challenge(
+    hello: ProvisioningHello,
+    now: Date,
+    context: RunContext,
+    opening: Opening,
+    manufacturerCertificate: ProvisioningOutcome['manufacturerCertificate'],
+    peer: Claim['peer'],
+  ): Promise<ProvisioningChallenge> {
+    const { se } = this.#o;
+    const group = hello.ephemeral?.group;
     const sessionId = this.#sessions.newId(this.#o.random);
     const ephemeral = group ? await se.generate(group, { ephemeral: true, usage: 'agree' }) : undefined;
     try {
@@ -194,24 +301,26 @@ export class EnrolmentFunction {
       };
       const transcript = transcriptFromHello(PROTOCOL, hello);
       const th = transcript.absorb(unsigned.type, unsigned);
-      const challenge = { ...unsigned, proof: await prove(se, signer, proofFor('enrolment-function', 'challenge', th)) };
-      await this.#sessions.add(HELLO, now, {
+      const challenge = { ...unsigned, proof: await prove(se, opening.signer, proofFor('enrolment-function', 'challenge', th)) };
+      const base = {
         id: sessionId,
-        stage: 'challenged',
+        stage: 'challenged' as const,
         hello,
         context,
         transcript,
         enrolmentNonce,
-        nodeVerifier,
-        signer,
+        signer: opening.signer,
         challenge,
         ...(ephemeral ? { ephemeral } : {}),
         ...(manufacturerCertificate ? { manufacturerCertificate } : {}),
-      }, { claimant: hello.nodeId, nonce: hello.nodeNonce, peer });
+      };
+      await this.#sessions.add(HELLO, now, { ...base, ...opening.run }, { claimant: hello.nodeId, nonce: hello.nodeNonce, peer });
       return challenge;
     } catch (error) {
       await destroyQuietly(se, ephemeral);
-      throw keyGoneBeforeProof(HELLO, error, [pskOf(nodeVerifier)]);
+      // A decoy challenge MACed with the bootstrap PSK (shared/decoy.ts `decoySigner`) has that key as its peer's too.
+      const verifier = 'nodeVerifier' in opening.run ? opening.run.nodeVerifier : opening.run.decoy.verifier;
+      throw keyGoneBeforeProof(HELLO, error, [verifier && pskOf(verifier)]);
     }
   }
 
@@ -222,7 +331,19 @@ export class EnrolmentFunction {
       const { se } = this.#o;
       if (auth.enrolmentNonce !== session.enrolmentNonce) throw protocolFailure(AUTH, 'nonce_mismatch');
       const th = session.transcript.absorb(auth.type, withoutFields(auth, 'proof', 'proofOfPossession'));
-      await assertProof(se, session.nodeVerifier, proofFor('node', 'auth', th), auth.proof, AUTH, 'node authentication failed');
+      const proved = proofFor('node', 'auth', th);
+      // A decoy run ends here: its holder is told why its bootstrap cannot be used, anyone else what a failed proof gets.
+      if (session.decoy !== undefined) {
+        return refuseDecoyFinish(se, session.decoy, session.hello.bootstrap.kind, proved, auth.proof, AUTH, NODE_AUTHENTICATION_FAILED);
+      }
+      try {
+        await assertProof(se, session.nodeVerifier, proved, auth.proof, AUTH, NODE_AUTHENTICATION_FAILED);
+      } catch (error) {
+        // The bootstrap ended during the run (its PSK shredded): answered as the failed proof it is to anyone else, the
+        // reason kept for the log; `unknown_credential` here would tell a stranger it became unusable in the run.
+        const failed = protocolFailure(AUTH, proofFailure(session.nodeVerifier), NODE_AUTHENTICATION_FAILED);
+        throw keyGoneAtProof(AUTH, error, [pskOf(session.nodeVerifier)], failed);
+      }
       await rememberAuthenticatedRun(AUTH, this.#replay, { claimant: session.hello.nodeId, nonce: session.hello.nodeNonce, transcriptHash: toHex(th) }, now, {
         random: this.#o.random,
         runsPerClaimant: this.#o.runsPerInitiator,
@@ -301,6 +422,8 @@ export class EnrolmentFunction {
     const now = this.#o.now();
     return this.#sessions.step(receipt.sessionId, RECEIPT, 'delivered', now, async (session) => {
       const { se, signingKey } = this.#o;
+      // Unreachable: a decoy run never passes its auth (acceptAuth); here for the type of `session`.
+      if (session.decoy !== undefined) throw protocolFailure(RECEIPT, 'unknown_session', `session is not awaiting ${RECEIPT}`);
       const credential = session.credential as CredentialDescriptor;
       if (receipt.credentialFingerprint !== credential.fingerprint) throw protocolFailure(RECEIPT, 'credential_mismatch');
       assertFresh(RECEIPT, receipt.completedAt, now, this.#skew);
@@ -393,8 +516,8 @@ export class EnrolmentFunction {
   }
 
   /** IDevID bootstrap (SER-SWIR-04): the presented chain must start with the recorded certificate and verify now. */
-  async #checkManufacturerCertificate(hello: ProvisioningHello, descriptor: CredentialDescriptor, now: Date) {
-    const recorded = descriptor.kind === 'psk256' ? undefined : descriptor.certificate;
+  async #checkManufacturerCertificate(hello: ProvisioningHello, descriptor: CredentialDescriptor | undefined, now: Date) {
+    const recorded = descriptor === undefined || descriptor.kind === 'psk256' ? undefined : descriptor.certificate;
     if (recorded === undefined && hello.certificateChain === undefined) return undefined;
     if (recorded === undefined || hello.certificateChain?.[0] !== recorded) {
       throw protocolFailure(HELLO, 'credential_mismatch', 'certificate chain does not match the recorded manufacturer certificate');
@@ -402,7 +525,7 @@ export class EnrolmentFunction {
     if (!this.#o.trustAnchors) throw protocolFailure(HELLO, 'certificate_rejected', 'no manufacturer trust anchors configured');
     try {
       const verified = await verifyCertificateChain(hello.certificateChain.map((c) => fromBase64url(c)), this.#o.trustAnchors, now);
-      if (descriptor.kind === 'psk256' || verified.publicKey.kind !== descriptor.kind || toBase64url(verified.publicKey.bytes) !== descriptor.publicKey) {
+      if (descriptor === undefined || descriptor.kind === 'psk256' || verified.publicKey.kind !== descriptor.kind || toBase64url(verified.publicKey.bytes) !== descriptor.publicKey) {
         throw protocolFailure(HELLO, 'credential_mismatch', 'certificate does not certify the bootstrap key');
       }
       return {

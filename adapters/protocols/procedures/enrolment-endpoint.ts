@@ -1,3 +1,4 @@
+import type { CredenceError } from '../../../domain/errors.ts';
 import { parseMessage, protocolFailure } from '../../../domain/protocols/protocol.ts';
 import { ProvisioningHello, type ProvisioningChallenge, type ProvisioningDelivery } from '../../../domain/protocols/enrolment-messages.ts';
 import type { Infrastructure } from './infrastructure.ts';
@@ -33,8 +34,16 @@ export class EnrolmentEndpoint {
     return this.infra.pinned('enrolment-function');
   }
 
-  /** `peer`: the address the hello came from (`Claim.peer`), so that hellos from elsewhere never end this node's run. */
-  acceptHello(input: unknown, request: { readonly predecessorId?: string | undefined } = {}, peer?: Claim['peer']): Promise<ProvisioningChallenge> {
+  /**
+   * `peer`: the address the hello came from (`Claim.peer`), so that hellos from elsewhere never end this node's run. A
+   * hello whose bootstrap credential cannot be used gets a decoy challenge (shared/decoy.ts); `concealed` is told why.
+   */
+  acceptHello(
+    input: unknown,
+    request: { readonly predecessorId?: string | undefined } = {},
+    peer?: Claim['peer'],
+    concealed?: (refusal: CredenceError) => void,
+  ): Promise<ProvisioningChallenge> {
     const hello = parseMessage(ProvisioningHello, input, HELLO);
     if (hello.credentialId === undefined) throw protocolFailure(HELLO, 'malformed', 'credentialId: required over a connection, it names the credential to record');
     // Only what the proofs cover: a predecessor in the request alone could be added or changed on the path.
@@ -42,7 +51,7 @@ export class EnrolmentEndpoint {
       throw protocolFailure(HELLO, 'malformed', 'predecessorId: the request names a predecessor the hello does not');
     }
     const { predecessorId } = hello;
-    return this.infra.enrolmentFunction.acceptHello(hello, predecessorId !== undefined ? { predecessorId } : {}, peer);
+    return this.infra.enrolmentFunction.acceptHello(hello, predecessorId !== undefined ? { predecessorId } : {}, peer, concealed);
   }
 
   acceptAuth(input: unknown): Promise<ProvisioningDelivery> {

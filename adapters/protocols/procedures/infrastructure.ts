@@ -203,7 +203,7 @@ export class Infrastructure {
   /**
    * The credential association `associationId` was configured with for this Registree and Registrar CSE, whatever
    * the state of the association, its node or the credential: never to run a handshake with, only to check the proof
-   * of a decoy run (adapters/protocols/association/decoy.ts), so that the holder of a credential that ended is told why.
+   * of a decoy run (adapters/protocols/shared/decoy.ts), so that the holder of a credential that ended is told why.
    */
   async credentialConfiguredFor(associationId: string, registreeId: string, fingerprint: string) {
     const c = (await this.o.engine.entity('association', associationId)).snapshot.context as AssociationContext;

@@ -29,7 +29,7 @@ export class RegistrarEndpoint {
 
   /**
    * `peer`: the address the hello came from (`Claim.peer`), so that hellos from elsewhere never end this Registree's
-   * run. A hello whose credential cannot be used gets a decoy challenge (association/decoy.ts); `concealed` is told why.
+   * run. A hello whose credential cannot be used gets a decoy challenge (shared/decoy.ts); `concealed` is told why.
    */
   acceptHello(associationId: string, input: unknown, peer?: Claim['peer'], concealed?: (refusal: CredenceError) => void): Promise<AssociationChallenge> {
     return this.infra.registrar.acceptHello(input, {

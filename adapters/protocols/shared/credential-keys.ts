@@ -15,8 +15,8 @@ import { protocolFailure, unusableCredential } from '../../../domain/protocols/p
  * How the responder checks the initiator's proofs. A PSK credential the engine knows but this service holds no key
  * for (recorded through the commands API, provisioned elsewhere) cannot authenticate anyone here: refused at `step`
  * as an unknown credential, which is what an unauthenticated peer is told of any credential it cannot use
- * (`unusableCredential`; the service's log says which; the association Registrar answers a decoy challenge instead,
- * association/decoy.ts).
+ * (`unusableCredential`; the service's log says which; the association Registrar and the Enrolment Function answer
+ * a decoy challenge instead, decoy.ts).
  */
 export const initiatorVerifier = (
   step: string,

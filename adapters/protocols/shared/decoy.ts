@@ -1,7 +1,7 @@
 import { CredenceError, isKeyNotFound } from '../../../domain/errors.ts';
 import { fromBase64url } from '../../../domain/crypto/base64url.ts';
 import type { CredentialDescriptor, CredentialKind } from '../../../domain/crypto/credential.ts';
-import { protocolFailure } from '../../../domain/protocols/protocol.ts';
+import { concealedRefusal, protocolFailure } from '../../../domain/protocols/protocol.ts';
 import { sha256 } from '../../../domain/crypto/hash.ts';
 import { signingPublicKey, type SignatureKind } from '../../../domain/crypto/signatures.ts';
 import { wipe } from '../../../domain/crypto/bytes.ts';
@@ -9,15 +9,17 @@ import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/se
 import { checkProof, proofFailure, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
 
 /**
- * A decoy run: the Registrar's answer to a hello whose credential it cannot use (unknown, not configured for this
- * association, revoked, expired, not yet valid, its key shredded). A refusal at the hello, whatever its reason, told
- * anyone holding a Registree id and a public fingerprint whether that credential is usable, revoked say (seeds 002
+ * A decoy run: a responder's answer to a hello whose credential it cannot use (unknown, not configured for this
+ * association, revoked, expired, not yet valid, its key shredded): the association Registrar's and the Enrolment
+ * Function's alike. A refusal at the hello, whatever its reason, told
+ * anyone holding a Registree id or Node-ID and a public fingerprint whether that credential is usable, revoked say (seeds 002
  * and 004 unobservability; SER-001). So such a hello is answered with a challenge no one without the credential's
  * secret can tell from a real one: a fresh session id, nonce and ephemeral key, and a proof made the way a real one
  * is (signature mode: the Registrar's own signature over the transcript, the same as in a real run; PSK mode: an
  * HMAC under the credential's key if this Registrar still holds it, else under a fresh random key discarded with the
  * run, `decoySigner`). The run takes a pending slot in the session table as a
- * real run does and is refused at its finish (`refuseDecoyFinish`); nothing of it is ever recorded or remembered.
+ * real run does and is refused at the step that checks the peer's first proof (the association finish, the
+ * provisioning auth: `refuseDecoyFinish`); nothing of it is ever recorded or remembered.
  */
 export interface Decoy {
   /** The real refusal, for the peer only once its proof verifies with the credential (`refuseDecoyFinish`). */
@@ -67,6 +69,12 @@ export const decoySigner = async (
   if (verifier?.kind === 'psk256') return { signer: verifier };
   const key = await se.generate('psk256', { ephemeral: true });
   return { signer: { kind: 'psk256', handle: key }, key };
+};
+
+/** The real refusal behind an `unusableCredential` answer (its cause), which a decoy run keeps; any other error is thrown on. */
+export const realRefusal = (error: unknown): CredenceError => {
+  if (concealedRefusal(error) === undefined) throw error;
+  return (error as Error).cause as CredenceError;
 };
 
 /** A fixed secret per kind, the same in every process: its public key is only ever a stand-in (`standInVerifier`). */

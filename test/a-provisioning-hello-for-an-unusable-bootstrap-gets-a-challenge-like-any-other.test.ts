@@ -1,0 +1,132 @@
+/**
+ * Found in review (seeds 002 and 004 unobservability; SER-001): the association hello stopped refusing a credential
+ * it cannot use, yet a provisioning hello for a bootstrap credential the Enrolment Function cannot use (unknown,
+ * revoked, expired) was still refused `422 unknown_credential`, a usable one answered with a challenge: refused-or-not
+ * told anyone holding a Node-ID and a public fingerprint whether a device's bootstrap was revoked. Such a hello now
+ * gets a decoy challenge of the same shape (adapters/protocols/shared/decoy.ts); its auth gets what any failed proof
+ * gets, unless its proof verifies with the bootstrap credential, when the holder is told the real reason. Nothing of
+ * a decoy run is remembered, and it leaves no key in the Enrolment Function's Secure Environment.
+ */
+import { describe, expect, it } from 'vitest';
+import { isCredenceError } from '../domain/errors.ts';
+import type { CredentialKind } from '../domain/crypto/credential.ts';
+import type { ProvisioningAuth, ProvisioningChallenge } from '../domain/protocols/enrolment-messages.ts';
+import { EF_OWNER, provisioningWorld, type ProvisioningWorld, type WorldOptions } from './provisioning-protocol.fixtures.ts';
+import { replayCache } from './crypto-fixtures.ts';
+import { keysMadeBy } from './support/keys-made.ts';
+
+/** Every field of a message by its path, with the length of its text (or its value, for a number): its shape. */
+const shape = (message: unknown, prefix = ''): Record<string, string | number> => {
+  const out: Record<string, string | number> = {};
+  for (const [key, value] of Object.entries(message as Record<string, unknown>)) {
+    if (typeof value === 'object' && value !== null) Object.assign(out, shape(value, `${prefix}${key}.`));
+    else out[`${prefix}${key}`] = typeof value === 'string' ? `${value.length} chars` : (value as number);
+  }
+  return out;
+};
+
+/** What the peer is told (all an answer is made from). */
+const told = async (run: () => Promise<unknown>) => {
+  const error = await run().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!isCredenceError(error, 'protocol')) throw new Error(`expected a protocol refusal, got ${String(error)}`);
+  return { message: error.message, problem: error.problem };
+};
+
+/** An auth whose proof is not the node's: what a stranger, who holds no bootstrap secret, can send at best. */
+const strangers = (auth: ProvisioningAuth): ProvisioningAuth => ({ ...auth, proof: `${auth.proof[0] === 'A' ? 'B' : 'A'}${auth.proof.slice(1)}` });
+
+/** The answer a stranger's auth gets in a real run (a usable bootstrap), and a real challenge: what a decoy must match. */
+const realRun = async (kind: CredentialKind) => {
+  const world = await provisioningWorld({ bootstrapKind: kind, seed: `real-${kind}` });
+  const session = await world.client.start({ credentialKind: kind });
+  const challenge = await world.ef.acceptHello(session.hello);
+  const auth = await session.acceptChallenge(challenge);
+  return { challenge, failedProof: await told(() => world.ef.acceptAuth(strangers(auth))) };
+};
+
+/** A world whose Enrolment Function's replay cache says what it was asked to remember, and whose keys are watched. */
+const watchedWorld = async (options: WorldOptions) => {
+  const cache = replayCache();
+  const remembered: string[] = [];
+  const remember = cache.remember.bind(cache);
+  cache.remember = async (key, at) => {
+    remembered.push(key);
+    return remember(key, at);
+  };
+  const world = await provisioningWorld({ ...options, ef: { replayCache: cache } });
+  const made = keysMadeBy(world.efSe, ['generate', 'agree', 'deriveKey', 'unwrap']);
+  const alive = async () => (await Promise.all(made.map((h) => world.efSe.describe(EF_OWNER, h).then(() => h, () => undefined)))).filter(Boolean);
+  return { world, remembered, made, alive };
+};
+
+const EXPIRED = { notBefore: '2020-01-01T00:00:00.000Z', notAfter: '2029-12-31T00:00:00.000Z' };
+const OTHER_FINGERPRINT = { tamperBootstrap: (d: ProvisioningWorld['bootstrap']['descriptor']) => ({ ...d, fingerprint: `sha256:${'0'.repeat(64)}` }) };
+
+const cases: readonly (readonly [string, CredentialKind, Partial<WorldOptions>, string | undefined])[] = [
+  // case, bootstrap kind, world, what the holder is told (undefined: a failed proof)
+  ['a revoked bootstrap (signatures)', 'p256', { bootstrapRevoked: true }, 'credential_revoked'],
+  ['a revoked bootstrap (PSK)', 'psk256', { bootstrapRevoked: true }, 'credential_revoked'],
+  ['an expired bootstrap', 'ed25519', { bootstrapValidity: EXPIRED }, 'credential_expired'],
+  ['a bootstrap the Enrolment Function does not know', 'ed25519', OTHER_FINGERPRINT, undefined],
+];
+
+describe('a provisioning hello, in process, for a bootstrap credential the Enrolment Function cannot use', () => {
+  it.each(cases)('%s is answered with a challenge shaped as a real one, and its run keeps nothing', async (_case, kind, options, holderIsTold) => {
+    const real = await realRun(kind);
+    const { world, remembered, made, alive } = await watchedWorld({ bootstrapKind: kind, ...options });
+
+    // Given a hello for it, and another from its holder
+    const stranger = await world.client.start({ credentialKind: kind });
+    const holder = await world.client.start({ credentialKind: kind });
+    // When the Enrolment Function answers it, and a stranger sends its auth
+    const challenge = await world.ef.acceptHello(stranger.hello);
+    // Then the challenge is a real one's shape, with its own session id, nonce (and ephemeral key), in a pending slot
+    expect(shape(challenge)).toEqual(shape(real.challenge));
+    expect(challenge.nodeNonce).toBe(stranger.hello.nodeNonce);
+    expect(world.ef.sessionCount).toBe(1);
+    // PSK mode: an ephemeral key for the delivery, as a real run's (signature mode makes none at the hello)
+    if (kind === 'psk256') expect(made.length).toBeGreaterThan(0);
+    // and the node's client accepts it as any other (the Enrolment Function's signature, or a MAC under the known PSK)
+    const auth = await stranger.acceptChallenge(challenge);
+    // and a stranger's auth gets exactly what a failed proof gets in a real run
+    expect(await told(() => world.ef.acceptAuth(strangers(auth)))).toEqual(real.failedProof);
+
+    // When the holder of the bootstrap runs it, and proves itself
+    const holdersAuth = await holder.acceptChallenge(await world.ef.acceptHello(holder.hello));
+    const answer = await told(() => world.ef.acceptAuth(holdersAuth));
+    // Then it alone is told why, at the auth; a bootstrap the Enrolment Function does not know is a failed proof still
+    if (holderIsTold === undefined) expect(answer).toEqual(real.failedProof);
+    else expect(answer.problem).toMatchObject({ step: 'provisioning.auth', reason: holderIsTold });
+
+    // And nothing was remembered, no run is left, and no key the runs made is left in the Secure Environment
+    expect(remembered).toEqual([]);
+    expect(world.ef.sessionCount).toBe(0);
+    expect(await alive()).toEqual([]);
+    await stranger.abort();
+    await holder.abort();
+  });
+
+  it('a hello naming an unknown node (PSK) gets a challenge shaped as a real one, and its keys go at its expiry', async () => {
+    const real = await realRun('psk256');
+    const { world, remembered, made, alive } = await watchedWorld({ bootstrapKind: 'psk256' });
+    const session = await world.client.start({ credentialKind: 'psk256' });
+    const challenge: ProvisioningChallenge = await world.ef.acceptHello({ ...session.hello, nodeId: 'node-9999' });
+    expect(shape(challenge)).toEqual(shape(real.challenge));
+    // The ephemeral key and the random key the challenge was MACed with
+    expect(made).toHaveLength(2);
+    world.clock.advance(121_000);
+    const later = await world.client.start({ credentialKind: 'psk256' });
+    await world.ef.acceptHello(later.hello);
+    expect(await Promise.all(made.slice(0, 2).map((h) => world.efSe.describe(EF_OWNER, h).then(() => true, () => false)))).toEqual([false, false]);
+    // The bootstrap's own key is never a decoy run's to destroy
+    await expect(world.efSe.describe(EF_OWNER, world.bootstrap.efHandle!)).resolves.toBeDefined();
+    expect(remembered).toEqual([]);
+    await session.abort();
+    await later.abort();
+    // The later run (a real one) ends with its session table
+    expect((await alive()).length).toBeLessThanOrEqual(1);
+  });
+});

@@ -1,0 +1,106 @@
+/**
+ * Found in review (seeds 002 and 004 unobservability; SER-001): over HTTP, a provisioning hello for a revoked
+ * bootstrap credential, or a node the Enrolment Function does not know, was `422 unknown_credential` where a usable
+ * one was `200` with a challenge: anyone holding a Node-ID and a public fingerprint learned whether the device's
+ * bootstrap was usable. Now it is `200` with a challenge of the same shape; its auth gets what a failed proof gets,
+ * the holder of the revoked bootstrap is told why, and nothing is recorded. The real reason is logged at the hello.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromBase64url, toBase64url } from '../domain/crypto/index.ts';
+import type { ProvisioningAuth } from '../domain/protocols/enrolment-messages.ts';
+import type { SimulatedDevice } from '../bin/commands/device/simulator.ts';
+import { operatorCommand } from '../bin/commands/device/steps.ts';
+import { deviceServiceWorld, type DeviceServiceWorld } from './support/device-service.ts';
+
+let world: DeviceServiceWorld;
+let usableNode: SimulatedDevice;
+let revokedNode: SimulatedDevice;
+beforeAll(async () => {
+  world = await deviceServiceWorld();
+  // Node-IDs of one length: a challenge echoes the Node-ID, which a shape compares by length
+  usableNode = await world.enrolledDevice('zz-edecoy-ok1', 'ed25519');
+  revokedNode = await world.enrolledDevice('zz-edecoy-rev', 'ed25519');
+  await operatorCommand(world.operator, 'revokeCredential', { credentialId: 'zz-edecoy-rev-boot', reason: 'keyCompromise' });
+}, 60_000);
+afterAll(async () => {
+  await world?.close();
+});
+
+/** Every field of a body by its path, with the length of its text (or its value): its shape. */
+const shape = (body: unknown, prefix = ''): Record<string, string | number> => {
+  const out: Record<string, string | number> = {};
+  for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
+    if (typeof value === 'object' && value !== null) Object.assign(out, shape(value, `${prefix}${key}.`));
+    else out[`${prefix}${key}`] = typeof value === 'string' ? `${value.length} chars` : (value as number);
+  }
+  return out;
+};
+
+/** A problem response without what differs between any two requests (its id). */
+const answer = (response: Awaited<ReturnType<DeviceServiceWorld['post']>>) => {
+  const { requestId: _id, ...rest } = response.body;
+  return { status: response.status, type: response.type, body: rest };
+};
+
+/** An auth whose proof a stranger made: the holder's, one character changed. */
+const strangers = (auth: ProvisioningAuth): ProvisioningAuth => ({ ...auth, proof: `${auth.proof[0] === 'A' ? 'B' : 'A'}${auth.proof.slice(1)}` });
+
+/** A hello of `node` and the answer to it, then the node's auth. */
+const run = async (node: SimulatedDevice, credentialId: string) => {
+  const { id, publicKey } = node.state.pinned.enrolmentFunction;
+  const session = await node.device
+    .provisioningClient({ id, publicKey: { kind: publicKey.kind, bytes: fromBase64url(publicKey.publicKey) } })
+    .start({ credentialKind: 'ed25519', credentialId });
+  const challenge = await world.post('/v1/enrolment/hello', session.hello);
+  const auth = await session.acceptChallenge(challenge.body);
+  return { session, challenge, auth };
+};
+
+describe('a provisioning hello over HTTP for a bootstrap credential the Enrolment Function cannot use', () => {
+  it('is 200 with a challenge shaped as a usable bootstrap\'s; a stranger\'s auth gets what a failed proof gets, the holder\'s why; nothing recorded', async () => {
+    // What a real run answers: its challenge, and a stranger's auth
+    const usable = await run(usableNode, 'zz-edecoy-a');
+    expect(usable.challenge.status).toBe(200);
+    const failedProof = answer(await world.post('/v1/enrolment/auth', strangers(usable.auth)));
+    expect(failedProof).toMatchObject({ status: 422, body: { step: 'provisioning.auth', reason: 'bad_signature' } });
+    await usable.session.abort();
+
+    const infra = await world.infrastructure();
+    const head = await world.head();
+
+    // A revoked bootstrap: a challenge the node verifies as any other (the Enrolment Function's own signature)
+    const revoked = await run(revokedNode, 'zz-edecoy-b');
+    expect(revoked.challenge.status).toBe(200);
+    expect(shape(revoked.challenge.body)).toEqual(shape(usable.challenge.body));
+    expect(answer(await world.post('/v1/enrolment/auth', strangers(revoked.auth)))).toEqual(failedProof);
+    await revoked.session.abort();
+    const logged = world.service
+      .logs()
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((entry) => entry['msg'] === 'hello answered with a decoy challenge');
+    expect(logged).toEqual([expect.objectContaining({ level: 30, step: 'provisioning.hello', reason: 'credential_revoked' })]);
+
+    // Its holder, proving itself, is told why
+    const holder = await run(revokedNode, 'zz-edecoy-c');
+    const told = answer(await world.post('/v1/enrolment/auth', holder.auth));
+    expect(told).toMatchObject({ status: 422, body: { step: 'provisioning.auth', reason: 'credential_revoked' } });
+    await holder.session.abort();
+
+    // A node the Enrolment Function does not know: the same challenge, the same failed proof
+    const template = await run(usableNode, 'zz-edecoy-d');
+    const ghost = await world.post('/v1/enrolment/hello', { ...template.session.hello, nodeId: 'zz-nobody-xyz', nodeNonce: toBase64url(randomBytes(32)) });
+    expect(ghost.status).toBe(200);
+    expect(shape(ghost.body)).toEqual(shape(usable.challenge.body));
+    const ghostAuth = { ...strangers(template.auth), sessionId: ghost.body['sessionId'] as string, enrolmentNonce: ghost.body['enrolmentNonce'] as string };
+    expect(answer(await world.post('/v1/enrolment/auth', ghostAuth))).toEqual(failedProof);
+    await world.post('/v1/enrolment/auth', strangers(template.auth));
+    await template.session.abort();
+
+    // Nothing recorded, and no run left (a run's keys go with it: in process, the keys themselves are checked,
+    // test/a-provisioning-hello-for-an-unusable-bootstrap-gets-a-challenge-like-any-other.test.ts)
+    const written = await world.streamsWrittenSince(head);
+    expect(written.filter((s) => /zz-edecoy|zz-nobody/.test(s))).toEqual([]);
+    expect(infra.enrolmentFunction.sessionCount).toBe(0);
+  });
+});
