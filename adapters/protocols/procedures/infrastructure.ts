@@ -149,12 +149,16 @@ export class Infrastructure {
   async #bootstrapOf(nodeId: string) {
     const node = await this.o.engine.entity('node', nodeId);
     const bootstrapId = (node.snapshot.context as { bootstrapCredentialId?: string }).bootstrapCredentialId;
-    if (bootstrapId === undefined || String(node.snapshot.value) === 'revoked') return undefined;
+    if (bootstrapId === undefined) return undefined;
     const credential = await this.o.engine.entity('credential', bootstrapId);
     const descriptor = descriptorOf(credential);
     if (descriptor === undefined) return undefined;
     const [handle] = this.o.registry.live(credential.streamId, 'psk');
-    return { descriptor, ...(handle !== undefined ? { handle: handle as KeyHandle } : {}), ...(isWithdrawn(credential) ? { revoked: true } : {}) };
+    // A revoked node's bootstrap is known and revoked, not unknown: the hello's manufacturer chain is then checked
+    // against its recorded certificate as for any node (found in review: checked against none, a revoked node's
+    // answer differed from a usable one's before any proof), and its holder is told why at the auth.
+    const revoked = isWithdrawn(credential) || String(node.snapshot.value) === 'revoked';
+    return { descriptor, ...(handle !== undefined ? { handle: handle as KeyHandle } : {}), ...(revoked ? { revoked: true } : {}) };
   }
 
   async #credentialFor(registreeId: string, fingerprint: string) {
