@@ -20,16 +20,7 @@ import { der, importPublicKey, intermediateCa, issue, rootCa } from './x509-fixt
 import { at, operator, profile, T0 } from './support/fleet.ts';
 import { securityWorld } from './support/security-world.ts';
 import { provisioningWorld } from './provisioning-protocol.fixtures.ts';
-
-/** Every field of a message by its path, with the length of its text (or its value, for a number): its shape. */
-const shape = (message: unknown, prefix = ''): Record<string, string | number> => {
-  const out: Record<string, string | number> = {};
-  for (const [key, value] of Object.entries(message as Record<string, unknown>)) {
-    if (typeof value === 'object' && value !== null) Object.assign(out, shape(value, `${prefix}${key}.`));
-    else out[`${prefix}${key}`] = typeof value === 'string' ? `${value.length} chars` : (value as number);
-  }
-  return out;
-};
+import { shape } from './support/protocol-answers.ts';
 
 /** What the peer is told: a challenge (its shape), or a refusal (its message and problem). */
 const answerTo = async (run: () => Promise<unknown>) => {

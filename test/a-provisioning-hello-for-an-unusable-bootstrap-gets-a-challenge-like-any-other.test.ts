@@ -8,32 +8,12 @@
  * a decoy run is remembered, and it leaves no key in the Enrolment Function's Secure Environment.
  */
 import { describe, expect, it } from 'vitest';
-import { isCredenceError } from '../domain/errors.ts';
 import type { CredentialKind } from '../domain/crypto/credential.ts';
 import type { ProvisioningAuth, ProvisioningChallenge } from '../domain/protocols/enrolment-messages.ts';
 import { EF_OWNER, provisioningWorld, type ProvisioningWorld, type WorldOptions } from './provisioning-protocol.fixtures.ts';
 import { replayCache } from './crypto-fixtures.ts';
 import { keysMadeBy } from './support/keys-made.ts';
-
-/** Every field of a message by its path, with the length of its text (or its value, for a number): its shape. */
-const shape = (message: unknown, prefix = ''): Record<string, string | number> => {
-  const out: Record<string, string | number> = {};
-  for (const [key, value] of Object.entries(message as Record<string, unknown>)) {
-    if (typeof value === 'object' && value !== null) Object.assign(out, shape(value, `${prefix}${key}.`));
-    else out[`${prefix}${key}`] = typeof value === 'string' ? `${value.length} chars` : (value as number);
-  }
-  return out;
-};
-
-/** What the peer is told (all an answer is made from). */
-const told = async (run: () => Promise<unknown>) => {
-  const error = await run().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isCredenceError(error, 'protocol')) throw new Error(`expected a protocol refusal, got ${String(error)}`);
-  return { message: error.message, problem: error.problem };
-};
+import { shape, told } from './support/protocol-answers.ts';
 
 /** An auth whose proof is not the node's: what a stranger, who holds no bootstrap secret, can send at best. */
 const strangers = (auth: ProvisioningAuth): ProvisioningAuth => ({ ...auth, proof: `${auth.proof[0] === 'A' ? 'B' : 'A'}${auth.proof.slice(1)}` });

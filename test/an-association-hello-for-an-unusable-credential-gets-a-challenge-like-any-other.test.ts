@@ -8,7 +8,6 @@
  * and it leaves no key in the Registrar's Secure Environment.
  */
 import { describe, expect, it } from 'vitest';
-import { isCredenceError } from '../domain/errors.ts';
 import type { CredentialKind } from '../domain/crypto/credential.ts';
 import { proofInput, Transcript, withoutFields } from '../domain/crypto/transcript.ts';
 import type { AssociationChallenge, AssociationHello } from '../domain/protocols/association-messages.ts';
@@ -16,16 +15,7 @@ import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { handshakeWorld, REGISTREE_OWNER, type HandshakeWorld, type HandshakeWorldOptions } from './handshake.fixtures.ts';
 import { seededRandom, toBase64url } from './crypto-fixtures.ts';
 import { keysMadeBy } from './support/keys-made.ts';
-
-/** Every field of a message by its path, with the length of its text (or its value, for a number): its shape. */
-const shape = (message: unknown, prefix = ''): Record<string, string | number> => {
-  const out: Record<string, string | number> = {};
-  for (const [key, value] of Object.entries(message as Record<string, unknown>)) {
-    if (typeof value === 'object' && value !== null) Object.assign(out, shape(value, `${prefix}${key}.`));
-    else out[`${prefix}${key}`] = typeof value === 'string' ? `${value.length} chars` : (value as number);
-  }
-  return out;
-};
+import { shape, told } from './support/protocol-answers.ts';
 
 /**
  * A finish for `challenge` proved with `key` in the Registree's Secure Environment: the holder's credential, or a
@@ -39,16 +29,6 @@ const finishProvedWith = async (world: HandshakeWorld, key: { kind: CredentialKi
   const input = proofInput('association', 'registree', 'finish', transcript.absorb(unsigned.type, unsigned));
   const proof = key.kind === 'psk256' ? await world.registreeSe.mac(REGISTREE_OWNER, key.handle, input) : await world.registreeSe.sign(REGISTREE_OWNER, key.handle, input);
   return { ...unsigned, proof: toBase64url(proof), keyConfirmation: toBase64url(seededRandom('any-key-confirmation')(32)) };
-};
-
-/** What the peer is told (all an answer is made from). */
-const told = async (run: () => Promise<unknown>) => {
-  const error = await run().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isCredenceError(error, 'protocol')) throw new Error(`expected a protocol refusal, got ${String(error)}`);
-  return { message: error.message, problem: error.problem };
 };
 
 /** A key of `kind` the Registrar has never seen, in the Registree's Secure Environment. */

@@ -1,0 +1,24 @@
+import { isCredenceError } from '../../domain/errors.ts';
+
+/**
+ * What a stranger can compare between two protocol answers, for the tests that a decoy run answers as a real one:
+ * every field of a message by its path, with the length of its text (or its value, for a number).
+ */
+export const shape = (message: unknown, prefix = ''): Record<string, string | number> => {
+  const out: Record<string, string | number> = {};
+  for (const [key, value] of Object.entries(message as Record<string, unknown>)) {
+    if (typeof value === 'object' && value !== null) Object.assign(out, shape(value, `${prefix}${key}.`));
+    else out[`${prefix}${key}`] = typeof value === 'string' ? `${value.length} chars` : (value as number);
+  }
+  return out;
+};
+
+/** What the peer is told of a refused step (all an answer is made from); anything but a protocol refusal fails. */
+export const told = async (run: () => Promise<unknown>) => {
+  const error = await run().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!isCredenceError(error, 'protocol')) throw new Error(`expected a protocol refusal, got ${String(error)}`);
+  return { message: error.message, problem: error.problem };
+};
