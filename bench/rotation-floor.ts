@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { fastEventIdFor } from '../adapters/engine/event-ids.ts';
 import { AppendRows, type AppendRequest } from '../adapters/driven/store/sqlite/append-rows.ts';
-import { BackgroundCheckpointer, type CheckpointStats } from '../adapters/driven/store/sqlite/checkpointer.ts';
+import { BackgroundCheckpointer, NO_CHECKPOINTS, type CheckpointStats } from '../adapters/driven/store/sqlite/checkpointer.ts';
 import { prepareDatabase } from '../adapters/driven/store/sqlite/schema.ts';
 import { ExpectedRevision } from '../domain/ports/event-store.ts';
 import { PseudonymDeriver } from '../projections/pseudonyms/index.ts';
@@ -76,5 +76,5 @@ export const rotationFloor = async (file: string, group: number, inlineCheckpoin
     await checkpointer?.close();
     db.close();
   }
-  return { ...written, checkpoints: checkpointer?.stats ?? { running: false, checkpoints: 0, frames: 0, ms: 0, failures: 0, lastFailure: undefined } };
+  return { ...written, checkpoints: checkpointer?.stats ?? NO_CHECKPOINTS };
 };

@@ -7,6 +7,11 @@ import { MAX_TIMER_MS } from './arguments.ts';
 export interface CheckpointStats {
   /** Whether the checkpointer thread has started (it starts once `afterAppends` appends were committed). */
   running: boolean;
+  /**
+   * Whether the thread has opened its connection. Opening reads the schema, a read that keeps the writer's checkpoint
+   * from restarting the WAL while it lasts; after it, the thread holds no read of its own.
+   */
+  connected: boolean;
   checkpoints: number;
   /** WAL frames copied into the database file by those checkpoints. */
   frames: number;
@@ -16,6 +21,9 @@ export interface CheckpointStats {
   failures: number;
   lastFailure: string | undefined;
 }
+
+/** The counters of a store whose thread never starts (turned off, or in memory). */
+export const NO_CHECKPOINTS: Readonly<CheckpointStats> = Object.freeze({ running: false, connected: false, checkpoints: 0, frames: 0, ms: 0, failures: 0, lastFailure: undefined });
 
 export interface BackgroundCheckpointSettings {
   /**
@@ -43,6 +51,7 @@ const db = new Database(workerData.file, { fileMustExist: true });
 db.pragma('synchronous = ' + workerData.synchronous);
 db.pragma('busy_timeout = 0');
 const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)').raw();
+parentPort.postMessage({ kind: 'connected' });
 let timer;
 let last = 0;
 const run = () => {
@@ -78,7 +87,7 @@ const driver = createRequire(import.meta.url).resolve('better-sqlite3');
  * frames copied already. The thread starts lazily (about 80 ms of CPU), is unref'd, and is closed before the store.
  */
 export class BackgroundCheckpointer {
-  readonly stats: CheckpointStats = { running: false, checkpoints: 0, frames: 0, ms: 0, failures: 0, lastFailure: undefined };
+  readonly stats: CheckpointStats = { running: false, connected: false, checkpoints: 0, frames: 0, ms: 0, failures: 0, lastFailure: undefined };
   #worker: Worker | undefined;
   #exited: Promise<void> | undefined;
   #appends = 0;
@@ -130,6 +139,10 @@ export class BackgroundCheckpointer {
       workerData: { driver, file: this.file, synchronous: this.durability === 'full' ? 'FULL' : 'NORMAL', intervalMs: this.#intervalMs },
     });
     worker.on('message', (message: { kind: string; frames?: number; ms?: number; message?: string }) => {
+      if (message.kind === 'connected') {
+        this.stats.connected = true;
+        return;
+      }
       if (message.kind === 'failed') {
         this.stats.failures += 1;
         this.stats.lastFailure = message.message;

@@ -18,7 +18,7 @@ import { checkCount, checkEventsToAppend, checkFacts, checkPosition, checkStream
 import { AppendRows, type AppendRequest, type AppendWritten } from './append-rows.ts';
 import { EVENT_COLUMNS, recordedEventOfRaw } from './rows.ts';
 import { GroupCommitter } from './group-commit.ts';
-import { BackgroundCheckpointer, type BackgroundCheckpointSettings, type CheckpointStats } from './checkpointer.ts';
+import { BackgroundCheckpointer, NO_CHECKPOINTS, type BackgroundCheckpointSettings, type CheckpointStats } from './checkpointer.ts';
 import { DURABILITIES, prepareDatabase, type Durability } from './schema.ts';
 import { SqliteSubscription } from './subscription.ts';
 
@@ -111,7 +111,7 @@ export class SqliteEventStore implements EventStore {
       settings.backgroundCheckpoints === false || file === undefined || !isPlainPath(file)
         ? undefined
         : new BackgroundCheckpointer(resolve(file), this.durability, (pages) => db.pragma(`wal_autocheckpoint = ${pages}`), settings.backgroundCheckpoints);
-    this.checkpointStats = this.#checkpointer?.stats ?? { running: false, checkpoints: 0, frames: 0, ms: 0, failures: 0, lastFailure: undefined };
+    this.checkpointStats = this.#checkpointer?.stats ?? NO_CHECKPOINTS;
     const onCommitted = (stored: readonly AppendWritten[]) => {
       if (stored.some((written) => !written.result.deduplicated)) this.notifier.notify();
       this.#checkpointer?.committed(stored.length);
