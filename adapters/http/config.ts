@@ -1,6 +1,7 @@
 import { WholeNumber } from '../../domain/whole-number.ts';
 import { z } from 'zod';
 import { validationError, type FieldIssue } from '../../domain/errors.ts';
+import { duplicateNameIssue } from '../../domain/json-duplicate-names.ts';
 import { assertJsonWithin, MAX_CONNECTION_STRING_CHARS } from '../../domain/json-limits.ts';
 import type { RequestSigningPolicy } from '../../domain/signing/index.ts';
 import { parsePkcs11Uri, readSigningPolicyFile, StoreConnectionString } from '../runtime/index.ts';
@@ -289,6 +290,8 @@ const readConfigFile = (file: string): unknown => {
     throw validationError([{ path: where, rule: 'json', message: 'is not valid JSON' }], 'service configuration');
   }
   assertJsonWithin(value, 'service configuration file');
+  const duplicate = duplicateNameIssue(text);
+  if (duplicate !== undefined) throw validationError([{ ...duplicate, path: `${where}: ${duplicate.path}` }], 'service configuration');
   return value;
 };
 

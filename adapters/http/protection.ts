@@ -1,6 +1,7 @@
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
 import type { FastifyRequest } from 'fastify';
+import { duplicateNameIssue } from '../../domain/json-duplicate-names.ts';
 import { jsonLimitIssue } from '../../domain/json-limits.ts';
 import { validationError } from '../../domain/errors.ts';
 import type { ServiceLimitsConfig } from './config.ts';
@@ -16,8 +17,8 @@ export const SHED_EXEMPT = new Set(['/healthz', '/readyz', '/metrics']);
 const routeOf = (request: FastifyRequest): string => request.routeOptions.url ?? 'unmatched';
 
 /**
- * SER-001 "no cheap way to exhaust the service": JSON bodies within size, depth and value-count limits before any
- * schema sees them; load shedding (503 + Retry-After) when the event loop lags or memory runs high; a rate limit per
+ * SER-001 "no cheap way to exhaust the service": JSON bodies within size, depth and value-count limits, each member
+ * name once per object (RFC 7493 2.3), before any schema sees them; load shedding (503 + Retry-After) when the event loop lags or memory runs high; a rate limit per
  * authenticated subject, or per source address for callers without a token (devices included). Registered before
  * any route, so every route gets the limits.
  */
@@ -41,7 +42,7 @@ export const installProtection = async (app: App, limits: ServiceLimitsConfig, m
     }
     parseJson(request, text, (error, value) => {
       if (error) return done(error, undefined);
-      const issue = jsonLimitIssue(value, jsonLimits);
+      const issue = jsonLimitIssue(value, jsonLimits) ?? duplicateNameIssue(text);
       if (issue !== undefined) return done(validationError([{ ...issue, path: issue.path ? `body.${issue.path}` : 'body' }], 'request body'), undefined);
       done(null, value);
     });

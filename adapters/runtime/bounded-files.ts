@@ -1,4 +1,5 @@
 import { closeSync, openSync, readSync } from 'node:fs';
+import { duplicateNameIssue } from '../../domain/json-duplicate-names.ts';
 import { DEFAULT_JSON_LIMITS, jsonLimitIssue, type JsonLimits } from '../../domain/json-limits.ts';
 
 /**
@@ -50,7 +51,7 @@ export const readTextFile = (path: string, maxBytes: number): FileRead<string> =
   return bytes.ok ? { ok: true, value: bytes.value.toString('utf8') } : bytes;
 };
 
-/** A JSON file of at most `maxBytes`, within `limits` (depth, values); not yet checked against any schema. */
+/** A JSON file of at most `maxBytes`, within `limits` (depth, values), each name once per object; no schema yet. */
 export const readJsonFile = (path: string, maxBytes: number, limits: JsonLimits = DEFAULT_JSON_LIMITS): FileRead<unknown> => {
   const text = readTextFile(path, maxBytes);
   if (!text.ok) return text;
@@ -60,6 +61,6 @@ export const readJsonFile = (path: string, maxBytes: number, limits: JsonLimits 
   } catch {
     return { ok: false, message: `${path} is not JSON` };
   }
-  const issue = jsonLimitIssue(value, limits);
+  const issue = jsonLimitIssue(value, limits) ?? duplicateNameIssue(text.value);
   return issue === undefined ? { ok: true, value } : { ok: false, message: `${path}: ${issue.path || '(root)'}: ${issue.message}` };
 };

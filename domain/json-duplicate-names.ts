@@ -1,0 +1,73 @@
+import type { FieldIssue } from './errors.ts';
+
+/**
+ * RFC 8259 4 leaves an object whose names repeat to each parser (JSON.parse keeps the last value, others the first
+ * or refuse), and I-JSON (RFC 7493 2.3) forbids them. A body or file read one way here and another way by a proxy,
+ * an auditor's tool or a signer's library would mean two things at once, so input that crosses a boundary names
+ * each member once or is refused (SER-001).
+ */
+
+interface Frame {
+  /** The names seen so far in an object; undefined for an array. */
+  readonly names: Set<string> | undefined;
+  /** The member name or element index this frame's current value sits under, for the path. */
+  at: string | number;
+  expectName: boolean;
+}
+
+/** Names in a reported path are cut, as in the limits' paths: the path says where, it does not echo the input. */
+const MAX_NAME_IN_PATH = 64;
+const shown = (name: string): string => (name.length > MAX_NAME_IN_PATH ? `${name.slice(0, MAX_NAME_IN_PATH)}…` : name);
+
+/** The path to `name` in the innermost frame: each enclosing frame's current name or index, then the name. */
+const pathTo = (frames: readonly Frame[], name: string): string =>
+  [...frames.slice(0, -1).map((frame) => (typeof frame.at === 'number' ? String(frame.at) : shown(frame.at))), shown(name)].join('.');
+
+/** The end of the string whose opening quote is at `start`: the index of its closing quote. */
+const stringEnd = (text: string, start: number): number => {
+  let i = start + 1;
+  for (;;) {
+    const quote = text.indexOf('"', i);
+    const backslash = text.indexOf('\\', i);
+    if (backslash === -1 || backslash > quote) return quote;
+    i = backslash + 2;
+  }
+};
+
+/**
+ * The first member name that appears twice in one object of `text`, which JSON.parse has already accepted, with its
+ * path; undefined when every name is unique in its object. Names are compared as parsed ("a" and "\u0061" are one
+ * name). Iterative: any nesting JSON.parse took is walked without recursion.
+ */
+export const duplicateNameIssue = (text: string): FieldIssue | undefined => {
+  const frames: Frame[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      const end = stringEnd(text, i);
+      const top = frames[frames.length - 1];
+      if (top?.names !== undefined && top.expectName) {
+        const raw = text.slice(i + 1, end);
+        const name = raw.includes('\\') ? (JSON.parse(text.slice(i, end + 1)) as string) : raw;
+        if (top.names.has(name)) {
+          return { path: pathTo(frames, name), rule: 'duplicate_name', message: 'names a member its object names already (RFC 7493 2.3): give each name once' };
+        }
+        top.names.add(name);
+        top.at = name;
+        top.expectName = false;
+      }
+      i = end;
+    } else if (c === 0x7b /* { */) {
+      frames.push({ names: new Set(), at: '', expectName: true });
+    } else if (c === 0x5b /* [ */) {
+      frames.push({ names: undefined, at: 0, expectName: false });
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      frames.pop();
+    } else if (c === 0x2c /* , */) {
+      const top = frames[frames.length - 1]!;
+      if (top.names !== undefined) top.expectName = true;
+      else top.at = (top.at as number) + 1;
+    }
+  }
+  return undefined;
+};
