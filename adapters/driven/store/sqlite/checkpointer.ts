@@ -7,11 +7,6 @@ import { MAX_TIMER_MS } from './arguments.ts';
 export interface CheckpointStats {
   /** Whether the checkpointer thread has started (it starts once `afterAppends` appends were committed). */
   running: boolean;
-  /**
-   * Whether the thread has opened its connection. Opening reads the schema, a read that keeps the writer's checkpoint
-   * from restarting the WAL while it lasts; after it, the thread holds no read of its own.
-   */
-  connected: boolean;
   checkpoints: number;
   /** WAL frames copied into the database file by those checkpoints. */
   frames: number;
@@ -23,7 +18,7 @@ export interface CheckpointStats {
 }
 
 /** The counters of a store whose thread never starts (turned off, or in memory). */
-export const NO_CHECKPOINTS: Readonly<CheckpointStats> = Object.freeze({ running: false, connected: false, checkpoints: 0, frames: 0, ms: 0, failures: 0, lastFailure: undefined });
+export const NO_CHECKPOINTS: Readonly<CheckpointStats> = Object.freeze({ running: false, checkpoints: 0, frames: 0, ms: 0, failures: 0, lastFailure: undefined });
 
 export interface BackgroundCheckpointSettings {
   /**
@@ -51,9 +46,10 @@ const db = new Database(workerData.file, { fileMustExist: true });
 db.pragma('synchronous = ' + workerData.synchronous);
 db.pragma('busy_timeout = 0');
 const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)').raw();
-parentPort.postMessage({ kind: 'connected' });
 let timer;
-let last = 0;
+// The first checkpoint runs as soon as the thread is woken: "no checkpoint yet" is not a time, and performance.now()
+// counts from the process's start, so 0 here delayed it by the interval in a young process and not in an old one.
+let last = -Infinity;
 const run = () => {
   timer = undefined;
   const started = performance.now();
@@ -87,7 +83,7 @@ const driver = createRequire(import.meta.url).resolve('better-sqlite3');
  * frames copied already. The thread starts lazily (about 80 ms of CPU), is unref'd, and is closed before the store.
  */
 export class BackgroundCheckpointer {
-  readonly stats: CheckpointStats = { running: false, connected: false, checkpoints: 0, frames: 0, ms: 0, failures: 0, lastFailure: undefined };
+  readonly stats: CheckpointStats = { running: false, checkpoints: 0, frames: 0, ms: 0, failures: 0, lastFailure: undefined };
   #worker: Worker | undefined;
   #exited: Promise<void> | undefined;
   #appends = 0;
@@ -139,10 +135,6 @@ export class BackgroundCheckpointer {
       workerData: { driver, file: this.file, synchronous: this.durability === 'full' ? 'FULL' : 'NORMAL', intervalMs: this.#intervalMs },
     });
     worker.on('message', (message: { kind: string; frames?: number; ms?: number; message?: string }) => {
-      if (message.kind === 'connected') {
-        this.stats.connected = true;
-        return;
-      }
       if (message.kind === 'failed') {
         this.stats.failures += 1;
         this.stats.lastFailure = message.message;
