@@ -1,4 +1,5 @@
 import { WholeNumber } from '../../domain/whole-number.ts';
+import { compile as compileTrust } from '@fastify/proxy-addr';
 import { z } from 'zod';
 import { validationError, type FieldIssue } from '../../domain/errors.ts';
 import { duplicateNameIssue } from '../../domain/json-duplicate-names.ts';
@@ -120,6 +121,30 @@ const rotationPolicyOf = (setting: z.infer<typeof ServicePseudonyms>): RotationP
   });
 };
 
+/** Proxies named at most in `trustProxy`: a deployment has a handful of load balancers, not a network's worth. */
+const MAX_TRUSTED_PROXIES = 64;
+
+/**
+ * The reverse proxies whose X-Forwarded-For this service believes: addresses, CIDR ranges, or proxy-addr's names
+ * (`loopback`, `linklocal`, `uniquelocal`). Given as a list (configuration file) or comma-separated (flag, env).
+ * Checked by @fastify/proxy-addr's own compile, which is what Fastify runs on it, so nothing accepted here fails at start.
+ */
+const TrustProxy = z.preprocess(
+  (value) => (typeof value === 'string' ? value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '') : value),
+  z
+    .array(z.string().min(1).max(64))
+    .max(MAX_TRUSTED_PROXIES)
+    .superRefine((entries, context) => {
+      entries.forEach((entry, index) => {
+        try {
+          compileTrust(entry);
+        } catch {
+          context.addIssue({ code: 'custom', path: [index], params: { rule: 'proxy_address' }, message: 'must be an IP address, a CIDR range, or loopback, linklocal or uniquelocal' });
+        }
+      });
+    }),
+);
+
 export const ServiceConfig = z.strictObject({
   host: z.string().min(1).max(255).default('127.0.0.1'),
   port: int(0, 65_535).default(8080),
@@ -177,6 +202,14 @@ export const ServiceConfig = z.strictObject({
     .max(2_048)
     .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol) && new URL(s).search === '' && new URL(s).hash === '', 'must be an http:// or https:// URL without query or fragment')
     .optional(),
+  /**
+   * Behind a reverse proxy every client has the proxy's address: one rate-limit budget, one hello allowance and one
+   * failed-token count shared by every device (SER-001). The proxies named here are believed when they say, in
+   * X-Forwarded-For, whom they forwarded for; the header is walked from the right and the first address not named is
+   * the client (Fastify's `trustProxy`). Empty (the default): the header is never read, so no client can choose its
+   * address by sending it. Connection slots stay per connection's address: they are taken before any header is read.
+   */
+  trustProxy: TrustProxy.default([]),
   /** How often the expiry scheduler and pseudonym rotation run. */
   tickMs: int(10, 3_600_000).default(1_000),
   /**
@@ -210,6 +243,9 @@ export const ServiceConfig = z.strictObject({
 export type ServiceConfig = z.infer<typeof ServiceConfig>;
 export type ServiceConfigInput = z.input<typeof ServiceConfig>;
 
+/** Fastify's `trustProxy` for the setting: none named, the header is never read. */
+export const trustProxyOf = (config: Pick<ServiceConfig, 'trustProxy'>): string[] | false => (config.trustProxy.length > 0 ? [...config.trustProxy] : false);
+
 /** Environment variables and the field each sets (the first one set wins: CREDENCE_PORT over PORT). */
 export const CONFIG_ENV = {
   CREDENCE_PORT: 'port',
@@ -225,6 +261,7 @@ export const CONFIG_ENV = {
   CREDENCE_SIGNING: 'signing',
   CREDENCE_PUBLIC_URL: 'publicUrl',
   CREDENCE_SECURE_ENVIRONMENT: 'secureEnvironment',
+  CREDENCE_TRUST_PROXY: 'trustProxy',
 } as const satisfies Record<string, keyof ServiceConfig>;
 
 const MAX_CONFIG_FILE_BYTES = 64 * 1024;
@@ -242,6 +279,7 @@ const Partial = z.strictObject({
   data: ServiceConfig.shape.data.unwrap().optional(),
   logLevel: ServiceConfig.shape.logLevel.unwrap().optional(),
   tickMs: ServiceConfig.shape.tickMs.unwrap().optional(),
+  trustProxy: TrustProxy.optional(),
   entityCacheMiB: ServiceConfig.shape.entityCacheMiB.unwrap().optional(),
   pseudonyms: ServicePseudonyms.optional(),
   // Read where it is named, so a bad policy is refused naming its source (`flag --signing`, `env CREDENCE_SIGNING`).
@@ -297,7 +335,7 @@ const readConfigFile = (file: string): unknown => {
 
 export interface ConfigSources {
   /**
-   * Command-line options by field name (`host`, `port`, `probePort`, `data`, `store`, `logLevel`, `tickMs`, `signing`, `secureEnvironment`;
+   * Command-line options by field name (`host`, `port`, `probePort`, `data`, `store`, `logLevel`, `tickMs`, `signing`, `secureEnvironment`, `publicUrl`, `trustProxy`;
    * undefined = not given); other keys (the command's own options) are ignored.
    */
   readonly flags?: Readonly<Record<string, unknown>>;
@@ -306,8 +344,15 @@ export interface ConfigSources {
   readonly file?: string;
 }
 
-const FLAG_FIELDS = ['host', 'port', 'probePort', 'data', 'store', 'logLevel', 'tickMs', 'signing', 'secureEnvironment', 'publicUrl'] as const;
-const FLAG_NAMES: Record<string, string> = { probePort: '--probe-port', logLevel: '--log-level', tickMs: '--tick-ms', secureEnvironment: '--secure-environment', publicUrl: '--public-url' };
+const FLAG_FIELDS = ['host', 'port', 'probePort', 'data', 'store', 'logLevel', 'tickMs', 'signing', 'secureEnvironment', 'publicUrl', 'trustProxy'] as const;
+const FLAG_NAMES: Record<string, string> = {
+  probePort: '--probe-port',
+  logLevel: '--log-level',
+  tickMs: '--tick-ms',
+  secureEnvironment: '--secure-environment',
+  publicUrl: '--public-url',
+  trustProxy: '--trust-proxy',
+};
 
 /**
  * The service configuration from its sources; a `validation` CredenceError whose issues name the source and the
@@ -327,7 +372,10 @@ export const loadServiceConfig = (sources: ConfigSources = {}): ServiceConfig =>
   const fromEnv = parseSource(envInput, (p) => `env ${envNames[p.split('.')[0]!] ?? p}`);
   // A command's other options (--json, --config, ...) are not settings: only the settings' own flags are read.
   const flags = Object.fromEntries(FLAG_FIELDS.map((field) => [field, sources.flags?.[field]]));
-  const fromFlags = parseSource(defined(flags), (p) => `flag ${FLAG_NAMES[p] ?? `--${p}`}`);
+  const fromFlags = parseSource(defined(flags), (p) => {
+    const [field = p, ...entry] = p.split('.');
+    return `flag ${FLAG_NAMES[field] ?? `--${field}`}${entry.length > 0 ? `[${entry.join('.')}]` : ''}`;
+  });
   const merged = {
     ...fromFile,
     ...defined(fromEnv),

@@ -1,7 +1,7 @@
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import Fastify, { LogController } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { ServiceConfig } from './config.ts';
+import { trustProxyOf, type ServiceConfig } from './config.ts';
 import { limitConnections } from './connection-limits.ts';
 import type { App, ServiceContext } from './context.ts';
 import { loggerOptions } from './logging.ts';
@@ -34,6 +34,7 @@ export const buildProbeServer = async (options: {
     logController: new LogController({ disableRequestLogging: true }),
     // Probes send no body: anything past a few bytes is refused unread.
     bodyLimit: 1024,
+    trustProxy: trustProxyOf(options.config),
     connectionTimeout: limits.connectionTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,

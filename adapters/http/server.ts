@@ -15,7 +15,7 @@ import { limitConnections, openFilesLimit, RESERVED_DESCRIPTORS } from './connec
 import { PROBE_MAX_CONNECTIONS } from './probe-server.ts';
 import { refusedTokenBudget } from './auth/refused-token-budget.ts';
 import { installAccessHook } from './auth/access-hook.ts';
-import type { ServiceConfig } from './config.ts';
+import { trustProxyOf, type ServiceConfig } from './config.ts';
 import type { App, RouteAccess, RouteModule, ServiceContext } from './context.ts';
 import { loggerOptions } from './logging.ts';
 import { answerWithProblem, clientErrorAnswer, HttpProblem, overloaded, PROBLEM_CONTENT_TYPE, ProblemSchema, sendFrameworkProblem, sendProblem } from './problems.ts';
@@ -112,6 +112,7 @@ export const buildServer = async (options: BuildServerOptions): Promise<App> => 
     genReqId,
     requestIdHeader: false,
     bodyLimit: limits.bodyLimitBytes,
+    trustProxy: trustProxyOf(options.config),
     connectionTimeout: limits.connectionTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,

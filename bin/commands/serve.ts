@@ -18,6 +18,7 @@ const Options = z.object({
   signing: z.string().min(1).max(4096).optional(),
   secureEnvironment: z.string().min(1).max(8192).optional(),
   publicUrl: z.string().min(1).max(2048).optional(),
+  trustProxy: z.string().min(1).max(4096).optional(),
 });
 
 /**
@@ -28,7 +29,7 @@ const loadConfig = async (args: z.infer<typeof Options>, io: Io) => {
   const { loadServiceConfig } = await import('../../adapters/http/config.ts');
   try {
     return loadServiceConfig({
-      flags: { data: args.data, store: args.store, host: args.host, port: args.port, probePort: args.probePort, logLevel: args.logLevel, tickMs: args.tickMs, signing: args.signing, secureEnvironment: args.secureEnvironment, publicUrl: args.publicUrl },
+      flags: { data: args.data, store: args.store, host: args.host, port: args.port, probePort: args.probePort, logLevel: args.logLevel, tickMs: args.tickMs, signing: args.signing, secureEnvironment: args.secureEnvironment, publicUrl: args.publicUrl, trustProxy: args.trustProxy },
       env: io.env ?? process.env,
       ...(args.config !== undefined ? { file: args.config } : {}),
     });
@@ -84,6 +85,10 @@ export const register: RegisterCommands = (program, io) => {
     .option('--tick-ms <ms>', 'how often expiry and pseudonym rotation run (env CREDENCE_TICK_MS; default 1000)')
     .option('--signing <file>', 'request-signing policy (JSON, SER-016) that POST /v1/commands verifies against (env CREDENCE_SIGNING)')
     .option('--public-url <url>', 'the URL relying parties reach this service at, named in issued certificates (CRL, OCSP; env CREDENCE_PUBLIC_URL; default http://<host>:<port>)')
+    .option(
+      '--trust-proxy <addresses>',
+      'reverse proxies whose X-Forwarded-For names the client: addresses, CIDR ranges, loopback, linklocal or uniquelocal, comma-separated (env CREDENCE_TRUST_PROXY; default none)',
+    )
     .option(
       '--secure-environment <uri>',
       "where the infrastructure's keys live: embedded (default) or a pkcs11: URI, PIN from its pin-source file or env CREDENCE_PKCS11_PIN, never here (env CREDENCE_SECURE_ENVIRONMENT; docs/hsm.md)",

@@ -52,8 +52,8 @@ interface Entry<S> {
  * - from another address, evicts only runs begun from that address, never the node's (found in review: with the
  *   bound per identity alone, four forged hellos between a node's hello and its auth ended its run, and a steady
  *   trickle kept it from ever provisioning, from anywhere, knowing only public facts);
- * - from the node's own address (behind the same NAT; behind a reverse proxy, where every client has the proxy's
- *   address, as the HTTP service sets no `trustProxy`), or with no peer known (an in-process caller), can make it
+ * - from the node's own address (behind the same NAT; behind a reverse proxy the HTTP service is not told to trust
+ *   with `trustProxy`, where every client has the proxy's address), or with no peer known (an in-process caller), can make it
  *   start again;
  * - from anywhere, can end it only by filling the whole table with pending sessions within that round trip
  *   (`maxSessions` hellos, in the names of any identities it knows: over HTTP more than the per-address rate limit
