@@ -29,6 +29,10 @@ describe('the peer a hello is bounded by', () => {
     expect(peerAddress('2001:DB8:0:0::1')).toBe('2001:db8::1');
     // Not mapped: a NAT64 address (RFC 6052) is another peer.
     expect(peerAddress('64:ff9b::198.51.100.7')).not.toBe(DEVICE);
+    // A link-local address is one peer per interface (its zone index), in one form on each.
+    expect(peerAddress('FE80:0:0::1%eth0')).toBe('fe80::1%eth0');
+    expect(peerAddress('fe80::1%eth1')).not.toBe(peerAddress('fe80::1%eth0'));
+    expect(peerAddress('fe80::1')).toBe('fe80::1');
   });
 
   it('is a named bucket of its own when the address is unknown, never the in-process callers\' (no peer)', () => {

@@ -69,15 +69,20 @@ export const UNKNOWN_PEER = 'address-unknown';
 export const helloPeer = (request: Pick<FastifyRequest, 'ip'>): string => peerAddress(request.ip as string | undefined);
 
 const MAPPED_IPV4 = '::ffff:';
+/** An interface name is at most 16 bytes on Linux (IFNAMSIZ); a zone index past this is cut, not kept whole. */
+const MAX_ZONE_CHARS = 1 + 64;
 
 /** `ip` as `helloPeer` keys it: its one form, or `UNKNOWN_PEER` when there is none (absent, or not an IP address). */
 export const peerAddress = (ip: string | undefined): string => {
   const family = ip === undefined ? 0 : isIP(ip);
   if (family === 0) return UNKNOWN_PEER;
   if (family === 4) return ip!;
-  // Canonical text (lower case, zeros compressed, a mapped address's tail dotted, a zone index dropped) before the
-  // prefix is looked at: `::FFFF:7f00:1` is `::ffff:127.0.0.1` too.
-  const canonical = new SocketAddress({ address: ip!, family: 'ipv6' }).address;
+  // Canonical text (lower case, zeros compressed, a mapped address's tail dotted) before the prefix is looked at:
+  // `::FFFF:7f00:1` is `::ffff:127.0.0.1` too. The zone index is kept (SocketAddress drops it): one link-local address
+  // on two interfaces is two neighbours, not one.
+  const zoneAt = ip!.indexOf('%');
+  const zone = zoneAt === -1 ? '' : ip!.slice(zoneAt, zoneAt + MAX_ZONE_CHARS);
+  const canonical = new SocketAddress({ address: zoneAt === -1 ? ip! : ip!.slice(0, zoneAt), family: 'ipv6' }).address;
   const tail = canonical.startsWith(MAPPED_IPV4) ? canonical.slice(MAPPED_IPV4.length) : undefined;
-  return tail !== undefined && isIPv4(tail) ? tail : canonical;
+  return tail !== undefined && isIPv4(tail) ? tail : `${canonical}${zone}`;
 };
