@@ -86,3 +86,14 @@ export const certificateToIssue = (
     },
   };
 };
+
+/**
+ * The validity granted in a provisioning challenge: from `now` for the credential lifetime; whole seconds when
+ * certificates are issued (`wholeSeconds`: X.509 times have no milliseconds, and the certificate's validity is the
+ * credential's exactly).
+ */
+export const grantedValidity = (now: Date, lifetimeSeconds: number, wholeSeconds: boolean): { notBefore: string; notAfter: string } => {
+  const start = wholeSeconds ? Math.floor(now.getTime() / 1000) * 1000 : now.getTime();
+  const end = start + lifetimeSeconds * 1000;
+  return { notBefore: new Date(start).toISOString(), notAfter: new Date(wholeSeconds ? Math.floor(end / 1000) * 1000 : end).toISOString() };
+};

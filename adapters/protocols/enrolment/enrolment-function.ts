@@ -1,9 +1,6 @@
-import { CredenceError, isCredenceError } from '../../../domain/errors.ts';
+import { CredenceError } from '../../../domain/errors.ts';
 import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
-import type { Clock } from '../../../domain/ports/clock.ts';
-import type { RandomSource } from '../../../domain/ports/random.ts';
-import type { CredentialDescriptor, CredentialKind } from '../../../domain/crypto/credential.ts';
-import { publicKeyFingerprint } from '../../../domain/crypto/fingerprint.ts';
+import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
 import {
   assertFresh,
   assertUsableCredential,
@@ -13,11 +10,10 @@ import {
   protocolFailure,
   unusableCredential,
 } from '../../../domain/protocols/protocol.ts';
-import { isValidSigningPublicKey, verifySignature } from '../../../domain/crypto/signatures.ts';
-import { withoutFields, type Transcript } from '../../../domain/crypto/transcript.ts';
+import { withoutFields } from '../../../domain/crypto/transcript.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
-import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
-import { assertProof, proofFailure, prove, pskOf, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
+import type { KeyHandle } from '../../../domain/ports/secure-environment.ts';
+import { assertProof, proofFailure, prove, pskOf, type ProofVerifier } from '../shared/proof.ts';
 import { initiatorVerifier, responderSigner } from '../shared/credential-keys.ts';
 import { keyGoneAtProof, keyGoneBeforeProof } from '../shared/key-gone.ts';
 import { decoySigner, knownVerifier, realRefusal, refuseDecoyFinish, type Decoy } from '../shared/decoy.ts';
@@ -28,10 +24,8 @@ import { checkRunsPerInitiator, rememberAuthenticatedRun, replayNamespace } from
 import { toHex } from '../../../domain/crypto/bytes.ts';
 import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
 import { transcriptFromHello } from '../../../domain/protocols/run-transcript.ts';
-import { verifyCertificateChain, type TrustAnchors } from '../../../domain/x509/chain.ts';
-import { deliveryKey } from './key-delivery.ts';
-import { certificateToIssue, type CertificateIssuance, type CertificateToIssue } from './certificate-issuance.ts';
-import { deliveryAad, PROTOCOL, proofFor } from '../../../domain/protocols/provisioning-proofs.ts';
+import { grantedValidity } from './certificate-issuance.ts';
+import { PROTOCOL, proofFor } from '../../../domain/protocols/provisioning-proofs.ts';
 import { statementProofInput } from '../../../domain/protocols/provisioning-statement.ts';
 import { outcomeStatement } from '../../../domain/protocols/recorded-receipt.ts';
 import {
@@ -45,100 +39,14 @@ import {
   type ProvisioningOutcome,
   type ServiceParameters,
 } from '../../../domain/protocols/enrolment-messages.ts';
-import { SessionTable, type Claim, type SessionBase } from '../shared/session-table.ts';
+import { SessionTable, type Claim } from '../shared/session-table.ts';
+import type { Opening, RunContext, Session } from './enrolment-runs.ts';
+import { checkManufacturerCertificate } from './manufacturer-certificate.ts';
+import { acceptNodeKey, deliverPsk } from './new-credential.ts';
+import type { BootstrapCredential, EnrolmentFunctionOptions } from './enrolment-options.ts';
 
-/** The node's pre-existing credential as the engine knows it (recorded at pre-provisioning). */
-export interface BootstrapCredential {
-  readonly descriptor: CredentialDescriptor;
-  /** The Enrolment Function's own handle of the bootstrap PSK (psk256 only). */
-  readonly handle?: KeyHandle;
-  readonly revoked?: boolean;
-}
-
-export interface EnrolmentFunctionOptions {
-  readonly id: string;
-  /** The Secure Environment as this function's owner sees it: every key it uses (its signing key, PSK copies, ephemerals). */
-  readonly se: OwnedSecureEnvironment;
-  readonly now: Clock['now'];
-  readonly random: RandomSource;
-  readonly replayCache: ReplayCache;
-  readonly resolveBootstrap: (nodeId: string) => Promise<BootstrapCredential | undefined>;
-  /**
-   * Authenticates this function to nodes with an asymmetric bootstrap (nodes pin its public key), and signs every
-   * receipt statement it accepts (the only proof of a PSK-only receipt a third party can check).
-   */
-  readonly signingKey?: CredentialKey & { readonly kind: 'ed25519' | 'p256' };
-  /** Manufacturer CAs for IDevID bootstraps (SER-SWIR-04). */
-  readonly trustAnchors?: TrustAnchors;
-  readonly credentialLifetimeSeconds: number;
-  readonly serviceParameters?: (nodeId: string) => ServiceParameters | Promise<ServiceParameters>;
-  /**
-   * The caller's own refusals of a run (an id already taken, say), asked once the node's auth proof has verified and
-   * before any key is made or delivered for it; a throw ends the run. Not asked at the hello: a refusal there would
-   * tell an unauthenticated sender what it checked, and cost a read per hello.
-   */
-  readonly admitAuthenticatedRun?: (run: { readonly hello: ProvisioningHello; readonly context: RunContext }) => Promise<void>;
-  readonly allowedCredentialKinds?: readonly CredentialKind[];
-  /**
-   * Operational X.509 certificates issued from the node's CSR for asymmetric credentials (issue 13). With it, granted
-   * validities are whole seconds, so the certificate's validity is the credential's exactly.
-   */
-  readonly certificates?: CertificateIssuance;
-  readonly maxClockSkewSeconds?: number;
-  readonly sessionTimeoutSeconds?: number;
-  readonly maxSessions?: number;
-  /**
-   * Authenticated runs one initiator may begin within the replay window (default 32, `DEFAULT_RUNS_PER_CLAIMANT`):
-   * past them it alone is refused `too_many_runs`, so one compromised device cannot fill the replay cache.
-   */
-  readonly runsPerInitiator?: number;
-}
-
-/**
- * What the caller of `acceptHello` keeps with a run until its receipt: never sent, never proven, only handed back
- * with the outcome (`acceptReceiptInContext`), so a caller driven one message per request (HTTP) needs no state of
- * its own between the messages, and none an unauthenticated hello could grow.
- */
-export type RunContext = Readonly<Record<string, string>>;
-
-interface RunBase extends SessionBase {
-  stage: 'challenged' | 'delivered';
-  readonly hello: ProvisioningHello;
-  readonly context: RunContext;
-  readonly transcript: Transcript;
-  readonly enrolmentNonce: string;
-  readonly signer: CredentialKey;
-  readonly challenge: ProvisioningChallenge;
-  readonly ephemeral?: KeyHandle;
-  readonly manufacturerCertificate?: ProvisioningOutcome['manufacturerCertificate'];
-  credential?: CredentialDescriptor;
-  /** What the node is told it serves, once its auth proof verified (the challenge tells nothing about the node). */
-  serviceParameters?: ServiceParameters;
-  /** The certificate the CSR asks for, checked at the auth step and signed only after the receipt was verified. */
-  certificate?: CertificateToIssue;
-  /** psk256: the infrastructure's copy as a session key (never stored), for key confirmation at the receipt. */
-  credentialKeyHandle?: KeyHandle;
-  /** psk256: the delivered PSK and its delivery key (ephemeral), to store the copy once the receipt confirms it. */
-  delivery?: { readonly kek: KeyHandle; readonly wrapped: Uint8Array; readonly aad: Uint8Array };
-}
-
-/** A run whose hello's bootstrap credential can be used. */
-interface RealRun extends RunBase {
-  readonly nodeVerifier: ProofVerifier;
-  readonly decoy?: undefined;
-}
-
-/** A run answering a hello whose bootstrap credential cannot be used (shared/decoy.ts): refused at its auth, never recorded. */
-interface DecoyRun extends RunBase {
-  readonly decoy: Decoy;
-}
-
-type Session = RealRun | DecoyRun;
-
-/** How a challenge is proved, and what its run keeps to check the node's proofs. */
-type Opening =
-  | { readonly signer: CredentialKey; readonly run: Pick<RealRun, 'nodeVerifier'> }
-  | { readonly signer: CredentialKey; readonly run: Pick<DecoyRun, 'decoy'> };
+export type { RunContext } from './enrolment-runs.ts';
+export type { BootstrapCredential, EnrolmentFunctionOptions } from './enrolment-options.ts';
 
 const HELLO = 'provisioning.hello';
 const AUTH = 'provisioning.auth';
@@ -207,7 +115,7 @@ export class EnrolmentFunction {
     // usable bootstrap before these checks and an unusable one after them).
     const recorded = resolved?.descriptor;
     const claimed = recorded?.fingerprint === hello.bootstrap.fingerprint && recorded.kind === hello.bootstrap.kind ? recorded : undefined;
-    const manufacturerCertificate = await this.#checkManufacturerCertificate(hello, claimed, now);
+    const manufacturerCertificate = await checkManufacturerCertificate(HELLO, hello, claimed, this.#o.trustAnchors, now);
     if (this.#o.allowedCredentialKinds && !this.#o.allowedCredentialKinds.includes(hello.credentialKind)) {
       throw protocolFailure(HELLO, 'unsupported', `credential kind ${hello.credentialKind} is not offered`);
     }
@@ -297,7 +205,7 @@ export class EnrolmentFunction {
         nodeNonce: hello.nodeNonce,
         enrolmentNonce,
         credentialKind: hello.credentialKind,
-        validity: this.#grantedValidity(now),
+        validity: grantedValidity(now, this.#o.credentialLifetimeSeconds, this.#o.certificates !== undefined),
         ...(ephemeralKey ? { ephemeral: ephemeralKey } : {}),
         expiresAt: this.#sessions.expiry(now),
       };
@@ -359,46 +267,8 @@ export class EnrolmentFunction {
       const common = { validity: challenge.validity, owner: { kind: 'node' as const, id: hello.nodeId } };
       let credential: CredentialDescriptor;
       let wrappedKey: string | undefined;
-      if (hello.credentialKind === 'psk256') {
-        if (auth.credentialPublicKey !== undefined || auth.proofOfPossession !== undefined || auth.csr !== undefined) {
-          throw protocolFailure(AUTH, 'unsupported', 'a PSK needs no node key');
-        }
-        // The key-encryption key first: a refused agreement (a low-order point) must leave no PSK made for the run.
-        const kek = await deliveryKey(se, session.ephemeral as KeyHandle, fromBase64url(hello.ephemeral?.publicKey ?? ''), th, AUTH);
-        let temporary: KeyHandle | undefined;
-        try {
-          temporary = await se.generate('psk256', { ephemeral: true, extractable: true });
-          credential = { kind: 'psk256', fingerprint: (await se.describe(temporary)).fingerprint, ...common };
-          const aad = deliveryAad(th, credential);
-          const wrapped = await se.wrap(temporary, kek, aad);
-          // Until the receipt confirms the delivery, the infrastructure's copy is a session key: a run that times out
-          // or dies with the process leaves no stored copy behind. The stored copy is made at the receipt.
-          session.credentialKeyHandle = await se.unwrap(kek, wrapped, aad, { kind: 'psk256', ephemeral: true });
-          session.delivery = { kek, wrapped, aad };
-          wrappedKey = toBase64url(wrapped);
-        } finally {
-          await destroyQuietly(se, temporary, session.delivery === undefined ? kek : undefined, session.ephemeral);
-        }
-      } else {
-        const kind = hello.credentialKind;
-        const publicKey = auth.credentialPublicKey === undefined ? undefined : fromBase64url(auth.credentialPublicKey);
-        if (!publicKey || !isValidSigningPublicKey(kind, publicKey)) throw protocolFailure(AUTH, 'credential_mismatch', `no valid ${kind} public key`);
-        // Proof of possession: the node signed this run's transcript with the key it generated (RS-16, SER-021).
-        const pop = auth.proofOfPossession === undefined ? undefined : fromBase64url(auth.proofOfPossession);
-        if (!pop || !verifySignature(kind, publicKey, proofFor('node', 'proof-of-possession', th), pop)) {
-          throw protocolFailure(AUTH, 'bad_proof_of_possession');
-        }
-        // An operational certificate from the node's CSR, when this function has a CA for the node (issue 13): the
-        // CSR is checked now, the certificate signed once the receipt is verified (certificate-issuance.ts).
-        session.certificate = certificateToIssue(this.#o.certificates, this.#o.random, {
-          csr: auth.csr,
-          credentialKey: { kind, bytes: publicKey },
-          nodeId: hello.nodeId,
-          serviceParameters,
-          validity: challenge.validity,
-        });
-        credential = { kind, fingerprint: publicKeyFingerprint(kind, publicKey), publicKey: auth.credentialPublicKey as string, ...common };
-      }
+      if (hello.credentialKind === 'psk256') ({ credential, wrappedKey } = await deliverPsk(se, session, auth, th, common));
+      else credential = acceptNodeKey(session, auth, th, common, { certificates: this.#o.certificates, random: this.#o.random, serviceParameters });
       session.credential = credential;
       const unsigned = {
         type: 'provisioning.delivery' as const,
@@ -502,46 +372,5 @@ export class EnrolmentFunction {
       session.done = true;
       return { outcome, context: session.context };
     });
-  }
-
-  /**
-   * The validity granted in the challenge: from now for the credential lifetime; whole seconds when certificates are
-   * issued (X.509 times have no milliseconds, and the certificate's validity is the credential's exactly).
-   */
-  #grantedValidity(now: Date): { notBefore: string; notAfter: string } {
-    const start = this.#o.certificates === undefined ? now.getTime() : Math.floor(now.getTime() / 1000) * 1000;
-    const end = start + this.#o.credentialLifetimeSeconds * 1000;
-    return {
-      notBefore: new Date(start).toISOString(),
-      notAfter: new Date(this.#o.certificates === undefined ? end : Math.floor(end / 1000) * 1000).toISOString(),
-    };
-  }
-
-  /** IDevID bootstrap (SER-SWIR-04): the presented chain must start with the recorded certificate and verify now. */
-  async #checkManufacturerCertificate(hello: ProvisioningHello, descriptor: CredentialDescriptor | undefined, now: Date) {
-    const recorded = descriptor === undefined || descriptor.kind === 'psk256' ? undefined : descriptor.certificate;
-    if (recorded === undefined && hello.certificateChain === undefined) return undefined;
-    if (recorded === undefined || hello.certificateChain?.[0] !== recorded) {
-      throw protocolFailure(HELLO, 'credential_mismatch', 'certificate chain does not match the recorded manufacturer certificate');
-    }
-    if (!this.#o.trustAnchors) throw protocolFailure(HELLO, 'certificate_rejected', 'no manufacturer trust anchors configured');
-    try {
-      const verified = await verifyCertificateChain(hello.certificateChain.map((c) => fromBase64url(c)), this.#o.trustAnchors, now);
-      if (descriptor === undefined || descriptor.kind === 'psk256' || verified.publicKey.kind !== descriptor.kind || toBase64url(verified.publicKey.bytes) !== descriptor.publicKey) {
-        throw protocolFailure(HELLO, 'credential_mismatch', 'certificate does not certify the bootstrap key');
-      }
-      return {
-        fingerprint: verified.fingerprint,
-        subject: verified.subject,
-        notBefore: verified.notBefore,
-        notAfter: verified.notAfter,
-        anchorFingerprint: verified.anchor.fingerprint,
-      };
-    } catch (error) {
-      if (isCredenceError(error, 'bad_signature') && error.problem.code === 'bad_signature') {
-        throw protocolFailure(HELLO, 'certificate_rejected', error.problem.reason);
-      }
-      throw error;
-    }
   }
 }

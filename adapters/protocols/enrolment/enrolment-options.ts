@@ -1,0 +1,57 @@
+import type { CredentialDescriptor, CredentialKind } from '../../../domain/crypto/credential.ts';
+import type { Clock } from '../../../domain/ports/clock.ts';
+import type { RandomSource } from '../../../domain/ports/random.ts';
+import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
+import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
+import type { ProvisioningHello, ServiceParameters } from '../../../domain/protocols/enrolment-messages.ts';
+import type { TrustAnchors } from '../../../domain/x509/chain.ts';
+import type { CredentialKey } from '../shared/proof.ts';
+import type { CertificateIssuance } from './certificate-issuance.ts';
+import type { RunContext } from './enrolment-runs.ts';
+
+/** The node's pre-existing credential as the engine knows it (recorded at pre-provisioning). */
+export interface BootstrapCredential {
+  readonly descriptor: CredentialDescriptor;
+  /** The Enrolment Function's own handle of the bootstrap PSK (psk256 only). */
+  readonly handle?: KeyHandle;
+  readonly revoked?: boolean;
+}
+
+export interface EnrolmentFunctionOptions {
+  readonly id: string;
+  /** The Secure Environment as this function's owner sees it: every key it uses (its signing key, PSK copies, ephemerals). */
+  readonly se: OwnedSecureEnvironment;
+  readonly now: Clock['now'];
+  readonly random: RandomSource;
+  readonly replayCache: ReplayCache;
+  readonly resolveBootstrap: (nodeId: string) => Promise<BootstrapCredential | undefined>;
+  /**
+   * Authenticates this function to nodes with an asymmetric bootstrap (nodes pin its public key), and signs every
+   * receipt statement it accepts (the only proof of a PSK-only receipt a third party can check).
+   */
+  readonly signingKey?: CredentialKey & { readonly kind: 'ed25519' | 'p256' };
+  /** Manufacturer CAs for IDevID bootstraps (SER-SWIR-04). */
+  readonly trustAnchors?: TrustAnchors;
+  readonly credentialLifetimeSeconds: number;
+  readonly serviceParameters?: (nodeId: string) => ServiceParameters | Promise<ServiceParameters>;
+  /**
+   * The caller's own refusals of a run (an id already taken, say), asked once the node's auth proof has verified and
+   * before any key is made or delivered for it; a throw ends the run. Not asked at the hello: a refusal there would
+   * tell an unauthenticated sender what it checked, and cost a read per hello.
+   */
+  readonly admitAuthenticatedRun?: (run: { readonly hello: ProvisioningHello; readonly context: RunContext }) => Promise<void>;
+  readonly allowedCredentialKinds?: readonly CredentialKind[];
+  /**
+   * Operational X.509 certificates issued from the node's CSR for asymmetric credentials (issue 13). With it, granted
+   * validities are whole seconds, so the certificate's validity is the credential's exactly.
+   */
+  readonly certificates?: CertificateIssuance;
+  readonly maxClockSkewSeconds?: number;
+  readonly sessionTimeoutSeconds?: number;
+  readonly maxSessions?: number;
+  /**
+   * Authenticated runs one initiator may begin within the replay window (default 32, `DEFAULT_RUNS_PER_CLAIMANT`):
+   * past them it alone is refused `too_many_runs`, so one compromised device cannot fill the replay cache.
+   */
+  readonly runsPerInitiator?: number;
+}

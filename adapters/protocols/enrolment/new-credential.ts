@@ -1,0 +1,82 @@
+import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
+import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
+import { publicKeyFingerprint } from '../../../domain/crypto/fingerprint.ts';
+import { isValidSigningPublicKey, verifySignature } from '../../../domain/crypto/signatures.ts';
+import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
+import type { RandomSource } from '../../../domain/ports/random.ts';
+import { protocolFailure } from '../../../domain/protocols/protocol.ts';
+import { deliveryAad, proofFor } from '../../../domain/protocols/provisioning-proofs.ts';
+import type { ProvisioningAuth, ServiceParameters } from '../../../domain/protocols/enrolment-messages.ts';
+import { destroyQuietly } from '../shared/destroy-quietly.ts';
+import { certificateToIssue, type CertificateIssuance } from './certificate-issuance.ts';
+import type { RunBase } from './enrolment-runs.ts';
+import { deliveryKey } from './key-delivery.ts';
+
+const AUTH = 'provisioning.auth';
+
+/** What every new credential of a run says besides its key: the validity granted in the challenge, the node. */
+type Common = Pick<CredentialDescriptor, 'validity' | 'owner'>;
+
+/**
+ * psk256: a new PSK made in the Secure Environment and wrapped for the node under a key agreed from the run's
+ * ephemerals (`th`, the transcript hash so far). Until the receipt confirms the delivery the infrastructure's copy
+ * is a session key on `run` (a run that times out or dies with the process leaves no stored copy); the run's
+ * ephemeral goes either way. Returns the descriptor and the wrapped key the delivery carries.
+ */
+export const deliverPsk = async (
+  se: OwnedSecureEnvironment,
+  run: Pick<RunBase, 'hello' | 'ephemeral' | 'credentialKeyHandle' | 'delivery'>,
+  auth: ProvisioningAuth,
+  th: Uint8Array,
+  common: Common,
+): Promise<{ readonly credential: CredentialDescriptor; readonly wrappedKey: string }> => {
+  if (auth.credentialPublicKey !== undefined || auth.proofOfPossession !== undefined || auth.csr !== undefined) {
+    throw protocolFailure(AUTH, 'unsupported', 'a PSK needs no node key');
+  }
+  // The key-encryption key first: a refused agreement (a low-order point) must leave no PSK made for the run.
+  const kek = await deliveryKey(se, run.ephemeral as KeyHandle, fromBase64url(run.hello.ephemeral?.publicKey ?? ''), th, AUTH);
+  let temporary: KeyHandle | undefined;
+  try {
+    temporary = await se.generate('psk256', { ephemeral: true, extractable: true });
+    const credential: CredentialDescriptor = { kind: 'psk256', fingerprint: (await se.describe(temporary)).fingerprint, ...common };
+    const aad = deliveryAad(th, credential);
+    const wrapped = await se.wrap(temporary, kek, aad);
+    // Kept on the run as soon as made, so that the run's cleanup finds them whenever it ends.
+    run.credentialKeyHandle = await se.unwrap(kek, wrapped, aad, { kind: 'psk256', ephemeral: true });
+    run.delivery = { kek, wrapped, aad };
+    return { credential, wrappedKey: toBase64url(wrapped) };
+  } finally {
+    await destroyQuietly(se, temporary, run.delivery === undefined ? kek : undefined, run.ephemeral);
+  }
+};
+
+/**
+ * ed25519 or p256: the public key the node generated, with its proof of possession over this run's transcript (RS-16,
+ * SER-021), and, when this function has a CA for the node (issue 13), the certificate its CSR asks for, checked now
+ * and kept on `run` to be signed once the receipt is verified (certificate-issuance.ts).
+ */
+export const acceptNodeKey = (
+  run: Pick<RunBase, 'hello' | 'certificate'>,
+  auth: ProvisioningAuth,
+  th: Uint8Array,
+  common: Common,
+  issuance: { readonly certificates: CertificateIssuance | undefined; readonly random: RandomSource; readonly serviceParameters: ServiceParameters },
+): CredentialDescriptor => {
+  const kind = run.hello.credentialKind;
+  // The caller sends a PSK run to deliverPsk; this narrows the kind to the signing kinds.
+  if (kind === 'psk256') throw new Error('acceptNodeKey: a PSK has no node key');
+  const publicKey = auth.credentialPublicKey === undefined ? undefined : fromBase64url(auth.credentialPublicKey);
+  if (!publicKey || !isValidSigningPublicKey(kind, publicKey)) throw protocolFailure(AUTH, 'credential_mismatch', `no valid ${kind} public key`);
+  const pop = auth.proofOfPossession === undefined ? undefined : fromBase64url(auth.proofOfPossession);
+  if (!pop || !verifySignature(kind, publicKey, proofFor('node', 'proof-of-possession', th), pop)) {
+    throw protocolFailure(AUTH, 'bad_proof_of_possession');
+  }
+  run.certificate = certificateToIssue(issuance.certificates, issuance.random, {
+    csr: auth.csr,
+    credentialKey: { kind, bytes: publicKey },
+    nodeId: run.hello.nodeId,
+    serviceParameters: issuance.serviceParameters,
+    validity: common.validity,
+  });
+  return { kind, fingerprint: publicKeyFingerprint(kind, publicKey), publicKey: auth.credentialPublicKey as string, ...common };
+};
