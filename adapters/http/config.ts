@@ -1,8 +1,8 @@
 import { WholeNumber } from '../../domain/whole-number.ts';
-import { compile as compileTrust } from '@fastify/proxy-addr';
 import { z } from 'zod';
 import { validationError, type FieldIssue } from '../../domain/errors.ts';
 import { duplicateNameIssue } from '../../domain/json-duplicate-names.ts';
+import { TrustProxy } from './trust-proxy.ts';
 import { assertJsonWithin, MAX_CONNECTION_STRING_CHARS } from '../../domain/json-limits.ts';
 import type { RequestSigningPolicy } from '../../domain/signing/index.ts';
 import { parsePkcs11Uri, readSigningPolicyFile, StoreConnectionString } from '../runtime/index.ts';
@@ -121,30 +121,6 @@ const rotationPolicyOf = (setting: z.infer<typeof ServicePseudonyms>): RotationP
   });
 };
 
-/** Proxies named at most in `trustProxy`: a deployment has a handful of load balancers, not a network's worth. */
-const MAX_TRUSTED_PROXIES = 64;
-
-/**
- * The reverse proxies whose X-Forwarded-For this service believes: addresses, CIDR ranges, or proxy-addr's names
- * (`loopback`, `linklocal`, `uniquelocal`). Given as a list (configuration file) or comma-separated (flag, env).
- * Checked by @fastify/proxy-addr's own compile, which is what Fastify runs on it, so nothing accepted here fails at start.
- */
-const TrustProxy = z.preprocess(
-  (value) => (typeof value === 'string' ? value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '') : value),
-  z
-    .array(z.string().min(1).max(64))
-    .max(MAX_TRUSTED_PROXIES)
-    .superRefine((entries, context) => {
-      entries.forEach((entry, index) => {
-        try {
-          compileTrust(entry);
-        } catch {
-          context.addIssue({ code: 'custom', path: [index], params: { rule: 'proxy_address' }, message: 'must be an IP address, a CIDR range, or loopback, linklocal or uniquelocal' });
-        }
-      });
-    }),
-);
-
 export const ServiceConfig = z.strictObject({
   host: z.string().min(1).max(255).default('127.0.0.1'),
   port: int(0, 65_535).default(8080),
@@ -242,9 +218,6 @@ export const ServiceConfig = z.strictObject({
 });
 export type ServiceConfig = z.infer<typeof ServiceConfig>;
 export type ServiceConfigInput = z.input<typeof ServiceConfig>;
-
-/** Fastify's `trustProxy` for the setting: none named, the header is never read. */
-export const trustProxyOf = (config: Pick<ServiceConfig, 'trustProxy'>): string[] | false => (config.trustProxy.length > 0 ? [...config.trustProxy] : false);
 
 /** Environment variables and the field each sets (the first one set wins: CREDENCE_PORT over PORT). */
 export const CONFIG_ENV = {

@@ -15,7 +15,8 @@ import { limitConnections, openFilesLimit, RESERVED_DESCRIPTORS } from './connec
 import { PROBE_MAX_CONNECTIONS } from './probe-server.ts';
 import { refusedTokenBudget } from './auth/refused-token-budget.ts';
 import { installAccessHook } from './auth/access-hook.ts';
-import { trustProxyOf, type ServiceConfig } from './config.ts';
+import type { ServiceConfig } from './config.ts';
+import { trustProxyOf } from './trust-proxy.ts';
 import type { App, RouteAccess, RouteModule, ServiceContext } from './context.ts';
 import { loggerOptions } from './logging.ts';
 import { answerWithProblem, clientErrorAnswer, HttpProblem, overloaded, PROBLEM_CONTENT_TYPE, ProblemSchema, sendFrameworkProblem, sendProblem } from './problems.ts';
