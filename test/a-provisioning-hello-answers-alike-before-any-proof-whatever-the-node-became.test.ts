@@ -10,6 +10,10 @@
  * - An Enrolment Function with no signing key refused a usable asymmetric bootstrap for that (before the shared checks)
  *   and an unusable one for what the shared checks found (a credential kind not offered). Whether the bootstrap can be
  *   used is now decided only after the shared checks.
+ * - A hello's manufacturer chain was refused at once for a node the Enrolment Function never recorded, or recorded
+ *   with another certificate or none, so a device's public chain told whether its node was recorded. What the hello
+ *   alone shows (a chain that does not verify, or does not certify the key the hello claims) is still refused at once;
+ *   what rests on the record is concealed behind a decoy run, and told only to the bootstrap's holder at its auth.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
@@ -82,7 +86,7 @@ describe('a provisioning hello through the engine, for a usable node and a revok
     return { w, usable, revoked };
   };
 
-  it('a hello with no manufacturer chain gets the same refusal for both (the recorded certificate is missing from it)', async () => {
+  it('a hello with no manufacturer chain gets a challenge of the same shape for both (the recorded certificate is missing from it)', async () => {
     const { w, usable, revoked } = await twoNodes('hello-alike-no-chain');
     const ef = w.infrastructure.enrolmentFunction;
     const a = await helloOf(w, usable);
@@ -90,9 +94,23 @@ describe('a provisioning hello through the engine, for a usable node and a revok
     expect(a.hello.certificateChain).toBeDefined();
     const forUsable = await answerTo(() => ef.acceptHello(withoutChain(a.hello)));
     const forRevoked = await answerTo(() => ef.acceptHello(withoutChain(b.hello)));
-    expect(forUsable).toMatchObject({ refused: { problem: { step: 'provisioning.hello', reason: 'credential_mismatch' } } });
+    expect(forUsable).toHaveProperty('challenge');
     expect(forRevoked).toEqual(forUsable);
-    expect(ef.sessionCount).toBe(0);
+    expect(ef.sessionCount).toBe(2);
+    await a.abort();
+    await b.abort();
+  });
+
+  it("a hello with a device's real chain, for a node never recorded, gets a challenge of the same shape as for the device's own", async () => {
+    const { w, usable } = await twoNodes('hello-alike-never-recorded');
+    const ef = w.infrastructure.enrolmentFunction;
+    const a = await helloOf(w, usable);
+    const b = await helloOf(w, usable);
+    const forRecorded = await answerTo(() => ef.acceptHello(a.hello));
+    // A node id of the same length: the shapes compared count characters.
+    const forNeverRecorded = await answerTo(() => ef.acceptHello({ ...b.hello, nodeId: 'meter-9' }));
+    expect(forRecorded).toHaveProperty('challenge');
+    expect(forNeverRecorded).toEqual(forRecorded);
     await a.abort();
     await b.abort();
   });
@@ -129,5 +147,40 @@ describe('a provisioning hello to an Enrolment Function with no signing key, for
     expect(forUsable).toMatchObject({
       refused: { message: expect.stringContaining('credential kind ed25519 is not offered'), problem: { step: 'provisioning.hello', reason: 'unsupported' } },
     });
+  });
+});
+
+describe('a provisioning hello whose manufacturer chain the record does not match', async () => {
+  const root = await rootCa();
+  const deviceCa = await intermediateCa(root, 'CN=Acme Device CA');
+  const certify = async (publicKey: Uint8Array) => {
+    const leaf = der(await issue(deviceCa, { subject: 'CN=node-1, O=Acme Meters', publicKey: await importPublicKey('p256', publicKey) }));
+    return { leaf, chain: [leaf, der(deviceCa.cert)] };
+  };
+
+  it('is challenged as any hello, and its holder is told at its auth that the chain does not match the record', async () => {
+    // The device holds an IDevID chain; the Enrolment Function recorded its bootstrap without a certificate.
+    const w = await provisioningWorld({
+      bootstrapKind: 'p256',
+      seed: 'chain-where-none-recorded',
+      certificate: certify,
+      trustAnchors: TrustAnchors.fromDer([der(root.cert)]),
+      tamperBootstrap: (d) => {
+        const { certificate: _recorded, ...rest } = d as typeof d & { certificate?: string };
+        return rest as typeof d;
+      },
+    });
+    const session = await w.client.start({ credentialKind: 'p256' });
+    expect(session.hello.certificateChain).toBeDefined();
+    const challenge = await w.ef.acceptHello(session.hello);
+    const auth = await session.acceptChallenge(challenge);
+    let refused: unknown;
+    await w.ef.acceptAuth(auth).catch((error: unknown) => (refused = error));
+    expect(isCredenceError(refused, 'protocol') && refused.problem).toMatchObject({
+      step: 'provisioning.auth',
+      reason: 'credential_mismatch',
+      message: expect.stringContaining('does not match the recorded manufacturer certificate'),
+    });
+    expect(w.ef.sessionCount).toBe(0);
   });
 });

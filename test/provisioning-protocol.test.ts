@@ -1,5 +1,6 @@
 import { ownerView } from '../domain/ports/owner-view.ts';
 import { describe, expect, it } from 'vitest';
+import { p256 } from '@noble/curves/nist.js';
 import { generateAgreementKey } from '../domain/crypto/agreement.ts';
 import { fromBase64url } from '../domain/crypto/base64url.ts';
 import { proofInput, Transcript, withoutFields } from '../domain/crypto/transcript.ts';
@@ -102,11 +103,39 @@ describe('remote provisioning with a manufacturer (IDevID) certificate (SER-SWIR
     expect(await refusal(() => world.ef.acceptHello(session.hello))).toMatchObject({ reason: 'certificate_rejected', message: expect.stringContaining('certificate_expired') });
   });
 
-  it('refuses a hello whose chain does not start with the recorded certificate', async () => {
+  it('refuses at the hello a chain that does not certify the bootstrap key, whatever is recorded', async () => {
     const world = await provisioningWorld({ bootstrapKind: 'p256', certificate: certify(), trustAnchors: TrustAnchors.fromDer([der(root.cert)]) });
     const session = await world.client.start({ credentialKind: 'p256' });
-    const hello = { ...session.hello, certificateChain: session.hello.certificateChain?.slice(1) };
-    expect(await refusal(() => world.ef.acceptHello(hello))).toMatchObject({ reason: 'credential_mismatch' });
+    // Without its leaf, the chain ends at the device CA: a CA certificate, not the device's.
+    const withoutLeaf = { ...session.hello, certificateChain: session.hello.certificateChain?.slice(1) };
+    expect(await refusal(() => world.ef.acceptHello(withoutLeaf))).toMatchObject({ reason: 'certificate_rejected' });
+    // Another device's certificate from the same CA: it verifies, but certifies another key.
+    const other = der(await issue(deviceCa, { subject: 'CN=other-node, O=Acme Meters', publicKey: await importPublicKey('p256', p256.getPublicKey(p256.utils.randomSecretKey())) }));
+    const otherDevice = { ...session.hello, certificateChain: [toBase64url(other), toBase64url(der(deviceCa.cert))] };
+    expect(await refusal(() => world.ef.acceptHello(otherDevice))).toMatchObject({ reason: 'credential_mismatch', message: expect.stringContaining('does not certify the bootstrap key') });
+    expect(world.ef.sessionCount).toBe(0);
+  });
+
+  it('challenges a chain that certifies the key but is not the recorded certificate, and tells its holder at the auth', async () => {
+    // The device presents a certificate the manufacturer issued again for its key; another one was recorded.
+    let recordedInstead: string | undefined;
+    const world = await provisioningWorld({
+      bootstrapKind: 'p256',
+      certificate: async (publicKey) => {
+        recordedInstead = toBase64url((await certify()(publicKey)).leaf);
+        return certify()(publicKey);
+      },
+      trustAnchors: TrustAnchors.fromDer([der(root.cert)]),
+      tamperBootstrap: (d) => ({ ...d, certificate: recordedInstead } as typeof d),
+    });
+    const session = await world.client.start({ credentialKind: 'p256' });
+    expect(session.hello.certificateChain?.[0]).not.toBe(recordedInstead);
+    const auth = await session.acceptChallenge(await world.ef.acceptHello(session.hello));
+    expect(await refusal(() => world.ef.acceptAuth(auth))).toMatchObject({
+      step: 'provisioning.auth',
+      reason: 'credential_mismatch',
+      message: expect.stringContaining('does not match the recorded manufacturer certificate'),
+    });
   });
 });
 

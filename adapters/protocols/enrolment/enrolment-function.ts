@@ -109,18 +109,20 @@ export class EnrolmentFunction {
     if (hello.enrolmentFunctionId !== this.#o.id) throw protocolFailure(HELLO, 'wrong_identity', 'addressed to another Enrolment Function');
     assertFresh(HELLO, hello.sentAt, now, this.#skew);
     const resolved = await this.#o.resolveBootstrap(hello.nodeId);
-    // The checks that follow, in the same order, for a run and a decoy run alike: the manufacturer chain against the
-    // recorded certificate of the claimed bootstrap (revoked or expired or not), the kinds and the signing key by the
-    // hello alone; only then whether the bootstrap can be used (found in review: a missing signing key refused a
-    // usable bootstrap before these checks and an unusable one after them).
+    // The checks that follow, in the same order, for a run and a decoy run alike: the manufacturer chain, the kinds and
+    // the signing key by the hello alone; only then what rests on the record, the chain against the recorded
+    // certificate of the claimed bootstrap (revoked or expired or not) and whether the bootstrap can be used, both
+    // concealed behind a decoy run (found in review: a missing signing key refused a usable bootstrap before these
+    // checks and an unusable one after them; a chain refused for a node never recorded told that it was not).
     const recorded = resolved?.descriptor;
     const claimed = recorded?.fingerprint === hello.bootstrap.fingerprint && recorded.kind === hello.bootstrap.kind ? recorded : undefined;
-    const manufacturerCertificate = await checkManufacturerCertificate(HELLO, hello, claimed, this.#o.trustAnchors, now);
+    const manufacturer = await checkManufacturerCertificate(HELLO, hello, claimed, this.#o.trustAnchors, now);
+    const manufacturerCertificate = manufacturer.certificate;
     if (this.#o.allowedCredentialKinds && !this.#o.allowedCredentialKinds.includes(hello.credentialKind)) {
       throw protocolFailure(HELLO, 'unsupported', `credential kind ${hello.credentialKind} is not offered`);
     }
     if (hello.bootstrap.kind !== 'psk256' && !this.#o.signingKey) throw protocolFailure(HELLO, 'unsupported', MISSING_SIGNING_KEY);
-    const opening = this.#open(resolved, hello, now);
+    const opening = manufacturer.concealed ?? this.#open(resolved, hello, now);
     // Nothing is written for an unauthenticated hello but a pending session, which a flood cannot keep from a
     // legitimate node (SessionTable); the nonce is remembered once the node's auth proof verifies (acceptAuth).
     this.#sessions.assertNotPending(HELLO, hello.nodeNonce);
