@@ -204,9 +204,10 @@ describe('credence lifecycle commands against a live server', () => {
     // Found in review: the refusal named the pseudonym the node would carry, beside its id.
     expect(unknown.err).not.toMatch(/p-[a-z2-7]{26}/);
 
+    // A rotation with a pseudonym named by hand runs only through its own route, which derives it.
     const handPicked = await cli(['command', 'rotatePseudonym', '--data', JSON.stringify({ nodeId: 'rot-meter', pseudonym: `p-${'a'.repeat(26)}`, epoch: answer.epoch + 1, trigger: 'demand' })]);
-    expect(handPicked).toMatchObject({ code: 1, err: expect.stringContaining('body.data.pseudonym') });
-    expect(handPicked.err).toContain('must be the pseudonym the pseudonym key derives');
+    expect(handPicked).toMatchObject({ code: 1, err: expect.stringContaining('body.type') });
+    expect(handPicked.err).toContain('rotatePseudonym runs only through POST /v1/pseudonyms/rotations');
     const history = await svc.service.context.credence.store.readStream(`pseudonym-p-${'a'.repeat(26)}`);
     expect(history).toEqual([]);
   });

@@ -7,7 +7,8 @@ import { RevocationReason } from '../../domain/events/index.ts';
  * process manager's bookkeeping commands (record/release, role `system`) are not here: the engine refuses them
  * from anyone else; nor is resolvePseudonym, an auditor's command the operator-only POST /v1/commands cannot
  * carry (`pseudonym resolve`, pseudonym-resolve.ts); nor rotatePseudonym, whose pseudonym only the server's key derives
- * (`pseudonym rotate`, pseudonym-rotate.ts). `credence command <type> --data JSON` sends any command of the catalog.
+ * (`pseudonym rotate`, pseudonym-rotate.ts). `credence command <type> --data JSON` sends any command of the catalog;
+ * the server refuses those two there and names their own routes.
  */
 
 export interface OptionSpec {

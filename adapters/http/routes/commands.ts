@@ -25,9 +25,20 @@ const envelope = {
       'commandId, correlationId and causationId sent here (send the commandId you signed)',
   ),
 };
-const perType = (CommandSchema.options as unknown as z.ZodObject<{ type: z.ZodLiteral<CommandType>; data: z.ZodType }>[]).map((option) =>
-  z.strictObject({ type: option.shape.type, data: option.shape.data, ...envelope }),
-);
+/**
+ * Commands that name a pseudonym run only through their own routes, which derive it or record who asks and why. Here
+ * a pseudonym the caller named was judged against the node it was sent with: refused as not derived for every node
+ * but its own and as taken for that one, so an operator could learn which node a pseudonym names by asking, and
+ * nothing recorded it (found in review; SER-025, seed 004).
+ */
+const OWN_ROUTES: Readonly<Partial<Record<CommandType, string>>> = {
+  rotatePseudonym: 'POST /v1/pseudonyms/rotations',
+  resolvePseudonym: 'POST /v1/pseudonyms/resolutions',
+};
+
+const perType = (CommandSchema.options as unknown as z.ZodObject<{ type: z.ZodLiteral<CommandType>; data: z.ZodType }>[])
+  .filter((option) => !Object.hasOwn(OWN_ROUTES, option.shape.type.value))
+  .map((option) => z.strictObject({ type: option.shape.type, data: option.shape.data, ...envelope }));
 const CommandBody = z
   .discriminatedUnion('type', perType as unknown as [(typeof perType)[number], ...(typeof perType)[number][]])
   .describe('a lifecycle command of the catalog (domain/commands/catalog.ts)');
@@ -71,6 +82,12 @@ export const commandRoutes: RouteModule = (app, context) => {
       tags: ['commands'],
       body: CommandBody,
       response: { 200: CommandOutcomeWire, 201: CommandOutcomeWire },
+    },
+    // Before the schema, so the refusal names the route to use rather than listing the types this one takes.
+    preValidation: async (request) => {
+      const type = (request.body as { type?: unknown } | undefined)?.type;
+      if (typeof type !== 'string' || !Object.hasOwn(OWN_ROUTES, type)) return;
+      throw validationError([{ path: 'body.type', rule: 'own_route', message: `${type} runs only through ${OWN_ROUTES[type as CommandType]}` }], 'command');
     },
     handler: async (request, reply) => {
       const body = request.body;
