@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { parseCertificate, sameBytes } from '../x509/certificate.ts';
-import { certificateSummary, certifiedPublicKey } from '../x509/issuance/index.ts';
+import { certificateSummary, certifiedPublicKey, credentialCertificateRefusal } from '../x509/issuance/index.ts';
 import { tryFromBase64url } from '../crypto/base64url.ts';
 import type { CredentialIssued } from '../events/credential.ts';
 
@@ -13,22 +13,28 @@ const STATED = ['fingerprint', 'subject', 'issuer', 'serialNumber', 'notBefore',
  * readable as written). The `pki` read model lists such a certificate as its CA's by serial, and OCSP and the CRLs
  * answer from it: a summary written by hand named any serial as issued (OCSP then said `good` for a certificate the CA
  * never signed), and revoking it put any serial on the CA's signed CRL, the OCSP responder's own included (found in
- * review). Whether the CA's key signed the DER is checked where the CAs are known (adapters/runtime, `issuedByOurCa`).
+ * review). The certificate is also one the CA issues for a credential: an end entity with id-kp-clientAuth, neither a CA
+ * certificate nor an OCSP responder's (rule named in `params.rule`; found in review: the CA's own certificate and its
+ * responder's were recorded with the key inside them, and revoking the credential put both serials on the CA's CRL).
+ * Whether the CA's key signed the DER, and that it certifies no key of the CAs, is checked where the CAs are known
+ * (projections/pki, `issuedByOurCa`).
  */
 export const issuedCertificateRules = (d: z.infer<typeof CredentialIssued>, ctx: z.RefinementCtx): void => {
   const c = d.certificate;
   if (c?.issuingCa === undefined) return;
-  const issue = (field: string, message: string) => ctx.addIssue({ code: 'custom', path: ['certificate', field], message });
+  const issue = (field: string, message: string, rule?: string) =>
+    ctx.addIssue({ code: 'custom', path: ['certificate', field], message, ...(rule !== undefined ? { params: { rule } } : {}) });
   const der = c.der === undefined ? undefined : tryFromBase64url(c.der);
   if (der === undefined) {
     issue('der', `a certificate of issuing CA ${c.issuingCa} is recorded with its DER (base64url), so that what it states can be checked`);
     return;
   }
   let stated: ReturnType<typeof certificateSummary>;
+  let parsed: ReturnType<typeof parseCertificate>;
   try {
     // One DER certificate and nothing after it (found in review: trailing bytes were ignored by the summary's parse,
     // and one certificate could be recorded under as many fingerprints as there are suffixes).
-    parseCertificate(der, 'certificate');
+    parsed = parseCertificate(der, 'certificate');
     stated = certificateSummary(der, c.issuingCa);
   } catch {
     issue('der', 'must be a DER X.509 certificate');
@@ -42,5 +48,7 @@ export const issuedCertificateRules = (d: z.infer<typeof CredentialIssued>, ctx:
   if (certified === undefined || certified.kind !== d.kind || key === undefined || !sameBytes(certified.bytes, key)) {
     issue('der', `must certify the credential's own ${d.kind} public key (publicKey)`);
   }
+  const refusal = credentialCertificateRefusal(parsed.cert);
+  if (refusal !== undefined) issue('der', refusal.message, refusal.rule);
 };
 

@@ -120,10 +120,14 @@ const typeOf = (input: unknown): CommandType | undefined => {
   return typeof type === 'string' && Object.hasOwn(COMMAND_CATALOG, type) ? (type as CommandType) : undefined;
 };
 
+/** A command rule's own name (a custom issue's `params.rule`, certificate-rules.ts), else zod's code. */
+const ruleOf = (issue: z.core.$ZodIssue): string =>
+  issue.code === 'custom' && typeof issue.params?.['rule'] === 'string' ? (issue.params['rule'] as string) : issue.code;
+
 const issuesOf = (error: z.ZodError): FieldIssue[] =>
   error.issues.map((issue) => ({
     path: issue.path.map(String).join('.'),
-    rule: issue.code,
+    rule: ruleOf(issue),
     message: issue.message,
   }));
 

@@ -18,6 +18,8 @@ export {
   subjectKeyIdentifier,
 } from './extensions.ts';
 export { certificateSummary, certifiedPublicKey, issueNodeCertificate } from './node-certificate.ts';
+export { credentialCertificateRefusal } from './credential-certificate-purpose.ts';
+export type { CredentialCertificateRefusal } from './credential-certificate-purpose.ts';
 export type { IssuanceRefusal } from './node-certificate.ts';
 export { CSE_URN_PREFIX, cseUri, MAX_COMMON_NAME, NODE_URN_PREFIX, nodeSubject, nodeUri, nodeUris } from './node-names.ts';
 export type { NodeNaming } from './node-names.ts';
