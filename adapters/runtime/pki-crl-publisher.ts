@@ -201,25 +201,29 @@ export class CrlPublisher {
    * (being rebuilt, or behind the log when publishing started: PkiIncomplete), the one issued before: it lists every
    * revocation of its time and is valid until its nextUpdate, where a CRL signed from part of the revocations would
    * tell relying parties that the others are not revoked. The same while what came cannot be recorded as published
-   * (PublicationUnrecorded: the disk). Rejects with that reason when none was issued yet.
+   * (PublicationUnrecorded: the disk). Rejects with that reason when none was issued yet. When the new one cannot be
+   * signed (the CA's signer failed: an HSM away), the one issued before while it is within its nextUpdate (RFC 5280
+   * 5.1.2.5: valid until then), the failure reported; past it, or with none, the failure.
    */
   full(): Promise<PublishedCrl> {
     return this.#serial(async () => {
       const read = await this.#catchUp();
       if (typeof read !== 'number') return this.#published(this.#full, read);
-      if (this.#stale || this.#full === undefined) await this.#rebase();
+      if (this.#stale || this.#full === undefined) await this.#issuedOrValid(() => this.#rebase(), () => this.#full, 'complete');
       return this.#full!;
     });
   }
 
   /**
    * The newest delta CRL (issued on every revocation, so never behind the read model by more than `coalesceMs`). While
-   * the read model is incomplete or what came cannot be recorded, the one issued before, as for `full`.
+   * the read model is incomplete or what came cannot be recorded, or a new one cannot be signed, the one issued
+   * before, as for `full`.
    */
   delta(): Promise<PublishedCrl> {
     return this.#serial(async () => {
-      const read = await this.#issueForNew();
+      const read = await this.#catchUp();
       if (typeof read !== 'number') return this.#published(this.#delta, read);
+      await this.#issuedOrValid(() => this.#issueAfter(read), () => this.#delta, 'delta');
       return this.#delta!;
     });
   }
@@ -227,6 +231,26 @@ export class CrlPublisher {
   #published(crl: PublishedCrl | undefined, notNow: NotNow): PublishedCrl {
     if (crl === undefined) throw notNow;
     return crl;
+  }
+
+  /**
+   * Runs `issue`; when it fails and `last()` (read after the failure: a complete CRL signed before its delta failed
+   * counts) is within its nextUpdate, reports the failure and resolves, so that CRL is served (RFC 5280 5.1.2.5).
+   * Otherwise rejects with the failure. What could not be issued stays due: the next fetch or tick tries again.
+   */
+  async #issuedOrValid(issue: () => Promise<unknown>, last: () => PublishedCrl | undefined, kind: 'complete' | 'delta'): Promise<void> {
+    try {
+      await issue();
+    } catch (error) {
+      const crl = last();
+      if (crl === undefined || this.#o.now() >= crl.nextUpdate) throw error;
+      const message = error instanceof Error ? error.message : String(error);
+      this.#o.onError?.(
+        new Error(`CA ${this.ca.id}: a CRL could not be issued (${message}); the ${kind} CRL ${crl.crlNumber}, valid until ${new Date(crl.nextUpdate).toISOString()}, is served`, {
+          cause: error,
+        }),
+      );
+    }
   }
 
   /** The schedule: each CRL is issued again once half of its validity has passed (before its nextUpdate). */
@@ -342,6 +366,11 @@ export class CrlPublisher {
   async #issueForNew(): Promise<number | NotNow> {
     const added = await this.#catchUp();
     if (typeof added !== 'number') return added;
+    return this.#issueAfter(added);
+  }
+
+  /** Issues a delta (or a new base) for the `added` entries a catch-up appended, or any not on a delta yet. */
+  async #issueAfter(added: number): Promise<number> {
     if (added === 0 && !this.#newSinceDelta && this.#delta !== undefined) return 0;
     if (this.#base === undefined || this.#entries.count - this.#base.count > this.#rebaseAfter) await this.#rebase();
     else await this.#issueDelta();
