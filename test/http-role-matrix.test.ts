@@ -91,7 +91,8 @@ const MATRIX: Readonly<Record<string, Row>> = {
   'GET /pki/{caId}/crl': { access: 'public', params: { caId: 'default' } },
   'GET /pki/{caId}/delta-crl': { access: 'public', params: { caId: 'default' } },
   'POST /pki/{caId}/ocsp': { access: 'public', params: { caId: 'default' } },
-  'GET /pki/{caId}/ocsp/{request}': { access: 'public', params: { caId: 'default', request: 'MAA=' } },
+  // A wildcard (the request's base64 may hold `/`): Fastify names it `*`, the OpenAPI document `{*}`.
+  'GET /pki/{caId}/ocsp/{*}': { access: 'public', params: { caId: 'default', '*': 'MAA=' } },
 };
 
 /** Routes the OpenAPI document leaves out on purpose: the document itself and the docs page (swagger-ui's files). */
@@ -117,7 +118,10 @@ const expectedFor = (access: RouteAccess, caller: Caller): 401 | 403 | 'allowed'
 const sameAccess = (access: RouteAccess | undefined): string =>
   access === undefined ? 'undefined' : typeof access === 'string' ? access : [...access].sort().join(',');
 
-/** Every `METHOD /path` the server routes (Fastify's route tree), HEAD aside: Fastify adds it to every GET. */
+/**
+ * Every `METHOD /path` the server routes (Fastify's route tree), HEAD aside: Fastify adds it to every GET. A wildcard
+ * is named `{*}`, as the OpenAPI document names it (the tree prints `…/ocsp` then `*`, its `/` left out).
+ */
 const routedRoutes = (app: App): string[] => {
   const routes: string[] = [];
   const prefixes: string[] = [];
@@ -129,7 +133,7 @@ const routedRoutes = (app: App): string[] => {
     prefixes.length = depth;
     prefixes.push(path);
     for (const method of (match[3] ?? '').split(', ')) {
-      if (method !== '' && method !== 'HEAD') routes.push(`${method} ${path.replace(/:(\w+)/g, '{$1}')}`);
+      if (method !== '' && method !== 'HEAD') routes.push(`${method} ${path.replace(/:(\w+)/g, '{$1}').replace(/\/?\*$/, '/{*}')}`);
     }
   }
   return routes;
@@ -140,7 +144,7 @@ const CALL_TIMEOUT_MS = 10_000;
 /** One call; only the status is read (an event stream is cut once its headers arrive). */
 const statusOf = async (svc: TestService, route: string, sample: Sample, token: string | undefined): Promise<number> => {
   const [method, template] = route.split(' ') as [string, string];
-  const path = template.replace(/\{(\w+)\}/g, (_m, name: string) => encodeURIComponent(sample.params?.[name] ?? 'x'));
+  const path = template.replace(/\{(\w+|\*)\}/g, (_m, name: string) => encodeURIComponent(sample.params?.[name] ?? 'x'));
   const query = sample.query === undefined ? '' : `?${new URLSearchParams(sample.query as Record<string, string>).toString()}`;
   const headers: Record<string, string> = {};
   if (token !== undefined) headers['authorization'] = `Bearer ${token}`;

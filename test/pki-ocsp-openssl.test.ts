@@ -84,6 +84,27 @@ describe.skipIf(!hasOpenssl())('the OCSP responder with openssl ocsp (issue 13)'
     expect(status.stdout).toContain('device3.pem: good');
   });
 
+  // RFC 6960 4.1.1 allows any hash algorithm in a CertID: SHA-384 and SHA-512 were answered unauthorized (6).
+  it.each(['-sha1', '-sha256', '-sha384', '-sha512'])('answers a CertID hashed with openssl ocsp %s', async (digest) => {
+    const leaf = await issueCertifiedCredential(svc, `cred-ocsp-hash${digest}`);
+    files.write(`hash${digest}.pem`, leaf.pem);
+    const answer = await files.run(['ocsp', digest, '-issuer', 'ca.pem', '-cert', `hash${digest}.pem`, '-url', url(), '-CAfile', 'ca.pem']);
+    expect(answer.stderr).toContain('Response verify OK');
+    expect(answer.stdout).toContain(`hash${digest}.pem: good`);
+  });
+
+  // RFC 6960 4.4 and RFC 5280 4.2: a critical extension not understood must not be ignored (it was answered successful).
+  it('refuses a request with a critical extension it does not understand, and answers one that is not critical', async () => {
+    await files.ok(['ocsp', '-issuer', 'ca.pem', '-cert', 'device.pem', '-no_nonce', '-reqout', 'ext.req']);
+    const withExtension = (critical: boolean): Uint8Array => {
+      const request = pkijs.OCSPRequest.fromBER(new Uint8Array(files.read('ext.req')));
+      request.tbsRequest.requestExtensions = [new pkijs.Extension({ extnID: '1.2.3.4.5', critical, extnValue: new asn1js.Null().toBER() })];
+      return new Uint8Array(request.toSchema(true).toBER());
+    };
+    expect(responseStatus((await post(withExtension(true))).der)).toBe(1);
+    expect(responseStatus((await post(withExtension(false))).der)).toBe(0);
+  });
+
   it('says unknown for a serial its CA never issued, and unauthorized for another CA', async () => {
     const stranger = await testLeaf(pkiOfFirst(svc), { baseUrl: svc.url, name: 'not-recorded' });
     files.write('stranger.pem', stranger.pem);

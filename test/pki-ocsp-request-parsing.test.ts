@@ -12,11 +12,21 @@ const certId = (serial: number) =>
     serialNumber: new asn1js.Integer({ value: serial }),
   });
 
-const request = (count = 1, nonce?: Uint8Array): Uint8Array => {
+const request = (count = 1, nonce?: Uint8Array, nonceCritical = false): Uint8Array => {
   const tbsRequest = new pkijs.TBSRequest({ requestList: Array.from({ length: count }, (_, i) => new pkijs.Request({ reqCert: certId(i + 1) })) });
   if (nonce !== undefined) {
-    tbsRequest.requestExtensions = [new pkijs.Extension({ extnID: '1.3.6.1.5.5.7.48.1.2', extnValue: new asn1js.OctetString({ valueHex: nonce }).toBER() })];
+    tbsRequest.requestExtensions = [
+      new pkijs.Extension({ extnID: '1.3.6.1.5.5.7.48.1.2', critical: nonceCritical, extnValue: new asn1js.OctetString({ valueHex: nonce }).toBER() }),
+    ];
   }
+  return new Uint8Array(new pkijs.OCSPRequest({ tbsRequest }).toSchema(true).toBER());
+};
+
+/** A request with one extension `extnID`, in the request (RFC 6960 4.1.1 requestExtensions) or in its single request. */
+const withExtension = (extnID: string, critical: boolean, where: 'request' | 'single'): Uint8Array => {
+  const extension = new pkijs.Extension({ extnID, critical, extnValue: new asn1js.Null().toBER() });
+  const single = new pkijs.Request({ reqCert: certId(1), ...(where === 'single' ? { singleRequestExtensions: [extension] } : {}) });
+  const tbsRequest = new pkijs.TBSRequest({ requestList: [single], ...(where === 'request' ? { requestExtensions: [extension] } : {}) });
   return new Uint8Array(new pkijs.OCSPRequest({ tbsRequest }).toSchema(true).toBER());
 };
 
@@ -47,6 +57,36 @@ describe('parsing OCSP requests (RFC 6960 4.1.1, RFC 8954)', () => {
   it('accepts nonces of 1 and 32 octets', () => {
     expect(parseOcspRequest(request(1, new Uint8Array(1))).ok).toBe(true);
     expect(parseOcspRequest(request(1, new Uint8Array(32))).ok).toBe(true);
+  });
+
+  // RFC 6960 4.4 and RFC 5280 4.2: a critical extension not understood must not be ignored (it was, answered `successful`).
+  it.each(['request', 'single'] as const)('refuses a critical extension it does not understand in the %s as malformed', (where) => {
+    const parsed = parseOcspRequest(withExtension('1.2.3.4.5', true, where));
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.reason).toBe('critical extension 1.2.3.4.5 not understood');
+  });
+
+  it.each(['request', 'single'] as const)('ignores a non-critical extension it does not understand in the %s', (where) => {
+    expect(parseOcspRequest(withExtension('1.2.3.4.5', false, where)).ok).toBe(true);
+  });
+
+  it('understands a critical nonce', () => {
+    const parsed = parseOcspRequest(request(1, new Uint8Array(16).fill(3), true));
+    expect(parsed.ok).toBe(true);
+    if (parsed.ok) expect(parsed.request.nonce).toBeDefined();
+  });
+
+  it.each([
+    ['sha1', '1.3.14.3.2.26'],
+    ['sha256', '2.16.840.1.101.3.4.2.1'],
+    ['sha384', '2.16.840.1.101.3.4.2.2'],
+    ['sha512', '2.16.840.1.101.3.4.2.3'],
+  ])('reads a CertID hashed with %s (RFC 6960 4.1.1: any hash algorithm)', (hash, oid) => {
+    const id = certId(1);
+    id.hashAlgorithm = new pkijs.AlgorithmIdentifier({ algorithmId: oid, algorithmParams: new asn1js.Null() });
+    const der = new Uint8Array(new pkijs.OCSPRequest({ tbsRequest: new pkijs.TBSRequest({ requestList: [new pkijs.Request({ reqCert: id })] }) }).toSchema(true).toBER());
+    const parsed = parseOcspRequest(der);
+    expect(parsed.ok && parsed.request.certIds[0]!.hash).toBe(hash);
   });
 
   it('never throws on a corrupted request', () => {

@@ -23,6 +23,7 @@ import { answerWithProblem, clientErrorAnswer, HttpProblem, overloaded, PROBLEM_
 import { installProtection } from './protection.ts';
 import { MAX_PATH_PARAM_CHARS } from './path-params.ts';
 import { ROUTE_MODULES } from './routes/index.ts';
+import { isOcspGet, sendOcspMalformed } from './routes/pki.ts';
 
 export const DOCS_PREFIX = '/docs';
 /** The OpenAPI operation extension naming who may call it: a list of roles, `public` or `device`. */
@@ -121,6 +122,7 @@ export const buildServer = async (options: BuildServerOptions): Promise<App> => 
     // A malformed URL or an overlong path parameter, refused by the router before any route or hook: problem+json
     // that does not quote the path (Fastify's own answer does), counted with the other refusals.
     frameworkErrors: (error, request, reply) => {
+      if (isOcspGet(request)) return sendOcspMalformed(reply, request);
       const sent = sendFrameworkProblem(reply, request, error);
       options.context.metrics.requestRefused(reply.statusCode, 'unmatched');
       return sent;

@@ -4,7 +4,7 @@ import type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
 import type { TestLeaf } from './pki-test-ca.ts';
 
 /** An OCSPRequest (no nonce) about `leaf`, as a relying party's client makes it, with a CertID hashed by `hashAlgorithm`. */
-export const ocspRequest = async (leaf: TestLeaf, ca: IssuingCa, hashAlgorithm: 'SHA-1' | 'SHA-256' = 'SHA-256'): Promise<Uint8Array> => {
+export const ocspRequest = async (leaf: TestLeaf, ca: IssuingCa, hashAlgorithm: 'SHA-1' | 'SHA-256' | 'SHA-384' | 'SHA-512' = 'SHA-256'): Promise<Uint8Array> => {
   const certID = await pkijs.CertID.create(pkijs.Certificate.fromBER(Uint8Array.from(leaf.der)), {
     hashAlgorithm,
     issuerCertificate: pkijs.Certificate.fromBER(Uint8Array.from(ca.certificate)),

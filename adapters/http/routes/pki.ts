@@ -26,14 +26,35 @@ const Params = z.strictObject({ caId: CaId.describe('the issuing CA: `default`, 
  */
 const OcspParams = z.strictObject({ caId: z.string().max(MAX_PATH_PARAM_CHARS).describe('the issuing CA: `default`, or the M2M Service Subscription it serves') });
 /**
- * RFC 6960 A.1 asks for base64; some clients send the URL-safe alphabet (RFC 4648 5), which no base64 request can be
- * read as otherwise, so both are accepted, one alphabet per request.
+ * The longest GET request read, in characters after the router's decoding: the base64 of a DER request of about 3 KiB,
+ * room for a few CertIDs hashed with SHA-512 and a nonce. RFC 5019 2.1.1 sends larger requests by POST; a longer one
+ * is answered `malformedRequest`, as anything the responder cannot read.
  */
-const derOfOcspSegment = (segment: string): Uint8Array | undefined => {
-  if (/^[A-Za-z0-9+/]+={0,2}$/.test(segment)) return new Uint8Array(Buffer.from(segment, 'base64'));
-  if (/^[A-Za-z0-9_-]+={0,2}$/.test(segment)) return new Uint8Array(Buffer.from(segment, 'base64url'));
-  return undefined;
+const MAX_OCSP_GET_CHARS = 4096;
+/**
+ * RFC 6960 A.1 asks for base64; some clients send the URL-safe alphabet (RFC 4648 5), which no base64 request can be
+ * read as otherwise, so both are accepted, one alphabet per request. Whitespace (a MIME encoder's line breaks,
+ * percent-encoded) is left out.
+ */
+const derOfOcspPath = (path: string): Uint8Array | string => {
+  if (path.length > MAX_OCSP_GET_CHARS) return `GET request longer than ${MAX_OCSP_GET_CHARS} characters (POST it)`;
+  const base64 = path.replace(/[\t\n\r ]/g, '');
+  if (/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) return new Uint8Array(Buffer.from(base64, 'base64'));
+  if (/^[A-Za-z0-9_-]+={0,2}$/.test(base64)) return new Uint8Array(Buffer.from(base64, 'base64url'));
+  return 'GET request not in base64';
 };
+/** A GET to the OCSP responder (`/pki/<caId>/ocsp/...`), as the router sees it before any route matched. */
+export const isOcspGet = (request: FastifyRequest): boolean => request.method === 'GET' && /^\/pki\/[^/?#]+\/ocsp\//.test(request.url);
+
+/**
+ * An OCSP GET the router refused before any route ran (a malformed %-escape): `malformedRequest`, since an OCSP client
+ * reads OCSPResponses only (RFC 6960 2.3) and a JSON problem would be unreadable to it. Never cached.
+ */
+export const sendOcspMalformed = (reply: FastifyReply, request: FastifyRequest): FastifyReply => {
+  request.log.info({ outcome: 'malformedRequest', reason: 'the request path cannot be decoded' }, 'OCSP request refused');
+  return reply.code(200).header('x-request-id', request.id).header('cache-control', 'no-store').type(OCSP_RESPONSE).send(Buffer.from(ocspErrorResponseDer('malformedRequest')));
+};
+
 const binary = (type: string, description: string) => ({ description, content: { [type]: { schema: z.any().describe('binary (DER)') } } });
 const pemText = (description: string) => ({ description, content: { 'application/x-pem-file': { schema: z.string() } } });
 
@@ -158,7 +179,8 @@ export const pkiRoutes: RouteModule = (app, context) => {
       'milliseconds of every revocation.',
   );
 
-  const answerOcsp = async (caId: string, der: Uint8Array | undefined, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+  /** `der` is the DER request, or why there is none (for the log). */
+  const answerOcsp = async (caId: string, der: Uint8Array | string, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const current = context.pkiRevocation?.current;
     const responder = CaId.safeParse(caId).success ? current?.ocsp(caId as CaId) : undefined;
     // RFC 6960 2.3: an OCSP client reads OCSPResponses only, so a PKI still starting (the service listens before its
@@ -168,8 +190,8 @@ export const pkiRoutes: RouteModule = (app, context) => {
       ? { der: ocspErrorResponseDer('tryLater'), outcome: 'tryLater', reason: 'the PKI is starting', cacheable: false }
       : responder === undefined
         ? { der: ocspErrorResponseDer('unauthorized'), outcome: 'unauthorized', reason: `no issuing CA ${caId}`, cacheable: false }
-        : der === undefined
-          ? { der: ocspErrorResponseDer('malformedRequest'), outcome: 'malformedRequest', reason: 'no DER request', cacheable: false }
+        : typeof der === 'string'
+          ? { der: ocspErrorResponseDer('malformedRequest'), outcome: 'malformedRequest', reason: der, cacheable: false }
           : await responder.respond(der);
     if (answer.outcome !== 'successful') request.log.info({ caId, outcome: answer.outcome, reason: answer.reason }, 'OCSP request refused');
     if (request.method === 'GET' && 'producedAt' in answer && answer.cacheable && answer.producedAt !== undefined && answer.nextUpdate !== undefined) {
@@ -195,24 +217,27 @@ export const pkiRoutes: RouteModule = (app, context) => {
       response: { 200: binary(OCSP_RESPONSE, 'the DER OCSPResponse (errors too: malformedRequest, unauthorized)') },
     },
     handler: async (request, reply) =>
-      answerOcsp(request.params.caId, Buffer.isBuffer(request.body) ? new Uint8Array(request.body) : undefined, request, reply),
+      answerOcsp(request.params.caId, Buffer.isBuffer(request.body) ? new Uint8Array(request.body) : 'no DER request', request, reply),
   });
 
-  app.get('/pki/:caId/ocsp/:request', {
+  // A wildcard, not a parameter: many clients send the base64 `/` unencoded (RFC 6960 A.1 base64 includes it), which
+  // splits the request over several segments, and the router bounds a parameter (`maxParamLength`, a JSON 414) but
+  // not a wildcard, which `derOfOcspPath` bounds with an OCSPResponse instead.
+  app.get('/pki/:caId/ocsp/*', {
     config: { access: 'public' },
     schema: {
       summary: 'OCSP responder (GET)',
       description:
-        'RFC 6960 A.1: the base64 DER OCSPRequest, URL-encoded (`/` as `%2F`), as the last path segment (the URL-safe alphabet of ' +
-        `RFC 4648 5 is read too); up to ${MAX_PATH_PARAM_CHARS} characters ` +
-        'decoded (RFC 5019 2.1.1: larger requests use POST). Answers without a nonce are cacheable (ETag, Last-Modified, Expires = nextUpdate).',
+        'RFC 6960 A.1: the base64 DER OCSPRequest, URL-encoded, after `ocsp/` (a `/` is read encoded as `%2F` or as it is; the URL-safe ' +
+        `alphabet of RFC 4648 5 is read too); up to ${MAX_OCSP_GET_CHARS} characters decoded, longer is \`malformedRequest\` ` +
+        '(RFC 5019 2.1.1: larger requests use POST). Answers without a nonce are cacheable (ETag, Last-Modified, Expires = nextUpdate).',
       tags: ['pki'],
-      params: OcspParams.extend({ request: z.string().max(MAX_PATH_PARAM_CHARS).describe('URL-encoded base64 of the DER OCSPRequest') }),
+      params: OcspParams.extend({ '*': z.string().describe('URL-encoded base64 of the DER OCSPRequest (it may hold `/`)') }),
       response: { 200: binary(OCSP_RESPONSE, 'the DER OCSPResponse') },
     },
     handler: async (request, reply) => {
-      // The router has decoded the segment already.
-      return answerOcsp(request.params.caId, derOfOcspSegment(request.params.request), request, reply);
+      // The router has decoded the path already, `%2F` included, and leaves a raw `/` as it is: the request is whole.
+      return answerOcsp(request.params.caId, derOfOcspPath(request.params['*']), request, reply);
     },
   });
 };

@@ -1,15 +1,22 @@
 // SHA-1 here only names an issuer in an OCSP CertID (RFC 6960 4.1.1, the hash OpenSSL and most clients send) and a
 // responder by its key (ResponderID byKey, 4.2.1): identifiers, never a signature or a security decision.
 import { sha1 } from '@noble/hashes/legacy.js';
+import { sha384, sha512 } from '@noble/hashes/sha2.js';
 import * as pkijs from 'pkijs';
 import { sha256 } from '../../crypto/index.ts';
 import { issuerOf } from '../issuance/index.ts';
 
-export type CertIdHash = 'sha1' | 'sha256';
+/**
+ * RFC 6960 4.1.1 lets a client hash a CertID with any algorithm; these are the ones clients send (OpenSSL's `-sha1`
+ * default, `-sha256`, `-sha384`, `-sha512`). A CertID hashed otherwise names no issuer this responder can recognise.
+ */
+export type CertIdHash = 'sha1' | 'sha256' | 'sha384' | 'sha512';
 
 export const CERT_ID_HASH_OID: Readonly<Record<CertIdHash, string>> = {
   sha1: '1.3.14.3.2.26',
   sha256: '2.16.840.1.101.3.4.2.1',
+  sha384: '2.16.840.1.101.3.4.2.2',
+  sha512: '2.16.840.1.101.3.4.2.3',
 };
 
 /** What a CA's CRLs and OCSP responses say about it, read once from its certificate. */
@@ -33,6 +40,8 @@ export const revocationIssuer = (certificate: Uint8Array): RevocationIssuer => {
     certIdHashes: {
       sha1: { name: sha1(name), key: sha1(key) },
       sha256: { name: sha256(name), key: sha256(key) },
+      sha384: { name: sha384(name), key: sha384(key) },
+      sha512: { name: sha512(name), key: sha512(key) },
     },
   };
 };

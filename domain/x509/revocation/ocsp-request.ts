@@ -85,6 +85,12 @@ const parse = (der: Uint8Array): OcspRequestParse => {
     // Parsed by the schema yet not encodable again (an object identifier no text form can hold, say).
     return refuse(`unreadable CertID: ${error instanceof Error ? error.message : String(error)}`);
   }
+  // RFC 6960 4.4 defers to RFC 5280 4.2: a critical extension that is not understood must not be ignored. The nonce
+  // of the request (4.4.1) is the only one understood; none of a single request is.
+  const notUnderstood =
+    (request.tbsRequest.requestExtensions ?? []).find((e) => e.critical && e.extnID !== OCSP_NONCE_OID) ??
+    list.flatMap((r) => r.singleRequestExtensions ?? []).find((e) => e.critical);
+  if (notUnderstood !== undefined) return refuse(`critical extension ${notUnderstood.extnID} not understood`);
   const nonces = (request.tbsRequest.requestExtensions ?? []).filter((e) => e.extnID === OCSP_NONCE_OID);
   if (nonces.length > 1) return refuse('more than one nonce extension');
   const nonce = nonces[0]?.extnValue.valueBlock.valueHexView.slice();
