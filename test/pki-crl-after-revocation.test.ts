@@ -88,6 +88,11 @@ describe.skipIf(!hasOpenssl())('the CRL served at the distribution point after r
     expect(first.response.headers.get('cache-control')).toContain('no-cache');
     const again = await fetchDer('/pki/default/crl', { 'if-none-match': etag! });
     expect(again.response.status).toBe(304);
+    // RFC 9110 13.1.2: a list, a weakened tag and `*` match too (found in review: only the exact tag alone did).
+    for (const header of [`"other", ${etag!}`, `W/${etag!}`, '*']) {
+      expect((await fetchDer('/pki/default/crl', { 'if-none-match': header })).response.status, header).toBe(304);
+    }
+    expect((await fetchDer('/pki/default/crl', { 'if-none-match': '"other", W/"another"' })).response.status).toBe(200);
   });
 
   it('answers an unknown CA with a 404 problem', async () => {

@@ -67,6 +67,21 @@ const unrecorded = (e: PublicationUnrecorded): HttpProblem =>
   new HttpProblem(503, e.code, 'revocations could not be recorded as published yet; the CRL is issued once they are', {}, { 'retry-after': '5' });
 const noCa = (caId: string): HttpProblem => new HttpProblem(404, 'not_found', `no issuing CA ${caId}`, { caId });
 
+/** The entity tags of an If-None-Match list, weak or strong: `W/"x"`, `"y"`. */
+const ENTITY_TAG = /(?:W\/)?"[\x21\x23-\x7e\x80-\xff]*"/g;
+
+/**
+ * Whether `header` (If-None-Match) matches the current `etag` (RFC 9110 13.1.2): `*`, or any tag of its list compared
+ * weakly (a `W/` prefix on either side does not count). Found in review: only the exact strong tag alone was matched,
+ * so caches that send a list or a weakened tag (proxies weaken tags they recompress) fetched the whole CRL every time.
+ */
+export const ifNoneMatchMatches = (header: string | undefined, etag: string): boolean => {
+  if (header === undefined) return false;
+  if (header.trim() === '*') return true;
+  const opaque = (tag: string): string => (tag.startsWith('W/') ? tag.slice(2) : tag);
+  return (header.match(ENTITY_TAG) ?? []).some((tag) => opaque(tag) === opaque(etag));
+};
+
 /** A strong validator of the content and the HTTP dates of a CRL or an OCSP response (RFC 9110 8.8, RFC 5019 6.2). */
 const sendCached = (
   request: FastifyRequest,
@@ -81,7 +96,7 @@ const sendCached = (
     .header('etag', body.etag)
     .header('last-modified', new Date(body.lastModified).toUTCString())
     .header('expires', new Date(body.expires).toUTCString());
-  if (request.headers['if-none-match'] === body.etag) return reply.code(304).send();
+  if (ifNoneMatchMatches(request.headers['if-none-match'], body.etag)) return reply.code(304).send();
   return reply.type(type).send(Buffer.from(body.der));
 };
 
