@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCredence, systemClock, type Credence } from '../adapters/runtime/index.ts';
 import { toBase64url } from '../domain/crypto/base64url.ts';
-import { publicKeyFingerprint } from '../domain/crypto/fingerprint.ts';
 import { certificateSummary } from '../domain/x509/issuance/index.ts';
 import { streamIdOf } from '../domain/streams.ts';
 import { ocspRequest, ocspStatus } from './support/ocsp-client.ts';
 import { PKI_TEST_URL } from './support/pki-instance.ts';
-import { issueCertifiedCredential, leafPublicKey, pkiOf, revokeAndSettle, startPkiService, testCa, testLeaf, type TestLeaf } from './support/pki-test-ca.ts';
+import { certifiedCredentialData, issueCertifiedCredential, pkiOf, revokeAndSettle, startPkiService, testCa, testLeaf, type TestLeaf } from './support/pki-test-ca.ts';
 import type { TestService } from './support/service.ts';
 import { command } from '../domain/commands/index.ts';
 import { cmd, operator } from './support/fleet.ts';
@@ -18,20 +17,8 @@ import { cmd, operator } from './support/fleet.ts';
  * DER, says what the DER says, certifies the credential's key, and (where the CAs are known) is signed by that CA.
  */
 /** The issueCredential data recording `leaf` for `credentialId`, with `certificate` as given (default: the true summary). */
-const issueData = (credentialId: string, leaf: TestLeaf, caId: string, certificate?: Record<string, unknown>) => {
-  const key = leafPublicKey(leaf.der);
-  return {
-    credentialId,
-    kind: 'p256',
-    purpose: 'service',
-    owner: { kind: 'node', id: 'meter-1' },
-    publicKey: toBase64url(key),
-    fingerprint: publicKeyFingerprint('p256', key),
-    notBefore: leaf.notBefore.toISOString(),
-    notAfter: leaf.notAfter.toISOString(),
-    certificate: certificate ?? certificateSummary(leaf.der, caId),
-  };
-};
+const issueData = (credentialId: string, leaf: TestLeaf, caId: string, certificate?: Record<string, unknown>) =>
+  certifiedCredentialData(credentialId, leaf.der, caId, certificate);
 
 describe('a certificate recorded as one of the CAs', () => {
   describe('by its own rules, on any instance', () => {

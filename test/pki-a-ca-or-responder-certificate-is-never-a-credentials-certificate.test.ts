@@ -4,12 +4,8 @@ import * as pkijs from 'pkijs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCredence, systemClock, type Credence } from '../adapters/runtime/index.ts';
 import { command } from '../domain/commands/index.ts';
-import { toBase64url } from '../domain/crypto/base64url.ts';
-import { publicKeyFingerprint } from '../domain/crypto/fingerprint.ts';
 import { streamIdOf } from '../domain/streams.ts';
 import {
-  certificateSummary,
-  certifiedPublicKey,
   credentialCertificateRefusal,
   endEntityCertificate,
   KEY_PURPOSE,
@@ -21,7 +17,7 @@ import { pkiUrls } from '../domain/x509/issuing-ca.ts';
 import { cmd, operator } from './support/fleet.ts';
 import { ocspRequest } from './support/ocsp-client.ts';
 import { PKI_TEST_URL, serialsOf } from './support/pki-instance.ts';
-import { issueCertifiedCredential, pkiOf, revokeAndSettle, startPkiService, testCa, testLeaf, testResponder } from './support/pki-test-ca.ts';
+import { certifiedCredentialData, issueCertifiedCredential, pkiOf, revokeAndSettle, startPkiService, testCa, testLeaf, testResponder } from './support/pki-test-ca.ts';
 import type { TestService } from './support/service.ts';
 
 /*
@@ -35,21 +31,7 @@ import type { TestService } from './support/service.ts';
  */
 
 /** The issueCredential data recording `der` (issued by `caId`) for `credentialId`, with the P-256 key it certifies. */
-const issueData = (credentialId: string, der: Uint8Array, caId = 'default') => {
-  const key = certifiedPublicKey(der)!.bytes;
-  const cert = new x509.X509Certificate(Uint8Array.from(der));
-  return {
-    credentialId,
-    kind: 'p256',
-    purpose: 'service',
-    owner: { kind: 'node', id: 'meter-1' },
-    publicKey: toBase64url(key),
-    fingerprint: publicKeyFingerprint('p256', key),
-    notBefore: cert.notBefore.toISOString(),
-    notAfter: cert.notAfter.toISOString(),
-    certificate: certificateSummary(der, caId),
-  };
-};
+const issueData = (credentialId: string, der: Uint8Array, caId = 'default') => certifiedCredentialData(credentialId, der, caId);
 
 /** The delegated responder's certificate an OCSP answer carries (certs[0] of its BasicOCSPResponse). */
 const responderCertificateOf = (answer: Uint8Array): Uint8Array => {

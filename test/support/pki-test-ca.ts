@@ -117,6 +117,26 @@ export const leafPublicKey = (der: Uint8Array): Uint8Array => {
 };
 
 /**
+ * The issueCredential data recording the P-256 certificate `der` (of CA `caId`) for `credentialId`: the key and the
+ * validity it states, and `certificate` as given (default: its true summary).
+ */
+export const certifiedCredentialData = (credentialId: string, der: Uint8Array, caId = 'default', certificate?: Record<string, unknown>) => {
+  const key = leafPublicKey(der);
+  const { notBefore, notAfter } = pkijs.Certificate.fromBER(Uint8Array.from(der));
+  return {
+    credentialId,
+    kind: 'p256',
+    purpose: 'service',
+    owner: { kind: 'node', id: 'meter-1' },
+    publicKey: toBase64url(key),
+    fingerprint: publicKeyFingerprint('p256', key),
+    notBefore: notBefore.value.toISOString(),
+    notAfter: notAfter.value.toISOString(),
+    certificate: certificate ?? certificateSummary(der, caId),
+  };
+};
+
+/**
  * A service whose data folder has a root CA made by `credence ca init`'s code (createRootCa: the key in the data
  * folder's embedded Secure Environment), started on 127.0.0.1.
  */
