@@ -1,6 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadServiceConfig } from '../adapters/http/config.ts';
 import { main } from '../bin/cli.ts';
@@ -34,8 +36,29 @@ describe('a member name given twice in one object', () => {
     expect(issue('[{"a":1},{"a":1}]')).toBeUndefined();
     expect(issue('{"a":"{\\"a\\":1}","b":"a,\\"a\\":2"}')).toBeUndefined();
     expect(issue('"a"')).toBeUndefined();
+    // The empty name is named as such, not as the whole body.
+    expect(issue('{"":1,"":2}')?.path).toBe('""');
     // Nesting JSON.parse takes is walked without recursion.
     expect(issue(`${'['.repeat(200_000)}{"a":1,"a":2}${']'.repeat(200_000)}`)?.path).toBe(`${Array.from({ length: 200_000 }, () => '0').join('.')}.a`);
+  });
+
+  // A hang guard, not a speed claim: the scan searched for the next quote and backslash again after every escape, so a
+  // string of escapes took time quadratic in its length (review 20: a 1 MiB body blocked the event loop for 3 s, 4 MiB
+  // took 65 s). A scan that blocks cannot be timed out in this thread, so a child process runs it on 8 MiB of escapes
+  // (hours, quadratic) and on a million short strings before one far backslash, and is given a minute for both.
+  it('reads each string once, however many escapes it holds or however far the next backslash is', () => {
+    const scanner = fileURLToPath(new URL('../domain/json-duplicate-names.ts', import.meta.url));
+    const script = `
+      import { duplicateNameIssue } from ${JSON.stringify(scanner)};
+      const escapes = '{"a":"' + '\\\\n'.repeat(4 * 1024 * 1024) + '","a":1}';
+      const farBackslash = '[' + '"x",'.repeat(1_000_000) + '"\\\\n"]';
+      JSON.parse(escapes);
+      JSON.parse(farBackslash);
+      process.stdout.write(JSON.stringify([duplicateNameIssue(escapes)?.path, duplicateNameIssue(farBackslash) ?? null]));
+    `;
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(child.signal, 'the scan did not end within a minute').toBeNull();
+    expect([child.stderr, child.stdout]).toEqual(['', '["a",null]']);
   });
 
   describe('in an HTTP body', () => {
