@@ -44,6 +44,15 @@ describe('a service behind a proxy it trusts (trustProxy: 127.0.0.1)', () => {
     expect(await statuses(svc, '203.0.113.20', 3)).toEqual([200, 200, 429]);
     expect(await statuses(svc, '203.0.113.21', 2)).toEqual([200, 200]);
   });
+
+  it('refuses a forwarded client that is not an IP address: a caller inside a named range cannot make up budgets', async () => {
+    // Found in review: each made-up name was a budget of its own (six requests, six 200s, under a limit of 2).
+    for (let i = 0; i < 3; i++) {
+      const response = await ask(svc, `made-up-${i}`);
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { errors: unknown[] }).errors).toEqual([expect.objectContaining({ path: 'headers.x-forwarded-for', rule: 'ip_address' })]);
+    }
+  });
 });
 
 describe('a service that trusts no proxy (the default)', () => {
@@ -81,5 +90,11 @@ describe('the trustProxy setting', () => {
     expect(refusal({ flags: { trustProxy: '10.0.0.1,proxy.example' } })).toEqual([expect.objectContaining({ path: 'flag --trust-proxy[1]', rule: 'proxy_address' })]);
     expect(refusal({ flags: { trustProxy: '10.0.0.0/40' } })).toEqual([expect.objectContaining({ path: 'flag --trust-proxy[0]', rule: 'proxy_address' })]);
     expect(refusal({ env: { CREDENCE_TRUST_PROXY: '*' } })).toEqual([expect.objectContaining({ path: 'env CREDENCE_TRUST_PROXY', rule: 'proxy_address' })]);
+    // Forms proxy-addr reads but no one means (found in review: `010.0.0.1` trusted 8.0.0.1), and ranges with host bits
+    // set, which it quietly widened.
+    for (const entry of ['010.0.0.1', '10.1', '0x0a.0.0.1', '1.2.3.4/8', '2001:db8::1/32', '10.0.0.0/08', '10.0.0.0/33']) {
+      expect(refusal({ flags: { trustProxy: entry } }), entry).toEqual([expect.objectContaining({ path: 'flag --trust-proxy[0]', rule: 'proxy_address' })]);
+    }
+    expect(loadServiceConfig({ flags: { trustProxy: '10.0.0.0/8,2001:db8::/32,::ffff:10.0.0.0/104,fe80::1,uniquelocal' } }).trustProxy).toHaveLength(5);
   });
 });

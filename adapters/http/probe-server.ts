@@ -2,7 +2,7 @@ import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import Fastify, { LogController } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ServiceConfig } from './config.ts';
-import { trustProxyOf } from './trust-proxy.ts';
+import { refuseForwardedNonAddresses, trustProxyOf } from './trust-proxy.ts';
 import { limitConnections } from './connection-limits.ts';
 import type { App, ServiceContext } from './context.ts';
 import { loggerOptions } from './logging.ts';
@@ -55,6 +55,7 @@ export const buildProbeServer = async (options: {
     app.setNotFoundHandler((request, reply) =>
       sendProblem(reply, request, new HttpProblem(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)} on the probe port (/healthz, /readyz, /metrics)`)),
     );
+    if (options.config.trustProxy.length > 0) refuseForwardedNonAddresses(app);
     // The same per-address budget as the API's callers without a token; /readyz and /metrics each count apart.
     await app.register(rateLimit, {
       global: true,

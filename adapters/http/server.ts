@@ -16,7 +16,7 @@ import { PROBE_MAX_CONNECTIONS } from './probe-server.ts';
 import { refusedTokenBudget } from './auth/refused-token-budget.ts';
 import { installAccessHook } from './auth/access-hook.ts';
 import type { ServiceConfig } from './config.ts';
-import { trustProxyOf } from './trust-proxy.ts';
+import { refuseForwardedNonAddresses, trustProxyOf } from './trust-proxy.ts';
 import type { App, RouteAccess, RouteModule, ServiceContext } from './context.ts';
 import { loggerOptions } from './logging.ts';
 import { answerWithProblem, clientErrorAnswer, HttpProblem, overloaded, PROBLEM_CONTENT_TYPE, ProblemSchema, sendFrameworkProblem, sendProblem } from './problems.ts';
@@ -189,7 +189,9 @@ const configure = async (app: App, { context, config, routes = [] }: BuildServer
     if (closing) setImmediate(() => app.server.closeIdleConnections());
   });
 
-  // Load shedding first, then authentication (the rate limit's key needs the principal), then the routes.
+  // The client's address first (what the rate limit and the access hook count by), load shedding, then authentication
+  // (the rate limit's key needs the principal), then the routes.
+  if (config.trustProxy.length > 0) refuseForwardedNonAddresses(app);
   await installProtection(app, limits, context.metrics);
   installAccessHook(app, context.access, {
     publicPrefixes: [DOCS_PREFIX],

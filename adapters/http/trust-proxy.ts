@@ -1,13 +1,55 @@
 import { compile as compileTrust } from '@fastify/proxy-addr';
+import type { FastifyInstance } from 'fastify';
+import { isIP } from 'node:net';
 import { z } from 'zod';
+import { validationError } from '../../domain/errors.ts';
 
 /** Proxies named at most in `trustProxy`: a deployment has a handful of load balancers, not a network's worth. */
 const MAX_TRUSTED_PROXIES = 64;
 
+const NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+const NOT_AN_ENTRY = 'must be an IP address in its usual form, a CIDR range, or loopback, linklocal or uniquelocal';
+
+/** The bits of an IP address, most significant first (IPv6 in full, an IPv4 tail included). */
+const addressBits = (address: string): string => {
+  const octets = (v4: string) => v4.split('.').map((o) => Number(o).toString(2).padStart(8, '0')).join('');
+  if (isIP(address) === 4) return octets(address);
+  const groups = address.split('::').map((part) => (part === '' ? [] : part.split(':')));
+  const last = groups[groups.length - 1]!;
+  const v4 = last.at(-1)?.includes('.') === true ? octets(last.pop()!) : '';
+  const present = groups.reduce((n, g) => n + g.length, 0);
+  const all = groups.length === 1 ? groups[0]! : [...groups[0]!, ...Array<string>(8 - v4.length / 16 - present).fill('0'), ...groups[1]!];
+  return all.map((g) => parseInt(g, 16).toString(2).padStart(16, '0')).join('') + v4;
+};
+
+/**
+ * Why `entry` is not a proxy this service should name, or undefined. Stricter than proxy-addr's compile, which
+ * reads the old IPv4 forms (found in review: `010.0.0.1` trusted 8.0.0.1, `10.1` and `0x0a.0.0.1` were taken) and
+ * quietly widens a range with host bits set (`1.2.3.4/8` trusted all of 1.0.0.0/8).
+ */
+const entryIssue = (entry: string): string | undefined => {
+  if (NAMES.has(entry)) return undefined;
+  const [address = '', prefix, ...more] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || address.includes('%') || more.length > 0) return NOT_AN_ENTRY;
+  if (prefix !== undefined) {
+    const width = family === 4 ? 32 : 128;
+    if (!/^(0|[1-9]\d{0,2})$/.test(prefix) || Number(prefix) > width) return `must have a prefix length from 0 to ${width}`;
+    if (addressBits(address).slice(Number(prefix)).includes('1')) return `has bits set past its /${prefix} prefix: name the range by its first address`;
+  }
+  try {
+    compileTrust(entry);
+  } catch {
+    return NOT_AN_ENTRY;
+  }
+  return undefined;
+};
+
 /**
  * The reverse proxies whose X-Forwarded-For this service believes: addresses, CIDR ranges, or proxy-addr's names
  * (`loopback`, `linklocal`, `uniquelocal`). Given as a list (configuration file) or comma-separated (flag, env).
- * Checked by @fastify/proxy-addr's own compile, which is what Fastify runs on it, so nothing accepted here fails at start.
+ * Each is held to the usual forms (`entryIssue`) and then to @fastify/proxy-addr's own compile, which is what Fastify
+ * runs on it, so nothing accepted here fails at start or means other than it says.
  */
 export const TrustProxy = z.preprocess(
   (value) => (typeof value === 'string' ? value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '') : value),
@@ -16,14 +58,25 @@ export const TrustProxy = z.preprocess(
     .max(MAX_TRUSTED_PROXIES)
     .superRefine((entries, context) => {
       entries.forEach((entry, index) => {
-        try {
-          compileTrust(entry);
-        } catch {
-          context.addIssue({ code: 'custom', path: [index], params: { rule: 'proxy_address' }, message: 'must be an IP address, a CIDR range, or loopback, linklocal or uniquelocal' });
-        }
+        const why = entryIssue(entry);
+        if (why !== undefined) context.addIssue({ code: 'custom', path: [index], params: { rule: 'proxy_address' }, message: why });
       });
     }),
 );
 
 /** Fastify's `trustProxy` for the setting: none named, the header is never read. */
 export const trustProxyOf = (config: { readonly trustProxy: readonly string[] }): string[] | false => (config.trustProxy.length > 0 ? [...config.trustProxy] : false);
+
+/**
+ * With proxies named, the client is what they forwarded for; a client inside a named range writes that header itself
+ * and could name anything, and each made-up name was a rate-limit budget and a failed-token count of its own (found
+ * in review). A forwarded value that is not an IP address is refused (400, before the rate limit and the access
+ * hook), so the client is at least an address; which addresses to name is the deployment's: its proxies' own only.
+ */
+export const refuseForwardedNonAddresses = (app: FastifyInstance): void => {
+  app.addHook('onRequest', async (request) => {
+    const { ip } = request;
+    if (ip === undefined || isIP(ip) !== 0) return;
+    throw validationError([{ path: 'headers.x-forwarded-for', rule: 'ip_address', message: 'must name the client by its IP address' }], 'request');
+  });
+};

@@ -60,7 +60,8 @@ export const UNKNOWN_PEER = 'address-unknown';
 /**
  * Where a hello came from, for its responder's session table (`Claim.peer`, SER-001): hellos from one peer never
  * evict a run begun from another. The client's address as Fastify reports it (the connection's, or what a proxy named in
- * the `trustProxy` setting forwarded for: no one else's forwarded-for header can choose it), in one form per address: IPv6 in its canonical text, and an
+ * the `trustProxy` setting forwarded for, an IP address: trust-proxy.ts refuses anything else; a client outside the
+ * named proxies' addresses cannot choose it), in one form per address: IPv6 in its canonical text, and an
  * IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, how a dual-stack listener reports an IPv4 client) as the IPv4 address
  * itself, so that one client gets one allowance whichever way it connects (found in review: it got two). Not grouped
  * by IPv6 prefix as the rate limit groups it: a device's neighbours in its /64 would share its bound, and the
