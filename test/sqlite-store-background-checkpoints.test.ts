@@ -74,7 +74,11 @@ describe('background checkpoints of the embedded store', () => {
     expect(store.checkpointStats.running).toBe(true);
     // While a checkpoint runs, the writer's own cannot restart the WAL (a loaded machine saw it reach 2.4 MiB when the
     // thread's overlapped the appends below), so they start once the thread's one checkpoint is done.
-    await vi.waitFor(() => expect(store.checkpointStats.checkpoints).toBe(1), { timeout: 30_000, interval: 10 });
+    // A thread that cannot checkpoint says why, rather than leaving the wait to time out on a count.
+    await vi.waitFor(() => {
+      const { checkpoints, failures, lastFailure } = store.checkpointStats;
+      expect({ checkpoints, failures, lastFailure }).toEqual({ checkpoints: 1, failures: 0, lastFailure: undefined });
+    }, { timeout: 30_000, interval: 10 });
     await appendMany(store, 3_000, 20);
     expect(store.checkpointStats.checkpoints).toBe(1);
     // 3,000 rows of ~500 bytes with their indexes, written 150 times: about 400 KiB of WAL bounded at 64 pages, 4 MiB
