@@ -1,4 +1,5 @@
 import type { FieldIssue } from './errors.ts';
+import { DEFAULT_JSON_LIMITS, jsonLimitIssue, type JsonLimits } from './json-limits.ts';
 
 /**
  * RFC 8259 4 leaves an object whose names repeat to each parser (JSON.parse keeps the last value, others the first
@@ -73,4 +74,19 @@ export const duplicateNameIssue = (text: string): FieldIssue | undefined => {
     }
   }
   return undefined;
+};
+
+/**
+ * JSON text as a boundary reads it before any schema: parsed (V8's JSON.parse is iterative), within `limits`, each
+ * member name once per object. Refused with the issue, or with none when the text is not JSON at all.
+ */
+export const readJsonText = (text: string, limits: JsonLimits = DEFAULT_JSON_LIMITS): { ok: true; value: unknown } | { ok: false; issue?: FieldIssue } => {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false };
+  }
+  const issue = jsonLimitIssue(value, limits) ?? duplicateNameIssue(text);
+  return issue === undefined ? { ok: true, value } : { ok: false, issue };
 };

@@ -9,14 +9,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { CredentialKind } from '../domain/crypto/credential.ts';
-import type { ProvisioningAuth, ProvisioningChallenge } from '../domain/protocols/enrolment-messages.ts';
+import type { ProvisioningChallenge } from '../domain/protocols/enrolment-messages.ts';
 import { EF_OWNER, provisioningWorld, type ProvisioningWorld, type WorldOptions } from './provisioning-protocol.fixtures.ts';
 import { replayCache } from './crypto-fixtures.ts';
 import { keysMadeBy } from './support/keys-made.ts';
-import { shape, told } from './support/protocol-answers.ts';
-
-/** An auth whose proof is not the node's: what a stranger, who holds no bootstrap secret, can send at best. */
-const strangers = (auth: ProvisioningAuth): ProvisioningAuth => ({ ...auth, proof: `${auth.proof[0] === 'A' ? 'B' : 'A'}${auth.proof.slice(1)}` });
+import { shape, told, withStrangersProof } from './support/protocol-answers.ts';
 
 /** The answer a stranger's auth gets in a real run (a usable bootstrap), and a real challenge: what a decoy must match. */
 const realRun = async (kind: CredentialKind) => {
@@ -24,7 +21,7 @@ const realRun = async (kind: CredentialKind) => {
   const session = await world.client.start({ credentialKind: kind });
   const challenge = await world.ef.acceptHello(session.hello);
   const auth = await session.acceptChallenge(challenge);
-  return { challenge, failedProof: await told(() => world.ef.acceptAuth(strangers(auth))) };
+  return { challenge, failedProof: await told(() => world.ef.acceptAuth(withStrangersProof(auth))) };
 };
 
 /** A world whose Enrolment Function's replay cache says what it was asked to remember, and whose keys are watched. */
@@ -72,7 +69,7 @@ describe('a provisioning hello, in process, for a bootstrap credential the Enrol
     // and the node's client accepts it as any other (the Enrolment Function's signature, or a MAC under the known PSK)
     const auth = await stranger.acceptChallenge(challenge);
     // and a stranger's auth gets exactly what a failed proof gets in a real run
-    expect(await told(() => world.ef.acceptAuth(strangers(auth)))).toEqual(real.failedProof);
+    expect(await told(() => world.ef.acceptAuth(withStrangersProof(auth)))).toEqual(real.failedProof);
 
     // When the holder of the bootstrap runs it, and proves itself
     const holdersAuth = await holder.acceptChallenge(await world.ef.acceptHello(holder.hello));

@@ -10,6 +10,7 @@ import { httpDeviceTransport, provisionOverHttp } from '../adapters/client/devic
 import type { SimulatedDevice } from '../bin/commands/device/simulator.ts';
 import { operatorCommand } from '../bin/commands/device/steps.ts';
 import { deviceServiceWorld, type DeviceServiceWorld } from './support/device-service.ts';
+import { httpAnswer, shape, withStrangersProof } from './support/protocol-answers.ts';
 
 let world: DeviceServiceWorld;
 let sim: SimulatedDevice;
@@ -32,25 +33,6 @@ const path = (associationId: string, step: 'hello' | 'finish') => `/v1/registrar
 const registree = (credentialId: string) =>
   sim.device.registree(credentialId, sim.device.cseId!, { id: sim.state.pinned.registrar.id, key: sim.state.pinned.registrar.publicKey });
 
-/** Every field of a body by its path, with the length of its text (or its value): its shape. */
-const shape = (body: unknown, prefix = ''): Record<string, string | number> => {
-  const out: Record<string, string | number> = {};
-  for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
-    if (typeof value === 'object' && value !== null) Object.assign(out, shape(value, `${prefix}${key}.`));
-    else out[`${prefix}${key}`] = typeof value === 'string' ? `${value.length} chars` : (value as number);
-  }
-  return out;
-};
-
-/** A problem response without what differs between any two requests (its id, and the path it answers). */
-const answer = (response: Awaited<ReturnType<DeviceServiceWorld['post']>>) => {
-  const { requestId: _id, instance: _path, ...rest } = response.body;
-  return { status: response.status, type: response.type, body: rest };
-};
-
-/** A finish whose proof a stranger made: the holder's, one byte changed. */
-const strangers = <T extends { proof: string }>(finish: T): T => ({ ...finish, proof: `${finish.proof[0] === 'A' ? 'B' : 'A'}${finish.proof.slice(1)}` });
-
 /** A hello and the answer to it, for `credentialId` at `associationId`, then the registree's finish if it can make one. */
 const run = async (credentialId: string, associationId: string) => {
   const handshake = await registree(credentialId).start({ lifetimeSeconds: 3600, associationId });
@@ -64,7 +46,7 @@ describe('an association hello over HTTP for a credential the Registrar cannot u
     // What a real run answers: its challenge, and a stranger's finish
     const usable = await run('zz-decoy-usable', 'zz-sa-usable');
     expect(usable.challenge.status).toBe(200);
-    const failedProof = answer(await world.post(path('zz-sa-usable', 'finish'), strangers(usable.finish)));
+    const failedProof = httpAnswer(await world.post(path('zz-sa-usable', 'finish'), withStrangersProof(usable.finish)));
     expect(failedProof).toMatchObject({ status: 422, body: { step: 'association.finish', reason: 'bad_signature' } });
     await usable.handshake.abort();
 
@@ -75,7 +57,7 @@ describe('an association hello over HTTP for a credential the Registrar cannot u
     const revoked = await run('zz-decoy-revoked', 'zz-sa-revoked');
     expect(revoked.challenge.status).toBe(200);
     expect(shape(revoked.challenge.body)).toEqual(shape(usable.challenge.body));
-    expect(answer(await world.post(path('zz-sa-revoked', 'finish'), strangers(revoked.finish)))).toEqual(failedProof);
+    expect(httpAnswer(await world.post(path('zz-sa-revoked', 'finish'), withStrangersProof(revoked.finish)))).toEqual(failedProof);
     await revoked.handshake.abort();
     const logged = world.service
       .logs()
@@ -85,7 +67,7 @@ describe('an association hello over HTTP for a credential the Registrar cannot u
 
     // Its holder, proving itself, is told why
     const holder = await run('zz-decoy-revoked', 'zz-sa-revoked');
-    const told = answer(await world.post(path('zz-sa-revoked', 'finish'), holder.finish));
+    const told = httpAnswer(await world.post(path('zz-sa-revoked', 'finish'), holder.finish));
     expect(told).toMatchObject({ status: 422, body: { step: 'association.finish', reason: 'credential_revoked' } });
     await holder.handshake.abort();
 
@@ -93,10 +75,10 @@ describe('an association hello over HTTP for a credential the Registrar cannot u
     const unknown = await run('zz-decoy-usable', 'zz-sa-nowhere');
     expect(unknown.challenge.status).toBe(200);
     expect(shape(unknown.challenge.body)).toEqual(shape(usable.challenge.body));
-    expect(answer(await world.post(path('zz-sa-nowhere', 'finish'), strangers(unknown.finish)))).toEqual(failedProof);
+    expect(httpAnswer(await world.post(path('zz-sa-nowhere', 'finish'), withStrangersProof(unknown.finish)))).toEqual(failedProof);
     await unknown.handshake.abort();
     const unknownHolder = await run('zz-decoy-usable', 'zz-sa-nowhere');
-    expect(answer(await world.post(path('zz-sa-nowhere', 'finish'), unknownHolder.finish))).toEqual(failedProof);
+    expect(httpAnswer(await world.post(path('zz-sa-nowhere', 'finish'), unknownHolder.finish))).toEqual(failedProof);
     await unknownHolder.handshake.abort();
 
     // Nothing recorded, and no run left (a run's keys go with it: in process, the keys themselves are checked,

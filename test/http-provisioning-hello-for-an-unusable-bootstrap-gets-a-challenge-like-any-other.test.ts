@@ -8,10 +8,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64url, toBase64url } from '../domain/crypto/index.ts';
-import type { ProvisioningAuth } from '../domain/protocols/enrolment-messages.ts';
 import type { SimulatedDevice } from '../bin/commands/device/simulator.ts';
 import { operatorCommand } from '../bin/commands/device/steps.ts';
 import { deviceServiceWorld, type DeviceServiceWorld } from './support/device-service.ts';
+import { httpAnswer, shape, withStrangersProof } from './support/protocol-answers.ts';
 
 let world: DeviceServiceWorld;
 let usableNode: SimulatedDevice;
@@ -26,25 +26,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await world?.close();
 });
-
-/** Every field of a body by its path, with the length of its text (or its value): its shape. */
-const shape = (body: unknown, prefix = ''): Record<string, string | number> => {
-  const out: Record<string, string | number> = {};
-  for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
-    if (typeof value === 'object' && value !== null) Object.assign(out, shape(value, `${prefix}${key}.`));
-    else out[`${prefix}${key}`] = typeof value === 'string' ? `${value.length} chars` : (value as number);
-  }
-  return out;
-};
-
-/** A problem response without what differs between any two requests (its id). */
-const answer = (response: Awaited<ReturnType<DeviceServiceWorld['post']>>) => {
-  const { requestId: _id, ...rest } = response.body;
-  return { status: response.status, type: response.type, body: rest };
-};
-
-/** An auth whose proof a stranger made: the holder's, one character changed. */
-const strangers = (auth: ProvisioningAuth): ProvisioningAuth => ({ ...auth, proof: `${auth.proof[0] === 'A' ? 'B' : 'A'}${auth.proof.slice(1)}` });
 
 /** A hello of `node` and the answer to it, then the node's auth. */
 const run = async (node: SimulatedDevice, credentialId: string) => {
@@ -62,7 +43,7 @@ describe('a provisioning hello over HTTP for a bootstrap credential the Enrolmen
     // What a real run answers: its challenge, and a stranger's auth
     const usable = await run(usableNode, 'zz-edecoy-a');
     expect(usable.challenge.status).toBe(200);
-    const failedProof = answer(await world.post('/v1/enrolment/auth', strangers(usable.auth)));
+    const failedProof = httpAnswer(await world.post('/v1/enrolment/auth', withStrangersProof(usable.auth)));
     expect(failedProof).toMatchObject({ status: 422, body: { step: 'provisioning.auth', reason: 'bad_signature' } });
     await usable.session.abort();
 
@@ -73,7 +54,7 @@ describe('a provisioning hello over HTTP for a bootstrap credential the Enrolmen
     const revoked = await run(revokedNode, 'zz-edecoy-b');
     expect(revoked.challenge.status).toBe(200);
     expect(shape(revoked.challenge.body)).toEqual(shape(usable.challenge.body));
-    expect(answer(await world.post('/v1/enrolment/auth', strangers(revoked.auth)))).toEqual(failedProof);
+    expect(httpAnswer(await world.post('/v1/enrolment/auth', withStrangersProof(revoked.auth)))).toEqual(failedProof);
     await revoked.session.abort();
     const logged = world.service
       .logs()
@@ -83,7 +64,7 @@ describe('a provisioning hello over HTTP for a bootstrap credential the Enrolmen
 
     // Its holder, proving itself, is told why
     const holder = await run(revokedNode, 'zz-edecoy-c');
-    const told = answer(await world.post('/v1/enrolment/auth', holder.auth));
+    const told = httpAnswer(await world.post('/v1/enrolment/auth', holder.auth));
     expect(told).toMatchObject({ status: 422, body: { step: 'provisioning.auth', reason: 'credential_revoked' } });
     await holder.session.abort();
 
@@ -92,9 +73,9 @@ describe('a provisioning hello over HTTP for a bootstrap credential the Enrolmen
     const ghost = await world.post('/v1/enrolment/hello', { ...template.session.hello, nodeId: 'zz-nobody-xyz', nodeNonce: toBase64url(randomBytes(32)) });
     expect(ghost.status).toBe(200);
     expect(shape(ghost.body)).toEqual(shape(usable.challenge.body));
-    const ghostAuth = { ...strangers(template.auth), sessionId: ghost.body['sessionId'] as string, enrolmentNonce: ghost.body['enrolmentNonce'] as string };
-    expect(answer(await world.post('/v1/enrolment/auth', ghostAuth))).toEqual(failedProof);
-    await world.post('/v1/enrolment/auth', strangers(template.auth));
+    const ghostAuth = { ...withStrangersProof(template.auth), sessionId: ghost.body['sessionId'] as string, enrolmentNonce: ghost.body['enrolmentNonce'] as string };
+    expect(httpAnswer(await world.post('/v1/enrolment/auth', ghostAuth))).toEqual(failedProof);
+    await world.post('/v1/enrolment/auth', withStrangersProof(template.auth));
     await template.session.abort();
 
     // Nothing recorded, and no run left (a run's keys go with it: in process, the keys themselves are checked,

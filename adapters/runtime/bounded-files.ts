@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import { duplicateNameIssue } from '../../domain/json-duplicate-names.ts';
-import { DEFAULT_JSON_LIMITS, jsonLimitIssue, type JsonLimits } from '../../domain/json-limits.ts';
+import { readJsonText } from '../../domain/json-duplicate-names.ts';
+import { DEFAULT_JSON_LIMITS, type JsonLimits } from '../../domain/json-limits.ts';
 
 /**
  * Files read from configuration or a command's arguments are bounded in bytes while they are read, before anything
@@ -55,12 +55,7 @@ export const readTextFile = (path: string, maxBytes: number): FileRead<string> =
 export const readJsonFile = (path: string, maxBytes: number, limits: JsonLimits = DEFAULT_JSON_LIMITS): FileRead<unknown> => {
   const text = readTextFile(path, maxBytes);
   if (!text.ok) return text;
-  let value: unknown;
-  try {
-    value = JSON.parse(text.value); // V8's JSON.parse is iterative: depth is checked below, before any schema
-  } catch {
-    return { ok: false, message: `${path} is not JSON` };
-  }
-  const issue = jsonLimitIssue(value, limits) ?? duplicateNameIssue(text.value);
-  return issue === undefined ? { ok: true, value } : { ok: false, message: `${path}: ${issue.path || '(root)'}: ${issue.message}` };
+  const read = readJsonText(text.value, limits);
+  if (read.ok) return read;
+  return { ok: false, message: read.issue === undefined ? `${path} is not JSON` : `${path}: ${read.issue.path || '(root)'}: ${read.issue.message}` };
 };

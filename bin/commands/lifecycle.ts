@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Option, type Command } from 'commander';
 import { CommandSchema } from '../../domain/commands/index.ts';
-import { duplicateNameIssue } from '../../domain/json-duplicate-names.ts';
-import { jsonLimitIssue } from '../../domain/json-limits.ts';
+import { readJsonText } from '../../domain/json-duplicate-names.ts';
 import { FILE_LIMITS, readJsonFile } from '../files.ts';
 import { handler, UsageError, type RegisterCommands } from '../program.ts';
 import { LIFECYCLE_COMMANDS, LIFECYCLE_GROUPS, type LifecycleSpec } from './lifecycle-catalog.ts';
@@ -20,15 +19,9 @@ export const jsonOption = (flag: string, value: string): unknown => {
     return read.value;
   }
   if (value.length > FILE_LIMITS.json) throw new UsageError(`${flag}: larger than ${FILE_LIMITS.json} bytes`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    throw new UsageError(`${flag}: not JSON (give JSON text or @file)`);
-  }
-  const issue = jsonLimitIssue(parsed) ?? duplicateNameIssue(value);
-  if (issue !== undefined) throw new UsageError(`${flag}: ${issue.path || '(root)'}: ${issue.message}`);
-  return parsed;
+  const read = readJsonText(value);
+  if (read.ok) return read.value;
+  throw new UsageError(read.issue === undefined ? `${flag}: not JSON (give JSON text or @file)` : `${flag}: ${read.issue.path || '(root)'}: ${read.issue.message}`);
 };
 
 /** The option (or argument) a data path came from, so a refusal names what the operator typed. */

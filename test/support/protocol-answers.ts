@@ -22,3 +22,12 @@ export const told = async (run: () => Promise<unknown>) => {
   if (!isCredenceError(error, 'protocol')) throw new Error(`expected a protocol refusal, got ${String(error)}`);
   return { message: error.message, problem: error.problem };
 };
+
+/** A message whose proof a stranger made: the holder's, its first character changed. */
+export const withStrangersProof = <T extends { proof: string }>(message: T): T => ({ ...message, proof: `${message.proof[0] === 'A' ? 'B' : 'A'}${message.proof.slice(1)}` });
+
+/** An HTTP answer without what differs between any two requests: its request id, and the path it answers. */
+export const httpAnswer = (response: { readonly status: number; readonly type: string | undefined | null; readonly body: Record<string, unknown> }) => {
+  const { requestId: _id, instance: _path, ...rest } = response.body;
+  return { status: response.status, type: response.type, body: rest };
+};
