@@ -13,7 +13,7 @@ import type { ProvisioningChallenge } from '../domain/protocols/enrolment-messag
 import { EF_OWNER, provisioningWorld, type ProvisioningWorld, type WorldOptions } from './provisioning-protocol.fixtures.ts';
 import { replayCache } from './crypto-fixtures.ts';
 import { keysMadeBy } from './support/keys-made.ts';
-import { shape, told, withStrangersProof } from './support/protocol-answers.ts';
+import { rememberedBy, shape, told, withStrangersProof } from './support/protocol-answers.ts';
 
 /** The answer a stranger's auth gets in a real run (a usable bootstrap), and a real challenge: what a decoy must match. */
 const realRun = async (kind: CredentialKind) => {
@@ -27,12 +27,7 @@ const realRun = async (kind: CredentialKind) => {
 /** A world whose Enrolment Function's replay cache says what it was asked to remember, and whose keys are watched. */
 const watchedWorld = async (options: WorldOptions) => {
   const cache = replayCache();
-  const remembered: string[] = [];
-  const remember = cache.remember.bind(cache);
-  cache.remember = async (key, at) => {
-    remembered.push(key);
-    return remember(key, at);
-  };
+  const remembered = rememberedBy(cache);
   const world = await provisioningWorld({ ...options, ef: { replayCache: cache } });
   const made = keysMadeBy(world.efSe, ['generate', 'agree', 'deriveKey', 'unwrap']);
   const alive = async () => (await Promise.all(made.map((h) => world.efSe.describe(EF_OWNER, h).then(() => h, () => undefined)))).filter(Boolean);

@@ -13,6 +13,7 @@ import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { handshakeWorld, REGISTRAR_OWNER, type HandshakeWorld } from './handshake.fixtures.ts';
 import { seededRandom, toBase64url } from './crypto-fixtures.ts';
 import { keysMadeBy } from './support/keys-made.ts';
+import { rememberedBy } from './support/protocol-answers.ts';
 
 /** The refusal thrown: what the peer is told (all an answer is made from) and what the service's log is given. */
 const refusal = async (run: () => Promise<unknown>) => {
@@ -43,12 +44,7 @@ describe('an association finish whose PSK credential ended after the challenge',
     // and a run whose credential is revoked after the challenge, its PSK shredded at the Registrar
     const world = await handshakeWorld({ kind: 'psk256', seed: 'ended-mid-run' });
     const made = keysMadeBy(world.registrarSe, ['generate', 'agree', 'deriveKey', 'unwrap']);
-    const remembered: string[] = [];
-    const remember = world.cache.remember.bind(world.cache);
-    world.cache.remember = async (key, at) => {
-      remembered.push(key);
-      return remember(key, at);
-    };
+    const remembered = rememberedBy(world.cache);
     const run = await bogusFinish(world);
     await world.registrarSe.destroy(REGISTRAR_OWNER, world.registrarHandle as KeyHandle);
 

@@ -15,7 +15,7 @@ import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { handshakeWorld, REGISTREE_OWNER, type HandshakeWorld, type HandshakeWorldOptions } from './handshake.fixtures.ts';
 import { seededRandom, toBase64url } from './crypto-fixtures.ts';
 import { keysMadeBy } from './support/keys-made.ts';
-import { shape, told } from './support/protocol-answers.ts';
+import { rememberedBy, shape, told } from './support/protocol-answers.ts';
 
 /**
  * A finish for `challenge` proved with `key` in the Registree's Secure Environment: the holder's credential, or a
@@ -61,12 +61,7 @@ describe('an association hello, in process, for a credential the Registrar canno
     const real = await failedProofOfARealRun(kind);
     const world = await handshakeWorld({ kind, ...options });
     const made = keysMadeBy(world.registrarSe, ['generate', 'agree', 'deriveKey', 'unwrap']);
-    const remembered: string[] = [];
-    const remember = world.cache.remember.bind(world.cache);
-    world.cache.remember = async (key, at) => {
-      remembered.push(key);
-      return remember(key, at);
-    };
+    const remembered = rememberedBy(world.cache);
     const alive = async () => (await Promise.all(made.map((h) => world.registrarSe.describe('cse:CSE-IN-1', h).then(() => h, () => undefined)))).filter(Boolean);
 
     // Given two hellos for it (sent once the credential has expired, in that case)
@@ -153,12 +148,7 @@ describe('the holder of a PSK credential the Registrar still holds but cannot us
     const world = await handshakeWorld({ kind: 'psk256', seed: `holder-${reason}`, ...options });
     const made = keysMadeBy(world.registrarSe, ['generate', 'agree', 'deriveKey', 'unwrap']);
     const madeByRegistree = keysMadeBy(world.registreeSe, ['generate', 'agree', 'deriveKey', 'unwrap']);
-    const remembered: string[] = [];
-    const remember = world.cache.remember.bind(world.cache);
-    world.cache.remember = async (key, at) => {
-      remembered.push(key);
-      return remember(key, at);
-    };
+    const remembered = rememberedBy(world.cache);
     // (the expired one: its hello sent two seconds before it ends, answered once it has)
     if (reason === 'credential_expired') world.clock.set('2030-01-01T00:09:58.000Z');
     const handshake = await world.registree.start({ lifetimeSeconds: 600 });

@@ -9,24 +9,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
 import { Transcript, withoutFields } from '../domain/crypto/transcript.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
+import { keysMadeBy } from './support/keys-made.ts';
 import { toBase64url } from './crypto-fixtures.ts';
 import { handshakeWorld, REGISTREE_OWNER, type HandshakeWorld } from './handshake.fixtures.ts';
 import { refusal } from './support/protocol-refusal.ts';
 import { securityWorld } from './support/security-world.ts';
 
 const KINDS = ['psk256', 'ed25519', 'p256'] as const;
-
-/** Every key the Secure Environment `se` derives from now on. */
-const watchDerived = (se: HandshakeWorld['registreeSe']): KeyHandle[] => {
-  const derived: KeyHandle[] = [];
-  const deriveKey = se.deriveKey.bind(se);
-  se.deriveKey = async (owner, spec) => {
-    const handle = await deriveKey(owner, spec);
-    derived.push(handle);
-    return handle;
-  };
-  return derived;
-};
 
 const isDestroyed = async (se: HandshakeWorld['registreeSe'], handle: KeyHandle) =>
   isCredenceError(await se.describe(REGISTREE_OWNER, handle).catch((e: unknown) => e), 'not_found');
@@ -69,7 +58,7 @@ describe('a grant changed on the path', () => {
     ] as const) {
       it(`${kind}: ${field} is refused by the Registree (bad_mac), which keeps no key of the run and cannot be completed afterwards`, async () => {
         const world = await handshakeWorld({ kind });
-        const derived = watchDerived(world.registreeSe);
+        const derived = keysMadeBy(world.registreeSe, ['deriveKey']);
         const { handshake, confirm } = await upToConfirm(world, 600);
         expect(confirm).toMatchObject({ lifetimeSeconds: 600, expiresAt: '2030-01-01T00:10:00.000Z' });
         expect(await refusal(() => handshake.acceptConfirm({ ...confirm, ...change }))).toEqual({ step: 'association.confirm', reason: 'bad_mac' });

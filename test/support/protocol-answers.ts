@@ -1,4 +1,5 @@
 import { isCredenceError } from '../../domain/errors.ts';
+import type { ReplayCache } from '../../domain/ports/replay-cache.ts';
 
 /**
  * What a stranger can compare between two protocol answers, for the tests that a decoy run answers as a real one:
@@ -30,4 +31,15 @@ export const withStrangersProof = <T extends { proof: string }>(message: T): T =
 export const httpAnswer = (response: { readonly status: number; readonly type: string | undefined | null; readonly body: Record<string, unknown> }) => {
   const { requestId: _id, instance: _path, ...rest } = response.body;
   return { status: response.status, type: response.type, body: rest };
+};
+
+/** Every key `cache` is asked to remember from now on (a run's nonce and transcript): wraps this one instance. */
+export const rememberedBy = (cache: ReplayCache): string[] => {
+  const remembered: string[] = [];
+  const remember = cache.remember.bind(cache);
+  cache.remember = async (key, at) => {
+    remembered.push(key);
+    return remember(key, at);
+  };
+  return remembered;
 };
