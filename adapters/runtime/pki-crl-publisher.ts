@@ -37,8 +37,14 @@ export interface CrlPublisherOptions {
    */
   readonly onPublishedNotInLog?: (revocations: readonly PublishedRevocation[]) => void;
   readonly now: () => number;
-  /** nextUpdate - thisUpdate (default 24 h); each CRL is issued again once half of it has passed. */
+  /** nextUpdate - thisUpdate of a complete CRL (default 24 h); it is issued again once half of it has passed. */
   readonly validityMs?: number;
+  /**
+   * nextUpdate - thisUpdate of a delta CRL (default 1 h, at most `validityMs`); it is issued again once half of it has
+   * passed. A relying party may keep a CRL until its nextUpdate: a delta as long-lived as the complete CRL would tell
+   * it of a revocation no sooner than the complete CRL does, which is what deltas are for (RFC 5280 5.2.4).
+   */
+  readonly deltaValidityMs?: number;
   /** Revocations recorded within this many ms of the first share one delta CRL (default 2 ms). */
   readonly coalesceMs?: number;
   /** Entries a delta may list before a new complete CRL becomes its base (default 1024): bounds a delta's cost. */
@@ -49,6 +55,7 @@ export interface CrlPublisherOptions {
 }
 
 export const DEFAULT_CRL_VALIDITY_MS = 24 * 60 * 60 * 1000;
+export const DEFAULT_DELTA_CRL_VALIDITY_MS = 60 * 60 * 1000;
 
 /** Revocations per read of the read model: a longer list is read page after page, all of it before anything is signed. */
 const DEFAULT_READ_PAGE = 100_000;
@@ -86,6 +93,7 @@ export class CrlPublisher {
   readonly #o: CrlPublisherOptions;
   readonly #issuer: RevocationIssuer;
   readonly #validityMs: number;
+  readonly #deltaValidityMs: number;
   readonly #rebaseAfter: number;
   readonly #readPage: number;
   readonly #entries = new EntryBuffer();
@@ -125,6 +133,10 @@ export class CrlPublisher {
     this.#marks = new Map(this.#marksStore.load());
     this.#ledger = options.published ?? new PublishedLedger(memoryPublishedRevocations());
     if (!Number.isSafeInteger(this.#validityMs) || this.#validityMs < 2000) throw new RangeError('validityMs: must be a whole number of ms >= 2000');
+    this.#deltaValidityMs = options.deltaValidityMs ?? Math.min(DEFAULT_DELTA_CRL_VALIDITY_MS, this.#validityMs);
+    if (!Number.isSafeInteger(this.#deltaValidityMs) || this.#deltaValidityMs < 2000 || this.#deltaValidityMs > this.#validityMs) {
+      throw new RangeError(`deltaValidityMs: must be a whole number of ms from 2000 to validityMs (${this.#validityMs})`);
+    }
   }
 
   /** Entries on the CA's CRL: its revocations, less those removed after their certificate expired. */
@@ -257,10 +269,10 @@ export class CrlPublisher {
   tick(): Promise<void> {
     return this.#serial(async () => {
       const now = this.#o.now();
-      const due = (crl: PublishedCrl | undefined) => crl === undefined || now >= crl.thisUpdate + this.#validityMs / 2;
+      const due = (crl: PublishedCrl | undefined, validityMs: number) => crl === undefined || now >= crl.thisUpdate + validityMs / 2;
       if (typeof (await this.#catchUp()) !== 'number') return;
-      if (due(this.#full)) await this.#rebase();
-      else if (due(this.#delta) || this.#newSinceDelta) await this.#issueDelta();
+      if (due(this.#full, this.#validityMs)) await this.#rebase();
+      else if (due(this.#delta, this.#deltaValidityMs) || this.#newSinceDelta) await this.#issueDelta();
     });
   }
 
@@ -297,7 +309,7 @@ export class CrlPublisher {
     // On disk before any CRL lists them, and before anything below changes. Not those whose entries left the CRLs
     // for good, judged at a CRL's time as the expiry drop judges them (a reload reads them again: they were forgotten
     // on purpose).
-    const { thisUpdate } = this.#times();
+    const thisUpdate = this.#thisUpdate();
     // A reload reads every revocation again: only those not kept yet become records.
     const fresh = rows.filter((row) => this.#ledger.get(row.serialNumber) === undefined && !this.#leftForGood(row.serialNumber, thisUpdate));
     const unrecorded = this.#ledger.recordOrReport(fresh.map(publishedOf), this.#unrecorded, this.#o.onError);
@@ -377,9 +389,14 @@ export class CrlPublisher {
     return added;
   }
 
-  #times(): { thisUpdate: number; nextUpdate: number } {
-    const thisUpdate = Math.floor(this.#o.now() / 1000) * 1000;
-    return { thisUpdate, nextUpdate: thisUpdate + this.#validityMs };
+  /** Now, in whole seconds: what a CRL signed now says (time.ts). */
+  #thisUpdate(): number {
+    return Math.floor(this.#o.now() / 1000) * 1000;
+  }
+
+  #times(validityMs: number): { thisUpdate: number; nextUpdate: number } {
+    const thisUpdate = this.#thisUpdate();
+    return { thisUpdate, nextUpdate: thisUpdate + validityMs };
   }
 
   #sign = (tbs: Uint8Array): Promise<Uint8Array> => this.ca.signer.sign(tbs);
@@ -387,7 +404,7 @@ export class CrlPublisher {
   /** A new complete CRL (the new base, without the entries expired long enough) and an empty delta on it. */
   async #rebase(): Promise<void> {
     const crlNumber = this.#o.numbers.next();
-    const times = this.#times();
+    const times = this.#times(this.#validityMs);
     // Dropping moves the entries after the dropped ones: the old base's offset no longer marks where the deltas
     // start. Until the new base is signed there is none, so a failed signature (an HSM away) is followed by a new
     // complete CRL, never by a delta cut at a stale offset (entries missed, or a slice through one).
@@ -440,7 +457,7 @@ export class CrlPublisher {
   async #issueDelta(): Promise<void> {
     if (this.#base === undefined) return this.#rebase();
     const crlNumber = this.#o.numbers.next();
-    const times = this.#times();
+    const times = this.#times(this.#deltaValidityMs);
     const der = await signedCrl(
       { issuer: this.#issuer, kind: this.ca.signer.kind, crlNumber, ...times, entries: this.#entries.from(this.#base.offset), baseCrlNumber: this.#base.crlNumber },
       this.#sign,

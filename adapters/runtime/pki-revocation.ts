@@ -25,7 +25,9 @@ export interface PkiRevocationOptions {
   readonly se: OwnedSecureEnvironment;
   readonly random: RandomSource;
   readonly now: () => number;
+  /** nextUpdate - thisUpdate of complete CRLs (default 24 h) and of delta CRLs (default 1 h): pki-crl-publisher.ts. */
   readonly crlValidityMs?: number;
+  readonly deltaCrlValidityMs?: number;
   readonly ocspValidityMs?: number;
   readonly ocspSignerValidityMs?: number;
   /** How often CRLs and OCSP signers are checked for re-issue (default 60 s). */
@@ -103,6 +105,7 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
         marks: o.dataDir !== undefined ? fileCrlExpiryMarks(o.dataDir, ca.id) : memoryCrlExpiryMarks(),
         now: o.now,
         ...(o.crlValidityMs !== undefined ? { validityMs: o.crlValidityMs } : {}),
+        ...(o.deltaCrlValidityMs !== undefined ? { deltaValidityMs: o.deltaCrlValidityMs } : {}),
         ...(o.coalesceMs !== undefined ? { coalesceMs: o.coalesceMs } : {}),
         onError: (error) => report(`crl:${ca.id}`, error),
       });
