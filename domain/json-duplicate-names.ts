@@ -90,3 +90,17 @@ export const readJsonText = (text: string, limits: JsonLimits = DEFAULT_JSON_LIM
   const issue = jsonLimitIssue(value, limits) ?? duplicateNameIssue(text);
   return issue === undefined ? { ok: true, value } : { ok: false, issue };
 };
+
+/**
+ * `readJsonText` of a text that has a name to give in its refusal (a file, a pasted policy): the CLI and the console
+ * refuse the same texts with the same words.
+ */
+export const readNamedJsonText = (
+  name: string,
+  text: string,
+  limits: JsonLimits = DEFAULT_JSON_LIMITS,
+): { ok: true; value: unknown } | { ok: false; message: string } => {
+  const read = readJsonText(text, limits);
+  if (read.ok) return read;
+  return { ok: false, message: read.issue === undefined ? `${name} is not JSON` : `${name}: ${read.issue.path || '(root)'}: ${read.issue.message}` };
+};

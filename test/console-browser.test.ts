@@ -241,6 +241,16 @@ describe.skipIf(!hasChromium())('the web audit console in Chromium (issue 14)', 
       await page.getByLabel('Request-signing policy JSON').fill(JSON.stringify(forgedPolicy));
       await page.keyboard.press('Tab');
       await expect.poll(() => signatures.locator('tr', { hasText: 'NodeRevoked' }).getByTestId('signature').textContent(), POLL).toBe('invalid');
+      // The genuine policy with the forged keys named again after it: JSON.parse would keep the forged ones, and
+      // `credence verify` refuses the text; so does the console (RFC 7493 2.3).
+      const twice = `${JSON.stringify(CONSOLE_SIGNING.policy).slice(0, -1)},"keys":${JSON.stringify(forgedPolicy.keys)}}`;
+      await page.getByLabel('Request-signing policy JSON').fill(twice);
+      await page.keyboard.press('Tab');
+      await expect.poll(() => page.locator('p.error[role="alert"]').textContent(), POLL).toBe(
+        'the signing policy: keys: names a member its object names already (RFC 7493 2.3): give each name once',
+      );
+      await page.getByLabel('Request-signing policy JSON').fill(JSON.stringify(forgedPolicy));
+      await page.keyboard.press('Tab');
 
       // A log key other than the one that signed: the bundle is refused at the key check.
       const otherLog = formatVerifierKey(noteVerifierKey(parseVerifierKey(logKey)!.keyName, generateSigningKey('ed25519', (n) => new Uint8Array(randomBytes(n))).publicKey));
@@ -263,6 +273,13 @@ describe.skipIf(!hasChromium())('the web audit console in Chromium (issue 14)', 
       await page.getByLabel('Or load a bundle file (credence export)').setInputFiles(file);
       await expect.poll(text(page, 'failed-check'), POLL).toContain('Complete history');
       expect(await page.locator('[data-check="completeness"]').textContent()).toContain('incomplete_history');
+      // A bundle file naming a member twice is refused as `credence verify` refuses it, before any check.
+      const repeated = join(downloads, 'repeated.json');
+      writeFileSync(repeated, `${JSON.stringify(bundle).slice(0, -1)},"entries":[]}`);
+      await page.getByLabel('Or load a bundle file (credence export)').setInputFiles(repeated);
+      await expect.poll(() => page.locator('div.error[role="alert"]').textContent(), POLL).toContain(
+        'repeated.json: entries: names a member its object names already (RFC 7493 2.3)',
+      );
       expect(cspViolations).toEqual([]);
     } finally {
       await context.close();

@@ -1,5 +1,5 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import { readJsonText } from '../../domain/json-duplicate-names.ts';
+import { readNamedJsonText } from '../../domain/json-duplicate-names.ts';
 import { DEFAULT_JSON_LIMITS, type JsonLimits } from '../../domain/json-limits.ts';
 
 /**
@@ -55,7 +55,5 @@ export const readTextFile = (path: string, maxBytes: number): FileRead<string> =
 export const readJsonFile = (path: string, maxBytes: number, limits: JsonLimits = DEFAULT_JSON_LIMITS): FileRead<unknown> => {
   const text = readTextFile(path, maxBytes);
   if (!text.ok) return text;
-  const read = readJsonText(text.value, limits);
-  if (read.ok) return read;
-  return { ok: false, message: read.issue === undefined ? `${path} is not JSON` : `${path}: ${read.issue.path || '(root)'}: ${read.issue.message}` };
+  return readNamedJsonText(path, text.value, limits);
 };

@@ -1,3 +1,4 @@
+import { readNamedJsonText } from '../../../domain/json-duplicate-names.ts';
 import { decodeStored } from '../../../domain/stored.ts';
 import { parseRequestSigningPolicy, storedSignatureCheck } from '../../../domain/signing/index.ts';
 import {
@@ -77,8 +78,10 @@ export interface SignatureRow {
 export const checkSignatures = (bundle: unknown, policyText: string): { rows: SignatureRow[] } | { policyError: string } => {
   let check: ReturnType<typeof storedSignatureCheck> | undefined;
   if (policyText.trim() !== '') {
+    const read = readNamedJsonText('the signing policy', policyText);
+    if (!read.ok) return { policyError: read.message };
     try {
-      check = storedSignatureCheck(parseRequestSigningPolicy(JSON.parse(policyText)));
+      check = storedSignatureCheck(parseRequestSigningPolicy(read.value));
     } catch (error) {
       return { policyError: `the signing policy is not valid: ${error instanceof Error ? error.message : String(error)}` };
     }

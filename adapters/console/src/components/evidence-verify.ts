@@ -1,3 +1,4 @@
+import { readNamedJsonText } from '../../../../domain/json-duplicate-names.ts';
 import { parseStreamId } from '../../../../domain/streams.ts';
 import { html, nothing, type PropertyValues } from 'lit';
 import { ENTITY_KINDS } from '../../../../domain/streams.ts';
@@ -77,11 +78,11 @@ export class EvidenceVerify extends ConsolePage {
       this.loaded = { state: 'error', error: new Error(`${file.name} is ${file.size} bytes; a bundle file is at most ${MAX_FILE_BYTES} bytes here`) };
       return;
     }
-    try {
-      this.loaded = { state: 'ok', value: { bundle: JSON.parse(await file.text()) as unknown, source: `loaded from the file ${file.name}` } };
-    } catch (error) {
-      this.loaded = { state: 'error', error: new Error(`${file.name} is not JSON: ${error instanceof Error ? error.message : String(error)}`) };
-    }
+    // As `credence verify` reads it: within the JSON limits, each member name once per object.
+    const read = readNamedJsonText(file.name, await file.text());
+    this.loaded = read.ok
+      ? { state: 'ok', value: { bundle: read.value, source: `loaded from the file ${file.name}` } }
+      : { state: 'error', error: new Error(read.message) };
   }
 
   private tamper(loaded: Loaded): void {
