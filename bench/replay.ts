@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { eventsDbRangeSourceInDir } from '../adapters/driven/store/sqlite/events-db-reader.ts';
-import { CheckpointFile } from '../adapters/replay-workers/checkpoint-file.ts';
+import { CheckpointFile } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
 import { replayInWorkers } from '../adapters/replay-workers/pool.ts';
 import { workerLoader } from '../adapters/replay-workers/worker-bundle.ts';
 import { verifyFleet } from '../adapters/replay-workers/verify-fleet.ts';

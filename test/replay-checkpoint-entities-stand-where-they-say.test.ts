@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
-import { CheckpointFile } from '../adapters/replay-workers/checkpoint-file.ts';
+import { CheckpointFile } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
 import { main } from '../bin/cli.ts';
 import { capture } from './support/cli.ts';
 import { dataDirs } from './replay.fixtures.ts';

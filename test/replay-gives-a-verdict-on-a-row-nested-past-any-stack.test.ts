@@ -4,7 +4,7 @@ import { fc, test as property } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { eventsDbRangeSourceInDir } from '../adapters/driven/store/sqlite/events-db-reader.ts';
-import { CheckpointFile } from '../adapters/replay-workers/checkpoint-file.ts';
+import { CheckpointFile } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
 import { verifyFleet } from '../adapters/replay-workers/verify-fleet.ts';
 import { prunedBeyondSafeNesting, SAFE_NESTING, stringifyJson, stringifyWithoutRecursion } from '../domain/json-limits.ts';
 import { replayAll } from '../projections/replay/index.ts';

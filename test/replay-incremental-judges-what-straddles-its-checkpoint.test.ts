@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { createEngine } from '../adapters/engine/index.ts';
-import { CheckpointFile } from '../adapters/replay-workers/checkpoint-file.ts';
+import { CheckpointFile } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
 import { verifyFleet } from '../adapters/replay-workers/verify-fleet.ts';
 import { FACT_CLAIM_TYPE } from '../domain/fact-claims.ts';
 import type { JsonObject, RecordedEvent } from '../domain/ports/event-store.ts';

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
-import { CheckpointFile } from '../adapters/replay-workers/checkpoint-file.ts';
+import { CheckpointFile } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
 import { verifyFleet } from '../adapters/replay-workers/verify-fleet.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { main } from '../bin/cli.ts';

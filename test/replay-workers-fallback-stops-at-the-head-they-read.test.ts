@@ -3,7 +3,7 @@ import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { eventsDbRangeSourceInDir } from '../adapters/driven/store/sqlite/events-db-reader.ts';
 import { createEngine } from '../adapters/engine/index.ts';
-import { CheckpointFile } from '../adapters/replay-workers/checkpoint-file.ts';
+import { CheckpointFile } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
 import { replayInWorkers } from '../adapters/replay-workers/pool.ts';
 import { verifyFleet } from '../adapters/replay-workers/verify-fleet.ts';
 import type { JsonObject } from '../domain/ports/event-store.ts';

@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { eventsDbRangeSource, eventsDbRangeSourceInDir } from '../adapters/driven/store/sqlite/events-db-reader.ts';
-import { CheckpointFile } from '../adapters/replay-workers/checkpoint-file.ts';
+import { CheckpointFile } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
 import { replayInWorkers } from '../adapters/replay-workers/pool.ts';
 import { verifyFleet } from '../adapters/replay-workers/verify-fleet.ts';
 import type { JsonObject } from '../domain/ports/event-store.ts';

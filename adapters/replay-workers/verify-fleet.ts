@@ -1,8 +1,7 @@
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
-import { checkpointOf, verifierFromCheckpoint, verifierSource, type CheckpointSource, type ReplayCheckpoint } from '../../projections/replay/checkpoint.ts';
+import { checkpointOf, verifierFromCheckpoint, verifierSource, type CheckpointKeeper, type CheckpointSource, type ReplayCheckpoint } from '../../projections/replay/checkpoint.ts';
 import { verifyFrom } from '../../projections/replay/index.ts';
 import { FleetVerifier, type FleetReplay } from '../../projections/replay/verifier.ts';
-import type { CheckpointFile } from './checkpoint-file.ts';
 import { digestOfRecord, sha256RecordDigest } from './record-digest.ts';
 import { recordAtPosition } from '../../projections/runtime/log-check.ts';
 import type { PartitionSource } from './messages.ts';
@@ -10,7 +9,7 @@ import { replayInWorkers } from './pool.ts';
 
 export interface FleetVerificationOptions {
   /** Where the checkpoint is kept; without one every run verifies in full and nothing is saved. */
-  readonly checkpoint?: CheckpointFile;
+  readonly checkpoint?: CheckpointKeeper;
   /** Verify the whole log from position 0 even when a checkpoint could continue (and compare it with the checkpoint). */
   readonly full?: boolean;
   /** Worker threads for a full verification (1: this thread only). */

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import { existsSync } from 'node:fs';
 import { eventsDbRangeSourceInDir } from '../../adapters/driven/store/sqlite/events-db-reader.ts';
-import { CheckpointFile } from '../../adapters/replay-workers/checkpoint-file.ts';
+import { CheckpointFile } from '../../adapters/driven/replay-checkpoint/checkpoint-file.ts';
 import { verifyFleet, type FleetVerification } from '../../adapters/replay-workers/verify-fleet.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';

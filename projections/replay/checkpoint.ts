@@ -110,6 +110,17 @@ export const ReplayCheckpoint = z.strictObject({
 }).superRefine((checkpoint, ctx) => entitiesWhereTheyStand(checkpoint.entities, ctx));
 export type ReplayCheckpoint = z.infer<typeof ReplayCheckpoint>;
 
+/** A checkpoint as read back: none, one that parsed, or why it cannot be used (never a throw: the caller verifies in full). */
+export type LoadedCheckpoint = { ok: true; checkpoint: ReplayCheckpoint } | { ok: false; problem: string } | undefined;
+
+/** Where a fleet verification keeps its checkpoint (adapters/driven/replay-checkpoint/ keeps it in the data folder). */
+export interface CheckpointKeeper {
+  /** Where it is, for the person who must remove it (an altered history keeps its old checkpoint). */
+  readonly path: string;
+  load(): LoadedCheckpoint;
+  save(checkpoint: ReplayCheckpoint): void;
+}
+
 /** The tuples a checkpoint keeps per entity and per held claim. */
 export type EntityTuple = ReplayCheckpoint['entities'][number];
 export type ClaimTuple = ReplayCheckpoint['claims'][number];

@@ -1,6 +1,7 @@
-import { existsSync, renameSync, statSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, statSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkpointLimitIssue, ReplayCheckpoint } from '../../projections/replay/checkpoint.ts';
+import { checkpointLimitIssue, ReplayCheckpoint, type CheckpointKeeper, type LoadedCheckpoint } from '../../../projections/replay/checkpoint.ts';
+import { writeFileAtomic } from '../files/index.ts';
 
 /** The replay checkpoint lives in the data folder, next to the event store and the read models. */
 export const CHECKPOINT_FILE = 'replay-checkpoint.json';
@@ -8,10 +9,8 @@ export const CHECKPOINT_FILE = 'replay-checkpoint.json';
 /** A checkpoint of a million entities is a few hundred MiB; anything past this is not one of ours. */
 const MAX_CHECKPOINT_BYTES = 1024 * 1024 * 1024;
 
-export type LoadedCheckpoint = { ok: true; checkpoint: ReplayCheckpoint } | { ok: false; problem: string } | undefined;
-
 /** Where the checkpoint of a data folder is, read and written atomically (a crash leaves the old one or the new one). */
-export class CheckpointFile {
+export class CheckpointFile implements CheckpointKeeper {
   readonly path: string;
   constructor(dataDir: string) {
     this.path = join(dataDir, CHECKPOINT_FILE);
@@ -39,10 +38,10 @@ export class CheckpointFile {
   }
 
   save(checkpoint: ReplayCheckpoint): void {
-    const temporary = `${this.path}.${process.pid}.tmp`;
-    // Private like every file of the data folder: it holds the entities' machine contexts.
-    writeFileSync(temporary, JSON.stringify(checkpoint), { mode: 0o600 });
-    renameSync(temporary, this.path);
+    // Private like every file of the data folder (it holds the entities' machine contexts), through an unguessable
+    // temp name opened O_EXCL: a data folder given with an EventStoreDB store is not made private by the store, and a
+    // link planted at a predictable name had the checkpoint written through it (found in review 24).
+    writeFileAtomic(this.path, JSON.stringify(checkpoint), { mode: 0o600 });
   }
 
   remove(): void {
