@@ -48,7 +48,7 @@ describe('a server URL with credentials', () => {
 describe('an unreachable server', () => {
   it('is named by its origin alone (exit 3), not by the URL given', async () => {
     const port = await closedPort();
-    const r = await cli(['replay', '--server', `http://127.0.0.1:${port}/private/prefix?key=hunter2`]);
+    const r = await cli(['replay', '--server', `http://127.0.0.1:${port}/private/hunter2`]);
     expect(r.code).toBe(3);
     expect(r.err).toMatch(new RegExp(`^error: cannot reach http://127\\.0\\.0\\.1:${port}: `, 'm'));
     expect(r.err).not.toContain('hunter2');

@@ -136,13 +136,19 @@ export const redirected = (what: string, status: number): UnexpectedResponse =>
   new UnexpectedResponse(what, `the server answered ${status}, a redirect, which this client does not follow (give the server's own URL)`);
 
 /**
- * `path` on `baseUrl`. A URL with a user name or password is refused here, naming the argument and not echoing it:
- * fetch refuses it too, with the whole URL in its message.
+ * `path` (absolute, from `/v1/...`, with its query) under `baseUrl`, whose own path is kept as a prefix: a service
+ * behind a reverse proxy at `https://gateway/credence/` is reached at `https://gateway/credence/v1/...`. Resolving the
+ * path against the base as a relative reference replaced the prefix, and the bearer token went to the gateway's own
+ * `/v1/...`, which may be another application (found in review 24). A URL with a user name or password is refused
+ * here, naming the argument and not echoing it: fetch refuses it too, with the whole URL in its message; so is one
+ * with a query or fragment, which would be dropped.
  */
 export const requestUrl = (baseUrl: string, path: string): URL => {
-  const url = new URL(path, baseUrl);
-  if (url.username !== '' || url.password !== '') throw new TypeError('baseUrl: must not carry a user name or password');
-  return url;
+  const base = new URL(baseUrl);
+  if (base.username !== '' || base.password !== '') throw new TypeError('baseUrl: must not carry a user name or password');
+  if (base.search !== '' || base.hash !== '') throw new TypeError('baseUrl: must not carry a query or fragment');
+  if (!path.startsWith('/')) throw new TypeError('path: must start with /');
+  return new URL(`${base.pathname.replace(/\/+$/, '')}${path}`, base.origin);
 };
 
 /**

@@ -42,7 +42,9 @@ export const ServerUrl = z
   .refine(
     (s) => !URL.canParse(s) || (new URL(s).username === '' && new URL(s).password === ''),
     'must not carry a user name or password: give the server its URL alone, and the token with --token-file',
-  );
+  )
+  // A path is kept as the prefix of every request (a service behind a reverse proxy); a query or fragment would be lost.
+  .refine((s) => !URL.canParse(s) || (new URL(s).search === '' && new URL(s).hash === ''), 'must not carry a query or fragment');
 /** A file or folder named on the command line (SER-001: every argument bounded; PATH_MAX on Linux is 4096). */
 export const PathArg = z.string().min(1).max(4096);
 
