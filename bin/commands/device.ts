@@ -15,7 +15,7 @@ import { PathArg, progressStream, ServerUrl, serverTarget, withJson, type Server
 import { Duration } from './device/duration.ts';
 import { runFleet, type FleetSummary } from './device/fleet.ts';
 import { openDevice, type SimulatedDevice } from './device/simulator.ts';
-import { hasState, stateFile, type DeviceState } from './device/state.ts';
+import { hasState, readState, stateFile, type DeviceState } from './device/state.ts';
 import { associate, factory, provision, type DeviceServer } from './device/steps.ts';
 
 /**
@@ -78,7 +78,10 @@ const withToken = (command: Command, what: string): Command =>
 
 const kindOption = (kinds: readonly string[], what: string) => new Option('--kind <kind>', what).choices(kinds).makeOptionMandatory();
 
-/** Runs `work` on the device of `dir`, closing its Secure Environment whatever happens. */
+/**
+ * Runs `work` on the device of `dir`, its folder locked from opening to closing (refused at once while another
+ * command holds it), closing its Secure Environment and letting go of the lock whatever happens.
+ */
 const onDevice = async <T>(dir: string, work: (sim: SimulatedDevice) => Promise<T>): Promise<T> => {
   const sim = openDevice(dir);
   try {
@@ -230,7 +233,9 @@ const registerStatus = (device: Command, io: Io): void => {
     .action(
       handler(io, async (raw: Record<string, unknown>, command: Command) => {
         const o = parseOptions(command, Options, raw);
-        const view = await onDevice(deviceDir(o), async (sim) => publicView(sim.state));
+        // Reads device.json alone, without the folder's lock or the Secure Environment: every command writes it whole
+        // (atomic-write.ts), so status answers while another command holds the folder, with the state last saved.
+        const view = publicView(readState(deviceDir(o)));
         if (o.json === true) {
           io.out(json(view));
           return EXIT.done;

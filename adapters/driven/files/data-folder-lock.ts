@@ -122,8 +122,26 @@ export const lockDataFolder = (dir: string): DataFolderLock => {
 /** `lockDataFolder` for a caller that goes on without the lock: who holds the folder instead of a refusal. */
 export const tryLockDataFolder = (dir: string): { readonly lock: DataFolderLock } | { readonly heldBy: DataFolderHolder } => {
   preparePrivateDir(dir);
-  const lockFile = join(dir, SERVICE_LOCK_DB_FILE);
-  const holderFile = join(dir, SERVICE_LOCK_FILE);
+  return tryLockFolder(dir, { lockFile: SERVICE_LOCK_DB_FILE, holderFile: SERVICE_LOCK_FILE, heldOtherwise: heldByEarlierVersion });
+};
+
+/** The files of one folder's lock, and who else may hold the folder without them (an earlier version's holder file). */
+export interface FolderLockFiles {
+  /** The SQLite database the holder keeps an exclusive transaction open on: the lock itself. */
+  readonly lockFile: string;
+  /** Names the holder (pid, host, since when) for refusals; removed on release. */
+  readonly holderFile: string;
+  readonly heldOtherwise?: (holderFile: string) => DataFolderHolder;
+}
+
+/**
+ * The lock of `tryLockDataFolder` on files of the caller's choosing, in a folder that must exist (it is never made
+ * here: a caller that must not make a folder, a device command's, locks without making one). Another folder's lock
+ * (a device simulator's) gets the same guarantees: refused at once when held, dropped by the system with the process.
+ */
+export const tryLockFolder = (dir: string, files: FolderLockFiles): { readonly lock: DataFolderLock } | { readonly heldBy: DataFolderHolder } => {
+  const lockFile = join(dir, files.lockFile);
+  const holderFile = join(dir, files.holderFile);
   preparePrivateDatabaseFile(lockFile);
   // timeout 0: a held lock is answered at once, never waited for.
   const db = new Database(lockFile, { timeout: 0 });
@@ -136,14 +154,14 @@ export const tryLockDataFolder = (dir: string): { readonly lock: DataFolderLock 
     if (isBusy(error)) return { heldBy: holderOf(holderFile) };
     throw error;
   }
-  const earlier = heldByEarlierVersion(holderFile);
-  if (earlier !== undefined) {
+  const other = files.heldOtherwise?.(holderFile);
+  if (other !== undefined) {
     db.close();
-    return { heldBy: earlier };
+    return { heldBy: other };
   }
   const me = { pid: process.pid, host: hostname() };
   try {
-    writeFileAtomic(holderFile, JSON.stringify({ ...me, lock: MARK, startedAt: new Date().toISOString() }));
+    writeFileAtomic(holderFile, JSON.stringify({ ...me, lock: files.lockFile, startedAt: new Date().toISOString() }));
   } catch (error) {
     db.close();
     throw error;

@@ -1,5 +1,6 @@
 import { openDataFolderSecureEnvironment, systemRandom, type EmbeddedSecureEnvironment } from '../../../adapters/runtime/index.ts';
 import { Device } from '../../../adapters/protocols/procedures/index.ts';
+import { lockDeviceFolder } from './folder-lock.ts';
 import { readState, writeState, type DeviceState } from './state.ts';
 
 export const random = systemRandom;
@@ -24,8 +25,11 @@ const restore = (device: Device, state: DeviceState): void => {
   device.cseId = state.cseId;
 };
 
-/** Wraps an opened Secure Environment and a known state (a new device at the factory, or one read from its folder). */
-export const simulatedDevice = (dir: string, se: EmbeddedSecureEnvironment, state: DeviceState): SimulatedDevice => {
+/**
+ * Wraps an opened Secure Environment and a known state (a new device at the factory, or one read from its folder);
+ * `onClose` runs once it is closed (openDevice lets go of the folder's lock there).
+ */
+export const simulatedDevice = (dir: string, se: EmbeddedSecureEnvironment, state: DeviceState, onClose?: () => void): SimulatedDevice => {
   const device = new Device({ nodeId: state.nodeId, se, now, random });
   restore(device, state);
   const self: SimulatedDevice = {
@@ -37,12 +41,31 @@ export const simulatedDevice = (dir: string, se: EmbeddedSecureEnvironment, stat
       self.state = { ...self.state, credentials, ...(device.cseId !== undefined ? { cseId: device.cseId } : {}) };
       writeState(dir, self.state);
     },
-    close: () => se.close(),
+    close: () => {
+      try {
+        se.close();
+      } finally {
+        onClose?.();
+      }
+    },
   };
   return self;
 };
 
+/**
+ * The device of `dir`, its folder locked until `close` (folder-lock.ts): no other `credence device` command reads
+ * its state to write it back, or uses its Secure Environment, meanwhile. While another holds it, refused at once,
+ * before anything is read or sent.
+ */
 export const openDevice = (dir: string): SimulatedDevice => {
-  const state = readState(dir);
-  return simulatedDevice(dir, openDeviceSecureEnvironment(dir), state);
+  // A folder that holds no device is refused as it is: no lock file is made in it. The state is read again, locked.
+  readState(dir);
+  const lock = lockDeviceFolder(dir);
+  try {
+    const state = readState(dir);
+    return simulatedDevice(dir, openDeviceSecureEnvironment(dir), state, () => lock.release());
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
 };

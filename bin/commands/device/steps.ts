@@ -20,6 +20,7 @@ import { clientOf, type ServerTarget } from '../options.ts';
 import { now, openDeviceSecureEnvironment, random, type SimulatedDevice } from './simulator.ts';
 import { clearPending, settlePendingProvisioning, writeAhead, type AdoptedCredential } from './pending-provisioning.ts';
 import { forgetPendingInit, readPendingInit, writePendingInit, type PendingInit } from './pending-init.ts';
+import { lockDeviceFolder, makeDeviceFolder } from './folder-lock.ts';
 import { hasState, stateFile, writeState, type DeviceState } from './state.ts';
 
 /**
@@ -94,10 +95,11 @@ const mustBeNew = async (target: ServerTarget, kind: 'node' | 'credential', id: 
  * written: an init whose outcome is unknown (an answer lost in transit, the state unwritable) is finished by running
  * it again, with the same key and so the same commands (found in review: a rerun was refused, its node left with a
  * credential whose key was gone). A refusal by the server destroys the new key and writes no state: a folder this
- * run made is removed.
+ * run made is removed. The folder is locked from right after it is made (or found) to the end; while another command
+ * holds it, the init is refused before anything is sent, and the folder left as it is.
  */
 export const factory = async (target: ServerTarget, r: FactoryRequest, onUnfinished?: () => void): Promise<DeviceState> => {
-  if (hasState(r.dir)) throw validationError([{ path: 'dir', rule: 'new-device', message: `${r.dir} already holds a device` }], 'device folder');
+  mustBeNewDevice(r.dir);
   const infrastructure = DATA_FOLDER_FILES.find((f) => existsSync(join(r.dir, f)));
   if (infrastructure !== undefined) {
     throw validationError(
@@ -105,30 +107,35 @@ export const factory = async (target: ServerTarget, r: FactoryRequest, onUnfinis
       'device folder',
     );
   }
-  const registration = JSON.stringify(registerData(r));
-  const unfinished = readPendingInit(r.dir);
-  // The same init in every respect, or another one: its key kind and validity too (a rerun must not change them).
-  const sameInit = (p: PendingInit): boolean =>
-    p.nodeId === r.nodeId &&
-    p.bootstrapCredentialId === r.bootstrapCredentialId &&
-    p.registration === registration &&
-    p.descriptor.kind === r.kind &&
-    Date.parse(p.validity.notAfter) - Date.parse(p.validity.notBefore) === r.validForSeconds * 1000;
-  if (unfinished !== undefined && !sameInit(unfinished)) {
-    throw validationError(
-      [{ path: 'dir', rule: 'unfinished-init', message: `${r.dir} holds an unfinished init of node ${unfinished.nodeId} (bootstrap ${unfinished.bootstrapCredentialId}): run that same init again to finish it` }],
-      'device folder',
-    );
-  }
-  // A rerun of an unfinished init finds its own commands recorded, or not yet: they are the same ones, under the same ids.
-  if (unfinished === undefined) {
-    await mustBeNew(target, 'node', r.nodeId, 'nodeId');
-    await mustBeNew(target, 'credential', r.bootstrapCredentialId, 'bootstrapId');
-  }
-  const made = !existsSync(r.dir);
+  // Made by this very run or not, then locked before anything else (folder-lock.ts): only the run that made the
+  // folder may remove it, and only while it holds the lock, so a losing init never removes the one that won.
+  const made = makeDeviceFolder(r.dir);
+  const lock = lockDeviceFolder(r.dir);
   let keep = false;
   let se: ReturnType<typeof openDeviceSecureEnvironment> | undefined;
   try {
+    // Another init may have finished between the check above and the lock.
+    mustBeNewDevice(r.dir);
+    const registration = JSON.stringify(registerData(r));
+    const unfinished = readPendingInit(r.dir);
+    // The same init in every respect, or another one: its key kind and validity too (a rerun must not change them).
+    const sameInit = (p: PendingInit): boolean =>
+      p.nodeId === r.nodeId &&
+      p.bootstrapCredentialId === r.bootstrapCredentialId &&
+      p.registration === registration &&
+      p.descriptor.kind === r.kind &&
+      Date.parse(p.validity.notAfter) - Date.parse(p.validity.notBefore) === r.validForSeconds * 1000;
+    if (unfinished !== undefined && !sameInit(unfinished)) {
+      throw validationError(
+        [{ path: 'dir', rule: 'unfinished-init', message: `${r.dir} holds an unfinished init of node ${unfinished.nodeId} (bootstrap ${unfinished.bootstrapCredentialId}): run that same init again to finish it` }],
+        'device folder',
+      );
+    }
+    // A rerun of an unfinished init finds its own commands recorded, or not yet: they are the same ones, under the same ids.
+    if (unfinished === undefined) {
+      await mustBeNew(target, 'node', r.nodeId, 'nodeId');
+      await mustBeNew(target, 'credential', r.bootstrapCredentialId, 'bootstrapId');
+    }
     se = openDeviceSecureEnvironment(r.dir);
     const pinned = await fetchPinnedInfrastructure(transportOf(target));
     const device = new Device({ nodeId: r.nodeId, se, now, random });
@@ -183,9 +190,18 @@ export const factory = async (target: ServerTarget, r: FactoryRequest, onUnfinis
     forgetPendingInit(r.dir);
     return state;
   } finally {
-    se?.close();
-    if (!keep && made) rmSync(r.dir, { recursive: true, force: true });
+    try {
+      se?.close();
+      if (!keep && made) rmSync(r.dir, { recursive: true, force: true });
+    } finally {
+      lock.release();
+    }
   }
+};
+
+/** Refused when `dir` holds a device already: a folder is one device for its whole life. */
+const mustBeNewDevice = (dir: string): void => {
+  if (hasState(dir)) throw validationError([{ path: 'dir', rule: 'new-device', message: `${dir} already holds a device` }], 'device folder');
 };
 
 /**

@@ -1,0 +1,54 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DATA_DIR_MODE, describeHolder, tryLockFolder, type DataFolderLock } from '../../../adapters/driven/files/index.ts';
+import { validationError } from '../../../domain/errors.ts';
+
+/**
+ * One `credence device` command at a time per device folder (found in review 24: two runs on one folder each wrote
+ * `device.json` from their own copy, the last one dropping the other's credentials and associations while their keys
+ * stayed in the Secure Environment unnamed; and a losing `device init` removed the folder, keys and KEK of the init
+ * that won, whose bootstrap credential the server had just enrolled). The data folder's lock (data-folder-lock.ts):
+ * an exclusive SQLite transaction on `device-lock.db`, which only one process holds and the system drops with it
+ * however it ends, so a killed command never leaves the folder locked; `device.lock` names the holder for the refusal.
+ */
+export const DEVICE_LOCK_FILE = 'device.lock';
+const DEVICE_LOCK_DB_FILE = 'device-lock.db';
+
+export type DeviceFolderLock = DataFolderLock;
+
+const folderError = (rule: string, message: string) => validationError([{ path: 'dir', rule, message }], 'device folder');
+
+/**
+ * The lock of the device folder `dir`, which must exist (a folder is never made here: only `device init` makes one);
+ * refused at once, never waited for, while another command holds it. The caller releases it after closing the device.
+ */
+export const lockDeviceFolder = (dir: string): DeviceFolderLock => {
+  let taken: ReturnType<typeof tryLockFolder>;
+  try {
+    taken = tryLockFolder(dir, { lockFile: DEVICE_LOCK_DB_FILE, holderFile: DEVICE_LOCK_FILE });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw folderError('device-state', `${dir} holds no device: run credence device init first`);
+    throw error;
+  }
+  if ('lock' in taken) return taken.lock;
+  throw folderError(
+    'unlocked',
+    `${dir} is held by another credence device command (${describeHolder(taken.heldBy)}, ${DEVICE_LOCK_FILE}): nothing was done; run this one again once that one has ended`,
+  );
+};
+
+/**
+ * `device init`'s folder: made by this very run (true), or there already (false), made on its own (never with
+ * `recursive`, which answers the same for a folder another run made a moment before) so that only the run that made
+ * it may remove it. Missing parents are made as before (private), and never removed.
+ */
+export const makeDeviceFolder = (dir: string): boolean => {
+  mkdirSync(dirname(dir), { recursive: true, mode: DATA_DIR_MODE });
+  try {
+    mkdirSync(dir, { mode: DATA_DIR_MODE });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+};
