@@ -6,7 +6,9 @@
  *   or `?durability=normal` (once written to the OS; for tests and benchmarks that say so), see sqlite/schema.ts;
  * - `esdb://…`, `esdb+discover://…`, `kurrentdb://…`, `kurrentdb+discover://…`: EventStoreDB / KurrentDB.
  *   The rest of the string (hosts, `?tls=…`, `tlsCAFile`, `username:password@`, node preference) is the client's
- *   connection-string syntax; kurrentdb schemes are rewritten to esdb for the 6.x client in its adapter.
+ *   connection-string syntax; kurrentdb schemes are rewritten to esdb for the 6.x client in its adapter. The client's
+ *   own parser reads it here (eventstoredb/connection-string.ts), so what it would refuse, or silently ignore (an
+ *   unknown option), is refused with the other settings, before anything opens.
  * Parsed with zod at this boundary; error messages never repeat the string, which may carry credentials.
  */
 import { z } from 'zod';
@@ -14,7 +16,7 @@ import { validationError } from '../../../domain/errors.ts';
 import { MAX_CONNECTION_STRING_CHARS } from '../../../domain/json-limits.ts';
 import type { EventStore } from '../../../domain/ports/event-store.ts';
 import { DURABILITIES, openSqliteStore, openSqliteStoreInDir, type Durability } from './sqlite/index.ts';
-import { openEventStoreDbStore, type EventStoreDbStoreOptions } from './eventstoredb/index.ts';
+import { connectionStringProblems, openEventStoreDbStore, type EventStoreDbStoreOptions } from './eventstoredb/index.ts';
 
 export const DEFAULT_STORE = 'sqlite:./data';
 
@@ -47,7 +49,10 @@ export const StoreConnectionString = z
       const dir = value.slice('sqlite:'.length);
       if (dir.trim().length > 0 && !dir.startsWith(':')) return { kind: 'sqlite', dir, ...chosen };
     } else if (ESDB.test(value)) {
-      return { kind: 'eventstoredb', connectionString: value };
+      const problems = connectionStringProblems(value);
+      if (problems.length === 0) return { kind: 'eventstoredb', connectionString: value };
+      for (const message of problems) context.addIssue({ code: 'custom', message });
+      return z.NEVER;
     }
     context.addIssue({ code: 'custom', message: `must be ${EXPECTED}` });
     return z.NEVER;

@@ -1,7 +1,8 @@
 /**
- * The one file that imports `@eventstore/db-client` (6.x). Everything the adapter needs from the client goes
- * through `EsdbDriver` (driver.ts); vendor types and errors stop here. Moving to `@kurrent/kurrentdb-client` (where
- * `expectedRevision` became `streamState` and `esdb://` became `kurrentdb://`) is a rewrite of this file only.
+ * The one file that imports `@eventstore/db-client` (6.x), with connection-string.ts (the client's parser, run where
+ * the store setting is parsed). Everything the adapter needs from the client goes through `EsdbDriver` (driver.ts);
+ * vendor types and errors stop here. Moving to `@kurrent/kurrentdb-client` (where
+ * `expectedRevision` became `streamState` and `esdb://` became `kurrentdb://`) is a rewrite of these two files only.
  */
 import {
   BACKWARDS,
@@ -32,6 +33,7 @@ import {
   type ResolvedEvent,
 } from '@eventstore/db-client';
 import { concurrencyConflict } from '../../../../domain/errors.ts';
+import { connectionStringProblems, quietly, redactConnectionString, toClientConnectionString } from './connection-string.ts';
 import { OrderedPump } from './ordered-pump.ts';
 import {
   EventStoreDbError,
@@ -44,26 +46,32 @@ import {
   type WireStart,
 } from './driver.ts';
 
-/** The 6.x client only knows `esdb` (lower case); KurrentDB servers speak the same protocol. */
-export function toClientConnectionString(connectionString: string): string {
-  return connectionString
-    .trim()
-    .replace(/^(?:esdb|kurrentdb)(\+discover)?:\/\//i, (_match, discover: string | undefined) =>
-      discover === undefined ? 'esdb://' : 'esdb+discover://',
-    );
-}
+export { toClientConnectionString } from './connection-string.ts';
+
+/** Warnings already printed: a service opens the store more than once, and the operator needs to read each once. */
+const warned = new Set<string>();
 
 export function connectEventStoreDb(connectionString: string): EsdbDriver {
+  // Checked again here for callers of openEventStoreDbStore that did not go through the store setting's parse.
+  const problems = connectionStringProblems(connectionString);
+  if (problems.length > 0) throw new EventStoreDbError(`invalid EventStoreDB connection string: ${problems.join('; ')}`, false);
+  const clientString = toClientConnectionString(connectionString);
   let client: EventStoreDBClient;
   try {
-    client = EventStoreDBClient.connectionString(toClientConnectionString(connectionString));
+    // The client console.warns the whole string (password included) for tlsVerifyCert=false: said here redacted.
+    const made = quietly(() => EventStoreDBClient.connectionString(clientString));
+    client = made.value;
+    for (const warning of made.warnings) {
+      const text = `warning: EventStoreDB client: ${redactConnectionString(warning, clientString)}`;
+      if (!warned.has(text)) console.warn(text);
+      warned.add(text);
+    }
   } catch (error) {
-    // The client's parse error repeats the whole string, credentials included: keep only what it expected.
-    const expected = (error as { expected?: unknown }).expected;
-    throw new EventStoreDbError(
-      `invalid EventStoreDB connection string${typeof expected === 'string' ? ` (expected ${expected})` : ''}`,
-      false,
-    );
+    // A ParseError (it has `expected`) quotes the string, credentials included; the others (a missing tlsCAFile, a
+    // negative keepAliveInterval) are the client's fixed sentences.
+    const fixed = error instanceof Error && (error as { expected?: unknown }).expected === undefined;
+    const reason = fixed ? `: ${redactConnectionString(error.message, clientString)}` : '';
+    throw new EventStoreDbError(`invalid EventStoreDB connection string${reason}`, false);
   }
   return {
     async append(streamId, events, expected) {

@@ -1,0 +1,134 @@
+/**
+ * The 6.x client's own connection-string parser, run where the store setting is parsed (open-store.ts), so that a
+ * string the client would refuse is refused with the other settings: exit 2 naming the setting, before any file is
+ * created. Besides this file only client.ts touches `@eventstore/db-client`.
+ *
+ * The parser `console.warn`s the whole string, password included, for `tlsVerifyCert=false` and for any option key it
+ * does not know (review 24). It runs here with console.warn held. An unknown key is refused rather than ignored: the
+ * client would drop it without a word, so a misspelt option (`nodePrefrence=leader`, `tlsCAFil=…`) would run on the
+ * default the operator meant to change, and the service's own settings refuse unknown keys too. Everything else it
+ * would print is re-emitted by client.ts through `redactConnectionString`, once per process.
+ *
+ * The parser is reached by its path inside the package (it has no `exports` map, and the parser is not re-exported):
+ * an upgrade that moves it fails at load, loudly, in test/esdb-connection-string-never-prints-its-password.test.ts.
+ * Messages never repeat the string or any part of it a user wrote, except an unknown option's key.
+ */
+import { format } from 'node:util';
+import { parseConnectionString } from '@eventstore/db-client/dist/Client/parseConnectionString.js';
+
+/** The 6.x client only knows `esdb` (lower case); KurrentDB servers speak the same protocol. */
+export function toClientConnectionString(connectionString: string): string {
+  return connectionString
+    .trim()
+    .replace(/^(?:esdb|kurrentdb)(\+discover)?:\/\//i, (_match, discover: string | undefined) =>
+      discover === undefined ? 'esdb://' : 'esdb+discover://',
+    );
+}
+
+/**
+ * Runs `run` (synchronous) with console.warn collecting instead of printing, and gives back what it would have
+ * printed; console.warn is restored however `run` ends. Nothing else runs meanwhile: the process has one thread.
+ */
+export function quietly<T>(run: () => T): { readonly value: T; readonly warnings: readonly string[] } {
+  const warnings: string[] = [];
+  const original = console.warn;
+  console.warn = (...args: unknown[]) => void warnings.push(format(...args));
+  try {
+    return { value: run(), warnings };
+  } finally {
+    console.warn = original;
+  }
+}
+
+/** How the client splits `scheme://[user:password@]` off the front (its credentials may hold `/`, `?`, `#`). */
+const PREFIX = /^([^:]+:\/\/)(?:([^:]+):([^@]+)@)?/;
+
+/**
+ * `text` with the connection string and its password taken out: the string as `esdb://user:***@host…`, the password
+ * (as written and percent-decoded) as `***` wherever else it appears; lines that only point into the string (`^^^`)
+ * are dropped, since they no longer line up.
+ */
+export function redactConnectionString(text: string, connectionString: string): string {
+  const match = PREFIX.exec(connectionString);
+  const password = match?.[3];
+  const redacted = match?.[2] === undefined ? connectionString : connectionString.replace(PREFIX, `$1$2:***@`);
+  let out = text.split(connectionString).join(redacted);
+  if (password !== undefined) {
+    for (const secret of new Set([password, safeDecode(password)])) if (secret !== '') out = out.split(secret).join('***');
+  }
+  return out
+    .split('\n')
+    .filter((line) => !/^\s*\^+\s*$/.test(line))
+    .join('\n');
+}
+
+const safeDecode = (value: string): string => {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+};
+
+/** An option key worth naming back: a plain identifier (anything else might be a misplaced secret). */
+const NAMEABLE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+
+/**
+ * What is wrong with an `esdb://`/`kurrentdb://` string, as the client reads it (empty: nothing). Each problem names
+ * what was expected, never the text found there.
+ */
+export function connectionStringProblems(connectionString: string): string[] {
+  const clientString = toClientConnectionString(connectionString);
+  let parsed: ReturnType<typeof parseConnectionString>;
+  try {
+    parsed = quietly(() => parseConnectionString(clientString)).value;
+  } catch (error) {
+    return [parseProblem(error, clientString)];
+  }
+  const problems: string[] = [];
+  // `admin@host` (no password) is no user info to the client: it would look up a host named `admin@host`.
+  if (parsed.hosts.some((host) => host.address.includes('@'))) problems.push('user info must be user:password (percent-encode : @ / ? # in either)');
+  for (const pair of optionPairs(clientString)) {
+    const key = pair.slice(0, pair.indexOf('=')).trim();
+    if (isKnownOption(pair, key)) continue;
+    problems.push(`${NAMEABLE.test(key) ? `unknown option ${key}` : 'an unknown option'}: the client would ignore it (see docs/eventstoredb.md)`);
+  }
+  return problems;
+}
+
+/** The client's ParseError says what it `expected`; its message quotes the string, so only `expected` is used. */
+function parseProblem(error: unknown, clientString: string): string {
+  const { expected, location } = error as { expected?: unknown; location?: unknown };
+  if (typeof expected !== 'string') {
+    // decodeURIComponent of the user info or a file option: its message names nothing, but say which parts decode.
+    return error instanceof URIError
+      ? 'a percent-encoded part (user name, password, file or connection name) is malformed'
+      : 'not a connection string the EventStoreDB client reads';
+  }
+  // An option's value was refused: name the option (its key precedes the value the client points at).
+  const from = Array.isArray(location) && typeof location[0] === 'number' ? location[0] : -1;
+  const key = /[?&]([^=&?]+)=$/.exec(clientString.slice(0, from))?.[1]?.trim();
+  const option = key !== undefined && NAMEABLE.test(key) ? ` for option ${key}` : '';
+  return `must be scheme://[user:password@]host[:port][,host[:port]…][?key=value&…]: expected ${expected}${option}`;
+}
+
+/** The `key=value` pairs after the hosts, split as the client splits them (its parse has accepted the string). */
+function optionPairs(clientString: string): string[] {
+  const rest = clientString.trim().replace(/\/+$/, '').replace(PREFIX, '');
+  const query = rest.indexOf('?'); // hosts never hold a `?`
+  return query < 0 ? [] : rest.slice(query + 1).split('&');
+}
+
+/**
+ * Whether the client keeps this option: parsed alone, it sets a field. The client's own table decides, not a copy
+ * of it here (so a client that learns an option accepts it here too). `dnsDiscover` is a field of every result.
+ */
+function isKnownOption(pair: string, key: string): boolean {
+  if (key === 'dnsDiscover') return true;
+  try {
+    const alone = quietly(() => parseConnectionString(`esdb://host?${pair}`)).value;
+    return Object.keys(alone).some((field) => field !== 'hosts' && field !== 'dnsDiscover');
+  } catch {
+    return false;
+  }
+}
