@@ -37,7 +37,16 @@ export type Problem =
    * A stored event that its entity's machine refuses or that cannot be read: the command could not be decided on
    * that entity (or on a fact it needed). Not the caller's fault; `credence replay` locates it.
    */
-  | { readonly code: 'broken_history'; readonly message: string; readonly streamId: string; readonly position: string; readonly reason: string };
+  | { readonly code: 'broken_history'; readonly message: string; readonly streamId: string; readonly position: string; readonly reason: string }
+  /**
+   * The event store could not take the command's events now, and stored none of them: another process holds its
+   * write lock (`busy`), or the disk or the store's size limit has no room for them (`full`). Not the caller's fault,
+   * and safe to retry: the same command id is stored at most once.
+   */
+  | { readonly code: 'store_unavailable'; readonly message: string; readonly reason: StoreUnavailableReason };
+
+/** Why the event store could not take a write: see the `store_unavailable` problem. */
+export type StoreUnavailableReason = 'busy' | 'full';
 
 export type ProblemCode = Problem['code'];
 
@@ -94,6 +103,18 @@ export const unauthorised = (actor: string, reason: string): CredenceError =>
 
 export const badSignature = (reason: string): CredenceError =>
   new CredenceError({ code: 'bad_signature', reason, message: `request signature rejected: ${reason}` });
+
+/** `detail` names the store's own refusal (an SQLite result code and its fixed message), never the events' content. */
+export const storeUnavailable = (reason: StoreUnavailableReason, detail: string): CredenceError =>
+  new CredenceError({
+    code: 'store_unavailable',
+    reason,
+    message:
+      (reason === 'busy'
+        ? `the event store is busy: another process holds its write lock (${detail})`
+        : `the event store is full: it has no room for these events (${detail})`) +
+      '; nothing was stored, retry the command with the same command id',
+  });
 
 export const protocolError = (step: string, reason: string): CredenceError =>
   new CredenceError({ code: 'protocol', step, reason, message: `${step} rejected: ${reason}` });

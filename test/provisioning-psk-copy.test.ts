@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Device } from '../adapters/protocols/procedures/index.ts';
 import type { KeyHandle, SecureEnvironment } from '../domain/ports/index.ts';
-import { isCredenceError, unauthorised } from '../domain/errors.ts';
+import { isCredenceError, storeUnavailable, unauthorised } from '../domain/errors.ts';
 import { restartableWorld, type RestartableWorld } from './support/restartable-world.ts';
 
 // Security issue 11 item 12: the Enrolment Function stored its PSK copy before the receipt arrived; a run that timed
@@ -136,18 +136,22 @@ describe("the Enrolment Function's PSK copy is stored on success only", () => {
     expect(await held(w.se, w.infrastructure.owner, [copy as KeyHandle])).toEqual([copy]);
   });
 
-  it('a copy whose provisioning was refused at admission (an unauthorised actor, a bad signature) is destroyed at once', async () => {
-    world = await restartableWorld('psk-copy-refused-at-admission');
+  it.each([
+    ['refused at admission (an unauthorised actor, a bad signature)', 'unauthorised', () => unauthorised('maf:infrastructure', 'the signing policy requires a signature')],
+    // The store refused the append whole (another process held its write lock, or no room): nothing of it is stored.
+    ['refused by the event store (busy or full: nothing stored)', 'store_unavailable', () => storeUnavailable('busy', 'SQLITE_BUSY: database is locked')],
+  ] as const)('a copy whose provisioning was %s is destroyed at once', async (_what, code, refusal) => {
+    world = await restartableWorld(`psk-copy-refused-${code}`);
     const w = world;
     const device = await w.enrolled('meter-1', 'ed25519');
     const run = w.infrastructure.run.bind(w.infrastructure);
     w.infrastructure.run = (async (type, data, correlationId) => {
-      if (type === 'provisionCredential') throw unauthorised('maf:infrastructure', 'the signing policy requires a signature');
+      if (type === 'provisionCredential') throw refusal();
       return run(type, data, correlationId);
     }) as typeof w.infrastructure.run;
     const copies = watchPskCopies(w.se);
     const failed = await w.procedures.provisionRemotely({ device, credentialId: 'meter-1-svc', kind: 'psk256' }).catch((e: unknown) => e);
-    expect(isCredenceError(failed, 'unauthorised')).toBe(true);
+    expect(isCredenceError(failed, code)).toBe(true);
     // Found in review: kept pending (and usable) until a restart, as if the outcome were unknown.
     expect(copies.length).toBeGreaterThan(0);
     expect(await held(w.se, w.infrastructure.owner, copies)).toEqual([]);

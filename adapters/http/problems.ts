@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { CredenceError, isKeyNotFound, type FieldIssue, type Problem } from '../../domain/errors.ts';
+import { CredenceError, isKeyNotFound, type FieldIssue, type Problem, type StoreUnavailableReason } from '../../domain/errors.ts';
 
 /**
  * RFC 9457 problem details for every refusal of the API. Route handlers throw a CredenceError (or let their zod
@@ -25,6 +25,7 @@ import { CredenceError, isKeyNotFound, type FieldIssue, type Problem } from '../
  * | rate limited                           | 429    | Retry-After                                   |
  * | broken_history                         | 500    | streamId, position                            |
  * | overloaded, not ready, shutting down   | 503    | Retry-After                                   |
+ * | store_unavailable (busy, full)         | 503    | reason; Retry-After                           |
  *
  * bad_signature is 422, not 401: the bearer token was good; what failed is a signature inside the body (SER-016),
  * and a 401 would tell the client to fetch a new token. Schema paths name the request part: `body.data.nodeId`,
@@ -83,7 +84,14 @@ const STATUS_OF: Record<Problem['code'], number> = {
   bad_signature: 422,
   protocol: 422,
   broken_history: 500,
+  store_unavailable: 503,
 };
+
+/**
+ * Retry-After of a `store_unavailable`: the write lock another process holds is for one transaction, already waited
+ * for `busyTimeoutMs`; room on a full disk is made by an operator.
+ */
+const STORE_RETRY_AFTER_SECONDS: Record<StoreUnavailableReason, number> = { busy: 1, full: 60 };
 
 const TITLE_OF: Record<string, string> = {
   validation: 'Invalid request',
@@ -96,6 +104,7 @@ const TITLE_OF: Record<string, string> = {
   bad_signature: 'Bad request signature',
   protocol: 'Protocol error',
   broken_history: 'Broken history',
+  store_unavailable: 'Event store unavailable',
   payload_too_large: 'Payload too large',
   uri_too_long: 'URI too long',
   unsupported_media_type: 'Unsupported media type',
@@ -116,6 +125,10 @@ interface Mapped {
 const fromCredenceError = (problem: Problem): Mapped => {
   const { code, message, ...rest } = problem;
   if (problem.code === 'validation') return { status: 400, code, detail: message, extensions: { errors: problem.issues } };
+  // Nothing was stored and the command id makes a retry safe: say when to retry.
+  if (problem.code === 'store_unavailable') {
+    return { status: 503, code, detail: message, extensions: rest, headers: { 'retry-after': String(STORE_RETRY_AFTER_SECONDS[problem.reason]) } };
+  }
   // `actor` of an unauthorised problem is the caller's own id; the rest are identifiers, states and rule names.
   return { status: STATUS_OF[code], code, detail: message, extensions: rest };
 };

@@ -13,10 +13,11 @@ import { assertWouldRecord } from './would-record.ts';
 
 /**
  * Refusals that say the command appended nothing: a machine guard, a conflict that outlasted its retries, the
- * admission's (actor, request signature), a history it could not decide on. A provisioning refused and its issued
- * credential then left unrevoked (an AggregateError, the refusal first) appended nothing for the refused command.
+ * admission's (actor, request signature), a history it could not decide on, the store's refusal of the whole append
+ * (its write lock held elsewhere, no room). A provisioning refused and its issued credential then left unrevoked (an
+ * AggregateError, the refusal first) appended nothing for the refused command.
  */
-const REFUSED = ['illegal_transition', 'not_found', 'validation', 'concurrency_conflict', 'unauthorised', 'bad_signature', 'broken_history'] as const;
+const REFUSED = ['illegal_transition', 'not_found', 'validation', 'concurrency_conflict', 'unauthorised', 'bad_signature', 'broken_history', 'store_unavailable'] as const;
 const refusedWithoutAppend = (error: unknown): boolean =>
   error instanceof AggregateError ? refusedWithoutAppend(error.errors[0]) : REFUSED.some((code) => isCredenceError(error, code));
 

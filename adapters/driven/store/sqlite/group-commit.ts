@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { GroupCommitError, hasNoRoom, isWriteLockHeld, noRoomFor, writeLockHeldBy } from './commit-errors.ts';
 
 /** One append waiting for its group: the work runs inside the group's transaction, in a savepoint of its own. */
 interface Member<T> {
@@ -19,21 +20,19 @@ type Settled<T> = { readonly ok: true; readonly value: T } | { readonly ok: fals
 const refusedByItsFirstWrite = (error: unknown): boolean =>
   !(error instanceof Database.SqliteError) || error.code.startsWith('SQLITE_CONSTRAINT');
 
-/** Why an append that succeeded inside its group was not acknowledged: the group's commit failed. */
-export class GroupCommitError extends Error {
-  constructor(cause: unknown) {
-    super(`the append's group commit failed, nothing of it was stored: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-    this.name = 'GroupCommitError';
-  }
-}
-
 /**
  * Group commit for a synchronous SQLite connection. Appends submitted during one turn of the event loop (while the
  * previous group was deciding, committing or syncing) are committed together at the next `setImmediate`: one
  * `BEGIN IMMEDIATE ... COMMIT`, so one WAL sync under `synchronous = FULL` for the whole group. Each append runs in
  * its own SAVEPOINT, so its checks (expected revision, fact revisions, idempotency) see the appends before it in
  * the group exactly as if they had committed one by one, and a refused append rolls back to its savepoint without
- * touching its neighbours. Every promise settles only after the COMMIT returned: acknowledged means on disk.
+ * touching its neighbours. An append is acknowledged only after its COMMIT returned: acknowledged means on disk.
+ *
+ * One append's refusal never fails its neighbours, even when its write fails the whole transaction: SQLITE_FULL
+ * (the disk, or `max_page_count`) or an I/O error after which SQLite rolled everything back, savepoints and all. It
+ * alone is refused, with its own error, and the others are committed without it (#without). A COMMIT with no room
+ * for the group's frames is tried again in halves, so only the appends the store cannot hold are refused. Neither
+ * costs anything while nothing fails: no statement is added to an append.
  *
  * Why on the event loop rather than a writer thread: better-sqlite3 is synchronous, so while one group syncs no new
  * decision runs; but the engine decides a whole wave of concurrent commands between two groups, so the sync is paid
@@ -82,20 +81,34 @@ export class GroupCommitter<T> {
   /** Commits everything queued now (also called by close, so no queued append is dropped). */
   flush(): void {
     this.#scheduled = false;
-    while (this.#pending.length > 0) {
-      const group = this.#pending.splice(0, this.maxGroupSize);
-      this.#commit(group);
+    while (this.#pending.length > 0) this.#commitInParts(this.#pending.splice(0, this.maxGroupSize));
+  }
+
+  /**
+   * Commits `group`, in parts when #commit refuses one append alone and hands back the others: they are committed in
+   * their order, so each one's checks still see the appends before it. Every part is smaller than the group it came
+   * from, so this ends; with no failure it is one #commit and one small array.
+   */
+  #commitInParts(group: readonly Member<T>[]): void {
+    const parts = [group];
+    for (let part = parts.pop(); part !== undefined; part = parts.pop()) {
+      const rest = this.#commit(part);
+      // Last part pushed first: the first part is committed next.
+      if (rest !== undefined) for (let i = rest.length - 1; i >= 0; i--) parts.push(rest[i]!);
     }
   }
 
-  #commit(group: readonly Member<T>[]): void {
+  /** Commits `group` as one transaction and answers its members; returns the parts still to commit, if it split it. */
+  #commit(group: readonly Member<T>[]): readonly (readonly Member<T>[])[] | undefined {
     const started = performance.now();
     try {
       this.#sql.begin.run();
     } catch (error) {
-      // SQLITE_BUSY past busy_timeout (another process holds the write lock), or the connection is gone.
-      for (const member of group) member.reject(error);
-      return;
+      // SQLITE_BUSY past busy_timeout (another process holds the write lock): typed and retryable, nothing written.
+      // Otherwise the connection is gone.
+      const failure = isWriteLockHeld(error) ? writeLockHeldBy(error) : new GroupCommitError(error);
+      for (const member of group) member.reject(failure);
+      return undefined;
     }
     const settled: Settled<T>[] = [];
     for (const member of group) {
@@ -104,24 +117,25 @@ export class GroupCommitter<T> {
       } catch (error) {
         // The savepoint itself failed (an I/O error): nothing of the group can be trusted, none is stored.
         this.#abandon(group, settled, error);
-        return;
+        return undefined;
       }
       try {
         const value = member.work();
         if (member.savepoint) this.#sql.release.run();
         settled.push({ ok: true, value });
       } catch (error) {
-        if (!this.db.inTransaction) {
-          // SQLite rolled the whole transaction back itself (disk full, I/O error): nothing of the group is stored.
-          this.#failAll(group, settled, error);
-          return;
+        if (!this.db.inTransaction || (!member.savepoint && hasNoRoom(error))) {
+          // SQLite rolled the whole transaction back itself (SQLITE_FULL, an I/O error), savepoints and all; or an
+          // append without a savepoint found no room, maybe past its first write. The failure is this append's
+          // own: it alone is refused, and the rest of the group is committed without it.
+          return this.#without(group, settled.length, error);
         }
         if (!member.savepoint && !refusedByItsFirstWrite(error)) {
           // Work without a savepoint may fail only before or at its first write, which SQLite undoes alone. Anything
           // else (an I/O error at its second write, SQLite leaving the transaction open) may leave part of it
           // written: the whole group goes, so none of it is half stored.
           this.#abandon(group, settled, error);
-          return;
+          return undefined;
         }
         if (member.savepoint) {
           try {
@@ -130,18 +144,24 @@ export class GroupCommitter<T> {
           } catch (undoError) {
             // This append's writes could not be undone alone: the whole group goes, so none of it is half stored.
             this.#abandon(group, settled, undoError);
-            return;
+            return undefined;
           }
         }
-        settled.push({ ok: false, error });
+        // Its own refusal; one for want of room (undone by its savepoint) is the store's typed one.
+        settled.push({ ok: false, error: hasNoRoom(error) ? noRoomFor(error) : error });
       }
     }
     const committing = performance.now();
     try {
       this.#sql.commit.run();
     } catch (error) {
-      this.#abandon(group, settled, error);
-      return;
+      this.#rollback();
+      // No room for the group's frames: nothing of it was written. Halves are committed in turn, down to single
+      // appends, so only the ones the store cannot hold are refused.
+      if (hasNoRoom(error) && group.length > 1) return [group.slice(0, group.length >> 1), group.slice(group.length >> 1)];
+      const failure = hasNoRoom(error) ? noRoomFor(error) : isWriteLockHeld(error) ? writeLockHeldBy(error) : new GroupCommitError(error);
+      this.#failAll(group, settled, failure);
+      return undefined;
     }
     const stored = settled.flatMap((s) => (s.ok ? [s.value] : []));
     this.stats.groups += 1;
@@ -162,21 +182,39 @@ export class GroupCommitter<T> {
       if (outcome.ok) member.resolve(outcome.value);
       else member.reject(outcome.error);
     });
+    return undefined;
+  }
+
+  /**
+   * Refuses member `culprit` alone, with its own error, after its write failed the whole transaction; returns the
+   * appends before it and the ones after it, to commit in that order. Those before it run again in a new
+   * transaction rather than keep their outcomes: what they are answered is decided against what is then committed
+   * (the same outcomes, refusals included, unless another process wrote meanwhile). A member runs again only in the
+   * part before its culprit, which then commits: each runs at most twice, however many culprits the group holds
+   * (more only when a COMMIT finds no room and the group is halved).
+   */
+  #without(group: readonly Member<T>[], culprit: number, error: unknown): readonly (readonly Member<T>[])[] {
+    this.#rollback();
+    group[culprit]!.reject(hasNoRoom(error) ? noRoomFor(error) : new GroupCommitError(error));
+    return [group.slice(0, culprit), group.slice(culprit + 1)].filter((part) => part.length > 0);
   }
 
   /** Rolls the open transaction back and fails the group: for a statement of the group's own machinery that failed. */
   #abandon(group: readonly Member<T>[], settled: readonly Settled<T>[], error: unknown): void {
+    this.#rollback();
+    this.#failAll(group, settled, new GroupCommitError(error));
+  }
+
+  #rollback(): void {
     try {
       if (this.db.inTransaction) this.#sql.rollback.run();
     } catch {
-      // the connection is gone: nothing was committed either way
+      // the connection is gone: nothing was committed either way, and the next BEGIN says so
     }
-    this.#failAll(group, settled, error);
   }
 
-  /** The group is lost: appends refused on their own keep their refusal; the others get the commit's failure. */
-  #failAll(group: readonly Member<T>[], settled: readonly Settled<T>[], error: unknown): void {
-    const failure = new GroupCommitError(error);
+  /** The group is lost: appends refused on their own keep their refusal; the others get `failure`. */
+  #failAll(group: readonly Member<T>[], settled: readonly Settled<T>[], failure: unknown): void {
     group.forEach((member, i) => {
       const outcome = settled[i];
       member.reject(outcome !== undefined && !outcome.ok ? outcome.error : failure);
