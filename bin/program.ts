@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import type { z } from 'zod';
 import { ProblemResponse, ServerTimeout, ServerUnreachable, UnexpectedResponse } from '../adapters/client/http.ts';
+import { problemDocumentOf } from '../adapters/http/problems.ts';
 import { isCredenceError } from '../domain/errors.ts';
 import { ReadModelRulesChanged } from '../projections/runtime/index.ts';
 import { json, type Io } from './io.ts';
@@ -110,7 +111,8 @@ export const runAction = async (io: Io, action: () => Promise<number>, asJson = 
       return EXIT.refused;
     }
     if (isCredenceError(error)) {
-      if (asJson) io.out(json(error.problem));
+      // The document a server would answer, so a script reads one shape, local or --server.
+      if (asJson) io.out(json(problemDocumentOf(error)));
       else io.err(`refused (${error.code}): ${printable(error.message)}`);
       return EXIT.refused;
     }

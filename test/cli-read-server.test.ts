@@ -73,6 +73,19 @@ describe('credence read commands against a server', () => {
     expect(unknown[1]!.err).toContain('node node-nobody does not exist');
   });
 
+  it('refuses under --json with the same problem document on the data folder as the server answers (review 24)', async () => {
+    const now = new Date().toISOString();
+    for (const argv of [['history', 'node-nobody', '--json'], ['state', 'node-nobody', '--at', now, '--json']]) {
+      const remote = await cli(argv, auditor());
+      const local = await cli([...argv, '--data', svc.dir], auditor());
+      expect([remote.code, local.code], `${argv[0]}: ${remote.err} ${local.err}`).toEqual([1, 1]);
+      // Where the server's answer says which request it was (its path and id), a local run has none.
+      const { instance: _path, requestId: _id, ...answered } = JSON.parse(remote.out) as Record<string, unknown>;
+      expect(JSON.parse(local.out), argv[0]).toEqual(answered);
+      expect(answered).toMatchObject({ type: 'https://credence.dev/problems/not_found', status: 404 });
+    }
+  });
+
   it('query as rows or CSV, and projections with their lag', async () => {
     const rows = await cli(['query', 'revocations', '--reason', 'keyCompromise', '--json'], auditor());
     expect(rows.code, rows.err).toBe(0);

@@ -184,15 +184,29 @@ export const mapError = (error: unknown): Mapped => {
 };
 
 export const problemDocument = (mapped: Mapped, request: FastifyRequest): ProblemDocument => ({
-  type: `${PROBLEM_TYPE_BASE}${mapped.code}`,
-  title: TITLE_OF[mapped.code] ?? STATUS_CODES[mapped.status] ?? 'Error',
-  status: mapped.status,
-  detail: mapped.detail,
+  ...documentOf(mapped),
   // The path only: a query string may carry identifiers the caller chose, never needed to locate the refusal.
   instance: request.url.split('?')[0]!.slice(0, 512),
   ...mapped.extensions,
   requestId: request.id,
 });
+
+const documentOf = (mapped: Mapped): ProblemDocument => ({
+  type: `${PROBLEM_TYPE_BASE}${mapped.code}`,
+  title: TITLE_OF[mapped.code] ?? STATUS_CODES[mapped.status] ?? 'Error',
+  status: mapped.status,
+  detail: mapped.detail,
+});
+
+/**
+ * What the API would answer for `error`, with no request behind it: the CLI's refusals on a local data folder under
+ * `--json`, so that a script reads one shape whether the command ran on the folder or against a server (found in
+ * review 24: the local form was the engine's `{code, message, ...}`).
+ */
+export const problemDocumentOf = (error: unknown): ProblemDocument => {
+  const mapped = mapError(error);
+  return { ...documentOf(mapped), ...mapped.extensions };
+};
 
 /**
  * The router's own refusals (Fastify `frameworkErrors`), before any route or hook runs: a path that is not a valid

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { notFound } from '../../domain/errors.ts';
 import { replayEntity } from '../../projections/replay/index.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
@@ -34,7 +35,12 @@ export const register: RegisterCommands = (program, io) => {
         const result = await readFromSource<TimelineView>(
           args,
           io,
-          (store) => replayEntity(store, args.stream.streamId),
+          // As the server answers (404, exit 1): a stream with no events at all is no entity.
+          async (store) => {
+            const replayed = await replayEntity(store, args.stream.streamId);
+            if (replayed.steps.length === 0) throw notFound(args.stream.streamId, args.stream.kind);
+            return replayed;
+          },
           // The same replay, run by the server: GET /v1/replay/{kind}/{id} (404, exit 1, for a stream with no events).
           (client) => client.replayEntity(args.stream.kind, args.stream.id),
         );
