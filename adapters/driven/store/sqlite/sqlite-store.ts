@@ -14,7 +14,7 @@ import {
 } from '../../../../domain/ports/event-store.ts';
 import { AppendNotifier } from './notifier.ts';
 import { compileFilter, PageReader } from './pages.ts';
-import { checkCount, checkEventsToAppend, checkFacts, checkPosition, checkStreamIds, MAX_TIMER_MS } from './arguments.ts';
+import { checkCount, checkEventsToAppend, checkFacts, checkId, checkPosition, checkStreamIds, MAX_TIMER_MS } from './arguments.ts';
 import { AppendRows, type AppendRequest, type AppendWritten } from './append-rows.ts';
 import { EVENT_COLUMNS, recordedEventOfRaw } from './rows.ts';
 import { GroupCommitter } from './group-commit.ts';
@@ -153,9 +153,7 @@ export class SqliteEventStore implements EventStore {
     checkEventsToAppend(streamId, events);
     checkFacts(streamId, options.facts);
     const commandId = options.commandId;
-    if (commandId !== undefined && (typeof commandId !== 'string' || commandId.length === 0)) {
-      throw new Error('options.commandId: must be a non-empty string when given');
-    }
+    if (commandId !== undefined) checkId(commandId, 'options.commandId');
     // Serialised now, not when the group commits: what is stored is what the caller passed, even if it changes the
     // objects afterwards.
     const request: AppendRequest = {
@@ -185,6 +183,7 @@ export class SqliteEventStore implements EventStore {
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<readonly RecordedEvent[]> {
     this.assertOpen();
+    checkId(streamId, 'streamId');
     const from = options.fromRevision === undefined ? 0n : checkPosition(options.fromRevision, 'options.fromRevision');
     const max = checkCount(options.maxCount, 'options.maxCount');
     const rows = max === Number.POSITIVE_INFINITY ? this.sql.readStreamToEnd.all(streamId, from) : this.sql.readStream.all(streamId, from, max);
@@ -206,8 +205,8 @@ export class SqliteEventStore implements EventStore {
 
   async readCommand(streamId: string, commandId: string): Promise<readonly RecordedEvent[]> {
     this.assertOpen();
-    if (typeof streamId !== 'string' || streamId.length === 0) throw new Error('streamId: must be a non-empty string');
-    if (typeof commandId !== 'string' || commandId.length === 0) throw new Error('commandId: must be a non-empty string');
+    checkId(streamId, 'streamId');
+    checkId(commandId, 'commandId');
     return (this.sql.readCommand.all({ streamId, commandId }) as unknown[][]).map(recordedEventOfRaw);
   }
 
