@@ -1,6 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,16 +7,9 @@ import { main } from '../bin/cli.ts';
 import { fromBase64url, generateSigningKey, keyFingerprint, signingPayload, toBase64url, verifySignature } from './support/cli-signing.ts';
 import { capture } from './support/cli.ts';
 import { startTestService, type TestService } from './support/service.ts';
+import { closedPort } from './support/closed-port.ts';
 
 /** A port nothing listens on: bound, then closed again. */
-const closedPort = async (): Promise<number> => {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-};
-
 describe('credence lifecycle commands against a live server', () => {
   let svc: TestService;
   let work: string;

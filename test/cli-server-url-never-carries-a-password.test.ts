@@ -1,23 +1,14 @@
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { request, ServerUnreachable } from '../adapters/client/http.ts';
 import { main } from '../bin/cli.ts';
 import { capture } from './support/cli.ts';
+import { closedPort } from './support/closed-port.ts';
 
 /*
  * Found in review: `--server http://user:pass@host` was accepted; fetch refuses such a URL, and "cannot reach ..." (exit
  * 3) printed the whole of it, password included. Now a server URL with a user name or password is bad usage (exit 2)
  * naming where it came from and never echoing it, and an unreachable server is named by its origin alone.
  */
-
-/** A port on 127.0.0.1 that nothing listens on (taken, then given back). */
-const closedPort = async (): Promise<number> => {
-  const holder = createServer();
-  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
-  const { port } = holder.address() as { port: number };
-  await new Promise<void>((resolve) => holder.close(() => resolve()));
-  return port;
-};
 
 const cli = async (argv: string[], env: Record<string, string> = {}) => {
   const c = capture();

@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import { isCredenceError } from '../domain/errors.ts';
 import { parseStoreConnectionString } from '../adapters/driven/store/open-store.ts';
 import { EventStoreDbError, openEventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
+import { closedPort } from './support/closed-port.ts';
 
 /*
  * Found in review 24: the EventStoreDB client's connection-string parser console.warns the whole string, password
@@ -21,15 +21,6 @@ import { temporaryFolders } from './support/temp-dirs.ts';
 const PASSWORD = 'hunter2-esdb';
 const CREDENCE = fileURLToPath(new URL('../bin/credence.mjs', import.meta.url));
 const folder = temporaryFolders('credence-esdb-secret-');
-
-/** A port on 127.0.0.1 that nothing listens on (taken, then given back). */
-const closedPort = async (): Promise<number> => {
-  const holder = createServer();
-  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
-  const { port } = holder.address() as { port: number };
-  await new Promise<void>((resolve) => holder.close(() => resolve()));
-  return port;
-};
 
 /** `credence <args>` as a child process: its exit code and all it printed, stdout and stderr apart. */
 const credence = (args: readonly string[], env: Readonly<Record<string, string>> = {}) =>
