@@ -5,13 +5,14 @@
  * Run as `npm start` runs it: a child process (`node bin/credence.mjs start`), stopped with SIGINT.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { operatorClient } from '../adapters/client/operator.ts';
 import { subscribeEvents } from '../adapters/client/sse.ts';
+import { register as device } from '../bin/commands/device.ts';
 import { register as history } from '../bin/commands/history.ts';
 import { register as verify } from '../bin/commands/verify.ts';
 import { runCommands } from '../bin/program.ts';
@@ -168,20 +169,23 @@ describe('npm start', () => {
       expect(text).toContain('Issuer: CN = Credence CA default');
       expect(text).toContain('Key Compromise');
       expect(text).toContain('Superseded');
-      // The certificates the devices got from their CSRs, checked as a relying party would.
-      const certificateOf = (nodeId: string, credentialId: string): string => {
-        const device = JSON.parse(readFileSync(join(data, 'devices', nodeId, 'device.json'), 'utf8')) as {
-          credentials: { credentialId: string; descriptor: { certificate?: string } }[];
-        };
-        const b64 = device.credentials.find((c) => c.credentialId === credentialId)?.descriptor.certificate;
-        if (b64 === undefined) throw new Error(`${nodeId} holds no certificate for ${credentialId}`);
-        return files.write(`${credentialId}.pem`, pem('CERTIFICATE', new Uint8Array(Buffer.from(b64, 'base64'))));
+      // The certificates the devices got from their CSRs, as `credence device certificate` prints them (README), checked
+      // as a relying party would.
+      const certificateOf = async (nodeId: string, credentialId: string): Promise<string> => {
+        const c = capture();
+        const code = await runCommands([device], ['device', 'certificate', '--dir', join(data, 'devices', nodeId), '--credential', credentialId], c.io);
+        expect(code, c.err.join('\n')).toBe(0);
+        return files.write(`${credentialId}.pem`, `${c.out.join('\n')}\n`);
       };
       const check = (file: string) => files.run(['verify', '-crl_check', '-CAfile', 'ca.pem', '-CRLfile', 'crl.pem', file]);
-      const compromised = await check(certificateOf('meter-3', 'meter-3-service'));
+      const compromised = await check(await certificateOf('meter-3', 'meter-3-service'));
       expect(compromised.status).not.toBe(0);
       expect(compromised.stdout + compromised.stderr).toContain('certificate revoked');
-      expect((await check(certificateOf('gateway-1', 'gateway-1-service'))).stdout).toContain(': OK');
+      expect((await check(await certificateOf('gateway-1', 'gateway-1-service'))).stdout).toContain(': OK');
+      // meter-1 holds two certified credentials after its rotation: which one is for the caller to say.
+      const both = capture();
+      expect(await runCommands([device], ['device', 'certificate', '--dir', join(data, 'devices', 'meter-1')], both.io)).toBe(1);
+      expect(both.err.join('\n')).toMatch(/holds 2 certified credentials: name one with --credential \(meter-1-service, meter-1-service-r1\)/);
     } finally {
       files.remove();
     }

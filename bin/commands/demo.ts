@@ -84,7 +84,7 @@ export const start = async (request: StartRequest, io: Io): Promise<number> => {
     if (!keepServing) {
       const summary = await withShortLivedToken(access, { subject: 'auditor:demo', role: 'auditor' }, (token) => fleetSummary({ url: service.url, token }));
       for (const line of ['', ...summary, '']) io.out(line);
-      io.out(`Next: npx credence replay --data ${config.data}, history node-${COMPROMISED} --data ${config.data}, verify --data ${config.data}; or npm start to serve it.`);
+      io.out(`Next: npx credence replay --data ${config.data}, history node-${COMPROMISED} --data ${config.data}, verify --data ${config.data}; or npm start -- --data ${config.data} to serve it.`);
       return 0;
     }
     const tokens = await issueLocalTokens(access);

@@ -12,6 +12,8 @@ import { printable } from '../printable.ts';
 import { renderProgress } from '../progress.ts';
 import { DEFAULT_TIMEOUT_MS } from '../../adapters/client/http.ts';
 import { PathArg, progressStream, ServerUrl, serverTarget, withJson, type ServerTarget } from './options.ts';
+import { registerCertificate } from './device/certificate.ts';
+import { deviceDir, Ids, withDevice } from './device/folder-option.ts';
 import { Duration } from './device/duration.ts';
 import { runFleet, type FleetSummary } from './device/fleet.ts';
 import { openDevice, type SimulatedDevice } from './device/simulator.ts';
@@ -56,15 +58,6 @@ const deviceServer = (opts: { server?: string | undefined; timeout?: string | un
   return { url, timeoutMs: Math.ceil(seconds.data * 1000) };
 };
 
-/** The device's folder: --dir, or ./device-<node id>. */
-const deviceDir = (opts: { dir?: string | undefined; nodeId?: string | undefined }): string => {
-  if (opts.dir !== undefined) return resolve(opts.dir);
-  if (opts.nodeId !== undefined) return resolve(`device-${opts.nodeId}`);
-  throw new UsageError('--dir or --node-id: required (the device folder is ./device-<node id> by default)');
-};
-
-const withDevice = (command: Command): Command =>
-  command.option('--dir <folder>', "the device's folder (its Secure Environment and state)").option('--node-id <id>', 'the device, when its folder is ./device-<node id>');
 /** The server, and how long to wait for each of its answers: the same --timeout as every command that talks to a server. */
 const withServerUrl = (command: Command): Command =>
   command
@@ -91,7 +84,6 @@ const onDevice = async <T>(dir: string, work: (sim: SimulatedDevice) => Promise<
   }
 };
 
-const Ids = { nodeId: Identifier.optional(), dir: z.string().min(1).max(4096).optional() };
 /** What withServerUrl adds; the timeout is checked in full by serverTarget or deviceServer, which also read the environment. */
 const Server = { server: z.string().optional(), timeout: z.string().max(32).optional() };
 
@@ -333,5 +325,6 @@ export const register: RegisterCommands = (program, io) => {
   registerProvision(device, io);
   registerAssociate(device, io);
   registerStatus(device, io);
+  registerCertificate(device, io);
   registerFleet(device, io);
 };
