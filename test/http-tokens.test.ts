@@ -211,6 +211,8 @@ describe('access.db naming a signing key the Secure Environment does not hold', 
       const refused = { problem: { code: 'validation', issues: [{ path: 'access.db: signingKey', rule: 'access_signing_key_present' }] } };
       await expect(openAccessControl(dir)).rejects.toMatchObject(refused);
       await expect(openAccessControl(dir)).rejects.toThrow(/signing key key_\S+ recorded in access\.db is missing from the data folder's Secure Environment.*restore/);
+      // A folder served with a PKCS#11 Secure Environment, read by a command given none, is told so before anything is moved aside.
+      await expect(openAccessControl(dir)).rejects.toThrow(/runs with a PKCS#11 Secure Environment \(docs\/hsm\.md\), give this command the same one \(CREDENCE_SECURE_ENVIRONMENT/);
       await expect(startTestService({ dir })).rejects.toMatchObject(refused);
     } finally {
       rmSync(dir, { recursive: true, force: true });
