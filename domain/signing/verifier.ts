@@ -30,8 +30,14 @@ const checksOf = (policy: RequestSigningPolicy) => {
     return key;
   };
 
-  /** Audience and lifetime, judged at `now`, with the policy's clock skew on both ends. */
-  const checkClaims = (signature: RequestSignature, now: Date): void => {
+  /**
+   * Audience and lifetime, judged at `now`, with the policy's clock skew on both ends: valid over [issuedAt - skew,
+   * expiresAt + skew), its end exclusive as a JWT's `exp` (RFC 7519 section 4.1.4), a credential's and an
+   * association's are. `lastInstant` is that end's own millisecond: the engine refuses it; a stored re-check accepts
+   * it, because engines before review 26 accepted a request there and a verified event stays verified (no engine
+   * accepts one there now, so nothing new is judged by it).
+   */
+  const checkClaims = (signature: RequestSignature, now: Date, lastInstant: 'refused' | 'accepted'): void => {
     if (signature.audience !== policy.audience) {
       throw badSignature(`the request is addressed to ${signature.audience}, not to this deployment (${policy.audience})`);
     }
@@ -44,7 +50,8 @@ const checksOf = (policy: RequestSigningPolicy) => {
     }
     const at = now.getTime();
     if (at < issued - skew) throw badSignature(`not yet valid: issued at ${signature.issuedAt}, after ${now.toISOString()} (clock skew allowed ${policy.clockSkewSeconds} s)`);
-    if (at > expires + skew) throw badSignature(`expired at ${signature.expiresAt}, before ${now.toISOString()} (clock skew allowed ${policy.clockSkewSeconds} s)`);
+    const expired = lastInstant === 'refused' ? at >= expires + skew : at > expires + skew;
+    if (expired) throw badSignature(`expired at ${signature.expiresAt}, before ${now.toISOString()} (clock skew allowed ${policy.clockSkewSeconds} s)`);
   };
 
   const checkValue = (key: RegisteredKey, value: string, payload: Uint8Array, what: string): void => {
@@ -54,9 +61,11 @@ const checksOf = (policy: RequestSigningPolicy) => {
   };
 
   /** A version 2 signature: registered key for the actor and role, audience, lifetime at `now`, then the bytes. */
-  const verify = (command: SignedCommand & { metadata: { actor: Actor } }, signature: RequestSignature, now: Date): void => {
+  const verify = (
+    command: SignedCommand & { metadata: { actor: Actor } }, signature: RequestSignature, now: Date, lastInstant: 'refused' | 'accepted',
+  ): void => {
     const key = keyFor(signature, command.metadata.actor);
-    checkClaims(signature, now);
+    checkClaims(signature, now, lastInstant);
     checkValue(key, signature.value, signingPayload(command, signature), `${command.type} command`);
   };
 
@@ -89,7 +98,7 @@ export const requestVerifier = (input: RequestSigningPolicyInput): RequestVerifi
       if (required(command)) throw badSignature(`${command.type} must be signed by ${command.metadata.actor.id}`);
       return;
     }
-    verify(command, signature, now);
+    verify(command, signature, now, 'refused');
   };
 };
 
@@ -108,7 +117,7 @@ export const storedSignatureCheck = (input: RequestSigningPolicyInput) => {
     const { actor, commandId, correlationId, causationId } = e.metadata;
     const recorded = { type: e.metadata.commandType, data: e.event.data, metadata: { actor, commandId, correlationId, causationId } };
     try {
-      if ('version' in signature) verify(recorded, signature, new Date(e.at));
+      if ('version' in signature) verify(recorded, signature, new Date(e.at), 'accepted');
       else verifyV1(recorded, signature);
       return 'verified';
     } catch (error) {

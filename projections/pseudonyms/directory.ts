@@ -84,23 +84,34 @@ export const nodePseudonym = (db: Database.Database, nodeId: string): NodePseudo
 };
 
 /**
- * Live nodes whose current pseudonym was taken at or before `rotatedBefore` (epoch ms), oldest first: those of
- * the classes listed in `classes.in`, or (with `classes.notIn`) of every class not listed.
+ * Live nodes due for an interval rotation, at most `limit`: those whose current pseudonym was taken at or before
+ * `rotatedBefore` (epoch ms), oldest first, then those whose pseudonym was taken after `now`, earliest first. A
+ * rotation recorded while the clock ran ahead (then stepped back by NTP or an operator) looks newer than it is:
+ * waiting for the clock to pass it kept one pseudonym for as long as the clock had been ahead, a year ahead a year
+ * (review 26; SER-011, SER-025). It is rotated once, at `now`, and follows its interval from there. Only the
+ * classes listed in `classes.in`, or (with `classes.notIn`) every class not listed.
+ *
+ * Two range reads of `pseudonym_nodes_due`, not one `OR`: SQLite answers the `OR` by walking every live node.
  */
 export const staleNodes = (
   db: Database.Database,
   rotatedBefore: number,
+  now: number,
   classes: { in: readonly string[] } | { notIn: readonly string[] },
   limit: number,
 ): NodePseudonym[] => {
   const list = 'in' in classes ? classes.in : classes.notIn;
   const placeholders = list.map(() => '?').join(', ');
   const filter = 'in' in classes ? `class IN (${placeholders})` : list.length === 0 ? '1' : `class NOT IN (${placeholders})`;
-  return (
-    db
-      .prepare(`SELECT * FROM pseudonym_nodes WHERE live = 1 AND rotated_at <= ? AND ${filter} ORDER BY rotated_at, node_id LIMIT ?`)
-      .all(rotatedBefore, ...list, limit) as NodeRow[]
-  ).map(toNode);
+  const due = (range: string, bound: number, max: number): NodeRow[] =>
+    max <= 0
+      ? []
+      : (db
+          .prepare(`SELECT * FROM pseudonym_nodes WHERE live = 1 AND ${range} AND ${filter} ORDER BY rotated_at, node_id LIMIT ?`)
+          .all(bound, ...list, max) as NodeRow[]);
+  const elapsed = due('rotated_at <= ?', rotatedBefore, limit);
+  const ahead = due('rotated_at > ?', now, limit - elapsed.length);
+  return [...elapsed, ...ahead].map(toNode);
 };
 
 /** Every pseudonym a node has had, oldest first: for auditors, who may see canonical identities. */

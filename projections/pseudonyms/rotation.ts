@@ -39,7 +39,10 @@ const skipReason = (error: CredenceError): string => {
 export interface PseudonymRotation extends Projection {
   /** The keyed PRF the rotations use; the public stream needs the same one. */
   readonly deriver: PseudonymDeriver;
-  /** Rotates every live node whose class policy interval has passed (engine clock); returns how many rotated. */
+  /**
+   * Rotates every live node whose class policy interval has passed (engine clock), or whose rotation is dated after
+   * now (recorded while the clock ran ahead); returns how many rotated.
+   */
   tick(): Promise<number>;
   /**
    * Rotation on demand (an operator's request). `commandId` makes a retried request idempotent; `options` go with
@@ -226,7 +229,7 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
       ];
       let rotated = 0;
       for (const { every, classes } of due) {
-        const stale = staleNodes(use(), now - every, classes, tickLimit - rotated);
+        const stale = staleNodes(use(), now - every, now, classes, tickLimit - rotated);
         // Each chunk's next pseudonyms in one PRF call and its nodes (each rotation's fact) in one store read, the next
         // chunk's asked for as soon as one is reached, so the commands never wait for the Secure Environment or a read
         // per node.

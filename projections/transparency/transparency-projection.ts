@@ -197,8 +197,11 @@ export class TransparencyProjection {
 
   /**
    * Signs a checkpoint over unsigned leaves once the latest checkpoint is older than the period (by the injected
-   * clock), or when none was signed yet: the timer's work for a process that catches up instead of following live
-   * (openCredence's settle), so a crash never leaves more than a period of logged events unsigned.
+   * clock), when none was signed yet, or when the latest is dated after now: the timer's work for a process that
+   * catches up instead of following live (openCredence's settle), so a crash never leaves more than a period of logged
+   * events unsigned. A checkpoint signed while the clock ran ahead (then stepped back) would otherwise hold the next
+   * one back until the clock passed it, a year ahead a year (review 26). The new one carries the clock's time, earlier
+   * than the one before: checkpoints are ordered by tree size, and no verifier compares their times.
    */
   async checkpointIfDue(): Promise<void> {
     const every = this.options.checkpointEveryMs ?? 10_000;
@@ -206,7 +209,8 @@ export class TransparencyProjection {
     const { log, now } = this.options;
     const latest = log.latestCheckpoint();
     if (log.size() <= this.signedSize) return;
-    if (latest !== undefined && now().getTime() - Date.parse(latest.time) < every) return;
+    const elapsed = latest === undefined ? undefined : now().getTime() - Date.parse(latest.time);
+    if (elapsed !== undefined && elapsed >= 0 && elapsed < every) return;
     this.checkpointIfBehind();
     await this.signing;
   }
