@@ -26,6 +26,7 @@ export interface OcspResponderCredential {
 /** A week: short, since id-pkix-ocsp-nocheck means relying parties never ask whether it was revoked. */
 export const DEFAULT_OCSP_SIGNER_VALIDITY_MS = 7 * 24 * 60 * 60 * 1000;
 const MAX_FILE_BYTES = 64 * 1024;
+const MAX_RETIRED = 16;
 
 const OcspSignerFile = z.strictObject({
   version: z.literal(1),
@@ -38,7 +39,7 @@ const OcspSignerFile = z.strictObject({
   notBefore: z.iso.datetime(),
   notAfter: z.iso.datetime(),
   /** Keys of replaced responder certificates, destroyed at the next renewal (a signature in flight may still use one). */
-  retired: z.array(KeyHandle).max(16),
+  retired: z.array(KeyHandle).max(MAX_RETIRED),
 });
 type OcspSignerFile = z.infer<typeof OcspSignerFile>;
 
@@ -78,9 +79,14 @@ export class OcspSigningKey {
       await key.renew();
       return key;
     }
-    const file = await issue(o, stored?.retired ?? []);
+    // Another CA certificate or key kind: the stored key certifies nothing any more, so it is retired with the rest
+    // (found in review 27: it was dropped from the file and stayed in the Secure Environment, named by nothing).
+    const file = await issue(o, stored === undefined ? [] : await withinBound(o.se, [...stored.retired, stored.keyHandle]));
     const key = new OcspSigningKey(o, file, await credentialOf(o.se, file));
-    await key.#destroyRetired();
+    // No signature of this process can be using them yet.
+    await destroyKeys(o.se, file.retired);
+    key.#file = { ...file, retired: [] };
+    key.#write();
     return key;
   }
 
@@ -100,14 +106,21 @@ export class OcspSigningKey {
     return true;
   }
 
+  /**
+   * On disk, in this order: the new key beside every key it retires (written by `issue`), the keys retired at the
+   * renewal before this one destroyed, then the new key beside the one it replaces. So after every write, and after
+   * a kill or a failed write at any of them, every key this signer holds in the Secure Environment is named by the
+   * file (found in review 27: the old file was written back between the two, naming neither the new key nor its
+   * certificate, and a kill there left the new key in the Secure Environment for good).
+   */
   async renew(): Promise<void> {
-    const retired = [...this.#file.retired, this.#file.keyHandle].slice(-16);
-    const file = await issue(this.#o, retired);
-    const current = await credentialOf(this.#o.se, file);
+    const previous = this.#file;
+    const file = await issue(this.#o, await withinBound(this.#o.se, [...previous.retired, previous.keyHandle]));
+    this.#file = file;
+    this.#current = await credentialOf(this.#o.se, file);
     // Keys retired at the renewal before this one: no signature can still be using them.
-    await this.#destroyRetired(this.#file.retired);
-    this.#file = { ...file, retired: [this.#file.keyHandle] };
-    this.#current = current;
+    await destroyKeys(this.#o.se, previous.retired);
+    this.#file = { ...file, retired: [previous.keyHandle] };
     this.#write();
   }
 
@@ -115,15 +128,21 @@ export class OcspSigningKey {
     if (this.#o.dataDir === undefined) return;
     writeSignerFile(this.#o.dataDir, this.#file);
   }
-
-  async #destroyRetired(handles: readonly string[] = this.#file.retired): Promise<void> {
-    for (const handle of handles) await this.#o.se.destroy(handle as KeyHandle).catch(() => undefined);
-    if (handles === this.#file.retired) {
-      this.#file = { ...this.#file, retired: [] };
-      this.#write();
-    }
-  }
 }
+
+/** Each key destroyed; one already gone (destroyed before a kill the file did not see) is no error. */
+const destroyKeys = async (se: OwnedSecureEnvironment, handles: readonly string[]): Promise<void> => {
+  for (const handle of handles) await se.destroy(handle as KeyHandle).catch(() => undefined);
+};
+
+/**
+ * Keys to retire, cut to as many as the file holds: the oldest (retired at renewals before the previous one, which
+ * only kills between the writes of a renewal leave behind) destroyed first, so none leaves the file still held.
+ */
+const withinBound = async (se: OwnedSecureEnvironment, handles: readonly string[]): Promise<string[]> => {
+  await destroyKeys(se, handles.slice(0, Math.max(0, handles.length - MAX_RETIRED)));
+  return handles.slice(-MAX_RETIRED);
+};
 
 const signerPath = (dataDir: string, caId: string): string => join(dataDir, 'pki', `${caId}.ocsp.json`);
 
@@ -149,11 +168,14 @@ const writeSignerFile = (dataDir: string, file: OcspSignerFile): void => {
   writeFileAtomic(signerPath(dataDir, file.caId), `${JSON.stringify(OcspSignerFile.parse(file), null, 2)}\n`);
 };
 
-/** A fresh key in the Secure Environment and its certificate from the CA; written before it is used. */
+/**
+ * A fresh key in the Secure Environment and its certificate from the CA; written before it is used. Until that write
+ * the file does not name the key: when anything before it fails (or the write itself, leaving the file as it was) the
+ * key is destroyed here, since nothing else could ever name it (the port cannot list keys). Only a kill in that
+ * window, between the key's generation and the write, still leaves it behind.
+ */
 const issue = async (o: OcspSigningKeyOptions, retired: readonly string[]): Promise<OcspSignerFile> => {
   const kind = o.ca.signer.kind;
-  const handle = await o.se.generate(kind, { usage: 'sign' });
-  const signer = await seSigner(o.se, handle, kind);
   const now = Math.floor(o.now() / 1000) * 1000;
   // A minute back: a relying party whose clock is a little behind still accepts the responder.
   const notBefore = now - 60_000;
@@ -162,27 +184,43 @@ const issue = async (o: OcspSigningKeyOptions, retired: readonly string[]): Prom
   const caEnds = issuerOf(o.ca.certificate).notAfter.getTime();
   const notAfter = Math.min(now + (o.validityMs ?? DEFAULT_OCSP_SIGNER_VALIDITY_MS), caEnds);
   if (notAfter <= now) throw new Error(`CA ${o.ca.id} ended at ${new Date(caEnds).toISOString()}: no OCSP responder certificate can be issued under it`);
-  const certificate = await issueOcspSigningCertificate({
-    ca: o.ca,
-    serial: serialFromRandom(o.random(SERIAL_LENGTH)),
-    commonName: `Credence OCSP responder ${o.ca.id}`,
-    responderKey: { kind, bytes: signer.publicKey },
-    notBefore: new Date(notBefore),
-    notAfter: new Date(notAfter),
-  });
-  const file: OcspSignerFile = {
-    version: 1,
-    caId: o.ca.id,
-    caFingerprint: certificateFingerprint(o.ca.certificate),
-    keyKind: kind,
-    keyHandle: handle,
-    certificate: toBase64url(certificate),
-    notBefore: new Date(notBefore).toISOString(),
-    notAfter: new Date(notAfter).toISOString(),
-    retired: [...retired].map((h) => KeyHandle.parse(h)),
-  };
-  if (o.dataDir !== undefined) writeSignerFile(o.dataDir, file);
-  return file;
+  const handle = await o.se.generate(kind, { usage: 'sign' });
+  try {
+    const signer = await seSigner(o.se, handle, kind);
+    const certificate = await issueOcspSigningCertificate({
+      ca: o.ca,
+      serial: serialFromRandom(o.random(SERIAL_LENGTH)),
+      commonName: `Credence OCSP responder ${o.ca.id}`,
+      responderKey: { kind, bytes: signer.publicKey },
+      notBefore: new Date(notBefore),
+      notAfter: new Date(notAfter),
+    });
+    const file: OcspSignerFile = {
+      version: 1,
+      caId: o.ca.id,
+      caFingerprint: certificateFingerprint(o.ca.certificate),
+      keyKind: kind,
+      keyHandle: handle,
+      certificate: toBase64url(certificate),
+      notBefore: new Date(notBefore).toISOString(),
+      notAfter: new Date(notAfter).toISOString(),
+      retired: [...retired].map((h) => KeyHandle.parse(h)),
+    };
+    if (o.dataDir !== undefined) writeSignerFile(o.dataDir, file);
+    return file;
+  } catch (error) {
+    if (o.dataDir === undefined || !namesKey(o.dataDir, o.ca.id, handle)) await o.se.destroy(handle).catch(() => undefined);
+    throw error;
+  }
+};
+
+/** Whether the file on disk names `handle` as its key (a write that failed after its rename still put it there). */
+const namesKey = (dataDir: string, caId: string, handle: KeyHandle): boolean => {
+  try {
+    return readSignerFile(dataDir, caId)?.keyHandle === handle;
+  } catch {
+    return false;
+  }
 };
 
 const credentialOf = async (se: OwnedSecureEnvironment, file: OcspSignerFile): Promise<OcspResponderCredential> => {
