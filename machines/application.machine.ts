@@ -38,6 +38,17 @@ export const applicationMachine = setup({
         c.owner.id === context.appId
       );
     }),
+    /**
+     * Seed 003, 11.2.2: an App-ID's authorisation is its credential's, and lasts no longer (the association machine's
+     * applicationCredentialStands): a first enrolment, or one after the last ended, takes a credential inside its validity window
+     * [notBefore, notAfter) at this instant, as a move does (credentialReplacesCurrent). Not one past its notAfter the
+     * expiry scheduler has not marked expired yet, nor one before its notBefore: the App-ID could not use it now, and
+     * its instances would be refused until then (found in review 26: only the credential's state was checked).
+     */
+    credentialWithinItsWindow: factGuard(({ event }) => {
+      const credential = event.facts.credential?.context as CredentialContext | undefined;
+      return credential !== undefined && isWithin(event.at, credential);
+    }),
     /** Another credential for this App-ID, inside its validity: the App-ID moves its authorisation onto it. */
     credentialReplacesCurrent: factGuard(({ context, event }) => {
       const credential = event.facts.credential?.context as CredentialContext | undefined;
@@ -102,8 +113,8 @@ export const applicationMachine = setup({
     initialized: {
       on: {
         ApplicationEnrolled: [
-          { target: 'associated', guard: and(['replacesCurrent', 'credentialIsForThisApp', 'hasLiveInstances']), actions: 'bindCredential' },
-          { target: 'enrolled', guard: and(['replacesCurrent', 'credentialIsForThisApp']), actions: 'bindCredential' },
+          { target: 'associated', guard: and(['replacesCurrent', 'credentialIsForThisApp', 'credentialWithinItsWindow', 'hasLiveInstances']), actions: 'bindCredential' },
+          { target: 'enrolled', guard: and(['replacesCurrent', 'credentialIsForThisApp', 'credentialWithinItsWindow']), actions: 'bindCredential' },
         ],
         ApplicationInstanceReleased: { guard: 'instanceIsLive', actions: 'removeInstance' },
         ApplicationRevoked: { target: 'revoked', actions: 'recordRevocation' },

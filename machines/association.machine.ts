@@ -2,7 +2,9 @@ import { and, assign, setup } from 'xstate';
 import type { Registree } from '../domain/events/index.ts';
 import type { CredentialContext, NodeContext } from './contexts.ts';
 import type { AssociationContext } from './contexts.ts';
-import { credentialUsableAt, dataOf, factGuard, isOneOf, ms, registreeApplicationEnrolled, registreeHeldByNode, subscriptionServesAt } from './guards.ts';
+import {
+  credentialUsableAt, dataOf, factGuard, isOneOf, ms, registreeApplicationCredentialStands, registreeApplicationEnrolled, registreeHeldByNode, subscriptionServesAt,
+} from './guards.ts';
 import type { MachineEvent } from './types.ts';
 
 /**
@@ -76,6 +78,17 @@ export const associationMachine = setup({
       return d !== undefined && registreeApplicationEnrolled(event.facts.application, d.registree);
     }),
     /**
+     * Seed 003, 11.2.2: an App-ID's authorisation ends with its credential, so an AE Registree's App-ID must be
+     * enrolled with a credential that stands at this instant (not ended, inside [notBefore, notAfter)): read as a
+     * fact named by the App-ID (machines/facts.ts), at configuration and again at establishment, so replay judges it
+     * against the same credential (found in review 26: an AE association was configured under an App-ID whose
+     * credential had passed its notAfter, before the expiry scheduler and the cascade ended the enrolment).
+     */
+    applicationCredentialStands: factGuard(({ context, event }) => {
+      const d = configurationOf(context, event);
+      return d !== undefined && registreeApplicationCredentialStands(event.facts.application, event.facts.applicationCredential, d.registree, event.at);
+    }),
+    /**
      * Seed 003, 11.3.2: "The lifetime of a security association shall be shorter than the lifetime of the
      * credential used for authentication from which it is derived": expiresAt - now < notAfter - now.
      */
@@ -100,7 +113,10 @@ export const associationMachine = setup({
       on: {
         AssociationConfigured: {
           target: 'initialized',
-          guard: and(['credentialUsable', 'credentialNotBootstrap', 'nodeEnrolled', 'subscriptionServes', 'credentialBelongsToRegistree', 'applicationEnrolled']),
+          guard: and([
+            'credentialUsable', 'credentialNotBootstrap', 'nodeEnrolled', 'subscriptionServes', 'credentialBelongsToRegistree', 'applicationEnrolled',
+            'applicationCredentialStands',
+          ]),
           actions: assign(({ event }) => {
             const d = dataOf(event, 'AssociationConfigured')!;
             return { associationId: d.associationId, nodeId: d.nodeId, registree: d.registree, registrarCseId: d.registrarCseId, credentialId: d.credentialId };
@@ -114,7 +130,7 @@ export const associationMachine = setup({
           target: 'associated',
           guard: and([
             'credentialUsable', 'credentialNotBootstrap', 'nodeEnrolled', 'subscriptionServes', 'credentialBelongsToRegistree', 'applicationEnrolled',
-            'lifetimeShorterThanCredential',
+            'applicationCredentialStands', 'lifetimeShorterThanCredential',
           ]),
           actions: assign(({ event }) => ({
             establishedAt: event.at,

@@ -1,7 +1,7 @@
 import { and, assign, setup } from 'xstate';
 import type { CredentialContext, NodeContext } from './contexts.ts';
-import { dataOf, factGuard, isNodeServiceCredential, isOneOf, ms, subscriptionServesAt } from './guards.ts';
-import type { EntityView, MachineEvent } from './types.ts';
+import { credentialUsableAt, dataOf, factGuard, isNodeServiceCredential, isOneOf, ms, subscriptionServesAt } from './guards.ts';
+import { isWithin, type EntityView, type MachineEvent } from './types.ts';
 import type { Owner } from '../domain/events/index.ts';
 
 const LIVE = ['initialized', 'enrolled', 'associated'];
@@ -50,12 +50,17 @@ export const credentialMachine = setup({
     }),
     notExpiredYet: ({ context, event }) => event.at < context.notAfter,
     notAfterReached: ({ context, event }) => event.at >= context.notAfter,
-    /** Remote provisioning authenticated on a live bootstrap credential of the same owner (seed 003, 11.2.1). */
+    /**
+     * Remote provisioning authenticated on a bootstrap credential of the same owner that is usable at this instant
+     * (seed 003, 11.2.1): provisioned, not ended, and inside its validity window [notBefore, notAfter)
+     * (credentialUsableAt). Found in review 26: a bootstrap credential past its notAfter, which the expiry scheduler
+     * had not marked expired yet, still authenticated a provisioning.
+     */
     bootstrapIsUsable: factGuard(({ context, event }) => {
       const d = dataOf(event, 'CredentialProvisioned');
       if (d?.method !== 'remote-provisioning') return true;
       const bootstrap = event.facts.bootstrap;
-      return d.bootstrapCredentialId !== undefined && isOneOf(bootstrap, ['enrolled', 'associated']) && sameOwner(bootstrap, context.owner);
+      return d.bootstrapCredentialId !== undefined && credentialUsableAt(bootstrap, event.at) && sameOwner(bootstrap, context.owner);
     }),
     /**
      * Seed 003, 11.2.1: "M2M service provisioning assumes the existence of an M2M service subscription". A node's
@@ -88,7 +93,12 @@ export const credentialMachine = setup({
       return id !== undefined && context.liveAssociations.includes(id);
     },
     lastAssociation: ({ context }) => context.liveAssociations.length === 1,
-    /** The successor names this credential as its predecessor and was issued for the same owner. */
+    /**
+     * The successor names this credential as its predecessor and was issued for the same owner, and takes over when
+     * the overlap ends: the end of the overlap lies within the successor's validity window [notBefore, notAfter)
+     * (found in review 26: a successor that ended before the overlap did, or started after it, was linked, and its
+     * rotation later abandoned without a word).
+     */
     successorLinked: factGuard(({ context, event }) => {
       const d = dataOf(event, 'CredentialRotationStarted');
       const successor = event.facts.successor?.context as CredentialContext | undefined;
@@ -101,7 +111,9 @@ export const credentialMachine = setup({
         sameOwner(event.facts.successor, context.owner) &&
         successor?.predecessorId === context.credentialId &&
         ms(d.overlapEndsAt) > event.at &&
-        ms(d.overlapEndsAt) <= context.notAfter
+        ms(d.overlapEndsAt) <= context.notAfter &&
+        successor !== undefined &&
+        isWithin(ms(d.overlapEndsAt), successor)
       );
     }),
     /**

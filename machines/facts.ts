@@ -1,6 +1,6 @@
 import type { DomainEvent } from '../domain/events/index.ts';
 import { streamIdOf, type EntityKind, type EntityView } from '../domain/streams.ts';
-import type { AssociationContext, CredentialContext, NodeContext } from './contexts.ts';
+import type { ApplicationContext, AssociationContext, CredentialContext, NodeContext } from './contexts.ts';
 import { isNodeServiceCredential } from './guards.ts';
 import type { FactName, Facts, FactSources } from './types.ts';
 
@@ -75,7 +75,9 @@ const factSourcesOf = (event: DomainEvent, context: unknown): FactSources => {
  * Facts named by another fact, read once it is: an association's node's subscription and factory (bootstrap)
  * credential, and the subscription of the node a service credential is provisioned into. Both stand on the
  * subscription the node is served under (seed 003, 11.2.1), not on the node's word for it, which lags a termination
- * until the cascade ends the enrolment; and the factory credential is compared by key, not only by id.
+ * until the cascade ends the enrolment; and the factory credential is compared by key, not only by id. An AE
+ * Registree's association also reads the credential its App-ID is enrolled with (seed 003, 11.2.2), which the App-ID
+ * names: its authorisation ends with that credential, ahead of the cascade that ends the enrolment.
  */
 const derivedSourcesOf = (event: DomainEvent, facts: Facts): FactSources => {
   if (event.type === 'CredentialProvisioned') {
@@ -88,6 +90,10 @@ const derivedSourcesOf = (event: DomainEvent, facts: Facts): FactSources => {
   const sources: FactSources = {};
   if (node?.subscriptionId !== undefined) sources.subscription = { kind: 'subscription', id: node.subscriptionId };
   if (node?.bootstrapCredentialId !== undefined) sources.bootstrap = { kind: 'credential', id: node.bootstrapCredentialId };
+  // An AE Registree's App-ID (read only for one) is authorised while the credential it is enrolled with stands
+  // (seed 003, 11.2.2): that credential is read too, as the App-ID names it at this decision.
+  const enrolledWith = (facts.application?.context as ApplicationContext | undefined)?.credentialId;
+  if (enrolledWith !== undefined) sources.applicationCredential = { kind: 'credential', id: enrolledWith };
   return sources;
 };
 

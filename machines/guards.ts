@@ -1,17 +1,22 @@
 import type { Registree } from '../domain/events/index.ts';
-import type { CredentialContext, NodeContext, SubscriptionContext } from './contexts.ts';
+import type { ApplicationContext, CredentialContext, NodeContext, SubscriptionContext } from './contexts.ts';
 import { isWithin, type EntityView, type MachineEvent } from './types.ts';
 
 /** Rules shared by several machines. Each is a pure predicate over the event and its facts. */
 
 /**
- * A credential may back an association only while enrolled or associated and inside its validity window:
- * never from a revoked or expired credential (seed 003, 11.3.2; SER-010).
+ * A credential may back an association (or authenticate a remote provisioning) only while enrolled or associated
+ * and inside its validity window: never from a revoked or expired credential (seed 003, 11.3.2; SER-010). Nor once
+ * the overlap of a rotation it started has ended (HLR-212): it hands over to its successor then, and the expiry
+ * scheduler's record of that (revoked as superseded, or the rotation abandoned when the node does not hold the
+ * successor, which makes it usable again) may lag; found in review 26, new associations on it were accepted until then.
  */
 export const credentialUsableAt = (view: EntityView | undefined, at: number): boolean => {
   if (view === undefined) return false;
   if (view.state !== 'enrolled' && view.state !== 'associated') return false;
-  return isWithin(at, view.context as unknown as CredentialContext);
+  const credential = view.context as unknown as CredentialContext;
+  if (credential.overlapEndsAt !== undefined && at >= credential.overlapEndsAt) return false;
+  return isWithin(at, credential);
 };
 
 export const isOneOf = (view: EntityView | undefined, states: readonly string[]): boolean =>
@@ -35,6 +40,30 @@ export const registreeHeldByNode = (node: EntityView | undefined, registree: Reg
 /** Seed 003, 11.2.2: an AE Registree acts under an enrolled App-ID; a CSE Registree needs no application. */
 export const registreeApplicationEnrolled = (application: EntityView | undefined, registree: Registree): boolean =>
   registree.kind === 'cse' || isOneOf(application, ['enrolled', 'associated']);
+
+/**
+ * Seed 003, 11.2.2: an App-ID's authorisation ends with the credential it is enrolled with, so an AE Registree acts
+ * under it only while that credential stands at `at`: the one the App-ID names, not ended (the states its enrolment
+ * accepts: issued, provisioned or associated) and inside its validity window [notBefore, notAfter). Not only once
+ * the expiry scheduler records its end and the cascade ends the enrolment (found in review 26: an AE association
+ * was configured under an App-ID whose credential had passed its notAfter). A CSE Registree needs no application.
+ */
+export const registreeApplicationCredentialStands = (
+  application: EntityView | undefined,
+  credential: EntityView | undefined,
+  registree: Registree,
+  at: number,
+): boolean => {
+  if (registree.kind === 'cse') return true;
+  const enrolledWith = (application?.context as ApplicationContext | undefined)?.credentialId;
+  const c = credential?.context as CredentialContext | undefined;
+  return (
+    enrolledWith !== undefined &&
+    c?.credentialId === enrolledWith &&
+    isOneOf(credential, ['initialized', 'enrolled', 'associated']) &&
+    isWithin(at, c)
+  );
+};
 
 /**
  * Whether putting this credential into its node is M2M service provisioning (seed 003, 11.2.1), which assumes a

@@ -14,7 +14,9 @@ export type FactName =
   | 'predecessor'
   | 'successor'
   /** The successor a credential's earlier rotation named, when it is rotated again (credential.machine.ts). */
-  | 'previousSuccessor';
+  | 'previousSuccessor'
+  /** The credential an AE Registree's App-ID is enrolled with, named by the App-ID (association.machine.ts). */
+  | 'applicationCredential';
 export type Facts = Partial<Record<FactName, EntityView | undefined>>;
 
 /**

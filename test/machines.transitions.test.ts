@@ -15,6 +15,10 @@ const at = (days: number) => T + days * DAY;
 const view = (state: string, context: Record<string, unknown> = {}) => ({ state, context });
 const usableCredential = view('enrolled', { notBefore: at(0), notAfter: at(100), credentialId: 'c', owner: { kind: 'node', id: 'n' }, liveAssociations: [] });
 const activeSubscription = view('active', { notBefore: at(0), notAfter: at(365) });
+/** An App-ID's credential inside its window, and an App-ID in `state` enrolled with it (seed 003, 11.2.2). */
+const appCredential = (state = 'enrolled', context: Record<string, unknown> = {}) =>
+  view(state, { credentialId: 'ac', purpose: 'application', owner: { kind: 'app', id: 'Rapp' }, notBefore: at(0), notAfter: at(100), liveAssociations: [], ...context });
+const appEnrolledWith = (state = 'enrolled') => view(state, { appId: 'Rapp', credentialId: 'ac', liveInstances: [] });
 /** An association's node enrolled, and the subscription the node is served under (seed 003, 11.2.1). */
 const servedNode = { node: view('enrolled', { cseId: '/n' }), subscription: activeSubscription };
 
@@ -40,14 +44,14 @@ const SAMPLES: Record<EventType, MachineEvent> = {
   CredentialAssociated: e('CredentialAssociated', { credentialId: 'c', associationId: 'a1' }),
   CredentialAssociationReleased: e('CredentialAssociationReleased', { credentialId: 'c', associationId: 'a1' }),
   CredentialRotationStarted: e('CredentialRotationStarted', { credentialId: 'c', successorId: 'c2', overlapEndsAt: iso(20) }, 10, {
-    successor: view('initialized', { predecessorId: 'c', owner: { kind: 'node', id: 'n' } }),
+    successor: view('initialized', { predecessorId: 'c', owner: { kind: 'node', id: 'n' }, notBefore: at(0), notAfter: at(100) }),
   }),
   CredentialRotationAbandoned: e('CredentialRotationAbandoned', { credentialId: 'c', successorId: 'c2' }, 20, { successor: view('initialized') }),
   CredentialExpired: e('CredentialExpired', { credentialId: 'c' }, 100),
   CredentialRevoked: e('CredentialRevoked', { credentialId: 'c', reason: 'keyCompromise' }),
   ApplicationRegistered: e('ApplicationRegistered', { appId: 'Rapp', name: 'billing', provider: 'acme' }),
   ApplicationEnrolled: e('ApplicationEnrolled', { appId: 'Rapp', credentialId: 'c' }, 10, {
-    credential: view('enrolled', { purpose: 'application', owner: { kind: 'app', id: 'Rapp' } }),
+    credential: view('enrolled', { purpose: 'application', owner: { kind: 'app', id: 'Rapp' }, notBefore: at(0), notAfter: at(100) }),
   }),
   ApplicationInstanceAssociated: e('ApplicationInstanceAssociated', { appId: 'Rapp', aeId: 'Cae1', associationId: 'a1' }),
   ApplicationInstanceReleased: e('ApplicationInstanceReleased', { appId: 'Rapp', associationId: 'a1' }),
@@ -228,12 +232,30 @@ const RULES: [string, EntityKind, string, MachineEvent, string][] = [
   ['AE association whose App-ID is not enrolled', 'association', 'absent',
     e('AssociationConfigured', { associationId: 'a', nodeId: 'n', credentialId: 'c', registree: { kind: 'ae', id: 'Cae', appId: 'Rapp' }, registrarCseId: '/in' },
       10, { credential: usableCredential, node: view('enrolled'), subscription: activeSubscription, application: view('revoked') }), 'applicationEnrolled'],
+  ['AE association whose App-ID\'s credential reached its notAfter, not marked expired yet (11.2.2)', 'association', 'absent',
+    e('AssociationConfigured', { associationId: 'a', nodeId: 'n', credentialId: 'c', registree: { kind: 'ae', id: 'Cae', appId: 'Rapp' }, registrarCseId: '/in' },
+      10, { credential: usableCredential, ...servedNode, application: appEnrolledWith(), applicationCredential: appCredential('enrolled', { notAfter: at(10) }) }),
+    'applicationCredentialStands'],
+  ['AE association whose App-ID\'s credential is not valid yet (11.2.2)', 'association', 'absent',
+    e('AssociationConfigured', { associationId: 'a', nodeId: 'n', credentialId: 'c', registree: { kind: 'ae', id: 'Cae', appId: 'Rapp' }, registrarCseId: '/in' },
+      10, { credential: usableCredential, ...servedNode, application: appEnrolledWith(), applicationCredential: appCredential('enrolled', { notBefore: at(11) }) }),
+    'applicationCredentialStands'],
+  ['AE association whose App-ID\'s credential was revoked, before the cascade ended the enrolment (11.2.2)', 'association', 'absent',
+    e('AssociationConfigured', { associationId: 'a', nodeId: 'n', credentialId: 'c', registree: { kind: 'ae', id: 'Cae', appId: 'Rapp' }, registrarCseId: '/in' },
+      10, { credential: usableCredential, ...servedNode, application: appEnrolledWith(), applicationCredential: appCredential('revoked') }),
+    'applicationCredentialStands'],
+  ['AE association judged on a credential other than the one its App-ID is enrolled with', 'association', 'absent',
+    e('AssociationConfigured', { associationId: 'a', nodeId: 'n', credentialId: 'c', registree: { kind: 'ae', id: 'Cae', appId: 'Rapp' }, registrarCseId: '/in' },
+      10, { credential: usableCredential, ...servedNode, application: appEnrolledWith(), applicationCredential: appCredential('enrolled', { credentialId: 'other' }) }),
+    'applicationCredentialStands'],
   ['association lifetime equal to the credential remaining lifetime (11.3.2)', 'association', 'initialized',
     e('AssociationEstablished', { associationId: 'a', expiresAt: iso(100) }, 10, { credential: usableCredential, ...servedNode }), 'lifetimeShorterThanCredential'],
   ['association lifetime beyond the credential (11.3.2)', 'association', 'initialized',
     e('AssociationEstablished', { associationId: 'a', expiresAt: iso(101) }, 10, { credential: usableCredential, ...servedNode }), 'lifetimeShorterThanCredential'],
   ['association expiring in the past', 'association', 'initialized',
     e('AssociationEstablished', { associationId: 'a', expiresAt: iso(5) }, 10, { credential: usableCredential, ...servedNode }), 'lifetimeShorterThanCredential'],
+  ['association on a credential whose rotation\'s overlap ended, not revoked as superseded yet (HLR-212)', 'association', 'absent',
+    { ...SAMPLES.AssociationConfigured, facts: { ...SAMPLES.AssociationConfigured.facts, credential: view('enrolled', { ...usableCredential.context, successorId: 'c2', overlapEndsAt: at(10) }) } }, 'credentialUsable'],
   ['association establishment after its credential was revoked', 'association', 'initialized',
     { ...SAMPLES.AssociationEstablished, facts: { credential: view('revoked', usableCredential.context) } }, 'credentialUsable'],
   ['association expiry before its expiresAt', 'association', 'associated', { ...SAMPLES.AssociationExpired, at: at(39) }, 'expiryReached'],
@@ -275,17 +297,32 @@ const RULES: [string, EntityKind, string, MachineEvent, string][] = [
     { ...SAMPLES.AssociationEstablished, facts: { ...SAMPLES.AssociationEstablished.facts, credential: view('enrolled', { ...usableCredential.context, fingerprint: `sha256:${'f'.repeat(64)}` }), bootstrap: view('revoked', { purpose: 'bootstrap', fingerprint: `sha256:${'f'.repeat(64)}` }) } }, 'credentialNotBootstrap'],
   ['association with another node\'s credential', 'association', 'absent',
     { ...SAMPLES.AssociationConfigured, facts: { credential: view('enrolled', { ...usableCredential.context, owner: { kind: 'node', id: 'other' } }), node: view('enrolled'), subscription: activeSubscription } }, 'credentialBelongsToRegistree'],
+  ['remote provisioning on a bootstrap credential at its notAfter, not marked expired yet (11.2.1)', 'credential', 'initialized',
+    e('CredentialProvisioned', { credentialId: 'c', method: 'remote-provisioning', bootstrapCredentialId: 'b' }, 10,
+      { bootstrap: view('enrolled', { owner: { kind: 'node', id: 'n' }, notBefore: at(0), notAfter: at(10) }) }), 'bootstrapIsUsable'],
   ['remote provisioning on another node\'s bootstrap credential', 'credential', 'initialized',
     e('CredentialProvisioned', { credentialId: 'c', method: 'remote-provisioning', bootstrapCredentialId: 'b' }, 10, { bootstrap: view('enrolled', { owner: { kind: 'node', id: 'other' } }) }), 'bootstrapIsUsable'],
   ['rotation to a successor owned by someone else', 'credential', 'enrolled',
     { ...SAMPLES.CredentialRotationStarted, facts: { successor: view('initialized', { predecessorId: 'c', owner: { kind: 'node', id: 'other' } }) } }, 'successorLinked'],
   ['rotation to a revoked successor', 'credential', 'enrolled',
     { ...SAMPLES.CredentialRotationStarted, facts: { successor: view('revoked', { predecessorId: 'c', owner: { kind: 'node', id: 'n' } }) } }, 'successorLinked'],
+  ['rotation to a successor that ends before the overlap does (HLR-212)', 'credential', 'enrolled',
+    { ...SAMPLES.CredentialRotationStarted, facts: { successor: view('initialized', { predecessorId: 'c', owner: { kind: 'node', id: 'n' }, notBefore: at(0), notAfter: at(15) }) } }, 'successorLinked'],
+  ['rotation whose overlap ends at the successor\'s notAfter (HLR-212)', 'credential', 'enrolled',
+    { ...SAMPLES.CredentialRotationStarted, facts: { successor: view('initialized', { predecessorId: 'c', owner: { kind: 'node', id: 'n' }, notBefore: at(0), notAfter: at(20) }) } }, 'successorLinked'],
+  ['rotation to a successor valid only after the overlap ends (HLR-212)', 'credential', 'enrolled',
+    { ...SAMPLES.CredentialRotationStarted, facts: { successor: view('initialized', { predecessorId: 'c', owner: { kind: 'node', id: 'n' }, notBefore: at(21), notAfter: at(100) }) } }, 'successorLinked'],
   ['rotation to a successor that does not name this credential', 'credential', 'enrolled',
     { ...SAMPLES.CredentialRotationStarted, facts: { successor: view('initialized', { predecessorId: 'other' }) } }, 'successorLinked'],
   ['abandoning a rotation the credential never started', 'credential', 'enrolled', SAMPLES.CredentialRotationAbandoned, 'rotationAbandonable'],
   ['App-ID enrolment with a credential of another application', 'application', 'initialized',
     { ...SAMPLES.ApplicationEnrolled, facts: { credential: view('enrolled', { purpose: 'application', owner: { kind: 'app', id: 'Rother' } }) } }, 'credentialIsForThisApp'],
+  ['App-ID enrolment with a credential at its notAfter, not marked expired yet (11.2.2)', 'application', 'initialized',
+    e('ApplicationEnrolled', { appId: 'Rapp', credentialId: 'c' }, 100, { credential: view('enrolled', { purpose: 'application', owner: { kind: 'app', id: 'Rapp' }, notBefore: at(0), notAfter: at(100) }) }),
+    'credentialWithinItsWindow'],
+  ['App-ID enrolment with a credential not valid yet (11.2.2)', 'application', 'initialized',
+    e('ApplicationEnrolled', { appId: 'Rapp', credentialId: 'c' }, 10, { credential: view('initialized', { purpose: 'application', owner: { kind: 'app', id: 'Rapp' }, notBefore: at(11), notAfter: at(100) }) }),
+    'credentialWithinItsWindow'],
   ['moving an App-ID onto a credential of another application', 'application', 'enrolled',
     e('ApplicationEnrolled', { appId: 'Rapp', credentialId: 'c2' }, 10, { credential: view('enrolled', { purpose: 'application', owner: { kind: 'app', id: 'Rother' }, notBefore: at(0), notAfter: at(100) }) }),
     'credentialIsForThisApp'],
@@ -327,7 +364,7 @@ const RULES: [string, EntityKind, string, MachineEvent, string][] = [
     { ...SAMPLES.CredentialProvisioned, at: at(30), facts: { owner: view('enrolled', { subscriptionId: 's' }), subscription: view('active', { notBefore: at(0), notAfter: at(30) }) } }, 'subscriptionServes'],
   ["remote provisioning of a node's service credential after its subscription was terminated (11.2.1)", 'credential', 'initialized',
     e('CredentialProvisioned', { credentialId: 'c', method: 'remote-provisioning', bootstrapCredentialId: 'b' }, 10, {
-      bootstrap: view('enrolled', { owner: { kind: 'node', id: 'n' } }), owner: view('enrolled', { subscriptionId: 's' }), subscription: view('revoked', activeSubscription.context),
+      bootstrap: view('enrolled', { owner: { kind: 'node', id: 'n' }, notBefore: at(0), notAfter: at(100) }), owner: view('enrolled', { subscriptionId: 's' }), subscription: view('revoked', activeSubscription.context),
     }), 'subscriptionServes'],
 ];
 
@@ -345,17 +382,25 @@ describe('guards name the rule that refuses', () => {
 
   it('an AE handshake is refused once its App-ID is no longer enrolled (11.2.2), and recorded while it is', () => {
     const configured = e('AssociationConfigured', { associationId: 'a', nodeId: 'n', credentialId: 'c', registree: { kind: 'ae', id: 'Cae', appId: 'Rapp' }, registrarCseId: '/in' },
-      10, { credential: usableCredential, ...servedNode, application: view('enrolled') });
+      10, { credential: usableCredential, ...servedNode, application: appEnrolledWith(), applicationCredential: appCredential() });
     const initialized = evaluate('association', initialSnapshot('association', 'x'), configured);
     if (!initialized.ok) throw new Error(`configuration refused: ${initialized.rule}`);
+    const established = (facts: Facts) => evaluate('association', initialized.snapshot, { ...SAMPLES.AssociationEstablished, facts: { ...SAMPLES.AssociationEstablished.facts, ...facts } });
     for (const state of ['revoked', 'initialized']) {
-      const verdict = evaluate('association', initialized.snapshot, { ...SAMPLES.AssociationEstablished, facts: { ...SAMPLES.AssociationEstablished.facts, application: view(state) } });
+      const verdict = established({ application: view(state), applicationCredential: appCredential() });
       expect(verdict.ok === false && verdict.rule, state).toBe('applicationEnrolled');
     }
     for (const state of ['enrolled', 'associated']) {
-      const verdict = evaluate('association', initialized.snapshot, { ...SAMPLES.AssociationEstablished, facts: { ...SAMPLES.AssociationEstablished.facts, application: view(state) } });
+      const verdict = established({ application: appEnrolledWith(state), applicationCredential: appCredential() });
       expect(verdict.ok && stateOf(verdict.snapshot), state).toBe('associated');
     }
+    // Review 26: nor once the App-ID's credential ended, by time or otherwise, before the cascade ended its enrolment.
+    for (const credential of [appCredential('enrolled', { notAfter: at(10) }), appCredential('expired'), appCredential('revoked'), undefined]) {
+      const verdict = established({ application: appEnrolledWith(), applicationCredential: credential });
+      expect(verdict.ok === false && verdict.rule, JSON.stringify(credential)).toBe('applicationCredentialStands');
+    }
+    // An App-ID credential issued and never provisioned stands as its enrolment does (credentialIsForThisApp).
+    expect(established({ application: appEnrolledWith(), applicationCredential: appCredential('initialized') }).ok).toBe(true);
   });
 
   it('a CSE handshake is recorded under the CSE-ID its node holds now, whatever it held before (a CSE-ID moved between nodes, RS-01)', () => {
