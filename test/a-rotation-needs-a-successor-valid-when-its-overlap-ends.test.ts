@@ -1,10 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';
-import { command } from '../domain/commands/index.ts';
 import { replayAll, replayEntity } from '../projections/replay/index.ts';
 import { forge } from './replay.fixtures.ts';
-import { at, cmd, footprint, operator, rejection, T0 } from './support/fleet.ts';
+import { at, cmd, footprint, rejection, T0 } from './support/fleet.ts';
 
 /*
  * HLR-212, found in adversarial review 26: a rotation hands over to its successor when the overlap ends, yet one whose
@@ -18,9 +17,6 @@ afterEach(async () => {
   await credence?.close();
   credence = undefined;
 });
-
-const rotate = (overlapEndsAt: string) =>
-  command('startCredentialRotation', { credentialId: 'cred-1', successorId: 'cred-2', overlapEndsAt }, { actor: operator });
 
 /** meter-1 enrolled; cred-1 (to at(90)) provisioned; cred-2, its successor valid from `notBefore` to `notAfter`, provisioned. */
 const open = async (notAfter: string, notBefore = T0) => {
@@ -36,7 +32,7 @@ const open = async (notAfter: string, notBefore = T0) => {
 
 const refused = async (c: Credence, overlapEndsAt: string) => {
   const before = await footprint(c.store);
-  const error = await rejection(c.engine.execute(rotate(overlapEndsAt)));
+  const error = await rejection(c.engine.execute(cmd.startCredentialRotation(overlapEndsAt)));
   expect(error.problem).toMatchObject({ code: 'illegal_transition', state: 'enrolled', attempted: 'CredentialRotationStarted', rule: 'successorLinked' });
   expect(await footprint(c.store)).toEqual(before);
   expect((await c.engine.entity('credential', 'cred-1')).snapshot.context.successorId).toBeUndefined();
@@ -60,7 +56,7 @@ describe('a rotation needs a successor valid when its overlap ends (HLR-212)', (
 
   it('starts one whose overlap ends inside the successor\'s window, the bounds included as [notBefore, notAfter)', async () => {
     const { c } = await open(at(60), at(30));
-    await c.engine.execute(rotate(at(30)));
+    await c.engine.execute(cmd.startCredentialRotation(at(30)));
     expect((await c.engine.entity('credential', 'cred-1')).snapshot.context).toMatchObject({ successorId: 'cred-2', overlapEndsAt: Date.parse(at(30)) });
     expect((await replayAll(c.store)).findings).toEqual([]);
   });

@@ -1,10 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';
-import { command } from '../domain/commands/index.ts';
 import { replayAll, replayEntity } from '../projections/replay/index.ts';
 import { forge } from './replay.fixtures.ts';
-import { at, cmd, footprint, operator, rejection, T0 } from './support/fleet.ts';
+import { at, cmd, footprint, rejection, T0 } from './support/fleet.ts';
 
 /*
  * HLR-212, found in adversarial review 26: a rotation hands over to its successor when its overlap ends, yet new
@@ -20,9 +19,6 @@ afterEach(async () => {
   credence = undefined;
 });
 
-const rotate = (overlapEndsAt: string) =>
-  command('startCredentialRotation', { credentialId: 'cred-1', successorId: 'cred-2', overlapEndsAt }, { actor: operator });
-
 /** meter-1 enrolled; cred-1 (to at(90)) provisioned; cred-2 its successor (to at(90)), provisioned when `held`; a rotation to at(5). */
 const open = async (held = true) => {
   const clock = new FakeClock(T0);
@@ -32,7 +28,7 @@ const open = async (held = true) => {
   }
   await c.engine.execute(cmd.issueCredential('cred-2', 'meter-1', at(90), { predecessorId: 'cred-1' }));
   if (held) await c.engine.execute(cmd.provisionCredential('cred-2'));
-  await c.engine.execute(rotate(at(5)));
+  await c.engine.execute(cmd.startCredentialRotation(at(5)));
   await c.settle();
   return { c, clock };
 };

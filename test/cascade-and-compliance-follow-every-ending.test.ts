@@ -61,7 +61,7 @@ describe('the cascade and the compliance read model follow every ending', () => 
     for (const x of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential('cred-1'), cmd.provisionCredential('cred-1'), cmd.issueCredential('cred-2', 'meter-1', at(90), { predecessorId: 'cred-1' }), cmd.provisionCredential('cred-2')]) {
       await c.engine.execute(x);
     }
-    await c.engine.execute(command('startCredentialRotation', { credentialId: 'cred-1', successorId: 'cred-2', overlapEndsAt: at(5) }, { actor: operator }));
+    await c.engine.execute(cmd.startCredentialRotation(at(5)));
     await c.settle();
     ms = Date.parse(at(5)) + 1_000;
     stepBack = true;

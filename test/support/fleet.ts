@@ -78,6 +78,8 @@ export const cmd = {
     command('revokeCredential', { credentialId, reason }, { actor: operator }),
   revokeAssociation: (associationId = 'sa-1', reason = 'keyCompromise') =>
     command('revokeAssociation', { associationId, reason }, { actor: operator }),
+  startCredentialRotation: (overlapEndsAt: string, credentialId = 'cred-1', successorId = 'cred-2') =>
+    command('startCredentialRotation', { credentialId, successorId, overlapEndsAt }, { actor: operator }),
 };
 
 /** Runs the usual path up to an established association sa-1 on cred-1 of meter-1. */
