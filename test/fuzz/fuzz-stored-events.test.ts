@@ -38,7 +38,9 @@ const streamId = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom('subscription-sub-1', 'node-meter-1', 'credential-cred-1', 'association-sa-1') },
   { weight: 2, arbitrary: fc.constantFrom('node-meter-9', 'credential-cred-9', 'application-Rapp-1', `pseudonym-p-${'c'.repeat(26)}`, 'association-sa-2') },
   { weight: 1, arbitrary: fc.constantFrom('other-x', '$et-credential', 'credential-', 'Node-meter-1', 'node', '💥-1', 'credential-../x', 'x'.repeat(300)) },
-  { weight: 1, arbitrary: unicodeString.filter((s) => s.length > 0) },
+  // Well-formed: the store refuses an id with a lone surrogate at the append (it would not read back as written:
+  // test/sqlite-store-refuses-ids-that-would-not-read-back.test.ts), so no such row can be appended past the engine.
+  { weight: 1, arbitrary: unicodeString.filter((s) => s.length > 0 && !/\p{Surrogate}/u.test(s)) },
 );
 
 const eventType = fc.oneof(
