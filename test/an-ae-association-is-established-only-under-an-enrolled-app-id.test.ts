@@ -66,6 +66,42 @@ describe('an AE association is established only under an enrolled App-ID (seed 0
   });
 });
 
+describe("an AE's handshake is refused at its hello once its App-ID's credential passed its notAfter (review 26)", () => {
+  // Before, the Registrar checked only that the App-ID was enrolled: the handshake ran to its finish and was refused
+  // only when it was recorded (409, applicationCredentialStands), the scheduler and the cascade not having caught up.
+  let world: DeviceServiceWorld;
+  let sim: SimulatedDevice;
+  afterAll(() => world?.close());
+
+  it('answers the hello with a decoy and tells the holder at its finish, recording nothing', async () => {
+    world = await deviceServiceWorld();
+    sim = await world.enrolledDevice('zz-d', 'ed25519');
+    await provisionOverHttp(httpDeviceTransport(world.service.url), sim.device, { credentialId: 'zz-d-svc', kind: 'ed25519', enrolmentFunction: sim.state.pinned.enrolmentFunction });
+    const now = Date.now();
+    await operatorCommand(world.operator, 'registerApplication', { appId: APP, name: 'billing', provider: 'City Utilities' });
+    await operatorCommand(world.operator, 'issueCredential', {
+      ...cmd.issueCredential('zz-d-app-cred', APP, new Date(now + 3_000).toISOString(), { purpose: 'application', owner: { kind: 'app', id: APP } }).data,
+      notBefore: new Date(now - 60_000).toISOString(),
+    });
+    await operatorCommand(world.operator, 'provisionCredential', { credentialId: 'zz-d-app-cred', method: 'pre-provisioning' });
+    await operatorCommand(world.operator, 'enrolApplication', { appId: APP, credentialId: 'zz-d-app-cred' });
+    await operatorCommand(world.operator, 'configureAssociation', {
+      associationId: 'zz-d-ae-sa', nodeId: 'zz-d', credentialId: 'zz-d-svc', registree: { kind: 'ae', id: AE, appId: APP }, registrarCseId: sim.state.pinned.registrar.id,
+    });
+    // The expiry scheduler and the cascade lag: the App-ID stays enrolled past its credential's notAfter.
+    await world.service.service.context.live.stop();
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, now + 3_100 - Date.now())));
+    const before = await world.head();
+    await expect(
+      associateOverHttp(httpDeviceTransport(world.service.url), sim.device, {
+        associationId: 'zz-d-ae-sa', credentialId: 'zz-d-svc', lifetimeSeconds: 600, registreeId: AE, registrar: sim.state.pinned.registrar,
+      }),
+    ).rejects.toMatchObject({ problem: expect.objectContaining({ step: 'association.finish', reason: 'unknown_credential' }) });
+    expect(ownStreams(await world.streamsWrittenSince(before))).toEqual([]);
+    expect(String((await world.service.service.context.credence.engine.entity('association', 'zz-d-ae-sa')).snapshot.value)).toBe('initialized');
+  }, 120_000);
+});
+
 describe('the association machine decides it at establishment, for every caller', () => {
   it('refuses establishAssociation of an AE whose App-ID was revoked (rule applicationEnrolled), writing nothing', async () => {
     const { store, engine } = fixture();

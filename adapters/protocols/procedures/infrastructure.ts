@@ -4,7 +4,8 @@ import { toBase64url } from '../../../domain/crypto/index.ts';
 import type { Actor } from '../../../domain/metadata.ts';
 import { parseStreamId, streamIdOf } from '../../../domain/streams.ts';
 import { viewOf, type AssociationContext, type CredentialContext } from '../../../machines/index.ts';
-import { registreeApplicationEnrolled, registreeHeldByNode } from '../../../machines/guards.ts';
+import type { ApplicationContext } from '../../../machines/contexts.ts';
+import { registreeApplicationCredentialStands, registreeApplicationEnrolled, registreeHeldByNode } from '../../../machines/guards.ts';
 import type { Engine } from '../../engine/index.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import { EnrolmentFunction, type CertificateIssuance } from '../enrolment/index.ts';
@@ -198,8 +199,13 @@ export class Infrastructure {
     // Seed 003, 11.2.2 (applicationEnrolled): an AE's App-ID still enrolled (found in review: a handshake completed for
     // an App-ID the operator had revoked, the cascade not having revoked the association yet).
     if (c.registree.kind === 'ae') {
-      const application = await this.o.engine.entity('application', c.registree.appId);
-      if (!registreeApplicationEnrolled(viewOf(application.snapshot), c.registree)) return undefined;
+      const application = viewOf((await this.o.engine.entity('application', c.registree.appId)).snapshot);
+      if (!registreeApplicationEnrolled(application, c.registree)) return undefined;
+      // And the credential it is enrolled with stands now (applicationCredentialStands, 11.2.2): found in review 26, a
+      // handshake under an App-ID whose credential had passed its notAfter ran to its finish, refused only there.
+      const enrolledWith = (application.context as unknown as ApplicationContext | undefined)?.credentialId;
+      const credential = enrolledWith === undefined ? undefined : viewOf((await this.o.engine.entity('credential', enrolledWith)).snapshot);
+      if (!registreeApplicationCredentialStands(application, credential, c.registree, this.o.engine.clock.now().getTime())) return undefined;
     }
     return this.#credentialById(c.credentialId, fingerprint);
   }
