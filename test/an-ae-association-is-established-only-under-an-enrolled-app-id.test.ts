@@ -18,28 +18,37 @@ const APP = 'Rbilling';
 const AE = 'Cbilling-zz-c';
 const ownStreams = (streams: string[]) => streams.filter((s) => !s.startsWith('pseudonym-'));
 
+/**
+ * A service with device `nodeId` provisioned (`<nodeId>-svc`), App-ID APP enrolled with `<nodeId>-app-cred`, valid
+ * from a minute ago for `validForMs`, and the AE associations `associationIds` configured, waiting for their handshake.
+ */
+const aeWorld = async (nodeId: string, validForMs: number, associationIds: readonly string[]) => {
+  const world = await deviceServiceWorld();
+  const sim = await world.enrolledDevice(nodeId, 'ed25519');
+  await provisionOverHttp(httpDeviceTransport(world.service.url), sim.device, { credentialId: `${nodeId}-svc`, kind: 'ed25519', enrolmentFunction: sim.state.pinned.enrolmentFunction });
+  const now = Date.now();
+  await operatorCommand(world.operator, 'registerApplication', { appId: APP, name: 'billing', provider: 'City Utilities' });
+  await operatorCommand(world.operator, 'issueCredential', {
+    ...cmd.issueCredential(`${nodeId}-app-cred`, APP, new Date(now + validForMs).toISOString(), { purpose: 'application', owner: { kind: 'app', id: APP } }).data,
+    notBefore: new Date(now - 60_000).toISOString(),
+  });
+  await operatorCommand(world.operator, 'provisionCredential', { credentialId: `${nodeId}-app-cred`, method: 'pre-provisioning' });
+  await operatorCommand(world.operator, 'enrolApplication', { appId: APP, credentialId: `${nodeId}-app-cred` });
+  for (const associationId of associationIds) {
+    await operatorCommand(world.operator, 'configureAssociation', {
+      associationId, nodeId, credentialId: `${nodeId}-svc`, registree: { kind: 'ae', id: AE, appId: APP }, registrarCseId: sim.state.pinned.registrar.id,
+    });
+  }
+  return { world, sim, appCredentialNotAfter: now + validForMs };
+};
+
 describe('an AE association is established only under an enrolled App-ID (seed 003 11.2.2)', () => {
   let world: DeviceServiceWorld;
   let sim: SimulatedDevice;
   const stateOf = async (associationId: string) => String((await world.service.service.context.credence.engine.entity('association', associationId)).snapshot.value);
 
   beforeAll(async () => {
-    world = await deviceServiceWorld();
-    sim = await world.enrolledDevice('zz-c', 'ed25519');
-    await provisionOverHttp(httpDeviceTransport(world.service.url), sim.device, { credentialId: 'zz-c-svc', kind: 'ed25519', enrolmentFunction: sim.state.pinned.enrolmentFunction });
-    const now = Date.now();
-    await operatorCommand(world.operator, 'registerApplication', { appId: APP, name: 'billing', provider: 'City Utilities' });
-    await operatorCommand(world.operator, 'issueCredential', {
-      ...cmd.issueCredential('zz-app-cred', APP, new Date(now + 86_400_000).toISOString(), { purpose: 'application', owner: { kind: 'app', id: APP } }).data,
-      notBefore: new Date(now - 60_000).toISOString(),
-    });
-    await operatorCommand(world.operator, 'provisionCredential', { credentialId: 'zz-app-cred', method: 'pre-provisioning' });
-    await operatorCommand(world.operator, 'enrolApplication', { appId: APP, credentialId: 'zz-app-cred' });
-    for (const associationId of ['zz-c-ae-sa', 'zz-c-ae-sa-ok']) {
-      await operatorCommand(world.operator, 'configureAssociation', {
-        associationId, nodeId: 'zz-c', credentialId: 'zz-c-svc', registree: { kind: 'ae', id: AE, appId: APP }, registrarCseId: sim.state.pinned.registrar.id,
-      });
-    }
+    ({ world, sim } = await aeWorld('zz-c', 86_400_000, ['zz-c-ae-sa', 'zz-c-ae-sa-ok']));
   }, 120_000);
   afterAll(() => world?.close());
 
@@ -74,23 +83,11 @@ describe("an AE's handshake is refused at its hello once its App-ID's credential
   afterAll(() => world?.close());
 
   it('answers the hello with a decoy and tells the holder at its finish, recording nothing', async () => {
-    world = await deviceServiceWorld();
-    sim = await world.enrolledDevice('zz-d', 'ed25519');
-    await provisionOverHttp(httpDeviceTransport(world.service.url), sim.device, { credentialId: 'zz-d-svc', kind: 'ed25519', enrolmentFunction: sim.state.pinned.enrolmentFunction });
-    const now = Date.now();
-    await operatorCommand(world.operator, 'registerApplication', { appId: APP, name: 'billing', provider: 'City Utilities' });
-    await operatorCommand(world.operator, 'issueCredential', {
-      ...cmd.issueCredential('zz-d-app-cred', APP, new Date(now + 3_000).toISOString(), { purpose: 'application', owner: { kind: 'app', id: APP } }).data,
-      notBefore: new Date(now - 60_000).toISOString(),
-    });
-    await operatorCommand(world.operator, 'provisionCredential', { credentialId: 'zz-d-app-cred', method: 'pre-provisioning' });
-    await operatorCommand(world.operator, 'enrolApplication', { appId: APP, credentialId: 'zz-d-app-cred' });
-    await operatorCommand(world.operator, 'configureAssociation', {
-      associationId: 'zz-d-ae-sa', nodeId: 'zz-d', credentialId: 'zz-d-svc', registree: { kind: 'ae', id: AE, appId: APP }, registrarCseId: sim.state.pinned.registrar.id,
-    });
+    let notAfter: number;
+    ({ world, sim, appCredentialNotAfter: notAfter } = await aeWorld('zz-d', 3_000, ['zz-d-ae-sa']));
     // The expiry scheduler and the cascade lag: the App-ID stays enrolled past its credential's notAfter.
     await world.service.service.context.live.stop();
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, now + 3_100 - Date.now())));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, notAfter + 100 - Date.now())));
     const before = await world.head();
     await expect(
       associateOverHttp(httpDeviceTransport(world.service.url), sim.device, {

@@ -1,11 +1,11 @@
-import { chmodSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, lstatSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { CheckpointFile } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
 import { verifyFleet } from '../adapters/replay-workers/verify-fleet.ts';
 import { establishOne, fixture } from './support/fleet.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
  * The replay checkpoint was written to `replay-checkpoint.json.<pid>.tmp` with a plain write (O_TRUNC, following
@@ -15,14 +15,10 @@ import { establishOne, fixture } from './support/fleet.ts';
  * the same on every run. It is now written as every other single-file state of the data folder is.
  */
 describe('the replay checkpoint is written privately, never through a planted link', () => {
-  const roots: string[] = [];
-  afterEach(() => {
-    for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
-  });
+  const folder = temporaryFolders('credence-checkpoint-link-');
 
   it('leaves a file linked at the old temp name alone, writes a regular file of mode 0600, and reads it back', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'credence-checkpoint-link-'));
-    roots.push(root);
+    const root = folder();
     const dir = join(root, 'data');
     const store = openSqliteStoreInDir(dir);
     try {

@@ -1,13 +1,12 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SqliteEventStore } from '../adapters/driven/store/index.ts';
 import { GroupCommitter } from '../adapters/driven/store/sqlite/group-commit.ts';
 import { isCredenceError } from '../domain/errors.ts';
 import { ExpectedRevision } from '../domain/ports/index.ts';
 import { newEvent } from './store-conformance/helpers.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
  * Review 23, F1: one append that made SQLite answer SQLITE_FULL rolled back the whole group's transaction, and every
@@ -15,15 +14,11 @@ import { newEvent } from './store-conformance/helpers.ts';
  * refused, with the store's typed `store_unavailable` (`full`) naming SQLITE_FULL, and writes nothing; the others
  * are committed without it. A COMMIT that finds no room is tried again in halves, down to single appends.
  */
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+const folder = temporaryFolders('credence-full-');
 
 /** A store with 20 events and room for a few small appends only (`max_page_count`, which SQLite answers SQLITE_FULL). */
 const nearlyFull = async (): Promise<{ store: SqliteEventStore; db: Database.Database }> => {
-  const dir = mkdtempSync(join(tmpdir(), 'credence-full-'));
-  dirs.push(dir);
+  const dir = folder();
   const db = new Database(join(dir, 'events.db'));
   const store = new SqliteEventStore(db);
   for (let i = 0; i < 20; i++) {

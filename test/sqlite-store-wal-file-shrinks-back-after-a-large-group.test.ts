@@ -1,11 +1,11 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { ExpectedRevision } from '../domain/ports/index.ts';
 import { newEvent } from './store-conformance/helpers.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
  * Review 23, F4: the event store's writer set no journal_size_limit, so after one large group the -wal file kept its
@@ -13,15 +13,11 @@ import { newEvent } from './store-conformance/helpers.ts';
  * frame. It is now cut back to 32 MiB (the writer's own checkpoint bound) when the WAL starts over.
  */
 const LIMIT = 32 * 1024 * 1024;
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+const folder = temporaryFolders('credence-wal-limit-');
 
 describe('the event store WAL after a large group', () => {
   it('is cut back under 32 MiB once a checkpoint has copied it and the WAL starts over', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'credence-wal-limit-'));
-    dirs.push(root);
+    const root = folder();
     const dir = join(root, 'data');
     // The thread and the writer's own bound are off: the checkpoint below is the only one, so the test sees the file.
     const store = openSqliteStoreInDir(dir, { durability: 'normal', backgroundCheckpoints: false });

@@ -1,8 +1,6 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { GroupCommitError, openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { GroupCommitter } from '../adapters/driven/store/sqlite/group-commit.ts';
@@ -11,6 +9,7 @@ import { mapError } from '../adapters/http/problems.ts';
 import { isCredenceError } from '../domain/errors.ts';
 import { command } from '../domain/commands/index.ts';
 import { cmd, operator, profile, T0 } from './support/fleet.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
  * Review 23, F2: a BEGIN IMMEDIATE that failed (SQLITE_BUSY past busy_timeout: another process holds the write lock)
@@ -20,15 +19,11 @@ import { cmd, operator, profile, T0 } from './support/fleet.ts';
  * frames may be in the WAL already, so it says the append may not have been stored and to retry with the same
  * command id.
  */
-const roots: string[] = [];
-afterEach(() => {
-  for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
-});
+const folder = temporaryFolders('credence-busy-');
 
 describe('a write lock held by another process', () => {
   it('fails the command with a typed, retryable store_unavailable that HTTP answers 503 with Retry-After', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'credence-busy-'));
-    roots.push(root);
+    const root = folder();
     const dir = join(root, 'data');
     const store = openSqliteStoreInDir(dir, { busyTimeoutMs: 50 });
     const engine = createEngine({ store, clock: new FakeClock(T0) });
