@@ -17,15 +17,18 @@ const freshDir = (): string => {
 afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
-const synchronousOf = (store: SqliteEventStore): number =>
-  Number((store as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true }));
+const pragmaOf = (store: SqliteEventStore, name: string): number => Number((store as unknown as { db: Database.Database }).db.pragma(name, { simple: true }));
+const synchronousOf = (store: SqliteEventStore): number => pragmaOf(store, 'synchronous');
 
 describe('the embedded store acknowledges durable appends, committed in groups', () => {
-  it('syncs every commit by default (synchronous = FULL in WAL) and only at checkpoints with durability normal', async () => {
+  it('syncs every commit by default (synchronous = FULL in WAL, F_FULLFSYNC on macOS) and only at checkpoints with durability normal', async () => {
     const durable = openSqliteStoreInDir(join(freshDir(), 'a'));
     const normal = openSqliteStoreInDir(join(freshDir(), 'b'), { durability: 'normal' });
     expect([durable.durability, synchronousOf(durable)]).toEqual(['full', 2]);
     expect([normal.durability, synchronousOf(normal)]).toEqual(['normal', 1]);
+    // macOS: a sync that reaches the medium (F_FULLFSYNC), not only the drive's cache, when durable.
+    expect([pragmaOf(durable, 'fullfsync'), pragmaOf(durable, 'checkpoint_fullfsync')]).toEqual([1, 1]);
+    expect([pragmaOf(normal, 'fullfsync'), pragmaOf(normal, 'checkpoint_fullfsync')]).toEqual([0, 0]);
     await durable.close();
     await normal.close();
     expect(() => openSqliteStoreInDir(join(freshDir(), 'c'), { durability: 'fast' as 'full' })).toThrow(/options\.durability: must be one of full, normal/);

@@ -57,6 +57,11 @@ export function prepareDatabase(db: Database.Database, settings: ConnectionSetti
   // that one sync per group of appends. NORMAL syncs only at checkpoints: a commit survives a process crash, but an
   // OS crash or power loss may drop the last ones.
   db.pragma(`synchronous = ${settings.durability === 'full' ? 'FULL' : 'NORMAL'}`);
+  // On macOS fsync() leaves the writes in the drive's own cache, where a power loss takes them: only F_FULLFSYNC
+  // reaches the medium, and SQLite uses it only when asked. Elsewhere SQLite ignores both pragmas.
+  const fullfsync = settings.durability === 'full' ? 'ON' : 'OFF';
+  db.pragma(`fullfsync = ${fullfsync}`);
+  db.pragma(`checkpoint_fullfsync = ${fullfsync}`);
   // A checkpoint copies the WAL's frames into the database file but leaves the -wal file at its largest size: one
   // large group (4,096 appends of 16 kB made it 68 MB) held that much disk until close. Cut back to this size each
   // time the WAL starts over after a checkpoint; the same 32 MiB as the writer's own checkpoint bound
