@@ -78,10 +78,22 @@ export class GroupCommitter<T> {
     });
   }
 
-  /** Commits everything queued now (also called by close, so no queued append is dropped). */
+  /**
+   * Commits the next group queued. More than the largest group queued in one turn wait for the next turn, so the
+   * event loop (an HTTP answer, a heartbeat, a timer) runs between two groups instead of after all of them.
+   */
   flush(): void {
     this.#scheduled = false;
-    while (this.#pending.length > 0) this.#commitInParts(this.#pending.splice(0, this.maxGroupSize));
+    if (this.#pending.length > 0) this.#commitInParts(this.#pending.splice(0, this.maxGroupSize));
+    if (this.#pending.length > 0 && !this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Commits everything queued, group after group, now: close, so no queued append is dropped. */
+  drain(): void {
+    while (this.#pending.length > 0) this.flush();
   }
 
   /**

@@ -301,7 +301,7 @@ export class SqliteEventStore implements EventStore {
   async #close(): Promise<void> {
     // Appends already accepted are committed (and acknowledged) before the connection goes; none is accepted after.
     this.closed = true;
-    this.group.flush();
+    this.group.drain();
     for (const subscription of [...this.subscriptions]) subscription.end();
     // The checkpointer's connection first: the store's is then the last one, whose close checkpoints and removes the WAL.
     await this.#checkpointer?.close();
