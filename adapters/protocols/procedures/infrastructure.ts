@@ -5,7 +5,8 @@ import type { Actor } from '../../../domain/metadata.ts';
 import { parseStreamId, streamIdOf } from '../../../domain/streams.ts';
 import { viewOf, type AssociationContext, type CredentialContext } from '../../../machines/index.ts';
 import type { ApplicationContext } from '../../../machines/contexts.ts';
-import { registreeApplicationCredentialStands, registreeApplicationEnrolled, registreeHeldByNode } from '../../../machines/guards.ts';
+import { credentialUsableAt, registreeApplicationCredentialStands, registreeApplicationEnrolled, registreeHeldByNode } from '../../../machines/guards.ts';
+import { isWithin } from '../../../machines/types.ts';
 import type { Engine } from '../../engine/index.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import { EnrolmentFunction, type CertificateIssuance } from '../enrolment/index.ts';
@@ -173,8 +174,17 @@ export class Infrastructure {
     const descriptor = descriptorOf(credential);
     if (descriptor === undefined) return undefined;
     const [handle] = this.o.registry.live(credential.streamId, 'psk');
-    const usable = ['enrolled', 'associated'].includes(String(credential.snapshot.value));
-    return { descriptor, ...(handle !== undefined ? { handle: handle as KeyHandle } : {}), ...(!usable ? { revoked: true } : {}) };
+    // Whether it may associate is the association machine's own rule (credentialUsable: seed 003 11.2.2 and 11.3.2;
+    // HLR-212), at the engine's instant, so the hello refuses exactly what the record would: found in review, the
+    // hello checked the state alone (and the descriptor's window), and a predecessor whose rotation overlap had ended
+    // ran its handshake to the finish, refused only when recorded (409), the expiry scheduler not having revoked it.
+    const at = this.o.engine.clock.now().getTime();
+    const usable = credentialUsableAt(viewOf(credential.snapshot), at);
+    // Only what its holder is told at the finish (decoy.ts), never whether: outside its validity window the protocol
+    // names that from the descriptor (credential_expired, credential_not_yet_valid); inside it, the rule refused a
+    // credential its lifecycle ended or handed over to its successor, told as revoked.
+    const revoked = !usable && isWithin(at, credential.snapshot.context as CredentialContext);
+    return { descriptor, ...(handle !== undefined ? { handle: handle as KeyHandle } : {}), ...(revoked ? { revoked: true } : {}) };
   }
 
   /**
