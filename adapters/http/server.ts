@@ -23,7 +23,7 @@ import { answerWithProblem, clientErrorAnswer, HttpProblem, overloaded, PROBLEM_
 import { installProtection } from './protection.ts';
 import { MAX_PATH_PARAM_CHARS } from './path-params.ts';
 import { ROUTE_MODULES } from './routes/index.ts';
-import { isOcspGet, sendOcspMalformed } from './routes/pki.ts';
+import { ocspRouterRefusal, sendOcspRefusal } from './routes/ocsp-url.ts';
 
 export const DOCS_PREFIX = '/docs';
 /** The OpenAPI operation extension naming who may call it: a list of roles, `public` or `device`. */
@@ -122,7 +122,9 @@ export const buildServer = async (options: BuildServerOptions): Promise<App> => 
     // A malformed URL or an overlong path parameter, refused by the router before any route or hook: problem+json
     // that does not quote the path (Fastify's own answer does), counted with the other refusals.
     frameworkErrors: (error, request, reply) => {
-      if (isOcspGet(request)) return sendOcspMalformed(reply, request);
+      // An OCSP client reads OCSPResponses only (RFC 6960 2.3): one sent to an OCSP URL gets one (routes/ocsp-url.ts).
+      const ocsp = ocspRouterRefusal(request);
+      if (ocsp !== undefined) return sendOcspRefusal(reply, request, ocsp);
       const sent = sendFrameworkProblem(reply, request, error);
       options.context.metrics.requestRefused(reply.statusCode, 'unmatched');
       return sent;

@@ -8,6 +8,7 @@ import { PkiIncomplete, PublicationUnrecorded, type PkiRevocation } from '../../
 import type { RouteModule } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
 import { MAX_PATH_PARAM_CHARS } from '../path-params.ts';
+import { derOfOcspPath, MAX_OCSP_GET_CHARS, OCSP_REQUEST, OCSP_RESPONSE } from './ocsp-url.ts';
 
 /**
  * What relying parties fetch (issue 13), without a token: the CA certificates, the CRLs at the distribution point
@@ -15,45 +16,14 @@ import { MAX_PATH_PARAM_CHARS } from '../path-params.ts';
  * writes into the certificates the CAs issue.
  */
 
-const OCSP_REQUEST = 'application/ocsp-request';
 const OCSP_POST_ROUTE = '/pki/:caId/ocsp';
-const OCSP_RESPONSE = 'application/ocsp-response';
 const Params = z.strictObject({ caId: CaId.describe('the issuing CA: `default`, or the M2M Service Subscription it serves') });
 /**
  * An OCSP client reads OCSPResponses only (RFC 6960 2.3), so the responder's own path takes any segment the router
- * passes (it bounds every one) and answers a name no CA could have `unauthorized`, as it answers an unknown CA, rather
- * than a JSON 400 (found in review).
+ * passes (it bounds every one; `ocspRouterRefusal` answers what it refuses) and answers a name no CA could have
+ * `unauthorized`, as it answers an unknown CA, rather than a JSON 400 (found in review).
  */
 const OcspParams = z.strictObject({ caId: z.string().max(MAX_PATH_PARAM_CHARS).describe('the issuing CA: `default`, or the M2M Service Subscription it serves') });
-/**
- * The longest GET request read, in characters after the router's decoding: the base64 of a DER request of about 3 KiB,
- * room for a few CertIDs hashed with SHA-512 and a nonce. RFC 5019 2.1.1 sends larger requests by POST; a longer one
- * is answered `malformedRequest`, as anything the responder cannot read.
- */
-const MAX_OCSP_GET_CHARS = 4096;
-/**
- * RFC 6960 A.1 asks for base64; some clients send the URL-safe alphabet (RFC 4648 5), which no base64 request can be
- * read as otherwise, so both are accepted, one alphabet per request. Whitespace (a MIME encoder's line breaks,
- * percent-encoded) is left out.
- */
-const derOfOcspPath = (path: string): Uint8Array | string => {
-  if (path.length > MAX_OCSP_GET_CHARS) return `GET request longer than ${MAX_OCSP_GET_CHARS} characters (POST it)`;
-  const base64 = path.replace(/[\t\n\r ]/g, '');
-  if (/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) return new Uint8Array(Buffer.from(base64, 'base64'));
-  if (/^[A-Za-z0-9_-]+={0,2}$/.test(base64)) return new Uint8Array(Buffer.from(base64, 'base64url'));
-  return 'GET request not in base64';
-};
-/** A GET to the OCSP responder (`/pki/<caId>/ocsp/...`), as the router sees it before any route matched. */
-export const isOcspGet = (request: FastifyRequest): boolean => request.method === 'GET' && /^\/pki\/[^/?#]+\/ocsp\//.test(request.url);
-
-/**
- * An OCSP GET the router refused before any route ran (a malformed %-escape): `malformedRequest`, since an OCSP client
- * reads OCSPResponses only (RFC 6960 2.3) and a JSON problem would be unreadable to it. Never cached.
- */
-export const sendOcspMalformed = (reply: FastifyReply, request: FastifyRequest): FastifyReply => {
-  request.log.info({ outcome: 'malformedRequest', reason: 'the request path cannot be decoded' }, 'OCSP request refused');
-  return reply.code(200).header('x-request-id', request.id).header('cache-control', 'no-store').type(OCSP_RESPONSE).send(Buffer.from(ocspErrorResponseDer('malformedRequest')));
-};
 
 const binary = (type: string, description: string) => ({ description, content: { [type]: { schema: z.any().describe('binary (DER)') } } });
 const pemText = (description: string) => ({ description, content: { 'application/x-pem-file': { schema: z.string() } } });
@@ -244,7 +214,8 @@ export const pkiRoutes: RouteModule = (app, context) => {
       summary: 'OCSP responder (GET)',
       description:
         'RFC 6960 A.1: the base64 DER OCSPRequest, URL-encoded, after `ocsp/` (a `/` is read encoded as `%2F` or as it is; the URL-safe ' +
-        `alphabet of RFC 4648 5 is read too); up to ${MAX_OCSP_GET_CHARS} characters decoded, longer is \`malformedRequest\` ` +
+        'alphabet of RFC 4648 5 is read too; only the one spelling of RFC 4648 3.5, padded or not, is read: anything else is `malformedRequest`); ' +
+        `up to ${MAX_OCSP_GET_CHARS} characters decoded, longer is \`malformedRequest\` ` +
         '(RFC 5019 2.1.1: larger requests use POST). Answers without a nonce are cacheable (ETag, Last-Modified, Expires = nextUpdate).',
       tags: ['pki'],
       params: OcspParams.extend({ '*': z.string().describe('URL-encoded base64 of the DER OCSPRequest (it may hold `/`)') }),
