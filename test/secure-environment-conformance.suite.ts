@@ -215,6 +215,22 @@ export const secureEnvironmentConformance = (target: ConformanceTarget): void =>
       }
     }));
 
+    it('refuses a kind no key could be as a caller mistake, without echoing it', withSe(async (se, { ALICE }) => {
+      const kind = 'Z'.repeat(100_000) as never;
+      const psk = await se.generate(ALICE, 'psk256');
+      const attempts = [
+        () => se.generate(ALICE, kind),
+        () => se.generate(ALICE, kind, { usage: 'sign' }),
+        () => se.deriveKey(ALICE, { inputs: [psk], kind, salt: new Uint8Array(32), info: text('i') }),
+      ];
+      for (const attempt of attempts) {
+        const error = await attempt().then(() => undefined, (e: unknown) => e);
+        expect(error).toBeInstanceOf(TypeError);
+        expect((error as Error).message).toContain('unknown kind (a string of 100000 characters)');
+        expect((error as Error).message.length).toBeLessThan(200);
+      }
+    }));
+
     it('an agreement secret is ephemeral and never extractable; a derived key never leaves', withSe(async (se, { ALICE }) => {
       const a = await se.generate(ALICE, group, { ephemeral: true });
       const b = await se.generate(ALICE, group, { ephemeral: true });

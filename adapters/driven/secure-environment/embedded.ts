@@ -30,6 +30,7 @@ import {
   usageFor,
   checkPrivateKeyStaysInside,
   MAX_OWNER_CHARS,
+  shownKind,
   wrapAad,
 } from './port-checks.ts';
 import { bindOwner } from '../../../domain/ports/owner-view.ts';
@@ -167,7 +168,7 @@ export class EmbeddedSecureEnvironment implements OwnerScopedSecureEnvironment {
       const { secretKey, publicKey } = generateSigningKey(kind, this.#random);
       return this.#put(owner, kind, secretKey, options, publicKey);
     }
-    throw new TypeError(`kind: cannot generate ${String(kind)}`);
+    throw new TypeError(`kind: cannot generate ${shownKind(kind)}`);
   }
 
   /** Opens the seal first, so altered metadata (a substituted public key) is refused, never described. */

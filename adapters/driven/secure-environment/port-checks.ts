@@ -13,6 +13,15 @@ export const wrapAad = (kind: KeyKind, aad: Uint8Array): Uint8Array => concatByt
 // the key bytes inside a wrap() output (a caller's AAD cannot imitate the other label: each is a fixed prefix).
 export const sealAad = (aad: Uint8Array): Uint8Array => concatBytes(utf8('credence/se/v1/seal\0'), aad);
 
+/** Every kind, by name: a Record so that a kind added to KeyKind and not here fails the type check. */
+const KINDS: Record<KeyKind, true> = { psk256: true, ed25519: true, p256: true, x25519: true, session256: true, secret: true };
+/**
+ * A `kind` argument as an error shows it: a kind the port knows by name, anything else by the rule it breaks and
+ * its length (a caller's string is not echoed, a megabyte one included, as for handles).
+ */
+export const shownKind = (kind: unknown): string =>
+  typeof kind === 'string' && Object.hasOwn(KINDS, kind) ? kind : typeof kind === 'string' ? `unknown kind (a string of ${kind.length} characters)` : `unknown kind (${typeof kind})`;
+
 /** What a stored key says of itself: the embedded record or the token object's label. */
 interface KeyFacts {
   readonly kind: KeyKind;
@@ -66,7 +75,7 @@ export const usageFor = (kind: KeyKind, options: KeyOptions): KeyUsage | undefin
   if (asked !== undefined && asked !== 'sign' && asked !== 'agree') throw new TypeError("options.usage must be 'sign' or 'agree'");
   const usage =
     kind === 'ed25519' ? 'sign' : kind === 'x25519' ? 'agree' : kind === 'p256' ? (asked ?? (options.ephemeral === true ? 'agree' : 'sign')) : undefined;
-  if (asked !== undefined && asked !== usage) throw new TypeError(`options.usage: a ${kind} key cannot be for ${asked}`);
+  if (asked !== undefined && asked !== usage) throw new TypeError(`options.usage: a ${shownKind(kind)} key cannot be for ${asked}`);
   return usage;
 };
 
@@ -89,7 +98,7 @@ export const checkPrivateKeyStaysInside = (kind: KeyKind, options: { readonly ex
 export const checkDeriveSpec = (spec: DeriveKeySpec): void => {
   if (spec.inputs.length === 0) throw new TypeError('spec.inputs must name at least one key');
   // HKDF output is symmetric key material: never a signing or agreement key (whose private half a peer could know).
-  if (spec.kind !== 'psk256' && spec.kind !== 'session256') throw new TypeError(`spec.kind: cannot derive ${String(spec.kind)}`);
+  if (spec.kind !== 'psk256' && spec.kind !== 'session256') throw new TypeError(`spec.kind: cannot derive ${shownKind(spec.kind)}`);
   assertBytes(spec.salt, 'spec.salt');
   assertBytes(spec.info, 'spec.info');
   if (spec.extractable === true) {

@@ -1,7 +1,7 @@
 import type { RandomSource } from '../../../../domain/ports/random.ts';
 import { HostTransfer } from './host-transfer.ts';
 import { RememberedKeys } from './remembered-keys.ts';
-import { isSessionLost, type TokenSession } from './token-session.ts';
+import { isObjectGone, isSessionLost, type TokenSession } from './token-session.ts';
 
 /**
  * What a PKCS#11 Secure Environment holds that lives and dies with its session (the remembered object handles,
@@ -50,6 +50,24 @@ export class LiveSession {
       if (isSessionLost(error)) throw this.token.unavailable(error);
       throw error;
     }
+  }
+
+  /**
+   * `recovering`, for an operation on existing keys. A key object destroyed by another process (the Credence CLI
+   * beside the service, say) after it was looked up here fails its call as `object_gone`: every remembered object is
+   * forgotten and the operation runs once more, so its lookup finds the key gone (`not_found`) or finds it again,
+   * and a planted or altered object is still refused by that lookup (docs/hsm.md). Bounded: one more run.
+   */
+  usingKeys<T>(operation: () => T): T {
+    return this.recovering(() => {
+      try {
+        return operation();
+      } catch (error) {
+        if (!isObjectGone(error)) throw error;
+      }
+      this.keys.forgetObjects();
+      return operation();
+    });
   }
 
   /** The host transfer key of the current session (`x-derivation=host` only), made in it on first use. */

@@ -32,9 +32,12 @@ export const pkcs11Problem = (path: string, rule: string, message: string): Cred
 export const mechanismUnsupported = (mechanism: string, why: string): CredenceError =>
   pkcs11Problem('mechanism', 'mechanism_unsupported', `mechanism_unsupported: ${mechanism}: ${why}`);
 
-/** The CKR_* name of a pkcs11js error, or undefined for anything else. */
+/**
+ * The CKR_* name of a pkcs11js error, or undefined for anything else. The name alone: an error wrapped twice by
+ * pkcs11js keeps its numeric suffix (`CKR_KEY_HANDLE_INVALID:96`), which would match none of the sets below.
+ */
 export const ckr = (error: unknown): string | undefined =>
-  pkcs11js.Pkcs11Error !== undefined && error instanceof pkcs11js.Pkcs11Error && /^CKR_/.test(error.message) ? error.message : undefined;
+  pkcs11js.Pkcs11Error !== undefined && error instanceof pkcs11js.Pkcs11Error ? /^CKR_[A-Z0-9_]+/.exec(error.message)?.[0] : undefined;
 
 /**
  * PKCS#11 login state belongs to the application, not the session (v2.40 §5.6): once one Secure Environment has
@@ -96,6 +99,11 @@ export const SESSION_LOST: ReadonlySet<string> = new Set([
   'CKR_USER_NOT_LOGGED_IN',
   'CKR_CRYPTOKI_NOT_INITIALIZED',
 ]);
+/**
+ * A key object that is no longer there (PKCS#11 v2.40 §5.1): destroyed by another process between the lookup and
+ * the call that used it, when the session still serves. The key is gone, which is `not_found`, never tampering.
+ */
+export const OBJECT_GONE: ReadonlySet<string> = new Set(['CKR_OBJECT_HANDLE_INVALID', 'CKR_KEY_HANDLE_INVALID']);
 /** Return values that may mean the device went away (SoftHSM2: CKR_GENERAL_ERROR on a deleted token): checked. */
 export const MAYBE_GONE: ReadonlySet<string> = new Set(['CKR_GENERAL_ERROR', 'CKR_DEVICE_ERROR', 'CKR_FUNCTION_FAILED', 'CKR_OBJECT_HANDLE_INVALID']);
 

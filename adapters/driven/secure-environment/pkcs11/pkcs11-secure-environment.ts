@@ -20,7 +20,7 @@ import {
   type UnwrapSpec,
 } from '../../../../domain/ports/secure-environment.ts';
 import { MAX_OWNERS } from '../embedded.ts';
-import { MAX_OWNER_CHARS } from '../port-checks.ts';
+import { MAX_OWNER_CHARS, shownKind } from '../port-checks.ts';
 import { AEAD, HKDF, HOST_KINDS, HOST_ONLY, X25519, type HostOperation } from './host-transfer.ts';
 import { LiveSession } from './live-session.ts';
 import {
@@ -42,8 +42,10 @@ import { pkcs11Problem } from './module.ts';
 import { PinSupply } from './pin-source.ts';
 import type { RememberedKeys } from './remembered-keys.ts';
 import { TokenSession } from './token-session.ts';
-import { ecPoint, findTokenKey, genericSecretTemplate, type KeyLabel, type TokenKey } from './token-objects.ts';
-import { parsePkcs11Uri, type Pkcs11Uri } from './uri.ts';
+import { findTokenKey } from './objects-under-id.ts';
+import { shred } from './shred.ts';
+import { ecPoint, genericSecretTemplate, type KeyLabel, type TokenKey } from './token-objects.ts';
+import { issuesOf, parsePkcs11Uri, type Pkcs11Uri } from './uri.ts';
 
 export const Pkcs11SecureEnvironmentConfig = z.strictObject({
   /** RFC 7512 PKCS#11 URI (uri.ts); parsed there, with its own typed errors. */
@@ -98,7 +100,7 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
   static open(config: unknown, deps: Pkcs11SecureEnvironmentDeps): Pkcs11SecureEnvironment {
     const parsed = Pkcs11SecureEnvironmentConfig.safeParse(config);
     if (!parsed.success) {
-      throw validationError(parsed.error.issues.map((i) => ({ path: i.path.join('.'), rule: i.code, message: i.message })), 'PKCS#11 Secure Environment configuration');
+      throw validationError(issuesOf(parsed.error), 'PKCS#11 Secure Environment configuration');
     }
     const uri = parsePkcs11Uri(parsed.data.uri);
     const pin = PinSupply.take(uri.pin, deps.env ?? process.env);
@@ -149,12 +151,12 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
         if (this.derivation !== 'host') throw HOST_ONLY(X25519);
         return this.#importHost(owner, kind, this.#random(KEY_LENGTH).slice(), { ...options, usage: 'agree' });
       }
-      throw new TypeError(`kind: cannot generate ${String(kind)}`);
+      throw new TypeError(`kind: cannot generate ${shownKind(kind)}`);
     });
   }
 
   async describe(owner: string, handle: KeyHandle): Promise<KeyDescription> {
-    return this.#live.recovering(() => {
+    return this.#live.usingKeys(() => {
       const key = this.#key(owner, handle);
       const publicKey = this.#publicKey(key);
       const { kind } = key.label;
@@ -171,7 +173,7 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
   }
 
   async sign(owner: string, handle: KeyHandle, message: Uint8Array): Promise<Uint8Array> {
-    return this.#live.recovering(() => {
+    return this.#live.usingKeys(() => {
       assertBytes(message, 'message');
       const key = this.#key(owner, handle);
       const kind = requireKind(key.label, 'sign', ['ed25519', 'p256'] as const);
@@ -183,7 +185,7 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
   }
 
   async agree(owner: string, handle: KeyHandle, peerPublicKey: Uint8Array): Promise<KeyHandle> {
-    return this.#live.recovering(() => {
+    return this.#live.usingKeys(() => {
       assertBytes(peerPublicKey, 'peerPublicKey');
       const key = this.#key(owner, handle);
       const group = requireKind(key.label, 'agree', ['p256', 'x25519'] as const);
@@ -204,7 +206,7 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
   }
 
   async deriveKey(owner: string, spec: DeriveKeySpec): Promise<KeyHandle> {
-    return this.#live.recovering(() => {
+    return this.#live.usingKeys(() => {
       checkDeriveSpec(spec);
       const keys = spec.inputs.map((handle) => this.#key(owner, handle));
       keys.forEach((k) => requireKind(k.label, 'be derived from', ['secret', 'psk256', 'session256'] as const));
@@ -223,7 +225,7 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
   }
 
   async mac(owner: string, handle: KeyHandle, message: Uint8Array): Promise<Uint8Array> {
-    return this.#live.recovering(() => {
+    return this.#live.usingKeys(() => {
       assertBytes(message, 'message');
       const key = this.#key(owner, handle);
       requireKind(key.label, 'mac', ['psk256', 'session256'] as const);
@@ -233,7 +235,7 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
 
   /** The optional bulk form of `mac` (pseudonym rotation): one lookup, then CKM_SHA256_HMAC per message in the token. */
   async macMany(owner: string, handle: KeyHandle, messages: readonly Uint8Array[]): Promise<Uint8Array[]> {
-    return this.#live.recovering(() => {
+    return this.#live.usingKeys(() => {
       checkMessages(messages);
       const key = this.#key(owner, handle);
       requireKind(key.label, 'mac', ['psk256', 'session256'] as const);
@@ -242,7 +244,7 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
   }
 
   async verifyMac(owner: string, handle: KeyHandle, message: Uint8Array, tag: Uint8Array): Promise<boolean> {
-    return this.#live.recovering(() => {
+    return this.#live.usingKeys(() => {
       assertBytes(message, 'message');
       const key = this.#key(owner, handle);
       requireKind(key.label, 'mac', ['psk256', 'session256'] as const);
@@ -252,7 +254,7 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
   }
 
   async seal(owner: string, handle: KeyHandle, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
-    return this.#live.recovering(() => {
+    return this.#live.usingKeys(() => {
       const key = this.#key(owner, handle);
       requireKind(key.label, 'seal', ['session256'] as const);
       const bound = sealAad(assertBytes(aad, 'aad'));
@@ -261,7 +263,7 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
   }
 
   async open(owner: string, handle: KeyHandle, sealed: Uint8Array, aad: Uint8Array): Promise<Uint8Array | undefined> {
-    return this.#live.recovering(() => {
+    return this.#live.usingKeys(() => {
       const key = this.#key(owner, handle);
       requireKind(key.label, 'open', ['session256'] as const);
       const bound = sealAad(assertBytes(aad, 'aad'));
@@ -270,7 +272,7 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
   }
 
   async wrap(owner: string, handle: KeyHandle, wrappingKey: KeyHandle, aad: Uint8Array): Promise<Uint8Array> {
-    return this.#live.recovering(() => {
+    return this.#live.usingKeys(() => {
       assertBytes(aad, 'aad');
       const target = this.#key(owner, handle);
       const kek = this.#key(owner, wrappingKey);
@@ -282,7 +284,7 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
   }
 
   async unwrap(owner: string, wrappingKey: KeyHandle, wrapped: Uint8Array, aad: Uint8Array, spec: UnwrapSpec): Promise<KeyHandle | undefined> {
-    return this.#live.recovering(() => {
+    return this.#live.usingKeys(() => {
       assertBytes(wrapped, 'wrapped');
       assertBytes(aad, 'aad');
       usageFor(spec.kind, spec);
@@ -301,13 +303,12 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
     });
   }
 
-  /** C_DestroyObject on the key and its public half: the token no longer holds it (crypto-shredding). */
+  /** C_DestroyObject on the key and its public half: the token no longer holds it (crypto-shredding, shred.ts). */
   async destroy(owner: string, handle: KeyHandle): Promise<void> {
     return this.#live.recovering(() => {
-      // A session object lost with its session is already gone: the goal of destroy, so not_found as for any gone key.
-      const key = this.#key(owner, handle, 'gone');
-      this.#keys.forget(handle);
-      this.#token.destroy([key.key, ...(key.publicKey !== undefined ? [key.publicKey] : [])]);
+      this.#requireOwner(owner);
+      requireHandle(handle);
+      shred(this.#token, this.#keys, owner, handle);
     });
   }
 
@@ -315,14 +316,12 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
     requireServedOwner(this.#owners, owner);
   }
 
-  /** `lost`: how a session object that went with a lost session is refused ('gone': as not_found). */
-  #key(owner: string, handle: KeyHandle, lost: 'refused' | 'gone' = 'refused'): TokenKey {
+  #key(owner: string, handle: KeyHandle): TokenKey {
     this.#requireOwner(owner);
     requireHandle(handle);
-    const valid = KeyHandle.safeParse(handle).success;
-    const key = valid ? this.#token.run(() => this.#lookup(handle)) : undefined;
+    const key = this.#token.run(() => this.#lookup(handle));
     if (!key) {
-      if (valid && lost === 'refused' && this.#keys.wasLost(handle)) {
+      if (this.#keys.wasLost(handle)) {
         throw pkcs11Problem(
           'handle',
           'session_object_lost',
@@ -330,7 +329,7 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
         );
       }
       // SoftHSM2 answers a search on a deleted token, or a logged-out session, with no objects rather than an error.
-      if (valid && !this.#keys.wasLost(handle)) this.#token.confirmServing();
+      this.#token.confirmServing();
       throw keyNotFound(handle);
     }
     requireHeldBy(owner, handle, key.label.owner);

@@ -31,6 +31,11 @@ export class RememberedKeys {
     this.#known.delete(handle);
   }
 
+  /** Every object handle, the session kept: one of them named an object destroyed meanwhile, found again by CKA_ID. */
+  forgetObjects(): void {
+    this.#known.clear();
+  }
+
   wasLost(handle: KeyHandle): boolean {
     return this.#lost.has(handle);
   }

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { KeyHandle, KeyKind, KeyUsage } from '../../../../domain/ports/secure-environment.ts';
 import { MAX_OWNER_CHARS } from '../port-checks.ts';
-import type * as Pkcs11js from 'pkcs11js';
 import { pkcs11js, pkcs11Problem, type Pkcs11, type Pkcs11Handle, type Pkcs11Template } from './module.ts';
 
 /** PKCS#11 v3.0 values pkcs11js 2.1 does not name. */
@@ -115,58 +114,6 @@ const SESSION_OBJECTS: readonly Pkcs11Template[] = [
   ],
 ];
 export const holdsSessionObjects = (module: Pkcs11, session: Pkcs11Handle): boolean => SESSION_OBJECTS.some((template) => find(module, session, template).length > 0);
-
-/** A CK_ULONG attribute (4 or 8 bytes, host byte order: little-endian on every platform Credence runs on). */
-const ulong = (value: Buffer): number => (value.length === 8 ? Number(value.readBigUInt64LE()) : value.readUInt32LE());
-
-const flag = (attribute: Pkcs11js.Attribute | undefined): boolean => Buffer.isBuffer(attribute?.value) && attribute.value[0] === 1;
-
-/** Kinds only ever generated inside the token (never derived, never passed in from the host) when not `host`. */
-const TOKEN_GENERATED: readonly KeyKind[] = ['ed25519', 'p256', 'psk256'];
-
-/**
- * The objects whose CKA_ID is `handle`, or undefined; an object whose label is not Credence's is not ours. Someone
- * with the PIN could put objects of their own under a Credence handle (C_CreateObject with a known key value and a
- * Credence label); refused with `token_integrity`: two key objects under one handle, or a key Credence generated in
- * the token (its label says so) that is not CKA_LOCAL, not always sensitive, or no longer never-extractable.
- */
-export const findTokenKey = (module: Pkcs11, session: Pkcs11Handle, handle: KeyHandle): TokenKey | undefined => {
-  let key: Pkcs11Handle | undefined;
-  let publicKey: Pkcs11Handle | undefined;
-  let label: KeyLabel | undefined;
-  let ephemeral = false;
-  const integrity = (why: string) => pkcs11Problem('token', 'token_integrity', `key ${handle}: ${why}; refused (docs/hsm.md)`);
-  for (const object of find(module, session, [{ type: pkcs11js.CKA_ID, value: Buffer.from(handle, 'utf8') }])) {
-    const [cls, text, token] = module.C_GetAttributeValue(session, object, [
-      { type: pkcs11js.CKA_CLASS },
-      { type: pkcs11js.CKA_LABEL },
-      { type: pkcs11js.CKA_TOKEN },
-    ]);
-    const objectClass = ulong(cls?.value as Buffer);
-    const decoded = decodeLabel((text?.value as Buffer).toString('utf8'));
-    if (decoded === undefined) continue;
-    if (objectClass === pkcs11js.CKO_PUBLIC_KEY) {
-      if (publicKey !== undefined) throw integrity('more than one public key object has its CKA_ID');
-      publicKey = object;
-    } else {
-      if (key !== undefined) throw integrity('more than one key object has its CKA_ID');
-      key = object;
-      label = decoded;
-      ephemeral = !flag(token);
-    }
-  }
-  if (key === undefined || label === undefined) return undefined;
-  if (!label.host && TOKEN_GENERATED.includes(label.kind)) {
-    const [local, alwaysSensitive, neverExtractable] = module.C_GetAttributeValue(session, key, [
-      { type: pkcs11js.CKA_LOCAL },
-      { type: pkcs11js.CKA_ALWAYS_SENSITIVE },
-      { type: pkcs11js.CKA_NEVER_EXTRACTABLE },
-    ]);
-    if (!flag(local) || !flag(alwaysSensitive)) throw integrity('its label says it was generated in the token, but it was not (CKA_LOCAL, CKA_ALWAYS_SENSITIVE)');
-    if (!label.extractable && !flag(neverExtractable)) throw integrity('its label says never extractable, but CKA_NEVER_EXTRACTABLE is false');
-  }
-  return { handle, label, ephemeral, key, ...(publicKey !== undefined ? { publicKey } : {}) };
-};
 
 /** The length of the bare public point of each kind whose public key a token holds. */
 const POINT_LENGTH = { ed25519: 32, x25519: 32, p256: 65 } as const satisfies Partial<Record<KeyKind, number>>;

@@ -7,6 +7,7 @@ import {
   login,
   MAYBE_GONE,
   mechanismUnsupported,
+  OBJECT_GONE,
   pkcs11js,
   pkcs11Problem,
   SESSION_LOST,
@@ -60,6 +61,9 @@ const reasonOf = (error: unknown): string =>
 
 /** The session (or the device under it) is gone; the Secure Environment reopens it once and retries (docs/hsm.md). */
 export const isSessionLost = (error: unknown): boolean => ruleOf(error) === 'session_lost';
+
+/** A key object used by the operation was destroyed meanwhile (OBJECT_GONE): the Secure Environment looks again, once. */
+export const isObjectGone = (error: unknown): boolean => ruleOf(error) === 'object_gone';
 
 /** A vendor error while opening, as a typed `token_error` naming the function and the CKR_* value (never an argument). */
 const opening = <T>(step: string, work: () => T): T => {
@@ -270,6 +274,11 @@ export class TokenSession implements ModuleMember {
       const code = ckr(error);
       const method = (error as { method?: string }).method || 'a PKCS#11 call';
       if (code !== undefined && (SESSION_LOST.has(code) || (MAYBE_GONE.has(code) && !this.#serves(session)))) throw this.lost(`${method} failed: ${code}`);
+      if (code !== undefined && OBJECT_GONE.has(code)) {
+        // SoftHSM2 answers a logged-out session's use of a private key so too: only a session still serving means the key went.
+        if (!this.#serves(session)) throw this.lost(`${method} failed: ${code}`);
+        throw pkcs11Problem('handle', 'object_gone', `${method} failed: ${code}: the key object is no longer in the token`);
+      }
       if (code === 'CKR_MECHANISM_INVALID') throw mechanismUnsupported('(token)', 'the token refused a mechanism (CKR_MECHANISM_INVALID)');
       if (code !== undefined && creating !== undefined && TEMPLATE_REFUSED.has(code)) throw templateRefused(method, code, creating);
       throw pkcs11Problem('token', 'token_error', `${method} failed: ${code ?? (error as Error).message}`);
@@ -368,9 +377,19 @@ export class TokenSession implements ModuleMember {
     }
   }
 
-  destroy(objects: readonly Pkcs11Handle[]): void {
-    this.run(() => {
-      for (const object of objects) this.module.C_DestroyObject(this.session, object);
+  /** C_DestroyObject on each; returns how many this call destroyed (one destroyed meanwhile by another process is skipped: gone either way). */
+  destroy(objects: readonly Pkcs11Handle[]): number {
+    return this.run(() => {
+      let destroyed = 0;
+      for (const object of objects) {
+        try {
+          this.module.C_DestroyObject(this.session, object);
+          destroyed += 1;
+        } catch (error) {
+          if (ckr(error) !== 'CKR_OBJECT_HANDLE_INVALID' || !this.#serves(this.session)) throw error;
+        }
+      }
+      return destroyed;
     });
   }
 

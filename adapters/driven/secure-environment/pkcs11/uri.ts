@@ -18,6 +18,22 @@ export const PIN_ENVIRONMENT_VARIABLE = 'CREDENCE_PKCS11_PIN';
 const uriProblem = (path: string, rule: string, message: string): CredenceError =>
   validationError([{ path, rule, message }], 'PKCS#11 URI');
 
+/**
+ * An attribute name as a refusal shows it: cut, as the JSON reader cuts names in paths (domain/json-duplicate-names.ts),
+ * since a name is the caller's input (up to MAX_URI_CHARS here, unbounded in a configuration object) and an error
+ * says where, it does not echo.
+ */
+const MAX_NAME_SHOWN = 64;
+export const shownName = (name: string): string => (name.length > MAX_NAME_SHOWN ? `${name.slice(0, MAX_NAME_SHOWN)}… (${name.length} characters)` : name);
+
+/** zod issues as field issues, unknown keys named cut (zod's own message for them quotes each key whole). */
+export const issuesOf = (error: z.ZodError) =>
+  error.issues.map((i) =>
+    i.code === 'unrecognized_keys'
+      ? { path: [...i.path.map(String), i.keys.map(shownName).join(',')].join('.'), rule: i.code, message: `not a known attribute (${i.keys.length} such)` }
+      : { path: i.path.join('.'), rule: i.code, message: i.message },
+  );
+
 const label = (max: number) => z.string().min(1).max(max);
 const TokenSelection = z.strictObject({
   // CK_TOKEN_INFO field widths (PKCS#11 v2.40 §3.2): longer values can never match.
@@ -61,18 +77,16 @@ const attributes = (part: string, separator: string, where: string): Record<stri
     const at = pair.indexOf('=');
     const name = at < 0 ? pair : pair.slice(0, at);
     if (REFUSED[name] !== undefined) throw uriProblem(name, 'refused_attribute', REFUSED[name]);
-    if (at < 0) throw uriProblem(name || where, 'attribute', `${where} attribute "${name}" has no value`);
-    if (Object.hasOwn(out, name)) throw uriProblem(name, 'unique_attribute', 'appears twice (RFC 7512 §2.3)');
+    if (at < 0) throw uriProblem(shownName(name) || where, 'attribute', `${where} attribute "${shownName(name)}" has no value`);
+    if (Object.hasOwn(out, name)) throw uriProblem(shownName(name), 'unique_attribute', 'appears twice (RFC 7512 §2.3)');
     try {
       out[name] = decodeURIComponent(pair.slice(at + 1));
     } catch {
-      throw uriProblem(name, 'percent_encoding', 'is not valid percent-encoding (RFC 7512 §2.3)');
+      throw uriProblem(shownName(name), 'percent_encoding', 'is not valid percent-encoding (RFC 7512 §2.3)');
     }
   }
   return out;
 };
-
-const issuesOf = (error: z.ZodError) => error.issues.map((i) => ({ path: i.path.join('.') || (i.code === 'unrecognized_keys' ? i.keys.join(',') : ''), rule: i.code, message: i.message }));
 
 /** Parses and checks a PKCS#11 URI; every refusal is a `validation` error naming the attribute (never a PIN). */
 export const parsePkcs11Uri = (uri: unknown): Pkcs11Uri => {

@@ -1,0 +1,131 @@
+import type * as Pkcs11js from 'pkcs11js';
+import type { KeyHandle, KeyKind } from '../../../../domain/ports/secure-environment.ts';
+import { ckr, pkcs11js, pkcs11Problem, type Pkcs11, type Pkcs11Handle } from './module.ts';
+import { decodeLabel, encodeLabel, type KeyLabel, type TokenKey } from './token-objects.ts';
+
+/** PKCS#11 v3.0 §2.3.8, which pkcs11js 2.1 does not name. */
+const CKK_EC_EDWARDS = 0x40;
+/**
+ * Bound on the objects read under one CKA_ID. Credence makes at most two (a key and its public half), so anything
+ * past a few is planted; the bound keeps a flood of them from costing unbounded memory and attribute reads.
+ */
+export const MAX_OBJECTS_UNDER_ID = 1024;
+const BATCH = 64;
+
+/** An object under a handle's CKA_ID that is Credence's: its label, and every attribute Credence sets, as it sets them. */
+export interface OurObject {
+  readonly object: Pkcs11Handle;
+  readonly label: KeyLabel;
+  readonly ephemeral: boolean;
+  readonly isPublic: boolean;
+}
+/** Any other object there: planted by someone holding the PIN (handles are random, so never a collision). */
+export interface OtherObject {
+  readonly object: Pkcs11Handle;
+  /** True when it carries a Credence label: made to pass for a Credence key, so tampering even for a lookup. */
+  readonly labelled: boolean;
+  readonly why: string;
+}
+export interface ObjectsUnderId {
+  readonly ours: readonly OurObject[];
+  readonly others: readonly OtherObject[];
+}
+
+export const integrity = (handle: KeyHandle, why: string) => pkcs11Problem('token', 'token_integrity', `key ${handle}: ${why} (docs/hsm.md)`);
+
+/** A CK_ULONG attribute (4 or 8 bytes, host byte order: little-endian on every platform Credence runs on). */
+const ulong = (value: Buffer): number => (value.length === 8 ? Number(value.readBigUInt64LE()) : value.readUInt32LE());
+const flag = (attribute: Pkcs11js.Attribute | undefined): boolean => Buffer.isBuffer(attribute?.value) && attribute.value[0] === 1;
+const read = (module: Pkcs11, session: Pkcs11Handle, object: Pkcs11Handle, types: readonly number[]) =>
+  module.C_GetAttributeValue(session, object, types.map((type) => ({ type })));
+
+/** Kinds only ever generated inside the token (never derived, never passed in from the host) when not `host`. */
+const TOKEN_GENERATED: readonly KeyKind[] = ['ed25519', 'p256', 'psk256'];
+const KEY_TYPE: Partial<Record<KeyKind, number>> = { ed25519: CKK_EC_EDWARDS, p256: pkcs11js.CKK_EC };
+
+/** Why `object` is not Credence's, or its facts; every attribute read is one Credence sets at creation (token-session.ts, token-objects.ts). */
+const classify = (module: Pkcs11, session: Pkcs11Handle, object: Pkcs11Handle): Omit<OurObject, 'object'> | Omit<OtherObject, 'object'> => {
+  const { CKA_CLASS, CKA_LABEL, CKA_TOKEN, CKA_PRIVATE, CKA_MODIFIABLE, CKA_COPYABLE } = pkcs11js;
+  const [cls, text, token, isPrivate, modifiable, copyable] = read(module, session, object, [CKA_CLASS, CKA_LABEL, CKA_TOKEN, CKA_PRIVATE, CKA_MODIFIABLE, CKA_COPYABLE]);
+  const label = decodeLabel(Buffer.isBuffer(text?.value) ? text.value.toString('utf8') : '');
+  if (label === undefined) return { labelled: false, why: 'an object with no Credence label has its CKA_ID' };
+  const other = (why: string) => ({ labelled: true, why: `an object labelled as a ${label.kind} key has its CKA_ID but ${why}` });
+  const objectClass = ulong(cls?.value as Buffer);
+  const pair = KEY_TYPE[label.kind] !== undefined;
+  const classes = pair ? [pkcs11js.CKO_PRIVATE_KEY, pkcs11js.CKO_PUBLIC_KEY] : [pkcs11js.CKO_SECRET_KEY];
+  if (!classes.includes(objectClass)) return other(`its CKA_CLASS is ${objectClass}`);
+  if (!flag(isPrivate) || flag(modifiable) || flag(copyable)) return other('Credence makes every object CKA_PRIVATE and neither CKA_MODIFIABLE nor CKA_COPYABLE');
+  const [keyType, local] = read(module, session, object, [pkcs11js.CKA_KEY_TYPE, pkcs11js.CKA_LOCAL]);
+  if (ulong(keyType?.value as Buffer) !== (KEY_TYPE[label.kind] ?? pkcs11js.CKK_GENERIC_SECRET)) return other('its CKA_KEY_TYPE is not that kind');
+  const generated = !label.host && TOKEN_GENERATED.includes(label.kind);
+  // A key of known value (C_CreateObject, C_UnwrapKey) passing for one generated in the token is the attack to stop.
+  if (generated && !flag(local)) return other('its label says it was generated in the token, and it was not (CKA_LOCAL)');
+  const isPublic = objectClass === pkcs11js.CKO_PUBLIC_KEY;
+  if (!isPublic) {
+    const { CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE } = pkcs11js;
+    const [sensitive, extractable, alwaysSensitive, neverExtractable] = read(module, session, object, [CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE]);
+    // genericSecretTemplate: a secret is extractable (by the host transfer only) exactly when host-held or asked so.
+    if (!flag(sensitive) || flag(extractable) !== (!pair && (label.host || label.extractable))) return other('its CKA_SENSITIVE or CKA_EXTRACTABLE is not what Credence sets');
+    if (generated && !flag(alwaysSensitive)) return other('its label says it was generated in the token, and it was not (CKA_ALWAYS_SENSITIVE)');
+    if (generated && !label.extractable && !flag(neverExtractable)) return other('its label says never extractable, and CKA_NEVER_EXTRACTABLE is false');
+  }
+  return { label, ephemeral: !flag(token), isPublic };
+};
+
+const findAll = (module: Pkcs11, session: Pkcs11Handle, handle: KeyHandle): Pkcs11Handle[] => {
+  const found: Pkcs11Handle[] = [];
+  module.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_ID, value: Buffer.from(handle, 'utf8') }]);
+  try {
+    // Every object, not a first few: planted ones listed first must not hide a key that is to be destroyed.
+    for (;;) {
+      const batch = module.C_FindObjects(session, BATCH);
+      found.push(...batch);
+      if (found.length > MAX_OBJECTS_UNDER_ID) throw integrity(handle, `more than ${MAX_OBJECTS_UNDER_ID} objects have its CKA_ID`);
+      if (batch.length < BATCH) return found;
+    }
+  } finally {
+    module.C_FindObjectsFinal(session);
+  }
+};
+
+/**
+ * Every object whose CKA_ID is `handle`, Credence's told apart from any other. One that vanishes while it is read
+ * (destroyed by another process, the Credence CLI say, between the search and the read) is gone, not tampered with.
+ */
+export const objectsUnderId = (module: Pkcs11, session: Pkcs11Handle, handle: KeyHandle): ObjectsUnderId => {
+  const ours: OurObject[] = [];
+  const others: OtherObject[] = [];
+  for (const object of findAll(module, session, handle)) {
+    let facts: ReturnType<typeof classify>;
+    try {
+      facts = classify(module, session, object);
+    } catch (error) {
+      if (ckr(error) === 'CKR_OBJECT_HANDLE_INVALID') continue;
+      throw error;
+    }
+    if ('label' in facts) ours.push({ object, ...facts });
+    else others.push({ object, ...facts });
+  }
+  return { ours, others };
+};
+
+/**
+ * The key whose CKA_ID is `handle`, or undefined. Someone with the PIN could put objects of their own under a
+ * Credence handle (C_CreateObject with a known key value and a Credence label); refused with `token_integrity`: an
+ * object labelled as Credence's that Credence did not make so (objectsUnderId), or two key objects under one handle.
+ * An object without a Credence label is not ours and cannot pass for the key: left aside here (destroy reports it).
+ */
+export const findTokenKey = (module: Pkcs11, session: Pkcs11Handle, handle: KeyHandle): TokenKey | undefined => {
+  const { ours, others } = objectsUnderId(module, session, handle);
+  const planted = others.find((other) => other.labelled);
+  if (planted !== undefined) throw integrity(handle, `${planted.why}; refused`);
+  const keys = ours.filter((object) => !object.isPublic);
+  const publicKeys = ours.filter((object) => object.isPublic);
+  if (keys.length > 1) throw integrity(handle, 'more than one key object has its CKA_ID; refused');
+  if (publicKeys.length > 1) throw integrity(handle, 'more than one public key object has its CKA_ID; refused');
+  const [key] = keys;
+  if (key === undefined) return undefined;
+  const [publicKey] = publicKeys;
+  if (publicKey !== undefined && encodeLabel(publicKey.label) !== encodeLabel(key.label)) throw integrity(handle, 'its public key object has another label; refused');
+  return { handle, label: key.label, ephemeral: key.ephemeral, key: key.object, ...(publicKey !== undefined ? { publicKey: publicKey.object } : {}) };
+};

@@ -1,0 +1,48 @@
+/**
+ * An error never echoes unbounded caller input (as the JSON reader cuts names in paths, domain/json-duplicate-names.ts):
+ * a PKCS#11 URI's attribute names (up to the URI's 8,192 characters) and the unknown keys of a PKCS#11 Secure
+ * Environment configuration object (unbounded) are shown cut to 64 characters with their length, in the message and
+ * in the issue's path. Handles and key kinds are covered for every Secure Environment by the conformance suite.
+ */
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { isCredenceError } from '../domain/errors.ts';
+import { parsePkcs11Uri, Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
+
+const MODULE = '/usr/lib/softhsm/libsofthsm2.so';
+const random = (length: number) => new Uint8Array(randomBytes(length));
+const LONG = 'x'.repeat(4000);
+
+const refusal = (run: () => unknown) => {
+  try {
+    run();
+  } catch (error) {
+    if (isCredenceError(error, 'validation') && error.problem.code === 'validation') return { shown: `${error.message}\n${JSON.stringify(error.problem)}`, issue: error.problem.issues[0] };
+    throw error;
+  }
+  throw new Error('expected a validation error');
+};
+
+describe('PKCS#11 refusals show long names cut', () => {
+  it.each([
+    ['an attribute with no value', `pkcs11:token=t;${LONG}?module-path=${MODULE}`, 'attribute'],
+    ['a repeated attribute', `pkcs11:token=t;${LONG}=1;${LONG}=2?module-path=${MODULE}`, 'unique_attribute'],
+    ['bad percent-encoding', `pkcs11:token=t;${LONG}=%zz?module-path=${MODULE}`, 'percent_encoding'],
+    ['an unknown attribute', `pkcs11:token=t;${LONG}=1?module-path=${MODULE}`, 'unrecognized_keys'],
+    ['an unknown query attribute', `pkcs11:token=t?module-path=${MODULE}&${LONG}=1`, 'unrecognized_keys'],
+  ])('a URI with %s names the rule and the attribute cut, not the whole name', (_what, uri, rule) => {
+    const { shown, issue } = refusal(() => parsePkcs11Uri(uri));
+    expect(issue?.rule).toBe(rule);
+    expect(issue?.path).toContain(`${'x'.repeat(64)}… (4000 characters)`);
+    expect(shown).not.toContain('x'.repeat(65));
+    expect(shown.length).toBeLessThan(1000);
+  });
+
+  it('an unknown key of the configuration object is named cut, however long', () => {
+    const key = 'y'.repeat(1_000_000);
+    const { shown, issue } = refusal(() => Pkcs11SecureEnvironment.open({ uri: `pkcs11:token=t?module-path=${MODULE}`, [key]: true }, { random }));
+    expect(issue).toMatchObject({ path: `${'y'.repeat(64)}… (1000000 characters)`, rule: 'unrecognized_keys' });
+    expect(shown).not.toContain('y'.repeat(65));
+    expect(shown.length).toBeLessThan(1000);
+  });
+});
