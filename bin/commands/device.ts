@@ -164,6 +164,11 @@ const registerProvision = (device: Command, io: Io): void => {
         if (o.json === true) io.out(json(outcome));
         else if (outcome.type === 'provisioning.adopted') io.out(printable(`credential ${outcome.credentialId} adopted: ${outcome.kind} ${outcome.fingerprint} (recorded by the server in an earlier run)`));
         else io.out(printable(`credential ${outcome.credentialId} provisioned: ${outcome.kind} ${outcome.fingerprint} (event at position ${outcome.position})`));
+        // Adopted, but not as the first run's answer would have left it: said, and not a success, as fleet says a step left undone.
+        if (outcome.type === 'provisioning.adopted' && outcome.certificate === 'missing') {
+          if (o.json !== true) io.err(printable(`note: ${outcome.certificateMissing}`));
+          return outcome.unreachable ? EXIT.unreachable : EXIT.refused;
+        }
         return EXIT.done;
       }),
     );

@@ -3,6 +3,7 @@ import { isKeyNotFound, validationError } from '../../../domain/errors.ts';
 import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
 import { ProblemResponse } from '../../../adapters/client/http.ts';
 import { clientOf, type ServerTarget } from '../options.ts';
+import { adoptedCertificate, type CertificateOutcome } from './adopted-certificate.ts';
 import type { SimulatedDevice } from './simulator.ts';
 import { stateFile, type DeviceState, type PendingProvisioning } from './state.ts';
 
@@ -14,13 +15,16 @@ import { stateFile, type DeviceState, type PendingProvisioning } from './state.t
  * credential, it adopts the key or destroys it, and keeps it while that is not known.
  */
 
-/** A credential adopted from an earlier run the server recorded, whose state was not written. */
-export interface AdoptedCredential {
+/**
+ * A credential adopted from an earlier run the server recorded, whose state was not written; with what became of
+ * its certificate (adopted-certificate.ts): `missing` names why and how to fetch it later.
+ */
+export type AdoptedCredential = {
   readonly type: 'provisioning.adopted';
   readonly credentialId: string;
   readonly kind: CredentialDescriptor['kind'];
   readonly fingerprint: string;
-}
+} & CertificateOutcome;
 
 const withoutPending = (state: DeviceState): DeviceState => {
   const { provisioning: _settled, ...rest } = state;
@@ -72,9 +76,10 @@ const recordedByServer = async (target: ServerTarget, pending: PendingProvisioni
  * Settles a provisioning run an earlier `device provision` left pending (its state unsaved, or its receipt's answer
  * lost): a key no longer held is forgotten; a key the server binds the credential to is adopted; one it does not is
  * destroyed, then forgotten. Without `checkWith` (an operator token) the server cannot be asked, and the run is
- * refused with the key kept. Known limit: an adopted credential has no certificate, where the deployment issues one
- * (the credential read carries the fingerprint only, and the Enrolment Function's proof over the certificate came
- * with the lost answer); docs/service.md says so.
+ * refused with the key kept. An adopted credential gets the certificate the server recorded for it, where the
+ * deployment issues one, checked to certify the adopted key as the lost answer's was (adopted-certificate.ts; the
+ * Enrolment Function's proof over it cannot be checked: it bound a transcript only the first run held); one that
+ * cannot be had leaves the adoption standing, the outcome saying it is missing.
  */
 export const settlePendingProvisioning = async (sim: SimulatedDevice, checkWith: ServerTarget | undefined): Promise<AdoptedCredential | undefined> => {
   const pending = sim.state.provisioning;
@@ -96,10 +101,12 @@ export const settlePendingProvisioning = async (sim: SimulatedDevice, checkWith:
     );
   }
   if (await recordedByServer(checkWith, pending)) {
-    sim.device.credentials.set(credentialId, { handle, descriptor });
+    // Fetched before the state is written: the one write that adopts the key holds its certificate too.
+    const { held, outcome } = await adoptedCertificate(checkWith, credentialId, descriptor);
+    sim.device.credentials.set(credentialId, { handle, descriptor: held });
     if (pending.cseId !== undefined) sim.device.cseId = pending.cseId;
     clearPending(sim, `credential ${credentialId} is recorded by the server and its key stays named as pending there: run device provision again to adopt it`);
-    return { type: 'provisioning.adopted', credentialId, kind: descriptor.kind, fingerprint: descriptor.fingerprint };
+    return { type: 'provisioning.adopted', credentialId, kind: descriptor.kind, fingerprint: descriptor.fingerprint, ...outcome };
   }
   // Destroyed before it is forgotten: a state that cannot be written then names a key that is gone, which the next
   // rerun forgets, never a key no state names; a key that will not go stays named.
