@@ -1,8 +1,7 @@
 import { and, assign, setup } from 'xstate';
 import type { CredentialContext, NodeContext } from './contexts.ts';
-import { credentialUsableAt, dataOf, factGuard, isNodeServiceCredential, isOneOf, ms, subscriptionServesAt } from './guards.ts';
+import { bootstrapUsableFor, dataOf, factGuard, isNodeServiceCredential, isOneOf, ms, sameOwner, subscriptionServesAt } from './guards.ts';
 import { isWithin, type EntityView, type MachineEvent } from './types.ts';
-import type { Owner } from '../domain/events/index.ts';
 
 const LIVE = ['initialized', 'enrolled', 'associated'];
 /** A credential its node holds at `at`: provisioned, not ended, and within its validity (the expiry scheduler's too). */
@@ -15,11 +14,6 @@ export const heldAt = (view: EntityView | undefined, at: number): boolean => {
 export const supersededInTurn = (view: EntityView | undefined): boolean => {
   const c = view?.context as CredentialContext | undefined;
   return isOneOf(view, ['revoked']) && c?.revocationReason === 'superseded' && c.successorId !== undefined;
-};
-
-const sameOwner = (other: EntityView | undefined, owner: Owner | undefined): boolean => {
-  const theirs = (other?.context as CredentialContext | undefined)?.owner;
-  return owner !== undefined && theirs !== undefined && theirs.kind === owner.kind && theirs.id === owner.id;
 };
 
 /**
@@ -60,7 +54,7 @@ export const credentialMachine = setup({
       const d = dataOf(event, 'CredentialProvisioned');
       if (d?.method !== 'remote-provisioning') return true;
       const bootstrap = event.facts.bootstrap;
-      return d.bootstrapCredentialId !== undefined && credentialUsableAt(bootstrap, event.at) && sameOwner(bootstrap, context.owner);
+      return d.bootstrapCredentialId !== undefined && bootstrapUsableFor(bootstrap, context.owner, event.at);
     }),
     /**
      * Seed 003, 11.2.1: "M2M service provisioning assumes the existence of an M2M service subscription". A node's

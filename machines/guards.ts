@@ -1,4 +1,4 @@
-import type { Registree } from '../domain/events/index.ts';
+import type { Owner, Registree } from '../domain/events/index.ts';
 import type { ApplicationContext, CredentialContext, NodeContext, SubscriptionContext } from './contexts.ts';
 import { isWithin, type EntityView, type MachineEvent } from './types.ts';
 
@@ -18,6 +18,20 @@ export const credentialUsableAt = (view: EntityView | undefined, at: number): bo
   if (credential.overlapEndsAt !== undefined && at >= credential.overlapEndsAt) return false;
   return isWithin(at, credential);
 };
+
+/** Whether the credential `other` is owned by `owner` (the same kind and id). */
+export const sameOwner = (other: EntityView | undefined, owner: Owner | undefined): boolean => {
+  const theirs = (other?.context as CredentialContext | undefined)?.owner;
+  return owner !== undefined && theirs !== undefined && theirs.kind === owner.kind && theirs.id === owner.id;
+};
+
+/**
+ * Seed 003, 11.2.1: a bootstrap credential authenticates the remote provisioning of a credential for `owner` at `at`
+ * while it is usable (credentialUsableAt) and `owner`'s own: the machine's guard at the record, and the Enrolment
+ * Function's hello before any run starts, by this one rule.
+ */
+export const bootstrapUsableFor = (bootstrap: EntityView | undefined, owner: Owner | undefined, at: number): boolean =>
+  credentialUsableAt(bootstrap, at) && sameOwner(bootstrap, owner);
 
 export const isOneOf = (view: EntityView | undefined, states: readonly string[]): boolean =>
   view !== undefined && states.includes(view.state);
