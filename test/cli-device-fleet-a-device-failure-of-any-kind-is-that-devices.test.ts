@@ -1,13 +1,12 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFleet } from '../bin/commands/device/fleet.ts';
 import { startTestService, type TestService } from './support/service.ts';
+import { answerWith, forwarded, standInProxy } from './support/stand-in-proxy.ts';
 
 // Found in review: a device whose answer was not what the route returns (here JSON that does not parse) was re-thrown
 // out of `device fleet`, which printed an error, removed its temporary folder and returned 1 while the other workers
@@ -27,30 +26,11 @@ afterAll(async () => {
 });
 
 /** A proxy in front of the service that answers `GET path` itself, with 200 and a body that is not JSON. */
-const brokenAnswerProxy = async (path: string) => {
-  const proxy = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', async () => {
-      if (req.method === 'GET' && req.url === path) return res.writeHead(200, { 'content-type': 'application/json' }).end('{');
-      const body = Buffer.concat(chunks);
-      const answer = await fetch(`${service.url}${req.url}`, {
-        method: req.method!,
-        headers: Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'content-length', 'connection'].includes(k)) as [string, string][]),
-        ...(body.length > 0 ? { body } : {}),
-      });
-      res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' }).end(await answer.text());
-    });
+const brokenAnswerProxy = (path: string) =>
+  standInProxy(async (req, res, body) => {
+    if (req.method === 'GET' && req.url === path) return res.writeHead(200, { 'content-type': 'application/json' }).end('{');
+    return answerWith(res, await forwarded(service.url, req, body));
   });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((resolve) => {
-      proxy.closeAllConnections();
-      proxy.close(() => resolve());
-    }),
-  };
-};
 
 const nodesRegistered = async (prefix: string, count: number): Promise<number> => {
   let registered = 0;

@@ -1,5 +1,3 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRootCa } from '../adapters/driven/pki/index.ts';
@@ -14,6 +12,7 @@ import { operatorCommand } from '../bin/commands/device/steps.ts';
 import type { Io } from '../bin/io.ts';
 import { runCommands } from '../bin/program.ts';
 import { startTestService, type TestService } from './support/service.ts';
+import { answerWith, forwarded, standInProxy } from './support/stand-in-proxy.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 // Found in review (pending-provisioning.ts, "Known limit"): when `device provision` lost the answer to its receipt
@@ -62,31 +61,16 @@ const enrolledDevice = async (nodeId: string): Promise<string> => {
 };
 
 /** A stand-in in front of the service: forwards every request, but answers `spoiled` paths with a gateway's 502 or drops them. */
-const standIn = async (spoiled: (path: string) => boolean, how: '502' | 'reset' = '502') => {
-  const forward = async (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
-    const answer = await fetch(`${service.url}${req.url}`, {
-      method: req.method!,
-      headers: Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'content-length', 'connection'].includes(k)) as [string, string][]),
-      ...(body.length > 0 ? { body } : {}),
-    });
+const standIn = (spoiled: (path: string) => boolean, how: '502' | 'reset' = '502') =>
+  standInProxy(async (req, res, body) => {
+    const answer = await forwarded(service.url, req, body);
     const text = await answer.text();
     if (spoiled(req.url ?? '')) {
       if (how === 'reset') return req.socket.destroy();
       return res.writeHead(502, { 'content-type': 'text/html' }).end('<html>bad gateway</html>');
     }
-    res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' }).end(text);
-  };
-  const proxy = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => void forward(req, res, Buffer.concat(chunks)).catch(() => req.socket.destroy()));
+    return answerWith(res, answer, text);
   });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((resolve) => { proxy.closeAllConnections(); proxy.close(() => resolve()); }),
-  };
-};
 
 /** A device whose receipt's answer was lost behind a 502 after the server recorded its credential: key pending. */
 const lostAnswer = async (nodeId: string, credentialId: string): Promise<string> => {

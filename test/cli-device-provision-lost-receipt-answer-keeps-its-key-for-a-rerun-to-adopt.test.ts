@@ -1,10 +1,9 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { openDevice } from '../bin/commands/device/simulator.ts';
 import { readState, stateFile } from '../bin/commands/device/state.ts';
 import { publicKeyFingerprint } from '../domain/crypto/fingerprint.ts';
 import { provisioningDevices } from './support/provisioning-device.ts';
+import { answerWith, forwarded, standInProxy } from './support/stand-in-proxy.ts';
 
 // Found in review: when the receipt reached the server and the server recorded the credential but its answer was lost
 // (a proxy's 502, a connection reset, an answer that fails a local check), `device provision` destroyed the new key and
@@ -20,8 +19,8 @@ type Receipt = 'answer-502' | 'answer-reset' | 'answer-another-fingerprint' | 'r
 const RECEIPT = '/v1/enrolment/receipt';
 
 /** A stand-in in front of the service: forwards everything, but does `receipt` to the receipt's request or answer. */
-const standIn = async (receipt: Receipt) => {
-  const forward = async (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
+const standIn = (receipt: Receipt) =>
+  standInProxy(async (req, res, body) => {
     if (req.url === RECEIPT && receipt === 'receipt-tampered') {
       const message = JSON.parse(body.toString('utf8')) as { credentialProof: string };
       // One character of the credential's proof flipped: the server refuses the receipt and records nothing.
@@ -29,11 +28,7 @@ const standIn = async (receipt: Receipt) => {
       message.credentialProof = `${proof.slice(0, 10)}${proof[10] === 'A' ? 'B' : 'A'}${proof.slice(11)}`;
       body = Buffer.from(JSON.stringify(message));
     }
-    const answer = await fetch(`${url()}${req.url}`, {
-      method: req.method!,
-      headers: Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'content-length', 'connection'].includes(k)) as [string, string][]),
-      ...(body.length > 0 ? { body } : {}),
-    });
+    const answer = await forwarded(url(), req, body);
     let text = await answer.text();
     if (req.url === RECEIPT && answer.ok) {
       if (receipt === 'answer-502') return res.writeHead(502, { 'content-type': 'text/html' }).end('<html>bad gateway</html>');
@@ -43,19 +38,8 @@ const standIn = async (receipt: Receipt) => {
         text = JSON.stringify({ ...recorded, fingerprint: `sha256:${'0'.repeat(64)}` });
       }
     }
-    res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' }).end(text);
-  };
-  const proxy = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => void forward(req, res, Buffer.concat(chunks)).catch(() => req.socket.destroy()));
+    return answerWith(res, answer, text);
   });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((resolve) => { proxy.closeAllConnections(); proxy.close(() => resolve()); }),
-  };
-};
 
 describe('credence device provision, when the receipt reached the server but its answer did not come back', () => {
   it.each([
