@@ -4,6 +4,7 @@ import * as pkijs from 'pkijs';
 import { isSelfIssued, signedBy, type ParsedCertificate } from './certificate.ts';
 import type { CandidatePath } from './path-building.ts';
 import { checkIssuerKey, checkLeafPurpose, checkProfile, isCa } from './profile.ts';
+import { checkExtensionsReadable } from './readable-extensions.ts';
 import { certificateRejected, type CertificateRejection } from './rejection.ts';
 
 
@@ -28,9 +29,16 @@ const checkPathLength = (all: readonly ParsedCertificate[], j: number): void => 
   if (below > limit) throw certificateRejected('path_length_exceeded', all[j]?.cert.subject ?? '');
 };
 
-const nameConstraintsOf = (anchor: pkijs.Certificate) => {
-  const value = anchor.extensions?.find((e) => e.extnID === '2.5.29.30')?.parsedValue as pkijs.NameConstraints | undefined;
-  return { permitted: value?.permittedSubtrees ?? [], excluded: value?.excludedSubtrees ?? [] };
+/**
+ * The anchor's own name constraints. Its extensions were found readable (checkExtensionsReadable): a value pkijs
+ * could not parse comes back as an empty NameConstraints with `parsingError`, which must never read as "no subtrees".
+ */
+const nameConstraintsOf = (anchor: ParsedCertificate) => {
+  const extension = anchor.pki.extensions?.find((e) => e.extnID === '2.5.29.30');
+  if (extension === undefined) return { permitted: [], excluded: [] };
+  const value = extension.parsedValue as (pkijs.NameConstraints & { parsingError?: string }) | undefined;
+  if (!(value instanceof pkijs.NameConstraints) || value.parsingError !== undefined) throw certificateRejected('malformed_certificate', `${anchor.cert.subject}: extension 2.5.29.30 not its ASN.1 type`);
+  return { permitted: value.permittedSubtrees ?? [], excluded: value.excludedSubtrees ?? [] };
 };
 
 const engineRejection = (code: number | undefined): CertificateRejection => {
@@ -49,7 +57,7 @@ const checkPoliciesAndNames = async (all: readonly ParsedCertificate[], at: Date
   const pkis = all.map((c) => c.pki);
   const anchor = pkis[pkis.length - 1] as pkijs.Certificate;
   const issuerOf = new Map(pkis.slice(0, -1).map((c, i) => [c, pkis[i + 1] as pkijs.Certificate]));
-  const { permitted, excluded } = nameConstraintsOf(anchor);
+  const { permitted, excluded } = nameConstraintsOf(all[all.length - 1] as ParsedCertificate);
   const engine = new pkijs.CertificateChainValidationEngine({
     trustedCerts: [anchor],
     certs: [...pkis.slice(1, -1), pkis[0] as pkijs.Certificate], // the engine takes the last one as the leaf
@@ -74,6 +82,8 @@ const checkPoliciesAndNames = async (all: readonly ParsedCertificate[], at: Date
  */
 export const validatePath = async ({ certs, anchor }: CandidatePath, at: Date): Promise<void> => {
   const all = [...certs, anchor];
+  // First: every later rule, and pkijs's engine, reads these extensions, and must not read an unreadable one as absent.
+  for (const c of all) checkExtensionsReadable(c);
   for (const c of all) {
     checkValidity(c.cert, at); // 6.1.3 (a)(2)
     checkProfile(c);

@@ -9,11 +9,11 @@ import type { CaId, CaKeyKind, IssuingCa } from '../../../domain/x509/issuing-ca
 import {
   buildCertificationRequest,
   certifiedPublicKey,
-  nameFromText,
   selfSignedCaCertificate,
   SERIAL_LENGTH,
   serialFromRandom,
 } from '../../../domain/x509/issuance/index.ts';
+import { parseDistinguishedName } from '../../../domain/x509/issuance/index.ts';
 import { caExists, readCaFile, writeCaFile } from './ca-file.ts';
 import { issuingCaOf } from './load.ts';
 import { seSigner } from './se-signer.ts';
@@ -40,12 +40,14 @@ const DAY_MS = 86_400_000;
 /** X.509 times are whole seconds. */
 const wholeSeconds = (at: Date): Date => new Date(Math.floor(at.getTime() / 1000) * 1000);
 
+/**
+ * The CA's subject, or a `validation` refusal (path `subject`, rule `distinguished_name`) whose message names the
+ * attribute and the rule it breaks, never the value: RFC 5280 4.1.2.4 and Appendix A via parseDistinguishedName.
+ */
 const subjectName = (text: string): Uint8Array => {
-  try {
-    return nameFromText(text);
-  } catch (error) {
-    throw validationError([{ path: 'subject', rule: 'distinguished_name', message: (error as Error).message }], 'issuing CA');
-  }
+  const parsed = parseDistinguishedName(text);
+  if (!parsed.ok) throw validationError([{ path: 'subject', rule: 'distinguished_name', message: `${parsed.message} [${parsed.rule}]` }], 'issuing CA');
+  return parsed.der;
 };
 
 /** Refuses before any key is made: an existing CA of that id, a subject that is no distinguished name. */

@@ -5,7 +5,7 @@ import { constantTimeEqual } from '../../../domain/crypto/bytes.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import { TrustAnchors, verifyCertificateChain } from '../../../domain/x509/index.ts';
 import type { CaId, X509Signer } from '../../../domain/x509/issuing-ca.ts';
-import { issueNodeCertificate, SERIAL_LENGTH } from '../../../domain/x509/issuance/index.ts';
+import { issueNodeCertificate, KEY_PURPOSE, SERIAL_LENGTH } from '../../../domain/x509/issuance/index.ts';
 
 const refuse = (path: string, rule: string, message: string) => validationError([{ path, rule, message }], 'CA certificate');
 
@@ -31,12 +31,69 @@ const orderChain = (certificate: Uint8Array, chain: readonly Uint8Array[]): Uint
 };
 
 /**
+ * The purposes of what Credence issues under a CA: node certificates are clientAuth, the delegated OCSP responder's
+ * certificate OCSPSigning (domain/x509/revocation/ocsp-signing-certificate.ts).
+ */
+const ISSUED_PURPOSES = [
+  { oid: KEY_PURPOSE.clientAuth, name: 'clientAuth', for: 'the node certificates' },
+  { oid: KEY_PURPOSE.ocspSigning, name: 'OCSPSigning', for: 'the OCSP responder certificate' },
+] as const;
+
+/**
+ * RFC 5280 4.2.1.12 defines extendedKeyUsage for end entities, but relying parties read it in a CA certificate as a
+ * bound on everything below it (OpenSSL's purpose checks, Go crypto/x509, Windows CryptoAPI): found in review, an
+ * intermediate with `serverAuth,OCSPSigning` was installed and its node certificates failed
+ * `openssl verify -purpose sslclient` ("unsupported certificate purpose"), as TLS servers and MQTT brokers fail them.
+ * So every CA certificate of the path that has the extension must name each purpose issued under it. Absent, it
+ * bounds nothing. anyExtendedKeyUsage does not stand in: OpenSSL refuses it for sslclient in a CA certificate.
+ * OCSPSigning is required too although OpenSSL 3.0 accepts a delegated responder under a CA without it: relying
+ * parties that chain EKU for every purpose (Windows CryptoAPI) refuse the responder, and its answers with it.
+ */
+const checkExtendedKeyUsage = (certificates: readonly { readonly der: Uint8Array; readonly path: string }[]): void => {
+  for (const { der, path } of certificates) {
+    const eku = new x509.X509Certificate(Uint8Array.from(der)).getExtension(x509.ExtendedKeyUsageExtension);
+    if (eku === null) continue;
+    const usages = new Set(eku.usages.map(String));
+    const missing = ISSUED_PURPOSES.filter((p) => !usages.has(p.oid));
+    if (missing.length > 0) {
+      throw refuse(
+        path,
+        'extended_key_usage',
+        `its extendedKeyUsage lacks ${missing.map((p) => `${p.name} (for ${p.for})`).join(' and ')}: relying parties refuse what the CA issues under it; have it signed without extendedKeyUsage or with clientAuth and OCSPSigning`,
+      );
+    }
+  }
+};
+
+/**
+ * A CA certificate that ends after a certificate above it is refused, not cut short in silence (found in review: an
+ * intermediate signed for 10 years by a root valid for 2 days was installed, and 365-day node certificates failed
+ * `openssl verify` once the root had ended). RFC 5280 6.1.3 (a)(2) checks every certificate of a path at validation
+ * time, so the CA could only ever issue up to the earliest end (issuance is bounded so, `chainValidity`), while its
+ * certificate, `ca install` and `ca show` would state a later one. As a node certificate outliving its CA is refused
+ * (`ca_expires_first`) rather than shortened, so is this: the operator has it signed again to end no later.
+ */
+const checkEndsWithinChain = (certificate: Uint8Array, ordered: readonly Uint8Array[]): void => {
+  const ends = new x509.X509Certificate(Uint8Array.from(certificate)).notAfter;
+  const above = ordered.map((der, level) => ({ level, notAfter: new x509.X509Certificate(Uint8Array.from(der)).notAfter }));
+  const first = above.reduce((a, b) => (b.notAfter < a.notAfter ? b : a));
+  if (first.notAfter >= ends) return;
+  const which = first.level === ordered.length - 1 ? 'the root' : first.level === 0 ? 'its issuer' : `the CA ${first.level + 1} levels above it`;
+  throw refuse(
+    'certificate',
+    'outlives_chain',
+    `it ends ${ends.toISOString()}, after ${which} (${first.notAfter.toISOString()}): nothing it issued could validate past that (RFC 5280 6.1.3); have it signed again to end no later than ${first.notAfter.toISOString()}`,
+  );
+};
+
+/**
  * What an installed CA certificate must be (issue 13): a CA (basicConstraints cA, keyUsage keyCertSign for the
- * certificates it issues and cRLSign for its CRLs), chained to a root among `chain`, and able to issue: a probe
- * certificate signed through the Secure Environment key, exactly as a node's would be, must pass RFC 5280 path
- * validation (domain/x509) from the probe through this CA to the root at `now`. That one check covers the
- * signatures, validity periods, key identifiers, path length and name constraints of the whole chain, and that the
- * Secure Environment key is the key certified. The probe is thrown away. Returns the chain ordered nearest first.
+ * certificates it issues and cRLSign for its CRLs), chained to a root among `chain`, no certificate of that path with
+ * an extendedKeyUsage that excludes what Credence issues, ending no later than any certificate above it, and able to
+ * issue: a probe certificate signed through the Secure Environment key, exactly as a node's would be, must pass
+ * RFC 5280 path validation (domain/x509) from the probe through this CA to the root at `now`. That one check covers
+ * the signatures, validity periods, key identifiers, path length and name constraints of the whole chain, and that
+ * the Secure Environment key is the key certified. The probe is thrown away. Returns the chain ordered nearest first.
  */
 export const checkInstalledCa = async (o: {
   readonly id: CaId;
@@ -52,6 +109,7 @@ export const checkInstalledCa = async (o: {
   const needed = x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign;
   if ((usages & needed) !== needed) throw refuse('certificate', 'key_usage', 'keyUsage must allow keyCertSign and cRLSign (the CA signs certificates and CRLs)');
   const ordered = orderChain(o.certificate, o.chain);
+  checkExtendedKeyUsage([{ der: o.certificate, path: 'certificate' }, ...ordered.map((der) => ({ der, path: `chain[${o.chain.indexOf(der)}]` }))]);
   const root = ordered[ordered.length - 1] as Uint8Array;
   const notBefore = new Date(Math.floor(o.now.getTime() / 1000) * 1000);
   const probe = await issueNodeCertificate({
@@ -62,7 +120,9 @@ export const checkInstalledCa = async (o: {
     validity: { notBefore, notAfter: new Date(notBefore.getTime() + 60_000) },
     serialRandom: o.random(SERIAL_LENGTH),
   });
-  if (!probe.ok) throw refuse('certificate', 'validity', `the CA certificate is not valid now (${probe.reason})`);
+  if (!probe.ok) throw refuse('certificate', 'validity', `the CA certificate, or one above it, is not valid now (${probe.reason})`);
   await verifyCertificateChain([probe.der, o.certificate, ...ordered.slice(0, -1)], TrustAnchors.fromDer([root]), o.now);
+  // After the probe: a certificate above it that has already ended is refused by path validation, as not valid now.
+  checkEndsWithinChain(o.certificate, ordered);
   return ordered;
 };

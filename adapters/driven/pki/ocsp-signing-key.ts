@@ -6,7 +6,7 @@ import { base64urlString } from '../../../domain/crypto/base64url.ts';
 import { MAX_CERTIFICATE_LENGTH } from '../../../domain/crypto/sizes.ts';
 import { validationError } from '../../../domain/errors.ts';
 import { KeyHandle, type OwnedSecureEnvironment, type RandomSource } from '../../../domain/ports/index.ts';
-import { issuerOf, SERIAL_LENGTH, serialFromRandom } from '../../../domain/x509/issuance/index.ts';
+import { chainValidity, SERIAL_LENGTH, serialFromRandom } from '../../../domain/x509/issuance/index.ts';
 import type { CaKeyKind, IssuingCa } from '../../../domain/x509/issuing-ca.ts';
 import { issueOcspSigningCertificate, keyHash } from '../../../domain/x509/revocation/index.ts';
 import { preparePrivateDir, writeFileAtomic } from '../files/index.ts';
@@ -179,11 +179,12 @@ const issue = async (o: OcspSigningKeyOptions, retired: readonly string[]): Prom
   const now = Math.floor(o.now() / 1000) * 1000;
   // A minute back: a relying party whose clock is a little behind still accepts the responder.
   const notBefore = now - 60_000;
-  // Never past the CA's own end (found in review: a week past it near the CA's end): a responder certificate that
-  // outlives its issuer fails a relying party's path validation (RFC 5280 6.1.3) when it matters.
-  const caEnds = issuerOf(o.ca.certificate).notAfter.getTime();
+  // Never past the end of the CA's certificate nor of any certificate above it (found in review: a week past the
+  // CA's end near it; then past a root ending before its intermediate): a responder certificate outliving any
+  // certificate of its path fails a relying party's path validation (RFC 5280 6.1.3 (a)(2)) when it matters.
+  const caEnds = chainValidity(o.ca).notAfter.getTime();
   const notAfter = Math.min(now + (o.validityMs ?? DEFAULT_OCSP_SIGNER_VALIDITY_MS), caEnds);
-  if (notAfter <= now) throw new Error(`CA ${o.ca.id} ended at ${new Date(caEnds).toISOString()}: no OCSP responder certificate can be issued under it`);
+  if (notAfter <= now) throw new Error(`CA ${o.ca.id} ended at ${new Date(caEnds).toISOString()} (its certificate or one above it): no OCSP responder certificate can be issued under it`);
   const handle = await o.se.generate(kind, { usage: 'sign' });
   try {
     const signer = await seSigner(o.se, handle, kind);

@@ -60,6 +60,8 @@ export const certificateToIssue = (
     return undefined;
   }
   const checked = verifyCertificationRequest(fromBase64url(run.csr));
+  // The details are quoted as they are: csr.ts bounds them where it makes them (fixed phrases, identifiers cut at 80
+  // or 120 characters), as protocol.ts's rule asks: a detail explains the refusal, it does not echo the input.
   if (!checked.ok) {
     const unsupported = checked.reason === 'unsupported_key' || checked.reason === 'unsupported_signature_algorithm';
     throw protocolFailure(AUTH, unsupported ? 'unsupported' : 'bad_csr', `csr: ${checked.reason}: ${checked.detail}`);

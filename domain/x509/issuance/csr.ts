@@ -3,6 +3,7 @@ import * as pkijs from 'pkijs';
 import { publicKeyFromSpki } from '../../crypto/fingerprint.ts';
 import { MAX_CSR_LENGTH } from '../../crypto/sizes.ts';
 import { verifySignature } from '../../crypto/signatures.ts';
+import { derViolation } from '../der-rules.ts';
 import type { CaKeyKind } from '../issuing-ca.ts';
 import { subjectAltNameUris } from './extensions.ts';
 import { nodeUris, type NodeNaming } from './node-names.ts';
@@ -40,17 +41,41 @@ const SUBJECT_ALT_NAME = '2.5.29.17';
 const refuse = <T>(reason: CsrRejection, detail: string): CsrCheck<T> => ({ ok: false, reason, detail });
 const bytesOf = (block: asn1js.AsnType): Uint8Array => new Uint8Array(block.valueBeforeDecodeView);
 
-/** Every subjectAltName of every extensionRequest (a second attribute or value must not hide a foreign name). */
-const altNamesOf = (request: pkijs.CertificationRequest): CertificationRequest['altNames'] =>
-  (request.attributes ?? [])
+/** At most this much of an identifier the CSR carries is quoted in a refusal: the detail explains, it does not echo. */
+const SHOWN = 80;
+
+/**
+ * Why an extension of an extensionRequest cannot be read, or undefined. Its value must be one DER value of its type
+ * (RFC 5280 4.2: extnValue holds the DER encoding): pkijs catches its own parse error and hands back an empty value
+ * with `parsingError` (an empty AltName reads as "no names"), and reads a prefix of a value with bytes after it.
+ * A subjectAltName holds at least one name (4.2.1.6, GeneralNames SIZE (1..MAX)).
+ */
+const unreadableExtension = (e: pkijs.Extension): string | undefined => {
+  const notDer = derViolation(e.extnValue.valueBlock.valueHexView);
+  if (notDer !== undefined) return notDer;
+  const parsed = e.parsedValue as { parsingError?: string } | undefined;
+  if (parsed === undefined || parsed.parsingError !== undefined) return 'not its ASN.1 type';
+  if (e.extnID === SUBJECT_ALT_NAME && !(parsed instanceof pkijs.AltName && parsed.altNames.length > 0)) return 'no name';
+  return undefined;
+};
+
+/**
+ * Every subjectAltName of every extensionRequest (a second attribute or value must not hide a foreign name), once
+ * every requested extension was found readable: an unreadable subjectAltName is refused, never read as no names.
+ */
+const altNamesOf = (request: pkijs.CertificationRequest): CsrCheck<CertificationRequest['altNames']> => {
+  const extensions = (request.attributes ?? [])
     .filter((a) => a.type === EXTENSION_REQUEST)
-    .flatMap((a) => a.values.flatMap((value: asn1js.AsnType) => new pkijs.Extensions({ schema: value }).extensions))
+    .flatMap((a) => a.values.flatMap((value: asn1js.AsnType) => new pkijs.Extensions({ schema: value }).extensions));
+  for (const e of extensions) {
+    const why = unreadableExtension(e);
+    if (why !== undefined) return refuse('malformed_csr', `requested extension ${JSON.stringify(e.extnID.slice(0, SHOWN))}: ${why}`);
+  }
+  const names = extensions
     .filter((e) => e.extnID === SUBJECT_ALT_NAME)
-    .flatMap((e) => {
-      const parsed = e.parsedValue;
-      if (!(parsed instanceof pkijs.AltName)) throw new Error('subjectAltName not parsed');
-      return parsed.altNames.map((n) => ({ type: n.type, value: typeof n.value === 'string' ? n.value : `(type ${n.type})` }));
-    });
+    .flatMap((e) => (e.parsedValue as pkijs.AltName).altNames.map((n) => ({ type: n.type, value: typeof n.value === 'string' ? n.value : `(type ${n.type})` })));
+  return { ok: true, value: names };
+};
 
 /**
  * Parses a DER CSR and checks its proof of possession: the signature over the CertificationRequestInfo verifies
@@ -60,6 +85,10 @@ const altNamesOf = (request: pkijs.CertificationRequest): CertificationRequest['
 export const verifyCertificationRequest = (der: Uint8Array): CsrCheck<CertificationRequest> => {
   // Bounded before any parsing, whatever the caller checked (the protocol message's schema bounds it too).
   if (der.byteLength > MAX_CSR_LENGTH) return refuse('malformed_csr', `${der.byteLength} bytes, at most ${MAX_CSR_LENGTH}`);
+  // One DER CertificationRequest (RFC 2986 section 4, "DER-encoded"): asn1js reads BER, so a non-minimal or indefinite
+  // length, a constructed string, ... would be read as the DER value it is not. The detail is a fixed phrase.
+  const notDer = derViolation(der);
+  if (notDer !== undefined) return refuse('malformed_csr', `not DER: ${notDer}`);
   let request: pkijs.CertificationRequest;
   let info: asn1js.Sequence;
   try {
@@ -74,26 +103,30 @@ export const verifyCertificationRequest = (der: Uint8Array): CsrCheck<Certificat
   }
   const spki = info.valueBlock.value[2];
   const key = spki === undefined ? undefined : publicKeyFromSpki(bytesOf(spki));
-  if (key === undefined || key.kind === 'x25519') return refuse('unsupported_key', `key algorithm ${request.subjectPublicKeyInfo.algorithm.algorithmId}`);
+  // The algorithm identifiers are the sender's (an OID of thousands of arcs fits in 4 KiB): quoted cut, as names are.
+  if (key === undefined || key.kind === 'x25519') {
+    return refuse('unsupported_key', `key algorithm ${JSON.stringify(request.subjectPublicKeyInfo.algorithm.algorithmId.slice(0, SHOWN))}`);
+  }
   const kind = key.kind;
   const algorithm = request.signatureAlgorithm.algorithmId;
-  if (algorithm !== SIGNATURE_ALGORITHM_OID[kind]) return refuse('unsupported_signature_algorithm', `${algorithm} for a ${kind} key`);
+  if (algorithm !== SIGNATURE_ALGORITHM_OID[kind]) return refuse('unsupported_signature_algorithm', `${JSON.stringify(algorithm.slice(0, SHOWN))} for a ${kind} key`);
   // RFC 8410 section 3 and RFC 5758 section 3.2: the parameters are absent (not even NULL).
   if (request.signatureAlgorithm.algorithmParams !== undefined) return refuse('unsupported_signature_algorithm', `${algorithm} with parameters`);
   const signatureBits = request.signatureValue.valueBlock;
   const raw = signatureBits.unusedBits === 0 ? new Uint8Array(signatureBits.valueHexView) : undefined;
   const signature = raw === undefined ? undefined : kind === 'ed25519' ? raw : compactEcdsaSignature(raw);
   if (signature === undefined || !verifySignature(kind, key.publicKey, bytesOf(info), signature)) return refuse('bad_csr_signature', 'the signature does not verify with its key');
-  let altNames: CertificationRequest['altNames'];
+  let altNames: CsrCheck<CertificationRequest['altNames']>;
   try {
     altNames = altNamesOf(request);
   } catch {
     return refuse('malformed_csr', 'unreadable extensionRequest');
   }
+  if (!altNames.ok) return altNames;
   const commonNames = request.subject.typesAndValues
     .filter((t) => t.type === OID.commonName)
     .map((t) => String((t.value as asn1js.BaseStringBlock).valueBlock.value));
-  return { ok: true, value: { publicKey: { kind, bytes: key.publicKey }, commonNames, altNames } };
+  return { ok: true, value: { publicKey: { kind, bytes: key.publicKey }, commonNames, altNames: altNames.value } };
 };
 
 /**
@@ -104,7 +137,7 @@ export const verifyCertificationRequest = (der: Uint8Array): CsrCheck<Certificat
 export const checkCsrNamesNode = (request: CertificationRequest, naming: NodeNaming): CsrCheck<CertificationRequest> => {
   const allowed = new Set(nodeUris(naming));
   const foreignCn = request.commonNames.find((cn) => cn !== naming.nodeId);
-  if (foreignCn !== undefined) return refuse('subject_mismatch', `CN ${JSON.stringify(foreignCn.slice(0, 80))} is not the Node-ID`);
+  if (foreignCn !== undefined) return refuse('subject_mismatch', `CN ${JSON.stringify(foreignCn.slice(0, SHOWN))} is not the Node-ID`);
   const foreignName = request.altNames.find((n) => n.type !== 6 || !allowed.has(n.value));
   if (foreignName !== undefined) {
     return refuse('subject_mismatch', `subject alternative name ${foreignName.type === 6 ? JSON.stringify(foreignName.value.slice(0, 120)) : `of type ${foreignName.type}`} does not name this node`);

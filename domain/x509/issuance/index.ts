@@ -17,7 +17,9 @@ export {
   subjectAltNameUris,
   subjectKeyIdentifier,
 } from './extensions.ts';
-export { certificateSummary, certifiedPublicKey, issueNodeCertificate } from './node-certificate.ts';
+export { certificateSummary, certifiedPublicKey, chainValidity, issueNodeCertificate } from './node-certificate.ts';
+export { MAX_NAME_TEXT, nameFromText, parseDistinguishedName } from './distinguished-name.ts';
+export type { NameRefusal, NameRule } from './distinguished-name.ts';
 export { credentialCertificateRefusal } from './credential-certificate-purpose.ts';
 export type { CredentialCertificateRefusal } from './credential-certificate-purpose.ts';
 export type { IssuanceRefusal } from './node-certificate.ts';
@@ -26,7 +28,6 @@ export type { NodeNaming } from './node-names.ts';
 export {
   compactEcdsaSignature,
   keyIdentifier,
-  nameFromText,
   nameOf,
   nameText,
   pkiName,

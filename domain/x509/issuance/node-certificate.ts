@@ -11,10 +11,25 @@ import { nodeSubject, nodeUris, type NodeNaming } from './node-names.ts';
 export type IssuanceRefusal = 'ca_not_yet_valid' | 'ca_expires_first';
 
 /**
+ * When the CA can issue certificates that validate: the span every certificate of its path covers, its own and each
+ * one above it up to the root (`ca.chain`). RFC 5280 6.1.3 (a)(2) checks the validity of every certificate of the
+ * path at the time of validation, so a certificate past the end of any of them (found in review: an intermediate
+ * signed for 10 years by a root valid for 2 days issued 365-day node certificates) fails then. The root counts too:
+ * 6.1 does not check a trust anchor's dates, but OpenSSL and the relying parties that keep it as a certificate do.
+ */
+export const chainValidity = (ca: Pick<IssuingCa, 'certificate' | 'chain'>): { readonly notBefore: Date; readonly notAfter: Date } => {
+  const spans = [ca.certificate, ...ca.chain].map((der) => issuerOf(der));
+  return {
+    notBefore: new Date(Math.max(...spans.map((s) => s.notBefore.getTime()))),
+    notAfter: new Date(Math.min(...spans.map((s) => s.notAfter.getTime()))),
+  };
+};
+
+/**
  * The operational certificate of a node's credential (issue 13): subject and URI SANs naming the node
  * (node-names.ts), validity exactly the credential's, clientAuth, and where relying parties check it
- * (pkiUrls(baseUrl, ca.id)). A CA whose own certificate does not cover that validity refuses: a certificate outliving
- * its issuer fails path validation when it matters.
+ * (pkiUrls(baseUrl, ca.id)). A CA whose certificates (its own and those above it, `chainValidity`) do not all cover
+ * that validity refuses: a certificate outliving any certificate of its path fails path validation when it matters.
  */
 export const issueNodeCertificate = async (args: {
   readonly ca: IssuingCa;
@@ -25,9 +40,9 @@ export const issueNodeCertificate = async (args: {
   /** 16 bytes from the RandomSource port. */
   readonly serialRandom: Uint8Array;
 }): Promise<{ ok: true; der: Uint8Array } | { ok: false; reason: IssuanceRefusal }> => {
-  const issuer = issuerOf(args.ca.certificate);
-  if (args.validity.notBefore < issuer.notBefore) return { ok: false, reason: 'ca_not_yet_valid' };
-  if (args.validity.notAfter > issuer.notAfter) return { ok: false, reason: 'ca_expires_first' };
+  const span = chainValidity(args.ca);
+  if (args.validity.notBefore < span.notBefore) return { ok: false, reason: 'ca_not_yet_valid' };
+  if (args.validity.notAfter > span.notAfter) return { ok: false, reason: 'ca_expires_first' };
   const subject = nodeSubject(args.naming.nodeId);
   const der = await endEntityCertificate({
     ca: args.ca,

@@ -49,20 +49,6 @@ export const compactEcdsaSignature = (der: Uint8Array): Uint8Array | undefined =
   }
 };
 
-/** A distinguished name from its RFC 4514 text (`CN=Credence Root CA,O=Example`); a TypeError names what is wrong. */
-export const nameFromText = (text: string): Uint8Array => {
-  // @peculiar/x509 reads leniently (text without `=` becomes an empty name): every RDN must be `type=value`.
-  const malformed = text.split(/(?<!\\)[,+]/).find((part) => !/^\s*(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)\s*=\s*\S/.test(part));
-  if (malformed !== undefined) throw new TypeError(`not a distinguished name: ${JSON.stringify(malformed.slice(0, 80))} is not type=value`);
-  let der: ArrayBuffer;
-  try {
-    der = new x509.Name(text).toArrayBuffer();
-  } catch (error) {
-    throw new TypeError(`not a distinguished name: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  return new Uint8Array(der);
-};
-
 /**
  * A Name of one RDN per attribute, each a UTF8String (RFC 5280 4.1.2.4, 4.1.2.6). pkijs would put every attribute
  * into one multi-valued RDN, hence the explicit SEQUENCE OF SET.
