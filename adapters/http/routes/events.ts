@@ -8,8 +8,8 @@
  * principal may hold a bounded number of streams (SER-001). A revocation by this service ends the token's streams
  * at once; the token is also checked again on each heartbeat (revocations by the CLI) and at its expiry.
  *
- * Everything that can refuse the request (query, headers, role, cap) is checked before the socket is taken
- * over, so refusals are ordinary problem+json responses.
+ * Everything that can refuse the request (query, headers, role, pipelining, cap) is checked before the socket is
+ * taken over, so refusals are ordinary problem+json responses.
  */
 import { z } from 'zod';
 import { unauthorised } from '../../../domain/errors.ts';
@@ -32,7 +32,8 @@ Reconnect with the \`Last-Event-ID\` header (or \`?after=\`) to resume strictly 
 Comments (\`: heartbeat\`) arrive every few seconds; \`retry:\` lines say how long to wait before reconnecting.
 A client that stops reading is dropped with \`event: dropped\` and a retry hint; it resumes with Last-Event-ID.
 A stream whose token is revoked (at once through this service, within a heartbeat through the CLI) or expires ends with \`event: dropped\` (reason \`unauthorised\`) and no retry hint: reconnect with a new token.
-Integrators receive pseudonymised identifiers only.`;
+Integrators receive pseudonymised identifiers only.
+A stream must be the only request in flight on its connection: one pipelined behind an unfinished answer is refused (400 pipelined_stream).`;
 
 /**
  * How long a client refused by the stream cap should wait: about one stall period, when a stream whose client stopped
@@ -114,6 +115,21 @@ export const eventRoutes: RouteModule = (app, context) => {
         events = publicEvents$(context.credence.store, pseudonyms.deriver, filter, { onEvent: (e) => deliver(publicMessage(e)) });
       }
 
+      // A stream must be the only request in flight on its connection (SER-001, found in adversarial review). A
+      // response queued behind an earlier one (HTTP/1.1 pipelining) has no socket yet: behind another stream it would
+      // never get its turn (an event stream does not end), yet it would hold a slot and, if pseudonymised, a place
+      // and a copy of the fleet's identities, with no client ever reading it. Refused before any slot is taken; the
+      // refusal is answered in turn, after the requests before it. Waiting for the turn instead would serve a stream
+      // behind a short request, but would keep a handler pending per pipelined request without bound (queued
+      // refusals fill the connection's output buffer, and Node then stops reading it), for a client that has its
+      // own connection to open: browsers do not pipeline, and EventSource opens one connection per stream.
+      if (reply.raw.socket === null) {
+        throw new HttpProblem(
+          400,
+          'pipelined_stream',
+          'an event stream must be the only request in flight on its connection: open it on a connection of its own, or once the earlier responses have arrived',
+        );
+      }
       const release = slots.acquire(principal.subject);
       if (release === undefined) {
         const retryAfter = capRetryAfterSeconds(context);
@@ -142,6 +158,7 @@ export const eventRoutes: RouteModule = (app, context) => {
       reply.hijack();
       session = new SseSession({
         res: reply.raw,
+        connection: request.raw.socket,
         headers: reply.getHeaders(),
         requestId: request.id,
         role: principal.role,

@@ -13,6 +13,7 @@
  * the store holds what it missed.
  */
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Observable, Subscription } from 'rxjs';
 import type { ServiceMetrics } from '../metrics.ts';
@@ -36,6 +37,12 @@ export const RETRY_MS = {
 
 export interface SessionOptions {
   readonly res: ServerResponse;
+  /**
+   * The connection the request came on (`request.raw.socket`). Watched as well as `res`: a response queued behind
+   * another on its connection (HTTP/1.1 pipelining) has no socket, and Node never emits its 'close' when the
+   * connection closes, so such a stream ran on without a client, holding its slot (SER-001, adversarial review).
+   */
+  readonly connection: Socket;
   /** Headers already set on the reply (request id, rate-limit), kept when the socket is taken over. */
   readonly headers: Readonly<Record<string, string | number | readonly string[] | undefined>>;
   readonly requestId: string;
@@ -77,9 +84,10 @@ export class SseSession {
   private readonly ended: Promise<CloseReason>;
   private resolveEnded: (reason: CloseReason) => void = () => undefined;
   private readonly onShutdown = (): void => this.close('shutdown', frameShutdown(RETRY_MS.shutdown));
+  private readonly onClientGone = (): void => this.close('client');
 
   constructor(private readonly options: SessionOptions) {
-    this.writer = new SseWriter(options.res, { highWaterBytes: options.highWaterBytes, stallMs: options.stallMs });
+    this.writer = new SseWriter(options.res, { highWaterBytes: options.highWaterBytes, stallMs: options.stallMs, connection: options.connection });
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
   }
 
@@ -91,11 +99,11 @@ export class SseSession {
 
   /** Sends the headers and subscribes to `events` (whose `onEvent` is `deliver`); resolves when the stream ends. */
   run(events: Observable<unknown>): Promise<CloseReason> {
-    const { res, shutdown } = this.options;
+    const { res, connection, shutdown } = this.options;
     this.options.metrics.sseClientOpened(this.options.role);
     // A client that left before the socket was taken over: its 'close' has already been emitted, so no listener
     // added now would hear it. Nothing is subscribed; the slot is released at once.
-    if (connectionGone(res)) {
+    if (connectionGone(res, connection)) {
       this.close('client');
       return this.ended;
     }
@@ -105,7 +113,8 @@ export class SseSession {
     res.writeHead(200, { ...this.options.headers, 'x-request-id': this.options.requestId, ...SSE_HEADERS });
     // Sent at once, so the client has the headers (and the retry hint) before the first event.
     res.write(frameStart(RETRY_MS.initial, this.options.startsAfter));
-    res.once('close', () => this.close('client'));
+    res.once('close', this.onClientGone);
+    connection.once('close', this.onClientGone);
     if (shutdown.aborted) {
       this.onShutdown();
       return this.ended;
@@ -164,6 +173,8 @@ export class SseSession {
     clearTimeout(this.expiry);
     this.stopListeningForRevocation?.();
     this.options.shutdown.removeEventListener('abort', this.onShutdown);
+    this.options.res.off('close', this.onClientGone);
+    this.options.connection.off('close', this.onClientGone);
     this.subscription?.unsubscribe();
     this.writer.end(finalFrame, this.options.stallMs);
     this.options.metrics.sseClientClosed(this.options.role, reason);

@@ -13,6 +13,7 @@
  * kernel (the write callback), which is when `writableLength` goes down.
  */
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 
 export class SlowClient extends Error {
   constructor(readonly stallMs: number) {
@@ -33,13 +34,21 @@ export interface SseWriterOptions {
   readonly highWaterBytes: number;
   /** How long a write may wait for the client before it is a slow client. */
   readonly stallMs: number;
+  /** The connection the request came on (`req.socket`): watched as well as the response (see `connectionGone`). */
+  readonly connection: Socket;
 }
 
 /**
- * The client has gone: the response was destroyed (Node does so when the connection closes) or its socket was.
+ * The client has gone: the response was destroyed (Node does so when the connection closes) or its connection was.
  * What a listener cannot tell when the client left before it was added: 'close' is emitted only once.
+ *
+ * `connection` is the request's socket (`req.socket`), not `res.socket`: a response queued behind an earlier one on
+ * the same connection (HTTP/1.1 pipelining) has no socket yet, and Node neither destroys it nor emits its 'close'
+ * when that connection closes; only the connection tells (SER-001: such a stream held its slot after its client left,
+ * found in adversarial review).
  */
-export const connectionGone = (res: ServerResponse): boolean => res.destroyed || res.socket?.destroyed === true;
+export const connectionGone = (res: ServerResponse, connection: Socket): boolean =>
+  res.destroyed || connection.destroyed || res.socket?.destroyed === true;
 
 const positiveInteger = (value: number, name: string): number => {
   if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name}: must be a positive integer`);
@@ -53,21 +62,22 @@ export class SseWriter {
   private waiting: Promise<void> | undefined;
   private gone = false;
   private readonly waiters = new Set<() => void>();
+  private readonly connection: Socket;
 
   constructor(private readonly res: ServerResponse, options: SseWriterOptions) {
     this.highWaterBytes = positiveInteger(options.highWaterBytes, 'options.highWaterBytes');
     this.stallMs = positiveInteger(options.stallMs, 'options.stallMs');
+    this.connection = options.connection;
     // A write to a reset socket reports through 'error'; the 'close' that follows ends the session.
     res.on('error', () => undefined);
-    res.once('close', () => {
-      this.gone = true;
-      this.wake();
-    });
+    res.once('close', this.onGone);
+    // The connection too: a queued (pipelined) response never hears its own 'close' (SER-001, see `connectionGone`).
+    this.connection.once('close', this.onGone);
   }
 
   /** The client went away (or the response was ended). */
   get closed(): boolean {
-    return this.gone || connectionGone(this.res);
+    return this.gone || connectionGone(this.res, this.connection);
   }
 
   /** A write is waiting for the client to read. */
@@ -92,15 +102,23 @@ export class SseWriter {
    */
   end(finalFrame: string | undefined, graceMs: number): void {
     if (this.closed) return;
-    // Taken now: a finished response lets go of its socket.
-    const socket = this.res.socket;
+    // The request's connection, not `res.socket`: a finished response lets go of its socket, and a response queued
+    // behind another on its connection has none yet; without a timer such a stream's connection stayed open
+    // (SER-001, found in adversarial review). An ended stream closes its connection anyway (`Connection: close`).
+    const socket = this.connection;
     if (finalFrame !== undefined) this.res.write(finalFrame);
     this.res.end();
-    if (socket === null || socket.destroyed) return;
+    if (socket.destroyed) return;
     const timer = setTimeout(() => socket.destroy(), graceMs);
     timer.unref();
     socket.once('close', () => clearTimeout(timer));
   }
+
+  private readonly onGone = (): void => {
+    this.gone = true;
+    this.connection.off('close', this.onGone);
+    this.wake();
+  };
 
   /** Re-checks every wait: called when a frame has left Node's buffers, on 'drain' and on 'close'. */
   private readonly wake = (): void => {
