@@ -159,6 +159,17 @@ describe('GET /v1/events', () => {
     expect(canonical.headers.get('content-type')).toMatch(/application\/problem\+json/);
     // Canonical stream ids cannot be a filter of the public stream.
     expect((await stream('/v1/events?stream=node-meter-01', 'integrator')).status).toBe(400);
+    // Nor a kind or type it never publishes, which would be a stream silent for ever in one of the few pseudonymised
+    // places (review 28); on the canonical stream they are filters like any other.
+    for (const [query, path] of [['kind=pseudonym', 'query.kind.0'], ['type=PseudonymRotated', 'query.type.0'], ['kind=node,pseudonym', 'query.kind.1']]) {
+      const refused = await stream(`/v1/events?${query}`, 'integrator');
+      expect(refused.status, query).toBe(400);
+      expect(refused.problem!['errors'], query).toEqual([expect.objectContaining({ path, rule: 'not_published' })]);
+      expect((await stream(`/v1/events?${query}&identifiers=pseudonymous`)).status, query).toBe(400);
+      const canonicalFilter = await stream(`/v1/events?${query}`);
+      expect(canonicalFilter.status, query).toBe(200);
+      canonicalFilter.close();
+    }
 
     // An operator may ask for the same pseudonymised stream.
     const operatorView = await received('/v1/events?identifiers=pseudonymous', published.length);

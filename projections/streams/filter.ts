@@ -8,10 +8,11 @@
  * filters on one attribute per request).
  */
 import { z } from 'zod';
-import { validationError } from '../../domain/errors.ts';
-import { EVENT_KIND, EventTypeSchema } from '../../domain/events/index.ts';
+import { validationError, type FieldIssue } from '../../domain/errors.ts';
+import { EVENT_KIND, EVENT_TYPES, EventTypeSchema } from '../../domain/events/index.ts';
 import { ENTITY_KINDS, EntityKind, parseStreamId, streamPrefixOf } from '../../domain/streams.ts';
 import type { AllFilter, RecordedEvent, SubscriptionStart } from '../../domain/ports/event-store.ts';
+import { PUBLIC_DATA } from '../pseudonyms/public-data.ts';
 
 export const StreamStart = z.union([z.literal('start'), z.literal('end'), z.bigint().nonnegative()]);
 
@@ -64,6 +65,40 @@ export function parseLifecycleFilter(input: unknown): LifecycleFilter {
     parsed.error.issues.map((issue) => ({ path: issue.path.map(String).join('.') || 'filter', rule: issue.code, message: issue.message })),
     'lifecycle stream filter',
   );
+}
+
+/**
+ * What the pseudonymised (integrator) stream publishes, read off its allow-list (PUBLIC_DATA: `null` is never
+ * published) so that the types are listed once: a kind is published when one of its types is.
+ */
+const PUBLISHED_TYPES: ReadonlySet<string> = new Set(EVENT_TYPES.filter((type) => PUBLIC_DATA[type] !== null));
+const PUBLISHED_KINDS: ReadonlySet<string> = new Set(EVENT_TYPES.filter((type) => PUBLISHED_TYPES.has(type)).map((type) => EVENT_KIND[type]));
+
+/**
+ * A filter of the pseudonymised stream: a lifecycle filter with no stream ids (canonical ids are not public; seed
+ * 004, SER-011, SER-018, SER-025) and no kind or type it never publishes. `kind=pseudonym` or `type=PseudonymRotated`
+ * would be a stream that stays silent forever while it holds one of the few pseudonymised slots (SER-001; found in
+ * review): a mistake to report, as LifecycleFilter reports any combination that can never match. Throws a
+ * `validation` CredenceError naming each refused value (`kinds.<i>`, `types.<i>`, `streams`) and its rule.
+ */
+export function parsePublicFilter(input: unknown): LifecycleFilter {
+  const filter = parseLifecycleFilter(input);
+  const issues: FieldIssue[] = [];
+  if (filter.streams !== undefined) {
+    issues.push({ path: 'streams', rule: 'not_public', message: 'canonical stream ids are not public: filter by kinds and types' });
+  }
+  filter.kinds?.forEach((kind, index) => {
+    if (!PUBLISHED_KINDS.has(kind)) {
+      issues.push({ path: `kinds.${index}`, rule: 'not_published', message: `${kind} events are never published on the pseudonymised stream` });
+    }
+  });
+  filter.types?.forEach((type, index) => {
+    if (!PUBLISHED_TYPES.has(type)) {
+      issues.push({ path: `types.${index}`, rule: 'not_published', message: `${type} is never published on the pseudonymised stream` });
+    }
+  });
+  if (issues.length > 0) throw validationError(issues, 'public lifecycle stream filter');
+  return filter;
 }
 
 /**

@@ -9,12 +9,11 @@
  * themselves requested: a resumed stream pseudonymises exactly as an unbroken one.
  */
 import { Observable, switchMap } from 'rxjs';
-import { validationError } from '../../domain/errors.ts';
 import { EVENT_KIND } from '../../domain/events/index.ts';
 import { ENTITY_KINDS, parseStreamId, streamPrefixOf } from '../../domain/streams.ts';
 import type { AllFilter, EventStore } from '../../domain/ports/event-store.ts';
 import { IDENTITY_EVENT_TYPES, identitiesUpTo, toPublicEvent, type PseudonymDeriver, type PublicEvent, type PublicIdentities } from '../pseudonyms/index.ts';
-import { parseLifecycleFilter, type LifecycleFilterInput } from './filter.ts';
+import { parsePublicFilter, type LifecycleFilterInput } from './filter.ts';
 import { pacedEvents, type DeliveryOptions } from './paced.ts';
 
 export type PublicFilterInput = Omit<LifecycleFilterInput, 'streams'>;
@@ -31,13 +30,8 @@ export function publicEvents$(
   if (deriver === null || typeof deriver !== 'object' || typeof deriver.identifier !== 'function') {
     throw new Error('deriver: must be a PseudonymDeriver');
   }
-  const parsed = parseLifecycleFilter(filter);
-  if (parsed.streams !== undefined) {
-    throw validationError(
-      [{ path: 'streams', rule: 'not_public', message: 'canonical stream ids are not public: filter by kinds and types' }],
-      'public lifecycle stream filter',
-    );
-  }
+  // No stream ids, and no kind or type the allow-list never publishes (a stream that would stay silent forever).
+  const parsed = parsePublicFilter(filter);
   const kinds = parsed.kinds === undefined ? undefined : new Set<string>(parsed.kinds);
   const types = parsed.types === undefined ? undefined : new Set<string>(parsed.types);
   const server: AllFilter =

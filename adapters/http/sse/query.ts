@@ -7,7 +7,7 @@ import { isCredenceError, validationError } from '../../../domain/errors.ts';
 import { EventTypeSchema } from '../../../domain/events/index.ts';
 import { Position } from '../../../domain/positions.ts';
 import { ENTITY_KINDS, EntityKind, parseStreamId } from '../../../domain/streams.ts';
-import { parseLifecycleFilter, type LifecycleFilterInput } from '../../../projections/streams/index.ts';
+import { parseLifecycleFilter, parsePublicFilter, type LifecycleFilterInput } from '../../../projections/streams/index.ts';
 
 const MAX_TYPES = 64;
 const MAX_STREAMS = 100;
@@ -78,8 +78,14 @@ export const lifecycleFilterOf = (query: EventsQuery, headers: EventsHeaders): L
     ...(query.type !== undefined ? { types: query.type } : {}),
     ...(query.stream !== undefined ? { streams: query.stream } : {}),
   };
+  asQuery(() => parseLifecycleFilter(input), 'event stream query');
+  return input;
+};
+
+/** `parse`, its validation issues named by the query parameter they came from (`kinds.0` is `query.kind.0`). */
+const asQuery = (parse: () => unknown, subject: string): void => {
   try {
-    parseLifecycleFilter(input);
+    parse();
   } catch (error) {
     if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw error;
     throw validationError(
@@ -87,18 +93,14 @@ export const lifecycleFilterOf = (query: EventsQuery, headers: EventsHeaders): L
         const [head, ...rest] = issue.path.split('.');
         return { ...issue, path: ['query', QUERY_NAME[head ?? ''] ?? head, ...rest].join('.') };
       }),
-      'event stream query',
+      subject,
     );
   }
-  return input;
 };
 
-/** Integrators see pseudonyms only (seed 004; SER-011, SER-018, SER-025): a stream filter would name canonical ids. */
-export const checkPublicFilter = (filter: LifecycleFilterInput): void => {
-  if (filter.streams !== undefined) {
-    throw validationError(
-      [{ path: 'query.stream', rule: 'not_public', message: 'canonical stream ids are not public: filter by kind and type' }],
-      'pseudonymous event stream query',
-    );
-  }
-};
+/**
+ * Integrators see pseudonyms only (seed 004; SER-011, SER-018, SER-025): a stream filter would name canonical ids.
+ * Nor may they ask for a kind or type the pseudonymised stream never publishes (parsePublicFilter): such a stream
+ * would stay silent while it held one of the few pseudonymised places (SER-001; review 28).
+ */
+export const checkPublicFilter = (filter: LifecycleFilterInput): void => asQuery(() => parsePublicFilter(filter), 'pseudonymous event stream query');

@@ -11,10 +11,20 @@ export interface Page {
 }
 
 /**
- * Positions one page of a stream-prefix filter examines at most. Such a page walks the rowid in position order (see
- * pageSql), and a sparse prefix (`association-` in a log of node events) found fewer matches than the page size only
- * at the head: one synchronous statement over the whole log, 136 ms at 400,000 events, held the event loop at every
- * stream's open (found in review). A page now ends at this many positions past its start, matches or not.
+ * Prefix checks one page of a stream-prefix filter makes at most, with or without event types: the positions a page
+ * examines, divided among its prefixes (one prefix: 65,536 positions; the SSE route's 100 stream ids: 655). SER-001:
+ * the embedded store reads a page synchronously, so a page's statement holds the event loop of the whole service.
+ *
+ * Every prefix is tried on each entry walked, and a sparse filter rejects nearly all of them: a page that ran until it
+ * had a page of matches or reached the head read the whole log in one statement (`association-` among node events:
+ * 136 ms at 400,000 events; found in review). With types it walked every index entry of those types from the cursor
+ * to the head instead (`stream=<100 ids>&type=NodeRegistered` over 200,000 NodeRegistered events of other streams: up
+ * to 1,025 ms, each entry tried against 100 GLOBs; found in review), and a window of 65,536 positions with 100
+ * prefixes still took some 400 ms. So such a page ends this many checks past its start, matches or not, and its
+ * caller goes on from there (a subscription after a turn of the event loop).
+ *
+ * The other filters need no window: every entry they examine is a match (a type-only page walks only its types'
+ * index entries, at most the page size per type; an unfiltered page reads at most the page size of rows).
  */
 export const PREFIX_SCAN_WINDOW = 65_536n;
 
@@ -35,6 +45,8 @@ export function compileFilter(filter: AllFilter | undefined, argument: string): 
   };
   return { prefixes: list(filter?.streamPrefixes, 'streamPrefixes'), types: list(filter?.eventTypes, 'eventTypes') };
 }
+
+const maxBigint = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 
 // GLOB is case-sensitive and its only metacharacters are * ? [ : bracketing them makes a prefix literal, where
 // LIKE would also treat % and _ as wildcards and fold ASCII case.
@@ -68,8 +80,10 @@ export class PageReader {
   read(after: bigint, filter: CompiledFilter, limit: number): Page {
     const logHead = this.headPosition();
     if (logHead === undefined || logHead <= after || limit <= 0) return { events: [], cursor: after, atHead: true };
-    const windowed = filter.prefixes.length > 0 && filter.types.length === 0 && logHead - after > this.window;
-    const head = windowed ? after + this.window : logHead;
+    // Types do not lift the window: the walk of their index entries tries the prefixes on each entry, and a sparse
+    // filter rejects nearly all of them (see PREFIX_SCAN_WINDOW). At least one position, so that a page moves on.
+    const span = filter.prefixes.length === 0 ? undefined : maxBigint(1n, this.window / BigInt(filter.prefixes.length));
+    const head = span !== undefined && logHead - after > span ? after + span : logHead;
     const params: Record<string, unknown> = { after, head, limit };
     filter.prefixes.forEach((p, i) => (params[`p${i}`] = globPrefix(p)));
     filter.types.forEach((t, i) => (params[`t${i}`] = t));
@@ -106,7 +120,8 @@ function pageSql(prefixCount: number, typeCount: number): string {
     return `SELECT ${EVENT_COLUMNS} FROM events NOT INDEXED WHERE ${range}${prefixClause} ORDER BY position LIMIT @limit`;
   }
   // One ordered walk of the (type, position, stream_id) index per type, each cut at the page size, then merged:
-  // a page costs at most (types x page size) index entries however many events match overall.
+  // a page costs at most (types x page size) index entries however many events match overall, and with prefixes
+  // (checked on the index's stream_id, no row touched) at most the entries of the window's positions (@head).
   const perType = Array.from(
     { length: typeCount },
     (_, i) =>
