@@ -137,7 +137,7 @@ describe("an App-ID's authorisation ends with its credential (seed 003 11.2.2)",
     await c.engine.execute(cmd.revokeCredential('app-cred-1', 'keyCompromise'));
     const end = (reason: string) => command('endApplicationEnrolment', { appId: APP, credentialId: 'app-cred-1', reason }, { actor: operator });
     const before = await footprint(c.store);
-    for (const milder of ['certificateHold', 'cessationOfOperation', 'superseded']) {
+    for (const milder of ['affiliationChanged', 'cessationOfOperation', 'superseded']) {
       expect((await rejection(c.engine.execute(end(milder)))).problem, milder).toMatchObject({ code: 'illegal_transition', rule: 'enrolledCredentialEnded' });
     }
     expect(await footprint(c.store)).toEqual(before);

@@ -8,6 +8,7 @@ import type { RequestSigningPolicy } from '../../domain/signing/index.ts';
 import { parsePkcs11Uri, readSigningPolicyFile, StoreConnectionString } from '../runtime/index.ts';
 import { readTextFile } from '../runtime/bounded-files.ts';
 import { RotationPolicy } from '../../projections/pseudonyms/index.ts';
+import { pkiBaseUrlIssues } from '../../domain/x509/issuing-ca.ts';
 
 /**
  * The configuration of `credence serve`: defaults, then an optional JSON file, then the environment, then flags
@@ -171,12 +172,18 @@ export const ServiceConfig = z.strictObject({
     .optional(),
   /**
    * The URL relying parties reach this service at (issue 13): issued certificates point at its `/pki/…` CRLs, OCSP
-   * responder and CA certificates. Default `http://<host>:<port>` (the port actually bound when 0).
+   * responder and CA certificates. Default `http://<host>:<port>` (the port actually bound when 0). Written into every
+   * certificate and CRL as given (a trailing `/` aside), so it must be the URI itself: http(s), printable ASCII, no
+   * user name or password, no `?` or `#`, in the form the URL parser writes (domain/x509/issuing-ca.ts,
+   * `pkiBaseUrlIssues`; found in review: an empty `?` made every CRL path a query, a password was published). The
+   * messages never repeat a user name or password.
    */
   publicUrl: z
     .string()
     .max(2_048)
-    .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol) && new URL(s).search === '' && new URL(s).hash === '', 'must be an http:// or https:// URL without query or fragment')
+    .superRefine((value, context) => {
+      for (const { rule, message } of pkiBaseUrlIssues(value)) context.addIssue({ code: 'custom', params: { rule }, message });
+    })
     .optional(),
   /**
    * Behind a reverse proxy every client has the proxy's address: one rate-limit budget, one hello allowance and one

@@ -2,6 +2,8 @@ import { setMaxListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { assertCanListen } from './listen-check.ts';
 import { assertPublishableHost, listeningUrl } from './public-url.ts';
+import { validationError } from '../../domain/errors.ts';
+import { pkiBaseUrlIssues } from '../../domain/x509/issuing-ca.ts';
 import type { Actor } from '../../domain/metadata.ts';
 import { ownerView, type Clock } from '../../domain/ports/index.ts';
 import {
@@ -58,6 +60,21 @@ export interface RunningService {
 }
 
 /**
+ * Refuses (a `validation` error naming `publicUrl`) a URL certificates could not carry as it is: the configuration
+ * refuses such a `publicUrl` already (config.ts); this catches a ServiceConfig not made by it, and the default built
+ * from `host` (`http://<host>:<port>`: a host name in upper case, say). Only with issuing CAs: without one nothing names
+ * the URL. The message repeats no user name or password (pkiBaseUrlIssues).
+ */
+const assertCertifiableUrl = (url: string, configured: boolean, caCount: number): void => {
+  const issue = caCount === 0 ? undefined : pkiBaseUrlIssues(url)[0];
+  if (issue === undefined) return;
+  const message = configured
+    ? issue.message
+    : `the default http://<host>:<port> cannot be named in certificates: it ${issue.message}; set publicUrl (--public-url, CREDENCE_PUBLIC_URL) to the URL relying parties reach this service at`;
+  throw validationError([{ path: 'publicUrl', rule: issue.rule, message }], 'service configuration');
+};
+
+/**
  * `credence serve`: reads the request-signing policy, opens the data folder (its Secure Environment, the store or the
  * store of `config.store`, the read models, access.db), starts everything live, and listens. Whatever was opened is
  * closed again when a later step fails.
@@ -91,6 +108,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     // Before anything is issued: certificates must not name a wildcard address as where their status is.
     assertPublishableHost(config.host, config.publicUrl, cas.length);
     let publicUrl = config.publicUrl ?? listeningUrl(config.host, config.port);
+    assertCertifiableUrl(publicUrl, config.publicUrl !== undefined, cas.length);
     // The live runtime and the cascade report to the server's logger, which exists only once the server is built;
     // nothing runs a projection before `live.start()`, after that.
     let app: App | undefined;
@@ -187,7 +205,10 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     const boundUrl = listeningUrl(address.address, address.port);
     // Again on the address bound: a host name can resolve to a wildcard address.
     assertPublishableHost(address.address, config.publicUrl, cas.length);
-    if (config.publicUrl === undefined) publicUrl = boundUrl;
+    if (config.publicUrl === undefined) {
+      assertCertifiableUrl(boundUrl, false, cas.length);
+      publicUrl = boundUrl;
+    }
     // CRLs and OCSP of the data folder's issuing CAs (issue 13), once the URL their full CRLs name is known.
     const revocation = await startPkiRevocation({
       credence,

@@ -1,5 +1,4 @@
-import type { CommandType } from '../../domain/commands/index.ts';
-import { RevocationReason } from '../../domain/events/index.ts';
+import { NEW_REVOCATION_REASONS, type CommandType } from '../../domain/commands/index.ts';
 
 /**
  * The operator's lifecycle commands as `credence <group> <verb>`: one subcommand per operator command of the
@@ -48,7 +47,8 @@ export const LIFECYCLE_GROUPS = {
 } as const;
 export type LifecycleGroup = keyof typeof LIFECYCLE_GROUPS;
 
-const REASONS = RevocationReason.options;
+// Those a new revocation may give: certificateHold and aACompromise are refused (domain/commands/revocation-rules.ts).
+const REASONS = NEW_REVOCATION_REASONS;
 const APPLICATION_REASONS = ['unspecified', 'keyCompromise', 'privilegeWithdrawn', 'cessationOfOperation'] as const;
 const reason = (choices: readonly string[] = REASONS): OptionSpec => ({
   flags: '--reason <reason>',

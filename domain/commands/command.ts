@@ -8,6 +8,8 @@ import { Actor, RequestSignature } from '../metadata.ts';
 import { CredentialIssued, issuingRules, ProvisioningCommandData, provisioningRules } from '../events/credential.ts';
 import { issuedCertificateRules } from './certificate-rules.ts';
 import { COMMAND_CATALOG, COMMAND_TYPES, type CommandType, type EventOfCommand } from './catalog.ts';
+import { NEW_REVOCATION_REASONS, newRevocationReasonRules, REVOCATION_REASON_COMMANDS } from './revocation-rules.ts';
+import { RevocationReason } from '../events/common.ts';
 import type { EntityKind } from '../streams.ts';
 
 /**
@@ -33,10 +35,17 @@ export type Command = {
   [C in CommandType]: { readonly type: C; readonly data: EventData<EventOfCommand<C>>; readonly metadata: CommandMetadata };
 }[CommandType];
 
+/** A revocation's data as its event's, its reason described with the rule commandOf adds (revocation-rules.ts). */
+const revocationData = (type: CommandType): z.ZodType =>
+  (EVENT_DATA[COMMAND_CATALOG[type].event] as unknown as z.ZodObject).extend({
+    reason: RevocationReason.describe(`RFC 5280 CRLReason: one of ${NEW_REVOCATION_REASONS.join(', ')} (certificateHold and aACompromise are refused: a revocation is permanent)`),
+  });
+
 /** Where a command's data must meet more than its event's schema: rules for new facts, not for stored ones. */
 const COMMAND_DATA: Partial<Record<CommandType, z.ZodType>> = {
   issueCredential: CredentialIssued.superRefine(issuingRules).superRefine(issuedCertificateRules),
   provisionCredential: ProvisioningCommandData.superRefine(provisioningRules),
+  ...Object.fromEntries([...REVOCATION_REASON_COMMANDS].map((type) => [type, revocationData(type)])),
 };
 
 type Def = Record<string, unknown> & { readonly type: string };
@@ -94,8 +103,14 @@ const STRICT_DATA = Object.fromEntries(
   COMMAND_TYPES.map((type) => [type, strictOf(COMMAND_DATA[type] ?? EVENT_DATA[COMMAND_CATALOG[type].event])]),
 ) as Record<CommandType, z.ZodType>;
 
-/** One command type's schema: its literal type, its data (strict, with the command-only rules) and the command metadata. */
-const commandOf = (type: CommandType) => z.object({ type: z.literal(type), data: STRICT_DATA[type], metadata: CommandMetadata });
+/**
+ * One command type's schema: its literal type, its data (strict, with the command-only rules) and the command metadata;
+ * a revocation's reason is checked against who sends it (revocation-rules.ts: the cascade carries stored reasons on).
+ */
+const commandOf = (type: CommandType) => {
+  const schema = z.object({ type: z.literal(type), data: STRICT_DATA[type], metadata: CommandMetadata });
+  return REVOCATION_REASON_COMMANDS.has(type) ? schema.superRefine(newRevocationReasonRules) : schema;
+};
 
 export const CommandSchema = z.discriminatedUnion(
   'type',

@@ -1,18 +1,15 @@
 import { z } from 'zod';
 import { base64urlLength } from '../crypto/base64url.ts';
 
-/** Revocation reasons are RFC 5280 CRLReason codes (section 5.3.1), by name. */
-export const RevocationReason = z.enum([
-  'unspecified',
-  'keyCompromise',
-  'cACompromise',
-  'affiliationChanged',
-  'superseded',
-  'cessationOfOperation',
-  'certificateHold',
-  'privilegeWithdrawn',
-  'aACompromise',
-]);
+/**
+ * Revocation reasons are RFC 5280 CRLReason codes (section 5.3.1), by name: every one a stored event may hold, so that
+ * a log stays readable. A new revocation may not give `certificateHold` or `aACompromise` (domain/commands/
+ * revocation-rules.ts); `removeFromCRL` is no revocation reason at all and is in neither list.
+ */
+export const RevocationReason = z.enum(
+  ['unspecified', 'keyCompromise', 'cACompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'certificateHold', 'privilegeWithdrawn', 'aACompromise'],
+  { error: (issue) => (issue.input === 'removeFromCRL' ? 'removeFromCRL releases a certificateHold on a delta CRL (RFC 5280 5.3.1): it is never a revocation reason' : undefined) },
+);
 export type RevocationReason = z.infer<typeof RevocationReason>;
 
 /** The numeric CRLReason value of RFC 5280 section 5.3.1 (7 is unused there). */
