@@ -63,6 +63,24 @@ export const applicationMachine = setup({
       const d = dataOf(event, 'ApplicationEnrolmentEnded');
       return d !== undefined && d.credentialId === context.credentialId && endReasonOf(event.facts.credential) === d.reason;
     }),
+    /**
+     * A move leaves a credential that still stands, or one that handed over: superseded, or expired while its rotation
+     * to the credential moved to stood (the handover the cascade records as this move). Not one revoked for any other
+     * reason, or expired otherwise: that ends the App-ID's
+     * authorisation, and the cascade ends its enrolment with that credential's reason, revoking its instances' access
+     * (seed 003 11.2.2: a credential is how access of all instances of an undesirable application is revoked). Found in
+     * review 31: an operator's move after a key compromise, ahead of the cascade, kept every instance associated.
+     */
+    currentCredentialHandsOver: factGuard(({ event }) => {
+      // Read only for a move from another credential (facts.ts): a first enrolment, or one onto the same, has none.
+      if (!('currentCredential' in event.facts)) return true;
+      const current = event.facts.currentCredential;
+      if (current === undefined) return false;
+      if (!isOneOf(current, ['revoked', 'expired'])) return true;
+      const c = current.context as unknown as CredentialContext;
+      if (isOneOf(current, ['revoked'])) return c.revocationReason === 'superseded';
+      return c.successorId !== undefined && c.successorId === dataOf(event, 'ApplicationEnrolled')?.credentialId;
+    }),
     hasLiveInstances: ({ context }) => context.liveInstances.length > 0,
     /** A first enrolment (or one after the last ended) names no credential it replaces. */
     replacesCurrent: ({ context, event }) => dataOf(event, 'ApplicationEnrolled')?.replaces === context.credentialId,
@@ -122,7 +140,7 @@ export const applicationMachine = setup({
     },
     enrolled: {
       on: {
-        ApplicationEnrolled: { guard: and(['movesFromCurrent', 'credentialIsForThisApp', 'credentialReplacesCurrent']), actions: 'bindCredential' },
+        ApplicationEnrolled: { guard: and(['movesFromCurrent', 'currentCredentialHandsOver', 'credentialIsForThisApp', 'credentialReplacesCurrent']), actions: 'bindCredential' },
         ApplicationInstanceAssociated: { target: 'associated', guard: 'instanceIsNew', actions: 'addInstance' },
         ApplicationEnrolmentEnded: { target: 'initialized', guard: 'enrolledCredentialEnded', actions: 'unbindCredential' },
         ApplicationRevoked: { target: 'revoked', actions: 'recordRevocation' },
@@ -130,7 +148,7 @@ export const applicationMachine = setup({
     },
     associated: {
       on: {
-        ApplicationEnrolled: { guard: and(['movesFromCurrent', 'credentialIsForThisApp', 'credentialReplacesCurrent']), actions: 'bindCredential' },
+        ApplicationEnrolled: { guard: and(['movesFromCurrent', 'currentCredentialHandsOver', 'credentialIsForThisApp', 'credentialReplacesCurrent']), actions: 'bindCredential' },
         ApplicationInstanceAssociated: { guard: 'instanceIsNew', actions: 'addInstance' },
         ApplicationInstanceReleased: [
           { target: 'enrolled', guard: and(['instanceIsLive', 'lastInstance']), actions: 'removeInstance' },

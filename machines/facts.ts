@@ -43,7 +43,14 @@ const factSourcesOf = (event: DomainEvent, context: unknown): FactSources => {
     }
     case 'CredentialRotationAbandoned':
       return { successor: { kind: 'credential', id: event.data.successorId } };
-    case 'ApplicationEnrolled':
+    case 'ApplicationEnrolled': {
+      // A move also reads the credential it moves from: only a supersession hands the App-ID on (seed 003 11.2.2).
+      const current = (context as ApplicationContext).credentialId;
+      return {
+        credential: { kind: 'credential', id: event.data.credentialId },
+        ...(current !== undefined && current !== event.data.credentialId ? { currentCredential: { kind: 'credential' as const, id: current } } : {}),
+      };
+    }
     case 'ApplicationEnrolmentEnded':
       return { credential: { kind: 'credential', id: event.data.credentialId } };
     case 'AssociationConfigured': {

@@ -16,7 +16,9 @@ export type FactName =
   /** The successor a credential's earlier rotation named, when it is rotated again (credential.machine.ts). */
   | 'previousSuccessor'
   /** The credential an AE Registree's App-ID is enrolled with, named by the App-ID (association.machine.ts). */
-  | 'applicationCredential';
+  | 'applicationCredential'
+  /** The credential an enrolled App-ID moves its authorisation from (application.machine.ts). */
+  | 'currentCredential';
 export type Facts = Partial<Record<FactName, EntityView | undefined>>;
 
 /**

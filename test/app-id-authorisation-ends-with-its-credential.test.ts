@@ -4,6 +4,7 @@ import { openCredence, type Credence } from '../adapters/runtime/index.ts';
 import { command } from '../domain/commands/index.ts';
 import { causeOf, endingOf } from '../projections/cascade/index.ts';
 import { replayAll } from '../projections/replay/index.ts';
+import { forge } from './replay.fixtures.ts';
 import { at, cmd, footprint, operator, rejection, T0 } from './support/fleet.ts';
 
 /*
@@ -308,5 +309,63 @@ describe("an App-ID's authorisation ends with its credential (seed 003 11.2.2)",
     expect((await later.engine.entity('application', APP)).snapshot.value).toBe('initialized');
     for (const ae of ['Cbill1', 'Cbill2']) expect(await association(later, `sa-${ae}`)).toEqual(['revoked', 'keyCompromise']);
     expect((await replayAll(later.store)).findings).toEqual([]);
+  });
+});
+
+/*
+ * Review 31: an enrolled App-ID moved by an operator onto another of its credentials after the one it was enrolled with
+ * was revoked for a key compromise, ahead of the cascade: the move was accepted, the cascade's end of the enrolment
+ * was then refused (not the current credential any more), and every instance kept its association. A move now leaves
+ * only a credential that stands, or one superseded (the rotation's handover): the App-ID's machine reads it.
+ */
+describe('an App-ID moves only off a credential that stands or was superseded (seed 003 11.2.2)', () => {
+  const move = () => command('enrolApplication', { appId: APP, credentialId: 'app-cred-2', replaces: 'app-cred-1' }, { actor: operator });
+  const secondCredential = async (c: Credence) => {
+    await c.engine.execute(appCredential('app-cred-2'));
+    await c.engine.execute(cmd.provisionCredential('app-cred-2'));
+  };
+
+  it('refuses a move off a credential revoked for a key compromise ahead of the cascade, which then revokes every instance with that reason', async () => {
+    const { c } = await open();
+    await secondCredential(c);
+    await c.runner.stop();
+    await c.engine.execute(cmd.revokeCredential('app-cred-1', 'keyCompromise'));
+    const before = await footprint(c.store);
+    expect((await rejection(c.engine.execute(move()))).problem).toMatchObject({ code: 'illegal_transition', rule: 'currentCredentialHandsOver' });
+    expect(await footprint(c.store)).toEqual(before);
+    const later = (credence = openCredence({ location: { memory: true }, clock: new FakeClock(T0), store: c.store }));
+    await later.settle();
+    expect((await later.engine.entity('application', APP)).snapshot.value).toBe('initialized');
+    for (const ae of ['Cbill1', 'Cbill2']) expect(await association(later, `sa-${ae}`)).toEqual(['revoked', 'keyCompromise']);
+    expect((await replayAll(later.store)).findings).toEqual([]);
+  });
+
+  it('refuses a move off a credential that expired with no rotation to the new one, and still moves off one that stands', async () => {
+    const { c } = await open(at(20));
+    await secondCredential(c);
+    await c.engine.execute(move());
+    expect((await application(c)).context.credentialId).toBe('app-cred-2');
+    for (const ae of ['Cbill1', 'Cbill2']) expect(await association(c, `sa-${ae}`)).toEqual(['associated', undefined]);
+    await c.close();
+
+    const { c: other, clock } = await open(at(20));
+    await secondCredential(other);
+    await other.runner.stop();
+    clock.set(at(20));
+    await other.engine.execute(command('expireCredential', { credentialId: 'app-cred-1' }, { actor: operator }));
+    const before = await footprint(other.store);
+    expect((await rejection(other.engine.execute(move()))).problem).toMatchObject({ code: 'illegal_transition', rule: 'currentCredentialHandsOver' });
+    expect(await footprint(other.store)).toEqual(before);
+  });
+
+  it('replay flags a stored move off a credential revoked for a key compromise', async () => {
+    const { c } = await open();
+    await secondCredential(c);
+    await c.runner.stop();
+    await c.engine.execute(cmd.revokeCredential('app-cred-1', 'keyCompromise'));
+    const forged = await forge(c.store, `application-${APP}`, 'ApplicationEnrolled', { appId: APP, credentialId: 'app-cred-2', replaces: 'app-cred-1' }, at(1));
+    expect((await replayAll(c.store)).findings.map((f) => [f.position, f.reason])).toEqual([
+      [forged.position, 'ApplicationEnrolled refused in state associated by rule currentCredentialHandsOver'],
+    ]);
   });
 });
