@@ -20,8 +20,19 @@ export interface Io {
 }
 
 /**
- * JSON for people and scripts: indented, bigints (positions) as decimal strings like the API sends them, and safe
- * for a terminal (`printableJson`): what it carries came from a server, a store or a file, and it parses to the same.
+ * Bytes as base64, the form the checkpoint note itself carries its root hash in (C2SP tlog-checkpoint), never as an
+ * object of numbered members (found in review 30: `checkpoint.rootHash` printed as {"0":252,"1":139,...}). Read from
+ * the holder, not the value: JSON.stringify hands a replacer a Buffer already turned into {type, data} by its toJSON.
  */
-export const json = (value: unknown): string =>
-  printableJson(JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2));
+function jsonValue(this: unknown, key: string, value: unknown): unknown {
+  const raw = (this as Record<string, unknown>)[key];
+  if (raw instanceof Uint8Array) return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64');
+  return typeof value === 'bigint' ? value.toString() : value;
+}
+
+/**
+ * JSON for people and scripts: indented, bigints (positions) as decimal strings like the API sends them, bytes as
+ * base64, and safe for a terminal (`printableJson`): what it carries came from a server, a store or a file, and it
+ * parses to the same.
+ */
+export const json = (value: unknown): string => printableJson(JSON.stringify(value, jsonValue, 2));

@@ -38,16 +38,48 @@ const stringEnd = (text: string, start: number): number => {
   return text.length;
 };
 
+/** The path of the value being read: each frame's current name or index. */
+const pathHere = (frames: readonly Frame[]): string => frames.map((frame) => (typeof frame.at === 'number' ? String(frame.at) : shown(frame.at))).join('.');
+
+/** A character of a JSON number token (RFC 8259 6): digits, sign, decimal point, exponent. */
+const isNumberChar = (c: number): boolean => (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2b || c === 0x2e || c === 0x65 || c === 0x45;
+
+export interface JsonTextRules {
+  /**
+   * Every number token must be exactly the JSON.stringify of the value it parses to (`number_not_canonical`). For
+   * text whose meaning is hashed as parsed (an evidence bundle: the leaf hash of RFC 9162 2.1.1 is over the parsed
+   * event), where `2.0000000000000001`, `1e-400` or `9007199254740993` would verify as 2, 0 or 9007199254740992 while
+   * another tool reads the file as another number (I-JSON, RFC 7493 2.2, asks for values IEEE 754 represents
+   * exactly). Text written by JSON.stringify always passes.
+   */
+  readonly canonicalNumbers?: boolean;
+}
+
 /**
  * The first member name that appears twice in one object of `text`, which JSON.parse has already accepted, with its
  * path; undefined when every name is unique in its object. Names are compared as parsed ("a" and "\u0061" are one
- * name). Iterative: any nesting JSON.parse took is walked without recursion.
+ * name). Iterative: any nesting JSON.parse took is walked without recursion. With `rules.canonicalNumbers`, the same
+ * single pass also refuses the first number token that is not the serialization of its value (each token is read
+ * once: the scan stays linear in the text).
  */
-export const duplicateNameIssue = (text: string): FieldIssue | undefined => {
+export const duplicateNameIssue = (text: string, rules: JsonTextRules = {}): FieldIssue | undefined => {
   const frames: Frame[] = [];
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c === 0x22 /* " */) {
+    // A number starts with a minus or a digit (RFC 8259 6); an `e` alone is in `true` or `false`.
+    if (rules.canonicalNumbers === true && (c === 0x2d || (c >= 0x30 && c <= 0x39))) {
+      let end = i + 1;
+      while (end < text.length && isNumberChar(text.charCodeAt(end))) end++;
+      const token = text.slice(i, end);
+      if (JSON.stringify(Number(token)) !== token) {
+        return {
+          path: pathHere(frames),
+          rule: 'number_not_canonical',
+          message: 'number_not_canonical: a number not written as JSON.stringify writes its value (RFC 7493 2.2), so that another reader could take another value',
+        };
+      }
+      i = end - 1;
+    } else if (c === 0x22 /* " */) {
       const end = stringEnd(text, i);
       const top = frames[frames.length - 1];
       if (top?.names !== undefined && top.expectName) {
@@ -80,14 +112,18 @@ export const duplicateNameIssue = (text: string): FieldIssue | undefined => {
  * JSON text as a boundary reads it before any schema: parsed (V8's JSON.parse is iterative), within `limits`, each
  * member name once per object. Refused with the issue, or with none when the text is not JSON at all.
  */
-export const readJsonText = (text: string, limits: JsonLimits = DEFAULT_JSON_LIMITS): { ok: true; value: unknown } | { ok: false; issue?: FieldIssue } => {
+export const readJsonText = (
+  text: string,
+  limits: JsonLimits = DEFAULT_JSON_LIMITS,
+  rules: JsonTextRules = {},
+): { ok: true; value: unknown } | { ok: false; issue?: FieldIssue } => {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
     return { ok: false };
   }
-  const issue = jsonLimitIssue(value, limits) ?? duplicateNameIssue(text);
+  const issue = jsonLimitIssue(value, limits) ?? duplicateNameIssue(text, rules);
   return issue === undefined ? { ok: true, value } : { ok: false, issue };
 };
 
@@ -99,8 +135,9 @@ export const readNamedJsonText = (
   name: string,
   text: string,
   limits: JsonLimits = DEFAULT_JSON_LIMITS,
+  rules: JsonTextRules = {},
 ): { ok: true; value: unknown } | { ok: false; message: string } => {
-  const read = readJsonText(text, limits);
+  const read = readJsonText(text, limits, rules);
   if (read.ok) return read;
   return { ok: false, message: read.issue === undefined ? `${name} is not JSON` : `${name}: ${read.issue.path || '(root)'}: ${read.issue.message}` };
 };

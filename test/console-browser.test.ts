@@ -219,7 +219,9 @@ describe.skipIf(!hasChromium())('the web audit console in Chromium (issue 14)', 
   it('verifies an evidence bundle in the browser, and names the check a tampered one fails', async () => {
     const { context, page, cspViolations, downloads } = await session('auditor', '#/verify/node/meter-3');
     try {
-      await expect.poll(text(page, 'verdict'), POLL).toContain('Verified.');
+      // No key pinned: integrity checked under the key the bundle names, which is not verified (review 30, D1).
+      await expect.poll(text(page, 'verdict'), POLL).toContain("Not verified: the log's key is not pinned.");
+      expect(await text(page, 'verdict')()).not.toContain('Verified.');
       expect(await page.locator('[data-check="key"]').textContent()).toContain('skipped');
       const signatures = page.locator('table', { hasText: 'Request signatures' });
       expect(await signatures.locator('tr', { hasText: 'NodeRevoked' }).getByTestId('signature').textContent()).toBe('signed, not checked');
@@ -259,7 +261,7 @@ describe.skipIf(!hasChromium())('the web audit console in Chromium (issue 14)', 
       await expect.poll(text(page, 'failed-check'), POLL).toBe('Signed by the pinned log key');
       await page.getByLabel('Pinned log key').fill('');
       await page.keyboard.press('Tab');
-      await expect.poll(text(page, 'verdict'), POLL).toContain('Verified.');
+      await expect.poll(text(page, 'verdict'), POLL).toContain("Not verified: the log's key is not pinned.");
 
       await page.getByRole('button', { name: 'Tamper with it (demonstration)' }).click();
       await expect.poll(text(page, 'failed-check'), POLL).toBe('Merkle inclusion of every event (RFC 9162)');
@@ -280,6 +282,26 @@ describe.skipIf(!hasChromium())('the web audit console in Chromium (issue 14)', 
       await expect.poll(() => page.locator('div.error[role="alert"]').textContent(), POLL).toContain(
         'repeated.json: entries: names a member its object names already (RFC 7493 2.3)',
       );
+      expect(cspViolations).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("fails a genuine bundle of another entity than the one fetched (review 30, D2: the server's word is not taken)", async () => {
+    const answer = await fetch(`${svc.url}/v1/transparency/evidence/node/meter-3`, { headers: { authorization: `Bearer ${svc.tokens.auditor}` } });
+    const body = await answer.text();
+    const { context, page, cspViolations } = await openConsole(browser, svc.url);
+    try {
+      // A server that answers for node meter-2 with node meter-3's genuine bundle.
+      await page.route('**/v1/transparency/evidence/node/meter-2', (route) => route.fulfill({ status: 200, contentType: 'application/json', body }));
+      await signIn(page, svc.tokens.auditor, '#/verify/node/meter-2');
+      await page.getByText('Pinned log key and signing policy').click();
+      await page.getByLabel('Pinned log key').fill(readFileSync(join(svc.dir, 'transparency.pub'), 'utf8').trim());
+      await page.keyboard.press('Tab');
+      await expect.poll(text(page, 'failed-check'), POLL).toBe('Of the entity asked for');
+      expect(await page.locator('[data-check="stream"]').textContent()).toContain('wrong_stream: the bundle is of node-meter-3, not of node-meter-2');
+      expect(await page.locator('[data-check="completeness"] .outcome').textContent()).toBe('passed');
       expect(cspViolations).toEqual([]);
     } finally {
       await context.close();

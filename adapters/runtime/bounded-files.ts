@@ -1,5 +1,5 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import { readNamedJsonText } from '../../domain/json-duplicate-names.ts';
+import { readNamedJsonText, type JsonTextRules } from '../../domain/json-duplicate-names.ts';
 import { DEFAULT_JSON_LIMITS, type JsonLimits } from '../../domain/json-limits.ts';
 
 /**
@@ -45,15 +45,31 @@ export const readBytesFile = (path: string, maxBytes: number): FileRead<Buffer> 
   return { ok: true, value: bytes };
 };
 
+/**
+ * Decodes strictly: a byte sequence that is not UTF-8 is refused, never replaced by U+FFFD as Buffer.toString does
+ * (found in review: a bundle with invalid bytes verified, while another tool reads those bytes otherwise). JSON
+ * exchanged between systems is UTF-8 (RFC 8259 8.1, I-JSON RFC 7493 2.1). A byte-order mark is kept in the text,
+ * as before, for the parser to judge.
+ */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /** A UTF-8 text file of at most `maxBytes`; the message names the path and the limit or the reason. */
 export const readTextFile = (path: string, maxBytes: number): FileRead<string> => {
   const bytes = readBytesFile(path, maxBytes);
-  return bytes.ok ? { ok: true, value: bytes.value.toString('utf8') } : bytes;
+  if (!bytes.ok) return bytes;
+  try {
+    return { ok: true, value: utf8.decode(bytes.value) };
+  } catch {
+    return { ok: false, message: `${path}: invalid_utf8: the file is not valid UTF-8 text (RFC 8259 8.1)` };
+  }
 };
 
-/** A JSON file of at most `maxBytes`, within `limits` (depth, values), each name once per object; no schema yet. */
-export const readJsonFile = (path: string, maxBytes: number, limits: JsonLimits = DEFAULT_JSON_LIMITS): FileRead<unknown> => {
+/**
+ * A JSON file of at most `maxBytes`, within `limits` (depth, values), each name once per object, and the text
+ * `rules` (json-duplicate-names.ts: canonical numbers for an evidence bundle); no schema yet.
+ */
+export const readJsonFile = (path: string, maxBytes: number, limits: JsonLimits = DEFAULT_JSON_LIMITS, rules: JsonTextRules = {}): FileRead<unknown> => {
   const text = readTextFile(path, maxBytes);
   if (!text.ok) return text;
-  return readNamedJsonText(path, text.value, limits);
+  return readNamedJsonText(path, text.value, limits, rules);
 };

@@ -10,6 +10,7 @@ import { exportEvidence, TransparencyProjection } from '../../projections/transp
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
+import { resolveLogKey } from './verify-checks.ts';
 import { openExistingStore, readModelDir, StoreArg } from './open-store.ts';
 import { clientOf, readTarget, ServerOptions, StreamArg, withLocalStore, withServer, type ServerTarget, PathArg } from './options.ts';
 
@@ -20,6 +21,7 @@ const Options = z.object({
   out: z.string({ error: (issue) => (issue.input === undefined ? '--out FILE is required' : undefined) }).min(1, '--out FILE is required').max(4096),
   origin: z.string().refine(isValidKeyName, `origin ${KEY_NAME_RULE}`).optional(),
   force: z.boolean().optional(),
+  key: PathArg.optional(),
   ...ServerOptions,
 });
 type Options = z.infer<typeof Options>;
@@ -82,11 +84,17 @@ const exportLocal = async (args: Options, io: Io): Promise<number> => {
   }
 };
 
-/** The server's bundle, checked before it is written: a file named evidence should be evidence (verify pins the key). */
+/**
+ * The server's bundle, checked before it is written: a file named evidence should be evidence. With --key, against
+ * that pinned log key; without it, for integrity only, under the key the bundle names (this is a download, not the
+ * audit: `credence verify FILE --key` is, and says so on stderr).
+ */
 const exportRemote = async (args: Options, server: ServerTarget, io: Io): Promise<number> => {
   if (args.origin !== undefined) throw new UsageError('--origin: the server signs with its own log origin; give it only with --data/--store');
+  const pinned = args.key === undefined ? undefined : resolveLogKey(args.key, io);
+  if (args.key !== undefined && pinned === undefined) return 2;
   const bundle = await clientOf(server).evidence(args.stream.kind, args.stream.id);
-  const checked = verifyEvidenceBundle(bundle);
+  const checked = verifyEvidenceBundle(bundle, pinned === undefined ? { integrityOnly: true } : { trustedKey: pinned });
   if (!checked.ok) {
     io.err(printable(`error: the server's bundle does not verify (${checked.reason}): ${checked.message}`));
     return 1;
@@ -95,7 +103,7 @@ const exportRemote = async (args: Options, server: ServerTarget, io: Io): Promis
     io.err(printable(`error: the server answered with a bundle of ${checked.streamId}, not of ${args.stream.streamId}`));
     return 1;
   }
-  if (checked.keyFromBundle) io.err('note: checked with the key inside the bundle only; verify it with the log key you trust (credence verify FILE --key)');
+  if (checked.keyFromBundle) io.err('note: checked with the key inside the bundle only; give --key, or verify it with the log key you trust (credence verify FILE --key)');
   writeBundle(args.out, bundle, args.force === true);
   io.out(printable(`wrote ${args.out}: all ${checked.events} events of ${checked.streamId} as of the signed checkpoint of tree size ${checked.checkpoint.treeSize}`));
   return 0;
@@ -115,11 +123,13 @@ export const register: RegisterCommands = (program, io) => {
     .option('--out <file>', 'where to write the bundle (JSON); an existing file is kept unless --force')
     .option('--force', 'replace the --out file when it exists')
     .option('--origin <name>', `the transparency log's origin (default: ${DEFAULT_LOG_ORIGIN})`)
+    .option('--key <key>', "with --server: the log verifier key (<name>+<key ID>+<base64>) or a file holding it, which the server's bundle must be signed by")
     .action(
       handler(io, async (stream: string, opts: Record<string, unknown>) => {
         const args = parseOptions(command, Options, { ...opts, stream });
         assertWritableOut(args.out, args.force === true);
         const target = readTarget(args, io);
+        if (target === undefined && args.key !== undefined) throw new UsageError('--key: checks the bundle a server hands out; give it with --server');
         return target === undefined ? exportLocal(args, io) : exportRemote(args, target, io);
       }),
     );

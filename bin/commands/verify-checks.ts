@@ -57,18 +57,18 @@ export const report = (result: VerificationResult, success: string, io: Io, asJs
  */
 export const verifyBundle = (
   input: unknown,
-  pinned: NoteVerifierKey | undefined,
+  pinned: NoteVerifierKey,
   io: Io,
   asJson: boolean,
   fromServer = false,
   expectedStream?: string,
 ): number => {
-  const verified = verifyEvidenceBundle(input, pinned === undefined ? {} : { trustedKey: pinned });
+  // Always against the pinned key: the key a bundle names is whoever made it (RFC 9162 4.1: obtained out of band).
+  const verified = verifyEvidenceBundle(input, { trustedKey: pinned });
   const result: typeof verified =
     verified.ok && expectedStream !== undefined && verified.streamId !== expectedStream
       ? fail('wrong_stream', `the bundle is of ${verified.streamId}, not of ${expectedStream}`)
       : verified;
-  if (result.ok && result.keyFromBundle) io.err('warning: verified with the key inside the bundle; pin the log key with --key');
   const success = result.ok
     ? `ok: ${result.events} events of ${result.streamId} are in the log and are the whole stream as of tree size ${result.checkpoint.treeSize} (${result.checkpoint.time})`
     : '';

@@ -29,7 +29,7 @@ const EXAMPLES = `
 Modes (exactly one):
   credence verify --data DIR [--key KEY] [--checkpoint C.txt]   audit events.db against the transparency log (and a
                                                                 checkpoint kept from an earlier audit)
-  credence verify FILE.json [--key KEY]                         verify an evidence bundle (credence export)
+  credence verify FILE.json --key KEY                           verify an evidence bundle (credence export)
   credence verify --event E.json --proof P.json --checkpoint C.txt --key KEY
   credence verify --from A.txt --to B.txt --proof P.json --key KEY    consistency of two checkpoints
 Against a server (--server URL, given explicitly; --token-file FILE, --token T or CREDENCE_TOKEN), --key required:
@@ -68,6 +68,15 @@ const Options = z
     const needs = (fields: (keyof typeof a)[]) => {
       for (const f of fields) if (a[f] === undefined) ctx.addIssue({ code: 'custom', path: [f], message: `--${f} is required here` });
     };
+    // A bundle signed under the key it names proves nothing of which log issued it: anyone can make one of invented
+    // events (found in review 30). The log's key is obtained out of band (RFC 9162 4.1), so it is required here.
+    if (modes[0]!.mode === 'bundle' && a.key === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['key'],
+        message: "required to verify a bundle: the log verifier key obtained from the log's operator (<data>/transparency.pub); the key inside a bundle is whoever made it",
+      });
+    }
     if (modes[0]!.mode === 'event') needs(['proof', 'checkpoint', 'key']);
     if (modes[0]!.mode === 'consistency') needs(['to', 'proof', 'key']);
     return { ...a, ...modes[0]! };
@@ -89,8 +98,9 @@ const verifyLocal = async (args: Options, pinned: NoteVerifierKey | undefined, i
       return auditDataDir(args.dir, pinned, io, args.json, saved);
     }
     case 'bundle': {
-      const input = readInput('', readJsonFile(args.file, FILE_LIMITS.bundle), io);
-      return input === undefined ? 2 : verifyBundle(input, pinned, io, args.json);
+      // Number tokens must be as JSON.stringify writes them: the leaf hashes cover the parsed values (json-duplicate-names.ts).
+      const input = readInput('', readJsonFile(args.file, FILE_LIMITS.bundle, undefined, { canonicalNumbers: true }), io);
+      return input === undefined ? 2 : verifyBundle(input, pinned!, io, args.json);
     }
     case 'event': {
       const eventInput = readInput('--event: ', readJsonFile(args.event, FILE_LIMITS.json), io);
@@ -213,7 +223,7 @@ export const register: RegisterCommands = (program, io) => {
     .description('verify the transparency log, an evidence bundle or a proof offline (or what a server hands out)')
     .argument('[target]', 'an evidence bundle FILE.json; with --server, a stream <kind>-<id>')
     .option('--data <dir>', 'audit the event store of this data folder against its transparency log')
-    .option('--key <key>', 'the log verifier key (<name>+<key ID>+<base64>) or a file holding it; required with --server')
+    .option('--key <key>', 'the log verifier key (<name>+<key ID>+<base64>) or a file holding it; required but with --data')
     .option('--event <file>', 'one logged event (JSON)')
     .option('--proof <file>', 'its inclusion proof, or a consistency proof with --from/--to (JSON)')
     .option('--checkpoint <file>', 'the signed checkpoint note the inclusion proof is against; with --data, one kept from an earlier audit')

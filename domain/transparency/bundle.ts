@@ -3,7 +3,8 @@ import { DEFAULT_JSON_LIMITS, jsonLimitIssue } from '../json-limits.ts';
 import type { LoggedEvent } from './leaf.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { formatVerifierKey, isValidKeyName, KEY_NAME_RULE, parseVerifierKey, type NoteVerifierKey } from './note.ts';
-import { Hash32, RecordedEventJson, StreamIdText } from './schemas.ts';
+import type { FieldIssue } from '../errors.ts';
+import { BundledEventJson, Hash32, StreamIdText } from './schemas.ts';
 import { eventLeafHash } from './leaf.ts';
 import { verifyInclusionProof } from './verify-proof.ts';
 import { openStreamHead, verifyCompleteness, type IncludedEntry } from './verify-completeness.ts';
@@ -13,7 +14,11 @@ import { fail, openCheckpoint, type VerificationResult } from './verify-result.t
  * Evidence bundle (issue 4 item 6, issue 10 item 4): an entity's events (their metadata carries the signed
  * requests), each with its leaf index and inclusion proof against one signed checkpoint, the log's signed stream
  * head for that checkpoint (how many events the stream had there, and which), and the log's public key. An
- * auditor checks it offline; the key inside the bundle is only a hint, a verifier should pin the key it trusts.
+ * auditor checks it offline against the key it pins; the key inside the bundle is only a hint (RFC 9162 4.1: a log's
+ * public key is obtained out of band), since anyone can sign a bundle of invented events under a key of their own.
+ *
+ * Objects are strict (`unknown_member`): every leaf hash covers an event as parsed, so a member the parser dropped
+ * would be text in the file that nothing signed covers, and another tool could read it as part of the evidence.
  */
 
 export const EVIDENCE_BUNDLE_FORMAT = 'credence-evidence-bundle/v2';
@@ -33,17 +38,17 @@ const bundleFields = {
   /** The signed checkpoint note every proof is made against. */
   // A signed note is a few lines and signatures: 64 KiB is far above any.
   checkpoint: z.string().min(1).max(65_536),
-  entries: z.array(z.object({ event: RecordedEventJson, leafIndex: Index, proof: z.array(Hash32).max(64) })).max(1_000_000),
+  entries: z.array(z.strictObject({ event: BundledEventJson, leafIndex: Index, proof: z.array(Hash32).max(64) })).max(1_000_000),
 };
 
-export const EvidenceBundleSchema = z.object({
+export const EvidenceBundleSchema = z.strictObject({
   format: z.literal(EVIDENCE_BUNDLE_FORMAT),
   ...bundleFields,
   /** Signed stream head note (`stream-head.ts`) for the checkpoint's tree: the stream had exactly these events. */
   streamHead: z.string().min(1).max(65_536),
 });
 
-const EvidenceBundleV1Schema = z.object({
+const EvidenceBundleV1Schema = z.strictObject({
   format: z.literal(EVIDENCE_BUNDLE_FORMAT_V1),
   ...bundleFields,
   /** Declared by the exporter, signed by no one: why v1 proves no completeness. */
@@ -96,28 +101,65 @@ const verifyInclusions = (
 };
 
 /**
+ * Which key a bundle is checked against. `trustedKey`: the log key the caller pinned, obtained out of band (RFC 9162
+ * 4.1); the bundle must name it and be signed by it. `integrityOnly`: the key the bundle names, which proves that the
+ * bundle is consistent but not which log issued it (anyone can sign invented events under a key of their own); for a
+ * caller that already trusts the source of the bundle more than any key (keyFromBundle is then true in the result).
+ */
+export type BundleKeyTrust =
+  | { readonly trustedKey: NoteVerifierKey; readonly integrityOnly?: never }
+  | { readonly integrityOnly: true; readonly trustedKey?: never };
+
+/** Names in a reported path are cut: the path says where, it does not echo the input. */
+const MAX_NAME_IN_PATH = 64;
+const shown = (segment: PropertyKey): string => {
+  const name = String(segment);
+  return name.length > MAX_NAME_IN_PATH ? `${name.slice(0, MAX_NAME_IN_PATH)}…` : name;
+};
+
+/** The first schema issue as a field issue: an unknown member is named by its path and `unknown_member`. */
+const issueOf = (issue: z.core.$ZodIssue | undefined): FieldIssue => {
+  if (issue === undefined) return { path: '', rule: 'invalid', message: 'not an evidence bundle' };
+  if (issue.code === 'unrecognized_keys') {
+    return {
+      path: [...issue.path, issue.keys[0] ?? ''].map(shown).join('.'),
+      rule: 'unknown_member',
+      message: 'unknown_member: a member the bundle format does not define, which no proof covers',
+    };
+  }
+  return { path: issue.path.map(shown).join('.'), rule: issue.code, message: issue.message };
+};
+
+/**
  * Verifies a bundle read from a file: every event is in the checkpointed tree, and (format v2) the bundle holds
  * the whole stream as of that tree, as the log's signed stream head states it. With `trustedKey`, the bundle must
- * be signed by that key; without it the bundle's own key is used, which proves integrity but not which log issued
- * it. A v1 bundle fails with `completeness_unproven` once its inclusions are checked: nothing in it is signed that
- * says the stream had no other events.
+ * be signed by that key; with `integrityOnly`, the bundle's own key is used. With neither (a caller in JavaScript
+ * passing nothing), the bundle fails with `key_not_pinned` and is never `ok` (found in review 30: a bundle forged
+ * under its own key verified). A v1 bundle fails with `completeness_unproven` once its inclusions are checked: nothing
+ * in it is signed that says the stream had no other events.
  */
 export const verifyEvidenceBundle = (
   input: unknown,
-  options: { readonly trustedKey?: NoteVerifierKey } = {},
+  trust: BundleKeyTrust,
 ): VerificationResult<{ checkpoint: Checkpoint; streamId: string; events: number; keyFromBundle: boolean }> => {
   // Refused before the recursive JSON schema walks it: deep enough, it would overflow the stack (SER-001).
   const tooBig = jsonLimitIssue(input, DEFAULT_JSON_LIMITS);
   if (tooBig !== undefined) return fail('malformed', `not an evidence bundle: ${tooBig.path || '(root)'}: ${tooBig.message}`);
   const parsed = AnyEvidenceBundleSchema.safeParse(input);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return fail('malformed', `not an evidence bundle: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : ''}`);
+    const issue = issueOf(parsed.error.issues[0]);
+    return { ok: false, reason: 'malformed', message: `not an evidence bundle: ${issue.path || '(root)'}: ${issue.message}`, issue };
   }
   const bundle = parsed.data;
   const bundleKey = parseVerifierKey(bundle.logPublicKey)!;
-  const key = options.trustedKey ?? bundleKey;
-  if (options.trustedKey !== undefined && formatVerifierKey(bundleKey) !== formatVerifierKey(options.trustedKey)) {
+  // Read defensively: the type asks for a choice, a caller from JavaScript may still pass none.
+  const trustedKey = (trust as Partial<BundleKeyTrust> | undefined)?.trustedKey;
+  const integrityOnly = (trust as Partial<BundleKeyTrust> | undefined)?.integrityOnly === true;
+  if (trustedKey === undefined && !integrityOnly) {
+    return fail('key_not_pinned', `no log key pinned: the bundle names key ${bundleKey.keyName}, which anyone can sign with; pin the log key obtained out of band`);
+  }
+  const key = trustedKey ?? bundleKey;
+  if (trustedKey !== undefined && formatVerifierKey(bundleKey) !== formatVerifierKey(trustedKey)) {
     return fail('untrusted_key', `the bundle names key ${bundleKey.keyName}, which is not the trusted log key`);
   }
   const opened = openCheckpoint(bundle.checkpoint, key);
@@ -141,6 +183,6 @@ export const verifyEvidenceBundle = (
     checkpoint,
     streamId: bundle.streamId,
     events: bundle.entries.length,
-    keyFromBundle: options.trustedKey === undefined,
+    keyFromBundle: trustedKey === undefined,
   };
 };

@@ -40,6 +40,7 @@ export {
   Base64UrlBytes,
   Hash32,
   RecordedEventJson,
+  BundledEventJson,
   RecordedEventWire,
   recordedEventToJson,
   type InclusionProof,
@@ -74,6 +75,7 @@ export {
   type EvidenceBundle,
   type EvidenceBundleJson,
   type EvidenceEntry,
+  type BundleKeyTrust,
   buildEvidenceBundle,
   verifyEvidenceBundle,
 } from './bundle.ts';

@@ -1,3 +1,4 @@
+import type { FieldIssue } from '../errors.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { parseCheckpointText } from './checkpoint.ts';
 import { parseVerifierKey, verifyNote, type NoteVerifierKey } from './note.ts';
@@ -6,6 +7,8 @@ import { parseVerifierKey, verifyNote, type NoteVerifierKey } from './note.ts';
 export type VerificationFailure =
   | 'malformed'
   | 'untrusted_key'
+  /** Checked with no log key pinned: the key a bundle names is the forger's choice (RFC 9162 4.1: out of band). */
+  | 'key_not_pinned'
   | 'bad_checkpoint_signature'
   | 'malformed_checkpoint'
   | 'proof_size_mismatch'
@@ -38,6 +41,8 @@ export type VerificationResult<T = object> =
       readonly position?: bigint;
       /** With `incomplete_history`: the revisions the signed stream head counts that the bundle does not cover. */
       readonly missing?: readonly RevisionRange[];
+      /** With `malformed`: the JSON path and the rule broken (`unknown_member`, or the schema's code). */
+      readonly issue?: FieldIssue;
     };
 
 export const fail = (reason: VerificationFailure, message: string, position?: bigint): VerificationResult<never> =>

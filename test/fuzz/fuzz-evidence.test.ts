@@ -227,7 +227,7 @@ const verifyAlteredBundle = async (v1: boolean, trust: number, how: Altered): Pr
   const original = v1 ? genuine.bundleV1 : genuine.bundle;
   const input = alter(original, how);
   const mode = TRUST[trust % TRUST.length]!;
-  const options = mode === 'pinned' ? { trustedKey: key } : mode === 'otherPinned' ? { trustedKey: otherKey } : {};
+  const options = mode === 'pinned' ? { trustedKey: key } : mode === 'otherPinned' ? { trustedKey: otherKey } : { integrityOnly: true as const };
   const result = await verified('bundle', 'verifyEvidenceBundle', () => verifyEvidenceBundle(input, options));
   if (result === undefined || !result.ok) return;
   // Verified: the bundle must say what the genuine one says.

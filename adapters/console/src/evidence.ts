@@ -2,6 +2,7 @@ import { readNamedJsonText } from '../../../domain/json-duplicate-names.ts';
 import { decodeStored } from '../../../domain/stored.ts';
 import { parseRequestSigningPolicy, storedSignatureCheck } from '../../../domain/signing/index.ts';
 import {
+  fail,
   formatRevisionRanges,
   parseVerifierKey,
   RecordedEventJson,
@@ -25,7 +26,7 @@ export interface Check {
 
 const CHECKS: readonly { id: string; label: string; failures: readonly VerificationFailure[] }[] = [
   { id: 'format', label: 'Well-formed bundle (credence-evidence-bundle/v2)', failures: ['malformed'] },
-  { id: 'key', label: 'Signed by the pinned log key', failures: ['untrusted_key'] },
+  { id: 'key', label: 'Signed by the pinned log key', failures: ['untrusted_key', 'key_not_pinned'] },
   { id: 'checkpoint', label: 'Signed checkpoint (C2SP signed note, Ed25519)', failures: ['malformed_checkpoint', 'bad_checkpoint_signature'] },
   { id: 'inclusion', label: 'Merkle inclusion of every event (RFC 9162)', failures: ['wrong_stream', 'not_included', 'proof_size_mismatch', 'root_mismatch'] },
   { id: 'stream-head', label: 'Signed stream head', failures: ['malformed_stream_head', 'bad_stream_head_signature', 'completeness_unproven'] },
@@ -34,23 +35,41 @@ const CHECKS: readonly { id: string; label: string; failures: readonly Verificat
     label: 'Complete history: every revision, in order, as the stream head states',
     failures: ['stream_head_mismatch', 'incomplete_history', 'out_of_order', 'missing_entries', 'origin_mismatch', 'inconsistent'],
   },
+  // Last: a bundle that passes everything else may still be another entity's (a server answering for another).
+  { id: 'stream', label: 'Of the entity asked for', failures: [] },
 ];
 
 export interface BundleReport {
   readonly result: VerificationResult<{ streamId: string; events: number; keyFromBundle: boolean; checkpoint: { treeSize: number; time?: string } }>;
   readonly checks: readonly Check[];
   readonly failedCheck?: string;
+  /**
+   * What the page says: `verified` only under a pinned key; `key_not_pinned` when every check passed under the key the
+   * bundle names (integrity, not which log issued it: RFC 9162 4.1, the key is obtained out of band); else `failed`.
+   */
+  readonly verdict: 'verified' | 'key_not_pinned' | 'failed';
 }
 
-export const verifyBundle = (bundle: unknown, pinnedKey: string): BundleReport | { keyError: string } => {
+/**
+ * `expectedStream`: the entity's stream when the bundle was fetched for it; a genuine bundle of another stream fails
+ * there (`wrong_stream`), as `credence verify <stream> --server` fails it (found in review 30: the console took any).
+ * Without a pinned key the checks run under the key the bundle names, and the result says so (`keyFromBundle`): that
+ * proves integrity, never which log issued it, so the page must not call it verified (RFC 9162 4.1).
+ */
+export const verifyBundle = (bundle: unknown, pinnedKey: string, expectedStream?: string): BundleReport | { keyError: string } => {
   const trimmed = pinnedKey.trim();
   const trustedKey = trimmed === '' ? undefined : parseVerifierKey(trimmed);
   if (trimmed !== '' && trustedKey === undefined) return { keyError: 'the pinned key is not a note verifier key (<name>+<key ID>+<base64>)' };
-  const result = verifyEvidenceBundle(bundle, trustedKey === undefined ? {} : { trustedKey });
-  const failedAt = result.ok ? -1 : CHECKS.findIndex((c) => c.failures.includes(result.reason));
+  const verified = verifyEvidenceBundle(bundle, trustedKey === undefined ? { integrityOnly: true } : { trustedKey });
+  const otherStream = verified.ok && expectedStream !== undefined && verified.streamId !== expectedStream;
+  const result: BundleReport['result'] = otherStream ? fail('wrong_stream', `the bundle is of ${verified.streamId}, not of ${expectedStream}`) : verified;
+  const failedAt = otherStream ? CHECKS.findIndex((c) => c.id === 'stream') : result.ok ? -1 : CHECKS.findIndex((c) => c.failures.includes(result.reason));
   const checks = CHECKS.map((c, i): Check => {
     if (c.id === 'key' && trustedKey === undefined && (result.ok || i < failedAt)) {
-      return { id: c.id, label: c.label, outcome: 'skipped', detail: 'no key pinned: checked with the key inside the bundle' };
+      return { id: c.id, label: c.label, outcome: 'skipped', detail: 'no key pinned: checked with the key inside the bundle, which anyone can sign with' };
+    }
+    if (c.id === 'stream' && expectedStream === undefined && (result.ok || i < failedAt)) {
+      return { id: c.id, label: c.label, outcome: 'skipped', detail: 'loaded from a file: the bundle is of the stream it names' };
     }
     if (result.ok || i < failedAt) return { id: c.id, label: c.label, outcome: 'passed' };
     if (i === failedAt && !result.ok) {
@@ -60,7 +79,8 @@ export const verifyBundle = (bundle: unknown, pinnedKey: string): BundleReport |
     return { id: c.id, label: c.label, outcome: 'not reached' };
   });
   const failed = checks.find((c) => c.outcome === 'failed');
-  return { result, checks, ...(failed !== undefined ? { failedCheck: failed.label } : {}) };
+  const verdict = !result.ok ? 'failed' : result.keyFromBundle ? 'key_not_pinned' : 'verified';
+  return { result, checks, verdict, ...(failed !== undefined ? { failedCheck: failed.label } : {}) };
 };
 
 export interface SignatureRow {

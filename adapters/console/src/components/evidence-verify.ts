@@ -15,6 +15,8 @@ interface Loaded {
   readonly source: string;
   /** Changed here (the demonstration): its file must not pass for the server's. */
   readonly tampered?: boolean;
+  /** Fetched for an entity: the stream the bundle must be of (a genuine bundle of another is `wrong_stream`). */
+  readonly expectedStream?: string;
 }
 
 /** The stream a bundle says it is of, when that is an entity stream: what its file is named after. */
@@ -65,7 +67,8 @@ export class EvidenceVerify extends ConsolePage {
     this.loaded = LOADING;
     try {
       const bundle = await this.api.json(`/v1/transparency/evidence/${encodeURIComponent(kind)}/${encodeURIComponent(id)}`, EvidenceAnswer, signal);
-      this.loaded = { state: 'ok', value: { bundle, source: `fetched from this server for ${kind}-${id}` } };
+      // The stream asked for (streamIdOf's form): the server's bundle must be of it, as `credence verify <stream> --server` holds it.
+      this.loaded = { state: 'ok', value: { bundle, source: `fetched from this server for ${kind}-${id}`, expectedStream: `${kind}-${id}` } };
     } catch (error) {
       if (!signal.aborted) this.loaded = { state: 'error', error };
     }
@@ -78,8 +81,16 @@ export class EvidenceVerify extends ConsolePage {
       this.loaded = { state: 'error', error: new Error(`${file.name} is ${file.size} bytes; a bundle file is at most ${MAX_FILE_BYTES} bytes here`) };
       return;
     }
-    // As `credence verify` reads it: within the JSON limits, each member name once per object.
-    const read = readNamedJsonText(file.name, await file.text());
+    // As `credence verify` reads it: UTF-8 or refused (file.text() would replace bad bytes), within the JSON limits,
+    // each member name once per object, every number as JSON.stringify writes it (json-duplicate-names.ts).
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(await file.arrayBuffer());
+    } catch {
+      this.loaded = { state: 'error', error: new Error(`${file.name}: invalid_utf8: the file is not valid UTF-8 text (RFC 8259 8.1)`) };
+      return;
+    }
+    const read = readNamedJsonText(file.name, text, undefined, { canonicalNumbers: true });
     this.loaded = read.ok
       ? { state: 'ok', value: { bundle: read.value, source: `loaded from the file ${file.name}` } }
       : { state: 'error', error: new Error(read.message) };
@@ -88,7 +99,7 @@ export class EvidenceVerify extends ConsolePage {
   private tamper(loaded: Loaded): void {
     this.loaded = {
       state: 'ok',
-      value: { bundle: tamperedCopy(loaded.bundle), source: `${loaded.source}, then tampered with here: the first event's actor changed`, tampered: true },
+      value: { ...loaded, bundle: tamperedCopy(loaded.bundle), source: `${loaded.source}, then tampered with here: the first event's actor changed`, tampered: true },
     };
   }
 
@@ -111,11 +122,17 @@ export class EvidenceVerify extends ConsolePage {
   private renderReport(report: BundleReport | { keyError: string }) {
     if ('keyError' in report) return html`<p class="error" role="alert">${report.keyError}</p>`;
     const { result } = report;
-    return html`<div class="verdict ${result.ok ? 'pass' : 'fail'}" role="status" data-testid="verdict">
-        ${result.ok
-          ? html`<strong>Verified.</strong> ${result.events} events of ${result.streamId} are in the log and are the whole stream as of tree size ${result.checkpoint.treeSize}.
-              ${result.keyFromBundle ? html`<br />Checked with the key inside the bundle: pin the log key (transparency.pub) to know which log issued it.` : nothing}`
-          : html`<strong>Verification failed</strong> at the check “<span data-testid="failed-check">${report.failedCheck ?? result.reason}</span>”: ${result.reason}.`}
+    // Consistent under the key the bundle names is not verified: anyone can sign invented events under a key of their
+    // own, and the log's key is obtained out of band (RFC 9162 4.1), never from what is being checked.
+    const unpinned = result.ok && report.verdict === 'key_not_pinned';
+    return html`<div class="verdict ${unpinned ? 'unpinned' : result.ok ? 'pass' : 'fail'}" role="status" data-testid="verdict">
+        ${unpinned
+          ? html`<strong>Not verified: the log's key is not pinned.</strong> The bundle's integrity was checked (${result.events} events of ${result.streamId},
+              the whole stream as of tree size ${result.checkpoint.treeSize}), but only under the key the bundle names, which whoever made it chose.
+              Pin the log key (the content of transparency.pub, from the log's operator) below to verify which log issued it.`
+          : result.ok
+            ? html`<strong>Verified.</strong> ${result.events} events of ${result.streamId} are in the log and are the whole stream as of tree size ${result.checkpoint.treeSize}.`
+            : html`<strong>Verification failed</strong> at the check “<span data-testid="failed-check">${report.failedCheck ?? result.reason}</span>”: ${result.reason}.`}
       </div>
       <ol class="checks">
         ${report.checks.map((c) => html`<li class="check ${c.outcome.replace(' ', '-')}" data-check=${c.id}>
@@ -139,7 +156,7 @@ export class EvidenceVerify extends ConsolePage {
   override render() {
     const role = this.session.role;
     return html`<h2 tabindex="-1">Verify an evidence bundle</h2>
-      <p class="help">The bundle is checked in this browser with the same domain code as <code>credence verify FILE.json</code>: signed checkpoint,
+      <p class="help">The bundle is checked in this browser with the same domain code as <code>credence verify FILE.json --key KEY</code>, against the log key you pin: signed checkpoint,
         Merkle inclusion of each event, the signed stream head and completeness. Nothing is taken on the server's word.</p>
       <form class="inline" @submit=${(e: SubmitEvent) => this.open(e)}>
         <label for="verify-kind">Kind</label>
@@ -162,7 +179,7 @@ export class EvidenceVerify extends ConsolePage {
       ${renderLoad(this.loaded, role, 'the evidence bundle', (loaded) => html`<section aria-labelledby="result-heading">
           <h3 id="result-heading">Result</h3>
           <p class="meta">Bundle ${loaded.source}.</p>
-          ${this.renderReport(verifyBundle(loaded.bundle, this.pinnedKey))}
+          ${this.renderReport(verifyBundle(loaded.bundle, this.pinnedKey, loaded.expectedStream))}
           <div class="actions">
             <button type="button" class="secondary" @click=${() => this.tamper(loaded)}>Tamper with it (demonstration)</button>
             <button type="button" class="secondary" @click=${() => this.download(loaded)}>Download this bundle</button>
