@@ -31,6 +31,12 @@ export interface CredentialContext {
   readonly predecessorId?: string;
   readonly successorId?: string;
   readonly overlapEndsAt?: number;
+  /**
+   * When it was put into its node (`CredentialProvisioned`) and when it ended (expired or revoked): a rotation's end
+   * asks whether its node held it at the end of the overlap, a past instant (HLR-212, heldAt; review 31).
+   */
+  readonly provisionedAt?: number;
+  readonly endedAt?: number;
   readonly liveAssociations: readonly string[];
   readonly revocationReason?: RevocationReason;
 }

@@ -4,10 +4,17 @@ import { bootstrapUsableFor, dataOf, factGuard, isNodeServiceCredential, isOneOf
 import { isWithin, type EntityView, type MachineEvent } from './types.ts';
 
 const LIVE = ['initialized', 'enrolled', 'associated'];
-/** A credential its node holds at `at`: provisioned, not ended, and within its validity (the expiry scheduler's too). */
+/**
+ * A credential its node holds at `at`: provisioned by then, not ended by then, and within its validity (the expiry
+ * scheduler's too). `at` may be past: the context keeps when it was provisioned and when it ended (review 31: the end
+ * of a rotation's overlap is judged at overlapEndsAt, not whenever it is recorded). A context kept before these were
+ * (a stored view) answers for now only: provisioned and not ended.
+ */
 export const heldAt = (view: EntityView | undefined, at: number): boolean => {
   const c = view?.context as CredentialContext | undefined;
-  return isOneOf(view, ['enrolled', 'associated']) && c !== undefined && c.notBefore <= at && at < c.notAfter;
+  if (c === undefined || !(c.notBefore <= at && at < c.notAfter)) return false;
+  if (c.provisionedAt === undefined) return isOneOf(view, ['enrolled', 'associated']);
+  return c.provisionedAt <= at && (c.endedAt === undefined || at < c.endedAt);
 };
 
 /** A credential revoked as superseded by a rotation of its own: it handed over to its successor. */
@@ -17,10 +24,37 @@ export const supersededInTurn = (view: EntityView | undefined): boolean => {
 };
 
 /**
+ * The instant a rotation's handover is judged at (HLR-212): the end of its overlap, or now while it lasts (an early
+ * revocation as superseded). Review 31: judged whenever the scheduler got to it, a successor revoked after the end of
+ * the overlap, before the tick, revived the predecessor.
+ */
+export const handoverInstant = (context: CredentialContext, at: number): number => Math.min(at, context.overlapEndsAt ?? at);
+
+/**
+ * How a rotation ends at `at` (HLR-212), the one rule the credential's guards (`handedOver`, `rotationAbandonable`)
+ * and the expiry scheduler decide by: 'superseded' when the node holds the successor then, or the successor had
+ * handed over by then to one it holds (`chainEnd`: where its chain ends, the `handover` fact); 'abandoned' when it
+ * holds neither and the successor did not rotate on (the predecessor stays); 'neither' when the successor handed over
+ * down a chain the node does not hold then (the predecessor stays, and may rotate again: successorLinked).
+ * A chain whose end was provisioned after `at` while a link between was held then is 'neither': the safe side, the
+ * predecessor is never revived by abandonment once a successor superseded in turn (documented in docs/service.md).
+ */
+export const rotationOutcomeAt = (
+  successor: EntityView | undefined,
+  chainEnd: EntityView | undefined,
+  at: number,
+): 'superseded' | 'abandoned' | 'neither' => {
+  if (heldAt(successor, at)) return 'superseded';
+  if (!supersededInTurn(successor)) return 'abandoned';
+  const endedAt = (successor!.context as unknown as CredentialContext).endedAt;
+  return (endedAt === undefined || endedAt <= at) && heldAt(chainEnd, at) ? 'superseded' : 'neither';
+};
+
+/**
  * Credential lifecycle: issued (initialized) -> provisioned into its node (enrolled; pre-provisioning or remote
  * provisioning, seed 003 11.2.1) -> associated while security associations derive from it -> expired at notAfter
  * or revoked (RFC 5280 reasons). A rotation (HLR-212, RS-16) links a successor and keeps the predecessor usable
- * until the overlap ends, when it is revoked as superseded.
+ * until the overlap ends, when it is revoked as superseded if its node held the successor then (rotationOutcomeAt).
  */
 export const credentialMachine = setup({
   types: { context: {} as CredentialContext, events: {} as MachineEvent, input: {} as { id: string } },
@@ -117,8 +151,25 @@ export const credentialMachine = setup({
      */
     rotationAbandonable: factGuard(({ context, event }) => {
       const d = dataOf(event, 'CredentialRotationAbandoned');
-      const successor = event.facts.successor;
-      return d !== undefined && context.successorId === d.successorId && !heldAt(successor, event.at) && !supersededInTurn(successor);
+      // From the end of the overlap, judged at its end (review 31): a successor held then superseded this credential,
+      // whatever became of it since, and an abandonment would revive it.
+      return (
+        d !== undefined &&
+        context.successorId === d.successorId &&
+        rotationOutcomeAt(event.facts.successor, undefined, handoverInstant(context, event.at)) === 'abandoned'
+      );
+    }),
+    /**
+     * HLR-212: a credential whose rotation stands is revoked as superseded only if its node holds the successor (or
+     * where the successor handed over to) at the end of the overlap, or now while the overlap lasts: read as facts, so
+     * the decision holds at its commit and replay judges it. Review 31: the expiry scheduler read the successor held,
+     * the successor was revoked before its revocation committed, and the node was left with nothing (the scheduler
+     * then decides again: the rotation is abandoned). Any other reason, or no rotation, is not this rule's.
+     */
+    handedOver: factGuard(({ context, event }) => {
+      const d = dataOf(event, 'CredentialRevoked');
+      if (d?.reason !== 'superseded' || context.successorId === undefined) return true;
+      return rotationOutcomeAt(event.facts.successor, event.facts.handover, handoverInstant(context, event.at)) === 'superseded';
     }),
   },
   actions: {
@@ -134,7 +185,10 @@ export const credentialMachine = setup({
       return { successorId: d.successorId, overlapEndsAt: ms(d.overlapEndsAt) };
     }),
     clearRotation: assign(() => ({ successorId: undefined, overlapEndsAt: undefined })),
-    recordRevocation: assign(({ event }) => ({ revocationReason: dataOf(event, 'CredentialRevoked')!.reason })),
+    recordRevocation: assign(({ event }) => ({ revocationReason: dataOf(event, 'CredentialRevoked')!.reason, endedAt: event.at })),
+    // When it was put into its node and when it ended: whether its node held it at a past instant (heldAt).
+    recordProvisioning: assign(({ event }) => ({ provisionedAt: event.at })),
+    recordEnd: assign(({ event }) => ({ endedAt: event.at })),
   },
 }).createMachine({
   id: 'credential',
@@ -164,8 +218,8 @@ export const credentialMachine = setup({
     },
     initialized: {
       on: {
-        CredentialProvisioned: { target: 'enrolled', guard: and(['notExpiredYet', 'bootstrapIsUsable', 'subscriptionServes']) },
-        CredentialExpired: { target: 'expired', guard: 'notAfterReached' },
+        CredentialProvisioned: { target: 'enrolled', guard: and(['notExpiredYet', 'bootstrapIsUsable', 'subscriptionServes']), actions: 'recordProvisioning' },
+        CredentialExpired: { target: 'expired', guard: 'notAfterReached', actions: 'recordEnd' },
         CredentialRevoked: { target: 'revoked', actions: 'recordRevocation' },
       },
     },
@@ -174,8 +228,8 @@ export const credentialMachine = setup({
         CredentialAssociated: { target: 'associated', guard: 'associationIsNew', actions: 'addAssociation' },
         CredentialRotationStarted: { guard: 'successorLinked', actions: 'recordRotation' },
         CredentialRotationAbandoned: { guard: 'rotationAbandonable', actions: 'clearRotation' },
-        CredentialExpired: { target: 'expired', guard: 'notAfterReached' },
-        CredentialRevoked: { target: 'revoked', actions: 'recordRevocation' },
+        CredentialExpired: { target: 'expired', guard: 'notAfterReached', actions: 'recordEnd' },
+        CredentialRevoked: { target: 'revoked', guard: 'handedOver', actions: 'recordRevocation' },
       },
     },
     associated: {
@@ -187,8 +241,8 @@ export const credentialMachine = setup({
         ],
         CredentialRotationStarted: { guard: 'successorLinked', actions: 'recordRotation' },
         CredentialRotationAbandoned: { guard: 'rotationAbandonable', actions: 'clearRotation' },
-        CredentialExpired: { target: 'expired', guard: 'notAfterReached' },
-        CredentialRevoked: { target: 'revoked', actions: 'recordRevocation' },
+        CredentialExpired: { target: 'expired', guard: 'notAfterReached', actions: 'recordEnd' },
+        CredentialRevoked: { target: 'revoked', guard: 'handedOver', actions: 'recordRevocation' },
       },
     },
     expired: { type: 'final' },

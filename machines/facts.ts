@@ -1,6 +1,7 @@
 import type { DomainEvent } from '../domain/events/index.ts';
 import { streamIdOf, type EntityKind, type EntityView } from '../domain/streams.ts';
 import type { ApplicationContext, AssociationContext, CredentialContext, NodeContext } from './contexts.ts';
+import { supersededInTurn } from './credential.machine.ts';
 import { isNodeServiceCredential } from './guards.ts';
 import type { FactName, Facts, FactSources } from './types.ts';
 
@@ -43,6 +44,12 @@ const factSourcesOf = (event: DomainEvent, context: unknown): FactSources => {
     }
     case 'CredentialRotationAbandoned':
       return { successor: { kind: 'credential', id: event.data.successorId } };
+    case 'CredentialRevoked': {
+      // HLR-212 (handedOver, review 31): superseded while a rotation stands only if the node holds the successor, or
+      // where it handed over to (handoverSourceOf). Nothing for any other reason.
+      const successorId = (context as CredentialContext).successorId;
+      return event.data.reason === 'superseded' && successorId !== undefined ? { successor: { kind: 'credential', id: successorId } } : {};
+    }
     case 'ApplicationEnrolled': {
       // A move also reads the credential it moves from: only a supersession hands the App-ID on (seed 003 11.2.2).
       const current = (context as ApplicationContext).credentialId;
@@ -104,6 +111,21 @@ const derivedSourcesOf = (event: DomainEvent, facts: Facts): FactSources => {
   return sources;
 };
 
+/** How many rotations a revocation as superseded follows from its successor (a longer chain ends where it was cut). */
+const MAX_HANDOVERS = 64;
+
+/**
+ * The next link of a rotation chain for a revocation as superseded (HLR-212, handedOver): from the successor (or the
+ * last link read), one superseded in turn hands over to its own successor, read as `handover`; undefined once the
+ * chain ends. Each link is read, so the engine holds the append to all of them, and replay reads them as they stood.
+ */
+const handoverSourceOf = (event: DomainEvent, facts: Facts): FactSources | undefined => {
+  if (event.type !== 'CredentialRevoked' || !('successor' in facts)) return undefined;
+  const link = 'handover' in facts ? facts.handover : facts.successor;
+  if (!supersededInTurn(link)) return undefined;
+  return { handover: { kind: 'credential', id: (link!.context as unknown as CredentialContext).successorId! } };
+};
+
 /** Reads another entity for a guard; undefined when it does not exist (or, for replay, did not yet). */
 export type FactReader = (kind: EntityKind, id: string) => EntityView | undefined;
 
@@ -118,6 +140,7 @@ export const gatherFacts = (event: DomainEvent, context: unknown, read: FactRead
   };
   readAll(factSourcesOf(event, context));
   readAll(derivedSourcesOf(event, facts));
+  for (let hop = 0, next = handoverSourceOf(event, facts); next !== undefined && hop < MAX_HANDOVERS; hop++, next = handoverSourceOf(event, facts)) readAll(next);
   return facts;
 };
 
@@ -139,5 +162,6 @@ export const gatherFactsAsync = async (
   };
   await loadAll(factSourcesOf(event, context));
   await loadAll(derivedSourcesOf(event, facts));
+  for (let hop = 0, next = handoverSourceOf(event, facts); next !== undefined && hop < MAX_HANDOVERS; hop++, next = handoverSourceOf(event, facts)) await loadAll(next);
   return facts;
 };

@@ -14,5 +14,5 @@ export type {
 } from './contexts.ts';
 export { applyStored, emptyEntity, BrokenHistoryError } from './rebuild.ts';
 export type { LoadedEntity } from './rebuild.ts';
-export { heldAt, supersededInTurn } from './credential.machine.ts';
+export { handoverInstant, heldAt, rotationOutcomeAt, supersededInTurn } from './credential.machine.ts';
 export { enrolmentEndReason } from './application.machine.ts';

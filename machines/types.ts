@@ -15,6 +15,8 @@ export type FactName =
   | 'successor'
   /** The successor a credential's earlier rotation named, when it is rotated again (credential.machine.ts). */
   | 'previousSuccessor'
+  /** Where a successor superseded in turn handed over to, down its chain (the end of a rotation's overlap, HLR-212). */
+  | 'handover'
   /** The credential an AE Registree's App-ID is enrolled with, named by the App-ID (association.machine.ts). */
   | 'applicationCredential'
   /** The credential an enrolled App-ID moves its authorisation from (application.machine.ts). */

@@ -199,14 +199,28 @@ describe("an App-ID's authorisation ends with its credential (seed 003 11.2.2)",
     for (const ae of ['Cbill1', 'Cbill2']) expect(await association(c, `sa-${ae}`)).toEqual(['associated', undefined]);
   });
 
-  it('a supersession whose successor is not held (not valid yet) ends it, for cessation of operation', async () => {
+  it('a supersession whose successor is not held (not valid yet) is refused, writing nothing (HLR-212, review 31)', async () => {
     const { c } = await open();
     await rotation(c, at(12), at(300), { notBefore: at(10) });
-    await c.engine.execute(cmd.revokeCredential('app-cred-1', 'superseded'));
-    await c.settle();
+    const before = await footprint(c.store);
+    expect((await rejection(c.engine.execute(cmd.revokeCredential('app-cred-1', 'superseded')))).problem).toMatchObject({ rule: 'handedOver' });
+    expect(await footprint(c.store)).toEqual(before);
     const app = await application(c);
+    expect([app.value, app.context.credentialId]).toEqual(['associated', 'app-cred-1']);
+  });
+
+  it('a supersession whose successor is no longer held when the cascade gets to it ends it, for cessation of operation', async () => {
+    // Legal when recorded (the successor held), the successor revoked before any cascade ran: not one to move onto.
+    const { c } = await open();
+    await rotation(c, at(12), at(300));
+    await c.runner.stop();
+    await c.engine.execute(cmd.revokeCredential('app-cred-1', 'superseded'));
+    await c.engine.execute(cmd.revokeCredential('app-cred-2', 'keyCompromise'));
+    const later = (credence = openCredence({ location: { memory: true }, clock: new FakeClock(T0), store: c.store }));
+    await later.settle();
+    const app = (await later.engine.entity('application', APP)).snapshot;
     expect([app.value, app.context.credentialId]).toEqual(['initialized', undefined]);
-    for (const ae of ['Cbill1', 'Cbill2']) expect(await association(c, `sa-${ae}`)).toEqual(['revoked', 'cessationOfOperation']);
+    for (const ae of ['Cbill1', 'Cbill2']) expect(await association(later, `sa-${ae}`)).toEqual(['revoked', 'cessationOfOperation']);
   });
 
   it('a move its machine refuses (the successor ended before the cascade got to it) ends it instead, and a rebuild agrees', async () => {

@@ -28,9 +28,11 @@ const appCredential = (credentialId: string, extra: Record<string, unknown> = {}
 
 /**
  * Rbilling enrolled with app-cred (to day 30), sa-ae configured on it and never established, a rotation to app-cred-2
- * whose overlap ends on day 20, and then app-cred-2's stream broken (provisioned twice).
+ * whose overlap ends on day 20, and then app-cred-2's stream broken (provisioned twice). With `first`, it is recorded
+ * (no projection running) before the stream is broken, and the projections run on the log from a fresh start after:
+ * a revocation as superseded reads the successor (`handedOver`, HLR-212, review 31), which a broken history refuses.
  */
-const brokenSuccessor = async () => {
+const brokenSuccessor = async (first?: (c: Credence) => Promise<unknown>) => {
   const clock = new FakeClock(T0);
   const c = (credence = openCredence({ location: { memory: true }, clock }));
   const op = (type: CommandType, data: Record<string, unknown>) => c.engine.execute(command(type, data, { actor: operator }));
@@ -46,9 +48,18 @@ const brokenSuccessor = async () => {
   await c.engine.execute(cmd.provisionCredential('app-cred-2'));
   await op('startCredentialRotation', { credentialId: 'app-cred', successorId: 'app-cred-2', overlapEndsAt: at(20) });
   await c.settle();
+  if (first === undefined) {
+    await tamper(c, 'credential-app-cred-2', 'CredentialProvisioned', { credentialId: 'app-cred-2', method: 'pre-provisioning' });
+    return { c, clock };
+  }
+  await c.runner.stop();
+  await first(c);
   await tamper(c, 'credential-app-cred-2', 'CredentialProvisioned', { credentialId: 'app-cred-2', method: 'pre-provisioning' });
-  return { c, clock };
+  const later = (credence = openCredence({ location: { memory: true }, clock, store: c.store }));
+  await later.settle();
+  return { c: later, clock };
 };
+const supersede = (c: Credence) => c.engine.execute(cmd.revokeCredential('app-cred', 'superseded'));
 
 const state = async (c: Credence, kind: 'credential' | 'association' | 'application', id: string) => (await c.engine.entity(kind, id)).snapshot;
 
@@ -77,16 +88,12 @@ describe("a successor with a broken history takes only what depends on it into t
   });
 
   it('the predecessor revoked as superseded does the same', async () => {
-    const { c } = await brokenSuccessor();
-    await c.engine.execute(cmd.revokeCredential('app-cred', 'superseded'));
-    await c.settle();
+    const { c } = await brokenSuccessor(supersede);
     await expectTheRestWentOn(c, 'CredentialRevoked', 'superseded');
   });
 
   it('a rebuild of the cascade finds it all done and leaves the same dead letter', async () => {
-    const { c } = await brokenSuccessor();
-    await c.engine.execute(cmd.revokeCredential('app-cred', 'superseded'));
-    await c.settle();
+    const { c } = await brokenSuccessor(supersede);
     const before = await c.store.headPosition();
     await c.runner.rebuild('cascade');
     await c.settle();

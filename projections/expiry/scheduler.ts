@@ -5,7 +5,7 @@ import type { DecodedEvent } from '../../domain/stored.ts';
 import { derivedCommandId } from '../../domain/event-ids.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
 import { parseStreamId } from '../../domain/streams.ts';
-import { heldAt } from '../../machines/index.ts';
+import { rotationOutcomeAt } from '../../machines/index.ts';
 import { rotationChainEnd } from './rotation-chain.ts';
 import { BatchSlot, ownOrTaken, roundFailure, type Projection } from '../runtime/index.ts';
 import { addExpiryDeadLetter, dropExpiryDeadLetters, resetExpiryDeadLetters, setupExpiryDeadLetters, type ExpiryDeadLetter } from './dead-letters.ts';
@@ -15,6 +15,19 @@ import {
 
 /** Due deadlines a tick reads and handles at most (the next tick takes the rest). */
 const DEADLINES_PER_TICK = 1000;
+
+/**
+ * How many times a tick decides the end of one overlap when the credential's machine refuses its choice (the
+ * successor ended, or came to be held, between the read and the commit): decided again on fresh facts each time, and
+ * past that kept for the next tick.
+ */
+const ROTATION_DECISIONS = 3;
+
+/** A refusal of what ends an overlap by the rule it was chosen by (the facts moved since they were read; review 31). */
+const refusedHandover = (error: unknown): boolean =>
+  isCredenceError(error, 'illegal_transition') &&
+  error.problem.code === 'illegal_transition' &&
+  (error.problem.rule === 'handedOver' || error.problem.rule === 'rotationAbandonable');
 
 export const SCHEDULER_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[1], role: 'system' };
 
@@ -102,23 +115,40 @@ export const expiryScheduler = (engine: CommandSink, options: ExpirySchedulerOpt
     return db;
   };
   /**
-   * What ends a rotation's overlap (`d` its deadline), read when it is due: the predecessor revoked as superseded
-   * when its node holds the successor (provisioned, not ended, within its validity; one superseded in turn hands over
-   * to its own successor), the rotation abandoned otherwise (the successor never provisioned, or ended: the
-   * predecessor stays, and may rotate again). The abandonment is decided by the credential's machine against the
-   * successor at the commit (`rotationAbandonable`) and recorded, so a rebuilt deadline finds the rotation ended; the
-   * revocation is the scheduler's own choice (a revocation has no guard), read just before. 'wait' for a deadline of
-   * an earlier rotation of the credential (the projection has not written the current one's yet), which is replaced;
-   * 'drop' when a successor superseded in turn left a chain whose end the node does not hold (neither choice fits: the
-   * predecessor stays, and may rotate again, its successor having ended: credential.machine.ts successorLinked).
+   * What ends a rotation's overlap (`d` its deadline), judged at the end of the overlap (`d.due`, not the tick's now:
+   * review 31, HLR-212) by the credential's own rule (rotationOutcomeAt, which its guards `handedOver` and
+   * `rotationAbandonable` check again at the commit against the same facts): the predecessor revoked as superseded
+   * when its node held the successor then (or where a successor superseded in turn handed over to), the rotation
+   * abandoned when it held neither (the successor never provisioned, or ended: the predecessor stays, and may rotate
+   * again). 'wait' for a deadline of an earlier rotation of the credential (the projection has not written the current
+   * one's yet), which is replaced; 'drop' when a successor superseded in turn left a chain whose end the node did not
+   * hold (neither choice fits: the predecessor stays, and may rotate again, its successor having ended:
+   * credential.machine.ts successorLinked).
    */
-  const overlapEnd = async (d: Deadline, now: number): Promise<Deadline['command'] | 'wait' | 'drop'> => {
+  const overlapEnd = async (d: Deadline): Promise<Deadline['command'] | 'wait' | 'drop'> => {
     const { credentialId } = d.command.data as { credentialId: string };
     const rotation = (await engine.view('credential', credentialId)).context as { successorId?: string; overlapEndsAt?: number };
     if (rotation.successorId === undefined || rotation.overlapEndsAt !== d.due) return 'wait';
-    const { view: successor, hops } = await rotationChainEnd(engine, rotation.successorId);
-    if (heldAt(successor, now)) return d.command;
-    return hops === 0 ? { type: 'abandonCredentialRotation', data: { credentialId, successorId: rotation.successorId } } : 'drop';
+    const successor = await engine.view('credential', rotation.successorId);
+    const end = await rotationChainEnd(engine, rotation.successorId);
+    const outcome = rotationOutcomeAt(successor, end.hops > 0 ? end.view : undefined, d.due);
+    if (outcome === 'superseded') return d.command;
+    return outcome === 'abandoned' ? { type: 'abandonCredentialRotation', data: { credentialId, successorId: rotation.successorId } } : 'drop';
+  };
+  /**
+   * Sends what ends the overlap; refused by the rule it was chosen by (the facts it read moved before the commit:
+   * review 31, the successor revoked meanwhile), decides again on fresh facts rather than dropping the deadline.
+   */
+  const sendOverlapEnd = async <T,>(d: Deadline, send: (command: Deadline['command']) => Promise<T>): Promise<T | 'wait' | 'drop'> => {
+    for (let decision = 1; ; decision++) {
+      const command = await overlapEnd(d);
+      if (command === 'wait' || command === 'drop') return command;
+      try {
+        return await send(command);
+      } catch (caught) {
+        if (decision >= ROTATION_DECISIONS || !refusedHandover(caught)) throw caught;
+      }
+    }
   };
   /**
    * A command refused for its reused id: its own, recorded before under the id, is done; one the scheduler did not
@@ -191,16 +221,18 @@ export const expiryScheduler = (engine: CommandSink, options: ExpirySchedulerOpt
         // machine would refuse it, but the end of a rotation's overlap is a revocation no machine times.
         if (engine.clock.now().getTime() < d.due) continue;
         let sent: { readonly command: Deadline['command']; readonly commandId: string } | undefined;
+        const send = (command: Deadline['command']) => {
+          // The deadline's own command under the id it always had; an abandonment under one of its own.
+          sent = { command, commandId: derivedCommandId(command === d.command ? `${d.purpose}:${d.stream}` : `${d.purpose}:${command.type}:${d.stream}`, String(d.due)) };
+          return engine.executeAsSystem({ ...command, metadata: { commandId: sent.commandId, actor: SCHEDULER_ACTOR } });
+        };
         try {
-          const command = d.purpose === 'rotation' ? await overlapEnd(d, engine.clock.now().getTime()) : d.command;
-          if (command === 'wait') continue;
-          if (command === 'drop') {
+          const outcome = d.purpose === 'rotation' ? await sendOverlapEnd(d, send) : await send(d.command);
+          if (outcome === 'wait') continue;
+          if (outcome === 'drop') {
             if (engine.clock.now().getTime() >= d.due) dropDeadline(use(), d);
             continue;
           }
-          // The deadline's own command under the id it always had; an abandonment under one of its own.
-          sent = { command, commandId: derivedCommandId(command === d.command ? `${d.purpose}:${d.stream}` : `${d.purpose}:${command.type}:${d.stream}`, String(d.due)) };
-          const outcome = await engine.executeAsSystem({ ...command, metadata: { commandId: sent.commandId, actor: SCHEDULER_ACTOR } });
           if (!outcome.deduplicated) issued++;
         } catch (caught) {
           // A refusal for its reused id is settled here (its own found, or the deadline dead-lettered) and dropped
@@ -219,11 +251,11 @@ export const expiryScheduler = (engine: CommandSink, options: ExpirySchedulerOpt
             continue;
           }
           // Refused by its machine: done already (the entity ended), unless the clock went back since the deadline
-          // was read (the machine then answered "not yet"): kept for a later tick rather than lost. A rotation's
-          // abandonment refused because the node came to hold the successor meanwhile is kept too: the next tick
-          // revokes the predecessor (the deadline goes with the credential's end, or with the abandonment recorded).
+          // was read (the machine then answered "not yet"): kept for a later tick rather than lost. The end of an
+          // overlap refused by its own rule each time it was decided (its facts kept moving) is kept too: the next
+          // tick decides again (the deadline goes with the credential's end, or with the abandonment recorded).
           if (error !== undefined && engine.clock.now().getTime() < d.due) continue;
-          if (d.purpose === 'rotation' && isCredenceError(error, 'illegal_transition') && error.problem.code === 'illegal_transition' && error.problem.rule === 'rotationAbandonable') continue;
+          if (d.purpose === 'rotation' && refusedHandover(error)) continue;
         }
         dropDeadline(use(), d);
       }
