@@ -5,7 +5,7 @@ import type { CommandSink } from '../domain/ports/index.ts';
 import { expiryScheduler } from '../projections/expiry/index.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { forge } from './replay.fixtures.ts';
-import { at, cmd, footprint, rejection, T0 } from './support/fleet.ts';
+import { at, cmd, footprint, rejection, rotateOne, T0 } from './support/fleet.ts';
 
 /*
  * HLR-212 (seed 000: secure modification of credentials), found in adversarial review 31: at the end of a rotation's
@@ -26,12 +26,7 @@ afterEach(async () => {
 const rotating = async () => {
   const clock = new FakeClock(T0);
   const c = (credence = openCredence({ location: { memory: true }, clock }));
-  for (const x of [
-    cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential('cred-1'), cmd.provisionCredential('cred-1'),
-    cmd.configureAssociation('sa-1', 'cred-1'), cmd.establishAssociation('sa-1', at(60)),
-    cmd.issueCredential('cred-2', 'meter-1', at(90), { predecessorId: 'cred-1' }), cmd.provisionCredential('cred-2'),
-    cmd.startCredentialRotation(at(30)),
-  ]) await c.engine.execute(x);
+  await rotateOne(c.engine);
   await c.settle();
   return { c, clock };
 };

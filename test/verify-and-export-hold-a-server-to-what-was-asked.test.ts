@@ -1,13 +1,13 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { openTransparencyLogInDir } from '../adapters/driven/transparency/index.ts';
 import { main } from '../bin/cli.ts';
 import { run as exportCommand } from '../bin/commands/export.ts';
 import { run as verifyCommand } from '../bin/commands/verify.ts';
+import { cannedServer } from './support/canned-server.ts';
 import { capture } from './support/cli.ts';
 import { appendEvents, tempDirs } from './transparency-fixtures.ts';
 
@@ -35,22 +35,7 @@ const exportTo = async (stream: string, file: string, location: string[]) => {
 const hashes = (list: readonly Uint8Array[]): string[] => list.map((h) => Buffer.from(h).toString('base64url'));
 
 describe('against a server that answers something else than was asked', () => {
-  const answers = new Map<string, string>();
-  let server: Server;
-  let url: string;
-  beforeAll(async () => {
-    server = createServer((request, response) => {
-      const body = answers.get(new URL(request.url ?? '/', 'http://x').pathname);
-      if (body === undefined) return void response.writeHead(404, { 'content-type': 'application/problem+json' }).end('{"type":"about:blank","title":"not found","status":404}');
-      response.writeHead(200, { 'content-type': 'application/json' }).end(body);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  });
-  afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
+  const { answers, url: served } = cannedServer();
   const cli = async (argv: string[]) => {
     const c = capture();
     return { code: await main(argv, { ...c.io, env: { CREDENCE_TOKEN: 'a.b.c' } }), out: c.out.join('\n'), err: c.err.join('\n') };
@@ -71,11 +56,11 @@ describe('against a server that answers something else than was asked', () => {
     writeFileSync(saved, cp9.note);
     const key = join(dir, 'transparency.pub');
     answers.set('/v1/transparency/proofs/consistency', JSON.stringify({ proof: { first: 5, second: 9, hashes: hashes(proof) }, from: cp9.note, to: cp5.note }));
-    const rolledBack = await cli(['verify', '--server', url, '--from', saved, '--key', key]);
+    const rolledBack = await cli(['verify', '--server', served(), '--from', saved, '--key', key]);
     expect(rolledBack.code).toBe(1);
     expect(rolledBack.err).toMatch(/FAILED \(rollback\)/);
     answers.set('/v1/transparency/proofs/consistency', JSON.stringify({ proof: { first: 9, second: 9, hashes: [] }, from: cp9.note, to: cp9.note }));
-    const same = await cli(['verify', '--server', url, '--from', saved, '--key', key]);
+    const same = await cli(['verify', '--server', served(), '--from', saved, '--key', key]);
     expect(same.code).toBe(0);
     expect(same.out).toMatch(/the tree of size 9 itself \(nothing appended since\)/);
   });
@@ -85,11 +70,11 @@ describe('against a server that answers something else than was asked', () => {
     const other = join(dir, 'other.json');
     expect((await exportTo('credential-meter-1', other, ['--data', dir])).code).toBe(0);
     answers.set('/v1/transparency/evidence/credential/meter-2', readFileSync(other, 'utf8'));
-    const verified = await cli(['verify', 'credential-meter-2', '--server', url, '--key', join(dir, 'transparency.pub')]);
+    const verified = await cli(['verify', 'credential-meter-2', '--server', served(), '--key', join(dir, 'transparency.pub')]);
     expect(verified.code).toBe(1);
     expect(verified.err).toMatch(/FAILED \(wrong_stream\): the bundle is of credential-meter-1, not of credential-meter-2/);
     const out = join(dir, 'meter-2.json');
-    const exported = await cli(['export', 'credential-meter-2', '--server', url, '--out', out]);
+    const exported = await cli(['export', 'credential-meter-2', '--server', served(), '--out', out]);
     expect(exported.code).toBe(1);
     expect(exported.err).toMatch(/a bundle of credential-meter-1, not of credential-meter-2/);
     expect(existsSync(out)).toBe(false);

@@ -1,7 +1,6 @@
 import { writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { verifyBundle as consoleVerifyBundle } from '../adapters/console/src/evidence.ts';
 import { main } from '../bin/cli.ts';
 import { run as verifyCommand } from '../bin/commands/verify.ts';
@@ -21,6 +20,7 @@ import {
   type CheckpointSigner,
 } from '../domain/transparency/index.ts';
 import { signNote } from '../projections/transparency/index.ts';
+import { cannedServer } from './support/canned-server.ts';
 import { capture } from './support/cli.ts';
 import { ORIGIN, eventId, fixedSigner, keyOf, tempDirs } from './transparency-fixtures.ts';
 
@@ -151,22 +151,7 @@ describe('credence verify --json', () => {
 });
 
 describe('credence export --server --key', () => {
-  const answers = new Map<string, string>();
-  let server: Server;
-  let url: string;
-  beforeAll(async () => {
-    server = createServer((request, response) => {
-      const body = answers.get(new URL(request.url ?? '/', 'http://x').pathname);
-      if (body === undefined) return void response.writeHead(404, { 'content-type': 'application/problem+json' }).end('{"type":"about:blank","title":"not found","status":404}');
-      response.writeHead(200, { 'content-type': 'application/json' }).end(body);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  });
-  afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
+  const { answers, url: served } = cannedServer();
   const cli = async (argv: string[]) => {
     const c = capture();
     return { code: await main(argv, { ...c.io, env: { CREDENCE_TOKEN: 'a.b.c' } }), out: c.out.join('\n'), err: c.err.join('\n') };
@@ -175,15 +160,15 @@ describe('credence export --server --key', () => {
   it("checks the server's bundle against the pinned key, and writes nothing on another key", async () => {
     answers.set('/v1/transparency/evidence/credential/meter-1', JSON.stringify(await makeBundle(attacker, [ev(0, { index: 0, note: 'fabricated history' })])));
     const dir = dirs.make();
-    const refused = await cli(['export', STREAM, '--server', url, '--key', formatVerifierKey(keyOf(real)), '--out', join(dir, 'a.json')]);
+    const refused = await cli(['export', STREAM, '--server', served(), '--key', formatVerifierKey(keyOf(real)), '--out', join(dir, 'a.json')]);
     expect(refused.code).toBe(1);
     expect(refused.err).toMatch(/does not verify \(untrusted_key\)/);
     // Without --key: integrity only, and it says so.
-    const unpinned = await cli(['export', STREAM, '--server', url, '--out', join(dir, 'b.json')]);
+    const unpinned = await cli(['export', STREAM, '--server', served(), '--out', join(dir, 'b.json')]);
     expect(unpinned.code, unpinned.err).toBe(0);
     expect(unpinned.err).toMatch(/checked with the key inside the bundle only/);
     answers.set('/v1/transparency/evidence/credential/meter-1', JSON.stringify(await makeBundle(real, [ev(0, { index: 0 })])));
-    const pinned = await cli(['export', STREAM, '--server', url, '--key', formatVerifierKey(keyOf(real)), '--out', join(dir, 'c.json')]);
+    const pinned = await cli(['export', STREAM, '--server', served(), '--key', formatVerifierKey(keyOf(real)), '--out', join(dir, 'c.json')]);
     expect(pinned.code, pinned.err).toBe(0);
     expect(pinned.err).toBe('');
   });

@@ -97,6 +97,19 @@ export const establishOne = async (engine: Engine): Promise<void> => {
   }
 };
 
+/**
+ * meter-1 with cred-1 provisioned and sa-1 established on it (expiring at(60)); cred-2 its successor (valid to at(90)),
+ * provisioned; a rotation of cred-1 onto cred-2 whose overlap ends at(30).
+ */
+export const rotateOne = async (engine: Pick<Engine, 'execute'>): Promise<void> => {
+  for (const x of [
+    cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential('cred-1'), cmd.provisionCredential('cred-1'),
+    cmd.configureAssociation('sa-1', 'cred-1'), cmd.establishAssociation('sa-1', at(60)),
+    cmd.issueCredential('cred-2', 'meter-1', at(90), { predecessorId: 'cred-1' }), cmd.provisionCredential('cred-2'),
+    cmd.startCredentialRotation(at(30)),
+  ]) await engine.execute(x);
+};
+
 /** Takes registered meter-`n` to an established association sa-`n` on its service credential cred-`n`. */
 export const establishMeter = async (engine: Pick<Engine, 'execute'>, n: number): Promise<void> => {
   const [node, cred, sa] = [`meter-${n}`, `cred-${n}`, `sa-${n}`];

@@ -1,0 +1,26 @@
+import { createServer, type Server } from 'node:http';
+import { afterAll, beforeAll } from 'vitest';
+
+/**
+ * Call inside a describe: a server on 127.0.0.1 that answers each path set in `answers` with 200 and that JSON, and
+ * anything else with a 404 problem; for CLI tests of what a client does with a server's answers. `url()` once started.
+ */
+export const cannedServer = () => {
+  const answers = new Map<string, string>();
+  let server: Server;
+  let url = '';
+  beforeAll(async () => {
+    server = createServer((request, response) => {
+      const body = answers.get(new URL(request.url ?? '/', 'http://x').pathname);
+      if (body === undefined) return void response.writeHead(404, { 'content-type': 'application/problem+json' }).end('{"type":"about:blank","title":"not found","status":404}');
+      response.writeHead(200, { 'content-type': 'application/json' }).end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { answers, url: () => url };
+};
