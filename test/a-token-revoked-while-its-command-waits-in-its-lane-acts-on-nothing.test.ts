@@ -130,7 +130,7 @@ describe('over HTTP, a token revoked while its command waits in its stream lane'
       const refused = await answer;
       expect(refused.status).toBe(401);
       expect(refused.headers.get('www-authenticate')).toBe('Bearer realm="credence", error="invalid_token"');
-      expect(await refused.json()).toMatchObject({ ...UNAUTHENTICATED, reason: 'revoked or expired while the command waited its turn' });
+      expect(await refused.json()).toMatchObject({ ...UNAUTHENTICATED, reason: 'revoked while the command waited its turn' });
       expect(await types('node-lane-1')).toEqual(['NodeRegistered']);
     } finally {
       spy.mockRestore();

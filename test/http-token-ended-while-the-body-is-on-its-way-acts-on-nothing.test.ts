@@ -53,6 +53,7 @@ describe('a token that ends while its request body is on its way acts on nothing
     });
     expect(answer.status).toBe(401);
     expect(answer.text).toContain('unauthenticated');
+    expect(answer.text).toContain('"reason":"revoked while the request was read"');
     expect(await streamLength('node-meter-held-1')).toBe(0);
   });
 
@@ -63,6 +64,8 @@ describe('a token that ends while its request body is on its way acts on nothing
       clock.advance(120_000);
     });
     expect(answer.status).toBe(401);
+    // Told it expired, as its verification tells an expired token (review 32: it was told "revoked or expired while ...").
+    expect(answer.text).toContain('"reason":"expired"');
     expect(await streamLength('node-meter-held-2')).toBe(0);
   });
 

@@ -78,6 +78,8 @@ export interface AccessControl {
    * token is revoked, forgotten or expired. One registry lookup: what a long-lived response (SSE) re-checks.
    */
   remainingMs(principal: Principal): number;
+  /** Whether the token's `exp` has passed at this service's clock (what a refusal then says: `expired`). */
+  expired(principal: Principal): boolean;
   /** Issued tokens in issue order, a page at a time; expired ones only when asked. */
   list(args: { limit: number; after?: string; includeExpired?: boolean }): { tokens: TokenSummary[]; next?: string };
 }
@@ -278,6 +280,7 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
       const record = registry.find(principal.tokenId);
       return record === undefined || record.revokedAt !== undefined ? 0 : remaining;
     },
+    expired: (principal) => principal.expiresAt.getTime() <= clock.now().getTime(),
     list({ limit, after, includeExpired = false }) {
       const now = clock.now();
       const page = registry.list({ limit, ...(after !== undefined ? { after } : {}), includeExpired, now });

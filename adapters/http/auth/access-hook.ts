@@ -107,11 +107,14 @@ export const installAccessHook = (
  * command's own admission check (`ExecuteOptions.admit`), run again in the command's stream lane right before it is
  * decided, since a command can wait there behind others of its stream while its token is revoked (found in review).
  */
-export const stillValid = (access: Pick<AccessControl, 'remainingMs'>, principal: Principal, when: string) => (): void => {
-  if (access.remainingMs(principal) <= 0) throw unauthenticated(`revoked or expired ${when}`);
+export const stillValid = (access: Pick<AccessControl, 'remainingMs' | 'expired'>, principal: Principal, when: string) => (): void => {
+  if (access.remainingMs(principal) > 0) return;
+  // An expired token is told `expired`, as its verification tells it; a revocation is what comes `while` (review 32:
+  // a token refused from the instant of its exp was told it was "revoked or expired while the request was read").
+  throw unauthenticated(access.expired(principal) ? 'expired' : `revoked ${when}`);
 };
 
 /** What a route passes with a command its principal sends: the token checked again when the command is decided. */
-export const tokenChecked = (access: Pick<AccessControl, 'remainingMs'>, principal: Principal): { readonly admit: () => void } => ({
+export const tokenChecked = (access: Pick<AccessControl, 'remainingMs' | 'expired'>, principal: Principal): { readonly admit: () => void } => ({
   admit: stillValid(access, principal, 'while the command waited its turn'),
 });
