@@ -78,6 +78,16 @@ const factSourcesOf = (event: DomainEvent, context: unknown): FactSources => {
         ...(registree?.kind === 'ae' ? { application: { kind: 'application' as const, id: registree.appId } } : {}),
       };
     }
+    case 'AssociationRevoked': {
+      // RS-01 (registreeMovedAway, review 31): `affiliationChanged` of a CSE Registree reads its node, for the CSE-ID it
+      // holds at the commit, and its credential, whose revocation for that reason it may inherit. Nothing otherwise.
+      const { credentialId, nodeId, registree } = context as AssociationContext;
+      if (event.data.reason !== 'affiliationChanged' || registree?.kind !== 'cse') return {};
+      return {
+        ...(credentialId === undefined ? {} : { credential: { kind: 'credential' as const, id: credentialId } }),
+        ...(nodeId === undefined ? {} : { node: { kind: 'node' as const, id: nodeId } }),
+      };
+    }
     case 'PseudonymRotated':
       return { node: { kind: 'node', id: event.data.nodeId } };
     default:

@@ -47,6 +47,7 @@ export const subscriptionServesAt = (view: EntityView | undefined, at: number): 
  * RS-01: a CSE Registree is the CSE-ID its node holds now (the one of its last enrolment), not one it held when the
  * association was configured: a CSE-ID moved to another node (a device replacement) is that node's from then on. An
  * AE Registree holds no CSE-ID of its node's; its credential's owner is what binds it (credentialBelongsToRegistree).
+ * The same rule says when a CSE Registree's association may be revoked as `affiliationChanged` (registreeMovedAway).
  */
 export const registreeHeldByNode = (node: EntityView | undefined, registree: Registree): boolean =>
   registree.kind !== 'cse' || (node?.context as NodeContext | undefined)?.cseId === registree.id;

@@ -77,6 +77,8 @@ const dataOf = (type: EventType): fc.Arbitrary<Record<string, unknown>> => {
         registree: fc.constantFrom({ kind: 'cse', id: '/n' }, { kind: 'ae', id: 'Cae1', appId: 'Rapp' }), registrarCseId: fc.constant('/in'),
       });
     case 'AssociationEstablished': return fc.record({ associationId: fc.constant('a'), expiresAt: days.map(iso) });
+    // affiliationChanged too: a CSE Registree's only once its node left the CSE-ID (registreeMovedAway, RS-01, review 31).
+    case 'AssociationRevoked': return fc.record({ associationId: fc.constant('a'), reason: fc.constantFrom('keyCompromise', 'affiliationChanged') });
     case 'PseudonymRotated': return fc.record({ pseudonym: fc.constant(`p-${'a'.repeat(26)}`), nodeId: fc.constant('n'), epoch: fc.constantFrom(1, 2), trigger: fc.constant('interval') });
     case 'PseudonymResolved': return fc.constant({ pseudonym: `p-${'a'.repeat(26)}`, reason: 'incident 7' });
     default: {

@@ -355,6 +355,11 @@ const RULES: [string, EntityKind, string, MachineEvent, string][] = [
     { ...SAMPLES.AssociationEstablished, facts: { ...SAMPLES.AssociationEstablished.facts, node: view('enrolled', { cseId: '/n-renumbered' }) } }, 'credentialBelongsToRegistree'],
   ["association handshake with another node's credential", 'association', 'initialized',
     { ...SAMPLES.AssociationEstablished, facts: { ...SAMPLES.AssociationEstablished.facts, credential: view('enrolled', { ...usableCredential.context, owner: { kind: 'node', id: 'other' } }) } }, 'credentialBelongsToRegistree'],
+  // RS-01 (review 31): affiliationChanged says a CSE Registree's CSE-ID moved; refused while its node holds it.
+  ['association revoked as affiliationChanged while its node holds its CSE-ID (RS-01)', 'association', 'associated',
+    e('AssociationRevoked', { associationId: 'a', reason: 'affiliationChanged' }, 10, { node: view('enrolled', { cseId: '/n' }), credential: usableCredential }), 'registreeMovedAway'],
+  ['configured association revoked as affiliationChanged while its node holds its CSE-ID (RS-01)', 'association', 'initialized',
+    e('AssociationRevoked', { associationId: 'a', reason: 'affiliationChanged' }, 10, { node: view('associated', { cseId: '/n' }), credential: view('revoked', { revocationReason: 'keyCompromise' }) }), 'registreeMovedAway'],
   // Seed 003 11.2.1: a node's service credential is provisioned only while the node's subscription serves.
   ["provisioning a node's service credential after its subscription was terminated (11.2.1)", 'credential', 'initialized',
     { ...SAMPLES.CredentialProvisioned, facts: { owner: view('enrolled', { subscriptionId: 's' }), subscription: view('revoked', activeSubscription.context) } }, 'subscriptionServes'],
@@ -410,6 +415,27 @@ describe('guards name the rule that refuses', () => {
     if (!initialized.ok) throw new Error(`configuration refused: ${initialized.rule}`);
     const verdict = evaluate('association', initialized.snapshot, { ...SAMPLES.AssociationEstablished, facts: { ...SAMPLES.AssociationEstablished.facts, node: view('associated', { cseId: '/n-new' }) } });
     expect(verdict.ok && stateOf(verdict.snapshot)).toBe('associated');
+  });
+
+  it('revokes a CSE Registree as affiliationChanged only once its node left the CSE-ID, or as its credential or node was revoked; any other reason, and an AE, as before (RS-01)', () => {
+    const revoke = (reason: string, facts: Facts) => e('AssociationRevoked', { associationId: 'a', reason }, 10, facts);
+    const held = { node: view('enrolled', { cseId: '/n' }), credential: usableCredential };
+    expect(evaluate('association', reach('association', 'associated'), revoke('affiliationChanged', held))).toMatchObject({ ok: false, rule: 'registreeMovedAway' });
+    for (const [name, event] of [
+      ['node moved', revoke('affiliationChanged', { ...held, node: view('enrolled', { cseId: '/n-renumbered' }) })],
+      ['node gone', revoke('affiliationChanged', { ...held, node: undefined })],
+      ['credential revoked as affiliationChanged', revoke('affiliationChanged', { ...held, credential: view('revoked', { revocationReason: 'affiliationChanged' }) })],
+      ['node revoked as affiliationChanged', revoke('affiliationChanged', { ...held, node: view('revoked', { cseId: '/n', revocationReason: 'affiliationChanged' }) })],
+      ['another reason', revoke('keyCompromise', held)],
+    ] as const) {
+      const verdict = evaluate('association', reach('association', 'associated'), event);
+      expect(verdict.ok && stateOf(verdict.snapshot), name).toBe('revoked');
+    }
+    const ae = evaluate('association', initialSnapshot('association', 'x'), e('AssociationConfigured', { associationId: 'a', nodeId: 'n', credentialId: 'c', registree: { kind: 'ae', id: 'Cae', appId: 'Rapp' }, registrarCseId: '/in' },
+      10, { credential: usableCredential, ...servedNode, application: appEnrolledWith(), applicationCredential: appCredential() }));
+    if (!ae.ok) throw new Error(`configuration refused: ${ae.rule}`);
+    const verdict = evaluate('association', ae.snapshot, revoke('affiliationChanged', held));
+    expect(verdict.ok && stateOf(verdict.snapshot)).toBe('revoked');
   });
 
   it('provisions what rests on no ended subscription: a node under none, its bootstrap credential, an application\'s, a node served', () => {

@@ -59,6 +59,7 @@ export interface ReactionContext {
   /**
    * The CSE-ID the node holds now (read from the engine, not as of the event): a rebuild, or a cascade that is
    * behind, must not revoke an association under a CSE-ID the node has come back to since (A, then B, then A again).
+   * A hint only: the association's machine decides it again at the commit (registreeMovedAway, RS-01).
    */
   cseIdHeldNow(nodeId: string): Promise<string | undefined>;
   /** The App-IDs (ids) enrolled with this credential, as of the event. */
@@ -152,7 +153,10 @@ const associationsUnderAnotherCse = async (ctx: ReactionContext, node: string, c
     if (isUnresolved(links)) out.push(links);
     else if (links.cseId !== undefined && links.cseId !== cseId && links.cseId !== (await (heldNow ??= ctx.cseIdHeldNow(idOf(node))))) {
       // Found in review: a node moved back to the association's CSE-ID since (A, B, A) holds it again, and the machine
-      // let it establish there; only a CSE-ID the node holds neither at this event nor now is gone from it.
+      // let it establish there; only a CSE-ID the node holds neither at this event nor now is gone from it. This read
+      // only spares a command: the node may come back between it and the commit (review 31), so the association's
+      // machine reads the node again at the commit (registreeMovedAway) and refuses; the refusal is skipped (an
+      // illegal transition, process-manager.ts), not a dead letter: the association stays, its node holds its CSE-ID.
       out.push(...revokeAssociations([s], CSE_ID_MOVED));
     }
   }
