@@ -3,6 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { CredenceError, isKeyNotFound, type FieldIssue, type Problem, type StoreUnavailableReason } from '../../domain/errors.ts';
+import { redactUrl } from './logging.ts';
 
 /**
  * RFC 9457 problem details for every refusal of the API. Route handlers throw a CredenceError (or let their zod
@@ -185,8 +186,9 @@ export const mapError = (error: unknown): Mapped => {
 
 export const problemDocument = (mapped: Mapped, request: FastifyRequest): ProblemDocument => ({
   ...documentOf(mapped),
-  // The path only: a query string may carry identifiers the caller chose, never needed to locate the refusal.
-  instance: request.url.split('?')[0]!.slice(0, 512),
+  // The path only: a query string may carry identifiers the caller chose, never needed to locate the refusal. A path
+  // segment holding a token is written as the log writes it (review 33: a token put in a path came back whole).
+  instance: redactUrl(request.url.split('?')[0]!).slice(0, 512),
   ...mapped.extensions,
   requestId: request.id,
 });
