@@ -62,6 +62,11 @@ export interface Engine extends CommandSink {
   recorded(kind: EntityKind, id: string, commandId: string, by?: CommandSender): Promise<boolean>;
   /** The entity as its machine sees it now, with its events and revision. */
   entity(kind: EntityKind, id: string): Promise<LoadedEntity>;
+  /**
+   * The same entity, read leaving no trace in the entity cache or its published stats: for what an unauthenticated
+   * device hello looks up, which the public metrics must not tell a stranger about (entity-cache.ts `peek`).
+   */
+  peek(kind: EntityKind, id: string): Promise<LoadedEntity>;
   /** Reads these entities into the cache ahead of the commands about to read them, in one store read where the store can. */
   prefetch(kind: EntityKind, ids: readonly string[]): Promise<void>;
   /** The entity cache's size, bound and hit rate (service metrics). */
@@ -129,6 +134,7 @@ export const createEngine = (options: EngineOptions): Engine => {
     execute: (input, options) => run(input, false, options?.admit),
     executeAsSystem: (input) => run(input, true),
     entity: (kind, id) => cache.loadFull(kind, id),
+    peek: (kind, id) => cache.peek(kind, id),
     view: async (kind, id) => viewOf((await cache.load(kind, id)).snapshot),
     prefetch: (kind, ids) => cache.prefetch(kind, ids),
     recorded: async (kind, id, commandId, by) => {

@@ -1,6 +1,7 @@
 import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import { applyStored, emptyEntity, type EntitySnapshot, type LoadedEntity } from '../../machines/index.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
+import type { StoredRecord } from '../../domain/stored.ts';
 import { jsonLength } from './json-size.ts';
 
 /**
@@ -65,6 +66,10 @@ const commandIdsOf = (entity: LoadedEntity, before = '\n'): string => {
   for (const event of entity.events) joined += `${event.metadata.commandId}\n`;
   return joined;
 };
+
+/** The entity its whole stream makes (no records: a new entity), with every event: the one rebuild of a full read. */
+const rebuilt = (kind: EntityKind, id: string, records: readonly StoredRecord[]): LoadedEntity =>
+  records.length === 0 ? emptyEntity(kind, id) : applyStored(emptyEntity(kind, id), records);
 
 /** A compact entry for a fully or incrementally loaded entity (`prior`: the entry its new events extend). */
 export const compact = (entity: LoadedEntity, prior?: CachedEntity): CachedEntity => {
@@ -186,18 +191,27 @@ export class EntityCache {
         const id = missing.get(streamId);
         if (id === undefined || this.#entries.has(streamId)) continue;
         this.#prefetched += 1;
-        this.remember(compact(records.length === 0 ? emptyEntity(kind, id) : applyStored(emptyEntity(kind, id), records)));
+        this.remember(compact(rebuilt(kind, id, records)));
       }
     }
   }
 
   /** The entity with every event, rebuilt from its whole stream (for callers that need its history); refreshes the entry. */
   async loadFull(kind: EntityKind, id: string): Promise<LoadedEntity> {
-    const streamId = streamIdOf(kind, id);
-    const records = await this.store.readStream(streamId);
-    const entity = records.length === 0 ? emptyEntity(kind, id) : applyStored(emptyEntity(kind, id), records);
+    const entity = await this.peek(kind, id);
     this.remember(compact(entity));
     return entity;
+  }
+
+  /**
+   * The entity as `loadFull` rebuilds it, leaving no trace: nothing remembered, no hit or miss counted, no entry moved
+   * in the eviction order. For the lookups of an unauthenticated device hello, which the public cache gauges would
+   * otherwise tell a stranger about: an unknown id added an empty entry, a known one an entry sized by its state (review
+   * 33; seeds 002/004, SER-001). It always reads the whole stream, cached or not: the cache keeps no events, which
+   * these lookups need (the credential's issued key), and a cached entry answered faster would tell the same by time.
+   */
+  async peek(kind: EntityKind, id: string): Promise<LoadedEntity> {
+    return rebuilt(kind, id, await this.store.readStream(streamIdOf(kind, id)));
   }
 
   remember(entry: CachedEntity): void {

@@ -148,11 +148,16 @@ export class Infrastructure {
     }
   }
 
+  /**
+   * What a hello looks up is read with `engine.peek`, here and in `#credentialById`, `credentialOfAssociation` and
+   * `credentialConfiguredFor`: before any proof, whether an id exists or what became of it must not move the entity
+   * cache's public gauges (review 33: an unknown node added one entry, a revoked one two of another size).
+   */
   async #bootstrapOf(nodeId: string) {
-    const node = await this.o.engine.entity('node', nodeId);
+    const node = await this.o.engine.peek('node', nodeId);
     const bootstrapId = (node.snapshot.context as { bootstrapCredentialId?: string }).bootstrapCredentialId;
     if (bootstrapId === undefined) return undefined;
-    const credential = await this.o.engine.entity('credential', bootstrapId);
+    const credential = await this.o.engine.peek('credential', bootstrapId);
     const descriptor = descriptorOf(credential);
     if (descriptor === undefined) return undefined;
     const [handle] = this.o.registry.live(credential.streamId, 'psk');
@@ -181,7 +186,7 @@ export class Infrastructure {
   }
 
   async #credentialById(credentialId: string, fingerprint: string) {
-    const credential = await this.o.engine.entity('credential', credentialId);
+    const credential = await this.o.engine.peek('credential', credentialId);
     if ((credential.snapshot.context as CredentialContext).fingerprint !== fingerprint) return undefined;
     const descriptor = descriptorOf(credential);
     if (descriptor === undefined) return undefined;
@@ -206,27 +211,27 @@ export class Infrastructure {
    * associate as the association machine will decide at establishment (its rules, machines/guards.ts).
    */
   async credentialOfAssociation(associationId: string, registreeId: string, fingerprint: string) {
-    const association = await this.o.engine.entity('association', associationId);
+    const association = await this.o.engine.peek('association', associationId);
     const c = association.snapshot.context as AssociationContext;
     if (String(association.snapshot.value) !== 'initialized' || c.credentialId === undefined) return undefined;
     if (c.registree === undefined || c.registree.id !== registreeId || c.registrarCseId !== this.registrarCseId) return undefined;
     // No handshake for a node whose subscription ended while the cascade has not ended its enrolment yet (seed 003,
     // 11.2.1; found in review): unknown to the Registrar, as an association that is not waiting is.
-    if (c.nodeId === undefined || (await servedUnderSubscription(this.o.engine, c.nodeId)) !== 'served') return undefined;
+    if (c.nodeId === undefined || (await servedUnderSubscription(this.o.engine, c.nodeId, (kind, id) => this.o.engine.peek(kind, id))) !== 'served') return undefined;
     // RS-01 (credentialBelongsToRegistree): a CSE Registree is the CSE-ID its node holds now, not the one it held at
     // configuration; a CSE-ID moved to another node is that node's (found in review: a renumbered node completed a
     // handshake under its old CSE-ID, since given to another node).
-    const node = await this.o.engine.entity('node', c.nodeId);
+    const node = await this.o.engine.peek('node', c.nodeId);
     if (!registreeHeldByNode(viewOf(node.snapshot), c.registree)) return undefined;
     // Seed 003, 11.2.2 (applicationEnrolled): an AE's App-ID still enrolled (found in review: a handshake completed for
     // an App-ID the operator had revoked, the cascade not having revoked the association yet).
     if (c.registree.kind === 'ae') {
-      const application = viewOf((await this.o.engine.entity('application', c.registree.appId)).snapshot);
+      const application = viewOf((await this.o.engine.peek('application', c.registree.appId)).snapshot);
       if (!registreeApplicationEnrolled(application, c.registree)) return undefined;
       // And the credential it is enrolled with stands now (applicationCredentialStands, 11.2.2): found in review 26, a
       // handshake under an App-ID whose credential had passed its notAfter ran to its finish, refused only there.
       const enrolledWith = (application.context as unknown as ApplicationContext | undefined)?.credentialId;
-      const credential = enrolledWith === undefined ? undefined : viewOf((await this.o.engine.entity('credential', enrolledWith)).snapshot);
+      const credential = enrolledWith === undefined ? undefined : viewOf((await this.o.engine.peek('credential', enrolledWith)).snapshot);
       if (!registreeApplicationCredentialStands(application, credential, c.registree, this.o.engine.clock.now().getTime())) return undefined;
     }
     return this.#credentialById(c.credentialId, fingerprint);
@@ -238,7 +243,7 @@ export class Infrastructure {
    * of a decoy run (adapters/protocols/shared/decoy.ts), so that the holder of a credential that ended is told why.
    */
   async credentialConfiguredFor(associationId: string, registreeId: string, fingerprint: string) {
-    const c = (await this.o.engine.entity('association', associationId)).snapshot.context as AssociationContext;
+    const c = (await this.o.engine.peek('association', associationId)).snapshot.context as AssociationContext;
     if (c.credentialId === undefined || c.registree?.id !== registreeId || c.registrarCseId !== this.registrarCseId) return undefined;
     return this.#credentialById(c.credentialId, fingerprint);
   }

@@ -12,11 +12,16 @@ const refused = (path: string, rule: string, message: string) => validationError
  * its validity, not only the node's word for it: a terminated or expired subscription leaves its nodes enrolled until
  * the cascade records their enrolment's end, which a lagging runtime delays (found in review).
  */
-export const servedUnderSubscription = async (engine: Engine, nodeId: string): Promise<'served' | 'not-enrolled' | 'subscription-ended'> => {
-  const node = await engine.entity('node', nodeId);
+export const servedUnderSubscription = async (
+  engine: Engine,
+  nodeId: string,
+  /** How to read the node and subscription: `engine.peek` for a hello, which must leave the entity cache as it was. */
+  read: Engine['entity'] = (kind, id) => engine.entity(kind, id),
+): Promise<'served' | 'not-enrolled' | 'subscription-ended'> => {
+  const node = await read('node', nodeId);
   if (!LIVE.includes(String(node.snapshot.value))) return 'not-enrolled';
   const subscriptionId = (node.snapshot.context as NodeContext).subscriptionId;
-  const subscription = subscriptionId === undefined ? undefined : await engine.entity('subscription', subscriptionId);
+  const subscription = subscriptionId === undefined ? undefined : await read('subscription', subscriptionId);
   const validity = subscription?.snapshot.context as SubscriptionContext | undefined;
   const active = subscription !== undefined && String(subscription.snapshot.value) === 'active' && validity !== undefined && isWithin(engine.clock.now().getTime(), validity);
   return active ? 'served' : 'subscription-ended';
