@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import {
   jsonSchemaTransform,
   jsonSchemaTransformObject,
@@ -73,6 +73,19 @@ const documentAccess = (app: App): void => {
 };
 
 // The path as the log writes it: a detail never carries a secret, and a caller may put a token in a path (review 33).
+/**
+ * What every answer carries unless its route set its own (the console page sets a stricter set; OCSP, CRLs and CA
+ * certificates their own caching): never sniffed as another type, never framed, no referrer, and nothing a bearer
+ * token read kept by a cache (OWASP REST Security Cheat Sheet, "Security Headers"; review 34: only the console's own
+ * page had them, and an API answer, a problem or /docs could be sniffed or framed by any page a browser showed).
+ */
+const baselineHeaders = (request: FastifyRequest, reply: FastifyReply): void => {
+  if (!reply.hasHeader('x-content-type-options')) reply.header('x-content-type-options', 'nosniff');
+  if (!reply.hasHeader('x-frame-options')) reply.header('x-frame-options', 'DENY');
+  if (!reply.hasHeader('referrer-policy')) reply.header('referrer-policy', 'no-referrer');
+  if (request.headers.authorization !== undefined && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+};
+
 const noRoute = (request: FastifyRequest): HttpProblem =>
   new HttpProblem(404, 'not_found', `no route ${request.method} ${redactUrl(request.url.split('?')[0]!).slice(0, 200)}`);
 
@@ -182,6 +195,7 @@ const configure = async (app: App, { context, config, routes = [] }: BuildServer
   });
   app.addHook('onSend', async (request, reply, payload) => {
     reply.header('x-request-id', request.id);
+    baselineHeaders(request, reply);
     // A caller over its rate limit keeps no connection open: cheap requests every few seconds under the keep-alive
     // timeout held a connection slot for good, answered 429 or not (found in review).
     if (closing || reply.statusCode === 429) reply.header('connection', 'close');

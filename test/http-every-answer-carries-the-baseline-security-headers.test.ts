@@ -1,0 +1,43 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestService, type TestService } from './support/service.ts';
+
+/*
+ * Review 34: only the console's own page carried nosniff, a referrer policy and a framing refusal; the API's JSON, CSV
+ * and problem answers, /metrics and /docs carried none, and an answer read with a bearer token said nothing of
+ * caching. Every answer now carries them unless its route set its own (OWASP REST Security Cheat Sheet).
+ */
+let svc: TestService;
+beforeAll(async () => {
+  svc = await startTestService();
+}, 60_000);
+afterAll(async () => {
+  await svc?.close();
+});
+
+const headersOf = async (path: string, token: boolean, accept = 'application/json') => {
+  const headers: Record<string, string> = { accept, ...(token ? { authorization: `Bearer ${svc.tokens.operator}` } : {}) };
+  const answer = await fetch(`${svc.url}${path}`, { headers });
+  await answer.body?.cancel();
+  return answer.headers;
+};
+
+describe('every answer of the service', () => {
+  it.each([
+    ['an entity read', '/v1/entities/counts', true, 'application/json'],
+    ['a CSV answer', '/v1/compliance/revocations', true, 'text/csv'],
+    ['a refusal of no route', '/v1/nosuch', false, 'application/json'],
+    ['a 401', '/v1/entities/counts', false, 'application/json'],
+    ['the metrics', '/metrics', false, 'text/plain'],
+    ['the OpenAPI document', '/openapi.json', false, 'application/json'],
+  ] as const)('is never sniffed, framed or given a referrer: %s', async (_, path, token, accept) => {
+    const headers = await headersOf(path, token, accept);
+    expect(headers.get('x-content-type-options')).toBe('nosniff');
+    expect(headers.get('x-frame-options')).toBe('DENY');
+    expect(headers.get('referrer-policy')).toBe('no-referrer');
+  });
+
+  it('is not kept by a cache when read with a bearer token; an answer without one is left to its route', async () => {
+    expect((await headersOf('/v1/entities/counts', true)).get('cache-control')).toBe('no-store');
+    expect((await headersOf('/v1/entities/counts', false)).get('cache-control')).toBeNull();
+  });
+});
