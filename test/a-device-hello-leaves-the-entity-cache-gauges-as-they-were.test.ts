@@ -30,8 +30,10 @@ beforeAll(async () => {
   });
   await world.configure('zz-gauge-sa', usableNode, 'zz-gauge-svc');
   await operatorCommand(world.operator, 'revokeNode', { nodeId: 'zz-gauge-rev', reason: 'cessationOfOperation' });
-  // A restart: the cache starts empty, so anything a hello's lookups kept would show.
+  // A restart: the cache starts empty, so anything a hello's lookups kept would show. Then the service's own start-up
+  // work (projections catching up, reactions found done) is let finish: the gauges are read once they hold still.
   await world.service.restart();
+  await gaugesAtRest();
 }, 60_000);
 afterAll(async () => {
   await world?.close();
@@ -49,6 +51,18 @@ const gauges = async (): Promise<Record<string, number>> => {
     values[name] = Number(line.slice(name.length + 1));
   }
   return values;
+};
+
+/** Once two readings 300 ms apart agree: what the service's start-up read into the cache is in it by then. */
+const gaugesAtRest = async (): Promise<void> => {
+  let last = await gauges();
+  for (let round = 0; round < 30; round++) {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const now = await gauges();
+    if (JSON.stringify(now) === JSON.stringify(last)) return;
+    last = now;
+  }
+  throw new Error('the entity cache gauges kept moving with no request');
 };
 
 /** The gauges read before and after `hello`, and its answer. */
@@ -83,7 +97,6 @@ describe('an unauthenticated device hello, after a restart (the entity cache emp
       world.post('/v1/enrolment/hello', { ...templateSession.hello, nodeId: 'zz-gauge-nob', nodeNonce: toBase64url(randomBytes(32)) }),
     );
     for (const { before, after } of [usable, revoked, unknown]) expect(after).toEqual(before);
-    expect(usable.before['credence_entity_cache_entries']).toBe(0);
     expect(usable.answer.status).toBe(200);
     for (const other of [revoked, unknown]) {
       expect(other.answer.status).toBe(200);
