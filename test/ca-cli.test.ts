@@ -3,12 +3,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../bin/cli.ts';
 import { loadIssuingCas, caFilePath } from '../adapters/driven/pki/index.ts';
 import { openDataFolderSecureEnvironment } from '../adapters/runtime/index.ts';
 import { ownerView } from '../domain/ports/index.ts';
 import { issueNodeCertificate } from '../domain/x509/issuance/index.ts';
-import { capture } from './support/cli.ts';
+import { runCli } from './support/cli.ts';
 import { hasOpenssl, OpenSslDir, pem } from './support/openssl.ts';
 import { seededRandom } from './crypto-fixtures.ts';
 
@@ -17,11 +16,7 @@ import { seededRandom } from './crypto-fixtures.ts';
  * whose CSR an external root (made by OpenSSL) signs, installed after its checks; refusals with the CLI's exit codes
  * (1 refused, 2 bad usage) that leave the CA as it was.
  */
-const run = async (args: string[]) => {
-  const c = capture();
-  const code = await main(args, { ...c.io, env: {} });
-  return { code, out: c.out.join('\n'), err: c.err.join('\n') };
-};
+const run = runCli;
 
 const ROOT_CNF = `[req]
 distinguished_name=dn

@@ -3,11 +3,10 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../bin/cli.ts';
 import { createRootCa } from '../adapters/driven/pki/index.ts';
 import { isCredenceError } from '../domain/errors.ts';
 import { ownerView } from '../domain/ports/index.ts';
-import { capture } from './support/cli.ts';
+import { runCli } from './support/cli.ts';
 import { hasOpenssl, OpenSslDir } from './support/openssl.ts';
 import { memorySecureEnvironment, seededRandom } from './crypto-fixtures.ts';
 
@@ -19,11 +18,7 @@ import { memorySecureEnvironment, seededRandom } from './crypto-fixtures.ts';
  * `distinguished_name` with the attribute and the broken rule in the message, the value not echoed) and leaves no CA
  * and no key; every subject accepted loads in OpenSSL as written.
  */
-const run = async (args: string[]) => {
-  const c = capture();
-  const code = await main(args, { ...c.io, env: {} });
-  return { code, out: c.out.join('\n'), err: c.err.join('\n') };
-};
+const run = runCli;
 
 const keysIn = (data: string): number => {
   const path = join(data, 'secure-environment.sqlite');

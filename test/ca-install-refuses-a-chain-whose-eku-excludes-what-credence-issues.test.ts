@@ -2,12 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../bin/cli.ts';
 import { loadIssuingCas } from '../adapters/driven/pki/index.ts';
 import { openDataFolderSecureEnvironment } from '../adapters/runtime/index.ts';
 import { ownerView } from '../domain/ports/index.ts';
 import { issueNodeCertificate } from '../domain/x509/issuance/index.ts';
-import { capture } from './support/cli.ts';
+import { runCli } from './support/cli.ts';
 import { hasOpenssl, OpenSslDir, pem } from './support/openssl.ts';
 import { seededRandom } from './crypto-fixtures.ts';
 
@@ -19,11 +18,7 @@ import { seededRandom } from './crypto-fixtures.ts';
  * clientAuth (node certificates) or OCSPSigning (the delegated OCSP responder's certificate); anyExtendedKeyUsage does
  * not stand in for them (OpenSSL refuses it for sslclient). Without the extension, or with both, it installs.
  */
-const run = async (args: string[]) => {
-  const c = capture();
-  const code = await main(args, { ...c.io, env: {} });
-  return { code, out: c.out.join('\n'), err: c.err.join('\n') };
-};
+const run = runCli;
 
 const rootCnf = (eku?: string) => `[req]
 distinguished_name=dn

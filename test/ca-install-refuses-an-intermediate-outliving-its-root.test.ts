@@ -2,14 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../bin/cli.ts';
 import { readCaFile, seSigner } from '../adapters/driven/pki/index.ts';
 import { OcspSigningKey } from '../adapters/driven/pki/ocsp-signing-key.ts';
 import { openDataFolderSecureEnvironment, systemRandom } from '../adapters/runtime/index.ts';
 import { ownerView } from '../domain/ports/index.ts';
 import { issueNodeCertificate, issuerOf } from '../domain/x509/issuance/index.ts';
 import type { IssuingCa } from '../domain/x509/issuing-ca.ts';
-import { capture } from './support/cli.ts';
+import { runCli } from './support/cli.ts';
 import { derOfPem, hasOpenssl, OpenSslDir, pem } from './support/openssl.ts';
 import { epochSeconds } from './pki-issuance-fixtures.ts';
 import { seededRandom } from './crypto-fixtures.ts';
@@ -23,11 +22,7 @@ import { seededRandom } from './crypto-fixtures.ts';
  * CA's chain, whatever CA file it is given.
  */
 const DAY = 86_400_000;
-const run = async (args: string[]) => {
-  const c = capture();
-  const code = await main(args, { ...c.io, env: {} });
-  return { code, out: c.out.join('\n'), err: c.err.join('\n') };
-};
+const run = runCli;
 
 const ROOT_CNF = `[req]
 distinguished_name=dn
