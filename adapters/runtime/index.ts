@@ -65,4 +65,4 @@ export type { ComponentStatus, LiveOptions, LiveRuntime } from './live.ts';
 export { lockDataFolder, openDataFolderSecureEnvironment, openServiceSecureEnvironment, SERVICE_LOCK_FILE, systemRandom } from './data-folder.ts';
 export type { ClosableSecureEnvironment, DataFolderLock } from './data-folder.ts';
 export { openAccessRegistry } from '../driven/access/index.ts';
-export type { AccessRegistry, TokenPage, TokenRecord } from '../driven/access/index.ts';
+export type { AccessRegistry, RecordRefusal, SigningKeyRecord, TokenPage, TokenRecord } from '../driven/access/index.ts';

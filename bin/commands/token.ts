@@ -54,7 +54,7 @@ const localActor = (): string => {
  * CREDENCE_DATA / CREDENCE_SECURE_ENVIRONMENT over the --config file; the
  * other settings are the service's and are not read). Loaded on demand: it opens the Secure Environment.
  */
-const withLocalAccess = async <T>(args: Target, io: Io, mustExist: boolean, use: (access: AccessControl, dir: string) => Promise<T>): Promise<T> => {
+const withLocalAccess = async <T>(args: Pick<Target, 'data' | 'config'>, io: Io, mustExist: boolean, use: (access: AccessControl, dir: string) => Promise<T>): Promise<T> => {
   const { loadServiceConfig } = await import('../../adapters/http/config.ts');
   const env = io.env ?? process.env;
   const config = loadServiceConfig({
@@ -140,6 +140,37 @@ const revoke = async (args: z.infer<typeof Revoke>, io: Io): Promise<number> => 
   return 0;
 };
 
+const RotateKey = z.object({
+  data: z.string().min(1).max(4096).optional(),
+  config: z.string().min(1).max(4096).optional(),
+  json: z.boolean().default(false),
+  withdrawPrevious: z.boolean().default(false),
+});
+
+/**
+ * Only on the machine that holds the data folder: the key is made in its Secure Environment. A running service
+ * signs with the new key from its next token on, and keeps verifying the old key's tokens (read from access.db).
+ */
+const rotateKey = async (args: z.infer<typeof RotateKey>, io: Io): Promise<number> => {
+  const rotated = await withLocalAccess(args, io, true, async (access) => access.rotateSigningKey(localActor(), { withdrawPrevious: args.withdrawPrevious }));
+  const previous = rotated.previous.map((k) => ({ ...k, ...(k.until !== undefined ? { until: k.until.toISOString() } : {}) }));
+  if (args.json) {
+    io.out(json({ kid: rotated.kid, previous, revoked: rotated.revoked }));
+    return 0;
+  }
+  io.out(rotated.kid);
+  io.err(`new tokens are signed with key ${rotated.kid} from now on`);
+  for (const k of previous) {
+    io.err(
+      k.state === 'destroyed'
+        ? `key ${k.kid} destroyed: no live token was signed with it`
+        : `key ${k.kid} retired: it verifies the ${k.liveTokens} live token(s) it signed until the last expires (${k.until}), then is destroyed`,
+    );
+  }
+  if (args.withdrawPrevious) io.err(`${rotated.revoked.length} token(s) signed with the previous key(s) revoked: issue new ones`);
+  return 0;
+};
+
 /** A configuration error (a bad --config file, an unusable data folder) is bad usage, not a refusal. */
 const usageOnValidation = async (run: () => Promise<number>): Promise<number> => {
   try {
@@ -153,7 +184,7 @@ const usageOnValidation = async (run: () => Promise<number>): Promise<number> =>
 };
 
 export const register: RegisterCommands = (program, io) => {
-  const token = program.command('token').description('API bearer tokens: create, list, revoke (admin; or locally on the data folder)');
+  const token = program.command('token').description('API bearer tokens: create, list, revoke (admin; or locally on the data folder), rotate-key (locally)');
   const createCommand: Command = withTarget(token.command('create'))
     .description('issue a token; prints only the token on stdout (details on stderr)')
     .addOption(new Option('--role <role>', 'what it may do').choices(ROLES).makeOptionMandatory())
@@ -165,6 +196,12 @@ export const register: RegisterCommands = (program, io) => {
     .option('--all', 'include expired tokens')
     .option('--limit <n>', 'at most this many (default 100)')
     .action(handler(io, async (opts: Record<string, unknown>) => usageOnValidation(() => list(parseOptions(listCommand, List, opts), io))));
+  const rotateKeyCommand: Command = withJson(token.command('rotate-key'))
+    .description("make a new signing key for tokens (on the data folder's machine); the old one verifies its tokens until they expire")
+    .option('--data <dir>', 'the data folder (env CREDENCE_DATA; default ./data)')
+    .option('--config <file>', "the service's configuration file (JSON, as credence serve --config): its data folder and Secure Environment")
+    .option('--withdraw-previous', 'the old key may be compromised: revoke every token it signed now and destroy it')
+    .action(handler(io, async (opts: Record<string, unknown>) => usageOnValidation(() => rotateKey(parseOptions(rotateKeyCommand, RotateKey, opts), io))));
   const revokeCommand: Command = withTarget(token.command('revoke'))
     .description('end a token before its expiry: requests with it get 401 from then on')
     .argument('<tokenId>', 'the token id (tok_…), as create and list show it')

@@ -1,3 +1,3 @@
 /** The access registry: which API tokens were issued, to whom, until when, and which were revoked (issue 12). */
 export { ACCESS_DB_FILE, openAccessRegistry } from './sqlite-access-registry.ts';
-export type { AccessRegistry, TokenPage, TokenRecord } from './sqlite-access-registry.ts';
+export type { AccessRegistry, RecordRefusal, SigningKeyRecord, TokenPage, TokenRecord } from './sqlite-access-registry.ts';

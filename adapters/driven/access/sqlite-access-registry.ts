@@ -3,8 +3,21 @@ import { openPrivateSqlite, type PrivateSqliteLocation } from '../files/index.ts
 
 export const ACCESS_DB_FILE = 'access.db';
 
-/** Version 2: the token a token was issued with (`issued_with`), whose revocation ends it too. */
-const SCHEMA_VERSION = 2;
+/**
+ * Version 2: the token a token was issued with (`issued_with`), whose revocation ends it too. Version 3: the signing
+ * keys (`signing_keys`, the current one and those retired while tokens they signed may still be live) and the key
+ * each token was signed with (`signed_with`).
+ */
+const SCHEMA_VERSION = 3;
+const SIGNING_KEYS = `
+CREATE TABLE IF NOT EXISTS signing_keys (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  handle TEXT NOT NULL UNIQUE,
+  since TEXT,
+  retired_at TEXT,
+  retired_by TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS signing_keys_current ON signing_keys ((retired_at IS NULL)) WHERE retired_at IS NULL;`;
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tokens (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -16,14 +29,32 @@ CREATE TABLE IF NOT EXISTS tokens (
   issued_by TEXT NOT NULL,
   revoked_at TEXT,
   revoked_by TEXT,
-  issued_with TEXT
+  issued_with TEXT,
+  signed_with TEXT
 );
 CREATE INDEX IF NOT EXISTS tokens_issued_with ON tokens (issued_with) WHERE issued_with IS NOT NULL;
-CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`;
+CREATE INDEX IF NOT EXISTS tokens_signed_with ON tokens (signed_with);
+CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;${SIGNING_KEYS}`;
 
-/** Tokens issued before version 2 name no token they were issued with: on the command line, or unknown. */
+/** The one signing key before version 3, in `settings`. */
+const SIGNING_KEY = 'signing-key';
+
+/**
+ * Tokens issued before version 2 name no token they were issued with: on the command line, or unknown. Before
+ * version 3 there was one signing key, in `settings`: it becomes the current key (since when is not known), and
+ * every token recorded was signed with it.
+ */
 const upgrade = (db: Database.Database, found: number): void => {
   if (found < 2) db.exec('ALTER TABLE tokens ADD COLUMN issued_with TEXT');
+  if (found < 3) {
+    db.exec(`ALTER TABLE tokens ADD COLUMN signed_with TEXT;${SIGNING_KEYS}`);
+    const kept = (db.prepare(`SELECT value FROM settings WHERE name = ?`).get(SIGNING_KEY) as { value: string } | undefined)?.value;
+    if (kept !== undefined) {
+      db.prepare(`INSERT INTO signing_keys (handle) VALUES (?)`).run(kept);
+      db.prepare(`UPDATE tokens SET signed_with = ?`).run(kept);
+      db.prepare(`DELETE FROM settings WHERE name = ?`).run(SIGNING_KEY);
+    }
+  }
 };
 
 /** What is kept of an issued token: never the token itself, which only its holder has. */
@@ -36,6 +67,8 @@ export interface TokenRecord {
   readonly issuedBy: string;
   /** The token it was issued with, through the service; absent for one issued on the command line. */
   readonly issuedWith?: string;
+  /** The handle of the signing key that signed it. */
+  readonly signedWith?: string;
   readonly revokedAt?: Date;
   readonly revokedBy?: string;
 }
@@ -46,19 +79,48 @@ export interface TokenPage {
   readonly next?: string;
 }
 
+/** A token signing key, by its Secure Environment handle. */
+export interface SigningKeyRecord {
+  readonly handle: string;
+  /** When it became the signing key; absent for the key of an access.db from before keys were rotated. */
+  readonly since?: Date;
+  /** When a newer key took over: it signs nothing more, and verifies the tokens it signed until they end. */
+  readonly retiredAt?: Date;
+  readonly retiredBy?: string;
+}
+
+/** Why `record` kept no record. */
+export type RecordRefusal = 'issuer_revoked' | 'signing_key_retired';
+
 export interface AccessRegistry {
-  /** The Secure Environment handle of the token signing key, once one was made. */
-  signingKey(): string | undefined;
+  /** Every signing key kept, oldest first: the current one (no `retiredAt`) and the retired ones not destroyed yet. */
+  signingKeys(): readonly SigningKeyRecord[];
+  /** The handle of the key that signs new tokens, once one was made. */
+  currentSigningKey(): string | undefined;
   /**
-   * Keeps `handle` as the signing key unless one is kept already (another process may have made one at the same
-   * time); returns the handle kept.
+   * Keeps `handle` as the signing key unless there is one already (another process may have made one at the same
+   * time); returns the handle of the current key.
    */
-  claimSigningKey(handle: string): string;
+  claimSigningKey(handle: string, at: Date): string;
   /**
-   * Records an issued token; false, with nothing recorded, when the token it was issued with (`issuedWith`) is revoked
-   * by then: a revocation between the issuer's check and this insert must not let its child live (found in review).
+   * Makes `handle` the signing key and retires the one before (its tokens stay valid until they end); returns the
+   * handles it retired.
    */
-  record(token: Omit<TokenRecord, 'revokedAt' | 'revokedBy'>): boolean;
+  rotateSigningKey(handle: string, at: Date, by: string): readonly string[];
+  /** How many tokens signed with the key are neither expired at `now` nor revoked. */
+  liveTokensSignedWith(handle: string, now: Date): number;
+  /** The latest expiry of those tokens, if any. */
+  lastExpirySignedWith(handle: string, now: Date): Date | undefined;
+  /** Revokes every token signed with the key; returns the ids this call revoked. */
+  revokeSignedWith(handle: string, at: Date, by: string): readonly string[];
+  /** Forgets a retired key (once the Secure Environment destroyed it); the current key is never forgotten. */
+  forgetSigningKey(handle: string): void;
+  /**
+   * Records an issued token, or nothing and says why: the token it was issued with (`issuedWith`) is revoked by then
+   * (a revocation between the issuer's check and this insert must not let its child live; found in review), or the
+   * key it was signed with (`signedWith`) is not the current signing key any more (rotated meanwhile: sign again).
+   */
+  record(token: Omit<TokenRecord, 'revokedAt' | 'revokedBy'> & { readonly signedWith: string }): 'recorded' | RecordRefusal;
   find(tokenId: string): TokenRecord | undefined;
   /**
    * Revokes the token and every token issued with it, and with those, down the chain (a token's issuer revoked ends
@@ -83,6 +145,14 @@ interface Row {
   revoked_at: string | null;
   revoked_by: string | null;
   issued_with: string | null;
+  signed_with: string | null;
+}
+
+interface KeyRow {
+  handle: string;
+  since: string | null;
+  retired_at: string | null;
+  retired_by: string | null;
 }
 
 const toRecord = (r: Row): TokenRecord => ({
@@ -93,11 +163,17 @@ const toRecord = (r: Row): TokenRecord => ({
   expiresAt: new Date(r.expires_at),
   issuedBy: r.issued_by,
   ...(r.issued_with !== null ? { issuedWith: r.issued_with } : {}),
+  ...(r.signed_with !== null ? { signedWith: r.signed_with } : {}),
   ...(r.revoked_at !== null ? { revokedAt: new Date(r.revoked_at) } : {}),
   ...(r.revoked_by !== null ? { revokedBy: r.revoked_by } : {}),
 });
 
-const SIGNING_KEY = 'signing-key';
+const toKeyRecord = (r: KeyRow): SigningKeyRecord => ({
+  handle: r.handle,
+  ...(r.since !== null ? { since: new Date(r.since) } : {}),
+  ...(r.retired_at !== null ? { retiredAt: new Date(r.retired_at) } : {}),
+  ...(r.retired_by !== null ? { retiredBy: r.retired_by } : {}),
+});
 
 /**
  * `<data>/access.db`: durable state, not a read model (no event records tokens: a token's life is not part of the
@@ -116,12 +192,18 @@ export const openAccessRegistry = (location: PrivateSqliteLocation): AccessRegis
 
 const registryOver = (db: Database.Database): AccessRegistry => {
   const sql = {
-    getSetting: db.prepare(`SELECT value FROM settings WHERE name = ?`),
-    claimSetting: db.prepare(`INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT(name) DO NOTHING`),
+    keys: db.prepare(`SELECT handle, since, retired_at, retired_by FROM signing_keys ORDER BY seq`),
+    current: db.prepare(`SELECT handle FROM signing_keys WHERE retired_at IS NULL`),
+    claim: db.prepare(`INSERT INTO signing_keys (handle, since) SELECT ?, ? WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE retired_at IS NULL)`),
+    retire: db.prepare(`UPDATE signing_keys SET retired_at = ?, retired_by = ? WHERE retired_at IS NULL RETURNING handle`),
+    addKey: db.prepare(`INSERT INTO signing_keys (handle, since) VALUES (?, ?)`),
+    forgetKey: db.prepare(`DELETE FROM signing_keys WHERE handle = ? AND retired_at IS NOT NULL`),
+    live: db.prepare(`SELECT count(*) AS n, max(expires_at) AS last FROM tokens WHERE signed_with = ? AND revoked_at IS NULL AND expires_at > ?`),
+    revokeSigned: db.prepare(`UPDATE tokens SET revoked_at = ?, revoked_by = ? WHERE signed_with = ? AND revoked_at IS NULL RETURNING token_id`),
+    issuerLive: db.prepare(`SELECT 1 FROM tokens WHERE token_id = ? AND revoked_at IS NULL`),
     insert: db.prepare(
-      `INSERT INTO tokens (token_id, subject, role, issued_at, expires_at, issued_by, issued_with)
-       SELECT @tokenId, @subject, @role, @issuedAt, @expiresAt, @issuedBy, @issuedWith
-       WHERE @issuedWith IS NULL OR EXISTS (SELECT 1 FROM tokens WHERE token_id = @issuedWith AND revoked_at IS NULL)`,
+      `INSERT INTO tokens (token_id, subject, role, issued_at, expires_at, issued_by, issued_with, signed_with)
+       VALUES (@tokenId, @subject, @role, @issuedAt, @expiresAt, @issuedBy, @issuedWith, @signedWith)`,
     ),
     revokeOne: db.prepare(`UPDATE tokens SET revoked_at = ?, revoked_by = ? WHERE token_id = ? AND revoked_at IS NULL RETURNING token_id`),
     find: db.prepare(`SELECT * FROM tokens WHERE token_id = ?`),
@@ -132,22 +214,49 @@ const registryOver = (db: Database.Database): AccessRegistry => {
     page: db.prepare(`SELECT * FROM tokens WHERE seq > ? AND (? = 1 OR expires_at > ?) ORDER BY seq LIMIT ?`),
     prune: db.prepare(`DELETE FROM tokens WHERE expires_at < ?`),
   };
+  const currentSigningKey = (): string | undefined => (sql.current.get() as { handle: string } | undefined)?.handle;
+  const liveSignedWith = (handle: string, now: Date) => sql.live.get(handle, now.toISOString()) as { n: number; last: string | null };
+  // The checks and the insert in one immediate transaction: a revocation or a rotation by another process lands
+  // wholly before or wholly after.
+  const record = db.transaction((t: Parameters<AccessRegistry['record']>[0]): 'recorded' | RecordRefusal => {
+    if (t.issuedWith !== undefined && sql.issuerLive.get(t.issuedWith) === undefined) return 'issuer_revoked';
+    if (currentSigningKey() !== t.signedWith) return 'signing_key_retired';
+    sql.insert.run({
+      tokenId: t.tokenId,
+      subject: t.subject,
+      role: t.role,
+      issuedAt: t.issuedAt.toISOString(),
+      expiresAt: t.expiresAt.toISOString(),
+      issuedBy: t.issuedBy,
+      issuedWith: t.issuedWith ?? null,
+      signedWith: t.signedWith,
+    });
+    return 'recorded';
+  });
+  const rotate = db.transaction((handle: string, at: Date, by: string): readonly string[] => {
+    const retired = (sql.retire.all(at.toISOString(), by) as { handle: string }[]).map((r) => r.handle);
+    sql.addKey.run(handle, at.toISOString());
+    return retired;
+  });
+  const claim = db.transaction((handle: string, at: Date): string => {
+    sql.claim.run(handle, at.toISOString());
+    return currentSigningKey()!;
+  });
   return {
-    signingKey: () => (sql.getSetting.get(SIGNING_KEY) as { value: string } | undefined)?.value,
-    claimSigningKey: (handle) => {
-      sql.claimSetting.run(SIGNING_KEY, handle);
-      return (sql.getSetting.get(SIGNING_KEY) as { value: string }).value;
+    signingKeys: () => (sql.keys.all() as KeyRow[]).map(toKeyRecord),
+    currentSigningKey,
+    claimSigningKey: (handle, at) => claim.immediate(handle, at),
+    rotateSigningKey: (handle, at, by) => rotate.immediate(handle, at, by),
+    liveTokensSignedWith: (handle, now) => liveSignedWith(handle, now).n,
+    lastExpirySignedWith: (handle, now) => {
+      const { last } = liveSignedWith(handle, now);
+      return last === null ? undefined : new Date(last);
     },
-    record: (t) =>
-      sql.insert.run({
-        tokenId: t.tokenId,
-        subject: t.subject,
-        role: t.role,
-        issuedAt: t.issuedAt.toISOString(),
-        expiresAt: t.expiresAt.toISOString(),
-        issuedBy: t.issuedBy,
-        issuedWith: t.issuedWith ?? null,
-      }).changes === 1,
+    revokeSignedWith: (handle, at, by) => (sql.revokeSigned.all(at.toISOString(), by, handle) as { token_id: string }[]).map((r) => r.token_id),
+    forgetSigningKey: (handle) => {
+      sql.forgetKey.run(handle);
+    },
+    record: (t) => record.immediate(t),
     find: (tokenId) => {
       const row = sql.find.get(tokenId) as Row | undefined;
       return row === undefined ? undefined : toRecord(row);

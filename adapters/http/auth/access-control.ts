@@ -1,13 +1,17 @@
 import { z } from 'zod';
 import { toBase64url } from '../../../domain/crypto/index.ts';
-import { isCredenceError, unauthorised, validationError, type CredenceError } from '../../../domain/errors.ts';
-import type { Clock, KeyHandle, OwnedSecureEnvironment, RandomSource } from '../../../domain/ports/index.ts';
+import { isCredenceError, unauthorised, validationError } from '../../../domain/errors.ts';
+import type { Clock, OwnedSecureEnvironment, RandomSource } from '../../../domain/ports/index.ts';
 import type { AccessRegistry, TokenRecord } from '../../runtime/index.ts';
 import { HttpProblem } from '../problems.ts';
-import { importVerificationKey, jwtVerifier, signJwt, type JwtSettings } from './jwt.ts';
+import { jwtVerifier, signJwt, type JwtSettings } from './jwt.ts';
 import { RecentlyUsed } from './recently-used.ts';
 import { isReservedSubject, RESERVED_SUBJECT_MESSAGE, RESERVED_SUBJECT_RULE } from './reserved-subjects.ts';
 import { RoleSchema, type Role } from './role.ts';
+import { openSigningKeys, type SigningKeyRotation } from './signing-keys.ts';
+
+export { accessSigningKeyMissing } from './signing-keys.ts';
+export type { RetiredSigningKey, SigningKeyRotation } from './signing-keys.ts';
 
 export { ROLES, RoleSchema } from './role.ts';
 export type { Role } from './role.ts';
@@ -57,6 +61,12 @@ export interface AccessControl {
    * listeners `onRevoked` registered for each are told at once. Returns false for an unknown id.
    */
   revoke(tokenId: string, revokedBy: string, options?: { readonly alone?: boolean }): boolean;
+  /**
+   * A new key signs tokens from now on (`credence token rotate-key`). The one before signs nothing more and verifies
+   * the tokens it signed until they end, then is destroyed; `withdrawPrevious` (a key that may be compromised)
+   * revokes every token a retired key signed at once and destroys the key.
+   */
+  rotateSigningKey(by: string, options: { readonly withdrawPrevious: boolean }): Promise<SigningKeyRotation>;
   /**
    * Calls `listener` when `revoke` (of this access control, in this process) ends the token `tokenId`: what a
    * long-lived response (SSE) uses to end at once. Returns the unsubscribe. Revocations made by another process on
@@ -112,58 +122,14 @@ export interface AccessControlOptions extends JwtSettings {
   readonly recognisedKept?: number;
 }
 
-/**
- * access.db names a signing key the data folder's Secure Environment does not hold: the two come from different
- * places (an access.db restored or copied without the Secure Environment files, or a Secure Environment replaced).
- * No new key is made in its place: every token signed by the old one would stop working, silently. A `validation`
- * CredenceError naming the rule `access_signing_key_present`.
- */
-export const accessSigningKeyMissing = (handle: string): CredenceError =>
-  validationError(
-    [
-      {
-        path: 'access.db: signingKey',
-        rule: 'access_signing_key_present',
-        message:
-          `the API token signing key ${handle} recorded in access.db is missing from the data folder's Secure Environment ` +
-          '(secure-environment.sqlite, secure-environment.wrapping-keys, secure-environment.kek): if the service of this folder ' +
-          'runs with a PKCS#11 Secure Environment (docs/hsm.md), give this command the same one (CREDENCE_SECURE_ENVIRONMENT, or ' +
-          "the service's --config file); otherwise restore the Secure Environment files that belong with this access.db; " +
-          'or, to start access control over with a new key (every token issued so far stops working), move access.db aside and issue new tokens',
-      },
-    ],
-    'access control',
-  );
-
-/**
- * The signing key: the one kept in access.db, or a new one on the first start. A key access.db names but the
- * Secure Environment does not hold is `accessSigningKeyMissing`, never replaced.
- */
-const signingKey = async (se: OwnedSecureEnvironment, registry: AccessRegistry): Promise<{ handle: KeyHandle; publicKey: Uint8Array; kid: string }> => {
-  const kept = registry.signingKey();
-  if (kept !== undefined) {
-    let described;
-    try {
-      described = await se.describe(kept as KeyHandle);
-    } catch (error) {
-      if (isCredenceError(error, 'not_found')) throw accessSigningKeyMissing(kept);
-      throw error;
-    }
-    return { handle: described.handle, publicKey: described.publicKey!, kid: described.fingerprint };
-  }
-  const created = await se.generate('ed25519', { usage: 'sign' });
-  const winner = registry.claimSigningKey(created);
-  // Another process made one first: use it, leave nothing of ours behind.
-  if (winner !== created) await se.destroy(created);
-  const described = await se.describe(winner as KeyHandle);
-  return { handle: described.handle, publicKey: described.publicKey!, kid: described.fingerprint };
-};
-
 const summary = (r: TokenRecord, now: Date): TokenSummary => ({
   ...r,
   role: RoleSchema.parse(r.role),
   state: r.revokedAt !== undefined ? 'revoked' : r.expiresAt <= now ? 'expired' : 'active',
 });
+
+/** Rotations by other processes one issue signs through before it gives up (each means a new key was made). */
+const MAX_SIGNING_ATTEMPTS = 3;
 
 /** Expired tokens stay listed (with state `expired`) this long, for whoever reviews access after the fact. */
 const PRUNE_AFTER_EXPIRY_MS = 30 * 86_400_000;
@@ -176,19 +142,32 @@ const PRUNE_AFTER_EXPIRY_MS = 30 * 86_400_000;
  */
 export const createAccessControl = async (options: AccessControlOptions): Promise<AccessControl> => {
   const { se, registry, clock, random } = options;
-  const key = await signingKey(se, registry);
+  const keys = await openSigningKeys(se, registry, clock);
   // Records of tokens long expired refuse nothing their expiry does not already refuse: forget them.
   registry.prune(new Date(clock.now().getTime() - PRUNE_AFTER_EXPIRY_MS));
+  // Retired keys whose last token ended since: destroyed (a service start, a local token command).
+  await keys.prune();
   const settings: JwtSettings = { issuer: options.issuer, audience: options.audience };
-  const verifyToken = jwtVerifier(await importVerificationKey(key.publicKey), settings);
+  const verifyToken = jwtVerifier((kid) => keys.verificationKey(kid), settings);
   const revocationListeners = new Map<string, Set<() => void>>();
+  const tellRevoked = (ids: readonly string[]): void => {
+    for (const id of ids) {
+      for (const listener of [...(revocationListeners.get(id) ?? [])]) {
+        try {
+          listener();
+        } catch {
+          // One listener failing must not keep the others (or the caller) from the revocation, which is recorded.
+        }
+      }
+    }
+  };
   /**
    * Tokens that passed every check of `verify` lately (least recently used out first): what `recognises` answers. Not
    * the signature cache alone, which also holds tokens refused afterwards (revoked, unknown; found in review).
    */
   const accepted = new RecentlyUsed<string, true>(options.recognisedKept ?? 4_096);
   const verifyAll = async (token: string): Promise<Principal> => {
-    const claims = await verifyToken(token, clock.now());
+    const { claims, kid } = await verifyToken(token, clock.now());
     // A token is good for no longer than this service would issue one for, wherever it was minted (a --data
     // CLI with other settings, another deployment sharing the key).
     if (claims.exp - claims.iat > options.maxTtlSeconds) throw unauthorised('bearer token', 'lifetime longer than tokens.maxTtlSeconds');
@@ -199,7 +178,10 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
     if (record === undefined) throw unauthorised('bearer token', 'unknown token');
     if (record.revokedAt !== undefined) throw unauthorised('bearer token', 'revoked');
     // Defence in depth: a token is only good for what was recorded when it was issued.
-    if (record.subject !== claims.sub || record.role !== claims.role) throw unauthorised('bearer token', 'does not match its record');
+    // ... and signed with the key it was recorded as signed with.
+    if (record.subject !== claims.sub || record.role !== claims.role || record.signedWith !== keys.handleOf(kid)) {
+      throw unauthorised('bearer token', 'does not match its record');
+    }
     return { subject: claims.sub, role: claims.role, tokenId: claims.jti, expiresAt: new Date(claims.exp * 1000) };
   };
   return {
@@ -234,28 +216,49 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
         );
       }
       const tokenId = `tok_${toBase64url(random(16))}`;
-      const token = await signJwt(
-        { kid: key.kid, sign: (input) => se.sign(key.handle, input) },
-        { ...settings, claims: { sub: subject, role, jti: tokenId, iat, exp } },
-      );
       const expiresAt = new Date(exp * 1000);
-      const recorded = registry.record({ tokenId, subject, role, issuedAt: new Date(iat * 1000), expiresAt, issuedBy, ...(issuer !== undefined ? { issuedWith: issuer.tokenId } : {}) });
-      if (!recorded) throw unauthorised('bearer token', 'revoked');
-      return { token, tokenId, subject, role, expiresAt };
+      // Signed with the current key and recorded only while it is still current: a rotation by another process in
+      // between (`credence token rotate-key`) has the token signed again with the key that took over.
+      for (let attempt = 1; ; attempt++) {
+        const key = await keys.current();
+        let token;
+        try {
+          token = await signJwt({ kid: key.kid, sign: (input) => se.sign(key.handle, input) }, { ...settings, claims: { sub: subject, role, jti: tokenId, iat, exp } });
+        } catch (error) {
+          // Retired and destroyed by that rotation between the lookup and the signature.
+          if (isCredenceError(error, 'not_found') && attempt < MAX_SIGNING_ATTEMPTS) continue;
+          throw error;
+        }
+        const recorded = registry.record({
+          tokenId,
+          subject,
+          role,
+          issuedAt: new Date(iat * 1000),
+          expiresAt,
+          issuedBy,
+          signedWith: key.handle,
+          ...(issuer !== undefined ? { issuedWith: issuer.tokenId } : {}),
+        });
+        if (recorded === 'recorded') {
+          // Retired keys whose last token ended since. The token stands either way: a key left now is destroyed by
+          // the next issue, token command or start.
+          await keys.prune().catch(() => undefined);
+          return { token, tokenId, subject, role, expiresAt };
+        }
+        if (recorded === 'issuer_revoked') throw unauthorised('bearer token', 'revoked');
+        if (attempt >= MAX_SIGNING_ATTEMPTS) throw new Error(`the token signing key was rotated ${attempt} times while one token was issued`);
+      }
+    },
+    async rotateSigningKey(by, rotation) {
+      const rotated = await keys.rotate(by, rotation);
+      tellRevoked(rotated.revoked);
+      return rotated;
     },
     revoke(tokenId, revokedBy, revokeOptions) {
       if (!TokenId.safeParse(tokenId).success) return false;
       const revoked = registry.revoke(tokenId, clock.now(), revokedBy, revokeOptions);
       if (revoked === undefined) return false;
-      for (const id of revoked) {
-        for (const listener of [...(revocationListeners.get(id) ?? [])]) {
-          try {
-            listener();
-          } catch {
-            // One listener failing must not keep the others (or the caller) from the revocation, which is recorded.
-          }
-        }
-      }
+      tellRevoked(revoked);
       return true;
     },
     onRevoked(tokenId, listener) {

@@ -67,18 +67,40 @@ const reasonOf = (error: unknown): string => {
   return 'malformed';
 };
 
+/** The verification key a token's `kid` names, if it names one of ours (the current signing key or a retired one). */
+export type VerificationKeys = (kid: string) => Promise<CryptoKey | undefined>;
+
+/** What verified a token: its claims and the `kid` of the key whose signature it carries. */
+export interface VerifiedJwt {
+  readonly claims: JwtClaims;
+  readonly kid: string;
+}
+
+/** Thrown by the key lookup inside jose: the token names no key of ours. */
+class UnknownSigningKey extends Error {}
+const Kid = z.string().min(1).max(128);
+
 /**
- * The claims of a token this service issued and that is still within its lifetime: signature (EdDSA only), `typ`,
- * `iss`, `aud`, `exp`, `iat` and `jti` checked by jose, our claim types by zod. Throws `unauthorised` otherwise.
+ * The claims of a token this service issued and that is still within its lifetime: signature (EdDSA only) by the key
+ * its `kid` names, `typ`, `iss`, `aud`, `exp`, `iat` and `jti` checked by jose, our claim types by zod. Throws
+ * `unauthorised` otherwise.
  */
-export const verifyJwt = async (token: string, key: CryptoKey, args: JwtSettings & { readonly now: Date }): Promise<JwtClaims> => {
+export const verifyJwt = async (token: string, keys: VerificationKeys, args: JwtSettings & { readonly now: Date }): Promise<VerifiedJwt> => {
   if (typeof token !== 'string' || token.length > MAX_TOKEN_CHARS || !COMPACT_JWS.test(token)) throw unauthorised('bearer token', 'malformed');
   // One spelling per token (RFC 7515 2: base64url without padding, the unused bits of the last character zero): the
   // other spellings of a token, which decode alike, would each take a place in the caches below (found in review).
   if (!token.split('.').every((part) => Buffer.from(part, 'base64url').toString('base64url') === part)) throw unauthorised('bearer token', 'malformed');
   let payload: unknown;
+  let kid = '';
+  const keyOf = async (header: { readonly kid?: unknown }): Promise<CryptoKey> => {
+    const named = Kid.safeParse(header.kid);
+    const key = named.success ? await keys(named.data) : undefined;
+    if (key === undefined) throw new UnknownSigningKey();
+    kid = named.data!;
+    return key;
+  };
   try {
-    ({ payload } = await jwtVerify(token, key, {
+    ({ payload } = await jwtVerify(token, keyOf, {
       algorithms: ['EdDSA'],
       typ: 'JWT',
       issuer: args.issuer,
@@ -88,11 +110,11 @@ export const verifyJwt = async (token: string, key: CryptoKey, args: JwtSettings
       currentDate: args.now,
     }));
   } catch (error) {
-    throw unauthorised('bearer token', reasonOf(error));
+    throw unauthorised('bearer token', error instanceof UnknownSigningKey ? 'unknown signing key' : reasonOf(error));
   }
   const claims = Claims.safeParse(payload);
   if (!claims.success) throw unauthorised('bearer token', 'claims of the wrong shape');
-  return claims.data;
+  return { claims: claims.data, kid };
 };
 
 /** Verified tokens kept by `jwtVerifier`: far more than the live tokens of a deployment, a few MiB at most. */
@@ -106,17 +128,17 @@ const VERIFIED_KEPT = 1_024;
  * revocation by the caller (access.db). Only tokens whose signature and claims verified are kept (one the caller
  * then refuses, revoked say, may be: what it refuses is checked at every call).
  */
-export const jwtVerifier = (key: CryptoKey, settings: JwtSettings): ((token: string, now: Date) => Promise<JwtClaims>) => {
-  const verified = new RecentlyUsed<string, JwtClaims>(VERIFIED_KEPT);
+export const jwtVerifier = (keys: VerificationKeys, settings: JwtSettings): ((token: string, now: Date) => Promise<VerifiedJwt>) => {
+  const verified = new RecentlyUsed<string, VerifiedJwt>(VERIFIED_KEPT);
   return async (token, now) => {
     const kept = verified.get(token);
     if (kept === undefined) {
-      const claims = await verifyJwt(token, key, { ...settings, now });
-      verified.set(token, claims);
-      return claims;
+      const outcome = await verifyJwt(token, keys, { ...settings, now });
+      verified.set(token, outcome);
+      return outcome;
     }
     // jose's own test (jwt_claims_set.js): expired when exp <= now - tolerance, in whole seconds.
-    if (kept.exp <= Math.floor(now.getTime() / 1000) - CLOCK_TOLERANCE_SECONDS) {
+    if (kept.claims.exp <= Math.floor(now.getTime() / 1000) - CLOCK_TOLERANCE_SECONDS) {
       verified.delete(token);
       throw unauthorised('bearer token', 'expired');
     }

@@ -1,0 +1,182 @@
+import type { CryptoKey } from 'jose';
+import { isCredenceError, validationError, type CredenceError } from '../../../domain/errors.ts';
+import type { Clock, KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/index.ts';
+import type { AccessRegistry } from '../../runtime/index.ts';
+import { importVerificationKey } from './jwt.ts';
+
+/**
+ * access.db names a signing key the data folder's Secure Environment does not hold: the two come from different
+ * places (an access.db restored or copied without the Secure Environment files, or a Secure Environment replaced).
+ * No new key is made in its place: every token signed by the old one would stop working, silently. A `validation`
+ * CredenceError naming the rule `access_signing_key_present`.
+ */
+export const accessSigningKeyMissing = (handle: string): CredenceError =>
+  validationError(
+    [
+      {
+        path: 'access.db: signingKey',
+        rule: 'access_signing_key_present',
+        message:
+          `the API token signing key ${handle} recorded in access.db is missing from the data folder's Secure Environment ` +
+          '(secure-environment.sqlite, secure-environment.wrapping-keys, secure-environment.kek): if the service of this folder ' +
+          'runs with a PKCS#11 Secure Environment (docs/hsm.md), give this command the same one (CREDENCE_SECURE_ENVIRONMENT, or ' +
+          "the service's --config file); otherwise restore the Secure Environment files that belong with this access.db; " +
+          'or, to start access control over with a new key (every token issued so far stops working), move access.db aside and issue new tokens',
+      },
+    ],
+    'access control',
+  );
+
+/** A signing key read from the Secure Environment: its handle, its `kid` (the public key's fingerprint) and the key that verifies what it signed. */
+export interface SigningKey {
+  readonly handle: KeyHandle;
+  readonly kid: string;
+  readonly verification: CryptoKey;
+}
+
+/** What became of a key a rotation retired. */
+export interface RetiredSigningKey {
+  readonly kid: string;
+  /** `retired`: it verifies the tokens it signed until the last ends; `destroyed`: none is live, it is gone. */
+  readonly state: 'retired' | 'destroyed';
+  readonly liveTokens: number;
+  /** When the last of its live tokens expires (retired keys). */
+  readonly until?: Date;
+}
+
+export interface SigningKeyRotation {
+  readonly kid: string;
+  readonly previous: readonly RetiredSigningKey[];
+  /** Tokens revoked because they were signed with a withdrawn key. */
+  readonly revoked: readonly string[];
+}
+
+export interface SigningKeys {
+  /** The key that signs new tokens now, as access.db says (another process may have rotated it). */
+  current(): Promise<SigningKey>;
+  /** The verification key of a current or retired key by its `kid`; undefined for a key access.db does not name. */
+  verificationKey(kid: string): Promise<CryptoKey | undefined>;
+  /** The handle of the key a `kid` names, once `verificationKey` found it. */
+  handleOf(kid: string): string | undefined;
+  /**
+   * A new key signs from now on. The one before is retired: it signs nothing more and verifies the tokens it signed
+   * until they end, or, `withdrawPrevious` (it may be compromised), every token a retired key signed is revoked at
+   * once and the key destroyed.
+   */
+  rotate(by: string, options: { readonly withdrawPrevious: boolean }): Promise<SigningKeyRotation>;
+  /** Destroys the retired keys no live token was signed with; returns their `kid`s. */
+  prune(): Promise<readonly string[]>;
+}
+
+/**
+ * The token signing keys of a data folder: their handles in access.db, the keys in the Secure Environment (owner
+ * `credence:access`), read once per process and again when access.db names a key this process has not read (rotated
+ * by `credence token rotate-key` in another process). A verification key is only ever read from the Secure
+ * Environment, whose records are sealed, never from access.db: write access to access.db alone mints no token.
+ */
+export const openSigningKeys = async (se: OwnedSecureEnvironment, registry: AccessRegistry, clock: Clock): Promise<SigningKeys> => {
+  const byHandle = new Map<string, SigningKey>();
+  const byKid = new Map<string, SigningKey>();
+  const forget = (handle: string): void => {
+    const key = byHandle.get(handle);
+    if (key === undefined) return;
+    byHandle.delete(handle);
+    byKid.delete(key.kid);
+  };
+  /** Reads a key from the Secure Environment; a retired one another process destroyed meanwhile is undefined. */
+  const load = async (handle: string, current: boolean): Promise<SigningKey | undefined> => {
+    const known = byHandle.get(handle);
+    if (known !== undefined) return known;
+    let described;
+    try {
+      described = await se.describe(handle as KeyHandle);
+    } catch (error) {
+      if (!isCredenceError(error, 'not_found')) throw error;
+      if (current) throw accessSigningKeyMissing(handle);
+      return undefined;
+    }
+    const key = { handle: described.handle, kid: described.fingerprint, verification: await importVerificationKey(described.publicKey!) };
+    byHandle.set(handle, key);
+    byKid.set(key.kid, key);
+    return key;
+  };
+  /** Every key access.db names now, and none it stopped naming. */
+  const refresh = async (): Promise<void> => {
+    const named = registry.signingKeys();
+    const handles = new Set(named.map((k) => k.handle));
+    for (const handle of [...byHandle.keys()]) if (!handles.has(handle)) forget(handle);
+    for (const k of named) await load(k.handle, k.retiredAt === undefined);
+  };
+  const destroy = async (handle: string): Promise<void> => {
+    try {
+      await se.destroy(handle as KeyHandle);
+    } catch (error) {
+      // Destroyed already: by another process's prune, or by this one before a crash kept it from forgetting.
+      if (!isCredenceError(error, 'not_found')) throw error;
+    }
+    registry.forgetSigningKey(handle);
+    forget(handle);
+  };
+  const retiredKeys = () => registry.signingKeys().filter((k) => k.retiredAt !== undefined);
+  const prune = async (): Promise<readonly string[]> => {
+    const destroyed: string[] = [];
+    // No token is recorded with a retired key (access.db refuses it), so its live count only ever falls: none now
+    // is none for good.
+    for (const { handle } of retiredKeys()) {
+      if (registry.liveTokensSignedWith(handle, clock.now()) > 0) continue;
+      const kid = (await load(handle, false))?.kid;
+      await destroy(handle);
+      if (kid !== undefined) destroyed.push(kid);
+    }
+    return destroyed;
+  };
+
+  if (registry.currentSigningKey() === undefined) {
+    const created = await se.generate('ed25519', { usage: 'sign' });
+    const winner = registry.claimSigningKey(created, clock.now());
+    // Another process made one first: use it, leave nothing of ours behind.
+    if (winner !== created) await se.destroy(created);
+  }
+  await refresh();
+
+  return {
+    async current() {
+      const handle = registry.currentSigningKey();
+      if (handle === undefined) throw new Error('access.db names no current token signing key');
+      return (await load(handle, true))!;
+    },
+    async verificationKey(kid) {
+      if (!byKid.has(kid)) await refresh();
+      return byKid.get(kid)?.verification;
+    },
+    handleOf: (kid) => byKid.get(kid)?.handle,
+    async rotate(by, { withdrawPrevious }) {
+      const created = await se.generate('ed25519', { usage: 'sign' });
+      const at = clock.now();
+      try {
+        registry.rotateSigningKey(created, at, by);
+      } catch (error) {
+        await se.destroy(created);
+        throw error;
+      }
+      const key = (await load(created, true))!;
+      const revoked: string[] = [];
+      const previous = new Map<string, { kid: string | undefined; handle: string }>();
+      for (const { handle } of retiredKeys()) previous.set(handle, { handle, kid: (await load(handle, false))?.kid });
+      if (withdrawPrevious) for (const handle of previous.keys()) revoked.push(...registry.revokeSignedWith(handle, at, by));
+      const destroyed = new Set(await prune());
+      const now = clock.now();
+      return {
+        kid: key.kid,
+        revoked,
+        previous: [...previous.values()].flatMap(({ handle, kid }): RetiredSigningKey[] => {
+          if (kid === undefined) return [];
+          if (destroyed.has(kid)) return [{ kid, state: 'destroyed', liveTokens: 0 }];
+          const until = registry.lastExpirySignedWith(handle, now);
+          return [{ kid, state: 'retired', liveTokens: registry.liveTokensSignedWith(handle, now), ...(until !== undefined ? { until } : {}) }];
+        }),
+      };
+    },
+    prune,
+  };
+};
