@@ -8,7 +8,7 @@ import { main } from '../bin/cli.ts';
 import { createAccessControl, type AccessControl } from '../adapters/http/auth/access-control.ts';
 import { ACCESS_OWNER, openAccessControl, type LocalAccessControl } from '../adapters/http/auth/open-access-control.ts';
 import { FakeClock, openAccessRegistry, openServiceSecureEnvironment, systemRandom } from '../adapters/runtime/index.ts';
-import { ownerView, type KeyHandle } from '../domain/ports/index.ts';
+import { ownerView, type KeyHandle, type OwnedSecureEnvironment } from '../domain/ports/index.ts';
 import { capture, runCli } from './support/cli.ts';
 import { softHsm, softHsmMissing } from './support/softhsm.ts';
 import { startTestService, type TestService } from './support/service.ts';
@@ -144,6 +144,26 @@ describe('rotating the token signing key (credence token rotate-key)', () => {
     await expect(fresh.access.verify(current.token)).rejects.toMatchObject({ problem: { reason: 'does not match its record' } });
   });
 
+  /**
+   * An access control in this process (the service, say) over the folder's Secure Environment, with some of its calls
+   * wrapped: `wrap` gets the plain view and returns the calls to replace.
+   */
+  const wrappedAccess = async (dir: string, clock: FakeClock, wrap: (view: OwnedSecureEnvironment) => Partial<OwnedSecureEnvironment>): Promise<AccessControl> => {
+    const se = openSe(dir);
+    const registry = openAccessRegistry({ dir });
+    opened.push({ close: () => (registry.close(), se.close()) });
+    const view = ownerView(se, ACCESS_OWNER);
+    return createAccessControl({
+      se: { ...view, ...wrap(view) },
+      registry,
+      clock,
+      random: systemRandom,
+      maxTtlSeconds: 86_400,
+      issuer: 'credence',
+      audience: 'credence-api',
+    });
+  };
+
   it.each([
     ['after the signature: the record is refused', 'after'],
     ['before the signature: the old key is gone when it signs', 'before'],
@@ -152,31 +172,18 @@ describe('rotating the token signing key (credence token rotate-key)', () => {
     const clock = new FakeClock('2026-12-01T00:00:00Z');
     const other = await open(dir, clock);
     const [oldKey] = await keysOf(dir);
-    const se = openSe(dir);
-    const view = ownerView(se, ACCESS_OWNER);
     let rotations = 0;
     const rotateOnce = async () => {
       if (rotations++ === 0) await other.access.rotateSigningKey('cli:ops', { withdrawPrevious: false });
     };
-    const registry = openAccessRegistry({ dir });
-    opened.push({ close: () => (registry.close(), se.close()) });
-    const access: AccessControl = await createAccessControl({
-      se: {
-        ...view,
-        sign: async (handle, message) => {
-          if (when === 'before') await rotateOnce();
-          const signature = await view.sign(handle, message);
-          if (when === 'after') await rotateOnce();
-          return signature;
-        },
+    const access = await wrappedAccess(dir, clock, (view) => ({
+      sign: async (handle, message) => {
+        if (when === 'before') await rotateOnce();
+        const signature = await view.sign(handle, message);
+        if (when === 'after') await rotateOnce();
+        return signature;
       },
-      registry,
-      clock,
-      random: systemRandom,
-      maxTtlSeconds: 86_400,
-      issuer: 'credence',
-      audience: 'credence-api',
-    });
+    }));
     const issued = await access.issue({ subject: 'carol', role: 'operator', ttlSeconds: HOUR_S, issuedBy: 'test' });
     const [newKey] = await keysOf(dir);
     expect(newKey!.handle).not.toBe(oldKey!.handle);
@@ -185,6 +192,78 @@ describe('rotating the token signing key (credence token rotate-key)', () => {
     const db = new Database(join(dir, 'access.db'), { readonly: true });
     expect(db.prepare('SELECT signed_with FROM tokens WHERE token_id = ?').get(issued.tokenId)).toEqual({ signed_with: newKey!.handle });
     db.close();
+  });
+
+  it('reads the key that is current by then when the one it was about to read was rotated out and destroyed meanwhile', async () => {
+    const dir = folder();
+    const clock = new FakeClock('2026-12-01T00:00:00Z');
+    const other = await open(dir, clock);
+    let armed = false;
+    const service = await wrappedAccess(dir, clock, (view) => ({
+      describe: async (handle) => {
+        // The service is about to read the key another process made current: a third rotation gets there first.
+        if (armed) {
+          armed = false;
+          await other.access.rotateSigningKey('cli:ops', { withdrawPrevious: false });
+        }
+        return view.describe(handle);
+      },
+    }));
+    await other.access.rotateSigningKey('cli:ops', { withdrawPrevious: false });
+    armed = true;
+    const issued = await service.issue({ subject: 'dana', role: 'operator', ttlSeconds: HOUR_S, issuedBy: 'test' });
+    const keys = await keysOf(dir);
+    expect(keys).toEqual([expect.objectContaining({ held: true })]);
+    await expect(other.access.verify(issued.token)).resolves.toMatchObject({ subject: 'dana' });
+  });
+
+  it('withdrawing revokes a token issued with a withdrawn key\'s token while the rotation ran, in the same transaction', async () => {
+    const dir = folder();
+    const clock = new FakeClock('2026-12-01T00:00:00Z');
+    const service = await open(dir, clock);
+    const stolen = await service.access.issue({ subject: 'mallory', role: 'admin', ttlSeconds: HOUR_S, issuedBy: 'test' });
+    const principal = await service.access.verify(stolen.token);
+    let generated = false;
+    let child: string | undefined;
+    // The CLI's rotation, with the service issuing a token for the thief's admin token right after the new key is made.
+    const cli = await wrappedAccess(dir, clock, (view) => ({
+      generate: async (kind, options) => {
+        const handle = await view.generate(kind, options);
+        generated = true;
+        return handle;
+      },
+      describe: async (handle) => {
+        if (generated && child === undefined) {
+          child = (await service.access.issue({ subject: 'mallory2', role: 'admin', ttlSeconds: 600, issuedBy: 'mallory', issuer: principal })).token;
+        }
+        return view.describe(handle);
+      },
+    }));
+    const rotated = await cli.rotateSigningKey('cli:ops', { withdrawPrevious: true });
+    expect(child).toBeDefined();
+    expect(rotated.revoked).toHaveLength(2);
+    for (const access of [service.access, cli]) {
+      for (const token of [stolen.token, child!]) await expect(access.verify(token)).rejects.toMatchObject({ problem: { code: 'unauthorised' } });
+    }
+  });
+
+  it('a Secure Environment that fails while a key is looked up is the service\'s fault, not an unauthorised token', async () => {
+    const dir = folder();
+    const clock = new FakeClock('2026-12-01T00:00:00Z');
+    const other = await open(dir, clock);
+    let failing = false;
+    const service = await wrappedAccess(dir, clock, (view) => ({
+      describe: async (handle) => {
+        if (failing) throw new Error('CKR_DEVICE_ERROR');
+        return view.describe(handle);
+      },
+    }));
+    await other.access.rotateSigningKey('cli:ops', { withdrawPrevious: false });
+    const issued = await other.access.issue({ subject: 'erin', role: 'operator', ttlSeconds: HOUR_S, issuedBy: 'test' });
+    failing = true;
+    await expect(service.verify(issued.token)).rejects.toThrow('CKR_DEVICE_ERROR');
+    failing = false;
+    await expect(service.verify(issued.token)).resolves.toMatchObject({ subject: 'erin' });
   });
 
   it('an access.db of schema 2 keeps its one key as the current key and its tokens signed with it', async () => {

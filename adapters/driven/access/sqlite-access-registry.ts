@@ -103,16 +103,16 @@ export interface AccessRegistry {
    */
   claimSigningKey(handle: string, at: Date): string;
   /**
-   * Makes `handle` the signing key and retires the one before (its tokens stay valid until they end); returns the
-   * handles it retired.
+   * Makes `handle` the signing key and retires the one before (its tokens stay valid until they end). With
+   * `withdraw`, in the same transaction, revokes every token a retired key signed and, down the chain, every token
+   * issued with one (whatever key signed it): a token issued with a withdrawn key's token while the rotation ran
+   * must not outlive it (found in review). Returns the handles it retired and the token ids it revoked.
    */
-  rotateSigningKey(handle: string, at: Date, by: string): readonly string[];
+  rotateSigningKey(handle: string, at: Date, by: string, options: { readonly withdraw: boolean }): { readonly retired: readonly string[]; readonly revoked: readonly string[] };
   /** How many tokens signed with the key are neither expired at `now` nor revoked. */
   liveTokensSignedWith(handle: string, now: Date): number;
   /** The latest expiry of those tokens, if any. */
   lastExpirySignedWith(handle: string, now: Date): Date | undefined;
-  /** Revokes every token signed with the key; returns the ids this call revoked. */
-  revokeSignedWith(handle: string, at: Date, by: string): readonly string[];
   /** Forgets a retired key (once the Secure Environment destroyed it); the current key is never forgotten. */
   forgetSigningKey(handle: string): void;
   /**
@@ -199,7 +199,12 @@ const registryOver = (db: Database.Database): AccessRegistry => {
     addKey: db.prepare(`INSERT INTO signing_keys (handle, since) VALUES (?, ?)`),
     forgetKey: db.prepare(`DELETE FROM signing_keys WHERE handle = ? AND retired_at IS NOT NULL`),
     live: db.prepare(`SELECT count(*) AS n, max(expires_at) AS last FROM tokens WHERE signed_with = ? AND revoked_at IS NULL AND expires_at > ?`),
-    revokeSigned: db.prepare(`UPDATE tokens SET revoked_at = ?, revoked_by = ? WHERE signed_with = ? AND revoked_at IS NULL RETURNING token_id`),
+    revokeWithdrawn: db.prepare(
+      `WITH RECURSIVE chain(id) AS (
+         SELECT token_id FROM tokens WHERE signed_with IN (SELECT handle FROM signing_keys WHERE retired_at IS NOT NULL)
+         UNION SELECT t.token_id FROM tokens t JOIN chain ON t.issued_with = chain.id)
+       UPDATE tokens SET revoked_at = ?, revoked_by = ? WHERE token_id IN (SELECT id FROM chain) AND revoked_at IS NULL RETURNING token_id`,
+    ),
     issuerLive: db.prepare(`SELECT 1 FROM tokens WHERE token_id = ? AND revoked_at IS NULL`),
     insert: db.prepare(
       `INSERT INTO tokens (token_id, subject, role, issued_at, expires_at, issued_by, issued_with, signed_with)
@@ -233,10 +238,11 @@ const registryOver = (db: Database.Database): AccessRegistry => {
     });
     return 'recorded';
   });
-  const rotate = db.transaction((handle: string, at: Date, by: string): readonly string[] => {
+  const rotate = db.transaction((handle: string, at: Date, by: string, withdraw: boolean) => {
     const retired = (sql.retire.all(at.toISOString(), by) as { handle: string }[]).map((r) => r.handle);
     sql.addKey.run(handle, at.toISOString());
-    return retired;
+    const revoked = withdraw ? (sql.revokeWithdrawn.all(at.toISOString(), by) as { token_id: string }[]).map((r) => r.token_id) : [];
+    return { retired, revoked };
   });
   const claim = db.transaction((handle: string, at: Date): string => {
     sql.claim.run(handle, at.toISOString());
@@ -246,13 +252,12 @@ const registryOver = (db: Database.Database): AccessRegistry => {
     signingKeys: () => (sql.keys.all() as KeyRow[]).map(toKeyRecord),
     currentSigningKey,
     claimSigningKey: (handle, at) => claim.immediate(handle, at),
-    rotateSigningKey: (handle, at, by) => rotate.immediate(handle, at, by),
+    rotateSigningKey: (handle, at, by, { withdraw }) => rotate.immediate(handle, at, by, withdraw),
     liveTokensSignedWith: (handle, now) => liveSignedWith(handle, now).n,
     lastExpirySignedWith: (handle, now) => {
       const { last } = liveSignedWith(handle, now);
       return last === null ? undefined : new Date(last);
     },
-    revokeSignedWith: (handle, at, by) => (sql.revokeSigned.all(at.toISOString(), by, handle) as { token_id: string }[]).map((r) => r.token_id),
     forgetSigningKey: (handle) => {
       sql.forgetKey.run(handle);
     },

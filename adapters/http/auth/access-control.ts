@@ -145,8 +145,9 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
   const keys = await openSigningKeys(se, registry, clock);
   // Records of tokens long expired refuse nothing their expiry does not already refuse: forget them.
   registry.prune(new Date(clock.now().getTime() - PRUNE_AFTER_EXPIRY_MS));
-  // Retired keys whose last token ended since: destroyed (a service start, a local token command).
-  await keys.prune();
+  // Retired keys whose last token ended since: destroyed (a service start, a local token command). One the Secure
+  // Environment will not destroy now stops nothing: it verifies only tokens that ended, and the next prune tries again.
+  await keys.prune().catch(() => undefined);
   const settings: JwtSettings = { issuer: options.issuer, audience: options.audience };
   const verifyToken = jwtVerifier((kid) => keys.verificationKey(kid), settings);
   const revocationListeners = new Map<string, Set<() => void>>();

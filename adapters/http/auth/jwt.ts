@@ -78,6 +78,8 @@ export interface VerifiedJwt {
 
 /** Thrown by the key lookup inside jose: the token names no key of ours. */
 class UnknownSigningKey extends Error {}
+/** The key lookup itself failed (the Secure Environment, access.db): a fault of this service, not of the token. */
+class KeyLookupFailed extends Error {}
 const Kid = z.string().min(1).max(128);
 
 /**
@@ -94,7 +96,12 @@ export const verifyJwt = async (token: string, keys: VerificationKeys, args: Jwt
   let kid = '';
   const keyOf = async (header: { readonly kid?: unknown }): Promise<CryptoKey> => {
     const named = Kid.safeParse(header.kid);
-    const key = named.success ? await keys(named.data) : undefined;
+    let key: CryptoKey | undefined;
+    try {
+      key = named.success ? await keys(named.data) : undefined;
+    } catch (error) {
+      throw new KeyLookupFailed('the token signing key could not be read', { cause: error });
+    }
     if (key === undefined) throw new UnknownSigningKey();
     kid = named.data!;
     return key;
@@ -110,6 +117,9 @@ export const verifyJwt = async (token: string, keys: VerificationKeys, args: Jwt
       currentDate: args.now,
     }));
   } catch (error) {
+    // An HSM or database failure is not a bad token: it surfaces as the service's fault (500), and spends no
+    // caller's refused-token budget (found in review).
+    if (error instanceof KeyLookupFailed) throw error.cause;
     throw unauthorised('bearer token', error instanceof UnknownSigningKey ? 'unknown signing key' : reasonOf(error));
   }
   const claims = Claims.safeParse(payload);

@@ -83,7 +83,11 @@ export const openSigningKeys = async (se: OwnedSecureEnvironment, registry: Acce
     byHandle.delete(handle);
     byKid.delete(key.kid);
   };
-  /** Reads a key from the Secure Environment; a retired one another process destroyed meanwhile is undefined. */
+  /**
+   * Reads a key from the Secure Environment; undefined when it holds no such key. A key access.db names as current
+   * and the Secure Environment does not hold is `accessSigningKeyMissing`, unless access.db names another current
+   * key by now (rotated and pruned by another process between the two reads; found in review): that one is read.
+   */
   const load = async (handle: string, current: boolean): Promise<SigningKey | undefined> => {
     const known = byHandle.get(handle);
     if (known !== undefined) return known;
@@ -92,8 +96,10 @@ export const openSigningKeys = async (se: OwnedSecureEnvironment, registry: Acce
       described = await se.describe(handle as KeyHandle);
     } catch (error) {
       if (!isCredenceError(error, 'not_found')) throw error;
-      if (current) throw accessSigningKeyMissing(handle);
-      return undefined;
+      if (!current) return undefined;
+      const now = registry.currentSigningKey();
+      if (now === undefined || now === handle) throw accessSigningKeyMissing(handle);
+      return load(now, true);
     }
     const key = { handle: described.handle, kid: described.fingerprint, verification: await importVerificationKey(described.publicKey!) };
     byHandle.set(handle, key);
@@ -151,25 +157,26 @@ export const openSigningKeys = async (se: OwnedSecureEnvironment, registry: Acce
     },
     handleOf: (kid) => byKid.get(kid)?.handle,
     async rotate(by, { withdrawPrevious }) {
+      // Read before the commit, so the commit is the last step that can fail: the keys named now (for what the
+      // answer says of them) and the new key (whose kid the answer names).
+      for (const k of registry.signingKeys()) await load(k.handle, false);
       const created = await se.generate('ed25519', { usage: 'sign' });
-      const at = clock.now();
+      let rotated;
       try {
-        registry.rotateSigningKey(created, at, by);
+        const key = (await load(created, false))!;
+        rotated = { key, ...registry.rotateSigningKey(created, clock.now(), by, { withdraw: withdrawPrevious }) };
       } catch (error) {
-        await se.destroy(created);
+        forget(created);
+        await se.destroy(created).catch(() => undefined);
         throw error;
       }
-      const key = (await load(created, true))!;
-      const revoked: string[] = [];
-      const previous = new Map<string, { kid: string | undefined; handle: string }>();
-      for (const { handle } of retiredKeys()) previous.set(handle, { handle, kid: (await load(handle, false))?.kid });
-      if (withdrawPrevious) for (const handle of previous.keys()) revoked.push(...registry.revokeSignedWith(handle, at, by));
+      const retired = retiredKeys().map((k) => ({ handle: k.handle, kid: byHandle.get(k.handle)?.kid }));
       const destroyed = new Set(await prune());
       const now = clock.now();
       return {
-        kid: key.kid,
-        revoked,
-        previous: [...previous.values()].flatMap(({ handle, kid }): RetiredSigningKey[] => {
+        kid: rotated.key.kid,
+        revoked: rotated.revoked,
+        previous: retired.flatMap(({ handle, kid }): RetiredSigningKey[] => {
           if (kid === undefined) return [];
           if (destroyed.has(kid)) return [{ kid, state: 'destroyed', liveTokens: 0 }];
           const until = registry.lastExpirySignedWith(handle, now);
