@@ -90,7 +90,8 @@ export const runAction = async (io: Io, action: () => Promise<number>, asJson = 
     }
     const listen = listenRefusal(error);
     if (listen !== undefined) {
-      io.err(`error: ${listen}`);
+      // It names what was typed (--host, CREDENCE_HOST) and the system's message: never written raw.
+      io.err(`error: ${printable(listen)}`);
       return EXIT.usage;
     }
     if (error instanceof UsageError) {
@@ -145,7 +146,9 @@ const configure = (command: Command, io: Io): Command =>
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.out(text.replace(/\n$/, '')),
-      writeErr: (text) => io.err(text.replace(/\n$/, '')),
+      // Commander's errors quote what was typed (an unknown command or option, a bad choice): each line through
+      // printable, so an argument holding ESC or OSC sequences cannot write to the operator's terminal.
+      writeErr: (text) => io.err(text.replace(/\n$/, '').split('\n').map(printable).join('\n')),
       outputError: (text, write) => write(text),
     })
     .showHelpAfterError('(add --help for usage)');

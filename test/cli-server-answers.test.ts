@@ -189,11 +189,15 @@ describe('credence serve on an address it cannot use', () => {
     const parent = mkdtempSync(join(tmpdir(), 'credence-cli-host-'));
     const data = join(parent, 'data');
     try {
-      for (const host of ['a b', 'no-such-host.invalid']) {
+      // A host with a space is not a host name at all: refused with the settings, before any lookup.
+      for (const [host, refusal] of [
+        ['a b', /^error: flag --host: must be a host name or address, without spaces/m],
+        ['no-such-host.invalid', /^error: --host: no-such-host\.invalid does not resolve/m],
+      ] as const) {
         const c = capture();
         const code = await main(['demo', '--data', data, '--host', host, '--port', '0'], { ...c.io, env: {} });
         expect(code, c.err.join('\n')).toBe(2);
-        expect(c.err.join('\n')).toMatch(new RegExp(`^error: --host: ${host} does not resolve`, 'm'));
+        expect(c.err.join('\n')).toMatch(refusal);
         expect(existsSync(data)).toBe(false);
       }
     } finally {

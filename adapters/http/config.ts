@@ -1,6 +1,6 @@
 import { WholeNumber } from '../../domain/whole-number.ts';
 import { z } from 'zod';
-import { validationError, type FieldIssue } from '../../domain/errors.ts';
+import { isCredenceError, validationError, type FieldIssue } from '../../domain/errors.ts';
 import { duplicateNameIssue } from '../../domain/json-duplicate-names.ts';
 import { TrustProxy } from './trust-proxy.ts';
 import { assertJsonWithin, MAX_CONNECTION_STRING_CHARS } from '../../domain/json-limits.ts';
@@ -15,7 +15,21 @@ import { pkiBaseUrlIssues } from '../../domain/x509/issuing-ca.ts';
  * (later wins). Each source is parsed on its own first, so an error names the field and where it came from.
  */
 
-const int = (min: number, max: number) => WholeNumber(min, max);
+/**
+ * A whole number setting. The union ahead of WholeNumber names the rule for a value that is neither a number nor
+ * text: found in review, `"port": 1e400` (JSON.parse gives Infinity, which z.number refuses) said only `Invalid input`.
+ */
+const int = (min: number, max: number) =>
+  z.union([z.number(), z.string()], { error: `a whole number in decimal digits, ${min} to ${max}` }).pipe(WholeNumber(min, max));
+
+/**
+ * No control character in a host or path: found in review, CREDENCE_DATA holding a line break and ESC was printed as
+ * it was in the startup line, and `{"data":"/x\u0000y"}` failed in Node naming no field. Refused here, the message
+ * names the field and its source like every other.
+ */
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/;
+const withoutControls = <S extends z.ZodString>(schema: S) =>
+  schema.refine((value) => !CONTROLS.test(value), { message: 'must not hold control characters (NUL, a line break, an escape)', abort: true });
 const MIB = 1024 * 1024;
 
 /** Bounds of the service (SER-001). Every one can be set small, so tests can reach it. */
@@ -123,7 +137,10 @@ const rotationPolicyOf = (setting: z.infer<typeof ServicePseudonyms>): RotationP
 };
 
 export const ServiceConfig = z.strictObject({
-  host: z.string().min(1).max(255).default('127.0.0.1'),
+  /** A host name or address, so no space or control character: the value ends up in messages (bin/program.ts). */
+  host: withoutControls(z.string().min(1).max(255))
+    .regex(/^\S+$/, 'must be a host name or address, without spaces')
+    .default('127.0.0.1'),
   port: int(0, 65_535).default(8080),
   /**
    * A port of their own for /healthz, /readyz and /metrics (0: any free port), on `host`, with connection slots apart
@@ -131,12 +148,9 @@ export const ServiceConfig = z.strictObject({
    */
   probePort: int(0, 65_535).optional(),
   /** The data folder: embedded store, read models, Secure Environment, access.db. */
-  data: z.string().min(1).max(4_096).default('./data'),
+  data: withoutControls(z.string().min(1).max(4_096)).default('./data'),
   /** EventStoreDB/KurrentDB connection string (`esdb://…`, `kurrentdb://…`); the embedded store when absent. */
-  store: z
-    .string()
-    .min(1)
-    .max(MAX_CONNECTION_STRING_CHARS)
+  store: withoutControls(z.string().min(1).max(MAX_CONNECTION_STRING_CHARS))
     // Checked here so a bad one is refused before anything opens; the messages never repeat it (credentials).
     .superRefine((value, context) => {
       const parsed = StoreConnectionString.safeParse(value);
@@ -149,7 +163,7 @@ export const ServiceConfig = z.strictObject({
    * signed, and the keys of the actors who sign. Without it no command needs a signature, and one attached is
    * recorded unverified (`signed` in the audit trail).
    */
-  signing: z.string().min(1).max(4_096).optional(),
+  signing: withoutControls(z.string().min(1).max(4_096)).optional(),
   /**
    * Where the infrastructure's keys live (SER-023, issue 16): `embedded` (the data folder's, the default) or an
    * RFC 7512 `pkcs11:` URI (docs/hsm.md). Checked here, before anything opens; a PIN is never in it (`pin-value` is
@@ -301,13 +315,24 @@ const readConfigFile = (file: string): unknown => {
     );
   }
   const text = read.value;
+  // Refused, not skipped: no other JSON file Credence reads takes one (bounded-files.ts keeps it for the parser to
+  // judge), and JSON.parse's "not valid JSON" did not say why.
+  if (text.startsWith('\uFEFF')) {
+    throw validationError([{ path: where, rule: 'byte_order_mark', message: 'starts with a byte-order mark (U+FEFF), which JSON does not allow: save it as UTF-8 without one' }], 'service configuration');
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
     throw validationError([{ path: where, rule: 'json', message: 'is not valid JSON' }], 'service configuration');
   }
-  assertJsonWithin(value, 'service configuration file');
+  try {
+    assertJsonWithin(value, 'service configuration file');
+  } catch (error) {
+    // Named like every other refusal of the file: `file X: a.b.c: nested deeper than …`.
+    if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw error;
+    throw validationError(error.problem.issues.map((i) => ({ ...i, path: `${where}: ${i.path || '(root)'}` })), 'service configuration');
+  }
   const duplicate = duplicateNameIssue(text);
   if (duplicate !== undefined) throw validationError([{ ...duplicate, path: `${where}: ${duplicate.path}` }], 'service configuration');
   return value;

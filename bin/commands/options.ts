@@ -45,10 +45,31 @@ export const ServerUrl = z
   )
   // A path is kept as the prefix of every request (a service behind a reverse proxy); a query or fragment would be lost.
   .refine((s) => !URL.canParse(s) || (new URL(s).search === '' && new URL(s).hash === ''), 'must not carry a query or fragment');
-/** A file or folder named on the command line (SER-001: every argument bounded; PATH_MAX on Linux is 4096). */
-export const PathArg = z.string().min(1).max(4096);
+/**
+ * A value that starts with `-` was most likely an option taken for the value of one whose own value was left out:
+ * found in review, `token create … --data --json` made a folder `./--json` and printed an admin token as plain
+ * text, and `--token --json` sent `--json` as the bearer token. A path meant so is written `./-name`.
+ */
+const looksLikeAnOption = (value: string): boolean => value.startsWith('-');
 
-export const BearerToken = z.string().min(1).max(8192).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
+/** A file or folder named on the command line (SER-001: every argument bounded; PATH_MAX on Linux is 4096). */
+export const PathArg = z
+  .string()
+  .min(1)
+  .max(4096)
+  .superRefine((value, context) => {
+    if (!looksLikeAnOption(value)) return;
+    const shown = value.length > 64 ? `${value.slice(0, 64)}…` : value;
+    context.addIssue({ code: 'custom', params: { rule: 'looks_like_an_option' }, message: `${shown} looks like an option (was the value left out?); write ./${shown} to mean a path` });
+  });
+
+/** Never repeated in a message: it is a credential. */
+export const BearerToken = z
+  .string()
+  .min(1)
+  .max(8192)
+  .regex(/^[\x21-\x7e]+$/, 'must be one token, printable ASCII without spaces')
+  .refine((value) => !looksLikeAnOption(value), 'looks like an option (was the token left out?): a token never starts with -');
 
 /** Seconds to wait for an answer: a positive number, at most a day. */
 const TimeoutSeconds = DecimalNumber(86_400);
@@ -99,7 +120,8 @@ const tokenOf = (opts: ServerOptionValues, io: Io): { token: string } | { proble
     token = envOf(io)['CREDENCE_TOKEN'];
   }
   if (token === undefined || token === '') return { problem: '--token: required with --server (or --token-file FILE, or set CREDENCE_TOKEN)' };
-  return BearerToken.safeParse(token).success ? { token } : { problem: `${flag}: must be one token, printable ASCII without spaces` };
+  const parsed = BearerToken.safeParse(token);
+  return parsed.success ? { token } : { problem: `${flag}: ${parsed.error.issues[0]?.message ?? 'must be one token, printable ASCII without spaces'}` };
 };
 
 /** The server and token of a command that only talks to a server; a missing or bad one is bad usage (exit 2). */

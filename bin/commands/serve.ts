@@ -4,18 +4,20 @@ import { StoreConnectionString } from '../../adapters/driven/store/index.ts';
 import { parsePkcs11Uri } from '../../adapters/driven/secure-environment/index.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import type { Io } from '../io.ts';
+import { printable } from '../printable.ts';
 import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
+import { PathArg } from './options.ts';
 
 const Options = z.object({
-  data: z.string().optional(),
+  data: PathArg.optional(),
   store: z.string().optional(),
   host: z.string().optional(),
   port: z.string().optional(),
   probePort: z.string().optional(),
-  config: z.string().min(1).max(4096).optional(),
+  config: PathArg.optional(),
   logLevel: z.string().optional(),
   tickMs: z.string().optional(),
-  signing: z.string().min(1).max(4096).optional(),
+  signing: PathArg.optional(),
   secureEnvironment: z.string().min(1).max(8192).optional(),
   publicUrl: z.string().min(1).max(2048).optional(),
   trustProxy: z.string().min(1).max(4096).optional(),
@@ -99,7 +101,9 @@ export const register: RegisterCommands = (program, io) => {
         // Loaded here, not at the top: the other commands need none of Fastify.
         const { startService, DOCS_PREFIX } = await import('../../adapters/http/index.ts');
         const service = await startService(config, { handleSignals: true });
-        io.err(`Credence listening on ${service.url} (data ${config.data}${storeNote(config.store)}${keysNote(config.secureEnvironment)})`);
+        // The folders and the token label are the operator's text (flags, environment, the file): through printable,
+        // so a line break or an escape in one cannot pass for, or rewrite, the service's own lines.
+        io.err(printable(`Credence listening on ${service.url} (data ${config.data}${storeNote(config.store)}${keysNote(config.secureEnvironment)})`));
         io.err(`  API docs: ${service.url}${DOCS_PREFIX}   OpenAPI: ${service.url}/openapi.json`);
         if (service.probeUrl !== undefined) io.err(`  probes: ${service.probeUrl}/healthz, /readyz, /metrics`);
         io.err('  Ctrl-C (SIGINT) or SIGTERM stops it gracefully');

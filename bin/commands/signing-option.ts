@@ -1,6 +1,7 @@
 import { readSigningPolicyFile } from '../../adapters/runtime/signing-policy-file.ts';
 import type { RequestSigningPolicyInput } from '../../domain/signing/index.ts';
 import type { Io } from '../io.ts';
+import { printable } from '../printable.ts';
 import { UsageError } from '../program.ts';
 import { PathArg } from './options.ts';
 
@@ -16,7 +17,9 @@ export const readSigningPolicy = (file: string | undefined, io: Io): RequestSign
   if (file === undefined) return undefined;
   const read = readSigningPolicyFile(file);
   if (read.ok) return read.policy;
-  for (const problem of read.problems) io.err(`error: --signing: ${problem}`);
+  // A problem quotes the file's own keys and values (`Unrecognized key: "…"`): found in review, a key holding ESC and
+  // OSC sequences reached the terminal as it was, and could retitle the window or overwrite the line with an `ok:`.
+  for (const problem of read.problems) io.err(`error: --signing: ${printable(problem)}`);
   return false;
 };
 

@@ -13,7 +13,8 @@ import { isCredenceError } from '../../domain/errors.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
-import { clientOf, readTarget, ServerOptions, withJson, withServer, type ServerTarget } from './options.ts';
+import type { ServiceConfig } from '../../adapters/http/config.ts';
+import { clientOf, PathArg, readTarget, ServerOptions, withJson, withServer, type ServerTarget } from './options.ts';
 
 /**
  * `credence token create|list|revoke`: API bearer tokens, issued by a server (`--server` with an admin token) or
@@ -25,8 +26,8 @@ import { clientOf, readTarget, ServerOptions, withJson, withServer, type ServerT
  */
 
 const Target = z.object({
-  data: z.string().min(1).max(4096).optional(),
-  config: z.string().min(1).max(4096).optional(),
+  data: PathArg.optional(),
+  config: PathArg.optional(),
   json: z.boolean().default(false),
   ...ServerOptions,
 });
@@ -49,19 +50,27 @@ const localActor = (): string => {
 };
 
 /**
- * The access control of the local data folder, closed after `use`, with the service's token settings: the data
- * folder, `tokens` and `secureEnvironment` (where the signing key is) as `credence serve` would load them (flag over
- * CREDENCE_DATA / CREDENCE_SECURE_ENVIRONMENT over the --config file; the
- * other settings are the service's and are not read). Loaded on demand: it opens the Secure Environment.
+ * The service's settings a local command needs: the data folder, `tokens` and `secureEnvironment` (where the signing
+ * key is) as `credence serve` would load them (flag over CREDENCE_DATA / CREDENCE_SECURE_ENVIRONMENT over the
+ * --config file; the other settings are the service's and are not read). Reads only: nothing is made yet.
  */
-const withLocalAccess = async <T>(args: Pick<Target, 'data' | 'config'>, io: Io, mustExist: boolean, use: (access: AccessControl, dir: string) => Promise<T>): Promise<T> => {
+const localConfig = async (args: Pick<Target, 'data' | 'config'>, io: Io): Promise<ServiceConfig> => {
   const { loadServiceConfig } = await import('../../adapters/http/config.ts');
   const env = io.env ?? process.env;
-  const config = loadServiceConfig({
+  return loadServiceConfig({
     flags: { data: args.data },
     env: { CREDENCE_DATA: env['CREDENCE_DATA'], CREDENCE_SECURE_ENVIRONMENT: env['CREDENCE_SECURE_ENVIRONMENT'] },
     ...(args.config !== undefined ? { file: args.config } : {}),
   });
+};
+
+/**
+ * The access control of the local data folder of `config` (localConfig), closed after `use`. Opening it makes the
+ * folder, its Secure Environment and access.db when absent, so every check of the command's own arguments runs
+ * before this (a rejected command writes nothing). Loaded on demand.
+ */
+const withLocalAccess = async <T>(config: ServiceConfig, io: Io, mustExist: boolean, use: (access: AccessControl, dir: string) => Promise<T>): Promise<T> => {
+  const env = io.env ?? process.env;
   if (mustExist && !existsSync(config.data)) throw new UsageError(`--data: no data folder at ${config.data}`);
   const { openAccessControl } = await import('../../adapters/http/auth/open-access-control.ts');
   const local = await openAccessControl(config.data, { tokens: config.tokens, env, ...(config.secureEnvironment !== undefined ? { secureEnvironment: config.secureEnvironment } : {}) });
@@ -90,13 +99,16 @@ const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => 
   if (target !== undefined) {
     issued = await clientOf(target).issueToken({ subject: args.subject, role: args.role, ttl: args.ttl });
   } else {
-    issued = await withLocalAccess(args, io, false, async (access) => {
-      let ttlSeconds: number;
-      try {
-        ttlSeconds = parseTtl(args.ttl, access.maxTtlSeconds);
-      } catch (error) {
-        throw new UsageError(`--ttl: ${error instanceof z.ZodError ? error.issues[0]!.message : String(error)}`);
-      }
+    const config = await localConfig(args, io);
+    // Found in review: checked only once the access control was open, a refused --ttl had already made the data
+    // folder, its Secure Environment and a signing key. The bound is the one the access control applies.
+    let ttlSeconds: number;
+    try {
+      ttlSeconds = parseTtl(args.ttl, config.tokens.maxTtlSeconds);
+    } catch (error) {
+      throw new UsageError(`--ttl: ${error instanceof z.ZodError ? error.issues[0]!.message : String(error)}`);
+    }
+    issued = await withLocalAccess(config, io, false, async (access) => {
       const t = await access.issue({ subject: args.subject, role: args.role, ttlSeconds, issuedBy: localActor() });
       return { ...t, expiresAt: t.expiresAt.toISOString() };
     });
@@ -116,7 +128,7 @@ const list = async (args: z.infer<typeof List>, io: Io): Promise<number> => {
   const tokens: TokenSummaryJson[] =
     target !== undefined
       ? [...(await clientOf(target).listTokens({ limit: args.limit, includeExpired: args.all })).tokens]
-      : await withLocalAccess(args, io, true, async (access) => access.list({ limit: args.limit, includeExpired: args.all }).tokens.map(tokenSummaryJson));
+      : await withLocalAccess(await localConfig(args, io), io, true, async (access) => access.list({ limit: args.limit, includeExpired: args.all }).tokens.map(tokenSummaryJson));
   if (args.json) io.out(json({ tokens }));
   else {
     io.out(`${'token id'.padEnd(27)} ${'role'.padEnd(10)} ${'state'.padEnd(8)} ${'expires'.padEnd(24)} subject`);
@@ -131,7 +143,7 @@ const revoke = async (args: z.infer<typeof Revoke>, io: Io): Promise<number> => 
   const target = targetOf(args, io);
   if (target !== undefined) await clientOf(target).revokeToken(args.tokenId);
   else {
-    const { revoked, dir } = await withLocalAccess(args, io, true, async (access, dir) => ({ revoked: access.revoke(args.tokenId, localActor()), dir }));
+    const { revoked, dir } = await withLocalAccess(await localConfig(args, io), io, true, async (access, dir) => ({ revoked: access.revoke(args.tokenId, localActor()), dir }));
     // The refusal the server gives, in the same words and shape (--json prints it on stdout as the server's).
     if (!revoked) throw new ProblemResponse(404, { type: `${PROBLEM_TYPE_BASE}not_found`, title: 'Not found', status: 404, detail: `token ${args.tokenId} does not exist in ${dir}`, tokenId: args.tokenId });
   }
@@ -141,8 +153,8 @@ const revoke = async (args: z.infer<typeof Revoke>, io: Io): Promise<number> => 
 };
 
 const RotateKey = z.object({
-  data: z.string().min(1).max(4096).optional(),
-  config: z.string().min(1).max(4096).optional(),
+  data: PathArg.optional(),
+  config: PathArg.optional(),
   json: z.boolean().default(false),
   withdrawPrevious: z.boolean().default(false),
 });
@@ -152,7 +164,7 @@ const RotateKey = z.object({
  * signs with the new key from its next token on, and keeps verifying the old key's tokens (read from access.db).
  */
 const rotateKey = async (args: z.infer<typeof RotateKey>, io: Io): Promise<number> => {
-  const rotated = await withLocalAccess(args, io, true, async (access) => access.rotateSigningKey(localActor(), { withdrawPrevious: args.withdrawPrevious }));
+  const rotated = await withLocalAccess(await localConfig(args, io), io, true, async (access) => access.rotateSigningKey(localActor(), { withdrawPrevious: args.withdrawPrevious }));
   const previous = rotated.previous.map((k) => ({ ...k, ...(k.until !== undefined ? { until: k.until.toISOString() } : {}) }));
   if (args.json) {
     io.out(json({ kid: rotated.kid, previous, revoked: rotated.revoked }));
