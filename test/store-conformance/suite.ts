@@ -16,6 +16,7 @@ import {
 } from './helpers.ts';
 import { describeFactConformance } from './facts-suite.ts';
 import { describeConcurrentAppendConformance } from './concurrent-appends-suite.ts';
+import { describeAppendArgumentConformance } from './append-arguments-suite.ts';
 
 export type StoreFactory = () => Promise<{ store: EventStore; cleanup?: () => Promise<void> }>;
 
@@ -113,6 +114,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
 
     describeFactConformance(() => store);
     describeConcurrentAppendConformance(() => store);
+    describeAppendArgumentConformance(() => store, factory);
 
     describe('idempotency by command id', () => {
       it('returns the first result for a repeated command id and writes nothing more', async () => {

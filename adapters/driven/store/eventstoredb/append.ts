@@ -35,29 +35,71 @@ import { randomUUID } from 'node:crypto';
 import { concurrencyConflict, isCredenceError } from '../../../../domain/errors.ts';
 import { FACT_CLAIM_TYPE, type FactClaim } from '../../../../domain/fact-claims.ts';
 import type { AppendOptions, AppendResult, EventToAppend, ExpectedRevision, FactRead } from '../../../../domain/ports/event-store.ts';
-import type { EsdbDriver, WireExpected } from './driver.ts';
+import { checkEventsToAppend, checkFacts, checkId } from '../append-arguments.ts';
+import type { EsdbDriver, WireEventToAppend, WireExpected } from './driver.ts';
 import { decode, encode, markerOf } from './codec.ts';
 
 const PAGE = 100;
 
-export async function appendToStream(
-  driver: EsdbDriver,
-  streamId: string,
-  events: readonly EventToAppend[],
-  options: AppendOptions,
-  scanLimit: number,
-): Promise<AppendResult> {
-  if (typeof streamId !== 'string' || streamId.length === 0) throw new Error('streamId: must be a non-empty string');
-  if (!Array.isArray(events) || events.length === 0) throw new Error('events: must be a non-empty array');
-  const expected = wireExpected(options.expectedRevision);
+/** An append checked and serialised at the call (prepareAppend), ready to go to the server when its turn comes. */
+export interface PreparedAppend {
+  readonly streamId: string;
+  readonly encoded: readonly WireEventToAppend[];
+  readonly expected: WireExpected;
+  readonly commandId: string | undefined;
+  readonly attempt: string;
+  /** One per fact stream (dedupeFacts). */
+  readonly facts: readonly FactRead[];
+  /** Fact streams listed more than once with different revisions: at most one of them can be current. */
+  readonly disagreeing: readonly FactRead[];
+}
+
+/**
+ * Everything that can refuse the append without the server, with the embedded store's checks (append-arguments.ts):
+ * throws before anything is sent, so a refused append writes nothing.
+ */
+export function prepareAppend(streamId: string, events: readonly EventToAppend[], options: AppendOptions): PreparedAppend {
+  checkEventsToAppend(streamId, events);
+  checkFacts(streamId, options.facts);
   const commandId = options.commandId;
-  const facts = options.facts ?? [];
-  // Everything that can refuse the append is checked before the first claim: a refused append writes nothing.
-  for (const fact of facts) {
-    if (fact.streamId === streamId) throw new Error('options.facts: a fact must be another stream than the one appended to');
-  }
+  if (commandId !== undefined) checkId(commandId, 'options.commandId');
+  const expected = wireExpected(options.expectedRevision);
   const attempt = randomUUID();
   const encoded = events.map((e, i) => encode(e, commandId === undefined ? undefined : { commandId, attempt }, i));
+  checkDistinctIds(encoded);
+  return { streamId, encoded, expected, commandId, attempt, ...dedupeFacts(options.facts ?? []) };
+}
+
+/**
+ * The server would store two events of one batch under one id (it compares ids as UUIDs, so case aside); the
+ * embedded store refuses the second, with this message.
+ */
+function checkDistinctIds(encoded: readonly WireEventToAppend[]): void {
+  const seen = new Set<string>();
+  encoded.forEach(({ id }, i) => {
+    if (seen.has(id)) throw new Error(`events[${i}].id: event id ${id} is already stored`);
+    seen.add(id);
+  });
+}
+
+/**
+ * One claim per fact stream: a second claim at the same revision would fail against the first (it moved the stream),
+ * a conflict on every retry, where the embedded store checks the stream twice and commits. Entries that name
+ * different revisions are kept aside, each checked against the stream's head (assertAt) before any claim.
+ */
+function dedupeFacts(facts: readonly FactRead[]): { facts: FactRead[]; disagreeing: FactRead[] } {
+  const first = new Map<string, FactRead>();
+  const disagreeing: FactRead[] = [];
+  for (const fact of facts) {
+    const earlier = first.get(fact.streamId);
+    if (earlier === undefined) first.set(fact.streamId, fact);
+    else if (earlier.revision !== fact.revision) disagreeing.push(earlier, fact);
+  }
+  return { facts: [...first.values()], disagreeing };
+}
+
+export async function appendToStream(driver: EsdbDriver, prepared: PreparedAppend, scanLimit: number): Promise<AppendResult> {
+  const { streamId, encoded, expected, commandId, attempt, facts, disagreeing } = prepared;
   const ids = new Set(encoded.map((e) => e.id));
   if (facts.length > 0) {
     // Idempotency comes first, as on the embedded store: a retried decision must find its first write even when
@@ -69,6 +111,8 @@ export async function appendToStream(
     // A decision made on a stale copy of its own stream would fail at its append anyway: find out before claiming,
     // so a stale decision leaves no claims behind on streams other writers share.
     await assertAt(driver, streamId, expected);
+    // Entries that disagree cannot all be current: the stale one is the conflict, found before anything is written.
+    for (const fact of disagreeing) await assertAt(driver, fact.streamId, fact.revision ?? 'no_stream');
     if (commandId !== undefined) {
       const elsewhere = await claimCommand(driver, streamId, ids, commandId, scanLimit);
       if (elsewhere !== undefined) return elsewhere;

@@ -211,9 +211,8 @@ function clientFilter(filter: ServerFilter, onCheckpoint?: (position: bigint) =>
     onCheckpoint === undefined
       ? {}
       : { checkpointInterval: 1, checkpointReached: (_: unknown, position: { commit: bigint }) => onCheckpoint(position.commit) };
-  return filter.on === 'stream'
-    ? streamNameFilter({ prefixes: [...filter.prefixes], ...checkpoint })
-    : eventTypeFilter({ regex: filter.regex, ...checkpoint });
+  if ('prefixes' in filter) return streamNameFilter({ prefixes: [...filter.prefixes], ...checkpoint });
+  return filter.on === 'stream' ? streamNameFilter({ regex: filter.regex, ...checkpoint }) : eventTypeFilter({ regex: filter.regex, ...checkpoint });
 }
 
 function wireEvent(resolved: ResolvedEvent): WireEvent {

@@ -20,7 +20,11 @@ export interface AppendMarker {
 
 // Not z.json(): its recursive check overflows the stack on data nested a few thousand levels deep. The values came
 // through JSON.parse already; their depth and size are the domain's to judge (decodeStored), as on the embedded store.
-const JsonObjectSchema = z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be a JSON object');
+// A plain object only: the client hands over non-JSON metadata as a Uint8Array, an object whose indexes would read as
+// keys ({"0":8,"1":150,...}).
+const isPlainObject = (v: unknown): boolean =>
+  typeof v === 'object' && v !== null && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null);
+const JsonObjectSchema = z.custom<Record<string, unknown>>(isPlainObject, 'must be a JSON object');
 const Marker = z.object({ commandId: z.string(), attempt: z.string() });
 // EventStoreDB rejects ids that are not UUIDs; any version is fine (ours are derived from command ids).
 const Uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
@@ -39,6 +43,12 @@ const StoredEvent = z.object({
 /** Where the event sits: what any record of a shared cluster has, JSON or not. */
 const Placement = z.object({ id: z.string(), streamId: z.string(), revision: z.bigint().nonnegative(), position: z.bigint().nonnegative(), type: z.string() });
 
+/**
+ * The event as sent. Serialised here, before anything reaches the client: a value JSON cannot hold (a bigint, a cycle)
+ * throws JSON.stringify's TypeError into the append's promise, as on the embedded store, instead of inside the
+ * client's write (an unhandled rejection that also held the stream's queue); and what is stored is what the caller
+ * passed, even if it changes the objects afterwards.
+ */
 export function encode(event: EventToAppend, marker: AppendMarker | undefined, index: number): WireEventToAppend {
   if (!Uuid.safeParse(event.id).success) {
     throw validationError([{ path: `events.${index}.id`, rule: 'uuid', message: 'must be a UUID' }], 'event');
@@ -47,25 +57,32 @@ export function encode(event: EventToAppend, marker: AppendMarker | undefined, i
     throw new Error(`events[${index}].metadata: the key ${ENVELOPE_KEY} is reserved by the EventStoreDB adapter`);
   }
   const metadata: JsonObject = marker === undefined ? event.metadata : { ...event.metadata, [ENVELOPE_KEY]: { ...marker } };
-  return { id: event.id.toLowerCase(), type: event.type, data: event.data, metadata };
+  return { id: event.id.toLowerCase(), type: event.type, data: asJson(event.data), metadata: asJson(metadata) };
 }
 
-/** System events ($-prefixed stream or type) are EventStoreDB's own, never Credence's. */
-export const isSystemEvent = (event: WireEvent): boolean => event.type.startsWith('$') || event.streamId.startsWith('$');
+const asJson = (value: JsonObject): JsonObject => JSON.parse(JSON.stringify(value)) as JsonObject;
 
 /**
- * Parses a stored event at the boundary; a malformed one is a `protocol` CredenceError naming it, as a damaged row of
- * the embedded store is. An event whose payload is not JSON in a stream that is no entity's (another application's,
- * in a cluster shared with it) is read with empty data and metadata: replay counts it as foreign, instead of every
- * read of $all failing on it.
+ * System records sit in $-prefixed streams. A $-typed event elsewhere is read like any other: in an entity stream
+ * it is the domain's to refuse, as on the embedded store, and every read path sees it, as `readStream` does. The
+ * exception is the tombstone the server writes into a hard-deleted stream, which `readStream` does not return either.
+ */
+export const isSystemEvent = (event: WireEvent): boolean => event.streamId.startsWith('$') || event.type === TOMBSTONE_TYPE;
+
+const TOMBSTONE_TYPE = '$streamDeleted';
+
+/**
+ * Parses a stored event at the boundary; a malformed one in an entity stream is a `protocol` CredenceError naming
+ * it, as a damaged row of the embedded store is. An event in a stream that is no entity's (another application's, in
+ * a cluster shared with it) that is not a Credence event in any way (not JSON, malformed JSON, JSON that is no
+ * object, metadata that is no object) is read with empty data and metadata: replay counts it as foreign, instead of
+ * every read of $all failing on it.
  */
 export function decode(event: WireEvent): RecordedEvent {
-  if (event.isJson === false && parseStreamId(event.streamId) === undefined) {
-    const placed = Placement.safeParse(event);
-    if (placed.success) return { ...placed.data, data: {}, metadata: {} };
-  }
   const parsed = StoredEvent.safeParse(event);
   if (!parsed.success) {
+    const foreign = parseStreamId(event.streamId) === undefined ? Placement.safeParse(event) : undefined;
+    if (foreign?.success === true) return { ...foreign.data, data: {}, metadata: {} };
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
     throw protocolError(`read of event ${event.id} in ${event.streamId}`, `not a Credence event (${issues})`);
   }

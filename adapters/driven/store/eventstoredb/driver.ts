@@ -27,10 +27,10 @@ export interface WireEvent {
   readonly metadata: unknown;
 }
 
-/** EventStoreDB filters on one attribute: the stream name or the event type. */
+/** EventStoreDB filters on one attribute: the stream name (by prefixes or a regex) or the event type (a regex). */
 export type ServerFilter =
   | { readonly on: 'stream'; readonly prefixes: readonly string[] }
-  | { readonly on: 'type'; readonly regex: string };
+  | { readonly on: 'stream' | 'type'; readonly regex: string };
 
 /** `after` is exclusive, which is what the server does with a subscription's start position. */
 export type WireStart = { readonly kind: 'start' } | { readonly kind: 'after'; readonly position: bigint };

@@ -4,8 +4,9 @@
  * - stream prefixes only: a stream-name prefix filter;
  * - event types only: an event-type regex `^(?:A|B)$` of the escaped types (exact match, not prefix);
  * - both: the stream prefixes go to the server and the event types are checked here on what comes back;
- * - none: the server's "exclude system events" type filter.
- * System events ($-prefixed stream or type) are dropped in every case.
+ * - none: a stream-name regex that excludes the $-prefixed (system) streams. Not the client's "exclude system events"
+ *   type filter: a $-typed event written into one of our streams by another client is ours to read (codec.ts).
+ * System events (isSystemEvent) are dropped in every case.
  */
 import type { AllFilter } from '../../../../domain/ports/event-store.ts';
 import type { ServerFilter, WireEvent } from './driver.ts';
@@ -17,7 +18,7 @@ export interface CompiledFilter {
   readonly keep: (event: WireEvent) => boolean;
 }
 
-const EXCLUDE_SYSTEM_EVENTS = '^[^$]';
+const EXCLUDE_SYSTEM_STREAMS = '^[^$]';
 
 export function compileFilter(filter: AllFilter | undefined, argument: string): CompiledFilter {
   const prefixes = list(filter?.streamPrefixes, `${argument}.streamPrefixes`);
@@ -28,7 +29,7 @@ export function compileFilter(filter: AllFilter | undefined, argument: string): 
       ? { on: 'stream', prefixes }
       : types !== undefined
         ? { on: 'type', regex: exactTypes(types) }
-        : { on: 'type', regex: EXCLUDE_SYSTEM_EVENTS };
+        : { on: 'stream', regex: EXCLUDE_SYSTEM_STREAMS };
   const typesLeft = prefixes !== undefined && types !== undefined;
   return {
     server,

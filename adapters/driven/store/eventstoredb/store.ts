@@ -5,7 +5,8 @@
  *   first event at or after the given position, so a start position must be one the server returned (any event's
  *   `position` or `headPosition()`); 0n and below mean "from the start" (no event sits at 0: the log opens with an
  *   epoch record). Reads go through subscriptions, so the same rule applies to `readAll`;
- * - system events ($-prefixed stream or type) are never returned;
+ * - system events ($-prefixed streams, and the tombstone of a hard-deleted stream) are never returned; a $-typed event
+ *   another client wrote into one of our streams is returned by every read, as `readStream` returns it (codec.ts);
  * - reads need EventStoreDB 22.6+ (positions on stream reads) and filtered/bounded `readAll` needs 23.10+ (the
  *   caught-up marker); KurrentDB 24+ has both.
  */
@@ -22,7 +23,7 @@ import type {
   SubscriptionStart,
 } from '../../../../domain/ports/event-store.ts';
 import { isTransient, type EsdbDriver, type WireEvent } from './driver.ts';
-import { appendToStream } from './append.ts';
+import { appendToStream, prepareAppend, type PreparedAppend } from './append.ts';
 import { compileFilter } from './filters.ts';
 import { decode, isSystemEvent, markerOf } from './codec.ts';
 import { EventReader, type DropNotice, type ResubscribePolicy, type StartPoint } from './event-reader.ts';
@@ -76,8 +77,16 @@ export class EventStoreDbStore implements EventStore {
    * append to the same stream must not overtake it.
    */
   appendToStream(streamId: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult> {
-    this.assertOpen();
-    const append = () => appendToStream(this.driver, streamId, events, options, this.options.idempotencyScanLimit ?? 1000);
+    // Checked and serialised at the call, as on the embedded store: a refusal rejects the promise (never throws) and
+    // waits for no earlier append; what is sent is what the caller passed.
+    let prepared: PreparedAppend;
+    try {
+      this.assertOpen();
+      prepared = prepareAppend(streamId, events, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const append = () => appendToStream(this.driver, prepared, this.options.idempotencyScanLimit ?? 1000);
     const before = this.appending.get(streamId);
     const result = before === undefined ? append() : before.then(append);
     const settled = result.then(ignore, ignore);

@@ -1,13 +1,11 @@
 import { z } from 'zod';
 import { validationError } from '../../../../domain/errors.ts';
 import type { JsonObject, RecordedEvent } from '../../../../domain/ports/event-store.ts';
+import { isPlainObject } from '../append-arguments.ts';
 
 /** Columns every read selects, in the shape `storedRow` parses and in the order `recordedEventOfRaw` reads. */
 export const EVENT_COLUMNS = 'position, stream_id, revision, event_id, type, data, metadata';
 const COLUMN_NAMES = ['position', 'stream_id', 'revision', 'event_id', 'type', 'data', 'metadata'] as const;
-
-export const isPlainObject = (value: unknown): value is JsonObject =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const jsonObjectText = z.string().transform((text, ctx): JsonObject => {
   let value: unknown;

@@ -1,0 +1,45 @@
+/**
+ * The append arguments both stores refuse alike, so a direct caller of the port gets the same outcome on either.
+ * Caller mistakes are programming errors: they throw plain errors that name the argument.
+ */
+import type { EventToAppend, FactRead, JsonObject } from '../../../domain/ports/event-store.ts';
+
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+/** An object and not an array: what a JSON object parses to. */
+export const isPlainObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * A non-empty string that reads back as written. A lone surrogate reaches SQLite as bytes that read back as other
+ * characters (U+FFFD): a stream appended to under such an id was read back under another, and an append to the id as
+ * read went to yet another stream (found in review 23); nor could the rows of a `readStreams` call be told apart.
+ */
+export const checkId = (value: unknown, argument: string): string => {
+  if (typeof value !== 'string' || value.length === 0) throw new Error(`${argument}: must be a non-empty string`);
+  if (LONE_SURROGATE.test(value)) throw new Error(`${argument}: must be well-formed Unicode (no lone surrogate)`);
+  return value;
+};
+
+export function checkEventsToAppend(streamId: unknown, events: readonly EventToAppend[]): void {
+  checkId(streamId, 'streamId');
+  if (!Array.isArray(events) || events.length === 0) {
+    throw new Error('events: must be a non-empty array (an append of nothing is a caller mistake)');
+  }
+  events.forEach((event, i) => {
+    checkId(event.id, `events[${i}].id`);
+    checkId(event.type, `events[${i}].type`);
+    if (!isPlainObject(event.data)) throw new Error(`events[${i}].data: must be a JSON object`);
+    if (!isPlainObject(event.metadata)) throw new Error(`events[${i}].metadata: must be a JSON object`);
+  });
+}
+
+/** Facts are other streams: a fact on the stream being appended to would be a second, weaker expectedRevision. */
+export function checkFacts(streamId: string, facts: readonly FactRead[] | undefined): void {
+  if (facts === undefined) return;
+  if (!Array.isArray(facts)) throw new Error('options.facts: must be an array');
+  facts.forEach((fact, i) => {
+    checkId(fact.streamId, `options.facts[${i}].streamId`);
+    if (fact.streamId === streamId) throw new Error(`options.facts[${i}].streamId: must be another stream than the one appended to`);
+    if (fact.revision !== undefined && typeof fact.revision !== 'bigint') throw new Error(`options.facts[${i}].revision: must be a bigint or undefined`);
+  });
+}
