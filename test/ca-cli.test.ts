@@ -1,5 +1,4 @@
-import Database from 'better-sqlite3';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -89,7 +88,8 @@ describe('credence ca', () => {
     const badSubject = await run(['ca', 'init', '--data', data, '--subject', 'no equals sign here']);
     expect(badSubject.code).toBe(1);
     expect(badSubject.err).toContain('subject');
-    expect((await run(['ca', 'show', '--data', data, '--json'])).out).toContain('"cas": []');
+    // Refused before the data folder is made: nothing is left behind.
+    expect(existsSync(data)).toBe(false);
     expect((await run(['ca', 'install', '--data', data, '--certificate', join(dir, 'missing.pem'), '--chain', join(dir, 'missing.pem')])).code).toBe(2);
   });
 
@@ -100,13 +100,8 @@ describe('credence ca', () => {
     const refused = await run(['ca', 'init', '--data', data, '--id', 'sub-x', '--intermediate', '--csr-out', join(dir, 'no-such-folder', 'x.csr')]);
     expect(refused.code).toBe(2);
     expect(refused.err).toContain('--csr-out: cannot write');
-    expect((await run(['ca', 'show', '--data', data, '--json'])).out).toContain('"cas": []');
-    const keys = new Database(join(data, 'secure-environment.sqlite'), { readonly: true });
-    try {
-      expect(keys.prepare('SELECT COUNT(*) AS n FROM se_keys').get()).toEqual({ n: 0 });
-    } finally {
-      keys.close();
-    }
+    // Refused before the data folder is made: no CA, no key, no folder.
+    expect(existsSync(data)).toBe(false);
     const csrFile = join(dir, 'sub-x.csr');
     expect((await run(['ca', 'init', '--data', data, '--id', 'sub-x', '--intermediate', '--csr-out', csrFile])).code).toBe(0);
     expect(readFileSync(csrFile, 'utf8')).toContain('BEGIN CERTIFICATE REQUEST');

@@ -77,7 +77,7 @@ const assertCertifiableUrl = (url: string, configured: boolean, caCount: number)
 /**
  * `credence serve`: reads the request-signing policy, opens the data folder (its Secure Environment, the store or the
  * store of `config.store`, the read models, access.db), starts everything live, and listens. Whatever was opened is
- * closed again when a later step fails.
+ * closed again when a later step fails, and a data folder the start made is removed again.
  */
 export const startService = async (config: ServiceConfig, options: StartOptions = {}): Promise<RunningService> => {
   const clock = options.clock ?? systemClock;
@@ -98,7 +98,10 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     if (config.probePort !== undefined && config.probePort !== 0) await assertCanListen(config.host, config.probePort);
     // One service per data folder: a second would run a second cascade and sweep the first one's pending keys.
     const lock = lockDataFolder(config.data);
-    cleanups.push(() => lock.release());
+    // A start refused from here on (a wrong PKCS#11 PIN is known only once the token is opened) removes a data folder
+    // it made: a refused serve leaves nothing behind. Last to close, after every file in it.
+    let started = false;
+    cleanups.push(() => (started ? lock.release() : lock.discard()));
     // The data folder's embedded Secure Environment, or the HSM of `secureEnvironment` (issue 16, docs/hsm.md).
     const se = openServiceSecureEnvironment(config.data, config.secureEnvironment, { now: () => clock.now() });
     cleanups.push(() => se.close());
@@ -265,6 +268,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       process.once('SIGINT', onSignal);
     }
     server.log.info({ url: boundUrl, ...(probeUrl !== undefined ? { probeUrl } : {}) }, 'listening');
+    started = true;
     return { url: boundUrl, ...(probeUrl !== undefined ? { probeUrl } : {}), context, app: server, close, closed };
   } catch (error) {
     await unwind();

@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { MAX_CERTIFICATE_CHAIN, MAX_CERTIFICATE_LENGTH } from '../../domain/crypto/sizes.ts';
@@ -46,5 +47,26 @@ export const writeNewFile = (flag: string, path: string, contents: string): void
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new UsageError(code === 'EEXIST' ? `${flag}: ${path} already exists` : `${flag}: cannot write ${path} (${code ?? 'unwritable'})`);
+  }
+};
+
+/**
+ * Refuses, before anything is made, a path `writeNewFile` would refuse later: a file already there, a folder that does
+ * not exist or is a file, one this user may not write in. (A write can still fail: the disk full, the folder gone.)
+ */
+export const assertNewFileWritable = (flag: string, path: string): void => {
+  if (existsSync(path)) throw new UsageError(`${flag}: ${path} already exists`);
+  const folder = dirname(path);
+  let isFolder: boolean;
+  try {
+    isFolder = statSync(folder).isDirectory();
+  } catch {
+    throw new UsageError(`${flag}: cannot write ${path}: no folder ${folder}`);
+  }
+  if (!isFolder) throw new UsageError(`${flag}: cannot write ${path}: ${folder} is a file, not a folder`);
+  try {
+    accessSync(folder, constants.W_OK);
+  } catch {
+    throw new UsageError(`${flag}: cannot write ${path}: ${folder} is not writable by this user`);
   }
 };

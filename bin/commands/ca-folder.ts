@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { fromBase64url } from '../../domain/crypto/base64url.ts';
@@ -7,8 +7,10 @@ import { validationError } from '../../domain/errors.ts';
 import { ownerView, type OwnedSecureEnvironment, type RandomSource } from '../../domain/ports/index.ts';
 import type { CaId } from '../../domain/x509/issuing-ca.ts';
 import { readCaFile } from '../../adapters/driven/pki/index.ts';
+import type { DataFolderLock } from '../../adapters/runtime/index.ts';
 import type { Io } from '../io.ts';
 import { UsageError } from '../program.ts';
+import { unusableDataFolderAsUsage } from './folder-lock.ts';
 
 /** The owner CA keys belong to: the infrastructure's, as the service's Enrolment Function sees them. */
 const INFRASTRUCTURE_OWNER = 'maf:infrastructure';
@@ -33,13 +35,23 @@ const loadFolderConfig = async (args: { readonly data?: string | undefined; read
 export const caDataDir = async (args: { readonly data?: string | undefined; readonly config?: string | undefined }, io: Io): Promise<string> => {
   const dataDir = (await loadFolderConfig(args, io)).data;
   if (!existsSync(dataDir)) throw new UsageError(`--data: no data folder at ${dataDir}`);
+  if (!statSync(dataDir).isDirectory()) throw new UsageError(`--data: ${dataDir} is a file, not a folder`);
   return dataDir;
+};
+
+const lockCaFolder = (runtime: typeof import('../../adapters/runtime/index.ts'), dataDir: string) => {
+  try {
+    return runtime.lockDataFolder(dataDir);
+  } catch (error) {
+    throw unusableDataFolderAsUsage(error);
+  }
 };
 
 /**
  * The data folder (found as `caDataDir` does, made when missing) with its service lock taken, so a CA is not made
  * under a running service (which would not load it before its next start) and two inits do not race on the key;
- * and its Secure Environment (embedded, or the HSM of `secureEnvironment`) as the infrastructure owner.
+ * and its Secure Environment (embedded, or the HSM of `secureEnvironment`) as the infrastructure owner. A folder
+ * made here is removed again when the command is refused (a wrong PKCS#11 PIN, a refused CA): it leaves nothing.
  */
 export const withCaFolder = async <T>(
   args: { readonly data?: string | undefined; readonly config?: string | undefined },
@@ -48,15 +60,28 @@ export const withCaFolder = async <T>(
 ): Promise<T> => {
   const config = await loadFolderConfig(args, io);
   const runtime = await import('../../adapters/runtime/index.ts');
-  const lock = runtime.lockDataFolder(config.data);
+  const lock = lockCaFolder(runtime, config.data);
+  let done = false;
   try {
     const se = runtime.openServiceSecureEnvironment(config.data, config.secureEnvironment, { now: () => new Date(), env: io.env ?? process.env });
     try {
-      return await use({ dataDir: config.data, se: ownerView(se, INFRASTRUCTURE_OWNER), random: runtime.systemRandom });
+      const result = await use({ dataDir: config.data, se: ownerView(se, INFRASTRUCTURE_OWNER), random: runtime.systemRandom });
+      done = true;
+      return result;
     } finally {
       se.close();
     }
   } finally {
+    if (done) lock.release();
+    else discardQuietly(lock);
+  }
+};
+
+/** A refusal is what the caller hears: a folder that cannot be removed (a file held open elsewhere) does not replace it. */
+const discardQuietly = (lock: DataFolderLock): void => {
+  try {
+    lock.discard();
+  } catch {
     lock.release();
   }
 };

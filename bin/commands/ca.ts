@@ -1,14 +1,16 @@
 import { WholeNumber } from '../../domain/whole-number.ts';
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { MAX_CA_VALIDITY_DAYS } from '../../adapters/driven/pki/index.ts';
 import { fromBase64url } from '../../domain/crypto/base64url.ts';
+import { validationError } from '../../domain/errors.ts';
+import { parseDistinguishedName } from '../../domain/x509/issuance/index.ts';
 import { CaId } from '../../domain/x509/issuing-ca.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
-import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
-import { readCertificates, writeNewFile } from './ca-files.ts';
+import { handler, parseOptions, type RegisterCommands } from '../program.ts';
+import { assertNewFileWritable, readCertificates, writeNewFile } from './ca-files.ts';
 import { pemOf } from '../../domain/x509/pem.ts';
 import { caDataDir, describeCa, withCaFolder } from './ca-folder.ts';
 
@@ -39,7 +41,13 @@ const Init = z
   .refine((o) => !o.intermediate || o.validityDays === undefined, { path: ['validityDays'], message: 'the external root decides an intermediate’s validity' });
 
 const init = async (args: z.infer<typeof Init>, io: Io): Promise<number> => {
-  if (args.csrOut !== undefined && existsSync(args.csrOut)) throw new UsageError(`--csr-out: ${args.csrOut} already exists`);
+  // Before the data folder is made or locked: a refused subject or CSR path leaves no folder behind.
+  if (args.subject !== undefined) {
+    const parsed = parseDistinguishedName(args.subject);
+    // As createRootCa would refuse it (adapters/driven/pki/create.ts): the attribute and the rule, never the value.
+    if (!parsed.ok) throw validationError([{ path: 'subject', rule: 'distinguished_name', message: `${parsed.message} [${parsed.rule}]` }], 'issuing CA');
+  }
+  if (args.csrOut !== undefined) assertNewFileWritable('--csr-out', args.csrOut);
   const { createRootCa, requestIntermediateCa } = await import('../../adapters/driven/pki/index.ts');
   return withCaFolder(args, io, async ({ dataDir, se, random }) => {
     const common = { dataDir, se, id: args.id, kind: args.keyType, subject: args.subject, now: new Date(), random };

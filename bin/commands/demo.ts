@@ -8,6 +8,7 @@ import { createDemoCa, DEMO_CA_ID, needsDemoCa } from './demo/ca.ts';
 import { COMPROMISED } from './demo/fleet.ts';
 import { runScenario } from './demo/scenario.ts';
 import { absorbEchoedSignals } from './demo/signals.ts';
+import { unusableDataFolderAsUsage } from './folder-lock.ts';
 import { fleetSummary } from './demo/summary.ts';
 
 export interface StartRequest {
@@ -63,7 +64,11 @@ export const start = async (request: StartRequest, io: Io): Promise<number> => {
   // Loaded here: the rest of the CLI needs none of Fastify.
   const { startService, DOCS_PREFIX } = await import('../../adapters/http/index.ts');
   // A port in use or not permitted is bad usage (exit 2), said plainly by runAction (bin/program.ts).
-  const open = () => startService(config, { handleSignals: keepServing, logStream: request.logStream ?? process.stderr });
+  // A data path that cannot be a folder is bad usage too (exit 2), as for credence serve.
+  const open = () =>
+    startService(config, { handleSignals: keepServing, logStream: request.logStream ?? process.stderr }).catch((error: unknown) => {
+      throw unusableDataFolderAsUsage(error);
+    });
   let service: RunningService = await open();
   const stopAbsorbing = keepServing ? absorbEchoedSignals() : async () => {};
   try {

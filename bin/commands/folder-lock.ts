@@ -1,8 +1,9 @@
 import type Database from 'better-sqlite3';
 import { describeHolder, SERVICE_LOCK_FILE, tryLockDataFolder, type DataFolderLock } from '../../adapters/runtime/data-folder.ts';
-import { validationError } from '../../domain/errors.ts';
+import { isCredenceError, validationError } from '../../domain/errors.ts';
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
+import { UsageError } from '../program.ts';
 
 /**
  * The data folder's lock, for a command that writes its read models (brings them up to the head, sets up their
@@ -30,4 +31,17 @@ export const assertSetUp = (db: Database.Database, data: string, command: string
     [{ path: 'data', rule: 'set-up', message: `${data}: the process holding the folder has not set up its read models yet; run credence ${command} again once it has, or ask the service (--server)` }],
     'data folder',
   );
+};
+
+/** The rules of a `data` path that cannot be a private folder (adapters/driven/files/private-files.ts). */
+const FOLDER_RULES: ReadonlySet<string> = new Set(['usable_folder', 'directory', 'private']);
+
+/**
+ * A data path the system refused as a folder (a file, under one, not permitted, open to others) is bad usage (exit 2,
+ * README 'CLI exit codes'), as a bad setting is; any other error is returned as it was.
+ */
+export const unusableDataFolderAsUsage = (error: unknown): unknown => {
+  const issues = isCredenceError(error, 'validation') && error.problem.code === 'validation' ? error.problem.issues : [];
+  if (issues.length === 0 || !issues.every((i) => i.path === 'data' && FOLDER_RULES.has(i.rule))) return error;
+  return new UsageError(issues.map((i) => `--data: ${i.message}`));
 };

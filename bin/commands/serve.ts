@@ -6,6 +6,7 @@ import { isCredenceError } from '../../domain/errors.ts';
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
+import { unusableDataFolderAsUsage } from './folder-lock.ts';
 import { PathArg } from './options.ts';
 
 const Options = z.object({
@@ -100,7 +101,9 @@ export const register: RegisterCommands = (program, io) => {
         const config = await loadConfig(parseOptions(command, Options, opts), io);
         // Loaded here, not at the top: the other commands need none of Fastify.
         const { startService, DOCS_PREFIX } = await import('../../adapters/http/index.ts');
-        const service = await startService(config, { handleSignals: true });
+        const service = await startService(config, { handleSignals: true }).catch((error: unknown) => {
+          throw unusableDataFolderAsUsage(error);
+        });
         // The folders and the token label are the operator's text (flags, environment, the file): through printable,
         // so a line break or an escape in one cannot pass for, or rewrite, the service's own lines.
         io.err(printable(`Credence listening on ${service.url} (data ${config.data}${storeNote(config.store)}${keysNote(config.secureEnvironment)})`));

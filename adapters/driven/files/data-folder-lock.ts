@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
-import { readFileSync, unlinkSync } from 'node:fs';
+import { readFileSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { validationError } from '../../../domain/errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { preparePrivateDatabaseFile, preparePrivateDir } from './private-files.ts';
@@ -14,6 +14,12 @@ const SERVICE_LOCK_DB_FILE = 'service-lock.db';
 export interface DataFolderLock {
   /** Lets go of the folder (and removes the holder file if it is still this process's). Idempotent. */
   release(): void;
+  /**
+   * For a command that refused after taking the lock: lets go of the folder as `release` does, and a folder this lock
+   * made (it did not exist before) is removed first, with all it holds, while the lock still keeps every other
+   * process out; a folder that existed is left as it is. Idempotent, and nothing once released.
+   */
+  discard(): void;
 }
 
 /** Who holds a data folder: a process on a host, or a holder file that names none (not written yet, or damaged). */
@@ -121,8 +127,44 @@ export const lockDataFolder = (dir: string): DataFolderLock => {
 
 /** `lockDataFolder` for a caller that goes on without the lock: who holds the folder instead of a refusal. */
 export const tryLockDataFolder = (dir: string): { readonly lock: DataFolderLock } | { readonly heldBy: DataFolderHolder } => {
-  preparePrivateDir(dir);
-  return tryLockFolder(dir, { lockFile: SERVICE_LOCK_DB_FILE, holderFile: SERVICE_LOCK_FILE, heldOtherwise: heldByEarlierVersion });
+  const made = preparePrivateDir(dir, 'data');
+  const taken = tryLockFolder(dir, { lockFile: SERVICE_LOCK_DB_FILE, holderFile: SERVICE_LOCK_FILE, heldOtherwise: heldByEarlierVersion });
+  // Held by another process (one that found the folder just made): it is that process's, never removed here.
+  if (made === undefined || !('lock' in taken)) return taken;
+  return { lock: removedOnDiscard(taken.lock, dir, made) };
+};
+
+/**
+ * The lock of a folder it made: `discard` removes the folder (while still holding it: no other process holds it or
+ * can take it meanwhile), then the folders made above it up to `made` while they are empty (another process may
+ * have made a folder of its own beside it since), then lets go.
+ */
+const removedOnDiscard = (lock: DataFolderLock, dir: string, made: string): DataFolderLock => {
+  let done = false;
+  return {
+    release() {
+      done = true;
+      lock.release();
+    },
+    discard() {
+      if (done) return;
+      done = true;
+      try {
+        rmSync(dir, { recursive: true, force: true });
+        const top = resolve(made);
+        for (let above = resolve(dir); above !== top && above.startsWith(`${top}${sep}`); ) {
+          above = dirname(above);
+          try {
+            rmdirSync(above);
+          } catch {
+            break; // not empty: no longer only what this lock made
+          }
+        }
+      } finally {
+        lock.release();
+      }
+    },
+  };
 };
 
 /** The files of one folder's lock, and who else may hold the folder without them (an earlier version's holder file). */
@@ -167,19 +209,17 @@ export const tryLockFolder = (dir: string, files: FolderLockFiles): { readonly l
     throw error;
   }
   let released = false;
-  return {
-    lock: {
-      release() {
-        if (released) return;
-        released = true;
-        try {
-          const holder = holderOf(holderFile);
-          if (holder?.pid === me.pid && holder.host === me.host) unlinkSync(holderFile);
-        } finally {
-          // Closing ends the transaction and drops the lock.
-          db.close();
-        }
-      },
-    },
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    try {
+      const holder = holderOf(holderFile);
+      if (holder?.pid === me.pid && holder.host === me.host) unlinkSync(holderFile);
+    } finally {
+      // Closing ends the transaction and drops the lock.
+      db.close();
+    }
   };
+  // This lock never makes its folder: discarding it only lets go.
+  return { lock: { release, discard: release } };
 };

@@ -16,25 +16,52 @@ const COMPANIONS = ['-wal', '-shm', '-journal'] as const;
 // Windows has no POSIX permission bits: NTFS ACLs inherit from the folder, and chmod only toggles read-only.
 const POSIX = process.platform !== 'win32';
 
+/** A path the system will not make or enter as a folder (by its error code), as a `validation` error naming `field`. */
+const unusableFolder = (dir: string, field: string, error: unknown): unknown => {
+  const code = (error as NodeJS.ErrnoException).code;
+  const issue = (message: string) => validationError([{ path: field, rule: 'usable_folder', message }], 'data folder');
+  switch (code) {
+    case 'EEXIST':
+      return issue(`${dir} is a file, not a folder: choose another path`);
+    case 'ENOTDIR':
+      return issue(`${dir} cannot be a folder: a part of the path above it is a file, not a folder`);
+    case 'EACCES':
+    case 'EPERM':
+      return issue(`${dir} cannot be made or entered: permission denied (${code}) on it or a folder above it; choose a path this user may write to`);
+    default:
+      return error;
+  }
+};
+
 /**
  * The data folder (events, read models, key registry, transparency log, Secure Environment): created with mode
  * 0700 when missing; an existing folder that group or others may write to is refused, since anyone who can write
  * there can replace a database or a key file underneath us (a `validation` error naming the folder and the fix).
+ * A path that cannot be a folder (a file, or under one) or that this user may not make or enter is a `validation`
+ * error too (rule `usable_folder`), not the system's error. `field` is the setting the path came from (`data`).
+ * Returns the first folder it made (the topmost of those missing), or undefined when `dir` existed.
  */
-export const preparePrivateDir = (dir: string): void => {
+export const preparePrivateDir = (dir: string, field = 'data'): string | undefined => {
   if (typeof dir !== 'string' || dir.length === 0) throw new TypeError('dir must be a non-empty path');
-  mkdirSync(dir, { recursive: true, mode: DATA_DIR_MODE });
-  const stat = statSync(dir);
+  let made: string | undefined;
+  let stat: ReturnType<typeof statSync>;
+  try {
+    made = mkdirSync(dir, { recursive: true, mode: DATA_DIR_MODE });
+    stat = statSync(dir);
+  } catch (error) {
+    throw unusableFolder(dir, field, error);
+  }
   if (!stat.isDirectory()) {
-    throw validationError([{ path: 'dataDir', rule: 'directory', message: `${dir} is not a folder` }], 'data folder');
+    throw validationError([{ path: field, rule: 'directory', message: `${dir} is not a folder` }], 'data folder');
   }
   if (POSIX && (stat.mode & 0o022) !== 0) {
     const mode = (stat.mode & 0o777).toString(8).padStart(3, '0');
     throw validationError(
-      [{ path: 'dataDir', rule: 'private', message: `${dir} is writable by group or others (mode ${mode}); run chmod 700 ${dir}` }],
+      [{ path: field, rule: 'private', message: `${dir} is writable by group or others (mode ${mode}); run chmod 700 ${dir}` }],
       'data folder',
     );
   }
+  return made;
 };
 
 /**
