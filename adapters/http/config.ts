@@ -41,6 +41,12 @@ export const ServiceLimitsConfig = z.strictObject({
   jsonMaxValues: int(1, 1_000_000).default(4_096),
   maxSseStreamsPerPrincipal: int(1, 10_000).default(4),
   /**
+   * Canonical streams open at once, all principals together: the per-principal cap alone let an admin mint subjects
+   * and open four each (found in review: 160 streams catching up from the start held 310 MB and blocked the event loop
+   * for 691 ms). Pseudonymised streams have their own bound below, so neither kind can crowd out the other.
+   */
+  maxSseStreams: int(1, 10_000).default(64),
+  /**
    * Pseudonymised streams open at once, all principals together: each holds its own fold of who owns which identifier
    * (some 100 bytes per credential, CSE-ID, AE-ID and association of the fleet), so their number bounds that memory.
    */
@@ -55,6 +61,18 @@ export const ServiceLimitsConfig = z.strictObject({
   rateLimitWindowMs: int(1, 86_400_000).default(60_000),
   /** Authenticated provisioning runs and association handshakes one device may begin per replay window, at each. */
   protocolRunsPerDevice: int(1, 10_000_000).default(32),
+  /**
+   * Resolutions of one pseudonym one auditor may record: each is a PseudonymResolved on the pseudonym's stream, which
+   * every read of that pseudonym reads whole (found in review: 20,000 within the rate limit in 3.5 minutes).
+   */
+  maxResolutionsPerPseudonym: int(1, 1_000_000).default(100),
+  /**
+   * Most events of one entity a whole-stream read (its evidence bundle, its replay, its state, its unpaged timeline)
+   * handles in one request (adapters/http/routes/entity-bound.ts). Found in review: a pseudonym stream grown to 20,000
+   * events by resolutions held the event loop 0.5 to 7.3 s per request. At 10,000 the evidence bundle, the dearest,
+   * costs some 3 s of work (yielding) and 6 MB; an entity's own lifecycle stays far below it.
+   */
+  maxEntityEvents: int(1, 10_000_000).default(10_000),
   /** Load shedding (503 with Retry-After) beyond these; 0 turns a check off. */
   maxEventLoopDelayMs: int(0, 600_000).default(1_000),
   maxHeapUsedBytes: int(0, Number.MAX_SAFE_INTEGER).default(0),

@@ -30,7 +30,13 @@ declare module 'fastify' {
 export interface ServiceLimits {
   readonly bodyLimitBytes: number;
   readonly maxSseStreamsPerPrincipal: number;
+  /** Canonical streams open at once, all principals together. */
+  readonly maxSseStreams: number;
   readonly maxPseudonymisedStreams: number;
+  /** Resolutions of one pseudonym one auditor may record (POST /v1/pseudonyms/resolutions). */
+  readonly maxResolutionsPerPseudonym: number;
+  /** Most events of one entity a whole-stream read answers in one request (routes/entity-bound.ts). */
+  readonly maxEntityEvents: number;
   readonly sseHeartbeatMs: number;
   /** Bytes queued on one SSE socket beyond which the stream pauses; a client still behind after `sseStallMs` is dropped. */
   readonly sseHighWaterBytes: number;

@@ -81,6 +81,15 @@ const toEntry = (r: Row): AuditEntry => ({
 export const timeline = (db: Database.Database, streamId: string): AuditEntry[] =>
   (db.prepare(`${SELECT} WHERE a.stream_id = ? ORDER BY a.revision`).all(streamId) as Row[]).map(toEntry);
 
+/**
+ * At most `limit` entries of an entity's timeline after stream revision `afterRevision` (none: from its first). By
+ * revision, not position, so that a page starts where the (stream_id, revision) index points, whatever came before.
+ */
+export const timelinePage = (db: Database.Database, streamId: string, page: { readonly limit: number; readonly afterRevision?: bigint }): AuditEntry[] =>
+  (
+    db.prepare(`${SELECT} WHERE a.stream_id = ? AND a.revision > ? ORDER BY a.revision LIMIT ?`).all(streamId, page.afterRevision ?? -1n, page.limit) as Row[]
+  ).map(toEntry);
+
 export interface TimeWindow {
   /** Inclusive. */
   readonly from?: Date;

@@ -32,7 +32,9 @@ export const setupDirectory = (db: Database.Database): void => {
     actor_id TEXT NOT NULL,
     reason TEXT NOT NULL,
     occurred_at TEXT NOT NULL
-  )`);
+  );
+  -- Whether an auditor resolved a pseudonym (the read side's check before it shows the node): one indexed row.
+  CREATE INDEX IF NOT EXISTS pseudonym_resolutions_by ON pseudonym_resolutions (pseudonym, actor_id)`);
 };
 
 export const resetDirectory = (db: Database.Database): void => {

@@ -1,5 +1,5 @@
 export { TransparencyLogOfAnotherLog, TransparencyProjection, type TransparencyProjectionOptions } from './transparency-projection.ts';
 export { signCheckpoint, signNote, TransparencyLogForked } from './sign-checkpoint.ts';
 export { auditStoreAgainstLog, type AuditedRow, type AuditReport, type TamperKind } from './audit.ts';
-export { collectEvidence, exportEvidence, tampered, type CollectedEvidence } from './evidence.ts';
+export { collectEvidence, exportEvidence, LEAVES_PER_TURN, tampered, type CollectedEvidence } from './evidence.ts';
 export { indexLegacyLeaves } from './stream-index.ts';

@@ -8,6 +8,7 @@ import { FleetReplayer } from '../../replay-workers/fleet-replayer.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
 import { csvColumnsOf } from './compliance-rows.ts';
+import { refuseLongEntity } from './entity-bound.ts';
 import { refuseUnlessResolved, withoutNodeTrail } from './pseudonym-reads.ts';
 import { toCsv, wantsCsv } from './csv.ts';
 import { refuseResumePastTheHead } from './resume-point.ts';
@@ -191,13 +192,20 @@ export const complianceRoutes: RouteModule = (app, context) => {
       summary: 'Replay verdict of one entity',
       description:
         "The entity's stored events through its machine with every guard (other entities as they stood at each event): the state after each, and any it refuses. " +
-        "A pseudonym's is refused (403) but to an auditor who recorded a resolution of it.",
+        "A pseudonym's is refused (403) but to an auditor who recorded a resolution of it. " +
+        `An entity of more than ${context.limits.maxEntityEvents} events is refused (422 \`entity_too_long\`): GET /v1/replay judges it with the fleet.`,
       tags: ['replay'],
       response: EntityReplayWire,
     },
     async ({ streamId, kind }, _query, reply) => {
       // A pseudonym's steps' causes and facts name the node behind it (SER-025): refused before any replay work.
       await refuseUnlessResolved(context, reply.request.principal, streamId);
+      // Every step of the whole stream in one answer: refused before the replay for a stream too long for one request.
+      await refuseLongEntity(
+        context,
+        streamId,
+        'GET /v1/replay gives the verdict on it with the fleet, and GET /v1/entities/{kind}/{id}/timeline?limit= reads its history in pages',
+      );
       const result = await replayEntity(context.credence.store, streamId);
       if (result.steps.length === 0) throw notFound(streamId, kind);
       return toWire(result) as z.infer<typeof EntityReplayWire>;

@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { WholeNumber } from '../../../domain/whole-number.ts';
-import { notFound } from '../../../domain/errors.ts';
+import { notFound, validationError } from '../../../domain/errors.ts';
 import { EntityKind } from '../../../domain/streams.ts';
-import { timeline, stateAt } from '../../../projections/audit/index.ts';
+import { timeline, timelinePage, stateAt } from '../../../projections/audit/index.ts';
 import { listEntities, type EntityRow } from '../../../projections/entities/index.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
+import { refuseLongEntity } from './entity-bound.ts';
 import { hasResolved, refuseUnlessResolved } from './pseudonym-reads.ts';
 import { DecimalString, getEntityRoute, mustExist, PageCursor, readYourWritesInto, toWire, Verdict } from './wire.ts';
 
@@ -59,7 +60,19 @@ export const TimelineEntry = z.object({
   signature: z.object({ status: z.string(), keyFingerprint: z.string().optional() }),
 });
 
-const Timeline = z.object({ streamId: z.string(), entries: z.array(TimelineEntry) });
+const Timeline = z.object({
+  streamId: z.string(),
+  entries: z.array(TimelineEntry),
+  nextAfter: DecimalString.optional().describe('with `limit`, when more entries follow: the `after` of the next page'),
+});
+
+const TimelineQuery = z.strictObject({
+  limit: WholeNumber(1, MAX_PAGE).optional().describe(`at most this many entries (at most ${MAX_PAGE}): one page; without it, every entry`),
+  after: DecimalString.optional().describe('with `limit`: the entries after this stream revision (the `nextAfter` of the page before)'),
+});
+
+/** What a refused whole-stream read of an entity can do instead (./entity-bound.ts). */
+const PAGE_THE_TIMELINE = `read its history in pages: GET /v1/entities/{kind}/{id}/timeline?limit=${MAX_PAGE}, then with \`after\` set to each page's \`nextAfter\``;
 
 const StateAtWire = z.object({
   streamId: z.string(),
@@ -127,11 +140,14 @@ export const entityRoutes: RouteModule = (app, context) => {
       summary: "One entity's current state",
       description:
         'The entity as its machine sees it now, rebuilt from its stream (the same view the engine decides commands on). A pseudonym\'s ' +
-        'context leaves out its node (`nodeId`, `epoch`) unless the caller is an auditor who recorded a resolution of it.',
+        'context leaves out its node (`nodeId`, `epoch`) unless the caller is an auditor who recorded a resolution of it. ' +
+        `An entity of more than ${context.limits.maxEntityEvents} events is refused (422 \`entity_too_long\`): page its timeline instead.`,
       tags: ['entities'],
       response: Entity,
     },
     async ({ kind, id, streamId }, _query, reply) => {
+      // A rebuild of the whole stream per call: refused before it for a stream too long for one request.
+      await refuseLongEntity(context, streamId, PAGE_THE_TIMELINE);
       const entity = await context.credence.engine.entity(kind, id);
       const last = entity.events.at(-1);
       if (last === undefined || entity.revision === undefined) throw notFound(entity.streamId, kind);
@@ -157,16 +173,35 @@ export const entityRoutes: RouteModule = (app, context) => {
       description:
         'Every event of the entity in stream order from the audit trail: who (actor), which command, why (reason), what caused it ' +
         '(a cascade, a schedule) and the request signature status. The state after each event is in GET /v1/replay/{kind}/{id}. ' +
-        "A pseudonym's is refused (403) but to an auditor who recorded a resolution of it.",
+        "A pseudonym's is refused (403) but to an auditor who recorded a resolution of it. With `limit`, one page of at most " +
+        `\`limit\` entries after stream revision \`after\`, and \`nextAfter\` when more follow; without it, every entry, and an entity of more ` +
+        `than ${context.limits.maxEntityEvents} events is refused (422 \`entity_too_long\`).`,
       tags: ['entities'],
+      querystring: TimelineQuery,
       response: Timeline,
     },
-    async ({ streamId, kind }, _query, reply) => {
+    async ({ streamId, kind }, query, reply) => {
       await mustExist(context, streamId, kind);
       await refuseUnlessResolved(context, reply.request.principal, streamId);
+      if (query.after !== undefined && query.limit === undefined) {
+        throw validationError([{ path: 'query.after', rule: 'requires', message: 'pages with `limit`: pass both' }], 'query');
+      }
+      // Unpaged, the whole trail is one answer: bounded like every whole-stream read.
+      if (query.limit === undefined) await refuseLongEntity(context, streamId, PAGE_THE_TIMELINE);
       // The audit trail may lack what the read models had not handled yet: the header says how much.
       await readYourWritesInto(context, reply, ['audit']);
-      return { streamId, entries: toWire(timeline(context.credence.readModels, streamId)) };
+      if (query.limit === undefined) return { streamId, entries: toWire(timeline(context.credence.readModels, streamId)) };
+      // One more than asked says whether a next page exists without a count of the stream.
+      const rows = timelinePage(context.credence.readModels, streamId, {
+        limit: query.limit + 1,
+        ...(query.after !== undefined ? { afterRevision: BigInt(query.after) } : {}),
+      });
+      const page = rows.slice(0, query.limit);
+      return {
+        streamId,
+        entries: toWire(page),
+        ...(rows.length > query.limit ? { nextAfter: page.at(-1)!.revision.toString(10) } : {}),
+      };
     },
   );
 
@@ -177,7 +212,8 @@ export const entityRoutes: RouteModule = (app, context) => {
       summary: 'An entity as it stood at an instant',
       description:
         'Its events with occurredAt <= `at` replayed through its machine with every guard; `state` is `absent` before its first event. ' +
-        "A pseudonym's is refused (403) but to an auditor who recorded a resolution of it.",
+        "A pseudonym's is refused (403) but to an auditor who recorded a resolution of it. " +
+        `An entity of more than ${context.limits.maxEntityEvents} events is refused (422 \`entity_too_long\`): page its timeline instead.`,
       tags: ['entities'],
       querystring: z.strictObject({ at: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-02-01T00:00:00Z' }) }),
       response: StateAtWire,
@@ -185,6 +221,7 @@ export const entityRoutes: RouteModule = (app, context) => {
     async ({ streamId, kind }, query, reply) => {
       await mustExist(context, streamId, kind);
       await refuseUnlessResolved(context, reply.request.principal, streamId);
+      await refuseLongEntity(context, streamId, PAGE_THE_TIMELINE);
       return toWire(await stateAt(context.credence.store, streamId, new Date(query.at))) as z.infer<typeof StateAtWire>;
     },
   );

@@ -5,7 +5,8 @@
  * no gap and no duplicate, across restarts too, since positions belong to the store and not to this process.
  * Integrators get the pseudonymised stream only (seed 004; SER-011, SER-018, SER-025). Back-pressure: one event
  * in flight per stream, and a client that stops reading is dropped with a retry hint (adapters/http/sse). Each
- * principal may hold a bounded number of streams (SER-001). A revocation by this service ends the token's streams
+ * principal may hold a bounded number of streams, and the service serves a bounded number of each kind, canonical
+ * and pseudonymised (SER-001). A revocation by this service ends the token's streams
  * at once; the token is also checked again on each heartbeat (revocations by the CLI) and at its expiry.
  *
  * Everything that can refuse the request (query, headers, role, pipelining, cap) is checked before the socket is
@@ -59,7 +60,10 @@ const identifiersFor = (principal: Principal, asked: Identifiers | undefined): I
 
 export const eventRoutes: RouteModule = (app, context) => {
   const slots = new StreamSlots(context.limits.maxSseStreamsPerPrincipal);
-  // One key for the whole service: the cap is on pseudonymised streams, whoever holds them.
+  // One key for the whole service in each: the caps are on canonical and on pseudonymised streams, whoever holds them.
+  // Two separate bounds, so integrators filling theirs cannot keep an operator's or an auditor's stream out, nor the
+  // reverse. Per-principal alone was not enough: an admin mints subjects at will (found in review).
+  const canonical = new StreamSlots(context.limits.maxSseStreams);
   const pseudonymised = new StreamSlots(context.limits.maxPseudonymisedStreams);
 
   app.get(
@@ -142,15 +146,18 @@ export const eventRoutes: RouteModule = (app, context) => {
           { 'retry-after': String(retryAfter) },
         );
       }
-      const releasePseudonymised = identifiers === 'canonical' ? () => undefined : pseudonymised.acquire('service');
-      if (releasePseudonymised === undefined) {
+      const serviceWide = identifiers === 'canonical'
+        ? { slots: canonical, limit: context.limits.maxSseStreams, what: 'canonical event streams' }
+        : { slots: pseudonymised, limit: context.limits.maxPseudonymisedStreams, what: "pseudonymised event streams (each holds the fleet's identities)" };
+      const releaseServiceWide = serviceWide.slots.acquire('service');
+      if (releaseServiceWide === undefined) {
         release();
         const retryAfter = capRetryAfterSeconds(context);
-        const limit = context.limits.maxPseudonymisedStreams;
+        const { limit, what } = serviceWide;
         throw new HttpProblem(
           429,
           'too_many_streams',
-          `the service already serves ${limit} pseudonymised event streams (each holds the fleet's identities): retry after ${retryAfter} s`,
+          `the service already serves ${limit} ${what}: retry after ${retryAfter} s`,
           { limit },
           { 'retry-after': String(retryAfter) },
         );
@@ -173,7 +180,7 @@ export const eventRoutes: RouteModule = (app, context) => {
         log: request.log,
         onClosed: () => {
           release();
-          releasePseudonymised();
+          releaseServiceWide();
         },
       });
       void session.run(events);

@@ -1,6 +1,7 @@
 /**
  * The cap on concurrent SSE streams per principal (issue 12; SER-001): each stream holds a socket, a store
- * subscription and a timer, so one token must not be able to open them without bound.
+ * subscription and a timer, so one token must not be able to open them without bound. A service-wide cap is the same
+ * thing under one key for everyone (routes/events.ts: canonical and pseudonymised streams).
  */
 export class StreamSlots {
   private readonly open = new Map<string, number>();
