@@ -7,6 +7,7 @@ import { command } from '../domain/commands/index.ts';
 import { eventIdFor } from '../domain/event-ids.ts';
 import { ExpectedRevision } from '../domain/ports/event-store.ts';
 import { cmd, establishOne, fixture, footprint, operator, rejection, T0 } from './support/fleet.ts';
+import { settled } from './http-sse.fixtures.ts';
 import { startTestService } from './support/service.ts';
 
 /*
@@ -66,6 +67,8 @@ describe('a new revocation refuses a reason that says it is not permanent', () =
       for (const c of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode()]) {
         expect((await post({ type: c.type, data: c.data })).status, c.type).toBe(201);
       }
+      // The service's own reactions (the node's first pseudonym) append after the commands: the baseline waits for them.
+      await settled(svc);
       const before = await footprint(svc.service.context.credence.store);
       for (const type of ['revokeNode', 'revokeCredential']) {
         const answer = await post({ type, data: type === 'revokeNode' ? { nodeId: 'meter-1', reason: 'certificateHold' } : { credentialId: 'cred-1', reason: 'certificateHold' } });
