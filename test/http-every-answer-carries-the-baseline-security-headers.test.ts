@@ -1,18 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestService, type TestService } from './support/service.ts';
+import { describe, expect, it } from 'vitest';
+import { useTestService } from './support/service.ts';
 
 /*
  * Review 34: only the console's own page carried nosniff, a referrer policy and a framing refusal; the API's JSON, CSV
  * and problem answers, /metrics and /docs carried none, and an answer read with a bearer token said nothing of
  * caching. Every answer now carries them unless its route set its own (OWASP REST Security Cheat Sheet).
  */
-let svc: TestService;
-beforeAll(async () => {
-  svc = await startTestService();
-}, 60_000);
-afterAll(async () => {
-  await svc?.close();
-});
+const svc = useTestService();
 
 const headersOf = async (path: string, token: boolean, accept = 'application/json') => {
   const headers: Record<string, string> = { accept, ...(token ? { authorization: `Bearer ${svc.tokens.operator}` } : {}) };

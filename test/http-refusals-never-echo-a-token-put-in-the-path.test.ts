@@ -1,18 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestService, type TestService } from './support/service.ts';
+import { describe, expect, it } from 'vitest';
+import { useTestService } from './support/service.ts';
 
 /*
  * Review 33: a token put in a request's path came back whole in the 404's `instance` (up to 512 characters) and in
  * its `detail` ("no route GET /v1/nosuch/eyJ..."), though docs/service.md says a detail never carries a secret and the
  * log line already wrote it `[redacted]`. Every problem document now writes such a segment as the log does.
  */
-let svc: TestService;
-beforeAll(async () => {
-  svc = await startTestService();
-}, 60_000);
-afterAll(async () => {
-  await svc?.close();
-});
+const svc = useTestService();
 
 const answerTo = async (path: string) => {
   const answer = await fetch(`${svc.url}${path}`, { headers: { authorization: `Bearer ${svc.tokens.operator}` } });
