@@ -3,7 +3,7 @@
  * init): a folder the lock made goes again, with the folders made above it while nothing else is in them; a folder
  * that existed stays as it was, and a lock released as usual keeps the folder it made.
  */
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lockDataFolder } from '../adapters/runtime/index.ts';
@@ -29,6 +29,35 @@ describe('discarding the data folder lock', () => {
     lock.discard();
     expect(existsSync(data)).toBe(false);
     expect(readdirSync(join(root, 'a'))).toEqual(['other']);
+  });
+
+  it('keeps a folder inside it that another service has locked since, with what it holds', () => {
+    const root = scratch();
+    const data = join(root, 'x');
+    const lock = lockDataFolder(data);
+    writeFileSync(join(data, 'events.db'), '');
+    const nested = lockDataFolder(join(data, 'deeper', 'y'));
+    writeFileSync(join(data, 'deeper', 'y', 'events.db'), 'theirs');
+    lock.discard();
+    expect(readdirSync(data)).toEqual(['deeper']);
+    expect(readFileSync(join(data, 'deeper', 'y', 'events.db'), 'utf8')).toBe('theirs');
+    expect(readdirSync(join(data, 'deeper', 'y')).sort()).toEqual(['events.db', 'service-lock.db', 'service.lock']);
+    nested.release();
+  });
+
+  it('keeps a device folder inside it, and removes a link in it without following it', () => {
+    const root = scratch();
+    const data = join(root, 'x');
+    const outside = join(root, 'outside');
+    mkdirSync(outside);
+    writeFileSync(join(outside, 'kept.txt'), 'mine');
+    const lock = lockDataFolder(data);
+    mkdirSync(join(data, 'device'));
+    writeFileSync(join(data, 'device', 'device-lock.db'), '');
+    symlinkSync(outside, join(data, 'link'));
+    lock.discard();
+    expect(readdirSync(data)).toEqual(['device']);
+    expect(readdirSync(outside)).toEqual(['kept.txt']);
   });
 
   it('leaves a folder that existed, with what it held', () => {

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { readFileSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { validationError } from '../../../domain/errors.ts';
@@ -10,6 +10,10 @@ import { preparePrivateDatabaseFile, preparePrivateDir } from './private-files.t
 export const SERVICE_LOCK_FILE = 'service.lock';
 /** The lock itself: a SQLite database the holder keeps an exclusive transaction open on. */
 const SERVICE_LOCK_DB_FILE = 'service-lock.db';
+/** A device folder's lock (bin/commands/device/folder-lock.ts): a folder holding it is a device simulator's. */
+export const DEVICE_LOCK_DB_FILE = 'device-lock.db';
+/** Files that make a folder another process's: a data folder's or a device folder's lock. */
+const FOLDER_LOCK_FILES = [SERVICE_LOCK_DB_FILE, DEVICE_LOCK_DB_FILE];
 
 export interface DataFolderLock {
   /** Lets go of the folder (and removes the holder file if it is still this process's). Idempotent. */
@@ -136,7 +140,8 @@ export const tryLockDataFolder = (dir: string): { readonly lock: DataFolderLock 
 
 /**
  * The lock of a folder it made: `discard` removes the folder (while still holding it: no other process holds it or
- * can take it meanwhile), then the folders made above it up to `made` while they are empty (another process may
+ * can take it meanwhile; a folder inside it that another process has locked since stays, with the folder), then the
+ * folders made above it up to `made` while they are empty (another process may
  * have made a folder of its own beside it since), then lets go.
  */
 const removedOnDiscard = (lock: DataFolderLock, dir: string, made: string): DataFolderLock => {
@@ -150,7 +155,7 @@ const removedOnDiscard = (lock: DataFolderLock, dir: string, made: string): Data
       if (done) return;
       done = true;
       try {
-        rmSync(dir, { recursive: true, force: true });
+        if (!removeMade(dir)) return;
         const top = resolve(made);
         for (let above = resolve(dir); above !== top && above.startsWith(`${top}${sep}`); ) {
           above = dirname(above);
@@ -165,6 +170,22 @@ const removedOnDiscard = (lock: DataFolderLock, dir: string, made: string): Data
       }
     },
   };
+};
+
+/**
+ * Removes `dir` with what it holds, except any folder in it that holds a lock of its own (found in review: a service
+ * started with `--data x/y` while a refused `--data x` was being undone lost its files): that folder, and the folders
+ * above it up to `dir`, stay. False when something stayed. A symbolic link is removed, never followed.
+ */
+const removeMade = (dir: string): boolean => {
+  let kept = false;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (!entry.isDirectory()) rmSync(path, { force: true });
+    else if (FOLDER_LOCK_FILES.some((file) => existsSync(join(path, file))) || !removeMade(path)) kept = true;
+  }
+  if (!kept) rmdirSync(dir);
+  return !kept;
 };
 
 /** The files of one folder's lock, and who else may hold the folder without them (an earlier version's holder file). */

@@ -4,5 +4,5 @@ export type { AtomicWriteOptions } from './atomic-write.ts';
 export { DATA_DIR_MODE, DATA_FILE_MODE, openToGroupOrOthers, preparePrivateDatabaseFile, preparePrivateDir, tightenPrivateDatabaseFile, withPrivateUmask } from './private-files.ts';
 export { openPrivateSqlite } from './private-sqlite.ts';
 export type { PrivateSqliteLocation, PrivateSqliteOptions } from './private-sqlite.ts';
-export { describeHolder, lockDataFolder, SERVICE_LOCK_FILE, tryLockDataFolder, tryLockFolder } from './data-folder-lock.ts';
+export { describeHolder, DEVICE_LOCK_DB_FILE, lockDataFolder, SERVICE_LOCK_FILE, tryLockDataFolder, tryLockFolder } from './data-folder-lock.ts';
 export type { DataFolderHolder, DataFolderLock, FolderLockFiles } from './data-folder-lock.ts';

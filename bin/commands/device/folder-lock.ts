@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DATA_DIR_MODE, describeHolder, tryLockFolder, type DataFolderLock } from '../../../adapters/driven/files/index.ts';
+import { DATA_DIR_MODE, describeHolder, DEVICE_LOCK_DB_FILE, tryLockFolder, type DataFolderLock } from '../../../adapters/driven/files/index.ts';
 import { validationError } from '../../../domain/errors.ts';
 
 /**
@@ -12,7 +12,6 @@ import { validationError } from '../../../domain/errors.ts';
  * however it ends, so a killed command never leaves the folder locked; `device.lock` names the holder for the refusal.
  */
 export const DEVICE_LOCK_FILE = 'device.lock';
-const DEVICE_LOCK_DB_FILE = 'device-lock.db';
 
 export type DeviceFolderLock = DataFolderLock;
 
