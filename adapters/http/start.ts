@@ -7,6 +7,7 @@ import { pkiBaseUrlIssues } from '../../domain/x509/issuing-ca.ts';
 import type { Actor } from '../../domain/metadata.ts';
 import { ownerView, type Clock } from '../../domain/ports/index.ts';
 import {
+  isEmbedded,
   loadIssuingCas,
   lockDataFolder,
   openAccessRegistry,
@@ -99,12 +100,16 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     // One service per data folder: a second would run a second cascade and sweep the first one's pending keys.
     const lock = lockDataFolder(config.data);
     // A start refused from here on (a wrong PKCS#11 PIN is known only once the token is opened) removes a data folder
-    // it made: a refused serve leaves nothing behind. Last to close, after every file in it.
-    let started = false;
-    cleanups.push(() => (started ? lock.release() : lock.discard()));
+    // it made: a refused serve leaves nothing behind. Last to close, after every file in it. Kept instead once
+    // something outside the folder may name what it holds (found in review): removing it would orphan that.
+    let keep = false;
+    cleanups.push(() => (keep ? lock.release() : lock.discard()));
     // The data folder's embedded Secure Environment, or the HSM of `secureEnvironment` (issue 16, docs/hsm.md).
     const se = openServiceSecureEnvironment(config.data, config.secureEnvironment, { now: () => clock.now() });
     cleanups.push(() => se.close());
+    // An HSM, once open, holds the keys this start makes (the token signing key, the pseudonym key), and the folder
+    // holds what names them (access.db, keys.db).
+    if (!isEmbedded(config.secureEnvironment)) keep = true;
     // Issuing CAs of the data folder (issue 13; `credence ca init`): the Enrolment Function certifies nodes' CSRs with
     // them, at the public URL (read at each issuance: with port 0 it becomes the port bound, below).
     const cas = await loadIssuingCas(config.data, ownerView(se, 'maf:infrastructure'));
@@ -202,6 +207,9 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     for (const change of await credence.runner.checkRules()) {
       server.log.warn({ projection: change.name }, `read model rebuilt from position 0: ${describeRulesChange(change)}`);
     }
+    // An external store, once the live runtime runs, holds events derived with the folder's keys (a pseudonym of the
+    // folder's pseudonym key): the folder stays with them.
+    if (config.store !== undefined) keep = true;
     await live.start();
     await server.listen({ host: config.host, port: config.port });
     const address = server.server.address() as AddressInfo;
@@ -268,7 +276,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       process.once('SIGINT', onSignal);
     }
     server.log.info({ url: boundUrl, ...(probeUrl !== undefined ? { probeUrl } : {}) }, 'listening');
-    started = true;
+    keep = true;
     return { url: boundUrl, ...(probeUrl !== undefined ? { probeUrl } : {}), context, app: server, close, closed };
   } catch (error) {
     await unwind();

@@ -28,6 +28,9 @@ export const openDataFolderSecureEnvironment = (
 /** A Secure Environment a service owns and closes: the embedded one or one over PKCS#11. */
 export type ClosableSecureEnvironment = OwnerScopedSecureEnvironment & { close(): void };
 
+/** Whether a `secureEnvironment` setting names the data folder's own Secure Environment (its keys are in the folder). */
+export const isEmbedded = (setting: string | undefined): boolean => setting === undefined || setting === 'embedded';
+
 /**
  * The service's Secure Environment per its `secureEnvironment` setting (issue 16): absent or `embedded`, the data
  * folder's embedded one; a `pkcs11:` URI, the keys in that token (docs/hsm.md), the PIN from the URI's pin-source
@@ -38,6 +41,6 @@ export const openServiceSecureEnvironment = (
   setting: string | undefined,
   deps: { readonly now: () => Date; readonly random?: RandomSource; readonly env?: Readonly<Record<string, string | undefined>> },
 ): ClosableSecureEnvironment =>
-  setting === undefined || setting === 'embedded'
+  isEmbedded(setting)
     ? openDataFolderSecureEnvironment(dir, deps)
     : Pkcs11SecureEnvironment.open({ uri: setting }, { random: deps.random ?? systemRandom, ...(deps.env ? { env: deps.env } : {}) });
