@@ -223,6 +223,7 @@ describe('tokens the refused-token budget lets through (found in review of its f
       issuer: 'credence',
       audience: 'credence-api',
       maxTtlSeconds: 3_600,
+      maxActivePerSubject: 100,
       recognisedKept: 16,
     });
     const issue = async (subject: string) => (await small.issue({ subject, role: 'auditor', ttlSeconds: 600, issuedBy: 'test' })).token;

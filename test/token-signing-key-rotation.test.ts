@@ -159,6 +159,7 @@ describe('rotating the token signing key (credence token rotate-key)', () => {
       clock,
       random: systemRandom,
       maxTtlSeconds: 86_400,
+      maxActivePerSubject: 100,
       issuer: 'credence',
       audience: 'credence-api',
     });

@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS tokens (
 );
 CREATE INDEX IF NOT EXISTS tokens_issued_with ON tokens (issued_with) WHERE issued_with IS NOT NULL;
 CREATE INDEX IF NOT EXISTS tokens_signed_with ON tokens (signed_with);
+CREATE INDEX IF NOT EXISTS tokens_live_by_subject ON tokens (subject, expires_at) WHERE revoked_at IS NULL;
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;${SIGNING_KEYS}`;
 
 /** The one signing key before version 3, in `settings`. */
@@ -90,7 +91,7 @@ export interface SigningKeyRecord {
 }
 
 /** Why `record` kept no record. */
-export type RecordRefusal = 'issuer_revoked' | 'signing_key_retired';
+export type RecordRefusal = 'issuer_revoked' | 'signing_key_retired' | 'subject_full';
 
 export interface AccessRegistry {
   /** Every signing key kept, oldest first: the current one (no `retiredAt`) and the retired ones not destroyed yet. */
@@ -118,9 +119,13 @@ export interface AccessRegistry {
   /**
    * Records an issued token, or nothing and says why: the token it was issued with (`issuedWith`) is revoked by then
    * (a revocation between the issuer's check and this insert must not let its child live; found in review), or the
-   * key it was signed with (`signedWith`) is not the current signing key any more (rotated meanwhile: sign again).
+   * key it was signed with (`signedWith`) is not the current signing key any more (rotated meanwhile: sign again),
+   * or its subject holds `maxActiveForSubject` tokens live at `issuedAt` already (counted in the same transaction, so
+   * issues racing in other processes cannot each see room for one more).
    */
-  record(token: Omit<TokenRecord, 'revokedAt' | 'revokedBy'> & { readonly signedWith: string }): 'recorded' | RecordRefusal;
+  record(
+    token: Omit<TokenRecord, 'revokedAt' | 'revokedBy'> & { readonly signedWith: string; readonly maxActiveForSubject: number },
+  ): 'recorded' | RecordRefusal;
   find(tokenId: string): TokenRecord | undefined;
   /**
    * Revokes the token and every token issued with it, and with those, down the chain (a token's issuer revoked ends
@@ -206,6 +211,7 @@ const registryOver = (db: Database.Database): AccessRegistry => {
        UPDATE tokens SET revoked_at = ?, revoked_by = ? WHERE token_id IN (SELECT id FROM chain) AND revoked_at IS NULL RETURNING token_id`,
     ),
     issuerLive: db.prepare(`SELECT 1 FROM tokens WHERE token_id = ? AND revoked_at IS NULL`),
+    liveOfSubject: db.prepare(`SELECT count(*) AS n FROM tokens WHERE subject = ? AND revoked_at IS NULL AND expires_at > ?`),
     insert: db.prepare(
       `INSERT INTO tokens (token_id, subject, role, issued_at, expires_at, issued_by, issued_with, signed_with)
        VALUES (@tokenId, @subject, @role, @issuedAt, @expiresAt, @issuedBy, @issuedWith, @signedWith)`,
@@ -226,6 +232,7 @@ const registryOver = (db: Database.Database): AccessRegistry => {
   const record = db.transaction((t: Parameters<AccessRegistry['record']>[0]): 'recorded' | RecordRefusal => {
     if (t.issuedWith !== undefined && sql.issuerLive.get(t.issuedWith) === undefined) return 'issuer_revoked';
     if (currentSigningKey() !== t.signedWith) return 'signing_key_retired';
+    if ((sql.liveOfSubject.get(t.subject, t.issuedAt.toISOString()) as { n: number }).n >= t.maxActiveForSubject) return 'subject_full';
     sql.insert.run({
       tokenId: t.tokenId,
       subject: t.subject,

@@ -118,6 +118,8 @@ export interface AccessControlOptions extends JwtSettings {
   readonly clock: Clock;
   readonly random: RandomSource;
   readonly maxTtlSeconds: number;
+  /** The most tokens one subject holds at a time, neither expired nor revoked (`tokens.maxActivePerSubject`). */
+  readonly maxActivePerSubject: number;
   /** How many tokens that passed every check `recognises` keeps (least recently used out first). Default 4,096. */
   readonly recognisedKept?: number;
 }
@@ -134,6 +136,22 @@ const MAX_SIGNING_ATTEMPTS = 3;
 /** Expired tokens stay listed (with state `expired`) this long, for whoever reviews access after the fact. */
 const PRUNE_AFTER_EXPIRY_MS = 30 * 86_400_000;
 
+
+/**
+ * A subject's tokens are bounded: each is a row of access.db that every request's check and every listing reads, and
+ * a leaked admin token could otherwise mint without end. The caller ends one of them (or waits for one to expire).
+ */
+const subjectFull = (subject: string, max: number) =>
+  validationError(
+    [
+      {
+        path: 'subject',
+        rule: 'active_tokens',
+        message: `${subject} holds ${max} active token${max === 1 ? '' : 's'}, the most one subject may (tokens.maxActivePerSubject): revoke one it no longer uses, or wait for one to expire`,
+      },
+    ],
+    'token request',
+  );
 
 /**
  * API bearer tokens (issue 12): JWTs signed with Ed25519 inside the Secure Environment, verified with `jose`, each
@@ -238,6 +256,7 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
           expiresAt,
           issuedBy,
           signedWith: key.handle,
+          maxActiveForSubject: options.maxActivePerSubject,
           ...(issuer !== undefined ? { issuedWith: issuer.tokenId } : {}),
         });
         if (recorded === 'recorded') {
@@ -247,6 +266,7 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
           return { token, tokenId, subject, role, expiresAt };
         }
         if (recorded === 'issuer_revoked') throw unauthorised('bearer token', 'revoked');
+        if (recorded === 'subject_full') throw subjectFull(subject, options.maxActivePerSubject);
         if (attempt >= MAX_SIGNING_ATTEMPTS) throw new Error(`the token signing key was rotated ${attempt} times while one token was issued`);
       }
     },

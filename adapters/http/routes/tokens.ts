@@ -48,6 +48,10 @@ export const tokenRoutes: RouteModule = (app, context) => {
       config: { access: ACCESS.tokens },
       schema: {
         summary: 'Issue an API token',
+        description:
+          'Issues a token for `subject` with `role`, shown once (201). 400 `validation` naming `body.ttl` for a lifetime past ' +
+          '`tokens.maxTtlSeconds` or past the caller\'s own token, and `body.subject` (rule `active_tokens`) once the subject ' +
+          'holds `tokens.maxActivePerSubject` tokens neither expired nor revoked: nothing is recorded.',
         tags: ['access'],
         body: z.strictObject({
           subject: TokenSubject,
