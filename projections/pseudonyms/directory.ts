@@ -33,7 +33,8 @@ export const setupDirectory = (db: Database.Database): void => {
     reason TEXT NOT NULL,
     occurred_at TEXT NOT NULL
   );
-  -- Whether an auditor resolved a pseudonym (the read side's check before it shows the node): one indexed row.
+  -- Whether an auditor resolved a pseudonym (the read side's check before it shows the node): one indexed row;
+  -- how many times (the bound on resolutions): one range of it.
   CREATE INDEX IF NOT EXISTS pseudonym_resolutions_by ON pseudonym_resolutions (pseudonym, actor_id)`);
 };
 
@@ -135,6 +136,22 @@ export const pseudonymHistory = (db: Database.Database, nodeId: string): Directo
     position: r.position,
     occurredAt: r.occurred_at,
   }));
+
+/**
+ * How many resolutions of `pseudonym` the directory holds by `actorId`, counted up to `atMost`: one range of
+ * `pseudonym_resolutions_by`, however many the pseudonym's stream holds. Only as current as the directory: a caller
+ * that must count a resolution just recorded waits for it to catch up first.
+ */
+export const resolutionsBy = (db: Database.Database, pseudonym: string, actorId: string, atMost: number): number =>
+  Number(
+    (
+      prepared(db, 'SELECT COUNT(*) AS n FROM (SELECT 1 FROM pseudonym_resolutions WHERE pseudonym = ? AND actor_id = ? LIMIT ?)').get(
+        pseudonym,
+        actorId,
+        atMost,
+      ) as { n: bigint | number }
+    ).n,
+  );
 
 export interface ResolutionRecord {
   readonly position: bigint;

@@ -6,7 +6,7 @@ export { RotationPolicy, ClassPolicy, policyFor } from './policy.ts';
 export type { RotationPolicyInput } from './policy.ts';
 export { DEFAULT_TICK_CONCURRENCY, pseudonymRotation, PSEUDONYM_ACTOR } from './rotation.ts';
 export type { PseudonymRotation, PseudonymRotationOptions, RotationOutcome } from './rotation.ts';
-export { nodePseudonym, pseudonymHistory, resolutions } from './directory.ts';
+export { nodePseudonym, pseudonymHistory, resolutions, resolutionsBy } from './directory.ts';
 export type { NodePseudonym, DirectoryEntry, ResolutionRecord } from './directory.ts';
 export { resolvePseudonym } from './resolve.ts';
 export { rotationIsDerived } from './derived-check.ts';

@@ -13,7 +13,8 @@ const holds = async (store: Pick<EventStore, 'readStream'>, streamId: string, re
 export const lengthBeyond = async (store: Pick<EventStore, 'readStream'>, streamId: string, bound: number): Promise<number | undefined> => {
   if (!(await holds(store, streamId, bound))) return undefined;
   let held = bound;
-  let absent = bound * 2;
+  // Not `bound * 2` alone: a bound of 0 (a caller asking whether a stream holds any event) would never double.
+  let absent = Math.max(bound * 2, 1);
   while (await holds(store, streamId, absent)) [held, absent] = [absent, absent * 2];
   while (absent - held > 1) {
     const mid = held + Math.floor((absent - held) / 2);

@@ -2,14 +2,13 @@ import { z } from 'zod';
 import { CommandMetadata } from '../../../domain/commands/index.ts';
 import { Pseudonym } from '../../../domain/events/pseudonym.ts';
 import { NodeId } from '../../../domain/ids.ts';
-import type { RecordedEvent } from '../../../domain/ports/index.ts';
-import { streamIdOf } from '../../../domain/streams.ts';
 import { resolvePseudonym } from '../../../projections/pseudonyms/index.ts';
 import { tokenChecked } from '../auth/access-hook.ts';
 import { ACCESS } from '../auth/roles.ts';
-import type { RouteModule, ServiceContext } from '../context.ts';
+import type { RouteModule } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
 import { actorOf } from './commands.ts';
+import { resolutionBound } from './resolution-bound.ts';
 
 const RotationBody = z.strictObject({
   nodeId: NodeId,
@@ -38,56 +37,6 @@ const ResolutionAnswer = z
     position: z.string().regex(/^\d+$/).optional().describe('global position of the PseudonymResolved event that records this resolution'),
   })
   .meta({ id: 'PseudonymResolution' });
-
-/** How many resolutions of its pseudonym `events` (one pseudonym's stream) record by `auditor`. */
-const resolutionsBy = (events: readonly RecordedEvent[], auditor: string): number =>
-  events.filter((event) => {
-    const actor = event.metadata['actor'] as { id?: unknown; role?: unknown } | undefined;
-    return event.type === 'PseudonymResolved' && actor?.id === auditor && actor.role === 'auditor';
-  }).length;
-
-/**
- * The bound on resolutions of one pseudonym by one auditor (SER-001). Each is a PseudonymResolved on the pseudonym's
- * stream, and every read of that pseudonym (its entity, its history, the read side's check that the caller resolved
- * it) reads the stream whole: found in review, an auditor appended some 20,000 within the rate limit in 3.5 minutes.
- * Protection, not lifecycle legality, so it is judged here and not in the machine. Counted on the stream itself,
- * not on the resolutions read model, which may lag behind a resolution just recorded; with the bound the stream holds
- * at most this many per auditor besides its rotation, and the engine reads it whole to decide the command anyway. A repeated `commandId` records nothing and is let through, so a
- * client retrying its last resolution still gets its answer. Checks and resolutions of one pseudonym by one auditor
- * run one at a time in this process, so concurrent requests cannot each see room for one more.
- */
-const resolutionBound = (context: ServiceContext) => {
-  const running = new Map<string, Promise<unknown>>();
-  const serialised = <T>(key: string, work: () => Promise<T>): Promise<T> => {
-    const previous = running.get(key) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const settled = next.then(() => undefined, () => undefined);
-    running.set(key, settled);
-    void settled.then(() => {
-      if (running.get(key) === settled) running.delete(key);
-    });
-    return next;
-  };
-  const refuseBeyondTheBound = async (pseudonym: string, auditor: string, commandId: string | undefined): Promise<void> => {
-    const store = context.credence.store;
-    const streamId = streamIdOf('pseudonym', pseudonym);
-    if (commandId !== undefined && (await store.readCommand(streamId, commandId)).length > 0) return;
-    const limit = context.limits.maxResolutionsPerPseudonym;
-    if (resolutionsBy(await store.readStream(streamId), auditor) < limit) return;
-    throw new HttpProblem(
-      409,
-      'resolution_limit',
-      `${auditor} has recorded ${limit} resolutions of ${pseudonym}, the most one auditor may (limits.maxResolutionsPerPseudonym): ` +
-        `its node is already yours to read (GET /v1/entities/pseudonym/${pseudonym}); nothing was recorded`,
-      { limit },
-    );
-  };
-  return <T>(pseudonym: string, auditor: string, commandId: string | undefined, resolve: () => Promise<T>): Promise<T> =>
-    serialised(`${pseudonym}\u0000${auditor}`, async () => {
-      await refuseBeyondTheBound(pseudonym, auditor, commandId);
-      return resolve();
-    });
-};
 
 /**
  * An operator's on-demand rotation (seed 004; SER-011, SER-025): the service derives the node's next pseudonym with
@@ -131,7 +80,9 @@ export const pseudonymRoutes: RouteModule = (app, context) => {
         'Records the resolution (`resolvePseudonym`: a PseudonymResolved event naming the auditor and the reason), then answers the ' +
         'node behind the pseudonym and the epoch it carried it in. 404 for a pseudonym no rotation recorded; the same `commandId` ' +
         'again answers the first resolution and records nothing more. 409 `resolution_limit` (with `limit`) once the caller has ' +
-        'recorded `limits.maxResolutionsPerPseudonym` resolutions of this pseudonym (default 100): nothing is recorded.',
+        'recorded `limits.maxResolutionsPerPseudonym` resolutions of this pseudonym (default 100); 409 `pseudonym_too_long` (with ' +
+        '`streamId`, `events`, `maxEvents`) once the pseudonym\'s stream holds `limits.maxEntityEvents` events, whoever resolved them ' +
+        '(default 10,000): auditors who resolved it before still read its node. Either way nothing is recorded.',
       tags: ['commands'],
       body: ResolutionBody,
       response: { 200: ResolutionAnswer },
