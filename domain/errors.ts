@@ -74,12 +74,31 @@ export const isCommandIdReused = (error: unknown): boolean =>
   error.problem.code === 'validation' &&
   error.problem.issues.some((i) => i.path === 'metadata.commandId' && i.rule === 'idempotency');
 
-export const validationError = (issues: readonly FieldIssue[], subject = 'input'): CredenceError =>
-  new CredenceError({
+/** How many issues one refusal lists; the rest are counted in one more. */
+export const MAX_ISSUES_LISTED = 16;
+
+/**
+ * The first `MAX_ISSUES_LISTED` issues, and one that counts the rest (rule `more_issues`). Found in review: a device
+ * message of 4,000 unknown members (within the JSON value bound) came back as 4,000 issues, each in `errors` and again
+ * in the message: a 43 KB body answered with 435 KB, 41 ms of work, without a token. The first issues say what is
+ * wrong; a client fixes those and hears of the next.
+ */
+export const boundedIssues = (issues: readonly FieldIssue[]): readonly FieldIssue[] =>
+  issues.length <= MAX_ISSUES_LISTED
+    ? issues
+    : [
+        ...issues.slice(0, MAX_ISSUES_LISTED),
+        { path: '', rule: 'more_issues', message: `${issues.length - MAX_ISSUES_LISTED} more issues not listed` },
+      ];
+
+export const validationError = (all: readonly FieldIssue[], subject = 'input'): CredenceError => {
+  const issues = boundedIssues(all);
+  return new CredenceError({
     code: 'validation',
     issues,
     message: `invalid ${subject}: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`,
   });
+};
 
 export const concurrencyConflict = (streamId: string, expected: string, actual: string): CredenceError =>
   new CredenceError({

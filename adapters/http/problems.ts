@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { CredenceError, isKeyNotFound, type FieldIssue, type Problem, type StoreUnavailableReason } from '../../domain/errors.ts';
+import { boundedIssues, CredenceError, isKeyNotFound, type FieldIssue, type Problem, type StoreUnavailableReason } from '../../domain/errors.ts';
 import { redactUrl } from './logging.ts';
 
 /**
@@ -137,9 +137,9 @@ const fromCredenceError = (problem: Problem): Mapped => {
 const PART: Record<string, string> = { body: 'body', querystring: 'query', params: 'params', headers: 'headers' };
 
 /** Fastify's schema errors (zod issues, through fastify-type-provider-zod) as field issues naming the request part. */
-const schemaIssues = (error: FastifyError): FieldIssue[] => {
+const schemaIssues = (error: FastifyError): readonly FieldIssue[] => {
   const part = PART[(error as { validationContext?: string }).validationContext ?? 'body'] ?? 'body';
-  return (error.validation ?? []).flatMap((v) => {
+  const issues = (error.validation ?? []).flatMap((v) => {
     const segments = v.instancePath.split('/').filter((s) => s.length > 0);
     const path = [part, ...segments].join('.');
     const { keys, params } = v.params as { keys?: unknown; params?: { rule?: unknown } };
@@ -150,6 +150,7 @@ const schemaIssues = (error: FastifyError): FieldIssue[] => {
     const rule = v.keyword === 'custom' && typeof params?.rule === 'string' ? params.rule : v.keyword;
     return [{ path, rule, message: v.message ?? 'invalid' }];
   });
+  return boundedIssues(issues);
 };
 
 const FASTIFY_CODES: Record<string, Omit<Mapped, 'extensions'>> = {
