@@ -65,9 +65,10 @@ describe.skipIf(!hasChromium())('the console parses every API answer it reads (i
     await withPage(
       '#/entity/node/meter-9',
       (page) =>
-        page.route('**/v1/entities/node/meter-9/timeline', json({ streamId: 'node-meter-9', entries: [{ position: '1', revision: '0', type: 'NodeRegistered', occurredAt: '2026-01-01T00:00:00Z', commandType: 'registerNode', signature: { status: 'unsigned' } }] })),
+        // The page reads the timeline in pages (`?limit=`): the path is matched without its query.
+        page.route((url) => url.pathname === '/v1/entities/node/meter-9/timeline', json({ streamId: 'node-meter-9', entries: [{ position: '1', revision: '0', type: 'NodeRegistered', occurredAt: '2026-01-01T00:00:00Z', commandType: 'registerNode', signature: { status: 'unsigned' } }] })),
       async (page) => {
-        await expect.poll(alerts(page), POLL).toContain('/v1/entities/node/meter-9/timeline');
+        await expect.poll(alerts(page), POLL).toContain('/v1/entities/node/meter-9/timeline?limit=100');
         expect(await alerts(page)()).toContain('entries.0.actor');
       },
     );

@@ -42,6 +42,10 @@ describe('the console parses the real service answers it reads', () => {
       const entity = await parses(base, schemas.Entity);
       const timeline = await parses(`${base}/timeline`, schemas.Timeline);
       expect(timeline.entries.length).toBeGreaterThan(0);
+      // The page reads it in pages (timeline-pages.ts): one entry, and the `after` of the next.
+      const first = await parses(`${base}/timeline?limit=1`, schemas.Timeline);
+      expect(first.entries.map((e) => e.revision)).toEqual(['0']);
+      expect(first.nextAfter).toBe('0');
       await parses(`${base}/state?at=${encodeURIComponent(timeline.entries[0]!.occurredAt)}`, schemas.StateAt);
       await parses(`${base}/state?at=2000-01-01T00:00:00Z`, schemas.StateAt);
       const dependents = await parses(`${base}/dependents?limit=1000`, schemas.Dependents);

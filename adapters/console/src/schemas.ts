@@ -60,8 +60,9 @@ const TimelineEntry = z.object({
 });
 export type TimelineEntry = z.infer<typeof TimelineEntry>;
 
-/** GET /v1/entities/{kind}/{id}/timeline. */
-export const Timeline = z.object({ entries: z.array(TimelineEntry).max(MAX_ROWS) });
+/** GET /v1/entities/{kind}/{id}/timeline?limit=&after=: one page, and the `after` of the next while more follow. */
+export const Timeline = z.object({ entries: z.array(TimelineEntry).max(MAX_ROWS), nextAfter: Position.optional() });
+export type Timeline = z.infer<typeof Timeline>;
 
 /** GET /v1/entities/{kind}/{id}/state?at=: the state the time slider shows. */
 export const StateAt = z.object({

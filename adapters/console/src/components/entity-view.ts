@@ -5,10 +5,14 @@ import { entityPath } from '../api.ts';
 import { loadDependencies, type DependencyGraph, type GraphNode } from '../dependencies.ts';
 import { entityHref, streamHref, verifyHref } from '../router.ts';
 import { Entity, EntityPage, StateAt, Timeline, type TimelineEntry } from '../schemas.ts';
-import { ConsolePage, formatTime, IDLE, LOADING, renderBehind, renderLoad, type Load } from './base.ts';
+import { ConsolePage, formatTime, IDLE, LOADING, renderBehind, renderError, renderLoad, type Load } from './base.ts';
 import { ReadAgainWhileBehind } from '../read-again.ts';
+import { appendPage, entityTooLong, nextAfterOf, NO_PAGES, TIMELINE_PAGE, timelinePagePath, type TimelinePages } from '../timeline-pages.ts';
+import { renderEntries, renderTooLong } from './timeline-table.ts';
 
 type Summary = z.infer<typeof EntityPage>['items'][number];
+/** A read of the next page of the timeline: under way, failed, or none. */
+type PageRead = Exclude<Load<never>, { state: 'ok' }>;
 
 const BROWSE_PAGE = 50;
 const SLIDER_STEPS = 400;
@@ -24,6 +28,7 @@ export class EntityView extends ConsolePage {
     entityId: { attribute: false },
     entity: { state: true },
     timeline: { state: true },
+    nextPage: { state: true },
     stateAt: { state: true },
     at: { state: true },
     graph: { state: true },
@@ -33,7 +38,9 @@ export class EntityView extends ConsolePage {
   declare kind: string;
   declare entityId: string | undefined;
   declare entity: Load<Entity>;
-  declare timeline: Load<readonly TimelineEntry[]>;
+  /** The pages of the timeline read so far (timeline-pages.ts): it is never read whole. */
+  declare timeline: Load<TimelinePages>;
+  declare nextPage: PageRead;
   declare stateAt: Load<StateAt>;
   declare at: number | undefined;
   declare graph: Load<DependencyGraph>;
@@ -52,6 +59,7 @@ export class EntityView extends ConsolePage {
     this.entityId = undefined;
     this.entity = IDLE;
     this.timeline = IDLE;
+    this.nextPage = IDLE;
     this.stateAt = IDLE;
     this.at = undefined;
     this.graph = IDLE;
@@ -125,30 +133,95 @@ export class EntityView extends ConsolePage {
     this.stateRequest++;
     this.entity = LOADING;
     this.timeline = LOADING;
+    this.nextPage = IDLE;
     this.stateAt = IDLE;
     this.graph = IDLE;
     this.at = undefined;
     this.behind = 0;
     this.readAgain.reset();
-    const [entity, timeline] = await Promise.all([
-      this.settle(this.api.json(entityPath(kind, id), Entity, signal), (l) => (this.entity = l)),
-      this.settle(this.readTimeline(kind, id, signal), (l) => (this.timeline = l)),
+    let refused: unknown;
+    const [entity] = await Promise.all([
+      this.settle(
+        this.api.json(entityPath(kind, id), Entity, signal).catch((error: unknown) => {
+          refused = error;
+          throw error;
+        }),
+        (l) => (this.entity = l),
+      ),
+      this.readFirstPage(kind, id, signal),
     ]);
-    if (entity === undefined) return;
-    if (timeline !== undefined && timeline.length > 0) this.moveTo(this.range(timeline).max);
+    if (signal.aborted) return;
+    // An entity too long to rebuild in one request (422 entity_too_long) has no state to show, but its timeline pages
+    // and what depends on it are read all the same.
+    if (entity === undefined && entityTooLong(refused) === undefined) return;
+    const shown = this.pages()?.entries ?? [];
+    if (entity !== undefined && shown.length > 0) this.moveTo(this.range(shown).max);
+    const root = entity ?? { state: '', context: {} };
     this.graph = LOADING;
-    await this.settle(this.readGraph(kind, id, entity, signal), (l) => (this.graph = l));
-    this.readAgainWhileBehind(kind, id, entity, signal);
+    await this.settle(this.readGraph(kind, id, root, signal), (l) => (this.graph = l));
+    this.readAgainWhileBehind(kind, id, root, signal);
   }
 
-  /** The timeline, noting how far behind the read model it comes from was. */
-  private async readTimeline(kind: string, id: string, signal: AbortSignal): Promise<readonly TimelineEntry[]> {
-    const { value, eventsBehind } = await this.api.jsonBehind(`${entityPath(kind, id)}/timeline`, Timeline, signal);
+  /** The first page of the timeline, shown in place of the timeline's loading state or error. */
+  private async readFirstPage(kind: string, id: string, signal: AbortSignal): Promise<void> {
+    try {
+      await this.readPage(kind, id, signal);
+    } catch (error) {
+      if (!signal.aborted) this.timeline = { state: 'error', error };
+    }
+  }
+
+  /**
+   * The page after the last entry shown (the first when none is), added to the timeline, noting how far behind the
+   * read model it comes from was. Never the whole timeline: the server refuses that of a long entity.
+   */
+  private async readPage(kind: string, id: string, signal: AbortSignal): Promise<void> {
+    const shown = this.pages() ?? NO_PAGES;
+    const { value, eventsBehind } = await this.api.jsonBehind(timelinePagePath(kind, id, nextAfterOf(shown)), Timeline, signal);
+    if (signal.aborted) return;
     this.behind = Math.max(this.behind, eventsBehind);
-    return value.entries;
+    // Against what is shown now: another read may have added a page meanwhile (appendPage adds nothing twice).
+    this.timeline = { state: 'ok', value: appendPage(this.pages() ?? NO_PAGES, value) };
   }
 
-  private async readGraph(kind: string, id: string, entity: Entity, signal: AbortSignal): Promise<DependencyGraph> {
+  /** The pages of the timeline shown now (undefined while it loads or failed). */
+  private pages(): TimelinePages | undefined {
+    const timeline: Load<TimelinePages> = this.timeline;
+    return timeline.state === 'ok' ? timeline.value : undefined;
+  }
+
+  /** "Load more events": the next page, one read at a time; a failure is shown below the entries already shown. */
+  private async loadMore(): Promise<void> {
+    const id = this.entityId;
+    if (id === undefined || this.nextPage.state === 'loading') return;
+    const signal = this.abort.signal;
+    this.nextPage = LOADING;
+    try {
+      await this.readPage(this.kind, id, signal);
+      if (!signal.aborted) this.nextPage = IDLE;
+    } catch (error) {
+      if (!signal.aborted) this.nextPage = { state: 'error', error };
+    }
+  }
+
+  /**
+   * Read again while behind: only where the timeline ends, for the events the read model had not handled; pages not
+   * read yet are read when asked for, and a timeline not read at all is read from its first page.
+   */
+  private async readTimelineAgain(kind: string, id: string, signal: AbortSignal): Promise<void> {
+    if (this.timeline.state !== 'ok') {
+      this.timeline = LOADING;
+      return this.readFirstPage(kind, id, signal);
+    }
+    if (this.timeline.value.nextAfter !== undefined || this.nextPage.state === 'loading') return;
+    try {
+      await this.readPage(kind, id, signal);
+    } catch (error) {
+      if (!signal.aborted) this.nextPage = { state: 'error', error };
+    }
+  }
+
+  private async readGraph(kind: string, id: string, entity: Pick<Entity, 'state' | 'context'>, signal: AbortSignal): Promise<DependencyGraph> {
     const graph = await loadDependencies(this.api, { kind, id, state: entity.state, context: entity.context }, signal);
     this.behind = Math.max(this.behind, graph.eventsBehind);
     return graph;
@@ -158,21 +231,31 @@ export class EntityView extends ConsolePage {
    * A timeline or graph read from read models behind the store may miss the latest events (a revocation): they are
    * read again until the read models have caught up, the slider left where the user put it.
    */
-  private readAgainWhileBehind(kind: string, id: string, entity: Entity, signal: AbortSignal): void {
+  private readAgainWhileBehind(kind: string, id: string, entity: Pick<Entity, 'state' | 'context'>, signal: AbortSignal): void {
     if (signal.aborted) return;
     this.readAgain.after(this.behind > 0, async () => {
       this.behind = 0;
       await Promise.all([
-        this.settle(this.readTimeline(kind, id, signal), (l) => (this.timeline = l)),
+        this.readTimelineAgain(kind, id, signal),
         this.settle(this.readGraph(kind, id, entity, signal), (l) => (this.graph = l)),
       ]);
       this.readAgainWhileBehind(kind, id, entity, signal);
     });
   }
 
+  /**
+   * The instants of the events shown, and of the entity's last change: the timeline's first page starts at its first
+   * event, and the last change is its last, so the slider spans the entity's whole life before every page is read.
+   */
+  private instants(entries: readonly TimelineEntry[]): number[] {
+    const times = entries.map((e) => Date.parse(e.occurredAt));
+    const last = this.entity.state === 'ok' ? Date.parse(this.entity.value.updatedAt) : Number.NaN;
+    return Number.isFinite(last) ? [...times, last] : times;
+  }
+
   /** The slider spans the entity's life: a second before its first event to a second after its last. */
   private range(entries: readonly TimelineEntry[]): { min: number; max: number; step: number } {
-    const times = entries.map((e) => Date.parse(e.occurredAt));
+    const times = this.instants(entries);
     const min = Math.min(...times) - 1_000;
     const max = Math.max(...times) + 1_000;
     return { min, max, step: Math.max(1, Math.floor((max - min) / SLIDER_STEPS)) };
@@ -197,7 +280,7 @@ export class EntityView extends ConsolePage {
 
   private jump(entries: readonly TimelineEntry[], direction: 1 | -1): void {
     const at = this.at ?? Date.now();
-    const times = entries.map((e) => Date.parse(e.occurredAt)).sort((a, b) => a - b);
+    const times = this.instants(entries).sort((a, b) => a - b);
     const target = direction > 0 ? times.find((t) => t > at) : [...times].reverse().find((t) => t < at);
     if (target !== undefined) this.moveTo(target);
   }
@@ -263,31 +346,18 @@ export class EntityView extends ConsolePage {
     </section>`;
   }
 
-  private renderTimeline(entries: readonly TimelineEntry[]) {
+  private renderTimeline(pages: TimelinePages) {
+    const { entries, nextAfter } = pages;
     if (entries.length === 0) return html`<p class="empty">No events.</p>`;
-    return html`<table class="timeline">
-      <caption class="visually-hidden">Timeline</caption>
-      <thead><tr>
-        <th scope="col">Rev.</th><th scope="col">Position</th><th scope="col">When</th><th scope="col">Event</th>
-        <th scope="col">Actor</th><th scope="col">Reason</th><th scope="col">Signature</th><th scope="col">Caused by</th>
-      </tr></thead>
-      <tbody>
-        ${entries.map((e) => {
-          const cause = e.causedBy;
-          const href = cause ? streamHref(cause.streamId) : undefined;
-          return html`<tr>
-            <td class="num">${e.revision}</td>
-            <td class="num">${e.position}</td>
-            <td>${formatTime(e.occurredAt)}</td>
-            <td>${e.type}</td>
-            <td>${e.actor.id} <span class="role">${e.actor.role}</span></td>
-            <td>${e.reason ?? ''}</td>
-            <td><span class="sig sig-${e.signature.status}" title=${e.signature.keyFingerprint ?? ''}>${e.signature.status}</span></td>
-            <td>${cause ? html`${href ? html`<a href=${href}>${cause.streamId}</a>` : cause.streamId} ${cause.type} @${cause.position}` : ''}</td>
-          </tr>`;
-        })}
-      </tbody>
-    </table>`;
+    return html`${renderEntries(entries)}
+      <div class="pager">
+        <p class="meta" data-testid="timeline-shown">${entries.length} event${entries.length === 1 ? '' : 's'} shown, revisions ${entries[0]!.revision} to ${entries.at(-1)!.revision}${nextAfter !== undefined ? '; more follow' : ''}.</p>
+        ${nextAfter !== undefined
+          ? html`<button type="button" class="secondary" ?disabled=${this.nextPage.state === 'loading'} @click=${() => void this.loadMore()}>Load more events</button>`
+          : nothing}
+        ${this.nextPage.state === 'loading' ? html`<p class="loading" role="status" aria-live="polite">Loading the next ${TIMELINE_PAGE} events…</p>` : nothing}
+      </div>
+      ${this.nextPage.state === 'error' ? renderError(this.nextPage.error, this.session.role, 'the next events of the timeline') : nothing}`;
   }
 
   private renderNode(node: GraphNode): ReturnType<typeof html> {
@@ -318,18 +388,21 @@ export class EntityView extends ConsolePage {
     if (id === undefined) {
       return html`<h2 tabindex="-1">Entities</h2>${this.renderPicker()}${renderBehind(this.behind, 'this list')}${this.renderBrowse()}`;
     }
+    const tooLong = this.entity.state === 'error' ? entityTooLong(this.entity.error) : undefined;
     return html`<h2 tabindex="-1">${this.kind}-${id}</h2>
       ${this.renderPicker()}
-      ${renderLoad(this.entity, role, `${this.kind}-${id}`, (e) =>
-        html`<p class="entity-head">Now ${badge(e.state)} at revision ${e.revision} (position ${e.position}), last changed ${formatTime(e.updatedAt)}.
-          <a class="button-link" href=${verifyHref(e.kind, e.id)}>Verify its evidence bundle in this browser</a></p>`,
-      )}
-      ${this.timeline.state === 'ok' ? this.renderSlider(this.timeline.value) : nothing}
+      ${tooLong !== undefined
+        ? renderTooLong(tooLong)
+        : renderLoad(this.entity, role, `${this.kind}-${id}`, (e) =>
+            html`<p class="entity-head">Now ${badge(e.state)} at revision ${e.revision} (position ${e.position}), last changed ${formatTime(e.updatedAt)}.
+              <a class="button-link" href=${verifyHref(e.kind, e.id)}>Verify its evidence bundle in this browser</a></p>`,
+          )}
+      ${this.timeline.state === 'ok' && tooLong === undefined ? this.renderSlider(this.timeline.value.entries) : nothing}
       ${renderBehind(this.behind, 'the timeline and what depends on it')}
       <div class="columns wide-left">
         <section aria-labelledby="timeline-heading">
           <h3 id="timeline-heading">Timeline</h3>
-          ${renderLoad(this.timeline, role, 'the timeline', (entries) => this.renderTimeline(entries))}
+          ${renderLoad(this.timeline, role, 'the timeline', (pages) => this.renderTimeline(pages))}
         </section>
         <section aria-labelledby="graph-heading">
           <h3 id="graph-heading">What depends on it</h3>

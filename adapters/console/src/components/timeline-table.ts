@@ -1,0 +1,43 @@
+import { html } from 'lit';
+import { streamHref } from '../router.ts';
+import type { TimelineEntry } from '../schemas.ts';
+import { TIMELINE_PAGE, type EntityTooLong } from '../timeline-pages.ts';
+import { formatTime } from './base.ts';
+
+/** The entries of an entity's timeline read so far: actor, reason, request-signature status, the event that caused it. */
+export const renderEntries = (entries: readonly TimelineEntry[]) =>
+  html`<table class="timeline">
+    <caption class="visually-hidden">Timeline</caption>
+    <thead><tr>
+      <th scope="col">Rev.</th><th scope="col">Position</th><th scope="col">When</th><th scope="col">Event</th>
+      <th scope="col">Actor</th><th scope="col">Reason</th><th scope="col">Signature</th><th scope="col">Caused by</th>
+    </tr></thead>
+    <tbody>
+      ${entries.map((e) => {
+        const cause = e.causedBy;
+        const href = cause ? streamHref(cause.streamId) : undefined;
+        return html`<tr>
+          <td class="num">${e.revision}</td>
+          <td class="num">${e.position}</td>
+          <td>${formatTime(e.occurredAt)}</td>
+          <td>${e.type}</td>
+          <td>${e.actor.id} <span class="role">${e.actor.role}</span></td>
+          <td>${e.reason ?? ''}</td>
+          <td><span class="sig sig-${e.signature.status}" title=${e.signature.keyFingerprint ?? ''}>${e.signature.status}</span></td>
+          <td>${cause ? html`${href ? html`<a href=${href}>${cause.streamId}</a>` : cause.streamId} ${cause.type} @${cause.position}` : ''}</td>
+        </tr>`;
+      })}
+    </tbody>
+  </table>`;
+
+/**
+ * In place of the entity's state when the server refused to rebuild it (422 `entity_too_long`): what it said (the
+ * stream, its length, the bound), what is not shown, and that the timeline still is, page by page.
+ */
+export const renderTooLong = (refusal: EntityTooLong) =>
+  html`<div class="warning" role="status" data-testid="entity-too-long">
+    <p><strong>Too long to show whole.</strong> ${refusal.streamId} holds ${refusal.events} events, more than the
+      ${refusal.maxEvents} the server rebuilds in one request (422 entity_too_long): its current state, its state at an
+      instant and its evidence bundle are not shown.</p>
+    <p>Its timeline is still browsable below, page by page (${TIMELINE_PAGE} events at a time).</p>
+  </div>`;
