@@ -3,7 +3,7 @@
  * init): a folder the lock made goes again, with the folders made above it while nothing else is in them; a folder
  * that existed stays as it was, and a lock released as usual keeps the folder it made.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lockDataFolder } from '../adapters/runtime/index.ts';
@@ -58,6 +58,21 @@ describe('discarding the data folder lock', () => {
     lock.discard();
     expect(readdirSync(data)).toEqual(['device']);
     expect(readdirSync(outside)).toEqual(['kept.txt']);
+  });
+
+  it('removes nothing through a link put in place of the folder it made', () => {
+    const root = scratch();
+    const data = join(root, 'x');
+    const victim = join(root, 'victim');
+    mkdirSync(victim);
+    writeFileSync(join(victim, 'precious'), 'mine');
+    const lock = lockDataFolder(data);
+    renameSync(data, join(root, 'moved'));
+    symlinkSync(victim, data);
+    lock.discard();
+    expect(readdirSync(victim)).toEqual(['precious']);
+    // Let go all the same: the folder it made (moved) can be locked again.
+    lockDataFolder(join(root, 'moved')).release();
   });
 
   it('leaves a folder that existed, with what it held', () => {

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, rmdirSync, rmSync, unlinkSync, type Stats } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { validationError } from '../../../domain/errors.ts';
@@ -145,6 +145,8 @@ export const tryLockDataFolder = (dir: string): { readonly lock: DataFolderLock 
  * have made a folder of its own beside it since), then lets go.
  */
 const removedOnDiscard = (lock: DataFolderLock, dir: string, made: string): DataFolderLock => {
+  // The folder as made, so that discard removes that folder and nothing put in its place since (a link to another).
+  const madeAs = lstatSync(dir);
   let done = false;
   return {
     release() {
@@ -155,7 +157,7 @@ const removedOnDiscard = (lock: DataFolderLock, dir: string, made: string): Data
       if (done) return;
       done = true;
       try {
-        if (!removeMade(dir)) return;
+        if (!sameFolder(dir, madeAs) || !removeMade(dir, true)) return;
         const top = resolve(made);
         for (let above = resolve(dir); above !== top && above.startsWith(`${top}${sep}`); ) {
           above = dirname(above);
@@ -172,20 +174,41 @@ const removedOnDiscard = (lock: DataFolderLock, dir: string, made: string): Data
   };
 };
 
+/** Whether `path` is still the very folder `was` describes (not a link, nor another folder put in its place). */
+const sameFolder = (path: string, was: Stats): boolean => {
+  try {
+    const now = lstatSync(path);
+    return now.isDirectory() && now.dev === was.dev && now.ino === was.ino;
+  } catch {
+    return false;
+  }
+};
+
 /**
  * Removes `dir` with what it holds, except any folder in it that holds a lock of its own (found in review: a service
  * started with `--data x/y` while a refused `--data x` was being undone lost its files): that folder, and the folders
- * above it up to `dir`, stay. False when something stayed. A symbolic link is removed, never followed.
+ * above it up to `dir`, stay. False when something stayed. Below the top, a lock file is never removed: seeing one in
+ * the listing keeps its folder, so a lock taken after the listing was made is not removed either, and its folder,
+ * no longer empty, stays. A symbolic link is removed, not followed; a subfolder is entered only while it is a folder.
  */
-const removeMade = (dir: string): boolean => {
+const removeMade = (dir: string, top: boolean): boolean => {
+  const entries = readdirSync(dir, { withFileTypes: true });
+  if (!top && entries.some((entry) => FOLDER_LOCK_FILES.includes(entry.name))) return false;
   let kept = false;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+  for (const entry of entries) {
     const path = join(dir, entry.name);
     if (!entry.isDirectory()) rmSync(path, { force: true });
-    else if (FOLDER_LOCK_FILES.some((file) => existsSync(join(path, file))) || !removeMade(path)) kept = true;
+    else if (!lstatSync(path, { throwIfNoEntry: false })?.isDirectory() || !removeMade(path, false)) kept = true;
   }
-  if (!kept) rmdirSync(dir);
-  return !kept;
+  if (kept) return false;
+  try {
+    rmdirSync(dir);
+    return true;
+  } catch (error) {
+    // Something was put in it meanwhile (a lock taken, a file made): it stays.
+    if (['ENOTEMPTY', 'EEXIST'].includes((error as NodeJS.ErrnoException).code ?? '')) return false;
+    throw error;
+  }
 };
 
 /** The files of one folder's lock, and who else may hold the folder without them (an earlier version's holder file). */
