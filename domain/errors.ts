@@ -74,8 +74,9 @@ export const isCommandIdReused = (error: unknown): boolean =>
   error.problem.code === 'validation' &&
   error.problem.issues.some((i) => i.path === 'metadata.commandId' && i.rule === 'idempotency');
 
-/** How many issues one refusal lists; the rest are counted in one more. */
+/** How many issues one refusal lists; the rest are counted in one more, of this rule. */
 export const MAX_ISSUES_LISTED = 16;
+const MORE_ISSUES = 'more_issues';
 
 /**
  * The first `MAX_ISSUES_LISTED` issues, and one that counts the rest (rule `more_issues`). Found in review: a device
@@ -83,13 +84,14 @@ export const MAX_ISSUES_LISTED = 16;
  * in the message: a 43 KB body answered with 435 KB, 41 ms of work, without a token. The first issues say what is
  * wrong; a client fixes those and hears of the next.
  */
-export const boundedIssues = (issues: readonly FieldIssue[]): readonly FieldIssue[] =>
-  issues.length <= MAX_ISSUES_LISTED
-    ? issues
-    : [
-        ...issues.slice(0, MAX_ISSUES_LISTED),
-        { path: '', rule: 'more_issues', message: `${issues.length - MAX_ISSUES_LISTED} more issues not listed` },
-      ];
+export const boundedIssues = (issues: readonly FieldIssue[]): readonly FieldIssue[] => {
+  // Issues bounded before (a refusal wrapped again, its paths renamed) carry the count of those left out.
+  const listed = issues.filter((i) => i.rule !== MORE_ISSUES);
+  const unlisted = issues.reduce((n, i) => n + (i.rule === MORE_ISSUES ? (Number.parseInt(i.message, 10) || 0) : 0), 0);
+  const more = unlisted + Math.max(0, listed.length - MAX_ISSUES_LISTED);
+  if (more === 0) return listed.length === issues.length ? issues : listed;
+  return [...listed.slice(0, MAX_ISSUES_LISTED), { path: '', rule: MORE_ISSUES, message: `${more} more issues not listed` }];
+};
 
 export const validationError = (all: readonly FieldIssue[], subject = 'input'): CredenceError => {
   const issues = boundedIssues(all);

@@ -46,4 +46,16 @@ describe('validationError', () => {
     expect(listed.at(-1)).toEqual({ path: '', rule: 'more_issues', message: `${100 - MAX_ISSUES_LISTED} more issues not listed` });
     expect(error.message).not.toContain('f99');
   });
+
+  it('keeps the count of those left out when a refusal is wrapped again with its paths renamed', () => {
+    const issues = Array.from({ length: 40 }, (_, i) => ({ path: `f${i}`, rule: 'r', message: 'm' }));
+    const inner = validationError(issues, 'command');
+    const wrapped = validationError(
+      (inner.problem.code === 'validation' ? inner.problem.issues : []).map((i) => ({ ...i, path: `body.${i.path}` })),
+      'command',
+    );
+    const listed = wrapped.problem.code === 'validation' ? wrapped.problem.issues : [];
+    expect(listed).toHaveLength(MAX_ISSUES_LISTED + 1);
+    expect(listed.at(-1)).toEqual({ path: '', rule: 'more_issues', message: `${40 - MAX_ISSUES_LISTED} more issues not listed` });
+  });
 });

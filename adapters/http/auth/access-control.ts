@@ -138,8 +138,10 @@ const PRUNE_AFTER_EXPIRY_MS = 30 * 86_400_000;
 
 
 /**
- * A subject's tokens are bounded: each is a row of access.db that every request's check and every listing reads, and
- * a leaked admin token could otherwise mint without end. The caller ends one of them (or waits for one to expire).
+ * A subject's tokens are bounded: a client that issues itself a token on each run, or a script left looping, would
+ * otherwise pile up live tokens of one subject, each a credential to account for and a row of access.db. It bounds
+ * one subject, not an admin: an admin names any subject, so how much an admin token issues is bounded by its
+ * requests' rate limit and its own lifetime. The caller ends one of them (or waits for one to expire).
  */
 const subjectFull = (subject: string, max: number) =>
   validationError(
