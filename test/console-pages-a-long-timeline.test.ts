@@ -100,6 +100,32 @@ describe.skipIf(!hasChromium())('the console pages a long timeline', () => {
     }
   });
 
+  it('reads a page again that was read while the read models were behind (found in review 42)', async () => {
+    const { context, page } = await openConsole(world.browser, world.svc.url);
+    const requests = timelineRequests(page);
+    // The second page answers as read models three events behind would, once.
+    let behindOnce = true;
+    await page.route(/\/v1\/entities\/credential\/c1\/timeline\?limit=100&after=99$/, async (route) => {
+      const response = await route.fetch();
+      const headers = behindOnce ? { ...response.headers(), 'credence-events-behind': '3' } : response.headers();
+      behindOnce = false;
+      await route.fulfill({ response, headers });
+    });
+    try {
+      await signIn(page, world.svc.tokens.auditor, '#/entity/credential/c1');
+      await expect.poll(() => shownRevisions(page), POLL).toEqual(revisions(0, PAGE - 1));
+      await page.getByRole('button', { name: 'Load more events' }).click();
+      await expect.poll(() => page.getByTestId('events-behind').count(), POLL).toBe(1);
+      // Read again (where the timeline ends), and the notice goes once the answer is no longer behind.
+      await expect.poll(() => requests.length, POLL).toBeGreaterThan(2);
+      await expect.poll(() => page.getByTestId('events-behind').count(), POLL).toBe(0);
+      expect(await shownRevisions(page)).toEqual(revisions(0, MAX_ENTITY_EVENTS - 1));
+      expectPagedReads(requests, '/v1/entities/credential/c1/timeline');
+    } finally {
+      await context.close();
+    }
+  });
+
   it('says an entity is too long to show whole, and still shows its timeline page by page', async () => {
     const stored = await storedTypes(world.svc, 'node-n1');
     expect(stored).toHaveLength(122);
