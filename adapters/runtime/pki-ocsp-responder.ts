@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { constantTimeEqual } from '../../domain/crypto/index.ts';
+import { constantTimeEqual, toHex } from '../../domain/crypto/index.ts';
 import type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
 import {
   ocspErrorResponseDer,
@@ -31,7 +31,10 @@ export interface OcspResponderOptions {
   readonly now: () => number;
   /** nextUpdate - thisUpdate of each answer (default 1 h). A cached answer is signed again after a quarter of it. */
   readonly validityMs?: number;
-  /** Cached answers kept at most (default 100 000; the oldest go first). */
+  /**
+   * Cached answers kept at most (default 100 000; the oldest go first). One per CertID as asked (hash algorithm,
+   * issuer hashes, serial), at most MAX_CACHED_PER_SERIAL per certificate; an answer past its quarter is dropped.
+   */
   readonly maxCached?: number;
   readonly onError?: (error: unknown) => void;
 }
@@ -53,9 +56,54 @@ interface Cached {
   readonly der: Uint8Array;
   readonly producedAt: number;
   readonly nextUpdate: number;
+  readonly serialNumber: string;
+  /** The CertID the answer's SingleResponse carries, as the request gave it (RFC 6960 4.2.1): served only to it. */
+  readonly certId: Uint8Array;
+}
+
+/** What the cache holds, for tests and metrics. */
+export interface OcspCacheSize {
+  /** Signed answers kept. */
+  readonly answers: number;
+  /** Certificates they are about. */
+  readonly serials: number;
+  /** Request bytes remembered with the CertID they ask about (answered again without being parsed). */
+  readonly requests: number;
 }
 
 export const DEFAULT_OCSP_VALIDITY_MS = 60 * 60 * 1000;
+/**
+ * Answers kept per certificate: one per hash algorithm a CertID naming this CA may use (sha1, sha256, sha384, sha512).
+ * A backstop: the key admits no more for a certificate of ours.
+ */
+export const MAX_CACHED_PER_SERIAL = 4;
+/** Request bytes remembered (the newest): a hit costs a lookup instead of a parse (~2 us against several hundred). */
+export const MAX_REMEMBERED_OCSP_REQUESTS = 1024;
+/** Longer requests are not remembered: one without nonce about one certificate is 80 to 250 bytes. */
+const MAX_REMEMBERED_REQUEST_BYTES = 512;
+/**
+ * A CertID longer than this is answered but its answer not cached: a SHA-512 one with a 20-octet serial is about
+ * 180 bytes, and the answer echoes the CertID (hash algorithm parameters are the sender's, up to the request's 16 KiB).
+ */
+const MAX_CACHED_CERT_ID_BYTES = 256;
+
+/** Where the answer about one CertID is cached, and the CertID bytes it must carry to be served. */
+interface Slot {
+  readonly key: string;
+  readonly certId: Uint8Array;
+}
+
+/**
+ * The cache key of a CertID: what decides its answer (RFC 6960 4.1.1: hash algorithm, issuer name and key hashes,
+ * serial), never the request's other bytes, so requests differing only in extensions share one entry. Bounded:
+ * an answer is cached only for a CertID naming this CA (fixed-length hashes) and one of its serials.
+ */
+const slotOf = (id: OcspCertId): Slot | undefined =>
+  id.hash === undefined || id.der.length > MAX_CACHED_CERT_ID_BYTES
+    ? undefined
+    : { key: `${id.hash}:${toHex(id.issuerNameHash)}:${toHex(id.issuerKeyHash)}:${id.serialNumber}`, certId: id.der };
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a === b || Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 
 /**
  * The OCSP responder of one issuing CA (RFC 6960): answers good, revoked (time, reason) or unknown from the `pki`
@@ -71,11 +119,17 @@ export class OcspResponder {
   readonly #validityMs: number;
   readonly #maxCached: number;
   /**
-   * Answers by the request's exact bytes (hex): a request without nonce that was answered recently is answered again
-   * without being parsed. `#bySerial` finds a certificate's entries when it is revoked.
+   * Answers by CertID (`slotOf`), oldest first (Map order is insertion order and an answer replaced is inserted
+   * anew). `#bySerial` finds a certificate's entries when it is revoked, and bounds them.
    */
-  readonly #cache = new Map<string, Cached & { readonly serialNumber: string }>();
+  readonly #cache = new Map<string, Cached>();
   readonly #bySerial = new Map<string, Set<string>>();
+  /**
+   * Request bytes without nonce (hex, at most MAX_REMEMBERED_REQUEST_BYTES) and the CertID they parse to: answered
+   * from `#cache` without being parsed. At most MAX_REMEMBERED_OCSP_REQUESTS, the oldest go first; the bytes decide
+   * the parse, so an entry never goes stale, and one whose answer was dropped finds none.
+   */
+  readonly #requests = new Map<string, Slot>();
   /** Bumped by every invalidation: an answer computed before one is not cached after it. */
   #generation = 0;
   /**
@@ -101,10 +155,7 @@ export class OcspResponder {
   invalidate(serialNumber: string): void {
     this.#generation++;
     if (this.#o.reads.uncommittedPkiWrites()) this.#unsettled.add(serialNumber);
-    const keys = this.#bySerial.get(serialNumber);
-    if (keys === undefined) return;
-    for (const key of keys) this.#cache.delete(key);
-    this.#bySerial.delete(serialNumber);
+    for (const key of this.#bySerial.get(serialNumber) ?? []) this.#forget(key);
   }
 
   /** Serials whose change may still be uncommitted (answers about them are not cached): for tests and metrics. */
@@ -112,11 +163,17 @@ export class OcspResponder {
     return this.#unsettled.size;
   }
 
+  /** What the cache holds (read-only): for tests and metrics. */
+  get cacheSize(): OcspCacheSize {
+    return { answers: this.#cache.size, serials: this.#bySerial.size, requests: this.#requests.size };
+  }
+
   /** Everything changed (a rebuild of the read model, a new responder certificate). */
   clear(): void {
     this.#generation++;
     this.#cache.clear();
     this.#bySerial.clear();
+    this.#requests.clear();
   }
 
   #ours(id: OcspCertId): boolean {
@@ -170,37 +227,75 @@ export class OcspResponder {
   /** Whether the last write to the ledger failed: reported once, not at every request while the disk stays full. */
   readonly #unrecorded: UnrecordedRun = { failing: false };
 
+  /** Served from the cache for a quarter of its validity, well before its nextUpdate. */
   #fresh(entry: Cached | undefined, now: number): boolean {
     return entry !== undefined && now < entry.producedAt + this.#validityMs / 4;
   }
 
-  #remember(key: string, serialNumber: string, entry: Cached): void {
-    this.#cache.set(key, { ...entry, serialNumber });
-    let keys = this.#bySerial.get(serialNumber);
-    if (keys === undefined) this.#bySerial.set(serialNumber, (keys = new Set()));
+  /** The cached answer to a request without nonce asking about `certId` only, if it is fresh and carries that CertID. */
+  #answerFor(slot: Slot, now: number): Cached | undefined {
+    const entry = this.#cache.get(slot.key);
+    // The same key with other CertID bytes (hash parameters NULL or absent, say) is another request's answer.
+    return entry !== undefined && this.#fresh(entry, now) && sameBytes(entry.certId, slot.certId) ? entry : undefined;
+  }
+
+  #forget(key: string): void {
+    const entry = this.#cache.get(key);
+    if (entry === undefined) return;
+    this.#cache.delete(key);
+    const keys = this.#bySerial.get(entry.serialNumber);
+    keys?.delete(key);
+    if (keys?.size === 0) this.#bySerial.delete(entry.serialNumber);
+  }
+
+  #rememberRequest(request: string | undefined, slot: Slot): void {
+    if (request === undefined) return;
+    this.#requests.delete(request);
+    this.#requests.set(request, slot);
+    for (const oldest of this.#requests.keys()) {
+      if (this.#requests.size <= MAX_REMEMBERED_OCSP_REQUESTS) break;
+      this.#requests.delete(oldest);
+    }
+  }
+
+  #remember(key: string, entry: Cached, now: number): void {
+    // Inserted anew, not updated in place: the Map stays ordered oldest first.
+    this.#forget(key);
+    this.#cache.set(key, entry);
+    let keys = this.#bySerial.get(entry.serialNumber);
+    if (keys === undefined) this.#bySerial.set(entry.serialNumber, (keys = new Set()));
     keys.add(key);
-    // Map order is insertion order: the oldest answers go first.
+    for (const oldest of keys) {
+      if (keys.size <= MAX_CACHED_PER_SERIAL) break;
+      this.#forget(oldest);
+    }
+    // The oldest go first: past their freshness (never served again), or beyond the count.
     for (const [oldest, old] of this.#cache) {
-      if (this.#cache.size <= this.#maxCached) break;
-      this.#cache.delete(oldest);
-      this.#bySerial.get(old.serialNumber)?.delete(oldest);
+      if (this.#cache.size <= this.#maxCached && this.#fresh(old, now)) break;
+      this.#forget(oldest);
     }
   }
 
   /** Answers one DER OCSPRequest; never throws (an internal failure is `internalError`). */
   async respond(request: Uint8Array): Promise<OcspAnswer> {
     const now = this.#o.now();
-    // The same request bytes without nonce (a nonce makes every request unique): the answer given to them.
-    const key = request.length <= 512 ? Buffer.from(request).toString('hex') : undefined;
-    const known = key === undefined ? undefined : this.#cache.get(key);
-    if (known !== undefined && this.#fresh(known, now)) {
-      return { der: known.der, outcome: 'successful', cacheable: true, producedAt: known.producedAt, nextUpdate: known.nextUpdate };
-    }
+    // Request bytes seen before (never with a nonce: one makes every request unique): the answer to their CertID.
+    const bytes = request.length <= MAX_REMEMBERED_REQUEST_BYTES ? Buffer.from(request).toString('hex') : undefined;
+    const seen = bytes === undefined ? undefined : this.#requests.get(bytes);
+    const known = seen === undefined ? undefined : this.#answerFor(seen, now);
+    if (known !== undefined) return fromCache(known);
     const parsed = parseOcspRequest(request);
     if (!parsed.ok) return refusal('malformedRequest', parsed.reason);
     const { certIds, nonce } = parsed.request;
     if (!certIds.some((id) => this.#ours(id))) return refusal('unauthorized', `no certificate of CA ${this.ca.id} asked about`);
     const single = certIds.length === 1 ? certIds[0]! : undefined;
+    // Cached per CertID, for a request without nonce about one certificate: its extensions decide nothing.
+    const slot = single !== undefined && nonce === undefined ? slotOf(single) : undefined;
+    const cached = slot === undefined ? undefined : this.#answerFor(slot, now);
+    if (slot !== undefined && cached !== undefined) {
+      this.#rememberRequest(bytes, slot);
+      return fromCache(cached);
+    }
     // With a nonce: the status another request about the same CertID left in the cache, signed afresh.
     const hit =
       single === undefined
@@ -242,8 +337,9 @@ export class OcspResponder {
       // `unknown` is not kept, here or by HTTP caches: the certificate may be issued a moment later (a device asked
       // about before the read model projected its issuance), and no notice drops a cached answer then.
       const cacheable = single !== undefined && nonce === undefined && statuses[0]!.status !== 'unknown';
-      if (cacheable && !uncacheable && key !== undefined && generation === this.#generation && !readUnsettled && !this.#unsettled.has(single.serialNumber)) {
-        this.#remember(key, single.serialNumber, { status: statuses[0]!, der, producedAt, nextUpdate });
+      if (cacheable && !uncacheable && slot !== undefined && generation === this.#generation && !readUnsettled && !this.#unsettled.has(single.serialNumber)) {
+        this.#remember(slot.key, { status: statuses[0]!, der, producedAt, nextUpdate, serialNumber: single.serialNumber, certId: slot.certId }, now);
+        this.#rememberRequest(bytes, slot);
       }
       // An answer whose revocation could not be recorded is asked again, not kept by HTTP caches either.
       return { der, outcome: 'successful', cacheable: cacheable && !uncacheable, producedAt, nextUpdate };
@@ -253,5 +349,13 @@ export class OcspResponder {
     }
   }
 }
+
+const fromCache = (known: Cached): OcspAnswer => ({
+  der: known.der,
+  outcome: 'successful',
+  cacheable: true,
+  producedAt: known.producedAt,
+  nextUpdate: known.nextUpdate,
+});
 
 const refusal = (status: OcspErrorStatus, reason: string): OcspAnswer => ({ der: ocspErrorResponseDer(status), outcome: status, reason, cacheable: false });

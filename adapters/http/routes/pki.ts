@@ -35,6 +35,13 @@ const incomplete = (e: PkiIncomplete): HttpProblem =>
 // The cause (a path, an errno) is for the service's log, where the publisher reported it, not for a public client.
 const unrecorded = (e: PublicationUnrecorded): HttpProblem =>
   new HttpProblem(503, e.code, 'revocations could not be recorded as published yet; the CRL is issued once they are', {}, { 'retry-after': '5' });
+/**
+ * A refusal's reason as logged, at most MAX_LOGGED_OCSP_REASON characters: the parser quotes what the sender chose cut
+ * (quoted.ts), and this bounds what it did not foresee (a 15,500-arc critical OID made 62.7 KB of log per request).
+ */
+const MAX_LOGGED_OCSP_REASON = 300;
+const loggedReason = (reason: string | undefined): string | undefined =>
+  reason === undefined || reason.length <= MAX_LOGGED_OCSP_REASON ? reason : `${reason.slice(0, MAX_LOGGED_OCSP_REASON)}... (${reason.length} characters)`;
 const noCa = (caId: string): HttpProblem => new HttpProblem(404, 'not_found', `no issuing CA ${caId}`, { caId });
 
 /** The entity tags of an If-None-Match list, weak or strong: `W/"x"`, `"y"`. */
@@ -178,7 +185,7 @@ export const pkiRoutes: RouteModule = (app, context) => {
         : typeof der === 'string'
           ? { der: ocspErrorResponseDer('malformedRequest'), outcome: 'malformedRequest', reason: der, cacheable: false }
           : await responder.respond(der);
-    if (answer.outcome !== 'successful') request.log.info({ caId, outcome: answer.outcome, reason: answer.reason }, 'OCSP request refused');
+    if (answer.outcome !== 'successful') request.log.info({ caId, outcome: answer.outcome, reason: loggedReason(answer.reason) }, 'OCSP request refused');
     if (request.method === 'GET' && 'producedAt' in answer && answer.cacheable && answer.producedAt !== undefined && answer.nextUpdate !== undefined) {
       // Of the whole answer, as the CRLs' (found in review): its last bytes are the responder's certificate, the same in
       // every answer, so a cache revalidating a `good` answer after the revocation was told 304 and kept it.

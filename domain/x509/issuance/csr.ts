@@ -5,6 +5,7 @@ import { MAX_CSR_LENGTH } from '../../crypto/sizes.ts';
 import { verifySignature } from '../../crypto/signatures.ts';
 import { derViolation } from '../der-rules.ts';
 import type { CaKeyKind } from '../issuing-ca.ts';
+import { quotedCut } from '../quoted.ts';
 import { subjectAltNameUris } from './extensions.ts';
 import { nodeUris, type NodeNaming } from './node-names.ts';
 import { compactEcdsaSignature, OID, pkiName, publicKeyInfo, signatureAlgorithm, SIGNATURE_ALGORITHM_OID } from './signed.ts';
@@ -41,9 +42,6 @@ const SUBJECT_ALT_NAME = '2.5.29.17';
 const refuse = <T>(reason: CsrRejection, detail: string): CsrCheck<T> => ({ ok: false, reason, detail });
 const bytesOf = (block: asn1js.AsnType): Uint8Array => new Uint8Array(block.valueBeforeDecodeView);
 
-/** At most this much of an identifier the CSR carries is quoted in a refusal: the detail explains, it does not echo. */
-const SHOWN = 80;
-
 /**
  * Why an extension of an extensionRequest cannot be read, or undefined. Its value must be one DER value of its type
  * (RFC 5280 4.2: extnValue holds the DER encoding): pkijs catches its own parse error and hands back an empty value
@@ -69,7 +67,7 @@ const altNamesOf = (request: pkijs.CertificationRequest): CsrCheck<Certification
     .flatMap((a) => a.values.flatMap((value: asn1js.AsnType) => new pkijs.Extensions({ schema: value }).extensions));
   for (const e of extensions) {
     const why = unreadableExtension(e);
-    if (why !== undefined) return refuse('malformed_csr', `requested extension ${JSON.stringify(e.extnID.slice(0, SHOWN))}: ${why}`);
+    if (why !== undefined) return refuse('malformed_csr', `requested extension ${quotedCut(e.extnID)}: ${why}`);
   }
   const names = extensions
     .filter((e) => e.extnID === SUBJECT_ALT_NAME)
@@ -105,11 +103,11 @@ export const verifyCertificationRequest = (der: Uint8Array): CsrCheck<Certificat
   const key = spki === undefined ? undefined : publicKeyFromSpki(bytesOf(spki));
   // The algorithm identifiers are the sender's (an OID of thousands of arcs fits in 4 KiB): quoted cut, as names are.
   if (key === undefined || key.kind === 'x25519') {
-    return refuse('unsupported_key', `key algorithm ${JSON.stringify(request.subjectPublicKeyInfo.algorithm.algorithmId.slice(0, SHOWN))}`);
+    return refuse('unsupported_key', `key algorithm ${quotedCut(request.subjectPublicKeyInfo.algorithm.algorithmId)}`);
   }
   const kind = key.kind;
   const algorithm = request.signatureAlgorithm.algorithmId;
-  if (algorithm !== SIGNATURE_ALGORITHM_OID[kind]) return refuse('unsupported_signature_algorithm', `${JSON.stringify(algorithm.slice(0, SHOWN))} for a ${kind} key`);
+  if (algorithm !== SIGNATURE_ALGORITHM_OID[kind]) return refuse('unsupported_signature_algorithm', `${quotedCut(algorithm)} for a ${kind} key`);
   // RFC 8410 section 3 and RFC 5758 section 3.2: the parameters are absent (not even NULL).
   if (request.signatureAlgorithm.algorithmParams !== undefined) return refuse('unsupported_signature_algorithm', `${algorithm} with parameters`);
   const signatureBits = request.signatureValue.valueBlock;
@@ -137,7 +135,7 @@ export const verifyCertificationRequest = (der: Uint8Array): CsrCheck<Certificat
 export const checkCsrNamesNode = (request: CertificationRequest, naming: NodeNaming): CsrCheck<CertificationRequest> => {
   const allowed = new Set(nodeUris(naming));
   const foreignCn = request.commonNames.find((cn) => cn !== naming.nodeId);
-  if (foreignCn !== undefined) return refuse('subject_mismatch', `CN ${JSON.stringify(foreignCn.slice(0, SHOWN))} is not the Node-ID`);
+  if (foreignCn !== undefined) return refuse('subject_mismatch', `CN ${quotedCut(foreignCn)} is not the Node-ID`);
   const foreignName = request.altNames.find((n) => n.type !== 6 || !allowed.has(n.value));
   if (foreignName !== undefined) {
     return refuse('subject_mismatch', `subject alternative name ${foreignName.type === 6 ? JSON.stringify(foreignName.value.slice(0, 120)) : `of type ${foreignName.type}`} does not name this node`);

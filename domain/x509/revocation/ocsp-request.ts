@@ -1,5 +1,6 @@
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
+import { quotedCut } from '../quoted.ts';
 import { CERT_ID_HASH_OID, type CertIdHash } from './issuer.ts';
 import { serialHexOf } from './serial.ts';
 
@@ -32,6 +33,9 @@ export type OcspRequestParse = { readonly ok: true; readonly request: OcspReques
 
 const refuse = (reason: string): OcspRequestParse => ({ ok: false, reason });
 
+/** A library's message about the sender's bytes may quote them (an object identifier, say): quoted cut. */
+const messageOf = (error: unknown): string => quotedCut(error instanceof Error ? error.message : String(error));
+
 const hashOf = (oid: string): CertIdHash | undefined =>
   (Object.keys(CERT_ID_HASH_OID) as CertIdHash[]).find((h) => CERT_ID_HASH_OID[h] === oid);
 
@@ -53,7 +57,7 @@ export const parseOcspRequest = (der: Uint8Array): OcspRequestParse => {
     return parse(der);
   } catch (error) {
     // The ASN.1 libraries throw on some corrupt inputs they first accepted: still a malformed request, never a crash.
-    return refuse(`unreadable: ${error instanceof Error ? error.message : String(error)}`);
+    return refuse(`unreadable: ${messageOf(error)}`);
   }
 };
 
@@ -61,13 +65,13 @@ const parse = (der: Uint8Array): OcspRequestParse => {
   if (der.length === 0) return refuse('empty request');
   if (der.length > MAX_OCSP_REQUEST_BYTES) return refuse(`request larger than ${MAX_OCSP_REQUEST_BYTES} bytes`);
   const asn1 = asn1js.fromBER(der);
-  if (asn1.offset === -1) return refuse(`not DER: ${asn1.result.error}`);
+  if (asn1.offset === -1) return refuse(`not DER: ${quotedCut(asn1.result.error)}`);
   if (asn1.offset !== der.length) return refuse('bytes after the OCSPRequest');
   let request: pkijs.OCSPRequest;
   try {
     request = new pkijs.OCSPRequest({ schema: asn1.result });
   } catch (error) {
-    return refuse(`not an OCSPRequest: ${error instanceof Error ? error.message : String(error)}`);
+    return refuse(`not an OCSPRequest: ${messageOf(error)}`);
   }
   const list = request.tbsRequest.requestList;
   if (list.length === 0) return refuse('requestList is empty');
@@ -83,14 +87,15 @@ const parse = (der: Uint8Array): OcspRequestParse => {
     }));
   } catch (error) {
     // Parsed by the schema yet not encodable again (an object identifier no text form can hold, say).
-    return refuse(`unreadable CertID: ${error instanceof Error ? error.message : String(error)}`);
+    return refuse(`unreadable CertID: ${messageOf(error)}`);
   }
   // RFC 6960 4.4 defers to RFC 5280 4.2: a critical extension that is not understood must not be ignored. The nonce
   // of the request (4.4.1) is the only one understood; none of a single request is.
   const notUnderstood =
     (request.tbsRequest.requestExtensions ?? []).find((e) => e.critical && e.extnID !== OCSP_NONCE_OID) ??
     list.flatMap((r) => r.singleRequestExtensions ?? []).find((e) => e.critical);
-  if (notUnderstood !== undefined) return refuse(`critical extension ${notUnderstood.extnID} not understood`);
+  // The OID is the sender's (one of 15,500 arcs fits in 16 KiB, and was logged whole): quoted cut.
+  if (notUnderstood !== undefined) return refuse(`critical extension ${quotedCut(notUnderstood.extnID)} not understood`);
   const nonces = (request.tbsRequest.requestExtensions ?? []).filter((e) => e.extnID === OCSP_NONCE_OID);
   if (nonces.length > 1) return refuse('more than one nonce extension');
   const nonce = nonces[0]?.extnValue.valueBlock.valueHexView.slice();
