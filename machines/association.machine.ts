@@ -67,9 +67,13 @@ export const associationMachine = setup({
       if (d === undefined || owner === undefined) return false;
       if (!registreeHeldByNode(event.facts.node, d.registree)) return false;
       if (owner.kind === 'node') return owner.id === d.nodeId;
-      if (owner.kind === 'cse') return d.registree.kind === 'cse' && owner.id === d.registree.id;
+      // A CSE-ID's credential names the node it was issued to and an AE-ID's the App-ID (review 41): it is that
+      // node's and that App-ID's only, never the next holder's of the identifier (a node renumbered hands its old
+      // CSE-ID on; another App-ID may name an AE alike). One stored before owners named them is judged as it was.
+      if (owner.kind === 'cse') return d.registree.kind === 'cse' && owner.id === d.registree.id && (owner.nodeId === undefined || owner.nodeId === d.nodeId);
       if (d.registree.kind !== 'ae') return false;
-      return (owner.kind === 'app' && owner.id === d.registree.appId) || (owner.kind === 'ae' && owner.id === d.registree.id);
+      if (owner.kind === 'app') return owner.id === d.registree.appId;
+      return owner.kind === 'ae' && owner.id === d.registree.id && (owner.appId === undefined || owner.appId === d.registree.appId);
     }),
     nodeEnrolled: factGuard(({ event }) => isOneOf(event.facts.node, ['enrolled', 'associated'])),
     /**

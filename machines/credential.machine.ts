@@ -1,6 +1,6 @@
 import { and, assign, setup } from 'xstate';
 import type { CredentialContext, NodeContext } from './contexts.ts';
-import { bootstrapUsableFor, dataOf, factGuard, isNodeServiceCredential, isOneOf, ms, sameOwner, subscriptionServesAt } from './guards.ts';
+import { bootstrapUsableFor, dataOf, factGuard, isNodeServiceCredential, isOneOf, ms, ownerHeldBy, sameOwner, subscriptionServesAt } from './guards.ts';
 import { isWithin, type EntityView, type MachineEvent } from './types.ts';
 
 const LIVE = ['initialized', 'enrolled', 'associated'];
@@ -63,12 +63,15 @@ export const credentialMachine = setup({
       const d = dataOf(event, 'CredentialIssued');
       return d !== undefined && ms(d.notBefore) < ms(d.notAfter);
     },
-    /** A credential is bound to a live owner (RS-01): a node or application that exists and is not revoked or expired. */
+    /**
+     * A credential is bound to a live owner (RS-01): a node or application that exists and is not revoked or expired;
+     * a CSE-ID's to the live node it names, which holds that CSE-ID now, and an AE-ID's to the live App-ID it names
+     * (ownerHeldBy; review 41: issued as its holder ended, it outlived it, and went to the identifier's next holder).
+     */
     ownerIsLive: factGuard(({ event }) => {
       const d = dataOf(event, 'CredentialIssued');
       if (d === undefined) return false;
-      if (d.owner.kind !== 'node' && d.owner.kind !== 'app') return true;
-      return isOneOf(event.facts.owner, LIVE);
+      return ownerHeldBy(event.facts.owner, d.owner, LIVE);
     }),
     /** A successor takes over from a live predecessor of the same owner (HLR-212). */
     predecessorIsLive: factGuard(({ event }) => {

@@ -2,7 +2,7 @@ import type { DomainEvent } from '../domain/events/index.ts';
 import { streamIdOf, type EntityKind, type EntityView } from '../domain/streams.ts';
 import type { ApplicationContext, AssociationContext, CredentialContext, NodeContext } from './contexts.ts';
 import { supersededInTurn } from './credential.machine.ts';
-import { isNodeServiceCredential } from './guards.ts';
+import { holdingNodeOf, isNodeServiceCredential } from './guards.ts';
 import type { FactName, Facts, FactSources } from './types.ts';
 
 /**
@@ -17,8 +17,12 @@ const factSourcesOf = (event: DomainEvent, context: unknown): FactSources => {
     case 'CredentialIssued': {
       const { owner, predecessorId } = event.data;
       const sources: FactSources = {};
+      // A CSE-ID's credential reads the node it names, an AE-ID's the App-ID it names (review 41): whom the identifier
+      // is held by is decided at the commit (ownerIsLive). One stored before they were named reads nothing.
       if (owner.kind === 'node') sources.owner = { kind: 'node', id: owner.id };
       if (owner.kind === 'app') sources.owner = { kind: 'application', id: owner.id };
+      if (owner.kind === 'cse' && owner.nodeId !== undefined) sources.owner = { kind: 'node', id: owner.nodeId };
+      if (owner.kind === 'ae' && owner.appId !== undefined) sources.owner = { kind: 'application', id: owner.appId };
       if (predecessorId !== undefined) sources.predecessor = { kind: 'credential', id: predecessorId };
       return sources;
     }
@@ -32,7 +36,8 @@ const factSourcesOf = (event: DomainEvent, context: unknown): FactSources => {
       // A node's service credential rests on the subscription its node is served under (subscriptionServes, seed 003
       // 11.2.1): the node is read, and through it the subscription (derivedSourcesOf). Nothing for any other.
       const credential = context as CredentialContext;
-      if (isNodeServiceCredential(credential)) sources.owner = { kind: 'node', id: credential.owner!.id };
+      // A CSE-ID's credential is its named node's service credential (review 41), read the same way.
+      if (isNodeServiceCredential(credential)) sources.owner = { kind: 'node', id: holdingNodeOf(credential.owner!)! };
       return sources;
     }
     case 'CredentialRotationStarted': {

@@ -19,10 +19,18 @@ export const credentialUsableAt = (view: EntityView | undefined, at: number): bo
   return isWithin(at, credential);
 };
 
-/** Whether the credential `other` is owned by `owner` (the same kind and id). */
+/**
+ * Whether the credential `other` is owned by `owner`: the same kind and id, and the same holder where both name one
+ * (review 41: a CSE-ID's credential of one node is not another's that took the CSE-ID; one stored before holders
+ * were named matches either).
+ */
 export const sameOwner = (other: EntityView | undefined, owner: Owner | undefined): boolean => {
   const theirs = (other?.context as CredentialContext | undefined)?.owner;
-  return owner !== undefined && theirs !== undefined && theirs.kind === owner.kind && theirs.id === owner.id;
+  const sameHolder = (a: string | undefined, b: string | undefined): boolean => a === undefined || b === undefined || a === b;
+  return (
+    owner !== undefined && theirs !== undefined && theirs.kind === owner.kind && theirs.id === owner.id &&
+    sameHolder(theirs.nodeId, owner.nodeId) && sameHolder(theirs.appId, owner.appId)
+  );
 };
 
 /**
@@ -50,7 +58,10 @@ export const subscriptionServesAt = (view: EntityView | undefined, at: number): 
  * The same rule says when a CSE Registree's association may be revoked as `affiliationChanged` (registreeMovedAway).
  */
 export const registreeHeldByNode = (node: EntityView | undefined, registree: Registree): boolean =>
-  registree.kind !== 'cse' || (node?.context as NodeContext | undefined)?.cseId === registree.id;
+  registree.kind !== 'cse' || nodeHoldsCseId(node, registree.id);
+
+/** Whether the node holds this CSE-ID now: the one of its last enrolment (RS-01). */
+export const nodeHoldsCseId = (node: EntityView | undefined, cseId: string): boolean => (node?.context as NodeContext | undefined)?.cseId === cseId;
 
 /** Seed 003, 11.2.2: an AE Registree acts under an enrolled App-ID; a CSE Registree needs no application. */
 export const registreeApplicationEnrolled = (application: EntityView | undefined, registree: Registree): boolean =>
@@ -86,7 +97,32 @@ export const registreeApplicationCredentialStands = (
  * node's Initialization (seed 004) and is what remote provisioning authenticates with, not a service it is given.
  */
 export const isNodeServiceCredential = (credential: CredentialContext | undefined): boolean =>
-  credential?.owner?.kind === 'node' && credential.purpose !== 'bootstrap';
+  credential?.owner !== undefined && holdingNodeOf(credential.owner) !== undefined && credential.purpose !== 'bootstrap';
+
+/**
+ * The node a credential's owner is held by (RS-01; review 41): a node's own credential its node, a CSE's the node it
+ * names as holding the CSE-ID. Undefined for an App-ID or AE, and for a CSE credential stored before owners named
+ * their node (nothing read for it, as it was decided).
+ */
+export const holdingNodeOf = (owner: Owner): string | undefined =>
+  owner.kind === 'node' ? owner.id : owner.kind === 'cse' ? owner.nodeId : undefined;
+
+/**
+ * RS-01 (review 41): whom a CSE-ID or AE-ID is held by is a fact of the decision. A credential issued to a CSE-ID is
+ * bound to a live node that holds that CSE-ID now (registreeHeldByNode, the rule an association is decided by); one
+ * issued to an AE-ID to a live App-ID it names. Read at the commit (machines/facts.ts `owner`), so a concurrent end
+ * of the holder (revokeNode, an expired enrolment, revokeApplication) or a move of the CSE-ID conflicts and the
+ * issue is decided again, and refused. An owner stored before it named its holder reads nothing and stands as it
+ * was decided.
+ */
+export const ownerHeldBy = (holder: EntityView | undefined, owner: Owner, live: readonly string[]): boolean => {
+  if (owner.kind === 'cse') {
+    if (owner.nodeId === undefined) return true;
+    return isOneOf(holder, live) && nodeHoldsCseId(holder, owner.id);
+  }
+  if (owner.kind === 'ae') return owner.appId === undefined || isOneOf(holder, live);
+  return isOneOf(holder, live);
+};
 
 export const ms = (iso: string): number => Date.parse(iso);
 

@@ -210,7 +210,7 @@ describe('a node renumbered under a new CSE-ID loses its associations under the 
     await c.settle();
     expect(await association(c, 'sa-late')).toEqual(['sa-late', 'revoked', 'affiliationChanged']);
     // /cse-meter-1 stays meter-2's: a credential issued to it follows meter-2, not meter-1.
-    await c.engine.execute(cmd.issueCredential('cse-cred', 'meter-2', at(300), { owner: { kind: 'cse', id: OLD_CSE } }));
+    await c.engine.execute(cmd.issueCredential('cse-cred', 'meter-2', at(300), { owner: { kind: 'cse', id: OLD_CSE, nodeId: 'meter-2' } }));
     await c.engine.execute(command('revokeNode', { nodeId: 'meter-1', reason: 'keyCompromise' }, { actor: operator }));
     await c.settle();
     expect(String((await c.engine.entity('credential', 'cse-cred')).snapshot.value)).not.toBe('revoked');

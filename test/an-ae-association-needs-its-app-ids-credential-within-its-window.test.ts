@@ -41,7 +41,7 @@ const open = async () => {
   await c.engine.execute(command('registerApplication', { appId: APP, name: 'billing', provider: 'City Utilities' }, { actor: operator }));
   await c.engine.execute(appCredential('app-cred-1', at(10)));
   await c.engine.execute(command('enrolApplication', { appId: APP, credentialId: 'app-cred-1' }, { actor: operator }));
-  await c.engine.execute(cmd.issueCredential('ae-cred', 'meter-1', at(200), { owner: { kind: 'ae', id: 'Cbill1' } }));
+  await c.engine.execute(cmd.issueCredential('ae-cred', 'meter-1', at(200), { owner: { kind: 'ae', id: 'Cbill1', appId: APP } }));
   await c.engine.execute(cmd.provisionCredential('ae-cred'));
   await c.settle();
   return { c, clock };
@@ -87,7 +87,7 @@ describe("an AE association needs its App-ID's credential inside its validity wi
       await plain.execute(command('registerApplication', { appId: APP, name: 'billing', provider: 'City Utilities' }, { actor: operator }));
       await plain.execute(appCredential('app-cred-1', at(10)));
       await plain.execute(command('enrolApplication', { appId: APP, credentialId: 'app-cred-1' }, { actor: operator }));
-      await plain.execute(cmd.issueCredential('ae-cred', 'meter-1', at(200), { owner: { kind: 'ae', id: 'Cbill1' } }));
+      await plain.execute(cmd.issueCredential('ae-cred', 'meter-1', at(200), { owner: { kind: 'ae', id: 'Cbill1', appId: APP } }));
       await plain.execute(cmd.provisionCredential('ae-cred'));
       // The App-ID's credential is revoked between the configuration's claims and its append: legal, as decided.
       const claiming = claimingStore(store, async () => void (await plain.execute(cmd.revokeCredential('app-cred-1'))));

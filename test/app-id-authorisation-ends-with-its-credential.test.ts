@@ -28,7 +28,7 @@ const appCredential = (credentialId: string, notAfter = at(300), extra: Record<s
 const enrol = (credentialId: string) => command('enrolApplication', { appId: APP, credentialId }, { actor: operator });
 /** An instance of the App-ID on meter-1, authenticated by a credential issued to its own AE-ID. */
 const instance = async (c: Credence, ae: string) => {
-  await c.engine.execute(cmd.issueCredential(`${ae}-cred`, 'meter-1', at(200), { owner: { kind: 'ae', id: ae } }));
+  await c.engine.execute(cmd.issueCredential(`${ae}-cred`, 'meter-1', at(200), { owner: { kind: 'ae', id: ae, appId: APP } }));
   await c.engine.execute(cmd.provisionCredential(`${ae}-cred`));
   return associate(c, ae);
 };

@@ -123,20 +123,21 @@ describe('compliance queries', () => {
     for (const sub of ['sub-a', 'sub-b']) await run(cmd.createSubscription(sub));
     await run(cmd.registerNode('meter-1'));
     await run(cmd.enrolNode('meter-1', 'sub-a'));
-    const toIdentifier = (credentialId: string, owner: { kind: 'cse' | 'ae'; id: string }) => cmd.issueCredential(credentialId, 'meter-1', at(90), { owner });
+    const toIdentifier = (credentialId: string, owner: { kind: 'cse' | 'ae'; id: string; nodeId?: string; appId?: string }) => cmd.issueCredential(credentialId, 'meter-1', at(90), { owner });
     // The CSE-ID is the node's from its enrolment on; the AE-ID once an association names it as its Registree.
-    await run(toIdentifier('cse-cred', { kind: 'cse', id: '/cse-meter-1' }));
+    await run(toIdentifier('cse-cred', { kind: 'cse', id: '/cse-meter-1', nodeId: 'meter-1' }));
     await run(cmd.provisionCredential('cse-cred'));
-    await run(toIdentifier('ae-cred', { kind: 'ae', id: 'Cmeter-1-ae' }));
-    await run(cmd.provisionCredential('ae-cred'));
+    // An AE-ID's credential names its App-ID, registered first (review 41).
     await run(command('registerApplication', { appId: 'Rmetering', name: 'metering', provider: 'Acme' }, { actor: operator }));
+    await run(toIdentifier('ae-cred', { kind: 'ae', id: 'Cmeter-1-ae', appId: 'Rmetering' }));
+    await run(cmd.provisionCredential('ae-cred'));
     await run(cmd.issueCredential('app-cred', 'meter-1', at(300), { owner: { kind: 'app', id: 'Rmetering' }, purpose: 'application' }));
     await run(cmd.provisionCredential('app-cred'));
     await run(command('enrolApplication', { appId: 'Rmetering', credentialId: 'app-cred' }, { actor: operator }));
     await run(command('configureAssociation', {
       associationId: 'ae-sa', nodeId: 'meter-1', credentialId: 'ae-cred', registree: { kind: 'ae', id: 'Cmeter-1-ae', appId: 'Rmetering' }, registrarCseId: '/in-cse',
     }, { actor: operator }));
-    await run(toIdentifier('ae-cred-2', { kind: 'ae', id: 'Cmeter-1-ae' }));
+    await run(toIdentifier('ae-cred-2', { kind: 'ae', id: 'Cmeter-1-ae', appId: 'Rmetering' }));
     await run(command('enrolNode', { nodeId: 'meter-1', subscriptionId: 'sub-b', cseId: '/cse-meter-1' }, { actor: operator }));
     await run(cmd.provisionCredential('ae-cred-2'));
     await c.settle();

@@ -181,7 +181,7 @@ describe('public lifecycle stream', () => {
     await run('provisionCredential', { credentialId: 'app-cred-01', method: 'pre-provisioning' });
     await run('enrolApplication', { appId: 'Rmetering', credentialId: 'app-cred-01' });
     await run('issueCredential', {
-      credentialId: 'ae-cred-01', kind: 'ed25519', ...placeholderKey('ae-cred-01'), purpose: 'service', owner: { kind: 'ae', id: 'Cmeter-01-ae' },
+      credentialId: 'ae-cred-01', kind: 'ed25519', ...placeholderKey('ae-cred-01'), purpose: 'service', owner: { kind: 'ae', id: 'Cmeter-01-ae', appId: 'Rmetering' },
       notBefore: T0, notAfter: at(90),
     });
     await run('provisionCredential', { credentialId: 'ae-cred-01', method: 'pre-provisioning' });
@@ -207,18 +207,19 @@ describe('public lifecycle stream', () => {
 
   it('gives a credential issued to the CSE-ID of a revoked node to the node that enrols with it next, and its epochs', async () => {
     // Found in review: the ended node kept the identifier in the public stream (the cascade lets it go), so the
-    // replacement's credential stayed on the dead node's frozen epoch and linked the new node's epochs.
+    // replacement's credential stayed on the dead node's frozen epoch and linked the new node's epochs. Since review
+    // 41 the credential names the node that holds the CSE-ID, so it is issued once meter-02 enrolled with it.
     const { c } = open();
     const run = (type: Parameters<typeof command>[0], data: Record<string, unknown>) => c.engine.execute(command(type, data, op));
     await run('createSubscription', { subscriptionId: 'city-09', subscriber: 'City of Nowhere 09', notBefore: T0, notAfter: at(365) });
     for (const node of ['meter-01', 'meter-02']) await run('registerNode', { nodeId: node, profile: profile('gateway') });
     await run('enrolNode', { nodeId: 'meter-01', subscriptionId: 'city-09', cseId: '/cse-09' });
     await run('revokeNode', { nodeId: 'meter-01', reason: 'keyCompromise' });
+    await run('enrolNode', { nodeId: 'meter-02', subscriptionId: 'city-09', cseId: '/cse-09' });
     await run('issueCredential', {
-      credentialId: 'for-replacement', kind: 'ed25519', ...placeholderKey('for-replacement'), purpose: 'service', owner: { kind: 'cse', id: '/cse-09' },
+      credentialId: 'for-replacement', kind: 'ed25519', ...placeholderKey('for-replacement'), purpose: 'service', owner: { kind: 'cse', id: '/cse-09', nodeId: 'meter-02' },
       notBefore: T0, notAfter: at(90),
     });
-    await run('enrolNode', { nodeId: 'meter-02', subscriptionId: 'city-09', cseId: '/cse-09' });
     await c.settle();
     const head = (await c.store.headPosition())!;
     expect((await identitiesUpTo(c.store, head))!.nodeOf('credential', 'for-replacement')).toBe('meter-02');

@@ -60,11 +60,23 @@ const instant = (flags: string, description: string, required = true): OptionSpe
 /** Only the options given: an absent optional field stays absent, not `undefined`. */
 const given = (fields: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
 
-/** `kind:id`, e.g. `node:meter-1`; anything else is passed on for the schema to refuse with the field's path. */
+/**
+ * `kind:id`, e.g. `node:meter-1`; a CSE-ID or AE-ID names its holder after `@` (review 41): `cse:/cse-meter-1@node:meter-1`
+ * (the node that holds the CSE-ID), `ae:Cbill@app:Rbilling` (the App-ID the AE is an instance of). No identifier
+ * holds `@`. Anything else is passed on for the schema to refuse with the field's path.
+ */
 const owner = (value: unknown): unknown => {
   if (typeof value !== 'string') return value;
   const colon = value.indexOf(':');
-  return colon <= 0 ? value : { kind: value.slice(0, colon), id: value.slice(colon + 1) };
+  if (colon <= 0) return value;
+  const kind = value.slice(0, colon);
+  const rest = value.slice(colon + 1);
+  const at = rest.lastIndexOf('@');
+  if (at < 0) return { kind, id: rest };
+  const holder = rest.slice(at + 1);
+  const field = holder.startsWith('node:') ? 'nodeId' : holder.startsWith('app:') ? 'appId' : undefined;
+  // An unknown holder is kept whole in the id, for the schema to refuse naming it.
+  return field === undefined ? { kind, id: rest } : { kind, id: rest.slice(0, at), [field]: holder.slice(holder.indexOf(':') + 1) };
 };
 
 export const LIFECYCLE_COMMANDS: readonly LifecycleSpec[] = [
@@ -133,7 +145,7 @@ export const LIFECYCLE_COMMANDS: readonly LifecycleSpec[] = [
     options: [
       { flags: '--kind <kind>', description: 'key kind', required: true, choices: ['psk256', 'ed25519', 'p256'] },
       { flags: '--purpose <purpose>', description: 'what it is for', required: true, choices: ['bootstrap', 'service', 'application'] },
-      { flags: '--owner <kind:id>', description: 'its owner, e.g. node:meter-1 (kinds node, cse, ae, app)', required: true },
+      { flags: '--owner <kind:id>', description: 'its owner, e.g. node:meter-1 or app:Rbilling; a CSE-ID names the node holding it (cse:/cse-meter-1@node:meter-1), an AE-ID its App-ID (ae:Cbill@app:Rbilling)', required: true },
       { flags: '--fingerprint <sha256:hex>', description: 'fingerprint of the key, sha256:<64 hex> (an Ed25519 or P-256 key\'s is the SHA-256 of its SubjectPublicKeyInfo, as openssl pkey -pubin -outform DER | sha256sum prints)', required: true },
       { flags: '--public-key <base64url>', description: 'the public key (ed25519, p256; never for psk256)' },
       instant('--not-before <time>', 'start of validity (default: now)', false),

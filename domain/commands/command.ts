@@ -5,7 +5,7 @@ import { validationError, type FieldIssue } from '../errors.ts';
 import { assertJsonWithin, MESSAGE_JSON_LIMITS } from '../json-limits.ts';
 import { CommandId } from '../ids.ts';
 import { Actor, RequestSignature } from '../metadata.ts';
-import { CredentialIssued, issuingRules, ProvisioningCommandData, provisioningRules } from '../events/credential.ts';
+import { CredentialIssued, issuingRules, ownerNamesItsHolder, ProvisioningCommandData, provisioningRules } from '../events/credential.ts';
 import { issuedCertificateRules } from './certificate-rules.ts';
 import { COMMAND_CATALOG, COMMAND_TYPES, type CommandType, type EventOfCommand } from './catalog.ts';
 import { NEW_REVOCATION_REASONS, newRevocationReasonRules, REVOCATION_REASON_COMMANDS } from './revocation-rules.ts';
@@ -43,7 +43,7 @@ const revocationData = (type: CommandType): z.ZodType =>
 
 /** Where a command's data must meet more than its event's schema: rules for new facts, not for stored ones. */
 const COMMAND_DATA: Partial<Record<CommandType, z.ZodType>> = {
-  issueCredential: CredentialIssued.superRefine(issuingRules).superRefine(issuedCertificateRules),
+  issueCredential: CredentialIssued.superRefine(issuingRules).superRefine(issuedCertificateRules).superRefine(ownerNamesItsHolder),
   provisionCredential: ProvisioningCommandData.superRefine(provisioningRules),
   ...Object.fromEntries([...REVOCATION_REASON_COMMANDS].map((type) => [type, revocationData(type)])),
 };

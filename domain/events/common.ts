@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { base64urlLength } from '../crypto/base64url.ts';
+import { AppId, NodeId } from '../ids.ts';
 
 /**
  * Revocation reasons are RFC 5280 CRLReason codes (section 5.3.1), by name: every one a stored event may hold, so that
@@ -29,7 +30,20 @@ export const CRL_REASON_CODE: Readonly<Record<RevocationReason, number>> = {
 export const OwnerKind = z.enum(['node', 'cse', 'ae', 'app']);
 export type OwnerKind = z.infer<typeof OwnerKind>;
 
-export const Owner = z.object({ kind: OwnerKind, id: z.string().min(1).max(128) });
+/**
+ * Whom a credential is issued to. A CSE-ID or AE-ID is held by someone else, and the credential is decided against
+ * that holder (RS-01; review 41): a `cse` owner names the node that holds the CSE-ID (`nodeId`), an `ae` owner the
+ * App-ID the AE is an instance of (`appId`). New commands must name it (`ownerNamesItsHolder`, commands only); events
+ * stored before review 41 lack it and stay readable and replayable as they were decided (nothing read for them).
+ */
+export const Owner = z.object({
+  kind: OwnerKind,
+  id: z.string().min(1).max(128),
+  /** The node holding the CSE-ID of a `cse` owner (never set for another kind). */
+  nodeId: NodeId.optional(),
+  /** The App-ID whose instance the AE of an `ae` owner is (never set for another kind). */
+  appId: AppId.optional(),
+});
 export type Owner = z.infer<typeof Owner>;
 
 /** `sha256:` and 64 hex digits: 71 characters. */

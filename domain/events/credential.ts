@@ -74,6 +74,27 @@ export const issuingRules = (d: z.infer<typeof CredentialIssued>, ctx: z.Refinem
   }
 };
 
+/**
+ * RS-01 (review 41): a credential issued to a CSE-ID names the node that holds it, one issued to an AE-ID the App-ID
+ * it is an instance of, so the decision reads that holder (machines/facts.ts) and a concurrent end of it conflicts.
+ * Nothing else names one. Commands only: events stored before lack it and stay readable.
+ */
+export const ownerNamesItsHolder = (d: z.infer<typeof CredentialIssued>, ctx: z.RefinementCtx): void => {
+  const { owner } = d;
+  if (owner.kind === 'cse' && owner.nodeId === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['owner', 'nodeId'], message: 'a credential issued to a CSE-ID names the node that holds it (owner.nodeId)' });
+  }
+  if (owner.kind === 'ae' && owner.appId === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['owner', 'appId'], message: 'a credential issued to an AE-ID names the App-ID it is an instance of (owner.appId)' });
+  }
+  if (owner.kind !== 'cse' && owner.nodeId !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['owner', 'nodeId'], message: `only a cse owner names a node (this owner is ${owner.kind})` });
+  }
+  if (owner.kind !== 'ae' && owner.appId !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['owner', 'appId'], message: `only an ae owner names an App-ID (this owner is ${owner.kind})` });
+  }
+};
+
 const ManufacturerCertificateRecord = z.object({
   fingerprint: Fingerprint,
   subject: z.string().max(1024),

@@ -99,7 +99,13 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
           const { owner } = e.event.data;
           if (owner.kind === 'node') addDependent(d, streamIdOf('node', owner.id), 'credential-of-node', stream);
           if (owner.kind === 'app') addDependent(d, streamIdOf('application', owner.id), 'credential-of-application', stream);
-          if (owner.kind === 'cse' || owner.kind === 'ae') addOwnedCredential(d, owner.kind, owner.id, stream);
+          // A CSE-ID's credential that names its node is that node's, now and for good (review 41): never handed to
+          // the identifier's next holder. An AE-ID's that names its App-ID is that App-ID's, and follows the node its
+          // AE runs on as far as the log says (the identifier). One stored before they were named follows the
+          // identifier's holder alone, as it did.
+          if (owner.kind === 'cse' && owner.nodeId !== undefined) addDependent(d, streamIdOf('node', owner.nodeId), 'credential-of-node', stream);
+          else if (owner.kind === 'cse' || owner.kind === 'ae') addOwnedCredential(d, owner.kind, owner.id, stream);
+          if (owner.kind === 'ae' && owner.appId !== undefined) addDependent(d, streamIdOf('application', owner.appId), 'credential-of-application', stream);
           return;
         }
         case 'NodeEnrolled':

@@ -231,9 +231,13 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
       let reason: RevocationReason | undefined;
       if (owner.kind === 'node') reason = await ctx.ended('node', owner.id);
       else if (owner.kind === 'app') reason = await ctx.ended('application', owner.id);
+      // A CSE-ID's credential that names its node (review 41) follows that node alone.
+      else if (owner.kind === 'cse' && owner.nodeId !== undefined) reason = await ctx.ended('node', owner.nodeId);
       else {
-        // A CSE's or AE's credential follows the node (and App-ID) it belongs to, as far as the log has said yet.
-        const of = ctx.ownerOf(owner.kind, owner.id);
+        // An AE-ID's that names its App-ID follows it first (review 41). A CSE's or AE's credential follows the node
+        // (and App-ID) its identifier belongs to, as far as the log has said yet.
+        if (owner.kind === 'ae' && owner.appId !== undefined) reason = await ctx.ended('application', owner.appId);
+        const of = reason === undefined ? ctx.ownerOf(owner.kind, owner.id) : undefined;
         if (of !== undefined) reason = await endedOwner(ctx, of.nodeId, of.appId);
       }
       return reason === undefined ? [] : [{ type: 'revokeCredential', data: { credentialId, reason } }];

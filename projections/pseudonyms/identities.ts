@@ -108,6 +108,8 @@ export class PublicIdentities {
       case 'CredentialIssued': {
         const { owner, credentialId } = event.data;
         if (owner.kind === 'node') this.#owner.credential.set(credentialId, owner.id);
+        // A CSE-ID's credential that names its node (review 41) is that node's, whoever holds the CSE-ID later.
+        else if (owner.kind === 'cse' && owner.nodeId !== undefined) this.#owner.credential.set(credentialId, owner.nodeId);
         else if (owner.kind === 'cse' || owner.kind === 'ae') {
           const node = this.#released.has(identifierKey(owner.kind, owner.id)) ? undefined : this.#owner[owner.kind].get(owner.id);
           if (node !== undefined) this.#owner.credential.set(credentialId, node);
