@@ -7,7 +7,6 @@ import { pkiBaseUrlIssues } from '../../domain/x509/issuing-ca.ts';
 import type { Actor } from '../../domain/metadata.ts';
 import { ownerView, type Clock } from '../../domain/ports/index.ts';
 import {
-  isEmbedded,
   loadIssuingCas,
   lockDataFolder,
   openAccessRegistry,
@@ -18,6 +17,7 @@ import {
   systemClock,
   systemRandom,
 } from '../runtime/index.ts';
+import { isEmbedded } from '../runtime/data-folder.ts';
 import { deadLetterCount } from '../../projections/cascade/index.ts';
 import { expiryDeadLetterCount } from '../../projections/expiry/index.ts';
 import { describeOtherLog, describeRulesChange } from '../../projections/runtime/index.ts';
