@@ -157,8 +157,9 @@ describe('public lifecycle stream', () => {
     expect(events.filter((e) => e.type === 'NodeAssociated' && meter01.includes(e.subject)).map((e) => meter01.indexOf(e.subject))).toEqual([1, 2]);
     // meter-01's service credential and CSE-ID have other pseudonyms in epoch 0 than in epoch 2.
     const credentialNames = new Set(events.filter((e) => e.type.startsWith('Credential') && e.subject.startsWith('cred-')).map((e) => e.subject));
-    const svc0 = await deriver.identifier('credential', 'meter-01-svc', 0);
-    const svc2 = await deriver.identifier('credential', 'meter-01-svc', 2);
+    // Named with their node since the review that found one AE-ID's credential shared by two nodes.
+    const svc0 = await deriver.identifier('credential', 'meter-01-svc', 0, 'meter-01');
+    const svc2 = await deriver.identifier('credential', 'meter-01-svc', 2, 'meter-01');
     expect(credentialNames).toContain(svc0);
     expect(credentialNames).toContain(svc2);
     expect(svc0).not.toBe(svc2);
@@ -199,8 +200,8 @@ describe('public lifecycle stream', () => {
     expect(configured[0]!.credentialId).not.toBe(configured[1]!.credentialId);
     const deriver = new PseudonymDeriver(key);
     expect(configured.map((e) => e.credentialId)).toEqual([
-      await deriver.identifier('credential', 'ae-cred-01', 0),
-      await deriver.identifier('credential', 'ae-cred-01', 1),
+      await deriver.identifier('credential', 'ae-cred-01', 0, 'meter-01'),
+      await deriver.identifier('credential', 'ae-cred-01', 1, 'meter-01'),
     ]);
     await c.close();
   });

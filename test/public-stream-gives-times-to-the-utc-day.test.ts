@@ -88,7 +88,7 @@ describe('times in the public lifecycle stream', () => {
 
     // The setup is the reviewer's: each expiry names its credential under the node's last epoch, not its first.
     const expired = events.filter((e) => e.type === 'CredentialExpired');
-    const lastEpoch = await Promise.all(METERS.map((n) => deriver.identifier('credential', `${n}-svc`, ROTATIONS)));
+    const lastEpoch = await Promise.all(METERS.map((n) => deriver.identifier('credential', `${n}-svc`, ROTATIONS, n)));
     expect(new Set(expired.map((e) => e.subject))).toEqual(new Set(lastEpoch));
 
     const expiring = issued.filter((e) => ms(e.data.notAfter) < ms(at(100)));

@@ -37,13 +37,16 @@ export const base32 = (bytes: Uint8Array): string => {
 };
 
 /**
- * The PRF input: label, kind and identifier each length-prefixed, then the epoch as 4 bytes big-endian, so no
- * two (kind, id, epoch) triples share an input. For a node this is HMAC-SHA256(key, Node-ID || epoch) with
- * domain separation.
+ * The PRF input: label, kind and identifier each length-prefixed, then the owning node's id length-prefixed when the
+ * identifier is a node's, then the epoch as 4 bytes big-endian, so no two (kind, id, owner, epoch) share an input
+ * (with and without an owner the lengths differ). For a node this is HMAC-SHA256(key, Node-ID || epoch) with domain
+ * separation. The owner is in the input so that one identifier under two nodes (a C-prefixed AE-ID is unique only
+ * under its registrar; a CSE-ID passes to a node's replacement) never shares a pseudonym, even at the same epoch
+ * number (found in review).
  */
-export const prfInput = (kind: IdentifierKind, id: string, epoch: number): Uint8Array => {
+export const prfInput = (kind: IdentifierKind, id: string, epoch: number, ownerNodeId?: string): Uint8Array => {
   if (!Number.isInteger(epoch) || epoch < 0 || epoch > 0xffffffff) throw new RangeError(`epoch must be a uint32, got ${epoch}`);
-  const parts = [LABEL, kind, id].map((s) => encoder.encode(s));
+  const parts = [LABEL, kind, id, ...(ownerNodeId === undefined ? [] : [ownerNodeId])].map((s) => encoder.encode(s));
   const out = new Uint8Array(parts.reduce((n, p) => n + 4 + p.length, 0) + 4);
   const view = new DataView(out.buffer);
   let offset = 0;
@@ -67,11 +70,12 @@ export class PseudonymDeriver {
     private readonly cacheSize = 200_000,
   ) {}
 
-  async identifier(kind: IdentifierKind, id: string, epoch: number): Promise<string> {
-    const cacheKey = `${kind}\0${id}\0${epoch}`;
+  /** The identifier's pseudonym of `epoch`; `ownerNodeId`, the node it belongs to (none for a node's own id). */
+  async identifier(kind: IdentifierKind, id: string, epoch: number, ownerNodeId?: string): Promise<string> {
+    const cacheKey = `${kind}\0${id}\0${epoch}${ownerNodeId === undefined ? '' : `\0${ownerNodeId}`}`;
     const hit = this.#cache.get(cacheKey);
     if (hit !== undefined) return hit;
-    return this.#remember(cacheKey, kind, await this.key.prf(prfInput(kind, id, epoch)));
+    return this.#remember(cacheKey, kind, await this.key.prf(prfInput(kind, id, epoch, ownerNodeId)));
   }
 
   #remember(cacheKey: string, kind: IdentifierKind, mac: Uint8Array): string {

@@ -1,61 +1,125 @@
 import type { DomainEvent } from '../../domain/events/index.ts';
 import type { IdentifierKind, PseudonymDeriver } from './derive.ts';
+import { HOLDER, HeldAssociations, type CopyStep } from './held-associations.ts';
 
-/** Event types that change which node an identifier belongs to, or a node's epoch. */
+/**
+ * Event types that change which node an identifier belongs to or a node's epoch, and those after which an entry of
+ * the fold can no longer be named (an association's end and its releases, a credential's end, an App-ID's end), so
+ * the fold lets it go (SER-001).
+ */
 export const IDENTITY_EVENT_TYPES = [
   'NodeRegistered',
   'NodeEnrolled',
   'NodeEnrolmentExpired',
   'NodeRevoked',
   'CredentialIssued',
+  'CredentialExpired',
+  'CredentialRevoked',
   'AssociationConfigured',
+  'AssociationEstablished',
+  'AssociationExpired',
+  'AssociationRevoked',
+  'NodeAssociationReleased',
+  'CredentialAssociationReleased',
+  'ApplicationInstanceReleased',
+  'ApplicationRevoked',
   'PseudonymRotated',
 ] as const;
 
-/** A CSE-ID's or AE-ID's key in the sets below: its kind and id in one text. */
-const identifierKey = (kind: 'cse' | 'ae', id: string): string => `${kind}\n${id}`;
+/**
+ * Where an identifier that is not itself a node's stands, for the frame that names it: an AE-ID is known only under a
+ * node (a C-prefixed AE-ID is unique only under its registrar, so two live nodes may hold one), the node of the
+ * association it is named with or the node the event names.
+ */
+export interface NamedUnder {
+  readonly nodeId?: string;
+  readonly associationId?: string;
+}
+
+/** Entry counts of the fold (read-only), to check that it follows the live fleet and not the history. */
+export interface PublicIdentitiesSize {
+  readonly epochs: number;
+  readonly cseIds: number;
+  readonly credentials: number;
+  readonly endedCredentials: number;
+  readonly awaitingCredentials: number;
+  readonly associations: number;
+  readonly associationIndex: number;
+  readonly endedNodes: number;
+  readonly endedApps: number;
+  readonly released: number;
+}
 
 /**
  * Who owns each identifier, and each node's current epoch, folded from events in global order. An identifier
- * that belongs to a node is pseudonymised under that node's epoch, so when the node rotates, its CSE-ID,
- * AE-IDs, credentials and associations all change pseudonym with it and nothing links the epochs. Identifiers
- * that belong to no node (subscriptions, an infrastructure Registrar CSE) keep one stable pseudonym.
+ * that belongs to a node is pseudonymised under that node's epoch, with the node itself in the derivation, so when
+ * the node rotates, its CSE-ID, AE-IDs, credentials and associations all change pseudonym with it and nothing links
+ * the epochs, and one identifier under two nodes never shares a pseudonym. Identifiers that belong to no node
+ * (subscriptions, an infrastructure Registrar CSE, an application's credential) keep one stable pseudonym.
+ *
+ * Bounded by the live fleet (SER-001): an association is let go once it ended and every holder it was recorded on
+ * released it (or ended), and an ended node's credentials once all of them ended and none of its associations is
+ * left. What stays for every node ever seen: its epoch, whether it ended, and the CSE-IDs it let go until another node
+ * claims them (a registrar CSE may be named by others' associations after it ended).
  */
 export class PublicIdentities {
   readonly #epoch: Map<string, number>;
-  readonly #owner: Record<Exclude<IdentifierKind, 'node' | 'subscription'>, Map<string, string>>;
+  /** CSE-IDs and credentials: the node each belongs to. */
+  readonly #owner: { readonly cse: Map<string, string>; readonly credential: Map<string, string> };
+  /** Associations while a frame may still name them (./held-associations.ts). */
+  readonly #associations: HeldAssociations;
+  /** Each node's credentials, to let them go once the node and they have ended. */
+  readonly #credentialsOf: Map<string, Set<string>>;
+  /** Credentials of `#owner.credential` that ended (revoked or expired). */
+  readonly #endedCredentials: Set<string>;
   /**
-   * Credentials issued to a CSE-ID or AE-ID no event had tied to a node yet (an AE's credential precedes the
-   * association that names its AE): they take that node when one does, and change pseudonym with it from then on.
+   * Credentials issued to an AE-ID, not yet bound to a node: one binds to the node of the first association configured
+   * with it, and changes pseudonym with that node from then on. Not to the AE-ID's last holder: two live nodes may use
+   * one AE-ID, and the credential would then name one node's epochs while the other used it (found in review).
    */
-  readonly #waiting: Record<'cse' | 'ae', Map<string, string[]>>;
-  /** Each node's CSE-IDs and AE-IDs (`cse\n<id>`), to let them go when it ends. */
+  readonly #awaitingAe: Set<string>;
+  /**
+   * Credentials issued to a CSE-ID without naming its node (stored before review 41) no event had tied to a node
+   * yet: they take the node that claims the CSE-ID.
+   */
+  readonly #waitingCse: Map<string, string[]>;
+  /** Each node's CSE-IDs, to let them go when it ends. */
   readonly #identifiersOf: Map<string, Set<string>>;
-  /** Nodes revoked or whose enrolment expired: an association stored after takes no identifier back for them. */
+  /** Nodes revoked or whose enrolment expired: an association stored after takes no CSE-ID back for them. */
   readonly #ended: Set<string>;
-  /** CSE-IDs and AE-IDs (`cse\n<id>`) an ended node let go: still named under its epoch, owned by no one. */
+  /** App-IDs revoked: an association established after records nothing on them, so waits for no release of theirs. */
+  readonly #endedApps: Set<string>;
+  /** CSE-IDs an ended node let go: still named under its epoch, owned by no one else. */
   readonly #released: Set<string>;
+  /**
+   * Entries the last event made unreachable, let go when the next event is observed: the frame of the event that
+   * ends them is made after `observe` and still names them.
+   */
+  #dropping: { readonly associations: string[]; readonly nodes: string[] };
 
-  constructor(from?: PublicIdentities) {
-    const owner = from === undefined ? undefined : from.#owner;
-    this.#epoch = new Map(from === undefined ? undefined : from.#epoch);
-    this.#owner = {
-      cse: new Map(owner?.cse),
-      ae: new Map(owner?.ae),
-      credential: new Map(owner?.credential),
-      association: new Map(owner?.association),
-    };
-    const waiting = from === undefined ? undefined : from.#waiting;
-    const copied = (m: Map<string, string[]> | undefined) => new Map([...(m ?? [])].map(([id, credentials]) => [id, [...credentials]]));
-    this.#waiting = { cse: copied(waiting?.cse), ae: copied(waiting?.ae) };
-    this.#identifiersOf = new Map([...(from === undefined ? [] : from.#identifiersOf)].map(([node, keys]) => [node, new Set(keys)]));
-    this.#ended = new Set(from === undefined ? undefined : from.#ended);
-    this.#released = new Set(from === undefined ? undefined : from.#released);
+  constructor() {
+    this.#epoch = new Map();
+    this.#owner = { cse: new Map(), credential: new Map() };
+    this.#associations = new HeldAssociations();
+    this.#credentialsOf = new Map();
+    this.#endedCredentials = new Set();
+    this.#awaitingAe = new Set();
+    this.#waitingCse = new Map();
+    this.#identifiersOf = new Map();
+    this.#ended = new Set();
+    this.#endedApps = new Set();
+    this.#released = new Set();
+    this.#dropping = { associations: [], nodes: [] };
   }
 
   /** A copy that folds on without changing this one. */
   copy(): PublicIdentities {
-    return new PublicIdentities(this);
+    const into = new PublicIdentities();
+    for (const [target, source, clone = (v: unknown) => v] of this.#pairsWith(into)) {
+      if (target instanceof Set) for (const key of source as Set<unknown>) target.add(key);
+      else for (const [key, value] of source as Map<unknown, unknown>) target.set(key, clone(value));
+    }
+    return into;
   }
 
   /**
@@ -82,54 +146,136 @@ export class PublicIdentities {
         await step();
       }
     };
-    await fill(into.#epoch, this.#epoch);
-    for (const kind of ['cse', 'ae', 'credential', 'association'] as const) await fill(into.#owner[kind], this.#owner[kind]);
-    for (const kind of ['cse', 'ae'] as const) await fill(into.#waiting[kind], this.#waiting[kind], (credentials) => [...credentials]);
-    await fill(into.#identifiersOf, this.#identifiersOf, (keys) => new Set(keys));
-    await fill(into.#ended, this.#ended);
-    await fill(into.#released, this.#released);
+    for (const [target, source, clone] of this.#pairsWith(into)) await fill(target, source, clone);
     return into;
   }
 
+  /** Each map and set of an empty fold `into` beside this one's, with how to copy a value; `into` takes the pending drops. */
+  #pairsWith(into: PublicIdentities): CopyStep[] {
+    const set = (keys: unknown) => new Set(keys as Set<string>);
+    into.#dropping = { associations: [...this.#dropping.associations], nodes: [...this.#dropping.nodes] };
+    return [
+      ...this.#associations.pairsWith(into.#associations),
+      [into.#epoch, this.#epoch],
+      [into.#owner.cse, this.#owner.cse],
+      [into.#owner.credential, this.#owner.credential],
+      [into.#credentialsOf, this.#credentialsOf, set],
+      [into.#endedCredentials, this.#endedCredentials],
+      [into.#awaitingAe, this.#awaitingAe],
+      [into.#waitingCse, this.#waitingCse, (credentials) => [...(credentials as string[])]],
+      [into.#identifiersOf, this.#identifiersOf, set],
+      [into.#ended, this.#ended],
+      [into.#endedApps, this.#endedApps],
+      [into.#released, this.#released],
+    ];
+  }
+
+  /**
+   * Entry counts (read-only): of the fold once it lets go what the last event made unreachable (counted on a copy, so
+   * as costly as one: for tests and diagnostics, not for a stream's path).
+   */
+  size(): PublicIdentitiesSize {
+    const settled = this.copy();
+    settled.#letGo();
+    return settled.#count();
+  }
+
+  #count(): PublicIdentitiesSize {
+    return {
+      epochs: this.#epoch.size,
+      cseIds: this.#owner.cse.size,
+      credentials: this.#owner.credential.size,
+      endedCredentials: this.#endedCredentials.size,
+      awaitingCredentials: this.#awaitingAe.size + [...this.#waitingCse.values()].reduce((n, c) => n + c.length, 0),
+      associations: this.#associations.size,
+      associationIndex: this.#associations.indexed,
+      endedNodes: this.#ended.size,
+      endedApps: this.#endedApps.size,
+      released: this.#released.size,
+    };
+  }
+
   observe(event: DomainEvent): void {
+    this.#letGo();
     switch (event.type) {
       case 'NodeRegistered':
-        if (event.data.bootstrapCredentialId !== undefined) {
-          this.#owner.credential.set(event.data.bootstrapCredentialId, event.data.nodeId);
-        }
+        if (event.data.bootstrapCredentialId !== undefined) this.#bind(event.data.bootstrapCredentialId, event.data.nodeId);
         return;
       case 'NodeEnrolled':
-        this.#link('cse', event.data.cseId, event.data.nodeId);
+        this.#link(event.data.cseId, event.data.nodeId);
         return;
       case 'NodeEnrolmentExpired':
-      case 'NodeRevoked':
-        this.#release(event.data.nodeId);
+      case 'NodeRevoked': {
+        const { nodeId } = event.data;
+        this.#release(nodeId);
+        // It records no release any more: its associations wait for it no longer.
+        this.#associations.holderEnded({ holder: HOLDER.node, id: nodeId }, this.#unreachable);
+        this.#dropping.nodes.push(nodeId);
         return;
+      }
       case 'CredentialIssued': {
         const { owner, credentialId } = event.data;
-        if (owner.kind === 'node') this.#owner.credential.set(credentialId, owner.id);
+        if (owner.kind === 'node') this.#bind(credentialId, owner.id);
         // A CSE-ID's credential that names its node (review 41) is that node's, whoever holds the CSE-ID later.
-        else if (owner.kind === 'cse' && owner.nodeId !== undefined) this.#owner.credential.set(credentialId, owner.nodeId);
-        else if (owner.kind === 'cse' || owner.kind === 'ae') {
-          const node = this.#released.has(identifierKey(owner.kind, owner.id)) ? undefined : this.#owner[owner.kind].get(owner.id);
-          if (node !== undefined) this.#owner.credential.set(credentialId, node);
+        else if (owner.kind === 'cse' && owner.nodeId !== undefined) this.#bind(credentialId, owner.nodeId);
+        else if (owner.kind === 'ae') this.#awaitingAe.add(credentialId);
+        else if (owner.kind === 'cse') {
+          const node = this.#released.has(owner.id) ? undefined : this.#owner.cse.get(owner.id);
+          if (node !== undefined) this.#bind(credentialId, node);
           else {
-            const waiting = this.#waiting[owner.kind].get(owner.id);
-            if (waiting === undefined) this.#waiting[owner.kind].set(owner.id, [credentialId]);
+            const waiting = this.#waitingCse.get(owner.id);
+            if (waiting === undefined) this.#waitingCse.set(owner.id, [credentialId]);
             else waiting.push(credentialId);
           }
         }
         return;
       }
-      case 'AssociationConfigured': {
-        const { associationId, nodeId, registree } = event.data;
-        this.#owner.association.set(associationId, nodeId);
-        // An association stored after its node ended (a raced import) takes no identifier back from whoever has it.
-        if (this.#ended.has(nodeId)) return;
-        if (registree.kind === 'ae') this.#link('ae', registree.id, nodeId);
-        else if (!this.#owner.cse.has(registree.id) || this.#released.has(identifierKey('cse', registree.id))) this.#link('cse', registree.id, nodeId);
+      case 'CredentialExpired':
+      case 'CredentialRevoked': {
+        const { credentialId } = event.data;
+        // Never bound: nothing of a node to hide, and nothing will bind it now (no association is configured on an
+        // ended credential).
+        this.#awaitingAe.delete(credentialId);
+        const node = this.#owner.credential.get(credentialId);
+        this.#associations.holderEnded({ holder: HOLDER.credential, id: credentialId, node }, this.#unreachable);
+        if (node !== undefined) {
+          this.#endedCredentials.add(credentialId);
+          this.#dropping.nodes.push(node);
+        }
         return;
       }
+      case 'AssociationConfigured': {
+        const { associationId, nodeId, registree, credentialId } = event.data;
+        // An AE's credential is the node's that first configures an association with it.
+        if (this.#awaitingAe.delete(credentialId)) this.#bind(credentialId, nodeId);
+        const app = registree.kind === 'ae' ? registree.appId : undefined;
+        this.#associations.configured(associationId, nodeId, credentialId, this.#owner.credential.get(credentialId), app);
+        // An association stored after its node ended (a raced import) takes no identifier back from whoever has it.
+        if (this.#ended.has(nodeId) || registree.kind === 'ae') return;
+        if (!this.#owner.cse.has(registree.id) || this.#released.has(registree.id)) this.#link(registree.id, nodeId);
+        return;
+      }
+      case 'AssociationEstablished':
+        // From now on the cascade records it on its credential, node and App-ID, and releases it from each once it
+        // ends: each may name it until then, unless it ended already (then it records nothing more).
+        this.#associations.established(event.data.associationId, (holder, id) =>
+          holder === HOLDER.node ? this.#ended.has(id) : holder === HOLDER.credential ? this.#endedCredentials.has(id) : this.#endedApps.has(id),
+        );
+        return;
+      case 'AssociationExpired':
+      case 'AssociationRevoked':
+        this.#associations.ended(event.data.associationId, this.#unreachable);
+        return;
+      case 'NodeAssociationReleased':
+        return this.#associations.releasedBy(event.data.associationId, HOLDER.node, this.#unreachable);
+      case 'CredentialAssociationReleased':
+        return this.#associations.releasedBy(event.data.associationId, HOLDER.credential, this.#unreachable);
+      case 'ApplicationInstanceReleased':
+        return this.#associations.releasedBy(event.data.associationId, HOLDER.app, this.#unreachable);
+      case 'ApplicationRevoked':
+        this.#endedApps.add(event.data.appId);
+        this.#associations.holderEnded({ holder: HOLDER.app, id: event.data.appId }, this.#unreachable);
+        return;
       case 'PseudonymRotated': {
         const { nodeId, epoch } = event.data;
         if (epoch > (this.#epoch.get(nodeId) ?? -1)) this.#epoch.set(nodeId, epoch);
@@ -140,35 +286,76 @@ export class PublicIdentities {
     }
   }
 
-  /** The CSE-ID or AE-ID belongs to `nodeId` from now on, and so do the credentials issued to it that were waiting. */
-  #link(kind: 'cse' | 'ae', id: string, nodeId: string): void {
-    const key = identifierKey(kind, id);
-    const before = this.#owner[kind].get(id);
-    if (before !== undefined) this.#identifiersOf.get(before)?.delete(key);
-    this.#released.delete(key);
-    this.#owner[kind].set(id, nodeId);
-    let own = this.#identifiersOf.get(nodeId);
-    if (own === undefined) this.#identifiersOf.set(nodeId, (own = new Set()));
-    own.add(key);
-    const waiting = this.#waiting[kind].get(id);
-    if (waiting === undefined) return;
-    this.#waiting[kind].delete(id);
-    for (const credentialId of waiting) this.#owner.credential.set(credentialId, nodeId);
+  /** The credential is `nodeId`'s, and changes pseudonym with it. */
+  #bind(credentialId: string, nodeId: string): void {
+    this.#owner.credential.set(credentialId, nodeId);
+    let own = this.#credentialsOf.get(nodeId);
+    if (own === undefined) this.#credentialsOf.set(nodeId, (own = new Set()));
+    own.add(credentialId);
+  }
+
+  /** An association no frame can name any more: let go once the current event's frame is made. */
+  readonly #unreachable = (associationId: string): void => {
+    this.#dropping.associations.push(associationId);
+  };
+
+  /** Lets go what the events before made unreachable. */
+  #letGo(): void {
+    const { associations, nodes } = this.#dropping;
+    if (associations.length === 0 && nodes.length === 0) return;
+    this.#dropping = { associations: [], nodes: [] };
+    for (const associationId of associations) {
+      const node = this.#associations.drop(associationId);
+      if (node !== undefined) nodes.push(node);
+    }
+    for (const nodeId of new Set(nodes)) this.#forgetCredentialsOf(nodeId);
   }
 
   /**
-   * An ended node lets its CSE-IDs and AE-IDs go, as the cascade does: a credential issued to one of them later is
-   * the next owner's (it waits for the node that claims the identifier), not the ended node's. Until another node
-   * claims it, the identifier is still named under the ended node's frozen epoch, as the node's other identifiers
-   * are (found in review: named at epoch 0 instead, beside the node's epoch-e names, it linked the two epochs).
-   * Credentials linked before stay with the node they were issued under.
+   * An ended node's credentials, once every one of them ended and none of its associations is kept: no event names
+   * them any more (an ended credential's stream takes no event, nor does an ended node's, and a rotation or an
+   * association names only live credentials). Its epoch, its end and its CSE-IDs stay.
+   */
+  #forgetCredentialsOf(nodeId: string): void {
+    if (!this.#ended.has(nodeId) || this.#associations.hasAny(nodeId)) return;
+    const own = this.#credentialsOf.get(nodeId);
+    if (own === undefined) return;
+    for (const credentialId of own) if (!this.#endedCredentials.has(credentialId)) return;
+    this.#credentialsOf.delete(nodeId);
+    for (const credentialId of own) {
+      this.#endedCredentials.delete(credentialId);
+      if (this.#owner.credential.get(credentialId) === nodeId) this.#owner.credential.delete(credentialId);
+    }
+  }
+
+  /** The CSE-ID belongs to `nodeId` from now on, and so do the credentials issued to it that were waiting. */
+  #link(cseId: string, nodeId: string): void {
+    const before = this.#owner.cse.get(cseId);
+    if (before !== undefined) this.#identifiersOf.get(before)?.delete(cseId);
+    this.#released.delete(cseId);
+    this.#owner.cse.set(cseId, nodeId);
+    let own = this.#identifiersOf.get(nodeId);
+    if (own === undefined) this.#identifiersOf.set(nodeId, (own = new Set()));
+    own.add(cseId);
+    const waiting = this.#waitingCse.get(cseId);
+    if (waiting === undefined) return;
+    this.#waitingCse.delete(cseId);
+    for (const credentialId of waiting) this.#bind(credentialId, nodeId);
+  }
+
+  /**
+   * An ended node lets its CSE-IDs go, as the cascade does: a credential issued to one of them later without naming its
+   * node is the next owner's (it waits for the node that claims the identifier), not the ended node's. Until another
+   * node claims it, the identifier is still named under the ended node (its frozen epoch), as the node's other
+   * identifiers are (found in review: named at epoch 0 instead, beside the node's epoch-e names, it linked the two
+   * epochs). Credentials bound before stay with the node they were bound to.
    */
   #release(nodeId: string): void {
     this.#ended.add(nodeId);
     const own = this.#identifiersOf.get(nodeId);
     if (own === undefined) return;
     this.#identifiersOf.delete(nodeId);
-    for (const key of own) this.#released.add(key);
+    for (const cseId of own) this.#released.add(cseId);
   }
 
   /** The node's epoch: its latest rotation so far, or 0 before its first (epoch 0 is what the first rotation takes). */
@@ -176,15 +363,28 @@ export class PublicIdentities {
     return this.#epoch.get(nodeId) ?? 0;
   }
 
-  nodeOf(kind: IdentifierKind, id: string): string | undefined {
-    if (kind === 'node') return id;
-    if (kind === 'subscription') return undefined;
-    return this.#owner[kind].get(id);
+  /** The node the identifier belongs to, if any; an AE-ID's is the node it is named under (`under`). */
+  nodeOf(kind: IdentifierKind, id: string, under: NamedUnder = {}): string | undefined {
+    switch (kind) {
+      case 'node':
+        return id;
+      case 'subscription':
+        return undefined;
+      case 'ae':
+        return under.nodeId ?? (under.associationId === undefined ? undefined : this.#associations.nodeOf(under.associationId));
+      case 'cse':
+        return this.#owner.cse.get(id);
+      case 'credential':
+        return this.#owner.credential.get(id);
+      case 'association':
+        return this.#associations.nodeOf(id);
+    }
   }
 
-  /** The identifier's current public form. */
-  async pseudonymOf(deriver: PseudonymDeriver, kind: IdentifierKind, id: string): Promise<string> {
-    const node = this.nodeOf(kind, id);
-    return deriver.identifier(kind, id, node === undefined ? 0 : this.epochOf(node));
+  /** The identifier's current public form: under its node's epoch and with its node in the derivation, if it has one. */
+  async pseudonymOf(deriver: PseudonymDeriver, kind: IdentifierKind, id: string, under: NamedUnder = {}): Promise<string> {
+    if (kind === 'node') return deriver.identifier(kind, id, this.epochOf(id));
+    const node = this.nodeOf(kind, id, under);
+    return node === undefined ? deriver.identifier(kind, id, 0) : deriver.identifier(kind, id, this.epochOf(node), node);
   }
 }

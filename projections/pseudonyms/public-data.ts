@@ -1,8 +1,12 @@
 import type { EventData, EventType } from '../../domain/events/index.ts';
 import type { IdentifierKind } from './derive.ts';
+import type { NamedUnder } from './identities.ts';
 
-/** Looks up the current public form of an identifier. */
-export type Pseudonymise = (kind: IdentifierKind, id: string) => Promise<string>;
+/**
+ * Looks up the current public form of an identifier. An AE-ID is a node's only as the frame says (`under`: the node it
+ * names, or the association it is named with); without one it is named as no node's (a credential's owner at issue).
+ */
+export type Pseudonymise = (kind: IdentifierKind, id: string, under?: NamedUnder) => Promise<string>;
 
 export type PublicData = { readonly [key: string]: string | number | boolean | readonly string[] | PublicData };
 
@@ -63,7 +67,9 @@ export const PUBLIC_DATA: { readonly [T in EventType]: Mapper<T> | null } = {
     credentialId: await p('credential', d.credentialId),
     kind: d.kind,
     purpose: d.purpose,
-    // An App-ID names an application registered with a registration authority, not a stakeholder: it stays.
+    // An App-ID names an application registered with a registration authority, not a stakeholder: it stays. An
+    // AE-ID is named here as no node's: its credential is bound to a node only by the first association configured
+    // with it, and the AE-ID under that node has another pseudonym.
     owner: { kind: d.owner.kind, id: d.owner.kind === 'app' ? d.owner.id : await p(ownerKind[d.owner.kind], d.owner.id) },
     notBefore: publicDay(d.notBefore),
     notAfter: publicDay(d.notAfter),
@@ -98,7 +104,7 @@ export const PUBLIC_DATA: { readonly [T in EventType]: Mapper<T> | null } = {
   }),
   ApplicationInstanceAssociated: async (d, p) => ({
     appId: d.appId,
-    aeId: await p('ae', d.aeId),
+    aeId: await p('ae', d.aeId, { associationId: d.associationId }),
     associationId: await p('association', d.associationId),
   }),
   ApplicationInstanceReleased: async (d, p) => ({ appId: d.appId, associationId: await p('association', d.associationId) }),
@@ -108,7 +114,7 @@ export const PUBLIC_DATA: { readonly [T in EventType]: Mapper<T> | null } = {
     associationId: await p('association', d.associationId),
     nodeId: await p('node', d.nodeId),
     registree: (d.registree.kind === 'ae'
-      ? { kind: 'ae', id: await p('ae', d.registree.id), appId: d.registree.appId }
+      ? { kind: 'ae', id: await p('ae', d.registree.id, { nodeId: d.nodeId }), appId: d.registree.appId }
       : { kind: 'cse', id: await p('cse', d.registree.id) }) as PublicData,
     registrarCseId: await p('cse', d.registrarCseId),
     credentialId: await p('credential', d.credentialId),

@@ -7,7 +7,7 @@ import type { EntityKind } from '../../domain/streams.ts';
 import type { EventStore, StoreSubscription } from '../../domain/ports/event-store.ts';
 import type { IdentifierKind, PseudonymDeriver } from './derive.ts';
 import { IDENTITY_EVENT_TYPES, PublicIdentities } from './identities.ts';
-import { PUBLIC_DATA, publicDay, type PublicData } from './public-data.ts';
+import { PUBLIC_DATA, publicDay, type PublicData, type Pseudonymise } from './public-data.ts';
 
 /** A lifecycle event as integrators see it: no canonical identifier, no actor identity, no key material. */
 export interface PublicEvent {
@@ -38,9 +38,9 @@ const SUBJECT_KIND: Readonly<Record<EntityKind, IdentifierKind | undefined>> = {
 /** The event as integrators see it (undefined for one never published), once `identities` has observed it. */
 export const toPublicEvent = async (e: DecodedEvent, deriver: PseudonymDeriver, identities: PublicIdentities): Promise<PublicEvent | undefined> => {
   identities.observe(e.event);
-  const mapper = PUBLIC_DATA[e.event.type] as ((d: unknown, p: (k: IdentifierKind, id: string) => Promise<string>) => Promise<PublicData>) | null;
+  const mapper = PUBLIC_DATA[e.event.type] as ((d: unknown, p: Pseudonymise) => Promise<PublicData>) | null;
   if (mapper === null) return undefined;
-  const p = (kind: IdentifierKind, id: string) => identities.pseudonymOf(deriver, kind, id);
+  const p: Pseudonymise = (kind, id, under) => identities.pseudonymOf(deriver, kind, id, under);
   const kind = EVENT_KIND[e.event.type];
   const entityId = (e.event.data as Record<string, string>)[ENTITY_ID_FIELD[kind]]!;
   const subjectKind = SUBJECT_KIND[kind];
