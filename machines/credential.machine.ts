@@ -1,6 +1,6 @@
 import { and, assign, setup } from 'xstate';
 import type { CredentialContext, NodeContext } from './contexts.ts';
-import { bootstrapUsableFor, dataOf, factGuard, isNodeServiceCredential, isOneOf, ms, ownerHeldBy, sameOwner, subscriptionServesAt } from './guards.ts';
+import { bootstrapUsableFor, dataOf, factGuard, isNodeServiceCredential, isOneOf, ms, nodeHoldsCseId, ownerHeldBy, sameOwner, successorHolderMatches, subscriptionServesAt } from './guards.ts';
 import { isWithin, type EntityView, type MachineEvent } from './types.ts';
 
 const LIVE = ['initialized', 'enrolled', 'associated'];
@@ -73,11 +73,15 @@ export const credentialMachine = setup({
       if (d === undefined) return false;
       return ownerHeldBy(event.facts.owner, d.owner, LIVE);
     }),
-    /** A successor takes over from a live predecessor of the same owner (HLR-212). */
+    /**
+     * A successor takes over from a live predecessor of the same owner (HLR-212), naming no holder its predecessor
+     * does not name (successorHolderMatches, review 44).
+     */
     predecessorIsLive: factGuard(({ event }) => {
       const d = dataOf(event, 'CredentialIssued');
       if (d?.predecessorId === undefined) return true;
-      return isOneOf(event.facts.predecessor, ['enrolled', 'associated']) && sameOwner(event.facts.predecessor, d.owner);
+      const predecessor = (event.facts.predecessor?.context as CredentialContext | undefined)?.owner;
+      return isOneOf(event.facts.predecessor, ['enrolled', 'associated']) && sameOwner(event.facts.predecessor, d.owner) && successorHolderMatches(predecessor, d.owner);
     }),
     notExpiredYet: ({ context, event }) => event.at < context.notAfter,
     notAfterReached: ({ context, event }) => event.at >= context.notAfter,
@@ -115,6 +119,17 @@ export const credentialMachine = setup({
       const subscriptionId = (event.facts.owner?.context as NodeContext | undefined)?.subscriptionId;
       return subscriptionId === undefined || subscriptionServesAt(event.facts.subscription, event.at);
     }),
+    /**
+     * RS-01 (review 44): a credential issued to a CSE-ID that names its node is put into that node only while the node
+     * holds that CSE-ID (nodeHoldsCseId, read at the commit): renumbered, the node no longer is that CSE-ID, whose
+     * next holder is issued credentials of its own (certificates carry the CSE-ID as a `urn:onem2m:cse:` SAN), and
+     * the cascade revokes this one as `affiliationChanged`. One stored without its node is judged as it was.
+     */
+    cseIdHeldByItsNode: factGuard(({ context, event }) => {
+      const owner = context.owner;
+      if (owner?.kind !== 'cse' || owner.nodeId === undefined) return true;
+      return nodeHoldsCseId(event.facts.owner, owner.id);
+    }),
     associationIsNew: ({ context, event }) => {
       const id = dataOf(event, 'CredentialAssociated')?.associationId;
       return id !== undefined && !context.liveAssociations.includes(id);
@@ -140,6 +155,7 @@ export const credentialMachine = setup({
         (context.successorId === undefined || isOneOf(event.facts.previousSuccessor, ['expired', 'revoked'])) &&
         isOneOf(event.facts.successor, LIVE) &&
         sameOwner(event.facts.successor, context.owner) &&
+        successorHolderMatches(context.owner, successor?.owner) &&
         successor?.predecessorId === context.credentialId &&
         ms(d.overlapEndsAt) > event.at &&
         ms(d.overlapEndsAt) <= context.notAfter &&
@@ -221,7 +237,7 @@ export const credentialMachine = setup({
     },
     initialized: {
       on: {
-        CredentialProvisioned: { target: 'enrolled', guard: and(['notExpiredYet', 'bootstrapIsUsable', 'subscriptionServes']), actions: 'recordProvisioning' },
+        CredentialProvisioned: { target: 'enrolled', guard: and(['notExpiredYet', 'bootstrapIsUsable', 'subscriptionServes', 'cseIdHeldByItsNode']), actions: 'recordProvisioning' },
         CredentialExpired: { target: 'expired', guard: 'notAfterReached', actions: 'recordEnd' },
         CredentialRevoked: { target: 'revoked', actions: 'recordRevocation' },
       },

@@ -38,6 +38,9 @@ const factSourcesOf = (event: DomainEvent, context: unknown): FactSources => {
       const credential = context as CredentialContext;
       // A CSE-ID's credential is its named node's service credential (review 41), read the same way.
       if (isNodeServiceCredential(credential)) sources.owner = { kind: 'node', id: holdingNodeOf(credential.owner!)! };
+      // Any CSE-ID's credential that names its node reads it (review 44): the node must hold the CSE-ID now
+      // (cseIdHeldByItsNode), so a re-enrolment under another one committed first refuses the provisioning.
+      else if (credential.owner?.kind === 'cse' && credential.owner.nodeId !== undefined) sources.owner = { kind: 'node', id: credential.owner.nodeId };
       return sources;
     }
     case 'CredentialRotationStarted': {

@@ -34,6 +34,21 @@ export const sameOwner = (other: EntityView | undefined, owner: Owner | undefine
 };
 
 /**
+ * Whether a successor's owner may take over from its predecessor's (HLR-212; review 44, RS-01): `sameOwner`, and a
+ * successor names a holder (the node of a CSE-ID, the App-ID of an AE-ID) only where its predecessor names the same.
+ * A predecessor stored before owners named their holder (review 41) names none, and nothing the machine reads tells
+ * which node or App-ID held the identifier when it was issued: the CSE-ID may have moved to another node since (a
+ * renumbering), whose successor would take over the old node's credential. So the conservative rule: a successor
+ * that names a holder never takes over from one that names none; such a credential is replaced by issuing a new one
+ * (no predecessor) and revoking it. One that names none (stored before) takes over as it was decided.
+ */
+export const successorHolderMatches = (predecessor: Owner | undefined, successor: Owner | undefined): boolean => {
+  if (predecessor === undefined || successor === undefined) return false;
+  const carries = (before: string | undefined, after: string | undefined): boolean => after === undefined || before === after;
+  return carries(predecessor.nodeId, successor.nodeId) && carries(predecessor.appId, successor.appId);
+};
+
+/**
  * Seed 003, 11.2.1: a bootstrap credential authenticates the remote provisioning of a credential for `owner` at `at`
  * while it is usable (credentialUsableAt) and `owner`'s own: the machine's guard at the record, and the Enrolment
  * Function's hello before any run starts, by this one rule.

@@ -115,6 +115,7 @@ describe('reactions are worked out dependent by dependent', () => {
     applicationsEnrolledWith: () => [],
     successorInUse: async () => undefined,
     cseIdOf: () => undefined,
+    cseIdOfCredential: () => undefined,
     cseIdHeldNow: async () => undefined,
     ...overrides,
   });

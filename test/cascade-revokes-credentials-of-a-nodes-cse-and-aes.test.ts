@@ -116,19 +116,21 @@ describe('the cascade revokes the credentials of a node\'s CSE and AEs with it',
     expect(await state(c, 'cbill-2')).toBe('revoked');
   });
 
-  it('a credential keeps the owner it was issued under when its CSE-ID or AE-ID moves to another node', async () => {
+  it('a credential is never handed to the next holder of its CSE-ID: it ends as its node moves off it (review 44)', async () => {
     const c = (credence = openCredence({ location: { memory: true }, clock: new FakeClock(T0) }));
     for (const x of [cmd.createSubscription(), cmd.registerNode('meter-1'), cmd.registerNode('meter-2')]) await run(c, x);
     await run(c, command('enrolNode', { nodeId: 'meter-1', subscriptionId: 'sub-1', cseId: '/cse-x' }, { actor: operator }));
     await run(c, issuedTo('of-meter-1', { kind: 'cse', id: '/cse-x', nodeId: 'meter-1' }));
-    // meter-1 moves to another CSE-ID and meter-2 takes /cse-x: of-meter-1 stays meter-1's.
+    // meter-1 moves to another CSE-ID and meter-2 takes /cse-x: of-meter-1 is revoked with the move (review 44; it
+    // stayed live before, beside the next holder's), never as meter-2's.
     await run(c, command('enrolNode', { nodeId: 'meter-1', subscriptionId: 'sub-1', cseId: '/cse-y' }, { actor: operator }));
     await run(c, command('enrolNode', { nodeId: 'meter-2', subscriptionId: 'sub-1', cseId: '/cse-x' }, { actor: operator }));
     await run(c, issuedTo('of-meter-2', { kind: 'cse', id: '/cse-x', nodeId: 'meter-2' }));
     await c.settle();
     await run(c, command('revokeNode', { nodeId: 'meter-2', reason: 'keyCompromise' }, { actor: operator }));
     await c.settle();
-    expect([await state(c, 'of-meter-1'), await state(c, 'of-meter-2')]).toEqual(['initialized', 'revoked']);
+    expect([await state(c, 'of-meter-1'), await reasonOf(c, 'of-meter-1')]).toEqual(['revoked', 'affiliationChanged']);
+    expect([await state(c, 'of-meter-2'), await reasonOf(c, 'of-meter-2')]).toEqual(['revoked', 'keyCompromise']);
   });
 
   it('an AE that moved off a revoked node: a credential issued to it after follows its new node', async () => {

@@ -129,6 +129,13 @@ export const ProvisioningReceiptV1 = z.object({
  * only, never key material. The manufacturer certificate's fingerprint is in the statement; its subject, validity
  * and anchor are the Enrolment Function's reading of that certificate.
  */
+/**
+ * The owner a receipt's statement covers: its kind and id only (domain/protocols/provisioning-statement.ts). A
+ * credential's holder (`Owner.nodeId`, `Owner.appId`, review 41) is not in the signed statement, so a receipt does
+ * not carry it (review 44): a stored one that did is read without it, a new command naming one is refused.
+ */
+const ReceiptOwner = Owner.pick({ kind: true, id: true });
+
 export const ProvisioningReceiptV2 = z.object({
   version: z.literal(2),
   sessionId: z.string().min(1).max(64),
@@ -141,7 +148,7 @@ export const ProvisioningReceiptV2 = z.object({
     publicKey: base64urlText(MAX_PUBLIC_KEY_LENGTH).optional(),
     notBefore: Instant,
     notAfter: Instant,
-    owner: Owner,
+    owner: ReceiptOwner,
   }),
   bootstrapKind: CredentialKind,
   bootstrapFingerprint: Fingerprint,
@@ -173,7 +180,11 @@ export const CredentialProvisioned = z.object({
  * Stricter rules for recording a provisioning from now on (commands only; stored v1 receipts stay readable): a
  * receipt is v2, and the credential it names is the one being provisioned.
  */
-export const ProvisioningCommandData = CredentialProvisioned.extend({ receipt: ProvisioningReceiptV2.optional() });
+export const ProvisioningCommandData = CredentialProvisioned.extend({
+  receipt: ProvisioningReceiptV2.extend({
+    credential: ProvisioningReceiptV2.shape.credential.extend({ owner: z.strictObject(ReceiptOwner.shape) }),
+  }).optional(),
+});
 export const provisioningRules = (d: z.infer<typeof ProvisioningCommandData>, ctx: z.RefinementCtx): void => {
   if (d.receipt !== undefined && d.receipt.credentialId !== d.credentialId) {
     ctx.addIssue({ code: 'custom', path: ['receipt', 'credentialId'], message: 'the receipt must name the credential being provisioned' });

@@ -68,6 +68,10 @@ export const setupDependents = (db: Database.Database): void => {
     credential TEXT NOT NULL,
     PRIMARY KEY (kind, id, credential)
   ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS cascade_cse_credentials (
+    credential TEXT PRIMARY KEY,
+    cse_id TEXT NOT NULL
+  ) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS cascade_application_credentials (
     application TEXT PRIMARY KEY,
     credential TEXT NOT NULL
@@ -85,8 +89,27 @@ export const setupDependents = (db: Database.Database): void => {
   CREATE INDEX IF NOT EXISTS cascade_enrolment_ends_application ON cascade_enrolment_ends (stream_id, credential)`);
 };
 
-/** A CSE-ID or AE-ID: what a credential may be issued to besides a node or an App-ID. */
-export type IdentifierKind = 'cse' | 'ae';
+/**
+ * A CSE-ID or AE-ID: what a credential may be issued to besides a node or an App-ID. `app-ae` is an AE-ID as one
+ * App-ID uses it (review 44): an AE credential that names its App-ID follows only the node that App-ID's instance
+ * under that AE-ID runs on, never another App-ID's that used the same AE-ID (key: `appAeKey`).
+ */
+export type IdentifierKind = 'cse' | 'ae' | 'app-ae';
+
+/** The `app-ae` identifier of an AE-ID as the App-ID uses it: unambiguous, as JSON. */
+export const appAeKey = (appId: string, aeId: string): string => JSON.stringify([appId, aeId]);
+
+/**
+ * A credential issued to a CSE-ID that names the node holding it (review 41) is that node's while the node holds that
+ * CSE-ID: kept here with its CSE-ID, so the node's re-enrolment under another revokes it (review 44, RS-01).
+ */
+export const addCseCredential = (db: Database.Database, credential: string, cseId: string): void => {
+  prepared(db, 'INSERT OR IGNORE INTO cascade_cse_credentials (credential, cse_id) VALUES (?, ?)').run(credential, cseId);
+};
+
+/** The CSE-ID a credential (a stream id) naming its node was issued to; undefined for any other credential. */
+export const cseIdOfCredential = (db: Database.Database, credential: string): string | undefined =>
+  (prepared(db, 'SELECT cse_id FROM cascade_cse_credentials WHERE credential = ?').get(credential) as { cse_id: string } | undefined)?.cse_id;
 
 /** The node (and, for an AE, the App-ID) a CSE-ID or AE-ID belongs to now, as stream ids; undefined while unknown. */
 export const ownerOfIdentifier = (
@@ -213,6 +236,7 @@ export const DEPENDENTS_TABLES = [
   'cascade_node_enrolments',
   'cascade_identifiers',
   'cascade_owned',
+  'cascade_cse_credentials',
   'cascade_application_credentials',
   'cascade_enrolment_ends',
 ] as const;

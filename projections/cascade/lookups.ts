@@ -5,7 +5,7 @@ import type { DecodedEvent } from '../../domain/stored.ts';
 import { streamIdOf } from '../../domain/streams.ts';
 import { heldAt, type AssociationContext, type CredentialContext, type NodeContext } from '../../machines/index.ts';
 import { rotationChainEnd } from '../expiry/index.ts';
-import { applicationsEnrolledWith, associationLinks, cseIdOfNode, dependentsOf, endingOf, ownerOfIdentifier, waitingFor, type AssociationLinks, type Ending } from './dependents.ts';
+import { applicationsEnrolledWith, associationLinks, cseIdOfCredential, cseIdOfNode, dependentsOf, endingOf, ownerOfIdentifier, waitingFor, type AssociationLinks, type Ending } from './dependents.ts';
 import { idOf, reactionsTo } from './reactions.ts';
 
 const REVOCATIONS: ReadonlySet<string> = new Set(['CredentialRevoked', 'NodeRevoked', 'ApplicationRevoked', 'AssociationRevoked']);
@@ -29,6 +29,7 @@ export const reactionsWith = (engine: CommandSink, db: () => Database.Database) 
     },
     waitingFor: (kind, id) => waitingFor(db(), kind, id),
     cseIdOf: (nodeId) => cseIdOfNode(db(), streamIdOf('node', nodeId)),
+    cseIdOfCredential: (credentialId) => cseIdOfCredential(db(), streamIdOf('credential', credentialId)),
     cseIdHeldNow: async (nodeId) => ((await engine.view('node', nodeId)).context as unknown as NodeContext).cseId,
     ownerOf: (kind, id) => {
       const owner = ownerOfIdentifier(db(), kind, id);

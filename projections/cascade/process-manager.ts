@@ -8,7 +8,7 @@ import { EVENT_KIND } from '../../domain/events/index.ts';
 import { sentBy, type CommandSender, type CommandSink } from '../../domain/ports/index.ts';
 import { derivedCommandId } from '../../domain/event-ids.ts';
 import { ensureSchemaVersion, ownOrTaken, recordedBy, type Projection } from '../runtime/index.ts';
-import { DEPENDENTS_TABLES, addAssociation, addDependent, addEnding, addInstance, addEnrolmentEnd, addOwnedCredential, bindApplication, cseIdOfNode, endingOf, enrolNode, learnIdentifier, markEstablished, releaseIdentifiersOf, resetDependents, setupDependents, unbindApplication, type Ending } from './dependents.ts';
+import { DEPENDENTS_TABLES, addAssociation, addCseCredential, appAeKey, addDependent, addEnding, addInstance, addEnrolmentEnd, addOwnedCredential, bindApplication, cseIdOfNode, endingOf, enrolNode, learnIdentifier, markEstablished, releaseIdentifiersOf, resetDependents, setupDependents, unbindApplication, type Ending } from './dependents.ts';
 import { reactionsWith } from './lookups.ts';
 import { addDeadLetter, resetDeadLetters, setupDeadLetters } from './dead-letters.ts';
 import { BrokenHistoryError } from '../../machines/index.ts';
@@ -27,7 +27,7 @@ const ENDINGS: ReadonlySet<string> = new Set([
   'AssociationExpired',
 ]);
 
-const CASCADE_SCHEMA_VERSION = 8;
+const CASCADE_SCHEMA_VERSION = 9;
 const CASCADE_TABLES = [...DEPENDENTS_TABLES, 'cascade_dead_letters'];
 
 export const PROCESS_MANAGER_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[0], role: 'system' };
@@ -84,6 +84,11 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
       // and each enrolment end names its credential (the dependents graph shows them). Version 8: an association keeps
       // its CSE Registree's CSE-ID and a node the CSE-ID it holds, so a re-enrolment under another CSE-ID revokes what
       // the node associated under the old one (RS-01); a rebuild revokes those that a re-enrolment before left alive.
+      // Version 9 (review 44): a credential issued to a CSE-ID that names its node keeps that CSE-ID
+      // (cascade_cse_credentials), so the node's re-enrolment under another revokes it as it does the associations; an
+      // AE-ID's that names its App-ID follows the node of that App-ID's instance under the AE-ID (`app-ae`
+      // identifiers), not of whoever used the AE-ID last. A rebuild revokes what a re-enrolment before left alive, and
+      // links an AE-ID's credential anew.
       ensureSchemaVersion(d, 'cascade', CASCADE_SCHEMA_VERSION, CASCADE_TABLES);
       setupDependents(d);
       setupDeadLetters(d);
@@ -103,9 +108,16 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
           // the identifier's next holder. An AE-ID's that names its App-ID is that App-ID's, and follows the node its
           // AE runs on as far as the log says (the identifier). One stored before they were named follows the
           // identifier's holder alone, as it did.
-          if (owner.kind === 'cse' && owner.nodeId !== undefined) addDependent(d, streamIdOf('node', owner.nodeId), 'credential-of-node', stream);
-          else if (owner.kind === 'cse' || owner.kind === 'ae') addOwnedCredential(d, owner.kind, owner.id, stream);
-          if (owner.kind === 'ae' && owner.appId !== undefined) addDependent(d, streamIdOf('application', owner.appId), 'credential-of-application', stream);
+          // Review 44: the CSE-ID is kept with it, so the node's re-enrolment under another revokes it; an AE-ID's that
+          // names its App-ID follows only the node that App-ID's instance under the AE-ID runs on (`app-ae`), never
+          // another App-ID's that used the AE-ID.
+          if (owner.kind === 'cse' && owner.nodeId !== undefined) {
+            addDependent(d, streamIdOf('node', owner.nodeId), 'credential-of-node', stream);
+            addCseCredential(d, stream, owner.id);
+          } else if (owner.kind === 'ae' && owner.appId !== undefined) {
+            addOwnedCredential(d, 'app-ae', appAeKey(owner.appId, owner.id), stream);
+            addDependent(d, streamIdOf('application', owner.appId), 'credential-of-application', stream);
+          } else if (owner.kind === 'cse' || owner.kind === 'ae') addOwnedCredential(d, owner.kind, owner.id, stream);
           return;
         }
         case 'NodeEnrolled':
@@ -125,6 +137,7 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
             addInstance(d, stream, registree.id);
             const application = streamIdOf('application', registree.appId);
             learnIdentifier(d, 'ae', registree.id, { node: nodeStream, application }, !ended(nodeStream) && !ended(application));
+            learnIdentifier(d, 'app-ae', appAeKey(registree.appId, registree.id), { node: nodeStream, application }, !ended(nodeStream) && !ended(application));
           } else learnIdentifier(d, 'cse', registree.id, { node: nodeStream }, !ended(nodeStream) && stillHeld(registree.id));
           addAssociation(d, associationId, {
             credentialId,

@@ -2,7 +2,7 @@ import type { DecodedEvent } from '../../domain/stored.ts';
 import type { RevocationReason } from '../../domain/events/index.ts';
 import type { EntityKind } from '../../domain/streams.ts';
 import { BrokenHistoryError, enrolmentEndReason } from '../../machines/index.ts';
-import type { AssociationLinks, Relation } from './dependents.ts';
+import { appAeKey, type AssociationLinks, type IdentifierKind, type Relation } from './dependents.ts';
 
 /** A command the process manager will issue, before ids and metadata are attached. */
 export interface Reaction {
@@ -48,9 +48,11 @@ export interface ReactionContext {
   /** When the entity has ended: the reason a dependent inherits (its revocation reason, or cessation when it expired). */
   ended(kind: EntityKind, id: string): Promise<RevocationReason | undefined>;
   /** The node (and App-ID) a CSE-ID or AE-ID belongs to, as ids; undefined while no event has said. */
-  ownerOf(kind: 'cse' | 'ae', id: string): { readonly nodeId: string; readonly appId?: string } | undefined;
+  ownerOf(kind: IdentifierKind, id: string): { readonly nodeId: string; readonly appId?: string } | undefined;
   /** Credentials (stream ids) issued to a CSE-ID or AE-ID while no event had said whose it is. */
-  waitingFor(kind: 'cse' | 'ae', id: string): string[];
+  waitingFor(kind: IdentifierKind, id: string): string[];
+  /** The CSE-ID a credential that names its node was issued to (review 44); undefined for any other credential. */
+  cseIdOfCredential(credentialId: string): string | undefined;
   /**
    * The CSE-ID of the node's latest enrolment, as of the event; undefined before its first (an association stored
    * after its node moved to another CSE-ID is re-checked on arrival against it).
@@ -163,6 +165,28 @@ const associationsUnderAnotherCse = async (ctx: ReactionContext, node: string, c
   return out;
 };
 
+/**
+ * Review 44 (RS-01): a credential issued to a CSE-ID that names its node is that node's as the holder of that CSE-ID.
+ * Certificates carry the CSE-ID (a `urn:onem2m:cse:` SAN), so a node enrolled again under another one leaves it
+ * naming an identity the node no longer holds, which the next holder of the CSE-ID would be issued a credential for
+ * beside it. It is revoked as `affiliationChanged`, as the node's associations under the old CSE-ID are (see
+ * associationsUnderAnotherCse for the reason). Unlike an association it is revoked even when the node has come back
+ * to that CSE-ID since (A, B, A): the CSE-ID was free for another node meanwhile, and a revoked credential is final,
+ * so a rebuild and a cascade that is behind decide alike. Ended ones stay as they ended. A credential stored without
+ * a node follows the identifier's holder, as it did.
+ */
+const credentialsUnderAnotherCse = async (ctx: ReactionContext, node: string, cseId: string): Promise<Reaction[]> => {
+  const out: Reaction[] = [];
+  for (const s of ctx.dependents(node, 'credential-of-node')) {
+    const credentialId = idOf(s);
+    const issuedTo = ctx.cseIdOfCredential(credentialId);
+    if (issuedTo === undefined || issuedTo === cseId) continue;
+    if ((await ctx.ended('credential', credentialId)) !== undefined) continue;
+    out.push({ type: 'revokeCredential', data: { credentialId, reason: CSE_ID_MOVED } });
+  }
+  return out;
+};
+
 /** Why an association under a CSE-ID its node no longer holds is revoked (see associationsUnderAnotherCse). */
 const CSE_ID_MOVED: RevocationReason = 'affiliationChanged';
 
@@ -170,7 +194,7 @@ const CSE_ID_MOVED: RevocationReason = 'affiliationChanged';
  * What follows from an event: the revocation cascade (credential -> associations and the enrolments of the App-IDs
  * enrolled with it; node -> credentials and associations; App-ID, or its enrolment's end -> its instances'
  * associations, seed 003 11.2.2), subscription end -> node enrolments,
- * a node's re-enrolment under another CSE-ID -> its associations under the old one (RS-01),
+ * a node's re-enrolment under another CSE-ID -> its associations and credentials under the old one (RS-01),
  * and the association bookkeeping. Pure over its lookups.
  */
 export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promise<Outcome[]> => {
@@ -231,13 +255,18 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
       let reason: RevocationReason | undefined;
       if (owner.kind === 'node') reason = await ctx.ended('node', owner.id);
       else if (owner.kind === 'app') reason = await ctx.ended('application', owner.id);
-      // A CSE-ID's credential that names its node (review 41) follows that node alone.
-      else if (owner.kind === 'cse' && owner.nodeId !== undefined) reason = await ctx.ended('node', owner.nodeId);
-      else {
-        // An AE-ID's that names its App-ID follows it first (review 41). A CSE's or AE's credential follows the node
-        // (and App-ID) its identifier belongs to, as far as the log has said yet.
-        if (owner.kind === 'ae' && owner.appId !== undefined) reason = await ctx.ended('application', owner.appId);
-        const of = reason === undefined ? ctx.ownerOf(owner.kind, owner.id) : undefined;
+      // A CSE-ID's credential that names its node (review 41) follows that node alone, while it holds the CSE-ID
+      // (review 44: decided before the node's re-enrolment under another, stored after it, it is revoked on arrival).
+      else if (owner.kind === 'cse' && owner.nodeId !== undefined) {
+        const held = ctx.cseIdOf(owner.nodeId);
+        reason = (await ctx.ended('node', owner.nodeId)) ?? (held !== undefined && held !== owner.id ? CSE_ID_MOVED : undefined);
+      } else {
+        // An AE-ID's that names its App-ID follows it first (review 41), then the node of that App-ID's instance under
+        // the AE-ID (review 44). A CSE's or AE's credential stored without its holder follows the node (and App-ID)
+        // its identifier belongs to, as far as the log has said yet.
+        const named = owner.kind === 'ae' && owner.appId !== undefined ? owner.appId : undefined;
+        if (named !== undefined) reason = await ctx.ended('application', named);
+        const of = reason !== undefined ? undefined : named !== undefined ? ctx.ownerOf('app-ae', appAeKey(named, owner.id)) : ctx.ownerOf(owner.kind, owner.id);
         if (of !== undefined) reason = await endedOwner(ctx, of.nodeId, of.appId);
       }
       return reason === undefined ? [] : [{ type: 'revokeCredential', data: { credentialId, reason } }];
@@ -251,7 +280,7 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
       const { nodeId, subscriptionId, cseId } = e.event.data;
       const enrolment: Reaction[] =
         (await ctx.ended('subscription', subscriptionId)) === undefined ? [] : [{ type: 'expireNodeEnrolment', data: { nodeId, subscriptionId } }];
-      return [...enrolment, ...(await associationsUnderAnotherCse(ctx, stream, cseId))];
+      return [...enrolment, ...(await associationsUnderAnotherCse(ctx, stream, cseId)), ...(await credentialsUnderAnotherCse(ctx, stream, cseId))];
     }
     case 'AssociationConfigured': {
       const { associationId, credentialId, nodeId, registree } = e.event.data;
@@ -270,7 +299,10 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
       // The association says whose its registree is: the credentials waiting for that follow the node (and App-ID),
       // which may have ended already (an import raced): then they end with it, as if linked before.
       // (No parent ended: neither did the owner, which endedParent has looked at.)
-      const waiting = ctx.waitingFor(registree.kind, registree.id);
+      const waiting = [
+        ...ctx.waitingFor(registree.kind, registree.id),
+        ...(registree.kind === 'ae' ? ctx.waitingFor('app-ae', appAeKey(registree.appId, registree.id)) : []),
+      ];
       if (waiting.length === 0 || reason === undefined) return association;
       const ownerEnded = await endedOwner(ctx, nodeId, registree.kind === 'ae' ? registree.appId : undefined);
       return ownerEnded === undefined

@@ -9,7 +9,8 @@ import { prepared } from '../runtime/index.ts';
  * changes nothing; an enrolment is replaced by a later one and removed by a later expiry; a provisioning names the
  * enrolment its node holds at that very event, in global order; a revocation is recorded once, by position. A
  * credential issued to a CSE-ID or AE-ID is its node's: the node the latest enrolment (CSE-ID) or association
- * configuration (its Registree) names the identifier for, by position, at the provisioning.
+ * configuration (its Registree) names the identifier for, by position, at the provisioning; one issued to a CSE-ID
+ * that names its node (review 41) is that node's (`owner_node_id`, review 44).
  *
  * `applyComplianceMany` applies the events of a batch (`complianceProjection().beginBatch`) or one event live (a
  * batch of one): the rows the events touch are read in one query per table, the events applied in order to those
@@ -30,6 +31,8 @@ interface Credential {
   readonly credential_id: string;
   readonly owner_kind: string;
   readonly owner_id: string;
+  /** The node a `cse` owner names as holding its CSE-ID (review 44); null for any other and for one stored before. */
+  readonly owner_node_id: string | null;
   readonly not_after: string;
   readonly not_after_ms: number | bigint;
   status: string;
@@ -114,7 +117,7 @@ const writeRows = (db: Database.Database, writer: RowWriter, rows: readonly unkn
   for (; i < rows.length; i++) single.run(...rows[i]!);
 };
 
-const CREDENTIAL_COLUMNS = ['credential_id', 'owner_kind', 'owner_id', 'not_after', 'not_after_ms', 'status', 'issued_position', 'status_position'] as const;
+const CREDENTIAL_COLUMNS = ['credential_id', 'owner_kind', 'owner_id', 'owner_node_id', 'not_after', 'not_after_ms', 'status', 'issued_position', 'status_position'] as const;
 const ASSOCIATION_COLUMNS = ['association_id', 'credential_id', 'node_id', 'status', 'status_position'] as const;
 const REVOCATION_COLUMNS = ['position', 'stream_id', 'kind', 'entity_id', 'reason', 'at', 'occurred_at', 'actor_id'] as const;
 const PROVISIONED_COLUMNS = ['credential_id', 'subscription_id', 'node_id', 'method', 'position', 'enrolment_position', 'occurred_at'] as const;
@@ -185,6 +188,7 @@ const keysOf = (events: readonly DecodedEvent[]) => {
       if (event.type !== 'CredentialIssued' || !provisioned.has(event.data.credentialId)) continue;
       const { owner } = event.data;
       if (owner.kind === 'node') nodes.add(owner.id);
+      else if (owner.kind === 'cse' && owner.nodeId !== undefined) nodes.add(owner.nodeId);
       else if (isIdentifierKind(owner.kind)) identifiers.add(identifierKey(owner.kind, owner.id));
     }
   }
@@ -202,6 +206,7 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
     // A credential issued in an earlier batch may be provisioned in this one: its node's enrolment is read too.
     if (!keys.provisioned.has(row.credential_id)) continue;
     if (row.owner_kind === 'node') keys.nodes.add(row.owner_id);
+    else if (row.owner_node_id !== null) keys.nodes.add(row.owner_node_id);
     else if (isIdentifierKind(row.owner_kind)) keys.identifiers.add(identifierKey(row.owner_kind, row.owner_id));
   }
   // Only what this batch's provisionings look up: the identifiers their credentials were issued to, and the nodes an
@@ -307,6 +312,7 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
           credential_id: credentialId,
           owner_kind: owner.kind,
           owner_id: owner.id,
+          owner_node_id: owner.kind === 'cse' ? (owner.nodeId ?? null) : null,
           not_after: notAfter,
           not_after_ms: Date.parse(notAfter),
           status: 'issued',
@@ -323,8 +329,11 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
         const credential = credentials.get(credentialId);
         setStatus(credential, changedCredentials, 'provisioned', position);
         if (provisionedHere.has(credentialId) || credential === undefined) break;
-        const { owner_kind: kind, owner_id: ownerId } = credential;
-        const nodeId = kind === 'node' ? ownerId : isIdentifierKind(kind) ? identifiers.get(identifierKey(kind, ownerId))?.node_id : undefined;
+        const { owner_kind: kind, owner_id: ownerId, owner_node_id: ownerNodeId } = credential;
+        // A CSE-ID's credential that names its node counts under that node's enrolment, never under the identifier's
+        // holder at the provisioning (review 44: renumbered, the node left it to another). One stored before follows
+        // the identifier, as it did.
+        const nodeId = kind === 'node' ? ownerId : ownerNodeId !== null ? ownerNodeId : isIdentifierKind(kind) ? identifiers.get(identifierKey(kind, ownerId))?.node_id : undefined;
         const enrolment = nodeId === undefined ? undefined : enrolments.get(nodeId);
         if (enrolment === undefined) break;
         provisionedHere.add(credentialId);

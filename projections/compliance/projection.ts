@@ -4,7 +4,7 @@ import { applyComplianceMany } from './batch.ts';
 import { COMPLIANCE_EVENT_TYPES } from './event-types.ts';
 import { COMPLIANCE_QUERY_INDEXES, COMPLIANCE_TABLES, resetComplianceTables, setupComplianceTables } from './tables.ts';
 
-const COMPLIANCE_SCHEMA_VERSION = 3;
+const COMPLIANCE_SCHEMA_VERSION = 4;
 
 /**
  * The compliance read models: revocations, enrolments, credentials, provisioning and associations. In a batch the
@@ -20,6 +20,8 @@ export const complianceProjection = (): Projection => {
     setup(db) {
       // Version 2: a revoked node's enrolment ends (the `provisioned` query listed credentials provisioned after it).
       // Version 3: a credential issued to a CSE-ID or AE-ID counts under its node's enrolment (identifiers table).
+      // Version 4: a credential issued to a CSE-ID that names its node (review 41) counts under that node's enrolment
+      // (`owner_node_id`), not the identifier's holder at the provisioning (review 44).
       // A read model written before is rebuilt from the log.
       ensureSchemaVersion(db, 'compliance', COMPLIANCE_SCHEMA_VERSION, COMPLIANCE_TABLES);
       setupComplianceTables(db);

@@ -47,6 +47,7 @@ export const setupComplianceTables = (db: Database.Database): void => {
     credential_id TEXT PRIMARY KEY,
     owner_kind TEXT NOT NULL,
     owner_id TEXT NOT NULL,
+    owner_node_id TEXT,
     not_after TEXT NOT NULL,
     not_after_ms INTEGER NOT NULL,
     status TEXT NOT NULL,

@@ -69,9 +69,9 @@ export const applyComplianceByStatement = (db: Database.Database, e: DecodedEven
     case 'CredentialIssued': {
       const { credentialId, owner, notAfter } = event.data;
       db.prepare(
-        `INSERT OR IGNORE INTO compliance_credentials (credential_id, owner_kind, owner_id, not_after, not_after_ms, status, issued_position, status_position)
-         VALUES (?, ?, ?, ?, ?, 'issued', ?, ?)`,
-      ).run(credentialId, owner.kind, owner.id, notAfter, Date.parse(notAfter), position, position);
+        `INSERT OR IGNORE INTO compliance_credentials (credential_id, owner_kind, owner_id, owner_node_id, not_after, not_after_ms, status, issued_position, status_position)
+         VALUES (?, ?, ?, ?, ?, ?, 'issued', ?, ?)`,
+      ).run(credentialId, owner.kind, owner.id, owner.kind === 'cse' ? (owner.nodeId ?? null) : null, notAfter, Date.parse(notAfter), position, position);
       return;
     }
     case 'CredentialProvisioned': {
@@ -82,7 +82,7 @@ export const applyComplianceByStatement = (db: Database.Database, e: DecodedEven
          SELECT c.credential_id, n.subscription_id, n.node_id, ?, ?, n.position, ?
          FROM compliance_credentials c
          LEFT JOIN compliance_identifiers i ON i.kind = c.owner_kind AND i.id = c.owner_id
-         JOIN compliance_enrolments n ON n.node_id = CASE WHEN c.owner_kind = 'node' THEN c.owner_id ELSE i.node_id END
+         JOIN compliance_enrolments n ON n.node_id = CASE WHEN c.owner_kind = 'node' THEN c.owner_id ELSE COALESCE(c.owner_node_id, i.node_id) END
          WHERE c.credential_id = ?`,
       ).run(method, position, e.metadata.occurredAt, credentialId);
       return;
