@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openSqliteStore } from '../adapters/driven/store/index.ts';
-import { createEngine, type Engine } from '../adapters/engine/index.ts';
+import { createEngine } from '../adapters/engine/index.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';
 import { command, CommandSchema } from '../domain/commands/index.ts';
 import { CredentialProvisioned } from '../domain/events/credential.ts';
@@ -11,6 +11,7 @@ import { ExpectedRevision, type EventStore } from '../domain/ports/event-store.t
 import { provisionedUnder } from '../projections/compliance/index.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { at, cmd, footprint, operator, rejection, T0 } from './support/fleet.ts';
+import { enrolledApplication, entityState as state, racing } from './support/credential-holders.ts';
 import { provision, provisioningWorld } from './provisioning-protocol.fixtures.ts';
 
 /*
@@ -44,17 +45,6 @@ const underAe = (associationId: string, credentialId: string, nodeId: string, ap
 const revokeNode = (nodeId = 'meter-1') => command('revokeNode', { nodeId, reason: 'keyCompromise' }, { actor: operator });
 const revokeApplication = (appId: string) => command('revokeApplication', { appId, reason: 'keyCompromise' }, { actor: operator });
 const enrolUnder = (nodeId: string, cseId: string, subscriptionId = 'sub-1') => command('enrolNode', { nodeId, subscriptionId, cseId }, { actor: operator });
-/** App-ID `appId` registered and enrolled with its own credential `<appId>-cred`. */
-const enrolledApplication = async (engine: Pick<Engine, 'execute'>, appId: string): Promise<void> => {
-  await engine.execute(command('registerApplication', { appId, name: appId, provider: 'City Utilities' }, { actor: operator }));
-  await engine.execute(cmd.issueCredential(`${appId}-cred`, appId, at(300), { purpose: 'application', owner: { kind: 'app', id: appId } }));
-  await engine.execute(cmd.provisionCredential(`${appId}-cred`));
-  await engine.execute(command('enrolApplication', { appId, credentialId: `${appId}-cred` }, { actor: operator }));
-};
-const state = async (engine: Pick<Engine, 'entity'>, kind: 'credential' | 'association', id: string) => {
-  const { snapshot } = await engine.entity(kind, id);
-  return [id, String(snapshot.value), snapshot.context['revocationReason']];
-};
 /** Stores a CredentialIssued as before review 41 (its owner naming no holder). */
 const storeOldShape = async (store: EventStore, issued: ReturnType<typeof cmd.issueCredential>, owner: Record<string, unknown>, now: Date): Promise<void> => {
   const commandId = crypto.randomUUID();
@@ -63,19 +53,6 @@ const storeOldShape = async (store: EventStore, issued: ReturnType<typeof cmd.is
     id: eventIdFor(commandId, 0), type: 'CredentialIssued', data: { ...data, owner } as never,
     metadata: { schemaVersion: 1, actor: operator, commandId, commandType: 'issueCredential', correlationId: commandId, causationId: commandId, occurredAt: now.toISOString() },
   }], { expectedRevision: ExpectedRevision.noStream });
-};
-/** The store, with `between` run once just before the first append to `streamId` (after the decision, before its commit). */
-const racing = (inner: EventStore, streamId: string, between: () => Promise<void>): EventStore => {
-  let ran = false;
-  return Object.assign(Object.create(inner) as EventStore, {
-    appendToStream: async (...args: Parameters<EventStore['appendToStream']>) => {
-      if (!ran && args[0] === streamId) {
-        ran = true;
-        await between();
-      }
-      return inner.appendToStream(...args);
-    },
-  });
 };
 const plainFleet = async () => {
   const store = openSqliteStore({ memory: true });

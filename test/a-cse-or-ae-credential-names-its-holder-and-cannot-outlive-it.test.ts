@@ -1,14 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openSqliteStore } from '../adapters/driven/store/index.ts';
-import { createEngine, type Engine } from '../adapters/engine/index.ts';
+import { createEngine } from '../adapters/engine/index.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';
 import { LIFECYCLE_COMMANDS } from '../bin/commands/lifecycle-catalog.ts';
 import { command } from '../domain/commands/index.ts';
 import { eventIdFor } from '../domain/event-ids.ts';
-import { ExpectedRevision, type EventStore } from '../domain/ports/event-store.ts';
+import { ExpectedRevision } from '../domain/ports/event-store.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { at, cmd, footprint, operator, rejection, T0 } from './support/fleet.ts';
+import { enrolledApplication, entityState as state, racing } from './support/credential-holders.ts';
 
 /*
  * Review 41 (RS-01): a credential issued to a CSE-ID or an AE-ID was decided without reading who holds that
@@ -37,35 +38,6 @@ const underCse = (associationId: string, credentialId: string, nodeId: string) =
   command('configureAssociation', { associationId, nodeId, credentialId, registree: { kind: 'cse', id: CSE }, registrarCseId: '/in-cse' }, { actor: operator });
 const revokeNode = (nodeId = 'meter-1') => command('revokeNode', { nodeId, reason: 'keyCompromise' }, { actor: operator });
 const enrolUnder = (nodeId: string, cseId: string) => command('enrolNode', { nodeId, subscriptionId: 'sub-1', cseId }, { actor: operator });
-/** App-ID `appId` registered and enrolled with its own credential `<appId>-cred`. */
-const enrolledApplication = async (engine: Pick<Engine, 'execute'>, appId = APP): Promise<void> => {
-  await engine.execute(command('registerApplication', { appId, name: appId, provider: 'City Utilities' }, { actor: operator }));
-  await engine.execute(cmd.issueCredential(`${appId}-cred`, appId, at(300), { purpose: 'application', owner: { kind: 'app', id: appId } }));
-  await engine.execute(cmd.provisionCredential(`${appId}-cred`));
-  await engine.execute(command('enrolApplication', { appId, credentialId: `${appId}-cred` }, { actor: operator }));
-};
-const state = async (engine: Pick<Engine, 'entity'>, kind: 'credential' | 'association', id: string) => {
-  const { snapshot } = await engine.entity(kind, id);
-  return [id, String(snapshot.value), snapshot.context['revocationReason']];
-};
-
-/**
- * The embedded store, with `between` run once just before the first append to `streamId`: after the engine read the
- * facts and decided, before its append commits. The store holds the append to the facts it read, so a fact changed
- * by `between` conflicts, and the engine decides again.
- */
-const racing = (inner: EventStore, streamId: string, between: () => Promise<void>): EventStore => {
-  let ran = false;
-  return Object.assign(Object.create(inner) as EventStore, {
-    appendToStream: async (...args: Parameters<EventStore['appendToStream']>) => {
-      if (!ran && args[0] === streamId) {
-        ran = true;
-        await between();
-      }
-      return inner.appendToStream(...args);
-    },
-  });
-};
 
 /** A plain engine (no cascade) over a store with meter-1 enrolled under /cse-meter-1. */
 const plainFleet = async () => {
@@ -188,7 +160,7 @@ describe('a credential issued to a CSE-ID or AE-ID names its holder and cannot o
 
   it('an AE-ID credential issued once revokeApplication committed is refused; issued first, it is revoked with the App-ID', async () => {
     const { store, engine } = await plainFleet();
-    await enrolledApplication(engine);
+    await enrolledApplication(engine, APP);
     await engine.execute(command('revokeApplication', { appId: APP, reason: 'keyCompromise' }, { actor: operator }));
     const before = await footprint(store);
     expect((await rejection(engine.execute(aeCred()))).problem).toMatchObject({ code: 'illegal_transition', state: 'absent', attempted: 'CredentialIssued', rule: 'ownerIsLive' });
@@ -196,7 +168,7 @@ describe('a credential issued to a CSE-ID or AE-ID names its holder and cannot o
 
     const c = (credence = openCredence({ location: { memory: true }, clock: new FakeClock(T0) }));
     for (const x of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode()]) await c.engine.execute(x);
-    await enrolledApplication(c.engine);
+    await enrolledApplication(c.engine, APP);
     await c.engine.execute(aeCred());
     await c.engine.execute(cmd.provisionCredential('ae-cred'));
     // No association has named the AE yet: the credential follows the App-ID it names.
@@ -208,7 +180,7 @@ describe('a credential issued to a CSE-ID or AE-ID names its holder and cannot o
 
   it('an AE-ID credential backs only its own App-ID\'s AE: another App-ID configuring an AE of that AE-ID is refused', async () => {
     const { store, engine } = await plainFleet();
-    await enrolledApplication(engine);
+    await enrolledApplication(engine, APP);
     await enrolledApplication(engine, 'Rother');
     await engine.execute(aeCred());
     await engine.execute(cmd.provisionCredential('ae-cred'));
