@@ -95,4 +95,121 @@ describe("an AE credential in the integrators' pseudonymised stream", () => {
       for (const text of strings(dataOf(e))) for (const id of canonical) expect(text.includes(id), `${e.event}: "${text}" contains "${id}"`).toBe(false);
     }
   });
+
+  /** Registers and enrols `nodes` under a new subscription and an App-ID whose AE-ID they use (`registree`). */
+  const fleetWithApp = async (suffix: string, nodes: readonly string[]) => {
+    const engine = svc.service.context.credence.engine;
+    const run = (type: Parameters<typeof command>[0], data: Record<string, unknown>) => engine.execute(command(type, data, { actor: operator }));
+    const from = (await svc.service.context.credence.store.headPosition()) ?? 0n;
+    const appId = `Rapp${suffix}`;
+    const registree = { kind: 'ae', id: `Capp${suffix}`, appId } as const;
+    await engine.execute(ops.createSubscription(`city-${suffix}`));
+    for (const node of nodes) {
+      await engine.execute(ops.registerNode(node));
+      await engine.execute(ops.enrolNode(node, `city-${suffix}`));
+    }
+    await run('registerApplication', { appId, name: 'metering', provider: 'Acme' });
+    await run('issueCredential', {
+      credentialId: `app-cred-${suffix}`, kind: 'p256', ...placeholderKey(`app-cred-${suffix}`, 'p256'), purpose: 'application', owner: { kind: 'app', id: appId },
+      notBefore: fromNow(-1), notAfter: fromNow(300),
+    });
+    await run('provisionCredential', { credentialId: `app-cred-${suffix}`, method: 'pre-provisioning' });
+    await run('enrolApplication', { appId, credentialId: `app-cred-${suffix}` });
+    const issueAe = async (credentialId: string, predecessorId?: string, provision = true) => {
+      await run('issueCredential', {
+        credentialId, kind: 'ed25519', ...placeholderKey(credentialId), purpose: 'service', owner: registree,
+        notBefore: fromNow(-1), notAfter: fromNow(90), ...(predecessorId === undefined ? {} : { predecessorId }),
+      });
+      if (provision) await run('provisionCredential', { credentialId, method: 'pre-provisioning' });
+      await settled(svc);
+    };
+    const configure = async (associationId: string, nodeId: string, credentialId: string) => {
+      await run('configureAssociation', { associationId, nodeId, credentialId, registree, registrarCseId: '/in-cse-9' });
+      await settled(svc);
+    };
+    const rotate = async (nodeId: string) => {
+      const rotated = await fetch(`${svc.url}/v1/pseudonyms/rotations`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${svc.tokens.operator}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ nodeId }),
+      });
+      expect(rotated.status).toBeLessThan(300);
+      await settled(svc);
+    };
+    await settled(svc);
+    return { from, run, issueAe, configure, rotate };
+  };
+
+  /** The integrator's frames of `type` past `from`, once `count` of them came. */
+  const framesOf = async (from: bigint, type: string, count: number) => {
+    const stream = await openStream(svc.url, svc.tokens.integrator, '/v1/events?identifiers=pseudonymous&from=start');
+    expect(stream.status).toBe(200);
+    const of = () => stream.events().filter((e) => e.event === type && BigInt(e.id!) > from);
+    await stream.until(() => of().length >= count, `${count} ${type} frames`);
+    stream.close();
+    return of().map((e) => dataOf(e)['data'] as Record<string, unknown>);
+  };
+
+  it("names the AE-ID owning a successor under its predecessor's node, so successive issuances never chain a node's epochs (review 45, F1)", async () => {
+    const fleet = await fleetWithApp('f1', ['meter-f1']);
+    await fleet.issueAe('ae-c1');
+    await fleet.configure('sa-f1a', 'meter-f1', 'ae-c1');
+    await fleet.issueAe('ae-c2', 'ae-c1');
+    await fleet.rotate('meter-f1');
+    await fleet.configure('sa-f1b', 'meter-f1', 'ae-c2');
+    await fleet.issueAe('ae-c3', 'ae-c2');
+    await fleet.issueAe('ae-c4');
+    await fleet.issueAe('ae-c5');
+
+    const issued = (await framesOf(fleet.from, 'CredentialIssued', 6)) as { credentialId: string; owner: { kind: string; id: string }; predecessorId?: string }[];
+    const assoc = (await framesOf(fleet.from, 'AssociationConfigured', 2)) as { credentialId: string; nodeId: string }[];
+    const [c1, c2, c3, c4, c5] = issued.filter((d) => d.owner.kind === 'ae');
+    const [sa1a, sa1b] = assoc;
+    expect(sa1a!.nodeId).not.toBe(sa1b!.nodeId);
+    // The predecessors are named under meter-f1, epoch 0 then epoch 1, as its associations name them.
+    expect(c2!.predecessorId).toBe(sa1a!.credentialId);
+    expect(c3!.predecessorId).toBe(sa1b!.credentialId);
+    // So the owner beside each is never one pseudonym: it would chain the two epochs.
+    expect(c2!.owner.id).not.toBe(c3!.owner.id);
+    // A credential of no node yet names its AE-ID with the credential as context: each issuance its own pseudonym.
+    expect(new Set([c1!.owner.id, c2!.owner.id, c3!.owner.id, c4!.owner.id, c5!.owner.id]).size).toBe(5);
+    // Nothing but the stable fields of one of meter-f1's epoch-0 issuances is in its epoch-1 one.
+    const stable = new Set(['ae', 'service', 'ed25519', c2!['notBefore' as never], c2!['notAfter' as never]]);
+    expect(strings(c2).filter((s) => !stable.has(s) && s !== c2!.credentialId && strings(c3).includes(s))).toEqual([]);
+  });
+
+  it("names a successor of no node yet under its predecessor's node from the rotation on, so its start and abandonment across the node's rotation share no name (review 45, F1)", async () => {
+    const fleet = await fleetWithApp('fr', ['meter-fr']);
+    // The successor is issued while its predecessor is bound to no node, so is bound to none at issue; then an
+    // association binds the predecessor to meter-fr.
+    await fleet.issueAe('ae-r1');
+    // Not provisioned: a rotation is abandoned only while its node does not hold the successor.
+    await fleet.issueAe('ae-r2', 'ae-r1', false);
+    await fleet.configure('sa-fr', 'meter-fr', 'ae-r1');
+    await fleet.run('startCredentialRotation', { credentialId: 'ae-r1', successorId: 'ae-r2', overlapEndsAt: fromNow(30) });
+    await settled(svc);
+    await fleet.rotate('meter-fr');
+    await fleet.run('abandonCredentialRotation', { credentialId: 'ae-r1', successorId: 'ae-r2' });
+    await settled(svc);
+
+    const [started] = (await framesOf(fleet.from, 'CredentialRotationStarted', 1)) as { credentialId: string; successorId: string }[];
+    const [abandoned] = (await framesOf(fleet.from, 'CredentialRotationAbandoned', 1)) as { credentialId: string; successorId: string }[];
+    expect(started!.credentialId).not.toBe(abandoned!.credentialId);
+    expect(started!.successorId, "the successor beside meter-fr's epoch-0 and epoch-1 credential").not.toBe(abandoned!.successorId);
+  });
+
+  it("names a credential two nodes use under each association's node, so it changes with each node's rotation (review 45, F2)", async () => {
+    const fleet = await fleetWithApp('f2', ['meter-f2a', 'meter-f2b']);
+    await fleet.issueAe('ae-shared');
+    await fleet.configure('sa-f2-3', 'meter-f2a', 'ae-shared');
+    await fleet.configure('sa-f2-4a', 'meter-f2b', 'ae-shared');
+    await fleet.rotate('meter-f2b');
+    await fleet.configure('sa-f2-4b', 'meter-f2b', 'ae-shared');
+
+    const [sa3, sa4a, sa4b] = (await framesOf(fleet.from, 'AssociationConfigured', 3)) as { credentialId: string; nodeId: string }[];
+    expect(sa4a!.nodeId).not.toBe(sa4b!.nodeId);
+    expect(sa4a!.credentialId, "the shared credential in meter-f2b's frames before and after its rotation").not.toBe(sa4b!.credentialId);
+    // And named apart on the two nodes.
+    expect(sa3!.credentialId).not.toBe(sa4a!.credentialId);
+  });
 });

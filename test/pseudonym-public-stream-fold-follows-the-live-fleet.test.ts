@@ -50,13 +50,14 @@ describe("the pseudonymised stream's fold of identities", () => {
 
       const head = (await c.store.headPosition())!;
       const live = (await identitiesUpTo(c.store, head))!.size();
-      expect(live).toMatchObject({ associations: NODES.length, associationIndex: NODES.length, credentials: NODES.length, endedCredentials: 0 });
+      // Each association is indexed by its node and its credential (review 45: by its App-ID too for an AE's).
+      expect(live).toMatchObject({ associations: NODES.length, associationIndex: 2 * NODES.length, credentials: NODES.length, endedCredentials: 0 });
 
       // Half the fleet ends: their credentials and last associations end with them (the cascade), and their entries go.
       for (const node of NODES.slice(0, 5)) await run('revokeNode', { nodeId: node, reason: 'cessationOfOperation' });
       await c.settle();
       const after = (await identitiesUpTo(c.store, (await c.store.headPosition())!))!.size();
-      expect(after).toMatchObject({ associations: 5, associationIndex: 5, credentials: 5, endedCredentials: 0, endedNodes: 5 });
+      expect(after).toMatchObject({ associations: 5, associationIndex: 10, credentials: 5, endedCredentials: 0, endedNodes: 5 });
 
       // Every frame is still named as an unbroken fold names it: each association and credential under its node's
       // epoch 0, with its node, in every frame of it, the ended ones' releases and revocations included.
@@ -128,5 +129,46 @@ describe("the pseudonymised stream's fold of identities", () => {
     expect(ids.size().associations).toBe(1);
     ids.observe(event('NodeAssociationReleased', { associationId: 'a92', nodeId: 'n9' }));
     expect(ids.size().associations).toBe(0);
+  });
+
+  it("ends a credential or an App-ID visiting its own associations only: 2,000 AE credentials of one gateway ending cost 2,000 visits, not 2,000 squared (review 45)", () => {
+    const event = (type: string, data: Record<string, unknown>) => ({ type, data }) as unknown as DomainEvent;
+    const N = 2_000;
+    const ids = new PublicIdentities();
+    ids.observe(event('NodeEnrolled', { nodeId: 'gw', subscriptionId: 's', cseId: '/cse-gw' }));
+    for (let i = 0; i < N; i++) {
+      const registree = { kind: 'ae', id: `Cae${i}`, appId: 'Rgw' };
+      ids.observe(event('CredentialIssued', { credentialId: `c${i}`, owner: registree }));
+      ids.observe(event('AssociationConfigured', { associationId: `a${i}`, nodeId: 'gw', credentialId: `c${i}`, registree, registrarCseId: '/in' }));
+      ids.observe(event('AssociationEstablished', { associationId: `a${i}` }));
+    }
+    const visits: number[] = [];
+    for (let i = 0; i < N; i++) {
+      ids.observe(event('CredentialRevoked', { credentialId: `c${i}`, reason: 'keyCompromise' }));
+      if (i === N / 2 - 1 || i === N - 1) visits.push(ids.holderEndVisits);
+    }
+    // One visit per credential's end, as many in the second half as in the first (the gateway's other associations
+    // are never visited).
+    expect(visits).toEqual([N / 2, N]);
+    ids.observe(event('ApplicationRevoked', { appId: 'Rgw', reason: 'privilegeWithdrawn' }));
+    expect(ids.holderEndVisits).toBe(2 * N);
+    ids.observe(event('NodeRevoked', { nodeId: 'gw', reason: 'cessationOfOperation' }));
+    expect(ids.holderEndVisits).toBe(3 * N);
+  });
+
+  it("lets a live node's ended credentials go: 1,000 rotations on one live node keep its one live credential (review 45)", async () => {
+    const event = (type: string, data: Record<string, unknown>) => ({ type, data }) as unknown as DomainEvent;
+    const deriver = new PseudonymDeriver(key);
+    const ids = new PublicIdentities();
+    ids.observe(event('NodeEnrolled', { nodeId: 'n5', subscriptionId: 's', cseId: '/cse-5' }));
+    ids.observe(event('CredentialIssued', { credentialId: 'r0', owner: { kind: 'node', id: 'n5' } }));
+    for (let k = 1; k <= 1_000; k++) {
+      ids.observe(event('CredentialIssued', { credentialId: `r${k}`, owner: { kind: 'node', id: 'n5' }, predecessorId: `r${k - 1}` }));
+      ids.observe(event('CredentialRotationStarted', { credentialId: `r${k - 1}`, successorId: `r${k}`, overlapEndsAt: 'z' }));
+      ids.observe(event('CredentialRevoked', { credentialId: `r${k - 1}`, reason: 'superseded' }));
+      // The frame of the end still names the ended credential under its node.
+      expect(await ids.pseudonymOf(deriver, 'credential', `r${k - 1}`)).toBe(await deriver.identifier('credential', `r${k - 1}`, 0, 'n5'));
+    }
+    expect(ids.size()).toMatchObject({ credentials: 1, endedCredentials: 0 });
   });
 });

@@ -42,11 +42,15 @@ export const base32 = (bytes: Uint8Array): string => {
  * (with and without an owner the lengths differ). For a node this is HMAC-SHA256(key, Node-ID || epoch) with domain
  * separation. The owner is in the input so that one identifier under two nodes (a C-prefixed AE-ID is unique only
  * under its registrar; a CSE-ID passes to a node's replacement) never shares a pseudonym, even at the same epoch
- * number (found in review).
+ * number (found in review). An identifier that belongs to no node but is named only beside one credential (the AE-ID
+ * owning a credential bound to no node yet) takes that credential as its context instead: the tag `credential` and
+ * the credential's id, two parts where an owner is one, so no context shares an input with an owner (review 45).
  */
-export const prfInput = (kind: IdentifierKind, id: string, epoch: number, ownerNodeId?: string): Uint8Array => {
+export const prfInput = (kind: IdentifierKind, id: string, epoch: number, ownerNodeId?: string, contextCredentialId?: string): Uint8Array => {
   if (!Number.isInteger(epoch) || epoch < 0 || epoch > 0xffffffff) throw new RangeError(`epoch must be a uint32, got ${epoch}`);
-  const parts = [LABEL, kind, id, ...(ownerNodeId === undefined ? [] : [ownerNodeId])].map((s) => encoder.encode(s));
+  if (ownerNodeId !== undefined && contextCredentialId !== undefined) throw new TypeError('an identifier has an owner node or a credential context, not both');
+  const extra = ownerNodeId !== undefined ? [ownerNodeId] : contextCredentialId !== undefined ? ['credential', contextCredentialId] : [];
+  const parts = [LABEL, kind, id, ...extra].map((s) => encoder.encode(s));
   const out = new Uint8Array(parts.reduce((n, p) => n + 4 + p.length, 0) + 4);
   const view = new DataView(out.buffer);
   let offset = 0;
@@ -70,12 +74,16 @@ export class PseudonymDeriver {
     private readonly cacheSize = 200_000,
   ) {}
 
-  /** The identifier's pseudonym of `epoch`; `ownerNodeId`, the node it belongs to (none for a node's own id). */
-  async identifier(kind: IdentifierKind, id: string, epoch: number, ownerNodeId?: string): Promise<string> {
-    const cacheKey = `${kind}\0${id}\0${epoch}${ownerNodeId === undefined ? '' : `\0${ownerNodeId}`}`;
+  /**
+   * The identifier's pseudonym of `epoch`; `ownerNodeId`, the node it belongs to (none for a node's own id);
+   * `contextCredentialId`, for one of no node, the one credential it is named beside (`prfInput`).
+   */
+  async identifier(kind: IdentifierKind, id: string, epoch: number, ownerNodeId?: string, contextCredentialId?: string): Promise<string> {
+    const context = ownerNodeId !== undefined ? `\0${ownerNodeId}` : contextCredentialId !== undefined ? `\x01${contextCredentialId}` : '';
+    const cacheKey = `${kind}\0${id}\0${epoch}${context}`;
     const hit = this.#cache.get(cacheKey);
     if (hit !== undefined) return hit;
-    return this.#remember(cacheKey, kind, await this.key.prf(prfInput(kind, id, epoch, ownerNodeId)));
+    return this.#remember(cacheKey, kind, await this.key.prf(prfInput(kind, id, epoch, ownerNodeId, contextCredentialId)));
   }
 
   #remember(cacheKey: string, kind: IdentifierKind, mac: Uint8Array): string {

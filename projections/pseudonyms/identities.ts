@@ -13,6 +13,8 @@ export const IDENTITY_EVENT_TYPES = [
   'NodeEnrolmentExpired',
   'NodeRevoked',
   'CredentialIssued',
+  'CredentialRotationStarted',
+  'CredentialRotationAbandoned',
   'CredentialExpired',
   'CredentialRevoked',
   'AssociationConfigured',
@@ -34,6 +36,11 @@ export const IDENTITY_EVENT_TYPES = [
 export interface NamedUnder {
   readonly nodeId?: string;
   readonly associationId?: string;
+  /**
+   * The credential an AE-ID owns, at its issue: the AE-ID is named under that credential's node, or, while the
+   * credential is bound to none, with the credential itself as context (each issuance its own pseudonym, review 45).
+   */
+  readonly credentialId?: string;
 }
 
 /** Entry counts of the fold (read-only), to check that it follows the live fleet and not the history. */
@@ -58,9 +65,10 @@ export interface PublicIdentitiesSize {
  * (subscriptions, an infrastructure Registrar CSE, an application's credential) keep one stable pseudonym.
  *
  * Bounded by the live fleet (SER-001): an association is let go once it ended and every holder it was recorded on
- * released it (or ended), and an ended node's credentials once all of them ended and none of its associations is
- * left. What stays for every node ever seen: its epoch, whether it ended, and the CSE-IDs it let go until another node
- * claims them (a registrar CSE may be named by others' associations after it ended).
+ * released it (or ended), and a credential once it ended, no kept association names it and no rotation to it stands
+ * (review 45: a live node's ended credentials used to stay). What stays for every node ever seen: its epoch, whether
+ * it ended, and the CSE-IDs it let go until another node claims them (a registrar CSE may be named by others'
+ * associations after it ended).
  */
 export class PublicIdentities {
   readonly #epoch: Map<string, number>;
@@ -68,14 +76,22 @@ export class PublicIdentities {
   readonly #owner: { readonly cse: Map<string, string>; readonly credential: Map<string, string> };
   /** Associations while a frame may still name them (./held-associations.ts). */
   readonly #associations: HeldAssociations;
-  /** Each node's credentials, to let them go once the node and they have ended. */
-  readonly #credentialsOf: Map<string, Set<string>>;
   /** Credentials of `#owner.credential` that ended (revoked or expired). */
   readonly #endedCredentials: Set<string>;
   /**
+   * Rotations that stand, predecessor to successor, from their start until abandoned or their predecessor ends: the
+   * predecessor's abandonment names the successor, so the successor is kept while one stands, though it or its node
+   * ended (review 45: forgotten, it was named in its form of no node, a second pseudonym in one epoch).
+   */
+  readonly #rotations: Map<string, string>;
+  /** The successors of `#rotations`, each with the number of standing rotations to it. */
+  readonly #successors: Map<string, number>;
+  /**
    * Credentials issued to an AE-ID, not yet bound to a node: one binds to the node of the first association configured
    * with it, and changes pseudonym with that node from then on. Not to the AE-ID's last holder: two live nodes may use
-   * one AE-ID, and the credential would then name one node's epochs while the other used it (found in review).
+   * one AE-ID, and the credential would then name one node's epochs while the other used it (found in review). One
+   * issued as the successor of a bound credential is bound to its predecessor's node at issue, and one named in a
+   * rotation beside a bound credential to that credential's node: its frames name both (review 45).
    */
   readonly #awaitingAe: Set<string>;
   /**
@@ -95,21 +111,22 @@ export class PublicIdentities {
    * Entries the last event made unreachable, let go when the next event is observed: the frame of the event that
    * ends them is made after `observe` and still names them.
    */
-  #dropping: { readonly associations: string[]; readonly nodes: string[] };
+  #dropping: { readonly associations: string[]; readonly credentials: string[] };
 
   constructor() {
     this.#epoch = new Map();
     this.#owner = { cse: new Map(), credential: new Map() };
     this.#associations = new HeldAssociations();
-    this.#credentialsOf = new Map();
     this.#endedCredentials = new Set();
+    this.#rotations = new Map();
+    this.#successors = new Map();
     this.#awaitingAe = new Set();
     this.#waitingCse = new Map();
     this.#identifiersOf = new Map();
     this.#ended = new Set();
     this.#endedApps = new Set();
     this.#released = new Set();
-    this.#dropping = { associations: [], nodes: [] };
+    this.#dropping = { associations: [], credentials: [] };
   }
 
   /** A copy that folds on without changing this one. */
@@ -153,14 +170,15 @@ export class PublicIdentities {
   /** Each map and set of an empty fold `into` beside this one's, with how to copy a value; `into` takes the pending drops. */
   #pairsWith(into: PublicIdentities): CopyStep[] {
     const set = (keys: unknown) => new Set(keys as Set<string>);
-    into.#dropping = { associations: [...this.#dropping.associations], nodes: [...this.#dropping.nodes] };
+    into.#dropping = { associations: [...this.#dropping.associations], credentials: [...this.#dropping.credentials] };
     return [
       ...this.#associations.pairsWith(into.#associations),
       [into.#epoch, this.#epoch],
       [into.#owner.cse, this.#owner.cse],
       [into.#owner.credential, this.#owner.credential],
-      [into.#credentialsOf, this.#credentialsOf, set],
       [into.#endedCredentials, this.#endedCredentials],
+      [into.#rotations, this.#rotations],
+      [into.#successors, this.#successors],
       [into.#awaitingAe, this.#awaitingAe],
       [into.#waitingCse, this.#waitingCse, (credentials) => [...(credentials as string[])]],
       [into.#identifiersOf, this.#identifiersOf, set],
@@ -210,7 +228,6 @@ export class PublicIdentities {
         this.#release(nodeId);
         // It records no release any more: its associations wait for it no longer.
         this.#associations.holderEnded({ holder: HOLDER.node, id: nodeId }, this.#unreachable);
-        this.#dropping.nodes.push(nodeId);
         return;
       }
       case 'CredentialIssued': {
@@ -218,7 +235,13 @@ export class PublicIdentities {
         if (owner.kind === 'node') this.#bind(credentialId, owner.id);
         // A CSE-ID's credential that names its node (review 41) is that node's, whoever holds the CSE-ID later.
         else if (owner.kind === 'cse' && owner.nodeId !== undefined) this.#bind(credentialId, owner.nodeId);
-        else if (owner.kind === 'ae') this.#awaitingAe.add(credentialId);
+        else if (owner.kind === 'ae') {
+          // A successor is its predecessor's node's: the frame names both, and a stable name beside a node's would
+          // link the node's epochs (review 45).
+          const node = event.data.predecessorId === undefined ? undefined : this.#owner.credential.get(event.data.predecessorId);
+          if (node !== undefined) this.#bind(credentialId, node);
+          else this.#awaitingAe.add(credentialId);
+        }
         else if (owner.kind === 'cse') {
           const node = this.#released.has(owner.id) ? undefined : this.#owner.cse.get(owner.id);
           if (node !== undefined) this.#bind(credentialId, node);
@@ -230,17 +253,34 @@ export class PublicIdentities {
         }
         return;
       }
+      case 'CredentialRotationStarted': {
+        // The frames of the rotation (its start, its abandonment) name both credentials: one still bound to no node
+        // takes the other's node.
+        const { credentialId, successorId } = event.data;
+        this.#rotationEnded(credentialId);
+        this.#rotations.set(credentialId, successorId);
+        this.#successors.set(successorId, (this.#successors.get(successorId) ?? 0) + 1);
+        const node = this.#owner.credential.get(credentialId) ?? this.#owner.credential.get(successorId);
+        if (node === undefined) return;
+        if (this.#awaitingAe.delete(credentialId)) this.#bind(credentialId, node);
+        if (this.#awaitingAe.delete(successorId)) this.#bind(successorId, node);
+        return;
+      }
+      case 'CredentialRotationAbandoned':
+        this.#rotationEnded(event.data.credentialId);
+        return;
       case 'CredentialExpired':
       case 'CredentialRevoked': {
         const { credentialId } = event.data;
+        // A rotation from it is over: its successor is named by nothing more of it.
+        this.#rotationEnded(credentialId);
         // Never bound: nothing of a node to hide, and nothing will bind it now (no association is configured on an
         // ended credential).
         this.#awaitingAe.delete(credentialId);
-        const node = this.#owner.credential.get(credentialId);
-        this.#associations.holderEnded({ holder: HOLDER.credential, id: credentialId, node }, this.#unreachable);
-        if (node !== undefined) {
+        this.#associations.holderEnded({ holder: HOLDER.credential, id: credentialId }, this.#unreachable);
+        if (this.#owner.credential.has(credentialId)) {
           this.#endedCredentials.add(credentialId);
-          this.#dropping.nodes.push(node);
+          this.#dropping.credentials.push(credentialId);
         }
         return;
       }
@@ -249,7 +289,7 @@ export class PublicIdentities {
         // An AE's credential is the node's that first configures an association with it.
         if (this.#awaitingAe.delete(credentialId)) this.#bind(credentialId, nodeId);
         const app = registree.kind === 'ae' ? registree.appId : undefined;
-        this.#associations.configured(associationId, nodeId, credentialId, this.#owner.credential.get(credentialId), app);
+        this.#associations.configured(associationId, nodeId, credentialId, app);
         // An association stored after its node ended (a raced import) takes no identifier back from whoever has it.
         if (this.#ended.has(nodeId) || registree.kind === 'ae') return;
         if (!this.#owner.cse.has(registree.id) || this.#released.has(registree.id)) this.#link(registree.id, nodeId);
@@ -286,12 +326,20 @@ export class PublicIdentities {
     }
   }
 
+  /** The rotation from `predecessorId`, if one stands, is over: its successor may be let go after this event's frame. */
+  #rotationEnded(predecessorId: string): void {
+    const successorId = this.#rotations.get(predecessorId);
+    if (successorId === undefined) return;
+    this.#rotations.delete(predecessorId);
+    const left = (this.#successors.get(successorId) ?? 1) - 1;
+    if (left > 0) this.#successors.set(successorId, left);
+    else this.#successors.delete(successorId);
+    this.#dropping.credentials.push(successorId);
+  }
+
   /** The credential is `nodeId`'s, and changes pseudonym with it. */
   #bind(credentialId: string, nodeId: string): void {
     this.#owner.credential.set(credentialId, nodeId);
-    let own = this.#credentialsOf.get(nodeId);
-    if (own === undefined) this.#credentialsOf.set(nodeId, (own = new Set()));
-    own.add(credentialId);
   }
 
   /** An association no frame can name any more: let go once the current event's frame is made. */
@@ -301,31 +349,33 @@ export class PublicIdentities {
 
   /** Lets go what the events before made unreachable. */
   #letGo(): void {
-    const { associations, nodes } = this.#dropping;
-    if (associations.length === 0 && nodes.length === 0) return;
-    this.#dropping = { associations: [], nodes: [] };
+    const { associations, credentials } = this.#dropping;
+    if (associations.length === 0 && credentials.length === 0) return;
+    this.#dropping = { associations: [], credentials: [] };
     for (const associationId of associations) {
-      const node = this.#associations.drop(associationId);
-      if (node !== undefined) nodes.push(node);
+      const credentialId = this.#associations.drop(associationId);
+      if (credentialId !== undefined) credentials.push(credentialId);
     }
-    for (const nodeId of new Set(nodes)) this.#forgetCredentialsOf(nodeId);
+    for (const credentialId of credentials) this.#forgetCredential(credentialId);
   }
 
   /**
-   * An ended node's credentials, once every one of them ended and none of its associations is kept: no event names
-   * them any more (an ended credential's stream takes no event, nor does an ended node's, and a rotation or an
-   * association names only live credentials). Its epoch, its end and its CSE-IDs stay.
+   * A credential that ended, once no kept association names it and no rotation to it stands, whether or not its node
+   * ended: no event names it any more (an ended credential's stream takes no event, a successor names a live
+   * predecessor only, an association only a live credential), but the abandonment of a rotation to it from a live
+   * predecessor (review 45: forgotten then, it was named in its form of no node, a second pseudonym in one epoch).
+   * A live node's ended credentials used to stay (1,000 rotations on one live node: 999 ended credentials in every
+   * copy of the fold, review 45).
    */
-  #forgetCredentialsOf(nodeId: string): void {
-    if (!this.#ended.has(nodeId) || this.#associations.hasAny(nodeId)) return;
-    const own = this.#credentialsOf.get(nodeId);
-    if (own === undefined) return;
-    for (const credentialId of own) if (!this.#endedCredentials.has(credentialId)) return;
-    this.#credentialsOf.delete(nodeId);
-    for (const credentialId of own) {
-      this.#endedCredentials.delete(credentialId);
-      if (this.#owner.credential.get(credentialId) === nodeId) this.#owner.credential.delete(credentialId);
-    }
+  #forgetCredential(credentialId: string): void {
+    if (!this.#endedCredentials.has(credentialId) || this.#successors.has(credentialId) || this.#associations.names(credentialId)) return;
+    this.#endedCredentials.delete(credentialId);
+    this.#owner.credential.delete(credentialId);
+  }
+
+  /** Associations a holder's end visited so far in this fold (work done, for tests and diagnostics). */
+  get holderEndVisits(): number {
+    return this.#associations.visited;
   }
 
   /** The CSE-ID belongs to `nodeId` from now on, and so do the credentials issued to it that were waiting. */
@@ -363,7 +413,12 @@ export class PublicIdentities {
     return this.#epoch.get(nodeId) ?? 0;
   }
 
-  /** The node the identifier belongs to, if any; an AE-ID's is the node it is named under (`under`). */
+  /**
+   * The node the identifier belongs to, if any; an AE-ID's is the node it is named under (`under`: the frame's node,
+   * its association's, or its credential's). A credential named with an association (`under`) is named under the
+   * association's node: two nodes may use one AE credential, and one node's frames never carry a name that follows
+   * the other's epochs (review 45).
+   */
   nodeOf(kind: IdentifierKind, id: string, under: NamedUnder = {}): string | undefined {
     switch (kind) {
       case 'node':
@@ -371,11 +426,19 @@ export class PublicIdentities {
       case 'subscription':
         return undefined;
       case 'ae':
-        return under.nodeId ?? (under.associationId === undefined ? undefined : this.#associations.nodeOf(under.associationId));
+        return (
+          under.nodeId ??
+          (under.associationId === undefined ? undefined : this.#associations.nodeOf(under.associationId)) ??
+          (under.credentialId === undefined ? undefined : this.#owner.credential.get(under.credentialId))
+        );
       case 'cse':
         return this.#owner.cse.get(id);
       case 'credential':
-        return this.#owner.credential.get(id);
+        return (
+          under.nodeId ??
+          (under.associationId === undefined ? undefined : this.#associations.nodeOf(under.associationId)) ??
+          this.#owner.credential.get(id)
+        );
       case 'association':
         return this.#associations.nodeOf(id);
     }
@@ -385,6 +448,9 @@ export class PublicIdentities {
   async pseudonymOf(deriver: PseudonymDeriver, kind: IdentifierKind, id: string, under: NamedUnder = {}): Promise<string> {
     if (kind === 'node') return deriver.identifier(kind, id, this.epochOf(id));
     const node = this.nodeOf(kind, id, under);
-    return node === undefined ? deriver.identifier(kind, id, 0) : deriver.identifier(kind, id, this.epochOf(node), node);
+    if (node !== undefined) return deriver.identifier(kind, id, this.epochOf(node), node);
+    // An AE-ID owning a credential of no node: one pseudonym per issuance, never one that lasts beside a node's names.
+    if (kind === 'ae' && under.credentialId !== undefined) return deriver.identifier(kind, id, 0, undefined, under.credentialId);
+    return deriver.identifier(kind, id, 0);
   }
 }

@@ -68,9 +68,18 @@ export const PUBLIC_DATA: { readonly [T in EventType]: Mapper<T> | null } = {
     kind: d.kind,
     purpose: d.purpose,
     // An App-ID names an application registered with a registration authority, not a stakeholder: it stays. An
-    // AE-ID is named here as no node's: its credential is bound to a node only by the first association configured
-    // with it, and the AE-ID under that node has another pseudonym.
-    owner: { kind: d.owner.kind, id: d.owner.kind === 'app' ? d.owner.id : await p(ownerKind[d.owner.kind], d.owner.id) },
+    // AE-ID is named under its credential's node (a successor's is its predecessor's) or, for a credential of no node
+    // yet, with the credential as context: never one pseudonym across issuances, which the predecessors named under
+    // their node would chain across the node's epochs (review 45).
+    owner: {
+      kind: d.owner.kind,
+      id:
+        d.owner.kind === 'app'
+          ? d.owner.id
+          : d.owner.kind === 'ae'
+            ? await p('ae', d.owner.id, { credentialId: d.credentialId })
+            : await p(ownerKind[d.owner.kind], d.owner.id),
+    },
     notBefore: publicDay(d.notBefore),
     notAfter: publicDay(d.notAfter),
     ...(await optional(p, 'credential', d.predecessorId, 'predecessorId')),
@@ -80,9 +89,13 @@ export const PUBLIC_DATA: { readonly [T in EventType]: Mapper<T> | null } = {
     method: d.method,
     ...(await optional(p, 'credential', d.bootstrapCredentialId, 'bootstrapCredentialId')),
   }),
-  CredentialAssociated: async (d, p) => ({ credentialId: await p('credential', d.credentialId), associationId: await p('association', d.associationId) }),
+  // A credential named with an association is named under the association's node (two nodes may use one).
+  CredentialAssociated: async (d, p) => ({
+    credentialId: await p('credential', d.credentialId, { associationId: d.associationId }),
+    associationId: await p('association', d.associationId),
+  }),
   CredentialAssociationReleased: async (d, p) => ({
-    credentialId: await p('credential', d.credentialId),
+    credentialId: await p('credential', d.credentialId, { associationId: d.associationId }),
     associationId: await p('association', d.associationId),
   }),
   CredentialRotationStarted: async (d, p) => ({
@@ -117,7 +130,8 @@ export const PUBLIC_DATA: { readonly [T in EventType]: Mapper<T> | null } = {
       ? { kind: 'ae', id: await p('ae', d.registree.id, { nodeId: d.nodeId }), appId: d.registree.appId }
       : { kind: 'cse', id: await p('cse', d.registree.id) }) as PublicData,
     registrarCseId: await p('cse', d.registrarCseId),
-    credentialId: await p('credential', d.credentialId),
+    // Under the association's node, as the AE-ID: one credential two nodes use changes with each (review 45).
+    credentialId: await p('credential', d.credentialId, { nodeId: d.nodeId }),
   }),
   AssociationEstablished: async (d, p) => ({ associationId: await p('association', d.associationId), expiresAt: publicDay(d.expiresAt) }),
   AssociationExpired: async (d, p) => ({ associationId: await p('association', d.associationId) }),

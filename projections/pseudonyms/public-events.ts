@@ -44,12 +44,16 @@ export const toPublicEvent = async (e: DecodedEvent, deriver: PseudonymDeriver, 
   const kind = EVENT_KIND[e.event.type];
   const entityId = (e.event.data as Record<string, string>)[ENTITY_ID_FIELD[kind]]!;
   const subjectKind = SUBJECT_KIND[kind];
+  // A credential's event about an association (CredentialAssociated, its release) names the credential under the
+  // association's node, as its data does: two nodes may use one credential (review 45).
+  const associationId = kind === 'credential' ? (e.event.data as Record<string, unknown>)['associationId'] : undefined;
+  const under = typeof associationId === 'string' ? { associationId } : {};
   return {
     position: e.record.position,
     type: e.event.type,
     occurredAt: publicDay(e.metadata.occurredAt),
     actorRole: e.metadata.actor.role,
-    subject: subjectKind === undefined ? entityId : await p(subjectKind, entityId),
+    subject: subjectKind === undefined ? entityId : await p(subjectKind, entityId, under),
     data: await mapper(e.event.data, p),
   };
 };
