@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { command } from '../domain/commands/index.ts';
 import { placeholderKey, operator } from './support/fleet.ts';
-import { startTestService, type TestService } from './support/service.ts';
+import { useTestService } from './support/service.ts';
 import { dataOf, openStream, ops, settled } from './http-sse.fixtures.ts';
 
 /*
@@ -23,15 +23,9 @@ const strings = (value: unknown, out: string[] = []): string[] => {
   return out;
 };
 
-let svc: TestService;
-beforeAll(async () => {
-  svc = await startTestService();
-}, 30_000);
-afterAll(async () => {
-  await svc?.close();
-});
-
 describe("an AE credential in the integrators' pseudonymised stream", () => {
+  const svc = useTestService();
+
   it("changes pseudonym with the node that uses it, though another node last used its AE-ID, and the AE-ID is named apart on each node", async () => {
     const engine = svc.service.context.credence.engine;
     const run = (type: Parameters<typeof command>[0], data: Record<string, unknown>) => engine.execute(command(type, data, { actor: operator }));
