@@ -5,3 +5,4 @@ export type { AdmissionStep } from './admission.ts';
 export { DEFAULT_CACHE_BYTES } from './entity-cache.ts';
 export type { EntityCacheStats } from './entity-cache.ts';
 export { randomCommandId } from './command-ids.ts';
+export { StreamLanes } from './stream-lanes.ts';

@@ -36,13 +36,15 @@ const resolvedBy = async (context: ServiceContext, streamId: string, principal: 
   return resolvedIn(await credence.store.readStream(streamId), principal);
 };
 
+/** Whether `event` (of a pseudonym's stream) is a resolution recorded by the auditor `auditor`. */
+export const isResolutionBy = (event: RecordedEvent, auditor: string): boolean => {
+  const actor = event.metadata['actor'] as { id?: unknown; role?: unknown } | undefined;
+  return event.type === 'PseudonymResolved' && actor?.id === auditor && actor.role === 'auditor';
+};
+
 /** Whether `events` (a pseudonym's stream) hold a resolution recorded by this auditor. */
 const resolvedIn = (events: readonly RecordedEvent[], principal: Principal | undefined): boolean =>
-  principal?.role === 'auditor' &&
-  events.some((event) => {
-    const actor = event.metadata['actor'] as { id?: unknown; role?: unknown } | undefined;
-    return event.type === 'PseudonymResolved' && actor?.id === principal.subject && actor.role === 'auditor';
-  });
+  principal?.role === 'auditor' && events.some((event) => isResolutionBy(event, principal.subject));
 
 /**
  * Nothing for a stream that is not a pseudonym's. 403 for what of a pseudonym's stream names its node, unless the caller recorded a resolution of it: its events

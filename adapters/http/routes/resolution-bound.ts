@@ -1,34 +1,13 @@
-import type { RecordedEvent } from '../../../domain/ports/index.ts';
+import { StreamLanes } from '../../engine/index.ts';
 import { streamIdOf } from '../../../domain/streams.ts';
 import { resolutionsBy } from '../../../projections/pseudonyms/index.ts';
 import type { ServiceContext } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
 import { lengthBeyond } from './entity-bound.ts';
+import { isResolutionBy } from './pseudonym-reads.ts';
 
 /** How long a count waits, at most, for the pseudonym directory to reach the store's head (read-your-writes). */
 const DIRECTORY_WAIT_MS = 1_000;
-
-/** Runs the work of one key one at a time, in arrival order; a failure is not passed on to the next. */
-const serialisedByKey = () => {
-  const running = new Map<string, Promise<unknown>>();
-  return <T>(key: string, work: () => Promise<T>): Promise<T> => {
-    const previous = running.get(key) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const settled = next.then(() => undefined, () => undefined);
-    running.set(key, settled);
-    void settled.then(() => {
-      if (running.get(key) === settled) running.delete(key);
-    });
-    return next;
-  };
-};
-
-/** How many of `events` (of one pseudonym's stream) are resolutions recorded by `auditor`. */
-const resolutionsIn = (events: readonly RecordedEvent[], auditor: string): number =>
-  events.filter((event) => {
-    const actor = event.metadata['actor'] as { id?: unknown; role?: unknown } | undefined;
-    return event.type === 'PseudonymResolved' && actor?.id === auditor && actor.role === 'auditor';
-  }).length;
 
 /**
  * The resolutions of `pseudonym` recorded by `auditor`, counted up to `limit`. Asked of the directory's indexed table,
@@ -52,7 +31,7 @@ const resolutionsOf = async (context: ServiceContext, pseudonym: string, auditor
     }
   }
   const events = await credence.store.readStream(streamIdOf('pseudonym', pseudonym), { maxCount: context.limits.maxEntityEvents });
-  return resolutionsIn(events, auditor);
+  return events.filter((event) => isResolutionBy(event, auditor)).length;
 };
 
 /** 409 `resolution_limit` once `auditor` has recorded `limits.maxResolutionsPerPseudonym` resolutions of `pseudonym`. */
@@ -99,14 +78,15 @@ const refuseFullStream = async (context: ServiceContext, pseudonym: string): Pro
  * it for all auditors, so concurrent requests cannot each see room for one more.
  */
 export const resolutionBound = (context: ServiceContext) => {
-  const byAuditor = serialisedByKey();
-  const byPseudonym = serialisedByKey();
+  // Keyed lanes, as the engine runs one stream's commands: one (pseudonym, auditor), then one pseudonym, at a time.
+  const byAuditor = new StreamLanes();
+  const byPseudonym = new StreamLanes();
   return <T>(pseudonym: string, auditor: string, commandId: string | undefined, resolve: () => Promise<T>): Promise<T> =>
-    byAuditor(`${pseudonym}\u0000${auditor}`, async () => {
+    byAuditor.run(`${pseudonym}\u0000${auditor}`, async () => {
       const streamId = streamIdOf('pseudonym', pseudonym);
       if (commandId !== undefined && (await context.credence.store.readCommand(streamId, commandId)).length > 0) return resolve();
       await refusePastAuditorLimit(context, pseudonym, auditor);
-      return byPseudonym(pseudonym, async () => {
+      return byPseudonym.run(pseudonym, async () => {
         await refuseFullStream(context, pseudonym);
         return resolve();
       });
