@@ -47,9 +47,37 @@ export const redactSecrets = (value: unknown, depth = 0): unknown => {
 };
 
 /**
- * The URL with the values of secret-named query parameters, and every path segment or query part that holds a JWT,
- * replaced (a client may put a token in `?access_token=`, under a name of its own, after `Bearer `, escaped, or in
- * the path).
+ * The query parameters the service's own routes take (their `querystring` schemas in ./routes/): the only ones whose
+ * values a log line keeps, an allow-list like the headers'. A client may put a secret under a name of its own
+ * (`?sig=`, `?auth=`, an opaque token, a PSK in hex), which a list of secret names cannot foresee (SER-001: no secret
+ * in logs). test/http-logs-keep-query-values-of-the-services-own-parameters-only.test.ts fails when a route documents
+ * a parameter this list does not hold, or the list holds one no route documents.
+ */
+export const LOGGED_QUERY_PARAMETERS: ReadonlySet<string> = new Set([
+  // tokens, entities, entity-graph, compliance, replay, events, enrolment, transparency
+  'limit', 'after', 'includeExpired', 'kind', 'state', 'cursor', 'at', 'reason', 'from', 'to', 'actor', 'subscription', 'days',
+  'now', 'order', 'full', 'type', 'stream', 'identifiers', 'predecessorId', 'position',
+]);
+/**
+ * What a log line keeps of a name outside the list, shown so a reader sees what was sent: a short name-like word.
+ * Anything else (a part with no `=`, which is as likely a bare token as a name; a long or odd name) is redacted whole.
+ */
+const NAME_LIKE = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
+
+const redactedQueryPart = (pair: string): string => {
+  if (pair === '') return pair;
+  const eq = pair.indexOf('=');
+  const name = eq < 0 ? pair : pair.slice(0, eq);
+  if (holdsJwt(name)) return REDACTED;
+  // Matched as written, not decoded: an escaped name is not one of the service's, so its value is not kept.
+  if (LOGGED_QUERY_PARAMETERS.has(name)) return eq >= 0 && holdsJwt(pair.slice(eq + 1)) ? `${name}=${REDACTED}` : pair;
+  return eq >= 0 && NAME_LIKE.test(name) ? `${name}=${REDACTED}` : REDACTED;
+};
+
+/**
+ * The URL as a log line keeps it: every path segment that holds a JWT replaced (a client may put a token in the path,
+ * escaped or after `Bearer `), and of the query, the values of the service's own parameters only
+ * (LOGGED_QUERY_PARAMETERS), a JWT among them replaced too.
  */
 export const redactUrl = (url: string): string => {
   const q = url.indexOf('?');
@@ -58,16 +86,7 @@ export const redactUrl = (url: string): string => {
     .map((segment) => (holdsJwt(segment) ? REDACTED : segment))
     .join('/');
   if (q < 0) return path;
-  const params = url
-    .slice(q + 1)
-    .split('&')
-    .map((pair) => {
-      const eq = pair.indexOf('=');
-      const name = eq < 0 ? pair : pair.slice(0, eq);
-      if (holdsJwt(name)) return REDACTED;
-      return eq >= 0 && (isSecretName(asciiDecoded(name)) || holdsJwt(pair.slice(eq + 1))) ? `${name}=${REDACTED}` : pair;
-    });
-  return `${path}?${params.join('&')}`;
+  return `${path}?${url.slice(q + 1).split('&').map(redactedQueryPart).join('&')}`;
 };
 
 /**

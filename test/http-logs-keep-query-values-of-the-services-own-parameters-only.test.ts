@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOGGED_QUERY_PARAMETERS, redactUrl } from '../adapters/http/logging.ts';
+import { startTestService, type TestService } from './support/service.ts';
+
+// A JWT-shaped text (header `{"alg":"none"}`): what the scan of names, values and path segments looks for.
+const JWT = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
+
+describe('redactUrl keeps the values of the service\'s own query parameters only (SER-001)', () => {
+  it.each([
+    ['a signature under a name of its own', '/v1/entities?sig=c2VjcmV0LXNpZw', '/v1/entities?sig=[redacted]'],
+    ['an opaque non-JWT token', '/v1/entities?auth=tok_9f8e7d6c5b4a', '/v1/entities?auth=[redacted]'],
+    ['a PSK in hex', '/v1/entities?psk_hex=00112233445566778899aabbccddeeff', '/v1/entities?psk_hex=[redacted]'],
+    ['a secret-named one, as before', '/v1/entities?access_token=abc', '/v1/entities?access_token=[redacted]'],
+    ['a bare part with no `=`, which may be a token itself', '/v1/entities?c2VjcmV0LXRva2Vu', '/v1/entities?[redacted]'],
+    ['a name that is not name-like', '/v1/entities?00112233445566778899aabbccddeeff00112233=1', '/v1/entities?[redacted]'],
+    ['a name holding a JWT', `/v1/entities?${JWT}=1`, '/v1/entities?[redacted]'],
+    ['an escaped spelling of one of its own names', '/v1/entities?%6Bind=secret', '/v1/entities?[redacted]'],
+  ])('redacts %s', (_what, url, logged) => {
+    expect(redactUrl(url)).toBe(logged);
+  });
+
+  it.each([
+    ['a listing', '/v1/entities?kind=node&state=revoked&limit=10&cursor=abc', '/v1/entities?kind=node&state=revoked&limit=10&cursor=abc'],
+    ['a stream filter', '/v1/events?kind=node,credential&type=NodeRevoked&after=12', '/v1/events?kind=node,credential&type=NodeRevoked&after=12'],
+    ['a compliance query', '/v1/compliance/revocations?reason=keyCompromise&from=2026-01-01&to=2026-02-01', '/v1/compliance/revocations?reason=keyCompromise&from=2026-01-01&to=2026-02-01'],
+    ['its own beside another\'s', '/v1/tokens?limit=5&sig=zzz&includeExpired=true', '/v1/tokens?limit=5&sig=[redacted]&includeExpired=true'],
+  ])('keeps %s', (_what, url, logged) => {
+    expect(redactUrl(url)).toBe(logged);
+  });
+
+  it('still redacts a JWT in the value of one of its own names, and in the path', () => {
+    expect(redactUrl(`/v1/entities?cursor=${JWT}&limit=2`)).toBe('/v1/entities?cursor=[redacted]&limit=2');
+    expect(redactUrl(`/v1/entities/node/${JWT}`)).toBe('/v1/entities/node/[redacted]');
+  });
+});
+
+describe('the logged query parameters are exactly those the routes document', () => {
+  let svc: TestService;
+  let documented: Set<string>;
+  beforeAll(async () => {
+    svc = await startTestService();
+    // The OpenAPI document is generated from every route's `querystring` schema (hidden routes take no query).
+    const doc = (await (await fetch(`${svc.url}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { parameters?: { in: string; name: string }[] }>>;
+    };
+    documented = new Set(
+      Object.values(doc.paths).flatMap((operations) =>
+        Object.values(operations).flatMap((op) => (op.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name)),
+      ),
+    );
+  });
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  it('knows every query parameter a route takes (a new one must be added to LOGGED_QUERY_PARAMETERS)', () => {
+    expect(documented.size).toBeGreaterThan(10);
+    expect([...documented].filter((name) => !LOGGED_QUERY_PARAMETERS.has(name))).toEqual([]);
+  });
+
+  it('keeps no name that no route takes', () => {
+    expect([...LOGGED_QUERY_PARAMETERS].filter((name) => !documented.has(name))).toEqual([]);
+  });
+
+  it('logs a request\'s own parameters and redacts the value of one of another name', async () => {
+    const before = svc.logs().length;
+    await fetch(`${svc.url}/v1/entities?kind=node&sig=s3cr3t-SIG-VALUE`, { headers: { authorization: `Bearer ${svc.tokens.auditor}` } });
+    const urls = svc
+      .logs()
+      .slice(before)
+      .map((l) => (JSON.parse(l) as { req?: { url: string } }).req?.url)
+      .filter((u) => u !== undefined);
+    expect(urls).toContain('/v1/entities?kind=node&sig=[redacted]');
+    expect(svc.logs().join('\n')).not.toContain('s3cr3t-SIG-VALUE');
+  });
+});
