@@ -17,14 +17,36 @@ export interface Checkpoint {
 }
 
 const TIME_PREFIX = 'time ';
-const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$/;
+const ISO_UTC = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?Z$/;
+
+const isLeapYear = (year: number): boolean => (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+const daysInMonth = (year: number, month: number): number => (month === 2 ? (isLeapYear(year) ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31);
+
+/**
+ * Why `time` is not a real calendar instant in RFC 3339 UTC form (`YYYY-MM-DDTHH:MM:SS[.fraction]Z`), or undefined
+ * when it is one. The shape alone is not enough: Date.parse rolls `2026-02-31` over to 3 March, so a checkpoint
+ * would name a day that does not exist and be read as another. A leap second (`:60`, which RFC 3339 §5.6 allows)
+ * is refused: the signer writes `Date#toISOString`, whose clock has no leap seconds, so no checkpoint it signs holds one.
+ */
+export const calendarInstantProblem = (time: string): string | undefined => {
+  const match = ISO_UTC.exec(time);
+  if (match === null) return 'not of the form YYYY-MM-DDTHH:MM:SS[.fraction]Z';
+  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  if (month < 1 || month > 12) return `month ${match[2]} is not 01-12`;
+  if (day < 1 || day > daysInMonth(year, month)) return `day ${match[3]} is not a day of ${match[1]}-${match[2]}`;
+  if (hour > 23) return `hour ${match[4]} is not 00-23`;
+  if (minute > 59) return `minute ${match[5]} is not 00-59`;
+  if (second > 59) return `second ${match[6]} is not 00-59 (no leap second: the signer's clock has none)`;
+  return undefined;
+};
 const DECIMAL = /^(?:0|[1-9][0-9]*)$/;
 
 export const formatCheckpointText = (checkpoint: Checkpoint): string => {
   if (!isValidKeyName(checkpoint.origin)) throw new Error(`origin: ${KEY_NAME_RULE}`);
   if (!Number.isSafeInteger(checkpoint.treeSize) || checkpoint.treeSize < 0) throw new Error('treeSize: invalid');
   if (checkpoint.rootHash.length !== HASH_SIZE) throw new Error('rootHash: expected 32 bytes');
-  if (!ISO_UTC.test(checkpoint.time)) throw new Error('time: expected an RFC 3339 UTC instant');
+  const timeProblem = calendarInstantProblem(checkpoint.time);
+  if (timeProblem !== undefined) throw new Error(`time: expected an RFC 3339 UTC instant: ${timeProblem}`);
   return `${checkpoint.origin}\n${checkpoint.treeSize}\n${toBase64(checkpoint.rootHash)}\n${TIME_PREFIX}${checkpoint.time}\n`;
 };
 
@@ -49,6 +71,7 @@ export const parseCheckpointText = (text: string): CheckpointParse => {
   const timeLines = extensions.filter((line) => line.startsWith(TIME_PREFIX));
   if (timeLines.length !== 1) return { ok: false, reason: 'checkpoint must carry exactly one time extension line' };
   const time = timeLines[0]!.slice(TIME_PREFIX.length);
-  if (!ISO_UTC.test(time) || Number.isNaN(Date.parse(time))) return { ok: false, reason: 'time is not an RFC 3339 UTC instant' };
+  const timeProblem = calendarInstantProblem(time);
+  if (timeProblem !== undefined) return { ok: false, reason: `time is not an RFC 3339 UTC instant: ${timeProblem}` };
   return { ok: true, checkpoint: { origin, treeSize, rootHash, time } };
 };
