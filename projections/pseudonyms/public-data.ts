@@ -38,8 +38,8 @@ export const publicDay = (instant: string): string => {
  * type, so a new event type cannot reach the public stream before someone decides what of it is public:
  * canonical identifiers become pseudonyms; fingerprints, public keys, certificates, receipts and transcript
  * hashes are dropped because each is a stable handle on one device; free text and subscriber names are dropped
- * because they may name a stakeholder; times are given to the UTC day only (`publicDay`). `null`: the event is not
- * published at all.
+ * because they may name a stakeholder, and so is a node's profile (its class and capabilities are free text); times
+ * are given to the UTC day only (`publicDay`). `null`: the event is not published at all.
  */
 export const PUBLIC_DATA: { readonly [T in EventType]: Mapper<T> | null } = {
   SubscriptionCreated: async (d, p) => ({
@@ -49,9 +49,11 @@ export const PUBLIC_DATA: { readonly [T in EventType]: Mapper<T> | null } = {
   }),
   SubscriptionExpired: async (d, p) => ({ subscriptionId: await p('subscription', d.subscriptionId) }),
   SubscriptionTerminated: async (d, p) => ({ subscriptionId: await p('subscription', d.subscriptionId) }),
+  // No profile: its class and capabilities are free text (up to 64 characters each) an operator may fill with a serial
+  // number or a customer's name, which, published beside each of a node's pseudonyms, would link its epochs for every
+  // integrator (SER-011, SER-025); manufacturer and model name a stakeholder (SER-018). Nothing stable stands in.
   NodeRegistered: async (d, p) => ({
     nodeId: await p('node', d.nodeId),
-    profile: { class: d.profile.class, capabilities: d.profile.capabilities },
     ...(await optional(p, 'credential', d.bootstrapCredentialId, 'bootstrapCredentialId')),
   }),
   NodeEnrolled: async (d, p) => ({
