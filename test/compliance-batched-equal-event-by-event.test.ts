@@ -52,7 +52,7 @@ const history = (next: () => number, length: number): DecodedEvent[] => {
       case 3: {
         const draw = next();
         const owner =
-          draw < 0.5 ? { kind: 'node', id: pick(nodes) } : draw < 0.65 ? { kind: 'cse', id: pick(['/cse-a', '/cse-b', '/n1']) } : draw < 0.8 ? { kind: 'ae', id: pick(['Cae-1', 'Cae-2']) } : { kind: 'app', id: 'billing' };
+          draw < 0.5 ? { kind: 'node', id: pick(nodes) } : draw < 0.65 ? { kind: 'cse', id: pick(['/cse-a', '/cse-b', '/n1']) } : draw < 0.72 ? { kind: 'ae', id: pick(['Cae-1', 'Cae-2']) } : draw < 0.85 ? { kind: 'ae', id: pick(['Cae-1', 'Cae-2']), appId: pick(['Rbilling', 'Rother']) } : { kind: 'app', id: 'billing' };
         [streamId, type, data] = [`credential-${credential}`, 'CredentialIssued', { credentialId: credential, owner, notAfter: `2031-0${1 + Math.floor(next() * 9)}-01T00:00:00.000Z` }];
         break;
       }
@@ -72,7 +72,7 @@ const history = (next: () => number, length: number): DecodedEvent[] => {
       case 9:
         [streamId, type, data] = [`association-${association}`, 'AssociationConfigured', {
           associationId: association, credentialId: credential, nodeId: node,
-          registree: next() < 0.5 ? { kind: 'cse', id: pick(['/cse-a', '/cse-b']) } : { kind: 'ae', id: pick(['Cae-1', 'Cae-2']), appId: 'Rbilling' },
+          registree: next() < 0.5 ? { kind: 'cse', id: pick(['/cse-a', '/cse-b']) } : { kind: 'ae', id: pick(['Cae-1', 'Cae-2']), appId: pick(['Rbilling', 'Rother']) },
         }];
         break;
       case 10:

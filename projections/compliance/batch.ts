@@ -10,7 +10,9 @@ import { prepared } from '../runtime/index.ts';
  * enrolment its node holds at that very event, in global order; a revocation is recorded once, by position. A
  * credential issued to a CSE-ID or AE-ID is its node's: the node the latest enrolment (CSE-ID) or association
  * configuration (its Registree) names the identifier for, by position, at the provisioning; one issued to a CSE-ID
- * that names its node (review 41) is that node's (`owner_node_id`, review 44).
+ * that names its node (review 41) is that node's (`owner_node_id`, review 44); one issued to an AE-ID that names its
+ * App-ID (review 41) is the node's that App-ID's instance under that AE-ID runs on (`app-ae`, `owner_app_id`), never
+ * the node of another App-ID's use of the same AE-ID (RS-01; the cascade keys it alike, projections/cascade).
  *
  * `applyComplianceMany` applies the events of a batch (`complianceProjection().beginBatch`) or one event live (a
  * batch of one): the rows the events touch are read in one query per table, the events applied in order to those
@@ -33,6 +35,8 @@ interface Credential {
   readonly owner_id: string;
   /** The node a `cse` owner names as holding its CSE-ID (review 44); null for any other and for one stored before. */
   readonly owner_node_id: string | null;
+  /** The App-ID an `ae` owner names as the one its AE is an instance of (review 41); null for any other and for one stored before. */
+  readonly owner_app_id: string | null;
   readonly not_after: string;
   readonly not_after_ms: number | bigint;
   status: string;
@@ -84,6 +88,17 @@ const READ_IDENTIFIERS = lookup('SELECT kind, id, node_id, position FROM complia
 const identifierKey = (kind: string, id: string): string => `${kind}\n${id}`;
 const idOfKey = (key: string): string => key.slice(key.indexOf('\n') + 1);
 const isIdentifierKind = (kind: string): kind is 'cse' | 'ae' => kind === 'cse' || kind === 'ae';
+/**
+ * The `app-ae` identifier: an AE-ID as one App-ID uses it, unambiguous as JSON (the cascade's `appAeKey`). An
+ * association whose Registree is an AE names it besides the bare AE-ID, which old-shape credentials still follow.
+ */
+const appAeId = (appId: string, aeId: string): string => JSON.stringify([appId, aeId]);
+/**
+ * The identifier whose node a credential counts under, as a key, when it is issued to one and names no node: an AE-ID's
+ * that names its App-ID is that App-ID's instance's (`app-ae`); a CSE-ID's or AE-ID's stored before, the identifier's.
+ */
+const identifierOfOwner = (kind: string, id: string, appId: string | null | undefined): string | undefined =>
+  kind === 'ae' && appId != null ? identifierKey('app-ae', appAeId(appId, id)) : isIdentifierKind(kind) ? identifierKey(kind, id) : undefined;
 
 /** An insert into one table: its statement for one row and for 32 (SQLite allows 32,766 parameters). */
 interface RowWriter {
@@ -117,7 +132,7 @@ const writeRows = (db: Database.Database, writer: RowWriter, rows: readonly unkn
   for (; i < rows.length; i++) single.run(...rows[i]!);
 };
 
-const CREDENTIAL_COLUMNS = ['credential_id', 'owner_kind', 'owner_id', 'owner_node_id', 'not_after', 'not_after_ms', 'status', 'issued_position', 'status_position'] as const;
+const CREDENTIAL_COLUMNS = ['credential_id', 'owner_kind', 'owner_id', 'owner_node_id', 'owner_app_id', 'not_after', 'not_after_ms', 'status', 'issued_position', 'status_position'] as const;
 const ASSOCIATION_COLUMNS = ['association_id', 'credential_id', 'node_id', 'status', 'status_position'] as const;
 const REVOCATION_COLUMNS = ['position', 'stream_id', 'kind', 'entity_id', 'reason', 'at', 'occurred_at', 'actor_id'] as const;
 const PROVISIONED_COLUMNS = ['credential_id', 'subscription_id', 'node_id', 'method', 'position', 'enrolment_position', 'occurred_at'] as const;
@@ -189,7 +204,10 @@ const keysOf = (events: readonly DecodedEvent[]) => {
       const { owner } = event.data;
       if (owner.kind === 'node') nodes.add(owner.id);
       else if (owner.kind === 'cse' && owner.nodeId !== undefined) nodes.add(owner.nodeId);
-      else if (isIdentifierKind(owner.kind)) identifiers.add(identifierKey(owner.kind, owner.id));
+      else {
+        const identifier = identifierOfOwner(owner.kind, owner.id, owner.appId);
+        if (identifier !== undefined) identifiers.add(identifier);
+      }
     }
   }
   return { nodes, credentials, associations, provisioned, identifiers, associationNodes };
@@ -207,7 +225,10 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
     if (!keys.provisioned.has(row.credential_id)) continue;
     if (row.owner_kind === 'node') keys.nodes.add(row.owner_id);
     else if (row.owner_node_id !== null) keys.nodes.add(row.owner_node_id);
-    else if (isIdentifierKind(row.owner_kind)) keys.identifiers.add(identifierKey(row.owner_kind, row.owner_id));
+    else {
+      const identifier = identifierOfOwner(row.owner_kind, row.owner_id, row.owner_app_id);
+      if (identifier !== undefined) keys.identifiers.add(identifier);
+    }
   }
   // Only what this batch's provisionings look up: the identifiers their credentials were issued to, and the nodes an
   // enrolment or association of the batch may name for them.
@@ -313,6 +334,7 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
           owner_kind: owner.kind,
           owner_id: owner.id,
           owner_node_id: owner.kind === 'cse' ? (owner.nodeId ?? null) : null,
+          owner_app_id: owner.kind === 'ae' ? (owner.appId ?? null) : null,
           not_after: notAfter,
           not_after_ms: Date.parse(notAfter),
           status: 'issued',
@@ -329,11 +351,13 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
         const credential = credentials.get(credentialId);
         setStatus(credential, changedCredentials, 'provisioned', position);
         if (provisionedHere.has(credentialId) || credential === undefined) break;
-        const { owner_kind: kind, owner_id: ownerId, owner_node_id: ownerNodeId } = credential;
+        const { owner_kind: kind, owner_id: ownerId, owner_node_id: ownerNodeId, owner_app_id: ownerAppId } = credential;
         // A CSE-ID's credential that names its node counts under that node's enrolment, never under the identifier's
-        // holder at the provisioning (review 44: renumbered, the node left it to another). One stored before follows
-        // the identifier, as it did.
-        const nodeId = kind === 'node' ? ownerId : ownerNodeId !== null ? ownerNodeId : isIdentifierKind(kind) ? identifiers.get(identifierKey(kind, ownerId))?.node_id : undefined;
+        // holder at the provisioning (review 44: renumbered, the node left it to another). An AE-ID's that names its
+        // App-ID counts under the node of that App-ID's instance under the AE-ID (`app-ae`), never of another App-ID's
+        // use of the AE-ID. One stored before follows the identifier, as it did.
+        const identifier = identifierOfOwner(kind, ownerId, ownerAppId);
+        const nodeId = kind === 'node' ? ownerId : ownerNodeId !== null ? ownerNodeId : identifier !== undefined ? identifiers.get(identifier)?.node_id : undefined;
         const enrolment = nodeId === undefined ? undefined : enrolments.get(nodeId);
         if (enrolment === undefined) break;
         provisionedHere.add(credentialId);
@@ -346,6 +370,7 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
       case 'AssociationConfigured': {
         const { associationId, credentialId, nodeId, registree } = event.data;
         nameIdentifier(registree.kind, registree.id, nodeId, position);
+        if (registree.kind === 'ae') nameIdentifier('app-ae', appAeId(registree.appId, registree.id), nodeId, position);
         if (associations.get(associationId) !== undefined) break;
         const row: Association = { association_id: associationId, credential_id: credentialId, node_id: nodeId, status: 'configured', status_position: position };
         associations.set(associationId, row);

@@ -4,7 +4,7 @@ import { applyComplianceMany } from './batch.ts';
 import { COMPLIANCE_EVENT_TYPES } from './event-types.ts';
 import { COMPLIANCE_QUERY_INDEXES, COMPLIANCE_TABLES, resetComplianceTables, setupComplianceTables } from './tables.ts';
 
-const COMPLIANCE_SCHEMA_VERSION = 4;
+const COMPLIANCE_SCHEMA_VERSION = 5;
 
 /**
  * The compliance read models: revocations, enrolments, credentials, provisioning and associations. In a batch the
@@ -22,6 +22,9 @@ export const complianceProjection = (): Projection => {
       // Version 3: a credential issued to a CSE-ID or AE-ID counts under its node's enrolment (identifiers table).
       // Version 4: a credential issued to a CSE-ID that names its node (review 41) counts under that node's enrolment
       // (`owner_node_id`), not the identifier's holder at the provisioning (review 44).
+      // Version 5: a credential issued to an AE-ID that names its App-ID (review 41) counts under the node of that
+      // App-ID's instance under the AE-ID (`app-ae` identifiers, `owner_app_id`), not of whichever association used the
+      // AE-ID last, another App-ID's included (RS-01, as the cascade since review 44).
       // A read model written before is rebuilt from the log.
       ensureSchemaVersion(db, 'compliance', COMPLIANCE_SCHEMA_VERSION, COMPLIANCE_TABLES);
       setupComplianceTables(db);

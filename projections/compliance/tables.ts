@@ -48,6 +48,7 @@ export const setupComplianceTables = (db: Database.Database): void => {
     owner_kind TEXT NOT NULL,
     owner_id TEXT NOT NULL,
     owner_node_id TEXT,
+    owner_app_id TEXT,
     not_after TEXT NOT NULL,
     not_after_ms INTEGER NOT NULL,
     status TEXT NOT NULL,

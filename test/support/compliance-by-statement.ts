@@ -13,7 +13,9 @@ import { parseStreamId } from '../../domain/streams.ts';
  * nothing); an enrolment is replaced by a later one (a change of subscription, RS-17) and removed by a later
  * expiry; a provisioning records the enrolment its node holds at that very event, in global order; a revocation is
  * recorded once, by position. A CSE-ID or AE-ID is the node's its latest naming (an enrolment, an association's
- * Registree) says, by position; a credential issued to one is provisioned under that node's enrolment.
+ * Registree) says, by position; a credential issued to one is provisioned under that node's enrolment. One issued to
+ * a CSE-ID that names its node is that node's; one issued to an AE-ID that names its App-ID is the node's that the
+ * latest association of that App-ID's instance under the AE-ID names (`app-ae`, keyed `["appId","aeId"]`).
  */
 
 const nameIdentifier = (db: Database.Database, kind: string, id: string, nodeId: string, position: bigint): void => {
@@ -69,9 +71,9 @@ export const applyComplianceByStatement = (db: Database.Database, e: DecodedEven
     case 'CredentialIssued': {
       const { credentialId, owner, notAfter } = event.data;
       db.prepare(
-        `INSERT OR IGNORE INTO compliance_credentials (credential_id, owner_kind, owner_id, owner_node_id, not_after, not_after_ms, status, issued_position, status_position)
-         VALUES (?, ?, ?, ?, ?, ?, 'issued', ?, ?)`,
-      ).run(credentialId, owner.kind, owner.id, owner.kind === 'cse' ? (owner.nodeId ?? null) : null, notAfter, Date.parse(notAfter), position, position);
+        `INSERT OR IGNORE INTO compliance_credentials (credential_id, owner_kind, owner_id, owner_node_id, owner_app_id, not_after, not_after_ms, status, issued_position, status_position)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'issued', ?, ?)`,
+      ).run(credentialId, owner.kind, owner.id, owner.kind === 'cse' ? (owner.nodeId ?? null) : null, owner.kind === 'ae' ? (owner.appId ?? null) : null, notAfter, Date.parse(notAfter), position, position);
       return;
     }
     case 'CredentialProvisioned': {
@@ -81,7 +83,9 @@ export const applyComplianceByStatement = (db: Database.Database, e: DecodedEven
         `INSERT OR IGNORE INTO compliance_provisioned (credential_id, subscription_id, node_id, method, position, enrolment_position, occurred_at)
          SELECT c.credential_id, n.subscription_id, n.node_id, ?, ?, n.position, ?
          FROM compliance_credentials c
-         LEFT JOIN compliance_identifiers i ON i.kind = c.owner_kind AND i.id = c.owner_id
+         LEFT JOIN compliance_identifiers i ON CASE WHEN c.owner_kind = 'ae' AND c.owner_app_id IS NOT NULL
+           THEN i.kind = 'app-ae' AND i.id = json_array(c.owner_app_id, c.owner_id)
+           ELSE i.kind = c.owner_kind AND i.id = c.owner_id END
          JOIN compliance_enrolments n ON n.node_id = CASE WHEN c.owner_kind = 'node' THEN c.owner_id ELSE COALESCE(c.owner_node_id, i.node_id) END
          WHERE c.credential_id = ?`,
       ).run(method, position, e.metadata.occurredAt, credentialId);
@@ -93,6 +97,7 @@ export const applyComplianceByStatement = (db: Database.Database, e: DecodedEven
     case 'AssociationConfigured': {
       const { associationId, credentialId, nodeId, registree } = event.data;
       nameIdentifier(db, registree.kind, registree.id, nodeId, position);
+      if (registree.kind === 'ae') nameIdentifier(db, 'app-ae', JSON.stringify([registree.appId, registree.id]), nodeId, position);
       db.prepare(
         `INSERT OR IGNORE INTO compliance_associations (association_id, credential_id, node_id, status, status_position)
          VALUES (?, ?, ?, 'configured', ?)`,
