@@ -131,7 +131,8 @@ const attachOwned = (db: Database.Database, credential: string, owner: { readonl
 
 /**
  * A credential issued to a CSE-ID or AE-ID belongs to the node (and App-ID) the identifier belongs to when it is
- * issued: linked now, once. When no event has said yet, it waits for the first that does (`learnIdentifier`).
+ * issued: linked now, once. When no event has said yet, it waits for the first that does (`learnIdentifier`). One
+ * issued to an App-ID's instance (`app-ae`) follows every node the instance runs on later too (instance-credentials.ts).
  */
 export const addOwnedCredential = (db: Database.Database, kind: IdentifierKind, id: string, credential: string): void => {
   const owner = ownerOfIdentifier(db, kind, id);

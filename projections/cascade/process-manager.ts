@@ -10,6 +10,7 @@ import { derivedCommandId } from '../../domain/event-ids.ts';
 import { ensureSchemaVersion, ownOrTaken, recordedBy, type Projection } from '../runtime/index.ts';
 import { DEPENDENTS_TABLES, addAssociation, addCseCredential, appAeKey, addDependent, addEnding, addInstance, addEnrolmentEnd, addOwnedCredential, bindApplication, cseIdOfNode, endingOf, enrolNode, learnIdentifier, markEstablished, releaseIdentifiersOf, resetDependents, setupDependents, unbindApplication, type Ending } from './dependents.ts';
 import { reactionsWith } from './lookups.ts';
+import { INSTANCE_CREDENTIALS_TABLES, addInstanceCredential, endInstanceCredential, instanceRunsOn, resetInstanceCredentials, setupInstanceCredentials } from './instance-credentials.ts';
 import { addDeadLetter, resetDeadLetters, setupDeadLetters } from './dead-letters.ts';
 import { BrokenHistoryError } from '../../machines/index.ts';
 import { CASCADE_EVENT_TYPES, isUnresolved, type Reaction } from './reactions.ts';
@@ -27,8 +28,8 @@ const ENDINGS: ReadonlySet<string> = new Set([
   'AssociationExpired',
 ]);
 
-const CASCADE_SCHEMA_VERSION = 9;
-const CASCADE_TABLES = [...DEPENDENTS_TABLES, 'cascade_dead_letters'];
+const CASCADE_SCHEMA_VERSION = 10;
+const CASCADE_TABLES = [...DEPENDENTS_TABLES, ...INSTANCE_CREDENTIALS_TABLES, 'cascade_dead_letters'];
 
 export const PROCESS_MANAGER_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[0], role: 'system' };
 
@@ -88,13 +89,17 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
       // (cascade_cse_credentials), so the node's re-enrolment under another revokes it as it does the associations; an
       // AE-ID's that names its App-ID follows the node of that App-ID's instance under the AE-ID (`app-ae`
       // identifiers), not of whoever used the AE-ID last. A rebuild revokes what a re-enrolment before left alive, and
-      // links an AE-ID's credential anew.
+      // links an AE-ID's credential anew. Version 10 (RS-01): an AE-ID's credential that names its App-ID follows every
+      // node that App-ID's instance under the AE-ID runs on, not only the first (cascade_instance_credentials): revoking
+      // the node the instance moved to left it live. A rebuild revokes what such a revocation before left live.
       ensureSchemaVersion(d, 'cascade', CASCADE_SCHEMA_VERSION, CASCADE_TABLES);
       setupDependents(d);
+      setupInstanceCredentials(d);
       setupDeadLetters(d);
     },
     reset(d) {
       resetDependents(d);
+      resetInstanceCredentials(d);
       resetDeadLetters(d);
     },
     apply(d, e) {
@@ -116,6 +121,7 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
             addCseCredential(d, stream, owner.id);
           } else if (owner.kind === 'ae' && owner.appId !== undefined) {
             addOwnedCredential(d, 'app-ae', appAeKey(owner.appId, owner.id), stream);
+            addInstanceCredential(d, appAeKey(owner.appId, owner.id), stream);
             addDependent(d, streamIdOf('application', owner.appId), 'credential-of-application', stream);
           } else if (owner.kind === 'cse' || owner.kind === 'ae') addOwnedCredential(d, owner.kind, owner.id, stream);
           return;
@@ -137,7 +143,10 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
             addInstance(d, stream, registree.id);
             const application = streamIdOf('application', registree.appId);
             learnIdentifier(d, 'ae', registree.id, { node: nodeStream, application }, !ended(nodeStream) && !ended(application));
-            learnIdentifier(d, 'app-ae', appAeKey(registree.appId, registree.id), { node: nodeStream, application }, !ended(nodeStream) && !ended(application));
+            const current = !ended(nodeStream) && !ended(application);
+            learnIdentifier(d, 'app-ae', appAeKey(registree.appId, registree.id), { node: nodeStream, application }, current);
+            // Its credentials linked before follow this node too: the instance runs here now (RS-01).
+            if (current) instanceRunsOn(d, appAeKey(registree.appId, registree.id), nodeStream);
           } else learnIdentifier(d, 'cse', registree.id, { node: nodeStream }, !ended(nodeStream) && stillHeld(registree.id));
           addAssociation(d, associationId, {
             credentialId,
@@ -157,6 +166,7 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
           // A node's end (revoked, or its enrolment expired: both final) or an App-ID's releases its identifiers.
           if (e.event.type === 'NodeRevoked' || e.event.type === 'NodeEnrolmentExpired' || e.event.type === 'ApplicationRevoked') releaseIdentifiersOf(d, stream);
           if (e.event.type === 'ApplicationRevoked') unbindApplication(d, stream, { revoked: true });
+          if (e.event.type === 'CredentialRevoked' || e.event.type === 'CredentialExpired') endInstanceCredential(d, stream);
           if (ENDINGS.has(e.event.type)) {
             const reason = (e.event.data as { reason?: unknown }).reason;
             addEnding(d, { ...endingFields(e), type: e.event.type, ...(typeof reason === 'string' ? { reason } : {}) });
