@@ -23,6 +23,8 @@ import { answerWithProblem, clientErrorAnswer, HttpProblem, overloaded, PROBLEM_
 import { installProtection } from './protection.ts';
 import { MAX_PATH_PARAM_CHARS } from './path-params.ts';
 import { ROUTE_MODULES } from './routes/index.ts';
+import { consoleRoutesFrom } from './routes/console.ts';
+import { CONSOLE_DIST } from './console-bundle-freshness.ts';
 import { ocspRouterRefusal, sendOcspRefusal } from './routes/ocsp-url.ts';
 
 export const DOCS_PREFIX = '/docs';
@@ -39,6 +41,8 @@ export interface BuildServerOptions {
   readonly logStream?: NodeJS.WritableStream;
   /** Route modules registered after those of API v1 (tests add their own). */
   readonly routes?: readonly RouteModule[];
+  /** The web console's bundle served at `/` (default CONSOLE_DIST; tests pass a folder of their own). */
+  readonly consoleDist?: string;
 }
 
 /** A caller's request id when it is a short token, else a fresh one: it is echoed in a header and on every log line. */
@@ -178,7 +182,7 @@ export const buildServer = async (options: BuildServerOptions): Promise<App> => 
   return app;
 };
 
-const configure = async (app: App, { context, config, routes = [] }: BuildServerOptions): Promise<void> => {
+const configure = async (app: App, { context, config, routes = [], consoleDist = CONSOLE_DIST }: BuildServerOptions): Promise<void> => {
   const { limits } = config;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -252,5 +256,5 @@ const configure = async (app: App, { context, config, routes = [] }: BuildServer
   });
   app.get('/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () => app.swagger());
 
-  for (const register of [...ROUTE_MODULES, ...routes]) await register(app, context);
+  for (const register of [...ROUTE_MODULES, consoleRoutesFrom(consoleDist), ...routes]) await register(app, context);
 };

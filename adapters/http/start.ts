@@ -42,6 +42,8 @@ export interface StartOptions {
   readonly handleSignals?: boolean;
   /** Route modules registered after API v1's (tests add their own). */
   readonly routes?: readonly RouteModule[];
+  /** The web console's bundle (default adapters/console/dist/; tests pass a folder of their own). */
+  readonly consoleDist?: string;
 }
 
 export interface RunningService {
@@ -188,6 +190,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       config,
       ...(options.logStream !== undefined ? { logStream: options.logStream } : {}),
       ...(options.routes !== undefined ? { routes: options.routes } : {}),
+      ...(options.consoleDist !== undefined ? { consoleDist: options.consoleDist } : {}),
     });
     const server = app;
     // Before in-flight requests are awaited: SSE streams end (with a retry hint) instead of holding the close.

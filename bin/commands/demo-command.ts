@@ -42,6 +42,7 @@ const withOptions = (command: Command, port: string): Command =>
 /**
  * `credence start` (`npm start`) and `credence demo`: the service on the data folder, with the demo fleet run
  * through it on an empty store (bin/commands/demo.ts, loaded on demand: other commands do not pay for it).
+ * `start` first rebuilds a missing or stale console bundle (console-bundle.ts).
  */
 export const register: RegisterCommands = (program, io) => {
   const start: Command = withOptions(program.command('start'), 'env PORT or CREDENCE_PORT; default 8080')
@@ -49,6 +50,8 @@ export const register: RegisterCommands = (program, io) => {
     .action(
       handler(io, async (opts: Record<string, unknown>) => {
         const config = await loadConfig(parseOptions(start, Options, opts), io, {});
+        // After the usage is checked (a wrong flag costs no build), before the service serves the bundle.
+        await (await import('./console-bundle.ts')).rebuildStaleConsoleBundle(io);
         return (await import('./demo.ts')).start({ config, keepServing: true }, io);
       }),
     );

@@ -6,14 +6,11 @@
  * every other path keeps its own answer (API v1, /docs, /openapi.json, probes, a 404 problem).
  */
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyReply } from 'fastify';
+import { consoleBundleFreshness } from '../console-bundle-freshness.ts';
 import type { App, RouteModule } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
-
-/** Where `vite build --config adapters/console/vite.config.ts` writes the bundle (gitignored). */
-export const CONSOLE_DIST = fileURLToPath(new URL('../../console/dist/', import.meta.url));
 
 /**
  * Only this server's own files run, styles and data come from it, and nothing frames the console: no inline script
@@ -50,10 +47,24 @@ const notBuilt = (): HttpProblem =>
     'the web console has not been built: run `npm run console:build` (npm install runs it), then reload',
   );
 
-/** The console's routes over the bundle in `dist` (a test passes another folder). */
+/**
+ * Said once at startup: a bundle older than its sources (the sources updated, `npm install` not run since) is served
+ * all the same, but may call routes or verify bundles with yesterday's code. A missing one says so itself (the 503).
+ */
+const warnOfAStaleBundle = (app: App, dist: string): void => {
+  const freshness = consoleBundleFreshness({ dist });
+  if (freshness.state !== 'stale') return;
+  app.log.warn(
+    { consoleBuiltAt: freshness.builtAt.toISOString() },
+    `the web console's bundle is older than its sources (${freshness.why}): it is served as built, and may not match this service; run npm run console:build (npm start rebuilds it)`,
+  );
+};
+
+/** The console's routes over the bundle in `dist`: CONSOLE_DIST (console-bundle-freshness.ts), or a test's folder. */
 export const consoleRoutesFrom =
   (dist: string): RouteModule =>
   async (app: App) => {
+    warnOfAStaleBundle(app, dist);
     await app.register(fastifyStatic, { root: dist, serve: false, index: false });
     const index = (): boolean => existsSync(`${dist}/index.html`);
 
@@ -71,4 +82,3 @@ export const consoleRoutesFrom =
     });
   };
 
-export const consoleRoutes: RouteModule = consoleRoutesFrom(CONSOLE_DIST);

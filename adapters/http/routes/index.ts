@@ -1,7 +1,6 @@
 import type { RouteModule } from '../context.ts';
 import { commandRoutes } from './commands.ts';
 import { complianceRoutes } from './compliance.ts';
-import { consoleRoutes } from './console.ts';
 import { enrolmentRoutes } from './enrolment.ts';
 import { entityRoutes } from './entities.ts';
 import { entityGraphRoutes } from './entity-graph.ts';
@@ -14,7 +13,7 @@ import { registrarRoutes } from './registrar.ts';
 import { tokenRoutes } from './tokens.ts';
 import { transparencyRoutes } from './transparency.ts';
 
-/** Every route module of API v1, registered in this order. */
+/** Every route module of API v1, registered in this order (then the console's, server.ts). */
 export const ROUTE_MODULES: readonly RouteModule[] = [
   healthRoutes,
   tokenRoutes,
@@ -29,5 +28,4 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   enrolmentRoutes,
   registrarRoutes,
   pkiRoutes,
-  consoleRoutes,
 ];

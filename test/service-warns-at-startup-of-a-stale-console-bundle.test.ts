@@ -1,0 +1,66 @@
+/**
+ * An operator who updates the sources (`git pull`) and starts the service without `npm install` gets the console
+ * built from the old ones: the service says so, once, at warn, naming `npm run console:build`, and serves it all the
+ * same; a fresh bundle is served without a word, a missing one is the 503 `console_not_built` as before.
+ */
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestService } from './support/service.ts';
+
+interface LogLine {
+  readonly level: number;
+  readonly msg: string;
+}
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'credence-console-dist-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A built console in a folder of its own, its index.html written at `builtAt`. */
+const bundle = (name: string, builtAt: Date): string => {
+  const dist = join(dir, name);
+  mkdirSync(join(dist, 'assets'), { recursive: true });
+  writeFileSync(join(dist, 'index.html'), '<!doctype html><title>console</title>');
+  utimesSync(join(dist, 'index.html'), builtAt, builtAt);
+  return dist;
+};
+
+/** The service's startup over `consoleDist`: its console warnings and its answer at `/`. */
+const startOver = async (consoleDist: string) => {
+  const svc = await startTestService({ consoleDist });
+  try {
+    const page = await fetch(`${svc.url}/`);
+    const warnings = svc.logs().map((l) => JSON.parse(l) as LogLine).filter((l) => l.msg.startsWith("the web console's bundle"));
+    return { status: page.status, body: await page.text(), warnings };
+  } finally {
+    await svc.close();
+  }
+};
+
+describe('the service started over a console bundle', () => {
+  it('warns once when the bundle is older than its sources, and still serves it', async () => {
+    const { status, body, warnings } = await startOver(bundle('stale', new Date('2000-01-01T00:00:00Z')));
+    expect(warnings).toEqual([expect.objectContaining({ level: 40 })]);
+    expect(warnings[0]!.msg).toMatch(/^the web console's bundle is older than its sources \(.+ changed at .+, after the build of 2000-01-01T00:00:00\.000Z\)/);
+    expect(warnings[0]!.msg).toContain('npm run console:build');
+    expect(status).toBe(200);
+    expect(body).toContain('<title>console</title>');
+  }, 30_000);
+
+  it('says nothing of a bundle built after its sources', async () => {
+    const { status, warnings } = await startOver(bundle('fresh', new Date(Date.now() + 86_400_000)));
+    expect(warnings).toEqual([]);
+    expect(status).toBe(200);
+  }, 30_000);
+
+  it('says nothing at startup of a missing bundle, whose page is the 503 problem as before', async () => {
+    const { status, body, warnings } = await startOver(join(dir, 'never-built'));
+    expect(warnings).toEqual([]);
+    expect(status).toBe(503);
+    expect(JSON.parse(body)).toMatchObject({ detail: expect.stringContaining('npm run console:build') });
+  }, 30_000);
+});
