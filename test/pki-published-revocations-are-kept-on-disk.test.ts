@@ -6,7 +6,8 @@ import { filePublishedRevocations, memoryPublishedRevocations, type PublishedRev
 import { memoryCrlExpiryMarks } from '../adapters/driven/pki/crl-expiry-marks.ts';
 import { memoryCrlNumbers } from '../adapters/driven/pki/crl-numbers.ts';
 import { openCommittedReadModel } from '../adapters/runtime/pki-committed.ts';
-import { CrlPublisher, DEFAULT_CRL_VALIDITY_MS } from '../adapters/runtime/pki-crl-publisher.ts';
+import { CrlPublisher } from '../adapters/runtime/pki-crl-publisher.ts';
+import { DEFAULT_CRL_VALIDITY_MS } from '../adapters/runtime/pki-crl-publisher-options.ts';
 import { PublicationUnrecorded, PublishedLedger } from '../adapters/runtime/pki-published.ts';
 import type { Credence, PkiRevocation } from '../adapters/runtime/index.ts';
 import { isCredenceError } from '../domain/errors.ts';

@@ -1,54 +1,11 @@
 import type { StoreSubscription } from '../../domain/ports/event-store.ts';
+import { countBacklog } from './live-backlog.ts';
 import { followersOf, type Follower } from './live-followers.ts';
-import { LagTracker, lagOf, LAG_COUNT_LIMIT, type Lag } from './live-lag.ts';
+import { LagTracker, lagOf, type Lag } from './live-lag.ts';
 import { RecentEvents } from './live-recent.ts';
+import type { ComponentStatus, LiveOptions, LiveRuntime } from './live-runtime.ts';
+import { CaughtUpWaiters, isCaughtUp } from './live-waiters.ts';
 import type { Credence } from './open-credence.ts';
-
-/** One component that follows the store (a projection, the cascade, the transparency log, ...). */
-export interface ComponentStatus {
-  readonly name: string;
-  /** Last global position handled, undefined before the first. */
-  readonly checkpoint: string | undefined;
-  readonly head: string | undefined;
-  readonly eventsBehind: number;
-  readonly secondsBehind: number;
-  /** Set when the component stopped on an error it could not get past. */
-  readonly error?: string;
-}
-
-export interface LiveOptions {
-  /** How often the expiry scheduler, pseudonym rotation and the shredder's retries run on the wall clock (default 1000 ms). */
-  readonly tickMs?: number;
-  /** How often a transparency checkpoint is signed over new leaves (default 10 000 ms, as TransparencyProjection). */
-  readonly checkpointEveryMs?: number;
-  /**
-   * A component's next pass starts no sooner than this after its previous one began (default 5 ms): under load a
-   * pass handles the events of a few ms in one transaction, rather than one event each. The first event after a
-   * quiet spell is handled at once, and a component idle for this long waits for nothing.
-   */
-  readonly coalesceMs?: number;
-  readonly onError?: (component: string, error: unknown) => void;
-}
-
-/**
- * Everything a running service keeps moving without a caller: the projections and the cascade process manager
- * following the store, the expiry scheduler and pseudonym rotation on the wall clock, the transparency log and
- * its checkpoints.
- */
-export interface LiveRuntime {
-  /** Catches up, then follows live; resolves once following. */
-  start(): Promise<void>;
-  /** Stops following and timers, waits for handlers in flight, flushes checkpoints (a signed transparency checkpoint). */
-  stop(): Promise<void>;
-  status(): Promise<readonly ComponentStatus[]>;
-  /** The largest lag over all components, or over those named, cheap (kept current while following). */
-  lag(components?: readonly string[]): { readonly eventsBehind: number; readonly secondsBehind: number };
-  /**
-   * Resolves true once every component (or every one named: those an answer reads) has handled `position`, or false
-   * after `timeoutMs`.
-   */
-  caughtUp(position: bigint, timeoutMs?: number, components?: readonly string[]): Promise<boolean>;
-}
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 const later = (a: bigint | undefined, b: bigint | undefined): bigint | undefined => (a === undefined ? b : b === undefined || a >= b ? a : b);
@@ -88,7 +45,7 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
   const tracker = new LagTracker();
   /** What the subscription delivered and some follower has yet to handle (made at start, after its first position). */
   let recent: RecentEvents | undefined;
-  const waiters = new Set<{ position: bigint; of: readonly Follower[]; resolve: (ok: boolean) => void; timer: NodeJS.Timeout }>();
+  const waiters = new CaughtUpWaiters();
   const timers: NodeJS.Timeout[] = [];
   const wakeStop = new AbortController();
   let startHead: bigint | undefined;
@@ -118,16 +75,6 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
     const unknown = components.filter((name) => !byName.has(name));
     if (unknown.length > 0) throw new RangeError(`components: ${unknown.join(', ')} is no live component (${followers.map((f) => f.name).join(', ')})`);
     return followers.filter((f) => components.includes(f.name));
-  };
-  const isCaughtUp = (position: bigint, of: readonly Follower[] = followers): boolean =>
-    of.every((f) => f.handledThrough !== undefined && f.handledThrough >= position);
-  const settleWaiters = (): void => {
-    for (const w of waiters) {
-      if (!isCaughtUp(w.position, w.of)) continue;
-      clearTimeout(w.timer);
-      waiters.delete(w);
-      w.resolve(true);
-    }
   };
 
   /**
@@ -179,7 +126,7 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
       const all = handledByAll();
       tracker.trim(all);
       recent?.trim(all);
-      settleWaiters();
+      waiters.settle();
     } while (f.again && phase === 'started');
   };
   const kick = (f: Follower): void => {
@@ -230,23 +177,6 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
       }
       if (phase === 'started') await pause(backoffMs(Math.max(failures, 1)), wakeStop.signal);
     }
-  };
-
-  /** Remembers what a component could not handle at start, so its lag counts it (bounded, one read). */
-  const countBacklog = async (f: Follower): Promise<void> => {
-    if (f.error === undefined || startHead === undefined || (f.handledThrough !== undefined && f.handledThrough >= startHead)) return;
-    let count = 0;
-    let oldest: number | undefined;
-    try {
-      for await (const record of store.readAll({ ...(f.handledThrough !== undefined ? { afterPosition: f.handledThrough } : {}), maxCount: LAG_COUNT_LIMIT })) {
-        if (record.position > startHead) break;
-        oldest ??= Date.parse(String(record.metadata['occurredAt']));
-        count++;
-      }
-    } catch (error) {
-      report(f.name, error);
-    }
-    f.backlog = { count, oldest: Number.isNaN(oldest) ? undefined : oldest };
   };
 
   /** `stillWrong`: what the status keeps saying after a round that went through (a debt it did not settle yet). */
@@ -314,7 +244,7 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
         wakeLoop = followStore();
         kickAll();
         await Promise.all(followers.map((f) => f.running));
-        await Promise.all(followers.map(countBacklog));
+        await Promise.all(followers.map((f) => countBacklog(store, f, startHead, report)));
         if (phase !== 'started') return;
         every(tickMs, tick);
         if (transparency !== undefined) every(checkpointEveryMs, signCheckpoint);
@@ -335,11 +265,7 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
         await wakeLoop;
         await starting?.catch(() => undefined);
         await Promise.all([...followers.map((f) => f.running), ticking, signing]);
-        for (const w of waiters) {
-          clearTimeout(w.timer);
-          w.resolve(false);
-        }
-        waiters.clear();
+        waiters.endAll();
         if (!wasStarted || transparency === undefined) return;
         // Shutdown leaves a signed checkpoint over everything logged, so nothing acknowledged is left unsigned.
         try {
@@ -388,20 +314,10 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
       const of = among(components);
       if (isCaughtUp(position, of)) return Promise.resolve(true);
       if (phase === 'stopped') return Promise.resolve(false);
-      return new Promise((resolve) => {
-        const waiter = {
-          position,
-          of,
-          resolve,
-          timer: setTimeout(() => {
-            waiters.delete(waiter);
-            resolve(false);
-          }, timeoutMs),
-        };
-        waiters.add(waiter);
-        // Without waiting for the subscription: the position may have been appended a moment ago.
-        kickAll();
-      });
+      const caught = waiters.wait(position, of, timeoutMs);
+      // Without waiting for the subscription: the position may have been appended a moment ago.
+      kickAll();
+      return caught;
     },
   };
 };

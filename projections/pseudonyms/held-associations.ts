@@ -1,3 +1,5 @@
+import type { CopyStep } from './fold-copy.ts';
+
 /**
  * The associations a pseudonymised stream's fold still needs (SER-001): each from its configuration until no frame can
  * name it any more. After its end the cascade may still record it on its holders (its credential, its node and, for
@@ -29,9 +31,6 @@ export type EndedHolder =
   | { readonly holder: typeof HOLDER.node; readonly id: string }
   | { readonly holder: typeof HOLDER.credential; readonly id: string }
   | { readonly holder: typeof HOLDER.app; readonly id: string };
-
-/** A map or set of a fold to fill, the one it copies, and how to copy a value (as it is, without). */
-export type CopyStep = [Map<unknown, unknown> | Set<unknown>, Map<unknown, unknown> | Set<unknown>, ((v: unknown) => unknown)?];
 
 export class HeldAssociations {
   readonly #entries = new Map<string, Entry>();

@@ -1,47 +1,12 @@
 import type { DomainEvent } from '../../domain/events/index.ts';
 import type { IdentifierKind, PseudonymDeriver } from './derive.ts';
-import { HOLDER, HeldAssociations, type CopyStep } from './held-associations.ts';
+import { CseOwners } from './cse-owners.ts';
+import { fillFold, fillFoldPausing, type CopyStep } from './fold-copy.ts';
+import { HOLDER, HeldAssociations } from './held-associations.ts';
+import type { NamedUnder } from './named-under.ts';
 
-/**
- * Event types that change which node an identifier belongs to or a node's epoch, and those after which an entry of
- * the fold can no longer be named (an association's end and its releases, a credential's end, an App-ID's end), so
- * the fold lets it go (SER-001).
- */
-export const IDENTITY_EVENT_TYPES = [
-  'NodeRegistered',
-  'NodeEnrolled',
-  'NodeEnrolmentExpired',
-  'NodeRevoked',
-  'CredentialIssued',
-  'CredentialRotationStarted',
-  'CredentialRotationAbandoned',
-  'CredentialExpired',
-  'CredentialRevoked',
-  'AssociationConfigured',
-  'AssociationEstablished',
-  'AssociationExpired',
-  'AssociationRevoked',
-  'NodeAssociationReleased',
-  'CredentialAssociationReleased',
-  'ApplicationInstanceReleased',
-  'ApplicationRevoked',
-  'PseudonymRotated',
-] as const;
-
-/**
- * Where an identifier that is not itself a node's stands, for the frame that names it: an AE-ID is known only under a
- * node (a C-prefixed AE-ID is unique only under its registrar, so two live nodes may hold one), the node of the
- * association it is named with or the node the event names.
- */
-export interface NamedUnder {
-  readonly nodeId?: string;
-  readonly associationId?: string;
-  /**
-   * The credential an AE-ID owns, at its issue: the AE-ID is named under that credential's node, or, while the
-   * credential is bound to none, with the credential itself as context (each issuance its own pseudonym, review 45).
-   */
-  readonly credentialId?: string;
-}
+// public-data.ts names it from here.
+export type { NamedUnder } from './named-under.ts';
 
 /** Entry counts of the fold (read-only), to check that it follows the live fleet and not the history. */
 export interface PublicIdentitiesSize {
@@ -73,7 +38,7 @@ export interface PublicIdentitiesSize {
 export class PublicIdentities {
   readonly #epoch: Map<string, number>;
   /** CSE-IDs and credentials: the node each belongs to. */
-  readonly #owner: { readonly cse: Map<string, string>; readonly credential: Map<string, string> };
+  readonly #owner: { readonly cse: CseOwners; readonly credential: Map<string, string> };
   /** Associations while a frame may still name them (./held-associations.ts). */
   readonly #associations: HeldAssociations;
   /** Credentials of `#owner.credential` that ended (revoked or expired). */
@@ -94,19 +59,10 @@ export class PublicIdentities {
    * rotation beside a bound credential to that credential's node: its frames name both (review 45).
    */
   readonly #awaitingAe: Set<string>;
-  /**
-   * Credentials issued to a CSE-ID without naming its node (stored before review 41) no event had tied to a node
-   * yet: they take the node that claims the CSE-ID.
-   */
-  readonly #waitingCse: Map<string, string[]>;
-  /** Each node's CSE-IDs, to let them go when it ends. */
-  readonly #identifiersOf: Map<string, Set<string>>;
   /** Nodes revoked or whose enrolment expired: an association stored after takes no CSE-ID back for them. */
   readonly #ended: Set<string>;
   /** App-IDs revoked: an association established after records nothing on them, so waits for no release of theirs. */
   readonly #endedApps: Set<string>;
-  /** CSE-IDs an ended node let go: still named under its epoch, owned by no one else. */
-  readonly #released: Set<string>;
   /**
    * Entries the last event made unreachable, let go when the next event is observed: the frame of the event that
    * ends them is made after `observe` and still names them.
@@ -115,27 +71,21 @@ export class PublicIdentities {
 
   constructor() {
     this.#epoch = new Map();
-    this.#owner = { cse: new Map(), credential: new Map() };
+    this.#owner = { cse: new CseOwners(), credential: new Map() };
     this.#associations = new HeldAssociations();
     this.#endedCredentials = new Set();
     this.#rotations = new Map();
     this.#successors = new Map();
     this.#awaitingAe = new Set();
-    this.#waitingCse = new Map();
-    this.#identifiersOf = new Map();
     this.#ended = new Set();
     this.#endedApps = new Set();
-    this.#released = new Set();
     this.#dropping = { associations: [], credentials: [] };
   }
 
   /** A copy that folds on without changing this one. */
   copy(): PublicIdentities {
     const into = new PublicIdentities();
-    for (const [target, source, clone = (v: unknown) => v] of this.#pairsWith(into)) {
-      if (target instanceof Set) for (const key of source as Set<unknown>) target.add(key);
-      else for (const [key, value] of source as Map<unknown, unknown>) target.set(key, clone(value));
-    }
+    fillFold(this.#pairsWith(into));
     return into;
   }
 
@@ -146,45 +96,24 @@ export class PublicIdentities {
    */
   async copyPausing(pause: () => Promise<unknown>, entriesPerSlice = 10_000): Promise<PublicIdentities> {
     const into = new PublicIdentities();
-    let copied = 0;
-    const step = async (): Promise<void> => {
-      if (++copied % entriesPerSlice === 0) await pause();
-    };
-    const fill = async <K, V>(target: Map<K, V> | Set<K>, source: Map<K, V> | Set<K>, clone: (v: V) => V = (v) => v): Promise<void> => {
-      if (target instanceof Set) {
-        for (const key of source as Set<K>) {
-          target.add(key);
-          await step();
-        }
-        return;
-      }
-      for (const [key, value] of source as Map<K, V>) {
-        target.set(key, clone(value));
-        await step();
-      }
-    };
-    for (const [target, source, clone] of this.#pairsWith(into)) await fill(target, source, clone);
+    await fillFoldPausing(this.#pairsWith(into), pause, entriesPerSlice);
     return into;
   }
 
   /** Each map and set of an empty fold `into` beside this one's, with how to copy a value; `into` takes the pending drops. */
   #pairsWith(into: PublicIdentities): CopyStep[] {
-    const set = (keys: unknown) => new Set(keys as Set<string>);
     into.#dropping = { associations: [...this.#dropping.associations], credentials: [...this.#dropping.credentials] };
     return [
       ...this.#associations.pairsWith(into.#associations),
       [into.#epoch, this.#epoch],
-      [into.#owner.cse, this.#owner.cse],
+      ...this.#owner.cse.pairsWith(into.#owner.cse),
       [into.#owner.credential, this.#owner.credential],
       [into.#endedCredentials, this.#endedCredentials],
       [into.#rotations, this.#rotations],
       [into.#successors, this.#successors],
       [into.#awaitingAe, this.#awaitingAe],
-      [into.#waitingCse, this.#waitingCse, (credentials) => [...(credentials as string[])]],
-      [into.#identifiersOf, this.#identifiersOf, set],
       [into.#ended, this.#ended],
       [into.#endedApps, this.#endedApps],
-      [into.#released, this.#released],
     ];
   }
 
@@ -204,12 +133,12 @@ export class PublicIdentities {
       cseIds: this.#owner.cse.size,
       credentials: this.#owner.credential.size,
       endedCredentials: this.#endedCredentials.size,
-      awaitingCredentials: this.#awaitingAe.size + [...this.#waitingCse.values()].reduce((n, c) => n + c.length, 0),
+      awaitingCredentials: this.#awaitingAe.size + this.#owner.cse.waitingCredentials,
       associations: this.#associations.size,
       associationIndex: this.#associations.indexed,
       endedNodes: this.#ended.size,
       endedApps: this.#endedApps.size,
-      released: this.#released.size,
+      released: this.#owner.cse.released,
     };
   }
 
@@ -243,13 +172,9 @@ export class PublicIdentities {
           else this.#awaitingAe.add(credentialId);
         }
         else if (owner.kind === 'cse') {
-          const node = this.#released.has(owner.id) ? undefined : this.#owner.cse.get(owner.id);
+          const node = this.#owner.cse.holderOf(owner.id);
           if (node !== undefined) this.#bind(credentialId, node);
-          else {
-            const waiting = this.#waitingCse.get(owner.id);
-            if (waiting === undefined) this.#waitingCse.set(owner.id, [credentialId]);
-            else waiting.push(credentialId);
-          }
+          else this.#owner.cse.waitFor(owner.id, credentialId);
         }
         return;
       }
@@ -292,7 +217,7 @@ export class PublicIdentities {
         this.#associations.configured(associationId, nodeId, credentialId, app);
         // An association stored after its node ended (a raced import) takes no identifier back from whoever has it.
         if (this.#ended.has(nodeId) || registree.kind === 'ae') return;
-        if (!this.#owner.cse.has(registree.id) || this.#released.has(registree.id)) this.#link(registree.id, nodeId);
+        if (this.#owner.cse.claimable(registree.id)) this.#link(registree.id, nodeId);
         return;
       }
       case 'AssociationEstablished':
@@ -380,17 +305,7 @@ export class PublicIdentities {
 
   /** The CSE-ID belongs to `nodeId` from now on, and so do the credentials issued to it that were waiting. */
   #link(cseId: string, nodeId: string): void {
-    const before = this.#owner.cse.get(cseId);
-    if (before !== undefined) this.#identifiersOf.get(before)?.delete(cseId);
-    this.#released.delete(cseId);
-    this.#owner.cse.set(cseId, nodeId);
-    let own = this.#identifiersOf.get(nodeId);
-    if (own === undefined) this.#identifiersOf.set(nodeId, (own = new Set()));
-    own.add(cseId);
-    const waiting = this.#waitingCse.get(cseId);
-    if (waiting === undefined) return;
-    this.#waitingCse.delete(cseId);
-    for (const credentialId of waiting) this.#bind(credentialId, nodeId);
+    for (const credentialId of this.#owner.cse.link(cseId, nodeId)) this.#bind(credentialId, nodeId);
   }
 
   /**
@@ -402,10 +317,7 @@ export class PublicIdentities {
    */
   #release(nodeId: string): void {
     this.#ended.add(nodeId);
-    const own = this.#identifiersOf.get(nodeId);
-    if (own === undefined) return;
-    this.#identifiersOf.delete(nodeId);
-    for (const cseId of own) this.#released.add(cseId);
+    this.#owner.cse.release(nodeId);
   }
 
   /** The node's epoch: its latest rotation so far, or 0 before its first (epoch 0 is what the first rotation takes). */
@@ -432,7 +344,7 @@ export class PublicIdentities {
           (under.credentialId === undefined ? undefined : this.#owner.credential.get(under.credentialId))
         );
       case 'cse':
-        return this.#owner.cse.get(id);
+        return this.#owner.cse.nodeOf(id);
       case 'credential':
         return (
           under.nodeId ??

@@ -11,8 +11,10 @@ export type { NodePseudonym, DirectoryEntry, ResolutionRecord } from './director
 export { resolvePseudonym } from './resolve.ts';
 export { rotationIsDerived } from './derived-check.ts';
 export type { ResolveRequest, Resolution } from './resolve.ts';
-export { PublicIdentities, IDENTITY_EVENT_TYPES } from './identities.ts';
-export type { NamedUnder, PublicIdentitiesSize } from './identities.ts';
+export { PublicIdentities } from './identities.ts';
+export { IDENTITY_EVENT_TYPES } from './identity-event-types.ts';
+export type { PublicIdentitiesSize } from './identities.ts';
+export type { NamedUnder } from './named-under.ts';
 export { identitiesUpTo, publicEvents, publicLifecycle, toPublicEvent } from './public-events.ts';
 export type { PublicEvent, PublicLifecycleOptions } from './public-events.ts';
 export { PUBLIC_DATA } from './public-data.ts';

@@ -6,7 +6,8 @@ import { decodeStored, type DecodedEvent } from '../../domain/stored.ts';
 import type { EntityKind } from '../../domain/streams.ts';
 import type { EventStore, StoreSubscription } from '../../domain/ports/event-store.ts';
 import type { IdentifierKind, PseudonymDeriver } from './derive.ts';
-import { IDENTITY_EVENT_TYPES, PublicIdentities } from './identities.ts';
+import { PublicIdentities } from './identities.ts';
+import { IDENTITY_EVENT_TYPES } from './identity-event-types.ts';
 import { PUBLIC_DATA, publicDay, type PublicData, type Pseudonymise } from './public-data.ts';
 
 /** A lifecycle event as integrators see it: no canonical identifier, no actor identity, no key material. */

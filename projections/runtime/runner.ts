@@ -1,53 +1,15 @@
 import type Database from 'better-sqlite3';
-import { decodeStored, type DecodedEvent } from '../../domain/stored.ts';
-import type { EventStore, ReadAllOptions, RecordedEvent, StoreSubscription } from '../../domain/ports/event-store.ts';
-import { eachRecord } from '../../domain/ports/each-record.ts';
+import type { DecodedEvent } from '../../domain/stored.ts';
+import type { EventStore, RecordedEvent, StoreSubscription } from '../../domain/ports/event-store.ts';
 import { applyBatch, pastCheckpoint, reactInBatches, writeLockOf, type DecodedBatch } from './batch.ts';
 import { deleteCheckpoint, readCheckpoint, setupCheckpoints } from './checkpoints.ts';
+import { DeferredQueryIndexes } from './deferred-query-indexes.ts';
 import { projectionLag } from './lag.ts';
 import { checkpointsOfAnotherLog, type OtherLog } from './log-check.ts';
-import { deferQueryIndexes, restoreQueryIndexes } from './query-indexes.ts';
-import { ReadModelRulesChanged, RulesChecks, recordedRulesChanges, rulesChangeOf, writeRules, type OnRulesChanged, type RulesChange } from './rules.ts';
+import { decodeOnce, ownOfPage, readPage } from './read-page.ts';
+import { ReadModelRulesChanged, RulesChecks, recordedRulesChanges, rulesChangeOf, writeRules, type RulesChange } from './rules.ts';
+import type { RunnerOptions } from './runner-options.ts';
 import type { Projection, ProjectionLag, ReadModelRules, ResetCause } from './types.ts';
-
-export interface RunnerOptions {
-  readonly db: Database.Database;
-  readonly store: EventStore;
-  readonly projections: readonly Projection[];
-  /**
-   * Events read per page and applied per SQLite transaction at most (default 2,000: each commit rewrites every page
-   * the batch dirtied, so fewer, larger transactions write less; 500 took a third more CPU per event in catch-up).
-   */
-  readonly batchSize?: number;
-  /**
-   * A projection with reactions commits its transaction once it has been open this long (ms, default 100), so a
-   * slow reaction keeps neither the other projections (which wait for the connection, let go at each commit) nor the
-   * checkpoint far behind.
-   */
-  readonly maxBatchMs?: number;
-  /** Called with an error a live projection could not get past; the projection stops there. */
-  readonly onError?: (name: string, error: unknown) => void;
-  /**
-   * A read model built under other rules than its projection's (the audit trail under another signing policy), found
-   * before it is extended: `refuse` (the default) throws ReadModelRulesChanged, writing nothing, for a process that
-   * only reads the record (a CLI query, a library script); `rebuild` replays it from position 0 under the new rules,
-   * for the process that holds the deployment's policy (the service: OpenOptions.onReadModelRulesChanged).
-   */
-  readonly onRulesChanged?: OnRulesChanged;
-}
-
-/** An undecodable event is replay's finding to report: undefined, and projections pass over it. */
-const decodeOnce = (record: RecordedEvent): DecodedEvent | undefined => {
-  const result = decodeStored(record);
-  return result.ok ? result.value : undefined;
-};
-
-/** One page of a catch-up: the records `readAll(options)` gives, through synchronous pages where the store has them. */
-const readPage = async (store: EventStore, options: ReadAllOptions): Promise<RecordedEvent[]> => {
-  const records: RecordedEvent[] = [];
-  await eachRecord(store, options, (record) => records.push(record));
-  return records;
-};
 
 /**
  * Runs projections: catch up from each checkpoint in batches, then follow the store live. Each batch's
@@ -70,12 +32,14 @@ export class ProjectionRunner {
    * (upcast, parsed by zod) once, not once per projection. Weak: an entry lives as long as its record.
    */
   readonly #decoded = new WeakMap<RecordedEvent, DecodedEvent | null>();
+  readonly #queryIndexes: DeferredQueryIndexes;
 
   constructor(private readonly options: RunnerOptions) {
     this.#db = options.db;
     this.#store = options.store;
     this.#batchSize = options.batchSize ?? 2000;
     this.#maxBatchMs = options.maxBatchMs ?? 100;
+    this.#queryIndexes = new DeferredQueryIndexes(this.#db);
     if (!Number.isSafeInteger(this.#batchSize) || this.#batchSize < 1) throw new RangeError('options.batchSize: must be a whole number >= 1');
     if (!(this.#maxBatchMs >= 0)) throw new RangeError('options.maxBatchMs: must be a number of ms >= 0');
     this.#projections = new Map(options.projections.map((p) => [p.name, p]));
@@ -238,47 +202,8 @@ export class ProjectionRunner {
     return this.#catchUpAll([...this.#projections.values()]);
   }
 
-  /**
-   * Runs a catch-up; when its first page comes back full (a long way to go), the query indexes of the projections it
-   * takes from position 0 are dropped until it ends, then built once (query-indexes.ts). A short catch-up (a settle
-   * after a few commands) leaves the schema alone.
-   *
-   * Indexes that could not be built again (a full disk) stay owed: the next catch-up builds them, although its
-   * projections are past position 0 by then and defer nothing. A catch-up that failed reports its own error, not the
-   * index build's.
-   */
-  async #withQueryIndexesDeferred(projections: readonly Projection[], run: (longWay: () => Promise<void>) => Promise<number>): Promise<number> {
-    let deferred: readonly Projection[] = [];
-    let asked = false;
-    const longWay = async () => {
-      if (asked) return;
-      asked = true;
-      deferred = await deferQueryIndexes(this.#db, projections);
-    };
-    let outcome: { readonly ok: true; readonly handled: number } | { readonly ok: false; readonly error: unknown };
-    try {
-      outcome = { ok: true, handled: await run(longWay) };
-    } catch (error) {
-      outcome = { ok: false, error };
-    }
-    // Not the indexes another catch-up still running has dropped: only its own and those owed by one that ended.
-    const owed = [...new Set([...deferred, ...this.#indexesOwed])];
-    try {
-      await restoreQueryIndexes(this.#db, owed);
-      for (const p of owed) this.#indexesOwed.delete(p);
-    } catch (error) {
-      for (const p of deferred) this.#indexesOwed.add(p);
-      if (outcome.ok) throw error;
-    }
-    if (!outcome.ok) throw outcome.error;
-    return outcome.handled;
-  }
-
-  /** Projections whose query indexes a catch-up that has ended dropped and could not build again. */
-  readonly #indexesOwed = new Set<Projection>();
-
   #catchUpOne(projection: Projection): Promise<number> {
-    return this.#withQueryIndexesDeferred([projection], (longWay) => this.#catchUpOneFrom(projection, longWay));
+    return this.#queryIndexes.around([projection], (longWay) => this.#catchUpOneFrom(projection, longWay));
   }
 
   async #catchUpOneFrom(projection: Projection, longWay: () => Promise<void>): Promise<number> {
@@ -307,7 +232,7 @@ export class ProjectionRunner {
    * transaction). Reactions append events; later pages bring them, until a page comes back empty.
    */
   #catchUpAll(projections: readonly Projection[]): Promise<number> {
-    return this.#withQueryIndexesDeferred(projections, (longWay) => this.#catchUpAllFrom(projections, longWay));
+    return this.#queryIndexes.around(projections, (longWay) => this.#catchUpAllFrom(projections, longWay));
   }
 
   async #catchUpAllFrom(projections: readonly Projection[], longWay: () => Promise<void>): Promise<number> {
@@ -328,21 +253,7 @@ export class ProjectionRunner {
       // Each event decoded once for every projection.
       const decoded = page.map(decodeOnce);
       for (const projection of active) {
-        const own = this.#types.get(projection.name);
-        let batch = page;
-        let events: DecodedBatch = decoded;
-        if (own !== undefined) {
-          const records: RecordedEvent[] = [];
-          const mine: (DecodedEvent | undefined)[] = [];
-          for (let i = 0; i < page.length; i++) {
-            if (own.has(page[i]!.type)) {
-              records.push(page[i]!);
-              mine.push(decoded[i]);
-            }
-          }
-          batch = records;
-          events = mine;
-        }
+        const { batch, events } = ownOfPage(page, decoded, this.#types.get(projection.name));
         if (batch.length === 0) continue;
         const handled = await this.#exclusive(projection.name, () => this.#handleBatch(projection, batch, events, generations.get(projection.name)!));
         if (handled === false) active = active.filter((p) => p !== projection);

@@ -1,24 +1,23 @@
 import { html, nothing, type PropertyValues } from 'lit';
-import { ENTITY_KINDS } from '../../../../domain/streams.ts';
-import type { z } from 'zod';
 import { entityPath } from '../api.ts';
-import { loadDependencies, type DependencyGraph, type GraphNode } from '../dependencies.ts';
-import { entityHref, streamHref, verifyHref } from '../router.ts';
+import { loadDependencies, type DependencyGraph } from '../dependencies.ts';
+import { verifyHref } from '../router.ts';
 import { Entity, EntityPage, StateAt, Timeline, type TimelineEntry } from '../schemas.ts';
 import { ConsolePage, formatTime, IDLE, LOADING, renderBehind, renderError, renderLoad, type Load } from './base.ts';
+import { renderGraph } from './entity-graph.ts';
+import { renderEntityList, type EntityList } from './entity-list.ts';
+import { renderPicker } from './entity-picker.ts';
 import { ReadAgainWhileBehind } from '../read-again.ts';
+import { instants, nextInstant, sliderRange } from './slider-range.ts';
+import { badge } from './state-badge.ts';
 import { appendPage, entityTooLong, nextAfterOf, NO_PAGES, TIMELINE_PAGE, timelinePagePath, type TimelinePages } from '../timeline-pages.ts';
 import { renderEntries, renderTooLong } from './timeline-table.ts';
 
-type Summary = z.infer<typeof EntityPage>['items'][number];
 /** A read of the next page of the timeline: under way, failed, or none. */
 type PageRead = Exclude<Load<never>, { state: 'ok' }>;
 
 const BROWSE_PAGE = 50;
-const SLIDER_STEPS = 400;
 const STATE_DEBOUNCE_MS = 120;
-
-const badge = (state: string) => html`<span class="badge state-${state}">${state}</span>`;
 
 /** One entity: its timeline, its state at any instant (time slider), and what depends on it. Without an id: a list to pick from. */
 export class EntityView extends ConsolePage {
@@ -44,7 +43,7 @@ export class EntityView extends ConsolePage {
   declare stateAt: Load<StateAt>;
   declare at: number | undefined;
   declare graph: Load<DependencyGraph>;
-  declare browse: Load<{ items: readonly Summary[]; nextCursor?: string; cursors: readonly string[] }>;
+  declare browse: Load<EntityList>;
   /** Events the read models behind the timeline and the graph had not handled when they were read (0: none). */
   declare behind: number;
   private abort = new AbortController();
@@ -251,22 +250,13 @@ export class EntityView extends ConsolePage {
     });
   }
 
-  /**
-   * The instants of the events shown, and of the entity's last change: the timeline's first page starts at its first
-   * event, and the last change is its last, so the slider spans the entity's whole life before every page is read.
-   */
+  /** The instants of the events shown and of the entity's last change (slider-range.ts). */
   private instants(entries: readonly TimelineEntry[]): number[] {
-    const times = entries.map((e) => Date.parse(e.occurredAt));
-    const last = this.entity.state === 'ok' ? Date.parse(this.entity.value.updatedAt) : Number.NaN;
-    return Number.isFinite(last) ? [...times, last] : times;
+    return instants(entries, this.entity.state === 'ok' ? this.entity.value.updatedAt : undefined);
   }
 
-  /** The slider spans the entity's life: a second before its first event to a second after its last. */
   private range(entries: readonly TimelineEntry[]): { min: number; max: number; step: number } {
-    const times = this.instants(entries);
-    const min = Math.min(...times) - 1_000;
-    const max = Math.max(...times) + 1_000;
-    return { min, max, step: Math.max(1, Math.floor((max - min) / SLIDER_STEPS)) };
+    return sliderRange(this.instants(entries));
   }
 
   private moveTo(at: number): void {
@@ -287,49 +277,8 @@ export class EntityView extends ConsolePage {
   }
 
   private jump(entries: readonly TimelineEntry[], direction: 1 | -1): void {
-    const at = this.at ?? Date.now();
-    const times = this.instants(entries).sort((a, b) => a - b);
-    const target = direction > 0 ? times.find((t) => t > at) : [...times].reverse().find((t) => t < at);
+    const target = nextInstant(this.instants(entries), this.at ?? Date.now(), direction);
     if (target !== undefined) this.moveTo(target);
-  }
-
-  private open(event: SubmitEvent): void {
-    event.preventDefault();
-    const form = event.target as HTMLFormElement;
-    const kind = (form.elements.namedItem('kind') as HTMLSelectElement).value;
-    const id = (form.elements.namedItem('id') as HTMLInputElement).value.trim();
-    location.hash = id === '' ? `#/entity/${encodeURIComponent(kind)}` : entityHref(kind, id);
-  }
-
-  private renderPicker() {
-    return html`<form class="inline" @submit=${(e: SubmitEvent) => this.open(e)}>
-      <label for="entity-kind">Kind</label>
-      <select id="entity-kind" name="kind" .value=${this.kind}>
-        ${ENTITY_KINDS.map((k) => html`<option value=${k} ?selected=${k === this.kind}>${k}</option>`)}
-      </select>
-      <label for="entity-id">Id</label>
-      <input id="entity-id" name="id" .value=${this.entityId ?? ''} placeholder="e.g. meter-1" autocomplete="off" maxlength="256" />
-      <button type="submit">Open</button>
-    </form>`;
-  }
-
-  private renderBrowse() {
-    return renderLoad(this.browse, this.session.role, `the ${this.kind} entities`, (page) =>
-      page.items.length === 0 && page.cursors.length === 0
-        ? html`<p class="empty">No ${this.kind} entity yet.</p>`
-        : html`<table>
-              <thead><tr><th scope="col">Entity</th><th scope="col">State</th><th scope="col">Last change</th></tr></thead>
-              <tbody>
-                ${page.items.map(
-                  (s) => html`<tr><td><a href=${entityHref(s.kind, s.id)}>${s.kind}-${s.id}</a></td><td>${badge(s.state)}</td><td>${formatTime(s.updatedAt)}</td></tr>`,
-                )}
-              </tbody>
-            </table>
-            <div class="pager">
-              <button type="button" class="secondary" ?disabled=${page.cursors.length === 0} @click=${() => this.loadList(page.cursors.slice(0, -1))}>Previous page</button>
-              <button type="button" class="secondary" ?disabled=${page.nextCursor === undefined} @click=${() => this.loadList([...page.cursors, page.nextCursor!])}>Next page</button>
-            </div>`,
-    );
   }
 
   private renderSlider(entries: readonly TimelineEntry[]) {
@@ -368,37 +317,20 @@ export class EntityView extends ConsolePage {
       ${this.nextPage.state === 'error' ? renderError(this.nextPage.error, this.session.role, 'the next events of the timeline') : nothing}`;
   }
 
-  private renderNode(node: GraphNode): ReturnType<typeof html> {
-    const { entity, revocation } = node;
-    const cause = revocation?.causedBy;
-    const ended = revocation?.type.endsWith('Revoked') === true ? 'revoked' : 'ended';
-    return html`<li>
-      <span class="relation">${node.relation}</span>
-      <a href=${entityHref(entity.kind, entity.id)}>${entity.kind}-${entity.id}</a> ${entity.state !== undefined ? badge(entity.state) : nothing}
-      ${revocation
-        ? html`<span class="cascade" title=${node.cascade === true ? `ended by the cascade of ${this.kind}-${this.entityId ?? ''}` : ''}>${revocation.reason ?? ''}${cause
-            ? html` — cascade from <a href=${streamHref(cause.streamId) ?? '#'}>${cause.streamId}</a> ${cause.type} @${cause.position}`
-            : html` — ${ended} directly (${revocation.type}) @${revocation.position}`}</span>`
-        : nothing}
-      ${node.children.length > 0 ? html`<ul>${node.children.map((c) => this.renderNode(c))}</ul>` : nothing}
-    </li>`;
-  }
-
-  private renderGraph(graph: DependencyGraph) {
-    return html`<ul class="graph" data-testid="graph">${this.renderNode(graph.root)}</ul>
-      ${graph.root.children.length === 0 ? html`<p class="empty">Nothing depends on it.</p>` : nothing}
-      ${graph.truncated ? html`<p class="meta" data-testid="graph-truncated">More than ${graph.limit} entities depend on it: only the first ${graph.limit} are shown.</p>` : nothing}`;
-  }
-
   override render() {
     const role = this.session.role;
     const id = this.entityId;
     if (id === undefined) {
-      return html`<h2 tabindex="-1">Entities</h2>${this.renderPicker()}${renderBehind(this.behind, 'this list')}${this.renderBrowse()}`;
+      return html`<h2 tabindex="-1">Entities</h2>${renderPicker(this.kind, id)}${renderBehind(this.behind, 'this list')}${renderEntityList(
+        this.browse,
+        role,
+        this.kind,
+        (cursors) => this.loadList(cursors),
+      )}`;
     }
     const tooLong = this.entity.state === 'error' ? entityTooLong(this.entity.error) : undefined;
     return html`<h2 tabindex="-1">${this.kind}-${id}</h2>
-      ${this.renderPicker()}
+      ${renderPicker(this.kind, id)}
       ${tooLong !== undefined
         ? renderTooLong(tooLong)
         : renderLoad(this.entity, role, `${this.kind}-${id}`, (e) =>
@@ -414,7 +346,7 @@ export class EntityView extends ConsolePage {
         </section>
         <section aria-labelledby="graph-heading">
           <h3 id="graph-heading">What depends on it</h3>
-          ${renderLoad(this.graph, role, 'the dependency graph', (graph) => this.renderGraph(graph))}
+          ${renderLoad(this.graph, role, 'the dependency graph', (graph) => renderGraph(graph, `${this.kind}-${id}`))}
         </section>
       </div>`;
   }

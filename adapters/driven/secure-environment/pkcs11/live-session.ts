@@ -1,7 +1,8 @@
 import type { RandomSource } from '../../../../domain/ports/random.ts';
 import { HostTransfer } from './host-transfer.ts';
 import { RememberedKeys } from './remembered-keys.ts';
-import { isObjectGone, isSessionLost, type TokenSession } from './token-session.ts';
+import { isObjectGone, isSessionLost } from './token-errors.ts';
+import type { TokenSession } from './token-session.ts';
 
 /**
  * What a PKCS#11 Secure Environment holds that lives and dies with its session (the remembered object handles,

@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { keyNotFound, validationError } from '../../../../domain/errors.ts';
+import { validationError } from '../../../../domain/errors.ts';
 import { aeadOpen, aeadSeal } from '../../../../domain/crypto/aead.ts';
 import { agreementPublicKey, isValidAgreementPublicKey, sharedSecret } from '../../../../domain/crypto/agreement.ts';
 import { toBase64url } from '../../../../domain/crypto/base64url.ts';
@@ -13,15 +12,16 @@ import {
   type DeriveKeySpec,
   type GeneratedKeyKind,
   type KeyDescription,
-  type KeyKind,
   type KeyOptions,
   type OwnedSecureEnvironment,
   type OwnerScopedSecureEnvironment,
   type UnwrapSpec,
 } from '../../../../domain/ports/secure-environment.ts';
-import { MAX_OWNERS } from '../embedded.ts';
-import { MAX_OWNER_CHARS, shownKind } from '../port-checks.ts';
-import { AEAD, HKDF, HOST_KINDS, HOST_ONLY, X25519, type HostOperation } from './host-transfer.ts';
+import { shownKind } from '../port-checks.ts';
+import { HostKeys } from './host-keys.ts';
+import { deriveEcdh, generateKeyPair, generateSecret } from './key-generation.ts';
+import { KeyLookup } from './key-lookup.ts';
+import { AEAD, HKDF, HOST_ONLY, X25519 } from './host-transfer.ts';
 import { LiveSession } from './live-session.ts';
 import {
   checkDeriveSpec,
@@ -29,7 +29,6 @@ import {
   KEY_LENGTH,
   peerKeyRefused,
   requireHandle,
-  requireHeldBy,
   requireKind,
   requireServedOwner,
   requireUsage,
@@ -39,30 +38,13 @@ import {
 } from '../port-checks.ts';
 import { lowS } from './key-rules.ts';
 import { pkcs11Problem } from './module.ts';
+import { Pkcs11SecureEnvironmentConfig, type Pkcs11SecureEnvironmentDeps } from './pkcs11-config.ts';
 import { PinSupply } from './pin-source.ts';
 import type { RememberedKeys } from './remembered-keys.ts';
 import { TokenSession } from './token-session.ts';
-import { findTokenKey } from './objects-under-id.ts';
 import { shred } from './shred.ts';
 import { ecPoint, genericSecretTemplate, type KeyLabel, type TokenKey } from './token-objects.ts';
 import { issuesOf, parsePkcs11Uri, type Pkcs11Uri } from './uri.ts';
-
-export const Pkcs11SecureEnvironmentConfig = z.strictObject({
-  /** RFC 7512 PKCS#11 URI (uri.ts); parsed there, with its own typed errors. */
-  uri: z.string().min(1).max(8192),
-  /** When given, the only owners this environment serves (as the embedded one's `owners`). */
-  owners: z.array(z.string().min(1).max(MAX_OWNER_CHARS)).min(1).max(MAX_OWNERS).optional(),
-});
-export type Pkcs11SecureEnvironmentConfig = z.infer<typeof Pkcs11SecureEnvironmentConfig>;
-
-export interface Pkcs11SecureEnvironmentDeps {
-  readonly random: RandomSource;
-  /**
-   * Where an `env:` PIN source (and the default CREDENCE_PKCS11_PIN) is read; process.env by default, and then the
-   * variable is deleted from it at open (pin-source.ts); an object passed here is read and left as it is.
-   */
-  readonly env?: Readonly<Record<string, string | undefined>>;
-}
 
 const SECRET_FINGERPRINT_LABEL = utf8('credence/v1/secret-key-fingerprint');
 
@@ -80,6 +62,9 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
   /** The same objects as #live's, for brevity: the TokenSession outlives each PKCS#11 session it opens. */
   readonly #token: TokenSession;
   readonly #keys: RememberedKeys;
+  /** The keys handled in host memory under x-derivation=host (host-keys.ts). */
+  readonly #host: HostKeys;
+  readonly #lookup: KeyLookup;
   readonly #random: RandomSource;
   readonly #owners: ReadonlySet<string> | undefined;
   readonly derivation: 'token' | 'host';
@@ -89,6 +74,8 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
     this.#token = token;
     this.#keys = this.#live.keys;
     this.#random = random;
+    this.#lookup = new KeyLookup(token, this.#keys);
+    this.#host = new HostKeys(this.#live, token, this.#keys, () => this.#newHandle(), uri.derivation);
     this.#owners = owners ? new Set(owners) : undefined;
     this.derivation = uri.derivation;
   }
@@ -137,19 +124,19 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
         }
         const handle = this.#newHandle();
         const label: KeyLabel = { owner, kind, ...(usage ? { usage } : {}), extractable: false, host: false };
-        const pair = this.#token.generateKeyPair(handle, label, ephemeral);
+        const pair = generateKeyPair(this.#token, handle, label, ephemeral);
         return this.#keys.remember({ handle, label, ephemeral, key: pair.privateKey, publicKey: pair.publicKey });
       }
       if (kind === 'psk256') {
         const handle = this.#newHandle();
         const host = this.derivation === 'host';
         const label: KeyLabel = { owner, kind, extractable, host };
-        const key = this.#token.generateSecret(genericSecretTemplate(handle, label, ephemeral, host || extractable));
+        const key = generateSecret(this.#token, genericSecretTemplate(handle, label, ephemeral, host || extractable));
         return this.#keys.remember({ handle, label, ephemeral, key });
       }
       if (kind === 'x25519') {
         if (this.derivation !== 'host') throw HOST_ONLY(X25519);
-        return this.#importHost(owner, kind, this.#random(KEY_LENGTH).slice(), { ...options, usage: 'agree' });
+        return this.#host.import(owner, kind, this.#random(KEY_LENGTH).slice(), { ...options, usage: 'agree' });
       }
       throw new TypeError(`kind: cannot generate ${shownKind(kind)}`);
     });
@@ -196,12 +183,12 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
       const host = this.derivation === 'host';
       const label: KeyLabel = { owner, kind: 'secret', extractable: false, host };
       if (group === 'p256') {
-        const secret = this.#token.deriveEcdh(key.key, peerPublicKey, genericSecretTemplate(secretHandle, label, true, host));
+        const secret = deriveEcdh(this.#token, key.key, peerPublicKey, genericSecretTemplate(secretHandle, label, true, host));
         return this.#keys.remember({ handle: secretHandle, label, ephemeral: true, key: secret });
       }
-      const secret = this.#withHostBytes(key, X25519, (scalar) => sharedSecret('x25519', scalar, peerPublicKey));
+      const secret = this.#host.withBytes(key, X25519, (scalar) => sharedSecret('x25519', scalar, peerPublicKey));
       if (secret === undefined) throw peerKeyRefused(group);
-      return this.#importHost(owner, 'secret', secret, { ephemeral: true });
+      return this.#host.import(owner, 'secret', secret, { ephemeral: true });
     });
   }
 
@@ -214,9 +201,9 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
       const parts: Uint8Array[] = [];
       let ikm: Uint8Array | undefined;
       try {
-        for (const k of keys) parts.push(this.#hostBytes(k, HKDF));
+        for (const k of keys) parts.push(this.#host.bytes(k, HKDF));
         ikm = concatBytes(...parts);
-        return this.#importHost(owner, spec.kind, hkdfSha256(ikm, spec.salt, spec.info, KEY_LENGTH), { ...spec, extractable: false });
+        return this.#host.import(owner, spec.kind, hkdfSha256(ikm, spec.salt, spec.info, KEY_LENGTH), { ...spec, extractable: false });
       } finally {
         // Every part exported so far, a later input's refusal included.
         wipe(ikm, ...parts);
@@ -258,7 +245,7 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
       const key = this.#key(owner, handle);
       requireKind(key.label, 'seal', ['session256'] as const);
       const bound = sealAad(assertBytes(aad, 'aad'));
-      return this.#withHostBytes(key, AEAD, (bytes) => aeadSeal(bytes, plaintext, bound, this.#random));
+      return this.#host.withBytes(key, AEAD, (bytes) => aeadSeal(bytes, plaintext, bound, this.#random));
     });
   }
 
@@ -267,7 +254,7 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
       const key = this.#key(owner, handle);
       requireKind(key.label, 'open', ['session256'] as const);
       const bound = sealAad(assertBytes(aad, 'aad'));
-      return this.#withHostBytes(key, AEAD, (bytes) => aeadOpen(bytes, sealed, bound));
+      return this.#host.withBytes(key, AEAD, (bytes) => aeadOpen(bytes, sealed, bound));
     });
   }
 
@@ -279,7 +266,7 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
       requireKind(kek.label, 'wrap other keys', ['session256'] as const);
       if (!target.label.extractable || target.label.kind === 'secret') throw new TypeError('handle: key is not extractable');
       const bound = wrapAad(target.label.kind, aad);
-      return this.#withHostBytes(target, AEAD, (bytes) => this.#withHostBytes(kek, AEAD, (key) => aeadSeal(key, bytes, bound, this.#random)));
+      return this.#host.withBytes(target, AEAD, (bytes) => this.#host.withBytes(kek, AEAD, (key) => aeadSeal(key, bytes, bound, this.#random)));
     });
   }
 
@@ -293,13 +280,13 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
       if (spec.kind === 'ed25519' || spec.kind === 'p256') {
         throw pkcs11Problem('spec.kind', 'private_key_import', `a ${spec.kind} private key is only ever generated inside the token, never imported from host memory`);
       }
-      const bytes = this.#withHostBytes(kek, AEAD, (key) => aeadOpen(key, wrapped, wrapAad(spec.kind, aad)));
+      const bytes = this.#host.withBytes(kek, AEAD, (key) => aeadOpen(key, wrapped, wrapAad(spec.kind, aad)));
       if (bytes === undefined) return undefined;
       if (bytes.length !== KEY_LENGTH) {
         wipe(bytes);
         return undefined;
       }
-      return this.#importHost(owner, spec.kind, bytes, spec);
+      return this.#host.import(owner, spec.kind, bytes, spec);
     });
   }
 
@@ -318,37 +305,7 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
 
   #key(owner: string, handle: KeyHandle): TokenKey {
     this.#requireOwner(owner);
-    requireHandle(handle);
-    const key = this.#token.run(() => this.#lookup(handle));
-    if (!key) {
-      if (this.#keys.wasLost(handle)) {
-        throw pkcs11Problem(
-          'handle',
-          'session_object_lost',
-          `key ${handle} was a session object (an ephemeral key or an ECDH secret) of a session with token "${this.#token.label}" that was lost (a restart of the token or its module): make it again`,
-        );
-      }
-      // SoftHSM2 answers a search on a deleted token, or a logged-out session, with no objects rather than an error.
-      this.#token.confirmServing();
-      throw keyNotFound(handle);
-    }
-    requireHeldBy(owner, handle, key.label.owner);
-    return key;
-  }
-
-  /**
-   * The key's objects, remembered between calls: C_FindObjects walks every object of the token (SoftHSM2 checks
-   * each object file), while one C_GetAttributeValue on a remembered object confirms it is still this key. Labels
-   * are unmodifiable, so a remembered label cannot have changed; a destroyed object (here or by another process)
-   * fails the check and is looked up afresh.
-   */
-  #lookup(handle: KeyHandle): TokenKey | undefined {
-    const known = this.#keys.get(handle);
-    if (known !== undefined && this.#token.stillHolds(known.key, handle)) return known;
-    this.#keys.forget(handle);
-    const found = findTokenKey(this.#token.module, this.#token.session, handle);
-    if (found !== undefined) this.#keys.remember(found);
-    return found;
+    return this.#lookup.heldBy(owner, handle);
   }
 
   #newHandle(): KeyHandle {
@@ -356,7 +313,7 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
   }
 
   #publicKey(key: TokenKey): Uint8Array | undefined {
-    if (key.label.kind === 'x25519') return this.#withHostBytes(key, X25519, (scalar) => agreementPublicKey('x25519', scalar));
+    if (key.label.kind === 'x25519') return this.#host.withBytes(key, X25519, (scalar) => agreementPublicKey('x25519', scalar));
     const { kind } = key.label;
     if (key.publicKey === undefined || (kind !== 'ed25519' && kind !== 'p256')) return undefined;
     const publicKey = key.publicKey;
@@ -366,41 +323,5 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
   /** The port's secret fingerprint, HMAC-SHA256 keyed by the secret (fingerprint.ts), computed in the token. */
   #secretFingerprint(key: TokenKey): string {
     return `sha256:${Buffer.from(this.#token.sign('CKM_SHA256_HMAC', key.key, SECRET_FINGERPRINT_LABEL, 32)).toString('hex')}`;
-  }
-
-  /** `operation`: what needs the bytes in host memory (its mechanism is named in the refusal without the fallback). */
-  #hostBytes(key: TokenKey, operation: HostOperation): Uint8Array {
-    if (this.derivation !== 'host') throw HOST_ONLY(operation);
-    if (!key.label.host || !HOST_KINDS.includes(key.label.kind)) {
-      throw pkcs11Problem('handle', 'host_key', `key ${key.handle} was made without x-derivation=host and stays in the token`);
-    }
-    const transfer = this.#live.channel();
-    return this.#token.run(() => transfer.exportBytes(key.key));
-  }
-
-  #withHostBytes<T>(key: TokenKey, operation: HostOperation, use: (bytes: Uint8Array) => T): T {
-    const bytes = this.#hostBytes(key, operation);
-    try {
-      return use(bytes);
-    } finally {
-      wipe(bytes);
-    }
-  }
-
-  /** Imports host-computed key bytes as a new host-held key object, and wipes them. */
-  #importHost(owner: string, kind: KeyKind, bytes: Uint8Array, options: KeyOptions): KeyHandle {
-    try {
-      if (this.derivation !== 'host') throw HOST_ONLY(HKDF);
-      const transfer = this.#live.channel();
-      const handle = this.#newHandle();
-      const usage = usageFor(kind, options);
-      const ephemeral = kind === 'secret' || options.ephemeral === true;
-      const label: KeyLabel = { owner, kind, ...(usage ? { usage } : {}), extractable: kind !== 'secret' && options.extractable === true, host: true };
-      const template = genericSecretTemplate(handle, label, ephemeral, true);
-      const key = this.#token.run(() => transfer.importBytes(bytes, template), template);
-      return this.#keys.remember({ handle, label, ephemeral, key });
-    } finally {
-      wipe(bytes);
-    }
   }
 }

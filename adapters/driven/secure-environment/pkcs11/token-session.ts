@@ -1,84 +1,31 @@
-import type * as Pkcs11js from 'pkcs11js';
 import type { KeyHandle } from '../../../../domain/ports/secure-environment.ts';
-import { CredenceError } from '../../../../domain/errors.ts';
+import type { CredenceError } from '../../../../domain/errors.ts';
+import { MECHANISMS, type MechanismName } from './mechanisms.ts';
 import {
   ckr,
   findTokenSlot,
   login,
   MAYBE_GONE,
   mechanismUnsupported,
-  OBJECT_GONE,
   pkcs11js,
   pkcs11Problem,
   SESSION_LOST,
   tokenStillServes,
   type Pkcs11,
-  type Pkcs11EcdhParameters,
   type Pkcs11Handle,
   type Pkcs11Template,
 } from './module.ts';
 import type { PinSupply } from './pin-source.ts';
 import { acquireModule, joinModule, reinitialiseModule, releaseModule, type ModuleMember } from './shared-module.ts';
+import { callError, isPinRefusal, opening, reasonOf } from './token-errors.ts';
 import type { Pkcs11Uri } from './uri.ts';
-import {
-  CKM_EC_EDWARDS_KEY_PAIR_GEN,
-  CKM_EDDSA,
-  ED25519_PARAMS,
-  fixed,
-  holdsSessionObjects,
-  identity,
-  P256_PARAMS,
-  secretAttributes,
-  type KeyLabel,
-} from './token-objects.ts';
-
-const MECHANISMS = {
-  CKM_EC_EDWARDS_KEY_PAIR_GEN,
-  CKM_EDDSA,
-  CKM_EC_KEY_PAIR_GEN: pkcs11js.CKM_EC_KEY_PAIR_GEN,
-  CKM_ECDSA: pkcs11js.CKM_ECDSA,
-  CKM_ECDH1_DERIVE: pkcs11js.CKM_ECDH1_DERIVE,
-  CKM_SHA256_HMAC: pkcs11js.CKM_SHA256_HMAC,
-  CKM_GENERIC_SECRET_KEY_GEN: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN,
-  CKM_AES_KEY_WRAP_PAD: pkcs11js.CKM_AES_KEY_WRAP_PAD,
-} as const;
-export type MechanismName = keyof typeof MECHANISMS;
+import { holdsSessionObjects } from './token-objects.ts';
 
 const SESSION_FLAGS = pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION;
-/** What a token answers to a key template it will not make, e.g. a CKA_LABEL longer than it allows. */
-const TEMPLATE_REFUSED: ReadonlySet<string> = new Set(['CKR_ATTRIBUTE_VALUE_INVALID', 'CKR_TEMPLATE_INCONSISTENT', 'CKR_ATTRIBUTE_TYPE_INVALID']);
-const templateRefused = (method: string, code: string, template: Pkcs11Template) => {
-  const label = template.find((attribute) => attribute.type === pkcs11js.CKA_LABEL)?.value;
-  const length = typeof label === 'string' ? ` (its CKA_LABEL is ${Buffer.byteLength(label, 'utf8')} bytes: a token that limits labels below that cannot hold it)` : '';
-  return pkcs11Problem('token', 'template_refused', `${method} failed: ${code}: the token refused the key's template${length}; docs/hsm.md "Key labels and token limits"`);
-};
-/** Refusals of the PIN itself: a recovery reports them as they are (the operator must act on the PIN, not the HSM). */
-const PIN_RULES: ReadonlySet<string> = new Set(['pin_incorrect', 'pin_locked', 'pin_file', 'pin_present', 'pin_length']);
-const ruleOf = (error: unknown): string | undefined =>
-  error instanceof CredenceError && error.problem.code === 'validation' ? error.problem.issues[0]?.rule : undefined;
-const reasonOf = (error: unknown): string =>
-  error instanceof CredenceError && error.problem.code === 'validation' ? (error.problem.issues[0]?.message ?? error.message) : (ckr(error) ?? (error as Error).message);
-
-/** The session (or the device under it) is gone; the Secure Environment reopens it once and retries (docs/hsm.md). */
-export const isSessionLost = (error: unknown): boolean => ruleOf(error) === 'session_lost';
-
-/** A key object used by the operation was destroyed meanwhile (OBJECT_GONE): the Secure Environment looks again, once. */
-export const isObjectGone = (error: unknown): boolean => ruleOf(error) === 'object_gone';
-
-/** A vendor error while opening, as a typed `token_error` naming the function and the CKR_* value (never an argument). */
-const opening = <T>(step: string, work: () => T): T => {
-  try {
-    return work();
-  } catch (error) {
-    const code = ckr(error);
-    if (code === undefined) throw error;
-    throw pkcs11Problem('token', 'token_error', `${step} failed: ${code}`);
-  }
-};
 
 /**
  * The one logged-in session of a PKCS#11 Secure Environment and the calls it makes. pkcs11js calls are
- * synchronous, so one session serves every operation in turn. Every vendor error is translated here: a mechanism
+ * synchronous, so one session serves every operation in turn. Every vendor error is translated (token-errors.ts): a mechanism
  * the token does not list is `mechanism_unsupported` naming it, before any call; a lost session (SESSION_LOST, or
  * a device that no longer answers) is `session_lost`, which the Secure Environment answers with one `reopen`; any
  * other CKR_* is a typed `token_error` naming the function and the return value (never an argument, so never key
@@ -202,7 +149,7 @@ export class TokenSession implements ModuleMember {
       this.#attach();
       return;
     } catch (error) {
-      if (PIN_RULES.has(ruleOf(error) ?? '')) throw error;
+      if (isPinRefusal(error)) throw error;
       first = error;
     }
     try {
@@ -213,7 +160,7 @@ export class TokenSession implements ModuleMember {
     try {
       this.#attach();
     } catch (error) {
-      if (PIN_RULES.has(ruleOf(error) ?? '')) throw error;
+      if (isPinRefusal(error)) throw error;
       throw this.unavailable(error);
     }
   }
@@ -270,18 +217,7 @@ export class TokenSession implements ModuleMember {
     try {
       return work();
     } catch (error) {
-      if (error instanceof CredenceError || error instanceof TypeError) throw error;
-      const code = ckr(error);
-      const method = (error as { method?: string }).method || 'a PKCS#11 call';
-      if (code !== undefined && (SESSION_LOST.has(code) || (MAYBE_GONE.has(code) && !this.#serves(session)))) throw this.lost(`${method} failed: ${code}`);
-      if (code !== undefined && OBJECT_GONE.has(code)) {
-        // SoftHSM2 answers a logged-out session's use of a private key so too: only a session still serving means the key went.
-        if (!this.#serves(session)) throw this.lost(`${method} failed: ${code}`);
-        throw pkcs11Problem('handle', 'object_gone', `${method} failed: ${code}: the key object is no longer in the token`);
-      }
-      if (code === 'CKR_MECHANISM_INVALID') throw mechanismUnsupported('(token)', 'the token refused a mechanism (CKR_MECHANISM_INVALID)');
-      if (code !== undefined && creating !== undefined && TEMPLATE_REFUSED.has(code)) throw templateRefused(method, code, creating);
-      throw pkcs11Problem('token', 'token_error', `${method} failed: ${code ?? (error as Error).message}`);
+      throw callError(error, creating, () => this.#serves(session), (detail) => this.lost(detail));
     }
   }
 
@@ -293,47 +229,6 @@ export class TokenSession implements ModuleMember {
     const value = MECHANISMS[name];
     if (!this.#mechanisms.has(value)) throw mechanismUnsupported(name, 'this token does not offer it (C_GetMechanismList)');
     return value;
-  }
-
-  generateKeyPair(handle: KeyHandle, label: KeyLabel, ephemeral: boolean): Pkcs11js.KeyPair {
-    const ed = label.kind === 'ed25519';
-    const mechanism = this.mechanism(ed ? 'CKM_EC_EDWARDS_KEY_PAIR_GEN' : 'CKM_EC_KEY_PAIR_GEN');
-    this.mechanism(ed ? 'CKM_EDDSA' : label.usage === 'agree' ? 'CKM_ECDH1_DERIVE' : 'CKM_ECDSA');
-    const signs = label.usage === 'sign';
-    const publicTemplate = fixed([
-      ...identity(handle, label, ephemeral),
-      { type: pkcs11js.CKA_EC_PARAMS, value: ed ? ED25519_PARAMS : P256_PARAMS },
-      // Private too: its label names the owner, which no one without the PIN needs to see.
-      { type: pkcs11js.CKA_PRIVATE, value: true },
-      { type: pkcs11js.CKA_VERIFY, value: signs },
-    ]);
-    const privateTemplate = fixed([
-      ...identity(handle, label, ephemeral),
-      ...secretAttributes(false),
-      { type: pkcs11js.CKA_SIGN, value: signs },
-      { type: pkcs11js.CKA_DERIVE, value: !signs },
-    ]);
-    return this.run(() => this.module.C_GenerateKeyPair(this.session, { mechanism }, publicTemplate, privateTemplate), privateTemplate);
-  }
-
-  generateSecret(template: Pkcs11Template): Pkcs11Handle {
-    const mechanism = this.mechanism('CKM_GENERIC_SECRET_KEY_GEN');
-    this.mechanism('CKM_SHA256_HMAC');
-    return this.run(() => this.module.C_GenerateKey(this.session, { mechanism }, fixed([...template, { type: pkcs11js.CKA_VALUE_LEN, value: 32 }])), template);
-  }
-
-  /** ECDH (PKCS#11 v3.0 §2.3.9, KDF null): the raw shared x-coordinate, as a new secret object. */
-  deriveEcdh(key: Pkcs11Handle, peerPublicKey: Uint8Array, template: Pkcs11Template): Pkcs11Handle {
-    const mechanism = this.mechanism('CKM_ECDH1_DERIVE');
-    return this.run(() =>
-      this.module.C_DeriveKey(
-        this.session,
-        { mechanism, parameter: { type: pkcs11js.CK_PARAMS_EC_DH, kdf: pkcs11js.CKD_NULL, publicData: Buffer.from(peerPublicKey) } as Pkcs11EcdhParameters },
-        key,
-        fixed([...template, { type: pkcs11js.CKA_VALUE_LEN, value: 32 }]),
-      ),
-      template,
-    );
   }
 
   sign(name: 'CKM_EDDSA' | 'CKM_ECDSA' | 'CKM_SHA256_HMAC', key: Pkcs11Handle, data: Uint8Array, length: number): Uint8Array {

@@ -1,0 +1,55 @@
+import { CredenceError } from '../../../../domain/errors.ts';
+import { ckr, MAYBE_GONE, mechanismUnsupported, OBJECT_GONE, pkcs11js, pkcs11Problem, SESSION_LOST, type Pkcs11Template } from './module.ts';
+
+/** What a token answers to a key template it will not make, e.g. a CKA_LABEL longer than it allows. */
+const TEMPLATE_REFUSED: ReadonlySet<string> = new Set(['CKR_ATTRIBUTE_VALUE_INVALID', 'CKR_TEMPLATE_INCONSISTENT', 'CKR_ATTRIBUTE_TYPE_INVALID']);
+const templateRefused = (method: string, code: string, template: Pkcs11Template) => {
+  const label = template.find((attribute) => attribute.type === pkcs11js.CKA_LABEL)?.value;
+  const length = typeof label === 'string' ? ` (its CKA_LABEL is ${Buffer.byteLength(label, 'utf8')} bytes: a token that limits labels below that cannot hold it)` : '';
+  return pkcs11Problem('token', 'template_refused', `${method} failed: ${code}: the token refused the key's template${length}; docs/hsm.md "Key labels and token limits"`);
+};
+/** Refusals of the PIN itself: a recovery reports them as they are (the operator must act on the PIN, not the HSM). */
+const PIN_RULES: ReadonlySet<string> = new Set(['pin_incorrect', 'pin_locked', 'pin_file', 'pin_present', 'pin_length']);
+const ruleOf = (error: unknown): string | undefined =>
+  error instanceof CredenceError && error.problem.code === 'validation' ? error.problem.issues[0]?.rule : undefined;
+export const isPinRefusal = (error: unknown): boolean => PIN_RULES.has(ruleOf(error) ?? '');
+export const reasonOf = (error: unknown): string =>
+  error instanceof CredenceError && error.problem.code === 'validation' ? (error.problem.issues[0]?.message ?? error.message) : (ckr(error) ?? (error as Error).message);
+
+/** The session (or the device under it) is gone; the Secure Environment reopens it once and retries (docs/hsm.md). */
+export const isSessionLost = (error: unknown): boolean => ruleOf(error) === 'session_lost';
+
+/** A key object used by the operation was destroyed meanwhile (OBJECT_GONE): the Secure Environment looks again, once. */
+export const isObjectGone = (error: unknown): boolean => ruleOf(error) === 'object_gone';
+
+/** A vendor error while opening, as a typed `token_error` naming the function and the CKR_* value (never an argument). */
+export const opening = <T>(step: string, work: () => T): T => {
+  try {
+    return work();
+  } catch (error) {
+    const code = ckr(error);
+    if (code === undefined) throw error;
+    throw pkcs11Problem('token', 'token_error', `${step} failed: ${code}`);
+  }
+};
+
+/**
+ * A vendor error out of PKCS#11 calls on a session, as the error to throw (token-session.ts `run`): ours and
+ * programming mistakes as they are; a lost session (SESSION_LOST, or a device that no longer answers: `serves()`
+ * false) as `lost(detail)`; a key object gone, a mechanism refused, a template refused (`creating`: the template of
+ * the object the calls make) each named; any other CKR_* a typed `token_error` naming the function and the value.
+ */
+export const callError = (error: unknown, creating: Pkcs11Template | undefined, serves: () => boolean, lost: (detail: string) => CredenceError): unknown => {
+  if (error instanceof CredenceError || error instanceof TypeError) return error;
+  const code = ckr(error);
+  const method = (error as { method?: string }).method || 'a PKCS#11 call';
+  if (code !== undefined && (SESSION_LOST.has(code) || (MAYBE_GONE.has(code) && !serves()))) return lost(`${method} failed: ${code}`);
+  if (code !== undefined && OBJECT_GONE.has(code)) {
+    // SoftHSM2 answers a logged-out session's use of a private key so too: only a session still serving means the key went.
+    if (!serves()) return lost(`${method} failed: ${code}`);
+    return pkcs11Problem('handle', 'object_gone', `${method} failed: ${code}: the key object is no longer in the token`);
+  }
+  if (code === 'CKR_MECHANISM_INVALID') return mechanismUnsupported('(token)', 'the token refused a mechanism (CKR_MECHANISM_INVALID)');
+  if (code !== undefined && creating !== undefined && TEMPLATE_REFUSED.has(code)) return templateRefused(method, code, creating);
+  return pkcs11Problem('token', 'token_error', `${method} failed: ${code ?? (error as Error).message}`);
+};

@@ -1,0 +1,45 @@
+/** One component that follows the store (a projection, the cascade, the transparency log, ...). */
+export interface ComponentStatus {
+  readonly name: string;
+  /** Last global position handled, undefined before the first. */
+  readonly checkpoint: string | undefined;
+  readonly head: string | undefined;
+  readonly eventsBehind: number;
+  readonly secondsBehind: number;
+  /** Set when the component stopped on an error it could not get past. */
+  readonly error?: string;
+}
+
+export interface LiveOptions {
+  /** How often the expiry scheduler, pseudonym rotation and the shredder's retries run on the wall clock (default 1000 ms). */
+  readonly tickMs?: number;
+  /** How often a transparency checkpoint is signed over new leaves (default 10 000 ms, as TransparencyProjection). */
+  readonly checkpointEveryMs?: number;
+  /**
+   * A component's next pass starts no sooner than this after its previous one began (default 5 ms): under load a
+   * pass handles the events of a few ms in one transaction, rather than one event each. The first event after a
+   * quiet spell is handled at once, and a component idle for this long waits for nothing.
+   */
+  readonly coalesceMs?: number;
+  readonly onError?: (component: string, error: unknown) => void;
+}
+
+/**
+ * Everything a running service keeps moving without a caller: the projections and the cascade process manager
+ * following the store, the expiry scheduler and pseudonym rotation on the wall clock, the transparency log and
+ * its checkpoints.
+ */
+export interface LiveRuntime {
+  /** Catches up, then follows live; resolves once following. */
+  start(): Promise<void>;
+  /** Stops following and timers, waits for handlers in flight, flushes checkpoints (a signed transparency checkpoint). */
+  stop(): Promise<void>;
+  status(): Promise<readonly ComponentStatus[]>;
+  /** The largest lag over all components, or over those named, cheap (kept current while following). */
+  lag(components?: readonly string[]): { readonly eventsBehind: number; readonly secondsBehind: number };
+  /**
+   * Resolves true once every component (or every one named: those an answer reads) has handled `position`, or false
+   * after `timeoutMs`.
+   */
+  caughtUp(position: bigint, timeoutMs?: number, components?: readonly string[]): Promise<boolean>;
+}

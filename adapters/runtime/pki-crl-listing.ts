@@ -1,0 +1,193 @@
+import { revokedCertificateDer } from '../../domain/x509/revocation/index.ts';
+import { revocationsAfter, type RevocationRow } from '../../projections/pki/index.ts';
+import { boundCrlExpiryMarks, memoryCrlExpiryMarks, type CrlExpiryMarks } from '../driven/pki/crl-expiry-marks.ts';
+import { memoryPublishedRevocations, type PublishedRevocation } from '../driven/pki/published-revocations.ts';
+import { readCompletePki, type PkiIncomplete } from './pki-complete.ts';
+import type { CrlPublisherOptions } from './pki-crl-publisher-options.ts';
+import { EntryBuffer, leavesTheList } from './pki-entry-buffer.ts';
+import { crlThisUpdate } from './pki-published-crl.ts';
+import { PublishedLedger, type PublicationUnrecorded, type UnrecordedRun } from './pki-published.ts';
+
+/** Revocations per read of the read model: a longer list is read page after page, all of it before anything is signed. */
+const DEFAULT_READ_PAGE = 100_000;
+
+/** Why nothing new can be signed now: the read model is partial, or what would be listed is not recorded as published. */
+export type NotNow = PkiIncomplete | PublicationUnrecorded;
+
+/**
+ * What a catch-up brought: how many entries came, whether the list was read again from the start (a reset), and the
+ * published revocations the read model lacks, listed again (a reload only), for the publisher to report.
+ */
+export type CaughtUp =
+  | { readonly ok: true; readonly added: number; readonly reloaded: boolean; readonly notInLog: readonly PublishedRevocation[] }
+  | { readonly ok: false; readonly notNow: NotNow };
+
+/**
+ * The entries on one CA's CRLs (pki-crl-publisher.ts signs them): the revocations read from the committed `pki` read
+ * model, each recorded as published before it is listed, the published ones the read model lacks, and the expiry
+ * marks that say when an expired entry leaves the list for good.
+ */
+export class CrlListing {
+  readonly #o: CrlPublisherOptions;
+  readonly #validityMs: number;
+  readonly #readPage: number;
+  readonly entries = new EntryBuffer();
+  readonly #marksStore: CrlExpiryMarks;
+  /** serial -> thisUpdate of the first complete CRL signed beyond its certificate's expiry (crl-expiry-marks.ts). */
+  readonly #marks: Map<string, number>;
+  /** Serials on the list: a certificate revoked twice (its first revocation stands) is one entry. */
+  readonly #serials = new Set<string>();
+  readonly #ledger: PublishedLedger;
+  /** Published revocations the read model did not hold when last read whole, by serial, until it holds them again. */
+  #notInLog = new Map<string, PublishedRevocation>();
+  /** Whether the last write to the ledger failed (reported once per run of failures). */
+  readonly #unrecorded: UnrecordedRun = { failing: false };
+  #lastSeq = 0;
+  #reload = true;
+  /** Bumped by every `reset`: a read made before one is not used after it (`catchUp`). */
+  #resets = 0;
+
+  constructor(options: CrlPublisherOptions, validityMs: number) {
+    this.#o = options;
+    this.#validityMs = validityMs;
+    this.#readPage = options.readPage ?? DEFAULT_READ_PAGE;
+    if (!Number.isSafeInteger(this.#readPage) || this.#readPage < 1) throw new RangeError('readPage: must be a whole number >= 1');
+    this.#marksStore = options.marks ?? memoryCrlExpiryMarks();
+    this.#marks = new Map(this.#marksStore.load());
+    this.#ledger = options.published ?? new PublishedLedger(memoryPublishedRevocations());
+  }
+
+  /**
+   * Revocations this CA published that the event log does not hold (it was restored from an older backup): still
+   * listed, and answered `revoked` by OCSP, until the credential is revoked again and the read model holds it.
+   */
+  get publishedNotInLog(): readonly PublishedRevocation[] {
+    return [...this.#notInLog.values()];
+  }
+
+  /** The read model was emptied (a rebuild): everything is read again before the next CRL. */
+  reset(): void {
+    this.#reload = true;
+    this.#resets++;
+  }
+
+  /**
+   * Appends what the read model committed since the last look; returns how many entries came. Never what an open
+   * projection batch wrote: that batch may still roll back, and a CRL is signed and numbered (pki-committed.ts). Nor
+   * anything while the read model is incomplete (PkiIncomplete, returned) or while what came cannot be recorded as
+   * published (PublicationUnrecorded, returned and reported): what was read before stays as it was.
+   */
+  async catchUp(): Promise<CaughtUp> {
+    const reload = this.#reload;
+    const resets = this.#resets;
+    const rows: RevocationRow[] = [];
+    for (let after = reload ? 0 : this.#lastSeq; ; ) {
+      const read = await readCompletePki(this.#o.reads, this.#o.mustReach, (db) => revocationsAfter(db, this.#o.ca.id, after, this.#readPage));
+      if (!read.ok) return { ok: false, notNow: read.incomplete };
+      // A reset came while reading (it commits with the rebuild's first transaction): read again, as it left the
+      // tables. Not 0 with what was read before: the caller would then sign from entries that miss what the read
+      // brought (a complete CRL due, or a delta), while the tables are being rebuilt; nor the rows read before it with
+      // the reset forgotten (a second one while `#reload` was still set).
+      if (this.#resets !== resets) return this.catchUp();
+      for (const row of read.value) rows.push(row);
+      if (read.value.length < this.#readPage) break;
+      after = read.value[read.value.length - 1]!.seq;
+    }
+    // On disk before any CRL lists them, and before anything below changes. Not those whose entries left the CRLs
+    // for good, judged at a CRL's time as the expiry drop judges them (a reload reads them again: they were forgotten
+    // on purpose).
+    const thisUpdate = crlThisUpdate(this.#o.now);
+    // A reload reads every revocation again: only those not kept yet become records.
+    const fresh = rows.filter((row) => this.#ledger.get(row.serialNumber) === undefined && !this.#leftForGood(row.serialNumber, thisUpdate));
+    const unrecorded = this.#ledger.recordOrReport(fresh.map(publishedOf), this.#unrecorded, this.#o.onError);
+    if (unrecorded !== undefined) return { ok: false, notNow: unrecorded };
+    if (reload) {
+      this.#reload = false;
+      this.entries.clear();
+      this.#serials.clear();
+      this.#lastSeq = 0;
+    }
+    let added = 0;
+    for (const row of rows) {
+      this.#notInLog.delete(row.serialNumber);
+      if (this.#serials.has(row.serialNumber)) continue;
+      this.#serials.add(row.serialNumber);
+      // The first publication stands: a certificate revoked again after a restore lost its first revocation keeps
+      // the time and reason relying parties saw (OCSP answers them too).
+      const first = this.#ledger.get(row.serialNumber);
+      const entry = first === undefined || (first.revokedAt === row.revokedAt && first.reason === row.reason) ? row.entry : entryOf(first);
+      this.entries.append(entry, Date.parse(row.notAfter), row.serialNumber, this.#marks.get(row.serialNumber));
+      added++;
+    }
+    const notInLog = reload ? this.#listPublishedNotInLog(thisUpdate) : [];
+    added += notInLog.length;
+    if (rows.length > 0) this.#lastSeq = rows[rows.length - 1]!.seq;
+    return { ok: true, added, reloaded: reload, notInLog };
+  }
+
+  /** Whether the entry of `serial` has left the CRLs for good at `at` (the rule of `dropExpired`, from its mark). */
+  #leftForGood(serial: string, at: number): boolean {
+    const mark = this.#marks.get(serial);
+    return mark !== undefined && leavesTheList(mark, at, this.#validityMs);
+  }
+
+  /**
+   * After a whole read: what this CA published and the read model lacks stays on the list, first publication's time
+   * and reason (RFC 5280 5.1.2.6: an entry leaves a CRL only after its certificate expired); returned to be reported.
+   * Not those whose entries left the CRLs for good at `thisUpdate`: there is nothing left to list or to revoke again,
+   * though their records may wait for enough of them to be forgotten.
+   */
+  #listPublishedNotInLog(thisUpdate: number): PublishedRevocation[] {
+    const missing = this.#ledger.missingFrom(this.#serials).filter((r) => !this.#leftForGood(r.serialNumber, thisUpdate));
+    this.#notInLog = new Map(missing.map((r) => [r.serialNumber, r]));
+    for (const r of missing) {
+      this.#serials.add(r.serialNumber);
+      this.entries.append(entryOf(r), Date.parse(r.notAfter), r.serialNumber, this.#marks.get(r.serialNumber));
+    }
+    return missing;
+  }
+
+  /**
+   * Keeps the marks the complete CRL signed at `thisUpdate` set. After the signature, never before: a mark on disk
+   * means that CRL exists, so a removal never runs ahead of a CRL that was issued. A failed write leaves the disk
+   * behind the CRLs (after a restart those entries are listed for longer, which is always correct): reported, and
+   * the next write carries every mark.
+   */
+  keepMarks(serials: readonly string[], thisUpdate: number): void {
+    if (serials.length === 0) return;
+    for (const serial of serials) this.#marks.set(serial, thisUpdate);
+    // Bounded, in memory and on disk: past the file's limit every save would fail while the map kept growing.
+    boundCrlExpiryMarks(this.#marks);
+    try {
+      this.#marksStore.save(this.#marks);
+    } catch (error) {
+      this.#o.onError?.(error);
+    }
+  }
+
+  /**
+   * Forgets the published revocations whose entries have left the list for good (the rule of `dropExpired`, from the
+   * expiry marks): no restore can bring them back onto a CRL. A failed rewrite only keeps them longer: reported.
+   */
+  forgetLeft(thisUpdate: number): void {
+    const gone: string[] = [];
+    for (const serial of this.#marks.keys()) if (this.#leftForGood(serial, thisUpdate)) gone.push(serial);
+    for (const serial of gone) this.#notInLog.delete(serial);
+    try {
+      this.#ledger.forget(gone);
+    } catch (error) {
+      this.#o.onError?.(error);
+    }
+  }
+}
+
+const entryOf = (r: PublishedRevocation): Uint8Array =>
+  revokedCertificateDer({ serialNumber: r.serialNumber, revokedAt: Date.parse(r.revokedAt), reason: r.reason });
+
+const publishedOf = (row: RevocationRow): PublishedRevocation => ({
+  serialNumber: row.serialNumber,
+  credentialId: row.credentialId,
+  revokedAt: row.revokedAt,
+  reason: row.reason,
+  notAfter: row.notAfter,
+});

@@ -1,0 +1,44 @@
+import type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
+import type { CrlExpiryMarks } from '../driven/pki/crl-expiry-marks.ts';
+import type { CrlNumbers } from '../driven/pki/crl-numbers.ts';
+import type { PublishedRevocation } from '../driven/pki/published-revocations.ts';
+import type { CommittedReadModel } from './pki-committed.ts';
+import type { PublishedLedger } from './pki-published.ts';
+
+export interface CrlPublisherOptions {
+  /** The `pki` read model as committed (pki-committed.ts): never what an open projection batch wrote. */
+  readonly reads: CommittedReadModel;
+  /** A position the read model must have projected before anything is signed from it (pki-complete.ts `pkiStartFloor`). */
+  readonly mustReach?: bigint;
+  readonly ca: IssuingCa;
+  readonly urls: { readonly deltaCrl: string };
+  readonly numbers: CrlNumbers;
+  /** Which expired entries were listed on a complete CRL beyond their expiry, and when (default: in memory). */
+  readonly marks?: CrlExpiryMarks;
+  /** Every revocation this CA listed on a CRL (default: in memory); shared with its OCSP responder. */
+  readonly published?: PublishedLedger;
+  /**
+   * Called when the read model, read whole, lacks revocations this CA published (an event store restored from an
+   * older backup): they stay listed, and these are the credentials to revoke again.
+   */
+  readonly onPublishedNotInLog?: (revocations: readonly PublishedRevocation[]) => void;
+  readonly now: () => number;
+  /** nextUpdate - thisUpdate of a complete CRL (default 24 h); it is issued again once half of it has passed. */
+  readonly validityMs?: number;
+  /**
+   * nextUpdate - thisUpdate of a delta CRL (default 1 h, at most `validityMs`); it is issued again once half of it has
+   * passed. A relying party may keep a CRL until its nextUpdate: a delta as long-lived as the complete CRL would tell
+   * it of a revocation no sooner than the complete CRL does, which is what deltas are for (RFC 5280 5.2.4).
+   */
+  readonly deltaValidityMs?: number;
+  /** Revocations recorded within this many ms of the first share one delta CRL (default 2 ms). */
+  readonly coalesceMs?: number;
+  /** Entries a delta may list before a new complete CRL becomes its base (default 1024): bounds a delta's cost. */
+  readonly rebaseAfter?: number;
+  /** Revocations per read of the read model (default 100,000); a longer list is read whole, page after page. */
+  readonly readPage?: number;
+  readonly onError?: (error: unknown) => void;
+}
+
+export const DEFAULT_CRL_VALIDITY_MS = 24 * 60 * 60 * 1000;
+export const DEFAULT_DELTA_CRL_VALIDITY_MS = 60 * 60 * 1000;
