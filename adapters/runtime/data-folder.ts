@@ -1,23 +1,30 @@
 import { randomBytes } from 'node:crypto';
 import type { RandomSource } from '../../domain/ports/index.ts';
-import { preparePrivateDatabaseFile, preparePrivateDir, tightenPrivateDatabaseFile, withPrivateUmask } from '../driven/files/index.ts';
+import { assertOwnedByProcessIfPresent, preparePrivateDatabaseFile, preparePrivateDir, tightenPrivateDatabaseFile, withPrivateUmask } from '../driven/files/index.ts';
 export { describeHolder, lockDataFolder, SERVICE_LOCK_FILE, tryLockDataFolder, type DataFolderLock } from '../driven/files/index.ts';
 import { EmbeddedSecureEnvironment, Pkcs11SecureEnvironment, secureEnvironmentConfigForDataDir, wrappingKeysPath } from '../driven/secure-environment/index.ts';
 import type { OwnerScopedSecureEnvironment } from '../../domain/ports/secure-environment.ts';
+import { validationError } from '../../domain/errors.ts';
+import { assertNoKekLeftInFolder, KEK_FILE_ENVIRONMENT_VARIABLE, kekFileOf } from './kek-file.ts';
 
 /** The operating system's randomness, through the port (tests pass their own). */
 export const systemRandom: RandomSource = (length) => new Uint8Array(randomBytes(length));
 
 /**
  * The embedded Secure Environment of a data folder (`secure-environment.*` files, made on first use), every file it
- * creates private (0600) like every other data file (issue 11 item 13). The caller closes it after the instance.
+ * creates private (0600) like every other data file (issue 11 item 13); its KEK in the folder, or in `kekFile` outside
+ * it (CREDENCE_KEK_FILE, kek-file.ts). The caller closes it after the instance.
  */
 export const openDataFolderSecureEnvironment = (
   dir: string,
-  deps: { readonly now: () => Date; readonly random?: RandomSource },
+  deps: { readonly now: () => Date; readonly random?: RandomSource; readonly kekFile?: string },
 ): EmbeddedSecureEnvironment => {
-  const config = secureEnvironmentConfigForDataDir(dir);
+  const config = secureEnvironmentConfigForDataDir(dir, deps.kekFile);
   preparePrivateDir(dir);
+  if (deps.kekFile !== undefined) assertNoKekLeftInFolder(dir, deps.kekFile);
+  // Another account's KEK, key or wrapping-key file is refused before any of them is made (review 47 item 1).
+  const kek = config.kek.source === 'file' ? [config.kek.path] : [];
+  for (const file of [config.database, wrappingKeysPath(config), ...kek]) assertOwnedByProcessIfPresent(file, 'data', 'Secure Environment');
   preparePrivateDatabaseFile(config.database);
   // As secret as the KEK (a copy revives destroyed keys): made private if a restore left it readable, never created
   // here (a missing one is refused by the key vault, not replaced by an empty file).
@@ -33,14 +40,23 @@ export const isEmbedded = (setting: string | undefined): boolean => setting === 
 
 /**
  * The service's Secure Environment per its `secureEnvironment` setting (issue 16): absent or `embedded`, the data
- * folder's embedded one; a `pkcs11:` URI, the keys in that token (docs/hsm.md), the PIN from the URI's pin-source
- * or CREDENCE_PKCS11_PIN in `env`. The caller closes it after the instance.
+ * folder's embedded one, its KEK where CREDENCE_KEK_FILE in `env` (default `process.env`) names it, else in the
+ * folder; a `pkcs11:` URI, the keys in that token (docs/hsm.md), the PIN from the URI's pin-source or
+ * CREDENCE_PKCS11_PIN in `env`. The caller closes it after the instance.
  */
 export const openServiceSecureEnvironment = (
   dir: string,
   setting: string | undefined,
   deps: { readonly now: () => Date; readonly random?: RandomSource; readonly env?: Readonly<Record<string, string | undefined>> },
-): ClosableSecureEnvironment =>
-  isEmbedded(setting)
-    ? openDataFolderSecureEnvironment(dir, deps)
-    : Pkcs11SecureEnvironment.open({ uri: setting }, { random: deps.random ?? systemRandom, ...(deps.env ? { env: deps.env } : {}) });
+): ClosableSecureEnvironment => {
+  const kekFile = kekFileOf(deps.env ?? process.env);
+  if (isEmbedded(setting)) return openDataFolderSecureEnvironment(dir, { now: deps.now, ...(deps.random ? { random: deps.random } : {}), ...(kekFile !== undefined ? { kekFile } : {}) });
+  // A token has no KEK: a KEK file named for it is a mistake worth saying rather than a setting quietly unused.
+  if (kekFile !== undefined) {
+    throw validationError(
+      [{ path: `env ${KEK_FILE_ENVIRONMENT_VARIABLE}`, rule: 'kek_file', message: `is for the embedded Secure Environment; with a pkcs11: Secure Environment the keys are in the token: unset it` }],
+      'Secure Environment configuration',
+    );
+  }
+  return Pkcs11SecureEnvironment.open({ uri: setting }, { random: deps.random ?? systemRandom, ...(deps.env ? { env: deps.env } : {}) });
+};

@@ -8,6 +8,7 @@ import { operatorClient, type OperatorClient } from '../../adapters/client/opera
 import { FILE_LIMITS, readTextFile } from '../files.ts';
 import { UsageError } from '../program.ts';
 import { parseStreamId } from '../../domain/streams.ts';
+import { storeCarriesPassword, storePasswordOnCommandLine } from '../../adapters/http/store-password.ts';
 import type { Io } from '../io.ts';
 
 /**
@@ -21,7 +22,15 @@ export const withJson = (command: Command): Command => command.option('--json', 
 export const withLocalStore = (command: Command, dataDefault = './data'): Command =>
   command
     .option('--data <dir>', `the local data folder (default: ${dataDefault})`)
-    .option('--store <connection>', 'read the events from this store instead: sqlite:<folder>, esdb://… or kurrentdb://…');
+    .option(
+      '--store <connection>',
+      'read the events from this store instead: sqlite:<folder>, esdb://… or kurrentdb://…; a user:password@ here shows in ps and shell history, prefer --server with --token-file',
+    )
+    // Said, not refused, like --token (review 47 item 3); through the program's stderr, never echoing the string.
+    .hook('preAction', (self) => {
+      if (!storeCarriesPassword(self.opts()['store'])) return;
+      self.configureOutput().writeErr?.(`warning: ${storePasswordOnCommandLine('read through the service instead (--server URL --token-file FILE), which keeps the password in its own configuration')}\n`);
+    });
 
 export const withServer = (command: Command): Command =>
   command

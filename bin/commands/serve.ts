@@ -35,6 +35,8 @@ const loadConfig = async (args: z.infer<typeof Options>, io: Io) => {
       flags: { data: args.data, store: args.store, host: args.host, port: args.port, probePort: args.probePort, logLevel: args.logLevel, tickMs: args.tickMs, signing: args.signing, secureEnvironment: args.secureEnvironment, publicUrl: args.publicUrl, trustProxy: args.trustProxy },
       env: io.env ?? process.env,
       ...(args.config !== undefined ? { file: args.config } : {}),
+      // The operator's file name may be in it: through printable, like every line the service prints for a person.
+      warn: (message) => io.err(printable(`warning: ${message}`)),
     });
   } catch (error) {
     if (isCredenceError(error, 'validation') && error.problem.code === 'validation') {
@@ -78,7 +80,7 @@ export const register: RegisterCommands = (program, io) => {
     .option('--data <dir>', 'the data folder (env CREDENCE_DATA; default ./data)')
     .option(
       '--store <connection>',
-      'where the events live: esdb://… or kurrentdb://… (EventStoreDB / KurrentDB), sqlite:<folder> (the embedded store in another folder) or sqlite::memory: (env CREDENCE_STORE; default: the embedded store in the data folder)',
+      'where the events live: esdb://… or kurrentdb://… (EventStoreDB / KurrentDB), sqlite:<folder> (the embedded store in another folder) or sqlite::memory: (env CREDENCE_STORE; default: the embedded store in the data folder); a user:password@ here shows in ps and shell history, prefer CREDENCE_STORE or the config file',
     )
     .option('--host <host>', 'address to listen on (env CREDENCE_HOST; default 127.0.0.1)')
     .option('--port <port>', 'port to listen on, 0 for any (env PORT or CREDENCE_PORT; default 8080)')

@@ -1,9 +1,9 @@
-import { statSync } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { p256 } from '@noble/curves/nist.js';
 import { z } from 'zod';
 import { SECRET_KEY_LENGTH, tryFromBase64urlOfLength, wipe } from '../../domain/crypto/index.ts';
 import { SignatureAlgorithm } from '../../domain/metadata.ts';
-import { openToGroupOrOthers } from '../../adapters/driven/files/index.ts';
+import { assertOwnedByProcess, openToGroupOrOthers } from '../../adapters/driven/files/index.ts';
 import { FILE_LIMITS, readJsonFile } from '../files.ts';
 import { UsageError } from '../program.ts';
 
@@ -20,14 +20,15 @@ export interface SignKey {
 }
 
 export const readSignKey = (file: string): SignKey => {
-  let mode: number;
+  let stat: Stats;
   try {
-    mode = statSync(file).mode;
+    stat = statSync(file);
   } catch (error) {
     throw new UsageError(`--sign-key: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`);
   }
-  // A private key others can read is no longer private (the same rule as the data folder's key files).
-  if (process.platform !== 'win32' && openToGroupOrOthers(mode)) throw new UsageError(`--sign-key: ${file} is readable by group or others; chmod 600 it`);
+  // A private key others can read, or that another account owns, is no longer private (the data folder's rules).
+  assertOwnedByProcess(file, stat, 'sign-key', 'request-signing key file');
+  if (process.platform !== 'win32' && openToGroupOrOthers(stat.mode)) throw new UsageError(`--sign-key: ${file} is readable by group or others; chmod 600 it`);
   const raw = readJsonFile(file, FILE_LIMITS.key);
   if (!raw.ok) throw new UsageError(`--sign-key: ${raw.message}`);
   const parsed = SignKeyFile.safeParse(raw.value);

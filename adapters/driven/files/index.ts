@@ -1,7 +1,17 @@
 /** Small file-system utilities shared by the driven adapters that keep single-file state (keys, handles, KEKs, SQLite files). */
 export { writeFileAtomic } from './atomic-write.ts';
 export type { AtomicWriteOptions } from './atomic-write.ts';
-export { DATA_DIR_MODE, DATA_FILE_MODE, openToGroupOrOthers, preparePrivateDatabaseFile, preparePrivateDir, tightenPrivateDatabaseFile, withPrivateUmask } from './private-files.ts';
+export {
+  assertOwnedByProcess,
+  assertOwnedByProcessIfPresent,
+  DATA_DIR_MODE,
+  DATA_FILE_MODE,
+  openToGroupOrOthers,
+  preparePrivateDatabaseFile,
+  preparePrivateDir,
+  tightenPrivateDatabaseFile,
+  withPrivateUmask,
+} from './private-files.ts';
 export { openPrivateSqlite } from './private-sqlite.ts';
 export type { PrivateSqliteLocation, PrivateSqliteOptions } from './private-sqlite.ts';
 export { describeHolder, DEVICE_LOCK_DB_FILE, lockDataFolder, SERVICE_LOCK_FILE, tryLockDataFolder, tryLockFolder } from './data-folder-lock.ts';

@@ -16,6 +16,35 @@ const COMPANIONS = ['-wal', '-shm', '-journal'] as const;
 // Windows has no POSIX permission bits: NTFS ACLs inherit from the folder, and chmod only toggles read-only.
 const POSIX = process.platform !== 'win32';
 
+/**
+ * The owner check of ssh's StrictModes (review 47 item 1): mode bits say nothing about who owns a file, and whoever
+ * owns the data folder or one of its secrets (KEK, key, wrapping-key, PIN or database file) can read every key, plant
+ * a KEK it knows, or swap the file later whatever its mode. So a folder or file of another account is refused, never
+ * used nor tightened, with a `validation` error (rule `owner`) naming the file, its owner, this process's effective
+ * uid and the fix. Where the platform has no uids (`process.geteuid` undefined, e.g. Windows) there is no check.
+ * Root is not accepted as an owner either: the rule is the process's own uid, nothing else.
+ */
+export const assertOwnedByProcess = (path: string, stat: { readonly uid: number }, field: string, subject = 'data folder'): void => {
+  const expected = process.geteuid?.();
+  if (expected === undefined || stat.uid === expected) return;
+  throw validationError(
+    [
+      {
+        path: field,
+        rule: 'owner',
+        message: `${path} is owned by uid ${stat.uid}, not by uid ${expected} that Credence runs as: that account could read or replace the keys. If it is this deployment's, run Credence as uid ${stat.uid}, or make it this account's with chown ${expected} ${path}; if you do not know how it came there, do not use it`,
+      },
+    ],
+    subject,
+  );
+};
+
+/** `assertOwnedByProcess` for a path that may not exist yet (nothing to check then); a link is judged by its target. */
+export const assertOwnedByProcessIfPresent = (path: string, field: string, subject?: string): void => {
+  const stat = statSync(path, { throwIfNoEntry: false });
+  if (stat !== undefined) assertOwnedByProcess(path, stat, field, subject);
+};
+
 /** A path the system will not make or enter as a folder (by its error code), as a `validation` error naming `field`. */
 const unusableFolder = (dir: string, field: string, error: unknown): unknown => {
   const code = (error as NodeJS.ErrnoException).code;
@@ -35,8 +64,9 @@ const unusableFolder = (dir: string, field: string, error: unknown): unknown => 
 
 /**
  * The data folder (events, read models, key registry, transparency log, Secure Environment): created with mode
- * 0700 when missing; an existing folder that group or others may write to is refused, since anyone who can write
- * there can replace a database or a key file underneath us (a `validation` error naming the folder and the fix).
+ * 0700 when missing; an existing folder of another account is refused (`assertOwnedByProcess`), and so is one that
+ * group or others may write to, since anyone who can write there can replace a database or a key file underneath us
+ * (a `validation` error naming the folder and the fix).
  * A path that cannot be a folder (a file, or under one) or that this user may not make or enter is a `validation`
  * error too (rule `usable_folder`), not the system's error. `field` is the setting the path came from (`data`).
  * Returns the first folder it made (the topmost of those missing), or undefined when `dir` existed.
@@ -54,6 +84,7 @@ export const preparePrivateDir = (dir: string, field = 'data'): string | undefin
   if (!stat.isDirectory()) {
     throw validationError([{ path: field, rule: 'directory', message: `${dir} is not a folder` }], 'data folder');
   }
+  assertOwnedByProcess(dir, stat, field);
   if (POSIX && (stat.mode & 0o022) !== 0) {
     const mode = (stat.mode & 0o777).toString(8).padStart(3, '0');
     throw validationError(
@@ -67,7 +98,8 @@ export const preparePrivateDir = (dir: string, field = 'data'): string | undefin
 /**
  * A database file that only its owner can read: created empty with mode 0600 before SQLite opens it (SQLite then
  * creates its -wal/-shm/-journal with the same mode), whatever the process umask; an existing file, or a companion,
- * left readable by others by an earlier version is tightened to 0600. An empty file is a valid empty database.
+ * left readable by others by an earlier version is tightened to 0600, and one of another account is refused. An
+ * empty file is a valid empty database.
  */
 export const preparePrivateDatabaseFile = (path: string): void => {
   if (typeof path !== 'string' || path.length === 0) throw new TypeError('path must be a non-empty path');
@@ -88,21 +120,16 @@ export const preparePrivateDatabaseFile = (path: string): void => {
 /**
  * An existing database file (and its companions) made private (0600) if an earlier copy or restore left it readable
  * by others; nothing is created. For a file that must not be made afresh when it is missing (a wrapping-key file).
+ * Any of them owned by another account is refused before any is changed.
  */
 export const tightenPrivateDatabaseFile = (path: string): void => {
   if (!POSIX) return;
-  for (const file of [path, ...COMPANIONS.map((suffix) => `${path}${suffix}`)]) tighten(file);
-};
-
-const tighten = (file: string): void => {
-  let mode: number;
-  try {
-    mode = statSync(file).mode & 0o777;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw error;
-  }
-  if (openToGroupOrOthers(mode)) chmodSync(file, mode & DATA_FILE_MODE);
+  const found = [path, ...COMPANIONS.map((suffix) => `${path}${suffix}`)].flatMap((file) => {
+    const stat = statSync(file, { throwIfNoEntry: false });
+    return stat === undefined ? [] : [{ file, stat }];
+  });
+  for (const { file, stat } of found) assertOwnedByProcess(file, stat, 'data', 'data file');
+  for (const { file, stat } of found) if (openToGroupOrOthers(stat.mode)) chmodSync(file, stat.mode & DATA_FILE_MODE);
 };
 
 /**

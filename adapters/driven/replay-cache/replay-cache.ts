@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { withPrivateUmask } from '../files/index.ts';
+import { preparePrivateDatabaseFile, withPrivateUmask } from '../files/index.ts';
 
 import type { ReplayCache, ReplayVerdict } from '../../../domain/ports/replay-cache.ts';
 
@@ -104,6 +104,9 @@ export class SqliteReplayCache implements ReplayCache {
       this.#statements = shared.statements;
       return;
     }
+    // Like every data file (README "every file in it 0600"): a copy a restore left 0644, or its -wal/-shm, is tightened
+    // and one of another account refused, not only new files made private by the umask (review 47 item 2).
+    if (options.path !== ':memory:') preparePrivateDatabaseFile(options.path);
     this.#db = withPrivateUmask(() => new Database(options.path));
     this.#db.pragma('journal_mode = WAL');
     // A remembered nonce must survive a power loss too, or a replay slips in after a restart (SER-012).

@@ -14,7 +14,7 @@ import { generateSigningKey, sign, signingPublicKey } from '../../../domain/cryp
 import { toBase64url } from '../../../domain/crypto/base64url.ts';
 import { assertJsonWithin } from '../../../domain/json-limits.ts';
 import { KekSource, loadKek, MAX_PATH_CHARS } from './kek.ts';
-import type { SealedKeyRecord } from './key-store.ts';
+import { assertKeyFilesOwned, type SealedKeyRecord } from './key-store.ts';
 import { KeyVault } from './key-vault.ts';
 import {
   checkDeriveSpec,
@@ -87,11 +87,17 @@ const assertKekNotLost = (kek: KekSource, database: string): void => {
   );
 };
 
-/** The default layout in a data folder: the key database, its wrapping keys and its generated 0600 key file. */
-export const secureEnvironmentConfigForDataDir = (dataDir: string): EmbeddedSecureEnvironmentConfig => ({
+/** The KEK file of a data folder's embedded Secure Environment when none is named outside it. */
+const IN_FOLDER_KEK_FILE = 'secure-environment.kek';
+
+/**
+ * The default layout in a data folder: the key database, its wrapping keys and its generated 0600 key file, in the
+ * folder unless `kekFile` names one outside it (CREDENCE_KEK_FILE: then a copy of the folder holds no KEK).
+ */
+export const secureEnvironmentConfigForDataDir = (dataDir: string, kekFile?: string): EmbeddedSecureEnvironmentConfig => ({
   database: join(dataDir, 'secure-environment.sqlite'),
   wrappingKeys: join(dataDir, 'secure-environment.wrapping-keys'),
-  kek: { source: 'file', path: join(dataDir, 'secure-environment.kek') },
+  kek: { source: 'file', path: kekFile ?? join(dataDir, IN_FOLDER_KEK_FILE) },
 });
 
 export const wrappingKeysPath = (c: EmbeddedSecureEnvironmentConfig): string =>
@@ -143,6 +149,8 @@ export class EmbeddedSecureEnvironment implements OwnerScopedSecureEnvironment {
       );
     }
     assertKekNotLost(parsed.data.kek, parsed.data.database);
+    // Before the KEK, which may be created: a refusal for another account's key file leaves nothing new behind.
+    assertKeyFilesOwned(parsed.data.database, wrappingKeysPath(parsed.data));
     const kek = loadKek(parsed.data.kek, deps.random);
     const vault = KeyVault.open(parsed.data.database, wrappingKeysPath(parsed.data), kek, deps.random);
     return { vault, ...(parsed.data.owners ? { owners: parsed.data.owners } : {}) };

@@ -4,13 +4,13 @@ import { z } from 'zod';
 import { validationError } from '../../../domain/errors.ts';
 import { base64urlString, fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
-import { openToGroupOrOthers, writeFileAtomic } from '../files/index.ts';
+import { assertOwnedByProcess, openToGroupOrOthers, writeFileAtomic } from '../files/index.ts';
 
 /**
  * Where the key-encryption key (KEK) that seals every stored key comes from:
  * - inline: 32 bytes, base64url, from configuration (e.g. injected by the deployment's secret manager);
  * - file: a key file; created with mode 0600 on first use, atomically (a crash leaves no file or a complete one),
- *   refused when group or others can read it;
+ *   refused when group or others can read it or another account owns it;
  * - ephemeral: random for the life of the process, only with an in-memory database (tests, demos).
  */
 export const KEK_LENGTH = 32;
@@ -29,8 +29,11 @@ const keyFileProblem = (path: string, message: string) =>
   validationError([{ path: 'kek.path', rule: 'key_file', message: `${path}: ${message}` }], 'key-encryption key file');
 
 const readKeyFile = (path: string): Uint8Array => {
-  // The mode check matters: a KEK any local user can read makes sealing at rest pointless.
-  if (openToGroupOrOthers(statSync(path).mode)) throw keyFileProblem(path, 'must not be readable by group or others (chmod 600)');
+  // The mode and owner checks matter: a KEK any local user can read, or one another account planted (and knows),
+  // makes sealing at rest pointless.
+  const stat = statSync(path);
+  assertOwnedByProcess(path, stat, 'kek.path', 'key-encryption key file');
+  if (openToGroupOrOthers(stat.mode)) throw keyFileProblem(path, 'must not be readable by group or others (chmod 600)');
   const text = readFileSync(path, 'utf8').trim();
   // An empty or short file (an interrupted write of an earlier version, or damage) is refused, never replaced by
   // a new KEK: the lost one may have sealed keys already, and a new one would quietly make them unreadable.

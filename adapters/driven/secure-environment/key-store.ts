@@ -1,6 +1,6 @@
 import { closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { DATA_FILE_MODE, withPrivateUmask } from '../files/index.ts';
+import { assertOwnedByProcessIfPresent, DATA_FILE_MODE, withPrivateUmask } from '../files/index.ts';
 import type { KeyHandle, KeyKind, KeyUsage } from '../../../domain/ports/secure-environment.ts';
 
 /** A key as stored: metadata in clear (authenticated by the seal's AAD), key bytes only as an AEAD box. */
@@ -53,6 +53,7 @@ export class SealedKeyStore {
   readonly wrappingKeysCreated: boolean;
 
   constructor(path: string, wrappingKeysPath: string) {
+    assertKeyFilesOwned(path, wrappingKeysPath);
     // Both files hold sealed key material: created private whoever opens the Secure Environment (SER-002).
     const opened = withPrivateUmask(() => {
       const db = new Database(path);
@@ -221,6 +222,15 @@ export class SealedKeyStore {
     this.#db.close();
   }
 }
+
+/**
+ * The key database and the wrapping-key file, where they exist, belong to this process's account (review 47 item 1):
+ * another account's copy could be swapped for one it sealed, or read by it whatever its mode. Checked before anything
+ * is created, the KEK included.
+ */
+export const assertKeyFilesOwned = (path: string, wrappingKeysPath: string): void => {
+  for (const file of [path, wrappingKeysPath]) if (file !== ':memory:') assertOwnedByProcessIfPresent(file, 'database', 'Secure Environment configuration');
+};
 
 /** An empty (valid) SQLite file made with O_EXCL: true when this call made it, false when it was there. */
 const createExclusively = (path: string): boolean => {

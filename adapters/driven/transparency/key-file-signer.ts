@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { openToGroupOrOthers, writeFileAtomic } from '../files/index.ts';
+import { assertOwnedByProcess, openToGroupOrOthers, writeFileAtomic } from '../files/index.ts';
 import { assertNoNewKeyUnderSignedLog, assertSignsLog } from './log-key-checks.ts';
 import type { CheckpointSigner } from '../../../domain/transparency/checkpoint-signer.ts';
 import { fromBase64, toBase64 } from '../../../domain/transparency/bytes.ts';
@@ -79,6 +79,8 @@ export const openKeyFileSigner = (args: { path: string; keyName: string; create?
     createKeyFile(args.path, args.keyName);
     stat = statSync(args.path);
   }
+  // Another account's key file signs checkpoints that account can forge too.
+  assertOwnedByProcess(args.path, stat, 'transparency.key', 'transparency log key file');
   if (openToGroupOrOthers(stat.mode)) {
     throw new Error(`key file ${args.path} is accessible by group or others (mode ${(stat.mode & 0o777).toString(8)}); chmod 600 it`);
   }

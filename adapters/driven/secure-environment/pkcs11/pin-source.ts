@@ -1,5 +1,5 @@
-import { readFileSync, statSync } from 'node:fs';
-import { openToGroupOrOthers } from '../../files/index.ts';
+import { readFileSync, statSync, type Stats } from 'node:fs';
+import { assertOwnedByProcess, openToGroupOrOthers } from '../../files/index.ts';
 import { pkcs11Problem } from './module.ts';
 import type { PinSource } from './uri.ts';
 
@@ -27,13 +27,15 @@ const checked = (value: string | undefined, from: string, removed = false): stri
 };
 
 const readPinFile = (path: string, from: string): string => {
-  let mode: number;
+  let stat: Stats;
   try {
-    mode = statSync(path).mode;
+    stat = statSync(path);
   } catch {
     throw pkcs11Problem('pin-source', 'pin_file', `${from} cannot be read`);
   }
-  if (openToGroupOrOthers(mode)) throw pkcs11Problem('pin-source', 'pin_file', `${from} must not be readable by group or others (chmod 600)`);
+  // Another account that owns the PIN file can read it, or swap in a PIN of its choosing between logins.
+  assertOwnedByProcess(path, stat, 'pin-source', 'PKCS#11 Secure Environment');
+  if (openToGroupOrOthers(stat.mode)) throw pkcs11Problem('pin-source', 'pin_file', `${from} must not be readable by group or others (chmod 600)`);
   return checked(trimmed(readFileSync(path, 'utf8')), from);
 };
 

@@ -1,0 +1,168 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { preparePrivateDatabaseFile, preparePrivateDir } from '../adapters/driven/files/index.ts';
+import { EmbeddedSecureEnvironment } from '../adapters/driven/secure-environment/index.ts';
+import { PinSupply } from '../adapters/driven/secure-environment/pkcs11/pin-source.ts';
+import { openKeyFileSigner } from '../adapters/driven/transparency/key-file-signer.ts';
+import { openCredence, openDataFolderSecureEnvironment } from '../adapters/runtime/index.ts';
+import { readSignKey } from '../bin/commands/sign-key.ts';
+import { isCredenceError } from '../domain/errors.ts';
+import { operator, T0 } from './support/fleet.ts';
+
+/*
+ * Review 47 item 1: every private-file check looked at mode bits only, so a data folder, or a KEK, key, wrapping-key,
+ * database or PIN file, owned by another account was used (a KEK that account planted and knows seals every key).
+ * Like ssh's StrictModes, each is refused unless this process's effective uid owns it, and nothing is written.
+ * Making a file another account's takes chown, which only root may do: as anyone else these tests cannot run.
+ */
+const NOBODY = 65534;
+const asRoot = process.geteuid?.() === 0;
+
+const dirs: string[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+const scratch = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'credence-owner-'));
+  dirs.push(dir);
+  return dir;
+};
+const random = (n: number) => new Uint8Array(randomBytes(n));
+const clock = new FakeClock(T0);
+
+/** Every entry under `root`: its owner, mode and a digest of its bytes, to show a refusal changed nothing. */
+const snapshot = (root: string): Record<string, string> => {
+  const out: Record<string, string> = {};
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const path = join(dir, name);
+      const stat = statSync(path);
+      const digest = stat.isDirectory() ? 'dir' : createHash('sha256').update(readFileSync(path)).digest('hex');
+      out[relative(root, path)] = `${stat.uid} ${(stat.mode & 0o777).toString(8)} ${digest}`;
+      if (stat.isDirectory()) walk(path);
+    }
+  };
+  out['.'] = `${statSync(root).uid} ${(statSync(root).mode & 0o777).toString(8)}`;
+  walk(root);
+  return out;
+};
+
+/** The refusal: a `validation` error of rule `owner` naming the file, its owner, the expected uid and chown. */
+const refusesAsForeign = (open: () => unknown, path: string): void => {
+  let caught: unknown;
+  try {
+    open();
+  } catch (error) {
+    caught = error;
+  }
+  expect(isCredenceError(caught, 'validation')).toBe(true);
+  if (!isCredenceError(caught) || caught.problem.code !== 'validation') return;
+  const issue = caught.problem.issues.find((i) => i.rule === 'owner');
+  expect(issue?.message).toContain(`${path} is owned by uid ${NOBODY}, not by uid 0`);
+  expect(issue?.message).toContain(`chown 0 ${path}`);
+};
+
+/** A data folder whose embedded Secure Environment was opened once (so all its files exist), then closed. */
+const folderWithSecureEnvironment = (): string => {
+  const dir = join(scratch(), 'data');
+  openDataFolderSecureEnvironment(dir, { now: () => clock.now(), random }).close();
+  return dir;
+};
+
+describe.skipIf(!asRoot)('a data folder or key file owned by another account is refused (needs root to chown)', () => {
+  it('openCredence refuses a data folder another account owns, mode 0700 or not, and writes nothing in it', () => {
+    const dir = join(scratch(), 'data');
+    mkdirSync(dir, { mode: 0o700 });
+    writeFileSync(join(dir, 'events.db'), '');
+    chownSync(join(dir, 'events.db'), NOBODY, NOBODY);
+    chownSync(dir, NOBODY, NOBODY);
+    const before = snapshot(dir);
+    const se = EmbeddedSecureEnvironment.open({ database: ':memory:', kek: { source: 'ephemeral' } }, { now: () => clock.now(), random });
+    try {
+      refusesAsForeign(() => openCredence({ location: { dir }, clock, security: { se, random, actor: operator } }), dir);
+    } finally {
+      se.close();
+    }
+    refusesAsForeign(() => preparePrivateDir(dir), dir);
+    expect(snapshot(dir)).toEqual(before);
+  });
+
+  it("refuses to open a data folder's Secure Environment in a folder another account owns, and makes no key file in it", () => {
+    const dir = join(scratch(), 'data');
+    mkdirSync(dir, { mode: 0o700 });
+    chownSync(dir, NOBODY, NOBODY);
+    refusesAsForeign(() => openDataFolderSecureEnvironment(dir, { now: () => clock.now(), random }), dir);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it.each(['secure-environment.kek', 'secure-environment.sqlite', 'secure-environment.wrapping-keys'])(
+    'refuses a Secure Environment whose %s another account owns (0600), changing nothing',
+    (file) => {
+      const dir = folderWithSecureEnvironment();
+      chownSync(join(dir, file), NOBODY, NOBODY);
+      const before = snapshot(dir);
+      refusesAsForeign(() => openDataFolderSecureEnvironment(dir, { now: () => clock.now(), random }), join(dir, file));
+      expect(snapshot(dir)).toEqual(before);
+    },
+  );
+
+  it('refuses a KEK another account planted in a new folder: no key database is made beside it', () => {
+    const dir = join(scratch(), 'data');
+    mkdirSync(dir, { mode: 0o700 });
+    const kek = join(dir, 'secure-environment.kek');
+    writeFileSync(kek, `${Buffer.from(randomBytes(32)).toString('base64url')}\n`, { mode: 0o600 });
+    chownSync(kek, NOBODY, NOBODY);
+    const before = snapshot(dir);
+    refusesAsForeign(() => openDataFolderSecureEnvironment(dir, { now: () => clock.now(), random }), kek);
+    expect(snapshot(dir)).toEqual(before);
+  });
+
+  it('an embedded Secure Environment opened by its configuration refuses another account\'s key database before making a KEK', () => {
+    const dir = scratch();
+    const database = join(dir, 'keys.sqlite');
+    writeFileSync(database, '', { mode: 0o600 });
+    chownSync(database, NOBODY, NOBODY);
+    const before = snapshot(dir);
+    const config = { database, kek: { source: 'file', path: join(dir, 'keys.kek') } };
+    refusesAsForeign(() => EmbeddedSecureEnvironment.open(config, { now: () => clock.now(), random }), database);
+    expect(snapshot(dir)).toEqual(before);
+  });
+
+  it.each(['', '-wal'])('refuses a database whose file%s another account owns, leaving its mode as it was (not tightened)', (suffix) => {
+    const dir = scratch();
+    const database = join(dir, 'keys.db');
+    writeFileSync(database, '', { mode: 0o600 });
+    writeFileSync(`${database}${suffix}`, '', { mode: 0o644 });
+    chmodSync(`${database}${suffix}`, 0o644);
+    chownSync(`${database}${suffix}`, NOBODY, NOBODY);
+    const before = snapshot(dir);
+    refusesAsForeign(() => preparePrivateDatabaseFile(database), `${database}${suffix}`);
+    expect(snapshot(dir)).toEqual(before);
+  });
+
+  it("refuses a transparency log key file another account owns, however private its mode", () => {
+    const dir = scratch();
+    const path = join(dir, 'transparency.key');
+    openKeyFileSigner({ path, keyName: 'credence.example/log', create: true });
+    chownSync(path, NOBODY, NOBODY);
+    const before = snapshot(dir);
+    refusesAsForeign(() => openKeyFileSigner({ path, keyName: 'credence.example/log', create: true }), path);
+    expect(snapshot(dir)).toEqual(before);
+  });
+
+  it('refuses a PKCS#11 PIN file another account owns', () => {
+    const path = join(scratch(), 'pin');
+    writeFileSync(path, '1234\n', { mode: 0o600 });
+    chownSync(path, NOBODY, NOBODY);
+    refusesAsForeign(() => PinSupply.take({ source: 'file', path }, {}), path);
+  });
+
+  it('refuses a --sign-key file another account owns', () => {
+    const path = join(scratch(), 'sign-key.json');
+    writeFileSync(path, JSON.stringify({ algorithm: 'ed25519', secretKey: Buffer.from(randomBytes(32)).toString('base64url') }), { mode: 0o600 });
+    chownSync(path, NOBODY, NOBODY);
+    refusesAsForeign(() => readSignKey(path), path);
+  });
+});

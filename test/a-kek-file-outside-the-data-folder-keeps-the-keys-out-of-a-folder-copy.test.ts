@@ -1,0 +1,115 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openServiceSecureEnvironment } from '../adapters/runtime/index.ts';
+import { isCredenceError } from '../domain/errors.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
+
+/*
+ * Review 47 item 4: the data folder's embedded Secure Environment always kept its KEK in the folder, beside the sealed
+ * keys, so a copy of the folder opened every key. CREDENCE_KEK_FILE keeps it elsewhere, for the service and the CLI
+ * (both open the folder's Secure Environment through openServiceSecureEnvironment); a KEK left in the folder beside a
+ * named one is refused, nothing opened or made.
+ */
+const scratch = temporaryFolders('credence-kek-file-');
+const random = (n: number) => new Uint8Array(randomBytes(n));
+const now = () => new Date('2026-01-01T00:00:00Z');
+const OWNER = 'maf:infrastructure';
+const IN_FOLDER = 'secure-environment.kek';
+
+const open = (dir: string, env: Record<string, string>) => openServiceSecureEnvironment(dir, undefined, { now, random, env });
+
+/** A key made and closed: its handle, to show the same KEK opens it again. */
+const keyIn = async (dir: string, env: Record<string, string>): Promise<string> => {
+  const se = open(dir, env);
+  try {
+    return await se.generate(OWNER, 'ed25519');
+  } finally {
+    se.close();
+  }
+};
+
+const opensKey = async (dir: string, env: Record<string, string>, handle: string): Promise<void> => {
+  const se = open(dir, env);
+  try {
+    expect((await se.describe(OWNER, handle as never)).kind).toBe('ed25519');
+  } finally {
+    se.close();
+  }
+};
+
+/** Each file under `root` with a digest of its bytes. */
+const snapshot = (root: string): Record<string, string> =>
+  Object.fromEntries(
+    readdirSync(root, { recursive: true, encoding: 'utf8' })
+      .sort()
+      .map((name) => {
+        const path = join(root, name);
+        return [name, statSync(path).isDirectory() ? 'dir' : createHash('sha256').update(readFileSync(path)).digest('hex')];
+      }),
+  );
+
+const refusal = async (run: () => unknown): Promise<{ path: string; rule: string; message: string } | undefined> => {
+  try {
+    run();
+  } catch (error) {
+    if (isCredenceError(error) && error.problem.code === 'validation') return error.problem.issues[0];
+    throw error;
+  }
+  return undefined;
+};
+
+describe('a KEK file outside the data folder (CREDENCE_KEK_FILE)', () => {
+  it('is made there (0600), never in the folder, and opens the keys again; without it the folder opens none', async () => {
+    const dir = join(scratch(), 'data');
+    const kek = join(scratch(), 'secrets', 'credence.kek');
+    const env = { CREDENCE_KEK_FILE: kek };
+    const handle = await keyIn(dir, env);
+    expect(existsSync(join(dir, IN_FOLDER))).toBe(false);
+    expect((statSync(kek).mode & 0o777).toString(8)).toBe('600');
+    await opensKey(dir, env, handle);
+    // A copy of the folder alone: the KEK is missing beside a key database that holds keys, refused, none made.
+    expect(await refusal(() => open(dir, {}))).toMatchObject({ rule: 'kek_present' });
+    expect(existsSync(join(dir, IN_FOLDER))).toBe(false);
+  });
+
+  it("an existing folder's KEK moved out as documented opens its keys", async () => {
+    const dir = join(scratch(), 'data');
+    const handle = await keyIn(dir, {});
+    const outside = join(scratch(), 'credence.kek');
+    renameSync(join(dir, IN_FOLDER), outside);
+    await opensKey(dir, { CREDENCE_KEK_FILE: outside }, handle);
+    expect(existsSync(join(dir, IN_FOLDER))).toBe(false);
+  });
+
+  it.each([
+    ['a different KEK outside', true],
+    ['no KEK yet outside', false],
+  ])('beside a KEK still in the folder, with %s, is refused naming both and how to move it; nothing is made', async (_what, outsideExists) => {
+    const dir = join(scratch(), 'data');
+    await keyIn(dir, {});
+    const secrets = join(scratch(), 'secrets');
+    mkdirSync(secrets, { mode: 0o700 });
+    const outside = join(secrets, 'credence.kek');
+    if (outsideExists) await keyIn(join(scratch(), 'other'), { CREDENCE_KEK_FILE: outside });
+    const before = { folder: snapshot(dir), secrets: snapshot(secrets) };
+    const issue = await refusal(() => open(dir, { CREDENCE_KEK_FILE: outside }));
+    expect(issue).toMatchObject({ path: 'env CREDENCE_KEK_FILE', rule: 'kek_in_folder' });
+    expect(issue?.message).toContain(join(dir, IN_FOLDER));
+    expect(issue?.message).toContain(`move that file to ${outside}`);
+    expect({ folder: snapshot(dir), secrets: snapshot(secrets) }).toEqual(before);
+  });
+
+  it('a relative path is refused naming CREDENCE_KEK_FILE, before the folder is made', async () => {
+    const dir = join(scratch(), 'data');
+    expect(await refusal(() => open(dir, { CREDENCE_KEK_FILE: 'credence.kek' }))).toEqual({ path: 'env CREDENCE_KEK_FILE', rule: 'kek_file', message: 'must be an absolute path' });
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('is refused with a pkcs11: Secure Environment, which has no KEK', async () => {
+    const dir = join(scratch(), 'data');
+    const run = () => openServiceSecureEnvironment(dir, 'pkcs11:token=x?module-path=/nonexistent.so', { now, random, env: { CREDENCE_KEK_FILE: join(scratch(), 'k') } });
+    expect(await refusal(run)).toMatchObject({ path: 'env CREDENCE_KEK_FILE', rule: 'kek_file' });
+  });
+});
