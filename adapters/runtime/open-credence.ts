@@ -160,6 +160,12 @@ export interface OpenOptions {
    * the policy. Without a key, the `security` Secure Environment provides one.
    */
   readonly pseudonyms?: { readonly key?: PseudonymKey; readonly policy?: RotationPolicyInput };
+  /**
+   * What signs the checkpoints of the data folder's transparency log instead of its key file (`transparency.key`): the
+   * log key in an HSM (`openHsmLogKey`, adapters/runtime/transparency-key.ts). It must be the key that signed the log's
+   * latest checkpoint, or nothing opens.
+   */
+  readonly transparencySigner?: CheckpointSigner;
 }
 
 /** The Enrolment Function's certificate issuance from the `pki` option (issue 13). */
@@ -206,7 +212,8 @@ const compose = (options: OpenOptions): Credence => {
       : 'memory' in options.location
         ? openSqliteStore({ memory: true, ...durability })
         : openSqliteStoreInDir(options.location.dir, durability));
-  const log = 'dir' in options.location ? openTransparencyInDir(options.location.dir) : undefined;
+  const logSigner = options.transparencySigner !== undefined ? { signer: options.transparencySigner } : {};
+  const log = 'dir' in options.location ? openTransparencyInDir(options.location.dir, logSigner) : undefined;
   const transparency =
     log === undefined
       ? undefined

@@ -11,6 +11,7 @@ import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { resolveLogKey } from './verify-checks.ts';
+import { openExportLogKey } from './export-log-key.ts';
 import { openExistingStore, readModelDir, StoreArg } from './open-store.ts';
 import { clientOf, readTarget, ServerOptions, StreamArg, withLocalStore, withServer, type ServerTarget, PathArg } from './options.ts';
 
@@ -63,8 +64,18 @@ const assertWritableOut = (path: string, force: boolean): void => {
 const exportLocal = async (args: Options, io: Io): Promise<number> => {
   // The log beside the store it logs: `--store sqlite:DIR` alone is DIR's log, never a new one in ./data.
   const data = readModelDir(args.data, args.store);
+  const origin = args.origin ?? DEFAULT_LOG_ORIGIN;
+  const logKey = await openExportLogKey(data, origin, io);
+  try {
+    return await exportFromFolder(args, io, data, { origin, ...(logKey.signer ? { signer: logKey.signer } : {}) });
+  } finally {
+    logKey.close();
+  }
+};
+
+const exportFromFolder = async (args: Options, io: Io, data: string, logOptions: Parameters<typeof openTransparencyInDir>[1]): Promise<number> => {
   const store = openExistingStore(data, args.store);
-  const { log, signer, origin } = openTransparencyInDir(data, { origin: args.origin ?? DEFAULT_LOG_ORIGIN });
+  const { log, signer, origin } = openTransparencyInDir(data, logOptions);
   try {
     const streamId = args.stream.streamId;
     const streamEvents = await store.readStream(streamId);

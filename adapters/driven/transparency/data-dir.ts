@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckpointSigner } from '../../../domain/transparency/checkpoint-signer.ts';
 import { openKeyFileSignerInDir } from './key-file-signer.ts';
+import { KEY_HANDLE_FILE } from './secure-environment-signer.ts';
 import { assertSignsLog } from './log-key-checks.ts';
 import { openTransparencyLogInDir, TRANSPARENCY_DB_FILE, type SqliteTransparencyLog } from './sqlite-log.ts';
 
@@ -21,6 +22,13 @@ export const openTransparencyInDir = (
   const log = openTransparencyLogInDir(dataDir);
   try {
     const signed = log.latestCheckpoint()?.note;
+    // The log key is in a Secure Environment (an HSM): a key file made here would be a second log identity.
+    if (options.signer === undefined && existsSync(join(dataDir, KEY_HANDLE_FILE))) {
+      throw new Error(
+        `the transparency log key of ${dataDir} is in its Secure Environment (${KEY_HANDLE_FILE} names it), not in a key file: ` +
+          'open the folder with that Secure Environment (the service\'s --secure-environment, CREDENCE_SECURE_ENVIRONMENT)',
+      );
+    }
     const signer = options.signer ?? openKeyFileSignerInDir(dataDir, origin, signed);
     // A signer given (a Secure Environment's) is held to the same: the log's own key, or no start.
     if (options.signer !== undefined) assertSignsLog(options.signer, signed, 'the transparency signer given');

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckpointSigner } from '../../../domain/transparency/checkpoint-signer.ts';
 import { formatVerifierKey, isValidKeyName, KEY_NAME_RULE, noteVerifierKey } from '../../../domain/transparency/note.ts';
+import { isCredenceError, isKeyNotFound } from '../../../domain/errors.ts';
 import { KeyHandle, type OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 import { assertNoNewKeyUnderSignedLog, assertSignsLog } from './log-key-checks.ts';
 import { writeFileAtomic } from '../files/index.ts';
@@ -13,7 +14,12 @@ import { PUBLIC_KEY_FILE } from './key-file-signer.ts';
  * Secure Environment as the log key's owner sees it (conventionally LOG_KEY_OWNER), bound by whoever wires it.
  */
 
-export const LOG_KEY_OWNER = 'transparency-log';
+/**
+ * The log key's own owner, not the infrastructure's (`maf:infrastructure`): the log is the evidence of what the
+ * infrastructure did, so the code acting as the infrastructure (security procedures, the shredder, the CAs) can
+ * neither sign a checkpoint nor destroy the key. As `credence:access` keeps the token signing key apart.
+ */
+export const LOG_KEY_OWNER = 'credence:transparency-log';
 export const KEY_HANDLE_FILE = 'transparency.handle';
 
 export const secureEnvironmentSigner = async (args: {
@@ -70,10 +76,17 @@ export const openSecureEnvironmentSignerInDir = async (
 ): Promise<CheckpointSigner> => {
   const path = join(dataDir, KEY_HANDLE_FILE);
   assertNoNewKeyUnderSignedLog(path, signed);
-  const handle = existsSync(path)
-    ? readHandleFile(path)
-    : await recordHandle(path, se, await se.generate('ed25519', { extractable: false }));
-  const signer = await secureEnvironmentSigner({ se, handle, keyName });
+  const recorded = existsSync(path);
+  const handle = recorded ? readHandleFile(path) : await recordHandle(path, se, await se.generate('ed25519', { extractable: false }));
+  const signer = await secureEnvironmentSigner({ se, handle, keyName }).catch((error: unknown) => {
+    if (!recorded || !(isKeyNotFound(error) || isCredenceError(error, 'unauthorised'))) throw error;
+    // The folder names a key the Secure Environment does not give this owner: never replaced by a new one (a fork).
+    throw new Error(
+      `${path} names the log key ${handle}, which this Secure Environment does not hold as ${se.owner} (${(error as Error).message}): ` +
+        'open the token this data folder was set up with, or restore the key into it',
+      { cause: error },
+    );
+  });
   assertSignsLog(signer, signed, `the key of ${path}`);
   // Public: handed to auditors, so readable by all (0644); rewritten on every open, atomically.
   writeFileAtomic(join(dataDir, PUBLIC_KEY_FILE), `${formatVerifierKey(noteVerifierKey(signer.keyName, signer.publicKey))}\n`, { mode: 0o644 });

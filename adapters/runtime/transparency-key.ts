@@ -1,0 +1,67 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { OwnerScopedSecureEnvironment } from '../../domain/ports/index.ts';
+import type { CheckpointSigner } from '../../domain/transparency/index.ts';
+import {
+  DEFAULT_LOG_ORIGIN,
+  hasTransparencyLog,
+  KEY_FILE,
+  KEY_HANDLE_FILE,
+  LOG_KEY_OWNER,
+  openSecureEnvironmentSignerInDir,
+  openTransparencyLogInDir,
+} from '../driven/transparency/index.ts';
+import { withPrivateUmask } from '../driven/files/index.ts';
+
+/** Where the log key of a folder opened with an HSM is: the signer in the HSM, or the folder's key file and why. */
+export type HsmLogKey =
+  | { readonly place: 'hsm'; readonly signer: CheckpointSigner }
+  | { readonly place: 'folder'; readonly warning: string };
+
+/** Said at startup when an HSM deployment still signs with the folder's key (docs/hsm.md, "The transparency log key"). */
+export const LOG_KEY_IN_FOLDER_WARNING =
+  `the transparency log key is in the data folder (${KEY_FILE}), not in the HSM: anyone who can read the folder can sign ` +
+  'checkpoints. It is kept because verifiers pinned it (transparency.pub); to move it into the HSM, follow docs/hsm.md ' +
+  '"Moving the log key into the HSM" (a new log, a new key verifiers pin)';
+
+/** The latest signed checkpoint of the folder's log, read before any key is made (none is under a signed log). */
+const latestSigned = (dataDir: string): string | undefined => {
+  if (!hasTransparencyLog(dataDir)) return undefined;
+  const log = withPrivateUmask(() => openTransparencyLogInDir(dataDir));
+  try {
+    return log.latestCheckpoint()?.note;
+  } finally {
+    log.close();
+  }
+};
+
+/**
+ * The transparency log key of a data folder whose Secure Environment is an HSM (PKCS#11; seed 004: keys stay in the
+ * Secure Environment). A folder without a key yet gets one generated in the token, as LOG_KEY_OWNER, its handle in
+ * `transparency.handle` and `transparency.pub` written as for a key file (same note format, same key ID). A folder
+ * that has `transparency.key` keeps signing with it: verifiers pinned that key, and another would fork the log. A
+ * folder naming both, or a handle the token does not hold, or a key that did not sign the log, is refused.
+ */
+export const openHsmLogKey = async (
+  dataDir: string,
+  se: OwnerScopedSecureEnvironment,
+  origin: string = DEFAULT_LOG_ORIGIN,
+): Promise<HsmLogKey> => {
+  const keyFile = existsSync(join(dataDir, KEY_FILE));
+  const handleFile = existsSync(join(dataDir, KEY_HANDLE_FILE));
+  if (keyFile && handleFile) {
+    throw new Error(
+      `${dataDir} holds both a transparency log key file (${KEY_FILE}) and the handle of a log key in the HSM (${KEY_HANDLE_FILE}): ` +
+        `keep the one whose key is in transparency.pub, the one verifiers pinned, and move the other aside`,
+    );
+  }
+  if (keyFile) return { place: 'folder', warning: LOG_KEY_IN_FOLDER_WARNING };
+  const signed = latestSigned(dataDir);
+  if (signed !== undefined && !handleFile) {
+    throw new Error(
+      `${dataDir}: the transparency log holds signed checkpoints but neither ${KEY_FILE} nor ${KEY_HANDLE_FILE} is there: restore ` +
+        'the one it had from a backup (a new key would fork the log; to start a new log, move transparency.db aside as well)',
+    );
+  }
+  return { place: 'hsm', signer: await openSecureEnvironmentSignerInDir(dataDir, se.forOwner(LOG_KEY_OWNER), origin, signed) };
+};
