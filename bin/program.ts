@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import type { z } from 'zod';
 import { ProblemResponse, ServerTimeout, ServerUnreachable, UnexpectedResponse } from '../adapters/client/http.ts';
+import { isEventStoreUnreachable } from '../adapters/driven/store/eventstoredb/driver.ts';
 import { problemDocumentOf } from '../adapters/http/problems.ts';
 import { isCredenceError } from '../domain/errors.ts';
 import { ReadModelRulesChanged } from '../projections/runtime/index.ts';
@@ -86,6 +87,12 @@ export const runAction = async (io: Io, action: () => Promise<number>, asJson = 
     if (error instanceof ServerUnreachable) {
       io.err(`error: ${printable(error.message)}`);
       if (error instanceof ServerTimeout) io.err('  (for longer work give --timeout SECONDS or set CREDENCE_TIMEOUT)');
+      return EXIT.unreachable;
+    }
+    if (isEventStoreUnreachable(error)) {
+      // The event store of --store is a server too (review 46: it was exit 1, as a refusal).
+      io.err(`error: ${printable(error.message)}`);
+      io.err('  (is the event store of --store or CREDENCE_STORE running, and reachable from here?)');
       return EXIT.unreachable;
     }
     const listen = listenRefusal(error);

@@ -35,7 +35,7 @@ describe('an EventStoreDB connection string with a password', () => {
     const store = `esdb://admin:${PASSWORD}@127.0.0.1:${await closedPort()}?tls=true&tlsVerifyCert=false`;
     const r = await credence(['history', 'credential-meter-1', '--store', store, '--json']);
     expect(`${r.out}\n${r.err}`).not.toContain(PASSWORD);
-    expect(r.code).toBe(1); // nobody listens: the read fails, after the warning
+    expect(r.code).toBe(3); // nobody listens: the read fails, after the warning, as an unreachable server (review 46)
     expect(r.err).toContain('tlsVerifyCert');
     expect(r.err).toMatch(/esdb:\/\/admin:\*\*\*@127\.0\.0\.1:\d+\?tls=true&tlsVerifyCert=false/);
   });

@@ -1,15 +1,18 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { isCredenceError } from '../../domain/errors.ts';
+import type { ServiceConfig } from '../../adapters/http/index.ts';
 import type { Io } from '../io.ts';
 import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
 import { PathArg } from './options.ts';
+import { publicUrlRefusalAsUsage, settingSource } from './start-setting-refusal.ts';
 
 const Options = z.object({
   data: PathArg.optional(),
   // Checked and given meaning by the service configuration (loadServiceConfig); bounded here first.
   host: z.string().max(255).optional(),
   port: z.string().max(16).optional(),
+  publicUrl: z.string().min(1).max(2048).optional(),
   logLevel: z.string().max(16).optional(),
 });
 type Options = z.infer<typeof Options>;
@@ -23,7 +26,7 @@ const loadConfig = async (o: Options, io: Io, defaults: { port?: string }) => {
   const env = io.env ?? process.env;
   const logLevel = o.logLevel ?? (env['CREDENCE_LOG_LEVEL'] ? undefined : 'warn');
   try {
-    return loadServiceConfig({ flags: { data: o.data, host: o.host, port: o.port ?? defaults.port, logLevel }, env });
+    return loadServiceConfig({ flags: { data: o.data, host: o.host, port: o.port ?? defaults.port, publicUrl: o.publicUrl, logLevel }, env });
   } catch (error) {
     if (isCredenceError(error, 'validation') && error.problem.code === 'validation') {
       throw new UsageError(error.problem.issues.map((i) => `${i.path}: ${i.message}`));
@@ -32,11 +35,27 @@ const loadConfig = async (o: Options, io: Io, defaults: { port?: string }) => {
   }
 };
 
+/**
+ * The demo's own start, its refusal of a wildcard host without a public URL (known once its CA is made) said as the
+ * bad setting it is (exit 2), naming the flag or variable it came from (review 46).
+ */
+const startDemo = async (request: { config: ServiceConfig; keepServing: boolean }, o: Options, io: Io): Promise<number> => {
+  const env = io.env ?? process.env;
+  const sources = {
+    host: settingSource('--host', o.host, 'CREDENCE_HOST', env),
+    publicUrl: o.publicUrl !== undefined || env['CREDENCE_PUBLIC_URL'] ? settingSource('--public-url', o.publicUrl, 'CREDENCE_PUBLIC_URL', env) : undefined,
+  };
+  return (await import('./demo.ts')).start(request, io).catch((error: unknown) => {
+    throw publicUrlRefusalAsUsage(error, sources);
+  });
+};
+
 const withOptions = (command: Command, port: string): Command =>
   command
     .option('--data <dir>', 'the data folder (env CREDENCE_DATA; default ./data)')
     .option('--host <host>', 'address to listen on (env CREDENCE_HOST; default 127.0.0.1)')
     .option('--port <port>', `port to listen on, 0 for any (${port})`)
+    .option('--public-url <url>', 'the URL relying parties reach this service at, named in issued certificates (CRL, OCSP; env CREDENCE_PUBLIC_URL; default http://<host>:<port>); needed with --host 0.0.0.0')
     .option('--log-level <level>', "the service's JSON log lines on stderr: fatal, error, warn, info, debug, trace or silent (default warn)");
 
 /**
@@ -49,18 +68,20 @@ export const register: RegisterCommands = (program, io) => {
     .description('npm start: serve the data folder; on an empty store, run the demo fleet through the server first; prints the URL and local tokens (until Ctrl-C)')
     .action(
       handler(io, async (opts: Record<string, unknown>) => {
-        const config = await loadConfig(parseOptions(start, Options, opts), io, {});
+        const o = parseOptions(start, Options, opts);
+        const config = await loadConfig(o, io, {});
         // After the usage is checked (a wrong flag costs no build), before the service serves the bundle.
         await (await import('./console-bundle.ts')).rebuildStaleConsoleBundle(io);
-        return (await import('./demo.ts')).start({ config, keepServing: true }, io);
+        return startDemo({ config, keepServing: true }, o, io);
       }),
     );
   const demo: Command = withOptions(program.command('demo'), 'default 0: any free port')
     .description('run the demo fleet through a server on the data folder (when its store is empty), show where the fleet stands, and stop')
     .action(
       handler(io, async (opts: Record<string, unknown>) => {
-        const config = await loadConfig(parseOptions(demo, Options, opts), io, { port: '0' });
-        return (await import('./demo.ts')).start({ config, keepServing: false }, io);
+        const o = parseOptions(demo, Options, opts);
+        const config = await loadConfig(o, io, { port: '0' });
+        return startDemo({ config, keepServing: false }, o, io);
       }),
     );
 };

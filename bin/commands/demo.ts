@@ -69,7 +69,9 @@ export const start = async (request: StartRequest, io: Io): Promise<number> => {
     startService(config, { handleSignals: keepServing, logStream: request.logStream ?? process.stderr }).catch((error: unknown) => {
       throw unusableDataFolderAsUsage(error);
     });
-  let service: RunningService = await open();
+  // Undefined between two starts: an error of the second start is never read as a shutdown of the first (review 46:
+  // the closed first service's aborted signal swallowed the second start's refusal, exit 0 and no reason).
+  let service: RunningService | undefined = await open();
   const stopAbsorbing = keepServing ? absorbEchoedSignals() : async () => {};
   try {
     const empty = (await service.context.credence.store.headPosition()) === undefined;
@@ -77,36 +79,39 @@ export const start = async (request: StartRequest, io: Io): Promise<number> => {
       // The service loads its CAs when it starts and holds the folder's lock: the CA is made between two starts.
       io.out(`The store in ${config.data} is empty and has no issuing CA: one is made first, as an operator would.`);
       await service.close();
+      service = undefined;
       await createDemoCa(config, io);
       service = await open();
     }
-    const { access } = service.context;
+    const running: RunningService = service;
+    const { access } = running.context;
     if (empty) {
-      if (!(await runDemo(service, config, io))) return 0;
+      if (!(await runDemo(running, config, io))) return 0;
     } else {
       io.out(`The store in ${config.data} already holds events: resuming, no demo this time (delete the folder to run it again).`);
     }
     if (!keepServing) {
-      const summary = await withShortLivedToken(access, { subject: 'auditor:demo', role: 'auditor' }, (token) => fleetSummary({ url: service.url, token }));
+      const summary = await withShortLivedToken(access, { subject: 'auditor:demo', role: 'auditor' }, (token) => fleetSummary({ url: running.url, token }));
       for (const line of ['', ...summary, '']) io.out(line);
       io.out(`Next: npx credence replay --data ${config.data}, history node-${COMPROMISED} --data ${config.data}, verify --data ${config.data}; or npm start -- --data ${config.data} to serve it.`);
       return 0;
     }
     const tokens = await issueLocalTokens(access);
-    for (const line of ['', ...(await fleetSummary({ url: service.url, token: tokens.auditor })), '']) io.out(line);
-    const example = await cliExample(service.url, tokens.auditor);
-    const crlUrl = service.context.pki?.cas.some((ca) => ca.id === DEMO_CA_ID) ? `${service.url}/pki/${DEMO_CA_ID}/crl` : undefined;
-    for (const line of accessLines({ url: service.url, docsUrl: `${service.url}${DOCS_PREFIX}`, data: config.data, tokens, example, crlUrl })) io.out(line);
-    await service.closed;
+    for (const line of ['', ...(await fleetSummary({ url: running.url, token: tokens.auditor })), '']) io.out(line);
+    const example = await cliExample(running.url, tokens.auditor);
+    const crlUrl = running.context.pki?.cas.some((ca) => ca.id === DEMO_CA_ID) ? `${running.url}/pki/${DEMO_CA_ID}/crl` : undefined;
+    for (const line of accessLines({ url: running.url, docsUrl: `${running.url}${DOCS_PREFIX}`, data: config.data, tokens, example, crlUrl })) io.out(line);
+    await running.closed;
     io.out(`Credence stopped; ${config.data} keeps everything.`);
     return 0;
   } catch (error) {
-    // A Ctrl-C while it was still printing: the calls it made to its own server failed because of it.
-    if (!service.context.shutdown.aborted) throw error;
+    // A Ctrl-C while it was still printing: the calls it made to its own server failed because of it. Only a running
+    // service's shutdown says so: none runs while the CA is made or the second start is refused.
+    if (service === undefined || !service.context.shutdown.aborted) throw error;
     io.out(`Credence stopped; ${config.data} keeps everything.`);
     return 0;
   } finally {
-    await service.close();
+    await service?.close();
     await stopAbsorbing();
   }
 };

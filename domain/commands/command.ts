@@ -9,7 +9,7 @@ import { CredentialIssued, issuingRules, ownerNamesItsHolder, ProvisioningComman
 import { issuedCertificateRules } from './certificate-rules.ts';
 import { COMMAND_CATALOG, COMMAND_TYPES, type CommandType, type EventOfCommand } from './catalog.ts';
 import { NEW_REVOCATION_REASONS, newRevocationReasonRules, REVOCATION_REASON_COMMANDS } from './revocation-rules.ts';
-import { RevocationReason } from '../events/common.ts';
+import { REMOVE_FROM_CRL_IS_NO_REASON, RevocationReason } from '../events/common.ts';
 import type { EntityKind } from '../streams.ts';
 
 /**
@@ -35,11 +35,25 @@ export type Command = {
   [C in CommandType]: { readonly type: C; readonly data: EventData<EventOfCommand<C>>; readonly metadata: CommandMetadata };
 }[CommandType];
 
+/**
+ * A command's revocation reason: every reason of the enum is read (the cascade's `system` commands carry a stored
+ * certificateHold on; newRevocationReasonRules refuses it to anyone else), but what a sender is told it may give, in
+ * the refusal of an unknown value and in the OpenAPI document's enum, is the reasons a new revocation may carry
+ * (review 46: both listed certificateHold and aACompromise, which a retry then saw refused).
+ */
+const CommandRevocationReason = z
+  .enum(RevocationReason.options, {
+    error: (issue) =>
+      issue.input === 'removeFromCRL'
+        ? REMOVE_FROM_CRL_IS_NO_REASON
+        : `Invalid option: expected one of ${NEW_REVOCATION_REASONS.map((r) => JSON.stringify(r)).join('|')}`,
+  })
+  .meta({ enum: [...NEW_REVOCATION_REASONS] })
+  .describe(`RFC 5280 CRLReason: one of ${NEW_REVOCATION_REASONS.join(', ')} (certificateHold and aACompromise are refused: a revocation is permanent)`);
+
 /** A revocation's data as its event's, its reason described with the rule commandOf adds (revocation-rules.ts). */
 const revocationData = (type: CommandType): z.ZodType =>
-  (EVENT_DATA[COMMAND_CATALOG[type].event] as unknown as z.ZodObject).extend({
-    reason: RevocationReason.describe(`RFC 5280 CRLReason: one of ${NEW_REVOCATION_REASONS.join(', ')} (certificateHold and aACompromise are refused: a revocation is permanent)`),
-  });
+  (EVENT_DATA[COMMAND_CATALOG[type].event] as unknown as z.ZodObject).extend({ reason: CommandRevocationReason });
 
 /** Where a command's data must meet more than its event's schema: rules for new facts, not for stored ones. */
 const COMMAND_DATA: Partial<Record<CommandType, z.ZodType>> = {

@@ -7,9 +7,12 @@ import { AppId, NodeId } from '../ids.ts';
  * a log stays readable. A new revocation may not give `certificateHold` or `aACompromise` (domain/commands/
  * revocation-rules.ts); `removeFromCRL` is no revocation reason at all and is in neither list.
  */
+/** What a `removeFromCRL` given as a revocation reason is told (here and at the command boundary). */
+export const REMOVE_FROM_CRL_IS_NO_REASON = 'removeFromCRL releases a certificateHold on a delta CRL (RFC 5280 5.3.1): it is never a revocation reason';
+
 export const RevocationReason = z.enum(
   ['unspecified', 'keyCompromise', 'cACompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'certificateHold', 'privilegeWithdrawn', 'aACompromise'],
-  { error: (issue) => (issue.input === 'removeFromCRL' ? 'removeFromCRL releases a certificateHold on a delta CRL (RFC 5280 5.3.1): it is never a revocation reason' : undefined) },
+  { error: (issue) => (issue.input === 'removeFromCRL' ? REMOVE_FROM_CRL_IS_NO_REASON : undefined) },
 );
 export type RevocationReason = z.infer<typeof RevocationReason>;
 

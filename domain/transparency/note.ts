@@ -139,6 +139,22 @@ const ed25519Verify = (signature: Uint8Array, message: Uint8Array, publicKey: Ui
   }
 };
 
+/** A verifier key as a person compares two: `<name>+<key ID hex>` (the key ID is the hash of name and public key). */
+export const keyLabel = (key: { readonly keyName: string; readonly keyId: number }): string => `${key.keyName}+${hex8(key.keyId)}`;
+
+/**
+ * Why a note did not open under `key`, for a person: the key expected by name and key ID, and the keys of that name
+ * the note is signed by. Review 46: a pinned key of another log with the same name read "not signed by
+ * credence.local/log", as if the note had been tampered with; the key IDs show it is the pinned key that differs.
+ */
+export const noteRefusal = (message: string, key: NoteVerifierKey, reason: 'no_signature_by_key' | 'bad_signature'): string => {
+  const expected = `the key ${keyLabel(key)}`;
+  if (reason === 'bad_signature') return `its signature by ${expected} does not verify`;
+  const sameName = (parseSignedNote(message)?.signatures ?? []).filter((s) => s.keyName === key.keyName).map(keyLabel);
+  if (sameName.length === 0) return `no signature by ${expected}`;
+  return `no signature by ${expected}; it is signed by ${[...new Set(sameName)].join(', ')}, another key of that name (the key given is not this log's, or the log's key was replaced)`;
+};
+
 /**
  * Opens a note with one trusted key. Signatures by other keys are ignored (they may be witnesses); a
  * signature that names this key but does not verify rejects the whole note, as the spec recommends.

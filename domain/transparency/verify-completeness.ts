@@ -1,7 +1,7 @@
 import { constantTimeEqual } from '../crypto/bytes.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import type { LoggedEvent } from './leaf.ts';
-import { verifyNote, type NoteVerifierKey } from './note.ts';
+import { noteRefusal, verifyNote, type NoteVerifierKey } from './note.ts';
 import { parseStreamHeadText, streamRootOf, type StreamHead } from './stream-head.ts';
 import { fail, type RevisionRange, type VerificationResult } from './verify-result.ts';
 
@@ -11,7 +11,7 @@ export const openStreamHead = (note: string, key: NoteVerifierKey): Verification
   if (!opened.ok) {
     return opened.reason === 'malformed_note'
       ? fail('malformed_stream_head', 'the stream head is not a well-formed signed note')
-      : fail('bad_stream_head_signature', `the stream head is not signed by ${key.keyName}: ${opened.reason}`);
+      : fail('bad_stream_head_signature', `the stream head is not signed by ${key.keyName}: ${noteRefusal(note, key, opened.reason)}`);
   }
   const parsed = parseStreamHeadText(opened.text);
   if (!parsed.ok) return fail('malformed_stream_head', parsed.reason);

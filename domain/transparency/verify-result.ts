@@ -1,7 +1,7 @@
 import type { FieldIssue } from '../errors.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { parseCheckpointText } from './checkpoint.ts';
-import { parseVerifierKey, verifyNote, type NoteVerifierKey } from './note.ts';
+import { noteRefusal, parseVerifierKey, verifyNote, type NoteVerifierKey } from './note.ts';
 
 /** Why an offline verification failed. Expected outcomes are values, never throws. */
 export type VerificationFailure =
@@ -62,7 +62,7 @@ export const openCheckpoint = (
   if (!opened.ok) {
     return opened.reason === 'malformed_note'
       ? fail('malformed_checkpoint', 'the checkpoint is not a well-formed signed note')
-      : fail('bad_checkpoint_signature', `the checkpoint is not signed by ${logPublicKey.keyName}: ${opened.reason}`);
+      : fail('bad_checkpoint_signature', `the checkpoint is not signed by ${logPublicKey.keyName}: ${noteRefusal(checkpointNote, logPublicKey, opened.reason)}`);
   }
   const parsed = parseCheckpointText(opened.text);
   if (!parsed.ok) return fail('malformed_checkpoint', parsed.reason);

@@ -1,7 +1,10 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { ownerView, type Clock } from '../../../domain/ports/index.ts';
-import { openAccessRegistry, openServiceSecureEnvironment, systemClock, systemRandom } from '../../runtime/index.ts';
+import { isEmbedded } from '../../runtime/data-folder.ts';
+import { openAccessRegistry, openServiceSecureEnvironment, secureEnvironmentConfigForDataDir, systemClock, systemRandom } from '../../runtime/index.ts';
 import { TokenConfig, type ServiceConfig } from '../config.ts';
-import { createAccessControl, type AccessControl } from './access-control.ts';
+import { accessSigningKeyMissing, createAccessControl, type AccessControl } from './access-control.ts';
 
 /** The owner of the API token signing key in the Secure Environment: no other component can use that key. */
 export const ACCESS_OWNER = 'credence:access';
@@ -10,6 +13,26 @@ export interface LocalAccessControl {
   readonly access: AccessControl;
   close(): void;
 }
+
+/** The access registry's file in the data folder (ACCESS_DB_FILE of adapters/driven/access, not reachable from here). */
+const ACCESS_DB_FILE = 'access.db';
+
+/**
+ * Refuses, before anything is opened, a folder whose access.db names a signing key while the data folder has no
+ * embedded Secure Environment to hold it (a folder served with PKCS#11, the command not told so; or its Secure
+ * Environment files lost). Opening the embedded one would make it, empty, only to refuse: review 46 found a read-only
+ * `token list` leaving a new secure-environment.kek, .sqlite and .wrapping-keys behind, then asking to restore them.
+ */
+const refuseAKeyNoSecureEnvironmentHolds = (dataDir: string, setting: string | undefined): void => {
+  if (!isEmbedded(setting) || !existsSync(join(dataDir, ACCESS_DB_FILE)) || existsSync(secureEnvironmentConfigForDataDir(dataDir).database)) return;
+  const registry = openAccessRegistry({ dir: dataDir });
+  try {
+    const handle = registry.currentSigningKey();
+    if (handle !== undefined) throw accessSigningKeyMissing(handle);
+  } finally {
+    registry.close();
+  }
+};
 
 /**
  * The access control of a data folder without a running server: `credence token create|list|revoke` on the machine
@@ -30,6 +53,7 @@ export const openAccessControl = async (
 ): Promise<LocalAccessControl> => {
   const clock = options.clock ?? systemClock;
   const tokens = TokenConfig.parse(options.tokens ?? {});
+  refuseAKeyNoSecureEnvironmentHolds(dataDir, options.secureEnvironment);
   const se = openServiceSecureEnvironment(dataDir, options.secureEnvironment, { now: () => clock.now(), ...(options.env ? { env: options.env } : {}) });
   let registry: ReturnType<typeof openAccessRegistry> | undefined;
   try {

@@ -35,7 +35,8 @@ const issuesOf = (error: z.ZodError): FieldIssue[] =>
   error.issues.flatMap((issue) =>
     issue.code === 'unrecognized_keys'
       ? issue.keys.map((k) => ({ path: `query.${k}`, rule: 'unrecognized_key', message: 'this query takes no such parameter' }))
-      : [{ path: ['query', ...issue.path.map(String)].join('.'), rule: issue.code, message: issue.message }],
+      : // A rule of the catalog's own (`required`) is named as such, not as zod's `custom`.
+        [{ path: ['query', ...issue.path.map(String)].join('.'), rule: issue.code === 'custom' && typeof issue.params?.['rule'] === 'string' ? issue.params['rule'] : issue.code, message: issue.message }],
   );
 
 const KindSummary = z.object({ entities: z.number().int(), events: z.number().int(), states: z.record(z.string(), z.number().int()) });

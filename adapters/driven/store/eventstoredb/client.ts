@@ -250,7 +250,9 @@ function translate(error: unknown, operation: string): Error {
     error instanceof DeadlineExceededError ||
     error instanceof NotLeaderError ||
     error instanceof UnknownError;
-  return new EventStoreDbError(`EventStoreDB ${operation} failed: ${messageOf(error)}`, transient, { cause: error });
+  const unreachable = error instanceof UnavailableError || error instanceof DeadlineExceededError;
+  return new EventStoreDbError(`EventStoreDB ${operation} failed: ${messageOf(error)}`, transient, { cause: error, unreachable });
 }
 
-const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+/** The client's message, without the empty `Resolution note: ` gRPC ends an unavailable server's with (review 46). */
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error)).replace(/\s*Resolution note:\s*$/, '');

@@ -91,11 +91,17 @@ export interface EsdbDriver {
 export class EventStoreDbError extends Error {
   /** Worth retrying: the server was unavailable, not the leader, timed out or dropped the call. */
   readonly transient: boolean;
-  constructor(message: string, transient: boolean, options?: { cause?: unknown }) {
+  /** No connection to the server, or no answer in time: a CLI says so as an unreachable server (exit 3). */
+  readonly unreachable: boolean;
+  constructor(message: string, transient: boolean, options?: { cause?: unknown; unreachable?: boolean }) {
     super(message, options);
     this.name = 'EventStoreDbError';
     this.transient = transient;
+    this.unreachable = options?.unreachable ?? false;
   }
 }
 
 export const isTransient = (error: unknown): boolean => error instanceof EventStoreDbError && error.transient;
+
+/** The event store's server could not be reached or did not answer in time (README 'CLI exit codes': 3). */
+export const isEventStoreUnreachable = (error: unknown): error is EventStoreDbError => error instanceof EventStoreDbError && error.unreachable;

@@ -2,7 +2,7 @@ import { connectEventStoreDb } from './client.ts';
 import { EventStoreDbStore, type EventStoreDbStoreOptions } from './store.ts';
 
 export { EventStoreDbStore, type EventStoreDbStoreOptions } from './store.ts';
-export { EventStoreDbError } from './driver.ts';
+export { EventStoreDbError, isEventStoreUnreachable } from './driver.ts';
 export type { DropNotice } from './event-reader.ts';
 export type {
   DeliveryContext,

@@ -1,0 +1,18 @@
+/**
+ * Review 46: `credence replay --store esdb://…` with the event store's server down exited 1 (README 'CLI exit codes':
+ * 1 is refused or failed) and its message ended in gRPC's empty `Resolution note: `. An event store that cannot be
+ * reached is a server unreachable: exit 3, the client's message without the empty note, and what to check.
+ */
+import { describe, expect, it } from 'vitest';
+import { runCli } from './support/cli.ts';
+import { closedPort } from './support/closed-port.ts';
+
+describe('a command on an EventStoreDB that cannot be reached', () => {
+  it('exits 3 (server unreachable), saying so without an empty resolution note', async () => {
+    const { code, err } = await runCli(['replay', '--store', `esdb://127.0.0.1:${await closedPort()}?tls=false`]);
+    expect(err).toMatch(/^error: EventStoreDB .* failed: 14 UNAVAILABLE: .*ECONNREFUSED/m);
+    expect(err).not.toMatch(/Resolution note/);
+    expect(err).toContain('is the event store of --store or CREDENCE_STORE running');
+    expect(code).toBe(3);
+  }, 60_000);
+});

@@ -1,0 +1,64 @@
+/**
+ * Review 46: `credence start --host 0.0.0.0` on a fresh folder made its CA, then stopped silently with exit 0. The
+ * second start (the one that loads the new CA) refused the wildcard host without a public URL, and its refusal was
+ * read as a Ctrl-C because the first, closed service's shutdown signal was the one tested. Now any error of the second
+ * start is told; this one is a bad setting (exit 2, README 'CLI exit codes') naming where the host came from, and
+ * the --public-url it asks for is an option of start and demo, as of serve.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { runCli } from './support/cli.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const scratch = temporaryFolders('credence-wildcard-start-');
+
+/** The environment without what would move the server elsewhere (a PORT or CREDENCE_ setting of the shell). */
+const cleanEnv = (): NodeJS.ProcessEnv =>
+  Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'PORT' && !name.startsWith('CREDENCE_')));
+
+/** `node bin/credence.mjs <args>` as npm start runs it: its exit code and what it printed. */
+const credence = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    const child = spawn(process.execPath, ['bin/credence.mjs', ...args], { cwd: ROOT, env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out, err });
+    });
+  });
+
+describe('credence start on the wildcard address of a fresh folder', () => {
+  it('is refused as a bad --host (exit 2) once its CA is made, with the reason, never as a clean stop', async () => {
+    const data = join(scratch(), 'data');
+    const { code, out, err } = await credence(['start', '--data', data, '--host', '0.0.0.0', '--port', '0']);
+    expect(out).toContain('issuing CA');
+    expect(out).not.toContain('Credence stopped');
+    expect(err).toMatch(/^error: flag --host: publicUrl must be set when the service listens on the wildcard address 0\.0\.0\.0 .*--public-url/m);
+    expect(code).toBe(2);
+  }, 90_000);
+
+  it('names CREDENCE_HOST when the host came from the environment', async () => {
+    const data = join(scratch(), 'data');
+    const { code, err } = await credence(['start', '--data', data, '--port', '0'], { CREDENCE_HOST: '0.0.0.0' });
+    expect(err).toMatch(/^error: env CREDENCE_HOST: publicUrl must be set/m);
+    expect(code).toBe(2);
+  }, 90_000);
+
+  it('runs once given the --public-url the refusal asks for (credence demo, the same start)', async () => {
+    const data = join(scratch(), 'data');
+    const refused = await runCli(['demo', '--data', data, '--host', '0.0.0.0']);
+    expect(refused.err).toMatch(/^error: flag --host: publicUrl must be set/m);
+    expect(refused.code).toBe(2);
+    const ran = await runCli(['demo', '--data', data, '--host', '0.0.0.0', '--public-url', 'http://credence.example:8080']);
+    expect(ran.err).toBe('');
+    expect(ran.out).toContain('demo done in');
+    expect(ran.code).toBe(0);
+  }, 120_000);
+});
