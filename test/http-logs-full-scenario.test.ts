@@ -155,8 +155,7 @@ describe('logs of a full scenario at trace level: no token, no signature, no sec
     const authorised = requests.filter((l) => l.req!.headers?.['authorization'] !== undefined);
     expect(authorised.length).toBeGreaterThan(10);
     expect(new Set(authorised.map((l) => l.req!.headers!['authorization']))).toEqual(new Set(['[redacted]']));
-    expect(requests.some((l) => l.req!.url.includes('access_token=[redacted]'))).toBe(true);
-    expect(requests.some((l) => l.req!.url.includes('jwt=[redacted]'))).toBe(true);
-    expect(requests.some((l) => l.req!.url.includes('&t=[redacted]'))).toBe(true);
+    // The three careless requests: a name that is not the service's is redacted with its value (review 48).
+    expect(requests.filter((l) => l.req!.url === '/v1/entities?kind=node&[redacted]').length).toBeGreaterThanOrEqual(3);
   });
 });

@@ -1,4 +1,8 @@
 import type { FastifyRequest, FastifyServerOptions } from 'fastify';
+import { REDACTED, redactedUrlOf } from './redact-url.ts';
+
+// What URLs a log line keeps lives in ./redact-url.ts.
+export { LOGGED_QUERY_PARAMETERS, REDACTED, redactUrl } from './redact-url.ts';
 
 /**
  * Names of fields whose values never reach a log, wherever they sit in a logged object: bearer tokens and cookies,
@@ -9,26 +13,8 @@ const SECRET_NAMES = new Set([
   'token', 'accesstoken', 'idtoken', 'refreshtoken', 'jwt', 'bearer', 'apikey', 'clientsecret', 'psk', 'key', 'secret', 'pin', 'password',
   'passphrase', 'privatekey', 'sessionkey', 'authorization', 'cookie', 'setcookie',
 ]);
-/**
- * A JSON Web Token in compact form (three base64url parts, the first a JSON header) anywhere in a text: redacted
- * whatever it is called and whatever surrounds it (`Bearer <jwt>`).
- */
-const JWT_INSIDE = /eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/;
-/**
- * A URL component's ASCII escapes decoded, each on its own, a few times over (`%252E` is `%2E` is `.`): a malformed
- * escape elsewhere in the component, which makes the whole of it undecodable, hides nothing. (Secret names and tokens
- * are ASCII.)
- */
-const asciiDecoded = (text: string): string => {
-  let out = text;
-  for (let round = 0; round < 3 && out.includes('%'); round++) out = out.replace(/%([0-7][0-9A-Fa-f])/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-  return out;
-};
-/** Whether a URL component holds a token, written plainly or escaped (`%2E` for a dot, escaped twice, beside bad escapes). */
-const holdsJwt = (component: string): boolean => JWT_INSIDE.test(component) || JWT_INSIDE.test(asciiDecoded(component));
 const isSecretName = (name: string): boolean => SECRET_NAMES.has(name.toLowerCase().replace(/[-_]/g, ''));
 
-export const REDACTED = '[redacted]';
 const MAX_DEPTH = 8;
 
 const isPlain = (value: object): boolean => {
@@ -44,49 +30,6 @@ export const redactSecrets = (value: unknown, depth = 0): unknown => {
   const copy: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) copy[k] = isSecretName(k) ? REDACTED : redactSecrets(v, depth + 1);
   return copy;
-};
-
-/**
- * The query parameters the service's own routes take (their `querystring` schemas in ./routes/): the only ones whose
- * values a log line keeps, an allow-list like the headers'. A client may put a secret under a name of its own
- * (`?sig=`, `?auth=`, an opaque token, a PSK in hex), which a list of secret names cannot foresee (SER-001: no secret
- * in logs). test/http-logs-keep-query-values-of-the-services-own-parameters-only.test.ts fails when a route documents
- * a parameter this list does not hold, or the list holds one no route documents.
- */
-export const LOGGED_QUERY_PARAMETERS: ReadonlySet<string> = new Set([
-  // tokens, entities, entity-graph, compliance, replay, events, enrolment, transparency
-  'limit', 'after', 'includeExpired', 'kind', 'state', 'cursor', 'at', 'reason', 'from', 'to', 'actor', 'subscription', 'days',
-  'now', 'order', 'full', 'type', 'stream', 'identifiers', 'predecessorId', 'position',
-]);
-/**
- * What a log line keeps of a name outside the list, shown so a reader sees what was sent: a short name-like word.
- * Anything else (a part with no `=`, which is as likely a bare token as a name; a long or odd name) is redacted whole.
- */
-const NAME_LIKE = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
-
-const redactedQueryPart = (pair: string): string => {
-  if (pair === '') return pair;
-  const eq = pair.indexOf('=');
-  const name = eq < 0 ? pair : pair.slice(0, eq);
-  if (holdsJwt(name)) return REDACTED;
-  // Matched as written, not decoded: an escaped name is not one of the service's, so its value is not kept.
-  if (LOGGED_QUERY_PARAMETERS.has(name)) return eq >= 0 && holdsJwt(pair.slice(eq + 1)) ? `${name}=${REDACTED}` : pair;
-  return eq >= 0 && NAME_LIKE.test(name) ? `${name}=${REDACTED}` : REDACTED;
-};
-
-/**
- * The URL as a log line keeps it: every path segment that holds a JWT replaced (a client may put a token in the path,
- * escaped or after `Bearer `), and of the query, the values of the service's own parameters only
- * (LOGGED_QUERY_PARAMETERS), a JWT among them replaced too.
- */
-export const redactUrl = (url: string): string => {
-  const q = url.indexOf('?');
-  const path = (q < 0 ? url : url.slice(0, q))
-    .split('/')
-    .map((segment) => (holdsJwt(segment) ? REDACTED : segment))
-    .join('/');
-  if (q < 0) return path;
-  return `${path}?${url.slice(q + 1).split('&').map(redactedQueryPart).join('&')}`;
 };
 
 /**
@@ -122,6 +65,6 @@ export const loggerOptions = (level: string, stream?: NodeJS.WritableStream): Fa
   },
   formatters: { log: (object: Record<string, unknown>) => redactSecrets(object) as Record<string, unknown> },
   serializers: {
-    req: (req: FastifyRequest) => ({ method: req.method, url: redactUrl(req.url), remoteAddress: req.ip, headers: loggedHeaders(req.headers) }),
+    req: (req: FastifyRequest) => ({ method: req.method, url: redactedUrlOf(req), remoteAddress: req.ip, headers: loggedHeaders(req.headers) }),
   },
 });

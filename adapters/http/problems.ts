@@ -3,7 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { boundedIssues, CredenceError, isKeyNotFound, type FieldIssue, type Problem, type StoreUnavailableReason } from '../../domain/errors.ts';
-import { redactUrl } from './logging.ts';
+import { redactedPathOf } from './redact-url.ts';
 
 /**
  * RFC 9457 problem details for every refusal of the API. Route handlers throw a CredenceError (or let their zod
@@ -189,7 +189,7 @@ export const problemDocument = (mapped: Mapped, request: FastifyRequest): Proble
   ...documentOf(mapped),
   // The path only: a query string may carry identifiers the caller chose, never needed to locate the refusal. A path
   // segment holding a token is written as the log writes it (review 33: a token put in a path came back whole).
-  instance: redactUrl(request.url.split('?')[0]!).slice(0, 512),
+  instance: redactedPathOf(request).slice(0, 512),
   ...mapped.extensions,
   requestId: request.id,
 });

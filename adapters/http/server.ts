@@ -18,7 +18,8 @@ import { installAccessHook } from './auth/access-hook.ts';
 import type { ServiceConfig } from './config.ts';
 import { refuseForwardedNonAddresses, trustProxyOf } from './trust-proxy.ts';
 import type { App, RouteAccess, RouteModule, ServiceContext } from './context.ts';
-import { loggerOptions, redactUrl } from './logging.ts';
+import { loggerOptions } from './logging.ts';
+import { redactedPathOf } from './redact-url.ts';
 import { answerWithProblem, clientErrorAnswer, HttpProblem, overloaded, PROBLEM_CONTENT_TYPE, ProblemSchema, sendFrameworkProblem, sendProblem } from './problems.ts';
 import { installProtection } from './protection.ts';
 import { MAX_PATH_PARAM_CHARS } from './path-params.ts';
@@ -91,7 +92,7 @@ const baselineHeaders = (request: FastifyRequest, reply: FastifyReply): void => 
 };
 
 const noRoute = (request: FastifyRequest): HttpProblem =>
-  new HttpProblem(404, 'not_found', `no route ${request.method} ${redactUrl(request.url.split('?')[0]!).slice(0, 200)}`);
+  new HttpProblem(404, 'not_found', `no route ${request.method} ${redactedPathOf(request).slice(0, 200)}`);
 
 /**
  * A request no route matches is counted against its address's rate limit and answered 404 as it arrives, before its

@@ -28,7 +28,7 @@ export interface ConsoleRebuild {
   readonly build?: () => Promise<void>;
 }
 
-export type ConsoleRebuildOutcome = 'fresh' | 'rebuilt' | 'failed';
+export type ConsoleRebuildOutcome = 'fresh' | 'unknown' | 'rebuilt' | 'failed';
 
 const reasonOf = (error: unknown): string => {
   const code = (error as { code?: unknown } | null)?.code;
@@ -42,11 +42,17 @@ const reasonOf = (error: unknown): string => {
  * `npm start` (`credence start`): the console's bundle rebuilt before the service starts when it is missing or older
  * than its sources (a `git pull` without `npm install`), with one line saying why; never when it is fresh. A failed
  * build does not stop the start: it is said on stderr, and the service then warns of the stale bundle (or answers
- * `/` with its 503 `console_not_built`).
+ * `/` with its 503 `console_not_built`). When freshness cannot be told (a source tree too large to walk, a source
+ * dated in the future by every clock reading), one line on stderr says so and nothing is built: a rebuild would not
+ * make it fresh, and every start would rebuild (review 48).
  */
 export const rebuildStaleConsoleBundle = async (io: Io, rebuild: ConsoleRebuild = {}): Promise<ConsoleRebuildOutcome> => {
   const freshness = (rebuild.freshness ?? consoleBundleFreshness)();
   if (freshness.state === 'fresh') return 'fresh';
+  if (freshness.state === 'unknown') {
+    io.err(printable(`Cannot tell whether the web console's bundle matches its sources (${freshness.why}): starting with it as built; run npm run console:build if it does not.`));
+    return 'unknown';
+  }
   const what = freshness.state === 'missing' ? 'has not been built' : 'is older than its sources';
   io.out(printable(`The web console ${what} (${freshness.why}): building it (npm run console:build) before starting.`));
   try {

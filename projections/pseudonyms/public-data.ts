@@ -38,8 +38,9 @@ export const publicDay = (instant: string): string => {
  * type, so a new event type cannot reach the public stream before someone decides what of it is public:
  * canonical identifiers become pseudonyms; fingerprints, public keys, certificates, receipts and transcript
  * hashes are dropped because each is a stable handle on one device; free text and subscriber names are dropped
- * because they may name a stakeholder, and so is a node's profile (its class and capabilities are free text); times
- * are given to the UTC day only (`publicDay`). `null`: the event is not published at all.
+ * because they may name a stakeholder, and so are a node's profile (its class and capabilities are free text) and an
+ * application's name and provider; times are given to the UTC day only (`publicDay`). `null`: the event is not
+ * published at all.
  */
 export const PUBLIC_DATA: { readonly [T in EventType]: Mapper<T> | null } = {
   SubscriptionCreated: async (d, p) => ({
@@ -111,7 +112,9 @@ export const PUBLIC_DATA: { readonly [T in EventType]: Mapper<T> | null } = {
   }),
   CredentialExpired: async (d, p) => ({ credentialId: await p('credential', d.credentialId) }),
   CredentialRevoked: async (d, p) => ({ credentialId: await p('credential', d.credentialId), reason: d.reason }),
-  ApplicationRegistered: async (d) => ({ appId: d.appId, name: d.name, provider: d.provider }),
+  // No name, no provider: free text (up to 128 characters each) an operator writes, and the provider names a
+  // stakeholder by definition (SER-018; review 48). The App-ID, an identifier of the application, stays.
+  ApplicationRegistered: async (d) => ({ appId: d.appId }),
   ApplicationEnrolled: async (d, p) => ({
     appId: d.appId,
     credentialId: await p('credential', d.credentialId),
