@@ -111,6 +111,8 @@ describe('an AE credential naming its App-ID follows the node its App-ID\'s inst
     await c.engine.execute(command('revokeCredential', { credentialId: 'ae-cred', reason: 'keyCompromise' }, { actor: operator }));
     await c.settle();
     await c.engine.execute(instance('sa-4', 'ae-cred-2', 'meter-3'));
+    // The instance runs on meter-3 once the association there is established (review 48), not when configured.
+    await c.engine.execute(cmd.establishAssociation('sa-4'));
     await c.settle();
     const ofMeter3 = dependentsOf(c.readModels, 'node-meter-3', 'credential-of-node');
     expect(ofMeter3).toContain('credential-ae-cred-2');

@@ -7,10 +7,15 @@ import { addDependent } from './dependents.ts';
  * (review 41) is held by that App-ID's instance under the AE-ID (`app-ae`, review 44), and that instance may run on
  * another node later (a new association of the same App-ID and AE-ID on another node: a device replaced, the AE
  * re-registered elsewhere). Linked once, at its issue or the first association naming the instance, it followed the
- * first node only: revoking the node the instance runs on now left it live. Every credential
- * issued to the instance is kept here, so each association of the instance on a node makes them that node's
- * dependents too. The links to the nodes it ran on before stay: its key was held there (seed 004: keys live in the
- * node's Secure Environment), so revoking one of those still revokes it.
+ * first node only: revoking the node the instance runs on now left it live.
+ *
+ * The instance runs on a node once an association of it on that node is established (review 48): configured only,
+ * it never ran there (a typo, a device that never came, an association revoked on arrival), and that node's
+ * revocation takes nothing of it. Every node it ran on is kept (cascade_instance_nodes), and every live credential
+ * issued to it (cascade_instance_credentials): each credential is a dependent of each of those nodes, linked when the
+ * association is established (the credentials it holds then) and when a credential is issued (the nodes it runs on
+ * that have not ended). The links to the nodes it ran on before stay: its key was held there (seed 004: keys live in
+ * the node's Secure Environment), so revoking one of those still revokes it.
  */
 
 export const setupInstanceCredentials = (db: Database.Database): void => {
@@ -19,19 +24,36 @@ export const setupInstanceCredentials = (db: Database.Database): void => {
     credential TEXT NOT NULL,
     PRIMARY KEY (instance, credential)
   ) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS cascade_instance_credentials_credential ON cascade_instance_credentials (credential)`);
+  CREATE INDEX IF NOT EXISTS cascade_instance_credentials_credential ON cascade_instance_credentials (credential);
+  CREATE TABLE IF NOT EXISTS cascade_instance_nodes (
+    instance TEXT NOT NULL,
+    node TEXT NOT NULL,
+    PRIMARY KEY (instance, node)
+  ) WITHOUT ROWID`);
 };
 
 /** The tables `setupInstanceCredentials` makes. */
-export const INSTANCE_CREDENTIALS_TABLES = ['cascade_instance_credentials'] as const;
+export const INSTANCE_CREDENTIALS_TABLES = ['cascade_instance_credentials', 'cascade_instance_nodes'] as const;
 
 export const resetInstanceCredentials = (db: Database.Database): void => {
-  db.exec('DELETE FROM cascade_instance_credentials');
+  db.exec(INSTANCE_CREDENTIALS_TABLES.map((table) => `DELETE FROM ${table}`).join('; '));
 };
 
-/** A credential (a stream id) issued to the App-ID's instance under an AE-ID (`instance`: its `appAeKey`). */
-export const addInstanceCredential = (db: Database.Database, instance: string, credential: string): void => {
+/**
+ * A credential (a stream id) issued to the App-ID's instance under an AE-ID (`instance`: its `appAeKey`): it follows
+ * every node the instance runs on that has not ended (a node's end is final, and has revoked what it held). Returns
+ * whether there was one: when the instance has run on no live node yet, the caller links it as before the instance's
+ * nodes were kept (through the identifier's latest association, or waiting for one: dependents.ts `addOwnedCredential`).
+ */
+export const addInstanceCredential = (db: Database.Database, instance: string, credential: string): boolean => {
   prepared(db, 'INSERT OR IGNORE INTO cascade_instance_credentials (instance, credential) VALUES (?, ?)').run(instance, credential);
+  const nodes = prepared(
+    db,
+    `SELECT n.node FROM cascade_instance_nodes n
+     WHERE n.instance = ? AND NOT EXISTS (SELECT 1 FROM cascade_endings e WHERE e.stream_id = n.node) ORDER BY n.node`,
+  ).all(instance) as { node: string }[];
+  for (const { node } of nodes) addDependent(db, node, 'credential-of-node', credential);
+  return nodes.length > 0;
 };
 
 /**
@@ -43,11 +65,13 @@ export const endInstanceCredential = (db: Database.Database, credential: string)
 };
 
 /**
- * The instance (`appAeKey`) runs on `node` (a stream id) from now on: every credential issued to it follows that node
- * too, besides those it ran on before. Not called for a node (or App-ID) that has ended already (an association stored
- * after it ended): that takes nothing back, as with the identifiers (dependents.ts `learnIdentifier`).
+ * The instance (`appAeKey`) runs on `node` (a stream id) from now on: an association of it there was established.
+ * Every live credential issued to it follows that node too, besides those it ran on before. Not called for a node (or
+ * App-ID) that has ended already (an association stored after it ended): that takes nothing back, as with the
+ * identifiers (dependents.ts `learnIdentifier`).
  */
 export const instanceRunsOn = (db: Database.Database, instance: string, node: string): void => {
+  prepared(db, 'INSERT OR IGNORE INTO cascade_instance_nodes (instance, node) VALUES (?, ?)').run(instance, node);
   const credentials = prepared(db, 'SELECT credential FROM cascade_instance_credentials WHERE instance = ? ORDER BY credential').all(instance) as { credential: string }[];
   for (const { credential } of credentials) addDependent(db, node, 'credential-of-node', credential);
 };

@@ -8,7 +8,7 @@ import { EVENT_KIND } from '../../domain/events/index.ts';
 import { sentBy, type CommandSender, type CommandSink } from '../../domain/ports/index.ts';
 import { derivedCommandId } from '../../domain/event-ids.ts';
 import { ensureSchemaVersion, ownOrTaken, recordedBy, type Projection } from '../runtime/index.ts';
-import { DEPENDENTS_TABLES, addAssociation, addCseCredential, appAeKey, addDependent, addEnding, addInstance, addEnrolmentEnd, addOwnedCredential, bindApplication, cseIdOfNode, endingOf, enrolNode, learnIdentifier, markEstablished, releaseIdentifiersOf, resetDependents, setupDependents, unbindApplication, type Ending } from './dependents.ts';
+import { DEPENDENTS_TABLES, addAssociation, addCseCredential, appAeKey, addDependent, addEnding, addInstance, addEnrolmentEnd, addOwnedCredential, associationLinks, bindApplication, cseIdOfNode, endingOf, enrolNode, learnIdentifier, markEstablished, releaseIdentifiersOf, resetDependents, setupDependents, unbindApplication, type Ending } from './dependents.ts';
 import { reactionsWith } from './lookups.ts';
 import { INSTANCE_CREDENTIALS_TABLES, addInstanceCredential, endInstanceCredential, instanceRunsOn, resetInstanceCredentials, setupInstanceCredentials } from './instance-credentials.ts';
 import { addDeadLetter, resetDeadLetters, setupDeadLetters } from './dead-letters.ts';
@@ -28,7 +28,7 @@ const ENDINGS: ReadonlySet<string> = new Set([
   'AssociationExpired',
 ]);
 
-const CASCADE_SCHEMA_VERSION = 10;
+const CASCADE_SCHEMA_VERSION = 11;
 const CASCADE_TABLES = [...DEPENDENTS_TABLES, ...INSTANCE_CREDENTIALS_TABLES, 'cascade_dead_letters'];
 
 export const PROCESS_MANAGER_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[0], role: 'system' };
@@ -92,6 +92,10 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
       // links an AE-ID's credential anew. Version 10 (RS-01): an AE-ID's credential that names its App-ID follows every
       // node that App-ID's instance under the AE-ID runs on, not only the first (cascade_instance_credentials): revoking
       // the node the instance moved to left it live. A rebuild revokes what such a revocation before left live.
+      // Version 11 (review 48, RS-01): the instance runs on a node once an association of it there is established, not
+      // configured (cascade_instance_nodes): a node it never ran on took its credential, and the live association
+      // elsewhere with it, when revoked; and a credential issued later follows every node the instance runs on, not the
+      // node of the last association configured. A rebuild links them so, and revokes what such a revocation left live.
       ensureSchemaVersion(d, 'cascade', CASCADE_SCHEMA_VERSION, CASCADE_TABLES);
       setupDependents(d);
       setupInstanceCredentials(d);
@@ -120,8 +124,8 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
             addDependent(d, streamIdOf('node', owner.nodeId), 'credential-of-node', stream);
             addCseCredential(d, stream, owner.id);
           } else if (owner.kind === 'ae' && owner.appId !== undefined) {
-            addOwnedCredential(d, 'app-ae', appAeKey(owner.appId, owner.id), stream);
-            addInstanceCredential(d, appAeKey(owner.appId, owner.id), stream);
+            // Review 48: the nodes the instance runs on, when it runs on any; else as before, through the identifier.
+            if (!addInstanceCredential(d, appAeKey(owner.appId, owner.id), stream)) addOwnedCredential(d, 'app-ae', appAeKey(owner.appId, owner.id), stream);
             addDependent(d, streamIdOf('application', owner.appId), 'credential-of-application', stream);
           } else if (owner.kind === 'cse' || owner.kind === 'ae') addOwnedCredential(d, owner.kind, owner.id, stream);
           return;
@@ -143,10 +147,7 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
             addInstance(d, stream, registree.id);
             const application = streamIdOf('application', registree.appId);
             learnIdentifier(d, 'ae', registree.id, { node: nodeStream, application }, !ended(nodeStream) && !ended(application));
-            const current = !ended(nodeStream) && !ended(application);
-            learnIdentifier(d, 'app-ae', appAeKey(registree.appId, registree.id), { node: nodeStream, application }, current);
-            // Its credentials linked before follow this node too: the instance runs here now (RS-01).
-            if (current) instanceRunsOn(d, appAeKey(registree.appId, registree.id), nodeStream);
+            learnIdentifier(d, 'app-ae', appAeKey(registree.appId, registree.id), { node: nodeStream, application }, !ended(nodeStream) && !ended(application));
           } else learnIdentifier(d, 'cse', registree.id, { node: nodeStream }, !ended(nodeStream) && stillHeld(registree.id));
           addAssociation(d, associationId, {
             credentialId,
@@ -155,8 +156,16 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
           });
           return;
         }
-        case 'AssociationEstablished':
-          return markEstablished(d, e.event.data.associationId);
+        case 'AssociationEstablished': {
+          markEstablished(d, e.event.data.associationId);
+          // The instance runs on the association's node from now on (review 48: established, not configured), and its
+          // live credentials follow that node (RS-01), unless the node or App-ID ended meanwhile.
+          const links = associationLinks(d, e.event.data.associationId);
+          if (links?.application === undefined || links.nodeId === undefined) return;
+          const node = streamIdOf('node', links.nodeId);
+          if (endingOf(d, node) !== undefined || endingOf(d, streamIdOf('application', links.application.appId)) !== undefined) return;
+          return instanceRunsOn(d, appAeKey(links.application.appId, links.application.aeId), node);
+        }
         case 'ApplicationEnrolled':
           return bindApplication(d, stream, streamIdOf('credential', e.event.data.credentialId));
         case 'ApplicationEnrolmentEnded':

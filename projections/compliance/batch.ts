@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { parseStreamId } from '../../domain/streams.ts';
 import { prepared } from '../runtime/index.ts';
+import { pendingProvisionings } from './pending.ts';
 
 /*
  * The compliance read model's rules, their one definition (SER-023 revocation records, RS-17 change of
@@ -12,7 +13,10 @@ import { prepared } from '../runtime/index.ts';
  * configuration (its Registree) names the identifier for, by position, at the provisioning; one issued to a CSE-ID
  * that names its node (review 41) is that node's (`owner_node_id`, review 44); one issued to an AE-ID that names its
  * App-ID (review 41) is the node's that App-ID's instance under that AE-ID runs on (`app-ae`, `owner_app_id`), never
- * the node of another App-ID's use of the same AE-ID (RS-01; the cascade keys it alike, projections/cascade).
+ * the node of another App-ID's use of the same AE-ID (RS-01; the cascade keys it alike, projections/cascade). One
+ * provisioned before any event named its identifier (issue, provision, then the AE's first association: the usual
+ * pre-provisioning order) waits for the first event that does, and is recorded then under that node's enrolment at that
+ * event, with the provisioning's own position; ended (revoked, expired) before, it is not (review 48, pending.ts).
  *
  * `applyComplianceMany` applies the events of a batch (`complianceProjection().beginBatch`) or one event live (a
  * batch of one): the rows the events touch are read in one query per table, the events applied in order to those
@@ -167,10 +171,13 @@ const keysOf = (events: readonly DecodedEvent[]) => {
   const provisioned = new Set<string>();
   const identifiers = new Set<string>();
   const associationNodes = new Set<string>();
+  // The identifiers the batch's events name: provisionings waiting for them are read (pending.ts).
+  const named = new Set<string>();
   for (const { event } of events) {
     switch (event.type) {
       case 'NodeEnrolled':
         nodes.add(event.data.nodeId);
+        named.add(identifierKey('cse', event.data.cseId));
         break;
       case 'NodeEnrolmentExpired':
       case 'NodeRevoked':
@@ -180,6 +187,8 @@ const keysOf = (events: readonly DecodedEvent[]) => {
         // The node it names may be the one a credential issued to its Registree, provisioned later in the batch,
         // counts under: its enrolment is read when the batch provisions such a credential.
         associationNodes.add(event.data.nodeId);
+        named.add(identifierKey(event.data.registree.kind, event.data.registree.id));
+        if (event.data.registree.kind === 'ae') named.add(identifierKey('app-ae', appAeId(event.data.registree.appId, event.data.registree.id)));
         break;
       case 'CredentialProvisioned':
         provisioned.add(event.data.credentialId);
@@ -210,7 +219,7 @@ const keysOf = (events: readonly DecodedEvent[]) => {
       }
     }
   }
-  return { nodes, credentials, associations, provisioned, identifiers, associationNodes };
+  return { nodes, credentials, associations, provisioned, identifiers, associationNodes, named };
 };
 
 /** Applies `events`, in order, to the compliance tables: see the rules above. */
@@ -242,6 +251,9 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
     }
     for (const node of keys.associationNodes) keys.nodes.add(node);
   }
+  // A provisioning waiting for an identifier the batch names is recorded under the enrolment of the node named.
+  const pending = pendingProvisionings(db, keys.named);
+  if (pending.stored || keys.provisioned.size > 0) for (const node of keys.associationNodes) keys.nodes.add(node);
   const enrolments = new Map<string, Enrolment | undefined>();
   for (const row of rowsIn<Enrolment & { node_id: string }>(db, READ_ENROLMENTS, keys.nodes)) {
     enrolments.set(row.node_id, { subscription_id: row.subscription_id, position: row.position });
@@ -270,6 +282,15 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
   const changedAssociations = new Set<Association>();
   const newRevocations: unknown[][] = [];
   const newProvisioned: unknown[][] = [];
+  /** The identifier (a key) is named for `nodeId`: the provisionings waiting for it count under its enrolment now. */
+  const namedNow = (key: string, nodeId: string): void => {
+    for (const waiting of pending.take(key)) {
+      const enrolment = enrolments.get(nodeId);
+      if (enrolment === undefined || provisionedHere.has(waiting.credential_id)) continue;
+      provisionedHere.add(waiting.credential_id);
+      newProvisioned.push([waiting.credential_id, enrolment.subscription_id, nodeId, waiting.method, waiting.position, enrolment.position, waiting.occurred_at]);
+    }
+  };
 
   const setStatus = <R extends Credential | Association>(row: R | undefined, changed: Set<R>, status: string, position: bigint): void => {
     if (row !== undefined && row.status_position < position) {
@@ -302,6 +323,7 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
           row.position = position;
           changedEnrolments.add(nodeId);
         }
+        namedNow(identifierKey('cse', cseId), nodeId);
         break;
       }
       case 'NodeEnrolmentExpired':
@@ -321,6 +343,7 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
       case 'CredentialRevoked':
         recordRevocation(e, event.data.reason);
         setStatus(credentials.get(event.data.credentialId), changedCredentials, 'revoked', position);
+        pending.end(event.data.credentialId);
         break;
       case 'AssociationRevoked':
         recordRevocation(e, event.data.reason);
@@ -359,6 +382,10 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
         const identifier = identifierOfOwner(kind, ownerId, ownerAppId);
         const nodeId = kind === 'node' ? ownerId : ownerNodeId !== null ? ownerNodeId : identifier !== undefined ? identifiers.get(identifier)?.node_id : undefined;
         const enrolment = nodeId === undefined ? undefined : enrolments.get(nodeId);
+        // No event has named its identifier yet: it waits for the first that does (review 48).
+        if (nodeId === undefined && identifier !== undefined) {
+          pending.add({ credential_id: credentialId, kind: identifier.slice(0, identifier.indexOf('\n')), id: idOfKey(identifier), method, position, occurred_at: e.metadata.occurredAt });
+        }
         if (enrolment === undefined) break;
         provisionedHere.add(credentialId);
         newProvisioned.push([credentialId, enrolment.subscription_id, nodeId, method, position, enrolment.position, e.metadata.occurredAt]);
@@ -366,11 +393,14 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
       }
       case 'CredentialExpired':
         setStatus(credentials.get(event.data.credentialId), changedCredentials, 'expired', position);
+        pending.end(event.data.credentialId);
         break;
       case 'AssociationConfigured': {
         const { associationId, credentialId, nodeId, registree } = event.data;
         nameIdentifier(registree.kind, registree.id, nodeId, position);
         if (registree.kind === 'ae') nameIdentifier('app-ae', appAeId(registree.appId, registree.id), nodeId, position);
+        namedNow(identifierKey(registree.kind, registree.id), nodeId);
+        if (registree.kind === 'ae') namedNow(identifierKey('app-ae', appAeId(registree.appId, registree.id)), nodeId);
         if (associations.get(associationId) !== undefined) break;
         const row: Association = { association_id: associationId, credential_id: credentialId, node_id: nodeId, status: 'configured', status_position: position };
         associations.set(associationId, row);
@@ -409,6 +439,7 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
   write(changedAssociations, ASSOCIATION_COLUMNS, ASSOCIATIONS, NEW_ASSOCIATIONS);
   writeRows(db, REVOCATIONS, newRevocations);
   writeRows(db, PROVISIONED, newProvisioned);
+  pending.flush();
   const identifierRows: unknown[][] = [];
   for (const key of changedIdentifiers) {
     const { node_id, position } = identifiers.get(key)!;

@@ -4,7 +4,7 @@ import { applyComplianceMany } from './batch.ts';
 import { COMPLIANCE_EVENT_TYPES } from './event-types.ts';
 import { COMPLIANCE_QUERY_INDEXES, COMPLIANCE_TABLES, resetComplianceTables, setupComplianceTables } from './tables.ts';
 
-const COMPLIANCE_SCHEMA_VERSION = 5;
+const COMPLIANCE_SCHEMA_VERSION = 6;
 
 /**
  * The compliance read models: revocations, enrolments, credentials, provisioning and associations. In a batch the
@@ -25,6 +25,9 @@ export const complianceProjection = (): Projection => {
       // Version 5: a credential issued to an AE-ID that names its App-ID (review 41) counts under the node of that
       // App-ID's instance under the AE-ID (`app-ae` identifiers, `owner_app_id`), not of whichever association used the
       // AE-ID last, another App-ID's included (RS-01, as the cascade since review 44).
+      // Version 6 (review 48): a credential issued to a CSE-ID or AE-ID and provisioned before any event named the
+      // identifier (pre-provisioning: issue, provision, then the AE's first association) waits for the first that does
+      // and counts under that node's enrolment then (compliance_pending_provisionings); it was never listed.
       // A read model written before is rebuilt from the log.
       ensureSchemaVersion(db, 'compliance', COMPLIANCE_SCHEMA_VERSION, COMPLIANCE_TABLES);
       setupComplianceTables(db);

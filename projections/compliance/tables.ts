@@ -21,6 +21,7 @@ export const COMPLIANCE_TABLES = [
   'compliance_provisioned',
   'compliance_associations',
   'compliance_identifiers',
+  'compliance_pending_provisionings',
 ] as const;
 
 /**
@@ -71,6 +72,15 @@ export const setupComplianceTables = (db: Database.Database): void => {
     position INTEGER NOT NULL,
     PRIMARY KEY (id, kind)
   ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS compliance_pending_provisionings (
+    credential_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    method TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    occurred_at TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS compliance_pending_provisionings_identifier ON compliance_pending_provisionings (id, kind);
   CREATE TABLE IF NOT EXISTS compliance_associations (
     association_id TEXT PRIMARY KEY,
     credential_id TEXT NOT NULL,

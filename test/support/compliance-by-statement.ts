@@ -15,8 +15,26 @@ import { parseStreamId } from '../../domain/streams.ts';
  * recorded once, by position. A CSE-ID or AE-ID is the node's its latest naming (an enrolment, an association's
  * Registree) says, by position; a credential issued to one is provisioned under that node's enrolment. One issued to
  * a CSE-ID that names its node is that node's; one issued to an AE-ID that names its App-ID is the node's that the
- * latest association of that App-ID's instance under the AE-ID names (`app-ae`, keyed `["appId","aeId"]`).
+ * latest association of that App-ID's instance under the AE-ID names (`app-ae`, keyed `["appId","aeId"]`). One
+ * provisioned before any event named its identifier waits (compliance_pending_provisionings) for the first event that
+ * names it, and is recorded then under that node's enrolment at that event, with the provisioning's position; its
+ * credential's end (revoked, expired) drops it (review 48).
  */
+
+/** The provisionings waiting for the identifier are recorded under the enrolment `nodeId` holds now, and wait no more. */
+const namedNow = (db: Database.Database, kind: string, id: string, nodeId: string): void => {
+  db.prepare(
+    `INSERT OR IGNORE INTO compliance_provisioned (credential_id, subscription_id, node_id, method, position, enrolment_position, occurred_at)
+     SELECT p.credential_id, n.subscription_id, n.node_id, p.method, p.position, n.position, p.occurred_at
+     FROM compliance_pending_provisionings p JOIN compliance_enrolments n ON n.node_id = ?
+     WHERE p.kind = ? AND p.id = ?`,
+  ).run(nodeId, kind, id);
+  db.prepare('DELETE FROM compliance_pending_provisionings WHERE kind = ? AND id = ?').run(kind, id);
+};
+
+const endPending = (db: Database.Database, credentialId: string): void => {
+  db.prepare('DELETE FROM compliance_pending_provisionings WHERE credential_id = ?').run(credentialId);
+};
 
 const nameIdentifier = (db: Database.Database, kind: string, id: string, nodeId: string, position: bigint): void => {
   db.prepare(
@@ -51,6 +69,7 @@ export const applyComplianceByStatement = (db: Database.Database, e: DecodedEven
          WHERE excluded.position > compliance_enrolments.position`,
       ).run(event.data.nodeId, event.data.subscriptionId, position);
       nameIdentifier(db, 'cse', event.data.cseId, event.data.nodeId, position);
+      namedNow(db, 'cse', event.data.cseId, event.data.nodeId);
       return;
     case 'NodeEnrolmentExpired':
       db.prepare('DELETE FROM compliance_enrolments WHERE node_id = ? AND position < ?').run(event.data.nodeId, position);
@@ -62,7 +81,10 @@ export const applyComplianceByStatement = (db: Database.Database, e: DecodedEven
     case 'CredentialRevoked':
     case 'ApplicationRevoked':
       recordRevocation(db, e, event.data.reason);
-      if (event.type === 'CredentialRevoked') setStatus(db, 'credentials', event.data.credentialId, 'revoked', position);
+      if (event.type === 'CredentialRevoked') {
+        setStatus(db, 'credentials', event.data.credentialId, 'revoked', position);
+        endPending(db, event.data.credentialId);
+      }
       return;
     case 'AssociationRevoked':
       recordRevocation(db, e, event.data.reason);
@@ -89,15 +111,27 @@ export const applyComplianceByStatement = (db: Database.Database, e: DecodedEven
          JOIN compliance_enrolments n ON n.node_id = CASE WHEN c.owner_kind = 'node' THEN c.owner_id ELSE COALESCE(c.owner_node_id, i.node_id) END
          WHERE c.credential_id = ?`,
       ).run(method, position, e.metadata.occurredAt, credentialId);
+      db.prepare(
+        `INSERT OR IGNORE INTO compliance_pending_provisionings (credential_id, kind, id, method, position, occurred_at)
+         SELECT k.credential_id, k.kind, k.id, ?, ?, ?
+         FROM (SELECT credential_id,
+                 CASE WHEN owner_kind = 'ae' AND owner_app_id IS NOT NULL THEN 'app-ae' ELSE owner_kind END AS kind,
+                 CASE WHEN owner_kind = 'ae' AND owner_app_id IS NOT NULL THEN json_array(owner_app_id, owner_id) ELSE owner_id END AS id
+               FROM compliance_credentials WHERE credential_id = ? AND owner_kind IN ('cse', 'ae') AND owner_node_id IS NULL) k
+         WHERE NOT EXISTS (SELECT 1 FROM compliance_identifiers i WHERE i.kind = k.kind AND i.id = k.id)`,
+      ).run(method, position, e.metadata.occurredAt, credentialId);
       return;
     }
     case 'CredentialExpired':
       setStatus(db, 'credentials', event.data.credentialId, 'expired', position);
+      endPending(db, event.data.credentialId);
       return;
     case 'AssociationConfigured': {
       const { associationId, credentialId, nodeId, registree } = event.data;
       nameIdentifier(db, registree.kind, registree.id, nodeId, position);
       if (registree.kind === 'ae') nameIdentifier(db, 'app-ae', JSON.stringify([registree.appId, registree.id]), nodeId, position);
+      namedNow(db, registree.kind, registree.id, nodeId);
+      if (registree.kind === 'ae') namedNow(db, 'app-ae', JSON.stringify([registree.appId, registree.id]), nodeId);
       db.prepare(
         `INSERT OR IGNORE INTO compliance_associations (association_id, credential_id, node_id, status, status_position)
          VALUES (?, ?, ?, 'configured', ?)`,
