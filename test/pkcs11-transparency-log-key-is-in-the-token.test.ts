@@ -97,6 +97,26 @@ describe.skipIf(softHsmMissing !== undefined)('the transparency log key with a P
     expect(existsSync(join(data, KEY_FILE))).toBe(false);
   });
 
+  it("a local export given the service's --config file finds the HSM and the data folder there", async () => {
+    const data = join(scratch(), 'data');
+    await serveOnce(data, token.uri());
+    // As the service was run: `credence serve --config credence.json`, the Secure Environment in the file only.
+    const config = join(scratch(), 'credence.json');
+    writeFileSync(config, JSON.stringify({ data, secureEnvironment: token.uri() }), { mode: 0o600 });
+    const out = join(scratch(), 'bundle.json');
+    const exported = capture();
+    const stream = streamIdOf('node', `meter-${nodes}`);
+    expect(await main(['export', stream, '--out', out, '--config', config], { ...exported.io, env: {} })).toBe(0);
+    expect(exported.err.join('\n')).not.toContain(token.pin);
+    expect(existsSync(join(data, KEY_FILE))).toBe(false);
+    const checked = capture();
+    expect(await main(['verify', out, '--key', join(data, PUBLIC_KEY_FILE)], checked.io)).toBe(0);
+    // With --server the file is not the server's to apply: refused as usage, nothing fetched.
+    const remote = capture();
+    expect(await main(['export', stream, '--out', join(scratch(), 'b2.json'), '--config', config, '--server', 'http://127.0.0.1:9'], { ...remote.io, env: {} })).toBe(2);
+    expect(remote.err.join('\n')).toContain('--config: a server applies its own configuration');
+  });
+
   it('a folder that already has transparency.key keeps signing with it, and the start says so once at warn', async () => {
     // As a service of an earlier version left it under an HSM (review 46): its log key in the folder.
     const data = join(scratch(), 'data');

@@ -1,13 +1,26 @@
 /**
  * An operator who updates the sources (`git pull`) and starts the service without `npm install` gets the console
  * built from the old ones: the service says so, once, at warn, naming `npm run console:build`, and serves it all the
- * same; a fresh bundle is served without a word, a missing one is the 503 `console_not_built` as before.
+ * same; a fresh bundle is served without a word, a missing one is the 503 `console_not_built` as before. One whose
+ * freshness cannot be told (review 48's `unknown`: a source tree past 5,000 entries, a source dated in the future by
+ * both its times) is said once too, with the reason: it was served without a word.
  */
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { ConsoleBundleFreshness } from '../adapters/http/console-bundle-freshness.ts';
 import { startTestService } from './support/service.ts';
+
+/*
+ * `unknown` needs this repository's sources past 5,000 entries or dated in the future by both their times (a clock set
+ * back), neither of which a test may make: the judgement is replaced for that case only, the others use the real one.
+ */
+const forced = vi.hoisted(() => ({ freshness: undefined as ConsoleBundleFreshness | undefined }));
+vi.mock('../adapters/http/console-bundle-freshness.ts', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../adapters/http/console-bundle-freshness.ts')>();
+  return { ...actual, consoleBundleFreshness: (layout?: Parameters<typeof actual.consoleBundleFreshness>[0]) => forced.freshness ?? actual.consoleBundleFreshness(layout) };
+});
 
 interface LogLine {
   readonly level: number;
@@ -62,5 +75,19 @@ describe('the service started over a console bundle', () => {
     expect(warnings).toEqual([]);
     expect(status).toBe(503);
     expect(JSON.parse(body)).toMatchObject({ detail: expect.stringContaining('npm run console:build') });
+  }, 30_000);
+
+  it('warns once, with the reason, when whether the bundle matches its sources cannot be told, and still serves it', async () => {
+    const dist = bundle('unknown', new Date('2020-01-01T00:00:00Z'));
+    forced.freshness = { state: 'unknown', builtAt: new Date('2020-01-01T00:00:00Z'), why: 'its sources hold more than 5000 files and folders, too many to compare with the build' };
+    try {
+      const { status, warnings } = await startOver(dist);
+      expect(warnings).toEqual([expect.objectContaining({ level: 40 })]);
+      expect(warnings[0]!.msg).toMatch(/^the web console's bundle cannot be compared with its sources \(its sources hold more than 5000 files and folders, too many to compare with the build\)/);
+      expect(warnings[0]!.msg).toContain('npm run console:build');
+      expect(status).toBe(200);
+    } finally {
+      forced.freshness = undefined;
+    }
   }, 30_000);
 });

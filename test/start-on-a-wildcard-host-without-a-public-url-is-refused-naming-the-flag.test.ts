@@ -3,13 +3,17 @@
  * second start (the one that loads the new CA) refused the wildcard host without a public URL, and its refusal was
  * read as a Ctrl-C because the first, closed service's shutdown signal was the one tested. Now any error of the second
  * start is told; this one is a bad setting (exit 2, README 'CLI exit codes') naming where the host came from, and
- * the --public-url it asks for is an option of start and demo, as of serve.
+ * the --public-url it asks for is an option of start and demo, as of serve. `credence serve` said the same refusal as
+ * exit 1 `refused (validation)`: it is the same bad setting, said the same way, and the --config file is named when
+ * the setting came from there.
  */
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { runCli } from './support/cli.ts';
+import { main } from '../bin/cli.ts';
+import { capture, runCli } from './support/cli.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -60,5 +64,37 @@ describe('credence start on the wildcard address of a fresh folder', () => {
     expect(ran.err).toBe('');
     expect(ran.out).toContain('demo done in');
     expect(ran.code).toBe(0);
+  }, 120_000);
+});
+
+describe('credence serve on the wildcard address of a folder with issuing CAs', () => {
+  it('is refused as bad usage (exit 2) naming the flag, variable or file the setting came from', async () => {
+    const data = join(scratch(), 'data');
+    expect((await runCli(['demo', '--data', data])).code).toBe(0);
+    const serve = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
+      const run = capture();
+      const code = await main(['serve', '--data', data, '--port', '0', '--log-level', 'silent', ...args], { ...run.io, env });
+      return { code, err: run.err.join('\n') };
+    };
+
+    const byFlag = await serve(['--host', '0.0.0.0']);
+    expect(byFlag.err).toMatch(/^error: flag --host: publicUrl must be set when the service listens on the wildcard address 0\.0\.0\.0 .*--public-url/m);
+    expect(byFlag.err).not.toContain('refused');
+    expect(byFlag.code).toBe(2);
+
+    const byEnv = await serve([], { CREDENCE_HOST: '0.0.0.0' });
+    expect(byEnv.err).toMatch(/^error: env CREDENCE_HOST: publicUrl must be set/m);
+    expect(byEnv.code).toBe(2);
+
+    const file = join(scratch(), 'credence.json');
+    writeFileSync(file, JSON.stringify({ host: '0.0.0.0' }));
+    const byFile = await serve(['--config', file]);
+    expect(byFile.err).toContain(`error: file ${file}: host: publicUrl must be set`);
+    expect(byFile.code).toBe(2);
+
+    // A public URL given that names a wildcard address is the setting at fault.
+    const byPublicUrl = await serve(['--host', '0.0.0.0', '--public-url', 'http://0.0.0.0:8080']);
+    expect(byPublicUrl.err).toMatch(/^error: flag --public-url: http:\/\/0\.0\.0\.0:8080 names a wildcard address/m);
+    expect(byPublicUrl.code).toBe(2);
   }, 120_000);
 });

@@ -2,8 +2,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { KEY_HANDLE_FILE } from '../../adapters/driven/transparency/index.ts';
 import type { CheckpointSigner } from '../../domain/transparency/index.ts';
+import type { StoreLocation } from '../../adapters/driven/store/index.ts';
 import type { Io } from '../io.ts';
 import { UsageError } from '../program.ts';
+import { readModelDir } from './open-store.ts';
 
 /** The log key a local export signs a checkpoint with: the folder's key file (`signer` absent), or the HSM's. */
 export interface ExportLogKey {
@@ -11,19 +13,50 @@ export interface ExportLogKey {
   close(): void;
 }
 
+/** Where a local export works: the data folder, and the Secure Environment the service of that folder runs with. */
+export interface ExportSettings {
+  readonly data: string;
+  /** `embedded`, a pkcs11: URI, or undefined (embedded). */
+  readonly secureEnvironment: string | undefined;
+}
+
+/**
+ * The data folder (--data, else the folder of --store sqlite:DIR, else the --config file's, else ./data) and the
+ * Secure Environment (CREDENCE_SECURE_ENVIRONMENT over the --config file's `secureEnvironment`), the file read as
+ * `credence serve --config` reads it (loadServiceConfig): an export of a folder served with `--config` finds its
+ * HSM there, as `credence ca` and `credence token` do. A refused file is bad usage naming the setting.
+ */
+export const exportSettings = async (
+  args: { readonly data?: string | undefined; readonly store?: StoreLocation | undefined; readonly config?: string | undefined },
+  io: Io,
+): Promise<ExportSettings> => {
+  const env = io.env ?? process.env;
+  if (args.config === undefined) return { data: readModelDir(args.data, args.store), secureEnvironment: env['CREDENCE_SECURE_ENVIRONMENT'] || undefined };
+  const { loadServiceConfig } = await import('../../adapters/http/config.ts');
+  let config;
+  try {
+    config = loadServiceConfig({ flags: { data: args.data }, env: { CREDENCE_SECURE_ENVIRONMENT: env['CREDENCE_SECURE_ENVIRONMENT'] }, file: args.config });
+  } catch (error) {
+    const issues = (error as { problem?: { issues?: { path: string; message: string }[] } }).problem?.issues;
+    if (issues !== undefined) throw new UsageError(issues.map((i) => `${i.path}: ${i.message}`));
+    throw error;
+  }
+  const data = args.data ?? (args.store?.kind === 'sqlite' ? args.store.dir : config.data);
+  return { data, secureEnvironment: config.secureEnvironment };
+};
+
 /**
  * A folder whose log key is in an HSM (`transparency.handle`, made by `credence serve --secure-environment pkcs11:…`)
- * is signed for there, through the Secure Environment of CREDENCE_SECURE_ENVIRONMENT (the PIN as the service takes
- * it): never with a key file made here, which would be a second log identity.
+ * is signed for there, through the Secure Environment of `setting` (exportSettings; the PIN as the service
+ * takes it): never with a key file made here, which would be a second log identity.
  */
-export const openExportLogKey = async (data: string, origin: string, io: Io): Promise<ExportLogKey> => {
+export const openExportLogKey = async (data: string, origin: string, setting: string | undefined, io: Io): Promise<ExportLogKey> => {
   if (!existsSync(join(data, KEY_HANDLE_FILE))) return { close: () => undefined };
   const env = io.env ?? process.env;
   const runtime = await import('../../adapters/runtime/data-folder.ts');
-  const setting = env['CREDENCE_SECURE_ENVIRONMENT'];
   if (setting === undefined || runtime.isEmbedded(setting)) {
     throw new UsageError(
-      `${data}: the transparency log key is in an HSM (${KEY_HANDLE_FILE} names it): set CREDENCE_SECURE_ENVIRONMENT to the pkcs11: URI the service runs with`,
+      `${data}: the transparency log key is in an HSM (${KEY_HANDLE_FILE} names it): set CREDENCE_SECURE_ENVIRONMENT to the pkcs11: URI the service runs with, or give --config with the service's configuration file`,
     );
   }
   const se = runtime.openServiceSecureEnvironment(data, setting, { now: () => new Date(), env });

@@ -11,8 +11,8 @@ import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { resolveLogKey } from './verify-checks.ts';
-import { openExportLogKey } from './export-log-key.ts';
-import { openExistingStore, readModelDir, StoreArg } from './open-store.ts';
+import { exportSettings, openExportLogKey } from './export-log-key.ts';
+import { openExistingStore, StoreArg } from './open-store.ts';
 import { clientOf, readTarget, ServerOptions, StreamArg, withLocalStore, withServer, type ServerTarget, PathArg } from './options.ts';
 
 const Options = z.object({
@@ -23,6 +23,7 @@ const Options = z.object({
   origin: z.string().refine(isValidKeyName, `origin ${KEY_NAME_RULE}`).optional(),
   force: z.boolean().optional(),
   key: PathArg.optional(),
+  config: PathArg.optional(),
   ...ServerOptions,
 });
 type Options = z.infer<typeof Options>;
@@ -63,9 +64,9 @@ const assertWritableOut = (path: string, force: boolean): void => {
 
 const exportLocal = async (args: Options, io: Io): Promise<number> => {
   // The log beside the store it logs: `--store sqlite:DIR` alone is DIR's log, never a new one in ./data.
-  const data = readModelDir(args.data, args.store);
+  const { data, secureEnvironment } = await exportSettings(args, io);
   const origin = args.origin ?? DEFAULT_LOG_ORIGIN;
-  const logKey = await openExportLogKey(data, origin, io);
+  const logKey = await openExportLogKey(data, origin, secureEnvironment, io);
   try {
     return await exportFromFolder(args, io, data, { origin, ...(logKey.signer ? { signer: logKey.signer } : {}) });
   } finally {
@@ -135,11 +136,17 @@ export const register: RegisterCommands = (program, io) => {
     .option('--force', 'replace the --out file when it exists')
     .option('--origin <name>', `the transparency log's origin (default: ${DEFAULT_LOG_ORIGIN})`)
     .option('--key <key>', "with --server: the log verifier key (<name>+<key ID>+<base64>) or a file holding it, which the server's bundle must be signed by")
+    .option(
+      '--config <file>',
+      "the service's configuration file (JSON, as credence serve --config), for a local export: its data folder (unless --data or --store names one) and Secure Environment (unless CREDENCE_SECURE_ENVIRONMENT names one)",
+    )
     .action(
       handler(io, async (stream: string, opts: Record<string, unknown>) => {
         const args = parseOptions(command, Options, { ...opts, stream });
         assertWritableOut(args.out, args.force === true);
-        const target = readTarget(args, io);
+        // --config names the local service's file, so it means local (as for credence token).
+        if (args.config !== undefined && args.server !== undefined) throw new UsageError('--config: a server applies its own configuration; give --config without --server');
+        const target = args.config !== undefined ? undefined : readTarget(args, io);
         if (target === undefined && args.key !== undefined) throw new UsageError('--key: checks the bundle a server hands out; give it with --server');
         return target === undefined ? exportLocal(args, io) : exportRemote(args, target, io);
       }),

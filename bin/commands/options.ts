@@ -1,13 +1,14 @@
 import { DecimalNumber } from '../../domain/whole-number.ts';
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { openToGroupOrOthers } from '../../adapters/driven/files/index.ts';
+import { assertOwnedByProcessIfPresent, openToGroupOrOthers } from '../../adapters/driven/files/index.ts';
 import { z } from 'zod';
 import { DEFAULT_TIMEOUT_MS } from '../../adapters/client/http.ts';
 import { operatorClient, type OperatorClient } from '../../adapters/client/operator.ts';
 import { FILE_LIMITS, readTextFile } from '../files.ts';
 import { UsageError } from '../program.ts';
 import { parseStreamId } from '../../domain/streams.ts';
+import { isCredenceError } from '../../domain/errors.ts';
 import { storeCarriesPassword, storePasswordOnCommandLine } from '../../adapters/http/store-password.ts';
 import type { Io } from '../io.ts';
 
@@ -110,6 +111,20 @@ const readableByOthers = (file: string): boolean => {
   }
 };
 
+/**
+ * Refused, unlike a mode others may read: whoever owns the file can swap the token for one of theirs at any time, so
+ * this command would act as them (the data folder's owner rule, review 47 item 1). The shared check's message.
+ */
+const foreignTokenFile = (file: string): string | undefined => {
+  try {
+    assertOwnedByProcessIfPresent(file, 'token-file', 'bearer token file');
+    return undefined;
+  } catch (error) {
+    if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw error;
+    return `--token-file: ${error.problem.issues.map((i) => i.message).join('; ')}`;
+  }
+};
+
 /** The bearer token: --token, else the file of --token-file (bounded, trimmed), else CREDENCE_TOKEN; a message when unusable. */
 const tokenOf = (opts: ServerOptionValues, io: Io): { token: string } | { problem: string } => {
   if (opts.token !== undefined && opts.tokenFile !== undefined) return { problem: '--token-file: give --token or --token-file, not both' };
@@ -117,6 +132,8 @@ const tokenOf = (opts: ServerOptionValues, io: Io): { token: string } | { proble
   let token = opts.token;
   if (opts.tokenFile !== undefined) {
     flag = '--token-file';
+    const foreign = foreignTokenFile(opts.tokenFile);
+    if (foreign !== undefined) return { problem: foreign };
     const read = readTextFile(opts.tokenFile, FILE_LIMITS.token);
     if (!read.ok) return { problem: `--token-file: ${read.message}` };
     token = read.value.trim();

@@ -1,3 +1,4 @@
+import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { StoreConnectionString } from '../../adapters/driven/store/index.ts';
@@ -8,6 +9,7 @@ import { printable } from '../printable.ts';
 import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
 import { unusableDataFolderAsUsage } from './folder-lock.ts';
 import { PathArg } from './options.ts';
+import { publicUrlRefusalAsUsage, settingSource, type PublicUrlSources } from './start-setting-refusal.ts';
 
 const Options = z.object({
   data: PathArg.optional(),
@@ -44,6 +46,31 @@ const loadConfig = async (args: z.infer<typeof Options>, io: Io) => {
     }
     throw error;
   }
+};
+
+/** The settings the --config file holds (loadServiceConfig has read and accepted it): only which are there matters. */
+const settingsInFile = (file: string): Record<string, unknown> => {
+  try {
+    // A FIFO or process substitution was read once already: not opened again (it could wait for a writer for ever).
+    if (!statSync(file).isFile()) return {};
+    const value: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {}; // changed since it was loaded: its name is then left out of the refusal, never the refusal itself
+  }
+};
+
+/** Where the host and the public URL came from, ranked as loadServiceConfig ranks them: flag, environment, file. */
+const publicUrlSources = (args: z.infer<typeof Options>, env: NodeJS.ProcessEnv): PublicUrlSources => {
+  const file = args.config === undefined ? {} : settingsInFile(args.config);
+  const source = (flag: string, value: string | undefined, envName: string, field: string): string | undefined => {
+    if (value !== undefined || (env[envName] ?? '') !== '') return settingSource(flag, value, envName, env);
+    return file[field] !== undefined ? `file ${args.config}: ${field}` : undefined;
+  };
+  return {
+    host: source('--host', args.host, 'CREDENCE_HOST', 'host') ?? '--host (default)',
+    publicUrl: source('--public-url', args.publicUrl, 'CREDENCE_PUBLIC_URL', 'publicUrl'),
+  };
 };
 
 /**
@@ -100,11 +127,14 @@ export const register: RegisterCommands = (program, io) => {
     )
     .action(
       handler(io, async (opts: Record<string, unknown>) => {
-        const config = await loadConfig(parseOptions(command, Options, opts), io);
+        const args = parseOptions(command, Options, opts);
+        const config = await loadConfig(args, io);
         // Loaded here, not at the top: the other commands need none of Fastify.
         const { startService, DOCS_PREFIX } = await import('../../adapters/http/index.ts');
         const service = await startService(config, { handleSignals: true }).catch((error: unknown) => {
-          throw unusableDataFolderAsUsage(error);
+          // A wildcard host without a reachable public URL, known once the issuing CAs are loaded, is a bad setting
+          // like any loadConfig refuses (exit 2), named with where it came from, as start and demo say it (review 46).
+          throw publicUrlRefusalAsUsage(unusableDataFolderAsUsage(error), publicUrlSources(args, io.env ?? process.env));
         });
         // The folders and the token label are the operator's text (flags, environment, the file): through printable,
         // so a line break or an escape in one cannot pass for, or rewrite, the service's own lines.

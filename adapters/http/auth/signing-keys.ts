@@ -18,7 +18,8 @@ export const accessSigningKeyMissing = (handle: string): CredenceError =>
         rule: 'access_signing_key_present',
         message:
           `the API token signing key ${handle} recorded in access.db is missing from the data folder's Secure Environment ` +
-          '(secure-environment.sqlite, secure-environment.wrapping-keys, secure-environment.kek): if the service of this folder ' +
+          // The KEK is in the folder unless CREDENCE_KEK_FILE keeps it elsewhere (review 47 item 4): both are named.
+          "(secure-environment.sqlite, secure-environment.wrapping-keys, and the KEK: secure-environment.kek, or the file CREDENCE_KEK_FILE names when it is set): if the service of this folder " +
           'runs with a PKCS#11 Secure Environment (docs/hsm.md), give this command the same one (CREDENCE_SECURE_ENVIRONMENT, or ' +
           "the service's --config file); otherwise restore the Secure Environment files that belong with this access.db; " +
           'or, to start access control over with a new key (every token issued so far stops working), move access.db aside and issue new tokens',

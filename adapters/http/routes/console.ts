@@ -49,15 +49,23 @@ const notBuilt = (): HttpProblem =>
 
 /**
  * Said once at startup: a bundle older than its sources (the sources updated, `npm install` not run since) is served
- * all the same, but may call routes or verify bundles with yesterday's code. A missing one says so itself (the 503).
+ * all the same, but may call routes or verify bundles with yesterday's code; so is one whose freshness cannot be told
+ * (a source tree too large to walk, a source dated in the future by both its times), with the reason, since it may be
+ * as old. A missing one says so itself (the 503).
  */
 const warnOfAStaleBundle = (app: App, dist: string): void => {
   const freshness = consoleBundleFreshness({ dist });
-  if (freshness.state !== 'stale') return;
-  app.log.warn(
-    { consoleBuiltAt: freshness.builtAt.toISOString() },
-    `the web console's bundle is older than its sources (${freshness.why}): it is served as built, and may not match this service; run npm run console:build (npm start rebuilds it)`,
-  );
+  if (freshness.state === 'stale') {
+    app.log.warn(
+      { consoleBuiltAt: freshness.builtAt.toISOString() },
+      `the web console's bundle is older than its sources (${freshness.why}): it is served as built, and may not match this service; run npm run console:build (npm start rebuilds it)`,
+    );
+  } else if (freshness.state === 'unknown') {
+    app.log.warn(
+      { consoleBuiltAt: freshness.builtAt.toISOString() },
+      `the web console's bundle cannot be compared with its sources (${freshness.why}): it is served as built, and may not match this service; run npm run console:build if it does not`,
+    );
+  }
 };
 
 /** The console's routes over the bundle in `dist`: CONSOLE_DIST (console-bundle-freshness.ts), or a test's folder. */
