@@ -1,14 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { preparePrivateDatabaseFile, preparePrivateDir } from '../adapters/driven/files/index.ts';
 import { EmbeddedSecureEnvironment } from '../adapters/driven/secure-environment/index.ts';
 import { PinSupply } from '../adapters/driven/secure-environment/pkcs11/pin-source.ts';
 import { openKeyFileSigner } from '../adapters/driven/transparency/key-file-signer.ts';
-import { openCredence, openDataFolderSecureEnvironment } from '../adapters/runtime/index.ts';
+import { lockDataFolder, openCredence, openDataFolderSecureEnvironment, openServiceSecureEnvironment } from '../adapters/runtime/index.ts';
 import { readSignKey } from '../bin/commands/sign-key.ts';
 import { isCredenceError } from '../domain/errors.ts';
 import { operator, T0 } from './support/fleet.ts';
@@ -60,9 +60,12 @@ const refusesAsForeign = (open: () => unknown, path: string): void => {
   expect(isCredenceError(caught, 'validation')).toBe(true);
   if (!isCredenceError(caught) || caught.problem.code !== 'validation') return;
   const issue = caught.problem.issues.find((i) => i.rule === 'owner');
-  expect(issue?.message).toContain(`${path} is owned by uid ${NOBODY}, not by uid 0`);
-  expect(issue?.message).toContain(`chown 0 ${path}`);
+  // Named alone, or among the others of a folder (review 49 item 5: one refusal names them all).
+  expect(issue?.message).toMatch(new RegExp(`${escaped(path)}( is owned by uid ${NOBODY}| \\(uid ${NOBODY}\\))`));
+  expect(issue?.message).toContain('not by uid 0');
+  expect(issue?.message).toMatch(new RegExp(`chown (-R )?0 ${escaped(path).replace(/\/[^/]+$/, '')}`));
 };
+const escaped = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** A data folder whose embedded Secure Environment was opened once (so all its files exist), then closed. */
 const folderWithSecureEnvironment = (): string => {
@@ -164,5 +167,75 @@ describe.skipIf(!asRoot)('a data folder or key file owned by another account is 
     writeFileSync(path, JSON.stringify({ algorithm: 'ed25519', secretKey: Buffer.from(randomBytes(32)).toString('base64url') }), { mode: 0o600 });
     chownSync(path, NOBODY, NOBODY);
     refusesAsForeign(() => readSignKey(path), path);
+  });
+
+  /** Every path under `root` (itself included), each made another account's: what `chown -R` of a restore does. */
+  const chownAll = (root: string): string[] => {
+    const paths = [root, ...readdirSync(root, { recursive: true, encoding: 'utf8' }).map((name) => join(root, name))];
+    for (const path of paths) chownSync(path, NOBODY, NOBODY);
+    return paths;
+  };
+
+  const refusalOf = (open: () => unknown) => {
+    try {
+      open();
+    } catch (error) {
+      if (isCredenceError(error) && error.problem.code === 'validation') return error.problem.issues;
+      throw error;
+    }
+    throw new Error('not refused');
+  };
+
+  it('a folder restored under another uid (chown -R), its KEK outside too, is refused once naming every path, chown -R and sudo -u; nothing changes', () => {
+    // Review 49 item 5: each run named one path (about 12 runs to get through a restored folder).
+    const dir = join(scratch(), 'data');
+    const secrets = scratch();
+    const kek = join(secrets, 'credence.kek');
+    const env = { CREDENCE_KEK_FILE: kek };
+    openServiceSecureEnvironment(dir, undefined, { now: () => clock.now(), random, env }).close();
+    writeFileSync(join(dir, 'events.db'), '', { mode: 0o600 });
+    writeFileSync(join(dir, 'events.db-wal'), '', { mode: 0o600 });
+    const paths = chownAll(dir);
+    chownSync(kek, NOBODY, NOBODY);
+    const before = { folder: snapshot(dir), secrets: snapshot(secrets) };
+    for (const open of [() => openServiceSecureEnvironment(dir, undefined, { now: () => clock.now(), random, env }), () => lockDataFolder(dir, env)]) {
+      const issues = refusalOf(open);
+      expect(issues.map((i) => [i.path, i.rule])).toEqual([
+        ['data', 'owner'],
+        ['env CREDENCE_KEK_FILE', 'owner'],
+      ]);
+      for (const path of paths) expect(issues[0]!.message).toContain(`${path} (uid ${NOBODY})`);
+      expect(issues[0]!.message).toContain(`${paths.length} paths are owned by another account`);
+      expect(issues[0]!.message).toContain(`chown -R 0 ${dir}`);
+      expect(issues[0]!.message).toContain(`run it as that account instead (sudo -u '#${NOBODY}'`);
+      expect(issues[1]!.message).toContain(`${kek} is owned by uid ${NOBODY}`);
+      expect(issues[1]!.message).toContain(`chown 0 ${kek}`);
+    }
+    expect({ folder: snapshot(dir), secrets: snapshot(secrets) }).toEqual(before);
+  });
+
+  it('names the first 16 wrong-owned paths of a folder and counts the rest', () => {
+    const dir = join(scratch(), 'data');
+    mkdirSync(dir, { mode: 0o700 });
+    for (let i = 0; i < 24; i++) writeFileSync(join(dir, `file-${String(i).padStart(2, '0')}.db`), '', { mode: 0o600 });
+    chownAll(dir);
+    const before = snapshot(dir);
+    const [issue] = refusalOf(() => openDataFolderSecureEnvironment(dir, { now: () => clock.now(), random }));
+    expect(issue!.message).toContain('25 paths are owned by another account');
+    expect(issue!.message.match(/\(uid 65534\)/g)).toHaveLength(16);
+    expect(issue!.message).toContain(' and 9 more');
+    expect(snapshot(dir)).toEqual(before);
+  });
+
+  it('refuses a KEK file whose folder another account (not root) owns, before the data folder is made', () => {
+    const secrets = join(scratch(), 'secrets');
+    mkdirSync(secrets, { mode: 0o700 });
+    chownSync(secrets, NOBODY, NOBODY);
+    const dir = join(scratch(), 'data');
+    const issues = refusalOf(() => openServiceSecureEnvironment(dir, undefined, { now: () => clock.now(), random, env: { CREDENCE_KEK_FILE: join(secrets, 'credence.kek') } }));
+    expect(issues[0]).toMatchObject({ path: 'env CREDENCE_KEK_FILE', rule: 'owner' });
+    expect(issues[0]!.message).toContain(secrets);
+    expect(readdirSync(secrets)).toEqual([]);
+    expect(readdirSync(dirname(dir))).toEqual([]);
   });
 });

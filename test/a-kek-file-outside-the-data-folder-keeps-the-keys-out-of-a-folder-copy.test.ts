@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { main } from '../bin/cli.ts';
+import { capture } from './support/cli.ts';
 import { describe, expect, it } from 'vitest';
 import { openServiceSecureEnvironment } from '../adapters/runtime/index.ts';
 import { isCredenceError } from '../domain/errors.ts';
@@ -111,5 +113,77 @@ describe('a KEK file outside the data folder (CREDENCE_KEK_FILE)', () => {
     const dir = join(scratch(), 'data');
     const run = () => openServiceSecureEnvironment(dir, 'pkcs11:token=x?module-path=/nonexistent.so', { now, random, env: { CREDENCE_KEK_FILE: join(scratch(), 'k') } });
     expect(await refusal(run)).toMatchObject({ path: 'env CREDENCE_KEK_FILE', rule: 'kek_file' });
+  });
+
+  // Review 49 item 3: each of these was accepted (or failed with a raw EISDIR after making the key database).
+  it('in a folder group or others may write to (0777) is refused naming the variable and the folder; nothing is made', async () => {
+    const open777 = join(scratch(), 'shared');
+    mkdirSync(open777);
+    chmodSync(open777, 0o777);
+    const dir = join(scratch(), 'data');
+    const issue = await refusal(() => open(dir, { CREDENCE_KEK_FILE: join(open777, 'credence.kek') }));
+    expect(issue).toMatchObject({ path: 'env CREDENCE_KEK_FILE', rule: 'private_folder' });
+    expect(issue?.message).toContain(`${open777} is writable by group or others (mode 777)`);
+    expect(readdirSync(open777)).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
+    // Its folder not made yet: the nearest one above that exists is the one judged.
+    expect(await refusal(() => open(dir, { CREDENCE_KEK_FILE: join(open777, 'secrets', 'credence.kek') }))).toMatchObject({ rule: 'private_folder' });
+    expect(readdirSync(open777)).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('inside the data folder, named directly or through a link, is refused: a copy of the folder would hold it; nothing is made', async () => {
+    const root = scratch();
+    const dir = join(root, 'data');
+    expect(await refusal(() => open(dir, { CREDENCE_KEK_FILE: join(dir, 'my.kek') }))).toMatchObject({ path: 'env CREDENCE_KEK_FILE', rule: 'kek_outside_folder' });
+    expect(readdirSync(root)).toEqual([]);
+    await keyIn(join(root, 'other'), {});
+    mkdirSync(dir, { mode: 0o700 });
+    symlinkSync(dir, join(root, 'link'));
+    const before = snapshot(root);
+    const issue = await refusal(() => open(dir, { CREDENCE_KEK_FILE: join(root, 'link', 'secrets', 'my.kek') }));
+    expect(issue).toMatchObject({ path: 'env CREDENCE_KEK_FILE', rule: 'kek_outside_folder' });
+    expect(issue?.message).toContain(`inside the data folder ${dir}`);
+    expect(snapshot(root)).toEqual(before);
+  });
+
+  it('naming a folder is refused as such before anything is made (no raw EISDIR, no empty key database)', async () => {
+    const secrets = scratch();
+    const dir = join(scratch(), 'data');
+    const issue = await refusal(() => open(dir, { CREDENCE_KEK_FILE: secrets }));
+    expect(issue).toMatchObject({ path: 'env CREDENCE_KEK_FILE', rule: 'kek_file' });
+    expect(issue?.message).toContain(`${secrets}, which is a folder`);
+    expect(existsSync(dir)).toBe(false);
+    expect(readdirSync(secrets)).toEqual([]);
+  });
+
+  it("a folder whose KEK is outside, opened without the variable, says to set CREDENCE_KEK_FILE as well as to restore", async () => {
+    const dir = join(scratch(), 'data');
+    await keyIn(dir, { CREDENCE_KEK_FILE: join(scratch(), 'credence.kek') });
+    const before = snapshot(dir);
+    const issue = await refusal(() => open(dir, {}));
+    expect(issue).toMatchObject({ rule: 'kek_present' });
+    expect(issue?.message).toContain("restore it from a backup, or, if this folder's KEK is kept outside it, set CREDENCE_KEK_FILE to it");
+    expect(snapshot(dir)).toEqual(before);
+  });
+
+  it.each([
+    ['readable by others', (kek: string) => writeFileSync(kek, `${Buffer.from(randomBytes(32)).toString('base64url')}\n`, { mode: 0o644 })],
+    ['empty', (kek: string) => writeFileSync(kek, '', { mode: 0o600 })],
+  ])('credence token create with a KEK file %s is refused and leaves no data folder behind', async (_what, plant) => {
+    // Review 49 item 8: the data folder was made before the KEK was refused, and the CLI left it behind.
+    const secrets = scratch();
+    const kek = join(secrets, 'credence.kek');
+    plant(kek);
+    chmodSync(kek, statSync(kek).mode & 0o777);
+    const before = snapshot(secrets);
+    const data = join(scratch(), 'data');
+    const c = capture();
+    const code = await main(['token', 'create', '--data', data, '--role', 'admin', '--subject', 'a', '--ttl', '1h'], { ...c.io, env: { CREDENCE_KEK_FILE: kek } });
+    expect(code).toBe(2);
+    expect(c.err.join('\n')).toContain(`env CREDENCE_KEK_FILE: ${kek}`);
+    expect(c.out).toEqual([]);
+    expect(readdirSync(dirname(data))).toEqual([]);
+    expect(snapshot(secrets)).toEqual(before);
   });
 });

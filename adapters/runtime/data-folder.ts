@@ -1,11 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import type { RandomSource } from '../../domain/ports/index.ts';
-import { assertOwnedByProcessIfPresent, preparePrivateDatabaseFile, preparePrivateDir, tightenPrivateDatabaseFile, withPrivateUmask } from '../driven/files/index.ts';
-export { describeHolder, lockDataFolder, SERVICE_LOCK_FILE, tryLockDataFolder, type DataFolderLock } from '../driven/files/index.ts';
+import {
+  assertNoneForeignOwned,
+  assertOwnedByProcessIfPresent,
+  foreignOwnedPath,
+  foreignOwnedPathsIn,
+  lockDataFolder as lockFolder,
+  preparePrivateDatabaseFile,
+  preparePrivateDir,
+  tightenPrivateDatabaseFile,
+  withPrivateUmask,
+  type DataFolderLock,
+} from '../driven/files/index.ts';
+export { describeHolder, SERVICE_LOCK_FILE, tryLockDataFolder, type DataFolderLock } from '../driven/files/index.ts';
 import { EmbeddedSecureEnvironment, Pkcs11SecureEnvironment, secureEnvironmentConfigForDataDir, wrappingKeysPath } from '../driven/secure-environment/index.ts';
 import type { OwnerScopedSecureEnvironment } from '../../domain/ports/secure-environment.ts';
 import { validationError } from '../../domain/errors.ts';
-import { assertNoKekLeftInFolder, KEK_FILE_ENVIRONMENT_VARIABLE, kekFileOf } from './kek-file.ts';
+import { assertKekFileUsable, assertNoKekLeftInFolder, KEK_FILE_ENVIRONMENT_VARIABLE, kekFileOf } from './kek-file.ts';
 
 /** The operating system's randomness, through the port (tests pass their own). */
 export const systemRandom: RandomSource = (length) => new Uint8Array(randomBytes(length));
@@ -20,16 +31,48 @@ export const openDataFolderSecureEnvironment = (
   deps: { readonly now: () => Date; readonly random?: RandomSource; readonly kekFile?: string },
 ): EmbeddedSecureEnvironment => {
   const config = secureEnvironmentConfigForDataDir(dir, deps.kekFile);
+  assertDataFolderOwned(dir, deps.kekFile);
+  // Every check of the KEK before the folder is made (review 49 item 8: a refused KEK left a new empty folder).
+  if (deps.kekFile !== undefined) {
+    assertKekFileUsable(deps.kekFile, dir);
+    assertNoKekLeftInFolder(dir, deps.kekFile);
+  }
   preparePrivateDir(dir);
-  if (deps.kekFile !== undefined) assertNoKekLeftInFolder(dir, deps.kekFile);
-  // Another account's KEK, key or wrapping-key file is refused before any of them is made (review 47 item 1).
+  // Another account's KEK, key or wrapping-key file is refused before any of them is made (review 47 item 1); the
+  // walk above named them all, this is what holds if one changed owner since.
   const kek = config.kek.source === 'file' ? [config.kek.path] : [];
-  for (const file of [config.database, wrappingKeysPath(config), ...kek]) assertOwnedByProcessIfPresent(file, 'data', 'Secure Environment');
+  for (const file of [config.database, wrappingKeysPath(config), ...kek]) {
+    assertOwnedByProcessIfPresent(file, file === deps.kekFile ? `env ${KEK_FILE_ENVIRONMENT_VARIABLE}` : 'data', 'Secure Environment');
+  }
   preparePrivateDatabaseFile(config.database);
   // As secret as the KEK (a copy revives destroyed keys): made private if a restore left it readable, never created
   // here (a missing one is refused by the key vault, not replaced by an empty file).
   tightenPrivateDatabaseFile(wrappingKeysPath(config));
   return withPrivateUmask(() => EmbeddedSecureEnvironment.open(config, { now: deps.now, random: deps.random ?? systemRandom }));
+};
+
+/**
+ * Every path another account owns that opening the folder would check, named in one refusal (review 49 item 5): the
+ * folder and all it holds, and a KEK kept outside it (labelled with its setting, CREDENCE_KEK_FILE). Nothing when
+ * the folder does not exist yet.
+ */
+const assertDataFolderOwned = (dir: string, kekFile: string | undefined): void =>
+  assertNoneForeignOwned([...foreignOwnedPathsIn(dir), ...(kekFile === undefined ? [] : foreignOwnedPath(kekFile, `env ${KEK_FILE_ENVIRONMENT_VARIABLE}`))], dir);
+
+/**
+ * The data folder's service lock (files/data-folder-lock.ts), every path of another account the service would open
+ * named first in one refusal, a KEK CREDENCE_KEK_FILE in `env` names included (a value it refuses is left to the
+ * Secure Environment's opening to name).
+ */
+export const lockDataFolder = (dir: string, env: Readonly<Record<string, string | undefined>> = process.env): DataFolderLock => {
+  let kekFile: string | undefined;
+  try {
+    kekFile = kekFileOf(env);
+  } catch {
+    kekFile = undefined;
+  }
+  assertDataFolderOwned(dir, kekFile);
+  return lockFolder(dir);
 };
 
 /** A Secure Environment a service owns and closes: the embedded one or one over PKCS#11. */

@@ -1,9 +1,10 @@
-import { statSync, type Stats } from 'node:fs';
-import { isAbsolute } from 'node:path';
+import { existsSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { validationError } from '../../domain/errors.ts';
 import { secureEnvironmentConfigForDataDir } from '../driven/secure-environment/index.ts';
-import { MAX_PATH_CHARS } from '../driven/secure-environment/kek.ts';
+import { checkKekFile, MAX_PATH_CHARS } from '../driven/secure-environment/kek.ts';
+import { isCredenceError } from '../../domain/errors.ts';
 
 /**
  * CREDENCE_KEK_FILE: the KEK of the data folder's embedded Secure Environment kept outside the folder (review 47
@@ -49,4 +50,68 @@ export const assertNoKekLeftInFolder = (dir: string, kekFile: string): void => {
     'kek_in_folder',
     `names ${kekFile}, but the data folder still holds a KEK, ${inFolder.path}: to move it out, stop the service, move that file to ${kekFile} (mode 0600, owned by the account Credence runs as) and start again; to keep it in the folder, unset ${KEK_FILE_ENVIRONMENT_VARIABLE}`,
   );
+};
+
+/** `path` with its longest existing part resolved through links (realpath), the rest appended as written. */
+const resolvedAsFarAsItExists = (path: string): string => {
+  const absolute = resolve(path);
+  const missing: string[] = [];
+  for (let at = absolute; ; at = dirname(at)) {
+    if (existsSync(at)) return join(realpathSync(at), ...missing.reverse());
+    if (dirname(at) === at) return absolute;
+    missing.push(basename(at));
+  }
+};
+
+/** The nearest folder above `path` that exists: the KEK's folder, or the one its folder will be made in. */
+const nearestExistingFolder = (path: string): string => {
+  let at = dirname(resolve(path));
+  while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
+  return at;
+};
+
+/**
+ * The KEK file CREDENCE_KEK_FILE names checked before anything is opened or made, for the data folder `dir` (review
+ * 49 item 3): not a folder or other non-file (a raw EISDIR came after an empty key database was made); not inside
+ * the data folder, links resolved (a copy of the folder would hold the KEK again, what the setting is for); its
+ * folder (or the nearest one above that exists, where it will be made) owned by this account or root and not
+ * writable by group or others (anyone who may write there can delete or replace the KEK, whatever its own mode); and
+ * an existing KEK read (through one descriptor, kek.ts) as its opening will read it: mode, owner and content.
+ */
+export const assertKekFileUsable = (kekFile: string, dir: string): void => {
+  let stat: Stats | undefined;
+  try {
+    stat = statSync(kekFile, { throwIfNoEntry: false });
+  } catch (error) {
+    throw refusal('kek_file', `names ${kekFile}, which cannot be read or made (${(error as NodeJS.ErrnoException).code ?? 'error'}): a part of the path above it is a file, or not permitted`);
+  }
+  if (stat !== undefined && !stat.isFile()) {
+    throw refusal('kek_file', `names ${kekFile}, which is ${stat.isDirectory() ? 'a folder' : 'not a regular file'}: name the KEK file itself (it is made there, mode 0600, when missing)`);
+  }
+  const kek = resolvedAsFarAsItExists(kekFile);
+  const folder = resolvedAsFarAsItExists(dir);
+  if (kek === folder || kek.startsWith(`${folder}${sep}`)) {
+    throw refusal(
+      'kek_outside_folder',
+      `names ${kekFile}, inside the data folder ${dir}: a copy of the folder would hold the KEK again; name a file outside the folder, or unset ${KEK_FILE_ENVIRONMENT_VARIABLE} to keep the KEK in it`,
+    );
+  }
+  const parent = nearestExistingFolder(kekFile);
+  const parentStat = statSync(parent);
+  const uid = process.geteuid?.();
+  if (uid !== undefined && parentStat.uid !== uid && parentStat.uid !== 0) {
+    throw refusal('owner', `names ${kekFile}, whose folder ${parent} is owned by uid ${parentStat.uid}, neither uid ${uid} that Credence runs as nor root: that account could replace the KEK; keep the KEK in a folder of this account (mode 0700)`);
+  }
+  if (uid !== undefined && (parentStat.mode & 0o022) !== 0) {
+    const mode = (parentStat.mode & 0o7777).toString(8).padStart(3, '0');
+    throw refusal('private_folder', `names ${kekFile}, whose folder ${parent} is writable by group or others (mode ${mode}): anyone who may write there can delete or replace the KEK; run chmod 700 ${parent}, or keep the KEK in a private folder`);
+  }
+  if (stat === undefined) return;
+  try {
+    checkKekFile(kekFile);
+  } catch (error) {
+    // The setting the file came from, not the embedded configuration's field the service filled in.
+    if (isCredenceError(error) && error.problem.code === 'validation') throw refusal(error.problem.issues[0]?.rule ?? 'key_file', error.problem.issues.map((i) => i.message).join('; '));
+    throw error;
+  }
 };

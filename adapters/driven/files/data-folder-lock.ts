@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { validationError } from '../../../domain/errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
-import { preparePrivateDatabaseFile, preparePrivateDir } from './private-files.ts';
+import { assertNoneForeignOwned, foreignOwnedPathsIn, preparePrivateDatabaseFile, preparePrivateDir } from './private-files.ts';
 
 /** Who holds the folder (pid, host, since when): written by the holder, read only to name it in a refusal. */
 export const SERVICE_LOCK_FILE = 'service.lock';
@@ -131,6 +131,8 @@ export const lockDataFolder = (dir: string): DataFolderLock => {
 
 /** `lockDataFolder` for a caller that goes on without the lock: who holds the folder instead of a refusal. */
 export const tryLockDataFolder = (dir: string): { readonly lock: DataFolderLock } | { readonly heldBy: DataFolderHolder } => {
+  // Before anything is made or opened: every file of another account in the folder named in one refusal (review 49).
+  assertNoneForeignOwned(foreignOwnedPathsIn(dir), dir);
   const made = preparePrivateDir(dir, 'data');
   const taken = tryLockFolder(dir, { lockFile: SERVICE_LOCK_DB_FILE, holderFile: SERVICE_LOCK_FILE, heldOtherwise: heldByEarlierVersion });
   // Held by another process (one that found the folder just made): it is that process's, never removed here.

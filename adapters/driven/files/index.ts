@@ -2,8 +2,12 @@
 export { writeFileAtomic } from './atomic-write.ts';
 export type { AtomicWriteOptions } from './atomic-write.ts';
 export {
+  assertNoneForeignOwned,
   assertOwnedByProcess,
   assertOwnedByProcessIfPresent,
+  foreignOwnedPath,
+  foreignOwnedPathsIn,
+  MAX_NAMED_FOREIGN_PATHS,
   DATA_DIR_MODE,
   DATA_FILE_MODE,
   openToGroupOrOthers,
@@ -11,6 +15,7 @@ export {
   preparePrivateDir,
   tightenPrivateDatabaseFile,
   withPrivateUmask,
+  type ForeignOwnedPath,
 } from './private-files.ts';
 export { openPrivateSqlite } from './private-sqlite.ts';
 export type { PrivateSqliteLocation, PrivateSqliteOptions } from './private-sqlite.ts';

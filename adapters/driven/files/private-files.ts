@@ -1,4 +1,5 @@
-import { chmodSync, closeSync, fchmodSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, fchmodSync, lstatSync, mkdirSync, openSync, readdirSync, statSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { validationError } from '../../../domain/errors.ts';
 
@@ -32,11 +33,98 @@ export const assertOwnedByProcess = (path: string, stat: { readonly uid: number 
       {
         path: field,
         rule: 'owner',
-        message: `${path} is owned by uid ${stat.uid}, not by uid ${expected} that Credence runs as: that account could read or replace the keys. If it is this deployment's, run Credence as uid ${stat.uid}, or make it this account's with chown ${expected} ${path}; if you do not know how it came there, do not use it`,
+        message: `${path} is owned by uid ${stat.uid}, not by uid ${expected} that Credence runs as: that account could read or replace the keys. If it is this deployment's, run Credence as uid ${stat.uid} (under sudo for that account: sudo -u '#${stat.uid}' …), or make it this account's with chown ${expected} ${path}; if you do not know how it came there, do not use it`,
       },
     ],
     subject,
   );
+};
+
+/** A path another account owns, and the setting it came from (`data`, or `env CREDENCE_KEK_FILE` for an outside KEK). */
+export interface ForeignOwnedPath {
+  readonly path: string;
+  readonly uid: number;
+  readonly field: string;
+}
+
+/**
+ * A path's status when it can be read; none when it is missing or cannot be (under a file, not permitted: the
+ * opening's own checks name those).
+ */
+const statIfReadable = (path: string): Stats | undefined => {
+  try {
+    return statSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+};
+
+/** How many wrong-owned paths a refusal names; the rest are counted. */
+export const MAX_NAMED_FOREIGN_PATHS = 16;
+// A walk of a data folder stops after this many entries: a folder restored whole holds some dozens.
+const MAX_WALKED_ENTRIES = 10_000;
+
+/**
+ * Every path in `dir` (the folder itself, then what it holds, subfolders included; bounded) that another account
+ * than this process's effective uid owns; none where the platform has no uids or `dir` does not exist. A link is
+ * judged by its target and not entered.
+ */
+export const foreignOwnedPathsIn = (dir: string, field = 'data'): ForeignOwnedPath[] => {
+  const expected = process.geteuid?.();
+  if (expected === undefined) return [];
+  const found: ForeignOwnedPath[] = [];
+  let walked = 0;
+  const visit = (path: string): void => {
+    if (walked++ >= MAX_WALKED_ENTRIES) return;
+    const stat = statIfReadable(path);
+    if (stat === undefined) return;
+    if (stat.uid !== expected) found.push({ path, uid: stat.uid, field });
+    if (!stat.isDirectory()) return;
+    let names: string[];
+    try {
+      if (lstatSync(path).isSymbolicLink()) return; // a link to a folder elsewhere: judged above, not walked
+      names = readdirSync(path).sort();
+    } catch {
+      return; // a folder this account may not list: its own entry above is what is refused
+    }
+    for (const name of names) visit(join(path, name));
+  };
+  visit(dir);
+  return found;
+};
+
+/** `path` when another account owns it (a link judged by its target); none when it is missing or ours. */
+export const foreignOwnedPath = (path: string, field: string): ForeignOwnedPath[] => {
+  const expected = process.geteuid?.();
+  const stat = expected === undefined ? undefined : statIfReadable(path);
+  return stat === undefined || stat.uid === expected ? [] : [{ path, uid: stat.uid, field }];
+};
+
+/**
+ * One refusal for every wrong-owned path an opening would check (review 49 item 5: a folder restored under another
+ * uid named one path per run): the first MAX_NAMED_FOREIGN_PATHS named with their owners, the rest counted, one issue
+ * per setting they came from. The fix offered first is to run as the owner (`sudo -u`): a `chown` to root of a
+ * service account's folder, the fix a sudo run would otherwise suggest, locks that service out of it.
+ */
+export const assertNoneForeignOwned = (found: readonly ForeignOwnedPath[], folder: string | undefined, subject = 'data folder'): void => {
+  const expected = process.geteuid?.();
+  if (expected === undefined || found.length === 0) return;
+  const owner = found[0]!.uid;
+  const fields = [...new Set(found.map((f) => f.field))];
+  const issues = fields.map((field) => {
+    const mine = found.filter((f) => f.field === field);
+    const named = mine.slice(0, MAX_NAMED_FOREIGN_PATHS).map((f) => `${f.path} (uid ${f.uid})`);
+    const rest = mine.length - named.length;
+    const list = `${named.join(', ')}${rest > 0 ? ` and ${rest} more` : ''}`;
+    const chown = folder !== undefined && field === 'data' ? `chown -R ${expected} ${folder}` : `chown ${expected} ${mine.map((f) => f.path).slice(0, MAX_NAMED_FOREIGN_PATHS).join(' ')}`;
+    const single = mine.length === 1 ? `${mine[0]!.path} is owned by uid ${mine[0]!.uid}` : `${mine.length} paths are owned by another account: ${list}`;
+    return {
+      path: field,
+      rule: 'owner',
+      message: `${single}, not by uid ${expected} that Credence runs as: that account could read or replace the keys. If you ran this under sudo for the service's account, run it as that account instead (sudo -u '#${owner}' …); if this deployment is to run as uid ${expected}, make them this account's with ${chown}; if you do not know how they came there, do not use them`,
+    };
+  });
+  throw validationError(issues, subject);
 };
 
 /** `assertOwnedByProcess` for a path that may not exist yet (nothing to check then); a link is judged by its target. */
@@ -84,6 +172,8 @@ export const preparePrivateDir = (dir: string, field = 'data'): string | undefin
   if (!stat.isDirectory()) {
     throw validationError([{ path: field, rule: 'directory', message: `${dir} is not a folder` }], 'data folder');
   }
+  // Another account's folder: everything in it of another account named at once, not one path per run (review 49).
+  if (stat.uid !== (process.geteuid?.() ?? stat.uid)) assertNoneForeignOwned(foreignOwnedPathsIn(dir, field), dir);
   assertOwnedByProcess(dir, stat, field);
   if (POSIX && (stat.mode & 0o022) !== 0) {
     const mode = (stat.mode & 0o777).toString(8).padStart(3, '0');

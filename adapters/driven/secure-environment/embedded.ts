@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { p256 } from '@noble/curves/nist.js';
 import { z } from 'zod';
 import { keyNotFound, validationError } from '../../../domain/errors.ts';
@@ -81,8 +81,12 @@ const assertKekNotLost = (kek: KekSource, database: string): void => {
   // The database first: an open writes the KEK file before the database, so a process opening a new folder while
   // another sets it up, finding the database written, then finds the KEK too (the other order could miss both).
   if ((statSync(database, { throwIfNoEntry: false })?.size ?? 0) === 0 || existsSync(kek.path)) return;
+  // A data folder's own KEK missing: the folder may have been set up with its KEK outside it (CREDENCE_KEK_FILE) and
+  // opened without the setting this time (review 49 item 3); restoring a backup is then the wrong advice.
+  const inFolder = kek.path === join(dirname(database), IN_FOLDER_KEK_FILE);
+  const outside = inFolder ? `, or, if this folder's KEK is kept outside it, set CREDENCE_KEK_FILE to it` : '';
   throw validationError(
-    [{ path: 'kek', rule: 'kek_present', message: `the KEK file ${kek.path} is missing beside the key database ${database}: restore it from a backup (a new one would open none of its keys)` }],
+    [{ path: 'kek', rule: 'kek_present', message: `the KEK file ${kek.path} is missing beside the key database ${database}: restore it from a backup${outside} (a new one would open none of its keys)` }],
     'Secure Environment configuration',
   );
 };

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { validationError } from '../../../domain/errors.ts';
@@ -28,13 +28,31 @@ export type KekSource = z.infer<typeof KekSource>;
 const keyFileProblem = (path: string, message: string) =>
   validationError([{ path: 'kek.path', rule: 'key_file', message: `${path}: ${message}` }], 'key-encryption key file');
 
+/**
+ * The KEK through one file descriptor: what is checked (owner, mode, a regular file) is what is read, not a file
+ * swapped in between by name (review 49 item 3). A link is followed at the open and judged by its target.
+ */
 const readKeyFile = (path: string): Uint8Array => {
-  // The mode and owner checks matter: a KEK any local user can read, or one another account planted (and knows),
-  // makes sealing at rest pointless.
-  const stat = statSync(path);
-  assertOwnedByProcess(path, stat, 'kek.path', 'key-encryption key file');
-  if (openToGroupOrOthers(stat.mode)) throw keyFileProblem(path, 'must not be readable by group or others (chmod 600)');
-  const text = readFileSync(path, 'utf8').trim();
+  let fd: number;
+  try {
+    // Non-blocking: a FIFO put in its place would otherwise hang the open; a regular file reads as ever.
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EISDIR') throw keyFileProblem(path, 'is a folder, not a key file: name the file itself');
+    throw error;
+  }
+  let text: string;
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw keyFileProblem(path, `is ${stat.isDirectory() ? 'a folder' : 'not a regular file'}, not a key file: name the file itself`);
+    // The mode and owner checks matter: a KEK any local user can read, or one another account planted (and knows),
+    // makes sealing at rest pointless.
+    assertOwnedByProcess(path, stat, 'kek.path', 'key-encryption key file');
+    if (openToGroupOrOthers(stat.mode)) throw keyFileProblem(path, 'must not be readable by group or others (chmod 600)');
+    text = readFileSync(fd, 'utf8').trim();
+  } finally {
+    closeSync(fd);
+  }
   // An empty or short file (an interrupted write of an earlier version, or damage) is refused, never replaced by
   // a new KEK: the lost one may have sealed keys already, and a new one would quietly make them unreadable.
   if (text.length === 0) {
@@ -43,6 +61,11 @@ const readKeyFile = (path: string): Uint8Array => {
   const key = /^[A-Za-z0-9_-]{43}$/.test(text) ? fromBase64url(text) : undefined;
   if (key?.length !== KEK_LENGTH) throw keyFileProblem(path, `must hold ${KEK_LENGTH} bytes as base64url (damaged or truncated? restore it from a backup)`);
   return key;
+};
+
+/** An existing KEK file checked as `loadKek` will read it (owner, mode, content), before anything is made beside it. */
+export const checkKekFile = (path: string): void => {
+  readKeyFile(path).fill(0);
 };
 
 const createKeyFile = (path: string, random: RandomSource): Uint8Array | undefined => {
