@@ -166,8 +166,11 @@ describe('an AE-ID credential follows only its App-ID\'s instance of the AE-ID (
     const c = await fleet();
     await enrolledApplication(c.engine, 'Rbilling');
     await enrolledApplication(c.engine, 'Rother');
+    // Known: established there (review 49: an association only configured is no node the instance runs on).
     await c.engine.execute(underAe('sa-own', 'Rbilling-cred', 'meter-1', 'Rbilling'));
+    await c.engine.execute(cmd.establishAssociation('sa-own'));
     await c.engine.execute(underAe('sa-other', 'Rother-cred', 'meter-2', 'Rother'));
+    await c.engine.execute(cmd.establishAssociation('sa-other'));
     await c.engine.execute(aeCred());
     await c.settle();
     await c.engine.execute(revokeNode('meter-2'));

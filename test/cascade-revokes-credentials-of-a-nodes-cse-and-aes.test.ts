@@ -42,6 +42,15 @@ const storeRaced = async (c: Credence, sa: string, node: string): Promise<void> 
   }], { expectedRevision: ExpectedRevision.noStream });
 };
 
+/** A CredentialIssued as stored before review 41: its owner names no holder. */
+const storeOldShape = async (c: Credence, credentialId: string, owner: Record<string, unknown>): Promise<void> => {
+  const commandId = crypto.randomUUID();
+  await c.store.appendToStream(`credential-${credentialId}`, [{
+    id: eventIdFor(commandId, 0), type: 'CredentialIssued', data: { ...(issuedTo(credentialId, { kind: 'ae', id: 'Cbill', appId: 'Rbilling' }).data as Record<string, unknown>), owner } as never,
+    metadata: { schemaVersion: 1, actor: operator, commandId, commandType: 'issueCredential', correlationId: commandId, causationId: commandId, occurredAt: c.engine.clock.now().toISOString() },
+  }], { expectedRevision: ExpectedRevision.noStream });
+};
+
 /** Issued to a CSE-ID, naming the node that holds it, or to an AE-ID, naming its App-ID (review 41). */
 const issuedTo = (credentialId: string, owner: { kind: 'cse'; id: string; nodeId: string } | { kind: 'ae'; id: string; appId: string }) =>
   cmd.issueCredential(credentialId, 'meter-1', at(300), { owner });
@@ -105,6 +114,7 @@ describe('the cascade revokes the credentials of a node\'s CSE and AEs with it',
     await enrolledBilling(c);
     await run(c, command('revokeNode', { nodeId: 'meter-1', reason: 'keyCompromise' }, { actor: operator }));
     await run(c, aeAssociation('sa-2', 'meter-2'));
+    await run(c, cmd.establishAssociation('sa-2'));
     await c.settle();
     await storeRaced(c, 'sa-late', 'meter-1');
     await c.settle();
@@ -139,10 +149,13 @@ describe('the cascade revokes the credentials of a node\'s CSE and AEs with it',
     await enrolledBilling(c);
     const configure = (sa: string, node: string) =>
       command('configureAssociation', { associationId: sa, nodeId: node, credentialId: 'app-cred', registree: { kind: 'ae', id: 'Cbill', appId: 'Rbilling' }, registrarCseId: '/in-cse' }, { actor: operator });
+    // Review 49: the instance runs where an association of it is established, not only configured.
     await run(c, configure('sa-1', 'meter-1'));
+    await run(c, cmd.establishAssociation('sa-1'));
     await run(c, command('revokeNode', { nodeId: 'meter-1', reason: 'keyCompromise' }, { actor: operator }));
     await c.settle();
     await run(c, configure('sa-2', 'meter-2'));
+    await run(c, cmd.establishAssociation('sa-2'));
     await run(c, issuedTo('cbill-2', { kind: 'ae', id: 'Cbill', appId: 'Rbilling' }));
     await c.settle();
     expect(await state(c, 'cbill-2')).toBe('initialized');
@@ -155,13 +168,18 @@ describe('the cascade revokes the credentials of a node\'s CSE and AEs with it',
     const c = (credence = openCredence({ location: { memory: true }, clock: new FakeClock(T0) }));
     for (const x of [cmd.createSubscription(), cmd.registerNode('meter-1'), cmd.enrolNode('meter-1')]) await run(c, x);
     await enrolledBilling(c);
-    await run(c, issuedTo('cbill', { kind: 'ae', id: 'Cbill', appId: 'Rbilling' }));
+    // A credential stored before review 41 names no App-ID: it waits for the AE-ID's first association, as it did.
+    await storeOldShape(c, 'cbill', { kind: 'ae', id: 'Cbill' });
+    // One naming its App-ID follows the nodes its instance is established on (review 49): a node it was never
+    // established on takes nothing of it, not even through an association stored after that node ended.
+    await run(c, issuedTo('cbill-named', { kind: 'ae', id: 'Cbill', appId: 'Rbilling' }));
     await run(c, command('revokeNode', { nodeId: 'meter-1', reason: 'keyCompromise' }, { actor: operator }));
     await c.settle();
     // What a race leaves (found in review): the association decided before the revocation, stored after it.
     await storeRaced(c, 'sa-late', 'meter-1');
     await c.settle();
     expect([await state(c, 'cbill'), await reasonOf(c, 'cbill')]).toEqual(['revoked', 'keyCompromise']);
+    expect(await state(c, 'cbill-named')).toBe('initialized');
   });
 
   it('an AE\'s credential is revoked with the node it runs on, and with its App-ID', async () => {
@@ -174,6 +192,7 @@ describe('the cascade revokes the credentials of a node\'s CSE and AEs with it',
       await run(c, command('configureAssociation', {
         associationId: `sa-${ae}`, nodeId: node, credentialId: 'app-cred', registree: { kind: 'ae', id: ae, appId: 'Rbilling' }, registrarCseId: '/in-cse',
       }, { actor: operator }));
+      await run(c, cmd.establishAssociation(`sa-${ae}`));
     }
     await c.settle();
     await run(c, command('revokeNode', { nodeId: 'meter-1', reason: 'keyCompromise' }, { actor: operator }));

@@ -61,6 +61,7 @@ describe('an AE credential provisioned before its instance\'s first association 
       await c.engine.execute(aeCredential('ra-ae-2'));
       await c.engine.execute(cmd.provisionCredential('ra-ae-2'));
       await c.engine.execute(instance('sa-1', 'ra-ae-2', 'meter-1'));
+      await c.engine.execute(cmd.establishAssociation('sa-1'));
     });
     expect(listed(c)).toEqual([['ra-ae-2', 'meter-1']]);
   });
@@ -70,6 +71,7 @@ describe('an AE credential provisioned before its instance\'s first association 
       await c.engine.execute(aeCredential('ra-ae'));
       await c.engine.execute(cmd.provisionCredential('ra-ae'));
       await c.engine.execute(instance('sa-1', 'ra-ae', 'meter-1'));
+      await c.engine.execute(cmd.establishAssociation('sa-1'));
     });
     const catchUp = async (batchSize: number): Promise<unknown[]> => {
       const db = new Database(':memory:');
@@ -79,6 +81,64 @@ describe('an AE credential provisioned before its instance\'s first association 
     };
     const single = await catchUp(1);
     expect(single).toHaveLength(1);
+    expect(await catchUp(10_000)).toEqual(single);
+  });
+});
+
+/**
+ * Review 49: the typo. meter-2 and meter-3 enrolled under sub-1 too; ra-ae issued and provisioned; sa-3 configured on
+ * meter-3 (a typo) and revoked, never established; sa-2 configured on meter-2 and established: the instance runs there.
+ */
+const typoOnMeter3 = async (c: Credence): Promise<void> => {
+  for (const x of [cmd.registerNode('meter-2'), cmd.enrolNode('meter-2'), cmd.registerNode('meter-3'), cmd.enrolNode('meter-3')]) await c.engine.execute(x);
+  await c.engine.execute(aeCredential('ra-ae'));
+  await c.engine.execute(cmd.provisionCredential('ra-ae'));
+  await c.engine.execute(instance('sa-3', 'ra-ae', 'meter-3'));
+  await c.engine.execute(cmd.revokeAssociation('sa-3', 'cessationOfOperation'));
+  await c.engine.execute(instance('sa-2', 'ra-ae', 'meter-2'));
+  await c.engine.execute(cmd.establishAssociation('sa-2'));
+};
+
+describe('it counts under the node of its instance\'s first established association, as the cascade links it (review 49)', () => {
+  it('the typo: listed under meter-2, where the instance ran, never meter-3, where it was only configured', async () => {
+    const c = await fleet(typoOnMeter3);
+    expect(listed(c)).toEqual([['ra-ae', 'meter-2']]);
+    expect(c.readModels.prepare('SELECT * FROM compliance_pending_provisionings').all()).toEqual([]);
+  });
+
+  it('configured only, it waits: not listed until an association of the instance is established', async () => {
+    const c = await fleet(async (c) => {
+      await c.engine.execute(aeCredential('ra-ae'));
+      await c.engine.execute(cmd.provisionCredential('ra-ae'));
+      await c.engine.execute(instance('sa-1', 'ra-ae', 'meter-1'));
+    });
+    expect(listed(c)).toEqual([]);
+    await c.engine.execute(cmd.establishAssociation('sa-1'));
+    await c.settle();
+    expect(listed(c)).toEqual([['ra-ae', 'meter-1']]);
+  });
+
+  it('provisioned once the instance runs on meter-2, it counts there, not under a later typo\'s node', async () => {
+    const c = await fleet(async (c) => {
+      await typoOnMeter3(c);
+      await c.engine.execute(instance('sa-4', 'ra-ae', 'meter-3'));
+      await c.engine.execute(aeCredential('ra-ae-2'));
+      await c.engine.execute(cmd.provisionCredential('ra-ae-2'));
+    });
+    expect(listed(c)).toEqual([['ra-ae', 'meter-2'], ['ra-ae-2', 'meter-2']]);
+  });
+
+  it('a catch-up of the typo in one batch and one event at a time write the same rows', async () => {
+    const c = await fleet(typoOnMeter3);
+    const catchUp = async (batchSize: number): Promise<Record<string, unknown[]>> => {
+      const db = new Database(':memory:');
+      db.defaultSafeIntegers(true);
+      await new ProjectionRunner({ db, store: c.store, projections: [complianceProjection()], batchSize }).catchUp();
+      const tables = ['compliance_provisioned', 'compliance_pending_provisionings', 'compliance_identifiers', 'compliance_associations'];
+      return Object.fromEntries(tables.map((t) => [t, db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).all()]));
+    };
+    const single = await catchUp(1);
+    expect(single['compliance_provisioned']!.map((r) => (r as { node_id: string }).node_id)).toEqual(['meter-2']);
     expect(await catchUp(10_000)).toEqual(single);
   });
 });

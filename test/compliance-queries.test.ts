@@ -137,12 +137,15 @@ describe('compliance queries', () => {
     await run(command('configureAssociation', {
       associationId: 'ae-sa', nodeId: 'meter-1', credentialId: 'ae-cred', registree: { kind: 'ae', id: 'Cmeter-1-ae', appId: 'Rmetering' }, registrarCseId: '/in-cse',
     }, { actor: operator }));
+    // The instance runs on meter-1 once the association is established (review 49: configured only, it counts nowhere).
+    await run(cmd.establishAssociation('ae-sa'));
     await run(toIdentifier('ae-cred-2', { kind: 'ae', id: 'Cmeter-1-ae', appId: 'Rmetering' }));
     await run(command('enrolNode', { nodeId: 'meter-1', subscriptionId: 'sub-b', cseId: '/cse-meter-1' }, { actor: operator }));
     await run(cmd.provisionCredential('ae-cred-2'));
     await c.settle();
     // ae-cred was provisioned before anything said whose AE it is: it counts under the enrolment of the node the first
-    // association naming its AE-ID says, then (review 48; it was under no subscription). ae-cred-2 after the move.
+    // association of its App-ID's instance established says, then (review 48, 49; it was under no subscription).
+    // ae-cred-2 after the move.
     expect(provisionedUnder(c.readModels, 'sub-a').map((r) => [r.credentialId, r.nodeId])).toEqual([['cse-cred', 'meter-1'], ['ae-cred', 'meter-1']]);
     expect(provisionedUnder(c.readModels, 'sub-b').map((r) => [r.credentialId, r.nodeId])).toEqual([['ae-cred-2', 'meter-1']]);
     await c.close();

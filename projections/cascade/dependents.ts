@@ -90,13 +90,14 @@ export const setupDependents = (db: Database.Database): void => {
 };
 
 /**
- * A CSE-ID or AE-ID: what a credential may be issued to besides a node or an App-ID. `app-ae` is an AE-ID as one
- * App-ID uses it (review 44): an AE credential that names its App-ID follows only the node that App-ID's instance
- * under that AE-ID runs on, never another App-ID's that used the same AE-ID (key: `appAeKey`).
+ * A CSE-ID or AE-ID: what a credential may be issued to besides a node or an App-ID. An AE credential that names its
+ * App-ID is not linked through an identifier: it follows the nodes that App-ID's instance under the AE-ID is
+ * established on (instance-credentials.ts, review 49), never the node of an association only configured, nor another
+ * App-ID's that used the same AE-ID (review 44).
  */
-export type IdentifierKind = 'cse' | 'ae' | 'app-ae';
+export type IdentifierKind = 'cse' | 'ae';
 
-/** The `app-ae` identifier of an AE-ID as the App-ID uses it: unambiguous, as JSON. */
+/** An AE-ID as one App-ID uses it (that App-ID's instance, review 44): unambiguous, as JSON. */
 export const appAeKey = (appId: string, aeId: string): string => JSON.stringify([appId, aeId]);
 
 /**
@@ -132,7 +133,7 @@ const attachOwned = (db: Database.Database, credential: string, owner: { readonl
 /**
  * A credential issued to a CSE-ID or AE-ID belongs to the node (and App-ID) the identifier belongs to when it is
  * issued: linked now, once. When no event has said yet, it waits for the first that does (`learnIdentifier`). One
- * issued to an App-ID's instance (`app-ae`) follows every node the instance runs on later too (instance-credentials.ts).
+ * issued to an App-ID's instance is not linked here (instance-credentials.ts).
  */
 export const addOwnedCredential = (db: Database.Database, kind: IdentifierKind, id: string, credential: string): void => {
   const owner = ownerOfIdentifier(db, kind, id);

@@ -15,7 +15,8 @@ import { addDependent } from './dependents.ts';
  * issued to it (cascade_instance_credentials): each credential is a dependent of each of those nodes, linked when the
  * association is established (the credentials it holds then) and when a credential is issued (the nodes it runs on
  * that have not ended). The links to the nodes it ran on before stay: its key was held there (seed 004: keys live in
- * the node's Secure Environment), so revoking one of those still revokes it.
+ * the node's Secure Environment), so revoking one of those still revokes it. Review 49: this is the only way such a
+ * credential follows a node, also when issued before the instance ran anywhere (no identifier it waits for).
  */
 
 export const setupInstanceCredentials = (db: Database.Database): void => {
@@ -41,11 +42,12 @@ export const resetInstanceCredentials = (db: Database.Database): void => {
 
 /**
  * A credential (a stream id) issued to the App-ID's instance under an AE-ID (`instance`: its `appAeKey`): it follows
- * every node the instance runs on that has not ended (a node's end is final, and has revoked what it held). Returns
- * whether there was one: when the instance has run on no live node yet, the caller links it as before the instance's
- * nodes were kept (through the identifier's latest association, or waiting for one: dependents.ts `addOwnedCredential`).
+ * every node the instance runs on that has not ended (a node's end is final, and has revoked what it held), and every
+ * node it is established on later. While the instance runs on no live node it follows none (its App-ID still: the
+ * caller links that): review 49 found it waiting for the AE-ID's next association, whose configuration alone (a typo,
+ * never established) made it that node's, and that node's revocation revoked it and the live association elsewhere.
  */
-export const addInstanceCredential = (db: Database.Database, instance: string, credential: string): boolean => {
+export const addInstanceCredential = (db: Database.Database, instance: string, credential: string): void => {
   prepared(db, 'INSERT OR IGNORE INTO cascade_instance_credentials (instance, credential) VALUES (?, ?)').run(instance, credential);
   const nodes = prepared(
     db,
@@ -53,7 +55,6 @@ export const addInstanceCredential = (db: Database.Database, instance: string, c
      WHERE n.instance = ? AND NOT EXISTS (SELECT 1 FROM cascade_endings e WHERE e.stream_id = n.node) ORDER BY n.node`,
   ).all(instance) as { node: string }[];
   for (const { node } of nodes) addDependent(db, node, 'credential-of-node', credential);
-  return nodes.length > 0;
 };
 
 /**

@@ -28,7 +28,7 @@ const ENDINGS: ReadonlySet<string> = new Set([
   'AssociationExpired',
 ]);
 
-const CASCADE_SCHEMA_VERSION = 11;
+const CASCADE_SCHEMA_VERSION = 12;
 const CASCADE_TABLES = [...DEPENDENTS_TABLES, ...INSTANCE_CREDENTIALS_TABLES, 'cascade_dead_letters'];
 
 export const PROCESS_MANAGER_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[0], role: 'system' };
@@ -96,6 +96,10 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
       // configured (cascade_instance_nodes): a node it never ran on took its credential, and the live association
       // elsewhere with it, when revoked; and a credential issued later follows every node the instance runs on, not the
       // node of the last association configured. A rebuild links them so, and revokes what such a revocation left live.
+      // Version 12 (review 49, RS-01): such a credential issued while the instance ran on no node waited for the
+      // identifier, and the first association configured (a typo, never established) took it: that node's revocation
+      // revoked it and the live association elsewhere. It follows only the nodes the instance is established on now
+      // (no `app-ae` identifier any more), its App-ID always. A rebuild links them so; what was revoked stays revoked.
       ensureSchemaVersion(d, 'cascade', CASCADE_SCHEMA_VERSION, CASCADE_TABLES);
       setupDependents(d);
       setupInstanceCredentials(d);
@@ -114,18 +118,17 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
           if (owner.kind === 'node') addDependent(d, streamIdOf('node', owner.id), 'credential-of-node', stream);
           if (owner.kind === 'app') addDependent(d, streamIdOf('application', owner.id), 'credential-of-application', stream);
           // A CSE-ID's credential that names its node is that node's, now and for good (review 41): never handed to
-          // the identifier's next holder. An AE-ID's that names its App-ID is that App-ID's, and follows the node its
-          // AE runs on as far as the log says (the identifier). One stored before they were named follows the
-          // identifier's holder alone, as it did.
-          // Review 44: the CSE-ID is kept with it, so the node's re-enrolment under another revokes it; an AE-ID's that
-          // names its App-ID follows only the node that App-ID's instance under the AE-ID runs on (`app-ae`), never
-          // another App-ID's that used the AE-ID.
+          // the identifier's next holder. An AE-ID's that names its App-ID is that App-ID's, and follows the nodes
+          // that App-ID's instance under the AE-ID runs on (review 44: never another App-ID's that used the AE-ID).
+          // One stored before they were named follows the identifier's holder alone, as it did.
+          // Review 44: the CSE-ID is kept with it, so the node's re-enrolment under another revokes it.
           if (owner.kind === 'cse' && owner.nodeId !== undefined) {
             addDependent(d, streamIdOf('node', owner.nodeId), 'credential-of-node', stream);
             addCseCredential(d, stream, owner.id);
           } else if (owner.kind === 'ae' && owner.appId !== undefined) {
-            // Review 48: the nodes the instance runs on, when it runs on any; else as before, through the identifier.
-            if (!addInstanceCredential(d, appAeKey(owner.appId, owner.id), stream)) addOwnedCredential(d, 'app-ae', appAeKey(owner.appId, owner.id), stream);
+            // Review 49: the nodes the instance runs on (established there), and those it is established on later;
+            // never the node of an association only configured (a typo took the credential with it).
+            addInstanceCredential(d, appAeKey(owner.appId, owner.id), stream);
             addDependent(d, streamIdOf('application', owner.appId), 'credential-of-application', stream);
           } else if (owner.kind === 'cse' || owner.kind === 'ae') addOwnedCredential(d, owner.kind, owner.id, stream);
           return;
@@ -146,8 +149,8 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
             addDependent(d, streamIdOf('application', registree.appId), 'association-of-application', stream);
             addInstance(d, stream, registree.id);
             const application = streamIdOf('application', registree.appId);
+            // The AE-ID's old-shape credentials (no App-ID) follow it; the instance's follow its establishments only.
             learnIdentifier(d, 'ae', registree.id, { node: nodeStream, application }, !ended(nodeStream) && !ended(application));
-            learnIdentifier(d, 'app-ae', appAeKey(registree.appId, registree.id), { node: nodeStream, application }, !ended(nodeStream) && !ended(application));
           } else learnIdentifier(d, 'cse', registree.id, { node: nodeStream }, !ended(nodeStream) && stillHeld(registree.id));
           addAssociation(d, associationId, {
             credentialId,

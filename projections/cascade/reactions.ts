@@ -2,7 +2,7 @@ import type { DecodedEvent } from '../../domain/stored.ts';
 import type { RevocationReason } from '../../domain/events/index.ts';
 import type { EntityKind } from '../../domain/streams.ts';
 import { BrokenHistoryError, enrolmentEndReason } from '../../machines/index.ts';
-import { appAeKey, type AssociationLinks, type IdentifierKind, type Relation } from './dependents.ts';
+import type { AssociationLinks, IdentifierKind, Relation } from './dependents.ts';
 
 /** A command the process manager will issue, before ids and metadata are attached. */
 export interface Reaction {
@@ -261,13 +261,14 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
         const held = ctx.cseIdOf(owner.nodeId);
         reason = (await ctx.ended('node', owner.nodeId)) ?? (held !== undefined && held !== owner.id ? CSE_ID_MOVED : undefined);
       } else {
-        // An AE-ID's that names its App-ID follows it first (review 41), then the node of that App-ID's instance under
-        // the AE-ID (review 44). A CSE's or AE's credential stored without its holder follows the node (and App-ID)
-        // its identifier belongs to, as far as the log has said yet.
-        const named = owner.kind === 'ae' && owner.appId !== undefined ? owner.appId : undefined;
-        if (named !== undefined) reason = await ctx.ended('application', named);
-        const of = reason !== undefined ? undefined : named !== undefined ? ctx.ownerOf('app-ae', appAeKey(named, owner.id)) : ctx.ownerOf(owner.kind, owner.id);
-        if (of !== undefined) reason = await endedOwner(ctx, of.nodeId, of.appId);
+        // An AE-ID's that names its App-ID follows it (review 41), and the nodes its instance runs on, none of which
+        // has ended (an ended node is no longer one it runs on; review 49). A CSE's or AE's credential stored without
+        // its holder follows the node (and App-ID) its identifier belongs to, as far as the log has said yet.
+        if (owner.kind === 'ae' && owner.appId !== undefined) reason = await ctx.ended('application', owner.appId);
+        else {
+          const of = ctx.ownerOf(owner.kind, owner.id);
+          if (of !== undefined) reason = await endedOwner(ctx, of.nodeId, of.appId);
+        }
       }
       return reason === undefined ? [] : [{ type: 'revokeCredential', data: { credentialId, reason } }];
     }
@@ -299,10 +300,8 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
       // The association says whose its registree is: the credentials waiting for that follow the node (and App-ID),
       // which may have ended already (an import raced): then they end with it, as if linked before.
       // (No parent ended: neither did the owner, which endedParent has looked at.)
-      const waiting = [
-        ...ctx.waitingFor(registree.kind, registree.id),
-        ...(registree.kind === 'ae' ? ctx.waitingFor('app-ae', appAeKey(registree.appId, registree.id)) : []),
-      ];
+      // An instance's credentials wait for no configuration: they follow its establishments only (review 49).
+      const waiting = ctx.waitingFor(registree.kind, registree.id);
       if (waiting.length === 0 || reason === undefined) return association;
       const ownerEnded = await endedOwner(ctx, nodeId, registree.kind === 'ae' ? registree.appId : undefined);
       return ownerEnded === undefined

@@ -21,6 +21,7 @@ import {
   writeRows,
   type RowWriter,
 } from './batch-statements.ts';
+import { appAeId, identifierKey, identifierOfOwner, idOfKey } from './identifier-keys.ts';
 import { pendingProvisionings } from './pending.ts';
 
 /*
@@ -32,7 +33,8 @@ import { pendingProvisionings } from './pending.ts';
  * configuration (its Registree) names the identifier for, by position, at the provisioning; one issued to a CSE-ID
  * that names its node (review 41) is that node's (`owner_node_id`, review 44); one issued to an AE-ID that names its
  * App-ID (review 41) is the node's that App-ID's instance under that AE-ID runs on (`app-ae`, `owner_app_id`), never
- * the node of another App-ID's use of the same AE-ID (RS-01; the cascade keys it alike, projections/cascade). One
+ * the node of another App-ID's use of the same AE-ID (RS-01; the cascade keys it alike, projections/cascade): the node
+ * of the latest association of the instance established, never one only configured (review 49: a typo's node). One
  * provisioned before any event named its identifier (issue, provision, then the AE's first association: the usual
  * pre-provisioning order) waits for the first event that does, and is recorded then under that node's enrolment at that
  * event, with the provisioning's own position; ended (revoked, expired) before, it is not (review 48, pending.ts).
@@ -78,24 +80,10 @@ interface Association {
   readonly node_id: string;
   status: string;
   status_position: Position;
+  /** An AE Registree's App-ID and AE-ID (null for a CSE's): its establishment names the `app-ae` identifier. */
+  readonly app_id: string | null;
+  readonly ae_id: string | null;
 }
-
-// An identifier in memory, keyed by kind and id (`cse\n/meter-1-cse`); READ_IDENTIFIERS reads by id alone.
-const identifierKey = (kind: string, id: string): string => `${kind}\n${id}`;
-const idOfKey = (key: string): string => key.slice(key.indexOf('\n') + 1);
-const isIdentifierKind = (kind: string): kind is 'cse' | 'ae' => kind === 'cse' || kind === 'ae';
-/**
- * The `app-ae` identifier: an AE-ID as one App-ID uses it, unambiguous as JSON (the cascade's `appAeKey`). An
- * association whose Registree is an AE names it besides the bare AE-ID, which old-shape credentials still follow.
- */
-const appAeId = (appId: string, aeId: string): string => JSON.stringify([appId, aeId]);
-/**
- * The identifier whose node a credential counts under, as a key, when it is issued to one and names no node: an AE-ID's
- * that names its App-ID is that App-ID's instance's (`app-ae`); a CSE-ID's or AE-ID's stored before, the identifier's.
- */
-const identifierOfOwner = (kind: string, id: string, appId: string | null | undefined): string | undefined =>
-  kind === 'ae' && appId != null ? identifierKey('app-ae', appAeId(appId, id)) : isIdentifierKind(kind) ? identifierKey(kind, id) : undefined;
-
 
 /**
  * What the batch reads before it applies anything: the rows any of its events moves on, and the enrolments of the
@@ -112,6 +100,8 @@ const keysOf = (events: readonly DecodedEvent[]) => {
   const associationNodes = new Set<string>();
   // The identifiers the batch's events name: provisionings waiting for them are read (pending.ts).
   const named = new Set<string>();
+  // Established: their App-ID's instance (`app-ae`) is named at the node they name, read with the association.
+  const established = new Set<string>();
   for (const { event } of events) {
     switch (event.type) {
       case 'NodeEnrolled':
@@ -138,6 +128,9 @@ const keysOf = (events: readonly DecodedEvent[]) => {
         credentials.add(event.data.credentialId);
         break;
       case 'AssociationEstablished':
+        established.add(event.data.associationId);
+        associations.add(event.data.associationId);
+        break;
       case 'AssociationExpired':
       case 'AssociationRevoked':
         associations.add(event.data.associationId);
@@ -158,7 +151,7 @@ const keysOf = (events: readonly DecodedEvent[]) => {
       }
     }
   }
-  return { nodes, credentials, associations, provisioned, identifiers, associationNodes, named };
+  return { nodes, credentials, associations, provisioned, identifiers, associationNodes, named, established };
 };
 
 /** Applies `events`, in order, to the compliance tables: see the rules above. */
@@ -178,6 +171,14 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
       if (identifier !== undefined) keys.identifiers.add(identifier);
     }
   }
+  const associations = new Map<string, Association | undefined>();
+  for (const row of rowsIn<Association>(db, READ_ASSOCIATIONS, keys.associations)) {
+    associations.set(row.association_id, row);
+    // Established in this batch, an AE's association names its instance (review 49) at its node.
+    if (!keys.established.has(row.association_id) || row.app_id === null || row.ae_id === null) continue;
+    keys.named.add(identifierKey('app-ae', appAeId(row.app_id, row.ae_id)));
+    keys.associationNodes.add(row.node_id);
+  }
   // Only what this batch's provisionings look up: the identifiers their credentials were issued to, and the nodes an
   // enrolment or association of the batch may name for them.
   const identifiers = new Map<string, Identifier>();
@@ -196,10 +197,6 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
   const enrolments = new Map<string, Enrolment | undefined>();
   for (const row of rowsIn<Enrolment & { node_id: string }>(db, READ_ENROLMENTS, keys.nodes)) {
     enrolments.set(row.node_id, { subscription_id: row.subscription_id, position: row.position });
-  }
-  const associations = new Map<string, Association | undefined>();
-  for (const row of rowsIn<Association>(db, READ_ASSOCIATIONS, keys.associations)) {
-    associations.set(row.association_id, row);
   }
   // Only this batch's own: a provisioning or revocation stored before is kept by `INSERT OR IGNORE`.
   const provisionedHere = new Set<string>();
@@ -336,20 +333,28 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
         break;
       case 'AssociationConfigured': {
         const { associationId, credentialId, nodeId, registree } = event.data;
+        // The bare AE-ID (old-shape credentials) is named here; the App-ID's instance at establishment (review 49).
         nameIdentifier(registree.kind, registree.id, nodeId, position);
-        if (registree.kind === 'ae') nameIdentifier('app-ae', appAeId(registree.appId, registree.id), nodeId, position);
         namedNow(identifierKey(registree.kind, registree.id), nodeId);
-        if (registree.kind === 'ae') namedNow(identifierKey('app-ae', appAeId(registree.appId, registree.id)), nodeId);
         if (associations.get(associationId) !== undefined) break;
-        const row: Association = { association_id: associationId, credential_id: credentialId, node_id: nodeId, status: 'configured', status_position: position };
+        const row: Association = {
+          association_id: associationId, credential_id: credentialId, node_id: nodeId, status: 'configured', status_position: position,
+          app_id: registree.kind === 'ae' ? registree.appId : null, ae_id: registree.kind === 'ae' ? registree.id : null,
+        };
         associations.set(associationId, row);
         changedAssociations.add(row);
         created.add(row);
         break;
       }
-      case 'AssociationEstablished':
-        setStatus(associations.get(event.data.associationId), changedAssociations, 'established', position);
+      case 'AssociationEstablished': {
+        const row = associations.get(event.data.associationId);
+        setStatus(row, changedAssociations, 'established', position);
+        // The App-ID's instance runs on its node from now on, as the cascade links it (review 49: never at configuration).
+        if (row?.app_id == null || row.ae_id === null) break;
+        nameIdentifier('app-ae', appAeId(row.app_id, row.ae_id), row.node_id, position);
+        namedNow(identifierKey('app-ae', appAeId(row.app_id, row.ae_id)), row.node_id);
         break;
+      }
       case 'AssociationExpired':
         setStatus(associations.get(event.data.associationId), changedAssociations, 'expired', position);
         break;

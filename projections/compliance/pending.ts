@@ -6,7 +6,8 @@ import { prepared } from '../runtime/index.ts';
  * identifier names at the provisioning; provisioned before any event named the identifier (the usual pre-provisioning
  * order: issue, provision, then the first association of the AE), it counted under nothing, for good. It waits here
  * instead, and the first event that names the identifier (an association's Registree, or a node's enrolment for a
- * CSE-ID) records it under that node's enrolment at that event, keeping the provisioning's own position, method and
+ * CSE-ID; for an App-ID's instance, `app-ae`, an association of it established, never one only configured: review 49)
+ * records it under that node's enrolment at that event, keeping the provisioning's own position, method and
  * time; not enrolled then, it is not recorded. A credential that ends (revoked, expired) before that waits no more:
  * it was never on a node. One key per credential, first insert wins, as for the provisionings themselves.
  */

@@ -4,7 +4,7 @@ import { applyComplianceMany } from './batch.ts';
 import { COMPLIANCE_EVENT_TYPES } from './event-types.ts';
 import { COMPLIANCE_QUERY_INDEXES, COMPLIANCE_TABLES, resetComplianceTables, setupComplianceTables } from './tables.ts';
 
-const COMPLIANCE_SCHEMA_VERSION = 6;
+const COMPLIANCE_SCHEMA_VERSION = 7;
 
 /**
  * The compliance read models: revocations, enrolments, credentials, provisioning and associations. In a batch the
@@ -28,6 +28,9 @@ export const complianceProjection = (): Projection => {
       // Version 6 (review 48): a credential issued to a CSE-ID or AE-ID and provisioned before any event named the
       // identifier (pre-provisioning: issue, provision, then the AE's first association) waits for the first that does
       // and counts under that node's enrolment then (compliance_pending_provisionings); it was never listed.
+      // Version 7 (review 49): an AE-ID's credential that names its App-ID counts under the node that App-ID's instance
+      // was last established on (an association's App-ID and AE-ID are kept for it), as the cascade links it: a pending
+      // one was settled at the first association configured, for good, a typo's node never established included.
       // A read model written before is rebuilt from the log.
       ensureSchemaVersion(db, 'compliance', COMPLIANCE_SCHEMA_VERSION, COMPLIANCE_TABLES);
       setupComplianceTables(db);

@@ -86,7 +86,9 @@ export const setupComplianceTables = (db: Database.Database): void => {
     credential_id TEXT NOT NULL,
     node_id TEXT NOT NULL,
     status TEXT NOT NULL,
-    status_position INTEGER NOT NULL
+    status_position INTEGER NOT NULL,
+    app_id TEXT,
+    ae_id TEXT
   ) WITHOUT ROWID`);
   for (const index of COMPLIANCE_QUERY_INDEXES) db.exec(index.create);
   // Dropped from the indexes above; a read model written before keeps its rows (they are unchanged), not the index.

@@ -15,7 +15,8 @@ import { parseStreamId } from '../../domain/streams.ts';
  * recorded once, by position. A CSE-ID or AE-ID is the node's its latest naming (an enrolment, an association's
  * Registree) says, by position; a credential issued to one is provisioned under that node's enrolment. One issued to
  * a CSE-ID that names its node is that node's; one issued to an AE-ID that names its App-ID is the node's that the
- * latest association of that App-ID's instance under the AE-ID names (`app-ae`, keyed `["appId","aeId"]`). One
+ * latest association of that App-ID's instance under the AE-ID established names (`app-ae`, keyed `["appId","aeId"]`;
+ * named at establishment, never at configuration: review 49). One
  * provisioned before any event named its identifier waits (compliance_pending_provisionings) for the first event that
  * names it, and is recorded then under that node's enrolment at that event, with the provisioning's position; its
  * credential's end (revoked, expired) drops it (review 48).
@@ -129,18 +130,23 @@ export const applyComplianceByStatement = (db: Database.Database, e: DecodedEven
     case 'AssociationConfigured': {
       const { associationId, credentialId, nodeId, registree } = event.data;
       nameIdentifier(db, registree.kind, registree.id, nodeId, position);
-      if (registree.kind === 'ae') nameIdentifier(db, 'app-ae', JSON.stringify([registree.appId, registree.id]), nodeId, position);
       namedNow(db, registree.kind, registree.id, nodeId);
-      if (registree.kind === 'ae') namedNow(db, 'app-ae', JSON.stringify([registree.appId, registree.id]), nodeId);
       db.prepare(
-        `INSERT OR IGNORE INTO compliance_associations (association_id, credential_id, node_id, status, status_position)
-         VALUES (?, ?, ?, 'configured', ?)`,
-      ).run(associationId, credentialId, nodeId, position);
+        `INSERT OR IGNORE INTO compliance_associations (association_id, credential_id, node_id, status, status_position, app_id, ae_id)
+         VALUES (?, ?, ?, 'configured', ?, ?, ?)`,
+      ).run(associationId, credentialId, nodeId, position, registree.kind === 'ae' ? registree.appId : null, registree.kind === 'ae' ? registree.id : null);
       return;
     }
-    case 'AssociationEstablished':
+    case 'AssociationEstablished': {
       setStatus(db, 'associations', event.data.associationId, 'established', position);
+      const row = db.prepare('SELECT node_id, app_id, ae_id FROM compliance_associations WHERE association_id = ?').get(event.data.associationId) as
+        | { node_id: string; app_id: string | null; ae_id: string | null }
+        | undefined;
+      if (row?.app_id == null || row.ae_id === null) return;
+      nameIdentifier(db, 'app-ae', JSON.stringify([row.app_id, row.ae_id]), row.node_id, position);
+      namedNow(db, 'app-ae', JSON.stringify([row.app_id, row.ae_id]), row.node_id);
       return;
+    }
     case 'AssociationExpired':
       setStatus(db, 'associations', event.data.associationId, 'expired', position);
       return;
