@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { main } from '../bin/cli.ts';
 import { capture, runCli } from './support/cli.ts';
+import { startTestService } from './support/service.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -39,8 +40,12 @@ const credence = (args: string[], env: NodeJS.ProcessEnv = {}) =>
   });
 
 describe('credence start on the wildcard address of a fresh folder', () => {
+  // Review 49: a folder with no store yet is refused before anything is made
+  // (test/start-and-demo-on-a-wildcard-host-are-refused-before-anything-is-made.test.ts); one whose store exists but is
+  // empty, with no CA, is known to get the demo CA only once opened, and still meets the second start's refusal.
   it('is refused as a bad --host (exit 2) once its CA is made, with the reason, never as a clean stop', async () => {
     const data = join(scratch(), 'data');
+    await (await startTestService({ dir: data })).close();
     const { code, out, err } = await credence(['start', '--data', data, '--host', '0.0.0.0', '--port', '0']);
     expect(out).toContain('issuing CA');
     expect(out).not.toContain('Credence stopped');

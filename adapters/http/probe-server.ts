@@ -7,6 +7,7 @@ import { limitConnections } from './connection-limits.ts';
 import type { App, ServiceContext } from './context.ts';
 import { loggerOptions } from './logging.ts';
 import { answerWithProblem, HttpProblem, rateLimited, sendFrameworkProblem, sendProblem } from './problems.ts';
+import { redactedPathOf } from './redact-url.ts';
 import { healthRoutes } from './routes/health.ts';
 
 /**
@@ -52,8 +53,9 @@ export const buildProbeServer = async (options: {
     app.setSerializerCompiler(serializerCompiler);
     app.removeAllContentTypeParsers();
     app.setErrorHandler(answerWithProblem);
+    // The path as the API port's 404 says it (redactedPathOf): a token put in the path never comes back (SER-001, review 49).
     app.setNotFoundHandler((request, reply) =>
-      sendProblem(reply, request, new HttpProblem(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)} on the probe port (/healthz, /readyz, /metrics)`)),
+      sendProblem(reply, request, new HttpProblem(404, 'not_found', `no route ${request.method} ${redactedPathOf(request).slice(0, 200)} on the probe port (/healthz, /readyz, /metrics)`)),
     );
     if (options.config.trustProxy.length > 0) refuseForwardedNonAddresses(app);
     // The same per-address budget as the API's callers without a token; /readyz and /metrics each count apart.

@@ -28,6 +28,7 @@ import { INFRASTRUCTURE_ACTOR_ID } from './auth/reserved-subjects.ts';
 import { signingPolicyOf, type ServiceConfig } from './config.ts';
 import type { App, RouteModule, ServiceContext } from './context.ts';
 import { createServiceMetrics } from './metrics.ts';
+import { refuseKeysInAnotherSecureEnvironment } from './keys-in-another-secure-environment.ts';
 import { buildProbeServer } from './probe-server.ts';
 import { buildServer } from './server.ts';
 
@@ -100,6 +101,9 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     const signing = signingPolicyOf(config);
     await assertCanListen(config.host, config.port);
     if (config.probePort !== undefined && config.probePort !== 0) await assertCanListen(config.host, config.probePort);
+    // Before the lock (it writes its holder file) and the embedded Secure Environment (made when absent): a folder whose
+    // keys are in an HSM, opened without it, is refused as it is (review 49).
+    refuseKeysInAnotherSecureEnvironment(config.data, config.secureEnvironment);
     // One service per data folder: a second would run a second cascade and sweep the first one's pending keys.
     const lock = lockDataFolder(config.data);
     // A start refused from here on (a wrong PKCS#11 PIN is known only once the token is opened) removes a data folder

@@ -5,7 +5,7 @@ import type { ServiceConfig } from '../../adapters/http/index.ts';
 import type { Io } from '../io.ts';
 import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
 import { PathArg } from './options.ts';
-import { publicUrlRefusalAsUsage, settingSource } from './start-setting-refusal.ts';
+import { publicUrlRefusalAsUsage, settingSource, type PublicUrlSources } from './start-setting-refusal.ts';
 
 const Options = z.object({
   data: PathArg.optional(),
@@ -35,20 +35,36 @@ const loadConfig = async (o: Options, io: Io, defaults: { port?: string }) => {
   }
 };
 
-/**
- * The demo's own start, its refusal of a wildcard host without a public URL (known once its CA is made) said as the
- * bad setting it is (exit 2), naming the flag or variable it came from (review 46).
- */
-const startDemo = async (request: { config: ServiceConfig; keepServing: boolean }, o: Options, io: Io): Promise<number> => {
+/** Where the host and the public URL came from, for a refusal that names them. */
+const sourcesOf = (o: Options, io: Io): PublicUrlSources => {
   const env = io.env ?? process.env;
-  const sources = {
+  return {
     host: settingSource('--host', o.host, 'CREDENCE_HOST', env),
     publicUrl: o.publicUrl !== undefined || env['CREDENCE_PUBLIC_URL'] ? settingSource('--public-url', o.publicUrl, 'CREDENCE_PUBLIC_URL', env) : undefined,
   };
-  return (await import('./demo.ts')).start(request, io).catch((error: unknown) => {
-    throw publicUrlRefusalAsUsage(error, sources);
-  });
 };
+
+/**
+ * A wildcard host without a public URL refused before anything is built or made (review 49: the demo CA, the Secure
+ * Environment and access.db were made first), as the bad setting it is (exit 2), naming where it came from.
+ */
+const refuseUnpublishableHost = async (config: ServiceConfig, o: Options, io: Io): Promise<void> => {
+  const { refuseUnpublishableHost: refuse } = await import('./demo.ts');
+  try {
+    refuse(config);
+  } catch (error) {
+    throw publicUrlRefusalAsUsage(error, sourcesOf(o, io));
+  }
+};
+
+/**
+ * The demo's own start, its refusal of a wildcard host without a public URL (when only the second start knows it,
+ * refuseUnpublishableHost) said as the bad setting it is (exit 2), naming the flag or variable it came from (review 46).
+ */
+const startDemo = async (request: { config: ServiceConfig; keepServing: boolean }, o: Options, io: Io): Promise<number> =>
+  (await import('./demo.ts')).start(request, io).catch((error: unknown) => {
+    throw publicUrlRefusalAsUsage(error, sourcesOf(o, io));
+  });
 
 const withOptions = (command: Command, port: string): Command =>
   command
@@ -70,6 +86,7 @@ export const register: RegisterCommands = (program, io) => {
       handler(io, async (opts: Record<string, unknown>) => {
         const o = parseOptions(start, Options, opts);
         const config = await loadConfig(o, io, {});
+        await refuseUnpublishableHost(config, o, io);
         // After the usage is checked (a wrong flag costs no build), before the service serves the bundle.
         await (await import('./console-bundle.ts')).rebuildStaleConsoleBundle(io);
         return startDemo({ config, keepServing: true }, o, io);
@@ -81,6 +98,7 @@ export const register: RegisterCommands = (program, io) => {
       handler(io, async (opts: Record<string, unknown>) => {
         const o = parseOptions(demo, Options, opts);
         const config = await loadConfig(o, io, { port: '0' });
+        await refuseUnpublishableHost(config, o, io);
         return startDemo({ config, keepServing: false }, o, io);
       }),
     );

@@ -1,7 +1,10 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { EVENTS_DB_FILE } from '../../adapters/driven/store/sqlite/events-db-reader.ts';
 import { ProblemResponse } from '../../adapters/client/http.ts';
 import { operatorClient } from '../../adapters/client/operator.ts';
 import type { RunningService, ServiceConfig } from '../../adapters/http/index.ts';
+import { assertPublishableHost } from '../../adapters/http/public-url.ts';
 import type { Io } from '../io.ts';
 import { accessLines, issueLocalTokens, withShortLivedToken } from './demo/access.ts';
 import { createDemoCa, DEMO_CA_ID, needsDemoCa } from './demo/ca.ts';
@@ -18,6 +21,23 @@ export interface StartRequest {
   /** Where the service's JSON log lines go (default stderr: stdout is for the person at the terminal). */
   readonly logStream?: NodeJS.WritableStream;
 }
+
+/**
+ * Whether the folder has an issuing CA, or gets the demo's before it serves: with none, the demo makes one on an empty
+ * store, and an embedded store not made yet is empty. (One already made, or an external store, is known to be empty
+ * only once opened: the second start refuses then, after the CA is made, as it did before review 49.)
+ */
+const hasOrGetsIssuingCa = (config: ServiceConfig): boolean =>
+  !needsDemoCa(config) || (config.store === undefined && !existsSync(join(config.data, EVENTS_DB_FILE)));
+
+/**
+ * The service's refusal of a wildcard host without a public URL (or of a public URL naming a wildcard address), made
+ * before anything is: review 49 found `credence demo --host 0.0.0.0` refused only once the demo CA, the Secure
+ * Environment, access.db and the rest were in the folder. Refused here, a fresh folder is not made and an existing one
+ * is left as it was.
+ */
+export const refuseUnpublishableHost = (config: ServiceConfig): void =>
+  assertPublishableHost(config.host, config.publicUrl, hasOrGetsIssuingCa(config) ? 1 : 0);
 
 /** The demo, on an empty store only: every step through the running server. Returns false when a shutdown cut it short. */
 const runDemo = async (service: RunningService, config: ServiceConfig, io: Io): Promise<boolean> => {
@@ -55,6 +75,28 @@ const cliExample = async (url: string, auditor: string): Promise<string> => {
 };
 
 /**
+ * A Ctrl-C (SIGINT, SIGTERM) while no service of `credence start` runs to stop on it: between its two starts, while
+ * the demo CA is made. absorbEchoedSignals takes the first signal for one the service has heard, and would swallow it
+ * (review 49: the demo then ran and served until a second Ctrl-C); this one has the start-up stop instead, once the
+ * CA being made is whole.
+ */
+const heardSignal = (): { readonly heard: boolean; stop(): void } => {
+  let heard = false;
+  const onSignal = (): void => {
+    heard = true;
+  };
+  for (const name of ['SIGINT', 'SIGTERM'] as const) process.on(name, onSignal);
+  return {
+    get heard() {
+      return heard;
+    },
+    stop: () => {
+      for (const name of ['SIGINT', 'SIGTERM'] as const) process.off(name, onSignal);
+    },
+  };
+};
+
+/**
  * `npm start` (`credence start`): `credence serve` on the data folder; on an empty store the demo fleet first,
  * through the running server; then where the fleet stands, the URL, a local operator and auditor token, and two
  * commands to try, and it serves until Ctrl-C. `credence demo` runs the same and stops after the fleet.
@@ -76,12 +118,22 @@ export const start = async (request: StartRequest, io: Io): Promise<number> => {
   try {
     const empty = (await service.context.credence.store.headPosition()) === undefined;
     if (empty && needsDemoCa(config)) {
-      // The service loads its CAs when it starts and holds the folder's lock: the CA is made between two starts.
-      io.out(`The store in ${config.data} is empty and has no issuing CA: one is made first, as an operator would.`);
-      await service.close();
-      service = undefined;
-      await createDemoCa(config, io);
-      service = await open();
+      // Heard from before the line is printed until the second start is up: its handlers are not there yet.
+      const signal = keepServing ? heardSignal() : undefined;
+      try {
+        // The service loads its CAs when it starts and holds the folder's lock: the CA is made between two starts.
+        io.out(`The store in ${config.data} is empty and has no issuing CA: one is made first, as an operator would.`);
+        await service.close();
+        service = undefined;
+        await createDemoCa(config, io);
+        if (signal?.heard !== true) service = await open();
+        if (service === undefined || signal?.heard === true) {
+          io.out(`Credence stopped before the demo; ${config.data} keeps its issuing CA (npm start runs the demo on it).`);
+          return 0;
+        }
+      } finally {
+        signal?.stop();
+      }
     }
     const running: RunningService = service;
     const { access } = running.context;

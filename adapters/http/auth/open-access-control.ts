@@ -23,7 +23,7 @@ const ACCESS_DB_FILE = 'access.db';
  * Environment files lost). Opening the embedded one would make it, empty, only to refuse: review 46 found a read-only
  * `token list` leaving a new secure-environment.kek, .sqlite and .wrapping-keys behind, then asking to restore them.
  */
-const refuseAKeyNoSecureEnvironmentHolds = (dataDir: string, setting: string | undefined): void => {
+export const refuseAKeyNoSecureEnvironmentHolds = (dataDir: string, setting: string | undefined): void => {
   if (!isEmbedded(setting) || !existsSync(join(dataDir, ACCESS_DB_FILE)) || existsSync(secureEnvironmentConfigForDataDir(dataDir).database)) return;
   const registry = openAccessRegistry({ dir: dataDir });
   try {
