@@ -10,8 +10,11 @@ import {
   LOG_KEY_OWNER,
   openSecureEnvironmentSignerInDir,
   openTransparencyLogInDir,
+  refuseLogKeyInSecureEnvironment,
 } from '../driven/transparency/index.ts';
 import { withPrivateUmask } from '../driven/files/index.ts';
+
+export { refuseLogKeyInSecureEnvironment };
 
 /** Where the log key of a folder opened with an HSM is: the signer in the HSM, or the folder's key file and why. */
 export type HsmLogKey =

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckpointSigner } from '../../../domain/transparency/checkpoint-signer.ts';
+import { validationError } from '../../../domain/errors.ts';
 import { openKeyFileSignerInDir } from './key-file-signer.ts';
 import { KEY_HANDLE_FILE } from './secure-environment-signer.ts';
 import { assertSignsLog } from './log-key-checks.ts';
@@ -8,6 +9,27 @@ import { openTransparencyLogInDir, TRANSPARENCY_DB_FILE, type SqliteTransparency
 
 /** Default checkpoint origin (and key name): a schema-less URL, as tlog-checkpoint recommends. */
 export const DEFAULT_LOG_ORIGIN = 'credence.local/log';
+
+/**
+ * Refuses a folder whose log key is in a Secure Environment (an HSM: `transparency.handle` names it) when it is opened
+ * without one: a key file made there would be a second log identity. Checked before anything is opened by the service
+ * (adapters/http/keys-in-another-secure-environment.ts, review 49) and here, for every other caller.
+ */
+export const refuseLogKeyInSecureEnvironment = (dataDir: string): void => {
+  if (!existsSync(join(dataDir, KEY_HANDLE_FILE))) return;
+  throw validationError(
+    [
+      {
+        path: 'secureEnvironment',
+        rule: 'log_key_in_secure_environment',
+        message:
+          `the transparency log key of ${dataDir} is in its Secure Environment (${KEY_HANDLE_FILE} names it), not in a key file: ` +
+          "open the folder with that Secure Environment (the service's --secure-environment, CREDENCE_SECURE_ENVIRONMENT; docs/hsm.md)",
+      },
+    ],
+    'data folder',
+  );
+};
 
 /**
  * The transparency log of a data folder: `<dataDir>/transparency.db`, kept apart from `events.db` so that one
@@ -22,13 +44,7 @@ export const openTransparencyInDir = (
   const log = openTransparencyLogInDir(dataDir);
   try {
     const signed = log.latestCheckpoint()?.note;
-    // The log key is in a Secure Environment (an HSM): a key file made here would be a second log identity.
-    if (options.signer === undefined && existsSync(join(dataDir, KEY_HANDLE_FILE))) {
-      throw new Error(
-        `the transparency log key of ${dataDir} is in its Secure Environment (${KEY_HANDLE_FILE} names it), not in a key file: ` +
-          'open the folder with that Secure Environment (the service\'s --secure-environment, CREDENCE_SECURE_ENVIRONMENT)',
-      );
-    }
+    if (options.signer === undefined) refuseLogKeyInSecureEnvironment(dataDir);
     const signer = options.signer ?? openKeyFileSignerInDir(dataDir, origin, signed);
     // A signer given (a Secure Environment's) is held to the same: the log's own key, or no start.
     if (options.signer !== undefined) assertSignsLog(options.signer, signed, 'the transparency signer given');

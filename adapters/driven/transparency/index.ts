@@ -6,7 +6,7 @@ export {
   openKeyFileSignerInDir,
   signerVerifierKey,
 } from './key-file-signer.ts';
-export { DEFAULT_LOG_ORIGIN, openTransparencyInDir, hasTransparencyLog } from './data-dir.ts';
+export { DEFAULT_LOG_ORIGIN, openTransparencyInDir, hasTransparencyLog, refuseLogKeyInSecureEnvironment } from './data-dir.ts';
 export {
   LOG_KEY_OWNER,
   KEY_HANDLE_FILE,
