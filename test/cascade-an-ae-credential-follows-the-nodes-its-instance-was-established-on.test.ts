@@ -80,6 +80,15 @@ const live = async (): Promise<Credence> => {
   return c;
 };
 
+/** The cascade's tables after a fresh catch-up over the store in batches of `batchSize` (1: event by event). */
+const cascadeTablesAfterCatchUp = async (c: Credence, batchSize: number): Promise<Record<string, unknown[]>> => {
+  const db = new Database(':memory:');
+  db.defaultSafeIntegers(true);
+  await new ProjectionRunner({ db, store: c.store, projections: [cascadeProcessManager(c.engine)], batchSize }).catchUp();
+  const tables = ['cascade_dependents', 'cascade_endings', 'cascade_identifiers', 'cascade_owned', 'cascade_instance_credentials', 'cascade_instance_nodes'];
+  return Object.fromEntries(tables.map((t) => [t, db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).all()]));
+};
+
 describe('an AE credential naming its App-ID follows the nodes its instance was established on (RS-01, review 48)', () => {
   it('one issued after an association elsewhere that was never established follows the node the instance runs on', async () => {
     const c = (credence = openCredence({ location: { memory: true }, clock: new FakeClock(T0) }));
@@ -155,15 +164,8 @@ describe('an AE credential naming its App-ID follows the nodes its instance was 
     await c.engine.execute(revokeNode('meter-2'));
     await c.settle();
     const before = await footprint(c.store);
-    const catchUp = async (batchSize: number): Promise<Record<string, unknown[]>> => {
-      const db = new Database(':memory:');
-      db.defaultSafeIntegers(true);
-      await new ProjectionRunner({ db, store: c.store, projections: [cascadeProcessManager(c.engine)], batchSize }).catchUp();
-      const tables = ['cascade_dependents', 'cascade_endings', 'cascade_identifiers', 'cascade_owned', 'cascade_instance_credentials', 'cascade_instance_nodes'];
-      return Object.fromEntries(tables.map((t) => [t, db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).all()]));
-    };
-    const single = await catchUp(1);
-    expect(await catchUp(10_000)).toEqual(single);
+    const single = await cascadeTablesAfterCatchUp(c, 1);
+    expect(await cascadeTablesAfterCatchUp(c, 10_000)).toEqual(single);
     expect(await footprint(c.store)).toEqual(before);
     expect(single['cascade_instance_nodes']).toEqual([
       { instance: '["RA","Cx"]', node: 'node-meter-1' },
@@ -258,15 +260,8 @@ describe('an AE credential issued before its instance ran anywhere waits for the
     await c.engine.execute(revokeNode('meter-3'));
     await c.settle();
     const before = await footprint(c.store);
-    const catchUp = async (batchSize: number): Promise<Record<string, unknown[]>> => {
-      const db = new Database(':memory:');
-      db.defaultSafeIntegers(true);
-      await new ProjectionRunner({ db, store: c.store, projections: [cascadeProcessManager(c.engine)], batchSize }).catchUp();
-      const tables = ['cascade_dependents', 'cascade_endings', 'cascade_identifiers', 'cascade_owned', 'cascade_instance_credentials', 'cascade_instance_nodes'];
-      return Object.fromEntries(tables.map((t) => [t, db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).all()]));
-    };
-    const single = await catchUp(1);
-    expect(await catchUp(10_000)).toEqual(single);
+    const single = await cascadeTablesAfterCatchUp(c, 1);
+    expect(await cascadeTablesAfterCatchUp(c, 10_000)).toEqual(single);
     expect(await footprint(c.store)).toEqual(before);
     expect(single['cascade_dependents']!.filter((r) => (r as { child: string }).child === 'credential-ae-cred')).toEqual([
       { parent: 'application-RA', relation: 'credential-of-application', child: 'credential-ae-cred' },
