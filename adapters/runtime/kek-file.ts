@@ -1,10 +1,9 @@
 import { existsSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { z } from 'zod';
-import { validationError } from '../../domain/errors.ts';
+import { isCredenceError, validationError } from '../../domain/errors.ts';
 import { secureEnvironmentConfigForDataDir } from '../driven/secure-environment/index.ts';
 import { checkKekFile, MAX_PATH_CHARS } from '../driven/secure-environment/kek.ts';
-import { isCredenceError } from '../../domain/errors.ts';
 
 /**
  * CREDENCE_KEK_FILE: the KEK of the data folder's embedded Secure Environment kept outside the folder (review 47
