@@ -7,7 +7,7 @@ import { command } from '../domain/commands/index.ts';
 import { dependentsOf } from '../projections/cascade/dependents.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { at, cmd, footprint, operator, T0 } from './support/fleet.ts';
-import { enrolledApplication, entityState as state } from './support/credential-holders.ts';
+import { configureAeInstance, enrolledApplication, entityState as state } from './support/credential-holders.ts';
 
 /*
  * RS-01: a credential must never outlive the node its holder runs on. App-ID RA's AE Cx runs on meter-1 with its AE
@@ -23,9 +23,7 @@ afterEach(async () => {
   credence = undefined;
 });
 
-/** AE Cx of `appId` on `nodeId`, on `credentialId`. */
-const instance = (associationId: string, credentialId: string, nodeId: string, appId = 'RA') =>
-  command('configureAssociation', { associationId, nodeId, credentialId, registree: { kind: 'ae', id: 'Cx', appId }, registrarCseId: '/in-cse' }, { actor: operator });
+const instance = configureAeInstance;
 const revokeNode = (nodeId: string) => command('revokeNode', { nodeId, reason: 'keyCompromise' }, { actor: operator });
 
 /**

@@ -10,7 +10,7 @@ import { cascadeProcessManager, PROCESS_MANAGER_ACTOR } from '../projections/cas
 import { ProjectionRunner } from '../projections/runtime/index.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { at, cmd, footprint, operator, T0 } from './support/fleet.ts';
-import { enrolledApplication, entityState as state } from './support/credential-holders.ts';
+import { configureAeInstance, enrolledApplication, entityState as state } from './support/credential-holders.ts';
 
 /*
  * RS-01 (review 48): App-ID RA's instance under AE-ID Cx runs on a node once an association of it there is
@@ -25,8 +25,7 @@ afterEach(async () => {
   credence = undefined;
 });
 
-const instance = (associationId: string, credentialId: string, nodeId: string) =>
-  command('configureAssociation', { associationId, nodeId, credentialId, registree: { kind: 'ae', id: 'Cx', appId: 'RA' }, registrarCseId: '/in-cse' }, { actor: operator });
+const instance = configureAeInstance;
 const revokeNode = (nodeId: string) => command('revokeNode', { nodeId, reason: 'keyCompromise' }, { actor: operator });
 const issueToInstance = (credentialId: string) => cmd.issueCredential(credentialId, 'meter-2', at(300), { owner: { kind: 'ae', id: 'Cx', appId: 'RA' } });
 

@@ -6,7 +6,7 @@ import { command } from '../domain/commands/index.ts';
 import { complianceProjection, provisionedUnder } from '../projections/compliance/index.ts';
 import { ProjectionRunner } from '../projections/runtime/index.ts';
 import { at, cmd, operator, T0 } from './support/fleet.ts';
-import { enrolledApplication } from './support/credential-holders.ts';
+import { configureAeInstance, enrolledApplication } from './support/credential-holders.ts';
 
 /*
  * Seed 003 11.2.1 (credentials provisioned while their node was enrolled under an M2M Service Subscription), review
@@ -21,8 +21,7 @@ afterEach(async () => {
   credence = undefined;
 });
 
-const instance = (associationId: string, credentialId: string, nodeId: string) =>
-  command('configureAssociation', { associationId, nodeId, credentialId, registree: { kind: 'ae', id: 'Cx', appId: 'RA' }, registrarCseId: '/in-cse' }, { actor: operator });
+const instance = configureAeInstance;
 const aeCredential = (credentialId: string) => cmd.issueCredential(credentialId, 'meter-1', at(300), { owner: { kind: 'ae', id: 'Cx', appId: 'RA' } });
 
 /** meter-1 under sub-1; RA enrolled; `steps` run on that fleet. */

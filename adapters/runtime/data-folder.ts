@@ -71,8 +71,8 @@ export const lockDataFolder = (dir: string, env: Readonly<Record<string, string 
   } catch {
     kekFile = undefined;
   }
-  assertDataFolderOwned(dir, kekFile);
-  return lockFolder(dir);
+  // One walk of the folder: the lock's own, the outside KEK named in the same refusal.
+  return lockFolder(dir, kekFile === undefined ? [] : foreignOwnedPath(kekFile, `env ${KEK_FILE_ENVIRONMENT_VARIABLE}`));
 };
 
 /** A Secure Environment a service owns and closes: the embedded one or one over PKCS#11. */

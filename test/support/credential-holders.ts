@@ -34,3 +34,7 @@ export const racing = (inner: EventStore, streamId: string, between: () => Promi
     },
   });
 };
+
+/** An association configuring App-ID `appId`'s instance under AE-ID Cx on `nodeId`, on `credentialId` (the AE tests' one instance). */
+export const configureAeInstance = (associationId: string, credentialId: string, nodeId: string, appId = 'RA') =>
+  command('configureAssociation', { associationId, nodeId, credentialId, registree: { kind: 'ae', id: 'Cx', appId }, registrarCseId: '/in-cse' }, { actor: operator });

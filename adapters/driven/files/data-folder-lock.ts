@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { validationError } from '../../../domain/errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
-import { assertNoneForeignOwned, foreignOwnedPathsIn, preparePrivateDatabaseFile, preparePrivateDir } from './private-files.ts';
+import { assertNoneForeignOwned, foreignOwnedPathsIn, preparePrivateDatabaseFile, preparePrivateDir, type ForeignOwnedPath } from './private-files.ts';
 
 /** Who holds the folder (pid, host, since when): written by the holder, read only to name it in a refusal. */
 export const SERVICE_LOCK_FILE = 'service.lock';
@@ -120,8 +120,8 @@ const isBusy = (error: unknown): boolean => {
  * `service.lock` names the holder for refusals; one an earlier version wrote (its lock) is honoured while its
  * process lives on this host.
  */
-export const lockDataFolder = (dir: string): DataFolderLock => {
-  const taken = tryLockDataFolder(dir);
+export const lockDataFolder = (dir: string, alsoForeign: readonly ForeignOwnedPath[] = []): DataFolderLock => {
+  const taken = tryLockDataFolder(dir, alsoForeign);
   if ('lock' in taken) return taken.lock;
   throw validationError(
     [{ path: 'data', rule: 'unlocked', message: `${dir} is in use by ${describeHolder(taken.heldBy)} (${SERVICE_LOCK_FILE}); stop that service first` }],
@@ -129,10 +129,17 @@ export const lockDataFolder = (dir: string): DataFolderLock => {
   );
 };
 
-/** `lockDataFolder` for a caller that goes on without the lock: who holds the folder instead of a refusal. */
-export const tryLockDataFolder = (dir: string): { readonly lock: DataFolderLock } | { readonly heldBy: DataFolderHolder } => {
+/**
+ * `lockDataFolder` for a caller that goes on without the lock: who holds the folder instead of a refusal.
+ * `alsoForeign`: paths of another account outside the folder the caller will open (a KEK kept elsewhere), named in the
+ * same refusal.
+ */
+export const tryLockDataFolder = (
+  dir: string,
+  alsoForeign: readonly ForeignOwnedPath[] = [],
+): { readonly lock: DataFolderLock } | { readonly heldBy: DataFolderHolder } => {
   // Before anything is made or opened: every file of another account in the folder named in one refusal (review 49).
-  assertNoneForeignOwned(foreignOwnedPathsIn(dir), dir);
+  assertNoneForeignOwned([...foreignOwnedPathsIn(dir), ...alsoForeign], dir);
   const made = preparePrivateDir(dir, 'data');
   const taken = tryLockFolder(dir, { lockFile: SERVICE_LOCK_DB_FILE, holderFile: SERVICE_LOCK_FILE, heldOtherwise: heldByEarlierVersion });
   // Held by another process (one that found the folder just made): it is that process's, never removed here.
