@@ -51,14 +51,23 @@ const statOf = (path: string): Stats | undefined => {
 };
 
 /**
+ * How far a file's time may run ahead of `Date.now()` and still be now: a file written in the same millisecond carries
+ * the fraction `Date.now()` drops, and some file systems stamp from a coarser or another clock. Past it, the time is in
+ * the future (a file dated by a machine whose clock was ahead). Without it, a source changed just before the check was
+ * read as dated in the future (a CI run found it: `unknown` instead of `stale`).
+ */
+const CLOCK_SLACK_MS = 2_000;
+const inTheFuture = (timeMs: number, now: number): boolean => timeMs > now + CLOCK_SLACK_MS;
+
+/**
  * When a file or folder last changed by this machine's clock: its modification time, unless that is in the future
  * (clock skew, a tarball from a machine whose clock was ahead; review 48: such a source made the bundle stale before
  * and after every rebuild). Then the time its inode last changed, which this machine's clock set when it was written
  * or unpacked, and no tool sets back. `undefined` when both are in the future (the clock was set back): no time.
  */
 const localTimeOf = (stat: Stats, now: number): number | undefined => {
-  if (stat.mtimeMs <= now) return stat.mtimeMs;
-  return stat.ctimeMs <= now ? stat.ctimeMs : undefined;
+  if (!inTheFuture(stat.mtimeMs, now)) return stat.mtimeMs;
+  return inTheFuture(stat.ctimeMs, now) ? undefined : stat.ctimeMs;
 };
 
 interface Newest {
@@ -118,7 +127,7 @@ export const consoleBundleFreshness = (layout: ConsoleBundleLayout = {}): Consol
   if (newest.changedAt > built) {
     const path = relative(root, newest.path);
     const stat = statOf(newest.path);
-    const when = stat !== undefined && stat.mtimeMs > now ? `was written at ${iso(newest.changedAt)} (it is dated ${iso(stat.mtimeMs)}, in the future)` : `changed at ${iso(newest.changedAt)}`;
+    const when = stat !== undefined && inTheFuture(stat.mtimeMs, now) ? `was written at ${iso(newest.changedAt)} (it is dated ${iso(stat.mtimeMs)}, in the future)` : `changed at ${iso(newest.changedAt)}`;
     return { state: 'stale', builtAt, why: `${path} ${when}, after the build of ${iso(built)}` };
   }
   if (newest.undated !== undefined) {
