@@ -5,7 +5,8 @@ import type { CheckpointSigner } from '../../domain/transparency/index.ts';
 import type { StoreLocation } from '../../adapters/driven/store/index.ts';
 import type { Io } from '../io.ts';
 import { UsageError } from '../program.ts';
-import { readModelDir } from './open-store.ts';
+import { printable } from '../printable.ts';
+import { configuredStore, readModelDir, type StoreChoice } from './open-store.ts';
 
 /** The log key a local export signs a checkpoint with: the folder's key file (`signer` absent), or the HSM's. */
 export interface ExportLogKey {
@@ -13,36 +14,46 @@ export interface ExportLogKey {
   close(): void;
 }
 
-/** Where a local export works: the data folder, and the Secure Environment the service of that folder runs with. */
+/** Where a local export works: the data folder, its event store, and the Secure Environment its service runs with. */
 export interface ExportSettings {
   readonly data: string;
+  readonly store: StoreChoice;
   /** `embedded`, a pkcs11: URI, or undefined (embedded). */
   readonly secureEnvironment: string | undefined;
 }
 
 /**
- * The data folder (--data, else the folder of --store sqlite:DIR, else the --config file's, else ./data) and the
- * Secure Environment (CREDENCE_SECURE_ENVIRONMENT over the --config file's `secureEnvironment`), the file read as
- * `credence serve --config` reads it (loadServiceConfig): an export of a folder served with `--config` finds its
- * HSM there, as `credence ca` and `credence token` do. A refused file is bad usage naming the setting.
+ * The data folder (--data, else the folder of --store sqlite:DIR, else the --config file's, else ./data), the event
+ * store (--store, else --data's own, else the --config file's `store`: configuredStore) and the Secure Environment
+ * (CREDENCE_SECURE_ENVIRONMENT over the --config file's `secureEnvironment`), the file read as `credence serve
+ * --config` reads it (loadServiceConfig): an export of a folder served with `--config` finds its store and HSM
+ * there, as `credence ca` and `credence token` do. A refused file is bad usage naming the setting; a password in the
+ * file's store is warned of as `credence serve` warns of it (never repeated).
  */
 export const exportSettings = async (
   args: { readonly data?: string | undefined; readonly store?: StoreLocation | undefined; readonly config?: string | undefined },
   io: Io,
 ): Promise<ExportSettings> => {
   const env = io.env ?? process.env;
-  if (args.config === undefined) return { data: readModelDir(args.data, args.store), secureEnvironment: env['CREDENCE_SECURE_ENVIRONMENT'] || undefined };
+  if (args.config === undefined) {
+    return { data: readModelDir(args.data, args.store), store: configuredStore(args, undefined), secureEnvironment: env['CREDENCE_SECURE_ENVIRONMENT'] || undefined };
+  }
   const { loadServiceConfig } = await import('../../adapters/http/config.ts');
   let config;
   try {
-    config = loadServiceConfig({ flags: { data: args.data }, env: { CREDENCE_SECURE_ENVIRONMENT: env['CREDENCE_SECURE_ENVIRONMENT'] }, file: args.config });
+    config = loadServiceConfig({
+      flags: { data: args.data },
+      env: { CREDENCE_SECURE_ENVIRONMENT: env['CREDENCE_SECURE_ENVIRONMENT'] },
+      file: args.config,
+      warn: (message) => io.err(printable(`warning: ${message}`)),
+    });
   } catch (error) {
     const issues = (error as { problem?: { issues?: { path: string; message: string }[] } }).problem?.issues;
     if (issues !== undefined) throw new UsageError(issues.map((i) => `${i.path}: ${i.message}`));
     throw error;
   }
   const data = args.data ?? (args.store?.kind === 'sqlite' ? args.store.dir : config.data);
-  return { data, secureEnvironment: config.secureEnvironment };
+  return { data, store: configuredStore(args, { path: args.config, store: config.store }), secureEnvironment: config.secureEnvironment };
 };
 
 /**

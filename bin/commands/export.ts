@@ -12,7 +12,7 @@ import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { resolveLogKey } from './verify-checks.ts';
 import { exportSettings, openExportLogKey } from './export-log-key.ts';
-import { openExistingStore, StoreArg } from './open-store.ts';
+import { openExistingStore, StoreArg, type StoreChoice } from './open-store.ts';
 import { clientOf, readTarget, ServerOptions, StreamArg, withLocalStore, withServer, type ServerTarget, PathArg } from './options.ts';
 
 const Options = z.object({
@@ -64,18 +64,18 @@ const assertWritableOut = (path: string, force: boolean): void => {
 
 const exportLocal = async (args: Options, io: Io): Promise<number> => {
   // The log beside the store it logs: `--store sqlite:DIR` alone is DIR's log, never a new one in ./data.
-  const { data, secureEnvironment } = await exportSettings(args, io);
+  const { data, store, secureEnvironment } = await exportSettings(args, io);
   const origin = args.origin ?? DEFAULT_LOG_ORIGIN;
   const logKey = await openExportLogKey(data, origin, secureEnvironment, io);
   try {
-    return await exportFromFolder(args, io, data, { origin, ...(logKey.signer ? { signer: logKey.signer } : {}) });
+    return await exportFromFolder(args, io, data, store, { origin, ...(logKey.signer ? { signer: logKey.signer } : {}) });
   } finally {
     logKey.close();
   }
 };
 
-const exportFromFolder = async (args: Options, io: Io, data: string, logOptions: Parameters<typeof openTransparencyInDir>[1]): Promise<number> => {
-  const store = openExistingStore(data, args.store);
+const exportFromFolder = async (args: Options, io: Io, data: string, from: StoreChoice, logOptions: Parameters<typeof openTransparencyInDir>[1]): Promise<number> => {
+  const store = openExistingStore(data, from.store, from.setting);
   const { log, signer, origin } = openTransparencyInDir(data, logOptions);
   try {
     const streamId = args.stream.streamId;
@@ -138,7 +138,7 @@ export const register: RegisterCommands = (program, io) => {
     .option('--key <key>', "with --server: the log verifier key (<name>+<key ID>+<base64>) or a file holding it, which the server's bundle must be signed by")
     .option(
       '--config <file>',
-      "the service's configuration file (JSON, as credence serve --config), for a local export: its data folder (unless --data or --store names one) and Secure Environment (unless CREDENCE_SECURE_ENVIRONMENT names one)",
+      "the service's configuration file (JSON, as credence serve --config), for a local export: its data folder (unless --data or --store names one), its event store `store` (unless --store names one, or --data, whose own store is then read) and Secure Environment (unless CREDENCE_SECURE_ENVIRONMENT names one)",
     )
     .action(
       handler(io, async (stream: string, opts: Record<string, unknown>) => {

@@ -14,19 +14,20 @@ export const StoreArg = StoreConnectionString.optional();
 
 /**
  * Opens an existing store for reading; an absent SQLite file is a user error (UsageError, exit 2), not a new
- * store. `store` is the parsed `--store`; without it, `sqlite:<dir>`.
+ * store. `store` is the parsed `--store`; without it, `sqlite:<dir>`. `setting` names where the store came from in
+ * a refusal (configuredStore); by default `--store`, or `--data` without one.
  */
-export const openExistingStore = (dir: string, store?: StoreLocation): EventStore => {
+export const openExistingStore = (dir: string, store?: StoreLocation, setting?: string): EventStore => {
   const location: StoreLocation = store ?? { kind: 'sqlite', dir };
+  const named = setting ?? (store === undefined ? '--data' : '--store');
   switch (location.kind) {
     case 'sqlite':
       if (!existsSync(join(location.dir, 'events.db'))) {
-        const flag = store === undefined ? '--data' : '--store';
-        throw new UsageError(`${flag}: no event store in ${location.dir} (run npm start first, or pass --data DIR or --store URL)`);
+        throw new UsageError(`${named}: no event store in ${location.dir} (run npm start first, or pass --data DIR or --store URL)`);
       }
       return openSqliteStoreInDir(location.dir);
     case 'sqlite-memory':
-      throw new UsageError('--store: an in-memory store holds no events to read; give sqlite:<folder>, esdb://… or kurrentdb://…');
+      throw new UsageError(`${named}: an in-memory store holds no events to read; give sqlite:<folder>, esdb://… or kurrentdb://…`);
     case 'eventstoredb':
       return openStore(location.connectionString);
   }
@@ -38,3 +39,26 @@ export const openExistingStore = (dir: string, store?: StoreLocation): EventStor
  */
 export const readModelDir = (data: string | undefined, store: StoreLocation | undefined): string =>
   data ?? (store?.kind === 'sqlite' ? store.dir : './data');
+
+/** The store a local command reads, and the setting that named it (for a refusal: openExistingStore). */
+export interface StoreChoice {
+  /** Undefined: the embedded store of the data folder. */
+  readonly store: StoreLocation | undefined;
+  readonly setting: string;
+}
+
+/**
+ * The store of a local command that also takes the service's `--config` file, chosen as its data folder is (the
+ * command line over the file): `--store`; else the embedded store of `--data`, the folder named being the one read;
+ * else the file's `store`, so a folder served on EventStoreDB is exported from there, not from a stray events.db;
+ * else the embedded store of the data folder. `file.store` is as loadServiceConfig accepted it; only the setting's
+ * name is ever said, never the string, which may carry a password.
+ */
+export const configuredStore = (
+  args: { readonly data?: string | undefined; readonly store?: StoreLocation | undefined },
+  file: { readonly path: string; readonly store: string | undefined } | undefined,
+): StoreChoice => {
+  if (args.store !== undefined) return { store: args.store, setting: '--store' };
+  if (args.data !== undefined || file?.store === undefined) return { store: undefined, setting: '--data' };
+  return { store: StoreConnectionString.parse(file.store), setting: `file ${file.path}: store` };
+};
