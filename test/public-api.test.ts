@@ -24,6 +24,7 @@ describe("the public entry point (package.json exports, adapters/runtime/index.t
       'openCredence',
       'openDataFolderSecureEnvironment',
       'openEventStoreDbStore',
+      'openHsmLogKey',
       'openServiceSecureEnvironment',
       'openSqliteStore',
       'openSqliteStoreInDir',

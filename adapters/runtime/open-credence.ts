@@ -40,6 +40,7 @@ import { openTransparencyInDir } from '../driven/transparency/index.ts';
 import { createEngine, type Engine } from '../engine/index.ts';
 import { EnrolmentEndpoint, Infrastructure, RegistrarEndpoint, SecurityProcedures, keyShredder, type KeyRegistry, type KeyShredder } from '../protocols/procedures/index.ts';
 import { systemProjections } from './projections.ts';
+import { refuseLogKeyOutsideHsm } from './transparency-key.ts';
 
 export interface Credence {
   readonly store: EventStore;
@@ -163,7 +164,8 @@ export interface OpenOptions {
   /**
    * What signs the checkpoints of the data folder's transparency log instead of its key file (`transparency.key`): the
    * log key in an HSM (`openHsmLogKey`, adapters/runtime/transparency-key.ts). It must be the key that signed the log's
-   * latest checkpoint, or nothing opens.
+   * latest checkpoint, or nothing opens. Required with a PKCS#11 `security.se` and a folder without `transparency.key`:
+   * refused (`validation`, this path) before anything is written, rather than a key file made outside the HSM.
    */
   readonly transparencySigner?: CheckpointSigner;
 }
@@ -202,6 +204,8 @@ const compose = (options: OpenOptions): Credence => {
   // The one place the infrastructure's owner is named: every component below gets this view, never the owner. Bound
   // before anything is opened, so an environment that does not serve this owner (`unauthorised`) leaves nothing open.
   const infrastructureSe = options.security === undefined ? undefined : ownerView(options.security.se, options.security.owner ?? 'maf:infrastructure');
+  // Before the folder is made: with an HSM, a log key file made there would sit outside it.
+  if ('dir' in options.location && options.security !== undefined) refuseLogKeyOutsideHsm(options.location.dir, options.security.se, options.transparencySigner);
   // Created 0700, and refused when group or others may write to it, before any file is opened in it.
   if ('dir' in options.location) preparePrivateDir(options.location.dir);
   const durability = options.durability !== undefined ? { durability: options.durability } : {};

@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { OwnerScopedSecureEnvironment } from '../../domain/ports/index.ts';
+import { validationError } from '../../domain/errors.ts';
+import type { OwnerScopedSecureEnvironment, SecureEnvironment } from '../../domain/ports/index.ts';
 import type { CheckpointSigner } from '../../domain/transparency/index.ts';
+import { Pkcs11SecureEnvironment } from '../driven/secure-environment/index.ts';
 import {
   DEFAULT_LOG_ORIGIN,
   hasTransparencyLog,
@@ -12,7 +14,7 @@ import {
   openTransparencyLogInDir,
   refuseLogKeyInSecureEnvironment,
 } from '../driven/transparency/index.ts';
-import { withPrivateUmask } from '../driven/files/index.ts';
+import { preparePrivateDir, withPrivateUmask } from '../driven/files/index.ts';
 
 export { refuseLogKeyInSecureEnvironment };
 
@@ -43,13 +45,15 @@ const latestSigned = (dataDir: string): string | undefined => {
  * Secure Environment). A folder without a key yet gets one generated in the token, as LOG_KEY_OWNER, its handle in
  * `transparency.handle` and `transparency.pub` written as for a key file (same note format, same key ID). A folder
  * that has `transparency.key` keeps signing with it: verifiers pinned that key, and another would fork the log. A
- * folder naming both, or a handle the token does not hold, or a key that did not sign the log, is refused.
+ * folder naming both, or a handle the token does not hold, or a key that did not sign the log, is refused. The folder
+ * is made (0700) when absent, as openCredence would: a library user calls this first (docs/hsm.md, "In a program").
  */
 export const openHsmLogKey = async (
   dataDir: string,
   se: OwnerScopedSecureEnvironment,
   origin: string = DEFAULT_LOG_ORIGIN,
 ): Promise<HsmLogKey> => {
+  preparePrivateDir(dataDir);
   const keyFile = existsSync(join(dataDir, KEY_FILE));
   const handleFile = existsSync(join(dataDir, KEY_HANDLE_FILE));
   if (keyFile && handleFile) {
@@ -67,4 +71,27 @@ export const openHsmLogKey = async (
     );
   }
   return { place: 'hsm', signer: await openSecureEnvironmentSignerInDir(dataDir, se.forOwner(LOG_KEY_OWNER), origin, signed) };
+};
+
+/**
+ * Refuses to open a data folder with a PKCS#11 Secure Environment but no log key from it: the folder has no
+ * `transparency.key` to keep, so opening it would write one there, a log key outside the HSM that whoever reads the
+ * folder could sign checkpoints with (docs/hsm.md, "The transparency log key"). Checked before anything is written.
+ * Other Secure Environments are not judged: the embedded one keeps its keys in the folder anyway, and of any other
+ * implementation nothing says where its keys are.
+ */
+export const refuseLogKeyOutsideHsm = (dataDir: string, se: SecureEnvironment, signer: CheckpointSigner | undefined): void => {
+  if (!(se instanceof Pkcs11SecureEnvironment) || signer !== undefined || existsSync(join(dataDir, KEY_FILE))) return;
+  throw validationError(
+    [
+      {
+        path: 'transparencySigner',
+        rule: 'log_key_in_hsm',
+        message:
+          `is missing while security.se is a PKCS#11 Secure Environment and ${dataDir} has no ${KEY_FILE}: opening would write the ` +
+          `transparency log key into the folder, outside the HSM. Pass the signer of openHsmLogKey(dir, se) as transparencySigner (docs/hsm.md)`,
+      },
+    ],
+    'openCredence options',
+  );
 };
