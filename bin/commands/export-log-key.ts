@@ -23,12 +23,15 @@ export interface ExportSettings {
 }
 
 /**
- * The data folder (--data, else the folder of --store sqlite:DIR, else the --config file's, else ./data), the event
- * store (--store, else --data's own, else the --config file's `store`: configuredStore) and the Secure Environment
- * (CREDENCE_SECURE_ENVIRONMENT over the --config file's `secureEnvironment`), the file read as `credence serve
- * --config` reads it (loadServiceConfig): an export of a folder served with `--config` finds its store and HSM
- * there, as `credence ca` and `credence token` do. A refused file is bad usage naming the setting; a password in the
- * file's store is warned of as `credence serve` warns of it (never repeated).
+ * The data folder (--data, else the folder of --store sqlite:DIR, else CREDENCE_DATA, else the --config file's, else
+ * ./data), the event store (--store, else --data's own, else CREDENCE_STORE, else the --config file's `store`:
+ * configuredStore) and the Secure Environment (CREDENCE_SECURE_ENVIRONMENT over the --config file's
+ * `secureEnvironment`), the file and those variables read as `credence serve --config` reads them
+ * (loadServiceConfig): an export beside a service run with `--config` finds its store and HSM there, as `credence
+ * ca` and `credence token` do. Found in review: the variables were left out, so a service on CREDENCE_STORE was
+ * exported from the file's store or the folder's events.db. Without --config no variable but
+ * CREDENCE_SECURE_ENVIRONMENT is read, as before. A refused setting is bad usage naming it; a password in the
+ * store is never repeated (one in the file is warned of as `credence serve` warns of it).
  */
 export const exportSettings = async (
   args: { readonly data?: string | undefined; readonly store?: StoreLocation | undefined; readonly config?: string | undefined },
@@ -39,11 +42,12 @@ export const exportSettings = async (
     return { data: readModelDir(args.data, args.store), store: configuredStore(args, undefined), secureEnvironment: env['CREDENCE_SECURE_ENVIRONMENT'] || undefined };
   }
   const { loadServiceConfig } = await import('../../adapters/http/config.ts');
+  const variables = { CREDENCE_DATA: env['CREDENCE_DATA'], CREDENCE_STORE: env['CREDENCE_STORE'], CREDENCE_SECURE_ENVIRONMENT: env['CREDENCE_SECURE_ENVIRONMENT'] };
   let config;
   try {
     config = loadServiceConfig({
       flags: { data: args.data },
-      env: { CREDENCE_SECURE_ENVIRONMENT: env['CREDENCE_SECURE_ENVIRONMENT'] },
+      env: variables,
       file: args.config,
       warn: (message) => io.err(printable(`warning: ${message}`)),
     });
@@ -52,8 +56,14 @@ export const exportSettings = async (
     if (issues !== undefined) throw new UsageError(issues.map((i) => `${i.path}: ${i.message}`));
     throw error;
   }
+  // Named as loadServiceConfig ranks them: an empty variable is unset there too.
+  const service = {
+    store: config.store,
+    storeSetting: variables.CREDENCE_STORE ? 'env CREDENCE_STORE' : `file ${args.config}: store`,
+    dataSetting: args.data === undefined && variables.CREDENCE_DATA ? 'env CREDENCE_DATA' : '--data',
+  };
   const data = args.data ?? (args.store?.kind === 'sqlite' ? args.store.dir : config.data);
-  return { data, store: configuredStore(args, { path: args.config, store: config.store }), secureEnvironment: config.secureEnvironment };
+  return { data, store: configuredStore(args, service), secureEnvironment: config.secureEnvironment };
 };
 
 /**

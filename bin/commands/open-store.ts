@@ -47,18 +47,28 @@ export interface StoreChoice {
   readonly setting: string;
 }
 
+/** The event store and the data folder a service's configuration resolved (loadServiceConfig), with the setting that named each. */
+export interface ServiceStore {
+  /** As loadServiceConfig accepted it; undefined: the embedded store of the data folder. */
+  readonly store: string | undefined;
+  /** `env CREDENCE_STORE` or `file F: store`. */
+  readonly storeSetting: string;
+  /** `env CREDENCE_DATA`, or `--data` (the flag, the file's or the default). */
+  readonly dataSetting: string;
+}
+
 /**
  * The store of a local command that also takes the service's `--config` file, chosen as its data folder is (the
- * command line over the file): `--store`; else the embedded store of `--data`, the folder named being the one read;
- * else the file's `store`, so a folder served on EventStoreDB is exported from there, not from a stray events.db;
- * else the embedded store of the data folder. `file.store` is as loadServiceConfig accepted it; only the setting's
+ * command line over the service's settings): `--store`; else the embedded store of `--data`, the folder named being
+ * the one read; else the service's `store` (CREDENCE_STORE over the file's), so a folder served on EventStoreDB is
+ * exported from there, not from a stray events.db; else the embedded store of the data folder. Only the setting's
  * name is ever said, never the string, which may carry a password.
  */
 export const configuredStore = (
   args: { readonly data?: string | undefined; readonly store?: StoreLocation | undefined },
-  file: { readonly path: string; readonly store: string | undefined } | undefined,
+  service: ServiceStore | undefined,
 ): StoreChoice => {
   if (args.store !== undefined) return { store: args.store, setting: '--store' };
-  if (args.data !== undefined || file?.store === undefined) return { store: undefined, setting: '--data' };
-  return { store: StoreConnectionString.parse(file.store), setting: `file ${file.path}: store` };
+  if (args.data !== undefined || service?.store === undefined) return { store: undefined, setting: service?.dataSetting ?? '--data' };
+  return { store: StoreConnectionString.parse(service.store), setting: service.storeSetting };
 };
