@@ -1,9 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOGGED_QUERY_PARAMETERS, redactUrl } from '../adapters/http/logging.ts';
+import { PageCursor } from '../adapters/http/routes/wire.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
 // A JWT-shaped text (header `{"alg":"none"}`): what the scan of names, values and path segments looks for.
 const JWT = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
+// A cursor as GET /v1/entities issues one: the only `cursor` a log line keeps.
+const CURSOR = PageCursor.encode('node-meter-1', '["node","revoked"]');
 
 describe('redactUrl keeps the service\'s own query parameters only, with values of their shape (SER-001)', () => {
   it.each([
@@ -23,7 +26,7 @@ describe('redactUrl keeps the service\'s own query parameters only, with values 
   });
 
   it.each([
-    ['a listing', '/v1/entities?kind=node&state=revoked&limit=10&cursor=abc', '/v1/entities?kind=node&state=revoked&limit=10&cursor=abc'],
+    ['a listing', `/v1/entities?kind=node&state=revoked&limit=10&cursor=${CURSOR}`, `/v1/entities?kind=node&state=revoked&limit=10&cursor=${CURSOR}`],
     ['a stream filter', '/v1/events?kind=node,credential&type=NodeRevoked&after=12', '/v1/events?kind=node,credential&type=NodeRevoked&after=12'],
     ['a compliance query', '/v1/compliance/revocations?reason=keyCompromise&from=2026-01-01&to=2026-02-01', '/v1/compliance/revocations?reason=keyCompromise&from=2026-01-01&to=2026-02-01'],
     ['its own beside another\'s', '/v1/tokens?limit=5&sig=zzz&includeExpired=true', '/v1/tokens?limit=5&[redacted]&includeExpired=true'],
@@ -42,7 +45,7 @@ describe('redactUrl keeps the service\'s own query parameters only, with values 
     ['an escaped `=`', '/v1/entities?cursor=abc%3DS3CRET', '/v1/entities?cursor=[redacted]'],
     ['an escaped `;`, escaped twice', '/v1/entities?state=x%253Bsig', '/v1/entities?state=[redacted]'],
     ['a number parameter repeated', '/v1/tokens?limit=1&limit=S3CRET', '/v1/tokens?limit=1&limit=[redacted]'],
-    ['a word parameter repeated', '/v1/entities?cursor=abc&cursor=S3CRET', '/v1/entities?cursor=abc&cursor=[redacted]'],
+    ['a word parameter repeated', `/v1/entities?cursor=${CURSOR}&cursor=S3CRET`, `/v1/entities?cursor=${CURSOR}&cursor=[redacted]`],
     ['a number parameter holding a word', '/v1/compliance/revocations?after=S3CRET', '/v1/compliance/revocations?after=[redacted]'],
     ['a value longer than any a route takes', `/v1/entities?cursor=${'a'.repeat(513)}`, '/v1/entities?cursor=[redacted]'],
   ])('redacts the value of one of its own names holding %s', (_what, url, logged) => {

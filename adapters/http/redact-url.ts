@@ -1,4 +1,9 @@
 import type { FastifyRequest } from 'fastify';
+import { holdsJwtText } from './jwt-text.ts';
+import { LIST_PARAMETERS, VALUE_SHAPES } from './query-value-shapes.ts';
+
+// The scan for tokens lives in ./jwt-text.ts, since the shapes of values use it too.
+export { holdsJwtText } from './jwt-text.ts';
 
 export const REDACTED = '[redacted]';
 
@@ -9,38 +14,6 @@ export const REDACTED = '[redacted]';
  * list of streams or types is logged as `stream=[redacted]`.
  */
 export const MAX_SCANNED_CHARS = 2048;
-
-const isBase64Url = (code: number): boolean =>
-  (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) || (code >= 0x30 && code <= 0x39) || code === 0x5f || code === 0x2d;
-
-/**
- * Whether a text holds a JSON Web Token in compact form (three base64url parts, the first a JSON header, `eyJ…`),
- * whatever surrounds it (`Bearer <jwt>`): what `/eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\/` finds, in one
- * pass over the text. That regex backtracks from every `eyJ` of a long run with no dot: quadratic (review 48).
- */
-export const holdsJwtText = (text: string): boolean => {
-  // Whether the current run of base64url characters follows the dot after a run holding `eyJ` (the first part).
-  let afterDot = false;
-  let runHasHeader = false;
-  let run = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (isBase64Url(code)) {
-      run++;
-      if (!afterDot && !runHasHeader && run >= 3 && code === 0x4a && text.charCodeAt(i - 1) === 0x79 && text.charCodeAt(i - 2) === 0x65) runHasHeader = true;
-      continue;
-    }
-    if (code === 0x2e && afterDot && run > 0) return true;
-    if (code === 0x2e && !afterDot && runHasHeader) {
-      afterDot = true;
-    } else {
-      afterDot = false;
-    }
-    runHasHeader = false;
-    run = 0;
-  }
-  return false;
-};
 
 /**
  * A URL component's ASCII escapes decoded, each on its own, a few times over (`%252E` is `%2E` is `.`): a malformed
@@ -60,17 +33,10 @@ const holdsJwt = (component: string): boolean => holdsJwtText(component) || hold
  * line keeps, and the only values, an allow-list like the headers'. A client may put a secret under a name of its own
  * (`?sig=`, `?auth=`, an opaque token, a padded base64 token whose `=` looks like a name's), which a list of secret
  * names cannot foresee (SER-001: no secret in logs). test/http-logs-keep-query-values-of-the-services-own-parameters-only.test.ts
- * fails when a route documents a parameter this list does not hold, or the list holds one no route documents.
+ * fails when a route documents a parameter this list does not hold, or the list holds one no route documents. Each
+ * name's value is kept only in the shape ./query-value-shapes.ts gives it.
  */
-export const LOGGED_QUERY_PARAMETERS: ReadonlySet<string> = new Set([
-  // tokens, entities, entity-graph, compliance, replay, events, enrolment, transparency
-  'limit', 'after', 'includeExpired', 'kind', 'state', 'cursor', 'at', 'reason', 'from', 'to', 'actor', 'subscription', 'days',
-  'now', 'order', 'full', 'type', 'stream', 'identifiers', 'predecessorId', 'position',
-]);
-/** Parameters that are a position, a revision or a count wherever a route takes them: decimal digits. */
-const DECIMAL_PARAMETERS: ReadonlySet<string> = new Set(['limit', 'after', 'position']);
-/** The lists a route takes repeated (`?kind=node&kind=credential`); any other own name sent twice is not one of its values. */
-const LIST_PARAMETERS: ReadonlySet<string> = new Set(['kind', 'type', 'stream']);
+export const LOGGED_QUERY_PARAMETERS: ReadonlySet<string> = new Set(Object.keys(VALUE_SHAPES));
 /**
  * What no value of the service's own parameters holds, written or escaped: a second parameter smuggled inside one
  * (`limit=5;sig=…`, `limit=5?sig=…`, `limit=5#sig=…`; a fragment never reaches the server, but a URL logged may hold one).
@@ -83,11 +49,15 @@ const NOT_IN_A_VALUE = /[;?#=]/;
  */
 const MAX_VALUE_CHARS = 512;
 
-/** Whether `value` has the shape of a value of the service's own parameter `name`, so a log line may keep it. */
+/**
+ * Whether `value` has the shape of a value of the service's own parameter `name` (./query-value-shapes.ts), so a log
+ * line may keep it: a few linear passes, none past MAX_VALUE_CHARS but a list's (MAX_SCANNED_CHARS).
+ */
 const keepsValue = (name: string, value: string): boolean => {
-  if (DECIMAL_PARAMETERS.has(name)) return /^\d{1,19}$/.test(value);
   if (value.length > (LIST_PARAMETERS.has(name) ? MAX_SCANNED_CHARS : MAX_VALUE_CHARS)) return false;
-  return !NOT_IN_A_VALUE.test(value) && !NOT_IN_A_VALUE.test(asciiDecoded(value)) && !holdsJwt(value);
+  if (NOT_IN_A_VALUE.test(value) || NOT_IN_A_VALUE.test(asciiDecoded(value)) || holdsJwt(value)) return false;
+  // As the route reads it: `+` is a space (`Bearer+<token>` is no identifier), an escaped one a `+`.
+  return VALUE_SHAPES[name]!(asciiDecoded(value.replaceAll('+', ' ')));
 };
 
 const redactedQuery = (query: string): string => {

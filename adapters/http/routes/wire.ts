@@ -1,12 +1,13 @@
 import type { FastifyReply, FastifySchema } from 'fastify';
 import { z } from 'zod';
-import { toBase64url, tryFromBase64url, utf8 } from '../../../domain/crypto/index.ts';
-import { notFound, validationError } from '../../../domain/errors.ts';
+import { notFound } from '../../../domain/errors.ts';
 import { PositionString } from '../../../domain/positions.ts';
 import { EntityKind, streamIdOf } from '../../../domain/streams.ts';
 import { RecordedEventWire } from '../../../domain/transparency/index.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { App, ServiceContext } from '../context.ts';
+
+export { PageCursor } from '../page-cursor.ts';
 
 /**
  * What the read-side route modules share: positions and bigints as decimal strings (JSON has no 64-bit integers),
@@ -142,27 +143,4 @@ export const readYourWritesInto = async (context: ServiceContext, reply: Fastify
   const { eventsBehind } = await readYourWrites(context, readModels);
   reply.header(EVENTS_BEHIND_HEADER, String(eventsBehind));
   return eventsBehind;
-};
-
-/** A page cursor: opaque to clients (base64url of the last row's key), checked on the way back in. */
-export const PageCursor = {
-  /** `query`: the filter the page was listed under, so a cursor continues that listing and no other. */
-  encode: (after: string, query: string): string => toBase64url(utf8(JSON.stringify({ after, query }))),
-  decode: (cursor: string, query: string, field = 'query.cursor'): string => {
-    const bytes = tryFromBase64url(cursor);
-    const parsed = bytes === undefined ? undefined : safeJson(new TextDecoder().decode(bytes));
-    const result = z.strictObject({ after: z.string().min(1).max(300), query: z.string().max(300) }).safeParse(parsed);
-    if (!result.success) throw validationError([{ path: field, rule: 'cursor', message: 'not a cursor this API returned' }], 'query');
-    // Found in review: a cursor of one filter skipped every row of another, or listed rows of a third, with a 200.
-    if (result.data.query !== query) throw validationError([{ path: field, rule: 'cursor', message: 'a cursor of another listing: continue with the filter it was returned for' }], 'query');
-    return result.data.after;
-  },
-};
-
-const safeJson = (text: string): unknown => {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 };

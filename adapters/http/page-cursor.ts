@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import { toBase64url, tryFromBase64url, utf8 } from '../../domain/crypto/index.ts';
+import { validationError } from '../../domain/errors.ts';
+
+const CursorContent = z.strictObject({ after: z.string().min(1).max(300), query: z.string().max(300) });
+
+const safeJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * What a cursor holds, or undefined when it is none this API could have returned. Its own module, with no route in
+ * it: the log lines' shapes (query-value-shapes.ts) read cursors too, and the routes' modules import the logger's.
+ */
+export const readPageCursor = (cursor: string): z.output<typeof CursorContent> | undefined => {
+  const bytes = tryFromBase64url(cursor);
+  return CursorContent.safeParse(bytes === undefined ? undefined : safeJson(new TextDecoder().decode(bytes))).data;
+};
+
+/** A page cursor: opaque to clients (base64url of the last row's key), checked on the way back in. */
+export const PageCursor = {
+  /** `query`: the filter the page was listed under, so a cursor continues that listing and no other. */
+  encode: (after: string, query: string): string => toBase64url(utf8(JSON.stringify({ after, query }))),
+  decode: (cursor: string, query: string, field = 'query.cursor'): string => {
+    const content = readPageCursor(cursor);
+    if (content === undefined) throw validationError([{ path: field, rule: 'cursor', message: 'not a cursor this API returned' }], 'query');
+    // Found in review: a cursor of one filter skipped every row of another, or listed rows of a third, with a 200.
+    if (content.query !== query) throw validationError([{ path: field, rule: 'cursor', message: 'a cursor of another listing: continue with the filter it was returned for' }], 'query');
+    return content.after;
+  },
+};
