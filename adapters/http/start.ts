@@ -1,9 +1,8 @@
 import { setMaxListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { assertCanListen } from './listen-check.ts';
+import { assertCertifiableUrl } from './certifiable-url.ts';
 import { assertPublishableHost, listeningUrl } from './public-url.ts';
-import { validationError } from '../../domain/errors.ts';
-import { pkiBaseUrlIssues } from '../../domain/x509/issuing-ca.ts';
 import type { Actor } from '../../domain/metadata.ts';
 import { ownerView, type Clock } from '../../domain/ports/index.ts';
 import {
@@ -63,21 +62,6 @@ export interface RunningService {
   /** Settles when the service has shut down, however it was asked to. */
   readonly closed: Promise<void>;
 }
-
-/**
- * Refuses (a `validation` error naming `publicUrl`) a URL certificates could not carry as it is: the configuration
- * refuses such a `publicUrl` already (config.ts); this catches a ServiceConfig not made by it, and the default built
- * from `host` (`http://<host>:<port>`: a host name in upper case, say). Only with issuing CAs: without one nothing names
- * the URL. The message repeats no user name or password (pkiBaseUrlIssues).
- */
-const assertCertifiableUrl = (url: string, configured: boolean, caCount: number): void => {
-  const issue = caCount === 0 ? undefined : pkiBaseUrlIssues(url)[0];
-  if (issue === undefined) return;
-  const message = configured
-    ? issue.message
-    : `the default http://<host>:<port> cannot be named in certificates: it ${issue.message}; set publicUrl (--public-url, CREDENCE_PUBLIC_URL) to the URL relying parties reach this service at`;
-  throw validationError([{ path: 'publicUrl', rule: issue.rule, message }], 'service configuration');
-};
 
 /**
  * `credence serve`: reads the request-signing policy, opens the data folder (its Secure Environment, the store or the

@@ -46,20 +46,22 @@ const sourcesOf = (o: Options, io: Io): PublicUrlSources => {
 
 /**
  * A wildcard host without a public URL refused before anything is built or made (review 49: the demo CA, the Secure
- * Environment and access.db were made first), as the bad setting it is (exit 2), naming where it came from.
+ * Environment and access.db were made first; the review of that fix: still so on an existing empty store and on an external one),
+ * as the bad setting it is (exit 2), naming where it came from.
  */
 const refuseUnpublishableHost = async (config: ServiceConfig, o: Options, io: Io): Promise<void> => {
   const { refuseUnpublishableHost: refuse } = await import('./demo.ts');
   try {
-    refuse(config);
+    await refuse(config);
   } catch (error) {
     throw publicUrlRefusalAsUsage(error, sourcesOf(o, io));
   }
 };
 
 /**
- * The demo's own start, its refusal of a wildcard host without a public URL (when only the second start knows it,
- * refuseUnpublishableHost) said as the bad setting it is (exit 2), naming the flag or variable it came from (review 46).
+ * The demo's own start, its refusal of a wildcard host without a public URL (when only the second start knows it: a
+ * host name that binds to a wildcard address) said as the bad setting it is (exit 2), naming the flag or variable it
+ * came from (review 46).
  */
 const startDemo = async (request: { config: ServiceConfig; keepServing: boolean }, o: Options, io: Io): Promise<number> =>
   (await import('./demo.ts')).start(request, io).catch((error: unknown) => {

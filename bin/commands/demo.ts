@@ -1,15 +1,17 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { EVENTS_DB_FILE } from '../../adapters/driven/store/sqlite/events-db-reader.ts';
+import { caIds } from '../../adapters/driven/pki/index.ts';
 import { ProblemResponse } from '../../adapters/client/http.ts';
 import { operatorClient } from '../../adapters/client/operator.ts';
 import type { RunningService, ServiceConfig } from '../../adapters/http/index.ts';
-import { assertPublishableHost } from '../../adapters/http/public-url.ts';
+import { assertCertifiableUrl } from '../../adapters/http/certifiable-url.ts';
+import { assertPublishableHost, listeningUrl } from '../../adapters/http/public-url.ts';
+import { isCredenceError } from '../../domain/errors.ts';
 import type { Io } from '../io.ts';
 import { accessLines, issueLocalTokens, withShortLivedToken } from './demo/access.ts';
 import { createDemoCa, DEMO_CA_ID, needsDemoCa } from './demo/ca.ts';
 import { COMPROMISED } from './demo/fleet.ts';
 import { runScenario } from './demo/scenario.ts';
+import { storeIsEmpty } from './demo/store-empty.ts';
 import { absorbEchoedSignals } from './demo/signals.ts';
 import { unusableDataFolderAsUsage } from './folder-lock.ts';
 import { fleetSummary } from './demo/summary.ts';
@@ -23,21 +25,37 @@ export interface StartRequest {
 }
 
 /**
- * Whether the folder has an issuing CA, or gets the demo's before it serves: with none, the demo makes one on an empty
- * store, and an embedded store not made yet is empty. (One already made, or an external store, is known to be empty
- * only once opened: the second start refuses then, after the CA is made, as it did before review 49.)
+ * The service's refusals of its public URL that hang on its issuing CAs (adapters/http/start.ts, before it listens): a
+ * wildcard host without a public URL, a public URL naming a wildcard address, a default URL certificates cannot carry.
  */
-const hasOrGetsIssuingCa = (config: ServiceConfig): boolean =>
-  !needsDemoCa(config) || (config.store === undefined && !existsSync(join(config.data, EVENTS_DB_FILE)));
+const refusePublicUrl = (config: ServiceConfig, caCount: number): void => {
+  assertPublishableHost(config.host, config.publicUrl, caCount);
+  assertCertifiableUrl(config.publicUrl ?? listeningUrl(config.host, config.port), config.publicUrl !== undefined, caCount);
+};
+
+/** Whether the service, once it has an issuing CA, refuses this host and public URL. */
+const refusedWithCa = (config: ServiceConfig): boolean => {
+  try {
+    refusePublicUrl(config, 1);
+    return false;
+  } catch (error) {
+    if (isCredenceError(error, 'validation')) return true;
+    throw error;
+  }
+};
 
 /**
- * The service's refusal of a wildcard host without a public URL (or of a public URL naming a wildcard address), made
- * before anything is: review 49 found `credence demo --host 0.0.0.0` refused only once the demo CA, the Secure
- * Environment, access.db and the rest were in the folder. Refused here, a fresh folder is not made and an existing one
- * is left as it was.
+ * The service's refusals of its public URL (refusePublicUrl), made before anything is: review 49 found `credence demo
+ * --host 0.0.0.0` refused only once the demo CA, the Secure Environment, access.db and the rest were in the folder, and
+ * the review of that fix the same on a store that exists but is empty and on an external store. A folder without an issuing CA gets
+ * the demo's on an empty store, so the store is read for that (only when a refusal hangs on it) before the service
+ * opens it. Refused here, a fresh folder is not made and an existing one (or the external store) is left as it was.
  */
-export const refuseUnpublishableHost = (config: ServiceConfig): void =>
-  assertPublishableHost(config.host, config.publicUrl, hasOrGetsIssuingCa(config) ? 1 : 0);
+export const refuseUnpublishableHost = async (config: ServiceConfig): Promise<void> => {
+  const cas = caIds(config.data).length;
+  if (cas > 0) return refusePublicUrl(config, cas);
+  if (refusedWithCa(config) && (await storeIsEmpty(config))) refusePublicUrl(config, 1);
+};
 
 /** The demo, on an empty store only: every step through the running server. Returns false when a shutdown cut it short. */
 const runDemo = async (service: RunningService, config: ServiceConfig, io: Io): Promise<boolean> => {
