@@ -57,7 +57,7 @@ describe('GET /v1/events', () => {
     try {
       expect(s.status).toBe(200);
       expect(s.headers.get('content-type')).toMatch(/^text\/event-stream/);
-      expect(s.headers.get('cache-control')).toMatch(/no-cache/);
+      expect(s.headers.get('cache-control')).toBe('no-store, no-transform');
       expect(s.headers.get('x-accel-buffering')).toBe('no');
       const want = expected(() => true);
       await s.until(() => s.events().length >= want.length, 'the whole history');

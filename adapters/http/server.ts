@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyRequest } from 'fastify';
 import {
   jsonSchemaTransform,
   jsonSchemaTransformObject,
@@ -22,6 +22,7 @@ import { loggerOptions } from './logging.ts';
 import { redactedPathOf } from './redact-url.ts';
 import { answerWithProblem, clientErrorAnswer, HttpProblem, overloaded, PROBLEM_CONTENT_TYPE, ProblemSchema, sendFrameworkProblem, sendProblem } from './problems.ts';
 import { installProtection } from './protection.ts';
+import { baselineHeaders } from './baseline-headers.ts';
 import { MAX_PATH_PARAM_CHARS } from './path-params.ts';
 import { ROUTE_MODULES } from './routes/index.ts';
 import { consoleRoutesFrom } from './routes/console.ts';
@@ -78,19 +79,6 @@ const documentAccess = (app: App): void => {
 };
 
 // The path as the log writes it: a detail never carries a secret, and a caller may put a token in a path (review 33).
-/**
- * What every answer carries unless its route set its own (the console page sets a stricter set; OCSP, CRLs and CA
- * certificates their own caching): never sniffed as another type, never framed, no referrer, and nothing a bearer
- * token read kept by a cache (OWASP REST Security Cheat Sheet, "Security Headers"; review 34: only the console's own
- * page had them, and an API answer, a problem or /docs could be sniffed or framed by any page a browser showed).
- */
-const baselineHeaders = (request: FastifyRequest, reply: FastifyReply): void => {
-  if (!reply.hasHeader('x-content-type-options')) reply.header('x-content-type-options', 'nosniff');
-  if (!reply.hasHeader('x-frame-options')) reply.header('x-frame-options', 'DENY');
-  if (!reply.hasHeader('referrer-policy')) reply.header('referrer-policy', 'no-referrer');
-  if (request.headers.authorization !== undefined && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
-};
-
 const noRoute = (request: FastifyRequest): HttpProblem =>
   new HttpProblem(404, 'not_found', `no route ${request.method} ${redactedPathOf(request).slice(0, 200)}`);
 

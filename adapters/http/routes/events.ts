@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { unauthorised } from '../../../domain/errors.ts';
 import { publicEvents$ } from '../../../projections/streams/index.ts';
 import { ACCESS } from '../auth/roles.ts';
+import { baselineHeaders } from '../baseline-headers.ts';
 import { HttpProblem } from '../problems.ts';
 import type { RouteModule, ServiceContext } from '../context.ts';
 import type { Principal } from '../auth/access-control.ts';
@@ -162,6 +163,8 @@ export const eventRoutes: RouteModule = (app, context) => {
           { 'retry-after': String(retryAfter) },
         );
       }
+      // The stream's head is written by the session, past Fastify's onSend hook: the baseline headers go on first.
+      baselineHeaders(request, reply);
       reply.hijack();
       session = new SseSession({
         res: reply.raw,

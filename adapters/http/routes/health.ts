@@ -14,10 +14,13 @@ const withTimeout = <T>(promise: Promise<T>, ms: number): Promise<T> =>
     promise.then(resolve, reject).finally(() => clearTimeout(timer));
   });
 
+/**
+ * No store position: this answer is public, and a head polled by a stranger showed the log grow, every command, the
+ * rotations the pseudonymised stream hides and a revocation cascade's size as one jump (review 50). The lag is what
+ * the public /metrics gauges already say; positions are for a token, at GET /v1/projections.
+ */
 const Ready = z.object({
   status: z.literal('ready'),
-  /** Global position of the last stored event (decimal string), null for an empty store. */
-  head: z.string().nullable(),
   eventsBehind: z.number().int(),
   secondsBehind: z.number(),
 });
@@ -49,9 +52,8 @@ export const healthRoutes: RouteModule = (app, context) => {
       schema: { summary: 'Readiness: the store is reachable and projection lag is under the bound', tags: ['service'], response: { 200: Ready } },
     },
     async () => {
-      let head: bigint | undefined;
       try {
-        head = await withTimeout(context.credence.store.headPosition(), STORE_PROBE_TIMEOUT_MS);
+        await withTimeout(context.credence.store.headPosition(), STORE_PROBE_TIMEOUT_MS);
       } catch {
         throw notReady('store', 'the event store does not answer');
       }
@@ -59,7 +61,7 @@ export const healthRoutes: RouteModule = (app, context) => {
       if (lag.eventsBehind > context.limits.readyMaxLagEvents) {
         throw notReady('lag', `live projections are ${lag.eventsBehind} events behind (bound ${context.limits.readyMaxLagEvents})`, { eventsBehind: lag.eventsBehind });
       }
-      return { status: 'ready' as const, head: head === undefined ? null : head.toString(), eventsBehind: lag.eventsBehind, secondsBehind: lag.secondsBehind };
+      return { status: 'ready' as const, eventsBehind: lag.eventsBehind, secondsBehind: lag.secondsBehind };
     },
   );
 

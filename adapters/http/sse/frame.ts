@@ -15,7 +15,8 @@ export interface SseMessage {
 /** The response headers of every stream; `x-accel-buffering: no` keeps a reverse proxy (nginx) from batching events. */
 export const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
-  'cache-control': 'no-cache, no-transform',
+  // no-store: every stream is read with a token, and no cache keeps what a token read (baseline-headers.ts).
+  'cache-control': 'no-store, no-transform',
   'x-accel-buffering': 'no',
 } as const;
 
