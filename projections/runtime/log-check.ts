@@ -1,12 +1,34 @@
 import type Database from 'better-sqlite3';
+import { constantTimeEqual } from '../../domain/crypto/index.ts';
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
+import { eventLeafHash } from '../../domain/transparency/leaf.ts';
+import { checkpointOf } from './batch.ts';
 import { readCheckpoint } from './checkpoints.ts';
 
 /** Why a checkpoint does not belong to the store's log. */
 export type OtherLog =
   | { readonly name: string; readonly position: bigint; readonly reason: 'past-head'; readonly head: bigint | undefined }
   | { readonly name: string; readonly position: bigint; readonly reason: 'no-event' }
-  | { readonly name: string; readonly position: bigint; readonly reason: 'other-event'; readonly stored: string; readonly expected: string };
+  | { readonly name: string; readonly position: bigint; readonly reason: 'other-event'; readonly stored: string; readonly expected: string }
+  | { readonly name: string; readonly position: bigint; readonly reason: 'other-content'; readonly eventId: string };
+
+/**
+ * What a projection keeps of the event it handled last: its id, and what it keeps of its content. Ids are derived
+ * from command ids (domain/event-ids.ts), so an event store restored from an older backup comes to hold the same ids
+ * at the same positions again once the lost commands are resent or the cascade re-derives its reactions, decided at
+ * a later instant: only the content tells those from the events handled.
+ */
+export interface HandledEvent {
+  readonly id: string;
+  /** Its leaf hash (eventLeafHash, its whole envelope), as the transparency log keeps it for every leaf. */
+  readonly leafHash?: Uint8Array;
+  /** Its `occurredAt`, the instant it was decided, as a read model's checkpoint keeps it. */
+  readonly occurredAt?: string;
+}
+
+const sameContent = (stored: RecordedEvent, handled: HandledEvent): boolean =>
+  (handled.leafHash === undefined || constantTimeEqual(eventLeafHash(stored), handled.leafHash)) &&
+  (handled.occurredAt === undefined || checkpointOf(stored).occurredAt === handled.occurredAt);
 
 /**
  * The projections among `names` whose checkpoint names an event this store does not hold: the read model was built
@@ -15,9 +37,9 @@ export type OtherLog =
  * is given another fleet's events. Such a read model would serve revocations and audit rows the log no longer holds,
  * and skip the events that now sit at positions it believes handled.
  *
- * With `recordAt` (both stores) an event at the checkpoint must carry the id the checkpoint recorded, and on a gapless
- * store (the embedded one) there must be one; otherwise, or for a checkpoint written before ids were kept, the
- * checkpoint must not be past the head.
+ * With `recordAt` (both stores) an event at the checkpoint must carry the id and the `occurredAt` the checkpoint
+ * recorded, and on a gapless store (the embedded one) there must be one; otherwise, or for a checkpoint written before
+ * ids were kept, the checkpoint must not be past the head.
  */
 export const checkpointsOfAnotherLog = async (db: Database.Database, store: EventStore, names: readonly string[]): Promise<OtherLog[]> => {
   const found: OtherLog[] = [];
@@ -27,7 +49,8 @@ export const checkpointsOfAnotherLog = async (db: Database.Database, store: Even
   const checkpoints = names.map((name) => [name, readCheckpoint(db, name)] as const);
   for (const [name, checkpoint] of checkpoints) {
     if (checkpoint === undefined) continue;
-    const other = await notInLog(store, name, checkpoint.position, checkpoint.eventId, head);
+    const handled = checkpoint.eventId === undefined ? undefined : { id: checkpoint.eventId, occurredAt: checkpoint.occurredAt };
+    const other = await notInLog(store, name, checkpoint.position, handled, head);
     if (other !== undefined) found.push(other);
   }
   return found;
@@ -51,19 +74,21 @@ export const recordAtPosition = async (store: EventStore, position: bigint): Pro
 };
 
 /**
- * Why the event `eventId` at `position` (what `name` handled last) is not in the store's log, or undefined when it
- * is. Without the id, or without `recordAt`, only a position past the head is told.
+ * Why the event `handled` at `position` (what `name` handled last) is not in the store's log, or undefined when it
+ * is: the store holds there an event of its id and of its content, as far as `handled` keeps it. One record read.
+ * Without the event, or without `recordAt`, only a position past the head is told.
  */
 export const notInLog = async (
   store: EventStore,
   name: string,
   position: bigint,
-  eventId: string | undefined,
+  handled: HandledEvent | undefined,
   head: () => Promise<bigint | undefined> = headOnce(store),
 ): Promise<OtherLog | undefined> => {
-  if (eventId !== undefined && store.recordAt !== undefined) {
+  if (handled !== undefined && store.recordAt !== undefined) {
     const stored = await store.recordAt(position);
-    if (stored !== undefined) return stored.id === eventId ? undefined : { name, position, reason: 'other-event', stored: stored.id, expected: eventId };
+    if (stored !== undefined && stored.id !== handled.id) return { name, position, reason: 'other-event', stored: stored.id, expected: handled.id };
+    if (stored !== undefined) return sameContent(stored, handled) ? undefined : { name, position, reason: 'other-content', eventId: stored.id };
     // No record there: another log's position on a gapless store; on one whose records may be scavenged (a foreign
     // event the checkpoint sat on), only a position past the head tells.
     if (store.gapless === true) return { name, position, reason: 'no-event' };
@@ -81,5 +106,7 @@ export const describeOtherLog = (o: OtherLog): string => {
       return `${o.name}: the store holds no event at position ${o.position}, which it handled last`;
     case 'other-event':
       return `${o.name}: the event at position ${o.position}, which it handled last, is ${o.stored} in the store, not ${o.expected}`;
+    case 'other-content':
+      return `${o.name}: the event at position ${o.position}, which it handled last, is ${o.eventId} in the store with other content, written again since`;
   }
 };

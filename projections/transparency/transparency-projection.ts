@@ -60,6 +60,12 @@ export class TransparencyProjection {
   private waiters: { position: bigint; resolve: () => void }[] = [];
   /** The first catch-up has checked the log against the store and indexed a legacy log's leaves. */
   private firstCatchUpDone = false;
+  /**
+   * Kept once found: the log stays stopped until the operator acts (a restart after restoring `events.db`, or a new
+   * log), even should the store come to hold the logged event at its newest leaf's position again, the events before
+   * it differing (README.md, "Restoring the event store from a backup").
+   */
+  private refused: TransparencyLogOfAnotherLog | undefined;
 
   constructor(private readonly options: TransparencyProjectionOptions) {
     this.batchSize = options.batchSize ?? 1000;
@@ -80,6 +86,7 @@ export class TransparencyProjection {
 
   /** Appends the events the log does not hold yet, in one transaction; returns how many it appended. */
   ingest(events: readonly RecordedEvent[]): number {
+    if (this.refused !== undefined) throw this.refused;
     const last = this.options.log.lastPosition();
     const fresh = last === undefined ? events : events.filter((e) => e.position > last);
     this.options.log.append(
@@ -99,6 +106,7 @@ export class TransparencyProjection {
    * call also enters the leaves of a log file older than the stream index into it (`indexLegacyLeaves`).
    */
   async catchUp(): Promise<number> {
+    if (this.refused !== undefined) throw this.refused;
     if (!this.firstCatchUpDone) {
       await this.refuseAnotherLog();
       await indexLegacyLeaves({ store: this.options.store, log: this.options.log });
@@ -119,13 +127,17 @@ export class TransparencyProjection {
     }
   }
 
-  /** Its newest leaf must name the event the store holds at that position (TransparencyLogOfAnotherLog). */
+  /**
+   * Its newest leaf must be the event the store holds at that position, its id and its content (the leaf hash):
+   * otherwise TransparencyLogOfAnotherLog. A restored store that re-derived or was resent the lost events holds their
+   * ids there again, decided at a later instant; logging on would sign leaves the store contradicts.
+   */
   private async refuseAnotherLog(): Promise<void> {
     const size = this.options.log.size();
     const newest = size === 0 ? undefined : this.options.log.leafAt(size - 1);
     if (newest === undefined) return;
-    const other = await notInLog(this.options.store, 'transparency', newest.position, newest.eventId);
-    if (other !== undefined) throw new TransparencyLogOfAnotherLog(describeOtherLog(other));
+    const other = await notInLog(this.options.store, 'transparency', newest.position, { id: newest.eventId, leafHash: newest.leafHash });
+    if (other !== undefined) throw (this.refused = new TransparencyLogOfAnotherLog(describeOtherLog(other)));
   }
 
   /** Catches up, then follows the store live and starts the checkpoint timer. */
