@@ -1,3 +1,4 @@
+import { damagedDatabaseOf } from '../adapters/driven/files/damaged-database.ts';
 import type { Io } from './io.ts';
 import { printable } from './printable.ts';
 import { createProgram, runProgram, type RegisterCommands } from './program.ts';
@@ -60,7 +61,9 @@ export const runProcess = async (): Promise<void> => {
   try {
     process.exitCode = await main(process.argv.slice(2), io);
   } catch (error) {
-    io.err(`error: ${printable(error instanceof Error ? error.message : String(error))}`);
+    // A damaged database met outside any command's action still names its file and what mends it.
+    const shown = damagedDatabaseOf(error) ?? error;
+    io.err(`error: ${printable(shown instanceof Error ? shown.message : String(shown))}`);
     process.exitCode = 1;
   }
 };

@@ -2,9 +2,10 @@
 import { Command, CommanderError } from 'commander';
 import type { z } from 'zod';
 import { ProblemResponse, ServerTimeout, ServerUnreachable, UnexpectedResponse } from '../adapters/client/http.ts';
+import { damagedDatabaseOf } from '../adapters/driven/files/damaged-database.ts';
 import { isEventStoreUnreachable } from '../adapters/driven/store/eventstoredb/driver.ts';
 import { problemDocumentOf } from '../adapters/http/problems.ts';
-import { isCredenceError } from '../domain/errors.ts';
+import { isCredenceError, type CredenceError } from '../domain/errors.ts';
 import { ReadModelRulesChanged } from '../projections/runtime/index.ts';
 import { json, type Io } from './io.ts';
 import { printable } from './printable.ts';
@@ -118,14 +119,26 @@ export const runAction = async (io: Io, action: () => Promise<number>, asJson = 
       printRulesChanged(io, error, asJson);
       return EXIT.refused;
     }
-    if (isCredenceError(error)) {
+    // SQLite's corruption met after its file opened names no file: it is located here, where no statement pays for it.
+    const refusal = damagedDatabaseOf(error) ?? error;
+    if (isCredenceError(refusal)) {
       // The document a server would answer, so a script reads one shape, local or --server.
-      if (asJson) io.out(json(problemDocumentOf(error)));
-      else io.err(`refused (${error.code}): ${printable(error.message)}`);
+      if (asJson) io.out(json(localProblemDocument(refusal)));
+      else io.err(`refused (${refusal.code}): ${printable(refusal.message)}`);
       return EXIT.refused;
     }
     throw error;
   }
+};
+
+/**
+ * A refusal on this machine as the API would answer it; a damaged database of the folder is named with its path and
+ * what mends it, which a server keeps for its own log.
+ */
+const localProblemDocument = (error: CredenceError) => {
+  const document = problemDocumentOf(error);
+  const { problem } = error;
+  return problem.code === 'damaged_database' ? { ...document, detail: error.message, path: problem.path, remedy: problem.remedy } : document;
 };
 
 /**

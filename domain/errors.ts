@@ -43,7 +43,13 @@ export type Problem =
    * write lock (`busy`), or the disk or the store's size limit has no room for them (`full`). Not the caller's fault,
    * and safe to retry: the same command id is stored at most once.
    */
-  | { readonly code: 'store_unavailable'; readonly message: string; readonly reason: StoreUnavailableReason };
+  | { readonly code: 'store_unavailable'; readonly message: string; readonly reason: StoreUnavailableReason }
+  /**
+   * A database file of the data folder SQLite finds damaged (SQLITE_CORRUPT, SQLITE_NOTADB: truncated, overwritten,
+   * a -wal of another file replayed over it). Not the caller's fault, and no retry helps: what mends it depends on the
+   * file (`remedy`), and only its operator can do it. `path` is where the file is, `file` its name in the folder.
+   */
+  | { readonly code: 'damaged_database'; readonly message: string; readonly file: string; readonly path: string; readonly remedy: string };
 
 /** Why the event store could not take a write: see the `store_unavailable` problem. */
 export type StoreUnavailableReason = 'busy' | 'full';
@@ -136,6 +142,10 @@ export const storeUnavailable = (reason: StoreUnavailableReason, detail: string)
         : `the event store is full: it has no room for these events (${detail})`) +
       '; nothing was stored, retry the command with the same command id',
   });
+
+/** `detail` is SQLite's own result code and fixed message; `remedy` says what mends this file (adapters know which). */
+export const damagedDatabase = (path: string, file: string, detail: string, remedy: string): CredenceError =>
+  new CredenceError({ code: 'damaged_database', file, path, remedy, message: `the database ${path} is damaged (${detail}): ${remedy}` });
 
 export const protocolError = (step: string, reason: string): CredenceError =>
   new CredenceError({ code: 'protocol', step, reason, message: `${step} rejected: ${reason}` });

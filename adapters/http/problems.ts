@@ -3,6 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { boundedIssues, CredenceError, isKeyNotFound, type FieldIssue, type Problem, type StoreUnavailableReason } from '../../domain/errors.ts';
+import { damagedDatabaseOf } from '../runtime/damaged-database.ts';
 import { redactedPathOf } from './redact-url.ts';
 
 /**
@@ -27,6 +28,7 @@ import { redactedPathOf } from './redact-url.ts';
  * | broken_history                         | 500    | streamId, position                            |
  * | overloaded, not ready, shutting down   | 503    | Retry-After                                   |
  * | store_unavailable (busy, full)         | 503    | reason; Retry-After                           |
+ * | damaged_database (SQLite corruption)   | 503    | file (never its path); no Retry-After         |
  *
  * bad_signature is 422, not 401: the bearer token was good; what failed is a signature inside the body (SER-016),
  * and a 401 would tell the client to fetch a new token. Schema paths name the request part: `body.data.nodeId`,
@@ -86,6 +88,7 @@ const STATUS_OF: Record<Problem['code'], number> = {
   protocol: 422,
   broken_history: 500,
   store_unavailable: 503,
+  damaged_database: 503,
 };
 
 /**
@@ -106,6 +109,7 @@ const TITLE_OF: Record<string, string> = {
   protocol: 'Protocol error',
   broken_history: 'Broken history',
   store_unavailable: 'Event store unavailable',
+  damaged_database: 'Damaged database',
   payload_too_large: 'Payload too large',
   uri_too_long: 'URI too long',
   unsupported_media_type: 'Unsupported media type',
@@ -129,6 +133,10 @@ const fromCredenceError = (problem: Problem): Mapped => {
   // Nothing was stored and the command id makes a retry safe: say when to retry.
   if (problem.code === 'store_unavailable') {
     return { status: 503, code, detail: message, extensions: rest, headers: { 'retry-after': String(STORE_RETRY_AFTER_SECONDS[problem.reason]) } };
+  }
+  // What mends the file is the operator's to do, and the log says it with the file's path; the caller learns which file.
+  if (problem.code === 'damaged_database') {
+    return { status: 503, code, detail: `the service's database ${problem.file} is damaged: its operator must mend it (the service's log says how)`, extensions: { file: problem.file } };
   }
   // `actor` of an unauthorised problem is the caller's own id; the rest are identifiers, states and rule names.
   return { status: STATUS_OF[code], code, detail: message, extensions: rest };
@@ -168,6 +176,8 @@ export const mapError = (error: unknown): Mapped => {
   // itself, key-gone.ts): the service's fault, and the handle stays in the log.
   if (isKeyNotFound(error)) return { status: 500, code: 'internal', detail: STATUS_CODES[500]! };
   if (error instanceof CredenceError) return fromCredenceError(error.problem);
+  const damaged = damagedDatabaseOf(error);
+  if (damaged !== undefined) return fromCredenceError(damaged.problem);
   const e = error as Partial<FastifyError> & { statusCode?: number };
   if (hasZodFastifySchemaValidationErrors(error) || (Array.isArray(e.validation) && e.validation.length > 0)) {
     const errors = schemaIssues(error as FastifyError);
@@ -268,6 +278,7 @@ export const sendProblem = (reply: FastifyReply, request: FastifyRequest, error:
  */
 export const answerWithProblem = (error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
   const sent = sendProblem(reply, request, error);
-  if (reply.statusCode >= 500 && !(error instanceof HttpProblem)) request.log.error({ err: error }, 'request failed');
+  // A damaged database is logged as the error naming its file and what mends it, not SQLite's bare "malformed".
+  if (reply.statusCode >= 500 && !(error instanceof HttpProblem)) request.log.error({ err: damagedDatabaseOf(error) ?? error }, 'request failed');
   return sent;
 };

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import { asDamagedDatabase, rememberDatabaseFile } from './damaged-database.ts';
 import { preparePrivateDatabaseFile, preparePrivateDir } from './private-files.ts';
 
 /** Where a private database lives: `<dir>/<file>`, or in memory (tests, in-memory instances). */
@@ -32,17 +33,23 @@ const BUSY_TIMEOUT_MS = 5_000;
 /**
  * Opens one of the data folder's SQLite databases: the folder checked private (0700), the file created 0600 before
  * SQLite opens it (its -wal/-shm follow), WAL with the `synchronous` level asked for, a busy timeout, and the schema
- * created or its version checked in one immediate transaction. Whatever fails after the open closes the database.
+ * created or its version checked in one immediate transaction. Whatever fails after the open closes the database; a
+ * file SQLite finds damaged is a `damaged_database` error naming it and what mends it.
  */
 export const openPrivateSqlite = (location: PrivateSqliteLocation, options: PrivateSqliteOptions): Database.Database => {
   let db: Database.Database;
+  let path: string | undefined;
   if ('memory' in location) {
     db = new Database(':memory:');
   } else {
     preparePrivateDir(location.dir);
-    const path = join(location.dir, options.file);
+    path = join(location.dir, options.file);
     preparePrivateDatabaseFile(path);
-    db = new Database(path);
+    try {
+      db = new Database(path);
+    } catch (error) {
+      throw asDamagedDatabase(path, error);
+    }
   }
   try {
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
@@ -60,9 +67,10 @@ export const openPrivateSqlite = (location: PrivateSqliteLocation, options: Priv
         if (found < schema.version) db.pragma(`user_version = ${schema.version}`);
       }).immediate();
     }
+    if (path !== undefined) rememberDatabaseFile(path);
     return db;
   } catch (error) {
     db.close();
-    throw error;
+    throw path === undefined ? error : asDamagedDatabase(path, error);
   }
 };

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { RecordedEvent } from '../../../../domain/ports/event-store.ts';
 import { FACT_CLAIM_TYPE } from '../../../../domain/fact-claims.ts';
+import { asDamagedDatabase, rememberDatabaseFile } from '../../files/damaged-database.ts';
 import { EVENT_COLUMNS, parseStoredRow, recordedEventOfRaw } from './rows.ts';
 
 /**
@@ -17,8 +18,22 @@ export type StoredEventRead =
 const PAGE = 1000;
 export const EVENTS_DB_FILE = 'events.db';
 
+/**
+ * A read-only connection of its own to the events file. SQLite finds a damaged file at the first read, whose error
+ * names no file: remembered here, the file is located then (damaged-database.ts).
+ */
+const openReadOnly = (file: string): Database.Database => {
+  try {
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    rememberDatabaseFile(file);
+    return db;
+  } catch (error) {
+    throw asDamagedDatabase(file, error);
+  }
+};
+
 export function* readEventsDb(file: string): Generator<StoredEventRead> {
-  const db = new Database(file, { readonly: true, fileMustExist: true });
+  const db = openReadOnly(file);
   try {
     db.defaultSafeIntegers(true);
     const page = db.prepare(
@@ -65,7 +80,7 @@ export function* readEventsDbRange(
   keep: (streamId: unknown, type: unknown, claimData: unknown) => boolean,
   tally: RangeTally,
 ): Generator<RecordedEvent> {
-  const db = new Database(file, { readonly: true, fileMustExist: true });
+  const db = openReadOnly(file);
   try {
     db.defaultSafeIntegers(true);
     // directOnly: only this query may call it, never a view or trigger of a file that came from elsewhere.

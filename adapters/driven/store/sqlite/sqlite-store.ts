@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { preparePrivateDatabaseFile, preparePrivateDir } from '../../files/index.ts';
+import { asDamagedDatabase, rememberDatabaseFile } from '../../files/damaged-database.ts';
 import {
   type AppendOptions,
   type AppendResult,
@@ -317,14 +318,23 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteEventStore {
   if ('file' in options && (typeof options.file !== 'string' || options.file.length === 0)) {
     throw new Error('options.file: must be a non-empty path');
   }
+  const file = 'file' in options && isPlainPath(options.file) ? options.file : undefined;
   // A file is created 0600 before SQLite opens it, so events.db and its -wal/-shm are never readable by others.
-  if ('file' in options && isPlainPath(options.file)) preparePrivateDatabaseFile(options.file);
-  const db = new Database('file' in options ? options.file : ':memory:');
+  if (file !== undefined) preparePrivateDatabaseFile(file);
+  let db: Database.Database;
   try {
-    return new SqliteEventStore(db, options);
+    db = new Database('file' in options ? options.file : ':memory:');
+  } catch (error) {
+    throw file === undefined ? error : asDamagedDatabase(file, error);
+  }
+  try {
+    const store = new SqliteEventStore(db, options);
+    if (file !== undefined) rememberDatabaseFile(file);
+    return store;
   } catch (error) {
     db.close();
-    throw error;
+    // A file SQLite finds damaged is named, with what mends it (a backup), rather than its bare "malformed".
+    throw file === undefined ? error : asDamagedDatabase(file, error);
   }
 }
 
