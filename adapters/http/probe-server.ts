@@ -3,6 +3,7 @@ import Fastify, { LogController } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ServiceConfig } from './config.ts';
 import { refuseForwardedNonAddresses, trustProxyOf } from './trust-proxy.ts';
+import { baselineHeaders } from './baseline-headers.ts';
 import { limitConnections } from './connection-limits.ts';
 import type { App, ServiceContext } from './context.ts';
 import { loggerOptions } from './logging.ts';
@@ -53,6 +54,11 @@ export const buildProbeServer = async (options: {
     app.setSerializerCompiler(serializerCompiler);
     app.removeAllContentTypeParsers();
     app.setErrorHandler(answerWithProblem);
+    // The API port's baseline, from the same function: a probe's answers, its 404 and its 429 carried none (review 50's follow-up).
+    app.addHook('onSend', async (request, reply, payload) => {
+      baselineHeaders(request, reply);
+      return payload;
+    });
     // The path as the API port's 404 says it (redactedPathOf): a token put in the path never comes back (SER-001, review 49).
     app.setNotFoundHandler((request, reply) =>
       sendProblem(reply, request, new HttpProblem(404, 'not_found', `no route ${request.method} ${redactedPathOf(request).slice(0, 200)} on the probe port (/healthz, /readyz, /metrics)`)),

@@ -3,6 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { boundedIssues, CredenceError, isKeyNotFound, type FieldIssue, type Problem, type StoreUnavailableReason } from '../../domain/errors.ts';
+import { BASELINE_STATIC_HEADERS } from './baseline-headers.ts';
 import { damagedDatabaseOf } from '../runtime/damaged-database.ts';
 import { redactedPathOf } from './redact-url.ts';
 
@@ -251,7 +252,8 @@ export const sendFrameworkProblem = (reply: FastifyReply, request: FastifyReques
  * The HTTP parser's own refusals (Fastify's `clientErrorHandler`), before there is any request: a malformed request
  * line or header, a body framed two ways (`Content-Length` with `Transfer-Encoding`), headers over the size Node
  * takes, a request that took too long. Answered as problem+json on the raw socket, which is then closed; nothing of
- * the input is echoed. A connection reset, or a socket that cannot be written, gets nothing.
+ * the input is echoed. A connection reset, or a socket that cannot be written, gets nothing. No onSend hook runs for
+ * it: the baseline's static headers are written here (review 50's follow-up: it carried none).
  */
 export const clientErrorAnswer = (error: NodeJS.ErrnoException): string | undefined => {
   if (error.code === 'ECONNRESET') return undefined;
@@ -262,7 +264,8 @@ export const clientErrorAnswer = (error: NodeJS.ErrnoException): string | undefi
         ? [431, 'headers_too_large', 'the request headers are larger than the service takes']
         : [400, 'malformed_request', 'the request is not valid HTTP/1.1 (its request line, a header or its framing)'];
   const body = JSON.stringify({ type: `${PROBLEM_TYPE_BASE}${code}`, title: STATUS_CODES[status], status, detail });
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+  const baseline = Object.entries(BASELINE_STATIC_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${baseline}Connection: close\r\n\r\n${body}`;
 };
 
 /** Sends `error` as problem+json; returns the status sent. */
