@@ -9,7 +9,7 @@ import type { App, ServiceContext } from './context.ts';
 import { loggerOptions } from './logging.ts';
 import { answerWithProblem, HttpProblem, rateLimited, sendFrameworkProblem, sendProblem } from './problems.ts';
 import { redactedPathOf } from './redact-url.ts';
-import { healthRoutes } from './routes/health.ts';
+import { healthRoutesWith } from './routes/health.ts';
 
 /**
  * Connections the probe listener keeps open at once, and from one address: an orchestrator's probes and a metrics
@@ -28,6 +28,8 @@ export const buildProbeServer = async (options: {
   readonly context: ServiceContext;
   readonly config: ServiceConfig;
   readonly logStream?: NodeJS.WritableStream;
+  /** Listening before the first catch-up ends (start.ts): /readyz says `catch_up` meanwhile. */
+  readonly catchingUp?: () => boolean;
 }): Promise<App> => {
   const { limits } = options.config;
   const app: App = Fastify({
@@ -73,7 +75,7 @@ export const buildProbeServer = async (options: {
       cache: 1_000,
       errorResponseBuilder: (_request, context) => rateLimited(Math.max(1, Math.ceil(context.ttl / 1000))),
     });
-    await healthRoutes(app, options.context);
+    await healthRoutesWith(options.catchingUp !== undefined ? { catchingUp: options.catchingUp } : {})(app, options.context);
   } catch (error) {
     await app.close().catch(() => {});
     throw error;

@@ -20,7 +20,9 @@ import { isEmbedded } from '../runtime/data-folder.ts';
 import { openHsmLogKey } from '../runtime/transparency-key.ts';
 import { deadLetterCount } from '../../projections/cascade/index.ts';
 import { expiryDeadLetterCount } from '../../projections/expiry/index.ts';
-import { describeOtherLog, describeRulesChange } from '../../projections/runtime/index.ts';
+import { describeOtherLog, describeRulesChange, describeSchemaChange } from '../../projections/runtime/index.ts';
+import { LAG_COUNT_LIMIT } from '../runtime/live-lag.ts';
+import { withCatchUpProgress } from './catch-up-progress.ts';
 import { createAccessControl } from './auth/access-control.ts';
 import { ACCESS_OWNER } from './auth/open-access-control.ts';
 import { INFRASTRUCTURE_ACTOR_ID } from './auth/reserved-subjects.ts';
@@ -193,6 +195,29 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     let stopPkiRevocation: () => unknown = () => {};
     cleanups.push(() => stopPkiRevocation());
     cleanups.push(() => server.close());
+
+    // The probe port listens before the catch-up (review 51): a rebuild after an upgrade reads the whole log before
+    // the API port listens, long enough on a large fleet for an orchestrator whose liveness probe finds nothing to kill
+    // the process mid-rebuild, and start it over. /healthz answers meanwhile; /readyz is 503 `catch_up` until the API
+    // port serves (an answer of the API is never read from a half-built read model: it does not listen yet).
+    let serving = false;
+    let probeUrl: string | undefined;
+    let closeProbes: () => Promise<void> = async () => {};
+    if (config.probePort !== undefined) {
+      const probes = await buildProbeServer({
+        context,
+        config,
+        catchingUp: () => !serving,
+        ...(options.logStream !== undefined ? { logStream: options.logStream } : {}),
+      });
+      let probesClosed: Promise<void> | undefined;
+      closeProbes = () => (probesClosed ??= probes.close());
+      cleanups.push(() => closeProbes());
+      await probes.listen({ host: config.host, port: config.probePort });
+      const probeAddress = probes.server.address() as AddressInfo;
+      probeUrl = listeningUrl(probeAddress.address, probeAddress.port);
+      server.log.info({ probeUrl }, 'probes listening; the API listens once caught up with the event store');
+    }
     // Read models built from another log (the event store restored from an older backup) are reset and rebuilt
     // before anything is served from them; said once, at warn: events acknowledged since that backup are gone.
     for (const other of await credence.runner.checkLog()) {
@@ -203,10 +228,28 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     for (const change of await credence.runner.checkRules()) {
       server.log.warn({ projection: change.name }, `read model rebuilt from position 0: ${describeRulesChange(change)}`);
     }
+    // And a read model written by another version of its tables (an upgrade, or a downgrade: a newer Credence's file),
+    // emptied when opened (projections/runtime/schema-version.ts): said once, with what the rebuild reads (review 51).
+    for (const change of credence.runner.schemaChanges()) {
+      const { eventsBehind } = await credence.runner.lag(change.name, LAG_COUNT_LIMIT);
+      server.log.warn(
+        { projection: change.name, storedVersion: change.stored, version: change.version, events: eventsBehind },
+        describeSchemaChange(change, eventsBehind, eventsBehind >= LAG_COUNT_LIMIT),
+      );
+      // Each count is a read of the log: the probes answer between them.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     // An external store, once the live runtime runs, holds events derived with the folder's keys (a pseudonym of the
     // folder's pseudonym key): the folder stays with them.
     if (config.store !== undefined) keep = true;
-    await live.start();
+    await withCatchUpProgress(live.start(), {
+      log: server.log,
+      positions: () => [
+        ...credence.runner.names.map((name) => ({ name, position: credence.runner.checkpoint(name) })),
+        ...(credence.transparency !== undefined ? [{ name: 'transparency', position: credence.transparency.position }] : []),
+      ],
+      head: () => credence.store.headPosition(),
+    });
     await server.listen({ host: config.host, port: config.port });
     const address = server.server.address() as AddressInfo;
     const boundUrl = listeningUrl(address.address, address.port);
@@ -238,16 +281,6 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     pkiRevocation.current = revocation;
     stopPkiRevocation = () => revocation.stop();
 
-    // Last to open, first to close: the probes say "not ready" by not answering once the shutdown has begun.
-    let probeUrl: string | undefined;
-    if (config.probePort !== undefined) {
-      const probes = await buildProbeServer({ context, config, ...(options.logStream !== undefined ? { logStream: options.logStream } : {}) });
-      cleanups.push(() => probes.close());
-      await probes.listen({ host: config.host, port: config.probePort });
-      const probeAddress = probes.server.address() as AddressInfo;
-      probeUrl = listeningUrl(probeAddress.address, probeAddress.port);
-    }
-
     let resolveClosed: () => void = () => {};
     const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
     let closing: Promise<void> | undefined;
@@ -264,6 +297,9 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     const close = (): Promise<void> =>
       (closing ??= (async () => {
         removeSignalHandlers();
+        // First to close: the probes say "not ready" by not answering once the shutdown has begun.
+        serving = false;
+        await closeProbes().catch(() => undefined);
         await unwind();
         resolveClosed();
       })());
@@ -273,6 +309,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     }
     server.log.info({ url: boundUrl, ...(probeUrl !== undefined ? { probeUrl } : {}) }, 'listening');
     keep = true;
+    serving = true;
     return { url: boundUrl, ...(probeUrl !== undefined ? { probeUrl } : {}), context, app: server, close, closed };
   } catch (error) {
     await unwind();

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { eventsDbRangeSourceInDir } from '../../adapters/driven/store/sqlite/events-db-reader.ts';
 import { CheckpointFile } from '../../adapters/driven/replay-checkpoint/checkpoint-file.ts';
 import { verifyFleet, type FleetVerification } from '../../adapters/replay-workers/verify-fleet.ts';
@@ -87,13 +88,29 @@ const replayLocal = async (store: EventStore, args: Options, io: Io): Promise<Fl
   });
   progress?.finish();
   const { mode, from, verifiedNow, altered, notes } = result;
+  const reason = altered === undefined ? undefined : altered.reason + (await shorterThanCheckpoint(store, altered.position, dir));
   return {
     ...result.replay,
     verification: {
       mode, from: from.toString(10), verifiedNow, notes,
-      ...(altered !== undefined ? { altered: { position: altered.position.toString(10), reason: altered.reason } } : {}),
+      ...(altered !== undefined ? { altered: { position: altered.position.toString(10), reason: reason! } } : {}),
     },
   };
+};
+
+/**
+ * A store that ends before the checkpoint's position is most often an events.db restored from a backup with the
+ * checkpoint file left in place (README, restoring events.db, step 3), not tampering: named so that the operator
+ * finds the file and the step (review 51). Empty when the store reaches the position.
+ */
+const shorterThanCheckpoint = async (store: EventStore, position: bigint, dir: string): Promise<string> => {
+  const head = await store.headPosition();
+  if (head !== undefined && head >= position) return '';
+  return (
+    `; ${join(dir, 'replay-checkpoint.json')} was written over a longer history. After restoring events.db from a ` +
+    'backup, remove that file (README, restoring events.db, step 3) and run credence replay again; otherwise events ' +
+    'were removed from the store'
+  );
 };
 
 /**

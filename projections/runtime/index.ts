@@ -5,7 +5,7 @@ export { checkpointsOfAnotherLog, describeOtherLog, notInLog, recordAtPosition, 
 export { deleteCheckpoint, readCheckpoint } from './checkpoints.ts';
 export { projectionLag } from './lag.ts';
 export { prepared } from './statements.ts';
-export { ensureSchemaVersion } from './schema-version.ts';
+export { describeSchemaChange, ensureSchemaVersion, type SchemaChange } from './schema-version.ts';
 export { describeRulesChange, ReadModelRulesChanged, type OnRulesChanged, type RulesChange } from './rules.ts';
 export { BatchSlot } from './batch-slot.ts';
 export { roundFailure } from './round-failure.ts';

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import type { EventStore, RecordedEvent, StoreSubscription } from '../../domain/ports/event-store.ts';
 import { applyBatch, pastCheckpoint, reactInBatches, writeLockOf, type DecodedBatch } from './batch.ts';
@@ -9,6 +10,7 @@ import { checkpointsOfAnotherLog, type OtherLog } from './log-check.ts';
 import { decodeOnce, ownOfPage, readPage } from './read-page.ts';
 import { ReadModelRulesChanged, RulesChecks, recordedRulesChanges, rulesChangeOf, writeRules, type RulesChange } from './rules.ts';
 import type { RunnerOptions } from './runner-options.ts';
+import { takeSchemaChanges, type SchemaChange } from './schema-version.ts';
 import type { Projection, ProjectionLag, ReadModelRules, ResetCause } from './types.ts';
 
 /**
@@ -33,6 +35,7 @@ export class ProjectionRunner {
    */
   readonly #decoded = new WeakMap<RecordedEvent, DecodedEvent | null>();
   readonly #queryIndexes: DeferredQueryIndexes;
+  readonly #schemaChanges: readonly SchemaChange[];
 
   constructor(private readonly options: RunnerOptions) {
     this.#db = options.db;
@@ -46,6 +49,15 @@ export class ProjectionRunner {
     this.#types = new Map(options.projections.map((p) => [p.name, p.eventTypes === undefined ? undefined : new Set(p.eventTypes)]));
     setupCheckpoints(this.#db);
     for (const p of options.projections) p.setup(this.#db);
+    this.#schemaChanges = takeSchemaChanges(this.#db);
+  }
+
+  /**
+   * The read models this runner's setup found written by another version of their tables (an upgrade, or a
+   * downgrade) and emptied: each is rebuilt from position 0 by the next catch-up. For the process to say so.
+   */
+  schemaChanges(): readonly SchemaChange[] {
+    return this.#schemaChanges;
   }
 
   get names(): string[] {
@@ -223,6 +235,9 @@ export class ProjectionRunner {
       // Rebuilt meanwhile: the rebuild's own catch-up takes it from position 0.
       if (handled === false) return count;
       count += handled;
+      // The embedded store reads synchronously: without a turn of the event loop per page, a catch-up of the whole
+      // log (a rebuild after an upgrade) left the process deaf to its probes until it ended (review 51).
+      await yieldToLoop();
     }
   }
 
@@ -260,6 +275,7 @@ export class ProjectionRunner {
         else count += handled;
       }
       after = page[page.length - 1]!.position;
+      await yieldToLoop();
     }
     return count;
   }

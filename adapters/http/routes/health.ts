@@ -34,7 +34,18 @@ const Ready = z.object({
  * of /metrics shed the operators' requests). /readyz answers when
  * the store answers and the live projections are within `readyMaxLagEvents` of its head.
  */
-export const healthRoutes: RouteModule = (app, context) => {
+export const healthRoutes: RouteModule = (app, context) => healthRoutesWith({})(app, context);
+
+export interface HealthOptions {
+  /**
+   * True while the service has not caught up with the store since it started (the probe port listens before, review
+   * 51): /healthz answers (the process is alive, a rebuild must not get it killed), /readyz is 503 `catch_up`.
+   */
+  readonly catchingUp?: () => boolean;
+}
+
+/** healthRoutes with what only the starting process knows (the probe port's). */
+export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, context) => {
   app.get(
     '/healthz',
     {
@@ -57,6 +68,8 @@ export const healthRoutes: RouteModule = (app, context) => {
       } catch {
         throw notReady('store', 'the event store does not answer');
       }
+      // No count: the first pass's lag is not known until it ends (the API port does not listen until then).
+      if (options.catchingUp?.() === true) throw notReady('catch_up', 'the service is catching up with the event store (first start, or read models rebuilt) and serves no API yet');
       const lag = context.live.lag();
       if (lag.eventsBehind > context.limits.readyMaxLagEvents) {
         throw notReady('lag', `live projections are ${lag.eventsBehind} events behind (bound ${context.limits.readyMaxLagEvents})`, { eventsBehind: lag.eventsBehind });
