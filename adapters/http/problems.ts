@@ -281,7 +281,15 @@ export const sendProblem = (reply: FastifyReply, request: FastifyRequest, error:
  */
 export const answerWithProblem = (error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
   const sent = sendProblem(reply, request, error);
-  // A damaged database is logged as the error naming its file and what mends it, not SQLite's bare "malformed".
-  if (reply.statusCode >= 500 && !(error instanceof HttpProblem)) request.log.error({ err: damagedDatabaseOf(error) ?? error }, 'request failed');
+  if (reply.statusCode < 500 || error instanceof HttpProblem) return sent;
+  // A damaged database is logged as the file and what mends it, without a stack: not SQLite's bare "malformed", and not
+  // where a request met it (review 51: a torn page of transparency.db was a 500 with the driver's stack).
+  const damaged = damagedDatabaseOf(error);
+  if (damaged?.problem.code === 'damaged_database') {
+    const { file, path, remedy } = damaged.problem;
+    request.log.error({ file, path, remedy }, damaged.message);
+  } else {
+    request.log.error({ err: error }, 'request failed');
+  }
   return sent;
 };

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { PUBLIC_KEY_FILE, hasTransparencyLog, openTransparencyLogForAudit } from '../../adapters/driven/transparency/index.ts';
+import { PUBLIC_KEY_FILE, hasTransparencyLog, openTransparencyLogForAudit, rebuildStoredSubtrees } from '../../adapters/driven/transparency/index.ts';
+import { lockDataFolder } from '../../adapters/runtime/data-folder.ts';
 import { readEventsDbInDir } from '../../adapters/driven/store/index.ts';
 import { EVENTS_DB_FILE } from '../../adapters/driven/store/index.ts';
 import {
@@ -16,6 +17,7 @@ import {
 } from '../../domain/transparency/index.ts';
 import { auditStoreAgainstLog } from '../../projections/transparency/index.ts';
 import { TransparencyLogAltered } from '../../domain/ports/index.ts';
+import { isCredenceError, type CredenceError } from '../../domain/errors.ts';
 import { FILE_LIMITS, readJsonFile, readTextFile, type FileRead } from '../files.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
@@ -28,7 +30,8 @@ import { report, resolveLogKey, verifyBundle } from './verify-checks.ts';
 const EXAMPLES = `
 Modes (exactly one):
   credence verify --data DIR [--key KEY] [--checkpoint C.txt]   audit events.db against the transparency log (and a
-                                                                checkpoint kept from an earlier audit)
+                 [--repair-nodes]                               checkpoint kept from an earlier audit); --repair-nodes
+                                                                rewrites stored subtree hashes found wrong (node_mismatch)
   credence verify FILE.json --key KEY                           verify an evidence bundle (credence export)
   credence verify --event E.json --proof P.json --checkpoint C.txt --key KEY
   credence verify --from A.txt --to B.txt --proof P.json --key KEY    consistency of two checkpoints
@@ -52,6 +55,7 @@ const Options = z
     from: PathArg.optional(),
     to: PathArg.optional(),
     json: z.boolean().default(false),
+    repairNodes: z.boolean().optional(),
     ...ServerOptions,
   })
   .transform((a, ctx) => {
@@ -77,6 +81,7 @@ const Options = z
         message: "required to verify a bundle: the log verifier key obtained from the log's operator (<data>/transparency.pub); the key inside a bundle is whoever made it",
       });
     }
+    if (a.repairNodes === true && modes[0]!.mode !== 'data') ctx.addIssue({ code: 'custom', path: ['repairNodes'], message: '--repair-nodes goes with --data' });
     if (modes[0]!.mode === 'event') needs(['proof', 'checkpoint', 'key']);
     if (modes[0]!.mode === 'consistency') needs(['to', 'proof', 'key']);
     return { ...a, ...modes[0]! };
@@ -95,7 +100,7 @@ const verifyLocal = async (args: Options, pinned: NoteVerifierKey | undefined, i
     case 'data': {
       const saved = args.checkpoint === undefined ? undefined : readInput('--checkpoint: ', readTextFile(args.checkpoint, FILE_LIMITS.note), io);
       if (args.checkpoint !== undefined && saved === undefined) return 2;
-      return auditDataDir(args.dir, pinned, io, args.json, saved);
+      return auditDataDir(args.dir, pinned, io, args.json, saved, args.repairNodes === true);
     }
     case 'bundle': {
       // Number tokens must be as JSON.stringify writes them: the leaf hashes cover the parsed values (json-duplicate-names.ts).
@@ -149,8 +154,11 @@ function* counted<T>(rows: Iterable<T>, update: ((done: number) => void) | undef
   update?.(done);
 }
 
-/** `saved`: a checkpoint kept from an earlier audit, which the log must still extend (else `rolled_back`). */
-const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io: Io, asJson: boolean, saved?: string): Promise<number> => {
+/**
+ * `saved`: a checkpoint kept from an earlier audit, which the log must still extend (else `rolled_back`). `repair`:
+ * a `node_mismatch` is repaired (`--repair-nodes`) and the folder audited again.
+ */
+const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io: Io, asJson: boolean, saved?: string, repair = false): Promise<number> => {
   if (!existsSync(join(dir, EVENTS_DB_FILE)) || !hasTransparencyLog(dir)) throw new UsageError(`--data: ${dir} holds no event store and transparency log`);
   let key = pinned;
   if (key === undefined) {
@@ -180,6 +188,7 @@ const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io
       io.err(printable(`TAMPERED: log_mismatch: ${error.message}`));
       return 1;
     }
+    if (isCredenceError(error, 'damaged_database')) return damaged(error, io, asJson);
     throw new UsageError(`--data: ${join(dir, 'transparency.db')}: ${(error as Error).message}`);
   }
   const stream = progressStream(io, asJson);
@@ -195,7 +204,9 @@ const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io
     if (asJson) io.out(json(result));
     if (!result.ok) {
       io.err(printable(`TAMPERED: ${result.kind}${result.position !== undefined ? ` at position ${result.position}` : ''}: ${result.message}`));
-      return 1;
+      if (result.kind !== 'node_mismatch' || !repair) return 1;
+      log.close();
+      return await repairNodes(dir, pinned, io, asJson, saved);
     }
     if (!asJson) {
       io.out(
@@ -207,9 +218,38 @@ const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io
       );
     }
     return 0;
+  } catch (error) {
+    if (isCredenceError(error, 'damaged_database')) return damaged(error, io, asJson);
+    throw error;
   } finally {
     log.close();
   }
+};
+
+/**
+ * `--repair-nodes`: the audit found the events, the leaves and the signed checkpoints in agreement and only stored
+ * subtree hashes wrong (node_mismatch is reported only then), so they are written again from the leaves, holding the
+ * data folder (a running service is refused: it keeps the tree's edge in memory), and the folder audited again.
+ */
+const repairNodes = async (dir: string, pinned: NoteVerifierKey | undefined, io: Io, asJson: boolean, saved?: string): Promise<number> => {
+  const lock = lockDataFolder(dir);
+  try {
+    const written = rebuildStoredSubtrees(dir);
+    io.err(`repaired: ${written} stored subtree hashes of transparency.db written again from its leaves; auditing again`);
+  } finally {
+    lock.release();
+  }
+  return auditDataDir(dir, pinned, io, asJson, saved);
+};
+
+/**
+ * A log file SQLite cannot read is a finding of the audit (1), not bad usage (2): no proof can be served from it
+ * either. Said with the file and what mends it (review 51).
+ */
+const damaged = (error: CredenceError, io: Io, asJson: boolean): number => {
+  if (asJson) io.out(json({ ok: false, kind: 'damaged', ...error.problem }));
+  io.err(printable(`DAMAGED: ${error.message}`));
+  return 1;
 };
 
 /**
@@ -229,6 +269,7 @@ export const register: RegisterCommands = (program, io) => {
     .option('--checkpoint <file>', 'the signed checkpoint note the inclusion proof is against; with --data, one kept from an earlier audit')
     .option('--from <file>', 'an earlier signed checkpoint note')
     .option('--to <file>', 'a later signed checkpoint note')
+    .option('--repair-nodes', "with --data: when the audit's only finding is node_mismatch, write transparency.db's stored subtree hashes again from its leaves (the service stopped)")
     .addHelpText('after', EXAMPLES)
     .action(
       handler(io, async (target: string | undefined, opts: Record<string, unknown>) => {

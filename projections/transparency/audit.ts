@@ -6,6 +6,7 @@ import { appendLeafHash, emptyFrontier, frontierRoot, type Frontier } from '../.
 import { eventLeafHash } from '../../domain/transparency/leaf.ts';
 import type { NoteVerifierKey } from '../../domain/transparency/note.ts';
 import { openCheckpoint } from '../../domain/transparency/verify-result.ts';
+import { storedNodesAgree } from './audit-nodes.ts';
 
 /** One stored row as the audit reads it: a parsed event, or a row that no longer parses. */
 export type AuditedRow =
@@ -28,7 +29,9 @@ export type TamperKind =
   /** The log's latest checkpoint is older than one the auditor kept, or its history no longer hashes to it. */
   | 'rolled_back'
   /** The stored history no longer hashes to a checkpoint the log key signed earlier: rewritten, and signed again since. */
-  | 'forked';
+  | 'forked'
+  /** A subtree hash the log file keeps (its `nodes` table, what proofs are built from) is not the hash of its leaves. */
+  | 'node_mismatch';
 
 export type AuditReport =
   | {
@@ -46,9 +49,11 @@ export type AuditReport =
       readonly message: string;
       readonly position?: bigint;
       readonly leafIndex?: number;
+      /** Of a `node_mismatch`: the stored subtree, at `level` above the leaves, `index`-th from the left. */
+      readonly node?: { readonly level: number; readonly index: number };
     };
 
-type Log = Pick<TransparencyLogStore, 'leaves' | 'latestCheckpoint' | 'leafByEventId' | 'size' | 'checkpoints'>;
+type Log = Pick<TransparencyLogStore, 'leaves' | 'latestCheckpoint' | 'leafByEventId' | 'size' | 'checkpoints' | 'nodeHash'>;
 
 const mismatch = (leaf: LoggedLeaf, event: RecordedEvent, next: AuditedRow | undefined, log: Log): AuditReport => {
   const at = { position: leaf.position, leafIndex: leaf.leafIndex };
@@ -193,6 +198,10 @@ const walk = async (
   const nextLeaf = (): LoggedLeaf | undefined => leaves.next().value ?? undefined;
   let leaf = nextLeaf();
   let frontier: Frontier = emptyFrontier;
+  // Every leaf's, signed or not: the stored subtrees past the checkpoint are what the next proofs are built from.
+  let all: Frontier = emptyFrontier;
+  // Said only when nothing else is found: stale subtrees beside rewritten leaves are the rewrite, not a damaged cache.
+  let badNode: AuditReport | undefined;
   let checked = 0;
   let unlogged = 0;
   let savedChecked = saved === undefined || saved.treeSize === 0;
@@ -225,8 +234,11 @@ const walk = async (
         message: `the log's stream index gives leaf ${leaf.leafIndex} to revision ${slot.revision} of ${slot.streamId}, but its event is revision ${row.event.revision} of ${row.event.streamId}`,
       };
     }
+    const appended = appendLeafHash(all, hash);
+    all = appended.frontier;
+    badNode ??= storedNodesAgree(appended.completed, log, position, leaf.leafIndex);
     if (frontier.size < signedSize) {
-      frontier = appendLeafHash(frontier, hash).frontier;
+      frontier = all;
       const forked = checkEarlier(frontier, position);
       if (forked !== undefined) return forked;
     }
@@ -258,5 +270,6 @@ const walk = async (
       };
     }
   }
+  if (badNode !== undefined) return badNode;
   return { ok: true, checkedEvents: checked, signedThrough: signedSize, checkpoint, unlogged };
 };

@@ -6,6 +6,7 @@ export {
   openKeyFileSignerInDir,
   signerVerifierKey,
 } from './key-file-signer.ts';
+export { rebuildStoredSubtrees } from './rebuild-nodes.ts';
 export { DEFAULT_LOG_ORIGIN, openTransparencyInDir, hasTransparencyLog, refuseLogKeyInSecureEnvironment } from './data-dir.ts';
 export {
   LOG_KEY_OWNER,

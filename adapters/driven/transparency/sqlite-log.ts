@@ -13,6 +13,9 @@ import { consistencyProof, inclusionProof, rootHash } from '../../../domain/tran
 import { parseCheckpointText } from '../../../domain/transparency/checkpoint.ts';
 import { parseSignedNote } from '../../../domain/transparency/note.ts';
 import { constantTimeEqual } from '../../../domain/crypto/index.ts';
+import { isCredenceError } from '../../../domain/errors.ts';
+import { asDamagedDatabase } from '../files/damaged-database.ts';
+import { guardDamage, guardedStatement } from './log-file-damaged.ts';
 import {
   TransparencyLogAltered,
   type LeafToAppend,
@@ -102,13 +105,24 @@ const checkedCheckpoint = (row: CheckpointRow): StoredCheckpoint => {
 /** The transparency log in its own SQLite file, apart from events.db, so that editing one is caught by the other. */
 export class SqliteTransparencyLog implements TransparencyLogStore {
   private frontier: Frontier = { size: 0, hashes: [] };
-  private readonly sql;
+  private readonly sql: ReturnType<SqliteTransparencyLog['open']>;
 
   /** `readOnly`: an audit's connection, which changes nothing in the file (no journal mode, no migration). */
   constructor(private readonly db: Database.Database, options: { readonly readOnly?: boolean } = {}) {
+    try {
+      this.sql = this.open(options.readOnly === true);
+      this.reloadFrontier();
+    } catch (error) {
+      // A file damaged where opening reads it (its header, schema or right edge) is refused as such, not as a crash.
+      throw asDamagedDatabase(db.name, error);
+    }
+  }
+
+  private open(readOnly: boolean) {
+    const { db } = this;
     db.defaultSafeIntegers(true);
     db.pragma('busy_timeout = 5000');
-    if (options.readOnly === true) {
+    if (readOnly) {
       const found = Number(db.pragma('user_version', { simple: true }));
       if (found !== SCHEMA_VERSION) {
         throw new Error(`transparency log file has schema version ${found}, not ${SCHEMA_VERSION}: open it once with the service of this version (read-only, it is not migrated)`);
@@ -125,31 +139,32 @@ export class SqliteTransparencyLog implements TransparencyLogStore {
         if (found < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
       }).immediate();
     }
-    this.sql = {
-      count: db.prepare('SELECT COALESCE(MAX(leaf_index) + 1, 0) AS n FROM leaves').pluck(),
-      lastPosition: db.prepare('SELECT position FROM leaves ORDER BY leaf_index DESC LIMIT 1').pluck(),
-      leafHash: db.prepare('SELECT leaf_hash FROM leaves WHERE leaf_index = ?').pluck(),
-      node: db.prepare('SELECT hash FROM nodes WHERE level = ? AND idx = ?').pluck(),
-      insertLeaf: db.prepare(
+    // Every read and write reports a damaged file as `damaged_database`, naming it (review 51).
+    const prepare = (text: string, pluck = false) => guardedStatement(pluck ? db.prepare(text).pluck() : db.prepare(text), db.name);
+    return {
+      count: prepare('SELECT COALESCE(MAX(leaf_index) + 1, 0) AS n FROM leaves', true),
+      lastPosition: prepare('SELECT position FROM leaves ORDER BY leaf_index DESC LIMIT 1', true),
+      leafHash: prepare('SELECT leaf_hash FROM leaves WHERE leaf_index = ?', true),
+      node: prepare('SELECT hash FROM nodes WHERE level = ? AND idx = ?', true),
+      insertLeaf: prepare(
         'INSERT INTO leaves (leaf_index, position, event_id, leaf_hash, stream_id, revision) VALUES (?, ?, ?, ?, ?, ?)',
       ),
-      streamLeaves: db.prepare('SELECT * FROM leaves WHERE stream_id = ? AND leaf_index < ? ORDER BY leaf_index'),
-      firstUnindexed: db.prepare('SELECT * FROM leaves WHERE stream_id IS NULL ORDER BY leaf_index LIMIT 1'),
-      indexLeaf: db.prepare('UPDATE leaves SET stream_id = ?, revision = ? WHERE leaf_index = ? AND stream_id IS NULL'),
-      insertNode: db.prepare('INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)'),
-      leafAt: db.prepare('SELECT * FROM leaves WHERE leaf_index = ?'),
-      leafByPosition: db.prepare('SELECT * FROM leaves WHERE position = ?'),
-      leafByEventId: db.prepare('SELECT * FROM leaves WHERE event_id = ? ORDER BY leaf_index LIMIT 1'),
-      leafPage: db.prepare('SELECT * FROM leaves WHERE leaf_index >= ? ORDER BY leaf_index LIMIT ?'),
-      insertCheckpoint: db.prepare(
+      streamLeaves: prepare('SELECT * FROM leaves WHERE stream_id = ? AND leaf_index < ? ORDER BY leaf_index'),
+      firstUnindexed: prepare('SELECT * FROM leaves WHERE stream_id IS NULL ORDER BY leaf_index LIMIT 1'),
+      indexLeaf: prepare('UPDATE leaves SET stream_id = ?, revision = ? WHERE leaf_index = ? AND stream_id IS NULL'),
+      insertNode: prepare('INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)'),
+      leafAt: prepare('SELECT * FROM leaves WHERE leaf_index = ?'),
+      leafByPosition: prepare('SELECT * FROM leaves WHERE position = ?'),
+      leafByEventId: prepare('SELECT * FROM leaves WHERE event_id = ? ORDER BY leaf_index LIMIT 1'),
+      leafPage: prepare('SELECT * FROM leaves WHERE leaf_index >= ? ORDER BY leaf_index LIMIT ?'),
+      insertCheckpoint: prepare(
         'INSERT OR IGNORE INTO checkpoints (tree_size, root_hash, time, note) VALUES (?, ?, ?, ?)',
       ),
-      latestCheckpoint: db.prepare('SELECT * FROM checkpoints ORDER BY tree_size DESC LIMIT 1'),
-      checkpointCovering: db.prepare('SELECT * FROM checkpoints WHERE tree_size >= ? ORDER BY tree_size LIMIT 1'),
-      checkpointAt: db.prepare('SELECT * FROM checkpoints WHERE tree_size = ?'),
-      checkpointPage: db.prepare('SELECT * FROM checkpoints WHERE tree_size > ? ORDER BY tree_size LIMIT ?'),
+      latestCheckpoint: prepare('SELECT * FROM checkpoints ORDER BY tree_size DESC LIMIT 1'),
+      checkpointCovering: prepare('SELECT * FROM checkpoints WHERE tree_size >= ? ORDER BY tree_size LIMIT 1'),
+      checkpointAt: prepare('SELECT * FROM checkpoints WHERE tree_size = ?'),
+      checkpointPage: prepare('SELECT * FROM checkpoints WHERE tree_size > ? ORDER BY tree_size LIMIT ?'),
     };
-    this.reloadFrontier();
   }
 
   /** Another connection (the CLI, a second worker) may have appended: the edge is re-read from the stored nodes. */
@@ -158,7 +173,8 @@ export class SqliteTransparencyLog implements TransparencyLogStore {
     const hashes = frontierNodes(size).map(({ level, index }) => {
       try {
         return this.nodeHash(level, index);
-      } catch {
+      } catch (error) {
+        if (isCredenceError(error, 'damaged_database')) throw error;
         throw new TransparencyLogAltered(`the stored subtree (${level}, ${index}) of its ${size} leaves is missing`);
       }
     });
@@ -182,26 +198,26 @@ export class SqliteTransparencyLog implements TransparencyLogStore {
   append(leaves: readonly LeafToAppend[]): void {
     if (leaves.length === 0) return;
     // IMMEDIATE takes the write lock before the size is read, so two writers cannot both extend the same edge.
-    this.db
-      .transaction(() => {
-        if (Number(this.sql.count.get()) !== this.frontier.size) this.reloadFrontier();
-        let frontier = this.frontier;
-        let previous = this.lastPosition();
-        for (const leaf of leaves) {
-          if (previous !== undefined && leaf.position <= previous) {
-            // Another writer (a second worker, the CLI) may have logged it first: the same leaf is not appended twice.
-            if (this.isLogged(leaf)) continue;
-            throw new Error(`leaves: position ${leaf.position} is not after position ${previous}`);
-          }
-          previous = leaf.position;
-          const appended = appendLeafHash(frontier, leaf.leafHash);
-          this.sql.insertLeaf.run(frontier.size, leaf.position, leaf.eventId, leaf.leafHash, leaf.stream.streamId, leaf.stream.revision);
-          this.insertNodes(appended.completed);
-          frontier = appended.frontier;
+    const appendAll = this.db.transaction(() => {
+      if (Number(this.sql.count.get()) !== this.frontier.size) this.reloadFrontier();
+      let frontier = this.frontier;
+      let previous = this.lastPosition();
+      for (const leaf of leaves) {
+        if (previous !== undefined && leaf.position <= previous) {
+          // Another writer (a second worker, the CLI) may have logged it first: the same leaf is not appended twice.
+          if (this.isLogged(leaf)) continue;
+          throw new Error(`leaves: position ${leaf.position} is not after position ${previous}`);
         }
-        this.frontier = frontier;
-      })
-      .immediate();
+        previous = leaf.position;
+        const appended = appendLeafHash(frontier, leaf.leafHash);
+        this.sql.insertLeaf.run(frontier.size, leaf.position, leaf.eventId, leaf.leafHash, leaf.stream.streamId, leaf.stream.revision);
+        this.insertNodes(appended.completed);
+        frontier = appended.frontier;
+      }
+      this.frontier = frontier;
+    });
+    // Its commit writes pages too: a damaged file found there is refused like one found by a statement.
+    guardDamage(this.db.name, () => appendAll.immediate());
   }
 
   private isLogged(leaf: LeafToAppend): boolean {
@@ -262,9 +278,10 @@ export class SqliteTransparencyLog implements TransparencyLogStore {
   }
 
   indexLeaves(slots: readonly ({ readonly leafIndex: number } & StreamSlot)[]): void {
-    this.db.transaction(() => {
+    const index = this.db.transaction(() => {
       for (const slot of slots) this.sql.indexLeaf.run(slot.streamId, slot.revision, slot.leafIndex);
-    })();
+    });
+    guardDamage(this.db.name, () => index());
   }
 
   saveCheckpoint(checkpoint: StoredCheckpoint): void {
