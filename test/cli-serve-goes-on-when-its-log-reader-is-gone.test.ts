@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { closedPort as freePort } from './support/closed-port.ts';
 
 /*
  * Found in review: `credence serve 2>&1 | true` (a log pipeline gone at start) hung: the startup lines' EPIPE on
@@ -13,16 +13,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const dir = mkdtempSync(join(tmpdir(), 'credence-serve-epipe-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 
 const serves = async (stdio: ['ignore', 'pipe' | 'ignore' | number, 'pipe' | number], gone: (child: ReturnType<typeof spawn>) => void): Promise<void> => {
   const port = await freePort();

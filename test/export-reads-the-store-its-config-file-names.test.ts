@@ -43,6 +43,24 @@ const exportWith = async (args: string[], env: Record<string, string> = {}) => {
   return { code, out, said, entries: existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as { entries: unknown[] }).entries.length : undefined };
 };
 
+/**
+ * An EventStoreDB stand-in holding 6 events (two of credential-meter-1), named by a connection string that carries a
+ * password: `run` exports with it, and the password must never be said nor written into the bundle.
+ */
+const withEventStoreDb = async (run: (withPassword: string) => Promise<{ said: string; out: string }>): Promise<void> => {
+  const standIn = await startStandIn();
+  try {
+    const store = openStore(standIn.connectionString);
+    await appendEvents(store, 6);
+    await store.close();
+    const exported = await run(standIn.connectionString.replace('esdb://', 'esdb://admin:s3cret-pw@'));
+    expect(exported.said).not.toContain('s3cret-pw');
+    expect(readFileSync(exported.out, 'utf8')).not.toContain('s3cret-pw');
+  } finally {
+    await standIn.stop();
+  }
+};
+
 describe("credence export --config reads the event store of the service's file", () => {
   it("reads the file's store sqlite:OTHERDIR, keeping the log in the file's data folder", async () => {
     const other = await folderWithEvents(6); // two events of credential-meter-1
@@ -55,22 +73,14 @@ describe("credence export --config reads the event store of the service's file",
   });
 
   it("reads the file's EventStoreDB store and never says the password it carries", async () => {
-    const standIn = await startStandIn();
-    try {
-      const store = openStore(standIn.connectionString);
-      await appendEvents(store, 6);
-      await store.close();
-      const withPassword = standIn.connectionString.replace('esdb://', 'esdb://admin:s3cret-pw@');
+    await withEventStoreDb(async (withPassword) => {
       // Readable by others, as the service would be warned of it: the warning names the file, not the string.
       const config = configFile({ data: dirs.make(), store: withPassword }, 0o644);
       const exported = await exportWith(['--config', config]);
       expect([exported.code, exported.entries]).toEqual([0, 2]);
       expect(exported.said).toContain(`file ${config}: store: the connection string carries a password and the file is readable by group or others`);
-      expect(exported.said).not.toContain('s3cret-pw');
-      expect(readFileSync(exported.out, 'utf8')).not.toContain('s3cret-pw');
-    } finally {
-      await standIn.stop();
-    }
+      return exported;
+    });
   });
 
   it("--store or --data on the command line wins over the file's store", async () => {
@@ -104,19 +114,11 @@ describe("credence export --config reads the service's CREDENCE_DATA and CREDENC
   });
 
   it("reads the EventStoreDB store of CREDENCE_STORE when the file names none, and never says its password", async () => {
-    const standIn = await startStandIn();
-    try {
-      const store = openStore(standIn.connectionString);
-      await appendEvents(store, 6);
-      await store.close();
-      const withPassword = standIn.connectionString.replace('esdb://', 'esdb://admin:s3cret-pw@');
+    await withEventStoreDb(async (withPassword) => {
       const exported = await exportWith(['--config', configFile({ data: dirs.make() })], { CREDENCE_STORE: withPassword });
       expect([exported.code, exported.entries]).toEqual([0, 2]);
-      expect(exported.said).not.toContain('s3cret-pw');
-      expect(readFileSync(exported.out, 'utf8')).not.toContain('s3cret-pw');
-    } finally {
-      await standIn.stop();
-    }
+      return exported;
+    });
   });
 
   it('reads the data folder CREDENCE_DATA names, its store and its log, not the file\'s folder', async () => {

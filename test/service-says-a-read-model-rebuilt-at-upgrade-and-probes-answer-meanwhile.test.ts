@@ -1,7 +1,6 @@
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -11,6 +10,7 @@ import { startService, type RunningService } from '../adapters/http/start.ts';
 import { COMPLIANCE_EVENT_TYPES } from '../projections/compliance/index.ts';
 import { cmd } from './support/fleet.ts';
 import { withStoreAndReadModels } from './support/restored-folder.ts';
+import { closedPort as freePort } from './support/closed-port.ts';
 
 /*
  * Review 51, findings 4 and 5. An upgrade that bumps a read model's schema version (compliance 6 -> 7, ...) drops its
@@ -20,16 +20,6 @@ import { withStoreAndReadModels } from './support/restored-folder.ts';
 
 /** Two events each, a subscription's first: a rebuild of a few thousand events. */
 const NODES = 5000;
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 
 /**
  * Polls the probe port from another process (this one's event loop is the service's, busy with the rebuild): at the
