@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { clientErrorAnswer } from '../adapters/http/problems.ts';
+import { MAX_PATH_PARAM_CHARS } from '../adapters/http/path-params.ts';
 import { useTestService } from './support/service.ts';
 
 /*
@@ -19,10 +20,10 @@ const headersOf = async (path: string, token: boolean, accept = 'application/jso
   return answer.headers;
 };
 
-/** Writes `raw` on a fresh connection to the API port and reads until the server closes it; the head's headers by name. */
-const rawHeadersOf = (raw: string): Promise<{ statusLine: string; headers: Map<string, string> }> =>
+/** Writes `raw` on a fresh connection to `base`'s port and reads until the server closes it; the head's headers by name. */
+const rawHeadersOf = (raw: string, base = svc.url): Promise<{ statusLine: string; headers: Map<string, string> }> =>
   new Promise((resolve, reject) => {
-    const socket = connect(Number(new URL(svc.url).port), '127.0.0.1', () => socket.write(raw));
+    const socket = connect(Number(new URL(base).port), '127.0.0.1', () => socket.write(raw));
     let answer = '';
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => (answer += chunk));
@@ -68,10 +69,49 @@ describe('every answer of the service', () => {
     expectBaseline((name) => headers.get(name));
   });
 
+  // The router's refusals (frameworkErrors) are sent before any route or hook, so the onSend hook never saw them.
+  it.each([
+    ['a malformed percent-escape', '/v1/entities/node/%E0%A4%A', 400],
+    ['an overlong path parameter', `/v1/entities/node/${'y'.repeat(MAX_PATH_PARAM_CHARS + 1)}`, 414],
+  ] as const)('is never sniffed, framed or given a referrer when the router refuses the path: %s', async (_, path, status) => {
+    const answer = await fetch(`${svc.url}${path}`, { headers: { authorization: `Bearer ${svc.tokens.operator}` } });
+    await answer.body?.cancel();
+    expect(answer.status).toBe(status);
+    expectBaseline((name) => answer.headers.get(name));
+    expect(answer.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('is never sniffed, framed or given a referrer when the router refuses the path on the probe port', async () => {
+    const answer = await fetch(`${svc.service.probeUrl!}/v1/entities/node/%E0%A4%A`);
+    await answer.body?.cancel();
+    expect(answer.status).toBe(400);
+    expectBaseline((name) => answer.headers.get(name));
+  });
+
+  // The OCSP answer to a path the router refused is sent past every hook too; it keeps its own caching.
+  it('is never sniffed, framed or given a referrer when the router refuses an OCSP request', async () => {
+    const answer = await fetch(`${svc.url}/pki/default/ocsp/%E0%A4%A`);
+    await answer.body?.cancel();
+    expect(answer.headers.get('content-type')).toBe('application/ocsp-response');
+    expectBaseline((name) => answer.headers.get(name));
+    expect(answer.headers.get('cache-control')).toBe('no-store');
+  });
+
   // Review 50's follow-up: written on the raw socket before there is any request, past every hook.
   it('is never sniffed, framed or given a referrer when the HTTP parser refuses the request', async () => {
     const { statusLine, headers } = await rawHeadersOf('GET /healthz HTTP/1.1\r\nHost: x\r\nbad header line\r\n\r\n');
     expect(statusLine).toMatch(/^HTTP\/1\.1 400 /);
+    expectBaseline((name) => headers.get(name));
+  });
+
+  // The probe port had no clientErrorHandler: its parser refusals were Fastify's plain JSON, with no baseline.
+  it.each([
+    ['a malformed request', 'GET /healthz HTTP/1.1\r\nHost: x\r\nbad header line\r\n\r\n', 400],
+    ['headers too large', `GET /healthz HTTP/1.1\r\nHost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+  ] as const)('is problem+json, never sniffed, framed or given a referrer when the probe port parser refuses: %s', async (_, raw, status) => {
+    const { statusLine, headers } = await rawHeadersOf(raw, svc.service.probeUrl!);
+    expect(statusLine).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+    expect(headers.get('content-type')).toBe('application/problem+json');
     expectBaseline((name) => headers.get(name));
   });
 

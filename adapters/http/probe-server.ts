@@ -4,6 +4,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { ServiceConfig } from './config.ts';
 import { refuseForwardedNonAddresses, trustProxyOf } from './trust-proxy.ts';
 import { baselineHeaders } from './baseline-headers.ts';
+import { answerClientError } from './client-error-handler.ts';
 import { limitConnections } from './connection-limits.ts';
 import type { App, ServiceContext } from './context.ts';
 import { loggerOptions } from './logging.ts';
@@ -44,6 +45,8 @@ export const buildProbeServer = async (options: {
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     frameworkErrors: (error, request, reply) => sendFrameworkProblem(reply, request, error),
+    // The API port's handler: a parser refusal is problem+json with the baseline, not Fastify's plain JSON.
+    clientErrorHandler: answerClientError,
     forceCloseConnections: true,
   }).withTypeProvider<ZodTypeProvider>();
   limitConnections(

@@ -3,7 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { boundedIssues, CredenceError, isKeyNotFound, type FieldIssue, type Problem, type StoreUnavailableReason } from '../../domain/errors.ts';
-import { BASELINE_STATIC_HEADERS } from './baseline-headers.ts';
+import { BASELINE_STATIC_HEADERS, baselineHeaders } from './baseline-headers.ts';
 import { damagedDatabaseOf } from '../runtime/damaged-database.ts';
 import { redactedPathOf } from './redact-url.ts';
 
@@ -244,7 +244,8 @@ const FRAMEWORK_CODES: Record<string, Mapped> = {
 export const sendFrameworkProblem = (reply: FastifyReply, request: FastifyRequest, error: FastifyError): FastifyReply => {
   const mapped = FRAMEWORK_CODES[error.code] ?? { status: 500, code: 'internal', detail: STATUS_CODES[500]! };
   const { instance: _path, ...document } = problemDocument(mapped, request);
-  // No route, so no onSend hook: the request id header is set here.
+  // No route, so no onSend hook: the request id header and the baseline are set here.
+  baselineHeaders(request, reply);
   return reply.code(mapped.status).header('x-request-id', request.id).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(document));
 };
 

@@ -20,9 +20,10 @@ import { refuseForwardedNonAddresses, trustProxyOf } from './trust-proxy.ts';
 import type { App, RouteAccess, RouteModule, ServiceContext } from './context.ts';
 import { loggerOptions } from './logging.ts';
 import { redactedPathOf } from './redact-url.ts';
-import { answerWithProblem, clientErrorAnswer, HttpProblem, overloaded, PROBLEM_CONTENT_TYPE, ProblemSchema, sendFrameworkProblem, sendProblem } from './problems.ts';
+import { answerWithProblem, HttpProblem, overloaded, PROBLEM_CONTENT_TYPE, ProblemSchema, sendFrameworkProblem, sendProblem } from './problems.ts';
 import { installProtection } from './protection.ts';
 import { baselineHeaders } from './baseline-headers.ts';
+import { answerClientError } from './client-error-handler.ts';
 import { MAX_PATH_PARAM_CHARS } from './path-params.ts';
 import { ROUTE_MODULES } from './routes/index.ts';
 import { consoleRoutesFrom } from './routes/console.ts';
@@ -130,18 +131,18 @@ export const buildServer = async (options: BuildServerOptions): Promise<App> => 
     // that does not quote the path (Fastify's own answer does), counted with the other refusals.
     frameworkErrors: (error, request, reply) => {
       // An OCSP client reads OCSPResponses only (RFC 6960 2.3): one sent to an OCSP URL gets one (routes/ocsp-url.ts).
+      // No route, so no onSend hook: the baseline is applied here (the refusal's own Cache-Control, set after, stands).
       const ocsp = ocspRouterRefusal(request);
-      if (ocsp !== undefined) return sendOcspRefusal(reply, request, ocsp);
+      if (ocsp !== undefined) {
+        baselineHeaders(request, reply);
+        return sendOcspRefusal(reply, request, ocsp);
+      }
       const sent = sendFrameworkProblem(reply, request, error);
       options.context.metrics.requestRefused(reply.statusCode, 'unmatched');
       return sent;
     },
     // Refused by the HTTP parser, before there is a request: problem+json too (Fastify's own answer is plain JSON).
-    clientErrorHandler: (error, socket) => {
-      const answer = socket.destroyed ? undefined : clientErrorAnswer(error);
-      if (answer !== undefined && socket.writable) socket.write(answer);
-      socket.destroy(error);
-    },
+    clientErrorHandler: answerClientError,
     // Closing: idle sockets are closed, requests in flight finish; a new request on a kept-alive socket gets our
     // own 503 problem (below) rather than Fastify's plain JSON.
     return503OnClosing: false,
