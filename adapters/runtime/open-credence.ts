@@ -30,7 +30,7 @@ import {
 } from '../../projections/pseudonyms/index.ts';
 import { ProjectionRunner, type OnRulesChanged } from '../../projections/runtime/index.ts';
 import { lifecycleEvents$, type DeliveryOptions, type LifecycleEvent, type LifecycleFilterInput } from '../../projections/streams/index.ts';
-import { TransparencyProjection } from '../../projections/transparency/index.ts';
+import { TransparencyLogOfAnotherLog, TransparencyProjection } from '../../projections/transparency/index.ts';
 import { preparePrivateDir, withPrivateUmask } from '../driven/files/index.ts';
 import { SqliteKeyRegistry } from '../driven/key-registry/index.ts';
 import { openReadModels, type ReadModelDb } from '../driven/readmodels/index.ts';
@@ -39,6 +39,7 @@ import { openSqliteStore, openSqliteStoreInDir, openStore, parseStoreConnectionS
 import { openTransparencyInDir } from '../driven/transparency/index.ts';
 import { createEngine, type Engine } from '../engine/index.ts';
 import { EnrolmentEndpoint, Infrastructure, RegistrarEndpoint, SecurityProcedures, keyShredder, type KeyRegistry, type KeyShredder } from '../protocols/procedures/index.ts';
+import { closeEach } from './close-each.ts';
 import { systemProjections } from './projections.ts';
 import { refuseLogKeyOutsideHsm } from './transparency-key.ts';
 
@@ -320,19 +321,26 @@ const compose = (options: OpenOptions): Credence => {
       await shredder?.retryOwed();
       return issued;
     },
-    async close() {
-      await runner.stop();
-      if (transparency !== undefined) {
-        // Leave a signed checkpoint over everything logged, so `credence verify --data` has one to check.
-        await transparency.catchUp();
-        if (transparency.position !== undefined) await transparency.checkpoint();
-        await transparency.stop();
-        log?.log.close();
-      }
-      readModels.close();
-      registry?.close();
-      ownReplayCache?.close();
-      await store.close();
-    },
+    close: () =>
+      closeEach(
+        [
+          () => runner.stop(),
+          // Leave a signed checkpoint over everything logged, so `credence verify --data` has one to check.
+          async () => {
+            if (transparency === undefined) return;
+            await transparency.catchUp();
+            if (transparency.position !== undefined) await transparency.checkpoint();
+          },
+          () => transparency?.stop(),
+          () => log?.log.close(),
+          () => readModels.close(),
+          () => registry?.close(),
+          () => ownReplayCache?.close(),
+          () => store.close(),
+        ],
+        // A log stopped over a restored store signs nothing and stays stopped: settle and the live runtime say so, and
+        // a shutdown in that state is the operator's next step (README, "Restoring the event store from a backup").
+        (error) => error instanceof TransparencyLogOfAnotherLog,
+      ),
   };
 };

@@ -154,11 +154,20 @@ function* counted<T>(rows: Iterable<T>, update: ((done: number) => void) | undef
   update?.(done);
 }
 
+/** What `--repair-nodes` found and wrote, told in the JSON of the audit after it: stdout holds one document. */
+interface Repaired {
+  readonly subtreeHashes: number;
+  readonly found: object;
+}
+
 /**
  * `saved`: a checkpoint kept from an earlier audit, which the log must still extend (else `rolled_back`). `repair`:
- * a `node_mismatch` is repaired (`--repair-nodes`) and the folder audited again.
+ * a `node_mismatch` is repaired (`--repair-nodes`) and the folder audited again, its JSON alone printed, with `repaired`.
  */
-const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io: Io, asJson: boolean, saved?: string, repair = false): Promise<number> => {
+const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io: Io, asJson: boolean, saved?: string, repair: boolean | Repaired = false): Promise<number> => {
+  const printJson = (document: object): void => {
+    if (asJson) io.out(json(typeof repair === 'object' ? { ...document, repaired: repair } : document));
+  };
   if (!existsSync(join(dir, EVENTS_DB_FILE)) || !hasTransparencyLog(dir)) throw new UsageError(`--data: ${dir} holds no event store and transparency log`);
   let key = pinned;
   if (key === undefined) {
@@ -184,11 +193,11 @@ const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io
     log = openTransparencyLogForAudit(dir);
   } catch (error) {
     if (error instanceof TransparencyLogAltered) {
-      if (asJson) io.out(json({ ok: false, kind: 'log_mismatch', message: error.message }));
+      printJson({ ok: false, kind: 'log_mismatch', message: error.message });
       io.err(printable(`TAMPERED: log_mismatch: ${error.message}`));
       return 1;
     }
-    if (isCredenceError(error, 'damaged_database')) return damaged(error, io, asJson);
+    if (isCredenceError(error, 'damaged_database')) return damaged(error, io, printJson);
     throw new UsageError(`--data: ${join(dir, 'transparency.db')}: ${(error as Error).message}`);
   }
   const stream = progressStream(io, asJson);
@@ -201,12 +210,13 @@ const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io
       ...(saved !== undefined ? { saved } : {}),
     });
     bar?.finish();
-    if (asJson) io.out(json(result));
+    const repairing = !result.ok && result.kind === 'node_mismatch' && repair === true;
+    if (!repairing) printJson(result);
     if (!result.ok) {
       io.err(printable(`TAMPERED: ${result.kind}${result.position !== undefined ? ` at position ${result.position}` : ''}: ${result.message}`));
-      if (result.kind !== 'node_mismatch' || !repair) return 1;
+      if (!repairing) return 1;
       log.close();
-      return await repairNodes(dir, pinned, io, asJson, saved);
+      return await repairNodes(dir, pinned, io, asJson, saved, result);
     }
     if (!asJson) {
       io.out(
@@ -219,7 +229,7 @@ const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io
     }
     return 0;
   } catch (error) {
-    if (isCredenceError(error, 'damaged_database')) return damaged(error, io, asJson);
+    if (isCredenceError(error, 'damaged_database')) return damaged(error, io, printJson);
     throw error;
   } finally {
     log.close();
@@ -231,23 +241,24 @@ const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io
  * subtree hashes wrong (node_mismatch is reported only then), so they are written again from the leaves, holding the
  * data folder (a running service is refused: it keeps the tree's edge in memory), and the folder audited again.
  */
-const repairNodes = async (dir: string, pinned: NoteVerifierKey | undefined, io: Io, asJson: boolean, saved?: string): Promise<number> => {
+const repairNodes = async (dir: string, pinned: NoteVerifierKey | undefined, io: Io, asJson: boolean, saved: string | undefined, found: object): Promise<number> => {
   const lock = lockDataFolder(dir);
+  let written: number;
   try {
-    const written = rebuildStoredSubtrees(dir);
+    written = rebuildStoredSubtrees(dir);
     io.err(`repaired: ${written} stored subtree hashes of transparency.db written again from its leaves; auditing again`);
   } finally {
     lock.release();
   }
-  return auditDataDir(dir, pinned, io, asJson, saved);
+  return auditDataDir(dir, pinned, io, asJson, saved, { subtreeHashes: written, found });
 };
 
 /**
  * A log file SQLite cannot read is a finding of the audit (1), not bad usage (2): no proof can be served from it
  * either. Said with the file and what mends it (review 51).
  */
-const damaged = (error: CredenceError, io: Io, asJson: boolean): number => {
-  if (asJson) io.out(json({ ok: false, kind: 'damaged', ...error.problem }));
+const damaged = (error: CredenceError, io: Io, printJson: (document: object) => void): number => {
+  printJson({ ok: false, kind: 'damaged', ...error.problem });
   io.err(printable(`DAMAGED: ${error.message}`));
   return 1;
 };

@@ -10,12 +10,11 @@ import {
   type Frontier,
 } from '../../../domain/transparency/frontier.ts';
 import { consistencyProof, inclusionProof, rootHash } from '../../../domain/transparency/tree.ts';
-import { parseCheckpointText } from '../../../domain/transparency/checkpoint.ts';
-import { parseSignedNote } from '../../../domain/transparency/note.ts';
-import { constantTimeEqual } from '../../../domain/crypto/index.ts';
 import { isCredenceError } from '../../../domain/errors.ts';
 import { asDamagedDatabase } from '../files/damaged-database.ts';
-import { guardDamage, guardedStatement } from './log-file-damaged.ts';
+import { guardDamage } from './log-file-damaged.ts';
+import { checkedCheckpoint, toLeaf, type CheckpointRow, type LeafRow } from './log-rows.ts';
+import { openLogStatements, type LogStatements } from './log-schema.ts';
 import {
   TransparencyLogAltered,
   type LeafToAppend,
@@ -25,146 +24,22 @@ import {
   type TransparencyLogStore,
 } from '../../../domain/ports/transparency-log.ts';
 
-const SCHEMA_VERSION = 2;
-
-// Level 0 lives in `leaves`; `nodes` holds every complete subtree above it, keyed (level, index), written once
-// when its last leaf arrives and never updated: the table only grows, like the log. `stream_id` and `revision`
-// (schema 2) are the stream index; NULL only in leaves of a schema 1 file that were not matched to their event yet.
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS leaves (
-  leaf_index INTEGER PRIMARY KEY,
-  position   INTEGER NOT NULL UNIQUE,
-  event_id   TEXT    NOT NULL,
-  leaf_hash  BLOB    NOT NULL,
-  stream_id  TEXT,
-  revision   INTEGER
-);
-CREATE TABLE IF NOT EXISTS nodes (
-  level INTEGER NOT NULL,
-  idx   INTEGER NOT NULL,
-  hash  BLOB    NOT NULL,
-  PRIMARY KEY (level, idx)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS checkpoints (
-  tree_size INTEGER PRIMARY KEY,
-  root_hash BLOB    NOT NULL,
-  time      TEXT    NOT NULL,
-  note      TEXT    NOT NULL
-);
-`;
-const STREAM_INDEX = 'CREATE INDEX IF NOT EXISTS leaves_by_stream ON leaves (stream_id, leaf_index);';
-const ADD_STREAM_COLUMNS = 'ALTER TABLE leaves ADD COLUMN stream_id TEXT; ALTER TABLE leaves ADD COLUMN revision INTEGER;';
-
-interface LeafRow {
-  leaf_index: bigint;
-  position: bigint;
-  event_id: string;
-  leaf_hash: Buffer;
-  stream_id: string | null;
-  revision: bigint | null;
-}
-interface CheckpointRow {
-  tree_size: bigint;
-  root_hash: Buffer;
-  time: string;
-  note: string;
-}
-
-const toLeaf = (row: LeafRow): LoggedLeaf => ({
-  leafIndex: Number(row.leaf_index),
-  position: row.position,
-  eventId: row.event_id,
-  leafHash: new Uint8Array(row.leaf_hash),
-  ...(row.stream_id !== null && row.revision !== null ? { stream: { streamId: row.stream_id, revision: row.revision } } : {}),
-});
-const toCheckpoint = (row: CheckpointRow): StoredCheckpoint => ({
-  treeSize: Number(row.tree_size),
-  rootHash: new Uint8Array(row.root_hash),
-  time: row.time,
-  note: row.note,
-});
-
 const PAGE = 4096;
-
-/** The row, once its columns are found to say what its note says. */
-const checkedCheckpoint = (row: CheckpointRow): StoredCheckpoint => {
-  const checkpoint = toCheckpoint(row);
-  const text = parseSignedNote(row.note)?.text;
-  const parsed = text === undefined ? undefined : parseCheckpointText(text);
-  if (
-    parsed?.ok !== true ||
-    parsed.checkpoint.treeSize !== checkpoint.treeSize ||
-    parsed.checkpoint.time !== checkpoint.time ||
-    !constantTimeEqual(parsed.checkpoint.rootHash, checkpoint.rootHash)
-  ) {
-    throw new TransparencyLogAltered(`the checkpoint row of tree size ${checkpoint.treeSize} does not say what its signed note says`);
-  }
-  return checkpoint;
-};
 
 /** The transparency log in its own SQLite file, apart from events.db, so that editing one is caught by the other. */
 export class SqliteTransparencyLog implements TransparencyLogStore {
   private frontier: Frontier = { size: 0, hashes: [] };
-  private readonly sql: ReturnType<SqliteTransparencyLog['open']>;
+  private readonly sql: LogStatements;
 
   /** `readOnly`: an audit's connection, which changes nothing in the file (no journal mode, no migration). */
   constructor(private readonly db: Database.Database, options: { readonly readOnly?: boolean } = {}) {
     try {
-      this.sql = this.open(options.readOnly === true);
+      this.sql = openLogStatements(db, options.readOnly === true);
       this.reloadFrontier();
     } catch (error) {
       // A file damaged where opening reads it (its header, schema or right edge) is refused as such, not as a crash.
       throw asDamagedDatabase(db.name, error);
     }
-  }
-
-  private open(readOnly: boolean) {
-    const { db } = this;
-    db.defaultSafeIntegers(true);
-    db.pragma('busy_timeout = 5000');
-    if (readOnly) {
-      const found = Number(db.pragma('user_version', { simple: true }));
-      if (found !== SCHEMA_VERSION) {
-        throw new Error(`transparency log file has schema version ${found}, not ${SCHEMA_VERSION}: open it once with the service of this version (read-only, it is not migrated)`);
-      }
-    } else {
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      db.transaction(() => {
-        const found = Number(db.pragma('user_version', { simple: true }));
-        if (found > SCHEMA_VERSION) throw new Error(`transparency log file has schema version ${found}, newer than ${SCHEMA_VERSION}`);
-        db.exec(SCHEMA);
-        if (found === 1) db.exec(ADD_STREAM_COLUMNS);
-        db.exec(STREAM_INDEX);
-        if (found < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
-      }).immediate();
-    }
-    // Every read and write reports a damaged file as `damaged_database`, naming it (review 51).
-    const prepare = (text: string, pluck = false) => guardedStatement(pluck ? db.prepare(text).pluck() : db.prepare(text), db.name);
-    return {
-      count: prepare('SELECT COALESCE(MAX(leaf_index) + 1, 0) AS n FROM leaves', true),
-      lastPosition: prepare('SELECT position FROM leaves ORDER BY leaf_index DESC LIMIT 1', true),
-      leafHash: prepare('SELECT leaf_hash FROM leaves WHERE leaf_index = ?', true),
-      node: prepare('SELECT hash FROM nodes WHERE level = ? AND idx = ?', true),
-      insertLeaf: prepare(
-        'INSERT INTO leaves (leaf_index, position, event_id, leaf_hash, stream_id, revision) VALUES (?, ?, ?, ?, ?, ?)',
-      ),
-      streamLeaves: prepare('SELECT * FROM leaves WHERE stream_id = ? AND leaf_index < ? ORDER BY leaf_index'),
-      firstUnindexed: prepare('SELECT * FROM leaves WHERE stream_id IS NULL ORDER BY leaf_index LIMIT 1'),
-      indexLeaf: prepare('UPDATE leaves SET stream_id = ?, revision = ? WHERE leaf_index = ? AND stream_id IS NULL'),
-      insertNode: prepare('INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)'),
-      leafAt: prepare('SELECT * FROM leaves WHERE leaf_index = ?'),
-      leafByPosition: prepare('SELECT * FROM leaves WHERE position = ?'),
-      leafByEventId: prepare('SELECT * FROM leaves WHERE event_id = ? ORDER BY leaf_index LIMIT 1'),
-      leafPage: prepare('SELECT * FROM leaves WHERE leaf_index >= ? ORDER BY leaf_index LIMIT ?'),
-      insertCheckpoint: prepare(
-        'INSERT OR IGNORE INTO checkpoints (tree_size, root_hash, time, note) VALUES (?, ?, ?, ?)',
-      ),
-      latestCheckpoint: prepare('SELECT * FROM checkpoints ORDER BY tree_size DESC LIMIT 1'),
-      checkpointCovering: prepare('SELECT * FROM checkpoints WHERE tree_size >= ? ORDER BY tree_size LIMIT 1'),
-      checkpointAt: prepare('SELECT * FROM checkpoints WHERE tree_size = ?'),
-      checkpointPage: prepare('SELECT * FROM checkpoints WHERE tree_size > ? ORDER BY tree_size LIMIT ?'),
-    };
   }
 
   /** Another connection (the CLI, a second worker) may have appended: the edge is re-read from the stored nodes. */

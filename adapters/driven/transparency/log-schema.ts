@@ -1,0 +1,86 @@
+import type Database from 'better-sqlite3';
+import { guardedStatement } from './log-file-damaged.ts';
+
+const SCHEMA_VERSION = 2;
+
+// Level 0 lives in `leaves`; `nodes` holds every complete subtree above it, keyed (level, index), written once
+// when its last leaf arrives and never updated: the table only grows, like the log. `stream_id` and `revision`
+// (schema 2) are the stream index; NULL only in leaves of a schema 1 file that were not matched to their event yet.
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS leaves (
+  leaf_index INTEGER PRIMARY KEY,
+  position   INTEGER NOT NULL UNIQUE,
+  event_id   TEXT    NOT NULL,
+  leaf_hash  BLOB    NOT NULL,
+  stream_id  TEXT,
+  revision   INTEGER
+);
+CREATE TABLE IF NOT EXISTS nodes (
+  level INTEGER NOT NULL,
+  idx   INTEGER NOT NULL,
+  hash  BLOB    NOT NULL,
+  PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (
+  tree_size INTEGER PRIMARY KEY,
+  root_hash BLOB    NOT NULL,
+  time      TEXT    NOT NULL,
+  note      TEXT    NOT NULL
+);
+`;
+const STREAM_INDEX = 'CREATE INDEX IF NOT EXISTS leaves_by_stream ON leaves (stream_id, leaf_index);';
+const ADD_STREAM_COLUMNS = 'ALTER TABLE leaves ADD COLUMN stream_id TEXT; ALTER TABLE leaves ADD COLUMN revision INTEGER;';
+
+/**
+ * Sets up the log file's schema (migrating one of an earlier version; an audit's read-only connection only checks it)
+ * and prepares every statement the log runs on it (sqlite-log.ts).
+ */
+export const openLogStatements = (db: Database.Database, readOnly: boolean) => {
+  db.defaultSafeIntegers(true);
+  db.pragma('busy_timeout = 5000');
+  if (readOnly) {
+    const found = Number(db.pragma('user_version', { simple: true }));
+    if (found !== SCHEMA_VERSION) {
+      throw new Error(`transparency log file has schema version ${found}, not ${SCHEMA_VERSION}: open it once with the service of this version (read-only, it is not migrated)`);
+    }
+  } else {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.transaction(() => {
+      const found = Number(db.pragma('user_version', { simple: true }));
+      if (found > SCHEMA_VERSION) throw new Error(`transparency log file has schema version ${found}, newer than ${SCHEMA_VERSION}`);
+      db.exec(SCHEMA);
+      if (found === 1) db.exec(ADD_STREAM_COLUMNS);
+      db.exec(STREAM_INDEX);
+      if (found < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }).immediate();
+  }
+  // Every read and write reports a damaged file as `damaged_database`, naming it (review 51).
+  const prepare = (text: string, pluck = false) => guardedStatement(pluck ? db.prepare(text).pluck() : db.prepare(text), db.name);
+  return {
+    count: prepare('SELECT COALESCE(MAX(leaf_index) + 1, 0) AS n FROM leaves', true),
+    lastPosition: prepare('SELECT position FROM leaves ORDER BY leaf_index DESC LIMIT 1', true),
+    leafHash: prepare('SELECT leaf_hash FROM leaves WHERE leaf_index = ?', true),
+    node: prepare('SELECT hash FROM nodes WHERE level = ? AND idx = ?', true),
+    insertLeaf: prepare(
+      'INSERT INTO leaves (leaf_index, position, event_id, leaf_hash, stream_id, revision) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    streamLeaves: prepare('SELECT * FROM leaves WHERE stream_id = ? AND leaf_index < ? ORDER BY leaf_index'),
+    firstUnindexed: prepare('SELECT * FROM leaves WHERE stream_id IS NULL ORDER BY leaf_index LIMIT 1'),
+    indexLeaf: prepare('UPDATE leaves SET stream_id = ?, revision = ? WHERE leaf_index = ? AND stream_id IS NULL'),
+    insertNode: prepare('INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)'),
+    leafAt: prepare('SELECT * FROM leaves WHERE leaf_index = ?'),
+    leafByPosition: prepare('SELECT * FROM leaves WHERE position = ?'),
+    leafByEventId: prepare('SELECT * FROM leaves WHERE event_id = ? ORDER BY leaf_index LIMIT 1'),
+    leafPage: prepare('SELECT * FROM leaves WHERE leaf_index >= ? ORDER BY leaf_index LIMIT ?'),
+    insertCheckpoint: prepare(
+      'INSERT OR IGNORE INTO checkpoints (tree_size, root_hash, time, note) VALUES (?, ?, ?, ?)',
+    ),
+    latestCheckpoint: prepare('SELECT * FROM checkpoints ORDER BY tree_size DESC LIMIT 1'),
+    checkpointCovering: prepare('SELECT * FROM checkpoints WHERE tree_size >= ? ORDER BY tree_size LIMIT 1'),
+    checkpointAt: prepare('SELECT * FROM checkpoints WHERE tree_size = ?'),
+    checkpointPage: prepare('SELECT * FROM checkpoints WHERE tree_size > ? ORDER BY tree_size LIMIT ?'),
+  };
+};
+
+export type LogStatements = ReturnType<typeof openLogStatements>;
