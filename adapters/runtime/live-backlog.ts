@@ -1,25 +1,113 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import type { Follower } from './live-followers.ts';
 import { LAG_COUNT_LIMIT } from './live-lag.ts';
+import type { Credence } from './open-credence.ts';
 
-/** Remembers what a component could not handle at start, so its lag counts it (bounded, one read). */
-export const countBacklog = async (
-  store: EventStore,
-  f: Follower,
-  startHead: bigint | undefined,
+/** Records counted between two turns of the event loop: the embedded store reads synchronously. */
+const PAGE = 1000;
+
+/** What a component had still to handle when the runtime started, as it stands once it has handled `handled`. */
+export interface StartBacklog {
+  after(handled: bigint | undefined): { readonly count: number; readonly oldest: number | undefined };
+}
+
+/**
+ * The transparency log's: every event stored after its newest leaf up to the head read at start, counted once (at
+ * most LAG_COUNT_LIMIT, as the live lag is bounded). Positions are kept so that the count falls as its catch-up
+ * commits leaves (a fresh log is the longest first catch-up there is), and it is read while it is counted.
+ */
+class LogBacklog implements StartBacklog {
+  readonly #positions: bigint[] = [];
+  readonly #occurred: number[] = [];
+
+  /** Counted to the limit: the log is "far behind" until its first pass ends. */
+  get #full(): boolean {
+    return this.#positions.length >= LAG_COUNT_LIMIT;
+  }
+
+  push(position: bigint, occurred: number): void {
+    this.#positions.push(position);
+    this.#occurred.push(occurred);
+  }
+
+  after(handled: bigint | undefined): { readonly count: number; readonly oldest: number | undefined } {
+    const k = handled === undefined || this.#full ? 0 : this.#firstAfter(handled);
+    const count = this.#positions.length - k;
+    const oldest = this.#occurred[k];
+    return { count, oldest: count === 0 || oldest === undefined || Number.isNaN(oldest) ? undefined : oldest };
+  }
+
+  #firstAfter(position: bigint): number {
+    let lo = 0;
+    let hi = this.#positions.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#positions[mid]! <= position) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+/** Counts the events after `from` up to `head` into `backlog` (one bounded read, a turn of the event loop per page). */
+const countLogBacklog = async (store: EventStore, from: bigint | undefined, head: bigint, backlog: LogBacklog): Promise<void> => {
+  let counted = 0;
+  for await (const record of store.readAll({ ...(from !== undefined ? { afterPosition: from } : {}), maxCount: LAG_COUNT_LIMIT })) {
+    if (record.position > head) break;
+    backlog.push(record.position, Date.parse(String(record.metadata['occurredAt'])));
+    if (++counted % PAGE === 0) await yieldToLoop();
+  }
+};
+
+/**
+ * Counts, before the first passes, what each component is behind the head read at start, into `backlogs`. The live
+ * lag counts only what the subscription delivers: without this a component rebuilding the whole log read as 0 events
+ * behind until its first pass ended (/metrics included). A read model's is `runner.lag` (its own event types, read by
+ * their index: nothing parsed for one caught up, as on most restarts), constant until its pass ends; the log's falls.
+ * A checkpoint past that head is another log's: nothing of this one is handled.
+ */
+export const countStartBacklogs = async (
+  { store, runner, transparency }: Pick<Credence, 'store' | 'runner' | 'transparency'>,
+  followers: readonly Follower[],
+  head: bigint,
+  backlogs: Map<Follower, StartBacklog>,
   report: (component: string, error: unknown) => void,
 ): Promise<void> => {
-  if (f.error === undefined || startHead === undefined || (f.handledThrough !== undefined && f.handledThrough >= startHead)) return;
-  let count = 0;
-  let oldest: number | undefined;
-  try {
-    for await (const record of store.readAll({ ...(f.handledThrough !== undefined ? { afterPosition: f.handledThrough } : {}), maxCount: LAG_COUNT_LIMIT })) {
-      if (record.position > startHead) break;
-      oldest ??= Date.parse(String(record.metadata['occurredAt']));
-      count++;
+  for (const f of followers) {
+    const from = f.handledThrough !== undefined && f.handledThrough <= head ? f.handledThrough : undefined;
+    if (from === head) continue;
+    try {
+      if (f.name === 'transparency' && transparency !== undefined) {
+        // Read while it is counted: the lag rises to the log's distance page by page, rather than reading 0 meanwhile.
+        const backlog = new LogBacklog();
+        backlogs.set(f, backlog);
+        await countLogBacklog(store, from, head, backlog);
+      } else {
+        const lag = await runner.lag(f.name, LAG_COUNT_LIMIT);
+        // runner.lag says how far apart its last handled and the newest event occurred, not when the first unhandled
+        // one did: the age is taken from that, growing from now on as the other components' ages do.
+        const behind = { count: lag.eventsBehind, oldest: lag.eventsBehind === 0 ? undefined : Date.now() - lag.secondsBehind * 1000 };
+        backlogs.set(f, { after: () => behind });
+      }
+    } catch (error) {
+      report(f.name, error);
     }
-  } catch (error) {
-    report(f.name, error);
+    // Each count is a read of the log: the probes answer between them.
+    await yieldToLoop();
   }
-  f.backlog = { count, oldest: Number.isNaN(oldest) ? undefined : oldest };
+};
+
+/**
+ * Where the transparency log is while its pass runs: its newest leaf, committed per page (`handledThrough` moves
+ * only once a pass ends). A failing log (of another log, refused) is counted from what the runtime holds it
+ * handled, not from the positions of another log it holds.
+ */
+export const progressOf = ({ transparency }: Pick<Credence, 'transparency'>, f: Follower): bigint | undefined => {
+  if (f.error !== undefined || f.name !== 'transparency' || transparency === undefined) return f.handledThrough;
+  try {
+    return transparency.position;
+  } catch {
+    return f.handledThrough;
+  }
 };

@@ -23,8 +23,6 @@ export interface Follower {
   error: string | undefined;
   /** The wall-clock work of the same component (the expiry tick, a rotation tick, a checkpoint signature). */
   timedError: string | undefined;
-  /** Events stored before start that a failed first pass left unhandled (counted once, bounded). */
-  backlog: { count: number; oldest: number | undefined } | undefined;
 }
 
 const follower = (name: string, component: Pick<Follower, 'pass' | 'feed'>, handledThrough: bigint | undefined): Follower => ({
@@ -39,7 +37,6 @@ const follower = (name: string, component: Pick<Follower, 'pass' | 'feed'>, hand
   retryAt: 0,
   error: undefined,
   timedError: undefined,
-  backlog: undefined,
 });
 
 /**

@@ -9,8 +9,9 @@ export interface Lag {
 /**
  * What the live runtime's lag figures are made of, kept without reading the store: the positions the live
  * subscription delivered (with when they arrived), trimmed as soon as every component has handled them, so a
- * component's lag is a binary search. Events stored before the runtime started are counted once, when a
- * component could not handle them at start (`backlog`).
+ * component's lag is a binary search. Events stored before the runtime started are counted once, at start, for a
+ * component behind the head then, until its first pass has handled them (live-backlog.ts): nothing is counted per
+ * event once every component follows live.
  */
 export class LagTracker {
   #positions: bigint[] = [];

@@ -1,5 +1,5 @@
 import type { StoreSubscription } from '../../domain/ports/event-store.ts';
-import { countBacklog } from './live-backlog.ts';
+import { countStartBacklogs, progressOf, type StartBacklog } from './live-backlog.ts';
 import { followersOf, type Follower } from './live-followers.ts';
 import { LagTracker, lagOf, type Lag } from './live-lag.ts';
 import { RecentEvents } from './live-recent.ts';
@@ -43,6 +43,8 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
   const followers = followersOf(credence);
   const byName = new Map(followers.map((f) => [f.name, f]));
   const tracker = new LagTracker();
+  /** What each component had to handle at start, until its pass has handled the head read then. */
+  const backlogs = new Map<Follower, StartBacklog>();
   /** What the subscription delivered and some follower has yet to handle (made at start, after its first position). */
   let recent: RecentEvents | undefined;
   const waiters = new CaughtUpWaiters();
@@ -113,7 +115,7 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
         }
         f.error = undefined;
         f.failures = 0;
-        if (f.backlog !== undefined && (startHead === undefined || (f.handledThrough !== undefined && f.handledThrough >= startHead))) f.backlog = undefined;
+        if (startHead === undefined || (f.handledThrough !== undefined && f.handledThrough >= startHead)) backlogs.delete(f);
       } catch (error) {
         // The retry reads the store: whatever failed (the store included) is not assumed gone.
         f.fed = false;
@@ -230,7 +232,7 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
 
   const lagOfFollower = (f: Follower, now: number): Lag => {
     const live = tracker.after(f.handledThrough);
-    const backlog = f.backlog ?? { count: 0, oldest: undefined };
+    const backlog = backlogs.get(f)?.after(progressOf(credence, f)) ?? { count: 0, oldest: undefined };
     return lagOf(live.count + backlog.count, backlog.oldest ?? live.oldest, now);
   };
 
@@ -242,9 +244,9 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
         recent = new RecentEvents(startHead ?? 0n);
         phase = 'started';
         wakeLoop = followStore();
+        if (startHead !== undefined) await countStartBacklogs(credence, followers, startHead, backlogs, report);
         kickAll();
         await Promise.all(followers.map((f) => f.running));
-        await Promise.all(followers.map((f) => countBacklog(store, f, startHead, report)));
         if (phase !== 'started') return;
         every(tickMs, tick);
         if (transparency !== undefined) every(checkpointEveryMs, signCheckpoint);

@@ -1,3 +1,4 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { EventStore, RecordedEvent, StoreSubscription } from '../../domain/ports/event-store.ts';
 import type { StoredCheckpoint, TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
 import type { CheckpointSigner } from '../../domain/transparency/checkpoint-signer.ts';
@@ -124,6 +125,10 @@ export class TransparencyProjection {
       }
       if (batch.length === 0) return total;
       total += this.ingest(batch);
+      // The embedded store reads and the leaves are hashed synchronously: without a turn of the event loop per page,
+      // logging a whole store (a fresh transparency.db) left the process deaf to its probes until it ended, as the
+      // read models' catch-up did (projections/runtime/runner.ts).
+      await yieldToLoop();
     }
   }
 
