@@ -48,4 +48,3 @@ export const checkedCheckpoint = (row: CheckpointRow): StoredCheckpoint => {
   }
   return checkpoint;
 };
-

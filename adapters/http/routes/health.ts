@@ -68,7 +68,7 @@ export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, c
       } catch {
         throw notReady('store', 'the event store does not answer');
       }
-      // No count: the first pass's lag is not known until it ends (the API port does not listen until then).
+      // No count: this answer is public, and the API port does not listen until the first pass ends (/metrics has the lag).
       if (options.catchingUp?.() === true) throw notReady('catch_up', 'the service is catching up with the event store (first start, or read models rebuilt) and serves no API yet');
       const lag = context.live.lag();
       if (lag.eventsBehind > context.limits.readyMaxLagEvents) {
