@@ -165,7 +165,7 @@ export interface OpenOptions {
   /**
    * What signs the checkpoints of the data folder's transparency log instead of its key file (`transparency.key`): the
    * log key in an HSM (`openHsmLogKey`, adapters/runtime/transparency-key.ts). It must be the key that signed the log's
-   * latest checkpoint, or nothing opens. Required with a PKCS#11 `security.se` and a folder without `transparency.key`:
+   * latest checkpoint, or nothing opens. Required with any `security.se` but the embedded one, in a folder without `transparency.key`:
    * refused (`validation`, this path) before anything is written, rather than a key file made outside the HSM.
    */
   readonly transparencySigner?: CheckpointSigner;

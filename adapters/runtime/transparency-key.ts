@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { validationError } from '../../domain/errors.ts';
-import type { OwnerScopedSecureEnvironment, SecureEnvironment } from '../../domain/ports/index.ts';
+import { ownerView, type SecureEnvironment } from '../../domain/ports/index.ts';
 import type { CheckpointSigner } from '../../domain/transparency/index.ts';
+import { keepsKeysInDataFolder } from '../driven/secure-environment/embedded-brand.ts';
 import { Pkcs11SecureEnvironment } from '../driven/secure-environment/index.ts';
 import {
   DEFAULT_LOG_ORIGIN,
@@ -47,10 +48,12 @@ const latestSigned = (dataDir: string): string | undefined => {
  * that has `transparency.key` keeps signing with it: verifiers pinned that key, and another would fork the log. A
  * folder naming both, or a handle the token does not hold, or a key that did not sign the log, is refused. The folder
  * is made (0700) when absent, as openCredence would: a library user calls this first (docs/hsm.md, "In a program").
+ * Any Secure Environment through the port will do, a decorated one too: openCredence wants this signer from every
+ * Secure Environment but the embedded one.
  */
 export const openHsmLogKey = async (
   dataDir: string,
-  se: OwnerScopedSecureEnvironment,
+  se: SecureEnvironment,
   origin: string = DEFAULT_LOG_ORIGIN,
 ): Promise<HsmLogKey> => {
   preparePrivateDir(dataDir);
@@ -70,26 +73,29 @@ export const openHsmLogKey = async (
         'the one it had from a backup (a new key would fork the log; to start a new log, move transparency.db aside as well)',
     );
   }
-  return { place: 'hsm', signer: await openSecureEnvironmentSignerInDir(dataDir, se.forOwner(LOG_KEY_OWNER), origin, signed) };
+  return { place: 'hsm', signer: await openSecureEnvironmentSignerInDir(dataDir, ownerView(se, LOG_KEY_OWNER), origin, signed) };
 };
 
 /**
- * Refuses to open a data folder with a PKCS#11 Secure Environment but no log key from it: the folder has no
- * `transparency.key` to keep, so opening it would write one there, a log key outside the HSM that whoever reads the
- * folder could sign checkpoints with (docs/hsm.md, "The transparency log key"). Checked before anything is written.
- * Other Secure Environments are not judged: the embedded one keeps its keys in the folder anyway, and of any other
- * implementation nothing says where its keys are.
+ * Refuses to open a data folder with a Secure Environment other than the embedded one but no log key from it: the
+ * folder has no `transparency.key` to keep, so opening it would write one there, a log key outside the HSM that
+ * whoever reads the folder could sign checkpoints with (docs/hsm.md, "The transparency log key"). Checked before
+ * anything is written. Only the embedded one is let through, its keys being files anyway, and only when it says so
+ * (its brand, seen through a Proxy and across copies of the package): a PKCS#11 one wrapped in a decorator, or a copy
+ * that `instanceof` does not know, must not fall back to a key file (review 52 item 3). A hand-written decorator of the
+ * embedded one is refused too: the safe side, and it can pass the signer like any other.
  */
 export const refuseLogKeyOutsideHsm = (dataDir: string, se: SecureEnvironment, signer: CheckpointSigner | undefined): void => {
-  if (!(se instanceof Pkcs11SecureEnvironment) || signer !== undefined || existsSync(join(dataDir, KEY_FILE))) return;
+  if (keepsKeysInDataFolder(se) || signer !== undefined || existsSync(join(dataDir, KEY_FILE))) return;
+  const which = se instanceof Pkcs11SecureEnvironment ? 'a PKCS#11 Secure Environment' : 'not the embedded Secure Environment (a wrapped or other one)';
   throw validationError(
     [
       {
         path: 'transparencySigner',
         rule: 'log_key_in_hsm',
         message:
-          `is missing while security.se is a PKCS#11 Secure Environment and ${dataDir} has no ${KEY_FILE}: opening would write the ` +
-          `transparency log key into the folder, outside the HSM. Pass the signer of openHsmLogKey(dir, se) as transparencySigner (docs/hsm.md)`,
+          `is missing while security.se is ${which} and ${dataDir} has no ${KEY_FILE}: opening would write the transparency log ` +
+          `key into the folder, outside the Secure Environment. Pass the signer of openHsmLogKey(dir, se) as transparencySigner (docs/hsm.md)`,
       },
     ],
     'openCredence options',

@@ -13,6 +13,7 @@ import { hkdfSha256, hmacSha256, hmacSha256Many } from '../../../domain/crypto/h
 import { generateSigningKey, sign, signingPublicKey } from '../../../domain/crypto/signatures.ts';
 import { toBase64url } from '../../../domain/crypto/base64url.ts';
 import { assertJsonWithin } from '../../../domain/json-limits.ts';
+import { KEYS_IN_DATA_FOLDER } from './embedded-brand.ts';
 import { KekSource, loadKek, MAX_PATH_CHARS } from './kek.ts';
 import { assertKeyFilesOwned, type SealedKeyRecord } from './key-store.ts';
 import { KeyVault } from './key-vault.ts';
@@ -123,6 +124,8 @@ export class EmbeddedSecureEnvironment implements OwnerScopedSecureEnvironment {
   readonly #now: Clock['now'];
   readonly #random: RandomSource;
   readonly #owners: ReadonlySet<string> | undefined;
+  /** Read by openCredence: with this one, a log key file in the data folder is no weaker than these keys. */
+  readonly [KEYS_IN_DATA_FOLDER] = true;
 
   /** Only open() and a test-only subclass construct one; the vault never leaves the instance. */
   protected constructor(vault: KeyVault, deps: EmbeddedSecureEnvironmentDeps, owners?: readonly string[]) {
