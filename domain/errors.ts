@@ -47,9 +47,18 @@ export type Problem =
   /**
    * A database file of the data folder SQLite finds damaged (SQLITE_CORRUPT, SQLITE_NOTADB: truncated, overwritten,
    * a -wal of another file replayed over it). Not the caller's fault, and no retry helps: what mends it depends on the
-   * file (`remedy`), and only its operator can do it. `path` is where the file is, `file` its name in the folder.
+   * file (`remedy`), and only its operator can do it. `path` is where the file is, `file` its name in the folder. Where
+   * SQLite's error named no file and none was found damaged, `candidates` names the files of the folder to check,
+   * `path` is the folder and `file` is `unknown`.
    */
-  | { readonly code: 'damaged_database'; readonly message: string; readonly file: string; readonly path: string; readonly remedy: string };
+  | {
+      readonly code: 'damaged_database';
+      readonly message: string;
+      readonly file: string;
+      readonly path: string;
+      readonly remedy: string;
+      readonly candidates?: readonly string[];
+    };
 
 /** Why the event store could not take a write: see the `store_unavailable` problem. */
 export type StoreUnavailableReason = 'busy' | 'full';

@@ -178,6 +178,11 @@ export const mapError = (error: unknown): Mapped => {
   if (isKeyNotFound(error)) return { status: 500, code: 'internal', detail: STATUS_CODES[500]! };
   if (error instanceof CredenceError) return fromCredenceError(error.problem);
   const damaged = damagedDatabaseOf(error);
+  if (damaged?.problem.code === 'damaged_database' && damaged.problem.candidates !== undefined) {
+    // No file found damaged on the request's path: the log names the files to check, the caller learns no more.
+    const detail = "a database of the service is damaged: its operator must find which and mend it (the service's log says how)";
+    return { ...fromCredenceError(damaged.problem), detail };
+  }
   if (damaged !== undefined) return fromCredenceError(damaged.problem);
   const e = error as Partial<FastifyError> & { statusCode?: number };
   if (hasZodFastifySchemaValidationErrors(error) || (Array.isArray(e.validation) && e.validation.length > 0)) {

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import { damagedDatabase, isCredenceError, type CredenceError } from '../../../domain/errors.ts';
+import { CredenceError, damagedDatabase, isCredenceError } from '../../../domain/errors.ts';
 
 /**
  * A damaged database file of the data folder, said as a typed `damaged_database` error naming the file and what mends
@@ -57,12 +57,30 @@ const damaged = new Set<string>();
 const REMEMBERED = 16;
 
 /**
+ * A check of the folder that found no file damaged, and the files it named instead. It stands for a while: a damage
+ * SQLite's quick check does not see (an index that no longer matches its table, SQLITE_CORRUPT_INDEX) fails every
+ * request, and checking every file again at each one made a partial fault an outage (review 52).
+ */
+let unlocated: { readonly at: number; readonly dir: string; readonly files: readonly string[] } | undefined;
+const UNLOCATED_STANDS_MS = 60_000;
+
+/**
+ * Past this size a file is not checked on a request's path: quick_check reads all of it, while the event loop waits.
+ * It is named among the files to check instead.
+ */
+const LARGEST_CHECKED_BYTES = 64 * 2 ** 20;
+
+/** The verdict on each error met: one request hands its error to more than one handler, and checks the files once. */
+const verdicts = new WeakMap<Error, CredenceError>();
+
+/**
  * Called once a database file is open. A file opened again (replaced, restored) is judged again when SQLite next
  * fails, and so is every file found damaged in another folder (this process has moved on to other folders).
  */
 export const rememberDatabaseFile = (path: string): void => {
   opened.delete(path);
   opened.add(path);
+  unlocated = undefined;
   for (const d of damaged) if (d === path || dirname(d) !== dirname(path)) damaged.delete(d);
   for (const oldest of opened) {
     if (opened.size <= REMEMBERED) break;
@@ -89,29 +107,75 @@ const failsQuickCheck = (path: string): boolean => {
   }
 };
 
+interface Candidate {
+  readonly path: string;
+  readonly size: number;
+}
+
 /**
  * The files this process opened and their neighbours of the data folder that other modules open: folder by folder,
  * the one opened last first, and in each the smallest (the quickest checked) first.
  */
-const candidates = (): string[] => {
+const candidates = (): Candidate[] => {
   const latestFirst = [...opened].reverse();
   const dirs = new Set(latestFirst.map((p) => dirname(p)));
   return [...dirs].flatMap((dir) => {
     const files = new Set([...latestFirst.filter((p) => dirname(p) === dir), ...Object.keys(REMEDIES).map((f) => join(dir, f))]);
-    return [...files].filter((p) => existsSync(p)).sort((a, b) => statSync(a).size - statSync(b).size);
+    return [...files]
+      .filter((p) => existsSync(p))
+      .map((path) => ({ path, size: statSync(path).size }))
+      .sort((a, b) => a.size - b.size);
   });
 };
 
 /**
+ * A damage no file was found for: the folder, and each file of it to check with SQLite's full check (the one that
+ * compares indexes with their tables) and what mends it once found.
+ */
+const unlocatedIn = ({ dir, files }: NonNullable<typeof unlocated>, error: Error & { readonly code: string }): CredenceError => {
+  const names = files.map((p) => basename(p));
+  const remedy =
+    names.length === 0
+      ? ANY_OTHER
+      : `find which with \`sqlite3 FILE 'PRAGMA integrity_check'\` on each of ${names.join(', ')} (no file over ` +
+        `${LARGEST_CHECKED_BYTES / 2 ** 20} MiB was checked, and SQLite's quick check compares no index with its table), then mend that file: ` +
+        names.map((n) => `${n}: ${remedyFor(n)}`).join('; ');
+  return new CredenceError({
+    code: 'damaged_database',
+    file: 'unknown',
+    path: dir,
+    remedy,
+    candidates: names,
+    message: `a database of ${dir} is damaged (${error.code}: ${error.message}): ${remedy}`,
+  });
+};
+
+const locate = (error: Error & { readonly code: string }): CredenceError => {
+  const known = [...damaged].find((p) => existsSync(p));
+  if (known !== undefined) return damagedAt(known, error);
+  if (unlocated === undefined || performance.now() - unlocated.at > UNLOCATED_STANDS_MS) {
+    const files = candidates();
+    const found = files.find((f) => f.size <= LARGEST_CHECKED_BYTES && failsQuickCheck(f.path));
+    if (found !== undefined) {
+      damaged.add(found.path);
+      return damagedAt(found.path, error);
+    }
+    const dir = dirname([...opened].at(-1)!);
+    unlocated = { at: performance.now(), dir, files: files.filter((f) => dirname(f.path) === dir).map((f) => f.path) };
+  }
+  return unlocatedIn(unlocated, error);
+};
+
+/**
  * The typed error for `error` when it is SQLite's corruption met at a statement, after its database opened: the error
- * names no file, so the files are checked, only now (no statement pays for this) and once for a file found damaged.
- * Undefined for any other error, and when no file is found damaged.
+ * names no file, so the files are checked, only now (no statement pays for this), once for an error, and once for a
+ * file found damaged. When none is found, the folder and the files to check in it are named (file `unknown`): still
+ * no retry helps. Undefined for any other error, and when this process opened no database file.
  */
 export const damagedDatabaseOf = (error: unknown): CredenceError | undefined => {
   if (isCredenceError(error, 'damaged_database')) return error;
   if (!isSqliteCorruption(error) || opened.size === 0) return undefined;
-  const path = [...damaged].find((p) => existsSync(p)) ?? candidates().find(failsQuickCheck);
-  if (path === undefined) return undefined;
-  damaged.add(path);
-  return damagedAt(path, error);
+  const verdict = verdicts.get(error) ?? locate(error);
+  verdicts.set(error, verdict);
+  return verdict;
 };
