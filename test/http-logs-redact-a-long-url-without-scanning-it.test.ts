@@ -1,25 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { holdsJwtText, MAX_SCANNED_CHARS, redactUrl } from '../adapters/http/redact-url.ts';
+import { holdsJwtText, LOGGED_QUERY_PARAMETERS, MAX_SCANNED_CHARS, redactUrl } from '../adapters/http/redact-url.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
 // Review 48: a regex scan for tokens backtracked from every `eyJ` of a long run with no dot; a 64 KiB URL took
 // seconds, three times per request. No timing here (the machines are noisy): the bound and the scan's answers.
+// redactUrl as on a route that takes every one of the service's names (LOGGED_QUERY_PARAMETERS).
 describe('redactUrl reads no URL component past its bound (SER-001, availability)', () => {
   it('redacts a path segment or a query part past the bound whole, unread, whatever it holds', () => {
     const plain = 'a'.repeat(MAX_SCANNED_CHARS + 1);
-    expect(redactUrl(`/v1/entities/node/${plain}`)).toBe('/v1/entities/node/[redacted]');
-    expect(redactUrl(`/v1/events?stream=${plain}`)).toBe('/v1/events?stream=[redacted]');
-    expect(redactUrl(`/v1/entities/node/${'a'.repeat(MAX_SCANNED_CHARS)}`)).toBe(`/v1/entities/node/${'a'.repeat(MAX_SCANNED_CHARS)}`);
+    expect(redactUrl(`/v1/entities/node/${plain}`, LOGGED_QUERY_PARAMETERS)).toBe('/v1/entities/node/[redacted]');
+    expect(redactUrl(`/v1/events?stream=${plain}`, LOGGED_QUERY_PARAMETERS)).toBe('/v1/events?stream=[redacted]');
+    expect(redactUrl(`/v1/entities/node/${'a'.repeat(MAX_SCANNED_CHARS)}`, LOGGED_QUERY_PARAMETERS)).toBe(`/v1/entities/node/${'a'.repeat(MAX_SCANNED_CHARS)}`);
   });
 
   it('redacts each component of a 64 KiB adversarial URL', () => {
     const run = 'eyJ'.repeat(21_845);
-    expect(redactUrl(`/x/${run}`)).toBe('/x/[redacted]');
-    expect(redactUrl(`/x?${run}`)).toBe('/x?[redacted]');
-    expect(redactUrl(`/x?limit=${run}`)).toBe('/x?limit=[redacted]');
+    expect(redactUrl(`/x/${run}`, LOGGED_QUERY_PARAMETERS)).toBe('/x/[redacted]');
+    expect(redactUrl(`/x?${run}`, LOGGED_QUERY_PARAMETERS)).toBe('/x?[redacted]');
+    expect(redactUrl(`/x?limit=${run}`, LOGGED_QUERY_PARAMETERS)).toBe('/x?limit=[redacted]');
     // Many components each under the bound: each scanned once, in one pass.
     const parts = Array.from({ length: 32 }, () => 'eyJ'.repeat(680)).join('/');
-    expect(redactUrl(`/x/${parts}`)).toBe(`/x/${parts}`);
+    expect(redactUrl(`/x/${parts}`, LOGGED_QUERY_PARAMETERS)).toBe(`/x/${parts}`);
   });
 });
 

@@ -5,6 +5,7 @@ import { ENTITY_KINDS, EntityKind, parseStreamId } from '../../domain/streams.ts
 import { MACHINES } from '../../machines/index.ts';
 import { holdsJwtText } from './jwt-text.ts';
 import { PageCursor, readPageCursor } from './page-cursor.ts';
+import { beginsLikeASecretToken } from './secret-token-prefixes.ts';
 
 /**
  * What a log line keeps of the value of each of the service's own query parameters: no looser than what the routes
@@ -26,8 +27,11 @@ const listOf = (item: Shape): Shape => (value) => value.split(',').every((part) 
 const decimal: Shape = (value) => /^\d{1,19}$/.test(value);
 /** A date or a date-time (compliance windows, `at`, `now`); a `+` offset written unescaped reads as a space. */
 const instant: Shape = (value) => /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+ -]\d{2}(?::?\d{2})?)?)?$/.test(value);
-/** The printable ASCII of an identifier (domain/crypto/credential.ts): an id an operator reads, whatever its look. */
-const identifier: Shape = (value) => Identifier.safeParse(value).success;
+/**
+ * The printable ASCII of an identifier (domain/crypto/credential.ts): an id an operator reads, whatever its look, but
+ * for one that begins like a well-known secret token (`ghp_…`, `sk_live_…`; review 52).
+ */
+const identifier: Shape = (value) => Identifier.safeParse(value).success && !beginsLikeASecretToken(value);
 const streamId: Shape = (value) => {
   const ref = parseStreamId(value);
   return ref !== undefined && identifier(ref.id);
@@ -74,7 +78,9 @@ export const LIST_PARAMETERS: ReadonlySet<string> = new Set(['kind', 'type', 'st
 /**
  * The shape of each parameter's value. Identifiers an operator reads (an actor, a subscription, a predecessor, entity
  * streams) are any printable ASCII an id may be, so an opaque token without a space fits them: told apart from an id
- * by nothing but a guess, it is kept; written `Bearer <token>`, or a JWT (redact-url.ts), it is not. Every other
+ * by nothing but a guess, it is kept; written `Bearer <token>`, a JWT (redact-url.ts), or beginning as a well-known
+ * token does (./secret-token-prefixes.ts), it is not. A value is kept only on a route that takes its name
+ * (./route-query-parameters.ts), so an identifier sent to /healthz or a 404 is not. Every other
  * value is a number, a date, a word of a closed list or a cursor the service issued, which no token fits.
  */
 export const VALUE_SHAPES: Readonly<Record<string, Shape>> = {

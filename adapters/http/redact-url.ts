@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { holdsJwtText } from './jwt-text.ts';
 import { LIST_PARAMETERS, VALUE_SHAPES } from './query-value-shapes.ts';
+import { queryParametersOf } from './route-query-parameters.ts';
 
 // The scan for tokens lives in ./jwt-text.ts, since the shapes of values use it too.
 export { holdsJwtText } from './jwt-text.ts';
@@ -60,7 +61,7 @@ const keepsValue = (name: string, value: string): boolean => {
   return VALUE_SHAPES[name]!(asciiDecoded(value.replaceAll('+', ' ')));
 };
 
-const redactedQuery = (query: string): string => {
+const redactedQuery = (query: string, takes: ReadonlySet<string>): string => {
   const seen = new Set<string>();
   return query
     .split('&')
@@ -73,7 +74,8 @@ const redactedQuery = (query: string): string => {
       if (eq < 0 || !LOGGED_QUERY_PARAMETERS.has(name)) return REDACTED;
       const again = seen.has(name) && !LIST_PARAMETERS.has(name);
       seen.add(name);
-      return !again && keepsValue(name, part.slice(eq + 1)) ? part : `${name}=${REDACTED}`;
+      // The name is one of the service's, so kept; its value only where the route takes it (review 52).
+      return !again && takes.has(name) && keepsValue(name, part.slice(eq + 1)) ? part : `${name}=${REDACTED}`;
     })
     .join('&');
 };
@@ -81,15 +83,16 @@ const redactedQuery = (query: string): string => {
 /**
  * The URL as a log line keeps it (SER-001): every path segment that holds a JWT replaced (a client may put a token in
  * the path, escaped or after `Bearer `), and of the query, the service's own parameters only (LOGGED_QUERY_PARAMETERS),
- * with their values when they have the shape of one. Linear in the URL's length.
+ * with their values when the route takes the name (`takes`, ./route-query-parameters.ts; none for a 404) and the
+ * value has the shape of one. Linear in the URL's length.
  */
-export const redactUrl = (url: string): string => {
+export const redactUrl = (url: string, takes: ReadonlySet<string>): string => {
   const q = url.indexOf('?');
   const path = (q < 0 ? url : url.slice(0, q))
     .split('/')
     .map((segment) => (segment.length > MAX_SCANNED_CHARS || holdsJwt(segment) ? REDACTED : segment))
     .join('/');
-  return q < 0 ? path : `${path}?${redactedQuery(url.slice(q + 1))}`;
+  return q < 0 ? path : `${path}?${redactedQuery(url.slice(q + 1), takes)}`;
 };
 
 const redactedUrls = new WeakMap<FastifyRequest, string>();
@@ -98,7 +101,7 @@ const redactedUrls = new WeakMap<FastifyRequest, string>();
 export const redactedUrlOf = (request: FastifyRequest): string => {
   let redacted = redactedUrls.get(request);
   if (redacted === undefined) {
-    redacted = redactUrl(request.url);
+    redacted = redactUrl(request.url, queryParametersOf(request));
     redactedUrls.set(request, redacted);
   }
   return redacted;
