@@ -8,6 +8,11 @@ export interface CatchUpProgress {
   /** Where each live component is now (its checkpoint moves with each batch it commits). */
   readonly positions: () => readonly { readonly name: string; readonly position: bigint | undefined }[];
   readonly head: () => Promise<bigint | undefined>;
+  /**
+   * Whether a component that has handled nothing yet has nothing of its own to read (none of the event types it
+   * handles is stored): said so, not "at position none", which reads as not started (review 52).
+   */
+  readonly nothingToRead?: (name: string) => Promise<boolean>;
   readonly everyMs?: number;
 }
 
@@ -22,13 +27,19 @@ export const withCatchUpProgress = async <T>(catchUp: Promise<T>, o: CatchUpProg
   let said = false;
   const say = async (): Promise<void> => {
     const head = await o.head().catch(() => undefined);
-    const components = o.positions().map((c) => ({ name: c.name, position: c.position?.toString(10) ?? 'none' }));
+    const idle = async (name: string): Promise<boolean> => (await o.nothingToRead?.(name).catch(() => false)) ?? false;
+    const components = await Promise.all(
+      o.positions().map(async (c) =>
+        c.position !== undefined ? { name: c.name, position: c.position.toString(10) } : { name: c.name, position: 'none', ...((await idle(c.name)) ? { nothingToRead: true } : {}) },
+      ),
+    );
     const behind = components.filter((c) => head === undefined || c.position === 'none' || BigInt(c.position) < head);
+    const where = (c: (typeof components)[number]): string =>
+      'nothingToRead' in c ? `${c.name} has nothing to read yet` : `${c.name} at position ${c.position} of ${head?.toString(10) ?? '?'}`;
     said = true;
     o.log.info(
       { components, head: head?.toString(10) },
-      `catching up with the event store for ${seconds()} s: the API answers once it is done; ` +
-        (behind.length === 0 ? 'finishing' : behind.map((c) => `${c.name} at position ${c.position} of ${head?.toString(10) ?? '?'}`).join(', ')),
+      `catching up with the event store for ${seconds()} s: the API answers once it is done; ` + (behind.length === 0 ? 'finishing' : behind.map(where).join(', ')),
     );
   };
   const timer = setInterval(() => void say(), o.everyMs ?? CATCH_UP_LOG_EVERY_MS);

@@ -1,6 +1,7 @@
 /** The driving HTTP adapter: `credence serve` (issue 12). */
 export { startService, INFRASTRUCTURE_ACTOR } from './start.ts';
 export type { RunningService, StartOptions } from './start.ts';
+export { StoppedBeforeServing } from './stopped-before-serving.ts';
 export { buildServer, DOCS_PREFIX } from './server.ts';
 export type { BuildServerOptions } from './server.ts';
 export { CONFIG_ENV, loadServiceConfig, serviceConfig, ServiceConfig, ServiceLimitsConfig, TokenConfig } from './config.ts';

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { boundedIssues, CredenceError, isKeyNotFound, type FieldIssue, type Problem, type StoreUnavailableReason } from '../../domain/errors.ts';
 import { BASELINE_STATIC_HEADERS, baselineHeaders } from './baseline-headers.ts';
 import { damagedDatabaseOf } from '../runtime/damaged-database.ts';
+import { logFailure } from './log-failure.ts';
 import { redactedPathOf } from './redact-url.ts';
 
 /**
@@ -287,15 +288,8 @@ export const sendProblem = (reply: FastifyReply, request: FastifyRequest, error:
  */
 export const answerWithProblem = (error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
   const sent = sendProblem(reply, request, error);
-  if (reply.statusCode < 500 || error instanceof HttpProblem) return sent;
-  // A damaged database is logged as the file and what mends it, without a stack: not SQLite's bare "malformed", and not
-  // where a request met it (review 51: a torn page of transparency.db was a 500 with the driver's stack).
-  const damaged = damagedDatabaseOf(error);
-  if (damaged?.problem.code === 'damaged_database') {
-    const { file, path, remedy } = damaged.problem;
-    request.log.error({ file, path, remedy }, damaged.message);
-  } else {
-    request.log.error({ err: error }, 'request failed');
-  }
+  // A damaged database as its file and what mends it, without a stack (review 51: a torn page of transparency.db was a
+  // 500 with the driver's stack).
+  if (reply.statusCode >= 500 && !(error instanceof HttpProblem)) logFailure(request.log, error, 'request failed');
   return sent;
 };

@@ -23,6 +23,7 @@ import { expiryDeadLetterCount } from '../../projections/expiry/index.ts';
 import { describeOtherLog, describeRulesChange, describeSchemaChange } from '../../projections/runtime/index.ts';
 import { LAG_COUNT_LIMIT } from '../runtime/live-lag.ts';
 import { withCatchUpProgress } from './catch-up-progress.ts';
+import { logFailure } from './log-failure.ts';
 import { createAccessControl } from './auth/access-control.ts';
 import { ACCESS_OWNER } from './auth/open-access-control.ts';
 import { INFRASTRUCTURE_ACTOR_ID } from './auth/reserved-subjects.ts';
@@ -32,6 +33,7 @@ import { createServiceMetrics } from './metrics.ts';
 import { refuseKeysInAnotherSecureEnvironment } from './keys-in-another-secure-environment.ts';
 import { buildProbeServer } from './probe-server.ts';
 import { buildServer } from './server.ts';
+import { StoppedBeforeServing } from './stopped-before-serving.ts';
 
 /** Who the security procedures (Enrolment Function, Registrar CSE) act as when devices call them. */
 export const INFRASTRUCTURE_ACTOR: Actor = { id: INFRASTRUCTURE_ACTOR_ID, role: 'operator' };
@@ -81,6 +83,16 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
         // Closing what is left matters more than the first failure to close.
       }
     }
+  };
+  // Set by a shutdown, a signal's included, which may begin before the start is done.
+  let closing: Promise<void> | undefined;
+  let stoppedBy: NodeJS.Signals | undefined;
+  let removeSignalHandlers = (): void => {};
+  /** Once a shutdown has begun, the start goes no further: it waits for the unwinding, then says it stopped. */
+  const unlessStopped = async (): Promise<void> => {
+    if (closing === undefined) return;
+    await closing;
+    throw new StoppedBeforeServing(stoppedBy ?? 'SIGTERM');
   };
   try {
     // Before anything opens: an unusable policy file is a configuration error, not a half-started service.
@@ -161,7 +173,9 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
 
     const live = startLive(credence, {
       tickMs: config.tickMs,
-      onError: (component, error) => app?.log.error({ err: error, component }, 'live component failed'),
+      onError: (component, error) => {
+        if (app !== undefined) logFailure(app.log, error, 'live component failed', { component });
+      },
     });
     cleanups.push(() => live.stop());
     const { shredder } = credence;
@@ -196,13 +210,43 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     cleanups.push(() => stopPkiRevocation());
     cleanups.push(() => server.close());
 
+    let serving = false;
+    let resolveClosed: () => void = () => {};
+    const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
+    let closeProbes: () => Promise<void> = async () => {};
+    const onSignal = (signal: NodeJS.Signals): void => {
+      removeSignalHandlers();
+      stoppedBy ??= signal;
+      server.log.info({ signal }, 'shutting down');
+      void close();
+    };
+    removeSignalHandlers = (): void => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    };
+    // server.close() first, then the PKI publisher, live.stop(), credence.close(), the registry, the Secure Environment.
+    const close = (): Promise<void> =>
+      (closing ??= (async () => {
+        removeSignalHandlers();
+        // First to close: the probes say "not ready" by not answering once the shutdown has begun.
+        serving = false;
+        await closeProbes().catch(() => undefined);
+        await unwind();
+        resolveClosed();
+      })());
+    // Before the probe port and the catch-up (review 52): a rebuild reads the whole log before the API listens, and a
+    // signal meanwhile took Node's default action (exit 143, nothing closed, no "shutting down"). It now stops the live
+    // runtime and unwinds as a shutdown does, and the start rejects with StoppedBeforeServing.
+    if (options.handleSignals === true) {
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
+    }
+
     // The probe port listens before the catch-up (review 51): a rebuild after an upgrade reads the whole log before
     // the API port listens, long enough on a large fleet for an orchestrator whose liveness probe finds nothing to kill
     // the process mid-rebuild, and start it over. /healthz answers meanwhile; /readyz is 503 `catch_up` until the API
     // port serves (an answer of the API is never read from a half-built read model: it does not listen yet).
-    let serving = false;
     let probeUrl: string | undefined;
-    let closeProbes: () => Promise<void> = async () => {};
     if (config.probePort !== undefined) {
       const probes = await buildProbeServer({
         context,
@@ -214,6 +258,9 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       closeProbes = () => (probesClosed ??= probes.close());
       cleanups.push(() => closeProbes());
       await probes.listen({ host: config.host, port: config.probePort });
+      // A shutdown begun while they were made closed nothing of theirs yet.
+      if (closing !== undefined) await closeProbes();
+      await unlessStopped();
       const probeAddress = probes.server.address() as AddressInfo;
       probeUrl = listeningUrl(probeAddress.address, probeAddress.port);
       server.log.info({ probeUrl }, 'probes listening; the API listens once caught up with the event store');
@@ -242,6 +289,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     // An external store, once the live runtime runs, holds events derived with the folder's keys (a pseudonym of the
     // folder's pseudonym key): the folder stays with them.
     if (config.store !== undefined) keep = true;
+    await unlessStopped();
     await withCatchUpProgress(live.start(), {
       log: server.log,
       positions: () => [
@@ -249,7 +297,10 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
         ...(credence.transparency !== undefined ? [{ name: 'transparency', position: credence.transparency.position }] : []),
       ],
       head: () => credence.store.headPosition(),
+      // Its own event types after its checkpoint, the first found: read by their index, nothing counted.
+      nothingToRead: async (name) => credence.runner.names.includes(name) && (await credence.runner.lag(name, 1)).eventsBehind === 0,
     });
+    await unlessStopped();
     await server.listen({ host: config.host, port: config.port });
     const address = server.server.address() as AddressInfo;
     const boundUrl = listeningUrl(address.address, address.port);
@@ -268,7 +319,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       se: ownerView(se, 'maf:infrastructure'),
       random: systemRandom,
       now: () => clock.now().getTime(),
-      onError: (component, error) => server.log.error({ err: error, component }, 'PKI revocation failed'),
+      onError: (component, error) => logFailure(server.log, error, 'PKI revocation failed', { component }),
       // Said at warn, once per finding: the event store was restored from a backup older than CRLs already published.
       onPublishedNotInLog: (caId, revocations) =>
         server.log.warn(
@@ -280,39 +331,19 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     });
     pkiRevocation.current = revocation;
     stopPkiRevocation = () => revocation.stop();
+    // A shutdown begun while it started has already run the cleanups: this one is left to stop here.
+    if (closing !== undefined) await revocation.stop();
+    await unlessStopped();
 
-    let resolveClosed: () => void = () => {};
-    const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
-    let closing: Promise<void> | undefined;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      removeSignalHandlers();
-      server.log.info({ signal }, 'shutting down');
-      void close();
-    };
-    const removeSignalHandlers = (): void => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-    };
-    // server.close() first, then the PKI publisher, live.stop(), credence.close(), the registry, the Secure Environment.
-    const close = (): Promise<void> =>
-      (closing ??= (async () => {
-        removeSignalHandlers();
-        // First to close: the probes say "not ready" by not answering once the shutdown has begun.
-        serving = false;
-        await closeProbes().catch(() => undefined);
-        await unwind();
-        resolveClosed();
-      })());
-    if (options.handleSignals === true) {
-      process.once('SIGTERM', onSignal);
-      process.once('SIGINT', onSignal);
-    }
     server.log.info({ url: boundUrl, ...(probeUrl !== undefined ? { probeUrl } : {}) }, 'listening');
     keep = true;
     serving = true;
     return { url: boundUrl, ...(probeUrl !== undefined ? { probeUrl } : {}), context, app: server, close, closed };
   } catch (error) {
+    removeSignalHandlers();
     await unwind();
+    // What failed because the shutdown closed it under the start (a read of a closed store) is that shutdown.
+    if (closing !== undefined && !(error instanceof StoppedBeforeServing)) await unlessStopped();
     throw error;
   }
 };

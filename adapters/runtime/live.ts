@@ -1,4 +1,5 @@
 import type { StoreSubscription } from '../../domain/ports/event-store.ts';
+import { damagedDatabaseOf } from '../driven/files/damaged-database.ts';
 import { countStartBacklogs, progressOf, type StartBacklog } from './live-backlog.ts';
 import { followersOf, type Follower } from './live-followers.ts';
 import { LagTracker, lagOf, type Lag } from './live-lag.ts';
@@ -7,7 +8,15 @@ import type { ComponentStatus, LiveOptions, LiveRuntime } from './live-runtime.t
 import { CaughtUpWaiters, isCaughtUp } from './live-waiters.ts';
 import type { Credence } from './open-credence.ts';
 
-const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+/**
+ * What status and GET /v1/projections say of a failure: a damaged database by its file's name only (the service's log
+ * has its path and what mends it), not SQLite's bare "database disk image is malformed" (review 52).
+ */
+const messageOf = (error: unknown): string => {
+  const damaged = damagedDatabaseOf(error);
+  if (damaged?.problem.code === 'damaged_database') return `the database ${damaged.problem.file} is damaged: its operator must mend it (the service's log says how)`;
+  return error instanceof Error ? error.message : String(error);
+};
 const later = (a: bigint | undefined, b: bigint | undefined): bigint | undefined => (a === undefined ? b : b === undefined || a >= b ? a : b);
 /** Retries a failing component after 0.25 s, doubling up to 30 s: a store outage is not hammered. */
 const backoffMs = (failures: number): number => Math.min(30_000, 250 * 2 ** Math.min(failures - 1, 7));

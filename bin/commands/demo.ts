@@ -5,6 +5,7 @@ import { operatorClient } from '../../adapters/client/operator.ts';
 import type { RunningService, ServiceConfig } from '../../adapters/http/index.ts';
 import { assertCertifiableUrl } from '../../adapters/http/certifiable-url.ts';
 import { assertPublishableHost, listeningUrl } from '../../adapters/http/public-url.ts';
+import { StoppedBeforeServing } from '../../adapters/http/stopped-before-serving.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import type { Io } from '../io.ts';
 import { accessLines, issueLocalTokens, withShortLivedToken } from './demo/access.ts';
@@ -114,6 +115,13 @@ const heardSignal = (): { readonly heard: boolean; stop(): void } => {
   };
 };
 
+/** A Ctrl-C (SIGINT, SIGTERM) while a start caught up, before it served: stopped as asked (exit 0). Anything else as it was. */
+const stoppedBeforeServing = (error: unknown, io: Io): number => {
+  if (!(error instanceof StoppedBeforeServing)) throw error;
+  io.out(`Credence stopped before it served (${error.signal}).`);
+  return 0;
+};
+
 /**
  * `npm start` (`credence start`): `credence serve` on the data folder; on an empty store the demo fleet first,
  * through the running server; then where the fleet stands, the URL, a local operator and auditor token, and two
@@ -131,7 +139,12 @@ export const start = async (request: StartRequest, io: Io): Promise<number> => {
     });
   // Undefined between two starts: an error of the second start is never read as a shutdown of the first (review 46:
   // the closed first service's aborted signal swallowed the second start's refusal, exit 0 and no reason).
-  let service: RunningService | undefined = await open();
+  let service: RunningService | undefined;
+  try {
+    service = await open();
+  } catch (error) {
+    return stoppedBeforeServing(error, io);
+  }
   const stopAbsorbing = keepServing ? absorbEchoedSignals() : async () => {};
   try {
     const empty = (await service.context.credence.store.headPosition()) === undefined;
@@ -175,9 +188,10 @@ export const start = async (request: StartRequest, io: Io): Promise<number> => {
     io.out(`Credence stopped; ${config.data} keeps everything.`);
     return 0;
   } catch (error) {
+    if (service === undefined) return stoppedBeforeServing(error, io);
     // A Ctrl-C while it was still printing: the calls it made to its own server failed because of it. Only a running
     // service's shutdown says so: none runs while the CA is made or the second start is refused.
-    if (service === undefined || !service.context.shutdown.aborted) throw error;
+    if (!service.context.shutdown.aborted) throw error;
     io.out(`Credence stopped; ${config.data} keeps everything.`);
     return 0;
   } finally {

@@ -130,12 +130,18 @@ export const register: RegisterCommands = (program, io) => {
         const args = parseOptions(command, Options, opts);
         const config = await loadConfig(args, io);
         // Loaded here, not at the top: the other commands need none of Fastify.
-        const { startService, DOCS_PREFIX } = await import('../../adapters/http/index.ts');
+        const { startService, DOCS_PREFIX, StoppedBeforeServing } = await import('../../adapters/http/index.ts');
         const service = await startService(config, { handleSignals: true }).catch((error: unknown) => {
+          // A signal during the first catch-up (a rebuild): everything opened is closed again, a stop asked for (review 52).
+          if (error instanceof StoppedBeforeServing) return undefined;
           // A wildcard host without a reachable public URL, known once the issuing CAs are loaded, is a bad setting
           // like any loadConfig refuses (exit 2), named with where it came from, as start and demo say it (review 46).
           throw publicUrlRefusalAsUsage(unusableDataFolderAsUsage(error), publicUrlSources(args, io.env ?? process.env));
         });
+        if (service === undefined) {
+          io.err('Credence stopped before it served');
+          return 0;
+        }
         // The folders and the token label are the operator's text (flags, environment, the file): through printable,
         // so a line break or an escape in one cannot pass for, or rewrite, the service's own lines.
         io.err(printable(`Credence listening on ${service.url} (data ${config.data}${storeNote(config.store)}${keysNote(config.secureEnvironment)})`));

@@ -1,0 +1,18 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { damagedDatabaseOf } from '../runtime/damaged-database.ts';
+
+/**
+ * Logs a failure at error. A damaged database is logged as the file and what mends it, without a stack: SQLite's bare
+ * "database disk image is malformed" names no file, and a live component that meets it says so at every pass (review
+ * 52: a damaged readmodels.db was a SqliteError with its stack once a second). Anything else with its error, as `msg`.
+ */
+export const logFailure = (log: FastifyBaseLogger, error: unknown, msg: string, fields: Readonly<Record<string, unknown>> = {}): void => {
+  const damaged = damagedDatabaseOf(error);
+  if (damaged?.problem.code === 'damaged_database') {
+    const { file, path, remedy } = damaged.problem;
+    // Its own message, as the service's error handler logs it: the file, SQLite's code and what mends it.
+    log.error({ ...fields, file, path, remedy }, damaged.message);
+  } else {
+    log.error({ ...fields, err: error }, msg);
+  }
+};
