@@ -1,14 +1,10 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../adapters/driven/clock/index.ts';
-import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
-import { createEngine } from '../adapters/engine/index.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';
-import { command } from '../domain/commands/index.ts';
 import type { CheckpointSigner } from '../domain/transparency/index.ts';
 import { TransparencyLogOfAnotherLog } from '../projections/transparency/index.ts';
-import { cmd, establishMeter, T0 } from './support/fleet.ts';
-import { copyEventStore } from './support/restored-folder.ts';
+import { cmd } from './support/fleet.ts';
+import { copyEventStore, hoursAfterT0, writeFleetWithARevokedMeter } from './support/restored-folder.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
@@ -19,8 +15,6 @@ import { temporaryFolders } from './support/temp-dirs.ts';
  */
 
 const folder = temporaryFolders('credence-close-every-file-');
-
-const hoursAfterT0 = (hours: number): FakeClock => new FakeClock(new Date(Date.parse(T0) + hours * 3_600_000));
 
 const open = (dir: string, hours: number): Credence => openCredence({ location: { dir }, clock: hoursAfterT0(hours) });
 
@@ -37,15 +31,7 @@ const closing = (credence: Credence): Promise<unknown> => credence.close().then(
 const restoredOlderThanItsLog = async (): Promise<string> => {
   const dir = folder();
   const backup = folder();
-  const store = openSqliteStoreInDir(dir, { durability: 'normal' });
-  const engine = createEngine({ store, clock: hoursAfterT0(1) });
-  await engine.execute(cmd.createSubscription());
-  for (const n of [1, 2]) {
-    await engine.execute(cmd.registerNode(`meter-${n}`));
-    await establishMeter(engine, n);
-  }
-  await engine.execute(command('revokeNode', { nodeId: 'meter-1', reason: 'keyCompromise' }, { actor: { id: 'operator:alice', role: 'operator' } }));
-  await store.close();
+  await writeFleetWithARevokedMeter(dir);
   copyEventStore(dir, backup);
   const credence = open(dir, 2);
   await credence.settle();

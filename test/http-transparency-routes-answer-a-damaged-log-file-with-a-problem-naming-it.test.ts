@@ -1,9 +1,8 @@
-import Database from 'better-sqlite3';
-import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { body, openApi, settled, type Api } from './http-conformance.fixtures.ts';
 import { startTestService, type TestService } from './support/service.ts';
+import { tearTablePage } from './support/torn-page.ts';
 
 /*
  * Found in review 51: a torn page in the `nodes` table of transparency.db made GET /v1/transparency/evidence/... answer
@@ -17,21 +16,7 @@ describe('the transparency routes on a log file whose stored subtree hashes are 
   const evidence = () => api.call('GET', '/v1/transparency/evidence/{kind}/{id}', { kind: 'node', id: 'meter-1' }, { token: svc.tokens.auditor });
   const inclusion = () => api.call('GET', '/v1/transparency/proofs/inclusion', {}, { token: svc.tokens.auditor, query: { position } });
 
-  /** Overwrites the `nodes` table's page in the file, then commits elsewhere so the service's connection reads it again. */
-  const tearNodesPage = (): void => {
-    const file = join(svc.dir, 'transparency.db');
-    let db = new Database(file);
-    db.pragma('wal_checkpoint(TRUNCATE)');
-    const page = Number(db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'nodes'").pluck().get());
-    const size = Number(db.pragma('page_size', { simple: true }));
-    db.close();
-    const fd = openSync(file, 'r+');
-    writeSync(fd, Buffer.alloc(size, 0xa5), 0, size, (page - 1) * size);
-    closeSync(fd);
-    db = new Database(file);
-    db.exec('CREATE TABLE torn (x); DROP TABLE torn;');
-    db.close();
-  };
+  const tearNodesPage = (): void => tearTablePage(join(svc.dir, 'transparency.db'), 'nodes');
 
   beforeEach(async () => {
     svc = await startTestService();

@@ -1,9 +1,8 @@
-import Database from 'better-sqlite3';
-import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cmd } from './support/fleet.ts';
 import { startTestService, type TestService } from './support/service.ts';
+import { tearTablePage } from './support/torn-page.ts';
 
 /*
  * Review 52, finding 2: a live projection that met a damaged readmodels.db logged
@@ -14,21 +13,7 @@ import { startTestService, type TestService } from './support/service.ts';
 describe('a live component that meets a damaged readmodels.db', () => {
   let svc: TestService;
 
-  /** Overwrites the checkpoints table's page (every projection writes it), then commits elsewhere so the service reads it again. */
-  const tearCheckpointsPage = (): void => {
-    const file = join(svc.dir, 'readmodels.db');
-    let db = new Database(file);
-    db.pragma('wal_checkpoint(TRUNCATE)');
-    const page = Number(db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'projection_checkpoints'").pluck().get());
-    const size = Number(db.pragma('page_size', { simple: true }));
-    db.close();
-    const fd = openSync(file, 'r+');
-    writeSync(fd, Buffer.alloc(size, 0xa5), 0, size, (page - 1) * size);
-    closeSync(fd);
-    db = new Database(file);
-    db.exec('CREATE TABLE torn (x); DROP TABLE torn;');
-    db.close();
-  };
+  const tearCheckpointsPage = (): void => tearTablePage(join(svc.dir, 'readmodels.db'), 'projection_checkpoints');
 
   beforeEach(async () => {
     svc = await startTestService();

@@ -1,13 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { openTransparencyLogInDir } from '../adapters/driven/transparency/index.ts';
-import { createEngine } from '../adapters/engine/index.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';
-import { command } from '../domain/commands/index.ts';
 import { TransparencyLogOfAnotherLog } from '../projections/transparency/index.ts';
-import { cmd, establishMeter, T0 } from './support/fleet.ts';
-import { copyEventStore } from './support/restored-folder.ts';
+import { copyEventStore, hoursAfterT0, writeFleetWithARevokedMeter } from './support/restored-folder.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
@@ -19,22 +15,7 @@ import { temporaryFolders } from './support/temp-dirs.ts';
 
 const folder = temporaryFolders('credence-transparency-re-derived-');
 
-const hoursAfterT0 = (hours: number): FakeClock => new FakeClock(new Date(Date.parse(T0) + hours * 3_600_000));
-
 const open = (dir: string, hours: number): Credence => openCredence({ location: { dir }, clock: hoursAfterT0(hours) });
-
-/** A fleet of two meters, meter-1 revoked, written through the engine alone: the cascade has not reacted yet. */
-const writeFleet = async (dir: string): Promise<void> => {
-  const store = openSqliteStoreInDir(dir, { durability: 'normal' });
-  const engine = createEngine({ store, clock: hoursAfterT0(1) });
-  await engine.execute(cmd.createSubscription());
-  for (const n of [1, 2]) {
-    await engine.execute(cmd.registerNode(`meter-${n}`));
-    await establishMeter(engine, n);
-  }
-  await engine.execute(command('revokeNode', { nodeId: 'meter-1', reason: 'keyCompromise' }, { actor: { id: 'operator:alice', role: 'operator' } }));
-  await store.close();
-};
 
 interface Logged {
   readonly dir: string;
@@ -50,7 +31,7 @@ interface Logged {
 const restoredAfterTheCascade = async (): Promise<Logged> => {
   const dir = folder();
   const backup = folder();
-  await writeFleet(dir);
+  await writeFleetWithARevokedMeter(dir);
   copyEventStore(dir, backup);
   const credence = open(dir, 2);
   const before = await credence.store.headPosition();

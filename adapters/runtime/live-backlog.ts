@@ -1,7 +1,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import type { Follower } from './live-followers.ts';
-import { LAG_COUNT_LIMIT } from './live-lag.ts';
+import { firstAfter, LAG_COUNT_LIMIT } from './live-lag.ts';
 import type { Credence } from './open-credence.ts';
 
 /** Records counted between two turns of the event loop: the embedded store reads synchronously. */
@@ -32,21 +32,10 @@ class LogBacklog implements StartBacklog {
   }
 
   after(handled: bigint | undefined): { readonly count: number; readonly oldest: number | undefined } {
-    const k = handled === undefined || this.#full ? 0 : this.#firstAfter(handled);
+    const k = handled === undefined || this.#full ? 0 : firstAfter(this.#positions, handled);
     const count = this.#positions.length - k;
     const oldest = this.#occurred[k];
     return { count, oldest: count === 0 || oldest === undefined || Number.isNaN(oldest) ? undefined : oldest };
-  }
-
-  #firstAfter(position: bigint): number {
-    let lo = 0;
-    let hi = this.#positions.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.#positions[mid]! <= position) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
   }
 }
 

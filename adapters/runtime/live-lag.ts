@@ -6,6 +6,18 @@ export interface Lag {
   readonly secondsBehind: number;
 }
 
+/** The index of the first of `positions` (ascending) after `position`: a binary search. */
+export const firstAfter = (positions: readonly bigint[], position: bigint): number => {
+  let lo = 0;
+  let hi = positions.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (positions[mid]! <= position) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+};
+
 /**
  * What the live runtime's lag figures are made of, kept without reading the store: the positions the live
  * subscription delivered (with when they arrived), trimmed as soon as every component has handled them, so a
@@ -35,7 +47,7 @@ export class LagTracker {
   /** Forgets what every component has handled. */
   trim(handledByAll: bigint | undefined): void {
     if (handledByAll === undefined) return;
-    const k = this.#firstAfter(handledByAll);
+    const k = firstAfter(this.#positions, handledByAll);
     if (k === 0) return;
     this.#positions.splice(0, k);
     this.#arrivals.splice(0, k);
@@ -43,20 +55,10 @@ export class LagTracker {
 
   /** Seen events after `handled`: how many, and the arrival of the oldest. */
   after(handled: bigint | undefined): { readonly count: number; readonly oldest: number | undefined } {
-    const k = handled === undefined ? 0 : this.#firstAfter(handled);
+    const k = handled === undefined ? 0 : firstAfter(this.#positions, handled);
     return { count: this.#positions.length - k, oldest: this.#arrivals[k] };
   }
 
-  #firstAfter(position: bigint): number {
-    let lo = 0;
-    let hi = this.#positions.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.#positions[mid]! <= position) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
 }
 
 export const lagOf = (events: number, oldest: number | undefined, now: number): Lag => ({

@@ -2,8 +2,10 @@ import { copyFileSync, existsSync, readdirSync, renameSync, rmSync, statSync } f
 import { join } from 'node:path';
 import { openReadModels, type ReadModelDb } from '../../adapters/driven/readmodels/index.ts';
 import { openSqliteStoreInDir, type SqliteEventStore } from '../../adapters/driven/store/index.ts';
-import type { Engine } from '../../adapters/engine/index.ts';
-import { fixture } from './fleet.ts';
+import { FakeClock } from '../../adapters/driven/clock/index.ts';
+import { createEngine, type Engine } from '../../adapters/engine/index.ts';
+import { command } from '../../domain/commands/index.ts';
+import { cmd, establishMeter, fixture, T0 } from './fleet.ts';
 
 const filesOf = (dir: string, base: string): string[] => readdirSync(dir).filter((name) => name.startsWith(base));
 
@@ -46,4 +48,23 @@ export const withStoreAndReadModels = async <T>(
     db.close();
     await store.close();
   }
+};
+
+/** A clock `hours` after T0: the instant a restored folder's process decides at. */
+export const hoursAfterT0 = (hours: number): FakeClock => new FakeClock(new Date(Date.parse(T0) + hours * 3_600_000));
+
+/**
+ * A fleet of two meters with their associations established, meter-1 then revoked, written through the engine alone
+ * at hour 1: the cascade has not reacted yet, so a process opened on it later derives its reactions at its own clock.
+ */
+export const writeFleetWithARevokedMeter = async (dir: string): Promise<void> => {
+  const store = openSqliteStoreInDir(dir, { durability: 'normal' });
+  const engine = createEngine({ store, clock: hoursAfterT0(1) });
+  await engine.execute(cmd.createSubscription());
+  for (const n of [1, 2]) {
+    await engine.execute(cmd.registerNode(`meter-${n}`));
+    await establishMeter(engine, n);
+  }
+  await engine.execute(command('revokeNode', { nodeId: 'meter-1', reason: 'keyCompromise' }, { actor: { id: 'operator:alice', role: 'operator' } }));
+  await store.close();
 };
