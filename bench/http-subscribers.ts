@@ -14,6 +14,7 @@ const SUBSCRIBERS = Number(process.env['BENCH_HTTP_SUBSCRIBERS'] ?? 200);
 const APPEND_MS = Number(process.env['BENCH_HTTP_APPEND_SECONDS'] ?? 12) * 1000;
 const APPENDERS = 4;
 const DRAIN_GUARD_MS = 30_000;
+const CONNECT_GUARD_MS = 60_000;
 const DAY = 86_400_000;
 const fromNow = (days: number) => new Date(Date.now() + days * DAY).toISOString();
 const mib = (n: number) => `${n.toFixed(0)} MiB`;
@@ -43,7 +44,16 @@ export const benchHttpSubscribers = async (report: (line: string) => void, serve
       lastDelivery = now();
     }
   });
-  await connected;
+  // Settled below; until then a reader's failure (a token expired in a stuck run) must not end the process unhandled,
+  // which left the server child running.
+  for (const reader of readers) reader.catch(() => undefined);
+  // A stream refused (429 too_many_streams) retries for ever: a run that cannot open them all says so, never hangs.
+  const opening = await Promise.race([connected.then(() => 'open' as const), sleep(CONNECT_GUARD_MS).then(() => 'stuck' as const)]);
+  if (opening === 'stuck') {
+    stop.abort();
+    await Promise.allSettled(readers);
+    throw new Error(`only ${opened} of ${SUBSCRIBERS} SSE subscribers opened within ${CONNECT_GUARD_MS / 1000}s (${reconnects} reconnects): check limits.maxSseStreams and maxSseStreamsPerPrincipal in bench/http.ts`);
+  }
   await sleep(500);
   const rssConnected = await server.rssMiB();
 

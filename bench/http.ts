@@ -17,7 +17,9 @@ const SERVER_CONFIG = {
     rateLimitPerPrincipal: 10_000_000,
     rateLimitPerAddress: 10_000_000,
     maxEventLoopDelayMs: 0,
+    // The subscribers part opens 200 canonical streams: the service-wide bound (64 by default) must let them all in.
     maxSseStreamsPerPrincipal: 256,
+    maxSseStreams: 256,
     // One device makes every measured run (http-devices.ts).
     protocolRunsPerDevice: 10_000_000,
   },
