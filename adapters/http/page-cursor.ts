@@ -4,7 +4,8 @@ import { validationError } from '../../domain/errors.ts';
 
 const CursorContent = z.strictObject({ after: z.string().min(1).max(300), query: z.string().max(300) });
 
-const safeJson = (text: string): unknown => {
+/** The JSON value of `text`, or undefined when it is none: a cursor, or what it holds, may be anything a client sent. */
+export const safeJson = (text: string): unknown => {
   try {
     return JSON.parse(text);
   } catch {

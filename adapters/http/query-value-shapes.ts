@@ -4,7 +4,7 @@ import { EVENT_TYPES, RevocationReason } from '../../domain/events/index.ts';
 import { ENTITY_KINDS, EntityKind, parseStreamId } from '../../domain/streams.ts';
 import { MACHINES } from '../../machines/index.ts';
 import { holdsJwtText } from './jwt-text.ts';
-import { PageCursor, readPageCursor } from './page-cursor.ts';
+import { PageCursor, readPageCursor, safeJson } from './page-cursor.ts';
 import { beginsLikeASecretToken } from './secret-token-prefixes.ts';
 
 /**
@@ -48,14 +48,6 @@ const Listing = z.tuple([EntityKind.nullable(), z.string().nullable()]);
 /** The longest `cursor` the entities route takes. */
 const MAX_CURSOR_CHARS = 512;
 
-const jsonOf = (text: string): unknown => {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-};
-
 /**
  * Whether `value` is a page cursor as GET /v1/entities issues it (./page-cursor.ts, of the last row's stream id and
  * the listing), byte for byte: an opaque token of a client's, base64url or not, is none, nor is a cursor it made
@@ -64,7 +56,7 @@ const jsonOf = (text: string): unknown => {
 const issuedCursor: Shape = (value) => {
   const content = value.length <= MAX_CURSOR_CHARS ? readPageCursor(value) : undefined;
   if (content === undefined) return false;
-  const listing = Listing.safeParse(jsonOf(content.query)).data;
+  const listing = Listing.safeParse(safeJson(content.query)).data;
   const ref = parseStreamId(content.after);
   if (listing === undefined || ref === undefined || !identifier(ref.id) || holdsJwtText(content.after)) return false;
   const [kind, state] = listing;

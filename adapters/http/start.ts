@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
 import { assertCanListen } from './listen-check.ts';
 import { assertCertifiableUrl } from './certifiable-url.ts';
@@ -284,7 +285,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
         describeSchemaChange(change, eventsBehind, eventsBehind >= LAG_COUNT_LIMIT),
       );
       // Each count is a read of the log: the probes answer between them.
-      await new Promise((resolve) => setImmediate(resolve));
+      await yieldToLoop();
     }
     // An external store, once the live runtime runs, holds events derived with the folder's keys (a pseudonym of the
     // folder's pseudonym key): the folder stays with them.
