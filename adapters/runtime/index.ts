@@ -5,7 +5,7 @@
 
 // A running instance: store, engine, read models, system projections, security procedures.
 export { openCredence } from './open-credence.ts';
-export type { Credence, OpenOptions } from './open-credence.ts';
+export type { Credence, OpenOptions } from './credence.ts';
 
 // The command side.
 export { createEngine } from '../engine/index.ts';

@@ -2,7 +2,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import type { Follower } from './live-followers.ts';
 import { firstAfter, LAG_COUNT_LIMIT } from './live-lag.ts';
-import type { Credence } from './open-credence.ts';
+import type { Credence } from './credence.ts';
 
 /** Records counted between two turns of the event loop: the embedded store reads synchronously. */
 const PAGE = 1000;

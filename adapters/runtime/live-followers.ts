@@ -1,5 +1,5 @@
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
-import type { Credence } from './open-credence.ts';
+import type { Credence } from './credence.ts';
 
 /**
  * One follower: a pass handles everything up to a position, the head read when it began (a catch-up from the store)

@@ -6,7 +6,7 @@ import { LagTracker, lagOf, type Lag } from './live-lag.ts';
 import { RecentEvents } from './live-recent.ts';
 import type { ComponentStatus, LiveOptions, LiveRuntime } from './live-runtime.ts';
 import { CaughtUpWaiters, isCaughtUp } from './live-waiters.ts';
-import type { Credence } from './open-credence.ts';
+import type { Credence } from './credence.ts';
 
 /**
  * What status and GET /v1/projections say of a failure: a damaged database by its file's name only (the service's log

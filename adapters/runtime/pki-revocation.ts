@@ -5,7 +5,7 @@ import { fileCrlNumbers, memoryCrlNumbers } from '../driven/pki/crl-numbers.ts';
 import { filePublishedRevocations, memoryPublishedRevocations, type PublishedRevocation } from '../driven/pki/published-revocations.ts';
 import { loadIssuingCas } from '../driven/pki/index.ts';
 import { OcspSigningKey, type OcspResponderCredential } from '../driven/pki/ocsp-signing-key.ts';
-import type { Credence } from './open-credence.ts';
+import type { Credence } from './credence.ts';
 import { openCommittedReadModel, type CommittedReadModel } from './pki-committed.ts';
 import { pkiStartFloor, refuseAnotherLog } from './pki-complete.ts';
 import { CrlPublisher } from './pki-crl-publisher.ts';
