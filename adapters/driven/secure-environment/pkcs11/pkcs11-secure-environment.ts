@@ -20,6 +20,7 @@ import {
 import { shownKind } from '../port-checks.ts';
 import { HostKeys } from './host-keys.ts';
 import { deriveEcdh, generateKeyPair, generateSecret } from './key-generation.ts';
+import { generationHandle } from './generation-handle.ts';
 import { KeyLookup } from './key-lookup.ts';
 import { AEAD, HKDF, HOST_ONLY, X25519 } from './host-transfer.ts';
 import { LiveSession } from './live-session.ts';
@@ -113,6 +114,8 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
   }
 
   async generate(owner: string, kind: GeneratedKeyKind, options: KeyOptions = {}): Promise<KeyHandle> {
+    // One handle for both attempts: a retry after a lost session first shreds what the first one made under it.
+    const attemptHandle = generationHandle(this.#token, this.#keys, owner, () => this.#newHandle());
     return this.#live.recovering(() => {
       this.#requireOwner(owner);
       const usage = usageFor(kind, options);
@@ -122,13 +125,13 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
         if (extractable) {
           throw pkcs11Problem('options.extractable', 'private_key_not_extractable', `a ${kind} key generated in the token never leaves it (the port's wrap format would put it in host memory)`);
         }
-        const handle = this.#newHandle();
+        const handle = attemptHandle();
         const label: KeyLabel = { owner, kind, ...(usage ? { usage } : {}), extractable: false, host: false };
         const pair = generateKeyPair(this.#token, handle, label, ephemeral);
         return this.#keys.remember({ handle, label, ephemeral, key: pair.privateKey, publicKey: pair.publicKey });
       }
       if (kind === 'psk256') {
-        const handle = this.#newHandle();
+        const handle = attemptHandle();
         const host = this.derivation === 'host';
         const label: KeyLabel = { owner, kind, extractable, host };
         const key = generateSecret(this.#token, genericSecretTemplate(handle, label, ephemeral, host || extractable));
