@@ -58,7 +58,7 @@ describe('verify --data changes nothing it audits', () => {
     const before = digest(file);
     const result = await audit(dir);
     expect(result.code).toBe(2);
-    expect(result.err).toMatch(/schema version 1, not 2: open it once with the service of this version/);
+    expect(result.err).toMatch(/schema version 1, not 3: open it once with the service of this version/);
     expect(digest(file)).toBe(before);
   });
 });

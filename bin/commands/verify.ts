@@ -26,6 +26,7 @@ import { progressBar } from '../progress.ts';
 import { progressStream, ServerOptions, serverTarget, withJson, withServer, PathArg } from './options.ts';
 import { verifyRemote } from './verify-remote.ts';
 import { report, resolveLogKey, verifyBundle } from './verify-checks.ts';
+import { refusalJson, reportRefusal } from './verify-refusal.ts';
 
 const EXAMPLES = `
 Modes (exactly one):
@@ -203,6 +204,8 @@ const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io
   const stream = progressStream(io, asJson);
   const bar = stream === undefined ? undefined : progressBar(stream, 0, 'events checked against the log');
   try {
+    // Kept by a service that stopped over a store that no longer held what it logged: told with the audit's outcome.
+    const refusal = log.keptRefusal();
     const result = await auditStoreAgainstLog({
       storedEvents: counted(readEventsDbInDir(dir), bar?.update),
       log,
@@ -211,7 +214,8 @@ const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io
     });
     bar?.finish();
     const repairing = !result.ok && result.kind === 'node_mismatch' && repair === true;
-    if (!repairing) printJson(result);
+    if (!repairing) printJson(refusal === undefined ? result : { ...result, refusal: refusalJson(refusal) });
+    reportRefusal(refusal, result.ok, io);
     if (!result.ok) {
       io.err(printable(`TAMPERED: ${result.kind}${result.position !== undefined ? ` at position ${result.position}` : ''}: ${result.message}`));
       if (!repairing) return 1;

@@ -31,6 +31,23 @@ export interface StoredCheckpoint {
 }
 
 /**
+ * The log's refusal to go on, kept in its file once made (TransparencyProjection): where the log and the event store
+ * parted, by position and hashes alone, so that a restart does not sign on over a store whose newest logged event
+ * came back while earlier ones differ. Nothing of the events beyond their leaf hashes.
+ */
+export interface LogRefusal {
+  /** The leaf found not in the store: the log's newest when the refusal was made. */
+  readonly leafIndex: number;
+  readonly position: bigint;
+  /** The leaf hash the log holds there. */
+  readonly expectedLeafHash: Uint8Array;
+  /** The leaf hash of the event the store held at that position; undefined when it held none. */
+  readonly foundLeafHash?: Uint8Array;
+  /** When it was made (ISO 8601, the projection's clock). */
+  readonly refusedAt: string;
+}
+
+/**
  * Persistence of the transparency log (issue 4 item 2): leaves in global order, every complete subtree hash so
  * that roots and proofs cost O(log n) reads, and the signed checkpoints. Synchronous: the embedded store is
  * better-sqlite3, and proofs are a handful of indexed reads.
@@ -69,6 +86,11 @@ export interface TransparencyLogStore extends HashSource {
   checkpointAt(treeSize: number): StoredCheckpoint | undefined;
   /** Every checkpoint kept, smallest tree first, read in pages. */
   checkpoints(): Iterable<StoredCheckpoint>;
+  /** The refusal kept in the log file, if one is (one at most: the first made stands until cleared). */
+  keptRefusal(): LogRefusal | undefined;
+  /** Keeps `refusal` unless one is kept already. */
+  keepRefusal(refusal: LogRefusal): void;
+  clearRefusal(): void;
   close(): void;
 }
 

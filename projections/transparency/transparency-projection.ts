@@ -1,29 +1,12 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { EventStore, RecordedEvent, StoreSubscription } from '../../domain/ports/event-store.ts';
-import type { StoredCheckpoint, TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
+import type { LogRefusal, StoredCheckpoint, TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
 import type { CheckpointSigner } from '../../domain/transparency/checkpoint-signer.ts';
 import { eventLeafHash } from '../../domain/transparency/leaf.ts';
 import { describeOtherLog, notInLog } from '../runtime/log-check.ts';
+import { describeKeptRefusal, firstLeafNotInStore, refusalOf, TransparencyLogOfAnotherLog } from './log-refusal.ts';
 import { signCheckpoint } from './sign-checkpoint.ts';
 import { indexLegacyLeaves } from './stream-index.ts';
-
-/**
- * The transparency log has logged an event the store does not hold at its position: the event store was restored
- * from a backup older than the log, or the data folder was given another fleet's events. Unlike a read model, the
- * log is append-only and signed, so it is never rebuilt: it stops, rather than skip the events now stored at
- * positions it has logged (README.md, "Restoring the event store from a backup").
- */
-export class TransparencyLogOfAnotherLog extends Error {
-  readonly code = 'transparency_log_of_another_log';
-
-  constructor(readonly detail: string) {
-    super(
-      `the transparency log holds events the event store does not (${detail}): restore the event store from a backup ` +
-        'that holds every logged event, or move the transparency folder aside to start a new log',
-    );
-    this.name = 'TransparencyLogOfAnotherLog';
-  }
-}
 
 export interface TransparencyProjectionOptions {
   readonly store: EventStore;
@@ -62,11 +45,12 @@ export class TransparencyProjection {
   /** The first catch-up has checked the log against the store and indexed a legacy log's leaves. */
   private firstCatchUpDone = false;
   /**
-   * Kept once found: the log stays stopped until the operator acts (a restart after restoring `events.db`, or a new
-   * log), even should the store come to hold the logged event at its newest leaf's position again, the events before
-   * it differing (README.md, "Restoring the event store from a backup").
+   * Kept once found, here and in the log file: the log stays stopped until the operator acts (restores the `events.db`
+   * that holds every logged event, or starts a new log), even should the store come to hold the logged event at its
+   * newest leaf's position again, the events before it differing (README.md, "Restoring the event store from a backup").
    */
   private refused: TransparencyLogOfAnotherLog | undefined;
+  private cleared: LogRefusal | undefined;
 
   constructor(private readonly options: TransparencyProjectionOptions) {
     this.batchSize = options.batchSize ?? 1000;
@@ -78,6 +62,14 @@ export class TransparencyProjection {
   /** Position of the newest logged event: this projection's checkpoint. */
   get position(): bigint | undefined {
     return this.options.log.lastPosition();
+  }
+
+  /**
+   * The refusal an earlier process kept that this one's first catch-up lifted, the store found to hold every logged
+   * event again: for the process to say so.
+   */
+  get clearedRefusal(): LogRefusal | undefined {
+    return this.cleared;
   }
 
   /** Leaves covered by the latest signed checkpoint (0 before the first). */
@@ -134,15 +126,29 @@ export class TransparencyProjection {
 
   /**
    * Its newest leaf must be the event the store holds at that position, its id and its content (the leaf hash):
-   * otherwise TransparencyLogOfAnotherLog. A restored store that re-derived or was resent the lost events holds their
-   * ids there again, decided at a later instant; logging on would sign leaves the store contradicts.
+   * otherwise TransparencyLogOfAnotherLog, kept in the log file. A restored store that re-derived or was resent the
+   * lost events holds their ids there again, decided at a later instant; logging on would sign leaves the store
+   * contradicts. A refusal kept by an earlier process holds until every leaf is found in the store again: the newest
+   * alone can come back byte for byte while earlier events differ (a restore with the clock set back).
    */
   private async refuseAnotherLog(): Promise<void> {
-    const size = this.options.log.size();
-    const newest = size === 0 ? undefined : this.options.log.leafAt(size - 1);
+    const { store, log } = this.options;
+    const kept = log.keptRefusal();
+    if (kept !== undefined) {
+      const differing = await firstLeafNotInStore(store, log, this.batchSize);
+      if (differing !== undefined) throw (this.refused = new TransparencyLogOfAnotherLog(describeKeptRefusal(kept, differing)));
+      log.clearRefusal();
+      this.cleared = kept;
+      return;
+    }
+    const size = log.size();
+    const newest = size === 0 ? undefined : log.leafAt(size - 1);
     if (newest === undefined) return;
-    const other = await notInLog(this.options.store, 'transparency', newest.position, { id: newest.eventId, leafHash: newest.leafHash });
-    if (other !== undefined) throw (this.refused = new TransparencyLogOfAnotherLog(describeOtherLog(other)));
+    const other = await notInLog(store, 'transparency', newest.position, { id: newest.eventId, leafHash: newest.leafHash });
+    if (other === undefined) return;
+    this.refused = new TransparencyLogOfAnotherLog(describeOtherLog(other));
+    log.keepRefusal(await refusalOf(store, newest, this.options.now()));
+    throw this.refused;
   }
 
   /** Catches up, then follows the store live and starts the checkpoint timer. */

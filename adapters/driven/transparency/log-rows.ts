@@ -1,7 +1,7 @@
 import { parseCheckpointText } from '../../../domain/transparency/checkpoint.ts';
 import { parseSignedNote } from '../../../domain/transparency/note.ts';
 import { constantTimeEqual } from '../../../domain/crypto/index.ts';
-import { TransparencyLogAltered, type LoggedLeaf, type StoredCheckpoint } from '../../../domain/ports/transparency-log.ts';
+import { TransparencyLogAltered, type LoggedLeaf, type LogRefusal, type StoredCheckpoint } from '../../../domain/ports/transparency-log.ts';
 
 /** The rows of the log file as the driver returns them (safe integers: bigint), and what the log makes of them. */
 export interface LeafRow {
@@ -18,6 +18,22 @@ export interface CheckpointRow {
   time: string;
   note: string;
 }
+
+export interface RefusalRow {
+  leaf_index: bigint;
+  position: bigint;
+  expected_hash: Buffer;
+  found_hash: Buffer | null;
+  refused_at: string;
+}
+
+export const toRefusal = (row: RefusalRow): LogRefusal => ({
+  leafIndex: Number(row.leaf_index),
+  position: row.position,
+  expectedLeafHash: new Uint8Array(row.expected_hash),
+  ...(row.found_hash !== null ? { foundLeafHash: new Uint8Array(row.found_hash) } : {}),
+  refusedAt: row.refused_at,
+});
 
 export const toLeaf = (row: LeafRow): LoggedLeaf => ({
   leafIndex: Number(row.leaf_index),

@@ -1,11 +1,13 @@
 import type Database from 'better-sqlite3';
 import { guardedStatement } from './log-file-damaged.ts';
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 // Level 0 lives in `leaves`; `nodes` holds every complete subtree above it, keyed (level, index), written once
 // when its last leaf arrives and never updated: the table only grows, like the log. `stream_id` and `revision`
 // (schema 2) are the stream index; NULL only in leaves of a schema 1 file that were not matched to their event yet.
+// `refusal` (schema 3) keeps the log's refusal to go on over a store that no longer holds what it logged (one row at
+// most): a file of this version is refused by an earlier Credence, which would sign on over that store.
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS leaves (
   leaf_index INTEGER PRIMARY KEY,
@@ -26,6 +28,14 @@ CREATE TABLE IF NOT EXISTS checkpoints (
   root_hash BLOB    NOT NULL,
   time      TEXT    NOT NULL,
   note      TEXT    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS refusal (
+  one           INTEGER PRIMARY KEY CHECK (one = 1),
+  leaf_index    INTEGER NOT NULL,
+  position      INTEGER NOT NULL,
+  expected_hash BLOB    NOT NULL,
+  found_hash    BLOB,
+  refused_at    TEXT    NOT NULL
 );
 `;
 const STREAM_INDEX = 'CREATE INDEX IF NOT EXISTS leaves_by_stream ON leaves (stream_id, leaf_index);';
@@ -80,6 +90,11 @@ export const openLogStatements = (db: Database.Database, readOnly: boolean) => {
     checkpointCovering: prepare('SELECT * FROM checkpoints WHERE tree_size >= ? ORDER BY tree_size LIMIT 1'),
     checkpointAt: prepare('SELECT * FROM checkpoints WHERE tree_size = ?'),
     checkpointPage: prepare('SELECT * FROM checkpoints WHERE tree_size > ? ORDER BY tree_size LIMIT ?'),
+    refusal: prepare('SELECT * FROM refusal'),
+    insertRefusal: prepare(
+      'INSERT OR IGNORE INTO refusal (one, leaf_index, position, expected_hash, found_hash, refused_at) VALUES (1, ?, ?, ?, ?, ?)',
+    ),
+    deleteRefusal: prepare('DELETE FROM refusal'),
   };
 };
 

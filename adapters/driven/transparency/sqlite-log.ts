@@ -13,12 +13,13 @@ import { consistencyProof, inclusionProof, rootHash } from '../../../domain/tran
 import { isCredenceError } from '../../../domain/errors.ts';
 import { asDamagedDatabase } from '../files/damaged-database.ts';
 import { guardDamage } from './log-file-damaged.ts';
-import { checkedCheckpoint, toLeaf, type CheckpointRow, type LeafRow } from './log-rows.ts';
+import { checkedCheckpoint, toLeaf, toRefusal, type CheckpointRow, type LeafRow, type RefusalRow } from './log-rows.ts';
 import { openLogStatements, type LogStatements } from './log-schema.ts';
 import {
   TransparencyLogAltered,
   type LeafToAppend,
   type LoggedLeaf,
+  type LogRefusal,
   type StoredCheckpoint,
   type StreamSlot,
   type TransparencyLogStore,
@@ -183,6 +184,20 @@ export class SqliteTransparencyLog implements TransparencyLogStore {
       if (rows.length < PAGE) return;
       after = rows[rows.length - 1]!.tree_size;
     }
+  }
+
+  keptRefusal(): LogRefusal | undefined {
+    const row = this.sql.refusal.get() as RefusalRow | undefined;
+    return row && toRefusal(row);
+  }
+
+  keepRefusal(refusal: LogRefusal): void {
+    const { leafIndex, position, expectedLeafHash, foundLeafHash, refusedAt } = refusal;
+    this.sql.insertRefusal.run(leafIndex, position, expectedLeafHash, foundLeafHash ?? null, refusedAt);
+  }
+
+  clearRefusal(): void {
+    this.sql.deleteRefusal.run();
   }
 
   private checked(row: CheckpointRow | undefined): StoredCheckpoint | undefined {
