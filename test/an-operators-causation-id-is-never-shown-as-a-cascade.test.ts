@@ -7,7 +7,8 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cascadeFrom, walkDependents } from '../projections/cascade/index.ts';
-import { addDependent, addEnding, setupDependents } from '../projections/cascade/dependents.ts';
+import { addDependent, setupDependents } from '../projections/cascade/dependents.ts';
+import { addEnding } from '../projections/cascade/endings.ts';
 import { body, openApi, settled, type Api } from './http-conformance.fixtures.ts';
 import { startTestService, type TestService } from './support/service.ts';
 

@@ -1,5 +1,4 @@
 import { setMaxListeners } from 'node:events';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
 import { assertCanListen } from './listen-check.ts';
 import { assertCertifiableUrl } from './certifiable-url.ts';
@@ -13,7 +12,6 @@ import {
   openCredence,
   openServiceSecureEnvironment,
   startLive,
-  startPkiRevocation,
   systemClock,
   systemRandom,
 } from '../runtime/index.ts';
@@ -21,9 +19,9 @@ import { isEmbedded } from '../runtime/data-folder.ts';
 import { openHsmLogKey } from '../runtime/transparency-key.ts';
 import { deadLetterCount } from '../../projections/cascade/index.ts';
 import { expiryDeadLetterCount } from '../../projections/expiry/index.ts';
-import { describeOtherLog, describeRulesChange, describeSchemaChange } from '../../projections/runtime/index.ts';
-import { LAG_COUNT_LIMIT } from '../runtime/live-lag.ts';
-import { withCatchUpProgress } from './catch-up-progress.ts';
+import { createCleanups } from './cleanups.ts';
+import { deadLetterWarnings } from './dead-letter-warnings.ts';
+import { firstCatchUp } from './first-catch-up.ts';
 import { logFailure } from './log-failure.ts';
 import { createAccessControl } from './auth/access-control.ts';
 import { ACCESS_OWNER } from './auth/open-access-control.ts';
@@ -33,7 +31,10 @@ import type { App, RouteModule, ServiceContext } from './context.ts';
 import { createServiceMetrics } from './metrics.ts';
 import { refuseKeysInAnotherSecureEnvironment } from './keys-in-another-secure-environment.ts';
 import { buildProbeServer } from './probe-server.ts';
+import { startPkiPublisher } from './pki-publisher.ts';
+import { warnReadModelRebuilds } from './read-model-rebuilds.ts';
 import { buildServer } from './server.ts';
+import { createShutdown } from './shutdown.ts';
 import { StoppedBeforeServing } from './stopped-before-serving.ts';
 
 /** Who the security procedures (Enrolment Function, Registrar CSE) act as when devices call them. */
@@ -75,26 +76,16 @@ export interface RunningService {
  */
 export const startService = async (config: ServiceConfig, options: StartOptions = {}): Promise<RunningService> => {
   const clock = options.clock ?? systemClock;
-  const cleanups: (() => unknown)[] = [];
-  const unwind = async (): Promise<void> => {
-    for (const cleanup of cleanups.splice(0).reverse()) {
-      try {
-        await cleanup();
-      } catch {
-        // Closing what is left matters more than the first failure to close.
-      }
-    }
-  };
-  // Set by a shutdown, a signal's included, which may begin before the start is done.
-  let closing: Promise<void> | undefined;
-  let stoppedBy: NodeJS.Signals | undefined;
-  let removeSignalHandlers = (): void => {};
-  /** Once a shutdown has begun, the start goes no further: it waits for the unwinding, then says it stopped. */
-  const unlessStopped = async (): Promise<void> => {
-    if (closing === undefined) return;
-    await closing;
-    throw new StoppedBeforeServing(stoppedBy ?? 'SIGTERM');
-  };
+  const cleanups = createCleanups();
+  let serving = false;
+  let closeProbes: () => Promise<void> = async () => {};
+  // server.close() first, then the PKI publisher, live.stop(), credence.close(), the registry, the Secure Environment.
+  const stopping = createShutdown(async () => {
+    // First to close: the probes say "not ready" by not answering once the shutdown has begun.
+    serving = false;
+    await closeProbes().catch(() => undefined);
+    await cleanups.unwind();
+  });
   try {
     // Before anything opens: an unusable policy file is a configuration error, not a half-started service.
     const signing = signingPolicyOf(config);
@@ -136,23 +127,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       entityCacheMaxBytes: config.entityCacheMiB * 1024 * 1024,
       // Seed 004: pseudonyms that change frequently; the key is the data folder's (made in its Secure Environment).
       pseudonyms: { policy: config.pseudonyms },
-      // A dead letter is retried by nothing: said at warn, once as it is recorded, so that an operator repairs the
-      // stream (credence replay) and redoes the reaction. Names and the refusal only, never an event's data.
-      cascadeLog: (entry) => {
-        if (entry.outcome !== 'dead-letter') return;
-        app?.log.warn(
-          { eventType: entry.eventType, position: entry.position?.toString(10), command: entry.command, stream: entry.stream, reason: entry.reason },
-          `cascade dead letter: ${entry.command} on ${entry.stream ?? entry.target} in reaction to ${entry.eventType ?? 'an event'} was not carried out`,
-        );
-      },
-      // The same for a due deadline whose command id another command holds: the entity is not ended until an operator
-      // ends it. Names, instants and the refusal only.
-      expiryDeadLetter: (letter) => {
-        app?.log.warn(
-          { stream: letter.stream, purpose: letter.purpose, due: new Date(letter.due).toISOString(), command: letter.command, code: letter.code, reason: letter.reason },
-          `expiry dead letter: ${letter.command} on ${letter.stream} was not carried out (${letter.code})`,
-        );
-      },
+      ...deadLetterWarnings(() => app?.log),
       // SER-016: POST /v1/commands verifies request signatures against it; the audit trail re-checks stored ones.
       ...(signing !== undefined ? { signing } : {}),
       // The service is the process that holds the deployment's policy (or its absence): an audit trail judged under
@@ -211,37 +186,10 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     cleanups.push(() => stopPkiRevocation());
     cleanups.push(() => server.close());
 
-    let serving = false;
-    let resolveClosed: () => void = () => {};
-    const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
-    let closeProbes: () => Promise<void> = async () => {};
-    const onSignal = (signal: NodeJS.Signals): void => {
-      removeSignalHandlers();
-      stoppedBy ??= signal;
-      server.log.info({ signal }, 'shutting down');
-      void close();
-    };
-    removeSignalHandlers = (): void => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-    };
-    // server.close() first, then the PKI publisher, live.stop(), credence.close(), the registry, the Secure Environment.
-    const close = (): Promise<void> =>
-      (closing ??= (async () => {
-        removeSignalHandlers();
-        // First to close: the probes say "not ready" by not answering once the shutdown has begun.
-        serving = false;
-        await closeProbes().catch(() => undefined);
-        await unwind();
-        resolveClosed();
-      })());
     // Before the probe port and the catch-up (review 52): a rebuild reads the whole log before the API listens, and a
     // signal meanwhile took Node's default action (exit 143, nothing closed, no "shutting down"). It now stops the live
     // runtime and unwinds as a shutdown does, and the start rejects with StoppedBeforeServing.
-    if (options.handleSignals === true) {
-      process.once('SIGTERM', onSignal);
-      process.once('SIGINT', onSignal);
-    }
+    if (options.handleSignals === true) stopping.handleSignals(server.log);
 
     // The probe port listens before the catch-up (review 51): a rebuild after an upgrade reads the whole log before
     // the API port listens, long enough on a large fleet for an orchestrator whose liveness probe finds nothing to kill
@@ -260,48 +208,19 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       cleanups.push(() => closeProbes());
       await probes.listen({ host: config.host, port: config.probePort });
       // A shutdown begun while they were made closed nothing of theirs yet.
-      if (closing !== undefined) await closeProbes();
-      await unlessStopped();
+      if (stopping.begun) await closeProbes();
+      await stopping.unlessStopped();
       const probeAddress = probes.server.address() as AddressInfo;
       probeUrl = listeningUrl(probeAddress.address, probeAddress.port);
       server.log.info({ probeUrl }, 'probes listening; the API listens once caught up with the event store');
     }
-    // Read models built from another log (the event store restored from an older backup) are reset and rebuilt
-    // before anything is served from them; said once, at warn: events acknowledged since that backup are gone.
-    for (const other of await credence.runner.checkLog()) {
-      server.log.warn({ projection: other.name, reason: other.reason }, `read model rebuilt from position 0: ${describeOtherLog(other)}`);
-    }
-    // The same for a read model built under other rules: the audit trail under another signing policy (or none) is
-    // rebuilt under the service's, so that every row is judged by the policy the service enforces.
-    for (const change of await credence.runner.checkRules()) {
-      server.log.warn({ projection: change.name }, `read model rebuilt from position 0: ${describeRulesChange(change)}`);
-    }
-    // And a read model written by another version of its tables (an upgrade, or a downgrade: a newer Credence's file),
-    // emptied when opened (projections/runtime/schema-version.ts): said once, with what the rebuild reads (review 51).
-    for (const change of credence.runner.schemaChanges()) {
-      const { eventsBehind } = await credence.runner.lag(change.name, LAG_COUNT_LIMIT);
-      server.log.warn(
-        { projection: change.name, storedVersion: change.stored, version: change.version, events: eventsBehind },
-        describeSchemaChange(change, eventsBehind, eventsBehind >= LAG_COUNT_LIMIT),
-      );
-      // Each count is a read of the log: the probes answer between them.
-      await yieldToLoop();
-    }
+    await warnReadModelRebuilds(credence.runner, server.log);
     // An external store, once the live runtime runs, holds events derived with the folder's keys (a pseudonym of the
     // folder's pseudonym key): the folder stays with them.
     if (config.store !== undefined) keep = true;
-    await unlessStopped();
-    await withCatchUpProgress(live.start(), {
-      log: server.log,
-      positions: () => [
-        ...credence.runner.names.map((name) => ({ name, position: credence.runner.checkpoint(name) })),
-        ...(credence.transparency !== undefined ? [{ name: 'transparency', position: credence.transparency.position }] : []),
-      ],
-      head: () => credence.store.headPosition(),
-      // Its own event types after its checkpoint, the first found: read by their index, nothing counted.
-      nothingToRead: async (name) => credence.runner.names.includes(name) && (await credence.runner.lag(name, 1)).eventsBehind === 0,
-    });
-    await unlessStopped();
+    await stopping.unlessStopped();
+    await firstCatchUp(live, credence, server.log);
+    await stopping.unlessStopped();
     await server.listen({ host: config.host, port: config.port });
     const address = server.server.address() as AddressInfo;
     const boundUrl = listeningUrl(address.address, address.port);
@@ -312,39 +231,30 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       publicUrl = boundUrl;
     }
     // CRLs and OCSP of the data folder's issuing CAs (issue 13), once the URL their full CRLs name is known.
-    const revocation = await startPkiRevocation({
+    const revocation = await startPkiPublisher({
       credence,
       cas,
       baseUrl: publicUrl,
       dataDir: config.data,
       se: ownerView(se, 'maf:infrastructure'),
-      random: systemRandom,
-      now: () => clock.now().getTime(),
-      onError: (component, error) => logFailure(server.log, error, 'PKI revocation failed', { component }),
-      // Said at warn, once per finding: the event store was restored from a backup older than CRLs already published.
-      onPublishedNotInLog: (caId, revocations) =>
-        server.log.warn(
-          { caId, count: revocations.length, credentials: revocations.slice(0, 100).map((r) => ({ credentialId: r.credentialId, serialNumber: r.serialNumber })) },
-          `CA ${caId} published ${revocations.length} revocation(s) the event log does not hold (restored from an older backup): ` +
-            'they stay on its CRLs and revoked on OCSP; revoke again each credential the restored log still holds with that ' +
-            'certificate (same serial), so that the log says what the CRLs say',
-        ),
+      clock,
+      log: server.log,
     });
     pkiRevocation.current = revocation;
     stopPkiRevocation = () => revocation.stop();
     // A shutdown begun while it started has already run the cleanups: this one is left to stop here.
-    if (closing !== undefined) await revocation.stop();
-    await unlessStopped();
+    if (stopping.begun) await revocation.stop();
+    await stopping.unlessStopped();
 
     server.log.info({ url: boundUrl, ...(probeUrl !== undefined ? { probeUrl } : {}) }, 'listening');
     keep = true;
     serving = true;
-    return { url: boundUrl, ...(probeUrl !== undefined ? { probeUrl } : {}), context, app: server, close, closed };
+    return { url: boundUrl, ...(probeUrl !== undefined ? { probeUrl } : {}), context, app: server, close: stopping.close, closed: stopping.closed };
   } catch (error) {
-    removeSignalHandlers();
-    await unwind();
+    stopping.removeSignalHandlers();
+    await cleanups.unwind();
     // What failed because the shutdown closed it under the start (a read of a closed store) is that shutdown.
-    if (closing !== undefined && !(error instanceof StoppedBeforeServing)) await unlessStopped();
+    if (stopping.begun && !(error instanceof StoppedBeforeServing)) await stopping.unlessStopped();
     throw error;
   }
 };

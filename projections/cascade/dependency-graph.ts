@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import { directDependents, endingByEventId, endingOf, enrolmentEndOf, type Ending, type Relation } from './dependents.ts';
+import { directDependents, type Relation } from './dependents.ts';
+import { endingByEventId, endingOf, enrolmentEndOf, type Ending } from './endings.ts';
 
 /** One dependent in a walk: where it hangs (its parent's stream) and through which relation. */
 export interface GraphDependent {

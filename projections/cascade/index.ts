@@ -6,4 +6,5 @@ export { deadLetterCount, deadLetters } from './dead-letters.ts';
 export type { DeadLetter } from './dead-letters.ts';
 export { walkDependents, endingOf, dependentEnding, causeOf, cascadeFrom } from './dependency-graph.ts';
 export type { GraphDependent, DependentsWalk } from './dependency-graph.ts';
-export type { Ending, Relation } from './dependents.ts';
+export type { Relation } from './dependents.ts';
+export type { Ending } from './endings.ts';

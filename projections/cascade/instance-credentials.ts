@@ -69,7 +69,7 @@ export const endInstanceCredential = (db: Database.Database, credential: string)
  * The instance (`appAeKey`) runs on `node` (a stream id) from now on: an association of it there was established.
  * Every live credential issued to it follows that node too, besides those it ran on before. Not called for a node (or
  * App-ID) that has ended already (an association stored after it ended): that takes nothing back, as with the
- * identifiers (dependents.ts `learnIdentifier`).
+ * identifiers (identifiers.ts `learnIdentifier`).
  */
 export const instanceRunsOn = (db: Database.Database, instance: string, node: string): void => {
   prepared(db, 'INSERT OR IGNORE INTO cascade_instance_nodes (instance, node) VALUES (?, ?)').run(instance, node);

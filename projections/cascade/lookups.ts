@@ -5,7 +5,11 @@ import type { DecodedEvent } from '../../domain/stored.ts';
 import { streamIdOf } from '../../domain/streams.ts';
 import { heldAt, type AssociationContext, type CredentialContext, type NodeContext } from '../../machines/index.ts';
 import { rotationChainEnd } from '../expiry/index.ts';
-import { applicationsEnrolledWith, associationLinks, cseIdOfCredential, cseIdOfNode, dependentsOf, endingOf, ownerOfIdentifier, waitingFor, type AssociationLinks, type Ending } from './dependents.ts';
+import { associationLinks, type AssociationLinks } from './associations.ts';
+import { dependentsOf } from './dependents.ts';
+import { endingOf, type Ending } from './endings.ts';
+import { applicationsEnrolledWith, cseIdOfNode } from './enrolments.ts';
+import { cseIdOfCredential, ownerOfIdentifier, waitingFor } from './identifiers.ts';
 import { idOf, reactionsTo } from './reactions.ts';
 
 const REVOCATIONS: ReadonlySet<string> = new Set(['CredentialRevoked', 'NodeRevoked', 'ApplicationRevoked', 'AssociationRevoked']);

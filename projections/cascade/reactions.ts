@@ -2,7 +2,9 @@ import type { DecodedEvent } from '../../domain/stored.ts';
 import type { RevocationReason } from '../../domain/events/index.ts';
 import type { EntityKind } from '../../domain/streams.ts';
 import { BrokenHistoryError, enrolmentEndReason } from '../../machines/index.ts';
-import type { AssociationLinks, IdentifierKind, Relation } from './dependents.ts';
+import type { AssociationLinks } from './associations.ts';
+import type { Relation } from './dependents.ts';
+import type { IdentifierKind } from './identifiers.ts';
 
 /** A command the process manager will issue, before ids and metadata are attached. */
 export interface Reaction {

@@ -1,0 +1,36 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Clock, OwnedSecureEnvironment } from '../../domain/ports/index.ts';
+import { startPkiRevocation, systemRandom, type Credence, type IssuingCa, type PkiRevocation } from '../runtime/index.ts';
+import { logFailure } from './log-failure.ts';
+
+export interface PkiPublisherOptions {
+  readonly credence: Credence;
+  readonly cas: readonly IssuingCa[];
+  /** The URL the full CRLs name: known once the service listens. */
+  readonly baseUrl: string;
+  readonly dataDir: string;
+  readonly se: OwnedSecureEnvironment;
+  readonly clock: Clock;
+  readonly log: FastifyBaseLogger;
+}
+
+/** CRLs and OCSP of the data folder's issuing CAs (issue 13), reporting to the server's logger. */
+export const startPkiPublisher = (o: PkiPublisherOptions): Promise<PkiRevocation> =>
+  startPkiRevocation({
+    credence: o.credence,
+    cas: o.cas,
+    baseUrl: o.baseUrl,
+    dataDir: o.dataDir,
+    se: o.se,
+    random: systemRandom,
+    now: () => o.clock.now().getTime(),
+    onError: (component, error) => logFailure(o.log, error, 'PKI revocation failed', { component }),
+    // Said at warn, once per finding: the event store was restored from a backup older than CRLs already published.
+    onPublishedNotInLog: (caId, revocations) =>
+      o.log.warn(
+        { caId, count: revocations.length, credentials: revocations.slice(0, 100).map((r) => ({ credentialId: r.credentialId, serialNumber: r.serialNumber })) },
+        `CA ${caId} published ${revocations.length} revocation(s) the event log does not hold (restored from an older backup): ` +
+          'they stay on its CRLs and revoked on OCSP; revoke again each credential the restored log still holds with that ' +
+          'certificate (same serial), so that the log says what the CRLs say',
+      ),
+  });
