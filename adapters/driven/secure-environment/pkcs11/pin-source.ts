@@ -1,4 +1,5 @@
-import { readFileSync, statSync, type Stats } from 'node:fs';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { assertOwnedByProcess, openToGroupOrOthers } from '../../files/index.ts';
 import { pkcs11Problem } from './module.ts';
 import type { PinSource } from './uri.ts';
@@ -9,7 +10,12 @@ export const MAX_PIN_CHARS = 255;
 export interface Pin {
   readonly value: string;
   readonly from: string;
+  /** What the source was when this PIN was read (a file's identity, size and times): a refusal is remembered against it. */
+  readonly version: string;
 }
+
+/** More than any PIN file needs (a PIN is at most MAX_PIN_CHARS, plus a newline): refused before it is read. */
+const MAX_PIN_FILE_BYTES = 4096;
 
 const trimmed = (text: string): string => text.replace(/\s+$/u, '');
 const describe = (pin: PinSource): string => (pin.source === 'file' ? `the file ${pin.path}` : `the environment variable ${pin.name}`);
@@ -26,18 +32,40 @@ const checked = (value: string | undefined, from: string, removed = false): stri
   return value;
 };
 
-const readPinFile = (path: string, from: string): string => {
-  let stat: Stats;
+/**
+ * The PIN file through one file descriptor (as kek.ts reads the KEK): what is checked (a regular file, owner, mode,
+ * size) is what is read, never a file swapped in between by name. Non-blocking, so a FIFO put in its place is
+ * refused at once instead of hanging the open until some writer comes. A link is followed and judged by its target.
+ */
+const readPinFile = (path: string, from: string): { value: string; version: string } => {
+  let fd: number;
   try {
-    stat = statSync(path);
-  } catch {
-    throw pkcs11Problem('pin-source', 'pin_file', `${from} cannot be read`);
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw pkcs11Problem('pin-source', 'pin_file', `${from} cannot be read${code === undefined ? '' : ` (${code})`}`);
   }
-  // Another account that owns the PIN file can read it, or swap in a PIN of its choosing between logins.
-  assertOwnedByProcess(path, stat, 'pin-source', 'PKCS#11 Secure Environment');
-  if (openToGroupOrOthers(stat.mode)) throw pkcs11Problem('pin-source', 'pin_file', `${from} must not be readable by group or others (chmod 600)`);
-  return checked(trimmed(readFileSync(path, 'utf8')), from);
+  try {
+    const stat = fstatSync(fd, { bigint: true });
+    if (!stat.isFile()) {
+      const kind = stat.isDirectory() ? 'a folder' : stat.isFIFO() ? 'a FIFO' : 'not a regular file';
+      throw pkcs11Problem('pin-source', 'pin_file', `${from} is ${kind}: name a regular file holding the PIN`);
+    }
+    // Another account that owns the PIN file can read it, or swap in a PIN of its choosing between logins.
+    assertOwnedByProcess(path, { uid: Number(stat.uid) }, 'pin-source', 'PKCS#11 Secure Environment');
+    if (openToGroupOrOthers(Number(stat.mode))) throw pkcs11Problem('pin-source', 'pin_file', `${from} must not be readable by group or others (chmod 600)`);
+    if (stat.size > MAX_PIN_FILE_BYTES) throw pkcs11Problem('pin-source', 'pin_length', `${from} holds ${stat.size} bytes, more than a PIN of at most ${MAX_PIN_CHARS} characters`);
+    const value = checked(trimmed(readFileSync(fd, 'utf8')), from);
+    // Any rewrite, replacement or touch of the file changes one of these (a new inode, size, mtime or ctime).
+    return { value, version: `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}` };
+  } finally {
+    closeSync(fd);
+  }
 };
+
+/** Keys the digest of a refused PIN: one-way, and meaningless outside this process. */
+const REFUSAL_KEY = randomBytes(32);
+const digestOf = (pin: string): Buffer => createHmac('sha256', REFUSAL_KEY).update(pin, 'utf8').digest();
 
 /**
  * Where a Secure Environment gets its PIN, at open and again whenever it must log in anew after a lost session (an
@@ -49,11 +77,16 @@ const readPinFile = (path: string, from: string): string => {
  *   cannot be read again, so the PIN is kept for re-login in a Buffer (a JS string cannot be wiped), zeroed on
  *   close. Memory of this process is no new exposure: its initial environment block (/proc/<pid>/environ) keeps
  *   the variable's bytes whatever process.env says, and anyone reading it can use the logged-in session anyway.
+ * A PIN the token refused is never offered again as it is (each refusal spends one of the token's PIN attempts, and
+ * HSMs lock the PIN after a few): `read` answers with the remembered refusal until the file holds another PIN or is
+ * rewritten (touched, replaced); an environment PIN cannot change, so until the process restarts.
  */
 export class PinSupply {
   readonly #source: PinSource;
   readonly from: string;
   #kept: Buffer | undefined;
+  /** The last PIN the token refused: its keyed digest, the source's version it was read from, and the refusal. */
+  #refused: { readonly digest: Buffer; readonly version: string; readonly rule: string; readonly message: string } | undefined;
   /** The process.env variable to remove once the Secure Environment is open; none for a file or a caller's env. */
   #leaves: string | undefined;
 
@@ -90,15 +123,40 @@ export class PinSupply {
     this.#leaves = undefined;
   }
 
-  /** The PIN for one C_Login; the caller drops it straight after. */
+  /**
+   * The PIN for one C_Login; the caller drops it straight after. Throws the remembered refusal instead when it is the
+   * PIN the token last refused, read from the source as it was then (`refused`).
+   */
   read(): Pin {
-    if (this.#source.source === 'file') return { value: readPinFile(this.#source.path, this.from), from: this.from };
+    const pin = this.#readSource();
+    const refused = this.#refused;
+    if (refused !== undefined && refused.version === pin.version && timingSafeEqual(refused.digest, digestOf(pin.value))) {
+      const until = this.#source.source === 'file' ? `${this.from} changes` : 'Credence restarts';
+      throw pkcs11Problem('pin-source', refused.rule, `${refused.message}; that PIN is not offered to the token again until ${until} (docs/hsm.md "The PIN")`);
+    }
+    return pin;
+  }
+
+  /** The token refused `pin` (`refusal`: pin_incorrect or pin_locked): `read` answers with it until the source changes. */
+  refused(pin: Pin, refusal: { readonly rule: string; readonly message: string }): void {
+    this.#refused = { digest: digestOf(pin.value), version: pin.version, rule: refusal.rule, message: refusal.message };
+  }
+
+  /** The token took the PIN: nothing refused is remembered any more. */
+  accepted(): void {
+    this.#refused = undefined;
+  }
+
+  #readSource(): Pin {
+    if (this.#source.source === 'file') return { ...readPinFile(this.#source.path, this.from), from: this.from };
     if (this.#kept === undefined) throw pkcs11Problem('pin-source', 'pin_present', `the PIN from ${this.from} was wiped when this Secure Environment closed`);
-    return { value: this.#kept.toString('utf8'), from: this.from };
+    // The kept environment PIN never changes: one version, so a refusal of it stands until the process restarts.
+    return { value: this.#kept.toString('utf8'), from: this.from, version: 'environment' };
   }
 
   close(): void {
     this.#kept?.fill(0);
     this.#kept = undefined;
+    this.#refused = undefined;
   }
 }

@@ -15,9 +15,10 @@ import {
   type Pkcs11Handle,
   type Pkcs11Template,
 } from './module.ts';
+import { assertPinAttemptsLeft, isPinStop, pinRefusedByToken } from './pin-attempts.ts';
 import type { PinSupply } from './pin-source.ts';
 import { acquireModule, joinModule, reinitialiseModule, releaseModule, type ModuleMember } from './shared-module.ts';
-import { callError, isPinRefusal, opening, reasonOf } from './token-errors.ts';
+import { callError, opening, reasonOf } from './token-errors.ts';
 import type { Pkcs11Uri } from './uri.ts';
 import { holdsSessionObjects } from './token-objects.ts';
 
@@ -89,15 +90,24 @@ export class TokenSession implements ModuleMember {
     return this.#selection.label;
   }
 
-  /** Finds the token by the URI's attributes (its slot may have changed), opens a session, logs in with the PIN read anew. */
+  /**
+   * Finds the token by the URI's attributes (its slot may have changed), opens a session, logs in with the PIN read
+   * anew. No C_Login with a PIN the token already refused (the PIN source's remembered refusal instead), nor on a
+   * token whose PIN is locked or one attempt from it (pin-attempts.ts): a retry must never lock the PIN.
+   */
   #attach(): void {
     const { module } = this;
     const { slot, serial } = opening('C_GetSlotList', () => findTokenSlot(module, this.#selection));
+    const pin = this.#pin.read();
+    assertPinAttemptsLeft(module, slot, this.#selection.label);
     const session = opening('C_OpenSession', () => module.C_OpenSession(slot, SESSION_FLAGS));
     try {
-      login(module, slot, session, this.#pin.read());
+      login(module, slot, session, pin);
+      this.#pin.accepted();
       this.#mechanisms = opening('C_GetMechanismList', () => new Set(module.C_GetMechanismList(slot)));
     } catch (error) {
+      const refusal = pinRefusedByToken(error);
+      if (refusal !== undefined) this.#pin.refused(pin, refusal);
       try {
         module.C_CloseSession(session);
       } catch {
@@ -149,7 +159,7 @@ export class TokenSession implements ModuleMember {
       this.#attach();
       return;
     } catch (error) {
-      if (isPinRefusal(error)) throw error;
+      if (isPinStop(error)) throw error;
       first = error;
     }
     try {
@@ -160,7 +170,7 @@ export class TokenSession implements ModuleMember {
     try {
       this.#attach();
     } catch (error) {
-      if (isPinRefusal(error)) throw error;
+      if (isPinStop(error)) throw error;
       throw this.unavailable(error);
     }
   }
