@@ -164,9 +164,9 @@ describe('the event store restored as README says', () => {
     expect(contradicted.code).toBe(1);
     expect(contradicted.out).toMatch(/^TAMPERED: (rolled_back|forked)/m);
 
-    // Step 4: the log moved aside with its key and public key.
+    // Step 4: the log moved aside with its key's handle (the key is in the embedded Secure Environment) and public key.
     moveTransparencyLogAside(data, aside);
-    expect(readdirSync(aside).filter((n) => n.startsWith('transparency.')).sort()).toEqual(expect.arrayContaining(['transparency.db', 'transparency.key', 'transparency.pub']));
+    expect(readdirSync(aside).filter((n) => n.startsWith('transparency.')).sort()).toEqual(expect.arrayContaining(['transparency.db', 'transparency.handle', 'transparency.pub']));
 
     // Step 5: the service starts a new log, under a new key, over the restored history.
     svc = await startTestService({ dir: data });

@@ -16,7 +16,7 @@ import {
   systemRandom,
 } from '../runtime/index.ts';
 import { isEmbedded } from '../runtime/data-folder.ts';
-import { openHsmLogKey } from '../runtime/transparency-key.ts';
+import { openSecureEnvironmentLogKey } from '../runtime/transparency-key.ts';
 import { deadLetterCount } from '../../projections/cascade/index.ts';
 import { expiryDeadLetterCount } from '../../projections/expiry/index.ts';
 import { createCleanups } from './cleanups.ts';
@@ -114,8 +114,9 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     assertPublishableHost(config.host, config.publicUrl, cas.length);
     let publicUrl = config.publicUrl ?? listeningUrl(config.host, config.port);
     assertCertifiableUrl(publicUrl, config.publicUrl !== undefined, cas.length);
-    // With an HSM, the transparency log key is made and used there; a folder that has its own key keeps it (warned below).
-    const logKey = isEmbedded(config.secureEnvironment) ? undefined : await openHsmLogKey(config.data, se);
+    // The transparency log key is made and used in the Secure Environment, the embedded one too (review 53 item 2); a
+    // folder that has its own key file keeps it (warned below when that is weaker than its other keys).
+    const logKey = await openSecureEnvironmentLogKey(config.data, se);
     // The live runtime and the cascade report to the server's logger, which exists only once the server is built;
     // nothing runs a projection before `live.start()`, after that.
     let app: App | undefined;
@@ -133,7 +134,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       // The service is the process that holds the deployment's policy (or its absence): an audit trail judged under
       // another is rebuilt from position 0 under it before it serves, and said at warn below (checkRules).
       onReadModelRulesChanged: 'rebuild',
-      ...(logKey?.place === 'hsm' ? { transparencySigner: logKey.signer } : {}),
+      ...(logKey.place === 'hsm' ? { transparencySigner: logKey.signer } : {}),
       security: {
         se,
         random: systemRandom,
@@ -177,7 +178,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       ...(options.consoleDist !== undefined ? { consoleDist: options.consoleDist } : {}),
     });
     const server = app;
-    if (logKey?.place === 'folder') server.log.warn({ logKey: 'data folder' }, logKey.warning);
+    if (logKey.place === 'folder' && logKey.warning !== undefined) server.log.warn({ logKey: 'data folder' }, logKey.warning);
     // Before in-flight requests are awaited: SSE streams end (with a retry hint) instead of holding the close.
     server.addHook('preClose', async () => shutdown.abort());
     // The PKI publisher starts after listen (it needs the URL bound) but must stop after server.close() has drained

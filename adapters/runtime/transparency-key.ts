@@ -4,7 +4,7 @@ import { validationError } from '../../domain/errors.ts';
 import { ownerView, type SecureEnvironment } from '../../domain/ports/index.ts';
 import type { CheckpointSigner } from '../../domain/transparency/index.ts';
 import { keepsKeysInDataFolder } from '../driven/secure-environment/embedded-brand.ts';
-import { Pkcs11SecureEnvironment } from '../driven/secure-environment/index.ts';
+import { Pkcs11SecureEnvironment, secureEnvironmentConfigForDataDir } from '../driven/secure-environment/index.ts';
 import {
   DEFAULT_LOG_ORIGIN,
   hasTransparencyLog,
@@ -13,22 +13,53 @@ import {
   LOG_KEY_OWNER,
   openSecureEnvironmentSignerInDir,
   openTransparencyLogInDir,
-  refuseLogKeyInSecureEnvironment,
+  refuseLogKeyInSecureEnvironment as refuseLogKeyOfAnySecureEnvironment,
 } from '../driven/transparency/index.ts';
 import { preparePrivateDir, withPrivateUmask } from '../driven/files/index.ts';
 
-export { refuseLogKeyInSecureEnvironment };
+/**
+ * Refuses, before a start with the embedded Secure Environment, a folder whose log key is in another one (an HSM):
+ * `transparency.handle` names a key there unless the folder has an embedded Secure Environment (its key database),
+ * whose handle it then is. A folder with both (an HSM folder that had an embedded one before) is refused a step
+ * later, when that handle is not found in the embedded one: nothing is made either way.
+ */
+export const refuseLogKeyInSecureEnvironment = (dataDir: string): void => {
+  if (existsSync(secureEnvironmentConfigForDataDir(dataDir).database)) return;
+  refuseLogKeyOfAnySecureEnvironment(dataDir);
+};
 
-/** Where the log key of a folder opened with an HSM is: the signer in the HSM, or the folder's key file and why. */
+/**
+ * Where the log key of a folder opened with a Secure Environment is: the signer there (`hsm`, named for the HSM,
+ * where it came first; the embedded one's too), or the folder's key file and, when it is weaker than the other keys,
+ * why.
+ */
 export type HsmLogKey =
   | { readonly place: 'hsm'; readonly signer: CheckpointSigner }
-  | { readonly place: 'folder'; readonly warning: string };
+  | { readonly place: 'folder'; readonly warning: string | undefined };
 
 /** Said at startup when an HSM deployment still signs with the folder's key (docs/hsm.md, "The transparency log key"). */
 export const LOG_KEY_IN_FOLDER_WARNING =
   `the transparency log key is in the data folder (${KEY_FILE}), not in the HSM: anyone who can read the folder can sign ` +
   'checkpoints. It is kept because verifiers pinned it (transparency.pub); to move it into the HSM, follow docs/hsm.md ' +
   '"Moving the log key into the HSM" (a new log, a new key verifiers pin)';
+
+/** Said at startup when the embedded Secure Environment's KEK is out of the folder but the log key is still a file in it. */
+export const LOG_KEY_BESIDE_OUTSIDE_KEK_WARNING =
+  `the transparency log key is in the data folder (${KEY_FILE}), not in its Secure Environment: the KEK is kept out of the ` +
+  'folder (CREDENCE_KEK_FILE), yet anyone who can read the folder or a copy of it can sign checkpoints. It is kept because ' +
+  'verifiers pinned it (transparency.pub); to move it into the Secure Environment, follow docs/service.md "The ' +
+  'transparency log key" (a new log, a new key verifiers pin)';
+
+/**
+ * Why a folder's key file is kept, said at each start: with an HSM, always; with the embedded Secure Environment only
+ * when its KEK is out of the folder (no `secure-environment.kek` there, the service refusing both): with the KEK in
+ * the folder, a copy of it opens every key of the embedded one anyway, and the key file loses nothing.
+ */
+const keyFileWarning = (dataDir: string, se: SecureEnvironment): string | undefined => {
+  if (!keepsKeysInDataFolder(se)) return LOG_KEY_IN_FOLDER_WARNING;
+  const kek = secureEnvironmentConfigForDataDir(dataDir).kek;
+  return kek.source === 'file' && existsSync(kek.path) ? undefined : LOG_KEY_BESIDE_OUTSIDE_KEK_WARNING;
+};
 
 /** The latest signed checkpoint of the folder's log, read before any key is made (none is under a signed log). */
 const latestSigned = (dataDir: string): string | undefined => {
@@ -42,16 +73,18 @@ const latestSigned = (dataDir: string): string | undefined => {
 };
 
 /**
- * The transparency log key of a data folder whose Secure Environment is an HSM (PKCS#11; seed 004: keys stay in the
- * Secure Environment). A folder without a key yet gets one generated in the token, as LOG_KEY_OWNER, its handle in
- * `transparency.handle` and `transparency.pub` written as for a key file (same note format, same key ID). A folder
- * that has `transparency.key` keeps signing with it: verifiers pinned that key, and another would fork the log. A
- * folder naming both, or a handle the token does not hold, or a key that did not sign the log, is refused. The folder
- * is made (0700) when absent, as openCredence would: a library user calls this first (docs/hsm.md, "In a program").
- * Any Secure Environment through the port will do, a decorated one too: openCredence wants this signer from every
- * Secure Environment but the embedded one.
+ * The transparency log key of a data folder opened with a Secure Environment: an HSM (PKCS#11), or the embedded one
+ * as `credence serve` opens it (seed 004: keys stay in the Secure Environment; review 53 item 2: a key file beside a KEK
+ * kept outside the folder left the log key in a folder copy). A folder without a key yet gets one generated there, as
+ * LOG_KEY_OWNER, its handle in `transparency.handle` and `transparency.pub` written as for a key file (same note
+ * format, same key ID). A folder that has `transparency.key` keeps signing with it: verifiers pinned that key, and
+ * another would fork the log (no key can be put into a Secure Environment through the port, so it cannot be moved
+ * there as the same key). A folder naming both, or a handle the Secure Environment does not hold, or a key that did
+ * not sign the log, is refused. The folder is made (0700) when absent, as openCredence would: a library user calls
+ * this first (docs/hsm.md, "In a program"). Any Secure Environment through the port will do, a decorated one too:
+ * openCredence wants this signer from every Secure Environment but the embedded one, and takes it from that one too.
  */
-export const openHsmLogKey = async (
+export const openSecureEnvironmentLogKey = async (
   dataDir: string,
   se: SecureEnvironment,
   origin: string = DEFAULT_LOG_ORIGIN,
@@ -61,11 +94,11 @@ export const openHsmLogKey = async (
   const handleFile = existsSync(join(dataDir, KEY_HANDLE_FILE));
   if (keyFile && handleFile) {
     throw new Error(
-      `${dataDir} holds both a transparency log key file (${KEY_FILE}) and the handle of a log key in the HSM (${KEY_HANDLE_FILE}): ` +
+      `${dataDir} holds both a transparency log key file (${KEY_FILE}) and the handle of a log key in its Secure Environment (${KEY_HANDLE_FILE}): ` +
         `keep the one whose key is in transparency.pub, the one verifiers pinned, and move the other aside`,
     );
   }
-  if (keyFile) return { place: 'folder', warning: LOG_KEY_IN_FOLDER_WARNING };
+  if (keyFile) return { place: 'folder', warning: keyFileWarning(dataDir, se) };
   const signed = latestSigned(dataDir);
   if (signed !== undefined && !handleFile) {
     throw new Error(
@@ -76,13 +109,17 @@ export const openHsmLogKey = async (
   return { place: 'hsm', signer: await openSecureEnvironmentSignerInDir(dataDir, ownerView(se, LOG_KEY_OWNER), origin, signed) };
 };
 
+/** The name programs and docs/hsm.md use: the same function, for an HSM or any other Secure Environment. */
+export const openHsmLogKey = openSecureEnvironmentLogKey;
+
 /**
  * Refuses to open a data folder with a Secure Environment other than the embedded one but no log key from it: the
  * folder has no `transparency.key` to keep, so opening it would write one there, a log key outside the HSM that
  * whoever reads the folder could sign checkpoints with (docs/hsm.md, "The transparency log key"). Checked before
- * anything is written. Only the embedded one is let through, its keys being files anyway, and only when it says so
- * (its brand, seen through a Proxy and across copies of the package): a PKCS#11 one wrapped in a decorator, or a copy
- * that `instanceof` does not know, must not fall back to a key file (review 52 item 3). A hand-written decorator of the
+ * anything is written. Only the embedded one is let through (the log key then a file, unless the signer of
+ * openSecureEnvironmentLogKey is passed, as `credence serve` does), and only when it says so (its brand, seen
+ * through a Proxy and across copies of the package): a PKCS#11 one wrapped in a decorator, or a copy that `instanceof`
+ * does not know, must not fall back to a key file (review 52 item 3). A hand-written decorator of the
  * embedded one is refused too: the safe side, and it can pass the signer like any other.
  */
 export const refuseLogKeyOutsideHsm = (dataDir: string, se: SecureEnvironment, signer: CheckpointSigner | undefined): void => {

@@ -8,7 +8,7 @@ import { UsageError } from '../program.ts';
 import { printable } from '../printable.ts';
 import { configuredStore, readModelDir, type StoreChoice } from './open-store.ts';
 
-/** The log key a local export signs a checkpoint with: the folder's key file (`signer` absent), or the HSM's. */
+/** The log key a local export signs a checkpoint with: the folder's key file (`signer` absent), or its Secure Environment's. */
 export interface ExportLogKey {
   readonly signer?: CheckpointSigner;
   close(): void;
@@ -67,25 +67,28 @@ export const exportSettings = async (
 };
 
 /**
- * A folder whose log key is in an HSM (`transparency.handle`, made by `credence serve --secure-environment pkcs11:…`)
- * is signed for there, through the Secure Environment of `setting` (exportSettings; the PIN as the service
- * takes it): never with a key file made here, which would be a second log identity.
+ * A folder whose log key is in a Secure Environment (`transparency.handle`, made by `credence serve`) is signed for
+ * there, through the Secure Environment of `setting` (exportSettings): an HSM's, the PIN as the service takes it, or
+ * the folder's embedded one, its KEK where CREDENCE_KEK_FILE names it, as the service opens it. Never with a key file
+ * made here, which would be a second log identity. A handle in a folder without an embedded Secure Environment is an
+ * HSM's: refused without its setting, nothing made.
  */
 export const openExportLogKey = async (data: string, origin: string, setting: string | undefined, io: Io): Promise<ExportLogKey> => {
   if (!existsSync(join(data, KEY_HANDLE_FILE))) return { close: () => undefined };
   const env = io.env ?? process.env;
   const runtime = await import('../../adapters/runtime/data-folder.ts');
-  if (setting === undefined || runtime.isEmbedded(setting)) {
+  const { secureEnvironmentConfigForDataDir } = await import('../../adapters/driven/secure-environment/index.ts');
+  if (runtime.isEmbedded(setting) && !existsSync(secureEnvironmentConfigForDataDir(data).database)) {
     throw new UsageError(
       `${data}: the transparency log key is in an HSM (${KEY_HANDLE_FILE} names it): set CREDENCE_SECURE_ENVIRONMENT to the pkcs11: URI the service runs with, or give --config with the service's configuration file`,
     );
   }
   const se = runtime.openServiceSecureEnvironment(data, setting, { now: () => new Date(), env });
   try {
-    const { openHsmLogKey } = await import('../../adapters/runtime/transparency-key.ts');
-    const key = await openHsmLogKey(data, se, origin);
-    // Both a key file and a handle are refused by openHsmLogKey: with a handle, the key is the HSM's.
-    if (key.place !== 'hsm') throw new Error(`${data}: no transparency log key in the HSM`);
+    const { openSecureEnvironmentLogKey } = await import('../../adapters/runtime/transparency-key.ts');
+    const key = await openSecureEnvironmentLogKey(data, se, origin);
+    // Both a key file and a handle are refused by openSecureEnvironmentLogKey: with a handle, the key is the Secure Environment's.
+    if (key.place !== 'hsm') throw new Error(`${data}: no transparency log key in the Secure Environment`);
     return { signer: key.signer, close: () => se.close() };
   } catch (error) {
     se.close();

@@ -11,9 +11,11 @@ import { openTransparencyLogInDir, TRANSPARENCY_DB_FILE, type SqliteTransparency
 export const DEFAULT_LOG_ORIGIN = 'credence.local/log';
 
 /**
- * Refuses a folder whose log key is in a Secure Environment (an HSM: `transparency.handle` names it) when it is opened
- * without one: a key file made there would be a second log identity. Checked before anything is opened by the service
- * (adapters/http/keys-in-another-secure-environment.ts, review 49) and here, for every other caller.
+ * Refuses a folder whose log key is in a Secure Environment (an HSM, or the embedded one `credence serve` made it in:
+ * `transparency.handle` names it) when it is opened without its signer: a key file made there would be a second log
+ * identity. Checked here for every caller that passes no signer; the service, with the embedded Secure Environment,
+ * checks before anything is opened that the folder has one to hold that key (adapters/runtime/transparency-key.ts,
+ * review 49).
  */
 export const refuseLogKeyInSecureEnvironment = (dataDir: string): void => {
   if (!existsSync(join(dataDir, KEY_HANDLE_FILE))) return;
@@ -24,7 +26,8 @@ export const refuseLogKeyInSecureEnvironment = (dataDir: string): void => {
         rule: 'log_key_in_secure_environment',
         message:
           `the transparency log key of ${dataDir} is in its Secure Environment (${KEY_HANDLE_FILE} names it), not in a key file: ` +
-          "open the folder with that Secure Environment (the service's --secure-environment, CREDENCE_SECURE_ENVIRONMENT; docs/hsm.md)",
+          "open the folder with that Secure Environment (the service's --secure-environment, CREDENCE_SECURE_ENVIRONMENT; docs/hsm.md), " +
+          'or in a program pass the signer of openHsmLogKey(dir, se) as transparencySigner',
       },
     ],
     'data folder',
@@ -33,8 +36,8 @@ export const refuseLogKeyInSecureEnvironment = (dataDir: string): void => {
 
 /**
  * The transparency log of a data folder: `<dataDir>/transparency.db`, kept apart from `events.db` so that one
- * file cannot be edited to agree with the other, and its key file `<dataDir>/transparency.key` (0600), used
- * until a Secure Environment signer is passed instead.
+ * file cannot be edited to agree with the other, and its key file `<dataDir>/transparency.key` (0600), used when no
+ * Secure Environment signer is passed (a program without a Secure Environment, or one not passing it).
  */
 export const openTransparencyInDir = (
   dataDir: string,

@@ -49,15 +49,32 @@ const readHandleFile = (path: string): KeyHandle => {
   return parsed.data;
 };
 
-/** Writes the handle of a key just generated; when another process wrote one first, that key is the log's. */
+const reason = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/**
+ * Writes the handle of a key just generated; when another process wrote one first, that key is the log's. Ours is
+ * then recorded nowhere, so nothing it signs could ever be verified: it is destroyed, and when that fails too, the
+ * error names it (review 53 item 4: it was dropped, a key left in the Secure Environment that nothing named). No key
+ * registry is at hand here to keep it owed; the operator who reads the error destroys it.
+ */
 const recordHandle = async (path: string, se: OwnedSecureEnvironment, handle: KeyHandle): Promise<KeyHandle> => {
   try {
     // Atomic and exclusive: a crash leaves no handle file or a complete one, and never replaces a handle.
     writeFileAtomic(path, `${handle}\n`, { mode: 0o600, exclusive: true });
     return handle;
   } catch (error) {
-    // Ours is recorded nowhere, so nothing it signs could ever be verified: erase it (best effort, the write's error counts).
-    await se.destroy(handle).catch(() => undefined);
+    const left = await se.destroy(handle).then(
+      () => undefined,
+      // Already gone is destroyed.
+      (failure: unknown) => (isKeyNotFound(failure) ? undefined : failure),
+    );
+    if (left !== undefined) {
+      throw new Error(
+        `the log key ${handle} just generated for ${path} was not recorded (${reason(error)}) and could not be destroyed ` +
+          `(${reason(left)}): it stays in the Secure Environment as ${se.owner}, named by nothing; destroy it there`,
+        { cause: error },
+      );
+    }
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readHandleFile(path);
     throw error;
   }
@@ -83,7 +100,7 @@ export const openSecureEnvironmentSignerInDir = async (
     // The folder names a key the Secure Environment does not give this owner: never replaced by a new one (a fork).
     throw new Error(
       `${path} names the log key ${handle}, which this Secure Environment does not hold as ${se.owner} (${(error as Error).message}): ` +
-        'open the token this data folder was set up with, or restore the key into it',
+        'open the Secure Environment this data folder was set up with (its token, or its embedded one with its KEK), or restore the key into it',
       { cause: error },
     );
   });
