@@ -5,7 +5,7 @@ import { refuseAKeyNoSecureEnvironmentHolds } from './auth/open-access-control.t
 /**
  * Refuses, before the data folder is locked or its Secure Environment opened, a folder opened with the embedded Secure
  * Environment whose keys are in another one (an HSM): its transparency log key named by `transparency.handle`, or an
- * access.db naming a signing key while the folder has no embedded Secure Environment. Opening the embedded one would
+ * access.db naming a signing key, while the folder has no embedded Secure Environment (whose handle it would be). Opening the embedded one would
  * make it (secure-environment.kek, .sqlite, .wrapping-keys) only to be refused a step later (review 49): the refusal
  * leaves the folder as it was. The transparency check is openTransparencyInDir's own, run earlier.
  */

@@ -18,7 +18,7 @@ export { openEventStoreDbStore, openSqliteStore, openSqliteStoreInDir, openStore
 export { EmbeddedSecureEnvironment, parsePkcs11Uri, Pkcs11SecureEnvironment, secureEnvironmentConfigForDataDir } from '../driven/secure-environment/index.ts';
 export type { Pkcs11SecureEnvironmentDeps, Pkcs11Uri } from '../driven/secure-environment/index.ts';
 // With a PKCS#11 Secure Environment, the transparency log key in the token: its signer is openCredence's `transparencySigner`.
-export { openHsmLogKey } from './transparency-key.ts';
+export { openHsmLogKey, openSecureEnvironmentLogKey } from './transparency-key.ts';
 export type { HsmLogKey } from './transparency-key.ts';
 export { FakeClock, systemClock } from '../driven/clock/index.ts';
 export type {

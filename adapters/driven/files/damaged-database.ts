@@ -26,7 +26,7 @@ const REMEDIES: Readonly<Record<string, string>> = {
     '(README, "Restoring the event store from a backup")',
   'transparency.db':
     'the transparency log is signed and never rebuilt: stop the service and restore it from a backup of the data folder, or move it aside ' +
-    `${WITH_JOURNAL} with transparency.key and transparency.pub so that a new log starts under a new key (README, "Restoring the event store from a backup", step 4)`,
+    `${WITH_JOURNAL} with transparency.key or transparency.handle, and transparency.pub, so that a new log starts under a new key (README, "Restoring the event store from a backup", step 4)`,
   'keys.db': 'the key registry is no read model (no event brings it back): stop the service and restore it from a backup of the data folder',
   'access.db':
     `it holds the tokens and their revocations (no event records them): stop the service and move it aside ${WITH_JOURNAL}, then make new tokens ` +

@@ -124,7 +124,7 @@ export class EmbeddedSecureEnvironment implements OwnerScopedSecureEnvironment {
   readonly #now: Clock['now'];
   readonly #random: RandomSource;
   readonly #owners: ReadonlySet<string> | undefined;
-  /** Read by openCredence: with this one, a log key file in the data folder is no weaker than these keys. */
+  /** Read by openCredence: with this one, a program may leave the log key a file in the data folder (embedded-brand.ts). */
   readonly [KEYS_IN_DATA_FOLDER] = true;
 
   /** Only open() and a test-only subclass construct one; the vault never leaves the instance. */

@@ -29,7 +29,8 @@ export class LiveSession {
   /**
    * Runs one port operation; when the session turns out lost (an HSM or module restart, a logout, a closed
    * session: token-session.ts), reopens it once and runs the whole operation once more, so keys are found again by
-   * CKA_ID and a generated key gets a fresh handle (a half-done first attempt can never be mistaken for it).
+   * CKA_ID (a key being generated keeps its handle, and what a half-done first attempt left there is shredded first:
+   * generation-handle.ts).
    * Bounded: one recovery, one retry; a token still absent is `token_unavailable` naming it. Operations run
    * synchronously (pkcs11js), so one recovery is in flight at a time; an operation that began before a recovery
    * (generation) retries on the session it opened instead of opening another. A session replaced meanwhile (a

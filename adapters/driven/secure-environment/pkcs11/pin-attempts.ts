@@ -1,6 +1,6 @@
 import { CredenceError, type FieldIssue } from '../../../../domain/errors.ts';
 import { pkcs11js, pkcs11Problem, type Pkcs11, type Pkcs11Handle } from './module.ts';
-import { isPinRefusal, opening } from './token-errors.ts';
+import { opening } from './token-errors.ts';
 
 const issueOf = (error: unknown): FieldIssue | undefined =>
   error instanceof CredenceError && error.problem.code === 'validation' ? error.problem.issues[0] : undefined;
@@ -25,12 +25,6 @@ export const assertPinAttemptsLeft = (module: Pkcs11, slot: Pkcs11Handle, label:
     );
   }
 };
-
-/**
- * Refusals at login that a recovery reports as they are, without re-initialising the module (which would disturb
- * the other Secure Environments on it, and change nothing): the operator must act on the PIN or the token.
- */
-export const isPinStop = (error: unknown): boolean => isPinRefusal(error) || issueOf(error)?.rule === 'pin_final_try';
 
 /** The token's own refusal of a PIN at C_Login (module.ts `login`), as the PIN source remembers it; undefined for anything else. */
 export const pinRefusedByToken = (error: unknown): FieldIssue | undefined => {

@@ -15,10 +15,10 @@ import {
   type Pkcs11Handle,
   type Pkcs11Template,
 } from './module.ts';
-import { assertPinAttemptsLeft, isPinStop, pinRefusedByToken } from './pin-attempts.ts';
+import { assertPinAttemptsLeft, pinRefusedByToken } from './pin-attempts.ts';
 import type { PinSupply } from './pin-source.ts';
 import { acquireModule, joinModule, reinitialiseModule, releaseModule, type ModuleMember } from './shared-module.ts';
-import { callError, opening, reasonOf } from './token-errors.ts';
+import { callError, isPinRefusal, opening, reasonOf } from './token-errors.ts';
 import type { Pkcs11Uri } from './uri.ts';
 import { holdsSessionObjects } from './token-objects.ts';
 
@@ -159,7 +159,7 @@ export class TokenSession implements ModuleMember {
       this.#attach();
       return;
     } catch (error) {
-      if (isPinStop(error)) throw error;
+      if (isPinRefusal(error)) throw error;
       first = error;
     }
     try {
@@ -170,7 +170,7 @@ export class TokenSession implements ModuleMember {
     try {
       this.#attach();
     } catch (error) {
-      if (isPinStop(error)) throw error;
+      if (isPinRefusal(error)) throw error;
       throw this.unavailable(error);
     }
   }
