@@ -14,7 +14,7 @@ import { openReplayCache } from '../driven/replay-cache/index.ts';
 import { openSqliteStore, openSqliteStoreInDir, openStore, parseStoreConnectionString } from '../driven/store/index.ts';
 import { openTransparencyInDir } from '../driven/transparency/index.ts';
 import { createEngine } from '../engine/index.ts';
-import { EnrolmentEndpoint, Infrastructure, RegistrarEndpoint, SecurityProcedures, keyShredder, type KeyRegistry } from '../protocols/procedures/index.ts';
+import { discardNewKey, EnrolmentEndpoint, Infrastructure, RegistrarEndpoint, SecurityProcedures, keyShredder, type KeyRegistry } from '../protocols/procedures/index.ts';
 import { closeEach } from './close-each.ts';
 import type { Credence, OpenOptions, Security } from './credence.ts';
 import { systemProjections } from './projections.ts';
@@ -32,13 +32,20 @@ const certificateIssuance = (pki: NonNullable<NonNullable<OpenOptions['security'
   };
 };
 
-/** The pseudonym PRF key: found in the key registry, or made in the Secure Environment on first use and registered. */
-const registeredPseudonymKey = (se: OwnedSecureEnvironment, registry: KeyRegistry): PseudonymKey =>
+/**
+ * The pseudonym PRF key: found in the key registry, or made in the Secure Environment on first use and registered.
+ * One the registry refuses to bind is destroyed (or owed): unbound, the next use would make another (review 53).
+ */
+const registeredPseudonymKey = (se: OwnedSecureEnvironment, registry: KeyRegistry, now: () => Date): PseudonymKey =>
   secureEnvironmentPseudonymKey(se, async (): Promise<KeyHandle> => {
     const [existing] = registry.live('infrastructure', 'pseudonym-prf');
     if (existing !== undefined) return existing as KeyHandle;
     const created = await se.generate('psk256');
-    registry.register('infrastructure', created, 'pseudonym-prf');
+    try {
+      registry.register('infrastructure', created, 'pseudonym-prf');
+    } catch (error) {
+      throw await discardNewKey(se, registry, { stream: 'infrastructure', handle: created, purpose: 'pseudonym-prf' }, now(), error);
+    }
     return created;
   });
 
@@ -81,7 +88,7 @@ const compose = (options: OpenOptions): Credence => {
   // handle kept in the key registry, so pseudonyms stay stable across restarts (seed 004; SER-011).
   const pseudonymKey =
     options.pseudonyms?.key ??
-    (infrastructureSe !== undefined && registry !== undefined ? registeredPseudonymKey(infrastructureSe, registry) : undefined);
+    (infrastructureSe !== undefined && registry !== undefined ? registeredPseudonymKey(infrastructureSe, registry, () => options.clock.now()) : undefined);
   const deriver = pseudonymKey === undefined ? undefined : new PseudonymDeriver(pseudonymKey);
   const engine = createEngine({
     store,

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { validationError } from '../../../domain/errors.ts';
+import { isCredenceError, validationError } from '../../../domain/errors.ts';
 import { constantTimeEqual } from '../../../domain/crypto/bytes.ts';
 import { toBase64url } from '../../../domain/crypto/base64url.ts';
 import type { OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
@@ -57,14 +57,26 @@ const prepare = (o: CaInitOptions): { name: Uint8Array; subject: string } => {
   return { name: subjectName(subject), subject };
 };
 
-/** Runs `use` with a new CA key; the key is destroyed when `use` fails, so a refused init leaves nothing behind. */
+/**
+ * Runs `use` with a new CA key; the key is destroyed when `use` fails, so a refused init leaves nothing behind. One
+ * the Secure Environment will not destroy is named in what is thrown, with the refusal: no CA file names it, so
+ * nothing else ever would (review 53).
+ */
 const withNewKey = async <T>(o: CaInitOptions, use: (handle: Awaited<ReturnType<OwnedSecureEnvironment['generate']>>) => Promise<T>): Promise<T> => {
   const handle = await o.se.generate(o.kind, { usage: 'sign' });
   try {
     return await use(handle);
   } catch (error) {
-    await o.se.destroy(handle).catch(() => {});
-    throw error;
+    const failed = await o.se.destroy(handle).then(
+      () => undefined,
+      (e: unknown) => (isCredenceError(e, 'not_found') ? undefined : e),
+    );
+    if (failed === undefined) throw error;
+    const why = error instanceof Error ? `${error.message}; ` : '';
+    throw new AggregateError(
+      [error, failed],
+      `${why}the key ${handle} made for CA ${o.id} is left in the Secure Environment (owner ${o.se.owner}), named by nothing: its destroy failed`,
+    );
   }
 };
 

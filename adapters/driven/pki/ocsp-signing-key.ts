@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { certificateFingerprint, fromBase64url, toBase64url } from '../../../domain/crypto/index.ts';
 import { base64urlString } from '../../../domain/crypto/base64url.ts';
 import { MAX_CERTIFICATE_LENGTH } from '../../../domain/crypto/sizes.ts';
-import { validationError } from '../../../domain/errors.ts';
+import { isCredenceError, validationError } from '../../../domain/errors.ts';
 import { KeyHandle, type OwnedSecureEnvironment, type RandomSource } from '../../../domain/ports/index.ts';
 import { chainValidity, SERIAL_LENGTH, serialFromRandom } from '../../../domain/x509/issuance/index.ts';
 import type { CaKeyKind, IssuingCa } from '../../../domain/x509/issuing-ca.ts';
@@ -83,9 +83,9 @@ export class OcspSigningKey {
     // (found in review 27: it was dropped from the file and stayed in the Secure Environment, named by nothing).
     const file = await issue(o, stored === undefined ? [] : await withinBound(o.se, [...stored.retired, stored.keyHandle]));
     const key = new OcspSigningKey(o, file, await credentialOf(o.se, file));
-    // No signature of this process can be using them yet.
-    await destroyKeys(o.se, file.retired);
-    key.#file = { ...file, retired: [] };
+    // No signature of this process can be using them yet. One the Secure Environment will not destroy now stays
+    // retired, for the next renewal to try again (review 53: it was dropped from the file, named by nothing).
+    key.#file = { ...file, retired: await destroyKeys(o.se, file.retired) };
     key.#write();
     return key;
   }
@@ -118,9 +118,10 @@ export class OcspSigningKey {
     const file = await issue(this.#o, await withinBound(this.#o.se, [...previous.retired, previous.keyHandle]));
     this.#file = file;
     this.#current = await credentialOf(this.#o.se, file);
-    // Keys retired at the renewal before this one: no signature can still be using them.
-    await destroyKeys(this.#o.se, previous.retired);
-    this.#file = { ...file, retired: [previous.keyHandle] };
+    // Keys retired at the renewal before this one: no signature can still be using them. Those the Secure Environment
+    // will not destroy now stay retired, for the next renewal.
+    const kept = await destroyKeys(this.#o.se, previous.retired);
+    this.#file = { ...file, retired: [...kept, previous.keyHandle] };
     this.#write();
   }
 
@@ -130,18 +131,34 @@ export class OcspSigningKey {
   }
 }
 
-/** Each key destroyed; one already gone (destroyed before a kill the file did not see) is no error. */
-const destroyKeys = async (se: OwnedSecureEnvironment, handles: readonly string[]): Promise<void> => {
-  for (const handle of handles) await se.destroy(handle as KeyHandle).catch(() => undefined);
+/**
+ * Each key destroyed; one already gone (destroyed before a kill the file did not see) is no error. Returns the keys
+ * the Secure Environment refused to destroy, which the file must go on naming.
+ */
+const destroyKeys = async (se: OwnedSecureEnvironment, handles: readonly string[]): Promise<KeyHandle[]> => {
+  const kept: KeyHandle[] = [];
+  for (const handle of handles) {
+    await se.destroy(handle as KeyHandle).catch((error: unknown) => {
+      if (!isCredenceError(error, 'not_found')) kept.push(handle as KeyHandle);
+    });
+  }
+  return kept;
 };
 
 /**
  * Keys to retire, cut to as many as the file holds: the oldest (retired at renewals before the previous one, which
- * only kills between the writes of a renewal leave behind) destroyed first, so none leaves the file still held.
+ * only kills between the writes of a renewal leave behind, or the Secure Environment refused to destroy) destroyed
+ * first, so none leaves the file still held. When refusals leave more than the file holds, the renewal is refused
+ * before any key is made (the current key goes on signing), naming them: none is dropped.
  */
 const withinBound = async (se: OwnedSecureEnvironment, handles: readonly string[]): Promise<string[]> => {
-  await destroyKeys(se, handles.slice(0, Math.max(0, handles.length - MAX_RETIRED)));
-  return handles.slice(-MAX_RETIRED);
+  const kept = [...(await destroyKeys(se, handles.slice(0, Math.max(0, handles.length - MAX_RETIRED)))), ...handles.slice(-MAX_RETIRED)];
+  if (kept.length > MAX_RETIRED) {
+    throw new Error(
+      `the Secure Environment refused to destroy retired OCSP signing keys (${kept.slice(0, kept.length - MAX_RETIRED).join(', ')}), and the signer file names at most ${MAX_RETIRED}: no renewal until it destroys them`,
+    );
+  }
+  return kept;
 };
 
 const signerPath = (dataDir: string, caId: string): string => join(dataDir, 'pki', `${caId}.ocsp.json`);
@@ -210,8 +227,12 @@ const issue = async (o: OcspSigningKeyOptions, retired: readonly string[]): Prom
     if (o.dataDir !== undefined) writeSignerFile(o.dataDir, file);
     return file;
   } catch (error) {
-    if (o.dataDir === undefined || !namesKey(o.dataDir, o.ca.id, handle)) await o.se.destroy(handle).catch(() => undefined);
-    throw error;
+    if (o.dataDir !== undefined && namesKey(o.dataDir, o.ca.id, handle)) throw error;
+    const [kept] = await destroyKeys(o.se, [handle]);
+    if (kept === undefined) throw error;
+    // Named by no file: the error is the one place left that names it (review 53).
+    const why = error instanceof Error ? `${error.message}; ` : '';
+    throw new Error(`${why}the new OCSP signing key ${kept} is left in the Secure Environment, named by nothing: its destroy failed`, { cause: error });
   }
 };
 

@@ -125,24 +125,64 @@ export const openSigningKeys = async (se: OwnedSecureEnvironment, registry: Acce
     forget(handle);
   };
   const retiredKeys = () => registry.signingKeys().filter((k) => k.retiredAt !== undefined);
-  const prune = async (): Promise<readonly string[]> => {
+  /**
+   * The `kid`s destroyed, and the first failure: a key the Secure Environment will not destroy now stays retired in
+   * access.db (the next prune tries it again) and does not keep the others from going.
+   */
+  const pruneAll = async (): Promise<{ destroyed: string[]; failed?: { error: unknown } }> => {
     const destroyed: string[] = [];
+    let failed: { error: unknown } | undefined;
     // No token is recorded with a retired key (access.db refuses it), so its live count only ever falls: none now
     // is none for good.
     for (const { handle } of retiredKeys()) {
-      if (registry.liveTokensSignedWith(handle, clock.now()) > 0) continue;
-      const kid = (await load(handle, false))?.kid;
-      await destroy(handle);
-      if (kid !== undefined) destroyed.push(kid);
+      try {
+        if (registry.liveTokensSignedWith(handle, clock.now()) > 0) continue;
+        const kid = (await load(handle, false))?.kid;
+        await destroy(handle);
+        if (kid !== undefined) destroyed.push(kid);
+      } catch (error) {
+        failed ??= { error };
+      }
     }
+    return { destroyed, ...(failed !== undefined ? { failed } : {}) };
+  };
+  const prune = async (): Promise<readonly string[]> => {
+    const { destroyed, failed } = await pruneAll();
+    if (failed !== undefined) throw failed.error;
     return destroyed;
+  };
+  /**
+   * A key this process made and access.db does not name (its write failed, or another process's key won): destroyed,
+   * or, when the Secure Environment refuses, named in what is thrown, since nothing else names it (review 53).
+   */
+  const discardUnnamed = async (created: KeyHandle, error: unknown): Promise<unknown> => {
+    forget(created);
+    try {
+      await se.destroy(created);
+      return error;
+    } catch (failed) {
+      if (isCredenceError(failed, 'not_found')) return error;
+      const why = error instanceof Error ? `${error.message}; ` : '';
+      return new AggregateError(
+        error === undefined ? [failed] : [error, failed],
+        `${why}the new API token signing key ${created} is left in the Secure Environment (owner ${se.owner}), named by nothing: its destroy failed`,
+      );
+    }
   };
 
   if (registry.currentSigningKey() === undefined) {
     const created = await se.generate('ed25519', { usage: 'sign' });
-    const winner = registry.claimSigningKey(created, clock.now());
+    let winner;
+    try {
+      winner = registry.claimSigningKey(created, clock.now());
+    } catch (error) {
+      throw await discardUnnamed(created, error);
+    }
     // Another process made one first: use it, leave nothing of ours behind.
-    if (winner !== created) await se.destroy(created);
+    if (winner !== created) {
+      const left = await discardUnnamed(created, undefined);
+      if (left !== undefined) throw left;
+    }
   }
   await refresh();
 
@@ -167,12 +207,12 @@ export const openSigningKeys = async (se: OwnedSecureEnvironment, registry: Acce
         const key = (await load(created, false))!;
         rotated = { key, ...registry.rotateSigningKey(created, clock.now(), by, { withdraw: withdrawPrevious }) };
       } catch (error) {
-        forget(created);
-        await se.destroy(created).catch(() => undefined);
-        throw error;
+        throw await discardUnnamed(created, error);
       }
       const retired = retiredKeys().map((k) => ({ handle: k.handle, kid: byHandle.get(k.handle)?.kid }));
-      const destroyed = new Set(await prune());
+      // The rotation is committed: a key the Secure Environment will not destroy now is answered as retired (the next
+      // prune destroys it), never as a failure an operator would retry into a second rotation (review 53).
+      const destroyed = new Set((await pruneAll()).destroyed);
       const now = clock.now();
       return {
         kid: rotated.key.kid,

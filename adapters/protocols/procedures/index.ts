@@ -5,6 +5,7 @@ export { Device } from './device.ts';
 export type { DeviceCredential, DeviceOptions } from './device.ts';
 export type { KeyBinding, KeyRegistry } from './key-registry.ts';
 export { keyShredder, type KeyShredder } from './shredder.ts';
+export { discardNewKey } from './discard-new-key.ts';
 export { transferKey } from './transfer-key.ts';
 export { descriptorOf, issuedFrom, receiptFrom } from './descriptors.ts';
 export { EnrolmentEndpoint } from './enrolment-endpoint.ts';

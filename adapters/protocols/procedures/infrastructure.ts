@@ -17,6 +17,7 @@ import { type OwnedSecureEnvironment } from '../../../domain/ports/index.ts';
 import { type KeyHandle } from '../../../domain/ports/index.ts';
 import type { TrustAnchors } from '../../../domain/x509/chain.ts';
 import { descriptorOf, isWithdrawn } from './descriptors.ts';
+import { discardNewKey } from './discard-new-key.ts';
 import type { KeyRegistry } from './key-registry.ts';
 import { admitProvisioningRun, servedUnderSubscription } from './run-admission.ts';
 import { destroyOrOwe } from './shredder.ts';
@@ -120,7 +121,12 @@ export class Infrastructure {
       const [existing] = o.registry.live(INFRA, purpose);
       if (existing !== undefined) return existing as KeyHandle;
       const handle = await o.se.generate(kind, { usage: 'sign' });
-      o.registry.register(INFRA, handle, purpose);
+      try {
+        o.registry.register(INFRA, handle, purpose);
+      } catch (error) {
+        // Unbound, the next start would make another: this one is destroyed, or owed (review 53).
+        throw await discardNewKey(o.se, o.registry, { stream: INFRA, handle, purpose }, o.engine.clock.now(), error);
+      }
       return handle;
     };
     const ef = await key('ef-signing');

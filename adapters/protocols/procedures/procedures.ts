@@ -7,6 +7,7 @@ import { type KeyHandle } from '../../../domain/ports/index.ts';
 import { type AssociationOutcome, type NodeProvisioningResult } from '../../../domain/protocols/index.ts';
 import type { Registrar } from '../association/registrar.ts';
 import type { Device } from './device.ts';
+import { discardNewKey } from './discard-new-key.ts';
 import { mayDiscardKeys, recordAssociation, recordProvisioning } from './record.ts';
 import type { Infrastructure } from './infrastructure.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
@@ -61,8 +62,6 @@ export class SecurityProcedures {
         throw error;
       }
       device.adoptBootstrap({ handle: onDevice, descriptor: { kind: 'psk256', fingerprint, validity, owner: { kind: 'node', id: device.nodeId } } });
-      // Pending until the credential is recorded as provisioned: a crash before that leaves a key swept at start.
-      this.infra.keepPsk(args.bootstrapCredentialId, psk);
     } else {
       const bootstrap = await device.generateBootstrap(args.kind, validity);
       fingerprint = bootstrap.descriptor.fingerprint;
@@ -71,6 +70,9 @@ export class SecurityProcedures {
     let provisioned;
     let confirming = false;
     try {
+      // Pending until the credential is recorded as provisioned: a crash before that leaves a key swept at start.
+      // Inside the try: a registry that refuses the binding leaves no key unbound (review 53).
+      this.infra.keepPsk(args.bootstrapCredentialId, psk);
       const bootstrap = device.bootstrap;
       if (args.certify !== undefined && publicKey !== undefined && bootstrap !== undefined) {
         const chain = await args.certify(args.kind as 'ed25519' | 'p256', fromBase64url(publicKey));
@@ -92,10 +94,10 @@ export class SecurityProcedures {
       // A provisioning whose outcome is unknown may be recorded: both ends keep the new keys (the next start's sweep
       // settles the infrastructure's against the store).
       if (!mayDiscardKeys(confirming, error)) throw error;
-      if (psk !== undefined) await this.infra.discardKey(stream, psk);
+      const thrown = psk === undefined ? error : await discardNewKey(infraSe, this.infra.o.registry, { stream, handle: psk, purpose: 'psk' }, this.infra.o.engine.clock.now(), error);
       if (device.bootstrap !== undefined && device.bootstrap !== previousBootstrap) await device.se.destroy(device.bootstrap.handle);
       device.bootstrap = previousBootstrap;
-      throw error;
+      throw thrown;
     }
     this.infra.confirmPsk(args.bootstrapCredentialId, psk);
     return provisioned;
@@ -172,17 +174,23 @@ export class SecurityProcedures {
         throw error;
       }
       const { confirm, outcome: registrar } = answered;
-      // Registered pending at once, so a process that dies while the Registree checks the confirm leaves keys the next
-      // start sweeps (recordAssociation registers them again, which changes nothing, and confirms them).
-      this.infra.keepSessionKeys(args.associationId, registrar);
       try {
+        // Registered pending at once, so a process that dies while the Registree checks the confirm leaves keys the
+        // next start sweeps (recordAssociation registers them again, which changes nothing, and confirms them).
+        // Inside the try: a registry that refuses a binding leaves no session key unbound (review 53).
+        this.infra.keepSessionKeys(args.associationId, registrar);
         return { registreeOutcome: await handshake.acceptConfirm(confirm), registrarOutcome: registrar };
       } catch (error) {
-        // The Registree refused the confirm (and destroyed its keys): the Registrar's keys must not live on either. One
-        // that cannot be destroyed now stays pending in the registry, and the next start sweeps it.
+        // The Registree refused the confirm (and destroyed its keys), or the registry the binding (the Registree's run
+        // is ended here): the Registrar's keys must not live on either. One the Secure Environment will not destroy
+        // now is owed, for the shredder to try again.
+        await handshake.abort();
         const stream = streamIdOf('association', args.associationId);
-        for (const handle of [registrar.sessionKeys.send, registrar.sessionKeys.receive]) await this.infra.discardKey(stream, handle).catch(() => {});
-        throw error;
+        let thrown = error;
+        for (const handle of [registrar.sessionKeys.send, registrar.sessionKeys.receive]) {
+          thrown = await discardNewKey(this.infra.o.se, this.infra.o.registry, { stream, handle, purpose: 'session' }, this.infra.o.engine.clock.now(), thrown);
+        }
+        throw thrown;
       }
     });
     try {

@@ -2,6 +2,7 @@ import { isCredenceError } from '../../../domain/errors.ts';
 import { streamIdOf } from '../../../domain/streams.ts';
 import type { AssociationOutcome, ProvisioningOutcome } from '../../../domain/protocols/index.ts';
 import { issuedFrom, receiptFrom } from './descriptors.ts';
+import { discardNewKey } from './discard-new-key.ts';
 import type { Infrastructure } from './infrastructure.ts';
 import { assertWouldRecord } from './would-record.ts';
 
@@ -48,10 +49,11 @@ export const recordProvisioning = async (
   args: { outcome: ProvisioningOutcome; credentialId: string; purpose: 'service' | 'application'; predecessorId?: string | undefined },
 ) => {
   const { outcome, credentialId } = args;
-  infra.keepPsk(credentialId, outcome.credentialKeyHandle);
   let provisioned;
   let confirming = false;
   try {
+    // Inside the try: a registry that refuses the binding leaves no key unbound (review 53).
+    infra.keepPsk(credentialId, outcome.credentialKeyHandle);
     const bootstrapCredentialId = await infra.bootstrapIdOf(outcome.nodeId);
     const issue = issuedFrom(outcome, credentialId, args.purpose, args.predecessorId);
     const provision = { credentialId, method: 'remote-provisioning', bootstrapCredentialId, receipt: receiptFrom(outcome) };
@@ -74,10 +76,9 @@ export const recordProvisioning = async (
       throw error;
     }
   } catch (error) {
-    if (outcome.credentialKeyHandle !== undefined && mayDiscardKeys(confirming, error)) {
-      await infra.discardKey(streamIdOf('credential', credentialId), outcome.credentialKeyHandle);
-    }
-    throw error;
+    const handle = outcome.credentialKeyHandle;
+    if (handle === undefined || !mayDiscardKeys(confirming, error)) throw error;
+    throw await discardNewKey(infra.o.se, infra.o.registry, { stream: streamIdOf('credential', credentialId), handle, purpose: 'psk' }, infra.o.engine.clock.now(), error);
   }
   infra.confirmPsk(credentialId, outcome.credentialKeyHandle);
   return provisioned;
@@ -89,14 +90,21 @@ export const recordProvisioning = async (
  * it is recorded; refused (the association was revoked or established meanwhile), they are destroyed.
  */
 export const recordAssociation = async (infra: Infrastructure, associationId: string, outcome: AssociationOutcome) => {
-  infra.keepSessionKeys(associationId, outcome);
   let established;
+  let confirming = false;
   try {
+    // Inside the try: a registry that refuses a binding leaves no session key unbound (review 53).
+    infra.keepSessionKeys(associationId, outcome);
+    confirming = true;
     established = await infra.run('establishAssociation', { associationId, expiresAt: outcome.expiresAt, transcriptHash: outcome.transcriptHash });
   } catch (error) {
+    if (!mayDiscardKeys(confirming, error)) throw error;
     const stream = streamIdOf('association', associationId);
-    if (mayDiscardKeys(true, error)) for (const handle of [outcome.sessionKeys.send, outcome.sessionKeys.receive]) await infra.discardKey(stream, handle);
-    throw error;
+    let thrown = error;
+    for (const handle of [outcome.sessionKeys.send, outcome.sessionKeys.receive]) {
+      thrown = await discardNewKey(infra.o.se, infra.o.registry, { stream, handle, purpose: 'session' }, infra.o.engine.clock.now(), thrown);
+    }
+    throw thrown;
   }
   await infra.confirmSessionKeys(associationId, outcome);
   return established;
