@@ -104,7 +104,7 @@ describe('access.db written by the earlier version (schema 1)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'credence-access-v1-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('opens, upgraded to the current schema (3): its tokens name no issuer, and revoke as before', () => {
+  it('opens, upgraded to the current schema (4): its tokens name no issuer, and revoke as before', () => {
     const old = new Database(join(dir, 'access.db'));
     old.exec(`CREATE TABLE tokens (seq INTEGER PRIMARY KEY AUTOINCREMENT, token_id TEXT NOT NULL UNIQUE, subject TEXT NOT NULL, role TEXT NOT NULL,
       issued_at TEXT NOT NULL, expires_at TEXT NOT NULL, issued_by TEXT NOT NULL, revoked_at TEXT, revoked_by TEXT);
@@ -125,7 +125,7 @@ describe('access.db written by the earlier version (schema 1)', () => {
       registry.close();
     }
     const reopened = new Database(join(dir, 'access.db'), { readonly: true });
-    expect(reopened.pragma('user_version', { simple: true })).toBe(3);
+    expect(reopened.pragma('user_version', { simple: true })).toBe(4);
     reopened.close();
   });
 });

@@ -9,6 +9,7 @@ import { TokenId, TokenSubject, tokenSummaryJson, type AccessControl } from '../
 import { ROLES } from '../../adapters/http/auth/role.ts';
 import { PROBLEM_TYPE_BASE } from '../../adapters/http/problems.ts';
 import { parseTtl, Ttl } from '../../adapters/http/auth/ttl.ts';
+import { scopeIssues, TokenScope } from '../../adapters/http/auth/token-scope.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
@@ -91,13 +92,55 @@ const Create = Target.extend({
   subject: TokenSubject,
   // The lifetime's form is checked here; its bound is the service's (the server's own, or the local --config's).
   ttl: Ttl(Number.MAX_SAFE_INTEGER),
+  // Checked as a scope by scopeOf, which names the flags.
+  subscription: z.array(z.string()).optional(),
+  appId: z.array(z.string()).optional(),
 });
+
+/** The flag a scope's field is given with. */
+const SCOPE_FLAG = { subscriptions: '--subscription', appIds: '--app-id' } as const;
+
+/**
+ * The scope --subscription and --app-id give (SER-025), checked as the access control checks it, before anything is
+ * opened or sent: a refused scope writes nothing. Neither flag: no scope, the whole fleet.
+ */
+const scopeOf = (args: z.infer<typeof Create>): TokenScope | undefined => {
+  if (args.subscription === undefined && args.appId === undefined) return undefined;
+  const parsed = TokenScope.safeParse({
+    ...(args.subscription !== undefined ? { subscriptions: args.subscription } : {}),
+    ...(args.appId !== undefined ? { appIds: args.appId } : {}),
+  });
+  const flagOf = (path: readonly PropertyKey[]): string => {
+    const [list, index] = path;
+    const flag = SCOPE_FLAG[list as keyof typeof SCOPE_FLAG];
+    if (flag === undefined) return '--subscription, --app-id';
+    const given = typeof index === 'number' ? (list === 'subscriptions' ? args.subscription : args.appId)?.[index] : undefined;
+    return given === undefined ? flag : `${flag} ${JSON.stringify(given)}`;
+  };
+  if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `${flagOf(i.path)}: ${i.message}`));
+  const issues = scopeIssues(args.role, parsed.data, undefined);
+  if (issues.length > 0) throw new UsageError(issues.map((i) => `--subscription, --app-id: ${i.message}`));
+  return parsed.data;
+};
+
+/** A scope in a line of text: `subscriptions a, b; App-IDs Rx`. */
+const scopeText = (scope: unknown): string | undefined => {
+  const parsed = z.object({ subscriptions: z.array(z.string()).optional(), appIds: z.array(z.string()).optional() }).safeParse(scope);
+  if (scope === undefined || !parsed.success) return undefined;
+  const parts = [
+    ...(parsed.data.subscriptions !== undefined ? [`subscriptions ${parsed.data.subscriptions.join(', ')}`] : []),
+    ...(parsed.data.appIds !== undefined ? [`App-IDs ${parsed.data.appIds.join(', ')}`] : []),
+  ];
+  return parts.join('; ');
+};
 
 const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => {
   const target = targetOf(args, io);
-  let issued: { token: string; tokenId: string; subject: string; role: string; expiresAt: string };
+  const scope = scopeOf(args);
+  let issued: { token: string; tokenId: string; subject: string; role: string; expiresAt: string; scope?: unknown };
   if (target !== undefined) {
-    issued = await clientOf(target).issueToken({ subject: args.subject, role: args.role, ttl: args.ttl });
+    const body = { subject: args.subject, role: args.role, ttl: args.ttl, ...(scope !== undefined ? { scope } : {}) };
+    issued = await clientOf(target).issueToken(body);
   } else {
     const config = await localConfig(args, io);
     // Found in review: checked only once the access control was open, a refused --ttl had already made the data
@@ -109,14 +152,16 @@ const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => 
       throw new UsageError(`--ttl: ${error instanceof z.ZodError ? error.issues[0]!.message : String(error)}`);
     }
     issued = await withLocalAccess(config, io, false, async (access) => {
-      const t = await access.issue({ subject: args.subject, role: args.role, ttlSeconds, issuedBy: localActor() });
+      const t = await access.issue({ subject: args.subject, role: args.role, ttlSeconds, issuedBy: localActor(), ...(scope !== undefined ? { scope } : {}) });
       return { ...t, expiresAt: t.expiresAt.toISOString() };
     });
   }
   if (args.json) io.out(json(issued));
   else {
     io.out(issued.token);
-    io.err(printable(`issued ${issued.tokenId}: ${issued.role} token for ${issued.subject}, expires ${issued.expiresAt} (shown once; revoke with credence token revoke ${issued.tokenId})`));
+    const scoped = scopeText(issued.scope);
+    const what = `${issued.role} token for ${issued.subject}${scoped !== undefined ? ` (scope: ${scoped})` : ''}`;
+    io.err(printable(`issued ${issued.tokenId}: ${what}, expires ${issued.expiresAt} (shown once; revoke with credence token revoke ${issued.tokenId})`));
   }
   return 0;
 };
@@ -132,7 +177,10 @@ const list = async (args: z.infer<typeof List>, io: Io): Promise<number> => {
   if (args.json) io.out(json({ tokens }));
   else {
     io.out(`${'token id'.padEnd(27)} ${'role'.padEnd(10)} ${'state'.padEnd(8)} ${'expires'.padEnd(24)} subject`);
-    for (const t of tokens) io.out(printable(`${t.tokenId.padEnd(27)} ${t.role.padEnd(10)} ${t.state.padEnd(8)} ${t.expiresAt.padEnd(24)} ${t.subject}`));
+    for (const t of tokens) {
+      const scoped = scopeText(t['scope']);
+      io.out(printable(`${t.tokenId.padEnd(27)} ${t.role.padEnd(10)} ${t.state.padEnd(8)} ${t.expiresAt.padEnd(24)} ${t.subject}${scoped !== undefined ? ` (scope: ${scoped})` : ''}`));
+    }
   }
   return 0;
 };
@@ -202,6 +250,8 @@ export const register: RegisterCommands = (program, io) => {
     .addOption(new Option('--role <role>', 'what it may do').choices(ROLES).makeOptionMandatory())
     .requiredOption('--subject <subject>', 'who it is for; the actor id of the commands it sends')
     .requiredOption('--ttl <ttl>', 'lifetime: seconds, or a count with s, m, h or d (e.g. 24h)')
+    .option('--subscription <id...>', "integrator only: its stream publishes these M2M subscriptions' nodes only (repeatable, at most 32; SER-025)")
+    .option('--app-id <id...>', "integrator only: its stream publishes these App-IDs' applications only (repeatable, at most 32)")
     .action(handler(io, async (opts: Record<string, unknown>) => usageOnValidation(() => create(parseOptions(createCommand, Create, opts), io))));
   const listCommand: Command = withTarget(token.command('list'))
     .description('issued tokens: ids, subjects, roles, expiry, state (never the tokens)')

@@ -20,6 +20,7 @@ export interface PublicIdentitiesSize {
   readonly endedNodes: number;
   readonly endedApps: number;
   readonly released: number;
+  readonly enrolments: number;
 }
 
 /**
@@ -64,6 +65,12 @@ export class PublicIdentities {
   /** App-IDs revoked: an association established after records nothing on them, so waits for no release of theirs. */
   readonly #endedApps: Set<string>;
   /**
+   * The subscription each node was last enrolled under (a scoped stream's membership, public-scope.ts), until another
+   * enrolment: what a node owns still ends after the node does (the cascade's revocations, expiries), and those
+   * endings are that stakeholder's. One entry per node ever enrolled, as `#ended` keeps one per node ended.
+   */
+  readonly #enrolment: Map<string, string>;
+  /**
    * Entries the last event made unreachable, let go when the next event is observed: the frame of the event that
    * ends them is made after `observe` and still names them.
    */
@@ -79,6 +86,7 @@ export class PublicIdentities {
     this.#awaitingAe = new Set();
     this.#ended = new Set();
     this.#endedApps = new Set();
+    this.#enrolment = new Map();
     this.#dropping = { associations: [], credentials: [] };
   }
 
@@ -114,6 +122,7 @@ export class PublicIdentities {
       [into.#awaitingAe, this.#awaitingAe],
       [into.#ended, this.#ended],
       [into.#endedApps, this.#endedApps],
+      [into.#enrolment, this.#enrolment],
     ];
   }
 
@@ -139,6 +148,7 @@ export class PublicIdentities {
       endedNodes: this.#ended.size,
       endedApps: this.#endedApps.size,
       released: this.#owner.cse.released,
+      enrolments: this.#enrolment.size,
     };
   }
 
@@ -150,6 +160,8 @@ export class PublicIdentities {
         return;
       case 'NodeEnrolled':
         this.#link(event.data.cseId, event.data.nodeId);
+        // A move to another subscription (RS-17) ends the one before at once: this frame is the new one's.
+        this.#enrolment.set(event.data.nodeId, event.data.subscriptionId);
         return;
       case 'NodeEnrolmentExpired':
       case 'NodeRevoked': {
@@ -318,6 +330,11 @@ export class PublicIdentities {
   #release(nodeId: string): void {
     this.#ended.add(nodeId);
     this.#owner.cse.release(nodeId);
+  }
+
+  /** The subscription the node was last enrolled under, from its `NodeEnrolled` until another (a move). */
+  subscriptionOf(nodeId: string): string | undefined {
+    return this.#enrolment.get(nodeId);
   }
 
   /** The node's epoch: its latest rotation so far, or 0 before its first (epoch 0 is what the first rotation takes). */

@@ -17,5 +17,7 @@ export type { PublicIdentitiesSize } from './identities.ts';
 export type { NamedUnder } from './named-under.ts';
 export { identitiesUpTo, publicEvents, publicLifecycle, toPublicEvent } from './public-events.ts';
 export type { PublicEvent, PublicLifecycleOptions } from './public-events.ts';
+export { MAX_SCOPE_ENTRIES, PublicScope, scopeFilter } from './public-scope.ts';
+export type { ScopeFilter } from './public-scope.ts';
 export { PUBLIC_DATA } from './public-data.ts';
 export type { PublicData } from './public-data.ts';

@@ -9,6 +9,7 @@ import type { IdentifierKind, PseudonymDeriver } from './derive.ts';
 import { PublicIdentities } from './identities.ts';
 import { IDENTITY_EVENT_TYPES } from './identity-event-types.ts';
 import { PUBLIC_DATA, publicDay, type PublicData, type Pseudonymise } from './public-data.ts';
+import { scopeFilter, type PublicScope, type ScopeFilter } from './public-scope.ts';
 
 /** A lifecycle event as integrators see it: no canonical identifier, no actor identity, no key material. */
 export interface PublicEvent {
@@ -36,11 +37,20 @@ const SUBJECT_KIND: Readonly<Record<EntityKind, IdentifierKind | undefined>> = {
   pseudonym: undefined,
 };
 
-/** The event as integrators see it (undefined for one never published), once `identities` has observed it. */
-export const toPublicEvent = async (e: DecodedEvent, deriver: PseudonymDeriver, identities: PublicIdentities): Promise<PublicEvent | undefined> => {
+/**
+ * The event as integrators see it (undefined for one never published, or out of `scope`), once `identities` has
+ * observed it. The scope is decided after the fold observed the event, so pseudonyms are the unscoped stream's.
+ */
+export const toPublicEvent = async (
+  e: DecodedEvent,
+  deriver: PseudonymDeriver,
+  identities: PublicIdentities,
+  scope?: ScopeFilter,
+): Promise<PublicEvent | undefined> => {
   identities.observe(e.event);
   const mapper = PUBLIC_DATA[e.event.type] as ((d: unknown, p: Pseudonymise) => Promise<PublicData>) | null;
   if (mapper === null) return undefined;
+  if (scope !== undefined && !scope.admits(e.event, identities)) return undefined;
   const p: Pseudonymise = (kind, id, under) => identities.pseudonymOf(deriver, kind, id, under);
   const kind = EVENT_KIND[e.event.type];
   const entityId = (e.event.data as Record<string, string>)[ENTITY_ID_FIELD[kind]]!;
@@ -65,10 +75,10 @@ export const toPublicEvent = async (e: DecodedEvent, deriver: PseudonymDeriver, 
  * that event. `identities` must have seen every identity event before the first event given here.
  */
 export const publicEvents =
-  (deriver: PseudonymDeriver, identities: PublicIdentities = new PublicIdentities()): OperatorFunction<DecodedEvent, PublicEvent> =>
+  (deriver: PseudonymDeriver, identities: PublicIdentities = new PublicIdentities(), scope?: ScopeFilter): OperatorFunction<DecodedEvent, PublicEvent> =>
   (source) =>
     source.pipe(
-      concatMap((e) => toPublicEvent(e, deriver, identities)),
+      concatMap((e) => toPublicEvent(e, deriver, identities, scope)),
       filter((e): e is PublicEvent => e !== undefined),
     );
 
@@ -77,6 +87,8 @@ export interface PublicLifecycleOptions {
   readonly afterPosition?: bigint;
   /** Keep following new events (default); false completes at the head of the store. */
   readonly live?: boolean;
+  /** Only the events of these stakeholders (public-scope.ts); omitted: the whole fleet. */
+  readonly scope?: PublicScope;
 }
 
 /** Identity events folded between two turns of the event loop: a long history never holds it (the service's other requests). */
@@ -182,7 +194,10 @@ const storedEvents = (store: EventStore, after: bigint | undefined, live: boolea
   });
 
 /** The integrator-facing lifecycle stream from a store: catch-up then live, resumable after any position without loss. */
-export const publicLifecycle = (store: EventStore, deriver: PseudonymDeriver, options: PublicLifecycleOptions = {}): Observable<PublicEvent> =>
-  defer(async () => (await identitiesUpTo(store, options.afterPosition))!).pipe(
-    concatMap((identities) => storedEvents(store, options.afterPosition, options.live ?? true).pipe(publicEvents(deriver, identities))),
+export const publicLifecycle = (store: EventStore, deriver: PseudonymDeriver, options: PublicLifecycleOptions = {}): Observable<PublicEvent> => {
+  // A scope that cannot be served is refused here, not as a stream that fails once subscribed.
+  const scope = options.scope === undefined ? undefined : scopeFilter(options.scope);
+  return defer(async () => (await identitiesUpTo(store, options.afterPosition))!).pipe(
+    concatMap((identities) => storedEvents(store, options.afterPosition, options.live ?? true).pipe(publicEvents(deriver, identities, scope))),
   );
+};

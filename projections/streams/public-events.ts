@@ -12,7 +12,16 @@ import { Observable, switchMap } from 'rxjs';
 import { EVENT_KIND } from '../../domain/events/index.ts';
 import { ENTITY_KINDS, parseStreamId, streamPrefixOf } from '../../domain/streams.ts';
 import type { AllFilter, EventStore } from '../../domain/ports/event-store.ts';
-import { IDENTITY_EVENT_TYPES, identitiesUpTo, toPublicEvent, type PseudonymDeriver, type PublicEvent, type PublicIdentities } from '../pseudonyms/index.ts';
+import {
+  IDENTITY_EVENT_TYPES,
+  identitiesUpTo,
+  scopeFilter,
+  toPublicEvent,
+  type PseudonymDeriver,
+  type PublicEvent,
+  type PublicIdentities,
+  type PublicScope,
+} from '../pseudonyms/index.ts';
 import { parsePublicFilter, type LifecycleFilterInput } from './filter.ts';
 import { pacedEvents, type DeliveryOptions } from './paced.ts';
 
@@ -22,7 +31,10 @@ export function publicEvents$(
   store: EventStore,
   deriver: PseudonymDeriver,
   filter: PublicFilterInput = {},
-  options: DeliveryOptions<PublicEvent> = {},
+  options: DeliveryOptions<PublicEvent> & {
+    /** Only these stakeholders' events (projections/pseudonyms/public-scope.ts; SER-025); omitted: the whole fleet. */
+    readonly scope?: PublicScope;
+  } = {},
 ): Observable<PublicEvent> {
   if (store === null || typeof store !== 'object' || typeof store.subscribeToAll !== 'function') {
     throw new Error('store: must be an EventStore');
@@ -38,6 +50,7 @@ export function publicEvents$(
     parsed.types !== undefined
       ? { eventTypes: [...new Set([...parsed.types, ...IDENTITY_EVENT_TYPES])] }
       : { streamPrefixes: ENTITY_KINDS.map(streamPrefixOf) };
+  const scope = options.scope === undefined ? undefined : scopeFilter(options.scope);
   const wanted = (type: keyof typeof EVENT_KIND): boolean => (kinds === undefined || kinds.has(EVENT_KIND[type])) && (types === undefined || types.has(type));
 
   return new Observable<{ after: bigint | undefined; identities: PublicIdentities }>((subscriber) => {
@@ -70,9 +83,9 @@ export function publicEvents$(
             identities.observe(event.event);
             return undefined;
           }
-          return toPublicEvent(event, deriver, identities);
+          return toPublicEvent(event, deriver, identities, scope);
         },
-        options,
+        options.onEvent === undefined ? {} : { onEvent: options.onEvent },
       );
     }),
   );

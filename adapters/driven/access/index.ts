@@ -1,3 +1,4 @@
 /** The access registry: which API tokens were issued, to whom, until when, and which were revoked (issue 12). */
 export { ACCESS_DB_FILE, openAccessRegistry } from './sqlite-access-registry.ts';
 export type { AccessRegistry, RecordRefusal, SigningKeyRecord, TokenPage, TokenRecord } from './sqlite-access-registry.ts';
+export type { StoredScope } from './stored-scope.ts';

@@ -1,14 +1,16 @@
 import Database from 'better-sqlite3';
 import { openPrivateSqlite, type PrivateSqliteLocation } from '../files/index.ts';
+import { scopeOfColumn, scopeToColumn, type StoredScope } from './stored-scope.ts';
 
 export const ACCESS_DB_FILE = 'access.db';
 
 /**
  * Version 2: the token a token was issued with (`issued_with`), whose revocation ends it too. Version 3: the signing
  * keys (`signing_keys`, the current one and those retired while tokens they signed may still be live) and the key
- * each token was signed with (`signed_with`).
+ * each token was signed with (`signed_with`). Version 4: the stakeholders an integrator token's stream is limited
+ * to (`scope`, JSON; SER-025), none for a token of the whole fleet.
  */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 const SIGNING_KEYS = `
 CREATE TABLE IF NOT EXISTS signing_keys (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -30,7 +32,8 @@ CREATE TABLE IF NOT EXISTS tokens (
   revoked_at TEXT,
   revoked_by TEXT,
   issued_with TEXT,
-  signed_with TEXT
+  signed_with TEXT,
+  scope TEXT
 );
 CREATE INDEX IF NOT EXISTS tokens_issued_with ON tokens (issued_with) WHERE issued_with IS NOT NULL;
 CREATE INDEX IF NOT EXISTS tokens_signed_with ON tokens (signed_with);
@@ -43,7 +46,7 @@ const SIGNING_KEY = 'signing-key';
 /**
  * Tokens issued before version 2 name no token they were issued with: on the command line, or unknown. Before
  * version 3 there was one signing key, in `settings`: it becomes the current key (since when is not known), and
- * every token recorded was signed with it.
+ * every token recorded was signed with it. Tokens issued before version 4 have no scope: the whole fleet, as then.
  */
 const upgrade = (db: Database.Database, found: number): void => {
   if (found < 2) db.exec('ALTER TABLE tokens ADD COLUMN issued_with TEXT');
@@ -56,6 +59,9 @@ const upgrade = (db: Database.Database, found: number): void => {
       db.prepare(`DELETE FROM settings WHERE name = ?`).run(SIGNING_KEY);
     }
   }
+  // Checked by name: a file rebuilt by hand from a newer one (as tests of the older versions make) may have it.
+  const hasScope = (db.prepare(`SELECT 1 FROM pragma_table_info('tokens') WHERE name = 'scope'`).get() as unknown) !== undefined;
+  if (found < 4 && !hasScope) db.exec('ALTER TABLE tokens ADD COLUMN scope TEXT');
 };
 
 /** What is kept of an issued token: never the token itself, which only its holder has. */
@@ -70,6 +76,8 @@ export interface TokenRecord {
   readonly issuedWith?: string;
   /** The handle of the signing key that signed it. */
   readonly signedWith?: string;
+  /** The stakeholders its event stream is limited to (an integrator's); absent: the whole fleet. */
+  readonly scope?: StoredScope;
   readonly revokedAt?: Date;
   readonly revokedBy?: string;
 }
@@ -151,6 +159,7 @@ interface Row {
   revoked_by: string | null;
   issued_with: string | null;
   signed_with: string | null;
+  scope: string | null;
 }
 
 interface KeyRow {
@@ -169,6 +178,7 @@ const toRecord = (r: Row): TokenRecord => ({
   issuedBy: r.issued_by,
   ...(r.issued_with !== null ? { issuedWith: r.issued_with } : {}),
   ...(r.signed_with !== null ? { signedWith: r.signed_with } : {}),
+  ...(r.scope !== null ? { scope: scopeOfColumn(r.token_id, r.scope)! } : {}),
   ...(r.revoked_at !== null ? { revokedAt: new Date(r.revoked_at) } : {}),
   ...(r.revoked_by !== null ? { revokedBy: r.revoked_by } : {}),
 });
@@ -213,8 +223,8 @@ const registryOver = (db: Database.Database): AccessRegistry => {
     issuerLive: db.prepare(`SELECT 1 FROM tokens WHERE token_id = ? AND revoked_at IS NULL`),
     liveOfSubject: db.prepare(`SELECT count(*) AS n FROM tokens WHERE subject = ? AND revoked_at IS NULL AND expires_at > ?`),
     insert: db.prepare(
-      `INSERT INTO tokens (token_id, subject, role, issued_at, expires_at, issued_by, issued_with, signed_with)
-       VALUES (@tokenId, @subject, @role, @issuedAt, @expiresAt, @issuedBy, @issuedWith, @signedWith)`,
+      `INSERT INTO tokens (token_id, subject, role, issued_at, expires_at, issued_by, issued_with, signed_with, scope)
+       VALUES (@tokenId, @subject, @role, @issuedAt, @expiresAt, @issuedBy, @issuedWith, @signedWith, @scope)`,
     ),
     revokeOne: db.prepare(`UPDATE tokens SET revoked_at = ?, revoked_by = ? WHERE token_id = ? AND revoked_at IS NULL RETURNING token_id`),
     find: db.prepare(`SELECT * FROM tokens WHERE token_id = ?`),
@@ -242,6 +252,7 @@ const registryOver = (db: Database.Database): AccessRegistry => {
       issuedBy: t.issuedBy,
       issuedWith: t.issuedWith ?? null,
       signedWith: t.signedWith,
+      scope: scopeToColumn(t.scope),
     });
     return 'recorded';
   });

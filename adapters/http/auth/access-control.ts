@@ -9,6 +9,7 @@ import { RecentlyUsed } from './recently-used.ts';
 import { isReservedSubject, RESERVED_SUBJECT_MESSAGE, RESERVED_SUBJECT_RULE } from './reserved-subjects.ts';
 import { RoleSchema, type Role } from './role.ts';
 import { openSigningKeys, type SigningKeyRotation } from './signing-keys.ts';
+import { scopeIssues, TokenScope } from './token-scope.ts';
 
 export { accessSigningKeyMissing } from './signing-keys.ts';
 export type { RetiredSigningKey, SigningKeyRotation } from './signing-keys.ts';
@@ -22,6 +23,8 @@ export interface Principal {
   /** The token id (`jti`), what `credence token revoke` names. */
   readonly tokenId: string;
   readonly expiresAt: Date;
+  /** The stakeholders its event stream is limited to, as access.db records them (SER-025); absent: the whole fleet. */
+  readonly scope?: TokenScope;
 }
 
 export interface IssuedToken {
@@ -30,6 +33,7 @@ export interface IssuedToken {
   readonly subject: string;
   readonly role: Role;
   readonly expiresAt: Date;
+  readonly scope?: TokenScope;
 }
 
 /** What is known of an issued token; never the token itself. */
@@ -42,6 +46,8 @@ export interface TokenSummary {
   readonly issuedBy: string;
   /** The token it was issued with, through the service; absent for one issued on the command line. */
   readonly issuedWith?: string;
+  /** As access.db records it: the stakeholders its stream is limited to; absent: the whole fleet. */
+  readonly scope?: TokenRecord['scope'];
   readonly revokedAt?: Date;
   readonly revokedBy?: string;
   readonly state: 'active' | 'expired' | 'revoked';
@@ -52,9 +58,18 @@ export interface AccessControl {
   readonly maxTtlSeconds: number;
   /**
    * Signs a JWT (EdDSA, key in the Secure Environment) and records its id, subject, role and expiry. Issued with
-   * another token (`issuer`: through the service), it expires no later than that one, and its revocation ends it.
+   * another token (`issuer`: through the service), it expires no later than that one, and its revocation ends it. An
+   * integrator's may have a `scope` (SER-025), recorded with it; issued with a scoped token, one within that scope.
+   * Refused (`validation`, nothing recorded): a scope on another role, an empty one, one past MAX_SCOPE_ENTRIES.
    */
-  issue(args: { subject: string; role: Role; ttlSeconds: number; issuedBy: string; issuer?: Pick<Principal, 'tokenId' | 'expiresAt'> }): Promise<IssuedToken>;
+  issue(args: {
+    subject: string;
+    role: Role;
+    ttlSeconds: number;
+    issuedBy: string;
+    scope?: TokenScope;
+    issuer?: Pick<Principal, 'tokenId' | 'expiresAt' | 'scope'>;
+  }): Promise<IssuedToken>;
   /**
    * Ends a token before its expiry, and every token issued with it (down the chain), or that token `alone` (its
    * holder signing out: what it issued for others stands); later requests with any of them get 401, and the
@@ -203,20 +218,33 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
     if (record.subject !== claims.sub || record.role !== claims.role || record.signedWith !== keys.handleOf(kid)) {
       throw unauthorised('bearer token', 'does not match its record');
     }
-    return { subject: claims.sub, role: claims.role, tokenId: claims.jti, expiresAt: new Date(claims.exp * 1000) };
+    // The scope is access.db's alone (no claim carries it), read on every request as the role is. One that does not
+    // parse, or on a role that has none, is refused rather than read as none: none is the whole fleet.
+    const scope = record.scope === undefined ? undefined : TokenScope.safeParse(record.scope);
+    if (scope !== undefined && (!scope.success || claims.role !== 'integrator')) throw unauthorised('bearer token', 'scope does not match its record');
+    return {
+      subject: claims.sub,
+      role: claims.role,
+      tokenId: claims.jti,
+      expiresAt: new Date(claims.exp * 1000),
+      ...(scope?.success === true ? { scope: scope.data } : {}),
+    };
   };
   return {
     maxTtlSeconds: options.maxTtlSeconds,
-    async issue({ subject, role, ttlSeconds, issuedBy, issuer }) {
+    async issue({ subject, role, ttlSeconds, issuedBy, scope, issuer }) {
       const parsed = z
         .strictObject({
           subject: TokenSubject,
           role: RoleSchema,
           ttlSeconds: z.number().int().min(1).max(options.maxTtlSeconds),
           issuedBy: z.string().min(1).max(200),
+          scope: TokenScope.optional(),
         })
-        .safeParse({ subject, role, ttlSeconds, issuedBy });
+        .safeParse({ subject, role, ttlSeconds, issuedBy, ...(scope !== undefined ? { scope } : {}) });
       if (!parsed.success) throw validationError(parsed.error.issues.map((i) => ({ path: i.path.join('.'), rule: ruleOf(i), message: i.message })), 'token request');
+      const scoping = scopeIssues(role, parsed.data.scope, issuer?.scope);
+      if (scoping.length > 0) throw validationError(scoping, 'token request');
       const issuedAt = clock.now();
       const iat = Math.floor(issuedAt.getTime() / 1000);
       const exp = iat + ttlSeconds;
@@ -260,12 +288,13 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
           signedWith: key.handle,
           maxActiveForSubject: options.maxActivePerSubject,
           ...(issuer !== undefined ? { issuedWith: issuer.tokenId } : {}),
+          ...(parsed.data.scope !== undefined ? { scope: parsed.data.scope } : {}),
         });
         if (recorded === 'recorded') {
           // Retired keys whose last token ended since. The token stands either way: a key left now is destroyed by
           // the next issue, token command or start.
           await keys.prune().catch(() => undefined);
-          return { token, tokenId, subject, role, expiresAt };
+          return { token, tokenId, subject, role, expiresAt, ...(parsed.data.scope !== undefined ? { scope: parsed.data.scope } : {}) };
         }
         if (recorded === 'issuer_revoked') throw unauthorised('bearer token', 'revoked');
         if (recorded === 'subject_full') throw subjectFull(subject, options.maxActivePerSubject);

@@ -34,7 +34,7 @@ Reconnect with the \`Last-Event-ID\` header (or \`?after=\`) to resume strictly 
 Comments (\`: heartbeat\`) arrive every few seconds; \`retry:\` lines say how long to wait before reconnecting.
 A client that stops reading is dropped with \`event: dropped\` and a retry hint; it resumes with Last-Event-ID.
 A stream whose token is revoked (at once through this service, within a heartbeat through the CLI) or expires ends with \`event: dropped\` (reason \`unauthorised\`) and no retry hint: reconnect with a new token.
-Integrators receive pseudonymised identifiers only.
+Integrators receive pseudonymised identifiers only; an integrator token issued with a scope receives only its M2M subscriptions' nodes' and its App-IDs' events (SER-025).
 A stream must be the only request in flight on its connection: one pipelined behind an unfinished answer is refused (400 pipelined_stream).`;
 
 /**
@@ -117,7 +117,12 @@ export const eventRoutes: RouteModule = (app, context) => {
           throw new HttpProblem(501, 'pseudonyms_unavailable', 'this server has no pseudonym key, so it cannot serve the pseudonymised stream');
         }
         checkPublicFilter(filter);
-        events = publicEvents$(context.credence.store, pseudonyms.deriver, filter, { onEvent: (e) => deliver(publicMessage(e)) });
+        // The scope verified with the token on this request (access.db's record): left out events are not an error.
+        const scope = principal.scope;
+        events = publicEvents$(context.credence.store, pseudonyms.deriver, filter, {
+          onEvent: (e) => deliver(publicMessage(e)),
+          ...(scope !== undefined ? { scope } : {}),
+        });
       }
 
       // A stream must be the only request in flight on its connection (SER-001, found in adversarial review). A

@@ -5,7 +5,13 @@ import { revokeOrThrow, RoleSchema, TokenId, TokenSubject, tokenSummaryJson } fr
 import { ACCESS } from '../auth/roles.ts';
 import { unauthenticated } from '../problems.ts';
 import { Ttl } from '../auth/ttl.ts';
+import { MAX_SCOPE_ENTRIES, TokenScope } from '../auth/token-scope.ts';
 import type { RouteModule } from '../context.ts';
+
+/** A scope as listed and returned (what access.db recorded; checked when it was issued). */
+const ScopeJson = z
+  .object({ subscriptions: z.array(z.string()).readonly().optional(), appIds: z.array(z.string()).readonly().optional() })
+  .describe('The stakeholders its event stream is limited to (SER-025); absent: the whole fleet');
 
 const IssuedToken = z.object({
   token: z.string().describe('The bearer token; shown once, kept nowhere by the service'),
@@ -13,6 +19,7 @@ const IssuedToken = z.object({
   subject: z.string(),
   role: RoleSchema,
   expiresAt: z.string().describe('ISO 8601'),
+  scope: ScopeJson.optional(),
 });
 
 const TokenSummary = z.object({
@@ -23,6 +30,7 @@ const TokenSummary = z.object({
   expiresAt: z.string(),
   issuedBy: z.string(),
   issuedWith: z.string().optional().describe('the token it was issued with (through the service): its revocation ends this one too'),
+  scope: ScopeJson.optional(),
   revokedAt: z.string().optional(),
   revokedBy: z.string().optional(),
   state: z.enum(['active', 'expired', 'revoked']),
@@ -51,21 +59,26 @@ export const tokenRoutes: RouteModule = (app, context) => {
         description:
           'Issues a token for `subject` with `role`, shown once (201). 400 `validation` naming `body.ttl` for a lifetime past ' +
           '`tokens.maxTtlSeconds` or past the caller\'s own token, and `body.subject` (rule `active_tokens`) once the subject ' +
-          'holds `tokens.maxActivePerSubject` tokens neither expired nor revoked: nothing is recorded.',
+          'holds `tokens.maxActivePerSubject` tokens neither expired nor revoked: nothing is recorded. An integrator token may ' +
+          `have a \`scope\` (SER-025): its event stream then publishes only those M2M subscriptions' nodes and those App-IDs' ` +
+          `applications (at most ${MAX_SCOPE_ENTRIES} of each). \`body.scope\` is refused on another role (rule \`scope_integrator_only\`) ` +
+          'and when it names nothing (rule `empty_scope`); nothing is recorded then either.',
         tags: ['access'],
         body: z.strictObject({
           subject: TokenSubject,
           role: RoleSchema,
           ttl: Ttl(access.maxTtlSeconds).describe('Lifetime: seconds, or a count with s, m, h or d (e.g. "24h")'),
+          scope: TokenScope.optional().describe("An integrator's: `subscriptions` (M2M-Sub-IDs) and/or `appIds`; absent: the whole fleet"),
         }),
         response: { 201: IssuedToken },
       },
     },
     async (request, reply) => {
-      const { subject, role, ttl } = request.body;
-      const { subject: issuedBy, tokenId, expiresAt } = request.principal!;
+      const { subject, role, ttl, scope } = request.body;
+      const { subject: issuedBy, tokenId, expiresAt, scope: issuerScope } = request.principal!;
+      const issuer = { tokenId, expiresAt, ...(issuerScope !== undefined ? { scope: issuerScope } : {}) };
       const issued = await access
-        .issue({ subject, role, ttlSeconds: ttl, issuedBy, issuer: { tokenId, expiresAt } })
+        .issue({ subject, role, ttlSeconds: ttl, issuedBy, issuer, ...(scope !== undefined ? { scope } : {}) })
         .catch((error: unknown) => {
           // The caller's token was revoked while its request was read: nothing was issued.
           if (isCredenceError(error, 'unauthorised') && error.problem.code === 'unauthorised') throw unauthenticated(error.problem.reason);
@@ -73,7 +86,7 @@ export const tokenRoutes: RouteModule = (app, context) => {
           if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw error;
           throw validationError(error.problem.issues.map((i) => ({ ...i, path: `body.${i.path}` })), 'token request');
         });
-      request.log.info({ tokenId: issued.tokenId, subject, role }, 'token issued');
+      request.log.info({ tokenId: issued.tokenId, subject, role, scoped: scope !== undefined }, 'token issued');
       return reply
         .code(201)
         .header('cache-control', 'no-store')
