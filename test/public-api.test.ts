@@ -25,6 +25,7 @@ describe("the public entry point (package.json exports, adapters/runtime/index.t
       'openDataFolderSecureEnvironment',
       'openEventStoreDbStore',
       'openHsmLogKey',
+      'openSecureEnvironmentLogKey',
       'openServiceSecureEnvironment',
       'openSqliteStore',
       'openSqliteStoreInDir',
