@@ -16,7 +16,7 @@ export interface PseudonymKey {
 
 /**
  * The PRF as the Secure Environment's MAC on a psk256 handle of the view's owner (the view is bound by whoever
- * wires this). The handle may be found (or made) on first use: `handle` is then a function, called once. When
+ * wires this). The handle may be found (or made) on first use: `handle` is then a function, called until it succeeds. When
  * the environment can MAC many messages per call (`macMany`: the key opened once), `prfMany` uses it; the key
  * still never leaves the environment.
  */
@@ -25,7 +25,17 @@ export const secureEnvironmentPseudonymKey = (
   handle: KeyHandle | (() => Promise<KeyHandle>),
 ): PseudonymKey => {
   let resolved: Promise<KeyHandle> | undefined;
-  const key = (): Promise<KeyHandle> => (resolved ??= typeof handle === 'function' ? handle() : Promise.resolve(handle));
+  const key = (): Promise<KeyHandle> => {
+    if (resolved !== undefined) return resolved;
+    const finding = typeof handle === 'function' ? handle() : Promise.resolve(handle);
+    resolved = finding;
+    // A failed find (the Secure Environment away for a moment, the registry's write refused) is not kept: the next
+    // derivation looks again, instead of every pseudonym of the process failing until a restart.
+    finding.catch(() => {
+      if (resolved === finding) resolved = undefined;
+    });
+    return finding;
+  };
   return {
     prf: async (message) => se.mac(await key(), message),
     ...(se.macMany !== undefined ? { prfMany: async (messages: readonly Uint8Array[]) => se.macMany!(await key(), messages) } : {}),
