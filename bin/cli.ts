@@ -22,6 +22,7 @@ const MODULES: readonly { readonly commands: readonly string[]; readonly load: L
   { commands: ['history'], load: () => import('./commands/history.ts') },
   { commands: ['state'], load: () => import('./commands/state.ts') },
   { commands: ['query'], load: () => import('./commands/query.ts') },
+  { commands: ['events'], load: () => import('./commands/events.ts') },
   { commands: ['projections'], load: () => import('./commands/projections.ts') },
   { commands: ['verify'], load: () => import('./commands/verify.ts') },
   { commands: ['export'], load: () => import('./commands/export.ts') },

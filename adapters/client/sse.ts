@@ -159,6 +159,11 @@ export interface SubscribeOptions {
    * fleet for days wants; the backoff keeps a server that never sends an event to one attempt a minute).
    */
   readonly maxReconnects?: number;
+  /**
+   * The same bound until a stream has opened (default: `maxReconnects`). `credence events` gives 0: a server it has
+   * never reached is an error to report at once (exit 3), one that answered before is waited for.
+   */
+  readonly maxReconnectsBeforeOpen?: number;
   /** Wait before reconnecting until the server sends a hint (default 1000 ms; held within the bounds below). */
   readonly retryMs?: number;
   /** Sees every frame: comments (heartbeats), retry hints, events (`dropped` included). */
@@ -238,12 +243,16 @@ export async function* subscribeEvents(baseUrl: string, options: SubscribeOption
   }
   const reconnect = options.reconnect ?? true;
   const maxReconnects = options.maxReconnects ?? Number.POSITIVE_INFINITY;
+  const maxReconnectsBeforeOpen = options.maxReconnectsBeforeOpen ?? maxReconnects;
   const random = options.random ?? Math.random;
   /** The server's `retry:` (or the caller's default): the wait after a stream that ended, and the base of the backoff. */
   let retryMs = bounded(options.retryMs ?? 1_000);
   let lastEventId = options.lastEventId ?? '';
   /** Reconnections since the last event: each doubles the wait (reconnectDelay), an event starts again. */
   let failures = 0;
+  /** Whether a stream has opened (a 200 text/event-stream): which of the two bounds holds. */
+  let opened = false;
+  const gaveUp = (): boolean => failures >= (opened ? maxReconnects : maxReconnectsBeforeOpen);
   const url = requestUrl(baseUrl, options.path);
   const what = `GET ${options.path.split('?')[0]}`;
   const outer = options.signal;
@@ -279,7 +288,7 @@ export async function* subscribeEvents(baseUrl: string, options: SubscribeOption
       if (response !== undefined && !response.ok) {
         // A refusal's body is read bounded, as every answer is (http.ts): a problem document is small.
         const refusal = problemOf(response, await boundedText(response, MAX_REFUSAL_BYTES, what).catch(() => ''));
-        if (!reconnect || (response.status !== 429 && response.status !== 503) || failures >= maxReconnects) throw refusal;
+        if (!reconnect || (response.status !== 429 && response.status !== 503) || gaveUp()) throw refusal;
         atLeastMs = retryAfterMs(response) ?? 0;
       } else if (response !== undefined) {
         const type = response.headers.get('content-type') ?? '';
@@ -287,6 +296,7 @@ export async function* subscribeEvents(baseUrl: string, options: SubscribeOption
           await response.body?.cancel();
           throw new Error(`${url.origin}${url.pathname} answered ${type || 'no content type'}, not text/event-stream`);
         }
+        opened = true;
         try {
           for await (const frame of parseEventStream(response.body, options.maxEventChars !== undefined ? { maxEventChars: options.maxEventChars } : {})) {
             options.onFrame?.(frame);
@@ -318,7 +328,7 @@ export async function* subscribeEvents(baseUrl: string, options: SubscribeOption
       outer?.removeEventListener('abort', stop);
       connection.abort();
     }
-    if (!reconnect || failures >= maxReconnects) {
+    if (!reconnect || gaveUp()) {
       if (unreachable !== undefined) throw new ServerUnreachable(baseUrl, unreachable.cause);
       return;
     }

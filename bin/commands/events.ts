@@ -1,0 +1,147 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { subscribeEvents } from '../../adapters/client/sse.ts';
+import { EventTypeSchema } from '../../domain/events/index.ts';
+import { PositionString } from '../../domain/positions.ts';
+import { ENTITY_KINDS, EntityKind, parseStreamId } from '../../domain/streams.ts';
+import { WholeNumber } from '../../domain/whole-number.ts';
+import type { Io } from '../io.ts';
+import { EXIT, handler, parseOptions, runCommands, type RegisterCommands } from '../program.ts';
+import { humanLine, jsonLine } from './event-line.ts';
+import { PathArg, serverTarget } from './options.ts';
+
+/** The server's own bounds on a stream's filter (adapters/http/sse/query.ts): refused here first, naming the option. */
+const MAX_TYPES = 64;
+const MAX_STREAMS = 100;
+const MAX_ITEM_CHARS = 256;
+
+const FROM_RULE = 'must be start, end or an event position to resume after (a decimal integer from 0 to 2^63 - 1)';
+
+const shown = (value: string): string => (value.length > 64 ? `${value.slice(0, 64)}…` : value);
+
+const Options = z.object({
+  kind: z.array(EntityKind).min(1).max(ENTITY_KINDS.length).optional(),
+  type: z
+    .array(z.string().max(MAX_ITEM_CHARS).refine((t) => EventTypeSchema.safeParse(t).success, { error: (i) => `${shown(String(i.input))} is not an event type, e.g. NodeRevoked` }))
+    .min(1)
+    .max(MAX_TYPES)
+    .optional(),
+  stream: z
+    .array(z.string().max(MAX_ITEM_CHARS).refine((s) => parseStreamId(s) !== undefined, 'must be <kind>-<id> of an entity stream, e.g. node-meter-1'))
+    .min(1)
+    .max(MAX_STREAMS)
+    .optional(),
+  from: z
+    .string()
+    .max(32)
+    .refine((s) => s === 'start' || s === 'end' || PositionString.safeParse(s).success, FROM_RULE)
+    .default('start'),
+  identifiers: z.enum(['canonical', 'pseudonymous']).optional(),
+  limit: WholeNumber(1, 1_000_000_000).optional(),
+  json: z.boolean().default(false),
+  server: z.string().optional(),
+  token: z.string().optional(),
+  tokenFile: PathArg.optional(),
+});
+type Options = z.output<typeof Options>;
+
+/** Path and query of GET /v1/events for these options; a position in --from goes as Last-Event-ID instead. */
+const pathOf = (o: Options): string => {
+  const query = new URLSearchParams();
+  for (const kind of o.kind ?? []) query.append('kind', kind);
+  for (const type of o.type ?? []) query.append('type', type);
+  for (const stream of o.stream ?? []) query.append('stream', stream);
+  if (o.from === 'start' || o.from === 'end') query.set('from', o.from);
+  if (o.identifiers !== undefined) query.set('identifiers', o.identifiers);
+  return `/v1/events?${query.toString()}`;
+};
+
+const ENDING_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
+/**
+ * Ctrl-C (or SIGTERM) ends the follow as asked: the connection closed, what was printed flushed, exit 0. Once, so a
+ * second one meets the default action. Returns the signal and what removes the listeners.
+ */
+const stoppedBySignal = (): { readonly signal: AbortSignal; readonly release: () => void } => {
+  const stop = new AbortController();
+  const onSignal = (): void => {
+    release();
+    stop.abort();
+  };
+  const release = (): void => {
+    for (const name of ENDING_SIGNALS) process.off(name, onSignal);
+  };
+  for (const name of ENDING_SIGNALS) process.on(name, onSignal);
+  return { signal: stop.signal, release };
+};
+
+const resumePoint = (id: string): string => (id === '' ? 'from where it started' : `after @${id}`);
+const lastPrinted = (id: string): string => (id === '' ? 'none' : `@${id}`);
+
+/**
+ * `credence events --server URL [--kind K]... [--type T]... [--stream S]... [--from start|end|POSITION] [--json]
+ * [--limit N]`: the lifecycle event stream, followed live. A connection lost once the stream has opened is resumed
+ * with Last-Event-ID (adapters/client/sse.ts), with no gap and no duplicate; a server never reached is exit 3.
+ */
+export const register: RegisterCommands = (program, io) => {
+  const command: Command = program
+    .command('events')
+    .description('follow the lifecycle event stream of a server (GET /v1/events): one line per event, live until Ctrl-C or --limit')
+    .option('--kind <kind...>', `only entities of these kinds: ${ENTITY_KINDS.join(', ')} (repeatable)`)
+    .option('--type <type...>', `only these event types, e.g. NodeRevoked (repeatable, at most ${MAX_TYPES})`)
+    .option('--stream <stream...>', `only these entity streams, <kind>-<id> (repeatable, at most ${MAX_STREAMS}; canonical identifiers only)`)
+    .option('--from <where>', 'start (the whole history, the default), end (only what comes from now) or a position: resume strictly after it, e.g. the last one printed')
+    .option('--identifiers <form>', 'canonical (operators and auditors; their default) or pseudonymous (the only form, and the default, of integrators)')
+    .option('--limit <n>', 'stop after this many events (default: follow until Ctrl-C)')
+    .option('--json', 'one JSON object per line (NDJSON), each event as the server sends it')
+    .option('--server <url>', 'a Credence server, e.g. http://127.0.0.1:8080 (env: CREDENCE_URL)')
+    .option('--token <token>', 'bearer token for --server (env: CREDENCE_TOKEN); shows in ps and shell history, prefer --token-file')
+    .option('--token-file <file>', 'read the bearer token from this file (surrounding whitespace trimmed) instead of --token')
+    .addHelpText(
+      'after',
+      '\nPrinted: @POSITION TIME TYPE STREAM (an integrator\'s stream: its day and the pseudonymous subject). A lost connection\n' +
+        'is resumed after the last event printed; a note on stderr says so. Exit 0 at --limit or Ctrl-C, 1 refused\n' +
+        '(the problem printed), 2 bad usage, 3 server unreachable.',
+    )
+    .action(
+      handler(io, async (raw: Record<string, unknown>) => {
+        const o = parseOptions(command, Options, raw);
+        const target = serverTarget(o, io);
+        return follow(o, target, io);
+      }),
+    );
+};
+
+const follow = async (o: Options, target: { readonly url: string; readonly token: string }, io: Io): Promise<number> => {
+  const stopped = stoppedBySignal();
+  let printed = 0;
+  try {
+    const events = subscribeEvents(target.url, {
+      path: pathOf(o),
+      token: target.token,
+      ...(o.from !== 'start' && o.from !== 'end' ? { lastEventId: o.from } : {}),
+      signal: stopped.signal,
+      // A server never reached is said at once (exit 3); one that served the stream is waited for, as long as it takes.
+      maxReconnectsBeforeOpen: 0,
+      // After `unauthorised` the client asks once more, and the server's 401 ends the command (exit 1, the problem printed).
+      onDropped: (d) =>
+        io.err(
+          d.reason === 'unauthorised'
+            ? `note: the server ended the stream: the token was revoked or has expired (the last event printed: ${lastPrinted(d.lastEventId)}); resume with --from and a new token`
+            : `note: the server ended the stream (${d.reason}); resuming ${resumePoint(d.lastEventId)}`,
+        ),
+      onReconnect: (id, ms) => io.err(`note: reconnecting in ${(ms / 1000).toFixed(1)} s, resuming ${resumePoint(id)}`),
+    });
+    for await (const event of events) {
+      io.out(o.json ? jsonLine(event) : humanLine(event));
+      printed += 1;
+      if (o.limit !== undefined && printed >= o.limit) break;
+    }
+    return EXIT.done;
+  } finally {
+    stopped.release();
+  }
+};
+
+/** The command on its own: `events(['--server', url, '--limit', '3'], io)`. */
+export const events = (argv: string[], io: Io): Promise<number> => runCommands([register], ['events', ...argv], io);
