@@ -222,7 +222,11 @@ describe('npm start', () => {
     await expect(operatorClient(second.url, first.auditor).entity('node', 'meter-3')).rejects.toMatchObject({ status: 401 });
     // One Ctrl-C under npm arrives twice (from the terminal, and forwarded by npm): still a graceful stop.
     const again = await second.interrupt(2);
-    expect({ code: again.code, signal: again.signal, err: again.err }).toEqual({ code: 0, signal: null, err: '' });
+    expect({ code: again.code, signal: again.signal }).toEqual({ code: 0, signal: null });
+    // Served on another port than the first start, whose URL the demo's certificates name: said once, at warn (review 54).
+    expect(again.err.trim().split('\n').map((line) => JSON.parse(line) as unknown)).toEqual([
+      expect.objectContaining({ level: 40, publicUrl: second.url, certificatesUrl: first.url, caId: 'default' }),
+    ]);
     expect(again.out).toMatch(/Credence stopped; .* keeps everything\.\n$/);
 
     // What the demo and the live runtime stored matches the signed transparency log, checked offline.

@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { assertCanListen } from './listen-check.ts';
 import { assertCertifiableUrl } from './certifiable-url.ts';
+import { warnIfCertificatesNameAnotherUrl } from './certificates-name-another-url.ts';
 import { assertPublishableHost, listeningUrl } from './public-url.ts';
 import type { Actor } from '../../domain/metadata.ts';
 import { ownerView, type Clock } from '../../domain/ports/index.ts';
@@ -231,6 +232,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       assertCertifiableUrl(boundUrl, false, cas.length);
       publicUrl = boundUrl;
     }
+    await warnIfCertificatesNameAnotherUrl({ credence, cas, publicUrl, log: server.log });
     // CRLs and OCSP of the data folder's issuing CAs (issue 13), once the URL their full CRLs name is known.
     const revocation = await startPkiPublisher({
       credence,

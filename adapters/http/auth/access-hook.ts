@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { isCredenceError } from '../../../domain/errors.ts';
 import type { App, RouteAccess } from '../context.ts';
-import { forbidden, rateLimited, unauthenticated, type HttpProblem } from '../problems.ts';
+import { forbidden, HttpProblem, rateLimited, unauthenticated } from '../problems.ts';
 import type { AccessControl, Principal } from './access-control.ts';
 import { normalizeIP } from '@fastify/rate-limit';
 import type { RefusedTokenBudget } from './refused-token-budget.ts';
@@ -14,18 +14,30 @@ const describeAccess = (access: unknown): string | undefined => {
   return unknown.length > 0 ? `names unknown roles: ${unknown.join(', ')}` : undefined;
 };
 
-const bearerToken = (header: string | undefined): string | undefined => {
-  if (header === undefined) return undefined;
+type BearerToken = { readonly token: string } | { readonly refused: 'missing' | 'empty' | 'malformed' };
+
+const bearerToken = (header: string | undefined): BearerToken => {
+  if (header === undefined) return { refused: 'missing' };
+  // The scheme with nothing after it is what `-H "Authorization: Bearer $TOKEN"` sends when TOKEN is unset (found in
+  // review: told `malformed`, a newcomer looked for a fault in a token that was never there). Node trims the space.
+  if (/^bearer\s*$/i.test(header)) return { refused: 'empty' };
   // RFC 6750 §2.1: the scheme is case-insensitive; one space, then the token.
   const match = /^bearer +(\S+)\s*$/i.exec(header);
-  return match?.[1] ?? '';
+  return match?.[1] !== undefined ? { token: match[1] } : { refused: 'malformed' };
+};
+
+const refusedBearer = (reason: 'missing' | 'empty' | 'malformed'): HttpProblem => {
+  const problem = unauthenticated(reason);
+  if (reason !== 'empty') return problem;
+  const detail = `${problem.message} (Authorization: Bearer carries no token: an unset shell variable?)`;
+  return new HttpProblem(problem.status, problem.code, detail, problem.extensions, problem.headers);
 };
 
 /**
  * Every route says who may call it (`config.access`); a route without it stops the server from starting, so no route
  * is open by omission. Authentication runs on request, before the rate limit (which keys on the principal it finds)
  * and before the body is read; a refusal is raised just before parsing, so a caller without a valid token never has
- * a body parsed. Missing, malformed, expired, forged, unknown or revoked token: 401; a valid token of a role the
+ * a body parsed. Missing, empty, malformed, expired, forged, unknown or revoked token: 401; a valid token of a role the
  * route does not allow: 403; an address whose tokens were refused too often in the window: 429, no token checked.
  * Once the body is read the token is checked again: revoked or expired while the body was on its way, 401.
  */
@@ -58,11 +70,12 @@ export const installAccessHook = (
   app.addHook('onRequest', async (request) => {
     const allowed = request.routeOptions.config.access;
     if (allowed === undefined || allowed === 'public' || allowed === 'device') return;
-    const token = bearerToken(request.headers.authorization);
-    if (token === undefined || token === '') {
-      refusals.set(request, unauthenticated(token === undefined ? 'missing' : 'malformed'));
+    const bearer = bearerToken(request.headers.authorization);
+    if ('refused' in bearer) {
+      refusals.set(request, refusedBearer(bearer.refused));
       return;
     }
+    const { token } = bearer;
     // Only a token never verified costs a signature check: one that verified before goes through whatever its
     // address spent (found in review: junk from one host behind a NAT locked every valid token there out).
     const address = normalizeIP(request.ip);
