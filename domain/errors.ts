@@ -163,9 +163,12 @@ export const protocolError = (step: string, reason: string): CredenceError =>
  * A refused event in words a person can act on: the rule that refused it, or what the state allows instead. The
  * engine's `illegal_transition` errors and replay's findings both use it.
  */
-export const describeRefusal = (attempted: string, verdict: { readonly state: string; readonly allowed: readonly string[]; readonly rule?: string }): string =>
+export const describeRefusal = (
+  attempted: string,
+  verdict: { readonly state: string; readonly allowed: readonly string[]; readonly rule?: string; readonly because?: string },
+): string =>
   verdict.rule !== undefined
-    ? `${attempted} refused in state ${verdict.state} by rule ${verdict.rule}`
+    ? `${attempted} refused in state ${verdict.state} by rule ${verdict.rule}${verdict.because !== undefined ? `: ${verdict.because}` : ''}`
     : `${attempted} is not allowed in state ${verdict.state}` +
       (verdict.allowed.length ? ` (allowed: ${verdict.allowed.join(', ')})` : ' (final state: it accepts nothing)');
 
@@ -175,9 +178,15 @@ export const illegalTransition = (args: {
   attempted: string;
   allowed: readonly string[];
   rule?: string;
+  /** Why the rule refused, said in the message only: the problem's members stay the machine's verdict. */
+  because?: string;
 }): CredenceError =>
   new CredenceError({
     code: 'illegal_transition',
-    ...args,
+    streamId: args.streamId,
+    state: args.state,
+    attempted: args.attempted,
+    allowed: args.allowed,
+    ...(args.rule !== undefined ? { rule: args.rule } : {}),
     message: `${args.streamId}: ${describeRefusal(args.attempted, args)}`,
   });

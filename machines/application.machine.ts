@@ -1,8 +1,9 @@
 import { and, assign, setup } from 'xstate';
 import type { ApplicationContext, CredentialContext } from './contexts.ts';
 import { dataOf, factGuard, isOneOf } from './guards.ts';
-import type { RevocationReason } from '../domain/events/index.ts';
+import type { Owner, RevocationReason } from '../domain/events/index.ts';
 import { isWithin, type EntityView, type MachineEvent } from './types.ts';
+import type { RefusalReasons } from './refusal-reasons.ts';
 
 /**
  * The reason an App-ID's instances lose access for when the credential it is enrolled with ended: the credential's
@@ -16,6 +17,34 @@ const endReasonOf = (credential: EntityView | undefined): RevocationReason | und
   if (isOneOf(credential, ['expired'])) return enrolmentEndReason('expired');
   const reason = (credential?.context as CredentialContext | undefined)?.revocationReason;
   return isOneOf(credential, ['revoked']) && reason !== undefined ? enrolmentEndReason(reason) : undefined;
+};
+
+/** The states in which a credential can carry an App-ID's authorisation (credentialIsForThisApp). */
+const STANDING = ['initialized', 'enrolled', 'associated'];
+
+/** An owner as `credence credential issue --owner` takes it. */
+const ownerText = (o: Owner): string =>
+  `${o.kind}:${o.id}${o.nodeId !== undefined ? `@node:${o.nodeId}` : ''}${o.appId !== undefined ? `@app:${o.appId}` : ''}`;
+
+/**
+ * What a refused enrolment must change, told after the guards below refused (machines/refusal-reasons.ts). Found in
+ * review 54: a credential issued `--purpose service --owner app:Rbilling` was refused "by rule credentialIsForThisApp",
+ * and nothing the user saw said that an App-ID takes a credential of purpose `application`.
+ */
+export const applicationRefusals: RefusalReasons<ApplicationContext> = {
+  credentialIsForThisApp: ({ context, event }) => {
+    const id = dataOf(event, 'ApplicationEnrolled')?.credentialId;
+    const credential = event.facts.credential;
+    const asked = `App-ID ${context.appId} takes a credential of purpose application, owned by app:${context.appId} and not ended`;
+    if (credential === undefined) return `${asked}; credential ${id} is not recorded`;
+    const c = credential.context as unknown as CredentialContext;
+    const found = [
+      ...(c.purpose !== 'application' ? [`has purpose ${c.purpose ?? '(none)'}`] : []),
+      ...(c.owner?.kind !== 'app' || c.owner.id !== context.appId ? [`is owned by ${c.owner === undefined ? '(no one)' : ownerText(c.owner)}`] : []),
+      ...(!STANDING.includes(credential.state) ? [`is ${credential.state}`] : []),
+    ];
+    return found.length === 0 ? undefined : `${asked}; credential ${id} ${found.join(' and ')}`;
+  },
 };
 
 /**
@@ -32,7 +61,7 @@ export const applicationMachine = setup({
       const credential = event.facts.credential;
       const c = credential?.context as CredentialContext | undefined;
       return (
-        isOneOf(credential, ['initialized', 'enrolled', 'associated']) &&
+        isOneOf(credential, STANDING) &&
         c?.purpose === 'application' &&
         c.owner?.kind === 'app' &&
         c.owner.id === context.appId

@@ -1,12 +1,13 @@
 import { getNextTransitions, initialTransition, transition, type AnyStateMachine, type MachineSnapshot } from 'xstate';
 import { illegalTransition, notFound, type CredenceError } from '../domain/errors.ts';
 import type { EntityKind } from '../domain/streams.ts';
-import { applicationMachine } from './application.machine.ts';
+import { applicationMachine, applicationRefusals } from './application.machine.ts';
 import { associationMachine } from './association.machine.ts';
 import { credentialMachine } from './credential.machine.ts';
 import { nodeMachine } from './node.machine.ts';
 import { pseudonymMachine } from './pseudonym.machine.ts';
 import { subscriptionMachine } from './subscription.machine.ts';
+import type { RefusalReasons } from './refusal-reasons.ts';
 import { TransitionPlans } from './transition-plan.ts';
 import type { DomainEvent } from '../domain/events/index.ts';
 import type { EntityView, Facts, MachineEvent } from './types.ts';
@@ -19,6 +20,11 @@ export const MACHINES = {
   association: associationMachine,
   pseudonym: pseudonymMachine,
 } as const satisfies Record<EntityKind, AnyStateMachine>;
+
+/** Per kind, the guards whose name alone does not tell a user what to change (review 54). */
+const REFUSAL_REASONS: Partial<Record<EntityKind, RefusalReasons>> = {
+  application: applicationRefusals as RefusalReasons,
+};
 
 // The machines share one event type; a common snapshot type keeps the callers free of per-kind generics.
 export type EntitySnapshot = MachineSnapshot<any, MachineEvent, any, any, any, any, any, any>;
@@ -97,7 +103,14 @@ const allowedEvents = (snapshot: EntitySnapshot): string[] =>
 
 export type Verdict =
   | { readonly ok: true; readonly snapshot: EntitySnapshot }
-  | { readonly ok: false; readonly state: string; readonly allowed: readonly string[]; readonly rule?: string };
+  | {
+      readonly ok: false;
+      readonly state: string;
+      readonly allowed: readonly string[];
+      readonly rule?: string;
+      /** What the rule asks and what it found, where its name alone does not say (refusal-reasons.ts). */
+      readonly because?: string;
+    };
 
 type GuardRef = string | { type?: string; guards?: GuardRef[] } | ((...args: never[]) => unknown);
 
@@ -138,7 +151,8 @@ export const evaluate = (kind: EntityKind, snapshot: EntitySnapshot, event: Mach
   }
   const allowed = allowedEvents(snapshot);
   const rule = allowed.includes(event.type) ? refusingRule(kind, snapshot, event) : undefined;
-  return { ok: false, state: stateOf(snapshot), allowed, ...(rule !== undefined ? { rule } : {}) };
+  const because = rule === undefined ? undefined : REFUSAL_REASONS[kind]?.[rule]?.({ context: snapshot.context, event });
+  return { ok: false, state: stateOf(snapshot), allowed, ...(rule !== undefined ? { rule } : {}), ...(because !== undefined ? { because } : {}) };
 };
 
 /**
@@ -159,5 +173,6 @@ export const refusalError = (
     attempted,
     allowed: verdict.allowed,
     ...(verdict.rule !== undefined ? { rule: verdict.rule } : {}),
+    ...(verdict.because !== undefined ? { because: verdict.because } : {}),
   });
 };

@@ -43,7 +43,7 @@ describe('POST /v1/commands and the commands that name a pseudonym', () => {
     const forAnother = await answer(await send({ pseudonym, nodeId: 'other-meter', epoch: 0, trigger: 'demand' }));
     expect(forItsNode).toMatchObject({
       status: 400,
-      problem: { errors: [{ path: 'body.type', rule: 'own_route', message: 'rotatePseudonym runs only through POST /v1/pseudonyms/rotations' }] },
+      problem: { errors: [{ path: 'body.type', rule: 'own_route', message: 'rotatePseudonym runs only through POST /v1/pseudonyms/rotations (from the CLI: credence pseudonym rotate <nodeId>)' }] },
     });
     const { requestId: _a, ...itsNode } = forItsNode.problem;
     const { requestId: _b, ...another } = forAnother.problem;
@@ -54,7 +54,7 @@ describe('POST /v1/commands and the commands that name a pseudonym', () => {
   it('refuses a resolution the same way: it is recorded only through its own route', async () => {
     const head = await svc.service.context.credence.store.headPosition();
     const refused = await answer(await send({ pseudonym, reason: 'curious' }, 'resolvePseudonym'));
-    expect(refused).toMatchObject({ status: 400, problem: { errors: [{ path: 'body.type', rule: 'own_route', message: 'resolvePseudonym runs only through POST /v1/pseudonyms/resolutions' }] } });
+    expect(refused).toMatchObject({ status: 400, problem: { errors: [{ path: 'body.type', rule: 'own_route', message: 'resolvePseudonym runs only through POST /v1/pseudonyms/resolutions (from the CLI: credence pseudonym resolve <pseudonym> --reason TEXT)' }] } });
     expect(await svc.service.context.credence.store.headPosition()).toBe(head);
   });
 

@@ -5,8 +5,24 @@ import { handler, UsageError, type RegisterCommands } from '../program.ts';
 import { jsonOption } from './lifecycle.ts';
 import { submit, withCommandOptions } from './submit.ts';
 
+/**
+ * Commands of the catalog that POST /v1/commands refuses, each run through its own route (adapters/http/routes/
+ * commands.ts OWN_ROUTES) and its own CLI command. Found in review 54: the help listed them as ordinary commands.
+ */
+const OWN_COMMANDS: Readonly<Partial<Record<CommandType, string>>> = {
+  rotatePseudonym: 'credence pseudonym rotate <nodeId>',
+  resolvePseudonym: 'credence pseudonym resolve <pseudonym> --reason TEXT',
+};
+
 const catalog = (): string =>
-  ['', 'Command types (domain/commands/catalog.ts; the event each records):', ...COMMAND_TYPES.map((t) => `  ${t.padEnd(30)} ${COMMAND_CATALOG[t].event}`)].join('\n');
+  [
+    '',
+    'Command types (domain/commands/catalog.ts; the event each records):',
+    ...COMMAND_TYPES.filter((t) => !Object.hasOwn(OWN_COMMANDS, t)).map((t) => `  ${t.padEnd(30)} ${COMMAND_CATALOG[t].event}`),
+    '',
+    'Not sent with credence command (the server refuses them here; each has its own route and command):',
+    ...Object.entries(OWN_COMMANDS).map(([t, use]) => `  ${t.padEnd(30)} ${use}`),
+  ].join('\n');
 
 /**
  * `credence command <type> --data JSON|@file`: any command of the catalog, its data as given. The server's schema

@@ -67,7 +67,7 @@ const Options = z
       a.from !== undefined && ({ mode: 'consistency', from: a.from } as const),
     ].filter((m) => m !== false);
     if (modes.length !== 1) {
-      ctx.addIssue({ code: 'custom', message: 'give exactly one of --data DIR, FILE.json, --event or --from/--to (see --help)' });
+      ctx.addIssue({ code: 'custom', message: 'give exactly one of --data DIR, FILE.json, --event or --from/--to, or --server URL to verify against a server (CREDENCE_URL alone does not; see --help)' });
       return z.NEVER;
     }
     const needs = (fields: (keyof typeof a)[]) => {

@@ -31,9 +31,9 @@ const envelope = {
  * but its own and as taken for that one, so an operator could learn which node a pseudonym names by asking, and
  * nothing recorded it (found in review; SER-025, seed 004).
  */
-const OWN_ROUTES: Readonly<Partial<Record<CommandType, string>>> = {
-  rotatePseudonym: 'POST /v1/pseudonyms/rotations',
-  resolvePseudonym: 'POST /v1/pseudonyms/resolutions',
+const OWN_ROUTES: Readonly<Partial<Record<CommandType, { readonly route: string; readonly cli: string }>>> = {
+  rotatePseudonym: { route: 'POST /v1/pseudonyms/rotations', cli: 'credence pseudonym rotate <nodeId>' },
+  resolvePseudonym: { route: 'POST /v1/pseudonyms/resolutions', cli: 'credence pseudonym resolve <pseudonym> --reason TEXT' },
 };
 
 const perType = (CommandSchema.options as unknown as z.ZodObject<{ type: z.ZodLiteral<CommandType>; data: z.ZodType }>[])
@@ -87,7 +87,9 @@ export const commandRoutes: RouteModule = (app, context) => {
     preValidation: async (request) => {
       const type = (request.body as { type?: unknown } | undefined)?.type;
       if (typeof type !== 'string' || !Object.hasOwn(OWN_ROUTES, type)) return;
-      throw validationError([{ path: 'body.type', rule: 'own_route', message: `${type} runs only through ${OWN_ROUTES[type as CommandType]}` }], 'command');
+      // Named both ways: a CLI user sent it with `credence command` (review 54: the route alone left them looking).
+      const own = OWN_ROUTES[type as CommandType]!;
+      throw validationError([{ path: 'body.type', rule: 'own_route', message: `${type} runs only through ${own.route} (from the CLI: ${own.cli})` }], 'command');
     },
     handler: async (request, reply) => {
       const body = request.body;
