@@ -10,6 +10,7 @@ import { ROLES } from '../../adapters/http/auth/role.ts';
 import { PROBLEM_TYPE_BASE } from '../../adapters/http/problems.ts';
 import { parseTtl, Ttl } from '../../adapters/http/auth/ttl.ts';
 import { scopeIssues, TokenScope } from '../../adapters/http/auth/token-scope.ts';
+import { tokenPageCursor } from '../../adapters/http/auth/token-page-cursor.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
@@ -166,21 +167,31 @@ const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => 
   return 0;
 };
 
-const List = Target.extend({ all: z.boolean().default(false), limit: WholeNumber(1, 1000).default(100) });
+const TokenCursor = tokenPageCursor('a cursor from a previous page (the `next` of --json, or the one the `more:` line names)');
+
+const List = Target.extend({ all: z.boolean().default(false), limit: WholeNumber(1, 1000).default(100), after: TokenCursor.optional() });
 
 const list = async (args: z.infer<typeof List>, io: Io): Promise<number> => {
   const target = targetOf(args, io);
-  const tokens: TokenSummaryJson[] =
+  const query = { limit: args.limit, includeExpired: args.all, ...(args.after !== undefined ? { after: args.after } : {}) };
+  const page: { tokens: readonly TokenSummaryJson[]; next?: string | undefined } =
     target !== undefined
-      ? [...(await clientOf(target).listTokens({ limit: args.limit, includeExpired: args.all })).tokens]
-      : await withLocalAccess(await localConfig(args, io), io, true, async (access) => access.list({ limit: args.limit, includeExpired: args.all }).tokens.map(tokenSummaryJson));
-  if (args.json) io.out(json({ tokens }));
+      ? await clientOf(target).listTokens(query)
+      : await withLocalAccess(await localConfig(args, io), io, true, async (access) => {
+          const local = access.list(query);
+          return { tokens: local.tokens.map(tokenSummaryJson), next: local.next };
+        });
+  const { tokens, next } = page;
+  if (args.json) io.out(json({ tokens, ...(next !== undefined ? { next } : {}) }));
   else {
     io.out(`${'token id'.padEnd(27)} ${'role'.padEnd(10)} ${'state'.padEnd(8)} ${'expires'.padEnd(24)} subject`);
     for (const t of tokens) {
       const scoped = scopeText(t['scope']);
       io.out(printable(`${t.tokenId.padEnd(27)} ${t.role.padEnd(10)} ${t.state.padEnd(8)} ${t.expiresAt.padEnd(24)} ${t.subject}${scoped !== undefined ? ` (scope: ${scoped})` : ''}`));
     }
+    // Found in review: a page cut at --limit looked like the whole list, so a token past it went unseen. On stderr,
+    // so the rows on stdout stay rows.
+    if (next !== undefined) io.err(printable(`more: credence token list --after ${next}${args.all ? ' --all' : ''}${args.limit !== 100 ? ` --limit ${args.limit}` : ''} (and the same --server, --data or --config) for the next page`));
   }
   return 0;
 };
@@ -256,7 +267,8 @@ export const register: RegisterCommands = (program, io) => {
   const listCommand: Command = withTarget(token.command('list'))
     .description('issued tokens: ids, subjects, roles, expiry, state (never the tokens)')
     .option('--all', 'include expired tokens')
-    .option('--limit <n>', 'at most this many (default 100)')
+    .option('--limit <n>', 'at most this many (default 100); a `more:` line on stderr (`next` with --json) says when there are more')
+    .option('--after <cursor>', 'the page after this cursor (the one a `more:` line or `next` gave)')
     .action(handler(io, async (opts: Record<string, unknown>) => usageOnValidation(() => list(parseOptions(listCommand, List, opts), io))));
   const rotateKeyCommand: Command = withJson(token.command('rotate-key'))
     .description("make a new signing key for tokens (on the data folder's machine); the old one verifies its tokens until they expire")

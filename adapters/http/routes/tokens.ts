@@ -3,6 +3,7 @@ import { WholeNumber } from '../../../domain/whole-number.ts';
 import { isCredenceError, validationError } from '../../../domain/errors.ts';
 import { revokeOrThrow, RoleSchema, TokenId, TokenSubject, tokenSummaryJson } from '../auth/access-control.ts';
 import { ACCESS } from '../auth/roles.ts';
+import { tokenPageCursor } from '../auth/token-page-cursor.ts';
 import { unauthenticated } from '../problems.ts';
 import { Ttl } from '../auth/ttl.ts';
 import { MAX_SCOPE_ENTRIES, TokenScope } from '../auth/token-scope.ts';
@@ -38,7 +39,7 @@ const TokenSummary = z.object({
 
 const ListQuery = z.strictObject({
   limit: WholeNumber(1, 1_000).default(100),
-  after: z.string().regex(/^\d{1,15}$/, 'a cursor from a previous page').optional(),
+  after: tokenPageCursor().optional(),
   includeExpired: z.stringbool().default(false),
 });
 
