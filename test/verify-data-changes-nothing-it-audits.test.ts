@@ -58,7 +58,21 @@ describe('verify --data changes nothing it audits', () => {
     const before = digest(file);
     const result = await audit(dir);
     expect(result.code).toBe(2);
-    expect(result.err).toMatch(/schema version 1, not 3: open it once with the service of this version/);
+    expect(result.err).toMatch(/schema version 1, not 2 to 3: open it once with the service of this version/);
+    expect(digest(file)).toBe(before);
+  });
+
+  it('audits a log of schema 2 (before refusals were kept) as it is, and does not migrate it (review 56)', async () => {
+    // A log archived before schema 3 (the README's `<data>.before-restore`) is audited without a service opening it.
+    const dir = await logged();
+    const file = join(dir, 'transparency.db');
+    const db = new Database(file);
+    db.exec('DROP TABLE refusal; PRAGMA user_version = 2;');
+    db.close();
+    const before = digest(file);
+    const result = await audit(dir);
+    expect(result.code, result.err).toBe(0);
+    expect(result.err).not.toMatch(/REFUSED|warning/);
     expect(digest(file)).toBe(before);
   });
 });

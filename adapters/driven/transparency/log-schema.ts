@@ -2,6 +2,12 @@ import type Database from 'better-sqlite3';
 import { guardedStatement } from './log-file-damaged.ts';
 
 const SCHEMA_VERSION = 3;
+/**
+ * The oldest version an audit's read-only connection reads as it is: schema 3 only added `refusal`, and a file that has
+ * none kept no refusal. A log archived before (README, "Restoring the event store from a backup": `<data>.before-restore`)
+ * is audited without being opened by a service, which its old key must never sign for again (review 56).
+ */
+const READ_ONLY_SINCE = 2;
 
 // Level 0 lives in `leaves`; `nodes` holds every complete subtree above it, keyed (level, index), written once
 // when its last leaf arrives and never updated: the table only grows, like the log. `stream_id` and `revision`
@@ -48,11 +54,15 @@ const ADD_STREAM_COLUMNS = 'ALTER TABLE leaves ADD COLUMN stream_id TEXT; ALTER 
 export const openLogStatements = (db: Database.Database, readOnly: boolean) => {
   db.defaultSafeIntegers(true);
   db.pragma('busy_timeout = 5000');
+  let keepsRefusals = true;
   if (readOnly) {
     const found = Number(db.pragma('user_version', { simple: true }));
-    if (found !== SCHEMA_VERSION) {
-      throw new Error(`transparency log file has schema version ${found}, not ${SCHEMA_VERSION}: open it once with the service of this version (read-only, it is not migrated)`);
+    if (found < READ_ONLY_SINCE || found > SCHEMA_VERSION) {
+      throw new Error(
+        `transparency log file has schema version ${found}, not ${READ_ONLY_SINCE} to ${SCHEMA_VERSION}: open it once with the service of this version (read-only, it is not migrated)`,
+      );
     }
+    keepsRefusals = found >= 3;
   } else {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
@@ -90,11 +100,12 @@ export const openLogStatements = (db: Database.Database, readOnly: boolean) => {
     checkpointCovering: prepare('SELECT * FROM checkpoints WHERE tree_size >= ? ORDER BY tree_size LIMIT 1'),
     checkpointAt: prepare('SELECT * FROM checkpoints WHERE tree_size = ?'),
     checkpointPage: prepare('SELECT * FROM checkpoints WHERE tree_size > ? ORDER BY tree_size LIMIT ?'),
-    refusal: prepare('SELECT * FROM refusal'),
+    // A read-only file of schema 2 has no table of refusals: it kept none, and is never written.
+    refusal: prepare(keepsRefusals ? 'SELECT * FROM refusal' : 'SELECT NULL WHERE 0'),
     insertRefusal: prepare(
-      'INSERT OR IGNORE INTO refusal (one, leaf_index, position, expected_hash, found_hash, refused_at) VALUES (1, ?, ?, ?, ?, ?)',
+      keepsRefusals ? 'INSERT OR IGNORE INTO refusal (one, leaf_index, position, expected_hash, found_hash, refused_at) VALUES (1, ?, ?, ?, ?, ?)' : 'SELECT NULL WHERE 0',
     ),
-    deleteRefusal: prepare('DELETE FROM refusal'),
+    deleteRefusal: prepare(keepsRefusals ? 'DELETE FROM refusal' : 'SELECT NULL WHERE 0'),
   };
 };
 
