@@ -3,3 +3,4 @@ export { startStandIn, type StandIn, type StandInOptions } from './server.ts';
 export type { DropMode } from './all-subscription.ts';
 export type { LoggedEvent, ProposedEvent } from './memory-log.ts';
 export type { Group } from './persistent-service.ts';
+export { startStalledServer, type StalledServer } from './stalled-server.ts';

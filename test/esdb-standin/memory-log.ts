@@ -50,7 +50,11 @@ export class MemoryLog {
   private nextPosition: bigint;
   private readonly listeners = new Set<() => void>();
 
-  constructor(logStart: bigint) {
+  /** `repeatsWithoutPosition`: answer a repeated batch with `no_position`, as older servers do (review 55). */
+  constructor(
+    logStart: bigint,
+    private readonly options: { readonly repeatsWithoutPosition?: boolean } = {},
+  ) {
     this.nextPosition = logStart + EPOCH_RECORD_SIZE;
   }
 
@@ -123,7 +127,7 @@ export class MemoryLog {
     const current = BigInt(existing.length - 1);
     if (!all) return { kind: 'wrong_expected_version', current, expected };
     const last = existing[start + events.length - 1]!;
-    return { kind: 'success', revision: last.revision, position: last.position };
+    return { kind: 'success', revision: last.revision, position: this.options.repeatsWithoutPosition === true ? undefined : last.position };
   }
 }
 

@@ -27,6 +27,10 @@ export interface StandInOptions {
   readonly port?: number;
   /** Write one system event first, as a real server does, so that adapters must filter them out (default true). */
   readonly systemEvent?: boolean;
+  /** Answer a repeated batch (same ids, same place) without a position, as older servers do (default false). */
+  readonly repeatsWithoutPosition?: boolean;
+  /** Milliseconds to hold the reply to an append to a stream, once written: an answer that comes late (default 0). */
+  readonly appendReplyDelayMs?: (streamId: string) => number;
 }
 
 export interface StandIn {
@@ -51,7 +55,7 @@ export interface StandIn {
 }
 
 export async function startStandIn(options: StandInOptions = {}): Promise<StandIn> {
-  const log = new MemoryLog(options.logStart ?? 0n);
+  const log = new MemoryLog(options.logStart ?? 0n, { repeatsWithoutPosition: options.repeatsWithoutPosition ?? false });
   const calls: string[] = [];
   const recordCall = (method: string): void => void calls.push(method);
   const subscriptions = new SubscriptionControl();
@@ -62,7 +66,7 @@ export async function startStandIn(options: StandInOptions = {}): Promise<StandI
   const server = new Server();
   server.addService(
     streamsGrpc.StreamsService,
-    streamsImplementation({ log, recordCall, subscriptions }) as unknown as UntypedServiceImplementation,
+    streamsImplementation({ log, recordCall, subscriptions, appendReplyDelayMs: options.appendReplyDelayMs }) as unknown as UntypedServiceImplementation,
   );
   server.addService(
     persistentGrpc.PersistentSubscriptionsService,

@@ -21,13 +21,15 @@ export interface StreamsContext {
   readonly log: MemoryLog;
   readonly recordCall: (method: string) => void;
   readonly subscriptions: SubscriptionControl;
+  /** Milliseconds to hold the reply to an append to this stream, after writing it (an answer that comes late). */
+  readonly appendReplyDelayMs?: ((streamId: string) => number) | undefined;
 }
 
 export function streamsImplementation(context: StreamsContext) {
   return {
     append: (call: ServerReadableStream<AppendReq, AppendResp>, callback: sendUnaryData<AppendResp>) => {
       context.recordCall('Append');
-      handleAppend(context.log, call, callback);
+      handleAppend(context.log, call, callback, context.appendReplyDelayMs);
     },
     read: (call: ServerWritableStream<ReadReq, ReadResp>) => {
       context.recordCall('Read');
@@ -42,6 +44,7 @@ function handleAppend(
   log: MemoryLog,
   call: ServerReadableStream<AppendReq, AppendResp>,
   callback: sendUnaryData<AppendResp>,
+  replyDelayMs?: (streamId: string) => number,
 ): void {
   let options: InstanceType<typeof streamsPb.AppendReq.Options> | undefined;
   const proposed: ProposedEvent[] = [];
@@ -63,7 +66,8 @@ function handleAppend(
       callback({ code: status.INVALID_ARGUMENT, details: 'append without options' });
       return;
     }
-    const outcome = log.append(streamName(options.getStreamIdentifier()), expectation(options), proposed);
+    const streamId = streamName(options.getStreamIdentifier());
+    const outcome = log.append(streamId, expectation(options), proposed);
     const response = new streamsPb.AppendResp();
     if (outcome.kind === 'success') {
       const success = new streamsPb.AppendResp.Success();
@@ -86,7 +90,9 @@ function handleAppend(
       else wrong.setExpectedAny(new sharedPb.Empty());
       response.setWrongExpectedVersion(wrong);
     }
-    callback(null, response);
+    const delay = replyDelayMs?.(streamId) ?? 0;
+    if (delay > 0) setTimeout(() => callback(null, response), delay);
+    else callback(null, response);
   });
 }
 

@@ -7,7 +7,8 @@
  * version. Callers derive event ids from the command id, so with a `commandId`:
  * 1. each event's metadata carries `$credence: { commandId, attempt }`, `attempt` random per call;
  * 2. on success, the last event of the batch is read back: if its `attempt` is not ours, the server deduplicated
- *    against an earlier write and the result is returned with `deduplicated: true`;
+ *    against an earlier write and the result is returned with `deduplicated: true` (a repeat the server answered
+ *    without a position, as older servers do, takes its position from the event read back);
  * 3. on a wrong expected version, the tail of the stream (newest first, up to `scanLimit` events) is searched for
  *    an event of this batch (same id) or of this command (same command id); if found, the first write's result
  *    (revision and position of its last event) is returned with `deduplicated: true`, otherwise the conflict stands;
@@ -36,7 +37,7 @@ import { concurrencyConflict, isCredenceError } from '../../../../domain/errors.
 import { FACT_CLAIM_TYPE, type FactClaim } from '../../../../domain/fact-claims.ts';
 import type { AppendOptions, AppendResult, EventToAppend, ExpectedRevision, FactRead } from '../../../../domain/ports/event-store.ts';
 import { checkEventsToAppend, checkFacts, checkId } from '../append-arguments.ts';
-import type { EsdbDriver, WireEventToAppend, WireExpected } from './driver.ts';
+import { EventStoreDbError, type EsdbDriver, type WireEvent, type WireEventToAppend, type WireExpected } from './driver.ts';
 import { decode, encode, markerOf } from './codec.ts';
 
 const PAGE = 100;
@@ -121,7 +122,10 @@ export async function appendToStream(driver: EsdbDriver, prepared: PreparedAppen
   }
   if (commandId === undefined) {
     const written = await driver.append(streamId, encoded, expected);
-    return { nextExpectedRevision: written.revision, position: written.position, deduplicated: false };
+    // No position: the server took the batch for a repeat of one it holds (same ids) and wrote nothing.
+    if (written.position !== undefined) return { nextExpectedRevision: written.revision, position: written.position, deduplicated: false };
+    const [last] = await driver.readStream(streamId, { from: written.revision, backwards: false, maxCount: 1 });
+    return { nextExpectedRevision: written.revision, position: positionOf(last, streamId), deduplicated: true };
   }
   if (expected === 'any') {
     const earlier = await findEarlierAppend(driver, streamId, ids, commandId, scanLimit);
@@ -146,13 +150,21 @@ export async function appendToStream(driver: EsdbDriver, prepared: PreparedAppen
     const written = await driver.append(streamId, encoded, expected);
     const [last] = await driver.readStream(streamId, { from: written.revision, backwards: false, maxCount: 1 });
     const ours = last !== undefined && markerOf(last)?.attempt === attempt;
-    return { nextExpectedRevision: written.revision, position: written.position, deduplicated: !ours };
+    // A repeat answered without a position (older servers, review 55) is found here too: the event read back has one.
+    const position = written.position ?? positionOf(last, streamId);
+    return { nextExpectedRevision: written.revision, position, deduplicated: !ours || written.position === undefined };
   } catch (error) {
     if (!isCredenceError(error, 'concurrency_conflict')) throw error;
     const earlier = await findEarlierAppend(driver, streamId, ids, commandId, scanLimit);
     if (earlier !== undefined) return earlier;
     throw error;
   }
+}
+
+/** The position of the event read back after an append the server answered without one. */
+function positionOf(last: WireEvent | undefined, streamId: string): bigint {
+  if (last?.position === undefined) throw new EventStoreDbError(`append to ${streamId}: no position returned, and none read back`, false);
+  return last.position;
 }
 
 /** The stream's current revision must be what the decision expects (a read; the append re-checks it atomically). */

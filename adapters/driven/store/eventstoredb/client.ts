@@ -33,7 +33,8 @@ import {
   type ResolvedEvent,
 } from '@eventstore/db-client';
 import { concurrencyConflict } from '../../../../domain/errors.ts';
-import { connectionStringProblems, quietly, redactConnectionString, toClientConnectionString } from './connection-string.ts';
+import { connectionStringProblems, deadlineOf, quietly, redactConnectionString, toClientConnectionString } from './connection-string.ts';
+import { collectWithin, confirmWithin, noAnswer, settleWithin, within, type Deadline } from './deadline.ts';
 import { OrderedPump } from './ordered-pump.ts';
 import {
   EventStoreDbError,
@@ -57,10 +58,12 @@ export function connectEventStoreDb(connectionString: string): EsdbDriver {
   if (problems.length > 0) throw new EventStoreDbError(`invalid EventStoreDB connection string: ${problems.join('; ')}`, false);
   const clientString = toClientConnectionString(connectionString);
   let client: EventStoreDBClient;
+  let deadline: Deadline;
   try {
     // The client console.warns the whole string (password included) for tlsVerifyCert=false: said here redacted.
     const made = quietly(() => EventStoreDBClient.connectionString(clientString));
     client = made.value;
+    deadline = deadlineOf(clientString);
     for (const warning of made.warnings) {
       const text = `warning: EventStoreDB client: ${redactConnectionString(warning, clientString)}`;
       if (!warned.has(text)) console.warn(text);
@@ -73,16 +76,24 @@ export function connectEventStoreDb(connectionString: string): EsdbDriver {
     const reason = fixed ? `: ${redactConnectionString(error.message, clientString)}` : '';
     throw new EventStoreDbError(`invalid EventStoreDB connection string${reason}`, false);
   }
+  const silent = (operation: string) => () => noAnswer(deadline, operation);
+  // The client reads with no deadline: a read ends when the server stays silent too long (deadline.ts).
+  const collect = (read: Parameters<typeof collectWithin>[0], operation: string): Promise<WireEvent[]> =>
+    collectWithin(read, deadline.ms, silent(operation), (resolved: ResolvedEvent) => wireEvent(resolved));
   return {
     async append(streamId, events, expected) {
       try {
-        const result = await client.appendToStream(
+        const sent = client.appendToStream(
           streamId,
           events.map((e) => jsonEvent({ id: e.id, type: e.type, data: e.data, metadata: e.metadata })),
           { expectedRevision: clientExpected(expected) },
         );
-        if (result.position === undefined) throw new EventStoreDbError(`append to ${streamId}: no position returned`, false);
-        return { revision: result.nextExpectedRevision, position: result.position.commit };
+        // The events may have been written: a retry with the same command id finds them (append.ts), so this is
+        // transient, never a refusal.
+        const timeout = () => noAnswer(deadline, `append to ${streamId}`, '; the events may have been written: retry with the same command id');
+        const result = await within(sent, deadline.ms, timeout);
+        // An idempotent repeat is answered without a position by older servers: append.ts reads it back.
+        return { revision: result.nextExpectedRevision, position: result.position?.commit };
       } catch (error) {
         throw translate(error, `append to ${streamId}`);
       }
@@ -90,15 +101,13 @@ export function connectEventStoreDb(connectionString: string): EsdbDriver {
 
     async readStream(streamId, { from, backwards, maxCount }) {
       if (maxCount <= 0) return [];
-      const events: WireEvent[] = [];
       try {
         const read = client.readStream(streamId, {
           fromRevision: from === 'start' ? START : from === 'end' ? END : from,
           direction: backwards ? BACKWARDS : FORWARDS,
           maxCount,
         });
-        for await (const resolved of read) events.push(wireEvent(resolved));
-        return events;
+        return await collect(read, `read of ${streamId}`);
       } catch (error) {
         // The client reports a missing stream by throwing while iterating, not by an empty read.
         if (error instanceof StreamNotFoundError || error instanceof StreamDeletedError) return [];
@@ -107,25 +116,22 @@ export function connectEventStoreDb(connectionString: string): EsdbDriver {
     },
 
     async readAllForwards({ from, maxCount }) {
-      const events: WireEvent[] = [];
       try {
-        for await (const resolved of client.readAll({ direction: FORWARDS, fromPosition: { commit: from, prepare: from }, maxCount })) events.push(wireEvent(resolved));
-        return events;
+        const read = client.readAll({ direction: FORWARDS, fromPosition: { commit: from, prepare: from }, maxCount });
+        return await collect(read, 'forward read of $all');
       } catch (error) {
         throw translate(error, 'forward read of $all');
       }
     },
 
     async readAllBackwards({ before, maxCount }) {
-      const events: WireEvent[] = [];
       try {
         const read = client.readAll({
           direction: BACKWARDS,
           fromPosition: before === 'end' ? END : { commit: before, prepare: before },
           maxCount,
         });
-        for await (const resolved of read) events.push(wireEvent(resolved));
-        return events;
+        return await collect(read, 'backward read of $all');
       } catch (error) {
         throw translate(error, 'backward read of $all');
       }
@@ -142,23 +148,25 @@ export function connectEventStoreDb(connectionString: string): EsdbDriver {
         event: wireEvent(chunk as AllStreamResolvedEvent),
       }));
       subscription.on('caughtUp', () => pump?.signal({ kind: 'caughtUp' }));
+      confirmWithin(subscription, deadline.ms, silent('subscription to $all'));
       const messages = pump;
       return {
         next: () => messages.next().catch((error: unknown) => Promise.reject(translate(error, 'subscription to $all'))),
         close: async () => {
           messages.close();
-          await subscription.unsubscribe();
+          await settleWithin(subscription.unsubscribe(), deadline.ms);
         },
       };
     },
 
     async ensurePersistentGroupOnAll(group, { startFrom, filter, maxRetryCount }) {
       try {
-        await client.createPersistentSubscriptionToAll(
+        const creating = client.createPersistentSubscriptionToAll(
           group,
           persistentSubscriptionToAllSettingsFromDefaults({ startFrom: startFrom === 'start' ? START : END, maxRetryCount }),
           filter === undefined ? {} : { filter: clientFilter(filter) },
         );
+        await within(creating, deadline.ms, silent(`creation of consumer group ${group}`));
         return 'created';
       } catch (error) {
         if (error instanceof PersistentSubscriptionExistsError) return 'existed';
@@ -187,11 +195,13 @@ export function connectEventStoreDb(connectionString: string): EsdbDriver {
           nack: (action, reason) => settle('nack', () => subscription.nack(action, reason, resolved)),
         };
       });
+      confirmWithin(subscription, deadline.ms, silent(`consumer group ${group}`));
       return {
         next: () => pump.next().catch((error: unknown) => Promise.reject(translate(error, `consumer group ${group}`))),
         close: async () => {
           pump.close();
-          await subscription.unsubscribe();
+          // Its call starts after the server-features check, which a stalled server never answers.
+          await settleWithin(subscription.unsubscribe(), deadline.ms);
         },
       };
     },

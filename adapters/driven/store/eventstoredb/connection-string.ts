@@ -15,6 +15,7 @@
  */
 import { format } from 'node:util';
 import { parseConnectionString } from '@eventstore/db-client/dist/Client/parseConnectionString.js';
+import { DEFAULT_DEADLINE_MS, type Deadline } from './deadline.ts';
 
 /** The 6.x client only knows `esdb` (lower case); KurrentDB servers speak the same protocol. */
 export function toClientConnectionString(connectionString: string): string {
@@ -38,6 +39,16 @@ export function quietly<T>(run: () => T): { readonly value: T; readonly warnings
   } finally {
     console.warn = original;
   }
+}
+
+/**
+ * How long the adapter waits for the server (deadline.ts): the string's `defaultDeadline` (ms) when given, the client's
+ * own default otherwise, and the nodes to name when it does not answer: `host:port` only, never the user info.
+ */
+export function deadlineOf(clientString: string): Deadline {
+  const parsed = quietly(() => parseConnectionString(clientString)).value;
+  const server = parsed.hosts.map((host) => `${host.address}:${host.port}`).join(',');
+  return { ms: parsed.defaultDeadline ?? DEFAULT_DEADLINE_MS, server };
 }
 
 /** How the client splits `scheme://[user:password@]` off the front (its credentials may hold `/`, `?`, `#`). */

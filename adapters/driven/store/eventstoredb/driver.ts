@@ -65,12 +65,15 @@ export interface PersistentGroupSettings {
 }
 
 export interface EsdbDriver {
-  /** Throws our `concurrency_conflict` CredenceError when the expectation fails. */
+  /**
+   * Throws our `concurrency_conflict` CredenceError when the expectation fails. `position` is absent when the server
+   * answered an idempotent repeat without one (`no_position`, older servers): the caller reads the event back.
+   */
   append(
     streamId: string,
     events: readonly WireEventToAppend[],
     expected: WireExpected,
-  ): Promise<{ readonly revision: bigint; readonly position: bigint }>;
+  ): Promise<{ readonly revision: bigint; readonly position: bigint | undefined }>;
   /** Empty when the stream does not exist (or was deleted). */
   readStream(
     streamId: string,

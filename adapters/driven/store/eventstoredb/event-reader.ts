@@ -153,7 +153,9 @@ export class EventReader {
     const { initialDelayMs, maxDelayMs, maxAttempts } = this.settings.policy;
     if (this.attempt > maxAttempts) {
       await this.close();
-      throw new EventStoreDbError(`subscription to $all dropped ${maxAttempts} times in a row (last: ${reason})`, true);
+      // A server that stopped answering stays one (exit 3 in a CLI), however many times it was tried.
+      const unreachable = error instanceof EventStoreDbError && error.unreachable;
+      throw new EventStoreDbError(`subscription to $all dropped ${maxAttempts} times in a row (last: ${reason})`, true, { unreachable });
     }
     const delayMs = Math.min(maxDelayMs, initialDelayMs * 2 ** (this.attempt - 1));
     this.settings.onDrop?.({ reason, attempt: this.attempt, delayMs, resumeAfter: this.seen });

@@ -5,13 +5,15 @@
  *
  * A handler that returns acks the event; one that throws nacks it with `retry` (the server redelivers it with a
  * higher retry count) until `maxRetryCount`, then with `park` (the server moves it to the group's parked queue for
- * an operator to replay). An event that is not a Credence event is parked at once; a claim marker is acked without
- * reaching the handler. The nack reason carries the error's name and Credence code only, never its message. A
+ * an operator to replay). An event that is not a Credence event is parked at once; a claim marker, and any event of
+ * a stream that is no entity's (another application's in a shared cluster, review 55), is acked without reaching the
+ * handler: integrators see lifecycle events only. The nack reason carries the error's name and Credence code only, never its message. A
  * dropped connection is resumed with backoff; the server redelivers whatever was in flight, so handlers must be
  * idempotent (Credence projections are).
  */
 import { isCredenceError } from '../../../../domain/errors.ts';
 import { isFactClaim } from '../../../../domain/fact-claims.ts';
+import { parseStreamId } from '../../../../domain/streams.ts';
 import type { AllFilter, RecordedEvent } from '../../../../domain/ports/event-store.ts';
 import { isTransient, type EsdbDriver, type PersistentDelivery, type WirePersistentSubscription } from './driver.ts';
 import { compileFilter } from './filters.ts';
@@ -74,7 +76,11 @@ export async function startPersistentConsumer(
   const deliver = async (delivery: PersistentDelivery): Promise<void> => {
     // Fact claims and command bindings are this store's concurrency markers, not lifecycle events
     // (domain/fact-claims.ts): acked so the group moves past them, as every other reader passes over them.
-    if (!filter.keep(delivery.event) || isFactClaim(delivery.event)) return delivery.ack();
+    // Another application's events (a shared cluster) are not ours to hand over, even as foreign records: their data
+    // is that application's. Acked, so that the group moves past them.
+    if (!filter.keep(delivery.event) || isFactClaim(delivery.event) || parseStreamId(delivery.event.streamId) === undefined) {
+      return delivery.ack();
+    }
     let event: RecordedEvent;
     try {
       event = decode(delivery.event);
