@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { boundedIssues, CredenceError, isKeyNotFound, type FieldIssue, type Problem, type StoreUnavailableReason } from '../../domain/errors.ts';
 import { BASELINE_STATIC_HEADERS, baselineHeaders } from './baseline-headers.ts';
 import { damagedDatabaseOf } from '../runtime/damaged-database.ts';
+import { isStoreUnreachable } from '../runtime/store-unreachable.ts';
 import { logFailure } from './log-failure.ts';
 import { redactedPathOf } from './redact-url.ts';
 
@@ -29,7 +30,7 @@ import { redactedPathOf } from './redact-url.ts';
  * | rate limited                           | 429    | Retry-After                                   |
  * | broken_history                         | 500    | streamId, position                            |
  * | overloaded, not ready, shutting down   | 503    | Retry-After                                   |
- * | store_unavailable (busy, full)         | 503    | reason; Retry-After                           |
+ * | store_unavailable (busy, full, unreachable) | 503 | reason; Retry-After                          |
  * | damaged_database (SQLite corruption)   | 503    | file (never its path); no Retry-After         |
  *
  * bad_signature is 422, not 401: the bearer token was good; what failed is a signature inside the body (SER-016),
@@ -98,6 +99,8 @@ const STATUS_OF: Record<Problem['code'], number> = {
  * for `busyTimeoutMs`; room on a full disk is made by an operator.
  */
 const STORE_RETRY_AFTER_SECONDS: Record<StoreUnavailableReason, number> = { busy: 1, full: 60 };
+/** An external event store that did not answer: its deadline is 10 s by default, a client waits half that. */
+const STORE_UNREACHABLE_RETRY_AFTER_SECONDS = 5;
 
 const TITLE_OF: Record<string, string> = {
   validation: 'Invalid request',
@@ -185,6 +188,18 @@ export const mapError = (error: unknown): Mapped => {
     return { ...fromCredenceError(damaged.problem), detail };
   }
   if (damaged !== undefined) return fromCredenceError(damaged.problem);
+  // An external event store that did not answer (a transient EventStoreDbError): the caller may retry, and a command
+  // is stored at most once under its id, even one whose append timed out after being written. Its message names the
+  // store's host, which stays in the log.
+  if (isStoreUnreachable(error)) {
+    return {
+      status: 503,
+      code: 'store_unavailable',
+      detail: 'the event store could not be reached or did not answer in time; retry with the same command id (one that was stored is not stored twice)',
+      extensions: { reason: 'unreachable' },
+      headers: { 'retry-after': String(STORE_UNREACHABLE_RETRY_AFTER_SECONDS) },
+    };
+  }
   const e = error as Partial<FastifyError> & { statusCode?: number };
   if (hasZodFastifySchemaValidationErrors(error) || (Array.isArray(e.validation) && e.validation.length > 0)) {
     const errors = schemaIssues(error as FastifyError);
