@@ -78,6 +78,11 @@ export interface TokenRecord {
   readonly signedWith?: string;
   /** The stakeholders its event stream is limited to (an integrator's); absent: the whole fleet. */
   readonly scope?: StoredScope;
+  /**
+   * Its `scope` column does not read (the file damaged, or edited by hand): no scope is given, and whoever reads the
+   * record must refuse the token rather than take it for one of the whole fleet. Listed so, to be revoked.
+   */
+  readonly scopeDamaged?: true;
   readonly revokedAt?: Date;
   readonly revokedBy?: string;
 }
@@ -169,6 +174,11 @@ interface KeyRow {
   retired_by: string | null;
 }
 
+const scopeOfRow = (r: Row): Pick<TokenRecord, 'scope' | 'scopeDamaged'> => {
+  const scope = scopeOfColumn(r.scope);
+  return scope === undefined ? {} : scope === 'damaged' ? { scopeDamaged: true } : { scope };
+};
+
 const toRecord = (r: Row): TokenRecord => ({
   tokenId: r.token_id,
   subject: r.subject,
@@ -178,7 +188,7 @@ const toRecord = (r: Row): TokenRecord => ({
   issuedBy: r.issued_by,
   ...(r.issued_with !== null ? { issuedWith: r.issued_with } : {}),
   ...(r.signed_with !== null ? { signedWith: r.signed_with } : {}),
-  ...(r.scope !== null ? { scope: scopeOfColumn(r.token_id, r.scope)! } : {}),
+  ...scopeOfRow(r),
   ...(r.revoked_at !== null ? { revokedAt: new Date(r.revoked_at) } : {}),
   ...(r.revoked_by !== null ? { revokedBy: r.revoked_by } : {}),
 });

@@ -19,10 +19,11 @@ export const scopeToColumn = (scope: StoredScope | undefined): string | null =>
     : JSON.stringify({ ...(scope.subscriptions !== undefined ? { subscriptions: scope.subscriptions } : {}), ...(scope.appIds !== undefined ? { appIds: scope.appIds } : {}) });
 
 /**
- * The scope of a stored row. One that does not read (the file damaged, or edited by hand) is thrown, never taken
- * for no scope: no scope is the whole fleet, and an unreadable scope must not widen a token to it.
+ * The scope of a stored row, or `damaged` for one that does not read (the file damaged, or edited by hand). Never
+ * taken for no scope: no scope is the whole fleet, and an unreadable scope must not widen a token to it. The row is
+ * still listed, marked, so one damaged row does not hide every token from the admins who must revoke it (review 56).
  */
-export const scopeOfColumn = (tokenId: string, column: string | null): StoredScope | undefined => {
+export const scopeOfColumn = (column: string | null): StoredScope | 'damaged' | undefined => {
   if (column === null) return undefined;
   let json: unknown;
   try {
@@ -31,6 +32,5 @@ export const scopeOfColumn = (tokenId: string, column: string | null): StoredSco
     json = undefined;
   }
   const parsed = StoredScopeJson.safeParse(json);
-  if (!parsed.success) throw new Error(`access.db: the scope of token ${tokenId} is not a scope (the file is damaged or was edited): revoke the token`);
-  return parsed.data;
+  return parsed.success ? parsed.data : 'damaged';
 };

@@ -48,6 +48,8 @@ export interface TokenSummary {
   readonly issuedWith?: string;
   /** As access.db records it: the stakeholders its stream is limited to; absent: the whole fleet. */
   readonly scope?: TokenRecord['scope'];
+  /** access.db's scope of it does not read: listed so an admin revokes it; the token itself is refused. */
+  readonly scopeDamaged?: true;
   readonly revokedAt?: Date;
   readonly revokedBy?: string;
   readonly state: 'active' | 'expired' | 'revoked';
@@ -220,6 +222,7 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
     }
     // The scope is access.db's alone (no claim carries it), read on every request as the role is. One that does not
     // parse, or on a role that has none, is refused rather than read as none: none is the whole fleet.
+    if (record.scopeDamaged === true) throw unauthorised('bearer token', 'scope does not match its record');
     const scope = record.scope === undefined ? undefined : TokenScope.safeParse(record.scope);
     if (scope !== undefined && (!scope.success || claims.role !== 'integrator')) throw unauthorised('bearer token', 'scope does not match its record');
     return {
@@ -333,7 +336,7 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
       const remaining = principal.expiresAt.getTime() - clock.now().getTime();
       if (remaining <= 0) return 0;
       const record = registry.find(principal.tokenId);
-      return record === undefined || record.revokedAt !== undefined ? 0 : remaining;
+      return record === undefined || record.revokedAt !== undefined || record.scopeDamaged === true ? 0 : remaining;
     },
     expired: (principal) => principal.expiresAt.getTime() <= clock.now().getTime(),
     list({ limit, after, includeExpired = false }) {

@@ -96,7 +96,7 @@ export const eventRoutes: RouteModule = (app, context) => {
       if (principal === undefined) throw new Error('GET /v1/events: reached without an authenticated principal');
       const identifiers = identifiersFor(principal, request.query.identifiers);
       const asked = lifecycleFilterOf(request.query, request.headers);
-      await refuseResumePastTheHead(context, asked.from, RESTART);
+      await refuseResumePastTheHead(context, asked.from, RESTART, principal);
       // `from=end` as the position it stands for now, so the stream can say where it starts (its first frame's id).
       const filter = asked.from === 'end' ? { ...asked, from: (await context.credence.store.headPosition()) ?? 0n } : asked;
 

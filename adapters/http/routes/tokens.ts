@@ -32,6 +32,7 @@ const TokenSummary = z.object({
   issuedBy: z.string(),
   issuedWith: z.string().optional().describe('the token it was issued with (through the service): its revocation ends this one too'),
   scope: ScopeJson.optional(),
+  scopeDamaged: z.literal(true).optional().describe("access.db's scope of it does not read (damaged, or edited by hand): the token is refused; revoke it"),
   revokedAt: z.string().optional(),
   revokedBy: z.string().optional(),
   state: z.enum(['active', 'expired', 'revoked']),
