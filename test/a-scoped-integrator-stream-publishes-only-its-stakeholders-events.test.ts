@@ -21,19 +21,25 @@ const scope = (s: { subscriptions?: string[]; appIds?: string[] }): PublicScope 
  * The test's own statement of the rule over this fleet's canonical events: a subscription's own events; a node's
  * from its enrolment under a scoped subscription until another enrolment (a move is the new one's; its end and the
  * cascade after it stay the last one's); its credentials' and associations' events meanwhile; an App-ID's application events, and an AE instance on a node
- * in scope.
+ * in scope; an App-ID's or AE's credential's events that name no association are its App-ID's, those that name one its node's (review 56).
  */
 const expectedPositions = (events: Map<bigint, DomainEvent>, s: { subscriptions?: string[]; appIds?: string[] }): Set<bigint> => {
   const subs = new Set(s.subscriptions ?? []);
   const apps = new Set(s.appIds ?? []);
   const enrolledUnder = new Map<string, string>();
   const credentialNode = new Map<string, string>();
+  const credentialApp = new Map<string, string>();
   const associationNode = new Map<string, string>();
   const kept = new Set<bigint>();
   for (const [position, e] of events) {
     const d = e.data as Record<string, unknown>;
     let node: string | undefined;
-    if (e.type === 'CredentialIssued' && (d['owner'] as { kind: string }).kind === 'node') credentialNode.set(d['credentialId'] as string, (d['owner'] as { id: string }).id);
+    if (e.type === 'CredentialIssued') {
+      const owner = d['owner'] as { kind: string; id: string; appId?: string };
+      if (owner.kind === 'node') credentialNode.set(d['credentialId'] as string, owner.id);
+      const app = owner.kind === 'app' ? owner.id : owner.appId;
+      if (app !== undefined) credentialApp.set(d['credentialId'] as string, app);
+    }
     if (e.type === 'AssociationConfigured') associationNode.set(d['associationId'] as string, d['nodeId'] as string);
     const inScope = (n: string | undefined) => n !== undefined && subs.has(enrolledUnder.get(n) ?? '');
     let keep: boolean;
@@ -50,7 +56,9 @@ const expectedPositions = (events: Map<bigint, DomainEvent>, s: { subscriptions?
         keep = inScope(node);
         break;
       case 'credential':
-        keep = inScope(credentialNode.get(d['credentialId'] as string));
+        if (d['associationId'] !== undefined) keep = inScope(associationNode.get(d['associationId'] as string));
+        else if (credentialApp.has(d['credentialId'] as string)) keep = apps.has(credentialApp.get(d['credentialId'] as string)!);
+        else keep = inScope(credentialNode.get(d['credentialId'] as string));
         break;
       case 'association':
         keep = inScope(associationNode.get(d['associationId'] as string));
@@ -121,26 +129,54 @@ describe('a scoped pseudonymised stream', () => {
     expect(cascaded.map((p) => [one.has(p), nine.has(p)])).toEqual([[false, true], [false, true]]);
   });
 
-  it("by App-ID, publishes the application's own stream, and with a subscription both", async () => {
+  it("by App-ID, publishes the application's own stream and its credential's, and with a subscription both", async () => {
     const app = await publicHistory(c, scope({ appIds: ['Rapp01'] }));
-    expect(app).toEqual(unbroken.filter((e) => EVENT_KIND[e.type] === 'application' && e.data['appId'] === 'Rapp01'));
-    expect(app.map((e) => e.type)).toEqual(['ApplicationRegistered', 'ApplicationEnrolled', 'ApplicationInstanceAssociated']);
-    expect(await publicHistory(c, scope({ appIds: ['Rapp09'] }))).toEqual(unbroken.filter((e) => e.type === 'ApplicationRegistered' && e.data['appId'] === 'Rapp09'));
+    expect(app).toEqual(unbroken.filter((e) => expectedPositions(events, { appIds: ['Rapp01'] }).has(e.position)));
+    expect(app.map((e) => e.type)).toEqual(['ApplicationRegistered', 'CredentialIssued', 'CredentialProvisioned', 'ApplicationEnrolled', 'ApplicationInstanceAssociated']);
+    expect(await publicHistory(c, scope({ appIds: ['Rapp09'] }))).toEqual(unbroken.filter((e) => expectedPositions(events, { appIds: ['Rapp09'] }).has(e.position)));
     const both = await publicHistory(c, scope({ subscriptions: ['sub-09'], appIds: ['Rapp01'] }));
     const expected = new Set([...expectedPositions(events, { subscriptions: ['sub-09'] }), ...app.map((e) => e.position)]);
     expect(both).toEqual(unbroken.filter((e) => expected.has(e.position)));
   });
 
+  it("gives an AE credential's events that name no association to its App-ID, and those naming an association to that association's node (review 56)", async () => {
+    // ae-cred (ae:Cbilling@app:Rapp09) is used on meter-01 (sa-01, sub-01) and meter-09 (sa-09, sub-09); sa-01 is
+    // revoked, then ae-cred. Before, it was meter-01's from its first association: sub-01 got its revocation after its
+    // use there had ended, and sub-09, whose live association used it, did not.
+    const ae = (type: string, associationId?: string) =>
+      positionOf(type, (d) => d['credentialId'] === 'ae-cred' && (associationId === undefined || d['associationId'] === associationId));
+    const lifecycle = [ae('CredentialIssued'), ae('CredentialProvisioned'), ae('CredentialRevoked')];
+    const onOne = [ae('CredentialAssociated', 'sa-01'), ae('CredentialAssociationReleased', 'sa-01')];
+    const onNine = [ae('CredentialAssociated', 'sa-09')];
+    const published = async (s: { subscriptions?: string[]; appIds?: string[] }) => {
+      const positions = new Set((await publicHistory(c, scope(s))).map((e) => e.position));
+      return (ps: bigint[]) => ps.map((p) => positions.has(p));
+    };
+    const one = await published({ subscriptions: ['sub-01'] });
+    const nine = await published({ subscriptions: ['sub-09'] });
+    const billing = await published({ appIds: ['Rapp09'] });
+    const metering = await published({ appIds: ['Rapp01'] });
+    expect([one(lifecycle), one(onOne), one(onNine)]).toEqual([[false, false, false], [true, true], [false]]);
+    expect([nine(lifecycle), nine(onOne), nine(onNine)]).toEqual([[false, false, false], [false, false], [true]]);
+    expect([billing(lifecycle), billing(onOne), billing(onNine)]).toEqual([[true, true, true], [false, false], [false]]);
+    expect(metering([...lifecycle, ...onOne, ...onNine]).some(Boolean)).toBe(false);
+    // sub-09 learns its use ended from its own association's end, which the credential's revocation cascades to.
+    expect(nine([positionOf('AssociationRevoked', (d) => d['associationId'] === 'sa-09')])).toEqual([true]);
+    // The fold keeps an App-ID per live App-ID or AE credential only: ae-cred's went with it (app-cred-01 and -09 stay).
+    expect((await identitiesUpTo(c.store, (await c.store.headPosition())!))!.size().appCredentials).toBe(2);
+  });
+
   it('resumed after any position (Last-Event-ID), or from the end, equals the unbroken scoped stream', async () => {
-    const s = scope({ subscriptions: ['sub-01'], appIds: ['Rapp01'] });
-    const whole = await publicHistory(c, s);
-    for (const position of events.keys()) {
-      expect(await publicHistory(c, s, position), `resumed after ${position}`).toEqual(whole.filter((e) => e.position > position));
-      // The service's stream (publicEvents$) resumes so too.
-      const tail = whole.filter((e) => e.position > position);
-      if (tail.length > 0) {
-        const served = await firstValueFrom(publicEvents$(c.store, c.pseudonyms!.deriver, { from: position }, { scope: s }).pipe(take(tail.length), toArray()));
-        expect(served, `served after ${position}`).toEqual(tail);
+    for (const s of [scope({ subscriptions: ['sub-01'], appIds: ['Rapp01'] }), scope({ subscriptions: ['sub-09'], appIds: ['Rapp09'] })]) {
+      const whole = await publicHistory(c, s);
+      for (const position of events.keys()) {
+        expect(await publicHistory(c, s, position), `resumed after ${position}`).toEqual(whole.filter((e) => e.position > position));
+        // The service's stream (publicEvents$) resumes so too.
+        const tail = whole.filter((e) => e.position > position);
+        if (tail.length > 0) {
+          const served = await firstValueFrom(publicEvents$(c.store, c.pseudonyms!.deriver, { from: position }, { scope: s }).pipe(take(tail.length), toArray()));
+          expect(served, `served after ${position}`).toEqual(tail);
+        }
       }
     }
     // From the end: what comes next is published for the scope it belongs to only, named as the unbroken stream names it.

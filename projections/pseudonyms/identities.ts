@@ -1,4 +1,5 @@
 import type { DomainEvent } from '../../domain/events/index.ts';
+import { AppCredentials } from './app-credentials.ts';
 import type { IdentifierKind, PseudonymDeriver } from './derive.ts';
 import { CseOwners } from './cse-owners.ts';
 import { fillFold, fillFoldPausing, type CopyStep } from './fold-copy.ts';
@@ -21,6 +22,7 @@ export interface PublicIdentitiesSize {
   readonly endedApps: number;
   readonly released: number;
   readonly enrolments: number;
+  readonly appCredentials: number;
 }
 
 /**
@@ -70,6 +72,8 @@ export class PublicIdentities {
    * endings are that stakeholder's. One entry per node ever enrolled, as `#ended` keeps one per node ended.
    */
   readonly #enrolment: Map<string, string>;
+  /** The App-ID of each live App-ID or AE credential: a scoped stream's owner of its events that name no association. */
+  readonly #apps: AppCredentials;
   /**
    * Entries the last event made unreachable, let go when the next event is observed: the frame of the event that
    * ends them is made after `observe` and still names them.
@@ -87,6 +91,7 @@ export class PublicIdentities {
     this.#ended = new Set();
     this.#endedApps = new Set();
     this.#enrolment = new Map();
+    this.#apps = new AppCredentials();
     this.#dropping = { associations: [], credentials: [] };
   }
 
@@ -123,6 +128,7 @@ export class PublicIdentities {
       [into.#ended, this.#ended],
       [into.#endedApps, this.#endedApps],
       [into.#enrolment, this.#enrolment],
+      ...this.#apps.pairsWith(into.#apps),
     ];
   }
 
@@ -149,6 +155,7 @@ export class PublicIdentities {
       endedApps: this.#endedApps.size,
       released: this.#owner.cse.released,
       enrolments: this.#enrolment.size,
+      appCredentials: this.#apps.size,
     };
   }
 
@@ -173,6 +180,7 @@ export class PublicIdentities {
       }
       case 'CredentialIssued': {
         const { owner, credentialId } = event.data;
+        this.#apps.issued(credentialId, owner);
         if (owner.kind === 'node') this.#bind(credentialId, owner.id);
         // A CSE-ID's credential that names its node (review 41) is that node's, whoever holds the CSE-ID later.
         else if (owner.kind === 'cse' && owner.nodeId !== undefined) this.#bind(credentialId, owner.nodeId);
@@ -214,6 +222,7 @@ export class PublicIdentities {
         // Never bound: nothing of a node to hide, and nothing will bind it now (no association is configured on an
         // ended credential).
         this.#awaitingAe.delete(credentialId);
+        this.#apps.ended(credentialId);
         this.#associations.holderEnded({ holder: HOLDER.credential, id: credentialId }, this.#unreachable);
         if (this.#owner.credential.has(credentialId)) {
           this.#endedCredentials.add(credentialId);
@@ -286,6 +295,7 @@ export class PublicIdentities {
 
   /** Lets go what the events before made unreachable. */
   #letGo(): void {
+    this.#apps.letGo();
     const { associations, credentials } = this.#dropping;
     if (associations.length === 0 && credentials.length === 0) return;
     this.#dropping = { associations: [], credentials: [] };
@@ -330,6 +340,11 @@ export class PublicIdentities {
   #release(nodeId: string): void {
     this.#ended.add(nodeId);
     this.#owner.cse.release(nodeId);
+  }
+
+  /** The App-ID a live App-ID or AE credential belongs to (until the event that ends it was published). */
+  appOf(credentialId: string): string | undefined {
+    return this.#apps.appOf(credentialId);
   }
 
   /** The subscription the node was last enrolled under, from its `NodeEnrolled` until another (a move). */

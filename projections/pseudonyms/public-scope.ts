@@ -46,9 +46,15 @@ const field = (event: DomainEvent, name: string): string | undefined => {
  *   names that subscription;
  * - in that time, the events of what the fold says the node owns at that event: its credentials (a credential named
  *   with an association as that association's node's, as its frame names it), its associations, and the instance
- *   associations and releases of an application on one of them (`ApplicationInstanceAssociated`, `...Released`).
- * Everything else is left out: a node's events before its first enrolment, a credential of no node (an
- * application's, an AE's not yet configured on a node), the events of App-IDs and subscriptions not in the scope.
+ *   associations and releases of an application on one of them (`ApplicationInstanceAssociated`, `...Released`);
+ * - the events naming no association of an App-ID's own credential (`app:App-ID`) and of an AE's (`ae:AE-ID@app:App-ID`)
+ *   are that App-ID's: issue, provisioning, rotation, revocation, expiry. They belong to the Application Service
+ *   Provider, not to a node: an AE credential used to be published as the node's it was first configured on, so its
+ *   revocation went to that node's subscription after its use there ended, and never to the one of another node whose
+ *   live association used it (review 56). Those naming an association (`CredentialAssociated`,
+ *   `CredentialAssociationReleased`) are that association's node's, as for any credential.
+ * Everything else is left out: a node's events before its first enrolment, a credential of no node and no App-ID, the
+ * events of App-IDs and subscriptions not in the scope.
  * Pseudonym events are never published. The sets are the scope's (at most 2 x MAX_SCOPE_ENTRIES entries) and the
  * membership is the fold's (`PublicIdentities.subscriptionOf`): a stream holds nothing more per node.
  */
@@ -82,8 +88,12 @@ export const scopeFilter = (scope: PublicScope): ScopeFilter => {
           return appIds.has(field(event, 'appId')!) || (associationId !== undefined && enrolledInScope(identities.nodeOf('association', associationId)));
         case 'node':
           return enrolledInScope(field(event, 'nodeId'));
-        case 'credential':
-          return enrolledInScope(identities.nodeOf('credential', field(event, 'credentialId')!, associationId === undefined ? {} : { associationId }));
+        case 'credential': {
+          const credentialId = field(event, 'credentialId')!;
+          if (associationId !== undefined) return enrolledInScope(identities.nodeOf('credential', credentialId, { associationId }));
+          const appId = identities.appOf(credentialId);
+          return appId !== undefined ? appIds.has(appId) : enrolledInScope(identities.nodeOf('credential', credentialId));
+        }
         case 'association':
           return enrolledInScope(identities.nodeOf('association', associationId!));
         case 'pseudonym':
