@@ -81,8 +81,8 @@ describe('openPrivateSqlite', () => {
     const readModels = openReadModels({ dir });
     try {
       expect(readModels.pragma('synchronous', { simple: true })).toBe(1n); // NORMAL; read models read integers as bigints
-      // keys.db is at version 2 (the keys the shredder owes), access.db at 3 (the token each token was issued with, the signing keys and which signed each token).
-      for (const [file, version] of [['access.db', 3], ['keys.db', 2]] as const) {
+      // keys.db is at version 2 (the keys the shredder owes), access.db at 4 (the token each token was issued with, the signing keys and which signed each token, an integrator's scope).
+      for (const [file, version] of [['access.db', 4], ['keys.db', 2]] as const) {
         const db = openPrivateSqlite({ dir }, { file, synchronous: 'FULL' });
         expect(db.pragma('user_version', { simple: true }), file).toBe(version);
         db.close();
