@@ -9,25 +9,15 @@
 import { randomBytes } from 'node:crypto';
 import { utimesSync, writeFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { isCredenceError } from '../domain/errors.ts';
 import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
 import { pkcs11js, type Pkcs11 } from '../adapters/driven/secure-environment/pkcs11/module.ts';
 import { softHsm, softHsmMissing, withSoftHsmModule } from './support/softhsm.ts';
+import { rejection } from './support/pin-free-rejection.ts';
 
 const random = (length: number) => new Uint8Array(randomBytes(length));
 const text = (s: string) => new TextEncoder().encode(s);
 const OWNER = 'maf:infrastructure';
 
-/** The first validation issue of a rejection, after checking that no PIN is anywhere in the error. */
-const rejection = async (run: () => Promise<unknown>, pins: readonly string[]) => {
-  const error = await run().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw new Error(`expected a validation error, got ${String(error)}`);
-  for (const pin of pins) expect(`${error.message} ${JSON.stringify(error.problem)} ${error.stack}`).not.toContain(pin);
-  return error.problem.issues[0];
-};
 
 /** What an HSM restart does to this process: every session and login gone, so the next operation logs in again. */
 const restartModule = (module: Pkcs11) => {

@@ -10,25 +10,16 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { verifySignature } from '../domain/crypto/signatures.ts';
-import { isCredenceError } from '../domain/errors.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
 import { pkcs11js, type Pkcs11 } from '../adapters/driven/secure-environment/pkcs11/module.ts';
 import { softHsm, softHsmMissing, withSoftHsmModule } from './support/softhsm.ts';
+import { rejection } from './support/pin-free-rejection.ts';
 
 const random = (length: number) => new Uint8Array(randomBytes(length));
 const text = (s: string) => new TextEncoder().encode(s);
 const OWNER = 'maf:infrastructure';
 
-const rejection = async (run: () => Promise<unknown>, pins: readonly string[]) => {
-  const error = await run().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw new Error(`expected a validation error, got ${String(error)}`);
-  for (const pin of pins) expect(`${error.message} ${JSON.stringify(error.problem)} ${error.stack}`).not.toContain(pin);
-  return error.problem.issues[0];
-};
 
 /** What a handshake holds in the token between its messages: an ephemeral key and an ECDH secret (session objects). */
 const handshakeInFlight = async (se: Pkcs11SecureEnvironment, agreeKey: KeyHandle) => {

@@ -17,21 +17,12 @@ import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
 import { pkcs11js, type Pkcs11 } from '../adapters/driven/secure-environment/pkcs11/module.ts';
 import { softHsm, softHsmMissing, withSoftHsmModule } from './support/softhsm.ts';
+import { rejection } from './support/pin-free-rejection.ts';
 
 const random = (length: number) => new Uint8Array(randomBytes(length));
 const text = (s: string) => new TextEncoder().encode(s);
 const OWNER = 'maf:infrastructure';
 
-/** The first validation issue of a rejection, after checking that no PIN is anywhere in the error. */
-const rejection = async (run: () => Promise<unknown>, pins: readonly string[] = []) => {
-  const error = await run().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw new Error(`expected a validation error, got ${String(error)}`);
-  for (const pin of pins) expect(`${error.message} ${JSON.stringify(error.problem)} ${error.stack}`).not.toContain(pin);
-  return error.problem.issues[0];
-};
 
 const slotOf = (module: Pkcs11, label: string) =>
   module.C_GetSlotList(true).find((slot) => {
