@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ExpectedRevision } from '../domain/ports/event-store.ts';
 import { isCredenceError } from '../domain/errors.ts';
 import { EventStoreDbError, openEventStoreDbStore, type EventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
-import { deadlineOf } from '../adapters/driven/store/eventstoredb/connection-string.ts';
+import { connectionStringProblems, deadlineOf } from '../adapters/driven/store/eventstoredb/connection-string.ts';
 import type { DropNotice } from '../adapters/driven/store/eventstoredb/index.ts';
 import { startStalledServer, type StalledServer } from './esdb-standin/index.ts';
 import { runCli } from './support/cli.ts';
@@ -87,6 +87,12 @@ describe('an EventStoreDB that accepts the connection and never answers', () => 
   it('waits 10 s by default, the connection string’s defaultDeadline when given', () => {
     expect(deadlineOf('esdb://admin:changeit@node1:2113,node2:2114?tls=false')).toEqual({ ms: 10_000, server: 'node1:2113,node2:2114' });
     expect(deadlineOf('esdb://node1:2113?defaultDeadline=2500')).toEqual({ ms: 2_500, server: 'node1:2113' });
+  });
+
+  it('refuses a defaultDeadline longer than a timer holds, which would fire after 1 ms and fail every call (review 57)', () => {
+    expect(connectionStringProblems('esdb://node1:2113?tls=false&defaultDeadline=2147483647')).toEqual([]);
+    expect(connectionStringProblems('esdb://node1:2113?tls=false&defaultDeadline=3000000000')).toEqual(['defaultDeadline must be at most 2147483647 ms (about 24.8 days)']);
+    expect(() => openEventStoreDbStore('esdb://node1:2113?tls=false&defaultDeadline=3000000000')).toThrow(/defaultDeadline must be at most 2147483647 ms/);
   });
 });
 

@@ -195,7 +195,8 @@ export const mapError = (error: unknown): Mapped => {
     return {
       status: 503,
       code: 'store_unavailable',
-      detail: 'the event store could not be reached or did not answer in time; retry with the same command id (one that was stored is not stored twice)',
+      detail:
+        'the event store could not be reached or did not answer in time: a command sent may have been stored, so retry it with the commandId it was sent with (stored once at most), or read its entity before sending it anew',
       extensions: { reason: 'unreachable' },
       headers: { 'retry-after': String(STORE_UNREACHABLE_RETRY_AFTER_SECONDS) },
     };

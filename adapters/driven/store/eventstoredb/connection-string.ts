@@ -41,6 +41,9 @@ export function quietly<T>(run: () => T): { readonly value: T; readonly warnings
   }
 }
 
+/** The longest wait a Node timer holds (2^31 - 1 ms); a longer one fires at once. */
+const MAX_DEADLINE_MS = 2 ** 31 - 1;
+
 /**
  * How long the adapter waits for the server (deadline.ts): the string's `defaultDeadline` (ms) when given, the client's
  * own default otherwise, and the nodes to name when it does not answer: `host:port` only, never the user info.
@@ -99,6 +102,10 @@ export function connectionStringProblems(connectionString: string): string[] {
   const problems: string[] = [];
   // `admin@host` (no password) is no user info to the client: it would look up a host named `admin@host`.
   if (parsed.hosts.some((host) => host.address.includes('@'))) problems.push('user info must be user:password (percent-encode : @ / ? # in either)');
+  // Node's timers hold at most 2^31 - 1 ms: a longer deadline would fire after 1 ms and fail every call (review 57).
+  if (parsed.defaultDeadline !== undefined && parsed.defaultDeadline > MAX_DEADLINE_MS) {
+    problems.push(`defaultDeadline must be at most ${MAX_DEADLINE_MS} ms (about 24.8 days)`);
+  }
   for (const pair of optionPairs(clientString)) {
     const key = pair.slice(0, pair.indexOf('=')).trim();
     if (isKnownOption(pair, key)) continue;
