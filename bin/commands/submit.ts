@@ -2,6 +2,7 @@ import { WholeNumber } from '../../domain/whole-number.ts';
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { ProblemResponse } from '../../adapters/client/http.ts';
 import type { CommandOutcomeJson } from '../../adapters/client/operator.ts';
 import { tryFromBase64url } from '../../domain/crypto/index.ts';
 import { MAX_REQUEST_LIFETIME_SECONDS, signCommand } from '../../domain/signing/index.ts';
@@ -89,12 +90,20 @@ export const submit = async (io: Io, command: Command, type: string, data: unkno
       forgetSignKey(key);
     }
   }
-  const { outcome, body } = await clientOf(target).command({
+  const sent = clientOf(target).command({
     type,
     data,
     commandId,
     ...tracing,
     ...(signature !== undefined ? { signature } : {}),
+  });
+  const { outcome, body } = await sent.catch((error: unknown) => {
+    // No answer, or the server's own failure (5xx: an event store that did not answer, say): the command may have been
+    // recorded. Its id, made here unless given, is what makes sending it again safe (review 57).
+    if (!(error instanceof ProblemResponse) || error.status >= 500) {
+      io.err(`note: the outcome of command ${commandId} is unknown: to send it again without doing it twice, add --command-id ${commandId}`);
+    }
+    throw error;
   });
   io.out(args.json ? json(body) : printable(summary(type, outcome)));
   return EXIT.done;
