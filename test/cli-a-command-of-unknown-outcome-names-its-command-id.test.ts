@@ -1,5 +1,5 @@
-import { createServer, type Server } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { problemServer } from './support/canned-server.ts';
 import { closedPort } from './support/closed-port.ts';
 import { runCli } from './support/cli.ts';
 
@@ -11,21 +11,11 @@ import { runCli } from './support/cli.ts';
 const UUID = /add --command-id ([0-9a-f-]{36})/;
 
 describe('a command whose outcome is unknown', () => {
-  let server: Server;
-  let status = 503;
-  let url = '';
-  beforeAll(async () => {
-    server = createServer((_req, res) => {
-      const body = JSON.stringify({ type: 'https://credence.dev/problems/store_unavailable', title: 'Store unavailable', status, detail: 'the event store could not be reached or did not answer in time' });
-      res.writeHead(status, { 'content-type': 'application/problem+json' }).end(body);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  });
-  afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
+  const refusing = problemServer(503);
+  const answer = (status: number) => {
+    refusing.status = status;
+    refusing.body = JSON.stringify({ type: 'https://credence.dev/problems/store_unavailable', title: 'Store unavailable', status, detail: 'the event store could not be reached or did not answer in time' });
+  };
 
   const revoke = (server: string, ...extra: string[]) =>
     runCli(['node', 'revoke', 'meter-1', '--reason', 'keyCompromise', '--server', server, '--token', 'a.b.c', ...extra]);
@@ -37,17 +27,17 @@ describe('a command whose outcome is unknown', () => {
   });
 
   it('names it when the server answers 503, and names the one given with --command-id', async () => {
-    status = 503;
-    expect((await revoke(url)).err).toMatch(UUID);
+    answer(503);
+    expect((await revoke(refusing.url)).err).toMatch(UUID);
     const given = '6f1d2c3b-4a59-4e8f-9b7a-0c1d2e3f4a5b';
-    const result = await revoke(url, '--command-id', given);
+    const result = await revoke(refusing.url, '--command-id', given);
     expect(result.code).toBe(1);
     expect(result.err.match(UUID)?.[1]).toBe(given);
   });
 
   it('says nothing of it when the server refused the command (4xx: nothing was recorded)', async () => {
-    status = 409;
-    const result = await revoke(url);
+    answer(409);
+    const result = await revoke(refusing.url);
     expect(result.code).toBe(1);
     expect(result.err).not.toMatch(/--command-id/);
   });

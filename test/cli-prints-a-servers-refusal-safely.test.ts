@@ -1,7 +1,7 @@
-import { createServer, type Server } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { problemOf } from '../adapters/client/http.ts';
 import { main } from '../bin/cli.ts';
+import { problemServer } from './support/canned-server.ts';
 import { capture } from './support/cli.ts';
 
 /*
@@ -26,28 +26,17 @@ const ESCAPES = {
 };
 
 describe('credence printing a server’s refusal', () => {
-  let server: Server;
-  let url: string;
-  let answer = '';
+  const refusing = problemServer(409);
   const cli = async (argv: string[]) => {
     const c = capture();
-    const code = await main(argv, { ...c.io, env: { CREDENCE_URL: url, CREDENCE_TOKEN: 'a.b.c' } });
+    const code = await main(argv, { ...c.io, env: { CREDENCE_URL: refusing.url, CREDENCE_TOKEN: 'a.b.c' } });
     return { code, out: c.out.join('\n'), err: c.err.join('\n') };
   };
 
-  beforeAll(async () => {
-    server = createServer((_req, res) => void res.writeHead(409, { 'content-type': 'application/problem+json' }).end(answer));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  });
-  afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
 
   it('keeps the refusal (exit 1) when an extension member is nested past any stack, in plain and --json output', async () => {
     const depth = 100_000;
-    answer = `{"type":"about:blank","title":"Conflict","status":409,"detail":"illegal","deep":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+    refusing.body = `{"type":"about:blank","title":"Conflict","status":409,"detail":"illegal","deep":${'['.repeat(depth)}${']'.repeat(depth)}}`;
     const plain = await cli(['projections']);
     expect(plain.code).toBe(1);
     expect(plain.err).toMatch(/^refused: Conflict \(409\)$/m);
@@ -60,7 +49,7 @@ describe('credence printing a server’s refusal', () => {
   });
 
   it('writes no control character a server sent to the terminal, in plain output', async () => {
-    answer = JSON.stringify(ESCAPES);
+    refusing.body = JSON.stringify(ESCAPES);
     const plain = await cli(['projections']);
     expect(plain.code).toBe(1);
     for (const line of plain.err.split('\n')) expect(line, JSON.stringify(line)).not.toMatch(CONTROL);
@@ -74,7 +63,7 @@ describe('credence printing a server’s refusal', () => {
   });
 
   it('writes no control character to the terminal with --json either, and the JSON is the server’s document', async () => {
-    answer = JSON.stringify(ESCAPES);
+    refusing.body = JSON.stringify(ESCAPES);
     const json = await cli(['projections', '--json']);
     expect(json.code).toBe(1);
     expect(json.out).not.toMatch(CONTROL);

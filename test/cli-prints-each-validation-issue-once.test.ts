@@ -1,6 +1,6 @@
-import { createServer, type Server } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { main } from '../bin/cli.ts';
+import { problemServer } from './support/canned-server.ts';
 import { capture } from './support/cli.ts';
 
 /*
@@ -10,26 +10,15 @@ import { capture } from './support/cli.ts';
  * Now the detail's lead is printed, then each issue once; a detail that says more than the issues is printed whole.
  */
 describe('credence printing a validation refusal', () => {
-  let server: Server;
-  let url: string;
-  let answer = '';
+  const refusing = problemServer(400);
   const cli = async (argv: string[]) => {
     const c = capture();
-    const code = await main(argv, { ...c.io, env: { CREDENCE_URL: url, CREDENCE_TOKEN: 'a.b.c' } });
+    const code = await main(argv, { ...c.io, env: { CREDENCE_URL: refusing.url, CREDENCE_TOKEN: 'a.b.c' } });
     return { code, lines: c.err };
   };
   const refuse = (detail: string, errors: { path: string; rule: string; message: string }[]) =>
-    (answer = JSON.stringify({ type: 'https://credence.dev/problems/validation', title: 'Invalid request', status: 400, detail, errors }));
+    (refusing.body = JSON.stringify({ type: 'https://credence.dev/problems/validation', title: 'Invalid request', status: 400, detail, errors }));
 
-  beforeAll(async () => {
-    server = createServer((_req, res) => void res.writeHead(400, { 'content-type': 'application/problem+json' }).end(answer));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  });
-  afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
 
   const ISSUES = [
     { path: 'body.data.profile', rule: 'invalid_type', message: 'Invalid input: expected object, received undefined' },
@@ -64,7 +53,7 @@ describe('credence printing a validation refusal', () => {
   it('prints each issue once when the client cut the detail short, and a detail that says more than its issues whole', async () => {
     const long = Array.from({ length: 200 }, (_, n) => ({ path: `body.data.x${n}`, rule: 'unrecognized_keys', message: 'not allowed here' }));
     refuse(`invalid request: ${long.map((i) => `${i.path}: ${i.message}`).join('; ')}`, long);
-    expect(JSON.parse(answer).detail.length).toBeGreaterThan(4_000); // answers.ts ProblemJson cuts it there
+    expect(JSON.parse(refusing.body).detail.length).toBeGreaterThan(4_000); // answers.ts ProblemJson cuts it there
     const cut = await cli(['command', 'registerNode', '--data', '{"nodeId":"x"}']);
     expect(cut.lines.slice(0, 3)).toEqual(['refused: Invalid request (400)', '  invalid request', '  body.data.x0: not allowed here']);
     expect(cut.lines).toHaveLength(2 + long.length);

@@ -24,3 +24,22 @@ export const cannedServer = () => {
   });
   return { answers, url: () => url };
 };
+
+/**
+ * Call inside a describe: a server on 127.0.0.1 that answers every request with `status` and the problem document
+ * `body`, both set by the test as it goes; for CLI tests of what a client prints of a refusal. `url` once started.
+ */
+export const problemServer = (status: number) => {
+  const state = { status, body: '', url: '' };
+  let server: Server;
+  beforeAll(async () => {
+    server = createServer((_request, response) => void response.writeHead(state.status, { 'content-type': 'application/problem+json' }).end(state.body));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    state.url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return state;
+};
