@@ -26,6 +26,7 @@ const MODULES: readonly { readonly commands: readonly string[]; readonly load: L
   { commands: ['projections'], load: () => import('./commands/projections.ts') },
   { commands: ['verify'], load: () => import('./commands/verify.ts') },
   { commands: ['export'], load: () => import('./commands/export.ts') },
+  { commands: ['log-key'], load: () => import('./commands/log-key.ts') },
 ];
 
 /** Every command module, for the program's own help and for tests that walk the whole command tree. */

@@ -36,7 +36,8 @@ export const secureEnvironmentSigner = async (args: {
   return { keyName: args.keyName, publicKey: description.publicKey, sign: (message) => se.sign(handle, message) };
 };
 
-const readHandleFile = (path: string): KeyHandle => {
+/** The handle a handle file names (`transparency.handle`, or one moved aside with an old log: `credence log-key destroy`). */
+export const readHandleFile = (path: string): KeyHandle => {
   const parsed = KeyHandle.safeParse(readFileSync(path, 'utf8').trim());
   if (!parsed.success) {
     // Empty or damaged, e.g. by an interrupted write of an earlier version. Not replaced by a new key: the log's
