@@ -1,9 +1,10 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { isCredenceError, validationError } from '../../../domain/errors.ts';
+import { validationError } from '../../../domain/errors.ts';
 import { constantTimeEqual } from '../../../domain/crypto/bytes.ts';
 import { toBase64url } from '../../../domain/crypto/base64url.ts';
 import type { OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
+import { destroyNewKey } from '../../../domain/ports/destroy-new-key.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import type { CaId, CaKeyKind, IssuingCa } from '../../../domain/x509/issuing-ca.ts';
 import {
@@ -67,16 +68,7 @@ const withNewKey = async <T>(o: CaInitOptions, use: (handle: Awaited<ReturnType<
   try {
     return await use(handle);
   } catch (error) {
-    const failed = await o.se.destroy(handle).then(
-      () => undefined,
-      (e: unknown) => (isCredenceError(e, 'not_found') ? undefined : e),
-    );
-    if (failed === undefined) throw error;
-    const why = error instanceof Error ? `${error.message}; ` : '';
-    throw new AggregateError(
-      [error, failed],
-      `${why}the key ${handle} made for CA ${o.id} is left in the Secure Environment (owner ${o.se.owner}), named by nothing: its destroy failed`,
-    );
+    throw await destroyNewKey(o.se, handle, error, `the key ${handle} made for CA ${o.id}`);
   }
 };
 

@@ -5,7 +5,7 @@ import { certificateFingerprint, fromBase64url, toBase64url } from '../../../dom
 import { base64urlString } from '../../../domain/crypto/base64url.ts';
 import { MAX_CERTIFICATE_LENGTH } from '../../../domain/crypto/sizes.ts';
 import { isCredenceError, validationError } from '../../../domain/errors.ts';
-import { KeyHandle, type OwnedSecureEnvironment, type RandomSource } from '../../../domain/ports/index.ts';
+import { destroyNewKey, KeyHandle, type OwnedSecureEnvironment, type RandomSource } from '../../../domain/ports/index.ts';
 import { chainValidity, SERIAL_LENGTH, serialFromRandom } from '../../../domain/x509/issuance/index.ts';
 import type { CaKeyKind, IssuingCa } from '../../../domain/x509/issuing-ca.ts';
 import { issueOcspSigningCertificate, keyHash } from '../../../domain/x509/revocation/index.ts';
@@ -228,11 +228,8 @@ const issue = async (o: OcspSigningKeyOptions, retired: readonly string[]): Prom
     return file;
   } catch (error) {
     if (o.dataDir !== undefined && namesKey(o.dataDir, o.ca.id, handle)) throw error;
-    const [kept] = await destroyKeys(o.se, [handle]);
-    if (kept === undefined) throw error;
     // Named by no file: the error is the one place left that names it (review 53).
-    const why = error instanceof Error ? `${error.message}; ` : '';
-    throw new Error(`${why}the new OCSP signing key ${kept} is left in the Secure Environment, named by nothing: its destroy failed`, { cause: error });
+    throw await destroyNewKey(o.se, handle, error, `the new OCSP signing key ${handle}`);
   }
 };
 

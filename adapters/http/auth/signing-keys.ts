@@ -1,6 +1,6 @@
 import type { CryptoKey } from 'jose';
 import { isCredenceError, validationError, type CredenceError } from '../../../domain/errors.ts';
-import type { Clock, KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/index.ts';
+import { destroyNewKey, type Clock, type KeyHandle, type OwnedSecureEnvironment } from '../../../domain/ports/index.ts';
 import type { AccessRegistry } from '../../runtime/index.ts';
 import { importVerificationKey } from './jwt.ts';
 
@@ -157,17 +157,7 @@ export const openSigningKeys = async (se: OwnedSecureEnvironment, registry: Acce
    */
   const discardUnnamed = async (created: KeyHandle, error: unknown): Promise<unknown> => {
     forget(created);
-    try {
-      await se.destroy(created);
-      return error;
-    } catch (failed) {
-      if (isCredenceError(failed, 'not_found')) return error;
-      const why = error instanceof Error ? `${error.message}; ` : '';
-      return new AggregateError(
-        error === undefined ? [failed] : [error, failed],
-        `${why}the new API token signing key ${created} is left in the Secure Environment (owner ${se.owner}), named by nothing: its destroy failed`,
-      );
-    }
+    return destroyNewKey(se, created, error, `the new API token signing key ${created}`);
   };
 
   if (registry.currentSigningKey() === undefined) {
