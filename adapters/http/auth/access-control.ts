@@ -52,8 +52,12 @@ export interface TokenSummary {
   readonly scopeDamaged?: true;
   readonly revokedAt?: Date;
   readonly revokedBy?: string;
-  readonly state: 'active' | 'expired' | 'revoked';
+  /** `refused`: neither revoked nor expired, yet every request with it gets 401 (`scopeDamaged` says why). */
+  readonly state: TokenState;
 }
+
+export const TOKEN_STATES = ['active', 'refused', 'expired', 'revoked'] as const;
+export type TokenState = (typeof TOKEN_STATES)[number];
 
 export interface AccessControl {
   /** The longest lifetime `issue` accepts. */
@@ -141,10 +145,18 @@ export interface AccessControlOptions extends JwtSettings {
   readonly recognisedKept?: number;
 }
 
+/**
+ * Revoked and expired say more than a damaged scope (they end the token whatever its record reads). A live token
+ * whose scope does not read is refused on every request (verify), so it is never listed `active`: an admin reading
+ * the list took it for a working token (found in review).
+ */
+const stateOf = (r: TokenRecord, now: Date): TokenState =>
+  r.revokedAt !== undefined ? 'revoked' : r.expiresAt <= now ? 'expired' : r.scopeDamaged === true ? 'refused' : 'active';
+
 const summary = (r: TokenRecord, now: Date): TokenSummary => ({
   ...r,
   role: RoleSchema.parse(r.role),
-  state: r.revokedAt !== undefined ? 'revoked' : r.expiresAt <= now ? 'expired' : 'active',
+  state: stateOf(r, now),
 });
 
 /** Rotations by other processes one issue signs through before it gives up (each means a new key was made). */

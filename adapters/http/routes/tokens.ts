@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { WholeNumber } from '../../../domain/whole-number.ts';
 import { isCredenceError, validationError } from '../../../domain/errors.ts';
-import { revokeOrThrow, RoleSchema, TokenId, TokenSubject, tokenSummaryJson } from '../auth/access-control.ts';
+import { revokeOrThrow, RoleSchema, TOKEN_STATES, TokenId, TokenSubject, tokenSummaryJson } from '../auth/access-control.ts';
 import { ACCESS } from '../auth/roles.ts';
 import { tokenPageCursor } from '../auth/token-page-cursor.ts';
 import { unauthenticated } from '../problems.ts';
@@ -35,7 +35,9 @@ const TokenSummary = z.object({
   scopeDamaged: z.literal(true).optional().describe("access.db's scope of it does not read (damaged, or edited by hand): the token is refused; revoke it"),
   revokedAt: z.string().optional(),
   revokedBy: z.string().optional(),
-  state: z.enum(['active', 'expired', 'revoked']),
+  state: z
+    .enum(TOKEN_STATES)
+    .describe('`refused`: neither expired nor revoked, yet every request with it gets 401 (the reason: `scopeDamaged`); revoke it'),
 });
 
 const ListQuery = z.strictObject({

@@ -20,7 +20,7 @@ const revokeEarlierLocalTokens = (access: AccessControl): void => {
   let after: string | undefined;
   for (let page = 0; page < MAX_PAGES; page++) {
     const { tokens, next } = access.list({ limit: 500, ...(after !== undefined ? { after } : {}) });
-    for (const t of tokens) if (t.issuedBy === ISSUED_BY && t.state === 'active') access.revoke(t.tokenId, ISSUED_BY);
+    for (const t of tokens) if (t.issuedBy === ISSUED_BY && (t.state === 'active' || t.state === 'refused')) access.revoke(t.tokenId, ISSUED_BY);
     if (next === undefined) return;
     after = next;
   }
