@@ -160,6 +160,20 @@ const printRulesChanged = (io: Io, error: ReadModelRulesChanged, asJson: boolean
   }
 };
 
+/**
+ * Commander says a mandatory option was left out without what it accepts: `--kind` of `device init` or `--reason` of
+ * a revocation has a fixed set of values, which the operator would otherwise look up in --help. Found by commander's
+ * wording among this command's own options (the error is raised by the command that holds the option).
+ */
+const withChoices = (command: Command, text: string): string => {
+  for (const option of command.options) {
+    if (!option.mandatory || option.argChoices === undefined) continue;
+    const missing = `required option '${option.flags}' not specified`;
+    if (text.includes(missing)) return text.replace(missing, `${missing} (one of: ${option.argChoices.join(', ')})`);
+  }
+  return text;
+};
+
 /** Settings every command and subcommand shares: errors thrown (not process.exit), output through `io`. */
 const configure = (command: Command, io: Io): Command =>
   command
@@ -169,7 +183,7 @@ const configure = (command: Command, io: Io): Command =>
       // Commander's errors quote what was typed (an unknown command or option, a bad choice): each line through
       // printable, so an argument holding ESC or OSC sequences cannot write to the operator's terminal.
       writeErr: (text) => io.err(text.replace(/\n$/, '').split('\n').map(printable).join('\n')),
-      outputError: (text, write) => write(text),
+      outputError: (text, write) => write(withChoices(command, text)),
     })
     .showHelpAfterError('(add --help for usage)');
 

@@ -17,6 +17,10 @@ const MAX_ITEM_CHARS = 256;
 
 const FROM_RULE = 'must be start, end or an event position to resume after (a decimal integer from 0 to 2^63 - 1)';
 
+const STREAM_RULE =
+  'takes canonical identifiers only, so not with --identifiers pseudonymous (a pseudonymous stream names no canonical entity): ' +
+  'filter it with --kind and --type instead, or give --identifiers canonical (operators and auditors)';
+
 const shown = (value: string): string => (value.length > 64 ? `${value.slice(0, 64)}…` : value);
 
 const Options = z.object({
@@ -42,6 +46,10 @@ const Options = z.object({
   server: z.string().optional(),
   token: z.string().optional(),
   tokenFile: PathArg.optional(),
+}).superRefine((o, context) => {
+  // The server refuses the pair with a 400 (parsePublicFilter, rule not_public): said here, nothing sent. Without
+  // --identifiers an integrator's token gets the same 400; the token's role is the server's to read, not ours.
+  if (o.stream !== undefined && o.identifiers === 'pseudonymous') context.addIssue({ code: 'custom', path: ['stream'], message: STREAM_RULE });
 });
 type Options = z.output<typeof Options>;
 
