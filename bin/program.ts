@@ -3,7 +3,7 @@ import { Command, CommanderError } from 'commander';
 import type { z } from 'zod';
 import { ProblemResponse, ServerTimeout, ServerUnreachable, UnexpectedResponse } from '../adapters/client/http.ts';
 import { damagedDatabaseOf } from '../adapters/driven/files/damaged-database.ts';
-import { isEventStoreUnreachable } from '../adapters/driven/store/eventstoredb/driver.ts';
+import { eventStoreUnavailableOf, isEventStoreUnreachable } from '../adapters/driven/store/eventstoredb/driver.ts';
 import { problemDocumentOf } from '../adapters/http/problems.ts';
 import { isCredenceError, type CredenceError } from '../domain/errors.ts';
 import { ReadModelRulesChanged } from '../projections/runtime/index.ts';
@@ -94,6 +94,12 @@ export const runAction = async (io: Io, action: () => Promise<number>, asJson = 
       // The event store of --store is a server too (review 46: it was exit 1, as a refusal).
       io.err(`error: ${printable(error.message)}`);
       io.err('  (is the event store of --store or CREDENCE_STORE running, and reachable from here?)');
+      return EXIT.unreachable;
+    }
+    if (eventStoreUnavailableOf(error)?.reason === 'not_leader') {
+      // Not a refusal: the client turns to the leader the message names, so the same command may simply be sent again.
+      io.err(`error: ${printable((error as Error).message)}`);
+      io.err('  (the event store answered from a follower: send the command again, with the same --command-id if it had one)');
       return EXIT.unreachable;
     }
     const listen = listenRefusal(error);

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { boundedIssues, CredenceError, isKeyNotFound, type FieldIssue, type Problem, type StoreUnavailableReason } from '../../domain/errors.ts';
 import { BASELINE_STATIC_HEADERS, baselineHeaders } from './baseline-headers.ts';
 import { damagedDatabaseOf } from '../runtime/damaged-database.ts';
-import { isStoreUnreachable } from '../runtime/store-unreachable.ts';
+import { storeUnavailableOf, type StoreUnavailable } from '../runtime/store-unreachable.ts';
 import { logFailure } from './log-failure.ts';
 import { redactedPathOf } from './redact-url.ts';
 
@@ -30,7 +30,7 @@ import { redactedPathOf } from './redact-url.ts';
  * | rate limited                           | 429    | Retry-After                                   |
  * | broken_history                         | 500    | streamId, position                            |
  * | overloaded, not ready, shutting down   | 503    | Retry-After                                   |
- * | store_unavailable (busy, full, unreachable) | 503 | reason; Retry-After                          |
+ * | store_unavailable (busy, full, unreachable, timeout, not_leader) | 503 | reason; Retry-After   |
  * | damaged_database (SQLite corruption)   | 503    | file (never its path); no Retry-After         |
  *
  * bad_signature is 422, not 401: the bearer token was good; what failed is a signature inside the body (SER-016),
@@ -101,6 +101,20 @@ const STATUS_OF: Record<Problem['code'], number> = {
 const STORE_RETRY_AFTER_SECONDS: Record<StoreUnavailableReason, number> = { busy: 1, full: 60 };
 /** An external event store that did not answer: its deadline is 10 s by default, a client waits half that. */
 const STORE_UNREACHABLE_RETRY_AFTER_SECONDS = 5;
+const STORE_RETRY_ADVICE =
+  'a command sent may have been stored, so retry it with the commandId it was sent with (stored once at most), or read its entity before sending it anew';
+
+/** What happened to an external event store, in words for the caller; no host of it (the log has them). */
+const storeUnavailableCause = (unavailable: StoreUnavailable): string => {
+  switch (unavailable.reason) {
+    case 'unreachable':
+      return 'the event store could not be reached or its connection was lost';
+    case 'timeout':
+      return `the event store did not answer within its time limit of ${unavailable.limitMs} ms`;
+    case 'not_leader':
+      return "the event store's node is not its cluster's leader (the next call goes to the leader)";
+  }
+};
 
 const TITLE_OF: Record<string, string> = {
   validation: 'Invalid request',
@@ -188,16 +202,16 @@ export const mapError = (error: unknown): Mapped => {
     return { ...fromCredenceError(damaged.problem), detail };
   }
   if (damaged !== undefined) return fromCredenceError(damaged.problem);
-  // An external event store that did not answer (a transient EventStoreDbError): the caller may retry, and a command
+  // An external event store unavailable for now (a transient EventStoreDbError): the caller may retry, and a command
   // is stored at most once under its id, even one whose append timed out after being written. Its message names the
-  // store's host, which stays in the log.
-  if (isStoreUnreachable(error)) {
+  // store's hosts (the leader's too), which stay in the log.
+  const unavailable = storeUnavailableOf(error);
+  if (unavailable !== undefined) {
     return {
       status: 503,
       code: 'store_unavailable',
-      detail:
-        'the event store could not be reached or did not answer in time: a command sent may have been stored, so retry it with the commandId it was sent with (stored once at most), or read its entity before sending it anew',
-      extensions: { reason: 'unreachable' },
+      detail: `${storeUnavailableCause(unavailable)}: ${STORE_RETRY_ADVICE}`,
+      extensions: { reason: unavailable.reason },
       headers: { 'retry-after': String(STORE_UNREACHABLE_RETRY_AFTER_SECONDS) },
     };
   }

@@ -1,5 +1,7 @@
 /**
- * The event store's server could not be reached or did not answer in time (EventStoreDB: review 55's deadlines), for
- * the driving adapters (the service's error handler) that reach driven adapters only through the composition root.
+ * The event store's server could not be reached, did not answer in time (EventStoreDB: review 55's deadlines) or was
+ * not the cluster's leader, for the driving adapters (the service's error handler) that reach driven adapters only
+ * through the composition root.
  */
-export { isTransient as isStoreUnreachable } from '../driven/store/eventstoredb/driver.ts';
+export { isTransient as isStoreUnreachable, eventStoreUnavailableOf as storeUnavailableOf } from '../driven/store/eventstoredb/driver.ts';
+export type { EventStoreUnavailable as StoreUnavailable } from '../driven/store/eventstoredb/driver.ts';

@@ -14,6 +14,7 @@ import { MemoryLog, type ProposedEvent } from './memory-log.ts';
 import { streamsImplementation } from './streams-service.ts';
 import { SubscriptionControl, type DropMode } from './all-subscription.ts';
 import { persistentImplementation, type Group } from './persistent-service.ts';
+import type { LeaderEndpoint } from './not-leader.ts';
 
 export interface StandInOptions {
   /** Where the transaction log starts; events follow an epoch record. Use a value beyond 2^53 to test precision. */
@@ -31,6 +32,8 @@ export interface StandInOptions {
   readonly repeatsWithoutPosition?: boolean;
   /** Milliseconds to hold the reply to an append to a stream, once written: an answer that comes late (default 0). */
   readonly appendReplyDelayMs?: (streamId: string) => number;
+  /** Answer as a follower whose cluster's leader is this endpoint: every append and read is refused "not leader". */
+  readonly notLeader?: LeaderEndpoint;
 }
 
 export interface StandIn {
@@ -66,7 +69,7 @@ export async function startStandIn(options: StandInOptions = {}): Promise<StandI
   const server = new Server();
   server.addService(
     streamsGrpc.StreamsService,
-    streamsImplementation({ log, recordCall, subscriptions, appendReplyDelayMs: options.appendReplyDelayMs }) as unknown as UntypedServiceImplementation,
+    streamsImplementation({ log, recordCall, subscriptions, appendReplyDelayMs: options.appendReplyDelayMs, notLeader: options.notLeader }) as unknown as UntypedServiceImplementation,
   );
   server.addService(
     persistentGrpc.PersistentSubscriptionsService,

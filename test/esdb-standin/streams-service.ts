@@ -10,6 +10,7 @@ import type { Expectation, LoggedEvent, MemoryLog, ProposedEvent } from './memor
 import { compileServerFilter } from './filter.ts';
 import { runAllSubscription, type SubscriptionControl } from './all-subscription.ts';
 import { eventResponse, send, streamNotFoundResponse } from './wire.ts';
+import { notLeaderError, type LeaderEndpoint } from './not-leader.ts';
 
 type AppendReq = InstanceType<typeof streamsPb.AppendReq>;
 type AppendResp = InstanceType<typeof streamsPb.AppendResp>;
@@ -23,16 +24,26 @@ export interface StreamsContext {
   readonly subscriptions: SubscriptionControl;
   /** Milliseconds to hold the reply to an append to this stream, after writing it (an answer that comes late). */
   readonly appendReplyDelayMs?: ((streamId: string) => number) | undefined;
+  /** A follower: every append and read is refused "not leader", naming this leader. */
+  readonly notLeader?: LeaderEndpoint | undefined;
 }
 
 export function streamsImplementation(context: StreamsContext) {
   return {
     append: (call: ServerReadableStream<AppendReq, AppendResp>, callback: sendUnaryData<AppendResp>) => {
       context.recordCall('Append');
+      if (context.notLeader !== undefined) {
+        callback(notLeaderError(context.notLeader));
+        return;
+      }
       handleAppend(context.log, call, callback, context.appendReplyDelayMs);
     },
     read: (call: ServerWritableStream<ReadReq, ReadResp>) => {
       context.recordCall('Read');
+      if (context.notLeader !== undefined) {
+        call.emit('error', notLeaderError(context.notLeader));
+        return;
+      }
       handleRead(context, call).catch((error: unknown) => {
         call.emit('error', { code: status.INTERNAL, details: String(error) });
       });

@@ -38,6 +38,7 @@ import { collectWithin, confirmWithin, noAnswer, settleWithin, within, type Dead
 import { OrderedPump } from './ordered-pump.ts';
 import {
   EventStoreDbError,
+  type EventStoreUnavailable,
   type EsdbDriver,
   type PersistentDelivery,
   type ServerFilter,
@@ -90,12 +91,12 @@ export function connectEventStoreDb(connectionString: string): EsdbDriver {
         );
         // The events may have been written: a retry with the same command id finds them (append.ts), so this is
         // transient, never a refusal.
-        const timeout = () => noAnswer(deadline, `append to ${streamId}`, '; the events may have been written: retry with the same command id');
+        const timeout = () => noAnswer(deadline, `append to ${streamId}`, MAY_BE_WRITTEN);
         const result = await within(sent, deadline.ms, timeout);
         // An idempotent repeat is answered without a position by older servers: append.ts reads it back.
         return { revision: result.nextExpectedRevision, position: result.position?.commit };
       } catch (error) {
-        throw translate(error, `append to ${streamId}`);
+        throw translate(error, `append to ${streamId}`, deadline, MAY_BE_WRITTEN);
       }
     },
 
@@ -111,7 +112,7 @@ export function connectEventStoreDb(connectionString: string): EsdbDriver {
       } catch (error) {
         // The client reports a missing stream by throwing while iterating, not by an empty read.
         if (error instanceof StreamNotFoundError || error instanceof StreamDeletedError) return [];
-        throw translate(error, `read of ${streamId}`);
+        throw translate(error, `read of ${streamId}`, deadline);
       }
     },
 
@@ -120,7 +121,7 @@ export function connectEventStoreDb(connectionString: string): EsdbDriver {
         const read = client.readAll({ direction: FORWARDS, fromPosition: { commit: from, prepare: from }, maxCount });
         return await collect(read, 'forward read of $all');
       } catch (error) {
-        throw translate(error, 'forward read of $all');
+        throw translate(error, 'forward read of $all', deadline);
       }
     },
 
@@ -133,7 +134,7 @@ export function connectEventStoreDb(connectionString: string): EsdbDriver {
         });
         return await collect(read, 'backward read of $all');
       } catch (error) {
-        throw translate(error, 'backward read of $all');
+        throw translate(error, 'backward read of $all', deadline);
       }
     },
 
@@ -151,7 +152,7 @@ export function connectEventStoreDb(connectionString: string): EsdbDriver {
       confirmWithin(subscription, deadline.ms, silent('subscription to $all'));
       const messages = pump;
       return {
-        next: () => messages.next().catch((error: unknown) => Promise.reject(translate(error, 'subscription to $all'))),
+        next: () => messages.next().catch((error: unknown) => Promise.reject(translate(error, 'subscription to $all', deadline))),
         close: async () => {
           messages.close();
           await settleWithin(subscription.unsubscribe(), deadline.ms);
@@ -170,7 +171,7 @@ export function connectEventStoreDb(connectionString: string): EsdbDriver {
         return 'created';
       } catch (error) {
         if (error instanceof PersistentSubscriptionExistsError) return 'existed';
-        throw translate(error, `creation of consumer group ${group}`);
+        throw translate(error, `creation of consumer group ${group}`, deadline);
       }
     },
 
@@ -183,6 +184,7 @@ export function connectEventStoreDb(connectionString: string): EsdbDriver {
           // A failed ack or nack is a connection problem: the server redelivers the event to the group anyway.
           throw new EventStoreDbError(`EventStoreDB ${what} on consumer group ${group} failed: ${messageOf(error)}`, true, {
             cause: error,
+            unavailable: unavailableOf(error, deadline),
           });
         }
       };
@@ -197,7 +199,7 @@ export function connectEventStoreDb(connectionString: string): EsdbDriver {
       });
       confirmWithin(subscription, deadline.ms, silent(`consumer group ${group}`));
       return {
-        next: () => pump.next().catch((error: unknown) => Promise.reject(translate(error, `consumer group ${group}`))),
+        next: () => pump.next().catch((error: unknown) => Promise.reject(translate(error, `consumer group ${group}`, deadline))),
         close: async () => {
           pump.close();
           // Its call starts after the server-features check, which a stalled server never answers.
@@ -248,21 +250,51 @@ function describeRevision(value: unknown): string {
   return String(value);
 }
 
-function translate(error: unknown, operation: string): Error {
+/** What an append that got no answer should tell its caller: the outcome is unknown, and how to settle it. */
+const MAY_BE_WRITTEN = '; the events may have been written: retry with the same command id';
+
+function translate(error: unknown, operation: string, deadline: Deadline, after = ''): Error {
   if (error instanceof EventStoreDbError) return error;
   if (error instanceof WrongExpectedVersionError) {
     return concurrencyConflict(error.streamName, describeRevision(error.expectedVersion), describeRevision(error.actualVersion));
   }
+  // The client's own deadline (a unary call's) ran out before ours: the same time limit, said the same way.
+  if (error instanceof DeadlineExceededError) return noAnswer(deadline, operation, after, error);
   const transient =
     error instanceof UnavailableError ||
     error instanceof CancelledError ||
     error instanceof TimeoutError ||
-    error instanceof DeadlineExceededError ||
     error instanceof NotLeaderError ||
     error instanceof UnknownError;
-  const unreachable = error instanceof UnavailableError || error instanceof DeadlineExceededError;
-  return new EventStoreDbError(`EventStoreDB ${operation} failed: ${messageOf(error)}`, transient, { cause: error, unreachable });
+  const unreachable = error instanceof UnavailableError;
+  const message = error instanceof NotLeaderError ? notLeaderMessage(error) : messageOf(error);
+  return new EventStoreDbError(`EventStoreDB ${operation} failed: ${message}`, transient, {
+    cause: error,
+    unreachable,
+    unavailable: unavailableOf(error, deadline),
+  });
 }
+
+/** Why a transient error of the client happened (driver.ts); the unclassified ones are said as unreachable. */
+function unavailableOf(error: unknown, deadline: Deadline): EventStoreUnavailable {
+  if (error instanceof NotLeaderError) return { reason: 'not_leader', leader: leaderOf(error) };
+  if (error instanceof DeadlineExceededError) return { reason: 'timeout', limitMs: deadline.ms };
+  return { reason: 'unreachable' };
+}
+
+/** `host:port` of the leader a follower named; undefined when the reply named none usable. */
+const leaderOf = (error: NotLeaderError): string | undefined => {
+  const { address, port } = error.leader;
+  return address.length > 0 && Number.isInteger(port) && port > 0 ? `${address}:${port}` : undefined;
+};
+
+/** The client's next call goes to the leader the follower named: worth saying, and where it is. */
+const notLeaderMessage = (error: NotLeaderError): string => {
+  const leader = leaderOf(error);
+  return leader === undefined
+    ? "the server is a follower, not the cluster's leader, and named no leader"
+    : `the server is a follower, not the cluster's leader; the leader is ${leader}, where the next call goes`;
+};
 
 /** The client's message, without the empty `Resolution note: ` gRPC ends an unavailable server's with (review 46). */
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error)).replace(/\s*Resolution note:\s*$/, '');

@@ -2,8 +2,8 @@
  * Time limits the 6.x client does not set (review 55): its reads and subscriptions run with `deadline: Infinity`
  * (and override a caller's), and an append or a group's creation first awaits the server-features call, which has
  * no deadline at all. A server that accepts the connection and never answers (a stalled node, a proxy) held every
- * call for ever. Each limit here ends the wait with a transient, unreachable EventStoreDbError naming the server, so a
- * CLI exits 3 (README, 'CLI exit codes') and a service answers with an error instead of hanging.
+ * call for ever. Each limit here ends the wait with a transient EventStoreDbError naming the server and the limit, so a
+ * CLI exits 3 (README, 'CLI exit codes') and a service answers 503 with reason `timeout` instead of hanging.
  */
 import type { Readable } from 'node:stream';
 import { EventStoreDbError } from './driver.ts';
@@ -18,12 +18,12 @@ export interface Deadline {
 }
 
 /** The error for a call that got no answer in time; `after` says what a caller should know of the outcome. */
-export function noAnswer(deadline: Deadline, operation: string, after = ''): EventStoreDbError {
-  const seconds = deadline.ms % 1000 === 0 ? `${deadline.ms / 1000} s` : `${deadline.ms} ms`;
+export function noAnswer(deadline: Deadline, operation: string, after = '', cause?: unknown): EventStoreDbError {
+  // In ms, as the connection string gives it: the operator finds the number to raise as it is written there.
   return new EventStoreDbError(
-    `EventStoreDB ${operation} failed: ${deadline.server} did not answer within ${seconds} (defaultDeadline)${after}`,
+    `EventStoreDB ${operation} failed: ${deadline.server} did not answer within ${deadline.ms} ms (defaultDeadline)${after}`,
     true,
-    { unreachable: true },
+    { cause, unreachable: true, unavailable: { reason: 'timeout', limitMs: deadline.ms } },
   );
 }
 

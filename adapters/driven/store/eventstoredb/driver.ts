@@ -90,21 +90,39 @@ export interface EsdbDriver {
   close(): Promise<void>;
 }
 
+/**
+ * What a transient failure was, so that an operator knows what to do: the server was not reached or the connection
+ * was lost (`unreachable`), a call's own time limit ran out (`timeout`, its `defaultDeadline`), or the node is a
+ * follower and the cluster's leader is elsewhere (`not_leader`; the client turns to the leader for the next call).
+ */
+export type EventStoreUnavailable =
+  | { readonly reason: 'unreachable' }
+  | { readonly reason: 'timeout'; readonly limitMs: number }
+  | { readonly reason: 'not_leader'; readonly leader: string | undefined };
+
 /** A failure of the server or the connection, already stripped of the client's own types. */
 export class EventStoreDbError extends Error {
   /** Worth retrying: the server was unavailable, not the leader, timed out or dropped the call. */
   readonly transient: boolean;
   /** No connection to the server, or no answer in time: a CLI says so as an unreachable server (exit 3). */
   readonly unreachable: boolean;
-  constructor(message: string, transient: boolean, options?: { cause?: unknown; unreachable?: boolean }) {
+  /** Why a transient failure happened; undefined for one a retry would not mend. */
+  readonly unavailable: EventStoreUnavailable | undefined;
+  constructor(message: string, transient: boolean, options?: { cause?: unknown; unreachable?: boolean; unavailable?: EventStoreUnavailable }) {
     super(message, options);
     this.name = 'EventStoreDbError';
     this.transient = transient;
     this.unreachable = options?.unreachable ?? false;
+    // A transient failure the client did not classify (a dropped call, an unknown gRPC status) is said as before.
+    this.unavailable = transient ? (options?.unavailable ?? { reason: 'unreachable' }) : undefined;
   }
 }
 
 export const isTransient = (error: unknown): boolean => error instanceof EventStoreDbError && error.transient;
+
+/** Why the event store is unavailable for now, for the service's `store_unavailable` reason; undefined otherwise. */
+export const eventStoreUnavailableOf = (error: unknown): EventStoreUnavailable | undefined =>
+  error instanceof EventStoreDbError ? error.unavailable : undefined;
 
 /** The event store's server could not be reached or did not answer in time (README 'CLI exit codes': 3). */
 export const isEventStoreUnreachable = (error: unknown): error is EventStoreDbError => error instanceof EventStoreDbError && error.unreachable;

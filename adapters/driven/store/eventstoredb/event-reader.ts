@@ -153,9 +153,10 @@ export class EventReader {
     const { initialDelayMs, maxDelayMs, maxAttempts } = this.settings.policy;
     if (this.attempt > maxAttempts) {
       await this.close();
-      // A server that stopped answering stays one (exit 3 in a CLI), however many times it was tried.
+      // A server that stopped answering stays one (exit 3 in a CLI, its reason in a service), however often it was tried.
       const unreachable = error instanceof EventStoreDbError && error.unreachable;
-      throw new EventStoreDbError(`subscription to $all dropped ${maxAttempts} times in a row (last: ${reason})`, true, { unreachable });
+      const unavailable = error instanceof EventStoreDbError ? error.unavailable : undefined;
+      throw new EventStoreDbError(`subscription to $all dropped ${maxAttempts} times in a row (last: ${reason})`, true, { unreachable, unavailable });
     }
     const delayMs = Math.min(maxDelayMs, initialDelayMs * 2 ** (this.attempt - 1));
     this.settings.onDrop?.({ reason, attempt: this.attempt, delayMs, resumeAfter: this.seen });
