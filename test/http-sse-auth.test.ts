@@ -99,7 +99,7 @@ describe('an SSE stream whose token is revoked', () => {
 
 describe('an SSE stream whose token expires', () => {
   // Heartbeats far apart: what ends the stream is the expiry, not a heartbeat. The connection timeout must exceed
-  // the heartbeat (adapters/http/config.ts), or a quiet stream would be cut first.
+  // the heartbeat (adapters/http/service-limits-config.ts), or a quiet stream would be cut first.
   const HEARTBEAT_MS = 60_000;
   let svc: TestService;
   beforeAll(async () => {

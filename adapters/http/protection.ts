@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { duplicateNameIssue } from '../../domain/json-duplicate-names.ts';
 import { jsonLimitIssue } from '../../domain/json-limits.ts';
 import { validationError } from '../../domain/errors.ts';
-import type { ServiceLimitsConfig } from './config.ts';
+import type { ServiceLimitsConfig } from './service-limits-config.ts';
 import type { App } from './context.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { HttpProblem, overloaded, rateLimited } from './problems.ts';

@@ -116,7 +116,7 @@ export const pkiBaseUrlIssues = (text: string): readonly PkiBaseUrlIssue[] => {
 
 /** Where relying parties fetch a CA's certificate and revocation status: embedded in every certificate (CDP, AIA). */
 export const pkiUrls = (baseUrl: string, caId: CaId) => {
-  // Callers pass a validated publicUrl (adapters/http/config.ts); anything else is a programming mistake.
+  // Callers pass a validated publicUrl (adapters/http/service-config.ts); anything else is a programming mistake.
   const issue = pkiBaseUrlIssues(baseUrl)[0];
   if (issue !== undefined) throw new TypeError(`baseUrl: ${issue.rule}: ${issue.message}`);
   const base = `${withoutTrailingSlashes(baseUrl)}/pki/${caId}`;

@@ -1,29 +1,15 @@
 import type { DomainEvent } from '../../domain/events/index.ts';
 import { AppCredentials } from './app-credentials.ts';
 import type { IdentifierKind, PseudonymDeriver } from './derive.ts';
+import { CredentialOwners } from './credential-owners.ts';
 import { CseOwners } from './cse-owners.ts';
 import { fillFold, fillFoldPausing, type CopyStep } from './fold-copy.ts';
 import { HOLDER, HeldAssociations } from './held-associations.ts';
 import type { NamedUnder } from './named-under.ts';
+import type { PublicIdentitiesSize } from './public-identities-size.ts';
 
 // public-data.ts names it from here.
 export type { NamedUnder } from './named-under.ts';
-
-/** Entry counts of the fold (read-only), to check that it follows the live fleet and not the history. */
-export interface PublicIdentitiesSize {
-  readonly epochs: number;
-  readonly cseIds: number;
-  readonly credentials: number;
-  readonly endedCredentials: number;
-  readonly awaitingCredentials: number;
-  readonly associations: number;
-  readonly associationIndex: number;
-  readonly endedNodes: number;
-  readonly endedApps: number;
-  readonly released: number;
-  readonly enrolments: number;
-  readonly appCredentials: number;
-}
 
 /**
  * Who owns each identifier, and each node's current epoch, folded from events in global order. An identifier
@@ -39,61 +25,28 @@ export interface PublicIdentitiesSize {
  * associations after it ended).
  */
 export class PublicIdentities {
-  readonly #epoch: Map<string, number>;
+  readonly #epoch = new Map<string, number>();
   /** CSE-IDs and credentials: the node each belongs to. */
-  readonly #owner: { readonly cse: CseOwners; readonly credential: Map<string, string> };
+  readonly #owner: { readonly cse: CseOwners; readonly credential: CredentialOwners } = { cse: new CseOwners(), credential: new CredentialOwners() };
   /** Associations while a frame may still name them (./held-associations.ts). */
-  readonly #associations: HeldAssociations;
-  /** Credentials of `#owner.credential` that ended (revoked or expired). */
-  readonly #endedCredentials: Set<string>;
-  /**
-   * Rotations that stand, predecessor to successor, from their start until abandoned or their predecessor ends: the
-   * predecessor's abandonment names the successor, so the successor is kept while one stands, though it or its node
-   * ended (review 45: forgotten, it was named in its form of no node, a second pseudonym in one epoch).
-   */
-  readonly #rotations: Map<string, string>;
-  /** The successors of `#rotations`, each with the number of standing rotations to it. */
-  readonly #successors: Map<string, number>;
-  /**
-   * Credentials issued to an AE-ID, not yet bound to a node: one binds to the node of the first association configured
-   * with it, and changes pseudonym with that node from then on. Not to the AE-ID's last holder: two live nodes may use
-   * one AE-ID, and the credential would then name one node's epochs while the other used it (found in review). One
-   * issued as the successor of a bound credential is bound to its predecessor's node at issue, and one named in a
-   * rotation beside a bound credential to that credential's node: its frames name both (review 45).
-   */
-  readonly #awaitingAe: Set<string>;
+  readonly #associations = new HeldAssociations();
   /** Nodes revoked or whose enrolment expired: an association stored after takes no CSE-ID back for them. */
-  readonly #ended: Set<string>;
+  readonly #ended = new Set<string>();
   /** App-IDs revoked: an association established after records nothing on them, so waits for no release of theirs. */
-  readonly #endedApps: Set<string>;
+  readonly #endedApps = new Set<string>();
   /**
    * The subscription each node was last enrolled under (a scoped stream's membership, public-scope.ts), until another
    * enrolment: what a node owns still ends after the node does (the cascade's revocations, expiries), and those
    * endings are that stakeholder's. One entry per node ever enrolled, as `#ended` keeps one per node ended.
    */
-  readonly #enrolment: Map<string, string>;
+  readonly #enrolment = new Map<string, string>();
   /** The App-ID of each live App-ID or AE credential: a scoped stream's owner of its events that name no association. */
-  readonly #apps: AppCredentials;
+  readonly #apps = new AppCredentials();
   /**
    * Entries the last event made unreachable, let go when the next event is observed: the frame of the event that
    * ends them is made after `observe` and still names them.
    */
-  #dropping: { readonly associations: string[]; readonly credentials: string[] };
-
-  constructor() {
-    this.#epoch = new Map();
-    this.#owner = { cse: new CseOwners(), credential: new Map() };
-    this.#associations = new HeldAssociations();
-    this.#endedCredentials = new Set();
-    this.#rotations = new Map();
-    this.#successors = new Map();
-    this.#awaitingAe = new Set();
-    this.#ended = new Set();
-    this.#endedApps = new Set();
-    this.#enrolment = new Map();
-    this.#apps = new AppCredentials();
-    this.#dropping = { associations: [], credentials: [] };
-  }
+  #dropping: { readonly associations: string[]; readonly credentials: string[] } = { associations: [], credentials: [] };
 
   /** A copy that folds on without changing this one. */
   copy(): PublicIdentities {
@@ -120,11 +73,7 @@ export class PublicIdentities {
       ...this.#associations.pairsWith(into.#associations),
       [into.#epoch, this.#epoch],
       ...this.#owner.cse.pairsWith(into.#owner.cse),
-      [into.#owner.credential, this.#owner.credential],
-      [into.#endedCredentials, this.#endedCredentials],
-      [into.#rotations, this.#rotations],
-      [into.#successors, this.#successors],
-      [into.#awaitingAe, this.#awaitingAe],
+      ...this.#owner.credential.pairsWith(into.#owner.credential),
       [into.#ended, this.#ended],
       [into.#endedApps, this.#endedApps],
       [into.#enrolment, this.#enrolment],
@@ -147,8 +96,8 @@ export class PublicIdentities {
       epochs: this.#epoch.size,
       cseIds: this.#owner.cse.size,
       credentials: this.#owner.credential.size,
-      endedCredentials: this.#endedCredentials.size,
-      awaitingCredentials: this.#awaitingAe.size + this.#owner.cse.waitingCredentials,
+      endedCredentials: this.#owner.credential.endedCount,
+      awaitingCredentials: this.#owner.credential.awaiting + this.#owner.cse.waitingCredentials,
       associations: this.#associations.size,
       associationIndex: this.#associations.indexed,
       endedNodes: this.#ended.size,
@@ -163,7 +112,7 @@ export class PublicIdentities {
     this.#letGo();
     switch (event.type) {
       case 'NodeRegistered':
-        if (event.data.bootstrapCredentialId !== undefined) this.#bind(event.data.bootstrapCredentialId, event.data.nodeId);
+        if (event.data.bootstrapCredentialId !== undefined) this.#owner.credential.bind(event.data.bootstrapCredentialId, event.data.nodeId);
         return;
       case 'NodeEnrolled':
         this.#link(event.data.cseId, event.data.nodeId);
@@ -181,36 +130,21 @@ export class PublicIdentities {
       case 'CredentialIssued': {
         const { owner, credentialId } = event.data;
         this.#apps.issued(credentialId, owner);
-        if (owner.kind === 'node') this.#bind(credentialId, owner.id);
+        if (owner.kind === 'node') this.#owner.credential.bind(credentialId, owner.id);
         // A CSE-ID's credential that names its node (review 41) is that node's, whoever holds the CSE-ID later.
-        else if (owner.kind === 'cse' && owner.nodeId !== undefined) this.#bind(credentialId, owner.nodeId);
-        else if (owner.kind === 'ae') {
-          // A successor is its predecessor's node's: the frame names both, and a stable name beside a node's would
-          // link the node's epochs (review 45).
-          const node = event.data.predecessorId === undefined ? undefined : this.#owner.credential.get(event.data.predecessorId);
-          if (node !== undefined) this.#bind(credentialId, node);
-          else this.#awaitingAe.add(credentialId);
-        }
+        else if (owner.kind === 'cse' && owner.nodeId !== undefined) this.#owner.credential.bind(credentialId, owner.nodeId);
+        else if (owner.kind === 'ae') this.#owner.credential.issuedToAe(credentialId, event.data.predecessorId);
         else if (owner.kind === 'cse') {
           const node = this.#owner.cse.holderOf(owner.id);
-          if (node !== undefined) this.#bind(credentialId, node);
+          if (node !== undefined) this.#owner.credential.bind(credentialId, node);
           else this.#owner.cse.waitFor(owner.id, credentialId);
         }
         return;
       }
-      case 'CredentialRotationStarted': {
-        // The frames of the rotation (its start, its abandonment) name both credentials: one still bound to no node
-        // takes the other's node.
-        const { credentialId, successorId } = event.data;
-        this.#rotationEnded(credentialId);
-        this.#rotations.set(credentialId, successorId);
-        this.#successors.set(successorId, (this.#successors.get(successorId) ?? 0) + 1);
-        const node = this.#owner.credential.get(credentialId) ?? this.#owner.credential.get(successorId);
-        if (node === undefined) return;
-        if (this.#awaitingAe.delete(credentialId)) this.#bind(credentialId, node);
-        if (this.#awaitingAe.delete(successorId)) this.#bind(successorId, node);
+      case 'CredentialRotationStarted':
+        this.#rotationEnded(event.data.credentialId);
+        this.#owner.credential.rotationStarted(event.data.credentialId, event.data.successorId);
         return;
-      }
       case 'CredentialRotationAbandoned':
         this.#rotationEnded(event.data.credentialId);
         return;
@@ -221,19 +155,16 @@ export class PublicIdentities {
         this.#rotationEnded(credentialId);
         // Never bound: nothing of a node to hide, and nothing will bind it now (no association is configured on an
         // ended credential).
-        this.#awaitingAe.delete(credentialId);
+        this.#owner.credential.stopAwaiting(credentialId);
         this.#apps.ended(credentialId);
         this.#associations.holderEnded({ holder: HOLDER.credential, id: credentialId }, this.#unreachable);
-        if (this.#owner.credential.has(credentialId)) {
-          this.#endedCredentials.add(credentialId);
-          this.#dropping.credentials.push(credentialId);
-        }
+        if (this.#owner.credential.ended(credentialId)) this.#dropping.credentials.push(credentialId);
         return;
       }
       case 'AssociationConfigured': {
         const { associationId, nodeId, registree, credentialId } = event.data;
         // An AE's credential is the node's that first configures an association with it.
-        if (this.#awaitingAe.delete(credentialId)) this.#bind(credentialId, nodeId);
+        this.#owner.credential.bindAwaiting(credentialId, nodeId);
         const app = registree.kind === 'ae' ? registree.appId : undefined;
         this.#associations.configured(associationId, nodeId, credentialId, app);
         // An association stored after its node ended (a raced import) takes no identifier back from whoever has it.
@@ -245,7 +176,7 @@ export class PublicIdentities {
         // From now on the cascade records it on its credential, node and App-ID, and releases it from each once it
         // ends: each may name it until then, unless it ended already (then it records nothing more).
         this.#associations.established(event.data.associationId, (holder, id) =>
-          holder === HOLDER.node ? this.#ended.has(id) : holder === HOLDER.credential ? this.#endedCredentials.has(id) : this.#endedApps.has(id),
+          holder === HOLDER.node ? this.#ended.has(id) : holder === HOLDER.credential ? this.#owner.credential.hasEnded(id) : this.#endedApps.has(id),
         );
         return;
       case 'AssociationExpired':
@@ -274,18 +205,8 @@ export class PublicIdentities {
 
   /** The rotation from `predecessorId`, if one stands, is over: its successor may be let go after this event's frame. */
   #rotationEnded(predecessorId: string): void {
-    const successorId = this.#rotations.get(predecessorId);
-    if (successorId === undefined) return;
-    this.#rotations.delete(predecessorId);
-    const left = (this.#successors.get(successorId) ?? 1) - 1;
-    if (left > 0) this.#successors.set(successorId, left);
-    else this.#successors.delete(successorId);
-    this.#dropping.credentials.push(successorId);
-  }
-
-  /** The credential is `nodeId`'s, and changes pseudonym with it. */
-  #bind(credentialId: string, nodeId: string): void {
-    this.#owner.credential.set(credentialId, nodeId);
+    const successorId = this.#owner.credential.rotationEnded(predecessorId);
+    if (successorId !== undefined) this.#dropping.credentials.push(successorId);
   }
 
   /** An association no frame can name any more: let go once the current event's frame is made. */
@@ -303,21 +224,7 @@ export class PublicIdentities {
       const credentialId = this.#associations.drop(associationId);
       if (credentialId !== undefined) credentials.push(credentialId);
     }
-    for (const credentialId of credentials) this.#forgetCredential(credentialId);
-  }
-
-  /**
-   * A credential that ended, once no kept association names it and no rotation to it stands, whether or not its node
-   * ended: no event names it any more (an ended credential's stream takes no event, a successor names a live
-   * predecessor only, an association only a live credential), but the abandonment of a rotation to it from a live
-   * predecessor (review 45: forgotten then, it was named in its form of no node, a second pseudonym in one epoch).
-   * A live node's ended credentials used to stay (1,000 rotations on one live node: 999 ended credentials in every
-   * copy of the fold, review 45).
-   */
-  #forgetCredential(credentialId: string): void {
-    if (!this.#endedCredentials.has(credentialId) || this.#successors.has(credentialId) || this.#associations.names(credentialId)) return;
-    this.#endedCredentials.delete(credentialId);
-    this.#owner.credential.delete(credentialId);
+    for (const credentialId of credentials) this.#owner.credential.forget(credentialId, (id) => this.#associations.names(id));
   }
 
   /** Associations a holder's end visited so far in this fold (work done, for tests and diagnostics). */
@@ -327,7 +234,7 @@ export class PublicIdentities {
 
   /** The CSE-ID belongs to `nodeId` from now on, and so do the credentials issued to it that were waiting. */
   #link(cseId: string, nodeId: string): void {
-    for (const credentialId of this.#owner.cse.link(cseId, nodeId)) this.#bind(credentialId, nodeId);
+    for (const credentialId of this.#owner.cse.link(cseId, nodeId)) this.#owner.credential.bind(credentialId, nodeId);
   }
 
   /**
@@ -373,7 +280,7 @@ export class PublicIdentities {
         return (
           under.nodeId ??
           (under.associationId === undefined ? undefined : this.#associations.nodeOf(under.associationId)) ??
-          (under.credentialId === undefined ? undefined : this.#owner.credential.get(under.credentialId))
+          (under.credentialId === undefined ? undefined : this.#owner.credential.nodeOf(under.credentialId))
         );
       case 'cse':
         return this.#owner.cse.nodeOf(id);
@@ -381,7 +288,7 @@ export class PublicIdentities {
         return (
           under.nodeId ??
           (under.associationId === undefined ? undefined : this.#associations.nodeOf(under.associationId)) ??
-          this.#owner.credential.get(id)
+          this.#owner.credential.nodeOf(id)
         );
       case 'association':
         return this.#associations.nodeOf(id);

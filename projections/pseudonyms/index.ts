@@ -13,7 +13,7 @@ export { rotationIsDerived } from './derived-check.ts';
 export type { ResolveRequest, Resolution } from './resolve.ts';
 export { PublicIdentities } from './identities.ts';
 export { IDENTITY_EVENT_TYPES } from './identity-event-types.ts';
-export type { PublicIdentitiesSize } from './identities.ts';
+export type { PublicIdentitiesSize } from './public-identities-size.ts';
 export type { NamedUnder } from './named-under.ts';
 export { identitiesUpTo, publicEvents, publicLifecycle, toPublicEvent } from './public-events.ts';
 export type { PublicEvent, PublicLifecycleOptions } from './public-events.ts';

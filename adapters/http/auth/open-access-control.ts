@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { ownerView, type Clock } from '../../../domain/ports/index.ts';
 import { isEmbedded } from '../../runtime/data-folder.ts';
 import { openAccessRegistry, openServiceSecureEnvironment, secureEnvironmentConfigForDataDir, systemClock, systemRandom } from '../../runtime/index.ts';
-import { TokenConfig, type ServiceConfig } from '../config.ts';
+import type { ServiceConfig } from '../service-config.ts';
+import { TokenConfig } from '../token-config.ts';
 import { accessSigningKeyMissing, createAccessControl, type AccessControl } from './access-control.ts';
 
 /** The owner of the API token signing key in the Secure Environment: no other component can use that key. */

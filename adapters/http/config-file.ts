@@ -1,0 +1,40 @@
+import { isCredenceError, validationError } from '../../domain/errors.ts';
+import { duplicateNameIssue } from '../../domain/json-duplicate-names.ts';
+import { assertJsonWithin } from '../../domain/json-limits.ts';
+import { readTextFile } from '../runtime/bounded-files.ts';
+
+const MAX_CONFIG_FILE_BYTES = 64 * 1024;
+
+export const readConfigFile = (file: string): unknown => {
+  const where = `file ${file}`;
+  // Bounded while read: a FIFO or a device (/dev/zero) has no size to check beforehand.
+  const read = readTextFile(file, MAX_CONFIG_FILE_BYTES);
+  if (!read.ok) {
+    throw validationError(
+      [read.tooLarge === true ? { path: where, rule: 'max_bytes', message: `larger than ${MAX_CONFIG_FILE_BYTES} bytes` } : { path: where, rule: 'readable', message: 'cannot be read' }],
+      'service configuration',
+    );
+  }
+  const text = read.value;
+  // Refused, not skipped: no other JSON file Credence reads takes one (bounded-files.ts keeps it for the parser to
+  // judge), and JSON.parse's "not valid JSON" did not say why.
+  if (text.startsWith('\uFEFF')) {
+    throw validationError([{ path: where, rule: 'byte_order_mark', message: 'starts with a byte-order mark (U+FEFF), which JSON does not allow: save it as UTF-8 without one' }], 'service configuration');
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw validationError([{ path: where, rule: 'json', message: 'is not valid JSON' }], 'service configuration');
+  }
+  try {
+    assertJsonWithin(value, 'service configuration file');
+  } catch (error) {
+    // Named like every other refusal of the file: `file X: a.b.c: nested deeper than …`.
+    if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw error;
+    throw validationError(error.problem.issues.map((i) => ({ ...i, path: `${where}: ${i.path || '(root)'}` })), 'service configuration');
+  }
+  const duplicate = duplicateNameIssue(text);
+  if (duplicate !== undefined) throw validationError([{ ...duplicate, path: `${where}: ${duplicate.path}` }], 'service configuration');
+  return value;
+};

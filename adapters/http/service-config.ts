@@ -1,0 +1,116 @@
+import { z } from 'zod';
+import type { FieldIssue } from '../../domain/errors.ts';
+import { MAX_CONNECTION_STRING_CHARS } from '../../domain/json-limits.ts';
+import { pkiBaseUrlIssues } from '../../domain/x509/issuing-ca.ts';
+import { parsePkcs11Uri, StoreConnectionString } from '../runtime/index.ts';
+import { int, withoutControls } from './config-values.ts';
+import { rotationPolicyOf, ServicePseudonyms } from './pseudonym-rotation-setting.ts';
+import { checkLimitsTogether, ServiceLimitsConfig } from './service-limits-config.ts';
+import { TokenConfig } from './token-config.ts';
+import { TrustProxy } from './trust-proxy.ts';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const ServiceConfig = z.strictObject({
+  /** A host name or address, so no space or control character: the value ends up in messages (bin/program.ts). */
+  host: withoutControls(z.string().min(1).max(255))
+    .regex(/^\S+$/, 'must be a host name or address, without spaces')
+    .default('127.0.0.1'),
+  port: int(0, 65_535).default(8080),
+  /**
+   * A port of their own for /healthz, /readyz and /metrics (0: any free port), on `host`, with connection slots apart
+   * from the API's: a flood that fills the API's does not fail the probes (SER-001). Unset: the API's port only.
+   */
+  probePort: int(0, 65_535).optional(),
+  /** The data folder: embedded store, read models, Secure Environment, access.db. */
+  data: withoutControls(z.string().min(1).max(4_096)).default('./data'),
+  /** EventStoreDB/KurrentDB connection string (`esdb://…`, `kurrentdb://…`); the embedded store when absent. */
+  store: withoutControls(z.string().min(1).max(MAX_CONNECTION_STRING_CHARS))
+    // Checked here so a bad one is refused before anything opens; the messages never repeat it (credentials).
+    .superRefine((value, context) => {
+      const parsed = StoreConnectionString.safeParse(value);
+      if (!parsed.success) for (const issue of parsed.error.issues) context.addIssue({ code: 'custom', message: issue.message });
+    })
+    .optional(),
+  logLevel: z.enum(LOG_LEVELS).default('info'),
+  /**
+   * A JSON file with the deployment's request-signing policy (SER-016): which commands POST /v1/commands accepts only
+   * signed, and the keys of the actors who sign. Without it no command needs a signature, and one attached is
+   * recorded unverified (`signed` in the audit trail).
+   */
+  signing: withoutControls(z.string().min(1).max(4_096)).optional(),
+  /**
+   * Where the infrastructure's keys live (SER-023, issue 16): `embedded` (the data folder's, the default) or an
+   * RFC 7512 `pkcs11:` URI (docs/hsm.md). Checked here, before anything opens; a PIN is never in it (`pin-value` is
+   * refused): it comes from the URI's pin-source file or CREDENCE_PKCS11_PIN.
+   */
+  secureEnvironment: z
+    .string()
+    .min(1)
+    .max(8_192)
+    .superRefine((value, context) => {
+      if (value === 'embedded') return;
+      try {
+        parsePkcs11Uri(value);
+      } catch (error) {
+        const issues = error instanceof Error && 'problem' in error ? ((error as { problem: { issues?: FieldIssue[] } }).problem.issues ?? []) : [];
+        if (issues.length === 0) context.addIssue({ code: 'custom', message: "must be 'embedded' or a pkcs11: URI" });
+        for (const issue of issues) context.addIssue({ code: 'custom', message: `PKCS#11 URI ${issue.path}: ${issue.message}` });
+      }
+    })
+    .optional(),
+  /**
+   * The URL relying parties reach this service at (issue 13): issued certificates point at its `/pki/…` CRLs, OCSP
+   * responder and CA certificates. Default `http://<host>:<port>` (the port actually bound when 0). Written into every
+   * certificate and CRL as given (a trailing `/` aside), so it must be the URI itself: http(s), printable ASCII, no
+   * user name or password, no `?` or `#`, in the form the URL parser writes (domain/x509/issuing-ca.ts,
+   * `pkiBaseUrlIssues`; found in review: an empty `?` made every CRL path a query, a password was published). The
+   * messages never repeat a user name or password.
+   */
+  publicUrl: z
+    .string()
+    .max(2_048)
+    .superRefine((value, context) => {
+      for (const { rule, message } of pkiBaseUrlIssues(value)) context.addIssue({ code: 'custom', params: { rule }, message });
+    })
+    .optional(),
+  /**
+   * Behind a reverse proxy every client has the proxy's address: one rate-limit budget, one hello allowance and one
+   * failed-token count shared by every device (SER-001). The proxies named here are believed when they say, in
+   * X-Forwarded-For, whom they forwarded for; the header is walked from the right and the first address not named is
+   * the client (Fastify's `trustProxy`). Empty (the default): the header is never read, so no client can choose its
+   * address by sending it. Connection slots stay per connection's address: they are taken before any header is read.
+   */
+  trustProxy: TrustProxy.default([]),
+  /** How often the expiry scheduler and pseudonym rotation run. */
+  tickMs: int(10, 3_600_000).default(1_000),
+  /**
+   * When the embedded store acknowledges an append (issue 15): `full`, once synced to disk (survives a power loss);
+   * `normal`, once written to the OS (survives a killed process only). Appends are group-committed either way.
+   * Unset: `full`, or what the store's connection string says (`sqlite:./data?durability=normal`).
+   */
+  durability: z.enum(['full', 'normal']).optional(),
+  /** MiB of entity snapshots the engine keeps in memory between commands (0: none). */
+  entityCacheMiB: int(0, 65_536).default(64),
+  /**
+   * When nodes take new pseudonyms (seed 004: pseudonyms that change frequently; SER-011), per node profile class:
+   * `{ "default": { "everyMs": …, "onAssociation": … }, "classes": { "<class>": { … } } }`, from the configuration
+   * file. Unset: every node daily, whatever its class (found in review: the service left every node on its first
+   * pseudonym for life). `onAssociation` is off by default: the association's configuration is then published under
+   * the old pseudonym and its establishment under the new one, which pairs the two (docs/service.md).
+   */
+  pseudonyms: ServicePseudonyms.default({}).transform(rotationPolicyOf),
+  limits: ServiceLimitsConfig.superRefine(checkLimitsTogether).default(ServiceLimitsConfig.parse({})),
+  tokens: TokenConfig.default(TokenConfig.parse({})),
+}).superRefine((config, context) => {
+  if (config.probePort !== undefined && config.probePort !== 0 && config.probePort === config.port) {
+    context.addIssue({
+      code: 'custom',
+      path: ['probePort'],
+      params: { rule: 'probe_port_apart' },
+      message: `must differ from port (${config.port}): the probes get a listener of their own`,
+    });
+  }
+});
+export type ServiceConfig = z.infer<typeof ServiceConfig>;
+export type ServiceConfigInput = z.input<typeof ServiceConfig>;

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { int, MIB } from './config-values.ts';
+
+/** Bounds of the service (SER-001). Every one can be set small, so tests can reach it. */
+export const ServiceLimitsConfig = z.strictObject({
+  /** Largest request body; more is 413 before it is parsed. */
+  bodyLimitBytes: int(1, 64 * MIB).default(MIB),
+  /** Nesting and value count of a JSON body (domain/json-limits.ts), checked before any schema. */
+  jsonMaxDepth: int(1, 64).default(16),
+  jsonMaxValues: int(1, 1_000_000).default(4_096),
+  maxSseStreamsPerPrincipal: int(1, 10_000).default(4),
+  /**
+   * Canonical streams open at once, all principals together: the per-principal cap alone let an admin mint subjects
+   * and open four each (found in review: 160 streams catching up from the start held 310 MB and blocked the event loop
+   * for 691 ms). Pseudonymised streams have their own bound below, so neither kind can crowd out the other.
+   */
+  maxSseStreams: int(1, 10_000).default(64),
+  /**
+   * Pseudonymised streams open at once, all principals together: each holds its own fold of who owns which identifier
+   * (some 100 bytes per credential, CSE-ID, AE-ID and association of the fleet), so their number bounds that memory.
+   */
+  maxPseudonymisedStreams: int(1, 10_000).default(16),
+  sseHeartbeatMs: int(10, 3_600_000).default(15_000),
+  sseHighWaterBytes: int(1, 256 * MIB).default(MIB),
+  sseStallMs: int(1, 3_600_000).default(10_000),
+  readyMaxLagEvents: int(0, Number.MAX_SAFE_INTEGER).default(1_000),
+  /** Requests per window for one authenticated subject, and for one source address without a token. */
+  rateLimitPerPrincipal: int(1, 10_000_000).default(6_000),
+  rateLimitPerAddress: int(1, 10_000_000).default(1_200),
+  rateLimitWindowMs: int(1, 86_400_000).default(60_000),
+  /** Authenticated provisioning runs and association handshakes one device may begin per replay window, at each. */
+  protocolRunsPerDevice: int(1, 10_000_000).default(32),
+  /**
+   * Resolutions of one pseudonym one auditor may record: each is a PseudonymResolved on the pseudonym's stream, which
+   * every read of that pseudonym reads whole (found in review: 20,000 within the rate limit in 3.5 minutes).
+   */
+  maxResolutionsPerPseudonym: int(1, 1_000_000).default(100),
+  /**
+   * Most events of one entity a whole-stream read (its evidence bundle, its replay, its state, its unpaged timeline)
+   * handles in one request (adapters/http/routes/entity-bound.ts). Found in review: a pseudonym stream grown to 20,000
+   * events by resolutions held the event loop 0.5 to 7.3 s per request. At 10,000 the evidence bundle, the dearest,
+   * costs some 3 s of work (yielding) and 6 MB; an entity's own lifecycle stays far below it.
+   */
+  maxEntityEvents: int(1, 10_000_000).default(10_000),
+  /** Load shedding (503 with Retry-After) beyond these; 0 turns a check off. */
+  maxEventLoopDelayMs: int(0, 600_000).default(1_000),
+  maxHeapUsedBytes: int(0, Number.MAX_SAFE_INTEGER).default(0),
+  maxRssBytes: int(0, Number.MAX_SAFE_INTEGER).default(0),
+  pressureSampleIntervalMs: int(10, 60_000).default(1_000),
+  retryAfterSeconds: int(1, 3_600).default(10),
+  /**
+   * Client connections open at once (lowered at start to leave 128 descriptors under the process's open-files limit),
+   * and from one source address (behind a proxy, every client has the proxy's: raise it to what the proxy opens).
+   */
+  maxConnections: int(1, 1_000_000).default(1_000),
+  maxConnectionsPerAddress: int(1, 1_000_000).default(256),
+  /** Socket inactivity (longer than the SSE heartbeat: checked below), whole-request receipt (slow clients), idle keep-alive. */
+  connectionTimeoutMs: int(0, 3_600_000).default(60_000),
+  requestTimeoutMs: int(0, 3_600_000).default(30_000),
+  keepAliveTimeoutMs: int(1, 3_600_000).default(5_000),
+});
+export type ServiceLimitsConfig = z.infer<typeof ServiceLimitsConfig>;
+
+/**
+ * Bounds that only make sense together, checked on the merged configuration (each source may set one of them). An
+ * SSE stream sends nothing but its heartbeat while no event comes, and the connection timeout closes a socket
+ * that long without activity: a heartbeat at or past the timeout would cut every quiet stream. (The request
+ * timeout ends once the request is received and the keep-alive timeout starts after a response ends, so neither
+ * reaches a stream in progress.)
+ */
+export const checkLimitsTogether = (limits: ServiceLimitsConfig, context: z.RefinementCtx): void => {
+  if (limits.connectionTimeoutMs !== 0 && limits.sseHeartbeatMs >= limits.connectionTimeoutMs) {
+    context.addIssue({
+      code: 'custom',
+      path: ['sseHeartbeatMs'],
+      params: { rule: 'heartbeat_within_connection_timeout' },
+      message:
+        `limits.sseHeartbeatMs (${limits.sseHeartbeatMs}) must be shorter than limits.connectionTimeoutMs (${limits.connectionTimeoutMs}), ` +
+        'or an event stream with no events is closed before its heartbeat: lower sseHeartbeatMs, or raise connectionTimeoutMs (0 turns it off)',
+    });
+  }
+};
