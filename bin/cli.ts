@@ -27,6 +27,7 @@ const MODULES: readonly { readonly commands: readonly string[]; readonly load: L
   { commands: ['verify'], load: () => import('./commands/verify.ts') },
   { commands: ['export'], load: () => import('./commands/export.ts') },
   { commands: ['log-key'], load: () => import('./commands/log-key.ts') },
+  { commands: ['key'], load: () => import('./commands/key.ts') },
 ];
 
 /** Every command module, for the program's own help and for tests that walk the whole command tree. */

@@ -37,7 +37,7 @@ const racing = (view: OwnedSecureEnvironment, dir: string, other: KeyHandle, des
 };
 
 describe('a log key generated while another process recorded its own', () => {
-  it('that cannot be destroyed is named in the error, with the owner it stays under', async () => {
+  it('that cannot be destroyed is named in the error, with the owner it stays under and the command that destroys it', async () => {
     const dir = scratch();
     const view = embedded().forOwner(LOG_KEY_OWNER);
     const other = await view.generate('ed25519');
@@ -47,6 +47,8 @@ describe('a log key generated while another process recorded its own', () => {
     const message = await opening.catch((error: Error) => error.message);
     expect(message).toContain(generated[0]);
     expect(message).toContain(`stays in the Secure Environment as ${LOG_KEY_OWNER}, named by nothing`);
+    // What destroys it, in full: the error is the only record of the key.
+    expect(message).toContain(`credence key destroy --owner ${LOG_KEY_OWNER} --handle ${generated[0]} --data`);
     // The other process's handle stays recorded.
     expect(readFileSync(join(dir, KEY_HANDLE_FILE), 'utf8')).toBe(`${other}\n`);
   });

@@ -5,8 +5,16 @@ import type { KeyHandle, OwnedSecureEnvironment } from './secure-environment.ts'
  * A key just made, whose use ended in `error` (undefined: the key is merely unwanted) before anything recorded it:
  * destroyed, one already gone counting as destroyed, and `error` returned for the caller to throw. One the Secure
  * Environment will not destroy is named in what is returned instead, with both failures, since nothing else will ever
- * name it (review 53). `named` says which key it is, e.g. "the key key_… made for CA default".
+ * name it (review 53), with the command that destroys it (`credence key destroy`, bin/commands/key.ts). `named` says
+ * which key it is, e.g. "the key key_… made for CA default".
  */
+/**
+ * What an operator runs to destroy a key only an error names: the command in full, since that error is the only place
+ * left that names the key. A handle is no secret.
+ */
+export const howToDestroy = (owner: string, handle: string): string =>
+  `once the Secure Environment answers again, destroy it with the service stopped: credence key destroy --owner ${owner} --handle ${handle} --data <data folder>`;
+
 export const destroyNewKey = async (se: OwnedSecureEnvironment, handle: KeyHandle, error: unknown, named: string): Promise<unknown> => {
   const failed = await se.destroy(handle).then(
     () => undefined,
@@ -16,6 +24,6 @@ export const destroyNewKey = async (se: OwnedSecureEnvironment, handle: KeyHandl
   const why = error instanceof Error ? `${error.message}; ` : '';
   return new AggregateError(
     error === undefined ? [failed] : [error, failed],
-    `${why}${named} is left in the Secure Environment (owner ${se.owner}), named by nothing: its destroy failed`,
+    `${why}${named} is left in the Secure Environment (owner ${se.owner}), named by nothing: its destroy failed; ${howToDestroy(se.owner, handle)}`,
   );
 };

@@ -21,7 +21,7 @@ export type {
 } from './event-store.ts';
 export { KeyHandle } from './secure-environment.ts';
 export { bindOwner, ownerView } from './owner-view.ts';
-export { destroyNewKey } from './destroy-new-key.ts';
+export { destroyNewKey, howToDestroy } from './destroy-new-key.ts';
 export type {
   DeriveKeySpec,
   GeneratedKeyKind,

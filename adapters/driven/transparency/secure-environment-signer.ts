@@ -4,6 +4,7 @@ import type { CheckpointSigner } from '../../../domain/transparency/checkpoint-s
 import { formatVerifierKey, isValidKeyName, KEY_NAME_RULE, noteVerifierKey } from '../../../domain/transparency/note.ts';
 import { isCredenceError, isKeyNotFound } from '../../../domain/errors.ts';
 import { KeyHandle, type OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
+import { howToDestroy } from '../../../domain/ports/destroy-new-key.ts';
 import { assertNoNewKeyUnderSignedLog, assertSignsLog } from './log-key-checks.ts';
 import { writeFileAtomic } from '../files/index.ts';
 import { PUBLIC_KEY_FILE } from './key-file-signer.ts';
@@ -72,7 +73,7 @@ const recordHandle = async (path: string, se: OwnedSecureEnvironment, handle: Ke
     if (left !== undefined) {
       throw new Error(
         `the log key ${handle} just generated for ${path} was not recorded (${reason(error)}) and could not be destroyed ` +
-          `(${reason(left)}): it stays in the Secure Environment as ${se.owner}, named by nothing; destroy it there`,
+          `(${reason(left)}): it stays in the Secure Environment as ${se.owner}, named by nothing; ${howToDestroy(se.owner, handle)}`,
         { cause: error },
       );
     }

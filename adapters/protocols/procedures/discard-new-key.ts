@@ -1,5 +1,5 @@
 import { isCredenceError } from '../../../domain/errors.ts';
-import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/index.ts';
+import { howToDestroy, type KeyHandle, type OwnedSecureEnvironment } from '../../../domain/ports/index.ts';
 import type { KeyBinding, KeyRegistry } from './key-registry.ts';
 
 /**
@@ -41,9 +41,11 @@ export const discardNewKey = async (
     }
     const why = error instanceof Error ? `${error.message}; ` : '';
     const left = bound ? 'bound pending in the key registry for the next start to sweep' : 'named by nothing';
+    // Bound pending, the sweep destroys it (and credence key destroy refuses a key the registry binds).
+    const remedy = bound ? '' : `; ${howToDestroy(se.owner, handle)}`;
     return new AggregateError(
       [error, refusal.error, failed],
-      `${why}key ${handle} (${purpose}) of ${stream} is left in the Secure Environment, ${left}: its destroy failed, and the key registry could not record it as owed`,
+      `${why}key ${handle} (${purpose}) of ${stream} is left in the Secure Environment, ${left}: its destroy failed, and the key registry could not record it as owed${remedy}`,
     );
   }
 };
