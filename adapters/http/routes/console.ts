@@ -68,6 +68,9 @@ const warnOfAStaleBundle = (app: App, dist: string): void => {
   }
 };
 
+/** A file name Vite gives an asset (`index-B4EWAI68.js`): no separator, no encoding left, not a dotfile. */
+const ASSET_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
+
 /** The console's routes over the bundle in `dist`: CONSOLE_DIST (console-bundle-freshness.ts), or a test's folder. */
 export const consoleRoutesFrom =
   (dist: string): RouteModule =>
@@ -85,7 +88,10 @@ export const consoleRoutesFrom =
     // Vite writes the assets flat into assets/ (content-hashed names): one path segment each.
     app.get<{ Params: { file: string } }>('/assets/:file', { schema: { hide: true }, config: { access: 'public' } }, async (request, reply) => {
       if (!index()) throw notBuilt();
-      // send resolves the path under `dist` and refuses `..` and dotfiles; a missing file is the 404 problem.
+      // The parameter arrives decoded, so `..%2findex.html` is `../index.html`: send only keeps a path inside `dist`,
+      // and served the page as an immutable asset for a year (review 58). Any name but a plain one is the 404 problem
+      // a missing file gets.
+      if (!ASSET_NAME.test(request.params.file)) return secureHeaders(reply).callNotFound();
       return secureHeaders(reply).sendFile(`assets/${request.params.file}`, dist, { immutable: true, maxAge: '365d', dotfiles: 'deny' });
     });
   };

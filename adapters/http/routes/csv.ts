@@ -3,8 +3,8 @@ import { z } from 'zod';
 /**
  * Rows as CSV (RFC 4180): a header row, CRLF line ends, a field quoted when it holds a comma, a quote, a line
  * break, or a semicolon, tab or pipe (the separators of other spreadsheet locales), quotes doubled. Nested objects become dotted columns (`actor.id`), arrays a JSON cell. A cell that a
- * spreadsheet would run as a formula (it starts with = + - @, a tab or a CR) gets a leading apostrophe (OWASP, CSV
- * injection): an actor id is the caller's choice and the file goes to compliance teams' spreadsheets.
+ * spreadsheet would run as a formula gets a leading apostrophe (OWASP, CSV injection; `FORMULA_START`): an actor id is
+ * the caller's choice and the file goes to compliance teams' spreadsheets.
  */
 
 const flatten = (row: Readonly<Record<string, unknown>>, prefix = '', into: Map<string, unknown> = new Map()): Map<string, unknown> => {
@@ -23,8 +23,18 @@ const text = (value: unknown): string => {
   return JSON.stringify(value);
 };
 
+/**
+ * OWASP CSV injection and ASVS 5.0 V1.2.10: a text cell whose first character is = + - @, a tab, a CR or a NUL, or
+ * whose first visible one is = + - @ or its full-width form (U+FF1D, U+FF0B, U+FF0D, U+FF20): a spreadsheet that
+ * trims leading blanks, or folds full-width signs (an East Asian locale), before it decides a cell is a formula
+ * may run ` =1+1`, `\0=1+1` or `＝1+1` (review 58: they passed unescaped). Invisible leading characters (white
+ * space, control and format characters such as U+200B) count as blanks. A text cell such as `-5` is escaped as
+ * before; a number never is (`toCsv`).
+ */
+const FORMULA_START = /^[=+\-@\t\r\0]|^[\s\p{Cc}\p{Cf}]*[=+\-@\uFF1D\uFF0B\uFF0D\uFF20]/u;
+
 const cell = (value: string, numeric: boolean): string => {
-  const safe = !numeric && /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  const safe = !numeric && FORMULA_START.test(value) ? `'${value}` : value;
   // Quoted too when it holds a semicolon, a tab or a pipe: a spreadsheet in a locale whose separator is `;` (or one
   // told to split on tabs) splits an unquoted cell there, and a formula after the split starts a cell of its own
   // (found in review: `x;=cmd|' /C calc'!A0` in an operator's correlationId).
