@@ -72,7 +72,7 @@ class Writer {
   }
 }
 
-/** The metadata the cascade (projections/cascade/process-manager.ts) or pseudonym rotation gives its command. */
+/** The metadata the cascade (projections/cascade/issue.ts) or pseudonym rotation gives its command. */
 const reaction = (actor: Actor, name: string, cause: Written): Caused => ({
   commandId: derivedCommandId(name, cause.id),
   actor,

@@ -1,7 +1,9 @@
-export { cascadeProcessManager, PROCESS_MANAGER_ACTOR } from './process-manager.ts';
-export type { CascadeLog } from './process-manager.ts';
+export { cascadeProcessManager } from './process-manager.ts';
+export { PROCESS_MANAGER_ACTOR } from './own-commands.ts';
+export type { CascadeLog } from './cascade-log.ts';
 export { reactionsTo, CASCADE_EVENT_TYPES } from './reactions.ts';
-export type { Outcome, Reaction, ReactionContext, Unresolved } from './reactions.ts';
+export type { Outcome, Reaction, Unresolved } from './reaction.ts';
+export type { ReactionContext } from './reaction-context.ts';
 export { deadLetterCount, deadLetters } from './dead-letters.ts';
 export type { DeadLetter } from './dead-letters.ts';
 export { walkDependents, endingOf, dependentEnding, causeOf, cascadeFrom } from './dependency-graph.ts';

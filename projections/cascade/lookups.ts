@@ -10,7 +10,8 @@ import { dependentsOf } from './dependents.ts';
 import { endingOf, type Ending } from './endings.ts';
 import { applicationsEnrolledWith, cseIdOfNode } from './enrolments.ts';
 import { cseIdOfCredential, ownerOfIdentifier, waitingFor } from './identifiers.ts';
-import { idOf, reactionsTo } from './reactions.ts';
+import { idOf } from './reaction.ts';
+import { reactionsTo } from './reactions.ts';
 
 const REVOCATIONS: ReadonlySet<string> = new Set(['CredentialRevoked', 'NodeRevoked', 'ApplicationRevoked', 'AssociationRevoked']);
 

@@ -1,59 +1,19 @@
 import { command } from '../../../domain/commands/index.ts';
 import { protocolError, validationError } from '../../../domain/errors.ts';
 import { toBase64url } from '../../../domain/crypto/index.ts';
-import type { Actor } from '../../../domain/metadata.ts';
-import { parseStreamId, streamIdOf } from '../../../domain/streams.ts';
-import { viewOf, type AssociationContext, type CredentialContext } from '../../../machines/index.ts';
-import type { ApplicationContext } from '../../../machines/contexts.ts';
-import { bootstrapUsableFor, credentialUsableAt, registreeApplicationCredentialStands, registreeApplicationEnrolled, registreeHeldByNode } from '../../../machines/guards.ts';
-import { isWithin } from '../../../machines/types.ts';
-import type { Engine } from '../../engine/index.ts';
-import type { RandomSource } from '../../../domain/ports/random.ts';
-import { EnrolmentFunction, type CertificateIssuance } from '../enrolment/index.ts';
+import { streamIdOf } from '../../../domain/streams.ts';
+import { EnrolmentFunction } from '../enrolment/index.ts';
 import { Registrar } from '../association/index.ts';
 import { type AssociationOutcome } from '../../../domain/protocols/index.ts';
-import { type ReplayCache } from '../../../domain/ports/index.ts';
-import { type OwnedSecureEnvironment } from '../../../domain/ports/index.ts';
 import { type KeyHandle } from '../../../domain/ports/index.ts';
-import type { TrustAnchors } from '../../../domain/x509/chain.ts';
-import { descriptorOf, isWithdrawn } from './descriptors.ts';
-import { discardNewKey } from './discard-new-key.ts';
-import type { KeyRegistry } from './key-registry.ts';
-import { admitProvisioningRun, servedUnderSubscription } from './run-admission.ts';
+import { bootstrapOf } from './bootstrap-lookup.ts';
+import type { InfrastructureOptions } from './infrastructure-options.ts';
+import { admitProvisioningRun } from './run-admission.ts';
+import { credentialById, credentialConfiguredFor, credentialOfAssociation } from './registrar-credentials.ts';
 import { destroyOrOwe } from './shredder.ts';
+import { openSigningKeys, type SigningKeys } from './signing-keys.ts';
+import { sweepPendingKeys } from './sweep-pending-keys.ts';
 import type { PinnedResponder } from './wire.ts';
-
-export interface InfrastructureOptions {
-  readonly engine: Engine;
-  /**
-   * The Secure Environment as the M2M Enrolment and Authentication Functions' owner sees it (they share
-   * provisioned PSKs, 11.2.1); bound by the composition root, e.g. `ownerView(se, 'maf:infrastructure')`.
-   */
-  readonly se: OwnedSecureEnvironment;
-  readonly registry: KeyRegistry;
-  readonly random: RandomSource;
-  readonly replayCache: ReplayCache;
-  /** The operator the recorded commands are attributed to. */
-  readonly actor: Actor;
-  readonly enrolmentFunctionId?: string;
-  /** The Registrar CSE-ID Registrees are configured with (11.3.1). */
-  readonly registrarCseId?: string;
-  readonly trustAnchors?: TrustAnchors;
-  readonly credentialLifetimeSeconds?: number;
-  readonly signingKind?: 'ed25519' | 'p256';
-  /** Operational certificates from nodes' CSRs (issue 13): the issuing CAs and the service's public URL. */
-  readonly certificates?: CertificateIssuance;
-  /** Authenticated runs one device may begin per replay window, at each responder (default 32). */
-  readonly runsPerInitiator?: number;
-}
-
-const INFRA = 'infrastructure';
-
-/**
- * The event that makes a pending key binding its entity's, by purpose: a PSK copy once the credential is provisioned,
- * the Registrar's session keys once the association is established.
- */
-const CONFIRMED_BY: Readonly<Record<string, string>> = { psk: 'CredentialProvisioned', session: 'AssociationEstablished' };
 
 /**
  * The infrastructure ends of the security procedures over the engine: the M2M Enrolment Function (remote
@@ -72,7 +32,7 @@ export class Infrastructure {
 
   private constructor(
     readonly o: InfrastructureOptions,
-    readonly signing: { kind: 'ed25519' | 'p256'; ef: KeyHandle; registrar: KeyHandle; efPublicKey: Uint8Array; registrarPublicKey: Uint8Array },
+    readonly signing: SigningKeys,
   ) {
     this.owner = o.se.owner;
     this.enrolmentFunctionId = o.enrolmentFunctionId ?? 'MEF-1';
@@ -84,7 +44,7 @@ export class Infrastructure {
       now,
       random: o.random,
       replayCache: o.replayCache,
-      resolveBootstrap: (nodeId) => this.#bootstrapOf(nodeId),
+      resolveBootstrap: (nodeId) => bootstrapOf(o, nodeId),
       signingKey: { kind: signing.kind, handle: signing.ef },
       credentialLifetimeSeconds: o.credentialLifetimeSeconds ?? 365 * 24 * 3600,
       serviceParameters: async (nodeId) => {
@@ -116,142 +76,27 @@ export class Infrastructure {
    */
   static async open(o: InfrastructureOptions): Promise<Infrastructure> {
     await Infrastructure.sweepPendingKeys(o);
-    const kind = o.signingKind ?? 'ed25519';
-    const key = async (purpose: string): Promise<KeyHandle> => {
-      const [existing] = o.registry.live(INFRA, purpose);
-      if (existing !== undefined) return existing as KeyHandle;
-      const handle = await o.se.generate(kind, { usage: 'sign' });
-      try {
-        o.registry.register(INFRA, handle, purpose);
-      } catch (error) {
-        // Unbound, the next start would make another: this one is destroyed, or owed (review 53).
-        throw await discardNewKey(o.se, o.registry, { stream: INFRA, handle, purpose }, o.engine.clock.now(), error);
-      }
-      return handle;
-    };
-    const ef = await key('ef-signing');
-    const registrar = await key('registrar-signing');
-    const pub = async (h: KeyHandle) => (await o.se.describe(h)).publicKey!;
-    return new Infrastructure(o, { kind, ef, registrar, efPublicKey: await pub(ef), registrarPublicKey: await pub(registrar) });
+    return new Infrastructure(o, await openSigningKeys(o));
   }
 
-  /**
-   * On start: a key binding still pending belongs to a run of an earlier process that cannot complete any more
-   * (its session, in memory, is gone). Its key is destroyed, unless the engine did record the event that makes it
-   * the entity's (the process died between that append and the confirmation): then the binding is confirmed.
-   */
+  /** On start: the keys of runs an earlier process left pending are confirmed or destroyed (sweep-pending-keys.ts). */
   static async sweepPendingKeys(o: InfrastructureOptions): Promise<void> {
-    for (const binding of o.registry.pending()) {
-      const ref = parseStreamId(binding.stream);
-      const confirmedBy = CONFIRMED_BY[binding.purpose];
-      const entity = ref === undefined ? undefined : await o.engine.entity(ref.kind, ref.id);
-      if (confirmedBy !== undefined && entity?.events.some((e) => e.event.type === confirmedBy)) {
-        o.registry.confirm(binding.stream, binding.handle);
-        continue;
-      }
-      // One the Secure Environment refuses is owed, not a start that fails: the shredder retries it.
-      await destroyOrOwe(o.se, o.registry, binding.stream, binding.handle, o.engine.clock.now());
-    }
-  }
-
-  /**
-   * What a hello looks up is read with `engine.peek`, here and in `#credentialById`, `credentialOfAssociation` and
-   * `credentialConfiguredFor`: before any proof, whether an id exists or what became of it must not move the entity
-   * cache's public gauges (review 33: an unknown node added one entry, a revoked one two of another size).
-   */
-  async #bootstrapOf(nodeId: string) {
-    const node = await this.o.engine.peek('node', nodeId);
-    const bootstrapId = (node.snapshot.context as { bootstrapCredentialId?: string }).bootstrapCredentialId;
-    if (bootstrapId === undefined) return undefined;
-    const credential = await this.o.engine.peek('credential', bootstrapId);
-    const descriptor = descriptorOf(credential);
-    if (descriptor === undefined) return undefined;
-    const [handle] = this.o.registry.live(credential.streamId, 'psk');
-    // Whether it may authenticate a provisioning is the credential machine's own rule (bootstrapIsUsable, seed 003
-    // 11.2.1; HLR-212), at the engine's instant, so the hello refuses exactly what the record would: usable
-    // (credentialUsableAt: provisioned, not ended, inside [notBefore, notAfter), not a rotation's predecessor past its
-    // overlap) and the node's own (the guard's same owner: what is provisioned is the hello's node's). Left from
-    // review 26: the hello read the state by a rule of its own (isWithdrawn), so a bootstrap issued but never
-    // provisioned, handed over to its successor, or another node's ran to the receipt and was refused there (409).
-    const at = this.o.engine.clock.now().getTime();
-    const context = credential.snapshot.context as CredentialContext;
-    const usable = bootstrapUsableFor(viewOf(credential.snapshot), { kind: 'node', id: nodeId }, at);
-    // A revoked node's bootstrap is known and revoked, not unknown: the hello's manufacturer chain is then checked
-    // against its recorded certificate as for any node (found in review: checked against none, a revoked node's
-    // answer differed from a usable one's before any proof), and its holder is told why at the auth.
-    // Refused when the rule refuses it or the node is revoked: inside its window by this flag, outside it by the
-    // descriptor's window, which the protocol names to the holder at the auth (credential_expired,
-    // credential_not_yet_valid; decoy.ts); a bootstrap or node ended on record is told revoked wherever, as before.
-    const revoked = isWithdrawn(credential) || String(node.snapshot.value) === 'revoked' || (!usable && isWithin(at, context));
-    return { descriptor, ...(handle !== undefined ? { handle: handle as KeyHandle } : {}), ...(revoked ? { revoked: true } : {}) };
+    await sweepPendingKeys(o);
   }
 
   async #credentialFor(registreeId: string, fingerprint: string) {
     const credentialId = this.#pending.get(registreeId);
-    return credentialId === undefined ? undefined : this.#credentialById(credentialId, fingerprint);
+    return credentialId === undefined ? undefined : credentialById(this.o, credentialId, fingerprint);
   }
 
-  async #credentialById(credentialId: string, fingerprint: string) {
-    const credential = await this.o.engine.peek('credential', credentialId);
-    if ((credential.snapshot.context as CredentialContext).fingerprint !== fingerprint) return undefined;
-    const descriptor = descriptorOf(credential);
-    if (descriptor === undefined) return undefined;
-    const [handle] = this.o.registry.live(credential.streamId, 'psk');
-    // Whether it may associate is the association machine's own rule (credentialUsable: seed 003 11.2.2 and 11.3.2;
-    // HLR-212), at the engine's instant, so the hello refuses exactly what the record would: found in review, the
-    // hello checked the state alone (and the descriptor's window), and a predecessor whose rotation overlap had ended
-    // ran its handshake to the finish, refused only when recorded (409), the expiry scheduler not having revoked it.
-    const at = this.o.engine.clock.now().getTime();
-    const usable = credentialUsableAt(viewOf(credential.snapshot), at);
-    // Only what its holder is told at the finish (decoy.ts), never whether: outside its validity window the protocol
-    // names that from the descriptor (credential_expired, credential_not_yet_valid); inside it, the rule refused a
-    // credential its lifecycle ended or handed over to its successor, told as revoked.
-    const revoked = !usable && isWithin(at, credential.snapshot.context as CredentialContext);
-    return { descriptor, ...(handle !== undefined ? { handle: handle as KeyHandle } : {}), ...(revoked ? { revoked: true } : {}) };
-  }
-
-  /**
-   * The credential an association configured by an operator (11.3.1) authenticates with, read from the engine on
-   * every call (nothing is kept between requests): known only while the association waits for its handshake, is
-   * configured with this Registrar CSE and names `registreeId` as its Registree, and that Registree may still
-   * associate as the association machine will decide at establishment (its rules, machines/guards.ts).
-   */
+  /** The credential a waiting association's handshake authenticates with (registrar-credentials.ts). */
   async credentialOfAssociation(associationId: string, registreeId: string, fingerprint: string) {
-    const association = await this.o.engine.peek('association', associationId);
-    const c = association.snapshot.context as AssociationContext;
-    if (String(association.snapshot.value) !== 'initialized' || c.credentialId === undefined) return undefined;
-    if (c.registree === undefined || c.registree.id !== registreeId || c.registrarCseId !== this.registrarCseId) return undefined;
-    // No handshake for a node whose subscription ended while the cascade has not ended its enrolment yet (seed 003,
-    // 11.2.1; found in review): unknown to the Registrar, as an association that is not waiting is.
-    if (c.nodeId === undefined || (await servedUnderSubscription(this.o.engine, c.nodeId, (kind, id) => this.o.engine.peek(kind, id))) !== 'served') return undefined;
-    // RS-01 (credentialBelongsToRegistree): a CSE Registree is the CSE-ID its node holds now, not the one it held at
-    // configuration; a CSE-ID moved to another node is that node's (found in review: a renumbered node completed a
-    // handshake under its old CSE-ID, since given to another node).
-    const node = await this.o.engine.peek('node', c.nodeId);
-    if (!registreeHeldByNode(viewOf(node.snapshot), c.registree)) return undefined;
-    // Seed 003, 11.2.2 (applicationEnrolled): an AE's App-ID still enrolled (found in review: a handshake completed for
-    // an App-ID the operator had revoked, the cascade not having revoked the association yet).
-    if (c.registree.kind === 'ae') {
-      const application = viewOf((await this.o.engine.peek('application', c.registree.appId)).snapshot);
-      if (!registreeApplicationEnrolled(application, c.registree)) return undefined;
-      // And the credential it is enrolled with stands now (applicationCredentialStands, 11.2.2): found in review 26, a
-      // handshake under an App-ID whose credential had passed its notAfter ran to its finish, refused only there.
-      const enrolledWith = (application.context as unknown as ApplicationContext | undefined)?.credentialId;
-      const credential = enrolledWith === undefined ? undefined : viewOf((await this.o.engine.peek('credential', enrolledWith)).snapshot);
-      if (!registreeApplicationCredentialStands(application, credential, c.registree, this.o.engine.clock.now().getTime())) return undefined;
-    }
-    return this.#credentialById(c.credentialId, fingerprint);
+    return credentialOfAssociation(this.o, this.registrarCseId, associationId, registreeId, fingerprint);
   }
 
-  /**
-   * The credential association `associationId` was configured with for this Registree and Registrar CSE, whatever
-   * the state of the association, its node or the credential: never to run a handshake with, only to check the proof
-   * of a decoy run (adapters/protocols/shared/decoy.ts), so that the holder of a credential that ended is told why.
-   */
+  /** The credential an association was configured with, only to check a decoy run's proof (registrar-credentials.ts). */
   async credentialConfiguredFor(associationId: string, registreeId: string, fingerprint: string) {
-    const c = (await this.o.engine.peek('association', associationId)).snapshot.context as AssociationContext;
-    if (c.credentialId === undefined || c.registree?.id !== registreeId || c.registrarCseId !== this.registrarCseId) return undefined;
-    return this.#credentialById(c.credentialId, fingerprint);
+    return credentialConfiguredFor(this.o, this.registrarCseId, associationId, registreeId, fingerprint);
   }
 
   /** What a device pins to authenticate the Enrolment Function (at the factory) or the Registrar CSE (11.3.1). */

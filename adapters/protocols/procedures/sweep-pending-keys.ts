@@ -1,0 +1,28 @@
+import { parseStreamId } from '../../../domain/streams.ts';
+import type { InfrastructureOptions } from './infrastructure-options.ts';
+import { destroyOrOwe } from './shredder.ts';
+
+/**
+ * The event that makes a pending key binding its entity's, by purpose: a PSK copy once the credential is provisioned,
+ * the Registrar's session keys once the association is established.
+ */
+const CONFIRMED_BY: Readonly<Record<string, string>> = { psk: 'CredentialProvisioned', session: 'AssociationEstablished' };
+
+/**
+ * On start: a key binding still pending belongs to a run of an earlier process that cannot complete any more
+ * (its session, in memory, is gone). Its key is destroyed, unless the engine did record the event that makes it
+ * the entity's (the process died between that append and the confirmation): then the binding is confirmed.
+ */
+export const sweepPendingKeys = async (o: InfrastructureOptions): Promise<void> => {
+  for (const binding of o.registry.pending()) {
+    const ref = parseStreamId(binding.stream);
+    const confirmedBy = CONFIRMED_BY[binding.purpose];
+    const entity = ref === undefined ? undefined : await o.engine.entity(ref.kind, ref.id);
+    if (confirmedBy !== undefined && entity?.events.some((e) => e.event.type === confirmedBy)) {
+      o.registry.confirm(binding.stream, binding.handle);
+      continue;
+    }
+    // One the Secure Environment refuses is owed, not a start that fails: the shredder retries it.
+    await destroyOrOwe(o.se, o.registry, binding.stream, binding.handle, o.engine.clock.now());
+  }
+};

@@ -1,0 +1,19 @@
+import { sentBy } from '../../domain/ports/index.ts';
+import type { DecodedEvent } from '../../domain/stored.ts';
+import { ownSender } from './own-commands.ts';
+
+/**
+ * What the stored events of the batch being handled say, whatever the read model has reached: which commands the
+ * cascade recorded (stream, command id and type) and which streams have ended. Facts of the store, so true for
+ * every event of the batch, earlier ones included.
+ */
+export interface BatchFacts {
+  readonly commands: ReadonlySet<string>;
+  readonly endings: ReadonlySet<string>;
+}
+
+/** A command recorded on a stream under an id, by the cascade, for one command type. */
+export const commandKey = (streamId: string, commandId: string, commandType: string): string => `${streamId}\n${commandId}\n${commandType}`;
+
+/** Whether the cascade's own actor (id and role) recorded the event, as its command (the key holds the type): what else is recorded under an id is not its reaction. */
+export const sentByCascade = (e: DecodedEvent): boolean => sentBy(e.metadata, ownSender(e.metadata.commandType));

@@ -1,0 +1,85 @@
+import type Database from 'better-sqlite3';
+import { isCommandIdReused, isCredenceError } from '../../domain/errors.ts';
+import type { DecodedEvent } from '../../domain/stored.ts';
+import { streamIdOf } from '../../domain/streams.ts';
+import type { CommandSink } from '../../domain/ports/index.ts';
+import { BrokenHistoryError } from '../../machines/index.ts';
+import { ownOrTaken, recordedBy } from '../runtime/index.ts';
+import { commandKey, type BatchFacts } from './batch-facts.ts';
+import { deadLetter, endedAlready, type CascadeLog } from './cascade-log.ts';
+import { endingOf } from './endings.ts';
+import { commandIdOf, ownSender, PROCESS_MANAGER_ACTOR, targetKind, targetOf } from './own-commands.ts';
+import type { Reaction } from './reaction.ts';
+
+/**
+ * One reaction to `e`, unless its effect already holds or it can have none: the target ended before `e` or later
+ * in this batch (revoked and expired are final states, whose machines accept no command at all), or the cascade
+ * recorded the command under its derived id (a rebuild, a resumed catch-up: its event is in this batch, or the
+ * store's command index has it). Otherwise the engine decides it, as before: nothing is ever written that a machine
+ * has not judged. A reaction with an `otherwise` has it issued when its machine refuses it, and counts as done when
+ * either is recorded (a rebuild may choose the other one of the two on entities that moved since).
+ *
+ * Recorded counts only as the cascade's own: its actor and this command type. A derived id can be worked out before
+ * its reaction runs, so another command may hold it (an operator's, stored before admission reserved derived ids);
+ * taken as done, it made the cascade skip a credential of a revoked node (found in review; RS-16, HLR-212, seed 003
+ * 11.2.2). The engine refuses the reaction under a taken id, and it is dead-lettered for an operator, never dropped.
+ */
+export const issue = async (
+  engine: CommandSink,
+  db: Database.Database,
+  log: CascadeLog,
+  batch: BatchFacts,
+  e: DecodedEvent,
+  reaction: Reaction,
+): Promise<void> => {
+  const command = reaction.type;
+  const target = targetOf(reaction);
+  const kind = targetKind(command);
+  const streamId = streamIdOf(kind, target);
+  const ending = endingOf(db, streamId);
+  if (ending !== undefined) return log(endedAlready(command, target, ending, e.record.id));
+  const choices = reaction.otherwise === undefined ? [reaction] : [reaction, reaction.otherwise];
+  for (const choice of choices) {
+    const commandId = commandIdOf(choice, e);
+    if (batch.commands.has(commandKey(streamId, commandId, choice.type))) return log({ outcome: 'duplicate', command: choice.type, target });
+    if (await recordedBy(engine, kind, target, commandId, ownSender(choice.type))) return log({ outcome: 'duplicate', command: choice.type, target });
+  }
+  // Ended later in the log, by an event this batch holds: its machine is in a final state now, so the engine would
+  // refuse the command, unless the target's history is broken, where it records a dead letter. Its load says which,
+  // so a batch leaves the dead letters that one event at a time (and the live run) leaves.
+  if (batch.endings.has(streamId)) {
+    try {
+      await engine.view(kind, target);
+    } catch (error) {
+      if (error instanceof BrokenHistoryError) return deadLetter(db, log, e, command, target, error);
+      throw error;
+    }
+    return log({ outcome: 'skipped', command, target, reason: `${target} has ended already` });
+  }
+  for (const choice of choices) {
+    try {
+      const outcome = await engine.executeAsSystem({
+        type: choice.type,
+        data: choice.data,
+        metadata: { commandId: commandIdOf(choice, e), actor: PROCESS_MANAGER_ACTOR, correlationId: e.metadata.correlationId, causationId: e.record.id },
+      });
+      return log({ outcome: outcome.deduplicated ? 'duplicate' : 'issued', command: choice.type, target });
+    } catch (error) {
+      if (isCredenceError(error, 'illegal_transition') || isCredenceError(error, 'not_found')) {
+        log({ outcome: 'skipped', command: choice.type, target, reason: error.message });
+      } else if (isCommandIdReused(error)) {
+        // Done before under this id by the cascade, with data read from parents that have moved on since (a rebuild).
+        // Anyone else's command under it (or one on another stream) leaves the reaction undone: it can never be
+        // recorded under its id, so it waits for an operator. Without the command index whose it is cannot be told.
+        const verdict = await ownOrTaken(engine, { kind, id: target }, commandIdOf(choice, e), ownSender(choice.type), error as Error);
+        if (verdict === 'own') return log({ outcome: 'duplicate', command: choice.type, target });
+        return deadLetter(db, log, e, choice.type, target, new Error(verdict.message));
+      } else if (error instanceof BrokenHistoryError) {
+        return deadLetter(db, log, e, choice.type, target, error);
+      } else {
+        // A conflict past the engine's retries or an I/O error: the checkpoint stays, the next run retries.
+        throw error;
+      }
+    }
+  }
+};

@@ -1,0 +1,66 @@
+import type { RevocationReason } from '../../domain/events/index.ts';
+import type { EntityKind } from '../../domain/streams.ts';
+import { BrokenHistoryError } from '../../machines/index.ts';
+import type { AssociationLinks } from './associations.ts';
+import type { Relation } from './dependents.ts';
+import type { IdentifierKind } from './identifiers.ts';
+import type { Unresolved } from './reaction.ts';
+
+/**
+ * The lookups a reaction needs, as of the event it reacts to: the cascade's own read model, which holds every
+ * event before it (issue 15 item 5). That is enough in global order: a parent that ends before the event is seen
+ * here, one that ends after it finds the event's entity among its dependents when its own ending is handled.
+ */
+export interface ReactionContext {
+  dependents(parent: string, relation: Relation): string[];
+  /** What the association derives from and whether it was established. */
+  association(id: string): Promise<AssociationLinks>;
+  /** When the entity has ended: the reason a dependent inherits (its revocation reason, or cessation when it expired). */
+  ended(kind: EntityKind, id: string): Promise<RevocationReason | undefined>;
+  /** The node (and App-ID) a CSE-ID or AE-ID belongs to, as ids; undefined while no event has said. */
+  ownerOf(kind: IdentifierKind, id: string): { readonly nodeId: string; readonly appId?: string } | undefined;
+  /** Credentials (stream ids) issued to a CSE-ID or AE-ID while no event had said whose it is. */
+  waitingFor(kind: IdentifierKind, id: string): string[];
+  /** The CSE-ID a credential that names its node was issued to (review 44); undefined for any other credential. */
+  cseIdOfCredential(credentialId: string): string | undefined;
+  /**
+   * The CSE-ID of the node's latest enrolment, as of the event; undefined before its first (an association stored
+   * after its node moved to another CSE-ID is re-checked on arrival against it).
+   */
+  cseIdOf(nodeId: string): string | undefined;
+  /**
+   * The CSE-ID the node holds now (read from the engine, not as of the event): a rebuild, or a cascade that is
+   * behind, must not revoke an association under a CSE-ID the node has come back to since (A, then B, then A again).
+   * A hint only: the association's machine decides it again at the commit (registreeMovedAway, RS-01).
+   */
+  cseIdHeldNow(nodeId: string): Promise<string | undefined>;
+  /** The App-IDs (ids) enrolled with this credential, as of the event. */
+  applicationsEnrolledWith(credentialId: string): string[];
+  /**
+   * The credential that took over from this one by rotation and is held now, of the App-ID's own (following the
+   * rotations' chain past successors superseded in turn); undefined when there is none.
+   */
+  successorInUse(credentialId: string, appId: string): Promise<string | undefined>;
+}
+
+/** A dependent's lookup, or the broken history it met; any other failure is no one dependent's and propagates. */
+export const orUnresolved = async <T>(lookup: () => Promise<T>): Promise<T | Unresolved> => {
+  try {
+    return await lookup();
+  } catch (error) {
+    if (error instanceof BrokenHistoryError) return { unresolved: error };
+    throw error;
+  }
+};
+
+/**
+ * Whether a node, or else an App-ID, has ended, and why. One at a time, when reached: a lookup started and never
+ * awaited would reject unobserved (fuzz-stored-events).
+ */
+export const endedOwner = async (ctx: ReactionContext, nodeId: string | undefined, appId: string | undefined): Promise<RevocationReason | undefined> =>
+  (nodeId === undefined ? undefined : await ctx.ended('node', nodeId)) ?? (appId === undefined ? undefined : await ctx.ended('application', appId));
+
+/** The first parent of an association that has ended, and why: the association must end with it. */
+export const endedParent = async (links: AssociationLinks, ctx: ReactionContext): Promise<RevocationReason | undefined> =>
+  (links.credentialId === undefined ? undefined : await ctx.ended('credential', links.credentialId)) ??
+  (await endedOwner(ctx, links.nodeId, links.application?.appId));
