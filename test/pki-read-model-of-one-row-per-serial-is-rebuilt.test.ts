@@ -25,7 +25,10 @@ describe('a pki read model built with one row per serial', () => {
     setupPkiTables(db);
 
     expect(db.prepare('SELECT COUNT(*) AS n FROM pki_certificates').get()).toEqual({ n: 0n });
-    expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'pki_certificates' AND sql IS NOT NULL").all()).toEqual([{ name: 'pki_certificates_by_serial' }]);
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'pki_certificates' AND sql IS NOT NULL").all()).toEqual([
+      { name: 'pki_certificates_by_serial' },
+      { name: 'pki_certificates_by_expiry' },
+    ]);
     expect(readCheckpoint(db, 'pki')).toBeUndefined();
     expect(pkiCompleteness(db)).toEqual({ complete: false, position: undefined, until: 42n });
     // Opened again: nothing more happens (the rebuild it marked stands).

@@ -14,21 +14,25 @@ const crlUrlOf = (der: Uint8Array): string | undefined => {
 };
 
 /**
- * The certificate the data folder's CAs issued that lives longest (the latest issued, as a rule), and the CRL URL it
- * names: one read of the `pki` read model and one of that credential's stream. Undefined when none was issued.
+ * A CA's longest-lived certificate: one step down the (ca_id, not_after) index of projections/pki/tables.ts, whatever
+ * the number it issued. Before, one query over every CA sorted all their certificates: a scan of the whole table at
+ * every start, a long stall before listening on a folder of a million certificates.
  */
-const latestCertificate = async (credence: Credence, cas: readonly IssuingCa[]) => {
-  const ids = cas.map((ca) => ca.id);
-  const row = credence.readModels
-    .prepare(`SELECT credential_id, ca_id FROM pki_certificates WHERE ca_id IN (${ids.map(() => '?').join(', ')}) ORDER BY not_after DESC LIMIT 1`)
-    .get(...ids) as { credential_id: string; ca_id: string } | undefined;
+const LONGEST_LIVED = 'SELECT credential_id FROM pki_certificates WHERE ca_id = ? ORDER BY not_after DESC LIMIT 1';
+
+/**
+ * The CRL URL named by the certificate `ca` issued that lives longest (the latest issued, as a rule): one read of the
+ * `pki` read model and one of that credential's stream. Undefined when it issued none, or that one names no CRL.
+ */
+const crlNamedBy = async (credence: Credence, ca: IssuingCa) => {
+  const row = credence.readModels.prepare(LONGEST_LIVED).get(ca.id) as { credential_id: string } | undefined;
   if (row === undefined) return undefined;
   for (const event of await credence.store.readStream(`credential-${row.credential_id}`)) {
     if (event.type !== 'CredentialIssued') continue;
     const certificate = CertificateSummary.safeParse(event.data['certificate']);
-    if (!certificate.success || certificate.data.der === undefined || certificate.data.issuingCa !== row.ca_id) continue;
+    if (!certificate.success || certificate.data.der === undefined || certificate.data.issuingCa !== ca.id) continue;
     const crl = crlUrlOf(fromBase64url(certificate.data.der));
-    return crl === undefined ? undefined : { caId: row.ca_id, credentialId: row.credential_id, crl };
+    return crl === undefined ? undefined : { credentialId: row.credential_id, crl };
   }
   return undefined;
 };
@@ -37,24 +41,28 @@ const latestCertificate = async (credence: Credence, cas: readonly IssuingCa[]) 
  * Certificates name their CRL, OCSP and CA certificate URLs under the publicUrl of the start that issued them, for
  * their whole lifetime (docs/pki.md). A folder served at another URL later (`PORT=9000 npm start`, `--port 0`, another
  * `--public-url`) leaves those URLs answering nothing, or answering for another service: relying parties then cannot
- * learn a revocation. Found in review 54: nothing said so. Said at warn, once per start, naming both URLs; a failure to
- * find out is not a reason to refuse the start, and says nothing.
+ * learn a revocation. Found in review 54: nothing said so. Said at warn, once per start for each CA whose certificates
+ * name another URL, naming the CA and both URLs; a failure to find out is not a reason to refuse the start, and says
+ * nothing.
  */
 export const warnIfCertificatesNameAnotherUrl = async (
   o: { readonly credence: Credence; readonly cas: readonly IssuingCa[]; readonly publicUrl: string; readonly log: FastifyBaseLogger },
 ): Promise<void> => {
-  if (o.cas.length === 0) return;
-  const latest = await latestCertificate(o.credence, o.cas).catch(() => undefined);
-  if (latest === undefined) return;
-  const expected = pkiUrls(o.publicUrl, latest.caId).crl;
-  if (latest.crl === expected) return;
-  const suffix = `/pki/${latest.caId}/crl`;
-  const certificatesUrl = latest.crl.endsWith(suffix) ? latest.crl.slice(0, -suffix.length) : latest.crl;
-  const publicUrl = expected.slice(0, -suffix.length);
-  o.log.warn(
-    { publicUrl, certificatesUrl, caId: latest.caId, credentialId: latest.credentialId },
-    `certificates issued from this data folder name ${certificatesUrl} for their CRL and OCSP, but this start serves ` +
-      `at ${publicUrl}: relying parties cannot reach the CRL or OCSP of those certificates (revocations go unseen) ` +
-      `until the folder is served at ${certificatesUrl} again (--port, --host or --public-url)`,
-  );
+  // Each CA on its own: the longest-lived certificate of them all could be one CA's that names this URL while another
+  // CA's still name the old one.
+  for (const ca of o.cas) {
+    const named = await crlNamedBy(o.credence, ca).catch(() => undefined);
+    if (named === undefined) continue;
+    const expected = pkiUrls(o.publicUrl, ca.id).crl;
+    if (named.crl === expected) continue;
+    const suffix = `/pki/${ca.id}/crl`;
+    const certificatesUrl = named.crl.endsWith(suffix) ? named.crl.slice(0, -suffix.length) : named.crl;
+    const publicUrl = expected.slice(0, -suffix.length);
+    o.log.warn(
+      { publicUrl, certificatesUrl, caId: ca.id, credentialId: named.credentialId },
+      `certificates issued from this data folder name ${certificatesUrl} for their CRL and OCSP (those of CA ${ca.id}), ` +
+        `but this start serves at ${publicUrl}: relying parties cannot reach the CRL or OCSP of those certificates ` +
+        `(revocations go unseen) until the folder is served at ${certificatesUrl} again (--port, --host or --public-url)`,
+    );
+  }
 };

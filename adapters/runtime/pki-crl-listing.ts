@@ -1,3 +1,4 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { revokedCertificateDer } from '../../domain/x509/revocation/index.ts';
 import { revocationsAfter, type RevocationRow } from '../../projections/pki/index.ts';
 import { boundCrlExpiryMarks, memoryCrlExpiryMarks, type CrlExpiryMarks } from '../driven/pki/crl-expiry-marks.ts';
@@ -8,8 +9,14 @@ import { EntryBuffer, leavesTheList } from './pki-entry-buffer.ts';
 import { crlThisUpdate } from './pki-published-crl.ts';
 import { PublishedLedger, type PublicationUnrecorded, type UnrecordedRun } from './pki-published.ts';
 
-/** Revocations per read of the read model: a longer list is read page after page, all of it before anything is signed. */
-const DEFAULT_READ_PAGE = 100_000;
+/**
+ * Revocations per read of the read model: a longer list is read page after page, all of it before anything is signed.
+ * Each page is its own read transaction, with a turn of the event loop after it; so are the rows handled once read,
+ * `ROWS_PER_TURN` at a time. A CA's whole list (a start, a rebuild) was one synchronous run of 100,000-row pages and
+ * loops: on a million revocations the process answered no probe, request or OCSP query for as long as it lasted.
+ */
+const DEFAULT_READ_PAGE = 5_000;
+const ROWS_PER_TURN = 5_000;
 
 /** Why nothing new can be signed now: the read model is partial, or what would be listed is not recorded as published. */
 export type NotNow = PkiIncomplete | PublicationUnrecorded;
@@ -31,12 +38,12 @@ export class CrlListing {
   readonly #o: CrlPublisherOptions;
   readonly #validityMs: number;
   readonly #readPage: number;
-  readonly entries = new EntryBuffer();
+  #entries = new EntryBuffer();
   readonly #marksStore: CrlExpiryMarks;
   /** serial -> thisUpdate of the first complete CRL signed beyond its certificate's expiry (crl-expiry-marks.ts). */
   readonly #marks: Map<string, number>;
   /** Serials on the list: a certificate revoked twice (its first revocation stands) is one entry. */
-  readonly #serials = new Set<string>();
+  #serials = new Set<string>();
   readonly #ledger: PublishedLedger;
   /** Published revocations the read model did not hold when last read whole, by serial, until it holds them again. */
   #notInLog = new Map<string, PublishedRevocation>();
@@ -55,6 +62,10 @@ export class CrlListing {
     this.#marksStore = options.marks ?? memoryCrlExpiryMarks();
     this.#marks = new Map(this.#marksStore.load());
     this.#ledger = options.published ?? new PublishedLedger(memoryPublishedRevocations());
+  }
+
+  get entries(): EntryBuffer {
+    return this.#entries;
   }
 
   /**
@@ -92,32 +103,48 @@ export class CrlListing {
       for (const row of read.value) rows.push(row);
       if (read.value.length < this.#readPage) break;
       after = read.value[read.value.length - 1]!.seq;
+      // A reset meanwhile is seen after the next page's read, as one during a read is.
+      await yieldToLoop();
     }
     // On disk before any CRL lists them, and before anything below changes. Not those whose entries left the CRLs
     // for good, judged at a CRL's time as the expiry drop judges them (a reload reads them again: they were forgotten
     // on purpose).
     const thisUpdate = crlThisUpdate(this.#o.now);
     // A reload reads every revocation again: only those not kept yet become records.
-    const fresh = rows.filter((row) => this.#ledger.get(row.serialNumber) === undefined && !this.#leftForGood(row.serialNumber, thisUpdate));
+    const fresh: RevocationRow[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      if (i > 0 && i % ROWS_PER_TURN === 0) await yieldToLoop();
+      const row = rows[i]!;
+      if (this.#ledger.get(row.serialNumber) === undefined && !this.#leftForGood(row.serialNumber, thisUpdate)) fresh.push(row);
+    }
+    // Nothing changed yet: a reset during those turns is handled as one during the reads.
+    if (this.#resets !== resets) return this.catchUp();
     const unrecorded = this.#ledger.recordOrReport(fresh.map(publishedOf), this.#unrecorded, this.#o.onError);
     if (unrecorded !== undefined) return { ok: false, notNow: unrecorded };
-    if (reload) {
-      this.#reload = false;
-      this.entries.clear();
-      this.#serials.clear();
-      this.#lastSeq = 0;
-    }
+    // Cleared before the turns below: a reset during them stands, and the next catch-up reads everything again.
+    if (reload) this.#reload = false;
+    // A reload fills a new list, put in place whole once filled: between two turns `entries` (the publisher's `size`)
+    // is the old list, never part of the new one. Only this CA's publisher, one call at a time, appends to either.
+    const entries = reload ? new EntryBuffer() : this.#entries;
+    const serials = reload ? new Set<string>() : this.#serials;
     let added = 0;
-    for (const row of rows) {
+    for (let i = 0; i < rows.length; i++) {
+      if (i > 0 && i % ROWS_PER_TURN === 0) await yieldToLoop();
+      const row = rows[i]!;
       this.#notInLog.delete(row.serialNumber);
-      if (this.#serials.has(row.serialNumber)) continue;
-      this.#serials.add(row.serialNumber);
+      if (serials.has(row.serialNumber)) continue;
+      serials.add(row.serialNumber);
       // The first publication stands: a certificate revoked again after a restore lost its first revocation keeps
       // the time and reason relying parties saw (OCSP answers them too).
       const first = this.#ledger.get(row.serialNumber);
       const entry = first === undefined || (first.revokedAt === row.revokedAt && first.reason === row.reason) ? row.entry : entryOf(first);
-      this.entries.append(entry, Date.parse(row.notAfter), row.serialNumber, this.#marks.get(row.serialNumber));
+      entries.append(entry, Date.parse(row.notAfter), row.serialNumber, this.#marks.get(row.serialNumber));
       added++;
+    }
+    if (reload) {
+      this.#entries = entries;
+      this.#serials = serials;
+      this.#lastSeq = 0;
     }
     const notInLog = reload ? this.#listPublishedNotInLog(thisUpdate) : [];
     added += notInLog.length;
@@ -142,7 +169,7 @@ export class CrlListing {
     this.#notInLog = new Map(missing.map((r) => [r.serialNumber, r]));
     for (const r of missing) {
       this.#serials.add(r.serialNumber);
-      this.entries.append(entryOf(r), Date.parse(r.notAfter), r.serialNumber, this.#marks.get(r.serialNumber));
+      this.#entries.append(entryOf(r), Date.parse(r.notAfter), r.serialNumber, this.#marks.get(r.serialNumber));
     }
     return missing;
   }

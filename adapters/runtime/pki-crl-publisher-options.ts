@@ -35,7 +35,10 @@ export interface CrlPublisherOptions {
   readonly coalesceMs?: number;
   /** Entries a delta may list before a new complete CRL becomes its base (default 1024): bounds a delta's cost. */
   readonly rebaseAfter?: number;
-  /** Revocations per read of the read model (default 100,000); a longer list is read whole, page after page. */
+  /**
+   * Revocations per read of the read model (default 5,000); a longer list is read whole, page after page, with a turn
+   * of the event loop between two.
+   */
   readonly readPage?: number;
   readonly onError?: (error: unknown) => void;
 }

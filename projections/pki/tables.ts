@@ -33,6 +33,10 @@ const setupInTransaction = (db: Database.Database): void => {
   ) WITHOUT ROWID;
   DROP INDEX IF EXISTS pki_certificates_serial;
   CREATE INDEX IF NOT EXISTS pki_certificates_by_serial ON pki_certificates (ca_id, serial);
+  -- A CA's longest-lived certificate, read at every start (adapters/http/certificates-name-another-url.ts): without it
+  -- that read sorted every certificate. Created here, so a read model written before it gains it at its next open,
+  -- its rows kept (one pass over them, once).
+  CREATE INDEX IF NOT EXISTS pki_certificates_by_expiry ON pki_certificates (ca_id, not_after);
   CREATE TABLE IF NOT EXISTS pki_revocations (
     seq INTEGER PRIMARY KEY,
     ca_id TEXT NOT NULL,

@@ -1,9 +1,16 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import type { StreamSlot, TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
 import { constantTimeEqual } from '../../domain/crypto/index.ts';
 import { eventLeafHash } from '../../domain/transparency/leaf.ts';
 
 const BATCH = 1000;
+/**
+ * Events looked at between two turns of the event loop. The embedded store reads and the leaves are hashed
+ * synchronously: without a turn the walk of a large legacy log held the process (its probes, every request) for as
+ * long as it ran. Each batch is its own transaction; nothing is held open across a turn.
+ */
+const EVENTS_PER_TURN = 2000;
 
 /**
  * Migration of a log file written before the stream index (schema 1; issue 10 item 4): each unindexed leaf is
@@ -29,7 +36,9 @@ export const indexLegacyLeaves = async (args: {
     indexed += batch.length;
     batch = [];
   };
+  let looked = 0;
   for await (const event of store.readAll(before === undefined ? {} : { afterPosition: before })) {
+    if (++looked % EVENTS_PER_TURN === 0) await yieldToLoop();
     if (event.position > last) break;
     const leaf = log.leafByPosition(event.position);
     if (leaf === undefined) continue;
