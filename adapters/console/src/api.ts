@@ -116,6 +116,20 @@ export class Api {
     throw new ApiError(response.status, await problemOf(response), '/v1/session');
   }
 
+  /**
+   * Whether the server still accepts the token, by the cheapest request every role may send: GET /v1/compliance, a
+   * fixed catalog read from no store (the server has no GET /v1/session). Its 403, for an integrator, means the token is
+   * good all the same; a 401 tells the listeners, as every request's does, and is thrown with any other failure.
+   */
+  async checkToken(signal: AbortSignal): Promise<void> {
+    try {
+      const response = await this.request('/v1/compliance', { signal });
+      await response.body?.cancel();
+    } catch (error) {
+      if (!(error instanceof ApiError && error.refused)) throw error;
+    }
+  }
+
   /** The user must sign in again (a stream the server ended for a revoked or expired token): told as a 401 is. */
   unauthenticated(path: string): void {
     const error = new ApiError(401, { title: 'the token was revoked or expired', status: 401 }, path);

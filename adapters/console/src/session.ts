@@ -1,9 +1,11 @@
 import { tryFromBase64url } from '../../../domain/crypto/base64url.ts';
 
 /**
- * The signed-in token lives in sessionStorage only: gone when the tab closes, never in a URL, a cookie or a log
- * line. What the console shows about it (subject, role, expiry) is read from the JWT's claims for display only:
- * the server decides every access, and the pages follow its 401 and 403 answers.
+ * The signed-in token lives in sessionStorage only, never in a URL, a cookie or a log line. Closing the tab does not
+ * end it: a reopened tab (session restore) brings it back, Chromium copies it into a tab this one opens, and the server
+ * accepts it until it expires; only Sign out revokes it (DELETE /v1/session). What the console shows about it
+ * (subject, role, expiry) is read from the JWT's claims for display only: the server decides every access, and the
+ * pages follow its 401 and 403 answers.
  */
 const KEY = 'credence.console.token';
 const MAX_TOKEN_CHARS = 8_192;

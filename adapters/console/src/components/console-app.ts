@@ -2,7 +2,16 @@ import { html, nothing } from 'lit';
 import { Api, describeError, problemOf } from '../api.ts';
 import { PAGES, parseRoute, type Route } from '../router.ts';
 import { clearSession, loadSession, parseToken, saveSession, type Session } from '../session.ts';
+import { watchSession, type Visibility } from '../session-watch.ts';
 import { ConsoleElement } from './base.ts';
+
+const documentVisibility: Visibility = {
+  hidden: () => document.hidden,
+  onChange: (listener) => {
+    document.addEventListener('visibilitychange', listener);
+    return () => document.removeEventListener('visibilitychange', listener);
+  },
+};
 
 /** The shell: sign-in, navigation, and the page the hash names. */
 export class ConsoleApp extends ConsoleElement {
@@ -19,6 +28,7 @@ export class ConsoleApp extends ConsoleElement {
   declare signInNotice: string | undefined;
   declare checking: boolean;
   private api: Api | undefined;
+  private stopWatch: (() => void) | undefined;
   private readonly onHash = (): void => {
     this.route = parseRoute(location.hash);
     // Focus to the page's heading, so a keyboard or screen-reader user lands on what changed.
@@ -39,20 +49,45 @@ export class ConsoleApp extends ConsoleElement {
   override connectedCallback(): void {
     super.connectedCallback();
     addEventListener('hashchange', this.onHash);
+    if (this.session !== undefined && this.api !== undefined && this.stopWatch === undefined) this.watch(this.session, this.api);
   }
 
   override disconnectedCallback(): void {
     removeEventListener('hashchange', this.onHash);
+    this.stopWatch?.();
+    this.stopWatch = undefined;
     super.disconnectedCallback();
   }
 
   private use(session: Session): void {
-    this.api = new Api(session.token);
-    this.api.onUnauthenticated((error) => this.signOut(`Signed out: the server no longer accepts this token (${describeError(error)}).`));
+    const api = new Api(session.token);
+    // Only while this token is the tab's: a request of a session ended already must not replace what its end said.
+    api.onUnauthenticated((error) => {
+      if (this.api === api) this.signOut(`Signed out: the server no longer accepts this token (${describeError(error)}).`);
+    });
+    this.api = api;
     this.session = session;
+    this.watch(session, api);
+  }
+
+  /**
+   * A page may send no request for as long as it is open (an entity, a verification, the compliance forms, an admin's
+   * overview hold no event stream): the session ends at the token's expiry all the same, and a revocation is found
+   * within a minute while the tab is visible (session-watch.ts).
+   */
+  private watch(session: Session, api: Api): void {
+    this.stopWatch?.();
+    this.stopWatch = watchSession({
+      ...(session.expiresAt !== undefined ? { expiresAt: session.expiresAt } : {}),
+      onExpired: () => this.signOut(`Signed out: the token expired${session.expiresAt === undefined ? '' : ` at ${session.expiresAt.toISOString()}`}; sign in with a new one.`),
+      check: (signal) => api.checkToken(signal),
+      visibility: documentVisibility,
+    });
   }
 
   private signOut(message?: string): void {
+    this.stopWatch?.();
+    this.stopWatch = undefined;
     clearSession();
     this.session = undefined;
     this.api = undefined;
@@ -123,8 +158,9 @@ export class ConsoleApp extends ConsoleElement {
         <textarea id="token" name="token" rows="4" autocomplete="off" spellcheck="false" required
           aria-describedby="token-help ${this.signInError ? 'token-error' : ''}"></textarea>
         <p id="token-help" class="help">
-          Paste an API token (<code>credence token create --role auditor …</code>). It is kept in this tab's session storage only,
-          sent to this server in the Authorization header, and forgotten when the tab closes.
+          Paste an API token (<code>credence token create --role auditor --ttl 1h …</code>). It is kept in this tab's session storage
+          only and sent to this server in the Authorization header. Closing the tab does not revoke it (a reopened tab can
+          bring it back): use Sign out, which asks the server to revoke it.
         </p>
         ${this.signInError ? html`<p id="token-error" class="error" role="alert">${this.signInError}</p>` : nothing}
         ${this.signInNotice ? html`<p class="notice" role="status" data-testid="sign-in-notice">${this.signInNotice}</p>` : nothing}
