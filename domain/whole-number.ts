@@ -1,13 +1,24 @@
 import { z } from 'zod';
 
 /** A number written as `pattern` (text), or a JSON number as it is; the refusal of other text says what is wanted. */
-const decimal = (pattern: RegExp, wanted: string) =>
-  z.union([z.number(), z.string()]).transform((value, context) => {
+const decimalOf =
+  (pattern: RegExp, wanted: string) =>
+  (value: number | string, context: z.RefinementCtx): number => {
     if (typeof value === 'number') return value;
     if (pattern.test(value)) return Number(value);
     context.addIssue({ code: 'custom', message: wanted });
     return z.NEVER;
-  });
+  };
+
+const decimal = (pattern: RegExp, wanted: string) => z.union([z.number(), z.string()]).transform(decimalOf(pattern, wanted));
+
+const WHOLE_DIGITS = /^\d{1,16}$/;
+
+/** How a WholeNumber reads its text: decimal digits only, else the issue naming the rule (for other schema builders). */
+export const readWholeNumber = (min: number, max: number) => decimalOf(WHOLE_DIGITS, `a whole number in decimal digits, ${min} to ${max}`);
+
+/** What a WholeNumber is once read: its bounds, in one place for the check and for a document that states them. */
+export const WholeNumberRange = (min: number, max: number) => z.number().int().min(min).max(max);
 
 /**
  * A whole number from a boundary that speaks in text (a command-line option, an environment variable) or JSON:
@@ -15,7 +26,7 @@ const decimal = (pattern: RegExp, wanted: string) =>
  * review): each a value the operator did not write, taken without a word.
  */
 export const WholeNumber = (min: number, max: number) =>
-  decimal(/^\d{1,16}$/, `a whole number in decimal digits, ${min} to ${max}`).pipe(z.number().int().min(min).max(max));
+  z.union([z.number(), z.string()]).transform(readWholeNumber(min, max)).pipe(WholeNumberRange(min, max));
 
 /** The same for a positive amount that may have a fraction (seconds): `1.5`, never `1e3` or `0x10`. */
 export const DecimalNumber = (max: number) =>

@@ -8,6 +8,7 @@ import { damagedDatabaseOf } from '../runtime/damaged-database.ts';
 import { storeUnavailableOf, type StoreUnavailable } from '../runtime/store-unreachable.ts';
 import { logFailure } from './log-failure.ts';
 import { redactedPathOf } from './redact-url.ts';
+import { routeMediaTypes } from './route-media-types.ts';
 
 /**
  * RFC 9457 problem details for every refusal of the API. Route handlers throw a CredenceError (or let their zod
@@ -305,9 +306,13 @@ export const clientErrorAnswer = (error: NodeJS.ErrnoException): string | undefi
   return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${baseline}Connection: close\r\n\r\n${body}`;
 };
 
+/** Fastify's 415 (no parser for the type sent) names what the route takes, not always JSON. */
+const withMediaTypesOfTheRoute = (mapped: Mapped, error: unknown, request: FastifyRequest): Mapped =>
+  (error as Partial<FastifyError>).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? { ...mapped, detail: `send ${routeMediaTypes(request).join(' or ')}` } : mapped;
+
 /** Sends `error` as problem+json; returns the status sent. */
 export const sendProblem = (reply: FastifyReply, request: FastifyRequest, error: unknown): FastifyReply => {
-  const mapped = mapError(error);
+  const mapped = withMediaTypesOfTheRoute(mapError(error), error, request);
   for (const [name, value] of Object.entries(mapped.headers ?? {})) reply.header(name, value);
   return reply.code(mapped.status).type(PROBLEM_CONTENT_TYPE).send(problemDocument(mapped, request));
 };

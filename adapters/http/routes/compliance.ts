@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { WholeNumber } from '../../../domain/whole-number.ts';
 import { notFound, validationError, type FieldIssue } from '../../../domain/errors.ts';
 import { EntityKind } from '../../../domain/streams.ts';
 import { answerQuery, COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, DEFAULT_ROWS, MAX_ROWS, type ComplianceQueryName } from '../../../projections/compliance/index.ts';
@@ -7,6 +6,7 @@ import { replayEntity } from '../../../projections/replay/index.ts';
 import { FleetReplayer } from '../../replay-workers/fleet-replayer.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
+import { QueryWholeNumberOr } from '../query-values.ts';
 import { csvColumnsOf } from './compliance-rows.ts';
 import { refuseLongEntity } from './entity-bound.ts';
 import { refuseUnlessResolved, withoutNodeTrail } from './pseudonym-reads.ts';
@@ -163,7 +163,7 @@ export const complianceRoutes: RouteModule = (app, context) => {
         'appended since; `full=true` verifies the whole store again. One replay runs at a time, and callers asking meanwhile share it.',
       tags: ['replay'],
       querystring: z.strictObject({
-        limit: WholeNumber(0, 10_000).default(100),
+        limit: QueryWholeNumberOr(0, 10_000, 100),
         full: z.enum(['true', 'false']).default('false').describe('verify every stored event again from position 0'),
       }),
       response: { 200: FleetVerdict },

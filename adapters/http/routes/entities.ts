@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { WholeNumber } from '../../../domain/whole-number.ts';
 import { notFound, validationError } from '../../../domain/errors.ts';
 import { EntityKind } from '../../../domain/streams.ts';
 import { timeline, timelinePage, stateAt } from '../../../projections/audit/index.ts';
 import { listEntities, type EntityRow } from '../../../projections/entities/index.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
+import { QueryWholeNumber, QueryWholeNumberOr } from '../query-values.ts';
 import { refuseLongEntity } from './entity-bound.ts';
 import { hasResolved, refuseUnlessResolved } from './pseudonym-reads.ts';
 import { DecimalString, getEntityRoute, mustExist, PageCursor, readYourWritesInto, toWire, Verdict } from './wire.ts';
@@ -67,7 +67,7 @@ const Timeline = z.object({
 });
 
 const TimelineQuery = z.strictObject({
-  limit: WholeNumber(1, MAX_PAGE).optional().describe(`at most this many entries (at most ${MAX_PAGE}): one page; without it, every entry`),
+  limit: QueryWholeNumber(1, MAX_PAGE).optional().describe(`at most this many entries (at most ${MAX_PAGE}): one page; without it, every entry`),
   after: DecimalString.optional().describe('with `limit`: the entries after this stream revision (the `nextAfter` of the page before)'),
 });
 
@@ -107,7 +107,7 @@ export const entityRoutes: RouteModule = (app, context) => {
       querystring: z.strictObject({
         kind: EntityKind.optional(),
         state: z.string().min(1).max(64).regex(/^[A-Za-z]+$/, 'a state name, e.g. revoked').optional(),
-        limit: WholeNumber(1, MAX_PAGE).default(50),
+        limit: QueryWholeNumberOr(1, MAX_PAGE, 50),
         cursor: z.string().min(1).max(512).optional(),
       }),
       response: { 200: EntityPage },

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { WholeNumber } from '../../../domain/whole-number.ts';
 import { EntityKind, parseStreamId } from '../../../domain/streams.ts';
 import { cascadeFrom, causeOf, dependentEnding, endingOf, walkDependents, type Ending as StoredEnding } from '../../../projections/cascade/index.ts';
 import { countEntities, entityRow } from '../../../projections/entities/index.ts';
 import { readCheckpoint } from '../../../projections/runtime/index.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule, ServiceContext } from '../context.ts';
+import { QueryWholeNumberOr } from '../query-values.ts';
 import { DecimalString, getEntityRoute, mustExist, readYourWritesInto } from './wire.ts';
 
 /**
@@ -153,7 +153,7 @@ export const entityGraphRoutes: RouteModule = (app, context) => {
         `whether the root's revocation cascaded to it. At most \`limit\` dependents (default ${DEFAULT_DEPENDENTS}, at most ` +
         `${MAX_DEPENDENTS}); \`truncated\` says when more exist.`,
       tags: ['entities'],
-      querystring: z.strictObject({ limit: WholeNumber(1, MAX_DEPENDENTS).default(DEFAULT_DEPENDENTS) }),
+      querystring: z.strictObject({ limit: QueryWholeNumberOr(1, MAX_DEPENDENTS, DEFAULT_DEPENDENTS) }),
       response: Dependents,
     },
     async ({ streamId, kind }, { limit }, reply) => {

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { WholeNumber } from '../../../domain/whole-number.ts';
 import { isCredenceError, validationError } from '../../../domain/errors.ts';
 import { revokeOrThrow, RoleSchema, TOKEN_STATES, TokenId, TokenSubject, tokenSummaryJson } from '../auth/access-control.ts';
 import { ACCESS } from '../auth/roles.ts';
 import { tokenPageCursor } from '../auth/token-page-cursor.ts';
 import { unauthenticated } from '../problems.ts';
+import { QueryFlag, QueryWholeNumberOr } from '../query-values.ts';
 import { Ttl } from '../auth/ttl.ts';
 import { MAX_SCOPE_ENTRIES, TokenScope } from '../auth/token-scope.ts';
 import type { RouteModule } from '../context.ts';
@@ -41,9 +41,9 @@ const TokenSummary = z.object({
 });
 
 const ListQuery = z.strictObject({
-  limit: WholeNumber(1, 1_000).default(100),
+  limit: QueryWholeNumberOr(1, 1_000, 100),
   after: tokenPageCursor().optional(),
-  includeExpired: z.stringbool().default(false),
+  includeExpired: QueryFlag(false),
 });
 
 /**

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { WholeNumber } from '../../../domain/whole-number.ts';
 import { constantTimeEqual, toBase64url } from '../../../domain/crypto/index.ts';
 import { CredenceError, validationError } from '../../../domain/errors.ts';
 import type { LoggedLeaf, RecordedEvent, StoredCheckpoint } from '../../../domain/ports/index.ts';
@@ -10,6 +9,7 @@ import type { Credence } from '../../runtime/index.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
+import { QueryWholeNumber } from '../query-values.ts';
 import { refuseLongEntity } from './entity-bound.ts';
 import { OneAtATime } from './one-at-a-time.ts';
 import { refuseUnlessResolved } from './pseudonym-reads.ts';
@@ -21,7 +21,7 @@ import { DecimalString, getEntityRoute, mustExist, StoredEventWire } from './wir
  * evidence bundle of `credence export`, so whatever is fetched here verifies offline with the log's key.
  */
 
-const TreeSize = WholeNumber(1, Number.MAX_SAFE_INTEGER);
+const TreeSize = QueryWholeNumber(1, Number.MAX_SAFE_INTEGER);
 const Hashes = z.array(z.string().describe('base64url SHA-256'));
 const Note = z.string().describe('a C2SP signed note: text, a blank line, signature lines');
 

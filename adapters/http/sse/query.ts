@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { isCredenceError, validationError } from '../../../domain/errors.ts';
 import { EventTypeSchema } from '../../../domain/events/index.ts';
-import { Position } from '../../../domain/positions.ts';
+import { Position, PositionString } from '../../../domain/positions.ts';
 import { ENTITY_KINDS, EntityKind, parseStreamId } from '../../../domain/streams.ts';
 import { parseLifecycleFilter, parsePublicFilter, type LifecycleFilterInput } from '../../../projections/streams/index.ts';
 
@@ -50,9 +50,11 @@ export const EventsQuery = z
   });
 export type EventsQuery = z.output<typeof EventsQuery>;
 
+// The position as a string, made a bigint in lifecycleFilterOf: a transforming branch under `.describe` is rendered in
+// its output form (a bigint, unrepresentable) and dropped from the document, which then allowed only "" (review 60).
 export const EventsHeaders = z.looseObject({
   'last-event-id': z
-    .union([z.literal(''), Position])
+    .union([z.literal(''), PositionString])
     .optional()
     .describe('The id of the last event received: the stream resumes strictly after it, with no gap and no duplicate.'),
 });
@@ -71,7 +73,7 @@ const QUERY_NAME: Readonly<Record<string, string>> = { kinds: 'kind', types: 'ty
 export const lifecycleFilterOf = (query: EventsQuery, headers: EventsHeaders): LifecycleFilterInput => {
   // An empty header is what a client sends before its first event: no position.
   const header = headers['last-event-id'];
-  const resumeAfter = header !== undefined && header !== '' ? header : query.after;
+  const resumeAfter = header !== undefined && header !== '' ? BigInt(header) : query.after;
   const input: LifecycleFilterInput = {
     from: resumeAfter ?? query.from ?? 'start',
     ...(query.kind !== undefined ? { kinds: query.kind } : {}),
