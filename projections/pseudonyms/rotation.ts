@@ -154,25 +154,27 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
       } catch (error) {
         // A reaction or interval rotation this process manager recorded before under its derived id, at this epoch or
         // an earlier one (redelivered after the directory moved on), is done. Anyone else's command under the id
-        // leaves it undone for good: surfaced, as a broken history is, never counted as done. An on-demand rotation
-        // carries its caller's id: a reused one there is the caller's mistake and surfaces.
-        if (isCommandIdReused(error)) {
-          if (trigger !== 'demand') {
-            const own = commandId === undefined ? undefined : await rotationRecordedUnder(nodeId, epoch + 1, commandId, OWN_ROTATION);
-            if (own !== undefined) return { outcome: 'duplicate', nodeId, epoch: own.epoch, pseudonym: own.pseudonym };
-            throw error;
-          }
-          // A request sent again once its rotation is in the directory aims at the epoch after it: it is the rotation
-          // it recorded at one of the node's recent epochs, sent again there for the engine to judge (the same actor
-          // and data answer the first outcome; anything else is refused as a reused id).
-          const earlier = commandId === undefined ? undefined : await rotationRecordedUnder(nodeId, epoch, commandId);
-          if (earlier !== undefined) return record(nodeId, earlier.epoch, earlier.pseudonym, trigger, metadata, options);
+        // leaves it undone for good: surfaced, as a broken history is, never counted as done.
+        if (isCommandIdReused(error) && trigger !== 'demand') {
+          const own = commandId === undefined ? undefined : await rotationRecordedUnder(nodeId, epoch + 1, commandId, OWN_ROTATION);
+          if (own !== undefined) return { outcome: 'duplicate', nodeId, epoch: own.epoch, pseudonym: own.pseudonym };
+          throw error;
         }
         const taken = isCredenceError(error, 'illegal_transition') && error.problem.code === 'illegal_transition' && error.problem.state === 'active';
         if (taken && trigger !== 'initial') continue;
-        if (isCredenceError(error, 'illegal_transition') || isCredenceError(error, 'not_found')) {
-          return { outcome: 'skipped', nodeId, reason: skipReason(error) };
+        const refused = isCredenceError(error, 'illegal_transition') || isCredenceError(error, 'not_found');
+        // An on-demand rotation carries its caller's id. A request sent again once its rotation is in the directory
+        // aims at the epoch after it, a new stream, so the engine does not find the id there: refused as reused while
+        // the node is live, refused by the node's rule once it is not (revoked since the first answer, review 59).
+        // Either way it is the rotation it recorded at one of the node's recent epochs, sent again there for the
+        // engine to answer from that stream, which holds the id (the same actor and data get the first outcome,
+        // anything else is refused as a reused id): a duplicate's answer, nothing appended. An id on no stream of this
+        // node (one another node's rotation used) is not its duplicate: refused as reused, or by the node's rule.
+        if (trigger === 'demand' && commandId !== undefined && (refused || isCommandIdReused(error))) {
+          const earlier = await rotationRecordedUnder(nodeId, epoch, commandId);
+          if (earlier !== undefined) return record(nodeId, earlier.epoch, earlier.pseudonym, trigger, metadata, options);
         }
+        if (refused) return { outcome: 'skipped', nodeId, reason: skipReason(error) };
         throw error;
       }
     }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CommandMetadata } from '../../../domain/commands/index.ts';
+import { isCredenceError, validationError } from '../../../domain/errors.ts';
 import { Pseudonym } from '../../../domain/events/pseudonym.ts';
 import { NodeId } from '../../../domain/ids.ts';
 import { resolvePseudonym } from '../../../projections/pseudonyms/index.ts';
@@ -62,7 +63,15 @@ export const pseudonymRoutes: RouteModule = (app, context) => {
       const pseudonyms = context.credence.pseudonyms;
       if (pseudonyms === undefined) throw new HttpProblem(501, 'pseudonyms_unavailable', 'this server has no pseudonym key, so it rotates no pseudonym');
       const { nodeId, commandId } = request.body;
-      const outcome = await pseudonyms.rotateNow(nodeId, actorOf(request.principal!), commandId, tokenChecked(context.access, request.principal!));
+      const outcome = await pseudonyms
+        .rotateNow(nodeId, actorOf(request.principal!), commandId, tokenChecked(context.access, request.principal!))
+        .catch((error: unknown) => {
+          // An id used for another command (another node's rotation, say) is refused naming the body's field, as
+          // POST /v1/commands names it: the client sent `commandId`, not the command's metadata.
+          if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw error;
+          const issues = error.problem.issues.map((i) => (i.path === 'metadata.commandId' ? { ...i, path: 'body.commandId' } : i));
+          throw validationError(issues, 'command');
+        });
       if (outcome.outcome === 'skipped') throw new HttpProblem(409, 'rotation_refused', `${nodeId} cannot rotate: ${outcome.reason}`);
       return reply.code(outcome.outcome === 'rotated' ? 201 : 200).send({ nodeId, epoch: outcome.epoch, deduplicated: outcome.outcome === 'duplicate' });
     },
