@@ -19,7 +19,7 @@ const RotationBody = z.strictObject({
 const RotationAnswer = z
   .object({
     nodeId: z.string(),
-    epoch: z.int().nonnegative().describe('the epoch the node is in now'),
+    epoch: z.int().nonnegative().describe('the epoch this rotation moved the node to (with deduplicated: true, the one it recorded then, older if the node rotated since)'),
     deduplicated: z.boolean().describe('true when `commandId` had been seen: nothing was appended'),
   })
   .meta({ id: 'PseudonymRotation' });
