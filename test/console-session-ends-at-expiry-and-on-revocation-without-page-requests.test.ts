@@ -104,6 +104,20 @@ describe('the console session watch', () => {
     expect(check).toHaveBeenCalledTimes(3);
   });
 
+  it('gives up a check that never answers (a stalled proxy) at the next one\'s time, and asks again', async () => {
+    // As fetch does: settled only by its signal.
+    const check = vi.fn(
+      (signal: AbortSignal) => new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')))),
+    );
+    watchSession({ onExpired: () => {}, check, checkEveryMs: 1_000, visibility: tab() });
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(check).toHaveBeenCalledOnce();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(check.mock.calls[0]![0].aborted).toBe(true);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(check).toHaveBeenCalledTimes(2);
+  });
+
   it('stops on sign-out: no more checks, no expiry, and the check under way is cancelled', async () => {
     const signals: AbortSignal[] = [];
     const check = vi.fn((signal: AbortSignal) => {

@@ -77,10 +77,19 @@ export const watchSession = (options: SessionWatchOptions): (() => void) => {
     // A hidden tab asks nothing; showing it again resumes the checks (onShown).
     if (visibility.hidden()) return;
     lastCheck = Date.now();
+    // A check that never answers (a stalled proxy) is given up at the next one's time: awaited for ever, it left no
+    // check scheduled, and a revoked token stayed signed in (review 61).
+    const attempt = new AbortController();
+    const abort = (): void => attempt.abort();
+    cancel.signal.addEventListener('abort', abort, { once: true });
+    const giveUp = setTimeout(abort, every);
     try {
-      await options.check(cancel.signal);
+      await options.check(attempt.signal);
     } catch {
       // A 401 has signed out already (the Api's listeners); anything else is not the token's doing.
+    } finally {
+      clearTimeout(giveUp);
+      cancel.signal.removeEventListener('abort', abort);
     }
     schedule(every);
   };
