@@ -181,6 +181,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     });
     const server = app;
     if (logKey.place === 'folder' && logKey.warning !== undefined) server.log.warn({ logKey: 'data folder' }, logKey.warning);
+    if (lock.removedStrays.length > 0) server.log.info({ removed: lock.removedStrays }, 'removed the temp files interrupted writes had left in the data folder');
     // Before in-flight requests are awaited: SSE streams end (with a retry hint) instead of holding the close.
     server.addHook('preClose', async () => shutdown.abort());
     // The PKI publisher starts after listen (it needs the URL bound) but must stop after server.close() has drained

@@ -8,11 +8,16 @@ import {
   lockDataFolder as lockFolder,
   preparePrivateDatabaseFile,
   preparePrivateDir,
+  removeAtomicWriteStrays,
   tightenPrivateDatabaseFile,
+  tryLockDataFolder as tryLockFolder,
   withPrivateUmask,
+  type DataFolderHolder,
   type DataFolderLock,
+  type ForeignOwnedPath,
 } from '../driven/files/index.ts';
-export { describeHolder, SERVICE_LOCK_FILE, tryLockDataFolder, type DataFolderLock } from '../driven/files/index.ts';
+export { describeHolder, SERVICE_LOCK_FILE, type DataFolderLock } from '../driven/files/index.ts';
+import { PKI_DIR } from '../driven/pki/index.ts';
 import { EmbeddedSecureEnvironment, Pkcs11SecureEnvironment, secureEnvironmentConfigForDataDir, wrappingKeysPath } from '../driven/secure-environment/index.ts';
 import type { OwnerScopedSecureEnvironment } from '../../domain/ports/secure-environment.ts';
 import { validationError } from '../../domain/errors.ts';
@@ -59,12 +64,29 @@ export const openDataFolderSecureEnvironment = (
 const assertDataFolderOwned = (dir: string, kekFile: string | undefined): void =>
   assertNoneForeignOwned([...foreignOwnedPathsIn(dir), ...(kekFile === undefined ? [] : foreignOwnedPath(kekFile, `env ${KEK_FILE_ENVIRONMENT_VARIABLE}`))], dir);
 
+/** A data folder's lock, and the temp files interrupted writes had left in the folder, removed once it was taken. */
+export type SweptDataFolderLock = DataFolderLock & {
+  /** Their names, relative to the folder (none of their contents): what the caller says at info. */
+  readonly removedStrays: readonly string[];
+};
+
+/**
+ * Taken the folder's lock: the strays writeFileAtomic leaves on a kill (a KEK's is a whole KEK, review 59 item 2) go,
+ * in the folder and pki/, the folders it writes to. Only now: with the lock, no other process that writes them runs
+ * (atomic-write-strays.ts), so none of these files is a write in flight.
+ */
+const swept = (lock: DataFolderLock, dir: string): SweptDataFolderLock => ({
+  release: () => lock.release(),
+  discard: () => lock.discard(),
+  removedStrays: removeAtomicWriteStrays(dir, [PKI_DIR]),
+});
+
 /**
  * The data folder's service lock (files/data-folder-lock.ts), every path of another account the service would open
  * named first in one refusal, a KEK CREDENCE_KEK_FILE in `env` names included (a value it refuses is left to the
- * Secure Environment's opening to name).
+ * Secure Environment's opening to name); the strays of interrupted writes removed (`swept`).
  */
-export const lockDataFolder = (dir: string, env: Readonly<Record<string, string | undefined>> = process.env): DataFolderLock => {
+export const lockDataFolder = (dir: string, env: Readonly<Record<string, string | undefined>> = process.env): SweptDataFolderLock => {
   let kekFile: string | undefined;
   try {
     kekFile = kekFileOf(env);
@@ -72,7 +94,16 @@ export const lockDataFolder = (dir: string, env: Readonly<Record<string, string 
     kekFile = undefined;
   }
   // One walk of the folder: the lock's own, the outside KEK named in the same refusal.
-  return lockFolder(dir, kekFile === undefined ? [] : foreignOwnedPath(kekFile, `env ${KEK_FILE_ENVIRONMENT_VARIABLE}`));
+  return swept(lockFolder(dir, kekFile === undefined ? [] : foreignOwnedPath(kekFile, `env ${KEK_FILE_ENVIRONMENT_VARIABLE}`)), dir);
+};
+
+/** `lockDataFolder` for a caller that goes on without the lock (files/data-folder-lock.ts), swept when taken. */
+export const tryLockDataFolder = (
+  dir: string,
+  alsoForeign: readonly ForeignOwnedPath[] = [],
+): { readonly lock: SweptDataFolderLock } | { readonly heldBy: DataFolderHolder } => {
+  const taken = tryLockFolder(dir, alsoForeign);
+  return 'lock' in taken ? { lock: swept(taken.lock, dir) } : taken;
 };
 
 /** A Secure Environment a service owns and closes: the embedded one or one over PKCS#11. */

@@ -66,6 +66,6 @@ export type { ComponentStatus, LiveOptions, LiveRuntime } from './live-runtime.t
 
 // The service's data folder: its Secure Environment and who may call the API (issue 12).
 export { lockDataFolder, openDataFolderSecureEnvironment, openServiceSecureEnvironment, SERVICE_LOCK_FILE, systemRandom } from './data-folder.ts';
-export type { ClosableSecureEnvironment, DataFolderLock } from './data-folder.ts';
+export type { ClosableSecureEnvironment, DataFolderLock, SweptDataFolderLock } from './data-folder.ts';
 export { openAccessRegistry } from '../driven/access/index.ts';
 export type { AccessRegistry, RecordRefusal, SigningKeyRecord, TokenPage, TokenRecord } from '../driven/access/index.ts';

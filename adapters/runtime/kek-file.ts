@@ -1,7 +1,8 @@
-import { existsSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { isCredenceError, validationError } from '../../domain/errors.ts';
+import { atomicWriteTempOf } from '../driven/files/index.ts';
 import { secureEnvironmentConfigForDataDir } from '../driven/secure-environment/index.ts';
 import { checkKekFile, MAX_PATH_CHARS } from '../driven/secure-environment/kek.ts';
 
@@ -44,10 +45,33 @@ export const assertNoKekLeftInFolder = (dir: string, kekFile: string): void => {
   const inFolder = secureEnvironmentConfigForDataDir(dir).kek;
   if (inFolder.source !== 'file') return;
   const left = statSync(inFolder.path, { throwIfNoEntry: false });
-  if (left === undefined || sameFile(left, statSync(kekFile, { throwIfNoEntry: false }))) return;
+  if (left !== undefined && !sameFile(left, statSync(kekFile, { throwIfNoEntry: false }))) {
+    throw refusal(
+      'kek_in_folder',
+      `names ${kekFile}, but the data folder still holds a KEK, ${inFolder.path}: to move it out, stop the service, move that file to ${kekFile} (mode 0600, owned by the account Credence runs as) and start again; to keep it in the folder, unset ${KEK_FILE_ENVIRONMENT_VARIABLE}`,
+    );
+  }
+  assertNoKekTempLeftInFolder(inFolder.path, kekFile);
+};
+
+/**
+ * A temp file of the in-folder KEK's creation that a kill left (`.secure-environment.kek.<pid>.<random>.tmp`, review 59
+ * item 2) is a whole KEK: a new one, or, killed between link and unlink, a second name of the KEK moved out since.
+ * Opening the folder under its lock removes them (atomic-write-strays.ts); one still here (its folder read-only, its
+ * pid running, or the folder opened without the lock) is refused by name, as a KEK left in the folder is.
+ */
+const assertNoKekTempLeftInFolder = (inFolderKek: string, kekFile: string): void => {
+  let names: string[];
+  try {
+    names = readdirSync(dirname(inFolderKek));
+  } catch {
+    return; // no folder yet: nothing left in it
+  }
+  const temps = names.filter((name) => atomicWriteTempOf(name)?.target === basename(inFolderKek)).map((name) => join(dirname(inFolderKek), name));
+  if (temps.length === 0) return;
   throw refusal(
     'kek_in_folder',
-    `names ${kekFile}, but the data folder still holds a KEK, ${inFolder.path}: to move it out, stop the service, move that file to ${kekFile} (mode 0600, owned by the account Credence runs as) and start again; to keep it in the folder, unset ${KEK_FILE_ENVIRONMENT_VARIABLE}`,
+    `names ${kekFile}, but the data folder still holds a copy of a KEK an interrupted write left, ${temps.join(', ')}: stop the service, make sure ${kekFile} is the KEK (it opens the keys), delete ${temps.length === 1 ? 'that file' : 'those files'} and start again`,
   );
 };
 

@@ -10,7 +10,7 @@ import { readCaFile } from '../../adapters/driven/pki/index.ts';
 import type { DataFolderLock } from '../../adapters/runtime/index.ts';
 import type { Io } from '../io.ts';
 import { UsageError } from '../program.ts';
-import { unusableDataFolderAsUsage } from './folder-lock.ts';
+import { sayRemovedStrays, unusableDataFolderAsUsage } from './folder-lock.ts';
 
 /** The owner CA keys belong to: the infrastructure's, as the service's Enrolment Function sees them. */
 const INFRASTRUCTURE_OWNER = 'maf:infrastructure';
@@ -39,9 +39,9 @@ export const caDataDir = async (args: { readonly data?: string | undefined; read
   return dataDir;
 };
 
-const lockCaFolder = (runtime: typeof import('../../adapters/runtime/index.ts'), dataDir: string) => {
+const lockCaFolder = (runtime: typeof import('../../adapters/runtime/index.ts'), dataDir: string, io: Io) => {
   try {
-    return runtime.lockDataFolder(dataDir);
+    return sayRemovedStrays(runtime.lockDataFolder(dataDir), dataDir, io, 'ca');
   } catch (error) {
     throw unusableDataFolderAsUsage(error);
   }
@@ -60,7 +60,7 @@ export const withCaFolder = async <T>(
 ): Promise<T> => {
   const config = await loadFolderConfig(args, io);
   const runtime = await import('../../adapters/runtime/index.ts');
-  const lock = lockCaFolder(runtime, config.data);
+  const lock = lockCaFolder(runtime, config.data, io);
   let done = false;
   try {
     const se = runtime.openServiceSecureEnvironment(config.data, config.secureEnvironment, { now: () => new Date(), env: io.env ?? process.env });

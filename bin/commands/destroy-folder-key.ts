@@ -4,7 +4,7 @@ import { ownerView, type KeyHandle } from '../../domain/ports/index.ts';
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { UsageError } from '../program.ts';
-import { unusableDataFolderAsUsage } from './folder-lock.ts';
+import { sayRemovedStrays, unusableDataFolderAsUsage } from './folder-lock.ts';
 
 /** Where the key is: the data folder and the Secure Environment its service runs with (exportSettings). */
 export interface KeyFolder {
@@ -45,7 +45,7 @@ export const destroyFolderKey = async ({ data, secureEnvironment }: KeyFolder, k
   }
   let lock;
   try {
-    lock = runtime.lockDataFolder(data, env);
+    lock = sayRemovedStrays(runtime.lockDataFolder(data, env), data, io, `${key.noun.replace(' ', '-')} destroy`);
   } catch (error) {
     throw unusableDataFolderAsUsage(error);
   }

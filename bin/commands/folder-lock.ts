@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { describeHolder, SERVICE_LOCK_FILE, tryLockDataFolder, type DataFolderLock } from '../../adapters/runtime/data-folder.ts';
+import { describeHolder, SERVICE_LOCK_FILE, tryLockDataFolder, type DataFolderLock, type SweptDataFolderLock } from '../../adapters/runtime/data-folder.ts';
 import { isCredenceError, validationError } from '../../domain/errors.ts';
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
@@ -14,11 +14,22 @@ import { UsageError } from '../program.ts';
  */
 export const lockUnlessHeld = (data: string, io: Io, command: string): DataFolderLock | undefined => {
   const taken = tryLockDataFolder(data);
-  if ('lock' in taken) return taken.lock;
+  if ('lock' in taken) return sayRemovedStrays(taken.lock, data, io, command);
   // The holder as its lock file describes it: another process's words, printed through printable only.
   io.err(printable(`credence ${command}: ${data} is in use by ${describeHolder(taken.heldBy)} (${SERVICE_LOCK_FILE})`));
   io.err(`credence ${command}: reading its read models as that process keeps them, without writing them (--server asks the service)`);
   return undefined;
+};
+
+/**
+ * Says which temp files of interrupted writes taking the folder's lock removed (names only: one may have held a key),
+ * on stderr, as the service says it at info. The lock, for the caller to go on with.
+ */
+export const sayRemovedStrays = (lock: SweptDataFolderLock, data: string, io: Io, command: string): SweptDataFolderLock => {
+  if (lock.removedStrays.length > 0) {
+    io.err(printable(`credence ${command}: removed the temp files interrupted writes had left in ${data}: ${lock.removedStrays.join(', ')}`));
+  }
+  return lock;
 };
 
 /**

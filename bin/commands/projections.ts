@@ -4,7 +4,7 @@ import { systemClock } from '../../adapters/driven/clock/index.ts';
 import { createEngine } from '../../adapters/engine/index.ts';
 import { openReadModels } from '../../adapters/driven/readmodels/index.ts';
 import { lockDataFolder, type DataFolderLock } from '../../adapters/runtime/index.ts';
-import { assertSetUp, lockUnlessHeld } from './folder-lock.ts';
+import { assertSetUp, lockUnlessHeld, sayRemovedStrays } from './folder-lock.ts';
 import { systemProjections } from '../../adapters/runtime/projections.ts';
 import { projectionLag, ProjectionRunner, ReadModelRulesChanged } from '../../projections/runtime/index.ts';
 import { json, type Io } from '../io.ts';
@@ -38,7 +38,7 @@ const openLocal = async (args: Options, io: Io, hold: 'required' | 'unless-held'
   let lock: DataFolderLock | undefined;
   let db: ReturnType<typeof openReadModels> | undefined;
   try {
-    lock = hold === 'required' ? lockDataFolder(data) : lockUnlessHeld(data, io, 'projections');
+    lock = hold === 'required' ? sayRemovedStrays(lockDataFolder(data), data, io, 'projections') : lockUnlessHeld(data, io, 'projections');
     db = openReadModels({ dir: data });
     if (lock === undefined) {
       db.pragma('query_only = ON');

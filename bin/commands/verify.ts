@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { PUBLIC_KEY_FILE, hasTransparencyLog, openTransparencyLogForAudit, rebuildStoredSubtrees } from '../../adapters/driven/transparency/index.ts';
 import { lockDataFolder } from '../../adapters/runtime/data-folder.ts';
+import { sayRemovedStrays } from './folder-lock.ts';
 import { readEventsDbInDir } from '../../adapters/driven/store/index.ts';
 import { EVENTS_DB_FILE } from '../../adapters/driven/store/index.ts';
 import {
@@ -246,7 +247,7 @@ const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io
  * data folder (a running service is refused: it keeps the tree's edge in memory), and the folder audited again.
  */
 const repairNodes = async (dir: string, pinned: NoteVerifierKey | undefined, io: Io, asJson: boolean, saved: string | undefined, found: object): Promise<number> => {
-  const lock = lockDataFolder(dir);
+  const lock = sayRemovedStrays(lockDataFolder(dir), dir, io, 'verify');
   let written: number;
   try {
     written = rebuildStoredSubtrees(dir);

@@ -12,9 +12,28 @@ export interface AtomicWriteOptions {
   readonly exclusive?: boolean;
 }
 
-/** The temp file's name: hidden, beside the target (same filesystem, so the rename or link is atomic), unguessable. */
-const tempPathFor = (path: string): string =>
-  join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+/** Random bytes in a temp file's name, written as 12 hex digits. */
+export const TEMP_RANDOM_BYTES = 6;
+
+/**
+ * `.<name>.<pid>.<random>.tmp`: the name of writeFileAtomic's temp file beside `<name>`, and the only names the sweep
+ * of an opened data folder removes (atomic-write-strays.ts). One pattern for both, so that the sweep never takes a
+ * file this writer did not make.
+ */
+export const ATOMIC_WRITE_TEMP = new RegExp(`^\\.(.+)\\.([1-9][0-9]*)\\.([0-9a-f]{${TEMP_RANDOM_BYTES * 2}})\\.tmp$`);
+
+/** The file a name of ATOMIC_WRITE_TEMP was the temp of, and the process that wrote it; undefined for any other name. */
+export const atomicWriteTempOf = (fileName: string): { readonly target: string; readonly pid: number } | undefined => {
+  const match = ATOMIC_WRITE_TEMP.exec(fileName);
+  return match === null ? undefined : { target: match[1]!, pid: Number(match[2]) };
+};
+
+/** The name of the temp file process `pid` writes `<name>` through, `random` its TEMP_RANDOM_BYTES bytes. */
+export const atomicWriteTempName = (name: string, pid: number, random: Uint8Array): string =>
+  `.${name}.${pid}.${Buffer.from(random.buffer, random.byteOffset, random.byteLength).toString('hex')}.tmp`;
+
+/** The temp file's path: hidden, beside the target (same filesystem, so the rename or link is atomic), unguessable. */
+const tempPathFor = (path: string): string => join(dirname(path), atomicWriteTempName(basename(path), process.pid, randomBytes(TEMP_RANDOM_BYTES)));
 
 /** Makes the folder entry (a rename or link) durable: without this a power loss can undo it after we returned. */
 const fsyncFolder = (folder: string): void => {
@@ -52,7 +71,10 @@ const removeQuietly = (path: string): void => {
  *    replace an existing file, then the temp name is removed;
  * 3. the folder fsynced, so the new name survives a power loss.
  * On an error the temp file is removed and the error rethrown (an existing target is left untouched). A kill
- * between 1 and 3 can leave a stray `.<name>.<pid>.<random>.tmp` (mode `mode`); it is never read back.
+ * between 1 and 3 can leave a stray `.<name>.<pid>.<random>.tmp` (mode `mode`, ATOMIC_WRITE_TEMP); it is never
+ * read back, and a data folder's are removed when the folder is next opened under its lock (atomic-write-strays.ts).
+ * Until then it holds what was written: a KEK's is a KEK (with `exclusive`, killed between link and unlink, a
+ * second name of the live one).
  * `exclusive` needs a filesystem with hard links (every local POSIX one); elsewhere it fails rather than risk
  * replacing the file.
  */
