@@ -3,13 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyRequest } from 'fastify';
-import {
-  jsonSchemaTransform,
-  jsonSchemaTransformObject,
-  serializerCompiler,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from 'fastify-type-provider-zod';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { validationError } from '../../domain/errors.ts';
 import { limitConnections, openFilesLimit, RESERVED_DESCRIPTORS } from './connection-limits.ts';
 import { PROBE_MAX_CONNECTIONS } from './probe-server.ts';
@@ -17,10 +11,12 @@ import { refusedTokenBudget } from './auth/refused-token-budget.ts';
 import { installAccessHook } from './auth/access-hook.ts';
 import type { ServiceConfig } from './config.ts';
 import { refuseForwardedNonAddresses, trustProxyOf } from './trust-proxy.ts';
-import type { App, RouteAccess, RouteModule, ServiceContext } from './context.ts';
+import type { App, RouteModule, ServiceContext } from './context.ts';
+import { ACCESS_EXTENSION, documentAccess } from './openapi-refusals.ts';
+import { documentObject, documentTransform } from './openapi-transform.ts';
 import { loggerOptions } from './logging.ts';
 import { redactedPathOf } from './redact-url.ts';
-import { answerWithProblem, HttpProblem, overloaded, PROBLEM_CONTENT_TYPE, ProblemSchema, sendFrameworkProblem, sendProblem } from './problems.ts';
+import { answerWithProblem, HttpProblem, overloaded, sendFrameworkProblem, sendProblem } from './problems.ts';
 import { installProtection } from './protection.ts';
 import { baselineHeaders } from './baseline-headers.ts';
 import { answerClientError } from './client-error-handler.ts';
@@ -31,11 +27,9 @@ import { CONSOLE_DIST } from './console-bundle-freshness.ts';
 import { ocspRouterRefusal, sendOcspRefusal } from './routes/ocsp-url.ts';
 
 export const DOCS_PREFIX = '/docs';
-/** The OpenAPI operation extension naming who may call it: a list of roles, `public` or `device`. */
-export const ACCESS_EXTENSION = 'x-credence-access';
 const API_VERSION = '1.0.0';
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
-export { MAX_PATH_PARAM_CHARS };
+export { ACCESS_EXTENSION, MAX_PATH_PARAM_CHARS };
 
 export interface BuildServerOptions {
   readonly context: ServiceContext;
@@ -52,31 +46,6 @@ export interface BuildServerOptions {
 const genReqId = (raw: IncomingMessage): string => {
   const given = raw.headers['x-request-id'];
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-};
-
-const problemResponse = { description: 'RFC 9457 problem details', content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } } };
-
-/**
- * The OpenAPI view of a route's access: bearer security for role routes, who may call it (in words, and as
- * `x-credence-access`), and the problem responses every documented route can give.
- */
-const documentAccess = (app: App): void => {
-  app.addHook('onRoute', (route) => {
-    const schema = route.schema as (Record<string, unknown> & { hide?: boolean; response?: Record<string, unknown> }) | undefined;
-    if (schema === undefined || schema.hide === true) return;
-    const access = (route.config as { access?: RouteAccess } | undefined)?.access;
-    const response = { ...schema.response };
-    if (!Object.keys(response).some((s) => /^[45]/.test(s))) Object.assign(response, { '4xx': problemResponse, '5xx': problemResponse });
-    const who = access === 'public' ? 'Public.' : access === 'device' ? 'Devices (authenticated inside the protocol, no bearer token).' : `Roles: ${access?.join(', ')}.`;
-    route.schema = {
-      ...schema,
-      response,
-      description: schema.description === undefined ? who : `${String(schema.description)}\n\n${who}`,
-      // Spread: FastifySchema has no index signature for OpenAPI extensions.
-      ...{ [ACCESS_EXTENSION]: access },
-      ...(Array.isArray(access) ? { security: [{ bearerAuth: [] }] } : {}),
-    };
-  });
 };
 
 // The path as the log writes it: a detail never carries a secret, and a caller may put a token in a path (review 33).
@@ -224,8 +193,8 @@ const configure = async (app: App, { context, config, routes = [], consoleDist =
       },
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     },
-    transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
+    transform: documentTransform,
+    transformObject: documentObject,
   });
   // The docs page shares the console's origin (and so its sessionStorage, where a signed-in token lives): it gets a
   // CSP as strict as the page allows (the plugin's, with hashes of its own inline code), no framing, nothing fetched

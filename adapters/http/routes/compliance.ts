@@ -12,7 +12,8 @@ import { refuseLongEntity } from './entity-bound.ts';
 import { refuseUnlessResolved, withoutNodeTrail } from './pseudonym-reads.ts';
 import { toCsv, wantsCsv } from './csv.ts';
 import { refuseResumePastTheHead } from './resume-point.ts';
-import { DecimalString, Finding, getEntityRoute, readYourWritesInto, toWire, Verdict } from './wire.ts';
+import type { ResponseHeaders } from '../response-headers.ts';
+import { DecimalString, EVENTS_BEHIND_HEADER_DOC, Finding, getEntityRoute, readYourWritesInto, toWire, Verdict } from './wire.ts';
 
 /** Every parameter any compliance query takes, as the query string carries them; each query's own schema decides. */
 const PARAMS = ['reason', 'from', 'to', 'actor', 'subscription', 'days', 'now', 'limit', 'after', 'order'] as const;
@@ -23,6 +24,17 @@ const ComplianceQueryString = z.strictObject(Object.fromEntries(PARAMS.map((p) =
 
 /** How to start again after a refused `after` (./resume-point.ts). */
 const RESTART_PAGING = 'page again from the start (without `after`), and set aside the rows of pages read past the newest event';
+
+// Declared for CSV above all, whose rows have no field for them: a pager reads where to go on from here.
+const PAGING_HEADERS: ResponseHeaders = {
+  'credence-truncated': { type: 'string', enum: ['true', 'false'], description: 'more rows matched than `limit`' },
+  'credence-next-after': {
+    type: 'string',
+    pattern: '^(0|[1-9][0-9]*)$',
+    description: 'with `credence-truncated: true`, for revocations, actions and provisioned: the `after` of the next page',
+  },
+  ...EVENTS_BEHIND_HEADER_DOC,
+};
 
 const QueryName = z.enum(COMPLIANCE_QUERY_NAMES as [ComplianceQueryName, ...ComplianceQueryName[]]);
 
@@ -101,6 +113,7 @@ export const complianceRoutes: RouteModule = (app, context) => {
       response: {
         200: {
           description: 'the rows',
+          headers: PAGING_HEADERS,
           content: {
             'application/json': {
               schema: z.object({

@@ -20,6 +20,7 @@ import { baselineHeaders } from '../baseline-headers.ts';
 import { HttpProblem } from '../problems.ts';
 import type { RouteModule, ServiceContext } from '../context.ts';
 import type { Principal } from '../auth/access-control.ts';
+import { FRAMES_EXTENSION } from '../sse/frame-schemas.ts';
 import { canonicalMessage, publicMessage } from '../sse/messages.ts';
 import { EventsHeaders, EventsQuery, checkPublicFilter, lifecycleFilterOf, type Identifiers } from '../sse/query.ts';
 import { SseSession } from '../sse/session.ts';
@@ -84,7 +85,12 @@ export const eventRoutes: RouteModule = (app, context) => {
             description: 'An endless text/event-stream; see the operation description for its frames.',
             content: {
               'text/event-stream': {
-                schema: z.string().describe('Frames of lines `id: <position>`, `event: <type>`, `data: <JSON>`, each ended by a blank line; comments and `retry:` lines between them.'),
+                schema: z.string().meta({
+                  description:
+                    'Frames of lines `id: <position>`, `event: <type>`, `data: <JSON>`, each ended by a blank line; comments and `retry:` lines ' +
+                    'between them. The JSON is an OperatorFrame (operators, auditors), an IntegratorFrame (integrators), or a DroppedFrame.',
+                  ...FRAMES_EXTENSION,
+                }),
               },
             },
           },

@@ -7,6 +7,7 @@ import { MAX_OCSP_REQUEST_BYTES, ocspErrorResponseDer } from '../../../domain/x5
 import { PkiIncomplete, PublicationUnrecorded, type PkiRevocation } from '../../runtime/index.ts';
 import type { RouteModule } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
+import type { ResponseHeaders } from '../response-headers.ts';
 import { MAX_PATH_PARAM_CHARS } from '../path-params.ts';
 import { derOfOcspPath, MAX_OCSP_GET_CHARS, OCSP_REQUEST, OCSP_RESPONSE } from './ocsp-url.ts';
 
@@ -25,7 +26,25 @@ const Params = z.strictObject({ caId: CaId.describe('the issuing CA: `default`, 
  */
 const OcspParams = z.strictObject({ caId: z.string().max(MAX_PATH_PARAM_CHARS).describe('the issuing CA: `default`, or the M2M Service Subscription it serves') });
 
-const binary = (type: string, description: string) => ({ description, content: { [type]: { schema: z.any().describe('binary (DER)') } } });
+// `format: binary` for OpenAPI 3.0-minded generators, contentMediaType for 3.1 ones: either makes a blob type of it.
+const derBytes = (type: string, description = 'binary (DER)') => z.any().meta({ type: 'string', format: 'binary', contentMediaType: type, description });
+const binary = (type: string, description: string, headers?: ResponseHeaders) => ({
+  description,
+  ...(headers !== undefined ? { headers } : {}),
+  content: { [type]: { schema: derBytes(type) } },
+});
+
+/** What sendCached sends with a CRL or a cacheable OCSP response, and with its 304. */
+const CACHE_HEADERS: ResponseHeaders = {
+  etag: { type: 'string', description: 'strong validator of these bytes: send it back in If-None-Match to be answered 304 while they are current' },
+  'last-modified': { type: 'string', description: 'when this was signed (thisUpdate of a CRL, producedAt of an OCSP response), HTTP date' },
+  expires: { type: 'string', description: 'nextUpdate, HTTP date' },
+  'cache-control': { type: 'string', description: '`public, no-cache`: a cache keeps it and revalidates it on every use' },
+};
+const notModified = z.undefined().meta({ description: 'Not Modified: If-None-Match named the current ETag; no body', headers: CACHE_HEADERS });
+const IfNoneMatch = z.looseObject({
+  'if-none-match': z.string().optional().describe('ETags of a copy the client holds (RFC 9110 13.1.2): the current one among them is answered 304'),
+});
 const pemText = (description: string) => ({ description, content: { 'application/x-pem-file': { schema: z.string() } } });
 
 const notReady = (): HttpProblem => new HttpProblem(503, 'starting', 'the PKI is starting; retry in a moment', {}, { 'retry-after': '1' });
@@ -145,7 +164,14 @@ export const pkiRoutes: RouteModule = (app, context) => {
   const crlRoute = (path: string, which: 'full' | 'delta', summary: string, description: string): void => {
     app.get(path, {
       config: { access: 'public' },
-      schema: { summary, description, tags: ['pki'], params: Params, response: { 200: binary('application/pkix-crl', 'the DER CRL') } },
+      schema: {
+        summary,
+        description,
+        tags: ['pki'],
+        params: Params,
+        headers: IfNoneMatch,
+        response: { 200: binary('application/pkix-crl', 'the DER CRL', CACHE_HEADERS), 304: notModified },
+      },
       handler: async (request, reply) => {
         const publisher = revocation().crl(caOf(request.params.caId).id);
         if (publisher === undefined) throw noCa(request.params.caId);
@@ -205,7 +231,7 @@ export const pkiRoutes: RouteModule = (app, context) => {
       tags: ['pki'],
       params: OcspParams,
       consumes: [OCSP_REQUEST],
-      body: z.any().describe(`DER OCSPRequest (${OCSP_REQUEST})`),
+      body: derBytes(OCSP_REQUEST, `DER OCSPRequest (${OCSP_REQUEST})`),
       response: { 200: binary(OCSP_RESPONSE, 'the DER OCSPResponse (errors too: malformedRequest, unauthorized)') },
     },
     handler: async (request, reply) =>
@@ -226,7 +252,11 @@ export const pkiRoutes: RouteModule = (app, context) => {
         '(RFC 5019 2.1.1: larger requests use POST). Answers without a nonce are cacheable (ETag, Last-Modified, Expires = nextUpdate).',
       tags: ['pki'],
       params: OcspParams.extend({ '*': z.string().describe('URL-encoded base64 of the DER OCSPRequest (it may hold `/`)') }),
-      response: { 200: binary(OCSP_RESPONSE, 'the DER OCSPResponse') },
+      headers: IfNoneMatch,
+      response: {
+        200: binary(OCSP_RESPONSE, 'the DER OCSPResponse; one with a nonce, or an error status, is sent with `Cache-Control: no-store` and no validators', CACHE_HEADERS),
+        304: notModified,
+      },
     },
     handler: async (request, reply) => {
       // The router has decoded the path already, `%2F` included, and leaves a raw `/` as it is: the request is whole.

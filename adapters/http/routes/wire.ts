@@ -6,6 +6,7 @@ import { EntityKind, streamIdOf } from '../../../domain/streams.ts';
 import { RecordedEventWire } from '../../../domain/transparency/index.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { App, ServiceContext } from '../context.ts';
+import type { ResponseHeaders } from '../response-headers.ts';
 
 export { PageCursor } from '../page-cursor.ts';
 
@@ -137,6 +138,14 @@ export type ReadModelName = 'audit' | 'compliance' | 'entities' | 'cascade';
 
 /** The header a read-model answer names its lag in, so that a client can tell a stale answer from a whole one. */
 export const EVENTS_BEHIND_HEADER = 'credence-events-behind';
+/** The header as the OpenAPI document declares it on an answer that sends it. */
+export const EVENTS_BEHIND_HEADER_DOC: ResponseHeaders = {
+  [EVENTS_BEHIND_HEADER]: {
+    type: 'integer',
+    minimum: 0,
+    description: "stored events the read models had not handled when this was answered (0: none): rows they prove may be missing",
+  },
+};
 
 /** `readYourWrites`, its lag named in the answer's `credence-events-behind` header; the lag, for a body that says it too. */
 export const readYourWritesInto = async (context: ServiceContext, reply: FastifyReply, readModels: readonly ReadModelName[]): Promise<number> => {

@@ -1,0 +1,64 @@
+import type { App, RouteAccess } from './context.ts';
+import { PROBLEM_CONTENT_TYPE, ProblemSchema } from './problems.ts';
+import { RETRY_AFTER, WWW_AUTHENTICATE, type ResponseHeaders } from './response-headers.ts';
+
+/** The OpenAPI operation extension naming who may call it: a list of roles, `public` or `device`. */
+export const ACCESS_EXTENSION = 'x-credence-access';
+
+const problem = (description: string, headers?: ResponseHeaders) => ({
+  description,
+  ...(headers !== undefined ? { headers } : {}),
+  content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } },
+});
+
+const REFUSALS = {
+  401: problem('no bearer token, or one malformed, expired, forged or revoked (`unauthenticated`)', WWW_AUTHENTICATE),
+  403: problem("the token's role may not call this route (`forbidden`)"),
+  413: problem('the body is larger than the service accepts (`payload_too_large`)'),
+  415: problem('a content type the route does not take (`unsupported_media_type`)'),
+  429: problem('too many requests from this caller in the window (`rate_limited`)', RETRY_AFTER),
+  503: problem(
+    'not now: overloaded, starting, shutting down, not ready, or the event store busy or unreachable (Retry-After); a damaged database (no Retry-After)',
+    RETRY_AFTER,
+  ),
+  catchAll: problem('RFC 9457 problem details'),
+};
+
+/**
+ * The refusals a route can give whatever it does, by what the HTTP layer in front of it does: a role route's token
+ * check (401, 403; a caller whose tokens were refused too often, 429), a body's limits (413, 415), the rate limit
+ * of every route but those that opt out (protection.ts), and the 503s of load shedding and shutdown. 4XX and 5XX
+ * stay the catch-all for what a route refuses itself; a route's own entry for a status wins.
+ */
+const refusalsOf = (access: RouteAccess | undefined, hasBody: boolean, rateLimited: boolean): Record<string, unknown> => ({
+  ...(Array.isArray(access) ? { 401: REFUSALS[401], 403: REFUSALS[403] } : {}),
+  ...(hasBody ? { 413: REFUSALS[413], 415: REFUSALS[415] } : {}),
+  ...(rateLimited || Array.isArray(access) ? { 429: REFUSALS[429] } : {}),
+  503: REFUSALS[503],
+  '4xx': REFUSALS.catchAll,
+  '5xx': REFUSALS.catchAll,
+});
+
+/**
+ * The OpenAPI view of a route's access: bearer security for role routes, who may call it (in words, and as
+ * `x-credence-access`), and the problem responses the route can give. The one place that knows every route's access,
+ * so the refusals are declared here rather than in each route.
+ */
+export const documentAccess = (app: App): void => {
+  app.addHook('onRoute', (route) => {
+    const schema = route.schema as (Record<string, unknown> & { hide?: boolean; response?: Record<string, unknown> }) | undefined;
+    if (schema === undefined || schema.hide === true) return;
+    const config = route.config as { access?: RouteAccess; rateLimit?: unknown } | undefined;
+    const access = config?.access;
+    const response = { ...refusalsOf(access, schema.body !== undefined, config?.rateLimit !== false), ...schema.response };
+    const who = access === 'public' ? 'Public.' : access === 'device' ? 'Devices (authenticated inside the protocol, no bearer token).' : `Roles: ${access?.join(', ')}.`;
+    route.schema = {
+      ...schema,
+      response,
+      description: schema.description === undefined ? who : `${String(schema.description)}\n\n${who}`,
+      // Spread: FastifySchema has no index signature for OpenAPI extensions.
+      ...{ [ACCESS_EXTENSION]: access },
+      ...(Array.isArray(access) ? { security: [{ bearerAuth: [] }] } : {}),
+    };
+  });
+};
