@@ -43,6 +43,8 @@ describe('redactUrl keeps the service\'s own query parameters only, with values 
     ['a second parameter after `?`', '/v1/tokens?limit=5?sig=S3CRET', '/v1/tokens?limit=[redacted]'],
     ['a fragment', '/v1/tokens?limit=5#sig=S3CRET', '/v1/tokens?limit=[redacted]'],
     ['a fragment in a word-valued parameter', '/v1/entities?kind=node#sig=S3CRET', '/v1/entities?kind=[redacted]'],
+    // includeExpired takes true or false only (review 60): another spelling is a value the service refuses.
+    ['a flag spelled otherwise', '/v1/tokens?includeExpired=yes', '/v1/tokens?includeExpired=[redacted]'],
     ['an escaped `=`', '/v1/entities?cursor=abc%3DS3CRET', '/v1/entities?cursor=[redacted]'],
     ['an escaped `;`, escaped twice', '/v1/entities?state=x%253Bsig', '/v1/entities?state=[redacted]'],
     ['a number parameter repeated', '/v1/tokens?limit=1&limit=S3CRET', '/v1/tokens?limit=1&limit=[redacted]'],

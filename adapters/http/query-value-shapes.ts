@@ -40,8 +40,6 @@ const streamId: Shape = (value) => {
 /** Every state a machine has: what the entities read model holds, so what a listing by state can find. */
 const STATE_NAMES: readonly string[] = [...new Set(Object.values(MACHINES).flatMap((machine) => Object.keys(machine.root.states)))];
 
-/** What `z.stringbool()` reads, either way (tokens' `includeExpired`), any case. */
-const STRINGBOOL = new Set(['true', '1', 'yes', 'on', 'y', 'enabled', 'false', '0', 'no', 'off', 'n', 'disabled']);
 
 /** The entities listing a cursor continues (`JSON.stringify([kind ?? null, state ?? null])` in ./routes/entities.ts). */
 const Listing = z.tuple([EntityKind.nullable(), z.string().nullable()]);
@@ -85,7 +83,7 @@ export const VALUE_SHAPES: Readonly<Record<string, Shape>> = {
   now: instant,
   from: (value) => instant(value) || decimal(value) || value === 'start' || value === 'end',
   to: (value) => instant(value) || decimal(value),
-  includeExpired: (value) => STRINGBOOL.has(value.toLowerCase()),
+  includeExpired: oneOf(['true', 'false']),
   full: oneOf(['true', 'false']),
   order: oneOf(['log', 'newest']),
   identifiers: oneOf(['canonical', 'pseudonymous']),
