@@ -11,6 +11,7 @@ import type { DataFolderLock } from '../../adapters/runtime/index.ts';
 import type { Io } from '../io.ts';
 import { UsageError } from '../program.ts';
 import { sayRemovedStrays, unusableDataFolderAsUsage } from './folder-lock.ts';
+import { leftKeyOfRemovedFolder } from './left-key-of-removed-folder.ts';
 
 /** The owner CA keys belong to: the infrastructure's, as the service's Enrolment Function sees them. */
 const INFRASTRUCTURE_OWNER = 'maf:infrastructure';
@@ -71,9 +72,13 @@ export const withCaFolder = async <T>(
     } finally {
       se.close();
     }
+  } catch (error) {
+    if (done) throw error;
+    discardQuietly(lock);
+    const { isEmbedded } = await import('../../adapters/runtime/data-folder.ts');
+    throw leftKeyOfRemovedFolder(error, config.data, isEmbedded(config.secureEnvironment));
   } finally {
     if (done) lock.release();
-    else discardQuietly(lock);
   }
 };
 

@@ -8,11 +8,12 @@ import type { Io } from '../io.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { destroyFolderKey } from './destroy-folder-key.ts';
 import { exportSettings } from './export-log-key.ts';
+import { KeyFolderOptions, withKeyFolders } from './key-folders.ts';
 import { logKeyInUse } from './keys-in-use.ts';
 import { PathArg } from './options.ts';
 
 const Options = z.object({
-  data: PathArg.optional(),
+  ...KeyFolderOptions,
   handleFile: PathArg,
   config: PathArg.optional(),
 });
@@ -51,21 +52,20 @@ const readHandleArg = (path: string): KeyHandle => {
  */
 const destroy = async (args: Options, io: Io): Promise<number> => {
   const handle = readHandleArg(args.handleFile);
-  const { data, secureEnvironment } = await exportSettings(args, io);
+  const { data, secureEnvironment } = await exportSettings({ ...args, data: args.data?.[0] }, io);
   const refuseInUse = (folder: string): void => {
     const inUse = logKeyInUse(folder, handle);
     if (inUse !== undefined) throw validationError([{ path: '--handle-file', rule: inUse.rule, message: `${args.handleFile} names ${handle}, ${inUse.message} [${inUse.rule}]` }], 'log key');
   };
-  return destroyFolderKey({ data, secureEnvironment }, { owner: LOG_KEY_OWNER, handle, noun: 'log key', refuseInUse }, io);
+  const folders = { data: args.data ?? [data], secureEnvironment, tokenNotShared: args.tokenNotShared === true };
+  return destroyFolderKey(folders, { owner: LOG_KEY_OWNER, handle, noun: 'log key', refuseInUse }, io);
 };
 
-/** `credence log-key destroy --handle-file FILE [--data DIR] [--config FILE]`: the service stopped. */
+/** `credence log-key destroy --handle-file FILE [--data DIR…] [--token-not-shared] [--config FILE]`: the services stopped. */
 export const register: RegisterCommands = (program, io) => {
   const logKey = program.command('log-key').description("the transparency log's key in the Secure Environment (locally, the service stopped)");
-  const destroyCommand: Command = logKey
-    .command('destroy')
+  const destroyCommand: Command = withKeyFolders(logKey.command('destroy'))
     .description('destroy a retired log key, named by the transparency.handle moved aside with its old log; the key in use is refused')
-    .option('--data <dir>', 'the data folder (default ./data, or the --config file\'s)')
     .requiredOption('--handle-file <file>', 'the retired key\'s handle file (a transparency.handle moved aside)')
     .option(
       '--config <file>',

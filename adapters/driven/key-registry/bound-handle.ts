@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { asDamagedDatabase } from '../files/damaged-database.ts';
+import { damagedDatabase } from '../../../domain/errors.ts';
+import { asDamagedDatabase, remedyFor } from '../files/damaged-database.ts';
 import { KEY_REGISTRY_DB_FILE } from './sqlite-key-registry.ts';
 
 /** sqlite-key-registry.ts's table; an earlier version kept it in readmodels.db, moved into keys.db at the next open. */
@@ -31,7 +32,11 @@ export const boundHandle = (dataDir: string, handle: string): BoundHandle | unde
       throw asDamagedDatabase(path, error);
     }
     try {
-      if (db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(TABLE) === undefined) continue;
+      if (db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(TABLE) === undefined) {
+        // readmodels.db loses the table when it moves; keys.db is made with it, so one without it lost its bindings.
+        if (file === KEY_REGISTRY_DB_FILE) throw damagedDatabase(path, file, `no ${TABLE} table: which keys it binds is unknown`, remedyFor(file));
+        continue;
+      }
       const row = db.prepare(`SELECT stream, purpose FROM ${TABLE} WHERE handle = ? AND destroyed_at IS NULL LIMIT 1`).get(handle) as
         | { stream: string; purpose: string }
         | undefined;
