@@ -5,9 +5,15 @@
  * headers); every operation has a unique operationId, binary bodies say they are binary, a 201 says what it created,
  * and no component schema is left that no operation reaches. A live answer of each status is one the document declares,
  * carrying the headers it declares.
+ * Review 60's last gaps: no response is described "Default Response"; the headers the service's hooks put on answers
+ * (x-request-id, the rate limit's count, `Cache-Control: no-store` for a token's reads) are declared on the answers that
+ * carry them, and a live answer carries none of them undeclared; the OCSP GET's wildcard is documented as `{request}`,
+ * and a client filling that template in is answered by the responder.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPkiService } from './support/pki-test-ca.ts';
+import * as pkijs from 'pkijs';
+import { ocspRequest, ocspStatus } from './support/ocsp-client.ts';
+import { issueCertifiedCredential, pkiOf, startPkiService } from './support/pki-test-ca.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
 interface Response {
@@ -33,9 +39,12 @@ const operations = (doc: Doc): [string, Operation][] =>
 /** Headers a declared answer carries only sometimes: a damaged database's 503 has no Retry-After, a last page no next-after. */
 const CONDITIONAL = new Set(['retry-after', 'credence-next-after']);
 
+/** The headers the service's own hooks add (server.ts, protection.ts, baseline-headers.ts), declared where they are sent. */
+const HOOKS_HEADERS = ['x-request-id', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'cache-control'] as const;
+
 /**
  * `response` is an answer of a status the operation declares exactly, whose declared headers include `headers`, and it
- * carries every header declared for it.
+ * carries every header declared for it, and declared every header of the hooks it carries.
  */
 const expectDeclared = (doc: Doc, operation: string, response: globalThis.Response, headers: readonly string[] = []): void => {
   const [method, path] = operation.split(' ') as [string, string];
@@ -46,6 +55,8 @@ const expectDeclared = (doc: Doc, operation: string, response: globalThis.Respon
     if (CONDITIONAL.has(name) && response.status !== 429) continue;
     expect(response.headers.get(name), `${operation} ${response.status} carries ${name}`).not.toBeNull();
   }
+  const carried = HOOKS_HEADERS.filter((name) => response.headers.get(name) !== null);
+  expect(Object.keys(declared!.headers ?? {}), `${operation} ${response.status} declares what it carries`).toEqual(expect.arrayContaining(carried));
 };
 
 const problemRef = (response: Response | undefined): unknown => response?.content?.['application/problem+json']?.schema?.['$ref'];
@@ -85,25 +96,58 @@ describe('the OpenAPI document declares the statuses and headers the service ans
   });
 
   it('declares 304, the cache validators and If-None-Match on the CRLs and the OCSP GET', () => {
-    for (const path of ['/pki/{caId}/crl', '/pki/{caId}/delta-crl', '/pki/{caId}/ocsp/{*}']) {
+    for (const path of ['/pki/{caId}/crl', '/pki/{caId}/delta-crl', '/pki/{caId}/ocsp/{request}']) {
       const op = doc.paths[path]!['get']!;
       expect(op.responses['304'], path).toBeDefined();
       expect(op.responses['304']!.content, path).toBeUndefined();
-      for (const status of ['200', '304']) expect(Object.keys(op.responses[status]!.headers ?? {}).sort(), `${path} ${status}`).toEqual(['cache-control', 'etag', 'expires', 'last-modified']);
+      for (const status of ['200', '304']) {
+        expect(Object.keys(op.responses[status]!.headers ?? {}), `${path} ${status}`).toEqual(expect.arrayContaining(['cache-control', 'etag', 'expires', 'last-modified']));
+      }
       expect(op.parameters?.filter((p) => p.in === 'header').map((p) => p.name), path).toEqual(['if-none-match']);
     }
   });
 
   it("declares the compliance pager's headers on its 200", () => {
     const headers = doc.paths['/v1/compliance/{query}']!['get']!.responses['200']!.headers ?? {};
-    expect(Object.keys(headers).sort()).toEqual(['credence-events-behind', 'credence-next-after', 'credence-truncated']);
+    expect(Object.keys(headers).filter((name) => name.startsWith('credence-')).sort()).toEqual(['credence-events-behind', 'credence-next-after', 'credence-truncated']);
+  });
+
+  it('describes every response: none is "Default Response", a success says what it answers', () => {
+    const defaults = operations(doc).flatMap(([name, op]) =>
+      Object.entries(op.responses).filter(([, response]) => response.description === 'Default Response').map(([status]) => `${name} ${status}`),
+    );
+    expect(defaults).toEqual([]);
+    expect(doc.paths['/v1/commands']!['post']!.responses['200']!.description).toMatch(/^Deduplicated/);
+    expect(doc.paths['/v1/commands']!['post']!.responses['201']!.description).toMatch(/^Recorded/);
+  });
+
+  it("declares x-request-id on every answer, the rate limit's count on the counted routes' answers, no-store on a role route's", () => {
+    for (const [name, op] of operations(doc)) {
+      for (const [status, response] of Object.entries(op.responses)) {
+        const headers = Object.keys(response.headers ?? {});
+        expect(headers, `${name} ${status}`).toContain('x-request-id');
+        // /healthz alone is out of the rate limit; a 503 of load shedding or shutdown is refused before the count.
+        const counted = name !== 'GET /healthz' && !['503', '4XX', '5XX'].includes(status);
+        expect(headers.filter((h) => h.startsWith('x-ratelimit-')).sort(), `${name} ${status}`).toEqual(
+          counted ? ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'] : [],
+        );
+        if (Array.isArray(op['x-credence-access']) && /^[23]/.test(status)) expect(headers, `${name} ${status}`).toContain('cache-control');
+      }
+    }
+  });
+
+  it('documents the OCSP GET wildcard as the path parameter `request`', () => {
+    expect(Object.keys(doc.paths).filter((path) => path.includes('{*}'))).toEqual([]);
+    const op = doc.paths['/pki/{caId}/ocsp/{request}']!['get']!;
+    expect(op.parameters?.filter((p) => p.in === 'path').map((p) => p.name)).toEqual(['caId', 'request']);
+    expect(op.operationId).toBe('getPkiByCaIdOcspByRequest');
   });
 
   it('types DER bodies as binary, says what each 201 created, and keeps no component no operation reaches', () => {
     const binaries = [
       doc.paths['/pki/{caId}/ca.crt']!['get']!.responses['200']!.content!['application/pkix-cert']!.schema,
       doc.paths['/pki/{caId}/crl']!['get']!.responses['200']!.content!['application/pkix-crl']!.schema,
-      doc.paths['/pki/{caId}/ocsp/{*}']!['get']!.responses['200']!.content!['application/ocsp-response']!.schema,
+      doc.paths['/pki/{caId}/ocsp/{request}']!['get']!.responses['200']!.content!['application/ocsp-response']!.schema,
       doc.paths['/pki/{caId}/ocsp']!['post']!.requestBody!.content['application/ocsp-request']!.schema,
     ];
     for (const schema of binaries) expect(schema).toMatchObject({ type: 'string', format: 'binary', contentMediaType: expect.stringMatching(/^application\//) });
@@ -146,6 +190,47 @@ describe('the OpenAPI document declares the statuses and headers the service ans
     const page = await fetch(`${svc.url}/v1/compliance/revocations`, { headers: { authorization: `Bearer ${svc.tokens.auditor}` } });
     expect(page.status).toBe(200);
     expectDeclared(doc, 'GET /v1/compliance/{query}', page, ['credence-truncated', 'credence-events-behind']);
+  });
+
+  it('answers the documented OCSP GET template, filled in encoded, from the responder, as declared', async () => {
+    const leaf = await issueCertifiedCredential(svc, 'cred-openapi-ocsp');
+    const der = await ocspRequest(leaf, pkiOf(svc).cas[0]!);
+    const template = Object.keys(doc.paths).find((path) => path.startsWith('/pki/{caId}/ocsp/'))!;
+    const path = template.replace('{caId}', 'default').replace('{request}', encodeURIComponent(Buffer.from(der).toString('base64')));
+    const answer = await fetch(`${svc.url}${path}`);
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('content-type')).toBe('application/ocsp-response');
+    const body = new Uint8Array(await answer.arrayBuffer());
+    expect(pkijs.OCSPResponse.fromBER(body).responseStatus.valueBlock.valueDec).toBe(0);
+    expect(ocspStatus(body)).toBe('good');
+    expectDeclared(doc, `GET ${template}`, answer, ['etag', 'x-request-id', 'x-ratelimit-limit']);
+  });
+
+  it("answers with x-request-id, the rate limit's count and no-store where the document declares them", async () => {
+    const bearer = (role: keyof TestService['tokens']) => ({ authorization: `Bearer ${svc.tokens[role]}` });
+    const alive = await fetch(`${svc.url}/healthz`);
+    await alive.arrayBuffer();
+    expectDeclared(doc, 'GET /healthz', alive, ['x-request-id']);
+    expect(alive.headers.get('x-ratelimit-limit')).toBeNull();
+    const ready = await fetch(`${svc.url}/readyz`);
+    await ready.arrayBuffer();
+    expectDeclared(doc, 'GET /readyz', ready, ['x-request-id', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset']);
+    const listed = await fetch(`${svc.url}/v1/tokens`, { headers: bearer('admin') });
+    await listed.arrayBuffer();
+    expectDeclared(doc, 'GET /v1/tokens', listed, ['cache-control']);
+    const issued = await fetch(`${svc.url}/v1/tokens`, {
+      method: 'POST',
+      headers: { ...bearer('admin'), 'content-type': 'application/json' },
+      body: JSON.stringify({ subject: 'openapi-headers', role: 'auditor', ttl: '30m' }),
+    });
+    await issued.arrayBuffer();
+    expect(issued.status).toBe(201);
+    expect(issued.headers.get('cache-control')).toBe('no-store');
+    expectDeclared(doc, 'POST /v1/tokens', issued, ['x-request-id', 'x-ratelimit-limit', 'cache-control']);
+    const abort = new AbortController();
+    const stream = await fetch(`${svc.url}/v1/events`, { headers: bearer('auditor'), signal: abort.signal });
+    abort.abort();
+    expectDeclared(doc, 'GET /v1/events', stream, ['x-request-id', 'x-ratelimit-limit', 'cache-control']);
   });
 
   it('answers 429 with Retry-After as declared', async () => {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLES, type Role } from '../adapters/http/auth/access-control.ts';
 import { ACCESS_EXTENSION, DOCS_PREFIX } from '../adapters/http/server.ts';
 import type { App, RouteAccess } from '../adapters/http/context.ts';
+import { WILDCARD_NAMES } from '../adapters/http/openapi-transform.ts';
 import { body } from './http-conformance.fixtures.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
@@ -91,8 +92,9 @@ const MATRIX: Readonly<Record<string, Row>> = {
   'GET /pki/{caId}/crl': { access: 'public', params: { caId: 'default' } },
   'GET /pki/{caId}/delta-crl': { access: 'public', params: { caId: 'default' } },
   'POST /pki/{caId}/ocsp': { access: 'public', params: { caId: 'default' } },
-  // A wildcard (the request's base64 may hold `/`): Fastify names it `*`, the OpenAPI document `{*}`.
-  'GET /pki/{caId}/ocsp/{*}': { access: 'public', params: { caId: 'default', '*': 'MAA=' } },
+  // A wildcard (the request's base64 may hold `/`): Fastify names it `*`, the OpenAPI document `{request}`
+  // (openapi-transform.ts); the sample is sent encoded, as a client filling the documented template sends it.
+  'GET /pki/{caId}/ocsp/{request}': { access: 'public', params: { caId: 'default', request: 'MAA=' } },
 };
 
 /** Routes the OpenAPI document leaves out on purpose: the document itself and the docs page (swagger-ui's files). */
@@ -120,7 +122,8 @@ const sameAccess = (access: RouteAccess | undefined): string =>
 
 /**
  * Every `METHOD /path` the server routes (Fastify's route tree), HEAD aside: Fastify adds it to every GET. A wildcard
- * is named `{*}`, as the OpenAPI document names it (the tree prints `…/ocsp` then `*`, its `/` left out).
+ * is named as the OpenAPI document names it, `{*}` unless WILDCARD_NAMES names it (the tree prints `…/ocsp` then `*`,
+ * its `/` left out).
  */
 const routedRoutes = (app: App): string[] => {
   const routes: string[] = [];
@@ -133,7 +136,9 @@ const routedRoutes = (app: App): string[] => {
     prefixes.length = depth;
     prefixes.push(path);
     for (const method of (match[3] ?? '').split(', ')) {
-      if (method !== '' && method !== 'HEAD') routes.push(`${method} ${path.replace(/:(\w+)/g, '{$1}').replace(/\/?\*$/, '/{*}')}`);
+      const url = path.replace(/\/?\*$/, '/*');
+      const wildcard = `/{${WILDCARD_NAMES[url] ?? '*'}}`;
+      if (method !== '' && method !== 'HEAD') routes.push(`${method} ${url.replace(/:(\w+)/g, '{$1}').replace(/\/\*$/, wildcard)}`);
     }
   }
   return routes;

@@ -1,24 +1,61 @@
 import type { SwaggerTransform, SwaggerTransformObject } from '@fastify/swagger';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+import type { RouteAccess } from './context.ts';
+import { headersOfEveryAnswer } from './response-headers.ts';
 
 /**
  * What the OpenAPI document says beyond what fastify-type-provider-zod renders from the routes' zod schemas: an
  * operationId on every operation, the response headers a route declares (the type provider keeps only a response's
- * description and content), what a 201 created, and no component schema that no operation reaches.
+ * description and content) and those the service's hooks put on every answer, what each success answer is, a
+ * wildcard's parameter under a name, and no component schema that no operation reaches.
  */
 
 type Responses = Record<string, Record<string, unknown>>;
 
 /**
- * What each 201 of the API created: the schemas of these answers are shared components, whose own description
- * says what they are, not that this answer recorded them.
+ * What each success of the API answers, where the route's response schema has no description of its own (@fastify/swagger
+ * says "Default Response"): most are shared components, whose own description says what they are, not what this
+ * answer means (a 200 of a command is a replayed outcome, its 201 a recorded one).
  */
-const CREATED: Readonly<Record<string, string>> = {
-  'POST /v1/tokens': 'Issued: the token (shown this once) and what it grants',
-  'POST /v1/commands': 'Recorded: the events the command appended, with their positions',
-  'POST /v1/pseudonyms/rotations': "Recorded: the node's pseudonym rotated to a new epoch",
-  'POST /v1/enrolment/receipt': 'Recorded: CredentialIssued and CredentialProvisioned, the receipt with them',
-  'POST /v1/registrar/associations/:associationId/finish': 'Recorded: AssociationEstablished; the signed confirm with the granted lifetime',
+const SUCCESS: Readonly<Record<string, string>> = {
+  'GET /healthz 200': 'Alive: the process serves requests',
+  'GET /readyz 200': 'Ready: the store is reachable and the projection lag under the bound, with the lag',
+  'POST /v1/tokens 201': 'Issued: the token (shown this once) and what it grants',
+  'GET /v1/tokens 200': 'A page of the issued tokens (never the tokens themselves); `next` continues',
+  'POST /v1/commands 201': 'Recorded: the events the command appended, with their positions',
+  'POST /v1/commands 200': 'Deduplicated: `commandId` was seen before, and its first outcome is replayed; nothing appended',
+  'POST /v1/pseudonyms/rotations 201': "Recorded: the node's pseudonym rotated to a new epoch",
+  'POST /v1/pseudonyms/rotations 200': 'Deduplicated: `commandId` was seen before; the epoch that rotation recorded, nothing appended',
+  'POST /v1/pseudonyms/resolutions 200': 'Recorded: the node behind the pseudonym and the epoch it carried it in (the same `commandId` again: the first resolution)',
+  'GET /v1/entities 200': 'A page of entities of the read model, in stream-id order; `nextCursor` continues',
+  'GET /v1/entities/:kind/:id 200': 'The entity as its machine sees it now',
+  'GET /v1/entities/:kind/:id/timeline 200': "The entity's events in stream order, each with who, which command and why; `nextAfter` continues a page",
+  'GET /v1/entities/:kind/:id/state 200': 'The entity as it stood at `at`: its events to then replayed, the state and the verdict',
+  'GET /v1/entities/counts 200': 'How many entities of each kind are in each state, as of `position`',
+  'GET /v1/entities/:kind/:id/dependents 200': 'The root and what its revocation cascades to, each with its state; `truncated` past `limit`',
+  'GET /v1/compliance 200': 'Each named query with what it answers and the parameters it takes',
+  'GET /v1/replay 200': "The fleet's replay verdict: counts per kind and state, and every stored transition a machine refuses",
+  'GET /v1/replay/:kind/:id 200': "The entity's replay: the state after each stored event, and any its machine refuses",
+  'GET /v1/projections 200': 'Each component that follows the store: its position, lag and any error it retries past',
+  'GET /v1/transparency/proofs/inclusion 200': 'The event, its RFC 9162 inclusion proof and the signed checkpoint it is against',
+  'GET /v1/transparency/proofs/consistency 200': 'The RFC 9162 proof that the tree of size `to` extends the tree of size `from`',
+  'GET /v1/transparency/evidence/:kind/:id 200': "The entity's evidence bundle: its events with their inclusion proofs and the log's signed stream head",
+  'GET /v1/enrolment 200': "The Enrolment Function's id and public key",
+  'POST /v1/enrolment/hello 200': 'The signed challenge',
+  'POST /v1/enrolment/auth 200': 'The delivery: the credential and its service parameters, signed',
+  'POST /v1/enrolment/receipt 201': 'Recorded: CredentialIssued and CredentialProvisioned, the receipt with them',
+  'GET /v1/registrar 200': "The Registrar CSE's id and public key",
+  'POST /v1/registrar/associations/:associationId/hello 200': 'The signed challenge (a decoy of the same shape for a credential that cannot be used)',
+  'POST /v1/registrar/associations/:associationId/finish 201': 'Recorded: AssociationEstablished; the signed confirm with the granted lifetime',
+};
+
+/**
+ * Readable names for the wildcards of routes: Fastify names a wildcard `*`, valid OpenAPI but no identifier a client
+ * generator can use. Only the document says the name; the router matches the same paths (a documented `{request}`
+ * filled in encoded, `/` as `%2F`, is one segment the wildcard takes whole and decodes).
+ */
+export const WILDCARD_NAMES: Readonly<Record<string, string>> = {
+  '/pki/:caId/ocsp/*': 'request',
 };
 
 const words = (segment: string): string =>
@@ -43,14 +80,28 @@ export const operationIdOf = (method: string, url: string): string =>
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
 
-/** A documented response with the route's declared headers and a 201's description, in a form @fastify/swagger reads. */
-const documented = (rendered: Record<string, unknown>, declared: unknown, created: string | undefined): Record<string, unknown> => {
-  const headers = isPlainObject(declared) && isPlainObject(declared['headers']) ? declared['headers'] : undefined;
-  if (headers === undefined && created === undefined) return rendered;
-  const extra = { ...(created !== undefined ? { description: created } : {}), ...(headers !== undefined ? { headers } : {}) };
-  // A content map or an empty body takes them beside it; a bare schema (a component's $ref) is put under JSON first.
+/**
+ * A documented response with the headers every answer of its status carries, the route's declared ones over them, and
+ * a success's description, in a form @fastify/swagger reads.
+ */
+const documented = (rendered: Record<string, unknown>, declared: unknown, common: Record<string, unknown>, success: string | undefined): Record<string, unknown> => {
+  // A route's headers: on a response object it declares, or in the meta of a bodiless response's schema (rendered).
+  const own = isPlainObject(declared) && isPlainObject(declared['headers']) ? declared['headers'] : {};
+  const headers = { ...common, ...(isPlainObject(rendered['headers']) ? rendered['headers'] : {}), ...own };
+  // A bare schema (inline or a component's $ref) keeps the route's own description; a content map has its own already.
+  const description = typeof rendered['description'] === 'string' ? rendered['description'] : success;
+  const extra = { ...(description !== undefined ? { description } : {}), ...(Object.keys(headers).length > 0 ? { headers } : {}) };
   if (isPlainObject(rendered['content']) || rendered['type'] === 'null') return { ...rendered, ...extra };
   return { content: { 'application/json': { schema: rendered } }, ...extra };
+};
+
+/** `url` with its wildcard named, and `params` (a JSON Schema object) with the wildcard's property renamed to match. */
+const namedWildcard = (url: string, params: unknown): { url: string; params: unknown } => {
+  const name = WILDCARD_NAMES[url];
+  if (name === undefined || !isPlainObject(params) || !isPlainObject(params['properties'])) return { url, params };
+  const { '*': wildcard, ...others } = params['properties'];
+  const required = Array.isArray(params['required']) ? params['required'].map((p: unknown) => (p === '*' ? name : p)) : params['required'];
+  return { url: `${url.slice(0, -1)}:${name}`, params: { ...params, properties: { ...others, [name]: wildcard }, ...(required !== undefined ? { required } : {}) } };
 };
 
 export const documentTransform: SwaggerTransform = (input) => {
@@ -58,15 +109,30 @@ export const documentTransform: SwaggerTransform = (input) => {
   const schema = rendered.schema as Record<string, unknown> & { hide?: boolean; response?: Responses };
   if (schema.hide === true) return rendered;
   const method = Array.isArray(input.route.method) ? input.route.method.join('') : String(input.route.method);
+  const config = input.route.config as { access?: RouteAccess; rateLimit?: unknown } | undefined;
   const declared = ((input.schema as { response?: Record<string, unknown> }).response ?? {}) as Record<string, unknown>;
   const response = Object.fromEntries(
     Object.entries(schema.response ?? {}).map(([code, answer]) => [
       code,
-      documented(answer, declared[code], code === '201' ? CREATED[`${method} ${input.url}`] : undefined),
+      documented(
+        answer,
+        declared[code],
+        headersOfEveryAnswer(code, config?.access, config?.rateLimit !== false),
+        code.startsWith('2') ? SUCCESS[`${method} ${input.url} ${code}`] : undefined,
+      ),
     ]),
   );
+  const { url, params } = namedWildcard(input.url, schema['params']);
   // A route may name its own operationId; the derived one otherwise.
-  return { url: rendered.url, schema: { operationId: operationIdOf(method, input.url), ...schema, ...(schema.response !== undefined ? { response } : {}) } };
+  return {
+    url: url === input.url ? rendered.url : url,
+    schema: {
+      operationId: operationIdOf(method, url),
+      ...schema,
+      ...(params !== undefined ? { params } : {}),
+      ...(schema.response !== undefined ? { response } : {}),
+    },
+  };
 };
 
 const COMPONENT = '#/components/schemas/';
