@@ -10,6 +10,7 @@ import type { AgreementGroup } from '../domain/crypto/agreement.ts';
 import { publicKeyFingerprint } from '../domain/crypto/fingerprint.ts';
 import { verifySignature } from '../domain/crypto/signatures.ts';
 import type { KeyHandle, OwnerScopedSecureEnvironment } from '../domain/ports/secure-environment.ts';
+import { keyListingConformance } from './secure-environment-key-listing.suite.ts';
 
 export interface ConformingSecureEnvironment extends OwnerScopedSecureEnvironment {
   close(): void;
@@ -345,5 +346,7 @@ export const secureEnvironmentConformance = (target: ConformanceTarget): void =>
         again.close();
       }
     });
+
+    keyListingConformance(target);
   });
 };

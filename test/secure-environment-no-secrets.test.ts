@@ -39,6 +39,7 @@ const recording = (se: InspectableSecureEnvironment, secrets: Uint8Array[]): Sec
     open: (o, h, s, a) => se.open(o, h, s, a),
     wrap: (o, h, k, a) => se.wrap(o, h, k, a),
     destroy: (o, h) => se.destroy(o, h),
+    listKeys: (o, r) => se.listKeys(o, r),
   };
 };
 

@@ -32,6 +32,7 @@ const plainPort = (se: SecureEnvironment): SecureEnvironment => ({
   wrap: (...a) => se.wrap(...a),
   unwrap: (...a) => se.unwrap(...a),
   destroy: (...a) => se.destroy(...a),
+  listKeys: (...a) => se.listKeys(...a),
 });
 
 const expectFrozenTo = (view: OwnedSecureEnvironment, owner: string) => {

@@ -19,7 +19,7 @@ export type {
   SubscribeOptions,
   SubscriptionStart,
 } from './event-store.ts';
-export { KeyHandle } from './secure-environment.ts';
+export { DEFAULT_LISTED_KEYS, KeyHandle, MAX_LISTED_KEYS } from './secure-environment.ts';
 export { bindOwner, ownerView } from './owner-view.ts';
 export { destroyNewKey, howToDestroy } from './destroy-new-key.ts';
 export type {
@@ -27,8 +27,11 @@ export type {
   GeneratedKeyKind,
   KeyDescription,
   KeyKind,
+  KeyListPage,
+  KeyListRequest,
   KeyOptions,
   KeyUsage,
+  ListedKey,
   OwnedSecureEnvironment,
   OwnerScopedSecureEnvironment,
   SecureEnvironment,

@@ -22,6 +22,7 @@ export const bindOwner = (se: SecureEnvironment, owner: string): OwnedSecureEnvi
     wrap: (handle, wrappingKey, aad) => se.wrap(owner, handle, wrappingKey, aad),
     unwrap: (wrappingKey, wrapped, aad, spec) => se.unwrap(owner, wrappingKey, wrapped, aad, spec),
     destroy: (handle) => se.destroy(owner, handle),
+    listKeys: (request) => se.listKeys(owner, request),
   } satisfies OwnedSecureEnvironment);
 };
 

@@ -79,6 +79,35 @@ export interface UnwrapSpec extends KeyOptions {
   readonly kind: GeneratedKeyKind | 'session256';
 }
 
+/** One key an owner holds, as listKeys shows it: never its bytes, public key or fingerprint. */
+export interface ListedKey {
+  readonly handle: KeyHandle;
+  readonly kind: KeyKind;
+  /** Asymmetric kinds: what the key may do. */
+  readonly usage?: KeyUsage;
+  readonly ephemeral: boolean;
+  /** ISO 8601, when the implementation records one (the embedded one does; a PKCS#11 token does not). */
+  readonly createdAt?: string;
+}
+
+/** The longest page listKeys answers, and the one it answers when asked for none. */
+export const MAX_LISTED_KEYS = 1000;
+export const DEFAULT_LISTED_KEYS = 100;
+
+export interface KeyListRequest {
+  /** Only keys whose handle sorts after this one (the previous page's `next`). */
+  readonly after?: KeyHandle;
+  /** 1..MAX_LISTED_KEYS, default DEFAULT_LISTED_KEYS. */
+  readonly limit?: number;
+}
+
+export interface KeyListPage {
+  /** In ascending handle order. */
+  readonly keys: readonly ListedKey[];
+  /** Present when more keys may follow: pass it as `after` for the next page. */
+  readonly next?: KeyHandle;
+}
+
 export interface SecureEnvironment {
   generate(owner: string, kind: GeneratedKeyKind, options?: KeyOptions): Promise<KeyHandle>;
   describe(owner: string, handle: KeyHandle): Promise<KeyDescription>;
@@ -113,6 +142,13 @@ export interface SecureEnvironment {
   ): Promise<KeyHandle | undefined>;
   /** Crypto-shredding: the key is erased; any later use of the handle fails with `not_found`. */
   destroy(owner: string, handle: KeyHandle): Promise<void>;
+  /**
+   * One page of the keys `owner` holds, ephemeral ones of this process included, destroyed ones never (an
+   * operator's report of keys no record names). Paged by a handle cursor rather than an open iterator: a page
+   * holds no session, search or transaction between calls (a PKCS#11 session has one search at a time), each key
+   * is listed at most once whatever is generated or destroyed between pages, and a page costs at most `limit`.
+   */
+  listKeys(owner: string, request?: KeyListRequest): Promise<KeyListPage>;
 }
 
 /** A SecureEnvironment method with its leading `owner` parameter bound. */

@@ -17,6 +17,7 @@ import { KEYS_IN_DATA_FOLDER } from './embedded-brand.ts';
 import { KekSource, loadKek, MAX_PATH_CHARS } from './kek.ts';
 import { assertKeyFilesOwned, type SealedKeyRecord } from './key-store.ts';
 import { KeyVault } from './key-vault.ts';
+import { checkListRequest, pageOf } from './key-listing.ts';
 import {
   checkDeriveSpec,
   checkMessages,
@@ -41,6 +42,8 @@ import type {
   KeyDescription,
   KeyHandle,
   KeyKind,
+  KeyListPage,
+  KeyListRequest,
   KeyOptions,
   OwnedSecureEnvironment,
   OwnerScopedSecureEnvironment,
@@ -300,6 +303,14 @@ export class EmbeddedSecureEnvironment implements OwnerScopedSecureEnvironment {
   async destroy(owner: string, handle: KeyHandle): Promise<void> {
     this.#record(owner, handle);
     this.#vault.delete(handle);
+  }
+
+  /** One page of the owner's keys from the key database and this process's ephemeral ones (key-listing.ts). */
+  async listKeys(owner: string, request?: KeyListRequest): Promise<KeyListPage> {
+    this.#requireOwner(owner);
+    const { after, limit } = checkListRequest(request);
+    // '' sorts before every handle; one more than the page tells whether another follows.
+    return pageOf(this.#vault.owned(owner, after ?? '', limit + 1), limit);
   }
 
   #requireOwner(owner: string): void {

@@ -18,6 +18,15 @@ export interface SealedKeyRecord {
   readonly createdAt: string;
 }
 
+/** A key as listKeys shows it. */
+export interface OwnedKey {
+  readonly handle: KeyHandle;
+  readonly kind: KeyKind;
+  readonly usage?: KeyUsage;
+  readonly ephemeral: boolean;
+  readonly createdAt: string;
+}
+
 interface Row {
   handle: string;
   owner: string;
@@ -41,7 +50,7 @@ interface Row {
  * when a transaction commits, so no page copy is kept by SQLite once destroy() returns.
  */
 type Statements = Record<
-  'insert' | 'insertWrap' | 'select' | 'selectWrap' | 'delete' | 'deleteWrap' | 'count' | 'all' | 'reseal' | 'getMeta' | 'setMeta' | 'getWrapMeta' | 'setWrapMeta',
+  'insert' | 'insertWrap' | 'select' | 'selectWrap' | 'delete' | 'deleteWrap' | 'count' | 'all' | 'owned' | 'reseal' | 'getMeta' | 'setMeta' | 'getWrapMeta' | 'setWrapMeta',
   Database.Statement
 >;
 
@@ -97,6 +106,8 @@ export class SealedKeyStore {
       // Databases written before wrapping keys existed (format 1) lack the usage column.
       const columns = this.#db.prepare('SELECT name FROM pragma_table_info(?)').all('se_keys') as { name: string }[];
       if (!columns.some((c) => c.name === 'usage')) this.#db.exec('ALTER TABLE main.se_keys ADD COLUMN usage TEXT');
+      // listKeys pages one owner's keys in handle order without reading any other owner's.
+      this.#db.exec('CREATE INDEX IF NOT EXISTS main.se_keys_by_owner ON se_keys (owner, handle)');
     }).immediate();
     const prepare = (sql: string) => this.#db.prepare(sql);
     return {
@@ -111,6 +122,12 @@ export class SealedKeyStore {
       deleteWrap: prepare('DELETE FROM wrap.se_wrapping_keys WHERE handle = ?'),
       count: prepare('SELECT count(*) AS n FROM main.se_keys'),
       all: prepare('SELECT * FROM main.se_keys ORDER BY handle'),
+      // Only keys whose wrapping key is there: one without it is destroyed (a row restored from a backup opens nothing).
+      owned: prepare(
+        `SELECT k.handle, k.kind, k.usage, k.created_at FROM main.se_keys k
+         WHERE k.owner = ? AND k.handle > ? AND EXISTS (SELECT 1 FROM wrap.se_wrapping_keys w WHERE w.handle = k.handle)
+         ORDER BY k.handle LIMIT ?`,
+      ),
       reseal: prepare('UPDATE main.se_keys SET usage = ?, sealed = ? WHERE handle = ?'),
       getMeta: prepare('SELECT value FROM main.se_meta WHERE name = ?'),
       setMeta: prepare('INSERT OR REPLACE INTO main.se_meta (name, value) VALUES (?, ?)'),
@@ -178,6 +195,25 @@ export class SealedKeyStore {
       const wrapping = this.#statements.deleteWrap.run(handle).changes;
       return this.#statements.delete.run(handle).changes + wrapping > 0;
     });
+  }
+
+  /**
+   * Up to `count` of `owner`'s keys whose handle sorts after `after`, in handle order, ephemeral ones included:
+   * metadata only (as stored, not authenticated: describe() opens the seal), never the sealed bytes.
+   */
+  owned(owner: string, after: string, count: number): OwnedKey[] {
+    const stored = (this.#statements.owned.all(owner, after, count) as Pick<Row, 'handle' | 'kind' | 'usage' | 'created_at'>[]).map((row) => ({
+      handle: row.handle as KeyHandle,
+      kind: row.kind as KeyKind,
+      ...(row.usage !== null ? { usage: row.usage as KeyUsage } : {}),
+      ephemeral: false,
+      createdAt: row.created_at,
+    }));
+    const inMemory = [...this.#memory.values()]
+      .map(({ record }) => record)
+      .filter((record) => record.owner === owner && record.handle > after)
+      .map(({ handle, kind, usage, createdAt }) => ({ handle, kind, ...(usage ? { usage } : {}), ephemeral: true, createdAt }));
+    return [...stored, ...inMemory].sort((a, b) => (a.handle < b.handle ? -1 : 1)).slice(0, count);
   }
 
   storedKeyCount(): number {

@@ -5,7 +5,7 @@ import { toBase64url } from '../../../domain/crypto/base64url.ts';
 import { concatBytes, constantTimeEqual, lengthPrefixed, utf8, wipe } from '../../../domain/crypto/bytes.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import type { KeyHandle, KeyUsage } from '../../../domain/ports/secure-environment.ts';
-import { SealedKeyStore, type SealedKeyRecord } from './key-store.ts';
+import { SealedKeyStore, type OwnedKey, type SealedKeyRecord } from './key-store.ts';
 
 const KEY_LENGTH = 32;
 const FORMAT = 2;
@@ -178,6 +178,11 @@ export class KeyVault {
     } finally {
       wipe(dek);
     }
+  }
+
+  /** `owner`'s keys after `after`, metadata only (SealedKeyStore.owned). */
+  owned(owner: string, after: string, count: number): OwnedKey[] {
+    return this.#store.owned(owner, after, count);
   }
 
   delete(handle: KeyHandle): boolean {

@@ -12,6 +12,8 @@ import {
   type DeriveKeySpec,
   type GeneratedKeyKind,
   type KeyDescription,
+  type KeyListPage,
+  type KeyListRequest,
   type KeyOptions,
   type OwnedSecureEnvironment,
   type OwnerScopedSecureEnvironment,
@@ -22,6 +24,8 @@ import { HostKeys } from './host-keys.ts';
 import { deriveEcdh, generateKeyPair, generateSecret } from './key-generation.ts';
 import { generationHandle } from './generation-handle.ts';
 import { KeyLookup } from './key-lookup.ts';
+import { listTokenKeys } from './key-listing.ts';
+import { checkListRequest } from '../key-listing.ts';
 import { AEAD, HKDF, HOST_ONLY, X25519 } from './host-transfer.ts';
 import { LiveSession } from './live-session.ts';
 import {
@@ -299,6 +303,18 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
       this.#requireOwner(owner);
       requireHandle(handle);
       shred(this.#token, this.#keys, owner, handle);
+    });
+  }
+
+  /** One page of the owner's keys, found by their labels in the token (key-listing.ts). */
+  async listKeys(owner: string, request?: KeyListRequest): Promise<KeyListPage> {
+    return this.#live.recovering(() => {
+      this.#requireOwner(owner);
+      const checked = checkListRequest(request);
+      const page = this.#token.run(() => listTokenKeys(this.#token.module, this.#token.session, owner, checked));
+      // SoftHSM2 answers a search on a deleted token, or a logged-out session, with no objects rather than an error.
+      if (page.keys.length === 0) this.#token.confirmServing();
+      return page;
     });
   }
 
