@@ -11,12 +11,17 @@ import { randomCommandId } from './command-ids.ts';
  */
 export type AdmissionStep = (command: Command, via: { readonly asSystem: boolean; readonly at: Date }) => void | Promise<void>;
 
-/** Fills in a command id when the caller gave none, before parsing, so every stored event has one. */
+/**
+ * Fills in a command id when the caller gave none, before parsing, so every stored event has one. The id comes before
+ * the spread (the metadata holds no `commandId` to override it): after it, V8 gave every command's metadata a hidden
+ * class of its own, which cost its building about 1 µs and made every later reader of it (the JSON limits, the zod
+ * parse) miss its inline caches (docs/performance.md, "Twenty-seventh round").
+ */
 const withCommandId = (input: unknown): unknown => {
   if (typeof input !== 'object' || input === null) return input;
   const metadata = (input as { metadata?: unknown }).metadata;
   if (typeof metadata !== 'object' || metadata === null || 'commandId' in metadata) return input;
-  return { ...input, metadata: { ...metadata, commandId: randomCommandId() } };
+  return { ...input, metadata: { commandId: randomCommandId(), ...metadata } };
 };
 
 /** Step 1, parse: the zod command schema; a failure is a `validation` error with every field path. */

@@ -3,6 +3,7 @@ import { applyStored, emptyEntity, type EntitySnapshot, type LoadedEntity } from
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import type { StoredRecord } from '../../domain/stored.ts';
 import { jsonLength } from './json-size.ts';
+import { RecencyList } from './recency-list.ts';
 
 /**
  * What the cache keeps of an entity: its machine snapshot and revision, never its events (issue 15 item 3). The
@@ -51,10 +52,11 @@ const PREFETCH_SLICE = 512;
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 
 /**
- * Per entry beyond its strings: the XState snapshot object, its `_nodes` array, the context object, this entry and
- * its Map slot. Measured with `bench/memory.ts` (heap growth / entries of the lifecycle mix), rounded up.
+ * Per entry beyond its strings: the XState snapshot object, its `_nodes` array, the context object, this entry, its
+ * Map slot and its link in the recency list. Measured with `bench/memory.ts` (heap growth / entries of the lifecycle
+ * mix), rounded up to 640 before the list; its link measured 40 bytes more per entry (200,000 keys, recency-list.ts).
  */
-const ENTRY_OVERHEAD_BYTES = 640;
+const ENTRY_OVERHEAD_BYTES = 680;
 
 // V8 keeps strings of these ids one byte per char; the JSON length of the context (measured without building the
 // JSON, json-size.ts) approximates the context's own footprint.
@@ -102,11 +104,8 @@ export const mayHaveCommand = (entry: CachedEntity, commandId: string): boolean 
  * its bound (issue 15 item 3).
  */
 export class EntityCache {
-  readonly #entries = new Map<string, CachedEntity>();
-  /** The walk `#oldest` evicts through; made by the first eviction, let go of by `#removed`. */
-  #lru: Iterator<CachedEntity> | undefined;
-  /** Bytes of the entries removed other than by the walk since it last moved (what its old tables may still hold). */
-  #removedSinceWalk = 0;
+  /** Oldest use first: what eviction takes (recency-list.ts). */
+  readonly #entries = new RecencyList<CachedEntity>();
   #bytes = 0;
   #hits = 0;
   #misses = 0;
@@ -215,62 +214,24 @@ export class EntityCache {
   }
 
   remember(entry: CachedEntity): void {
-    const previous = this.#entries.get(entry.streamId);
-    if (previous !== undefined) this.#removed(previous);
     // An entry larger than the whole bound is not kept: it would evict everything and then itself.
-    if (entry.bytes > this.maxBytes) return;
-    this.#entries.set(entry.streamId, entry);
-    this.#bytes += entry.bytes;
+    if (entry.bytes > this.maxBytes) {
+      this.forget(entry.streamId);
+      return;
+    }
+    const previous = this.#entries.set(entry.streamId, entry);
+    this.#bytes += entry.bytes - (previous?.bytes ?? 0);
     while (this.#bytes > this.maxBytes) {
-      const oldest = this.#oldest();
+      const oldest = this.#entries.shift();
       if (oldest === undefined) break;
-      this.#entries.delete(oldest.streamId);
       this.#bytes -= oldest.bytes;
       this.#evictions += 1;
     }
   }
 
-  /**
-   * The least recently used entry. One iterator walks the map across evictions: a fresh `values().next()` per eviction
-   * would skip every entry evicted since the map last rehashed (V8 keeps them in place until then), some 16 µs per
-   * eviction with 60,000 entries. Nothing live is ever behind this iterator: an entry behind it was evicted by it, or
-   * used again, which moves it to the end. Made by the first eviction only: a cache that never reaches its bound has
-   * no iterator to keep its old tables alive (`#removed`).
-   */
-  #oldest(): CachedEntity | undefined {
-    this.#lru ??= this.#entries.values();
-    // Advancing moves the iterator onto the Map's current table: the tables it kept are garbage from here.
-    this.#removedSinceWalk = 0;
-    let next = this.#lru.next();
-    if (next.done === true) {
-      // Unreachable while entries are left (none is behind it), but a finished iterator stays finished even after new
-      // entries: start again from the front rather than rest on that.
-      this.#lru = this.#entries.values();
-      next = this.#lru.next();
-    }
-    return next.done === true ? undefined : next.value;
-  }
-
   forget(streamId: string): void {
-    const previous = this.#entries.get(streamId);
-    if (previous !== undefined) this.#removed(previous);
-  }
-
-  /**
-   * Removes an entry other than by eviction (replaced, used again, forgotten). V8 moves a Map iterator onto the table
-   * the Map rehashed into only when it advances; until then it keeps every table since, each holding the entries it
-   * had then. Between two evictions the walk would so keep alive every entry replaced or forgotten meanwhile, without
-   * bound in a cache that stopped evicting: past an eighth of the bound removed since it last moved, it is let go of,
-   * and the next eviction starts a new walk from the front (paying once the skip of the slots evicted before).
-   */
-  #removed(entry: CachedEntity): void {
-    this.#entries.delete(entry.streamId);
-    this.#bytes -= entry.bytes;
-    this.#removedSinceWalk += entry.bytes;
-    if (this.#removedSinceWalk > this.maxBytes / 8) {
-      this.#lru = undefined;
-      this.#removedSinceWalk = 0;
-    }
+    const previous = this.#entries.delete(streamId);
+    if (previous !== undefined) this.#bytes -= previous.bytes;
   }
 
   stats(): EntityCacheStats {
