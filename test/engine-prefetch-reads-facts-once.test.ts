@@ -167,8 +167,8 @@ describe('prefetching the entities a batch of commands reads', () => {
 });
 
 /**
- * The cache evicts the least recently used entry first, through one iterator kept across evictions (entity-cache.ts:
- * a fresh iterator per eviction skipped every evicted slot). Checked against a plain list kept in use order.
+ * The cache evicts the least recently used entry first (its order a list linked through the entries,
+ * recency-list.ts). Checked against a plain list kept in use order.
  */
 describe('the entity cache eviction order', () => {
   it('matches a reference LRU over any sequence of uses, loads and forgets', () => {

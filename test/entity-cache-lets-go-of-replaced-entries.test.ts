@@ -26,10 +26,11 @@ const stillHeldAfter = async (uses: (made: (entry: CachedEntity) => CachedEntity
 };
 
 /**
- * Issue 15 item 3: the cache's memory is its bound. The least recently used entry is found through one Map iterator
- * kept across evictions (entity-cache.ts); an iterator V8 has not advanced keeps every table the Map rehashed into
- * since, each holding the entries it had then. So a cache that replaces and forgets entries without evicting (under
- * its bound, or between two evictions) must not keep the entries it let go of.
+ * Issue 15 item 3: the cache's memory is its bound. The least recently used entry was once found through one Map
+ * iterator kept across evictions, and an iterator V8 has not advanced keeps every table the Map rehashed into since,
+ * each holding the entries it had then; the order is now a list linked through the entries (recency-list.ts), which
+ * no iterator walks. Either way, a cache that replaces and forgets entries without evicting (under its bound, or
+ * between two evictions) must not keep the entries it let go of.
  */
 describe('the entity cache lets go of what it no longer holds', () => {
   it('keeps no replaced entry alive while it is under its bound and evicts nothing', async () => {
