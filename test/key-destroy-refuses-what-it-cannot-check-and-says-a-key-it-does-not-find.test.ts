@@ -5,9 +5,9 @@ import { SqliteKeyRegistry } from '../adapters/driven/key-registry/index.ts';
 import { openDataFolderSecureEnvironment } from '../adapters/runtime/index.ts';
 import { withCaFolder } from '../bin/commands/ca-folder.ts';
 import { main } from '../bin/cli.ts';
-import { isKeyNotFound } from '../domain/errors.ts';
 import { destroyNewKey, type KeyHandle, ownerView, type OwnedSecureEnvironment } from '../domain/ports/index.ts';
 import { capture } from './support/cli.ts';
+import { isHeld } from './support/key-held.ts';
 import { refusingDestroy } from './support/refusing-destroy.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
@@ -30,16 +30,7 @@ const withSe = async <T>(dir: string, use: (se: OwnedSecureEnvironment) => Promi
   }
 };
 
-const held = (dir: string, handle: KeyHandle): Promise<boolean> =>
-  withSe(dir, (se) =>
-    se.describe(handle).then(
-      () => true,
-      (error: unknown) => {
-        if (isKeyNotFound(error)) return false;
-        throw error;
-      },
-    ),
-  );
+const held = (dir: string, handle: KeyHandle): Promise<boolean> => withSe(dir, (se) => isHeld(se, handle));
 
 const credence = async (argv: string[]): Promise<{ code: number; out: string }> => {
   const { io, out, err } = capture();

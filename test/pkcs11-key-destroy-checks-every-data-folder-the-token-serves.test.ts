@@ -6,9 +6,9 @@ import { KEY_HANDLE_FILE, LOG_KEY_OWNER } from '../adapters/driven/transparency/
 import { openServiceSecureEnvironment } from '../adapters/runtime/index.ts';
 import { withCaFolder } from '../bin/commands/ca-folder.ts';
 import { main } from '../bin/cli.ts';
-import { isKeyNotFound } from '../domain/errors.ts';
 import { destroyNewKey, KeyHandle, ownerView, type OwnedSecureEnvironment } from '../domain/ports/index.ts';
 import { capture } from './support/cli.ts';
+import { isHeld } from './support/key-held.ts';
 import { refusingDestroy } from './support/refusing-destroy.ts';
 import { softHsm, softHsmMissing } from './support/softhsm.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
@@ -36,16 +36,7 @@ describe.skipIf(softHsmMissing !== undefined)('credence key destroy and log-key 
       se.close();
     }
   };
-  const held = (owner: string, handle: KeyHandle): Promise<boolean> =>
-    withToken(owner, (se) =>
-      se.describe(handle).then(
-        () => true,
-        (error: unknown) => {
-          if (isKeyNotFound(error)) return false;
-          throw error;
-        },
-      ),
-    );
+  const held = (owner: string, handle: KeyHandle): Promise<boolean> => withToken(owner, (se) => isHeld(se, handle));
 
   const credence = async (argv: string[]): Promise<{ code: number; out: string }> => {
     const { io, out, err } = capture();

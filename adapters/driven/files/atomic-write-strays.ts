@@ -1,16 +1,7 @@
 import { lstatSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { atomicWriteTempOf } from './atomic-write.ts';
-
-/** Whether process `pid` runs (EPERM: it does, as another account's). */
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
+import { isProcessAlive } from './process-alive.ts';
 
 /**
  * Whether a temp file of process `pid` is a stray: this process has no write in flight (writeFileAtomic is synchronous
@@ -18,7 +9,7 @@ const isAlive = (pid: number): boolean => {
  * pid's is one while that process does not run. A process that runs may be writing it: `credence replay` writes its
  * checkpoint into the folder without the lock. A live pid reused by an unrelated process keeps a stray until then.
  */
-const isStrayOf = (pid: number): boolean => pid === process.pid || !isAlive(pid);
+const isStrayOf = (pid: number): boolean => pid === process.pid || !isProcessAlive(pid);
 
 /**
  * Removes the temp files interrupted writeFileAtomic calls left (a kill between writing and renaming or unlinking

@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { validationError } from '../../../domain/errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
+import { isProcessAlive } from './process-alive.ts';
 import { assertNoneForeignOwned, foreignOwnedPathsIn, preparePrivateDatabaseFile, preparePrivateDir, type ForeignOwnedPath } from './private-files.ts';
 
 /** Who holds the folder (pid, host, since when): written by the holder, read only to name it in a refusal. */
@@ -74,16 +75,6 @@ const holderOf = (file: string): DataFolderHolder => {
   return holder === undefined ? undefined : { pid: holder.pid, host: holder.host };
 };
 
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
-
 /**
  * A service of an earlier version holds the folder by `service.lock` alone (created exclusively, naming its pid) and
  * never opens `service-lock.db`: while that very process runs on this host, the folder is its (a lock-step upgrade
@@ -96,7 +87,7 @@ const isAlive = (pid: number): boolean => {
 const heldByEarlierVersion = (file: string): DataFolderHolder => {
   const holder = holderFileOf(file);
   if (holder === undefined || holder.lock === MARK || holder.host !== hostname() || holder.pid === process.pid) return undefined;
-  if (!isAlive(holder.pid)) return undefined;
+  if (!isProcessAlive(holder.pid)) return undefined;
   const written = typeof holder.startedAt === 'string' ? Date.parse(holder.startedAt) : Number.NaN;
   const started = processStartedAt(holder.pid);
   // A second of slack: the start time is in ticks, the file's in ms, and the file is written just after the start.
