@@ -1,8 +1,21 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
+import type { ClosableSecureEnvironment } from '../../adapters/runtime/data-folder.ts';
+import type { Io } from '../io.ts';
 import { UsageError } from '../program.ts';
+import { sayRemovedStrays, unusableDataFolderAsUsage } from './folder-lock.ts';
 import { PathArg } from './options.ts';
+
+/** Where the keys are: the data folders and the Secure Environment their services run with (exportSettings). */
+export interface KeyFolders {
+  /** As `--data` named them (at least one): with a token, every folder it serves (keyFolders). */
+  readonly data: readonly string[];
+  /** `embedded`, a pkcs11: URI, or undefined (embedded). */
+  readonly secureEnvironment: string | undefined;
+  /** `--token-not-shared`: the operator says the one folder named is the only one the token serves. */
+  readonly tokenNotShared: boolean;
+}
 
 /** `--data` (repeatable) and `--token-not-shared`, as `credence key destroy` and `credence log-key destroy` take them. */
 export const KeyFolderOptions = {
@@ -53,4 +66,55 @@ export const keyFolders = (named: readonly string[], embedded: boolean, tokenNot
     ]);
   }
   return named;
+};
+
+/** What `withLockedKeyFolders` hands its caller: the folders checked, all locked, and their Secure Environment. */
+export interface LockedKeyFolders {
+  /** As keyFolders accepted them; the first is the one the Secure Environment is opened for. */
+  readonly folders: readonly string[];
+  /** Opens the Secure Environment once (later calls answer the same one); closed after `use`, locks still held. */
+  secureEnvironment(): ClosableSecureEnvironment;
+}
+
+/**
+ * Runs `use` under the lock of every folder keyFolders accepts (with a token, every folder it serves), so no service
+ * starts meanwhile and makes, records or uses a key: `credence key destroy`, `key list`, `log-key destroy`. The
+ * Secure Environment is opened only when `use` asks, so a destroy reads every record first. `command` names the
+ * command in what taking a lock says.
+ */
+export const withLockedKeyFolders = async <T>(
+  { data: named, secureEnvironment, tokenNotShared }: KeyFolders,
+  command: string,
+  io: Io,
+  use: (locked: LockedKeyFolders) => Promise<T>,
+): Promise<T> => {
+  const env = io.env ?? process.env;
+  const runtime = await import('../../adapters/runtime/data-folder.ts');
+  const folders = keyFolders(named, runtime.isEmbedded(secureEnvironment), tokenNotShared);
+  const data = folders[0]!;
+  const { secureEnvironmentConfigForDataDir } = await import('../../adapters/driven/secure-environment/index.ts');
+  // Opening the embedded one would make an empty key database: a folder without one keeps its keys in an HSM.
+  if (runtime.isEmbedded(secureEnvironment) && !existsSync(secureEnvironmentConfigForDataDir(data).database)) {
+    throw new UsageError(
+      `${data} has no embedded Secure Environment: set CREDENCE_SECURE_ENVIRONMENT to the pkcs11: URI the service runs with, or give --config with the service's configuration file`,
+    );
+  }
+  const locks: { release(): void }[] = [];
+  let se: ClosableSecureEnvironment | undefined;
+  try {
+    for (const folder of folders) {
+      try {
+        locks.push(sayRemovedStrays(runtime.lockDataFolder(folder, env), folder, io, command));
+      } catch (error) {
+        throw unusableDataFolderAsUsage(error);
+      }
+    }
+    return await use({
+      folders,
+      secureEnvironment: () => (se ??= runtime.openServiceSecureEnvironment(data, secureEnvironment, { now: () => new Date(), env })),
+    });
+  } finally {
+    se?.close();
+    for (const lock of locks.reverse()) lock.release();
+  }
 };

@@ -6,16 +6,22 @@ import type { Io } from '../io.ts';
 import { handler, parseOptions, runCommands, type RegisterCommands } from '../program.ts';
 import { destroyFolderKey } from './destroy-folder-key.ts';
 import { exportSettings } from './export-log-key.ts';
-import { KeyFolderOptions, withKeyFolders } from './key-folders.ts';
-import { KEY_OWNERS } from './keys-in-use.ts';
+import { KeyFolderOptions, withKeyFolders, type KeyFolders } from './key-folders.ts';
+import { listFolderKeys } from './key-list.ts';
+import { KEY_OWNERS, keyUseIn } from './keys-in-use.ts';
 import { PathArg } from './options.ts';
 
 const OWNERS = Object.keys(KEY_OWNERS);
 
+const Owner = z.string().refine((owner) => Object.hasOwn(KEY_OWNERS, owner), { error: `not an owner this command knows: one of ${OWNERS.join(', ')}` });
+
+const FolderOptions = { ...KeyFolderOptions, config: PathArg.optional() };
+
+const ListOptions = z.object({ ...FolderOptions, owner: Owner.optional(), unnamed: z.boolean().optional(), json: z.boolean().optional() });
+
 const Options = z.object({
-  ...KeyFolderOptions,
-  config: PathArg.optional(),
-  owner: z.string().refine((owner) => Object.hasOwn(KEY_OWNERS, owner), { error: `not an owner this command knows: one of ${OWNERS.join(', ')}` }),
+  ...FolderOptions,
+  owner: Owner,
   handle: z.string().transform((value, ctx) => {
     const parsed = KeyHandle.safeParse(value);
     if (parsed.success) return parsed.data;
@@ -24,6 +30,12 @@ const Options = z.object({
   }),
 });
 type Options = z.infer<typeof Options>;
+
+/** The folders --data names (or the --config file's, or ./data) and the Secure Environment their services run with. */
+const foldersOf = async (args: z.infer<typeof ListOptions>, io: Io): Promise<KeyFolders> => {
+  const { data, secureEnvironment } = await exportSettings({ config: args.config, data: args.data?.[0] }, io);
+  return { data: args.data ?? [data], secureEnvironment, tokenNotShared: args.tokenNotShared === true };
+};
 
 /**
  * Destroys a key of the data folder's Secure Environment that nothing of the folder names: the one an error said is
@@ -34,31 +46,40 @@ type Options = z.infer<typeof Options>;
  */
 const destroy = async (args: Options, io: Io): Promise<number> => {
   const { owner, handle } = args;
-  const { data, secureEnvironment } = await exportSettings({ ...args, data: args.data?.[0] }, io);
   const refuseInUse = async (folder: string): Promise<void> => {
-    const inUse = await KEY_OWNERS[owner]!(folder, handle);
+    const inUse = await keyUseIn([folder], owner, handle);
     if (inUse !== undefined) throw validationError([{ path: '--handle', rule: inUse.rule, message: `${handle} is ${inUse.message} [${inUse.rule}]` }], `key of ${owner}`);
   };
-  const folders = { data: args.data ?? [data], secureEnvironment, tokenNotShared: args.tokenNotShared === true };
-  return destroyFolderKey(folders, { owner, handle, noun: 'key', refuseInUse }, io);
+  return destroyFolderKey(await foldersOf(args, io), { owner, handle, noun: 'key', refuseInUse }, io);
 };
 
+const CONFIG_HELP =
+  "the service's configuration file (JSON, as credence serve --config): its data folder unless --data, its Secure Environment unless env CREDENCE_SECURE_ENVIRONMENT";
+
 /**
+ * `credence key list [--owner OWNER] [--unnamed] [--json] [--data DIR…] [--token-not-shared] [--config FILE]` and
  * `credence key destroy --owner OWNER --handle key_… [--data DIR…] [--token-not-shared] [--config FILE]`: the
  * services stopped.
  */
 export const register: RegisterCommands = (program, io) => {
   const key = program.command('key').description("keys in the data folder's Secure Environment (locally, the service stopped)");
+  const listCommand: Command = withKeyFolders(key.command('list'))
+    .description("list the keys of the folder's Secure Environment and the record that names each: a key nothing names is one key destroy destroys")
+    .option('--owner <owner>', `only this owner's keys: ${OWNERS.join(', ')} (default all)`)
+    .option('--unnamed', 'only the keys no record of the folders names')
+    .option('--json', 'one JSON document: the keys, the counts, the destroy command')
+    .option('--config <file>', CONFIG_HELP)
+    .action(handler(io, async (opts: Record<string, unknown>) => {
+      const args = parseOptions(listCommand, ListOptions, opts);
+      return listFolderKeys(await foldersOf(args, io), { owner: args.owner, unnamed: args.unnamed === true, json: args.json === true, config: args.config }, io);
+    }));
   const destroyCommand: Command = withKeyFolders(key.command('destroy'))
     .description('destroy a key no record of the folder names, as an error named it ("left in the Secure Environment"); a key in use is refused')
     .requiredOption('--owner <owner>', `the key's owner, as the error named it: ${OWNERS.join(', ')}`)
     .requiredOption('--handle <handle>', 'the key (key_ and 24 characters), as the error named it')
-    .option(
-      '--config <file>',
-      "the service's configuration file (JSON, as credence serve --config): its data folder unless --data, its Secure Environment unless env CREDENCE_SECURE_ENVIRONMENT",
-    )
+    .option('--config <file>', CONFIG_HELP)
     .action(handler(io, async (opts: Record<string, unknown>) => destroy(parseOptions(destroyCommand, Options, opts), io)));
 };
 
-/** The command on its own: `run(['destroy', '--owner', owner, '--handle', handle, '--data', dir], io)`. */
+/** The command on its own: `run(['list', '--data', dir], io)`, `run(['destroy', '--owner', owner, '--handle', handle, '--data', dir], io)`. */
 export const run = (argv: string[], io: Io): Promise<number> => runCommands([register], ['key', ...argv], io);

@@ -19,6 +19,24 @@ const ACCESS_OWNER = 'credence:access';
 
 const KEPT = 'nothing destroyed';
 
+/** What a KeyUse says of its record, less what a refused destroy adds: for `credence key list`, which destroys nothing. */
+export const whatNames = (use: KeyUse): string => (use.message.endsWith(`: ${KEPT}`) ? use.message.slice(0, -`: ${KEPT}`.length) : use.message);
+
+/**
+ * The first record of any of `folders` that names `owner`'s key `handle`, read as `credence key destroy` reads them
+ * before it destroys (a token serves every folder named): undefined only when none does. A record that cannot be read
+ * throws, so a key is never taken for unnamed when its record is unknown.
+ */
+export const keyUseIn = async (folders: readonly string[], owner: string, handle: KeyHandle): Promise<KeyUse | undefined> => {
+  const inUse = KEY_OWNERS[owner];
+  if (inUse === undefined) throw new Error(`owner: ${owner} is not an owner whose records are known`);
+  for (const folder of folders) {
+    const use = await inUse(folder, handle);
+    if (use !== undefined) return use;
+  }
+  return undefined;
+};
+
 /** The key `transparency.handle` names signs the folder's log: destroyed, the log signs nothing; a new key forks it. */
 export const logKeyInUse = (data: string, handle: KeyHandle): KeyUse | undefined => {
   const path = join(data, KEY_HANDLE_FILE);

@@ -1,0 +1,102 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SqliteKeyRegistry } from '../adapters/driven/key-registry/index.ts';
+import { KEY_HANDLE_FILE, LOG_KEY_OWNER } from '../adapters/driven/transparency/index.ts';
+import { openServiceSecureEnvironment } from '../adapters/runtime/index.ts';
+import { main } from '../bin/cli.ts';
+import { isKeyNotFound } from '../domain/errors.ts';
+import { ownerView, type KeyHandle, type OwnedSecureEnvironment } from '../domain/ports/index.ts';
+import { capture } from './support/cli.ts';
+import { softHsm, softHsmMissing } from './support/softhsm.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
+
+/*
+ * One token may serve several data folders, their keys under the same owners. `credence key list` reads the records
+ * of every folder named, as `credence key destroy` does: a key folder B names is named, whichever folder it is listed
+ * through, and one folder alone is refused unless --token-not-shared says it is the token's only one.
+ */
+const scratch = temporaryFolders('credence-hsm-key-list-');
+const INFRASTRUCTURE = 'maf:infrastructure';
+
+describe.skipIf(softHsmMissing !== undefined)('credence key list on a token several data folders share', () => {
+  const hsm = softHsm();
+  afterAll(() => hsm.cleanup());
+
+  const setUp = async (name: string) => {
+    const token = hsm.token(name);
+    const env = { CREDENCE_SECURE_ENVIRONMENT: token.uri() };
+    const withToken = async <T>(owner: string, use: (se: OwnedSecureEnvironment) => Promise<T>): Promise<T> => {
+      const se = openServiceSecureEnvironment(scratch(), token.uri(), { now: () => new Date(), env: {} });
+      try {
+        return await use(ownerView(se, owner));
+      } finally {
+        se.close();
+      }
+    };
+    const held = (owner: string, handle: KeyHandle): Promise<boolean> =>
+      withToken(owner, (se) =>
+        se.describe(handle).then(
+          () => true,
+          (error: unknown) => {
+            if (isKeyNotFound(error)) return false;
+            throw error;
+          },
+        ),
+      );
+    const credence = async (argv: string[]): Promise<{ code: number; out: string[]; all: string }> => {
+      const { io, out, err } = capture();
+      const code = await main(argv, { ...io, env });
+      return { code, out, all: [...out, ...err].join('\n') };
+    };
+    const a = join(scratch(), 'a');
+    const b = join(scratch(), 'b');
+    for (const dir of [a, b]) mkdirSync(dir, { mode: 0o700 });
+    const bound = await withToken(INFRASTRUCTURE, (se) => se.generate('psk256'));
+    const registry = SqliteKeyRegistry.open({ dir: b });
+    try {
+      registry.register('infrastructure', bound, 'pseudonym-prf');
+    } finally {
+      registry.close();
+    }
+    const logKey = await withToken(LOG_KEY_OWNER, (se) => se.generate('ed25519'));
+    writeFileSync(join(b, KEY_HANDLE_FILE), `${logKey}\n`, { mode: 0o600 });
+    const left = await withToken(INFRASTRUCTURE, (se) => se.generate('ed25519'));
+    return { a, b, bound, logKey, left, held, credence };
+  };
+
+  it("lists a key folder B names as named through A and B, the key neither names as unnamed; key destroy of it leaves none unnamed", async () => {
+    const { a, b, bound, logKey, left, held, credence } = await setUp('list-both');
+    const listed = await credence(['key', 'list', '--data', a, '--data', b]);
+    expect(listed.code, listed.all).toBe(0);
+    const lineOf = (handle: string) => listed.out.find((line) => line.startsWith(`${handle} `));
+    expect(lineOf(bound)).toContain(`${bound} ${INFRASTRUCTURE} psk256 - named by key_registry_key_in_use: the key ${join(b, 'keys.db')} binds`);
+    expect(lineOf(logKey)).toContain(`${logKey} ${LOG_KEY_OWNER} ed25519/sign - named by log_key_in_use`);
+    expect(lineOf(left)).toBe(`${left} ${INFRASTRUCTURE} ed25519/sign - unnamed`);
+    expect(listed.out.at(-1)).toBe(
+      `1 of 3 listed named by nothing, each one key destroy would destroy: credence key destroy --owner <owner> --handle <handle> --data ${a} --data ${b}, for each`,
+    );
+    const destroyed = await credence(['key', 'destroy', '--owner', INFRASTRUCTURE, '--handle', left, '--data', a, '--data', b]);
+    expect(destroyed.code, destroyed.all).toBe(0);
+    expect(await held(INFRASTRUCTURE, left)).toBe(false);
+    const again = await credence(['key', 'list', '--data', a, '--data', b, '--unnamed']);
+    expect(again.code, again.all).toBe(0);
+    expect(again.out).toEqual([`no key nothing names: 2 listed, each named by a record of ${a}, ${b}`]);
+    expect(await held(INFRASTRUCTURE, bound)).toBe(true);
+    expect(await held(LOG_KEY_OWNER, logKey)).toBe(true);
+  }, 60_000);
+
+  it('one folder alone is refused (exit 2) without --token-not-shared; with it, that folder is the one read', async () => {
+    const { a, bound, left, credence } = await setUp('list-one');
+    const refused = await credence(['key', 'list', '--data', a]);
+    expect(refused.code, refused.all).toBe(2);
+    expect(refused.all).toContain('name every data folder served on that token');
+    expect(refused.all).not.toContain('unnamed');
+    const alone = await credence(['key', 'list', '--data', a, '--token-not-shared', '--json', '--unnamed']);
+    expect(alone.code, alone.all).toBe(0);
+    const report = JSON.parse(alone.out.join('\n')) as { keys: { handle: string }[]; destroy: string };
+    // A's records name nothing: what B names is unnamed here, which is why the flag is the operator's word.
+    expect(report.keys.map((k) => k.handle).sort()).toEqual(expect.arrayContaining([bound, left]));
+    expect(report.destroy).toBe(`credence key destroy --owner <owner> --handle <handle> --data ${a} --token-not-shared`);
+  }, 60_000);
+});
