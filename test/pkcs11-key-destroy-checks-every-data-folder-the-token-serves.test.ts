@@ -49,6 +49,8 @@ describe.skipIf(softHsmMissing !== undefined)('credence key destroy and log-key 
     const a = join(scratch(), 'a');
     const b = join(scratch(), 'b');
     for (const dir of [a, b]) mkdirSync(dir, { mode: 0o700 });
+    // A holds records too (an empty key registry): a folder holding none is refused as a wrong path.
+    SqliteKeyRegistry.open({ dir: a }).close();
     const bound = await withToken(INFRASTRUCTURE, (se) => se.generate('psk256'));
     const registry = SqliteKeyRegistry.open({ dir: b });
     try {
@@ -102,6 +104,18 @@ describe.skipIf(softHsmMissing !== undefined)('credence key destroy and log-key 
     const alone = await credence(['key', 'destroy', '--owner', INFRASTRUCTURE, '--handle', other, '--data', a, '--token-not-shared']);
     expect(alone.code, alone.out).toBe(0);
     expect(await held(INFRASTRUCTURE, other)).toBe(false);
+  }, 60_000);
+
+  it('a folder named beside others that holds no Credence records (a wrong path) is bad usage (exit 2), destroying nothing', async () => {
+    const { b, bound } = await twoFolders();
+    // The parent of a data folder, say: review 62 found it passed for the folder, and B's bound key was destroyed.
+    const wrong = join(scratch(), 'parent');
+    mkdirSync(join(wrong, 'data'), { recursive: true });
+    const refused = await credence(['key', 'destroy', '--owner', INFRASTRUCTURE, '--handle', bound, '--data', wrong, '--data', b]);
+    expect(refused.code, refused.out).toBe(2);
+    expect(refused.out).toContain(`${wrong} holds no Credence records`);
+    expect(await held(INFRASTRUCTURE, bound)).toBe(true);
+    expect(existsSync(join(wrong, 'service-lock.db'))).toBe(false);
   }, 60_000);
 
   it('--token-not-shared beside two folders, or one folder named twice, is bad usage (exit 2), destroying nothing', async () => {

@@ -52,6 +52,8 @@ describe.skipIf(softHsmMissing !== undefined)('credence key list on a token seve
     const a = join(scratch(), 'a');
     const b = join(scratch(), 'b');
     for (const dir of [a, b]) mkdirSync(dir, { mode: 0o700 });
+    // A holds records too (an empty key registry): a folder holding none is refused as a wrong path.
+    SqliteKeyRegistry.open({ dir: a }).close();
     const bound = await withToken(INFRASTRUCTURE, (se) => se.generate('psk256'));
     const registry = SqliteKeyRegistry.open({ dir: b });
     try {

@@ -1,4 +1,5 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import type { ClosableSecureEnvironment } from '../../adapters/runtime/data-folder.ts';
@@ -32,6 +33,13 @@ export const withKeyFolders = (command: Command): Command =>
     .option('--token-not-shared', 'with an HSM: no data folder but the one --data names uses that token');
 
 /**
+ * What a data folder holds once a service or a CLI command has used it: the event store, and every record the in-use
+ * checks read (keys-in-use.ts: the CA and OCSP signer files under pki/, keys.db, a legacy readmodels.db, access.db,
+ * transparency.handle). Not service-lock.db: taking a lock makes it, a mistaken run of this command too.
+ */
+const RECORDS = ['events.db', 'pki', 'keys.db', 'readmodels.db', 'access.db', 'transparency.handle'] as const;
+
+/**
  * The data folders whose records are read before a key of their Secure Environment is destroyed, as `--data` named
  * them (review 61 finding 1). An embedded Secure Environment is in its folder: exactly that one. A token is not: every
  * folder it serves keeps its keys there under the same owners, so a folder left out would lose a key it uses, since
@@ -58,6 +66,14 @@ export const keyFolders = (named: readonly string[], embedded: boolean, tokenNot
   }
   if (named.length > 1 && tokenNotShared) {
     throw new UsageError(`--token-not-shared: says no other data folder uses the token, yet --data names ${named.length}: give one or the other`);
+  }
+  if (named.length > 1) {
+    // A folder holding no record reads as one that uses no key: a wrong path (the data folder's parent, say) would
+    // pass for the folder it should have been, and a key that folder uses be destroyed (review 62 finding 1).
+    const empty = named.find((data) => !RECORDS.some((name) => existsSync(join(data, name))));
+    if (empty !== undefined) {
+      throw new UsageError(`--data: ${empty} holds no Credence records (none of ${RECORDS.join(', ')}): is it the data folder? Nothing was checked or destroyed`);
+    }
   }
   if (named.length === 1 && !tokenNotShared) {
     throw new UsageError([
