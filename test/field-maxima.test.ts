@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import { EmbeddedSecureEnvironmentConfig } from '../adapters/driven/secure-environment/embedded.ts';
+import { EmbeddedSecureEnvironmentConfig } from '../adapters/driven/secure-environment/index.ts';
 import { command, CommandSchema } from '../domain/commands/index.ts';
 import { CredentialDescriptor } from '../domain/crypto/credential.ts';
 import { MAX_PROOF_LENGTH, MAX_PUBLIC_KEY_LENGTH, publicKeyLength, SIGNATURE_LENGTH } from '../domain/crypto/index.ts';

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { associateOverHttp, httpDeviceTransport, provisionOverHttp } from '../adapters/client/device/index.ts';
-import { secureEnvironmentConfigForDataDir } from '../adapters/driven/secure-environment/embedded.ts';
+import { secureEnvironmentConfigForDataDir } from '../adapters/driven/secure-environment/index.ts';
 import { systemRandom } from '../adapters/runtime/index.ts';
 import type { KeyHandle } from '../domain/ports/index.ts';
 import { simulatedDevice, type SimulatedDevice } from '../bin/commands/device/simulator.ts';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAccessControl } from '../adapters/http/auth/open-access-control.ts';
 import { INFRASTRUCTURE_ACTOR_ID, isReservedSubject } from '../adapters/http/auth/reserved-subjects.ts';
 import { INFRASTRUCTURE_ACTOR } from '../adapters/http/start.ts';
-import { secureEnvironmentConfigForDataDir } from '../adapters/driven/secure-environment/embedded.ts';
+import { secureEnvironmentConfigForDataDir } from '../adapters/driven/secure-environment/index.ts';
 import { SYSTEM_ACTOR_IDS } from '../domain/metadata.ts';
 import { FakeClock, openAccessRegistry } from '../adapters/runtime/index.ts';
 import { startTestService, type TestService } from './support/service.ts';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
-import { EmbeddedSecureEnvironment, secureEnvironmentConfigForDataDir } from '../adapters/driven/secure-environment/embedded.ts';
+import { EmbeddedSecureEnvironment, secureEnvironmentConfigForDataDir } from '../adapters/driven/secure-environment/index.ts';
 import { aeadSeal } from '../domain/crypto/aead.ts';
 import { generateSigningKey, verifySignature } from '../domain/crypto/signatures.ts';
 import { publicKeyFingerprint } from '../domain/crypto/fingerprint.ts';

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EmbeddedSecureEnvironment, secureEnvironmentConfigForDataDir } from '../adapters/driven/secure-environment/embedded.ts';
+import { EmbeddedSecureEnvironment, secureEnvironmentConfigForDataDir } from '../adapters/driven/secure-environment/index.ts';
 import { InspectableSecureEnvironment } from './support/inspectable-secure-environment.ts';
 import { fakeClock, seededRandom } from './crypto-fixtures.ts';
 import { secureEnvironmentConformance } from './secure-environment-conformance.suite.ts';

@@ -10,7 +10,7 @@ import { Registrar } from '../adapters/protocols/association/registrar.ts';
 import { Registree } from '../adapters/protocols/association/registree.ts';
 import { EnrolmentFunction } from '../adapters/protocols/enrolment/enrolment-function.ts';
 import { ProvisioningClient } from '../adapters/protocols/enrolment/node-client.ts';
-import { secureEnvironmentConfigForDataDir } from '../adapters/driven/secure-environment/embedded.ts';
+import { secureEnvironmentConfigForDataDir } from '../adapters/driven/secure-environment/index.ts';
 import { InspectableSecureEnvironment } from './support/inspectable-secure-environment.ts';
 import type { KeyHandle, SecureEnvironment } from '../domain/ports/secure-environment.ts';
 import { containsSecret, fakeClock, replayCache, seededRandom, toBase64url } from './crypto-fixtures.ts';

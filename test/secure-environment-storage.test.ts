@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
-import { EmbeddedSecureEnvironment, secureEnvironmentConfigForDataDir } from '../adapters/driven/secure-environment/embedded.ts';
+import { EmbeddedSecureEnvironment, secureEnvironmentConfigForDataDir } from '../adapters/driven/secure-environment/index.ts';
 import { InspectableSecureEnvironment } from './support/inspectable-secure-environment.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { containsSecret, fakeClock, seededRandom, toBase64url } from './crypto-fixtures.ts';

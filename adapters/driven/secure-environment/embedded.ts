@@ -1,8 +1,5 @@
-import { existsSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { p256 } from '@noble/curves/nist.js';
-import { z } from 'zod';
-import { keyNotFound, validationError } from '../../../domain/errors.ts';
+import { keyNotFound } from '../../../domain/errors.ts';
 import { aeadOpen, aeadSeal } from '../../../domain/crypto/aead.ts';
 import { agreementPublicKey, sharedSecret, type AgreementGroup } from '../../../domain/crypto/agreement.ts';
 import { assertBytes, concatBytes, constantTimeEqual, wipe } from '../../../domain/crypto/bytes.ts';
@@ -12,12 +9,11 @@ import { publicKeyFingerprint, secretKeyFingerprint } from '../../../domain/cryp
 import { hkdfSha256, hmacSha256, hmacSha256Many } from '../../../domain/crypto/hash.ts';
 import { generateSigningKey, sign, signingPublicKey } from '../../../domain/crypto/signatures.ts';
 import { toBase64url } from '../../../domain/crypto/base64url.ts';
-import { assertJsonWithin } from '../../../domain/json-limits.ts';
 import { KEYS_IN_DATA_FOLDER } from './embedded-brand.ts';
-import { KekSource, loadKek, MAX_PATH_CHARS } from './kek.ts';
-import { assertKeyFilesOwned, type SealedKeyRecord } from './key-store.ts';
-import { KeyVault } from './key-vault.ts';
+import type { SealedKeyRecord } from './key-store.ts';
+import type { KeyVault } from './key-vault.ts';
 import { checkListRequest, pageOf } from './key-listing.ts';
+import { openVault } from './open-vault.ts';
 import {
   checkDeriveSpec,
   checkMessages,
@@ -31,7 +27,6 @@ import {
   sealAad,
   usageFor,
   checkPrivateKeyStaysInside,
-  MAX_OWNER_CHARS,
   shownKind,
   wrapAad,
 } from './port-checks.ts';
@@ -49,67 +44,6 @@ import type {
   OwnerScopedSecureEnvironment,
   UnwrapSpec,
 } from '../../../domain/ports/secure-environment.ts';
-
-/** Bounds of the owner allow-list (SER-001): an owner is an id such as `node:<Node-ID>` (port-checks.ts bounds its length). */
-export const MAX_OWNERS = 10_000;
-
-export const EmbeddedSecureEnvironmentConfig = z
-  .strictObject({
-    /** SQLite file path, or ':memory:'. */
-    database: z.string().min(1).max(MAX_PATH_CHARS),
-    /**
-     * SQLite file of the per-key wrapping keys (each sealed under the KEK); default `<database>.wrapping-keys`,
-     * in memory with an in-memory database. As secret as the KEK: a copy of it revives destroyed keys.
-     */
-    wrappingKeys: z.string().min(1).max(MAX_PATH_CHARS).optional(),
-    kek: KekSource,
-    /** When given, the only owners this environment serves; any other is refused as `unauthorised`. */
-    owners: z.array(z.string().min(1).max(MAX_OWNER_CHARS)).min(1).max(MAX_OWNERS).optional(),
-  })
-  .refine((c) => c.kek.source !== 'ephemeral' || c.database === ':memory:', {
-    message: 'an ephemeral KEK would make a database file unreadable after a restart',
-    path: ['kek', 'source'],
-  })
-  .refine((c) => c.wrappingKeys === undefined || (c.wrappingKeys === ':memory:') === (c.database === ':memory:'), {
-    message: 'the wrapping keys are in memory exactly when the key database is',
-    path: ['wrappingKeys'],
-  });
-export type EmbeddedSecureEnvironmentConfig = z.infer<typeof EmbeddedSecureEnvironmentConfig>;
-
-/**
- * A KEK file is made only for a key database that holds nothing yet: beside one that holds keys, a missing KEK is
- * lost, and a new one would open none of them (and be kept, the folder then holding a KEK of no use).
- */
-const assertKekNotLost = (kek: KekSource, database: string): void => {
-  if (kek.source !== 'file' || database === ':memory:') return;
-  // The database first: an open writes the KEK file before the database, so a process opening a new folder while
-  // another sets it up, finding the database written, then finds the KEK too (the other order could miss both).
-  if ((statSync(database, { throwIfNoEntry: false })?.size ?? 0) === 0 || existsSync(kek.path)) return;
-  // A data folder's own KEK missing: the folder may have been set up with its KEK outside it (CREDENCE_KEK_FILE) and
-  // opened without the setting this time (review 49 item 3); restoring a backup is then the wrong advice.
-  const inFolder = kek.path === join(dirname(database), IN_FOLDER_KEK_FILE);
-  const outside = inFolder ? `, or, if this folder's KEK is kept outside it, set CREDENCE_KEK_FILE to it` : '';
-  throw validationError(
-    [{ path: 'kek', rule: 'kek_present', message: `the KEK file ${kek.path} is missing beside the key database ${database}: restore it from a backup${outside} (a new one would open none of its keys)` }],
-    'Secure Environment configuration',
-  );
-};
-
-/** The KEK file of a data folder's embedded Secure Environment when none is named outside it. */
-const IN_FOLDER_KEK_FILE = 'secure-environment.kek';
-
-/**
- * The default layout in a data folder: the key database, its wrapping keys and its generated 0600 key file, in the
- * folder unless `kekFile` names one outside it (CREDENCE_KEK_FILE: then a copy of the folder holds no KEK).
- */
-export const secureEnvironmentConfigForDataDir = (dataDir: string, kekFile?: string): EmbeddedSecureEnvironmentConfig => ({
-  database: join(dataDir, 'secure-environment.sqlite'),
-  wrappingKeys: join(dataDir, 'secure-environment.wrapping-keys'),
-  kek: { source: 'file', path: kekFile ?? join(dataDir, IN_FOLDER_KEK_FILE) },
-});
-
-export const wrappingKeysPath = (c: EmbeddedSecureEnvironmentConfig): string =>
-  c.wrappingKeys ?? (c.database === ':memory:' ? ':memory:' : `${c.database}.wrapping-keys`);
 
 export interface EmbeddedSecureEnvironmentDeps {
   readonly now: Clock['now'];
@@ -148,22 +82,9 @@ export class EmbeddedSecureEnvironment implements OwnerScopedSecureEnvironment {
     return new EmbeddedSecureEnvironment(vault, deps, owners);
   }
 
-  /** Parses the configuration and opens the keys at rest: for open() and subclasses' own open(). */
+  /** Parses the configuration and opens the keys at rest (open-vault.ts): for open() and subclasses' own open(). */
   protected static openVault(config: unknown, deps: EmbeddedSecureEnvironmentDeps): { vault: KeyVault; owners?: readonly string[] } {
-    assertJsonWithin(config, 'Secure Environment configuration');
-    const parsed = EmbeddedSecureEnvironmentConfig.safeParse(config);
-    if (!parsed.success) {
-      throw validationError(
-        parsed.error.issues.map((i) => ({ path: i.path.join('.'), rule: i.code, message: i.message })),
-        'Secure Environment configuration',
-      );
-    }
-    assertKekNotLost(parsed.data.kek, parsed.data.database);
-    // Before the KEK, which may be created: a refusal for another account's key file leaves nothing new behind.
-    assertKeyFilesOwned(parsed.data.database, wrappingKeysPath(parsed.data));
-    const kek = loadKek(parsed.data.kek, deps.random);
-    const vault = KeyVault.open(parsed.data.database, wrappingKeysPath(parsed.data), kek, deps.random);
-    return { vault, ...(parsed.data.owners ? { owners: parsed.data.owners } : {}) };
+    return openVault(config, deps.random);
   }
 
   close(): void {

@@ -1,11 +1,7 @@
 /** The embedded Secure Environment (seed 004): keys sealed at rest under a key-encryption key. */
-export {
-  EmbeddedSecureEnvironment,
-  EmbeddedSecureEnvironmentConfig,
-  secureEnvironmentConfigForDataDir,
-  wrappingKeysPath,
-} from './embedded.ts';
+export { EmbeddedSecureEnvironment } from './embedded.ts';
 export type { EmbeddedSecureEnvironmentDeps } from './embedded.ts';
+export { EmbeddedSecureEnvironmentConfig, secureEnvironmentConfigForDataDir, wrappingKeysPath } from './embedded-config.ts';
 export { ownerView } from '../../../domain/ports/owner-view.ts';
 export { KEK_LENGTH, KekSource } from './kek.ts';
 // Keys in an HSM over PKCS#11 (SER-023, issue 16; docs/hsm.md).

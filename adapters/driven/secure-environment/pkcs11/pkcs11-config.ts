@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { RandomSource } from '../../../../domain/ports/random.ts';
-import { MAX_OWNERS } from '../embedded.ts';
+import { MAX_OWNERS } from '../embedded-config.ts';
 import { MAX_OWNER_CHARS } from '../port-checks.ts';
 
 export const Pkcs11SecureEnvironmentConfig = z.strictObject({

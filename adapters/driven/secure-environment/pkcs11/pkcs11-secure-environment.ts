@@ -1,10 +1,8 @@
 import { validationError } from '../../../../domain/errors.ts';
-import { aeadOpen, aeadSeal } from '../../../../domain/crypto/aead.ts';
-import { agreementPublicKey, isValidAgreementPublicKey, sharedSecret } from '../../../../domain/crypto/agreement.ts';
+import { isValidAgreementPublicKey, sharedSecret } from '../../../../domain/crypto/agreement.ts';
 import { toBase64url } from '../../../../domain/crypto/base64url.ts';
-import { assertBytes, concatBytes, utf8, wipe } from '../../../../domain/crypto/bytes.ts';
-import { publicKeyFingerprint } from '../../../../domain/crypto/fingerprint.ts';
-import { hkdfSha256, sha256 } from '../../../../domain/crypto/hash.ts';
+import { assertBytes } from '../../../../domain/crypto/bytes.ts';
+import { sha256 } from '../../../../domain/crypto/hash.ts';
 import { bindOwner } from '../../../../domain/ports/owner-view.ts';
 import type { RandomSource } from '../../../../domain/ports/random.ts';
 import {
@@ -21,15 +19,16 @@ import {
 } from '../../../../domain/ports/secure-environment.ts';
 import { shownKind } from '../port-checks.ts';
 import { HostKeys } from './host-keys.ts';
+import { deriveInHost, openInHost, sealInHost, unwrapInHost, wrapInHost, type HostOperations } from './host-operations.ts';
 import { deriveEcdh, generateKeyPair, generateSecret } from './key-generation.ts';
+import { describeTokenKey } from './key-description.ts';
 import { generationHandle } from './generation-handle.ts';
 import { KeyLookup } from './key-lookup.ts';
 import { listTokenKeys } from './key-listing.ts';
 import { checkListRequest } from '../key-listing.ts';
-import { AEAD, HKDF, HOST_ONLY, X25519 } from './host-transfer.ts';
+import { HOST_ONLY, X25519 } from './host-transfer.ts';
 import { LiveSession } from './live-session.ts';
 import {
-  checkDeriveSpec,
   checkMessages,
   KEY_LENGTH,
   peerKeyRefused,
@@ -37,9 +36,7 @@ import {
   requireKind,
   requireServedOwner,
   requireUsage,
-  sealAad,
   usageFor,
-  wrapAad,
 } from '../port-checks.ts';
 import { lowS } from './key-rules.ts';
 import { pkcs11Problem } from './module.ts';
@@ -48,10 +45,8 @@ import { PinSupply } from './pin-source.ts';
 import type { RememberedKeys } from './remembered-keys.ts';
 import { TokenSession } from './token-session.ts';
 import { shred } from './shred.ts';
-import { ecPoint, genericSecretTemplate, type KeyLabel, type TokenKey } from './token-objects.ts';
+import { genericSecretTemplate, type KeyLabel, type TokenKey } from './token-objects.ts';
 import { issuesOf, parsePkcs11Uri, type Pkcs11Uri } from './uri.ts';
-
-const SECRET_FINGERPRINT_LABEL = utf8('credence/v1/secret-key-fingerprint');
 
 /**
  * The Secure Environment port over PKCS#11 (SER-023; issue 16), proven on SoftHSM2. Every key is a token object
@@ -69,6 +64,8 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
   readonly #keys: RememberedKeys;
   /** The keys handled in host memory under x-derivation=host (host-keys.ts). */
   readonly #host: HostKeys;
+  /** Shared with the operations that run in host memory (host-operations.ts). */
+  readonly #inHost: HostOperations;
   readonly #lookup: KeyLookup;
   readonly #random: RandomSource;
   readonly #owners: ReadonlySet<string> | undefined;
@@ -83,6 +80,7 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
     this.#host = new HostKeys(this.#live, token, this.#keys, () => this.#newHandle(), uri.derivation);
     this.#owners = owners ? new Set(owners) : undefined;
     this.derivation = uri.derivation;
+    this.#inHost = { host: this.#host, random, derivation: uri.derivation, key: (owner, handle) => this.#key(owner, handle) };
   }
 
   /**
@@ -150,20 +148,7 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
   }
 
   async describe(owner: string, handle: KeyHandle): Promise<KeyDescription> {
-    return this.#live.usingKeys(() => {
-      const key = this.#key(owner, handle);
-      const publicKey = this.#publicKey(key);
-      const { kind } = key.label;
-      return {
-        handle,
-        kind,
-        fingerprint: publicKey && (kind === 'ed25519' || kind === 'p256' || kind === 'x25519') ? publicKeyFingerprint(kind, publicKey) : this.#secretFingerprint(key),
-        ...(publicKey ? { publicKey } : {}),
-        ...(key.label.usage ? { usage: key.label.usage } : {}),
-        ephemeral: key.ephemeral,
-        extractable: key.label.extractable,
-      };
-    });
+    return this.#live.usingKeys(() => describeTokenKey(this.#token, this.#host, this.#key(owner, handle), handle));
   }
 
   async sign(owner: string, handle: KeyHandle, message: Uint8Array): Promise<Uint8Array> {
@@ -200,22 +185,7 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
   }
 
   async deriveKey(owner: string, spec: DeriveKeySpec): Promise<KeyHandle> {
-    return this.#live.usingKeys(() => {
-      checkDeriveSpec(spec);
-      const keys = spec.inputs.map((handle) => this.#key(owner, handle));
-      keys.forEach((k) => requireKind(k.label, 'be derived from', ['secret', 'psk256', 'session256'] as const));
-      if (this.derivation !== 'host') throw HOST_ONLY(HKDF);
-      const parts: Uint8Array[] = [];
-      let ikm: Uint8Array | undefined;
-      try {
-        for (const k of keys) parts.push(this.#host.bytes(k, HKDF));
-        ikm = concatBytes(...parts);
-        return this.#host.import(owner, spec.kind, hkdfSha256(ikm, spec.salt, spec.info, KEY_LENGTH), { ...spec, extractable: false });
-      } finally {
-        // Every part exported so far, a later input's refusal included.
-        wipe(ikm, ...parts);
-      }
-    });
+    return this.#live.usingKeys(() => deriveInHost(this.#inHost, owner, spec));
   }
 
   async mac(owner: string, handle: KeyHandle, message: Uint8Array): Promise<Uint8Array> {
@@ -248,53 +218,19 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
   }
 
   async seal(owner: string, handle: KeyHandle, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
-    return this.#live.usingKeys(() => {
-      const key = this.#key(owner, handle);
-      requireKind(key.label, 'seal', ['session256'] as const);
-      const bound = sealAad(assertBytes(aad, 'aad'));
-      return this.#host.withBytes(key, AEAD, (bytes) => aeadSeal(bytes, plaintext, bound, this.#random));
-    });
+    return this.#live.usingKeys(() => sealInHost(this.#inHost, owner, handle, plaintext, aad));
   }
 
   async open(owner: string, handle: KeyHandle, sealed: Uint8Array, aad: Uint8Array): Promise<Uint8Array | undefined> {
-    return this.#live.usingKeys(() => {
-      const key = this.#key(owner, handle);
-      requireKind(key.label, 'open', ['session256'] as const);
-      const bound = sealAad(assertBytes(aad, 'aad'));
-      return this.#host.withBytes(key, AEAD, (bytes) => aeadOpen(bytes, sealed, bound));
-    });
+    return this.#live.usingKeys(() => openInHost(this.#inHost, owner, handle, sealed, aad));
   }
 
   async wrap(owner: string, handle: KeyHandle, wrappingKey: KeyHandle, aad: Uint8Array): Promise<Uint8Array> {
-    return this.#live.usingKeys(() => {
-      assertBytes(aad, 'aad');
-      const target = this.#key(owner, handle);
-      const kek = this.#key(owner, wrappingKey);
-      requireKind(kek.label, 'wrap other keys', ['session256'] as const);
-      if (!target.label.extractable || target.label.kind === 'secret') throw new TypeError('handle: key is not extractable');
-      const bound = wrapAad(target.label.kind, aad);
-      return this.#host.withBytes(target, AEAD, (bytes) => this.#host.withBytes(kek, AEAD, (key) => aeadSeal(key, bytes, bound, this.#random)));
-    });
+    return this.#live.usingKeys(() => wrapInHost(this.#inHost, owner, handle, wrappingKey, aad));
   }
 
   async unwrap(owner: string, wrappingKey: KeyHandle, wrapped: Uint8Array, aad: Uint8Array, spec: UnwrapSpec): Promise<KeyHandle | undefined> {
-    return this.#live.usingKeys(() => {
-      assertBytes(wrapped, 'wrapped');
-      assertBytes(aad, 'aad');
-      usageFor(spec.kind, spec);
-      const kek = this.#key(owner, wrappingKey);
-      requireKind(kek.label, 'unwrap other keys', ['session256'] as const);
-      if (spec.kind === 'ed25519' || spec.kind === 'p256') {
-        throw pkcs11Problem('spec.kind', 'private_key_import', `a ${spec.kind} private key is only ever generated inside the token, never imported from host memory`);
-      }
-      const bytes = this.#host.withBytes(kek, AEAD, (key) => aeadOpen(key, wrapped, wrapAad(spec.kind, aad)));
-      if (bytes === undefined) return undefined;
-      if (bytes.length !== KEY_LENGTH) {
-        wipe(bytes);
-        return undefined;
-      }
-      return this.#host.import(owner, spec.kind, bytes, spec);
-    });
+    return this.#live.usingKeys(() => unwrapInHost(this.#inHost, owner, wrappingKey, wrapped, aad, spec));
   }
 
   /** C_DestroyObject on the key and its public half: the token no longer holds it (crypto-shredding, shred.ts). */
@@ -329,18 +265,5 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
 
   #newHandle(): KeyHandle {
     return `key_${toBase64url(this.#random(18))}` as KeyHandle;
-  }
-
-  #publicKey(key: TokenKey): Uint8Array | undefined {
-    if (key.label.kind === 'x25519') return this.#host.withBytes(key, X25519, (scalar) => agreementPublicKey('x25519', scalar));
-    const { kind } = key.label;
-    if (key.publicKey === undefined || (kind !== 'ed25519' && kind !== 'p256')) return undefined;
-    const publicKey = key.publicKey;
-    return this.#token.run(() => ecPoint(this.#token.module, this.#token.session, publicKey, kind));
-  }
-
-  /** The port's secret fingerprint, HMAC-SHA256 keyed by the secret (fingerprint.ts), computed in the token. */
-  #secretFingerprint(key: TokenKey): string {
-    return `sha256:${Buffer.from(this.#token.sign('CKM_SHA256_HMAC', key.key, SECRET_FINGERPRINT_LABEL, 32)).toString('hex')}`;
   }
 }

@@ -1,0 +1,15 @@
+import { z } from 'zod';
+import { isReservedSubject, RESERVED_SUBJECT_MESSAGE, RESERVED_SUBJECT_RULE } from './reserved-subjects.ts';
+
+/**
+ * Who a token names: an id usable as a command's actor id, never one reserved to the engine's system actors or to
+ * the infrastructure (reserved-subjects.ts). The refusal names its rule (`reserved_subject`) in `params.rule`.
+ */
+export const TokenSubject = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]*$/, 'letters, digits and . _ : @ - only')
+  .refine((s) => !isReservedSubject(s), { message: RESERVED_SUBJECT_MESSAGE, params: { rule: RESERVED_SUBJECT_RULE } });
+
+export const TokenId = z.string().regex(/^tok_[A-Za-z0-9_-]{22}$/, 'a token id (tok_ and 22 characters)');

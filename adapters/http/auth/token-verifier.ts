@@ -1,0 +1,54 @@
+import { unauthorised } from '../../../domain/errors.ts';
+import type { Clock } from '../../../domain/ports/index.ts';
+import type { AccessRegistry } from '../../runtime/index.ts';
+import { jwtVerifier, type JwtSettings } from './jwt.ts';
+import type { Principal } from './principal.ts';
+import { isReservedSubject } from './reserved-subjects.ts';
+import type { SigningKeys } from './signing-keys.ts';
+import { TokenScope } from './token-scope.ts';
+
+export interface TokenVerifierOptions {
+  readonly registry: AccessRegistry;
+  readonly clock: Clock;
+  readonly keys: SigningKeys;
+  readonly settings: JwtSettings;
+  readonly maxTtlSeconds: number;
+}
+
+/**
+ * Every check of a bearer token: its signature and expiry (jwt.ts), then what access.db and this service's settings
+ * say of it. Throws CredenceError 'unauthorised' (-> 401) naming what failed.
+ */
+export const tokenVerifier = (options: TokenVerifierOptions): ((token: string) => Promise<Principal>) => {
+  const { registry, clock, keys } = options;
+  const verifyToken = jwtVerifier((kid) => keys.verificationKey(kid), options.settings);
+  return async (token: string): Promise<Principal> => {
+    const { claims, kid } = await verifyToken(token, clock.now());
+    // A token is good for no longer than this service would issue one for, wherever it was minted (a --data
+    // CLI with other settings, another deployment sharing the key).
+    if (claims.exp - claims.iat > options.maxTtlSeconds) throw unauthorised('bearer token', 'lifetime longer than tokens.maxTtlSeconds');
+    // Tokens issued before the subject rule reserved the infrastructure's ids (or edited into access.db).
+    if (isReservedSubject(claims.sub)) throw unauthorised('bearer token', 'reserved subject');
+    // Looked up on every request, never cached: a revocation (by this process or the CLI) counts at once.
+    const record = registry.find(claims.jti);
+    if (record === undefined) throw unauthorised('bearer token', 'unknown token');
+    if (record.revokedAt !== undefined) throw unauthorised('bearer token', 'revoked');
+    // Defence in depth: a token is only good for what was recorded when it was issued.
+    // ... and signed with the key it was recorded as signed with.
+    if (record.subject !== claims.sub || record.role !== claims.role || record.signedWith !== keys.handleOf(kid)) {
+      throw unauthorised('bearer token', 'does not match its record');
+    }
+    // The scope is access.db's alone (no claim carries it), read on every request as the role is. One that does not
+    // parse, or on a role that has none, is refused rather than read as none: none is the whole fleet.
+    if (record.scopeDamaged === true) throw unauthorised('bearer token', 'scope does not match its record');
+    const scope = record.scope === undefined ? undefined : TokenScope.safeParse(record.scope);
+    if (scope !== undefined && (!scope.success || claims.role !== 'integrator')) throw unauthorised('bearer token', 'scope does not match its record');
+    return {
+      subject: claims.sub,
+      role: claims.role,
+      tokenId: claims.jti,
+      expiresAt: new Date(claims.exp * 1000),
+      ...(scope?.success === true ? { scope: scope.data } : {}),
+    };
+  };
+};
