@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { ClosableSecureEnvironment } from '../../adapters/runtime/data-folder.ts';
 import type { Io } from '../io.ts';
 import { UsageError } from '../program.ts';
+import { exportSettings } from './export-log-key.ts';
 import { sayRemovedStrays, unusableDataFolderAsUsage } from './folder-lock.ts';
 import { PathArg } from './options.ts';
 
@@ -18,10 +19,11 @@ export interface KeyFolders {
   readonly tokenNotShared: boolean;
 }
 
-/** `--data` (repeatable) and `--token-not-shared`, as `credence key destroy` and `credence log-key destroy` take them. */
+/** `--data` (repeatable), `--token-not-shared` and `--config`, as `credence key` and `credence log-key` take them. */
 export const KeyFolderOptions = {
   data: z.array(PathArg).min(1).optional(),
   tokenNotShared: z.boolean().optional(),
+  config: PathArg.optional(),
 };
 
 export const withKeyFolders = (command: Command): Command =>
@@ -30,7 +32,20 @@ export const withKeyFolders = (command: Command): Command =>
       '--data <dir...>',
       "the data folder (default ./data, or the --config file's); with an HSM, every data folder served on that token (repeatable)",
     )
-    .option('--token-not-shared', 'with an HSM: no data folder but the one --data names uses that token');
+    .option('--token-not-shared', 'with an HSM: no data folder but the one --data names uses that token')
+    .option(
+      '--config <file>',
+      "the service's configuration file (JSON, as credence serve --config): its data folder unless --data, its Secure Environment unless env CREDENCE_SECURE_ENVIRONMENT",
+    );
+
+/** The folders --data names (or the --config file's, or ./data) and the Secure Environment their services run with. */
+export const keyFoldersOf = async (
+  args: { readonly data?: readonly string[] | undefined; readonly tokenNotShared?: boolean | undefined; readonly config?: string | undefined },
+  io: Io,
+): Promise<KeyFolders> => {
+  const { data, secureEnvironment } = await exportSettings({ config: args.config, data: args.data?.[0] }, io);
+  return { data: args.data ?? [data], secureEnvironment, tokenNotShared: args.tokenNotShared === true };
+};
 
 /**
  * What a data folder holds once a service or a CLI command has used it: the event store, and every record the in-use

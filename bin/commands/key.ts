@@ -5,22 +5,18 @@ import { KeyHandle } from '../../domain/ports/index.ts';
 import type { Io } from '../io.ts';
 import { handler, parseOptions, runCommands, type RegisterCommands } from '../program.ts';
 import { destroyFolderKey } from './destroy-folder-key.ts';
-import { exportSettings } from './export-log-key.ts';
-import { KeyFolderOptions, withKeyFolders, type KeyFolders } from './key-folders.ts';
+import { KeyFolderOptions, keyFoldersOf, withKeyFolders } from './key-folders.ts';
 import { listFolderKeys } from './key-list.ts';
 import { KEY_OWNERS, keyUseIn } from './keys-in-use.ts';
-import { PathArg } from './options.ts';
 
 const OWNERS = Object.keys(KEY_OWNERS);
 
 const Owner = z.string().refine((owner) => Object.hasOwn(KEY_OWNERS, owner), { error: `not an owner this command knows: one of ${OWNERS.join(', ')}` });
 
-const FolderOptions = { ...KeyFolderOptions, config: PathArg.optional() };
-
-const ListOptions = z.object({ ...FolderOptions, owner: Owner.optional(), unnamed: z.boolean().optional(), json: z.boolean().optional() });
+const ListOptions = z.object({ ...KeyFolderOptions, owner: Owner.optional(), unnamed: z.boolean().optional(), json: z.boolean().optional() });
 
 const Options = z.object({
-  ...FolderOptions,
+  ...KeyFolderOptions,
   owner: Owner,
   handle: z.string().transform((value, ctx) => {
     const parsed = KeyHandle.safeParse(value);
@@ -30,12 +26,6 @@ const Options = z.object({
   }),
 });
 type Options = z.infer<typeof Options>;
-
-/** The folders --data names (or the --config file's, or ./data) and the Secure Environment their services run with. */
-const foldersOf = async (args: z.infer<typeof ListOptions>, io: Io): Promise<KeyFolders> => {
-  const { data, secureEnvironment } = await exportSettings({ config: args.config, data: args.data?.[0] }, io);
-  return { data: args.data ?? [data], secureEnvironment, tokenNotShared: args.tokenNotShared === true };
-};
 
 /**
  * Destroys a key of the data folder's Secure Environment that nothing of the folder names: the one an error said is
@@ -50,11 +40,8 @@ const destroy = async (args: Options, io: Io): Promise<number> => {
     const inUse = await keyUseIn([folder], owner, handle);
     if (inUse !== undefined) throw validationError([{ path: '--handle', rule: inUse.rule, message: `${handle} is ${inUse.message} [${inUse.rule}]` }], `key of ${owner}`);
   };
-  return destroyFolderKey(await foldersOf(args, io), { owner, handle, noun: 'key', refuseInUse }, io);
+  return destroyFolderKey(await keyFoldersOf(args, io), { owner, handle, noun: 'key', refuseInUse }, io);
 };
-
-const CONFIG_HELP =
-  "the service's configuration file (JSON, as credence serve --config): its data folder unless --data, its Secure Environment unless env CREDENCE_SECURE_ENVIRONMENT";
 
 /**
  * `credence key list [--owner OWNER] [--unnamed] [--json] [--data DIR…] [--token-not-shared] [--config FILE]` and
@@ -68,16 +55,14 @@ export const register: RegisterCommands = (program, io) => {
     .option('--owner <owner>', `only this owner's keys: ${OWNERS.join(', ')} (default all)`)
     .option('--unnamed', 'only the keys no record of the folders names')
     .option('--json', 'one JSON document: the keys, the counts, the destroy command')
-    .option('--config <file>', CONFIG_HELP)
     .action(handler(io, async (opts: Record<string, unknown>) => {
       const args = parseOptions(listCommand, ListOptions, opts);
-      return listFolderKeys(await foldersOf(args, io), { owner: args.owner, unnamed: args.unnamed === true, json: args.json === true, config: args.config }, io);
+      return listFolderKeys(await keyFoldersOf(args, io), { owner: args.owner, unnamed: args.unnamed === true, json: args.json === true, config: args.config }, io);
     }));
   const destroyCommand: Command = withKeyFolders(key.command('destroy'))
     .description('destroy a key no record of the folder names, as an error named it ("left in the Secure Environment"); a key in use is refused')
     .requiredOption('--owner <owner>', `the key's owner, as the error named it: ${OWNERS.join(', ')}`)
     .requiredOption('--handle <handle>', 'the key (key_ and 24 characters), as the error named it')
-    .option('--config <file>', CONFIG_HELP)
     .action(handler(io, async (opts: Record<string, unknown>) => destroy(parseOptions(destroyCommand, Options, opts), io)));
 };
 

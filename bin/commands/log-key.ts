@@ -7,15 +7,13 @@ import type { KeyHandle } from '../../domain/ports/index.ts';
 import type { Io } from '../io.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { destroyFolderKey } from './destroy-folder-key.ts';
-import { exportSettings } from './export-log-key.ts';
-import { KeyFolderOptions, withKeyFolders } from './key-folders.ts';
+import { KeyFolderOptions, keyFoldersOf, withKeyFolders } from './key-folders.ts';
 import { logKeyInUse } from './keys-in-use.ts';
 import { PathArg } from './options.ts';
 
 const Options = z.object({
   ...KeyFolderOptions,
   handleFile: PathArg,
-  config: PathArg.optional(),
 });
 type Options = z.infer<typeof Options>;
 
@@ -52,13 +50,11 @@ const readHandleArg = (path: string): KeyHandle => {
  */
 const destroy = async (args: Options, io: Io): Promise<number> => {
   const handle = readHandleArg(args.handleFile);
-  const { data, secureEnvironment } = await exportSettings({ ...args, data: args.data?.[0] }, io);
   const refuseInUse = (folder: string): void => {
     const inUse = logKeyInUse(folder, handle);
     if (inUse !== undefined) throw validationError([{ path: '--handle-file', rule: inUse.rule, message: `${args.handleFile} names ${handle}, ${inUse.message} [${inUse.rule}]` }], 'log key');
   };
-  const folders = { data: args.data ?? [data], secureEnvironment, tokenNotShared: args.tokenNotShared === true };
-  return destroyFolderKey(folders, { owner: LOG_KEY_OWNER, handle, noun: 'log key', refuseInUse }, io);
+  return destroyFolderKey(await keyFoldersOf(args, io), { owner: LOG_KEY_OWNER, handle, noun: 'log key', refuseInUse }, io);
 };
 
 /** `credence log-key destroy --handle-file FILE [--data DIR…] [--token-not-shared] [--config FILE]`: the services stopped. */
@@ -67,10 +63,6 @@ export const register: RegisterCommands = (program, io) => {
   const destroyCommand: Command = withKeyFolders(logKey.command('destroy'))
     .description('destroy a retired log key, named by the transparency.handle moved aside with its old log; the key in use is refused')
     .requiredOption('--handle-file <file>', 'the retired key\'s handle file (a transparency.handle moved aside)')
-    .option(
-      '--config <file>',
-      "the service's configuration file (JSON, as credence serve --config): its data folder unless --data, its Secure Environment unless env CREDENCE_SECURE_ENVIRONMENT",
-    )
     .action(handler(io, async (opts: Record<string, unknown>) => destroy(parseOptions(destroyCommand, Options, opts), io)));
 };
 
