@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ATOMIC_WRITE_TEMP, atomicWriteTempOf } from '../adapters/driven/files/index.ts';
@@ -23,11 +23,13 @@ const random = (n: number) => new Uint8Array(randomBytes(n));
 /** Above Linux's largest pid (2^22): never a running process, as the pid of a killed writer is not. */
 const DEAD_PID = 4_194_305;
 
+const OWN_PID_STRAY = `.replay-checkpoint.json.${process.pid}.ffffffffffff.tmp`;
+
 const STRAYS = [
   `.secure-environment.kek.${DEAD_PID}.0123456789ab.tmp`,
   `.service.lock.${DEAD_PID}.a1b2c3d4e5f6.tmp`,
-  // this very pid: a dead run's (pid 1 again in a restarted container); this process has no write in flight
-  `.replay-checkpoint.json.${process.pid}.ffffffffffff.tmp`,
+  // this very pid: a dead run's (pid 1 again in a restarted container)
+  OWN_PID_STRAY,
   join('pki', `.root.ca.json.${DEAD_PID}.00000000abcd.tmp`),
 ];
 
@@ -49,6 +51,10 @@ const folderWithStrays = (): string => {
   const dir = join(scratch(), 'data');
   for (const sub of ['', 'pki', 'other', `.dir.${DEAD_PID}.0123456789ab.tmp`]) mkdirSync(join(dir, sub), { recursive: true, mode: 0o700 });
   for (const name of [...STRAYS, ...KEPT]) writeFileSync(join(dir, name), 'a whole KEK, say\n', { mode: 0o600 });
+  // An hour old, every one: a fresh temp may be another PID namespace's write in flight, kept whatever its pid
+  // (a-fresh-temp-file-is-kept-whatever-its-pid.test.ts).
+  const anHourAgo = Date.now() / 1000 - 3600;
+  for (const name of [...STRAYS, ...KEPT]) utimesSync(join(dir, name), anHourAgo, anHourAgo);
   return dir;
 };
 

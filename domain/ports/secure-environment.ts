@@ -146,7 +146,11 @@ export interface SecureEnvironment {
    * One page of the keys `owner` holds, ephemeral ones of this process included, destroyed ones never (an
    * operator's report of keys no record names). Paged by a handle cursor rather than an open iterator: a page
    * holds no session, search or transaction between calls (a PKCS#11 session has one search at a time), each key
-   * is listed at most once whatever is generated or destroyed between pages, and a page costs at most `limit`.
+   * is listed at most once whatever is generated or destroyed between pages. What a page costs is the
+   * implementation's: the embedded one reads about `limit` rows (its index is by owner and handle; a damaged row it
+   * passes over costs one more); a PKCS#11 token has no order to resume from, so each page reads every key of the
+   * owner (its labels searched, an attribute read per key object), O(owner's keys) whatever `limit`: paging through
+   * n keys reads about n² / `limit` objects.
    */
   listKeys(owner: string, request?: KeyListRequest): Promise<KeyListPage>;
 }

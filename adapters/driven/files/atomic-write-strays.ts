@@ -4,12 +4,27 @@ import { atomicWriteTempOf } from './atomic-write.ts';
 import { isProcessAlive } from './process-alive.ts';
 
 /**
- * Whether a temp file of process `pid` is a stray: this process has no write in flight (writeFileAtomic is synchronous
- * and none runs during the sweep), so its own pid's is a dead run's (pid 1 again in a restarted container); another
- * pid's is one while that process does not run. A process that runs may be writing it: `credence replay` writes its
- * checkpoint into the folder without the lock. A live pid reused by an unrelated process keeps a stray until then.
+ * How long a temp file is left before it may be taken for a stray: five minutes. writeFileAtomic writes its temp in
+ * one go (create, write, fsync, rename: milliseconds, seconds on a slow disk) and every write sets its mtime, so a
+ * write in flight has touched it within that; a dead run's is older by then.
  */
-const isStrayOf = (pid: number): boolean => pid === process.pid || !isProcessAlive(pid);
+export const STRAY_AGE_MS = 5 * 60_000;
+
+/**
+ * Whether the temp file at `path`, of process `pid`, is a stray: five minutes old (STRAY_AGE_MS), and its process
+ * not running here, or this very process (which has no write in flight: writeFileAtomic is synchronous and none
+ * runs during the sweep). The age is asked of every temp, since a pid says nothing across PID namespaces: two
+ * containers on one volume, `credence replay` (which writes its checkpoint into the folder without the lock) in the
+ * other as pid 1 or 57, look like this process or a dead one here while they write (review 62). A running pid keeps
+ * its temp however old (it may be writing; a live pid reused by an unrelated process keeps a stray until then); an
+ * mtime in the future (another host's clock) keeps it. The price: a temp a kill left is removed by the first opening
+ * five minutes after it, a KEK's meanwhile refused by name (kek-file.ts).
+ */
+const isStray = (path: string, pid: number, now: number): boolean => {
+  const modified = lstatSync(path, { throwIfNoEntry: false })?.mtimeMs;
+  if (modified === undefined || now - modified <= STRAY_AGE_MS) return false;
+  return pid === process.pid || !isProcessAlive(pid);
+};
 
 /**
  * Removes the temp files interrupted writeFileAtomic calls left (a kill between writing and renaming or unlinking
@@ -20,11 +35,12 @@ const isStrayOf = (pid: number): boolean => pid === process.pid || !isProcessAli
  * Only for the holder of the folder's lock, just after it is taken: every process that writes the folder's keys, CA
  * files and lock (a service, `ca init`, `key destroy`, `projections`, `verify --repair-nodes`) writes only while it
  * holds that lock, so none of their temp files is in flight; a file of a process that writes without it is kept while
- * that process runs (isStrayOf). A subfolder that is a link is left alone (its files are not only this folder's). A
+ * that process runs, and any while it is new (isStray). A subfolder that is a link is left alone (its files are not only this folder's). A
  * file that cannot be removed is left: a KEK's is then refused by the KEK checks (kek-file.ts).
  */
 export const removeAtomicWriteStrays = (dir: string, subfolders: readonly string[]): string[] => {
   const removed: string[] = [];
+  const now = Date.now();
   for (const folder of ['', ...subfolders]) {
     const path = join(dir, folder);
     let entries;
@@ -36,7 +52,7 @@ export const removeAtomicWriteStrays = (dir: string, subfolders: readonly string
     }
     for (const entry of entries) {
       const temp = atomicWriteTempOf(entry.name);
-      if (!entry.isFile() || temp === undefined || !isStrayOf(temp.pid)) continue;
+      if (!entry.isFile() || temp === undefined || !isStray(join(path, entry.name), temp.pid, now)) continue;
       try {
         unlinkSync(join(path, entry.name));
         removed.push(folder === '' ? entry.name : join(folder, entry.name));

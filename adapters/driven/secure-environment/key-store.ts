@@ -2,6 +2,7 @@ import { closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { assertOwnedByProcessIfPresent, DATA_FILE_MODE, withPrivateUmask } from '../files/index.ts';
 import type { KeyHandle, KeyKind, KeyUsage } from '../../../domain/ports/secure-environment.ts';
+import { ownedKeyOfRow, type OwnedKey } from './listed-row.ts';
 
 /** A key as stored: metadata in clear (authenticated by the seal's AAD), key bytes only as an AEAD box. */
 export interface SealedKeyRecord {
@@ -18,14 +19,7 @@ export interface SealedKeyRecord {
   readonly createdAt: string;
 }
 
-/** A key as listKeys shows it. */
-export interface OwnedKey {
-  readonly handle: KeyHandle;
-  readonly kind: KeyKind;
-  readonly usage?: KeyUsage;
-  readonly ephemeral: boolean;
-  readonly createdAt: string;
-}
+export type { OwnedKey } from './listed-row.ts';
 
 interface Row {
   handle: string;
@@ -199,16 +193,22 @@ export class SealedKeyStore {
 
   /**
    * Up to `count` of `owner`'s keys whose handle sorts after `after`, in handle order, ephemeral ones included:
-   * metadata only (as stored, not authenticated: describe() opens the seal), never the sealed bytes.
+   * metadata only (as stored, not authenticated: describe() opens the seal), never the sealed bytes. A row that is
+   * no listable key (listed-row.ts) is passed over and another read in its place: it neither shortens the page (a
+   * short page ends the paging) nor becomes its cursor.
    */
   owned(owner: string, after: string, count: number): OwnedKey[] {
-    const stored = (this.#statements.owned.all(owner, after, count) as Pick<Row, 'handle' | 'kind' | 'usage' | 'created_at'>[]).map((row) => ({
-      handle: row.handle as KeyHandle,
-      kind: row.kind as KeyKind,
-      ...(row.usage !== null ? { usage: row.usage as KeyUsage } : {}),
-      ephemeral: false,
-      createdAt: row.created_at,
-    }));
+    const stored: OwnedKey[] = [];
+    for (let from = after; stored.length < count; ) {
+      const wanted = count - stored.length;
+      const rows = this.#statements.owned.all(owner, from, wanted) as Pick<Row, 'handle'>[];
+      for (const row of rows) {
+        const key = ownedKeyOfRow(row);
+        if (key !== undefined) stored.push(key);
+      }
+      if (rows.length < wanted) break;
+      from = rows.at(-1)!.handle;
+    }
     const inMemory = [...this.#memory.values()]
       .map(({ record }) => record)
       .filter((record) => record.owner === owner && record.handle > after)
