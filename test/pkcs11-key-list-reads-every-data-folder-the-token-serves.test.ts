@@ -75,9 +75,10 @@ describe.skipIf(softHsmMissing !== undefined)('credence key list on a token seve
     expect(lineOf(bound)).toContain(`${bound} ${INFRASTRUCTURE} psk256 - named by key_registry_key_in_use: the key ${join(b, 'keys.db')} binds`);
     expect(lineOf(logKey)).toContain(`${logKey} ${LOG_KEY_OWNER} ed25519/sign - named by log_key_in_use`);
     expect(lineOf(left)).toBe(`${left} ${INFRASTRUCTURE} ed25519/sign - unnamed`);
-    expect(listed.out.at(-1)).toBe(
-      `1 of 3 listed named by nothing, each one key destroy would destroy: credence key destroy --owner <owner> --handle <handle> --data ${a} --data ${b}, for each`,
-    );
+    expect(listed.out.slice(-2)).toEqual([
+      '1 of 3 listed named by nothing, each one key destroy would destroy:',
+      `  credence key destroy --owner ${INFRASTRUCTURE} --handle ${left} --data ${a} --data ${b}`,
+    ]);
     const destroyed = await credence(['key', 'destroy', '--owner', INFRASTRUCTURE, '--handle', left, '--data', a, '--data', b]);
     expect(destroyed.code, destroyed.all).toBe(0);
     expect(await held(INFRASTRUCTURE, left)).toBe(false);
@@ -96,9 +97,21 @@ describe.skipIf(softHsmMissing !== undefined)('credence key list on a token seve
     expect(refused.all).not.toContain('unnamed');
     const alone = await credence(['key', 'list', '--data', a, '--token-not-shared', '--json', '--unnamed']);
     expect(alone.code, alone.all).toBe(0);
-    const report = JSON.parse(alone.out.join('\n')) as { keys: { handle: string }[]; destroy: string };
+    const report = JSON.parse(alone.out.join('\n')) as { keys: { handle: string; destroy?: string }[] };
     // A's records name nothing: what B names is unnamed here, which is why the flag is the operator's word.
     expect(report.keys.map((k) => k.handle).sort()).toEqual(expect.arrayContaining([bound, left]));
-    expect(report.destroy).toBe(`credence key destroy --owner <owner> --handle <handle> --data ${a} --token-not-shared`);
+    expect(report.keys.find((k) => k.handle === left)!.destroy).toBe(`credence key destroy --owner ${INFRASTRUCTURE} --handle ${left} --data ${a} --token-not-shared`);
+  }, 60_000);
+
+  it('one folder holding no records (a wrong path) is refused even with --token-not-shared, listing nothing unnamed', async () => {
+    const { credence } = await setUp('list-wrong');
+    // Review 63: the data folder's parent, or a fresh ./data, made every key of the token read unnamed.
+    const wrong = join(scratch(), 'parent');
+    mkdirSync(join(wrong, 'data'), { recursive: true });
+    const refused = await credence(['key', 'list', '--data', wrong, '--token-not-shared']);
+    expect(refused.code, refused.all).toBe(2);
+    expect(refused.all).toContain(`${wrong} holds no Credence records`);
+    expect(refused.all).toContain('--without-records');
+    expect(refused.all).not.toContain('unnamed');
   }, 60_000);
 });

@@ -17,12 +17,15 @@ export interface KeyFolders {
   readonly secureEnvironment: string | undefined;
   /** `--token-not-shared`: the operator says the one folder named is the only one the token serves. */
   readonly tokenNotShared: boolean;
+  /** `--without-records`: with --token-not-shared, the one folder named holds no records on purpose (keyFolders). */
+  readonly withoutRecords?: boolean;
 }
 
 /** `--data` (repeatable), `--token-not-shared` and `--config`, as `credence key` and `credence log-key` take them. */
 export const KeyFolderOptions = {
   data: z.array(PathArg).min(1).optional(),
   tokenNotShared: z.boolean().optional(),
+  withoutRecords: z.boolean().optional(),
   config: PathArg.optional(),
 };
 
@@ -33,6 +36,7 @@ export const withKeyFolders = (command: Command): Command =>
       "the data folder (default ./data, or the --config file's); with an HSM, every data folder served on that token (repeatable)",
     )
     .option('--token-not-shared', 'with an HSM: no data folder but the one --data names uses that token')
+    .option('--without-records', 'with --token-not-shared: that folder holds no records on purpose (the token serves no data folder: a refused ca init removed the one it made)')
     .option(
       '--config <file>',
       "the service's configuration file (JSON, as credence serve --config): its data folder unless --data, its Secure Environment unless env CREDENCE_SECURE_ENVIRONMENT",
@@ -40,11 +44,16 @@ export const withKeyFolders = (command: Command): Command =>
 
 /** The folders --data names (or the --config file's, or ./data) and the Secure Environment their services run with. */
 export const keyFoldersOf = async (
-  args: { readonly data?: readonly string[] | undefined; readonly tokenNotShared?: boolean | undefined; readonly config?: string | undefined },
+  args: {
+    readonly data?: readonly string[] | undefined;
+    readonly tokenNotShared?: boolean | undefined;
+    readonly withoutRecords?: boolean | undefined;
+    readonly config?: string | undefined;
+  },
   io: Io,
 ): Promise<KeyFolders> => {
   const { data, secureEnvironment } = await exportSettings({ config: args.config, data: args.data?.[0] }, io);
-  return { data: args.data ?? [data], secureEnvironment, tokenNotShared: args.tokenNotShared === true };
+  return { data: args.data ?? [data], secureEnvironment, tokenNotShared: args.tokenNotShared === true, withoutRecords: args.withoutRecords === true };
 };
 
 /**
@@ -61,7 +70,7 @@ const RECORDS = ['events.db', 'pki', 'keys.db', 'readmodels.db', 'access.db', 't
  * nothing tells this command which folders a token serves. One folder alone is therefore refused unless the operator
  * says it is the token's only one (`--token-not-shared`); a folder named twice would pass for two. Bad usage (exit 2).
  */
-export const keyFolders = (named: readonly string[], embedded: boolean, tokenNotShared: boolean): readonly string[] => {
+export const keyFolders = (named: readonly string[], embedded: boolean, tokenNotShared: boolean, withoutRecords = false): readonly string[] => {
   const seen = new Map<string, string>();
   for (const data of named) {
     if (!existsSync(data) || !statSync(data).isDirectory()) throw new UsageError(`--data: no data folder at ${data}`);
@@ -71,8 +80,9 @@ export const keyFolders = (named: readonly string[], embedded: boolean, tokenNot
     seen.set(real, data);
   }
   if (embedded) {
-    if (tokenNotShared) {
-      throw new UsageError('--token-not-shared: is for a pkcs11: Secure Environment (a token several data folders may use); the embedded one is in its data folder');
+    if (tokenNotShared || withoutRecords) {
+      const flag = tokenNotShared ? '--token-not-shared' : '--without-records';
+      throw new UsageError(`${flag}: is for a pkcs11: Secure Environment (a token several data folders may use); the embedded one is in its data folder`);
     }
     if (named.length > 1) {
       throw new UsageError(`--data: the embedded Secure Environment is in its data folder: name that one folder (${named.length} named)`);
@@ -82,13 +92,19 @@ export const keyFolders = (named: readonly string[], embedded: boolean, tokenNot
   if (named.length > 1 && tokenNotShared) {
     throw new UsageError(`--token-not-shared: says no other data folder uses the token, yet --data names ${named.length}: give one or the other`);
   }
-  if (named.length > 1) {
-    // A folder holding no record reads as one that uses no key: a wrong path (the data folder's parent, say) would
-    // pass for the folder it should have been, and a key that folder uses be destroyed (review 62 finding 1).
-    const empty = named.find((data) => !RECORDS.some((name) => existsSync(join(data, name))));
-    if (empty !== undefined) {
-      throw new UsageError(`--data: ${empty} holds no Credence records (none of ${RECORDS.join(', ')}): is it the data folder? Nothing was checked or destroyed`);
-    }
+  // A folder holding no record reads as one that uses no key: a wrong path (the data folder's parent, a fresh ./data)
+  // would pass for the folder it should have been, every key of the token read as unnamed, and a key the real folder
+  // uses be destroyed (reviews 62 and 63). Only a token's one folder said to hold none on purpose passes (a refused
+  // `ca init` removed the folder it made, whose key is all the token holds).
+  const empty = named.find((data) => !RECORDS.some((name) => existsSync(join(data, name))));
+  if (withoutRecords) {
+    if (named.length > 1 || !tokenNotShared) throw new UsageError('--without-records: is for the one folder --token-not-shared names, when that token serves no data folder at all');
+    if (empty === undefined) throw new UsageError(`--without-records: ${named[0]} holds Credence records: leave --without-records out, so they are checked`);
+  } else if (empty !== undefined) {
+    throw new UsageError([
+      `--data: ${empty} holds no Credence records (none of ${RECORDS.join(', ')}): is it the data folder? Nothing was checked or destroyed`,
+      'if the token serves no data folder at all (a refused ca init removed the one it made), name an empty folder with --token-not-shared --without-records',
+    ]);
   }
   if (named.length === 1 && !tokenNotShared) {
     throw new UsageError([
@@ -114,14 +130,14 @@ export interface LockedKeyFolders {
  * command in what taking a lock says.
  */
 export const withLockedKeyFolders = async <T>(
-  { data: named, secureEnvironment, tokenNotShared }: KeyFolders,
+  { data: named, secureEnvironment, tokenNotShared, withoutRecords }: KeyFolders,
   command: string,
   io: Io,
   use: (locked: LockedKeyFolders) => Promise<T>,
 ): Promise<T> => {
   const env = io.env ?? process.env;
   const runtime = await import('../../adapters/runtime/data-folder.ts');
-  const folders = keyFolders(named, runtime.isEmbedded(secureEnvironment), tokenNotShared);
+  const folders = keyFolders(named, runtime.isEmbedded(secureEnvironment), tokenNotShared, withoutRecords === true);
   const data = folders[0]!;
   const { secureEnvironmentConfigForDataDir } = await import('../../adapters/driven/secure-environment/index.ts');
   // Opening the embedded one would make an empty key database: a folder without one keeps its keys in an HSM.

@@ -29,13 +29,18 @@ interface ReportedKey extends ListedKey {
 /** A path as a shell takes it back: quoted when it holds anything but the usual path characters. */
 const shellWord = (word: string): string => (/^[A-Za-z0-9_./:@%+=,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
 
-/** `--data A --data B [--token-not-shared] [--config F]`: the folders the report read, for the destroy it names. */
-const folderArgs = (folders: readonly string[], tokenNotShared: boolean, config: string | undefined): string =>
+/** `--data A --data B [--token-not-shared [--without-records]] [--config F]`: the folders the report read. */
+const folderArgs = (folders: readonly string[], o: KeyFolders, config: string | undefined): string =>
   [
     ...folders.map((folder) => `--data ${shellWord(folder)}`),
-    ...(tokenNotShared ? ['--token-not-shared'] : []),
+    ...(o.tokenNotShared ? ['--token-not-shared'] : []),
+    ...(o.withoutRecords === true ? ['--without-records'] : []),
     ...(config === undefined ? [] : [`--config ${shellWord(config)}`]),
   ].join(' ');
+
+/** One key's destroy, pasted whole into a shell: its owner, its handle, the folders the report read. */
+const destroyOf = (key: { readonly owner: string; readonly handle: string }, folders: string): string =>
+  `credence key destroy --owner ${shellWord(key.owner)} --handle ${shellWord(key.handle)} ${folders}`;
 
 /**
  * `credence key list`: the keys the owners of KEY_OWNERS hold in the folders' Secure Environment, each with the
@@ -66,18 +71,23 @@ export const listFolderKeys = (folders: KeyFolders, request: KeyListRequest, io:
     }
     const unnamed = keys.filter((key) => key.use === undefined).length;
     const shown = request.unnamed ? keys.filter((key) => key.use === undefined) : keys;
-    const destroy = `credence key destroy --owner <owner> --handle <handle> ${folderArgs(locked.folders, folders.tokenNotShared, request.config)}`;
+    const where = folderArgs(locked.folders, folders, request.config);
+    // printable would show a control character of a folder's name escaped: such a command names another path.
+    const pastable = !locked.folders.some((folder) => printable(folder) !== folder);
     const note = stopped ? `stopped after ${max} keys: more are held (give --owner to list one owner's)` : undefined;
     if (request.json) {
       io.out(
         json({
           folders: locked.folders,
-          keys: shown.map(({ use, ...key }) => ({ ...key, namedBy: use === undefined ? null : { rule: use.rule, message: whatNames(use) } })),
+          keys: shown.map(({ use, ...key }) => ({
+            ...key,
+            namedBy: use === undefined ? null : { rule: use.rule, message: whatNames(use) },
+            ...(use === undefined ? { destroy: destroyOf(key, where) } : {}),
+          })),
           listed: keys.length,
           unnamed,
           stopped,
           ...(note === undefined ? {} : { note }),
-          ...(unnamed > 0 ? { destroy } : {}),
         }),
       );
       return 0;
@@ -88,12 +98,12 @@ export const listFolderKeys = (folders: KeyFolders, request: KeyListRequest, io:
       io.out(printable(`${key.handle} ${key.owner} ${kind} ${key.createdAt ?? '-'} ${named}`));
     }
     if (note !== undefined) io.out(note);
-    io.out(
-      printable(
-        unnamed === 0
-          ? `no key nothing names: ${keys.length} listed, each named by a record of ${locked.folders.join(', ')}`
-          : `${unnamed} of ${keys.length} listed named by nothing, each one key destroy would destroy: ${destroy}, for each`,
-      ),
-    );
+    if (unnamed === 0) {
+      io.out(printable(`no key nothing names: ${keys.length} listed, each named by a record of ${locked.folders.join(', ')}`));
+      return 0;
+    }
+    io.out(`${unnamed} of ${keys.length} listed named by nothing, each one key destroy would destroy:`);
+    if (!pastable) io.out('  (a folder name holds control characters, shown escaped: take each command from --json)');
+    for (const key of keys) if (key.use === undefined) io.out(printable(`  ${destroyOf(key, where)}`));
     return 0;
   });

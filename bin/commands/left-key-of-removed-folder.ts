@@ -11,6 +11,6 @@ export const leftKeyOfRemovedFolder = (error: unknown, data: string, embedded: b
   if (!(error instanceof AggregateError) || !error.message.includes('credence key destroy') || existsSync(data)) return error;
   const said = embedded
     ? `${data} was removed (this command made it), and that key with the embedded Secure Environment it held: nothing is left to destroy`
-    : `${data} was removed (this command made it): its --data must name an existing folder, every data folder served on that token (an empty one is fine only with --token-not-shared)`;
+    : `${data} was removed (this command made it): its --data must name an existing folder, every data folder served on that token (if the token serves no other data folder, an empty one with --token-not-shared --without-records)`;
   return new AggregateError(error.errors, `${error.message}; ${said}`);
 };
