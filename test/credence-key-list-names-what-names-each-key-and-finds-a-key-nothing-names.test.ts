@@ -9,10 +9,10 @@ import { ACCESS_OWNER } from '../adapters/http/auth/open-access-control.ts';
 import { openAccessRegistry, openDataFolderSecureEnvironment, systemRandom } from '../adapters/runtime/index.ts';
 import { main } from '../bin/cli.ts';
 import { listFolderKeys } from '../bin/commands/key-list.ts';
-import { isKeyNotFound } from '../domain/errors.ts';
 import { ownerView, type KeyHandle, type OwnedSecureEnvironment } from '../domain/ports/index.ts';
 import type { CaId } from '../domain/x509/issuing-ca.ts';
 import { capture } from './support/cli.ts';
+import { isHeld } from './support/key-held.ts';
 import { startTestService } from './support/service.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
@@ -33,16 +33,7 @@ const withSe = async <T>(dir: string, owner: string, use: (se: OwnedSecureEnviro
   }
 };
 
-const held = (dir: string, owner: string, handle: KeyHandle): Promise<boolean> =>
-  withSe(dir, owner, (se) =>
-    se.describe(handle).then(
-      () => true,
-      (error: unknown) => {
-        if (isKeyNotFound(error)) return false;
-        throw error;
-      },
-    ),
-  );
+const held = (dir: string, owner: string, handle: KeyHandle): Promise<boolean> => withSe(dir, owner, (se) => isHeld(se, handle));
 
 const credence = async (argv: string[]): Promise<{ code: number; out: string[]; all: string }> => {
   const { io, out, err } = capture();

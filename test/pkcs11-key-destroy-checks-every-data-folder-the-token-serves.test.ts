@@ -1,14 +1,12 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SqliteKeyRegistry } from '../adapters/driven/key-registry/index.ts';
-import { KEY_HANDLE_FILE, LOG_KEY_OWNER } from '../adapters/driven/transparency/index.ts';
-import { openServiceSecureEnvironment } from '../adapters/runtime/index.ts';
+import { LOG_KEY_OWNER } from '../adapters/driven/transparency/index.ts';
 import { withCaFolder } from '../bin/commands/ca-folder.ts';
 import { main } from '../bin/cli.ts';
-import { destroyNewKey, KeyHandle, ownerView, type OwnedSecureEnvironment } from '../domain/ports/index.ts';
+import { destroyNewKey, KeyHandle } from '../domain/ports/index.ts';
 import { capture } from './support/cli.ts';
-import { isHeld } from './support/key-held.ts';
+import { sharedTokenFolders } from './support/shared-token-folders.ts';
 import { refusingDestroy } from './support/refusing-destroy.ts';
 import { softHsm, softHsmMissing } from './support/softhsm.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
@@ -28,15 +26,7 @@ describe.skipIf(softHsmMissing !== undefined)('credence key destroy and log-key 
   const token = hsm.token('shared');
   const env = { CREDENCE_SECURE_ENVIRONMENT: token.uri() };
 
-  const withToken = async <T>(owner: string, use: (se: OwnedSecureEnvironment) => Promise<T>): Promise<T> => {
-    const se = openServiceSecureEnvironment(scratch(), token.uri(), { now: () => new Date(), env: {} });
-    try {
-      return await use(ownerView(se, owner));
-    } finally {
-      se.close();
-    }
-  };
-  const held = (owner: string, handle: KeyHandle): Promise<boolean> => withToken(owner, (se) => isHeld(se, handle));
+  const { withToken, held, twoFolders: foldersAB } = sharedTokenFolders(token.uri(), scratch);
 
   const credence = async (argv: string[]): Promise<{ code: number; out: string }> => {
     const { io, out, err } = capture();
@@ -44,22 +34,9 @@ describe.skipIf(softHsmMissing !== undefined)('credence key destroy and log-key 
     return { code, out: [...out, ...err].join('\n') };
   };
 
-  /** Folders A and B of one token: B's key registry binds an infrastructure key, its transparency.handle a log key. */
+  /** Folders A and B of one token (sharedTokenFolders), and B's log key's handle in a file of its own. */
   const twoFolders = async () => {
-    const a = join(scratch(), 'a');
-    const b = join(scratch(), 'b');
-    for (const dir of [a, b]) mkdirSync(dir, { mode: 0o700 });
-    // A holds records too (an empty key registry): a folder holding none is refused as a wrong path.
-    SqliteKeyRegistry.open({ dir: a }).close();
-    const bound = await withToken(INFRASTRUCTURE, (se) => se.generate('psk256'));
-    const registry = SqliteKeyRegistry.open({ dir: b });
-    try {
-      registry.register('infrastructure', bound, 'pseudonym-prf');
-    } finally {
-      registry.close();
-    }
-    const logKey = await withToken(LOG_KEY_OWNER, (se) => se.generate('ed25519'));
-    writeFileSync(join(b, KEY_HANDLE_FILE), `${logKey}\n`, { mode: 0o600 });
+    const { a, b, bound, logKey } = await foldersAB();
     const logKeyFile = join(scratch(), 'b.handle');
     writeFileSync(logKeyFile, `${logKey}\n`);
     return { a, b, bound, logKey, logKeyFile };

@@ -1,13 +1,10 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SqliteKeyRegistry } from '../adapters/driven/key-registry/index.ts';
-import { KEY_HANDLE_FILE, LOG_KEY_OWNER } from '../adapters/driven/transparency/index.ts';
-import { openServiceSecureEnvironment } from '../adapters/runtime/index.ts';
+import { LOG_KEY_OWNER } from '../adapters/driven/transparency/index.ts';
 import { main } from '../bin/cli.ts';
-import { isKeyNotFound } from '../domain/errors.ts';
-import { ownerView, type KeyHandle, type OwnedSecureEnvironment } from '../domain/ports/index.ts';
 import { capture } from './support/cli.ts';
+import { sharedTokenFolders } from './support/shared-token-folders.ts';
 import { softHsm, softHsmMissing } from './support/softhsm.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
@@ -26,43 +23,13 @@ describe.skipIf(softHsmMissing !== undefined)('credence key list on a token seve
   const setUp = async (name: string) => {
     const token = hsm.token(name);
     const env = { CREDENCE_SECURE_ENVIRONMENT: token.uri() };
-    const withToken = async <T>(owner: string, use: (se: OwnedSecureEnvironment) => Promise<T>): Promise<T> => {
-      const se = openServiceSecureEnvironment(scratch(), token.uri(), { now: () => new Date(), env: {} });
-      try {
-        return await use(ownerView(se, owner));
-      } finally {
-        se.close();
-      }
-    };
-    const held = (owner: string, handle: KeyHandle): Promise<boolean> =>
-      withToken(owner, (se) =>
-        se.describe(handle).then(
-          () => true,
-          (error: unknown) => {
-            if (isKeyNotFound(error)) return false;
-            throw error;
-          },
-        ),
-      );
+    const { withToken, held, twoFolders } = sharedTokenFolders(token.uri(), scratch);
     const credence = async (argv: string[]): Promise<{ code: number; out: string[]; all: string }> => {
       const { io, out, err } = capture();
       const code = await main(argv, { ...io, env });
       return { code, out, all: [...out, ...err].join('\n') };
     };
-    const a = join(scratch(), 'a');
-    const b = join(scratch(), 'b');
-    for (const dir of [a, b]) mkdirSync(dir, { mode: 0o700 });
-    // A holds records too (an empty key registry): a folder holding none is refused as a wrong path.
-    SqliteKeyRegistry.open({ dir: a }).close();
-    const bound = await withToken(INFRASTRUCTURE, (se) => se.generate('psk256'));
-    const registry = SqliteKeyRegistry.open({ dir: b });
-    try {
-      registry.register('infrastructure', bound, 'pseudonym-prf');
-    } finally {
-      registry.close();
-    }
-    const logKey = await withToken(LOG_KEY_OWNER, (se) => se.generate('ed25519'));
-    writeFileSync(join(b, KEY_HANDLE_FILE), `${logKey}\n`, { mode: 0o600 });
+    const { a, b, bound, logKey } = await twoFolders();
     const left = await withToken(INFRASTRUCTURE, (se) => se.generate('ed25519'));
     return { a, b, bound, logKey, left, held, credence };
   };
