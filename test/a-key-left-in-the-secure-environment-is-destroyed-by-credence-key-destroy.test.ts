@@ -8,12 +8,13 @@ import { SqliteKeyRegistry } from '../adapters/driven/key-registry/index.ts';
 import { KEY_HANDLE_FILE, LOG_KEY_OWNER } from '../adapters/driven/transparency/index.ts';
 import { ACCESS_OWNER } from '../adapters/http/auth/open-access-control.ts';
 import { openSigningKeys } from '../adapters/http/auth/signing-keys.ts';
-import { FakeClock, openAccessRegistry, openDataFolderSecureEnvironment, systemRandom, type AccessRegistry } from '../adapters/runtime/index.ts';
+import { FakeClock, openAccessRegistry, systemRandom, type AccessRegistry } from '../adapters/runtime/index.ts';
 import { main } from '../bin/cli.ts';
 import { isKeyNotFound } from '../domain/errors.ts';
-import { KeyHandle, ownerView, type OwnedSecureEnvironment } from '../domain/ports/index.ts';
+import { KeyHandle } from '../domain/ports/index.ts';
 import type { CaId } from '../domain/x509/issuing-ca.ts';
 import { capture } from './support/cli.ts';
+import { withDataFolderSe } from './support/key-held.ts';
 import { testCa } from './support/pki-test-ca.ts';
 import { refusingDestroy } from './support/refusing-destroy.ts';
 import { startTestService } from './support/service.ts';
@@ -32,15 +33,7 @@ const DAY = 86_400_000;
 
 /** Where a data folder goes: its embedded Secure Environment (the KEK in the folder) is made at the first `withSe`. */
 const folder = () => join(scratch(), 'data');
-/** The folder's Secure Environment as `owner` sees it, closed after `use` (the CLI opens its own). */
-const withSe = async <T>(dir: string, owner: string, use: (se: OwnedSecureEnvironment) => Promise<T>): Promise<T> => {
-  const se = openDataFolderSecureEnvironment(dir, { now: () => new Date() });
-  try {
-    return await use(ownerView(se, owner));
-  } finally {
-    se.close();
-  }
-};
+const withSe = withDataFolderSe;
 
 const credence = async (argv: string[]): Promise<{ code: number; out: string }> => {
   const { io, out, err } = capture();

@@ -6,13 +6,13 @@ import { caIds, readCaFile } from '../adapters/driven/pki/index.ts';
 import { SqliteKeyRegistry } from '../adapters/driven/key-registry/index.ts';
 import { KEY_HANDLE_FILE, LOG_KEY_OWNER } from '../adapters/driven/transparency/index.ts';
 import { ACCESS_OWNER } from '../adapters/http/auth/open-access-control.ts';
-import { openAccessRegistry, openDataFolderSecureEnvironment, systemRandom } from '../adapters/runtime/index.ts';
+import { openAccessRegistry, systemRandom } from '../adapters/runtime/index.ts';
 import { main } from '../bin/cli.ts';
 import { listFolderKeys } from '../bin/commands/key-list.ts';
-import { ownerView, type KeyHandle, type OwnedSecureEnvironment } from '../domain/ports/index.ts';
+import { type KeyHandle } from '../domain/ports/index.ts';
 import type { CaId } from '../domain/x509/issuing-ca.ts';
 import { capture } from './support/cli.ts';
-import { isHeld } from './support/key-held.ts';
+import { isHeld, withDataFolderSe } from './support/key-held.ts';
 import { startTestService } from './support/service.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
@@ -24,14 +24,7 @@ import { temporaryFolders } from './support/temp-dirs.ts';
 const scratch = temporaryFolders('credence-key-list-');
 const INFRASTRUCTURE = 'maf:infrastructure';
 
-const withSe = async <T>(dir: string, owner: string, use: (se: OwnedSecureEnvironment) => Promise<T>): Promise<T> => {
-  const se = openDataFolderSecureEnvironment(dir, { now: () => new Date() });
-  try {
-    return await use(ownerView(se, owner));
-  } finally {
-    se.close();
-  }
-};
+const withSe = withDataFolderSe;
 
 const held = (dir: string, owner: string, handle: KeyHandle): Promise<boolean> => withSe(dir, owner, (se) => isHeld(se, handle));
 

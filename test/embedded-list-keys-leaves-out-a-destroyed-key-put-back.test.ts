@@ -6,13 +6,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EmbeddedSecureEnvironment, secureEnvironmentConfigForDataDir } from '../adapters/driven/secure-environment/index.ts';
 import { fakeClock, seededRandom } from './crypto-fixtures.ts';
+import { keyRowOf, putKeyRowBack } from './support/embedded-key-rows.ts';
 
 const OWNER = 'node:meter-1';
-const DATABASE = 'secure-environment.sqlite';
 const dirs: string[] = [];
 afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
@@ -27,16 +26,11 @@ describe('listKeys in the embedded Secure Environment', () => {
     const se = openIn(dir, 'list');
     const live = await se.generate(OWNER, 'p256');
     const victim = await se.generate(OWNER, 'ed25519');
-    const db = new Database(join(dir, DATABASE), { readonly: true });
-    const row = db.prepare('SELECT * FROM se_keys WHERE handle = ?').get(victim) as Record<string, unknown>;
-    db.close();
+    const row = keyRowOf(dir, victim);
     await se.destroy(OWNER, victim);
     se.close();
 
-    const database = new Database(join(dir, DATABASE));
-    const columns = Object.keys(row);
-    database.prepare(`INSERT INTO se_keys (${columns.join(', ')}) VALUES (${columns.map((c) => `@${c}`).join(', ')})`).run(row);
-    database.close();
+    putKeyRowBack(dir, row);
     const reopened = openIn(dir, 'reopened');
     try {
       expect(await reopened.listKeys(OWNER)).toEqual({ keys: [{ handle: live, kind: 'p256', usage: 'sign', ephemeral: false, createdAt: clock.now().toISOString() }] });

@@ -2,12 +2,11 @@ import { existsSync, mkdirSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SqliteKeyRegistry } from '../adapters/driven/key-registry/index.ts';
-import { openDataFolderSecureEnvironment } from '../adapters/runtime/index.ts';
 import { withCaFolder } from '../bin/commands/ca-folder.ts';
 import { main } from '../bin/cli.ts';
-import { destroyNewKey, type KeyHandle, ownerView, type OwnedSecureEnvironment } from '../domain/ports/index.ts';
+import { destroyNewKey, type KeyHandle, type OwnedSecureEnvironment } from '../domain/ports/index.ts';
 import { capture } from './support/cli.ts';
-import { isHeld } from './support/key-held.ts';
+import { isHeld, withDataFolderSe } from './support/key-held.ts';
 import { refusingDestroy } from './support/refusing-destroy.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
@@ -21,14 +20,7 @@ import { temporaryFolders } from './support/temp-dirs.ts';
 const scratch = temporaryFolders('credence-key-destroy-checks-');
 const INFRASTRUCTURE = 'maf:infrastructure';
 
-const withSe = async <T>(dir: string, use: (se: OwnedSecureEnvironment) => Promise<T>): Promise<T> => {
-  const se = openDataFolderSecureEnvironment(dir, { now: () => new Date() });
-  try {
-    return await use(ownerView(se, INFRASTRUCTURE));
-  } finally {
-    se.close();
-  }
-};
+const withSe = <T>(dir: string, use: (se: OwnedSecureEnvironment) => Promise<T>): Promise<T> => withDataFolderSe(dir, INFRASTRUCTURE, use);
 
 const held = (dir: string, handle: KeyHandle): Promise<boolean> => withSe(dir, (se) => isHeld(se, handle));
 

@@ -347,6 +347,6 @@ export const secureEnvironmentConformance = (target: ConformanceTarget): void =>
       }
     });
 
-    keyListingConformance(target);
+    keyListingConformance(target, { owners, withSe });
   });
 };

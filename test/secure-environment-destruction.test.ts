@@ -14,6 +14,7 @@ import { aeadSeal } from '../domain/crypto/aead.ts';
 import { generateSigningKey, verifySignature } from '../domain/crypto/signatures.ts';
 import { publicKeyFingerprint } from '../domain/crypto/fingerprint.ts';
 import { fakeClock, seededRandom, toBase64url } from './crypto-fixtures.ts';
+import { keyRowOf, putKeyRowBack } from './support/embedded-key-rows.ts';
 
 const OWNER = 'node:meter-1';
 const text = (s: string) => new TextEncoder().encode(s);
@@ -67,16 +68,11 @@ describe('destroy is final against earlier copies of the key database', () => {
     const dir = dataDir();
     const se = openIn(dir);
     const victim = await se.generate(OWNER, 'ed25519');
-    const db = new Database(join(dir, DATABASE), { readonly: true });
-    const row = db.prepare('SELECT * FROM se_keys WHERE handle = ?').get(victim) as Record<string, unknown>;
-    db.close();
+    const row = keyRowOf(dir, victim);
     await se.destroy(OWNER, victim);
     se.close();
 
-    const live = new Database(join(dir, DATABASE));
-    const columns = Object.keys(row);
-    live.prepare(`INSERT INTO se_keys (${columns.join(', ')}) VALUES (${columns.map((c) => `@${c}`).join(', ')})`).run(row);
-    live.close();
+    putKeyRowBack(dir, row);
     const reopened = openIn(dir, 'reopened');
     await expect(reopened.sign(OWNER, victim, text('x'))).rejects.toSatisfy(refused);
     await expect(reopened.describe(OWNER, victim)).rejects.toSatisfy(refused);

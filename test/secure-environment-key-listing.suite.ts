@@ -11,11 +11,6 @@ import type { KeyHandle, ListedKey } from '../domain/ports/secure-environment.ts
 import type { ConformanceTarget, ConformingSecureEnvironment } from './secure-environment-conformance.suite.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);
-let counter = 0;
-const owners = () => {
-  counter += 1;
-  return { ALICE: `node:listed-alice-${counter}`, BOB: `node:listed-bob-${counter}`, MALLORY: `node:listed-mallory-${counter}` };
-};
 
 /** Every key of `owner`, page by page, failing on a handle seen twice or out of order. */
 const listAll = async (se: ConformingSecureEnvironment, owner: string, limit: number): Promise<{ keys: ListedKey[]; pages: number }> => {
@@ -36,15 +31,15 @@ const listAll = async (se: ConformingSecureEnvironment, owner: string, limit: nu
   throw new Error('listKeys never ended');
 };
 
-export const keyListingConformance = (target: ConformanceTarget): void => {
-  const withSe = (test: (se: ConformingSecureEnvironment, o: ReturnType<typeof owners>) => Promise<void>) => async () => {
-    const { se } = target.open();
-    try {
-      await test(se, owners());
-    } finally {
-      se.close();
-    }
-  };
+type Owners = { readonly ALICE: string; readonly BOB: string; readonly MALLORY: string };
+
+/** The conformance suite's fresh owners, and its runner of one test (a Secure Environment of the target, closed after). */
+export interface ConformanceRig {
+  readonly owners: () => Owners;
+  readonly withSe: (test: (se: ConformingSecureEnvironment, o: Owners) => Promise<void>) => () => Promise<void>;
+}
+
+export const keyListingConformance = (target: ConformanceTarget, { owners, withSe }: ConformanceRig): void => {
   const group = target.agreementGroups[0] as AgreementGroup;
 
   it('listKeys: a key generated is listed under its owner and not under another owner', withSe(async (se, { ALICE, BOB }) => {

@@ -63,12 +63,18 @@ export const actorOf = (principal: Principal): Actor => {
   return { id: principal.subject, role: role.data };
 };
 
-/** The engine names command fields (`data.x`, `metadata.commandId`); the client sent body fields and a token. */
-const bodyPath = (path: string): string => {
+/**
+ * Where the client put a command's metadata field the engine names (`metadata.commandId`): the body's own field, the
+ * actor being the token's; undefined for any other path. Shared by every route that builds a command from its body.
+ */
+export const metadataBodyPath = (path: string): string | undefined => {
   if (path === 'metadata.actor' || path.startsWith('metadata.actor.')) return 'token.subject';
   if (path.startsWith('metadata.')) return `body.${path.slice('metadata.'.length)}`;
-  return path === '' ? 'body' : `body.${path}`;
+  return undefined;
 };
+
+/** The engine names command fields (`data.x`, `metadata.commandId`); the client sent body fields and a token. */
+const bodyPath = (path: string): string => metadataBodyPath(path) ?? (path === '' ? 'body' : `body.${path}`);
 
 export const commandRoutes: RouteModule = (app, context) => {
   app.post('/v1/commands', {

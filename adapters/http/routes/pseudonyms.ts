@@ -8,7 +8,7 @@ import { tokenChecked } from '../auth/access-hook.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
-import { actorOf } from './commands.ts';
+import { actorOf, metadataBodyPath } from './commands.ts';
 import { resolutionBound } from './resolution-bound.ts';
 
 const RotationBody = z.strictObject({
@@ -69,7 +69,7 @@ export const pseudonymRoutes: RouteModule = (app, context) => {
           // An id used for another command (another node's rotation, say) is refused naming the body's field, as
           // POST /v1/commands names it: the client sent `commandId`, not the command's metadata.
           if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw error;
-          const issues = error.problem.issues.map((i) => (i.path === 'metadata.commandId' ? { ...i, path: 'body.commandId' } : i));
+          const issues = error.problem.issues.map((i) => ({ ...i, path: metadataBodyPath(i.path) ?? i.path }));
           throw validationError(issues, 'command');
         });
       if (outcome.outcome === 'skipped') throw new HttpProblem(409, 'rotation_refused', `${nodeId} cannot rotate: ${outcome.reason}`);
