@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { removeOldBuilds, workerLoader } from '../adapters/replay-workers/worker-bundle.ts';
+import { removeOldBuilds } from '../adapters/replay-workers/bundle-leases.ts';
+import { workerLoader } from '../adapters/replay-workers/worker-bundle.ts';
 import { dataDirs } from './replay.fixtures.ts';
 
 /*

@@ -1,0 +1,43 @@
+import { ENTITY_KINDS } from '../../domain/streams.ts';
+import type { EntityTuple, RevisionTuple } from '../../projections/replay/checkpoint.ts';
+import type { VerifierTally } from '../../projections/replay/verifier.ts';
+
+export const addTally = (into: VerifierTally, from: VerifierTally): void => {
+  into.events += from.events;
+  into.foreignEvents += from.foreignEvents;
+  for (const k of ENTITY_KINDS) {
+    into.entitiesPerKind[k] += from.entitiesPerKind[k];
+    into.eventsPerKind[k] += from.eventsPerKind[k];
+  }
+  into.findings.push(...from.findings);
+};
+
+/**
+ * The workers' entities with the last revision of each stream as one pass would have it: a fact claim is read in its
+ * claimant's partition, so the newest revision a stream reached may be known to another worker than its entity's.
+ */
+export const mergedRevisions = (states: readonly { readonly entities: readonly EntityTuple[]; readonly revisions: readonly RevisionTuple[] }[]) => {
+  const newest = new Map<string, bigint>();
+  for (const { revisions } of states) {
+    for (const [streamId, revision] of revisions) {
+      const at = BigInt(revision);
+      if ((newest.get(streamId) ?? -1n) < at) newest.set(streamId, at);
+    }
+  }
+  const entities: EntityTuple[] = [];
+  for (const { entities: own } of states) {
+    for (const tuple of own) {
+      const claimed = newest.get(tuple[0]);
+      if (claimed === undefined) {
+        entities.push(tuple);
+        continue;
+      }
+      newest.delete(tuple[0]);
+      const [streamId, kind, id, value, context, revision, commandId] = tuple;
+      const last = revision === undefined || BigInt(revision) < claimed ? claimed.toString(10) : revision;
+      entities.push(commandId === undefined ? [streamId, kind, id, value, context, last] : [streamId, kind, id, value, context, last, commandId]);
+    }
+  }
+  const revisions: RevisionTuple[] = [...newest].map(([streamId, revision]) => [streamId, revision.toString(10)]);
+  return { entities, revisions };
+};
