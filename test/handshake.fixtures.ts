@@ -2,7 +2,8 @@
 import { ownerView } from '../domain/ports/owner-view.ts';
 import type { CredentialDescriptor, CredentialKind } from '../domain/crypto/credential.ts';
 import { publicKeyFingerprint } from '../domain/crypto/fingerprint.ts';
-import { Registrar, type RegistrarOptions } from '../adapters/protocols/association/registrar.ts';
+import { Registrar } from '../adapters/protocols/association/registrar.ts';
+import type { RegistrarOptions } from '../adapters/protocols/association/registrar-options.ts';
 import { Registree } from '../adapters/protocols/association/registree.ts';
 import type { InspectableSecureEnvironment as EmbeddedSecureEnvironment } from './support/inspectable-secure-environment.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';

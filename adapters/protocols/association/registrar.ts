@@ -1,8 +1,3 @@
-import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
-import { toHex } from '../../../domain/crypto/bytes.ts';
-import type { Clock } from '../../../domain/ports/clock.ts';
-import type { RandomSource } from '../../../domain/ports/random.ts';
-import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
 import { CredenceError } from '../../../domain/errors.ts';
 import {
   assertFresh,
@@ -13,20 +8,16 @@ import {
   unusableCredential,
 } from '../../../domain/protocols/protocol.ts';
 import { ASSOCIATION_VERSION, parseAssociationMessage } from '../../../domain/protocols/association-version.ts';
-import { withoutFields, type Transcript } from '../../../domain/crypto/transcript.ts';
-import { SessionTable, type Claim, type SessionBase } from '../shared/session-table.ts';
+import { SessionTable, type Claim } from '../shared/session-table.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
-import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
-import { assertProof, proofFailure, prove, pskOf, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
+import { prove, pskOf } from '../shared/proof.ts';
 import { initiatorVerifier, responderSigner } from '../shared/credential-keys.ts';
-import { keyGoneAtProof, keyGoneBeforeProof } from '../shared/key-gone.ts';
+import { keyGoneBeforeProof } from '../shared/key-gone.ts';
 import { acceptedClockSkew } from '../../../domain/protocols/clock-skew.ts';
 import { wireEphemeral } from '../shared/wire-ephemeral.ts';
 import { assertNewHello } from '../shared/hello-checks.ts';
-import { checkRunsPerInitiator, rememberAuthenticatedRun, replayNamespace } from '../shared/replay.ts';
+import { checkRunsPerInitiator, replayNamespace } from '../shared/replay.ts';
 import { transcriptFromHello } from '../../../domain/protocols/run-transcript.ts';
-import { associationOutcome } from '../../../domain/protocols/association-outcome.ts';
-import { associationLifetime, type GrantedLifetime } from '../../../domain/protocols/association-lifetime.ts';
 import {
   AssociationFinish,
   AssociationHello,
@@ -35,88 +26,13 @@ import {
   type AssociationOutcome,
 } from '../../../domain/protocols/association-messages.ts';
 import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
-import { decoySigner, knownVerifier, realRefusal, refuseDecoyFinish, type Decoy } from '../shared/decoy.ts';
-import { deriveAssociationKeys, destroyAssociationKeys, keyConfirmationFor, PROTOCOL, proofFor, type AssociationKeys } from './session-key.ts';
-
-/** The Registree's credential as the engine knows it. */
-export interface RegistreeCredential {
-  readonly descriptor: CredentialDescriptor;
-  /** The Registrar's own handle of the shared PSK (psk256 only). */
-  readonly handle?: KeyHandle;
-  readonly revoked?: boolean;
-}
-
-export interface RegistrarOptions {
-  /** The Registrar CSE-ID the Registrees are configured with (clause 11.3.1). */
-  readonly id: string;
-  /** The Secure Environment as this Registrar CSE's owner sees it (bound by whoever wires it). */
-  readonly se: OwnedSecureEnvironment;
-  readonly now: Clock['now'];
-  readonly random: RandomSource;
-  readonly replayCache: ReplayCache;
-  readonly resolveCredential: (registreeId: string, fingerprint: string) => Promise<RegistreeCredential | undefined>;
-  /** Authenticates this Registrar to Registrees holding asymmetric credentials. */
-  readonly signingKey?: CredentialKey & { readonly kind: 'ed25519' | 'p256' };
-  /** Kept between an association's end and its credential's (default 60 s). */
-  readonly lifetimeMarginSeconds?: number;
-  readonly maxClockSkewSeconds?: number;
-  readonly sessionTimeoutSeconds?: number;
-  readonly maxSessions?: number;
-  /**
-   * Authenticated runs one initiator may begin within the replay window (default 32, `DEFAULT_RUNS_PER_CLAIMANT`):
-   * past them it alone is refused `too_many_runs`, so one compromised device cannot fill the replay cache.
-   */
-  readonly runsPerInitiator?: number;
-}
-
-/**
- * A handshake bound to one configured association, for a caller driven one message per request (HTTP): the hello
- * is resolved against that association only, and its finish is accepted only for the same `association`.
- */
-export interface RegistrarScope {
-  readonly association: string;
-  readonly resolveCredential: RegistrarOptions['resolveCredential'];
-  /**
-   * The credential the association was configured with, whatever its state or the association's, when
-   * `resolveCredential` finds none: never run with, only asked why a credential cannot be used and to check the
-   * proof of a decoy run with (decoy.ts), so that its holder, and the log, are told that it was revoked, say.
-   */
-  readonly knownCredential?: RegistrarOptions['resolveCredential'];
-}
-
-interface RunBase extends SessionBase {
-  stage: 'challenged';
-  readonly hello: AssociationHello;
-  readonly association: string | undefined;
-  readonly transcript: Transcript;
-  readonly challenge: AssociationChallenge;
-  readonly challengeTranscript: Uint8Array;
-  readonly ephemeral: KeyHandle;
-}
-
-interface RealRun extends RunBase {
-  readonly decoy?: undefined;
-  /** When the Registree's credential ends: the grant is cut to it at the finish, once the Registree has proved itself. */
-  readonly credentialNotAfter: string;
-  readonly verifier: ProofVerifier;
-  readonly psk?: KeyHandle;
-}
-
-/** A run answering a hello whose credential cannot be used (decoy.ts): refused at its finish, never recorded. */
-interface DecoyRun extends RunBase {
-  readonly decoy: Decoy;
-}
-
-type Session = RealRun | DecoyRun;
-
-/** How a challenge is proved, and what its run keeps to check the finish. */
-type Opening =
-  | { readonly signer: CredentialKey; readonly run: Pick<RealRun, 'credentialNotAfter' | 'verifier' | 'psk'> }
-  | { readonly signer: CredentialKey; readonly run: Pick<DecoyRun, 'decoy'> };
+import { decoySigner, knownVerifier, realRefusal, type Decoy } from '../shared/decoy.ts';
+import { PROTOCOL, proofFor } from './session-key.ts';
+import { FINISH, finishRun } from './registrar-finish.ts';
+import type { RegistrarOptions, RegistrarScope, RegistreeCredential } from './registrar-options.ts';
+import type { Opening, Session } from './registrar-runs.ts';
 
 const HELLO = 'association.hello';
-const FINISH = 'association.finish';
-const REGISTREE_AUTHENTICATION_FAILED = 'Registree authentication failed';
 
 /**
  * The Registrar CSE side of the association handshake (seed 003 clause 11.3.2): mutual authentication of the
@@ -299,22 +215,6 @@ export class Registrar {
   }
 
   /**
-   * The lifetime granted to a run whose Registree has proved itself: the requested one cut to the credential
-   * (clause 11.3.2). A credential too near its end for any lifetime is refused `lifetime_exhausted`, which only a
-   * peer holding the credential can be told: at the hello it would tell anyone that the credential ends within the
-   * margin.
-   */
-  #grant(session: RealRun, now: Date): GrantedLifetime {
-    return associationLifetime({
-      requestedSeconds: session.hello.requestedLifetimeSeconds,
-      credentialNotAfter: session.credentialNotAfter,
-      now,
-      marginSeconds: this.#o.lifetimeMarginSeconds ?? 60,
-      step: FINISH,
-    });
-  }
-
-  /**
    * Verifies the Registree's proof, grants the lifetime (`lifetime_exhausted` when none fits), verifies the
    * Registree's key confirmation (RFC 8446 4.4.4), then answers with the grant and this Registrar's own key
    * confirmation, which covers it. The outcome is the Registrar's to record: the finish has verified. The Registree
@@ -325,62 +225,6 @@ export class Registrar {
   async acceptFinish(input: unknown, association?: string): Promise<{ confirm: AssociationConfirm; outcome: AssociationOutcome }> {
     const finish = parseAssociationMessage(AssociationFinish, input, FINISH);
     const now = this.#o.now();
-    return this.#sessions.step(finish.sessionId, FINISH, 'challenged', now, async (session) => {
-      const { se } = this.#o;
-      const { hello, challenge } = session;
-      if (session.association !== association) throw protocolFailure(FINISH, 'unknown_session', 'the session belongs to another association');
-      if (finish.registrarNonce !== challenge.registrarNonce) throw protocolFailure(FINISH, 'nonce_mismatch');
-      const th = session.transcript.absorb(finish.type, withoutFields(finish, 'proof', 'keyConfirmation'));
-      const proved = proofFor('registree', 'finish', th);
-      // A decoy run ends here: its holder is told why its credential cannot be used, anyone else what a failed proof gets.
-      if (session.decoy !== undefined) {
-        return refuseDecoyFinish(se, session.decoy, hello.credential.kind, proved, finish.proof, FINISH, REGISTREE_AUTHENTICATION_FAILED);
-      }
-      try {
-        await assertProof(se, session.verifier, proved, finish.proof, FINISH, REGISTREE_AUTHENTICATION_FAILED);
-      } catch (error) {
-        // The credential ended during the run (its PSK shredded): answered as the failed proof it is to anyone else,
-        // the reason kept for the log; `unknown_credential` here would tell a stranger it became unusable in the run.
-        const failed = protocolFailure(FINISH, proofFailure(session.verifier), REGISTREE_AUTHENTICATION_FAILED);
-        throw keyGoneAtProof(FINISH, error, [pskOf(session.verifier), session.psk], failed);
-      }
-      // The Registree has proved it holds the credential: now it may be told what lifetime the credential leaves, or
-      // that it leaves none, refused before any key is derived or anything remembered.
-      const grant = this.#grant(session, now);
-      let keys: AssociationKeys | undefined;
-      try {
-        keys = await deriveAssociationKeys(
-          se,
-          { ephemeral: session.ephemeral, peerPublicKey: fromBase64url(hello.ephemeral.publicKey), psk: session.psk },
-          session.challengeTranscript,
-          FINISH,
-        );
-        // A Finished key is an HMAC key: the 'psk256' verifier is the one that checks a MAC.
-        await assertProof(se, { kind: 'psk256', handle: keys.registreeFinished }, keyConfirmationFor('registree', th), finish.keyConfirmation, FINISH, 'Registree key confirmation failed');
-        // Only now, with the initiator's proof and key confirmation verified, is the run remembered (issue 11 item 4).
-        await rememberAuthenticatedRun(FINISH, this.#replay, { claimant: hello.registreeId, nonce: hello.registreeNonce, transcriptHash: toHex(th) }, now, {
-          random: this.#o.random,
-          runsPerClaimant: this.#o.runsPerInitiator,
-        });
-        session.authenticated = true;
-        const unsigned = {
-          type: 'association.confirm' as const,
-          version: ASSOCIATION_VERSION,
-          sessionId: challenge.sessionId,
-          registreeNonce: hello.registreeNonce,
-          ...grant,
-        };
-        // The transcript through the confirm, grant included, is what the key confirmation covers and the outcome records.
-        const final = session.transcript.absorb(unsigned.type, unsigned);
-        const confirm = { ...unsigned, keyConfirmation: toBase64url(await se.mac(keys.registrarFinished, keyConfirmationFor('registrar', final))) };
-        await destroyQuietly(se, keys.registreeFinished, keys.registrarFinished);
-        session.done = true;
-        const sessionKeys = { send: keys.registrarToRegistree, receive: keys.registreeToRegistrar };
-        return { confirm, outcome: associationOutcome('registrar', hello, challenge, grant, sessionKeys, final, now) };
-      } catch (error) {
-        await destroyAssociationKeys(se, keys);
-        throw error;
-      }
-    });
+    return this.#sessions.step(finish.sessionId, FINISH, 'challenged', now, (session) => finishRun(this.#o, this.#replay, session, finish, association, now));
   }
 }

@@ -1,0 +1,101 @@
+import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
+import { toHex } from '../../../domain/crypto/bytes.ts';
+import { withoutFields } from '../../../domain/crypto/transcript.ts';
+import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
+import { protocolFailure } from '../../../domain/protocols/protocol.ts';
+import { ASSOCIATION_VERSION } from '../../../domain/protocols/association-version.ts';
+import { associationOutcome } from '../../../domain/protocols/association-outcome.ts';
+import { associationLifetime, type GrantedLifetime } from '../../../domain/protocols/association-lifetime.ts';
+import type { AssociationConfirm, AssociationFinish, AssociationOutcome } from '../../../domain/protocols/association-messages.ts';
+import { destroyQuietly } from '../shared/destroy-quietly.ts';
+import { assertProof, proofFailure, pskOf } from '../shared/proof.ts';
+import { keyGoneAtProof } from '../shared/key-gone.ts';
+import { rememberAuthenticatedRun } from '../shared/replay.ts';
+import { refuseDecoyFinish } from '../shared/decoy.ts';
+import { deriveAssociationKeys, destroyAssociationKeys, keyConfirmationFor, proofFor, type AssociationKeys } from './session-key.ts';
+import type { RegistrarOptions } from './registrar-options.ts';
+import type { RealRun, Session } from './registrar-runs.ts';
+
+export const FINISH = 'association.finish';
+const REGISTREE_AUTHENTICATION_FAILED = 'Registree authentication failed';
+
+/**
+ * The lifetime granted to a run whose Registree has proved itself: the requested one cut to the credential
+ * (clause 11.3.2). A credential too near its end for any lifetime is refused `lifetime_exhausted`, which only a
+ * peer holding the credential can be told: at the hello it would tell anyone that the credential ends within the
+ * margin.
+ */
+const grantOf = (session: RealRun, now: Date, lifetimeMarginSeconds: number | undefined): GrantedLifetime =>
+  associationLifetime({
+    requestedSeconds: session.hello.requestedLifetimeSeconds,
+    credentialNotAfter: session.credentialNotAfter,
+    now,
+    marginSeconds: lifetimeMarginSeconds ?? 60,
+    step: FINISH,
+  });
+
+/** The Registrar CSE's answer to a finish of `session` (Registrar.acceptFinish), `replay` its part of the replay cache. */
+export const finishRun = async (
+  o: RegistrarOptions,
+  replay: ReplayCache,
+  session: Session,
+  finish: AssociationFinish,
+  association: string | undefined,
+  now: Date,
+): Promise<{ confirm: AssociationConfirm; outcome: AssociationOutcome }> => {
+  const { se } = o;
+  const { hello, challenge } = session;
+  if (session.association !== association) throw protocolFailure(FINISH, 'unknown_session', 'the session belongs to another association');
+  if (finish.registrarNonce !== challenge.registrarNonce) throw protocolFailure(FINISH, 'nonce_mismatch');
+  const th = session.transcript.absorb(finish.type, withoutFields(finish, 'proof', 'keyConfirmation'));
+  const proved = proofFor('registree', 'finish', th);
+  // A decoy run ends here: its holder is told why its credential cannot be used, anyone else what a failed proof gets.
+  if (session.decoy !== undefined) {
+    return refuseDecoyFinish(se, session.decoy, hello.credential.kind, proved, finish.proof, FINISH, REGISTREE_AUTHENTICATION_FAILED);
+  }
+  try {
+    await assertProof(se, session.verifier, proved, finish.proof, FINISH, REGISTREE_AUTHENTICATION_FAILED);
+  } catch (error) {
+    // The credential ended during the run (its PSK shredded): answered as the failed proof it is to anyone else,
+    // the reason kept for the log; `unknown_credential` here would tell a stranger it became unusable in the run.
+    const failed = protocolFailure(FINISH, proofFailure(session.verifier), REGISTREE_AUTHENTICATION_FAILED);
+    throw keyGoneAtProof(FINISH, error, [pskOf(session.verifier), session.psk], failed);
+  }
+  // The Registree has proved it holds the credential: now it may be told what lifetime the credential leaves, or
+  // that it leaves none, refused before any key is derived or anything remembered.
+  const grant = grantOf(session, now, o.lifetimeMarginSeconds);
+  let keys: AssociationKeys | undefined;
+  try {
+    keys = await deriveAssociationKeys(
+      se,
+      { ephemeral: session.ephemeral, peerPublicKey: fromBase64url(hello.ephemeral.publicKey), psk: session.psk },
+      session.challengeTranscript,
+      FINISH,
+    );
+    // A Finished key is an HMAC key: the 'psk256' verifier is the one that checks a MAC.
+    await assertProof(se, { kind: 'psk256', handle: keys.registreeFinished }, keyConfirmationFor('registree', th), finish.keyConfirmation, FINISH, 'Registree key confirmation failed');
+    // Only now, with the initiator's proof and key confirmation verified, is the run remembered (issue 11 item 4).
+    await rememberAuthenticatedRun(FINISH, replay, { claimant: hello.registreeId, nonce: hello.registreeNonce, transcriptHash: toHex(th) }, now, {
+      random: o.random,
+      runsPerClaimant: o.runsPerInitiator,
+    });
+    session.authenticated = true;
+    const unsigned = {
+      type: 'association.confirm' as const,
+      version: ASSOCIATION_VERSION,
+      sessionId: challenge.sessionId,
+      registreeNonce: hello.registreeNonce,
+      ...grant,
+    };
+    // The transcript through the confirm, grant included, is what the key confirmation covers and the outcome records.
+    const final = session.transcript.absorb(unsigned.type, unsigned);
+    const confirm = { ...unsigned, keyConfirmation: toBase64url(await se.mac(keys.registrarFinished, keyConfirmationFor('registrar', final))) };
+    await destroyQuietly(se, keys.registreeFinished, keys.registrarFinished);
+    session.done = true;
+    const sessionKeys = { send: keys.registrarToRegistree, receive: keys.registreeToRegistrar };
+    return { confirm, outcome: associationOutcome('registrar', hello, challenge, grant, sessionKeys, final, now) };
+  } catch (error) {
+    await destroyAssociationKeys(se, keys);
+    throw error;
+  }
+};

@@ -1,0 +1,37 @@
+import type { Transcript } from '../../../domain/crypto/transcript.ts';
+import type { KeyHandle } from '../../../domain/ports/secure-environment.ts';
+import type { AssociationChallenge, AssociationHello } from '../../../domain/protocols/association-messages.ts';
+import type { CredentialKey, ProofVerifier } from '../shared/proof.ts';
+import type { Decoy } from '../shared/decoy.ts';
+import type { SessionBase } from '../shared/session-table.ts';
+
+/** A handshake run as the Registrar CSE keeps it in its session table, from the challenge to the finish. */
+interface RunBase extends SessionBase {
+  stage: 'challenged';
+  readonly hello: AssociationHello;
+  readonly association: string | undefined;
+  readonly transcript: Transcript;
+  readonly challenge: AssociationChallenge;
+  readonly challengeTranscript: Uint8Array;
+  readonly ephemeral: KeyHandle;
+}
+
+export interface RealRun extends RunBase {
+  readonly decoy?: undefined;
+  /** When the Registree's credential ends: the grant is cut to it at the finish, once the Registree has proved itself. */
+  readonly credentialNotAfter: string;
+  readonly verifier: ProofVerifier;
+  readonly psk?: KeyHandle;
+}
+
+/** A run answering a hello whose credential cannot be used (decoy.ts): refused at its finish, never recorded. */
+interface DecoyRun extends RunBase {
+  readonly decoy: Decoy;
+}
+
+export type Session = RealRun | DecoyRun;
+
+/** How a challenge is proved, and what its run keeps to check the finish. */
+export type Opening =
+  | { readonly signer: CredentialKey; readonly run: Pick<RealRun, 'credentialNotAfter' | 'verifier' | 'psk'> }
+  | { readonly signer: CredentialKey; readonly run: Pick<DecoyRun, 'decoy'> };

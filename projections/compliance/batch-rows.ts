@@ -1,0 +1,39 @@
+/** The compliance rows as a batch holds them in memory (batch.ts): read once, moved on by its events, written once. */
+
+export type Position = bigint | number;
+
+export interface Enrolment {
+  subscription_id: string;
+  position: Position;
+}
+
+export interface Credential {
+  readonly credential_id: string;
+  readonly owner_kind: string;
+  readonly owner_id: string;
+  /** The node a `cse` owner names as holding its CSE-ID (review 44); null for any other and for one stored before. */
+  readonly owner_node_id: string | null;
+  /** The App-ID an `ae` owner names as the one its AE is an instance of (review 41); null for any other and for one stored before. */
+  readonly owner_app_id: string | null;
+  readonly not_after: string;
+  readonly not_after_ms: number | bigint;
+  status: string;
+  readonly issued_position: Position;
+  status_position: Position;
+}
+
+export interface Identifier {
+  node_id: string;
+  position: Position;
+}
+
+export interface Association {
+  readonly association_id: string;
+  readonly credential_id: string;
+  readonly node_id: string;
+  status: string;
+  status_position: Position;
+  /** An AE Registree's App-ID and AE-ID (null for a CSE's): its establishment names the `app-ae` identifier. */
+  readonly app_id: string | null;
+  readonly ae_id: string | null;
+}
