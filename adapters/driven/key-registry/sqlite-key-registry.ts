@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { openPrivateSqlite, type PrivateSqliteLocation } from '../files/index.ts';
+import { refuseRegistryMissingTables } from './registry-tables.ts';
 
 export const KEY_REGISTRY_DB_FILE = 'keys.db';
 
@@ -82,8 +83,15 @@ export class SqliteKeyRegistry {
   /**
    * Opens `<dir>/keys.db` (or an in-memory registry). `legacy`: the read-model database that held the registry
    * before it had a file of its own; its bindings are moved here (copied, committed, then dropped there), once.
+   * A file that lost a table is refused (`damaged_database`) with nothing written: made again, it would bind nothing.
    */
   static open(location: PrivateSqliteLocation, options: { readonly legacy?: Database.Database } = {}): SqliteKeyRegistry {
+    if ('dir' in location) {
+      refuseRegistryMissingTables(location.dir, {
+        file: KEY_REGISTRY_DB_FILE,
+        tables: { [TABLE]: { since: 1, holds: 'which keys it binds' }, [FAILURES]: { since: 2, holds: 'which keys the shredder owes' } },
+      });
+    }
     const db = openPrivateSqlite(location, {
       file: KEY_REGISTRY_DB_FILE,
       synchronous: 'FULL',
