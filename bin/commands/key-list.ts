@@ -2,11 +2,11 @@ import { MAX_LISTED_KEYS, ownerView, type KeyHandle, type ListedKey } from '../.
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { withLockedKeyFolders, type KeyFolders } from './key-folders.ts';
-import { KEY_OWNERS, keyUseIn, whatNames, type KeyUse } from './keys-in-use.ts';
+import { KEY_OWNERS, keyUsesIn, whatNames, type KeyUse } from './keys-in-use.ts';
 
 /**
- * The most keys one report lists: every key costs a read of each folder's records, and a report an operator reads
- * stays bounded whatever a token holds. Past it the report says it stopped.
+ * The most keys one report lists: the keys listed are kept until each owner's are looked up in the folders' records,
+ * and a report an operator reads stays bounded whatever a token holds. Past it the report says it stopped.
  */
 export const MAX_REPORTED_KEYS = 100_000;
 
@@ -46,28 +46,33 @@ const destroyOf = (key: { readonly owner: string; readonly handle: string }, fol
  * `credence key list`: the keys the owners of KEY_OWNERS hold in the folders' Secure Environment, each with the
  * record that names it or `unnamed` (a kill between a key's generate and its record leaves one). Under the same
  * folder rules and locks as `credence key destroy` (withLockedKeyFolders), and through the same reading of records
- * (keyUseIn): a key listed unnamed is one that destroy would destroy, while the services stay stopped. A record that
- * cannot be read throws (exit 1): its keys are never reported unnamed.
+ * (keyUsesIn): a key listed unnamed is one that destroy would destroy, while the services stay stopped. The records
+ * are read once for each owner's keys, not once per key, and read-only. A record that cannot be read throws (exit 1):
+ * its keys are never reported unnamed.
  */
 export const listFolderKeys = (folders: KeyFolders, request: KeyListRequest, io: Io, max = MAX_REPORTED_KEYS): Promise<number> =>
   withLockedKeyFolders(folders, 'key list', io, async (locked) => {
     const se = locked.secureEnvironment();
     const keys: ReportedKey[] = [];
     let stopped = false;
-    owners: for (const owner of request.owner === undefined ? Object.keys(KEY_OWNERS) : [request.owner]) {
+    for (const owner of request.owner === undefined ? Object.keys(KEY_OWNERS) : [request.owner]) {
       const view = ownerView(se, owner);
+      const listed: ListedKey[] = [];
       let after: KeyHandle | undefined;
-      do {
+      pages: do {
         const page = await view.listKeys({ limit: MAX_LISTED_KEYS, ...(after === undefined ? {} : { after }) });
         for (const key of page.keys) {
-          if (keys.length === max) {
+          if (keys.length + listed.length === max) {
             stopped = true;
-            break owners;
+            break pages;
           }
-          keys.push({ ...key, owner, use: await keyUseIn(locked.folders, owner, key.handle) });
+          listed.push(key);
         }
         after = page.next;
       } while (after !== undefined);
+      const uses = await keyUsesIn(locked.folders, owner, listed.map((key) => key.handle));
+      for (const key of listed) keys.push({ ...key, owner, use: uses.get(key.handle) });
+      if (stopped) break;
     }
     const unnamed = keys.filter((key) => key.use === undefined).length;
     const shown = request.unnamed ? keys.filter((key) => key.use === undefined) : keys;

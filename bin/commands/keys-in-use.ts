@@ -10,6 +10,12 @@ export interface KeyUse {
 }
 
 /**
+ * The records of one data folder that may name an owner's keys, each read once for all of `handles`: the use of
+ * each handle one of them names. A record that cannot be read throws.
+ */
+type KeysInUse = (data: string, handles: readonly KeyHandle[]) => Promise<ReadonlyMap<string, KeyUse>>;
+
+/**
  * The owner the CAs, their OCSP signers and the security procedures share (ca-folder.ts, adapters/http/start.ts):
  * one owner, so every record any of them keeps counts for each of its keys.
  */
@@ -23,76 +29,111 @@ const KEPT = 'nothing destroyed';
 export const whatNames = (use: KeyUse): string => (use.message.endsWith(`: ${KEPT}`) ? use.message.slice(0, -`: ${KEPT}`.length) : use.message);
 
 /**
- * The first record of any of `folders` that names `owner`'s key `handle`, read as `credence key destroy` reads them
- * before it destroys (a token serves every folder named): undefined only when none does. A record that cannot be read
- * throws, so a key is never taken for unnamed when its record is unknown.
+ * The records of any of `folders` that name `owner`'s keys `handles`, read as `credence key destroy` reads them
+ * before it destroys (a token serves every folder named): each handle with the first record that names it, those
+ * none names left out. Each folder's records are read once for all the handles, and only while one is left unnamed
+ * (so a record is read exactly when asking of each handle alone would read it). A record that cannot be read throws,
+ * so a key is never taken for unnamed when its record is unknown.
  */
-export const keyUseIn = async (folders: readonly string[], owner: string, handle: KeyHandle): Promise<KeyUse | undefined> => {
+export const keyUsesIn = async (folders: readonly string[], owner: string, handles: readonly KeyHandle[]): Promise<ReadonlyMap<string, KeyUse>> => {
   const inUse = KEY_OWNERS[owner];
   if (inUse === undefined) throw new Error(`owner: ${owner} is not an owner whose records are known`);
+  const uses = new Map<string, KeyUse>();
   for (const folder of folders) {
-    const use = await inUse(folder, handle);
-    if (use !== undefined) return use;
+    const left = handles.filter((handle) => !uses.has(handle));
+    if (left.length === 0) break;
+    for (const [handle, use] of await inUse(folder, left)) uses.set(handle, use);
   }
-  return undefined;
+  return uses;
 };
+
+/** The first record of any of `folders` that names `owner`'s key `handle` (keyUsesIn): undefined only when none does. */
+export const keyUseIn = async (folders: readonly string[], owner: string, handle: KeyHandle): Promise<KeyUse | undefined> =>
+  (await keyUsesIn(folders, owner, [handle])).get(handle);
+
+const logKeyUse = (path: string): KeyUse => ({ rule: 'log_key_in_use', message: `the log key ${path} names, which signs the folder's log: ${KEPT}` });
 
 /** The key `transparency.handle` names signs the folder's log: destroyed, the log signs nothing; a new key forks it. */
 export const logKeyInUse = (data: string, handle: KeyHandle): KeyUse | undefined => {
   const path = join(data, KEY_HANDLE_FILE);
-  if (!existsSync(path) || readHandleFile(path) !== handle) return undefined;
-  return { rule: 'log_key_in_use', message: `the log key ${path} names, which signs the folder's log: ${KEPT}` };
+  return existsSync(path) && readHandleFile(path) === handle ? logKeyUse(path) : undefined;
+};
+
+/**
+ * The handles asked of, each taken by the first record that names it, as asking of each alone would: `name` says
+ * whether any is left, so that a caller reads no further record once none is.
+ */
+const namings = (handles: readonly KeyHandle[]) => {
+  const left = new Set<string>(handles);
+  const uses = new Map<string, KeyUse>();
+  return {
+    left: left as ReadonlySet<string>,
+    uses: uses as ReadonlyMap<string, KeyUse>,
+    name: (handle: string, use: KeyUse): boolean => {
+      if (left.delete(handle)) uses.set(handle, use);
+      return left.size > 0;
+    },
+  };
 };
 
 /** The CA files' keys, the OCSP signer files' current and retired keys, and every key the key registry still binds. */
-const infrastructureKeyInUse = async (data: string, handle: KeyHandle): Promise<KeyUse | undefined> => {
+const infrastructureKeysInUse: KeysInUse = async (data, handles) => {
+  const { left, uses, name } = namings(handles);
   const { caFilePath, caIds, readCaFile } = await import('../../adapters/driven/pki/ca-file.ts');
   for (const id of caIds(data)) {
     const ca = readCaFile(data, id);
-    if (ca?.keyHandle !== handle) continue;
+    if (ca === undefined || !left.has(ca.keyHandle)) continue;
     const signs = ca.state === 'active' ? 'which signs its certificates, CRLs and OCSP signers' : 'awaiting its certificate (credence ca install)';
-    return { rule: 'ca_key_in_use', message: `the key of CA ${id} (${caFilePath(data, id)}), ${signs}: ${KEPT}` };
+    if (!name(ca.keyHandle, { rule: 'ca_key_in_use', message: `the key of CA ${id} (${caFilePath(data, id)}), ${signs}: ${KEPT}` })) return uses;
   }
   const { ocspSignerHandles } = await import('../../adapters/driven/pki/ocsp-signer-handles.ts');
-  const signer = ocspSignerHandles(data).find((k) => k.handle === handle);
-  if (signer !== undefined) {
+  for (const signer of ocspSignerHandles(data)) {
+    if (!left.has(signer.handle)) continue;
     const message =
       signer.state === 'current'
         ? `the OCSP signing key of CA ${signer.caId} (${signer.file}), which signs its OCSP responses: ${KEPT}`
         : `a retired OCSP signing key of CA ${signer.caId} (${signer.file}), which the service destroys at the signer's next renewal: ${KEPT}`;
-    return { rule: 'ocsp_signing_key_in_use', message };
+    if (!name(signer.handle, { rule: 'ocsp_signing_key_in_use', message })) return uses;
   }
-  const { boundHandle } = await import('../../adapters/driven/key-registry/bound-handle.ts');
-  const bound = boundHandle(data, handle);
-  if (bound === undefined) return undefined;
-  return {
-    rule: 'key_registry_key_in_use',
-    message: `the key ${bound.file} binds to ${bound.stream} (${bound.purpose}), which the infrastructure uses, or its shredder destroys: ${KEPT}`,
-  };
+  const { boundHandles } = await import('../../adapters/driven/key-registry/bound-handles.ts');
+  for (const [handle, bound] of boundHandles(data, left)) {
+    const message = `the key ${bound.file} binds to ${bound.stream} (${bound.purpose}), which the infrastructure uses, or its shredder destroys: ${KEPT}`;
+    name(handle, { rule: 'key_registry_key_in_use', message });
+  }
+  return uses;
 };
 
-/** Every key access.db lists: the current one signs tokens, a retired one verifies those it signed until they end. */
-const accessKeyInUse = async (data: string, handle: KeyHandle): Promise<KeyUse | undefined> => {
-  const { ACCESS_DB_FILE, openAccessRegistry } = await import('../../adapters/driven/access/index.ts');
+/**
+ * Every key access.db lists: the current one signs tokens, a retired one verifies those it signed until they end.
+ * Read-only (signingKeyHandles): a file an older version wrote is read as it is, never upgraded by a command that
+ * only asks.
+ */
+const accessKeysInUse: KeysInUse = async (data, handles) => {
+  const { ACCESS_DB_FILE } = await import('../../adapters/driven/access/index.ts');
+  const { signingKeyHandles } = await import('../../adapters/driven/access/signing-key-handles.ts');
+  const { uses, name } = namings(handles);
   const path = join(data, ACCESS_DB_FILE);
-  if (!existsSync(path)) return undefined;
-  const registry = openAccessRegistry({ dir: data });
-  try {
-    const key = registry.signingKeys().find((k) => k.handle === handle);
-    if (key === undefined) return undefined;
+  for (const key of signingKeyHandles(data)) {
     const message =
       key.retiredAt === undefined
         ? `the API token signing key ${path} names as current, which signs new tokens: ${KEPT}`
         : `a retired API token signing key ${path} names, which verifies the tokens it signed until they end (the next start or token command after that destroys it; credence token rotate-key --withdraw-previous revokes them and destroys it now): ${KEPT}`;
-    return { rule: 'access_signing_key_in_use', message };
-  } finally {
-    registry.close();
+    if (!name(key.handle, { rule: 'access_signing_key_in_use', message })) break;
   }
+  return uses;
+};
+
+/** `transparency.handle`, read once whatever the number of handles asked of. */
+const logKeysInUse: KeysInUse = async (data, handles) => {
+  const path = join(data, KEY_HANDLE_FILE);
+  if (!existsSync(path)) return new Map();
+  const named = readHandleFile(path);
+  return new Map(handles.includes(named) ? [[named, logKeyUse(path)]] : []);
 };
 
 /** The owners `credence key destroy` knows, each with the records of the folder that may name one of its keys. */
-export const KEY_OWNERS: Readonly<Record<string, (data: string, handle: KeyHandle) => Promise<KeyUse | undefined>>> = {
-  [INFRASTRUCTURE_OWNER]: infrastructureKeyInUse,
-  [ACCESS_OWNER]: accessKeyInUse,
-  [LOG_KEY_OWNER]: async (data, handle) => logKeyInUse(data, handle),
+export const KEY_OWNERS: Readonly<Record<string, KeysInUse>> = {
+  [INFRASTRUCTURE_OWNER]: infrastructureKeysInUse,
+  [ACCESS_OWNER]: accessKeysInUse,
+  [LOG_KEY_OWNER]: logKeysInUse,
 };

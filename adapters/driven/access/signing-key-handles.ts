@@ -1,0 +1,63 @@
+import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { damagedDatabase, validationError } from '../../../domain/errors.ts';
+import { asDamagedDatabase, remedyFor } from '../files/damaged-database.ts';
+import { ACCESS_DB_FILE, type SigningKeyRecord } from './sqlite-access-registry.ts';
+
+/**
+ * sqlite-access-registry.ts SCHEMA_VERSION: a newer file may keep its keys where this reader does not look. A test
+ * reads a file the registry makes, so raising that version without this one fails it.
+ */
+const NEWEST_READ = 4;
+/** Before version 3 the one signing key was kept in `settings` under this name (sqlite-access-registry.ts upgrade). */
+const SETTINGS_KEY = 'signing-key';
+
+const hasTable = (db: Database.Database, name: string): boolean =>
+  db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(name) !== undefined;
+
+const keysOf = (db: Database.Database, path: string): readonly Pick<SigningKeyRecord, 'handle' | 'retiredAt'>[] => {
+  const version = Number(db.pragma('user_version', { simple: true }));
+  if (version > NEWEST_READ) {
+    const message = `schema version ${version}, newer than ${NEWEST_READ}, the newest this version reads: which keys it names is unknown`;
+    throw validationError([{ path, rule: 'schema_version', message }], 'access registry');
+  }
+  if (hasTable(db, 'signing_keys')) {
+    const rows = db.prepare(`SELECT handle, retired_at FROM signing_keys ORDER BY seq`).all() as { handle: string; retired_at: string | null }[];
+    return rows.map((r) => ({ handle: r.handle, ...(r.retired_at === null ? {} : { retiredAt: new Date(r.retired_at) }) }));
+  }
+  const damaged = (detail: string) => damagedDatabase(path, ACCESS_DB_FILE, `${detail}: which keys it names is unknown`, remedyFor(ACCESS_DB_FILE));
+  if (version >= 3) throw damaged('no signing_keys table');
+  if (!hasTable(db, 'settings')) {
+    // Version 0 and no table: made, and its schema never written (the registry writes it at its next open).
+    if (version === 0) return [];
+    throw damaged('no settings table');
+  }
+  // The key of a file from before version 3 is its current one, as the registry's upgrade makes it.
+  const kept = db.prepare(`SELECT value FROM settings WHERE name = ?`).get(SETTINGS_KEY) as { value: string } | undefined;
+  return kept === undefined ? [] : [{ handle: kept.value }];
+};
+
+/**
+ * Every signing key `<dataDir>/access.db` keeps (the current one, and the retired ones not destroyed yet), oldest
+ * first, read-only: for a command that reads the folder's records and must change none of them. The registry's own
+ * opener would write (its journal mode, its schema, the upgrade of a file an older version wrote); a file of any
+ * version up to this one's is read as that version left it. None when there is no access.db.
+ */
+export const signingKeyHandles = (dataDir: string): readonly Pick<SigningKeyRecord, 'handle' | 'retiredAt'>[] => {
+  const path = join(dataDir, ACCESS_DB_FILE);
+  if (!existsSync(path)) return [];
+  let db: Database.Database;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+  } catch (error) {
+    throw asDamagedDatabase(path, error);
+  }
+  try {
+    return keysOf(db, path);
+  } catch (error) {
+    throw asDamagedDatabase(path, error);
+  } finally {
+    db.close();
+  }
+};

@@ -1,0 +1,54 @@
+import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { damagedDatabase } from '../../../domain/errors.ts';
+import { asDamagedDatabase, remedyFor } from '../files/damaged-database.ts';
+import type { BoundHandle } from './bound-handle.ts';
+import { KEY_REGISTRY_DB_FILE } from './sqlite-key-registry.ts';
+
+/** sqlite-key-registry.ts's table; an earlier version kept it in readmodels.db, moved into keys.db at the next open. */
+const TABLE = 'se_key_handles';
+const LEGACY_DB_FILE = 'readmodels.db';
+
+/**
+ * The bindings of the folder's key registry that still hold any of `handles` (not destroyed: current, pending, or
+ * owed by the shredder), each file opened once and read-only, as boundHandle reads one handle: for `credence key
+ * list`, which asks of every key a Secure Environment holds. The table has no index on the handle alone, so it is
+ * read through once rather than searched once per key; a file is not read once every handle is found.
+ */
+export const boundHandles = (dataDir: string, handles: ReadonlySet<string>): ReadonlyMap<string, BoundHandle> => {
+  const bound = new Map<string, BoundHandle>();
+  for (const file of [KEY_REGISTRY_DB_FILE, LEGACY_DB_FILE]) {
+    const path = join(dataDir, file);
+    if (bound.size === handles.size) break;
+    if (!existsSync(path)) continue;
+    let db: Database.Database;
+    try {
+      db = new Database(path, { readonly: true, fileMustExist: true });
+    } catch (error) {
+      throw asDamagedDatabase(path, error);
+    }
+    try {
+      if (db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(TABLE) === undefined) {
+        // readmodels.db loses the table when it moves; keys.db is made with it, so one without it lost its bindings.
+        if (file === KEY_REGISTRY_DB_FILE) throw damagedDatabase(path, file, `no ${TABLE} table: which keys it binds is unknown`, remedyFor(file));
+        continue;
+      }
+      const rows = db.prepare(`SELECT handle, stream, purpose FROM ${TABLE} WHERE destroyed_at IS NULL`).iterate() as IterableIterator<{
+        handle: string;
+        stream: string;
+        purpose: string;
+      }>;
+      for (const row of rows) {
+        if (!handles.has(row.handle) || bound.has(row.handle)) continue;
+        bound.set(row.handle, { stream: row.stream, purpose: row.purpose, file: path });
+        if (bound.size === handles.size) break;
+      }
+    } catch (error) {
+      throw asDamagedDatabase(path, error);
+    } finally {
+      db.close();
+    }
+  }
+  return bound;
+};
