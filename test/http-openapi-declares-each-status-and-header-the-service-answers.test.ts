@@ -12,13 +12,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as pkijs from 'pkijs';
+import { NO_STORE_WITH_A_TOKEN } from '../adapters/http/response-headers.ts';
 import { ocspRequest, ocspStatus } from './support/ocsp-client.ts';
 import { issueCertifiedCredential, pkiOf, startPkiService } from './support/pki-test-ca.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
 interface Response {
   description?: string;
-  headers?: Record<string, unknown>;
+  headers?: Record<string, { description?: string }>;
   content?: Record<string, { schema?: Record<string, unknown> }>;
 }
 interface Operation {
@@ -42,17 +43,25 @@ const CONDITIONAL = new Set(['retry-after', 'credence-next-after']);
 /** The headers the service's own hooks add (server.ts, protection.ts, baseline-headers.ts), declared where they are sent. */
 const HOOKS_HEADERS = ['x-request-id', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'cache-control'] as const;
 
+/** How a header is declared that the service sends only to a request with an Authorization header. */
+const ONLY_WITH_A_TOKEN = NO_STORE_WITH_A_TOKEN['cache-control']!.description;
+
 /**
  * `response` is an answer of a status the operation declares exactly, whose declared headers include `headers`, and it
- * carries every header declared for it, and declared every header of the hooks it carries.
+ * carries every header declared for it (one declared for a request with a token: only if `withToken`), and declared
+ * every header of the hooks it carries.
  */
-const expectDeclared = (doc: Doc, operation: string, response: globalThis.Response, headers: readonly string[] = []): void => {
+const expectDeclared = (doc: Doc, operation: string, response: globalThis.Response, headers: readonly string[] = [], withToken = false): void => {
   const [method, path] = operation.split(' ') as [string, string];
   const declared = doc.paths[path]?.[method.toLowerCase()]?.responses[String(response.status)];
   expect(declared, `${operation} declares ${response.status}`).toBeDefined();
   expect(Object.keys(declared!.headers ?? {}), `${operation} ${response.status} declares`).toEqual(expect.arrayContaining([...headers]));
   for (const name of Object.keys(declared!.headers ?? {})) {
     if (CONDITIONAL.has(name) && response.status !== 429) continue;
+    if (declared!.headers![name]!.description === ONLY_WITH_A_TOKEN && !withToken) {
+      expect(response.headers.get(name), `${operation} ${response.status} without a token carries no ${name}`).toBeNull();
+      continue;
+    }
     expect(response.headers.get(name), `${operation} ${response.status} carries ${name}`).not.toBeNull();
   }
   const carried = HOOKS_HEADERS.filter((name) => response.headers.get(name) !== null);
@@ -175,21 +184,21 @@ describe('the OpenAPI document declares the statuses and headers the service ans
     expectDeclared(doc, 'GET /v1/entities', unauthenticated, ['www-authenticate']);
     const forbidden = await fetch(`${svc.url}/v1/tokens`, { headers: { authorization: `Bearer ${svc.tokens.operator}` } });
     expect(forbidden.status).toBe(403);
-    expectDeclared(doc, 'GET /v1/tokens', forbidden);
+    expectDeclared(doc, 'GET /v1/tokens', forbidden, [], true);
     const post = (type: string, body: string) =>
       fetch(`${svc.url}/v1/tokens`, { method: 'POST', headers: { authorization: `Bearer ${svc.tokens.admin}`, 'content-type': type }, body });
     const unsupported = await post('text/plain', 'hello');
     expect(unsupported.status).toBe(415);
-    expectDeclared(doc, 'POST /v1/tokens', unsupported);
+    expectDeclared(doc, 'POST /v1/tokens', unsupported, [], true);
     const tooLarge = await post('application/json', JSON.stringify({ subject: 'x'.repeat(2 * 1024 * 1024) }));
     expect(tooLarge.status).toBe(413);
-    expectDeclared(doc, 'POST /v1/tokens', tooLarge);
+    expectDeclared(doc, 'POST /v1/tokens', tooLarge, [], true);
   });
 
   it('answers a compliance page with the headers its 200 declares', async () => {
     const page = await fetch(`${svc.url}/v1/compliance/revocations`, { headers: { authorization: `Bearer ${svc.tokens.auditor}` } });
     expect(page.status).toBe(200);
-    expectDeclared(doc, 'GET /v1/compliance/{query}', page, ['credence-truncated', 'credence-events-behind']);
+    expectDeclared(doc, 'GET /v1/compliance/{query}', page, ['credence-truncated', 'credence-events-behind'], true);
   });
 
   it('answers the documented OCSP GET template, filled in encoded, from the responder, as declared', async () => {
@@ -217,7 +226,7 @@ describe('the OpenAPI document declares the statuses and headers the service ans
     expectDeclared(doc, 'GET /readyz', ready, ['x-request-id', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset']);
     const listed = await fetch(`${svc.url}/v1/tokens`, { headers: bearer('admin') });
     await listed.arrayBuffer();
-    expectDeclared(doc, 'GET /v1/tokens', listed, ['cache-control']);
+    expectDeclared(doc, 'GET /v1/tokens', listed, ['cache-control'], true);
     const issued = await fetch(`${svc.url}/v1/tokens`, {
       method: 'POST',
       headers: { ...bearer('admin'), 'content-type': 'application/json' },
@@ -226,11 +235,11 @@ describe('the OpenAPI document declares the statuses and headers the service ans
     await issued.arrayBuffer();
     expect(issued.status).toBe(201);
     expect(issued.headers.get('cache-control')).toBe('no-store');
-    expectDeclared(doc, 'POST /v1/tokens', issued, ['x-request-id', 'x-ratelimit-limit', 'cache-control']);
+    expectDeclared(doc, 'POST /v1/tokens', issued, ['x-request-id', 'x-ratelimit-limit', 'cache-control'], true);
     const abort = new AbortController();
     const stream = await fetch(`${svc.url}/v1/events`, { headers: bearer('auditor'), signal: abort.signal });
     abort.abort();
-    expectDeclared(doc, 'GET /v1/events', stream, ['x-request-id', 'x-ratelimit-limit', 'cache-control']);
+    expectDeclared(doc, 'GET /v1/events', stream, ['x-request-id', 'x-ratelimit-limit', 'cache-control'], true);
   });
 
   it('answers 429 with Retry-After as declared', async () => {

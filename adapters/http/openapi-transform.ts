@@ -1,13 +1,16 @@
 import type { SwaggerTransform, SwaggerTransformObject } from '@fastify/swagger';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import type { RouteAccess } from './context.ts';
+import { OCSP_CACHING } from './openapi-ocsp-caching.ts';
+import { REQUEST_ID_PARAMETER, REQUEST_ID_PARAMETER_NAME } from './request-id.ts';
 import { headersOfEveryAnswer } from './response-headers.ts';
 
 /**
  * What the OpenAPI document says beyond what fastify-type-provider-zod renders from the routes' zod schemas: an
  * operationId on every operation, the response headers a route declares (the type provider keeps only a response's
  * description and content) and those the service's hooks put on every answer, what each success answer is, a
- * wildcard's parameter under a name, and no component schema that no operation reaches.
+ * wildcard's parameter under a name, the X-Request-ID every route takes, and no component schema that no operation
+ * reaches.
  */
 
 type Responses = Record<string, Record<string, unknown>>;
@@ -81,13 +84,19 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
 
 /**
- * A documented response with the headers every answer of its status carries, the route's declared ones over them, and
- * a success's description, in a form @fastify/swagger reads.
+ * A documented response with the headers every answer of its status carries, the route's declared ones over them (and
+ * the OCSP responder's caching over those), and a success's description, in a form @fastify/swagger reads.
  */
-const documented = (rendered: Record<string, unknown>, declared: unknown, common: Record<string, unknown>, success: string | undefined): Record<string, unknown> => {
+const documented = (
+  rendered: Record<string, unknown>,
+  declared: unknown,
+  common: Record<string, unknown>,
+  success: string | undefined,
+  caching: Record<string, unknown> = {},
+): Record<string, unknown> => {
   // A route's headers: on a response object it declares, or in the meta of a bodiless response's schema (rendered).
   const own = isPlainObject(declared) && isPlainObject(declared['headers']) ? declared['headers'] : {};
-  const headers = { ...common, ...(isPlainObject(rendered['headers']) ? rendered['headers'] : {}), ...own };
+  const headers = { ...common, ...(isPlainObject(rendered['headers']) ? rendered['headers'] : {}), ...own, ...caching };
   // A bare schema (inline or a component's $ref) keeps the route's own description; a content map has its own already.
   const description = typeof rendered['description'] === 'string' ? rendered['description'] : success;
   const extra = { ...(description !== undefined ? { description } : {}), ...(Object.keys(headers).length > 0 ? { headers } : {}) };
@@ -119,6 +128,7 @@ export const documentTransform: SwaggerTransform = (input) => {
         declared[code],
         headersOfEveryAnswer(code, config?.access, config?.rateLimit !== false),
         code.startsWith('2') ? SUCCESS[`${method} ${input.url} ${code}`] : undefined,
+        OCSP_CACHING[`${method} ${input.url} ${code}`],
       ),
     ]),
   );
@@ -154,6 +164,19 @@ const reached = (value: unknown, schemas: Readonly<Record<string, unknown>>, fou
   return found;
 };
 
+type Paths = Record<string, Record<string, Record<string, unknown> & { parameters?: unknown[] }>>;
+
+/** Every operation of `paths` taking X-Request-ID too, by reference: the hook that reads it is the service's, not a route's. */
+const withRequestId = (paths: Paths): Paths => {
+  const parameter = { $ref: `#/components/parameters/${REQUEST_ID_PARAMETER_NAME}` };
+  return Object.fromEntries(
+    Object.entries(paths).map(([path, item]) => [
+      path,
+      Object.fromEntries(Object.entries(item).map(([method, operation]) => [method, { ...operation, parameters: [...(operation.parameters ?? []), parameter] }])),
+    ]),
+  );
+};
+
 /**
  * The type provider writes every registered schema twice, as read (`ProblemInput`) and as written (`Problem`); a
  * client generator makes a type of each, so those no operation reaches (the input forms of response-only schemas)
@@ -161,9 +184,14 @@ const reached = (value: unknown, schemas: Readonly<Record<string, unknown>>, fou
  */
 export const documentObject: SwaggerTransformObject = (input) => {
   // An OpenAPI 3.1 document: the service registers swagger with `openapi` only (server.ts).
-  const document = jsonSchemaTransformObject(input) as { paths?: unknown; components?: { schemas?: Record<string, unknown> } };
+  const document = jsonSchemaTransformObject(input) as { paths?: Paths; components?: { schemas?: Record<string, unknown>; parameters?: Record<string, unknown> } };
   const schemas = document.components?.schemas ?? {};
   const used = reached(document.paths, schemas);
   const kept = Object.fromEntries(Object.entries(schemas).filter(([name]) => used.has(name)));
-  return { ...document, components: { ...document.components, schemas: kept } } as ReturnType<SwaggerTransformObject>;
+  const parameters = { ...document.components?.parameters, [REQUEST_ID_PARAMETER_NAME]: REQUEST_ID_PARAMETER };
+  return {
+    ...document,
+    paths: withRequestId(document.paths ?? {}),
+    components: { ...document.components, schemas: kept, parameters },
+  } as ReturnType<SwaggerTransformObject>;
 };

@@ -30,3 +30,18 @@ export const QueryFlag = (fallback: boolean) =>
     .enum(['true', 'false'])
     .transform((value) => value === 'true')
     .prefault(fallback ? 'true' : 'false');
+
+/**
+ * `text` as a route takes it, documented as `reader` takes it: for a parameter the route hands on unread to a schema of
+ * its own (each compliance query reads its parameters with its own schema, projections/compliance/catalog.ts), whose
+ * rules the document states rather than the route's `string`. `output` for a value read from text into what the
+ * reader checks (a number), whose input side renders every form a library caller may pass. Documentation only: the
+ * route accepts what `text` does.
+ */
+export const documentedAs = <T extends z.ZodType>(text: T, reader: z.ZodType, io: 'input' | 'output'): T => {
+  const { $schema: _dialect, ...rendered } = z.toJSONSchema(reader, { io, unrepresentable: 'any' });
+  // Metadata is laid over what `text` renders itself: its own keywords (`type: string`, `maxLength`) are set undefined,
+  // which the document, JSON, leaves out.
+  const own = Object.fromEntries(Object.keys(z.toJSONSchema(text, { io: 'input' })).map((key) => [key, undefined]));
+  return text.meta({ ...own, ...rendered });
+};

@@ -37,20 +37,37 @@ export const RATE_LIMIT: ResponseHeaders = {
 };
 
 export const NO_STORE: ResponseHeaders = {
-  'cache-control': { type: 'string', description: '`no-store` (an event stream `no-store, no-transform`): no cache keeps what a token read' },
+  'cache-control': {
+    type: 'string',
+    enum: ['no-store', 'no-store, no-transform'],
+    description: '`no-store` (an event stream `no-store, no-transform`): no cache keeps what a token read',
+  },
+};
+
+/**
+ * baseline-headers.ts sends `no-store` to any request with an Authorization header, whoever may call the route and
+ * whether the token passed or not (a public route's answer, a 401 for a refused token, a 404), unless the route set a
+ * Cache-Control of its own, which it then declares.
+ */
+export const NO_STORE_WITH_A_TOKEN: ResponseHeaders = {
+  'cache-control': {
+    type: 'string',
+    enum: ['no-store'],
+    description: '`no-store` when the request carried an Authorization header, whatever its token: no cache keeps an answer to one; absent otherwise',
+  },
 };
 
 /**
  * The headers the service's own hooks put on every answer of a status, whatever the route: the request id (the onSend
  * hook, and every problem); the rate limit's count on a route it counts (its onRequest hook runs before the token's
  * refusal is thrown, so a 401 or 403 carries them too); `no-store` on a role route's answers to a request with a token
- * (baseline-headers.ts). Left off where an answer of the status may come without them: a 503 of load shedding or
- * shutdown is refused before the count, a 401 or 429 may answer a request with no token, and a 4XX/5XX catch-all
- * includes the router's refusals, sent before any hook.
+ * (baseline-headers.ts), and on any other answer when a token came with the request. Left off where an answer of the
+ * status may come without them: a 503 of load shedding or shutdown is refused before the count, a 401 or 429 may
+ * answer a request with no token, and a 4XX/5XX catch-all includes the router's refusals, sent before any hook.
  */
 export const headersOfEveryAnswer = (status: string, access: RouteAccess | undefined, rateLimited: boolean): ResponseHeaders => {
   const code = status.toUpperCase();
   const counted = rateLimited && !['503', '4XX', '5XX'].includes(code);
   const withToken = Array.isArray(access) && !['401', '429', '503', '4XX', '5XX'].includes(code);
-  return { ...X_REQUEST_ID, ...(counted ? RATE_LIMIT : {}), ...(withToken ? NO_STORE : {}) };
+  return { ...X_REQUEST_ID, ...(counted ? RATE_LIMIT : {}), ...(withToken ? NO_STORE : NO_STORE_WITH_A_TOKEN) };
 };

@@ -6,7 +6,7 @@ import { replayEntity } from '../../../projections/replay/index.ts';
 import { FleetReplayer } from '../../replay-workers/fleet-replayer.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
-import { QueryWholeNumberOr } from '../query-values.ts';
+import { documentedAs, QueryWholeNumberOr } from '../query-values.ts';
 import { csvColumnsOf } from './compliance-rows.ts';
 import { refuseLongEntity } from './entity-bound.ts';
 import { refuseUnlessResolved, withoutNodeTrail } from './pseudonym-reads.ts';
@@ -17,10 +17,28 @@ import { DecimalString, EVENTS_BEHIND_HEADER_DOC, Finding, getEntityRoute, readY
 
 /** Every parameter any compliance query takes, as the query string carries them; each query's own schema decides. */
 const PARAMS = ['reason', 'from', 'to', 'actor', 'subscription', 'days', 'now', 'limit', 'after', 'order'] as const;
-const ComplianceQueryString = z.strictObject(Object.fromEntries(PARAMS.map((p) => [p, z.string().max(200).optional()])) as Record<
-  (typeof PARAMS)[number],
-  z.ZodOptional<z.ZodString>
->);
+type Param = (typeof PARAMS)[number];
+
+/** The schema the first query that takes `param` reads it with (the queries taking these read them alike). */
+const readerOf = (param: Param): z.ZodType =>
+  COMPLIANCE_QUERY_NAMES.map((name) => (COMPLIANCE_QUERIES[name].params as unknown as z.ZodObject).shape[param]).find((s) => s !== undefined)!;
+
+/**
+ * Documented as the queries read them, not as the text this route passes on (found in review: instants and `limit`
+ * were any string): an instant as the date-time or date it must be, `limit` as the integer it is read into, with its
+ * bounds and default.
+ */
+const DOCUMENTED_AS: Partial<Record<Param, 'input' | 'output'>> = { from: 'input', to: 'input', now: 'input', limit: 'output' };
+
+const ComplianceQueryString = z.strictObject(
+  Object.fromEntries(
+    PARAMS.map((p) => {
+      const text = z.string().max(200).optional();
+      const io = DOCUMENTED_AS[p];
+      return [p, io === undefined ? text : documentedAs(text, readerOf(p), io)];
+    }),
+  ) as Record<Param, z.ZodOptional<z.ZodString>>,
+);
 
 /** How to start again after a refused `after` (./resume-point.ts). */
 const RESTART_PAGING = 'page again from the start (without `after`), and set aside the rows of pages read past the newest event';
