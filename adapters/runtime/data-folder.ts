@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
 import type { RandomSource } from '../../domain/ports/index.ts';
 import {
   assertNoneForeignOwned,
@@ -66,19 +67,48 @@ const assertDataFolderOwned = (dir: string, kekFile: string | undefined): void =
 
 /** A data folder's lock, and the temp files interrupted writes had left in the folder, removed once it was taken. */
 export type SweptDataFolderLock = DataFolderLock & {
-  /** Their names, relative to the folder (none of their contents): what the caller says at info. */
+  /**
+   * Their names, relative to the folder, a KEK's outside it (CREDENCE_KEK_FILE) by its whole path (none of their
+   * contents): what the caller says at info.
+   */
   readonly removedStrays: readonly string[];
+};
+
+/** The KEK CREDENCE_KEK_FILE names in `env`; undefined for a value the Secure Environment's opening will refuse. */
+const kekFileIn = (env: Readonly<Record<string, string | undefined>>): string | undefined => {
+  try {
+    return kekFileOf(env);
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * The temps a kill left beside a KEK kept outside the folder (each a whole KEK, or a second name of it, left forever
+ * otherwise): those of that one file name only, since its folder may hold other files that are not ours. Only for a
+ * KEK the opening accepts (assertKekFileUsable): its folder is then this account's or root's and writable by no one
+ * else, so a temp of its name there was written by one of them; for any other KEK nothing is removed, the opening
+ * refuses it. The same age and pid rules as the folder's (atomic-write-strays.ts): another data folder sharing the
+ * KEK, or a process that opens this one without its lock, may be writing it now.
+ */
+const removeKekFileStrays = (kekFile: string, dir: string): string[] => {
+  try {
+    assertKekFileUsable(kekFile, dir);
+  } catch {
+    return [];
+  }
+  return removeAtomicWriteStrays(dirname(kekFile), [], basename(kekFile)).map((name) => join(dirname(kekFile), name));
 };
 
 /**
  * Taken the folder's lock: the strays writeFileAtomic leaves on a kill (a KEK's is a whole KEK, review 59 item 2) go,
- * in the folder and pki/, the folders it writes to. Only now: with the lock, no other process that writes them runs
- * (atomic-write-strays.ts), so none of these files is a write in flight.
+ * in the folder and pki/, the folders it writes to, and beside the KEK `kekFile` kept outside it. Only now: with the
+ * lock, no other process that writes them runs (atomic-write-strays.ts), so none of these files is a write in flight.
  */
-const swept = (lock: DataFolderLock, dir: string): SweptDataFolderLock => ({
+const swept = (lock: DataFolderLock, dir: string, kekFile: string | undefined): SweptDataFolderLock => ({
   release: () => lock.release(),
   discard: () => lock.discard(),
-  removedStrays: removeAtomicWriteStrays(dir, [PKI_DIR]),
+  removedStrays: [...removeAtomicWriteStrays(dir, [PKI_DIR]), ...(kekFile === undefined ? [] : removeKekFileStrays(kekFile, dir))],
 });
 
 /**
@@ -87,23 +117,22 @@ const swept = (lock: DataFolderLock, dir: string): SweptDataFolderLock => ({
  * Secure Environment's opening to name); the strays of interrupted writes removed (`swept`).
  */
 export const lockDataFolder = (dir: string, env: Readonly<Record<string, string | undefined>> = process.env): SweptDataFolderLock => {
-  let kekFile: string | undefined;
-  try {
-    kekFile = kekFileOf(env);
-  } catch {
-    kekFile = undefined;
-  }
+  const kekFile = kekFileIn(env);
   // One walk of the folder: the lock's own, the outside KEK named in the same refusal.
-  return swept(lockFolder(dir, kekFile === undefined ? [] : foreignOwnedPath(kekFile, `env ${KEK_FILE_ENVIRONMENT_VARIABLE}`)), dir);
+  return swept(lockFolder(dir, kekFile === undefined ? [] : foreignOwnedPath(kekFile, `env ${KEK_FILE_ENVIRONMENT_VARIABLE}`)), dir, kekFile);
 };
 
-/** `lockDataFolder` for a caller that goes on without the lock (files/data-folder-lock.ts), swept when taken. */
+/**
+ * `lockDataFolder` for a caller that goes on without the lock (files/data-folder-lock.ts), swept when taken, beside
+ * the KEK CREDENCE_KEK_FILE names in `env` too.
+ */
 export const tryLockDataFolder = (
   dir: string,
   alsoForeign: readonly ForeignOwnedPath[] = [],
+  env: Readonly<Record<string, string | undefined>> = process.env,
 ): { readonly lock: SweptDataFolderLock } | { readonly heldBy: DataFolderHolder } => {
   const taken = tryLockFolder(dir, alsoForeign);
-  return 'lock' in taken ? { lock: swept(taken.lock, dir) } : taken;
+  return 'lock' in taken ? { lock: swept(taken.lock, dir, kekFileIn(env)) } : taken;
 };
 
 /** A Secure Environment a service owns and closes: the embedded one or one over PKCS#11. */

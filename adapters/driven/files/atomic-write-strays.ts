@@ -29,8 +29,10 @@ const isStray = (path: string, pid: number, now: number): boolean => {
 /**
  * Removes the temp files interrupted writeFileAtomic calls left (a kill between writing and renaming or unlinking
  * them) in `dir` and in each of its `subfolders`: regular files named by ATOMIC_WRITE_TEMP, never anything else (a
- * folder or link so named, a name that only looks alike). Unless they are removed they stay forever, and a KEK's is a
- * whole KEK in a folder that is copied and backed up. The names removed, relative to `dir`.
+ * folder or link so named, a name that only looks alike); with `onlyOf`, only the temps of the file of that name in
+ * `dir` (a KEK kept outside the data folder, whose folder may hold other files that are not Credence's to remove).
+ * Unless they are removed they stay forever, and a KEK's is a whole KEK in a folder that is copied and backed up. The
+ * names removed, relative to `dir`.
  *
  * Only for the holder of the folder's lock, just after it is taken: every process that writes the folder's keys, CA
  * files and lock (a service, `ca init`, `key destroy`, `projections`, `verify --repair-nodes`) writes only while it
@@ -38,7 +40,7 @@ const isStray = (path: string, pid: number, now: number): boolean => {
  * that process runs, and any while it is new (isStray). A subfolder that is a link is left alone (its files are not only this folder's). A
  * file that cannot be removed is left: a KEK's is then refused by the KEK checks (kek-file.ts).
  */
-export const removeAtomicWriteStrays = (dir: string, subfolders: readonly string[]): string[] => {
+export const removeAtomicWriteStrays = (dir: string, subfolders: readonly string[], onlyOf?: string): string[] => {
   const removed: string[] = [];
   const now = Date.now();
   for (const folder of ['', ...subfolders]) {
@@ -52,7 +54,8 @@ export const removeAtomicWriteStrays = (dir: string, subfolders: readonly string
     }
     for (const entry of entries) {
       const temp = atomicWriteTempOf(entry.name);
-      if (!entry.isFile() || temp === undefined || !isStray(join(path, entry.name), temp.pid, now)) continue;
+      if (!entry.isFile() || temp === undefined || (onlyOf !== undefined && temp.target !== onlyOf)) continue;
+      if (!isStray(join(path, entry.name), temp.pid, now)) continue;
       try {
         unlinkSync(join(path, entry.name));
         removed.push(folder === '' ? entry.name : join(folder, entry.name));

@@ -72,7 +72,8 @@ const removeQuietly = (path: string): void => {
  * 3. the folder fsynced, so the new name survives a power loss.
  * On an error the temp file is removed and the error rethrown (an existing target is left untouched). A kill
  * between 1 and 3 can leave a stray `.<name>.<pid>.<random>.tmp` (mode `mode`, ATOMIC_WRITE_TEMP); it is never
- * read back, and a data folder's are removed when the folder is next opened under its lock (atomic-write-strays.ts).
+ * read back, and a data folder's (a KEK's kept outside it too) and a device folder's are removed when the folder is
+ * next opened under its lock (atomic-write-strays.ts).
  * Until then it holds what was written: a KEK's is a KEK (with `exclusive`, killed between link and unlink, a
  * second name of the live one).
  * `exclusive` needs a filesystem with hard links (every local POSIX one); elsewhere it fails rather than risk

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DATA_DIR_MODE, describeHolder, DEVICE_LOCK_DB_FILE, tryLockFolder, type DataFolderLock } from '../../../adapters/driven/files/index.ts';
+import { DATA_DIR_MODE, describeHolder, DEVICE_LOCK_DB_FILE, removeAtomicWriteStrays, tryLockFolder, type DataFolderLock } from '../../../adapters/driven/files/index.ts';
 import { validationError } from '../../../domain/errors.ts';
 
 /**
@@ -13,13 +13,21 @@ import { validationError } from '../../../domain/errors.ts';
  */
 export const DEVICE_LOCK_FILE = 'device.lock';
 
-export type DeviceFolderLock = DataFolderLock;
+export type DeviceFolderLock = DataFolderLock & {
+  /** The temp files interrupted writes had left in the folder, removed once it was locked: their names (no contents). */
+  readonly removedStrays: readonly string[];
+};
 
 const folderError = (rule: string, message: string) => validationError([{ path: 'dir', rule, message }], 'device folder');
 
 /**
  * The lock of the device folder `dir`, which must exist (a folder is never made here: only `device init` makes one);
  * refused at once, never waited for, while another command holds it. The caller releases it after closing the device.
+ * Once it is taken, the temps a kill left in the folder go (`.<name>.<pid>.<random>.tmp` of device.json, the pending
+ * init, device.lock, and the KEK, a whole KEK), by the data folder's rules (atomic-write-strays.ts): every command
+ * that writes the folder holds this lock (`device status`, and `device certificate` but when it keeps a fetched
+ * certificate, only read it), so none of them is a write in flight; one a process in another PID namespace may be
+ * writing is kept while new.
  */
 export const lockDeviceFolder = (dir: string): DeviceFolderLock => {
   let taken: ReturnType<typeof tryLockFolder>;
@@ -29,7 +37,7 @@ export const lockDeviceFolder = (dir: string): DeviceFolderLock => {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw folderError('device-state', `${dir} holds no device: run credence device init first`);
     throw error;
   }
-  if ('lock' in taken) return taken.lock;
+  if ('lock' in taken) return { ...taken.lock, removedStrays: removeAtomicWriteStrays(dir, []) };
   throw folderError(
     'unlocked',
     `${dir} is held by another credence device command (${describeHolder(taken.heldBy)}, ${DEVICE_LOCK_FILE}): nothing was done; run this one again once that one has ended`,
