@@ -5,7 +5,10 @@ import type { EventStore } from '../../domain/ports/event-store.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { eventsDbRangeSourceInDir } from '../../adapters/driven/store/sqlite/events-db-reader.ts';
-import { CheckpointFile } from '../../adapters/driven/replay-checkpoint/checkpoint-file.ts';
+import { CheckpointFile, type CheckpointHold } from '../../adapters/driven/replay-checkpoint/checkpoint-file.ts';
+import { describeHolder, SERVICE_LOCK_FILE, tryLockDataFolder } from '../../adapters/runtime/data-folder.ts';
+import { isCredenceError } from '../../domain/errors.ts';
+import type { CheckpointKeeper } from '../../projections/replay/checkpoint.ts';
 import { verifyFleet, type FleetVerification } from '../../adapters/replay-workers/verify-fleet.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
@@ -14,6 +17,7 @@ import { progressBar } from '../progress.ts';
 import { readModelDir, StoreArg } from './open-store.ts';
 import { progressStream, ServerOptions, withJson, withLocalStore, withServer, PathArg } from './options.ts';
 import { readFromSource } from './read-source.ts';
+import { sayRemovedStrays } from './folder-lock.ts';
 
 const Options = z.object({
   data: PathArg.optional(),
@@ -71,6 +75,49 @@ const print = (result: FleetReplayView, io: Io): void => {
   }
 };
 
+/**
+ * The data folder's lock for the checkpoint's write alone (the replay reads without it): the checkpoint is written
+ * only by the process holding the folder, as every file of the folder is, so the holder's sweep of interrupted
+ * writes' temps (atomic-write-strays.ts) never meets a write of ours in flight, and two replays' writes are one after
+ * the other (saveHeld: neither over a file the other wrote since it read). Beside a running service (or any holder)
+ * it is not written, rather than written beside its lock, as `projections` beside a service writes nothing: the run's
+ * verdict stands, the next run goes on from the checkpoint there is (or verifies in full), and the service keeps its
+ * own incremental verdict (--server). A folder the lock refuses (open to others, another account's) is not written to
+ * either. The price, as for a `projections` status: a service started during that one write is refused, and says by
+ * whom.
+ */
+const holdDataFolder = (dir: string, io: Io): CheckpointHold => () => {
+  let taken: ReturnType<typeof tryLockDataFolder>;
+  try {
+    taken = tryLockDataFolder(dir);
+  } catch (error) {
+    if (!isCredenceError(error, 'validation')) throw error;
+    return `${dir} cannot be locked: ${error.message}`;
+  }
+  // The holder as its lock file describes it: another process's words, printed through printable by the caller.
+  if (!('lock' in taken)) {
+    return (
+      `${dir} is in use by ${describeHolder(taken.heldBy)} (${SERVICE_LOCK_FILE}), which alone writes in it; ` +
+      'the next run goes on from the checkpoint there is (--server asks the service, which keeps its own)'
+    );
+  }
+  const lock = sayRemovedStrays(taken.lock, dir, io, 'replay');
+  return () => lock.release();
+};
+
+/** The data folder's checkpoint, written under its lock (holdDataFolder); why it was not written, on stderr. */
+const lockedCheckpoint = (dir: string, io: Io): CheckpointKeeper => {
+  const file = new CheckpointFile(dir);
+  return {
+    path: file.path,
+    load: () => file.load(),
+    save: (checkpoint) => {
+      const unsaved = file.saveHeld(checkpoint, holdDataFolder(dir, io));
+      if (unsaved !== undefined) io.err(printable(`credence replay: the replay checkpoint is not saved: ${unsaved}`));
+    },
+  };
+};
+
 const replayLocal = async (store: EventStore, args: Options, io: Io): Promise<FleetReplayView> => {
   const stream = progressStream(io, args.json);
   // On the embedded store the head position is the number of stored events: the bar's total.
@@ -83,7 +130,7 @@ const replayLocal = async (store: EventStore, args: Options, io: Io): Promise<Fl
     full: args.full,
     workers: args.workers ?? 1,
     ...((args.workers ?? 1) > 1 && eventsDir !== undefined ? { source: eventsDbRangeSourceInDir(eventsDir) } : {}),
-    ...(existsSync(dir) ? { checkpoint: new CheckpointFile(dir) } : {}),
+    ...(existsSync(dir) ? { checkpoint: lockedCheckpoint(dir, io) } : {}),
     ...(progress !== undefined ? { onProgress: progress.update } : {}),
   });
   progress?.finish();

@@ -14,8 +14,8 @@ export const STRAY_AGE_MS = 5 * 60_000;
  * Whether the temp file at `path`, of process `pid`, is a stray: five minutes old (STRAY_AGE_MS), and its process
  * not running here, or this very process (which has no write in flight: writeFileAtomic is synchronous and none
  * runs during the sweep). The age is asked of every temp, since a pid says nothing across PID namespaces: two
- * containers on one volume, `credence replay` (which writes its checkpoint into the folder without the lock) in the
- * other as pid 1 or 57, look like this process or a dead one here while they write (review 62). A running pid keeps
+ * containers on one volume, each with its pid 1 or 57, look like this process or a dead one here while they write
+ * (review 62; every writer of the folder holds its lock, `credence replay` too, but only for its write). A running pid keeps
  * its temp however old (it may be writing; a live pid reused by an unrelated process keeps a stray until then); an
  * mtime in the future (another host's clock) keeps it. The price: a temp a kill left is removed by the first opening
  * five minutes after it, a KEK's meanwhile refused by name (kek-file.ts).
