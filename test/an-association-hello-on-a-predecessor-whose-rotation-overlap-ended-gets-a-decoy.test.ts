@@ -62,9 +62,12 @@ const stateOf = async (w: RestartableWorld, kind: 'association' | 'credential', 
 describe("an association hello on a predecessor whose rotation's overlap has ended (HLR-212, seed 003 11.2.2)", () => {
   it('associates on the predecessor until the overlap ends', async () => {
     const { w, device, overlapEndsAt } = await open();
-    w.clock.set(new Date(Date.parse(overlapEndsAt) - 1_000));
-    await w.procedures.establish({ device, associationId: 'sa-before', credentialId: 'meter-1-svc', lifetimeSeconds: 600, registreeId: device.cseId! });
+    // 700 s before it: the grant, cut to the overlap's end less the Registrar's margin (review 64), is still one
+    w.clock.set(new Date(Date.parse(overlapEndsAt) - 700_000));
+    await w.procedures.establish({ device, associationId: 'sa-before', credentialId: 'meter-1-svc', lifetimeSeconds: 3_600, registreeId: device.cseId! });
     expect(await stateOf(w, 'association', 'sa-before')).toBe('associated');
+    const { expiresAt } = (await w.credence.engine.entity('association', 'sa-before')).snapshot.context as { expiresAt: number };
+    expect(expiresAt).toBeLessThan(Date.parse(overlapEndsAt));
   });
 
   it('gets a decoy challenge from then on, answered as an unknown credential\'s; its holder is told why at the finish; nothing recorded', async () => {

@@ -11,6 +11,11 @@ export interface RegistreeCredential {
   /** The Registrar's own handle of the shared PSK (psk256 only). */
   readonly handle?: KeyHandle;
   readonly revoked?: boolean;
+  /**
+   * When the overlap of a rotation it started ends, while that rotation stands (HLR-212): the credential hands over
+   * to its successor then, and the cascade revokes what derives from it, so no association on it outlives that.
+   */
+  readonly overlapEndsAt?: string;
 }
 
 export interface RegistrarOptions {

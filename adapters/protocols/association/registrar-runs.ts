@@ -4,6 +4,7 @@ import type { AssociationChallenge, AssociationHello } from '../../../domain/pro
 import type { CredentialKey, ProofVerifier } from '../shared/proof.ts';
 import type { Decoy } from '../shared/decoy.ts';
 import type { SessionBase } from '../shared/session-table.ts';
+import type { RegistreeCredential } from './registrar-options.ts';
 
 /** A handshake run as the Registrar CSE keeps it in its session table, from the challenge to the finish. */
 interface RunBase extends SessionBase {
@@ -18,8 +19,11 @@ interface RunBase extends SessionBase {
 
 export interface RealRun extends RunBase {
   readonly decoy?: undefined;
-  /** When the Registree's credential ends: the grant is cut to it at the finish, once the Registree has proved itself. */
-  readonly credentialNotAfter: string;
+  /**
+   * When the Registree's credential ends for its associations (`credentialEnd`): the grant is cut to it at the finish,
+   * once the Registree has proved itself.
+   */
+  readonly credentialEndsAt: string;
   readonly verifier: ProofVerifier;
   readonly psk?: KeyHandle;
 }
@@ -33,5 +37,16 @@ export type Session = RealRun | DecoyRun;
 
 /** How a challenge is proved, and what its run keeps to check the finish. */
 export type Opening =
-  | { readonly signer: CredentialKey; readonly run: Pick<RealRun, 'credentialNotAfter' | 'verifier' | 'psk'> }
+  | { readonly signer: CredentialKey; readonly run: Pick<RealRun, 'credentialEndsAt' | 'verifier' | 'psk'> }
   | { readonly signer: CredentialKey; readonly run: Pick<DecoyRun, 'decoy'> };
+
+/**
+ * When an association on `credential` must end by: its notAfter, or the end of its rotation's overlap when that comes
+ * first (HLR-212). Cut only to notAfter, the grant outlived the overlap: the cascade revoked the association when the
+ * predecessor was superseded, and the device, told a longer lifetime, never learnt of it (review 64 F5).
+ */
+export const credentialEnd = (credential: Pick<RegistreeCredential, 'descriptor' | 'overlapEndsAt'>): string => {
+  const { notAfter } = credential.descriptor.validity;
+  const { overlapEndsAt } = credential;
+  return overlapEndsAt !== undefined && Date.parse(overlapEndsAt) < Date.parse(notAfter) ? overlapEndsAt : notAfter;
+};

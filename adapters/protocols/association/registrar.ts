@@ -30,7 +30,7 @@ import { decoySigner, knownVerifier, realRefusal, type Decoy } from '../shared/d
 import { PROTOCOL, proofFor } from './session-key.ts';
 import { FINISH, finishRun } from './registrar-finish.ts';
 import type { RegistrarOptions, RegistrarScope, RegistreeCredential } from './registrar-options.ts';
-import type { Opening, Session } from './registrar-runs.ts';
+import { credentialEnd, type Opening, type Session } from './registrar-runs.ts';
 
 const HELLO = 'association.hello';
 
@@ -167,12 +167,13 @@ export class Registrar {
     try {
       const known = assertUsableCredential(HELLO, resolved, hello.credential, now, hello.registreeId);
       const { descriptor } = known;
-      // No lifetime is granted here: it is cut to the credential's notAfter, which a peer that has not proved it holds
-      // the credential must not learn (seeds 002/004; SER-001). The confirm carries it (acceptFinish).
+      // No lifetime is granted here: it is cut to the credential's notAfter, or its rotation's overlap end when sooner
+      // (credentialEnd), which a peer that has not proved it holds the credential must not learn (seeds 002/004;
+      // SER-001). The confirm carries it (acceptFinish).
       return {
         signer: responderSigner(HELLO, known, this.#o.signingKey, missingSigningKey),
         run: {
-          credentialNotAfter: descriptor.validity.notAfter,
+          credentialEndsAt: credentialEnd(known),
           verifier: initiatorVerifier(HELLO, known),
           ...(known.handle && descriptor.kind === 'psk256' ? { psk: known.handle } : {}),
         },

@@ -27,7 +27,14 @@ export const credentialById = async (o: Lookups, credentialId: string, fingerpri
   // names that from the descriptor (credential_expired, credential_not_yet_valid); inside it, the rule refused a
   // credential its lifecycle ended or handed over to its successor, told as revoked.
   const revoked = !usable && isWithin(at, credential.snapshot.context as CredentialContext);
-  return { descriptor, ...(handle !== undefined ? { handle: handle as KeyHandle } : {}), ...(revoked ? { revoked: true } : {}) };
+  // A standing rotation's overlap ends the credential for its associations (HLR-212): the grant is cut to it.
+  const { overlapEndsAt } = credential.snapshot.context as CredentialContext;
+  return {
+    descriptor,
+    ...(handle !== undefined ? { handle: handle as KeyHandle } : {}),
+    ...(revoked ? { revoked: true } : {}),
+    ...(overlapEndsAt !== undefined ? { overlapEndsAt: new Date(overlapEndsAt).toISOString() } : {}),
+  };
 };
 
 /**
