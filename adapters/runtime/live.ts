@@ -1,25 +1,15 @@
 import type { StoreSubscription } from '../../domain/ports/event-store.ts';
-import { damagedDatabaseOf } from '../driven/files/damaged-database.ts';
 import { countStartBacklogs, progressOf, type StartBacklog } from './live-backlog.ts';
+import { messageOf, reporterOf } from './live-failure.ts';
 import { followersOf, type Follower } from './live-followers.ts';
+import { among, handledByAll, later } from './live-handled.ts';
 import { LagTracker, lagOf, type Lag } from './live-lag.ts';
+import { runPasses, type PassContext } from './live-passes.ts';
 import { RecentEvents } from './live-recent.ts';
 import type { ComponentStatus, LiveOptions, LiveRuntime } from './live-runtime.ts';
+import { backoffMs, liveTimings, pause, WAITED_MS } from './live-timing.ts';
 import { CaughtUpWaiters, isCaughtUp } from './live-waiters.ts';
 import type { Credence } from './credence.ts';
-
-/**
- * What status and GET /v1/projections say of a failure: a damaged database by its file's name only (the service's log
- * has its path and what mends it), not SQLite's bare "database disk image is malformed" (review 52).
- */
-const messageOf = (error: unknown): string => {
-  const damaged = damagedDatabaseOf(error);
-  if (damaged?.problem.code === 'damaged_database') return `the database ${damaged.problem.file} is damaged: its operator must mend it (the service's log says how)`;
-  return error instanceof Error ? error.message : String(error);
-};
-const later = (a: bigint | undefined, b: bigint | undefined): bigint | undefined => (a === undefined ? b : b === undefined || a >= b ? a : b);
-/** Retries a failing component after 0.25 s, doubling up to 30 s: a store outage is not hammered. */
-const backoffMs = (failures: number): number => Math.min(30_000, 250 * 2 ** Math.min(failures - 1, 7));
 
 /**
  * The live runtime (issue 12). One subscription to the store delivers what was appended; each component then
@@ -35,20 +25,8 @@ const backoffMs = (failures: number): number => Math.min(30_000, 250 * 2 ** Math
  */
 export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRuntime => {
   const { store, scheduler, pseudonyms, shredder, transparency } = credence;
-  const tickMs = options.tickMs ?? 1000;
-  const checkpointEveryMs = options.checkpointEveryMs ?? 10_000;
-  const coalesceMs = options.coalesceMs ?? 5;
-  if (!Number.isSafeInteger(tickMs) || tickMs < 1) throw new RangeError('options.tickMs: must be a whole number of ms >= 1');
-  if (!Number.isSafeInteger(checkpointEveryMs) || checkpointEveryMs < 1) throw new RangeError('options.checkpointEveryMs: must be a whole number of ms >= 1');
-  if (!Number.isSafeInteger(coalesceMs) || coalesceMs < 0) throw new RangeError('options.coalesceMs: must be a whole number of ms >= 0');
-
-  const report = (component: string, error: unknown): void => {
-    try {
-      options.onError?.(component, error);
-    } catch {
-      // The error sink must never take the runtime down with it.
-    }
-  };
+  const { tickMs, checkpointEveryMs, coalesceMs } = liveTimings(options);
+  const report = reporterOf(options);
   const followers = followersOf(credence);
   const byName = new Map(followers.map((f) => [f.name, f]));
   const tracker = new LagTracker();
@@ -72,73 +50,20 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
   let signing: Promise<void> | undefined;
   let signedThrough: bigint | undefined;
 
-  const handledByAll = (): bigint | undefined => {
-    let least: bigint | undefined;
-    for (const f of followers) {
-      if (f.handledThrough === undefined) return undefined;
-      if (least === undefined || f.handledThrough < least) least = f.handledThrough;
-    }
-    return least;
-  };
-  /** The followers named, or all. A name that is no component is a mistake: it must not read as "caught up". */
-  const among = (components: readonly string[] | undefined): readonly Follower[] => {
-    if (components === undefined) return followers;
-    const unknown = components.filter((name) => !byName.has(name));
-    if (unknown.length > 0) throw new RangeError(`components: ${unknown.join(', ')} is no live component (${followers.map((f) => f.name).join(', ')})`);
-    return followers.filter((f) => components.includes(f.name));
-  };
-
-  /**
-   * Fed the events the subscription delivered since the follower's last pass when it can be (one read of the
-   * store for every component, and each event decoded once); otherwise (first pass, after a failure, a rebuild,
-   * records no longer held) a catch-up from the component's own checkpoint up to the head.
-   */
-  const runPasses = async (f: Follower): Promise<void> => {
-    do {
-      // No sooner than `coalesceMs` after the previous pass began: under load the appends made meanwhile (the
-      // requests being served) join this pass, one transaction for a batch rather than one per event. After a
-      // quiet spell the pass runs at once, as the event that woke it is appended.
-      const wait = f.lastPass + coalesceMs - performance.now();
-      if (wait > 0) {
-        await new Promise((resolve) => setTimeout(resolve, wait));
-        if (phase !== 'started') return;
-      }
-      f.lastPass = performance.now();
-      f.again = false;
-      try {
-        const pending = f.fed ? recent?.after(f.handledThrough) : undefined;
-        if (pending !== undefined && (pending.records.length === 0 || (await f.feed(pending.records)))) {
-          f.handledThrough = later(f.handledThrough, pending.through);
-        } else {
-          const head = await store.headPosition();
-          // A position past the head is of another log (an event store restored from an older backup): nothing of
-          // this log is handled by it. Forgotten before the pass, so that a component that stops there (the
-          // transparency log) is not counted as caught up to positions it never handled.
-          if (f.handledThrough !== undefined && (head === undefined || f.handledThrough > head)) f.handledThrough = undefined;
-          await f.pass();
-          // Through the head read before it, not the position held before: a read model of another log is reset by
-          // its first catch-up, and its old checkpoint would otherwise skip every event written since at the
-          // positions it had passed.
-          f.handledThrough = head;
-          f.fed = true;
-        }
-        f.error = undefined;
-        f.failures = 0;
-        if (startHead === undefined || (f.handledThrough !== undefined && f.handledThrough >= startHead)) backlogs.delete(f);
-      } catch (error) {
-        // The retry reads the store: whatever failed (the store included) is not assumed gone.
-        f.fed = false;
-        f.failures++;
-        f.error = messageOf(error);
-        f.retryAt = Date.now() + backoffMs(f.failures);
-        report(f.name, error);
-        return;
-      }
-      const all = handledByAll();
+  const passes: PassContext = {
+    store,
+    coalesceMs,
+    started: () => phase === 'started',
+    recent: () => recent,
+    startHead: () => startHead,
+    backlogs,
+    report,
+    passed: () => {
+      const all = handledByAll(followers);
       tracker.trim(all);
       recent?.trim(all);
       waiters.settle();
-    } while (f.again && phase === 'started');
+    },
   };
   const kick = (f: Follower): void => {
     if (phase !== 'started') return;
@@ -147,7 +72,7 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
       return;
     }
     if (f.error !== undefined && Date.now() < f.retryAt) return;
-    f.running = runPasses(f).finally(() => {
+    f.running = runPasses(f, passes).finally(() => {
       f.running = undefined;
     });
   };
@@ -313,7 +238,7 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
       const now = Date.now();
       let eventsBehind = 0;
       let secondsBehind = 0;
-      for (const f of among(components)) {
+      for (const f of among(followers, byName, components)) {
         const l = lagOfFollower(f, now);
         eventsBehind = Math.max(eventsBehind, l.eventsBehind);
         secondsBehind = Math.max(secondsBehind, l.secondsBehind);
@@ -322,7 +247,7 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
     },
 
     caughtUp(position, timeoutMs = 10_000, components) {
-      const of = among(components);
+      const of = among(followers, byName, components);
       if (isCaughtUp(position, of)) return Promise.resolve(true);
       if (phase === 'stopped') return Promise.resolve(false);
       const caught = waiters.wait(position, of, timeoutMs);
@@ -332,20 +257,3 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
     },
   };
 };
-
-/** A wait for the subscription's next event this long means it had read everything and waited for an append. */
-const WAITED_MS = 0.5;
-
-/** Waits `ms`, or less when `signal` aborts. */
-const pause = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    timer.unref();
-    signal.addEventListener('abort', done, { once: true });
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });

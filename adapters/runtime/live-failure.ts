@@ -1,0 +1,23 @@
+import { damagedDatabaseOf } from '../driven/files/damaged-database.ts';
+import type { LiveOptions } from './live-runtime.ts';
+
+/**
+ * What status and GET /v1/projections say of a failure: a damaged database by its file's name only (the service's log
+ * has its path and what mends it), not SQLite's bare "database disk image is malformed" (review 52).
+ */
+export const messageOf = (error: unknown): string => {
+  const damaged = damagedDatabaseOf(error);
+  if (damaged?.problem.code === 'damaged_database') return `the database ${damaged.problem.file} is damaged: its operator must mend it (the service's log says how)`;
+  return error instanceof Error ? error.message : String(error);
+};
+
+/** Hands a component's failure to `options.onError`. */
+export const reporterOf =
+  (options: Pick<LiveOptions, 'onError'>) =>
+  (component: string, error: unknown): void => {
+    try {
+      options.onError?.(component, error);
+    } catch {
+      // The error sink must never take the runtime down with it.
+    }
+  };
