@@ -80,7 +80,7 @@ describe('a data folder opened under its lock', () => {
     try {
       expectOnlyStraysGone(dir);
       const said = svc.logs().map((line) => JSON.parse(line) as { level: number; msg: string; removed?: string[] }).find((line) => line.removed !== undefined);
-      expect(said).toMatchObject({ level: 30, msg: 'removed the temp files interrupted writes had left in the data folder' });
+      expect(said).toMatchObject({ level: 30, msg: 'removed the temp files interrupted writes had left in the data folder or beside its KEK file' });
       expect([...(said?.removed ?? [])].sort()).toEqual([...STRAYS].sort());
     } finally {
       await svc.close();

@@ -181,7 +181,10 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     });
     const server = app;
     if (logKey.place === 'folder' && logKey.warning !== undefined) server.log.warn({ logKey: 'data folder' }, logKey.warning);
-    if (lock.removedStrays.length > 0) server.log.info({ removed: lock.removedStrays }, 'removed the temp files interrupted writes had left in the data folder');
+    if (lock.removedStrays.length > 0) {
+      // Those beside a KEK kept outside the folder (CREDENCE_KEK_FILE) are among them, by full path.
+      server.log.info({ removed: lock.removedStrays }, 'removed the temp files interrupted writes had left in the data folder or beside its KEK file');
+    }
     // Before in-flight requests are awaited: SSE streams end (with a retry hint) instead of holding the close.
     server.addHook('preClose', async () => shutdown.abort());
     // The PKI publisher starts after listen (it needs the URL bound) but must stop after server.close() has drained

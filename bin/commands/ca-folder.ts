@@ -42,7 +42,8 @@ export const caDataDir = async (args: { readonly data?: string | undefined; read
 
 const lockCaFolder = (runtime: typeof import('../../adapters/runtime/index.ts'), dataDir: string, io: Io) => {
   try {
-    return sayRemovedStrays(runtime.lockDataFolder(dataDir), dataDir, io, 'ca');
+    // The command's env, not process.env: the KEK it names outside the folder is checked and swept beside with it.
+    return sayRemovedStrays(runtime.lockDataFolder(dataDir, io.env ?? process.env), dataDir, io, 'ca');
   } catch (error) {
     throw unusableDataFolderAsUsage(error);
   }
