@@ -1,6 +1,6 @@
 /**
- * The caller's X-Request-ID as the service takes it (server.ts, `genReqId`, whose REQUEST_ID is this pattern; the
- * OpenAPI test sends ids on either side of it): 1 to 64 of `A-Za-z0-9._:-`. Such an id is this request's, echoed in
+ * The caller's X-Request-ID as the service takes it (server.ts, `genReqId`, which tests it against this pattern;
+ * the OpenAPI test sends ids on either side of it): 1 to 64 of `A-Za-z0-9._:-`. Such an id is this request's, echoed in
  * the response header, on every log line and in every problem; any other value is not refused but set aside for a new
  * UUID, since a log line must not carry whatever a caller put there.
  */

@@ -63,7 +63,9 @@ export const NO_STORE_WITH_A_TOKEN: ResponseHeaders = {
  * refusal is thrown, so a 401 or 403 carries them too); `no-store` on a role route's answers to a request with a token
  * (baseline-headers.ts), and on any other answer when a token came with the request. Left off where an answer of the
  * status may come without them: a 503 of load shedding or shutdown is refused before the count, a 401 or 429 may
- * answer a request with no token, and a 4XX/5XX catch-all includes the router's refusals, sent before any hook.
+ * answer a request with no token, and a 4XX/5XX catch-all includes the router's refusals (a malformed URL, an overlong
+ * path parameter), which no hook sees: sendFrameworkProblem (problems.ts) gives them the request id and the baseline
+ * (`no-store` only with a token), never the rate limit's count.
  */
 export const headersOfEveryAnswer = (status: string, access: RouteAccess | undefined, rateLimited: boolean): ResponseHeaders => {
   const code = status.toUpperCase();

@@ -21,6 +21,7 @@ import { installProtection } from './protection.ts';
 import { baselineHeaders } from './baseline-headers.ts';
 import { answerClientError } from './client-error-handler.ts';
 import { MAX_PATH_PARAM_CHARS } from './path-params.ts';
+import { REQUEST_ID_PATTERN } from './request-id.ts';
 import { ROUTE_MODULES } from './routes/index.ts';
 import { consoleRoutesFrom } from './routes/console.ts';
 import { CONSOLE_DIST } from './console-bundle-freshness.ts';
@@ -28,7 +29,8 @@ import { ocspRouterRefusal, sendOcspRefusal } from './routes/ocsp-url.ts';
 
 export const DOCS_PREFIX = '/docs';
 const API_VERSION = '1.0.0';
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+// The pattern the OpenAPI document declares: the rule documented and the rule enforced are one.
+const REQUEST_ID = new RegExp(REQUEST_ID_PATTERN);
 export { ACCESS_EXTENSION, MAX_PATH_PARAM_CHARS };
 
 export interface BuildServerOptions {

@@ -3,15 +3,14 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { damagedDatabase, validationError } from '../../../domain/errors.ts';
 import { asDamagedDatabase, remedyFor } from '../files/damaged-database.ts';
-import { ACCESS_DB_FILE, type SigningKeyRecord } from './sqlite-access-registry.ts';
+import { ACCESS_DB_FILE, LEGACY_SIGNING_KEY_SETTING, type SigningKeyRecord } from './sqlite-access-registry.ts';
 
 /**
- * sqlite-access-registry.ts SCHEMA_VERSION: a newer file may keep its keys where this reader does not look. A test
- * reads a file the registry makes, so raising that version without this one fails it.
+ * The newest version of sqlite-access-registry.ts's schema this reader was written for: a newer file may keep its keys
+ * where it does not look. Not imported from there, on purpose: a test reads a file the registry makes, so raising that
+ * version without reviewing this reader (and raising this one) fails it.
  */
 const NEWEST_READ = 4;
-/** Before version 3 the one signing key was kept in `settings` under this name (sqlite-access-registry.ts upgrade). */
-const SETTINGS_KEY = 'signing-key';
 
 const hasTable = (db: Database.Database, name: string): boolean =>
   db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(name) !== undefined;
@@ -34,7 +33,7 @@ const keysOf = (db: Database.Database, path: string): readonly Pick<SigningKeyRe
     throw damaged('no settings table');
   }
   // The key of a file from before version 3 is its current one, as the registry's upgrade makes it.
-  const kept = db.prepare(`SELECT value FROM settings WHERE name = ?`).get(SETTINGS_KEY) as { value: string } | undefined;
+  const kept = db.prepare(`SELECT value FROM settings WHERE name = ?`).get(LEGACY_SIGNING_KEY_SETTING) as { value: string } | undefined;
   return kept === undefined ? [] : [{ handle: kept.value }];
 };
 

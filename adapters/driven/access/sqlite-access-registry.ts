@@ -40,8 +40,8 @@ CREATE INDEX IF NOT EXISTS tokens_signed_with ON tokens (signed_with);
 CREATE INDEX IF NOT EXISTS tokens_live_by_subject ON tokens (subject, expires_at) WHERE revoked_at IS NULL;
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;${SIGNING_KEYS}`;
 
-/** The one signing key before version 3, in `settings`. */
-const SIGNING_KEY = 'signing-key';
+/** The one signing key before version 3, in `settings` (signing-key-handles.ts reads it there too). */
+export const LEGACY_SIGNING_KEY_SETTING = 'signing-key';
 
 /**
  * Tokens issued before version 2 name no token they were issued with: on the command line, or unknown. Before
@@ -52,11 +52,11 @@ const upgrade = (db: Database.Database, found: number): void => {
   if (found < 2) db.exec('ALTER TABLE tokens ADD COLUMN issued_with TEXT');
   if (found < 3) {
     db.exec(`ALTER TABLE tokens ADD COLUMN signed_with TEXT;${SIGNING_KEYS}`);
-    const kept = (db.prepare(`SELECT value FROM settings WHERE name = ?`).get(SIGNING_KEY) as { value: string } | undefined)?.value;
+    const kept = (db.prepare(`SELECT value FROM settings WHERE name = ?`).get(LEGACY_SIGNING_KEY_SETTING) as { value: string } | undefined)?.value;
     if (kept !== undefined) {
       db.prepare(`INSERT INTO signing_keys (handle) VALUES (?)`).run(kept);
       db.prepare(`UPDATE tokens SET signed_with = ?`).run(kept);
-      db.prepare(`DELETE FROM settings WHERE name = ?`).run(SIGNING_KEY);
+      db.prepare(`DELETE FROM settings WHERE name = ?`).run(LEGACY_SIGNING_KEY_SETTING);
     }
   }
   // Checked by name: a file rebuilt by hand from a newer one (as tests of the older versions make) may have it.

@@ -3,17 +3,24 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { damagedDatabase } from '../../../domain/errors.ts';
 import { asDamagedDatabase, remedyFor } from '../files/damaged-database.ts';
-import type { BoundHandle } from './bound-handle.ts';
 import { KEY_REGISTRY_DB_FILE } from './sqlite-key-registry.ts';
 
 /** sqlite-key-registry.ts's table; an earlier version kept it in readmodels.db, moved into keys.db at the next open. */
 const TABLE = 'se_key_handles';
 const LEGACY_DB_FILE = 'readmodels.db';
 
+/** The entity a registry binding gives a key to, and the database that says so. */
+export interface BoundHandle {
+  readonly stream: string;
+  readonly purpose: string;
+  readonly file: string;
+}
+
 /**
  * The bindings of the folder's key registry that still hold any of `handles` (not destroyed: current, pending, or
- * owed by the shredder), each file opened once and read-only, as boundHandle reads one handle: for `credence key
- * list`, which asks of every key a Secure Environment holds. The table has no index on the handle alone, so it is
+ * owed by the shredder), each file opened once and read-only: for `credence key list` and the commands that must
+ * not destroy a key the infrastructure uses or will destroy itself. The registry's own reader has no lookup by handle,
+ * and opening it would write (its schema, a legacy move). The table has no index on the handle alone, so it is
  * read through once rather than searched once per key; a file is not read once every handle is found.
  */
 export const boundHandles = (dataDir: string, handles: ReadonlySet<string>): ReadonlyMap<string, BoundHandle> => {
