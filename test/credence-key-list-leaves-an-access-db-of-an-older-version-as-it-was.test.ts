@@ -7,7 +7,8 @@ import { ACCESS_OWNER } from '../adapters/http/auth/open-access-control.ts';
 import { openAccessRegistry } from '../adapters/runtime/index.ts';
 import { main } from '../bin/cli.ts';
 import { capture } from './support/cli.ts';
-import { withDataFolderSe } from './support/key-held.ts';
+import { isHeld, withDataFolderSe } from './support/key-held.ts';
+import type { KeyHandle } from '../domain/ports/index.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
@@ -117,6 +118,22 @@ describe('credence key list and an access.db an older version wrote', () => {
     expect(refused.code, refused.all).toBe(1);
     expect(refused.all).toContain(`the database ${file} is damaged (no signing_keys table: which keys it names is unknown)`);
     expect(refused.all).not.toContain('unnamed');
+    expect(stateOf(file)).toEqual(before);
+  }, 60_000);
+
+  it('replaced by another SQLite database (version 0, no settings table): refused as damaged, its key never called unnamed', async () => {
+    const { dir, file, key } = await folder((db) => {
+      db.exec('DROP TABLE IF EXISTS signing_keys; DROP TABLE IF EXISTS settings; DROP TABLE IF EXISTS tokens; CREATE TABLE IF NOT EXISTS unrelated (x)');
+      db.pragma('user_version = 0');
+    });
+    const before = stateOf(file);
+    const refused = await credence(['key', 'list', '--data', dir, '--owner', ACCESS_OWNER]);
+    expect(refused.code, refused.all).toBe(1);
+    expect(refused.all).toContain(`the database ${file} is damaged (no settings table: which keys it names is unknown)`);
+    expect(refused.all).not.toContain('unnamed');
+    const destroy = await credence(['key', 'destroy', '--data', dir, '--owner', ACCESS_OWNER, '--handle', key]);
+    expect(destroy.code, destroy.all).toBe(1);
+    expect(await withDataFolderSe(dir, ACCESS_OWNER, (se) => isHeld(se, key as KeyHandle))).toBe(true);
     expect(stateOf(file)).toEqual(before);
   }, 60_000);
 

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { damagedDatabase, validationError } from '../../../domain/errors.ts';
 import { asDamagedDatabase, remedyFor } from '../files/damaged-database.ts';
@@ -28,9 +28,12 @@ const keysOf = (db: Database.Database, path: string): readonly Pick<SigningKeyRe
   const damaged = (detail: string) => damagedDatabase(path, ACCESS_DB_FILE, `${detail}: which keys it names is unknown`, remedyFor(ACCESS_DB_FILE));
   if (version >= 3) throw damaged('no signing_keys table');
   if (!hasTable(db, 'settings')) {
-    // Version 0 and no table: made, and its schema never written (the registry writes it at its next open).
-    if (version === 0) return [];
-    throw damaged('no settings table');
+    // Only an empty file is one made whose schema was never written (the registry writes it at its next open). Any
+    // other file without the table (another SQLite database restored in its place, a copy made without its -wal) may
+    // name the live key where this cannot read it: called none, `key destroy` would destroy it (review 65).
+    const objects = (db.prepare(`SELECT count(*) AS n FROM sqlite_master`).get() as { n: number }).n;
+    if (version === 0 && objects === 0 && statSync(path).size === 0) return [];
+    throw damaged(objects === 0 ? 'no table at all, as a copy made without its -wal' : 'no settings table');
   }
   // The key of a file from before version 3 is its current one, as the registry's upgrade makes it.
   const kept = db.prepare(`SELECT value FROM settings WHERE name = ?`).get(LEGACY_SIGNING_KEY_SETTING) as { value: string } | undefined;
