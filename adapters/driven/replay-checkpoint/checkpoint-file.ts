@@ -37,7 +37,9 @@ export class CheckpointFile implements CheckpointKeeper {
   load(): LoadedCheckpoint {
     this.#loaded = versionOf(this.path);
     if (this.#loaded === 'absent') return undefined;
-    const size = statSync(this.path).size;
+    // Removed since versionOf read it (another run, a restore): none, as the promise above says, not a throw.
+    const size = statSync(this.path, { throwIfNoEntry: false })?.size;
+    if (size === undefined) return undefined;
     if (size > MAX_CHECKPOINT_BYTES) return { ok: false, problem: `${this.path} is ${size} bytes, more than a checkpoint can be` };
     let raw: unknown;
     try {
