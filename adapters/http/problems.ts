@@ -7,6 +7,7 @@ import { BASELINE_STATIC_HEADERS, baselineHeaders } from './baseline-headers.ts'
 import { damagedDatabaseOf } from '../runtime/damaged-database.ts';
 import { storeUnavailableOf, type StoreUnavailable } from '../runtime/store-unreachable.ts';
 import { logFailure } from './log-failure.ts';
+import { PROBLEM_TYPE_BASE } from './problem-type-base.ts';
 import { redactedPathOf } from './redact-url.ts';
 import { routeMediaTypes } from './route-media-types.ts';
 
@@ -40,7 +41,7 @@ import { routeMediaTypes } from './route-media-types.ts';
  */
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
-export const PROBLEM_TYPE_BASE = 'https://credence.dev/problems/';
+export { PROBLEM_TYPE_BASE };
 
 export const ProblemSchema = z
   .looseObject({

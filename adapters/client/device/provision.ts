@@ -3,7 +3,7 @@ import { fromBase64url } from '../../../domain/crypto/index.ts';
 import { parseMessage, protocolFailure, type NodeProvisioningResult } from '../../../domain/protocols/index.ts';
 import { ProvisioningRecorded, type Device, type PinnedResponder } from '../../protocols/procedures/index.ts';
 import { destroyQuietly } from '../../protocols/shared/index.ts';
-import { ProblemResponse } from '../http.ts';
+import { refusedForGood } from '../refused-for-good.ts';
 import { DEVICE_PATHS, type DeviceTransport } from './transport.ts';
 
 export interface ProvisionRequest {
@@ -25,9 +25,10 @@ const RECORDED = 'provisioning.recorded';
 
 /**
  * The receipt was sent (or its sending attempted) and the server did not refuse it, yet no answer that the credential
- * is recorded for this key arrived: a 5xx or a gateway's error, a timeout, a connection lost, or a 2xx that fails a
- * local check. Whether the server recorded the credential is not known, so the new key is kept (`handle`), not in
- * `device.credentials`; whoever named it before the receipt (`beforeReceipt`) settles it later by its fingerprint.
+ * is recorded for this key arrived: a 5xx, a gateway's error (whatever its status), a 408 or 429, a timeout, a
+ * connection lost, or a 2xx that fails a local check. Whether the server recorded the credential is not known, so
+ * the new key is kept (`handle`), not in `device.credentials`; whoever named it before the receipt (`beforeReceipt`)
+ * settles it later by its fingerprint.
  */
 export class ReceiptOutcomeUnknown extends Error {
   constructor(readonly credentialId: string, readonly handle: NodeProvisioningResult['handle'], override readonly cause: unknown) {
@@ -36,18 +37,16 @@ export class ReceiptOutcomeUnknown extends Error {
   }
 }
 
-/** A problem answer the server gave to the receipt itself, 4xx: it refused it, so the credential is not recorded. */
-const refusedByServer = (error: unknown): boolean => error instanceof ProblemResponse && error.status >= 400 && error.status < 500;
-
 /**
  * Remote provisioning (seed 003 clause 11.2.1) from the device's side, across a connection: the same node client
  * as in process, each message posted to the Enrolment Function's route. The device keeps the new credential only
  * once the server answers that it recorded it. A refusal or failure before the receipt is sent, or the server's
- * refusal of the receipt (a 4xx problem answer), destroys what the run made. Any other failure once the receipt is
- * sent (a 5xx or a gateway's error, a timeout, a connection lost, a 2xx answer that fails a local check such as
- * `credential_mismatch` or the certificate's proof) leaves the outcome unknown: the key is kept and the run fails
- * with `ReceiptOutcomeUnknown` (found in review: the key was destroyed while the server might hold the credential
- * bound to it). The caller, which named the key in `beforeReceipt`, settles it by the fingerprint the server holds.
+ * refusal of the receipt (a 4xx problem answer of Credence's own types but 408 and 429: `refusedForGood`), destroys
+ * what the run made. Any other failure once the receipt is sent (a 5xx, a gateway's or proxy's error of any status, a
+ * 408 or 429, a timeout, a connection lost, a 2xx answer that fails a local check such as `credential_mismatch` or
+ * the certificate's proof) leaves the outcome unknown: the key is kept and the run fails with `ReceiptOutcomeUnknown`
+ * (found in review: the key was destroyed while the server might hold the credential bound to it; review 64: so was
+ * it on a gateway's 408, 429 or HTML 4xx page). The caller, which named the key in `beforeReceipt`, settles it by the fingerprint the server holds.
  */
 export const provisionOverHttp = async (
   transport: DeviceTransport,
@@ -80,7 +79,7 @@ export const provisionOverHttp = async (
     if (result === undefined) throw error;
     // A mismatched credential too: the server may have recorded this key's credential and answered wrongly, and the
     // caller's settling compares fingerprints, so a credential recorded for another key is destroyed, never adopted.
-    if (sent && !refusedByServer(error)) throw new ReceiptOutcomeUnknown(request.credentialId, result.handle, error);
+    if (sent && !refusedForGood(error)) throw new ReceiptOutcomeUnknown(request.credentialId, result.handle, error);
     await destroyQuietly(device.se, result.handle);
     throw error;
   }

@@ -10,6 +10,7 @@ import { COMMAND_CATALOG, type CommandType } from '../../../domain/commands/inde
 import { ENTITY_ID_FIELD, EVENT_KIND } from '../../../domain/events/index.ts';
 import { streamIdOf } from '../../../domain/streams.ts';
 import { ProblemResponse, UnexpectedResponse } from '../../../adapters/client/http.ts';
+import { refusedForGood } from '../../../adapters/client/refused-for-good.ts';
 import type { CommandOutcomeJson } from '../../../adapters/client/operator.ts';
 import {
   associateOverHttp, fetchPinnedInfrastructure, httpDeviceTransport, provisionOverHttp, ReceiptOutcomeUnknown, type DeviceTransport,
@@ -164,7 +165,7 @@ export const factory = async (target: ServerTarget, r: FactoryRequest, onUnfinis
       await operatorCommand(target, 'provisionCredential', { credentialId: r.bootstrapCredentialId, method: 'pre-provisioning' }, clientCommandId('device-init/provision', keyed));
     } catch (error) {
       // The server refused the command (a 4xx it would give again): nothing more can come of this key. Any other
-      // failure (no answer, a 5xx of the service or a proxy, 408, 429, the token refused) leaves the init to finish:
+      // failure (no answer, a 5xx, a proxy's own 4xx, 408, 429, the token refused) leaves the init to finish:
       // the key and the pending init stay for a rerun (found in review: a proxy's 504 after the credential was
       // recorded destroyed its key).
       if (!refusedForGood(error) || (await serverMayHoldKey(target, r.bootstrapCredentialId, descriptor.fingerprint))) {
@@ -203,13 +204,6 @@ export const factory = async (target: ServerTarget, r: FactoryRequest, onUnfinis
 const mustBeNewDevice = (dir: string): void => {
   if (hasState(dir)) throw validationError([{ path: 'dir', rule: 'new-device', message: `${dir} already holds a device` }], 'device folder');
 };
-
-/**
- * A refusal of the command the server would give again: a 4xx answer, but for 408 (it timed out), 429 (too many, for
- * now), and 401 and 403 (the caller's token, not the command: a rerun with a good one finishes the init).
- */
-const refusedForGood = (error: unknown): boolean =>
-  error instanceof ProblemResponse && error.status >= 400 && error.status < 500 && ![401, 403, 408, 429].includes(error.status);
 
 /**
  * Whether the server may bind the bootstrap credential to this key already: a refusal is no reason to destroy a key
