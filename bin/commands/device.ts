@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { Identifier } from '../../domain/crypto/credential.ts';
+import { CredentialId } from '../../domain/ids.ts';
 import { preparePrivateDir } from '../../adapters/driven/files/index.ts';
 import { EXIT, handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
 import { json, type Io } from '../io.ts';
@@ -139,9 +140,10 @@ const registerInit = (device: Command, io: Io): void => {
 const registerProvision = (device: Command, io: Io): void => {
   const Options = z.object({
     ...Ids,
-    credentialId: Identifier,
+    // The engine's id rule, not the hello's looser one: the server refuses any other at the hello; said here first.
+    credentialId: CredentialId,
     kind: z.enum(['ed25519', 'p256', 'psk256']),
-    predecessorId: Identifier.optional(),
+    predecessorId: CredentialId.optional(),
     ...Server,
     token: z.string().optional(),
     tokenFile: PathArg.optional(),

@@ -13,7 +13,7 @@ const TAGS = ['device: remote provisioning'];
  * records nothing. A hello whose bootstrap credential cannot be used is not refused but answered with a decoy challenge
  * of the same shape (shared/decoy.ts; seeds 002/004, SER-001), its auth refused as a failed proof, or with the real
  * reason to a node whose proof verifies with the credential; an auth whose credential ended during the run is
- * answered as a failed proof too: the reason goes to the log (`logConcealed`, `answerDevice`). A hello's run is bounded with the other runs its address began in the node's name
+ * answered so too (a failed proof, the reason to the log, `logConcealed`, `answerDevice`; the reason to its holder). A hello's run is bounded with the other runs its address began in the node's name
  * (`helloPeer`), so hellos from elsewhere cannot end it. The credential is recorded when its receipt verifies
  * (EnrolmentEndpoint).
  */
@@ -32,7 +32,9 @@ export const enrolmentRoutes: RouteModule = async (app, context) => {
       tags: TAGS,
       summary: 'Step 1: the node\'s hello; answered with the signed challenge',
       description:
-        'The hello must name `credentialId`, the id the new credential is recorded under (the receipt statement binds it). ' +
+        'The hello must name `credentialId`, the id the new credential is recorded under (the receipt statement binds it): ' +
+        'a credential id as the engine records one (letters, digits and . _ : ~ -, 1 to 128, starting with a letter or digit), ' +
+        'as is `predecessorId`; any other is 422 `malformed` naming the field, before any run begins. ' +
         'The hello\'s `predecessorId` links a successor to the live credential of the same node it replaces (rotation, HLR-212), ' +
         'covered by the node\'s proofs; the query\'s, if sent, must be the same. The operator starts the rotation itself ' +
         '(startCredentialRotation). Whether the id is ' +
@@ -53,7 +55,10 @@ export const enrolmentRoutes: RouteModule = async (app, context) => {
     schema: {
       tags: TAGS,
       summary: 'Step 3: the node\'s proof (and, for a key pair, its public key with proof of possession); answered with the delivery',
-      description: 'A bootstrap credential that ended during the run (revoked, its key destroyed) is answered as a failed proof, as the auth of a decoy run is.',
+      description:
+        'A bootstrap credential that ended during the run (revoked, its node revoked, expired, its key destroyed) is answered as the auth of a decoy run is: ' +
+        'as a failed proof (`bad_mac` or `bad_signature`) to a node whose proof does not verify (or whose bootstrap PSK is gone), ' +
+        'and, read again once the proof verifies, with the reason (`credential_revoked`, ...) to the node that holds it; nothing is delivered.',
       body: ProvisioningAuth,
       response: { 200: ProvisioningDelivery },
     },

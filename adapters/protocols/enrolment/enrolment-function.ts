@@ -43,6 +43,7 @@ import { SessionTable, type Claim } from '../shared/session-table.ts';
 import type { Opening, RunContext, Session } from './enrolment-runs.ts';
 import { checkManufacturerCertificate } from './manufacturer-certificate.ts';
 import { acceptNodeKey, deliverPsk } from './new-credential.ts';
+import { assertBootstrapStillUsable } from './bootstrap-still-usable.ts';
 import type { BootstrapCredential, EnrolmentFunctionOptions } from './enrolment-options.ts';
 
 export type { RunContext } from './enrolment-runs.ts';
@@ -256,6 +257,8 @@ export class EnrolmentFunction {
         const failed = protocolFailure(AUTH, proofFailure(session.nodeVerifier), NODE_AUTHENTICATION_FAILED);
         throw keyGoneAtProof(AUTH, error, [pskOf(session.nodeVerifier)], failed);
       }
+      // Revoked since the hello, say: the proof verified, so only the holder is told (bootstrap-still-usable.ts).
+      await assertBootstrapStillUsable(AUTH, this.#o.resolveBootstrap, session.hello, now);
       await rememberAuthenticatedRun(AUTH, this.#replay, { claimant: session.hello.nodeId, nonce: session.hello.nodeNonce, transcriptHash: toHex(th) }, now, {
         random: this.#o.random,
         runsPerClaimant: this.#o.runsPerInitiator,

@@ -1,4 +1,5 @@
 import type { CredenceError } from '../../../domain/errors.ts';
+import { CredentialId } from '../../../domain/ids.ts';
 import { parseMessage, protocolFailure } from '../../../domain/protocols/protocol.ts';
 import { ProvisioningHello, type ProvisioningChallenge, type ProvisioningDelivery } from '../../../domain/protocols/enrolment-messages.ts';
 import type { Infrastructure } from './infrastructure.ts';
@@ -8,6 +9,20 @@ import type { PinnedResponder, ProvisioningRecorded } from './wire.ts';
 import type { Claim } from '../shared/session-table.ts';
 
 const HELLO = 'provisioning.hello';
+
+/**
+ * The hello's ids are the message's loose `Identifier`, but the credential is recorded under the engine's
+ * `CredentialId` (and its predecessor named by one): an id the engine can never record is refused here, before any
+ * key is made or a run slot taken, not at the receipt after a PSK was made and delivered (found in review 64). The
+ * rule is the id's own, public: refusing by it tells nothing of which ids exist.
+ */
+const assertRecordableIds = (hello: Pick<ProvisioningHello, 'credentialId' | 'predecessorId'>): void => {
+  for (const field of ['credentialId', 'predecessorId'] as const) {
+    const id = hello[field];
+    const parsed = id === undefined ? undefined : CredentialId.safeParse(id);
+    if (parsed?.success === false) throw protocolFailure(HELLO, 'malformed', `${field}: ${parsed.error.issues[0]?.message ?? 'not a credential id'}`);
+  }
+};
 
 /**
  * The Enrolment Function (seed 003 clause 11.2.1) driven one message at a time, for a node across a connection:
@@ -46,6 +61,7 @@ export class EnrolmentEndpoint {
   ): Promise<ProvisioningChallenge> {
     const hello = parseMessage(ProvisioningHello, input, HELLO);
     if (hello.credentialId === undefined) throw protocolFailure(HELLO, 'malformed', 'credentialId: required over a connection, it names the credential to record');
+    assertRecordableIds(hello);
     // Only what the proofs cover: a predecessor in the request alone could be added or changed on the path.
     if (request.predecessorId !== undefined && request.predecessorId !== hello.predecessorId) {
       throw protocolFailure(HELLO, 'malformed', 'predecessorId: the request names a predecessor the hello does not');
