@@ -2,7 +2,8 @@ import Database from 'better-sqlite3';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { damagedDatabase, validationError } from '../../../domain/errors.ts';
-import { asDamagedDatabase, remedyFor } from '../files/damaged-database.ts';
+import { remedyFor } from '../files/damaged-database.ts';
+import { readOnlyDatabase } from '../files/read-only-database.ts';
 import { ACCESS_DB_FILE, LEGACY_SIGNING_KEY_SETTING, type SigningKeyRecord } from './sqlite-access-registry.ts';
 
 /**
@@ -49,17 +50,5 @@ const keysOf = (db: Database.Database, path: string): readonly Pick<SigningKeyRe
 export const signingKeyHandles = (dataDir: string): readonly Pick<SigningKeyRecord, 'handle' | 'retiredAt'>[] => {
   const path = join(dataDir, ACCESS_DB_FILE);
   if (!existsSync(path)) return [];
-  let db: Database.Database;
-  try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
-  } catch (error) {
-    throw asDamagedDatabase(path, error);
-  }
-  try {
-    return keysOf(db, path);
-  } catch (error) {
-    throw asDamagedDatabase(path, error);
-  } finally {
-    db.close();
-  }
+  return readOnlyDatabase(path, (db) => keysOf(db, path));
 };

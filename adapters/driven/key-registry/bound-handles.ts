@@ -1,8 +1,8 @@
-import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { damagedDatabase } from '../../../domain/errors.ts';
-import { asDamagedDatabase, remedyFor } from '../files/damaged-database.ts';
+import { remedyFor } from '../files/damaged-database.ts';
+import { readOnlyDatabase } from '../files/read-only-database.ts';
 import { KEY_REGISTRY_DB_FILE } from './sqlite-key-registry.ts';
 
 /** sqlite-key-registry.ts's table; an earlier version kept it in readmodels.db, moved into keys.db at the next open. */
@@ -29,17 +29,11 @@ export const boundHandles = (dataDir: string, handles: ReadonlySet<string>): Rea
     const path = join(dataDir, file);
     if (bound.size === handles.size) break;
     if (!existsSync(path)) continue;
-    let db: Database.Database;
-    try {
-      db = new Database(path, { readonly: true, fileMustExist: true });
-    } catch (error) {
-      throw asDamagedDatabase(path, error);
-    }
-    try {
+    readOnlyDatabase(path, (db) => {
       if (db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(TABLE) === undefined) {
         // readmodels.db loses the table when it moves; keys.db is made with it, so one without it lost its bindings.
         if (file === KEY_REGISTRY_DB_FILE) throw damagedDatabase(path, file, `no ${TABLE} table: which keys it binds is unknown`, remedyFor(file));
-        continue;
+        return;
       }
       const rows = db.prepare(`SELECT handle, stream, purpose FROM ${TABLE} WHERE destroyed_at IS NULL`).iterate() as IterableIterator<{
         handle: string;
@@ -51,11 +45,7 @@ export const boundHandles = (dataDir: string, handles: ReadonlySet<string>): Rea
         bound.set(row.handle, { stream: row.stream, purpose: row.purpose, file: path });
         if (bound.size === handles.size) break;
       }
-    } catch (error) {
-      throw asDamagedDatabase(path, error);
-    } finally {
-      db.close();
-    }
+    });
   }
   return bound;
 };

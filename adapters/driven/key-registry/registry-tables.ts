@@ -1,8 +1,8 @@
-import Database from 'better-sqlite3';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { damagedDatabase } from '../../../domain/errors.ts';
-import { asDamagedDatabase, remedyFor } from '../files/damaged-database.ts';
+import { remedyFor } from '../files/damaged-database.ts';
+import { readOnlyDatabase } from '../files/read-only-database.ts';
 import { preparePrivateDir, tightenPrivateDatabaseFile } from '../files/index.ts';
 
 /** A registry file's name and its tables: for each, the schema version that first made it and what it holds. */
@@ -18,26 +18,15 @@ interface Found {
 }
 
 /** What the file holds, read on a read-only connection of its own: a file refused is left byte for byte. */
-const read = (path: string): Found => {
-  let db: Database.Database;
-  try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
-  } catch (error) {
-    throw asDamagedDatabase(path, error);
-  }
-  try {
+const read = (path: string): Found =>
+  readOnlyDatabase(path, (db) => {
     const names = db.prepare(`SELECT type, name FROM sqlite_master`).all() as { type: string; name: string }[];
     return {
       version: Number(db.pragma('user_version', { simple: true })),
       tables: new Set(names.filter((n) => n.type === 'table').map((n) => n.name)),
       objects: names.length,
     };
-  } catch (error) {
-    throw asDamagedDatabase(path, error);
-  } finally {
-    db.close();
-  }
-};
+  });
 
 /**
  * Refuses `<dir>/<file>` when a table the version that wrote it made is missing, read-only and before the opener
