@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ACCESS_OWNER } from '../adapters/http/auth/open-access-control.ts';
@@ -135,6 +135,19 @@ describe('credence key list and an access.db an older version wrote', () => {
     expect(destroy.code, destroy.all).toBe(1);
     expect(await withDataFolderSe(dir, ACCESS_OWNER, (se) => isHeld(se, key as KeyHandle))).toBe(true);
     expect(stateOf(file)).toEqual(before);
+  }, 60_000);
+
+  it('a page and no table (a copy without its -wal, or a first open stopped before its schema): refused, naming both', async () => {
+    const { dir, file } = await folder(() => undefined);
+    rmSync(file);
+    const page = new Database(file);
+    page.pragma('journal_mode = WAL');
+    page.close();
+    const refused = await credence(['key', 'list', '--data', dir, '--owner', ACCESS_OWNER]);
+    expect(refused.code, refused.all).toBe(1);
+    expect(refused.all).toContain('no table at all: a copy made without its -wal, or a file whose first open stopped before its schema');
+    expect(refused.all).toContain('only if the service never finished making it, move it aside');
+    expect(refused.all).not.toContain('unnamed');
   }, 60_000);
 
   it('of version 2: an access key its settings do not name is listed unnamed, the one they name is not', async () => {

@@ -26,7 +26,8 @@ const keysOf = (db: Database.Database, path: string): readonly Pick<SigningKeyRe
     const rows = db.prepare(`SELECT handle, retired_at FROM signing_keys ORDER BY seq`).all() as { handle: string; retired_at: string | null }[];
     return rows.map((r) => ({ handle: r.handle, ...(r.retired_at === null ? {} : { retiredAt: new Date(r.retired_at) }) }));
   }
-  const damaged = (detail: string) => damagedDatabase(path, ACCESS_DB_FILE, `${detail}: which keys it names is unknown`, remedyFor(ACCESS_DB_FILE));
+  const damaged = (detail: string, remedy = remedyFor(ACCESS_DB_FILE)) =>
+    damagedDatabase(path, ACCESS_DB_FILE, `${detail}: which keys it names is unknown`, remedy);
   if (version >= 3) throw damaged('no signing_keys table');
   if (!hasTable(db, 'settings')) {
     // Only an empty file is one made whose schema was never written (the registry writes it at its next open). Any
@@ -34,7 +35,12 @@ const keysOf = (db: Database.Database, path: string): readonly Pick<SigningKeyRe
     // name the live key where this cannot read it: called none, `key destroy` would destroy it (review 65).
     const objects = (db.prepare(`SELECT count(*) AS n FROM sqlite_master`).get() as { n: number }).n;
     if (version === 0 && objects === 0 && statSync(path).size === 0) return [];
-    throw damaged(objects === 0 ? 'no table at all, as a copy made without its -wal' : 'no settings table');
+    if (objects > 0) throw damaged('no settings table');
+    // The same page a first open leaves when it stops between its journal mode and its schema: nothing was in it then.
+    throw damaged(
+      'no table at all: a copy made without its -wal, or a file whose first open stopped before its schema',
+      `if its -wal is elsewhere (a copy), bring it back beside it; only if the service never finished making it, move it aside (with its -wal and -shm) and start again, as nothing was in it; otherwise: ${remedyFor(ACCESS_DB_FILE)}`,
+    );
   }
   // The key of a file from before version 3 is its current one, as the registry's upgrade makes it.
   const kept = db.prepare(`SELECT value FROM settings WHERE name = ?`).get(LEGACY_SIGNING_KEY_SETTING) as { value: string } | undefined;
