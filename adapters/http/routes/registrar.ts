@@ -25,7 +25,8 @@ const refuseForeignVersion = (step: string) => async (request: FastifyRequest): 
  * of the same shape as a real one (shared/decoy.ts; seeds 002/004, SER-001: a refusal would tell anyone that the
  * credential is not usable), its reason logged (`logConcealed`); its finish gets what a failed proof gets, or, from
  * the credential's holder, the reason. A finish whose credential ended during the run, before the Registree's proof
- * verified, gets what a failed proof gets too (`bad_mac`), the reason in the log (`answerDevice`). The challenge carries nothing of the credential (no lifetime: that would tell its
+ * verified, gets what a failed proof gets too (`bad_mac`), the reason in the log (`answerDevice`); once it verified, the
+ * credential is read again and its holder told why (registrar-still-usable.ts). The challenge carries nothing of the credential (no lifetime: that would tell its
  * notAfter to anyone who knows its fingerprint); the Registrar grants the lifetime once the finish's proof verified,
  * records `AssociationEstablished`, then answers with its confirm, which carries the grant under its key
  * confirmation (RegistrarEndpoint).
@@ -70,7 +71,9 @@ export const registrarRoutes: RouteModule = async (app, context) => {
         'and its grant (the lifetime and expiry, covered by the confirm\'s key confirmation). ' +
         'The finish of a decoy run (its hello\'s credential could not be used) is 422 `bad_signature` or `bad_mac` as any failed proof, or, when its proof ' +
         'verifies with the credential the association was configured with, 422 with the reason (`credential_revoked`, `credential_expired`, ...). ' +
-        'A credential that ended during the handshake (revoked, its key destroyed) is 422 `bad_mac`, word for word what a failed proof gets; one whose proof verified ' +
+        'A credential that ended during the handshake (revoked, its key destroyed) is 422 `bad_mac` or `bad_signature`, word for word what a failed proof gets, ' +
+        'to a Registree whose proof does not verify (or whose PSK is gone), and, read again once the proof verifies, 422 with the reason ' +
+        '(`credential_revoked`, ...) to the Registree that holds it; nothing is granted or recorded. One whose proof verified ' +
         'but that leaves no lifetime after the margin is 422 `lifetime_exhausted`.',
       params: AssociationPath,
       body: AssociationFinish,

@@ -14,6 +14,7 @@ import { rememberAuthenticatedRun } from '../shared/replay.ts';
 import { refuseDecoyFinish } from '../shared/decoy.ts';
 import { deriveAssociationKeys, destroyAssociationKeys, keyConfirmationFor, proofFor, type AssociationKeys } from './session-key.ts';
 import type { RegistrarOptions } from './registrar-options.ts';
+import { assertCredentialStillUsable } from './registrar-still-usable.ts';
 import type { RealRun, Session } from './registrar-runs.ts';
 
 export const FINISH = 'association.finish';
@@ -61,6 +62,8 @@ export const finishRun = async (
     const failed = protocolFailure(FINISH, proofFailure(session.verifier), REGISTREE_AUTHENTICATION_FAILED);
     throw keyGoneAtProof(FINISH, error, [pskOf(session.verifier), session.psk], failed);
   }
+  // Revoked since the hello, say: the proof verified, so only the holder is told (registrar-still-usable.ts).
+  await assertCredentialStillUsable(FINISH, session.lookup, hello, now);
   // The Registree has proved it holds the credential: now it may be told what lifetime the credential leaves, or
   // that it leaves none, refused before any key is derived or anything remembered.
   const grant = grantOf(session, now, o.lifetimeMarginSeconds);

@@ -5,6 +5,7 @@ import type { CredentialKey, ProofVerifier } from '../shared/proof.ts';
 import type { Decoy } from '../shared/decoy.ts';
 import type { SessionBase } from '../shared/session-table.ts';
 import type { RegistreeCredential } from './registrar-options.ts';
+import type { CredentialLookup } from './registrar-still-usable.ts';
 
 /** A handshake run as the Registrar CSE keeps it in its session table, from the challenge to the finish. */
 interface RunBase extends SessionBase {
@@ -26,6 +27,8 @@ export interface RealRun extends RunBase {
   readonly credentialEndsAt: string;
   readonly verifier: ProofVerifier;
   readonly psk?: KeyHandle;
+  /** How the hello found the credential: read again so once the Registree's proof verifies (registrar-still-usable.ts). */
+  readonly lookup: CredentialLookup;
 }
 
 /** A run answering a hello whose credential cannot be used (decoy.ts): refused at its finish, never recorded. */
@@ -37,7 +40,7 @@ export type Session = RealRun | DecoyRun;
 
 /** How a challenge is proved, and what its run keeps to check the finish. */
 export type Opening =
-  | { readonly signer: CredentialKey; readonly run: Pick<RealRun, 'credentialEndsAt' | 'verifier' | 'psk'> }
+  | { readonly signer: CredentialKey; readonly run: Pick<RealRun, 'credentialEndsAt' | 'verifier' | 'psk' | 'lookup'> }
   | { readonly signer: CredentialKey; readonly run: Pick<DecoyRun, 'decoy'> };
 
 /**

@@ -31,6 +31,7 @@ import { PROTOCOL, proofFor } from './session-key.ts';
 import { FINISH, finishRun } from './registrar-finish.ts';
 import type { RegistrarOptions, RegistrarScope, RegistreeCredential } from './registrar-options.ts';
 import { credentialEnd, type Opening, type Session } from './registrar-runs.ts';
+import type { CredentialLookup } from './registrar-still-usable.ts';
 
 const HELLO = 'association.hello';
 
@@ -101,14 +102,15 @@ export class Registrar {
     // Refused by the claimed kind alone, so alike for a credential that can be used and one that cannot.
     const missingSigningKey = 'this Registrar has no signing key for asymmetric credentials';
     if (hello.credential.kind !== 'psk256' && !this.#o.signingKey) throw protocolFailure(HELLO, 'unsupported', missingSigningKey);
-    const resolved = await (scope?.resolveCredential ?? this.#o.resolveCredential)(hello.registreeId, hello.credential.fingerprint);
-    let opening = this.#open(resolved, hello, now, missingSigningKey);
+    const lookup = { resolveCredential: scope?.resolveCredential ?? this.#o.resolveCredential, knownCredential: scope?.knownCredential };
+    const resolved = await lookup.resolveCredential(hello.registreeId, hello.credential.fingerprint);
+    let opening = this.#open(resolved, hello, now, missingSigningKey, lookup);
     let known = resolved;
     if (opening instanceof CredenceError && resolved === undefined && scope?.knownCredential !== undefined) {
       // The association cannot be run (not configured for this Registree, or ended): if its credential cannot be used
       // either, that is the real reason; if it could, the association's `unknown_credential` stays.
       known = await scope.knownCredential(hello.registreeId, hello.credential.fingerprint);
-      const own = this.#open(known, hello, now, missingSigningKey);
+      const own = this.#open(known, hello, now, missingSigningKey, lookup);
       if (own instanceof CredenceError) opening = own;
     }
     // Nothing is written for an unauthenticated hello but a pending session, which a flood cannot keep from a
@@ -163,7 +165,13 @@ export class Registrar {
   }
 
   /** How a real run's challenge is proved and its finish checked; or, for a credential that cannot be used, why not. */
-  #open(resolved: RegistreeCredential | undefined, hello: AssociationHello, now: Date, missingSigningKey: string): Opening | CredenceError {
+  #open(
+    resolved: RegistreeCredential | undefined,
+    hello: AssociationHello,
+    now: Date,
+    missingSigningKey: string,
+    lookup: CredentialLookup,
+  ): Opening | CredenceError {
     try {
       const known = assertUsableCredential(HELLO, resolved, hello.credential, now, hello.registreeId);
       const { descriptor } = known;
@@ -175,6 +183,7 @@ export class Registrar {
         run: {
           credentialEndsAt: credentialEnd(known),
           verifier: initiatorVerifier(HELLO, known),
+          lookup,
           ...(known.handle && descriptor.kind === 'psk256' ? { psk: known.handle } : {}),
         },
       };
