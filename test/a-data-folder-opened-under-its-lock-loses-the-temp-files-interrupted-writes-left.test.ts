@@ -92,7 +92,7 @@ describe('a data folder opened under its lock', () => {
     const result = await runCli(['ca', 'init', '--data', dir]);
     expect(result.code, result.err).toBe(0);
     expectOnlyStraysGone(dir);
-    expect(result.err).toContain(`credence ca: removed the temp files interrupted writes had left in ${dir}:`);
+    expect(result.err).toContain(`credence ca: removed the temp files interrupted writes had left in ${dir} or beside its KEK file:`);
     for (const name of STRAYS) expect(result.err).toContain(name);
     // Names only: what they held is never said.
     expect(result.err).not.toContain('a whole KEK');

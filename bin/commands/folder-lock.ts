@@ -13,7 +13,8 @@ import { UsageError } from '../program.ts';
  * under it. The caller then only reads, and `io` says why.
  */
 export const lockUnlessHeld = (data: string, io: Io, command: string): DataFolderLock | undefined => {
-  const taken = tryLockDataFolder(data);
+  // The command's env, not process.env: the temps beside the KEK it names outside the folder are swept with it.
+  const taken = tryLockDataFolder(data, [], io.env ?? process.env);
   if ('lock' in taken) return sayRemovedStrays(taken.lock, data, io, command);
   // The holder as its lock file describes it: another process's words, printed through printable only.
   io.err(printable(`credence ${command}: ${data} is in use by ${describeHolder(taken.heldBy)} (${SERVICE_LOCK_FILE})`));
@@ -27,7 +28,8 @@ export const lockUnlessHeld = (data: string, io: Io, command: string): DataFolde
  */
 export const sayRemovedStrays = (lock: SweptDataFolderLock, data: string, io: Io, command: string): SweptDataFolderLock => {
   if (lock.removedStrays.length > 0) {
-    io.err(printable(`credence ${command}: removed the temp files interrupted writes had left in ${data}: ${lock.removedStrays.join(', ')}`));
+    // Those beside a KEK kept outside the folder (CREDENCE_KEK_FILE) are among them, by full path.
+    io.err(printable(`credence ${command}: removed the temp files interrupted writes had left in ${data} or beside its KEK file: ${lock.removedStrays.join(', ')}`));
   }
   return lock;
 };

@@ -38,7 +38,8 @@ const openLocal = async (args: Options, io: Io, hold: 'required' | 'unless-held'
   let lock: DataFolderLock | undefined;
   let db: ReturnType<typeof openReadModels> | undefined;
   try {
-    lock = hold === 'required' ? sayRemovedStrays(lockDataFolder(data), data, io, 'projections') : lockUnlessHeld(data, io, 'projections');
+    // The command's env, not process.env: the KEK it names outside the folder is checked and swept beside with it.
+    lock = hold === 'required' ? sayRemovedStrays(lockDataFolder(data, io.env ?? process.env), data, io, 'projections') : lockUnlessHeld(data, io, 'projections');
     db = openReadModels({ dir: data });
     if (lock === undefined) {
       db.pragma('query_only = ON');

@@ -247,7 +247,8 @@ const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io
  * data folder (a running service is refused: it keeps the tree's edge in memory), and the folder audited again.
  */
 const repairNodes = async (dir: string, pinned: NoteVerifierKey | undefined, io: Io, asJson: boolean, saved: string | undefined, found: object): Promise<number> => {
-  const lock = sayRemovedStrays(lockDataFolder(dir), dir, io, 'verify');
+  // The command's env, not process.env: the KEK it names outside the folder is checked and swept beside with it.
+  const lock = sayRemovedStrays(lockDataFolder(dir, io.env ?? process.env), dir, io, 'verify');
   let written: number;
   try {
     written = rebuildStoredSubtrees(dir);
