@@ -1,5 +1,4 @@
-import { PROBLEM_TYPE_BASE } from '../http/problem-type-base.ts';
-import { ProblemResponse } from './http.ts';
+import { isServiceProblem } from './service-problem.ts';
 
 /**
  * 4xx answers that are no refusal of what was sent: 408 (it timed out) and 429 (too many, for now) may come after the
@@ -10,14 +9,13 @@ const NOT_A_REFUSAL = new Set([401, 403, 408, 429]);
 
 /**
  * Whether `error` is the Credence service's own refusal of a request, one it would give again and which recorded
- * nothing: a 4xx problem answer of one of the service's own problem types (adapters/http/problem-type-base.ts), but for the
- * statuses above. A gateway's or proxy's 4xx (an HTML page, `about:blank`, another type) says nothing of what the
+ * nothing: a 4xx problem answer of one of the service's own problem types (isServiceProblem), but for the statuses
+ * above. A gateway's or proxy's 4xx (an HTML page, `about:blank`, another type) says nothing of what the
  * service did with a request it may have forwarded (found in review: a gateway's 408 after the receipt reached the
  * server destroyed the key of the credential the server recorded).
  */
 export const refusedForGood = (error: unknown): boolean =>
-  error instanceof ProblemResponse &&
+  isServiceProblem(error) &&
   error.status >= 400 &&
   error.status < 500 &&
-  !NOT_A_REFUSAL.has(error.status) &&
-  error.problem.type.startsWith(PROBLEM_TYPE_BASE);
+  !NOT_A_REFUSAL.has(error.status);

@@ -9,8 +9,9 @@ import { validationError } from '../../../domain/errors.ts';
 import { COMMAND_CATALOG, type CommandType } from '../../../domain/commands/index.ts';
 import { ENTITY_ID_FIELD, EVENT_KIND } from '../../../domain/events/index.ts';
 import { streamIdOf } from '../../../domain/streams.ts';
-import { ProblemResponse, UnexpectedResponse } from '../../../adapters/client/http.ts';
+import { UnexpectedResponse } from '../../../adapters/client/http.ts';
 import { refusedForGood } from '../../../adapters/client/refused-for-good.ts';
+import { isServiceProblem } from '../../../adapters/client/service-problem.ts';
 import type { CommandOutcomeJson } from '../../../adapters/client/operator.ts';
 import {
   associateOverHttp, fetchPinnedInfrastructure, httpDeviceTransport, provisionOverHttp, ReceiptOutcomeUnknown, type DeviceTransport,
@@ -76,13 +77,20 @@ export interface FactoryRequest {
 /** Files of a Credence data folder: a device's Secure Environment must never be opened among the infrastructure's keys. */
 const DATA_FOLDER_FILES = ['events.db', 'access.db', 'keys.db', 'readmodels.db', 'service.lock', 'service-lock.db'];
 
+/**
+ * Whether `error` is the service's own answer that the entity read is absent (404 not_found): a gateway's 404 page, or
+ * any other 404, may come from in front of a service that holds it (found in review: a gateway's HTML 404 to the read
+ * of the bootstrap credential let `device init` destroy a key the server held).
+ */
+const isAbsent = (error: unknown): boolean => isServiceProblem(error, 'not_found') && error.status === 404;
+
 /** Refused unless the server knows no entity `kind`/`id` yet (404): `device init` registers new ones only. */
 const mustBeNew = async (target: ServerTarget, kind: 'node' | 'credential', id: string, path: string): Promise<void> => {
   try {
     // Read as the entity it must be: any other 2xx answer is unexpected, not a sign the id is taken.
     await clientOf(target).entity(kind, id);
   } catch (error) {
-    if (error instanceof ProblemResponse && error.status === 404) return;
+    if (isAbsent(error)) return;
     throw error;
   }
   throw validationError([{ path, rule: 'unused', message: `the server already holds ${kind} ${id}: choose another` }], 'device init');
@@ -217,7 +225,7 @@ const serverMayHoldKey = async (target: ServerTarget, credentialId: string, fing
     const context = credential.context as { readonly fingerprint?: unknown } | null;
     return context?.fingerprint === fingerprint;
   } catch (error) {
-    return !(error instanceof ProblemResponse && error.status === 404);
+    return !isAbsent(error);
   }
 };
 
@@ -314,7 +322,8 @@ export const provision = async (
 
 /**
  * The association handshake for an association an operator configured. With an operator's token, the association
- * is configured first (one already configured, a 409, is left as it is: the handshake says whether it is this one).
+ * is configured first (one already configured, the service's 409, is left as it is: the handshake says whether it is
+ * this one; a gateway's 409 says nothing of the association, and ends the run).
  */
 export const associate = async (
   server: string | DeviceServer,
@@ -333,7 +342,7 @@ export const associate = async (
         registree: { kind: 'cse', id: registreeId }, registrarCseId: state.pinned.registrar.id,
       });
     } catch (error) {
-      if (!(error instanceof ProblemResponse && error.status === 409)) throw error;
+      if (!(isServiceProblem(error) && error.status === 409)) throw error;
     }
   }
   const outcome = await associateOverHttp(transportOf(server), device, {
