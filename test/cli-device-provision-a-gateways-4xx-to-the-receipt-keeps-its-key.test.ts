@@ -62,3 +62,37 @@ describe('credence device provision, when a gateway answers the receipt the serv
     expectNoSecret([lost.output, rerun.output].join('\n'), dir);
   }, 60_000);
 });
+
+describe('credence device provision, rerun to settle a lost receipt, when a gateway answers the credential\'s read with a 404 page', () => {
+  it('keeps the key and its pending record (only the service\'s own not_found says the server holds no such credential); a later rerun adopts it', async () => {
+    const dir = await enrolledDevice('gw-settle-404');
+    const credentialId = 'gw-settle-404-svc';
+    const lost = await gateway(HTML(408));
+    try {
+      await device(['provision', '--dir', dir, '--credential-id', credentialId, '--kind', 'ed25519', '--server', lost.url]);
+    } finally {
+      await lost.close();
+    }
+    const pending = readState(dir).provisioning;
+    expect(pending?.credentialId).toBe(credentialId);
+    // Review 66: the settle step took any 404 to its read of the credential for "not recorded", and destroyed the key.
+    const page = standInProxy(async (req, res, body) => {
+      if (req.url?.startsWith('/v1/entities/') === true) return res.writeHead(404, { 'content-type': 'text/html' }).end('<html>404</html>');
+      return answerWith(res, await forwarded(url(), req, body));
+    });
+    const proxy = await page;
+    let settled: { code: number; output: string };
+    try {
+      settled = await device(['provision', '--dir', dir, '--credential-id', credentialId, '--kind', 'ed25519', '--server', proxy.url, '--token', operator().token]);
+    } finally {
+      await proxy.close();
+    }
+    expect(settled.code).not.toBe(0);
+    expect(readState(dir).provisioning?.handle).toBe(pending?.handle);
+    expect(held(dir).map((k) => k.handle)).toContain(pending?.handle);
+
+    const rerun = await device(['provision', '--dir', dir, '--credential-id', credentialId, '--kind', 'ed25519', '--server', url(), '--token', operator().token]);
+    expect(rerun.output).toContain(`credential ${credentialId} adopted`);
+    expect(rerun.code).toBe(0);
+  }, 60_000);
+});

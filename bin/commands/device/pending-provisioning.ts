@@ -1,7 +1,7 @@
 import type { NodeProvisioningResult } from '../../../domain/protocols/index.ts';
 import { isKeyNotFound, validationError } from '../../../domain/errors.ts';
 import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
-import { ProblemResponse } from '../../../adapters/client/http.ts';
+import { isServiceProblem } from '../../../adapters/client/service-problem.ts';
 import { clientOf, type ServerTarget } from '../options.ts';
 import { adoptedCertificate, type CertificateOutcome } from './adopted-certificate.ts';
 import type { SimulatedDevice } from './simulator.ts';
@@ -67,7 +67,9 @@ const recordedByServer = async (target: ServerTarget, pending: PendingProvisioni
     const context = credential.context as { readonly fingerprint?: unknown } | null;
     return context?.fingerprint === pending.descriptor.fingerprint;
   } catch (error) {
-    if (error instanceof ProblemResponse && error.status === 404) return false;
+    // Only the service's own not_found: a gateway's 404 page says nothing of what the server holds, and taken for
+    // "not recorded" it destroyed the key of a credential the server had recorded (review 66).
+    if (isServiceProblem(error, 'not_found') && error.status === 404) return false;
     throw error;
   }
 };
