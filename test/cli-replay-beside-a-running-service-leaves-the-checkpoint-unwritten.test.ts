@@ -47,10 +47,12 @@ describe('credence replay on the data folder of a running service', () => {
       new RegExp(`credence replay: the replay checkpoint is not saved: .* is in use by process ${process.pid} on .* \\(${SERVICE_LOCK_FILE}\\)`),
     );
 
-    // --json: the same verdict, the reason on stderr only.
+    // --json: the same verdict, the reason on stderr and in the verdict's notes, for a script to see (review 65).
     const json = capture();
     expect(await main(['replay', '--data', dir, '--json'], json.io)).toBe(0);
-    expect(JSON.parse(json.out.join('\n'))).toMatchObject({ ok: true, verification: { mode: 'full' } });
+    const verdict = JSON.parse(json.out.join('\n')) as { verification: { notes: string[] } };
+    expect(verdict).toMatchObject({ ok: true, verification: { mode: 'full' } });
+    expect(verdict.verification.notes.some((n) => n.startsWith('the replay checkpoint is not saved: '))).toBe(true);
     expect(checkpointFiles(dir)).toEqual([]);
     expect(json.err.join('\n')).toMatch(/the replay checkpoint is not saved/);
   }, 60_000);

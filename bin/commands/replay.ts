@@ -89,7 +89,7 @@ const print = (result: FleetReplayView, io: Io): void => {
 const holdDataFolder = (dir: string, io: Io): CheckpointHold => () => {
   let taken: ReturnType<typeof tryLockDataFolder>;
   try {
-    taken = tryLockDataFolder(dir);
+    taken = tryLockDataFolder(dir, [], io.env ?? process.env);
   } catch (error) {
     if (!isCredenceError(error, 'validation')) throw error;
     return `${dir} cannot be locked: ${error.message}`;
@@ -105,15 +105,20 @@ const holdDataFolder = (dir: string, io: Io): CheckpointHold => () => {
   return () => lock.release();
 };
 
-/** The data folder's checkpoint, written under its lock (holdDataFolder); why it was not written, on stderr. */
-const lockedCheckpoint = (dir: string, io: Io): CheckpointKeeper => {
+/**
+ * The data folder's checkpoint, written under its lock (holdDataFolder); why it was not written, on stderr and into
+ * `unsaved` (the --json verdict's notes: a script must know its next run verifies from an older checkpoint, review 65).
+ */
+const lockedCheckpoint = (dir: string, io: Io, unsaved: string[]): CheckpointKeeper => {
   const file = new CheckpointFile(dir);
   return {
     path: file.path,
     load: () => file.load(),
     save: (checkpoint) => {
-      const unsaved = file.saveHeld(checkpoint, holdDataFolder(dir, io));
-      if (unsaved !== undefined) io.err(printable(`credence replay: the replay checkpoint is not saved: ${unsaved}`));
+      const why = file.saveHeld(checkpoint, holdDataFolder(dir, io));
+      if (why === undefined) return;
+      unsaved.push(`the replay checkpoint is not saved: ${why}`);
+      io.err(printable(`credence replay: the replay checkpoint is not saved: ${why}`));
     },
   };
 };
@@ -126,11 +131,12 @@ const replayLocal = async (store: EventStore, args: Options, io: Io): Promise<Fl
   const dir = readModelDir(args.data, args.store);
   // Workers over the embedded store read their own partitions from its file (adapters/replay-workers/pool.ts).
   const eventsDir = args.store === undefined ? (args.data ?? './data') : args.store.kind === 'sqlite' ? args.store.dir : undefined;
+  const unsaved: string[] = [];
   const result = await verifyFleet(store, {
     full: args.full,
     workers: args.workers ?? 1,
     ...((args.workers ?? 1) > 1 && eventsDir !== undefined ? { source: eventsDbRangeSourceInDir(eventsDir) } : {}),
-    ...(existsSync(dir) ? { checkpoint: lockedCheckpoint(dir, io) } : {}),
+    ...(existsSync(dir) ? { checkpoint: lockedCheckpoint(dir, io, unsaved) } : {}),
     ...(progress !== undefined ? { onProgress: progress.update } : {}),
   });
   progress?.finish();
@@ -139,7 +145,7 @@ const replayLocal = async (store: EventStore, args: Options, io: Io): Promise<Fl
   return {
     ...result.replay,
     verification: {
-      mode, from: from.toString(10), verifiedNow, notes,
+      mode, from: from.toString(10), verifiedNow, notes: args.json ? [...notes, ...unsaved] : notes,
       ...(altered !== undefined ? { altered: { position: altered.position.toString(10), reason: reason! } } : {}),
     },
   };
