@@ -63,7 +63,14 @@ export const openDataFolderSecureEnvironment = (
  * the folder does not exist yet.
  */
 const assertDataFolderOwned = (dir: string, kekFile: string | undefined): void =>
-  assertNoneForeignOwned([...foreignOwnedPathsIn(dir), ...(kekFile === undefined ? [] : foreignOwnedPath(kekFile, `env ${KEK_FILE_ENVIRONMENT_VARIABLE}`))], dir);
+  assertNoneForeignOwned([...foreignOwnedPathsIn(dir), ...foreignOwnedKekFile(kekFile)], dir);
+
+/**
+ * A KEK kept outside the folder (CREDENCE_KEK_FILE) if another account owns it, labelled with its setting: what every
+ * opening and every lock of the folder names in its refusal, so that none of them goes on beside a planted KEK.
+ */
+const foreignOwnedKekFile = (kekFile: string | undefined): ForeignOwnedPath[] =>
+  kekFile === undefined ? [] : foreignOwnedPath(kekFile, `env ${KEK_FILE_ENVIRONMENT_VARIABLE}`);
 
 /** A data folder's lock, and the temp files interrupted writes had left in the folder, removed once it was taken. */
 export type SweptDataFolderLock = DataFolderLock & {
@@ -119,20 +126,22 @@ const swept = (lock: DataFolderLock, dir: string, kekFile: string | undefined): 
 export const lockDataFolder = (dir: string, env: Readonly<Record<string, string | undefined>> = process.env): SweptDataFolderLock => {
   const kekFile = kekFileIn(env);
   // One walk of the folder: the lock's own, the outside KEK named in the same refusal.
-  return swept(lockFolder(dir, kekFile === undefined ? [] : foreignOwnedPath(kekFile, `env ${KEK_FILE_ENVIRONMENT_VARIABLE}`)), dir, kekFile);
+  return swept(lockFolder(dir, foreignOwnedKekFile(kekFile)), dir, kekFile);
 };
 
 /**
- * `lockDataFolder` for a caller that goes on without the lock (files/data-folder-lock.ts), swept when taken, beside
- * the KEK CREDENCE_KEK_FILE names in `env` too.
+ * `lockDataFolder` for a caller that goes on without the lock (files/data-folder-lock.ts): the same refusal, a KEK
+ * CREDENCE_KEK_FILE in `env` names of another account included (it checked the folder alone, so `credence query`
+ * and `replay` went on beside a planted KEK), and swept when taken, beside that KEK too.
  */
 export const tryLockDataFolder = (
   dir: string,
   alsoForeign: readonly ForeignOwnedPath[] = [],
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): { readonly lock: SweptDataFolderLock } | { readonly heldBy: DataFolderHolder } => {
-  const taken = tryLockFolder(dir, alsoForeign);
-  return 'lock' in taken ? { lock: swept(taken.lock, dir, kekFileIn(env)) } : taken;
+  const kekFile = kekFileIn(env);
+  const taken = tryLockFolder(dir, [...alsoForeign, ...foreignOwnedKekFile(kekFile)]);
+  return 'lock' in taken ? { lock: swept(taken.lock, dir, kekFile) } : taken;
 };
 
 /** A Secure Environment a service owns and closes: the embedded one or one over PKCS#11. */
