@@ -7,7 +7,8 @@ import { openCredence, openDataFolderSecureEnvironment, startLive, systemClock, 
 import { command, type CommandType } from '../domain/commands/index.ts';
 import type { KeyHandle } from '../domain/ports/index.ts';
 import { openDevice } from '../bin/commands/device/simulator.ts';
-import { factory, operatorCommand } from '../bin/commands/device/steps.ts';
+import { operatorCommand } from '../bin/commands/device/steps.ts';
+import { factory } from '../bin/commands/device/factory.ts';
 import type { ServerChild } from './http-child.ts';
 import { now, rate } from './stats.ts';
 import { BENCH_RUNS_PER_INITIATOR } from './association-rig.ts';

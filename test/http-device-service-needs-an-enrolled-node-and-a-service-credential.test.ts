@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { associateOverHttp, httpDeviceTransport, provisionOverHttp } from '../adapters/client/device/index.ts';
 import { openDevice } from '../bin/commands/device/simulator.ts';
-import { factory, operatorCommand } from '../bin/commands/device/steps.ts';
+import { operatorCommand } from '../bin/commands/device/steps.ts';
+import { factory } from '../bin/commands/device/factory.ts';
 import { deviceServiceWorld, type DeviceServiceWorld } from './support/device-service.ts';
 import { placeholderKey } from './support/fleet.ts';
 

@@ -19,7 +19,8 @@ import { Duration } from './device/duration.ts';
 import { runFleet, type FleetSummary } from './device/fleet.ts';
 import { openDevice, type SimulatedDevice } from './device/simulator.ts';
 import { hasState, readState, stateFile, type DeviceState } from './device/state.ts';
-import { associate, factory, provision, type DeviceServer } from './device/steps.ts';
+import { associate, provision, type DeviceServer } from './device/steps.ts';
+import { factory } from './device/factory.ts';
 
 /**
  * `credence device`: a device simulator with its own Secure Environment folder (default ./device-<node id>), which

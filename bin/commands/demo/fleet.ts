@@ -1,5 +1,5 @@
 import type { CredentialKind } from '../../../domain/crypto/credential.ts';
-import type { NodeProfile } from '../device/steps.ts';
+import type { NodeProfile } from '../device/factory.ts';
 
 /** The demo's M2M Service Subscription: every node of the fleet is enrolled under it. */
 export const SUBSCRIPTION = { subscriptionId: 'city-utilities', subscriber: 'City Utilities' } as const;

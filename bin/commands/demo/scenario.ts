@@ -3,7 +3,8 @@ import { operatorClient } from '../../../adapters/client/operator.ts';
 import { preparePrivateDir } from '../../../adapters/driven/files/index.ts';
 import type { ServerTarget } from '../options.ts';
 import { openDevice, type SimulatedDevice } from '../device/simulator.ts';
-import { associate, factory, provision } from '../device/steps.ts';
+import { associate, provision } from '../device/steps.ts';
+import { factory } from '../device/factory.ts';
 import {
   ASSOCIATION_LIFETIME_SECONDS, BOOTSTRAP_VALIDITY_SECONDS, COMPROMISED, FLEET, ids, ROTATING, ROTATION_OVERLAP_SECONDS, SUBSCRIPTION,
 } from './fleet.ts';

@@ -3,7 +3,8 @@ import { ProblemResponse, ServerUnreachable } from '../../../adapters/client/htt
 import type { CredentialKind } from '../../../domain/crypto/credential.ts';
 import type { ServerTarget } from '../options.ts';
 import { openDevice } from './simulator.ts';
-import { associate, factory, operatorCommand, provision } from './steps.ts';
+import { associate, operatorCommand, provision } from './steps.ts';
+import { factory } from './factory.ts';
 
 export interface FleetRequest {
   readonly count: number;

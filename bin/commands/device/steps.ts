@@ -1,42 +1,26 @@
-import { existsSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { z } from 'zod';
-import { clientCommandId } from '../../../domain/event-ids.ts';
-import { toBase64url } from '../../../domain/crypto/base64url.ts';
-import { publicKeyFingerprint } from '../../../domain/crypto/fingerprint.ts';
 import type { CredentialKind } from '../../../domain/crypto/credential.ts';
 import { validationError } from '../../../domain/errors.ts';
 import { COMMAND_CATALOG, type CommandType } from '../../../domain/commands/index.ts';
 import { ENTITY_ID_FIELD, EVENT_KIND } from '../../../domain/events/index.ts';
 import { streamIdOf } from '../../../domain/streams.ts';
 import { UnexpectedResponse } from '../../../adapters/client/http.ts';
-import { refusedForGood } from '../../../adapters/client/refused-for-good.ts';
 import { isServiceProblem } from '../../../adapters/client/service-problem.ts';
 import type { CommandOutcomeJson } from '../../../adapters/client/operator.ts';
 import {
-  associateOverHttp, fetchPinnedInfrastructure, httpDeviceTransport, provisionOverHttp, ReceiptOutcomeUnknown, type DeviceTransport,
+  associateOverHttp, httpDeviceTransport, provisionOverHttp, ReceiptOutcomeUnknown, type DeviceTransport,
 } from '../../../adapters/client/device/index.ts';
-import { Device, type ProvisioningRecorded } from '../../../adapters/protocols/procedures/index.ts';
+import type { ProvisioningRecorded } from '../../../adapters/protocols/procedures/index.ts';
 import { destroyQuietly } from '../../../adapters/protocols/shared/index.ts';
 import { clientOf, type ServerTarget } from '../options.ts';
-import { now, openDeviceSecureEnvironment, random, type SimulatedDevice } from './simulator.ts';
+import type { SimulatedDevice } from './simulator.ts';
 import { clearPending, settlePendingProvisioning, writeAhead, type AdoptedCredential } from './pending-provisioning.ts';
-import { forgetPendingInit, readPendingInit, writePendingInit, type PendingInit } from './pending-init.ts';
-import { lockDeviceFolder, makeDeviceFolder } from './folder-lock.ts';
-import { hasState, stateFile, writeState, type DeviceState } from './state.ts';
+import { stateFile } from './state.ts';
 
 /**
  * The device's three moments against a server, shared by the single commands and the fleet: the factory (over the
- * operator API, with a token), remote provisioning and the association handshake (over the device routes, no token).
+ * operator API, with a token; factory.ts), remote provisioning and the association handshake (over the device routes,
+ * no token).
  */
-
-export const NodeProfile = z.strictObject({
-  class: z.string().min(1).max(100),
-  manufacturer: z.string().min(1).max(100),
-  model: z.string().min(1).max(100),
-  capabilities: z.array(z.string().min(1).max(100)).max(32),
-});
-export type NodeProfile = z.infer<typeof NodeProfile>;
 
 /**
  * One operator command through POST /v1/commands (the actor is the token's subject, never sent), and its outcome.
@@ -65,197 +49,6 @@ const outcomeMismatch = (type: CommandType, data: Record<string, unknown>, comma
   return undefined;
 };
 
-export interface FactoryRequest {
-  readonly dir: string;
-  readonly nodeId: string;
-  readonly kind: Exclude<CredentialKind, 'psk256'>;
-  readonly profile: NodeProfile;
-  readonly bootstrapCredentialId: string;
-  readonly validForSeconds: number;
-}
-
-/** Files of a Credence data folder: a device's Secure Environment must never be opened among the infrastructure's keys. */
-const DATA_FOLDER_FILES = ['events.db', 'access.db', 'keys.db', 'readmodels.db', 'service.lock', 'service-lock.db'];
-
-/**
- * Whether `error` is the service's own answer that the entity read is absent (404 not_found): a gateway's 404 page, or
- * any other 404, may come from in front of a service that holds it (found in review: a gateway's HTML 404 to the read
- * of the bootstrap credential let `device init` destroy a key the server held).
- */
-const isAbsent = (error: unknown): boolean => isServiceProblem(error, 'not_found') && error.status === 404;
-
-/** Refused unless the server knows no entity `kind`/`id` yet (404): `device init` registers new ones only. */
-const mustBeNew = async (target: ServerTarget, kind: 'node' | 'credential', id: string, path: string): Promise<void> => {
-  try {
-    // Read as the entity it must be: any other 2xx answer is unexpected, not a sign the id is taken.
-    await clientOf(target).entity(kind, id);
-  } catch (error) {
-    if (isAbsent(error)) return;
-    throw error;
-  }
-  throw validationError([{ path, rule: 'unused', message: `the server already holds ${kind} ${id}: choose another` }], 'device init');
-};
-
-/**
- * Initialization at the factory (seed 004): the bootstrap key generated inside the device's Secure Environment,
- * the infrastructure's keys pinned, then the node registered and its bootstrap credential issued and provisioned
- * (pre-provisioning) through the operator API. The node and credential ids are checked unused first. Each command's
- * id is derived from what it records, and the key and what was sent are kept (pending-init.ts) until the state is
- * written: an init whose outcome is unknown (an answer lost in transit, the state unwritable) is finished by running
- * it again, with the same key and so the same commands (found in review: a rerun was refused, its node left with a
- * credential whose key was gone). A refusal by the server destroys the new key and writes no state: a folder this
- * run made is removed. The folder is locked from right after it is made (or found) to the end; while another command
- * holds it, the init is refused before anything is sent, and the folder left as it is.
- */
-export const factory = async (target: ServerTarget, r: FactoryRequest, onUnfinished?: () => void): Promise<DeviceState> => {
-  mustBeNewDevice(r.dir);
-  const infrastructure = DATA_FOLDER_FILES.find((f) => existsSync(join(r.dir, f)));
-  if (infrastructure !== undefined) {
-    throw validationError(
-      [{ path: 'dir', rule: 'not_a_data_folder', message: `${r.dir} is a Credence data folder (it holds ${infrastructure}): a device's keys live in a folder of their own` }],
-      'device folder',
-    );
-  }
-  // Made by this very run or not, then locked before anything else (folder-lock.ts): only the run that made the
-  // folder may remove it, and only while it holds the lock, so a losing init never removes the one that won.
-  const made = makeDeviceFolder(r.dir);
-  const lock = lockDeviceFolder(r.dir);
-  let keep = false;
-  let se: ReturnType<typeof openDeviceSecureEnvironment> | undefined;
-  try {
-    // Another init may have finished between the check above and the lock.
-    mustBeNewDevice(r.dir);
-    const registration = JSON.stringify(registerData(r));
-    const unfinished = readPendingInit(r.dir);
-    // The same init in every respect, or another one: its key kind and validity too (a rerun must not change them).
-    const sameInit = (p: PendingInit): boolean =>
-      p.nodeId === r.nodeId &&
-      p.bootstrapCredentialId === r.bootstrapCredentialId &&
-      p.registration === registration &&
-      p.descriptor.kind === r.kind &&
-      Date.parse(p.validity.notAfter) - Date.parse(p.validity.notBefore) === r.validForSeconds * 1000;
-    if (unfinished !== undefined && !sameInit(unfinished)) {
-      throw validationError(
-        [{ path: 'dir', rule: 'unfinished-init', message: `${r.dir} holds an unfinished init of node ${unfinished.nodeId} (bootstrap ${unfinished.bootstrapCredentialId}): run that same init again to finish it` }],
-        'device folder',
-      );
-    }
-    // A rerun of an unfinished init finds its own commands recorded, or not yet: they are the same ones, under the same ids.
-    if (unfinished === undefined) {
-      await mustBeNew(target, 'node', r.nodeId, 'nodeId');
-      await mustBeNew(target, 'credential', r.bootstrapCredentialId, 'bootstrapId');
-    }
-    se = openDeviceSecureEnvironment(r.dir);
-    const pinned = await fetchPinnedInfrastructure(transportOf(target));
-    const device = new Device({ nodeId: r.nodeId, se, now, random });
-    let pending = unfinished;
-    if (pending !== undefined) await mustHoldPendingKey(device, r.dir, pending);
-    if (pending === undefined) {
-      const notBefore = now();
-      const validity = { notBefore: notBefore.toISOString(), notAfter: new Date(notBefore.getTime() + r.validForSeconds * 1000).toISOString() };
-      const bootstrap = await device.generateBootstrap(r.kind, validity);
-      pending = { version: 1, nodeId: r.nodeId, bootstrapCredentialId: r.bootstrapCredentialId, registration, handle: bootstrap.handle, descriptor: bootstrap.descriptor, validity };
-      try {
-        writePendingInit(r.dir, pending);
-      } catch (error) {
-        await device.se.destroy(bootstrap.handle);
-        throw error;
-      }
-    }
-    const { descriptor, validity, handle } = pending;
-    try {
-      await operatorCommand(target, 'registerNode', registerData(r), registerCommandId(r));
-      const keyed = `${registerCommandId(r)}|${descriptor.fingerprint}`;
-      await operatorCommand(target, 'issueCredential', {
-        credentialId: r.bootstrapCredentialId, kind: descriptor.kind, purpose: 'bootstrap', owner: { kind: 'node', id: r.nodeId },
-        fingerprint: descriptor.fingerprint, ...(descriptor.kind !== 'psk256' ? { publicKey: descriptor.publicKey } : {}), ...validity,
-      }, clientCommandId('device-init/issue', keyed));
-      await operatorCommand(target, 'provisionCredential', { credentialId: r.bootstrapCredentialId, method: 'pre-provisioning' }, clientCommandId('device-init/provision', keyed));
-    } catch (error) {
-      // The server refused the command (a 4xx it would give again): nothing more can come of this key. Any other
-      // failure (no answer, a 5xx, a proxy's own 4xx, 408, 429, the token refused) leaves the init to finish:
-      // the key and the pending init stay for a rerun (found in review: a proxy's 504 after the credential was
-      // recorded destroyed its key).
-      if (!refusedForGood(error) || (await serverMayHoldKey(target, r.bootstrapCredentialId, descriptor.fingerprint))) {
-        keep = true;
-        onUnfinished?.();
-      } else {
-        await device.se.destroy(handle);
-        forgetPendingInit(r.dir);
-      }
-      throw error;
-    }
-    // From here the server holds the credential: its key is never thrown away, whatever happens to the state.
-    keep = true;
-    const state: DeviceState = {
-      version: 1,
-      nodeId: r.nodeId,
-      bootstrap: { credentialId: r.bootstrapCredentialId, handle, descriptor },
-      pinned,
-      credentials: [],
-      associations: [],
-    };
-    writeState(r.dir, state);
-    forgetPendingInit(r.dir);
-    return state;
-  } finally {
-    try {
-      se?.close();
-      if (!keep && made) rmSync(r.dir, { recursive: true, force: true });
-    } finally {
-      lock.release();
-    }
-  }
-};
-
-/** Refused when `dir` holds a device already: a folder is one device for its whole life. */
-const mustBeNewDevice = (dir: string): void => {
-  if (hasState(dir)) throw validationError([{ path: 'dir', rule: 'new-device', message: `${dir} already holds a device` }], 'device folder');
-};
-
-/**
- * Whether the server may bind the bootstrap credential to this key already: a refusal is no reason to destroy a key
- * the server holds as a device's (found in review: an init left pending by an earlier version, whose commands were
- * recorded under other ids, was rerun, refused as a second registration, and its key destroyed while the server kept
- * the credential). Only an answer that the credential is absent or names another key lets the key go.
- */
-const serverMayHoldKey = async (target: ServerTarget, credentialId: string, fingerprint: string): Promise<boolean> => {
-  try {
-    const credential = await clientOf(target).entity('credential', credentialId);
-    const context = credential.context as { readonly fingerprint?: unknown } | null;
-    return context?.fingerprint === fingerprint;
-  } catch (error) {
-    return !isAbsent(error);
-  }
-};
-
-/**
- * The key an unfinished init names must be in this folder's Secure Environment and be the key it describes: a wiped
- * or restored Secure Environment, or an edited pending file, would have the server bind the bootstrap credential to a
- * key the device does not hold (found in review: the rerun succeeded, with another key's fingerprint).
- */
-const mustHoldPendingKey = async (device: Device, dir: string, pending: PendingInit): Promise<void> => {
-  const held = await device.se.describe(pending.handle).catch(() => undefined);
-  const { descriptor } = pending;
-  const same =
-    held?.publicKey !== undefined &&
-    descriptor.kind !== 'psk256' &&
-    descriptor.publicKey === toBase64url(held.publicKey) &&
-    descriptor.fingerprint === publicKeyFingerprint(descriptor.kind, held.publicKey);
-  if (!same) {
-    throw validationError(
-      [{ path: 'dir', rule: 'unfinished-init-key', message: `${dir}: the unfinished init's bootstrap key ${pending.handle} is not in this folder's Secure Environment as it describes it; it cannot be finished` }],
-      'device folder',
-    );
-  }
-};
-
-const registerData = (r: FactoryRequest) => ({ nodeId: r.nodeId, profile: r.profile, bootstrapCredentialId: r.bootstrapCredentialId });
-
-/** The registration's command id: the same init (node, profile, bootstrap id) sends the same one, whatever its key. */
-const registerCommandId = (r: FactoryRequest): string => clientCommandId('device-init/register', JSON.stringify(registerData(r)));
-
-
 /** The server of the device routes (no token), and how long each answer may take (the client's default when absent). */
 export interface DeviceServer {
   readonly url: string;
@@ -263,7 +56,7 @@ export interface DeviceServer {
 }
 
 /** A device's connection to `server`: its URL alone keeps the client's default timeout. */
-const transportOf = (server: string | DeviceServer): DeviceTransport =>
+export const transportOf = (server: string | DeviceServer): DeviceTransport =>
   typeof server === 'string' ? httpDeviceTransport(server) : httpDeviceTransport(server.url, { timeoutMs: server.timeoutMs });
 
 /** A receipt whose outcome is not known: the key is kept, named as pending in the state file; the cause's message, never a secret. */
