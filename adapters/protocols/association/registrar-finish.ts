@@ -15,25 +15,28 @@ import { refuseDecoyFinish } from '../shared/decoy.ts';
 import { deriveAssociationKeys, destroyAssociationKeys, keyConfirmationFor, proofFor, type AssociationKeys } from './session-key.ts';
 import type { RegistrarOptions } from './registrar-options.ts';
 import { assertCredentialStillUsable } from './registrar-still-usable.ts';
-import type { RealRun, Session } from './registrar-runs.ts';
+import { credentialEnd, type RealRun, type Session } from './registrar-runs.ts';
 
 export const FINISH = 'association.finish';
 const REGISTREE_AUTHENTICATION_FAILED = 'Registree authentication failed';
 
 /**
  * The lifetime granted to a run whose Registree has proved itself: the requested one cut to the credential
- * (clause 11.3.2), which ends for its associations at the end of a standing rotation's overlap (HLR-212). A credential too near its end for any lifetime is refused `lifetime_exhausted`, which only a
+ * (clause 11.3.2), which ends for its associations at the end of a standing rotation's overlap (HLR-212): `endsAt`,
+ * the earlier of its end at the hello and at the finish's read. A credential too near its end for any lifetime is refused `lifetime_exhausted`, which only a
  * peer holding the credential can be told: at the hello it would tell anyone that the credential ends within the
  * margin.
  */
-const grantOf = (session: RealRun, now: Date, lifetimeMarginSeconds: number | undefined): GrantedLifetime =>
+const grantOf = (session: RealRun, endsAt: string, now: Date, lifetimeMarginSeconds: number | undefined): GrantedLifetime =>
   associationLifetime({
     requestedSeconds: session.hello.requestedLifetimeSeconds,
-    credentialNotAfter: session.credentialEndsAt,
+    credentialNotAfter: endsAt,
     now,
     marginSeconds: lifetimeMarginSeconds ?? 60,
     step: FINISH,
   });
+
+const earlierOf = (a: string, b: string): string => (Date.parse(b) < Date.parse(a) ? b : a);
 
 /** The Registrar CSE's answer to a finish of `session` (Registrar.acceptFinish), `replay` its part of the replay cache. */
 export const finishRun = async (
@@ -63,10 +66,13 @@ export const finishRun = async (
     throw keyGoneAtProof(FINISH, error, [pskOf(session.verifier), session.psk], failed);
   }
   // Revoked since the hello, say: the proof verified, so only the holder is told (registrar-still-usable.ts).
-  await assertCredentialStillUsable(FINISH, session.lookup, hello, now);
+  const current = await assertCredentialStillUsable(FINISH, session.lookup, hello, now);
+  // A rotation started since the hello ends the credential at its overlap's end, which the hello could not see: cut to
+  // the hello's end alone, the grant outlived the overlap (review 64 F5, one step later). The earlier end holds.
+  const endsAt = earlierOf(session.credentialEndsAt, credentialEnd(current));
   // The Registree has proved it holds the credential: now it may be told what lifetime the credential leaves, or
   // that it leaves none, refused before any key is derived or anything remembered.
-  const grant = grantOf(session, now, o.lifetimeMarginSeconds);
+  const grant = grantOf(session, endsAt, now, o.lifetimeMarginSeconds);
   let keys: AssociationKeys | undefined;
   try {
     keys = await deriveAssociationKeys(

@@ -1,7 +1,8 @@
 import { assertUsableCredential } from '../../../domain/protocols/protocol.ts';
 import type { AssociationHello } from '../../../domain/protocols/association-messages.ts';
 import { realRefusal } from '../shared/decoy.ts';
-import type { RegistrarScope } from './registrar-options.ts';
+import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
+import type { RegistrarScope, RegistreeCredential } from './registrar-options.ts';
 
 /** How a run's hello found its credential (its scope's lookups, else the Registrar's own), kept to read it again. */
 export type CredentialLookup = Pick<RegistrarScope, 'resolveCredential' | 'knownCredential'>;
@@ -14,16 +15,20 @@ export type CredentialLookup = Pick<RegistrarScope, 'resolveCredential' | 'known
  * review 64, as in remote provisioning: bootstrap-still-usable.ts). Only a Registree whose proof verified gets here,
  * the holder, and it is told why (`credential_revoked`, ...), as a decoy run's holder is (`refuseDecoyFinish`), by
  * the hello's rule: the association's lookup first, the credential it was configured with for the reason when that
- * finds none. A stranger's proof failed before, so the extra read tells a stranger nothing.
+ * finds none. A stranger's proof failed before, so the extra read tells a stranger nothing. The credential as read
+ * now is returned: a rotation started since the hello ends it sooner (registrar-finish.ts cuts the grant to it).
  */
-export const assertCredentialStillUsable = async (step: string, lookup: CredentialLookup, hello: AssociationHello, now: Date): Promise<void> => {
+export const assertCredentialStillUsable = async (
+  step: string,
+  lookup: CredentialLookup,
+  hello: AssociationHello,
+  now: Date,
+): Promise<RegistreeCredential & { readonly descriptor: CredentialDescriptor }> => {
   const { registreeId, credential } = hello;
-  const check = (resolved: Awaited<ReturnType<CredentialLookup['resolveCredential']>>): void => {
-    assertUsableCredential(step, resolved, credential, now, registreeId);
-  };
+  const check = (resolved: RegistreeCredential | undefined) => assertUsableCredential(step, resolved, credential, now, registreeId);
   const resolved = await lookup.resolveCredential(registreeId, credential.fingerprint);
   try {
-    check(resolved);
+    return check(resolved);
   } catch (error) {
     // At a hello the refusal is concealed (`unusableCredential`); past the holder's proof its real reason is the answer.
     const refusal = realRefusal(error);
