@@ -1,0 +1,111 @@
+import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
+import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
+import { withoutFields } from '../../../domain/crypto/transcript.ts';
+import type { KeyHandle } from '../../../domain/ports/secure-environment.ts';
+import { assertFresh, protocolFailure } from '../../../domain/protocols/protocol.ts';
+import { proofFor } from '../../../domain/protocols/provisioning-proofs.ts';
+import { statementProofInput } from '../../../domain/protocols/provisioning-statement.ts';
+import { outcomeStatement } from '../../../domain/protocols/recorded-receipt.ts';
+import {
+  CERTIFICATE_HANDOVER,
+  certificateHandover,
+  type ProvisioningOutcome,
+  type ProvisioningReceipt,
+  type ServiceParameters,
+} from '../../../domain/protocols/enrolment-messages.ts';
+import { assertProof, prove, type ProofVerifier } from '../shared/proof.ts';
+import type { EnrolmentFunctionOptions } from './enrolment-options.ts';
+import type { RunContext, Session } from './enrolment-runs.ts';
+
+export const RECEIPT = 'provisioning.receipt';
+
+/**
+ * The Enrolment Function's outcome of a run whose node sent `receipt` (EnrolmentFunction.acceptReceiptInContext), with
+ * the context its hello was accepted in; `skew` the clock skew accepted for `receipt.completedAt`.
+ */
+export const completeRun = async (
+  o: EnrolmentFunctionOptions,
+  skew: number,
+  session: Session,
+  receipt: ProvisioningReceipt,
+  now: Date,
+): Promise<{ outcome: ProvisioningOutcome; context: RunContext }> => {
+  const { se, signingKey } = o;
+  // Unreachable: a decoy run never passes its auth (acceptAuth); here for the type of `session`.
+  if (session.decoy !== undefined) throw protocolFailure(RECEIPT, 'unknown_session', `session is not awaiting ${RECEIPT}`);
+  const credential = session.credential as CredentialDescriptor;
+  if (receipt.credentialFingerprint !== credential.fingerprint) throw protocolFailure(RECEIPT, 'credential_mismatch');
+  assertFresh(RECEIPT, receipt.completedAt, now, skew);
+  const th = session.transcript.absorb(receipt.type, withoutFields(receipt, 'bootstrapProof', 'credentialProof'));
+  const { hello } = session;
+  // The facts the receipt proves, as this function knows them: the node's proofs must be over exactly these
+  // (issue 11 item 5), so the recorded receipt cannot say anything the node did not state.
+  const facts = {
+    sessionId: session.id,
+    nodeId: hello.nodeId,
+    enrolmentFunctionId: o.id,
+    ...(hello.credentialId !== undefined ? { credentialId: hello.credentialId } : {}),
+    credential,
+    bootstrapKind: hello.bootstrap.kind,
+    bootstrapFingerprint: hello.bootstrap.fingerprint,
+    ...(session.manufacturerCertificate ? { manufacturerCertificate: session.manufacturerCertificate } : {}),
+    serviceParameters: session.serviceParameters as ServiceParameters,
+    transcriptHash: toBase64url(th),
+    completedAt: receipt.completedAt,
+  };
+  const statement = outcomeStatement(facts);
+  await assertProof(
+    se,
+    session.nodeVerifier,
+    statementProofInput('bootstrap', statement),
+    receipt.bootstrapProof,
+    RECEIPT,
+    'receipt not made with the bootstrap credential',
+  );
+  const credentialVerifier: ProofVerifier =
+    credential.kind === 'psk256'
+      ? { kind: 'psk256', handle: session.credentialKeyHandle as KeyHandle }
+      : { kind: credential.kind, publicKey: fromBase64url(credential.publicKey) };
+  // Key confirmation: the node proves it holds the credential it was just given (or generated).
+  await assertProof(
+    se,
+    credentialVerifier,
+    statementProofInput('credential', statement),
+    receipt.credentialProof,
+    RECEIPT,
+    'receipt not made with the new credential',
+  );
+  const enrolmentFunctionSignature = signingKey && {
+    kind: signingKey.kind,
+    keyFingerprint: (await se.describe(signingKey.handle)).fingerprint,
+    value: await prove(se, signingKey, statementProofInput('enrolmentFunction', statement)),
+  };
+  // Signed now, the receipt verified, and handed to the node only once recorded (EnrolmentEndpoint): a
+  // certificate out in the field that no event records could never be revoked.
+  const certified = await session.certificate?.issue();
+  const handover = session.transcript.absorb(CERTIFICATE_HANDOVER, certificateHandover(certified?.certificate));
+  const certificateProof = await prove(se, session.signer, proofFor('enrolment-function', 'certificate', handover));
+  // The receipt is accepted and nothing after this can refuse it: only now is the infrastructure's copy stored,
+  // re-imported non-extractable (once delivered, it never leaves again) and handed over; the session copy and the
+  // delivery key go with the session. (Made before a step that can still fail, it outlived the refusal: no
+  // cleanup and no registry knew it.)
+  const { delivery } = session;
+  const stored = delivery && (await se.unwrap(delivery.kek, delivery.wrapped, delivery.aad, { kind: 'psk256' }));
+  if (delivery && stored === undefined) throw new Error('the delivered PSK no longer opens under its delivery key');
+  const outcome: ProvisioningOutcome = {
+    ...facts,
+    certificateProof,
+    ...(certified !== undefined && credential.kind !== 'psk256'
+      ? { credential: { ...credential, certificate: certified.certificate }, issuingCa: certified.issuingCa }
+      : {}),
+    ...(stored ? { credentialKeyHandle: stored } : {}),
+    receipt: {
+      version: 2,
+      bootstrapProof: receipt.bootstrapProof,
+      credentialProof: receipt.credentialProof,
+      ...(enrolmentFunctionSignature ? { enrolmentFunctionSignature } : {}),
+    },
+  };
+  session.done = true;
+  return { outcome, context: session.context };
+};
