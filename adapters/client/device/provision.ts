@@ -46,7 +46,8 @@ export class ReceiptOutcomeUnknown extends Error {
  * 408 or 429, a timeout, a connection lost, a 2xx answer that fails a local check such as `credential_mismatch` or
  * the certificate's proof) leaves the outcome unknown: the key is kept and the run fails with `ReceiptOutcomeUnknown`
  * (found in review: the key was destroyed while the server might hold the credential bound to it; review 64: so was
- * it on a gateway's 408, 429 or HTML 4xx page). The caller, which named the key in `beforeReceipt`, settles it by the fingerprint the server holds.
+ * it on a gateway's 408, 429 or HTML 4xx page). The caller, which named the key in `beforeReceipt`, settles it by the
+ * fingerprint the server holds.
  */
 export const provisionOverHttp = async (
   transport: DeviceTransport,

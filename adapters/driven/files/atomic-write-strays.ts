@@ -37,8 +37,8 @@ const isStray = (path: string, pid: number, now: number): boolean => {
  * Only for the holder of the folder's lock, just after it is taken: every process that writes the folder's keys, CA
  * files and lock (a service, `ca init`, `key destroy`, `projections`, `verify --repair-nodes`) writes only while it
  * holds that lock, so none of their temp files is in flight; a file of a process that writes without it is kept while
- * that process runs, and any while it is new (isStray). A subfolder that is a link is left alone (its files are not only this folder's). A
- * file that cannot be removed is left: a KEK's is then refused by the KEK checks (kek-file.ts).
+ * that process runs, and any while it is new (isStray). A subfolder that is a link is left alone (its files are not
+ * only this folder's). A file that cannot be removed is left: a KEK's is then refused by the KEK checks (kek-file.ts).
  */
 export const removeAtomicWriteStrays = (dir: string, subfolders: readonly string[], onlyOf?: string): string[] => {
   const removed: string[] = [];

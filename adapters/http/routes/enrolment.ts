@@ -12,10 +12,10 @@ const TAGS = ['device: remote provisioning'];
  * credential). Refusals are `protocol` problems naming the step and the reason; a refused message ends its run and
  * records nothing. A hello whose bootstrap credential cannot be used is not refused but answered with a decoy challenge
  * of the same shape (shared/decoy.ts; seeds 002/004, SER-001), its auth refused as a failed proof, or with the real
- * reason to a node whose proof verifies with the credential; an auth whose credential ended during the run is
- * answered so too (a failed proof, the reason to the log, `logConcealed`, `answerDevice`; the reason to its holder). A hello's run is bounded with the other runs its address began in the node's name
- * (`helloPeer`), so hellos from elsewhere cannot end it. The credential is recorded when its receipt verifies
- * (EnrolmentEndpoint).
+ * reason to a node whose proof verifies with the credential; an auth whose credential ended during the run is answered
+ * so too (a failed proof, the reason to the log, `logConcealed`, `answerDevice`; the reason to its holder). A hello's
+ * run is bounded with the other runs its address began in the node's name (`helloPeer`), so hellos from elsewhere
+ * cannot end it. The credential is recorded when its receipt verifies (EnrolmentEndpoint).
  */
 export const enrolmentRoutes: RouteModule = async (app, context) => {
   const endpoints = await openDeviceEndpoints(context);

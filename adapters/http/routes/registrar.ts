@@ -25,11 +25,11 @@ const refuseForeignVersion = (step: string) => async (request: FastifyRequest): 
  * of the same shape as a real one (shared/decoy.ts; seeds 002/004, SER-001: a refusal would tell anyone that the
  * credential is not usable), its reason logged (`logConcealed`); its finish gets what a failed proof gets, or, from
  * the credential's holder, the reason. A finish whose credential ended during the run, before the Registree's proof
- * verified, gets what a failed proof gets too (`bad_mac`), the reason in the log (`answerDevice`); once it verified, the
- * credential is read again and its holder told why (registrar-still-usable.ts). The challenge carries nothing of the credential (no lifetime: that would tell its
- * notAfter to anyone who knows its fingerprint); the Registrar grants the lifetime once the finish's proof verified,
- * records `AssociationEstablished`, then answers with its confirm, which carries the grant under its key
- * confirmation (RegistrarEndpoint).
+ * verified, gets what a failed proof gets too (`bad_mac`), the reason in the log (`answerDevice`); once it verified,
+ * the credential is read again and its holder told why (registrar-still-usable.ts). The challenge carries nothing of
+ * the credential (no lifetime: that would tell its notAfter to anyone who knows its fingerprint); the Registrar grants
+ * the lifetime once the finish's proof verified, records `AssociationEstablished`, then answers with its confirm, which
+ * carries the grant under its key confirmation (RegistrarEndpoint).
  */
 export const registrarRoutes: RouteModule = async (app, context) => {
   const endpoints = await openDeviceEndpoints(context);

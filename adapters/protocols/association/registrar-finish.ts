@@ -23,9 +23,9 @@ const REGISTREE_AUTHENTICATION_FAILED = 'Registree authentication failed';
 /**
  * The lifetime granted to a run whose Registree has proved itself: the requested one cut to the credential
  * (clause 11.3.2), which ends for its associations at the end of a standing rotation's overlap (HLR-212): `endsAt`,
- * the earlier of its end at the hello and at the finish's read. A credential too near its end for any lifetime is refused `lifetime_exhausted`, which only a
- * peer holding the credential can be told: at the hello it would tell anyone that the credential ends within the
- * margin.
+ * the earlier of its end at the hello and at the finish's read. A credential too near its end for any lifetime is
+ * refused `lifetime_exhausted`, which only a peer holding the credential can be told: at the hello it would tell
+ * anyone that the credential ends within the margin.
  */
 const grantOf = (session: RealRun, endsAt: string, now: Date, lifetimeMarginSeconds: number | undefined): GrantedLifetime =>
   associationLifetime({
