@@ -10,6 +10,7 @@ import { capture } from './support/cli.ts';
 import { cmd } from './support/fleet.ts';
 import { startTestService } from './support/service.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
+import { withKekFile } from './support/kek-file-env.ts';
 
 /*
  * Review 56 finding 4: after a restore (README "Restoring the event store from a backup", step 4) the folder's
@@ -19,17 +20,6 @@ import { temporaryFolders } from './support/temp-dirs.ts';
  */
 const scratch = temporaryFolders('credence-log-key-destroy-');
 
-/** `run` with CREDENCE_KEK_FILE set as `credence serve` reads it (process.env), put back after. */
-const withKekFile = async <T>(kek: string, run: () => Promise<T>): Promise<T> => {
-  const before = process.env['CREDENCE_KEK_FILE'];
-  process.env['CREDENCE_KEK_FILE'] = kek;
-  try {
-    return await run();
-  } finally {
-    if (before === undefined) delete process.env['CREDENCE_KEK_FILE'];
-    else process.env['CREDENCE_KEK_FILE'] = before;
-  }
-};
 
 /** Registers a node through the service and closes it, which signs a checkpoint over everything logged. */
 const serveOneNode = async (dir: string, kek: string, nodeId: string): Promise<void> =>

@@ -2,10 +2,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { register } from '../bin/commands/device.ts';
 import { readPendingInit } from '../bin/commands/device/pending-init.ts';
-import type { Io } from '../bin/io.ts';
-import { runCommands } from '../bin/program.ts';
+import { deviceCli } from './support/device-cli.ts';
 import { startTestService, type TestService } from './support/service.ts';
 import { answerWith, forwarded, standInProxy } from './support/stand-in-proxy.ts';
 
@@ -25,12 +23,7 @@ afterAll(async () => {
   if (root !== undefined) rmSync(root, { recursive: true, force: true });
 });
 
-const device = async (argv: string[]) => {
-  const lines: string[] = [];
-  const io: Io = { out: (l) => void lines.push(l), err: (l) => void lines.push(l), env: {} };
-  const code = await runCommands([register], ['device', ...argv], io);
-  return { code, output: lines.join('\n') };
-};
+const device = deviceCli;
 
 describe('credence device init, when a gateway answers a command the server recorded with its own 4xx page', () => {
   it('keeps the key and the pending init, and running it again finishes it with the same key', async () => {

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { openServiceSecureEnvironment } from '../adapters/runtime/index.ts';
 import { startTestService } from './support/service.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
+import { withKekFile } from './support/kek-file-env.ts';
 
 /*
  * Taking the folder's lock also removes the temps a killed write left beside a KEK CREDENCE_KEK_FILE keeps outside
@@ -18,17 +19,6 @@ const DEAD_PID = 4_194_305;
 const KEK = 'credence.kek';
 const OLD_STRAY = `.${KEK}.${DEAD_PID}.0123456789ab.tmp`;
 
-/** `run` with CREDENCE_KEK_FILE set as `credence serve` reads it (process.env), put back after. */
-const withKekFile = async <T>(kek: string, run: () => Promise<T>): Promise<T> => {
-  const before = process.env['CREDENCE_KEK_FILE'];
-  process.env['CREDENCE_KEK_FILE'] = kek;
-  try {
-    return await run();
-  } finally {
-    if (before === undefined) delete process.env['CREDENCE_KEK_FILE'];
-    else process.env['CREDENCE_KEK_FILE'] = before;
-  }
-};
 
 describe('the service started on a folder whose KEK is kept outside it', () => {
   it('says at info that it removed the temps left beside its KEK file, by full path, naming where they were', async () => {

@@ -6,11 +6,9 @@ import { afterAll, beforeAll, expect } from 'vitest';
 import { ProblemResponse } from '../../adapters/client/http.ts';
 import { toBase64url } from '../../domain/crypto/base64url.ts';
 import { clientOf } from '../../bin/commands/options.ts';
-import { register } from '../../bin/commands/device.ts';
+import { deviceCli } from './device-cli.ts';
 import type { DeviceState } from '../../bin/commands/device/state.ts';
 import { operatorCommand } from '../../bin/commands/device/steps.ts';
-import type { Io } from '../../bin/io.ts';
-import { runCommands } from '../../bin/program.ts';
 import { startTestService, type TestService } from './service.ts';
 
 /**
@@ -36,12 +34,7 @@ export const provisioningDevices = (subscriptionId: string) => {
     if (root !== undefined) rmSync(root, { recursive: true, force: true });
   });
 
-  const device = async (argv: string[]) => {
-    const lines: string[] = [];
-    const io: Io = { out: (line) => void lines.push(line), err: (line) => void lines.push(line), env: {} };
-    const code = await runCommands([register], ['device', ...argv], io);
-    return { code, output: lines.join('\n') };
-  };
+  const device = deviceCli;
 
   /** An initialised device of node `nodeId`, enrolled under the subscription; its folder. */
   const enrolledDevice = async (nodeId: string): Promise<string> => {
