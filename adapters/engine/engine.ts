@@ -8,6 +8,7 @@ import { authorise, parse, reserveDerivedCommandIds, verifyRequestSignature, typ
 import { decideCommand } from './decide.ts';
 import { DEFAULT_CACHE_BYTES, EntityCache, type EntityCacheStats } from './entity-cache.ts';
 import { replayedOutcome } from './idempotency.ts';
+import { PeekMemo, type PeekedEntity } from './peek-memo.ts';
 import { appendDecision } from './record.ts';
 import { StreamLanes } from './stream-lanes.ts';
 
@@ -63,10 +64,11 @@ export interface Engine extends CommandSink {
   /** The entity as its machine sees it now, with its events and revision. */
   entity(kind: EntityKind, id: string): Promise<LoadedEntity>;
   /**
-   * The same entity, read leaving no trace in the entity cache or its published stats: for what an unauthenticated
-   * device hello looks up, which the public metrics must not tell a stranger about (entity-cache.ts `peek`).
+   * The same entity (its snapshot, revision and issue, not its history), read leaving no trace in the entity cache or
+   * its published stats: for what an unauthenticated device hello looks up, which the public metrics must not tell a
+   * stranger about. Kept apart, it costs one read of what was appended since its last lookup (peek-memo.ts).
    */
-  peek(kind: EntityKind, id: string): Promise<LoadedEntity>;
+  peek(kind: EntityKind, id: string): Promise<PeekedEntity>;
   /** Reads these entities into the cache ahead of the commands about to read them, in one store read where the store can. */
   prefetch(kind: EntityKind, ids: readonly string[]): Promise<void>;
   /** The entity cache's size, bound and hit rate (service metrics). */
@@ -79,6 +81,7 @@ export const createEngine = (options: EngineOptions): Engine => {
   const { store, clock } = options;
   const maxRetries = options.maxRetries ?? 5;
   const cache = new EntityCache(store, options.cacheMaxBytes ?? DEFAULT_CACHE_BYTES);
+  const peeks = new PeekMemo(store);
   const lanes = new StreamLanes();
   const admission: readonly AdmissionStep[] = [
     authorise(new Set<string>(options.systemActors ?? SYSTEM_ACTOR_IDS)),
@@ -134,7 +137,7 @@ export const createEngine = (options: EngineOptions): Engine => {
     execute: (input, options) => run(input, false, options?.admit),
     executeAsSystem: (input) => run(input, true),
     entity: (kind, id) => cache.loadFull(kind, id),
-    peek: (kind, id) => cache.peek(kind, id),
+    peek: (kind, id) => peeks.peek(kind, id),
     view: async (kind, id) => viewOf((await cache.load(kind, id)).snapshot),
     prefetch: (kind, ids) => cache.prefetch(kind, ids),
     recorded: async (kind, id, commandId, by) => {

@@ -56,7 +56,7 @@ export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
  * Map slot and its link in the recency list. Measured with `bench/memory.ts` (heap growth / entries of the lifecycle
  * mix), rounded up to 640 before the list; its link measured 40 bytes more per entry (200,000 keys, recency-list.ts).
  */
-const ENTRY_OVERHEAD_BYTES = 680;
+export const ENTRY_OVERHEAD_BYTES = 680;
 
 // V8 keeps strings of these ids one byte per char; the JSON length of the context (measured without building the
 // JSON, json-size.ts) approximates the context's own footprint.
@@ -197,20 +197,9 @@ export class EntityCache {
 
   /** The entity with every event, rebuilt from its whole stream (for callers that need its history); refreshes the entry. */
   async loadFull(kind: EntityKind, id: string): Promise<LoadedEntity> {
-    const entity = await this.peek(kind, id);
+    const entity = rebuilt(kind, id, await this.store.readStream(streamIdOf(kind, id)));
     this.remember(compact(entity));
     return entity;
-  }
-
-  /**
-   * The entity as `loadFull` rebuilds it, leaving no trace: nothing remembered, no hit or miss counted, no entry moved
-   * in the eviction order. For the lookups of an unauthenticated device hello, which the public cache gauges would
-   * otherwise tell a stranger about: an unknown id added an empty entry, a known one an entry sized by its state (review
-   * 33; seeds 002/004, SER-001). It always reads the whole stream, cached or not: the cache keeps no events, which
-   * these lookups need (the credential's issued key), and a cached entry answered faster would tell the same by time.
-   */
-  async peek(kind: EntityKind, id: string): Promise<LoadedEntity> {
-    return rebuilt(kind, id, await this.store.readStream(streamIdOf(kind, id)));
   }
 
   remember(entry: CachedEntity): void {

@@ -1,12 +1,13 @@
 import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
 import { type LoadedEntity } from '../../../machines/index.ts';
 import type { CredentialContext } from '../../../machines/index.ts';
+import type { PeekedEntity } from '../../engine/index.ts';
 import { recordedReceipt, type ProvisioningOutcome } from '../../../domain/protocols/index.ts';
 import { fromBase64url } from '../../../domain/crypto/base64url.ts';
 import { certificateSummary } from '../../../domain/x509/issuance/index.ts';
 
-/** The credential's public description, rebuilt from its events: what the protocols need to authenticate it. */
-export const descriptorOf = (credential: LoadedEntity): CredentialDescriptor | undefined => {
+/** The credential's public description, from its snapshot and issue: what the protocols need to authenticate it. */
+export const descriptorOf = (credential: Pick<PeekedEntity, 'snapshot' | 'issued'>): CredentialDescriptor | undefined => {
   const { publicKey, certificate } = issuedFacts(credential);
   const c = credential.snapshot.context as CredentialContext;
   if (c.kind === undefined || c.fingerprint === undefined || c.owner === undefined) return undefined;
@@ -18,15 +19,14 @@ export const descriptorOf = (credential: LoadedEntity): CredentialDescriptor | u
 };
 
 /** The public key and certificate recorded when the credential was issued (asymmetric kinds). */
-const issuedFacts = (credential: LoadedEntity): { publicKey?: string; certificate?: string } => {
-  const issued = credential.events.find((e) => e.event.type === 'CredentialIssued');
+const issuedFacts = ({ issued }: Pick<PeekedEntity, 'issued'>): { publicKey?: string; certificate?: string } => {
   if (issued?.event.type !== 'CredentialIssued') return {};
   const { publicKey, certificate } = issued.event.data;
   return { ...(publicKey !== undefined ? { publicKey } : {}), ...(certificate?.der !== undefined ? { certificate: certificate.der } : {}) };
 };
 
 /** A credential is usable by the protocols only while its machine would let it back an association. */
-export const isWithdrawn = (credential: LoadedEntity): boolean => {
+export const isWithdrawn = (credential: Pick<LoadedEntity, 'snapshot'>): boolean => {
   const state = String(credential.snapshot.value);
   return state === 'revoked' || state === 'expired' || state === 'absent';
 };

@@ -1,5 +1,6 @@
 import { validationError } from '../../../domain/errors.ts';
-import type { CredentialContext, NodeContext, SubscriptionContext } from '../../../machines/index.ts';
+import type { CredentialContext, LoadedEntity, NodeContext, SubscriptionContext } from '../../../machines/index.ts';
+import type { EntityKind } from '../../../domain/streams.ts';
 import { isWithin } from '../../../machines/types.ts';
 import type { Engine } from '../../engine/index.ts';
 
@@ -16,7 +17,7 @@ export const servedUnderSubscription = async (
   engine: Engine,
   nodeId: string,
   /** How to read the node and subscription: `engine.peek` for a hello, which must leave the entity cache as it was. */
-  read: Engine['entity'] = (kind, id) => engine.entity(kind, id),
+  read: (kind: EntityKind, id: string) => Promise<Pick<LoadedEntity, 'snapshot'>> = (kind, id) => engine.entity(kind, id),
 ): Promise<'served' | 'not-enrolled' | 'subscription-ended'> => {
   const node = await read('node', nodeId);
   if (!LIVE.includes(String(node.snapshot.value))) return 'not-enrolled';

@@ -1,0 +1,87 @@
+import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
+import type { EventStore } from '../../domain/ports/event-store.ts';
+import type { DecodedEvent } from '../../domain/stored.ts';
+import { applyStored, emptyEntity, type LoadedEntity } from '../../machines/index.ts';
+import { ENTRY_OVERHEAD_BYTES } from './entity-cache.ts';
+import { jsonLength } from './json-size.ts';
+import { RecencyList } from './recency-list.ts';
+
+/**
+ * What `peek` answers: the entity's snapshot and revision and, of its events, only its issue (a credential's
+ * `CredentialIssued`: the public key and certificate its descriptor names, which the snapshot does not hold).
+ */
+export interface PeekedEntity extends Omit<LoadedEntity, 'events'> {
+  readonly issued: DecodedEvent | undefined;
+}
+
+interface Memo {
+  readonly entity: PeekedEntity;
+  readonly bytes: number;
+}
+
+/** Default bound: 8 MiB, some 10,000 entities of the lifecycle mix, each a compact snapshot. */
+export const DEFAULT_PEEK_MEMO_BYTES = 8 * 1024 * 1024;
+
+const bytesOf = (entity: PeekedEntity): number =>
+  ENTRY_OVERHEAD_BYTES + entity.streamId.length + 2 * jsonLength(entity.snapshot.context) + (entity.issued === undefined ? 0 : 2 * jsonLength(entity.issued.event));
+
+const issueIn = (events: readonly DecodedEvent[]): DecodedEvent | undefined => events.find((e) => e.event.type === 'CredentialIssued');
+
+/**
+ * The entities an unauthenticated device hello looked up, as compact snapshots kept apart from the entity cache, so
+ * that a lookup reads only the records appended since the last one (one indexed query, none found for an entity
+ * left as it was) instead of rebuilding the whole stream. Before, every hello rebuilt its node's and credential's
+ * streams, which grow with each association (review 64 F1: 0.16 ms for a new node, 75.8 ms after 1,000 associations,
+ * so one address within the device routes' rate limit kept a core busy).
+ *
+ * Apart from the entity cache because the hello must leave no trace there (review 33: its public gauges told a
+ * stranger which ids exist). Nothing here is published. Only a stream that exists is kept: an unknown id costs the
+ * same one empty read every time and takes no room, so strangers' ids cannot evict the entities devices look up.
+ * Bounded by estimated bytes, least recently looked up first out.
+ */
+export class PeekMemo {
+  readonly #entries = new RecencyList<Memo>();
+  #bytes = 0;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly maxBytes: number = DEFAULT_PEEK_MEMO_BYTES,
+  ) {}
+
+  /** Estimated bytes of what is kept. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  async peek(kind: EntityKind, id: string): Promise<PeekedEntity> {
+    const streamId = streamIdOf(kind, id);
+    const memo = this.#entries.get(streamId)?.entity;
+    const fromRevision = memo?.revision === undefined ? 0n : memo.revision + 1n;
+    const records = await this.store.readStream(streamId, { fromRevision });
+    if (memo !== undefined && records.length === 0) {
+      this.#remember(memo);
+      return memo;
+    }
+    const base: LoadedEntity = memo === undefined ? emptyEntity(kind, id) : { ...memo, events: [] };
+    const { events, ...rest } = records.length === 0 ? base : applyStored(base, records);
+    const entity: PeekedEntity = { ...rest, issued: memo?.issued ?? issueIn(events) };
+    if (entity.revision !== undefined) this.#remember(entity);
+    return entity;
+  }
+
+  #remember(entity: PeekedEntity): void {
+    const bytes = bytesOf(entity);
+    if (bytes > this.maxBytes) {
+      const previous = this.#entries.delete(entity.streamId);
+      if (previous !== undefined) this.#bytes -= previous.bytes;
+      return;
+    }
+    const previous = this.#entries.set(entity.streamId, { entity, bytes });
+    this.#bytes += bytes - (previous?.bytes ?? 0);
+    while (this.#bytes > this.maxBytes) {
+      const oldest = this.#entries.shift();
+      if (oldest === undefined) break;
+      this.#bytes -= oldest.bytes;
+    }
+  }
+}
