@@ -2,19 +2,18 @@ import { html, nothing, type PropertyValues } from 'lit';
 import { entityPath } from '../api.ts';
 import { loadDependencies, type DependencyGraph } from '../dependencies.ts';
 import { verifyHref } from '../router.ts';
-import { Entity, EntityPage, StateAt, Timeline, type TimelineEntry } from '../schemas.ts';
-import { ConsolePage, formatTime, IDLE, LOADING, renderBehind, renderError, renderLoad, type Load } from './base.ts';
+import { Entity, EntityPage, StateAt, type TimelineEntry } from '../schemas.ts';
+import { ConsolePage, formatTime, IDLE, LOADING, renderBehind, renderLoad, type Load } from './base.ts';
 import { renderGraph } from './entity-graph.ts';
+import { readFirstPage, readPage, readTimelineAgain, renderTimeline, shownPages, type PageRead } from './entity-timeline.ts';
 import { renderEntityList, type EntityList } from './entity-list.ts';
 import { renderPicker } from './entity-picker.ts';
 import { ReadAgainWhileBehind } from '../read-again.ts';
 import { instants, nextInstant, sliderRange } from './slider-range.ts';
 import { badge } from './state-badge.ts';
-import { appendPage, entityTooLong, nextAfterOf, NO_PAGES, TIMELINE_PAGE, timelinePagePath, type TimelinePages } from '../timeline-pages.ts';
-import { renderEntries, renderTooLong } from './timeline-table.ts';
-
-/** A read of the next page of the timeline: under way, failed, or none. */
-type PageRead = Exclude<Load<never>, { state: 'ok' }>;
+import { renderStateSlider } from './state-slider.ts';
+import { entityTooLong, type TimelinePages } from '../timeline-pages.ts';
+import { renderTooLong } from './timeline-table.ts';
 
 const BROWSE_PAGE = 50;
 const STATE_DEBOUNCE_MS = 120;
@@ -150,47 +149,19 @@ export class EntityView extends ConsolePage {
         }),
         (l) => (this.entity = l),
       ),
-      this.readFirstPage(kind, id, signal),
+      readFirstPage(this, kind, id, signal),
     ]);
     if (signal.aborted) return;
     // An entity too long to rebuild in one request (422 entity_too_long) has no state to show, but its timeline pages
     // and what depends on it are read all the same.
     if (entity === undefined && entityTooLong(refused) === undefined) return;
-    const shown = this.pages()?.entries ?? [];
+    const shown = shownPages(this)?.entries ?? [];
     if (entity !== undefined && shown.length > 0) this.moveTo(this.range(shown).max);
     const root = entity ?? { state: '', context: {} };
     this.graphRoot = root;
     this.graph = LOADING;
     await this.settle(this.readGraph(kind, id, root, signal), (l) => (this.graph = l));
     this.readAgainWhileBehind(kind, id, root, signal);
-  }
-
-  /** The first page of the timeline, shown in place of the timeline's loading state or error. */
-  private async readFirstPage(kind: string, id: string, signal: AbortSignal): Promise<void> {
-    try {
-      await this.readPage(kind, id, signal);
-    } catch (error) {
-      if (!signal.aborted) this.timeline = { state: 'error', error };
-    }
-  }
-
-  /**
-   * The page after the last entry shown (the first when none is), added to the timeline, noting how far behind the
-   * read model it comes from was. Never the whole timeline: the server refuses that of a long entity.
-   */
-  private async readPage(kind: string, id: string, signal: AbortSignal): Promise<void> {
-    const shown = this.pages() ?? NO_PAGES;
-    const { value, eventsBehind } = await this.api.jsonBehind(timelinePagePath(kind, id, nextAfterOf(shown)), Timeline, signal);
-    if (signal.aborted) return;
-    this.behind = Math.max(this.behind, eventsBehind);
-    // Against what is shown now: another read may have added a page meanwhile (appendPage adds nothing twice).
-    this.timeline = { state: 'ok', value: appendPage(this.pages() ?? NO_PAGES, value) };
-  }
-
-  /** The pages of the timeline shown now (undefined while it loads or failed). */
-  private pages(): TimelinePages | undefined {
-    const timeline: Load<TimelinePages> = this.timeline;
-    return timeline.state === 'ok' ? timeline.value : undefined;
   }
 
   /** "Load more events": the next page, one read at a time; a failure is shown below the entries already shown. */
@@ -200,29 +171,12 @@ export class EntityView extends ConsolePage {
     const signal = this.abort.signal;
     this.nextPage = LOADING;
     try {
-      await this.readPage(this.kind, id, signal);
+      await readPage(this, this.kind, id, signal);
       if (signal.aborted) return;
       this.nextPage = IDLE;
       // A page read while the read model was behind is read again as the first was (found in review: the notice said
       // so, but nothing read it again once the first load's rounds had ended).
       if (this.graphRoot !== undefined) this.readAgainWhileBehind(this.kind, id, this.graphRoot, signal);
-    } catch (error) {
-      if (!signal.aborted) this.nextPage = { state: 'error', error };
-    }
-  }
-
-  /**
-   * Read again while behind: only where the timeline ends, for the events the read model had not handled; pages not
-   * read yet are read when asked for, and a timeline not read at all is read from its first page.
-   */
-  private async readTimelineAgain(kind: string, id: string, signal: AbortSignal): Promise<void> {
-    if (this.timeline.state !== 'ok') {
-      this.timeline = LOADING;
-      return this.readFirstPage(kind, id, signal);
-    }
-    if (this.timeline.value.nextAfter !== undefined || this.nextPage.state === 'loading') return;
-    try {
-      await this.readPage(kind, id, signal);
     } catch (error) {
       if (!signal.aborted) this.nextPage = { state: 'error', error };
     }
@@ -243,7 +197,7 @@ export class EntityView extends ConsolePage {
     this.readAgain.after(this.behind > 0, async () => {
       this.behind = 0;
       await Promise.all([
-        this.readTimelineAgain(kind, id, signal),
+        readTimelineAgain(this, kind, id, signal),
         this.settle(this.readGraph(kind, id, entity, signal), (l) => (this.graph = l)),
       ]);
       this.readAgainWhileBehind(kind, id, entity, signal);
@@ -283,38 +237,7 @@ export class EntityView extends ConsolePage {
 
   private renderSlider(entries: readonly TimelineEntry[]) {
     if (entries.length === 0) return nothing;
-    const { min, max, step } = this.range(entries);
-    const at = this.at ?? max;
-    const state = this.stateAt;
-    return html`<section class="slider" aria-labelledby="slider-heading">
-      <h3 id="slider-heading">State at an instant</h3>
-      <div class="slider-row">
-        <button type="button" class="secondary" @click=${() => this.jump(entries, -1)} aria-label="Previous event">◀</button>
-        <input id="instant" type="range" min=${min} max=${max} step=${step} .value=${String(at)}
-          aria-label="Instant" aria-valuetext=${new Date(at).toISOString()}
-          @input=${(e: Event) => this.moveTo(Number((e.target as HTMLInputElement).value))} />
-        <button type="button" class="secondary" @click=${() => this.jump(entries, 1)} aria-label="Next event">▶</button>
-      </div>
-      <p><time data-testid="instant">${new Date(at).toISOString()}</time></p>
-      ${renderLoad(state, this.session.role, 'the state at this instant', (s) =>
-        html`<p class="state-at">State: <strong data-testid="state-at">${s.state}</strong>
-          ${s.asOf ? html`<span class="meta">after ${s.events} event${s.events === 1 ? '' : 's'}, the last ${s.asOf.type} (revision ${s.asOf.revision}, position ${s.asOf.position})</span>` : html`<span class="meta">before its first event</span>`}</p>`,
-      )}
-    </section>`;
-  }
-
-  private renderTimeline(pages: TimelinePages) {
-    const { entries, nextAfter } = pages;
-    if (entries.length === 0) return html`<p class="empty">No events.</p>`;
-    return html`${renderEntries(entries)}
-      <div class="pager">
-        <p class="meta" data-testid="timeline-shown">${entries.length} event${entries.length === 1 ? '' : 's'} shown, revisions ${entries[0]!.revision} to ${entries.at(-1)!.revision}${nextAfter !== undefined ? '; more follow' : ''}.</p>
-        ${nextAfter !== undefined
-          ? html`<button type="button" class="secondary" ?disabled=${this.nextPage.state === 'loading'} @click=${() => void this.loadMore()}>Load more events</button>`
-          : nothing}
-        ${this.nextPage.state === 'loading' ? html`<p class="loading" role="status" aria-live="polite">Loading the next ${TIMELINE_PAGE} events…</p>` : nothing}
-      </div>
-      ${this.nextPage.state === 'error' ? renderError(this.nextPage.error, this.session.role, 'the next events of the timeline') : nothing}`;
+    return renderStateSlider(this.range(entries), this.at, this.stateAt, this.session.role, (at) => this.moveTo(at), (direction) => this.jump(entries, direction));
   }
 
   override render() {
@@ -342,7 +265,7 @@ export class EntityView extends ConsolePage {
       <div class="columns wide-left">
         <section aria-labelledby="timeline-heading">
           <h3 id="timeline-heading">Timeline</h3>
-          ${renderLoad(this.timeline, role, 'the timeline', (pages) => this.renderTimeline(pages))}
+          ${renderLoad(this.timeline, role, 'the timeline', (pages) => renderTimeline(pages, this.nextPage, role, () => void this.loadMore()))}
         </section>
         <section aria-labelledby="graph-heading">
           <h3 id="graph-heading">What depends on it</h3>
