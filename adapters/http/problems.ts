@@ -288,11 +288,17 @@ export const sendFrameworkProblem = (reply: FastifyReply, request: FastifyReques
 };
 
 /**
+ * The baseline sends `no-store` to a request with a bearer token (baseline-headers.ts); a refusal before any request
+ * cannot tell whether one was sent, so it always says it (found in review: it had no Cache-Control at all).
+ */
+const NOT_STORED = 'Cache-Control: no-store\r\n';
+
+/**
  * The HTTP parser's own refusals (Fastify's `clientErrorHandler`), before there is any request: a malformed request
  * line or header, a body framed two ways (`Content-Length` with `Transfer-Encoding`), headers over the size Node
  * takes, a request that took too long. Answered as problem+json on the raw socket, which is then closed; nothing of
  * the input is echoed. A connection reset, or a socket that cannot be written, gets nothing. No onSend hook runs for
- * it: the baseline's static headers are written here (review 50's follow-up: it carried none).
+ * it: the baseline's static headers are written here (review 50's follow-up: it carried none), and `no-store`.
  */
 export const clientErrorAnswer = (error: NodeJS.ErrnoException): string | undefined => {
   if (error.code === 'ECONNRESET') return undefined;
@@ -304,7 +310,7 @@ export const clientErrorAnswer = (error: NodeJS.ErrnoException): string | undefi
         : [400, 'malformed_request', 'the request is not valid HTTP/1.1 (its request line, a header or its framing)'];
   const body = JSON.stringify({ type: `${PROBLEM_TYPE_BASE}${code}`, title: STATUS_CODES[status], status, detail });
   const baseline = Object.entries(BASELINE_STATIC_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`).join('');
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${baseline}Connection: close\r\n\r\n${body}`;
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${baseline}${NOT_STORED}Connection: close\r\n\r\n${body}`;
 };
 
 /** Fastify's 415 (no parser for the type sent) names what the route takes, not always JSON. */

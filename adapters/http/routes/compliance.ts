@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { notFound, validationError, type FieldIssue } from '../../../domain/errors.ts';
+import { MAX_POSITION } from '../../../domain/positions.ts';
 import { EntityKind } from '../../../domain/streams.ts';
 import { answerQuery, COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, DEFAULT_ROWS, MAX_ROWS, type ComplianceQueryName } from '../../../projections/compliance/index.ts';
 import { replayEntity } from '../../../projections/replay/index.ts';
@@ -24,18 +25,34 @@ const readerOf = (param: Param): z.ZodType =>
   COMPLIANCE_QUERY_NAMES.map((name) => (COMPLIANCE_QUERIES[name].params as unknown as z.ZodObject).shape[param]).find((s) => s !== undefined)!;
 
 /**
- * Documented as the queries read them, not as the text this route passes on (found in review: instants and `limit`
- * were any string): an instant as the date-time or date it must be, `limit` as the integer it is read into, with its
- * bounds and default.
+ * Every parameter documented as the queries read it, not as the text this route passes on (found in review: instants
+ * and `limit` were any string, then `after`, `days`, `reason`, `order`, `actor` and `subscription` still were): an
+ * instant as the date-time or date it must be, `after` as the decimal position it must be, `reason` and `order` as
+ * their enums (`order` with its default), `limit` and `days` as the numbers they are read into, and `actor` and
+ * `subscription` as the ids they are checked as, each with its bounds. `output` where the reader takes text or a
+ * number and checks the number, or checks text only once it is given (`required`, whose input side is anything).
  */
-const DOCUMENTED_AS: Partial<Record<Param, 'input' | 'output'>> = { from: 'input', to: 'input', now: 'input', limit: 'output' };
+const DOCUMENTED_AS: Readonly<Record<Param, 'input' | 'output'>> = {
+  reason: 'input',
+  from: 'input',
+  to: 'input',
+  actor: 'output',
+  subscription: 'output',
+  days: 'output',
+  now: 'input',
+  limit: 'output',
+  after: 'input',
+  order: 'input',
+};
+
+/** What `after`'s pattern cannot say: its bound, which the queries check once its digits are read. */
+const AFTER = `the \`nextAfter\` of the page before: a global position from 0 to ${MAX_POSITION} (2^63 - 1)`;
 
 const ComplianceQueryString = z.strictObject(
   Object.fromEntries(
     PARAMS.map((p) => {
-      const text = z.string().max(200).optional();
-      const io = DOCUMENTED_AS[p];
-      return [p, io === undefined ? text : documentedAs(text, readerOf(p), io)];
+      const documented = documentedAs(z.string().max(200).optional(), readerOf(p), DOCUMENTED_AS[p]);
+      return [p, p === 'after' ? documented.describe(AFTER) : documented];
     }),
   ) as Record<Param, z.ZodOptional<z.ZodString>>,
 );

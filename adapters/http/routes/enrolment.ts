@@ -1,10 +1,23 @@
+import { Identifier } from '../../../domain/crypto/credential.ts';
+import { CredentialId } from '../../../domain/ids.ts';
 import { ProvisioningAuth, ProvisioningChallenge, ProvisioningDelivery, ProvisioningHello, ProvisioningReceipt } from '../../../domain/protocols/index.ts';
 import { PinnedResponder, ProvisioningHelloQuery, ProvisioningRecorded } from '../../protocols/procedures/index.ts';
 import type { RouteModule } from '../context.ts';
+import { documentedAs } from '../query-values.ts';
 import { answerDevice, helloPeer, logConcealed, openDeviceEndpoints } from './device-endpoints.ts';
 
 const DEVICE = { access: 'device' } as const;
 const TAGS = ['device: remote provisioning'];
+
+/**
+ * A hello's `credentialId` and `predecessorId` (body and query), documented by the rule the endpoint refuses them by,
+ * the domain `CredentialId` (EnrolmentEndpoint, 422 `malformed`), not the message's looser `Identifier`: a client
+ * generated from the document refuses what the endpoint refuses (found in review: it allowed any printable ASCII up
+ * to 256). Documentation only: the message schema still reads them, and the endpoint still refuses them, as before.
+ */
+const RecordableId = documentedAs(Identifier, CredentialId, 'input').optional();
+const HelloBody = ProvisioningHello.safeExtend({ credentialId: RecordableId, predecessorId: RecordableId });
+const HelloQuery = ProvisioningHelloQuery.extend({ predecessorId: RecordableId });
 
 /**
  * The M2M Enrolment Function for devices across a connection (seed 003 clause 11.2.1): one route per message of
@@ -41,8 +54,8 @@ export const enrolmentRoutes: RouteModule = async (app, context) => {
         'free and the predecessor qualifies is answered at step 3, once the node has authenticated (400 naming the field), never to a hello. ' +
         'A bootstrap credential that cannot be used (unknown, revoked, expired or not yet valid) gets a challenge of the same shape all the same, ' +
         'refused at step 3 as a failed proof (`bad_mac` or `bad_signature`), or, to a node whose proof verifies with the credential, with the reason.',
-      querystring: ProvisioningHelloQuery,
-      body: ProvisioningHello,
+      querystring: HelloQuery,
+      body: HelloBody,
       response: { 200: ProvisioningChallenge },
     },
   }, async (request) =>
