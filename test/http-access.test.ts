@@ -107,6 +107,6 @@ describe('the service: probes, OpenAPI, bearer tokens and roles', () => {
     const response = await fetch(`${svc.url}/v1/nothing-here`);
     expect(response.status).toBe(404);
     expect(response.headers.get('content-type')).toContain(PROBLEM);
-    expect(await response.json()).toMatchObject({ type: 'https://credence.dev/problems/not_found', status: 404 });
+    expect(await response.json()).toMatchObject({ type: 'https://credence.dev/problems/route_not_found', status: 404 });
   });
 });

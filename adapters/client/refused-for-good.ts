@@ -12,10 +12,13 @@ const NOT_A_REFUSAL = new Set([401, 403, 408, 429]);
  * nothing: a 4xx problem answer of one of the service's own problem types (isServiceProblem), but for the statuses
  * above. A gateway's or proxy's 4xx (an HTML page, `about:blank`, another type) says nothing of what the
  * service did with a request it may have forwarded (found in review: a gateway's 408 after the receipt reached the
- * server destroyed the key of the credential the server recorded).
+ * server destroyed the key of the credential the server recorded). Nor does `route_not_found`: the Credence that
+ * answered has no such route, and a proxy may have sent the request to it (another instance, a version without the
+ * route) after, or instead of, the one that has it.
  */
 export const refusedForGood = (error: unknown): boolean =>
   isServiceProblem(error) &&
   error.status >= 400 &&
   error.status < 500 &&
-  !NOT_A_REFUSAL.has(error.status);
+  !NOT_A_REFUSAL.has(error.status) &&
+  !isServiceProblem(error, 'route_not_found');

@@ -8,7 +8,7 @@ import { answerClientError } from './client-error-handler.ts';
 import { limitConnections } from './connection-limits.ts';
 import type { App, ServiceContext } from './context.ts';
 import { loggerOptions } from './logging.ts';
-import { answerWithProblem, HttpProblem, rateLimited, sendFrameworkProblem, sendProblem } from './problems.ts';
+import { answerWithProblem, rateLimited, routeNotFound, sendFrameworkProblem, sendProblem } from './problems.ts';
 import { redactedPathOf } from './redact-url.ts';
 import { healthRoutesWith } from './routes/health.ts';
 
@@ -66,7 +66,7 @@ export const buildProbeServer = async (options: {
     });
     // The path as the API port's 404 says it (redactedPathOf): a token put in the path never comes back (SER-001, review 49).
     app.setNotFoundHandler((request, reply) =>
-      sendProblem(reply, request, new HttpProblem(404, 'not_found', `no route ${request.method} ${redactedPathOf(request).slice(0, 200)} on the probe port (/healthz, /readyz, /metrics)`)),
+      sendProblem(reply, request, routeNotFound(`no route ${request.method} ${redactedPathOf(request).slice(0, 200)} on the probe port (/healthz, /readyz, /metrics)`)),
     );
     if (options.config.trustProxy.length > 0) refuseForwardedNonAddresses(app);
     // The same per-address budget as the API's callers without a token; /readyz and /metrics each count apart.

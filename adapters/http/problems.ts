@@ -21,7 +21,8 @@ import { routeMediaTypes } from './route-media-types.ts';
  * | malformed URL (router)                 | 400    | errors (no instance: the path is not echoed)  |
  * | no / expired / forged / revoked token  | 401    | WWW-Authenticate: Bearer                      |
  * | unauthorised (authenticated, refused)  | 403    | reason                                        |
- * | not_found, unknown route               | 404    | streamId (tokenId: DELETE /v1/tokens/{id})    |
+ * | not_found (no such entity, token, ...) | 404    | streamId (tokenId: DELETE /v1/tokens/{id})    |
+ * | route_not_found (no route matches)     | 404    |                                               |
  * | illegal_transition                     | 409    | streamId, state, attempted, allowed, rule     |
  * | concurrency_conflict                   | 409    | streamId, expected, actual                    |
  * | body too large                         | 413    |                                               |
@@ -83,6 +84,13 @@ export const overloaded = (retryAfterSeconds: number, reason: string): HttpProbl
 export const rateLimited = (retryAfterSeconds: number): HttpProblem =>
   new HttpProblem(429, 'rate_limited', `too many requests; retry in ${retryAfterSeconds} s`, {}, { 'retry-after': String(retryAfterSeconds) });
 
+/**
+ * No route matches the request: its own type, never `not_found`, which clients take as the service's word that an
+ * entity does not exist (device init's unused-id check, the settling of a lost receipt). A proxy that routes a path to
+ * another instance, or to a version without the route, must not have its answer read as that (found in review).
+ */
+export const routeNotFound = (detail: string): HttpProblem => new HttpProblem(404, 'route_not_found', detail);
+
 const STATUS_OF: Record<Problem['code'], number> = {
   validation: 400,
   unauthorised: 403,
@@ -124,6 +132,7 @@ const TITLE_OF: Record<string, string> = {
   forbidden: 'Forbidden',
   unauthorised: 'Forbidden',
   not_found: 'Not found',
+  route_not_found: 'No such route',
   illegal_transition: 'Illegal transition',
   concurrency_conflict: 'Conflict',
   bad_signature: 'Bad request signature',

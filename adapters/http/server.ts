@@ -16,7 +16,7 @@ import { ACCESS_EXTENSION, documentAccess } from './openapi-refusals.ts';
 import { documentObject, documentTransform } from './openapi-transform.ts';
 import { loggerOptions } from './logging.ts';
 import { redactedPathOf } from './redact-url.ts';
-import { answerWithProblem, HttpProblem, overloaded, sendFrameworkProblem, sendProblem } from './problems.ts';
+import { answerWithProblem, type HttpProblem, overloaded, routeNotFound, sendFrameworkProblem, sendProblem } from './problems.ts';
 import { installProtection } from './protection.ts';
 import { baselineHeaders } from './baseline-headers.ts';
 import { answerClientError } from './client-error-handler.ts';
@@ -51,8 +51,7 @@ const genReqId = (raw: IncomingMessage): string => {
 };
 
 // The path as the log writes it: a detail never carries a secret, and a caller may put a token in a path (review 33).
-const noRoute = (request: FastifyRequest): HttpProblem =>
-  new HttpProblem(404, 'not_found', `no route ${request.method} ${redactedPathOf(request).slice(0, 200)}`);
+const noRoute = (request: FastifyRequest): HttpProblem => routeNotFound(`no route ${request.method} ${redactedPathOf(request).slice(0, 200)}`);
 
 /**
  * A request no route matches is counted against its address's rate limit and answered 404 as it arrives, before its
@@ -191,7 +190,9 @@ const configure = async (app: App, { context, config, routes = [], consoleDist =
       info: {
         title: 'Credence API',
         version: API_VERSION,
-        description: 'The credential lifecycle of an M2M/IoT fleet as a service. Refusals are RFC 9457 application/problem+json.',
+        description:
+          'The credential lifecycle of an M2M/IoT fleet as a service. Refusals are RFC 9457 application/problem+json. ' +
+          'A path no operation here matches is 404 `route_not_found`; 404 `not_found` says the entity, token or resource asked for does not exist.',
       },
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     },

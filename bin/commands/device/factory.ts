@@ -7,7 +7,7 @@ import { publicKeyFingerprint } from '../../../domain/crypto/fingerprint.ts';
 import type { CredentialKind } from '../../../domain/crypto/credential.ts';
 import { validationError } from '../../../domain/errors.ts';
 import { refusedForGood } from '../../../adapters/client/refused-for-good.ts';
-import { isServiceProblem } from '../../../adapters/client/service-problem.ts';
+import { entityReadUnanswered, isEntityAbsent } from '../../../adapters/client/entity-absent.ts';
 import { fetchPinnedInfrastructure } from '../../../adapters/client/device/index.ts';
 import { Device } from '../../../adapters/protocols/procedures/index.ts';
 import { clientOf, type ServerTarget } from '../options.ts';
@@ -44,20 +44,16 @@ export interface FactoryRequest {
 const DATA_FOLDER_FILES = ['events.db', 'access.db', 'keys.db', 'readmodels.db', 'service.lock', 'service-lock.db'];
 
 /**
- * Whether `error` is the service's own answer that the entity read is absent (404 not_found): a gateway's 404 page, or
- * any other 404, may come from in front of a service that holds it (found in review: a gateway's HTML 404 to the read
- * of the bootstrap credential let `device init` destroy a key the server held).
+ * Refused unless the server knows no entity `kind`/`id` yet (its own 404 not_found, entity-absent.ts): `device init`
+ * registers new ones only. Any other 404 leaves the check unmade, and the refusal says which check and what to do.
  */
-const isAbsent = (error: unknown): boolean => isServiceProblem(error, 'not_found') && error.status === 404;
-
-/** Refused unless the server knows no entity `kind`/`id` yet (404): `device init` registers new ones only. */
 const mustBeNew = async (target: ServerTarget, kind: 'node' | 'credential', id: string, path: string): Promise<void> => {
   try {
     // Read as the entity it must be: any other 2xx answer is unexpected, not a sign the id is taken.
     await clientOf(target).entity(kind, id);
   } catch (error) {
-    if (isAbsent(error)) return;
-    throw error;
+    if (isEntityAbsent(error)) return;
+    throw entityReadUnanswered(error, `device init's check that ${kind} ${id} is unused`, 'device init');
   }
   throw validationError([{ path, rule: 'unused', message: `the server already holds ${kind} ${id}: choose another` }], 'device init');
 };
@@ -191,7 +187,7 @@ const serverMayHoldKey = async (target: ServerTarget, credentialId: string, fing
     const context = credential.context as { readonly fingerprint?: unknown } | null;
     return context?.fingerprint === fingerprint;
   } catch (error) {
-    return !isAbsent(error);
+    return !isEntityAbsent(error);
   }
 };
 

@@ -1,7 +1,7 @@
 import type { NodeProvisioningResult } from '../../../domain/protocols/index.ts';
 import { isKeyNotFound, validationError } from '../../../domain/errors.ts';
 import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
-import { isServiceProblem } from '../../../adapters/client/service-problem.ts';
+import { entityReadUnanswered, isEntityAbsent } from '../../../adapters/client/entity-absent.ts';
 import { clientOf, type ServerTarget } from '../options.ts';
 import { adoptedCertificate, type CertificateOutcome } from './adopted-certificate.ts';
 import type { SimulatedDevice } from './simulator.ts';
@@ -69,8 +69,8 @@ const recordedByServer = async (target: ServerTarget, pending: PendingProvisioni
   } catch (error) {
     // Only the service's own not_found: a gateway's 404 page says nothing of what the server holds, and taken for
     // "not recorded" it destroyed the key of a credential the server had recorded (review 66).
-    if (isServiceProblem(error, 'not_found') && error.status === 404) return false;
-    throw error;
+    if (isEntityAbsent(error)) return false;
+    throw entityReadUnanswered(error, `device provision's check whether the server recorded credential ${pending.credentialId} (an earlier unfinished provision)`, 'device provision');
   }
 };
 
