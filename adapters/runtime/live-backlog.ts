@@ -1,6 +1,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import type { Follower } from './live-followers.ts';
+import { later } from './live-handled.ts';
 import { firstAfter, LAG_COUNT_LIMIT } from './live-lag.ts';
 import type { Credence } from './credence.ts';
 
@@ -9,6 +10,11 @@ const PAGE = 1000;
 
 /** What a component had still to handle when the runtime started, as it stands once it has handled `handled`. */
 export interface StartBacklog {
+  /**
+   * The position the count covers: an event the subscription delivered up to it is in the count already (or is none
+   * of the component's), so the live lag counts only those after it.
+   */
+  readonly through: bigint;
   after(handled: bigint | undefined): { readonly count: number; readonly oldest: number | undefined };
 }
 
@@ -20,6 +26,8 @@ export interface StartBacklog {
 class LogBacklog implements StartBacklog {
   readonly #positions: bigint[] = [];
   readonly #occurred: number[] = [];
+
+  constructor(readonly through: bigint) {}
 
   /** Counted to the limit: the log is "far behind" until its first pass ends. */
   get #full(): boolean {
@@ -54,6 +62,7 @@ const countLogBacklog = async (store: EventStore, from: bigint | undefined, head
  * lag counts only what the subscription delivers: without this a component rebuilding the whole log read as 0 events
  * behind until its first pass ended (/metrics included). A read model's is `runner.lag` (its own event types, read by
  * their index: nothing parsed for one caught up, as on most restarts), constant until its pass ends; the log's falls.
+ * Each says how far it counted (`through`): what the subscription delivered up to there is counted once, in it.
  * A checkpoint past that head is another log's: nothing of this one is handled.
  */
 export const countStartBacklogs = async (
@@ -69,7 +78,7 @@ export const countStartBacklogs = async (
     try {
       if (f.name === 'transparency' && transparency !== undefined) {
         // Read while it is counted: the lag rises to the log's distance page by page, rather than reading 0 meanwhile.
-        const backlog = new LogBacklog();
+        const backlog = new LogBacklog(head);
         backlogs.set(f, backlog);
         await countLogBacklog(store, from, head, backlog);
       } else {
@@ -77,7 +86,10 @@ export const countStartBacklogs = async (
         // runner.lag says how far apart its last handled and the newest event occurred, not when the first unhandled
         // one did: the age is taken from that, growing from now on as the other components' ages do.
         const behind = { count: lag.eventsBehind, oldest: lag.eventsBehind === 0 ? undefined : Date.now() - lag.secondsBehind * 1000 };
-        backlogs.set(f, { after: () => behind });
+        // It counts up to the store's head as it is counted (read after it), not the head read at start: the events
+        // appended in between are in it, and the subscription, which counts from the start's head, must not count
+        // them again (a rebuilt read model's lag said them twice until its rebuild ended).
+        backlogs.set(f, { through: later(head, lag.head) ?? head, after: () => behind });
       }
     } catch (error) {
       report(f.name, error);

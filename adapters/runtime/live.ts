@@ -165,8 +165,10 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
   };
 
   const lagOfFollower = (f: Follower, now: number): Lag => {
-    const live = tracker.after(f.handledThrough);
-    const backlog = backlogs.get(f)?.after(progressOf(credence, f)) ?? { count: 0, oldest: undefined };
+    const start = backlogs.get(f);
+    // Past what its start backlog counted, not its checkpoint only: an event appended while that was counted is in it.
+    const live = tracker.after(later(f.handledThrough, start?.through));
+    const backlog = start?.after(progressOf(credence, f)) ?? { count: 0, oldest: undefined };
     return lagOf(live.count + backlog.count, backlog.oldest ?? live.oldest, now);
   };
 

@@ -17,6 +17,7 @@ import { createEngine } from '../engine/index.ts';
 import { discardNewKey, EnrolmentEndpoint, Infrastructure, RegistrarEndpoint, SecurityProcedures, keyShredder, type KeyRegistry } from '../protocols/procedures/index.ts';
 import { closeEach } from './close-each.ts';
 import type { Credence, OpenOptions, Security } from './credence.ts';
+import { OpenedWhileWiring } from './opened-while-wiring.ts';
 import { systemProjections } from './projections.ts';
 import { refuseLogKeyOutsideHsm } from './transparency-key.ts';
 
@@ -67,23 +68,38 @@ const compose = (options: OpenOptions): Credence => {
   if ('dir' in options.location && options.security !== undefined) refuseLogKeyOutsideHsm(options.location.dir, options.security.se, options.transparencySigner);
   // Created 0700, and refused when group or others may write to it, before any file is opened in it.
   if ('dir' in options.location) preparePrivateDir(options.location.dir);
+  const opened = new OpenedWhileWiring();
+  try {
+    return wire(options, infrastructureSe, opened);
+  } catch (error) {
+    opened.closeAll();
+    throw error;
+  }
+};
+
+/** Everything after the checks that open nothing; each file it opens is added to `opened`, to be closed on a refusal. */
+const wire = (options: OpenOptions, infrastructureSe: OwnedSecureEnvironment | undefined, opened: OpenedWhileWiring): Credence => {
   const durability = options.durability !== undefined ? { durability: options.durability } : {};
+  // A store passed in stays the caller's to close until openCredence returns.
   const store =
     options.store ??
-    (options.connectionString !== undefined
-      ? openStore(options.connectionString, durability)
-      : 'memory' in options.location
-        ? openSqliteStore({ memory: true, ...durability })
-        : openSqliteStoreInDir(options.location.dir, durability));
+    opened.add(
+      options.connectionString !== undefined
+        ? openStore(options.connectionString, durability)
+        : 'memory' in options.location
+          ? openSqliteStore({ memory: true, ...durability })
+          : openSqliteStoreInDir(options.location.dir, durability),
+      (s) => s.close(),
+    );
   const logSigner = options.transparencySigner !== undefined ? { signer: options.transparencySigner } : {};
-  const log = 'dir' in options.location ? openTransparencyInDir(options.location.dir, logSigner) : undefined;
+  const log = 'dir' in options.location ? opened.add(openTransparencyInDir(options.location.dir, logSigner), (l) => l.log.close()) : undefined;
   const transparency =
     log === undefined
       ? undefined
       : new TransparencyProjection({ store, log: log.log, signer: log.signer, origin: log.origin, now: () => options.clock.now() });
-  const readModels = openReadModels(options.location);
+  const readModels = opened.add(openReadModels(options.location), (db) => db.close());
   // Opening it moves a registry an earlier version kept in readmodels.db into keys.db.
-  const registry = options.security === undefined ? undefined : SqliteKeyRegistry.open(options.location, { legacy: readModels });
+  const registry = options.security === undefined ? undefined : opened.add(SqliteKeyRegistry.open(options.location, { legacy: readModels }), (r) => r.close());
   // With a Secure Environment and no key given, the pseudonym PRF key is made there on first use and its
   // handle kept in the key registry, so pseudonyms stay stable across restarts (seed 004; SER-011).
   const pseudonymKey =

@@ -1,0 +1,108 @@
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { openCredence, startLive } from '../adapters/runtime/index.ts';
+import { COMPLIANCE_EVENT_TYPES } from '../projections/compliance/index.ts';
+import { cmd, T0 } from './support/fleet.ts';
+import { withStoreAndReadModels } from './support/restored-folder.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
+
+/*
+ * A read model whose schema version changed is emptied when opened and rebuilt by the live runtime's first pass; at
+ * start its backlog is counted (runner.lag) while the subscription already counts what is appended after the head
+ * read at start. The count read past that head, so an event appended between the two was in both: the rebuilt read
+ * model's lag (status, /metrics) said more events than it had to read until its rebuild ended. It is counted once.
+ */
+const scratch = temporaryFolders('credence-rebuilt-lag-');
+const NODES = 200;
+
+/** The events of `types` in the folder's store: what a rebuild of their read model reads. */
+const eventsOf = (dir: string, types: readonly string[]): number => {
+  const db = new Database(join(dir, 'events.db'), { readonly: true });
+  try {
+    return (db.prepare(`SELECT count(*) AS n FROM events WHERE type IN (${types.map(() => '?').join(', ')})`).get(...types) as { n: number }).n;
+  } finally {
+    db.close();
+  }
+};
+
+/** What an upgrade of the compliance read model leaves: its tables written under the version before. */
+const writtenByTheVersionBefore = (dir: string, name: string): void => {
+  const db = new Database(join(dir, 'readmodels.db'));
+  try {
+    db.prepare('UPDATE projection_schemas SET version = version - 1 WHERE name = ?').run(name);
+  } finally {
+    db.close();
+  }
+};
+
+/** Long enough for the live subscription to deliver what was just appended (the store wakes it on each append). */
+const delivered = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 200));
+
+describe('the live lag of a read model rebuilt at start', () => {
+  it('counts an event appended while its backlog was counted once, and one appended after on top', async () => {
+    // Given a folder whose read models are built, the compliance read model's by the version before
+    const dir = scratch();
+    await withStoreAndReadModels(dir, async ({ engine }) => {
+      await engine.execute(cmd.createSubscription());
+      for (let n = 0; n < NODES; n++) {
+        await engine.execute(cmd.registerNode(`meter-${n}`));
+        await engine.execute(cmd.enrolNode(`meter-${n}`));
+      }
+    });
+    const built = openCredence({ location: { dir }, clock: new FakeClock(T0) });
+    await built.settle();
+    await built.close();
+    writtenByTheVersionBefore(dir, 'compliance');
+
+    const c = openCredence({ location: { dir }, clock: new FakeClock(T0) });
+    expect(c.runner.schemaChanges().map((s) => s.name)).toEqual(['compliance']);
+    // A node enrolled after the runtime read the head at start and before the rebuilt read model's backlog is counted
+    const lag = c.runner.lag.bind(c.runner);
+    let enrolledWhileCounted = false;
+    c.runner.lag = async (name, countLimit) => {
+      if (name === 'compliance' && !enrolledWhileCounted) {
+        enrolledWhileCounted = true;
+        await c.engine.execute(cmd.registerNode('meter-late'));
+        await c.engine.execute(cmd.enrolNode('meter-late'));
+      }
+      return lag(name, countLimit);
+    };
+    // And its rebuild held until the lag has been read
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const catchUp = c.runner.catchUp.bind(c.runner);
+    c.runner.catchUp = async (name) => {
+      if (name === 'compliance') await held;
+      return catchUp(name);
+    };
+    const live = startLive(c);
+    try {
+      // When the live runtime starts and the subscription has delivered that node's events
+      const starting = live.start();
+      await delivered();
+      expect(enrolledWhileCounted).toBe(true);
+
+      // Then the rebuilt read model is behind by exactly the events of its types it reads, that enrolment once
+      const toRead = eventsOf(dir, COMPLIANCE_EVENT_TYPES);
+      expect(live.lag(['compliance']).eventsBehind).toBe(toRead);
+      expect((await live.status()).find((s) => s.name === 'compliance')).toMatchObject({ checkpoint: undefined, eventsBehind: toRead });
+
+      // And an event appended once it was counted is counted on top, as the subscription delivers it
+      await c.engine.execute(cmd.registerNode('meter-later'));
+      await delivered();
+      expect(live.lag(['compliance']).eventsBehind).toBe(toRead + 1);
+
+      // And nothing once its rebuild has read them
+      release();
+      await starting;
+      expect(await live.caughtUp((await c.store.headPosition())!, 10_000, ['compliance'])).toBe(true);
+      expect(live.lag(['compliance'])).toEqual({ eventsBehind: 0, secondsBehind: 0 });
+    } finally {
+      release();
+      await live.stop();
+      await c.close();
+    }
+  }, 60_000);
+});
