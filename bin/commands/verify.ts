@@ -1,33 +1,21 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { PUBLIC_KEY_FILE, hasTransparencyLog, openTransparencyLogForAudit, rebuildStoredSubtrees } from '../../adapters/driven/transparency/index.ts';
-import { lockDataFolder } from '../../adapters/runtime/data-folder.ts';
-import { sayRemovedStrays } from './folder-lock.ts';
-import { readEventsDbInDir } from '../../adapters/driven/store/index.ts';
-import { EVENTS_DB_FILE } from '../../adapters/driven/store/index.ts';
 import {
   ConsistencyProofJson,
   InclusionProofJson,
-  openCheckpoint,
   RecordedEventJson,
   verifyConsistency,
   verifyEventInclusion,
   type NoteVerifierKey,
 } from '../../domain/transparency/index.ts';
-import { auditStoreAgainstLog } from '../../projections/transparency/index.ts';
-import { TransparencyLogAltered } from '../../domain/ports/index.ts';
-import { isCredenceError, type CredenceError } from '../../domain/errors.ts';
 import { FILE_LIMITS, readJsonFile, readTextFile, type FileRead } from '../files.ts';
-import { json, type Io } from '../io.ts';
+import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
-import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
-import { progressBar } from '../progress.ts';
-import { progressStream, ServerOptions, serverTarget, withJson, withServer, PathArg } from './options.ts';
+import { handler, parseOptions, runCommands, type RegisterCommands } from '../program.ts';
+import { ServerOptions, serverTarget, withJson, withServer, PathArg } from './options.ts';
 import { verifyRemote } from './verify-remote.ts';
 import { report, resolveLogKey, verifyBundle } from './verify-checks.ts';
-import { refusalJson, reportRefusal } from './verify-refusal.ts';
+import { auditDataDir } from './verify-data-folder.ts';
 
 const EXAMPLES = `
 Modes (exactly one):
@@ -143,130 +131,6 @@ const verifyLocal = async (args: Options, pinned: NoteVerifierKey | undefined, i
       return report(result, `ok: the tree of size ${proof.data.second} extends the tree of size ${proof.data.first}`, io, args.json);
     }
   }
-};
-
-/** Counts the events read so a terminal shows how far a long audit is; every 1,000 events, not every event. */
-function* counted<T>(rows: Iterable<T>, update: ((done: number) => void) | undefined): Generator<T> {
-  let done = 0;
-  for (const row of rows) {
-    yield row;
-    done += 1;
-    if (update !== undefined && done % 1000 === 0) update(done);
-  }
-  update?.(done);
-}
-
-/** What `--repair-nodes` found and wrote, told in the JSON of the audit after it: stdout holds one document. */
-interface Repaired {
-  readonly subtreeHashes: number;
-  readonly found: object;
-}
-
-/**
- * `saved`: a checkpoint kept from an earlier audit, which the log must still extend (else `rolled_back`). `repair`:
- * a `node_mismatch` is repaired (`--repair-nodes`) and the folder audited again, its JSON alone printed, with `repaired`.
- */
-const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io: Io, asJson: boolean, saved?: string, repair: boolean | Repaired = false): Promise<number> => {
-  const printJson = (document: object): void => {
-    if (asJson) io.out(json(typeof repair === 'object' ? { ...document, repaired: repair } : document));
-  };
-  if (!existsSync(join(dir, EVENTS_DB_FILE)) || !hasTransparencyLog(dir)) throw new UsageError(`--data: ${dir} holds no event store and transparency log`);
-  let key = pinned;
-  if (key === undefined) {
-    key = resolveLogKey(join(dir, PUBLIC_KEY_FILE), io);
-    if (key === undefined) return 2;
-    io.err(printable(`warning: using the key stored in ${dir}; pin the log key with --key for an independent audit`));
-  }
-  if (saved !== undefined) {
-    // The auditor's own file: malformed, or not under the key pinned, is bad input (2). Not under the folder's own
-    // key may be the folder's doing (its key replaced): a failure (1).
-    const opened = openCheckpoint(saved, key);
-    if (!opened.ok) {
-      if (opened.reason === 'malformed_checkpoint' || pinned !== undefined) {
-        io.err(printable(`error: --checkpoint: ${opened.message}`));
-        return 2;
-      }
-      io.err(printable(`FAILED (${opened.reason}): --checkpoint: ${opened.message}: the folder's key was replaced, or the file is another log's`));
-      return 1;
-    }
-  }
-  let log: ReturnType<typeof openTransparencyLogForAudit>;
-  try {
-    log = openTransparencyLogForAudit(dir);
-  } catch (error) {
-    if (error instanceof TransparencyLogAltered) {
-      printJson({ ok: false, kind: 'log_mismatch', message: error.message });
-      io.err(printable(`TAMPERED: log_mismatch: ${error.message}`));
-      return 1;
-    }
-    if (isCredenceError(error, 'damaged_database')) return damaged(error, io, printJson);
-    throw new UsageError(`--data: ${join(dir, 'transparency.db')}: ${(error as Error).message}`);
-  }
-  const stream = progressStream(io, asJson);
-  const bar = stream === undefined ? undefined : progressBar(stream, 0, 'events checked against the log');
-  try {
-    // Kept by a service that stopped over a store that no longer held what it logged: told with the audit's outcome.
-    const refusal = log.keptRefusal();
-    const result = await auditStoreAgainstLog({
-      storedEvents: counted(readEventsDbInDir(dir), bar?.update),
-      log,
-      logPublicKey: key,
-      ...(saved !== undefined ? { saved } : {}),
-    });
-    bar?.finish();
-    const repairing = !result.ok && result.kind === 'node_mismatch' && repair === true;
-    if (!repairing) printJson(refusal === undefined ? result : { ...result, refusal: refusalJson(refusal) });
-    reportRefusal(refusal, result.ok, io);
-    if (!result.ok) {
-      io.err(printable(`TAMPERED: ${result.kind}${result.position !== undefined ? ` at position ${result.position}` : ''}: ${result.message}`));
-      if (!repairing) return 1;
-      log.close();
-      return await repairNodes(dir, pinned, io, asJson, saved, result);
-    }
-    if (!asJson) {
-      io.out(
-        printable(
-          `ok: ${result.checkedEvents} stored events match the transparency log; ${result.signedThrough} are covered by the signed checkpoint` +
-            (result.checkpoint ? ` of ${result.checkpoint.time}` : '') +
-            (result.unlogged > 0 ? `; ${result.unlogged} not logged yet` : ''),
-        ),
-      );
-    }
-    return 0;
-  } catch (error) {
-    if (isCredenceError(error, 'damaged_database')) return damaged(error, io, printJson);
-    throw error;
-  } finally {
-    log.close();
-  }
-};
-
-/**
- * `--repair-nodes`: the audit found the events, the leaves and the signed checkpoints in agreement and only stored
- * subtree hashes wrong (node_mismatch is reported only then), so they are written again from the leaves, holding the
- * data folder (a running service is refused: it keeps the tree's edge in memory), and the folder audited again.
- */
-const repairNodes = async (dir: string, pinned: NoteVerifierKey | undefined, io: Io, asJson: boolean, saved: string | undefined, found: object): Promise<number> => {
-  // The command's env, not process.env: the KEK it names outside the folder is checked and swept beside with it.
-  const lock = sayRemovedStrays(lockDataFolder(dir, io.env ?? process.env), dir, io, 'verify');
-  let written: number;
-  try {
-    written = rebuildStoredSubtrees(dir);
-    io.err(`repaired: ${written} stored subtree hashes of transparency.db written again from its leaves; auditing again`);
-  } finally {
-    lock.release();
-  }
-  return auditDataDir(dir, pinned, io, asJson, saved, { subtreeHashes: written, found });
-};
-
-/**
- * A log file SQLite cannot read is a finding of the audit (1), not bad usage (2): no proof can be served from it
- * either. Said with the file and what mends it (review 51).
- */
-const damaged = (error: CredenceError, io: Io, printJson: (document: object) => void): number => {
-  printJson({ ok: false, kind: 'damaged', ...error.problem });
-  io.err(printable(`DAMAGED: ${error.message}`));
-  return 1;
 };
 
 /**

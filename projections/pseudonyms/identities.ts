@@ -6,6 +6,7 @@ import { CseOwners } from './cse-owners.ts';
 import { fillFold, fillFoldPausing, type CopyStep } from './fold-copy.ts';
 import { HOLDER, HeldAssociations } from './held-associations.ts';
 import type { NamedUnder } from './named-under.ts';
+import { NodeHistory } from './node-history.ts';
 import type { PublicIdentitiesSize } from './public-identities-size.ts';
 
 // public-data.ts names it from here.
@@ -25,21 +26,14 @@ export type { NamedUnder } from './named-under.ts';
  * associations after it ended).
  */
 export class PublicIdentities {
-  readonly #epoch = new Map<string, number>();
+  /** Each node's epoch, whether it ended, and its enrolment (./node-history.ts). */
+  readonly #nodes = new NodeHistory();
   /** CSE-IDs and credentials: the node each belongs to. */
   readonly #owner: { readonly cse: CseOwners; readonly credential: CredentialOwners } = { cse: new CseOwners(), credential: new CredentialOwners() };
   /** Associations while a frame may still name them (./held-associations.ts). */
   readonly #associations = new HeldAssociations();
-  /** Nodes revoked or whose enrolment expired: an association stored after takes no CSE-ID back for them. */
-  readonly #ended = new Set<string>();
   /** App-IDs revoked: an association established after records nothing on them, so waits for no release of theirs. */
   readonly #endedApps = new Set<string>();
-  /**
-   * The subscription each node was last enrolled under (a scoped stream's membership, public-scope.ts), until another
-   * enrolment: what a node owns still ends after the node does (the cascade's revocations, expiries), and those
-   * endings are that stakeholder's. One entry per node ever enrolled, as `#ended` keeps one per node ended.
-   */
-  readonly #enrolment = new Map<string, string>();
   /** The App-ID of each live App-ID or AE credential: a scoped stream's owner of its events that name no association. */
   readonly #apps = new AppCredentials();
   /**
@@ -71,12 +65,10 @@ export class PublicIdentities {
     into.#dropping = { associations: [...this.#dropping.associations], credentials: [...this.#dropping.credentials] };
     return [
       ...this.#associations.pairsWith(into.#associations),
-      [into.#epoch, this.#epoch],
+      ...this.#nodes.pairsWith(into.#nodes),
       ...this.#owner.cse.pairsWith(into.#owner.cse),
       ...this.#owner.credential.pairsWith(into.#owner.credential),
-      [into.#ended, this.#ended],
       [into.#endedApps, this.#endedApps],
-      [into.#enrolment, this.#enrolment],
       ...this.#apps.pairsWith(into.#apps),
     ];
   }
@@ -93,17 +85,17 @@ export class PublicIdentities {
 
   #count(): PublicIdentitiesSize {
     return {
-      epochs: this.#epoch.size,
+      epochs: this.#nodes.epochs,
       cseIds: this.#owner.cse.size,
       credentials: this.#owner.credential.size,
       endedCredentials: this.#owner.credential.endedCount,
       awaitingCredentials: this.#owner.credential.awaiting + this.#owner.cse.waitingCredentials,
       associations: this.#associations.size,
       associationIndex: this.#associations.indexed,
-      endedNodes: this.#ended.size,
+      endedNodes: this.#nodes.endedCount,
       endedApps: this.#endedApps.size,
       released: this.#owner.cse.released,
-      enrolments: this.#enrolment.size,
+      enrolments: this.#nodes.enrolments,
       appCredentials: this.#apps.size,
     };
   }
@@ -117,7 +109,7 @@ export class PublicIdentities {
       case 'NodeEnrolled':
         this.#link(event.data.cseId, event.data.nodeId);
         // A move to another subscription (RS-17) ends the one before at once: this frame is the new one's.
-        this.#enrolment.set(event.data.nodeId, event.data.subscriptionId);
+        this.#nodes.enrolled(event.data.nodeId, event.data.subscriptionId);
         return;
       case 'NodeEnrolmentExpired':
       case 'NodeRevoked': {
@@ -168,7 +160,7 @@ export class PublicIdentities {
         const app = registree.kind === 'ae' ? registree.appId : undefined;
         this.#associations.configured(associationId, nodeId, credentialId, app);
         // An association stored after its node ended (a raced import) takes no identifier back from whoever has it.
-        if (this.#ended.has(nodeId) || registree.kind === 'ae') return;
+        if (this.#nodes.hasEnded(nodeId) || registree.kind === 'ae') return;
         if (this.#owner.cse.claimable(registree.id)) this.#link(registree.id, nodeId);
         return;
       }
@@ -176,7 +168,7 @@ export class PublicIdentities {
         // From now on the cascade records it on its credential, node and App-ID, and releases it from each once it
         // ends: each may name it until then, unless it ended already (then it records nothing more).
         this.#associations.established(event.data.associationId, (holder, id) =>
-          holder === HOLDER.node ? this.#ended.has(id) : holder === HOLDER.credential ? this.#owner.credential.hasEnded(id) : this.#endedApps.has(id),
+          holder === HOLDER.node ? this.#nodes.hasEnded(id) : holder === HOLDER.credential ? this.#owner.credential.hasEnded(id) : this.#endedApps.has(id),
         );
         return;
       case 'AssociationExpired':
@@ -193,11 +185,9 @@ export class PublicIdentities {
         this.#endedApps.add(event.data.appId);
         this.#associations.holderEnded({ holder: HOLDER.app, id: event.data.appId }, this.#unreachable);
         return;
-      case 'PseudonymRotated': {
-        const { nodeId, epoch } = event.data;
-        if (epoch > (this.#epoch.get(nodeId) ?? -1)) this.#epoch.set(nodeId, epoch);
+      case 'PseudonymRotated':
+        this.#nodes.rotated(event.data.nodeId, event.data.epoch);
         return;
-      }
       default:
         return;
     }
@@ -245,7 +235,7 @@ export class PublicIdentities {
    * epochs). Credentials bound before stay with the node they were bound to.
    */
   #release(nodeId: string): void {
-    this.#ended.add(nodeId);
+    this.#nodes.ended(nodeId);
     this.#owner.cse.release(nodeId);
   }
 
@@ -256,12 +246,12 @@ export class PublicIdentities {
 
   /** The subscription the node was last enrolled under, from its `NodeEnrolled` until another (a move). */
   subscriptionOf(nodeId: string): string | undefined {
-    return this.#enrolment.get(nodeId);
+    return this.#nodes.subscriptionOf(nodeId);
   }
 
   /** The node's epoch: its latest rotation so far, or 0 before its first (epoch 0 is what the first rotation takes). */
   epochOf(nodeId: string): number {
-    return this.#epoch.get(nodeId) ?? 0;
+    return this.#nodes.epochOf(nodeId);
   }
 
   /**

@@ -3,8 +3,6 @@ import type { CredenceError } from '../../../../domain/errors.ts';
 import { MECHANISMS, type MechanismName } from './mechanisms.ts';
 import {
   ckr,
-  findTokenSlot,
-  login,
   MAYBE_GONE,
   mechanismUnsupported,
   pkcs11js,
@@ -15,14 +13,12 @@ import {
   type Pkcs11Handle,
   type Pkcs11Template,
 } from './module.ts';
-import { assertPinAttemptsLeft, pinRefusedByToken } from './pin-attempts.ts';
 import type { PinSupply } from './pin-source.ts';
 import { acquireModule, joinModule, reinitialiseModule, releaseModule, type ModuleMember } from './shared-module.ts';
 import { callError, isPinRefusal, opening, reasonOf } from './token-errors.ts';
+import { logIn } from './token-login.ts';
 import type { Pkcs11Uri } from './uri.ts';
 import { holdsSessionObjects } from './token-objects.ts';
-
-const SESSION_FLAGS = pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION;
 
 /**
  * The one logged-in session of a PKCS#11 Secure Environment and the calls it makes. pkcs11js calls are
@@ -90,31 +86,10 @@ export class TokenSession implements ModuleMember {
     return this.#selection.label;
   }
 
-  /**
-   * Finds the token by the URI's attributes (its slot may have changed), opens a session, logs in with the PIN read
-   * anew. No C_Login with a PIN the token already refused (the PIN source's remembered refusal instead), nor on a
-   * token whose PIN is locked or one attempt from it (pin-attempts.ts): a retry must never lock the PIN.
-   */
+  /** A new session on the token (token-login.ts); its serial added to the selection, so recovery finds that same token. */
   #attach(): void {
-    const { module } = this;
-    const { slot, serial } = opening('C_GetSlotList', () => findTokenSlot(module, this.#selection));
-    const pin = this.#pin.read();
-    assertPinAttemptsLeft(module, slot, this.#selection.label);
-    const session = opening('C_OpenSession', () => module.C_OpenSession(slot, SESSION_FLAGS));
-    try {
-      login(module, slot, session, pin);
-      this.#pin.accepted();
-      this.#mechanisms = opening('C_GetMechanismList', () => new Set(module.C_GetMechanismList(slot)));
-    } catch (error) {
-      const refusal = pinRefusedByToken(error);
-      if (refusal !== undefined) this.#pin.refused(pin, refusal);
-      try {
-        module.C_CloseSession(session);
-      } catch {
-        // The session is of no use either way; the login failure is what the caller must see.
-      }
-      throw error;
-    }
+    const { slot, serial, session, mechanisms } = logIn(this.module, this.#selection, this.#pin);
+    this.#mechanisms = mechanisms;
     this.#slot = slot;
     this.#session = session;
     this.#selection = { ...this.#selection, serial };

@@ -1,0 +1,66 @@
+import type { CopyStep } from './fold-copy.ts';
+
+/**
+ * What the integrators' fold keeps of every node ever seen (identities.ts folds it): its epoch, whether it ended and the
+ * subscription it was last enrolled under. Not let go with the live fleet: one entry each per node (SER-001).
+ */
+export class NodeHistory {
+  readonly #epoch = new Map<string, number>();
+  /** Nodes revoked or whose enrolment expired: an association stored after takes no CSE-ID back for them. */
+  readonly #ended = new Set<string>();
+  /**
+   * The subscription each node was last enrolled under (a scoped stream's membership, public-scope.ts), until another
+   * enrolment: what a node owns still ends after the node does (the cascade's revocations, expiries), and those
+   * endings are that stakeholder's. One entry per node ever enrolled, as `#ended` keeps one per node ended.
+   */
+  readonly #enrolment = new Map<string, string>();
+
+  /** Each map and set of an empty `into` beside this one's. */
+  pairsWith(into: NodeHistory): CopyStep[] {
+    return [
+      [into.#epoch, this.#epoch],
+      [into.#ended, this.#ended],
+      [into.#enrolment, this.#enrolment],
+    ];
+  }
+
+  get epochs(): number {
+    return this.#epoch.size;
+  }
+
+  get endedCount(): number {
+    return this.#ended.size;
+  }
+
+  get enrolments(): number {
+    return this.#enrolment.size;
+  }
+
+  /** Enrolled under the subscription: a move to another (RS-17) ends the one before at once. */
+  enrolled(nodeId: string, subscriptionId: string): void {
+    this.#enrolment.set(nodeId, subscriptionId);
+  }
+
+  /** Revoked, or its enrolment expired. */
+  ended(nodeId: string): void {
+    this.#ended.add(nodeId);
+  }
+
+  hasEnded(nodeId: string): boolean {
+    return this.#ended.has(nodeId);
+  }
+
+  /** Its pseudonyms rotated to `epoch`; an epoch not after the one it has changes nothing. */
+  rotated(nodeId: string, epoch: number): void {
+    if (epoch > (this.#epoch.get(nodeId) ?? -1)) this.#epoch.set(nodeId, epoch);
+  }
+
+  /** Its latest rotation so far, or 0 before its first (epoch 0 is what the first rotation takes). */
+  epochOf(nodeId: string): number {
+    return this.#epoch.get(nodeId) ?? 0;
+  }
+
+  subscriptionOf(nodeId: string): string | undefined {
+    return this.#enrolment.get(nodeId);
+  }
+}
