@@ -3,7 +3,8 @@ import { jsonLimitIssue, MESSAGE_JSON_LIMITS, stringifyJson } from '../../domain
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import { ENTITY_KINDS, EntityKind, streamIdOf, type EntityView } from '../../domain/streams.ts';
 import { MACHINES } from '../../machines/index.ts';
-import { FleetVerifier, RestoredEntity, type HeldClaims, type VerifiedEntity, type VerifierTally } from './verifier.ts';
+import { RestoredEntity, type VerifiedEntity } from './restored-entity.ts';
+import { FleetVerifier, type HeldClaims, type VerifierTally } from './verifier.ts';
 
 /**
  * A running digest of the records a replay verified, in global order: d(n) = H(d(n-1), record n). Chained per record

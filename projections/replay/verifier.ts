@@ -5,11 +5,12 @@ import { isEventType } from '../../domain/events/index.ts';
 import { byPosition } from '../../domain/positions.ts';
 import { decodeStored } from '../../domain/stored.ts';
 import { ENTITY_KINDS, parseStreamId, streamIdOf, type EntityKind, type EntityView } from '../../domain/streams.ts';
-import { evaluate, gatherFacts, initialSnapshot, machineEvent, MACHINES, readStored, stateOf, viewOf } from '../../machines/index.ts';
+import { evaluate, gatherFacts, initialSnapshot, machineEvent, readStored, viewOf } from '../../machines/index.ts';
 import type { EntitySnapshot, FactReader, ReadStored } from '../../machines/index.ts';
 import type { Finding } from './entity.ts';
 import type { FactViews } from './fact-views.ts';
 import { FOREIGN_CLAIM } from './foreign-claims.ts';
+import { stateOfEntity, type VerifiedEntity } from './restored-entity.ts';
 
 export interface KindSummary {
   entities: number;
@@ -27,52 +28,6 @@ export interface FleetReplay {
   readonly findings: readonly Finding[];
   readonly brokenStreams: readonly string[];
 }
-
-export interface VerifiedEntity {
-  readonly kind: EntityKind;
-  readonly id: string;
-  snapshot: EntitySnapshot;
-  /** The command id of the stream's last append (kept in a checkpoint since it was; an older one has none). */
-  lastCommandId?: string;
-  /** The stream's last revision seen (kept in a checkpoint likewise). */
-  lastRevision?: bigint;
-}
-
-/** XState's own way back from a persisted state value and context to a snapshot of the same machine. */
-export const restoreSnapshot = (kind: EntityKind, value: unknown, context: Record<string, unknown>): EntitySnapshot =>
-  MACHINES[kind].resolveState({ value: value as never, context: context as never }) as unknown as EntitySnapshot;
-
-/**
- * An entity read back from a checkpoint. Its machine snapshot is restored only when an event or a guard needs it:
- * a re-verification touches few of the entities, and the counts per state read the persisted state value.
- */
-export class RestoredEntity implements VerifiedEntity {
-  #snapshot: EntitySnapshot | undefined;
-  lastCommandId?: string;
-  lastRevision?: bigint;
-  constructor(
-    readonly kind: EntityKind,
-    readonly id: string,
-    readonly persistedValue: string | Record<string, unknown>,
-    readonly persistedContext: Record<string, unknown>,
-  ) {}
-
-  get snapshot(): EntitySnapshot {
-    return (this.#snapshot ??= restoreSnapshot(this.kind, this.persistedValue, this.persistedContext));
-  }
-
-  set snapshot(snapshot: EntitySnapshot) {
-    this.#snapshot = snapshot;
-  }
-
-  /** Whether the snapshot was restored or replaced since the checkpoint. */
-  get touched(): boolean {
-    return this.#snapshot !== undefined;
-  }
-}
-
-const stateOfEntity = (e: { snapshot: EntitySnapshot }): string =>
-  e instanceof RestoredEntity && !e.touched ? String(e.persistedValue) : stateOf(e.snapshot);
 
 /** The facts one command of a claimant saw at its claims (domain/fact-claims.ts), held until the claimant moves on. */
 export interface HeldClaims {

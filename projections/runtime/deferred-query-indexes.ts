@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { deferQueryIndexes, restoreQueryIndexes } from './query-indexes.ts';
 import type { Projection } from './types.ts';
 
-/** The query indexes a runner's catch-ups drop while they have a long way to go (runner.ts, query-indexes.ts). */
+/** The query indexes a runner's catch-ups drop while they have a long way to go (catch-up.ts, query-indexes.ts). */
 export class DeferredQueryIndexes {
   readonly #db: Database.Database;
   /** Projections whose query indexes a catch-up that has ended dropped and could not build again. */

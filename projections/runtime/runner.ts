@@ -1,13 +1,12 @@
 import type Database from 'better-sqlite3';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import type { EventStore, RecordedEvent, StoreSubscription } from '../../domain/ports/event-store.ts';
 import { applyBatch, pastCheckpoint, reactInBatches, writeLockOf, type DecodedBatch } from './batch.ts';
+import { CatchUp } from './catch-up.ts';
 import { deleteCheckpoint, readCheckpoint, setupCheckpoints } from './checkpoints.ts';
-import { DeferredQueryIndexes } from './deferred-query-indexes.ts';
 import { projectionLag } from './lag.ts';
 import { checkpointsOfAnotherLog, type OtherLog } from './log-check.ts';
-import { decodeOnce, ownOfPage, readPage } from './read-page.ts';
+import { decodeOnce } from './read-page.ts';
 import { ReadModelRulesChanged, RulesChecks, recordedRulesChanges, rulesChangeOf, writeRules, type RulesChange } from './rules.ts';
 import type { RunnerOptions } from './runner-options.ts';
 import { takeSchemaChanges, type SchemaChange } from './schema-version.ts';
@@ -34,7 +33,7 @@ export class ProjectionRunner {
    * (upcast, parsed by zod) once, not once per projection. Weak: an entry lives as long as its record.
    */
   readonly #decoded = new WeakMap<RecordedEvent, DecodedEvent | null>();
-  readonly #queryIndexes: DeferredQueryIndexes;
+  readonly #catchUp: CatchUp;
   readonly #schemaChanges: readonly SchemaChange[];
 
   constructor(private readonly options: RunnerOptions) {
@@ -42,11 +41,19 @@ export class ProjectionRunner {
     this.#store = options.store;
     this.#batchSize = options.batchSize ?? 2000;
     this.#maxBatchMs = options.maxBatchMs ?? 100;
-    this.#queryIndexes = new DeferredQueryIndexes(this.#db);
     if (!Number.isSafeInteger(this.#batchSize) || this.#batchSize < 1) throw new RangeError('options.batchSize: must be a whole number >= 1');
     if (!(this.#maxBatchMs >= 0)) throw new RangeError('options.maxBatchMs: must be a number of ms >= 0');
     this.#projections = new Map(options.projections.map((p) => [p.name, p]));
     this.#types = new Map(options.projections.map((p) => [p.name, p.eventTypes === undefined ? undefined : new Set(p.eventTypes)]));
+    this.#catchUp = new CatchUp({
+      db: this.#db,
+      store: this.#store,
+      batchSize: this.#batchSize,
+      types: this.#types,
+      generation: (name) => this.#generation(name),
+      handleBatch: (projection, batch, events, generation) =>
+        this.#exclusive(projection.name, () => this.#handleBatch(projection, batch, events, generation)),
+    });
     setupCheckpoints(this.#db);
     for (const p of options.projections) p.setup(this.#db);
     this.#schemaChanges = takeSchemaChanges(this.#db);
@@ -210,74 +217,8 @@ export class ProjectionRunner {
     const projection = name === undefined ? undefined : this.#get(name);
     await this.checkLog();
     await this.checkRules(name === undefined ? this.names : [name]);
-    if (projection !== undefined) return this.#catchUpOne(projection);
-    return this.#catchUpAll([...this.#projections.values()]);
-  }
-
-  #catchUpOne(projection: Projection): Promise<number> {
-    return this.#queryIndexes.around([projection], (longWay) => this.#catchUpOneFrom(projection, longWay));
-  }
-
-  async #catchUpOneFrom(projection: Projection, longWay: () => Promise<void>): Promise<number> {
-    let count = 0;
-    for (;;) {
-      const generation = this.#generation(projection.name);
-      const after = readCheckpoint(this.#db, projection.name)?.position;
-      const batch = await readPage(this.#store, {
-        ...(after !== undefined ? { afterPosition: after } : {}),
-        ...(projection.eventTypes !== undefined ? { filter: { eventTypes: projection.eventTypes } } : {}),
-        maxCount: this.#batchSize,
-      });
-      if (batch.length === 0) return count;
-      if (batch.length >= this.#batchSize) await longWay();
-      const events = batch.map(decodeOnce);
-      const handled = await this.#exclusive(projection.name, () => this.#handleBatch(projection, batch, events, generation));
-      // Rebuilt meanwhile: the rebuild's own catch-up takes it from position 0.
-      if (handled === false) return count;
-      count += handled;
-      // The embedded store reads synchronously: without a turn of the event loop per page, a catch-up of the whole
-      // log (a rebuild after an upgrade) left the process deaf to its probes until it ended (review 51).
-      await yieldToLoop();
-    }
-  }
-
-  /**
-   * Every projection from one read of the store: pages from the oldest checkpoint on, each event decoded once,
-   * each page handed to the projections in order (each takes its own types past its own checkpoint, in one
-   * transaction). Reactions append events; later pages bring them, until a page comes back empty.
-   */
-  #catchUpAll(projections: readonly Projection[]): Promise<number> {
-    return this.#queryIndexes.around(projections, (longWay) => this.#catchUpAllFrom(projections, longWay));
-  }
-
-  async #catchUpAllFrom(projections: readonly Projection[], longWay: () => Promise<void>): Promise<number> {
-    const generations = new Map(projections.map((p) => [p.name, this.#generation(p.name)]));
-    const checkpoints = projections.map((p) => readCheckpoint(this.#db, p.name)?.position);
-    let after = checkpoints.some((c) => c === undefined) ? undefined : checkpoints.reduce((a, b) => (b! < a! ? b : a));
-    const types = projections.some((p) => p.eventTypes === undefined) ? undefined : [...new Set(projections.flatMap((p) => p.eventTypes!))];
-    let active = projections;
-    let count = 0;
-    while (active.length > 0) {
-      const page = await readPage(this.#store, {
-        ...(after !== undefined ? { afterPosition: after } : {}),
-        ...(types !== undefined ? { filter: { eventTypes: types } } : {}),
-        maxCount: this.#batchSize,
-      });
-      if (page.length === 0) break;
-      if (page.length >= this.#batchSize) await longWay();
-      // Each event decoded once for every projection.
-      const decoded = page.map(decodeOnce);
-      for (const projection of active) {
-        const { batch, events } = ownOfPage(page, decoded, this.#types.get(projection.name));
-        if (batch.length === 0) continue;
-        const handled = await this.#exclusive(projection.name, () => this.#handleBatch(projection, batch, events, generations.get(projection.name)!));
-        if (handled === false) active = active.filter((p) => p !== projection);
-        else count += handled;
-      }
-      after = page[page.length - 1]!.position;
-      await yieldToLoop();
-    }
-    return count;
+    if (projection !== undefined) return this.#catchUp.one(projection);
+    return this.#catchUp.all([...this.#projections.values()]);
   }
 
   /** Catches up, then follows the store live until `stop()`. */

@@ -119,7 +119,7 @@ export class TransparencyProjection {
       total += this.ingest(batch);
       // The embedded store reads and the leaves are hashed synchronously: without a turn of the event loop per page,
       // logging a whole store (a fresh transparency.db) left the process deaf to its probes until it ended, as the
-      // read models' catch-up did (projections/runtime/runner.ts).
+      // read models' catch-up did (projections/runtime/catch-up.ts).
       await yieldToLoop();
     }
   }

@@ -11,14 +11,13 @@ import {
   type ReadStreamOptions,
   type RecordedEvent,
   type SubscribeOptions,
-  type SubscriptionStart,
 } from '../../../../domain/ports/event-store.ts';
 import { AppendNotifier } from './notifier.ts';
 import { compileFilter, PageReader } from './pages.ts';
-import { checkCount, checkEventsToAppend, checkFacts, checkId, checkPosition, checkStreamIds, MAX_TIMER_MS } from './arguments.ts';
+import { checkEventsToAppend, checkFacts, checkId, MAX_TIMER_MS } from './arguments.ts';
 import { AppendRows, type AppendRequest, type AppendWritten } from './append-rows.ts';
-import { EVENT_COLUMNS, recordedEventOfRaw } from './rows.ts';
 import { GroupCommitter } from './group-commit.ts';
+import { StoreReads } from './reads.ts';
 import { BackgroundCheckpointer, NO_CHECKPOINTS, type BackgroundCheckpointSettings, type CheckpointStats } from './checkpointer.ts';
 import { DURABILITIES, prepareDatabase, type Durability } from './schema.ts';
 import { SqliteSubscription } from './subscription.ts';
@@ -68,7 +67,7 @@ export class SqliteEventStore implements EventStore {
   private readonly beforeCommit: SqliteStoreSettings['beforeCommit'];
   private closed = false;
   #closing: Promise<void> | undefined;
-  private readonly sql;
+  private readonly reads: StoreReads;
   private readonly group: GroupCommitter<AppendWritten>;
   private readonly rows: AppendRows;
   /**
@@ -120,29 +119,7 @@ export class SqliteEventStore implements EventStore {
     this.group = new GroupCommitter<AppendWritten>(db, maxGroupSize, onCommitted, this.groupStats);
     this.rows = new AppendRows(db);
     this.pages = new PageReader(db, settings.prefixScanWindow);
-    this.sql = {
-      // Rows as arrays, checked by recordedEventOfRaw: a decision's catch-up read pays its JSON.parse, not a zod
-      // pipeline per row (rows.ts; a malformed row still fails with the zod error naming its column).
-      readStream: db.prepare(
-        `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?`,
-      ).raw(true),
-      // Without LIMIT for the common read (a catch-up from a revision): a bound LIMIT made SQLite's empty read cost
-      // three to five times as much (measured 13-27 µs against 4 µs), and every decision catches up its facts.
-      readStreamToEnd: db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision`).raw(true),
-      // The list is bound as one JSON array: one statement for any number of streams, each looked up in the
-      // (stream_id, revision) index, its rows in revision order.
-      readStreams: db.prepare(
-        `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id IN (SELECT value FROM json_each(?)) ORDER BY stream_id, revision`,
-      ).raw(true),
-      // One append's events are inserted one after the other in its transaction: the command row's positions bound
-      // them, and the primary key walks just that range.
-      readCommand: db.prepare(
-        `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = @streamId AND command_id = @commandId AND position BETWEEN ` +
-          '(SELECT first_position FROM commands WHERE command_id = @commandId AND stream_id = @streamId) AND ' +
-          '(SELECT last_position FROM commands WHERE command_id = @commandId AND stream_id = @streamId) ORDER BY revision',
-      ).raw(true),
-      recordAt: db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE position = ?`).raw(true),
-    };
+    this.reads = new StoreReads(db, this.pages, this.pageSize, () => this.assertOpen());
   }
 
   async appendToStream(
@@ -183,41 +160,22 @@ export class SqliteEventStore implements EventStore {
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<readonly RecordedEvent[]> {
-    this.assertOpen();
-    checkId(streamId, 'streamId');
-    const from = options.fromRevision === undefined ? 0n : checkPosition(options.fromRevision, 'options.fromRevision');
-    const max = checkCount(options.maxCount, 'options.maxCount');
-    const rows = max === Number.POSITIVE_INFINITY ? this.sql.readStreamToEnd.all(streamId, from) : this.sql.readStream.all(streamId, from, max);
-    return (rows as unknown[][]).map(recordedEventOfRaw);
+    return this.reads.readStream(streamId, options);
   }
 
   async readStreams(streamIds: readonly string[]): Promise<ReadonlyMap<string, readonly RecordedEvent[]>> {
-    this.assertOpen();
-    const distinct = checkStreamIds(streamIds);
-    const streams = new Map<string, RecordedEvent[]>();
-    for (const streamId of distinct) streams.set(streamId, []);
-    if (distinct.length === 0) return streams;
-    for (const row of this.sql.readStreams.iterate(JSON.stringify(distinct))) {
-      const event = recordedEventOfRaw(row as unknown[]);
-      streams.get(event.streamId)!.push(event);
-    }
-    return streams;
+    return this.reads.readStreams(streamIds);
   }
 
   async readCommand(streamId: string, commandId: string): Promise<readonly RecordedEvent[]> {
-    this.assertOpen();
-    checkId(streamId, 'streamId');
-    checkId(commandId, 'commandId');
-    return (this.sql.readCommand.all({ streamId, commandId }) as unknown[][]).map(recordedEventOfRaw);
+    return this.reads.readCommand(streamId, commandId);
   }
 
   /** Rows are never removed (AUTOINCREMENT positions): a position below the head with no row is another log's. */
   readonly gapless = true;
 
   async recordAt(position: bigint): Promise<RecordedEvent | undefined> {
-    this.assertOpen();
-    const row = this.sql.recordAt.get(checkPosition(position, 'position')) as unknown[] | undefined;
-    return row === undefined ? undefined : recordedEventOfRaw(row);
+    return this.reads.recordAt(position);
   }
 
   readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
@@ -232,27 +190,7 @@ export class SqliteEventStore implements EventStore {
 
   /** readAll's pages as they are read (at most `pageSize` records each): one code path, so the same records and errors. */
   readAllPagesSync(options: ReadAllOptions = {}): Iterable<readonly RecordedEvent[]> {
-    // Arguments are checked at the call, as readAll's are; the closed store at the first page.
-    const after =
-      options.afterPosition === undefined ? 0n : checkPosition(options.afterPosition, 'options.afterPosition');
-    const filter = compileFilter(options.filter, 'options.filter');
-    const maxCount = checkCount(options.maxCount, 'options.maxCount');
-    const store = this;
-    return {
-      *[Symbol.iterator]() {
-        let cursor = after;
-        let remaining = maxCount;
-        while (remaining > 0) {
-          store.assertOpen();
-          const limit = Math.min(store.pageSize, remaining);
-          const page = store.pages.read(cursor, filter, limit);
-          cursor = page.cursor;
-          remaining -= page.events.length;
-          if (page.events.length > 0) yield page.events;
-          if (page.events.length < limit && page.atHead) return;
-        }
-      },
-    };
+    return this.reads.readAllPagesSync(options);
   }
 
   subscribeToAll(options: SubscribeOptions): SqliteSubscription {
@@ -266,25 +204,10 @@ export class SqliteEventStore implements EventStore {
         pollIntervalMs: this.pollIntervalMs,
         onEnd: (s) => this.subscriptions.delete(s),
       },
-      this.startPosition(options.from),
+      this.reads.startPosition(options.from),
     );
     this.subscriptions.add(subscription);
     return subscription;
-  }
-
-  private startPosition(from: SubscriptionStart): bigint {
-    switch (from.kind) {
-      case 'start':
-        return 0n;
-      case 'end':
-        return this.pages.headPosition() ?? 0n;
-      case 'after':
-        return checkPosition(from.position, 'options.from.position');
-      default: {
-        const never: never = from;
-        throw new Error(`options.from: unknown kind ${JSON.stringify(never)}`);
-      }
-    }
   }
 
   async headPosition(): Promise<bigint | undefined> {
