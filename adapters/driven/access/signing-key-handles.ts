@@ -36,9 +36,10 @@ const keysOf = (db: Database.Database, path: string): readonly Pick<SigningKeyRe
     const objects = (db.prepare(`SELECT count(*) AS n FROM sqlite_master`).get() as { n: number }).n;
     if (version === 0 && objects === 0 && statSync(path).size === 0) return [];
     if (objects > 0) throw damaged('no settings table');
-    // The same page a first open leaves when it stops between its journal mode and its schema: nothing was in it then.
+    // The same page an earlier version's first open left when it stopped between its journal mode and its schema
+    // (nothing was in it then); this one makes the file whole or not at all (private-sqlite.ts).
     throw damaged(
-      'no table at all: a copy made without its -wal, or a file whose first open stopped before its schema',
+      "no table at all: a copy made without its -wal, or a file whose first open stopped before its schema (an earlier version's)",
       `if its -wal is elsewhere (a copy), bring it back beside it; only if the service never finished making it, move it aside (with its -wal and -shm) and start again, as nothing was in it; otherwise: ${remedyFor(ACCESS_DB_FILE)}`,
     );
   }

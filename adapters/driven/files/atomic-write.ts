@@ -64,8 +64,9 @@ const removeQuietly = (path: string): void => {
 };
 
 /**
- * Writes a whole single-file state (a key, a key handle, a KEK) so that a crash at any point leaves
- * either the previous state (no file, or the old one) or the complete new file, never an empty or half-written one:
+ * Writes a whole single-file state (a key, a key handle, a KEK, a new database with its schema: private-sqlite.ts)
+ * so that a crash at any point leaves either the previous state (no file, or the old one) or the complete new file,
+ * never an empty or half-written one:
  * 1. a temp file in the same folder, created with O_EXCL and `mode` (0600 by default), written and fsynced;
  * 2. renamed over `path`; with `exclusive`, hard-linked to `path` instead, which fails with EEXIST rather than
  *    replace an existing file, then the temp name is removed;

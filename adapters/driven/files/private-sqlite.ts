@@ -1,7 +1,9 @@
 import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from './atomic-write.ts';
 import { asDamagedDatabase, rememberDatabaseFile } from './damaged-database.ts';
-import { preparePrivateDatabaseFile, preparePrivateDir } from './private-files.ts';
+import { DATA_FILE_MODE, preparePrivateDatabaseFile, preparePrivateDir } from './private-files.ts';
 
 /** Where a private database lives: `<dir>/<file>`, or in memory (tests, in-memory instances). */
 export type PrivateSqliteLocation = { readonly dir: string } | { readonly memory: true };
@@ -27,14 +29,53 @@ export interface PrivateSqliteOptions {
   };
 }
 
+type Schema = NonNullable<PrivateSqliteOptions['schema']>;
+
 /** How long a statement waits for another connection's lock (the CLI beside a running service) before SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5_000;
 
+/** `schema` created, or brought to its version, or its version checked, in one immediate transaction. */
+const applySchema = (db: Database.Database, schema: Schema): void => {
+  db.transaction(() => {
+    const found = Number(db.pragma('user_version', { simple: true }));
+    if (found > schema.version) throw new Error(`${schema.what} file has schema version ${found}, newer than ${schema.version}`);
+    if (found > 0 && found < schema.version) schema.upgrade?.(db, found);
+    db.exec(schema.sql);
+    if (found < schema.version) db.pragma(`user_version = ${schema.version}`);
+  }).immediate();
+};
+
 /**
- * Opens one of the data folder's SQLite databases: the folder checked private (0700), the file created 0600 before
- * SQLite opens it (its -wal/-shm follow), WAL with the `synchronous` level asked for, a busy timeout, and the schema
- * created or its version checked in one immediate transaction. Whatever fails after the open closes the database; a
- * file SQLite finds damaged is a `damaged_database` error naming it and what mends it.
+ * A missing database file made whole or not at all: its schema and version built in memory and written through
+ * writeFileAtomic (its temp name, which the stray sweep knows, then linked into place). A first start killed at any
+ * point leaves no file, or one with its whole schema, never the page with none that the journal mode set first left
+ * (a key registry refuses that page at start: a copy made without its -wal looks the same, registry-tables.ts).
+ * Linked, not renamed: a process that made the file meanwhile keeps its own, and this one opens it.
+ */
+const createWhole = (path: string, schema: Schema): void => {
+  if (existsSync(path)) return;
+  const db = new Database(':memory:');
+  let image: Buffer;
+  try {
+    applySchema(db, schema);
+    image = db.serialize();
+  } finally {
+    db.close();
+  }
+  try {
+    writeFileAtomic(path, image, { exclusive: true, mode: DATA_FILE_MODE });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+};
+
+/**
+ * Opens one of the data folder's SQLite databases: the folder checked private (0700); a missing file with a schema
+ * made whole (createWhole), one without made empty, 0600, before SQLite opens it (its -wal/-shm follow); a busy
+ * timeout; the schema created or its version checked in one immediate transaction, and only then WAL with the
+ * `synchronous` level asked for (a zero-length file an earlier version left is so made whole by its rollback journal
+ * before it is a WAL file). Whatever fails after the open closes the database; a file SQLite finds damaged is a
+ * `damaged_database` error naming it and what mends it.
  */
 export const openPrivateSqlite = (location: PrivateSqliteLocation, options: PrivateSqliteOptions): Database.Database => {
   let db: Database.Database;
@@ -44,6 +85,7 @@ export const openPrivateSqlite = (location: PrivateSqliteLocation, options: Priv
   } else {
     preparePrivateDir(location.dir);
     path = join(location.dir, options.file);
+    if (options.schema !== undefined) createWhole(path, options.schema);
     preparePrivateDatabaseFile(path);
     try {
       db = new Database(path);
@@ -53,20 +95,9 @@ export const openPrivateSqlite = (location: PrivateSqliteLocation, options: Priv
   }
   try {
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    if (!('memory' in location)) {
-      db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${options.synchronous}`);
-    }
-    const { schema } = options;
-    if (schema !== undefined) {
-      db.transaction(() => {
-        const found = Number(db.pragma('user_version', { simple: true }));
-        if (found > schema.version) throw new Error(`${schema.what} file has schema version ${found}, newer than ${schema.version}`);
-        if (found > 0 && found < schema.version) schema.upgrade?.(db, found);
-        db.exec(schema.sql);
-        if (found < schema.version) db.pragma(`user_version = ${schema.version}`);
-      }).immediate();
-    }
+    if (!('memory' in location)) db.pragma(`synchronous = ${options.synchronous}`);
+    if (options.schema !== undefined) applySchema(db, options.schema);
+    if (!('memory' in location)) db.pragma('journal_mode = WAL');
     if (path !== undefined) rememberDatabaseFile(path);
     return db;
   } catch (error) {

@@ -1,7 +1,8 @@
+import Database from 'better-sqlite3';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { damagedDatabase } from '../../../domain/errors.ts';
-import { remedyFor } from '../files/damaged-database.ts';
+import { asDamagedDatabase, remedyFor } from '../files/damaged-database.ts';
 import { readOnlyDatabase } from '../files/read-only-database.ts';
 import { preparePrivateDir, tightenPrivateDatabaseFile } from '../files/index.ts';
 
@@ -18,7 +19,7 @@ interface Found {
 }
 
 /** What the file holds, read on a read-only connection of its own: a file refused is left byte for byte. */
-const read = (path: string): Found =>
+const readOnce = (path: string): Found =>
   readOnlyDatabase(path, (db) => {
     const names = db.prepare(`SELECT type, name FROM sqlite_master`).all() as { type: string; name: string }[];
     return {
@@ -29,13 +30,40 @@ const read = (path: string): Found =>
   });
 
 /**
+ * `readOnce`, after rolling back the transaction a kill interrupted, if any: a file with a hot rollback journal (a
+ * zero-length file an earlier version left, killed in its first schema transaction: private-sqlite.ts makes the schema
+ * before WAL) cannot be read read-only (SQLITE_READONLY_ROLLBACK). Any writable open rolls it back to what was last
+ * committed, which is all the opener would find; nothing else is written.
+ */
+const read = (path: string): Found => {
+  try {
+    return readOnce(path);
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'SQLITE_READONLY_ROLLBACK') throw error;
+  }
+  try {
+    const db = new Database(path, { fileMustExist: true });
+    try {
+      db.prepare(`SELECT count(*) FROM sqlite_master`).get();
+    } finally {
+      db.close();
+    }
+  } catch (error) {
+    throw asDamagedDatabase(path, error);
+  }
+  return readOnce(path);
+};
+
+/**
  * Refuses `<dir>/<file>` when a table the version that wrote it made is missing, read-only and before the opener
  * creates what is missing (its schema is `CREATE TABLE IF NOT EXISTS`): a registry whose table was dropped, or a file
  * replaced by another SQLite database (a wrong restore), would open as an empty registry, and every key it bound look
  * unbound (new signing keys the devices do not pin, new pseudonyms, keys the shredder no longer finds).
  * Every version made its tables in the transaction that set `user_version`, so only a file holding nothing is new:
- * absent, or zero-length (the opener makes it empty, 0600, before SQLite writes to it). One of a page or more with no
- * schema at all is refused too: it is also what a copy without its -wal leaves, the bindings being in the -wal.
+ * absent, or zero-length (an earlier version's opener made it empty, 0600, before SQLite wrote to it). One of a page or
+ * more with no schema at all is refused too: it is what a copy without its -wal leaves, the bindings being in the -wal.
+ * An earlier version's first start killed between its journal mode and its schema left the same page; this one makes
+ * the file whole or not at all (private-sqlite.ts), so the remedy names that case as an earlier version's.
  */
 export const refuseRegistryMissingTables = (dir: string, { file, tables }: RegistryTables): void => {
   preparePrivateDir(dir);
@@ -58,7 +86,7 @@ export const refuseRegistryMissingTables = (dir: string, { file, tables }: Regis
     ? `no table at all and no schema version, as a copy made without its -wal: ${holds} is unknown`
     : `no ${names.join(' nor ')} table, which every ${file}${version} is made with: ${holds} is unknown`;
   const remedy = nothing
-    ? `${remedyFor(file)}; only if this data folder is new and its first start stopped before making the table, move ${file} aside (with its -wal and -shm) and start again`
+    ? `${remedyFor(file)}; only if this data folder is new and its first start stopped before making the table, move ${file} aside (with its -wal and -shm) and start again (only a first start of an earlier version stops there)`
     : remedyFor(file);
   throw damagedDatabase(path, file, detail, remedy);
 };
