@@ -1,12 +1,9 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { boundedIssues, CredenceError, isKeyNotFound, type FieldIssue, type Problem, type StoreUnavailableReason } from '../../domain/errors.ts';
 import { BASELINE_STATIC_HEADERS, baselineHeaders } from './baseline-headers.ts';
-import { damagedDatabaseOf } from '../runtime/damaged-database.ts';
-import { storeUnavailableOf, type StoreUnavailable } from '../runtime/store-unreachable.ts';
 import { logFailure } from './log-failure.ts';
+import { mapRaisedError, type Mapped } from './map-raised-error.ts';
 import { PROBLEM_TYPE_BASE } from './problem-type-base.ts';
 import { redactedPathOf } from './redact-url.ts';
 import { routeMediaTypes } from './route-media-types.ts';
@@ -91,41 +88,6 @@ export const rateLimited = (retryAfterSeconds: number): HttpProblem =>
  */
 export const routeNotFound = (detail: string): HttpProblem => new HttpProblem(404, 'route_not_found', detail);
 
-const STATUS_OF: Record<Problem['code'], number> = {
-  validation: 400,
-  unauthorised: 403,
-  not_found: 404,
-  illegal_transition: 409,
-  concurrency_conflict: 409,
-  bad_signature: 422,
-  protocol: 422,
-  broken_history: 500,
-  store_unavailable: 503,
-  damaged_database: 503,
-};
-
-/**
- * Retry-After of a `store_unavailable`: the write lock another process holds is for one transaction, already waited
- * for `busyTimeoutMs`; room on a full disk is made by an operator.
- */
-const STORE_RETRY_AFTER_SECONDS: Record<StoreUnavailableReason, number> = { busy: 1, full: 60 };
-/** An external event store that did not answer: its deadline is 10 s by default, a client waits half that. */
-const STORE_UNREACHABLE_RETRY_AFTER_SECONDS = 5;
-const STORE_RETRY_ADVICE =
-  'a command sent may have been stored, so retry it with the commandId it was sent with (stored once at most), or read its entity before sending it anew';
-
-/** What happened to an external event store, in words for the caller; no host of it (the log has them). */
-const storeUnavailableCause = (unavailable: StoreUnavailable): string => {
-  switch (unavailable.reason) {
-    case 'unreachable':
-      return 'the event store could not be reached or its connection was lost';
-    case 'timeout':
-      return `the event store did not answer within its time limit of ${unavailable.limitMs} ms`;
-    case 'not_leader':
-      return "the event store's node is not its cluster's leader (the next call goes to the leader)";
-  }
-};
-
 const TITLE_OF: Record<string, string> = {
   validation: 'Invalid request',
   unauthenticated: 'Authentication required',
@@ -149,98 +111,10 @@ const TITLE_OF: Record<string, string> = {
   internal: 'Internal error',
 };
 
-interface Mapped {
-  readonly status: number;
-  readonly code: string;
-  readonly detail: string;
-  readonly extensions?: Readonly<Record<string, unknown>>;
-  readonly headers?: Readonly<Record<string, string>>;
-}
-
-const fromCredenceError = (problem: Problem): Mapped => {
-  const { code, message, ...rest } = problem;
-  if (problem.code === 'validation') return { status: 400, code, detail: message, extensions: { errors: problem.issues } };
-  // Nothing was stored and the command id makes a retry safe: say when to retry.
-  if (problem.code === 'store_unavailable') {
-    return { status: 503, code, detail: message, extensions: rest, headers: { 'retry-after': String(STORE_RETRY_AFTER_SECONDS[problem.reason]) } };
-  }
-  // What mends the file is the operator's to do, and the log says it with the file's path; the caller learns which file.
-  if (problem.code === 'damaged_database') {
-    return { status: 503, code, detail: `the service's database ${problem.file} is damaged: its operator must mend it (the service's log says how)`, extensions: { file: problem.file } };
-  }
-  // `actor` of an unauthorised problem is the caller's own id; the rest are identifiers, states and rule names.
-  return { status: STATUS_OF[code], code, detail: message, extensions: rest };
-};
-
-const PART: Record<string, string> = { body: 'body', querystring: 'query', params: 'params', headers: 'headers' };
-
-/** Fastify's schema errors (zod issues, through fastify-type-provider-zod) as field issues naming the request part. */
-const schemaIssues = (error: FastifyError): readonly FieldIssue[] => {
-  const part = PART[(error as { validationContext?: string }).validationContext ?? 'body'] ?? 'body';
-  const issues = (error.validation ?? []).flatMap((v) => {
-    const segments = v.instancePath.split('/').filter((s) => s.length > 0);
-    const path = [part, ...segments].join('.');
-    const { keys, params } = v.params as { keys?: unknown; params?: { rule?: unknown } };
-    if (v.keyword === 'unrecognized_keys' && Array.isArray(keys)) {
-      return keys.map((k) => ({ path: `${path}.${String(k).slice(0, 64)}`, rule: 'unrecognized_key', message: 'not allowed here' }));
-    }
-    // A refinement may name its rule (`refine(check, { params: { rule } })`, e.g. reserved_subject): more use than `custom`.
-    const rule = v.keyword === 'custom' && typeof params?.rule === 'string' ? params.rule : v.keyword;
-    return [{ path, rule, message: v.message ?? 'invalid' }];
-  });
-  return boundedIssues(issues);
-};
-
-const FASTIFY_CODES: Record<string, Omit<Mapped, 'extensions'>> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'payload_too_large', detail: 'the request body is larger than the service accepts' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type', detail: 'send application/json' },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'validation', detail: 'the Content-Length does not match the body' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'validation', detail: 'the JSON body is empty' },
-  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'validation', detail: 'the body is not valid JSON' },
-};
-
 /** The status, code and details of any error a request can end with. */
 export const mapError = (error: unknown): Mapped => {
   if (error instanceof HttpProblem) return { status: error.status, code: error.code, detail: error.message, extensions: error.extensions, headers: error.headers };
-  // A key of the service's own missing from its Secure Environment (a protocol step answers the peer's own lost key
-  // itself, key-gone.ts): the service's fault, and the handle stays in the log.
-  if (isKeyNotFound(error)) return { status: 500, code: 'internal', detail: STATUS_CODES[500]! };
-  if (error instanceof CredenceError) return fromCredenceError(error.problem);
-  const damaged = damagedDatabaseOf(error);
-  if (damaged?.problem.code === 'damaged_database' && damaged.problem.candidates !== undefined) {
-    // No file found damaged on the request's path: the log names the files to check, the caller learns no more.
-    const detail = "a database of the service is damaged: its operator must find which and mend it (the service's log says how)";
-    return { ...fromCredenceError(damaged.problem), detail };
-  }
-  if (damaged !== undefined) return fromCredenceError(damaged.problem);
-  // An external event store unavailable for now (a transient EventStoreDbError): the caller may retry, and a command
-  // is stored at most once under its id, even one whose append timed out after being written. Its message names the
-  // store's hosts (the leader's too), which stay in the log.
-  const unavailable = storeUnavailableOf(error);
-  if (unavailable !== undefined) {
-    return {
-      status: 503,
-      code: 'store_unavailable',
-      detail: `${storeUnavailableCause(unavailable)}: ${STORE_RETRY_ADVICE}`,
-      extensions: { reason: unavailable.reason },
-      headers: { 'retry-after': String(STORE_UNREACHABLE_RETRY_AFTER_SECONDS) },
-    };
-  }
-  const e = error as Partial<FastifyError> & { statusCode?: number };
-  if (hasZodFastifySchemaValidationErrors(error) || (Array.isArray(e.validation) && e.validation.length > 0)) {
-    const errors = schemaIssues(error as FastifyError);
-    return { status: 400, code: 'validation', detail: `invalid request: ${errors.map((i) => `${i.path}: ${i.message}`).join('; ')}`, extensions: { errors } };
-  }
-  const known = e.code !== undefined ? FASTIFY_CODES[e.code] : undefined;
-  if (known !== undefined) {
-    const errors: FieldIssue[] = known.code === 'validation' ? [{ path: 'body', rule: 'json', message: known.detail }] : [];
-    return { ...known, ...(errors.length > 0 ? { extensions: { errors } } : {}) };
-  }
-  if (e.code === 'FST_UNDER_PRESSURE') return { status: 503, code: 'overloaded', detail: 'the service is overloaded; retry later' };
-  if (isResponseSerializationError(error as never)) return { status: 500, code: 'internal', detail: 'the response did not match its schema' };
-  // Other client errors raised by Fastify or its plugins: keep the status, never the message (it may quote input).
-  const status = typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 600 ? e.statusCode : 500;
-  return { status, code: status >= 500 ? 'internal' : `http_${status}`, detail: STATUS_CODES[status] ?? 'error' };
+  return mapRaisedError(error);
 };
 
 export const problemDocument = (mapped: Mapped, request: FastifyRequest): ProblemDocument => ({

@@ -1,25 +1,19 @@
-import { DecimalNumber, WholeNumber } from '../../domain/whole-number.ts';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { Identifier } from '../../domain/crypto/credential.ts';
 import { CredentialId } from '../../domain/ids.ts';
-import { preparePrivateDir } from '../../adapters/driven/files/index.ts';
 import { EXIT, handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
-import { renderProgress } from '../progress.ts';
-import { DEFAULT_TIMEOUT_MS } from '../../adapters/client/http.ts';
-import { PathArg, progressStream, ServerUrl, serverTarget, withJson, type ServerTarget } from './options.ts';
+import { PathArg, serverTarget, withJson, type ServerTarget } from './options.ts';
 import { registerCertificate } from './device/certificate.ts';
 import { deviceDir, Ids, withDevice } from './device/folder-option.ts';
 import { Duration } from './device/duration.ts';
-import { runFleet, type FleetSummary } from './device/fleet.ts';
+import { registerFleet } from './device/fleet-command.ts';
+import { deviceServer, hasToken, Server, withServerUrl, withToken } from './device/server-options.ts';
 import { openDevice, type SimulatedDevice } from './device/simulator.ts';
 import { hasState, readState, stateFile, type DeviceState } from './device/state.ts';
-import { associate, provision, type DeviceServer } from './device/steps.ts';
+import { associate, provision } from './device/steps.ts';
 import { factory } from './device/factory.ts';
 
 /**
@@ -32,44 +26,6 @@ const PSK_BOOTSTRAP =
   'a factory PSK bootstrap must be placed in the device and at the Enrolment Function at once (pre-provisioning, ' +
   'seed 003 11.2.1 scenario 1), which needs a Secure Environment both share; over HTTP they share none. Use an ed25519 ' +
   'or p256 bootstrap: a PSK service credential can still be provisioned remotely (device provision --kind psk256).';
-
-const envOf = (io: Io) => io.env ?? process.env;
-
-/** The server of the device routes: --server or CREDENCE_URL (no token needed). */
-const serverUrl = (opts: { server?: string | undefined }, io: Io): string => {
-  const url = opts.server ?? envOf(io)['CREDENCE_URL'];
-  if (url === undefined || url === '') throw new UsageError('--server: required (or set CREDENCE_URL)');
-  if (!ServerUrl.safeParse(url).success) throw new UsageError('--server: must be an http:// or https:// URL');
-  return url;
-};
-
-/** Seconds to wait for an answer, as every command that talks to a server takes them (options.ts serverTarget). */
-const TimeoutSeconds = DecimalNumber(86_400);
-
-/**
- * The device routes' server and timeout: --server or CREDENCE_URL (no token needed), --timeout or CREDENCE_TIMEOUT
- * (read as serverTarget reads them, which the commands with a token use).
- */
-const deviceServer = (opts: { server?: string | undefined; timeout?: string | undefined }, io: Io): DeviceServer => {
-  const url = serverUrl(opts, io);
-  const from = opts.timeout !== undefined ? '--timeout' : 'CREDENCE_TIMEOUT';
-  const text = opts.timeout ?? envOf(io)['CREDENCE_TIMEOUT'];
-  if (text === undefined || text === '') return { url };
-  const seconds = TimeoutSeconds.safeParse(text);
-  if (!seconds.success) throw new UsageError(`${from}: must be a number of seconds, more than 0 and at most 86400`);
-  return { url, timeoutMs: Math.ceil(seconds.data * 1000) };
-};
-
-/** The server, and how long to wait for each of its answers: the same --timeout as every command that talks to a server. */
-const withServerUrl = (command: Command): Command =>
-  command
-    .option('--server <url>', 'the Credence server (env: CREDENCE_URL)')
-    .option('--timeout <seconds>', `how long to wait for each answer of the server (env: CREDENCE_TIMEOUT; default ${DEFAULT_TIMEOUT_MS / 1000})`);
-/** The operator token, as every command that talks to a server takes it: --token (seen in ps), --token-file, CREDENCE_TOKEN. */
-const withToken = (command: Command, what: string): Command =>
-  command
-    .option('--token <token>', `operator bearer token, ${what} (env: CREDENCE_TOKEN); shows in ps and shell history, prefer --token-file`)
-    .option('--token-file <file>', 'read the operator bearer token from this file (surrounding whitespace trimmed) instead of --token');
 
 const kindOption = (kinds: readonly string[], what: string) => new Option('--kind <kind>', what).choices(kinds).makeOptionMandatory();
 
@@ -85,9 +41,6 @@ const onDevice = async <T>(dir: string, work: (sim: SimulatedDevice) => Promise<
     sim.close();
   }
 };
-
-/** What withServerUrl adds; the timeout is checked in full by serverTarget or deviceServer, which also read the environment. */
-const Server = { server: z.string().optional(), timeout: z.string().max(32).optional() };
 
 const registerInit = (device: Command, io: Io): void => {
   const Options = z.object({
@@ -177,10 +130,6 @@ const registerProvision = (device: Command, io: Io): void => {
     );
 };
 
-/** Whether an operator token was given, from any of its three sources. */
-const hasToken = (o: { token?: string | undefined; tokenFile?: string | undefined }, io: Io): boolean =>
-  o.token !== undefined || o.tokenFile !== undefined || (envOf(io)['CREDENCE_TOKEN'] ?? '') !== '';
-
 const registerAssociate = (device: Command, io: Io): void => {
   const Options = z.object({
     ...Ids,
@@ -247,80 +196,6 @@ const registerStatus = (device: Command, io: Io): void => {
         for (const c of view.credentials) io.out(printable(`credential ${c.credentialId}: ${c.kind} ${c.fingerprint}, valid until ${c.validity.notAfter}`));
         for (const a of view.associations) io.out(printable(`association ${a.associationId} (${a.credentialId}) with ${a.registrarId}: ${Date.parse(a.expiresAt) > now ? 'until' : 'expired'} ${a.expiresAt}`));
         return EXIT.done;
-      }),
-    );
-};
-
-/** The signals that end a CLI run from outside (Ctrl-C, a kill, the terminal closing). */
-const ENDING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-
-/**
- * Removes `folder` when the run ends: at the returned call, or on a signal, after which the signal's default action
- * ends the process as it would have without this listener (the exit status says which signal).
- */
-const removedOnSignal = (folder: string): (() => void) => {
-  const remove = (): void => rmSync(folder, { recursive: true, force: true });
-  const onSignal = (signal: NodeJS.Signals): void => {
-    stop();
-    remove();
-    process.kill(process.pid, signal);
-  };
-  const stop = (): void => {
-    for (const signal of ENDING_SIGNALS) process.off(signal, onSignal);
-  };
-  for (const signal of ENDING_SIGNALS) process.on(signal, onSignal);
-  return () => {
-    stop();
-    remove();
-  };
-};
-
-const registerFleet = (device: Command, io: Io): void => {
-  const Options = z.object({
-    count: WholeNumber(1, 100_000),
-    concurrency: WholeNumber(1, 256),
-    dir: z.string().min(1).max(4096).optional(),
-    prefix: Identifier.refine((p) => p.length <= 200, 'at most 200 characters').optional(),
-    lifetime: Duration,
-    ...Server,
-    token: z.string().optional(),
-    tokenFile: PathArg.optional(),
-    json: z.boolean().optional(),
-  });
-  withJson(withToken(withServerUrl(device.command('fleet')), 'to register, enrol and configure'))
-    .description('N simulated devices against a server: factory, enrolment, remote provisioning and association for each')
-    .requiredOption('--count <n>', 'how many devices')
-    .option('--concurrency <n>', 'devices run at once', '4')
-    .option('--dir <folder>', 'keep the devices in this folder (default: a temporary folder, removed at the end or on Ctrl-C)')
-    .option('--prefix <prefix>', 'node ids are <prefix>-1 … <prefix>-N (default: fleet-<random>)')
-    .option('--lifetime <duration>', 'association lifetime asked for', '30d')
-    .action(
-      handler(io, async (raw: Record<string, unknown>, command: Command) => {
-        const o = parseOptions(command, Options, raw);
-        const target = serverTarget(o, io);
-        const root = o.dir !== undefined ? resolve(o.dir) : mkdtempSync(join(tmpdir(), 'credence-fleet-'));
-        // The temporary devices hold private keys and KEKs: an interrupted run removes them too.
-        const forget = o.dir === undefined ? removedOnSignal(root) : () => {};
-        const prefix = o.prefix ?? `fleet-${Date.now().toString(36)}`;
-        const stream = progressStream(io, o.json);
-        let summary: FleetSummary;
-        try {
-          preparePrivateDir(root);
-          summary = await runFleet(target, { count: o.count, concurrency: o.concurrency, root, prefix, lifetimeSeconds: o.lifetime }, (done) =>
-            stream?.write(`\r${renderProgress(done, o.count, 'devices')}`),
-          );
-        } finally {
-          stream?.write('\n');
-          forget();
-        }
-        if (o.json === true) io.out(json({ prefix, ...(o.dir !== undefined ? { dir: root } : {}), ...summary }));
-        else {
-          io.out(printable(`${summary.count} devices (${prefix}): ${summary.initialised} initialised, ${summary.provisioned} provisioned, ${summary.associated} associated, ${summary.failed} failed`));
-          io.out(printable(`${summary.seconds} s, ${summary.devicesPerSecond} devices/s`));
-          for (const f of summary.failures) io.err(printable(`  ${f.nodeId} at ${f.step}: ${f.message}`));
-        }
-        if (summary.unreachable) return EXIT.unreachable;
-        return summary.failed === 0 ? EXIT.done : EXIT.refused;
       }),
     );
 };

@@ -1,0 +1,90 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { WholeNumber } from '../../../domain/whole-number.ts';
+import { Identifier } from '../../../domain/crypto/credential.ts';
+import { preparePrivateDir } from '../../../adapters/driven/files/index.ts';
+import { EXIT, handler, parseOptions } from '../../program.ts';
+import { json, type Io } from '../../io.ts';
+import { printable } from '../../printable.ts';
+import { renderProgress } from '../../progress.ts';
+import { PathArg, progressStream, serverTarget, withJson } from '../options.ts';
+import { Duration } from './duration.ts';
+import { runFleet, type FleetSummary } from './fleet.ts';
+import { Server, withServerUrl, withToken } from './server-options.ts';
+
+/** The signals that end a CLI run from outside (Ctrl-C, a kill, the terminal closing). */
+const ENDING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * Removes `folder` when the run ends: at the returned call, or on a signal, after which the signal's default action
+ * ends the process as it would have without this listener (the exit status says which signal).
+ */
+const removedOnSignal = (folder: string): (() => void) => {
+  const remove = (): void => rmSync(folder, { recursive: true, force: true });
+  const onSignal = (signal: NodeJS.Signals): void => {
+    stop();
+    remove();
+    process.kill(process.pid, signal);
+  };
+  const stop = (): void => {
+    for (const signal of ENDING_SIGNALS) process.off(signal, onSignal);
+  };
+  for (const signal of ENDING_SIGNALS) process.on(signal, onSignal);
+  return () => {
+    stop();
+    remove();
+  };
+};
+
+export const registerFleet = (device: Command, io: Io): void => {
+  const Options = z.object({
+    count: WholeNumber(1, 100_000),
+    concurrency: WholeNumber(1, 256),
+    dir: z.string().min(1).max(4096).optional(),
+    prefix: Identifier.refine((p) => p.length <= 200, 'at most 200 characters').optional(),
+    lifetime: Duration,
+    ...Server,
+    token: z.string().optional(),
+    tokenFile: PathArg.optional(),
+    json: z.boolean().optional(),
+  });
+  withJson(withToken(withServerUrl(device.command('fleet')), 'to register, enrol and configure'))
+    .description('N simulated devices against a server: factory, enrolment, remote provisioning and association for each')
+    .requiredOption('--count <n>', 'how many devices')
+    .option('--concurrency <n>', 'devices run at once', '4')
+    .option('--dir <folder>', 'keep the devices in this folder (default: a temporary folder, removed at the end or on Ctrl-C)')
+    .option('--prefix <prefix>', 'node ids are <prefix>-1 … <prefix>-N (default: fleet-<random>)')
+    .option('--lifetime <duration>', 'association lifetime asked for', '30d')
+    .action(
+      handler(io, async (raw: Record<string, unknown>, command: Command) => {
+        const o = parseOptions(command, Options, raw);
+        const target = serverTarget(o, io);
+        const root = o.dir !== undefined ? resolve(o.dir) : mkdtempSync(join(tmpdir(), 'credence-fleet-'));
+        // The temporary devices hold private keys and KEKs: an interrupted run removes them too.
+        const forget = o.dir === undefined ? removedOnSignal(root) : () => {};
+        const prefix = o.prefix ?? `fleet-${Date.now().toString(36)}`;
+        const stream = progressStream(io, o.json);
+        let summary: FleetSummary;
+        try {
+          preparePrivateDir(root);
+          summary = await runFleet(target, { count: o.count, concurrency: o.concurrency, root, prefix, lifetimeSeconds: o.lifetime }, (done) =>
+            stream?.write(`\r${renderProgress(done, o.count, 'devices')}`),
+          );
+        } finally {
+          stream?.write('\n');
+          forget();
+        }
+        if (o.json === true) io.out(json({ prefix, ...(o.dir !== undefined ? { dir: root } : {}), ...summary }));
+        else {
+          io.out(printable(`${summary.count} devices (${prefix}): ${summary.initialised} initialised, ${summary.provisioned} provisioned, ${summary.associated} associated, ${summary.failed} failed`));
+          io.out(printable(`${summary.seconds} s, ${summary.devicesPerSecond} devices/s`));
+          for (const f of summary.failures) io.err(printable(`  ${f.nodeId} at ${f.step}: ${f.message}`));
+        }
+        if (summary.unreachable) return EXIT.unreachable;
+        return summary.failed === 0 ? EXIT.done : EXIT.refused;
+      }),
+    );
+};
