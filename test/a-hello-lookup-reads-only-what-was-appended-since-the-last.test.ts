@@ -79,4 +79,15 @@ describe('a device hello lookup (engine.peek)', () => {
     await memo.peek('node', 'meter-1');
     expect(reads.slice(1).map((r) => `${r.streamId.slice(-7)}@${r.fromRevision}`)).toEqual(['meter-1@0', 'meter-1@1', 'meter-2@0', 'meter-1@0']);
   });
+
+  it("is sized from the entity cache's bound: an engine told to keep no snapshots keeps none for hellos either", async () => {
+    const store = openSqliteStore({ memory: true });
+    const { counted, reads } = countingReads(store);
+    const engine = createEngine({ store: counted, clock: new FakeClock(T0), cacheMaxBytes: 0 });
+    await engine.execute(cmd.registerNode('meter-1'));
+    reads.length = 0;
+    await engine.peek('node', 'meter-1');
+    await engine.peek('node', 'meter-1');
+    expect(reads.map((r) => r.fromRevision)).toEqual([0n, 0n]);
+  });
 });

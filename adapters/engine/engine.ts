@@ -8,7 +8,7 @@ import { authorise, parse, reserveDerivedCommandIds, verifyRequestSignature, typ
 import { decideCommand } from './decide.ts';
 import { DEFAULT_CACHE_BYTES, EntityCache, type EntityCacheStats } from './entity-cache.ts';
 import { replayedOutcome } from './idempotency.ts';
-import { PeekMemo, type PeekedEntity } from './peek-memo.ts';
+import { PEEK_MEMO_SHARE, PeekMemo, type PeekedEntity } from './peek-memo.ts';
 import { appendDecision } from './record.ts';
 import { StreamLanes } from './stream-lanes.ts';
 
@@ -23,7 +23,8 @@ export interface EngineOptions {
   readonly maxRetries?: number;
   /**
    * Bytes of entity snapshots kept in memory between commands (estimated; least recently used go first).
-   * Default 64 MiB; 0 keeps none (every decision reads its entity's whole stream).
+   * Default 64 MiB; 0 keeps none (every decision reads its entity's whole stream). A device hello's lookups keep half
+   * as much again apart (peek-memo.ts).
    */
   readonly cacheMaxBytes?: number;
   /** Actor ids allowed to act with the `system` role. Default: the built-in process manager, scheduler and rotation. */
@@ -80,8 +81,9 @@ export interface Engine extends CommandSink {
 export const createEngine = (options: EngineOptions): Engine => {
   const { store, clock } = options;
   const maxRetries = options.maxRetries ?? 5;
-  const cache = new EntityCache(store, options.cacheMaxBytes ?? DEFAULT_CACHE_BYTES);
-  const peeks = new PeekMemo(store);
+  const cacheBytes = options.cacheMaxBytes ?? DEFAULT_CACHE_BYTES;
+  const cache = new EntityCache(store, cacheBytes);
+  const peeks = new PeekMemo(store, Math.floor(cacheBytes * PEEK_MEMO_SHARE));
   const lanes = new StreamLanes();
   const admission: readonly AdmissionStep[] = [
     authorise(new Set<string>(options.systemActors ?? SYSTEM_ACTOR_IDS)),

@@ -19,8 +19,12 @@ interface Memo {
   readonly bytes: number;
 }
 
-/** Default bound: 8 MiB, some 10,000 entities of the lifecycle mix, each a compact snapshot. */
-export const DEFAULT_PEEK_MEMO_BYTES = 8 * 1024 * 1024;
+/**
+ * The memo's share of the entity cache's bound (`cacheMaxBytes`, CREDENCE_ENTITY_CACHE_MIB), so that one setting sizes
+ * both for the fleet: by the estimate below, a node takes some 1.1 KB and a credential 2 KB, so the default 64 MiB
+ * cache leaves 32 MiB here, some 11,000 devices' node and credential.
+ */
+export const PEEK_MEMO_SHARE = 0.5;
 
 const bytesOf = (entity: PeekedEntity): number =>
   ENTRY_OVERHEAD_BYTES + entity.streamId.length + 2 * jsonLength(entity.snapshot.context) + (entity.issued === undefined ? 0 : 2 * jsonLength(entity.issued.event));
@@ -36,8 +40,13 @@ const issueIn = (events: readonly DecodedEvent[]): DecodedEvent | undefined => e
  *
  * Apart from the entity cache because the hello must leave no trace there (review 33: its public gauges told a
  * stranger which ids exist). Nothing here is published. Only a stream that exists is kept: an unknown id costs the
- * same one empty read every time and takes no room, so strangers' ids cannot evict the entities devices look up.
- * Bounded by estimated bytes, least recently looked up first out.
+ * same one empty read every time and takes no room. Bounded by estimated bytes, least recently looked up first out.
+ *
+ * What this does not do (review 70): make a lookup's cost independent of the history. The first lookup of an entity
+ * after a start, or after it was evicted, still rebuilds its whole stream, and a stranger naming more existing ids than
+ * fit here (sequential Node-IDs) evicts each before its next lookup. Persisted snapshots would; this bounds the common
+ * case, a device's repeated hellos. Nor does it see a stream deleted outside Credence (EventStoreDB answers a deleted
+ * stream's read as empty, taken here as "unchanged"): Credence deletes none.
  */
 export class PeekMemo {
   readonly #entries = new RecencyList<Memo>();
@@ -45,7 +54,7 @@ export class PeekMemo {
 
   constructor(
     private readonly store: EventStore,
-    private readonly maxBytes: number = DEFAULT_PEEK_MEMO_BYTES,
+    private readonly maxBytes: number,
   ) {}
 
   /** Estimated bytes of what is kept. */

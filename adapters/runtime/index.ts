@@ -9,7 +9,7 @@ export type { Credence, OpenOptions } from './credence.ts';
 
 // The command side.
 export { createEngine } from '../engine/index.ts';
-export type { Engine, EngineOptions } from '../engine/index.ts';
+export type { Engine, EngineOptions, PeekedEntity } from '../engine/index.ts';
 export { command, COMMAND_TYPES, parseCommand } from '../../domain/commands/index.ts';
 export type { Command, CommandType } from '../../domain/commands/index.ts';
 
