@@ -1,10 +1,14 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
-import { describeOtherLog, describeRulesChange, describeSchemaChange, type ProjectionRunner } from '../../projections/runtime/index.ts';
+import { describeOtherLog, describeRulesChange, describeSchemaChange, type ProjectionLag, type ProjectionRunner } from '../../projections/runtime/index.ts';
 import { LAG_COUNT_LIMIT } from '../runtime/live-lag.ts';
 
-/** Before the live runtime starts: each read model rebuilt from position 0, and why, said once at warn. */
-export const warnReadModelRebuilds = async (runner: ProjectionRunner, log: FastifyBaseLogger): Promise<void> => {
+/**
+ * Before the live runtime starts: each read model rebuilt from position 0, and why, said once at warn. Returns the lags
+ * counted for that (LiveOptions.counted: the start does not read them again when nothing was appended since).
+ */
+export const warnReadModelRebuilds = async (runner: ProjectionRunner, log: FastifyBaseLogger): Promise<readonly ProjectionLag[]> => {
+  const counted: ProjectionLag[] = [];
   // Read models built from another log (the event store restored from an older backup) are reset and rebuilt
   // before anything is served from them; said once, at warn: events acknowledged since that backup are gone.
   for (const other of await runner.checkLog()) {
@@ -18,7 +22,9 @@ export const warnReadModelRebuilds = async (runner: ProjectionRunner, log: Fasti
   // And a read model written by another version of its tables (an upgrade, or a downgrade: a newer Credence's file),
   // emptied when opened (projections/runtime/schema-version.ts): said once, with what the rebuild reads (review 51).
   for (const change of runner.schemaChanges()) {
-    const { eventsBehind } = await runner.lag(change.name, LAG_COUNT_LIMIT);
+    const lag = await runner.lag(change.name, LAG_COUNT_LIMIT);
+    counted.push(lag);
+    const { eventsBehind } = lag;
     log.warn(
       { projection: change.name, storedVersion: change.stored, version: change.version, events: eventsBehind },
       describeSchemaChange(change, eventsBehind, eventsBehind >= LAG_COUNT_LIMIT),
@@ -26,4 +32,5 @@ export const warnReadModelRebuilds = async (runner: ProjectionRunner, log: Fasti
     // Each count is a read of the log: the probes answer between them.
     await yieldToLoop();
   }
+  return counted;
 };

@@ -1,5 +1,6 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { EventStore } from '../../domain/ports/event-store.ts';
+import type { ProjectionLag } from '../../projections/runtime/index.ts';
 import type { Follower } from './live-followers.ts';
 import { later } from './live-handled.ts';
 import { firstAfter, LAG_COUNT_LIMIT } from './live-lag.ts';
@@ -71,6 +72,7 @@ export const countStartBacklogs = async (
   head: bigint,
   backlogs: Map<Follower, StartBacklog>,
   report: (component: string, error: unknown) => void,
+  counted: readonly ProjectionLag[] = [],
 ): Promise<void> => {
   for (const f of followers) {
     const from = f.handledThrough !== undefined && f.handledThrough <= head ? f.handledThrough : undefined;
@@ -82,7 +84,7 @@ export const countStartBacklogs = async (
         backlogs.set(f, backlog);
         await countLogBacklog(store, from, head, backlog);
       } else {
-        const lag = await runner.lag(f.name, LAG_COUNT_LIMIT);
+        const lag = countedAsItIs(counted, f, head) ?? (await runner.lag(f.name, LAG_COUNT_LIMIT));
         // runner.lag says how far apart its last handled and the newest event occurred, not when the first unhandled
         // one did: the age is taken from that, growing from now on as the other components' ages do.
         const behind = { count: lag.eventsBehind, oldest: lag.eventsBehind === 0 ? undefined : Date.now() - lag.secondsBehind * 1000 };
@@ -97,6 +99,15 @@ export const countStartBacklogs = async (
     // Each count is a read of the log: the probes answer between them.
     await yieldToLoop();
   }
+};
+
+/**
+ * A lag counted before the start (`LiveOptions.counted`) from the checkpoint the follower holds, up to a head the
+ * store has not moved past since: the same count a read now would make. Otherwise undefined (counted again).
+ */
+const countedAsItIs = (counted: readonly ProjectionLag[], f: Follower, head: bigint): ProjectionLag | undefined => {
+  const lag = counted.find((l) => l.name === f.name);
+  return lag !== undefined && lag.checkpoint === f.handledThrough && lag.head !== undefined && lag.head >= head ? lag : undefined;
 };
 
 /**

@@ -11,6 +11,8 @@ export interface Follower {
   readonly pass: () => Promise<unknown>;
   /** Hands the component events the subscription delivered (all types, in order); false: it cannot, run `pass`. */
   readonly feed: (records: readonly RecordedEvent[]) => Promise<boolean>;
+  /** The position the component itself holds it handled (its checkpoint, the log's newest leaf). */
+  readonly position: () => bigint | undefined;
   /** Fed from the subscription's records once a `pass` succeeded; a failure or a missed wake-up resets it. */
   fed: boolean;
   handledThrough: bigint | undefined;
@@ -25,11 +27,11 @@ export interface Follower {
   timedError: string | undefined;
 }
 
-const follower = (name: string, component: Pick<Follower, 'pass' | 'feed'>, handledThrough: bigint | undefined): Follower => ({
+const follower = (name: string, component: Pick<Follower, 'pass' | 'feed' | 'position'>): Follower => ({
   name,
   ...component,
   fed: false,
-  handledThrough,
+  handledThrough: component.position(),
   running: undefined,
   lastPass: Number.NEGATIVE_INFINITY,
   again: false,
@@ -56,8 +58,8 @@ export const followersOf = ({ runner, transparency }: Pick<Credence, 'runner' | 
           return runner.catchUp(name);
         },
         feed: (records) => runner.handle(name, records, generation),
+        position: () => runner.checkpoint(name),
       },
-      runner.checkpoint(name),
     );
   };
   const log = (t: NonNullable<Credence['transparency']>): Follower =>
@@ -70,8 +72,8 @@ export const followersOf = ({ runner, transparency }: Pick<Credence, 'runner' | 
           t.ingest(records);
           return true;
         },
+        position: () => t.position,
       },
-      t.position,
     );
   return [...runner.names.map(projection), ...(transparency !== undefined ? [log(transparency)] : [])];
 };

@@ -1,3 +1,5 @@
+import type { ProjectionLag } from '../../projections/runtime/index.ts';
+
 /** One component that follows the store (a projection, the cascade, the transparency log, ...). */
 export interface ComponentStatus {
   readonly name: string;
@@ -22,6 +24,12 @@ export interface LiveOptions {
    */
   readonly coalesceMs?: number;
   readonly onError?: (component: string, error: unknown) => void;
+  /**
+   * Read models' lags counted after the runtime was made and before it starts (the service's rebuild warnings,
+   * adapters/http/read-model-rebuilds.ts): the start's count takes each as it is when nothing was appended since,
+   * rather than reading up to LAG_COUNT_LIMIT events of the log again.
+   */
+  readonly counted?: () => readonly ProjectionLag[];
 }
 
 /**
