@@ -19,8 +19,8 @@ const routeOf = (request: FastifyRequest): string => request.routeOptions.url ??
 /**
  * SER-001 "no cheap way to exhaust the service": JSON bodies within size, depth and value-count limits, each member
  * name once per object (RFC 7493 2.3), before any schema sees them; load shedding (503 + Retry-After) when the event loop lags or memory runs high; a rate limit per
- * authenticated subject, or per source address for callers without a token (devices included). Registered before
- * any route, so every route gets the limits.
+ * authenticated role and subject, or per source address for callers without a token (devices included). Registered
+ * before any route, so every route gets the limits.
  */
 export const installProtection = async (app: App, limits: ServiceLimitsConfig, metrics: ServiceMetrics): Promise<void> => {
   // Only JSON is accepted: every other content type is 415 (route modules that need another add a parser).
@@ -63,9 +63,11 @@ export const installProtection = async (app: App, limits: ServiceLimitsConfig, m
 
   await app.register(rateLimit, {
     global: true,
-    // Authentication ran first (onRequest, app level): a token's subject shares one budget over all its
-    // connections and addresses; without one, the source address does.
-    keyGenerator: (request) => (request.principal !== undefined ? `principal:${request.principal.subject}` : `address:${normalizeIP(request.ip)}`),
+    // Authentication ran first (onRequest, app level): a token's role and subject share one budget over all its
+    // connections and addresses; without one, the source address does. The role too: an admin may issue an
+    // integrator token under an operator's subject, whose requests must not spend that operator's budget (review).
+    keyGenerator: (request) =>
+      request.principal !== undefined ? `principal:${request.principal.role}:${request.principal.subject}` : `address:${normalizeIP(request.ip)}`,
     max: (_request, key) => (key.startsWith('principal:') ? limits.rateLimitPerPrincipal : limits.rateLimitPerAddress),
     timeWindow: limits.rateLimitWindowMs,
     // Bounded memory: the least recently seen keys are forgotten first.

@@ -23,6 +23,7 @@ import type { Principal } from '../auth/access-control.ts';
 import { FRAMES_EXTENSION } from '../sse/frame-schemas.ts';
 import { canonicalMessage, publicMessage } from '../sse/messages.ts';
 import { EventsHeaders, EventsQuery, checkPublicFilter, lifecycleFilterOf, type Identifiers } from '../sse/query.ts';
+import { checkFilterInScope } from '../sse/scope-reach.ts';
 import { SseSession } from '../sse/session.ts';
 import { StreamSlots } from '../sse/stream-slots.ts';
 import type { SseMessage } from '../sse/frame.ts';
@@ -35,7 +36,7 @@ Reconnect with the \`Last-Event-ID\` header (or \`?after=\`) to resume strictly 
 Comments (\`: heartbeat\`) arrive every few seconds; \`retry:\` lines say how long to wait before reconnecting.
 A client that stops reading is dropped with \`event: dropped\` and a retry hint; it resumes with Last-Event-ID.
 A stream whose token is revoked (at once through this service, within a heartbeat through the CLI) or expires ends with \`event: dropped\` (reason \`unauthorised\`) and no retry hint: reconnect with a new token.
-Integrators receive pseudonymised identifiers only; an integrator token issued with a scope receives only its M2M subscriptions' nodes' and its App-IDs' events (SER-025).
+Integrators receive pseudonymised identifiers only; an integrator token issued with a scope receives only its M2M subscriptions' nodes' and its App-IDs' events (SER-025), and a kind or type filter its scope can never match is refused (400, rule \`not_in_scope\`).
 A stream must be the only request in flight on its connection: one pipelined behind an unfinished answer is refused (400 pipelined_stream).`;
 
 /**
@@ -123,8 +124,10 @@ export const eventRoutes: RouteModule = (app, context) => {
           throw new HttpProblem(501, 'pseudonyms_unavailable', 'this server has no pseudonym key, so it cannot serve the pseudonymised stream');
         }
         checkPublicFilter(filter);
-        // The scope verified with the token on this request (access.db's record): left out events are not an error.
+        // The scope verified with the token on this request (access.db's record): left out events are not an error,
+        // but a filter that can match none of what it publishes would hold a pseudonymised place for nothing.
         const scope = principal.scope;
+        if (scope !== undefined) checkFilterInScope(filter, scope);
         events = publicEvents$(context.credence.store, pseudonyms.deriver, filter, {
           onEvent: (e) => deliver(publicMessage(e)),
           ...(scope !== undefined ? { scope } : {}),
@@ -146,14 +149,16 @@ export const eventRoutes: RouteModule = (app, context) => {
           'an event stream must be the only request in flight on its connection: open it on a connection of its own, or once the earlier responses have arrived',
         );
       }
-      const release = slots.acquire(principal.subject);
+      // Keyed on role and subject: an admin may issue an integrator token under an operator's subject, and its streams
+      // must not take that operator's slots (found in review). A subject's tokens of one role still share them.
+      const release = slots.acquire(`${principal.role}:${principal.subject}`);
       if (release === undefined) {
         const retryAfter = capRetryAfterSeconds(context);
         const limit = context.limits.maxSseStreamsPerPrincipal;
         throw new HttpProblem(
           429,
           'too_many_streams',
-          `${principal.subject} already holds ${limit} event streams: close one, or retry after ${retryAfter} s`,
+          `${principal.role} ${principal.subject} already holds ${limit} event streams: close one, or retry after ${retryAfter} s`,
           { limit },
           { 'retry-after': String(retryAfter) },
         );

@@ -4,8 +4,8 @@
  * - `client`: the client went away; the store subscription is released at once;
  * - `slow`: the client stayed over the high-water mark past the stall limit; dropped with a retry hint;
  * - `shutdown`: graceful shutdown (or the store closing under the stream); ended with a retry hint;
- * - `error`: the stream failed (an event that cannot be read); ended with `event: dropped` and a retry hint (the
- *   details go to the log);
+ * - `error`: the stream failed (an event that cannot be read, or access.db when the token is re-checked); ended with
+ *   `event: dropped` and a retry hint (the details go to the log);
  * - `unauthorised`: the token the stream was opened with was revoked (at once when by this process, else seen at
  *   the next heartbeat) or has expired (a timer at its expiry); ended with `event: dropped` and no retry hint: the
  *   client needs a new token.
@@ -141,17 +141,35 @@ export class SseSession {
    */
   private beat(): void {
     if (this.reason !== undefined) return;
-    if (this.options.remainingMs() <= 0) return this.unauthorised();
+    const remaining = this.tokenRemainingMs();
+    if (remaining === undefined) return;
+    if (remaining <= 0) return this.unauthorised();
     if (this.writer.paused) return;
     this.writer.write(HEARTBEAT).catch((error: unknown) => this.fail(error));
   }
 
   /** Ends the stream when its token expires; a wait longer than a timer takes is re-armed when it fires. */
   private armExpiry(): void {
-    const remaining = this.options.remainingMs();
+    const remaining = this.tokenRemainingMs();
+    if (remaining === undefined) return;
     if (remaining <= 0) return this.unauthorised();
     this.expiry = setTimeout(() => this.armExpiry(), Math.min(remaining, MAX_TIMER_MS));
     this.expiry.unref();
+  }
+
+  /**
+   * The token's remaining time, or undefined once the stream has failed because access.db could not be read (an I/O
+   * error, a damaged file, a busy timeout). Thrown from a timer, that error was uncaught and ended the whole service
+   * (found in review); thrown from `run`, it left the stream open and its slots held. The stream fails instead: the
+   * client retries, and is let in again once access.db reads.
+   */
+  private tokenRemainingMs(): number | undefined {
+    try {
+      return this.options.remainingMs();
+    } catch (error) {
+      this.fail(error);
+      return undefined;
+    }
   }
 
   private unauthorised(): void {

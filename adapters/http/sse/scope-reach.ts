@@ -1,0 +1,91 @@
+/**
+ * Whether a scoped integrator's stream filter can match anything its scope publishes (SER-001, SER-025). A filter
+ * that cannot is a stream that stays silent for ever while it holds one of the few pseudonymised places: a token
+ * scoped to App-IDs only got 200 and then nothing for `kind=node` (found in review). A mistake to report, as
+ * checkPublicFilter reports a kind or type the pseudonymised stream never publishes.
+ *
+ * What each part of a scope publishes is read off projections/pseudonyms/public-scope.ts (scopeFilter):
+ * - subscriptions: every kind's events, through the nodes enrolled under them;
+ * - App-IDs: the application events of their App-IDs, those that name an association included, and the credential
+ *   events that name no association (an App-ID's or an AE's own credential); a credential event that names one is
+ *   that association's node's, so a subscription's.
+ * A filter is refused only when none of its kinds or types is published by the scope as it is.
+ */
+import { validationError, type FieldIssue } from '../../../domain/errors.ts';
+import { EVENT_DATA, EVENT_KIND, EVENT_TYPES, type EventType } from '../../../domain/events/index.ts';
+import type { EntityKind } from '../../../domain/streams.ts';
+import { PUBLIC_DATA, type PublicScope } from '../../../projections/pseudonyms/index.ts';
+import type { LifecycleFilterInput } from '../../../projections/streams/index.ts';
+
+/** The rule a filter breaks when the token's scope publishes nothing it can match. */
+export const NOT_IN_SCOPE_RULE = 'not_in_scope';
+
+type Part = 'subscriptions' | 'appIds';
+
+const PART_NAME: Readonly<Record<Part, string>> = { subscriptions: 'M2M subscriptions', appIds: 'App-IDs' };
+
+/** Whether events of `type` carry an association, read off their schema (an unknown shape counts as maybe). */
+const namesAssociation = (type: EventType): 'always' | 'never' | 'maybe' => {
+  const shape = (EVENT_DATA[type] as { shape?: Record<string, { safeParse(value: unknown): { success: boolean } }> }).shape;
+  if (shape === undefined) return 'maybe';
+  const field = shape['associationId'];
+  if (field === undefined) return 'never';
+  return field.safeParse(undefined).success ? 'maybe' : 'always';
+};
+
+/** The scope parts that can publish an event of `type` (scopeFilter's rule for its kind). */
+const partsPublishing = (type: EventType): readonly Part[] => {
+  if (PUBLIC_DATA[type] === null) return [];
+  const kind = EVENT_KIND[type];
+  switch (kind) {
+    case 'subscription':
+    case 'node':
+    case 'association':
+      return ['subscriptions'];
+    case 'application':
+      return namesAssociation(type) === 'never' ? ['appIds'] : ['appIds', 'subscriptions'];
+    case 'credential':
+      return namesAssociation(type) === 'always' ? ['subscriptions'] : ['subscriptions', 'appIds'];
+    case 'pseudonym':
+      return [];
+    default: {
+      const never: never = kind;
+      throw new Error(`scope reach: no rule for events of kind ${String(never)}`);
+    }
+  }
+};
+
+const PUBLISHED_BY = new Map<EventType, readonly Part[]>(EVENT_TYPES.map((type) => [type, partsPublishing(type)]));
+
+const partsOf = (scope: PublicScope): ReadonlySet<Part> =>
+  new Set<Part>([...(scope.subscriptions?.length ? ['subscriptions' as const] : []), ...(scope.appIds?.length ? ['appIds' as const] : [])]);
+
+const publishes = (parts: ReadonlySet<Part>, type: EventType): boolean => PUBLISHED_BY.get(type)!.some((part) => parts.has(part));
+
+/** The parts a scope would need to publish any of `types`, for a message a person can act on. */
+const wanted = (types: readonly EventType[]): string =>
+  [...new Set(types.flatMap((type) => PUBLISHED_BY.get(type)!))].map((part) => PART_NAME[part]).join(' or ');
+
+/**
+ * Throws a `validation` CredenceError (rule `not_in_scope`) naming each value of the narrowest field given, `type`
+ * else `kind` (a type is one of the kinds, LifecycleFilter checks), when the scope publishes none of what it names.
+ */
+export const checkFilterInScope = (filter: LifecycleFilterInput, scope: PublicScope): void => {
+  const parts = partsOf(scope);
+  const issues: FieldIssue[] = [];
+  if (filter.types !== undefined) {
+    if (filter.types.some((type) => publishes(parts, type))) return;
+    filter.types.forEach((type, index) => {
+      const message = `${type} events are published only for a scope's ${wanted([type])}, and this token's names none`;
+      issues.push({ path: `query.type.${index}`, rule: NOT_IN_SCOPE_RULE, message });
+    });
+  } else if (filter.kinds !== undefined) {
+    const typesOf = (kind: EntityKind): EventType[] => EVENT_TYPES.filter((type) => EVENT_KIND[type] === kind);
+    if (filter.kinds.some((kind) => typesOf(kind).some((type) => publishes(parts, type)))) return;
+    filter.kinds.forEach((kind, index) => {
+      const message = `${kind} events are published only for a scope's ${wanted(typesOf(kind))}, and this token's names none`;
+      issues.push({ path: `query.kind.${index}`, rule: NOT_IN_SCOPE_RULE, message });
+    });
+  }
+  if (issues.length > 0) throw validationError(issues, "event stream query of this token's scope");
+};
