@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { damagedDatabase } from '../../../domain/errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { asDamagedDatabase, rememberDatabaseFile } from './damaged-database.ts';
 import { DATA_FILE_MODE, preparePrivateDatabaseFile, preparePrivateDir } from './private-files.ts';
@@ -46,6 +47,25 @@ const applySchema = (db: Database.Database, schema: Schema): void => {
 };
 
 /**
+ * A -wal or -journal whose database is gone (moved aside alone, as a remedy may be misread) is refused, not left to
+ * SQLite: a new file with pages would have a -wal's frames played over it, bringing back the rows of the file moved
+ * aside (tokens and signing keys an operator meant to drop; found in review 71), or, for a partial one, reading as
+ * corrupt. Before this file was made whole, SQLite deleted the -wal of the empty file it then opened. Not deleted here:
+ * another process may have just linked the file and own it, so its absence is read again first.
+ */
+const refuseLeftLog = (path: string): void => {
+  const left = [`${path}-wal`, `${path}-journal`].filter((log) => existsSync(log));
+  if (left.length === 0 || existsSync(path)) return;
+  const file = basename(path);
+  throw damagedDatabase(
+    path,
+    file,
+    `${left.map((log) => basename(log)).join(' and ')} without ${file} itself`,
+    `move ${left.map((log) => basename(log)).join(' and ')} aside too (with ${file}-shm), or put back the ${file} they belong to, then start again`,
+  );
+};
+
+/**
  * A missing database file made whole or not at all: its schema and version built in memory and written through
  * writeFileAtomic (its temp name, which the stray sweep knows, then linked into place). A first start killed at any
  * point leaves no file, or one with its whole schema, never the page with none that the journal mode set first left
@@ -54,6 +74,7 @@ const applySchema = (db: Database.Database, schema: Schema): void => {
  */
 const createWhole = (path: string, schema: Schema): void => {
   if (existsSync(path)) return;
+  refuseLeftLog(path);
   const db = new Database(':memory:');
   let image: Buffer;
   try {

@@ -1,0 +1,73 @@
+import Database from 'better-sqlite3';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openAccessRegistry } from '../adapters/driven/access/sqlite-access-registry.ts';
+import { SqliteKeyRegistry } from '../adapters/driven/key-registry/sqlite-key-registry.ts';
+import { isCredenceError } from '../domain/errors.ts';
+
+const folders: string[] = [];
+const folder = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'credence-left-wal-'));
+  folders.push(dir);
+  return dir;
+};
+afterEach(() => {
+  for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A database whose only copy of its rows is in its -wal, and that -wal copied alone into `into` under `file`. */
+const leaveWalAlone = (file: string, into: string): void => {
+  const origin = folder();
+  const db = new Database(join(origin, file));
+  db.pragma('journal_mode = WAL');
+  db.pragma('wal_autocheckpoint = 0');
+  db.exec('CREATE TABLE signing_keys (handle TEXT PRIMARY KEY)');
+  db.prepare('INSERT INTO signing_keys VALUES (?)').run('old-live-key');
+  copyFileSync(join(origin, `${file}-wal`), join(into, `${file}-wal`));
+  db.close();
+};
+
+const refusal = (open: () => unknown): unknown => {
+  try {
+    open();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+};
+
+/**
+ * Review 71: a missing access.db or keys.db is now made whole (with pages), so a -wal left beside it (the file moved
+ * aside alone) would be played over the new file by SQLite, bringing back the tokens' signing keys an operator meant
+ * to drop. Before, the new file was empty and SQLite deleted the -wal. Such a leftover is now refused, naming it, and
+ * nothing is made.
+ */
+describe('a -wal left without its database', () => {
+  for (const [file, open] of [
+    ['access.db', (dir: string) => openAccessRegistry({ dir }).close()],
+    ['keys.db', (dir: string) => SqliteKeyRegistry.open({ dir }).close()],
+  ] as const) {
+    it(`is refused at ${file}'s first open as damaged, naming the leftover and what to move, and nothing is made`, () => {
+      const dir = folder();
+      leaveWalAlone(file, dir);
+      const error = refusal(() => open(dir));
+      expect(isCredenceError(error, 'damaged_database')).toBe(true);
+      expect((error as Error).message).toContain(`${file}-wal without ${file} itself`);
+      expect((error as Error).message).toContain(`move ${file}-wal aside too`);
+      expect(existsSync(join(dir, file))).toBe(false);
+      expect(existsSync(join(dir, `${file}-wal`))).toBe(true);
+    });
+  }
+
+  it('once moved aside too, lets the file be made new, holding none of its rows', () => {
+    const dir = folder();
+    leaveWalAlone('access.db', dir);
+    rmSync(join(dir, 'access.db-wal'));
+    openAccessRegistry({ dir }).close();
+    const db = new Database(join(dir, 'access.db'), { readonly: true });
+    expect(db.prepare('SELECT handle FROM signing_keys').all()).toEqual([]);
+    db.close();
+  });
+});
