@@ -10,6 +10,7 @@ import { ReadModelRulesChanged } from '../projections/runtime/index.ts';
 import { json, type Io } from './io.ts';
 import { printable } from './printable.ts';
 import { printProblem } from './problem.ts';
+import { reportUnknownOptionsFirst } from './unknown-options-first.ts';
 
 /** The exit codes every command keeps: scripts branch on them. */
 export const EXIT = { done: 0, refused: 1, usage: 2, unreachable: 3 } as const;
@@ -213,6 +214,7 @@ export const createProgram = (io: Io, modules: readonly RegisterCommands[]): Com
   for (const register of modules) register(program, io);
   // Subcommands made with `.command()` inherit the settings; any added with `.addCommand()` get them here.
   configureTree(program, io);
+  reportUnknownOptionsFirst(program);
   return program;
 };
 

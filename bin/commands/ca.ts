@@ -76,7 +76,8 @@ const init = async (args: z.infer<typeof Init>, io: Io): Promise<number> => {
     if (args.json) io.out(json(shown));
     else {
       io.out(printable(`CA ${args.id}: self-signed root, ${args.keyType}, ${shown.subject}, valid ${shown.notBefore} to ${shown.notAfter}`));
-      io.err('  (a running service loads it when it next starts)');
+      // No service runs on the folder now (ca init is refused while one holds it): the next start is what loads it.
+      io.err(printable(`  (the service loads it when it starts on ${dataDir}: credence serve --data ${dataDir})`));
     }
     return 0;
   });

@@ -123,6 +123,16 @@ const stoppedBeforeServing = (error: unknown, io: Io): number => {
 };
 
 /**
+ * The flags that serve the folder again at the URL its certificates name (their CRL and OCSP): the public URL given,
+ * else this run's host and port. The demo's port is any free one by default, and `npm start`'s is 8080: the bare
+ * `npm start -- --data` it suggested served the certificates' URLs nowhere, and the start warned so (found in review).
+ */
+const servedAgainAt = (config: ServiceConfig, url: string): string => {
+  if (config.publicUrl !== undefined) return ` --public-url ${config.publicUrl}`;
+  return `${config.host === '127.0.0.1' ? '' : ` --host ${config.host}`} --port ${new URL(url).port || '80'}`;
+};
+
+/**
  * `npm start` (`credence start`): `credence serve` on the data folder; on an empty store the demo fleet first,
  * through the running server; then where the fleet stands, the URL, a local operator and auditor token, and two
  * commands to try, and it serves until Ctrl-C. `credence demo` runs the same and stops after the fleet.
@@ -176,7 +186,7 @@ export const start = async (request: StartRequest, io: Io): Promise<number> => {
     if (!keepServing) {
       const summary = await withShortLivedToken(access, { subject: 'auditor:demo', role: 'auditor' }, (token) => fleetSummary({ url: running.url, token }));
       for (const line of ['', ...summary, '']) io.out(line);
-      io.out(`Next: npx credence replay --data ${config.data}, history node-${COMPROMISED} --data ${config.data}, verify --data ${config.data}; or npm start -- --data ${config.data} to serve it.`);
+      io.out(`Next: npx credence replay --data ${config.data}, history node-${COMPROMISED} --data ${config.data}, verify --data ${config.data}; or npm start -- --data ${config.data}${servedAgainAt(config, running.url)} to serve it.`);
       return 0;
     }
     const tokens = await issueLocalTokens(access);

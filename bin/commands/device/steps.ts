@@ -3,7 +3,7 @@ import { validationError } from '../../../domain/errors.ts';
 import { COMMAND_CATALOG, type CommandType } from '../../../domain/commands/index.ts';
 import { ENTITY_ID_FIELD, EVENT_KIND } from '../../../domain/events/index.ts';
 import { streamIdOf } from '../../../domain/streams.ts';
-import { UnexpectedResponse } from '../../../adapters/client/http.ts';
+import { ProblemResponse, UnexpectedResponse } from '../../../adapters/client/http.ts';
 import { isServiceProblem } from '../../../adapters/client/service-problem.ts';
 import type { CommandOutcomeJson } from '../../../adapters/client/operator.ts';
 import {
@@ -114,6 +114,26 @@ export const provision = async (
 };
 
 /**
+ * A finish refused for a failed proof, when this run configured nothing (no token), with what to do if nobody did.
+ * The server answers a finish for an association never configured as it answers a failed proof (the decoy, which
+ * tells a stranger nothing; docs/service.md), so `bad_signature` or `bad_mac` alone left the operator looking at the
+ * device's keys (found in review). The hint is an extension member of the problem: printed by name, kept in --json.
+ */
+const withConfigureHint = (
+  error: unknown,
+  a: { readonly associationId: string; readonly nodeId: string; readonly credentialId: string; readonly registreeId: string; readonly registrarId: string },
+): unknown => {
+  if (!(error instanceof ProblemResponse) || error.status !== 422 || error.problem['step'] !== 'association.finish') return error;
+  if (error.problem['reason'] !== 'bad_signature' && error.problem['reason'] !== 'bad_mac') return error;
+  const configure = `credence association configure ${a.associationId} --node ${a.nodeId} --credential ${a.credentialId} --registrar ${a.registrarId} --registree-cse ${a.registreeId}`;
+  return new ProblemResponse(error.status, {
+    ...error.problem,
+    hint: `no token was given, so this run configured no association: if no operator configured ${a.associationId}, run ${configure}, ` +
+      'or run device associate again with an operator token (--token-file, --token or CREDENCE_TOKEN) to configure it first',
+  });
+};
+
+/**
  * The association handshake for an association an operator configured. With an operator's token, the association
  * is configured first (one already configured, the service's 409, is left as it is: the handshake says whether it is
  * this one; a gateway's 409 says nothing of the association, and ends the run).
@@ -140,6 +160,8 @@ export const associate = async (
   }
   const outcome = await associateOverHttp(transportOf(server), device, {
     associationId: r.associationId, credentialId: r.credentialId, lifetimeSeconds: r.lifetimeSeconds, registreeId, registrar: state.pinned.registrar,
+  }).catch((error: unknown) => {
+    throw r.configureWith === undefined ? withConfigureHint(error, { ...r, nodeId: device.nodeId, registreeId, registrarId: state.pinned.registrar.id }) : error;
   });
   const before = sim.state;
   const previous = before.associations.find((a) => a.associationId === r.associationId);
