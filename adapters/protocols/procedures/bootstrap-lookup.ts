@@ -5,6 +5,9 @@ import { isWithin } from '../../../machines/types.ts';
 import { descriptorOf, isWithdrawn } from './descriptors.ts';
 import type { InfrastructureOptions } from './infrastructure-options.ts';
 
+/** What a node that records no bootstrap has looked up instead: no credential id starts with `~` (domain/ids.ts). */
+const NO_BOOTSTRAP = '~no-bootstrap';
+
 /**
  * The bootstrap credential a node's provisioning hello authenticates with, as the M2M Enrolment Function sees it.
  * What a hello looks up is read with `engine.peek`, here and in registrar-credentials.ts (`credentialById`,
@@ -15,11 +18,12 @@ import type { InfrastructureOptions } from './infrastructure-options.ts';
 export const bootstrapOf = async (o: Pick<InfrastructureOptions, 'engine' | 'registry'>, nodeId: string) => {
   const node = await o.engine.peek('node', nodeId);
   const bootstrapId = (node.snapshot.context as { bootstrapCredentialId?: string }).bootstrapCredentialId;
-  if (bootstrapId === undefined) return undefined;
-  const credential = await o.engine.peek('credential', bootstrapId);
-  const descriptor = descriptorOf(credential);
-  if (descriptor === undefined) return undefined;
+  // The same reads for every Node-ID, whatever the record holds (review 64 F2: an unknown node's hello read the store
+  // once and the key registry never, a known one's twice and once, so its answer came sooner): a node with no
+  // bootstrap looks up one that cannot exist, and the rule below runs on what it finds.
+  const credential = await o.engine.peek('credential', bootstrapId ?? NO_BOOTSTRAP);
   const [handle] = o.registry.live(credential.streamId, 'psk');
+  const descriptor = descriptorOf(credential);
   // Whether it may authenticate a provisioning is the credential machine's own rule (bootstrapIsUsable, seed 003
   // 11.2.1; HLR-212), at the engine's instant, so the hello refuses exactly what the record would: usable
   // (credentialUsableAt: provisioned, not ended, inside [notBefore, notAfter), not a rotation's predecessor past its
@@ -36,5 +40,6 @@ export const bootstrapOf = async (o: Pick<InfrastructureOptions, 'engine' | 'reg
   // descriptor's window, which the protocol names to the holder at the auth (credential_expired,
   // credential_not_yet_valid; decoy.ts); a bootstrap or node ended on record is told revoked wherever, as before.
   const revoked = isWithdrawn(credential) || String(node.snapshot.value) === 'revoked' || (!usable && isWithin(at, context));
+  if (bootstrapId === undefined || descriptor === undefined) return undefined;
   return { descriptor, ...(handle !== undefined ? { handle: handle as KeyHandle } : {}), ...(revoked ? { revoked: true } : {}) };
 };
