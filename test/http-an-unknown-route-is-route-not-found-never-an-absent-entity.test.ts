@@ -51,6 +51,11 @@ describe("the client's reading of a route_not_found problem", () => {
     expect(isEntityAbsent(notFound)).toBe(true);
   });
 
+  it("nor is an earlier version's answer to an unknown route, which was not_found with its `no route` detail (review 71)", () => {
+    const earlier = new ProblemResponse(404, { type: `${PROBLEMS}not_found`, title: 'Not found', status: 404, detail: 'no route GET /v1/entities/node/n1' });
+    expect(isEntityAbsent(earlier)).toBe(false);
+  });
+
   it('is no refusal for good of what was sent (a Credence without the route did nothing with it)', () => {
     expect(refusedForGood(routeNotFound)).toBe(false);
     expect(refusedForGood(notFound)).toBe(true);
