@@ -22,7 +22,7 @@ import { PKI_DIR } from '../driven/pki/index.ts';
 import { EmbeddedSecureEnvironment, Pkcs11SecureEnvironment, secureEnvironmentConfigForDataDir, wrappingKeysPath } from '../driven/secure-environment/index.ts';
 import type { OwnerScopedSecureEnvironment } from '../../domain/ports/secure-environment.ts';
 import { validationError } from '../../domain/errors.ts';
-import { assertKekFileUsable, assertNoKekLeftInFolder, KEK_FILE_ENVIRONMENT_VARIABLE, kekFileOf } from './kek-file.ts';
+import { assertKekFileUsable, assertNoKekLeftInFolder, KEK_FILE_ENVIRONMENT_VARIABLE, kekFileOf, kekFolderOfAnotherAccount } from './kek-file.ts';
 
 /** The operating system's randomness, through the port (tests pass their own). */
 export const systemRandom: RandomSource = (length) => new Uint8Array(randomBytes(length));
@@ -66,11 +66,18 @@ const assertDataFolderOwned = (dir: string, kekFile: string | undefined): void =
   assertNoneForeignOwned([...foreignOwnedPathsIn(dir), ...foreignOwnedKekFile(kekFile)], dir);
 
 /**
- * A KEK kept outside the folder (CREDENCE_KEK_FILE) if another account owns it, labelled with its setting: what every
- * opening and every lock of the folder names in its refusal, so that none of them goes on beside a planted KEK.
+ * A KEK kept outside the folder (CREDENCE_KEK_FILE) if another account owns it, and its folder if another account
+ * than this one and root owns that (who could swap the KEK: kekFolderOfAnotherAccount), labelled with its setting:
+ * what every opening and every lock of the folder names in its refusal, so that none of them goes on beside a planted
+ * KEK, or one that may be replaced (a lock refused only later, by the Secure Environment's opening, had swept the
+ * folder meanwhile).
  */
-const foreignOwnedKekFile = (kekFile: string | undefined): ForeignOwnedPath[] =>
-  kekFile === undefined ? [] : foreignOwnedPath(kekFile, `env ${KEK_FILE_ENVIRONMENT_VARIABLE}`);
+const foreignOwnedKekFile = (kekFile: string | undefined): ForeignOwnedPath[] => {
+  if (kekFile === undefined) return [];
+  const field = `env ${KEK_FILE_ENVIRONMENT_VARIABLE}`;
+  const folder = kekFolderOfAnotherAccount(kekFile);
+  return [...(folder === undefined ? [] : [{ path: folder.folder, uid: folder.uid, field }]), ...foreignOwnedPath(kekFile, field)];
+};
 
 /** A data folder's lock, and the temp files interrupted writes had left in the folder, removed once it was taken. */
 export type SweptDataFolderLock = DataFolderLock & {

@@ -94,6 +94,26 @@ const nearestExistingFolder = (path: string): string => {
 };
 
 /**
+ * The folder of the KEK file `kekFile` (or the nearest one above that exists, where it will be made) when another
+ * account than this process's effective uid and root owns it: that account could delete or replace the KEK, whatever
+ * the KEK's own owner and mode. Undefined where the platform has no uids, or the folder cannot be read (the opening's
+ * own checks name that).
+ */
+export const kekFolderOfAnotherAccount = (kekFile: string): { readonly folder: string; readonly uid: number } | undefined => {
+  const expected = process.geteuid?.();
+  if (expected === undefined) return undefined;
+  let folder: string;
+  let uid: number;
+  try {
+    folder = nearestExistingFolder(kekFile);
+    uid = statSync(folder).uid;
+  } catch {
+    return undefined;
+  }
+  return uid === expected || uid === 0 ? undefined : { folder, uid };
+};
+
+/**
  * The KEK file CREDENCE_KEK_FILE names checked before anything is opened or made, for the data folder `dir` (review
  * 49 item 3): not a folder or other non-file (a raw EISDIR came after an empty key database was made); not inside
  * the data folder, links resolved (a copy of the folder would hold the KEK again, what the setting is for); its
@@ -122,8 +142,9 @@ export const assertKekFileUsable = (kekFile: string, dir: string): void => {
   const parent = nearestExistingFolder(kekFile);
   const parentStat = statSync(parent);
   const uid = process.geteuid?.();
-  if (uid !== undefined && parentStat.uid !== uid && parentStat.uid !== 0) {
-    throw refusal('owner', `names ${kekFile}, whose folder ${parent} is owned by uid ${parentStat.uid}, neither uid ${uid} that Credence runs as nor root: that account could replace the KEK; keep the KEK in a folder of this account (mode 0700)`);
+  const foreign = kekFolderOfAnotherAccount(kekFile);
+  if (foreign !== undefined) {
+    throw refusal('owner', `names ${kekFile}, whose folder ${foreign.folder} is owned by uid ${foreign.uid}, neither uid ${uid} that Credence runs as nor root: that account could replace the KEK; keep the KEK in a folder of this account (mode 0700)`);
   }
   if (uid !== undefined && (parentStat.mode & 0o022) !== 0) {
     const mode = (parentStat.mode & 0o7777).toString(8).padStart(3, '0');

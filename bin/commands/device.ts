@@ -11,6 +11,7 @@ import { deviceDir, Ids, withDevice } from './device/folder-option.ts';
 import { Duration } from './device/duration.ts';
 import { registerFleet } from './device/fleet-command.ts';
 import { deviceServer, hasToken, Server, withServerUrl, withToken } from './device/server-options.ts';
+import { sayOnStderr, type SayOnStderr } from './device/folder-lock.ts';
 import { openDevice, type SimulatedDevice } from './device/simulator.ts';
 import { hasState, readState, stateFile, type DeviceState } from './device/state.ts';
 import { associate, provision } from './device/steps.ts';
@@ -31,10 +32,11 @@ const kindOption = (kinds: readonly string[], what: string) => new Option('--kin
 
 /**
  * Runs `work` on the device of `dir`, its folder locked from opening to closing (refused at once while another
- * command holds it), closing its Secure Environment and letting go of the lock whatever happens.
+ * command holds it), closing its Secure Environment and letting go of the lock whatever happens; the temps of
+ * interrupted writes the lock's sweep removed are said through `say`.
  */
-const onDevice = async <T>(dir: string, work: (sim: SimulatedDevice) => Promise<T>): Promise<T> => {
-  const sim = openDevice(dir);
+const onDevice = async <T>(dir: string, say: SayOnStderr, work: (sim: SimulatedDevice) => Promise<T>): Promise<T> => {
+  const sim = openDevice(dir, say);
   try {
     return await work(sim);
   } finally {
@@ -78,7 +80,7 @@ const registerInit = (device: Command, io: Io): void => {
         const state = await factory(target, {
           dir, nodeId: o.nodeId, kind: o.kind, bootstrapCredentialId: o.bootstrapId ?? `${o.nodeId}-bootstrap`, validForSeconds: o.validFor,
           profile: { class: o.class, model: o.model, manufacturer: o.manufacturer, capabilities: o.capability },
-        }, () => io.err(printable(`note: device init of ${o.nodeId} did not finish and its outcome is not known (or the token was refused); its bootstrap key is kept in ${dir}: run the same command again to finish it`)));
+        }, () => io.err(printable(`note: device init of ${o.nodeId} did not finish and its outcome is not known (or the token was refused); its bootstrap key is kept in ${dir}: run the same command again to finish it`)), sayOnStderr(io, 'init'));
         if (o.json === true) io.out(json({ dir, ...publicView(state) }));
         else {
           io.out(printable(`device ${state.nodeId} initialised in ${dir}`));
@@ -114,7 +116,7 @@ const registerProvision = (device: Command, io: Io): void => {
         const server = deviceServer(o, io);
         // With a token (any of its three sources), a run an earlier provision left pending is checked on the server.
         const checkWith = hasToken(o, io) ? serverTarget({ server: server.url, token: o.token, tokenFile: o.tokenFile, timeout: o.timeout }, io) : undefined;
-        const outcome = await onDevice(deviceDir(o), (sim) =>
+        const outcome = await onDevice(deviceDir(o), sayOnStderr(io, 'provision'), (sim) =>
           provision(server, sim, { credentialId: o.credentialId, kind: o.kind, predecessorId: o.predecessorId, checkWith }),
         );
         if (o.json === true) io.out(json(outcome));
@@ -154,7 +156,7 @@ const registerAssociate = (device: Command, io: Io): void => {
         const configureWith: ServerTarget | undefined = hasToken(o, io)
           ? serverTarget({ server: server.url, token: o.token, tokenFile: o.tokenFile, timeout: o.timeout }, io)
           : undefined;
-        const outcome = await onDevice(deviceDir(o), (sim) =>
+        const outcome = await onDevice(deviceDir(o), sayOnStderr(io, 'associate'), (sim) =>
           associate(server, sim, { associationId: o.associationId, credentialId: o.credentialId, lifetimeSeconds: o.lifetime, configureWith }),
         );
         const shown = { associationId: o.associationId, registrarId: outcome.registrarId, registreeId: outcome.registreeId, lifetimeSeconds: outcome.lifetimeSeconds, expiresAt: outcome.expiresAt, transcriptHash: outcome.transcriptHash };

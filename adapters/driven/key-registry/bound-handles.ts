@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { damagedDatabase } from '../../../domain/errors.ts';
 import { remedyFor } from '../files/damaged-database.ts';
@@ -17,6 +17,19 @@ export interface BoundHandle {
 }
 
 /**
+ * keys.db without its table. An empty one is also what a first start stopped before its schema leaves (an earlier
+ * version's, or one whose first transaction a kill interrupted, rolled back by readOnlyDatabase), when nothing was
+ * bound yet; a file truncated looks the same, so it is refused all the same, its remedy naming both.
+ */
+const lostBindings = (path: string): Error => {
+  const empty = statSync(path).size === 0;
+  const remedy = empty
+    ? `${remedyFor(KEY_REGISTRY_DB_FILE)}; only if this data folder's first start stopped before making it (no key was bound yet), start the service once: it makes the file`
+    : remedyFor(KEY_REGISTRY_DB_FILE);
+  return damagedDatabase(path, KEY_REGISTRY_DB_FILE, `no ${TABLE} table${empty ? ' in an empty file' : ''}: which keys it binds is unknown`, remedy);
+};
+
+/**
  * The bindings of the folder's key registry that still hold any of `handles` (not destroyed: current, pending, or
  * owed by the shredder), each file opened once and read-only: for `credence key list` and the commands that must
  * not destroy a key the infrastructure uses or will destroy itself. The registry's own reader has no lookup by handle,
@@ -32,7 +45,7 @@ export const boundHandles = (dataDir: string, handles: ReadonlySet<string>): Rea
     readOnlyDatabase(path, (db) => {
       if (db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(TABLE) === undefined) {
         // readmodels.db loses the table when it moves; keys.db is made with it, so one without it lost its bindings.
-        if (file === KEY_REGISTRY_DB_FILE) throw damagedDatabase(path, file, `no ${TABLE} table: which keys it binds is unknown`, remedyFor(file));
+        if (file === KEY_REGISTRY_DB_FILE) throw lostBindings(path);
         return;
       }
       const rows = db.prepare(`SELECT handle, stream, purpose FROM ${TABLE} WHERE destroyed_at IS NULL`).iterate() as IterableIterator<{

@@ -1,8 +1,7 @@
-import Database from 'better-sqlite3';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { damagedDatabase } from '../../../domain/errors.ts';
-import { asDamagedDatabase, remedyFor } from '../files/damaged-database.ts';
+import { remedyFor } from '../files/damaged-database.ts';
 import { readOnlyDatabase } from '../files/read-only-database.ts';
 import { preparePrivateDir, tightenPrivateDatabaseFile } from '../files/index.ts';
 
@@ -18,8 +17,11 @@ interface Found {
   readonly objects: number;
 }
 
-/** What the file holds, read on a read-only connection of its own: a file refused is left byte for byte. */
-const readOnce = (path: string): Found =>
+/**
+ * What the file holds, read on a read-only connection of its own (a file refused is left byte for byte), after the
+ * transaction a kill interrupted, if any, is rolled back (read-only-database.ts).
+ */
+const read = (path: string): Found =>
   readOnlyDatabase(path, (db) => {
     const names = db.prepare(`SELECT type, name FROM sqlite_master`).all() as { type: string; name: string }[];
     return {
@@ -28,31 +30,6 @@ const readOnce = (path: string): Found =>
       objects: names.length,
     };
   });
-
-/**
- * `readOnce`, after rolling back the transaction a kill interrupted, if any: a file with a hot rollback journal (a
- * zero-length file an earlier version left, killed in its first schema transaction: private-sqlite.ts makes the schema
- * before WAL) cannot be read read-only (SQLITE_READONLY_ROLLBACK). Any writable open rolls it back to what was last
- * committed, which is all the opener would find; nothing else is written.
- */
-const read = (path: string): Found => {
-  try {
-    return readOnce(path);
-  } catch (error) {
-    if ((error as { code?: unknown }).code !== 'SQLITE_READONLY_ROLLBACK') throw error;
-  }
-  try {
-    const db = new Database(path, { fileMustExist: true });
-    try {
-      db.prepare(`SELECT count(*) FROM sqlite_master`).get();
-    } finally {
-      db.close();
-    }
-  } catch (error) {
-    throw asDamagedDatabase(path, error);
-  }
-  return readOnce(path);
-};
 
 /**
  * Refuses `<dir>/<file>` when a table the version that wrote it made is missing, read-only and before the opener

@@ -10,6 +10,7 @@ import { EXIT, handler, parseOptions } from '../../program.ts';
 import { clientOf, PathArg, serverTarget, withServer } from '../options.ts';
 import { deviceDir, Ids, withDevice } from './folder-option.ts';
 import { saveState } from './pending-provisioning.ts';
+import { sayOnStderr } from './folder-lock.ts';
 import { openDevice } from './simulator.ts';
 import { readState, type DeviceState } from './state.ts';
 
@@ -72,7 +73,7 @@ const fetchAndKeep = async (dir: string, credentialId: string, o: ServerOptions,
     throw refuse('certified', `credential ${credentialId} is held without a certificate: give --server (or CREDENCE_URL) and an operator token to fetch the one the server recorded`);
   }
   const target = serverTarget(o, io);
-  const sim = openDevice(dir);
+  const sim = openDevice(dir, sayOnStderr(io, 'certificate'));
   try {
     const held = sim.device.credentials.get(credentialId);
     // Another command may have changed the state since it was read unlocked.

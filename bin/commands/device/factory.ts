@@ -13,7 +13,7 @@ import { Device } from '../../../adapters/protocols/procedures/index.ts';
 import { clientOf, type ServerTarget } from '../options.ts';
 import { now, openDeviceSecureEnvironment, random } from './simulator.ts';
 import { forgetPendingInit, readPendingInit, writePendingInit, type PendingInit } from './pending-init.ts';
-import { lockDeviceFolder, makeDeviceFolder } from './folder-lock.ts';
+import { lockDeviceFolder, makeDeviceFolder, type SayOnStderr } from './folder-lock.ts';
 import { hasState, writeState, type DeviceState } from './state.ts';
 import { operatorCommand, transportOf } from './steps.ts';
 
@@ -67,9 +67,10 @@ const mustBeNew = async (target: ServerTarget, kind: 'node' | 'credential', id: 
  * it again, with the same key and so the same commands (found in review: a rerun was refused, its node left with a
  * credential whose key was gone). A refusal by the server destroys the new key and writes no state: a folder this
  * run made is removed. The folder is locked from right after it is made (or found) to the end; while another command
- * holds it, the init is refused before anything is sent, and the folder left as it is.
+ * holds it, the init is refused before anything is sent, and the folder left as it is. The temps of interrupted
+ * writes the lock's sweep removed (an unfinished init's folder may hold some) are said through `say`.
  */
-export const factory = async (target: ServerTarget, r: FactoryRequest, onUnfinished?: () => void): Promise<DeviceState> => {
+export const factory = async (target: ServerTarget, r: FactoryRequest, onUnfinished?: () => void, say?: SayOnStderr): Promise<DeviceState> => {
   mustBeNewDevice(r.dir);
   const infrastructure = DATA_FOLDER_FILES.find((f) => existsSync(join(r.dir, f)));
   if (infrastructure !== undefined) {
@@ -81,7 +82,7 @@ export const factory = async (target: ServerTarget, r: FactoryRequest, onUnfinis
   // Made by this very run or not, then locked before anything else (folder-lock.ts): only the run that made the
   // folder may remove it, and only while it holds the lock, so a losing init never removes the one that won.
   const made = makeDeviceFolder(r.dir);
-  const lock = lockDeviceFolder(r.dir);
+  const lock = lockDeviceFolder(r.dir, say);
   let keep = false;
   let se: ReturnType<typeof openDeviceSecureEnvironment> | undefined;
   try {

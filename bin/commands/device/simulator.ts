@@ -1,6 +1,6 @@
 import { openDataFolderSecureEnvironment, systemRandom, type EmbeddedSecureEnvironment } from '../../../adapters/runtime/index.ts';
 import { Device } from '../../../adapters/protocols/procedures/index.ts';
-import { lockDeviceFolder } from './folder-lock.ts';
+import { lockDeviceFolder, type SayOnStderr } from './folder-lock.ts';
 import { readState, writeState, type DeviceState } from './state.ts';
 
 export const random = systemRandom;
@@ -55,12 +55,12 @@ export const simulatedDevice = (dir: string, se: EmbeddedSecureEnvironment, stat
 /**
  * The device of `dir`, its folder locked until `close` (folder-lock.ts): no other `credence device` command reads
  * its state to write it back, or uses its Secure Environment, meanwhile. While another holds it, refused at once,
- * before anything is read or sent.
+ * before anything is read or sent. The temps of interrupted writes the lock's sweep removed are said through `say`.
  */
-export const openDevice = (dir: string): SimulatedDevice => {
+export const openDevice = (dir: string, say?: SayOnStderr): SimulatedDevice => {
   // A folder that holds no device is refused as it is: no lock file is made in it. The state is read again, locked.
   readState(dir);
-  const lock = lockDeviceFolder(dir);
+  const lock = lockDeviceFolder(dir, say);
   try {
     const state = readState(dir);
     return simulatedDevice(dir, openDeviceSecureEnvironment(dir), state, () => lock.release());
