@@ -66,13 +66,13 @@ const refuseLeftLog = (path: string): void => {
 };
 
 /**
- * A missing database file made whole or not at all: its schema and version built in memory and written through
- * writeFileAtomic (its temp name, which the stray sweep knows, then linked into place). A first start killed at any
+ * A missing database file made whole or not at all, a WAL file: its schema and version built in memory and written
+ * through writeFileAtomic (its temp name, which the stray sweep knows, then linked into place). A first start killed at any
  * point leaves no file, or one with its whole schema, never the page with none that the journal mode set first left
  * (a key registry refuses that page at start: a copy made without its -wal looks the same, registry-tables.ts).
  * Linked, not renamed: a process that made the file meanwhile keeps its own, and this one opens it.
  */
-const createWhole = (path: string, schema: Schema): void => {
+export const createWhole = (path: string, schema: Schema): void => {
   if (existsSync(path)) return;
   refuseLeftLog(path);
   const db = new Database(':memory:');
@@ -80,6 +80,11 @@ const createWhole = (path: string, schema: Schema): void => {
   try {
     applySchema(db, schema);
     image = db.serialize();
+    // A WAL file from its first byte (file format write and read versions, header offsets 18 and 19): its open's
+    // `journal_mode = WAL` then writes nothing, where switching a rollback file made a -journal that a kill inside
+    // the switch left hot, which read-only openers cannot read (review 71).
+    image[18] = 2;
+    image[19] = 2;
   } finally {
     db.close();
   }
