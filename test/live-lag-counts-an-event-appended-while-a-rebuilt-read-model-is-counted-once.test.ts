@@ -1,11 +1,10 @@
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openCredence, startLive } from '../adapters/runtime/index.ts';
 import { COMPLIANCE_EVENT_TYPES } from '../projections/compliance/index.ts';
 import { cmd, T0 } from './support/fleet.ts';
 import { withStoreAndReadModels } from './support/restored-folder.ts';
+import { eventsOf, writtenByTheVersionBefore } from './support/read-model-folder.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
@@ -16,26 +15,6 @@ import { temporaryFolders } from './support/temp-dirs.ts';
  */
 const scratch = temporaryFolders('credence-rebuilt-lag-');
 const NODES = 200;
-
-/** The events of `types` in the folder's store: what a rebuild of their read model reads. */
-const eventsOf = (dir: string, types: readonly string[]): number => {
-  const db = new Database(join(dir, 'events.db'), { readonly: true });
-  try {
-    return (db.prepare(`SELECT count(*) AS n FROM events WHERE type IN (${types.map(() => '?').join(', ')})`).get(...types) as { n: number }).n;
-  } finally {
-    db.close();
-  }
-};
-
-/** What an upgrade of the compliance read model leaves: its tables written under the version before. */
-const writtenByTheVersionBefore = (dir: string, name: string): void => {
-  const db = new Database(join(dir, 'readmodels.db'));
-  try {
-    db.prepare('UPDATE projection_schemas SET version = version - 1 WHERE name = ?').run(name);
-  } finally {
-    db.close();
-  }
-};
 
 /** Long enough for the live subscription to deliver what was just appended (the store wakes it on each append). */
 const delivered = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 200));

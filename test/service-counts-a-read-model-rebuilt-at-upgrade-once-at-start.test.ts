@@ -1,5 +1,3 @@
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { serviceConfig } from '../adapters/http/config.ts';
@@ -9,6 +7,7 @@ import { LAG_COUNT_LIMIT } from '../adapters/runtime/live-lag.ts';
 import { COMPLIANCE_EVENT_TYPES } from '../projections/compliance/index.ts';
 import { cmd } from './support/fleet.ts';
 import { withStoreAndReadModels } from './support/restored-folder.ts';
+import { eventsOf, writtenByTheVersionBefore } from './support/read-model-folder.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
@@ -18,24 +17,6 @@ import { temporaryFolders } from './support/temp-dirs.ts';
  */
 const scratch = temporaryFolders('credence-serve-counted-');
 const NODES = 100;
-
-const eventsOf = (dir: string, types: readonly string[]): number => {
-  const db = new Database(join(dir, 'events.db'), { readonly: true });
-  try {
-    return (db.prepare(`SELECT count(*) AS n FROM events WHERE type IN (${types.map(() => '?').join(', ')})`).get(...types) as { n: number }).n;
-  } finally {
-    db.close();
-  }
-};
-
-const writtenByTheVersionBefore = (dir: string, name: string): void => {
-  const db = new Database(join(dir, 'readmodels.db'));
-  try {
-    db.prepare('UPDATE projection_schemas SET version = version - 1 WHERE name = ?').run(name);
-  } finally {
-    db.close();
-  }
-};
 
 const quiet = (): Writable => new Writable({ write: (_chunk, _encoding, done) => done() });
 

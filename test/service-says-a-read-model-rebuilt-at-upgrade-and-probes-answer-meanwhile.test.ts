@@ -9,6 +9,7 @@ import { serviceConfig } from '../adapters/http/config.ts';
 import { startService, type RunningService } from '../adapters/http/start.ts';
 import { COMPLIANCE_EVENT_TYPES } from '../projections/compliance/index.ts';
 import { cmd } from './support/fleet.ts';
+import { eventsOf } from './support/read-model-folder.ts';
 import { withStoreAndReadModels } from './support/restored-folder.ts';
 import { closedPort as freePort } from './support/closed-port.ts';
 
@@ -83,15 +84,6 @@ const storedVersion = (dir: string, name: string): number => {
 };
 
 /** The events of `types` in the data folder's store: what a rebuild of their read model reads. */
-const eventsOf = (dir: string, types: readonly string[]): number => {
-  const db = new Database(join(dir, 'events.db'), { readonly: true });
-  try {
-    return (db.prepare(`SELECT count(*) AS n FROM events WHERE type IN (${types.map(() => '?').join(', ')})`).get(...types) as { n: number }).n;
-  } finally {
-    db.close();
-  }
-};
-
 const warnings = (lines: readonly string[]): { msg: string; projection?: string }[] =>
   lines.map((l) => JSON.parse(l) as { level: number; msg: string; projection?: string }).filter((l) => l.level === 40);
 
