@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -69,5 +69,12 @@ describe('a -wal left without its database', () => {
     const db = new Database(join(dir, 'access.db'), { readonly: true });
     expect(db.prepare('SELECT handle FROM signing_keys').all()).toEqual([]);
     db.close();
+  });
+
+  it('is no bar when it holds nothing to play back: the empty -wal a read-only close leaves (review 72)', () => {
+    const dir = folder();
+    writeFileSync(join(dir, 'access.db-wal'), '');
+    openAccessRegistry({ dir }).close();
+    expect(existsSync(join(dir, 'access.db'))).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { damagedDatabase } from '../../../domain/errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
@@ -47,6 +47,21 @@ const applySchema = (db: Database.Database, schema: Schema): void => {
 };
 
 /**
+ * Sizes at or below which a log holds nothing to play back: a -wal's 32-byte header without a frame (a read-only
+ * close leaves an empty -wal and -shm beside a stopped folder's file: `key list`, `key destroy`; review 72), and an
+ * empty -journal.
+ */
+const LOG_HOLDS_NOTHING = { wal: 32, journal: 0 } as const;
+
+const sizeOf = (path: string): number => {
+  try {
+    return statSync(path).size;
+  } catch {
+    return -1;
+  }
+};
+
+/**
  * A -wal or -journal whose database is gone (moved aside alone, as a remedy may be misread) is refused, not left to
  * SQLite: a new file with pages would have a -wal's frames played over it, bringing back the rows of the file moved
  * aside (tokens and signing keys an operator meant to drop; found in review 71), or, for a partial one, reading as
@@ -54,7 +69,7 @@ const applySchema = (db: Database.Database, schema: Schema): void => {
  * another process may have just linked the file and own it, so its absence is read again first.
  */
 const refuseLeftLog = (path: string): void => {
-  const left = [`${path}-wal`, `${path}-journal`].filter((log) => existsSync(log));
+  const left = [`${path}-wal`, `${path}-journal`].filter((log) => sizeOf(log) > LOG_HOLDS_NOTHING[log.endsWith('-wal') ? 'wal' : 'journal']);
   if (left.length === 0 || existsSync(path)) return;
   const file = basename(path);
   throw damagedDatabase(
