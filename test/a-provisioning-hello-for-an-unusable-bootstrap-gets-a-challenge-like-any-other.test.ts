@@ -5,7 +5,8 @@
  * told anyone holding a Node-ID and a public fingerprint whether a device's bootstrap was revoked. Such a hello now
  * gets a decoy challenge of the same shape (adapters/protocols/shared/decoy.ts); its auth gets what any failed proof
  * gets, unless its proof verifies with the bootstrap credential, when the holder is told the real reason. Nothing of
- * a decoy run is remembered, and it leaves no key in the Enrolment Function's Secure Environment.
+ * a decoy run is remembered, and it leaves no key of its own in the Enrolment Function's Secure Environment (a
+ * PSK-mode decoy's challenge is MACed with the one stand-in PSK all of them share, shared/stand-in-psk.ts).
  */
 import { describe, expect, it } from 'vitest';
 import type { CredentialKind } from '../domain/crypto/credential.ts';
@@ -81,24 +82,34 @@ describe('a provisioning hello, in process, for a bootstrap credential the Enrol
     await holder.abort();
   });
 
-  it('a hello naming an unknown node (PSK) gets a challenge shaped as a real one, and its keys go at its expiry', async () => {
+  it('a hello naming an unknown node (PSK) gets a challenge shaped as a real one, makes no key per run, and its keys go at its expiry', async () => {
     const real = await realRun('psk256');
     const { world, remembered, made, alive } = await watchedWorld({ bootstrapKind: 'psk256' });
     const session = await world.client.start({ credentialKind: 'psk256' });
     const challenge: ProvisioningChallenge = await world.ef.acceptHello({ ...session.hello, nodeId: 'node-9999' });
     expect(shape(challenge)).toEqual(shape(real.challenge));
-    // The ephemeral key and the random key the challenge was MACed with
+    // The first such decoy makes the stand-in PSK every such challenge is MACed with (shared/stand-in-psk.ts), and its
+    // ephemeral key; the stand-in stays in the Secure Environment only, never extractable
     expect(made).toHaveLength(2);
+    const standIn = made[0]!;
+    expect(await world.efSe.describe(EF_OWNER, standIn)).toMatchObject({ kind: 'psk256', ephemeral: true, extractable: false });
+    // Review 64 F2: any later decoy makes its ephemeral key only, as a real run does, not a random key per run
+    const another = await world.client.start({ credentialKind: 'psk256' });
+    await world.ef.acceptHello({ ...another.hello, nodeId: 'node-9998' });
+    expect(made).toHaveLength(3);
     world.clock.advance(121_000);
     const later = await world.client.start({ credentialKind: 'psk256' });
     await world.ef.acceptHello(later.hello);
-    expect(await Promise.all(made.slice(0, 2).map((h) => world.efSe.describe(EF_OWNER, h).then(() => true, () => false)))).toEqual([false, false]);
+    // The decoy runs' keys go at their expiry; the stand-in, no run's, stays
+    expect(await Promise.all(made.slice(1, 3).map((h) => world.efSe.describe(EF_OWNER, h).then(() => true, () => false)))).toEqual([false, false]);
+    await expect(world.efSe.describe(EF_OWNER, standIn)).resolves.toBeDefined();
     // The bootstrap's own key is never a decoy run's to destroy
     await expect(world.efSe.describe(EF_OWNER, world.bootstrap.efHandle!)).resolves.toBeDefined();
     expect(remembered).toEqual([]);
     await session.abort();
+    await another.abort();
     await later.abort();
-    // The later run (a real one) ends with its session table
-    expect((await alive()).length).toBeLessThanOrEqual(1);
+    // The later run (a real one) ends with its session table: besides the stand-in, at most its own key is left
+    expect((await alive()).filter((h) => h !== standIn).length).toBeLessThanOrEqual(1);
   });
 });

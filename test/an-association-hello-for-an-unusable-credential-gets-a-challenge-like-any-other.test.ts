@@ -5,7 +5,8 @@
  * Registree id and a public fingerprint whether that credential was revoked. Such a hello now gets a decoy challenge
  * of the same shape (adapters/protocols/shared/decoy.ts); its finish gets what any failed proof gets, unless its
  * proof verifies with the credential, when the holder is told the real reason. Nothing of a decoy run is remembered,
- * and it leaves no key in the Registrar's Secure Environment.
+ * and it leaves no key of its own in the Registrar's Secure Environment (a PSK-mode decoy's challenge is MACed with
+ * the one stand-in PSK all of them share, shared/stand-in-psk.ts).
  */
 import { describe, expect, it } from 'vitest';
 import type { CredentialKind } from '../domain/crypto/credential.ts';
@@ -97,36 +98,46 @@ describe('an association hello, in process, for a credential the Registrar canno
     if (holderIsTold === undefined) expect(answer).toEqual(real.answer);
     else expect(answer.problem).toMatchObject({ step: 'association.finish', reason: holderIsTold });
 
-    // And nothing was remembered, no run is left, and no key the runs made is left in the Secure Environment
+    // And nothing was remembered, no run is left, and no key the runs made is left in the Secure Environment: a
+    // PSK-mode decoy for a credential the Registrar holds no key of leaves the one stand-in PSK all such decoys share
     expect(remembered).toEqual([]);
     expect(world.registrar.sessionCount).toBe(0);
-    expect(await alive()).toEqual([]);
+    const kindsLeft = await Promise.all((await alive()).map(async (h) => (await world.registrarSe.describe('cse:CSE-IN-1', h!)).kind));
+    expect(kindsLeft).toEqual(kind === 'psk256' && registreeId !== undefined ? ['psk256'] : []);
     await handshake.abort();
     await again.abort();
   });
 
-  it('a decoy run never finished has its keys destroyed at its expiry, as a real run has', async () => {
+  it('a decoy run never finished has its keys destroyed at its expiry, as a real run has, and makes none of its own', async () => {
     const world = await handshakeWorld({ kind: 'psk256', revoked: true });
     const made = keysMadeBy(world.registrarSe, ['generate', 'agree', 'deriveKey']);
-    // A PSK credential the Registrar does not know: its decoy challenge is MACed under a random key
+    // A PSK credential the Registrar does not know: its decoy challenge is MACed under the stand-in PSK, made at the first
     const handshake = await world.registree.start({ lifetimeSeconds: 600 });
     await world.registrar.acceptHello({ ...handshake.hello, registreeId: 'CSE-MN-8' });
-    // The ephemeral key and the random key the challenge was MACed with
+    // The stand-in and the ephemeral key
     expect(made).toHaveLength(2);
+    const standIn = made[0]!;
+    expect(await world.registrarSe.describe('cse:CSE-IN-1', standIn)).toMatchObject({ kind: 'psk256', ephemeral: true, extractable: false });
     // and one revoked whose PSK the Registrar still holds: MACed with that key, so only the ephemeral key is made
     const revoked = await world.registree.start({ lifetimeSeconds: 600 });
     await world.registrar.acceptHello(revoked.hello);
     expect(made).toHaveLength(3);
+    // and another unknown one (review 64 F2): the same stand-in, so only its ephemeral key, as a real run
+    const another = await world.registree.start({ lifetimeSeconds: 600 });
+    await world.registrar.acceptHello({ ...another.hello, registreeId: 'CSE-MN-9' });
+    expect(made).toHaveLength(4);
     world.clock.advance(61_000);
     const later = await world.registree.start({ lifetimeSeconds: 600 });
     await world.registrar.acceptHello(later.hello);
-    const first = made.slice(0, 3);
-    const alive = await Promise.all(first.map((h) => world.registrarSe.describe('cse:CSE-IN-1', h).then(() => true, () => false)));
+    const runs = made.slice(1, 4);
+    const alive = await Promise.all(runs.map((h) => world.registrarSe.describe('cse:CSE-IN-1', h).then(() => true, () => false)));
     expect(alive).toEqual([false, false, false]);
-    // The credential's own key is never a decoy run's to destroy
+    // The stand-in is no run's to destroy, nor the credential's own key
+    await expect(world.registrarSe.describe('cse:CSE-IN-1', standIn)).resolves.toBeDefined();
     await expect(world.registrarSe.describe('cse:CSE-IN-1', world.registrarHandle as KeyHandle)).resolves.toBeDefined();
     await handshake.abort();
     await revoked.abort();
+    await another.abort();
     await later.abort();
   });
 });
@@ -135,7 +146,7 @@ describe('an association hello, in process, for a credential the Registrar canno
  * Found in a later review: a PSK-mode decoy challenge was MACed under a random key, so the Registree that holds the
  * credential refused it (`bad_mac`, Registrar CSE authentication failed) and never reached the finish where it is told
  * why its credential cannot be used. When the Registrar knows the claimed PSK credential and still holds its key, the
- * decoy challenge is MACed with that key; only otherwise under a random one. A stranger can verify neither.
+ * decoy challenge is MACed with that key; only otherwise under the stand-in PSK. A stranger can verify neither.
  */
 describe('the holder of a PSK credential the Registrar still holds but cannot use, running the real Registree', () => {
   const cases = [

@@ -26,7 +26,7 @@ import {
   type AssociationOutcome,
 } from '../../../domain/protocols/association-messages.ts';
 import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
-import { decoySigner, knownVerifier, realRefusal, type Decoy } from '../shared/decoy.ts';
+import { decoyChallenge, decoySigner, knownVerifier, realRefusal, type Decoy } from '../shared/decoy.ts';
 import { PROTOCOL, proofFor } from './session-key.ts';
 import { FINISH, finishRun } from './registrar-finish.ts';
 import type { RegistrarOptions, RegistrarScope, RegistreeCredential } from './registrar-options.ts';
@@ -56,7 +56,7 @@ export class Registrar {
     this.#sessions = new SessionTable<Session>({
       timeoutSeconds: options.sessionTimeoutSeconds ?? 60,
       maxSessions: options.maxSessions,
-      cleanup: (s) => destroyQuietly(options.se, s.ephemeral, s.decoy?.key),
+      cleanup: (s) => destroyQuietly(options.se, s.ephemeral),
       peerKeys: (s) => (s.decoy === undefined ? [pskOf(s.verifier), s.psk] : []),
     });
   }
@@ -137,7 +137,7 @@ export class Registrar {
     try {
       challenge = await this.#decoy(hello, now, { refusal, verifier }, scope, peer, missingSigningKey);
     } catch (error) {
-      // The credential's PSK, which the decoy challenge was to be MACed with, went meanwhile: under a random key then.
+      // The credential's PSK, which the decoy challenge was to be MACed with, went meanwhile: under the stand-in PSK then.
       if (verifier?.kind !== 'psk256' || concealedRefusal(error) === undefined) throw error;
       challenge = await this.#decoy(hello, now, { refusal }, scope, peer, missingSigningKey);
     }
@@ -155,13 +155,11 @@ export class Registrar {
     missingSigningKey: string,
   ): Promise<AssociationChallenge> {
     const { se } = this.#o;
-    const { signer, key } = await decoySigner(se, HELLO, hello.credential.kind, this.#o.signingKey, missingSigningKey, decoy.verifier);
-    try {
-      return await this.#challenge(hello, now, { signer, run: { decoy: { ...decoy, key } } }, scope, peer);
-    } catch (error) {
-      await destroyQuietly(se, key);
-      throw error;
-    }
+    return decoyChallenge(
+      se,
+      () => decoySigner(se, HELLO, hello.credential.kind, this.#o.signingKey, missingSigningKey, decoy.verifier),
+      (signer, standIn) => this.#challenge(hello, now, { signer, run: { decoy: { ...decoy, standIn } } }, scope, peer),
+    );
   }
 
   /** How a real run's challenge is proved and its finish checked; or, for a credential that cannot be used, why not. */

@@ -14,7 +14,7 @@ import { destroyQuietly } from '../shared/destroy-quietly.ts';
 import { assertProof, proofFailure, prove, pskOf } from '../shared/proof.ts';
 import { initiatorVerifier, responderSigner } from '../shared/credential-keys.ts';
 import { keyGoneAtProof, keyGoneBeforeProof } from '../shared/key-gone.ts';
-import { decoySigner, knownVerifier, realRefusal, refuseDecoyFinish, type Decoy } from '../shared/decoy.ts';
+import { decoyChallenge, decoySigner, knownVerifier, realRefusal, refuseDecoyFinish, type Decoy } from '../shared/decoy.ts';
 import { acceptedClockSkew } from '../../../domain/protocols/clock-skew.ts';
 import { wireEphemeral } from '../shared/wire-ephemeral.ts';
 import { assertNewHello } from '../shared/hello-checks.ts';
@@ -70,7 +70,7 @@ export class EnrolmentFunction {
     this.#sessions = new SessionTable<Session>({
       timeoutSeconds: options.sessionTimeoutSeconds ?? 120,
       maxSessions: options.maxSessions,
-      cleanup: (s) => destroyQuietly(options.se, s.ephemeral, s.credentialKeyHandle, s.delivery?.kek, s.decoy?.key),
+      cleanup: (s) => destroyQuietly(options.se, s.ephemeral, s.credentialKeyHandle, s.delivery?.kek),
       peerKeys: (s) => (s.decoy === undefined ? [pskOf(s.nodeVerifier)] : []),
     });
   }
@@ -139,7 +139,7 @@ export class EnrolmentFunction {
     try {
       challenge = await this.#decoy(hello, now, context, { refusal, verifier }, manufacturerCertificate, peer);
     } catch (error) {
-      // The bootstrap PSK, which the decoy challenge was to be MACed with, went meanwhile: under a random key then.
+      // The bootstrap PSK, which the decoy challenge was to be MACed with, went meanwhile: under the stand-in PSK then.
       if (verifier?.kind !== 'psk256' || concealedRefusal(error) === undefined) throw error;
       challenge = await this.#decoy(hello, now, context, { refusal }, manufacturerCertificate, peer);
     }
@@ -168,13 +168,11 @@ export class EnrolmentFunction {
     peer: Claim['peer'],
   ): Promise<ProvisioningChallenge> {
     const { se } = this.#o;
-    const { signer, key } = await decoySigner(se, HELLO, hello.bootstrap.kind, this.#o.signingKey, MISSING_SIGNING_KEY, decoy.verifier);
-    try {
-      return await this.#challenge(hello, now, context, { signer, run: { decoy: { ...decoy, key } } }, manufacturerCertificate, peer);
-    } catch (error) {
-      await destroyQuietly(se, key);
-      throw error;
-    }
+    return decoyChallenge(
+      se,
+      () => decoySigner(se, HELLO, hello.bootstrap.kind, this.#o.signingKey, MISSING_SIGNING_KEY, decoy.verifier),
+      (signer, standIn) => this.#challenge(hello, now, context, { signer, run: { decoy: { ...decoy, standIn } } }, manufacturerCertificate, peer),
+    );
   }
 
   /** The challenge of a run, real or decoy, made alike; the run takes a pending slot in the session table. */

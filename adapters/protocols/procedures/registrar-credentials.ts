@@ -1,22 +1,33 @@
 import type { ApplicationContext } from '../../../machines/contexts.ts';
-import { viewOf, type AssociationContext, type CredentialContext } from '../../../machines/index.ts';
+import { viewOf, type AssociationContext, type CredentialContext, type NodeContext } from '../../../machines/index.ts';
 import { credentialUsableAt, registreeApplicationCredentialStands, registreeApplicationEnrolled, registreeHeldByNode } from '../../../machines/guards.ts';
 import { isWithin } from '../../../machines/types.ts';
 import { type KeyHandle } from '../../../domain/ports/index.ts';
+import type { Registree } from '../../../domain/events/association.ts';
 import { descriptorOf } from './descriptors.ts';
 import type { InfrastructureOptions } from './infrastructure-options.ts';
-import { servedUnderSubscription } from './run-admission.ts';
+import { servedAt } from './run-admission.ts';
 
 /** What the Registrar CSE reads of the engine: its options' engine and key registry. */
 type Lookups = Pick<InfrastructureOptions, 'engine' | 'registry'>;
 
+/**
+ * What a hello looks up where the record names nothing (review 64 F2): no id starts with `~` (domain/ids.ts), so these
+ * streams never exist, and reading them costs what reading a real one that is not there would.
+ */
+const NONE = { node: '~no-node', subscription: '~no-subscription', application: '~no-application', credential: '~no-credential' } as const;
+
+/** The Registree the rules are run on when the association names none: an AE's, so that every rule reads its inputs. */
+const NO_REGISTREE = { kind: 'ae', id: 'C~no-registree', appId: NONE.application } as Registree;
+
 /** A credential a Registree's hello claims, by id and fingerprint, as the Registrar CSE may associate it. */
 export const credentialById = async (o: Lookups, credentialId: string, fingerprint: string) => {
   const credential = await o.engine.peek('credential', credentialId);
-  if ((credential.snapshot.context as CredentialContext).fingerprint !== fingerprint) return undefined;
-  const descriptor = descriptorOf(credential);
-  if (descriptor === undefined) return undefined;
+  // The same reads and rules whatever the id names, then the answer (review 64 F2): before, a wrong fingerprint or a
+  // credential never issued stopped before the key registry, so a hello naming one was answered sooner.
   const [handle] = o.registry.live(credential.streamId, 'psk');
+  const descriptor = descriptorOf(credential);
+  const context = credential.snapshot.context as CredentialContext;
   // Whether it may associate is the association machine's own rule (credentialUsable: seed 003 11.2.2 and 11.3.2;
   // HLR-212), at the engine's instant, so the hello refuses exactly what the record would: found in review, the
   // hello checked the state alone (and the descriptor's window), and a predecessor whose rotation overlap had ended
@@ -26,9 +37,10 @@ export const credentialById = async (o: Lookups, credentialId: string, fingerpri
   // Only what its holder is told at the finish (decoy.ts), never whether: outside its validity window the protocol
   // names that from the descriptor (credential_expired, credential_not_yet_valid); inside it, the rule refused a
   // credential its lifecycle ended or handed over to its successor, told as revoked.
-  const revoked = !usable && isWithin(at, credential.snapshot.context as CredentialContext);
+  const revoked = !usable && isWithin(at, context);
   // A standing rotation's overlap ends the credential for its associations (HLR-212): the grant is cut to it.
-  const { overlapEndsAt } = credential.snapshot.context as CredentialContext;
+  const { overlapEndsAt } = context;
+  if (context.fingerprint !== fingerprint || descriptor === undefined) return undefined;
   return {
     descriptor,
     ...(handle !== undefined ? { handle: handle as KeyHandle } : {}),
@@ -44,30 +56,41 @@ export const credentialById = async (o: Lookups, credentialId: string, fingerpri
  * associate as the association machine will decide at establishment (its rules, machines/guards.ts).
  */
 export const credentialOfAssociation = async (o: Lookups, registrarCseId: string, associationId: string, registreeId: string, fingerprint: string) => {
+  // Every hello reads the same streams in the same order, then runs every rule, and only then answers (review 64 F2:
+  // it stopped at the first rule that failed, so its time told a stranger which one); where the record names no
+  // node, subscription, application or credential, one that cannot exist is read instead (NONE).
   const association = await o.engine.peek('association', associationId);
   const c = association.snapshot.context as AssociationContext;
-  if (String(association.snapshot.value) !== 'initialized' || c.credentialId === undefined) return undefined;
-  if (c.registree === undefined || c.registree.id !== registreeId || c.registrarCseId !== registrarCseId) return undefined;
+  const node = await o.engine.peek('node', c.nodeId ?? NONE.node);
+  const subscriptionId = (node.snapshot.context as NodeContext | undefined)?.subscriptionId;
+  const subscription = await o.engine.peek('subscription', subscriptionId ?? NONE.subscription);
+  const registree = c.registree ?? NO_REGISTREE;
+  const application = viewOf((await o.engine.peek('application', registree.kind === 'ae' ? registree.appId : NONE.application)).snapshot);
+  const enrolledWith = (application.context as unknown as ApplicationContext | undefined)?.credentialId;
+  const enrolledCredential = viewOf((await o.engine.peek('credential', enrolledWith ?? NONE.credential)).snapshot);
+  const found = await credentialById(o, c.credentialId ?? NONE.credential, fingerprint);
+  const at = o.engine.clock.now().getTime();
+
+  const waiting = String(association.snapshot.value) === 'initialized' && c.credentialId !== undefined;
+  const forThisRegistree = c.registree !== undefined && c.registree.id === registreeId && c.registrarCseId === registrarCseId;
   // No handshake for a node whose subscription ended while the cascade has not ended its enrolment yet (seed 003,
   // 11.2.1; found in review): unknown to the Registrar, as an association that is not waiting is.
-  if (c.nodeId === undefined || (await servedUnderSubscription(o.engine, c.nodeId, (kind, id) => o.engine.peek(kind, id))) !== 'served') return undefined;
+  const served = c.nodeId !== undefined && servedAt(node, subscriptionId === undefined ? undefined : subscription, at) === 'served';
   // RS-01 (credentialBelongsToRegistree): a CSE Registree is the CSE-ID its node holds now, not the one it held at
   // configuration; a CSE-ID moved to another node is that node's (found in review: a renumbered node completed a
   // handshake under its old CSE-ID, since given to another node).
-  const node = await o.engine.peek('node', c.nodeId);
-  if (!registreeHeldByNode(viewOf(node.snapshot), c.registree)) return undefined;
+  const held = registreeHeldByNode(viewOf(node.snapshot), registree);
   // Seed 003, 11.2.2 (applicationEnrolled): an AE's App-ID still enrolled (found in review: a handshake completed for
-  // an App-ID the operator had revoked, the cascade not having revoked the association yet).
-  if (c.registree.kind === 'ae') {
-    const application = viewOf((await o.engine.peek('application', c.registree.appId)).snapshot);
-    if (!registreeApplicationEnrolled(application, c.registree)) return undefined;
-    // And the credential it is enrolled with stands now (applicationCredentialStands, 11.2.2): found in review 26, a
-    // handshake under an App-ID whose credential had passed its notAfter ran to its finish, refused only there.
-    const enrolledWith = (application.context as unknown as ApplicationContext | undefined)?.credentialId;
-    const credential = enrolledWith === undefined ? undefined : viewOf((await o.engine.peek('credential', enrolledWith)).snapshot);
-    if (!registreeApplicationCredentialStands(application, credential, c.registree, o.engine.clock.now().getTime())) return undefined;
-  }
-  return credentialById(o, c.credentialId, fingerprint);
+  // an App-ID the operator had revoked, the cascade not having revoked the association yet). And the credential it is
+  // enrolled with stands now (applicationCredentialStands, 11.2.2): found in review 26, a handshake under an App-ID
+  // whose credential had passed its notAfter ran to its finish, refused only there.
+  const enrolled = registreeApplicationEnrolled(application, registree);
+  const stands = registreeApplicationCredentialStands(application, enrolledWith === undefined ? undefined : enrolledCredential, registree, at);
+  const answer = waiting && forThisRegistree && served && held && enrolled && stands ? found : undefined;
+  // The Registrar asks `credentialConfiguredFor` only when this finds nothing (registrar.ts, acceptHello): when it
+  // finds a credential, the same reads are made here, so that the hello reads alike either way.
+  if (answer !== undefined) await credentialConfiguredFor(o, registrarCseId, associationId, registreeId, fingerprint);
+  return answer;
 };
 
 /**
@@ -77,6 +100,8 @@ export const credentialOfAssociation = async (o: Lookups, registrarCseId: string
  */
 export const credentialConfiguredFor = async (o: Lookups, registrarCseId: string, associationId: string, registreeId: string, fingerprint: string) => {
   const c = (await o.engine.peek('association', associationId)).snapshot.context as AssociationContext;
+  // Read whether or not the association is this Registree's, as credentialOfAssociation reads (review 64 F2).
+  const found = await credentialById(o, c.credentialId ?? NONE.credential, fingerprint);
   if (c.credentialId === undefined || c.registree?.id !== registreeId || c.registrarCseId !== registrarCseId) return undefined;
-  return credentialById(o, c.credentialId, fingerprint);
+  return found;
 };

@@ -1,6 +1,5 @@
 import { validationError } from '../../../domain/errors.ts';
 import type { CredentialContext, LoadedEntity, NodeContext, SubscriptionContext } from '../../../machines/index.ts';
-import type { EntityKind } from '../../../domain/streams.ts';
 import { isWithin } from '../../../machines/types.ts';
 import type { Engine } from '../../engine/index.ts';
 
@@ -13,18 +12,25 @@ const refused = (path: string, rule: string, message: string) => validationError
  * its validity, not only the node's word for it: a terminated or expired subscription leaves its nodes enrolled until
  * the cascade records their enrolment's end, which a lagging runtime delays (found in review).
  */
-export const servedUnderSubscription = async (
-  engine: Engine,
-  nodeId: string,
-  /** How to read the node and subscription: `engine.peek` for a hello, which must leave the entity cache as it was. */
-  read: (kind: EntityKind, id: string) => Promise<Pick<LoadedEntity, 'snapshot'>> = (kind, id) => engine.entity(kind, id),
-): Promise<'served' | 'not-enrolled' | 'subscription-ended'> => {
-  const node = await read('node', nodeId);
+export const servedUnderSubscription = async (engine: Engine, nodeId: string): Promise<Served> => {
+  const node = await engine.entity('node', nodeId);
   if (!LIVE.includes(String(node.snapshot.value))) return 'not-enrolled';
   const subscriptionId = (node.snapshot.context as NodeContext).subscriptionId;
-  const subscription = subscriptionId === undefined ? undefined : await read('subscription', subscriptionId);
+  const subscription = subscriptionId === undefined ? undefined : await engine.entity('subscription', subscriptionId);
+  return servedAt(node, subscription, engine.clock.now().getTime());
+};
+
+/** Whether a node may be served, and if not why (`servedUnderSubscription`). */
+export type Served = 'served' | 'not-enrolled' | 'subscription-ended';
+
+/**
+ * The rule of `servedUnderSubscription` on the node and the subscription it names (none: `undefined`), at `at`. Apart
+ * from the reads so that an association hello can read alike whatever it finds (registrar-credentials.ts).
+ */
+export const servedAt = (node: Pick<LoadedEntity, 'snapshot'>, subscription: Pick<LoadedEntity, 'snapshot'> | undefined, at: number): Served => {
+  if (!LIVE.includes(String(node.snapshot.value))) return 'not-enrolled';
   const validity = subscription?.snapshot.context as SubscriptionContext | undefined;
-  const active = subscription !== undefined && String(subscription.snapshot.value) === 'active' && validity !== undefined && isWithin(engine.clock.now().getTime(), validity);
+  const active = subscription !== undefined && String(subscription.snapshot.value) === 'active' && validity !== undefined && isWithin(at, validity);
   return active ? 'served' : 'subscription-ended';
 };
 

@@ -7,7 +7,7 @@ export { assertNewHello } from './hello-checks.ts';
 export { rememberAuthenticatedRun, rememberOnce, replayNamespace } from './replay.ts';
 export { agreeOrRefuse } from './agree-or-refuse.ts';
 export { destroyQuietly } from './destroy-quietly.ts';
-export { decoySigner, knownVerifier, realRefusal, refuseDecoyFinish, standInVerifier } from './decoy.ts';
+export { decoyChallenge, decoySigner, knownVerifier, realRefusal, refuseDecoyFinish, standInVerifier } from './decoy.ts';
 export type { Decoy } from './decoy.ts';
 export { SessionTable } from './session-table.ts';
 export type { Claim, SessionBase } from './session-table.ts';
