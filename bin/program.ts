@@ -85,7 +85,8 @@ export const runAction = async (io: Io, action: () => Promise<number>, asJson = 
   try {
     return await action();
   } catch (error) {
-    // What a server sent (a refusal, a field's path in an UnexpectedResponse) reaches the terminal through printable only.
+    // What a server sent (a refusal, a field's path in an UnexpectedResponse) reaches the terminal through printable
+    // only.
     if (error instanceof ServerUnreachable) {
       io.err(`error: ${printable(error.message)}`);
       if (error instanceof ServerTimeout) io.err('  (for longer work give --timeout SECONDS or set CREDENCE_TIMEOUT)');

@@ -204,7 +204,8 @@ export async function* subscribeEvents(baseUrl: string, options: SubscribeOption
           for await (const frame of parseEventStream(response.body, options.maxEventChars !== undefined ? { maxEventChars: options.maxEventChars } : {})) {
             options.onFrame?.(frame);
             if (frame.kind === 'retry') retryMs = bounded(frame.ms);
-            // Where the stream starts, before any event: a stream cut before its first event resumes there, not from now.
+            // Where the stream starts, before any event: a stream cut before its first event resumes there, not from
+            // now.
             if (frame.kind === 'id' && isEventPosition(frame.id)) lastEventId = frame.id;
             if (frame.kind !== 'event') continue;
             if (frame.event === 'dropped') {
@@ -215,7 +216,8 @@ export async function* subscribeEvents(baseUrl: string, options: SubscribeOption
               if (dropped.reason === 'unauthorised') soon = true;
               continue;
             }
-            // An id that is not a position is not the server's: the event is delivered, its id neither kept nor passed on.
+            // An id that is not a position is not the server's: the event is delivered, its id neither kept nor passed
+            // on.
             const id = isEventPosition(frame.id) ? frame.id : '';
             if (id !== '') lastEventId = id;
             failures = 0;

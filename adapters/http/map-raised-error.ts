@@ -61,7 +61,8 @@ const fromCredenceError = (problem: Problem): Mapped => {
   if (problem.code === 'store_unavailable') {
     return { status: 503, code, detail: message, extensions: rest, headers: { 'retry-after': String(STORE_RETRY_AFTER_SECONDS[problem.reason]) } };
   }
-  // What mends the file is the operator's to do, and the log says it with the file's path; the caller learns which file.
+  // What mends the file is the operator's to do, and the log says it with the file's path; the caller learns which
+  // file.
   if (problem.code === 'damaged_database') {
     return { status: 503, code, detail: `the service's database ${problem.file} is damaged: its operator must mend it (the service's log says how)`, extensions: { file: problem.file } };
   }
@@ -81,7 +82,8 @@ const schemaIssues = (error: FastifyError): readonly FieldIssue[] => {
     if (v.keyword === 'unrecognized_keys' && Array.isArray(keys)) {
       return keys.map((k) => ({ path: `${path}.${String(k).slice(0, 64)}`, rule: 'unrecognized_key', message: 'not allowed here' }));
     }
-    // A refinement may name its rule (`refine(check, { params: { rule } })`, e.g. reserved_subject): more use than `custom`.
+    // A refinement may name its rule (`refine(check, { params: { rule } })`, e.g. reserved_subject): more use than
+    // `custom`.
     const rule = v.keyword === 'custom' && typeof params?.rule === 'string' ? params.rule : v.keyword;
     return [{ path, rule, message: v.message ?? 'invalid' }];
   });

@@ -59,12 +59,14 @@ export const buildProbeServer = async (options: {
     app.setSerializerCompiler(serializerCompiler);
     app.removeAllContentTypeParsers();
     app.setErrorHandler(answerWithProblem);
-    // The API port's baseline, from the same function: a probe's answers, its 404 and its 429 carried none (review 50's follow-up).
+    // The API port's baseline, from the same function: a probe's answers, its 404 and its 429 carried none (review 50's
+    // follow-up).
     app.addHook('onSend', async (request, reply, payload) => {
       baselineHeaders(request, reply);
       return payload;
     });
-    // The path as the API port's 404 says it (redactedPathOf): a token put in the path never comes back (SER-001, review 49).
+    // The path as the API port's 404 says it (redactedPathOf): a token put in the path never comes back (SER-001,
+    // review 49).
     app.setNotFoundHandler((request, reply) =>
       sendProblem(reply, request, routeNotFound(`no route ${request.method} ${redactedPathOf(request).slice(0, 200)} on the probe port (/healthz, /readyz, /metrics)`)),
     );

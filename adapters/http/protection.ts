@@ -18,9 +18,9 @@ const routeOf = (request: FastifyRequest): string => request.routeOptions.url ??
 
 /**
  * SER-001 "no cheap way to exhaust the service": JSON bodies within size, depth and value-count limits, each member
- * name once per object (RFC 7493 2.3), before any schema sees them; load shedding (503 + Retry-After) when the event loop lags or memory runs high; a rate limit per
- * authenticated role and subject, or per source address for callers without a token (devices included). Registered
- * before any route, so every route gets the limits.
+ * name once per object (RFC 7493 2.3), before any schema sees them; load shedding (503 + Retry-After) when the event
+ * loop lags or memory runs high; a rate limit per authenticated role and subject, or per source address for callers
+ * without a token (devices included). Registered before any route, so every route gets the limits.
  */
 export const installProtection = async (app: App, limits: ServiceLimitsConfig, metrics: ServiceMetrics): Promise<void> => {
   // Only JSON is accepted: every other content type is 415 (route modules that need another add a parser).
@@ -29,7 +29,8 @@ export const installProtection = async (app: App, limits: ServiceLimitsConfig, m
   const jsonLimits = { maxDepth: limits.jsonMaxDepth, maxValues: limits.jsonMaxValues };
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: limits.bodyLimitBytes }, (request, body, done) => {
     // RFC 8259 8.1: JSON is UTF-8. Another charset is refused rather than read as UTF-8, and bytes that are not UTF-8
-    // are refused rather than replaced with U+FFFD, so a field's text is never other than what was sent (found in review).
+    // are refused rather than replaced with U+FFFD, so a field's text is never other than what was sent (found in
+    // review).
     const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers['content-type'] ?? '')?.[1];
     if (charset !== undefined && charset.toLowerCase() !== 'utf-8' && charset.toLowerCase() !== 'utf8') {
       return done(new HttpProblem(415, 'unsupported_media_type', 'send application/json in UTF-8 (RFC 8259 8.1)'), undefined);

@@ -94,8 +94,8 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     const signing = signingPolicyOf(config);
     await assertCanListen(config.host, config.port);
     if (config.probePort !== undefined && config.probePort !== 0) await assertCanListen(config.host, config.probePort);
-    // Before the lock (it writes its holder file) and the embedded Secure Environment (made when absent): a folder whose
-    // keys are in an HSM, opened without it, is refused as it is (review 49).
+    // Before the lock (it writes its holder file) and the embedded Secure Environment (made when absent): a folder
+    // whose keys are in an HSM, opened without it, is refused as it is (review 49).
     refuseKeysInAnotherSecureEnvironment(config.data, config.secureEnvironment);
     // One service per data folder: a second would run a second cascade and sweep the first one's pending keys.
     const lock = lockDataFolder(config.data);
@@ -225,8 +225,9 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       probeUrl = listeningUrl(probeAddress.address, probeAddress.port);
       server.log.info({ probeUrl }, 'probes listening; the API listens once caught up with the event store');
     }
-    // Said by the server's logger, so after startLive (the server's context holds the runtime): `live.start()` reads each
-    // checkpoint again, so a read model these checks reset is counted and reported behind until its rebuild has read it.
+    // Said by the server's logger, so after startLive (the server's context holds the runtime): `live.start()` reads
+    // each checkpoint again, so a read model these checks reset is counted and reported behind until its rebuild has
+    // read it.
     counted = await warnReadModelRebuilds(credence.runner, server.log);
     // An external store, once the live runtime runs, holds events derived with the folder's keys (a pseudonym of the
     // folder's pseudonym key): the folder stays with them.

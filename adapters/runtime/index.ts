@@ -17,7 +17,8 @@ export type { Command, CommandType } from '../../domain/commands/index.ts';
 export { openEventStoreDbStore, openSqliteStore, openSqliteStoreInDir, openStore, StoreConnectionString } from '../driven/store/index.ts';
 export { EmbeddedSecureEnvironment, parsePkcs11Uri, Pkcs11SecureEnvironment, secureEnvironmentConfigForDataDir } from '../driven/secure-environment/index.ts';
 export type { Pkcs11SecureEnvironmentDeps, Pkcs11Uri } from '../driven/secure-environment/index.ts';
-// With a PKCS#11 Secure Environment, the transparency log key in the token: its signer is openCredence's `transparencySigner`.
+// With a PKCS#11 Secure Environment, the transparency log key in the token: its signer is openCredence's
+// `transparencySigner`.
 export { openHsmLogKey, openSecureEnvironmentLogKey } from './transparency-key.ts';
 export type { HsmLogKey } from './transparency-key.ts';
 export { FakeClock, systemClock } from '../driven/clock/index.ts';

@@ -176,8 +176,9 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
     start() {
       starting ??= (async () => {
         if (phase !== 'idle') throw new Error('live runtime: already stopped; start a new one');
-        // Read again, not kept from when the runtime was made: a check since (the service's, read-model-rebuilds.ts) may
-        // have reset a read model, whose old checkpoint at the head read as handled, 0 behind, all through its rebuild.
+        // Read again, not kept from when the runtime was made: a check since (the service's, read-model-rebuilds.ts)
+        // may have reset a read model, whose old checkpoint at the head read as handled, 0 behind, all through its
+        // rebuild.
         for (const f of followers) f.handledThrough = f.position();
         startHead = await store.headPosition();
         recent = new RecentEvents(startHead ?? 0n);

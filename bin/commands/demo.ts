@@ -48,9 +48,10 @@ const refusedWithCa = (config: ServiceConfig): boolean => {
 /**
  * The service's refusals of its public URL (refusePublicUrl), made before anything is: review 49 found `credence demo
  * --host 0.0.0.0` refused only once the demo CA, the Secure Environment, access.db and the rest were in the folder, and
- * the review of that fix the same on a store that exists but is empty and on an external store. A folder without an issuing CA gets
- * the demo's on an empty store, so the store is read for that (only when a refusal hangs on it) before the service
- * opens it. Refused here, a fresh folder is not made and an existing one (or the external store) is left as it was.
+ * the review of that fix the same on a store that exists but is empty and on an external store. A folder without an
+ * issuing CA gets the demo's on an empty store, so the store is read for that (only when a refusal hangs on it) before
+ * the service opens it. Refused here, a fresh folder is not made and an existing one (or the external store) is left as
+ * it was.
  */
 export const refuseUnpublishableHost = async (config: ServiceConfig): Promise<void> => {
   const cas = caIds(config.data).length;

@@ -122,7 +122,8 @@ const registerProvision = (device: Command, io: Io): void => {
         if (o.json === true) io.out(json(outcome));
         else if (outcome.type === 'provisioning.adopted') io.out(printable(`credential ${outcome.credentialId} adopted: ${outcome.kind} ${outcome.fingerprint} (recorded by the server in an earlier run)`));
         else io.out(printable(`credential ${outcome.credentialId} provisioned: ${outcome.kind} ${outcome.fingerprint} (event at position ${outcome.position})`));
-        // Adopted, but not as the first run's answer would have left it: said, and not a success, as fleet says a step left undone.
+        // Adopted, but not as the first run's answer would have left it: said, and not a success, as fleet says a step
+        // left undone.
         if (outcome.type === 'provisioning.adopted' && outcome.certificate === 'missing') {
           if (o.json !== true) io.err(printable(`note: ${outcome.certificateMissing}`));
           return outcome.unreachable ? EXIT.unreachable : EXIT.refused;
@@ -152,7 +153,8 @@ const registerAssociate = (device: Command, io: Io): void => {
       handler(io, async (raw: Record<string, unknown>, command: Command) => {
         const o = parseOptions(command, Options, raw);
         const server = deviceServer(o, io);
-        // With a token (any of its three sources), the association is configured first; without one, only the handshake.
+        // With a token (any of its three sources), the association is configured first; without one, only the
+        // handshake.
         const configureWith: ServerTarget | undefined = hasToken(o, io)
           ? serverTarget({ server: server.url, token: o.token, tokenFile: o.tokenFile, timeout: o.timeout }, io)
           : undefined;

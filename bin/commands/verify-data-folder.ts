@@ -37,8 +37,8 @@ interface Repaired {
 }
 
 /**
- * `saved`: a checkpoint kept from an earlier audit, which the log must still extend (else `rolled_back`). `repair`:
- * a `node_mismatch` is repaired (`--repair-nodes`) and the folder audited again, its JSON alone printed, with `repaired`.
+ * `saved`: a checkpoint kept from an earlier audit, which the log must still extend (else `rolled_back`). `repair`: a
+ * `node_mismatch` is repaired (`--repair-nodes`) and the folder audited again, its JSON alone printed, with `repaired`.
  */
 export const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io: Io, asJson: boolean, saved?: string, repair: boolean | Repaired = false): Promise<number> => {
   const printJson = (document: object): void => {

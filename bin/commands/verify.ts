@@ -93,7 +93,8 @@ const verifyLocal = async (args: Options, pinned: NoteVerifierKey | undefined, i
       return auditDataDir(args.dir, pinned, io, args.json, saved, args.repairNodes === true);
     }
     case 'bundle': {
-      // Number tokens must be as JSON.stringify writes them: the leaf hashes cover the parsed values (json-duplicate-names.ts).
+      // Number tokens must be as JSON.stringify writes them: the leaf hashes cover the parsed values
+      // (json-duplicate-names.ts).
       const input = readInput('', readJsonFile(args.file, FILE_LIMITS.bundle, undefined, { canonicalNumbers: true }), io);
       return input === undefined ? 2 : verifyBundle(input, pinned!, io, args.json);
     }

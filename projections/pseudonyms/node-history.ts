@@ -1,8 +1,8 @@
 import type { CopyStep } from './fold-copy.ts';
 
 /**
- * What the integrators' fold keeps of every node ever seen (identities.ts folds it): its epoch, whether it ended and the
- * subscription it was last enrolled under. Not let go with the live fleet: one entry each per node (SER-001).
+ * What the integrators' fold keeps of every node ever seen (identities.ts folds it): its epoch, whether it ended and
+ * the subscription it was last enrolled under. Not let go with the live fleet: one entry each per node (SER-001).
  */
 export class NodeHistory {
   readonly #epoch = new Map<string, number>();

@@ -47,7 +47,8 @@ export class TransparencyProjection {
   /**
    * Kept once found, here and in the log file: the log stays stopped until the operator acts (restores the `events.db`
    * that holds every logged event, or starts a new log), even should the store come to hold the logged event at its
-   * newest leaf's position again, the events before it differing (README.md, "Restoring the event store from a backup").
+   * newest leaf's position again, the events before it differing (README.md, "Restoring the event store from a
+   * backup").
    */
   private refused: TransparencyLogOfAnotherLog | undefined;
   private cleared: LogRefusal | undefined;

@@ -82,10 +82,10 @@ const refuseLeftLog = (path: string): void => {
 
 /**
  * A missing database file made whole or not at all, a WAL file: its schema and version built in memory and written
- * through writeFileAtomic (its temp name, which the stray sweep knows, then linked into place). A first start killed at any
- * point leaves no file, or one with its whole schema, never the page with none that the journal mode set first left
- * (a key registry refuses that page at start: a copy made without its -wal looks the same, registry-tables.ts).
- * Linked, not renamed: a process that made the file meanwhile keeps its own, and this one opens it.
+ * through writeFileAtomic (its temp name, which the stray sweep knows, then linked into place). A first start killed at
+ * any point leaves no file, or one with its whole schema, never the page with none that the journal mode set first left
+ * (a key registry refuses that page at start: a copy made without its -wal looks the same, registry-tables.ts). Linked,
+ * not renamed: a process that made the file meanwhile keeps its own, and this one opens it.
  */
 export const createWhole = (path: string, schema: Schema): void => {
   if (existsSync(path)) return;

@@ -137,7 +137,8 @@ export class Registrar {
     try {
       challenge = await this.#decoy(hello, now, { refusal, verifier }, scope, peer, missingSigningKey);
     } catch (error) {
-      // The credential's PSK, which the decoy challenge was to be MACed with, went meanwhile: under the stand-in PSK then.
+      // The credential's PSK, which the decoy challenge was to be MACed with, went meanwhile: under the stand-in PSK
+      // then.
       if (verifier?.kind !== 'psk256' || concealedRefusal(error) === undefined) throw error;
       challenge = await this.#decoy(hello, now, { refusal }, scope, peer, missingSigningKey);
     }

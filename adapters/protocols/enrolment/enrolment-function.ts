@@ -237,7 +237,8 @@ export class EnrolmentFunction {
       if (auth.enrolmentNonce !== session.enrolmentNonce) throw protocolFailure(AUTH, 'nonce_mismatch');
       const th = session.transcript.absorb(auth.type, withoutFields(auth, 'proof', 'proofOfPossession'));
       const proved = proofFor('node', 'auth', th);
-      // A decoy run ends here: its holder is told why its bootstrap cannot be used, anyone else what a failed proof gets.
+      // A decoy run ends here: its holder is told why its bootstrap cannot be used, anyone else what a failed proof
+      // gets.
       if (session.decoy !== undefined) {
         return refuseDecoyFinish(se, session.decoy, session.hello.bootstrap.kind, proved, auth.proof, AUTH, NODE_AUTHENTICATION_FAILED);
       }

@@ -36,11 +36,12 @@ export const servedAt = (node: Pick<LoadedEntity, 'snapshot'>, subscription: Pic
 
 /**
  * The infrastructure's own refusals of a remote provisioning run that could never be recorded: the node is not
- * enrolled, the credential id is taken, or the predecessor a successor names (HLR-212) is not a live credential of the same node. Asked once the
- * node has authenticated and before any key is made for the run (`EnrolmentFunctionOptions.admitAuthenticatedRun`),
- * never for a hello: an unauthenticated sender neither learns from them which ids exist nor costs a read for them.
- * The messages say what the node can act on and nothing about anyone else's credentials (whose the id is, or why
- * the predecessor does not qualify). The engine's guards (`predecessorIsLive`) still decide at the receipt.
+ * enrolled, the credential id is taken, or the predecessor a successor names (HLR-212) is not a live credential of the
+ * same node. Asked once the node has authenticated and before any key is made for the run
+ * (`EnrolmentFunctionOptions.admitAuthenticatedRun`), never for a hello: an unauthenticated sender neither learns from
+ * them which ids exist nor costs a read for them. The messages say what the node can act on and nothing about anyone
+ * else's credentials (whose the id is, or why the predecessor does not qualify). The engine's guards
+ * (`predecessorIsLive`) still decide at the receipt.
  */
 export const admitProvisioningRun = async (
   engine: Engine,

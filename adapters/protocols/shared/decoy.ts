@@ -12,15 +12,15 @@ import { forgetStandInIfGone, standInPsk } from './stand-in-psk.ts';
 /**
  * A decoy run: a responder's answer to a hello whose credential it cannot use (unknown, not configured for this
  * association, revoked, expired, not yet valid, its key shredded): the association Registrar's and the Enrolment
- * Function's alike. A refusal at the hello, whatever its reason, told
- * anyone holding a Registree id or Node-ID and a public fingerprint whether that credential is usable, revoked say (seeds 002
- * and 004 unobservability; SER-001). So such a hello is answered with a challenge no one without the credential's
- * secret can tell from a real one: a fresh session id, nonce and ephemeral key, and a proof made the way a real one
- * is (signature mode: the Registrar's own signature over the transcript, the same as in a real run; PSK mode: an
- * HMAC under the credential's key if this Registrar still holds it, else under this Secure Environment view's
- * stand-in PSK, the same for every such run, `decoySigner`, stand-in-psk.ts). The run takes a pending slot in the
- * session table as a real run does and is refused at the step that checks the peer's first proof (the association finish, the
- * provisioning auth: `refuseDecoyFinish`); nothing of it is ever recorded or remembered.
+ * Function's alike. A refusal at the hello, whatever its reason, told anyone holding a Registree id or Node-ID and a
+ * public fingerprint whether that credential is usable, revoked say (seeds 002 and 004 unobservability; SER-001). So
+ * such a hello is answered with a challenge no one without the credential's secret can tell from a real one: a fresh
+ * session id, nonce and ephemeral key, and a proof made the way a real one is (signature mode: the Registrar's own
+ * signature over the transcript, the same as in a real run; PSK mode: an HMAC under the credential's key if this
+ * Registrar still holds it, else under this Secure Environment view's stand-in PSK, the same for every such run,
+ * `decoySigner`, stand-in-psk.ts). The run takes a pending slot in the session table as a real run does and is refused
+ * at the step that checks the peer's first proof (the association finish, the provisioning auth: `refuseDecoyFinish`);
+ * nothing of it is ever recorded or remembered.
  */
 export interface Decoy {
   /** The real refusal, for the peer only once its proof verifies with the credential (`refuseDecoyFinish`). */
@@ -29,7 +29,8 @@ export interface Decoy {
   readonly verifier?: ProofVerifier | undefined;
   /**
    * The stand-in PSK a PSK-mode decoy challenge was MACed with when the credential's own key is not at hand
-   * (`decoySigner`, stand-in-psk.ts): shared by every such run, so never destroyed with one. Never the credential's key.
+   * (`decoySigner`, stand-in-psk.ts): shared by every such run, so never destroyed with one. Never the credential's
+   * key.
    */
   readonly standIn?: KeyHandle | undefined;
 }

@@ -103,7 +103,8 @@ export const factory = async (target: ServerTarget, r: FactoryRequest, onUnfinis
         'device folder',
       );
     }
-    // A rerun of an unfinished init finds its own commands recorded, or not yet: they are the same ones, under the same ids.
+    // A rerun of an unfinished init finds its own commands recorded, or not yet: they are the same ones, under the same
+    // ids.
     if (unfinished === undefined) {
       await mustBeNew(target, 'node', r.nodeId, 'nodeId');
       await mustBeNew(target, 'credential', r.bootstrapCredentialId, 'bootstrapId');

@@ -9,7 +9,8 @@ import type { DeviceServer } from './steps.ts';
 
 /*
  * How a `credence device` command reaches its server: the options every subcommand that talks to one takes, in their
- * own module so that a subcommand wired in a file of its own (fleet-command.ts) shares them without importing device.ts.
+ * own module so that a subcommand wired in a file of its own (fleet-command.ts) shares them without importing
+ * device.ts.
  */
 
 const envOf = (io: Io) => io.env ?? process.env;

@@ -71,8 +71,9 @@ export class SqliteEventStore implements EventStore {
   private readonly group: GroupCommitter<AppendWritten>;
   private readonly rows: AppendRows;
   /**
-   * Group commit counters since open: groups committed, appends in them, the largest group, ms spent committing (checks,
-   * inserts, the COMMIT) and ms of that in the COMMIT statement itself (writing the WAL, its sync, any checkpoint).
+   * Group commit counters since open: groups committed, appends in them, the largest group, ms spent committing
+   * (checks, inserts, the COMMIT) and ms of that in the COMMIT statement itself (writing the WAL, its sync, any
+   * checkpoint).
    */
   readonly groupStats = { groups: 0, appends: 0, largestGroup: 0, commitMs: 0, syncMs: 0 };
   readonly durability: Durability;
@@ -89,7 +90,8 @@ export class SqliteEventStore implements EventStore {
     this.pageSize = settings.pageSize ?? 1000;
     if (!Number.isSafeInteger(this.pageSize) || this.pageSize < 1) throw new Error('options.pageSize: must be >= 1');
     this.pollIntervalMs = settings.pollIntervalMs ?? 200;
-    // setTimeout waits 1 ms for a delay that is not a number, below 1 or past 2^31 - 1: subscriptions would poll nonstop.
+    // setTimeout waits 1 ms for a delay that is not a number, below 1 or past 2^31 - 1: subscriptions would poll
+    // nonstop.
     if (typeof this.pollIntervalMs !== 'number' || !(this.pollIntervalMs >= 1 && this.pollIntervalMs <= MAX_TIMER_MS)) {
       throw new Error(`options.pollIntervalMs: must be a number of ms from 1 to ${MAX_TIMER_MS}`);
     }
@@ -227,7 +229,8 @@ export class SqliteEventStore implements EventStore {
     this.closed = true;
     this.group.drain();
     for (const subscription of [...this.subscriptions]) subscription.end();
-    // The checkpointer's connection first: the store's is then the last one, whose close checkpoints and removes the WAL.
+    // The checkpointer's connection first: the store's is then the last one, whose close checkpoints and removes the
+    // WAL.
     await this.#checkpointer?.close();
     this.db.close();
   }
