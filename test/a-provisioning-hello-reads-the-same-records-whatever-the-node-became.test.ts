@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Device } from '../adapters/protocols/procedures/index.ts';
 import { at, cmd, profile, T0 } from './support/fleet.ts';
+import { watchCalls } from './support/call-log.ts';
 import { securityWorld } from './support/security-world.ts';
 
 type World = Awaited<ReturnType<typeof securityWorld>>;
@@ -16,18 +17,6 @@ afterEach(async () => {
   await world?.close();
   world = undefined;
 });
-
-/** Each call of these methods of `target`, by name, into `log`, as it happens. */
-const watch = (target: object, methods: readonly string[], label: string, log: string[]): void => {
-  const t = target as Record<string, (...args: unknown[]) => unknown>;
-  for (const method of methods) {
-    const original = t[method]!.bind(target);
-    t[method] = (...args: unknown[]) => {
-      log.push(`${label}.${method}`);
-      return original(...args);
-    };
-  }
-};
 
 /** The Secure Environment calls a hello could make. */
 const SE_CALLS = ['generate', 'describe', 'sign', 'mac', 'verifyMac', 'agree', 'deriveKey', 'wrap', 'unwrap', 'destroy'];
@@ -50,9 +39,9 @@ describe('a provisioning hello through the engine, for a usable node, a revoked 
     await w.credence.engine.execute(cmd.registerNode('meter-3'));
     await w.credence.settle();
     const log: string[] = [];
-    watch(w.credence.store, ['readStream', 'readAll'], 'store', log);
-    watch(w.credence.keyRegistry!, ['live'], 'registry', log);
-    watch(w.infraSe, SE_CALLS, 'se', log);
+    watchCalls(w.credence.store, ['readStream', 'readAll'], 'store', log);
+    watchCalls(w.credence.keyRegistry!, ['live'], 'registry', log);
+    watchCalls(w.infraSe, SE_CALLS, 'se', log);
     const ef = w.infrastructure.enrolmentFunction;
     const pinned = { id: w.infrastructure.enrolmentFunctionId, publicKey: { kind: w.infrastructure.signing.kind, bytes: w.infrastructure.signing.efPublicKey } };
     const named = [['usable', usable, 'meter-1'], ['revoked', revoked, 'meter-2'], ['never recorded', usable, 'meter-9'], ['without a bootstrap', usable, 'meter-3']] as const;

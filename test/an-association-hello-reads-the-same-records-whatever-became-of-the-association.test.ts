@@ -11,6 +11,7 @@ import { command } from '../domain/commands/index.ts';
 import type { CredenceError } from '../domain/errors.ts';
 import { RegistrarEndpoint, type Device } from '../adapters/protocols/procedures/index.ts';
 import { at, cmd, operator, profile, T0 } from './support/fleet.ts';
+import { watchCalls } from './support/call-log.ts';
 import { securityWorld } from './support/security-world.ts';
 
 type World = Awaited<ReturnType<typeof securityWorld>>;
@@ -20,17 +21,8 @@ afterEach(async () => {
   world = undefined;
 });
 
-/** Each call of these methods of `target` into `log`, by name and the kind of stream it names, as it happens. */
-const watch = (target: object, methods: readonly string[], label: string, log: string[]): void => {
-  const t = target as Record<string, (...args: unknown[]) => unknown>;
-  for (const method of methods) {
-    const original = t[method]!.bind(target);
-    t[method] = (...args: unknown[]) => {
-      log.push(`${label}.${method}:${String(args[0]).split('-')[0]}`);
-      return original(...args);
-    };
-  }
-};
+/** The kind of stream a call's first argument names (`node-meter-1`: node). */
+const streamKind = (args: readonly unknown[]): string => String(args[0]).split('-')[0]!;
 
 const APPS = { usable: { appId: 'Rbilling', id: 'Cbilling' }, revoked: { appId: 'Rmetering', id: 'Cmetering' } } as const;
 
@@ -110,8 +102,8 @@ describe('an association hello through the Registrar CSE, whatever became of the
       ['credential revoked', meter4, 'meter-4-svc', meter4.cseId!, 'sa-cred-revoked'],
     ] as const;
     const log: string[] = [];
-    watch(w.credence.store, ['readStream', 'readAll'], 'store', log);
-    watch(w.credence.keyRegistry!, ['live'], 'registry', log);
+    watchCalls(w.credence.store, ['readStream', 'readAll'], 'store', log, streamKind);
+    watchCalls(w.credence.keyRegistry!, ['live'], 'registry', log, streamKind);
 
     // When each is named in a hello, twice: the second finds the lookups' memo warm
     const reads: Record<string, string[][]> = {};
