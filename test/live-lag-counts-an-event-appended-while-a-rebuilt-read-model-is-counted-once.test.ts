@@ -3,8 +3,7 @@ import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openCredence, startLive } from '../adapters/runtime/index.ts';
 import { COMPLIANCE_EVENT_TYPES } from '../projections/compliance/index.ts';
 import { cmd, T0 } from './support/fleet.ts';
-import { withStoreAndReadModels } from './support/restored-folder.ts';
-import { eventsOf, writtenByTheVersionBefore } from './support/read-model-folder.ts';
+import { enrolledFleetIn, eventsOf, writtenByTheVersionBefore } from './support/read-model-folder.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
@@ -23,13 +22,7 @@ describe('the live lag of a read model rebuilt at start', () => {
   it('counts an event appended while its backlog was counted once, and one appended after on top', async () => {
     // Given a folder whose read models are built, the compliance read model's by the version before
     const dir = scratch();
-    await withStoreAndReadModels(dir, async ({ engine }) => {
-      await engine.execute(cmd.createSubscription());
-      for (let n = 0; n < NODES; n++) {
-        await engine.execute(cmd.registerNode(`meter-${n}`));
-        await engine.execute(cmd.enrolNode(`meter-${n}`));
-      }
-    });
+    await enrolledFleetIn(dir, NODES);
     const built = openCredence({ location: { dir }, clock: new FakeClock(T0) });
     await built.settle();
     await built.close();

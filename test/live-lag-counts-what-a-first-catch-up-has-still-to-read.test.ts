@@ -5,8 +5,9 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openCredence, startLive, type ComponentStatus } from '../adapters/runtime/index.ts';
-import { cmd, T0 } from './support/fleet.ts';
-import { moveTransparencyLogAside, withStoreAndReadModels } from './support/restored-folder.ts';
+import { T0 } from './support/fleet.ts';
+import { enrolledFleetIn } from './support/read-model-folder.ts';
+import { moveTransparencyLogAside } from './support/restored-folder.ts';
 
 /*
  * Review 51, after 30e1d6d: the live runtime's lag counted only what its subscription delivered, so during the first
@@ -27,13 +28,7 @@ describe('the live lag during the first catch-up', () => {
 
   it('is the distance of the transparency log to the head while it logs the store afresh, falling as it logs', async () => {
     // Given a folder of a few thousand events whose read models are built, and whose transparency log was moved aside
-    await withStoreAndReadModels(dir, async ({ engine }) => {
-      await engine.execute(cmd.createSubscription());
-      for (let n = 0; n < NODES; n++) {
-        await engine.execute(cmd.registerNode(`meter-${n}`));
-        await engine.execute(cmd.enrolNode(`meter-${n}`));
-      }
-    });
+    await enrolledFleetIn(dir, NODES);
     const built = openCredence({ location: { dir }, clock: new FakeClock(T0) });
     const first = startLive(built);
     await first.start();

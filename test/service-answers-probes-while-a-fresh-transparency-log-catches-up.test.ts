@@ -7,8 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { serviceConfig } from '../adapters/http/config.ts';
 import { startService, type RunningService } from '../adapters/http/start.ts';
 import { closedPort as freePort } from './support/closed-port.ts';
-import { cmd } from './support/fleet.ts';
-import { moveTransparencyLogAside, withStoreAndReadModels } from './support/restored-folder.ts';
+import { enrolledFleetIn } from './support/read-model-folder.ts';
+import { moveTransparencyLogAside } from './support/restored-folder.ts';
 
 /*
  * Review 51, after 30e1d6d: the probe port listened before the first catch-up and the read models yielded to the
@@ -83,13 +83,7 @@ describe('a service whose transparency log catches up from nothing', () => {
 
   it('answers /healthz on the probe port while the log is hashing the stored events', async () => {
     // Given a fleet of a few thousand events whose read models are built, and whose transparency log was moved aside
-    await withStoreAndReadModels(dir, async ({ engine }) => {
-      await engine.execute(cmd.createSubscription());
-      for (let n = 0; n < NODES; n++) {
-        await engine.execute(cmd.registerNode(`meter-${n}`));
-        await engine.execute(cmd.enrolNode(`meter-${n}`));
-      }
-    });
+    await enrolledFleetIn(dir, NODES);
     await (await start(dir)).close();
     moveTransparencyLogAside(dir, aside);
     const head = headOf(dir);

@@ -6,8 +6,7 @@ import { startService, type RunningService } from '../adapters/http/start.ts';
 import { LAG_COUNT_LIMIT } from '../adapters/runtime/live-lag.ts';
 import { COMPLIANCE_EVENT_TYPES } from '../projections/compliance/index.ts';
 import { cmd } from './support/fleet.ts';
-import { withStoreAndReadModels } from './support/restored-folder.ts';
-import { eventsOf, writtenByTheVersionBefore } from './support/read-model-folder.ts';
+import { enrolledFleetIn, eventsOf, writtenByTheVersionBefore } from './support/read-model-folder.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
@@ -29,13 +28,7 @@ const start = (dir: string, routes: NonNullable<Parameters<typeof startService>[
 /** A folder of a built fleet whose compliance read model was written by the version before. */
 const upgradedFolder = async (): Promise<string> => {
   const dir = scratch();
-  await withStoreAndReadModels(dir, async ({ engine }) => {
-    await engine.execute(cmd.createSubscription());
-    for (let n = 0; n < NODES; n++) {
-      await engine.execute(cmd.registerNode(`meter-${n}`));
-      await engine.execute(cmd.enrolNode(`meter-${n}`));
-    }
-  });
+  await enrolledFleetIn(dir, NODES);
   await (await start(dir)).close();
   writtenByTheVersionBefore(dir, 'compliance');
   return dir;

@@ -6,8 +6,7 @@ import { serviceConfig } from '../adapters/http/config.ts';
 import type { ServiceContext } from '../adapters/http/context.ts';
 import { startService, type RunningService, type StartOptions } from '../adapters/http/start.ts';
 import { COMPLIANCE_EVENT_TYPES } from '../projections/compliance/index.ts';
-import { cmd } from './support/fleet.ts';
-import { withStoreAndReadModels } from './support/restored-folder.ts';
+import { enrolledFleetIn } from './support/read-model-folder.ts';
 import { closedPort as freePort } from './support/closed-port.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
@@ -73,13 +72,7 @@ describe('a service whose start resets a read model caught up to the head', () =
   it('reports it behind by everything it rebuilds until its rebuild has read it, then rebuilds it from position 0', async () => {
     // Given a folder whose read models are built up to the head
     const dir = scratch();
-    await withStoreAndReadModels(dir, async ({ engine }) => {
-      await engine.execute(cmd.createSubscription());
-      for (let n = 0; n < NODES; n++) {
-        await engine.execute(cmd.registerNode(`meter-${n}`));
-        await engine.execute(cmd.enrolNode(`meter-${n}`));
-      }
-    });
+    await enrolledFleetIn(dir, NODES);
     await (await start(dir, await freePort())).close();
     // And the compliance read model's checkpoint naming, at the head's position, an event of another log
     const head = builtFromAnotherLog(dir, 'compliance');

@@ -8,9 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { serviceConfig } from '../adapters/http/config.ts';
 import { startService, type RunningService } from '../adapters/http/start.ts';
 import { COMPLIANCE_EVENT_TYPES } from '../projections/compliance/index.ts';
-import { cmd } from './support/fleet.ts';
-import { eventsOf } from './support/read-model-folder.ts';
-import { withStoreAndReadModels } from './support/restored-folder.ts';
+import { enrolledFleetIn, eventsOf } from './support/read-model-folder.ts';
 import { closedPort as freePort } from './support/closed-port.ts';
 
 /*
@@ -92,13 +90,7 @@ describe('a service started on read models of another schema version', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('seeds a fleet of a few thousand events and builds its read models once', async () => {
-    await withStoreAndReadModels(dir, async ({ engine }) => {
-      await engine.execute(cmd.createSubscription());
-      for (let n = 0; n < NODES; n++) {
-        await engine.execute(cmd.registerNode(`meter-${n}`));
-        await engine.execute(cmd.enrolNode(`meter-${n}`));
-      }
-    });
+    await enrolledFleetIn(dir, NODES);
     const service = await start(dir, []);
     await service.close();
   }, 120_000);

@@ -7,8 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { serviceConfig } from '../adapters/http/config.ts';
 import { startService } from '../adapters/http/start.ts';
 import { closedPort as freePort } from './support/closed-port.ts';
-import { cmd } from './support/fleet.ts';
-import { withStoreAndReadModels } from './support/restored-folder.ts';
+import { enrolledFleetIn } from './support/read-model-folder.ts';
 
 /*
  * Review 52, finding 6: SIGTERM or SIGINT while the service caught up with the event store (a rebuild reads the whole
@@ -41,13 +40,7 @@ const readyz = async (port: number): Promise<{ status: number; body: Record<stri
 
 describe('a service stopped by SIGTERM during its first catch-up', () => {
   it('seeds a fleet whose read models are then removed: the next start rebuilds them before it serves', async () => {
-    await withStoreAndReadModels(data, async ({ engine }) => {
-      await engine.execute(cmd.createSubscription());
-      for (let n = 0; n < NODES; n++) {
-        await engine.execute(cmd.registerNode(`meter-${n}`));
-        await engine.execute(cmd.enrolNode(`meter-${n}`));
-      }
-    });
+    await enrolledFleetIn(data, NODES);
     const config = serviceConfig({ host: '127.0.0.1', port: 0, logLevel: 'warn', durability: 'normal', data, limits: { maxEventLoopDelayMs: 0 } });
     await (await startService(config)).close();
   }, 180_000);

@@ -3,7 +3,7 @@ import { applyStored, emptyEntity, type EntitySnapshot, type LoadedEntity } from
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import type { StoredRecord } from '../../domain/stored.ts';
 import { jsonLength } from './json-size.ts';
-import { RecencyList } from './recency-list.ts';
+import { BoundedByBytes } from './bounded-by-bytes.ts';
 
 /**
  * What the cache keeps of an entity: its machine snapshot and revision, never its events (issue 15 item 3). The
@@ -104,12 +104,10 @@ export const mayHaveCommand = (entry: CachedEntity, commandId: string): boolean 
  * its bound (issue 15 item 3).
  */
 export class EntityCache {
-  /** Oldest use first: what eviction takes (recency-list.ts). */
-  readonly #entries = new RecencyList<CachedEntity>();
-  #bytes = 0;
+  /** Oldest use first: what eviction takes (bounded-by-bytes.ts, recency-list.ts). */
+  readonly #entries: BoundedByBytes<CachedEntity>;
   #hits = 0;
   #misses = 0;
-  #evictions = 0;
   #assumedNew = 0;
   #prefetched = 0;
 
@@ -118,6 +116,7 @@ export class EntityCache {
     private readonly maxBytes: number,
   ) {
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new Error('options.cacheMaxBytes: must be a whole number of bytes >= 0');
+    this.#entries = new BoundedByBytes(maxBytes);
   }
 
   /**
@@ -203,36 +202,23 @@ export class EntityCache {
   }
 
   remember(entry: CachedEntity): void {
-    // An entry larger than the whole bound is not kept: it would evict everything and then itself.
-    if (entry.bytes > this.maxBytes) {
-      this.forget(entry.streamId);
-      return;
-    }
-    const previous = this.#entries.set(entry.streamId, entry);
-    this.#bytes += entry.bytes - (previous?.bytes ?? 0);
-    while (this.#bytes > this.maxBytes) {
-      const oldest = this.#entries.shift();
-      if (oldest === undefined) break;
-      this.#bytes -= oldest.bytes;
-      this.#evictions += 1;
-    }
+    this.#entries.set(entry.streamId, entry);
   }
 
   forget(streamId: string): void {
-    const previous = this.#entries.delete(streamId);
-    if (previous !== undefined) this.#bytes -= previous.bytes;
+    this.#entries.delete(streamId);
   }
 
   stats(): EntityCacheStats {
     const loads = this.#hits + this.#misses;
     return {
       entries: this.#entries.size,
-      bytes: this.#bytes,
+      bytes: this.#entries.bytes,
       maxBytes: this.maxBytes,
       hits: this.#hits,
       misses: this.#misses,
       hitRate: loads === 0 ? 0 : this.#hits / loads,
-      evictions: this.#evictions,
+      evictions: this.#entries.evictions,
       assumedNew: this.#assumedNew,
       prefetched: this.#prefetched,
     };

@@ -4,7 +4,7 @@ import type { DecodedEvent } from '../../domain/stored.ts';
 import { applyStored, emptyEntity, type LoadedEntity } from '../../machines/index.ts';
 import { ENTRY_OVERHEAD_BYTES } from './entity-cache.ts';
 import { jsonLength } from './json-size.ts';
-import { RecencyList } from './recency-list.ts';
+import { BoundedByBytes } from './bounded-by-bytes.ts';
 
 /**
  * What `peek` answers: the entity's snapshot and revision and, of its events, only its issue (a credential's
@@ -49,48 +49,35 @@ const issueIn = (events: readonly DecodedEvent[]): DecodedEvent | undefined => e
  * stream's read as empty, taken here as "unchanged"): Credence deletes none.
  */
 export class PeekMemo {
-  readonly #entries = new RecencyList<Memo>();
-  #bytes = 0;
+  readonly #entries: BoundedByBytes<Memo>;
 
   constructor(
     private readonly store: EventStore,
-    private readonly maxBytes: number,
-  ) {}
+    maxBytes: number,
+  ) {
+    this.#entries = new BoundedByBytes(maxBytes);
+  }
 
   /** Estimated bytes of what is kept. */
   get bytes(): number {
-    return this.#bytes;
+    return this.#entries.bytes;
   }
 
   async peek(kind: EntityKind, id: string): Promise<PeekedEntity> {
     const streamId = streamIdOf(kind, id);
-    const memo = this.#entries.get(streamId)?.entity;
+    const kept = this.#entries.get(streamId);
+    const memo = kept?.entity;
     const fromRevision = memo?.revision === undefined ? 0n : memo.revision + 1n;
     const records = await this.store.readStream(streamId, { fromRevision });
-    if (memo !== undefined && records.length === 0) {
-      this.#remember(memo);
-      return memo;
+    if (kept !== undefined && records.length === 0) {
+      // Looked up again: the newest, as it was (its size unchanged).
+      this.#entries.set(streamId, kept);
+      return kept.entity;
     }
     const base: LoadedEntity = memo === undefined ? emptyEntity(kind, id) : { ...memo, events: [] };
     const { events, ...rest } = records.length === 0 ? base : applyStored(base, records);
     const entity: PeekedEntity = { ...rest, issued: memo?.issued ?? issueIn(events) };
-    if (entity.revision !== undefined) this.#remember(entity);
+    if (entity.revision !== undefined) this.#entries.set(streamId, { entity, bytes: bytesOf(entity) });
     return entity;
-  }
-
-  #remember(entity: PeekedEntity): void {
-    const bytes = bytesOf(entity);
-    if (bytes > this.maxBytes) {
-      const previous = this.#entries.delete(entity.streamId);
-      if (previous !== undefined) this.#bytes -= previous.bytes;
-      return;
-    }
-    const previous = this.#entries.set(entity.streamId, { entity, bytes });
-    this.#bytes += bytes - (previous?.bytes ?? 0);
-    while (this.#bytes > this.maxBytes) {
-      const oldest = this.#entries.shift();
-      if (oldest === undefined) break;
-      this.#bytes -= oldest.bytes;
-    }
   }
 }

@@ -1,5 +1,7 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import { cmd } from './fleet.ts';
+import { withStoreAndReadModels } from './restored-folder.ts';
 
 /** The events of `types` in the folder's store: what a rebuild of their read model reads. */
 export const eventsOf = (dir: string, types: readonly string[]): number => {
@@ -20,3 +22,13 @@ export const writtenByTheVersionBefore = (dir: string, name: string): void => {
     db.close();
   }
 };
+
+/** A folder whose store holds a subscription and `nodes` nodes registered and enrolled under it, its read models built. */
+export const enrolledFleetIn = (dir: string, nodes: number): Promise<void> =>
+  withStoreAndReadModels(dir, async ({ engine }) => {
+    await engine.execute(cmd.createSubscription());
+    for (let n = 0; n < nodes; n++) {
+      await engine.execute(cmd.registerNode(`meter-${n}`));
+      await engine.execute(cmd.enrolNode(`meter-${n}`));
+    }
+  });

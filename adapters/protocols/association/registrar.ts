@@ -105,11 +105,13 @@ export class Registrar {
     const lookup = { resolveCredential: scope?.resolveCredential ?? this.#o.resolveCredential, knownCredential: scope?.knownCredential };
     const resolved = await lookup.resolveCredential(hello.registreeId, hello.credential.fingerprint);
     let opening = this.#open(resolved, hello, now, missingSigningKey, lookup);
+    // Asked whatever `resolved` found, so that a hello reads alike either way (review 64 F2).
+    const configured = scope?.knownCredential === undefined ? undefined : await scope.knownCredential(hello.registreeId, hello.credential.fingerprint);
     let known = resolved;
     if (opening instanceof CredenceError && resolved === undefined && scope?.knownCredential !== undefined) {
       // The association cannot be run (not configured for this Registree, or ended): if its credential cannot be used
       // either, that is the real reason; if it could, the association's `unknown_credential` stays.
-      known = await scope.knownCredential(hello.registreeId, hello.credential.fingerprint);
+      known = configured;
       const own = this.#open(known, hello, now, missingSigningKey, lookup);
       if (own instanceof CredenceError) opening = own;
     }

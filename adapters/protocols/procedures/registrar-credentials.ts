@@ -86,11 +86,7 @@ export const credentialOfAssociation = async (o: Lookups, registrarCseId: string
   // whose credential had passed its notAfter ran to its finish, refused only there.
   const enrolled = registreeApplicationEnrolled(application, registree);
   const stands = registreeApplicationCredentialStands(application, enrolledWith === undefined ? undefined : enrolledCredential, registree, at);
-  const answer = waiting && forThisRegistree && served && held && enrolled && stands ? found : undefined;
-  // The Registrar asks `credentialConfiguredFor` only when this finds nothing (registrar.ts, acceptHello): when it
-  // finds a credential, the same reads are made here, so that the hello reads alike either way.
-  if (answer !== undefined) await credentialConfiguredFor(o, registrarCseId, associationId, registreeId, fingerprint);
-  return answer;
+  return waiting && forThisRegistree && served && held && enrolled && stands ? found : undefined;
 };
 
 /**
