@@ -7,9 +7,9 @@ import { readOnlyDatabase } from '../files/read-only-database.ts';
 import { ACCESS_DB_FILE, LEGACY_SIGNING_KEY_SETTING, type SigningKeyRecord } from './sqlite-access-registry.ts';
 
 /**
- * The newest version of sqlite-access-registry.ts's schema this reader was written for: a newer file may keep its keys
- * where it does not look. Not imported from there, on purpose: a test reads a file the registry makes, so raising that
- * version without reviewing this reader (and raising this one) fails it.
+ * The newest version of access.db's schema (access-schema.ts) this reader was written for: a newer file may keep its
+ * keys where it does not look. Not imported from there, on purpose: a test reads a file the registry makes, so raising
+ * that version without reviewing this reader (and raising this one) fails it.
  */
 const NEWEST_READ = 4;
 
