@@ -76,7 +76,8 @@ const foreignOwnedKekFile = (kekFile: string | undefined): ForeignOwnedPath[] =>
   if (kekFile === undefined) return [];
   const field = `env ${KEK_FILE_ENVIRONMENT_VARIABLE}`;
   const folder = kekFolderOfAnotherAccount(kekFile);
-  return [...(folder === undefined ? [] : [{ path: folder.folder, uid: folder.uid, field }]), ...foreignOwnedPath(kekFile, field)];
+  // Each with its role: the refusal then says what to set where the KEK is mounted, and that root may own its folder.
+  return [...(folder === undefined ? [] : [{ path: folder.folder, uid: folder.uid, field, role: 'secret folder' as const }]), ...foreignOwnedPath(kekFile, field, 'secret file')];
 };
 
 /** A data folder's lock, and the temp files interrupted writes had left in the folder, removed once it was taken. */

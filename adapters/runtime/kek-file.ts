@@ -3,6 +3,7 @@ import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { isCredenceError, validationError } from '../../domain/errors.ts';
 import { atomicWriteTempOf } from '../driven/files/index.ts';
+import { foreignSecretFolderMessage } from '../driven/files/secret-file-advice.ts';
 import { secureEnvironmentConfigForDataDir } from '../driven/secure-environment/index.ts';
 import { checkKekFile, MAX_PATH_CHARS } from '../driven/secure-environment/kek.ts';
 
@@ -143,8 +144,8 @@ export const assertKekFileUsable = (kekFile: string, dir: string): void => {
   const parentStat = statSync(parent);
   const uid = process.geteuid?.();
   const foreign = kekFolderOfAnotherAccount(kekFile);
-  if (foreign !== undefined) {
-    throw refusal('owner', `names ${kekFile}, whose folder ${foreign.folder} is owned by uid ${foreign.uid}, neither uid ${uid} that Credence runs as nor root: that account could replace the KEK; keep the KEK in a folder of this account (mode 0700)`);
+  if (foreign !== undefined && uid !== undefined) {
+    throw refusal('owner', `names ${kekFile}: its folder ${foreignSecretFolderMessage(foreign.folder, foreign.uid, uid)}`);
   }
   if (uid !== undefined && (parentStat.mode & 0o022) !== 0) {
     const mode = (parentStat.mode & 0o7777).toString(8).padStart(3, '0');

@@ -2,6 +2,7 @@ import { chmodSync, closeSync, fchmodSync, lstatSync, mkdirSync, openSync, readd
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { validationError } from '../../../domain/errors.ts';
+import { foreignSecretFileMessage, foreignSecretFolderMessage, type SecretRole } from './secret-file-advice.ts';
 
 /** A data folder: only its owner may list, enter or change it. */
 export const DATA_DIR_MODE = 0o700;
@@ -23,21 +24,24 @@ const POSIX = process.platform !== 'win32';
  * a KEK it knows, or swap the file later whatever its mode. So a folder or file of another account is refused, never
  * used nor tightened, with a `validation` error (rule `owner`) naming the file, its owner, this process's effective
  * uid and the fix. Where the platform has no uids (`process.geteuid` undefined, e.g. Windows) there is no check.
- * Root is not accepted as an owner either: the rule is the process's own uid, nothing else.
+ * Root is not accepted as an owner either: the rule is the process's own uid, nothing else. A `secret file` (a KEK,
+ * which may be a secret a container platform mounts, read-only) is refused with the owner and mode found and what
+ * to set where it is mounted (secret-file-advice.ts): chown is no fix there.
  */
-export const assertOwnedByProcess = (path: string, stat: { readonly uid: number }, field: string, subject = 'data folder'): void => {
+export const assertOwnedByProcess = (
+  path: string,
+  stat: { readonly uid: number; readonly mode?: number },
+  field: string,
+  subject = 'data folder',
+  role?: SecretRole,
+): void => {
   const expected = process.geteuid?.();
   if (expected === undefined || stat.uid === expected) return;
-  throw validationError(
-    [
-      {
-        path: field,
-        rule: 'owner',
-        message: `${path} is owned by uid ${stat.uid}, not by uid ${expected} that Credence runs as: that account could read or replace the keys. If it is this deployment's, run Credence as uid ${stat.uid} (under sudo for that account: sudo -u '#${stat.uid}' …), or make it this account's with chown ${expected} ${path}; if you do not know how it came there, do not use it`,
-      },
-    ],
-    subject,
-  );
+  const message =
+    role === 'secret file'
+      ? foreignSecretFileMessage(path, stat, expected)
+      : `${path} is owned by uid ${stat.uid}, not by uid ${expected} that Credence runs as: that account could read or replace the keys. If it is this deployment's, run Credence as uid ${stat.uid} (under sudo for that account: sudo -u '#${stat.uid}' …), or make it this account's with chown ${expected} ${path}; if you do not know how it came there, do not use it`;
+  throw validationError([{ path: field, rule: 'owner', message }], subject);
 };
 
 /** A path another account owns, and the setting it came from (`data`, or `env CREDENCE_KEK_FILE` for an outside KEK). */
@@ -45,6 +49,9 @@ export interface ForeignOwnedPath {
   readonly path: string;
   readonly uid: number;
   readonly field: string;
+  /** A KEK outside the folder, or its folder (which root may own too): named with the advice for a mounted secret. */
+  readonly role?: SecretRole;
+  readonly mode?: number;
 }
 
 /**
@@ -94,34 +101,42 @@ export const foreignOwnedPathsIn = (dir: string, field = 'data'): ForeignOwnedPa
 };
 
 /** `path` when another account owns it (a link judged by its target); none when it is missing or ours. */
-export const foreignOwnedPath = (path: string, field: string): ForeignOwnedPath[] => {
+export const foreignOwnedPath = (path: string, field: string, role?: SecretRole): ForeignOwnedPath[] => {
   const expected = process.geteuid?.();
   const stat = expected === undefined ? undefined : statIfReadable(path);
-  return stat === undefined || stat.uid === expected ? [] : [{ path, uid: stat.uid, field }];
+  return stat === undefined || stat.uid === expected ? [] : [{ path, uid: stat.uid, field, mode: stat.mode, ...(role === undefined ? {} : { role }) }];
 };
+
+/** A secret file's or folder's refusal (secret-file-advice.ts), for one of `ForeignOwnedPath`'s roles. */
+const foreignSecretMessage = (found: ForeignOwnedPath & { readonly role: SecretRole }, expected: number): string =>
+  found.role === 'secret file' ? foreignSecretFileMessage(found.path, found, expected) : foreignSecretFolderMessage(found.path, found.uid, expected);
 
 /**
  * One refusal for every wrong-owned path an opening would check (review 49 item 5: a folder restored under another
  * uid named one path per run): the first MAX_NAMED_FOREIGN_PATHS named with their owners, the rest counted, one issue
  * per setting they came from. The fix offered first is to run as the owner (`sudo -u`): a `chown` to root of a
- * service account's folder, the fix a sudo run would otherwise suggest, locks that service out of it.
+ * service account's folder, the fix a sudo run would otherwise suggest, locks that service out of it. A path with a
+ * role (a KEK outside the folder, its folder) has its own sentence: its owner, mode and what to set where it is
+ * mounted, or that root may own its folder.
  */
 export const assertNoneForeignOwned = (found: readonly ForeignOwnedPath[], folder: string | undefined, subject = 'data folder'): void => {
   const expected = process.geteuid?.();
   if (expected === undefined || found.length === 0) return;
-  const owner = found[0]!.uid;
   const fields = [...new Set(found.map((f) => f.field))];
   const issues = fields.map((field) => {
-    const mine = found.filter((f) => f.field === field);
+    const secrets = found.filter((f): f is ForeignOwnedPath & { readonly role: SecretRole } => f.field === field && f.role !== undefined);
+    const mine = found.filter((f) => f.field === field && f.role === undefined);
+    if (mine.length === 0) return { path: field, rule: 'owner', message: secrets.map((f) => foreignSecretMessage(f, expected)).join('; ') };
     const named = mine.slice(0, MAX_NAMED_FOREIGN_PATHS).map((f) => `${f.path} (uid ${f.uid})`);
     const rest = mine.length - named.length;
     const list = `${named.join(', ')}${rest > 0 ? ` and ${rest} more` : ''}`;
     const chown = folder !== undefined && field === 'data' ? `chown -R ${expected} ${folder}` : `chown ${expected} ${mine.map((f) => f.path).slice(0, MAX_NAMED_FOREIGN_PATHS).join(' ')}`;
+    const owner = mine[0]!.uid;
     const single = mine.length === 1 ? `${mine[0]!.path} is owned by uid ${mine[0]!.uid}` : `${mine.length} paths are owned by another account: ${list}`;
     return {
       path: field,
       rule: 'owner',
-      message: `${single}, not by uid ${expected} that Credence runs as: that account could read or replace the keys. If you ran this under sudo for the service's account, run it as that account instead (sudo -u '#${owner}' …); if this deployment is to run as uid ${expected}, make them this account's with ${chown}; if you do not know how they came there, do not use them`,
+      message: `${single}, not by uid ${expected} that Credence runs as: that account could read or replace the keys. If you ran this under sudo for the service's account, run it as that account instead (sudo -u '#${owner}' …); if this deployment is to run as uid ${expected}, make them this account's with ${chown}; if you do not know how they came there, do not use them${secrets.map((f) => `; ${foreignSecretMessage(f, expected)}`).join('')}`,
     };
   });
   throw validationError(issues, subject);

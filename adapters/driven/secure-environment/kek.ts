@@ -5,6 +5,7 @@ import { validationError } from '../../../domain/errors.ts';
 import { base64urlString, fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import { assertOwnedByProcess, openToGroupOrOthers, writeFileAtomic } from '../files/index.ts';
+import { openSecretFileMessage } from '../files/secret-file-advice.ts';
 
 /**
  * Where the key-encryption key (KEK) that seals every stored key comes from:
@@ -46,9 +47,9 @@ const readKeyFile = (path: string): Uint8Array => {
     const stat = fstatSync(fd);
     if (!stat.isFile()) throw keyFileProblem(path, `is ${stat.isDirectory() ? 'a folder' : 'not a regular file'}, not a key file: name the file itself`);
     // The mode and owner checks matter: a KEK any local user can read, or one another account planted (and knows),
-    // makes sealing at rest pointless.
-    assertOwnedByProcess(path, stat, 'kek.path', 'key-encryption key file');
-    if (openToGroupOrOthers(stat.mode)) throw keyFileProblem(path, 'must not be readable by group or others (chmod 600)');
+    // makes sealing at rest pointless. Each refusal says what to set where a secret is mounted too (read-only there).
+    assertOwnedByProcess(path, stat, 'kek.path', 'key-encryption key file', 'secret file');
+    if (openToGroupOrOthers(stat.mode)) throw keyFileProblem(path, openSecretFileMessage(stat.mode, path));
     text = readFileSync(fd, 'utf8').trim();
   } finally {
     closeSync(fd);
