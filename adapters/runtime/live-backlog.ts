@@ -1,6 +1,6 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { EventStore } from '../../domain/ports/event-store.ts';
-import type { ProjectionLag } from '../../projections/runtime/index.ts';
+import type { ProjectionLag, ProjectionRunner } from '../../projections/runtime/index.ts';
 import type { Follower } from './live-followers.ts';
 import { later } from './live-handled.ts';
 import { firstAfter, LAG_COUNT_LIMIT } from './live-lag.ts';
@@ -56,6 +56,19 @@ const countLogBacklog = async (store: EventStore, from: bigint | undefined, head
     backlog.push(record.position, Date.parse(String(record.metadata['occurredAt'])));
     if (++counted % PAGE === 0) await yieldToLoop();
   }
+};
+
+/**
+ * The runner's checks (a read model of another log, one built under other rules), run before the backlogs are
+ * counted: each may reset a read model to position 0, and its old checkpoint, counted before, said it caught up (or
+ * nearly) all through its rebuild from the whole log. Each check runs once per runner and keeps its answer, so after
+ * the service's (adapters/http/read-model-rebuilds.ts, which says them at warn) nothing is checked again. A failure
+ * (the store unreachable, a refusal of other rules) is left to the read model's first pass, which runs the same check
+ * and reports it under the read model's name; one refused read model does not keep the others unchecked.
+ */
+export const checkReadModels = async (runner: Pick<ProjectionRunner, 'names' | 'checkLog' | 'checkRules'>): Promise<void> => {
+  await runner.checkLog().catch(() => undefined);
+  for (const name of runner.names) await runner.checkRules([name]).catch(() => undefined);
 };
 
 /**

@@ -1,5 +1,5 @@
 import type { StoreSubscription } from '../../domain/ports/event-store.ts';
-import { countStartBacklogs, progressOf, type StartBacklog } from './live-backlog.ts';
+import { checkReadModels, countStartBacklogs, progressOf, type StartBacklog } from './live-backlog.ts';
 import { messageOf, reporterOf } from './live-failure.ts';
 import { followersOf, type Follower } from './live-followers.ts';
 import { among, handledByAll, later } from './live-handled.ts';
@@ -176,11 +176,14 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
     start() {
       starting ??= (async () => {
         if (phase !== 'idle') throw new Error('live runtime: already stopped; start a new one');
-        // Read again, not kept from when the runtime was made: a check since (the service's, read-model-rebuilds.ts)
-        // may have reset a read model, whose old checkpoint at the head read as handled, 0 behind, all through its
-        // rebuild.
+        // Before the checkpoints are read: a check may reset a read model, whose old checkpoint at the head read as
+        // handled, 0 behind, all through its rebuild. Read again, not kept from when the runtime was made: the
+        // service's checks (read-model-rebuilds.ts) run in between, and these then only read their answers.
+        await checkReadModels(credence.runner);
         for (const f of followers) f.handledThrough = f.position();
         startHead = await store.headPosition();
+        // Stopped meanwhile: nothing is started.
+        if (phase !== 'idle') return;
         recent = new RecentEvents(startHead ?? 0n);
         phase = 'started';
         wakeLoop = followStore();
