@@ -13,6 +13,7 @@ import { renderProgress } from '../../progress.ts';
 import { PathArg, progressStream, serverTarget, withJson } from '../options.ts';
 import { Duration } from './duration.ts';
 import { runFleet, type FleetSummary } from './fleet.ts';
+import { sayOnStderr } from './folder-lock.ts';
 import { Server, withServerUrl, withToken } from './server-options.ts';
 
 /** The signals that end a CLI run from outside (Ctrl-C, a kill, the terminal closing). */
@@ -67,11 +68,25 @@ export const registerFleet = (device: Command, io: Io): void => {
         const forget = o.dir === undefined ? removedOnSignal(root) : () => {};
         const prefix = o.prefix ?? `fleet-${Date.now().toString(36)}`;
         const stream = progressStream(io, o.json);
+        // A line said while the bar is drawn starts on a line of its own (the bar is drawn again below it).
+        let drawn = false;
+        const said = sayOnStderr(io, 'fleet');
+        const say = (line: string): void => {
+          if (drawn) stream?.write('\n');
+          drawn = false;
+          said(line);
+        };
         let summary: FleetSummary;
         try {
           preparePrivateDir(root);
-          summary = await runFleet(target, { count: o.count, concurrency: o.concurrency, root, prefix, lifetimeSeconds: o.lifetime }, (done) =>
-            stream?.write(`\r${renderProgress(done, o.count, 'devices')}`),
+          summary = await runFleet(
+            target,
+            { count: o.count, concurrency: o.concurrency, root, prefix, lifetimeSeconds: o.lifetime },
+            (done) => {
+              stream?.write(`\r${renderProgress(done, o.count, 'devices')}`);
+              drawn = stream !== undefined;
+            },
+            say,
           );
         } finally {
           stream?.write('\n');

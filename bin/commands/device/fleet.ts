@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { ProblemResponse, ServerUnreachable } from '../../../adapters/client/http.ts';
 import type { CredentialKind } from '../../../domain/crypto/credential.ts';
 import type { ServerTarget } from '../options.ts';
+import type { SayOnStderr } from './folder-lock.ts';
 import { openDevice } from './simulator.ts';
 import { associate, operatorCommand, provision } from './steps.ts';
 import { factory } from './factory.ts';
@@ -56,9 +57,15 @@ const describe = (error: unknown): string => {
  * outside any device (the progress callback) stops the run: every worker stops taking devices, and the run ends
  * once each has finished the one it holds, so nothing writes into the devices' folder after the run returns (found
  * in review: a re-thrown error ended the command while the other workers went on making keys in a folder already
- * removed, and made again).
+ * removed, and made again). The temps of interrupted writes a device folder's lock swept (a `--dir` a killed run left)
+ * are said through `say`, one line per folder that had any, as the single-device commands say theirs.
  */
-export const runFleet = async (target: ServerTarget, r: FleetRequest, onProgress: (done: number) => void = () => {}): Promise<FleetSummary> => {
+export const runFleet = async (
+  target: ServerTarget,
+  r: FleetRequest,
+  onProgress: (done: number) => void = () => {},
+  say?: SayOnStderr,
+): Promise<FleetSummary> => {
   const started = performance.now();
   const subscriptionId = `${r.prefix}-sub`;
   const notBefore = new Date();
@@ -78,12 +85,12 @@ export const runFleet = async (target: ServerTarget, r: FleetRequest, onProgress
     try {
       await factory(target, {
         dir, nodeId, kind: BOOTSTRAP[index % BOOTSTRAP.length]!, profile, bootstrapCredentialId: `${nodeId}-bootstrap`, validForSeconds: 5 * 365 * 86_400,
-      });
+      }, undefined, say);
       counts.init++;
       step = 'enrol';
       await operatorCommand(target, 'enrolNode', { nodeId, subscriptionId, cseId: `/${nodeId}-cse` });
       counts.enrol++;
-      const sim = openDevice(dir);
+      const sim = openDevice(dir, say);
       try {
         step = 'provision';
         await provision(target, sim, { credentialId: `${nodeId}-service`, kind: SERVICE[index % SERVICE.length]! });

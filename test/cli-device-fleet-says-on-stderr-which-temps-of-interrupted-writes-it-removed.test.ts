@@ -1,0 +1,73 @@
+import { mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { register } from '../bin/commands/device.ts';
+import type { Io } from '../bin/io.ts';
+import { runCommands } from '../bin/program.ts';
+import { startTestService, type TestService } from './support/service.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
+
+/*
+ * The single-device commands say, one line on stderr, which temps of interrupted writes taking a device folder's lock
+ * removed (cli-device-commands-say-on-stderr-which-temps-of-interrupted-writes-they-removed.test.ts). `device fleet`
+ * takes the lock of every device folder it opens and said nothing: a `--dir` a killed run left could lose files, a
+ * whole KEK among them, unsaid. It now says the same line, once per folder that had any.
+ */
+const scratch = temporaryFolders('credence-fleet-strays-said-');
+
+/** Above Linux's largest pid (2^22): never a running process, as the pid of a killed writer is not. */
+const DEAD_PID = 4_194_305;
+const CONTENTS = 'the-contents-of-a-stray-never-printed';
+const STRAYS = [`.secure-environment.kek.${DEAD_PID}.0123456789ab.tmp`, `.device.json.${DEAD_PID}.a1b2c3d4e5f6.tmp`];
+
+/** `credence device …argv` in process: its exit code, stdout and stderr apart. */
+const device = async (argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> => {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: Io = { out: (line) => void out.push(line), err: (line) => void err.push(line), env: {} };
+  const code = await runCommands([register], ['device', ...argv], io);
+  return { code, out, err };
+};
+
+/** An hour-old temp of a killed write for each of STRAYS in `dir`: what the lock's sweep removes. */
+const leaveStrays = (dir: string): void => {
+  const anHourAgo = Date.now() / 1000 - 3600;
+  for (const name of STRAYS) {
+    writeFileSync(join(dir, name), `${CONTENTS}\n`, { mode: 0o600 });
+    utimesSync(join(dir, name), anHourAgo, anHourAgo);
+  }
+};
+
+const escaped = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+let service: TestService;
+beforeAll(async () => {
+  service = await startTestService();
+}, 60_000);
+afterAll(async () => {
+  await service?.close();
+});
+
+describe('credence device fleet on a folder a killed run left temps of interrupted writes in', () => {
+  it('says on stderr, for each device folder that had any, how many it removed and their names; for none, nothing', async () => {
+    // Given a fleet folder whose first device's folder (made, not yet initialised) holds two temps of killed writes
+    const root = scratch();
+    const first = join(root, 'zzs-1');
+    mkdirSync(first, { mode: 0o700 });
+    leaveStrays(first);
+
+    // When a fleet of three runs in it
+    const run = await device(['fleet', '--count', '3', '--concurrency', '2', '--dir', root, '--prefix', 'zzs', '--server', service.url, '--token', service.tokens.operator]);
+
+    // Then every device went through, and one line of stderr says that folder's sweep, naming both strays
+    expect(run.code, run.err.join('\n')).toBe(0);
+    const said = run.err.filter((line) => line.includes('interrupted writes'));
+    expect(said, run.err.join('\n')).toHaveLength(1);
+    expect(said[0]).toMatch(new RegExp(`^credence device fleet: removed 2 temp files interrupted writes had left in ${escaped(first)}: \\S`));
+    for (const name of STRAYS) expect(said[0]).toContain(name);
+    // And nothing printed holds their contents, nothing on stdout says it, and they are gone
+    expect(run.out.some((line) => line.includes('interrupted writes'))).toBe(false);
+    expect([...run.out, ...run.err].join('\n')).not.toContain(CONTENTS);
+    for (const name of STRAYS) expect(readdirSync(first)).not.toContain(name);
+  }, 120_000);
+});
