@@ -19,9 +19,9 @@ import {
 } from '../driven/files/index.ts';
 export { describeHolder, SERVICE_LOCK_FILE, type DataFolderLock } from '../driven/files/index.ts';
 import { PKI_DIR } from '../driven/pki/index.ts';
-import { EmbeddedSecureEnvironment, Pkcs11SecureEnvironment, secureEnvironmentConfigForDataDir, wrappingKeysPath } from '../driven/secure-environment/index.ts';
+import { EmbeddedSecureEnvironment, KEK_MATCHES_DATABASE, Pkcs11SecureEnvironment, secureEnvironmentConfigForDataDir, wrappingKeysPath } from '../driven/secure-environment/index.ts';
 import type { OwnerScopedSecureEnvironment } from '../../domain/ports/secure-environment.ts';
-import { validationError } from '../../domain/errors.ts';
+import { isCredenceError, validationError } from '../../domain/errors.ts';
 import { assertKekFileUsable, assertNoKekLeftInFolder, KEK_FILE_ENVIRONMENT_VARIABLE, kekFileOf, kekFolderOfAnotherAccount } from './kek-file.ts';
 
 /** The operating system's randomness, through the port (tests pass their own). */
@@ -54,7 +54,25 @@ export const openDataFolderSecureEnvironment = (
   // As secret as the KEK (a copy revives destroyed keys): made private if a restore left it readable, never created
   // here (a missing one is refused by the key vault, not replaced by an empty file).
   tightenPrivateDatabaseFile(wrappingKeysPath(config));
-  return withPrivateUmask(() => EmbeddedSecureEnvironment.open(config, { now: deps.now, random: deps.random ?? systemRandom }));
+  return withPrivateUmask(() => {
+    try {
+      return EmbeddedSecureEnvironment.open(config, { now: deps.now, random: deps.random ?? systemRandom });
+    } catch (error) {
+      throw underKekFileSetting(error, deps.kekFile);
+    }
+  });
+};
+
+/**
+ * A KEK that CREDENCE_KEK_FILE names and that does not open the keys, refused under that setting as its other
+ * refusals are (kek-file.ts): the operator set that, not the embedded configuration's field the service filled in.
+ */
+const underKekFileSetting = (error: unknown, kekFile: string | undefined): unknown => {
+  if (kekFile === undefined || !isCredenceError(error) || error.problem.code !== 'validation') return error;
+  const { issues } = error.problem;
+  if (!issues.some((i) => i.rule === KEK_MATCHES_DATABASE)) return error;
+  const path = `env ${KEK_FILE_ENVIRONMENT_VARIABLE}`;
+  return validationError(issues.map((i) => (i.rule === KEK_MATCHES_DATABASE ? { ...i, path } : i)), 'Secure Environment configuration');
 };
 
 /**

@@ -36,6 +36,8 @@ const formatOneAad = (r: SealedKeyRecord): Uint8Array =>
   utf8(`credence/se/v1/key\0${r.handle}\0${r.owner}\0${r.kind}\0${r.extractable ? 1 : 0}`);
 
 const WRAPPING_KEYS_PRESENT = 'wrapping_keys_present';
+/** The rule of a KEK other than the one that sealed this key database's keys. */
+export const KEK_MATCHES_DATABASE = 'kek_matches_database';
 const hasRule = (error: CredenceError, rule: string): boolean =>
   error.problem.code === 'validation' && error.problem.issues.some((issue) => issue.rule === rule);
 
@@ -68,9 +70,10 @@ export class KeyVault {
 
   /**
    * Opens both files and checks that they belong together and to `kek`; a database of format 1 (every key under
-   * the KEK) is upgraded in one transaction. Takes ownership of `kek` (wiped on close or refusal).
+   * the KEK) is upgraded in one transaction. Takes ownership of `kek` (wiped on close or refusal). `kekMismatch`: what
+   * the refusal of another KEK than the one that sealed the keys says (the caller knows where the KEK came from).
    */
-  static open(database: string, wrappingKeys: string, kek: Uint8Array, random: RandomSource): KeyVault {
+  static open(database: string, wrappingKeys: string, kek: Uint8Array, random: RandomSource, kekMismatch = 'the key-encryption key does not open this key database'): KeyVault {
     let store: SealedKeyStore;
     try {
       store = new SealedKeyStore(database, wrappingKeys);
@@ -81,7 +84,7 @@ export class KeyVault {
     }
     const vault = new KeyVault(store, kek, random);
     try {
-      store.transaction(() => vault.#prepare());
+      store.transaction(() => vault.#prepare(kekMismatch));
     } catch (error) {
       store.close();
       wipe(kek);
@@ -98,7 +101,7 @@ export class KeyVault {
    * Runs inside one immediate transaction: a second process opening a new folder at once waits, then finds the
    * format and pairing this one wrote, and so neither refuses the other's files nor re-seals the other's keys.
    */
-  #prepare(): void {
+  #prepare(kekMismatch: string): void {
     const store = this.#store;
     const format = store.getMeta('format')?.[0];
     const pairing = store.getMeta('pairing');
@@ -108,11 +111,9 @@ export class KeyVault {
       throw configurationProblem(WRAPPING_KEYS_PRESENT, 'the wrapping-key file of this key database is missing: restore it (it is as secret as the KEK)');
     }
     const check = store.getMeta('kek_check');
+    // Before anything is written: under another KEK no key is made or re-sealed, so keys under two KEKs never mix.
     if (check !== undefined && aeadOpen(this.#kek, check, KEK_CHECK) === undefined) {
-      throw validationError(
-        [{ path: 'kek', rule: 'kek_matches_database', message: 'the key-encryption key does not open this key database' }],
-        'Secure Environment configuration',
-      );
+      throw validationError([{ path: 'kek', rule: KEK_MATCHES_DATABASE, message: kekMismatch }], 'Secure Environment configuration');
     }
     if (format === FORMAT) {
       if (pairing === undefined || theirs === undefined || !constantTimeEqual(pairing, theirs)) {

@@ -28,6 +28,22 @@ const assertKekNotLost = (kek: KekSource, database: string): void => {
 };
 
 /**
+ * What a KEK other than the one that sealed the keys is told (rule kek_matches_database): which KEK, which key
+ * database and the way out, never a byte of the KEK. A new KEK is no way out: it would open none of the keys.
+ */
+const kekMismatch = (kek: KekSource, database: string): string => {
+  const sealed = `does not open the key database ${database}: its keys were sealed under another KEK`;
+  if (kek.source !== 'file') return `the KEK given inline (kek.key) ${sealed}; nothing was changed: pass the KEK this key database was set up with (no other opens its keys)`;
+  const inFolder = kek.path === join(dirname(database), IN_FOLDER_KEK_FILE);
+  const elsewhere = inFolder ? `, or, if this folder's KEK is kept outside it, set CREDENCE_KEK_FILE to it` : ', or name the file that holds it';
+  return (
+    `the KEK file ${kek.path} ${sealed} (the file replaced or restored from another folder, or a setting naming another file); ` +
+    `nothing was changed: put back the KEK this folder was set up with (from its backup)${elsewhere}, and open it again; ` +
+    `never delete the key database or make a new KEK in its place: no other KEK opens its keys`
+  );
+};
+
+/**
  * Parses the configuration of the embedded Secure Environment (beyond the JSON limits, a `validation` error naming
  * the limit: SER-001) and opens its keys at rest. A KEK that does not open this database's check value, or a
  * wrapping-key file missing or of another database, is a `validation` error.
@@ -45,6 +61,6 @@ export const openVault = (config: unknown, random: RandomSource): { vault: KeyVa
   // Before the KEK, which may be created: a refusal for another account's key file leaves nothing new behind.
   assertKeyFilesOwned(parsed.data.database, wrappingKeysPath(parsed.data));
   const kek = loadKek(parsed.data.kek, random);
-  const vault = KeyVault.open(parsed.data.database, wrappingKeysPath(parsed.data), kek, random);
+  const vault = KeyVault.open(parsed.data.database, wrappingKeysPath(parsed.data), kek, random, kekMismatch(parsed.data.kek, parsed.data.database));
   return { vault, ...(parsed.data.owners ? { owners: parsed.data.owners } : {}) };
 };
