@@ -19,5 +19,7 @@ export { identitiesUpTo, publicEvents, publicLifecycle, toPublicEvent } from './
 export type { PublicEvent, PublicLifecycleOptions } from './public-events.ts';
 export { MAX_SCOPE_ENTRIES, PublicScope, scopeFilter } from './public-scope.ts';
 export type { ScopeFilter } from './public-scope.ts';
+export { scopePartsPublishing } from './scope-rules.ts';
+export type { ScopePart } from './scope-rules.ts';
 export { PUBLIC_DATA } from './public-data.ts';
 export type { PublicData } from './public-data.ts';

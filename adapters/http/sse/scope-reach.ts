@@ -4,63 +4,27 @@
  * scoped to App-IDs only got 200 and then nothing for `kind=node` (found in review). A mistake to report, as
  * checkPublicFilter reports a kind or type the pseudonymised stream never publishes.
  *
- * What each part of a scope publishes is read off projections/pseudonyms/public-scope.ts (scopeFilter):
- * - subscriptions: every kind's events, through the nodes enrolled under them;
- * - App-IDs: the application events of their App-IDs, those that name an association included, and the credential
- *   events that name no association (an App-ID's or an AE's own credential); a credential event that names one is
- *   that association's node's, so a subscription's.
+ * What each part of a scope can publish is its kind's scope rule, the one scopeFilter decides by
+ * (projections/pseudonyms/scope-rules.ts): stated once, so this check cannot drift from what the stream publishes.
  * A filter is refused only when none of its kinds or types is published by the scope as it is.
  */
 import { validationError, type FieldIssue } from '../../../domain/errors.ts';
-import { EVENT_DATA, EVENT_KIND, EVENT_TYPES, type EventType } from '../../../domain/events/index.ts';
+import { EVENT_KIND, EVENT_TYPES, type EventType } from '../../../domain/events/index.ts';
 import type { EntityKind } from '../../../domain/streams.ts';
-import { PUBLIC_DATA, type PublicScope } from '../../../projections/pseudonyms/index.ts';
+import { scopePartsPublishing, type PublicScope, type ScopePart } from '../../../projections/pseudonyms/index.ts';
 import type { LifecycleFilterInput } from '../../../projections/streams/index.ts';
 
 /** The rule a filter breaks when the token's scope publishes nothing it can match. */
 export const NOT_IN_SCOPE_RULE = 'not_in_scope';
 
-type Part = 'subscriptions' | 'appIds';
+const PART_NAME: Readonly<Record<ScopePart, string>> = { subscriptions: 'M2M subscriptions', appIds: 'App-IDs' };
 
-const PART_NAME: Readonly<Record<Part, string>> = { subscriptions: 'M2M subscriptions', appIds: 'App-IDs' };
+const PUBLISHED_BY = new Map<EventType, readonly ScopePart[]>(EVENT_TYPES.map((type) => [type, scopePartsPublishing(type)]));
 
-/** Whether events of `type` carry an association, read off their schema (an unknown shape counts as maybe). */
-const namesAssociation = (type: EventType): 'always' | 'never' | 'maybe' => {
-  const shape = (EVENT_DATA[type] as { shape?: Record<string, { safeParse(value: unknown): { success: boolean } }> }).shape;
-  if (shape === undefined) return 'maybe';
-  const field = shape['associationId'];
-  if (field === undefined) return 'never';
-  return field.safeParse(undefined).success ? 'maybe' : 'always';
-};
+const partsOf = (scope: PublicScope): ReadonlySet<ScopePart> =>
+  new Set<ScopePart>([...(scope.subscriptions?.length ? ['subscriptions' as const] : []), ...(scope.appIds?.length ? ['appIds' as const] : [])]);
 
-/** The scope parts that can publish an event of `type` (scopeFilter's rule for its kind). */
-const partsPublishing = (type: EventType): readonly Part[] => {
-  if (PUBLIC_DATA[type] === null) return [];
-  const kind = EVENT_KIND[type];
-  switch (kind) {
-    case 'subscription':
-    case 'node':
-    case 'association':
-      return ['subscriptions'];
-    case 'application':
-      return namesAssociation(type) === 'never' ? ['appIds'] : ['appIds', 'subscriptions'];
-    case 'credential':
-      return namesAssociation(type) === 'always' ? ['subscriptions'] : ['subscriptions', 'appIds'];
-    case 'pseudonym':
-      return [];
-    default: {
-      const never: never = kind;
-      throw new Error(`scope reach: no rule for events of kind ${String(never)}`);
-    }
-  }
-};
-
-const PUBLISHED_BY = new Map<EventType, readonly Part[]>(EVENT_TYPES.map((type) => [type, partsPublishing(type)]));
-
-const partsOf = (scope: PublicScope): ReadonlySet<Part> =>
-  new Set<Part>([...(scope.subscriptions?.length ? ['subscriptions' as const] : []), ...(scope.appIds?.length ? ['appIds' as const] : [])]);
-
-const publishes = (parts: ReadonlySet<Part>, type: EventType): boolean => PUBLISHED_BY.get(type)!.some((part) => parts.has(part));
+const publishes = (parts: ReadonlySet<ScopePart>, type: EventType): boolean => PUBLISHED_BY.get(type)!.some((part) => parts.has(part));
 
 /** The parts a scope would need to publish any of `types`, for a message a person can act on. */
 const wanted = (types: readonly EventType[]): string =>
