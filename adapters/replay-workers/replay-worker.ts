@@ -4,6 +4,7 @@ import { isFactClaim } from '../../domain/fact-claims.ts';
 import type { JsonObject, RecordedEvent } from '../../domain/ports/event-store.ts';
 import { parseStreamId } from '../../domain/streams.ts';
 import { readStored, stateOf, type ReadStored } from '../../machines/index.ts';
+import type { ReadForJudging } from '../../projections/replay/judged-event.ts';
 import { claimTuple, entityTuple, recordBytes, revisionTuples } from '../../projections/replay/checkpoint.ts';
 import { FACT_KINDS, FactTimeline, type FactRevision } from '../../projections/replay/fact-timeline.ts';
 import { JUDGE, ORDER_ONLY, partitionOf, roleIn, type RecordRole } from '../../projections/replay/partition.ts';
@@ -31,7 +32,7 @@ const timed = <T>(phase: Exclude<keyof WorkerCpu, 'load'>, work: () => T): T => 
 };
 
 const records: RecordedEvent[] = [];
-const decoded: (ReadStored | undefined)[] = [];
+const decoded: (ReadForJudging | undefined)[] = [];
 /** What this partition does with each record (partition.ts `roleIn`). */
 const roles: RecordRole[] = [];
 let refuse = new Set<bigint>();
@@ -48,9 +49,10 @@ const decode = (record: RecordedEvent): ReadStored | undefined => {
 const NOTHING: JsonObject = Object.freeze({});
 
 /**
- * Keeps a record and its decoding for the passes. A decoded event's data and metadata live on in their zod-parsed
- * copies, and no pass reads the stored ones again (fact claims and unreadable records are kept whole): the kept record
- * drops them, which halves what a worker holds through its passes and what V8's collector has to mark.
+ * Keeps a record and its decoding for the passes. A decoded event's data lives on in its zod-parsed copy, and no pass
+ * reads the stored data and metadata again (fact claims and unreadable records are kept whole): the kept record drops
+ * them, which halves what a worker holds through its passes and what V8's collector has to mark. Of the parsed
+ * metadata only the command id is kept (judged-event.ts).
  */
 const hold = (record: RecordedEvent, role: RecordRole): void => {
   roles.push(role);
@@ -59,7 +61,8 @@ const hold = (record: RecordedEvent, role: RecordRole): void => {
     const { id, streamId, revision, position, type } = record;
     const kept: RecordedEvent = { id, streamId, revision, position, type, data: NOTHING, metadata: NOTHING };
     records.push(kept);
-    decoded.push({ ok: true, value: { ...read.value, record: kept } });
+    const { event, at, metadata } = read.value;
+    decoded.push({ ok: true, value: { event, at, metadata: { commandId: metadata.commandId } } });
     return;
   }
   records.push(record);

@@ -1,8 +1,9 @@
 import { isFactClaim } from '../../domain/fact-claims.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import { parseStreamId } from '../../domain/streams.ts';
-import { evaluate, initialSnapshot, machineEvent, viewOf, type EntitySnapshot, type ReadStored } from '../../machines/index.ts';
+import { evaluate, initialSnapshot, machineEvent, viewOf, type EntitySnapshot } from '../../machines/index.ts';
 import { FACT_KINDS, type FactRevision } from './fact-timeline.ts';
+import type { ReadForJudging } from './judged-event.ts';
 
 /**
  * The first pass of a partitioned replay: the revisions of this partition's fact entities (the kinds guards read
@@ -13,7 +14,7 @@ import { FACT_KINDS, type FactRevision } from './fact-timeline.ts';
  */
 export const speculateFactRevisions = (
   records: readonly RecordedEvent[],
-  decoded: readonly (ReadStored | undefined)[],
+  decoded: readonly (ReadForJudging | undefined)[],
   refuse: ReadonlySet<bigint>,
 ): { revisions: FactRevision[]; refused: Set<bigint> } => {
   const snapshots = new Map<string, EntitySnapshot>();

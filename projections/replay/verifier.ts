@@ -6,9 +6,10 @@ import { byPosition } from '../../domain/positions.ts';
 import { decodeStored } from '../../domain/stored.ts';
 import { ENTITY_KINDS, parseStreamId, streamIdOf, type EntityKind, type EntityView } from '../../domain/streams.ts';
 import { evaluate, gatherFacts, initialSnapshot, machineEvent, readStored, viewOf } from '../../machines/index.ts';
-import type { EntitySnapshot, FactReader, ReadStored } from '../../machines/index.ts';
+import type { EntitySnapshot, FactReader } from '../../machines/index.ts';
 import type { Finding } from './entity.ts';
 import type { FactViews } from './fact-views.ts';
+import type { ReadForJudging } from './judged-event.ts';
 import { FOREIGN_CLAIM } from './foreign-claims.ts';
 import { stateOfEntity, type VerifiedEntity } from './restored-entity.ts';
 
@@ -132,7 +133,7 @@ export class FleetVerifier {
    * Judges one record. `decoded` is the record already read through `readStored` (a worker decodes once for two
    * passes); it is read here otherwise. Returns whether the record changed its entity (an accepted event).
    */
-  apply(record: RecordedEvent, decoded?: ReadStored, orderClaim = true): boolean {
+  apply(record: RecordedEvent, decoded?: ReadForJudging, orderClaim = true): boolean {
     this.position = record.position;
     const tally = this.tally;
     if (isFactClaim(record)) {
