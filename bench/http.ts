@@ -22,6 +22,8 @@ const SERVER_CONFIG = {
     maxSseStreams: 256,
     // One device makes every measured run (http-devices.ts).
     protocolRunsPerDevice: 10_000_000,
+    // A hello's cost, not the floor under its answer (a timer the default 50 ms of which every hello would wait).
+    helloFloorMs: 0,
   },
 } as const;
 

@@ -3,6 +3,7 @@ import { readConfigFile } from './config-file.ts';
 import { issuesOf } from './config-issues.ts';
 import { parseSource, type ConfigSources } from './config-sources.ts';
 import { ServiceConfig, type ServiceConfigInput } from './service-config.ts';
+import type { ServiceLimitsConfig } from './service-limits-config.ts';
 import { warnOfStorePassword } from './store-password-warning.ts';
 
 /**
@@ -30,6 +31,21 @@ export const CONFIG_ENV = {
   CREDENCE_SECURE_ENVIRONMENT: 'secureEnvironment',
   CREDENCE_TRUST_PROXY: 'trustProxy',
 } as const satisfies Record<string, keyof ServiceConfig>;
+
+/**
+ * Limits the environment sets too (the others only in the file), and the field each sets under `limits`: the hello
+ * floor, which suits the hardware the service runs on and so is set where it is deployed.
+ */
+export const LIMITS_ENV = {
+  CREDENCE_HELLO_FLOOR_MS: 'helloFloorMs',
+} as const satisfies Record<string, keyof ServiceLimitsConfig>;
+
+/**
+ * Of the limits parsed from the environment, those it set: a partial schema still fills in each field's default, which
+ * would undo the file's other limits.
+ */
+const envSet = (parsed: Record<string, unknown> | undefined, set: Record<string, unknown>): Record<string, unknown> =>
+  Object.fromEntries(Object.keys(set).map((field) => [field, parsed?.[field]]));
 
 const defined = (o: Record<string, unknown>): Record<string, unknown> =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
@@ -59,7 +75,15 @@ export const loadServiceConfig = (sources: ConfigSources = {}): ServiceConfig =>
     envInput[field] = value;
     envNames[field] = name;
   }
-  const fromEnv = parseSource(envInput, (p) => `env ${envNames[p.split('.')[0]!] ?? p}`);
+  const envLimits: Record<string, unknown> = {};
+  for (const [name, field] of Object.entries(LIMITS_ENV)) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    envLimits[field] = value;
+    envNames[`limits.${field}`] = name;
+  }
+  if (Object.keys(envLimits).length > 0) envInput['limits'] = envLimits;
+  const fromEnv = parseSource(envInput, (p) => `env ${envNames[p] ?? envNames[p.split('.')[0]!] ?? p}`);
   // A command's other options (--json, --config, ...) are not settings: only the settings' own flags are read.
   const flags = Object.fromEntries(FLAG_FIELDS.map((field) => [field, sources.flags?.[field]]));
   const fromFlags = parseSource(defined(flags), (p) => {
@@ -71,7 +95,7 @@ export const loadServiceConfig = (sources: ConfigSources = {}): ServiceConfig =>
     ...fromFile,
     ...defined(fromEnv),
     ...defined(fromFlags),
-    limits: { ...fromFile.limits, ...fromEnv.limits, ...fromFlags.limits },
+    limits: { ...fromFile.limits, ...envSet(fromEnv.limits, envLimits), ...fromFlags.limits },
     tokens: { ...fromFile.tokens, ...fromEnv.tokens, ...fromFlags.tokens },
   };
   const parsed = ServiceConfig.safeParse(merged);

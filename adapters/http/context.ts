@@ -43,6 +43,8 @@ export interface ServiceLimits {
   readonly sseStallMs: number;
   /** /readyz fails when a live projection is more than this many events behind. */
   readonly readyMaxLagEvents: number;
+  /** Least time in which a device hello is answered (routes/device-endpoints.ts `helloFloor`); its default when absent. */
+  readonly helloFloorMs?: number;
 }
 
 /** Everything a route module needs, built once by `startService` (adapters/http/start.ts). */

@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { int, MIB } from './config-values.ts';
 
+/**
+ * The hello floor by default: above what a whole hello took at the 99th percentile, the lookups of a device with 25
+ * past associations from a cold memo included, on a shared 2-core machine under load, but in its busiest rounds, where
+ * any request was as late (docs/service.md, Device endpoints).
+ */
+export const HELLO_FLOOR_DEFAULT_MS = 50;
+
 /** Bounds of the service (SER-001). Every one can be set small, so tests can reach it. */
 export const ServiceLimitsConfig = z.strictObject({
   /** Largest request body; more is 413 before it is parsed. */
@@ -28,6 +35,14 @@ export const ServiceLimitsConfig = z.strictObject({
   rateLimitPerPrincipal: int(1, 10_000_000).default(6_000),
   rateLimitPerAddress: int(1, 10_000_000).default(1_200),
   rateLimitWindowMs: int(1, 86_400_000).default(60_000),
+  /**
+   * Least time, from its receipt, in which a device hello (provisioning or association) is answered, whatever the
+   * answer (a challenge, a decoy challenge, a refusal): a timer, no work (routes/device-endpoints.ts). Without it a
+   * stranger's first hello for a real id came later than one for an unknown id, its lookup rebuilding a stream that
+   * an unknown id does not have (review 70). 0 turns it off; at most a second, since each hello holds its connection
+   * for it. Default: docs/service.md says what it was chosen above.
+   */
+  helloFloorMs: int(0, 1_000).default(HELLO_FLOOR_DEFAULT_MS),
   /** Authenticated provisioning runs and association handshakes one device may begin per replay window, at each. */
   protocolRunsPerDevice: int(1, 10_000_000).default(32),
   /**

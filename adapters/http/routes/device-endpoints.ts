@@ -1,8 +1,10 @@
 import { isIP, isIPv4, SocketAddress } from 'node:net';
-import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { concealedRefusal } from '../../../domain/protocols/protocol.ts';
 import type { Credence } from '../../runtime/index.ts';
 import type { ServiceContext } from '../context.ts';
+import { HELLO_FLOOR_DEFAULT_MS } from '../service-limits-config.ts';
 
 type Endpoints = Awaited<ReturnType<Credence['security']>>['endpoints'];
 
@@ -35,6 +37,38 @@ export const answerDevice = async <T>(log: FastifyBaseLogger, answer: () => Prom
     logConcealed(log, error);
     throw error;
   }
+};
+
+/**
+ * Settles as `answer` does, answer or refusal, but no sooner than `floorMs` after the request was received
+ * (`elapsedMs`, the milliseconds since then), so that how long a hello's lookups took does not tell a stranger whether
+ * the ids it names exist or how much they have recorded (review 70: a real id not yet in the hello memo is rebuilt from
+ * its whole stream, an unknown one is one empty read). The time left is waited on a timer: the event loop serves
+ * other requests meanwhile, and the connection is held no longer than the floor (the per-address rate limit and
+ * connection bounds count it as before). With a floor of 0, or an answer that took longer, nothing waits; such an
+ * answer's time still shows its lookups' (docs/service.md).
+ */
+export const answerNoSoonerThan = async <T>(floorMs: number, elapsedMs: () => number, answer: () => Promise<T>): Promise<T> => {
+  try {
+    return await answer();
+  } finally {
+    // Timers may fire a little early (their delay is whole milliseconds): checked again until the floor is past.
+    for (let left = floorMs - elapsedMs(); left > 0; left = floorMs - elapsedMs()) await sleep(Math.ceil(left));
+  }
+};
+
+/**
+ * The hello floor (`limits.helloFloorMs`; `start.ts` passes the configured limits whole) for a route's answers. The
+ * time since a request was received is Fastify's for its reply as the handler starts (counted from when the request
+ * was routed, before its body was read; 0 when Fastify keeps none, and the floor is then counted from the handler,
+ * later still), then this process's monotonic clock.
+ */
+export const helloFloor = ({ limits }: Pick<ServiceContext, 'limits'>) => {
+  const floorMs = limits.helloFloorMs ?? HELLO_FLOOR_DEFAULT_MS;
+  return <T>(reply: Pick<FastifyReply, 'elapsedTime'>, answer: () => Promise<T>): Promise<T> => {
+    const received = performance.now() - reply.elapsedTime;
+    return answerNoSoonerThan(floorMs, () => performance.now() - received, answer);
+  };
 };
 
 /**

@@ -4,7 +4,7 @@ import { ProvisioningAuth, ProvisioningChallenge, ProvisioningDelivery, Provisio
 import { PinnedResponder, ProvisioningHelloQuery, ProvisioningRecorded } from '../../protocols/procedures/index.ts';
 import type { RouteModule } from '../context.ts';
 import { documentedAs } from '../query-values.ts';
-import { answerDevice, helloPeer, logConcealed, openDeviceEndpoints } from './device-endpoints.ts';
+import { answerDevice, helloFloor, helloPeer, logConcealed, openDeviceEndpoints } from './device-endpoints.ts';
 
 const DEVICE = { access: 'device' } as const;
 const TAGS = ['device: remote provisioning'];
@@ -28,11 +28,15 @@ const HelloQuery = ProvisioningHelloQuery.extend({ predecessorId: RecordableId }
  * reason to a node whose proof verifies with the credential; an auth whose credential ended during the run is answered
  * so too (a failed proof, the reason to the log, `logConcealed`, `answerDevice`; the reason to its holder). A hello's
  * run is bounded with the other runs its address began in the node's name (`helloPeer`), so hellos from elsewhere
- * cannot end it. The credential is recorded when its receipt verifies (EnrolmentEndpoint).
+ * cannot end it. A hello is answered no sooner than the hello floor after it was received (`helloFloor`), so that its
+ * lookups' time does not tell whether the node exists; the auth and the receipt read no record before the node's
+ * proof verifies (the auth's re-read of the bootstrap comes after it), so they need none. The credential is recorded
+ * when its receipt verifies (EnrolmentEndpoint).
  */
 export const enrolmentRoutes: RouteModule = async (app, context) => {
   const endpoints = await openDeviceEndpoints(context);
   const ef = async () => (await endpoints()).enrolment;
+  const noSoonerThanFloor = helloFloor(context);
 
   app.get('/v1/enrolment', {
     config: DEVICE,
@@ -53,15 +57,17 @@ export const enrolmentRoutes: RouteModule = async (app, context) => {
         '(startCredentialRotation). Whether the id is ' +
         'free and the predecessor qualifies is answered at step 3, once the node has authenticated (400 naming the field), never to a hello. ' +
         'A bootstrap credential that cannot be used (unknown, revoked, expired or not yet valid) gets a challenge of the same shape all the same, ' +
-        'refused at step 3 as a failed proof (`bad_mac` or `bad_signature`), or, to a node whose proof verifies with the credential, with the reason.',
+        'refused at step 3 as a failed proof (`bad_mac` or `bad_signature`), or, to a node whose proof verifies with the credential, with the reason. ' +
+        'Every hello is answered no sooner than `limits.helloFloorMs` after it was received, whatever the answer.',
       querystring: HelloQuery,
       body: HelloBody,
       response: { 200: ProvisioningChallenge },
     },
-  }, async (request) =>
-    answerDevice(request.log, async () =>
-      (await ef()).acceptHello(request.body, request.query, helloPeer(request), (refusal) =>
-        logConcealed(request.log, refusal, 'answered with a decoy challenge'))));
+  }, async (request, reply) =>
+    noSoonerThanFloor(reply, () =>
+      answerDevice(request.log, async () =>
+        (await ef()).acceptHello(request.body, request.query, helloPeer(request), (refusal) =>
+          logConcealed(request.log, refusal, 'answered with a decoy challenge')))));
 
   app.post('/v1/enrolment/auth', {
     config: DEVICE,

@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { AssociationChallenge, AssociationConfirm, AssociationFinish, AssociationHello, foreignVersionRefusal } from '../../../domain/protocols/index.ts';
 import { AssociationPath, PinnedResponder } from '../../protocols/procedures/index.ts';
 import type { RouteModule } from '../context.ts';
-import { answerDevice, helloPeer, logConcealed, openDeviceEndpoints } from './device-endpoints.ts';
+import { answerDevice, helloFloor, helloPeer, logConcealed, openDeviceEndpoints } from './device-endpoints.ts';
 
 const DEVICE = { access: 'device' } as const;
 const TAGS = ['device: association handshake'];
@@ -29,11 +29,15 @@ const refuseForeignVersion = (step: string) => async (request: FastifyRequest): 
  * the credential is read again and its holder told why (registrar-still-usable.ts). The challenge carries nothing of
  * the credential (no lifetime: that would tell its notAfter to anyone who knows its fingerprint); the Registrar grants
  * the lifetime once the finish's proof verified, records `AssociationEstablished`, then answers with its confirm, which
- * carries the grant under its key confirmation (RegistrarEndpoint).
+ * carries the grant under its key confirmation (RegistrarEndpoint). A hello is answered no sooner than the hello floor
+ * after it was received (`helloFloor`): its lookups' time must not tell whether the association or credential exists.
+ * The finish needs none: before the Registree's proof verifies it reads no record (registrar-still-usable.ts reads
+ * again only after).
  */
 export const registrarRoutes: RouteModule = async (app, context) => {
   const endpoints = await openDeviceEndpoints(context);
   const registrar = async () => (await endpoints()).registrar;
+  const noSoonerThanFloor = helloFloor(context);
 
   app.get('/v1/registrar', {
     config: DEVICE,
@@ -50,16 +54,18 @@ export const registrarRoutes: RouteModule = async (app, context) => {
         'challenge of the same shape, not a refusal, which would tell anyone that it is not usable; its finish is refused as a failed proof ' +
         '(or, to the holder of a credential configured for the association, with the reason). ' +
         'The challenge tells nothing of the credential: the lifetime is granted in the confirm. ' +
-        'A message of another handshake version is 422 `unsupported_version`.',
+        'A message of another handshake version is 422 `unsupported_version`. ' +
+        'Every hello is answered no sooner than `limits.helloFloorMs` after it was received, whatever the answer.',
       params: AssociationPath,
       body: AssociationHello,
       response: { 200: AssociationChallenge },
     },
     preValidation: refuseForeignVersion('association.hello'),
-  }, async (request) =>
-    answerDevice(request.log, async () =>
-      (await registrar()).acceptHello(request.params.associationId, request.body, helloPeer(request), (refusal) =>
-        logConcealed(request.log, refusal, 'answered with a decoy challenge'))));
+  }, async (request, reply) =>
+    noSoonerThanFloor(reply, () =>
+      answerDevice(request.log, async () =>
+        (await registrar()).acceptHello(request.params.associationId, request.body, helloPeer(request), (refusal) =>
+          logConcealed(request.log, refusal, 'answered with a decoy challenge')))));
 
   app.post('/v1/registrar/associations/:associationId/finish', {
     config: DEVICE,

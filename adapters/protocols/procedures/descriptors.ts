@@ -18,12 +18,8 @@ export const descriptorOf = (credential: Pick<PeekedEntity, 'snapshot' | 'issued
   return { kind: c.kind, fingerprint: c.fingerprint, publicKey, validity, owner, ...(certificate !== undefined ? { certificate } : {}) } as CredentialDescriptor;
 };
 
-/** The public key and certificate recorded when the credential was issued (asymmetric kinds). */
-const issuedFacts = ({ issued }: Pick<PeekedEntity, 'issued'>): { publicKey?: string; certificate?: string } => {
-  if (issued?.event.type !== 'CredentialIssued') return {};
-  const { publicKey, certificate } = issued.event.data;
-  return { ...(publicKey !== undefined ? { publicKey } : {}), ...(certificate?.der !== undefined ? { certificate: certificate.der } : {}) };
-};
+/** The public key and certificate recorded when the credential was issued (asymmetric kinds), as the lookup kept them. */
+const issuedFacts = ({ issued }: Pick<PeekedEntity, 'issued'>): { publicKey?: string; certificate?: string } => issued ?? {};
 
 /** A credential is usable by the protocols only while its machine would let it back an association. */
 export const isWithdrawn = (credential: Pick<LoadedEntity, 'snapshot'>): boolean => {
