@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { CredentialKind } from '../../../domain/crypto/credential.ts';
 import { validationError } from '../../../domain/errors.ts';
 import { COMMAND_CATALOG, type CommandType } from '../../../domain/commands/index.ts';
@@ -133,10 +134,35 @@ const withConfigureHint = (
   });
 };
 
+/** The association machine's state once configured and waiting for its handshake (docs/service.md: "configured"). */
+const CONFIGURED = 'initialized';
+
+/** What the service's `illegal_transition` problem says of the entity that refused (adapters/http/problems.ts). */
+const IllegalTransition = z.looseObject({ streamId: z.string(), state: z.string(), allowed: z.array(z.string()), rule: z.string().optional() });
+
+/**
+ * The refusal of the association's configuration that ends the run, or undefined for the service's word that the
+ * association is configured and waiting (the handshake then says whether it is this one). Any other 409 took it as
+ * that word (found in review): on an association whose handshake had run, the run went on to a finish refused as
+ * `unknown_credential` for a credential that exists. A refusal by a rule says why by its rule; an association past its
+ * configuration gets, as an extension member (printed by name, kept in --json), that it takes no handshake.
+ */
+const configurationRefusal = (error: unknown, associationId: string): unknown => {
+  if (!isServiceProblem(error, 'illegal_transition') || error.status !== 409) return error;
+  const said = IllegalTransition.safeParse(error.problem);
+  if (!said.success || said.data.streamId !== streamIdOf('association', associationId) || said.data.rule !== undefined) return error;
+  if (said.data.state === CONFIGURED) return undefined;
+  if (said.data.state === 'absent') return error;
+  return new ProblemResponse(error.status, {
+    ...error.problem,
+    hint: `association ${associationId} is in state ${said.data.state}, where it takes no handshake: a new handshake needs a new association id (--association-id)`,
+  });
+};
+
 /**
  * The association handshake for an association an operator configured. With an operator's token, the association
- * is configured first (one already configured, the service's 409, is left as it is: the handshake says whether it is
- * this one; a gateway's 409 says nothing of the association, and ends the run).
+ * is configured first (the service's 409 saying it is configured already and waiting goes on to the handshake; any
+ * other refusal, a gateway's 409 among them, ends the run: configurationRefusal).
  */
 export const associate = async (
   server: string | DeviceServer,
@@ -155,7 +181,8 @@ export const associate = async (
         registree: { kind: 'cse', id: registreeId }, registrarCseId: state.pinned.registrar.id,
       });
     } catch (error) {
-      if (!(isServiceProblem(error) && error.status === 409)) throw error;
+      const refusal = configurationRefusal(error, r.associationId);
+      if (refusal !== undefined) throw refusal;
     }
   }
   const outcome = await associateOverHttp(transportOf(server), device, {
