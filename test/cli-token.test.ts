@@ -53,6 +53,7 @@ describe('credence token', () => {
 
     const revoked = await cli(['token', 'revoke', issued.tokenId], admin);
     expect(revoked.code, revoked.err).toBe(0);
+    expect(revoked.err).toContain(`revoked ${issued.tokenId}: requests with it, and with every token issued with it down the chain, now get 401`);
     const refused = await createSubscription('after-revoke', issued.token);
     expect(refused.code).toBe(1);
     expect(refused.err).toMatch(/\(401\)/);

@@ -254,13 +254,18 @@ export const LIFECYCLE_COMMANDS: readonly LifecycleSpec[] = [
           ? { kind: 'ae', id: o['registreeAe'], appId: o['app'] }
           : { kind: 'cse', id: o['registreeCse'] },
     }),
-    // Found in review: --app without --registree-ae was dropped, and --registree-cse beside --registree-ae ignored.
+    // Found in review: --app without --registree-ae was dropped, and --registree-cse beside --registree-ae ignored;
+    // a Registree left out, or an AE's App-ID, read as zod's `Invalid input: expected string, received undefined`.
     conflicts: (o) =>
       o['registreeCse'] !== undefined && o['registreeAe'] !== undefined
         ? '--registree-cse, --registree-ae: the Registree is a CSE or an AE, not both'
         : o['app'] !== undefined && o['registreeAe'] === undefined
           ? "--app: the App-ID of an AE Registree, with --registree-ae only"
-          : undefined,
+          : o['registreeCse'] === undefined && o['registreeAe'] === undefined
+            ? '--registree-cse, --registree-ae: give --registree-cse, or --registree-ae with --app'
+            : o['registreeAe'] !== undefined && o['app'] === undefined
+              ? "--app: required with --registree-ae: the AE's App-ID"
+              : undefined,
     flagFor: {
       nodeId: '--node', credentialId: '--credential', registrarCseId: '--registrar', registree: '--registree-cse',
       'registree.id': '--registree-cse/--registree-ae', 'registree.appId': '--app', 'registree.kind': '--registree-cse/--registree-ae',

@@ -211,7 +211,8 @@ const revoke = async (args: z.infer<typeof Revoke>, io: Io): Promise<number> => 
     if (!revoked) throw new ProblemResponse(404, { type: `${PROBLEM_TYPE_BASE}not_found`, title: 'Not found', status: 404, detail: `token ${args.tokenId} does not exist in ${dir}`, tokenId: args.tokenId });
   }
   if (args.json) io.out(json({ revoked: args.tokenId }));
-  else io.err(`revoked ${args.tokenId}: requests with it now get 401`);
+  // Found in review: the tokens issued with it, revoked with it down the chain, went unsaid (`token list --all` names them).
+  else io.err(`revoked ${args.tokenId}: requests with it, and with every token issued with it down the chain, now get 401`);
   return 0;
 };
 
