@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { register as demo } from '../bin/commands/demo-command.ts';
@@ -10,6 +11,8 @@ import { tempDirs } from './support/temp-dirs.ts';
 
 // Found in review: `credence demo` (any free port) ended with "or npm start -- --data ./demo1 to serve it"; doing
 // exactly that served on 8080 and warned that the certificates name the demo's port. The hint now gives that port.
+// Found in the review of that fix: run again on the folder (another free port), the start warned that the certificates
+// name the first port, and the hint then gave the second: it now gives the port the certificates name.
 
 const folders = tempDirs('credence-demo-next-');
 afterAll(folders.cleanup);
@@ -24,9 +27,19 @@ const crlPortOf = async (dir: string): Promise<string> => {
   return new URL(crl!).port;
 };
 
+/** A port free right now (listened on and let go), to run the demo again on a port surely not the first one's. */
+const freePort = async (): Promise<number> => {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+};
+
 describe('credence demo on any free port', () => {
+  const data = join(folders.make(), 'demo1');
+
   it('ends with an npm start that names the port its certificates name', async () => {
-    const data = join(folders.make(), 'demo1');
     const run = capture();
     const code = await runCommands([demo], ['demo', '--data', data], { ...run.io, env: {} });
     expect(code, run.err.join('\n')).toBe(0);
@@ -34,4 +47,16 @@ describe('credence demo on any free port', () => {
     const port = await crlPortOf(join(data, 'devices', 'gateway-1'));
     expect(next).toContain(`or npm start -- --data ${data} --port ${port} to serve it.`);
   }, 120_000);
+
+  it('run again on that folder at another port, ends with an npm start that names the port its certificates name, not its own', async () => {
+    const named = await crlPortOf(join(data, 'devices', 'gateway-1'));
+    const other = String(await freePort());
+    expect(other).not.toBe(named);
+    const run = capture();
+    const code = await runCommands([demo], ['demo', '--data', data, '--port', other], { ...run.io, env: {} });
+    expect(code, run.err.join('\n')).toBe(0);
+    expect(run.out).toContain(`The store in ${data} already holds events: resuming, no demo this time (delete the folder to run it again).`);
+    const next = run.out.find((l) => l.startsWith('Next: '));
+    expect(next).toContain(`or npm start -- --data ${data} --port ${named} to serve it.`);
+  }, 60_000);
 });

@@ -45,9 +45,9 @@ interface Started {
   interrupt(times?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }>;
 }
 
-/** `npm start` on the test's folder, port 0; resolves once it printed that it serves (bounded). */
-const npmStart = async (): Promise<Started> => {
-  const child = spawn(process.execPath, ['bin/credence.mjs', 'start', '--data', data, '--port', '0'], { cwd: ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+/** `npm start` on the test's folder, port 0 (and `flags`); resolves once it printed that it serves (bounded). */
+const npmStart = async (flags: readonly string[] = []): Promise<Started> => {
+  const child = spawn(process.execPath, ['bin/credence.mjs', 'start', '--data', data, '--port', '0', ...flags], { cwd: ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
   let err = '';
@@ -74,7 +74,7 @@ const npmStart = async (): Promise<Started> => {
   };
   return {
     out,
-    url: grab(/^Credence is running at (http:\/\/127\.0\.0\.1:\d+) /m),
+    url: grab(/^Credence is running at (http:\/\/\S+) /m),
     operator: grab(/^ {2}export OPERATOR_TOKEN=(\S+)$/m),
     auditor: grab(/^ {2}export AUDITOR_TOKEN=(\S+)$/m),
     interrupt: async (times = 1) => {
@@ -233,5 +233,21 @@ describe('npm start', () => {
     const checked = capture();
     expect(await runCommands([verify], ['verify', '--data', data], checked.io), checked.err.join('\n')).toBe(0);
     expect(checked.out.join('\n')).toMatch(/^ok: \d+ stored events match the transparency log/);
+  }, 120_000);
+
+  // Found in review: `--host 0.0.0.0 --public-url http://127.0.0.1:9/` (README: the container case) printed "running at
+  // http://0.0.0.0:37459" and curl, history and CRL lines at that address, which names no one's machine.
+  it('with a wildcard --host and a --public-url, names the public URL in every line to try, and the address it listens on', async () => {
+    const served = await npmStart(['--host', '0.0.0.0', '--public-url', 'http://127.0.0.1:9/']);
+    const { code } = await served.interrupt();
+    expect(code).toBe(0);
+    const lines = served.out.split('\n');
+    expect(lines).toContainEqual(expect.stringMatching(/^Credence is running at http:\/\/127\.0\.0\.1:9 \(listening on http:\/\/0\.0\.0\.0:\d+; data in /));
+    expect(served.out).toContain('  API docs  http://127.0.0.1:9/docs    OpenAPI  http://127.0.0.1:9/openapi.json');
+    expect(served.out).toContain('curl -N -H "Authorization: Bearer $AUDITOR_TOKEN" http://127.0.0.1:9/v1/events');
+    expect(served.out).toContain('CREDENCE_TOKEN="$AUDITOR_TOKEN" npx credence history node-meter-3 --server http://127.0.0.1:9\n');
+    expect(served.out).toContain('  curl -s http://127.0.0.1:9/pki/default/crl | openssl crl -inform DER -noout -text');
+    // The wildcard address only where it says what the server listens on.
+    expect(lines.filter((l) => l.includes('0.0.0.0'))).toEqual([expect.stringMatching(/^Credence is running at /)]);
   }, 120_000);
 });

@@ -37,6 +37,37 @@ const crlNamedBy = async (credence: Credence, ca: IssuingCa) => {
   return undefined;
 };
 
+/** A CA whose certificates name another URL than this start's for their CRL and OCSP, and both URLs. */
+export interface CertificatesElsewhere {
+  readonly caId: string;
+  readonly credentialId: string;
+  /** The URL the certificates name (their CRL's, less `/pki/<ca>/crl`). */
+  readonly certificatesUrl: string;
+  /** The URL this start serves them at. */
+  readonly publicUrl: string;
+}
+
+/**
+ * Each CA whose longest-lived certificate names another URL than `publicUrl` for its CRL. Each CA on its own: the
+ * longest-lived certificate of them all could be one CA's that names this URL while another CA's still name the old
+ * one. A failure to find out for a CA leaves it out.
+ */
+export const certificatesNamingAnotherUrl = async (
+  o: { readonly credence: Credence; readonly cas: readonly IssuingCa[]; readonly publicUrl: string },
+): Promise<CertificatesElsewhere[]> => {
+  const elsewhere: CertificatesElsewhere[] = [];
+  for (const ca of o.cas) {
+    const named = await crlNamedBy(o.credence, ca).catch(() => undefined);
+    if (named === undefined) continue;
+    const expected = pkiUrls(o.publicUrl, ca.id).crl;
+    if (named.crl === expected) continue;
+    const suffix = `/pki/${ca.id}/crl`;
+    const certificatesUrl = named.crl.endsWith(suffix) ? named.crl.slice(0, -suffix.length) : named.crl;
+    elsewhere.push({ caId: ca.id, credentialId: named.credentialId, certificatesUrl, publicUrl: expected.slice(0, -suffix.length) });
+  }
+  return elsewhere;
+};
+
 /**
  * Certificates name their CRL, OCSP and CA certificate URLs under the publicUrl of the start that issued them, for
  * their whole lifetime (docs/pki.md). A folder served at another URL later (`PORT=9000 npm start`, `--port 0`, another
@@ -48,19 +79,10 @@ const crlNamedBy = async (credence: Credence, ca: IssuingCa) => {
 export const warnIfCertificatesNameAnotherUrl = async (
   o: { readonly credence: Credence; readonly cas: readonly IssuingCa[]; readonly publicUrl: string; readonly log: FastifyBaseLogger },
 ): Promise<void> => {
-  // Each CA on its own: the longest-lived certificate of them all could be one CA's that names this URL while another
-  // CA's still name the old one.
-  for (const ca of o.cas) {
-    const named = await crlNamedBy(o.credence, ca).catch(() => undefined);
-    if (named === undefined) continue;
-    const expected = pkiUrls(o.publicUrl, ca.id).crl;
-    if (named.crl === expected) continue;
-    const suffix = `/pki/${ca.id}/crl`;
-    const certificatesUrl = named.crl.endsWith(suffix) ? named.crl.slice(0, -suffix.length) : named.crl;
-    const publicUrl = expected.slice(0, -suffix.length);
+  for (const { caId, credentialId, certificatesUrl, publicUrl } of await certificatesNamingAnotherUrl(o)) {
     o.log.warn(
-      { publicUrl, certificatesUrl, caId: ca.id, credentialId: named.credentialId },
-      `certificates issued from this data folder name ${certificatesUrl} for their CRL and OCSP (those of CA ${ca.id}), ` +
+      { publicUrl, certificatesUrl, caId, credentialId },
+      `certificates issued from this data folder name ${certificatesUrl} for their CRL and OCSP (those of CA ${caId}), ` +
         `but this start serves at ${publicUrl}: relying parties cannot reach the CRL or OCSP of those certificates ` +
         `(revocations go unseen) until the folder is served at ${certificatesUrl} again (--port, --host or --public-url)`,
     );

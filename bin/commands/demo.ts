@@ -12,6 +12,7 @@ import { accessLines, issueLocalTokens, withShortLivedToken } from './demo/acces
 import { createDemoCa, DEMO_CA_ID, needsDemoCa } from './demo/ca.ts';
 import { COMPROMISED } from './demo/fleet.ts';
 import { runScenario } from './demo/scenario.ts';
+import { certificatesUrlElsewhere, servedAgainAt } from './demo/served-again-at.ts';
 import { storeIsEmpty } from './demo/store-empty.ts';
 import { absorbEchoedSignals } from './demo/signals.ts';
 import { unusableDataFolderAsUsage } from './folder-lock.ts';
@@ -81,10 +82,11 @@ const runDemo = async (service: RunningService, config: ServiceConfig, io: Io): 
 
 /**
  * The CLI example: the compromised meter's history when the demo made it, else the fleet's replay. The token goes in
- * the environment (CREDENCE_TOKEN), never the command line, where any local user reads it with ps.
+ * the environment (CREDENCE_TOKEN), never the command line, where any local user reads it with ps. Asked of this
+ * process's own server (`url`), shown at the URL a person uses (`shownUrl`).
  */
-const cliExample = async (url: string, auditor: string): Promise<string> => {
-  const base = `--server ${url}`;
+const cliExample = async (url: string, shownUrl: string, auditor: string): Promise<string> => {
+  const base = `--server ${shownUrl}`;
   try {
     await operatorClient(url, auditor).entity('node', COMPROMISED);
     return `CREDENCE_TOKEN="$AUDITOR_TOKEN" npx credence history node-${COMPROMISED} ${base}`;
@@ -121,16 +123,6 @@ const stoppedBeforeServing = (error: unknown, io: Io): number => {
   if (!(error instanceof StoppedBeforeServing)) throw error;
   io.out(`Credence stopped before it served (${error.signal}).`);
   return 0;
-};
-
-/**
- * The flags that serve the folder again at the URL its certificates name (their CRL and OCSP): the public URL given,
- * else this run's host and port. The demo's port is any free one by default, and `npm start`'s is 8080: the bare
- * `npm start -- --data` it suggested served the certificates' URLs nowhere, and the start warned so (found in review).
- */
-const servedAgainAt = (config: ServiceConfig, url: string): string => {
-  if (config.publicUrl !== undefined) return ` --public-url ${config.publicUrl}`;
-  return `${config.host === '127.0.0.1' ? '' : ` --host ${config.host}`} --port ${new URL(url).port || '80'}`;
 };
 
 /**
@@ -187,14 +179,19 @@ export const start = async (request: StartRequest, io: Io): Promise<number> => {
     if (!keepServing) {
       const summary = await withShortLivedToken(access, { subject: 'auditor:demo', role: 'auditor' }, (token) => fleetSummary({ url: running.url, token }));
       for (const line of ['', ...summary, '']) io.out(line);
-      io.out(`Next: npx credence replay --data ${config.data}, history node-${COMPROMISED} --data ${config.data}, verify --data ${config.data}; or npm start -- --data ${config.data}${servedAgainAt(config, running.url)} to serve it.`);
+      const again = servedAgainAt(config, running.url, await certificatesUrlElsewhere(running.context));
+      io.out(`Next: npx credence replay --data ${config.data}, history node-${COMPROMISED} --data ${config.data}, verify --data ${config.data}; or npm start -- --data ${config.data}${again} to serve it.`);
       return 0;
     }
     const tokens = await issueLocalTokens(access);
     for (const line of ['', ...(await fleetSummary({ url: running.url, token: tokens.auditor })), '']) io.out(line);
-    const example = await cliExample(running.url, tokens.auditor);
-    const crlUrl = running.context.pki?.cas.some((ca) => ca.id === DEMO_CA_ID) ? `${running.url}/pki/${DEMO_CA_ID}/crl` : undefined;
-    for (const line of accessLines({ url: running.url, docsUrl: `${running.url}${DOCS_PREFIX}`, data: config.data, tokens, example, crlUrl })) io.out(line);
+    // The public URL where one is given (README: the container case): the address listened on (0.0.0.0 there) names
+    // no one's machine (found in review). That address is named too, for whoever checks what is bound.
+    const shown = config.publicUrl?.replace(/\/+$/, '') ?? running.url;
+    const listening = shown === running.url ? undefined : running.url;
+    const example = await cliExample(running.url, shown, tokens.auditor);
+    const crlUrl = running.context.pki?.cas.some((ca) => ca.id === DEMO_CA_ID) ? `${shown}/pki/${DEMO_CA_ID}/crl` : undefined;
+    for (const line of accessLines({ url: shown, listening, docsUrl: `${shown}${DOCS_PREFIX}`, data: config.data, tokens, example, crlUrl })) io.out(line);
     await running.closed;
     io.out(`Credence stopped; ${config.data} keeps everything.`);
     return 0;

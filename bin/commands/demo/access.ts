@@ -55,11 +55,16 @@ export const withShortLivedToken = async <T>(
   }
 };
 
-/** What a person needs to try the running server: where it is, two tokens, two commands to paste. */
-export const accessLines = (r: { url: string; docsUrl: string; data: string; tokens: LocalTokens; example: string; crlUrl?: string | undefined }): string[] => {
+/**
+ * What a person needs to try the running server: where it is, two tokens, two commands to paste. `url` is where a
+ * person or device reaches it (its public URL when one is given); `listening`, the address it listens on when another.
+ */
+export const accessLines = (
+  r: { url: string; listening?: string | undefined; docsUrl: string; data: string; tokens: LocalTokens; example: string; crlUrl?: string | undefined },
+): string[] => {
   const hours = Math.round((r.tokens.expiresAt.getTime() - Date.now()) / 3_600_000);
   return [
-    `Credence is running at ${r.url} (data in ${r.data})`,
+    `Credence is running at ${r.url} (${r.listening !== undefined ? `listening on ${r.listening}; ` : ''}data in ${r.data})`,
     `  API docs  ${r.docsUrl}    OpenAPI  ${r.url}/openapi.json`,
     '',
     `A local operator and a local auditor token, issued at this start (those of earlier starts are revoked), valid ${hours} h.`,
