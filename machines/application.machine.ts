@@ -1,9 +1,9 @@
 import { and, assign, setup } from 'xstate';
 import type { ApplicationContext, CredentialContext } from './contexts.ts';
 import { dataOf, factGuard, isOneOf } from './guards.ts';
-import type { Owner, RevocationReason } from '../domain/events/index.ts';
+import type { RevocationReason } from '../domain/events/index.ts';
 import { isWithin, type EntityView, type MachineEvent } from './types.ts';
-import type { RefusalReasons } from './refusal-reasons.ts';
+import { instant, ownerText, saying, standing, windowText, type RefusalReasons } from './refusal-reasons.ts';
 
 /**
  * The reason an App-ID's instances lose access for when the credential it is enrolled with ended: the credential's
@@ -22,13 +22,9 @@ const endReasonOf = (credential: EntityView | undefined): RevocationReason | und
 /** The states in which a credential can carry an App-ID's authorisation (credentialIsForThisApp). */
 const STANDING = ['initialized', 'enrolled', 'associated'];
 
-/** An owner as `credence credential issue --owner` takes it. */
-const ownerText = (o: Owner): string =>
-  `${o.kind}:${o.id}${o.nodeId !== undefined ? `@node:${o.nodeId}` : ''}${o.appId !== undefined ? `@app:${o.appId}` : ''}`;
-
 /**
- * What a refused enrolment must change, told after the guards below refused (machines/refusal-reasons.ts). Found in
- * review 54: a credential issued `--purpose service --owner app:Rbilling` was refused "by rule credentialIsForThisApp",
+ * What a refused application event must change, told after the guards below refused (machines/refusal-reasons.ts).
+ * Found in review 54: a credential issued `--purpose service --owner app:Rbilling` was refused "by rule credentialIsForThisApp",
  * and nothing the user saw said that an App-ID takes a credential of purpose `application`.
  */
 export const applicationRefusals: RefusalReasons<ApplicationContext> = {
@@ -45,6 +41,50 @@ export const applicationRefusals: RefusalReasons<ApplicationContext> = {
     ];
     return found.length === 0 ? undefined : `${asked}; credential ${id} ${found.join(' and ')}`;
   },
+  credentialWithinItsWindow: ({ context, event }) => {
+    const id = dataOf(event, 'ApplicationEnrolled')?.credentialId;
+    const c = event.facts.credential?.context as CredentialContext | undefined;
+    const found = c === undefined ? 'is not recorded' : `is ${windowText(c)}, and this is ${instant(event.at)}`;
+    return `App-ID ${context.appId} is enrolled with a credential inside its validity (seed 003, 11.2.2); credential ${id} ${found}`;
+  },
+  credentialReplacesCurrent: ({ context, event }) => {
+    const id = dataOf(event, 'ApplicationEnrolled')?.credentialId;
+    const c = event.facts.credential?.context as CredentialContext | undefined;
+    return saying(`App-ID ${context.appId}, enrolled with credential ${context.credentialId}, moves onto another credential of its own, inside its validity`, [
+      ...(id === context.credentialId ? [`credential ${id} is the one it is enrolled with`] : []),
+      ...(c === undefined ? [`credential ${id} is not recorded`] : !isWithin(event.at, c) ? [`credential ${id} is ${windowText(c)}, and this is ${instant(event.at)}`] : []),
+    ]);
+  },
+  enrolledCredentialEnded: ({ context, event }) => {
+    const d = dataOf(event, 'ApplicationEnrolmentEnded');
+    const ends = endReasonOf(event.facts.credential);
+    return saying(
+      `App-ID ${context.appId}'s enrolment ends once the credential it is enrolled with, ${context.credentialId ?? '(none)'}, has ended, for the reason that end gives`,
+      [
+        ...(d?.credentialId !== context.credentialId ? [`the event names credential ${d?.credentialId}`] : []),
+        ...(ends === undefined ? [`credential ${d?.credentialId} ${standing(event.facts.credential)}`] : ends !== d?.reason ? [`the event gives ${d?.reason}, and its end gives ${ends}`] : []),
+      ],
+    );
+  },
+  currentCredentialHandsOver: ({ context, event }) => {
+    const current = event.facts.currentCredential;
+    const c = current?.context as CredentialContext | undefined;
+    const found = current === undefined ? 'is not recorded'
+      : isOneOf(current, ['revoked']) ? `is revoked as ${c?.revocationReason ?? '(no reason)'}`
+      : `is ${current.state}${c?.successorId === undefined ? ' with no rotation' : ` while rotating to ${c.successorId}`}`;
+    return (
+      `App-ID ${context.appId} moves off credential ${context.credentialId} only while it stands or once it handed over (revoked as superseded, or expired while rotating to ` +
+      `credential ${dataOf(event, 'ApplicationEnrolled')?.credentialId}); credential ${context.credentialId} ${found}`
+    );
+  },
+  replacesCurrent: ({ context, event }) =>
+    `a first enrolment of App-ID ${context.appId} names no credential it replaces (it is enrolled with none); it names ${dataOf(event, 'ApplicationEnrolled')?.replaces}`,
+  movesFromCurrent: ({ context, event }) =>
+    `a move of App-ID ${context.appId} names as the credential it replaces the one it is enrolled with, ${context.credentialId}; it names ${dataOf(event, 'ApplicationEnrolled')?.replaces}`,
+  instanceIsNew: ({ context, event }) =>
+    `an instance is recorded on App-ID ${context.appId} once; association ${dataOf(event, 'ApplicationInstanceAssociated')?.associationId} is already live on it`,
+  instanceIsLive: ({ context, event }) =>
+    `a release names an instance live on App-ID ${context.appId}; association ${dataOf(event, 'ApplicationInstanceReleased')?.associationId} is not one of its ${context.liveInstances?.length ?? 0} live instances`,
 };
 
 /**

@@ -3,10 +3,15 @@ import { illegalTransition, notFound, type CredenceError } from '../domain/error
 import type { EntityKind } from '../domain/streams.ts';
 import { applicationMachine, applicationRefusals } from './application.machine.ts';
 import { associationMachine } from './association.machine.ts';
+import { associationRefusals } from './association.refusals.ts';
 import { credentialMachine } from './credential.machine.ts';
+import { credentialRefusals } from './credential.refusals.ts';
 import { nodeMachine } from './node.machine.ts';
+import { nodeRefusals } from './node.refusals.ts';
 import { pseudonymMachine } from './pseudonym.machine.ts';
+import { pseudonymRefusals } from './pseudonym.refusals.ts';
 import { subscriptionMachine } from './subscription.machine.ts';
+import { subscriptionRefusals } from './subscription.refusals.ts';
 import type { RefusalReasons } from './refusal-reasons.ts';
 import { TransitionPlans } from './transition-plan.ts';
 import type { DomainEvent } from '../domain/events/index.ts';
@@ -21,9 +26,18 @@ export const MACHINES = {
   pseudonym: pseudonymMachine,
 } as const satisfies Record<EntityKind, AnyStateMachine>;
 
-/** Per kind, the guards whose name alone does not tell a user what to change (review 54). */
-const REFUSAL_REASONS: Partial<Record<EntityKind, RefusalReasons>> = {
+/**
+ * Per kind, what each guard asks and what it found when it refused: a rule's name alone does not tell a user what to
+ * change (review 54; docs/service.md "A refusal names what to fix"). Guards that only choose between two transitions
+ * of one event (hasLiveInstances, lastInstance, lastAssociation) never refuse alone, so they have none.
+ */
+export const REFUSAL_REASONS: Readonly<Record<EntityKind, RefusalReasons>> = {
+  subscription: subscriptionRefusals as RefusalReasons,
+  node: nodeRefusals as RefusalReasons,
+  credential: credentialRefusals as RefusalReasons,
   application: applicationRefusals as RefusalReasons,
+  association: associationRefusals as RefusalReasons,
+  pseudonym: pseudonymRefusals as RefusalReasons,
 };
 
 // The machines share one event type; a common snapshot type keeps the callers free of per-kind generics.
@@ -151,7 +165,7 @@ export const evaluate = (kind: EntityKind, snapshot: EntitySnapshot, event: Mach
   }
   const allowed = allowedEvents(snapshot);
   const rule = allowed.includes(event.type) ? refusingRule(kind, snapshot, event) : undefined;
-  const because = rule === undefined ? undefined : REFUSAL_REASONS[kind]?.[rule]?.({ context: snapshot.context, event });
+  const because = rule === undefined ? undefined : REFUSAL_REASONS[kind][rule]?.({ context: snapshot.context, event });
   return { ok: false, state: stateOf(snapshot), allowed, ...(rule !== undefined ? { rule } : {}), ...(because !== undefined ? { because } : {}) };
 };
 

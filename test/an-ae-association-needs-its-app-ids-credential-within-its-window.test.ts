@@ -104,7 +104,9 @@ describe("an AE association needs its App-ID's credential inside its validity wi
   it('replay flags a stored configuration at the App-ID credential\'s notAfter', async () => {
     const { c } = await open();
     const forged = await forge(c.store, 'association-sa-ae', 'AssociationConfigured', configureData('sa-ae'), at(10));
-    const reason = 'AssociationConfigured refused in state absent by rule applicationCredentialStands';
+    const reason = expect.stringMatching(
+      /^AssociationConfigured refused in state absent by rule applicationCredentialStands: association sa-ae .*; credential app-cred-1 is valid from .* to 2026-01-11T00:00:00\.000Z, and this is 2026-01-11T00:00:00\.000Z$/,
+    );
     expect((await replayAll(c.store)).findings.map((f) => [f.position, f.reason])).toEqual([[forged.position, reason]]);
     expect((await replayEntity(c.store, 'association-sa-ae')).verdict).toEqual({
       ok: false, findings: [expect.objectContaining({ position: forged.position, reason: expect.stringContaining('applicationCredentialStands') })],

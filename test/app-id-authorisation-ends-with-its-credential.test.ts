@@ -379,7 +379,9 @@ describe('an App-ID moves only off a credential that stands or was superseded (s
     await c.engine.execute(cmd.revokeCredential('app-cred-1', 'keyCompromise'));
     const forged = await forge(c.store, `application-${APP}`, 'ApplicationEnrolled', { appId: APP, credentialId: 'app-cred-2', replaces: 'app-cred-1' }, at(1));
     expect((await replayAll(c.store)).findings.map((f) => [f.position, f.reason])).toEqual([
-      [forged.position, 'ApplicationEnrolled refused in state associated by rule currentCredentialHandsOver'],
+      [forged.position, expect.stringMatching(
+        /^ApplicationEnrolled refused in state associated by rule currentCredentialHandsOver: App-ID Rbilling moves off credential app-cred-1 .*; credential app-cred-1 is revoked as keyCompromise$/,
+      )],
     ]);
   });
 });

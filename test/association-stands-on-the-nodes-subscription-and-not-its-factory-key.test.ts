@@ -148,7 +148,9 @@ describe('replay flags an association recorded after its node\'s subscription en
       const forged = await forge(store, 'association-sa-1', 'AssociationConfigured', {
         associationId: 'sa-1', nodeId: 'meter-1', credentialId: 'cred-1', registree: { kind: 'cse', id: '/cse-meter-1' }, registrarCseId: '/in-cse',
       }, at(0), randomUUID());
-      const finding = [forged.position, 'AssociationConfigured refused in state absent by rule subscriptionServes'];
+      const finding = [forged.position, expect.stringMatching(
+        /^AssociationConfigured refused in state absent by rule subscriptionServes: association sa-1 .*node meter-1's subscription .*; subscription sub-1 is revoked, /,
+      )];
       const single = await replayAll(store);
       expect(single.findings.map((f) => [f.position, f.reason])).toEqual([finding]);
       expect((await replayInWorkers(store, { workers: 2, source: eventsDbRangeSourceInDir(dir) })).replay).toEqual(single);
@@ -172,12 +174,18 @@ describe('replay flags an association recorded after its node\'s subscription en
       }, at(0));
       const single = await replayAll(store);
       expect(single.findings.map((f) => [f.position, f.reason])).toEqual([
-        [planted.position, 'CredentialExpired refused in state enrolled by rule notAfterReached'],
-        [forged.position, 'AssociationConfigured refused in state absent by rule credentialNotBootstrap'],
+        [planted.position, expect.stringMatching(
+          /^CredentialExpired refused in state enrolled by rule notAfterReached: .*; credential boot-1 has notAfter 2026-04-01T00:00:00\.000Z, and this is 2026-01-01T00:00:00\.000Z$/,
+        )],
+        [forged.position, expect.stringMatching(
+          /^AssociationConfigured refused in state absent by rule credentialNotBootstrap: association sa-1 .*; credential twin-1 carries the key of node meter-1's bootstrap credential boot-1$/,
+        )],
       ]);
       expect((await replayInWorkers(store, { workers: 2, source: eventsDbRangeSourceInDir(dir) })).replay).toEqual(single);
       const entity = await replayEntity(store, 'association-sa-1');
-      expect(entity.verdict).toEqual({ ok: false, findings: [expect.objectContaining({ position: forged.position, reason: expect.stringMatching(/^AssociationConfigured refused in state absent by rule credentialNotBootstrap; it depends on credential-boot-1 has a broken history/) })] });
+      expect(entity.verdict).toEqual({ ok: false, findings: [expect.objectContaining({ position: forged.position, reason: expect.stringMatching(
+        /^AssociationConfigured refused in state absent by rule credentialNotBootstrap: association sa-1 .*; credential twin-1 carries the key of node meter-1's bootstrap credential boot-1; it depends on credential-boot-1 has a broken history at position \d+: CredentialExpired refused /,
+      ) })] });
     } finally {
       await store.close();
     }

@@ -193,9 +193,15 @@ describe('credence lifecycle commands against a live server', () => {
     const again = await cli(['pseudonym', 'rotate', 'rot-meter', '--command-id', commandId]);
     expect(again).toMatchObject({ code: 0, out: `pseudonym of rot-meter: epoch ${answer.epoch} (this command id was already done; nothing appended)` });
     const unknown = await cli(['pseudonym', 'rotate', 'no-such-meter']);
-    expect(unknown).toMatchObject({ code: 1, err: expect.stringContaining('cannot rotate: PseudonymRotated refused by rule nodeIsLive') });
-    // Found in review: the refusal named the pseudonym the node would carry, beside its id.
+    // The rule's own message says what it found (no such node, the epoch asked for), not its name alone.
+    expect(unknown).toMatchObject({
+      code: 1,
+      err: expect.stringMatching(/no-such-meter cannot rotate: PseudonymRotated refused in state absent by rule nodeIsLive: a pseudonym is taken by a live node .*; its node is not recorded, and this rotation is epoch 0 \(trigger demand\)\n/),
+    });
+    // Found in review: the refusal named the pseudonym the node would carry, beside its id. The rule's message names
+    // neither: the node only where the caller named it.
     expect(unknown.err).not.toMatch(/p-[a-z2-7]{26}/);
+    expect(unknown.err.split('no-such-meter cannot rotate: ')[1]).not.toMatch(/no-such-meter|pseudonym-/);
 
     // A rotation with a pseudonym named by hand runs only through its own route, which derives it.
     const handPicked = await cli(['command', 'rotatePseudonym', '--data', JSON.stringify({ nodeId: 'rot-meter', pseudonym: `p-${'a'.repeat(26)}`, epoch: answer.epoch + 1, trigger: 'demand' })]);

@@ -70,7 +70,9 @@ describe("an App-ID is enrolled only with a credential inside its validity windo
   it('replay flags a stored first enrolment at the credential\'s notAfter', async () => {
     const { c } = await open(at(10));
     const forged = await forge(c.store, `application-${APP}`, 'ApplicationEnrolled', { appId: APP, credentialId: 'app-cred-1' }, at(10));
-    const reason = 'ApplicationEnrolled refused in state initialized by rule credentialWithinItsWindow';
+    const reason = expect.stringMatching(
+      /^ApplicationEnrolled refused in state initialized by rule credentialWithinItsWindow: App-ID Rbilling .*; credential app-cred-1 is valid from .* to 2026-01-11T00:00:00\.000Z, and this is 2026-01-11T00:00:00\.000Z$/,
+    );
     expect((await replayAll(c.store)).findings.map((f) => [f.position, f.reason])).toEqual([[forged.position, reason]]);
     expect((await replayEntity(c.store, `application-${APP}`)).verdict).toEqual({
       ok: false, findings: [expect.objectContaining({ position: forged.position, reason: expect.stringContaining('credentialWithinItsWindow') })],

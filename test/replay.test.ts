@@ -41,7 +41,7 @@ describe('auditor replay', () => {
     const { position } = await forge(store, 'association-sa-2', 'AssociationEstablished', { associationId: 'sa-2', expiresAt: at(20) }, at(1));
     const one = await replayEntity(store, 'association-sa-2');
     expect(one.verdict.ok ? [] : one.verdict.findings.map((f) => [f.position, f.reason])).toEqual([
-      [position, 'AssociationEstablished refused in state initialized by rule credentialUsable'],
+      [position, expect.stringMatching(/^AssociationEstablished refused in state initialized by rule credentialUsable: association sa-2 .*; credential cred-1 is revoked$/)],
     ]);
     const all = await replayAll(store);
     expect(all.findings.map((f) => [f.streamId, f.position])).toEqual([['association-sa-2', position]]);
@@ -59,7 +59,7 @@ describe('auditor replay', () => {
     const one = await replayEntity(store, 'association-sa-9');
     const finding = one.verdict.ok ? undefined : one.verdict.findings[0];
     expect(finding?.position).toBe(position);
-    expect(finding?.reason).toMatch(/by rule credentialUsable; it depends on credential-cred-1 has a broken history at position \d+/);
+    expect(finding?.reason).toMatch(/by rule credentialUsable: association sa-9 .*; credential cred-1 is revoked; it depends on credential-cred-1 has a broken history at position \d+/);
   });
 
   it('flags a lifetime that outlives the credential (seed 003, 11.3.2)', async () => {

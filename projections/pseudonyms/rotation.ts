@@ -27,12 +27,18 @@ export type RotationOutcome =
   | { readonly outcome: 'skipped'; readonly nodeId: string; readonly reason: string };
 
 /**
- * Why a rotation was not recorded, in words that name no pseudonym: the refusal's own message names the pseudonym's
- * stream, and a rotation's answer (a log line, an operator's HTTP answer) must not pair it with the node.
+ * Why a rotation was not recorded: the refusal's own message, which says what the rule asks and what it found
+ * (machines/pseudonym.refusals.ts), less the stream id it starts with. That stream is the pseudonym's, and a
+ * rotation's answer (a log line, an operator's HTTP answer) names the node, so it must not name the pseudonym too
+ * (SER-011). A message that names it anyway, or has another shape, gives way to the rule's name alone.
  */
 const skipReason = (error: CredenceError): string => {
   const { problem } = error;
   if (problem.code !== 'illegal_transition') return 'the pseudonym could not be recorded';
+  const pseudonym = problem.streamId.replace(/^pseudonym-/, '');
+  const prefix = `${problem.streamId}: `;
+  const own = problem.message.startsWith(prefix) ? problem.message.slice(prefix.length) : undefined;
+  if (own !== undefined && pseudonym !== '' && !own.includes(pseudonym)) return own;
   return problem.rule !== undefined ? `PseudonymRotated refused by rule ${problem.rule}` : `PseudonymRotated is not allowed in state ${problem.state}`;
 };
 

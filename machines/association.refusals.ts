@@ -1,0 +1,124 @@
+import type { Registree } from '../domain/events/index.ts';
+import type { ApplicationContext, AssociationContext, CredentialContext, NodeContext, SubscriptionContext } from './contexts.ts';
+import { unusableAt } from './credential.refusals.ts';
+import { dataOf, isOneOf, ms, nodeHoldsCseId } from './guards.ts';
+import { instant, ownerText, saying, standing, windowText, type RefusalReasons } from './refusal-reasons.ts';
+import { isWithin, type MachineEvent } from './types.ts';
+
+/** The configuration's own data, or what the machine kept of it (association.machine.ts configurationOf). */
+const configured = (context: AssociationContext, event: MachineEvent) => {
+  const d = dataOf(event, 'AssociationConfigured');
+  return {
+    id: d?.associationId ?? context.associationId,
+    nodeId: d?.nodeId ?? context.nodeId,
+    credentialId: d?.credentialId ?? context.credentialId,
+    registree: d?.registree ?? context.registree,
+  };
+};
+
+const registreeText = (r: Registree | undefined): string =>
+  r === undefined ? '(none)' : r.kind === 'cse' ? `CSE ${r.id}` : `AE ${r.id} of App-ID ${r.appId}`;
+
+const credentialOf = (event: MachineEvent) => event.facts.credential?.context as CredentialContext | undefined;
+const nodeOf = (event: MachineEvent) => event.facts.node?.context as NodeContext | undefined;
+
+/**
+ * What each association guard asks, and what it found, once it has refused (machines/refusal-reasons.ts; review: a
+ * configuration with another node's credential was refused "by rule credentialBelongsToRegistree" and nothing more).
+ */
+export const associationRefusals: RefusalReasons<AssociationContext> = {
+  credentialUsable: ({ context, event }) => {
+    const { id, credentialId } = configured(context, event);
+    return saying(
+      `association ${id} is built on a credential enrolled or associated, inside its validity and before its rotation's overlap ends (seed 003, 11.3.2)`,
+      unusableAt(`credential ${credentialId}`, event.facts.credential, event.at),
+    );
+  },
+  credentialNotBootstrap: ({ context, event }) => {
+    const { id, nodeId, credentialId } = configured(context, event);
+    const c = credentialOf(event);
+    const bootstrap = event.facts.bootstrap?.context as CredentialContext | undefined;
+    const registeredWith = nodeOf(event)?.bootstrapCredentialId;
+    return saying(
+      `association ${id} is authenticated with a credential from enrolment, never with node ${nodeId}'s bootstrap (factory) credential or its key (seed 003, 11.3.2)`,
+      [
+        ...(c?.purpose === 'bootstrap' ? [`credential ${credentialId} has purpose bootstrap`] : []),
+        ...(registeredWith !== undefined && registeredWith === credentialId ? [`credential ${credentialId} is the one node ${nodeId} registered with`] : []),
+        ...(c?.fingerprint !== undefined && bootstrap?.fingerprint === c.fingerprint
+          ? [`credential ${credentialId} carries the key of node ${nodeId}'s bootstrap credential ${bootstrap.credentialId ?? registeredWith}`]
+          : []),
+      ],
+    );
+  },
+  subscriptionServes: ({ context, event }) => {
+    const { id, nodeId } = configured(context, event);
+    const s = event.facts.subscription;
+    const subscriptionId = nodeOf(event)?.subscriptionId ?? (s?.context as SubscriptionContext | undefined)?.subscriptionId;
+    return saying(
+      `association ${id} is made while node ${nodeId}'s subscription is active and within its validity (seed 003, 11.2.1)`,
+      [
+        subscriptionId === undefined && s === undefined
+          ? `node ${nodeId} names no subscription`
+          : `subscription ${subscriptionId} ${standing(s)}${s === undefined ? '' : `, ${windowText(s.context as unknown as SubscriptionContext)}, and this is ${instant(event.at)}`}`,
+      ],
+    );
+  },
+  credentialBelongsToRegistree: ({ context, event }) => {
+    const { id, nodeId, credentialId, registree } = configured(context, event);
+    const c = credentialOf(event);
+    const held = registree?.kind !== 'cse' || nodeHoldsCseId(event.facts.node, registree.id);
+    return saying(
+      `association ${id} uses a credential of its Registree ${registreeText(registree)} on node ${nodeId}: the node's, the CSE's held by that node, or for an AE its App-ID's or its own (RS-01)`,
+      [
+        ...(event.facts.credential === undefined ? [`credential ${credentialId} is not recorded`] : [`credential ${credentialId} is owned by ${ownerText(c?.owner)}`]),
+        ...(!held ? [`node ${nodeId} ${event.facts.node === undefined ? 'is not recorded' : `holds CSE-ID ${nodeOf(event)?.cseId ?? '(none)'}`}`] : []),
+      ],
+    );
+  },
+  nodeEnrolled: ({ context, event }) => {
+    const { id, nodeId } = configured(context, event);
+    return `association ${id} is made for a node enrolled or associated; node ${nodeId} ${standing(event.facts.node)}`;
+  },
+  applicationEnrolled: ({ context, event }) => {
+    const { id, registree } = configured(context, event);
+    const appId = registree?.kind === 'ae' ? registree.appId : undefined;
+    return `association ${id} of an AE acts under an App-ID enrolled or associated (seed 003, 11.2.2); App-ID ${appId} ${standing(event.facts.application)}`;
+  },
+  applicationCredentialStands: ({ context, event }) => {
+    const { id, registree } = configured(context, event);
+    const appId = registree?.kind === 'ae' ? registree.appId : undefined;
+    const enrolledWith = (event.facts.application?.context as ApplicationContext | undefined)?.credentialId;
+    const view = event.facts.applicationCredential;
+    const c = view?.context as CredentialContext | undefined;
+    return saying(
+      `association ${id} of an AE acts under App-ID ${appId} while the credential it is enrolled with stands: issued, provisioned or associated, and inside its validity (seed 003, 11.2.2)`,
+      enrolledWith === undefined
+        ? [`App-ID ${appId} is enrolled with no credential`]
+        : view === undefined || c === undefined
+          ? [`credential ${enrolledWith} is not recorded`]
+          : [
+              ...(c.credentialId !== enrolledWith ? [`credential ${c.credentialId} was read, not ${enrolledWith}`] : []),
+              ...(!isOneOf(view, ['initialized', 'enrolled', 'associated']) ? [`credential ${enrolledWith} ${standing(view)}`] : []),
+              ...(!isWithin(event.at, c) ? [`credential ${enrolledWith} is ${windowText(c)}, and this is ${instant(event.at)}`] : []),
+            ],
+    );
+  },
+  lifetimeShorterThanCredential: ({ context, event }) => {
+    const { id, credentialId } = configured(context, event);
+    const expiresAt = dataOf(event, 'AssociationEstablished')?.expiresAt;
+    const c = credentialOf(event);
+    return `association ${id} expires after this instant ${instant(event.at)} and before its credential's notAfter (seed 003, 11.3.2); it expires at ${expiresAt === undefined ? '(none)' : instant(ms(expiresAt))}, and credential ${credentialId} ${c === undefined ? 'is not recorded' : `has notAfter ${instant(c.notAfter)}`}`;
+  },
+  expiryReached: ({ context, event }) =>
+    `association ${context.associationId} expires at or after its expiresAt; it expires at ${instant(context.expiresAt)}, and this is ${instant(event.at)}`,
+  registreeMovedAway: ({ context, event }) => {
+    const { id, nodeId, credentialId, registree } = configured(context, event);
+    const c = credentialOf(event);
+    const reasonOf = (r: string | undefined) => (r === undefined ? '' : ` as ${r}`);
+    return (
+      `association ${id} is revoked as affiliationChanged once node ${nodeId} no longer holds its Registree's CSE-ID, or when its node or credential was revoked as that (RS-01); ` +
+      `node ${nodeId} holds CSE-ID ${registree?.id} and ${standing(event.facts.node)}${reasonOf(nodeOf(event)?.revocationReason)}, ` +
+      `and credential ${credentialId} ${standing(event.facts.credential)}${reasonOf(c?.revocationReason)}`
+    );
+  },
+};

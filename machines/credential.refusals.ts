@@ -1,0 +1,141 @@
+import type { CredentialContext, NodeContext, SubscriptionContext } from './contexts.ts';
+import { handoverInstant, rotationOutcomeAt } from './credential.machine.ts';
+import { dataOf, holdingNodeOf, isOneOf, ms, sameOwner, successorHolderMatches } from './guards.ts';
+import { instant, ownerText, saying, standing, windowText, type RefusalReasons } from './refusal-reasons.ts';
+import { isWithin, type EntityView } from './types.ts';
+
+const LIVE = ['initialized', 'enrolled', 'associated'];
+const credentialOf = (view: EntityView | undefined) => view?.context as CredentialContext | undefined;
+
+/** Why `label` (a credential, named) is not usable at `at`, in the order credentialUsableAt asks (guards.ts). */
+export const unusableAt = (label: string, view: EntityView | undefined, at: number): string[] => {
+  const c = credentialOf(view);
+  if (view === undefined || c === undefined) return [`${label} is not recorded`];
+  return [
+    ...(!isOneOf(view, ['enrolled', 'associated']) ? [`${label} ${standing(view)}`] : []),
+    ...(c.overlapEndsAt !== undefined && at >= c.overlapEndsAt ? [`${label} is past the end of its rotation's overlap at ${instant(c.overlapEndsAt)}`] : []),
+    ...(!isWithin(at, c) ? [`${label} is ${windowText(c)}, and this is ${instant(at)}`] : []),
+  ];
+};
+
+/**
+ * What each credential guard asks, and what it found, once it has refused (machines/refusal-reasons.ts; review: a
+ * rotation onto a successor that does not exist was refused "by rule successorLinked" and nothing more).
+ */
+export const credentialRefusals: RefusalReasons<CredentialContext> = {
+  validityWindowOrdered: ({ event }) => {
+    const d = dataOf(event, 'CredentialIssued');
+    return `a credential's validity window opens before it closes (notBefore before notAfter); credential ${d?.credentialId} has notBefore ${d?.notBefore} and notAfter ${d?.notAfter}`;
+  },
+  ownerIsLive: ({ event }) => {
+    const owner = dataOf(event, 'CredentialIssued')?.owner;
+    if (owner === undefined) return undefined;
+    const holder = owner.kind === 'node' || owner.kind === 'cse' ? `node ${holdingNodeOf(owner)}` : `App-ID ${owner.kind === 'app' ? owner.id : owner.appId}`;
+    const cseId = owner.kind === 'cse' ? (event.facts.owner?.context as NodeContext | undefined)?.cseId : undefined;
+    return saying(
+      `a credential is issued to a live owner (RS-01): for ${ownerText(owner)}, ${holder} initialized, enrolled or associated${owner.kind === 'cse' ? `, holding CSE-ID ${owner.id}` : ''}`,
+      [
+        `${holder} ${standing(event.facts.owner)}`,
+        ...(owner.kind === 'cse' && event.facts.owner !== undefined && cseId !== owner.id ? [`it holds CSE-ID ${cseId ?? '(none)'}`] : []),
+      ],
+    );
+  },
+  predecessorIsLive: ({ event }) => {
+    const d = dataOf(event, 'CredentialIssued');
+    const predecessor = event.facts.predecessor;
+    const owner = credentialOf(predecessor)?.owner;
+    return saying(
+      `a successor takes over from a predecessor enrolled or associated, of its owner ${ownerText(d?.owner)}, naming no holder the predecessor does not (HLR-212)`,
+      predecessor === undefined
+        ? [`predecessor ${d?.predecessorId} is not recorded`]
+        : [
+            ...(!isOneOf(predecessor, ['enrolled', 'associated']) ? [`predecessor ${d?.predecessorId} ${standing(predecessor)}`] : []),
+            ...(!sameOwner(predecessor, d?.owner) || !successorHolderMatches(owner, d?.owner) ? [`predecessor ${d?.predecessorId} is owned by ${ownerText(owner)}`] : []),
+          ],
+    );
+  },
+  notExpiredYet: ({ context, event }) =>
+    `a credential is provisioned before its notAfter; credential ${context.credentialId} has notAfter ${instant(context.notAfter)}, and this is ${instant(event.at)}`,
+  notAfterReached: ({ context, event }) =>
+    `a credential expires at or after its notAfter; credential ${context.credentialId} has notAfter ${instant(context.notAfter)}, and this is ${instant(event.at)}`,
+  bootstrapIsUsable: ({ context, event }) => {
+    const id = dataOf(event, 'CredentialProvisioned')?.bootstrapCredentialId;
+    const bootstrap = event.facts.bootstrap;
+    const asked = `remote provisioning of credential ${context.credentialId} authenticates with a bootstrap credential of its owner ${ownerText(context.owner)}, enrolled or associated and inside its validity (seed 003, 11.2.1)`;
+    if (id === undefined) return `${asked}; it names no bootstrap credential`;
+    return saying(asked, [
+      ...unusableAt(`bootstrap credential ${id}`, bootstrap, event.at),
+      ...(bootstrap !== undefined && !sameOwner(bootstrap, context.owner) ? [`bootstrap credential ${id} is owned by ${ownerText(credentialOf(bootstrap)?.owner)}`] : []),
+    ]);
+  },
+  subscriptionServes: ({ context, event }) => {
+    const nodeId = context.owner === undefined ? undefined : holdingNodeOf(context.owner);
+    const subscriptionId = (event.facts.owner?.context as NodeContext | undefined)?.subscriptionId;
+    const s = event.facts.subscription;
+    return saying(
+      `node ${nodeId}'s service credential ${context.credentialId} is provisioned while the node's subscription ${subscriptionId} is active and within its validity (seed 003, 11.2.1)`,
+      [`subscription ${subscriptionId} ${standing(s)}${s === undefined ? '' : `, ${windowText(s.context as unknown as SubscriptionContext)}, and this is ${instant(event.at)}`}`],
+    );
+  },
+  cseIdHeldByItsNode: ({ context, event }) => {
+    const owner = context.owner;
+    const node = event.facts.owner;
+    const holds = (node?.context as NodeContext | undefined)?.cseId;
+    return `credential ${context.credentialId} of CSE-ID ${owner?.id} is provisioned into node ${owner?.nodeId} while that node holds the CSE-ID (RS-01); node ${owner?.nodeId} ${node === undefined ? 'is not recorded' : `holds CSE-ID ${holds ?? '(none)'}`}`;
+  },
+  associationIsNew: ({ context, event }) =>
+    `an association is recorded on credential ${context.credentialId} once; association ${dataOf(event, 'CredentialAssociated')?.associationId} is already live on it`,
+  associationIsLive: ({ context, event }) =>
+    `a release names an association live on credential ${context.credentialId}; association ${dataOf(event, 'CredentialAssociationReleased')?.associationId} is not one of its ${context.liveAssociations?.length ?? 0} live associations`,
+  successorLinked: ({ context, event }) => {
+    const d = dataOf(event, 'CredentialRotationStarted');
+    if (d === undefined) return undefined;
+    const { successor: view, previousSuccessor } = event.facts;
+    const s = credentialOf(view);
+    const overlapEndsAt = ms(d.overlapEndsAt);
+    const id = d.successorId;
+    return saying(
+      `a rotation of credential ${context.credentialId} names a recorded successor, initialized, enrolled or associated, of its owner ${ownerText(context.owner)}, ` +
+        `naming it as predecessor and valid when the overlap ends, which lies after this instant and no later than its notAfter ${instant(context.notAfter)}, ` +
+        'one rotation at a time (HLR-212)',
+      [
+        ...(context.successorId !== undefined && !isOneOf(previousSuccessor, ['expired', 'revoked'])
+          ? [`its rotation to ${context.successorId} stands (that successor ${standing(previousSuccessor)})`]
+          : []),
+        ...(view === undefined || s === undefined
+          ? [`successor ${id} is not recorded`]
+          : [
+              ...(!isOneOf(view, LIVE) ? [`successor ${id} ${standing(view)}`] : []),
+              ...(!sameOwner(view, context.owner) || !successorHolderMatches(context.owner, s.owner) ? [`successor ${id} is owned by ${ownerText(s.owner)}`] : []),
+              ...(s.predecessorId !== context.credentialId ? [`successor ${id} names predecessor ${s.predecessorId ?? '(none)'}`] : []),
+              ...(!isWithin(overlapEndsAt, s) ? [`successor ${id} is ${windowText(s)}, which does not hold the end of the overlap ${d.overlapEndsAt}`] : []),
+            ]),
+        ...(!(overlapEndsAt > event.at) ? [`the overlap ends at ${d.overlapEndsAt}, not after this instant ${instant(event.at)}`] : []),
+        ...(!(overlapEndsAt <= context.notAfter) ? [`the overlap ends at ${d.overlapEndsAt}, after its notAfter`] : []),
+      ],
+    );
+  },
+  rotationAbandonable: ({ context, event }) => {
+    const id = dataOf(event, 'CredentialRotationAbandoned')?.successorId;
+    const asked = `a rotation of credential ${context.credentialId} is abandoned while it stands and its node does not hold the successor (HLR-212)`;
+    if (context.successorId === undefined) return `${asked}; it has no rotation standing`;
+    if (context.successorId !== id) return `${asked}; its rotation names successor ${context.successorId}, not ${id}`;
+    const judgedAt = handoverInstant(context, event.at);
+    return rotationOutcomeAt(event.facts.successor, undefined, judgedAt) === 'superseded'
+      ? `${asked}; its node holds successor ${id} at ${instant(judgedAt)}, which supersedes it`
+      : `${asked}; successor ${id} was superseded in turn, and the rotation went on down its chain`;
+  },
+  handedOver: ({ context, event }) => {
+    const judgedAt = handoverInstant(context, event.at);
+    const { successor, handover } = event.facts;
+    const chainEnd = handover === undefined ? '' : `, nor credential ${credentialOf(handover)?.credentialId} it handed over to`;
+    return saying(
+      `credential ${context.credentialId} is revoked as superseded only if its node holds its successor ${context.successorId}, or where that handed over to, at ${instant(judgedAt)} (HLR-212)`,
+      [
+        successor === undefined
+          ? `successor ${context.successorId} is not recorded`
+          : `its node does not hold successor ${context.successorId} then (it ${standing(successor)}, ${windowText(credentialOf(successor))})${chainEnd}`,
+      ],
+    );
+  },
+};

@@ -1,0 +1,28 @@
+import type { NodeContext, SubscriptionContext } from './contexts.ts';
+import { dataOf } from './guards.ts';
+import { instant, standing, windowText, type RefusalReasons } from './refusal-reasons.ts';
+import type { MachineEvent } from './types.ts';
+
+const subscriptionIdOf = (event: MachineEvent): string | undefined =>
+  dataOf(event, 'NodeEnrolled')?.subscriptionId ?? dataOf(event, 'NodeEnrolmentExpired')?.subscriptionId;
+
+const subscriptionFound = (event: MachineEvent): string => {
+  const s = event.facts.subscription;
+  const window = s === undefined ? '' : `, ${windowText(s.context as unknown as SubscriptionContext)}, and this is ${instant(event.at)}`;
+  return `subscription ${subscriptionIdOf(event)} ${standing(s)}${window}`;
+};
+
+/** What each node guard asks, and what it found, once it has refused (machines/refusal-reasons.ts). */
+export const nodeRefusals: RefusalReasons<NodeContext> = {
+  subscriptionExists: ({ context, event }) => `node ${context.nodeId} enrols under a recorded subscription (seed 003, 11.2.1); ${subscriptionFound(event)}`,
+  subscriptionActive: ({ context, event }) =>
+    `node ${context.nodeId} enrols under a subscription active and within its validity (seed 003, 11.2.1); ${subscriptionFound(event)}`,
+  subscriptionIsCurrent: ({ context, event }) =>
+    `node ${context.nodeId}'s enrolment expires with the subscription it is enrolled under, ${context.subscriptionId ?? '(none)'}; the event names ${subscriptionIdOf(event)}`,
+  subscriptionEnded: ({ context, event }) =>
+    `node ${context.nodeId}'s enrolment expires once its subscription has ended (no longer active, or at or past its notAfter); ${subscriptionFound(event)}`,
+  associationIsLive: ({ context, event }) =>
+    `a release names an association live on node ${context.nodeId}; association ${dataOf(event, 'NodeAssociationReleased')?.associationId} is not one of its ${context.liveAssociations?.length ?? 0} live associations`,
+  associationIsNew: ({ context, event }) =>
+    `an association is recorded on node ${context.nodeId} once; association ${dataOf(event, 'NodeAssociated')?.associationId} is already live on it`,
+};
