@@ -1,6 +1,6 @@
 import { isIP, isIPv4, SocketAddress } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import { concealedRefusal } from '../../../domain/protocols/protocol.ts';
 import type { Credence } from '../../runtime/index.ts';
 import type { ServiceContext } from '../context.ts';
@@ -41,8 +41,8 @@ export const answerDevice = async <T>(log: FastifyBaseLogger, answer: () => Prom
 
 /**
  * Settles as `answer` does, answer or refusal, but no sooner than `floorMs` after the request was received
- * (`elapsedMs`, the milliseconds since then), so that how long a hello's lookups took does not tell a stranger whether
- * the ids it names exist or how much they have recorded (review 70: a real id not yet in the hello memo is rebuilt from
+ * (`elapsedMs`, the milliseconds since then: helloFloor counts them from the handler's start), so that how long a
+ * hello's lookups took does not tell a stranger whether the ids it names exist or how much they have recorded (review 70: a real id not yet in the hello memo is rebuilt from
  * its whole stream, an unknown one is one empty read). The time left is waited on a timer: the event loop serves
  * other requests meanwhile, and the connection is held no longer than the floor (the per-address rate limit and
  * connection bounds count it as before). With a floor of 0, or an answer that took longer, nothing waits; such an
@@ -58,16 +58,18 @@ export const answerNoSoonerThan = async <T>(floorMs: number, elapsedMs: () => nu
 };
 
 /**
- * The hello floor (`limits.helloFloorMs`; `start.ts` passes the configured limits whole) for a route's answers. The
- * time since a request was received is Fastify's for its reply as the handler starts (counted from when the request
- * was routed, before its body was read; 0 when Fastify keeps none, and the floor is then counted from the handler,
- * later still), then this process's monotonic clock.
+ * The hello floor (`limits.helloFloorMs`; `start.ts` passes the configured limits whole) for a route's answers,
+ * counted from when the handler starts: once the whole body was read and parsed, nothing that depends on the ids it
+ * names. Not from when Fastify routed the request (its reply's `elapsedTime`), before its body was read: a client that
+ * sent its body later than the floor then got no floor at all, the time from its last byte to the answer being the
+ * lookups' again (review 75), as a device on a slow uplink would. A client can time only from its last byte, which is
+ * never later than the handler's start.
  */
 export const helloFloor = ({ limits }: Pick<ServiceContext, 'limits'>) => {
   const floorMs = limits.helloFloorMs ?? HELLO_FLOOR_DEFAULT_MS;
-  return <T>(reply: Pick<FastifyReply, 'elapsedTime'>, answer: () => Promise<T>): Promise<T> => {
-    const received = performance.now() - reply.elapsedTime;
-    return answerNoSoonerThan(floorMs, () => performance.now() - received, answer);
+  return <T>(answer: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    return answerNoSoonerThan(floorMs, () => performance.now() - started, answer);
   };
 };
 

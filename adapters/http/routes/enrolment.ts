@@ -63,8 +63,8 @@ export const enrolmentRoutes: RouteModule = async (app, context) => {
       body: HelloBody,
       response: { 200: ProvisioningChallenge },
     },
-  }, async (request, reply) =>
-    noSoonerThanFloor(reply, () =>
+  }, async (request) =>
+    noSoonerThanFloor(() =>
       answerDevice(request.log, async () =>
         (await ef()).acceptHello(request.body, request.query, helloPeer(request), (refusal) =>
           logConcealed(request.log, refusal, 'answered with a decoy challenge')))));

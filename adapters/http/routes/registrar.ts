@@ -61,8 +61,8 @@ export const registrarRoutes: RouteModule = async (app, context) => {
       response: { 200: AssociationChallenge },
     },
     preValidation: refuseForeignVersion('association.hello'),
-  }, async (request, reply) =>
-    noSoonerThanFloor(reply, () =>
+  }, async (request) =>
+    noSoonerThanFloor(() =>
       answerDevice(request.log, async () =>
         (await registrar()).acceptHello(request.params.associationId, request.body, helloPeer(request), (refusal) =>
           logConcealed(request.log, refusal, 'answered with a decoy challenge')))));
