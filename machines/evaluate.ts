@@ -153,6 +153,19 @@ const refusingRule = (kind: EntityKind, snapshot: EntitySnapshot, event: Machine
 };
 
 /**
+ * The event as a refusal's words read it: a fact in state `absent` is an entity never recorded, as an undefined fact
+ * is. A replay reads a fact whose creating event was refused as its initial snapshot, the partitioned replay as
+ * nothing; the words must not differ between them (the verdicts are compared whole), nor name the empty context's
+ * instants. Only on a refusal: decisions read the facts as they are.
+ */
+const factsAsRecorded = (event: MachineEvent): MachineEvent => {
+  const facts = event.facts as Readonly<Record<string, EntityView | undefined>>;
+  if (!Object.values(facts).some((view) => view?.state === 'absent')) return event;
+  const recorded = Object.fromEntries(Object.entries(facts).map(([name, view]) => [name, view?.state === 'absent' ? undefined : view]));
+  return { ...event, facts: recorded } as MachineEvent;
+};
+
+/**
  * The single place that decides whether an event is legal for an entity: the machine's transitions and guards
  * selected by XState, its assigns run, no actors, no timers (machines/transition-plan.ts: XState's `transition`
  * structure reused per state and transition). Used alike by the command pipeline (candidate events) and by
@@ -165,7 +178,7 @@ export const evaluate = (kind: EntityKind, snapshot: EntitySnapshot, event: Mach
   }
   const allowed = allowedEvents(snapshot);
   const rule = allowed.includes(event.type) ? refusingRule(kind, snapshot, event) : undefined;
-  const because = rule === undefined ? undefined : REFUSAL_REASONS[kind][rule]?.({ context: snapshot.context, event });
+  const because = rule === undefined ? undefined : REFUSAL_REASONS[kind][rule]?.({ context: snapshot.context, event: factsAsRecorded(event) });
   return { ok: false, state: stateOf(snapshot), allowed, ...(rule !== undefined ? { rule } : {}), ...(because !== undefined ? { because } : {}) };
 };
 
