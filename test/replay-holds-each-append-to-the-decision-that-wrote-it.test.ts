@@ -106,7 +106,7 @@ describe('the replay of one entity', () => {
     expect(found.oneThread).toContainEqual(['association-sa-2', configured.position]);
     expect(found.entity).toMatchObject({
       ok: false,
-      findings: [{ position: configured.position, reason: expect.stringMatching(/credentialUsable; it depends on credential-cred-2 has a broken history at position \d+: .*predecessorIsLive/) }],
+      findings: [{ position: configured.position, reason: expect.stringMatching(/credentialUsable: .*credential cred-2 is not recorded; it depends on credential-cred-2 has a broken history at position \d+: .*predecessorIsLive: .*predecessor ghost is not recorded/) }],
     });
     await store.close();
   });
