@@ -111,12 +111,12 @@ export const createWhole = (path: string, schema: Schema): void => {
 };
 
 /**
- * Opens one of the data folder's SQLite databases: the folder checked private (0700); a missing file with a schema
- * made whole (createWhole), one without made empty, 0600, before SQLite opens it (its -wal/-shm follow); a busy
- * timeout; the schema created or its version checked in one immediate transaction, and only then WAL with the
- * `synchronous` level asked for (a zero-length file an earlier version left is so made whole by its rollback journal
- * before it is a WAL file). Whatever fails after the open closes the database; a file SQLite finds damaged is a
- * `damaged_database` error naming it and what mends it.
+ * Opens one of the data folder's SQLite databases: the folder checked private (0700); a -wal or -journal left without
+ * its file refused (refuseLeftLog); a missing file with a schema made whole (createWhole), one without made empty,
+ * 0600, before SQLite opens it (its -wal/-shm follow); a busy timeout; the schema created or its version checked in
+ * one immediate transaction, and only then WAL with the `synchronous` level asked for (a zero-length file an earlier
+ * version left is so made whole by its rollback journal before it is a WAL file). Whatever fails after the open
+ * closes the database; a file SQLite finds damaged is a `damaged_database` error naming it and what mends it.
  */
 export const openPrivateSqlite = (location: PrivateSqliteLocation, options: PrivateSqliteOptions): Database.Database => {
   let db: Database.Database;
@@ -126,6 +126,9 @@ export const openPrivateSqlite = (location: PrivateSqliteLocation, options: Priv
   } else {
     preparePrivateDir(location.dir);
     path = join(location.dir, options.file);
+    // With a schema or without: a file without one is made empty, and SQLite deletes the -wal of an empty file, which
+    // for events.db or the replay cache would drop commits the file moved aside still needs (refuseLeftLog).
+    refuseLeftLog(path);
     if (options.schema !== undefined) createWhole(path, options.schema);
     preparePrivateDatabaseFile(path);
     try {

@@ -2,12 +2,16 @@ import Database from 'better-sqlite3';
 import { basename } from 'node:path';
 import { damagedDatabase } from '../../../domain/errors.ts';
 import { asDamagedDatabase } from './damaged-database.ts';
+import { openReadingConnection } from './reading-connection.ts';
 
-/** One read-only connection's `read`, opened and closed around it; a corrupt file refused as damaged. */
+/**
+ * One reading connection's `read` (reading-connection.ts: it writes nothing, and leaves no -wal or -shm of its own),
+ * opened and closed around it; a corrupt file refused as damaged.
+ */
 const readOnce = <T>(path: string, read: (db: Database.Database) => T): T => {
   let db: Database.Database;
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
+    db = openReadingConnection(path);
   } catch (error) {
     throw asDamagedDatabase(path, error);
   }

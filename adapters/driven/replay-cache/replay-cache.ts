@@ -1,5 +1,6 @@
-import Database from 'better-sqlite3';
-import { preparePrivateDatabaseFile, withPrivateUmask } from '../files/index.ts';
+import type Database from 'better-sqlite3';
+import { basename, dirname } from 'node:path';
+import { openPrivateSqlite, withPrivateUmask } from '../files/index.ts';
 
 import type { ReplayCache, ReplayVerdict } from '../../../domain/ports/replay-cache.ts';
 
@@ -104,13 +105,12 @@ export class SqliteReplayCache implements ReplayCache {
       this.#statements = shared.statements;
       return;
     }
-    // Like every data file (README "every file in it 0600"): a copy a restore left 0644, or its -wal/-shm, is tightened
-    // and one of another account refused, not only new files made private by the umask (review 47 item 2).
-    if (options.path !== ':memory:') preparePrivateDatabaseFile(options.path);
-    this.#db = withPrivateUmask(() => new Database(options.path));
-    this.#db.pragma('journal_mode = WAL');
-    // A remembered nonce must survive a power loss too, or a replay slips in after a restart (SER-012).
-    this.#db.pragma('synchronous = FULL');
+    // Like every data file (README "every file in it 0600"), through the data folder's opener: a copy a restore left
+    // 0644, or its -wal/-shm, is tightened and one of another account refused (review 47 item 2), its folder must be
+    // private, and a -wal left without the file is refused: SQLite would delete it, and with it nonces still in the
+    // window. FULL: a remembered nonce must survive a power loss too, or a replay slips in after a restart (SER-012).
+    const location = options.path === ':memory:' ? ({ memory: true } as const) : { dir: dirname(options.path) };
+    this.#db = withPrivateUmask(() => openPrivateSqlite(location, { file: basename(options.path), synchronous: 'FULL' }));
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS replay_entries (
         namespace TEXT NOT NULL, key TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (namespace, key)) WITHOUT ROWID;

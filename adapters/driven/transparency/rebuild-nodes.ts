@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { appendLeafHash, emptyFrontier } from '../../../domain/transparency/frontier.ts';
+import { tightenPrivateDatabaseFile } from '../files/index.ts';
 import { guardDamage } from './log-file-damaged.ts';
 import { TRANSPARENCY_DB_FILE } from './sqlite-log.ts';
 
@@ -15,6 +16,9 @@ const PAGE = 4096;
  */
 export const rebuildStoredSubtrees = (dataDir: string): number => {
   const file = join(dataDir, TRANSPARENCY_DB_FILE);
+  // Not openPrivateSqlite, which makes a missing file: a repair never makes a log. The file rules for one that exists
+  // still hold: another account's refused, one a restore left readable by others (and its -wal/-shm) made 0600.
+  tightenPrivateDatabaseFile(file);
   const db = new Database(file, { fileMustExist: true });
   try {
     return guardDamage(file, () => {

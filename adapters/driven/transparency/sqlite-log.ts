@@ -1,7 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
-import { DATA_DIR_MODE, preparePrivateDatabaseFile, preparePrivateDir } from '../files/index.ts';
+import { openPrivateSqlite, openReadingConnection, preparePrivateDir } from '../files/index.ts';
 import {
   appendLeafHash,
   frontierNodes,
@@ -219,12 +218,18 @@ export class SqliteTransparencyLog implements TransparencyLogStore {
 export const TRANSPARENCY_DB_FILE = 'transparency.db';
 
 export const openTransparencyLog = (location: { file: string } | { memory: true }): SqliteTransparencyLog => {
-  if ('file' in location) {
-    mkdirSync(dirname(location.file), { recursive: true, mode: DATA_DIR_MODE });
-    // Created 0600 before SQLite opens it: the log and its -wal/-shm are never readable by others.
-    preparePrivateDatabaseFile(location.file);
+  // The data folder's opener: its folder private, a -wal left without the log refused, the log 0600 before SQLite
+  // makes its -wal/-shm. Its schema stays the log's own (log-schema.ts), migrated there.
+  const db = openPrivateSqlite('file' in location ? { dir: dirname(location.file) } : location, {
+    file: 'file' in location ? basename(location.file) : TRANSPARENCY_DB_FILE,
+    synchronous: 'NORMAL',
+  });
+  try {
+    return new SqliteTransparencyLog(db);
+  } catch (error) {
+    db.close();
+    throw error;
   }
-  return new SqliteTransparencyLog(new Database('file' in location ? location.file : ':memory:'));
 };
 
 /** Opens `<dataDir>/transparency.db`; refuses a data folder others may write to. */
@@ -234,11 +239,12 @@ export const openTransparencyLogInDir = (dataDir: string): SqliteTransparencyLog
 };
 
 /**
- * Opens `<dataDir>/transparency.db` to audit it: read-only, so the audit changes nothing of what it judges (no file
- * created, no journal mode set, no schema migrated). The file must exist, at this version's schema.
+ * Opens `<dataDir>/transparency.db` to audit it on a connection that writes nothing, so the audit changes nothing of
+ * what it judges (no journal mode set, no schema migrated, no -wal or -shm of its own left: reading-connection.ts).
+ * The file must exist, at this version's schema.
  */
 export const openTransparencyLogForAudit = (dataDir: string): SqliteTransparencyLog => {
-  const db = new Database(join(dataDir, TRANSPARENCY_DB_FILE), { readonly: true, fileMustExist: true });
+  const db = openReadingConnection(join(dataDir, TRANSPARENCY_DB_FILE));
   try {
     return new SqliteTransparencyLog(db, { readOnly: true });
   } catch (error) {

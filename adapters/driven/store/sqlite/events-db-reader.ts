@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import type { RecordedEvent } from '../../../../domain/ports/event-store.ts';
 import { FACT_CLAIM_TYPE } from '../../../../domain/fact-claims.ts';
 import { asDamagedDatabase, rememberDatabaseFile } from '../../files/damaged-database.ts';
+import { openReadingConnection } from '../../files/reading-connection.ts';
 import { EVENT_COLUMNS, parseStoredRow, recordedEventOfRaw } from './rows.ts';
 
 /**
@@ -19,12 +20,13 @@ const PAGE = 1000;
 export const EVENTS_DB_FILE = 'events.db';
 
 /**
- * A read-only connection of its own to the events file. SQLite finds a damaged file at the first read, whose error
- * names no file: remembered here, the file is located then (damaged-database.ts).
+ * A connection of its own to the events file that writes nothing and leaves the folder as it found it
+ * (reading-connection.ts: no -wal or -shm of its own left behind). SQLite finds a damaged file at the first read,
+ * whose error names no file: remembered here, the file is located then (damaged-database.ts).
  */
 const openReadOnly = (file: string): Database.Database => {
   try {
-    const db = new Database(file, { readonly: true, fileMustExist: true });
+    const db = openReadingConnection(file);
     rememberDatabaseFile(file);
     return db;
   } catch (error) {

@@ -1,7 +1,7 @@
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { preparePrivateDatabaseFile, preparePrivateDir } from '../../files/index.ts';
-import { asDamagedDatabase, rememberDatabaseFile } from '../../files/damaged-database.ts';
+import { openPrivateSqlite, preparePrivateDir } from '../../files/index.ts';
+import { asDamagedDatabase } from '../../files/damaged-database.ts';
 import {
   type AppendOptions,
   type AppendResult,
@@ -245,18 +245,14 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteEventStore {
     throw new Error('options.file: must be a non-empty path');
   }
   const file = 'file' in options && isPlainPath(options.file) ? options.file : undefined;
-  // A file is created 0600 before SQLite opens it, so events.db and its -wal/-shm are never readable by others.
-  if (file !== undefined) preparePrivateDatabaseFile(file);
-  let db: Database.Database;
+  // A file through the data folder's opener (its folder private, a -wal left without the file refused, the file 0600
+  // before SQLite makes its -wal/-shm); memory, a `file:` URI or SQLite's temporary name is no data folder's file.
+  const db =
+    file === undefined
+      ? new Database('file' in options ? options.file : ':memory:')
+      : openPrivateSqlite({ dir: dirname(file) }, { file: basename(file), synchronous: options.durability === 'normal' ? 'NORMAL' : 'FULL' });
   try {
-    db = new Database('file' in options ? options.file : ':memory:');
-  } catch (error) {
-    throw file === undefined ? error : asDamagedDatabase(file, error);
-  }
-  try {
-    const store = new SqliteEventStore(db, options);
-    if (file !== undefined) rememberDatabaseFile(file);
-    return store;
+    return new SqliteEventStore(db, options);
   } catch (error) {
     db.close();
     // A file SQLite finds damaged is named, with what mends it (a backup), rather than its bare "malformed".
