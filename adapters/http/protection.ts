@@ -2,8 +2,8 @@ import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
 import type { FastifyRequest } from 'fastify';
 import { duplicateNameIssue } from '../../domain/json-duplicate-names.ts';
-import { jsonLimitIssue } from '../../domain/json-limits.ts';
-import { validationError } from '../../domain/errors.ts';
+import { validationError, type FieldIssue } from '../../domain/errors.ts';
+import { bodyShapeIssue } from './json-body-shape.ts';
 import type { ServiceLimitsConfig } from './service-limits-config.ts';
 import type { App } from './context.ts';
 import type { ServiceMetrics } from './metrics.ts';
@@ -41,12 +41,26 @@ export const installProtection = async (app: App, limits: ServiceLimitsConfig, m
     } catch {
       return done(validationError([{ path: 'body', rule: 'utf8', message: 'is not valid UTF-8 (RFC 8259 8.1)' }], 'request body'), undefined);
     }
+    // Depth, value count and prototype names are judged on the text, so that a body refused for them is never parsed
+    // (json-body-shape.ts); secure-json-parse still refuses a prototype name should one get past.
+    const refuse = (issue: FieldIssue) => done(validationError([{ ...issue, path: issue.path ? `body.${issue.path}` : 'body' }], 'request body'), undefined);
+    const shape = bodyShapeIssue(text, jsonLimits);
+    if (shape !== undefined) return refuse(shape);
     parseJson(request, text, (error, value) => {
       if (error) return done(error, undefined);
-      const issue = jsonLimitIssue(value, jsonLimits) ?? duplicateNameIssue(text);
-      if (issue !== undefined) return done(validationError([{ ...issue, path: issue.path ? `body.${issue.path}` : 'body' }], 'request body'), undefined);
+      const duplicate = duplicateNameIssue(text);
+      if (duplicate !== undefined) return refuse(duplicate);
       done(null, value);
     });
+  });
+
+  // A body whose Content-Length is past its route's limit (a device route's is its own, `deviceBodyLimit`)
+  // is refused naming that limit, unread; a body sent without a length is cut off by Fastify at the same limit.
+  app.addHook('preParsing', async (request) => {
+    const limit = request.routeOptions.bodyLimit;
+    if (limit !== undefined && Number(request.headers['content-length']) > limit) {
+      throw new HttpProblem(413, 'payload_too_large', `the request body is larger than the ${limit} bytes this route accepts`);
+    }
   });
 
   await app.register(underPressure, {

@@ -8,10 +8,23 @@ import { int, MIB } from './config-values.ts';
  */
 export const HELLO_FLOOR_DEFAULT_MS = 50;
 
+/**
+ * The device routes' body limit by default. A device's largest message is a provisioning hello with a full IDevID
+ * chain (4 certificates of 16 KiB: 88,923 bytes of JSON with every field at its longest); the others are a few KB at
+ * most (an auth with a 4 KiB CSR: 5,929 bytes; association messages hold ids, keys and hashes). Measured by
+ * test/device-routes-refuse-a-body-past-their-own-limit.test.ts; 128 KiB leaves the hello 47% to spare.
+ */
+export const DEVICE_BODY_LIMIT_DEFAULT_BYTES = 128 * 1024;
+
 /** Bounds of the service (SER-001). Every one can be set small, so tests can reach it. */
 export const ServiceLimitsConfig = z.strictObject({
   /** Largest request body; more is 413 before it is parsed. */
   bodyLimitBytes: int(1, 64 * MIB).default(MIB),
+  /**
+   * Largest body of a device route (/v1/enrolment/*, /v1/registrar/*), which anyone may call without a token: far
+   * below the API's, since each such body is read whole before it is judged. Never more than `bodyLimitBytes`.
+   */
+  deviceBodyLimitBytes: int(1, 64 * MIB).default(DEVICE_BODY_LIMIT_DEFAULT_BYTES),
   /** Nesting and value count of a JSON body (domain/json-limits.ts), checked before any schema. */
   jsonMaxDepth: int(1, 64).default(16),
   jsonMaxValues: int(1, 1_000_000).default(4_096),
@@ -95,3 +108,7 @@ export const checkLimitsTogether = (limits: ServiceLimitsConfig, context: z.Refi
     });
   }
 };
+
+/** The body limit of a device route: its own, within the API's (`start.ts` passes the configured limits whole). */
+export const deviceBodyLimit = (limits: { readonly bodyLimitBytes: number; readonly deviceBodyLimitBytes?: number }): number =>
+  Math.min(limits.deviceBodyLimitBytes ?? DEVICE_BODY_LIMIT_DEFAULT_BYTES, limits.bodyLimitBytes);

@@ -3,6 +3,7 @@ import { CredentialId } from '../../../domain/ids.ts';
 import { ProvisioningAuth, ProvisioningChallenge, ProvisioningDelivery, ProvisioningHello, ProvisioningReceipt } from '../../../domain/protocols/index.ts';
 import { PinnedResponder, ProvisioningHelloQuery, ProvisioningRecorded } from '../../protocols/procedures/index.ts';
 import type { RouteModule } from '../context.ts';
+import { deviceBodyLimit } from '../service-limits-config.ts';
 import { documentedAs } from '../query-values.ts';
 import { answerDevice, helloFloor, helloPeer, logConcealed, openDeviceEndpoints } from './device-endpoints.ts';
 
@@ -34,6 +35,9 @@ const HelloQuery = ProvisioningHelloQuery.extend({ predecessorId: RecordableId }
  * when its receipt verifies (EnrolmentEndpoint).
  */
 export const enrolmentRoutes: RouteModule = async (app, context) => {
+  // A device's largest message is under 90 KB (a hello with a full certificate chain): its routes read far less than
+  // the API's 1 MiB (SER-001, limits.deviceBodyLimitBytes).
+  const bodyLimit = deviceBodyLimit(context.limits);
   const endpoints = await openDeviceEndpoints(context);
   const ef = async () => (await endpoints()).enrolment;
   const noSoonerThanFloor = helloFloor(context);
@@ -45,6 +49,7 @@ export const enrolmentRoutes: RouteModule = async (app, context) => {
 
   app.post('/v1/enrolment/hello', {
     config: DEVICE,
+    bodyLimit,
     schema: {
       tags: TAGS,
       summary: 'Step 1: the node\'s hello; answered with the signed challenge',
@@ -71,6 +76,7 @@ export const enrolmentRoutes: RouteModule = async (app, context) => {
 
   app.post('/v1/enrolment/auth', {
     config: DEVICE,
+    bodyLimit,
     schema: {
       tags: TAGS,
       summary: 'Step 3: the node\'s proof (and, for a key pair, its public key with proof of possession); answered with the delivery',
@@ -85,6 +91,7 @@ export const enrolmentRoutes: RouteModule = async (app, context) => {
 
   app.post('/v1/enrolment/receipt', {
     config: DEVICE,
+    bodyLimit,
     schema: {
       tags: TAGS,
       summary: 'Step 5: the node\'s receipt; once it verifies, CredentialIssued and CredentialProvisioned (with the receipt) are recorded',

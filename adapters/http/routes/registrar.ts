@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { AssociationChallenge, AssociationConfirm, AssociationFinish, AssociationHello, foreignVersionRefusal } from '../../../domain/protocols/index.ts';
 import { AssociationPath, PinnedResponder } from '../../protocols/procedures/index.ts';
 import type { RouteModule } from '../context.ts';
+import { deviceBodyLimit } from '../service-limits-config.ts';
 import { answerDevice, helloFloor, helloPeer, logConcealed, openDeviceEndpoints } from './device-endpoints.ts';
 
 const DEVICE = { access: 'device' } as const;
@@ -35,6 +36,9 @@ const refuseForeignVersion = (step: string) => async (request: FastifyRequest): 
  * again only after).
  */
 export const registrarRoutes: RouteModule = async (app, context) => {
+  // A device's largest message is under 90 KB (a hello with a full certificate chain): its routes read far less than
+  // the API's 1 MiB (SER-001, limits.deviceBodyLimitBytes).
+  const bodyLimit = deviceBodyLimit(context.limits);
   const endpoints = await openDeviceEndpoints(context);
   const registrar = async () => (await endpoints()).registrar;
   const noSoonerThanFloor = helloFloor(context);
@@ -46,6 +50,7 @@ export const registrarRoutes: RouteModule = async (app, context) => {
 
   app.post('/v1/registrar/associations/:associationId/hello', {
     config: DEVICE,
+    bodyLimit,
     schema: {
       tags: TAGS,
       summary: 'Step 1: the Registree\'s hello for a configured association; answered with the signed challenge',
@@ -69,6 +74,7 @@ export const registrarRoutes: RouteModule = async (app, context) => {
 
   app.post('/v1/registrar/associations/:associationId/finish', {
     config: DEVICE,
+    bodyLimit,
     schema: {
       tags: TAGS,
       summary: 'Step 3: the Registree\'s finish; once it verifies, AssociationEstablished is recorded and the confirm, with the granted lifetime, returned',
