@@ -6,32 +6,38 @@ import { holdingNodeOf, isNodeServiceCredential } from './guards.ts';
 import type { FactName, Facts, FactSources } from './types.ts';
 
 /**
+ * A fact's source and, when the event's own data names it (not the entity's state, not another fact), that field's
+ * path in the data: a command naming its own target there is refused naming the field (adapters/engine/decide.ts).
+ */
+type NamedSources = Partial<Record<FactName, { readonly kind: EntityKind; readonly id: string; readonly field?: string }>>;
+
+/**
  * The other entities a guard needs to see before accepting an event. The engine reads them at decision time;
  * replay reads them as they stood at the event's global position, so cross-entity rules are re-checked too.
  */
-const factSourcesOf = (event: DomainEvent, context: unknown): FactSources => {
+const factSourcesOf = (event: DomainEvent, context: unknown): NamedSources => {
   switch (event.type) {
     case 'NodeEnrolled':
     case 'NodeEnrolmentExpired':
-      return { subscription: { kind: 'subscription', id: event.data.subscriptionId } };
+      return { subscription: { kind: 'subscription', id: event.data.subscriptionId, field: 'subscriptionId' } };
     case 'CredentialIssued': {
       const { owner, predecessorId } = event.data;
-      const sources: FactSources = {};
+      const sources: NamedSources = {};
       // A CSE-ID's credential reads the node it names, an AE-ID's the App-ID it names (review 41): whom the identifier
       // is held by is decided at the commit (ownerIsLive). One stored before they were named reads nothing.
-      if (owner.kind === 'node') sources.owner = { kind: 'node', id: owner.id };
-      if (owner.kind === 'app') sources.owner = { kind: 'application', id: owner.id };
-      if (owner.kind === 'cse' && owner.nodeId !== undefined) sources.owner = { kind: 'node', id: owner.nodeId };
-      if (owner.kind === 'ae' && owner.appId !== undefined) sources.owner = { kind: 'application', id: owner.appId };
-      if (predecessorId !== undefined) sources.predecessor = { kind: 'credential', id: predecessorId };
+      if (owner.kind === 'node') sources.owner = { kind: 'node', id: owner.id, field: 'owner.id' };
+      if (owner.kind === 'app') sources.owner = { kind: 'application', id: owner.id, field: 'owner.id' };
+      if (owner.kind === 'cse' && owner.nodeId !== undefined) sources.owner = { kind: 'node', id: owner.nodeId, field: 'owner.nodeId' };
+      if (owner.kind === 'ae' && owner.appId !== undefined) sources.owner = { kind: 'application', id: owner.appId, field: 'owner.appId' };
+      if (predecessorId !== undefined) sources.predecessor = { kind: 'credential', id: predecessorId, field: 'predecessorId' };
       return sources;
     }
     case 'CredentialProvisioned': {
-      const sources: FactSources = {};
+      const sources: NamedSources = {};
       // Only remote provisioning rests on its bootstrap credential (bootstrapIsUsable): a pre-provisioned one that
       // names one takes no dependency on it (no conflict, no claim).
       if (event.data.method === 'remote-provisioning' && event.data.bootstrapCredentialId !== undefined) {
-        sources.bootstrap = { kind: 'credential', id: event.data.bootstrapCredentialId };
+        sources.bootstrap = { kind: 'credential', id: event.data.bootstrapCredentialId, field: 'bootstrapCredentialId' };
       }
       // A node's service credential rests on the subscription its node is served under (subscriptionServes, seed 003
       // 11.2.1): the node is read, and through it the subscription (derivedSourcesOf). Nothing for any other.
@@ -46,12 +52,12 @@ const factSourcesOf = (event: DomainEvent, context: unknown): FactSources => {
     case 'CredentialRotationStarted': {
       const previous = (context as CredentialContext).successorId;
       return {
-        successor: { kind: 'credential', id: event.data.successorId },
+        successor: { kind: 'credential', id: event.data.successorId, field: 'successorId' },
         ...(previous !== undefined ? { previousSuccessor: { kind: 'credential' as const, id: previous } } : {}),
       };
     }
     case 'CredentialRotationAbandoned':
-      return { successor: { kind: 'credential', id: event.data.successorId } };
+      return { successor: { kind: 'credential', id: event.data.successorId, field: 'successorId' } };
     case 'CredentialRevoked': {
       // HLR-212 (handedOver, review 31): superseded while a rotation stands only if the node holds the successor, or
       // where it handed over to (handoverSourceOf). Nothing for any other reason.
@@ -62,19 +68,19 @@ const factSourcesOf = (event: DomainEvent, context: unknown): FactSources => {
       // A move also reads the credential it moves from: only a supersession hands the App-ID on (seed 003 11.2.2).
       const current = (context as ApplicationContext).credentialId;
       return {
-        credential: { kind: 'credential', id: event.data.credentialId },
+        credential: { kind: 'credential', id: event.data.credentialId, field: 'credentialId' },
         ...(current !== undefined && current !== event.data.credentialId ? { currentCredential: { kind: 'credential' as const, id: current } } : {}),
       };
     }
     case 'ApplicationEnrolmentEnded':
-      return { credential: { kind: 'credential', id: event.data.credentialId } };
+      return { credential: { kind: 'credential', id: event.data.credentialId, field: 'credentialId' } };
     case 'AssociationConfigured': {
       const { credentialId, nodeId, registree } = event.data;
-      const sources: FactSources = {
-        credential: { kind: 'credential', id: credentialId },
-        node: { kind: 'node', id: nodeId },
+      const sources: NamedSources = {
+        credential: { kind: 'credential', id: credentialId, field: 'credentialId' },
+        node: { kind: 'node', id: nodeId, field: 'nodeId' },
       };
-      if (registree.kind === 'ae') sources.application = { kind: 'application', id: registree.appId };
+      if (registree.kind === 'ae') sources.application = { kind: 'application', id: registree.appId, field: 'registree.appId' };
       return sources;
     }
     case 'AssociationEstablished': {
@@ -97,7 +103,7 @@ const factSourcesOf = (event: DomainEvent, context: unknown): FactSources => {
       };
     }
     case 'PseudonymRotated':
-      return { node: { kind: 'node', id: event.data.nodeId } };
+      return { node: { kind: 'node', id: event.data.nodeId, field: 'nodeId' } };
     default:
       return {};
   }
@@ -162,19 +168,22 @@ export const gatherFacts = (event: DomainEvent, context: unknown, read: FactRead
   return facts;
 };
 
-/** The same for readers that go to a store (the engine, replay of one entity): every source is loaded first. */
+/**
+ * The same for readers that go to a store (the engine, replay of one entity): every source is loaded first. `load`
+ * is told the event's data field that named the entity, when one did (`owner.nodeId`, `successorId`).
+ */
 export const gatherFactsAsync = async (
   event: DomainEvent,
   context: unknown,
-  load: (kind: EntityKind, id: string) => Promise<EntityView | undefined>,
+  load: (kind: EntityKind, id: string, field?: string) => Promise<EntityView | undefined>,
 ): Promise<Facts> => {
   const views = new Map<string, EntityView | undefined>();
   const facts: Facts = {};
-  const loadAll = async (sources: FactSources): Promise<void> => {
+  const loadAll = async (sources: NamedSources): Promise<void> => {
     for (const name in sources) {
       const source = sources[name as FactName]!;
       const streamId = streamIdOf(source.kind, source.id);
-      if (!views.has(streamId)) views.set(streamId, await load(source.kind, source.id));
+      if (!views.has(streamId)) views.set(streamId, await load(source.kind, source.id, source.field));
       facts[name as FactName] = views.get(streamId);
     }
   };

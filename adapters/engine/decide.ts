@@ -116,12 +116,14 @@ export const decideCommand = async (
   const events = candidateEvents(command);
   const read = new Map<string, FactReadOf>();
   for (const event of events) {
-    const facts = await gatherFactsAsync(event, snapshot.context, async (k, i) => {
-      // An entity is never its own fact (a bootstrap, a successor naming the credential itself): refused as such,
-      // before the store would refuse the append untyped.
+    const facts = await gatherFactsAsync(event, snapshot.context, async (k, i, field) => {
+      // An entity is never its own fact (a predecessor or a successor naming the credential itself): refused as such,
+      // naming the field that named it, before the store would refuse the append untyped. Command data is its event's
+      // data, so the event's field is the command's; a fact read from the entity's state names none.
       if (k === kind && i === id) {
+        const path = field === undefined ? 'data' : `data.${field}`;
         throw validationError(
-          [{ path: 'data', rule: 'another_entity', message: `names ${entity.streamId} itself where another ${k} is meant` }],
+          [{ path, rule: 'another_entity', message: `names ${entity.streamId} itself where another ${k} is meant` }],
           `${command.type} command`,
         );
       }
