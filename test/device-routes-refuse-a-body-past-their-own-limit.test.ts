@@ -62,6 +62,8 @@ describe('the device routes\' body limit', () => {
       async (path) => {
         const response = await post(path, bodyOf(DEVICE_BODY_LIMIT_DEFAULT_BYTES + 1));
         expect(response.status).toBe(413);
+        // Closed with the answer: kept open, the server would read and discard every byte the length declared.
+        expect(response.headers.get('connection')).toBe('close');
         expect(await response.json()).toMatchObject({
           type: 'https://credence.dev/problems/payload_too_large',
           detail: `the request body is larger than the ${DEVICE_BODY_LIMIT_DEFAULT_BYTES} bytes this route accepts`,
@@ -72,7 +74,9 @@ describe('the device routes\' body limit', () => {
     it('refuses a body past it sent without a length: 413', async () => {
       const chunks = [bodyOf(DEVICE_BODY_LIMIT_DEFAULT_BYTES + 1)];
       const stream = new ReadableStream({ pull: (controller) => (chunks.length > 0 ? controller.enqueue(new TextEncoder().encode(chunks.pop())) : controller.close()) });
-      expect((await post('/v1/enrolment/hello', stream)).status).toBe(413);
+      const response = await post('/v1/enrolment/hello', stream);
+      expect(response.status).toBe(413);
+      expect(await response.json()).toMatchObject({ detail: `the request body is larger than the ${DEVICE_BODY_LIMIT_DEFAULT_BYTES} bytes this route accepts` });
     });
 
     it('reads the largest hello, and a body up to the limit, as before', async () => {

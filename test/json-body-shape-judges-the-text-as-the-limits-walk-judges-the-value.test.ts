@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { bodyShapeIssue } from '../adapters/http/json-body-shape.ts';
 import { jsonLimitIssue, type JsonLimits } from '../domain/json-limits.ts';
 
@@ -85,5 +85,19 @@ describe('member names that reach a prototype', () => {
     '["__proto__",{"a":"constructor"}]',
   ])('keeps a body whose names only look alike: %s', (text) => {
     expect(bodyShapeIssue(text, { maxDepth: 16, maxValues: 4096 })).toBeUndefined();
+  });
+
+  it('reads a long escaped name once, not again for each member under it (review 77: quadratic, seconds unasked)', () => {
+    const members = Array.from({ length: 4_000 }, () => '"prototype":0').join(',');
+    const text = `{"${'a'.repeat(75_000)}\\n":{${members}}}`;
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      expect(bodyShapeIssue(text, { maxDepth: 16, maxValues: 8_192 })).toBeUndefined();
+      // No name longer than six characters per character of `constructor` or `prototype` is unescaped to compare it.
+      expect(parse).not.toHaveBeenCalled();
+    } finally {
+      parse.mockRestore();
+    }
+    expect(bodyShapeIssue('{"\\u0063onstructor":{"prototype":1}}', { maxDepth: 16, maxValues: 4096 })).toMatchObject({ path: 'constructor.prototype', rule: 'forbidden_name' });
   });
 });

@@ -1,5 +1,6 @@
 import type { FieldIssue } from '../../domain/errors.ts';
 import type { JsonLimits } from '../../domain/json-limits.ts';
+import { stringEnd } from '../../domain/json-duplicate-names.ts';
 
 /*
  * SER-001 "no cheap way to exhaust the service": a body's depth and value count are judged on its text, before it is
@@ -16,6 +17,8 @@ interface Frame {
   index: number;
   nameStart: number;
   nameEnd: number;
+  /** The member being read is named `constructor`: decided once, when its name is read, not again per child. */
+  isConstructor: boolean;
   /** Before an item: just after the opening bracket or a comma. */
   awaitingItem: boolean;
   expectName: boolean;
@@ -39,8 +42,14 @@ const nameAt = (text: string, start: number, end: number): string => {
 const nameIs = (text: string, frame: Frame, expected: string): boolean => {
   const length = frame.nameEnd - frame.nameStart - 1;
   if (length === expected.length && text.startsWith(expected, frame.nameStart + 1)) return true;
-  // An escape makes the text longer than the name it stands for ("\u005f_proto__").
-  return length > expected.length && text.slice(frame.nameStart + 1, frame.nameEnd).includes('\\') && nameAt(text, frame.nameStart, frame.nameEnd) === expected;
+  // An escape makes the text longer than the name it stands for ("\u005f_proto__"), at most six characters for one
+  // (\uXXXX): a longer name is another, and is not copied (review 77: every long escaped name parsed again).
+  return (
+    length > expected.length &&
+    length <= 6 * expected.length &&
+    text.slice(frame.nameStart + 1, frame.nameEnd).includes('\\') &&
+    nameAt(text, frame.nameStart, frame.nameEnd) === expected
+  );
 };
 
 const pathOf = (text: string, frames: readonly Frame[]): string =>
@@ -52,16 +61,6 @@ const pathOf = (text: string, frames: readonly Frame[]): string =>
     .join('.');
 
 const isWhitespace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-
-/** The index of the closing quote of the string whose opening quote is at `start`, in one pass over its characters. */
-const stringEnd = (text: string, start: number): number => {
-  for (let i = start + 1; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x5c /* \ */) i++;
-    else if (c === 0x22 /* " */) return i;
-  }
-  return text.length;
-};
 
 /** A member name refused wherever it is: JSON.parse makes it an own property that code may take for the prototype. */
 const forbidden = (text: string, frames: readonly Frame[]): FieldIssue => ({
@@ -75,8 +74,10 @@ const forbidden = (text: string, frames: readonly Frame[]): FieldIssue => ({
  * words them, with the path to the container), or names a member `__proto__` or `constructor.prototype`
  * (`forbidden_name`, with the member's path); undefined when it does neither. Reads the text once, up to the breach,
  * allocating a frame per level (at most `limits.maxDepth`). The verdict on JSON text is jsonLimitIssue's on its parsed
- * value, but a text that breaks the limits in more than one place is refused at the first in the text, where the
- * walk may name another. Text that is not JSON is judged as far as it goes; the parse that follows refuses it.
+ * value (accepted or refused, and by which rule), but the path may differ: a text that breaks the limits in more than
+ * one place is refused at the first in the text, and values are counted one at a time in text order where the walk
+ * counts a container's children when it visits it (review 77: `[[1,2],3,4]` over 5 values is named at the body here,
+ * at `0` by the walk). Text that is not JSON is judged as far as it goes; the parse that follows refuses it.
  */
 export const bodyShapeIssue = (text: string, limits: JsonLimits): FieldIssue | undefined => {
   const frames: Frame[] = [];
@@ -110,14 +111,17 @@ export const bodyShapeIssue = (text: string, limits: JsonLimits): FieldIssue | u
         top.nameEnd = end;
         top.expectName = false;
         if (nameIs(text, top, '__proto__')) return forbidden(text, frames);
+        // The parent's name was judged once, when it was read (review 77: judged again for each of its members, a long
+        // escaped name under thousands of `prototype` members cost seconds, before any token was asked for).
         const parent = frames[frames.length - 2];
-        if (parent?.object === true && nameIs(text, top, 'prototype') && nameIs(text, parent, 'constructor')) return forbidden(text, frames);
+        if (parent?.isConstructor === true && nameIs(text, top, 'prototype')) return forbidden(text, frames);
+        top.isConstructor = nameIs(text, top, 'constructor');
       }
       i = end;
     } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
       if (frames.length + 1 > limits.maxDepth) return { path: pathOf(text, frames), rule: 'max_depth', message: `nested deeper than ${limits.maxDepth} levels` };
       const object = c === 0x7b;
-      frames.push({ object, index: 0, nameStart: 0, nameEnd: 0, awaitingItem: true, expectName: object });
+      frames.push({ object, index: 0, nameStart: 0, nameEnd: 0, isConstructor: false, awaitingItem: true, expectName: object });
     }
   }
   return undefined;

@@ -196,13 +196,22 @@ export const clientErrorAnswer = (error: NodeJS.ErrnoException): string | undefi
   return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${baseline}${NOT_STORED}Connection: close\r\n\r\n${body}`;
 };
 
-/** Fastify's 415 (no parser for the type sent) names what the route takes, not always JSON. */
-const withMediaTypesOfTheRoute = (mapped: Mapped, error: unknown, request: FastifyRequest): Mapped =>
-  (error as Partial<FastifyError>).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? { ...mapped, detail: `send ${routeMediaTypes(request).join(' or ')}` } : mapped;
+/**
+ * Fastify's 415 (no parser for the type sent) names what the route takes, not always JSON; its 413 (a body sent
+ * without a length, cut at the route's limit) names that limit, as the refusal of a declared length does
+ * (protection.ts; review 77: a device route's own limit went unnamed).
+ */
+const withWhatTheRouteTakes = (mapped: Mapped, error: unknown, request: FastifyRequest): Mapped => {
+  const code = (error as Partial<FastifyError>).code;
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return { ...mapped, detail: `send ${routeMediaTypes(request).join(' or ')}` };
+  const limit = request.routeOptions?.bodyLimit;
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE' && limit !== undefined) return { ...mapped, detail: `the request body is larger than the ${limit} bytes this route accepts` };
+  return mapped;
+};
 
 /** Sends `error` as problem+json; returns the status sent. */
 export const sendProblem = (reply: FastifyReply, request: FastifyRequest, error: unknown): FastifyReply => {
-  const mapped = withMediaTypesOfTheRoute(mapError(error), error, request);
+  const mapped = withWhatTheRouteTakes(mapError(error), error, request);
   for (const [name, value] of Object.entries(mapped.headers ?? {})) reply.header(name, value);
   return reply.code(mapped.status).type(PROBLEM_CONTENT_TYPE).send(problemDocument(mapped, request));
 };
