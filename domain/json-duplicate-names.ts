@@ -29,7 +29,7 @@ const pathTo = (frames: readonly Frame[], name: string): string =>
  * characters (found in review: searching for the next quote and backslash again after each escape took time
  * quadratic in a string of escapes, 3 s of a blocked event loop for a 1 MiB body anyone could send).
  */
-const stringEnd = (text: string, start: number): number => {
+export const stringEnd = (text: string, start: number): number => {
   for (let i = start + 1; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x5c /* \ */) i++;

@@ -1,11 +1,12 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { lockDataFolder, openServiceSecureEnvironment } from '../adapters/runtime/data-folder.ts';
 import { assertKekFileUsable } from '../adapters/runtime/kek-file.ts';
 import { isCredenceError, type FieldIssue } from '../domain/errors.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
+import { treeSnapshot } from './support/outside-kek-folder.ts';
 
 /*
  * Hardening follow-up (KEK as a container secret): Docker and Kubernetes mount a secret as a file of root (uid 0),
@@ -27,18 +28,6 @@ const now = () => new Date('2026-01-01T00:00:00Z');
 const FIELD = 'env CREDENCE_KEK_FILE';
 /** The uid tests give a file or folder to make it another account's (chown: root only). */
 const NOBODY = 65534;
-
-/** Every entry under `root`: its owner, mode and a digest of its bytes, to show a refusal changed nothing. */
-const treeSnapshot = (root: string): Record<string, string> => {
-  const out: Record<string, string> = {};
-  for (const name of readdirSync(root, { recursive: true, encoding: 'utf8' }).sort()) {
-    const path = join(root, name);
-    const stat = statSync(path);
-    const digest = stat.isDirectory() ? 'dir' : createHash('sha256').update(readFileSync(path)).digest('hex');
-    out[relative(root, path)] = `${stat.uid} ${(stat.mode & 0o777).toString(8)} ${digest}`;
-  }
-  return out;
-};
 
 afterEach(() => vi.restoreAllMocks());
 

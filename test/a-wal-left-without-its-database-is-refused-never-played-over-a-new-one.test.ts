@@ -1,11 +1,12 @@
 import Database from 'better-sqlite3';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openAccessRegistry } from '../adapters/driven/access/sqlite-access-registry.ts';
 import { SqliteKeyRegistry } from '../adapters/driven/key-registry/sqlite-key-registry.ts';
 import { isCredenceError } from '../domain/errors.ts';
+import { leaveWalAlone, refusalOf } from './support/left-wal.ts';
 
 const folders: string[] = [];
 const folder = (): string => {
@@ -17,26 +18,6 @@ afterEach(() => {
   for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-/** A database whose only copy of its rows is in its -wal, and that -wal copied alone into `into` under `file`. */
-const leaveWalAlone = (file: string, into: string): void => {
-  const origin = folder();
-  const db = new Database(join(origin, file));
-  db.pragma('journal_mode = WAL');
-  db.pragma('wal_autocheckpoint = 0');
-  db.exec('CREATE TABLE signing_keys (handle TEXT PRIMARY KEY)');
-  db.prepare('INSERT INTO signing_keys VALUES (?)').run('old-live-key');
-  copyFileSync(join(origin, `${file}-wal`), join(into, `${file}-wal`));
-  db.close();
-};
-
-const refusal = (open: () => unknown): unknown => {
-  try {
-    open();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-};
 
 /**
  * Review 71: a missing access.db or keys.db is now made whole (with pages), so a -wal left beside it (the file moved
@@ -51,8 +32,8 @@ describe('a -wal left without its database', () => {
   ] as const) {
     it(`is refused at ${file}'s first open as damaged, naming the leftover and what to move, and nothing is made`, () => {
       const dir = folder();
-      leaveWalAlone(file, dir);
-      const error = refusal(() => open(dir));
+      leaveWalAlone(file, dir, folder(), 'signing_keys');
+      const error = refusalOf(() => open(dir));
       expect(isCredenceError(error, 'damaged_database')).toBe(true);
       expect((error as Error).message).toContain(`${file}-wal without ${file} itself`);
       expect((error as Error).message).toContain(`move ${file}-wal aside too`);
@@ -63,7 +44,7 @@ describe('a -wal left without its database', () => {
 
   it('once moved aside too, lets the file be made new, holding none of its rows', () => {
     const dir = folder();
-    leaveWalAlone('access.db', dir);
+    leaveWalAlone('access.db', dir, folder(), 'signing_keys');
     rmSync(join(dir, 'access.db-wal'));
     openAccessRegistry({ dir }).close();
     const db = new Database(join(dir, 'access.db'), { readonly: true });

@@ -1,12 +1,10 @@
-import { mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { register } from '../bin/commands/device.ts';
-import type { Io } from '../bin/io.ts';
-import { runCommands } from '../bin/program.ts';
 import { closedPort } from './support/closed-port.ts';
 import { startTestService, type TestService } from './support/service.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
+import { deviceCli, leaveStrays, STRAY_CONTENTS, STRAYS } from './support/device-strays.ts';
 
 /*
  * Taking a device folder's lock removes the temps interrupted writes left in it (folder-lock.ts), a whole KEK of the
@@ -18,28 +16,6 @@ import { temporaryFolders } from './support/temp-dirs.ts';
  */
 const scratch = temporaryFolders('credence-device-strays-said-');
 
-/** Above Linux's largest pid (2^22): never a running process, as the pid of a killed writer is not. */
-const DEAD_PID = 4_194_305;
-const CONTENTS = 'the-contents-of-a-stray-never-printed';
-const STRAYS = [`.secure-environment.kek.${DEAD_PID}.0123456789ab.tmp`, `.device.json.${DEAD_PID}.a1b2c3d4e5f6.tmp`];
-
-/** `credence device …argv` in process: its exit code, stdout and stderr apart. */
-const device = async (argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> => {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = { out: (line) => void out.push(line), err: (line) => void err.push(line), env: {} };
-  const code = await runCommands([register], ['device', ...argv], io);
-  return { code, out, err };
-};
-
-/** An hour-old temp of a killed write for each of STRAYS in `dir`: what the lock's sweep removes. */
-const leaveStrays = (dir: string): void => {
-  const anHourAgo = Date.now() / 1000 - 3600;
-  for (const name of STRAYS) {
-    writeFileSync(join(dir, name), `${CONTENTS}\n`, { mode: 0o600 });
-    utimesSync(join(dir, name), anHourAgo, anHourAgo);
-  }
-};
 
 const sweptLine = (command: string, dir: string) => new RegExp(`^credence device ${command}: removed 2 temp files interrupted writes had left in ${dir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: \\S`);
 
@@ -50,7 +26,7 @@ const expectSaid = (run: { out: string[]; err: string[] }, command: string, dir:
   expect(said[0]).toMatch(sweptLine(command, dir));
   for (const name of STRAYS) expect(said[0]).toContain(name);
   expect(run.out.some((line) => line.includes('interrupted writes'))).toBe(false);
-  expect([...run.out, ...run.err].join('\n')).not.toContain(CONTENTS);
+  expect([...run.out, ...run.err].join('\n')).not.toContain(STRAY_CONTENTS);
   for (const name of STRAYS) expect(readdirSync(dir)).not.toContain(name);
 };
 
@@ -68,29 +44,29 @@ describe('a credence device command that removes the temps interrupted writes le
     mkdirSync(dir, { mode: 0o700 });
     leaveStrays(dir);
     // Refused at the server (unreachable) once the folder is locked: the sweep is said all the same.
-    const init = await device(['init', '--node-id', 'meter-s1', '--kind', 'ed25519', '--dir', dir, '--server', `http://127.0.0.1:${await closedPort()}`, '--token', 'unused']);
+    const init = await deviceCli(['init', '--node-id', 'meter-s1', '--kind', 'ed25519', '--dir', dir, '--server', `http://127.0.0.1:${await closedPort()}`, '--token', 'unused']);
     expect(init.code).not.toBe(0);
     expectSaid(init, 'init', dir);
   }, 60_000);
 
   it('device provision and associate say it, once per sweep; a folder with none says nothing', async () => {
     const dir = join(scratch(), 'device-meter-s2');
-    const init = await device(['init', '--node-id', 'meter-s2', '--kind', 'ed25519', '--dir', dir, '--server', service.url, '--token', service.tokens.operator]);
+    const init = await deviceCli(['init', '--node-id', 'meter-s2', '--kind', 'ed25519', '--dir', dir, '--server', service.url, '--token', service.tokens.operator]);
     expect(init.code, init.err.join('\n')).toBe(0);
     expect(init.err.join('\n')).not.toContain('interrupted writes');
     const unreachable = `http://127.0.0.1:${await closedPort()}`;
 
     leaveStrays(dir);
-    const provision = await device(['provision', '--dir', dir, '--credential-id', 'meter-s2-svc', '--kind', 'ed25519', '--server', unreachable]);
+    const provision = await deviceCli(['provision', '--dir', dir, '--credential-id', 'meter-s2-svc', '--kind', 'ed25519', '--server', unreachable]);
     expect(provision.code).not.toBe(0);
     expectSaid(provision, 'provision', dir);
 
     leaveStrays(dir);
-    const associate = await device(['associate', '--dir', dir, '--association-id', 'meter-s2-sa', '--credential-id', 'meter-s2-svc', '--server', unreachable]);
+    const associate = await deviceCli(['associate', '--dir', dir, '--association-id', 'meter-s2-sa', '--credential-id', 'meter-s2-svc', '--server', unreachable]);
     expect(associate.code).not.toBe(0);
     expectSaid(associate, 'associate', dir);
 
-    const again = await device(['provision', '--dir', dir, '--credential-id', 'meter-s2-svc', '--kind', 'ed25519', '--server', unreachable]);
+    const again = await deviceCli(['provision', '--dir', dir, '--credential-id', 'meter-s2-svc', '--kind', 'ed25519', '--server', unreachable]);
     expect(again.err.join('\n')).not.toContain('interrupted writes');
   }, 60_000);
 });

@@ -1,11 +1,9 @@
-import { mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { register } from '../bin/commands/device.ts';
-import type { Io } from '../bin/io.ts';
-import { runCommands } from '../bin/program.ts';
 import { startTestService, type TestService } from './support/service.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
+import { deviceCli, leaveStrays, STRAY_CONTENTS, STRAYS } from './support/device-strays.ts';
 
 /*
  * The single-device commands say, one line on stderr, which temps of interrupted writes taking a device folder's lock
@@ -15,28 +13,6 @@ import { temporaryFolders } from './support/temp-dirs.ts';
  */
 const scratch = temporaryFolders('credence-fleet-strays-said-');
 
-/** Above Linux's largest pid (2^22): never a running process, as the pid of a killed writer is not. */
-const DEAD_PID = 4_194_305;
-const CONTENTS = 'the-contents-of-a-stray-never-printed';
-const STRAYS = [`.secure-environment.kek.${DEAD_PID}.0123456789ab.tmp`, `.device.json.${DEAD_PID}.a1b2c3d4e5f6.tmp`];
-
-/** `credence device …argv` in process: its exit code, stdout and stderr apart. */
-const device = async (argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> => {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = { out: (line) => void out.push(line), err: (line) => void err.push(line), env: {} };
-  const code = await runCommands([register], ['device', ...argv], io);
-  return { code, out, err };
-};
-
-/** An hour-old temp of a killed write for each of STRAYS in `dir`: what the lock's sweep removes. */
-const leaveStrays = (dir: string): void => {
-  const anHourAgo = Date.now() / 1000 - 3600;
-  for (const name of STRAYS) {
-    writeFileSync(join(dir, name), `${CONTENTS}\n`, { mode: 0o600 });
-    utimesSync(join(dir, name), anHourAgo, anHourAgo);
-  }
-};
 
 const escaped = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
@@ -57,7 +33,7 @@ describe('credence device fleet on a folder a killed run left temps of interrupt
     leaveStrays(first);
 
     // When a fleet of three runs in it
-    const run = await device(['fleet', '--count', '3', '--concurrency', '2', '--dir', root, '--prefix', 'zzs', '--server', service.url, '--token', service.tokens.operator]);
+    const run = await deviceCli(['fleet', '--count', '3', '--concurrency', '2', '--dir', root, '--prefix', 'zzs', '--server', service.url, '--token', service.tokens.operator]);
 
     // Then every device went through, and one line of stderr says that folder's sweep, naming both strays
     expect(run.code, run.err.join('\n')).toBe(0);
@@ -67,7 +43,7 @@ describe('credence device fleet on a folder a killed run left temps of interrupt
     for (const name of STRAYS) expect(said[0]).toContain(name);
     // And nothing printed holds their contents, nothing on stdout says it, and they are gone
     expect(run.out.some((line) => line.includes('interrupted writes'))).toBe(false);
-    expect([...run.out, ...run.err].join('\n')).not.toContain(CONTENTS);
+    expect([...run.out, ...run.err].join('\n')).not.toContain(STRAY_CONTENTS);
     for (const name of STRAYS) expect(readdirSync(first)).not.toContain(name);
   }, 120_000);
 });

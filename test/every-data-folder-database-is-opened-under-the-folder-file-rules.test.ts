@@ -1,5 +1,4 @@
-import Database from 'better-sqlite3';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import { openReplayCache, SqliteReplayCache } from '../adapters/driven/replay-ca
 import { openSqliteStore, openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { openTransparencyLog, openTransparencyLogInDir, rebuildStoredSubtrees } from '../adapters/driven/transparency/index.ts';
 import { isCredenceError } from '../domain/errors.ts';
+import { leaveWalAlone, refusalOf } from './support/left-wal.ts';
 
 /**
  * Every SQLite file Credence makes in a data folder is opened through openPrivateSqlite, which holds the folder's file
@@ -25,26 +25,6 @@ afterEach(() => {
   for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-/** A database whose rows are only in its -wal, that -wal copied alone into `into` under `file`. */
-const leaveWalAlone = (file: string, into: string): void => {
-  const origin = folder();
-  const db = new Database(join(origin, file));
-  db.pragma('journal_mode = WAL');
-  db.pragma('wal_autocheckpoint = 0');
-  db.exec('CREATE TABLE remembered (key TEXT PRIMARY KEY)');
-  db.prepare('INSERT INTO remembered VALUES (?)').run('a row the file moved aside still needs');
-  copyFileSync(join(origin, `${file}-wal`), join(into, `${file}-wal`));
-  db.close();
-};
-
-const refusal = (open: () => unknown): unknown => {
-  try {
-    open();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-};
 
 const OPENERS = [
   ['events.db', (dir: string) => openSqliteStoreInDir(dir, { backgroundCheckpoints: false }).close()],
@@ -57,8 +37,8 @@ describe('a -wal left without its database', () => {
   for (const [file, open] of OPENERS) {
     it(`is refused at ${file}'s open as damaged, naming it, and the -wal is kept, not deleted by SQLite`, () => {
       const dir = folder();
-      leaveWalAlone(file, dir);
-      const error = refusal(() => open(dir));
+      leaveWalAlone(file, dir, folder());
+      const error = refusalOf(() => open(dir));
       expect(isCredenceError(error, 'damaged_database')).toBe(true);
       expect((error as Error).message).toContain(`${file}-wal without ${file} itself`);
       expect(existsSync(join(dir, file))).toBe(false);
@@ -77,7 +57,7 @@ describe('a folder group or others may write to', () => {
     it(`is refused before ${file} is made in it`, () => {
       const dir = folder();
       chmodSync(dir, 0o777);
-      const error = refusal(() => open(dir));
+      const error = refusalOf(() => open(dir));
       expect(isCredenceError(error, 'validation')).toBe(true);
       expect((error as Error).message).toContain('chmod 700');
       expect(existsSync(join(dir, file))).toBe(false);
@@ -89,7 +69,7 @@ describe('a replay cache file SQLite cannot read', () => {
   it('is refused as damaged_database naming replay-cache.db and what mends it, not as the driver bare error', () => {
     const dir = folder();
     writeFileSync(join(dir, 'replay-cache.db'), Buffer.alloc(4096, 0x5a), { mode: 0o600 });
-    const error = refusal(() => openReplayCache({ dir }));
+    const error = refusalOf(() => openReplayCache({ dir }));
     expect(isCredenceError(error, 'damaged_database')).toBe(true);
     expect((error as Error).message).toContain('replay-cache.db');
     expect((error as Error).message).toContain('replay window');
