@@ -18,7 +18,6 @@ afterEach(() => {
   for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-
 /**
  * Review 71: a missing access.db or keys.db is now made whole (with pages), so a -wal left beside it (the file moved
  * aside alone) would be played over the new file by SQLite, bringing back the tokens' signing keys an operator meant

@@ -16,7 +16,6 @@ import { deviceCli, leaveStrays, STRAY_CONTENTS, STRAYS } from './support/device
  */
 const scratch = temporaryFolders('credence-device-strays-said-');
 
-
 const sweptLine = (command: string, dir: string) => new RegExp(`^credence device ${command}: removed 2 temp files interrupted writes had left in ${dir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: \\S`);
 
 /** One line of stderr says the sweep, naming both strays; nothing printed holds their contents; they are gone. */

@@ -13,7 +13,6 @@ import { deviceCli, leaveStrays, STRAY_CONTENTS, STRAYS } from './support/device
  */
 const scratch = temporaryFolders('credence-fleet-strays-said-');
 
-
 const escaped = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 let service: TestService;

@@ -25,7 +25,6 @@ afterEach(() => {
   for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-
 const OPENERS = [
   ['events.db', (dir: string) => openSqliteStoreInDir(dir, { backgroundCheckpoints: false }).close()],
   ['transparency.db', (dir: string) => openTransparencyLogInDir(dir).close()],
