@@ -1,22 +1,14 @@
 import Database from 'better-sqlite3';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openAccessRegistry } from '../adapters/driven/access/sqlite-access-registry.ts';
 import { SqliteKeyRegistry } from '../adapters/driven/key-registry/sqlite-key-registry.ts';
 import { isCredenceError } from '../domain/errors.ts';
 import { leaveWalAlone, refusalOf } from './support/left-wal.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
 
-const folders: string[] = [];
-const folder = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'credence-left-wal-'));
-  folders.push(dir);
-  return dir;
-};
-afterEach(() => {
-  for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+const folder = temporaryFolders('credence-left-wal-');
 
 /**
  * Review 71: a missing access.db or keys.db is now made whole (with pages), so a -wal left beside it (the file moved

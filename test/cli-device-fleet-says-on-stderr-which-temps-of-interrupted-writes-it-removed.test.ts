@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestService, type TestService } from './support/service.ts';
+import { describe, expect, it } from 'vitest';
+import { useTestService } from './support/service.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 import { deviceCli, leaveStrays, STRAY_CONTENTS, STRAYS } from './support/device-strays.ts';
 
@@ -15,13 +15,7 @@ const scratch = temporaryFolders('credence-fleet-strays-said-');
 
 const escaped = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
-let service: TestService;
-beforeAll(async () => {
-  service = await startTestService();
-}, 60_000);
-afterAll(async () => {
-  await service?.close();
-});
+const service = useTestService();
 
 describe('credence device fleet on a folder a killed run left temps of interrupted writes in', () => {
   it('says on stderr, for each device folder that had any, how many it removed and their names; for none, nothing', async () => {

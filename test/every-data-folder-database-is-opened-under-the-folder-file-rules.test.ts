@@ -1,13 +1,13 @@
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openReadModels } from '../adapters/driven/readmodels/index.ts';
 import { openReplayCache, SqliteReplayCache } from '../adapters/driven/replay-cache/index.ts';
 import { openSqliteStore, openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { openTransparencyLog, openTransparencyLogInDir, rebuildStoredSubtrees } from '../adapters/driven/transparency/index.ts';
 import { isCredenceError } from '../domain/errors.ts';
 import { leaveWalAlone, refusalOf } from './support/left-wal.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
 
 /**
  * Every SQLite file Credence makes in a data folder is opened through openPrivateSqlite, which holds the folder's file
@@ -15,15 +15,7 @@ import { leaveWalAlone, refusalOf } from './support/left-wal.ts';
  * them only as far as its opener copied it.
  */
 
-const folders: string[] = [];
-const folder = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'credence-file-rules-'));
-  folders.push(dir);
-  return dir;
-};
-afterEach(() => {
-  for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+const folder = temporaryFolders('credence-file-rules-');
 
 const OPENERS = [
   ['events.db', (dir: string) => openSqliteStoreInDir(dir, { backgroundCheckpoints: false }).close()],

@@ -8,7 +8,8 @@ import { certificateSummary } from '../../../domain/x509/issuance/index.ts';
 
 /** The credential's public description, from its snapshot and issue: what the protocols need to authenticate it. */
 export const descriptorOf = (credential: Pick<PeekedEntity, 'snapshot' | 'issued'>): CredentialDescriptor | undefined => {
-  const { publicKey, certificate } = issuedFacts(credential);
+  // The public key and certificate recorded when the credential was issued (asymmetric kinds), as the lookup kept them.
+  const { publicKey, certificate } = credential.issued ?? {};
   const c = credential.snapshot.context as CredentialContext;
   if (c.kind === undefined || c.fingerprint === undefined || c.owner === undefined) return undefined;
   const validity = { notBefore: new Date(c.notBefore).toISOString(), notAfter: new Date(c.notAfter).toISOString() };
@@ -17,9 +18,6 @@ export const descriptorOf = (credential: Pick<PeekedEntity, 'snapshot' | 'issued
   if (publicKey === undefined) return undefined;
   return { kind: c.kind, fingerprint: c.fingerprint, publicKey, validity, owner, ...(certificate !== undefined ? { certificate } : {}) } as CredentialDescriptor;
 };
-
-/** The public key and certificate recorded when the credential was issued (asymmetric kinds), as the lookup kept them. */
-const issuedFacts = ({ issued }: Pick<PeekedEntity, 'issued'>): { publicKey?: string; certificate?: string } => issued ?? {};
 
 /** A credential is usable by the protocols only while its machine would let it back an association. */
 export const isWithdrawn = (credential: Pick<LoadedEntity, 'snapshot'>): boolean => {
