@@ -109,7 +109,26 @@ export const openKeyFileSignerInDir = (dataDir: string, keyName: string, signed?
   assertNoNewKeyUnderSignedLog(path, signed);
   const signer = openKeyFileSigner({ path, keyName, create: true });
   assertSignsLog(signer, signed, `key file ${path}`);
-  // Public: handed to auditors, so readable by all (0644); rewritten on every open, atomically.
-  writeFileAtomic(join(dataDir, PUBLIC_KEY_FILE), `${formatVerifierKey(signerVerifierKey(signer))}\n`, { mode: 0o644 });
+  writePublicKeyFile(dataDir, signerVerifierKey(signer));
   return signer;
+};
+
+/**
+ * Writes `<dataDir>/transparency.pub`, the verifier key handed to auditors (so readable by all, 0644), atomically;
+ * unless it already holds exactly that key with that mode: a folder opened again (`export --data`, every start)
+ * keeps the file and its mtime, and a file removed or edited by hand is put right.
+ */
+export const writePublicKeyFile = (dataDir: string, key: NoteVerifierKey): void => {
+  const path = join(dataDir, PUBLIC_KEY_FILE);
+  const text = `${formatVerifierKey(key)}\n`;
+  if (holds(path, text, 0o644)) return;
+  writeFileAtomic(path, text, { mode: 0o644 });
+};
+
+const holds = (path: string, text: string, mode: number): boolean => {
+  try {
+    return (statSync(path).mode & 0o777) === mode && readFileSync(path, 'utf8') === text;
+  } catch {
+    return false;
+  }
 };

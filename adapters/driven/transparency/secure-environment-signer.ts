@@ -1,13 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckpointSigner } from '../../../domain/transparency/checkpoint-signer.ts';
-import { formatVerifierKey, isValidKeyName, KEY_NAME_RULE, noteVerifierKey } from '../../../domain/transparency/note.ts';
+import { isValidKeyName, KEY_NAME_RULE, noteVerifierKey } from '../../../domain/transparency/note.ts';
 import { isCredenceError, isKeyNotFound } from '../../../domain/errors.ts';
 import { KeyHandle, type OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 import { howToDestroy } from '../../../domain/ports/destroy-new-key.ts';
 import { assertNoNewKeyUnderSignedLog, assertSignsLog } from './log-key-checks.ts';
 import { writeFileAtomic } from '../files/index.ts';
-import { PUBLIC_KEY_FILE } from './key-file-signer.ts';
+import { writePublicKeyFile } from './key-file-signer.ts';
 
 /**
  * The log's checkpoint key held in the Secure Environment (issue 4 item 3, seed 004: keys stay inside it and
@@ -107,7 +107,6 @@ export const openSecureEnvironmentSignerInDir = async (
     );
   });
   assertSignsLog(signer, signed, `the key of ${path}`);
-  // Public: handed to auditors, so readable by all (0644); rewritten on every open, atomically.
-  writeFileAtomic(join(dataDir, PUBLIC_KEY_FILE), `${formatVerifierKey(noteVerifierKey(signer.keyName, signer.publicKey))}\n`, { mode: 0o644 });
+  writePublicKeyFile(dataDir, noteVerifierKey(signer.keyName, signer.publicKey));
   return signer;
 };
