@@ -200,7 +200,7 @@ const configure = async (app: App, { context, config, routes = [], consoleDist =
     transformObject: documentObject,
   });
   // The docs page shares the console's origin (and so its sessionStorage, where a signed-in token lives): it gets a
-  // CSP as strict as the page allows (the plugin's, with hashes of its own inline code), no framing, nothing fetched
+  // CSP as strict as the page allows (the plugin's: scripts from 'self' only, its page has no inline script), no framing, nothing fetched
   // from elsewhere (the plugin's default names an outside validator and upgrades every request to https, which a
   // service on plain http on 127.0.0.1 cannot serve).
   await app.register(swaggerUi, {
@@ -213,7 +213,7 @@ const configure = async (app: App, { context, config, routes = [], consoleDist =
         .replace(' validator.swagger.io', '')
         .replace('upgrade-insecure-requests;', "form-action 'none';")
         .replace(/ https:/g, '')
-        // Swagger UI sets style attributes as it renders; styles cannot run code, scripts stay hash-only.
+        // Swagger UI sets style attributes as it renders; styles cannot run code, scripts stay 'self' only.
         .replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"),
   });
   app.get('/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () => app.swagger());

@@ -64,10 +64,22 @@ export const describeError = (error: unknown): string => {
   return error instanceof Error ? error.message : String(error);
 };
 
-/** A refusal's problem document (RFC 9457), or only its status line when the body is none (a proxy's page). */
+/** The media type of an answer, without its parameters, in lower case ('' when it names none). */
+const mediaTypeOf = (response: Response): string => (response.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+
+/**
+ * A refusal's problem document (RFC 9457), or only its status line when the body is none: a body served as anything
+ * but application/problem+json (a proxy's or gateway's page, even one that looks like JSON with a `detail`) is never
+ * shown as the server's reason, where its words would read as the console's own (review 80).
+ */
 export const problemOf = async (response: Response): Promise<Problem> => {
+  const statusLine = { title: response.statusText, status: response.status };
+  if (mediaTypeOf(response) !== 'application/problem+json') {
+    await response.body?.cancel();
+    return statusLine;
+  }
   const body = Problem.safeParse(await response.json().catch(() => undefined));
-  return body.success ? body.data : { title: response.statusText, status: response.status };
+  return body.success ? body.data : statusLine;
 };
 
 type Listener = (error: ApiError) => void;
@@ -172,7 +184,7 @@ export class Api {
    */
   async text(path: string, accept: string, signal?: AbortSignal): Promise<string> {
     const response = await this.request(path, { accept, ...(signal !== undefined ? { signal } : {}) });
-    const type = (response.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    const type = mediaTypeOf(response);
     if (type !== accept.toLowerCase()) {
       await response.body?.cancel();
       throw new UnexpectedAnswer(path, `answered ${type === '' ? 'with no content type' : type}, not ${accept}`);
