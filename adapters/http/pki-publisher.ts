@@ -33,4 +33,12 @@ export const startPkiPublisher = (o: PkiPublisherOptions): Promise<PkiRevocation
           'they stay on its CRLs and revoked on OCSP; revoke again each credential the restored log still holds with that ' +
           'certificate (same serial), so that the log says what the CRLs say',
       ),
+    // Said at warn, once per CA: public facts only (its id and its certificates' end), never a key handle.
+    onCaEnded: (caId, endedAt) =>
+      o.log.warn(
+        { caId, endedAt: endedAt.toISOString() },
+        `CA ${caId} ended at ${endedAt.toISOString()} (its certificate or one above it) and is retired: it issues no ` +
+          'certificate, its OCSP answers unauthorized and its CRL URLs 410; the other CAs serve as before (docs/pki.md, ' +
+          '"A CA whose chain has ended")',
+      ),
   });

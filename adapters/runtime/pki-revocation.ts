@@ -9,6 +9,7 @@ import type { Credence } from './credence.ts';
 import { openCommittedReadModel, type CommittedReadModel } from './pki-committed.ts';
 import { pkiStartFloor, refuseAnotherLog } from './pki-complete.ts';
 import { CrlPublisher } from './pki-crl-publisher.ts';
+import { EndedCas } from './pki-ended-cas.ts';
 import { OcspResponder } from './pki-ocsp-responder.ts';
 import { PublishedLedger } from './pki-published.ts';
 
@@ -39,14 +40,22 @@ export interface PkiRevocationOptions {
    * `revoked` on OCSP; these are the credentials to revoke again. Called on start and after each rebuild that finds some.
    */
   readonly onPublishedNotInLog?: (caId: CaId, revocations: readonly PublishedRevocation[]) => void;
+  /**
+   * A CA's chain (its certificate or one above it) has ended: it is retired, not served (pki-ended-cas.ts). Called
+   * once per CA, at start or at the tick that finds it ended.
+   */
+  readonly onCaEnded?: (caId: CaId, endedAt: Date) => void;
 }
 
 /** What the routes serve from: each CA's CRL publisher and OCSP responder. */
 export interface PkiRevocation {
-  /** Every issuing CA served. */
+  /** Every issuing CA loaded, ended ones too: their certificates stay published. */
   readonly cas: readonly IssuingCa[];
+  /** Undefined for a CA not served, and for one whose chain has ended (`ended`). */
   crl(caId: CaId): CrlPublisher | undefined;
   ocsp(caId: CaId): OcspResponder | undefined;
+  /** When the chain of `caId`, a CA of `cas`, ended, if it has: it is retired, with no CRL nor OCSP responder. */
+  ended(caId: string): Date | undefined;
   /** Re-issues what is due (CRLs past half their validity, OCSP signers past two thirds of theirs). */
   tick(): Promise<void>;
   stop(): void;
@@ -82,8 +91,11 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
   const mustReach = await pkiStartFloor(o.credence.store, o.credence.readModels);
   const floor = mustReach === undefined ? {} : { mustReach };
   const reads: CommittedReadModel = openCommittedReadModel(o.credence.readModels);
+  const ended = new EndedCas(cas, o.onCaEnded);
   try {
     for (const ca of cas) {
+      // Review 82: an ended CA made OcspSigningKey.open throw, and so stopped every start of the whole service.
+      if (ended.retireIfEnded(ca.id, o.now())) continue;
       const signingKey = await OcspSigningKey.open({
         se: o.se,
         ca,
@@ -127,7 +139,8 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
   }
   const unsubscribe = o.credence.pkiChanges.subscribe({
     revoked({ caId, serialNumber }) {
-      const it = byCa.get(caId);
+      // Ended since the last tick: nothing more is signed under it (the tick retires it).
+      const it = ended.endedAt(caId, o.now()) === undefined ? byCa.get(caId) : undefined;
       it?.responder.invalidate(serialNumber);
       it?.publisher.notify();
     },
@@ -150,6 +163,13 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
   const tick = (): Promise<void> =>
     (ticking ??= (async () => {
       for (const [caId, it] of byCa) {
+        // Ended while running: nothing more is signed under it (its responder certificate ended with it).
+        if (ended.retireIfEnded(caId as CaId, o.now())) {
+          it.publisher.stop();
+          it.responder.clear();
+          byCa.delete(caId);
+          continue;
+        }
         await it.publisher.tick().catch((error: unknown) => report(`crl:${caId}`, error));
         try {
           if (await it.signingKey.renewIfDue()) it.responder.clear();
@@ -165,8 +185,10 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
 
   return {
     cas,
-    crl: (caId) => byCa.get(caId)?.publisher,
-    ocsp: (caId) => byCa.get(caId)?.responder,
+    // Checked at each call, not only at the tick: between the end and the next tick nothing is signed under it either.
+    crl: (caId) => (ended.endedAt(caId, o.now()) === undefined ? byCa.get(caId)?.publisher : undefined),
+    ocsp: (caId) => (ended.endedAt(caId, o.now()) === undefined ? byCa.get(caId)?.responder : undefined),
+    ended: (caId) => ended.endedAt(caId, o.now()),
     tick,
     stop() {
       clearInterval(timer);

@@ -62,6 +62,15 @@ const MAX_LOGGED_OCSP_REASON = 300;
 const loggedReason = (reason: string | undefined): string | undefined =>
   reason === undefined || reason.length <= MAX_LOGGED_OCSP_REASON ? reason : `${reason.slice(0, MAX_LOGGED_OCSP_REASON)}... (${reason.length} characters)`;
 const noCa = (caId: string): HttpProblem => new HttpProblem(404, 'not_found', `no issuing CA ${caId}`, { caId });
+/**
+ * A CA whose chain has ended publishes no CRL (docs/pki.md, "A CA whose chain has ended"): every certificate it issued
+ * ended no later than it, and none is signed under a retired key. Gone for good, so no Retry-After.
+ */
+const caEnded = (caId: string, endedAt: Date): HttpProblem =>
+  new HttpProblem(410, 'ca_ended', `CA ${caId} ended at ${endedAt.toISOString()} (its certificate or one above it): it publishes no CRL`, {
+    caId,
+    endedAt: endedAt.toISOString(),
+  });
 
 /** The entity tags of an If-None-Match list, weak or strong: `W/"x"`, `"y"`. */
 const ENTITY_TAG = /(?:W\/)?"[\x21\x23-\x7e\x80-\xff]*"/g;
@@ -173,7 +182,10 @@ export const pkiRoutes: RouteModule = (app, context) => {
         response: { 200: binary('application/pkix-crl', 'the DER CRL', CACHE_HEADERS), 304: notModified },
       },
       handler: async (request, reply) => {
-        const publisher = revocation().crl(caOf(request.params.caId).id);
+        const caId = caOf(request.params.caId).id;
+        const endedAt = revocation().ended(caId);
+        if (endedAt !== undefined) throw caEnded(caId, endedAt);
+        const publisher = revocation().crl(caId);
         if (publisher === undefined) throw noCa(request.params.caId);
         const crl = await (which === 'full' ? publisher.full() : publisher.delta()).catch((error: unknown) => {
           throw error instanceof PkiIncomplete ? incomplete(error) : error instanceof PublicationUnrecorded ? unrecorded(error) : error;
@@ -201,13 +213,20 @@ export const pkiRoutes: RouteModule = (app, context) => {
   const answerOcsp = async (caId: string, der: Uint8Array | string, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const current = context.pkiRevocation?.current;
     const responder = CaId.safeParse(caId).success ? current?.ocsp(caId as CaId) : undefined;
+    // A CA whose chain has ended is retired (review 82): it has no responder, and is answered as a CA not served.
+    const endedAt = responder === undefined ? current?.ended(caId) : undefined;
     // RFC 6960 2.3: an OCSP client reads OCSPResponses only, so a PKI still starting (the service listens before its
     // responders exist) says `tryLater`, as an incomplete read model does, not a JSON 503; a responder that cannot
     // answer for this issuer says `unauthorized`, a garbled request `malformedRequest`.
     const answer = current === undefined
       ? { der: ocspErrorResponseDer('tryLater'), outcome: 'tryLater', reason: 'the PKI is starting', cacheable: false }
       : responder === undefined
-        ? { der: ocspErrorResponseDer('unauthorized'), outcome: 'unauthorized', reason: `no issuing CA ${caId}`, cacheable: false }
+        ? {
+          der: ocspErrorResponseDer('unauthorized'),
+          outcome: 'unauthorized',
+          reason: endedAt !== undefined ? `CA ${caId} ended at ${endedAt.toISOString()}` : `no issuing CA ${caId}`,
+          cacheable: false,
+        }
         : typeof der === 'string'
           ? { der: ocspErrorResponseDer('malformedRequest'), outcome: 'malformedRequest', reason: der, cacheable: false }
           : await responder.respond(der);
