@@ -20,7 +20,9 @@ const routeOf = (request: FastifyRequest): string => request.routeOptions.url ??
  * SER-001 "no cheap way to exhaust the service": JSON bodies within size, depth and value-count limits, each member
  * name once per object (RFC 7493 2.3), before any schema sees them; load shedding (503 + Retry-After) when the event
  * loop lags or memory runs high; a rate limit per authenticated role and subject, or per source address for callers
- * without a token (devices included). Registered before any route, so every route gets the limits.
+ * without a token (devices included). Registered before any route, so every route gets the limits. The OCSP
+ * responder's routes answer a request the rate limit or the shedding refuses `tryLater` instead of the problem thrown
+ * here (routes/ocsp-try-later.ts, review 82): an OCSP client reads OCSPResponses only (RFC 6960 2.3).
  */
 export const installProtection = async (app: App, limits: ServiceLimitsConfig, metrics: ServiceMetrics): Promise<void> => {
   // Only JSON is accepted: every other content type is 415 (route modules that need another add a parser).
@@ -74,7 +76,8 @@ export const installProtection = async (app: App, limits: ServiceLimitsConfig, m
     retryAfter: limits.retryAfterSeconds,
     pressureHandler: (request, _reply, type) => {
       if (SHED_EXEMPT.has(routeOf(request))) return undefined;
-      // Counted once, with every other refusal, as the 503 is sent (server.ts, onResponse).
+      // Counted once, with every other refusal, as the 503 is sent (server.ts, onResponse; an OCSP route's `tryLater`
+      // in routes/ocsp-try-later.ts).
       return Promise.reject(overloaded(limits.retryAfterSeconds, type));
     },
   });

@@ -10,6 +10,7 @@ import { HttpProblem } from '../problems.ts';
 import type { ResponseHeaders } from '../response-headers.ts';
 import { MAX_PATH_PARAM_CHARS } from '../path-params.ts';
 import { derOfOcspPath, MAX_OCSP_GET_CHARS, OCSP_REQUEST, OCSP_RESPONSE } from './ocsp-url.ts';
+import { answerComeBackWithTryLater } from './ocsp-try-later.ts';
 
 /**
  * What relying parties fetch (issue 13), without a token: the CA certificates, the CRLs at the distribution point
@@ -240,8 +241,12 @@ export const pkiRoutes: RouteModule = (app, context) => {
     return reply.header('cache-control', 'no-store').type(OCSP_RESPONSE).send(Buffer.from(answer.der));
   };
 
+  // The rate limit and load shedding answer an OCSP client `tryLater`, not a JSON 429 or 503 (review 82).
+  const comeBack = answerComeBackWithTryLater(context.metrics);
+
   app.post(OCSP_POST_ROUTE, {
     config: { access: 'public' },
+    errorHandler: comeBack,
     schema: {
       summary: 'OCSP responder (POST)',
       description:
@@ -251,7 +256,7 @@ export const pkiRoutes: RouteModule = (app, context) => {
       params: OcspParams,
       consumes: [OCSP_REQUEST],
       body: derBytes(OCSP_REQUEST, `DER OCSPRequest (${OCSP_REQUEST})`),
-      response: { 200: binary(OCSP_RESPONSE, 'the DER OCSPResponse (errors too: malformedRequest, unauthorized)') },
+      response: { 200: binary(OCSP_RESPONSE, 'the DER OCSPResponse (errors too: malformedRequest, unauthorized, tryLater)') },
     },
     handler: async (request, reply) =>
       answerOcsp(request.params.caId, Buffer.isBuffer(request.body) ? new Uint8Array(request.body) : 'no DER request', request, reply),
@@ -262,6 +267,7 @@ export const pkiRoutes: RouteModule = (app, context) => {
   // not a wildcard, which `derOfOcspPath` bounds with an OCSPResponse instead.
   app.get('/pki/:caId/ocsp/*', {
     config: { access: 'public' },
+    errorHandler: comeBack,
     schema: {
       summary: 'OCSP responder (GET)',
       description:
