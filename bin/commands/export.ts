@@ -35,7 +35,7 @@ type Options = z.infer<typeof Options>;
  */
 const writeBundle = (path: string, bundle: unknown, force: boolean): void => {
   try {
-    writeFileAtomic(path, `${JSON.stringify(bundle, null, 2)}\n`, { mode: 0o644, exclusive: !force });
+    writeFileAtomic(path, `${JSON.stringify(bundle, null, 2)}\n`, { mode: 0o644, exclusive: !force, underUmask: true });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw new UsageError(`--out: ${path} exists; give --force to replace it`);

@@ -10,6 +10,11 @@ export interface AtomicWriteOptions {
    * once (a key: a second one would fork an identity), where two processes may race to create them.
    */
   readonly exclusive?: boolean;
+  /**
+   * `mode` narrowed by the process umask, as for any file a person makes: for a file they asked for outside the data
+   * folder (an export), where their umask 077 says who else may read it. Otherwise the file gets exactly `mode`.
+   */
+  readonly underUmask?: boolean;
 }
 
 /** Random bytes in a temp file's name, written as 12 hex digits. */
@@ -88,7 +93,7 @@ export const writeFileAtomic = (path: string, contents: string | Uint8Array, opt
   // 'wx' is O_CREAT | O_EXCL: never follows or reuses a file someone placed at the temp name.
   let fd: number | undefined = openSync(temp, 'wx', mode);
   try {
-    fchmodSync(fd, mode); // open's mode went through the umask; the file gets exactly `mode`
+    if (options.underUmask !== true) fchmodSync(fd, mode); // open's mode went through the umask; the file gets exactly `mode`
     for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset, bytes.length - offset);
     fsyncSync(fd);
     const written = fd;
