@@ -6,7 +6,7 @@ import { createEngine } from '../adapters/engine/index.ts';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openSqliteStore } from '../adapters/driven/store/index.ts';
 import { ExpectedRevision } from '../domain/ports/event-store.ts';
-import { lifecycleEvents$ } from '../projections/streams/index.ts';
+import { lifecycleEvents$, type PassedOver } from '../projections/streams/index.ts';
 import { T0, cmd, establishOne } from './support/fleet.ts';
 import {
   TARGETS,
@@ -99,16 +99,19 @@ describe.each(TARGETS)('lifecycleEvents$ on the %s store', (name) => {
     expect(event!.at).toBe(Date.parse('2026-01-01T00:00:00.000Z'));
   });
 
-  it('errors with a protocol error instead of skipping a stored event that does not decode', async () => {
-    const [good] = nodeEvents('meter-1', 1);
+  // Review 79: it used to end the stream with a protocol error, at the same position on every resume, for good.
+  it('passes over a stored event that does not decode, as the projections do, and tells onPassedOver', async () => {
+    const [good, next] = nodeEvents('meter-1', 2);
     const broken = { ...good!, id: randomUUID(), data: { nodeId: 'meter-1' } };
-    await appendInBatches(target.store, 'node-meter-1', [good!, broken]);
-    const stream = collector(lifecycleEvents$(target.store));
-    const error = await failureOf(stream.until(2));
-    expect(isCredenceError(error, 'protocol')).toBe(true);
-    expect((error as Error).message).toContain('node-meter-1 revision 1');
-    expect(stream.values.map((e) => e.record.id)).toEqual([good!.id]);
-    expect((await target.opened[0]![Symbol.asyncIterator]().next()).done).toBe(true);
+    await appendInBatches(target.store, 'node-meter-1', [good!, broken, next!]);
+    const passed: PassedOver[] = [];
+    const stream = collector(lifecycleEvents$(target.store, {}, { onPassedOver: (p) => passed.push(p) }));
+    await stream.until(2);
+    stream.subscription.unsubscribe();
+    expect(stream.values.map((e) => e.record.id)).toEqual([good!.id, next!.id]);
+    expect(passed).toEqual([
+      { position: expect.any(BigInt), streamId: 'node-meter-1', revision: 1n, type: 'NodeAssociated', reason: expect.stringContaining('associationId'), misplaced: false },
+    ]);
   });
 
   it('errors when onEvent rejects, and ends the store subscription', async () => {

@@ -2,7 +2,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { concatMap, defer, filter, Observable, type OperatorFunction } from 'rxjs';
 import { EVENT_KIND, ENTITY_ID_FIELD, type EventType } from '../../domain/events/index.ts';
 import type { Role } from '../../domain/metadata.ts';
-import { decodeStored, type DecodedEvent } from '../../domain/stored.ts';
+import { decodeStored, type DecodedEvent, type StoredRecord } from '../../domain/stored.ts';
 import type { EntityKind } from '../../domain/streams.ts';
 import type { EventStore, StoreSubscription } from '../../domain/ports/event-store.ts';
 import type { IdentifierKind, PseudonymDeriver } from './derive.ts';
@@ -10,6 +10,39 @@ import { PublicIdentities } from './identities.ts';
 import { IDENTITY_EVENT_TYPES } from './identity-event-types.ts';
 import { PUBLIC_DATA, publicDay, type PublicData, type Pseudonymise } from './public-data.ts';
 import { scopeFilter, type PublicScope, type ScopeFilter } from './public-scope.ts';
+
+/** Where a reader passed over a stored event, and why (decodeStored's reason): never what the event holds. */
+export interface PassedOver {
+  readonly position: bigint;
+  readonly streamId: string;
+  readonly revision: bigint;
+  readonly type: string;
+  readonly reason: string;
+  /** Stored outside its entity's stream (domain/stored.ts). */
+  readonly misplaced: boolean;
+}
+
+/**
+ * What a reader of the log does with a stored event (README, "Someone who can write the data folder"): one that does
+ * not decode (stored outside its entity's stream, an unknown type, a schema version no upcaster reaches, data or
+ * metadata its schema refuses) is no fact of the lifecycle, and is passed over: undefined. The projections do so
+ * (runtime/read-page.ts), and so do the identity fold, publicLifecycle and the event streams, so a subscriber is told
+ * the history the read models hold, and a stream goes on past such an event instead of ending at it on every
+ * reconnect (review 79). Replay reports it. `passOver` is told of each one.
+ */
+export const lifecycleFact = (record: StoredRecord, passOver?: (passed: PassedOver) => void): DecodedEvent | undefined => {
+  const decoded = decodeStored(record);
+  if (decoded.ok) return decoded.value;
+  passOver?.({
+    position: record.position,
+    streamId: record.streamId,
+    revision: record.revision,
+    type: record.type,
+    reason: decoded.reason,
+    misplaced: decoded.misplaced === true,
+  });
+  return undefined;
+};
 
 /** A lifecycle event as integrators see it: no canonical identifier, no actor identity, no key material. */
 export interface PublicEvent {
@@ -153,8 +186,8 @@ const foldFrom = async (
   })) {
     if (record.position > position) break;
     if (furthest && atKept === undefined && record.position > keptAt) atKept = await identities.copyPausing(pause);
-    const decoded = decodeStored(record);
-    if (decoded.ok) identities.observe(decoded.value.event);
+    const fact = lifecycleFact(record);
+    if (fact !== undefined) identities.observe(fact.event);
     if (++folded % FOLDED_PER_TURN === 0) {
       await yieldToLoop();
       if (cancelled()) return undefined;
@@ -171,7 +204,7 @@ const foldFrom = async (
   return identities;
 };
 
-/** Stored events, decoded, as an Observable: catch-up then live, or up to the head. Undecodable ones are replay's finding. */
+/** Stored events, decoded, as an Observable: catch-up then live, or up to the head. Undecodable ones are passed over (lifecycleFact). */
 const storedEvents = (store: EventStore, after: bigint | undefined, live: boolean): Observable<DecodedEvent> =>
   new Observable<DecodedEvent>((subscriber) => {
     let subscription: StoreSubscription | undefined;
@@ -182,8 +215,8 @@ const storedEvents = (store: EventStore, after: bigint | undefined, live: boolea
         : store.readAll(after === undefined ? {} : { afterPosition: after });
       for await (const record of records) {
         if (closed) break;
-        const decoded = decodeStored(record);
-        if (decoded.ok) subscriber.next(decoded.value);
+        const fact = lifecycleFact(record);
+        if (fact !== undefined) subscriber.next(fact);
       }
       subscriber.complete();
     })().catch((error: unknown) => subscriber.error(error));

@@ -4,3 +4,4 @@ export type { PublicFilterInput } from './public-events.ts';
 export { LifecycleFilter, StreamStart, parseLifecycleFilter, parsePublicFilter } from './filter.ts';
 export type { LifecycleFilterInput } from './filter.ts';
 export type { DeliveryOptions, LifecycleEvent } from './paced.ts';
+export type { PassedOver } from '../pseudonyms/public-events.ts';

@@ -17,10 +17,10 @@
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Observable } from 'rxjs';
-import { protocolError } from '../../domain/errors.ts';
-import { decodeStored, type DecodedEvent } from '../../domain/stored.ts';
+import type { DecodedEvent } from '../../domain/stored.ts';
 import { isFactClaim } from '../../domain/fact-claims.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
+import { lifecycleFact, type PassedOver } from '../pseudonyms/public-events.ts';
 import type { CompiledFilter } from './filter.ts';
 
 /** A decoded lifecycle event: the stored record (with its position, to resume after), the domain event, its metadata. */
@@ -32,6 +32,11 @@ export interface DeliveryOptions<T> {
    * promise resolves, and the next event is pulled only then; a rejection errors the Observable.
    */
   readonly onEvent?: (event: T) => Promise<void> | void;
+  /**
+   * Told of each stored event the stream passes over because it cannot be read (lifecycleFact: the projections and
+   * publicLifecycle pass over the same ones); the service logs it at warn. Its position, stream and reason only.
+   */
+  readonly onPassedOver?: (passed: PassedOver) => void;
 }
 
 /** `step` turns a decoded event into what is emitted; undefined skips it (still pulled in order). */
@@ -48,8 +53,9 @@ const isPromise = <T>(value: T | Promise<T>): value is Promise<T> => value insta
 const PULLED_PER_TURN = 256;
 
 export function pacedEvents<T>(store: EventStore, filter: CompiledFilter, step: Step<T>, options: DeliveryOptions<T> = {}): Observable<T> {
-  const { onEvent } = options;
+  const { onEvent, onPassedOver } = options;
   if (onEvent !== undefined && typeof onEvent !== 'function') throw new Error('options.onEvent: must be a function');
+  if (onPassedOver !== undefined && typeof onPassedOver !== 'function') throw new Error('options.onPassedOver: must be a function');
   return new Observable<T>((subscriber) => {
     // Opened on subscribe: `from: 'end'` means from when the consumer subscribed.
     const subscription = store.subscribeToAll({ from: filter.from, filter: filter.server });
@@ -71,12 +77,11 @@ export function pacedEvents<T>(store: EventStore, filter: CompiledFilter, step: 
         const record = next.value;
         // A fact claim is the store's concurrency marker, not a lifecycle event (domain/fact-claims.ts).
         if (!filter.keep(record) || isFactClaim(record)) continue;
-        const decoded = decodeStored(record);
-        if (!decoded.ok) {
-          // Skipping it would be a silent loss for the integrator; replay reports the same event as a broken history.
-          throw protocolError(`lifecycle stream at position ${record.position}`, `${record.streamId} revision ${record.revision}: ${decoded.reason}`);
-        }
-        const stepped = step(decoded.value);
+        // Passed over as every reader passes over it: ending the stream here ended every stream at this position, on
+        // every reconnect, for good (review 79); nothing acts on it, and replay reports it.
+        const decoded = lifecycleFact(record, onPassedOver);
+        if (decoded === undefined) continue;
+        const stepped = step(decoded);
         const value = isPromise(stepped) ? await stepped : stepped;
         if (!active) return;
         if (value === undefined) continue;

@@ -85,7 +85,10 @@ export function publicEvents$(
           }
           return toPublicEvent(event, deriver, identities, scope);
         },
-        options.onEvent === undefined ? {} : { onEvent: options.onEvent },
+        {
+          ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
+          ...(options.onPassedOver === undefined ? {} : { onPassedOver: options.onPassedOver }),
+        },
       );
     }),
   );

@@ -24,6 +24,7 @@ import { FRAMES_EXTENSION } from '../sse/frame-schemas.ts';
 import { canonicalMessage, publicMessage } from '../sse/messages.ts';
 import { EventsHeaders, EventsQuery, checkPublicFilter, lifecycleFilterOf, type Identifiers } from '../sse/query.ts';
 import { checkFilterInScope } from '../sse/scope-reach.ts';
+import { logPassedOver } from '../sse/passed-over.ts';
 import { SseSession } from '../sse/session.ts';
 import { StreamSlots } from '../sse/stream-slots.ts';
 import type { SseMessage } from '../sse/frame.ts';
@@ -113,10 +114,12 @@ export const eventRoutes: RouteModule = (app, context) => {
         if (session === undefined) throw new Error('event delivered before the stream started');
         return session.deliver(message);
       };
+      // An event no reader acts on is passed over, as the projections pass over it, and logged once (review 79).
+      const onPassedOver = logPassedOver(context.credence.store, request.log);
       // Built before the socket is taken over: a filter that cannot be served throws here, as a 400.
       let events;
       if (identifiers === 'canonical') {
-        events = context.credence.events$(filter, { onEvent: (e) => deliver(canonicalMessage(e)) });
+        events = context.credence.events$(filter, { onEvent: (e) => deliver(canonicalMessage(e)), onPassedOver });
       } else {
         const pseudonyms = context.credence.pseudonyms;
         if (pseudonyms === undefined) {
@@ -130,6 +133,7 @@ export const eventRoutes: RouteModule = (app, context) => {
         if (scope !== undefined) checkFilterInScope(filter, scope);
         events = publicEvents$(context.credence.store, pseudonyms.deriver, filter, {
           onEvent: (e) => deliver(publicMessage(e)),
+          onPassedOver,
           ...(scope !== undefined ? { scope } : {}),
         });
       }

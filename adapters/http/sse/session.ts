@@ -4,7 +4,8 @@
  * - `client`: the client went away; the store subscription is released at once;
  * - `slow`: the client stayed over the high-water mark past the stall limit; dropped with a retry hint;
  * - `shutdown`: graceful shutdown (or the store closing under the stream); ended with a retry hint;
- * - `error`: the stream failed (an event that cannot be read, or access.db when the token is re-checked); ended with
+ * - `error`: the stream failed (the store under it, or access.db when the token is re-checked; an event that cannot
+ *   be read is passed over, not a failure: ./passed-over.ts); ended with
  *   `event: dropped` and a retry hint (the details go to the log);
  * - `unauthorised`: the token the stream was opened with was revoked (at once when by this process, else seen at
  *   the next heartbeat) or has expired (a timer at its expiry); ended with `event: dropped` and no retry hint: the
