@@ -2,7 +2,9 @@
  * One SSE stream from open to close: the headers and the first retry hint, events from the pull loop through the
  * writer (back-pressure), heartbeats, and exactly one ending with its reason counted:
  * - `client`: the client went away; the store subscription is released at once;
- * - `slow`: the client stayed over the high-water mark past the stall limit; dropped with a retry hint;
+ * - `slow`: the client stayed over the high-water mark past the stall limit; dropped with a retry hint, which is
+ *   queued behind what it has not read: it reaches only a client that catches up before the connection is cut (one
+ *   stall period later); one that does not comes back after the opening hint (`RETRY_MS.initial`);
  * - `shutdown`: graceful shutdown (or the store closing under the stream); ended with a retry hint;
  * - `error`: the stream failed (the store under it, or access.db when the token is re-checked; an event that cannot
  *   be read is passed over, not a failure: ./passed-over.ts); ended with
@@ -28,7 +30,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Reconnection delays sent as `retry:` hints. */
 export const RETRY_MS = {
-  /** At the start: a dropped connection comes back quickly. */
+  /**
+   * At the start: a dropped connection comes back quickly. Also what a client dropped as slow waits when it was cut
+   * before reading the drop frames (they sit behind its backlog): the only hint it received (review 79).
+   */
   initial: 1_000,
   /** After a graceful shutdown: long enough for a restart. */
   shutdown: 2_000,

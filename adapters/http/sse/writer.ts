@@ -8,9 +8,13 @@
  * and the session drops it with a retry hint; it resumes later with `Last-Event-ID`, from the store, at no cost
  * to anyone while it is away.
  *
- * `res.write` returning false only tells about Node's own high-water mark, and 'drain' only fires after such a
- * false; the configured mark may be lower. So a wait also wakes when a written frame has been handed to the
- * kernel (the write callback), which is when `writableLength` goes down.
+ * The configured mark is the only bound, above or below Node's own (16 KiB on a socket). `res.write` returning false
+ * (`writableNeedDrain`) tells only about Node's mark, and stays so until 'drain', when the buffer is empty: a wait on
+ * it paused every stream at about 17 kB whatever the configured mark (review 79: 17,255 bytes queued with marks of
+ * 1 MiB and 8 MiB alike). So Node's signal is not read; a wait wakes when a written frame has been handed to the
+ * kernel (the write callback), which is when `writableLength` goes down, and on 'drain', and re-checks the queue
+ * against the configured mark. What one client holds is therefore at most the mark plus the one frame that
+ * passed it (plus the final frames when the stream is ended).
  */
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -126,7 +130,7 @@ export class SseWriter {
   };
 
   private below(): boolean {
-    return !this.res.writableNeedDrain && this.res.writableLength <= this.highWaterBytes;
+    return this.res.writableLength <= this.highWaterBytes;
   }
 
   private waitBelow(): Promise<void> {
