@@ -47,8 +47,18 @@ export type CredentialId = z.infer<typeof CredentialId>;
 export const AssociationId = id().regex(token, `association id must be ${tokenRule}`).brand<'AssociationId'>();
 export type AssociationId = z.infer<typeof AssociationId>;
 
+/** A command id as stored events carry it: read as it was recorded, whatever its letter case (evidence stays as stored). */
 export const CommandId = z.uuid('command id must be a UUID').brand<'CommandId'>();
 export type CommandId = z.infer<typeof CommandId>;
+
+/**
+ * A command id as it is recorded, and so as the idempotency key the store indexes: in lower case. A UUID's hex digits
+ * are case-insensitive on input and output in lower case (RFC 9562 section 4), so `AAAA...` and `aaaa...` are one id
+ * and must be one key (review 78: the upper-case id of a registration sent again was refused for the node's state, of
+ * an on-demand rotation recorded a second rotation). Applied where a command enters (its metadata's schema, the
+ * library entry points that take an id), before any event id is derived from it; never to stored events.
+ */
+export const recordedCommandId = <T extends string>(commandId: T): T => commandId.toLowerCase() as T;
 
 /** ISO 8601 instant with offset; kept as a string in events so the stored bytes are what was decided. */
 export const Instant = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' });

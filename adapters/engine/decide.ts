@@ -1,17 +1,20 @@
 import { decide as candidateEvents, targetOf, type Command } from '../../domain/commands/index.ts';
-import { concurrencyConflict, validationError } from '../../domain/errors.ts';
+import { concurrencyConflict, isCredenceError, validationError } from '../../domain/errors.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import type { DomainEvent } from '../../domain/events/index.ts';
 import type { EventStore, FactRead } from '../../domain/ports/index.ts';
 import type { EntityKind } from '../../domain/streams.ts';
-import { evaluate, gatherFactsAsync, machineEvent, readStored, refusalError, viewOf, type EntitySnapshot } from '../../machines/index.ts';
+import { evaluate, gatherFactsAsync, machineEvent, refusalError, viewOf, type EntitySnapshot } from '../../machines/index.ts';
 import { bornExpired } from './born-expired.ts';
 import { mayHaveCommand, type CachedEntity, type EntityCache } from './entity-cache.ts';
-import type { ReplayedEntity } from './idempotency.ts';
+import { recordedAnywhere, recordedBy, type ReplayedEntity } from './idempotency.ts';
 import { STARTING_COMMANDS } from './starting-commands.ts';
 
 export type Decision =
-  /** The command id was seen on this stream: the events it recorded then, and the entity as it stands now. */
+  /**
+   * The command id was recorded before: the events it recorded then (another stream's, when it went there; none when
+   * the store binds it to a stream that holds none of its events) and the target entity as loaded.
+   */
   | { readonly kind: 'seen'; readonly entity: ReplayedEntity; readonly seen: readonly DecodedEvent[] }
   /**
    * The events to append, every one accepted by the entity's machine against the facts read for it, the revision
@@ -26,41 +29,30 @@ export type Decision =
       readonly snapshot: EntitySnapshot;
     };
 
-/** The command's own events as recorded, decoded; undefined when the store has none under its key or one is unreadable. */
-const recordedBy = async (store: EventStore, entity: CachedEntity, commandId: string): Promise<DecodedEvent[] | undefined> => {
-  const records = await store.readCommand(entity.streamId, commandId);
-  if (records.length === 0) return undefined;
-  const seen: DecodedEvent[] = [];
-  for (const record of records) {
-    const read = readStored(record);
-    if (read.ok !== true) return undefined;
-    seen.push(read.value);
-  }
-  return seen;
-};
-
 /**
  * The events of this command id already on the stream. The cache keeps the stream's command ids, so only a likely
  * retry reads anything more. A retry is answered from the store's index of command ids (issue 15 item 5: catching
- * up the projections re-issues every reaction under its derived id) and the cached entity caught up with its
- * stream, without rebuilding the stream. Events stored without the idempotency key (imported, seeded), or one the
- * store cannot decode, take the long way: the whole stream, rebuilt, as before.
+ * up the projections re-issues every reaction under its derived id) and the entity as loaded: its state after the
+ * command is folded only when the stream has moved on since (idempotency.ts). Events stored without the idempotency
+ * key (imported, seeded), or one the store cannot decode, take the long way: the whole stream, rebuilt, as before.
  */
 const seenOn = async (
   store: EventStore,
   cache: EntityCache,
   entity: CachedEntity,
   commandId: string,
-  firstAttempt: boolean,
 ): Promise<{ entity: ReplayedEntity; seen: DecodedEvent[] } | undefined> => {
   if (!mayHaveCommand(entity, commandId)) return undefined;
-  const recorded = await recordedBy(store, entity, commandId);
-  // On a first attempt the entry may have come from the cache without a read: the outcome reports the state now.
-  if (recorded !== undefined) return { entity: firstAttempt ? await cache.load(entity.kind, entity.id) : entity, seen: recorded };
+  const recorded = await recordedBy(store, entity.streamId, commandId);
+  if (recorded !== undefined) return { entity, seen: recorded };
   const full = await cache.loadFull(entity.kind, entity.id);
   const seen = full.events.filter((e) => e.metadata.commandId === commandId);
   return seen.length > 0 ? { entity: full, seen } : undefined;
 };
+
+/** The refusals of a command's own content and target (its rules, its state, its facts), not of who sent it. */
+const isRefusal = (error: unknown): boolean =>
+  isCredenceError(error, 'validation') || isCredenceError(error, 'illegal_transition') || isCredenceError(error, 'not_found');
 
 /** A fact as the decision read it: the stream and revision the append checks, and which entity it was. */
 interface FactReadOf extends FactRead {
@@ -100,17 +92,40 @@ export const decideCommand = async (
   const entity =
     firstAttempt && STARTING_COMMANDS.has(command.type) ? cache.cachedOrNew(kind, id) : await cache.load(kind, id, firstAttempt);
   if (mayHaveCommand(entity, command.metadata.commandId)) {
-    const retried = await seenOn(store, cache, entity, command.metadata.commandId, firstAttempt);
+    const retried = await seenOn(store, cache, entity, command.metadata.commandId);
     if (retried !== undefined) return { kind: 'seen', entity: retried.entity, seen: retried.seen };
   }
-  const expired = bornExpired(command, at);
-  if (expired !== undefined) {
-    // The entity may have been assumed new without a read: a retry of a command recorded while it was still valid
-    // gets its first outcome, whatever the time now.
-    const recorded = await recordedBy(store, entity, command.metadata.commandId);
-    if (recorded !== undefined) return { kind: 'seen', entity: await cache.load(kind, id), seen: recorded };
-    throw expired;
+  try {
+    return await decideAnew(store, cache, command, entity, at, firstAttempt);
+  } catch (error) {
+    if (!isRefusal(error)) throw error;
+    // The entity may have been assumed new without a read, or the id gone to another stream: a repeat is answered
+    // as one, whatever the time now (a credential recorded while still valid) and whatever the target's state. A
+    // store that cannot say where an id went is asked about the target's stream for a command born expired, as before.
+    const { commandId } = command.metadata;
+    const seen =
+      store.commandStream !== undefined
+        ? await recordedAnywhere(store, entity.streamId, commandId)
+        : bornExpired(command, at) !== undefined
+          ? await recordedBy(store, entity.streamId, commandId)
+          : undefined;
+    if (seen === undefined) throw error;
+    return { kind: 'seen', entity, seen };
   }
+};
+
+/** Steps 5 and 6 for a command not recorded on its stream: the facts its guards need, and the machine's verdict. */
+const decideAnew = async (
+  store: EventStore,
+  cache: EntityCache,
+  command: Command,
+  entity: CachedEntity,
+  at: Date,
+  firstAttempt: boolean,
+): Promise<Decision> => {
+  const { kind, id } = entity;
+  const expired = bornExpired(command, at);
+  if (expired !== undefined) throw expired;
 
   let snapshot = entity.snapshot;
   const events = candidateEvents(command);

@@ -1,5 +1,6 @@
 import { targetOf, type Command } from '../../domain/commands/index.ts';
 import { isCredenceError } from '../../domain/errors.ts';
+import { recordedCommandId } from '../../domain/ids.ts';
 import { SYSTEM_ACTOR_IDS } from '../../domain/metadata.ts';
 import { sentBy, type Clock, type CommandOutcome, type CommandSender, type CommandSink, type EventStore, type ExecuteOptions } from '../../domain/ports/index.ts';
 import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
@@ -7,7 +8,7 @@ import { viewOf, type LoadedEntity } from '../../machines/index.ts';
 import { authorise, parse, reserveDerivedCommandIds, verifyRequestSignature, type AdmissionStep } from './admission.ts';
 import { decideCommand } from './decide.ts';
 import { DEFAULT_CACHE_BYTES, EntityCache, type EntityCacheStats } from './entity-cache.ts';
-import { replayedOutcome } from './idempotency.ts';
+import { firstOutcome } from './idempotency.ts';
 import { PEEK_MEMO_SHARE, PeekMemo, type PeekedEntity } from './peek-memo.ts';
 import { appendDecision } from './record.ts';
 import { StreamLanes } from './stream-lanes.ts';
@@ -94,7 +95,7 @@ export const createEngine = (options: EngineOptions): Engine => {
 
   const attempt = async (command: Command, retry: number, at: Date): Promise<CommandOutcome> => {
     const decision = await decideCommand(store, cache, command, at, retry === 0);
-    if (decision.kind === 'seen') return replayedOutcome(command, decision.entity, decision.seen);
+    if (decision.kind === 'seen') return firstOutcome(store, command, decision.entity, decision.seen);
     return appendDecision(store, cache, command, decision.entity, decision.events, decision.facts, decision.snapshot, at);
   };
 
@@ -143,7 +144,7 @@ export const createEngine = (options: EngineOptions): Engine => {
     view: async (kind, id) => viewOf((await cache.load(kind, id)).snapshot),
     prefetch: (kind, ids) => cache.prefetch(kind, ids),
     recorded: async (kind, id, commandId, by) => {
-      const [first] = await store.readCommand(streamIdOf(kind, id), commandId);
+      const [first] = await store.readCommand(streamIdOf(kind, id), recordedCommandId(commandId));
       return first !== undefined && (by === undefined || sentBy(first.metadata, by));
     },
     cacheStats: () => cache.stats(),

@@ -1,35 +1,102 @@
 import type { Command } from '../../domain/commands/index.ts';
 import { canonicalJson } from '../../domain/crypto/index.ts';
 import { validationError } from '../../domain/errors.ts';
-import type { CommandOutcome, RecordedEvent } from '../../domain/ports/index.ts';
+import type { CommandOutcome, EventStore, RecordedEvent } from '../../domain/ports/index.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
-import { stateOf, type LoadedEntity } from '../../machines/index.ts';
+import { applyStored, emptyEntity, readStored, stateOf, type EntitySnapshot, type LoadedEntity } from '../../machines/index.ts';
 
-/** What an outcome of a repeated command reports of its entity: its stream and its state now. */
-export type ReplayedEntity = Pick<LoadedEntity, 'streamId' | 'snapshot'>;
+/**
+ * The entity a repeated command's outcome is answered for: its target, as loaded (its snapshot at `revision`). The
+ * state answered is the one right after the command's last event, folded from the stream when it has moved on.
+ */
+export type ReplayedEntity = Pick<LoadedEntity, 'kind' | 'id' | 'streamId' | 'snapshot' | 'revision'>;
 
 const reused = (commandId: string, how: string) =>
   validationError([{ path: 'metadata.commandId', rule: 'idempotency', message: `${commandId} was already used ${how}` }], 'command');
 
+/** The command's own events as recorded, decoded; undefined when the store has none under its key or one is unreadable. */
+export const recordedBy = async (store: EventStore, streamId: string, commandId: string): Promise<DecodedEvent[] | undefined> => {
+  const records = await store.readCommand(streamId, commandId);
+  if (records.length === 0) return undefined;
+  const seen: DecodedEvent[] = [];
+  for (const record of records) {
+    const read = readStored(record);
+    if (read.ok !== true) return undefined;
+    seen.push(read.value);
+  }
+  return seen;
+};
+
 /**
- * The first outcome of a command id seen before: only when the same actor (id and role) sent the same command
- * (type and data). An id reused for something else, or by anyone else, is refused, never reported as a success.
- * The actor is compared first and its refusal says nothing more: whether the type and data matched would tell
- * another actor what the first command was, and who sent it is not theirs to learn.
+ * The events of a command id the store holds on any stream (review 78), for a command about to be refused or whose
+ * append found its id taken: a repeat is then answered as one (firstOutcome: the first outcome, or the id refused
+ * as reused in the same words whatever the stream), never refused for its target's state. Answered for the target's
+ * state, a reuse on an entity that does not exist read "does not exist" and one that would be accepted "already
+ * used", and the reuse's words differed between the id's own stream and another: whoever reused an id learnt which
+ * stream it had gone to. Asked only on those paths, so an accepted command costs no look-up. A store that cannot say
+ * where an id went (no `commandStream`) is not asked: undefined, as before.
  */
-export const replayedOutcome = (command: Command, entity: ReplayedEntity, seen: readonly DecodedEvent[]): CommandOutcome => {
+export const recordedAnywhere = async (store: EventStore, targetStreamId: string, commandId: string): Promise<DecodedEvent[] | undefined> => {
+  const streamId = await store.commandStream?.(commandId);
+  if (streamId === undefined) return undefined;
+  const seen = await recordedBy(store, streamId, commandId);
+  // Another stream's events that cannot be read, or none (an EventStoreDB claim whose append failed), are still
+  // another command's: the id is refused as reused all the same.
+  return seen ?? (streamId === targetStreamId ? undefined : []);
+};
+
+/**
+ * The entity's snapshot right after the event at `revision`: the one loaded when it is at that revision (no read),
+ * else its stream up to that event folded through its machine, as a load rebuilds it (machines are pure, so this is
+ * the state the command left, whatever came after). Only a repeat of a command its stream has moved on from reads.
+ */
+const snapshotAt = async (store: EventStore, entity: ReplayedEntity, revision: bigint): Promise<EntitySnapshot> => {
+  if (entity.revision === revision) return entity.snapshot;
+  const records = await store.readStream(entity.streamId, { maxCount: Number(revision) + 1 });
+  return applyStored(emptyEntity(entity.kind, entity.id), records.filter((r) => r.revision <= revision)).snapshot;
+};
+
+/**
+ * Refuses a command id seen before unless the same actor (id and role) sent the same command (type and data) to the
+ * same stream. An id reused for something else, or by anyone else, is refused, never reported as a success.
+ * The actor is compared first and its refusal says nothing more: whether the type and data matched would tell
+ * another actor what the first command was, and who sent it is not theirs to learn. `seen` may be another stream's
+ * (recordedAnywhere): that is another command, refused in the same words as on the target's own stream, so the
+ * refusal does not tell which stream the id went to either.
+ */
+const assertSameCommand = (command: Command, streamId: string, seen: readonly DecodedEvent[]): void => {
   const first = seen[0];
   const { commandId, actor } = command.metadata;
   if (first === undefined) throw reused(commandId, 'for a different command');
   if (first.metadata.actor.id !== actor.id || first.metadata.actor.role !== actor.role) throw reused(commandId, 'by another actor');
-  if (first.metadata.commandType !== command.type || canonicalJson(first.event.data) !== canonicalJson(command.data)) {
+  if (first.record.streamId !== streamId || first.metadata.commandType !== command.type || canonicalJson(first.event.data) !== canonicalJson(command.data)) {
     throw reused(commandId, 'for a different command');
   }
-  return {
-    commandId: command.metadata.commandId,
-    streamId: entity.streamId,
-    state: stateOf(entity.snapshot),
-    events: seen.map((e) => e.record as RecordedEvent),
-    deduplicated: true,
-  };
+};
+
+const outcomeOf = (command: Command, streamId: string, snapshot: EntitySnapshot, seen: readonly DecodedEvent[]): CommandOutcome => ({
+  commandId: command.metadata.commandId,
+  streamId,
+  state: stateOf(snapshot),
+  events: seen.map((e) => e.record as RecordedEvent),
+  deduplicated: true,
+});
+
+/**
+ * The outcome of a command id seen before, for an entity already at the command's last event (its snapshot is the
+ * state answered); refused as assertSameCommand says.
+ */
+export const replayedOutcome = (command: Command, entity: Pick<ReplayedEntity, 'streamId' | 'snapshot'>, seen: readonly DecodedEvent[]): CommandOutcome => {
+  assertSameCommand(command, entity.streamId, seen);
+  return outcomeOf(command, entity.streamId, entity.snapshot, seen);
+};
+
+/**
+ * The first outcome of a command id seen before, whatever its entity did since: the state is the one right after
+ * the command's last event (CommandOutcome.state, docs/service.md "Idempotency"), folded from the stream only when
+ * it has moved on (review 78: a retry answered the state now). Checked first, so a refused reuse reads nothing more.
+ */
+export const firstOutcome = async (store: EventStore, command: Command, entity: ReplayedEntity, seen: readonly DecodedEvent[]): Promise<CommandOutcome> => {
+  assertSameCommand(command, entity.streamId, seen);
+  return outcomeOf(command, entity.streamId, await snapshotAt(store, entity, seen.at(-1)!.record.revision), seen);
 };

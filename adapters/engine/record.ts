@@ -6,7 +6,7 @@ import { currentVersionOf } from '../../domain/upcasters.ts';
 import { ExpectedRevision, type CommandOutcome, type EventStore, type EventToAppend, type FactRead } from '../../domain/ports/index.ts';
 import { stateOf, type EntitySnapshot } from '../../machines/index.ts';
 import { afterAppend, type CachedEntity, type EntityCache } from './entity-cache.ts';
-import { replayedOutcome } from './idempotency.ts';
+import { firstOutcome, recordedAnywhere } from './idempotency.ts';
 
 /**
  * `at` as ISO 8601, kept for the last instant formatted: commands decided in the same millisecond (a wave of
@@ -74,9 +74,13 @@ export const appendDecision = async (
   if (result.deduplicated) {
     // Another writer (or this one, before a cache eviction) recorded this command first: return its outcome.
     // When the command id was first used on another stream, for another command or by another actor (id or role),
-    // replayedOutcome refuses it: the same rule as a reuse seen before the append.
+    // firstOutcome refuses it: the same rule, in the same words, as a reuse seen before the append.
+    // The id's events are looked for where the store bound it when they are not on this stream, so that another
+    // actor's reuse is refused in the same words whichever stream it aimed at (idempotency.ts recordedAnywhere).
     const fresh = await cache.loadFull(entity.kind, entity.id);
-    return replayedOutcome(command, fresh, fresh.events.filter((e) => e.metadata.commandId === commandId));
+    const own = fresh.events.filter((e) => e.metadata.commandId === commandId);
+    const seen = own.length > 0 ? own : ((await recordedAnywhere(store, entity.streamId, commandId)) ?? []);
+    return firstOutcome(store, command, fresh, seen);
   }
   cache.remember(afterAppend(entity, snapshot, result.nextExpectedRevision, commandId));
   const { streamId } = entity;

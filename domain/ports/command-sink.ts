@@ -4,9 +4,13 @@ import type { Clock } from './clock.ts';
 import type { RecordedEvent } from './event-store.ts';
 
 export interface CommandOutcome {
+  /** The command id as recorded: in lower case, whatever case it was sent in (domain/ids.ts recordedCommandId). */
   readonly commandId: string;
   readonly streamId: string;
-  /** State of the entity after the command. */
+  /**
+   * State of the entity right after the command: a repeat's too, folded from the stream up to the command's last
+   * event on every store, however far the entity has moved since (review 78).
+   */
   readonly state: string;
   readonly events: readonly RecordedEvent[];
   /** True when the command id had been seen: nothing was appended and the first outcome is returned. */

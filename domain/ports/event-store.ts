@@ -132,6 +132,15 @@ export interface EventStore {
    */
   readCommand(streamId: string, commandId: string): Promise<readonly RecordedEvent[]>;
   /**
+   * Optional: the stream an append with this idempotency key went to, whichever it is; undefined when none did. The
+   * engine asks only before it refuses a command, so that an id used before is refused as reused whatever the
+   * command's target (review 78), at no cost to a command it accepts. The embedded store answers from its table of
+   * command ids; EventStoreDB from the id's claim stream (eventstoredb/append.ts step 5), which binds an id once an
+   * append has read its stream, so an id whose append failed after its claim is bound with no events, as its appends
+   * hold it too. A store without it: a reused id is refused as reused only when the target would accept the command.
+   */
+  commandStream?(commandId: string): Promise<string | undefined>;
+  /**
    * Optional: every event of each of these streams, as `readStream(streamId)` returns them, in one round trip. The map
    * holds every stream asked for (an empty array when it does not exist). At most `MAX_STREAMS_PER_READ` distinct
    * streams per call. The embedded store answers with one indexed query; a caller warming its cache for a batch of

@@ -23,7 +23,7 @@ import type {
   SubscriptionStart,
 } from '../../../../domain/ports/event-store.ts';
 import { isTransient, type EsdbDriver, type WireEvent } from './driver.ts';
-import { appendToStream, prepareAppend, type PreparedAppend } from './append.ts';
+import { appendToStream, commandClaimStreamOf, prepareAppend, type PreparedAppend } from './append.ts';
 import { compileFilter } from './filters.ts';
 import { decode, isSystemEvent, markerOf } from './codec.ts';
 import { EventReader, type DropNotice, type ResubscribePolicy, type StartPoint } from './event-reader.ts';
@@ -129,6 +129,20 @@ export class EventStoreDbStore implements EventStore {
       if (oldest === undefined || oldest.revision === 0n || page.length < COMMAND_PAGE) return found.reverse();
       from = oldest.revision - 1n;
     }
+  }
+
+  /**
+   * No table of command ids here either: the id's claim (append.ts step 5, `credence-command-<id>`) names the stream
+   * it is bound to. Ids appended before claims were written have none, and are not found.
+   */
+  async commandStream(commandId: string): Promise<string | undefined> {
+    this.assertOpen();
+    if (typeof commandId !== 'string' || commandId.length === 0) throw new Error('commandId: must be a non-empty string');
+    const [claim] = await this.driver.readStream(commandClaimStreamOf(commandId), { from: 0n, backwards: false, maxCount: 1 });
+    if (claim === undefined) return undefined;
+    // Read as written, as the append reads it: a claim this adapter wrote is always its own.
+    const claimant = (decode(claim).data as { claimant?: unknown }).claimant;
+    return typeof claimant === 'string' ? claimant : undefined;
   }
 
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {

@@ -39,6 +39,7 @@ export class StoreReads {
           '(SELECT last_position FROM commands WHERE command_id = @commandId AND stream_id = @streamId) ORDER BY revision',
       ).raw(true),
       recordAt: db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE position = ?`).raw(true),
+      commandStream: db.prepare('SELECT stream_id FROM commands WHERE command_id = ?').pluck(),
     };
   }
 
@@ -69,6 +70,12 @@ export class StoreReads {
     checkId(streamId, 'streamId');
     checkId(commandId, 'commandId');
     return (this.sql.readCommand.all({ streamId, commandId }) as unknown[][]).map(recordedEventOfRaw);
+  }
+
+  commandStream(commandId: string): string | undefined {
+    this.assertOpen();
+    checkId(commandId, 'commandId');
+    return (this.sql.commandStream.get(commandId) as string | undefined) ?? undefined;
   }
 
   recordAt(position: bigint): RecordedEvent | undefined {

@@ -173,6 +173,10 @@ export class SqliteEventStore implements EventStore {
     return this.reads.readCommand(streamId, commandId);
   }
 
+  async commandStream(commandId: string): Promise<string | undefined> {
+    return this.reads.commandStream(commandId);
+  }
+
   /** Rows are never removed (AUTOINCREMENT positions): a position below the head with no row is another log's. */
   readonly gapless = true;
 
