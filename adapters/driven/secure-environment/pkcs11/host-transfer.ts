@@ -3,6 +3,7 @@ import type { RandomSource } from '../../../../domain/ports/random.ts';
 import type { KeyKind } from '../../../../domain/ports/secure-environment.ts';
 import { mechanismUnsupported, pkcs11js, type Pkcs11, type Pkcs11Handle, type Pkcs11Template } from './module.ts';
 import { fixed } from './token-objects.ts';
+import { agreeTransferKey } from './transfer-agreement.ts';
 
 /** RFC 5649 §3 alternative initial value (AES key wrap with padding = CKM_AES_KEY_WRAP_PAD). */
 const RFC5649_AIV = Buffer.from('a65959a6', 'hex');
@@ -24,8 +25,9 @@ export const HOST_ONLY = ({ what, mechanism }: HostOperation) =>
 /**
  * Only under `x-derivation=host` (docs/hsm.md): the channel through which the bytes of host-held keys (psk256,
  * session256, ECDH `secret`, x25519) cross the PKCS#11 API, always AES-wrapped (RFC 5649), never as CKA_VALUE in
- * clear: for a network HSM the API is a wire. The transfer key is a session object (gone with the session) made
- * from 32 random bytes this process keeps; those keys are CKA_SENSITIVE (their value is never readable) but
+ * clear: for a network HSM the API is a wire. The transfer key itself never crosses it either: it is agreed with the
+ * token by P-256 ECDH (transfer-agreement.ts), a session object (gone with the session) whose bytes this process
+ * computes on its side and wipes at `close`. The keys it carries are CKA_SENSITIVE (their value is never readable) but
  * CKA_EXTRACTABLE, which is exactly the exposure docs/hsm.md states. Signing and ECDH private keys never pass here.
  */
 export class HostTransfer {
@@ -37,21 +39,9 @@ export class HostTransfer {
   constructor(module: Pkcs11, session: Pkcs11Handle, random: RandomSource) {
     this.#module = module;
     this.#session = session;
-    this.#key = Buffer.from(random(32));
-    this.#object = module.C_CreateObject(session, [
-      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
-      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
-      { type: pkcs11js.CKA_TOKEN, value: false },
-      { type: pkcs11js.CKA_PRIVATE, value: true },
-      { type: pkcs11js.CKA_SENSITIVE, value: true },
-      { type: pkcs11js.CKA_EXTRACTABLE, value: false },
-      { type: pkcs11js.CKA_WRAP, value: true },
-      { type: pkcs11js.CKA_UNWRAP, value: true },
-      { type: pkcs11js.CKA_ENCRYPT, value: false },
-      { type: pkcs11js.CKA_DECRYPT, value: false },
-      { type: pkcs11js.CKA_LABEL, value: 'credence/se/1 host-transfer' },
-      { type: pkcs11js.CKA_VALUE, value: this.#key },
-    ]);
+    const { object, key } = agreeTransferKey(module, session, random);
+    this.#object = object;
+    this.#key = key;
   }
 
   /** The key's bytes in host memory; the caller wipes them. */
