@@ -47,12 +47,16 @@ export class HostKeys {
     }
   }
 
-  /** Imports host-computed key bytes as a new host-held key object, and wipes them. */
+  /**
+   * Imports host-computed key bytes as a new host-held key object, and wipes them. Only inside `LiveSession.recovering`,
+   * which keeps the key's handle across its attempts (`newKeyHandle`).
+   */
   import(owner: string, kind: KeyKind, bytes: Uint8Array, options: KeyOptions): KeyHandle {
     try {
       if (this.#derivation !== 'host') throw HOST_ONLY(HKDF);
       const transfer = this.#live.channel();
-      const handle = this.#newHandle();
+      // One handle for every attempt of the operation: a retry after a lost session first shreds what this made.
+      const handle = this.#live.newKeyHandle(owner, this.#newHandle);
       const usage = usageFor(kind, options);
       const ephemeral = kind === 'secret' || options.ephemeral === true;
       const label: KeyLabel = { owner, kind, ...(usage ? { usage } : {}), extractable: kind !== 'secret' && options.extractable === true, host: true };

@@ -9,6 +9,23 @@ import { ED25519_PARAMS, fixed, identity, P256_PARAMS, secretAttributes, type Ke
  * mechanism checked against the token's list first, each template's refusal told apart (TokenSession `run`).
  */
 
+/**
+ * Usage flags no Credence key pair needs, set false rather than left to the token (SoftHSM2 defaults most of them
+ * to true): a key that may do only what it is for, whoever holds the PIN. Keys made before (review 83) still carry
+ * the defaults and are still served (docs/hsm.md, "Usage flags").
+ */
+const UNUSED_BY_PRIVATE_KEYS: Pkcs11Template = [
+  { type: pkcs11js.CKA_DECRYPT, value: false },
+  { type: pkcs11js.CKA_UNWRAP, value: false },
+  { type: pkcs11js.CKA_SIGN_RECOVER, value: false },
+];
+const UNUSED_BY_PUBLIC_KEYS: Pkcs11Template = [
+  { type: pkcs11js.CKA_ENCRYPT, value: false },
+  { type: pkcs11js.CKA_WRAP, value: false },
+  { type: pkcs11js.CKA_VERIFY_RECOVER, value: false },
+  { type: pkcs11js.CKA_DERIVE, value: false },
+];
+
 export const generateKeyPair = (token: TokenSession, handle: KeyHandle, label: KeyLabel, ephemeral: boolean): Pkcs11js.KeyPair => {
   const ed = label.kind === 'ed25519';
   const mechanism = token.mechanism(ed ? 'CKM_EC_EDWARDS_KEY_PAIR_GEN' : 'CKM_EC_KEY_PAIR_GEN');
@@ -20,12 +37,14 @@ export const generateKeyPair = (token: TokenSession, handle: KeyHandle, label: K
     // Private too: its label names the owner, which no one without the PIN needs to see.
     { type: pkcs11js.CKA_PRIVATE, value: true },
     { type: pkcs11js.CKA_VERIFY, value: signs },
+    ...UNUSED_BY_PUBLIC_KEYS,
   ]);
   const privateTemplate = fixed([
     ...identity(handle, label, ephemeral),
     ...secretAttributes(false),
     { type: pkcs11js.CKA_SIGN, value: signs },
     { type: pkcs11js.CKA_DERIVE, value: !signs },
+    ...UNUSED_BY_PRIVATE_KEYS,
   ]);
   return token.run(() => token.module.C_GenerateKeyPair(token.session, { mechanism }, publicTemplate, privateTemplate), privateTemplate);
 };

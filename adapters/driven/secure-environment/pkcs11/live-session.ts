@@ -1,8 +1,16 @@
 import type { RandomSource } from '../../../../domain/ports/random.ts';
+import type { KeyHandle } from '../../../../domain/ports/secure-environment.ts';
+import { generationHandle } from './generation-handle.ts';
 import { HostTransfer } from './host-transfer.ts';
 import { RememberedKeys } from './remembered-keys.ts';
 import { isObjectGone, isSessionLost } from './token-errors.ts';
 import type { TokenSession } from './token-session.ts';
+
+/** The attempts of one `recovering` operation, and the key it makes from host bytes once drawn. */
+interface Making {
+  attempts: number;
+  key?: { readonly owner: string; readonly handle: () => KeyHandle; attempt: number };
+}
 
 /**
  * What a PKCS#11 Secure Environment holds that lives and dies with its session (the remembered object handles,
@@ -18,6 +26,8 @@ export class LiveSession {
   #transfer: HostTransfer | undefined;
   /** The session generation what is held here belongs to. */
   #generation: number;
+  /** The running operation's (`recovering`) attempts and the key it makes from host bytes (`newKeyHandle`). */
+  #making: Making | undefined;
 
   constructor(token: TokenSession, host: boolean, random: RandomSource) {
     this.token = token;
@@ -29,25 +39,54 @@ export class LiveSession {
   /**
    * Runs one port operation; when the session turns out lost (an HSM or module restart, a logout, a closed
    * session: token-session.ts), reopens it once and runs the whole operation once more, so keys are found again by
-   * CKA_ID (a key being generated keeps its handle, and what a half-done first attempt left there is shredded first:
-   * generation-handle.ts).
+   * CKA_ID (a key being generated, or made from host bytes, keeps its handle, and what a half-done first attempt left
+   * there is shredded first: generation-handle.ts, `newKeyHandle`).
    * Bounded: one recovery, one retry; a token still absent is `token_unavailable` naming it. Operations run
    * synchronously (pkcs11js), so one recovery is in flight at a time; an operation that began before a recovery
    * (generation) retries on the session it opened instead of opening another. A session replaced meanwhile (a
    * re-initialisation of the module for another Secure Environment on it, shared-module.ts) is followed first.
    */
   recovering<T>(operation: () => T): T {
+    const outer = this.#making;
+    this.#making = { attempts: 0 };
+    try {
+      return this.#recovering(operation);
+    } finally {
+      this.#making = outer;
+    }
+  }
+
+  /**
+   * The handle (CKA_ID) of the key the running operation (`recovering`) makes from host bytes (host-keys.ts): drawn
+   * at its first attempt, the same at every later one, which first shreds what an earlier attempt left under it for
+   * `owner` (generation-handle.ts). The session can be lost after C_UnwrapKey made the object: a new handle per
+   * attempt would leave that object, extractable, named by nothing and out of reach of crypto-shredding. A port
+   * operation makes at most one key: a second in the same attempt would shred the first, so it is refused.
+   */
+  newKeyHandle(owner: string, draw: () => KeyHandle): KeyHandle {
+    const making = this.#making;
+    if (making === undefined) throw new TypeError('newKeyHandle: only inside recovering');
+    if (making.key === undefined) {
+      making.key = { owner, handle: generationHandle(this.token, this.keys, owner, draw), attempt: making.attempts };
+    } else if (making.key.attempt === making.attempts || making.key.owner !== owner) {
+      throw new TypeError('newKeyHandle: an operation makes one key, for one owner');
+    }
+    making.key.attempt = making.attempts;
+    return making.key.handle();
+  }
+
+  #recovering<T>(operation: () => T): T {
     this.#follow();
     const generation = this.token.generation;
     try {
-      return operation();
+      return this.#attempt(operation);
     } catch (error) {
       if (!isSessionLost(error)) throw error;
     }
     try {
       if (this.token.generation === generation) this.token.reopen();
       this.#follow();
-      return operation();
+      return this.#attempt(operation);
     } catch (error) {
       if (isSessionLost(error)) throw this.token.unavailable(error);
       throw error;
@@ -68,7 +107,7 @@ export class LiveSession {
         if (!isObjectGone(error)) throw error;
       }
       this.keys.forgetObjects();
-      return operation();
+      return this.#attempt(operation);
     });
   }
 
@@ -88,6 +127,12 @@ export class LiveSession {
     this.#transfer?.close();
     this.#transfer = undefined;
     this.token.close();
+  }
+
+  /** One run of the running operation, counted so that `newKeyHandle` tells a retry from a second key. */
+  #attempt<T>(operation: () => T): T {
+    if (this.#making !== undefined) this.#making.attempts += 1;
+    return operation();
   }
 
   /**
