@@ -1,4 +1,5 @@
 import type { FastifyRequest, FastifyServerOptions } from 'fastify';
+import { stdoutLogDestination } from './log-destination.ts';
 import { REDACTED, redactedUrlOf } from './redact-url.ts';
 
 // What URLs a log line keeps lives in ./redact-url.ts.
@@ -57,7 +58,8 @@ const loggedHeaders = (headers: FastifyRequest['headers']): Record<string, strin
  */
 export const loggerOptions = (level: string, stream?: NodeJS.WritableStream): FastifyServerOptions['logger'] => ({
   level,
-  ...(stream !== undefined ? { stream } : {}),
+  // Not pino's default (sonic-boom): a log destination that fails drops lines, it never hangs the service (review 81).
+  stream: stream ?? stdoutLogDestination(),
   // Belt and braces for headers logged whole; `redactSecrets` covers any depth of plain objects.
   redact: {
     paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie', 'res.headers["set-cookie"]'],

@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EntityCacheStats } from '../engine/index.ts';
 import type { ComponentStatus } from '../runtime/index.ts';
+import { droppedLogLines } from './log-destination.ts';
 
 export interface ServiceMetrics {
   commandDecided(type: string, outcome: 'accepted' | 'refused' | 'replayed', seconds: number): void;
@@ -109,6 +110,15 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
     help: 'Client connections closed as they opened: past the connection bound of the listener (total) or its bound per address (address); listener api or probes',
     labelNames: ['reason', 'listener'] as const,
     registers: [registry],
+  });
+  new Counter({
+    name: 'credence_log_lines_dropped_total',
+    help: 'Log lines not written because writing to stdout failed (a full disk, a file size limit) or fell far behind: this process\'s, since it started',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(droppedLogLines());
+    },
   });
   const sseEvents = new Counter({ name: 'credence_sse_events_total', help: 'Events delivered over server-sent event streams', registers: [registry] });
   const components =
