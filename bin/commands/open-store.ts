@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { openSqliteStoreInDir, openStore, StoreConnectionString, type StoreLocation } from '../../adapters/driven/store/index.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
+import { isCredenceError } from '../../domain/errors.ts';
 import { UsageError } from '../program.ts';
 
 /**
@@ -14,8 +15,10 @@ export const StoreArg = StoreConnectionString.optional();
 
 /**
  * Opens an existing store for reading; an absent SQLite file is a user error (UsageError, exit 2), not a new
- * store. `store` is the parsed `--store`; without it, `sqlite:<dir>`. `setting` names where the store came from in
- * a refusal (configuredStore); by default `--store`, or `--data` without one.
+ * store, and so is a folder SQLite cannot read it in (a WAL file without its -shm in a folder this account may not
+ * write: adapters/driven/files/wal-in-unwritable-folder.ts), said with the file, why and what to do. `store` is the
+ * parsed `--store`; without it, `sqlite:<dir>`. `setting` names where the store came from in a refusal
+ * (configuredStore); by default `--store`, or `--data` without one.
  */
 export const openExistingStore = (dir: string, store?: StoreLocation, setting?: string): EventStore => {
   const location: StoreLocation = store ?? { kind: 'sqlite', dir };
@@ -25,12 +28,27 @@ export const openExistingStore = (dir: string, store?: StoreLocation, setting?: 
       if (!existsSync(join(location.dir, 'events.db'))) {
         throw new UsageError(`${named}: no event store in ${location.dir} (run npm start first, or pass --data DIR or --store URL)`);
       }
-      return openSqliteStoreInDir(location.dir);
+      try {
+        return openSqliteStoreInDir(location.dir);
+      } catch (error) {
+        throw unusableFolderAsUsage(error, named);
+      }
     case 'sqlite-memory':
       throw new UsageError(`${named}: an in-memory store holds no events to read; give sqlite:<folder>, esdb://… or kurrentdb://…`);
     case 'eventstoredb':
       return openStore(location.connectionString);
   }
+};
+
+/**
+ * A folder the store cannot be read in here (rule `usable_folder`: not to be entered, or a WAL file SQLite cannot
+ * read in it) is bad usage of the setting that named it (exit 2, README 'CLI exit codes'), as for `serve`; any other
+ * error is returned as it was.
+ */
+const unusableFolderAsUsage = (error: unknown, setting: string): unknown => {
+  const issues = isCredenceError(error, 'validation') && error.problem.code === 'validation' ? error.problem.issues : [];
+  if (issues.length === 0 || !issues.every((i) => i.path === 'data' && i.rule === 'usable_folder')) return error;
+  return new UsageError(issues.map((i) => `${setting}: ${i.message}`));
 };
 
 /**

@@ -4,7 +4,9 @@ import { PUBLIC_KEY_FILE, hasTransparencyLog, openTransparencyLogForAudit, rebui
 import { lockDataFolder } from '../../adapters/runtime/data-folder.ts';
 import { sayRemovedStrays } from './folder-lock.ts';
 import { readEventsDbInDir } from '../../adapters/driven/store/index.ts';
-import { EVENTS_DB_FILE } from '../../adapters/driven/store/index.ts';
+import { EVENTS_DB_FILE, SCHEMA_VERSION } from '../../adapters/driven/store/index.ts';
+import { openReadingConnection } from '../../adapters/driven/files/index.ts';
+import { asDamagedDatabase } from '../../adapters/driven/files/damaged-database.ts';
 import { openCheckpoint, type NoteVerifierKey } from '../../domain/transparency/index.ts';
 import { auditStoreAgainstLog } from '../../projections/transparency/index.ts';
 import { TransparencyLogAltered } from '../../domain/ports/index.ts';
@@ -64,10 +66,18 @@ export const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefi
       return 1;
     }
   }
+  try {
+    refuseNewerEventsDb(dir);
+  } catch (error) {
+    if (isCredenceError(error, 'damaged_database')) return damaged(error, io, printJson);
+    throw unreadableFolderAsUsage(error) ?? error;
+  }
   let log: ReturnType<typeof openTransparencyLogForAudit>;
   try {
     log = openTransparencyLogForAudit(dir);
   } catch (error) {
+    const usage = unreadableFolderAsUsage(error);
+    if (usage !== undefined) throw usage;
     if (error instanceof TransparencyLogAltered) {
       printJson({ ok: false, kind: 'log_mismatch', message: error.message });
       io.err(printable(`TAMPERED: log_mismatch: ${error.message}`));
@@ -109,10 +119,47 @@ export const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefi
     return 0;
   } catch (error) {
     if (isCredenceError(error, 'damaged_database')) return damaged(error, io, printJson);
-    throw error;
+    throw unreadableFolderAsUsage(error) ?? error;
   } finally {
     log.close();
   }
+};
+
+/**
+ * events.db's schema version, on a connection that writes nothing (reading-connection.ts; not readOnlyDatabase, which
+ * rolls a hot journal back into the file the audit judges): a file a newer version wrote is refused, as `history`
+ * refuses it, not audited as this version's rows (review 81: it was "ok"). Bad input, as a log of a schema this
+ * version does not read is (exit 2).
+ */
+const refuseNewerEventsDb = (dir: string): void => {
+  const path = join(dir, EVENTS_DB_FILE);
+  let found: number;
+  try {
+    const db = openReadingConnection(path);
+    try {
+      found = Number(db.pragma('user_version', { simple: true }));
+    } finally {
+      db.close();
+    }
+  } catch (error) {
+    throw asDamagedDatabase(path, error);
+  }
+  if (found <= SCHEMA_VERSION) return;
+  throw new UsageError(
+    `--data: ${path}: event store file has schema version ${found}, newer than this build supports (${SCHEMA_VERSION}): ` +
+      'a newer version of Credence wrote it; audit it with that version',
+  );
+};
+
+/**
+ * A file SQLite cannot read in this folder (a WAL file without its -shm where this account may not write:
+ * adapters/driven/files/wal-in-unwritable-folder.ts) is bad usage of `--data` (exit 2), said with the file, why and
+ * what to do; undefined for any other error.
+ */
+const unreadableFolderAsUsage = (error: unknown): UsageError | undefined => {
+  const issues = isCredenceError(error, 'validation') && error.problem.code === 'validation' ? error.problem.issues : [];
+  if (issues.length === 0 || !issues.every((i) => i.path === 'data' && i.rule === 'usable_folder')) return undefined;
+  return new UsageError(issues.map((i) => `--data: ${i.message}`));
 };
 
 /**

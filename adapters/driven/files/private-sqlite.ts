@@ -5,6 +5,7 @@ import { damagedDatabase } from '../../../domain/errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { asDamagedDatabase, rememberDatabaseFile } from './damaged-database.ts';
 import { DATA_FILE_MODE, preparePrivateDatabaseFile, preparePrivateDir } from './private-files.ts';
+import { refuseWalInUnwritableFolder } from './wal-in-unwritable-folder.ts';
 
 /** Where a private database lives: `<dir>/<file>`, or in memory (tests, in-memory instances). */
 export type PrivateSqliteLocation = { readonly dir: string } | { readonly memory: true };
@@ -115,7 +116,8 @@ export const createWhole = (path: string, schema: Schema): void => {
  * its file refused (refuseLeftLog); a missing file with a schema made whole (createWhole), one without made empty,
  * 0600, before SQLite opens it (its -wal/-shm follow); a busy timeout; the schema created or its version checked in
  * one immediate transaction, and only then WAL with the `synchronous` level asked for (a zero-length file an earlier
- * version left is so made whole by its rollback journal before it is a WAL file). Whatever fails after the open
+ * version left is so made whole by its rollback journal before it is a WAL file). A WAL file SQLite cannot read here
+ * (no -shm, its folder not writable) is refused naming it (wal-in-unwritable-folder.ts). Whatever fails after the open
  * closes the database; a file SQLite finds damaged is a `damaged_database` error naming it and what mends it.
  */
 export const openPrivateSqlite = (location: PrivateSqliteLocation, options: PrivateSqliteOptions): Database.Database => {
@@ -131,6 +133,8 @@ export const openPrivateSqlite = (location: PrivateSqliteLocation, options: Priv
     refuseLeftLog(path);
     if (options.schema !== undefined) createWhole(path, options.schema);
     preparePrivateDatabaseFile(path);
+    // Said here, naming the file: SQLite's first statement would fail on it naming none.
+    refuseWalInUnwritableFolder(path);
     try {
       db = new Database(path);
     } catch (error) {

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { refuseWalInUnwritableFolder } from './wal-in-unwritable-folder.ts';
 
 /** The files SQLite keeps beside a database while it is open or was left open: its WAL, its WAL index, its journal. */
 const SIDE_FILES = ['-wal', '-shm', '-journal'] as const;
@@ -19,9 +20,12 @@ const SIDE_FILES = ['-wal', '-shm', '-journal'] as const;
  *
  * A file that has one already is opened read-only, as before: they are another process's (a running service's), or
  * a killed one's, whose WAL a writable close would checkpoint into the file and whose journal it would roll back,
- * changing the bytes an audit judges. Where the file cannot be written here, SQLite opens it read-only as well.
+ * changing the bytes an audit judges. Where the file cannot be written here, SQLite opens it read-only as well. A WAL
+ * file without its -shm in a folder this process may not write cannot be read at all, and is refused naming it
+ * (wal-in-unwritable-folder.ts).
  */
 export const openReadingConnection = (path: string): Database.Database => {
+  refuseWalInUnwritableFolder(path);
   if (SIDE_FILES.some((suffix) => existsSync(`${path}${suffix}`))) return new Database(path, { readonly: true, fileMustExist: true });
   const db = new Database(path, { fileMustExist: true });
   try {

@@ -57,7 +57,14 @@ export const openLogStatements = (db: Database.Database, readOnly: boolean) => {
   let keepsRefusals = true;
   if (readOnly) {
     const found = Number(db.pragma('user_version', { simple: true }));
-    if (found < READ_ONLY_SINCE || found > SCHEMA_VERSION) {
+    // A newer file is no service's of this version to open either (it refuses it): only the version that wrote it
+    // knows its layout (review 81: the advice to open it here was said of both).
+    if (found > SCHEMA_VERSION) {
+      throw new Error(
+        `transparency log file has schema version ${found}, newer than ${SCHEMA_VERSION}, the newest this version reads: a newer version of Credence wrote it; audit it with that version`,
+      );
+    }
+    if (found < READ_ONLY_SINCE) {
       throw new Error(
         `transparency log file has schema version ${found}, not ${READ_ONLY_SINCE} to ${SCHEMA_VERSION}: open it once with the service of this version (read-only, it is not migrated)`,
       );

@@ -1,0 +1,133 @@
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cmd } from './support/fleet.ts';
+import { startTestService, type TestService } from './support/service.ts';
+
+/*
+ * Review 81, finding 2: on a copy of a cleanly stopped data folder made read-only (`chmod -R u-w`, a read-only mount),
+ * every command that reads it failed with SQLite's "attempt to write a readonly database", naming no file, exit 1
+ * (`verify --data` exit 2, naming transparency.db, though the README said both files are opened read-only). SQLite
+ * must make the -shm of a WAL database to read it, even on a read-only connection; where it cannot, the command now
+ * refuses before any opening, naming the file, the rule and what to do, as a data folder unusable here: exit 2.
+ *
+ * Modes bind no root: run as root, the commands run as `nobody` (setpriv), on a copy that account owns.
+ */
+const NOBODY = 65534;
+const asRoot = process.getuid?.() === 0;
+const canSwitchUser = asRoot && spawnSync('setpriv', ['--version']).status === 0;
+const CLI = resolve('bin/credence.mjs');
+
+/** `credence <argv>` in a process of its own: as `nobody` when this one is root, else as this user. */
+const credence = (argv: readonly string[]): { code: number | null; said: string } => {
+  const [command, args] = asRoot
+    ? ['setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--', process.execPath, CLI, ...argv]]
+    : [process.execPath, [CLI, ...argv]];
+  const run = spawnSync(command, args, { cwd: resolve('.'), env: { PATH: process.env.PATH ?? '', HOME: tmpdir() }, encoding: 'utf8', timeout: 120_000 });
+  return { code: run.status, said: `${run.stdout}${run.stderr}` };
+};
+
+/** Every file of `dir`: its size, mode, mtime and a digest of its bytes. */
+const snapshot = (dir: string): Record<string, string> => {
+  const found: Record<string, string> = {};
+  for (const name of readdirSync(dir).sort()) {
+    const stat = lstatSync(join(dir, name));
+    found[name] = `${stat.size} ${stat.mode.toString(8)} ${stat.mtimeMs} ${createHash('sha256').update(readFileSync(join(dir, name))).digest('hex')}`;
+  }
+  return found;
+};
+
+/** `dir` and what is in it made read-only, and this test's runner's own (as `nobody` when root). */
+const readOnly = (dir: string): void => {
+  for (const name of readdirSync(dir)) {
+    if (asRoot) chownSync(join(dir, name), NOBODY, NOBODY);
+    chmodSync(join(dir, name), lstatSync(join(dir, name)).mode & 0o555);
+  }
+  if (asRoot) chownSync(dir, NOBODY, NOBODY);
+  chmodSync(dir, 0o500);
+};
+
+const writableAgain = (dir: string): void => {
+  if (!existsSync(dir)) return;
+  chmodSync(dir, 0o700);
+  for (const name of readdirSync(dir)) chmodSync(join(dir, name), 0o600);
+};
+
+describe.skipIf(asRoot && !canSwitchUser)('a command that only reads a data folder this account may not write', () => {
+  let scratch: string;
+  let stopped: string;
+
+  beforeAll(async () => {
+    scratch = mkdtempSync(join(tmpdir(), 'credence-read-only-folder-'));
+    // `nobody` goes through it to the copies.
+    chmodSync(scratch, 0o755);
+    stopped = join(scratch, 'stopped');
+    const svc: TestService = await startTestService({ dir: stopped });
+    await svc.service.context.credence.engine.execute(cmd.registerNode('meter-1'));
+    await svc.close();
+    expect(readdirSync(stopped).filter((name) => /-(wal|shm|journal)$/.test(name))).toEqual([]);
+  }, 60_000);
+
+  afterAll(() => {
+    for (const name of readdirSync(scratch)) writableAgain(join(scratch, name));
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  const copyOf = (name: string, prepare?: (dir: string) => void): string => {
+    const copy = join(scratch, name);
+    cpSync(stopped, copy, { recursive: true, preserveTimestamps: true });
+    prepare?.(copy);
+    readOnly(copy);
+    return copy;
+  };
+
+  const commands: readonly (readonly [string, (dir: string) => string[], string])[] = [
+    ['history', (dir) => ['history', 'node-meter-1', '--data', dir], 'events.db'],
+    ['replay', (dir) => ['replay', '--data', dir], 'events.db'],
+    ['state', (dir) => ['state', 'node-meter-1', '--at', '2100-01-01T00:00:00Z', '--data', dir], 'events.db'],
+    ['query', (dir) => ['query', 'revocations', '--data', dir], 'events.db'],
+    ['projections status', (dir) => ['projections', 'status', '--data', dir], 'events.db'],
+    ['token list', (dir) => ['token', 'list', '--data', dir], 'access.db'],
+    ['verify --data', (dir) => ['verify', '--data', dir], 'events.db'],
+  ];
+
+  it.each(commands.map(([name, argv, file]) => ({ name, argv, file })))(
+    '$name on a copy of a cleanly stopped folder is refused naming $file, why and what to do (exit 2), and writes nothing',
+    ({ name, argv, file }) => {
+      const copy = copyOf(`copy-${name.replace(/[^a-z]/g, '-')}`);
+      const before = snapshot(copy);
+      const run = credence(argv(copy));
+      expect(run.said).not.toContain('attempt to write a readonly database');
+      expect(run.said).toContain(`${join(copy, file)} cannot be read here: it is a WAL database without its ${file}-shm`);
+      expect(run.said).toContain(`${copy} is not writable by this account`);
+      expect(run.said).toContain('copy the folder to storage this account may write');
+      expect(run.code, run.said).toBe(2);
+      expect(snapshot(copy)).toEqual(before);
+    },
+    120_000,
+  );
+
+  it('reads a read-only copy that holds the -wal and -shm a killed service left: SQLite reads those without writing', () => {
+    const copy = copyOf('copy-with-wal', (dir) => {
+      // A connection left open at exit, as a kill leaves one: its -wal and -shm stay beside the file.
+      const db = new Database(join(dir, 'events.db'));
+      db.prepare('SELECT count(*) FROM events').get();
+      cpSync(join(dir, 'events.db-wal'), join(dir, 'kept-wal'));
+      cpSync(join(dir, 'events.db-shm'), join(dir, 'kept-shm'));
+      db.close();
+      cpSync(join(dir, 'kept-wal'), join(dir, 'events.db-wal'));
+      cpSync(join(dir, 'kept-shm'), join(dir, 'events.db-shm'));
+      rmSync(join(dir, 'kept-wal'));
+      rmSync(join(dir, 'kept-shm'));
+    });
+    const before = snapshot(copy);
+    const run = credence(['history', 'node-meter-1', '--data', copy]);
+    expect(run.code, run.said).toBe(0);
+    expect(run.said).toContain('NodeRegistered');
+    expect(snapshot(copy)).toEqual(before);
+  }, 120_000);
+});
