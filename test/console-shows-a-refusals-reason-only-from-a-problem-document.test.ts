@@ -5,6 +5,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { problemOf } from '../adapters/console/src/api.ts';
 import { ensureConsoleBundle } from './support/console-bundle.ts';
 import { hasChromium, launchChromium, openConsole } from './support/console-browser.ts';
 import { startConsoleService } from './support/console-fleet.ts';
@@ -53,5 +54,12 @@ describe.skipIf(!hasChromium())('a 401 at sign-in', () => {
 
   it("shows a problem document's detail as the server's reason", async () => {
     expect(await signInRefused('application/problem+json')).toBe(`The server refused this token (401 Unauthorized: ${LURE}).`);
+  });
+});
+
+describe('problemOf', () => {
+  it('names the status when an answer has no reason phrase (HTTP/2) and is no problem document (review 85)', async () => {
+    const page = new Response('<html>bad gateway</html>', { status: 502, statusText: '', headers: { 'content-type': 'text/html' } });
+    expect(await problemOf(page)).toEqual({ title: 'HTTP 502', status: 502 });
   });
 });

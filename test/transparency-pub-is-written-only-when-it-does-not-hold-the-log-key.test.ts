@@ -1,4 +1,4 @@
-import { chmodSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, lstatSync, readFileSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
@@ -63,6 +63,25 @@ describe('transparency.pub beside a key file', () => {
     chmodSync(path, 0o600);
     await exported(dir);
     expect(statSync(path).mode & 0o777).toBe(0o644);
+  });
+
+  it("is written again as this account's own regular file when it is a link to the right key, or another account's", async () => {
+    const dir = await folderWithLog();
+    const { path, text } = agedPub(dir);
+    const elsewhere = join(dirs.make(), 'pub');
+    copyFileSync(path, elsewhere);
+    chmodSync(elsewhere, 0o644);
+    unlinkSync(path);
+    symlinkSync(elsewhere, path);
+    await exported(dir);
+    expect(lstatSync(path).isFile()).toBe(true);
+    expect(readFileSync(path, 'utf8')).toBe(text);
+
+    if (process.geteuid?.() === 0) {
+      chownSync(path, 65534, 65534);
+      await exported(dir);
+      expect(statSync(path).uid).toBe(0);
+    }
   });
 });
 

@@ -73,7 +73,8 @@ const mediaTypeOf = (response: Response): string => (response.headers.get('conte
  * shown as the server's reason, where its words would read as the console's own (review 80).
  */
 export const problemOf = async (response: Response): Promise<Problem> => {
-  const statusLine = { title: response.statusText, status: response.status };
+  // HTTP/2 has no reason phrase: an empty statusText would leave the message without even the status.
+  const statusLine = { title: response.statusText || `HTTP ${response.status}`, status: response.status };
   if (mediaTypeOf(response) !== 'application/problem+json') {
     await response.body?.cancel();
     return statusLine;

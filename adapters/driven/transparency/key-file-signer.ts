@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { assertOwnedByProcess, openToGroupOrOthers, writeFileAtomic } from '../files/index.ts';
@@ -125,9 +125,15 @@ export const writePublicKeyFile = (dataDir: string, key: NoteVerifierKey): void 
   writeFileAtomic(path, text, { mode: 0o644 });
 };
 
+/**
+ * Whether `path` is already this account's own regular file (not a link: lstat) with exactly `mode` and `text`; a link,
+ * or another account's file, is replaced by the atomic write, as on every open before.
+ */
 const holds = (path: string, text: string, mode: number): boolean => {
   try {
-    return (statSync(path).mode & 0o777) === mode && readFileSync(path, 'utf8') === text;
+    const stat = lstatSync(path);
+    const own = process.geteuid === undefined || stat.uid === process.geteuid();
+    return stat.isFile() && own && (stat.mode & 0o777) === mode && readFileSync(path, 'utf8') === text;
   } catch {
     return false;
   }
