@@ -5,7 +5,6 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { problemOf } from '../adapters/console/src/api.ts';
 import { ensureConsoleBundle } from './support/console-bundle.ts';
 import { hasChromium, launchChromium, openConsole } from './support/console-browser.ts';
 import { startConsoleService } from './support/console-fleet.ts';
@@ -59,6 +58,8 @@ describe.skipIf(!hasChromium())('a 401 at sign-in', () => {
 
 describe('problemOf', () => {
   it('names the status when an answer has no reason phrase (HTTP/2) and is no problem document (review 85)', async () => {
+    // Imported by URL: the console's sources are checked under the DOM's types (adapters/console/tsconfig.json), not Node's.
+    const { problemOf } = (await import(new URL('../adapters/console/src/api.ts', import.meta.url).href)) as { problemOf: (r: Response) => Promise<unknown> };
     const page = new Response('<html>bad gateway</html>', { status: 502, statusText: '', headers: { 'content-type': 'text/html' } });
     expect(await problemOf(page)).toEqual({ title: 'HTTP 502', status: 502 });
   });
