@@ -1,7 +1,9 @@
 import { damagedDatabaseOf } from '../adapters/driven/files/damaged-database.ts';
 import type { Io } from './io.ts';
 import { printable } from './printable.ts';
+import type { DeliveringIo } from './one-time-output.ts';
 import { createProgram, runProgram, type RegisterCommands } from './program.ts';
+import { standardOutput } from './standard-output.ts';
 
 type Loader = () => Promise<{ register: RegisterCommands }>;
 
@@ -46,27 +48,35 @@ export const main = async (argv: string[], io: Io): Promise<number> => runProgra
 /** Runs the CLI on this process's argv and streams; the exit code becomes the process's. */
 export const runProcess = async (): Promise<void> => {
   // `credence history x | head` closes the pipe early: that is the reader's choice, not an error.
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw error;
-  });
+  const stdout = standardOutput(process.stdout, 1, () => process.exit(process.exitCode ?? 0));
   // What goes to stderr (progress, notes, a service's startup lines) is for whoever watches: a reader that went
   // away, or a destination that fails (a full disk, a closed terminal), is no reason to stop, and there is nowhere
   // left to say so. Unhandled, its EPIPE ended in an uncaught error while the service started, which left
   // `credence serve 2>&1 | true` hung, deaf to SIGTERM; `serve 2>/dev/full` ended the service (found in review).
+  // Nor does it change the exit code: `TOKEN=$(credence token create … 2>/dev/full)` got its token.
   process.stderr.on('error', () => {});
-  const io: Io = {
-    out: (l) => process.stdout.write(`${l}\n`),
+  const io: DeliveringIo = {
+    out: (l) => stdout.write(`${l}\n`),
+    deliver: (l) => stdout.deliver(`${l}\n`),
     err: (l) => process.stderr.write(`${l}\n`),
     ...(process.stderr.isTTY ? { progress: process.stderr } : {}),
     stdoutIsTerminal: process.stdout.isTTY === true,
   };
+  let code: number;
   try {
-    process.exitCode = await main(process.argv.slice(2), io);
+    code = await main(process.argv.slice(2), io);
+    await stdout.settled();
   } catch (error) {
+    code = 1;
     // A damaged database met outside any command's action still names its file and what mends it.
     const shown = damagedDatabaseOf(error) ?? error;
-    io.err(`error: ${printable(shown instanceof Error ? shown.message : String(shown))}`);
-    process.exitCode = 1;
+    if (error !== stdout.failure) io.err(`error: ${printable(shown instanceof Error ? shown.message : String(shown))}`);
   }
+  // Found in review 81: a stdout the system refused (a full disk, a file size limit) was a Node stack trace. Said last,
+  // in one line, whatever the command made of it; a failure the command already had keeps its own code.
+  if (stdout.failure !== undefined) {
+    io.err(`error: ${stdout.failure.message}`);
+    if (code === 0) code = 1;
+  }
+  process.exitCode = code;
 };

@@ -10,6 +10,7 @@ import { exportEvidence, TransparencyProjection } from '../../projections/transp
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
+import { CannotWrite, namingRefusedWrites, refusedWriteOf } from '../write-failure.ts';
 import { resolveLogKey } from './verify-checks.ts';
 import { exportSettings, openExportLogKey } from './export-log-key.ts';
 import { openExistingStore, StoreArg, type StoreChoice } from './open-store.ts';
@@ -43,6 +44,8 @@ const writeBundle = (path: string, bundle: unknown, force: boolean): void => {
     if (!force && (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP')) {
       throw new UsageError(`--out: cannot write ${path} (${code}): this file system may not allow hard links; write to another one, or give --force (which replaces an existing file)`);
     }
+    // A full disk, a file size limit, a read-only file system: a failure (exit 1), not bad usage (review 81).
+    if (refusedWriteOf(error) !== undefined) throw new CannotWrite(path, code!);
     throw new UsageError(`--out: cannot write ${path} (${code ?? 'unwritable'})`);
   }
 };
@@ -66,12 +69,16 @@ const exportLocal = async (args: Options, io: Io): Promise<number> => {
   // The log beside the store it logs: `--store sqlite:DIR` alone is DIR's log, never a new one in ./data.
   const { data, store, secureEnvironment } = await exportSettings(args, io);
   const origin = args.origin ?? DEFAULT_LOG_ORIGIN;
-  const logKey = await openExportLogKey(data, origin, secureEnvironment, io);
-  try {
-    return await exportFromFolder(args, io, data, store, { origin, ...(logKey.signer ? { signer: logKey.signer } : {}) });
-  } finally {
-    logKey.close();
-  }
+  // Review 81: the folder's databases stopped by a file size limit or a full disk were `error: disk I/O error`, naming
+  // nothing. SQLite does not say which file.
+  return namingRefusedWrites(`the data folder ${data}`, async () => {
+    const logKey = await openExportLogKey(data, origin, secureEnvironment, io);
+    try {
+      return await exportFromFolder(args, io, data, store, { origin, ...(logKey.signer ? { signer: logKey.signer } : {}) });
+    } finally {
+      logKey.close();
+    }
+  });
 };
 
 const exportFromFolder = async (args: Options, io: Io, data: string, from: StoreChoice, logOptions: Parameters<typeof openTransparencyInDir>[1]): Promise<number> => {

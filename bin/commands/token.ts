@@ -13,8 +13,10 @@ import { scopeIssues, TokenScope } from '../../adapters/http/auth/token-scope.ts
 import { tokenPageCursor } from '../../adapters/http/auth/token-page-cursor.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import { json, type Io } from '../io.ts';
+import { printOneTimeValue } from '../one-time-output.ts';
 import { printable } from '../printable.ts';
 import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
+import { namingRefusedWrites } from '../write-failure.ts';
 import type { ServiceConfig } from '../../adapters/http/config.ts';
 import { clientOf, PathArg, readTarget, ServerOptions, withJson, withServer, type ServerTarget } from './options.ts';
 
@@ -75,12 +77,16 @@ const withLocalAccess = async <T>(config: ServiceConfig, io: Io, mustExist: bool
   const env = io.env ?? process.env;
   if (mustExist && !existsSync(config.data)) throw new UsageError(`--data: no data folder at ${config.data}`);
   const { openAccessControl } = await import('../../adapters/http/auth/open-access-control.ts');
-  const local = await openAccessControl(config.data, { tokens: config.tokens, env, ...(config.secureEnvironment !== undefined ? { secureEnvironment: config.secureEnvironment } : {}) });
-  try {
-    return await use(local.access, config.data);
-  } finally {
-    local.close();
-  }
+  // Review 81: a full disk or a file size limit met making or writing the folder (its Secure Environment, access.db)
+  // was `error: disk I/O error`, no file named. The folder is named; which of its files, SQLite does not say.
+  return namingRefusedWrites(`the data folder ${config.data}`, async () => {
+    const local = await openAccessControl(config.data, { tokens: config.tokens, env, ...(config.secureEnvironment !== undefined ? { secureEnvironment: config.secureEnvironment } : {}) });
+    try {
+      return await use(local.access, config.data);
+    } finally {
+      local.close();
+    }
+  });
 };
 
 const withTarget = (command: Command): Command =>
@@ -135,13 +141,28 @@ const scopeText = (scope: unknown): string | undefined => {
   return parts.join('; ');
 };
 
+/**
+ * The token printed: its only copy. Where it is not written out (a full disk, a reader gone: review 81) nobody holds
+ * it, so it is revoked at once, where it was issued (locally or through the server).
+ */
+const printIssued = (io: Io, args: z.infer<typeof Create>, issued: Issued, revoke: () => Promise<void>, where: string): Promise<void> =>
+  printOneTimeValue(io, args.json ? json(issued) : issued.token, {
+    undo: revoke,
+    undone: `revoked ${issued.tokenId}: it was issued, but could not be written out, so nobody holds it`,
+    notUndone: (why) => `error: ${issued.tokenId} was issued but could not be written out, and revoking it failed (${why}): revoke it: credence token revoke ${issued.tokenId} ${where}`,
+  });
+
+type Issued = { token: string; tokenId: string; subject: string; role: string; expiresAt: string; scope?: unknown };
+
 const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => {
   const target = targetOf(args, io);
   const scope = scopeOf(args);
-  let issued: { token: string; tokenId: string; subject: string; role: string; expiresAt: string; scope?: unknown };
+  let issued: Issued;
   if (target !== undefined) {
     const body = { subject: args.subject, role: args.role, ttl: args.ttl, ...(scope !== undefined ? { scope } : {}) };
-    issued = await clientOf(target).issueToken(body);
+    const client = clientOf(target);
+    issued = await client.issueToken(body);
+    await printIssued(io, args, issued, () => client.revokeToken(issued.tokenId), `--server ${target.url}`);
   } else {
     const config = await localConfig(args, io);
     // Found in review: checked only once the access control was open, a refused --ttl had already made the data
@@ -152,14 +173,23 @@ const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => 
     } catch (error) {
       throw new UsageError(`--ttl: ${error instanceof z.ZodError ? error.issues[0]!.message : String(error)}`);
     }
-    issued = await withLocalAccess(config, io, false, async (access) => {
+    // Printed while access.db is open: a token not written out is revoked there and then. The output's failure is
+    // carried out as it is, not taken for the data folder's.
+    const printed = await withLocalAccess(config, io, false, async (access, dir) => {
       const t = await access.issue({ subject: args.subject, role: args.role, ttlSeconds, issuedBy: localActor(), ...(scope !== undefined ? { scope } : {}) });
-      return { ...t, expiresAt: t.expiresAt.toISOString() };
+      const local = { ...t, expiresAt: t.expiresAt.toISOString() };
+      const revoke = async (): Promise<void> => {
+        if (!access.revoke(t.tokenId, localActor())) throw new Error(`${t.tokenId} is not in ${dir}`);
+      };
+      return printIssued(io, args, local, revoke, `--data ${dir}`).then(
+        () => ({ local }),
+        (failure: unknown) => ({ local, failure }),
+      );
     });
+    if ('failure' in printed) throw printed.failure;
+    issued = printed.local;
   }
-  if (args.json) io.out(json(issued));
-  else {
-    io.out(issued.token);
+  if (!args.json) {
     const scoped = scopeText(issued.scope);
     const what = `${issued.role} token for ${issued.subject}${scoped !== undefined ? ` (scope: ${scoped})` : ''}`;
     io.err(printable(`issued ${issued.tokenId}: ${what}, expires ${issued.expiresAt} (shown once; revoke with credence token revoke ${issued.tokenId})`));

@@ -1,0 +1,115 @@
+import { fstatSync, writeSync } from 'node:fs';
+import { CannotWrite } from './write-failure.ts';
+
+/** The CLI's stdout, watched: a write the system refuses is a CannotWrite the command meets, never a stack trace. */
+export interface StandardOutput {
+  /** Writes `text`; throws CannotWrite once a write has failed (a file's at once: it is written synchronously). */
+  write(text: string): void;
+  /**
+   * Writes `text` and resolves once the system has all of it; rejects with CannotWrite where it did not. A reader gone
+   * meanwhile (EPIPE) rejects it too, instead of ending the process: its caller has something to undo.
+   */
+  deliver(text: string): Promise<void>;
+  /** Resolves once every write so far is done; rejects with the first failure. */
+  settled(): Promise<void>;
+  readonly failure: CannotWrite | undefined;
+}
+
+const NAME = 'standard output';
+
+const refused = (error: unknown): CannotWrite => new CannotWrite(NAME, (error as NodeJS.ErrnoException).code ?? 'EIO');
+
+/**
+ * Whether Node writes this stdout as a file: a regular file, or a device that is no terminal (/dev/full). Node does it
+ * in one write(2) per line and drops what a short write left (`ulimit -f` cut a `history --json` short with exit 0),
+ * and says a failure only later, as an event.
+ */
+const writtenAsFile = (stream: NodeJS.WriteStream, fd: number): boolean => {
+  if (stream.isTTY === true) return false;
+  try {
+    const stat = fstatSync(fd);
+    return stat.isFile() || stat.isCharacterDevice();
+  } catch {
+    return false;
+  }
+};
+
+/** Every byte of `bytes` to `fd`, a short write continued; the first failure thrown as CannotWrite. */
+const writeWhole = (fd: number, bytes: Buffer): void => {
+  try {
+    for (let offset = 0; offset < bytes.length; ) {
+      const written = writeSync(fd, bytes, offset, bytes.length - offset);
+      // Never spins: a file that takes nothing and says no error is a failure too.
+      if (written === 0) throw Object.assign(new Error('nothing written'), { code: 'EIO' });
+      offset += written;
+    }
+  } catch (error) {
+    throw refused(error);
+  }
+};
+
+/**
+ * `stream` (process.stdout, on `fd`) watched. A file is written here, synchronously and whole; a pipe or a terminal
+ * through the stream, each write's outcome awaited by `settled`. A reader gone (EPIPE) outside a `deliver` calls
+ * `readerGone` (`credence history x | head`: the reader's choice, not an error).
+ */
+export const standardOutput = (stream: NodeJS.WriteStream, fd: number, readerGone: () => void): StandardOutput => {
+  let failure: CannotWrite | undefined;
+  let pending = 0;
+  let delivering = 0;
+  const waiting = new Set<() => void>();
+  const fail = (error: unknown): void => {
+    failure ??= refused(error);
+    for (const wake of [...waiting]) wake();
+  };
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    fail(error);
+    if (error.code === 'EPIPE' && delivering === 0) readerGone();
+  });
+  const asFile = writtenAsFile(stream, fd);
+  const write = (text: string): void => {
+    if (failure !== undefined) throw failure;
+    if (asFile) {
+      try {
+        writeWhole(fd, Buffer.from(text, 'utf8'));
+      } catch (error) {
+        failure ??= error as CannotWrite;
+        throw failure;
+      }
+      return;
+    }
+    pending++;
+    stream.write(text, (error) => {
+      pending--;
+      if (error !== undefined && error !== null) fail(error);
+      else if (pending === 0) for (const wake of [...waiting]) wake();
+    });
+  };
+  const settled = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (failure === undefined && pending > 0) return;
+        waiting.delete(check);
+        if (failure !== undefined) reject(failure);
+        else resolve();
+      };
+      waiting.add(check);
+      check();
+    });
+  return {
+    write,
+    deliver: async (text) => {
+      delivering++;
+      try {
+        write(text);
+        await settled();
+      } finally {
+        delivering--;
+      }
+    },
+    settled,
+    get failure() {
+      return failure;
+    },
+  };
+};
