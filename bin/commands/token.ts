@@ -1,9 +1,11 @@
 import { WholeNumber } from '../../domain/whole-number.ts';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { ProblemResponse } from '../../adapters/client/http.ts';
+import { ACCESS_DB_FILE } from '../../adapters/driven/access/sqlite-access-registry.ts';
 import type { TokenSummaryJson } from '../../adapters/client/operator.ts';
 import { TokenId, TokenSubject, tokenSummaryJson, type AccessControl } from '../../adapters/http/auth/access-control.ts';
 import { ROLES } from '../../adapters/http/auth/role.ts';
@@ -76,6 +78,11 @@ const localConfig = async (args: Pick<Target, 'data' | 'config'>, io: Io): Promi
 const withLocalAccess = async <T>(config: ServiceConfig, io: Io, mustExist: boolean, use: (access: AccessControl, dir: string) => Promise<T>): Promise<T> => {
   const env = io.env ?? process.env;
   if (mustExist && !existsSync(config.data)) throw new UsageError(`--data: no data folder at ${config.data}`);
+  // Found in review: list, revoke and rotate-key on a folder no token was issued in made access.db, a signing key and
+  // the embedded Secure Environment's files in it (any folder, 0755 and all). Only create makes them.
+  if (mustExist && !existsSync(join(config.data, ACCESS_DB_FILE))) {
+    throw new UsageError(`--data: ${config.data} holds no ${ACCESS_DB_FILE}: no token was issued with this data folder (credence token create makes it); nothing was written`);
+  }
   const { openAccessControl } = await import('../../adapters/http/auth/open-access-control.ts');
   // Review 81: a full disk or a file size limit met making or writing the folder (its Secure Environment, access.db)
   // was `error: disk I/O error`, no file named. The folder is named; which of its files, SQLite does not say.
