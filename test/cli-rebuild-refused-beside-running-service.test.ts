@@ -18,6 +18,8 @@ describe('credence projections rebuild', () => {
     const refused = capture();
     expect(await main(['projections', 'rebuild', 'audit', '--data', dir], refused.io)).not.toBe(0);
     expect(refused.err.join('\n')).toMatch(new RegExp(`in use by process ${process.pid} .*${SERVICE_LOCK_FILE}.*stop that service first`));
+    // Review 81: the holder may be another credence command (three `ca init` at once named the winner a service).
+    expect(refused.err.join('\n')).toContain('or, if it is another credence command (ca, key, projections, verify, replay), let it end');
     // The refusal left the running service's lock in place.
     expect(existsSync(join(dir, SERVICE_LOCK_FILE))).toBe(true);
 

@@ -115,7 +115,7 @@ export const lockDataFolder = (dir: string, alsoForeign: readonly ForeignOwnedPa
   const taken = tryLockDataFolder(dir, alsoForeign);
   if ('lock' in taken) return taken.lock;
   throw validationError(
-    [{ path: 'data', rule: 'unlocked', message: `${dir} is in use by ${describeHolder(taken.heldBy)} (${SERVICE_LOCK_FILE}); stop that service first` }],
+    [{ path: 'data', rule: 'unlocked', message: `${dir} is in use by ${describeHolder(taken.heldBy)} (${SERVICE_LOCK_FILE}); stop that service first, or, if it is another credence command (ca, key, projections, verify, replay), let it end` }],
     'data folder',
   );
 };
