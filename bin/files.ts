@@ -19,5 +19,6 @@ export const FILE_LIMITS = {
 } as const;
 
 // The bounded readers are shared with the service's configuration (the request-signing policy).
-export { readBytesFile, readJsonFile, readTextFile } from '../adapters/runtime/bounded-files.ts';
+// The checked reader of a file that decides what is trusted too (verify --key).
+export { readBytesFile, readJsonFile, readTextFile, readTrustedTextFile } from '../adapters/runtime/bounded-files.ts';
 export type { FileRead } from '../adapters/runtime/bounded-files.ts';

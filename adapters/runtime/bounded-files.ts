@@ -1,6 +1,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { readNamedJsonText, type JsonTextRules } from '../../domain/json-duplicate-names.ts';
 import { DEFAULT_JSON_LIMITS, type JsonLimits } from '../../domain/json-limits.ts';
+import { withTrustedFile } from '../driven/files/index.ts';
 
 /**
  * Files read from configuration or a command's arguments are bounded in bytes while they are read, before anything
@@ -14,24 +15,31 @@ export type FileRead<T> = { readonly ok: true; readonly value: T } | { readonly 
 
 const CHUNK = 64 * 1024;
 
-/** Reads at most `maxBytes` (a FIFO or a growing file included: the bound is on what is read, not on a stat). */
+/** Reads at most `maxBytes` from `fd` (a FIFO or a growing file included: the bound is on what is read, not on a stat). */
+const readBoundedFd = (fd: number, maxBytes: number): Buffer | undefined => {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    const chunk = Buffer.allocUnsafe(Math.min(CHUNK, maxBytes + 1 - total));
+    const read = readSync(fd, chunk, 0, chunk.length, null);
+    if (read === 0) return Buffer.concat(chunks, total);
+    chunks.push(chunk.subarray(0, read));
+    total += read;
+    if (total > maxBytes) return undefined;
+  }
+};
+
 const readBounded = (path: string, maxBytes: number): Buffer | undefined => {
   const fd = openSync(path, 'r');
   try {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const chunk = Buffer.allocUnsafe(Math.min(CHUNK, maxBytes + 1 - total));
-      const read = readSync(fd, chunk, 0, chunk.length, null);
-      if (read === 0) return Buffer.concat(chunks, total);
-      chunks.push(chunk.subarray(0, read));
-      total += read;
-      if (total > maxBytes) return undefined;
-    }
+    return readBoundedFd(fd, maxBytes);
   } finally {
     closeSync(fd);
   }
 };
+
+const bounded = (path: string, maxBytes: number, bytes: Buffer | undefined): FileRead<Buffer> =>
+  bytes === undefined ? { ok: false, message: `${path} is larger than ${maxBytes} bytes`, tooLarge: true } : { ok: true, value: bytes };
 
 /** A file of at most `maxBytes`, as bytes; the message names the path and the limit or the reason. */
 export const readBytesFile = (path: string, maxBytes: number): FileRead<Buffer> => {
@@ -41,8 +49,17 @@ export const readBytesFile = (path: string, maxBytes: number): FileRead<Buffer> 
   } catch (error) {
     return { ok: false, message: `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}` };
   }
-  if (bytes === undefined) return { ok: false, message: `${path} is larger than ${maxBytes} bytes`, tooLarge: true };
-  return { ok: true, value: bytes };
+  return bounded(path, maxBytes, bytes);
+};
+
+/**
+ * A file whose content decides what is trusted (a pinned log key, a request-signing policy), of at most `maxBytes`:
+ * refused, naming the rule, when another account than this one and root may write it or put another file in its
+ * place (trusted-file.ts), and read through the descriptor that was checked, never opened again by name.
+ */
+export const readTrustedBytesFile = (path: string, maxBytes: number): FileRead<Buffer> => {
+  const read = withTrustedFile(path, (fd) => readBoundedFd(fd, maxBytes));
+  return read.ok ? bounded(path, maxBytes, read.value) : read;
 };
 
 /**
@@ -53,9 +70,7 @@ export const readBytesFile = (path: string, maxBytes: number): FileRead<Buffer> 
  */
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** A UTF-8 text file of at most `maxBytes`; the message names the path and the limit or the reason. */
-export const readTextFile = (path: string, maxBytes: number): FileRead<string> => {
-  const bytes = readBytesFile(path, maxBytes);
+const decoded = (path: string, bytes: FileRead<Buffer>): FileRead<string> => {
   if (!bytes.ok) return bytes;
   try {
     return { ok: true, value: utf8.decode(bytes.value) };
@@ -63,6 +78,12 @@ export const readTextFile = (path: string, maxBytes: number): FileRead<string> =
     return { ok: false, message: `${path}: invalid_utf8: the file is not valid UTF-8 text (RFC 8259 8.1)` };
   }
 };
+
+/** A UTF-8 text file of at most `maxBytes`; the message names the path and the limit or the reason. */
+export const readTextFile = (path: string, maxBytes: number): FileRead<string> => decoded(path, readBytesFile(path, maxBytes));
+
+/** A UTF-8 text file that decides what is trusted, checked and read as `readTrustedBytesFile` says. */
+export const readTrustedTextFile = (path: string, maxBytes: number): FileRead<string> => decoded(path, readTrustedBytesFile(path, maxBytes));
 
 /**
  * A JSON file of at most `maxBytes`, within `limits` (depth, values), each name once per object, and the text
@@ -72,4 +93,11 @@ export const readJsonFile = (path: string, maxBytes: number, limits: JsonLimits 
   const text = readTextFile(path, maxBytes);
   if (!text.ok) return text;
   return readNamedJsonText(path, text.value, limits, rules);
+};
+
+/** A JSON file that decides what is trusted, checked and read as `readTrustedBytesFile` says, then as `readJsonFile`. */
+export const readTrustedJsonFile = (path: string, maxBytes: number, limits: JsonLimits = DEFAULT_JSON_LIMITS): FileRead<unknown> => {
+  const text = readTrustedTextFile(path, maxBytes);
+  if (!text.ok) return text;
+  return readNamedJsonText(path, text.value, limits, {});
 };

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, realpathSync, statSync, type Stats } from 'nod
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { isCredenceError, validationError } from '../../domain/errors.ts';
-import { atomicWriteTempOf } from '../driven/files/index.ts';
+import { atomicWriteTempOf, ownedByAnotherAccount, writableByGroupOrOthers } from '../driven/files/index.ts';
 import { foreignSecretFolderMessage } from '../driven/files/secret-file-advice.ts';
 import { secureEnvironmentConfigForDataDir } from '../driven/secure-environment/index.ts';
 import { checkKekFile, MAX_PATH_CHARS } from '../driven/secure-environment/kek.ts';
@@ -111,7 +111,7 @@ export const kekFolderOfAnotherAccount = (kekFile: string): { readonly folder: s
   } catch {
     return undefined;
   }
-  return uid === expected || uid === 0 ? undefined : { folder, uid };
+  return ownedByAnotherAccount(uid, expected) ? { folder, uid } : undefined;
 };
 
 /**
@@ -147,7 +147,8 @@ export const assertKekFileUsable = (kekFile: string, dir: string): void => {
   if (foreign !== undefined && uid !== undefined) {
     throw refusal('owner', `names ${kekFile}: its folder ${foreignSecretFolderMessage(foreign.folder, foreign.uid, uid)}`);
   }
-  if (uid !== undefined && (parentStat.mode & 0o022) !== 0) {
+  // No sticky exception, unlike a pinned key's folders (trusted-file.ts): a KEK is kept in a private folder.
+  if (uid !== undefined && writableByGroupOrOthers(parentStat.mode)) {
     const mode = (parentStat.mode & 0o7777).toString(8).padStart(3, '0');
     throw refusal('private_folder', `names ${kekFile}, whose folder ${parent} is writable by group or others (mode ${mode}): anyone who may write there can delete or replace the KEK; run chmod 700 ${parent}, or keep the KEK in a private folder`);
   }

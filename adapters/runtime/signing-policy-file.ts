@@ -1,7 +1,6 @@
 import { isCredenceError } from '../../domain/errors.ts';
 import { parseRequestSigningPolicy, type RequestSigningPolicy } from '../../domain/signing/index.ts';
-import { untrustworthyFileProblem } from '../driven/files/index.ts';
-import { readJsonFile } from './bounded-files.ts';
+import { readTrustedJsonFile } from './bounded-files.ts';
 
 /** Far above a policy with every key a deployment registers (4,096 keys of about 200 bytes each). */
 export const MAX_SIGNING_POLICY_BYTES = 1024 * 1024;
@@ -17,9 +16,8 @@ export type SigningPolicyRead =
  * naming every problem, so each interface reports it its own way (a usage error, a configuration error).
  */
 export const readSigningPolicyFile = (file: string): SigningPolicyRead => {
-  const untrustworthy = untrustworthyFileProblem(file);
-  if (untrustworthy !== undefined) return { ok: false, problems: [untrustworthy] };
-  const raw = readJsonFile(file, MAX_SIGNING_POLICY_BYTES);
+  // Checked (who may write it and its folders) and read through one descriptor: a policy others choose is refused.
+  const raw = readTrustedJsonFile(file, MAX_SIGNING_POLICY_BYTES);
   if (!raw.ok) return { ok: false, problems: [raw.message] };
   try {
     return { ok: true, policy: parseRequestSigningPolicy(raw.value) };

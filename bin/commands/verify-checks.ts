@@ -9,8 +9,7 @@ import {
   type NoteVerifierKey,
   type VerificationResult,
 } from '../../domain/transparency/index.ts';
-import { untrustworthyFileProblem } from '../../adapters/driven/files/index.ts';
-import { FILE_LIMITS, readTextFile } from '../files.ts';
+import { FILE_LIMITS, readTrustedTextFile } from '../files.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
 
@@ -21,12 +20,8 @@ export const resolveLogKey = (value: string, io: Io): NoteVerifierKey | undefine
   const inline = parseVerifierKey(value.trim());
   if (inline !== undefined) return inline;
   if (existsSync(value)) {
-    const untrustworthy = untrustworthyFileProblem(value);
-    if (untrustworthy !== undefined) {
-      io.err(printable(`error: --key: ${untrustworthy}`));
-      return undefined;
-    }
-    const text = readTextFile(value, FILE_LIMITS.key);
+    // Refused when others may write it or its folders, and read through the descriptor checked (bounded-files.ts).
+    const text = readTrustedTextFile(value, FILE_LIMITS.key);
     const fromFile = text.ok ? parseVerifierKey(text.value.trim()) : undefined;
     if (fromFile !== undefined) return fromFile;
     io.err(printable(`error: --key: ${text.ok ? `${value} does not hold an Ed25519 note verifier key` : text.message}`));

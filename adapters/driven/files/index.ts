@@ -20,7 +20,8 @@ export {
 } from './private-files.ts';
 export { openPrivateSqlite } from './private-sqlite.ts';
 export { openReadingConnection } from './reading-connection.ts';
-export { untrustworthyFileProblem } from './trusted-file.ts';
+export { ownedByAnotherAccount, withTrustedFile, writableByGroupOrOthers } from './trusted-file.ts';
+export type { TrustedFileRead } from './trusted-file.ts';
 export type { PrivateSqliteLocation, PrivateSqliteOptions } from './private-sqlite.ts';
 export { describeHolder, DEVICE_LOCK_DB_FILE, lockDataFolder, SERVICE_LOCK_FILE, tryLockDataFolder, tryLockFolder } from './data-folder-lock.ts';
 export type { DataFolderHolder, DataFolderLock, FolderLockFiles } from './data-folder-lock.ts';

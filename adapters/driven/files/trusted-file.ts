@@ -1,28 +1,102 @@
-import { statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+
+/*
+ * A file whose content decides what is trusted (a pinned log verifier key, the request-signing policy of SER-016):
+ * whoever may write it, or put another file in its place, chooses the key a forged bundle or a forged request is held
+ * to (reviews 81 and 85). The rules are OpenSSH's for its own such files (safe_path, auth.c): the file a link leads
+ * to (realpath) and every folder above it up to / owned by this account or root and not writable by group or others.
+ * One exception: a sticky folder such as /tmp, where no one but a file's (or folder's) owner may rename or remove it.
+ * Read-only for others is fine: the content is public.
+ */
 
 const POSIX = process.platform !== 'win32';
 const STICKY = 0o1000;
 
-/**
- * Why a file whose content decides what is trusted (a pinned log verifier key, the request-signing policy of SER-016)
- * cannot be relied on, if it cannot: whoever may write it, or replace it in its folder, chooses the key a forged
- * bundle or a forged request is held to (review 81). Refused when an account other than this one and root owns the
- * file, when group or others may write it, or when they may write its folder (a sticky folder such as /tmp aside: no
- * one but the file's owner may rename or remove it there). Read-only for others is fine: the content is public.
- * Undefined when the file is fine or absent (its read then says so).
- */
-export const untrustworthyFileProblem = (file: string): string | undefined => {
-  if (!POSIX) return undefined;
-  const self = process.geteuid?.();
-  const stat = statSync(file, { throwIfNoEntry: false });
-  if (stat === undefined || self === undefined) return undefined;
-  if (stat.uid !== self && stat.uid !== 0) return `${file} is owned by uid ${stat.uid}, not by this account (uid ${self}) or root: that account chooses what it trusts; chown it, or copy it to a file of yours`;
-  if ((stat.mode & 0o022) !== 0) return `${file} may be written by group or others (mode ${(stat.mode & 0o777).toString(8).padStart(4, '0')}): they choose what it trusts; chmod go-w ${file}`;
-  const folder = dirname(resolve(file));
-  const folderStat = statSync(folder, { throwIfNoEntry: false });
-  if (folderStat !== undefined && (folderStat.mode & 0o022) !== 0 && (folderStat.mode & STICKY) === 0) {
-    return `${file} is in ${folder}, which group or others may write (mode ${(folderStat.mode & 0o777).toString(8).padStart(4, '0')}): they may put another file in its place; chmod go-w ${folder}, or move the file`;
-  }
+/** Whether an account other than `self` (this process's effective uid) and root owns what `uid` owns: it could replace it. */
+export const ownedByAnotherAccount = (uid: number, self: number): boolean => uid !== self && uid !== 0;
+
+/** Whether group or others may write what has `mode` (for a folder: make, rename or remove the names in it). */
+export const writableByGroupOrOthers = (mode: number): boolean => (mode & 0o022) !== 0;
+
+const octal = (mode: number): string => (mode & 0o777).toString(8).padStart(4, '0');
+
+const notRegularFile = (named: string, stat: Stats): string | undefined =>
+  stat.isFile() ? undefined : `${named} is ${stat.isDirectory() ? 'a folder' : 'not a regular file'}: name the file itself`;
+
+/** What is wrong with the open file `named` (its fstat): not a regular file, another account's, or others may write it. */
+const fileProblem = (named: string, file: string, stat: Stats, self: number): string | undefined => {
+  const notFile = notRegularFile(named, stat);
+  if (notFile !== undefined) return notFile;
+  if (ownedByAnotherAccount(stat.uid, self)) return `${named} is owned by uid ${stat.uid}, not by this account (uid ${self}) or root: that account chooses what it trusts; chown it, or copy it to a file of yours`;
+  if (writableByGroupOrOthers(stat.mode)) return `${named} may be written by group or others (mode ${octal(stat.mode)}): they choose what it trusts; chmod go-w ${file}`;
   return undefined;
+};
+
+/**
+ * What is wrong with the folders above the real path `real`, up to /: one that is not a folder (a link put in since
+ * realpath), of another account, or that group or others may write without the sticky bit. Not followed: lstat.
+ */
+const foldersProblem = (named: string, real: string, self: number): string | undefined => {
+  for (let folder = dirname(real); ; folder = dirname(folder)) {
+    const where = folder === dirname(real) ? 'is in' : 'is under';
+    let stat: Stats;
+    try {
+      stat = lstatSync(folder);
+    } catch (error) {
+      return `${named} ${where} ${folder}, which cannot be checked (${(error as NodeJS.ErrnoException).code ?? 'error'})`;
+    }
+    if (!stat.isDirectory()) return `${named} ${where} ${folder}, which changed while it was checked (no longer a folder): try again`;
+    if (ownedByAnotherAccount(stat.uid, self)) {
+      return `${named} ${where} ${folder}, owned by uid ${stat.uid}, not by this account (uid ${self}) or root: that account may put another file in its place; chown ${self} ${folder}, or move the file to a folder of yours`;
+    }
+    if (writableByGroupOrOthers(stat.mode) && (stat.mode & STICKY) === 0) {
+      return `${named} ${where} ${folder}, which group or others may write (mode ${octal(stat.mode)}): they may put another file in its place; chmod go-w ${folder}, or move the file`;
+    }
+    if (dirname(folder) === folder) return undefined;
+  }
+};
+
+export type TrustedFileRead<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
+
+/**
+ * `read` of the file `file`, given the descriptor of the file that was checked: the rules above hold for it (fstat on
+ * the descriptor) and for the folders above its real path, and that path still names it once they are checked, so a
+ * file put in its place between the check and the read is never what is read (review 85: it was checked by name and
+ * read again by name). Opened without following a link put in place of the real path since, and without blocking on
+ * a FIFO (refused: not a regular file). The message names the file as given, with its real path when a link led
+ * there. Windows has no owner and mode bits of this kind: nothing but a regular file is checked there (docs say so).
+ */
+export const withTrustedFile = <T>(file: string, read: (fd: number) => T): TrustedFileRead<T> => {
+  const unreadable = (error: unknown): TrustedFileRead<T> => ({ ok: false, message: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}` });
+  let real: string;
+  let fd: number;
+  try {
+    real = realpathSync(file);
+    fd = openSync(real, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOFOLLOW ?? 0));
+  } catch (error) {
+    // A pipe given by the shell (`<(...)`, /dev/fd/N) has no real path: say what it is, not ENOENT.
+    const given = statSync(file, { throwIfNoEntry: false });
+    if (given !== undefined && !given.isFile()) return { ok: false, message: `${file} is not a regular file: name the file itself` };
+    return unreadable(error);
+  }
+  try {
+    const named = real === resolve(file) ? file : `${file} (${real})`;
+    const stat = fstatSync(fd);
+    // Windows: no uids nor mode bits of this kind (its ACLs are not read here); only a regular file is required.
+    const self = POSIX ? process.geteuid?.() : undefined;
+    const problem = self === undefined ? notRegularFile(named, stat) : (fileProblem(named, file, stat, self) ?? foldersProblem(named, real, self));
+    if (problem !== undefined) return { ok: false, message: problem };
+    if (self !== undefined) {
+      const now = lstatSync(real, { throwIfNoEntry: false });
+      if (now === undefined || now.dev !== stat.dev || now.ino !== stat.ino) return { ok: false, message: `${named} was replaced while it was checked: try again` };
+    }
+    return { ok: true, value: read(fd) };
+  } catch (error) {
+    // A system call's refusal is the file's problem; anything else is a mistake in this code, not a message.
+    if (typeof (error as NodeJS.ErrnoException).errno !== 'number') throw error;
+    return unreadable(error);
+  } finally {
+    closeSync(fd);
+  }
 };
