@@ -2,6 +2,7 @@ import type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
 import { revocationIssuer, signedCrl, type RevocationIssuer } from '../../domain/x509/revocation/index.ts';
 import type { PublishedRevocation } from '../driven/pki/published-revocations.ts';
 import { CrlListing, type NotNow } from './pki-crl-listing.ts';
+import { chainEndOf, CrlNotSigned } from './pki-ended-cas.ts';
 import { DEFAULT_CRL_VALIDITY_MS, DEFAULT_DELTA_CRL_VALIDITY_MS, type CrlPublisherOptions } from './pki-crl-publisher-options.ts';
 import { crlThisUpdate, publishedCrl, type PublishedCrl } from './pki-published-crl.ts';
 
@@ -39,11 +40,14 @@ export class CrlPublisher {
   #queue: Promise<unknown> = Promise.resolve();
   #scheduled: NodeJS.Timeout | undefined;
   #stopped = false;
+  /** When the CA's chain ends (pki-ended-cas.ts): nothing is signed or served from then on. */
+  readonly #endsAt: number;
 
   constructor(options: CrlPublisherOptions) {
     this.#o = options;
     this.ca = options.ca;
     this.#issuer = revocationIssuer(options.ca.certificate);
+    this.#endsAt = chainEndOf(options.ca);
     this.#validityMs = options.validityMs ?? DEFAULT_CRL_VALIDITY_MS;
     this.#rebaseAfter = options.rebaseAfter ?? 1024;
     this.#listing = new CrlListing(options, this.#validityMs);
@@ -67,16 +71,45 @@ export class CrlPublisher {
     return this.#listing.publishedNotInLog;
   }
 
-  /** One at a time: the entries, the base and the CRL numbers move together. */
+  /** One at a time: the entries, the base and the CRL numbers move together. A retired CA's refusal is no failure. */
   #serial<T>(work: () => Promise<T>): Promise<T> {
     const run = this.#queue.then(work, work);
-    this.#queue = run.catch((error: unknown) => this.#o.onError?.(error));
+    this.#queue = run.catch((error: unknown) => (error instanceof CrlNotSigned ? undefined : this.#o.onError?.(error)));
     return run;
+  }
+
+  /**
+   * Refuses (CrlNotSigned) once the publisher is stopped or its CA's chain has ended (review 85): the retiring tick
+   * stops only the timers, so jobs queued before it (a fetch behind a slow HSM signature) come here after it.
+   */
+  #refuseIfRetired(now = this.#o.now()): void {
+    const refusal = CrlNotSigned.at(this.ca.id, this.#endsAt, this.#stopped, now);
+    if (refusal !== undefined) throw refusal;
+  }
+
+  /** `crl`, unless the CA ended or the publisher stopped while it was being signed or waited for. */
+  #servable(crl: PublishedCrl): PublishedCrl {
+    this.#refuseIfRetired();
+    return crl;
+  }
+
+  /**
+   * The schedule's work (start, tick, a revocation's delta) signs nothing for a retired CA and says nothing of it:
+   * its end is told once by the tick that retires it (pki-revocation.ts), not as a failure at each job.
+   */
+  #quietlyIfRetired(work: () => Promise<unknown>): Promise<void> {
+    return this.#serial(async () => {
+      try {
+        await work();
+      } catch (error) {
+        if (!(error instanceof CrlNotSigned)) throw error;
+      }
+    });
   }
 
   /** Issues the first complete CRL and its delta (once the read model is whole: see `full`). */
   start(): Promise<void> {
-    return this.#serial(async () => {
+    return this.#quietlyIfRetired(async () => {
       if (typeof (await this.#catchUp()) !== 'number') return;
       await this.#rebase();
     });
@@ -96,7 +129,7 @@ export class CrlPublisher {
     if (this.#scheduled !== undefined || this.#stopped) return;
     this.#scheduled = setTimeout(() => {
       this.#scheduled = undefined;
-      void this.#serial(async () => {
+      void this.#quietlyIfRetired(async () => {
         // Backing off (5 ms doubling to 1 s): a transaction held open outside the runner must not keep it spinning.
         // A rebuild in progress is not waited for: the next fetch or tick after it issues what came.
         if ((await this.#issueForNew()) === 0 && this.#o.reads.uncommittedPkiWrites()) this.#wake(Math.min(Math.max(afterMs * 2, 5), 1000));
@@ -129,28 +162,31 @@ export class CrlPublisher {
    * tell relying parties that the others are not revoked. The same while what came cannot be recorded as published
    * (PublicationUnrecorded: the disk). Rejects with that reason when none was issued yet. When the new one cannot be
    * signed (the CA's signer failed: an HSM away), the one issued before while it is within its nextUpdate (RFC 5280
-   * 5.1.2.5: valid until then), the failure reported; past it, or with none, the failure.
+   * 5.1.2.5: valid until then), the failure reported; past it, or with none, the failure. Once the CA's chain has
+   * ended or the publisher is stopped, CrlNotSigned, even for a fetch that queued before (review 85).
    */
   full(): Promise<PublishedCrl> {
     return this.#serial(async () => {
+      this.#refuseIfRetired();
       const read = await this.#catchUp();
-      if (typeof read !== 'number') return this.#published(this.#full, read);
+      if (typeof read !== 'number') return this.#servable(this.#published(this.#full, read));
       if (this.#stale || this.#full === undefined) await this.#issuedOrValid(() => this.#rebase(), () => this.#full, 'complete');
-      return this.#full!;
+      return this.#servable(this.#full!);
     });
   }
 
   /**
    * The newest delta CRL (issued on every revocation, so never behind the read model by more than `coalesceMs`). While
    * the read model is incomplete or what came cannot be recorded, or a new one cannot be signed, the one issued
-   * before, as for `full`.
+   * before, as for `full`; CrlNotSigned as for `full`.
    */
   delta(): Promise<PublishedCrl> {
     return this.#serial(async () => {
+      this.#refuseIfRetired();
       const read = await this.#catchUp();
-      if (typeof read !== 'number') return this.#published(this.#delta, read);
+      if (typeof read !== 'number') return this.#servable(this.#published(this.#delta, read));
       await this.#issuedOrValid(() => this.#issueAfter(read), () => this.#delta, 'delta');
-      return this.#delta!;
+      return this.#servable(this.#delta!);
     });
   }
 
@@ -169,7 +205,8 @@ export class CrlPublisher {
       await issue();
     } catch (error) {
       const crl = last();
-      if (crl === undefined || this.#o.now() >= crl.nextUpdate) throw error;
+      // A retired CA's last CRL is not served in place of one it may not sign (docs/pki.md, "A CA whose chain has ended").
+      if (error instanceof CrlNotSigned || crl === undefined || this.#o.now() >= crl.nextUpdate) throw error;
       const message = error instanceof Error ? error.message : String(error);
       this.#o.onError?.(
         new Error(`CA ${this.ca.id}: a CRL could not be issued (${message}); the ${kind} CRL ${crl.crlNumber}, valid until ${new Date(crl.nextUpdate).toISOString()}, is served`, {
@@ -181,7 +218,7 @@ export class CrlPublisher {
 
   /** The schedule: each CRL is issued again once half of its validity has passed (before its nextUpdate). */
   tick(): Promise<void> {
-    return this.#serial(async () => {
+    return this.#quietlyIfRetired(async () => {
       const now = this.#o.now();
       const due = (crl: PublishedCrl | undefined, validityMs: number) => crl === undefined || now >= crl.thisUpdate + validityMs / 2;
       if (typeof (await this.#catchUp()) !== 'number') return;
@@ -240,8 +277,11 @@ export class CrlPublisher {
     return added;
   }
 
+  /** A new CRL's times, from one reading of the clock that is also the one checked: no thisUpdate at or past the end. */
   #times(validityMs: number): { thisUpdate: number; nextUpdate: number } {
-    const thisUpdate = crlThisUpdate(this.#o.now);
+    const now = this.#o.now();
+    this.#refuseIfRetired(now);
+    const thisUpdate = crlThisUpdate(() => now);
     return { thisUpdate, nextUpdate: thisUpdate + validityMs };
   }
 
@@ -249,8 +289,9 @@ export class CrlPublisher {
 
   /** A new complete CRL (the new base, without the entries expired long enough) and an empty delta on it. */
   async #rebase(): Promise<void> {
-    const crlNumber = this.#o.numbers.next();
+    // The times first: a refused CRL takes no number.
     const times = this.#times(this.#validityMs);
+    const crlNumber = this.#o.numbers.next();
     // Dropping moves the entries after the dropped ones: the old base's offset no longer marks where the deltas
     // start. Until the new base is signed there is none, so a failed signature (an HSM away) is followed by a new
     // complete CRL, never by a delta cut at a stale offset (entries missed, or a slice through one).
@@ -269,8 +310,8 @@ export class CrlPublisher {
 
   async #issueDelta(): Promise<void> {
     if (this.#base === undefined) return this.#rebase();
-    const crlNumber = this.#o.numbers.next();
     const times = this.#times(this.#deltaValidityMs);
+    const crlNumber = this.#o.numbers.next();
     const der = await signedCrl(
       { issuer: this.#issuer, kind: this.ca.signer.kind, crlNumber, ...times, entries: this.#listing.entries.from(this.#base.offset), baseCrlNumber: this.#base.crlNumber },
       this.#sign,

@@ -1,6 +1,37 @@
 import { chainValidity } from '../../domain/x509/issuance/index.ts';
 import type { CaId, IssuingCa } from '../../domain/x509/issuing-ca.ts';
 
+/** When the chain of `ca` ends, in ms: the earliest notAfter of its certificate and of every one above it. */
+export const chainEndOf = (ca: Pick<IssuingCa, 'certificate' | 'chain'>): number => chainValidity(ca).notAfter.getTime();
+
+/**
+ * Why a CRL publisher signed and served nothing (review 85): the chain of CA `caId` ended at `endedAt` (rule
+ * `ca_ended`: answered `410` as the CRL URLs of a retired CA are), or the publisher was stopped with its CA still live
+ * (rule `publisher_stopped`: the service is stopping, answered `503` with Retry-After). Decided inside the publisher's
+ * queued job, when a CRL's thisUpdate is fixed and again before one is handed out, so a request that queued before
+ * the end, behind a tick or a slow HSM signature, gets no CRL signed or served after it.
+ */
+export class CrlNotSigned extends Error {
+  constructor(
+    readonly caId: string,
+    readonly code: 'ca_ended' | 'publisher_stopped',
+    readonly endedAt?: Date,
+  ) {
+    super(
+      code === 'ca_ended'
+        ? `CA ${caId}: no CRL is signed nor served after its chain ended at ${endedAt?.toISOString() ?? 'an unknown time'} (ca_ended)`
+        : `CA ${caId}: its CRL publisher is stopped, no CRL is signed nor served (publisher_stopped)`,
+    );
+    this.name = 'CrlNotSigned';
+  }
+
+  /** The refusal at `now` for a publisher of CA `caId` whose chain ends at `endsAt`, stopped or not; none when it may sign. */
+  static at(caId: string, endsAt: number, stopped: boolean, now: number): CrlNotSigned | undefined {
+    if (now >= endsAt) return new CrlNotSigned(caId, 'ca_ended', new Date(endsAt));
+    return stopped ? new CrlNotSigned(caId, 'publisher_stopped') : undefined;
+  }
+}
+
 /**
  * When each CA's chain ends (its certificate or any above it: `chainValidity`), and which of them this process has
  * retired. A CA past that end is retired, not fatal (review 82): it can certify nothing a relying party would
@@ -13,7 +44,7 @@ export class EndedCas {
   readonly #onEnded: ((caId: CaId, endedAt: Date) => void) | undefined;
 
   constructor(cas: readonly IssuingCa[], onEnded?: (caId: CaId, endedAt: Date) => void) {
-    for (const ca of cas) this.#endsAt.set(ca.id, chainValidity(ca).notAfter.getTime());
+    for (const ca of cas) this.#endsAt.set(ca.id, chainEndOf(ca));
     this.#onEnded = onEnded;
   }
 

@@ -4,13 +4,14 @@ import { z } from 'zod';
 import { CaId, type IssuingCa } from '../../../domain/x509/issuing-ca.ts';
 import { pemOf } from '../../../domain/x509/pem.ts';
 import { MAX_OCSP_REQUEST_BYTES, ocspErrorResponseDer } from '../../../domain/x509/revocation/index.ts';
-import { PkiIncomplete, PublicationUnrecorded, type PkiRevocation } from '../../runtime/index.ts';
+import type { PkiRevocation } from '../../runtime/index.ts';
 import type { RouteModule } from '../context.ts';
-import { HttpProblem } from '../problems.ts';
+import { answerWithProblem } from '../problems.ts';
 import type { ResponseHeaders } from '../response-headers.ts';
 import { MAX_PATH_PARAM_CHARS } from '../path-params.ts';
 import { derOfOcspPath, MAX_OCSP_GET_CHARS, OCSP_REQUEST, OCSP_RESPONSE } from './ocsp-url.ts';
 import { answerComeBackWithTryLater } from './ocsp-try-later.ts';
+import { caEnded, CERTIFICATE_REFUSALS, CRL_REFUSALS, crlRefusal, noCa, notReady, notStored, OCSP_POST_REFUSALS, PKI_REFUSALS } from './pki-refusals.ts';
 
 /**
  * What relying parties fetch (issue 13), without a token: the CA certificates, the CRLs at the distribution point
@@ -48,13 +49,6 @@ const IfNoneMatch = z.looseObject({
 });
 const pemText = (description: string) => ({ description, content: { 'application/x-pem-file': { schema: z.string() } } });
 
-const notReady = (): HttpProblem => new HttpProblem(503, 'starting', 'the PKI is starting; retry in a moment', {}, { 'retry-after': '1' });
-/** The `pki` read model holds part of the revocations and no CRL was issued before: none is signed from it (pki-complete.ts). */
-const incomplete = (e: PkiIncomplete): HttpProblem =>
-  new HttpProblem(503, e.code, e.message, { until: e.until.toString(), ...(e.position !== undefined ? { position: e.position.toString() } : {}) }, { 'retry-after': '1' });
-// The cause (a path, an errno) is for the service's log, where the publisher reported it, not for a public client.
-const unrecorded = (e: PublicationUnrecorded): HttpProblem =>
-  new HttpProblem(503, e.code, 'revocations could not be recorded as published yet; the CRL is issued once they are', {}, { 'retry-after': '5' });
 /**
  * A refusal's reason as logged, at most MAX_LOGGED_OCSP_REASON characters: the parser quotes what the sender chose cut
  * (quoted.ts), and this bounds what it did not foresee (a 15,500-arc critical OID made 62.7 KB of log per request).
@@ -62,16 +56,6 @@ const unrecorded = (e: PublicationUnrecorded): HttpProblem =>
 const MAX_LOGGED_OCSP_REASON = 300;
 const loggedReason = (reason: string | undefined): string | undefined =>
   reason === undefined || reason.length <= MAX_LOGGED_OCSP_REASON ? reason : `${reason.slice(0, MAX_LOGGED_OCSP_REASON)}... (${reason.length} characters)`;
-const noCa = (caId: string): HttpProblem => new HttpProblem(404, 'not_found', `no issuing CA ${caId}`, { caId });
-/**
- * A CA whose chain has ended publishes no CRL (docs/pki.md, "A CA whose chain has ended"): every certificate it issued
- * ended no later than it, and none is signed under a retired key. Gone for good, so no Retry-After.
- */
-const caEnded = (caId: string, endedAt: Date): HttpProblem =>
-  new HttpProblem(410, 'ca_ended', `CA ${caId} ended at ${endedAt.toISOString()} (its certificate or one above it): it publishes no CRL`, {
-    caId,
-    endedAt: endedAt.toISOString(),
-  });
 
 /** The entity tags of an If-None-Match list, weak or strong: `W/"x"`, `"y"`. */
 const ENTITY_TAG = /(?:W\/)?"[\x21\x23-\x7e\x80-\xff]*"/g;
@@ -126,13 +110,17 @@ export const pkiRoutes: RouteModule = (app, context) => {
     done(Object.assign(new Error(`${OCSP_REQUEST} is accepted by ${OCSP_POST_ROUTE} only`), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 }), undefined);
   });
 
+  // Every refusal of these routes is kept by no cache, with a token or without (pki-refusals.ts, review 85).
+  const refused = notStored(answerWithProblem);
+
   app.get('/pki/trust-bundle.pem', {
     config: { access: 'public' },
+    errorHandler: refused,
     schema: {
       summary: 'Every issuing CA’s root certificate',
       description: 'PEM: the roots of every issuing CA of this deployment, for a relying party’s trust store (`openssl verify -CAfile`).',
       tags: ['pki'],
-      response: { 200: pemText('PEM certificates') },
+      response: { ...PKI_REFUSALS, 200: pemText('PEM certificates') },
     },
     handler: async (_request, reply) => {
       const roots = new Map<string, Uint8Array>();
@@ -146,24 +134,26 @@ export const pkiRoutes: RouteModule = (app, context) => {
 
   app.get('/pki/:caId/ca.crt', {
     config: { access: 'public' },
+    errorHandler: refused,
     schema: {
       summary: 'An issuing CA’s certificate',
       description: 'DER (`application/pkix-cert`): the caIssuers URL of the certificates it issues.',
       tags: ['pki'],
       params: Params,
-      response: { 200: binary('application/pkix-cert', 'the DER certificate') },
+      response: { ...CERTIFICATE_REFUSALS, 200: binary('application/pkix-cert', 'the DER certificate') },
     },
     handler: async (request, reply) => reply.type('application/pkix-cert').send(Buffer.from(caOf(request.params.caId).certificate)),
   });
 
   app.get('/pki/:caId/chain.pem', {
     config: { access: 'public' },
+    errorHandler: refused,
     schema: {
       summary: 'An issuing CA’s certificate and the chain above it',
       description: 'PEM, the CA first and its root last (`-untrusted` for `openssl verify`, or a TLS server’s chain file).',
       tags: ['pki'],
       params: Params,
-      response: { 200: pemText('PEM certificates') },
+      response: { ...CERTIFICATE_REFUSALS, 200: pemText('PEM certificates') },
     },
     handler: async (request, reply) => {
       const ca = caOf(request.params.caId);
@@ -174,22 +164,26 @@ export const pkiRoutes: RouteModule = (app, context) => {
   const crlRoute = (path: string, which: 'full' | 'delta', summary: string, description: string): void => {
     app.get(path, {
       config: { access: 'public' },
+      errorHandler: refused,
       schema: {
         summary,
         description,
         tags: ['pki'],
         params: Params,
         headers: IfNoneMatch,
-        response: { 200: binary('application/pkix-crl', 'the DER CRL', CACHE_HEADERS), 304: notModified },
+        response: { ...CRL_REFUSALS, 200: binary('application/pkix-crl', 'the DER CRL', CACHE_HEADERS), 304: notModified },
       },
       handler: async (request, reply) => {
         const caId = caOf(request.params.caId).id;
-        const endedAt = revocation().ended(caId);
-        if (endedAt !== undefined) throw caEnded(caId, endedAt);
+        // None for a CA whose chain has ended (retired, or ending before the tick retires it): 410.
         const publisher = revocation().crl(caId);
-        if (publisher === undefined) throw noCa(request.params.caId);
+        if (publisher === undefined) {
+          const endedAt = revocation().ended(caId);
+          throw endedAt !== undefined ? caEnded(caId, endedAt) : noCa(request.params.caId);
+        }
+        // The CA may end, or the service stop, while this waits in the publisher's queue: it refuses then (review 85).
         const crl = await (which === 'full' ? publisher.full() : publisher.delta()).catch((error: unknown) => {
-          throw error instanceof PkiIncomplete ? incomplete(error) : error instanceof PublicationUnrecorded ? unrecorded(error) : error;
+          throw crlRefusal(error);
         });
         return sendCached(request, reply, 'application/pkix-crl', { der: crl.der, etag: crl.etag, lastModified: crl.thisUpdate, expires: crl.nextUpdate });
       },
@@ -242,7 +236,7 @@ export const pkiRoutes: RouteModule = (app, context) => {
   };
 
   // The rate limit and load shedding answer an OCSP client `tryLater`, not a JSON 429 or 503 (review 82).
-  const comeBack = answerComeBackWithTryLater(context.metrics);
+  const comeBack = notStored(answerComeBackWithTryLater(context.metrics));
 
   app.post(OCSP_POST_ROUTE, {
     config: { access: 'public' },
@@ -256,7 +250,7 @@ export const pkiRoutes: RouteModule = (app, context) => {
       params: OcspParams,
       consumes: [OCSP_REQUEST],
       body: derBytes(OCSP_REQUEST, `DER OCSPRequest (${OCSP_REQUEST})`),
-      response: { 200: binary(OCSP_RESPONSE, 'the DER OCSPResponse (errors too: malformedRequest, unauthorized, tryLater)') },
+      response: { ...OCSP_POST_REFUSALS, 200: binary(OCSP_RESPONSE, 'the DER OCSPResponse (errors too: malformedRequest, unauthorized, tryLater)') },
     },
     handler: async (request, reply) =>
       answerOcsp(request.params.caId, Buffer.isBuffer(request.body) ? new Uint8Array(request.body) : 'no DER request', request, reply),
@@ -279,6 +273,7 @@ export const pkiRoutes: RouteModule = (app, context) => {
       params: OcspParams.extend({ '*': z.string().describe('URL-encoded base64 of the DER OCSPRequest (it may hold `/`)') }),
       headers: IfNoneMatch,
       response: {
+        ...PKI_REFUSALS,
         200: binary(OCSP_RESPONSE, 'the DER OCSPResponse; one with a nonce, or an error status, is sent with `Cache-Control: no-store` and no validators', CACHE_HEADERS),
         304: notModified,
       },
