@@ -12,31 +12,15 @@ import { randomBytes } from 'node:crypto';
 import { verifySignature } from '../domain/crypto/signatures.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
-import { pkcs11js, type Pkcs11 } from '../adapters/driven/secure-environment/pkcs11/module.ts';
-import { softHsm, softHsmMissing, withSoftHsmModule, type TestToken } from './support/softhsm.ts';
+import { softHsm, softHsmMissing, withSoftHsmModule } from './support/softhsm.ts';
+import { loseSessionAfter, objectIdsOf } from './support/lost-session.ts';
 
 const random = (length: number) => new Uint8Array(randomBytes(length));
 const text = (s: string) => new TextEncoder().encode(s);
 const hex = (handle: string) => Buffer.from(handle, 'utf8').toString('hex');
-const SESSION_HANDLE_INVALID = (call: string) => new pkcs11js.Pkcs11Error('CKR_SESSION_HANDLE_INVALID:179', 0xb3, call);
 
-const slotOf = (module: Pkcs11, label: string) => {
-  const slot = module.C_GetSlotList(true).find((s) => module.C_GetTokenInfo(s).label.trim() === label);
-  if (slot === undefined) throw new Error(`no token ${label}`);
-  return slot;
-};
 
-type Generating = 'C_GenerateKeyPair' | 'C_GenerateKey';
 
-/** `call` runs for real once, then every session of the token is closed and the call answers that its session is gone. */
-const loseSessionAfter = (module: Pkcs11, token: TestToken, call: Generating, made: boolean) => {
-  const real = module[call].bind(module) as (...args: unknown[]) => unknown;
-  return vi.spyOn(module, call).mockImplementationOnce(((...args: unknown[]) => {
-    if (made) real(...args);
-    module.C_CloseAllSessions(slotOf(module, token.label));
-    throw SESSION_HANDLE_INVALID(call);
-  }) as never);
-};
 
 describe.skipIf(softHsmMissing !== undefined)('PKCS#11 generate when the session is lost as the key is made', () => {
   const hsm = softHsm();
@@ -46,13 +30,7 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 generate when the session
     vi.restoreAllMocks();
   });
 
-  /** The CKA_IDs (hex) of the token's objects labelled for `owner`, one per object, as pkcs11-tool lists them. */
-  const idsOf = (owner: string) =>
-    hsm
-      .listObjects(token)
-      .split(/\n(?=\S)/)
-      .filter((block) => block.includes(`"owner":"${owner}"`))
-      .map((block) => /^\s*ID:\s*([0-9a-f]+)/m.exec(block)?.[1]);
+  const idsOf = (owner: string) => objectIdsOf(hsm, token, owner);
 
   const cases = [
     { kind: 'ed25519', call: 'C_GenerateKeyPair', objects: 2 },

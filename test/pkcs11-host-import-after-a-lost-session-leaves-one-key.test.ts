@@ -11,30 +11,15 @@ import { randomBytes } from 'node:crypto';
 import type { KeyHandle, OwnedSecureEnvironment } from '../domain/ports/secure-environment.ts';
 import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
 import { LiveSession } from '../adapters/driven/secure-environment/pkcs11/live-session.ts';
-import { pkcs11js, type Pkcs11 } from '../adapters/driven/secure-environment/pkcs11/module.ts';
 import type { TokenSession } from '../adapters/driven/secure-environment/pkcs11/token-session.ts';
-import { softHsm, softHsmMissing, withSoftHsmModule, type TestToken } from './support/softhsm.ts';
+import { softHsm, softHsmMissing, withSoftHsmModule } from './support/softhsm.ts';
+import { loseSessionAfter, objectIdsOf } from './support/lost-session.ts';
 
 const random = (length: number) => new Uint8Array(randomBytes(length));
 const text = (s: string) => new TextEncoder().encode(s);
 const hex = (handle: string) => Buffer.from(handle, 'utf8').toString('hex');
-const SESSION_HANDLE_INVALID = new pkcs11js.Pkcs11Error('CKR_SESSION_HANDLE_INVALID:179', 0xb3, 'C_UnwrapKey');
 
-const slotOf = (module: Pkcs11, label: string) => {
-  const slot = module.C_GetSlotList(true).find((s) => module.C_GetTokenInfo(s).label.trim() === label);
-  if (slot === undefined) throw new Error(`no token ${label}`);
-  return slot;
-};
 
-/** The next C_UnwrapKey runs for real (or not), then every session of the token is closed and it answers that its session is gone. */
-const loseSessionAfterUnwrapKey = (module: Pkcs11, token: TestToken, made: boolean) => {
-  const real = module.C_UnwrapKey.bind(module) as (...args: unknown[]) => unknown;
-  return vi.spyOn(module, 'C_UnwrapKey').mockImplementationOnce(((...args: unknown[]) => {
-    if (made) real(...args);
-    module.C_CloseAllSessions(slotOf(module, token.label));
-    throw SESSION_HANDLE_INVALID;
-  }) as never);
-};
 
 describe.skipIf(softHsmMissing !== undefined)('PKCS#11 keys made from host bytes when the session is lost as the object is made', () => {
   const hsm = softHsm();
@@ -44,14 +29,7 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 keys made from host bytes
     vi.restoreAllMocks();
   });
 
-  /** The CKA_IDs (hex) of the token's objects labelled for `owner`, one per object, sorted, as pkcs11-tool lists them. */
-  const idsOf = (owner: string) =>
-    hsm
-      .listObjects(token)
-      .split(/\n(?=\S)/)
-      .filter((block) => block.includes(`"owner":"${owner}"`))
-      .map((block) => /^\s*ID:\s*([0-9a-f]+)/m.exec(block)?.[1])
-      .sort();
+  const idsOf = (owner: string) => objectIdsOf(hsm, token, owner);
 
   /** What each operation needs made beforehand (with no fault), and the operation itself, which makes one stored key. */
   const cases: { name: string; prepare: (se: OwnedSecureEnvironment) => Promise<() => Promise<KeyHandle | undefined>> }[] = [
@@ -84,7 +62,7 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 keys made from host bytes
           const operation = await prepare(se);
           const before = idsOf(owner);
           await withSoftHsmModule(async (module) => {
-            const unwrapping = loseSessionAfterUnwrapKey(module, token, made);
+            const unwrapping = loseSessionAfter(module, token, 'C_UnwrapKey', made);
 
             const handle = await operation();
 
