@@ -7,34 +7,18 @@
  * the id had gone to. Now every refusal of a command is answered as a reuse when the store holds its id anywhere,
  * in the same words whatever the stream.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
-import { openSqliteStore } from '../adapters/driven/store/index.ts';
-import { openEventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
 import { createEngine } from '../adapters/engine/index.ts';
 import { command } from '../domain/commands/index.ts';
 import type { EventStore } from '../domain/ports/index.ts';
-import { startStandIn } from './esdb-standin/index.ts';
+import { embeddedAndStandInStores } from './support/embedded-and-standin-stores.ts';
 import { at, cmd, footprint, issueCredentialData, operator, profile, rejection, T0 } from './support/fleet.ts';
 
 const X = '11111111-2222-4333-8444-555555555555';
 const bob = { id: 'operator:bob', role: 'operator' as const };
 
-const cleanups: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const cleanup of cleanups) await cleanup();
-});
-const stores: [string, () => Promise<EventStore>][] = [
-  ['the embedded store', async () => openSqliteStore({ memory: true })],
-  [
-    'the eventstoredb adapter on the gRPC stand-in',
-    async () => {
-      const standIn = await startStandIn();
-      cleanups.push(() => standIn.stop());
-      return openEventStoreDbStore(standIn.connectionString);
-    },
-  ],
-];
+const stores = embeddedAndStandInStores();
 
 /** Counts the calls of each store method, to show a refusal's look-up costs an accepted command nothing. */
 const counted = (inner: EventStore) => {

@@ -4,34 +4,17 @@
  * answered the state now: a node registered, then enrolled and revoked, answered its registration's retry with
  * `revoked`. The state is the entity's stream folded through its machine up to the command's last event.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
-import { openSqliteStore } from '../adapters/driven/store/index.ts';
-import { openEventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
 import { createEngine } from '../adapters/engine/index.ts';
 import { command } from '../domain/commands/index.ts';
-import type { EventStore } from '../domain/ports/index.ts';
-import { startStandIn } from './esdb-standin/index.ts';
+import { embeddedAndStandInStores } from './support/embedded-and-standin-stores.ts';
 import { cmd, footprint, operator, profile, T0 } from './support/fleet.ts';
 
 const X = '11111111-2222-4333-8444-555555555555';
 const register = () => command('registerNode', { nodeId: 'n1', profile }, { actor: operator, commandId: X });
 
-const cleanups: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const cleanup of cleanups) await cleanup();
-});
-const stores: [string, () => Promise<EventStore>][] = [
-  ['the embedded store', async () => openSqliteStore({ memory: true })],
-  [
-    'the eventstoredb adapter on the gRPC stand-in',
-    async () => {
-      const standIn = await startStandIn();
-      cleanups.push(() => standIn.stop());
-      return openEventStoreDbStore(standIn.connectionString);
-    },
-  ],
-];
+const stores = embeddedAndStandInStores();
 
 describe.each(stores)('a retried command on %s', (_name, open) => {
   it('answers the state its command left, not the state now, and writes nothing', async () => {

@@ -1,10 +1,8 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import { openSqliteStore } from '../adapters/driven/store/index.ts';
-import { openEventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
+import { describe, expect, it } from 'vitest';
 import { createEngine } from '../adapters/engine/index.ts';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import type { EventStore, ReadStreamOptions } from '../domain/ports/index.ts';
-import { startStandIn } from './esdb-standin/index.ts';
+import { embeddedAndStandInStores } from './support/embedded-and-standin-stores.ts';
 import { auditor, cmd, establishOne, footprint, operator, rejection, T0 } from './support/fleet.ts';
 
 /**
@@ -53,21 +51,7 @@ const revoke = (commandId: string, reason = 'keyCompromise', actor = operator) =
   metadata: { actor, commandId },
 });
 
-const stores: [string, () => Promise<EventStore>][] = [
-  ['sqlite', async () => openSqliteStore({ memory: true })],
-  [
-    'the eventstoredb adapter on the gRPC stand-in',
-    async () => {
-      const standIn = await startStandIn();
-      cleanups.push(() => standIn.stop());
-      return openEventStoreDbStore(standIn.connectionString);
-    },
-  ],
-];
-const cleanups: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const cleanup of cleanups) await cleanup();
-});
+const stores = embeddedAndStandInStores();
 
 describe.each(stores)('a repeated command on %s', (_name, open) => {
   it('is answered from its recorded events, without rebuilding its stream, exactly as the first outcome', async () => {
