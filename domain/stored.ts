@@ -25,8 +25,13 @@ export interface DecodedEvent {
   readonly at: number;
 }
 
-/** `misplaced`: a readable event stored outside its entity's stream (`<kind>-<id>` of the entity it is addressed to). */
-export type DecodeResult = { ok: true; value: DecodedEvent } | { ok: false; reason: string; misplaced?: true };
+/**
+ * Why an event does not decode, in two kinds. `newer`: a newer build wrote it (a type this build does not know, or a
+ * schema version above the one it knows): an upgrade reads it, so a reader that must not lose it stops before it.
+ * Otherwise it is none any build reads as a fact (`misplaced`: a readable event stored outside its entity's stream,
+ * `<kind>-<id>` of the entity it is addressed to; or data or metadata refused at a version this build knows).
+ */
+export type DecodeResult = { ok: true; value: DecodedEvent } | { ok: false; reason: string; misplaced?: true; newer?: true };
 
 /**
  * The schemas stored events are read with, compiled ahead of time by zod (`z.compile`): the same schemas, whose
@@ -72,14 +77,20 @@ const epochMsOf = (instant: string): number => {
  * metadata beyond the message limits (SER-001) is unreadable too, checked before upcasters or schemas walk it.
  */
 export const decodeStored = (record: StoredRecord): DecodeResult => {
-  if (!isEventType(record.type)) return { ok: false, reason: `unknown event type ${record.type}` };
+  if (!isEventType(record.type)) return { ok: false, reason: `unknown event type ${record.type}`, newer: true };
   const tooBig = beyondLimits(record);
   if (tooBig !== undefined) return { ok: false, reason: tooBig };
+  // Read before the metadata schema: a newer build's metadata may be refused by this one's, and it is still newer.
+  const version = typeof record.metadata === 'object' && record.metadata !== null ? record.metadata['schemaVersion'] : undefined;
+  const known = currentVersionOf(record.type);
+  if (typeof version === 'number' && Number.isSafeInteger(version) && version > known) {
+    return { ok: false, reason: `${record.type} v${version} is newer than this build knows (v${known})`, newer: true };
+  }
   const metadata = storedMetadataSchema().safeParse(record.metadata);
   if (!metadata.success) return { ok: false, reason: `metadata: ${describe(metadata.error.issues)}` };
   let stored = record.data;
-  // The upcasters run only for an event stored at an older (or unknown newer) schema version.
-  if (metadata.data.schemaVersion !== currentVersionOf(record.type)) {
+  // The upcasters run only for an event stored at an older schema version.
+  if (metadata.data.schemaVersion !== known) {
     const lifted = upcast(record.type, metadata.data.schemaVersion, record.data);
     if (!lifted.ok) return { ok: false, reason: lifted.reason };
     stored = lifted.data;

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { firstValueFrom, toArray } from 'rxjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ExpectedRevision, type EventStore } from '../domain/ports/event-store.ts';
+import { DroppedFrame } from '../adapters/http/sse/frame-schemas.ts';
 import { decodeStored } from '../domain/stored.ts';
 import { parseStreamId } from '../domain/streams.ts';
 import { publicLifecycle, type PublicScope } from '../projections/pseudonyms/index.ts';
 import { decodeOnce } from '../projections/runtime/read-page.ts';
-import { openStream, ops, profile, registrationMetadata, settled, type RawStream } from './http-sse.fixtures.ts';
+import { dataOf, openStream, ops, profile, registrationMetadata, settled, type RawStream } from './http-sse.fixtures.ts';
 import { useTestService } from './support/service.ts';
 
 /*
@@ -14,11 +14,15 @@ import { useTestService } from './support/service.ts';
  * `dropped: error`, and every reconnect with Last-Event-ID met it again, while the projections, the identity fold and
  * the library's publicLifecycle pass over it (README: an event outside its entity's stream is one "no read model,
  * reaction or subscriber acts on"). Now the streams pass over it as those readers do, and the service logs it once.
+ *
+ * Review 85, finding 2: an event a newer version wrote (here schemaVersion 99) was passed over too, so after a
+ * downgrade a client resuming with Last-Event-ID moved past it and never got it once the server was upgraded. The
+ * streams now end before it with `event: dropped` of reason `newer_event`, on every resume, until an upgrade.
  */
 
 const svc = useTestService();
 
-/** The stored events a stream passes over: one outside its entity's stream, one at a schema version this build lacks. */
+/** One event stored outside its entity's stream (passed over), and, later, one at a schema version this build lacks. */
 let misplaced: bigint;
 let tooNew: bigint;
 /** The last position before them, where a client that had read up to there resumes. */
@@ -38,8 +42,10 @@ beforeAll(async () => {
   before = (await store.headPosition())!;
   // Another node's registration stored in the stream of node meter-98: readable, but no fact of either lifecycle.
   misplaced = await append(store, 'node-meter-98', 'meter-99');
-  tooNew = await append(store, 'node-meter-97', 'meter-97', 99);
   for (const step of [ops.createSubscription('sub-02'), ops.registerNode('meter-02'), ops.enrolNode('meter-02', 'sub-01')]) await engine.execute(step);
+  // Then one a newer version wrote, and events after it that no stream of this version may deliver past it.
+  tooNew = await append(store, 'node-meter-97', 'meter-97', 99);
+  for (const step of [ops.createSubscription('sub-03'), ops.registerNode('meter-03'), ops.enrolNode('meter-03', 'sub-01')]) await engine.execute(step);
   await settled(svc);
   const issued = await fetch(`${svc.url}/v1/tokens`, {
     method: 'POST',
@@ -50,93 +56,126 @@ beforeAll(async () => {
   scopedToken = ((await issued.json()) as { token: string }).token;
 }, 30_000);
 
-/** What the projections act on: every lifecycle event of an entity stream that decodes. */
+/** What the projections act on: every lifecycle event of an entity stream that decodes, before the newer one. */
 const canonicalPositions = async (after = 0n): Promise<string[]> => {
   const positions: string[] = [];
   for await (const record of svc.service.context.credence.store.readAll({ afterPosition: after })) {
+    if (record.position >= tooNew) break;
     if (parseStreamId(record.streamId) !== undefined && decodeOnce(record) !== undefined) positions.push(String(record.position));
   }
   return positions;
 };
 
-/** What the library's pseudonymised stream publishes, to the head. */
+/** What the library's pseudonymised stream publishes before it errors at the newer event (which it must). */
 const libraryPositions = async (options: { afterPosition?: bigint; scope?: PublicScope }): Promise<string[]> => {
   const { store, pseudonyms } = svc.service.context.credence;
-  const events = await firstValueFrom(publicLifecycle(store, pseudonyms!.deriver, { ...options, live: false }).pipe(toArray()));
-  return events.map((e) => String(e.position));
+  const positions: string[] = [];
+  const error = await new Promise<unknown>((resolve) => {
+    publicLifecycle(store, pseudonyms!.deriver, { ...options, live: false }).subscribe({
+      next: (e) => void positions.push(String(e.position)),
+      error: resolve,
+      complete: () => resolve(undefined),
+    });
+  });
+  expect(error).toMatchObject({ code: 'newer_event', position: tooNew });
+  return positions;
 };
 
-/** Reads a live stream until it has delivered `last` (or ended, which fails), then closes it. */
-const readUpTo = async (token: string, last: string, headers: Record<string, string> = {}, path = '/v1/events'): Promise<RawStream> => {
+/** Reads a stream until the server ends it (it must), then checks it ended before the newer event. */
+const readToTheEnd = async (token: string, headers: Record<string, string> = {}, path = '/v1/events'): Promise<RawStream> => {
   const stream = await openStream(svc.url, token, path, headers);
   expect(stream.status).toBe(200);
   try {
-    await stream.until(() => stream.events().some((e) => e.id === last), `event ${last}`);
+    // A stream that passed over it would go on live: the hang guard fails it, naming what it waited for.
+    const ended = (): boolean => stream.events().some((e) => e.event === 'dropped') && stream.frames.at(-1)?.kind === 'retry';
+    await stream.until(ended, 'the stream to end before the newer event');
   } finally {
     stream.close();
-    await stream.ended;
   }
+  await stream.ended;
+  const dropped = stream.events().filter((e) => e.event === 'dropped');
+  expect(dropped).toHaveLength(1);
+  // It sends no id of its own: the client's last event id stays on the last event it received (or where it started).
+  const delivered = ids(stream);
+  if (delivered.length > 0) expect(dropped[0]!.id).toBe(delivered.at(-1));
+  expect(dropped[0]!.id).not.toBe(String(tooNew));
+  expect(dataOf(dropped[0]!)).toMatchObject({ reason: 'newer_event', position: String(tooNew), retryMs: 300_000 });
+  expect(String(dataOf(dropped[0]!)['message'])).toContain('newer version of Credence');
+  // As the OpenAPI document describes it.
+  expect(DroppedFrame.safeParse(dataOf(dropped[0]!)).success).toBe(true);
+  expect(stream.frames.at(-1)).toEqual({ kind: 'retry', ms: 300_000 });
   return stream;
 };
 
-const ids = (stream: RawStream): string[] => stream.events().map((e) => e.id);
+/** The ids of the lifecycle events a stream delivered (not its dropped frame). */
+const ids = (stream: RawStream): string[] => stream.events().flatMap((e) => (e.event === 'dropped' ? [] : [e.id]));
 
-describe('an event no reader acts on, on the event streams', () => {
-  it('is one the projections pass over: stored outside its entity stream, or at a schema version without an upcaster', async () => {
+describe('an event no reader acts on, and one a newer version wrote, on the event streams', () => {
+  it('are told apart: one stored outside its entity stream, one at a schema version above this build', async () => {
     const { store } = svc.service.context.credence;
     const records = new Map<bigint, Parameters<typeof decodeStored>[0]>();
     for await (const record of store.readAll({})) records.set(record.position, record);
     expect(decodeStored(records.get(misplaced)!)).toMatchObject({ ok: false, misplaced: true });
-    expect(decodeStored(records.get(tooNew)!)).toMatchObject({ ok: false, reason: expect.stringContaining('newer than this build knows') });
+    expect(decodeStored(records.get(misplaced)!)).not.toHaveProperty('newer');
+    expect(decodeStored(records.get(tooNew)!)).toMatchObject({ ok: false, newer: true, reason: expect.stringContaining('newer than this build knows') });
     const all = await canonicalPositions();
     expect(all).not.toContain(String(misplaced));
-    expect(all.filter((p) => BigInt(p) > tooNew).length).toBeGreaterThan(0);
+    expect(all.filter((p) => BigInt(p) > misplaced).length).toBeGreaterThan(0);
+    // Events come after the newer one: a stream that passed over it would deliver them.
+    expect((await store.headPosition())! > tooNew + 2n).toBe(true);
   });
 
-  it("is passed over by the auditor's canonical stream, which goes on to the head with no dropped frame", async () => {
-    const expected = await canonicalPositions();
-    const stream = await readUpTo(svc.tokens.auditor, expected.at(-1)!);
-    expect(ids(stream)).toEqual(expected);
-    expect(stream.events().filter((e) => e.event === 'dropped')).toEqual([]);
+  it("the auditor's canonical stream passes over the first and ends before the newer one, not past it", async () => {
+    const stream = await readToTheEnd(svc.tokens.auditor);
+    expect(ids(stream)).toEqual(await canonicalPositions());
+    expect(ids(stream).every((id) => BigInt(id) < tooNew)).toBe(true);
   });
 
-  it('is passed over again by a canonical stream resumed with Last-Event-ID before it', async () => {
+  it('a canonical stream resumed with Last-Event-ID before them passes over the first and ends before the newer one again', async () => {
     const expected = await canonicalPositions(before);
     expect(expected[0]).not.toBe(String(misplaced));
-    const stream = await readUpTo(svc.tokens.auditor, expected.at(-1)!, { 'last-event-id': String(before) });
+    const stream = await readToTheEnd(svc.tokens.auditor, { 'last-event-id': String(before) });
     expect(ids(stream)).toEqual(expected);
+    // Resumed after the last event it received, it meets the newer event at once: never moved past it.
+    const again = await readToTheEnd(svc.tokens.auditor, { 'last-event-id': expected.at(-1)! });
+    expect(ids(again)).toEqual([]);
   });
 
-  it("is passed over by an unscoped pseudonymised stream, as by the library's publicLifecycle", async () => {
+  it("an unscoped pseudonymised stream does as the library's publicLifecycle does", async () => {
     const expected = await libraryPositions({});
     expect(expected.length).toBeGreaterThan(3);
-    const stream = await readUpTo(svc.tokens.integrator, expected.at(-1)!);
+    const stream = await readToTheEnd(svc.tokens.integrator);
     expect(ids(stream)).toEqual(expected);
   });
 
-  it("is passed over by a scoped integrator's stream, which gets its stakeholder's later events, fresh and resumed", async () => {
+  it("a scoped integrator's stream gets its stakeholder's events between them, fresh and resumed, and stops before the newer one", async () => {
     const expected = await libraryPositions({ scope });
-    // meter-02's enrolment under sub-01, after the events passed over, is in the scope.
-    expect(expected.filter((p) => BigInt(p) > tooNew).length).toBeGreaterThan(0);
-    const fresh = await readUpTo(scopedToken, expected.at(-1)!);
+    // meter-02's enrolment under sub-01, after the event passed over, is in the scope.
+    expect(expected.filter((p) => BigInt(p) > misplaced).length).toBeGreaterThan(0);
+    const fresh = await readToTheEnd(scopedToken);
     expect(ids(fresh)).toEqual(expected);
-    const resumed = await readUpTo(scopedToken, expected.at(-1)!, { 'last-event-id': String(before) });
+    const resumed = await readToTheEnd(scopedToken, { 'last-event-id': String(before) });
     expect(ids(resumed)).toEqual(await libraryPositions({ scope, afterPosition: before }));
     expect(ids(resumed).length).toBeGreaterThan(0);
   });
 
-  it('is logged at warn once, with its position and reason and none of its data', async () => {
-    // Every stream above passed over both events; each is logged once.
+  it('a pseudonymised stream starting past the newer event ends at once: its identity fold cannot read it', async () => {
+    const stream = await readToTheEnd(svc.tokens.integrator, {}, '/v1/events?from=end');
+    expect(ids(stream)).toEqual([]);
+  });
+
+  it('the first is logged at warn once, and each stream ended before the newer one once, with position and reason, none of the data', async () => {
     const lines = svc
       .logs()
       .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .filter((line) => line['msg'] === 'event stream passed over an event it cannot read');
-    expect(lines.map((l) => [l['level'], l['position']])).toEqual([
-      [40, String(misplaced)],
-      [40, String(tooNew)],
-    ]);
-    expect(lines[0]!['reason']).toContain('stored in node-meter-98');
-    expect(lines[1]!['reason']).toContain('newer than this build knows');
+      .filter((line) => typeof line['msg'] === 'string' && /event stream (passed over|ended before)/.test(line['msg']));
+    const passedOver = lines.filter((l) => l['msg'] === 'event stream passed over an event it cannot read');
+    expect(passedOver.map((l) => [l['level'], l['position']])).toEqual([[40, String(misplaced)]]);
+    expect(passedOver[0]!['reason']).toContain('stored in node-meter-98');
+    const ended = lines.filter((l) => l['msg'] === 'event stream ended before an event a newer version wrote, which this version cannot read');
+    // One per stream opened above: 3 canonical, 1 unscoped and 2 scoped pseudonymised, and 1 from the end.
+    expect(ended).toHaveLength(7);
+    for (const line of ended) expect(line).toMatchObject({ level: 40, position: String(tooNew), streamId: 'node-meter-97', reason: expect.stringContaining('v99') });
     for (const line of lines) expect(JSON.stringify(line)).not.toContain('smart-meter');
   });
 });

@@ -5,3 +5,4 @@ export { LifecycleFilter, StreamStart, parseLifecycleFilter, parsePublicFilter }
 export type { LifecycleFilterInput } from './filter.ts';
 export type { DeliveryOptions, LifecycleEvent } from './paced.ts';
 export type { PassedOver } from '../pseudonyms/public-events.ts';
+export { NewerEventError } from './newer-event.ts';

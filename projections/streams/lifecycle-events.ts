@@ -3,7 +3,8 @@
  * resume after a disconnect without loss"): an rxjs Observable over any store behind the port (embedded SQLite or
  * EventStoreDB), catch-up then live, from the start, from now, or strictly after a position the consumer has
  * seen, filtered by entity kind, event type and stream, each event decoded (upcast, parsed by zod) on the way; one
- * that cannot be is passed over, as the projections pass over it (`onPassedOver` is told).
+ * that no version can read is passed over, as the projections pass over it (`onPassedOver` is told), and one a newer
+ * version wrote ends the stream before it with a NewerEventError (resume after the last event once upgraded).
  *
  * Back-pressure: pull one, deliver one (see paced.ts): the next event is read from the store only after the
  * subscriber's `next` has returned and `onEvent`'s promise has settled, so a slow consumer never blocks appends

@@ -33,8 +33,9 @@ export interface DeliveryOptions<T> {
    */
   readonly onEvent?: (event: T) => Promise<void> | void;
   /**
-   * Told of each stored event the stream passes over because it cannot be read (lifecycleFact: the projections and
-   * publicLifecycle pass over the same ones); the service logs it at warn. Its position, stream and reason only.
+   * Told of each stored event the stream passes over because no version reads it as a fact (lifecycleFact: the
+   * projections and publicLifecycle pass over the same ones); the service logs it at warn. Its position, stream and
+   * reason only. One a newer version wrote is not passed over: the stream errors with a NewerEventError before it.
    */
   readonly onPassedOver?: (passed: PassedOver) => void;
 }
@@ -77,8 +78,9 @@ export function pacedEvents<T>(store: EventStore, filter: CompiledFilter, step: 
         const record = next.value;
         // A fact claim is the store's concurrency marker, not a lifecycle event (domain/fact-claims.ts).
         if (!filter.keep(record) || isFactClaim(record)) continue;
-        // Passed over as every reader passes over it: ending the stream here ended every stream at this position, on
-        // every reconnect, for good (review 79); nothing acts on it, and replay reports it.
+        // One no version reads is passed over as every reader passes over it: ending the stream here ended every stream
+        // at this position, on every reconnect, for good (review 79); nothing acts on it, and replay reports it. One a
+        // newer version wrote throws NewerEventError: the stream ends before it, not past it (review 85).
         const decoded = lifecycleFact(record, onPassedOver);
         if (decoded === undefined) continue;
         const stepped = step(decoded);

@@ -33,8 +33,12 @@ export const IntegratorFrame = z
 
 export const DroppedFrame = z
   .object({
-    reason: z.enum(['slow', 'error', 'unauthorised']),
+    reason: z.enum(['slow', 'error', 'unauthorised', 'newer_event']),
     retryMs: z.number().int().min(0).optional().describe('absent for `unauthorised`: reconnect with a new token'),
+    position: Decimal.optional().describe(
+      '`newer_event` only: the event a newer version of Credence wrote, which this server cannot read; the stream ended before it, and ends there again until the server is upgraded',
+    ),
+    message: z.string().optional().describe('`newer_event` only: what happened and what to do, for a person'),
   })
   .meta({ id: 'DroppedFrame', description: '`event: dropped`, without `id:`: the last frame of a stream the server ends' });
 

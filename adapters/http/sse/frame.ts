@@ -64,6 +64,22 @@ export const frameDropped = (reason: 'slow' | 'error', retryMs: number): string 
   frameComment(`dropped: ${reason}`) + `event: dropped\ndata: ${JSON.stringify({ reason, retryMs })}\n\n` + frameRetry(retryMs);
 
 /**
+ * The last frame of a stream that reached an event this server's version cannot read because a newer version wrote
+ * it (review 85): `event: dropped` without `id` (the client's last event id stays on the last event it received, before
+ * that one) naming its position, and a long retry hint: the stream ends there again until the server is upgraded,
+ * and then the client resumes from before it and loses nothing.
+ */
+export const frameNewerEvent = (position: bigint, retryMs: number): string =>
+  frameComment('dropped: newer_event') +
+  `event: dropped\ndata: ${JSON.stringify({
+    reason: 'newer_event',
+    position: position.toString(10),
+    retryMs,
+    message: `the event at position ${position} was written by a newer version of Credence than this server's, which cannot read it: resume from the last event received once the server is upgraded`,
+  })}\n\n` +
+  frameRetry(retryMs);
+
+/**
  * The last frame of a stream whose token was revoked or has expired: `event: dropped` without `id` and without a
  * retry hint, since reconnecting with the same token can only be refused (401); the client needs a new token.
  */

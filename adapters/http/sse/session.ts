@@ -6,9 +6,11 @@
  *   queued behind what it has not read: it reaches only a client that catches up before the connection is cut (one
  *   stall period later); one that does not comes back after the opening hint (`RETRY_MS.initial`);
  * - `shutdown`: graceful shutdown (or the store closing under the stream); ended with a retry hint;
- * - `error`: the stream failed (the store under it, or access.db when the token is re-checked; an event that cannot
- *   be read is passed over, not a failure: ./passed-over.ts); ended with
- *   `event: dropped` and a retry hint (the details go to the log);
+ * - `error`: the stream failed (the store under it, or access.db when the token is re-checked; an event no version
+ *   can read is passed over, not a failure: ./passed-over.ts); ended with `event: dropped` and a retry hint (the
+ *   details go to the log). An event a newer version wrote (NewerEventError) ends it before that event, counted as
+ *   `error` too, with `event: dropped` of reason `newer_event` naming its position and a long retry hint: passing
+ *   over it would lose it for good once the server is upgraded (review 85);
  * - `unauthorised`: the token the stream was opened with was revoked (at once when by this process, else seen at
  *   the next heartbeat) or has expired (a timer at its expiry); ended with `event: dropped` and no retry hint: the
  *   client needs a new token.
@@ -20,7 +22,8 @@ import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Observable, Subscription } from 'rxjs';
 import type { ServiceMetrics } from '../metrics.ts';
-import { HEARTBEAT, SSE_HEADERS, frameDropped, frameEvent, frameStart, frameShutdown, frameUnauthorised, type SseMessage } from './frame.ts';
+import { NewerEventError } from '../../../projections/streams/index.ts';
+import { HEARTBEAT, SSE_HEADERS, frameDropped, frameEvent, frameNewerEvent, frameStart, frameShutdown, frameUnauthorised, type SseMessage } from './frame.ts';
 import { ClientGone, SlowClient, SseWriter, connectionGone } from './writer.ts';
 
 export type CloseReason = 'client' | 'slow' | 'shutdown' | 'error' | 'unauthorised';
@@ -39,6 +42,11 @@ export const RETRY_MS = {
   shutdown: 2_000,
   /** After a slow-client drop or an error: back off. */
   dropped: 5_000,
+  /**
+   * After an event a newer version wrote: the stream ends there again until the server is upgraded, which takes a
+   * while (the bundled client waits at most its MAX_RECONNECT_MS, a minute).
+   */
+  newerEvent: 300_000,
 } as const;
 
 export interface SessionOptions {
@@ -185,6 +193,13 @@ export class SseSession {
   private fail(error: unknown): void {
     if (error instanceof ClientGone) return this.close('client');
     if (error instanceof SlowClient) return this.close('slow', frameDropped('slow', RETRY_MS.dropped));
+    if (error instanceof NewerEventError) {
+      // Where it is and why, never its data; the operator has downgraded, or someone wrote the data folder.
+      const { position, streamId, revision, type, reason } = error;
+      const where = { position: String(position), streamId, revision: String(revision), type, reason };
+      this.options.log.warn(where, 'event stream ended before an event a newer version wrote, which this version cannot read');
+      return this.close('error', frameNewerEvent(position, RETRY_MS.newerEvent));
+    }
     // The details go to the log only: they may name canonical identifiers, which a pseudonymised stream must not.
     this.options.log.error({ err: error }, 'event stream failed');
     this.close('error', frameDropped('error', RETRY_MS.dropped));
