@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FakeClock, isCredenceError, openCredence, openHsmLogKey, Pkcs11SecureEnvironment, systemRandom, type HsmLogKey } from 'credence';
 import { main } from '../bin/cli.ts';
-import { DEFAULT_LOG_ORIGIN, KEY_FILE, KEY_HANDLE_FILE, LOG_KEY_OWNER, openKeyFileSignerInDir, openTransparencyLogForAudit, PUBLIC_KEY_FILE } from '../adapters/driven/transparency/index.ts';
+import { DEFAULT_LOG_ORIGIN, KEY_FILE, KEY_HANDLE_FILE, LOG_KEY_OWNER, openTransparencyInDir, openTransparencyLogForAudit, PUBLIC_KEY_FILE } from '../adapters/driven/transparency/index.ts';
 import { KeyHandle } from '../domain/ports/index.ts';
 import { formatVerifierKey, noteVerifierKey } from '../domain/transparency/note.ts';
 import { openCheckpoint } from '../domain/transparency/verify-result.ts';
@@ -124,7 +124,8 @@ describe.skipIf(softHsmMissing !== undefined)('a library user with a PKCS#11 Sec
   it('a folder that already has transparency.key keeps signing with it: openHsmLogKey says so, and it opens without a signer', async () => {
     // As an earlier version left it (docs/hsm.md, "Moving the log key into the HSM"): verifiers pinned that key.
     const dir = join(scratch(), 'data');
-    openKeyFileSignerInDir(dir, DEFAULT_LOG_ORIGIN);
+    // Its log with it, made first, as every earlier version did (a key without its log is refused: review 84).
+    openTransparencyInDir(dir).log.close();
     const key = readFileSync(join(dir, KEY_FILE), 'utf8');
     const pinned = readFileSync(join(dir, PUBLIC_KEY_FILE), 'utf8');
     const opened = await openWithHsm(dir, untouched);

@@ -1,7 +1,7 @@
 import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LOG_ORIGIN, KEY_FILE, KEY_HANDLE_FILE, openKeyFileSignerInDir, PUBLIC_KEY_FILE } from '../adapters/driven/transparency/index.ts';
+import { KEY_FILE, KEY_HANDLE_FILE, openTransparencyInDir, PUBLIC_KEY_FILE } from '../adapters/driven/transparency/index.ts';
 import { main } from '../bin/cli.ts';
 import { capture } from './support/cli.ts';
 import { cmd } from './support/fleet.ts';
@@ -93,7 +93,8 @@ describe('the transparency log key of a folder served with the embedded Secure E
     const dir = join(scratch(), 'data');
     const kek = outside ? join(scratch(), 'secrets', 'credence.kek') : undefined;
     // As an earlier version's service left it.
-    openKeyFileSignerInDir(dir, DEFAULT_LOG_ORIGIN);
+    // Its log with it, made first, as every earlier version did (a key without its log is refused: review 84).
+    openTransparencyInDir(dir).log.close();
     const pinned = readFileSync(join(dir, PUBLIC_KEY_FILE), 'utf8');
     const svc = await serveOneNode(dir, kek);
     expect(existsSync(join(dir, KEY_HANDLE_FILE))).toBe(false);

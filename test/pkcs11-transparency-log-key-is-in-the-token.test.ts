@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../bin/cli.ts';
 import { serviceConfig } from '../adapters/http/config.ts';
 import { startService } from '../adapters/http/start.ts';
-import { DEFAULT_LOG_ORIGIN, KEY_FILE, KEY_HANDLE_FILE, LOG_KEY_OWNER, openKeyFileSignerInDir, PUBLIC_KEY_FILE } from '../adapters/driven/transparency/index.ts';
+import { DEFAULT_LOG_ORIGIN, KEY_FILE, KEY_HANDLE_FILE, LOG_KEY_OWNER, openTransparencyInDir, PUBLIC_KEY_FILE } from '../adapters/driven/transparency/index.ts';
 import { parseVerifierKey } from '../domain/transparency/note.ts';
 import { streamIdOf } from '../domain/streams.ts';
 import { capture } from './support/cli.ts';
@@ -120,7 +120,8 @@ describe.skipIf(softHsmMissing !== undefined)('the transparency log key with a P
   it('a folder that already has transparency.key keeps signing with it, and the start says so once at warn', async () => {
     // As a service of an earlier version left it under an HSM (review 46): its log key in the folder.
     const data = join(scratch(), 'data');
-    openKeyFileSignerInDir(data, DEFAULT_LOG_ORIGIN);
+    // Its log with it, made first, as every earlier version did (a key without its log is refused: review 84).
+    openTransparencyInDir(data).log.close();
     const key = readFileSync(join(data, KEY_FILE), 'utf8');
     const pinned = readFileSync(join(data, PUBLIC_KEY_FILE), 'utf8');
     const logged = await serveOnce(data, other.uri());

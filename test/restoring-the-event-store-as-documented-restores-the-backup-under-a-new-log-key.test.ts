@@ -151,18 +151,15 @@ describe('the event store restored as README says', () => {
     rmSync(join(data, 'replay-checkpoint.json'));
     expect((await credence('replay', '--data', data)).code).toBe(0);
     expect((await credence('replay', '--data', data)).code).toBe(0);
-    // Not as documented: only transparency.db moved aside. The new log is signed under the old key, and an auditor who
-    // kept a checkpoint of the old log sees it contradicted, as tampering would.
+    // Not as documented: only transparency.db moved aside. A new log would be signed under the old key, and an auditor
+    // who kept a checkpoint of the old log would see it contradicted, as tampering would (review 84: it started so,
+    // without a word). The start is refused, naming what to move with it, and makes no log.
     const sameKey = folder();
     cpSync(data, sameKey, { recursive: true });
     for (const name of readdirSync(sameKey).filter((n) => n.startsWith('transparency.db'))) rmSync(join(sameKey, name));
-    const underTheOldKey = await startTestService({ dir: sameKey });
-    await registerNodes(underTheOldKey, ['meter-9', 'meter-10', 'meter-11', 'meter-12', 'meter-13', 'meter-14', 'meter-15', 'meter-16']);
-    await underTheOldKey.close();
+    await expect(startTestService({ dir: sameKey })).rejects.toThrow(/holds the transparency log key \(transparency\.handle\) but not its log[\s\S]*step 4/);
+    expect(existsSync(join(sameKey, 'transparency.db'))).toBe(false);
     expect(readFileSync(join(sameKey, 'transparency.pub'), 'utf8')).toBe(old.pub);
-    const contradicted = await credence('verify', '--data', sameKey, '--key', join(sameKey, 'transparency.pub'), '--checkpoint', join(backups, 'audited-checkpoint.txt'));
-    expect(contradicted.code).toBe(1);
-    expect(contradicted.out).toMatch(/^TAMPERED: (rolled_back|forked)/m);
 
     // Step 4: the log moved aside with its key's handle (the key is in the embedded Secure Environment) and public key.
     moveTransparencyLogAside(data, aside);

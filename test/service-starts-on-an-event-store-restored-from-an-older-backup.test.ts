@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cmd } from './support/fleet.ts';
+import { cmd, fixture } from './support/fleet.ts';
+import type { Engine } from '../adapters/engine/index.ts';
 import { copyEventStore } from './support/restored-folder.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
@@ -13,9 +14,9 @@ import { startTestService, type TestService } from './support/service.ts';
  */
 
 /** Registers the nodes; resolves with the last position once the live components other than `except` handled it. */
-const registerNodes = async (svc: TestService, ids: readonly string[], except?: string): Promise<bigint> => {
+const registerNodes = async (svc: TestService, ids: readonly string[], except?: string, engine: Engine = svc.service.context.credence.engine): Promise<bigint> => {
   let last = 0n;
-  for (const id of ids) last = (await svc.service.context.credence.engine.execute(cmd.registerNode(id))).events.at(-1)!.position;
+  for (const id of ids) last = (await engine.execute(cmd.registerNode(id))).events.at(-1)!.position;
   const live = svc.service.context.live;
   if (except === undefined) {
     if (!(await live.caughtUp(last, 30_000))) throw new Error(`the live runtime did not catch up: ${JSON.stringify(await live.status())}`);
@@ -58,10 +59,12 @@ describe('the service on an event store restored from an older backup', () => {
     expect(warnings.map((w) => w.projection)).toContain('audit');
     expect(warnings.find((w) => w.projection === 'audit')!.msg).toMatch(/^read model rebuilt from position 0: audit: the store holds no event at position \d+, which it handled last$/);
 
-    // Written after the restore, at positions the old read models had passed, and past the old log's head.
+    // Written after the restore, at positions the old read models had passed, and past the old log's head: by another
+    // engine on the same store, the service's own refusing commands while its log is stopped
+    // (test/service-refuses-commands-while-its-transparency-log-is-of-another-log.test.ts).
     const restoredHead = (await svc.service.context.credence.store.headPosition())!;
     const ids = Array.from({ length: 12 }, (_, i) => `meter-${i + 7}`);
-    const last = await registerNodes(svc, ids, 'transparency');
+    const last = await registerNodes(svc, ids, 'transparency', fixture(svc.service.context.credence.store).engine);
     const db = svc.service.context.credence.readModels;
     const audited = (db.prepare("SELECT stream_id FROM audit_events WHERE type = 'NodeRegistered' ORDER BY position").all() as { stream_id: string }[]).map((r) => r.stream_id);
     expect(audited).toEqual(['meter-1', 'meter-2', ...ids].map((id) => `node-${id}`));

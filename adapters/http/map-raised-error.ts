@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyError } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { boundedIssues, CredenceError, isKeyNotFound, type FieldIssue, type Problem, type StoreUnavailableReason } from '../../domain/errors.ts';
+import { TransparencyLogOfAnotherLog } from '../../projections/transparency/index.ts';
 import { damagedDatabaseOf } from '../runtime/damaged-database.ts';
 import { storeUnavailableOf, type StoreUnavailable } from '../runtime/store-unreachable.ts';
 
@@ -70,6 +71,20 @@ const fromCredenceError = (problem: Problem): Mapped => {
   return { status: STATUS_OF[code], code, detail: message, extensions: rest };
 };
 
+/**
+ * A command refused while the transparency log has stopped over a restored event store (commands-wait-for-the-log.ts):
+ * no Retry-After, it waits for the operator. No `reason`: the refusal's positions and leaf hashes are for the operator
+ * (the service's log, GET /v1/projections); a device sends commands through its protocol routes, and a position
+ * told to a stranger shows the log grow (review 50).
+ */
+const commandsWaitForTheLog: Mapped = {
+  status: 503,
+  code: 'transparency_log_of_another_log',
+  detail:
+    'the service takes no command for now: its transparency log holds events its event store does not (restored from an older backup), ' +
+    "and what it would store now could be dropped by the restore that mends it; its operator must act (the service's log says how)",
+};
+
 const PART: Record<string, string> = { body: 'body', querystring: 'query', params: 'params', headers: 'headers' };
 
 /** Fastify's schema errors (zod issues, through fastify-type-provider-zod) as field issues naming the request part. */
@@ -104,6 +119,7 @@ export const mapRaisedError = (error: unknown): Mapped => {
   // itself, key-gone.ts): the service's fault, and the handle stays in the log.
   if (isKeyNotFound(error)) return { status: 500, code: 'internal', detail: STATUS_CODES[500]! };
   if (error instanceof CredenceError) return fromCredenceError(error.problem);
+  if (error instanceof TransparencyLogOfAnotherLog) return commandsWaitForTheLog;
   const damaged = damagedDatabaseOf(error);
   if (damaged?.problem.code === 'damaged_database' && damaged.problem.candidates !== undefined) {
     // No file found damaged on the request's path: the log names the files to check, the caller learns no more.

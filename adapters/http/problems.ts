@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { TransparencyLogOfAnotherLog } from '../../projections/transparency/index.ts';
 import { BASELINE_STATIC_HEADERS, baselineHeaders } from './baseline-headers.ts';
 import { logFailure } from './log-failure.ts';
 import { mapRaisedError, type Mapped } from './map-raised-error.ts';
@@ -32,6 +33,7 @@ import { routeMediaTypes } from './route-media-types.ts';
  * | overloaded, not ready, shutting down   | 503    | Retry-After                                   |
  * | store_unavailable (busy, full, unreachable, timeout, not_leader) | 503 | reason; Retry-After   |
  * | damaged_database (SQLite corruption)   | 503    | file (never its path); no Retry-After         |
+ * | transparency_log_of_another_log        | 503    | no Retry-After (a command; a proof: reason)   |
  *
  * bad_signature is 422, not 401: the bearer token was good; what failed is a signature inside the body (SER-016),
  * and a 401 would tell the client to fetch a new token. Schema paths name the request part: `body.data.nodeId`,
@@ -224,6 +226,8 @@ export const answerWithProblem = (error: unknown, request: FastifyRequest, reply
   const sent = sendProblem(reply, request, error);
   // A damaged database as its file and what mends it, without a stack (review 51: a torn page of transparency.db was a
   // 500 with the driver's stack).
-  if (reply.statusCode >= 500 && !(error instanceof HttpProblem)) logFailure(request.log, error, 'request failed');
+  // A command refused while the transparency log has stopped is no failure of the request: the live runtime says why
+  // the log stopped, at each retry.
+  if (reply.statusCode >= 500 && !(error instanceof HttpProblem) && !(error instanceof TransparencyLogOfAnotherLog)) logFailure(request.log, error, 'request failed');
   return sent;
 };

@@ -18,6 +18,7 @@ import {
 } from '../runtime/index.ts';
 import { isEmbedded } from '../runtime/data-folder.ts';
 import { openSecureEnvironmentLogKey } from '../runtime/transparency-key.ts';
+import { refuseNewEventStoreForAServedFolder } from '../runtime/event-store-of-a-served-folder.ts';
 import { deadLetterCount } from '../../projections/cascade/index.ts';
 import { expiryDeadLetterCount } from '../../projections/expiry/index.ts';
 import type { ProjectionLag } from '../../projections/runtime/index.ts';
@@ -97,6 +98,8 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     // Before the lock (it writes its holder file) and the embedded Secure Environment (made when absent): a folder
     // whose keys are in an HSM, opened without it, is refused as it is (review 49).
     refuseKeysInAnotherSecureEnvironment(config.data, config.secureEnvironment);
+    // Before a new log key or a new store is made: an events.db missing from a folder built from its events (review 84).
+    refuseNewEventStoreForAServedFolder(config.data, config.store, config.store === undefined ? 'data' : 'store');
     // One service per data folder: a second would run a second cascade and sweep the first one's pending keys.
     const lock = lockDataFolder(config.data);
     // A start refused from here on (a wrong PKCS#11 PIN is known only once the token is opened) removes a data folder

@@ -12,10 +12,12 @@ import { SqliteKeyRegistry } from '../driven/key-registry/index.ts';
 import { openReadModels } from '../driven/readmodels/index.ts';
 import { openReplayCache } from '../driven/replay-cache/index.ts';
 import { openSqliteStore, openSqliteStoreInDir, openStore, parseStoreConnectionString } from '../driven/store/index.ts';
-import { openTransparencyInDir } from '../driven/transparency/index.ts';
+import { openTransparencyInDir, refuseLogKeyWithoutItsLog } from '../driven/transparency/index.ts';
 import { createEngine } from '../engine/index.ts';
 import { discardNewKey, EnrolmentEndpoint, Infrastructure, RegistrarEndpoint, SecurityProcedures, keyShredder, type KeyRegistry } from '../protocols/procedures/index.ts';
 import { closeEach } from './close-each.ts';
+import { refuseNewEventStoreForAServedFolder } from './event-store-of-a-served-folder.ts';
+import { commandsWaitForTheLog } from './commands-wait-for-the-log.ts';
 import type { Credence, OpenOptions, Security } from './credence.ts';
 import { OpenedWhileWiring } from './opened-while-wiring.ts';
 import { systemProjections } from './projections.ts';
@@ -66,6 +68,13 @@ const compose = (options: OpenOptions): Credence => {
   const infrastructureSe = options.security === undefined ? undefined : ownerView(options.security.se, options.security.owner ?? 'maf:infrastructure');
   // Before the folder is made: with an HSM, a log key file made there would sit outside it.
   if ('dir' in options.location && options.security !== undefined) refuseLogKeyOutsideHsm(options.location.dir, options.security.se, options.transparencySigner);
+  // Before the store opens: a log key whose log was moved aside without it would sign a new log, and a store missing
+  // from a folder built from its events would be made afresh, an empty fleet (review 84).
+  if ('dir' in options.location) {
+    refuseLogKeyWithoutItsLog(options.location.dir);
+    const setting = options.connectionString === undefined ? 'location.dir' : 'connectionString';
+    if (options.store === undefined) refuseNewEventStoreForAServedFolder(options.location.dir, options.connectionString, setting);
+  }
   // Created 0700, and refused when group or others may write to it, before any file is opened in it.
   if ('dir' in options.location) preparePrivateDir(options.location.dir);
   const opened = new OpenedWhileWiring();
@@ -114,6 +123,7 @@ const wire = (options: OpenOptions, infrastructureSe: OwnedSecureEnvironment | u
     // Values only an adapter can check: a rotation's pseudonym is the key's derivation, and a certificate said to be of
     // one of the CAs is signed by it (without CAs configured, a library instance has nothing to check it against).
     checks: [
+      commandsWaitForTheLog(transparency),
       ...(deriver !== undefined ? [rotationIsDerived(deriver)] : []),
       ...(options.security?.pki !== undefined ? [issuedByOurCa(options.security.pki.cas)] : []),
     ],

@@ -7,13 +7,13 @@ import { keepsKeysInDataFolder } from '../driven/secure-environment/embedded-bra
 import { Pkcs11SecureEnvironment, secureEnvironmentConfigForDataDir } from '../driven/secure-environment/index.ts';
 import {
   DEFAULT_LOG_ORIGIN,
-  hasTransparencyLog,
   KEY_FILE,
   KEY_HANDLE_FILE,
   LOG_KEY_OWNER,
   openSecureEnvironmentSignerInDir,
   openTransparencyLogInDir,
   refuseLogKeyInSecureEnvironment as refuseLogKeyOfAnySecureEnvironment,
+  refuseLogKeyWithoutItsLog,
 } from '../driven/transparency/index.ts';
 import { preparePrivateDir, withPrivateUmask } from '../driven/files/index.ts';
 
@@ -61,9 +61,12 @@ const keyFileWarning = (dataDir: string, se: SecureEnvironment): string | undefi
   return kek.source === 'file' && existsSync(kek.path) ? undefined : LOG_KEY_BESIDE_OUTSIDE_KEK_WARNING;
 };
 
-/** The latest signed checkpoint of the folder's log, read before any key is made (none is under a signed log). */
+/**
+ * The latest signed checkpoint of the folder's log, read before any key is made (none is under a signed log). A folder
+ * without a log gets it here, empty, before its key: a start refused or killed once the key was made then leaves the
+ * key with its log, never alone (refuseLogKeyWithoutItsLog refuses a key alone: its log was moved aside without it).
+ */
 const latestSigned = (dataDir: string): string | undefined => {
-  if (!hasTransparencyLog(dataDir)) return undefined;
   const log = withPrivateUmask(() => openTransparencyLogInDir(dataDir));
   try {
     return log.latestCheckpoint()?.note;
@@ -75,12 +78,12 @@ const latestSigned = (dataDir: string): string | undefined => {
 /**
  * The transparency log key of a data folder opened with a Secure Environment: an HSM (PKCS#11), or the embedded one
  * as `credence serve` opens it (seed 004: keys stay in the Secure Environment; review 53 item 2: a key file beside a KEK
- * kept outside the folder left the log key in a folder copy). A folder without a key yet gets one generated there, as
- * LOG_KEY_OWNER, its handle in `transparency.handle` and `transparency.pub` written as for a key file (same note
+ * kept outside the folder left the log key in a folder copy). A folder without a key yet gets one generated there, after
+ * its log (`transparency.db`, made empty when absent), as LOG_KEY_OWNER, its handle in `transparency.handle` and `transparency.pub` written as for a key file (same note
  * format, same key ID). A folder that has `transparency.key` keeps signing with it: verifiers pinned that key, and
  * another would fork the log (no key can be put into a Secure Environment through the port, so it cannot be moved
  * there as the same key). A folder naming both, or a handle the Secure Environment does not hold, or a key that did
- * not sign the log, is refused. The folder is made (0700) when absent, as openCredence would: a library user calls
+ * not sign the log, or a key without its log (moved aside alone), is refused. The folder is made (0700) when absent, as openCredence would: a library user calls
  * this first (docs/hsm.md, "In a program"). Any Secure Environment through the port will do, a decorated one too:
  * openCredence wants this signer from every Secure Environment but the embedded one, and takes it from that one too.
  */
@@ -89,6 +92,8 @@ export const openSecureEnvironmentLogKey = async (
   se: SecureEnvironment,
   origin: string = DEFAULT_LOG_ORIGIN,
 ): Promise<HsmLogKey> => {
+  // Before anything is written, the folder too (review 84: the old key would sign a new log).
+  refuseLogKeyWithoutItsLog(dataDir);
   preparePrivateDir(dataDir);
   const keyFile = existsSync(join(dataDir, KEY_FILE));
   const handleFile = existsSync(join(dataDir, KEY_HANDLE_FILE));

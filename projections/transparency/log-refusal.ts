@@ -18,7 +18,10 @@ export class TransparencyLogOfAnotherLog extends Error {
   constructor(readonly detail: string) {
     super(
       `the transparency log holds events the event store does not (${detail}): restore the event store from a backup ` +
-        'that holds every logged event, or move the transparency folder aside to start a new log',
+        'that holds every logged event, or start a new log under a new key: with the service stopped, move aside together ' +
+        'transparency.db (with its -wal and -shm), transparency.key or transparency.handle, and transparency.pub ' +
+        '(README, "Restoring the event store from a backup", step 4); transparency.db alone would start the new log under ' +
+        'the old key, whose checkpoints auditors keep (refused at the next start)',
     );
     this.name = 'TransparencyLogOfAnotherLog';
   }

@@ -73,6 +73,15 @@ export class TransparencyProjection {
     return this.cleared;
   }
 
+  /**
+   * The refusal that stopped the log, once a catch-up found it holds events the store does not (or kept it from an
+   * earlier process): it stays until the operator acts, so whatever is written meanwhile is what the restore README
+   * recommends will drop. Undefined while the log goes on.
+   */
+  get stoppedOnAnotherLog(): TransparencyLogOfAnotherLog | undefined {
+    return this.refused;
+  }
+
   /** Leaves covered by the latest signed checkpoint (0 before the first). */
   get signedSize(): number {
     return this.options.log.latestCheckpoint()?.treeSize ?? 0;

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckpointSigner } from '../../../domain/transparency/checkpoint-signer.ts';
 import { validationError } from '../../../domain/errors.ts';
-import { openKeyFileSignerInDir } from './key-file-signer.ts';
+import { KEY_FILE, openKeyFileSignerInDir, PUBLIC_KEY_FILE } from './key-file-signer.ts';
 import { KEY_HANDLE_FILE } from './secure-environment-signer.ts';
 import { assertSignsLog } from './log-key-checks.ts';
 import { openTransparencyLogInDir, TRANSPARENCY_DB_FILE, type SqliteTransparencyLog } from './sqlite-log.ts';
@@ -35,6 +35,33 @@ export const refuseLogKeyInSecureEnvironment = (dataDir: string): void => {
 };
 
 /**
+ * Refuses a folder whose log key (`transparency.key`, or `transparency.handle` naming it in a Secure Environment) is
+ * there without its log, `transparency.db`: that key has signed checkpoints auditors keep, and a new log under it would
+ * sign other trees at the same sizes, which they cannot tell from tampering (review 84). A key is only ever made with
+ * its log (after it, in the same opening), so only a log moved aside without it leaves one alone. Checked before
+ * anything is written.
+ */
+export const refuseLogKeyWithoutItsLog = (dataDir: string): void => {
+  if (existsSync(join(dataDir, TRANSPARENCY_DB_FILE))) return;
+  const keys = [KEY_FILE, KEY_HANDLE_FILE].filter((name) => existsSync(join(dataDir, name)));
+  if (keys.length === 0) return;
+  throw validationError(
+    [
+      {
+        path: 'data',
+        rule: 'log_key_without_its_log',
+        message:
+          `${dataDir} holds the transparency log key (${keys.join(', ')}) but not its log (${TRANSPARENCY_DB_FILE}): a new log under ` +
+          'that key would sign other trees at the sizes the old one signed, which auditors cannot tell from tampering. Put ' +
+          `${TRANSPARENCY_DB_FILE} back (with its -wal and -shm) from where it was moved; or, to start a new log under a new key, ` +
+          `move ${keys.join(' and ')} and ${PUBLIC_KEY_FILE} aside with it, the service stopped (README, "Restoring the event store from a backup", step 4)`,
+      },
+    ],
+    'data folder',
+  );
+};
+
+/**
  * The transparency log of a data folder: `<dataDir>/transparency.db`, kept apart from `events.db` so that one
  * file cannot be edited to agree with the other, and its key file `<dataDir>/transparency.key` (0600), used when no
  * Secure Environment signer is passed (a program without a Secure Environment, or one not passing it).
@@ -44,6 +71,7 @@ export const openTransparencyInDir = (
   options: { readonly origin?: string; readonly signer?: CheckpointSigner } = {},
 ): { log: SqliteTransparencyLog; signer: CheckpointSigner; origin: string } => {
   const origin = options.origin ?? DEFAULT_LOG_ORIGIN;
+  refuseLogKeyWithoutItsLog(dataDir);
   const log = openTransparencyLogInDir(dataDir);
   try {
     const signed = log.latestCheckpoint()?.note;

@@ -7,7 +7,7 @@ export {
   signerVerifierKey,
 } from './key-file-signer.ts';
 export { rebuildStoredSubtrees } from './rebuild-nodes.ts';
-export { DEFAULT_LOG_ORIGIN, openTransparencyInDir, hasTransparencyLog, refuseLogKeyInSecureEnvironment } from './data-dir.ts';
+export { DEFAULT_LOG_ORIGIN, openTransparencyInDir, hasTransparencyLog, refuseLogKeyInSecureEnvironment, refuseLogKeyWithoutItsLog } from './data-dir.ts';
 export {
   LOG_KEY_OWNER,
   KEY_HANDLE_FILE,

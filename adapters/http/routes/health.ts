@@ -70,6 +70,14 @@ export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, c
       }
       // No count: this answer is public, and the API port does not listen until the first pass ends (/metrics has the lag).
       if (options.catchingUp?.() === true) throw notReady('catch_up', 'the service is catching up with the event store (first start, or read models rebuilt) and serves no API yet');
+      // Stopped until the operator acts, whatever the lag: commands are refused meanwhile (commands-wait-for-the-log.ts).
+      // No position or leaf hash in this public answer (the service's log and GET /v1/projections have them).
+      if (context.credence.transparency?.stoppedOnAnotherLog !== undefined) {
+        throw notReady(
+          'transparency_log_of_another_log',
+          'the transparency log holds events the event store does not (restored from an older backup): commands are refused until the operator acts',
+        );
+      }
       const lag = context.live.lag();
       if (lag.eventsBehind > context.limits.readyMaxLagEvents) {
         throw notReady('lag', `live projections are ${lag.eventsBehind} events behind (bound ${context.limits.readyMaxLagEvents})`, { eventsBehind: lag.eventsBehind });

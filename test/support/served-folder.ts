@@ -1,0 +1,30 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { cmd } from './fleet.ts';
+import { startTestService } from './service.ts';
+
+/** A data folder a service served, holding one `registerNode` event per id (logged, read models built), stopped cleanly. */
+export const servedFolderWith = async (dir: string, nodeIds: readonly string[]): Promise<void> => {
+  const svc = await startTestService({ dir });
+  try {
+    let last = 0n;
+    for (const id of nodeIds) last = (await svc.service.context.credence.engine.execute(cmd.registerNode(id))).events.at(-1)!.position;
+    if (!(await svc.service.context.live.caughtUp(last, 30_000))) throw new Error('the live runtime did not catch up');
+  } finally {
+    await svc.close();
+  }
+};
+
+/** Every file under `dir` (subfolders too), by its path relative to `dir`, with the SHA-256 of its content. */
+export const folderSnapshot = (dir: string, under = ''): Record<string, string> =>
+  Object.fromEntries(
+    readdirSync(join(dir, under))
+      .sort()
+      .flatMap((name) => {
+        const relative = under === '' ? name : `${under}/${name}`;
+        const path = join(dir, relative);
+        if (statSync(path).isDirectory()) return [[`${relative}/`, 'folder'], ...Object.entries(folderSnapshot(dir, relative))];
+        return [[relative, createHash('sha256').update(readFileSync(path)).digest('hex')]];
+      }),
+  );
