@@ -2,56 +2,15 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { concatMap, defer, dematerialize, filter, from, map, materialize, Observable, of, type ObservableNotification, type OperatorFunction } from 'rxjs';
 import { EVENT_KIND, ENTITY_ID_FIELD, type EventType } from '../../domain/events/index.ts';
 import type { Role } from '../../domain/metadata.ts';
-import { decodeStored, type DecodedEvent, type StoredRecord } from '../../domain/stored.ts';
-import { isFactClaim } from '../../domain/fact-claims.ts';
-import { parseStreamId, type EntityKind } from '../../domain/streams.ts';
+import type { DecodedEvent } from '../../domain/stored.ts';
+import type { EntityKind } from '../../domain/streams.ts';
 import type { EventStore, StoreSubscription } from '../../domain/ports/event-store.ts';
 import type { IdentifierKind, PseudonymDeriver } from './derive.ts';
 import { PublicIdentities } from './identities.ts';
 import { IDENTITY_EVENT_TYPES } from './identity-event-types.ts';
 import { PUBLIC_DATA, publicDay, type PublicData, type Pseudonymise } from './public-data.ts';
 import { scopeFilter, type PublicScope, type ScopeFilter } from './public-scope.ts';
-import { NewerEventError } from '../streams/newer-event.ts';
-
-/** Where a reader passed over a stored event, and why (decodeStored's reason): never what the event holds. */
-export interface PassedOver {
-  readonly position: bigint;
-  readonly streamId: string;
-  readonly revision: bigint;
-  readonly type: string;
-  readonly reason: string;
-  /** Stored outside its entity's stream (domain/stored.ts). */
-  readonly misplaced: boolean;
-}
-
-/**
- * What a reader of the log does with a stored event (README, "Someone who can write the data folder"): one that no
- * version reads as a fact (stored outside its entity's stream, data or metadata its schema refuses at a version this
- * build knows) is passed over: undefined. The projections do so (runtime/read-page.ts), and so do the identity fold,
- * publicLifecycle and the event streams, so a subscriber is told the history the read models hold, and a stream goes
- * on past such an event instead of ending at it on every reconnect (review 79). Replay reports it. `passOver` is
- * told of each one.
- *
- * One of an entity's stream that a newer version wrote (an unknown type, a schema version above this build's) throws
- * a NewerEventError instead: passed over, a subscriber would resume after it and never get it once the server is
- * upgraded (review 85). A fact claim or a stream of no entity is no lifecycle event of any version: passed over.
- */
-export const lifecycleFact = (record: StoredRecord, passOver?: (passed: PassedOver) => void): DecodedEvent | undefined => {
-  const decoded = decodeStored(record);
-  if (decoded.ok) return decoded.value;
-  if (decoded.newer === true && !isFactClaim(record) && parseStreamId(record.streamId) !== undefined) {
-    throw new NewerEventError(record.position, record.streamId, record.revision, record.type, decoded.reason);
-  }
-  passOver?.({
-    position: record.position,
-    streamId: record.streamId,
-    revision: record.revision,
-    type: record.type,
-    reason: decoded.reason,
-    misplaced: decoded.misplaced === true,
-  });
-  return undefined;
-};
+import { lifecycleFact } from '../streams/lifecycle-fact.ts';
 
 /** A lifecycle event as integrators see it: no canonical identifier, no actor identity, no key material. */
 export interface PublicEvent {

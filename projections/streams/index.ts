@@ -4,5 +4,5 @@ export type { PublicFilterInput } from './public-events.ts';
 export { LifecycleFilter, StreamStart, parseLifecycleFilter, parsePublicFilter } from './filter.ts';
 export type { LifecycleFilterInput } from './filter.ts';
 export type { DeliveryOptions, LifecycleEvent } from './paced.ts';
-export type { PassedOver } from '../pseudonyms/public-events.ts';
+export type { PassedOver } from './lifecycle-fact.ts';
 export { NewerEventError } from './newer-event.ts';

@@ -20,7 +20,7 @@ import { Observable } from 'rxjs';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { isFactClaim } from '../../domain/fact-claims.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
-import { lifecycleFact, type PassedOver } from '../pseudonyms/public-events.ts';
+import { lifecycleFact, type PassedOver } from './lifecycle-fact.ts';
 import type { CompiledFilter } from './filter.ts';
 
 /** A decoded lifecycle event: the stored record (with its position, to resume after), the domain event, its metadata. */
