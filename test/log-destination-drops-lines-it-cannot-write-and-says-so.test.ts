@@ -134,6 +134,43 @@ describe('the log destination', () => {
     expect(attempts).toBe(1);
   });
 
+  it('at exit, waits out a busy destination for the last lines, and counts and says the lines it could not write (review 86)', () => {
+    const never: WriteChunk = () => {};
+    const synced: string[] = [];
+    let busy = 3;
+    const retried = createLogDestination({
+      name: 'stdout',
+      writeChunk: never,
+      notice: () => {},
+      writeChunkSync: (c) => {
+        if (busy-- > 0) throw Object.assign(new Error('EAGAIN'), { code: 'EAGAIN' });
+        synced.push(c.toString());
+        return c.length;
+      },
+    });
+    for (const line of lines(0, 3)) retried.write(line);
+    retried.writeWaitingNow();
+    expect(synced).toEqual([lines(1, 3).join('')]);
+    expect(retried.dropped).toBe(0);
+
+    const notices: string[] = [];
+    let calls = 0;
+    const cut = createLogDestination({
+      name: 'stdout',
+      writeChunk: never,
+      notice: (line) => notices.push(line),
+      // Half of the first waiting line, then a failure.
+      writeChunkSync: () => {
+        if (calls++ === 0) return 4;
+        throw Object.assign(new Error('EPIPE'), { code: 'EPIPE' });
+      },
+    });
+    for (const line of lines(0, 4)) cut.write(line); // the first under way; three waiting
+    cut.writeWaitingNow();
+    expect(cut.dropped).toBe(3);
+    expect(notices).toEqual(['warning: 3 log lines were not written to stdout at exit']);
+  });
+
   it('takes a write of nothing for a busy destination: tried again a bounded number of times, never in a loop', async () => {
     const { destination, flushed, calls } = scripted(Array.from({ length: 10 }, () => ({ writes: 0 })), { busyRetries: 2 });
     destination.write('{"n":0}\n');

@@ -42,6 +42,8 @@ export interface LogDestination {
 // The chunk size sonic-boom writes: a Docker log reader takes 16 KiB at a time.
 const MAX_CHUNK_BYTES = 16 * 1024;
 const NEWLINE = 0x0a;
+/** How long the exit waits for a busy destination to take the last lines. */
+const EXIT_WRITE_MS = 1_000;
 
 const countNewlines = (bytes: Buffer): number => {
   let count = 0;
@@ -163,14 +165,26 @@ export const createLogDestination = (options: LogDestinationOptions): LogDestina
       if (chunk?.underWay !== true) chunk = undefined;
       waiting = [];
       waitingChars = 0;
-      try {
-        for (let written = 0; written < bytes.length; ) {
-          const n = options.writeChunkSync(bytes.subarray(written));
-          if (n <= 0) return;
-          written += n;
+      // No event loop is left to wait with: a busy destination (a non-blocking pipe whose reader is behind) is tried
+      // again until EXIT_WRITE_MS have passed; any other failure ends it at once. What is left is counted and said,
+      // never lost in silence (review 86: a process.exit into a full pipe lost two thirds of its lines unsaid).
+      const giveUpAt = Date.now() + EXIT_WRITE_MS;
+      let written = 0;
+      while (written < bytes.length) {
+        let n: number;
+        try {
+          n = options.writeChunkSync(bytes.subarray(written));
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'EAGAIN' && Date.now() < giveUpAt) continue;
+          break;
         }
-      } catch {
-        // One attempt: no event loop is left to wait with, and a failed write is not retried.
+        if (n <= 0) break;
+        written += n;
+      }
+      if (written < bytes.length) {
+        const lost = countNewlines(bytes.subarray(written));
+        dropped += lost;
+        if (lost > 0) options.notice(`warning: ${lost} log lines were not written to ${options.name} at exit`);
       }
     },
   };
