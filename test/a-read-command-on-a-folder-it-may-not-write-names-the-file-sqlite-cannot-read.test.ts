@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -15,17 +15,19 @@ import { startTestService, type TestService } from './support/service.ts';
  * must make the -shm of a WAL database to read it, even on a read-only connection; where it cannot, the command now
  * refuses before any opening, naming the file, the rule and what to do, as a data folder unusable here: exit 2.
  *
- * Modes bind no root: run as root, the commands run as `nobody` (setpriv), on a copy that account owns.
+ * Modes bind no root with its capabilities: run as root, the commands run as root without any (setpriv empties the
+ * bounding set), so they obey the modes as any account does, and still read this checkout wherever it is (a clean clone
+ * in a 0700 folder is no other account's to read).
  */
-const NOBODY = 65534;
 const asRoot = process.getuid?.() === 0;
-const canSwitchUser = asRoot && spawnSync('setpriv', ['--version']).status === 0;
+const DROP_CAPABILITIES = ['--bounding-set=-all', '--inh-caps=-all', '--'];
+const canDropCapabilities = asRoot && spawnSync('setpriv', [...DROP_CAPABILITIES, 'true']).status === 0;
 const CLI = resolve('bin/credence.mjs');
 
-/** `credence <argv>` in a process of its own: as `nobody` when this one is root, else as this user. */
+/** `credence <argv>` in a process of its own: without capabilities when this one is root, else as this user. */
 const credence = (argv: readonly string[]): { code: number | null; said: string } => {
   const [command, args] = asRoot
-    ? ['setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--', process.execPath, CLI, ...argv]]
+    ? ['setpriv', [...DROP_CAPABILITIES, process.execPath, CLI, ...argv]]
     : [process.execPath, [CLI, ...argv]];
   const run = spawnSync(command, args, { cwd: resolve('.'), env: { PATH: process.env.PATH ?? '', HOME: tmpdir() }, encoding: 'utf8', timeout: 120_000 });
   return { code: run.status, said: `${run.stdout}${run.stderr}` };
@@ -41,13 +43,11 @@ const snapshot = (dir: string): Record<string, string> => {
   return found;
 };
 
-/** `dir` and what is in it made read-only, and this test's runner's own (as `nobody` when root). */
+/** `dir` and what is in it made read-only. */
 const readOnly = (dir: string): void => {
   for (const name of readdirSync(dir)) {
-    if (asRoot) chownSync(join(dir, name), NOBODY, NOBODY);
     chmodSync(join(dir, name), lstatSync(join(dir, name)).mode & 0o555);
   }
-  if (asRoot) chownSync(dir, NOBODY, NOBODY);
   chmodSync(dir, 0o500);
 };
 
@@ -57,14 +57,12 @@ const writableAgain = (dir: string): void => {
   for (const name of readdirSync(dir)) chmodSync(join(dir, name), 0o600);
 };
 
-describe.skipIf(asRoot && !canSwitchUser)('a command that only reads a data folder this account may not write', () => {
+describe.skipIf(asRoot && !canDropCapabilities)('a command that only reads a data folder this account may not write', () => {
   let scratch: string;
   let stopped: string;
 
   beforeAll(async () => {
     scratch = mkdtempSync(join(tmpdir(), 'credence-read-only-folder-'));
-    // `nobody` goes through it to the copies.
-    chmodSync(scratch, 0o755);
     stopped = join(scratch, 'stopped');
     const svc: TestService = await startTestService({ dir: stopped });
     await svc.service.context.credence.engine.execute(cmd.registerNode('meter-1'));
