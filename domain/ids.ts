@@ -47,18 +47,14 @@ export type CredentialId = z.infer<typeof CredentialId>;
 export const AssociationId = id().regex(token, `association id must be ${tokenRule}`).brand<'AssociationId'>();
 export type AssociationId = z.infer<typeof AssociationId>;
 
-/** A command id as stored events carry it: read as it was recorded, whatever its letter case (evidence stays as stored). */
+/**
+ * An opaque idempotency key, recorded and compared exactly as sent, letter case included, as stored ids have always
+ * been kept (the store's key, the events' metadata, the event ids derived from it, EventStoreDB's claim stream): a
+ * client retries with the id it sent. Folding the case (review 78) left a command recorded under an upper-case id
+ * unfound by its retry (review 86).
+ */
 export const CommandId = z.uuid('command id must be a UUID').brand<'CommandId'>();
 export type CommandId = z.infer<typeof CommandId>;
-
-/**
- * A command id as it is recorded, and so as the idempotency key the store indexes: in lower case. A UUID's hex digits
- * are case-insensitive on input and output in lower case (RFC 9562 section 4), so `AAAA...` and `aaaa...` are one id
- * and must be one key (review 78: the upper-case id of a registration sent again was refused for the node's state, of
- * an on-demand rotation recorded a second rotation). Applied where a command enters (its metadata's schema, the
- * library entry points that take an id), before any event id is derived from it; never to stored events.
- */
-export const recordedCommandId = <T extends string>(commandId: T): T => commandId.toLowerCase() as T;
 
 /** ISO 8601 instant with offset; kept as a string in events so the stored bytes are what was decided. */
 export const Instant = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' });

@@ -1,6 +1,5 @@
 import { targetOf, type Command } from '../../domain/commands/index.ts';
 import { isCredenceError } from '../../domain/errors.ts';
-import { recordedCommandId } from '../../domain/ids.ts';
 import { SYSTEM_ACTOR_IDS } from '../../domain/metadata.ts';
 import { sentBy, type Clock, type CommandOutcome, type CommandSender, type CommandSink, type EventStore, type ExecuteOptions } from '../../domain/ports/index.ts';
 import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
@@ -144,7 +143,7 @@ export const createEngine = (options: EngineOptions): Engine => {
     view: async (kind, id) => viewOf((await cache.load(kind, id)).snapshot),
     prefetch: (kind, ids) => cache.prefetch(kind, ids),
     recorded: async (kind, id, commandId, by) => {
-      const [first] = await store.readCommand(streamIdOf(kind, id), recordedCommandId(commandId));
+      const [first] = await store.readCommand(streamIdOf(kind, id), commandId);
       return first !== undefined && (by === undefined || sentBy(first.metadata, by));
     },
     cacheStats: () => cache.stats(),

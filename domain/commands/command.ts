@@ -3,7 +3,7 @@ import { EVENT_DATA, EVENT_KIND, ENTITY_ID_FIELD, type EventData } from '../even
 import { compiledSchema } from '../compiled-schema.ts';
 import { validationError, type FieldIssue } from '../errors.ts';
 import { assertJsonWithin, MESSAGE_JSON_LIMITS } from '../json-limits.ts';
-import { CommandId, recordedCommandId } from '../ids.ts';
+import { CommandId } from '../ids.ts';
 import { Actor, RequestSignature } from '../metadata.ts';
 import { CredentialIssued, issuingRules, ownerNamesItsHolder, ProvisioningCommandData, provisioningRules } from '../events/credential.ts';
 import { issuedCertificateRules } from './certificate-rules.ts';
@@ -21,40 +21,17 @@ const CommandActor = Actor.extend({
   id: Actor.shape.id.regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'),
 });
 
-const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/**
- * A signed command's id must already be as it will be recorded (lower case): its signature covers the id, and anyone
- * re-checks a stored signature over the id the event records (SER-016), so an id recorded in another case than it was
- * signed in would leave an event whose signature no longer verifies. Refused as sent, naming the rule, before anything
- * is read; an unsigned command's id is only recorded in lower case.
- */
-const signedIdAsRecorded = (metadata: { commandId: string; signature?: unknown }, ctx: z.RefinementCtx): void => {
-  const { commandId } = metadata;
-  // An id that is no UUID is refused as such by its own field, once.
-  if (metadata.signature === undefined || commandId === recordedCommandId(commandId) || !UUID_TEXT.test(commandId)) return;
-  ctx.addIssue({
-    code: 'custom',
-    path: ['commandId'],
-    params: { rule: 'lower_case' },
-    message: 'a signed command id must be sent (and signed) in lower case, as it is recorded (RFC 9562 section 4: the same UUID)',
-  });
-};
-
-export const CommandMetadata = z
-  .object({
-    /**
-     * Idempotency key: a command with an id already seen returns the first outcome and appends nothing. Recorded in
-     * lower case (domain/ids.ts recordedCommandId), so the same UUID in another case is the same key.
-     */
-    commandId: CommandId,
-    actor: CommandActor,
-    correlationId: z.string().min(1).max(200).optional(),
-    causationId: z.string().min(1).max(200).optional(),
-    signature: RequestSignature.optional(),
-  })
-  .superRefine(signedIdAsRecorded)
-  .overwrite((metadata) => (metadata.commandId === recordedCommandId(metadata.commandId) ? metadata : { ...metadata, commandId: recordedCommandId(metadata.commandId) }));
+export const CommandMetadata = z.object({
+  /**
+   * Idempotency key: a command with an id already seen returns the first outcome and appends nothing. Compared
+   * exactly as sent (domain/ids.ts CommandId): recorded as sent, so a signature over it verifies from the event.
+   */
+  commandId: CommandId,
+  actor: CommandActor,
+  correlationId: z.string().min(1).max(200).optional(),
+  causationId: z.string().min(1).max(200).optional(),
+  signature: RequestSignature.optional(),
+});
 export type CommandMetadata = z.infer<typeof CommandMetadata>;
 
 export type Command = {

@@ -4,7 +4,7 @@ import type { Clock } from './clock.ts';
 import type { RecordedEvent } from './event-store.ts';
 
 export interface CommandOutcome {
-  /** The command id as recorded: in lower case, whatever case it was sent in (domain/ids.ts recordedCommandId). */
+  /** The command id exactly as sent (an opaque key, letter case included: domain/ids.ts CommandId). */
   readonly commandId: string;
   readonly streamId: string;
   /**

@@ -5,7 +5,6 @@ import type { Pseudonym, RotationTrigger } from '../../domain/events/pseudonym.t
 import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { derivedCommandId, eventIdsWith } from '../../domain/event-ids.ts';
-import { recordedCommandId } from '../../domain/ids.ts';
 import { sentBy, type CommandSink, type ExecuteOptions } from '../../domain/ports/index.ts';
 import { recordedBy, roundFailure, type Projection } from '../runtime/index.ts';
 import { applyToDirectory, DIRECTORY_EVENT_TYPES } from './apply.ts';
@@ -294,9 +293,6 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
       }
       return rotated;
     },
-    // In lower case before anything looks it up (the earlier epochs' streams, rotationRecordedUnder): the same UUID in
-    // another case is the same request (review 78; domain/ids.ts recordedCommandId).
-    rotateNow: (nodeId, actor, commandId, options) =>
-      rotate(nodeId, 'demand', { ...(commandId !== undefined ? { commandId: recordedCommandId(commandId) } : {}), actor }, undefined, options),
+    rotateNow: (nodeId, actor, commandId, options) => rotate(nodeId, 'demand', { ...(commandId !== undefined ? { commandId } : {}), actor }, undefined, options),
   };
 };

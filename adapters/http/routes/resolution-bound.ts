@@ -1,5 +1,4 @@
 import { StreamLanes } from '../../engine/index.ts';
-import { recordedCommandId } from '../../../domain/ids.ts';
 import { streamIdOf } from '../../../domain/streams.ts';
 import { resolutionsBy } from '../../../projections/pseudonyms/index.ts';
 import type { ServiceContext } from '../context.ts';
@@ -85,8 +84,7 @@ export const resolutionBound = (context: ServiceContext) => {
   return <T>(pseudonym: string, auditor: string, commandId: string | undefined, resolve: () => Promise<T>): Promise<T> =>
     byAuditor.run(`${pseudonym}\u0000${auditor}`, async () => {
       const streamId = streamIdOf('pseudonym', pseudonym);
-      // Looked up as recorded (lower case, review 78): a retry in upper case is the same resolution.
-      if (commandId !== undefined && (await context.credence.store.readCommand(streamId, recordedCommandId(commandId))).length > 0) return resolve();
+      if (commandId !== undefined && (await context.credence.store.readCommand(streamId, commandId)).length > 0) return resolve();
       await refusePastAuditorLimit(context, pseudonym, auditor);
       return byPseudonym.run(pseudonym, async () => {
         await refuseFullStream(context, pseudonym);
