@@ -4,6 +4,7 @@ import type { FieldIssue } from './errors.ts';
 import { ENTITY_ID_FIELD, EVENT_DATA, EVENT_KIND, isEventType, type DomainEvent, type EventType } from './events/index.ts';
 import { jsonLimitIssue, MESSAGE_JSON_LIMITS } from './json-limits.ts';
 import { EventMetadata } from './metadata.ts';
+import { parseStreamId } from './streams.ts';
 import { currentVersionOf, upcast } from './upcasters.ts';
 
 /** A stored record as the domain reads it; the store port's RecordedEvent satisfies it. */
@@ -27,9 +28,11 @@ export interface DecodedEvent {
 
 /**
  * Why an event does not decode, in two kinds. `newer`: a newer build wrote it (a type this build does not know, or a
- * schema version above the one it knows): an upgrade reads it, so a reader that must not lose it stops before it.
- * Otherwise it is none any build reads as a fact (`misplaced`: a readable event stored outside its entity's stream,
- * `<kind>-<id>` of the entity it is addressed to; or data or metadata refused at a version this build knows).
+ * schema version above the one it knows, in a stream of an entity that type may belong to and with the metadata every
+ * Credence event carries): an upgrade reads it, so a reader that must not lose it stops before it. Otherwise it is
+ * none any build reads as a fact (`misplaced`: an event stored outside its entity's stream, `<kind>-<id>` of the
+ * entity it is addressed to, or in another kind's stream whatever its version; data or metadata refused at a version
+ * this build knows; or another application's event, as a cluster shared with other applications holds them).
  */
 export type DecodeResult = { ok: true; value: DecodedEvent } | { ok: false; reason: string; misplaced?: true; newer?: true };
 
@@ -72,20 +75,64 @@ const epochMsOf = (instant: string): number => {
 };
 
 /**
+ * Whether stored metadata has the shape every Credence event's has (EventMetadata's fields, of their types), so that
+ * a record this build cannot read may be one a newer Credence wrote: another application's event on a shared
+ * EventStoreDB cluster (docs/eventstoredb.md) has its own metadata, or none (review 86).
+ */
+const credenceShaped = (metadata: unknown): boolean => {
+  if (typeof metadata !== 'object' || metadata === null) return false;
+  const m = metadata as Record<string, unknown>;
+  const { schemaVersion, actor } = m;
+  return (
+    typeof schemaVersion === 'number' &&
+    Number.isSafeInteger(schemaVersion) &&
+    schemaVersion > 0 &&
+    typeof actor === 'object' &&
+    actor !== null &&
+    typeof (actor as Record<string, unknown>)['id'] === 'string' &&
+    ['commandId', 'commandType', 'correlationId', 'causationId', 'occurredAt'].every((field) => typeof m[field] === 'string')
+  );
+};
+
+/**
+ * A type this build does not know: newer only in an entity's stream (`<kind>-<id>` of a kind it knows: a newer build
+ * writes to no other) and with Credence's metadata; otherwise foreign (another application's, whose stream may be
+ * named `subscription-42` too), which no Credence reads, and which a reader stopping at would never pass (review 86).
+ */
+const ofUnknownType = (record: StoredRecord): DecodeResult => {
+  const reason = `unknown event type ${record.type}`;
+  return parseStreamId(record.streamId) !== undefined && credenceShaped(record.metadata) ? { ok: false, reason, newer: true } : { ok: false, reason };
+};
+
+/**
+ * A known type at a schema version above this build's. Where it is stored is judged first, by kind (its data, of a
+ * version this build cannot parse, cannot name its entity): in another kind's stream it is misplaced whatever its
+ * version, as it would be at this one (review 86: a NodeRegistered v99 in `credential-x` ended every stream). In a
+ * stream of no entity, or without Credence's metadata, it is foreign, as replay counts it.
+ */
+const ofNewerVersion = (record: StoredRecord, type: EventType, version: number, known: number): DecodeResult => {
+  const kind = EVENT_KIND[type];
+  const stream = parseStreamId(record.streamId);
+  if (stream !== undefined && stream.kind !== kind) {
+    return { ok: false, reason: `${type} belongs in a ${kind} stream but is stored in ${record.streamId}`, misplaced: true };
+  }
+  const reason = `${type} v${version} is newer than this build knows (v${known})`;
+  return stream !== undefined && credenceShaped(record.metadata) ? { ok: false, reason, newer: true } : { ok: false, reason };
+};
+
+/**
  * Parses a stored event on read: metadata by schema, data lifted to the current schema version by the
  * upcasters and then parsed. Never throws: an unreadable event is a finding for replay, not a crash. Data or
  * metadata beyond the message limits (SER-001) is unreadable too, checked before upcasters or schemas walk it.
  */
 export const decodeStored = (record: StoredRecord): DecodeResult => {
-  if (!isEventType(record.type)) return { ok: false, reason: `unknown event type ${record.type}`, newer: true };
+  if (!isEventType(record.type)) return ofUnknownType(record);
   const tooBig = beyondLimits(record);
   if (tooBig !== undefined) return { ok: false, reason: tooBig };
   // Read before the metadata schema: a newer build's metadata may be refused by this one's, and it is still newer.
   const version = typeof record.metadata === 'object' && record.metadata !== null ? record.metadata['schemaVersion'] : undefined;
   const known = currentVersionOf(record.type);
-  if (typeof version === 'number' && Number.isSafeInteger(version) && version > known) {
-    return { ok: false, reason: `${record.type} v${version} is newer than this build knows (v${known})`, newer: true };
-  }
+  if (typeof version === 'number' && Number.isSafeInteger(version) && version > known) return ofNewerVersion(record, record.type, version, known);
   const metadata = storedMetadataSchema().safeParse(record.metadata);
   if (!metadata.success) return { ok: false, reason: `metadata: ${describe(metadata.error.issues)}` };
   let stored = record.data;

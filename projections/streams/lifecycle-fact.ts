@@ -1,6 +1,5 @@
 import { isFactClaim } from '../../domain/fact-claims.ts';
 import { decodeStored, type DecodedEvent, type StoredRecord } from '../../domain/stored.ts';
-import { parseStreamId } from '../../domain/streams.ts';
 import { NewerEventError } from './newer-event.ts';
 
 /** Where a reader passed over a stored event, and why (decodeStored's reason): never what the event holds. */
@@ -22,14 +21,17 @@ export interface PassedOver {
  * on past such an event instead of ending at it on every reconnect (review 79). Replay reports it. `passOver` is
  * told of each one.
  *
- * One of an entity's stream that a newer version wrote (an unknown type, a schema version above this build's) throws
- * a NewerEventError instead: passed over, a subscriber would resume after it and never get it once the server is
- * upgraded (review 85). A fact claim or a stream of no entity is no lifecycle event of any version: passed over.
+ * One that a newer version wrote (decodeStored's `newer`: an unknown type, or a schema version above this build's,
+ * in a stream of its entity's kind and with Credence's metadata) throws a NewerEventError instead: passed over, a
+ * subscriber would resume after it and never get it once the server is upgraded (review 85). Whatever version it
+ * claims, one in another kind's stream or in a stream of no entity, another application's event (a shared EventStoreDB
+ * cluster) and a fact claim are no lifecycle events of any version: passed over, since no upgrade would ever read
+ * them and a stream ending at them would end there on every reconnect for good (review 86).
  */
 export const lifecycleFact = (record: StoredRecord, passOver?: (passed: PassedOver) => void): DecodedEvent | undefined => {
   const decoded = decodeStored(record);
   if (decoded.ok) return decoded.value;
-  if (decoded.newer === true && !isFactClaim(record) && parseStreamId(record.streamId) !== undefined) {
+  if (decoded.newer === true && !isFactClaim(record)) {
     throw new NewerEventError(record.position, record.streamId, record.revision, record.type, decoded.reason);
   }
   passOver?.({

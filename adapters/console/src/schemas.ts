@@ -182,8 +182,18 @@ export const StreamEventData = z.object({
 });
 export type StreamEventData = z.infer<typeof StreamEventData>;
 
-/** The `dropped` frame the server sends before it closes a stream. */
-export const DroppedFrame = z.object({ reason: Text.optional() });
+/**
+ * The `dropped` frame the server sends before it closes a stream (the server's DroppedFrame). `newer_event` names the
+ * event a newer version of Credence wrote, which the server cannot read, says so in `message`, and asks for a long
+ * `retryMs`. A field that fails its schema is left out rather than losing the reason with it.
+ */
+export const DroppedFrame = z.object({
+  reason: Text.optional(),
+  retryMs: z.number().int().nonnegative().optional().catch(undefined),
+  position: Position.optional().catch(undefined),
+  message: Text.optional().catch(undefined),
+});
+export type DroppedFrame = z.infer<typeof DroppedFrame>;
 
 /** Where an answer fails its schema, for the page: `items.0.state: expected string`, at most a few. */
 export const describeIssues = (error: z.ZodError, max = 3): string => {

@@ -123,6 +123,22 @@ const MIN_RETRY_MS = 1_000;
 const boundedRetry = (ms: number): number => Math.min(MAX_RETRY_MS, Math.max(MIN_RETRY_MS, ms));
 
 /**
+ * The longest wait a `newer_event` drop is granted (the server asks 300 s): the stream ends at the same event until
+ * the server is upgraded, so reconnecting after MAX_RETRY_MS's minute only met it again, each time a request and a
+ * line in the server's log (review 86); an upgraded server is still reached within a quarter of an hour.
+ */
+const MAX_NEWER_EVENT_RETRY_MS = 15 * 60_000;
+
+/**
+ * What the page says, and how long it waits, after the server ended the stream before an event a newer version of
+ * Credence wrote (`newer_event`): the server's message, or these words with its position.
+ */
+const newerEventOutcome = (dropped: DroppedFrame, retryMs: number): { readonly why: string; readonly waitMs: number } => ({
+  why: dropped.message ?? `this server's version cannot read the event at position ${dropped.position ?? '(not given)'}: upgrade the server`,
+  waitMs: Math.min(MAX_NEWER_EVENT_RETRY_MS, Math.max(MIN_RETRY_MS, dropped.retryMs ?? retryMs)),
+});
+
+/**
  * Worth another try later: the server (or a proxy or CDN before it) failed or is not there yet (5xx), shed the stream
  * (429: too many streams) or gave up waiting for the request (408). Anything else says this request, or this token,
  * will not be served: a 4xx, and a 501 or 505, which no retry changes (a server without a pseudonym key answers
@@ -186,6 +202,7 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
     let stop = false;
     let done = false;
     let delivered = false;
+    let newerEvent: { readonly why: string; readonly waitMs: number } | undefined;
     try {
       while (!done && !stop) {
         const chunk = await reader.read();
@@ -211,6 +228,7 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
           if (frame.event === 'dropped') {
             const dropped = DroppedFrame.safeParse(data);
             const reason = (dropped.success ? dropped.data.reason : undefined) ?? 'dropped';
+            if (reason === 'newer_event' && dropped.success) newerEvent = newerEventOutcome(dropped.data, retryMs);
             if (reason === 'unauthorised') {
               stop = true;
               options.onStatus({ state: 'ended', why: 'the token was revoked or expired: sign in again' });
@@ -231,7 +249,13 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
     }
     if (!delivered) failures += 1;
     waitMs = delivered ? retryMs : backoff(retryMs, failures);
-    return stop ? STOP : { next: 'again', why: 'the stream ended' };
+    if (stop) return STOP;
+    // Its wait is for this reconnect only: it is no base for the backoff of later failures.
+    if (newerEvent !== undefined) {
+      waitMs = newerEvent.waitMs;
+      return { next: 'again', why: newerEvent.why };
+    }
+    return { next: 'again', why: 'the stream ended' };
   };
 
   const loop = async (): Promise<void> => {

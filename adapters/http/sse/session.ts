@@ -10,7 +10,7 @@
  *   can read is passed over, not a failure: ./passed-over.ts); ended with `event: dropped` and a retry hint (the
  *   details go to the log). An event a newer version wrote (NewerEventError) ends it before that event, counted as
  *   `error` too, with `event: dropped` of reason `newer_event` naming its position and a long retry hint: passing
- *   over it would lose it for good once the server is upgraded (review 85);
+ *   over it would lose it for good once the server is upgraded (review 85); logged once per event (./newer-event-log.ts);
  * - `unauthorised`: the token the stream was opened with was revoked (at once when by this process, else seen at
  *   the next heartbeat) or has expired (a timer at its expiry); ended with `event: dropped` and no retry hint: the
  *   client needs a new token.
@@ -24,6 +24,7 @@ import type { Observable, Subscription } from 'rxjs';
 import type { ServiceMetrics } from '../metrics.ts';
 import { NewerEventError } from '../../../projections/streams/index.ts';
 import { HEARTBEAT, SSE_HEADERS, frameDropped, frameEvent, frameNewerEvent, frameStart, frameShutdown, frameUnauthorised, type SseMessage } from './frame.ts';
+import { logNewerEvent } from './newer-event-log.ts';
 import { ClientGone, SlowClient, SseWriter, connectionGone } from './writer.ts';
 
 export type CloseReason = 'client' | 'slow' | 'shutdown' | 'error' | 'unauthorised';
@@ -194,11 +195,9 @@ export class SseSession {
     if (error instanceof ClientGone) return this.close('client');
     if (error instanceof SlowClient) return this.close('slow', frameDropped('slow', RETRY_MS.dropped));
     if (error instanceof NewerEventError) {
-      // Where it is and why, never its data; the operator has downgraded, or someone wrote the data folder.
-      const { position, streamId, revision, type, reason } = error;
-      const where = { position: String(position), streamId, revision: String(revision), type, reason };
-      this.options.log.warn(where, 'event stream ended before an event a newer version wrote, which this version cannot read');
-      return this.close('error', frameNewerEvent(position, RETRY_MS.newerEvent));
+      // Logged once per event, not per stream or reconnect ending there (./newer-event-log.ts).
+      logNewerEvent(this.options.log, error);
+      return this.close('error', frameNewerEvent(error.position, RETRY_MS.newerEvent));
     }
     // The details go to the log only: they may name canonical identifiers, which a pseudonymised stream must not.
     this.options.log.error({ err: error }, 'event stream failed');
