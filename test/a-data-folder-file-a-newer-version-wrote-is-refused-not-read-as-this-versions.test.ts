@@ -102,8 +102,10 @@ describe('a keys.db a newer version wrote', () => {
 describe('verify --data on a folder a newer version wrote', () => {
   it('refuses an events.db of a newer schema as history does, naming it (exit 2), and writes nothing', async () => {
     const copy = copyWithNewer('events.db');
-    // history's refusal, thrown past main (the process prints it, exit 1).
-    await expect(credence(['history', 'node-meter-1', '--data', copy])).rejects.toThrow('event store file has schema version 99, newer than this build supports (1)');
+    // history's refusal: typed, naming the file and the rule (it was an untyped error thrown past main).
+    const history = await credence(['history', 'node-meter-1', '--data', copy]);
+    expect(history.code).toBe(1);
+    expect(history.said).toContain(`${join(copy, 'events.db')}: event store file has schema version 99, newer than this build supports (1): a newer version of Credence wrote it`);
     const before = snapshot(copy);
     const run = await credence(['verify', '--data', copy]);
     expect(run.code, run.said).toBe(2);
