@@ -173,3 +173,18 @@ describe('the event stream client and redirects', () => {
     expect(server.requests).toHaveLength(1);
   });
 });
+
+describe('the event stream client and a stream ended before an event a newer version wrote', () => {
+  it('hands onDropped the reason, the position and the server words (review 86), and nothing of another reason', async () => {
+    const frame = { reason: 'newer_event', position: '2', retryMs: 300000, message: 'upgrade the server to read the event at position 2' };
+    const server = await serve((_n, _req, res) => stream(res, `id: 1\nevent: NodeRegistered\ndata: {}\n\nevent: dropped\ndata: ${JSON.stringify(frame)}\n\n`));
+    const dropped: unknown[] = [];
+    await follow(server.url, 400, { onDropped: (d) => void dropped.push(d) });
+    expect(dropped[0]).toEqual({ reason: 'newer_event', lastEventId: '1', retryMs: 300000, position: '2', message: frame.message });
+
+    const slow = await serve((_n, _req, res) => stream(res, `event: dropped\ndata: ${JSON.stringify({ ...frame, reason: 'slow' })}\n\n`));
+    const others: unknown[] = [];
+    await follow(slow.url, 300, { onDropped: (d) => void others.push(d) });
+    expect(others[0]).toEqual({ reason: 'slow', lastEventId: '', retryMs: 300000 });
+  });
+});

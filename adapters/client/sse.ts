@@ -20,18 +20,25 @@ const MAX_REFUSAL_BYTES = 64 * 1024;
 /**
  * The server ended the stream on its own with `event: dropped` (a control frame, not a lifecycle event):
  * - `slow` (the client fell behind) or `error`: come back after `retryMs` with `lastEventId`; nothing is lost;
- * - `unauthorised`: the token was revoked or has expired; no retry hint, a new token is needed.
+ * - `unauthorised`: the token was revoked or has expired; no retry hint, a new token is needed;
+ * - `newer_event`: the next event was written by a newer version of Credence than the server's: the stream ends before
+ *   it, and a reconnection meets it again until the server is upgraded (`position`, `message`).
  */
 export interface SseDropped {
-  readonly reason: 'slow' | 'error' | 'unauthorised' | 'unknown';
+  readonly reason: 'slow' | 'error' | 'unauthorised' | 'newer_event' | 'unknown';
   readonly retryMs?: number;
+  /** The server's words for `newer_event` (printable text, bounded), and the event's position. */
+  readonly message?: string;
+  readonly position?: string;
   /** The id of the last lifecycle event received: where a new connection resumes. */
   readonly lastEventId: string;
 }
 
 const DroppedData = z.looseObject({
-  reason: z.enum(['slow', 'error', 'unauthorised', 'unknown']).catch('unknown'),
+  reason: z.enum(['slow', 'error', 'unauthorised', 'newer_event', 'unknown']).catch('unknown'),
   retryMs: z.number().int().nonnegative().optional().catch(undefined),
+  message: z.string().max(1000).optional().catch(undefined),
+  position: z.string().regex(/^\d{1,20}$/).optional().catch(undefined),
 });
 
 /** The `data` of a `dropped` frame; a reason this client does not know (or a broken frame) is `unknown`. */
@@ -44,8 +51,14 @@ const droppedOf = (data: string, lastEventId: string): SseDropped => {
   }
   const parsed = DroppedData.safeParse(json);
   if (!parsed.success) return { reason: 'unknown', lastEventId };
-  const { reason, retryMs } = parsed.data;
-  return { reason, lastEventId, ...(retryMs !== undefined ? { retryMs } : {}) };
+  const { reason, retryMs, message, position } = parsed.data;
+  return {
+    reason,
+    lastEventId,
+    ...(retryMs !== undefined ? { retryMs } : {}),
+    ...(reason === 'newer_event' && message !== undefined ? { message } : {}),
+    ...(reason === 'newer_event' && position !== undefined ? { position } : {}),
+  };
 };
 
 export interface SubscribeOptions {

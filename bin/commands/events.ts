@@ -6,6 +6,7 @@ import { PositionString } from '../../domain/positions.ts';
 import { ENTITY_KINDS, EntityKind, parseStreamId } from '../../domain/streams.ts';
 import { WholeNumber } from '../../domain/whole-number.ts';
 import type { Io } from '../io.ts';
+import { printable } from '../printable.ts';
 import { EXIT, handler, parseOptions, runCommands, type RegisterCommands } from '../program.ts';
 import { humanLine, jsonLine } from './event-line.ts';
 import { PathArg, serverTarget } from './options.ts';
@@ -136,7 +137,11 @@ const follow = async (o: Options, target: { readonly url: string; readonly token
         io.err(
           d.reason === 'unauthorised'
             ? `note: the server ended the stream: the token was revoked or has expired (the last event printed: ${lastPrinted(d.lastEventId)}); resume with --from and a new token`
-            : `note: the server ended the stream (${d.reason}); resuming ${resumePoint(d.lastEventId)}`,
+            : d.reason === 'newer_event'
+              ? printable(
+                  `note: the server ended the stream before the event at position ${d.position ?? 'unknown'}, which a newer version of Credence wrote and this server cannot read (${d.message ?? 'no detail'}); it is tried again, resuming ${resumePoint(d.lastEventId)}, until the server is upgraded`,
+                )
+              : `note: the server ended the stream (${d.reason}); resuming ${resumePoint(d.lastEventId)}`,
         ),
       onReconnect: (id, ms) => io.err(`note: reconnecting in ${(ms / 1000).toFixed(1)} s, resuming ${resumePoint(id)}`),
     });
