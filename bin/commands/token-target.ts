@@ -1,0 +1,78 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { userInfo } from 'node:os';
+import { z } from 'zod';
+import { ACCESS_DB_FILE } from '../../adapters/driven/access/sqlite-access-registry.ts';
+import type { AccessControl } from '../../adapters/http/auth/access-control.ts';
+import type { ServiceConfig } from '../../adapters/http/config.ts';
+import type { Io } from '../io.ts';
+import { UsageError } from '../program.ts';
+import { namingRefusedWrites } from '../write-failure.ts';
+import { PathArg, readTarget, ServerOptions, type ServerTarget } from './options.ts';
+
+/** Where a `credence token` command acts: a server (`--server`), or the data folder that holds access.db (`--data`). */
+
+export const Target = z.object({
+  data: PathArg.optional(),
+  config: PathArg.optional(),
+  json: z.boolean().default(false),
+  ...ServerOptions,
+});
+export type Target = z.infer<typeof Target>;
+
+/** The server when the command goes through one; --config names the local service's file, so it means local. */
+export const targetOf = (args: Target, io: Io): ServerTarget | undefined => {
+  if (args.config === undefined) return readTarget(args, io);
+  if (args.server !== undefined) throw new UsageError('--config: a server applies its own configuration; give --config without --server');
+  return undefined;
+};
+
+/** Who issued or revoked, as access.db records it for a token made on this machine. */
+export const localActor = (): string => {
+  try {
+    return `cli:${userInfo().username}`.slice(0, 200);
+  } catch {
+    return 'cli:local';
+  }
+};
+
+/**
+ * The service's settings a local command needs: the data folder, `tokens` and `secureEnvironment` (where the signing
+ * key is) as `credence serve` would load them (flag over CREDENCE_DATA / CREDENCE_SECURE_ENVIRONMENT over the
+ * --config file; the other settings are the service's and are not read). Reads only: nothing is made yet.
+ */
+export const localConfig = async (args: Pick<Target, 'data' | 'config'>, io: Io): Promise<ServiceConfig> => {
+  const { loadServiceConfig } = await import('../../adapters/http/config.ts');
+  const env = io.env ?? process.env;
+  return loadServiceConfig({
+    flags: { data: args.data },
+    env: { CREDENCE_DATA: env['CREDENCE_DATA'], CREDENCE_SECURE_ENVIRONMENT: env['CREDENCE_SECURE_ENVIRONMENT'] },
+    ...(args.config !== undefined ? { file: args.config } : {}),
+  });
+};
+
+/**
+ * The access control of the local data folder of `config` (localConfig), closed after `use`. Opening it makes the
+ * folder, its Secure Environment and access.db when absent, so every check of the command's own arguments runs
+ * before this (a rejected command writes nothing). Loaded on demand.
+ */
+export const withLocalAccess = async <T>(config: ServiceConfig, io: Io, mustExist: boolean, use: (access: AccessControl, dir: string) => Promise<T>): Promise<T> => {
+  const env = io.env ?? process.env;
+  if (mustExist && !existsSync(config.data)) throw new UsageError(`--data: no data folder at ${config.data}`);
+  // Found in review: list, revoke and rotate-key on a folder no token was issued in made access.db, a signing key and
+  // the embedded Secure Environment's files in it (any folder, 0755 and all). Only create makes them.
+  if (mustExist && !existsSync(join(config.data, ACCESS_DB_FILE))) {
+    throw new UsageError(`--data: ${config.data} holds no ${ACCESS_DB_FILE}: no token was issued with this data folder (credence token create makes it); nothing was written`);
+  }
+  const { openAccessControl } = await import('../../adapters/http/auth/open-access-control.ts');
+  // Review 81: a full disk or a file size limit met making or writing the folder (its Secure Environment, access.db)
+  // was `error: disk I/O error`, no file named. The folder is named; which of its files, SQLite does not say.
+  return namingRefusedWrites(`the data folder ${config.data}`, async () => {
+    const local = await openAccessControl(config.data, { tokens: config.tokens, env, ...(config.secureEnvironment !== undefined ? { secureEnvironment: config.secureEnvironment } : {}) });
+    try {
+      return await use(local.access, config.data);
+    } finally {
+      local.close();
+    }
+  });
+};
