@@ -2,29 +2,12 @@ import type * as Pkcs11js from 'pkcs11js';
 import type { KeyHandle } from '../../../../domain/ports/secure-environment.ts';
 import { pkcs11js, type Pkcs11EcdhParameters, type Pkcs11Handle, type Pkcs11Template } from './module.ts';
 import type { TokenSession } from './token-session.ts';
-import { ED25519_PARAMS, fixed, identity, P256_PARAMS, secretAttributes, type KeyLabel } from './token-objects.ts';
+import { ED25519_PARAMS, fixed, identity, P256_PARAMS, secretAttributes, UNUSED_BY_PRIVATE_KEYS, UNUSED_BY_PUBLIC_KEYS, type KeyLabel } from './token-objects.ts';
 
 /*
  * The key objects a PKCS#11 Secure Environment makes in its token (key pairs, HMAC secrets, ECDH secrets): each
  * mechanism checked against the token's list first, each template's refusal told apart (TokenSession `run`).
  */
-
-/**
- * Usage flags no Credence key pair needs, set false rather than left to the token (SoftHSM2 defaults most of them
- * to true): a key that may do only what it is for, whoever holds the PIN. Keys made before (review 83) still carry
- * the defaults and are still served (docs/hsm.md, "Usage flags").
- */
-const UNUSED_BY_PRIVATE_KEYS: Pkcs11Template = [
-  { type: pkcs11js.CKA_DECRYPT, value: false },
-  { type: pkcs11js.CKA_UNWRAP, value: false },
-  { type: pkcs11js.CKA_SIGN_RECOVER, value: false },
-];
-const UNUSED_BY_PUBLIC_KEYS: Pkcs11Template = [
-  { type: pkcs11js.CKA_ENCRYPT, value: false },
-  { type: pkcs11js.CKA_WRAP, value: false },
-  { type: pkcs11js.CKA_VERIFY_RECOVER, value: false },
-  { type: pkcs11js.CKA_DERIVE, value: false },
-];
 
 export const generateKeyPair = (token: TokenSession, handle: KeyHandle, label: KeyLabel, ephemeral: boolean): Pkcs11js.KeyPair => {
   const ed = label.kind === 'ed25519';

@@ -66,6 +66,23 @@ export const fixed = (template: Pkcs11Template): Pkcs11Template => [
 ];
 
 /** A private/secret object: never readable in clear; extractable (by C_WrapKey) only when asked. */
+/**
+ * Usage flags no Credence key pair needs, set false rather than left to the token (SoftHSM2 defaults most of them
+ * to true): a key that may do only what it is for, whoever holds the PIN. Keys made before (review 83) still carry
+ * the defaults and are still served (docs/hsm.md, "Usage flags").
+ */
+export const UNUSED_BY_PRIVATE_KEYS: Pkcs11Template = [
+  { type: pkcs11js.CKA_DECRYPT, value: false },
+  { type: pkcs11js.CKA_UNWRAP, value: false },
+  { type: pkcs11js.CKA_SIGN_RECOVER, value: false },
+];
+export const UNUSED_BY_PUBLIC_KEYS: Pkcs11Template = [
+  { type: pkcs11js.CKA_ENCRYPT, value: false },
+  { type: pkcs11js.CKA_WRAP, value: false },
+  { type: pkcs11js.CKA_VERIFY_RECOVER, value: false },
+  { type: pkcs11js.CKA_DERIVE, value: false },
+];
+
 export const secretAttributes = (extractable: boolean): Pkcs11Template => [
   { type: pkcs11js.CKA_PRIVATE, value: true },
   { type: pkcs11js.CKA_SENSITIVE, value: true },

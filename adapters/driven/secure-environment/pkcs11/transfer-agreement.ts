@@ -3,7 +3,7 @@ import { wipe } from '../../../../domain/crypto/bytes.ts';
 import type { RandomSource } from '../../../../domain/ports/random.ts';
 import { MECHANISMS, type MechanismName } from './mechanisms.ts';
 import { mechanismUnsupported, pkcs11js, pkcs11Problem, type Pkcs11, type Pkcs11EcdhParameters, type Pkcs11Handle, type Pkcs11Template } from './module.ts';
-import { ecPoint, fixed, P256_PARAMS } from './token-objects.ts';
+import { ecPoint, fixed, P256_PARAMS, secretAttributes, UNUSED_BY_PRIVATE_KEYS, UNUSED_BY_PUBLIC_KEYS } from './token-objects.ts';
 
 /** The host transfer key: its AES-256 object in the token (session object) and the same 32 bytes in host memory. */
 export interface TransferKey {
@@ -25,22 +25,15 @@ const pairTemplates = (): { publicTemplate: Pkcs11Template; privateTemplate: Pkc
     { type: pkcs11js.CKA_EC_PARAMS, value: P256_PARAMS },
     { type: pkcs11js.CKA_LABEL, value: `${LABEL} agreement` },
     { type: pkcs11js.CKA_VERIFY, value: false },
-    { type: pkcs11js.CKA_VERIFY_RECOVER, value: false },
-    { type: pkcs11js.CKA_ENCRYPT, value: false },
-    { type: pkcs11js.CKA_WRAP, value: false },
-    { type: pkcs11js.CKA_DERIVE, value: false },
+    ...UNUSED_BY_PUBLIC_KEYS,
   ]),
   privateTemplate: fixed([
     { type: pkcs11js.CKA_TOKEN, value: false },
-    { type: pkcs11js.CKA_PRIVATE, value: true },
-    { type: pkcs11js.CKA_SENSITIVE, value: true },
-    { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+    ...secretAttributes(false),
     { type: pkcs11js.CKA_LABEL, value: `${LABEL} agreement` },
     { type: pkcs11js.CKA_SIGN, value: false },
-    { type: pkcs11js.CKA_SIGN_RECOVER, value: false },
-    { type: pkcs11js.CKA_DECRYPT, value: false },
-    { type: pkcs11js.CKA_UNWRAP, value: false },
     { type: pkcs11js.CKA_DERIVE, value: true },
+    ...UNUSED_BY_PRIVATE_KEYS,
   ]),
 });
 
@@ -50,9 +43,7 @@ const transferTemplate = (): Pkcs11Template =>
     { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
     { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
     { type: pkcs11js.CKA_TOKEN, value: false },
-    { type: pkcs11js.CKA_PRIVATE, value: true },
-    { type: pkcs11js.CKA_SENSITIVE, value: true },
-    { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+    ...secretAttributes(false),
     { type: pkcs11js.CKA_WRAP, value: true },
     { type: pkcs11js.CKA_UNWRAP, value: true },
     { type: pkcs11js.CKA_ENCRYPT, value: false },
