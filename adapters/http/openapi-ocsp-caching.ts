@@ -8,6 +8,15 @@ import type { ResponseHeaders } from './response-headers.ts';
  */
 const CACHEABLE = '`public, no-cache`';
 
+/** What a `tryLater` that stands for a refusal of the rate limit, load shedding or a shutdown carries (routes/ocsp-try-later.ts). */
+const TRY_LATER_RETRY_AFTER: ResponseHeaders = {
+  'retry-after': {
+    type: 'integer',
+    minimum: 0,
+    description: 'with a `tryLater` sent for the rate limit, load shedding or a shutdown only: seconds to wait before asking again',
+  },
+};
+
 export const OCSP_GET_200: ResponseHeaders = {
   'cache-control': {
     type: 'string',
@@ -24,6 +33,7 @@ export const OCSP_GET_200: ResponseHeaders = {
   },
   'last-modified': { type: 'string', description: `with ${CACHEABLE} only: producedAt of the OCSP response, HTTP date` },
   expires: { type: 'string', description: `with ${CACHEABLE} only: nextUpdate of the OCSP response, HTTP date` },
+  ...TRY_LATER_RETRY_AFTER,
 };
 
 export const OCSP_POST_200: ResponseHeaders = {
@@ -32,10 +42,20 @@ export const OCSP_POST_200: ResponseHeaders = {
     enum: ['no-store'],
     description: '`no-store` on every answer, signed or an error status: an answer by POST is kept by no cache',
   },
+  ...TRY_LATER_RETRY_AFTER,
 };
 
 /** By `METHOD url status`, as the transform knows a route (the GET by its wildcard, not yet named). */
 export const OCSP_CACHING: Readonly<Record<string, ResponseHeaders>> = {
   'GET /pki/:caId/ocsp/* 200': OCSP_GET_200,
   'POST /pki/:caId/ocsp 200': OCSP_POST_200,
+};
+
+/**
+ * The statuses every route declares (openapi-refusals.ts) that an OCSP route never answers, by `METHOD url`: a GET is
+ * always an OCSP client's, turned away by the rate limit, load shedding or a shutdown with `tryLater`, HTTP 200
+ * (routes/ocsp-try-later.ts; routes/ocsp-refusals.ts). The POST keeps them: a POST of another type gets the problems.
+ */
+export const OCSP_NEVER_ANSWERED: Readonly<Record<string, ReadonlySet<string>>> = {
+  'GET /pki/:caId/ocsp/*': new Set(['429', '503']),
 };

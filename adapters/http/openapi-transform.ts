@@ -1,7 +1,7 @@
 import type { SwaggerTransform, SwaggerTransformObject } from '@fastify/swagger';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import type { RouteAccess } from './context.ts';
-import { OCSP_CACHING } from './openapi-ocsp-caching.ts';
+import { OCSP_CACHING, OCSP_NEVER_ANSWERED } from './openapi-ocsp-caching.ts';
 import { REQUEST_ID_PARAMETER, REQUEST_ID_PARAMETER_NAME } from './request-id.ts';
 import { headersOfEveryAnswer } from './response-headers.ts';
 
@@ -9,8 +9,8 @@ import { headersOfEveryAnswer } from './response-headers.ts';
  * What the OpenAPI document says beyond what fastify-type-provider-zod renders from the routes' zod schemas: an
  * operationId on every operation, the response headers a route declares (the type provider keeps only a response's
  * description and content) and those the service's hooks put on every answer, what each success answer is, a
- * wildcard's parameter under a name, the X-Request-ID every route takes, and no component schema that no operation
- * reaches.
+ * wildcard's parameter under a name, the X-Request-ID every route takes, no status an OCSP route never answers, and no
+ * component schema that no operation reaches.
  */
 
 type Responses = Record<string, Record<string, unknown>>;
@@ -120,17 +120,20 @@ export const documentTransform: SwaggerTransform = (input) => {
   const method = Array.isArray(input.route.method) ? input.route.method.join('') : String(input.route.method);
   const config = input.route.config as { access?: RouteAccess; rateLimit?: unknown } | undefined;
   const declared = ((input.schema as { response?: Record<string, unknown> }).response ?? {}) as Record<string, unknown>;
+  const never = OCSP_NEVER_ANSWERED[`${method} ${input.url}`];
   const response = Object.fromEntries(
-    Object.entries(schema.response ?? {}).map(([code, answer]) => [
-      code,
-      documented(
-        answer,
-        declared[code],
-        headersOfEveryAnswer(code, config?.access, config?.rateLimit !== false),
-        code.startsWith('2') ? SUCCESS[`${method} ${input.url} ${code}`] : undefined,
-        OCSP_CACHING[`${method} ${input.url} ${code}`],
-      ),
-    ]),
+    Object.entries(schema.response ?? {})
+      .filter(([code]) => never?.has(code) !== true)
+      .map(([code, answer]) => [
+        code,
+        documented(
+          answer,
+          declared[code],
+          headersOfEveryAnswer(code, config?.access, config?.rateLimit !== false),
+          code.startsWith('2') ? SUCCESS[`${method} ${input.url} ${code}`] : undefined,
+          OCSP_CACHING[`${method} ${input.url} ${code}`],
+        ),
+      ]),
   );
   const { url, params } = namedWildcard(input.url, schema['params']);
   // A route may name its own operationId; the derived one otherwise.

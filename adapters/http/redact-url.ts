@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { elidedOcspRequest } from './elided-ocsp-request.ts';
 import { holdsJwtText } from './jwt-text.ts';
 import { LIST_PARAMETERS, VALUE_SHAPES } from './query-value-shapes.ts';
 import { queryParametersOf } from './route-query-parameters.ts';
@@ -97,11 +98,14 @@ export const redactUrl = (url: string, takes: ReadonlySet<string>): string => {
 
 const redactedUrls = new WeakMap<FastifyRequest, string>();
 
-/** A request's URL redacted once, for its log lines, a 404's message and a problem's `instance` alike. */
+/**
+ * A request's URL redacted once, for its log lines, a 404's message and a problem's `instance` alike; an OCSP GET's
+ * request elided (elided-ocsp-request.ts).
+ */
 export const redactedUrlOf = (request: FastifyRequest): string => {
   let redacted = redactedUrls.get(request);
   if (redacted === undefined) {
-    redacted = redactUrl(request.url, queryParametersOf(request));
+    redacted = redactUrl(elidedOcspRequest(request.url), queryParametersOf(request));
     redactedUrls.set(request, redacted);
   }
   return redacted;

@@ -45,3 +45,14 @@ export interface CrlPublisherOptions {
 
 export const DEFAULT_CRL_VALIDITY_MS = 24 * 60 * 60 * 1000;
 export const DEFAULT_DELTA_CRL_VALIDITY_MS = 60 * 60 * 1000;
+
+/** A complete and a delta CRL's validities as `options` give them, defaults filled in; a programming mistake throws naming the option. */
+export const crlValiditiesOf = (options: Pick<CrlPublisherOptions, 'validityMs' | 'deltaValidityMs'>): { validityMs: number; deltaValidityMs: number } => {
+  const validityMs = options.validityMs ?? DEFAULT_CRL_VALIDITY_MS;
+  if (!Number.isSafeInteger(validityMs) || validityMs < 2000) throw new RangeError('validityMs: must be a whole number of ms >= 2000');
+  const deltaValidityMs = options.deltaValidityMs ?? Math.min(DEFAULT_DELTA_CRL_VALIDITY_MS, validityMs);
+  if (!Number.isSafeInteger(deltaValidityMs) || deltaValidityMs < 2000 || deltaValidityMs > validityMs) {
+    throw new RangeError(`deltaValidityMs: must be a whole number of ms from 2000 to validityMs (${validityMs})`);
+  }
+  return { validityMs, deltaValidityMs };
+};

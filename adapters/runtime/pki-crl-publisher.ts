@@ -3,8 +3,10 @@ import { revocationIssuer, signedCrl, type RevocationIssuer } from '../../domain
 import type { PublishedRevocation } from '../driven/pki/published-revocations.ts';
 import { CrlListing, type NotNow } from './pki-crl-listing.ts';
 import { chainEndOf, CrlNotSigned } from './pki-ended-cas.ts';
-import { DEFAULT_CRL_VALIDITY_MS, DEFAULT_DELTA_CRL_VALIDITY_MS, type CrlPublisherOptions } from './pki-crl-publisher-options.ts';
-import { crlThisUpdate, publishedCrl, type PublishedCrl } from './pki-published-crl.ts';
+import { crlValiditiesOf, type CrlPublisherOptions } from './pki-crl-publisher-options.ts';
+import { issuedBefore, issuedOrValid } from './pki-crl-fallback.ts';
+import { crlTimes } from './pki-crl-times.ts';
+import { publishedCrl, type PublishedCrl } from './pki-published-crl.ts';
 
 /**
  * The CRLs of one issuing CA (RFC 5280 5.2.4): a complete CRL and a delta CRL, both projections of the `pki` read
@@ -48,14 +50,9 @@ export class CrlPublisher {
     this.ca = options.ca;
     this.#issuer = revocationIssuer(options.ca.certificate);
     this.#endsAt = chainEndOf(options.ca);
-    this.#validityMs = options.validityMs ?? DEFAULT_CRL_VALIDITY_MS;
+    ({ validityMs: this.#validityMs, deltaValidityMs: this.#deltaValidityMs } = crlValiditiesOf(options));
     this.#rebaseAfter = options.rebaseAfter ?? 1024;
     this.#listing = new CrlListing(options, this.#validityMs);
-    if (!Number.isSafeInteger(this.#validityMs) || this.#validityMs < 2000) throw new RangeError('validityMs: must be a whole number of ms >= 2000');
-    this.#deltaValidityMs = options.deltaValidityMs ?? Math.min(DEFAULT_DELTA_CRL_VALIDITY_MS, this.#validityMs);
-    if (!Number.isSafeInteger(this.#deltaValidityMs) || this.#deltaValidityMs < 2000 || this.#deltaValidityMs > this.#validityMs) {
-      throw new RangeError(`deltaValidityMs: must be a whole number of ms from 2000 to validityMs (${this.#validityMs})`);
-    }
   }
 
   /** Entries on the CA's CRL: its revocations, less those removed after their certificate expired. */
@@ -169,8 +166,8 @@ export class CrlPublisher {
     return this.#serial(async () => {
       this.#refuseIfRetired();
       const read = await this.#catchUp();
-      if (typeof read !== 'number') return this.#servable(this.#published(this.#full, read));
-      if (this.#stale || this.#full === undefined) await this.#issuedOrValid(() => this.#rebase(), () => this.#full, 'complete');
+      if (typeof read !== 'number') return this.#servable(issuedBefore(this.#full, read));
+      if (this.#stale || this.#full === undefined) await issuedOrValid(() => this.#rebase(), () => this.#full, this.#of('complete'));
       return this.#servable(this.#full!);
     });
   }
@@ -184,37 +181,14 @@ export class CrlPublisher {
     return this.#serial(async () => {
       this.#refuseIfRetired();
       const read = await this.#catchUp();
-      if (typeof read !== 'number') return this.#servable(this.#published(this.#delta, read));
-      await this.#issuedOrValid(() => this.#issueAfter(read), () => this.#delta, 'delta');
+      if (typeof read !== 'number') return this.#servable(issuedBefore(this.#delta, read));
+      await issuedOrValid(() => this.#issueAfter(read), () => this.#delta, this.#of('delta'));
       return this.#servable(this.#delta!);
     });
   }
 
-  #published(crl: PublishedCrl | undefined, notNow: NotNow): PublishedCrl {
-    if (crl === undefined) throw notNow;
-    return crl;
-  }
-
-  /**
-   * Runs `issue`; when it fails and `last()` (read after the failure: a complete CRL signed before its delta failed
-   * counts) is within its nextUpdate, reports the failure and resolves, so that CRL is served (RFC 5280 5.1.2.5).
-   * Otherwise rejects with the failure. What could not be issued stays due: the next fetch or tick tries again.
-   */
-  async #issuedOrValid(issue: () => Promise<unknown>, last: () => PublishedCrl | undefined, kind: 'complete' | 'delta'): Promise<void> {
-    try {
-      await issue();
-    } catch (error) {
-      const crl = last();
-      // A retired CA's last CRL is not served in place of one it may not sign (docs/pki.md, "A CA whose chain has ended").
-      if (error instanceof CrlNotSigned || crl === undefined || this.#o.now() >= crl.nextUpdate) throw error;
-      const message = error instanceof Error ? error.message : String(error);
-      this.#o.onError?.(
-        new Error(`CA ${this.ca.id}: a CRL could not be issued (${message}); the ${kind} CRL ${crl.crlNumber}, valid until ${new Date(crl.nextUpdate).toISOString()}, is served`, {
-          cause: error,
-        }),
-      );
-    }
-  }
+  /** What `issuedOrValid` reports a CRL of `kind` by. */
+  #of = (kind: 'complete' | 'delta') => ({ caId: this.ca.id, kind, now: () => this.#o.now(), onError: (e: unknown) => this.#o.onError?.(e) });
 
   /** The schedule: each CRL is issued again once half of its validity has passed (before its nextUpdate). */
   tick(): Promise<void> {
@@ -277,12 +251,13 @@ export class CrlPublisher {
     return added;
   }
 
-  /** A new CRL's times, from one reading of the clock that is also the one checked: no thisUpdate at or past the end. */
+  /** A new CRL's times, from one reading of the clock that is also the one checked: nothing at or past the end (pki-crl-times.ts). */
   #times(validityMs: number): { thisUpdate: number; nextUpdate: number } {
     const now = this.#o.now();
     this.#refuseIfRetired(now);
-    const thisUpdate = crlThisUpdate(() => now);
-    return { thisUpdate, nextUpdate: thisUpdate + validityMs };
+    const times = crlTimes(now, validityMs, this.#endsAt);
+    if (times === undefined) throw new CrlNotSigned(this.ca.id, 'ca_ended', new Date(this.#endsAt));
+    return times;
   }
 
   #sign = (tbs: Uint8Array): Promise<Uint8Array> => this.ca.signer.sign(tbs);

@@ -11,7 +11,8 @@ import type { ResponseHeaders } from '../response-headers.ts';
 import { MAX_PATH_PARAM_CHARS } from '../path-params.ts';
 import { derOfOcspPath, MAX_OCSP_GET_CHARS, OCSP_REQUEST, OCSP_RESPONSE } from './ocsp-url.ts';
 import { answerComeBackWithTryLater } from './ocsp-try-later.ts';
-import { caEnded, CERTIFICATE_REFUSALS, CRL_REFUSALS, crlRefusal, noCa, notReady, notStored, OCSP_POST_REFUSALS, PKI_REFUSALS } from './pki-refusals.ts';
+import { OCSP_GET_REFUSALS, OCSP_POST_PROBLEMS } from './ocsp-refusals.ts';
+import { caEnded, CERTIFICATE_REFUSALS, CRL_REFUSALS, crlRefusal, noCa, notReady, notStored, PKI_REFUSALS } from './pki-refusals.ts';
 
 /**
  * What relying parties fetch (issue 13), without a token: the CA certificates, the CRLs at the distribution point
@@ -250,7 +251,10 @@ export const pkiRoutes: RouteModule = (app, context) => {
       params: OcspParams,
       consumes: [OCSP_REQUEST],
       body: derBytes(OCSP_REQUEST, `DER OCSPRequest (${OCSP_REQUEST})`),
-      response: { ...OCSP_POST_REFUSALS, 200: binary(OCSP_RESPONSE, 'the DER OCSPResponse (errors too: malformedRequest, unauthorized, tryLater)') },
+      response: {
+        ...OCSP_POST_PROBLEMS,
+        200: binary(OCSP_RESPONSE, 'the DER OCSPResponse (errors too: malformedRequest, unauthorized, tryLater, the last also for a request the rate limit or load shedding turned away)'),
+      },
     },
     handler: async (request, reply) =>
       answerOcsp(request.params.caId, Buffer.isBuffer(request.body) ? new Uint8Array(request.body) : 'no DER request', request, reply),
@@ -273,8 +277,12 @@ export const pkiRoutes: RouteModule = (app, context) => {
       params: OcspParams.extend({ '*': z.string().describe('URL-encoded base64 of the DER OCSPRequest (it may hold `/`)') }),
       headers: IfNoneMatch,
       response: {
-        ...PKI_REFUSALS,
-        200: binary(OCSP_RESPONSE, 'the DER OCSPResponse; one with a nonce, or an error status, is sent with `Cache-Control: no-store` and no validators', CACHE_HEADERS),
+        ...OCSP_GET_REFUSALS,
+        200: binary(
+          OCSP_RESPONSE,
+          'the DER OCSPResponse; one with a nonce, or an error status (`tryLater` too for a request the rate limit or load shedding turned away), is sent with `Cache-Control: no-store` and no validators',
+          CACHE_HEADERS,
+        ),
         304: notModified,
       },
     },
