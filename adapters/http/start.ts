@@ -18,7 +18,7 @@ import {
 } from '../runtime/index.ts';
 import { isEmbedded } from '../runtime/data-folder.ts';
 import { openSecureEnvironmentLogKey } from '../runtime/transparency-key.ts';
-import { refuseNewEventStoreForAServedFolder } from '../runtime/event-store-of-a-served-folder.ts';
+import { refuseEmptyEventStoreForAServedFolder, refuseNewEventStoreForAServedFolder } from '../runtime/event-store-of-a-served-folder.ts';
 import { deadLetterCount } from '../../projections/cascade/index.ts';
 import { expiryDeadLetterCount } from '../../projections/expiry/index.ts';
 import type { ProjectionLag } from '../../projections/runtime/index.ts';
@@ -100,6 +100,8 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     refuseKeysInAnotherSecureEnvironment(config.data, config.secureEnvironment);
     // Before a new log key or a new store is made: an events.db missing from a folder built from its events (review 84).
     refuseNewEventStoreForAServedFolder(config.data, config.store, config.store === undefined ? 'data' : 'store');
+    // And an external store that holds none of them (the setting pointed at a new server).
+    await refuseEmptyEventStoreForAServedFolder(config.data, config.store, 'store');
     // One service per data folder: a second would run a second cascade and sweep the first one's pending keys.
     const lock = lockDataFolder(config.data);
     // A start refused from here on (a wrong PKCS#11 PIN is known only once the token is opened) removes a data folder

@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { validationError } from '../../domain/errors.ts';
 import { readOnlyDatabase } from '../driven/files/read-only-database.ts';
+import { KEY_REGISTRY_DB_FILE } from '../driven/key-registry/index.ts';
 import { READ_MODELS_DB_FILE } from '../driven/readmodels/index.ts';
-import { EVENTS_DB_FILE, parseStoreConnectionString } from '../driven/store/index.ts';
+import { EVENTS_DB_FILE, openEventStoreDbStore, parseStoreConnectionString } from '../driven/store/index.ts';
 import { TRANSPARENCY_DB_FILE } from '../driven/transparency/index.ts';
 
 /*
@@ -14,8 +15,13 @@ import { TRANSPARENCY_DB_FILE } from '../driven/transparency/index.ts';
  * its transparency log, and read model checkpoints (a row names an event handled; a reset deletes it). Neither is
  * made before the first start: `token create` makes access.db and the Secure Environment, `ca init` pki/ (so neither
  * is a sign), and a first start on an empty store leaves both empty (keys.db gets the infrastructure's keys then:
- * no sign of events either). A folder whose log and read models were both moved aside or deleted says nothing and
- * starts; README's restore procedure keeps the read models.
+ * no sign of events either). What says a start served the folder is keys.db holding keys: a start registers the
+ * infrastructure's keys there (the service on its first start, before any event), and only after it has made its event
+ * store; nothing run before the first start makes it (`token create`, `ca init`, a KEK or a configuration file put
+ * there). So a folder whose log and read models went aside with its events.db is refused too, where it looked new
+ * and was served as an empty fleet. A log key left without its log is refused as such (refuseLogKeyWithoutItsLog).
+ * A store that holds events, its log and key and read models all gone, is what README's "Restoring the event store
+ * from a backup" step 4 starts a new log over: not refused.
  */
 
 const hasTable = (db: Database.Database, table: string): boolean =>
@@ -46,6 +52,12 @@ const handledEvents = (dir: string): string | undefined =>
     return position === null ? undefined : `${READ_MODELS_DB_FILE} holds read models built from them, checkpoints up to position ${position}`;
   });
 
+const registeredKeys = (dir: string): string | undefined =>
+  signOf(dir, KEY_REGISTRY_DB_FILE, 'se_key_handles', (db) => {
+    const { keys } = db.prepare('SELECT count(*) AS keys FROM se_key_handles').get() as { keys: bigint };
+    return keys === 0n ? undefined : `${KEY_REGISTRY_DB_FILE} holds ${keys} keys its starts registered, each start after making its event store`;
+  });
+
 /** The folder of the SQLite store `store` names (undefined: the data folder's own); undefined for any other store. */
 const sqliteFolderOf = (dataDir: string, store: string | undefined): string | undefined => {
   if (store === undefined) return dataDir;
@@ -55,25 +67,68 @@ const sqliteFolderOf = (dataDir: string, store: string | undefined): string | un
 
 /**
  * Refuses, before anything is written, to make a new `events.db` for the data folder `dataDir` when the folder was
- * built from a log of events (its transparency log's leaves, its read models' checkpoints): that store is missing, not
- * new. `store` is the connection string the folder is served with (undefined: its own events.db; only a SQLite store
+ * built from a log of events (its transparency log's leaves, its read models' checkpoints) or served (keys its starts
+ * registered): that store is missing, not new. `store` is the connection string the folder is served with (undefined: its own events.db; only a SQLite store
  * is checked, an external one being no file to miss); `setting` names it in the refusal.
  */
 export const refuseNewEventStoreForAServedFolder = (dataDir: string, store: string | undefined, setting: string): void => {
   const folder = sqliteFolderOf(dataDir, store);
   if (folder === undefined || existsSync(join(folder, EVENTS_DB_FILE))) return;
-  const signs = [loggedEvents(dataDir), handledEvents(dataDir)].filter((s): s is string => s !== undefined);
-  if (signs.length === 0) return;
+  const events = [loggedEvents(dataDir), handledEvents(dataDir)].filter((s): s is string => s !== undefined);
+  const keys = registeredKeys(dataDir);
+  if (events.length === 0 && keys === undefined) return;
   const path = join(folder, EVENTS_DB_FILE);
+  const past = events.length > 0 ? `was built from a log of events (${[...events, ...(keys === undefined ? [] : [keys])].join('; ')})` : `was served (${keys})`;
   throw validationError(
     [
       {
         path: setting,
         rule: 'event_store_missing',
         message:
-          `${path} is missing, but ${dataDir} was built from a log of events (${signs.join('; ')}): a new event store would be ` +
-          `served as an empty fleet. Put the event store in place as ${path} (a backup: README, "Restoring the event store from a ` +
-          'backup", step 2), or serve the folder with the store it was served with',
+          `${path} is missing, but ${dataDir} ${past}: a new event store would be served as an empty fleet. Put the event ` +
+          `store in place as ${path} (a backup: README, "Restoring the event store from a backup", step 2; the folder's ` +
+          `whole backup, its transparency log and readmodels.db too: "Restoring a whole data folder"), or serve the ` +
+          'folder with the store it was served with',
+      },
+    ],
+    'data folder',
+  );
+};
+
+/**
+ * Refuses, before the folder is locked or anything is written, to serve the data folder `dataDir` on the EventStoreDB
+ * store `store` names when that store holds no event and the folder was built from a log of events (its transparency
+ * log's leaves, its read models' checkpoints): the setting points at another server (a new one, or one not restored),
+ * and served, the read models would be rebuilt empty and the fleet served as empty, a log moved aside started again
+ * over nothing (the embedded store's counterpart: a missing events.db, above). Any other store is let through (the
+ * embedded one by refuseNewEventStoreForAServedFolder). The store is asked for its head only when the folder holds
+ * such a sign, and let go of; one out of reach fails here as the start would. `setting` names it in the refusal,
+ * which never repeats the connection string (it may carry credentials).
+ */
+export const refuseEmptyEventStoreForAServedFolder = async (dataDir: string, store: string | undefined, setting: string): Promise<void> => {
+  if (store === undefined) return;
+  const location = parseStoreConnectionString(store);
+  if (location.kind !== 'eventstoredb') return;
+  const signs = [loggedEvents(dataDir), handledEvents(dataDir)].filter((s): s is string => s !== undefined);
+  if (signs.length === 0) return;
+  const opened = openEventStoreDbStore(location.connectionString);
+  let head: bigint | undefined;
+  try {
+    head = await opened.headPosition();
+  } finally {
+    await opened.close();
+  }
+  if (head !== undefined) return;
+  throw validationError(
+    [
+      {
+        path: setting,
+        rule: 'event_store_empty',
+        message:
+          `names an event store that holds no event, but ${dataDir} was built from a log of events (${signs.join('; ')}): ` +
+          'served, its read models would be rebuilt empty and an empty fleet served. Point it at the server that holds ' +
+          'those events, or restore them there (README, "Restoring the event store from a backup"); to serve a new fleet ' +
+          'on this store, use a new data folder',
       },
     ],
     'data folder',
