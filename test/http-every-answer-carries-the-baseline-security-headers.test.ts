@@ -49,7 +49,6 @@ describe('every answer of the service', () => {
     ['a CSV answer', '/v1/compliance/revocations', true, 'text/csv'],
     ['a refusal of no route', '/v1/nosuch', false, 'application/json'],
     ['a 401', '/v1/entities/counts', false, 'application/json'],
-    ['the metrics', '/metrics', false, 'text/plain'],
     ['the OpenAPI document', '/openapi.json', false, 'application/json'],
     // Review 50: the stream's head is written past the onSend hook (the socket is taken over), and carried none.
     ['the event stream', '/v1/events?from=end', true, 'text/event-stream'],

@@ -23,7 +23,8 @@ export const PROBE_MAX_CONNECTIONS_PER_ADDRESS = 16;
  * `/healthz`, `/readyz` and `/metrics` on a port of their own (`probePort`), with connection slots of their own:
  * on the API's port a flood that fills `limits.maxConnections` fails the probes too, and an orchestrator then
  * restarts a service that was only under attack (SER-001; left from the last review round). Nothing else is
- * served here: no API route, no token, no body. The API's port keeps the probes as well, for deployments without one.
+ * served here: no API route, no token, no body. The API's port keeps /healthz and /readyz as well (load balancers
+ * probe it), not /metrics: with a probe port that is served here only (routes/index.ts, review 90).
  */
 export const buildProbeServer = async (options: {
   readonly context: ServiceContext;

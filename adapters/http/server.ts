@@ -22,7 +22,7 @@ import { baselineHeaders } from './baseline-headers.ts';
 import { answerClientError } from './client-error-handler.ts';
 import { MAX_PATH_PARAM_CHARS } from './path-params.ts';
 import { REQUEST_ID_PATTERN } from './request-id.ts';
-import { ROUTE_MODULES } from './routes/index.ts';
+import { routeModulesOf } from './routes/index.ts';
 import { consoleRoutesFrom } from './routes/console.ts';
 import { CONSOLE_DIST } from './console-bundle-freshness.ts';
 import { ocspRouterRefusal, sendOcspRefusal } from './routes/ocsp-url.ts';
@@ -218,5 +218,5 @@ const configure = async (app: App, { context, config, routes = [], consoleDist =
   });
   app.get('/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () => app.swagger());
 
-  for (const register of [...ROUTE_MODULES, consoleRoutesFrom(consoleDist), ...routes]) await register(app, context);
+  for (const register of [...routeModulesOf(config), consoleRoutesFrom(consoleDist), ...routes]) await register(app, context);
 };

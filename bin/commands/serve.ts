@@ -111,7 +111,7 @@ export const register: RegisterCommands = (program, io) => {
     )
     .option('--host <host>', 'address to listen on (env CREDENCE_HOST; default 127.0.0.1)')
     .option('--port <port>', 'port to listen on, 0 for any (env PORT or CREDENCE_PORT; default 8080)')
-    .option('--probe-port <port>', 'a port of their own for /healthz, /readyz and /metrics, 0 for any (env CREDENCE_PROBE_PORT; default: the API port only)')
+    .option('--probe-port <port>', 'a port of their own for /healthz, /readyz and /metrics, 0 for any; /metrics then leaves the API port (env CREDENCE_PROBE_PORT; default: the API port only)')
     .option('--config <file>', 'a JSON file with any setting, limits and tokens included (flags and environment win over it)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env CREDENCE_LOG_LEVEL; default info)')
     .option('--tick-ms <ms>', 'how often expiry and pseudonym rotation run (env CREDENCE_TICK_MS; default 1000)')

@@ -154,11 +154,13 @@ const list = async (args: z.infer<typeof List>, io: Io): Promise<number> => {
     io.out(`${'token id'.padEnd(27)} ${'role'.padEnd(10)} ${'state'.padEnd(8)} ${'expires'.padEnd(24)} subject`);
     for (const t of tokens) {
       const scoped = scopeText(t['scope']);
-      // access.db's scope of it did not read: the server refuses the token (state `refused`; `active` from a server
-      // before that state), and an admin should know to revoke it. One revoked or expired needs nothing more.
+      // access.db's scope, role or a time of it did not read: the server refuses the token (state `refused`; `active`
+      // from a server before that state), and an admin should know to revoke it. One revoked or expired needs nothing
+      // more. What did not read is `?` (review 90).
       const live = t.state === 'refused' || t.state === 'active';
-      const note = t['scopeDamaged'] === true ? ` (scope damaged${live ? ': revoke this token' : ''})` : scoped !== undefined ? ` (scope: ${scoped})` : '';
-      io.out(printable(`${t.tokenId.padEnd(27)} ${t.role.padEnd(10)} ${t.state.padEnd(8)} ${t.expiresAt.padEnd(24)} ${t.subject}${note}`));
+      const damaged = [...(t['scopeDamaged'] === true ? ['scope'] : []), ...(t['recordDamaged'] === true ? ['record'] : [])].join(' and ');
+      const note = damaged !== '' ? ` (${damaged} damaged${live ? ': revoke this token' : ''})` : scoped !== undefined ? ` (scope: ${scoped})` : '';
+      io.out(printable(`${t.tokenId.padEnd(27)} ${(t.role ?? '?').padEnd(10)} ${t.state.padEnd(8)} ${(t.expiresAt ?? '?').padEnd(24)} ${t.subject}${note}`));
     }
     // Found in review: a page cut at --limit looked like the whole list, so a token past it went unseen. On stderr,
     // so the rows on stdout stay rows.

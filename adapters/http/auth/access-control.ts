@@ -8,7 +8,7 @@ import { revocationListeners } from './revocation-listeners.ts';
 import { openSigningKeys, type SigningKeyRotation } from './signing-keys.ts';
 import { TokenId } from './token-ids.ts';
 import { tokenIssuer, type TokenRequest } from './token-issuer.ts';
-import { tokenSummary, type TokenSummary } from './token-summary.ts';
+import { isRecordDamaged, tokenSummary, type TokenSummary } from './token-summary.ts';
 import { tokenVerifier } from './token-verifier.ts';
 
 export { accessSigningKeyMissing } from './signing-keys.ts';
@@ -136,7 +136,7 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
       const remaining = principal.expiresAt.getTime() - clock.now().getTime();
       if (remaining <= 0) return 0;
       const record = registry.find(principal.tokenId);
-      return record === undefined || record.revokedAt !== undefined || record.scopeDamaged === true ? 0 : remaining;
+      return record === undefined || record.revokedAt !== undefined || record.scopeDamaged === true || isRecordDamaged(record) ? 0 : remaining;
     },
     expired: (principal) => principal.expiresAt.getTime() <= clock.now().getTime(),
     list({ limit, after, includeExpired = false }) {

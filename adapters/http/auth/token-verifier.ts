@@ -6,6 +6,7 @@ import type { Principal } from './principal.ts';
 import { isReservedSubject } from './reserved-subjects.ts';
 import type { SigningKeys } from './signing-keys.ts';
 import { TokenScope } from './token-scope.ts';
+import { isRecordDamaged } from './token-summary.ts';
 
 export interface TokenVerifierOptions {
   readonly registry: AccessRegistry;
@@ -33,6 +34,9 @@ export const tokenVerifier = (options: TokenVerifierOptions): ((token: string) =
     const record = registry.find(claims.jti);
     if (record === undefined) throw unauthorised('bearer token', 'unknown token');
     if (record.revokedAt !== undefined) throw unauthorised('bearer token', 'revoked');
+    // A record that does not read (a role this version does not know, a time that is no instant: a newer version, a
+    // hand edit, damage) is listed `refused` (token-summary.ts), and refused so, whatever the claims say (review 90).
+    if (isRecordDamaged(record)) throw unauthorised('bearer token', 'its record does not read');
     // Defence in depth: a token is only good for what was recorded when it was issued.
     // ... and signed with the key it was recorded as signed with.
     if (record.subject !== claims.sub || record.role !== claims.role || record.signedWith !== keys.handleOf(kid)) {

@@ -25,6 +25,19 @@ const Ready = z.object({
   secondsBehind: z.number(),
 });
 
+export interface HealthOptions {
+  /**
+   * True while the service has not caught up with the store since it started (the probe port listens before, review
+   * 51): /healthz answers (the process is alive, a rebuild must not get it killed), /readyz is 503 `catch_up`.
+   */
+  readonly catchingUp?: () => boolean;
+  /**
+   * False: no /metrics here. The API's port of a service with a probe port: the heap gauges told a stranger sending
+   * device hellos which Node-IDs exist, the command counts the whole fleet's activity to a scoped integrator (review 90).
+   */
+  readonly metrics?: boolean;
+}
+
 /**
  * Probes and metrics: public and exempt from load shedding (protection.ts), so an orchestrator sees a busy service
  * as busy rather than dead. /healthz answers whenever the process serves, exempt from the rate limit too (it costs
@@ -32,19 +45,9 @@ const Ready = z.object({
  * cost) each have a per-address rate limit of their own (the API's budget, in a bucket apart from the API requests),
  * which a scraper or a probe stays far below and a flood from one address meets at once (found in review: a flood
  * of /metrics shed the operators' requests). /readyz answers when
- * the store answers and the live projections are within `readyMaxLagEvents` of its head.
+ * the store answers and the live projections are within `readyMaxLagEvents` of its head. The options are what only the
+ * starting process knows (the probe port's).
  */
-export const healthRoutes: RouteModule = (app, context) => healthRoutesWith({})(app, context);
-
-export interface HealthOptions {
-  /**
-   * True while the service has not caught up with the store since it started (the probe port listens before, review
-   * 51): /healthz answers (the process is alive, a rebuild must not get it killed), /readyz is 503 `catch_up`.
-   */
-  readonly catchingUp?: () => boolean;
-}
-
-/** healthRoutes with what only the starting process knows (the probe port's). */
 export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, context) => {
   app.get(
     '/healthz',
@@ -86,6 +89,7 @@ export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, c
     },
   );
 
+  if (options.metrics === false) return;
   app.get(
     '/metrics',
     {

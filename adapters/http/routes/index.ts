@@ -5,7 +5,7 @@ import { enrolmentRoutes } from './enrolment.ts';
 import { entityRoutes } from './entities.ts';
 import { entityGraphRoutes } from './entity-graph.ts';
 import { eventRoutes } from './events.ts';
-import { healthRoutes } from './health.ts';
+import { healthRoutesWith } from './health.ts';
 import { pkiRoutes } from './pki.ts';
 import { projectionRoutes } from './projections.ts';
 import { pseudonymRoutes } from './pseudonyms.ts';
@@ -13,9 +13,13 @@ import { registrarRoutes } from './registrar.ts';
 import { tokenRoutes } from './tokens.ts';
 import { transparencyRoutes } from './transparency.ts';
 
-/** Every route module of API v1, registered in this order (then the console's, server.ts). */
-export const ROUTE_MODULES: readonly RouteModule[] = [
-  healthRoutes,
+/**
+ * Every route module of API v1, registered in this order (then the console's, server.ts). With a probe port, /metrics
+ * is served there only (probe-server.ts), behind the firewall that port is for; /healthz and /readyz stay here too,
+ * for load balancers that probe the API's port (review 90).
+ */
+export const routeModulesOf = (config: { readonly probePort?: number | undefined }): readonly RouteModule[] => [
+  healthRoutesWith({ metrics: config.probePort === undefined }),
   tokenRoutes,
   commandRoutes,
   pseudonymRoutes,

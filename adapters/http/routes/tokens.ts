@@ -26,18 +26,22 @@ const IssuedToken = z.object({
 const TokenSummary = z.object({
   tokenId: z.string(),
   subject: z.string(),
-  role: RoleSchema,
-  issuedAt: z.string(),
-  expiresAt: z.string(),
+  role: RoleSchema.optional().describe('absent only with `recordDamaged`: access.db names a role this version does not know'),
+  issuedAt: z.string().optional().describe('ISO 8601; absent only with `recordDamaged` (access.db\'s time does not read)'),
+  expiresAt: z.string().optional().describe('ISO 8601; absent only with `recordDamaged` (access.db\'s time does not read)'),
   issuedBy: z.string(),
   issuedWith: z.string().optional().describe('the token it was issued with (through the service): its revocation ends this one too'),
   scope: ScopeJson.optional(),
   scopeDamaged: z.literal(true).optional().describe("access.db's scope of it does not read (damaged, or edited by hand): the token is refused; revoke it"),
-  revokedAt: z.string().optional(),
+  recordDamaged: z
+    .literal(true)
+    .optional()
+    .describe("access.db's role or one of its times of it does not read (a newer version's role, damaged, or edited by hand): left out, and the token is refused; revoke it"),
+  revokedAt: z.string().optional().describe('ISO 8601; absent on a revoked token only with `recordDamaged`'),
   revokedBy: z.string().optional(),
   state: z
     .enum(TOKEN_STATES)
-    .describe('`refused`: neither expired nor revoked, yet every request with it gets 401 (the reason: `scopeDamaged`); revoke it'),
+    .describe('`refused`: neither expired nor revoked, yet every request with it gets 401 (the reason: `scopeDamaged` or `recordDamaged`); revoke it'),
 });
 
 const ListQuery = z.strictObject({
