@@ -8,7 +8,8 @@ import { assertPublishableHost, listeningUrl } from '../../adapters/http/public-
 import { StoppedBeforeServing } from '../../adapters/http/stopped-before-serving.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import type { Io } from '../io.ts';
-import { accessLines, issueLocalTokens, withShortLivedToken } from './demo/access.ts';
+import { printOneTimeValue } from '../one-time-output.ts';
+import { accessLines, issueLocalTokens, revokeLocalTokens, withShortLivedToken } from './demo/access.ts';
 import { createDemoCa, DEMO_CA_ID, needsDemoCa } from './demo/ca.ts';
 import { COMPROMISED } from './demo/fleet.ts';
 import { runScenario } from './demo/scenario.ts';
@@ -184,14 +185,23 @@ export const start = async (request: StartRequest, io: Io): Promise<number> => {
       return 0;
     }
     const tokens = await issueLocalTokens(access);
-    for (const line of ['', ...(await fleetSummary({ url: running.url, token: tokens.auditor })), '']) io.out(line);
+    const summary = await fleetSummary({ url: running.url, token: tokens.auditor });
     // The public URL where one is given (README: the container case): the address listened on (0.0.0.0 there) names
     // no one's machine (found in review). That address is named too, for whoever checks what is bound.
     const shown = config.publicUrl?.replace(/\/+$/, '') ?? running.url;
     const listening = shown === running.url ? undefined : running.url;
     const example = await cliExample(running.url, shown, tokens.auditor);
     const crlUrl = running.context.pki?.cas.some((ca) => ca.id === DEMO_CA_ID) ? `${shown}/pki/${DEMO_CA_ID}/crl` : undefined;
-    for (const line of accessLines({ url: shown, listening, docsUrl: `${shown}${DOCS_PREFIX}`, data: config.data, tokens, example, crlUrl })) io.out(line);
+    const lines = accessLines({ url: shown, listening, docsUrl: `${shown}${DOCS_PREFIX}`, data: config.data, tokens, example, crlUrl });
+    // The tokens' only copy, in one write: where it is not written out (stdout closed, a reader gone, a full disk;
+    // review 81), nobody holds them, and they are revoked at once, as `token create` revokes its token.
+    await printOneTimeValue(io, ['', ...summary, '', ...lines].join('\n'), {
+      undo: async () => revokeLocalTokens(access, tokens),
+      undone: `revoked the local tokens of this start (${tokens.tokenIds.join(', ')}): they were issued, but could not be written out, so nobody holds them`,
+      notUndone: (why) =>
+        `error: the local tokens of this start (${tokens.tokenIds.join(', ')}) were issued but could not be written out, and revoking them failed (${why}): ` +
+        `revoke them: ${tokens.tokenIds.map((tokenId) => `credence token revoke ${tokenId} --data ${config.data}`).join('; ')}`,
+    });
     await running.closed;
     io.out(`Credence stopped; ${config.data} keeps everything.`);
     return 0;

@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { systemClock } from '../../adapters/driven/clock/index.ts';
-import { writeFileAtomic } from '../../adapters/driven/files/index.ts';
+import { refuseUnwritableFolder, writeFileAtomic } from '../../adapters/driven/files/index.ts';
 import { DEFAULT_LOG_ORIGIN, openTransparencyInDir } from '../../adapters/driven/transparency/index.ts';
 import { isValidKeyName, KEY_NAME_RULE, verifyEvidenceBundle } from '../../domain/transparency/index.ts';
 import { exportEvidence, TransparencyProjection } from '../../projections/transparency/index.ts';
@@ -11,6 +11,7 @@ import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { CannotWrite, namingRefusedWrites, refusedWriteOf } from '../write-failure.ts';
+import { unusableDataFolderAsUsage } from './folder-lock.ts';
 import { resolveLogKey } from './verify-checks.ts';
 import { exportSettings, openExportLogKey } from './export-log-key.ts';
 import { openExistingStore, StoreArg, type StoreChoice } from './open-store.ts';
@@ -69,16 +70,27 @@ const exportLocal = async (args: Options, io: Io): Promise<number> => {
   // The log beside the store it logs: `--store sqlite:DIR` alone is DIR's log, never a new one in ./data.
   const { data, store, secureEnvironment } = await exportSettings(args, io);
   const origin = args.origin ?? DEFAULT_LOG_ORIGIN;
-  // Review 81: the folder's databases stopped by a file size limit or a full disk were `error: disk I/O error`, naming
-  // nothing. SQLite does not say which file.
-  return namingRefusedWrites(`the data folder ${data}`, async () => {
-    const logKey = await openExportLogKey(data, origin, secureEnvironment, io);
-    try {
-      return await exportFromFolder(args, io, data, store, { origin, ...(logKey.signer ? { signer: logKey.signer } : {}) });
-    } finally {
-      logKey.close();
-    }
-  });
+  // Review 81: on a folder this account may not write, the export failed exit 1 at its first opening; a data folder
+  // unusable here is bad usage (exit 2) naming it, as for the commands that only read it.
+  try {
+    refuseUnwritableFolder(
+      data,
+      "a local export writes the folder's transparency log (transparency.db: brought up to the store's head, and a checkpoint signed when none covers the stream)",
+      'export from a copy of the folder in storage this account may write (cp -a), or ask the service (--server URL)',
+    );
+    // Review 81: the folder's databases stopped by a file size limit or a full disk were `error: disk I/O error`, naming
+    // nothing. SQLite does not say which file.
+    return await namingRefusedWrites(`the data folder ${data}`, async () => {
+      const logKey = await openExportLogKey(data, origin, secureEnvironment, io);
+      try {
+        return await exportFromFolder(args, io, data, store, { origin, ...(logKey.signer ? { signer: logKey.signer } : {}) });
+      } finally {
+        logKey.close();
+      }
+    });
+  } catch (error) {
+    throw unusableDataFolderAsUsage(error);
+  }
 };
 
 const exportFromFolder = async (args: Options, io: Io, data: string, from: StoreChoice, logOptions: Parameters<typeof openTransparencyInDir>[1]): Promise<number> => {

@@ -2,6 +2,7 @@ import { WholeNumber } from '../../domain/whole-number.ts';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { ProblemResponse } from '../../adapters/client/http.ts';
+import { revokedAt, revokedWith } from '../../adapters/driven/access/index.ts';
 import type { TokenSummaryJson } from '../../adapters/client/operator.ts';
 import { TokenId, TokenSubject, tokenSummaryJson } from '../../adapters/http/auth/access-control.ts';
 import { ROLES } from '../../adapters/http/auth/role.ts';
@@ -171,17 +172,29 @@ const list = async (args: z.infer<typeof List>, io: Io): Promise<number> => {
 
 const Revoke = Target.extend({ tokenId: TokenId });
 
+/** What a local revocation did: the token unknown, revoked already (when), or revoked now with `chained` tokens issued down its chain. */
+type LocalRevocation = { readonly found: false } | { readonly found: true; readonly before?: string; readonly chained: number };
+
 const revoke = async (args: z.infer<typeof Revoke>, io: Io): Promise<number> => {
   const target = targetOf(args, io);
-  if (target !== undefined) await clientOf(target).revokeToken(args.tokenId);
-  else {
-    const { revoked, dir } = await withLocalAccess(await localConfig(args, io), io, true, async (access, dir) => ({ revoked: access.revoke(args.tokenId, localActor()), dir }));
-    // The refusal the server gives, in the same words and shape (--json prints it on stdout as the server's).
-    if (!revoked) throw new ProblemResponse(404, { type: `${PROBLEM_TYPE_BASE}not_found`, title: 'Not found', status: 404, detail: `token ${args.tokenId} does not exist in ${dir}`, tokenId: args.tokenId });
+  if (target !== undefined) {
+    await clientOf(target).revokeToken(args.tokenId);
+    // The server answers 204 alone: how many tokens down the chain it revoked with this one, it does not say.
+    if (args.json) io.out(json({ revoked: args.tokenId }));
+    else io.err(`revoked ${args.tokenId}: requests with it, and with every token issued with it down the chain, now get 401`);
+    return 0;
   }
-  if (args.json) io.out(json({ revoked: args.tokenId }));
-  // Found in review: the tokens issued with it, revoked with it down the chain, went unsaid (`token list --all` names them).
-  else io.err(`revoked ${args.tokenId}: requests with it, and with every token issued with it down the chain, now get 401`);
+  const { done, dir } = await withLocalAccess(await localConfig(args, io), io, true, async (access, dir) => {
+    const before = revokedAt(dir, args.tokenId);
+    if (!access.revoke(args.tokenId, localActor())) return { done: { found: false } as LocalRevocation, dir };
+    return { done: { found: true, ...(before !== undefined ? { before } : {}), chained: before !== undefined ? 0 : revokedWith(dir, args.tokenId) } as LocalRevocation, dir };
+  });
+  // The refusal the server gives, in the same words and shape (--json prints it on stdout as the server's).
+  if (!done.found) throw new ProblemResponse(404, { type: `${PROBLEM_TYPE_BASE}not_found`, title: 'Not found', status: 404, detail: `token ${args.tokenId} does not exist in ${dir}`, tokenId: args.tokenId });
+  if (args.json) io.out(json({ revoked: args.tokenId, chained: done.chained, ...(done.before !== undefined ? { revokedBefore: done.before } : {}) }));
+  else if (done.before !== undefined) io.err(`${args.tokenId} was revoked already (${done.before}): nothing more revoked`);
+  // Found in review: the tokens issued with it, revoked with it down the chain, went unsaid; review 81: and uncounted.
+  else io.err(`revoked ${args.tokenId} and ${done.chained} token(s) issued with it down the chain: requests with any of them now get 401 (token list --all names them)`);
   return 0;
 };
 

@@ -6,6 +6,7 @@ import { validationError } from '../../../domain/errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { isProcessAlive } from './process-alive.ts';
 import { assertNoneForeignOwned, foreignOwnedPathsIn, preparePrivateDatabaseFile, preparePrivateDir, type ForeignOwnedPath } from './private-files.ts';
+import { refuseUnwritableFolder } from './unwritable-folder.ts';
 
 /** Who holds the folder (pid, host, since when): written by the holder, read only to name it in a refusal. */
 export const SERVICE_LOCK_FILE = 'service.lock';
@@ -132,6 +133,12 @@ export const tryLockDataFolder = (
   // Before anything is made or opened: every file of another account in the folder named in one refusal (review 49).
   assertNoneForeignOwned([...foreignOwnedPathsIn(dir), ...alsoForeign], dir);
   const made = preparePrivateDir(dir, 'data');
+  // Said naming the folder: the holder file's temp would fail with a bare EACCES naming only itself (review 81).
+  refuseUnwritableFolder(
+    dir,
+    `this command takes the folder's lock in it (${SERVICE_LOCK_DB_FILE}, ${SERVICE_LOCK_FILE}), as every command that writes the folder or uses its keys does, so that no service starts meanwhile`,
+    `run it as an account that may write ${dir}, or where ${dir} is writable; a command that only reads it (key list) may run on a copy of the folder in storage this account may write (cp -a)`,
+  );
   const taken = tryLockFolder(dir, { lockFile: SERVICE_LOCK_DB_FILE, holderFile: SERVICE_LOCK_FILE, heldOtherwise: heldByEarlierVersion });
   // Held by another process (one that found the folder just made): it is that process's, never removed here.
   if (made === undefined || !('lock' in taken)) return taken;

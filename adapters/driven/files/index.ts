@@ -20,6 +20,7 @@ export {
 } from './private-files.ts';
 export { openPrivateSqlite } from './private-sqlite.ts';
 export { openReadingConnection } from './reading-connection.ts';
+export { refuseUnwritableFolder } from './unwritable-folder.ts';
 export { ownedByAnotherAccount, withTrustedFile, writableByGroupOrOthers } from './trusted-file.ts';
 export type { TrustedFileRead } from './trusted-file.ts';
 export type { PrivateSqliteLocation, PrivateSqliteOptions } from './private-sqlite.ts';

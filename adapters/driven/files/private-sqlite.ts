@@ -5,6 +5,7 @@ import { damagedDatabase } from '../../../domain/errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { asDamagedDatabase, rememberDatabaseFile } from './damaged-database.ts';
 import { DATA_FILE_MODE, preparePrivateDatabaseFile, preparePrivateDir } from './private-files.ts';
+import { asUnwritableDatabase } from './unwritable-folder.ts';
 import { refuseWalInUnwritableFolder } from './wal-in-unwritable-folder.ts';
 
 /** Where a private database lives: `<dir>/<file>`, or in memory (tests, in-memory instances). */
@@ -117,7 +118,8 @@ export const createWhole = (path: string, schema: Schema): void => {
  * 0600, before SQLite opens it (its -wal/-shm follow); a busy timeout; the schema created or its version checked in
  * one immediate transaction, and only then WAL with the `synchronous` level asked for (a zero-length file an earlier
  * version left is so made whole by its rollback journal before it is a WAL file). A WAL file SQLite cannot read here
- * (no -shm, its folder not writable) is refused naming it (wal-in-unwritable-folder.ts). Whatever fails after the open
+ * (no -shm, its folder not writable) is refused naming it (wal-in-unwritable-folder.ts), and SQLite's refusal to
+ * write one this account may not write is said naming it (unwritable-folder.ts). Whatever fails after the open
  * closes the database; a file SQLite finds damaged is a `damaged_database` error naming it and what mends it.
  */
 export const openPrivateSqlite = (location: PrivateSqliteLocation, options: PrivateSqliteOptions): Database.Database => {
@@ -150,6 +152,6 @@ export const openPrivateSqlite = (location: PrivateSqliteLocation, options: Priv
     return db;
   } catch (error) {
     db.close();
-    throw path === undefined ? error : asDamagedDatabase(path, error);
+    throw path === undefined ? error : asDamagedDatabase(path, asUnwritableDatabase(path, error));
   }
 };

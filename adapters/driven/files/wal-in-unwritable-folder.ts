@@ -1,6 +1,7 @@
-import { accessSync, closeSync, constants, existsSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { validationError } from '../../../domain/errors.ts';
+import { writableHere } from './unwritable-folder.ts';
 
 /** The header bytes that say a SQLite file is in WAL mode: its write and read format versions (offsets 18 and 19), 2. */
 const HEADER_BYTES = 20;
@@ -21,16 +22,6 @@ const isWalFile = (path: string): boolean => {
     return false;
   }
   return read === HEADER_BYTES && (header[18] === WAL_FORMAT || header[19] === WAL_FORMAT);
-};
-
-/** Whether this process may make a file in `dir` (a read-only mount says EROFS even to root). */
-const writableHere = (dir: string): boolean => {
-  try {
-    accessSync(dir, constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
 };
 
 /**

@@ -10,6 +10,8 @@ export interface LocalTokens {
   readonly operator: string;
   readonly auditor: string;
   readonly expiresAt: Date;
+  /** Their ids, to revoke them when they could not be printed (revokeLocalTokens). */
+  readonly tokenIds: readonly string[];
 }
 
 /** Pages of the token list read when looking for the tokens of earlier starts (a page is 500 tokens). */
@@ -35,7 +37,13 @@ export const issueLocalTokens = async (access: AccessControl): Promise<LocalToke
   const ttlSeconds = Math.min(LOCAL_TOKEN_TTL_SECONDS, access.maxTtlSeconds);
   const operator = await access.issue({ subject: 'local-operator', role: 'operator', ttlSeconds, issuedBy: ISSUED_BY });
   const auditor = await access.issue({ subject: 'local-auditor', role: 'auditor', ttlSeconds, issuedBy: ISSUED_BY });
-  return { operator: operator.token, auditor: auditor.token, expiresAt: operator.expiresAt };
+  return { operator: operator.token, auditor: auditor.token, expiresAt: operator.expiresAt, tokenIds: [operator.tokenId, auditor.tokenId] };
+};
+
+/** Revokes the tokens of this start (issueLocalTokens): printed nowhere, nobody holds them. Throws where one is not found. */
+export const revokeLocalTokens = (access: AccessControl, tokens: LocalTokens): void => {
+  const missing = tokens.tokenIds.filter((tokenId) => !access.revoke(tokenId, ISSUED_BY));
+  if (missing.length > 0) throw new Error(`${missing.join(', ')} not found`);
 };
 
 /**

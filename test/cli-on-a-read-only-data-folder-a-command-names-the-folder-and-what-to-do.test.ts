@@ -1,0 +1,123 @@
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cmd } from './support/fleet.ts';
+import { startTestService, type TestService } from './support/service.ts';
+
+/*
+ * Review 81's remainder (left by the fix of a-read-command-on-a-folder-it-may-not-write-names-the-file-sqlite-cannot-read):
+ * on a data folder this account may not write, `export` failed exit 1 naming nothing, `key list` and `key destroy`
+ * with a bare EACCES on the folder lock's temp file, and `token list` beside an -shm with SQLite's bare "attempt to
+ * write a readonly database". Each is now refused as a data folder unusable here (exit 2), naming the folder or the
+ * file and what to do, and writes nothing.
+ *
+ * Run as root, the commands run without capabilities (setpriv empties the bounding set), so they obey the modes as
+ * any account does (as in that test).
+ */
+const asRoot = process.getuid?.() === 0;
+const DROP_CAPABILITIES = ['--bounding-set=-all', '--inh-caps=-all', '--'];
+const canDropCapabilities = asRoot && spawnSync('setpriv', [...DROP_CAPABILITIES, 'true']).status === 0;
+const CLI = resolve('bin/credence.mjs');
+
+/** `credence <argv>` in a process of its own: without capabilities when this one is root, else as this user. */
+const credence = (argv: readonly string[]): { code: number | null; said: string } => {
+  const [command, args] = asRoot
+    ? ['setpriv', [...DROP_CAPABILITIES, process.execPath, CLI, ...argv]]
+    : [process.execPath, [CLI, ...argv]];
+  const run = spawnSync(command, args, { cwd: resolve('.'), env: { PATH: process.env.PATH ?? '', HOME: tmpdir() }, encoding: 'utf8', timeout: 120_000 });
+  return { code: run.status, said: `${run.stdout}${run.stderr}` };
+};
+
+/** Every file of `dir`: its size, mode, mtime and a digest of its bytes. */
+const snapshot = (dir: string): Record<string, string> => {
+  const found: Record<string, string> = {};
+  for (const name of readdirSync(dir).sort()) {
+    const stat = lstatSync(join(dir, name));
+    found[name] = stat.isDirectory() ? 'folder' : `${stat.size} ${stat.mode.toString(8)} ${stat.mtimeMs} ${createHash('sha256').update(readFileSync(join(dir, name))).digest('hex')}`;
+  }
+  return found;
+};
+
+/** `dir` and the files in it made read-only (its subfolders are left: these commands do not go in them). */
+const readOnly = (dir: string): void => {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (!lstatSync(path).isDirectory()) chmodSync(path, lstatSync(path).mode & 0o555);
+  }
+  chmodSync(dir, 0o500);
+};
+
+const writableAgain = (dir: string): void => {
+  if (!existsSync(dir)) return;
+  chmodSync(dir, 0o700);
+  for (const name of readdirSync(dir)) if (!lstatSync(join(dir, name)).isDirectory()) chmodSync(join(dir, name), 0o600);
+};
+
+describe.skipIf(asRoot && !canDropCapabilities)('a command on a data folder this account may not write', () => {
+  let scratch: string;
+  let stopped: string;
+
+  beforeAll(async () => {
+    scratch = mkdtempSync(join(tmpdir(), 'credence-read-only-cli-'));
+    stopped = join(scratch, 'stopped');
+    const svc: TestService = await startTestService({ dir: stopped });
+    await svc.service.context.credence.engine.execute(cmd.registerNode('meter-1'));
+    await svc.close();
+  }, 60_000);
+
+  afterAll(() => {
+    for (const name of readdirSync(scratch)) writableAgain(join(scratch, name));
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  const copyOf = (name: string, prepare?: (dir: string) => void): string => {
+    const copy = join(scratch, name);
+    cpSync(stopped, copy, { recursive: true, preserveTimestamps: true });
+    prepare?.(copy);
+    readOnly(copy);
+    return copy;
+  };
+
+  const refusals: readonly (readonly [string, (dir: string) => string[], readonly string[]])[] = [
+    [
+      'export',
+      (dir) => ['export', 'node-meter-1', '--out', join(scratch, `bundle-of-${basename(dir)}.json`), '--data', dir],
+      ['a local export writes the folder\'s transparency log', 'export from a copy of the folder in storage this account may write (cp -a), or ask the service (--server URL)'],
+    ],
+    ['key list', (dir) => ['key', 'list', '--data', dir], ["this command takes the folder's lock in it", 'a command that only reads it (key list) may run on a copy']],
+    [
+      'key destroy',
+      (dir) => ['key', 'destroy', '--owner', 'credence:access', '--handle', `key_${'A'.repeat(24)}`, '--data', dir],
+      ["this command takes the folder's lock in it", 'run it as an account that may write'],
+    ],
+  ];
+
+  it.each(refusals.map(([name, argv, says]) => ({ name, argv, says })))(
+    '$name is refused naming the folder, why and what to do (exit 2), and writes nothing',
+    ({ name, argv, says }) => {
+      const copy = copyOf(`copy-${name.replace(/[^a-z]/g, '-')}`);
+      const before = snapshot(copy);
+      const run = credence(argv(copy));
+      expect(run.said).not.toMatch(/EACCES: permission denied|readonly database|\.tmp/);
+      expect(run.said).toContain(`--data: ${copy} is not writable by this account (EACCES)`);
+      for (const words of says) expect(run.said).toContain(words);
+      expect(run.code, run.said).toBe(2);
+      expect(snapshot(copy)).toEqual(before);
+    },
+    120_000,
+  );
+
+  it('token list beside an -shm it cannot write is refused naming access.db (exit 2), and writes nothing', () => {
+    const copy = copyOf('copy-token-list-shm', (dir) => writeFileSync(join(dir, 'access.db-shm'), Buffer.alloc(32768), { mode: 0o600 }));
+    const before = snapshot(copy);
+    const run = credence(['token', 'list', '--data', copy]);
+    expect(run.said).not.toContain('readonly database');
+    expect(run.said).toContain(`${join(copy, 'access.db')} cannot be opened here: ${copy} is not writable by this account`);
+    expect(run.said).toContain('run the command as an account that may write');
+    expect(run.code, run.said).toBe(2);
+    expect(snapshot(copy)).toEqual(before);
+  }, 120_000);
+});
