@@ -56,10 +56,17 @@ export interface Credence {
   /** Runs every projection (cascade, expiry, ...) up to the head of the store. */
   settle(): Promise<void>;
   /**
-   * Advances the schedule: issues due expiries, then settles the cascades they cause, then tries again the keys the
-   * shredder owes whose wait is over (and throws, once the rest is done, when one was refused again).
+   * Advances the schedule: issues due expiries, then settles the cascades they cause, then ends the protocol runs
+   * past their session timeout (`sweepExpiredRuns`), then tries again the keys the shredder owes whose wait is over
+   * (and throws, once the rest is done, when one was refused again).
    */
   tick(): Promise<number>;
+  /**
+   * Ends the Enrolment Function's and the Registrar's runs whose session timeout has passed at the clock's instant,
+   * destroying their keys, without waiting for another message; how many. Nothing before `security()` has opened
+   * them. `tick` and the live runtime's tick run it.
+   */
+  sweepExpiredRuns(): Promise<number>;
   close(): Promise<void>;
 }
 

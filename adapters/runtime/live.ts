@@ -140,6 +140,8 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
       kickAll();
       await timed('expiry', () => scheduler.tick());
       if (pseudonyms !== undefined) await timed('pseudonyms', () => pseudonyms.tick());
+      // A protocol run its peer abandoned ends, with its keys, at the first tick past its timeout (session-table.ts).
+      await timed('protocol-sessions', () => credence.sweepExpiredRuns());
       // A refused retry is reported (logged) once per attempt; between attempts the status still names the owed keys.
       if (shredder !== undefined) await timed(shredder.name, () => shredder.retryOwed(), () => shredder.owedSummary());
     })().finally(() => {

@@ -134,6 +134,9 @@ const wire = (options: OpenOptions, infrastructureSe: OwnedSecureEnvironment | u
     infrastructureSe === undefined || registry === undefined ? undefined : keyShredder(infrastructureSe, registry, () => options.clock.now());
   // SER-012 across restarts (issue 11 item 10): by default `replay-cache.db` in the data folder, memory only in memory.
   let ownReplayCache: ReturnType<typeof openReplayCache> | undefined;
+  /** The security procedures once opened: what the ticks sweep (`sweepExpiredRuns`), never opened by a tick. */
+  let infrastructureOpened: Infrastructure | undefined;
+  const sweepExpiredRuns = async (): Promise<number> => (await infrastructureOpened?.sweepExpiredRuns()) ?? 0;
   const openSecurity = async (s: NonNullable<OpenOptions['security']>, se: OwnedSecureEnvironment, keys: KeyRegistry): Promise<Security> => {
     const infrastructure = await Infrastructure.open({
       engine, se, registry: keys, random: s.random, actor: s.actor,
@@ -142,6 +145,7 @@ const wire = (options: OpenOptions, infrastructureSe: OwnedSecureEnvironment | u
       ...(s.pki !== undefined ? { certificates: certificateIssuance(s.pki) } : {}),
       ...(s.runsPerInitiator !== undefined ? { runsPerInitiator: s.runsPerInitiator } : {}),
     });
+    infrastructureOpened = infrastructure;
     return {
       infrastructure,
       procedures: new SecurityProcedures(infrastructure),
@@ -202,9 +206,11 @@ const wire = (options: OpenOptions, infrastructureSe: OwnedSecureEnvironment | u
       const issued = await scheduler.tick();
       await pseudonyms?.tick();
       await settle();
+      await sweepExpiredRuns();
       await shredder?.retryOwed();
       return issued;
     },
+    sweepExpiredRuns,
     close: () =>
       closeEach(
         [

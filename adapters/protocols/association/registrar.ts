@@ -71,6 +71,14 @@ export class Registrar {
   }
 
   /**
+   * Ends the runs whose session timeout has passed, and destroys their keys, without waiting for another message
+   * (SessionTable.sweep); how many. The service runs it at each tick (Infrastructure.sweepExpiredRuns).
+   */
+  sweepExpired(): Promise<number> {
+    return this.#sessions.sweep(this.#o.now());
+  }
+
+  /**
    * Answers a hello with a challenge. `peer`: where the hello came from, if the transport knows (SessionTable: a flood
    * from elsewhere cannot end this run). A hello whose credential cannot be used (unknown, not configured for this
    * association, revoked, expired, not yet valid, its key shredded) is answered with a decoy challenge (decoy.ts) that

@@ -85,6 +85,14 @@ export class EnrolmentFunction {
   }
 
   /**
+   * Ends the runs whose session timeout has passed, and destroys their keys, without waiting for another message
+   * (SessionTable.sweep); how many. The service runs it at each tick (Infrastructure.sweepExpiredRuns).
+   */
+  sweepExpired(): Promise<number> {
+    return this.#sessions.sweep(this.#o.now());
+  }
+
+  /**
    * Answers a hello with a challenge. `peer`: where the hello came from, if the transport knows (SessionTable: a flood
    * from elsewhere cannot end this run). A hello whose bootstrap credential cannot be used (unknown, revoked, expired,
    * not yet valid, its key shredded) is answered with a decoy challenge (shared/decoy.ts) that only the holder of the

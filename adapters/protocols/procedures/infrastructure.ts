@@ -79,6 +79,15 @@ export class Infrastructure {
     return new Infrastructure(o, await openSigningKeys(o));
   }
 
+  /**
+   * Ends the Enrolment Function's and the Registrar's runs whose session timeout has passed, with their keys (an
+   * ephemeral private key, a delivered PSK's copy and its delivery key), at the tick after their expiry rather than
+   * at the next message; how many. Run by `Credence.tick` and the live runtime's tick.
+   */
+  async sweepExpiredRuns(): Promise<number> {
+    return (await this.enrolmentFunction.sweepExpired()) + (await this.registrar.sweepExpired());
+  }
+
   /** On start: the keys of runs an earlier process left pending are confirmed or destroyed (sweep-pending-keys.ts). */
   static async sweepPendingKeys(o: InfrastructureOptions): Promise<void> {
     await sweepPendingKeys(o);

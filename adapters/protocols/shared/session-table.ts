@@ -62,6 +62,11 @@ interface Entry<S> {
  * the table (`too_many_sessions`), and only an authenticated peer can make one; each claimant keeps at most
  * `maxAuthenticatedPerClaimant` of them (its newest), whatever its address, so one authenticated peer that never
  * finishes its runs (a compromised device) cannot fill it for the others either.
+ *
+ * A run abandoned by its peer ends at its expiry, not at whatever message comes next: its owner calls `sweep` from a
+ * periodic tick, which destroys its keys (found in review 87: an ephemeral private key, or a delivered PSK's copy and
+ * delivery key, stayed in the Secure Environment past the timeout until some later hello). A late message of a run
+ * swept so is still told `stale`, as if it had found the run, for another timeout.
  */
 export class SessionTable<S extends SessionBase> {
   readonly #entries = new Map<string, Entry<S>>();
@@ -70,6 +75,8 @@ export class SessionTable<S extends SessionBase> {
   readonly #pendingNonces = new Map<string, string>();
   /** Authenticated sessions by claimed (and proved) identity, insertion order = age. */
   readonly #authenticatedByClaimant = new Map<string, Set<string>>();
+  /** Runs evicted once expired, by id: until when a late message of one is told `stale` rather than `unknown_session`. */
+  readonly #expired = new Map<string, number>();
   readonly #timeoutMs: number;
   readonly #maxSessions: number;
   readonly #maxPendingPerClaimant: number;
@@ -122,7 +129,7 @@ export class SessionTable<S extends SessionBase> {
       this.assertNotPending(step, claim.nonce);
       for (const [id, entry] of this.#entries) {
         if (entry.expiresAtMs > now.getTime()) break;
-        await this.#evict(id);
+        await this.#evict(id, true);
       }
       const own = this.#pendingByClaimantAndPeer.get(pendingKey(claim));
       while (own !== undefined && own.size >= this.#maxPendingPerClaimant) await this.#evict(own.values().next().value as string);
@@ -132,7 +139,7 @@ export class SessionTable<S extends SessionBase> {
           // A session put back after a step keeps its first expiry, so the table is not in expiry order and the sweep
           // above stops at the first live one: every expired session goes before anyone is refused (only here, where
           // the table holds authenticated sessions alone, not at every hello of a flood).
-          if (!(await this.#evictExpired(now))) throw protocolFailure(step, 'too_many_sessions');
+          if ((await this.#evictExpired(now)) === 0) throw protocolFailure(step, 'too_many_sessions');
           continue;
         }
         await this.#evict(oldestPending);
@@ -148,7 +155,11 @@ export class SessionTable<S extends SessionBase> {
   /** Runs one step of session `id`, which must be at `stage`; any failure ends the session. */
   async step<T>(id: string, step: string, stage: S['stage'], now: Date, handle: (session: S) => Promise<T>): Promise<T> {
     const entry = this.#entries.get(id);
-    if (!entry) throw protocolFailure(step, 'unknown_session');
+    if (!entry) {
+      // Told once, as the run itself would have been had the sweep left it for this message to find.
+      if (this.#forgetExpired(id, now)) throw protocolFailure(step, 'stale', 'the session expired');
+      throw protocolFailure(step, 'unknown_session');
+    }
     this.#take(id, entry);
     const { session } = entry;
     try {
@@ -170,6 +181,15 @@ export class SessionTable<S extends SessionBase> {
 
   get size(): number {
     return this.#entries.size;
+  }
+
+  /**
+   * Ends every run whose timeout has passed at `now`, destroying its keys (`cleanup`), without waiting for a message
+   * of anyone's; how many it ended. A run being stepped is out of the table and is not touched: its step decides.
+   */
+  async sweep(now: Date): Promise<number> {
+    for (const [id, until] of this.#expired) if (until <= now.getTime()) this.#expired.delete(id);
+    return this.#evictExpired(now);
   }
 
   /** The claimant's oldest authenticated sessions go until one more fits under its bound. */
@@ -205,11 +225,18 @@ export class SessionTable<S extends SessionBase> {
     if (this.#pendingNonces.get(nonce) === id) this.#pendingNonces.delete(nonce);
   }
 
-  /** Evicts every expired session; whether there was one. */
-  async #evictExpired(now: Date): Promise<boolean> {
+  /** Evicts every expired session; how many there were. */
+  async #evictExpired(now: Date): Promise<number> {
     const expired = [...this.#entries].filter(([, entry]) => entry.expiresAtMs <= now.getTime());
-    for (const [id] of expired) await this.#evict(id);
-    return expired.length > 0;
+    for (const [id] of expired) await this.#evict(id, true);
+    return expired.length;
+  }
+
+  /** Whether `id` is a run evicted once expired, within a timeout of its expiry; forgotten either way. */
+  #forgetExpired(id: string, now: Date): boolean {
+    const until = this.#expired.get(id);
+    this.#expired.delete(id);
+    return until !== undefined && until > now.getTime();
   }
 
   #oldestPending(): string | undefined {
@@ -217,10 +244,16 @@ export class SessionTable<S extends SessionBase> {
     return undefined;
   }
 
-  async #evict(id: string): Promise<void> {
+  /** `expired`: the session's timeout has passed, so a late message of its run is told `stale` (#forgetExpired). */
+  async #evict(id: string, expired = false): Promise<void> {
     const entry = this.#entries.get(id);
     if (entry === undefined) return;
     this.#take(id, entry);
+    if (expired) {
+      // Ids only, bounded as the table is: the oldest goes first.
+      if (this.#expired.size >= this.#maxSessions) this.#expired.delete(this.#expired.keys().next().value as string);
+      this.#expired.set(id, entry.expiresAtMs + this.#timeoutMs);
+    }
     await this.#cleanup(entry.session);
   }
 }
