@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
+import { constantTimeEqual } from '../../domain/crypto/index.ts';
 import {
   fail,
+  type Checkpoint,
   formatRevisionRanges,
   isValidKeyName,
   KEY_NAME_RULE,
@@ -63,6 +65,7 @@ export const verifyBundle = (
   asJson: boolean,
   fromServer = false,
   expectedStream?: string,
+  saved?: Checkpoint,
 ): number => {
   // Always against the pinned key: the key a bundle names is whoever made it (RFC 9162 4.1: obtained out of band).
   const verified = verifyEvidenceBundle(input, { trustedKey: pinned });
@@ -70,8 +73,32 @@ export const verifyBundle = (
     verified.ok && expectedStream !== undefined && verified.streamId !== expectedStream
       ? fail('wrong_stream', `the bundle is of ${verified.streamId}, not of ${expectedStream}`)
       : verified;
-  const success = result.ok
-    ? `ok: ${result.events} events of ${result.streamId} are in the log and are the whole stream as of tree size ${result.checkpoint.treeSize} (${result.checkpoint.time})`
+  const held: typeof verified = result.ok && saved !== undefined ? heldTo(saved, result.checkpoint, result) : result;
+  const success = held.ok
+    ? `ok: ${held.events} events of ${held.streamId} are in the log and are the whole stream as of tree size ${held.checkpoint.treeSize} (${held.checkpoint.time})` +
+      (saved === undefined ? '' : `, the tree of the checkpoint kept (size ${saved.treeSize}) itself`)
     : '';
-  return report(result, success, io, asJson, fromServer);
+  return report(held, success, io, asJson, fromServer);
+};
+
+/**
+ * A bundle held to a checkpoint the auditor kept (`--checkpoint SAVED`), both under the pinned key: its tree must be
+ * the saved one or extend it. Smaller is the log rolled back; the same size with another root a fork. Larger needs a
+ * consistency proof from the saved size (RFC 9162 2.1.4), which the bundle format does not carry: the bundle is then
+ * not shown to extend it, a failure rather than an `ok` that proved nothing of the saved checkpoint.
+ */
+const heldTo = <T extends object>(saved: Checkpoint, bundle: Checkpoint, verified: VerificationResult<T>): VerificationResult<T> => {
+  if (bundle.treeSize < saved.treeSize) {
+    return fail('rollback', `the bundle's checkpoint signs a tree of size ${bundle.treeSize}, smaller than the checkpoint kept (size ${saved.treeSize}): the log was rolled back, or the bundle is older`);
+  }
+  if (bundle.treeSize === saved.treeSize) {
+    return constantTimeEqual(bundle.rootHash, saved.rootHash)
+      ? verified
+      : fail('inconsistent', `the bundle's checkpoint and the checkpoint kept both sign a tree of size ${saved.treeSize}, with other roots: the log forked`);
+  }
+  return fail(
+    'consistency_unproven',
+    `the bundle's tree (size ${bundle.treeSize}) is larger than the checkpoint kept (size ${saved.treeSize}) and a bundle carries no consistency proof: ` +
+      `save the bundle's checkpoint and check it with credence verify --from SAVED --to IT --proof P (GET /v1/transparency/proofs/consistency?from=${saved.treeSize}&to=${bundle.treeSize})`,
+  );
 };

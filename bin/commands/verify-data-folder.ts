@@ -5,7 +5,7 @@ import { lockDataFolder } from '../../adapters/runtime/data-folder.ts';
 import { sayRemovedStrays } from './folder-lock.ts';
 import { readEventsDbInDir } from '../../adapters/driven/store/index.ts';
 import { EVENTS_DB_FILE, SCHEMA_VERSION } from '../../adapters/driven/store/index.ts';
-import { openReadingConnection } from '../../adapters/driven/files/index.ts';
+import { openReadingConnection, writeFileAtomic } from '../../adapters/driven/files/index.ts';
 import { asDamagedDatabase } from '../../adapters/driven/files/damaged-database.ts';
 import { openCheckpoint, type NoteVerifierKey } from '../../domain/transparency/index.ts';
 import { auditStoreAgainstLog } from '../../projections/transparency/index.ts';
@@ -14,6 +14,7 @@ import { isCredenceError, type CredenceError } from '../../domain/errors.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { UsageError } from '../program.ts';
+import { CannotWrite, refusedWriteOf } from '../write-failure.ts';
 import { progressBar } from '../progress.ts';
 import { progressStream } from './options.ts';
 import { resolveLogKey } from './verify-checks.ts';
@@ -42,7 +43,15 @@ interface Repaired {
  * `saved`: a checkpoint kept from an earlier audit, which the log must still extend (else `rolled_back`). `repair`: a
  * `node_mismatch` is repaired (`--repair-nodes`) and the folder audited again, its JSON alone printed, with `repaired`.
  */
-export const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefined, io: Io, asJson: boolean, saved?: string, repair: boolean | Repaired = false): Promise<number> => {
+export const auditDataDir = async (
+  dir: string,
+  pinned: NoteVerifierKey | undefined,
+  io: Io,
+  asJson: boolean,
+  saved?: string,
+  repair: boolean | Repaired = false,
+  saveTo?: string,
+): Promise<number> => {
   const printJson = (document: object): void => {
     if (asJson) io.out(json(typeof repair === 'object' ? { ...document, repaired: repair } : document));
   };
@@ -99,14 +108,16 @@ export const auditDataDir = async (dir: string, pinned: NoteVerifierKey | undefi
     });
     bar?.finish();
     const repairing = !result.ok && result.kind === 'node_mismatch' && repair === true;
-    if (!repairing) printJson(refusal === undefined ? result : { ...result, refusal: refusalJson(refusal) });
+    const document = result.ok ? { ...result, checkpointNote: result.checkpointNote ?? null } : result;
+    if (!repairing) printJson(refusal === undefined ? document : { ...document, refusal: refusalJson(refusal) });
     reportRefusal(refusal, result.ok, io);
     if (!result.ok) {
       io.err(printable(`TAMPERED: ${result.kind}${result.position !== undefined ? ` at position ${result.position}` : ''}: ${result.message}`));
       if (!repairing) return 1;
       log.close();
-      return await repairNodes(dir, pinned, io, asJson, saved, result);
+      return await repairNodes(dir, pinned, io, asJson, saved, result, saveTo);
     }
+    if (saveTo !== undefined) saveCheckpoint(saveTo, result.checkpointNote, io);
     if (!asJson) {
       io.out(
         printable(
@@ -167,7 +178,15 @@ const unreadableFolderAsUsage = (error: unknown): UsageError | undefined => {
  * subtree hashes wrong (node_mismatch is reported only then), so they are written again from the leaves, holding the
  * data folder (a running service is refused: it keeps the tree's edge in memory), and the folder audited again.
  */
-const repairNodes = async (dir: string, pinned: NoteVerifierKey | undefined, io: Io, asJson: boolean, saved: string | undefined, found: object): Promise<number> => {
+const repairNodes = async (
+  dir: string,
+  pinned: NoteVerifierKey | undefined,
+  io: Io,
+  asJson: boolean,
+  saved: string | undefined,
+  found: object,
+  saveTo: string | undefined,
+): Promise<number> => {
   // The command's env, not process.env: the KEK it names outside the folder is checked and swept beside with it.
   const lock = sayRemovedStrays(lockDataFolder(dir, io.env ?? process.env), dir, io, 'verify');
   let written: number;
@@ -177,7 +196,26 @@ const repairNodes = async (dir: string, pinned: NoteVerifierKey | undefined, io:
   } finally {
     lock.release();
   }
-  return auditDataDir(dir, pinned, io, asJson, saved, { subtreeHashes: written, found });
+  return auditDataDir(dir, pinned, io, asJson, saved, { subtreeHashes: written, found }, saveTo);
+};
+
+/**
+ * `--save-checkpoint`: the latest signed checkpoint of an audit that passed, for the next audit's `--checkpoint` (README,
+ * "Offline verification"). Written whole or not at all, replacing the one kept before (the usual file of both options).
+ * A store with no event has no checkpoint yet: nothing is written, and that is said.
+ */
+const saveCheckpoint = (path: string, note: string | undefined, io: Io): void => {
+  if (note === undefined) {
+    io.err(printable(`warning: --save-checkpoint: the log has no signed checkpoint yet; ${path} not written`));
+    return;
+  }
+  try {
+    writeFileAtomic(path, note, { mode: 0o644, underUmask: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (refusedWriteOf(error) !== undefined) throw new CannotWrite(path, code!);
+    throw new UsageError(`--save-checkpoint: cannot write ${path} (${code ?? 'unwritable'})`);
+  }
 };
 
 /**

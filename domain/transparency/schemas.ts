@@ -90,8 +90,9 @@ export interface InclusionProof {
   readonly hashes: readonly Uint8Array[];
 }
 
-// A proof in a tree of at most 2^53 leaves has at most 53 hashes (RFC 9162 section 2.1.3).
-export const InclusionProofJson = z.object({ leafIndex: Index, treeSize: Index, hashes: z.array(Hash32).max(64) });
+// A proof in a tree of at most 2^53 leaves has at most 53 hashes (RFC 9162 section 2.1.3). Strict, as the event it
+// proves is: a member no check reads is text in the auditor's file that nothing covers (review 88).
+export const InclusionProofJson = z.strictObject({ leafIndex: Index, treeSize: Index, hashes: z.array(Hash32).max(64) });
 
 export interface ConsistencyProof {
   readonly first: number;

@@ -24,7 +24,9 @@ export type VerificationFailure =
   | 'malformed_stream_head'
   | 'bad_stream_head_signature'
   | 'stream_head_mismatch'
-  | 'completeness_unproven';
+  | 'completeness_unproven'
+  /** Held to a checkpoint the auditor kept, of a smaller tree, with no consistency proof to show it is extended. */
+  | 'consistency_unproven';
 
 /** Stream revisions `first` to `last`, both included. */
 export interface RevisionRange {

@@ -31,7 +31,12 @@ export type TamperKind =
   /** The stored history no longer hashes to a checkpoint the log key signed earlier: rewritten, and signed again since. */
   | 'forked'
   /** A subtree hash the log file keeps (its `nodes` table, what proofs are built from) is not the hash of its leaves. */
-  | 'node_mismatch';
+  | 'node_mismatch'
+  /**
+   * The store holds events and no checkpoint the log key signed covers any of them: the key verified nothing (the
+   * log's leaves and checkpoints emptied, or never signed). Only a store with no event passes without a checkpoint.
+   */
+  | 'unsigned';
 
 export type AuditReport =
   | {
@@ -40,6 +45,8 @@ export type AuditReport =
       /** Events covered by the latest signed checkpoint (0 when none was signed yet). */
       readonly signedThrough: number;
       readonly checkpoint: Checkpoint | undefined;
+      /** The latest checkpoint's signed note, as the log key signed it: what an auditor keeps for the next audit. */
+      readonly checkpointNote: string | undefined;
       /** Stored events after the log's newest leaf: not logged yet, so neither proved nor disproved. */
       readonly unlogged: number;
     }
@@ -141,12 +148,16 @@ const audit = async (args: AuditArgs): Promise<AuditReport> => {
       : args.storedEvents[Symbol.iterator]()
   ) as Iterator<AuditedRow> | AsyncIterator<AuditedRow>;
   try {
-    return await walk(rows, args.log, checkpoint, saved, args.logPublicKey);
+    const report = await walk(rows, args.log, checkpoint, saved, args.logPublicKey);
+    return report.ok ? { ...report, checkpointNote: stored?.note } : report;
   } finally {
     // Stopping at the first finding must still release the reader (it holds the events file open).
     await rows.return?.();
   }
 };
+
+/** What the walk finds; the latest checkpoint's note is added to a pass by `audit`, which read it. */
+type Walked = Exclude<AuditReport, { ok: true }> | Omit<Extract<AuditReport, { ok: true }>, 'checkpointNote'>;
 
 const missing = (leaf: LoggedLeaf): AuditReport => ({
   ok: false,
@@ -188,7 +199,7 @@ const walk = async (
   checkpoint: Checkpoint | undefined,
   saved: Checkpoint | undefined,
   key: NoteVerifierKey,
-): Promise<AuditReport> => {
+): Promise<Walked> => {
   const nextRow = async (): Promise<AuditedRow | undefined> => {
     const result = await rows.next();
     return result.done ? undefined : result.value;
@@ -269,6 +280,13 @@ const walk = async (
         message: `the first ${signedSize} stored events match the log file but not its signed checkpoint: both files were altered`,
       };
     }
+  }
+  if (signedSize === 0 && checked + unlogged > 0) {
+    return {
+      ok: false,
+      kind: 'unsigned',
+      message: `the store holds ${checked + unlogged} events and no checkpoint signed by the log key covers any of them: the log key verified nothing (the log's leaves and checkpoints were emptied, or none was signed yet)`,
+    };
   }
   if (badNode !== undefined) return badNode;
   return { ok: true, checkedEvents: checked, signedThrough: signedSize, checkpoint, unlogged };

@@ -14,6 +14,7 @@ import { beforeAll, describe } from 'vitest';
 import { DEFAULT_JSON_LIMITS, jsonLimitIssue } from '../../domain/json-limits.ts';
 import type { RecordedEvent } from '../../domain/ports/index.ts';
 import {
+  BundledEventJson,
   ConsistencyProofJson,
   EVIDENCE_BUNDLE_FORMAT_V1,
   InclusionProofJson,
@@ -263,7 +264,8 @@ const verifyAlteredInclusion = async (which: number, how: Altered, keyInput: str
   const eventInput = target === 0 ? alter(genuine.eventJson, how) : genuine.eventJson;
   const proofInput = target === 1 ? alter(genuine.inclusion, how) : genuine.inclusion;
   const noteInput = target === 2 ? alter(genuine.checkpoint, how) : genuine.checkpoint;
-  const event = fromFile<LoggedEvent>(RecordedEventJson, eventInput);
+  // verify --event reads an event as a bundle's: strict (review 88).
+  const event = fromFile<LoggedEvent>(BundledEventJson, eventInput);
   const proof = fromFile<{ leafIndex: number; treeSize: number; hashes: Uint8Array[] }>(InclusionProofJson, proofInput);
   if (event === undefined || proof === undefined || typeof noteInput !== 'string') {
     tally('inclusion', 'not a valid file');

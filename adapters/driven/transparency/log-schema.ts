@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { TransparencyLogAltered } from '../../../domain/ports/transparency-log.ts';
 import { guardedStatement } from './log-file-damaged.ts';
 
 const SCHEMA_VERSION = 3;
@@ -47,6 +48,24 @@ CREATE TABLE IF NOT EXISTS refusal (
 const STREAM_INDEX = 'CREATE INDEX IF NOT EXISTS leaves_by_stream ON leaves (stream_id, leaf_index);';
 const ADD_STREAM_COLUMNS = 'ALTER TABLE leaves ADD COLUMN stream_id TEXT; ALTER TABLE leaves ADD COLUMN revision INTEGER;';
 
+const LOG_TABLES = ['leaves', 'nodes', 'checkpoints'];
+
+/**
+ * The audit's connection reads only plain tables of the log's names: a view in a table's place (over a recursive CTE,
+ * it never ends) or a trigger is the file altered, a finding (TransparencyLogAltered), before any table is read
+ * (review 88). Checked in sqlite_master, which reads the schema and runs nothing the file defines.
+ */
+const refuseSchemaNotTheLogs = (db: Database.Database, tables: readonly string[]): void => {
+  const rows = db.prepare("SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view', 'trigger')").all() as { type: unknown; name: unknown }[];
+  const foreign = rows.find((r) => r.type === 'trigger' || r.type === 'view');
+  if (foreign !== undefined) {
+    throw new TransparencyLogAltered(`the log file defines a ${String(foreign.type)} (${JSON.stringify(String(foreign.name))}), which no Credence writes`);
+  }
+  const plain = new Set(rows.filter((r) => r.type === 'table').map((r) => r.name));
+  const absent = tables.find((t) => !plain.has(t));
+  if (absent !== undefined) throw new TransparencyLogAltered(`the log file has no table ${absent}`);
+};
+
 /**
  * Sets up the log file's schema (migrating one of an earlier version; an audit's read-only connection only checks it)
  * and prepares every statement the log runs on it (sqlite-log.ts).
@@ -70,6 +89,7 @@ export const openLogStatements = (db: Database.Database, readOnly: boolean) => {
       );
     }
     keepsRefusals = found >= 3;
+    refuseSchemaNotTheLogs(db, keepsRefusals ? [...LOG_TABLES, 'refusal'] : LOG_TABLES);
   } else {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');

@@ -12,7 +12,7 @@ import { consistencyProof, inclusionProof, rootHash } from '../../../domain/tran
 import { isCredenceError } from '../../../domain/errors.ts';
 import { asDamagedDatabase } from '../files/damaged-database.ts';
 import { guardDamage } from './log-file-damaged.ts';
-import { checkedCheckpoint, toLeaf, toRefusal, type CheckpointRow, type LeafRow, type RefusalRow } from './log-rows.ts';
+import { checkedCheckpoint, hashIn, indexIn, toLeaf, toRefusal, type CheckpointRow, type LeafRow, type RefusalRow } from './log-rows.ts';
 import { openLogStatements, type LogStatements } from './log-schema.ts';
 import {
   TransparencyLogAltered,
@@ -44,12 +44,12 @@ export class SqliteTransparencyLog implements TransparencyLogStore {
 
   /** Another connection (the CLI, a second worker) may have appended: the edge is re-read from the stored nodes. */
   private reloadFrontier(): void {
-    const size = Number(this.sql.count.get());
+    const size = indexIn('leaves', 'leaf_index', this.sql.count.get());
     const hashes = frontierNodes(size).map(({ level, index }) => {
       try {
         return this.nodeHash(level, index);
       } catch (error) {
-        if (isCredenceError(error, 'damaged_database')) throw error;
+        if (isCredenceError(error, 'damaged_database') || error instanceof TransparencyLogAltered) throw error;
         throw new TransparencyLogAltered(`the stored subtree (${level}, ${index}) of its ${size} leaves is missing`);
       }
     });
@@ -65,9 +65,9 @@ export class SqliteTransparencyLog implements TransparencyLogStore {
   }
 
   nodeHash(level: number, index: number): Uint8Array {
-    const hash = (level === 0 ? this.sql.leafHash.get(index) : this.sql.node.get(level, index)) as Buffer | undefined;
+    const hash: unknown = level === 0 ? this.sql.leafHash.get(index) : this.sql.node.get(level, index);
     if (hash === undefined) throw new Error(`node (${level}, ${index}) is not in the transparency log`);
-    return new Uint8Array(hash);
+    return level === 0 ? hashIn('leaves', 'leaf_hash', hash) : hashIn('nodes', 'hash', hash);
   }
 
   append(leaves: readonly LeafToAppend[]): void {

@@ -1,0 +1,72 @@
+import Database from 'better-sqlite3';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
+import { openTransparencyInDir } from '../adapters/driven/transparency/index.ts';
+import { run as exportCommand } from '../bin/commands/export.ts';
+import { run as verifyCommand } from '../bin/commands/verify.ts';
+import { capture } from './support/cli.ts';
+import { appendEvents, tempDirs } from './transparency-fixtures.ts';
+
+/*
+ * Found in review 88: with transparency.db's leaves, nodes and checkpoints emptied, `verify --data --key K` said
+ * "ok: 0 stored events match …; 9 not logged yet" and exited 0: the pinned key had verified nothing. Only a store that
+ * holds no event yet passes without a signed checkpoint.
+ */
+const dirs = tempDirs();
+afterEach(() => dirs.cleanup());
+
+const folder = async (events: number) => {
+  const dir = dirs.make();
+  const store = openSqliteStoreInDir(dir);
+  await appendEvents(store, events);
+  await store.close();
+  if (events > 0) {
+    const c = capture();
+    expect(await exportCommand(['credential-meter-1', '--out', join(dir, 'b.json'), '--data', dir], c.io), c.err.join('\n')).toBe(0);
+  } else {
+    // A new folder as a first start leaves it: its log and key made, nothing logged or signed yet.
+    openTransparencyInDir(dir).log.close();
+  }
+  return dir;
+};
+const audit = async (dir: string, json = false) => {
+  const c = capture();
+  const key = readFileSync(join(dir, 'transparency.pub'), 'utf8').trim();
+  const code = await verifyCommand(['--data', dir, '--key', key, ...(json ? ['--json'] : [])], c.io);
+  return { code, out: c.out.join('\n'), err: c.err.join('\n') };
+};
+
+describe('verify --data when no signed checkpoint covers any stored event', () => {
+  it('fails (unsigned, exit 1) when the log file was emptied', async () => {
+    const dir = await folder(9);
+    const log = new Database(join(dir, 'transparency.db'));
+    log.exec('DELETE FROM leaves; DELETE FROM nodes; DELETE FROM checkpoints;');
+    log.close();
+    const result = await audit(dir);
+    expect(result.code).toBe(1);
+    expect(result.out).toBe('');
+    expect(result.err).toMatch(/^TAMPERED: unsigned: the store holds 9 events and no checkpoint signed by the log key covers any of them/);
+    const json = await audit(dir, true);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.out)).toMatchObject({ ok: false, kind: 'unsigned' });
+  });
+
+  it('fails when only the checkpoints were deleted', async () => {
+    const dir = await folder(9);
+    const log = new Database(join(dir, 'transparency.db'));
+    log.exec('DELETE FROM checkpoints;');
+    log.close();
+    const result = await audit(dir);
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(/^TAMPERED: unsigned: /);
+  });
+
+  it('passes a new store that holds no event yet', async () => {
+    const dir = await folder(0);
+    const result = await audit(dir);
+    expect(result.code, result.err).toBe(0);
+    expect(result.out).toMatch(/^ok: 0 stored events match the transparency log/);
+  });
+});
