@@ -5,9 +5,11 @@ import { KeyHandle } from '../../domain/ports/index.ts';
 import type { Io } from '../io.ts';
 import { handler, parseOptions, runCommands, type RegisterCommands } from '../program.ts';
 import { destroyFolderKey } from './destroy-folder-key.ts';
+import { destroyKeysSinceBackup } from './key-destroy-since-backup.ts';
 import { KeyFolderOptions, keyFoldersOf, withKeyFolders } from './key-folders.ts';
 import { listFolderKeys } from './key-list.ts';
 import { KEY_OWNERS, keyUseIn } from './keys-in-use.ts';
+import { PathArg } from './options.ts';
 
 const OWNERS = Object.keys(KEY_OWNERS);
 
@@ -27,6 +29,8 @@ const Options = z.object({
 });
 type Options = z.infer<typeof Options>;
 
+const SinceBackupOptions = z.object({ data: PathArg.optional(), beforeRestore: PathArg, config: PathArg.optional() });
+
 /**
  * Destroys a key of the data folder's Secure Environment that nothing of the folder names: the one an error said is
  * "left in the Secure Environment (owner X), named by nothing" (domain/ports/destroy-new-key.ts), which no other
@@ -45,8 +49,8 @@ const destroy = async (args: Options, io: Io): Promise<number> => {
 
 /**
  * `credence key list [--owner OWNER] [--unnamed] [--json] [--data DIR…] [--token-not-shared] [--config FILE]` and
- * `credence key destroy --owner OWNER --handle key_… [--data DIR…] [--token-not-shared] [--config FILE]`: the
- * services stopped.
+ * `credence key destroy --owner OWNER --handle key_… [--data DIR…] [--token-not-shared] [--config FILE]` and
+ * `credence key destroy-since-backup --before-restore DIR [--data DIR] [--config FILE]`: the services stopped.
  */
 export const register: RegisterCommands = (program, io) => {
   const key = program.command('key').description("keys in the data folder's Secure Environment (locally, the service stopped)");
@@ -64,6 +68,19 @@ export const register: RegisterCommands = (program, io) => {
     .requiredOption('--owner <owner>', `the key's owner, as the error named it: ${OWNERS.join(', ')}`)
     .requiredOption('--handle <handle>', 'the key (key_ and 24 characters), as the error named it')
     .action(handler(io, async (opts: Record<string, unknown>) => destroy(parseOptions(destroyCommand, Options, opts), io)));
+  const sinceCommand: Command = key
+    .command('destroy-since-backup')
+    .description('after a whole-folder restore: destroy again each key the folder moved aside no longer holds (destroyed since the backup)')
+    .option('--data <dir>', "the restored data folder (default ./data, or the --config file's)")
+    .requiredOption('--before-restore <dir>', 'the data folder moved aside before the restore, as it was last used')
+    .option('--config <file>', "the service's configuration file (JSON, as credence serve --config): its data folder unless --data, its Secure Environment")
+    .action(
+      handler(io, async (opts: Record<string, unknown>) => {
+        const args = parseOptions(sinceCommand, SinceBackupOptions, opts);
+        const folders = await keyFoldersOf({ data: args.data === undefined ? undefined : [args.data], config: args.config }, io);
+        return destroyKeysSinceBackup(folders, args.beforeRestore, io);
+      }),
+    );
 };
 
 /** The command on its own: `run(['list', '--data', dir], io)`, `run(['destroy', '--owner', owner, '--handle', handle, '--data', dir], io)`. */

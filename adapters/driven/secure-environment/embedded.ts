@@ -223,7 +223,7 @@ export class EmbeddedSecureEnvironment implements OwnerScopedSecureEnvironment {
   /** Erases the key and its wrapping key together: no copy of the key database opens it afterwards. */
   async destroy(owner: string, handle: KeyHandle): Promise<void> {
     this.#record(owner, handle);
-    this.#vault.delete(handle);
+    this.#vault.delete(handle, this.#now().toISOString());
   }
 
   /** One page of the owner's keys from the key database and this process's ephemeral ones (key-listing.ts). */

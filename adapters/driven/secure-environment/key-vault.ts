@@ -186,8 +186,9 @@ export class KeyVault {
     return this.#store.owned(owner, after, count);
   }
 
-  delete(handle: KeyHandle): boolean {
-    return this.#store.delete(handle);
+  /** `at`: when, by the Secure Environment's clock (ISO 8601), kept as the key database's last change (key-store.ts). */
+  delete(handle: KeyHandle, at: string): boolean {
+    return this.#store.delete(handle, at);
   }
 
   close(): void {

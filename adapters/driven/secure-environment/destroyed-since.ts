@@ -1,0 +1,172 @@
+import { existsSync } from 'node:fs';
+import { validationError, type CredenceError } from '../../../domain/errors.ts';
+import { constantTimeEqual } from '../../../domain/crypto/bytes.ts';
+import type { KeyHandle } from '../../../domain/ports/secure-environment.ts';
+import { readOnlyDatabase } from '../files/read-only-database.ts';
+import { CHANGES, LAST_CHANGE } from './key-store.ts';
+
+/** The two files of one embedded key database (embedded-config.ts: `database` and its `wrappingKeys`). */
+export interface KeyDatabaseFiles {
+  readonly database: string;
+  readonly wrappingKeys: string;
+}
+
+/** A key the restored key database holds that the later one does not: metadata only, never a sealed byte. */
+export interface KeyDestroyedSince {
+  readonly handle: KeyHandle;
+  readonly owner: string;
+  readonly kind: string;
+  readonly createdAt: string;
+}
+
+/** Of the keys the later copy does not hold: those to destroy again, and those made in the restored folder since. */
+export interface KeysSinceBackup {
+  /** Destroyed since the backup: made no later than the later copy's last change. */
+  readonly destroyed: readonly KeyDestroyedSince[];
+  /** Made since the restore (a rotation of step 3, a start): made after the later copy's last change, kept. */
+  readonly madeSinceRestore: readonly KeyDestroyedSince[];
+}
+
+interface Read {
+  readonly pairing: Uint8Array | undefined;
+  readonly wrapPairing: Uint8Array | undefined;
+  readonly changes: number;
+  /** LAST_CHANGE (milliseconds), undefined when a version before it wrote the database last. */
+  readonly lastChange: number | undefined;
+  /** The stored keys whose wrapping key is there (a row without one is destroyed already). */
+  readonly live: ReadonlyMap<string, Omit<KeyDestroyedSince, 'handle'>>;
+}
+
+/** The rule is in the message too: the CLI shows the message, and the operator looks the rule up (README). */
+const problem = (path: string, rule: string, message: string): CredenceError =>
+  validationError([{ path, rule, message: `${message} [${rule}]` }], 'Secure Environment restore');
+
+const bytesOf = (value: unknown): Uint8Array | undefined => (value instanceof Uint8Array ? new Uint8Array(value) : undefined);
+
+/** Both files read-only (a folder moved aside is evidence: read, never written), as the vault would pair them. */
+const read = (files: KeyDatabaseFiles): Read => {
+  const wrap = readOnlyDatabase(files.wrappingKeys, (db) => ({
+    pairing: bytesOf((db.prepare(`SELECT value FROM se_wrap_meta WHERE name = 'pairing'`).get() as { value: unknown } | undefined)?.value),
+    handles: new Set((db.prepare('SELECT handle FROM se_wrapping_keys').all() as { handle: string }[]).map((r) => r.handle)),
+  }));
+  return readOnlyDatabase(files.database, (db) => {
+    const meta = (name: string): unknown => (db.prepare('SELECT value FROM se_meta WHERE name = ?').get(name) as { value: unknown } | undefined)?.value;
+    const live = new Map<string, Omit<KeyDestroyedSince, 'handle'>>();
+    const rows = db.prepare('SELECT handle, owner, kind, created_at FROM se_keys').iterate() as IterableIterator<{ handle: string; owner: string; kind: string; created_at: string }>;
+    for (const row of rows) if (wrap.handles.has(row.handle)) live.set(row.handle, { owner: row.owner, kind: row.kind, createdAt: row.created_at });
+    const changes = meta(CHANGES);
+    const lastChange = meta(LAST_CHANGE);
+    return {
+      pairing: bytesOf(meta('pairing')),
+      wrapPairing: wrap.pairing,
+      changes: typeof changes === 'number' ? changes : 0,
+      lastChange: typeof lastChange === 'number' && Number.isFinite(lastChange) ? lastChange : undefined,
+      live,
+    };
+  });
+};
+
+const listed = (keys: readonly KeyDestroyedSince[]): string => {
+  const shown = keys.slice(0, 20).map((key) => `${key.handle} (owner ${key.owner}, ${key.kind}, made ${key.createdAt})`);
+  return keys.length > shown.length ? `${shown.join(', ')} and ${keys.length - shown.length} more` : shown.join(', ');
+};
+
+/**
+ * The keys of a key database restored from a backup (`restored`) that its own later copy (`later`: the data folder
+ * moved aside before the restore) has destroyed since: a destroy erases a key's wrapping key for good, but the backup
+ * still holds one, so every key destroyed after the backup was taken opens again once it is restored. Handles are
+ * random and never reused, so a key the backup holds that the later copy does not was destroyed since. But the
+ * restored folder may have made keys since the restore too (step 3's rotation, a start), which the later copy does
+ * not hold either: those are told apart by their creation time against the later copy's last change (LAST_CHANGE,
+ * key-store.ts), and kept (`madeSinceRestore`).
+ *
+ * Why that tells them apart: a key destroyed since the backup was made before the backup, and the later copy's last
+ * change is a high-water mark over every key it ever stored, that one included, so the key's `created_at` is at or
+ * before it, whatever the clock did (for a key made before a version kept that mark, as the clock ran then). A key
+ * made since the restore was made after the later copy stopped changing,
+ * so after its last change, by a clock that runs forward. Both times come from the Secure Environment's clock, and
+ * `created_at` is in the key's seal (key-vault.ts): a changed one leaves the key unopenable, not misdated.
+ *
+ * Which side to err on: a key wrongly kept is a shredding failure; a key wrongly destroyed breaks the service (the
+ * current token signing key access.db names refuses the next start). Only the clock can mix them up, so where it
+ * cannot be trusted nothing is destroyed and every key concerned is named with its owner (`made_since_restore_known`):
+ * a `created_at` equal to the last change (same millisecond: either side), one that does not parse, or any key to
+ * destroy while `now` reads no later than the last change (this clock, which dated the keys made since the restore,
+ * is behind the later copy's: a key it made could be dated before that change). A clock set back only while a key
+ * was made, and right again now, is not seen: restore on a host whose clock is right.
+ *
+ * Refused (`validation`, naming the rule) unless the answer can be trusted: both files of each copy present and paired
+ * (`key_database_present`, `wrapping_keys_match_database`), both copies of one key database (`same_key_database`:
+ * another folder's would name every key), and `later` the later one (`later_than_backup`: its count of keys made and
+ * destroyed, key-store.ts, is higher, and it recorded its last change; the two swapped would name every key made since
+ * the backup), and the clock (above). Reads only.
+ */
+export const keysDestroyedSince = (restored: KeyDatabaseFiles, later: KeyDatabaseFiles, now: Date): KeysSinceBackup => {
+  for (const [files, path] of [
+    [restored, 'data'],
+    [later, 'beforeRestore'],
+  ] as const) {
+    for (const file of [files.database, files.wrappingKeys]) {
+      if (!existsSync(file)) throw problem(path, 'key_database_present', `${file} is missing: the embedded Secure Environment's key database and its wrapping-key file are both needed`);
+    }
+  }
+  const before = read(restored);
+  const after = read(later);
+  for (const [files, found, path] of [
+    [restored, before, 'data'],
+    [later, after, 'beforeRestore'],
+  ] as const) {
+    if (found.pairing === undefined || found.wrapPairing === undefined || !constantTimeEqual(found.pairing, found.wrapPairing)) {
+      throw problem(path, 'wrapping_keys_match_database', `${files.wrappingKeys} is not the wrapping-key file of ${files.database} (or a version before wrapping keys wrote them)`);
+    }
+  }
+  if (!constantTimeEqual(before.pairing!, after.pairing!)) {
+    throw problem(
+      'beforeRestore',
+      'same_key_database',
+      `${later.database} is not a later copy of the key database ${restored.database}: they were set up apart (another data folder, or a backup taken before this version's key format); nothing was destroyed`,
+    );
+  }
+  const gone = [...before.live]
+    .filter(([handle]) => !after.live.has(handle))
+    .map(([handle, key]) => ({ handle: handle as KeyHandle, ...key }))
+    .sort((a, b) => (a.handle < b.handle ? -1 : 1));
+  if (gone.length === 0) return { destroyed: [], madeSinceRestore: [] };
+  const lastChange = after.lastChange;
+  if (lastChange === undefined) {
+    throw problem(
+      'beforeRestore',
+      'later_than_backup',
+      `${later.database} last changed under a version that kept no time of its last change: the keys made since the restore cannot be told from those destroyed since the backup; nothing was destroyed`,
+    );
+  }
+  const made = (key: KeyDestroyedSince): number => Date.parse(key.createdAt);
+  const madeSinceRestore = gone.filter((key) => made(key) > lastChange);
+  const destroyed = gone.filter((key) => made(key) < lastChange);
+  const unclear = [
+    ...gone.filter((key) => !(made(key) > lastChange || made(key) < lastChange)),
+    ...(now.getTime() <= lastChange ? destroyed : []),
+  ];
+  if (unclear.length > 0) {
+    throw problem(
+      'beforeRestore',
+      'made_since_restore_known',
+      `${unclear.length} key(s) of ${restored.database} that ${later.database} no longer holds cannot be told destroyed since the backup from made since the restore: ` +
+        `${listed(unclear)}, against its last key change at ${new Date(lastChange).toISOString()} and the clock now at ${now.toISOString()} ` +
+        `(a key made in the same millisecond, or a clock behind: one set back, or the moved-aside folder's ahead); nothing was destroyed. ` +
+        `Set the clock right and run this again, or end again each entity or run again each rotation that destroyed one of them since the backup`,
+    );
+  }
+  // Only with keys to destroy: a later copy that made keys and destroyed none is, swapped, a restored folder that made
+  // them since (the same two sets of keys); both ways nothing is destroyed.
+  if (destroyed.length > 0 && after.changes <= before.changes) {
+    throw problem(
+      'beforeRestore',
+      'later_than_backup',
+      `${later.database} has made and destroyed ${after.changes} key(s), no more than the restored ${restored.database} (${before.changes}): it is not the later copy ` +
+        `(the two folders swapped?, or the restored folder made and destroyed as many keys since the restore: run this before its first start), ` +
+        `or it last changed under a version that kept no count; nothing was destroyed`,
+    );
+  }
+  return { destroyed, madeSinceRestore };
+};

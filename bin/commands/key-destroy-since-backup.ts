@@ -1,0 +1,70 @@
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { isKeyNotFound } from '../../domain/errors.ts';
+import { ownerView, type KeyHandle } from '../../domain/ports/index.ts';
+import type { Io } from '../io.ts';
+import { printable } from '../printable.ts';
+import { UsageError } from '../program.ts';
+import { withLockedKeyFolders, type KeyFolders } from './key-folders.ts';
+import { KEY_OWNERS, keyUsesIn, whatNames, type KeyUse } from './keys-in-use.ts';
+
+/**
+ * `credence key destroy-since-backup --data DIR --before-restore DIR` (README "Restoring a whole data folder"): a
+ * whole-folder restore brings back, in the embedded Secure Environment, every key destroyed after the backup was
+ * taken (crypto-shredded PSK copies and session keys, withdrawn token signing keys, retired OCSP and log keys),
+ * since the backup holds their wrapping keys. Destroying must be final, so this destroys again, in the restored
+ * folder, each key its folder moved aside no longer holds and that was made before that folder's last key change
+ * (keysDestroyedSince: one made since the restore, as by a rotation of step 3, is kept), through the key's own owner,
+ * under the restored folder's lock. What the restored records still name is said per key: the entity to end again, the rotation
+ * to run again. A token is no part of a data folder: a restore brings back none of its keys (refused as usage).
+ */
+export const destroyKeysSinceBackup = (folders: KeyFolders, beforeRestore: string, io: Io): Promise<number> => {
+  const data = folders.data[0]!;
+  if (folders.secureEnvironment !== undefined && folders.secureEnvironment !== 'embedded') {
+    throw new UsageError(
+      'the keys are in a pkcs11: token, which a restore of the data folder does not bring back: a key destroyed there stays destroyed, and nothing is to be done',
+    );
+  }
+  if (!existsSync(beforeRestore) || !statSync(beforeRestore).isDirectory()) throw new UsageError(`--before-restore: no data folder at ${beforeRestore}`);
+  if (existsSync(data) && realpathSync(data) === realpathSync(beforeRestore)) {
+    throw new UsageError(`--before-restore: ${beforeRestore} is the restored folder itself: name the folder moved aside before the restore`);
+  }
+  return withLockedKeyFolders(folders, 'key destroy-since-backup', io, async (locked) => {
+    const { keysDestroyedSince, secureEnvironmentConfigForDataDir, wrappingKeysPath } = await import('../../adapters/driven/secure-environment/index.ts');
+    const files = (dir: string) => {
+      const config = secureEnvironmentConfigForDataDir(dir);
+      return { database: config.database, wrappingKeys: wrappingKeysPath(config) };
+    };
+    // Read, and refused when the two copies cannot be trusted to say it, before the Secure Environment opens.
+    // The clock that dated the keys made since the restore (the Secure Environment's, key-folders.ts): one behind the
+    // folder moved aside could date them before its last change, and is refused.
+    const { destroyed, madeSinceRestore } = keysDestroyedSince(files(data), files(beforeRestore), new Date());
+    const uses = new Map<string, KeyUse>();
+    for (const owner of new Set(destroyed.map((key) => key.owner))) {
+      if (!Object.hasOwn(KEY_OWNERS, owner)) continue;
+      const handles = destroyed.filter((key) => key.owner === owner).map((key) => key.handle);
+      for (const [handle, use] of await keyUsesIn(locked.folders, owner, handles)) uses.set(handle, use);
+    }
+    const se = locked.secureEnvironment();
+    for (const key of destroyed) {
+      await ownerView(se, key.owner)
+        .destroy(key.handle as KeyHandle)
+        .catch((error: unknown) => {
+          if (!isKeyNotFound(error)) throw error;
+        });
+      const use = uses.get(key.handle);
+      const named = use === undefined ? '' : `; the restored folder still names it: ${whatNames(use)} [${use.rule}]`;
+      io.out(printable(`destroyed again ${key.handle} (${key.owner} ${key.kind}, made ${key.createdAt}), destroyed since the backup${named}`));
+    }
+    for (const key of madeSinceRestore) {
+      io.out(printable(`kept ${key.handle} (${key.owner} ${key.kind}, made ${key.createdAt}), made since the restore: after the last key change of ${beforeRestore}`));
+    }
+    io.out(
+      printable(
+        destroyed.length === 0
+          ? `no key of ${data} was destroyed since the backup: ${beforeRestore} holds every one it holds${madeSinceRestore.length > 0 ? ' but those made since the restore' : ''}`
+          : `${destroyed.length} key(s) destroyed since the backup destroyed again in ${data}: end again each entity named, and run again each rotation named, before the first start`,
+      ),
+    );
+    return 0;
+  });
+};
