@@ -47,4 +47,29 @@ describe('token revoke --data', () => {
       await svc.close();
     }
   }, 120_000);
+
+  it('counts the live chain of a token signed out alone, revoked now, and says the token itself was revoked already', async () => {
+    // Review 93: DELETE /v1/session revokes the caller's token alone; a later revoke of it ends what it issued, which
+    // the CLI called "nothing more revoked" (it inferred the count from the revocation times).
+    const svc = await startTestService();
+    try {
+      const parent = await issueWith(svc.url, svc.tokens.admin, 'parent-admin', 'admin');
+      await issueWith(svc.url, parent.token, 'integrator-01', 'integrator');
+      const signedOut = await fetch(`${svc.url}/v1/session`, { method: 'DELETE', headers: { authorization: `Bearer ${parent.token}` } });
+      expect(signedOut.status).toBe(204);
+
+      const text = await runCli(['token', 'revoke', parent.tokenId, '--data', svc.dir]);
+      expect(text.code, text.err).toBe(0);
+      expect(text.err).toContain(`${parent.tokenId} was revoked already`);
+      expect(text.err).toContain('revoked now the 1 token(s) issued with it down the chain that were still live');
+      const listed = await runCli(['token', 'list', '--all', '--json', '--data', svc.dir]);
+      const states = Object.fromEntries((JSON.parse(listed.out).tokens as { subject: string; state: string }[]).map((t) => [t.subject, t.state]));
+      expect(states).toMatchObject({ 'parent-admin': 'revoked', 'integrator-01': 'revoked' });
+
+      const again = await runCli(['token', 'revoke', parent.tokenId, '--data', svc.dir, '--json']);
+      expect(JSON.parse(again.out)).toMatchObject({ revoked: parent.tokenId, chained: 0, revokedBefore: expect.any(String) });
+    } finally {
+      await svc.close();
+    }
+  }, 120_000);
 });

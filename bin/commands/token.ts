@@ -2,7 +2,7 @@ import { WholeNumber } from '../../domain/whole-number.ts';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { ProblemResponse } from '../../adapters/client/http.ts';
-import { revokedAt, revokedWith } from '../../adapters/driven/access/index.ts';
+import { revokedAt } from '../../adapters/driven/access/index.ts';
 import type { TokenSummaryJson } from '../../adapters/client/operator.ts';
 import { TokenId, TokenSubject, tokenSummaryJson } from '../../adapters/http/auth/access-control.ts';
 import { ROLES } from '../../adapters/http/auth/role.ts';
@@ -185,14 +185,19 @@ const revoke = async (args: z.infer<typeof Revoke>, io: Io): Promise<number> => 
     return 0;
   }
   const { done, dir } = await withLocalAccess(await localConfig(args, io), io, true, async (access, dir) => {
-    const before = revokedAt(dir, args.tokenId);
-    if (!access.revoke(args.tokenId, localActor())) return { done: { found: false } as LocalRevocation, dir };
-    return { done: { found: true, ...(before !== undefined ? { before } : {}), chained: before !== undefined ? 0 : revokedWith(dir, args.tokenId) } as LocalRevocation, dir };
+    const revoked = access.revokeChain(args.tokenId, localActor());
+    if (revoked === undefined) return { done: { found: false } as LocalRevocation, dir };
+    // Revoked already (signed out alone, say): what this revocation ended is the chain issued with it still live, if any.
+    const before = revoked.includes(args.tokenId) ? undefined : revokedAt(dir, args.tokenId);
+    return { done: { found: true, ...(before !== undefined ? { before } : {}), chained: revoked.filter((id) => id !== args.tokenId).length } as LocalRevocation, dir };
   });
   // The refusal the server gives, in the same words and shape (--json prints it on stdout as the server's).
   if (!done.found) throw new ProblemResponse(404, { type: `${PROBLEM_TYPE_BASE}not_found`, title: 'Not found', status: 404, detail: `token ${args.tokenId} does not exist in ${dir}`, tokenId: args.tokenId });
   if (args.json) io.out(json({ revoked: args.tokenId, chained: done.chained, ...(done.before !== undefined ? { revokedBefore: done.before } : {}) }));
-  else if (done.before !== undefined) io.err(`${args.tokenId} was revoked already (${done.before}): nothing more revoked`);
+  else if (done.before !== undefined && done.chained === 0) io.err(`${args.tokenId} was revoked already (${done.before}): nothing more revoked`);
+  else if (done.before !== undefined) {
+    io.err(`${args.tokenId} was revoked already (${done.before}); revoked now the ${done.chained} token(s) issued with it down the chain that were still live: requests with them now get 401 (token list --all names them)`);
+  }
   // Found in review: the tokens issued with it, revoked with it down the chain, went unsaid; review 81: and uncounted.
   else io.err(`revoked ${args.tokenId} and ${done.chained} token(s) issued with it down the chain: requests with any of them now get 401 (token list --all names them)`);
   return 0;

@@ -1,5 +1,5 @@
 /** The access registry: which API tokens were issued, to whom, until when, and which were revoked (issue 12). */
 export { ACCESS_DB_FILE, openAccessRegistry } from './sqlite-access-registry.ts';
-export { revokedAt, revokedWith } from './revoked-with.ts';
+export { revokedAt } from './revoked-at.ts';
 export type { AccessRegistry, RecordRefusal, SigningKeyRecord, TokenPage, TokenRecord } from './sqlite-access-registry.ts';
 export type { StoredScope } from './stored-scope.ts';

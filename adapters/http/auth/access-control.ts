@@ -39,6 +39,13 @@ export interface AccessControl {
    */
   revoke(tokenId: string, revokedBy: string, options?: { readonly alone?: boolean }): boolean;
   /**
+   * `revoke`, answering what it ended: the ids this revocation revoked (the token itself unless it was revoked already,
+   * and the tokens issued with it, down the chain, still live: a token signed out `alone` leaves them), undefined for
+   * an unknown id. What `credence token revoke` counts (review 93: inferred from times, it said "nothing more revoked"
+   * while it ended the live chain of a token signed out).
+   */
+  revokeChain(tokenId: string, revokedBy: string): readonly string[] | undefined;
+  /**
    * A new key signs tokens from now on (`credence token rotate-key`). The one before signs nothing more and verifies
    * the tokens it signed until they end, then is destroyed; `withdrawPrevious` (a key that may be compromised)
    * revokes every token a retired key signed at once and destroys the key.
@@ -109,6 +116,12 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
    * the signature cache alone, which also holds tokens refused afterwards (revoked, unknown; found in review).
    */
   const accepted = new RecentlyUsed<string, true>(options.recognisedKept ?? 4_096);
+  const revokeNow = (tokenId: string, revokedBy: string, revokeOptions?: { readonly alone?: boolean }): readonly string[] | undefined => {
+    if (!TokenId.safeParse(tokenId).success) return undefined;
+    const revoked = registry.revoke(tokenId, clock.now(), revokedBy, revokeOptions);
+    if (revoked !== undefined) tellRevoked(revoked);
+    return revoked;
+  };
   return {
     maxTtlSeconds,
     issue: tokenIssuer({ se, registry, clock, random, keys, settings, maxTtlSeconds, maxActivePerSubject }),
@@ -118,12 +131,9 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
       return rotated;
     },
     revoke(tokenId, revokedBy, revokeOptions) {
-      if (!TokenId.safeParse(tokenId).success) return false;
-      const revoked = registry.revoke(tokenId, clock.now(), revokedBy, revokeOptions);
-      if (revoked === undefined) return false;
-      tellRevoked(revoked);
-      return true;
+      return revokeNow(tokenId, revokedBy, revokeOptions) !== undefined;
     },
+    revokeChain: (tokenId, revokedBy) => revokeNow(tokenId, revokedBy),
     onRevoked,
     async verify(token) {
       accepted.delete(token);
