@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { duplicateNameIssue } from '../../domain/json-duplicate-names.ts';
 import { validationError, type FieldIssue } from '../../domain/errors.ts';
 import { bodyShapeIssue } from './json-body-shape.ts';
+import { illFormedUnicodeIssue } from './json-ill-formed-unicode.ts';
 import type { ServiceLimitsConfig } from './service-limits-config.ts';
 import type { App } from './context.ts';
 import type { ServiceMetrics } from './metrics.ts';
@@ -15,6 +16,16 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 export const SHED_EXEMPT = new Set(['/healthz', '/readyz', '/metrics']);
 
 const routeOf = (request: FastifyRequest): string => request.routeOptions.url ?? 'unmatched';
+
+/** The request has a body, by its framing (RFC 9112 6.3): chunked, or a length other than 0. */
+const carriesBody = (request: FastifyRequest): boolean => {
+  const length = request.headers['content-length'];
+  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && Number(length) !== 0);
+};
+
+/** A Content-Encoding absent, or listing `identity` only (RFC 9110 8.4: a list of codings, case-insensitive). */
+const isIdentity = (header: string | string[] | undefined): boolean =>
+  [header ?? []].flat().every((value) => value.split(',').every((coding) => ['', 'identity'].includes(coding.trim().toLowerCase())));
 
 /**
  * SER-001 "no cheap way to exhaust the service": JSON bodies within size, depth and value-count limits, each member
@@ -52,6 +63,10 @@ export const installProtection = async (app: App, limits: ServiceLimitsConfig, m
       if (error) return done(error, undefined);
       const duplicate = duplicateNameIssue(text);
       if (duplicate !== undefined) return refuse(duplicate);
+      // Valid UTF-8 can still escape a lone surrogate ("\ud800"), which a SQLite read model reads back as U+FFFD: the
+      // same promise, held for what the escapes stand for (review 92).
+      const illFormed = illFormedUnicodeIssue(value);
+      if (illFormed !== undefined) return refuse(illFormed);
       done(null, value);
     });
   });
@@ -65,6 +80,14 @@ export const installProtection = async (app: App, limits: ServiceLimitsConfig, m
     if (limit !== undefined && Number(request.headers['content-length']) > limit) {
       reply.header('connection', 'close');
       throw new HttpProblem(413, 'payload_too_large', `the request body is larger than the ${limit} bytes this route accepts`);
+    }
+    // No content coding is decoded here: a gzip body was refused as not UTF-8, and a JSON body declared `br` was run
+    // as if it were not (review 92). Refused unread, as above, saying which coding is read (RFC 9110 15.5.16).
+    if (carriesBody(request) && !isIdentity(request.headers['content-encoding'])) {
+      reply.header('connection', 'close');
+      throw new HttpProblem(415, 'unsupported_media_type', 'send the request body without a Content-Encoding (or `identity`): the service decodes no content coding', {}, {
+        'accept-encoding': 'identity',
+      });
     }
   });
 
