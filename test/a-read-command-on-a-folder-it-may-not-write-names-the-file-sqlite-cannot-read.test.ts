@@ -1,11 +1,10 @@
-import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cmd } from './support/fleet.ts';
+import { asRoot, canDropCapabilities, credenceWithoutCapabilities as credence, readOnly, snapshot, writableAgain } from './support/read-only-folder.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
 /*
@@ -19,43 +18,6 @@ import { startTestService, type TestService } from './support/service.ts';
  * bounding set), so they obey the modes as any account does, and still read this checkout wherever it is (a clean clone
  * in a 0700 folder is no other account's to read).
  */
-const asRoot = process.getuid?.() === 0;
-const DROP_CAPABILITIES = ['--bounding-set=-all', '--inh-caps=-all', '--'];
-const canDropCapabilities = asRoot && spawnSync('setpriv', [...DROP_CAPABILITIES, 'true']).status === 0;
-const CLI = resolve('bin/credence.mjs');
-
-/** `credence <argv>` in a process of its own: without capabilities when this one is root, else as this user. */
-const credence = (argv: readonly string[]): { code: number | null; said: string } => {
-  const [command, args] = asRoot
-    ? ['setpriv', [...DROP_CAPABILITIES, process.execPath, CLI, ...argv]]
-    : [process.execPath, [CLI, ...argv]];
-  const run = spawnSync(command, args, { cwd: resolve('.'), env: { PATH: process.env.PATH ?? '', HOME: tmpdir() }, encoding: 'utf8', timeout: 120_000 });
-  return { code: run.status, said: `${run.stdout}${run.stderr}` };
-};
-
-/** Every file of `dir`: its size, mode, mtime and a digest of its bytes. */
-const snapshot = (dir: string): Record<string, string> => {
-  const found: Record<string, string> = {};
-  for (const name of readdirSync(dir).sort()) {
-    const stat = lstatSync(join(dir, name));
-    found[name] = `${stat.size} ${stat.mode.toString(8)} ${stat.mtimeMs} ${createHash('sha256').update(readFileSync(join(dir, name))).digest('hex')}`;
-  }
-  return found;
-};
-
-/** `dir` and what is in it made read-only. */
-const readOnly = (dir: string): void => {
-  for (const name of readdirSync(dir)) {
-    chmodSync(join(dir, name), lstatSync(join(dir, name)).mode & 0o555);
-  }
-  chmodSync(dir, 0o500);
-};
-
-const writableAgain = (dir: string): void => {
-  if (!existsSync(dir)) return;
-  chmodSync(dir, 0o700);
-  for (const name of readdirSync(dir)) chmodSync(join(dir, name), 0o600);
-};
 
 describe.skipIf(asRoot && !canDropCapabilities)('a command that only reads a data folder this account may not write', () => {
   let scratch: string;

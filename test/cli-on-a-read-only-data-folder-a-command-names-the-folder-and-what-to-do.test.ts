@@ -1,10 +1,9 @@
-import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cmd } from './support/fleet.ts';
+import { asRoot, canDropCapabilities, credenceWithoutCapabilities as credence, readOnly, snapshot, writableAgain } from './support/read-only-folder.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
 /*
@@ -17,44 +16,6 @@ import { startTestService, type TestService } from './support/service.ts';
  * Run as root, the commands run without capabilities (setpriv empties the bounding set), so they obey the modes as
  * any account does (as in that test).
  */
-const asRoot = process.getuid?.() === 0;
-const DROP_CAPABILITIES = ['--bounding-set=-all', '--inh-caps=-all', '--'];
-const canDropCapabilities = asRoot && spawnSync('setpriv', [...DROP_CAPABILITIES, 'true']).status === 0;
-const CLI = resolve('bin/credence.mjs');
-
-/** `credence <argv>` in a process of its own: without capabilities when this one is root, else as this user. */
-const credence = (argv: readonly string[]): { code: number | null; said: string } => {
-  const [command, args] = asRoot
-    ? ['setpriv', [...DROP_CAPABILITIES, process.execPath, CLI, ...argv]]
-    : [process.execPath, [CLI, ...argv]];
-  const run = spawnSync(command, args, { cwd: resolve('.'), env: { PATH: process.env.PATH ?? '', HOME: tmpdir() }, encoding: 'utf8', timeout: 120_000 });
-  return { code: run.status, said: `${run.stdout}${run.stderr}` };
-};
-
-/** Every file of `dir`: its size, mode, mtime and a digest of its bytes. */
-const snapshot = (dir: string): Record<string, string> => {
-  const found: Record<string, string> = {};
-  for (const name of readdirSync(dir).sort()) {
-    const stat = lstatSync(join(dir, name));
-    found[name] = stat.isDirectory() ? 'folder' : `${stat.size} ${stat.mode.toString(8)} ${stat.mtimeMs} ${createHash('sha256').update(readFileSync(join(dir, name))).digest('hex')}`;
-  }
-  return found;
-};
-
-/** `dir` and the files in it made read-only (its subfolders are left: these commands do not go in them). */
-const readOnly = (dir: string): void => {
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    if (!lstatSync(path).isDirectory()) chmodSync(path, lstatSync(path).mode & 0o555);
-  }
-  chmodSync(dir, 0o500);
-};
-
-const writableAgain = (dir: string): void => {
-  if (!existsSync(dir)) return;
-  chmodSync(dir, 0o700);
-  for (const name of readdirSync(dir)) if (!lstatSync(join(dir, name)).isDirectory()) chmodSync(join(dir, name), 0o600);
-};
 
 describe.skipIf(asRoot && !canDropCapabilities)('a command on a data folder this account may not write', () => {
   let scratch: string;
