@@ -60,25 +60,57 @@ export const writeAhead = (sim: SimulatedDevice, credentialId: string, made: Nod
 /** The state once the pending run is over: its credential held (saved by the caller through the Device) or not. */
 export const clearPending = (sim: SimulatedDevice, leaves: string): void => saveState(sim, withoutPending(sim.state), leaves);
 
-/** Whether the server binds the pending credential to the pending key, read by its fingerprint with an operator token. */
-const recordedByServer = async (target: ServerTarget, pending: PendingProvisioning): Promise<boolean> => {
+/**
+ * What the server holds for the pending credential, read with an operator token: `absent` (no such credential, or
+ * bound to another key), else its state, the key being the one it binds the credential to.
+ */
+const recordedByServer = async (target: ServerTarget, pending: PendingProvisioning): Promise<'absent' | { readonly state: string }> => {
   try {
     const credential = await clientOf(target).entity('credential', pending.credentialId);
     const context = credential.context as { readonly fingerprint?: unknown } | null;
-    return context?.fingerprint === pending.descriptor.fingerprint;
+    return context?.fingerprint === pending.descriptor.fingerprint ? { state: credential.state } : 'absent';
   } catch (error) {
     // Only the service's own not_found: a gateway's 404 page says nothing of what the server holds, and taken for
     // "not recorded" it destroyed the key of a credential the server had recorded (review 66).
-    if (isEntityAbsent(error)) return false;
+    if (isEntityAbsent(error)) return 'absent';
     throw entityReadUnanswered(error, `device provision's check whether the server recorded credential ${pending.credentialId} (an earlier unfinished provision)`, 'device provision');
   }
 };
 
 /**
+ * The states of a credential provisioned and not ended: the only ones a rerun adopts. A credential the server
+ * issued but never provisioned (it died between its two appends, docs/service.md) can never be used, and one
+ * ended since is of no use either: adopted, it was an "adopted" exit 0 for a dead id (review 91).
+ */
+const USABLE = new Set(['enrolled', 'associated']);
+
+/** The server recorded the credential but did not complete it, or ended it: nothing of the run is kept. */
+const notCompleted = (credentialId: string, state: string) =>
+  validationError(
+    [{
+      path: 'credentialId', rule: 'provisioning-not-completed',
+      message: `the server did not complete the provisioning of credential ${credentialId} ` +
+        `(${state === 'initialized' ? 'issued, never provisioned' : `it is ${state}: ended at the server's restart, or since`}): ` +
+        `its key on the device is destroyed and ${credentialId} cannot be used again: run device provision again with a new --credential-id`,
+    }],
+    'device provision',
+  );
+
+/** Destroys the pending key, then forgets it: a state that cannot be written names a key that is gone, never a key no state names. */
+const discardPending = async (sim: SimulatedDevice, handle: PendingProvisioning['handle'], leaves: string): Promise<void> => {
+  // A key that will not go stays named.
+  await sim.device.se.destroy(handle).catch((error: unknown) => {
+    if (!isKeyNotFound(error)) throw error;
+  });
+  clearPending(sim, leaves);
+};
+
+/**
  * Settles a provisioning run an earlier `device provision` left pending (its state unsaved, or its receipt's answer
- * lost): a key no longer held is forgotten; a key the server binds the credential to is adopted; one it does not is
- * destroyed, then forgotten. Without `checkWith` (an operator token) the server cannot be asked, and the run is
- * refused with the key kept. An adopted credential gets the certificate the server recorded for it, where the
+ * lost): a key no longer held is forgotten; a key the server binds a provisioned, unended credential to is adopted;
+ * one it does not is destroyed, then forgotten; one it binds a credential it never provisioned (or ended) to is
+ * destroyed too, and the rerun refused: that id is used up. Without `checkWith` (an operator token) the server
+ * cannot be asked, and the run is refused with the key kept. An adopted credential gets the certificate the server recorded for it, where the
  * deployment issues one, checked to certify the adopted key as the lost answer's was (adopted-certificate.ts; the
  * Enrolment Function's proof over it cannot be checked: it bound a transcript only the first run held); one that
  * cannot be had leaves the adoption standing, the outcome saying it is missing.
@@ -102,7 +134,8 @@ export const settlePendingProvisioning = async (sim: SimulatedDevice, checkWith:
       'device folder',
     );
   }
-  if (await recordedByServer(checkWith, pending)) {
+  const recorded = await recordedByServer(checkWith, pending);
+  if (recorded !== 'absent' && USABLE.has(recorded.state)) {
     // Fetched before the state is written: the one write that adopts the key holds its certificate too.
     const { held, outcome } = await adoptedCertificate(checkWith, credentialId, descriptor);
     sim.device.credentials.set(credentialId, { handle, descriptor: held });
@@ -110,11 +143,10 @@ export const settlePendingProvisioning = async (sim: SimulatedDevice, checkWith:
     clearPending(sim, `credential ${credentialId} is recorded by the server and its key stays named as pending there: run device provision again to adopt it`);
     return { type: 'provisioning.adopted', credentialId, kind: descriptor.kind, fingerprint: descriptor.fingerprint, ...outcome };
   }
-  // Destroyed before it is forgotten: a state that cannot be written then names a key that is gone, which the next
-  // rerun forgets, never a key no state names; a key that will not go stays named.
-  await sim.device.se.destroy(handle).catch((error: unknown) => {
-    if (!isKeyNotFound(error)) throw error;
-  });
-  clearPending(sim, `the key of the earlier provision of ${credentialId}, which the server did not record, is destroyed: run device provision again`);
+  if (recorded !== 'absent') {
+    await discardPending(sim, handle, `the key of the earlier provision of ${credentialId}, which the server did not complete, is destroyed: run device provision again with a new --credential-id`);
+    throw notCompleted(credentialId, recorded.state);
+  }
+  await discardPending(sim, handle, `the key of the earlier provision of ${credentialId}, which the server did not record, is destroyed: run device provision again`);
   return undefined;
 };

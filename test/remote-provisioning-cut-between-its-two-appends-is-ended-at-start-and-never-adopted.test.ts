@@ -1,0 +1,181 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { SqliteKeyRegistry } from '../adapters/driven/key-registry/index.ts';
+import { Infrastructure } from '../adapters/protocols/procedures/index.ts';
+import { clientOf } from '../bin/commands/options.ts';
+import { ownerView } from '../domain/ports/index.ts';
+import { memorySecureEnvironment, seededRandom } from './crypto-fixtures.ts';
+import { readState } from '../bin/commands/device/state.ts';
+import { operatorCommand } from '../bin/commands/device/steps.ts';
+import { deviceCli as device } from './support/device-cli.ts';
+import { startTestService, type TestService } from './support/service.ts';
+
+// Review 91: remote provisioning records its receipt as two appends, `CredentialIssued` then `CredentialProvisioned`.
+// A process that died between them left the credential `initialized` until its notAfter; the next start's sweep
+// destroyed the PSK copy it had kept pending, and a rerun of `device provision` adopted the credential by its
+// fingerprint and exited 0, though it could never be used. The crash is simulated without killing: the second append
+// fails with an outcome the process cannot know (as a store dying mid-append does), which leaves the state a crash
+// leaves (the credential issued, its PSK copy pending, nothing revoked), and the service is restarted on its folder.
+
+const SUBSCRIPTION = 'sub-cut';
+let service: TestService;
+let root: string;
+const operator = () => ({ url: service.url, token: service.tokens.operator });
+
+beforeAll(async () => {
+  service = await startTestService();
+  root = mkdtempSync(join(tmpdir(), 'credence-cut-'));
+  const now = new Date();
+  await operatorCommand(operator(), 'createSubscription', {
+    subscriptionId: SUBSCRIPTION, subscriber: 'City Utilities', notBefore: now.toISOString(), notAfter: new Date(now.getTime() + 365 * 86_400_000).toISOString(),
+  });
+}, 60_000);
+afterAll(async () => {
+  await service?.close();
+  if (root !== undefined) rmSync(root, { recursive: true, force: true });
+});
+
+const enrolledDevice = async (nodeId: string): Promise<string> => {
+  const dir = join(root, nodeId);
+  expect((await device(['init', '--node-id', nodeId, '--kind', 'ed25519', '--dir', dir, '--server', service.url, '--token', operator().token])).code).toBe(0);
+  await operatorCommand(operator(), 'enrolNode', { nodeId, subscriptionId: SUBSCRIPTION, cseId: `/${nodeId}-cse` });
+  return dir;
+};
+
+/** `device provision` of `credentialId` whose `provisionCredential` append fails on the server after `CredentialIssued`. */
+const provisionCutAfterIssue = async (dir: string, credentialId: string, kind: 'psk256' | 'ed25519') => {
+  const { engine } = service.service.context.credence;
+  const execute = engine.execute.bind(engine);
+  const spy = vi.spyOn(engine, 'execute').mockImplementation(async (input, options) => {
+    if ((input as { type?: unknown }).type === 'provisionCredential') throw new Error('the process died here');
+    return execute(input, options);
+  });
+  try {
+    return await device(['provision', '--dir', dir, '--credential-id', credentialId, '--kind', kind, '--server', service.url]);
+  } finally {
+    spy.mockRestore();
+  }
+};
+
+/** The server's key rows of `credentialId`'s stream (keys.db), read with the service stopped or not. */
+const keyRows = (credentialId: string) => {
+  const db = new Database(join(service.dir, 'keys.db'), { readonly: true });
+  try {
+    return db.prepare('SELECT purpose, pending, destroyed_at FROM se_key_handles WHERE stream = ?').all(`credential-${credentialId}`) as {
+      purpose: string; pending: number; destroyed_at: string | null;
+    }[];
+  } finally {
+    db.close();
+  }
+};
+
+const credentialOnServer = (credentialId: string) => clientOf(operator()).entity('credential', credentialId);
+const eventTypes = async (credentialId: string) => (await clientOf(operator()).timeline('credential', credentialId)).entries.map((e) => [e.type, e.actor.id]);
+
+describe('a remote provisioning cut between CredentialIssued and CredentialProvisioned', () => {
+  it('is revoked at the next start with its PSK copy, once, and a rerun of device provision refuses to adopt it', async () => {
+    const dir = await enrolledDevice('cut-psk');
+    const credentialId = 'cut-psk-svc';
+    const cut = await provisionCutAfterIssue(dir, credentialId, 'psk256');
+    expect(cut.code).not.toBe(0);
+    expect(cut.output).toContain('is not known');
+    expect(readState(dir).provisioning?.credentialId).toBe(credentialId);
+    expect((await credentialOnServer(credentialId)).state).toBe('initialized');
+    expect(keyRows(credentialId)).toEqual([{ purpose: 'psk', pending: 1, destroyed_at: null }]);
+
+    await service.restart();
+    const ended = await credentialOnServer(credentialId);
+    expect(ended.state).toBe('revoked');
+    expect((ended.context as { revocationReason?: unknown }).revocationReason).toBe('cessationOfOperation');
+    expect(keyRows(credentialId)).toEqual([{ purpose: 'psk', pending: 1, destroyed_at: expect.any(String) }]);
+    expect(await eventTypes(credentialId)).toEqual([['CredentialIssued', 'maf:infrastructure'], ['CredentialRevoked', 'maf:infrastructure']]);
+    // A second start replays the folder and records nothing more.
+    await service.restart();
+    expect(await eventTypes(credentialId)).toEqual([['CredentialIssued', 'maf:infrastructure'], ['CredentialRevoked', 'maf:infrastructure']]);
+
+    const rerun = await device(['provision', '--dir', dir, '--credential-id', credentialId, '--kind', 'psk256', '--server', service.url, '--token', operator().token]);
+    expect(rerun.output).not.toContain('adopted');
+    expect(rerun.output).toContain(`the server did not complete the provisioning of credential ${credentialId}`);
+    expect(rerun.output).toContain('run device provision again with a new --credential-id');
+    expect(rerun.code).toBe(1);
+    const state = readState(dir);
+    expect(state.provisioning).toBeUndefined();
+    expect(state.credentials).toEqual([]);
+
+    const fresh = await device(['provision', '--dir', dir, '--credential-id', 'cut-psk-svc-2', '--kind', 'psk256', '--server', service.url, '--token', operator().token]);
+    expect(fresh.code).toBe(0);
+    expect((await credentialOnServer('cut-psk-svc-2')).state).toBe('enrolled');
+  }, 90_000);
+
+  it('a key pair the server issued and never provisioned is not adopted by a rerun either: its key is destroyed', async () => {
+    const dir = await enrolledDevice('cut-kp');
+    const credentialId = 'cut-kp-svc';
+    const cut = await provisionCutAfterIssue(dir, credentialId, 'ed25519');
+    expect(cut.code).not.toBe(0);
+    expect(cut.output).toContain('is not known');
+    const pending = readState(dir).provisioning;
+    expect(pending?.credentialId).toBe(credentialId);
+    expect((await credentialOnServer(credentialId)).state).toBe('initialized');
+
+    const rerun = await device(['provision', '--dir', dir, '--credential-id', credentialId, '--kind', 'ed25519', '--server', service.url, '--token', operator().token]);
+    expect(rerun.output).not.toContain('adopted');
+    expect(rerun.output).toContain(`the server did not complete the provisioning of credential ${credentialId}`);
+    expect(rerun.code).toBe(1);
+    const state = readState(dir);
+    expect(state.provisioning).toBeUndefined();
+    expect(state.credentials).toEqual([]);
+    const db = new Database(join(dir, 'secure-environment.sqlite'), { readonly: true });
+    try {
+      const handles = (db.prepare('SELECT handle FROM se_keys').all() as { handle: string }[]).map((k) => k.handle);
+      expect(handles).toEqual([state.bootstrap.handle]);
+    } finally {
+      db.close();
+    }
+  }, 90_000);
+});
+
+describe('the start sweep ends only what a remote provisioning issued', () => {
+  const INFRASTRUCTURE = { id: 'maf:infrastructure', role: 'operator' } as const;
+  /** A pending PSK copy of one `initialized` credential, issued by `actor` with `purpose`; the commands the sweep sent. */
+  const sweep = async (actor: { id: string; role: 'operator' }, purpose: string) => {
+    const clock = new FakeClock('2026-12-01T00:00:00Z');
+    const se = ownerView(memorySecureEnvironment('sweep-ends', () => clock.now()), INFRASTRUCTURE.id);
+    const registry = SqliteKeyRegistry.open({ memory: true });
+    try {
+      const psk = await se.generate('psk256');
+      registry.register('credential-c-1', psk, 'psk', { pending: true });
+      const issued = { event: { type: 'CredentialIssued', data: { credentialId: 'c-1', purpose } }, metadata: { actor } };
+      const sent: unknown[] = [];
+      const engine = {
+        clock,
+        entity: async () => ({ snapshot: { value: 'initialized' }, events: [issued] }),
+        execute: async (input: unknown) => void sent.push(input),
+      };
+      await Infrastructure.sweepPendingKeys({ engine: engine as never, se, registry, random: seededRandom('x'), replayCache: undefined as never, actor: INFRASTRUCTURE });
+      return { sent, live: registry.live('credential-c-1'), pending: registry.pending() };
+    } finally {
+      registry.close();
+    }
+  };
+
+  it('a service credential the infrastructure issued is revoked (cessationOfOperation) under a command id derived from it', async () => {
+    const first = await sweep(INFRASTRUCTURE, 'service');
+    const again = await sweep(INFRASTRUCTURE, 'service');
+    expect(first.sent).toEqual([{ type: 'revokeCredential', data: { credentialId: 'c-1', reason: 'cessationOfOperation' }, metadata: { actor: INFRASTRUCTURE, commandId: expect.any(String) } }]);
+    expect((again.sent[0] as { metadata: unknown }).metadata).toEqual((first.sent[0] as { metadata: unknown }).metadata);
+    expect([first.live, first.pending]).toEqual([[], []]);
+  });
+
+  it.each([
+    ['an operator issued it (awaiting a manual provision)', { id: 'operator:alice', role: 'operator' } as const, 'service'],
+    ['it is a bootstrap the factory pre-provisions', INFRASTRUCTURE, 'bootstrap'],
+  ])('not when %s: only its pending key is destroyed', async (_case, actor, purpose) => {
+    const swept = await sweep(actor, purpose);
+    expect(swept.sent).toEqual([]);
+    expect([swept.live, swept.pending]).toEqual([[], []]);
+  });
+});
