@@ -96,10 +96,15 @@ describe('transparency projection', () => {
     const { store, log, projection } = setup({ everyMs: 30_000, clock });
     await appendEvents(store, 2);
     await projection.start();
-    expect(log.latestCheckpoint()).toBeUndefined();
+    // The first leaves are signed at once (review 93), the leaves after them on the timer.
+    await projection.firstCheckpoint();
+    expect(log.latestCheckpoint()).toMatchObject({ treeSize: 2, time: '2026-03-01T12:00:00.000Z' });
+    await appendEvents(store, 1, 2);
+    await vi.waitFor(() => expect(log.size()).toBe(3));
+    expect(log.latestCheckpoint()?.treeSize).toBe(2);
     clock.advance(30_000);
     await vi.advanceTimersByTimeAsync(30_000);
-    await vi.waitFor(() => expect(log.latestCheckpoint()?.treeSize).toBe(2));
+    await vi.waitFor(() => expect(log.latestCheckpoint()?.treeSize).toBe(3));
     expect(log.latestCheckpoint()?.time).toBe('2026-03-01T12:00:30.000Z');
     // Nothing new: the timer signs nothing.
     clock.advance(30_000);

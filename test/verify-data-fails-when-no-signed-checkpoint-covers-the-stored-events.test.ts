@@ -6,13 +6,15 @@ import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { openTransparencyInDir } from '../adapters/driven/transparency/index.ts';
 import { run as exportCommand } from '../bin/commands/export.ts';
 import { run as verifyCommand } from '../bin/commands/verify.ts';
+import { TransparencyProjection } from '../projections/transparency/index.ts';
 import { capture } from './support/cli.ts';
 import { appendEvents, tempDirs } from './transparency-fixtures.ts';
 
 /*
  * Found in review 88: with transparency.db's leaves, nodes and checkpoints emptied, `verify --data --key K` said
  * "ok: 0 stored events match …; 9 not logged yet" and exited 0: the pinned key had verified nothing. Only a store that
- * holds no event yet passes without a signed checkpoint.
+ * holds no event yet passes without a signed checkpoint. Review 93: leaves that match the store and no checkpoint are
+ * what a new service has between logging and signing, told UNVERIFIED (still exit 1), not TAMPERED.
  */
 const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
@@ -53,14 +55,39 @@ describe('verify --data when no signed checkpoint covers any stored event', () =
     expect(JSON.parse(json.out)).toMatchObject({ ok: false, kind: 'unsigned' });
   });
 
-  it('fails when only the checkpoints were deleted', async () => {
+  it('does not pass leaves no checkpoint covers, the checkpoints deleted: UNVERIFIED (exit 1), not TAMPERED', async () => {
     const dir = await folder(9);
     const log = new Database(join(dir, 'transparency.db'));
     log.exec('DELETE FROM checkpoints;');
     log.close();
     const result = await audit(dir);
     expect(result.code).toBe(1);
-    expect(result.err).toMatch(/^TAMPERED: unsigned: /);
+    expect(result.out).toBe('');
+    expect(result.err).toMatch(/^UNVERIFIED: not_signed_yet: the log holds 9 leaves matching the stored events and the log key signed no checkpoint yet, so nothing was verified: .*credence export/);
+    expect(result.err).not.toMatch(/TAMPERED/);
+    const json = await audit(dir, true);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.out)).toMatchObject({ ok: false, kind: 'not_signed_yet', unsignedLeaves: 9 });
+  });
+
+  it('tells events logged and not signed yet UNVERIFIED, and passes once a checkpoint is signed', async () => {
+    const dir = dirs.make();
+    const store = openSqliteStoreInDir(dir);
+    await appendEvents(store, 4);
+    const { log, signer, origin } = openTransparencyInDir(dir);
+    // On demand only, as `credence export` signs: the leaves are in, no checkpoint yet.
+    const projection = new TransparencyProjection({ store, log, signer, origin, now: () => new Date(), checkpointEveryMs: 0 });
+    await projection.catchUp();
+    expect(log.latestCheckpoint()).toBeUndefined();
+    const unsigned = await audit(dir);
+    expect(unsigned.code).toBe(1);
+    expect(unsigned.err).toMatch(/^UNVERIFIED: not_signed_yet: the log holds 4 leaves/);
+    await projection.checkpoint();
+    log.close();
+    await store.close();
+    const signed = await audit(dir);
+    expect(signed.code, signed.err).toBe(0);
+    expect(signed.out).toMatch(/^ok: 4 stored events match the transparency log; 4 are covered by the signed checkpoint/);
   });
 
   it('passes a new store that holds no event yet', async () => {

@@ -67,4 +67,16 @@ describe('verify --data --save-checkpoint FILE', () => {
     expect((await verify(['--data', f.dir, '--key', f.key, '--save-checkpoint', kept])).code).toBe(1);
     expect(readFileSync(kept, 'utf8')).toBe('the earlier one\n');
   });
+
+  it('writes nothing when nothing was verified (leaves no checkpoint covers: UNVERIFIED)', async () => {
+    const f = await folder();
+    const log = new Database(join(f.dir, 'transparency.db'));
+    log.exec('DELETE FROM checkpoints;');
+    log.close();
+    const out = join(dirs.make(), 'saved.txt');
+    const unverified = await verify(['--data', f.dir, '--key', f.key, '--save-checkpoint', out]);
+    expect(unverified.code).toBe(1);
+    expect(unverified.err).toMatch(/^UNVERIFIED: not_signed_yet: /);
+    expect(existsSync(out)).toBe(false);
+  });
 });

@@ -66,10 +66,16 @@ export const followersOf = ({ runner, transparency }: Pick<Credence, 'runner' | 
     follower(
       'transparency',
       {
-        pass: () => t.catchUp(),
+        // Handled once the first checkpoint of a new log is signed too (TransparencyProjection.firstCheckpoint): an
+        // event a caller waited for is then vouched for by the key, not only logged (review 93).
+        pass: async () => {
+          await t.catchUp();
+          await t.firstCheckpoint();
+        },
         // Appends past the log's own last position only, so a record it holds already is not logged twice.
         feed: async (records) => {
           t.ingest(records);
+          await t.firstCheckpoint();
           return true;
         },
         position: () => t.position,

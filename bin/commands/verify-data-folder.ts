@@ -5,7 +5,7 @@ import { lockDataFolder } from '../../adapters/runtime/data-folder.ts';
 import { sayRemovedStrays } from './folder-lock.ts';
 import { readEventsDbInDir } from '../../adapters/driven/store/index.ts';
 import { EVENTS_DB_FILE, SCHEMA_VERSION } from '../../adapters/driven/store/index.ts';
-import { openReadingConnection, writeFileAtomic } from '../../adapters/driven/files/index.ts';
+import { openReadingConnection } from '../../adapters/driven/files/index.ts';
 import { asDamagedDatabase } from '../../adapters/driven/files/damaged-database.ts';
 import { openCheckpoint, type NoteVerifierKey } from '../../domain/transparency/index.ts';
 import { auditStoreAgainstLog } from '../../projections/transparency/index.ts';
@@ -14,11 +14,11 @@ import { isCredenceError, type CredenceError } from '../../domain/errors.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { UsageError } from '../program.ts';
-import { CannotWrite, refusedWriteOf } from '../write-failure.ts';
 import { progressBar } from '../progress.ts';
 import { progressStream } from './options.ts';
 import { resolveLogKey } from './verify-checks.ts';
 import { refusalJson, reportRefusal } from './verify-refusal.ts';
+import { saveCheckpoint } from './verify-save-checkpoint.ts';
 
 /** `credence verify --data`: a data folder's event store audited against its transparency log, and `--repair-nodes`. */
 
@@ -112,7 +112,9 @@ export const auditDataDir = async (
     if (!repairing) printJson(refusal === undefined ? document : { ...document, refusal: refusalJson(refusal) });
     reportRefusal(refusal, result.ok, io);
     if (!result.ok) {
-      io.err(printable(`TAMPERED: ${result.kind}${result.position !== undefined ? ` at position ${result.position}` : ''}: ${result.message}`));
+      // Leaves not signed yet are no tampering, and no pass either (exit 1): the key vouched for nothing.
+      const verdict = result.kind === 'not_signed_yet' ? 'UNVERIFIED' : 'TAMPERED';
+      io.err(printable(`${verdict}: ${result.kind}${result.position !== undefined ? ` at position ${result.position}` : ''}: ${result.message}`));
       if (!repairing) return 1;
       log.close();
       return await repairNodes(dir, pinned, io, asJson, saved, result, saveTo);
@@ -197,25 +199,6 @@ const repairNodes = async (
     lock.release();
   }
   return auditDataDir(dir, pinned, io, asJson, saved, { subtreeHashes: written, found }, saveTo);
-};
-
-/**
- * `--save-checkpoint`: the latest signed checkpoint of an audit that passed, for the next audit's `--checkpoint` (README,
- * "Offline verification"). Written whole or not at all, replacing the one kept before (the usual file of both options).
- * A store with no event has no checkpoint yet: nothing is written, and that is said.
- */
-const saveCheckpoint = (path: string, note: string | undefined, io: Io): void => {
-  if (note === undefined) {
-    io.err(printable(`warning: --save-checkpoint: the log has no signed checkpoint yet; ${path} not written`));
-    return;
-  }
-  try {
-    writeFileAtomic(path, note, { mode: 0o644, underUmask: true });
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (refusedWriteOf(error) !== undefined) throw new CannotWrite(path, code!);
-    throw new UsageError(`--save-checkpoint: cannot write ${path} (${code ?? 'unwritable'})`);
-  }
 };
 
 /**

@@ -18,6 +18,7 @@ import { ServerOptions, serverTarget, withJson, withServer, PathArg } from './op
 import { verifyRemote } from './verify-remote.ts';
 import { report, resolveLogKey, verifyBundle } from './verify-checks.ts';
 import { auditDataDir } from './verify-data-folder.ts';
+import { refuseOptionsOfOtherModes } from './verify-modes.ts';
 
 const EXAMPLES = `
 Modes (exactly one):
@@ -34,27 +35,11 @@ Against a server (--server URL, given explicitly; --token-file FILE, --token T o
   credence verify <stream> --key KEY                            fetch the stream's evidence bundle and verify it here
   credence verify --from A.txt --key KEY                        the server's latest checkpoint extends A.txt
   credence verify --key KEY                                     the server's latest checkpoint is signed by KEY
+  (these two take --save-checkpoint C.txt: the server's latest checkpoint, once verified, kept for the next --from)
 KEY is the log verifier key (<name>+<key ID>+<base64>) or a file holding it (<data>/transparency.pub), obtained
 from the log's operator out of band: a server cannot vouch for its own log.
 Exit 0 verified, 1 failed (a malformed answer of a server included), 2 usage or a malformed input file,
 3 server unreachable.`;
-
-type Mode = 'data' | 'bundle' | 'event' | 'consistency';
-const MODE_OPTIONS = ['proof', 'checkpoint', 'to', 'repairNodes', 'saveCheckpoint'] as const;
-const OPTIONS_OF: Record<Mode, readonly (typeof MODE_OPTIONS)[number][]> = {
-  data: ['checkpoint', 'repairNodes', 'saveCheckpoint'],
-  bundle: ['checkpoint'],
-  event: ['proof', 'checkpoint'],
-  consistency: ['proof', 'to'],
-};
-const MODE_NAMES: Record<Mode, string> = { data: '--data', bundle: 'a bundle FILE.json', event: '--event', consistency: '--from/--to' };
-const OPTION_MODES: Record<(typeof MODE_OPTIONS)[number], string> = {
-  proof: '--event or --from/--to',
-  checkpoint: '--data, a bundle FILE.json or --event',
-  to: '--from',
-  repairNodes: '--data',
-  saveCheckpoint: '--data',
-};
 
 const Options = z
   .object({
@@ -94,14 +79,7 @@ const Options = z
         message: "required to verify a bundle: the log verifier key obtained from the log's operator (<data>/transparency.pub); the key inside a bundle is whoever made it",
       });
     }
-    // An option of another mode was ignored, and the check it asks for not made (review 88: a bundle older than the
-    // --checkpoint given verified): refused, as verify-remote.ts refuses what the server gives.
-    const mode = modes[0]!.mode;
-    for (const option of MODE_OPTIONS) {
-      if (a[option] !== undefined && !OPTIONS_OF[mode].includes(option)) {
-        ctx.addIssue({ code: 'custom', path: [option], message: `does not go with ${MODE_NAMES[mode]}; it goes with ${OPTION_MODES[option]}` });
-      }
-    }
+    refuseOptionsOfOtherModes(a, modes[0]!.mode, ctx);
     if (modes[0]!.mode === 'event') needs(['proof', 'checkpoint', 'key']);
     if (modes[0]!.mode === 'consistency') needs(['to', 'proof', 'key']);
     return { ...a, ...modes[0]! };
@@ -204,7 +182,7 @@ export const register: RegisterCommands = (program, io) => {
     .option('--checkpoint <file>', 'the signed checkpoint note the inclusion proof is against; with --data or a bundle, one kept from an earlier audit')
     .option('--from <file>', 'an earlier signed checkpoint note')
     .option('--to <file>', 'a later signed checkpoint note')
-    .option('--save-checkpoint <file>', 'with --data: when the audit passes, write the latest signed checkpoint note there, for the next --checkpoint')
+    .option('--save-checkpoint <file>', "with --data, or --server without a stream: when the check passes, write the latest signed checkpoint note there, for the next --checkpoint or --from")
     .option('--repair-nodes', "with --data: when the audit's only finding is node_mismatch, write transparency.db's stored subtree hashes again from its leaves (the service stopped)")
     .addHelpText('after', EXAMPLES)
     .action(

@@ -33,10 +33,17 @@ export type TamperKind =
   /** A subtree hash the log file keeps (its `nodes` table, what proofs are built from) is not the hash of its leaves. */
   | 'node_mismatch'
   /**
-   * The store holds events and no checkpoint the log key signed covers any of them: the key verified nothing (the
-   * log's leaves and checkpoints emptied, or never signed). Only a store with no event passes without a checkpoint.
+   * The store holds events, and the log neither leaves nor a checkpoint: the key verified nothing (the log emptied).
+   * Only a store with no event passes without a checkpoint; leaves and no checkpoint are `not_signed_yet`.
    */
   | 'unsigned';
+
+/**
+ * Not a finding: the stored events match the log's leaves, and the log key signed no checkpoint yet, so nothing is
+ * verified. A new log's first checkpoint is signed once it holds leaves (TransparencyProjection); until then, or when
+ * the checkpoints were deleted, the audit can tell neither way.
+ */
+export type UnverifiedKind = 'not_signed_yet';
 
 export type AuditReport =
   | {
@@ -58,6 +65,14 @@ export type AuditReport =
       readonly leafIndex?: number;
       /** Of a `node_mismatch`: the stored subtree, at `level` above the leaves, `index`-th from the left. */
       readonly node?: { readonly level: number; readonly index: number };
+    }
+  | {
+      readonly ok: false;
+      readonly kind: UnverifiedKind;
+      readonly message: string;
+      /** Leaves the log holds, none of them under a signed checkpoint. */
+      readonly unsignedLeaves: number;
+      readonly position?: undefined;
     };
 
 type Log = Pick<TransparencyLogStore, 'leaves' | 'latestCheckpoint' | 'leafByEventId' | 'size' | 'checkpoints' | 'nodeHash'>;
@@ -281,13 +296,25 @@ const walk = async (
       };
     }
   }
-  if (signedSize === 0 && checked + unlogged > 0) {
+  if (badNode !== undefined) return badNode;
+  // Leaves that match the store and no checkpoint: logged, not signed yet (a new service signs its first at once), or
+  // the checkpoints deleted; the audit cannot tell which, and says it verified nothing rather than tampering.
+  if (signedSize === 0 && checked > 0) {
+    return {
+      ok: false,
+      kind: 'not_signed_yet',
+      unsignedLeaves: checked,
+      message:
+        `the log holds ${checked} leaves matching the stored events and the log key signed no checkpoint yet, so nothing was verified: ` +
+        'a running service signs one as soon as it logs (wait for it, or sign one now: credence export STREAM --out FILE, through --server while it runs)',
+    };
+  }
+  if (signedSize === 0 && unlogged > 0) {
     return {
       ok: false,
       kind: 'unsigned',
-      message: `the store holds ${checked + unlogged} events and no checkpoint signed by the log key covers any of them: the log key verified nothing (the log's leaves and checkpoints were emptied, or none was signed yet)`,
+      message: `the store holds ${unlogged} events and no checkpoint signed by the log key covers any of them, nor is any of them a leaf of the log: the log key verified nothing (the log was emptied)`,
     };
   }
-  if (badNode !== undefined) return badNode;
   return { ok: true, checkedEvents: checked, signedThrough: signedSize, checkpoint, unlogged };
 };

@@ -52,6 +52,9 @@ export class TransparencyProjection {
    */
   private refused: TransparencyLogOfAnotherLog | undefined;
   private cleared: LogRefusal | undefined;
+  /** The first leaves' checkpoint, once asked for (`firstCheckpoint`); whether that was decided yet. */
+  private first: Promise<unknown> = Promise.resolve();
+  private firstDecided = false;
 
   constructor(private readonly options: TransparencyProjectionOptions) {
     this.batchSize = options.batchSize ?? 1000;
@@ -226,6 +229,27 @@ export class TransparencyProjection {
       for (const w of ready) w.resolve();
     }
     if (this.options.log.size() - this.signedSize >= this.everyLeaves) this.checkpointIfBehind();
+    if (!this.firstDecided) this.signFirst();
+  }
+
+  /**
+   * A log that holds leaves and no checkpoint signs one now, not at the timer's next tick: until then the key vouched
+   * for none of a new folder's events, and `verify --data` could only say it verified nothing (review 93). Asked once
+   * per process, at its first append; not with the timer off (`checkpointEveryMs: 0`: signed on demand only).
+   */
+  private signFirst(): void {
+    this.firstDecided = true;
+    if ((this.options.checkpointEveryMs ?? 10_000) === 0 || this.signedSize > 0) return;
+    this.checkpointIfBehind();
+    this.first = this.signing;
+  }
+
+  /**
+   * Resolves once the first checkpoint asked for at the log's first leaves is signed (or its failure told to
+   * `onError`, the timer then trying again): the live runtime holds an event handled only then.
+   */
+  firstCheckpoint(): Promise<unknown> {
+    return this.first;
   }
 
   /**
