@@ -6,12 +6,19 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { SqliteKeyRegistry } from '../adapters/driven/key-registry/index.ts';
 import { Infrastructure } from '../adapters/protocols/procedures/index.ts';
+import { ENROLMENT_SESSION_TIMEOUT_SECONDS } from '../adapters/protocols/procedures/cut-provisioning.ts';
+import { main } from '../bin/cli.ts';
+import { runCommands } from '../bin/program.ts';
+import { register as caCommands } from '../bin/commands/ca.ts';
 import { clientOf } from '../bin/commands/options.ts';
 import { ownerView } from '../domain/ports/index.ts';
 import { memorySecureEnvironment, seededRandom } from './crypto-fixtures.ts';
 import { readState } from '../bin/commands/device/state.ts';
 import { operatorCommand } from '../bin/commands/device/steps.ts';
+import { capture } from './support/cli.ts';
 import { deviceCli as device } from './support/device-cli.ts';
+import { issueCredentialData } from './support/fleet.ts';
+import { serialsOf } from './support/pki-instance.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
 // Review 91: remote provisioning records its receipt as two appends, `CredentialIssued` then `CredentialProvisioned`.
@@ -20,15 +27,24 @@ import { startTestService, type TestService } from './support/service.ts';
 // fingerprint and exited 0, though it could never be used. The crash is simulated without killing: the second append
 // fails with an outcome the process cannot know (as a store dying mid-append does), which leaves the state a crash
 // leaves (the credential issued, its PSK copy pending, nothing revoked), and the service is restarted on its folder.
+// A key pair's run (ed25519, its certificate from the folder's issuing CA) was left `initialized` even after that fix:
+// the server keeps no key of it for the sweep to find it by. Its run is now recorded in keys.db before the first append.
 
 const SUBSCRIPTION = 'sub-cut';
 let service: TestService;
 let root: string;
+let data: string;
 const operator = () => ({ url: service.url, token: service.tokens.operator });
+/** The service's clock: the system's, moved on past a run's session timeout when a test says so. */
+let aheadMs = 0;
+const clock = { now: () => new Date(Date.now() + aheadMs) };
 
 beforeAll(async () => {
-  service = await startTestService();
   root = mkdtempSync(join(tmpdir(), 'credence-cut-'));
+  data = mkdtempSync(join(tmpdir(), 'credence-cut-data-'));
+  const err: string[] = [];
+  expect(await runCommands([caCommands], ['ca', 'init', '--data', data, '--id', 'default', '--json'], { out: () => {}, err: (l) => err.push(l) }), err.join('\n')).toBe(0);
+  service = await startTestService({ dir: data, clock });
   const now = new Date();
   await operatorCommand(operator(), 'createSubscription', {
     subscriptionId: SUBSCRIPTION, subscriber: 'City Utilities', notBefore: now.toISOString(), notAfter: new Date(now.getTime() + 365 * 86_400_000).toISOString(),
@@ -37,6 +53,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await service?.close();
   if (root !== undefined) rmSync(root, { recursive: true, force: true });
+  if (data !== undefined) rmSync(data, { recursive: true, force: true });
 });
 
 const enrolledDevice = async (nodeId: string): Promise<string> => {
@@ -68,6 +85,16 @@ const keyRows = (credentialId: string) => {
     return db.prepare('SELECT purpose, pending, destroyed_at FROM se_key_handles WHERE stream = ?').all(`credential-${credentialId}`) as {
       purpose: string; pending: number; destroyed_at: string | null;
     }[];
+  } finally {
+    db.close();
+  }
+};
+
+/** The key pairs' provisioning runs keys.db records as begun and not ended. */
+const keyPairRuns = () => {
+  const db = new Database(join(service.dir, 'keys.db'), { readonly: true });
+  try {
+    return (db.prepare('SELECT credential_id FROM key_pair_provisioning_runs').all() as { credential_id: string }[]).map((r) => r.credential_id);
   } finally {
     db.close();
   }
@@ -136,6 +163,56 @@ describe('a remote provisioning cut between CredentialIssued and CredentialProvi
       db.close();
     }
   }, 90_000);
+
+  it('a key pair cut the same way is revoked at the first start or tick after its run is over, its certificate on the CRL, once; an operator\'s issue is left', async () => {
+    const dir = await enrolledDevice('cut-kp-end');
+    const credentialId = 'cut-kp-end-svc';
+    const now = clock.now().getTime();
+    const validity = { notBefore: new Date(now).toISOString(), notAfter: new Date(now + 86_400_000).toISOString() };
+    await operatorCommand(operator(), 'issueCredential', issueCredentialData('by-operator', 'cut-kp-end', validity));
+    const cut = await provisionCutAfterIssue(dir, credentialId, 'ed25519');
+    expect(cut.code).not.toBe(0);
+    expect((await credentialOnServer(credentialId)).state).toBe('initialized');
+    expect(keyPairRuns()).toContain(credentialId);
+    const { engine } = service.service.context.credence;
+    const issued = (await engine.entity('credential', credentialId)).events[0]!.event.data as { certificate?: { serialNumber: string } };
+    expect(issued.certificate?.serialNumber).toMatch(/^[0-9a-f]+$/);
+
+    // A start within the Enrolment Function's session timeout of the issue does not take the run for over.
+    await service.restart();
+    expect((await credentialOnServer(credentialId)).state).toBe('initialized');
+    expect(keyPairRuns()).toContain(credentialId);
+
+    aheadMs += (ENROLMENT_SESSION_TIMEOUT_SECONDS + 1) * 1000;
+    // Nor waits for another start: the service's tick ends it once its run is over by the clock.
+    await service.service.context.credence.tick();
+    const ended = await credentialOnServer(credentialId);
+    expect(ended.state).toBe('revoked');
+    expect((ended.context as { revocationReason?: unknown }).revocationReason).toBe('cessationOfOperation');
+    expect(await eventTypes(credentialId)).toEqual([['CredentialIssued', 'maf:infrastructure'], ['CredentialRevoked', 'maf:infrastructure']]);
+    expect(keyPairRuns()).toEqual([]);
+    const crl = service.service.context.pkiRevocation!.current!.crl('default')!;
+    await service.service.context.credence.settle();
+    await crl.settled();
+    expect(serialsOf((await crl.full()).der)).toContain(issued.certificate!.serialNumber);
+    // The operator's credential, issued and awaiting a manual provision, is no run's.
+    expect((await credentialOnServer('by-operator')).state).toBe('initialized');
+
+    await service.restart();
+    expect(await eventTypes(credentialId)).toEqual([['CredentialIssued', 'maf:infrastructure'], ['CredentialRevoked', 'maf:infrastructure']]);
+    expect((await credentialOnServer('by-operator')).state).toBe('initialized');
+    const replay = capture();
+    expect(await main(['replay', '--data', service.dir], replay.io), replay.err.join('\n')).toBe(0);
+    expect(replay.out).toContain('verdict: every stored transition is legal');
+
+    const rerun = await device(['provision', '--dir', dir, '--credential-id', credentialId, '--kind', 'ed25519', '--server', service.url, '--token', operator().token]);
+    expect(rerun.output).toContain(`the server did not complete the provisioning of credential ${credentialId} (it is revoked`);
+    expect(rerun.code).toBe(1);
+    // A run that completes leaves no record behind.
+    const fresh = await device(['provision', '--dir', dir, '--credential-id', 'cut-kp-end-svc-2', '--kind', 'ed25519', '--server', service.url, '--token', operator().token]);
+    expect(fresh.code, fresh.output).toBe(0);
+    expect(keyPairRuns()).toEqual([]);
+  }, 120_000);
 });
 
 describe('the start sweep ends only what a remote provisioning issued', () => {
@@ -177,5 +254,42 @@ describe('the start sweep ends only what a remote provisioning issued', () => {
     const swept = await sweep(actor, purpose);
     expect(swept.sent).toEqual([]);
     expect([swept.live, swept.pending]).toEqual([[], []]);
+  });
+
+  /** A key pair's run recorded begun in keys.db, its credential as `events` and `state` say; the commands the sweep sent. */
+  const sweepRun = async (state: string, events: unknown[]) => {
+    const clock = new FakeClock('2026-12-01T00:10:00Z');
+    const se = ownerView(memorySecureEnvironment('sweep-runs', () => clock.now()), INFRASTRUCTURE.id);
+    const registry = SqliteKeyRegistry.open({ memory: true });
+    try {
+      registry.beginKeyPairRun('kp-1', clock.now());
+      const sent: unknown[] = [];
+      const engine = { clock, entity: async () => ({ snapshot: { value: state }, events }), execute: async (input: unknown) => void sent.push(input) };
+      await Infrastructure.sweepPendingKeys({ engine: engine as never, se, registry, random: seededRandom('x'), replayCache: undefined as never, actor: INFRASTRUCTURE });
+      return { sent, runs: registry.keyPairRuns().map((r) => r.credentialId) };
+    } finally {
+      registry.close();
+    }
+  };
+  const issuedAt = (occurredAt: string, actor: { id: string; role: 'operator' } = INFRASTRUCTURE) => ({
+    event: { type: 'CredentialIssued', data: { credentialId: 'kp-1', purpose: 'service' } },
+    metadata: { actor, occurredAt },
+  });
+
+  it('a key pair\'s run whose credential the infrastructure issued and never provisioned, over by the clock: revoked, its record ended', async () => {
+    const swept = await sweepRun('initialized', [issuedAt('2026-12-01T00:00:00Z')]);
+    expect(swept.sent).toEqual([{ type: 'revokeCredential', data: { credentialId: 'kp-1', reason: 'cessationOfOperation' }, metadata: { actor: INFRASTRUCTURE, commandId: expect.any(String) } }]);
+    expect(swept.runs).toEqual([]);
+  });
+
+  it.each([
+    ['its credential was provisioned', 'enrolled', [issuedAt('2026-12-01T00:00:00Z')], []],
+    ['nothing was issued (the process died before the first append)', 'initial', [], []],
+    ['an operator issued the credential', 'initialized', [issuedAt('2026-12-01T00:00:00Z', { id: 'operator:alice', role: 'operator' })], []],
+    ['its issue is within the session timeout: kept for a later start', 'initialized', [issuedAt('2026-12-01T00:09:00Z')], ['kp-1']],
+  ])('a key pair\'s run is not revoked when %s', async (_case, state, events, runs) => {
+    const swept = await sweepRun(state, events);
+    expect(swept.sent).toEqual([]);
+    expect(swept.runs).toEqual(runs);
   });
 });

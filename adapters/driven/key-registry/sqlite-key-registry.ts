@@ -4,10 +4,17 @@ import { refuseRegistryMissingTables } from './registry-tables.ts';
 
 export const KEY_REGISTRY_DB_FILE = 'keys.db';
 
-/** 2: `se_key_destroy_failures` (keys the shredder owes). A version 1 file gains the table at its first open. */
+/**
+ * 2: `se_key_destroy_failures` (keys the shredder owes). A version 1 file gains the table at its first open.
+ * `key_pair_provisioning_runs` is made at every open (`IF NOT EXISTS`) without a version of its own: it binds no key,
+ * so an earlier build of version 2 may open a file that has it (its runs are then only not ended, as that build never
+ * ended them), and the readers of bindings (bound-handles.ts) and the missing-table check need not know it: a file
+ * that lost it loses no key, only the record of runs cut short, left `initialized` as they were before it.
+ */
 const SCHEMA_VERSION = 2;
 const TABLE = 'se_key_handles';
 const FAILURES = 'se_key_destroy_failures';
+const KEY_PAIR_RUNS = 'key_pair_provisioning_runs';
 const SCHEMA = `CREATE TABLE IF NOT EXISTS ${TABLE} (
   stream TEXT NOT NULL,
   handle TEXT NOT NULL,
@@ -22,6 +29,10 @@ CREATE TABLE IF NOT EXISTS ${FAILURES} (
   failures INTEGER NOT NULL,
   last_failed_at TEXT NOT NULL,
   PRIMARY KEY (stream, handle)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ${KEY_PAIR_RUNS} (
+  credential_id TEXT NOT NULL PRIMARY KEY,
+  began_at TEXT NOT NULL
 ) WITHOUT ROWID`;
 
 /** A key the shredder failed to destroy (KeyRegistry.owed, adapters/protocols/procedures/key-registry.ts). */
@@ -77,6 +88,9 @@ export class SqliteKeyRegistry {
          JOIN ${TABLE} k ON k.stream = f.stream AND k.handle = f.handle
          WHERE k.destroyed_at IS NULL ORDER BY f.last_failed_at, f.stream, f.handle`,
       ),
+      beginKeyPairRun: db.prepare(`INSERT OR IGNORE INTO ${KEY_PAIR_RUNS} (credential_id, began_at) VALUES (?, ?)`),
+      endKeyPairRun: db.prepare(`DELETE FROM ${KEY_PAIR_RUNS} WHERE credential_id = ?`),
+      keyPairRuns: db.prepare(`SELECT credential_id, began_at FROM ${KEY_PAIR_RUNS} ORDER BY began_at, credential_id`),
     };
   }
 
@@ -141,6 +155,21 @@ export class SqliteKeyRegistry {
       purpose: r.purpose,
       failures: r.failures,
       lastFailedAt: new Date(r.last_failed_at),
+    }));
+  }
+
+  beginKeyPairRun(credentialId: string, at: Date): void {
+    this.#sql.beginKeyPairRun.run(credentialId, at.toISOString());
+  }
+
+  endKeyPairRun(credentialId: string): void {
+    this.#sql.endKeyPairRun.run(credentialId);
+  }
+
+  keyPairRuns(): { credentialId: string; beganAt: Date }[] {
+    return (this.#sql.keyPairRuns.all() as { credential_id: string; began_at: string }[]).map((r) => ({
+      credentialId: r.credential_id,
+      beganAt: new Date(r.began_at),
     }));
   }
 

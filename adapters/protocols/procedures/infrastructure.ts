@@ -10,6 +10,7 @@ import { bootstrapOf } from './bootstrap-lookup.ts';
 import type { InfrastructureOptions } from './infrastructure-options.ts';
 import { admitProvisioningRun } from './run-admission.ts';
 import { credentialById, credentialConfiguredFor, credentialOfAssociation } from './registrar-credentials.ts';
+import { ENROLMENT_SESSION_TIMEOUT_SECONDS, sweepCutKeyPairRuns } from './cut-provisioning.ts';
 import { destroyOrOwe } from './shredder.ts';
 import { openSigningKeys, type SigningKeys } from './signing-keys.ts';
 import { sweepPendingKeys } from './sweep-pending-keys.ts';
@@ -47,6 +48,8 @@ export class Infrastructure {
       resolveBootstrap: (nodeId) => bootstrapOf(o, nodeId),
       signingKey: { kind: signing.kind, handle: signing.ef },
       credentialLifetimeSeconds: o.credentialLifetimeSeconds ?? 365 * 24 * 3600,
+      // The start sweep's measure of a run over (cut-provisioning.ts).
+      sessionTimeoutSeconds: ENROLMENT_SESSION_TIMEOUT_SECONDS,
       serviceParameters: async (nodeId) => {
         const node = await o.engine.entity('node', nodeId);
         const { cseId, subscriptionId } = node.snapshot.context as { cseId?: string; subscriptionId?: string };
@@ -82,10 +85,14 @@ export class Infrastructure {
   /**
    * Ends the Enrolment Function's and the Registrar's runs whose session timeout has passed, with their keys (an
    * ephemeral private key, a delivered PSK's copy and its delivery key), at the tick after their expiry rather than
-   * at the next message; how many. Run by `Credence.tick` and the live runtime's tick.
+   * at the next message; how many. Run by `Credence.tick` and the live runtime's tick. A key pair's run cut by an
+   * earlier process and not yet over at this start (a restart within its session timeout) is ended here once it is
+   * over (cut-provisioning.ts), rather than at some later start.
    */
   async sweepExpiredRuns(): Promise<number> {
-    return (await this.enrolmentFunction.sweepExpired()) + (await this.registrar.sweepExpired());
+    const ended = (await this.enrolmentFunction.sweepExpired()) + (await this.registrar.sweepExpired());
+    await sweepCutKeyPairRuns(this.o);
+    return ended;
   }
 
   /** On start: the keys of runs an earlier process left pending are confirmed or destroyed (sweep-pending-keys.ts). */
@@ -136,6 +143,20 @@ export class Infrastructure {
   /** The credential whose PSK copy `keepPsk` kept is recorded as provisioned: the copy is its own for good. */
   confirmPsk(credentialId: string, handle: KeyHandle | undefined): void {
     if (handle !== undefined) this.o.registry.confirm(streamIdOf('credential', credentialId), handle);
+  }
+
+  /**
+   * Records that a key pair's provisioning of `credentialId` is recording its receipt, for the next start to find it
+   * should the process die between its two appends (`sweepCutKeyPairRuns`): no key of it is kept here to find it by.
+   * A PSK's run needs none: its pending copy (`keepPsk`) is that record.
+   */
+  beginKeyPairRun(credentialId: string, handle: KeyHandle | undefined): void {
+    if (handle === undefined) this.o.registry.beginKeyPairRun(credentialId, this.o.engine.clock.now());
+  }
+
+  /** The key pair's run `beginKeyPairRun` recorded has its outcome recorded: nothing is left for a start to end. */
+  endKeyPairRun(credentialId: string, handle: KeyHandle | undefined): void {
+    if (handle === undefined) this.o.registry.endKeyPairRun(credentialId);
   }
 
   /** Runs `handshake` with the Registrar as the authenticator of `credentialId` for `registreeId`. */

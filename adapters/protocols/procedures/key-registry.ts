@@ -32,6 +32,22 @@ export interface KeyRegistry {
   destroyFailed(stream: string, handle: string, at: Date): void;
   /** Keys whose destruction failed and that are not destroyed yet, the longest waiting first. */
   owed(): OwedKey[];
+  /**
+   * A key pair's remote provisioning is recording its receipt (`CredentialIssued`, then `CredentialProvisioned`):
+   * the server keeps no key of it to find the credential by, so this is what a start finds a run cut between the two
+   * appends by, as it finds a PSK's by its pending copy. Written before the first append; `endKeyPairRun` once the run's
+   * outcome is recorded. One still there at a start belongs to a run that died (`sweepCutKeyPairRuns`).
+   */
+  beginKeyPairRun(credentialId: string, at: Date): void;
+  endKeyPairRun(credentialId: string): void;
+  /** The key pairs' runs begun and not ended, the oldest first. */
+  keyPairRuns(): KeyPairRun[];
+}
+
+/** A key pair's remote provisioning run whose outcome was not recorded when it began (KeyRegistry.beginKeyPairRun). */
+export interface KeyPairRun {
+  readonly credentialId: string;
+  readonly beganAt: Date;
 }
 
 /** A key the shredder failed to destroy: how many times, and when last. */

@@ -35,6 +35,8 @@ export const mayDiscardKeys = (confirming: boolean, error: unknown): boolean => 
  * The Enrolment Function's copy of a PSK is registered pending first, so a crash before the append leaves a key the
  * next start sweeps; refused by the engine (the node or its bootstrap credential was revoked meanwhile, say, or the
  * node's subscription ended after the run's auth step: `subscriptionServes`, seed 003 11.2.1), the copy is destroyed.
+ * A key pair's run, of which no key is kept here, is recorded begun instead (`KeyRegistry.beginKeyPairRun`), and ended
+ * once its outcome is recorded: the next start ends a credential such a run left issued and never provisioned.
  *
  * A refusal writes nothing: both commands are decided before either is appended (`assertWouldRecord`), so a
  * `provisionCredential` the machine would refuse (`bootstrapIsUsable`, `subscriptionServes`) no longer leaves a
@@ -54,6 +56,8 @@ export const recordProvisioning = async (
   try {
     // Inside the try: a registry that refuses the binding leaves no key unbound (review 53).
     infra.keepPsk(credentialId, outcome.credentialKeyHandle);
+    // A key pair's run has no key here to find it by: a record of its own, before the first append.
+    infra.beginKeyPairRun(credentialId, outcome.credentialKeyHandle);
     const bootstrapCredentialId = await infra.bootstrapIdOf(outcome.nodeId);
     const issue = issuedFrom(outcome, credentialId, args.purpose, args.predecessorId);
     const provision = { credentialId, method: 'remote-provisioning', bootstrapCredentialId, receipt: receiptFrom(outcome) };
@@ -77,11 +81,30 @@ export const recordProvisioning = async (
     }
   } catch (error) {
     const handle = outcome.credentialKeyHandle;
-    if (handle === undefined || !mayDiscardKeys(confirming, error)) throw error;
+    if (handle === undefined) {
+      // Ended only when nothing of the run is left initialized: nothing appended, or the issue revoked in the path
+      // above. An outcome unknown, or a revocation that failed, keeps the record for the next start to settle.
+      if (refusedWithoutAppend(error) && !(error instanceof AggregateError)) endRunQuietly(infra, credentialId);
+      throw error;
+    }
+    if (!mayDiscardKeys(confirming, error)) throw error;
     throw await discardNewKey(infra.o.se, infra.o.registry, { stream: streamIdOf('credential', credentialId), handle, purpose: 'psk' }, infra.o.engine.clock.now(), error);
   }
   infra.confirmPsk(credentialId, outcome.credentialKeyHandle);
+  infra.endKeyPairRun(credentialId, outcome.credentialKeyHandle);
   return provisioned;
+};
+
+/**
+ * Ends a key pair's run record on the way out of a refusal, which stays what the caller is told: a record the registry
+ * fails to clear is settled by the next start against the store (nothing there to end).
+ */
+const endRunQuietly = (infra: Infrastructure, credentialId: string): void => {
+  try {
+    infra.endKeyPairRun(credentialId, undefined);
+  } catch {
+    // Left for the next start, as above.
+  }
 };
 
 /**
