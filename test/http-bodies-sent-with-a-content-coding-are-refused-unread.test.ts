@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as pkijs from 'pkijs';
@@ -88,5 +89,23 @@ describe('a request body sent with a content coding', () => {
     const der = new Uint8Array(await response.arrayBuffer());
     expect(pkijs.OCSPResponse.fromBER(der).responseStatus.valueBlock.valueDec).toBe(0);
     expect(ocspStatus(der)).toBe('good');
+  });
+
+  it.each(['/readyz', '/v1/projections'])('on a GET of %s framed chunked with a coding, which reads no body, is not refused', async (path) => {
+    // Review 95: a probe sent `Transfer-Encoding: chunked` and `Content-Encoding: gzip` with no body was 415.
+    const status = await new Promise<number>((resolve, reject) => {
+      const sent = httpRequest(new URL(path, svc.url), {
+        method: 'GET',
+        headers: { authorization: `Bearer ${svc.tokens.operator}`, 'transfer-encoding': 'chunked', 'content-encoding': 'gzip' },
+      });
+      sent.on('response', (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      });
+      sent.on('error', reject);
+      sent.end();
+    });
+    expect(status).not.toBe(415);
+    expect([200, 503]).toContain(status);
   });
 });

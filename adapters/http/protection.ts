@@ -17,8 +17,12 @@ export const SHED_EXEMPT = new Set(['/healthz', '/readyz', '/metrics']);
 
 const routeOf = (request: FastifyRequest): string => request.routeOptions.url ?? 'unmatched';
 
-/** The request has a body, by its framing (RFC 9112 6.3): chunked, or a length other than 0. */
+/** The methods whose routes here take a body: any other is answered without reading one (review 95: a GET framed chunked was 415). */
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+/** The request has a body a route reads, by its method and framing (RFC 9112 6.3): chunked, or a length other than 0. */
 const carriesBody = (request: FastifyRequest): boolean => {
+  if (!BODY_METHODS.has(request.method)) return false;
   const length = request.headers['content-length'];
   return request.headers['transfer-encoding'] !== undefined || (length !== undefined && Number(length) !== 0);
 };
