@@ -11,6 +11,7 @@ import { applyToDirectory, DIRECTORY_EVENT_TYPES } from './apply.ts';
 import type { PseudonymDeriver } from './derive.ts';
 import { nodePseudonym, resetDirectory, setupDirectory, staleNodes } from './directory.ts';
 import { policyFor, RotationPolicy, type RotationPolicyInput } from './policy.ts';
+import { NodeLanes, RecordedEpochs } from './rotation-lanes.ts';
 
 export const PSEUDONYM_ACTOR: Actor = { id: SYSTEM_ACTOR_IDS[2], role: 'system' };
 
@@ -24,7 +25,16 @@ const OWN_ROTATION = { actor: PSEUDONYM_ACTOR, commandType: 'rotatePseudonym' } 
 
 export type RotationOutcome =
   | { readonly outcome: 'rotated' | 'duplicate'; readonly nodeId: string; readonly epoch: number; readonly pseudonym: string }
-  | { readonly outcome: 'skipped'; readonly nodeId: string; readonly reason: string };
+  | { readonly outcome: 'skipped'; readonly nodeId: string; readonly reason: string }
+  /**
+   * An on-demand rotation that found every epoch it tried taken: rotations of the node stored elsewhere (another
+   * process, or ticks and reactions here) that the directory does not show yet. Nothing was recorded; sent again
+   * shortly, it starts past them.
+   */
+  | { readonly outcome: 'busy'; readonly nodeId: string; readonly reason: string };
+
+/** Epochs one rotation tries past the node's latest known before it stops. */
+const EPOCHS_TRIED = 64;
 
 /**
  * Why a rotation was not recorded: the refusal's own message, which says what the rule asks and what it found
@@ -52,7 +62,8 @@ export interface PseudonymRotation extends Projection {
   tick(): Promise<number>;
   /**
    * Rotation on demand (an operator's request). `commandId` makes a retried request idempotent; `options` go with
-   * the command to the engine (an interface's check of the caller's token, run right before it is decided).
+   * the command to the engine (an interface's check of the caller's token, run right before it is decided). Those of
+   * one node run one at a time, each starting past the latest epoch this process found stored for it.
    */
   rotateNow(nodeId: string, actor: Actor, commandId?: string, options?: ExecuteOptions): Promise<RotationOutcome>;
 }
@@ -103,6 +114,8 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
   let db: Database.Database | undefined;
   /** Stream and command id of the rotations stored in the batch being handled: a reaction found there is done. */
   let inBatch: ReadonlySet<string> = new Set();
+  const demands = new NodeLanes();
+  const recordedEpochs = new RecordedEpochs();
   const use = (): Database.Database => {
     if (db === undefined) throw new Error('pseudonym rotation used before setup');
     return db;
@@ -145,10 +158,14 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     known?: { readonly current: number | undefined; readonly next: Pseudonym },
     options?: ExecuteOptions,
   ): Promise<RotationOutcome> => {
-    const current = known !== undefined ? known.current : nodePseudonym(use(), nodeId)?.epoch;
+    const listed = known !== undefined ? known.current : nodePseudonym(use(), nodeId)?.epoch;
+    // A demand starts past what this process stored for the node too: the directory lags behind the store under load
+    // (review 94). Ticks and reactions keep the directory's epoch, which their derived command ids are made from.
+    const noted = trigger === 'demand' ? recordedEpochs.latest(nodeId) : undefined;
+    const current = noted !== undefined && (listed === undefined || noted > listed) ? noted : listed;
     let epoch = trigger === 'initial' ? 0 : current === undefined ? 0 : current + 1;
     // The directory may lag behind rotations already stored: an epoch whose pseudonym exists is taken, try the next.
-    for (let attempt = 0; attempt < 64; attempt++, epoch++) {
+    for (let attempt = 0; attempt < EPOCHS_TRIED; attempt++, epoch++) {
       const pseudonym = attempt === 0 && known !== undefined ? known.next : await deriver.node(nodeId, epoch);
       // Only reactions: a tick's and an operator's commands go straight to the engine.
       const { commandId } = metadata;
@@ -156,7 +173,9 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
         return { outcome: 'duplicate', nodeId, epoch, pseudonym };
       }
       try {
-        return await record(nodeId, epoch, pseudonym, trigger, metadata, options);
+        const recorded = await record(nodeId, epoch, pseudonym, trigger, metadata, options);
+        recordedEpochs.note(nodeId, epoch);
+        return recorded;
       } catch (error) {
         // A reaction or interval rotation this process manager recorded before under its derived id, at this epoch or
         // an earlier one (redelivered after the directory moved on), is done. Anyone else's command under the id
@@ -167,6 +186,7 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
           throw error;
         }
         const taken = isCredenceError(error, 'illegal_transition') && error.problem.code === 'illegal_transition' && error.problem.state === 'active';
+        if (taken) recordedEpochs.note(nodeId, epoch);
         if (taken && trigger !== 'initial') continue;
         const refused = isCredenceError(error, 'illegal_transition') || isCredenceError(error, 'not_found');
         // An on-demand rotation carries its caller's id. A request sent again once its rotation is in the directory
@@ -184,7 +204,11 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
         throw error;
       }
     }
-    throw new Error(`pseudonym rotation of ${nodeId}: 64 epochs past ${String(current)} are taken; the directory is far behind`);
+    const reason = `${EPOCHS_TRIED} epochs past ${String(current)} are taken: rotations of this node stored elsewhere are not in the pseudonym directory yet`;
+    // An operator's request is answered that it may be sent again; a tick's or a reaction's failure is reported and
+    // tried again by the runtime, as before.
+    if (trigger === 'demand') return { outcome: 'busy', nodeId, reason };
+    throw new Error(`pseudonym rotation of ${nodeId}: ${reason}; the directory is far behind`);
   };
 
   const react = async (e: DecodedEvent): Promise<void> => {
@@ -293,6 +317,7 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
       }
       return rotated;
     },
-    rotateNow: (nodeId, actor, commandId, options) => rotate(nodeId, 'demand', { ...(commandId !== undefined ? { commandId } : {}), actor }, undefined, options),
+    rotateNow: (nodeId, actor, commandId, options) =>
+      demands.run(nodeId, () => rotate(nodeId, 'demand', { ...(commandId !== undefined ? { commandId } : {}), actor }, undefined, options)),
   };
 };

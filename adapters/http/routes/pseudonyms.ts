@@ -7,7 +7,8 @@ import { resolvePseudonym } from '../../../projections/pseudonyms/index.ts';
 import { tokenChecked } from '../auth/access-hook.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
-import { HttpProblem } from '../problems.ts';
+import { HttpProblem, PROBLEM_CONTENT_TYPE, ProblemSchema } from '../problems.ts';
+import { RETRY_AFTER } from '../response-headers.ts';
 import { actorOf, metadataBodyPath } from './commands.ts';
 import { resolutionBound } from './resolution-bound.ts';
 
@@ -40,6 +41,18 @@ const ResolutionAnswer = z
   .meta({ id: 'PseudonymResolution' });
 
 /**
+ * Retry-After of a rotation that found its node's next epochs taken by rotations the directory does not show yet: the
+ * live runtime takes them in within moments, and a rotation sent again starts past what this process stored.
+ */
+const ROTATION_BUSY_RETRY_AFTER_SECONDS = 1;
+
+const problemAnswer = (description: string, headers?: typeof RETRY_AFTER) => ({
+  description,
+  ...(headers !== undefined ? { headers } : {}),
+  content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } },
+});
+
+/**
  * An operator's on-demand rotation (seed 004; SER-011, SER-025): the service derives the node's next pseudonym with
  * its pseudonym key and records it (`rotatePseudonym`, trigger `demand`, the operator as actor). The answer names the
  * epoch, not the pseudonym: who is behind a pseudonym is for an auditor's recorded resolution to say.
@@ -54,10 +67,21 @@ export const pseudonymRoutes: RouteModule = (app, context) => {
       description:
         "Derives the node's pseudonym of its next epoch with the service's pseudonym key and records the rotation (trigger `demand`). " +
         '201 when recorded; 200 when `commandId` had been seen; 409 when the node cannot rotate (unknown, or not live); 501 when the ' +
-        'service has no pseudonym key. A `rotatePseudonym` sent to /v1/commands must carry the derived pseudonym, which only the service can compute.',
+        'service has no pseudonym key; 503 `rotation_busy` (Retry-After) when the epochs after the node\'s latest are taken by rotations ' +
+        'not yet in the pseudonym directory: nothing was recorded, send it again. Rotations of one node run one at a time. ' +
+        'A `rotatePseudonym` sent to /v1/commands must carry the derived pseudonym, which only the service can compute.',
       tags: ['commands'],
       body: RotationBody,
-      response: { 200: RotationAnswer, 201: RotationAnswer },
+      response: {
+        200: RotationAnswer,
+        201: RotationAnswer,
+        503: problemAnswer(
+          "not now: the node's next epochs taken by rotations not yet in the pseudonym directory (`rotation_busy`, nothing recorded), " +
+            'or the service overloaded, starting, shutting down, not ready, or the event store busy or unreachable (Retry-After); a damaged ' +
+            'database, or a command while the transparency log has stopped on a restored event store (no Retry-After)',
+          RETRY_AFTER,
+        ),
+      },
     },
     handler: async (request, reply) => {
       const pseudonyms = context.credence.pseudonyms;
@@ -73,6 +97,11 @@ export const pseudonymRoutes: RouteModule = (app, context) => {
           throw validationError(issues, 'command');
         });
       if (outcome.outcome === 'skipped') throw new HttpProblem(409, 'rotation_refused', `${nodeId} cannot rotate: ${outcome.reason}`);
+      if (outcome.outcome === 'busy') {
+        throw new HttpProblem(503, 'rotation_busy', `${nodeId} was not rotated: ${outcome.reason}; send it again`, {}, {
+          'retry-after': String(ROTATION_BUSY_RETRY_AFTER_SECONDS),
+        });
+      }
       return reply.code(outcome.outcome === 'rotated' ? 201 : 200).send({ nodeId, epoch: outcome.epoch, deduplicated: outcome.outcome === 'duplicate' });
     },
   });
