@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { openTransparencyInDir } from '../adapters/driven/transparency/index.ts';
+import { lockDataFolder } from '../adapters/runtime/data-folder.ts';
 import { run as exportCommand } from '../bin/commands/export.ts';
 import { run as verifyCommand } from '../bin/commands/verify.ts';
 import { TransparencyProjection } from '../projections/transparency/index.ts';
@@ -14,7 +15,9 @@ import { appendEvents, tempDirs } from './transparency-fixtures.ts';
  * Found in review 88: with transparency.db's leaves, nodes and checkpoints emptied, `verify --data --key K` said
  * "ok: 0 stored events match …; 9 not logged yet" and exited 0: the pinned key had verified nothing. Only a store that
  * holds no event yet passes without a signed checkpoint. Review 93: leaves that match the store and no checkpoint are
- * what a new service has between logging and signing, told UNVERIFIED (still exit 1), not TAMPERED.
+ * what a new service has between logging and signing, told UNVERIFIED (still exit 1), not TAMPERED. Review 95: leaf
+ * hashes take no key, so only beside a live service holding the folder: in a stopped folder the checkpoints were
+ * removed (a history rewritten with its leaves passed as not signed yet, and the advice was to sign it).
  */
 const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
@@ -55,7 +58,7 @@ describe('verify --data when no signed checkpoint covers any stored event', () =
     expect(JSON.parse(json.out)).toMatchObject({ ok: false, kind: 'unsigned' });
   });
 
-  it('does not pass leaves no checkpoint covers, the checkpoints deleted: UNVERIFIED (exit 1), not TAMPERED', async () => {
+  it('fails leaves no checkpoint covers in a folder no service holds, the checkpoints deleted: TAMPERED unsigned (exit 1)', async () => {
     const dir = await folder(9);
     const log = new Database(join(dir, 'transparency.db'));
     log.exec('DELETE FROM checkpoints;');
@@ -63,26 +66,30 @@ describe('verify --data when no signed checkpoint covers any stored event', () =
     const result = await audit(dir);
     expect(result.code).toBe(1);
     expect(result.out).toBe('');
-    expect(result.err).toMatch(/^UNVERIFIED: not_signed_yet: the log holds 9 leaves matching the stored events and the log key signed no checkpoint yet, so nothing was verified: .*credence export/);
-    expect(result.err).not.toMatch(/TAMPERED/);
+    expect(result.err).toMatch(/^TAMPERED: unsigned: the log holds 9 leaves matching the stored events and no checkpoint signed by the log key, and no service holds the folder: .*the checkpoints were removed/);
+    // Signing now would vouch for whatever history the keyless leaves hash: never advised from an audit.
+    expect(result.err).not.toMatch(/UNVERIFIED|export|sign one/);
     const json = await audit(dir, true);
     expect(json.code).toBe(1);
-    expect(JSON.parse(json.out)).toMatchObject({ ok: false, kind: 'not_signed_yet', unsignedLeaves: 9 });
+    expect(JSON.parse(json.out)).toMatchObject({ ok: false, kind: 'unsigned' });
   });
 
-  it('tells events logged and not signed yet UNVERIFIED, and passes once a checkpoint is signed', async () => {
+  it('tells events logged and not signed yet beside the folder\'s holder UNVERIFIED, and passes once a checkpoint is signed', async () => {
     const dir = dirs.make();
     const store = openSqliteStoreInDir(dir);
     await appendEvents(store, 4);
     const { log, signer, origin } = openTransparencyInDir(dir);
-    // On demand only, as `credence export` signs: the leaves are in, no checkpoint yet.
+    // The folder's lock, as a running service holds it; signed on demand only: the leaves are in, no checkpoint yet.
+    const held = lockDataFolder(dir);
     const projection = new TransparencyProjection({ store, log, signer, origin, now: () => new Date(), checkpointEveryMs: 0 });
     await projection.catchUp();
     expect(log.latestCheckpoint()).toBeUndefined();
     const unsigned = await audit(dir);
     expect(unsigned.code).toBe(1);
-    expect(unsigned.err).toMatch(/^UNVERIFIED: not_signed_yet: the log holds 4 leaves/);
+    expect(unsigned.err).toMatch(/^UNVERIFIED: not_signed_yet: the log holds 4 leaves .*within its checkpoint period; run the audit again then/);
+    expect(unsigned.err).not.toMatch(/export/);
     await projection.checkpoint();
+    held.release();
     log.close();
     await store.close();
     const signed = await audit(dir);

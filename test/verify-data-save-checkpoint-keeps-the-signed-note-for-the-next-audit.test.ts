@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { openTransparencyLogInDir } from '../adapters/driven/transparency/index.ts';
+import { lockDataFolder } from '../adapters/runtime/data-folder.ts';
 import { run as exportCommand } from '../bin/commands/export.ts';
 import { run as verifyCommand } from '../bin/commands/verify.ts';
 import { capture } from './support/cli.ts';
@@ -74,7 +75,14 @@ describe('verify --data --save-checkpoint FILE', () => {
     log.exec('DELETE FROM checkpoints;');
     log.close();
     const out = join(dirs.make(), 'saved.txt');
-    const unverified = await verify(['--data', f.dir, '--key', f.key, '--save-checkpoint', out]);
+    // Not signed yet only beside the folder's holder, as a running service holds it (elsewhere: TAMPERED unsigned).
+    const held = lockDataFolder(f.dir);
+    let unverified: Awaited<ReturnType<typeof verify>>;
+    try {
+      unverified = await verify(['--data', f.dir, '--key', f.key, '--save-checkpoint', out]);
+    } finally {
+      held.release();
+    }
     expect(unverified.code).toBe(1);
     expect(unverified.err).toMatch(/^UNVERIFIED: not_signed_yet: /);
     expect(existsSync(out)).toBe(false);

@@ -7,6 +7,7 @@ import { readEventsDbInDir } from '../../adapters/driven/store/index.ts';
 import { EVENTS_DB_FILE, SCHEMA_VERSION } from '../../adapters/driven/store/index.ts';
 import { openReadingConnection } from '../../adapters/driven/files/index.ts';
 import { asDamagedDatabase } from '../../adapters/driven/files/damaged-database.ts';
+import { isDataFolderHeld } from '../../adapters/driven/files/data-folder-held.ts';
 import { openCheckpoint, type NoteVerifierKey } from '../../domain/transparency/index.ts';
 import { auditStoreAgainstLog } from '../../projections/transparency/index.ts';
 import { TransparencyLogAltered } from '../../domain/ports/index.ts';
@@ -100,10 +101,13 @@ export const auditDataDir = async (
   try {
     // Kept by a service that stopped over a store that no longer held what it logged: told with the audit's outcome.
     const refusal = log.keptRefusal();
+    // Held before or after the walk: a service that stopped meanwhile signed at its stop, after what was read.
+    const heldBefore = isDataFolderHeld(dir);
     const result = await auditStoreAgainstLog({
       storedEvents: counted(readEventsDbInDir(dir), bar?.update),
       log,
       logPublicKey: key,
+      heldByLiveService: () => heldBefore || isDataFolderHeld(dir),
       ...(saved !== undefined ? { saved } : {}),
     });
     bar?.finish();
@@ -112,7 +116,7 @@ export const auditDataDir = async (
     if (!repairing) printJson(refusal === undefined ? document : { ...document, refusal: refusalJson(refusal) });
     reportRefusal(refusal, result.ok, io);
     if (!result.ok) {
-      // Leaves not signed yet are no tampering, and no pass either (exit 1): the key vouched for nothing.
+      // Leaves beside a live service not signed yet are no tampering, and no pass either (exit 1): the key vouched for nothing.
       const verdict = result.kind === 'not_signed_yet' ? 'UNVERIFIED' : 'TAMPERED';
       io.err(printable(`${verdict}: ${result.kind}${result.position !== undefined ? ` at position ${result.position}` : ''}: ${result.message}`));
       if (!repairing) return 1;

@@ -33,15 +33,16 @@ export type TamperKind =
   /** A subtree hash the log file keeps (its `nodes` table, what proofs are built from) is not the hash of its leaves. */
   | 'node_mismatch'
   /**
-   * The store holds events, and the log neither leaves nor a checkpoint: the key verified nothing (the log emptied).
-   * Only a store with no event passes without a checkpoint; leaves and no checkpoint are `not_signed_yet`.
+   * The store holds events and no checkpoint covers any of them: the key verified nothing. The log was emptied, or
+   * its checkpoints removed under leaves no live service is about to sign. Only a store with no event passes without
+   * a checkpoint.
    */
   | 'unsigned';
 
 /**
- * Not a finding: the stored events match the log's leaves, and the log key signed no checkpoint yet, so nothing is
- * verified. A new log's first checkpoint is signed once it holds leaves (TransparencyProjection); until then, or when
- * the checkpoints were deleted, the audit can tell neither way.
+ * Not a finding: beside a live service holding the folder, the stored events match the log's leaves and the log key
+ * signed no checkpoint yet, so nothing is verified. That service signs a new log's first checkpoint once it holds
+ * leaves (TransparencyProjection), then over new leaves every period: the next audit can tell.
  */
 export type UnverifiedKind = 'not_signed_yet';
 
@@ -134,6 +135,13 @@ interface AuditArgs {
    * past the rewrite passes. With it, the log must still be at least that large and hash to it there.
    */
   readonly saved?: string;
+  /**
+   * Whether a live service held the data folder while the audit read it, asked once the walk is done. Leaf hashes
+   * take no key: leaves no checkpoint covers are `not_signed_yet` only beside one (it signs a new log's first
+   * checkpoint at once, and once more at shutdown); anywhere else checkpoints were removed, `unsigned` (review 95:
+   * a history rewritten with its leaves and its checkpoints deleted was told as not signed yet).
+   */
+  readonly heldByLiveService?: () => boolean;
 }
 
 const audit = async (args: AuditArgs): Promise<AuditReport> => {
@@ -163,7 +171,7 @@ const audit = async (args: AuditArgs): Promise<AuditReport> => {
       : args.storedEvents[Symbol.iterator]()
   ) as Iterator<AuditedRow> | AsyncIterator<AuditedRow>;
   try {
-    const report = await walk(rows, args.log, checkpoint, saved, args.logPublicKey);
+    const report = await walk(rows, args.log, checkpoint, saved, args.logPublicKey, args.heldByLiveService ?? (() => false));
     return report.ok ? { ...report, checkpointNote: stored?.note } : report;
   } finally {
     // Stopping at the first finding must still release the reader (it holds the events file open).
@@ -214,6 +222,7 @@ const walk = async (
   checkpoint: Checkpoint | undefined,
   saved: Checkpoint | undefined,
   key: NoteVerifierKey,
+  heldByLiveService: () => boolean,
 ): Promise<Walked> => {
   const nextRow = async (): Promise<AuditedRow | undefined> => {
     const result = await rows.next();
@@ -297,16 +306,25 @@ const walk = async (
     }
   }
   if (badNode !== undefined) return badNode;
-  // Leaves that match the store and no checkpoint: logged, not signed yet (a new service signs its first at once), or
-  // the checkpoints deleted; the audit cannot tell which, and says it verified nothing rather than tampering.
+  // Leaves that match the store and no checkpoint. Never advised to be signed from here: signing them would vouch for
+  // whatever history they hash, the key taking none.
   if (signedSize === 0 && checked > 0) {
+    if (heldByLiveService()) {
+      return {
+        ok: false,
+        kind: 'not_signed_yet',
+        unsignedLeaves: checked,
+        message:
+          `the log holds ${checked} leaves matching the stored events and the log key signed no checkpoint yet, so nothing was verified: ` +
+          'the service holding the folder signs one within its checkpoint period; run the audit again then',
+      };
+    }
     return {
       ok: false,
-      kind: 'not_signed_yet',
-      unsignedLeaves: checked,
+      kind: 'unsigned',
       message:
-        `the log holds ${checked} leaves matching the stored events and the log key signed no checkpoint yet, so nothing was verified: ` +
-        'a running service signs one as soon as it logs (wait for it, or sign one now: credence export STREAM --out FILE, through --server while it runs)',
+        `the log holds ${checked} leaves matching the stored events and no checkpoint signed by the log key, and no service holds the folder: ` +
+        'a service signs a new log\'s first checkpoint as soon as it logs and once more when it stops, so the checkpoints were removed (the leaves take no key: they may have been rewritten with the events)',
     };
   }
   if (signedSize === 0 && unlogged > 0) {

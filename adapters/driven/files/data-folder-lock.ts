@@ -11,7 +11,7 @@ import { refuseUnwritableFolder } from './unwritable-folder.ts';
 /** Who holds the folder (pid, host, since when): written by the holder, read only to name it in a refusal. */
 export const SERVICE_LOCK_FILE = 'service.lock';
 /** The lock itself: a SQLite database the holder keeps an exclusive transaction open on. */
-const SERVICE_LOCK_DB_FILE = 'service-lock.db';
+export const SERVICE_LOCK_DB_FILE = 'service-lock.db';
 /** A device folder's lock (bin/commands/device/folder-lock.ts): a folder holding it is a device simulator's. */
 export const DEVICE_LOCK_DB_FILE = 'device-lock.db';
 /** Files that make a folder another process's: a data folder's or a device folder's lock. */
