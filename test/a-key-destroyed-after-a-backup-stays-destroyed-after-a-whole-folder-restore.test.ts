@@ -1,5 +1,6 @@
-import { cpSync, renameSync } from 'node:fs';
+import { cpSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { decodeProtectedHeader } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { SqliteKeyRegistry } from '../adapters/driven/key-registry/index.ts';
@@ -101,6 +102,40 @@ const keyFiles = (dir: string) => {
   return { database: config.database, wrappingKeys: wrappingKeysPath(config) };
 };
 
+/** As a version before the key database kept the time of its last key change left it: no such record. */
+const asAnOlderVersionLeftIt = (dir: string): void => {
+  const db = new Database(keyFiles(dir).database);
+  try {
+    db.prepare(`DELETE FROM se_meta WHERE name IN ('changes', 'last_change')`).run();
+  } finally {
+    db.close();
+  }
+};
+
+/**
+ * A backup taken under an older version, the token signing key rotated withdrawing the old one before the upgrade,
+ * then (`upgraded`) the upgrade and `shredded` destroyed, as a revocation shreds its PSK copy; then restored, and
+ * README step 3's rotation run again in the restored folder. Without `upgraded`, every change before the restore
+ * was made under the older version.
+ */
+const restoredAfterAnUpgrade = async ({ upgraded }: { upgraded: boolean }) => {
+  const root = scratch();
+  const data = join(root, 'data');
+  const [shredded, kept] = await withDataFolderSe(data, OWNER, async (se) => [await se.generate('psk256'), await se.generate('psk256')]);
+  expect((await issue(data)).code).toBe(0);
+  asAnOlderVersionLeftIt(data);
+  cpSync(data, join(root, 'backup'), { recursive: true });
+  await rotateWithdrawing(data);
+  if (!upgraded) await withDataFolderSe(data, OWNER, (se) => se.destroy(shredded!));
+  asAnOlderVersionLeftIt(data);
+  if (upgraded) await withDataFolderSe(data, OWNER, (se) => se.destroy(shredded!));
+  const aside = join(root, 'data.before-restore');
+  renameSync(data, aside);
+  cpSync(join(root, 'backup'), data, { recursive: true });
+  const rotatedKid = await rotateWithdrawing(data);
+  return { data, aside, shredded: shredded!, kept: kept!, rotatedKid };
+};
+
 const refusal = (run: () => unknown): string => {
   try {
     run();
@@ -178,9 +213,37 @@ describe('a key destroyed after a backup stays destroyed after a whole-folder re
   it('given the two folders swapped, when key destroy-since-backup runs, then it is refused and the key made since the backup is kept', async () => {
     const { data, aside, made } = await restoredAfterAShred();
     const run = await credence(['key', 'destroy-since-backup', '--data', aside, '--before-restore', data]);
-    expect(run.code).not.toBe(0);
+    expect(run.code).toBe(1);
     expect(run.out).toContain('later_than_backup');
+    expect(run.out).not.toContain('destroyed again');
     expect(await held(aside, made)).toBe(true);
+  });
+
+  it('given a backup taken under a version before the last key change was kept, when key destroy-since-backup runs after an upgrade, then the key shredded since is destroyed again and the step-3 signing key kept', async () => {
+    const { data, aside, shredded, kept, rotatedKid } = await restoredAfterAnUpgrade({ upgraded: true });
+    const run = await credence(['key', 'destroy-since-backup', '--data', data, '--before-restore', aside]);
+    expect(run.code, run.out).toBe(0);
+    expect(run.out).toContain(`destroyed again ${shredded} (${OWNER} psk256`);
+    expect(run.out).toMatch(/kept key_\S+ \(credence:access ed25519/);
+    expect(await held(data, shredded)).toBe(false);
+    expect(await held(data, kept)).toBe(true);
+    const issued = await issue(data);
+    expect(issued.code, issued.out).toBe(0);
+    expect(issued.kid).toBe(rotatedKid);
+  });
+
+  it('given a folder moved aside whose key database kept no time of its last key change, when key destroy-since-backup runs, then that file\'s modification time stands for it', async () => {
+    const { data, aside, shredded, kept, rotatedKid } = await restoredAfterAnUpgrade({ upgraded: false });
+    const run = await credence(['key', 'destroy-since-backup', '--data', data, '--before-restore', aside]);
+    expect(run.code, run.out).toBe(0);
+    expect(run.out).toContain(`destroyed again ${shredded} (${OWNER} psk256`);
+    expect(run.out).toContain(`after the last key change of ${aside}`);
+    expect(run.out).toMatch(/kept key_\S+ \(credence:access ed25519/);
+    expect(await held(data, shredded)).toBe(false);
+    expect(await held(data, kept)).toBe(true);
+    expect((await issue(data)).kid).toBe(rotatedKid);
+    // The time it stood for is the file's, which the move aside kept.
+    expect(statSync(keyFiles(aside).database).mtimeMs).toBeGreaterThan(0);
   });
 
   it('given a folder moved aside that is another key database, when key destroy-since-backup runs, then it is refused and nothing destroyed', async () => {

@@ -1,9 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { validationError, type CredenceError } from '../../../domain/errors.ts';
 import { constantTimeEqual } from '../../../domain/crypto/bytes.ts';
 import type { KeyHandle } from '../../../domain/ports/secure-environment.ts';
 import { readOnlyDatabase } from '../files/read-only-database.ts';
-import { CHANGES, LAST_CHANGE } from './key-store.ts';
+import { LAST_CHANGE } from './key-store.ts';
 
 /** The two files of one embedded key database (embedded-config.ts: `database` and its `wrappingKeys`). */
 export interface KeyDatabaseFiles {
@@ -30,7 +30,6 @@ export interface KeysSinceBackup {
 interface Read {
   readonly pairing: Uint8Array | undefined;
   readonly wrapPairing: Uint8Array | undefined;
-  readonly changes: number;
   /** LAST_CHANGE (milliseconds), undefined when a version before it wrote the database last. */
   readonly lastChange: number | undefined;
   /** The stored keys whose wrapping key is there (a row without one is destroyed already). */
@@ -54,12 +53,10 @@ const read = (files: KeyDatabaseFiles): Read => {
     const live = new Map<string, Omit<KeyDestroyedSince, 'handle'>>();
     const rows = db.prepare('SELECT handle, owner, kind, created_at FROM se_keys').iterate() as IterableIterator<{ handle: string; owner: string; kind: string; created_at: string }>;
     for (const row of rows) if (wrap.handles.has(row.handle)) live.set(row.handle, { owner: row.owner, kind: row.kind, createdAt: row.created_at });
-    const changes = meta(CHANGES);
     const lastChange = meta(LAST_CHANGE);
     return {
       pairing: bytesOf(meta('pairing')),
       wrapPairing: wrap.pairing,
-      changes: typeof changes === 'number' ? changes : 0,
       lastChange: typeof lastChange === 'number' && Number.isFinite(lastChange) ? lastChange : undefined,
       live,
     };
@@ -95,11 +92,15 @@ const listed = (keys: readonly KeyDestroyedSince[]): string => {
  * is behind the later copy's: a key it made could be dated before that change). A clock set back only while a key
  * was made, and right again now, is not seen: restore on a host whose clock is right.
  *
+ * Where the later copy kept no LAST_CHANGE (no key made or destroyed there since the upgrade to a version that keeps
+ * it), its key database file's modification time stands for it: the file's last write is at or after its last key
+ * change, and a move aside keeps it (a copy without -p would not).
+ *
  * Refused (`validation`, naming the rule) unless the answer can be trusted: both files of each copy present and paired
  * (`key_database_present`, `wrapping_keys_match_database`), both copies of one key database (`same_key_database`:
- * another folder's would name every key), and `later` the later one (`later_than_backup`: its count of keys made and
- * destroyed, key-store.ts, is higher, and it recorded its last change; the two swapped would name every key made since
- * the backup), and the clock (above). Reads only.
+ * another folder's would name every key), and, with keys to destroy, `later` the later one (`later_than_backup`: its
+ * key database last changed, by the inode change time, no later than the restored one was written; swapped, the keys
+ * made since the backup would look destroyed since), and the clock (above). Reads only.
  */
 export const keysDestroyedSince = (restored: KeyDatabaseFiles, later: KeyDatabaseFiles, now: Date): KeysSinceBackup => {
   for (const [files, path] of [
@@ -132,12 +133,15 @@ export const keysDestroyedSince = (restored: KeyDatabaseFiles, later: KeyDatabas
     .map(([handle, key]) => ({ handle: handle as KeyHandle, ...key }))
     .sort((a, b) => (a.handle < b.handle ? -1 : 1));
   if (gone.length === 0) return { destroyed: [], madeSinceRestore: [] };
-  const lastChange = after.lastChange;
+  // No LAST_CHANGE: no key made or destroyed there since the upgrade to a version that keeps it. The file's last write
+  // is at or after its last key change, and a move aside keeps that time (README step 4: moved, never copied anew).
+  const written = statSync(later.database).mtimeMs;
+  const lastChange = after.lastChange ?? (Number.isFinite(written) && written > 0 ? Math.floor(written) : undefined);
   if (lastChange === undefined) {
     throw problem(
       'beforeRestore',
-      'later_than_backup',
-      `${later.database} last changed under a version that kept no time of its last change: the keys made since the restore cannot be told from those destroyed since the backup; nothing was destroyed`,
+      'later_last_change_known',
+      `${later.database} kept no time of its last key change and has no modification time: the keys made since the restore cannot be told from those destroyed since the backup; nothing was destroyed`,
     );
   }
   const made = (key: KeyDestroyedSince): number => Date.parse(key.createdAt);
@@ -157,15 +161,16 @@ export const keysDestroyedSince = (restored: KeyDatabaseFiles, later: KeyDatabas
         `Set the clock right and run this again, or end again each entity or run again each rotation that destroyed one of them since the backup`,
     );
   }
-  // Only with keys to destroy: a later copy that made keys and destroyed none is, swapped, a restored folder that made
-  // them since (the same two sets of keys); both ways nothing is destroyed.
-  if (destroyed.length > 0 && after.changes <= before.changes) {
+  // Which copy is the later: the times of the keys cannot say (swapped after step 3, the restored folder's keys made
+  // since the restore are dated after everything the folder moved aside did, so its keys made since the backup look
+  // destroyed since). The restore can: it wrote the restored key database as a new file after the folder moved aside
+  // last changed, and a file's inode change time is set by the kernel when it is written, never copied (cp -p, tar).
+  if (destroyed.length > 0 && statSync(later.database).ctimeMs > statSync(restored.database).ctimeMs) {
     throw problem(
       'beforeRestore',
       'later_than_backup',
-      `${later.database} has made and destroyed ${after.changes} key(s), no more than the restored ${restored.database} (${before.changes}): it is not the later copy ` +
-        `(the two folders swapped?, or the restored folder made and destroyed as many keys since the restore: run this before its first start), ` +
-        `or it last changed under a version that kept no count; nothing was destroyed`,
+      `${later.database} changed after the restored ${restored.database} was written: it is not the folder moved aside before the restore ` +
+        `(the two folders swapped?, or its files written or their mode or owner changed since the restore); nothing was destroyed`,
     );
   }
   return { destroyed, madeSinceRestore };

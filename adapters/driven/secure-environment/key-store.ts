@@ -22,15 +22,8 @@ export interface SealedKeyRecord {
 export type { OwnedKey } from './listed-row.ts';
 
 /**
- * se_meta's count of stored keys made and destroyed, raised in the same transaction: of two copies of one key database
- * (one pairing), the one with the higher count is the later, so keys destroyed since a backup are told from keys made
- * since it (destroyed-since.ts). 0 for a database last written by a version before the count.
- */
-export const CHANGES = 'changes';
-
-/**
  * se_meta's time of the latest make or destroy of a stored key, in milliseconds since the epoch, written in the same
- * transaction as the count. A high-water mark (the greater of the stored value and the change's time): a clock set
+ * transaction as the change. A high-water mark (the greater of the stored value and the change's time): a clock set
  * back never lowers it, so it is at or after the creation time of every key this database (and the copies it was
  * restored from) ever stored, which is what tells a key destroyed since a backup from one made after the restore
  * (destroyed-since.ts). The times are the Secure Environment's clock: a key's `createdAt`, a destroy's `at`.
@@ -60,7 +53,7 @@ interface Row {
  * when a transaction commits, so no page copy is kept by SQLite once destroy() returns.
  */
 type Statements = Record<
-  'insert' | 'insertWrap' | 'select' | 'selectWrap' | 'delete' | 'deleteWrap' | 'count' | 'all' | 'owned' | 'reseal' | 'getMeta' | 'setMeta' | 'getWrapMeta' | 'setWrapMeta' | 'changed' | 'lastChange',
+  'insert' | 'insertWrap' | 'select' | 'selectWrap' | 'delete' | 'deleteWrap' | 'count' | 'all' | 'owned' | 'reseal' | 'getMeta' | 'setMeta' | 'getWrapMeta' | 'setWrapMeta' | 'lastChange',
   Database.Statement
 >;
 
@@ -143,7 +136,6 @@ export class SealedKeyStore {
       setMeta: prepare('INSERT OR REPLACE INTO main.se_meta (name, value) VALUES (?, ?)'),
       getWrapMeta: prepare('SELECT value FROM wrap.se_wrap_meta WHERE name = ?'),
       setWrapMeta: prepare('INSERT OR REPLACE INTO wrap.se_wrap_meta (name, value) VALUES (?, ?)'),
-      changed: prepare(`INSERT INTO main.se_meta (name, value) VALUES ('${CHANGES}', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1`),
       lastChange: prepare(`INSERT INTO main.se_meta (name, value) VALUES ('${LAST_CHANGE}', ?) ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)`),
     };
   }
@@ -181,11 +173,10 @@ export class SealedKeyStore {
     });
   }
 
-  /** Counts one make or destroy and raises the time of the last one to `at` (inside the change's transaction). */
+  /** Raises the time of the last make or destroy to `at` (inside the change's transaction). */
   #changed(at: string): void {
     const time = Date.parse(at);
     if (!Number.isFinite(time)) throw new TypeError(`at: ${JSON.stringify(at)} is no ISO 8601 time`);
-    this.#statements.changed.run();
     this.#statements.lastChange.run(time);
   }
 
