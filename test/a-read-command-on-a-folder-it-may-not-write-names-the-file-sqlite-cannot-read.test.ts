@@ -1,11 +1,8 @@
-import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cmd } from './support/fleet.ts';
-import { asRoot, canDropCapabilities, credenceWithoutCapabilities as credence, readOnly, snapshot, writableAgain } from './support/read-only-folder.ts';
-import { startTestService, type TestService } from './support/service.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { asRoot, canDropCapabilities, credenceWithoutCapabilities as credence, readOnlyCopiesOfAStoppedFolder, snapshot } from './support/read-only-folder.ts';
 
 /*
  * Review 81, finding 2: on a copy of a cleanly stopped data folder made read-only (`chmod -R u-w`, a read-only mount),
@@ -20,30 +17,11 @@ import { startTestService, type TestService } from './support/service.ts';
  */
 
 describe.skipIf(asRoot && !canDropCapabilities)('a command that only reads a data folder this account may not write', () => {
-  let scratch: string;
-  let stopped: string;
-
-  beforeAll(async () => {
-    scratch = mkdtempSync(join(tmpdir(), 'credence-read-only-folder-'));
-    stopped = join(scratch, 'stopped');
-    const svc: TestService = await startTestService({ dir: stopped });
-    await svc.service.context.credence.engine.execute(cmd.registerNode('meter-1'));
-    await svc.close();
-    expect(readdirSync(stopped).filter((name) => /-(wal|shm|journal)$/.test(name))).toEqual([]);
-  }, 60_000);
-
-  afterAll(() => {
-    for (const name of readdirSync(scratch)) writableAgain(join(scratch, name));
-    rmSync(scratch, { recursive: true, force: true });
+  const folder = readOnlyCopiesOfAStoppedFolder('credence-read-only-folder-');
+  const { copyOf } = folder;
+  beforeAll(() => {
+    expect(readdirSync(folder.stopped()).filter((name) => /-(wal|shm|journal)$/.test(name))).toEqual([]);
   });
-
-  const copyOf = (name: string, prepare?: (dir: string) => void): string => {
-    const copy = join(scratch, name);
-    cpSync(stopped, copy, { recursive: true, preserveTimestamps: true });
-    prepare?.(copy);
-    readOnly(copy);
-    return copy;
-  };
 
   const commands: readonly (readonly [string, (dir: string) => string[], string])[] = [
     ['history', (dir) => ['history', 'node-meter-1', '--data', dir], 'events.db'],

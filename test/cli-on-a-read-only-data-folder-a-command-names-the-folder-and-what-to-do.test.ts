@@ -1,10 +1,7 @@
-import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cmd } from './support/fleet.ts';
-import { asRoot, canDropCapabilities, credenceWithoutCapabilities as credence, readOnly, snapshot, writableAgain } from './support/read-only-folder.ts';
-import { startTestService, type TestService } from './support/service.ts';
+import { describe, expect, it } from 'vitest';
+import { asRoot, canDropCapabilities, credenceWithoutCapabilities as credence, readOnlyCopiesOfAStoppedFolder, snapshot } from './support/read-only-folder.ts';
 
 /*
  * Review 81's remainder (left by the fix of a-read-command-on-a-folder-it-may-not-write-names-the-file-sqlite-cannot-read):
@@ -18,34 +15,13 @@ import { startTestService, type TestService } from './support/service.ts';
  */
 
 describe.skipIf(asRoot && !canDropCapabilities)('a command on a data folder this account may not write', () => {
-  let scratch: string;
-  let stopped: string;
-
-  beforeAll(async () => {
-    scratch = mkdtempSync(join(tmpdir(), 'credence-read-only-cli-'));
-    stopped = join(scratch, 'stopped');
-    const svc: TestService = await startTestService({ dir: stopped });
-    await svc.service.context.credence.engine.execute(cmd.registerNode('meter-1'));
-    await svc.close();
-  }, 60_000);
-
-  afterAll(() => {
-    for (const name of readdirSync(scratch)) writableAgain(join(scratch, name));
-    rmSync(scratch, { recursive: true, force: true });
-  });
-
-  const copyOf = (name: string, prepare?: (dir: string) => void): string => {
-    const copy = join(scratch, name);
-    cpSync(stopped, copy, { recursive: true, preserveTimestamps: true });
-    prepare?.(copy);
-    readOnly(copy);
-    return copy;
-  };
+  const folder = readOnlyCopiesOfAStoppedFolder('credence-read-only-cli-');
+  const { copyOf } = folder;
 
   const refusals: readonly (readonly [string, (dir: string) => string[], readonly string[]])[] = [
     [
       'export',
-      (dir) => ['export', 'node-meter-1', '--out', join(scratch, `bundle-of-${basename(dir)}.json`), '--data', dir],
+      (dir) => ['export', 'node-meter-1', '--out', join(folder.scratch(), `bundle-of-${basename(dir)}.json`), '--data', dir],
       ['a local export writes the folder\'s transparency log', 'export from a copy of the folder in storage this account may write (cp -a), or ask the service (--server URL)'],
     ],
     ['key list', (dir) => ['key', 'list', '--data', dir], ["this command takes the folder's lock in it", 'a command that only reads it (key list) may run on a copy']],

@@ -1,8 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { cmd } from './fleet.ts';
+import { startTestService } from './service.ts';
 
 /*
  * Running the CLI on a data folder this account may not write. Modes bind no root with its capabilities: run as root,
@@ -49,4 +52,35 @@ export const writableAgain = (dir: string): void => {
   if (!existsSync(dir)) return;
   chmodSync(dir, 0o700);
   for (const name of readdirSync(dir)) if (!lstatSync(join(dir, name)).isDirectory()) chmodSync(join(dir, name), 0o600);
+};
+
+/**
+ * A data folder a service served and stopped cleanly (`meter-1` registered), in a scratch folder of its own, and
+ * read-only copies of it (`prepare` runs on a copy before it is made read-only); all removed after the suite.
+ */
+export const readOnlyCopiesOfAStoppedFolder = (prefix: string) => {
+  let scratch = '';
+  let stopped = '';
+  beforeAll(async () => {
+    scratch = mkdtempSync(join(tmpdir(), prefix));
+    stopped = join(scratch, 'stopped');
+    const svc = await startTestService({ dir: stopped });
+    await svc.service.context.credence.engine.execute(cmd.registerNode('meter-1'));
+    await svc.close();
+  }, 60_000);
+  afterAll(() => {
+    for (const name of readdirSync(scratch)) writableAgain(join(scratch, name));
+    rmSync(scratch, { recursive: true, force: true });
+  });
+  return {
+    scratch: () => scratch,
+    stopped: () => stopped,
+    copyOf: (name: string, prepare?: (dir: string) => void): string => {
+      const copy = join(scratch, name);
+      cpSync(stopped, copy, { recursive: true, preserveTimestamps: true });
+      prepare?.(copy);
+      readOnly(copy);
+      return copy;
+    },
+  };
 };
