@@ -36,15 +36,15 @@ const folder = async (events: number) => {
   }
   return dir;
 };
-const audit = async (dir: string, json = false) => {
+const audit = async (dir: string, json = false, more: readonly string[] = []) => {
   const c = capture();
   const key = readFileSync(join(dir, 'transparency.pub'), 'utf8').trim();
-  const code = await verifyCommand(['--data', dir, '--key', key, ...(json ? ['--json'] : [])], c.io);
+  const code = await verifyCommand(['--data', dir, '--key', key, ...(json ? ['--json'] : []), ...more], c.io);
   return { code, out: c.out.join('\n'), err: c.err.join('\n') };
 };
 
 describe('verify --data when no signed checkpoint covers any stored event', () => {
-  it('fails (unsigned, exit 1) when the log file was emptied', async () => {
+  it('fails (UNVERIFIED not_logged_yet, exit 1, never ok) when the log file was emptied', async () => {
     const dir = await folder(9);
     const log = new Database(join(dir, 'transparency.db'));
     log.exec('DELETE FROM leaves; DELETE FROM nodes; DELETE FROM checkpoints;');
@@ -52,10 +52,22 @@ describe('verify --data when no signed checkpoint covers any stored event', () =
     const result = await audit(dir);
     expect(result.code).toBe(1);
     expect(result.out).toBe('');
-    expect(result.err).toMatch(/^TAMPERED: unsigned: the store holds 9 events and no checkpoint signed by the log key covers any of them/);
+    expect(result.err).toMatch(/^UNVERIFIED: not_logged_yet: the store holds 9 events and the log none of them, nor a checkpoint signed by the log key: nothing was verified/);
     const json = await audit(dir, true);
     expect(json.code).toBe(1);
-    expect(JSON.parse(json.out)).toMatchObject({ ok: false, kind: 'unsigned' });
+    expect(JSON.parse(json.out)).toMatchObject({ ok: false, kind: 'not_logged_yet' });
+  });
+
+  it('fails TAMPERED rolled_back when the log was emptied after an audit whose checkpoint was kept', async () => {
+    const dir = await folder(9);
+    const saved = join(dir, 'saved.txt');
+    expect((await audit(dir, false, ['--save-checkpoint', saved])).code).toBe(0);
+    const log = new Database(join(dir, 'transparency.db'));
+    log.exec('DELETE FROM leaves; DELETE FROM nodes; DELETE FROM checkpoints;');
+    log.close();
+    const result = await audit(dir, false, ['--checkpoint', saved]);
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(/^TAMPERED: rolled_back: the log's latest checkpoint signs 0 events, the saved one 9/);
   });
 
   it('fails leaves no checkpoint covers in a folder no service holds, the checkpoints deleted: TAMPERED unsigned (exit 1)', async () => {

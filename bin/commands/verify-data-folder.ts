@@ -117,7 +117,7 @@ export const auditDataDir = async (
     reportRefusal(refusal, result.ok, io);
     if (!result.ok) {
       // Leaves beside a live service not signed yet are no tampering, and no pass either (exit 1): the key vouched for nothing.
-      const verdict = result.kind === 'not_signed_yet' ? 'UNVERIFIED' : 'TAMPERED';
+      const verdict = result.kind === 'not_signed_yet' || result.kind === 'not_logged_yet' ? 'UNVERIFIED' : 'TAMPERED';
       io.err(printable(`${verdict}: ${result.kind}${result.position !== undefined ? ` at position ${result.position}` : ''}: ${result.message}`));
       if (!repairing) return 1;
       log.close();

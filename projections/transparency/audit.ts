@@ -33,18 +33,20 @@ export type TamperKind =
   /** A subtree hash the log file keeps (its `nodes` table, what proofs are built from) is not the hash of its leaves. */
   | 'node_mismatch'
   /**
-   * The store holds events and no checkpoint covers any of them: the key verified nothing. The log was emptied, or
-   * its checkpoints removed under leaves no live service is about to sign. Only a store with no event passes without
-   * a checkpoint.
+   * The log holds leaves of the stored events and no checkpoint covers any of them, in a folder no live service holds:
+   * the key verified nothing, and the checkpoints were removed (a service signs once more when it stops). Only a
+   * store with no event passes without a checkpoint.
    */
   | 'unsigned';
 
 /**
- * Not a finding: beside a live service holding the folder, the stored events match the log's leaves and the log key
- * signed no checkpoint yet, so nothing is verified. That service signs a new log's first checkpoint once it holds
- * leaves (TransparencyProjection), then over new leaves every period: the next audit can tell.
+ * Not a finding, and no pass: the log key verified nothing yet. `not_signed_yet`: beside a live service holding the
+ * folder, the stored events match the log's leaves and no checkpoint was signed yet; that service signs a new log's
+ * first checkpoint once it holds leaves (TransparencyProjection), then over new leaves every period: the next audit
+ * can tell. `not_logged_yet`: the log holds no leaf and no checkpoint at all (a log that has not caught up with its
+ * store, one stopped before its first pass, or one emptied): the next service or catch-up logs and signs them.
  */
-export type UnverifiedKind = 'not_signed_yet';
+export type UnverifiedKind = 'not_signed_yet' | 'not_logged_yet';
 
 export type AuditReport =
   | {
@@ -327,11 +329,18 @@ const walk = async (
         'a service signs a new log\'s first checkpoint as soon as it logs and once more when it stops, so the checkpoints were removed (the leaves take no key: they may have been rewritten with the events)',
     };
   }
+  // No leaf at all: a log that has not caught up with its store (a new log over events, one stopped or killed before
+  // its first pass) or one emptied; either way the key vouched for nothing (review 88: once "ok"), and a log that has
+  // not caught up is no tampering (a crash test found it called so).
   if (signedSize === 0 && unlogged > 0) {
     return {
       ok: false,
-      kind: 'unsigned',
-      message: `the store holds ${unlogged} events and no checkpoint signed by the log key covers any of them, nor is any of them a leaf of the log: the log key verified nothing (the log was emptied)`,
+      kind: 'not_logged_yet',
+      unsignedLeaves: 0,
+      message:
+        `the store holds ${unlogged} events and the log none of them, nor a checkpoint signed by the log key: nothing was verified ` +
+        '(a log that has not caught up with its store yet, or one emptied); audit again once the service has logged and signed them, ' +
+        'holding it to a checkpoint kept from an earlier audit (--checkpoint) if there is one',
     };
   }
   return { ok: true, checkedEvents: checked, signedThrough: signedSize, checkpoint, unlogged };
