@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { openCredence } from '../adapters/runtime/index.ts';
 import { runCli } from './support/cli.ts';
 import { cmd } from './support/fleet.ts';
@@ -85,6 +86,43 @@ describe('a served data folder whose events.db is missing', () => {
 
     expect(folderSnapshot(dir)).toEqual(before);
   });
+});
+
+/** An empty store made in place of the folder's own (its events.db moved aside first). */
+const emptyEventStoreInPlace = async (dir: string, aside: string): Promise<void> => {
+  eventStoreMissing(dir, aside);
+  await openSqliteStoreInDir(dir).close();
+};
+
+describe('a served data folder whose events.db holds no event', () => {
+  it('is refused by serve and openCredence, naming the file and the events its log and read models hold; nothing is written', async () => {
+    const data = scratch();
+    const aside = scratch();
+    await servedFolderWith(data, ['meter-1', 'meter-2']);
+    await emptyEventStoreInPlace(data, aside);
+    const before = folderSnapshot(data);
+
+    const served = await runCli(['serve', '--data', data, '--port', '0', '--log-level', 'silent']);
+    expect(served.code).not.toBe(0);
+    expect(served.err).toContain(`${join(data, 'events.db')} holds no event`);
+    expect(served.err).toMatch(/transparency\.db has logged \d+ events/);
+    expect(served.err).toMatch(/readmodels\.db holds read models built from them/);
+    expect(folderSnapshot(data)).toEqual(before);
+
+    const clock = new FakeClock(new Date('2026-01-01T00:00:00.000Z'));
+    expect(() => openCredence({ location: { dir: data }, clock })).toThrow(/events\.db holds no event[\s\S]*Restoring the event store from a backup/);
+    expect(() => openCredence({ location: { dir: data }, clock })).toThrow(
+      expect.objectContaining({ problem: expect.objectContaining({ issues: [expect.objectContaining({ path: 'location.dir', rule: 'event_store_empty' })] }) }),
+    );
+    expect(folderSnapshot(data)).toEqual(before);
+  }, 120_000);
+
+  it('is served when its log and read models hold no event either (a folder served on an empty store, started again)', async () => {
+    const data = join(scratch(), 'data');
+    await (await startTestService({ dir: data })).close();
+    await (await startTestService({ dir: data })).close();
+    expect(existsSync(join(data, 'events.db'))).toBe(true);
+  }, 120_000);
 });
 
 describe('a data folder before its first start', () => {

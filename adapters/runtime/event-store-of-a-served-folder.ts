@@ -68,12 +68,17 @@ const sqliteFolderOf = (dataDir: string, store: string | undefined): string | un
 /**
  * Refuses, before anything is written, to make a new `events.db` for the data folder `dataDir` when the folder was
  * built from a log of events (its transparency log's leaves, its read models' checkpoints) or served (keys its starts
- * registered): that store is missing, not new. `store` is the connection string the folder is served with (undefined: its own events.db; only a SQLite store
+ * registered): that store is missing, not new. An events.db there that holds no event, in a folder built from a log of
+ * events, is refused too (`event_store_empty`). `store` is the connection string the folder is served with (undefined: its own events.db; only a SQLite store
  * is checked, an external one being no file to miss); `setting` names it in the refusal.
  */
 export const refuseNewEventStoreForAServedFolder = (dataDir: string, store: string | undefined, setting: string): void => {
   const folder = sqliteFolderOf(dataDir, store);
-  if (folder === undefined || existsSync(join(folder, EVENTS_DB_FILE))) return;
+  if (folder === undefined) return;
+  if (existsSync(join(folder, EVENTS_DB_FILE))) {
+    refuseEmptyEventsDbOfAFolderBuiltFromEvents(dataDir, folder, setting);
+    return;
+  }
   const events = [loggedEvents(dataDir), handledEvents(dataDir)].filter((s): s is string => s !== undefined);
   const keys = registeredKeys(dataDir);
   if (events.length === 0 && keys === undefined) return;
@@ -89,6 +94,38 @@ export const refuseNewEventStoreForAServedFolder = (dataDir: string, store: stri
           `store in place as ${path} (a backup: README, "Restoring the event store from a backup", step 2; the folder's ` +
           `whole backup, its transparency log and readmodels.db too: "Restoring a whole data folder"), or serve the ` +
           'folder with the store it was served with',
+      },
+    ],
+    'data folder',
+  );
+};
+
+/** Whether the embedded store in `folder` holds an event, read without writing. */
+const holdsAnEvent = (folder: string): boolean =>
+  signOf(folder, EVENTS_DB_FILE, 'events', (db) => (db.prepare('SELECT 1 FROM events LIMIT 1').get() === undefined ? undefined : 'an event')) !==
+  undefined;
+
+/**
+ * An events.db that is there and holds no event, in a folder built from a log of events (its log's leaves, its read
+ * models' checkpoints): an empty store put in place of the one it was built from (a backup not restored into it, or a
+ * store made afresh by hand). Served, the read models were reset and the log stopped (review 84, left then); refused as
+ * the EventStoreDB store that holds no event is, below. Keys its starts registered are no sign here: a first start on
+ * an empty store registers them before any event.
+ */
+const refuseEmptyEventsDbOfAFolderBuiltFromEvents = (dataDir: string, folder: string, setting: string): void => {
+  const signs = [loggedEvents(dataDir), handledEvents(dataDir)].filter((s): s is string => s !== undefined);
+  if (signs.length === 0 || holdsAnEvent(folder)) return;
+  const path = join(folder, EVENTS_DB_FILE);
+  throw validationError(
+    [
+      {
+        path: setting,
+        rule: 'event_store_empty',
+        message:
+          `${path} holds no event, but ${dataDir} was built from a log of events (${signs.join('; ')}): served, its read ` +
+          'models would be rebuilt empty and an empty fleet served. Put the event store it was built from in place as ' +
+          `${path} (a backup: README, "Restoring the event store from a backup", step 2), or serve the folder with the ` +
+          'store it was served with; to serve a new fleet, use a new data folder',
       },
     ],
     'data folder',
