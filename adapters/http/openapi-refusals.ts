@@ -15,7 +15,7 @@ const REFUSALS = {
   401: problem('no bearer token, or one malformed, expired, forged or revoked (`unauthenticated`)', WWW_AUTHENTICATE),
   403: problem("the token's role may not call this route (`forbidden`)"),
   413: problem('the body is larger than the service accepts (`payload_too_large`)'),
-  415: problem('a content type the route does not take (`unsupported_media_type`)'),
+  415: problem('a content type the route does not take, or a body sent with a Content-Encoding other than `identity` (answered with `Accept-Encoding: identity`) (`unsupported_media_type`)'),
   429: problem('too many requests from this caller in the window (`rate_limited`)', RETRY_AFTER),
   503: problem(
     'not now: overloaded, starting, shutting down, not ready, or the event store busy or unreachable (Retry-After); a damaged database, or a command while the transparency log has stopped on a restored event store (no Retry-After)',

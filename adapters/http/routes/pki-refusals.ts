@@ -86,5 +86,5 @@ export const CRL_REFUSALS = {
 export const OCSP_POST_REFUSALS = {
   ...PKI_REFUSALS,
   413: refusal('the body is larger than the service accepts (`payload_too_large`)'),
-  415: refusal('a content type the route does not take (`unsupported_media_type`)'),
+  415: refusal('a content type the route does not take, or a body sent with a Content-Encoding other than `identity` (answered with `Accept-Encoding: identity`) (`unsupported_media_type`)'),
 };
