@@ -98,6 +98,11 @@ describe('credence events', () => {
     expect(r.code, r.err.join('\n')).toBe(0);
     expect(positionsOf(r.out)[0]! > before).toBe(true);
     expect(r.out[0]).toMatch(/ SubscriptionCreated +subscription-late-\d+$/);
+    // Where it started is said once, on stderr: the head when the stream opened, before the event printed.
+    const told = r.err.filter((line) => line.startsWith('note: following from the end'));
+    expect(told).toHaveLength(1);
+    const startedAfter = BigInt(/after @(\d+),/.exec(told[0]!)![1]!);
+    expect(startedAfter >= before && startedAfter < positionsOf(r.out)[0]!).toBe(true);
   });
 
   it('gives an integrator the pseudonymised stream, and refuses it the canonical one (exit 1, the problem printed)', async () => {

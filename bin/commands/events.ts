@@ -124,6 +124,9 @@ export const register: RegisterCommands = (program, io) => {
 const follow = async (o: Options, target: { readonly url: string; readonly token: string }, io: Io): Promise<number> => {
   const stopped = stoppedBySignal();
   let printed = 0;
+  // --from end starts where the server's head was when the stream opened: said once, so that events stored just before
+  // (a revocation a moment earlier) are known to be behind it, not missed (review 94 read a 13 s "gap" so).
+  let startTold = o.from !== 'end';
   try {
     const events = subscribeEvents(target.url, {
       path: pathOf(o),
@@ -144,6 +147,13 @@ const follow = async (o: Options, target: { readonly url: string; readonly token
               : `note: the server ended the stream (${d.reason}); resuming ${resumePoint(d.lastEventId)}`,
         ),
       onReconnect: (id, ms) => io.err(`note: reconnecting in ${(ms / 1000).toFixed(1)} s, resuming ${resumePoint(id)}`),
+      onFrame: (frame) => {
+        if (startTold || (frame.kind !== 'id' && frame.kind !== 'event')) return;
+        startTold = true;
+        if (frame.kind === 'id' && PositionString.safeParse(frame.id).success) {
+          io.err(`note: following from the end: events after @${frame.id}, the last one stored when the stream opened (--from start for the whole history)`);
+        }
+      },
     });
     for await (const event of events) {
       io.out(o.json ? jsonLine(event) : humanLine(event));
