@@ -10,6 +10,7 @@ import { main } from '../bin/cli.ts';
 import { ownerView, type KeyHandle, type OwnedSecureEnvironment } from '../domain/ports/index.ts';
 import { capture } from './support/cli.ts';
 import { isHeld, withDataFolderSe } from './support/key-held.ts';
+import { folderSnapshot } from './support/served-folder.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
@@ -255,6 +256,62 @@ describe('a key destroyed after a backup stays destroyed after a whole-folder re
     expect(run.out).toContain('same_key_database');
     expect(await held(data, shredded)).toBe(true);
     expect(await held(data, kept)).toBe(true);
+  });
+
+  it('given README step 3 skipped, the current token signing key withdrawn since the backup, when key destroy-since-backup runs, then it is refused naming it and nothing is destroyed; after step 3 it is destroyed', async () => {
+    const root = scratch();
+    const data = join(root, 'data');
+    expect((await issue(data)).code).toBe(0);
+    const before = (await issue(data)).kid!;
+    cpSync(data, join(root, 'backup'), { recursive: true });
+    await rotateWithdrawing(data);
+    const aside = join(root, 'data.before-restore');
+    renameSync(data, aside);
+    cpSync(join(root, 'backup'), data, { recursive: true });
+
+    const refused = await credence(['key', 'destroy-since-backup', '--data', data, '--before-restore', aside]);
+    expect(refused.code, refused.out).toBe(1);
+    expect(refused.out).toMatch(/names as current, which signs new tokens[\s\S]*Run step 3 first[\s\S]*Nothing was destroyed \[current_signing_key\]/);
+    const stillSigns = await issue(data);
+    expect(stillSigns.code, stillSigns.out).toBe(0);
+    expect(stillSigns.kid).toBe(before);
+
+    // Step 3 withdraws and destroys it; the key it makes is kept.
+    const rotatedKid = await rotateWithdrawing(data);
+    const run = await credence(['key', 'destroy-since-backup', '--data', data, '--before-restore', aside]);
+    expect(run.code, run.out).toBe(0);
+    expect(run.out).toMatch(/kept \S+ \(credence:access ed25519/);
+    expect(run.out).not.toMatch(/destroyed again \S+ \(credence:access/);
+    expect((await issue(data)).kid).toBe(rotatedKid);
+  });
+
+  it('given README step 2 run after step 3 on both folders, a retired key whose tokens all ended, when key destroy-since-backup runs, then the listing wrote nothing and the step-3 key is kept', async () => {
+    const root = scratch();
+    const data = join(root, 'data');
+    const short = await credence(['token', 'create', '--data', data, '--role', 'auditor', '--subject', 'ops', '--ttl', '2s']);
+    expect(short.code, short.out).toBe(0);
+    cpSync(data, join(root, 'backup'), { recursive: true });
+    // Rotated since the backup, not withdrawn: the old key stays, retired, until its last token ends.
+    expect((await credence(['token', 'rotate-key', '--data', data])).code).toBe(0);
+    const aside = join(root, 'data.before-restore');
+    renameSync(data, aside);
+    cpSync(join(root, 'backup'), data, { recursive: true });
+    const rotatedKid = await rotateWithdrawing(data);
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const asideBefore = folderSnapshot(aside);
+
+    // Step 2: the listings of both folders, the token now ended (review 96: the listing pruned the retired key in the
+    // folder moved aside, and its later last key change made the step-3 key look destroyed since the backup).
+    expect((await credence(['token', 'list', '--all', '--data', aside])).code).toBe(0);
+    expect((await credence(['token', 'list', '--data', data])).code).toBe(0);
+    expect(folderSnapshot(aside)).toEqual(asideBefore);
+
+    const run = await credence(['key', 'destroy-since-backup', '--data', data, '--before-restore', aside]);
+    expect(run.code, run.out).toBe(0);
+    expect(run.out).not.toMatch(/destroyed again \S+ \(credence:access/);
+    const issued = await issue(data);
+    expect(issued.code, issued.out).toBe(0);
+    expect(issued.kid).toBe(rotatedKid);
   });
 
   it('given a pkcs11: Secure Environment, when key destroy-since-backup runs, then it is bad usage: a restore brings back none of its keys', async () => {

@@ -1,11 +1,36 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
-import { isKeyNotFound } from '../../domain/errors.ts';
+import { isKeyNotFound, validationError } from '../../domain/errors.ts';
+import type { KeyDestroyedSince } from '../../adapters/driven/secure-environment/destroyed-since.ts';
 import { ownerView, type KeyHandle } from '../../domain/ports/index.ts';
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { UsageError } from '../program.ts';
 import { withLockedKeyFolders, type KeyFolders } from './key-folders.ts';
 import { KEY_OWNERS, keyUsesIn, whatNames, type KeyUse } from './keys-in-use.ts';
+
+/**
+ * A key the restored folder signs with next (its current API token signing key) is never destroyed here: its tokens
+ * could no longer be issued nor the key rotated (review 96: a key step 3 made looked destroyed since the backup once
+ * a command had destroyed a key in the folder moved aside after the restore). README's step 3 runs first, retiring a
+ * key withdrawn since; refused, nothing destroyed, naming each such key.
+ */
+const refuseDestroyingACurrentSigningKey = (destroyed: readonly KeyDestroyedSince[], uses: ReadonlyMap<string, KeyUse>, beforeRestore: string): void => {
+  const current = destroyed.filter((key) => uses.get(key.handle)?.current === true);
+  if (current.length === 0) return;
+  throw validationError(
+    [
+      {
+        path: 'beforeRestore',
+        rule: 'current_signing_key',
+        message:
+          `${current.map((key) => `${key.handle} (${key.owner} ${key.kind}, made ${key.createdAt}): ${whatNames(uses.get(key.handle)!)}`).join('; ')}: ` +
+          `destroyed, no token could be issued. Run step 3 first (credence token rotate-key --data <data>, with --withdraw-previous if that is how it ran since the backup), then this again; ` +
+          `if it ran already, ${beforeRestore} changed since the restore (a command that destroyed a key there): its last key change no longer tells the keys made since the restore. Nothing was destroyed [current_signing_key]`,
+      },
+    ],
+    'Secure Environment restore',
+  );
+};
 
 /**
  * `credence key destroy-since-backup --data DIR --before-restore DIR` (README "Restoring a whole data folder"): a
@@ -44,6 +69,7 @@ export const destroyKeysSinceBackup = (folders: KeyFolders, beforeRestore: strin
       const handles = destroyed.filter((key) => key.owner === owner).map((key) => key.handle);
       for (const [handle, use] of await keyUsesIn(locked.folders, owner, handles)) uses.set(handle, use);
     }
+    refuseDestroyingACurrentSigningKey(destroyed, uses, beforeRestore);
     const se = locked.secureEnvironment();
     for (const key of destroyed) {
       await ownerView(se, key.owner)

@@ -7,6 +7,8 @@ import type { KeyHandle } from '../../domain/ports/index.ts';
 export interface KeyUse {
   readonly rule: string;
   readonly message: string;
+  /** The key signs what the folder issues next (the current API token signing key): destroyed, the folder issues nothing. */
+  readonly current?: true;
 }
 
 /**
@@ -117,8 +119,8 @@ const accessKeysInUse: KeysInUse = async (data, handles) => {
     const message =
       key.retiredAt === undefined
         ? `the API token signing key ${path} names as current, which signs new tokens: ${KEPT}`
-        : `a retired API token signing key ${path} names, which verifies the tokens it signed until they end (the next start or token command after that destroys it; credence token rotate-key --withdraw-previous revokes them and destroys it now): ${KEPT}`;
-    if (!name(key.handle, { rule: 'access_signing_key_in_use', message })) break;
+        : `a retired API token signing key ${path} names, which verifies the tokens it signed until they end (the next start or local token create, revoke or rotate-key after that destroys it; credence token rotate-key --withdraw-previous revokes them and destroys it now): ${KEPT}`;
+    if (!name(key.handle, { rule: 'access_signing_key_in_use', message, ...(key.retiredAt === undefined ? { current: true as const } : {}) })) break;
   }
   return uses;
 };

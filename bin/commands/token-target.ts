@@ -56,7 +56,13 @@ export const localConfig = async (args: Pick<Target, 'data' | 'config'>, io: Io)
  * folder, its Secure Environment and access.db when absent, so every check of the command's own arguments runs
  * before this (a rejected command writes nothing). Loaded on demand.
  */
-export const withLocalAccess = async <T>(config: ServiceConfig, io: Io, mustExist: boolean, use: (access: AccessControl, dir: string) => Promise<T>): Promise<T> => {
+export const withLocalAccess = async <T>(
+  config: ServiceConfig,
+  io: Io,
+  mustExist: boolean,
+  use: (access: AccessControl, dir: string) => Promise<T>,
+  opening: { readonly prune?: boolean } = {},
+): Promise<T> => {
   const env = io.env ?? process.env;
   if (mustExist && !existsSync(config.data)) throw new UsageError(`--data: no data folder at ${config.data}`);
   // Found in review: list, revoke and rotate-key on a folder no token was issued in made access.db, a signing key and
@@ -68,7 +74,12 @@ export const withLocalAccess = async <T>(config: ServiceConfig, io: Io, mustExis
   // Review 81: a full disk or a file size limit met making or writing the folder (its Secure Environment, access.db)
   // was `error: disk I/O error`, no file named. The folder is named; which of its files, SQLite does not say.
   return namingRefusedWrites(`the data folder ${config.data}`, async () => {
-    const local = await openAccessControl(config.data, { tokens: config.tokens, env, ...(config.secureEnvironment !== undefined ? { secureEnvironment: config.secureEnvironment } : {}) });
+    const local = await openAccessControl(config.data, {
+      tokens: config.tokens,
+      env,
+      ...(config.secureEnvironment !== undefined ? { secureEnvironment: config.secureEnvironment } : {}),
+      ...(opening.prune === false ? { prune: false } : {}),
+    });
     try {
       return await use(local.access, config.data);
     } finally {

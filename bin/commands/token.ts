@@ -145,10 +145,17 @@ const list = async (args: z.infer<typeof List>, io: Io): Promise<number> => {
   const page: { tokens: readonly TokenSummaryJson[]; next?: string | undefined } =
     target !== undefined
       ? await clientOf(target).listTokens(query)
-      : await withLocalAccess(await localConfig(args, io), io, true, async (access) => {
-          const local = access.list(query);
-          return { tokens: local.tokens.map(tokenSummaryJson), next: local.next };
-        });
+      : await withLocalAccess(
+          await localConfig(args, io),
+          io,
+          true,
+          async (access) => {
+            const local = access.list(query);
+            return { tokens: local.tokens.map(tokenSummaryJson), next: local.next };
+          },
+          // A listing changes nothing (README restore step 2 lists the folder moved aside: review 96).
+          { prune: false },
+        );
   const { tokens, next } = page;
   if (args.json) io.out(json({ tokens, ...(next !== undefined ? { next } : {}) }));
   else {

@@ -89,6 +89,13 @@ export interface AccessControlOptions extends JwtSettings {
   readonly maxActivePerSubject: number;
   /** How many tokens that passed every check `recognises` keeps (least recently used out first). Default 4,096. */
   readonly recognisedKept?: number;
+  /**
+   * Whether opening forgets long-expired token records and destroys retired keys whose tokens all ended (default
+   * true). False for a listing, which changes nothing: README's restore step 2 lists the folder moved aside, whose key
+   * database must keep the time of its last key change (review 96: the prune destroyed a key there, and the key
+   * made by step 3 in the restored folder then looked destroyed since the backup).
+   */
+  readonly prune?: boolean;
 }
 
 /** Expired tokens stay listed (with state `expired`) this long, for whoever reviews access after the fact. */
@@ -102,11 +109,13 @@ const PRUNE_AFTER_EXPIRY_MS = 30 * 86_400_000;
 export const createAccessControl = async (options: AccessControlOptions): Promise<AccessControl> => {
   const { se, registry, clock, random } = options;
   const keys = await openSigningKeys(se, registry, clock);
-  // Records of tokens long expired refuse nothing their expiry does not already refuse: forget them.
-  registry.prune(new Date(clock.now().getTime() - PRUNE_AFTER_EXPIRY_MS));
-  // Retired keys whose last token ended since: destroyed (a service start, a local token command). One the Secure
-  // Environment will not destroy now stops nothing: it verifies only tokens that ended, and the next prune tries again.
-  await keys.prune().catch(() => undefined);
+  if (options.prune !== false) {
+    // Records of tokens long expired refuse nothing their expiry does not already refuse: forget them.
+    registry.prune(new Date(clock.now().getTime() - PRUNE_AFTER_EXPIRY_MS));
+    // Retired keys whose last token ended since: destroyed (a service start, a local token command). One the Secure
+    // Environment will not destroy now stops nothing: it verifies only tokens that ended, and the next prune tries again.
+    await keys.prune().catch(() => undefined);
+  }
   const settings: JwtSettings = { issuer: options.issuer, audience: options.audience };
   const { maxTtlSeconds, maxActivePerSubject } = options;
   const verifyAll = tokenVerifier({ registry, clock, keys, settings, maxTtlSeconds });

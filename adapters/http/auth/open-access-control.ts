@@ -50,6 +50,8 @@ export const openAccessControl = async (
     readonly secureEnvironment?: string;
     /** Where a PKCS#11 PIN variable is read (process.env by default). */
     readonly env?: Readonly<Record<string, string | undefined>>;
+    /** False for a listing: nothing pruned, no key destroyed (AccessControlOptions.prune). */
+    readonly prune?: boolean;
   } = {},
 ): Promise<LocalAccessControl> => {
   const clock = options.clock ?? systemClock;
@@ -59,7 +61,7 @@ export const openAccessControl = async (
   let registry: ReturnType<typeof openAccessRegistry> | undefined;
   try {
     registry = openAccessRegistry({ dir: dataDir });
-    const access = await createAccessControl({ se: ownerView(se, ACCESS_OWNER), registry, clock, random: systemRandom, ...tokens });
+    const access = await createAccessControl({ se: ownerView(se, ACCESS_OWNER), registry, clock, random: systemRandom, ...tokens, ...(options.prune === false ? { prune: false } : {}) });
     const opened = registry;
     return {
       access,
