@@ -14,6 +14,8 @@ import { startTestService, type TestService } from './support/service.ts';
  * review 93), with the advice to sign a checkpoint: the real log key then signed the rewritten history. A service
  * signs a new log's first checkpoint at once and once more when it stops, so leaves no checkpoint covers are "not
  * signed yet" only beside a live service holding the folder; in a stopped folder the checkpoints were removed.
+ * Review 97: a signer that failed, or a kill before the first signature, leaves a stopped folder so too, and a lock
+ * proves nothing: both are UNVERIFIED, never advised to sign, and a checkpoint kept from an earlier audit tells.
  */
 const dirs: string[] = [];
 let svc: TestService | undefined;
@@ -45,24 +47,29 @@ const deleteCheckpoints = (dir: string): void => {
     log.close();
   }
 };
-const audit = async (dir: string) => {
+const audit = async (dir: string, more: readonly string[] = []) => {
   const c = capture();
   const key = readFileSync(join(dir, 'transparency.pub'), 'utf8').trim();
-  const code = await verifyCommand(['--data', dir, '--key', key], c.io);
+  const code = await verifyCommand(['--data', dir, '--key', key, ...more], c.io);
   return { code, out: c.out.join('\n'), err: c.err.join('\n') };
 };
 
 describe('verify --data of leaves no checkpoint covers', () => {
-  it('fails a stopped service\'s folder whose checkpoints were deleted: TAMPERED unsigned, no advice to sign', async () => {
+  it('fails a stopped service\'s folder whose checkpoints were deleted: UNVERIFIED, no advice to sign, and TAMPERED against a checkpoint kept from an earlier audit', async () => {
     const running = await serviceWithOneCommand();
     await running.close();
     svc = undefined;
+    const saved = join(running.dir, 'saved.txt');
+    expect((await audit(running.dir, ['--save-checkpoint', saved])).code).toBe(0);
     deleteCheckpoints(running.dir);
     const result = await audit(running.dir);
     expect(result.code).toBe(1);
     expect(result.out).toBe('');
-    expect(result.err).toMatch(/^TAMPERED: unsigned: the log holds \d+ leaves matching the stored events and no checkpoint signed by the log key, and no service holds the folder/);
-    expect(result.err).not.toMatch(/UNVERIFIED|not_signed_yet|export/);
+    expect(result.err).toMatch(/^UNVERIFIED: not_signed_yet: the log holds \d+ leaves matching the stored events and no checkpoint signed by the log key, so nothing was verified\. A log whose signing failed/);
+    expect(result.err).not.toMatch(/A process holds|export|audit again/);
+    const against = await audit(running.dir, ['--checkpoint', saved]);
+    expect(against.code).toBe(1);
+    expect(against.err).toMatch(/^TAMPERED: rolled_back: /);
   });
 
   it('tells them not signed yet beside a running service holding the folder: UNVERIFIED (exit 1), wait and audit again', async () => {
@@ -72,7 +79,7 @@ describe('verify --data of leaves no checkpoint covers', () => {
     const result = await audit(running.dir);
     expect(result.code).toBe(1);
     expect(result.out).toBe('');
-    expect(result.err).toMatch(/^UNVERIFIED: not_signed_yet: the log holds \d+ leaves matching the stored events and the log key signed no checkpoint yet, so nothing was verified: the service holding the folder signs one within its checkpoint period; run the audit again then/);
+    expect(result.err).toMatch(/^UNVERIFIED: not_signed_yet: the log holds \d+ leaves matching the stored events and no checkpoint signed by the log key, so nothing was verified\. A process holds the folder: a running service signs .*audit again after its checkpoint period; still none then, the service refuses to sign \(GET \/v1\/projections names why/);
     expect(result.err).not.toMatch(/TAMPERED|export/);
   });
 });

@@ -17,7 +17,10 @@ import { appendEvents, tempDirs } from './transparency-fixtures.ts';
  * holds no event yet passes without a signed checkpoint. Review 93: leaves that match the store and no checkpoint are
  * what a new service has between logging and signing, told UNVERIFIED (still exit 1), not TAMPERED. Review 95: leaf
  * hashes take no key, so only beside a live service holding the folder: in a stopped folder the checkpoints were
- * removed (a history rewritten with its leaves passed as not signed yet, and the advice was to sign it).
+ * removed (a history rewritten with its leaves passed as not signed yet, and the advice was to sign it). Review 97: a
+ * service whose signer failed, or one killed before its first signature, leaves the same files, then told TAMPERED:
+ * nothing in them proves either, so both are UNVERIFIED (exit 1), sent to a kept checkpoint, never told to sign; only
+ * a trace the files keep (subtree hashes without their leaves) or a kept checkpoint proves tampering.
  */
 const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
@@ -52,7 +55,8 @@ describe('verify --data when no signed checkpoint covers any stored event', () =
     const result = await audit(dir);
     expect(result.code).toBe(1);
     expect(result.out).toBe('');
-    expect(result.err).toMatch(/^UNVERIFIED: not_logged_yet: the store holds 9 events and the log none of them, nor a checkpoint signed by the log key: nothing was verified/);
+    expect(result.err).toMatch(/^UNVERIFIED: not_logged_yet: the store holds 9 events and the log none of them, nor a checkpoint signed by the log key, so nothing was verified\. .*--checkpoint SAVED/);
+    expect(result.err).not.toMatch(/export|audit again/);
     const json = await audit(dir, true);
     expect(json.code).toBe(1);
     expect(JSON.parse(json.out)).toMatchObject({ ok: false, kind: 'not_logged_yet' });
@@ -70,20 +74,37 @@ describe('verify --data when no signed checkpoint covers any stored event', () =
     expect(result.err).toMatch(/^TAMPERED: rolled_back: the log's latest checkpoint signs 0 events, the saved one 9/);
   });
 
-  it('fails leaves no checkpoint covers in a folder no service holds, the checkpoints deleted: TAMPERED unsigned (exit 1)', async () => {
+  it('fails leaves no checkpoint covers in a folder no service holds, the checkpoints deleted: UNVERIFIED not_signed_yet (exit 1), never advised to sign; TAMPERED rolled_back against a kept checkpoint', async () => {
     const dir = await folder(9);
+    const saved = join(dir, 'saved.txt');
+    expect((await audit(dir, false, ['--save-checkpoint', saved])).code).toBe(0);
     const log = new Database(join(dir, 'transparency.db'));
     log.exec('DELETE FROM checkpoints;');
     log.close();
     const result = await audit(dir);
     expect(result.code).toBe(1);
     expect(result.out).toBe('');
-    expect(result.err).toMatch(/^TAMPERED: unsigned: the log holds 9 leaves matching the stored events and no checkpoint signed by the log key, and no service holds the folder: .*the checkpoints were removed/);
-    // Signing now would vouch for whatever history the keyless leaves hash: never advised from an audit.
-    expect(result.err).not.toMatch(/UNVERIFIED|export|sign one/);
+    // A signer that failed, or a kill before the first signature, leaves the same files (review 97): nothing proves
+    // tampering, nothing was verified, and the auditor is sent to a kept checkpoint, never told to sign.
+    expect(result.err).toMatch(/^UNVERIFIED: not_signed_yet: the log holds 9 leaves matching the stored events and no checkpoint signed by the log key, so nothing was verified\. A log whose signing failed/);
+    expect(result.err).toMatch(/checkpoints \(and leaves\) were removed all look like this: hold the folder to a checkpoint kept from an earlier audit \(--checkpoint SAVED\)/);
+    expect(result.err).not.toMatch(/export|audit again|A process holds/);
     const json = await audit(dir, true);
     expect(json.code).toBe(1);
-    expect(JSON.parse(json.out)).toMatchObject({ ok: false, kind: 'unsigned' });
+    expect(JSON.parse(json.out)).toMatchObject({ ok: false, kind: 'not_signed_yet', unsignedLeaves: 9 });
+    const held = await audit(dir, false, ['--checkpoint', saved]);
+    expect(held.code).toBe(1);
+    expect(held.err).toMatch(/^TAMPERED: rolled_back: /);
+  });
+
+  it('fails TAMPERED unsigned when the leaves and checkpoints were deleted and the subtree hashes they made remain', async () => {
+    const dir = await folder(9);
+    const log = new Database(join(dir, 'transparency.db'));
+    log.exec('DELETE FROM leaves; DELETE FROM checkpoints;');
+    log.close();
+    const result = await audit(dir);
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(/^TAMPERED: unsigned: the store holds 9 events and the log none of them, nor a checkpoint signed by the log key, but it keeps subtree hashes of leaves: its leaves and checkpoints were deleted/);
   });
 
   it('tells events logged and not signed yet beside the folder\'s holder UNVERIFIED, and passes once a checkpoint is signed', async () => {
@@ -98,7 +119,7 @@ describe('verify --data when no signed checkpoint covers any stored event', () =
     expect(log.latestCheckpoint()).toBeUndefined();
     const unsigned = await audit(dir);
     expect(unsigned.code).toBe(1);
-    expect(unsigned.err).toMatch(/^UNVERIFIED: not_signed_yet: the log holds 4 leaves .*within its checkpoint period; run the audit again then/);
+    expect(unsigned.err).toMatch(/^UNVERIFIED: not_signed_yet: the log holds 4 leaves .*A process holds the folder: a running service signs .*audit again after its checkpoint period/);
     expect(unsigned.err).not.toMatch(/export/);
     await projection.checkpoint();
     held.release();

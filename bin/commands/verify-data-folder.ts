@@ -116,7 +116,7 @@ export const auditDataDir = async (
     if (!repairing) printJson(refusal === undefined ? document : { ...document, refusal: refusalJson(refusal) });
     reportRefusal(refusal, result.ok, io);
     if (!result.ok) {
-      // Leaves beside a live service not signed yet are no tampering, and no pass either (exit 1): the key vouched for nothing.
+      // Nothing verified and nothing in the files proves tampering: no pass (exit 1), and no accusation either.
       const verdict = result.kind === 'not_signed_yet' || result.kind === 'not_logged_yet' ? 'UNVERIFIED' : 'TAMPERED';
       io.err(printable(`${verdict}: ${result.kind}${result.position !== undefined ? ` at position ${result.position}` : ''}: ${result.message}`));
       if (!repairing) return 1;

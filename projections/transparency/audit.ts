@@ -6,6 +6,7 @@ import { appendLeafHash, emptyFrontier, frontierRoot, type Frontier } from '../.
 import { eventLeafHash } from '../../domain/transparency/leaf.ts';
 import type { NoteVerifierKey } from '../../domain/transparency/note.ts';
 import { openCheckpoint } from '../../domain/transparency/verify-result.ts';
+import { isCredenceError } from '../../domain/errors.ts';
 import { storedNodesAgree } from './audit-nodes.ts';
 
 /** One stored row as the audit reads it: a parsed event, or a row that no longer parses. */
@@ -33,18 +34,17 @@ export type TamperKind =
   /** A subtree hash the log file keeps (its `nodes` table, what proofs are built from) is not the hash of its leaves. */
   | 'node_mismatch'
   /**
-   * The log holds leaves of the stored events and no checkpoint covers any of them, in a folder no live service holds:
-   * the key verified nothing, and the checkpoints were removed (a service signs once more when it stops). Only a
-   * store with no event passes without a checkpoint.
+   * The store holds events, the log none of them and no checkpoint, but it keeps subtree hashes, which only leaves
+   * make: its leaves and checkpoints were deleted. (Without such a trace, `not_logged_yet`.)
    */
   | 'unsigned';
 
 /**
- * Not a finding, and no pass: the log key verified nothing yet. `not_signed_yet`: beside a live service holding the
- * folder, the stored events match the log's leaves and no checkpoint was signed yet; that service signs a new log's
- * first checkpoint once it holds leaves (TransparencyProjection), then over new leaves every period: the next audit
- * can tell. `not_logged_yet`: the log holds no leaf and no checkpoint at all (a log that has not caught up with its
- * store, one stopped before its first pass, or one emptied): the next service or catch-up logs and signs them.
+ * No pass, and no proof of tampering: the log key verified nothing, and nothing in the files tells why. Exit 1 all the
+ * same. `not_signed_yet`: the stored events match the log's leaves and no checkpoint covers them (a new log between
+ * logging and signing, a signer that failed, a kill before the first signature, or checkpoints removed).
+ * `not_logged_yet`: the log holds no leaf and no checkpoint (one not caught up with its store, or one emptied without
+ * a trace). A checkpoint kept from an earlier audit tells them apart; signing them never does.
  */
 export type UnverifiedKind = 'not_signed_yet' | 'not_logged_yet';
 
@@ -138,10 +138,9 @@ interface AuditArgs {
    */
   readonly saved?: string;
   /**
-   * Whether a live service held the data folder while the audit read it, asked once the walk is done. Leaf hashes
-   * take no key: leaves no checkpoint covers are `not_signed_yet` only beside one (it signs a new log's first
-   * checkpoint at once, and once more at shutdown); anywhere else checkpoints were removed, `unsigned` (review 95:
-   * a history rewritten with its leaves and its checkpoints deleted was told as not signed yet).
+   * Whether a process held the data folder while the audit read it, asked once the walk is done: beside a running
+   * service, leaves no checkpoint covers are signed within its checkpoint period, which the verdict says. It decides
+   * no verdict: leaf hashes take no key, and a lock proves nothing (review 97).
    */
   readonly heldByLiveService?: () => boolean;
 }
@@ -216,6 +215,24 @@ const earlierCheckpoints = (log: Log, key: NoteVerifierKey, signedSize: number) 
       message: `the first ${at.treeSize} stored events no longer hash to the checkpoint the log key signed at that size (${at.time}): the history was rewritten in both files and signed again`,
     };
   };
+};
+
+/** What an audit that verified nothing tells the auditor, whatever left the log so. */
+const UNVOUCHED =
+  'A log whose signing failed or was cut off (a Secure Environment down, a kill before its first signature), one not caught up with its store, ' +
+  'and one whose checkpoints (and leaves) were removed all look like this: hold the folder to a checkpoint kept from an earlier audit ' +
+  '(--checkpoint SAVED), which a log emptied or rewritten fails, before a service signs it; once signed, the events are vouched for as they are stored now';
+
+/** Whether the log keeps a subtree hash, which only its leaves make: a log with none left held leaves once. */
+const leavesOnceHeld = (log: Pick<Log, 'nodeHash'>): boolean => {
+  try {
+    log.nodeHash(1, 0);
+    return true;
+  } catch (error) {
+    // A file SQLite cannot read is the log's own refusal; a missing row throws a plain error (audit-nodes.ts).
+    if (isCredenceError(error)) throw error;
+    return false;
+  }
 };
 
 const walk = async (
@@ -308,39 +325,36 @@ const walk = async (
     }
   }
   if (badNode !== undefined) return badNode;
-  // Leaves that match the store and no checkpoint. Never advised to be signed from here: signing them would vouch for
-  // whatever history they hash, the key taking none.
+  // Stored events no checkpoint covers never pass; TAMPERED only where the files prove it. Leaves with no checkpoint are
+  // what a new log holds between logging and signing, and what a service leaves when its signer failed or it was killed
+  // before its first signature (review 97); no leaf at all, a log that has not caught up (a crash test). Both are also
+  // what checkpoints (and leaves) removed look like, and leaf hashes take no key (review 95): so the verdict vouches for
+  // nothing, says so, and never advises signing (that would vouch for whatever history the leaves now hash).
   if (signedSize === 0 && checked > 0) {
-    if (heldByLiveService()) {
+    const beside = heldByLiveService()
+      ? 'A process holds the folder: a running service signs a new log\'s first checkpoint as soon as it logs, so audit again after its checkpoint period; ' +
+        'still none then, the service refuses to sign (GET /v1/projections names why: checkpoints removed). '
+      : '';
+    return {
+      ok: false,
+      kind: 'not_signed_yet',
+      unsignedLeaves: checked,
+      message: `the log holds ${checked} leaves matching the stored events and no checkpoint signed by the log key, so nothing was verified. ${beside}${UNVOUCHED}`,
+    };
+  }
+  if (signedSize === 0 && unlogged > 0) {
+    if (leavesOnceHeld(log)) {
       return {
         ok: false,
-        kind: 'not_signed_yet',
-        unsignedLeaves: checked,
-        message:
-          `the log holds ${checked} leaves matching the stored events and the log key signed no checkpoint yet, so nothing was verified: ` +
-          'the service holding the folder signs one within its checkpoint period; run the audit again then',
+        kind: 'unsigned',
+        message: `the store holds ${unlogged} events and the log none of them, nor a checkpoint signed by the log key, but it keeps subtree hashes of leaves: its leaves and checkpoints were deleted`,
       };
     }
     return {
       ok: false,
-      kind: 'unsigned',
-      message:
-        `the log holds ${checked} leaves matching the stored events and no checkpoint signed by the log key, and no service holds the folder: ` +
-        'a service signs a new log\'s first checkpoint as soon as it logs and once more when it stops, so the checkpoints were removed (the leaves take no key: they may have been rewritten with the events)',
-    };
-  }
-  // No leaf at all: a log that has not caught up with its store (a new log over events, one stopped or killed before
-  // its first pass) or one emptied; either way the key vouched for nothing (review 88: once "ok"), and a log that has
-  // not caught up is no tampering (a crash test found it called so).
-  if (signedSize === 0 && unlogged > 0) {
-    return {
-      ok: false,
       kind: 'not_logged_yet',
       unsignedLeaves: 0,
-      message:
-        `the store holds ${unlogged} events and the log none of them, nor a checkpoint signed by the log key: nothing was verified ` +
-        '(a log that has not caught up with its store yet, or one emptied); audit again once the service has logged and signed them, ' +
-        'holding it to a checkpoint kept from an earlier audit (--checkpoint) if there is one',
+      message: `the store holds ${unlogged} events and the log none of them, nor a checkpoint signed by the log key, so nothing was verified. ${UNVOUCHED}`,
     };
   }
   return { ok: true, checkedEvents: checked, signedThrough: signedSize, checkpoint, unlogged };

@@ -63,8 +63,10 @@ const verify = async (dir: string, when: string, problems: string[]): Promise<{ 
   } catch {
     report = undefined;
   }
-  // Killed before its log's first pass: nothing logged yet is no finding (UNVERIFIED, exit 1); the close below must sign it all.
-  if (code === 1 && (report as { kind?: unknown } | undefined)?.kind === 'not_logged_yet') return { matched: 0, signed: 0, unlogged: Number.NaN };
+  // Killed before its log's first pass, or between its first leaves and their signature: nothing signed yet is no
+  // finding (UNVERIFIED, exit 1); the close below must sign it all.
+  const kind = (report as { kind?: unknown } | undefined)?.kind;
+  if (code === 1 && (kind === 'not_logged_yet' || kind === 'not_signed_yet')) return { matched: 0, signed: 0, unlogged: Number.NaN };
   if (code !== 0 || report?.ok !== true) {
     problems.push(`${when}: credence verify --data exited ${code}: ${[...c.out, ...c.err].join(' | ')}`);
     return undefined;
