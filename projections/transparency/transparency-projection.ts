@@ -5,7 +5,7 @@ import type { CheckpointSigner } from '../../domain/transparency/checkpoint-sign
 import { eventLeafHash } from '../../domain/transparency/leaf.ts';
 import { describeOtherLog, notInLog } from '../runtime/log-check.ts';
 import { describeKeptRefusal, firstLeafNotInStore, refusalOf, TransparencyLogOfAnotherLog } from './log-refusal.ts';
-import { signCheckpoint } from './sign-checkpoint.ts';
+import { signCheckpoint, TransparencyLogForked } from './sign-checkpoint.ts';
 import { indexLegacyLeaves } from './stream-index.ts';
 
 export interface TransparencyProjectionOptions {
@@ -41,6 +41,8 @@ export class TransparencyProjection {
   private following: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private signing: Promise<unknown> = Promise.resolve();
+  /** Why the key last refused to sign (the log changed under this process), until a signature succeeds again. */
+  private forked: TransparencyLogForked | undefined;
   private waiters: { position: bigint; resolve: () => void }[] = [];
   /** The first catch-up has checked the log against the store and indexed a legacy log's leaves. */
   private firstCatchUpDone = false;
@@ -278,9 +280,25 @@ export class TransparencyProjection {
     }).catch((error: unknown) => this.options.onError?.(error));
   }
 
-  private sign(): Promise<StoredCheckpoint> {
+  private async sign(): Promise<StoredCheckpoint> {
     const { log, signer, origin, now } = this.options;
-    return signCheckpoint({ log, signer, origin, now });
+    try {
+      const signed = await signCheckpoint({ log, signer, origin, now });
+      this.forked = undefined;
+      return signed;
+    } catch (error) {
+      if (error instanceof TransparencyLogForked) this.forked = error;
+      throw error;
+    }
+  }
+
+  /**
+   * Why the log key refuses to sign this log: its checkpoints were removed or its leaves altered under this process
+   * (sign-checkpoint.ts), until a signature succeeds again. The service is not ready meanwhile (review 97: it signed
+   * nothing more and said so only in GET /v1/projections, while /readyz answered ready).
+   */
+  get refusesToSign(): TransparencyLogForked | undefined {
+    return this.forked;
   }
 
   /** Signs a checkpoint of everything received so far, on demand. Checkpoints are signed one at a time. */

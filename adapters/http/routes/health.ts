@@ -81,6 +81,13 @@ export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, c
           'the transparency log holds events the event store does not (restored from an older backup): commands are refused until the operator acts',
         );
       }
+      // The log changed under the running service (checkpoints removed, leaves altered): it signs nothing more.
+      if (context.credence.transparency?.refusesToSign !== undefined) {
+        throw notReady(
+          'transparency_log_altered',
+          'the transparency log was changed under the running service (checkpoints removed, or leaves altered): the log key signs nothing more until the operator acts (GET /v1/projections names why)',
+        );
+      }
       const lag = context.live.lag();
       if (lag.eventsBehind > context.limits.readyMaxLagEvents) {
         throw notReady('lag', `live projections are ${lag.eventsBehind} events behind (bound ${context.limits.readyMaxLagEvents})`, { eventsBehind: lag.eventsBehind });
