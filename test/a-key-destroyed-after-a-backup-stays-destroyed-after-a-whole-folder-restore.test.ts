@@ -5,12 +5,16 @@ import { decodeProtectedHeader } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { SqliteKeyRegistry } from '../adapters/driven/key-registry/index.ts';
 import { keysDestroyedSince, secureEnvironmentConfigForDataDir, wrappingKeysPath } from '../adapters/driven/secure-environment/index.ts';
-import { openDataFolderSecureEnvironment } from '../adapters/runtime/index.ts';
+import { loadIssuingCas } from '../adapters/driven/pki/load.ts';
+import { OcspSigningKey } from '../adapters/driven/pki/ocsp-signing-key.ts';
+import { ocspSignerHandles } from '../adapters/driven/pki/ocsp-signer-handles.ts';
+import { openDataFolderSecureEnvironment, systemRandom } from '../adapters/runtime/index.ts';
 import { main } from '../bin/cli.ts';
 import { ownerView, type KeyHandle, type OwnedSecureEnvironment } from '../domain/ports/index.ts';
 import { capture } from './support/cli.ts';
 import { isHeld, withDataFolderSe } from './support/key-held.ts';
 import { folderSnapshot } from './support/served-folder.ts';
+import { startTestService } from './support/service.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
@@ -313,6 +317,34 @@ describe('a key destroyed after a backup stays destroyed after a whole-folder re
     expect(issued.code, issued.out).toBe(0);
     expect(issued.kid).toBe(rotatedKid);
   });
+
+  it('given the OCSP signer renewed twice since the backup, when key destroy-since-backup runs, then the key the restored signer file names as current is kept and the service starts', async () => {
+    const root = scratch();
+    const data = join(root, 'data');
+    expect((await credence(['ca', 'init', '--data', data])).code).toBe(0);
+    await (await startTestService({ dir: data })).close();
+    const restoredCurrent = ocspSignerHandles(data).find((signer) => signer.state === 'current')!.handle as KeyHandle;
+    cpSync(data, join(root, 'backup'), { recursive: true });
+    // Two renewals (a signer is due some 4.7 days on): the first retires the backup's key, the second destroys it.
+    for (const days of [5, 10]) {
+      await withDataFolderSe(data, OWNER, async (se) => {
+        const [ca] = await loadIssuingCas(data, se);
+        await OcspSigningKey.open({ dataDir: data, se, ca: ca!, random: systemRandom, now: () => Date.now() + days * 86_400_000 });
+      });
+    }
+    expect(await held(data, restoredCurrent)).toBe(false);
+    const aside = join(root, 'data.before-restore');
+    renameSync(data, aside);
+    cpSync(join(root, 'backup'), data, { recursive: true });
+
+    const run = await credence(['key', 'destroy-since-backup', '--data', data, '--before-restore', aside]);
+    expect(run.code, run.out).toBe(0);
+    expect(run.out).toContain(`kept ${restoredCurrent} (${OWNER}`);
+    expect(run.out).toMatch(/the OCSP signing key of CA default .* which signs its OCSP responses; the service retires it at the signer's next renewal/);
+    expect(run.out).not.toContain(`destroyed again ${restoredCurrent}`);
+    expect(await held(data, restoredCurrent)).toBe(true);
+    await (await startTestService({ dir: data })).close();
+  }, 60_000);
 
   it('given a pkcs11: Secure Environment, when key destroy-since-backup runs, then it is bad usage: a restore brings back none of its keys', async () => {
     const { data, aside, shredded } = await restoredAfterAShred();

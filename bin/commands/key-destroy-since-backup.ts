@@ -15,7 +15,7 @@ import { KEY_OWNERS, keyUsesIn, whatNames, type KeyUse } from './keys-in-use.ts'
  * key withdrawn since; refused, nothing destroyed, naming each such key.
  */
 const refuseDestroyingACurrentSigningKey = (destroyed: readonly KeyDestroyedSince[], uses: ReadonlyMap<string, KeyUse>, beforeRestore: string): void => {
-  const current = destroyed.filter((key) => uses.get(key.handle)?.current === true);
+  const current = destroyed.filter((key) => uses.get(key.handle)?.current === 'rotate_first');
   if (current.length === 0) return;
   throw validationError(
     [
@@ -70,8 +70,12 @@ export const destroyKeysSinceBackup = (folders: KeyFolders, beforeRestore: strin
       for (const [handle, use] of await keyUsesIn(locked.folders, owner, handles)) uses.set(handle, use);
     }
     refuseDestroyingACurrentSigningKey(destroyed, uses, beforeRestore);
+    // A current OCSP signing key the folder moved aside renewed and destroyed since the backup signs the restored
+    // folder's OCSP responses again: destroyed, its start failed on a key that does not exist (review 98). Kept; the
+    // service renews it as it did before the restore.
+    const signing = destroyed.filter((key) => uses.get(key.handle)?.current === 'renewed_by_service');
     const se = locked.secureEnvironment();
-    for (const key of destroyed) {
+    for (const key of destroyed.filter((k) => !signing.includes(k))) {
       await ownerView(se, key.owner)
         .destroy(key.handle as KeyHandle)
         .catch((error: unknown) => {
@@ -81,6 +85,14 @@ export const destroyKeysSinceBackup = (folders: KeyFolders, beforeRestore: strin
       const named = use === undefined ? '' : `; the restored folder still names it: ${whatNames(use)} [${use.rule}]`;
       io.out(printable(`destroyed again ${key.handle} (${key.owner} ${key.kind}, made ${key.createdAt}), destroyed since the backup${named}`));
     }
+    for (const key of signing) {
+      io.out(
+        printable(
+          `kept ${key.handle} (${key.owner} ${key.kind}, made ${key.createdAt}), destroyed since the backup, which the restored folder signs with: ${whatNames(uses.get(key.handle)!)}; ` +
+            "the service retires it at the signer's next renewal and destroys it at the one after, as before the restore",
+        ),
+      );
+    }
     for (const key of madeSinceRestore) {
       io.out(printable(`kept ${key.handle} (${key.owner} ${key.kind}, made ${key.createdAt}), made since the restore: after the last key change of ${beforeRestore}`));
     }
@@ -88,7 +100,7 @@ export const destroyKeysSinceBackup = (folders: KeyFolders, beforeRestore: strin
       printable(
         destroyed.length === 0
           ? `no key of ${data} was destroyed since the backup: ${beforeRestore} holds every one it holds${madeSinceRestore.length > 0 ? ' but those made since the restore' : ''}`
-          : `${destroyed.length} key(s) destroyed since the backup destroyed again in ${data}: end again each entity named, and run again each rotation named, before the first start`,
+          : `${destroyed.length - signing.length} key(s) destroyed since the backup destroyed again in ${data}${signing.length > 0 ? ` (${signing.length} kept, which it signs with)` : ''}: end again each entity named, and run again each rotation named, before the first start`,
       ),
     );
     return 0;

@@ -7,8 +7,12 @@ import type { KeyHandle } from '../../domain/ports/index.ts';
 export interface KeyUse {
   readonly rule: string;
   readonly message: string;
-  /** The key signs what the folder issues next (the current API token signing key): destroyed, the folder issues nothing. */
-  readonly current?: true;
+  /**
+   * The key signs what the folder issues next: destroyed, the folder issues nothing. `rotate_first`: the current API
+   * token signing key, which only an operator's rotation retires; `renewed_by_service`: a current OCSP signing key,
+   * which the service retires at its signer's next renewal and destroys at the one after.
+   */
+  readonly current?: 'rotate_first' | 'renewed_by_service';
 }
 
 /**
@@ -95,7 +99,7 @@ const infrastructureKeysInUse: KeysInUse = async (data, handles) => {
       signer.state === 'current'
         ? `the OCSP signing key of CA ${signer.caId} (${signer.file}), which signs its OCSP responses: ${KEPT}`
         : `a retired OCSP signing key of CA ${signer.caId} (${signer.file}), which the service destroys at the signer's next renewal: ${KEPT}`;
-    if (!name(signer.handle, { rule: 'ocsp_signing_key_in_use', message })) return uses;
+    if (!name(signer.handle, { rule: 'ocsp_signing_key_in_use', message, ...(signer.state === 'current' ? { current: 'renewed_by_service' as const } : {}) })) return uses;
   }
   const { boundHandles } = await import('../../adapters/driven/key-registry/bound-handles.ts');
   for (const [handle, bound] of boundHandles(data, left)) {
@@ -120,7 +124,7 @@ const accessKeysInUse: KeysInUse = async (data, handles) => {
       key.retiredAt === undefined
         ? `the API token signing key ${path} names as current, which signs new tokens: ${KEPT}`
         : `a retired API token signing key ${path} names, which verifies the tokens it signed until they end (the next start or local token create, revoke or rotate-key after that destroys it; credence token rotate-key --withdraw-previous revokes them and destroys it now): ${KEPT}`;
-    if (!name(key.handle, { rule: 'access_signing_key_in_use', message, ...(key.retiredAt === undefined ? { current: true as const } : {}) })) break;
+    if (!name(key.handle, { rule: 'access_signing_key_in_use', message, ...(key.retiredAt === undefined ? { current: 'rotate_first' as const } : {}) })) break;
   }
   return uses;
 };
