@@ -25,19 +25,17 @@ export type TamperKind =
   | 'inserted'
   /** The latest checkpoint does not verify under the log key. */
   | 'bad_checkpoint'
-  /** The log file disagrees with its own signed checkpoint (it was altered too, or truncated), or its stream index with the events. */
+  /**
+   * The log file disagrees with its own signed checkpoint (it was altered too, or truncated), or its stream index with
+   * the events, or it keeps subtree hashes past its last leaf (leaves deleted from its end).
+   */
   | 'log_mismatch'
   /** The log's latest checkpoint is older than one the auditor kept, or its history no longer hashes to it. */
   | 'rolled_back'
   /** The stored history no longer hashes to a checkpoint the log key signed earlier: rewritten, and signed again since. */
   | 'forked'
   /** A subtree hash the log file keeps (its `nodes` table, what proofs are built from) is not the hash of its leaves. */
-  | 'node_mismatch'
-  /**
-   * The store holds events, the log none of them and no checkpoint, but it keeps subtree hashes, which only leaves
-   * make: its leaves and checkpoints were deleted. (Without such a trace, `not_logged_yet`.)
-   */
-  | 'unsigned';
+  | 'node_mismatch';
 
 /**
  * No pass, and no proof of tampering: the log key verified nothing, and nothing in the files tells why. Exit 1 all the
@@ -223,16 +221,28 @@ const UNVOUCHED =
   'and one whose checkpoints (and leaves) were removed all look like this: hold the folder to a checkpoint kept from an earlier audit ' +
   '(--checkpoint SAVED), which a log emptied or rewritten fails, before a service signs it; once signed, the events are vouched for as they are stored now';
 
-/** Whether the log keeps a subtree hash, which only its leaves make: a log with none left held leaves once. */
-const leavesOnceHeld = (log: Pick<Log, 'nodeHash'>): boolean => {
+/** Whether the log keeps the subtree hash at `level`, `index` (a missing row throws a plain error: audit-nodes.ts). */
+const keepsNode = (log: Pick<Log, 'nodeHash'>, level: number, index: number): boolean => {
   try {
-    log.nodeHash(1, 0);
+    log.nodeHash(level, index);
     return true;
   } catch (error) {
-    // A file SQLite cannot read is the log's own refusal; a missing row throws a plain error (audit-nodes.ts).
+    // A file SQLite cannot read is the log's own refusal.
     if (isCredenceError(error)) throw error;
     return false;
   }
+};
+
+/**
+ * The level of a subtree hash the log keeps over the leaf after its last (index `size`), which only that leaf could
+ * have made: its leaves were deleted from the end. At each level the one subtree that would hold that leaf is asked
+ * (63 reads at most). A single deleted last leaf completes no subtree of its own, and leaves no such trace.
+ */
+const traceOfDeletedLeaves = (log: Pick<Log, 'nodeHash'>, size: number): number | undefined => {
+  for (let level = 1; level < 63; level++) {
+    if (keepsNode(log, level, Math.floor(size / 2 ** level))) return level;
+  }
+  return undefined;
 };
 
 const walk = async (
@@ -325,6 +335,19 @@ const walk = async (
     }
   }
   if (badNode !== undefined) return badNode;
+  // Subtree hashes past the last leaf: leaves deleted from the end (and their checkpoints with them, or the events past
+  // them would not be "not logged yet"): proven, whatever checkpoint is left (review 98: the tail cut after a kept
+  // checkpoint and a forged event passed as not logged yet).
+  const deletedAt = traceOfDeletedLeaves(log, log.size());
+  if (deletedAt !== undefined) {
+    return {
+      ok: false,
+      kind: 'log_mismatch',
+      message:
+        `the log holds ${log.size()} leaves but keeps a subtree hash at level ${deletedAt} over leaf ${log.size()}, which only that leaf makes: ` +
+        'leaves were deleted from its end (with the checkpoints that signed them)',
+    };
+  }
   // Stored events no checkpoint covers never pass; TAMPERED only where the files prove it. Leaves with no checkpoint are
   // what a new log holds between logging and signing, and what a service leaves when its signer failed or it was killed
   // before its first signature (review 97); no leaf at all, a log that has not caught up (a crash test). Both are also
@@ -343,13 +366,6 @@ const walk = async (
     };
   }
   if (signedSize === 0 && unlogged > 0) {
-    if (leavesOnceHeld(log)) {
-      return {
-        ok: false,
-        kind: 'unsigned',
-        message: `the store holds ${unlogged} events and the log none of them, nor a checkpoint signed by the log key, but it keeps subtree hashes of leaves: its leaves and checkpoints were deleted`,
-      };
-    }
     return {
       ok: false,
       kind: 'not_logged_yet',

@@ -85,7 +85,7 @@ export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, c
       if (context.credence.transparency?.refusesToSign !== undefined) {
         throw notReady(
           'transparency_log_altered',
-          'the transparency log was changed under the running service (checkpoints removed, or leaves altered): the log key signs nothing more until the operator acts (GET /v1/projections names why)',
+          'the transparency log was changed under the running service (checkpoints removed, or leaves altered): the log key signs nothing more until the operator acts (GET /v1/projections names why); a restart would sign the log as it is: audit it against a checkpoint kept from an earlier audit first',
         );
       }
       const lag = context.live.lag();
