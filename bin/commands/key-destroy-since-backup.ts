@@ -100,7 +100,7 @@ export const destroyKeysSinceBackup = (folders: KeyFolders, beforeRestore: strin
       printable(
         destroyed.length === 0
           ? `no key of ${data} was destroyed since the backup: ${beforeRestore} holds every one it holds${madeSinceRestore.length > 0 ? ' but those made since the restore' : ''}`
-          : `${destroyed.length - signing.length} key(s) destroyed since the backup destroyed again in ${data}${signing.length > 0 ? ` (${signing.length} kept, which it signs with)` : ''}: end again each entity named, and run again each rotation named, before the first start`,
+          : `${destroyed.length - signing.length} key(s) destroyed since the backup destroyed again in ${data}${signing.length > 0 ? ` (${signing.length} kept, which it signs with)` : ''}: once the service has started (the revocations go through it, as step 1's; bind it to 127.0.0.1 until then if it must take no traffic), end again each entity named, and run again each rotation named`,
       ),
     );
     return 0;
