@@ -114,7 +114,7 @@ export const COMPLIANCE_QUERIES = {
     run: (db, p, _now, limit) => provisionedUnder(db, p.subscription, pageAfter(p, limit)),
   }),
   expiring: query({
-    summary: 'live credentials whose notAfter falls within the next N days (from --now, default the clock)',
+    summary: 'credentials live now whose notAfter falls within the N days after --now (default the clock; --now moves the window only)',
     params: z.strictObject({
       days: required(z.union([z.number(), Days]).pipe(z.coerce.number<string | number>().min(0).max(36_500)), 'a number of days, e.g. 30'),
       now: Instant.optional(),
