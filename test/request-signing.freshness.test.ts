@@ -71,6 +71,31 @@ describe('signed requests carry audience and lifetime, and sign their tracing id
     await engine.execute(signedAt(withId(command('revokeNode', { nodeId: 'meter-1', reason: 'keyCompromise' }, { actor: operator })), clock.now()));
   });
 
+  it('a recorded signed command sent again unchanged after its signature expired gets its first outcome; changed in any way, it is refused as expired (review 102)', async () => {
+    const { engine, store, clock } = setup();
+    await engine.execute(signedAt(withId(cmd.createSubscription()), clock.now()));
+    const signed = signedAt(withId(cmd.registerNode('meter-1')), clock.now());
+    const first = await engine.execute(signed);
+    expect(first.deduplicated).toBe(false);
+
+    // The answer was lost; the client sends the very same request once its signature's lifetime is over.
+    clock.advance(10 * MINUTE);
+    const before = await footprint(store);
+    const again = await engine.execute(signed);
+    expect(again.deduplicated).toBe(true);
+    expect(again.events.map((e) => e.position)).toEqual(first.events.map((e) => e.position));
+    expect(await footprint(store)).toEqual(before);
+
+    // Its signature is no longer checked by its time alone: a different signature (re-signed, expired too) or another
+    // command under the same id is refused as expired, nothing written.
+    const resigned = signedAt({ ...cmd.registerNode('meter-1'), metadata: { ...cmd.registerNode('meter-1').metadata, commandId: signed.metadata.commandId } }, new Date(clock.now().getTime() - 9 * MINUTE));
+    await badSignature(engine.execute(resigned), /expired at/);
+    await badSignature(engine.execute({ ...signed, data: { ...signed.data, nodeId: 'meter-2' } }), /expired at|does not verify/);
+    // A signed command never recorded and expired stays refused.
+    await badSignature(engine.execute(signedAt(withId(cmd.registerNode('meter-3')), new Date(clock.now().getTime() - 9 * MINUTE))), /expired at/);
+    expect(await footprint(store)).toEqual(before);
+  });
+
   it('a captured signed command with a forged causation or correlation id fails the signature and writes nothing', async () => {
     const { engine, store, clock } = setup();
     await engine.execute(signedAt(withId(cmd.createSubscription()), clock.now()));

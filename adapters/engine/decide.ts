@@ -1,4 +1,5 @@
 import { decide as candidateEvents, targetOf, type Command } from '../../domain/commands/index.ts';
+import { canonicalJson } from '../../domain/crypto/index.ts';
 import { concurrencyConflict, isCredenceError, validationError } from '../../domain/errors.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import type { DomainEvent } from '../../domain/events/index.ts';
@@ -48,6 +49,25 @@ const seenOn = async (
   const full = await cache.loadFull(entity.kind, entity.id);
   const seen = full.events.filter((e) => e.metadata.commandId === commandId);
   return seen.length > 0 ? { entity: full, seen } : undefined;
+};
+
+/**
+ * The events a signed command recorded on its target stream under its command id, when they carry the very request
+ * signature it comes with (what the signature check verified when they were recorded); undefined otherwise. What the
+ * engine answers a repeat with once that signature's lifetime is over: firstOutcome then holds actor, type and data
+ * to it as for any repeat.
+ */
+export const recordedWithItsSignature = async (
+  store: EventStore,
+  cache: EntityCache,
+  command: Command,
+): Promise<{ entity: ReplayedEntity; seen: DecodedEvent[] } | undefined> => {
+  const signature = command.metadata.signature;
+  if (signature === undefined) return undefined;
+  const { kind, id } = targetOf(command);
+  const retried = await seenOn(store, cache, await cache.load(kind, id, false), command.metadata.commandId);
+  const stored = retried?.seen[0]?.metadata.signature;
+  return stored !== undefined && canonicalJson(stored) === canonicalJson(signature) ? retried : undefined;
 };
 
 /** The refusals of a command's own content and target (its rules, its state, its facts), not of who sent it. */

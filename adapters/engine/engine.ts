@@ -5,7 +5,7 @@ import { sentBy, type Clock, type CommandOutcome, type CommandSender, type Comma
 import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import { viewOf, type LoadedEntity } from '../../machines/index.ts';
 import { authorise, parse, reserveDerivedCommandIds, verifyRequestSignature, type AdmissionStep } from './admission.ts';
-import { decideCommand } from './decide.ts';
+import { decideCommand, recordedWithItsSignature } from './decide.ts';
 import { DEFAULT_CACHE_BYTES, EntityCache, type EntityCacheStats } from './entity-cache.ts';
 import { firstOutcome } from './idempotency.ts';
 import { PEEK_MEMO_SHARE, PeekMemo, type PeekedEntity } from './peek-memo.ts';
@@ -116,11 +116,28 @@ export const createEngine = (options: EngineOptions): Engine => {
     const { kind, id } = targetOf(command);
     const streamId = streamIdOf(kind, id);
     // Parsed and authorised concurrently; decided and appended in the target stream's lane, one at a time per stream.
-    return lanes.run(streamId, () => decideInLane(command, streamId, admit));
+    return lanes.run(streamId, () => decideInLane(command, streamId, admit, callerCheck));
   };
 
-  const decideInLane = async (command: Command, streamId: string, admit: (at: Date) => Promise<Date>): Promise<CommandOutcome> => {
-    let at = await admit(clock.now());
+  const decideInLane = async (
+    command: Command,
+    streamId: string,
+    admit: (at: Date) => Promise<Date>,
+    callerCheck: ExecuteOptions['admit'],
+  ): Promise<CommandOutcome> => {
+    let at: Date;
+    try {
+      at = await admit(clock.now());
+    } catch (error) {
+      // A signed command recorded before and sent again unchanged once its signature's lifetime is over (its answer
+      // lost): answered as any repeat, with its first outcome, when the store holds that very signature, verified when
+      // it was recorded (review 102: refused, the client re-signed it under a new id and recorded it twice).
+      if (!isCredenceError(error, 'bad_signature')) throw error;
+      const repeat = await recordedWithItsSignature(store, cache, command);
+      if (repeat === undefined) throw error;
+      if (callerCheck !== undefined) await callerCheck();
+      return firstOutcome(store, command, repeat.entity, repeat.seen);
+    }
     for (let retry = 0; ; retry++) {
       try {
         return await attempt(command, retry, at);
