@@ -12,7 +12,7 @@ import { actionsOf, auditTrail, stateAt, timeline } from '../projections/audit/i
 import { ProjectionRunner } from '../projections/runtime/index.ts';
 import { main } from '../bin/cli.ts';
 import { renderProgress } from '../bin/progress.ts';
-import { cmd, operator, T0 } from './support/fleet.ts';
+import { at, cmd, operator, T0 } from './support/fleet.ts';
 import { capture } from './support/cli.ts';
 
 const alice = generateSigningKey('ed25519', (n) => new Uint8Array(randomBytes(n)));
@@ -186,6 +186,23 @@ describe('audit trail', () => {
       const bad = capture();
       expect(await main(['state', 'credential-cred-1', '--at', 'yesterday', '--data', dir], bad.io)).toBe(2);
       expect(bad.err.join('\n')).toContain('at: must be an ISO 8601 date-time');
+    });
+
+    it('notes a deadline passed by the instant while the state still shows the entity live (review 101)', async () => {
+      dir = mkdtempSync(join(tmpdir(), 'credence-state-'));
+      const { c } = open({ dir });
+      for (const input of [cmd.createSubscription(), cmd.registerNode('meter-1'), cmd.enrolNode('meter-1'), cmd.issueCredential('cred-1', 'meter-1', at(90)), cmd.provisionCredential('cred-1')]) {
+        await c.engine.execute(input);
+      }
+      await c.close();
+      // No expiry recorded yet (the scheduler has not run): live as recorded, and the note says its notAfter passed.
+      const late = capture();
+      expect(await main(['state', 'credential-cred-1', '--at', at(95), '--data', dir], late.io)).toBe(0);
+      expect(late.out[0]).toMatch(/^credential-cred-1 at .*: enrolled, after #1 CredentialProvisioned/);
+      expect(late.err).toEqual([`note: its notAfter ${new Date(at(90)).toISOString()} had passed by then; the state is as recorded by then, and the scheduler records an expiry or a rotation's end when it runs (its history shows when)`]);
+      const within = capture();
+      expect(await main(['state', 'credential-cred-1', '--at', at(80), '--data', dir], within.io)).toBe(0);
+      expect(within.err).toEqual([]);
     });
   });
 

@@ -25,7 +25,26 @@ interface StateAtView {
   readonly state: string;
   readonly asOf?: { readonly position: unknown; readonly revision: unknown; readonly type: string; readonly occurredAt?: string };
   readonly verdict: { readonly ok: true } | { readonly ok: false; readonly findings: readonly { position: unknown; revision: unknown; reason: string }[] };
+  /** The machine's context at the instant (times in epoch ms). */
+  readonly context?: Readonly<Record<string, unknown>>;
 }
+
+/** States whose entity has ended: a deadline past by then changes nothing more. */
+const ENDED = new Set(['expired', 'revoked', 'absent', 'terminated']);
+
+/**
+ * The deadlines of the context that had passed at the instant while the state still shows the entity live: the state
+ * is as recorded by then, and the scheduler records an expiry (or a rotation's end) when it runs, not at the deadline
+ * (review 101: an auditor read a credential live five days past its notAfter, with nothing to tell).
+ */
+const deadlinesPassed = (view: StateAtView): string[] => {
+  if (view.context === undefined || ENDED.has(view.state)) return [];
+  const at = Date.parse(view.at);
+  return (['notAfter', 'overlapEndsAt'] as const).flatMap((name) => {
+    const due = view.context![name];
+    return typeof due === 'number' && Number.isFinite(due) && due <= at ? [`${name} ${new Date(due).toISOString()}`] : [];
+  });
+};
 
 /**
  * `credence state <stream> --at <ISO time> [--json]`: the entity as it stood at that instant, computed by
@@ -57,6 +76,10 @@ export const register: RegisterCommands = (program, io) => {
               : `after #${String(result.asOf.revision)} ${result.asOf.type} @${String(result.asOf.position)} (${result.asOf.occurredAt ?? '?'})`;
           // What the store or the server holds (a finding's reason, ...) reaches the terminal through printable only.
           io.out(printable(`${result.streamId} at ${result.at}: ${result.state}, ${after}`));
+          const passed = deadlinesPassed(result);
+          if (passed.length > 0) {
+            io.err(`note: its ${passed.join(' and ')} had passed by then; the state is as recorded by then, and the scheduler records an expiry or a rotation's end when it runs (its history shows when)`);
+          }
           if (!result.verdict.ok) {
             io.out(printable(`verdict: broken history up to ${result.at}`));
             for (const f of result.verdict.findings) io.out(printable(`  @ position ${String(f.position)} (revision ${String(f.revision)}): ${f.reason}`));
