@@ -8,12 +8,16 @@ import { startTestService } from './support/service.ts';
  * ended. It now counts them (text and --json), and says when the token was revoked already (nothing more revoked).
  */
 
-/** Issues a token through the service with `bearer`: the new token and its id. */
-const issueWith = async (url: string, bearer: string, subject: string, role: string): Promise<{ token: string; tokenId: string }> => {
+/**
+ * Issues a token through the service with `bearer`: the new token and its id. One issued with a token of this file
+ * asks for less than that token's hour: a token may not outlive the one that issues it, and a second boundary
+ * crossed between the two made an hour too long under load.
+ */
+const issueWith = async (url: string, bearer: string, subject: string, role: string, ttl = '1h'): Promise<{ token: string; tokenId: string }> => {
   const response = await fetch(`${url}/v1/tokens`, {
     method: 'POST',
     headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ subject, role, ttl: '1h' }),
+    body: JSON.stringify({ subject, role, ttl }),
   });
   expect(response.status, await response.clone().text()).toBe(201);
   return (await response.json()) as { token: string; tokenId: string };
@@ -24,8 +28,8 @@ describe('token revoke --data', () => {
     const svc = await startTestService();
     try {
       const parent = await issueWith(svc.url, svc.tokens.admin, 'parent-admin', 'admin');
-      const child = await issueWith(svc.url, parent.token, 'child-admin', 'admin');
-      await issueWith(svc.url, child.token, 'grandchild', 'operator');
+      const child = await issueWith(svc.url, parent.token, 'child-admin', 'admin', '30m');
+      await issueWith(svc.url, child.token, 'grandchild', 'operator', '15m');
       await issueWith(svc.url, svc.tokens.admin, 'sibling', 'auditor');
 
       const revoked = await runCli(['token', 'revoke', parent.tokenId, '--data', svc.dir]);
@@ -54,7 +58,7 @@ describe('token revoke --data', () => {
     const svc = await startTestService();
     try {
       const parent = await issueWith(svc.url, svc.tokens.admin, 'parent-admin', 'admin');
-      await issueWith(svc.url, parent.token, 'integrator-01', 'integrator');
+      await issueWith(svc.url, parent.token, 'integrator-01', 'integrator', '30m');
       const signedOut = await fetch(`${svc.url}/v1/session`, { method: 'DELETE', headers: { authorization: `Bearer ${parent.token}` } });
       expect(signedOut.status).toBe(204);
 

@@ -2,12 +2,13 @@ import Database from 'better-sqlite3';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
-import { openTransparencyInDir } from '../adapters/driven/transparency/index.ts';
+import { openSqliteStoreInDir, readEventsDbInDir } from '../adapters/driven/store/index.ts';
+import { openTransparencyInDir, openTransparencyLogForAudit } from '../adapters/driven/transparency/index.ts';
+import { parseVerifierKey } from '../domain/transparency/note.ts';
 import { lockDataFolder } from '../adapters/runtime/data-folder.ts';
 import { run as exportCommand } from '../bin/commands/export.ts';
 import { run as verifyCommand } from '../bin/commands/verify.ts';
-import { TransparencyProjection } from '../projections/transparency/index.ts';
+import { auditStoreAgainstLog, TransparencyProjection } from '../projections/transparency/index.ts';
 import { capture } from './support/cli.ts';
 import { appendEvents, tempDirs } from './transparency-fixtures.ts';
 
@@ -129,6 +130,35 @@ describe('verify --data when no signed checkpoint covers any stored event', () =
     const result = await audit(dir);
     expect(result.code).toBe(1);
     expect(result.err).toMatch(/^TAMPERED: log_mismatch: the log holds 4 leaves but keeps a subtree hash at level \d over leaf 4, which only that leaf makes/);
+  });
+
+  it('passes an honest log a live service appends to while the audit walks it: no trace of deleted leaves where leaves were added (review 103)', async () => {
+    const dir = dirs.make();
+    const store = openSqliteStoreInDir(dir);
+    await appendEvents(store, 4);
+    const { log, signer, origin } = openTransparencyInDir(dir);
+    const projection = new TransparencyProjection({ store, log, signer, origin, now: () => new Date(), checkpointEveryMs: 0 });
+    await projection.catchUp();
+    await projection.checkpoint();
+    const audited = openTransparencyLogForAudit(dir);
+    const key = readFileSync(join(dir, 'transparency.pub'), 'utf8').trim();
+    let appended = false;
+    async function* storedWhileTheServiceAppends() {
+      for (const row of readEventsDbInDir(dir)) {
+        yield row;
+        if (!appended) {
+          appended = true;
+          await appendEvents(store, 2, 4);
+          await projection.catchUp();
+          await projection.checkpoint();
+        }
+      }
+    }
+    const report = await auditStoreAgainstLog({ storedEvents: storedWhileTheServiceAppends(), log: audited, logPublicKey: parseVerifierKey(key)! });
+    audited.close();
+    log.close();
+    await store.close();
+    expect(report).toMatchObject({ ok: true });
   });
 
   it('tells events logged and not signed yet beside the folder\'s holder UNVERIFIED, and passes once a checkpoint is signed', async () => {

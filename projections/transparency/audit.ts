@@ -234,13 +234,16 @@ const keepsNode = (log: Pick<Log, 'nodeHash'>, level: number, index: number): bo
 };
 
 /**
- * The level of a subtree hash the log keeps over the leaf after its last (index `size`), which only that leaf could
- * have made: its leaves were deleted from the end. At each level the one subtree that would hold that leaf is asked
- * (63 reads at most). A single deleted last leaf completes no subtree of its own, and leaves no such trace.
+ * The level of a subtree hash the log keeps over leaf `size`, the one after the last the walk read, while that leaf
+ * is not there: only that leaf could have made it, so leaves were deleted from the end. At each level the one subtree
+ * that would hold that leaf is asked (63 reads at most). The leaf is asked after the node: a node and its leaves are
+ * committed together, so a live service appending meanwhile shows the leaf too (review 103: the count taken when the
+ * file opened made every second append beside a live service read as deleted leaves). A single deleted last leaf
+ * completes no subtree of its own, and leaves no such trace.
  */
 const traceOfDeletedLeaves = (log: Pick<Log, 'nodeHash'>, size: number): number | undefined => {
   for (let level = 1; level < 63; level++) {
-    if (keepsNode(log, level, Math.floor(size / 2 ** level))) return level;
+    if (keepsNode(log, level, Math.floor(size / 2 ** level))) return keepsNode(log, 0, size) ? undefined : level;
   }
   return undefined;
 };
@@ -334,20 +337,21 @@ const walk = async (
       };
     }
   }
-  if (badNode !== undefined) return badNode;
   // Subtree hashes past the last leaf: leaves deleted from the end (and their checkpoints with them, or the events past
   // them would not be "not logged yet"): proven, whatever checkpoint is left (review 98: the tail cut after a kept
-  // checkpoint and a forged event passed as not logged yet).
-  const deletedAt = traceOfDeletedLeaves(log, log.size());
+  // checkpoint and a forged event passed as not logged yet). Before a node finding: --repair-nodes, which a node
+  // finding offers, would rewrite the nodes from the leaves left and erase the trace (review 103).
+  const deletedAt = traceOfDeletedLeaves(log, frontier.size);
   if (deletedAt !== undefined) {
     return {
       ok: false,
       kind: 'log_mismatch',
       message:
-        `the log holds ${log.size()} leaves but keeps a subtree hash at level ${deletedAt} over leaf ${log.size()}, which only that leaf makes: ` +
+        `the log holds ${frontier.size} leaves but keeps a subtree hash at level ${deletedAt} over leaf ${frontier.size}, which only that leaf makes: ` +
         'leaves were deleted from its end (with the checkpoints that signed them)',
     };
   }
+  if (badNode !== undefined) return badNode;
   // Stored events no checkpoint covers never pass; TAMPERED only where the files prove it. Leaves with no checkpoint are
   // what a new log holds between logging and signing, and what a service leaves when its signer failed or it was killed
   // before its first signature (review 97); no leaf at all, a log that has not caught up (a crash test). Both are also
