@@ -93,7 +93,37 @@ describe('signed requests carry audience and lifetime, and sign their tracing id
     await badSignature(engine.execute({ ...signed, data: { ...signed.data, nodeId: 'meter-2' } }), /expired at|does not verify/);
     // A signed command never recorded and expired stays refused.
     await badSignature(engine.execute(signedAt(withId(cmd.registerNode('meter-3')), new Date(clock.now().getTime() - 9 * MINUTE))), /expired at/);
+    // The same signature with a tracing id it signs changed does not verify at the recorded instant either (review 103).
+    await badSignature(engine.execute({ ...signed, metadata: { ...signed.metadata, correlationId: 'change-666' } }), /expired at/);
     expect(await footprint(store)).toEqual(before);
+  });
+
+  it('answers such a repeat only as the engine would admit it now: its key still registered and every later check passing (review 103)', async () => {
+    const { engine, store, clock } = setup();
+    await engine.execute(signedAt(withId(cmd.createSubscription()), clock.now()));
+    const signed = signedAt(withId(cmd.registerNode('meter-1')), clock.now());
+    await engine.execute(signed);
+    clock.advance(10 * MINUTE);
+    const before = await footprint(store);
+
+    // The key withdrawn from the signing policy since: refused as the signature is.
+    const withdrawn = createEngine({ store, clock, verifyRequest: requestVerifier({ ...policy, keys: [] }) });
+    await badSignature(withdrawn.execute(signed), /./);
+    // A check after the signature that refuses every command now (a log stopped, a CA removed) refuses the repeat too.
+    const stopped = createEngine({
+      store,
+      clock,
+      verifyRequest: requestVerifier(policy),
+      checks: [
+        () => {
+          throw new Error('commands are refused now');
+        },
+      ],
+    });
+    await expect(stopped.execute(signed)).rejects.toThrow('commands are refused now');
+    expect(await footprint(store)).toEqual(before);
+    // Both passing: the first outcome.
+    expect((await createEngine({ store, clock, verifyRequest: requestVerifier(policy) }).execute(signed)).deduplicated).toBe(true);
   });
 
   it('a captured signed command with a forged causation or correlation id fails the signature and writes nothing', async () => {

@@ -9,7 +9,11 @@ import { randomCommandId } from './command-ids.ts';
  * A new concern (tenancy, rate limits, tracing) is one more step in the engine's list, not a branch in the pipeline.
  * `at` is the engine clock's instant the command is decided and recorded at (its events' `occurredAt`).
  */
-export type AdmissionStep = (command: Command, via: { readonly asSystem: boolean; readonly at: Date }) => void | Promise<void>;
+/**
+ * One check of a command before it is decided, at instant `at`. `signedAt`, when given, is the instant its request
+ * signature is judged at instead: the instant a repeat of a recorded signed command was first recorded (engine.ts).
+ */
+export type AdmissionStep = (command: Command, via: { readonly asSystem: boolean; readonly at: Date; readonly signedAt?: Date }) => void | Promise<void>;
 
 /**
  * Fills in a command id when the caller gave none, before parsing, so every stored event has one. The id comes before
@@ -84,5 +88,5 @@ export const reserveDerivedCommandIds: AdmissionStep = (command, { asSystem }) =
  */
 export const verifyRequestSignature =
   (verify: (command: Command, at: { readonly now: Date }) => Promise<void> | void): AdmissionStep =>
-  (command, { at }) =>
-    verify(command, { now: at });
+  (command, { at, signedAt }) =>
+    verify(command, { now: signedAt ?? at });

@@ -102,10 +102,11 @@ export const createEngine = (options: EngineOptions): Engine => {
     const command = parse(input);
     // Admitted at the instant it is decided and recorded at: a request signature valid when admitted is valid at
     // the event's occurredAt. A retry decides at a later instant, so the command is admitted again at that one.
-    const admit = async (at: Date): Promise<Date> => {
+    const admit = async (at: Date, signedAt?: Date): Promise<Date> => {
+      const via = signedAt === undefined ? { asSystem, at } : { asSystem, at, signedAt };
       // A step that answers synchronously (authorise) is not awaited: a microtask per step per command saved.
       for (const step of admission) {
-        const pending = step(command, { asSystem, at });
+        const pending = step(command, via);
         if (pending !== undefined) await pending;
       }
       // Last, in the lane: the caller's standing is read as late as it can be before the decision (a token revoked
@@ -116,26 +117,29 @@ export const createEngine = (options: EngineOptions): Engine => {
     const { kind, id } = targetOf(command);
     const streamId = streamIdOf(kind, id);
     // Parsed and authorised concurrently; decided and appended in the target stream's lane, one at a time per stream.
-    return lanes.run(streamId, () => decideInLane(command, streamId, admit, callerCheck));
+    return lanes.run(streamId, () => decideInLane(command, streamId, admit));
   };
 
-  const decideInLane = async (
-    command: Command,
-    streamId: string,
-    admit: (at: Date) => Promise<Date>,
-    callerCheck: ExecuteOptions['admit'],
-  ): Promise<CommandOutcome> => {
+  const decideInLane = async (command: Command, streamId: string, admit: (at: Date, signedAt?: Date) => Promise<Date>): Promise<CommandOutcome> => {
     let at: Date;
     try {
       at = await admit(clock.now());
     } catch (error) {
       // A signed command recorded before and sent again unchanged once its signature's lifetime is over (its answer
-      // lost): answered as any repeat, with its first outcome, when the store holds that very signature, verified when
-      // it was recorded (review 102: refused, the client re-signed it under a new id and recorded it twice).
+      // lost): answered as any repeat, with its first outcome, when the store holds that very signature and every
+      // admission step passes again now with the signature judged at the instant it was recorded, so by the signing
+      // policy of now (the key still registered; the tracing ids it signs unchanged) and every later check (review 102:
+      // refused, the client re-signed it under a new id and recorded it twice; review 103: any signature failure, and
+      // the checks after it skipped).
       if (!isCredenceError(error, 'bad_signature')) throw error;
       const repeat = await recordedWithItsSignature(store, cache, command);
-      if (repeat === undefined) throw error;
-      if (callerCheck !== undefined) await callerCheck();
+      const recordedAt = repeat === undefined ? Number.NaN : Date.parse(String(repeat.seen[0]!.metadata.occurredAt));
+      if (repeat === undefined || Number.isNaN(recordedAt)) throw error;
+      try {
+        await admit(clock.now(), new Date(recordedAt));
+      } catch (again) {
+        throw isCredenceError(again, 'bad_signature') ? error : again;
+      }
       return firstOutcome(store, command, repeat.entity, repeat.seen);
     }
     for (let retry = 0; ; retry++) {
