@@ -130,6 +130,15 @@ describe('verify --data when no signed checkpoint covers any stored event', () =
     const result = await audit(dir);
     expect(result.code).toBe(1);
     expect(result.err).toMatch(/^TAMPERED: log_mismatch: the log holds 4 leaves but keeps a subtree hash at level \d over leaf 4, which only that leaf makes/);
+
+    // A subtree hash of the leaves left altered too: still log_mismatch, never the node_mismatch whose --repair-nodes
+    // would rewrite the nodes from the leaves left and erase the trace (review 103).
+    const nodes = new Database(join(dir, 'transparency.db'));
+    nodes.exec('UPDATE nodes SET hash = randomblob(32) WHERE level = 1 AND idx = 0;');
+    nodes.close();
+    const altered = await audit(dir);
+    expect(altered.err).toMatch(/^TAMPERED: log_mismatch: the log holds 4 leaves but keeps a subtree hash/);
+    expect(altered.err).not.toMatch(/repair-nodes/);
   });
 
   it('passes an honest log a live service appends to while the audit walks it: no trace of deleted leaves where leaves were added (review 103)', async () => {
