@@ -93,6 +93,12 @@ describe('signed requests carry audience and lifetime, and sign their tracing id
     await badSignature(engine.execute({ ...signed, data: { ...signed.data, nodeId: 'meter-2' } }), /expired at|does not verify/);
     // A signed command never recorded and expired stays refused.
     await badSignature(engine.execute(signedAt(withId(cmd.registerNode('meter-3')), new Date(clock.now().getTime() - 9 * MINUTE))), /expired at/);
+    // Refusing an expired signature of a command never recorded fills no cache entry (review 104: one per refusal).
+    const cached = engine.cacheStats().entries;
+    for (let i = 0; i < 5; i++) {
+      await badSignature(engine.execute(signedAt(withId(cmd.registerNode(`ghost-${i}`)), new Date(clock.now().getTime() - 9 * MINUTE))), /expired at/);
+    }
+    expect(engine.cacheStats().entries).toBe(cached);
     // The same signature with a tracing id it signs changed does not verify at the recorded instant either (review 103).
     await badSignature(engine.execute({ ...signed, metadata: { ...signed.metadata, correlationId: 'change-666' } }), /expired at/);
     expect(await footprint(store)).toEqual(before);

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir, readEventsDbInDir } from '../adapters/driven/store/index.ts';
@@ -121,6 +121,8 @@ describe('verify --data when no signed checkpoint covers any stored event', () =
     await projection.checkpoint();
     log.close();
     await store.close();
+    const pristine = dirs.make();
+    cpSync(dir, pristine, { recursive: true });
     const file = new Database(join(dir, 'transparency.db'));
     file.exec('DELETE FROM checkpoints WHERE tree_size > 4; DELETE FROM leaves WHERE leaf_index >= 4;');
     file.close();
@@ -130,6 +132,21 @@ describe('verify --data when no signed checkpoint covers any stored event', () =
     const result = await audit(dir);
     expect(result.code).toBe(1);
     expect(result.err).toMatch(/^TAMPERED: log_mismatch: the log holds 4 leaves but keeps a subtree hash at level \d over leaf 4, which only that leaf makes/);
+
+    // Cut two leaves past the kept checkpoint, or with no checkpoint left: the same (review 104).
+    for (const [cut, kept, leaves] of [
+      ['DELETE FROM checkpoints WHERE tree_size > 4; DELETE FROM leaves WHERE leaf_index >= 6;', 'kept', 6],
+      ['DELETE FROM checkpoints; DELETE FROM leaves WHERE leaf_index >= 6;', 'none', 6],
+    ] as const) {
+      const copy = dirs.make();
+      cpSync(pristine, copy, { recursive: true });
+      const file = new Database(join(copy, 'transparency.db'));
+      file.exec(cut);
+      file.close();
+      const further = await audit(copy);
+      expect(further.code, `${kept}: ${further.err}`).toBe(1);
+      expect(further.err).toMatch(new RegExp(`^TAMPERED: log_mismatch: the log holds ${leaves} leaves but keeps a subtree hash at level \\d over leaf ${leaves}`));
+    }
 
     // A subtree hash of the leaves left altered too: still log_mismatch, never the node_mismatch whose --repair-nodes
     // would rewrite the nodes from the leaves left and erase the trace (review 103).

@@ -4,7 +4,7 @@ import { concurrencyConflict, isCredenceError, validationError } from '../../dom
 import type { DecodedEvent } from '../../domain/stored.ts';
 import type { DomainEvent } from '../../domain/events/index.ts';
 import type { EventStore, FactRead } from '../../domain/ports/index.ts';
-import type { EntityKind } from '../../domain/streams.ts';
+import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import { evaluate, gatherFactsAsync, machineEvent, refusalError, viewOf, type EntitySnapshot } from '../../machines/index.ts';
 import { bornExpired } from './born-expired.ts';
 import { mayHaveCommand, type CachedEntity, type EntityCache } from './entity-cache.ts';
@@ -52,22 +52,25 @@ const seenOn = async (
 };
 
 /**
- * The events a signed command recorded on its target stream under its command id, when they carry the very request
- * signature it comes with (what the signature check verified when they were recorded); undefined otherwise. What the
- * engine answers a repeat with once that signature's lifetime is over: firstOutcome then holds actor, type and data
- * to it as for any repeat.
+ * The events a signed command whose signature's lifetime is over (by its own `expiresAt`, before `now`) recorded on its
+ * target stream under its command id, when they carry the very request signature it comes with (what the signature
+ * check verified when they were recorded), with its entity; undefined otherwise. What the engine answers a repeat with
+ * once that lifetime is over: firstOutcome then holds actor, type and data to it as for any repeat. The command id
+ * index is read first, and the entity loaded only on a match: a refused signature fills no cache entry (review 104).
  */
 export const recordedWithItsSignature = async (
   store: EventStore,
   cache: EntityCache,
   command: Command,
+  now: Date,
 ): Promise<{ entity: ReplayedEntity; seen: DecodedEvent[] } | undefined> => {
   const signature = command.metadata.signature;
-  if (signature === undefined) return undefined;
+  if (signature === undefined || !(Date.parse(signature.expiresAt) < now.getTime())) return undefined;
   const { kind, id } = targetOf(command);
-  const retried = await seenOn(store, cache, await cache.load(kind, id, false), command.metadata.commandId);
-  const stored = retried?.seen[0]?.metadata.signature;
-  return stored !== undefined && canonicalJson(stored) === canonicalJson(signature) ? retried : undefined;
+  const seen = await recordedBy(store, streamIdOf(kind, id), command.metadata.commandId);
+  const stored = seen?.[0]?.metadata.signature;
+  if (seen === undefined || stored === undefined || canonicalJson(stored) !== canonicalJson(signature)) return undefined;
+  return { entity: await cache.load(kind, id), seen };
 };
 
 /** The refusals of a command's own content and target (its rules, its state, its facts), not of who sent it. */

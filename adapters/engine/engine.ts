@@ -132,7 +132,7 @@ export const createEngine = (options: EngineOptions): Engine => {
       // refused, the client re-signed it under a new id and recorded it twice; review 103: any signature failure, and
       // the checks after it skipped).
       if (!isCredenceError(error, 'bad_signature')) throw error;
-      const repeat = await recordedWithItsSignature(store, cache, command);
+      const repeat = await recordedWithItsSignature(store, cache, command, clock.now());
       const recordedAt = repeat === undefined ? Number.NaN : Date.parse(String(repeat.seen[0]!.metadata.occurredAt));
       if (repeat === undefined || Number.isNaN(recordedAt)) throw error;
       try {

@@ -340,14 +340,15 @@ const walk = async (
   // Subtree hashes past the last leaf: leaves deleted from the end (and their checkpoints with them, or the events past
   // them would not be "not logged yet"): proven, whatever checkpoint is left (review 98: the tail cut after a kept
   // checkpoint and a forged event passed as not logged yet). Before a node finding: --repair-nodes, which a node
-  // finding offers, would rewrite the nodes from the leaves left and erase the trace (review 103).
-  const deletedAt = traceOfDeletedLeaves(log, frontier.size);
+  // finding offers, would rewrite the nodes from the leaves left and erase the trace (review 103). Over every leaf the
+  // walk read (`all`), not only the signed ones (review 104: a tail cut two leaves past a kept checkpoint passed).
+  const deletedAt = traceOfDeletedLeaves(log, all.size);
   if (deletedAt !== undefined) {
     return {
       ok: false,
       kind: 'log_mismatch',
       message:
-        `the log holds ${frontier.size} leaves but keeps a subtree hash at level ${deletedAt} over leaf ${frontier.size}, which only that leaf makes: ` +
+        `the log holds ${all.size} leaves but keeps a subtree hash at level ${deletedAt} over leaf ${all.size}, which only that leaf makes: ` +
         'leaves were deleted from its end (with the checkpoints that signed them)',
     };
   }
