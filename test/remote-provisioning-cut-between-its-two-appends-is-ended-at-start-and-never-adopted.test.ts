@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { SqliteKeyRegistry } from '../adapters/driven/key-registry/index.ts';
 import { Infrastructure } from '../adapters/protocols/procedures/index.ts';
-import { ENROLMENT_SESSION_TIMEOUT_SECONDS } from '../adapters/protocols/procedures/cut-provisioning.ts';
+import { ENROLMENT_SESSION_TIMEOUT_SECONDS, sweepCutKeyPairRuns } from '../adapters/protocols/procedures/cut-provisioning.ts';
 import { main } from '../bin/cli.ts';
 import { runCommands } from '../bin/program.ts';
 import { register as caCommands } from '../bin/commands/ca.ts';
@@ -280,6 +280,27 @@ describe('the start sweep ends only what a remote provisioning issued', () => {
     const swept = await sweepRun('initialized', [issuedAt('2026-12-01T00:00:00Z')]);
     expect(swept.sent).toEqual([{ type: 'revokeCredential', data: { credentialId: 'kp-1', reason: 'cessationOfOperation' }, metadata: { actor: INFRASTRUCTURE, commandId: expect.any(String) } }]);
     expect(swept.runs).toEqual([]);
+  });
+
+  it('beside live runs (the tick), a run that has issued nothing yet is kept while its session could be open, then ended', async () => {
+    const clock = new FakeClock('2026-12-01T00:10:00Z');
+    const se = ownerView(memorySecureEnvironment('sweep-live', () => clock.now()), INFRASTRUCTURE.id);
+    const registry = SqliteKeyRegistry.open({ memory: true });
+    try {
+      registry.beginKeyPairRun('kp-1', clock.now());
+      const sent: unknown[] = [];
+      const engine = { clock, entity: async () => ({ snapshot: { value: 'initial' }, events: [] }), execute: async (input: unknown) => void sent.push(input) };
+      const o = { engine: engine as never, se, registry, random: seededRandom('x'), replayCache: undefined as never, actor: INFRASTRUCTURE };
+      // In flight in this process, between its record and its first append: the tick leaves it.
+      await sweepCutKeyPairRuns(o, 'beside_live_runs');
+      expect(registry.keyPairRuns().map((r) => r.credentialId)).toEqual(['kp-1']);
+      clock.advance((ENROLMENT_SESSION_TIMEOUT_SECONDS + 1) * 1000);
+      await sweepCutKeyPairRuns(o, 'beside_live_runs');
+      expect(registry.keyPairRuns()).toEqual([]);
+      expect(sent).toEqual([]);
+    } finally {
+      registry.close();
+    }
   });
 
   it.each([

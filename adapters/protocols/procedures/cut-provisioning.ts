@@ -49,9 +49,15 @@ const runOver = (credential: LoadedEntity, now: Date): boolean => {
  * start that dies in between finds it again, and its derived command id records nothing more. One whose credential
  * was provisioned, ended, or never issued (the process died before the first append) has nothing left to do.
  */
-export const sweepCutKeyPairRuns = async (o: InfrastructureOptions): Promise<void> => {
+export const sweepCutKeyPairRuns = async (o: InfrastructureOptions, beside: 'at_start' | 'beside_live_runs' = 'at_start'): Promise<void> => {
   for (const run of o.registry.keyPairRuns()) {
     const credential = await o.engine.entity('credential', run.credentialId);
+    // Beside this process's own runs (the tick), one that has issued nothing yet may be in flight, between its record
+    // and its first append: kept while its session could still be open (a CI run caught the tick ending such a record,
+    // and the run then cut was never revoked). At a start no run of this process is in flight.
+    if (beside === 'beside_live_runs' && credential.events.length === 0 && !(run.beganAt.getTime() + ENROLMENT_SESSION_TIMEOUT_SECONDS * 1000 <= o.engine.clock.now().getTime())) {
+      continue;
+    }
     if (issuedByRemoteProvisioning(credential, o)) {
       if (!runOver(credential, o.engine.clock.now())) continue;
       await revokeUnprovisioned(o, run.credentialId);

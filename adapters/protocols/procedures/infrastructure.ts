@@ -91,7 +91,7 @@ export class Infrastructure {
    */
   async sweepExpiredRuns(): Promise<number> {
     const ended = (await this.enrolmentFunction.sweepExpired()) + (await this.registrar.sweepExpired());
-    await sweepCutKeyPairRuns(this.o);
+    await sweepCutKeyPairRuns(this.o, 'beside_live_runs');
     return ended;
   }
 
