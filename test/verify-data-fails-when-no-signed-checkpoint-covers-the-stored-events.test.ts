@@ -6,10 +6,10 @@ import { openSqliteStoreInDir, readEventsDbInDir } from '../adapters/driven/stor
 import { openTransparencyInDir, openTransparencyLogForAudit } from '../adapters/driven/transparency/index.ts';
 import { parseVerifierKey } from '../domain/transparency/note.ts';
 import { lockDataFolder } from '../adapters/runtime/data-folder.ts';
-import { run as exportCommand } from '../bin/commands/export.ts';
 import { run as verifyCommand } from '../bin/commands/verify.ts';
 import { auditStoreAgainstLog, TransparencyProjection } from '../projections/transparency/index.ts';
 import { capture } from './support/cli.ts';
+import { exportedFolder } from './support/exported-folder.ts';
 import { appendEvents, tempDirs } from './transparency-fixtures.ts';
 
 /*
@@ -27,18 +27,23 @@ const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
 
 const folder = async (events: number) => {
+  if (events > 0) return (await exportedFolder(dirs, events)).dir;
+  // A new folder as a first start leaves it: its log and key made, nothing logged or signed yet.
+  const dir = dirs.make();
+  await openSqliteStoreInDir(dir).close();
+  openTransparencyInDir(dir).log.close();
+  return dir;
+};
+
+/** A folder with `events` stored and logged by a projection that signs on demand only: no checkpoint yet. */
+const loggingFolder = async (events: number) => {
   const dir = dirs.make();
   const store = openSqliteStoreInDir(dir);
   await appendEvents(store, events);
-  await store.close();
-  if (events > 0) {
-    const c = capture();
-    expect(await exportCommand(['credential-meter-1', '--out', join(dir, 'b.json'), '--data', dir], c.io), c.err.join('\n')).toBe(0);
-  } else {
-    // A new folder as a first start leaves it: its log and key made, nothing logged or signed yet.
-    openTransparencyInDir(dir).log.close();
-  }
-  return dir;
+  const { log, signer, origin } = openTransparencyInDir(dir);
+  const projection = new TransparencyProjection({ store, log, signer, origin, now: () => new Date(), checkpointEveryMs: 0 });
+  await projection.catchUp();
+  return { dir, store, log, projection };
 };
 const audit = async (dir: string, json = false, more: readonly string[] = []) => {
   const c = capture();
@@ -109,12 +114,7 @@ describe('verify --data when no signed checkpoint covers any stored event', () =
   });
 
   it('fails TAMPERED log_mismatch when the tail past a kept checkpoint was cut and an event forged there (review 98: it passed as not logged yet)', async () => {
-    const dir = dirs.make();
-    const store = openSqliteStoreInDir(dir);
-    await appendEvents(store, 4);
-    const { log, signer, origin } = openTransparencyInDir(dir);
-    const projection = new TransparencyProjection({ store, log, signer, origin, now: () => new Date(), checkpointEveryMs: 0 });
-    await projection.catchUp();
+    const { dir, store, log, projection } = await loggingFolder(4);
     await projection.checkpoint();
     await appendEvents(store, 5, 4);
     await projection.catchUp();
@@ -159,12 +159,7 @@ describe('verify --data when no signed checkpoint covers any stored event', () =
   });
 
   it('passes an honest log a live service appends to while the audit walks it: no trace of deleted leaves where leaves were added (review 103)', async () => {
-    const dir = dirs.make();
-    const store = openSqliteStoreInDir(dir);
-    await appendEvents(store, 4);
-    const { log, signer, origin } = openTransparencyInDir(dir);
-    const projection = new TransparencyProjection({ store, log, signer, origin, now: () => new Date(), checkpointEveryMs: 0 });
-    await projection.catchUp();
+    const { dir, store, log, projection } = await loggingFolder(4);
     await projection.checkpoint();
     const audited = openTransparencyLogForAudit(dir);
     const key = readFileSync(join(dir, 'transparency.pub'), 'utf8').trim();
@@ -188,14 +183,9 @@ describe('verify --data when no signed checkpoint covers any stored event', () =
   });
 
   it('tells events logged and not signed yet beside the folder\'s holder UNVERIFIED, and passes once a checkpoint is signed', async () => {
-    const dir = dirs.make();
-    const store = openSqliteStoreInDir(dir);
-    await appendEvents(store, 4);
-    const { log, signer, origin } = openTransparencyInDir(dir);
-    // The folder's lock, as a running service holds it; signed on demand only: the leaves are in, no checkpoint yet.
+    // Signed on demand only: the leaves are in, no checkpoint yet; the folder's lock held as a running service holds it.
+    const { dir, store, log, projection } = await loggingFolder(4);
     const held = lockDataFolder(dir);
-    const projection = new TransparencyProjection({ store, log, signer, origin, now: () => new Date(), checkpointEveryMs: 0 });
-    await projection.catchUp();
     expect(log.latestCheckpoint()).toBeUndefined();
     const unsigned = await audit(dir);
     expect(unsigned.code).toBe(1);

@@ -2,11 +2,11 @@ import Database from 'better-sqlite3';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { run as exportCommand } from '../bin/commands/export.ts';
 import { run as verifyCommand } from '../bin/commands/verify.ts';
 import { capture } from './support/cli.ts';
-import { appendEvents, tempDirs } from './transparency-fixtures.ts';
+import { exportedFolder } from './support/exported-folder.ts';
+import { tempDirs } from './transparency-fixtures.ts';
 
 /*
  * Found in review 88: SQLite keeps any value in any column, and the audit used transparency.db's values as the types
@@ -18,15 +18,7 @@ import { appendEvents, tempDirs } from './transparency-fixtures.ts';
 const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
 
-const folder = async () => {
-  const dir = dirs.make();
-  const store = openSqliteStoreInDir(dir);
-  await appendEvents(store, 9);
-  await store.close();
-  const c = capture();
-  expect(await exportCommand(['credential-meter-1', '--out', join(dir, 'b.json'), '--data', dir], c.io), c.err.join('\n')).toBe(0);
-  return dir;
-};
+const folder = async () => (await exportedFolder(dirs, 9)).dir;
 const alter = (dir: string, sql: string): void => {
   const log = new Database(join(dir, 'transparency.db'));
   log.exec(sql);

@@ -2,13 +2,12 @@ import Database from 'better-sqlite3';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { openTransparencyLogInDir } from '../adapters/driven/transparency/index.ts';
 import { lockDataFolder } from '../adapters/runtime/data-folder.ts';
-import { run as exportCommand } from '../bin/commands/export.ts';
 import { run as verifyCommand } from '../bin/commands/verify.ts';
 import { capture } from './support/cli.ts';
-import { appendEvents, tempDirs } from './transparency-fixtures.ts';
+import { exportedFolder } from './support/exported-folder.ts';
+import { tempDirs } from './transparency-fixtures.ts';
 
 /*
  * Found in review 88: the README tells auditors to keep a checkpoint from each audit for the next `--checkpoint
@@ -19,12 +18,7 @@ const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
 
 const folder = async () => {
-  const dir = dirs.make();
-  const store = openSqliteStoreInDir(dir);
-  await appendEvents(store, 9);
-  await store.close();
-  const c = capture();
-  expect(await exportCommand(['credential-meter-1', '--out', join(dir, 'b.json'), '--data', dir], c.io), c.err.join('\n')).toBe(0);
+  const { dir } = await exportedFolder(dirs, 9);
   const log = openTransparencyLogInDir(dir);
   const latest = log.latestCheckpoint()!.note;
   log.close();

@@ -1,15 +1,14 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { openTransparencyLogInDir, PUBLIC_KEY_FILE } from '../adapters/driven/transparency/index.ts';
-import { run as exportCommand } from '../bin/commands/export.ts';
 import { run as verifyCommand } from '../bin/commands/verify.ts';
 import { RecordedEventJson } from '../domain/transparency/index.ts';
 import { capture } from './support/cli.ts';
+import { exportedFolder } from './support/exported-folder.ts';
 import { startTestService, type TestService } from './support/service.ts';
 import { body, openApi, settled, type Api } from './http-conformance.fixtures.ts';
-import { appendEvents, readAllEvents, tempDirs } from './transparency-fixtures.ts';
+import { tempDirs } from './transparency-fixtures.ts';
 
 /*
  * Found in review 88: `verify --event` read the event file with the lenient reader, so members the format does not
@@ -26,13 +25,7 @@ const verify = async (args: string[]) => {
 };
 
 const folder = async () => {
-  const dir = dirs.make();
-  const store = openSqliteStoreInDir(dir);
-  await appendEvents(store, 9);
-  const events = await readAllEvents(store);
-  await store.close();
-  const c = capture();
-  expect(await exportCommand(['credential-meter-1', '--out', join(dir, 'b.json'), '--data', dir], c.io), c.err.join('\n')).toBe(0);
+  const { dir, events } = await exportedFolder(dirs, 9);
   const log = openTransparencyLogInDir(dir);
   const hashes = log.inclusionProof(6, 9).map((h) => Buffer.from(h).toString('base64url'));
   const note = log.checkpointAt(9)!.note;

@@ -52,6 +52,10 @@ const handledEvents = (dir: string): string | undefined =>
     return position === null ? undefined : `${READ_MODELS_DB_FILE} holds read models built from them, checkpoints up to position ${position}`;
   });
 
+/** What the folder's log and read models say of the events it was built from (none: a folder no event built). */
+const signsOfEvents = (dataDir: string): string[] =>
+  [loggedEvents(dataDir), handledEvents(dataDir)].filter((s): s is string => s !== undefined);
+
 const registeredKeys = (dir: string): string | undefined =>
   signOf(dir, KEY_REGISTRY_DB_FILE, 'se_key_handles', (db) => {
     const { keys } = db.prepare('SELECT count(*) AS keys FROM se_key_handles').get() as { keys: bigint };
@@ -79,7 +83,7 @@ export const refuseNewEventStoreForAServedFolder = (dataDir: string, store: stri
     refuseEmptyEventsDbOfAFolderBuiltFromEvents(dataDir, folder, setting);
     return;
   }
-  const events = [loggedEvents(dataDir), handledEvents(dataDir)].filter((s): s is string => s !== undefined);
+  const events = signsOfEvents(dataDir);
   const keys = registeredKeys(dataDir);
   if (events.length === 0 && keys === undefined) return;
   const path = join(folder, EVENTS_DB_FILE);
@@ -113,7 +117,7 @@ const holdsAnEvent = (folder: string): boolean =>
  * an empty store registers them before any event.
  */
 const refuseEmptyEventsDbOfAFolderBuiltFromEvents = (dataDir: string, folder: string, setting: string): void => {
-  const signs = [loggedEvents(dataDir), handledEvents(dataDir)].filter((s): s is string => s !== undefined);
+  const signs = signsOfEvents(dataDir);
   if (signs.length === 0 || holdsAnEvent(folder)) return;
   const path = join(folder, EVENTS_DB_FILE);
   throw validationError(
@@ -146,7 +150,7 @@ export const refuseEmptyEventStoreForAServedFolder = async (dataDir: string, sto
   if (store === undefined) return;
   const location = parseStoreConnectionString(store);
   if (location.kind !== 'eventstoredb') return;
-  const signs = [loggedEvents(dataDir), handledEvents(dataDir)].filter((s): s is string => s !== undefined);
+  const signs = signsOfEvents(dataDir);
   if (signs.length === 0) return;
   const opened = openEventStoreDbStore(location.connectionString);
   let head: bigint | undefined;
