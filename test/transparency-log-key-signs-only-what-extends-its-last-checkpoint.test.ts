@@ -2,13 +2,14 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
-import { openSqliteStoreInDir, readEventsDbInDir } from '../adapters/driven/store/index.ts';
+import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { openTransparencyLogInDir } from '../adapters/driven/transparency/index.ts';
 import { TransparencyLogAltered } from '../domain/ports/index.ts';
-import { eventLeafHash, formatCheckpointText, formatVerifierKey, MemoryTree } from '../domain/transparency/index.ts';
+import { formatCheckpointText, formatVerifierKey } from '../domain/transparency/index.ts';
 import { collectEvidence, exportEvidence, signNote, TransparencyLogForked, TransparencyProjection } from '../projections/transparency/index.ts';
 import { run as verifyCommand } from '../bin/commands/verify.ts';
 import { capture } from './support/cli.ts';
+import { rewriteBothFiles } from './support/rewritten-history.ts';
 import { ORIGIN, appendEvents, fixedSigner, keyOf, tempDirs, auditDataDir } from './transparency-fixtures.ts';
 
 /*
@@ -40,24 +41,6 @@ const signedFolder = async (): Promise<string> => {
   await o.projection.checkpoint();
   await o.close();
   return dir;
-};
-
-/** Without the key: event 2 edited in events.db, its leaf and every stored subtree hash recomputed in transparency.db. */
-const rewriteBothFiles = (dir: string): void => {
-  const events = new Database(join(dir, 'events.db'));
-  events.prepare(`UPDATE events SET data = json_set(data, '$.label', 'forged') WHERE position = 2`).run();
-  events.close();
-  const rows = [...readEventsDbInDir(dir)].map((row) => {
-    if (!row.ok) throw new Error('fixture: every row parses');
-    return row.event;
-  });
-  const db = new Database(join(dir, 'transparency.db'));
-  db.prepare('UPDATE leaves SET leaf_hash = ? WHERE position = 2').run(eventLeafHash(rows[1]!));
-  const tree = new MemoryTree(rows.map(eventLeafHash));
-  const nodes = db.prepare('SELECT level, idx FROM nodes').all() as { level: number; idx: number }[];
-  const update = db.prepare('UPDATE nodes SET hash = ? WHERE level = ? AND idx = ?');
-  for (const { level, idx } of nodes) update.run(tree.nodeHash(Number(level), Number(idx)), level, idx);
-  db.close();
 };
 
 const audit = (dir: string) => auditDataDir(dir, signer);

@@ -39,7 +39,7 @@ export const parseSource = (input: unknown, where: (path: string) => string): Pa
 
 export interface ConfigSources {
   /**
-   * Command-line options by field name (`host`, `port`, `probePort`, `data`, `store`, `logLevel`, `tickMs`, `signing`, `secureEnvironment`, `publicUrl`, `trustProxy`;
+   * Command-line options by field name (`host`, `port`, `probePort`, `data`, `store`, `logLevel`, `tickMs`, `signing`, `secureEnvironment`, `publicUrl`, `trustProxy`, `checkpointWitness`;
    * undefined = not given); other keys (the command's own options) are ignored.
    */
   readonly flags?: Readonly<Record<string, unknown>>;

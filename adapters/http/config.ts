@@ -30,6 +30,7 @@ export const CONFIG_ENV = {
   CREDENCE_PUBLIC_URL: 'publicUrl',
   CREDENCE_SECURE_ENVIRONMENT: 'secureEnvironment',
   CREDENCE_TRUST_PROXY: 'trustProxy',
+  CREDENCE_CHECKPOINT_WITNESS: 'checkpointWitness',
 } as const satisfies Record<string, keyof ServiceConfig>;
 
 /**
@@ -50,7 +51,7 @@ const envSet = (parsed: Record<string, unknown> | undefined, set: Record<string,
 const defined = (o: Record<string, unknown>): Record<string, unknown> =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 
-const FLAG_FIELDS = ['host', 'port', 'probePort', 'data', 'store', 'logLevel', 'tickMs', 'signing', 'secureEnvironment', 'publicUrl', 'trustProxy'] as const;
+const FLAG_FIELDS = ['host', 'port', 'probePort', 'data', 'store', 'logLevel', 'tickMs', 'signing', 'secureEnvironment', 'publicUrl', 'trustProxy', 'checkpointWitness'] as const;
 const FLAG_NAMES: Record<string, string> = {
   probePort: '--probe-port',
   logLevel: '--log-level',
@@ -58,6 +59,7 @@ const FLAG_NAMES: Record<string, string> = {
   secureEnvironment: '--secure-environment',
   publicUrl: '--public-url',
   trustProxy: '--trust-proxy',
+  checkpointWitness: '--checkpoint-witness',
 };
 
 /**

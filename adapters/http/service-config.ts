@@ -3,6 +3,7 @@ import type { FieldIssue } from '../../domain/errors.ts';
 import { MAX_CONNECTION_STRING_CHARS } from '../../domain/json-limits.ts';
 import { pkiBaseUrlIssues } from '../../domain/x509/issuing-ca.ts';
 import { parsePkcs11Uri, StoreConnectionString } from '../runtime/index.ts';
+import { CheckpointWitnessPath } from '../runtime/checkpoint-witness-file.ts';
 import { int, withoutControls } from './config-values.ts';
 import { rotationPolicyOf, ServicePseudonyms } from './pseudonym-rotation-setting.ts';
 import { checkLimitsTogether, ServiceLimitsConfig } from './service-limits-config.ts';
@@ -44,6 +45,12 @@ export const ServiceConfig = z.strictObject({
    * RFC 7512 `pkcs11:` URI (docs/hsm.md). Checked here, before anything opens; a PIN is never in it (`pin-value` is
    * refused): it comes from the URI's pin-source file or CREDENCE_PKCS11_PIN.
    */
+  /**
+   * A file outside the data folder where the service keeps its transparency log's latest checkpoint (review 98): a
+   * start refuses a log that does not extend it, so a log rewritten with its checkpoints removed while the service was
+   * stopped is never signed. Unset: no copy is kept, and only an auditor's kept checkpoint finds such a rewrite.
+   */
+  checkpointWitness: CheckpointWitnessPath.optional(),
   secureEnvironment: z
     .string()
     .min(1)

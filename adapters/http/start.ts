@@ -16,6 +16,7 @@ import {
   systemClock,
   systemRandom,
 } from '../runtime/index.ts';
+import { assertWitnessOutsideFolder, checkpointWitnessFile } from '../runtime/checkpoint-witness-file.ts';
 import { isEmbedded } from '../runtime/data-folder.ts';
 import { openSecureEnvironmentLogKey } from '../runtime/transparency-key.ts';
 import { refuseEmptyEventStoreForAServedFolder, refuseNewEventStoreForAServedFolder } from '../runtime/event-store-of-a-served-folder.ts';
@@ -102,6 +103,8 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     refuseNewEventStoreForAServedFolder(config.data, config.store, config.store === undefined ? 'data' : 'store');
     // And an external store that holds none of them (the setting pointed at a new server).
     await refuseEmptyEventStoreForAServedFolder(config.data, config.store, 'store');
+    // A witness kept in the folder holds the log to nothing its rewriter could not rewrite too (review 98).
+    if (config.checkpointWitness !== undefined) assertWitnessOutsideFolder(config.checkpointWitness, config.data);
     // One service per data folder: a second would run a second cascade and sweep the first one's pending keys.
     const lock = lockDataFolder(config.data);
     // A start refused from here on (a wrong PKCS#11 PIN is known only once the token is opened) removes a data folder
@@ -143,6 +146,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       // another is rebuilt from position 0 under it before it serves, and said at warn below (checkRules).
       onReadModelRulesChanged: 'rebuild',
       ...(logKey.place === 'hsm' ? { transparencySigner: logKey.signer } : {}),
+      ...(config.checkpointWitness !== undefined ? { checkpointWitness: checkpointWitnessFile(config.checkpointWitness) } : {}),
       security: {
         se,
         random: systemRandom,

@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
 import type { Actor } from '../../domain/metadata.ts';
-import type { Clock, EventStore, RandomSource, ReplayCache, SecureEnvironment, TransparencyLogStore } from '../../domain/ports/index.ts';
+import type { CheckpointWitness, Clock, EventStore, RandomSource, ReplayCache, SecureEnvironment, TransparencyLogStore } from '../../domain/ports/index.ts';
 import type { RequestSigningPolicyInput } from '../../domain/signing/index.ts';
 import type { CheckpointSigner } from '../../domain/transparency/index.ts';
 import type { TrustAnchors } from '../../domain/x509/index.ts';
@@ -151,4 +151,11 @@ export interface OpenOptions {
    * refused (`validation`, this path) before anything is written, rather than a key file made outside the HSM.
    */
   readonly transparencySigner?: CheckpointSigner;
+  /**
+   * A copy of the log's latest checkpoint kept outside the data folder (`checkpointWitnessFile(path)`; review 98): the
+   * log must extend it, or nothing opens (`validation`, path `checkpointWitness`, rule `log_extends_witness`), and every
+   * checkpoint signed replaces it. Without one, a log rewritten with its checkpoints removed while no process held the
+   * folder is signed at the next start. Needs a data folder (`location.dir`).
+   */
+  readonly checkpointWitness?: CheckpointWitness;
 }

@@ -21,6 +21,8 @@ export type { Pkcs11SecureEnvironmentDeps, Pkcs11Uri } from '../driven/secure-en
 // `transparencySigner`.
 export { openHsmLogKey, openSecureEnvironmentLogKey } from './transparency-key.ts';
 export type { HsmLogKey } from './transparency-key.ts';
+// The log's latest checkpoint kept outside the data folder: openCredence's `checkpointWitness`.
+export { checkpointWitnessFile } from './checkpoint-witness-file.ts';
 export { FakeClock, systemClock } from '../driven/clock/index.ts';
 export type {
   Clock,

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { existsSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { isCredenceError, validationError } from '../../domain/errors.ts';
@@ -6,6 +6,7 @@ import { atomicWriteTempOf, ownedByAnotherAccount, writableByGroupOrOthers } fro
 import { foreignSecretFolderMessage } from '../driven/files/secret-file-advice.ts';
 import { secureEnvironmentConfigForDataDir } from '../driven/secure-environment/index.ts';
 import { checkKekFile, MAX_PATH_CHARS } from '../driven/secure-environment/kek.ts';
+import { resolvedAsFarAsItExists } from './resolved-path.ts';
 
 /**
  * CREDENCE_KEK_FILE: the KEK of the data folder's embedded Secure Environment kept outside the folder (review 47
@@ -74,17 +75,6 @@ const assertNoKekTempLeftInFolder = (inFolderKek: string, kekFile: string): void
     'kek_in_folder',
     `names ${kekFile}, but the data folder still holds a copy of a KEK an interrupted write left, ${temps.join(', ')}: stop the service, make sure ${kekFile} is the KEK (it opens the keys), delete ${temps.length === 1 ? 'that file' : 'those files'} and start again`,
   );
-};
-
-/** `path` with its longest existing part resolved through links (realpath), the rest appended as written. */
-const resolvedAsFarAsItExists = (path: string): string => {
-  const absolute = resolve(path);
-  const missing: string[] = [];
-  for (let at = absolute; ; at = dirname(at)) {
-    if (existsSync(at)) return join(realpathSync(at), ...missing.reverse());
-    if (dirname(at) === at) return absolute;
-    missing.push(basename(at));
-  }
 };
 
 /** The nearest folder above `path` that exists: the KEK's folder, or the one its folder will be made in. */

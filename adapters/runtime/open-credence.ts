@@ -1,12 +1,13 @@
 import type { KeyHandle, OwnedSecureEnvironment } from '../../domain/ports/index.ts';
 import { ownerView } from '../../domain/ports/index.ts';
+import { validationError } from '../../domain/errors.ts';
 import { requestVerifier } from '../../domain/signing/index.ts';
 import { issuingCaFor } from '../../domain/x509/issuance/index.ts';
 import { issuedByOurCa, PkiChanges } from '../../projections/pki/index.ts';
 import { PseudonymDeriver, rotationIsDerived, pseudonymRotation, secureEnvironmentPseudonymKey, type PseudonymKey } from '../../projections/pseudonyms/index.ts';
 import { ProjectionRunner } from '../../projections/runtime/index.ts';
 import { lifecycleEvents$ } from '../../projections/streams/index.ts';
-import { TransparencyLogOfAnotherLog, TransparencyProjection } from '../../projections/transparency/index.ts';
+import { TransparencyLogOfAnotherLog } from '../../projections/transparency/index.ts';
 import { preparePrivateDir, withPrivateUmask } from '../driven/files/index.ts';
 import { SqliteKeyRegistry } from '../driven/key-registry/index.ts';
 import { openReadModels } from '../driven/readmodels/index.ts';
@@ -22,6 +23,7 @@ import type { Credence, OpenOptions, Security } from './credence.ts';
 import { OpenedWhileWiring } from './opened-while-wiring.ts';
 import { systemProjections } from './projections.ts';
 import { refuseLogKeyOutsideHsm } from './transparency-key.ts';
+import { witnessedTransparencyProjection } from './witnessed-projection.ts';
 
 export type { Credence, OpenOptions, Security } from './credence.ts';
 
@@ -75,6 +77,10 @@ const compose = (options: OpenOptions): Credence => {
     const setting = options.connectionString === undefined ? 'location.dir' : 'connectionString';
     if (options.store === undefined) refuseNewEventStoreForAServedFolder(options.location.dir, options.connectionString, setting);
   }
+  // There is no log to hold to it in memory: a witness named there would hold nothing, silently.
+  if ('memory' in options.location && options.checkpointWitness !== undefined) {
+    throw validationError([{ path: 'checkpointWitness', rule: 'needs_a_data_folder', message: 'holds a data folder\'s transparency log to its latest checkpoint: give location.dir, or leave it out' }], 'options');
+  }
   // Created 0700, and refused when group or others may write to it, before any file is opened in it.
   if ('dir' in options.location) preparePrivateDir(options.location.dir);
   const opened = new OpenedWhileWiring();
@@ -105,7 +111,11 @@ const wire = (options: OpenOptions, infrastructureSe: OwnedSecureEnvironment | u
   const transparency =
     log === undefined
       ? undefined
-      : new TransparencyProjection({ store, log: log.log, signer: log.signer, origin: log.origin, now: () => options.clock.now() });
+      : witnessedTransparencyProjection(
+          { store, log: log.log, signer: log.signer, origin: log.origin, now: () => options.clock.now() },
+          (options.location as { dir: string }).dir,
+          options.checkpointWitness,
+        );
   const readModels = opened.add(openReadModels(options.location), (db) => db.close());
   // Opening it moves a registry an earlier version kept in readmodels.db into keys.db.
   const registry = options.security === undefined ? undefined : opened.add(SqliteKeyRegistry.open(options.location, { legacy: readModels }), (r) => r.close());

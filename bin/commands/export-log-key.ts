@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { KEY_HANDLE_FILE } from '../../adapters/driven/transparency/index.ts';
+import { CheckpointWitnessPath } from '../../adapters/runtime/checkpoint-witness-file.ts';
 import type { CheckpointSigner } from '../../domain/transparency/index.ts';
 import type { StoreLocation } from '../../adapters/driven/store/index.ts';
 import type { Io } from '../io.ts';
@@ -20,7 +21,17 @@ export interface ExportSettings {
   readonly store: StoreChoice;
   /** `embedded`, a pkcs11: URI, or undefined (embedded). */
   readonly secureEnvironment: string | undefined;
+  /** The service's checkpoint witness (CREDENCE_CHECKPOINT_WITNESS over the --config file's), when it keeps one. */
+  readonly checkpointWitness: string | undefined;
 }
+
+/** The witness setting without --config, parsed as the service parses it. */
+const witnessOf = (value: string | undefined): string | undefined => {
+  if (value === undefined) return undefined;
+  const parsed = CheckpointWitnessPath.safeParse(value);
+  if (!parsed.success) throw new UsageError(`env CREDENCE_CHECKPOINT_WITNESS: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  return parsed.data;
+};
 
 /**
  * The data folder (--data, else the folder of --store sqlite:DIR, else CREDENCE_DATA, else the --config file's, else
@@ -30,7 +41,7 @@ export interface ExportSettings {
  * (loadServiceConfig): an export beside a service run with `--config` finds its store and HSM there, as `credence
  * ca` and `credence token` do. Found in review: the variables were left out, so a service on CREDENCE_STORE was
  * exported from the file's store or the folder's events.db. Without --config no variable but
- * CREDENCE_SECURE_ENVIRONMENT is read, as before. A refused setting is bad usage naming it; a password in the
+ * CREDENCE_SECURE_ENVIRONMENT and CREDENCE_CHECKPOINT_WITNESS are read. A refused setting is bad usage naming it; a password in the
  * store is never repeated (one in the file is warned of as `credence serve` warns of it).
  */
 export const exportSettings = async (
@@ -39,10 +50,20 @@ export const exportSettings = async (
 ): Promise<ExportSettings> => {
   const env = io.env ?? process.env;
   if (args.config === undefined) {
-    return { data: readModelDir(args.data, args.store), store: configuredStore(args, undefined), secureEnvironment: env['CREDENCE_SECURE_ENVIRONMENT'] || undefined };
+    return {
+      data: readModelDir(args.data, args.store),
+      store: configuredStore(args, undefined),
+      secureEnvironment: env['CREDENCE_SECURE_ENVIRONMENT'] || undefined,
+      checkpointWitness: witnessOf(env['CREDENCE_CHECKPOINT_WITNESS'] || undefined),
+    };
   }
   const { loadServiceConfig } = await import('../../adapters/http/config.ts');
-  const variables = { CREDENCE_DATA: env['CREDENCE_DATA'], CREDENCE_STORE: env['CREDENCE_STORE'], CREDENCE_SECURE_ENVIRONMENT: env['CREDENCE_SECURE_ENVIRONMENT'] };
+  const variables = {
+    CREDENCE_DATA: env['CREDENCE_DATA'],
+    CREDENCE_STORE: env['CREDENCE_STORE'],
+    CREDENCE_SECURE_ENVIRONMENT: env['CREDENCE_SECURE_ENVIRONMENT'],
+    CREDENCE_CHECKPOINT_WITNESS: env['CREDENCE_CHECKPOINT_WITNESS'],
+  };
   let config;
   try {
     config = loadServiceConfig({
@@ -63,7 +84,7 @@ export const exportSettings = async (
     dataSetting: args.data === undefined && variables.CREDENCE_DATA ? 'env CREDENCE_DATA' : '--data',
   };
   const data = args.data ?? (args.store?.kind === 'sqlite' ? args.store.dir : config.data);
-  return { data, store: configuredStore(args, service), secureEnvironment: config.secureEnvironment };
+  return { data, store: configuredStore(args, service), secureEnvironment: config.secureEnvironment, checkpointWitness: config.checkpointWitness };
 };
 
 /**

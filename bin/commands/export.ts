@@ -6,7 +6,9 @@ import { systemClock } from '../../adapters/driven/clock/index.ts';
 import { refuseUnwritableFolder, writeFileAtomic } from '../../adapters/driven/files/index.ts';
 import { DEFAULT_LOG_ORIGIN, openTransparencyInDir } from '../../adapters/driven/transparency/index.ts';
 import { isValidKeyName, KEY_NAME_RULE, verifyEvidenceBundle } from '../../domain/transparency/index.ts';
-import { exportEvidence, TransparencyProjection } from '../../projections/transparency/index.ts';
+import { assertWitnessOutsideFolder, checkpointWitnessFile } from '../../adapters/runtime/checkpoint-witness-file.ts';
+import { witnessedTransparencyProjection } from '../../adapters/runtime/witnessed-projection.ts';
+import { exportEvidence } from '../../projections/transparency/index.ts';
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
@@ -68,7 +70,7 @@ const assertWritableOut = (path: string, force: boolean): void => {
 
 const exportLocal = async (args: Options, io: Io): Promise<number> => {
   // The log beside the store it logs: `--store sqlite:DIR` alone is DIR's log, never a new one in ./data.
-  const { data, store, secureEnvironment } = await exportSettings(args, io);
+  const { data, store, secureEnvironment, checkpointWitness } = await exportSettings(args, io);
   const origin = args.origin ?? DEFAULT_LOG_ORIGIN;
   // Review 81: on a folder this account may not write, the export failed exit 1 at its first opening; a data folder
   // unusable here is bad usage (exit 2) naming it, as for the commands that only read it.
@@ -83,7 +85,7 @@ const exportLocal = async (args: Options, io: Io): Promise<number> => {
     return await namingRefusedWrites(`the data folder ${data}`, async () => {
       const logKey = await openExportLogKey(data, origin, secureEnvironment, io);
       try {
-        return await exportFromFolder(args, io, data, store, { origin, ...(logKey.signer ? { signer: logKey.signer } : {}) });
+        return await exportFromFolder(args, io, data, store, { origin, ...(logKey.signer ? { signer: logKey.signer } : {}) }, checkpointWitness);
       } finally {
         logKey.close();
       }
@@ -93,7 +95,16 @@ const exportLocal = async (args: Options, io: Io): Promise<number> => {
   }
 };
 
-const exportFromFolder = async (args: Options, io: Io, data: string, from: StoreChoice, logOptions: Parameters<typeof openTransparencyInDir>[1]): Promise<number> => {
+const exportFromFolder = async (
+  args: Options,
+  io: Io,
+  data: string,
+  from: StoreChoice,
+  logOptions: Parameters<typeof openTransparencyInDir>[1],
+  witness: string | undefined,
+): Promise<number> => {
+  // Refused before anything opens, as the service refuses it.
+  if (witness !== undefined) assertWitnessOutsideFolder(witness, data);
   const store = openExistingStore(data, from.store, from.setting);
   const { log, signer, origin } = openTransparencyInDir(data, logOptions);
   try {
@@ -103,7 +114,12 @@ const exportFromFolder = async (args: Options, io: Io, data: string, from: Store
       io.err(`error: ${streamId} has no events`);
       return 1;
     }
-    const projection = new TransparencyProjection({ store, log, signer, origin, now: () => systemClock.now(), checkpointEveryMs: 0 });
+    // Held to the service's witness, and keeping it current: an export signs checkpoints too.
+    const projection = witnessedTransparencyProjection(
+      { store, log, signer, origin, now: () => systemClock.now(), checkpointEveryMs: 0 },
+      data,
+      witness === undefined ? undefined : checkpointWitnessFile(witness),
+    );
     const { bundle, treeSize, storedAfter } = await exportEvidence({ streamId, store, projection, log, signer });
     writeBundle(args.out, bundle, args.force === true);
     io.out(`wrote ${args.out}: all ${bundle.entries.length} events of ${streamId} as of the signed checkpoint of tree size ${treeSize}`);

@@ -24,6 +24,7 @@ const Options = z.object({
   secureEnvironment: z.string().min(1).max(8192).optional(),
   publicUrl: z.string().min(1).max(2048).optional(),
   trustProxy: z.string().min(1).max(4096).optional(),
+  checkpointWitness: z.string().min(1).max(4096).optional(),
 });
 
 /**
@@ -34,7 +35,7 @@ const loadConfig = async (args: z.infer<typeof Options>, io: Io) => {
   const { loadServiceConfig } = await import('../../adapters/http/config.ts');
   try {
     return loadServiceConfig({
-      flags: { data: args.data, store: args.store, host: args.host, port: args.port, probePort: args.probePort, logLevel: args.logLevel, tickMs: args.tickMs, signing: args.signing, secureEnvironment: args.secureEnvironment, publicUrl: args.publicUrl, trustProxy: args.trustProxy },
+      flags: { data: args.data, store: args.store, host: args.host, port: args.port, probePort: args.probePort, logLevel: args.logLevel, tickMs: args.tickMs, signing: args.signing, secureEnvironment: args.secureEnvironment, publicUrl: args.publicUrl, trustProxy: args.trustProxy, checkpointWitness: args.checkpointWitness },
       env: io.env ?? process.env,
       ...(args.config !== undefined ? { file: args.config } : {}),
       // The operator's file name may be in it: through printable, like every line the service prints for a person.
@@ -120,6 +121,10 @@ export const register: RegisterCommands = (program, io) => {
     .option(
       '--trust-proxy <addresses>',
       'reverse proxies whose X-Forwarded-For names the client: addresses, CIDR ranges, loopback, linklocal or uniquelocal, comma-separated (env CREDENCE_TRUST_PROXY; default none)',
+    )
+    .option(
+      '--checkpoint-witness <file>',
+      "an absolute path outside the data folder where the service keeps its transparency log's latest checkpoint; a start refuses a log that does not extend it (env CREDENCE_CHECKPOINT_WITNESS; default none)",
     )
     .option(
       '--secure-environment <uri>',

@@ -39,6 +39,7 @@ export type {
   UnwrapSpec,
 } from './secure-environment.ts';
 export { TransparencyLogAltered, type LeafToAppend, type LoggedLeaf, type LogRefusal, type StoredCheckpoint, type StreamSlot, type TransparencyLogStore } from './transparency-log.ts';
+export type { CheckpointWitness } from './checkpoint-witness.ts';
 export type { Clock } from './clock.ts';
 export type { RandomSource } from './random.ts';
 export type { ReplayCache, ReplayVerdict } from './replay-cache.ts';

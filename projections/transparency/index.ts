@@ -1,6 +1,6 @@
 export { TransparencyProjection, type TransparencyProjectionOptions } from './transparency-projection.ts';
 export { describeRefusal, TransparencyLogOfAnotherLog } from './log-refusal.ts';
-export { signCheckpoint, signNote, TransparencyLogForked } from './sign-checkpoint.ts';
+export { CheckpointWitnessOfAnotherLog, holdToWitness, signCheckpoint, signNote, TransparencyLogForked } from './sign-checkpoint.ts';
 export { auditStoreAgainstLog, type AuditedRow, type AuditReport, type TamperKind, type UnverifiedKind } from './audit.ts';
 export { collectEvidence, exportEvidence, LEAVES_PER_TURN, tampered, type CollectedEvidence } from './evidence.ts';
 export { indexLegacyLeaves } from './stream-index.ts';

@@ -1,3 +1,4 @@
+import type { CheckpointWitness } from '../../domain/ports/checkpoint-witness.ts';
 import type { StoredCheckpoint, TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
 import { utf8 } from '../../domain/crypto/index.ts';
 import { formatCheckpointText } from '../../domain/transparency/checkpoint.ts';
@@ -25,45 +26,91 @@ export class TransparencyLogForked extends Error {
   }
 }
 
+/** What a log was last held to: a checkpoint this process saw, or the one its checkpoint witness keeps (`witness`: where). */
+interface HeldTo {
+  readonly checkpoint: StoredCheckpoint;
+  readonly witness?: string;
+}
+
 /**
  * Per log (the object a process holds): the latest checkpoint this process found signed by the key and extended, so
  * that a signature costs no second verification of the same note, and a log whose checkpoints shrank or vanished while
- * the process ran is refused. Only a checkpoint kept outside the folder (an auditor's `--checkpoint`, a witness) tells
- * a log rewritten with its checkpoints deleted while no process held it (found in review of this check).
+ * the process ran is refused. Across restarts only a checkpoint kept outside the folder tells a log rewritten with its
+ * checkpoints deleted while no process held it: the service's checkpoint witness (`holdToWitness`), an auditor's
+ * `--checkpoint`.
  */
-const seen = new WeakMap<TransparencyLogStore, StoredCheckpoint>();
+const seen = new WeakMap<TransparencyLogStore, HeldTo>();
 
 /**
  * What the key signed last must still hold: its note verifies under this key, and the log's first `treeSize` leaves
  * still hash to its root. Someone who can write the data folder but not use the key (it is in the Secure
  * Environment) rewrote an event, its leaf and the stored subtree hashes, and the next checkpoint signed that history
- * with the genuine key: every proof and bundle of the forged event then verified (found in review).
+ * with the genuine key: every proof and bundle of the forged event then verified (found in review). Returns the
+ * latest checkpoint, verified.
  */
-const assertExtendsLatest = (log: TransparencyLogStore, signer: CheckpointSigner): void => {
+const assertExtends = (log: TransparencyLogStore, signer: CheckpointSigner, before: HeldTo | undefined): StoredCheckpoint | undefined => {
   const latest = log.latestCheckpoint();
-  const before = seen.get(log);
-  if (before !== undefined && (latest === undefined || latest.treeSize < before.treeSize)) {
-    throw new TransparencyLogForked(`its latest checkpoint signs ${latest?.treeSize ?? 0} leaves, where this process saw one of ${before.treeSize}: checkpoints were removed`);
+  if (before !== undefined && (latest === undefined || latest.treeSize < before.checkpoint.treeSize)) {
+    throw new TransparencyLogForked(
+      `its latest checkpoint signs ${latest?.treeSize ?? 0} leaves, where ` +
+        (before.witness === undefined
+          ? `this process saw one of ${before.checkpoint.treeSize}: checkpoints were removed`
+          : `the checkpoint witness ${before.witness} keeps one of ${before.checkpoint.treeSize}: checkpoints were removed, or the log was put back from an older copy`),
+    );
   }
-  if (latest === undefined) return;
-  if (before?.note !== latest.note) {
+  if (latest === undefined) return undefined;
+  if (before?.checkpoint.note !== latest.note) {
     const opened = openCheckpoint(latest.note, noteVerifierKey(signer.keyName, signer.publicKey));
     if (!opened.ok) throw new TransparencyLogForked(`its latest checkpoint (tree size ${latest.treeSize}) is not one this key signed: ${opened.message}`);
   }
   // Read after the latest checkpoint, which brings this connection's view up to what another process logged.
   const size = log.size();
   if (latest.treeSize > size) throw new TransparencyLogForked(`its latest checkpoint signs ${latest.treeSize} leaves, the log holds ${size}`);
-  for (const signed of before === undefined || before.note === latest.note ? [latest] : [before, latest]) {
-    if (!constantTimeEqual(log.rootHash(signed.treeSize), signed.rootHash)) {
-      throw new TransparencyLogForked(`its first ${signed.treeSize} leaves no longer hash to the checkpoint this key signed at that size: the log file was altered`);
+  const held: HeldTo[] = before === undefined || before.checkpoint.note === latest.note ? [{ checkpoint: latest }] : [before, { checkpoint: latest }];
+  for (const { checkpoint, witness } of held) {
+    if (!constantTimeEqual(log.rootHash(checkpoint.treeSize), checkpoint.rootHash)) {
+      const whose = witness === undefined ? 'the checkpoint this key signed at that size' : `the checkpoint this key signed at that size, kept by the checkpoint witness ${witness}`;
+      throw new TransparencyLogForked(`its first ${checkpoint.treeSize} leaves no longer hash to ${whose}: the log file was altered`);
     }
   }
-  seen.set(log, latest);
+  seen.set(log, { checkpoint: latest });
+  return latest;
+};
+
+/** The checkpoint witness holds a note this log key did not sign: another log's, or no checkpoint at all. */
+export class CheckpointWitnessOfAnotherLog extends Error {
+  readonly code = 'checkpoint_witness_of_another_log';
+
+  constructor(detail: string) {
+    super(detail);
+    this.name = 'CheckpointWitnessOfAnotherLog';
+  }
+}
+
+/**
+ * Holds the log to the checkpoint its witness keeps (review 98), before this process signs anything: the log must
+ * extend it (TransparencyLogForked otherwise), and it must be this key's (CheckpointWitnessOfAnotherLog). Returns the
+ * tree size the witness keeps (0 when it keeps none) and the log's latest checkpoint, verified, for the witness to keep
+ * when it is larger.
+ */
+export const holdToWitness = (
+  log: TransparencyLogStore,
+  signer: CheckpointSigner,
+  witness: CheckpointWitness,
+): { readonly witnessed: number; readonly latest: StoredCheckpoint | undefined } => {
+  const note = witness.read();
+  if (note === undefined) return { witnessed: 0, latest: assertExtends(log, signer, seen.get(log)) };
+  const opened = openCheckpoint(note, noteVerifierKey(signer.keyName, signer.publicKey));
+  if (!opened.ok) throw new CheckpointWitnessOfAnotherLog(`${witness.where} does not hold a checkpoint of this log (${opened.reason}): ${opened.message}`);
+  const { treeSize, rootHash, time } = opened.checkpoint;
+  const witnessed: HeldTo = { checkpoint: { treeSize, rootHash, time, note }, witness: witness.where };
+  const before = seen.get(log);
+  return { witnessed: treeSize, latest: assertExtends(log, signer, before !== undefined && before.checkpoint.treeSize > treeSize ? before : witnessed) };
 };
 
 /**
  * Signs the log's current tree head as a C2SP checkpoint and keeps it (issue 4 item 3), once the tree is found to
- * extend the latest checkpoint (`assertExtendsLatest`). A tree size that already has a checkpoint gets no second
+ * extend the latest checkpoint (`assertExtends`). A tree size that already has a checkpoint gets no second
  * one: the first is returned.
  */
 export const signCheckpoint = async (args: {
@@ -73,7 +120,7 @@ export const signCheckpoint = async (args: {
   readonly now: () => Date;
 }): Promise<StoredCheckpoint> => {
   const { log, signer } = args;
-  assertExtendsLatest(log, signer);
+  assertExtends(log, signer, seen.get(log));
   const treeSize = log.size();
   const existing = log.checkpointAt(treeSize);
   if (existing !== undefined) return existing;
@@ -84,6 +131,6 @@ export const signCheckpoint = async (args: {
   log.saveCheckpoint(checkpoint);
   const kept = log.checkpointAt(treeSize) ?? checkpoint;
   // Another process's checkpoint of the same size, kept first, is verified when it is next the latest.
-  if (kept.note === note) seen.set(log, kept);
+  if (kept.note === note) seen.set(log, { checkpoint: kept });
   return kept;
 };

@@ -1,11 +1,12 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { CheckpointWitness } from '../../domain/ports/checkpoint-witness.ts';
 import type { EventStore, RecordedEvent, StoreSubscription } from '../../domain/ports/event-store.ts';
 import type { LogRefusal, StoredCheckpoint, TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
 import type { CheckpointSigner } from '../../domain/transparency/checkpoint-signer.ts';
 import { eventLeafHash } from '../../domain/transparency/leaf.ts';
 import { describeOtherLog, notInLog } from '../runtime/log-check.ts';
 import { describeKeptRefusal, firstLeafNotInStore, refusalOf, TransparencyLogOfAnotherLog } from './log-refusal.ts';
-import { signCheckpoint, TransparencyLogForked } from './sign-checkpoint.ts';
+import { holdToWitness, signCheckpoint, TransparencyLogForked } from './sign-checkpoint.ts';
 import { indexLegacyLeaves } from './stream-index.ts';
 
 export interface TransparencyProjectionOptions {
@@ -22,6 +23,12 @@ export interface TransparencyProjectionOptions {
   readonly checkpointEveryMs?: number;
   /** Most leaves appended per SQLite transaction. Default 1000. */
   readonly batchSize?: number;
+  /**
+   * A copy of the latest checkpoint kept outside the log file (review 98): the log is held to it before this process
+   * signs anything (the constructor throws TransparencyLogForked or CheckpointWitnessOfAnotherLog), and every later
+   * checkpoint replaces it.
+   */
+  readonly witness?: CheckpointWitness;
   /** Errors the live loop or the timer could not get past (the projection stops following on a live error). */
   readonly onError?: (error: unknown) => void;
 }
@@ -57,12 +64,20 @@ export class TransparencyProjection {
   /** The first leaves' checkpoint, once asked for (`firstCheckpoint`); whether that was decided yet. */
   private first: Promise<unknown> = Promise.resolve();
   private firstDecided = false;
+  /** The tree size the checkpoint witness keeps, as this process last read or wrote it. */
+  private witnessed = 0;
 
   constructor(private readonly options: TransparencyProjectionOptions) {
     this.batchSize = options.batchSize ?? 1000;
     this.everyLeaves = options.checkpointEveryLeaves ?? 1000;
     if (!Number.isSafeInteger(this.batchSize) || this.batchSize < 1) throw new Error('options.batchSize: must be >= 1');
     if (!Number.isSafeInteger(this.everyLeaves) || this.everyLeaves < 1) throw new Error('options.checkpointEveryLeaves: must be >= 1');
+    if (options.witness !== undefined) {
+      const held = holdToWitness(options.log, options.signer, options.witness);
+      this.witnessed = held.witnessed;
+      // A witness named for the first time, or left behind by a process killed between its signature and the copy.
+      if (held.latest !== undefined) this.keepWitness(held.latest);
+    }
   }
 
   /** Position of the newest logged event: this projection's checkpoint. */
@@ -285,11 +300,26 @@ export class TransparencyProjection {
     try {
       const signed = await signCheckpoint({ log, signer, origin, now });
       this.forked = undefined;
+      this.keepWitness(signed);
       return signed;
     } catch (error) {
       if (error instanceof TransparencyLogForked) this.forked = error;
       throw error;
     }
+  }
+
+  /**
+   * The witness gets the checkpoint when it is larger than the one kept: another process on the folder (an export)
+   * may have kept a larger one since this one last looked, and a smaller copy would hold the log to less. A copy that
+   * cannot be written fails the signature's caller (the timer tells `onError`); the checkpoint stays signed in the
+   * log, and the next one writes the copy again.
+   */
+  private keepWitness(signed: StoredCheckpoint): void {
+    const { witness, log, signer } = this.options;
+    if (witness === undefined || signed.treeSize <= this.witnessed) return;
+    const kept = holdToWitness(log, signer, witness).witnessed;
+    if (kept < signed.treeSize) witness.keep(signed.note);
+    this.witnessed = Math.max(kept, signed.treeSize);
   }
 
   /**

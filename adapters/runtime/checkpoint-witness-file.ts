@@ -1,0 +1,71 @@
+import { existsSync, statSync } from 'node:fs';
+import { isAbsolute, sep } from 'node:path';
+import { z } from 'zod';
+import { validationError } from '../../domain/errors.ts';
+import type { CheckpointWitness } from '../../domain/ports/index.ts';
+import { writeFileAtomic } from '../driven/files/index.ts';
+import { readTrustedTextFile } from './bounded-files.ts';
+import { resolvedAsFarAsItExists } from './resolved-path.ts';
+
+/** The setting's name wherever a refusal names it: the service's field, `OpenOptions.checkpointWitness`. */
+export const CHECKPOINT_WITNESS_FIELD = 'checkpointWitness';
+
+/** A checkpoint note is a few hundred bytes; anything much larger is not one. */
+export const MAX_WITNESS_BYTES = 8 * 1024;
+
+const MAX_PATH_CHARS = 4_096;
+
+/** Absolute: a relative path would name another file from each working directory, and another file holds the log to nothing. */
+export const CheckpointWitnessPath = z
+  .string()
+  .min(1)
+  .max(MAX_PATH_CHARS, `must be at most ${MAX_PATH_CHARS} characters`)
+  .refine((path) => isAbsolute(path), 'must be an absolute path')
+  .refine((path) => !/[\0\n\r]/.test(path), 'must not hold NUL or line breaks');
+
+const refusal = (rule: string, message: string) => validationError([{ path: CHECKPOINT_WITNESS_FIELD, rule, message }], 'checkpoint witness');
+
+/**
+ * Outside the data folder, links resolved: whoever rewrites the log can rewrite a copy kept beside it, and the copy is
+ * there to hold the log to what the key signed against exactly that writer (review 98).
+ */
+export const assertWitnessOutsideFolder = (path: string, dir: string): void => {
+  const witness = resolvedAsFarAsItExists(path);
+  const folder = resolvedAsFarAsItExists(dir);
+  if (witness === folder || witness.startsWith(`${folder}${sep}`)) {
+    throw refusal(
+      'witness_outside_folder',
+      `${path} is inside the data folder ${dir}: whoever may rewrite the log there may rewrite the copy too; name a file in a folder only the service's account may write, outside the data folder`,
+    );
+  }
+};
+
+/**
+ * The checkpoint witness as a file (CheckpointWitness): the latest checkpoint note, whole (as `credence verify
+ * --save-checkpoint` writes one, so an auditor may pass it to `--checkpoint`). Read as a file that decides what is
+ * trusted (trusted-file.ts: it and the folders above it not writable by group or others, nor another account's), and
+ * replaced atomically, synced before the rename and the folder after it: a power loss leaves the old copy or the new
+ * one, never a torn one, nor an older one once `keep` returned.
+ */
+export const checkpointWitnessFile = (path: string): CheckpointWitness => {
+  const parsed = CheckpointWitnessPath.safeParse(path);
+  if (!parsed.success) throw refusal('path', parsed.error.issues.map((i) => i.message).join('; '));
+  return {
+    where: path,
+    read() {
+      if (!existsSync(path)) return undefined;
+      const read = readTrustedTextFile(path, MAX_WITNESS_BYTES);
+      if (!read.ok) throw refusal('trusted_file', read.message);
+      return read.value;
+    },
+    keep(note) {
+      if (statSync(path, { throwIfNoEntry: false })?.isFile() === false) throw refusal('file', `${path} is not a regular file: name the file itself`);
+      try {
+        writeFileAtomic(path, note, { mode: 0o644 });
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? 'unwritable';
+        throw refusal('writable', `cannot write ${path} (${code}): the service keeps its latest checkpoint there; make the folder, writable by the service's account only`);
+      }
+    },
+  };
+};

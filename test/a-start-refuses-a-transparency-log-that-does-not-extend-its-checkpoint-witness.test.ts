@@ -1,0 +1,250 @@
+import Database from 'better-sqlite3';
+import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
+import { openTransparencyLogInDir } from '../adapters/driven/transparency/index.ts';
+import { assertWitnessOutsideFolder, checkpointWitnessFile } from '../adapters/runtime/checkpoint-witness-file.ts';
+import { openCredence } from '../adapters/runtime/index.ts';
+import { witnessedTransparencyProjection } from '../adapters/runtime/witnessed-projection.ts';
+import { run as verifyCommand } from '../bin/commands/verify.ts';
+import { isCredenceError } from '../domain/errors.ts';
+import { formatVerifierKey } from '../domain/transparency/index.ts';
+import { capture, runCli } from './support/cli.ts';
+import { postCommand } from './support/console-fleet.ts';
+import { startTestService } from './support/service.ts';
+import { removeCheckpoints, rewriteBothFiles } from './support/rewritten-history.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
+import { ORIGIN, appendEvents, fixedSigner, keyOf } from './transparency-fixtures.ts';
+
+/*
+ * Review 98: the log file alone cannot say what the key signed before it was altered. Someone who can write the data
+ * folder but not use the log key rewrote an event in both files and removed the checkpoints over the old history while
+ * no process held the folder; the next start signed the forged tree with the genuine key, and every proof of the
+ * forged event verified. A copy of the latest checkpoint kept outside the folder (the checkpoint witness) holds a start
+ * to what the key signed: the log must extend it, or nothing opens and nothing is signed (SER-003).
+ */
+
+const folder = temporaryFolders('credence-witness-');
+const signer = fixedSigner();
+const clock = new FakeClock(new Date('2026-12-04T10:00:00.000Z'));
+
+/** One process's log over the folder's files, held to the witness at `witness` when given. */
+const open = async (dir: string, witness?: string) => {
+  const store = openSqliteStoreInDir(dir);
+  const log = openTransparencyLogInDir(dir);
+  const close = async () => (log.close(), await store.close());
+  try {
+    const projection = witnessedTransparencyProjection(
+      { store, log, signer, origin: ORIGIN, now: () => clock.now(), checkpointEveryMs: 0 },
+      dir,
+      witness === undefined ? undefined : checkpointWitnessFile(witness),
+    );
+    return { store, log, projection, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+};
+
+/** `count` more events logged and signed by one process held to `witness`. */
+const signMore = async (dir: string, witness: string | undefined, count: number, from: number): Promise<number> => {
+  const o = await open(dir, witness);
+  try {
+    await appendEvents(o.store, count, from);
+    await o.projection.catchUp();
+    return (await o.projection.checkpoint()).treeSize;
+  } finally {
+    await o.close();
+  }
+};
+
+const checkpointSizes = (dir: string): number[] => {
+  const db = new Database(join(dir, 'transparency.db'), { readonly: true });
+  try {
+    return (db.prepare('SELECT tree_size FROM checkpoints ORDER BY tree_size').all() as { tree_size: number }[]).map((r) => Number(r.tree_size));
+  } finally {
+    db.close();
+  }
+};
+
+/** The refusal an opening throws, as its field issue. */
+const refusalOf = async (opening: Promise<unknown>) => {
+  const error = await opening.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!isCredenceError(error) || error.problem.code !== 'validation') throw new Error(`expected a validation refusal, got ${String(error)}`);
+  return error.problem.issues[0]!;
+};
+
+const setUp = async () => {
+  const dir = folder();
+  const witness = join(folder(), 'checkpoint.note');
+  expect(await signMore(dir, witness, 10, 0)).toBe(10);
+  return { dir, witness };
+};
+
+describe('the checkpoint witness', () => {
+  it('keeps the latest checkpoint the key signed, whole, for an auditor to pass to verify --checkpoint', async () => {
+    const { dir, witness } = await setUp();
+    const first = readFileSync(witness, 'utf8');
+    expect(first).toMatch(/^credence\.test\/log\n10\n/);
+    expect(await signMore(dir, witness, 5, 10)).toBe(15);
+    const log = openTransparencyLogInDir(dir);
+    try {
+      expect(readFileSync(witness, 'utf8')).toBe(log.latestCheckpoint()!.note);
+    } finally {
+      log.close();
+    }
+    const c = capture();
+    expect(await verifyCommand(['--data', dir, '--key', formatVerifierKey(keyOf(signer)), '--checkpoint', witness], c.io)).toBe(0);
+  });
+
+  it('refuses a start on a history rewritten with its checkpoints removed, and nothing is signed over it', async () => {
+    const { dir, witness } = await setUp();
+    rewriteBothFiles(dir);
+    removeCheckpoints(dir);
+    const issue = await refusalOf(open(dir, witness));
+    expect(issue).toMatchObject({ path: 'checkpointWitness', rule: 'log_extends_witness' });
+    expect(issue.message).toContain(`its latest checkpoint signs 0 leaves, where the checkpoint witness ${witness} keeps one of 10`);
+    expect(issue.message).toContain(`credence verify --data ${dir} --checkpoint ${witness}`);
+    expect(checkpointSizes(dir)).toEqual([]);
+    // What the witness closes: without it, the next start signs the forged tree with the genuine key.
+    expect(await signMore(dir, undefined, 1, 10)).toBe(11);
+    expect(checkpointSizes(dir)).toEqual([11]);
+  });
+
+  it('refuses a history rewritten under checkpoints planted at the same size, which only the witness remembers', async () => {
+    const { dir, witness } = await setUp();
+    rewriteBothFiles(dir);
+    removeCheckpoints(dir);
+    // A process without the witness signs the forgery at 11; the witness still holds the genuine tree of 10.
+    await signMore(dir, undefined, 1, 10);
+    const issue = await refusalOf(open(dir, witness));
+    expect(issue.rule).toBe('log_extends_witness');
+    expect(issue.message).toContain('its first 10 leaves no longer hash to the checkpoint this key signed at that size, kept by the checkpoint witness');
+  });
+
+  it('refuses a log put back from an older copy, whose key signed a larger tree since', async () => {
+    const { dir, witness } = await setUp();
+    const older = join(folder(), 'transparency.db');
+    copyFileSync(join(dir, 'transparency.db'), older);
+    await signMore(dir, witness, 4, 10);
+    copyFileSync(older, join(dir, 'transparency.db'));
+    const issue = await refusalOf(open(dir, witness));
+    expect(issue.message).toContain('where the checkpoint witness');
+    expect(issue.message).toContain('keeps one of 14: checkpoints were removed, or the log was put back from an older copy');
+    expect(checkpointSizes(dir)).toEqual([10]);
+  });
+
+  it("refuses another log's witness, naming what to move aside after a new log", async () => {
+    const { witness } = await setUp();
+    const other = folder();
+    const otherSigner = fixedSigner(2);
+    const store = openSqliteStoreInDir(other);
+    const log = openTransparencyLogInDir(other);
+    try {
+      await appendEvents(store, 3);
+      const issue = await refusalOf(
+        Promise.resolve().then(() =>
+          witnessedTransparencyProjection({ store, log, signer: otherSigner, origin: ORIGIN, now: () => clock.now(), checkpointEveryMs: 0 }, other, checkpointWitnessFile(witness)),
+        ),
+      );
+      expect(issue).toMatchObject({ path: 'checkpointWitness', rule: 'witness_of_this_log' });
+      expect(issue.message).toContain(`${witness} does not hold a checkpoint of this log (bad_checkpoint_signature)`);
+      expect(issue.message).toContain(`move ${witness} aside with the old log`);
+    } finally {
+      log.close();
+      await store.close();
+    }
+  });
+
+  it('is written at the first opening that names it, from the latest checkpoint the key signed', async () => {
+    const dir = folder();
+    await signMore(dir, undefined, 6, 0);
+    const witness = join(folder(), 'checkpoint.note');
+    const o = await open(dir, witness);
+    await o.close();
+    expect(readFileSync(witness, 'utf8')).toMatch(/^credence\.test\/log\n6\n/);
+  });
+
+  it('is not trusted when group or others may write it, and is refused inside the data folder', async () => {
+    const { dir, witness } = await setUp();
+    chmodSync(witness, 0o666);
+    const issue = await refusalOf(open(dir, witness));
+    expect(issue).toMatchObject({ path: 'checkpointWitness', rule: 'trusted_file' });
+    expect(issue.message).toContain('may be written by group or others');
+    expect(() => assertWitnessOutsideFolder(join(dir, 'checkpoint.note'), dir)).toThrow(/inside the data folder/);
+    expect(() => checkpointWitnessFile('relative/checkpoint.note')).toThrow(/checkpointWitness: must be an absolute path/);
+  });
+
+  it('refuses a file that is not a checkpoint note, before anything is signed', async () => {
+    const { dir, witness } = await setUp();
+    writeFileSync(witness, 'not a note\n', { mode: 0o644 });
+    const issue = await refusalOf(open(dir, witness));
+    expect(issue.rule).toBe('witness_of_this_log');
+    expect(issue.message).toContain('(malformed_checkpoint)');
+  });
+
+  it('needs a data folder: an instance in memory has no log to hold to it', () => {
+    expect(() => openCredence({ location: { memory: true }, clock, checkpointWitness: checkpointWitnessFile('/nonexistent/checkpoint.note') })).toThrow(
+      /checkpointWitness: holds a data folder's transparency log/,
+    );
+  });
+});
+
+describe('credence serve with a checkpoint witness', () => {
+  it('keeps the checkpoint it signs there, and a restart over a log rewritten meanwhile is refused before anything is signed', async () => {
+    const dir = folder();
+    const witness = join(folder(), 'checkpoint.note');
+    const svc = await startTestService({ dir, config: { checkpointWitness: witness } });
+    try {
+      const day = 86_400_000;
+      await postCommand(svc, 'createSubscription', {
+        subscriptionId: 'sub-1',
+        subscriber: 'City Utilities',
+        notBefore: new Date(Date.now() - day).toISOString(),
+        notAfter: new Date(Date.now() + 365 * day).toISOString(),
+      });
+    } finally {
+      await svc.close();
+    }
+    const signed = /^credence\.local\/log\n(\d+)\n/.exec(readFileSync(witness, 'utf8'));
+    expect(Number(signed?.[1])).toBeGreaterThanOrEqual(1);
+    const before = checkpointSizes(dir);
+    expect(before.length).toBeGreaterThan(0);
+
+    rewriteBothFiles(dir, 1);
+    removeCheckpoints(dir);
+    const refused = await startTestService({ dir, config: { checkpointWitness: witness } }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(isCredenceError(refused) && refused.problem.code === 'validation' && refused.problem.issues[0]).toMatchObject({ path: 'checkpointWitness', rule: 'log_extends_witness' });
+    expect(checkpointSizes(dir)).toEqual([]);
+    // The command line says the same, a refusal naming the setting.
+    const cli = await runCli(['serve', '--data', dir, '--port', '0', '--checkpoint-witness', witness]);
+    expect(cli.code).toBe(1);
+    expect(cli.err).toContain('refused (validation): invalid transparency log: checkpointWitness: the transparency log of');
+    expect(checkpointSizes(dir)).toEqual([]);
+    // And a local export, which signs checkpoints too, held to the witness the service's setting names.
+    const { main } = await import('../bin/cli.ts');
+    const exported = capture();
+    const args = ['export', 'subscription-sub-1', '--data', dir, '--out', join(folder(), 'bundle.json')];
+    expect(await main(args, { ...exported.io, env: { CREDENCE_CHECKPOINT_WITNESS: witness } })).toBe(1);
+    expect(exported.err.join('\n')).toContain('checkpointWitness: the transparency log of');
+    expect(checkpointSizes(dir)).toEqual([]);
+  }, 60_000);
+
+  it('is refused inside the data folder, and as a relative path, naming where the setting came from', async () => {
+    const dir = folder();
+    const inside = await runCli(['serve', '--data', dir, '--port', '0', '--checkpoint-witness', join(dir, 'checkpoint.note')]);
+    expect(inside.code).toBe(1);
+    expect(inside.err).toContain(`checkpointWitness: ${join(dir, 'checkpoint.note')} is inside the data folder`);
+    const relative = await runCli(['serve', '--data', dir, '--port', '0', '--checkpoint-witness', 'checkpoint.note']);
+    expect(relative.code).toBe(2);
+    expect(relative.err).toContain('flag --checkpoint-witness: must be an absolute path');
+  });
+});
