@@ -2,7 +2,10 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { openCredence, startLive } from '../adapters/runtime/index.ts';
+import { command } from '../domain/commands/index.ts';
 import { body, settled } from './http-conformance.fixtures.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
@@ -53,5 +56,45 @@ describe('/readyz while the log key refuses to sign', () => {
     const problem = (await ready.json()) as Record<string, unknown>;
     expect(problem).toMatchObject({ type: 'https://credence.dev/problems/not_ready', check: 'transparency_log_altered' });
     expect(JSON.stringify(problem)).not.toMatch(/where this process saw|signs \d+ leaves|position/);
+  }, 60_000);
+});
+
+describe('a quiet service whose checkpoints were removed under it', () => {
+  it('refuses to sign at its next checkpoint period, with no new event to sign, and is ready again once they are back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'credence-readyz-quiet-'));
+    dirs.push(dir);
+    const clock = new FakeClock(new Date('2026-12-04T10:00:00.000Z'));
+    const credence = openCredence({ location: { dir }, clock });
+    const failures: unknown[] = [];
+    const live = startLive(credence, { tickMs: 20, checkpointEveryMs: 20, onError: (_component, error) => failures.push(error) });
+    try {
+      await live.start();
+      await credence.engine.execute(command('registerNode', body.registerNode('meter-1').data, { actor: { id: 'op', role: 'operator' } }));
+      await vi.waitFor(() => expect(credence.transparencyLog!.log.latestCheckpoint()?.treeSize).toBe(1), { timeout: 10_000 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(credence.transparency!.refusesToSign).toBeUndefined();
+
+      const db = new Database(join(dir, 'transparency.db'));
+      const kept = db.prepare('SELECT * FROM checkpoints').all();
+      try {
+        db.exec('DELETE FROM checkpoints');
+      } finally {
+        db.close();
+      }
+      await vi.waitFor(() => expect(credence.transparency!.refusesToSign?.message).toMatch(/checkpoints were removed/), { timeout: 10_000 });
+      expect(failures.some((e) => String(e).includes('checkpoints were removed'))).toBe(true);
+
+      const back = new Database(join(dir, 'transparency.db'));
+      try {
+        const insert = back.prepare('INSERT INTO checkpoints (tree_size, root_hash, time, note) VALUES (@tree_size, @root_hash, @time, @note)');
+        for (const row of kept as Record<string, unknown>[]) insert.run(row);
+      } finally {
+        back.close();
+      }
+      await vi.waitFor(() => expect(credence.transparency!.refusesToSign).toBeUndefined(), { timeout: 10_000 });
+    } finally {
+      await live.stop();
+      await credence.close();
+    }
   }, 60_000);
 });

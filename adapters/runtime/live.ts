@@ -151,7 +151,15 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
   const signCheckpoint = (): void => {
     if (phase !== 'started' || transparency === undefined || signing !== undefined) return;
     const position = transparency.position;
-    if (position === undefined || position === signedThrough) return;
+    if (position === undefined) return;
+    // Nothing new to sign: the log is still checked against what the key signed, or a quiet service stayed ready over
+    // a log whose checkpoints were removed under it (review 98).
+    if (position === signedThrough) {
+      signing = timed('transparency', async () => transparency.checkStillSigned()).finally(() => {
+        signing = undefined;
+      });
+      return;
+    }
     signing = timed('transparency', async () => {
       await transparency.checkpoint();
       signedThrough = position;

@@ -77,6 +77,14 @@ const assertExtends = (log: TransparencyLogStore, signer: CheckpointSigner, befo
   return latest;
 };
 
+/**
+ * The log still extends what the key signed last (`assertExtends`), asked with nothing new to sign: a quiet service
+ * otherwise learnt that its checkpoints were removed or its leaves altered only at its next signature (review 98).
+ */
+export const assertStillSigned = (log: TransparencyLogStore, signer: CheckpointSigner): void => {
+  assertExtends(log, signer, seen.get(log));
+};
+
 /** The checkpoint witness holds a note this log key did not sign: another log's, or no checkpoint at all. */
 export class CheckpointWitnessOfAnotherLog extends Error {
   readonly code = 'checkpoint_witness_of_another_log';

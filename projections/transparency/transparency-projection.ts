@@ -6,7 +6,7 @@ import type { CheckpointSigner } from '../../domain/transparency/checkpoint-sign
 import { eventLeafHash } from '../../domain/transparency/leaf.ts';
 import { describeOtherLog, notInLog } from '../runtime/log-check.ts';
 import { describeKeptRefusal, firstLeafNotInStore, refusalOf, TransparencyLogOfAnotherLog } from './log-refusal.ts';
-import { holdToWitness, signCheckpoint, TransparencyLogForked } from './sign-checkpoint.ts';
+import { assertStillSigned, holdToWitness, signCheckpoint, TransparencyLogForked } from './sign-checkpoint.ts';
 import { indexLegacyLeaves } from './stream-index.ts';
 
 export interface TransparencyProjectionOptions {
@@ -320,6 +320,21 @@ export class TransparencyProjection {
     const kept = holdToWitness(log, signer, witness).witnessed;
     if (kept < signed.treeSize) witness.keep(signed.note);
     this.witnessed = Math.max(kept, signed.treeSize);
+  }
+
+  /**
+   * Checks, without signing, that the log still extends what the key signed last; a refusal is kept as
+   * `refusesToSign` (and thrown), lifted once the check or a signature passes again. For a runtime with nothing new to
+   * sign, so that a log changed under a quiet service is not ready at once rather than at its next event.
+   */
+  checkStillSigned(): void {
+    try {
+      assertStillSigned(this.options.log, this.options.signer);
+      this.forked = undefined;
+    } catch (error) {
+      if (error instanceof TransparencyLogForked) this.forked = error;
+      throw error;
+    }
   }
 
   /**
