@@ -1,11 +1,11 @@
 import Database from 'better-sqlite3';
-import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { openTransparencyLogInDir } from '../adapters/driven/transparency/index.ts';
-import { assertWitnessOutsideFolder, checkpointWitnessFile } from '../adapters/runtime/checkpoint-witness-file.ts';
+import { assertWitnessUsable, checkpointWitnessFile } from '../adapters/runtime/checkpoint-witness-file.ts';
 import { openCredence } from '../adapters/runtime/index.ts';
 import { witnessedTransparencyProjection } from '../adapters/runtime/witnessed-projection.ts';
 import { run as verifyCommand } from '../bin/commands/verify.ts';
@@ -13,6 +13,7 @@ import { isCredenceError } from '../domain/errors.ts';
 import { formatVerifierKey } from '../domain/transparency/index.ts';
 import { capture, runCli } from './support/cli.ts';
 import { postCommand } from './support/console-fleet.ts';
+import { profile } from './support/fleet.ts';
 import { startTestService } from './support/service.ts';
 import { removeCheckpoints, rewriteBothFiles } from './support/rewritten-history.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
@@ -166,8 +167,47 @@ describe('the checkpoint witness', () => {
     await signMore(dir, undefined, 6, 0);
     const witness = join(folder(), 'checkpoint.note');
     const o = await open(dir, witness);
+    expect(o.projection.witnessBegun?.treeSize).toBe(6);
     await o.close();
     expect(readFileSync(witness, 'utf8')).toMatch(/^credence\.test\/log\n6\n/);
+    // The next opening finds it kept: nothing begun.
+    const again = await open(dir, witness);
+    expect(again.projection.witnessBegun).toBeUndefined();
+    await again.close();
+  });
+
+  it('takes an empty file, made ahead of the first start, as none kept yet', async () => {
+    const dir = folder();
+    await signMore(dir, undefined, 3, 0);
+    const witness = join(folder(), 'checkpoint.note');
+    writeFileSync(witness, '', { mode: 0o644 });
+    const o = await open(dir, witness);
+    expect(o.projection.witnessBegun?.treeSize).toBe(3);
+    await o.close();
+    expect(readFileSync(witness, 'utf8')).toMatch(/^credence\.test\/log\n3\n/);
+  });
+
+  it('is refused at the start when its folder is missing or others may write it, not at a later start', () => {
+    const dir = folder();
+    const open777 = folder();
+    chmodSync(open777, 0o777);
+    expect(() => assertWitnessUsable(join(open777, 'checkpoint.note'), dir)).toThrow(/checkpointWitness: .* is in .*, which group or others may write \(mode 0777\)/);
+    expect(() => assertWitnessUsable(join(folder(), 'missing', 'checkpoint.note'), dir)).toThrow(/checkpointWitness: .* cannot be used \(ENOENT\): make that folder/);
+    expect(() => assertWitnessUsable(join(folder(), 'checkpoint.note'), dir)).not.toThrow();
+  });
+
+  it('keeps a checkpoint durably before its copy is written: the commit syncs the WAL, the leaves before it with it', () => {
+    const log = openTransparencyLogInDir(folder());
+    const pragmas = vi.spyOn(Database.prototype, 'pragma');
+    try {
+      log.append([{ position: 1n, eventId: 'e-1', leafHash: new Uint8Array(32).fill(1), stream: { streamId: 'node-a', revision: 0n } }]);
+      pragmas.mockClear();
+      log.saveCheckpoint({ treeSize: 1, rootHash: log.rootHash(1), time: clock.now().toISOString(), note: 'note' });
+      expect(pragmas.mock.calls.map(([pragma]) => pragma)).toEqual(['synchronous = FULL', 'synchronous = NORMAL']);
+    } finally {
+      pragmas.mockRestore();
+      log.close();
+    }
   });
 
   it('is not trusted when group or others may write it, and is refused inside the data folder', async () => {
@@ -176,7 +216,7 @@ describe('the checkpoint witness', () => {
     const issue = await refusalOf(open(dir, witness));
     expect(issue).toMatchObject({ path: 'checkpointWitness', rule: 'trusted_file' });
     expect(issue.message).toContain('may be written by group or others');
-    expect(() => assertWitnessOutsideFolder(join(dir, 'checkpoint.note'), dir)).toThrow(/inside the data folder/);
+    expect(() => assertWitnessUsable(join(dir, 'checkpoint.note'), dir)).toThrow(/inside the data folder/);
     expect(() => checkpointWitnessFile('relative/checkpoint.note')).toThrow(/checkpointWitness: must be an absolute path/);
   });
 
@@ -236,6 +276,53 @@ describe('credence serve with a checkpoint witness', () => {
     expect(await main(args, { ...exported.io, env: { CREDENCE_CHECKPOINT_WITNESS: witness } })).toBe(1);
     expect(exported.err.join('\n')).toContain('checkpointWitness: the transparency log of');
     expect(checkpointSizes(dir)).toEqual([]);
+  }, 60_000);
+
+  it('answers proofs when the copy cannot be written, and is not ready until it is written again', async () => {
+    const dir = folder();
+    const witnessFolder = folder();
+    const witness = join(witnessFolder, 'checkpoint.note');
+    const svc = await startTestService({ dir, config: { checkpointWitness: witness } });
+    const proof = (position: number) =>
+      fetch(`${svc.url}/v1/transparency/proofs/inclusion?position=${position}`, { headers: { authorization: `Bearer ${svc.tokens.auditor}` } });
+    try {
+      const day = 86_400_000;
+      const subscription = (id: string) => ({ subscriptionId: id, subscriber: 'City Utilities', notBefore: new Date(Date.now() - day).toISOString(), notAfter: new Date(Date.now() + 365 * day).toISOString() });
+      await postCommand(svc, 'createSubscription', subscription('sub-1'));
+      rmSync(witnessFolder, { recursive: true });
+      await postCommand(svc, 'createSubscription', subscription('sub-2'));
+      const answered = await proof(2);
+      expect(answered.status).toBe(200);
+      const ready = await fetch(`${svc.url}/readyz`);
+      expect(ready.status).toBe(503);
+      const problem = JSON.stringify(await ready.json());
+      expect(problem).toContain('checkpoint_witness_unkept');
+      expect(problem).not.toContain(witnessFolder);
+
+      mkdirSync(witnessFolder, { mode: 0o700 });
+      svc.service.context.credence.transparency!.checkStillSigned();
+      expect((await fetch(`${svc.url}/readyz`)).status).toBe(200);
+      expect(readFileSync(witness, 'utf8')).toMatch(/^credence\.local\/log\n2\n/);
+    } finally {
+      await svc.close();
+    }
+  }, 60_000);
+
+  it('says at warn when it begins over a log that has checkpoints already', async () => {
+    const dir = folder();
+    const first = await startTestService({ dir });
+    try {
+      await postCommand(first, 'registerNode', { nodeId: 'meter-1', profile });
+    } finally {
+      await first.close();
+    }
+    const witness = join(folder(), 'checkpoint.note');
+    const svc = await startTestService({ dir, config: { checkpointWitness: witness } });
+    try {
+      expect(svc.logs().some((line) => line.includes('the checkpoint witness held no checkpoint'))).toBe(true);
+    } finally {
+      await svc.close();
+    }
   }, 60_000);
 
   it('is refused inside the data folder, and as a relative path, naming where the setting came from', async () => {

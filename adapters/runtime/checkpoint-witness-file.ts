@@ -1,9 +1,9 @@
-import { existsSync, statSync } from 'node:fs';
-import { isAbsolute, sep } from 'node:path';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, sep } from 'node:path';
 import { z } from 'zod';
 import { validationError } from '../../domain/errors.ts';
 import type { CheckpointWitness } from '../../domain/ports/index.ts';
-import { writeFileAtomic } from '../driven/files/index.ts';
+import { trustedFolderProblem, writeFileAtomic } from '../driven/files/index.ts';
 import { readTrustedTextFile } from './bounded-files.ts';
 import { resolvedAsFarAsItExists } from './resolved-path.ts';
 
@@ -26,10 +26,13 @@ export const CheckpointWitnessPath = z
 const refusal = (rule: string, message: string) => validationError([{ path: CHECKPOINT_WITNESS_FIELD, rule, message }], 'checkpoint witness');
 
 /**
- * Outside the data folder, links resolved: whoever rewrites the log can rewrite a copy kept beside it, and the copy is
- * there to hold the log to what the key signed against exactly that writer (review 98).
+ * Checked at every start, before anything opens, so that a setting the witness cannot work under is a refusal now and
+ * not an outage at a later start (review 105): outside the data folder, links resolved (whoever may rewrite the log
+ * there may rewrite a copy kept beside it); its folder there, this account's or root's and not writable by group or
+ * others, up to / (the rules it is read by, trusted-file.ts: otherwise another account deletes the copy and the
+ * start after takes the log as it finds it); and writable by this process.
  */
-export const assertWitnessOutsideFolder = (path: string, dir: string): void => {
+export const assertWitnessUsable = (path: string, dir: string): void => {
   const witness = resolvedAsFarAsItExists(path);
   const folder = resolvedAsFarAsItExists(dir);
   if (witness === folder || witness.startsWith(`${folder}${sep}`)) {
@@ -37,6 +40,13 @@ export const assertWitnessOutsideFolder = (path: string, dir: string): void => {
       'witness_outside_folder',
       `${path} is inside the data folder ${dir}: whoever may rewrite the log there may rewrite the copy too; name a file in a folder only the service's account may write, outside the data folder`,
     );
+  }
+  const problem = trustedFolderProblem(path, path);
+  if (problem !== undefined) throw refusal('trusted_file', problem);
+  try {
+    accessSync(dirname(witness), constants.W_OK);
+  } catch (error) {
+    throw refusal('writable', `${path} cannot be written: its folder ${dirname(witness)} is not writable by this account (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
   }
 };
 
@@ -56,7 +66,8 @@ export const checkpointWitnessFile = (path: string): CheckpointWitness => {
       if (!existsSync(path)) return undefined;
       const read = readTrustedTextFile(path, MAX_WITNESS_BYTES);
       if (!read.ok) throw refusal('trusted_file', read.message);
-      return read.value;
+      // An empty file is one made ahead of the first start (`install -m 644 /dev/null FILE`): nothing kept yet.
+      return read.value === '' ? undefined : read.value;
     },
     keep(note) {
       if (statSync(path, { throwIfNoEntry: false })?.isFile() === false) throw refusal('file', `${path} is not a regular file: name the file itself`);

@@ -163,6 +163,9 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
     signing = timed('transparency', async () => {
       await transparency.checkpoint();
       signedThrough = position;
+      // Signed, but its copy not kept: said at every period until it is (the check above writes it again).
+      const unkept = transparency.witnessUnkept;
+      if (unkept !== undefined) throw unkept;
     }).finally(() => {
       signing = undefined;
     });

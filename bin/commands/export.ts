@@ -6,7 +6,7 @@ import { systemClock } from '../../adapters/driven/clock/index.ts';
 import { refuseUnwritableFolder, writeFileAtomic } from '../../adapters/driven/files/index.ts';
 import { DEFAULT_LOG_ORIGIN, openTransparencyInDir } from '../../adapters/driven/transparency/index.ts';
 import { isValidKeyName, KEY_NAME_RULE, verifyEvidenceBundle } from '../../domain/transparency/index.ts';
-import { assertWitnessOutsideFolder, checkpointWitnessFile } from '../../adapters/runtime/checkpoint-witness-file.ts';
+import { assertWitnessUsable, checkpointWitnessFile } from '../../adapters/runtime/checkpoint-witness-file.ts';
 import { witnessedTransparencyProjection } from '../../adapters/runtime/witnessed-projection.ts';
 import { exportEvidence } from '../../projections/transparency/index.ts';
 import type { Io } from '../io.ts';
@@ -104,7 +104,7 @@ const exportFromFolder = async (
   witness: string | undefined,
 ): Promise<number> => {
   // Refused before anything opens, as the service refuses it.
-  if (witness !== undefined) assertWitnessOutsideFolder(witness, data);
+  if (witness !== undefined) assertWitnessUsable(witness, data);
   const store = openExistingStore(data, from.store, from.setting);
   const { log, signer, origin } = openTransparencyInDir(data, logOptions);
   try {

@@ -66,6 +66,10 @@ export class TransparencyProjection {
   private firstDecided = false;
   /** The tree size the checkpoint witness keeps, as this process last read or wrote it. */
   private witnessed = 0;
+  /** Why the latest checkpoint could not be kept in the witness, until a copy is written again. */
+  private unkept: Error | undefined;
+  /** The checkpoint this opening wrote into a witness that held none: said at the start (`witnessBegun`). */
+  private begun: StoredCheckpoint | undefined;
 
   constructor(private readonly options: TransparencyProjectionOptions) {
     this.batchSize = options.batchSize ?? 1000;
@@ -75,8 +79,10 @@ export class TransparencyProjection {
     if (options.witness !== undefined) {
       const held = holdToWitness(options.log, options.signer, options.witness);
       this.witnessed = held.witnessed;
-      // A witness named for the first time, or left behind by a process killed between its signature and the copy.
+      // A witness named for the first time, or left behind by a process killed between its signature and the copy: a
+      // copy that cannot be written refuses the opening, before anything is signed.
       if (held.latest !== undefined) this.keepWitness(held.latest);
+      if (held.witnessed === 0) this.begun = held.latest;
     }
   }
 
@@ -300,7 +306,7 @@ export class TransparencyProjection {
     try {
       const signed = await signCheckpoint({ log, signer, origin, now });
       this.forked = undefined;
-      this.keepWitness(signed);
+      this.keepWitnessOrSay(signed);
       return signed;
     } catch (error) {
       if (error instanceof TransparencyLogForked) this.forked = error;
@@ -323,9 +329,25 @@ export class TransparencyProjection {
   }
 
   /**
+   * A checkpoint signed is the caller's (an inclusion proof, an evidence bundle) even when its copy cannot be written:
+   * the failure is kept (`witnessUnkept`: the service is not ready, and its runtime says why at every period) and the
+   * copy tried again at the next checkpoint or check (review 105: it failed the proof asked for, as the caller's 400,
+   * naming the server's path, while the service stayed ready).
+   */
+  private keepWitnessOrSay(signed: StoredCheckpoint): void {
+    try {
+      this.keepWitness(signed);
+      this.unkept = undefined;
+    } catch (error) {
+      this.unkept = error instanceof Error ? error : new Error(String(error));
+    }
+  }
+
+  /**
    * Checks, without signing, that the log still extends what the key signed last; a refusal is kept as
    * `refusesToSign` (and thrown), lifted once the check or a signature passes again. For a runtime with nothing new to
-   * sign, so that a log changed under a quiet service is not ready at once rather than at its next event.
+   * sign, so that a log changed under a quiet service is not ready at once rather than at its next event. A copy the
+   * witness still lacks is tried again, and its failure thrown.
    */
   checkStillSigned(): void {
     try {
@@ -335,6 +357,22 @@ export class TransparencyProjection {
       if (error instanceof TransparencyLogForked) this.forked = error;
       throw error;
     }
+    const latest = this.options.log.latestCheckpoint();
+    if (this.unkept !== undefined && latest !== undefined) this.keepWitnessOrSay(latest);
+    if (this.unkept !== undefined) throw this.unkept;
+  }
+
+  /** Why the latest checkpoint is not in the checkpoint witness (it could not be written), until it is. */
+  get witnessUnkept(): Error | undefined {
+    return this.unkept;
+  }
+
+  /**
+   * The checkpoint this opening put into a witness that held none (missing or empty): a first start with the setting,
+   * or a copy deleted since, which nothing can tell apart. Said at warn at the start: the log was taken as it was.
+   */
+  get witnessBegun(): StoredCheckpoint | undefined {
+    return this.begun;
   }
 
   /**

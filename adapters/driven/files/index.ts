@@ -21,7 +21,7 @@ export {
 export { openPrivateSqlite } from './private-sqlite.ts';
 export { openReadingConnection } from './reading-connection.ts';
 export { refuseUnwritableFolder } from './unwritable-folder.ts';
-export { ownedByAnotherAccount, withTrustedFile, writableByGroupOrOthers } from './trusted-file.ts';
+export { ownedByAnotherAccount, trustedFolderProblem, withTrustedFile, writableByGroupOrOthers } from './trusted-file.ts';
 export type { TrustedFileRead } from './trusted-file.ts';
 export type { PrivateSqliteLocation, PrivateSqliteOptions } from './private-sqlite.ts';
 export { describeHolder, DEVICE_LOCK_DB_FILE, lockDataFolder, SERVICE_LOCK_FILE, tryLockDataFolder, tryLockFolder } from './data-folder-lock.ts';

@@ -1,5 +1,5 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, realpathSync, statSync, type Stats } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 
 /*
  * A file whose content decides what is trusted (a pinned log verifier key, the request-signing policy of SER-016):
@@ -55,6 +55,21 @@ const foldersProblem = (named: string, real: string, self: number): string | und
     }
     if (dirname(folder) === folder) return undefined;
   }
+};
+
+/**
+ * What is wrong with the folders a trusted file `file` is in (or will be made in), by the rules `withTrustedFile`
+ * holds them to: for a file this process writes and later trusts, checked before it is first written.
+ */
+export const trustedFolderProblem = (named: string, file: string): string | undefined => {
+  const self = POSIX ? process.geteuid?.() : undefined;
+  let real: string;
+  try {
+    real = resolve(realpathSync(dirname(resolve(file))), basename(file));
+  } catch (error) {
+    return `${named} is to be in ${dirname(resolve(file))}, which cannot be used (${(error as NodeJS.ErrnoException).code ?? 'error'}): make that folder, writable by this account only`;
+  }
+  return self === undefined ? undefined : foldersProblem(named, real, self);
 };
 
 export type TrustedFileRead<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };

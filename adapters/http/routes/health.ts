@@ -85,7 +85,14 @@ export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, c
       if (context.credence.transparency?.refusesToSign !== undefined) {
         throw notReady(
           'transparency_log_altered',
-          'the transparency log was changed under the running service (checkpoints removed, or leaves altered): the log key signs nothing more until the operator acts (GET /v1/projections names why); a restart would sign the log as it is: audit it against a checkpoint kept from an earlier audit first',
+          'the transparency log was changed under the running service (checkpoints removed, or leaves altered): the log key signs nothing more until the operator acts (GET /v1/projections names why); a restart would sign the log as it is unless a checkpoint witness holds it: audit it against a checkpoint kept from an earlier audit first',
+        );
+      }
+      // Signed, but the copy a restart is held to could not be written: the protection it is there for is off.
+      if (context.credence.transparency?.witnessUnkept !== undefined) {
+        throw notReady(
+          'checkpoint_witness_unkept',
+          "the latest checkpoint could not be written to the checkpoint witness: until it is, a restart is not held to it (the service's log says why)",
         );
       }
       const lag = context.live.lag();
