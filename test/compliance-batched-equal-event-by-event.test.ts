@@ -4,7 +4,7 @@ import type { DecodedEvent } from '../domain/stored.ts';
 import { COMPLIANCE_EVENT_TYPES, complianceProjection } from '../projections/compliance/index.ts';
 import { applyComplianceByStatement } from './support/compliance-by-statement.ts';
 
-const TABLES = ['compliance_revocations', 'compliance_enrolments', 'compliance_credentials', 'compliance_provisioned', 'compliance_associations', 'compliance_identifiers', 'compliance_pending_provisionings'];
+const TABLES = ['compliance_revocations', 'compliance_enrolments', 'compliance_enrolment_history', 'compliance_credentials', 'compliance_provisioned', 'compliance_associations', 'compliance_identifiers', 'compliance_pending_provisionings'];
 
 const dump = (db: Database.Database): Record<string, unknown[]> =>
   Object.fromEntries(TABLES.map((t) => [t, db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).all()]));

@@ -26,6 +26,7 @@ const READ_MODEL_TABLES = [
   'audit_events',
   'compliance_revocations',
   'compliance_enrolments',
+  'compliance_enrolment_history',
   'compliance_credentials',
   'compliance_provisioned',
   'compliance_associations',

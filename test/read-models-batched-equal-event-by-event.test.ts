@@ -20,6 +20,7 @@ const TABLES = [
   'entities',
   'compliance_revocations',
   'compliance_enrolments',
+  'compliance_enrolment_history',
   'compliance_credentials',
   'compliance_provisioned',
   'compliance_associations',

@@ -23,7 +23,7 @@ const PARAMS = {
   days: 'expiring: how many days ahead',
   now: 'expiring: the instant to count from (default: now)',
   limit: `every query: at most this many rows (default ${DEFAULT_ROWS}, at most ${MAX_ROWS})`,
-  after: 'revocations, actions, provisioned: the position the page before ended at (its nextAfter)',
+  after: 'revocations, actions, provisioned: the position the page before ended at (its nextAfter; provisioned pages by listedPosition)',
   order: 'revocations: log (the default, paged with --after) or newest (the latest --limit first)',
 } as const;
 const FLAGS = Object.keys(PARAMS) as (keyof typeof PARAMS)[];

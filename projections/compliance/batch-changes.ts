@@ -1,7 +1,10 @@
+import type Database from 'better-sqlite3';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { parseStreamId } from '../../domain/streams.ts';
+import { prepared } from '../runtime/index.ts';
 import type { BatchRows } from './batch-read.ts';
-import type { Association, Credential, Position } from './batch-rows.ts';
+import type { Association, Credential, Enrolment, EnrolmentChange, Position } from './batch-rows.ts';
+import { ENROLMENT_IN_FORCE } from './batch-statements.ts';
 import { identifierKey } from './identifier-keys.ts';
 
 /** `row` moves to `status` at `position` only if its status is older (forward only), and is then written. */
@@ -17,7 +20,7 @@ export const setStatus = <R extends Credential | Association>(row: R | undefined
  * What a batch's events change, in memory, as they are applied in order to the rows it read (batch-read.ts), for
  * batch-write.ts to write once: the rows moved on or added, and the namings, revocations and provisionings recorded.
  */
-export const batchChanges = ({ identifiers, enrolments, pending }: BatchRows) => {
+export const batchChanges = (db: Database.Database, { identifiers, pending }: BatchRows) => {
   // Only this batch's own: a provisioning or revocation stored before is kept by `INSERT OR IGNORE`.
   const provisionedHere = new Set<string>();
   const revokedHere = new Set<Position>();
@@ -38,13 +41,39 @@ export const batchChanges = ({ identifiers, enrolments, pending }: BatchRows) =>
   const changedAssociations = new Set<Association>();
   const newRevocations: unknown[][] = [];
   const newProvisioned: unknown[][] = [];
-  /** The identifier (a key) is named for `nodeId`: the provisionings waiting for it count under its enrolment now. */
-  const namedNow = (key: string, nodeId: string): void => {
+  // This batch's changes of enrolment by node; a change stored at the same position wins (`INSERT OR IGNORE`).
+  const changesHere = new Map<string, EnrolmentChange[]>();
+  const newEnrolmentChanges: unknown[][] = [];
+  /** `nodeId` is enrolled under `subscriptionId` from `position` on, or (null) enrolled under none. */
+  const enrolmentChanged = (nodeId: string, position: bigint, subscriptionId: string | null): void => {
+    const changes = changesHere.get(nodeId) ?? [];
+    if (changes.some((c) => c.position === position)) return;
+    changesHere.set(nodeId, [...changes, { position, subscription_id: subscriptionId }]);
+    newEnrolmentChanges.push([nodeId, position, subscriptionId]);
+  };
+  /**
+   * The enrolment `nodeId` held at `position`: its latest change before it, stored or this batch's (a late delivery
+   * may have recorded one out of order). Read from the history only here: a held-back provisioning is rare, and which
+   * node's history, at which position, is known only when the event naming its identifier is applied.
+   */
+  const enrolmentAt = (nodeId: string, position: Position): Enrolment | undefined => {
+    const stored = prepared(db, ENROLMENT_IN_FORCE).get(nodeId, position) as EnrolmentChange | undefined;
+    let latest = stored;
+    for (const c of changesHere.get(nodeId) ?? []) if (c.position < position && (latest === undefined || c.position > latest.position)) latest = c;
+    return latest?.subscription_id == null ? undefined : { subscription_id: latest.subscription_id, position: latest.position };
+  };
+  /**
+   * The identifier (a key) is named for `nodeId` at `listedAt`: the provisionings waiting for it count under the
+   * enrolment the node held at each one's own position (review 101: not the one it holds now, after a change of
+   * subscription), and are listed now. A node enrolled under none then had nothing provisioned under a subscription.
+   */
+  const namedNow = (key: string, nodeId: string, listedAt: bigint): void => {
     for (const waiting of pending.take(key)) {
-      const enrolment = enrolments.get(nodeId);
-      if (enrolment === undefined || provisionedHere.has(waiting.credential_id)) continue;
+      if (provisionedHere.has(waiting.credential_id)) continue;
+      const enrolment = enrolmentAt(nodeId, waiting.position);
+      if (enrolment === undefined) continue;
       provisionedHere.add(waiting.credential_id);
-      newProvisioned.push([waiting.credential_id, enrolment.subscription_id, nodeId, waiting.method, waiting.position, enrolment.position, waiting.occurred_at]);
+      newProvisioned.push([waiting.credential_id, enrolment.subscription_id, nodeId, waiting.method, waiting.position, enrolment.position, waiting.occurred_at, listedAt]);
     }
   };
 
@@ -57,7 +86,7 @@ export const batchChanges = ({ identifiers, enrolments, pending }: BatchRows) =>
   };
   return {
     provisionedHere, changedEnrolments, changedIdentifiers, changedCredentials, created, changedAssociations, newRevocations, newProvisioned,
-    nameIdentifier, namedNow, recordRevocation,
+    newEnrolmentChanges, nameIdentifier, namedNow, enrolmentChanged, recordRevocation,
   };
 };
 

@@ -42,9 +42,10 @@ export const readBatch = (db: Database.Database, keys: BatchKeys) => {
     }
     for (const node of keys.associationNodes) keys.nodes.add(node);
   }
-  // A provisioning waiting for an identifier the batch names is recorded under the enrolment of the node named.
+  // A provisioning waiting for an identifier the batch names is recorded under the enrolment the node named held at
+  // the provisioning, read from its history when it is settled (batch-changes.ts), not from the enrolments here.
   const pending = pendingProvisionings(db, keys.named);
-  if (pending.stored || keys.provisioned.size > 0) for (const node of keys.associationNodes) keys.nodes.add(node);
+  if (keys.provisioned.size > 0) for (const node of keys.associationNodes) keys.nodes.add(node);
   const enrolments = new Map<string, Enrolment | undefined>();
   for (const row of rowsIn<Enrolment & { node_id: string }>(db, READ_ENROLMENTS, keys.nodes)) {
     enrolments.set(row.node_id, { subscription_id: row.subscription_id, position: row.position });

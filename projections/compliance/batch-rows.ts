@@ -7,6 +7,12 @@ export interface Enrolment {
   position: Position;
 }
 
+/** A change of a node's enrolment (compliance_enrolment_history): under `subscription_id` from `position`, or ended (null). */
+export interface EnrolmentChange {
+  readonly position: Position;
+  readonly subscription_id: string | null;
+}
+
 export interface Credential {
   readonly credential_id: string;
   readonly owner_kind: string;

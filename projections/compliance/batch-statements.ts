@@ -71,7 +71,8 @@ export const CREDENTIAL_COLUMNS = ['credential_id', 'owner_kind', 'owner_id', 'o
 // app_id and ae_id: an AE Registree's App-ID and AE-ID (null for a CSE's), named `app-ae` at establishment (review 49).
 export const ASSOCIATION_COLUMNS = ['association_id', 'credential_id', 'node_id', 'status', 'status_position', 'app_id', 'ae_id'] as const;
 export const REVOCATION_COLUMNS = ['position', 'stream_id', 'kind', 'entity_id', 'reason', 'at', 'occurred_at', 'actor_id'] as const;
-export const PROVISIONED_COLUMNS = ['credential_id', 'subscription_id', 'node_id', 'method', 'position', 'enrolment_position', 'occurred_at'] as const;
+// listed_position: the event whose handling wrote the row, which the `provisioned` query pages by (review 101).
+export const PROVISIONED_COLUMNS = ['credential_id', 'subscription_id', 'node_id', 'method', 'position', 'enrolment_position', 'occurred_at', 'listed_position'] as const;
 // Rows the batch read and moved on are replaced; rows it added without reading keep what is stored (first insert wins).
 export const ENROLMENTS = rowWriter('REPLACE', 'compliance_enrolments', ['node_id', 'subscription_id', 'position']);
 export const CREDENTIALS = rowWriter('REPLACE', 'compliance_credentials', CREDENTIAL_COLUMNS);
@@ -80,6 +81,10 @@ export const NEW_CREDENTIALS = rowWriter('IGNORE', 'compliance_credentials', CRE
 export const NEW_ASSOCIATIONS = rowWriter('IGNORE', 'compliance_associations', ASSOCIATION_COLUMNS);
 export const REVOCATIONS = rowWriter('IGNORE', 'compliance_revocations', REVOCATION_COLUMNS);
 export const PROVISIONED = rowWriter('IGNORE', 'compliance_provisioned', PROVISIONED_COLUMNS);
+// A change of enrolment is recorded once, at its position; the batch records only changes it made (batch-changes.ts).
+export const ENROLMENT_HISTORY = rowWriter('IGNORE', 'compliance_enrolment_history', ['node_id', 'position', 'subscription_id']);
+/** The enrolment change in force at a position: the latest before it (a provisioning is never its node's enrolment). */
+export const ENROLMENT_IN_FORCE = 'SELECT position, subscription_id FROM compliance_enrolment_history WHERE node_id = ? AND position < ? ORDER BY position DESC LIMIT 1';
 /**
  * Namings of identifiers are written without reading the stored ones first (a batch reads only those its provisionings
  * look up): the later naming by position wins in the statement itself, as a late or repeated delivery must not undo one.

@@ -5,6 +5,7 @@ import {
   ASSOCIATIONS,
   CREDENTIAL_COLUMNS,
   CREDENTIALS,
+  ENROLMENT_HISTORY,
   ENROLMENTS,
   IDENTIFIERS,
   NEW_ASSOCIATIONS,
@@ -23,7 +24,7 @@ import { idOfKey } from './identifier-keys.ts';
 export const writeBatch = (
   db: Database.Database,
   { enrolments, identifiers, pending }: BatchRows,
-  { changedEnrolments, changedIdentifiers, changedCredentials, created, changedAssociations, newRevocations, newProvisioned }: BatchChanges,
+  { changedEnrolments, changedIdentifiers, changedCredentials, created, changedAssociations, newRevocations, newProvisioned, newEnrolmentChanges }: BatchChanges,
 ): void => {
   const removed: string[] = [];
   const enrolmentRows: unknown[][] = [];
@@ -34,6 +35,7 @@ export const writeBatch = (
   }
   if (removed.length > 0) prepared(db, 'DELETE FROM compliance_enrolments WHERE node_id IN (SELECT value FROM json_each(?))').run(JSON.stringify(removed));
   writeRows(db, ENROLMENTS, enrolmentRows);
+  writeRows(db, ENROLMENT_HISTORY, newEnrolmentChanges);
   const write = <R extends Credential | Association>(rows: Set<R>, columns: readonly (keyof R)[], replace: RowWriter, insert: RowWriter): void => {
     const replaced: unknown[][] = [];
     const inserted: unknown[][] = [];

@@ -19,8 +19,11 @@ import { appAeId, identifierKey, identifierOfOwner, idOfKey } from './identifier
  * the node of another App-ID's use of the same AE-ID (RS-01; the cascade keys it alike, projections/cascade): the node
  * of the latest association of the instance established, never one only configured (review 49: a typo's node). One
  * provisioned before any event named its identifier (issue, provision, then the AE's first association: the usual
- * pre-provisioning order) waits for the first event that does, and is recorded then under that node's enrolment at that
- * event, with the provisioning's own position; ended (revoked, expired) before, it is not (review 48, pending.ts).
+ * pre-provisioning order) waits for the first event that does, and is recorded then, with the provisioning's own
+ * position, under the enrolment that node held at the provisioning (review 101: every change of enrolment is kept,
+ * compliance_enrolment_history); ended (revoked, expired) before, or its node enrolled under none at the provisioning,
+ * it is not (review 48, pending.ts). Every provisioned row is listed at the event that wrote it (`listed_position`:
+ * the provisioning, or the naming that settled it), which the query pages by, so no row lands behind a pager.
  *
  * `applyComplianceMany` applies the events of a batch (`complianceProjection().beginBatch`) or one event live (a
  * batch of one): the rows the events touch are read in one query per table, the events applied in order to those
@@ -35,8 +38,9 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
   if (events.length === 0) return;
   const rows = readBatch(db, keysOf(events));
   const { credentials, associations, identifiers, enrolments, pending } = rows;
-  const changes = batchChanges(rows);
-  const { provisionedHere, changedEnrolments, changedCredentials, created, changedAssociations, newProvisioned, nameIdentifier, namedNow, recordRevocation } = changes;
+  const changes = batchChanges(db, rows);
+  const { provisionedHere, changedEnrolments, changedCredentials, created, changedAssociations, newProvisioned, nameIdentifier, namedNow, enrolmentChanged, recordRevocation } =
+    changes;
 
   for (const e of events) {
     const position = e.record.position;
@@ -49,12 +53,14 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
         if (row === undefined) {
           enrolments.set(nodeId, { subscription_id: subscriptionId, position });
           changedEnrolments.add(nodeId);
+          enrolmentChanged(nodeId, position, subscriptionId);
         } else if (position > row.position) {
           row.subscription_id = subscriptionId;
           row.position = position;
           changedEnrolments.add(nodeId);
+          enrolmentChanged(nodeId, position, subscriptionId);
         }
-        namedNow(identifierKey('cse', cseId), nodeId);
+        namedNow(identifierKey('cse', cseId), nodeId, position);
         break;
       }
       case 'NodeEnrolmentExpired':
@@ -64,6 +70,7 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
         if (row !== undefined && row.position < position) {
           enrolments.set(event.data.nodeId, undefined);
           changedEnrolments.add(event.data.nodeId);
+          enrolmentChanged(event.data.nodeId, position, null);
         }
         if (event.type === 'NodeRevoked') recordRevocation(e, event.data.reason);
         break;
@@ -119,7 +126,7 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
         }
         if (enrolment === undefined) break;
         provisionedHere.add(credentialId);
-        newProvisioned.push([credentialId, enrolment.subscription_id, nodeId, method, position, enrolment.position, e.metadata.occurredAt]);
+        newProvisioned.push([credentialId, enrolment.subscription_id, nodeId, method, position, enrolment.position, e.metadata.occurredAt, position]);
         break;
       }
       case 'CredentialExpired':
@@ -130,7 +137,7 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
         const { associationId, credentialId, nodeId, registree } = event.data;
         // The bare AE-ID (old-shape credentials) is named here; the App-ID's instance at establishment (review 49).
         nameIdentifier(registree.kind, registree.id, nodeId, position);
-        namedNow(identifierKey(registree.kind, registree.id), nodeId);
+        namedNow(identifierKey(registree.kind, registree.id), nodeId, position);
         if (associations.get(associationId) !== undefined) break;
         const row: Association = {
           association_id: associationId, credential_id: credentialId, node_id: nodeId, status: 'configured', status_position: position,
@@ -147,7 +154,7 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
         // The App-ID's instance runs on its node from now on, as the cascade links it (review 49: never at configuration).
         if (row?.app_id == null || row.ae_id === null) break;
         nameIdentifier('app-ae', appAeId(row.app_id, row.ae_id), row.node_id, position);
-        namedNow(identifierKey('app-ae', appAeId(row.app_id, row.ae_id)), row.node_id);
+        namedNow(identifierKey('app-ae', appAeId(row.app_id, row.ae_id)), row.node_id, position);
         break;
       }
       case 'AssociationExpired':

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import { RevocationReason } from '../../domain/events/index.ts';
-import { actionsOfActor, danglingAssociations, expiringWithin, provisionedUnder, revocations } from './queries.ts';
+import { actionsOfActor, danglingAssociations, expiringWithin, provisionedUnder, revocations, type ProvisionedRow } from './queries.ts';
 
 /**
  * An instant or a calendar date (UTC midnight), as a Date. A value of neither form is refused naming both (found in
@@ -74,6 +74,11 @@ export interface ComplianceQuery<S extends z.ZodType = z.ZodType, R extends { re
   readonly params: S;
   /** Whether the rows come in global order, so that `after` pages through them (for these parameters). */
   readonly paged: boolean | ((params: z.infer<S>) => boolean);
+  /**
+   * The position `after` pages by, when it is not the row's own `position`: rows sharing one are listed together and
+   * a page never ends among them (`run` then returns every row of its last row's listing, past `limit` if need be).
+   */
+  readonly listedAt?: (row: R) => bigint;
   /** At most `limit` rows (the answer asks one more than it returns, to know whether more matched). */
   run(db: Database.Database, params: z.infer<S>, now: Date, limit: number): readonly R[];
 }
@@ -108,9 +113,12 @@ export const COMPLIANCE_QUERIES = {
     run: (db, p, _now, limit) => actionsOfActor(db, p.actor, p, pageAfter(p, limit)),
   }),
   provisioned: query({
-    summary: 'credentials provisioned while their node was enrolled under an M2M Service Subscription',
+    summary:
+      'credentials provisioned while their node was enrolled under an M2M Service Subscription, in the order they were listed ' +
+      '(`listedPosition`, which `after` pages by: a credential provisioned before its node was known is listed when the enrolment or association naming it is)',
     params: z.strictObject({ subscription: required(z.string().min(1).max(128), 'the M2M Service Subscription id, e.g. sub-1'), ...PAGE }),
     paged: true,
+    listedAt: (row: ProvisionedRow) => row.listedPosition,
     run: (db, p, _now, limit) => provisionedUnder(db, p.subscription, pageAfter(p, limit)),
   }),
   expiring: query({
@@ -131,13 +139,30 @@ export const COMPLIANCE_QUERIES = {
   }),
 } as const;
 
-/** What a query answers: at most `limit` rows, whether more matched, and where the next page starts when it pages. */
+/**
+ * What a query answers: at most `limit` rows (more only when more than `limit` were listed together, as one page),
+ * whether more matched, and where the next page starts when it pages.
+ */
 export interface ComplianceAnswer {
   readonly rows: readonly { readonly position: bigint }[];
   readonly truncated: boolean;
   /** With `truncated`, for a query in global order: pass it as `after` for the next page. */
   readonly nextAfter?: bigint;
 }
+
+type Row = { readonly position: bigint };
+
+/**
+ * The first page of `rows` (asked one past `limit`) that ends where a listing does, so that `after` set to its last
+ * row's listed position neither repeats nor skips a row (review 101: one event can list several `provisioned` rows).
+ * A first listing longer than `limit` is the page whole (`run` returned all of it).
+ */
+const pageOf = (rows: readonly Row[], limit: number, listedAt: (row: Row) => bigint): readonly Row[] => {
+  const next = listedAt(rows[limit]!);
+  let end = limit;
+  while (end > 0 && listedAt(rows[end - 1]!) === next) end--;
+  return end > 0 ? rows.slice(0, end) : rows.filter((row) => listedAt(row) === next);
+};
 
 /** Runs a query whose parameters its own schema parsed (`params.limit` is there, defaulted). */
 export const answerQuery = (name: ComplianceQueryName, db: Database.Database, params: unknown, now: Date): ComplianceAnswer => {
@@ -147,9 +172,12 @@ export const answerQuery = (name: ComplianceQueryName, db: Database.Database, pa
   const run = definition.run as unknown as (d: Database.Database, p: unknown, n: Date, l: number) => readonly { readonly position: bigint }[];
   const rows = run(db, params, now, limit + 1);
   if (rows.length <= limit) return { rows, truncated: false };
-  const page = rows.slice(0, limit);
   const paged = typeof definition.paged === 'function' ? (definition.paged as (p: unknown) => boolean)(params) : definition.paged;
-  return { rows: page, truncated: true, ...(paged ? { nextAfter: page.at(-1)!.position } : {}) };
+  if (!paged) return { rows: rows.slice(0, limit), truncated: true };
+  // The name picked the definition: its `listedAt` reads its own rows.
+  const listedAt = ('listedAt' in definition ? (definition.listedAt as (row: Row) => bigint) : undefined) ?? ((row: Row) => row.position);
+  const page = pageOf(rows, limit, listedAt);
+  return { rows: page, truncated: true, nextAfter: listedAt(page.at(-1)!) };
 };
 
 export type ComplianceQueryName = keyof typeof COMPLIANCE_QUERIES;

@@ -7,9 +7,9 @@ import { prepared } from '../runtime/index.ts';
  * order: issue, provision, then the first association of the AE), it counted under nothing, for good. It waits here
  * instead, and the first event that names the identifier (an association's Registree, or a node's enrolment for a
  * CSE-ID; for an App-ID's instance, `app-ae`, an association of it established, never one only configured: review 49)
- * records it under that node's enrolment at that event, keeping the provisioning's own position, method and
- * time; not enrolled then, it is not recorded. A credential that ends (revoked, expired) before that waits no more:
- * it was never on a node. One key per credential, first insert wins, as for the provisionings themselves.
+ * records it under the enrolment that node held at the provisioning (review 101), keeping the provisioning's own
+ * position, method and time, listed at that event; enrolled under none then, it is not recorded. A credential that
+ * ends (revoked, expired) before that waits no more: it was never on a node. One key per credential, first insert wins, as for the provisionings themselves.
  */
 
 export interface PendingProvisioning {
@@ -42,13 +42,10 @@ export const pendingProvisionings = (db: Database.Database, named: ReadonlySet<s
       byIdentifier.get(key)!.set(row.credential_id, row);
     }
   }
-  const stored = byIdentifier.size > 0;
   const created = new Set<PendingProvisioning>();
   const resolved = new Set<string>();
   const ended = new Set<string>();
   return {
-    /** Whether any was stored for the identifiers the batch names: their nodes' enrolments must be read. */
-    stored,
     /** The provisioning waits for its identifier's first naming (a stored one for the credential wins). */
     add(row: PendingProvisioning): void {
       const key = keyOf(row);

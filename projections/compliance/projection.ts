@@ -4,7 +4,7 @@ import { applyComplianceMany } from './batch.ts';
 import { COMPLIANCE_EVENT_TYPES } from './event-types.ts';
 import { COMPLIANCE_QUERY_INDEXES, COMPLIANCE_TABLES, resetComplianceTables, setupComplianceTables } from './tables.ts';
 
-const COMPLIANCE_SCHEMA_VERSION = 7;
+const COMPLIANCE_SCHEMA_VERSION = 8;
 
 /**
  * The compliance read models: revocations, enrolments, credentials, provisioning and associations. In a batch the
@@ -31,6 +31,9 @@ export const complianceProjection = (): Projection => {
       // Version 7 (review 49): an AE-ID's credential that names its App-ID counts under the node that App-ID's instance
       // was last established on (an association's App-ID and AE-ID are kept for it), as the cascade links it: a pending
       // one was settled at the first association configured, for good, a typo's node never established included.
+      // Version 8 (review 101): a provisioned row is listed at the event that wrote it (`listed_position`), which the
+      // query pages by, so a row held back lands ahead of a pager, not behind it; a held-back one counts under the
+      // enrolment its node held at the provisioning, kept with every change of enrolment (compliance_enrolment_history).
       // A read model written before is rebuilt from the log.
       ensureSchemaVersion(db, 'compliance', COMPLIANCE_SCHEMA_VERSION, COMPLIANCE_TABLES);
       setupComplianceTables(db);

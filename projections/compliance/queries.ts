@@ -63,20 +63,40 @@ export const actionsOfActor = (db: Database.Database, actorId: string, window: T
 export interface ProvisionedRow {
   /** Position of the CredentialProvisioned event. */
   readonly position: bigint;
-  /** Position of the NodeEnrolled event that put the owner under the subscription. */
+  /** Position of the NodeEnrolled event that put the owner under the subscription, in force at the provisioning. */
   readonly enrolmentPosition: bigint;
+  /**
+   * Position of the event that listed the row, which `after` pages by: the provisioning itself; for one provisioned
+   * before any event named its identifier's node (pre-provisioning), the enrolment or association that named it.
+   */
+  readonly listedPosition: bigint;
   readonly credentialId: string;
   readonly nodeId: string;
   readonly method: string;
   readonly occurredAt: string;
 }
 
-/** Credentials provisioned while their owner node was enrolled under the M2M Service Subscription (seed 003, 11.2.1). */
-export const provisionedUnder = (db: Database.Database, subscriptionId: string, page: Page = {}): ProvisionedRow[] =>
-  (
-    db.prepare('SELECT * FROM compliance_provisioned WHERE subscription_id = ? AND position > ? ORDER BY position LIMIT ?').all(subscriptionId, ...pageBounds(page)) as {
+/**
+ * Credentials provisioned while their owner node was enrolled under the M2M Service Subscription (seed 003, 11.2.1),
+ * in the order they were listed (review 101): a row held back until its node was known is listed when it is written,
+ * after every row a pager has passed, never behind one. Rows one event listed together share their listed position
+ * (ordered by credential id) and are never split: past `limit` rows, the rows of the last one's listing come too.
+ */
+export const provisionedUnder = (db: Database.Database, subscriptionId: string, page: Page = {}): ProvisionedRow[] => {
+  const [after, limit] = pageBounds(page);
+  if (limit < 1n) throw new RangeError(`page.limit must be at least 1, got ${limit}`);
+  return (
+    db
+      .prepare(
+        `SELECT * FROM compliance_provisioned WHERE subscription_id = @subscription AND listed_position > @after
+           AND listed_position <= COALESCE((SELECT listed_position FROM compliance_provisioned
+             WHERE subscription_id = @subscription AND listed_position > @after ORDER BY listed_position, credential_id LIMIT 1 OFFSET @last), @end)
+         ORDER BY listed_position, credential_id`,
+      )
+      .all({ subscription: subscriptionId, after, last: limit - 1n, end: 9_223_372_036_854_775_807n }) as {
       position: bigint;
       enrolment_position: bigint;
+      listed_position: bigint;
       credential_id: string;
       node_id: string;
       method: string;
@@ -85,11 +105,13 @@ export const provisionedUnder = (db: Database.Database, subscriptionId: string, 
   ).map((r) => ({
     position: r.position,
     enrolmentPosition: r.enrolment_position,
+    listedPosition: r.listed_position,
     credentialId: r.credential_id,
     nodeId: r.node_id,
     method: r.method,
     occurredAt: r.occurred_at,
   }));
+};
 
 export interface ExpiringRow {
   /** Position of the CredentialIssued event that fixed notAfter. */

@@ -9,7 +9,11 @@ import type { QueryIndex } from '../runtime/index.ts';
 export const COMPLIANCE_QUERY_INDEXES: readonly QueryIndex[] = [
   { name: 'compliance_revocations_at', create: 'CREATE INDEX IF NOT EXISTS compliance_revocations_at ON compliance_revocations (at)' },
   { name: 'compliance_credentials_expiry', create: 'CREATE INDEX IF NOT EXISTS compliance_credentials_expiry ON compliance_credentials (status, not_after_ms)' },
-  { name: 'compliance_provisioned_subscription', create: 'CREATE INDEX IF NOT EXISTS compliance_provisioned_subscription ON compliance_provisioned (subscription_id, position)' },
+  // The `provisioned` query pages by listing, not by proof (review 101): a row held back is listed when it is written.
+  {
+    name: 'compliance_provisioned_listing',
+    create: 'CREATE INDEX IF NOT EXISTS compliance_provisioned_listing ON compliance_provisioned (subscription_id, listed_position, credential_id)',
+  },
   { name: 'compliance_associations_credential', create: 'CREATE INDEX IF NOT EXISTS compliance_associations_credential ON compliance_associations (credential_id, status)' },
 ];
 
@@ -17,6 +21,7 @@ export const COMPLIANCE_QUERY_INDEXES: readonly QueryIndex[] = [
 export const COMPLIANCE_TABLES = [
   'compliance_revocations',
   'compliance_enrolments',
+  'compliance_enrolment_history',
   'compliance_credentials',
   'compliance_provisioned',
   'compliance_associations',
@@ -44,6 +49,14 @@ export const setupComplianceTables = (db: Database.Database): void => {
     subscription_id TEXT NOT NULL,
     position INTEGER NOT NULL
   ) WITHOUT ROWID;
+  -- Each change of a node's enrolment: under a subscription from its position on, or ended there (subscription_id NULL).
+  -- A provisioning held back until its node is known counts under the one in force at its own position (review 101).
+  CREATE TABLE IF NOT EXISTS compliance_enrolment_history (
+    node_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    subscription_id TEXT,
+    PRIMARY KEY (node_id, position)
+  ) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS compliance_credentials (
     credential_id TEXT PRIMARY KEY,
     owner_kind TEXT NOT NULL,
@@ -63,7 +76,8 @@ export const setupComplianceTables = (db: Database.Database): void => {
     method TEXT NOT NULL,
     position INTEGER NOT NULL,
     enrolment_position INTEGER NOT NULL,
-    occurred_at TEXT NOT NULL
+    occurred_at TEXT NOT NULL,
+    listed_position INTEGER NOT NULL
   ) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS compliance_identifiers (
     kind TEXT NOT NULL,

@@ -18,19 +18,28 @@ import { parseStreamId } from '../../domain/streams.ts';
  * latest association of that App-ID's instance under the AE-ID established names (`app-ae`, keyed `["appId","aeId"]`;
  * named at establishment, never at configuration: review 49). One
  * provisioned before any event named its identifier waits (compliance_pending_provisionings) for the first event that
- * names it, and is recorded then under that node's enrolment at that event, with the provisioning's position; its
- * credential's end (revoked, expired) drops it (review 48).
+ * names it, and is recorded then, listed at that event, with the provisioning's position, under the enrolment that node
+ * held at the provisioning (the latest change of its enrolment before it, compliance_enrolment_history: review 101);
+ * its credential's end (revoked, expired) drops it (review 48). Every other provisioned row is listed at itself.
  */
 
-/** The provisionings waiting for the identifier are recorded under the enrolment `nodeId` holds now, and wait no more. */
-const namedNow = (db: Database.Database, kind: string, id: string, nodeId: string): void => {
+/**
+ * The provisionings waiting for the identifier are recorded, listed at `listedAt`, under the enrolment `nodeId` held
+ * at each one's position, and wait no more.
+ */
+const namedNow = (db: Database.Database, kind: string, id: string, nodeId: string, listedAt: bigint): void => {
   db.prepare(
-    `INSERT OR IGNORE INTO compliance_provisioned (credential_id, subscription_id, node_id, method, position, enrolment_position, occurred_at)
-     SELECT p.credential_id, n.subscription_id, n.node_id, p.method, p.position, n.position, p.occurred_at
-     FROM compliance_pending_provisionings p JOIN compliance_enrolments n ON n.node_id = ?
-     WHERE p.kind = ? AND p.id = ?`,
-  ).run(nodeId, kind, id);
+    `INSERT OR IGNORE INTO compliance_provisioned (credential_id, subscription_id, node_id, method, position, enrolment_position, occurred_at, listed_position)
+     SELECT p.credential_id, h.subscription_id, h.node_id, p.method, p.position, h.position, p.occurred_at, ?
+     FROM compliance_pending_provisionings p JOIN compliance_enrolment_history h ON h.node_id = ?
+       AND h.position = (SELECT MAX(position) FROM compliance_enrolment_history WHERE node_id = h.node_id AND position < p.position)
+     WHERE p.kind = ? AND p.id = ? AND h.subscription_id IS NOT NULL`,
+  ).run(listedAt, nodeId, kind, id);
   db.prepare('DELETE FROM compliance_pending_provisionings WHERE kind = ? AND id = ?').run(kind, id);
+};
+
+const enrolmentChanged = (db: Database.Database, nodeId: string, position: bigint, subscriptionId: string | null): void => {
+  db.prepare('INSERT OR IGNORE INTO compliance_enrolment_history (node_id, position, subscription_id) VALUES (?, ?, ?)').run(nodeId, position, subscriptionId);
 };
 
 const endPending = (db: Database.Database, credentialId: string): void => {
@@ -63,22 +72,26 @@ export const applyComplianceByStatement = (db: Database.Database, e: DecodedEven
   const position = e.record.position;
   const { event } = e;
   switch (event.type) {
-    case 'NodeEnrolled':
-      db.prepare(
-        `INSERT INTO compliance_enrolments (node_id, subscription_id, position) VALUES (?, ?, ?)
-         ON CONFLICT(node_id) DO UPDATE SET subscription_id = excluded.subscription_id, position = excluded.position
-         WHERE excluded.position > compliance_enrolments.position`,
-      ).run(event.data.nodeId, event.data.subscriptionId, position);
+    case 'NodeEnrolled': {
+      const { changes } = db
+        .prepare(
+          `INSERT INTO compliance_enrolments (node_id, subscription_id, position) VALUES (?, ?, ?)
+           ON CONFLICT(node_id) DO UPDATE SET subscription_id = excluded.subscription_id, position = excluded.position
+           WHERE excluded.position > compliance_enrolments.position`,
+        )
+        .run(event.data.nodeId, event.data.subscriptionId, position);
+      if (changes > 0) enrolmentChanged(db, event.data.nodeId, position, event.data.subscriptionId);
       nameIdentifier(db, 'cse', event.data.cseId, event.data.nodeId, position);
-      namedNow(db, 'cse', event.data.cseId, event.data.nodeId);
+      namedNow(db, 'cse', event.data.cseId, event.data.nodeId, position);
       return;
+    }
     case 'NodeEnrolmentExpired':
-      db.prepare('DELETE FROM compliance_enrolments WHERE node_id = ? AND position < ?').run(event.data.nodeId, position);
+    case 'NodeRevoked': {
+      const { changes } = db.prepare('DELETE FROM compliance_enrolments WHERE node_id = ? AND position < ?').run(event.data.nodeId, position);
+      if (changes > 0) enrolmentChanged(db, event.data.nodeId, position, null);
+      if (event.type === 'NodeRevoked') recordRevocation(db, e, event.data.reason);
       return;
-    case 'NodeRevoked':
-      db.prepare('DELETE FROM compliance_enrolments WHERE node_id = ? AND position < ?').run(event.data.nodeId, position);
-      recordRevocation(db, e, event.data.reason);
-      return;
+    }
     case 'CredentialRevoked':
     case 'ApplicationRevoked':
       recordRevocation(db, e, event.data.reason);
@@ -103,15 +116,15 @@ export const applyComplianceByStatement = (db: Database.Database, e: DecodedEven
       const { credentialId, method } = event.data;
       setStatus(db, 'credentials', credentialId, 'provisioned', position);
       db.prepare(
-        `INSERT OR IGNORE INTO compliance_provisioned (credential_id, subscription_id, node_id, method, position, enrolment_position, occurred_at)
-         SELECT c.credential_id, n.subscription_id, n.node_id, ?, ?, n.position, ?
+        `INSERT OR IGNORE INTO compliance_provisioned (credential_id, subscription_id, node_id, method, position, enrolment_position, occurred_at, listed_position)
+         SELECT c.credential_id, n.subscription_id, n.node_id, ?, ?, n.position, ?, ?
          FROM compliance_credentials c
          LEFT JOIN compliance_identifiers i ON CASE WHEN c.owner_kind = 'ae' AND c.owner_app_id IS NOT NULL
            THEN i.kind = 'app-ae' AND i.id = json_array(c.owner_app_id, c.owner_id)
            ELSE i.kind = c.owner_kind AND i.id = c.owner_id END
          JOIN compliance_enrolments n ON n.node_id = CASE WHEN c.owner_kind = 'node' THEN c.owner_id ELSE COALESCE(c.owner_node_id, i.node_id) END
          WHERE c.credential_id = ?`,
-      ).run(method, position, e.metadata.occurredAt, credentialId);
+      ).run(method, position, e.metadata.occurredAt, position, credentialId);
       db.prepare(
         `INSERT OR IGNORE INTO compliance_pending_provisionings (credential_id, kind, id, method, position, occurred_at)
          SELECT k.credential_id, k.kind, k.id, ?, ?, ?
@@ -130,7 +143,7 @@ export const applyComplianceByStatement = (db: Database.Database, e: DecodedEven
     case 'AssociationConfigured': {
       const { associationId, credentialId, nodeId, registree } = event.data;
       nameIdentifier(db, registree.kind, registree.id, nodeId, position);
-      namedNow(db, registree.kind, registree.id, nodeId);
+      namedNow(db, registree.kind, registree.id, nodeId, position);
       db.prepare(
         `INSERT OR IGNORE INTO compliance_associations (association_id, credential_id, node_id, status, status_position, app_id, ae_id)
          VALUES (?, ?, ?, 'configured', ?, ?, ?)`,
@@ -144,7 +157,7 @@ export const applyComplianceByStatement = (db: Database.Database, e: DecodedEven
         | undefined;
       if (row?.app_id == null || row.ae_id === null) return;
       nameIdentifier(db, 'app-ae', JSON.stringify([row.app_id, row.ae_id]), row.node_id, position);
-      namedNow(db, 'app-ae', JSON.stringify([row.app_id, row.ae_id]), row.node_id);
+      namedNow(db, 'app-ae', JSON.stringify([row.app_id, row.ae_id]), row.node_id, position);
       return;
     }
     case 'AssociationExpired':

@@ -27,7 +27,15 @@ export const COMPLIANCE_ROWS = {
   ),
   actions: rowOf<'actions'>()(TimelineEntry),
   provisioned: rowOf<'provisioned'>()(
-    z.object({ position: DecimalString, enrolmentPosition: DecimalString, credentialId: z.string(), nodeId: z.string(), method: z.string(), occurredAt: z.string() }),
+    z.object({
+      position: DecimalString,
+      enrolmentPosition: DecimalString,
+      listedPosition: DecimalString,
+      credentialId: z.string(),
+      nodeId: z.string(),
+      method: z.string(),
+      occurredAt: z.string(),
+    }),
   ),
   expiring: rowOf<'expiring'>()(
     z.object({ position: DecimalString, credentialId: z.string(), owner: z.object({ kind: z.string(), id: z.string() }), notAfter: z.string(), status: z.string() }),

@@ -46,7 +46,9 @@ const DOCUMENTED_AS: Readonly<Record<Param, 'input' | 'output'>> = {
 };
 
 /** What `after`'s pattern cannot say: its bound, which the queries check once its digits are read. */
-const AFTER = `the \`nextAfter\` of the page before: a global position from 0 to ${MAX_POSITION} (2^63 - 1)`;
+const AFTER =
+  `the \`nextAfter\` of the page before: a global position from 0 to ${MAX_POSITION} (2^63 - 1); the rows after it by \`position\`, ` +
+  'or for provisioned by `listedPosition` (to go on from a whole answer, its last row\'s)';
 
 const ComplianceQueryString = z.strictObject(
   Object.fromEntries(
@@ -139,7 +141,10 @@ export const complianceRoutes: RouteModule = (app, context) => {
         'of the event that proves it. JSON by default; CSV (header row, RFC 4180) when `Accept` prefers `text/csv` (weights ' +
         `count: \`text/csv;q=0\` is JSON). At most \`limit\` rows (default ${DEFAULT_ROWS}, at most ${MAX_ROWS}); \`truncated\` (and the ` +
         'credence-truncated header, CSV included) says more matched; the queries in log order (revocations, actions, provisioned) then ' +
-        'name `nextAfter` (and the credence-next-after header), to pass as `after` for the next page. An `after` past the store\'s ' +
+        'name `nextAfter` (and the credence-next-after header), to pass as `after` for the next page. `provisioned` lists rows in ' +
+        'the order they were written (`listedPosition`: the provisioning, or for a credential provisioned before its node was known, ' +
+        'the enrolment or association that named it, after rows listed before), and pages by it: rows one event listed together ' +
+        'share it and a page never splits them (it ends before them, or holds them all past `limit`). An `after` past the store\'s ' +
         'newest event is refused (409 `resume_point_not_in_log`, naming `head`), and a window whose `to` is not later than its `from` ' +
         '(400, naming `to`): neither is answered with no rows.',
       tags: ['compliance'],
