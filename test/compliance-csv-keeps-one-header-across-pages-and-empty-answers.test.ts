@@ -82,7 +82,7 @@ describe('compliance CSV columns', () => {
     ]);
     expect(parseCsv((await query('expiring', { days: '0' })).text)).toEqual([['position', 'credentialId', 'owner.kind', 'owner.id', 'notAfter', 'status']]);
     expect(parseCsv((await query('provisioned', { subscription: 'none' })).text)).toEqual([
-      ['position', 'enrolmentPosition', 'listedPosition', 'credentialId', 'nodeId', 'method', 'occurredAt'],
+      ['position', 'enrolmentPosition', 'credentialId', 'nodeId', 'method', 'occurredAt', 'listedPosition'],
     ]);
     expect(parseCsv((await query('revocations', { reason: 'affiliationChanged' })).text)).toEqual([
       ['position', 'streamId', 'kind', 'id', 'reason', 'occurredAt', 'actor'],

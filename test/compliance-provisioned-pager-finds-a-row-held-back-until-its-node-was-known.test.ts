@@ -64,4 +64,15 @@ describe('a pager of `provisioned` gets a row held back until its node was known
     expect(pageUnderSub1(c, 2).nextAfter).toBe(cred2!.position);
     expect(pageUnderSub1(c, 1, cred2!.position)).toMatchObject({ ids: ['ra-ae-1', 'ra-ae-2'], truncated: true, nextAfter: establishedAt });
   });
+
+  it('rows listed together that outnumber `limit` and end the listing are a whole answer, not a cut one', async () => {
+    const c = await fleet();
+    await establishInstance(c);
+    await c.settle();
+    const [, cred2] = provisionedUnder(c.readModels, 'sub-1');
+    // Review 107: it said more rows matched and sent the pager for an empty page.
+    const last = pageUnderSub1(c, 1, cred2!.position);
+    expect(last).toMatchObject({ ids: ['ra-ae-1', 'ra-ae-2'], truncated: false });
+    expect(last.nextAfter).toBeUndefined();
+  });
 });

@@ -177,7 +177,11 @@ export const answerQuery = (name: ComplianceQueryName, db: Database.Database, pa
   // The name picked the definition: its `listedAt` reads its own rows.
   const listedAt = ('listedAt' in definition ? (definition.listedAt as (row: Row) => bigint) : undefined) ?? ((row: Row) => row.position);
   const page = pageOf(rows, limit, listedAt);
-  return { rows: page, truncated: true, nextAfter: listedAt(page.at(-1)!) };
+  const nextAfter = listedAt(page.at(-1)!);
+  // A first listing longer than `limit` came whole and alone: whether any row follows it is asked, or a last page
+  // said more rows matched and sent the pager for an empty one (review 107).
+  if (page.length === rows.length && run(db, { ...(params as object), after: nextAfter }, now, 1).length === 0) return { rows: page, truncated: false };
+  return { rows: page, truncated: true, nextAfter };
 };
 
 export type ComplianceQueryName = keyof typeof COMPLIANCE_QUERIES;

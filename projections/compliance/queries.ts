@@ -105,11 +105,11 @@ export const provisionedUnder = (db: Database.Database, subscriptionId: string, 
   ).map((r) => ({
     position: r.position,
     enrolmentPosition: r.enrolment_position,
-    listedPosition: r.listed_position,
     credentialId: r.credential_id,
     nodeId: r.node_id,
     method: r.method,
     occurredAt: r.occurred_at,
+    listedPosition: r.listed_position,
   }));
 };
 

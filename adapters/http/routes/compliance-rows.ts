@@ -30,11 +30,12 @@ export const COMPLIANCE_ROWS = {
     z.object({
       position: DecimalString,
       enrolmentPosition: DecimalString,
-      listedPosition: DecimalString,
       credentialId: z.string(),
       nodeId: z.string(),
       method: z.string(),
       occurredAt: z.string(),
+      // Last, so that a CSV reader by column index finds the columns before it where they were (review 107).
+      listedPosition: DecimalString,
     }),
   ),
   expiring: rowOf<'expiring'>()(
