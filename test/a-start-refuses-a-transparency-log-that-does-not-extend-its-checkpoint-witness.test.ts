@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
@@ -167,7 +167,7 @@ describe('the checkpoint witness', () => {
     await signMore(dir, undefined, 6, 0);
     const witness = join(folder(), 'checkpoint.note');
     const o = await open(dir, witness);
-    expect(o.projection.witnessBegun?.treeSize).toBe(6);
+    expect(o.projection.witnessBegun).toBe(6);
     await o.close();
     expect(readFileSync(witness, 'utf8')).toMatch(/^credence\.test\/log\n6\n/);
     // The next opening finds it kept: nothing begun.
@@ -176,13 +176,32 @@ describe('the checkpoint witness', () => {
     await again.close();
   });
 
+  it('says how many leaves the log held when the copy was deleted with its checkpoints (review 108)', async () => {
+    const { dir, witness } = await setUp();
+    rmSync(witness);
+    removeCheckpoints(dir);
+    const o = await open(dir, witness);
+    expect(o.projection.witnessBegun).toBe(10);
+    await o.close();
+  });
+
+  it('refuses a link named as the witness: the copy is replaced by a rename, which would put a file where the link was (review 108)', async () => {
+    const dir = folder();
+    const outside = join(folder(), 'checkpoint.note');
+    writeFileSync(outside, '', { mode: 0o644 });
+    const link = join(folder(), 'witness-link');
+    symlinkSync(outside, link);
+    expect(() => assertWitnessUsable(link, dir)).toThrow(/checkpointWitness: .*witness-link is a link: name the file itself/);
+    expect(() => checkpointWitnessFile(link).keep('note')).toThrow(/is not a regular file \(a link, a folder\)/);
+  });
+
   it('takes an empty file, made ahead of the first start, as none kept yet', async () => {
     const dir = folder();
     await signMore(dir, undefined, 3, 0);
     const witness = join(folder(), 'checkpoint.note');
     writeFileSync(witness, '', { mode: 0o644 });
     const o = await open(dir, witness);
-    expect(o.projection.witnessBegun?.treeSize).toBe(3);
+    expect(o.projection.witnessBegun).toBe(3);
     await o.close();
     expect(readFileSync(witness, 'utf8')).toMatch(/^credence\.test\/log\n3\n/);
   });

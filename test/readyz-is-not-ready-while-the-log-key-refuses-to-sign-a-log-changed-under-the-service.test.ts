@@ -97,4 +97,40 @@ describe('a quiet service whose checkpoints were removed under it', () => {
       await credence.close();
     }
   }, 60_000);
+
+  /** A quiet service over 3 signed events, and a change made to its log file: refusesToSign once its check has run. */
+  const refusalOfQuietServiceAfter = async (change: string): Promise<Error | undefined> => {
+    const dir = mkdtempSync(join(tmpdir(), 'credence-readyz-quiet-'));
+    dirs.push(dir);
+    const credence = openCredence({ location: { dir }, clock: new FakeClock(new Date('2026-12-04T10:00:00.000Z')) });
+    const live = startLive(credence, { tickMs: 20, checkpointEveryMs: 20, onError: () => undefined });
+    try {
+      await live.start();
+      for (const id of ['meter-1', 'meter-2', 'meter-3']) {
+        await credence.engine.execute(command('registerNode', body.registerNode(id).data, { actor: { id: 'op', role: 'operator' } }));
+      }
+      await vi.waitFor(() => expect(credence.transparencyLog!.log.latestCheckpoint()?.treeSize).toBe(3), { timeout: 10_000 });
+      const db = new Database(join(dir, 'transparency.db'));
+      try {
+        db.exec(change);
+      } finally {
+        db.close();
+      }
+      await vi.waitFor(() => expect(credence.transparency!.refusesToSign).toBeDefined(), { timeout: 10_000 });
+      return credence.transparency!.refusesToSign;
+    } finally {
+      await live.stop();
+      await credence.close();
+    }
+  };
+
+  it('sees leaves and subtree hashes rewritten in the file, not only the copy of its edge the process keeps (review 108)', async () => {
+    const refusal = await refusalOfQuietServiceAfter('UPDATE leaves SET leaf_hash = randomblob(32); UPDATE nodes SET hash = randomblob(32)');
+    expect(refusal?.message).toMatch(/its first 3 leaves no longer hash to the checkpoint this key signed/);
+  }, 60_000);
+
+  it('is not ready over a checkpoint row that says what no log writes (review 108)', async () => {
+    const refusal = await refusalOfQuietServiceAfter("UPDATE checkpoints SET root_hash = x'00'");
+    expect(refusal?.name).toBe('TransparencyLogAltered');
+  }, 60_000);
 });

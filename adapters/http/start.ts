@@ -16,7 +16,7 @@ import {
   systemClock,
   systemRandom,
 } from '../runtime/index.ts';
-import { assertWitnessUsable, checkpointWitnessFile } from '../runtime/checkpoint-witness-file.ts';
+import { assertWitnessUsable, checkpointWitnessFile, witnessBegunWarning } from '../runtime/checkpoint-witness-file.ts';
 import { isEmbedded } from '../runtime/data-folder.ts';
 import { openSecureEnvironmentLogKey } from '../runtime/transparency-key.ts';
 import { refuseEmptyEventStoreForAServedFolder, refuseNewEventStoreForAServedFolder } from '../runtime/event-store-of-a-served-folder.ts';
@@ -196,12 +196,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     if (logKey.place === 'folder' && logKey.warning !== undefined) server.log.warn({ logKey: 'data folder' }, logKey.warning);
     // Nothing tells a first start with the setting from a copy deleted since: the log was taken as it was found.
     const begun = credence.transparency?.witnessBegun;
-    if (begun !== undefined && config.checkpointWitness !== undefined) {
-      server.log.warn(
-        { checkpointWitness: config.checkpointWitness, treeSize: begun.treeSize },
-        `the checkpoint witness held no checkpoint: the log's latest (tree size ${begun.treeSize}) is kept there from now on. If this is not the first start with the witness, it was deleted or emptied: audit the log with a checkpoint kept elsewhere (credence verify --data DIR --checkpoint SAVED)`,
-      );
-    }
+    if (begun !== undefined && config.checkpointWitness !== undefined) server.log.warn({ checkpointWitness: config.checkpointWitness, leaves: begun }, witnessBegunWarning(begun));
     if (lock.removedStrays.length > 0) {
       // Those beside a KEK kept outside the folder (CREDENCE_KEK_FILE) are among them, by full path.
       server.log.info({ removed: lock.removedStrays }, 'removed the temp files interrupted writes had left in the data folder or beside its KEK file');

@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync } from 'node:fs';
 import { dirname, isAbsolute, sep } from 'node:path';
 import { z } from 'zod';
 import { validationError } from '../../domain/errors.ts';
@@ -41,6 +41,9 @@ export const assertWitnessUsable = (path: string, dir: string): void => {
       `${path} is inside the data folder ${dir}: whoever may rewrite the log there may rewrite the copy too; name a file in a folder only the service's account may write, outside the data folder`,
     );
   }
+  // The copy is replaced by a rename: a link there would become a file beside the link's folder's rules, in the data
+  // folder should the link have led out of it (review 108).
+  if (lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() === true) throw refusal('file', `${path} is a link: name the file itself`);
   const problem = trustedFolderProblem(path, path);
   if (problem !== undefined) throw refusal('trusted_file', problem);
   try {
@@ -70,7 +73,8 @@ export const checkpointWitnessFile = (path: string): CheckpointWitness => {
       return read.value === '' ? undefined : read.value;
     },
     keep(note) {
-      if (statSync(path, { throwIfNoEntry: false })?.isFile() === false) throw refusal('file', `${path} is not a regular file: name the file itself`);
+      const found = lstatSync(path, { throwIfNoEntry: false });
+      if (found !== undefined && !found.isFile()) throw refusal('file', `${path} is not a regular file (a link, a folder): name the file itself`);
       try {
         writeFileAtomic(path, note, { mode: 0o644 });
       } catch (error) {
@@ -80,3 +84,8 @@ export const checkpointWitnessFile = (path: string): CheckpointWitness => {
     },
   };
 };
+
+/** What a start (the service's, an export's) says when the witness held nothing over a log that is not new. */
+export const witnessBegunWarning = (leaves: number): string =>
+  `the checkpoint witness held no checkpoint while the log holds ${leaves} leaves: it keeps the log's checkpoints from now on. ` +
+  'If it kept one before, it was deleted or emptied: audit the log against a checkpoint kept elsewhere (credence verify --data DIR --checkpoint SAVED)';

@@ -1,5 +1,5 @@
 import type { KeyHandle, OwnedSecureEnvironment } from '../../domain/ports/index.ts';
-import { ownerView } from '../../domain/ports/index.ts';
+import { ownerView, TransparencyLogAltered } from '../../domain/ports/index.ts';
 import { validationError } from '../../domain/errors.ts';
 import { requestVerifier } from '../../domain/signing/index.ts';
 import { issuingCaFor } from '../../domain/x509/issuance/index.ts';
@@ -7,7 +7,7 @@ import { issuedByOurCa, PkiChanges } from '../../projections/pki/index.ts';
 import { PseudonymDeriver, rotationIsDerived, pseudonymRotation, secureEnvironmentPseudonymKey, type PseudonymKey } from '../../projections/pseudonyms/index.ts';
 import { ProjectionRunner } from '../../projections/runtime/index.ts';
 import { lifecycleEvents$ } from '../../projections/streams/index.ts';
-import { TransparencyLogOfAnotherLog } from '../../projections/transparency/index.ts';
+import { TransparencyLogForked, TransparencyLogOfAnotherLog } from '../../projections/transparency/index.ts';
 import { preparePrivateDir, withPrivateUmask } from '../driven/files/index.ts';
 import { SqliteKeyRegistry } from '../driven/key-registry/index.ts';
 import { openReadModels } from '../driven/readmodels/index.ts';
@@ -240,7 +240,8 @@ const wire = (options: OpenOptions, infrastructureSe: OwnedSecureEnvironment | u
         ],
         // A log stopped over a restored store signs nothing and stays stopped: settle and the live runtime say so, and
         // a shutdown in that state is the operator's next step (README, "Restoring the event store from a backup").
-        (error) => error instanceof TransparencyLogOfAnotherLog,
+        // So is one the log key refuses to sign (changed under the process): /readyz and the runtime said why.
+        (error) => error instanceof TransparencyLogOfAnotherLog || error instanceof TransparencyLogForked || error instanceof TransparencyLogAltered,
       ),
   };
 };

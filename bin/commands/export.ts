@@ -6,7 +6,7 @@ import { systemClock } from '../../adapters/driven/clock/index.ts';
 import { refuseUnwritableFolder, writeFileAtomic } from '../../adapters/driven/files/index.ts';
 import { DEFAULT_LOG_ORIGIN, openTransparencyInDir } from '../../adapters/driven/transparency/index.ts';
 import { isValidKeyName, KEY_NAME_RULE, verifyEvidenceBundle } from '../../domain/transparency/index.ts';
-import { assertWitnessUsable, checkpointWitnessFile } from '../../adapters/runtime/checkpoint-witness-file.ts';
+import { assertWitnessUsable, checkpointWitnessFile, witnessBegunWarning } from '../../adapters/runtime/checkpoint-witness-file.ts';
 import { witnessedTransparencyProjection } from '../../adapters/runtime/witnessed-projection.ts';
 import { exportEvidence } from '../../projections/transparency/index.ts';
 import type { Io } from '../io.ts';
@@ -121,6 +121,10 @@ const exportFromFolder = async (
       witness === undefined ? undefined : checkpointWitnessFile(witness),
     );
     const { bundle, treeSize, storedAfter } = await exportEvidence({ streamId, store, projection, log, signer });
+    // As the service says them at its start (review 108): an export that signs keeps the witness too.
+    if (projection.witnessBegun !== undefined) io.err(printable(`warning: ${witnessBegunWarning(projection.witnessBegun)}`));
+    const unkept = projection.witnessUnkept;
+    if (unkept !== undefined) io.err(printable(`warning: the checkpoint signed was not kept in the checkpoint witness: ${unkept.message}`));
     writeBundle(args.out, bundle, args.force === true);
     io.out(`wrote ${args.out}: all ${bundle.entries.length} events of ${streamId} as of the signed checkpoint of tree size ${treeSize}`);
     if (storedAfter > 0) io.err(`note: ${storedAfter} events of ${streamId} were appended during the export, after that checkpoint; export again to include them`);

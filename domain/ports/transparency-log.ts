@@ -61,6 +61,11 @@ export interface TransparencyLogStore extends HashSource {
   append(leaves: readonly LeafToAppend[]): void;
   /** Root hash of the tree of the first `size` leaves (default: all). */
   rootHash(size?: number): Uint8Array;
+  /**
+   * The same root as the file stores it now, from its subtree hashes, never from what this connection keeps in memory:
+   * what the log key's checks compare with a checkpoint, so a file altered under a running process is seen (review 108).
+   */
+  storedRootHash(size: number): Uint8Array;
   inclusionProof(leafIndex: number, treeSize: number): Uint8Array[];
   consistencyProof(first: number, second: number): Uint8Array[];
   leafAt(leafIndex: number): LoggedLeaf | undefined;

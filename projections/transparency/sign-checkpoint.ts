@@ -68,7 +68,7 @@ const assertExtends = (log: TransparencyLogStore, signer: CheckpointSigner, befo
   if (latest.treeSize > size) throw new TransparencyLogForked(`its latest checkpoint signs ${latest.treeSize} leaves, the log holds ${size}`);
   const held: HeldTo[] = before === undefined || before.checkpoint.note === latest.note ? [{ checkpoint: latest }] : [before, { checkpoint: latest }];
   for (const { checkpoint, witness } of held) {
-    if (!constantTimeEqual(log.rootHash(checkpoint.treeSize), checkpoint.rootHash)) {
+    if (!constantTimeEqual(log.storedRootHash(checkpoint.treeSize), checkpoint.rootHash)) {
       const whose = witness === undefined ? 'the checkpoint this key signed at that size' : `the checkpoint this key signed at that size, kept by the checkpoint witness ${witness}`;
       throw new TransparencyLogForked(`its first ${checkpoint.treeSize} leaves no longer hash to ${whose}: the log file was altered`);
     }

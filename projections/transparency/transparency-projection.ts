@@ -1,13 +1,17 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { CheckpointWitness } from '../../domain/ports/checkpoint-witness.ts';
 import type { EventStore, RecordedEvent, StoreSubscription } from '../../domain/ports/event-store.ts';
-import type { LogRefusal, StoredCheckpoint, TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
+import { TransparencyLogAltered, type LogRefusal, type StoredCheckpoint, type TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
 import type { CheckpointSigner } from '../../domain/transparency/checkpoint-signer.ts';
 import { eventLeafHash } from '../../domain/transparency/leaf.ts';
 import { describeOtherLog, notInLog } from '../runtime/log-check.ts';
 import { describeKeptRefusal, firstLeafNotInStore, refusalOf, TransparencyLogOfAnotherLog } from './log-refusal.ts';
 import { assertStillSigned, holdToWitness, signCheckpoint, TransparencyLogForked } from './sign-checkpoint.ts';
 import { indexLegacyLeaves } from './stream-index.ts';
+
+/** The log key refuses this log: it does not extend what the key signed, or its file holds rows no log writes (review 108). */
+const isRefusalToSign = (error: unknown): error is TransparencyLogForked | TransparencyLogAltered =>
+  error instanceof TransparencyLogForked || error instanceof TransparencyLogAltered;
 
 export interface TransparencyProjectionOptions {
   readonly store: EventStore;
@@ -48,8 +52,11 @@ export class TransparencyProjection {
   private following: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private signing: Promise<unknown> = Promise.resolve();
-  /** Why the key last refused to sign (the log changed under this process), until a signature succeeds again. */
-  private forked: TransparencyLogForked | undefined;
+  /**
+   * Why the key last refused to sign (the log changed under this process: TransparencyLogForked, or a file whose rows
+   * say what no log writes, TransparencyLogAltered), until a signature or a check succeeds again.
+   */
+  private forked: TransparencyLogForked | TransparencyLogAltered | undefined;
   private waiters: { position: bigint; resolve: () => void }[] = [];
   /** The first catch-up has checked the log against the store and indexed a legacy log's leaves. */
   private firstCatchUpDone = false;
@@ -68,8 +75,8 @@ export class TransparencyProjection {
   private witnessed = 0;
   /** Why the latest checkpoint could not be kept in the witness, until a copy is written again. */
   private unkept: Error | undefined;
-  /** The checkpoint this opening wrote into a witness that held none: said at the start (`witnessBegun`). */
-  private begun: StoredCheckpoint | undefined;
+  /** The leaves the log held when this opening found a witness that held none: said at the start (`witnessBegun`). */
+  private begun: number | undefined;
 
   constructor(private readonly options: TransparencyProjectionOptions) {
     this.batchSize = options.batchSize ?? 1000;
@@ -82,7 +89,8 @@ export class TransparencyProjection {
       // A witness named for the first time, or left behind by a process killed between its signature and the copy: a
       // copy that cannot be written refuses the opening, before anything is signed.
       if (held.latest !== undefined) this.keepWitness(held.latest);
-      if (held.witnessed === 0) this.begun = held.latest;
+      // Its checkpoints may have gone with the copy (review 108): the leaves say the log is not new.
+      if (held.witnessed === 0 && options.log.size() > 0) this.begun = options.log.size();
     }
   }
 
@@ -309,7 +317,7 @@ export class TransparencyProjection {
       this.keepWitnessOrSay(signed);
       return signed;
     } catch (error) {
-      if (error instanceof TransparencyLogForked) this.forked = error;
+      if (isRefusalToSign(error)) this.forked = error;
       throw error;
     }
   }
@@ -354,7 +362,7 @@ export class TransparencyProjection {
       assertStillSigned(this.options.log, this.options.signer);
       this.forked = undefined;
     } catch (error) {
-      if (error instanceof TransparencyLogForked) this.forked = error;
+      if (isRefusalToSign(error)) this.forked = error;
       throw error;
     }
     const latest = this.options.log.latestCheckpoint();
@@ -368,10 +376,11 @@ export class TransparencyProjection {
   }
 
   /**
-   * The checkpoint this opening put into a witness that held none (missing or empty): a first start with the setting,
-   * or a copy deleted since, which nothing can tell apart. Said at warn at the start: the log was taken as it was.
+   * How many leaves the log held when this opening found a witness that held none (missing or empty): a first start
+   * with the setting over a log in use, or a copy deleted since (with the log's checkpoints, or not), which nothing
+   * can tell apart. Said at warn at the start: the log was taken as it was found.
    */
-  get witnessBegun(): StoredCheckpoint | undefined {
+  get witnessBegun(): number | undefined {
     return this.begun;
   }
 
@@ -380,7 +389,7 @@ export class TransparencyProjection {
    * (sign-checkpoint.ts), until a signature succeeds again. The service is not ready meanwhile (review 97: it signed
    * nothing more and said so only in GET /v1/projections, while /readyz answered ready).
    */
-  get refusesToSign(): TransparencyLogForked | undefined {
+  get refusesToSign(): TransparencyLogForked | TransparencyLogAltered | undefined {
     return this.forked;
   }
 

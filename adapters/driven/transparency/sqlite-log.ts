@@ -108,6 +108,11 @@ export class SqliteTransparencyLog implements TransparencyLogStore {
     return size === this.frontier.size ? frontierRoot(this.frontier) : rootHash(this, size);
   }
 
+  storedRootHash(size: number): Uint8Array {
+    if (size > this.frontier.size) throw new Error(`size: ${size} exceeds the log size ${this.frontier.size}`);
+    return rootHash(this, size);
+  }
+
   inclusionProof(leafIndex: number, treeSize: number): Uint8Array[] {
     if (treeSize > this.frontier.size) throw new Error(`treeSize: ${treeSize} exceeds the log size ${this.frontier.size}`);
     return inclusionProof(this, leafIndex, treeSize);
