@@ -295,6 +295,11 @@ describe('credence serve with a checkpoint witness', () => {
     expect(await main(args, { ...exported.io, env: { CREDENCE_CHECKPOINT_WITNESS: witness } })).toBe(1);
     expect(exported.err.join('\n')).toContain('checkpointWitness: the transparency log of');
     expect(checkpointSizes(dir)).toEqual([]);
+    // And with its own flag, as the service was run (review 106: only the variable or --config held it).
+    const flagged = capture();
+    expect(await main([...args, '--checkpoint-witness', witness], { ...flagged.io, env: {} })).toBe(1);
+    expect(flagged.err.join('\n')).toContain('checkpointWitness: the transparency log of');
+    expect(checkpointSizes(dir)).toEqual([]);
   }, 60_000);
 
   it('answers proofs when the copy cannot be written, and is not ready until it is written again', async () => {
@@ -346,9 +351,15 @@ describe('credence serve with a checkpoint witness', () => {
 
   it('is refused inside the data folder, and as a relative path, naming where the setting came from', async () => {
     const dir = folder();
+    // Bad usage naming where the setting came from (review 106: exit 1, the code of a log refused against its witness).
     const inside = await runCli(['serve', '--data', dir, '--port', '0', '--checkpoint-witness', join(dir, 'checkpoint.note')]);
-    expect(inside.code).toBe(1);
-    expect(inside.err).toContain(`checkpointWitness: ${join(dir, 'checkpoint.note')} is inside the data folder`);
+    expect(inside.code).toBe(2);
+    expect(inside.err).toContain(`flag --checkpoint-witness: ${join(dir, 'checkpoint.note')} is inside the data folder`);
+    const { main } = await import('../bin/cli.ts');
+    const fromEnv = capture();
+    const missing = join(folder(), 'missing', 'checkpoint.note');
+    expect(await main(['serve', '--data', dir, '--port', '0'], { ...fromEnv.io, env: { CREDENCE_CHECKPOINT_WITNESS: missing } })).toBe(2);
+    expect(fromEnv.err.join('\n')).toContain(`env CREDENCE_CHECKPOINT_WITNESS: ${missing} is to be in`);
     const relative = await runCli(['serve', '--data', dir, '--port', '0', '--checkpoint-witness', 'checkpoint.note']);
     expect(relative.code).toBe(2);
     expect(relative.err).toContain('flag --checkpoint-witness: must be an absolute path');

@@ -123,6 +123,8 @@ describe('npm start', () => {
     expect(out).toContain(`curl -N -H "Authorization: Bearer $AUDITOR_TOKEN" ${url}/v1/events`);
     expect(out).toContain(`CREDENCE_TOKEN="$AUDITOR_TOKEN" npx credence history node-meter-3 --server ${url}`);
     expect((await fetch(`${url}/docs`)).status).toBe(200);
+    // Review 106: it said `npm start`, which serves ./data on 8080, a new demo elsewhere.
+    expect(out).toContain(`\`npm start -- --data ${data} --port ${new URL(url).port}\` again resumes on ${data}`);
 
     // Issued at this start with a bounded lifetime (12 h), one role each.
     for (const [token, role] of [[first.operator, 'operator'], [first.auditor, 'auditor']] as const) {

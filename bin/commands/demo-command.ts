@@ -5,7 +5,7 @@ import type { ServiceConfig } from '../../adapters/http/index.ts';
 import type { Io } from '../io.ts';
 import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
 import { PathArg } from './options.ts';
-import { publicUrlRefusalAsUsage, settingSource, type PublicUrlSources } from './start-setting-refusal.ts';
+import { assertWitnessSetting, publicUrlRefusalAsUsage, settingSource, witnessSource, type PublicUrlSources } from './start-setting-refusal.ts';
 
 const Options = z.object({
   data: PathArg.optional(),
@@ -88,6 +88,7 @@ export const register: RegisterCommands = (program, io) => {
       handler(io, async (opts: Record<string, unknown>) => {
         const o = parseOptions(start, Options, opts);
         const config = await loadConfig(o, io, {});
+        assertWitnessSetting(config.checkpointWitness, config.data, witnessSource(undefined, io.env ?? process.env, undefined));
         await refuseUnpublishableHost(config, o, io);
         // After the usage is checked (a wrong flag costs no build), before the service serves the bundle.
         await (await import('./console-bundle.ts')).rebuildStaleConsoleBundle(io);
@@ -100,6 +101,7 @@ export const register: RegisterCommands = (program, io) => {
       handler(io, async (opts: Record<string, unknown>) => {
         const o = parseOptions(demo, Options, opts);
         const config = await loadConfig(o, io, { port: '0' });
+        assertWitnessSetting(config.checkpointWitness, config.data, witnessSource(undefined, io.env ?? process.env, undefined));
         await refuseUnpublishableHost(config, o, io);
         return startDemo({ config, keepServing: false }, o, io);
       }),

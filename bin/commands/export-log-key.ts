@@ -21,15 +21,15 @@ export interface ExportSettings {
   readonly store: StoreChoice;
   /** `embedded`, a pkcs11: URI, or undefined (embedded). */
   readonly secureEnvironment: string | undefined;
-  /** The service's checkpoint witness (CREDENCE_CHECKPOINT_WITNESS over the --config file's), when it keeps one. */
+  /** The service's checkpoint witness (--checkpoint-witness over CREDENCE_CHECKPOINT_WITNESS over the --config file's), when it keeps one. */
   readonly checkpointWitness: string | undefined;
 }
 
-/** The witness setting without --config, parsed as the service parses it. */
-const witnessOf = (value: string | undefined): string | undefined => {
+/** A witness setting given to the export itself (its flag, or the variable without --config), parsed as the service parses it. */
+const witnessOf = (value: string | undefined, source: string): string | undefined => {
   if (value === undefined) return undefined;
   const parsed = CheckpointWitnessPath.safeParse(value);
-  if (!parsed.success) throw new UsageError(`env CREDENCE_CHECKPOINT_WITNESS: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  if (!parsed.success) throw new UsageError(`${source}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
   return parsed.data;
 };
 
@@ -45,16 +45,18 @@ const witnessOf = (value: string | undefined): string | undefined => {
  * store is never repeated (one in the file is warned of as `credence serve` warns of it).
  */
 export const exportSettings = async (
-  args: { readonly data?: string | undefined; readonly store?: StoreLocation | undefined; readonly config?: string | undefined },
+  args: { readonly data?: string | undefined; readonly store?: StoreLocation | undefined; readonly config?: string | undefined; readonly checkpointWitness?: string | undefined },
   io: Io,
 ): Promise<ExportSettings> => {
   const env = io.env ?? process.env;
+  // Its own flag wins, as the service's does (review 106: a service run with --checkpoint-witness left exports unheld).
+  const flagged = witnessOf(args.checkpointWitness, 'flag --checkpoint-witness');
   if (args.config === undefined) {
     return {
       data: readModelDir(args.data, args.store),
       store: configuredStore(args, undefined),
       secureEnvironment: env['CREDENCE_SECURE_ENVIRONMENT'] || undefined,
-      checkpointWitness: witnessOf(env['CREDENCE_CHECKPOINT_WITNESS'] || undefined),
+      checkpointWitness: flagged ?? witnessOf(env['CREDENCE_CHECKPOINT_WITNESS'] || undefined, 'env CREDENCE_CHECKPOINT_WITNESS'),
     };
   }
   const { loadServiceConfig } = await import('../../adapters/http/config.ts');
@@ -84,7 +86,7 @@ export const exportSettings = async (
     dataSetting: args.data === undefined && variables.CREDENCE_DATA ? 'env CREDENCE_DATA' : '--data',
   };
   const data = args.data ?? (args.store?.kind === 'sqlite' ? args.store.dir : config.data);
-  return { data, store: configuredStore(args, service), secureEnvironment: config.secureEnvironment, checkpointWitness: config.checkpointWitness };
+  return { data, store: configuredStore(args, service), secureEnvironment: config.secureEnvironment, checkpointWitness: flagged ?? config.checkpointWitness };
 };
 
 /**

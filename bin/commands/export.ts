@@ -6,7 +6,7 @@ import { systemClock } from '../../adapters/driven/clock/index.ts';
 import { refuseUnwritableFolder, writeFileAtomic } from '../../adapters/driven/files/index.ts';
 import { DEFAULT_LOG_ORIGIN, openTransparencyInDir } from '../../adapters/driven/transparency/index.ts';
 import { isValidKeyName, KEY_NAME_RULE, verifyEvidenceBundle } from '../../domain/transparency/index.ts';
-import { assertWitnessUsable, checkpointWitnessFile, witnessBegunWarning } from '../../adapters/runtime/checkpoint-witness-file.ts';
+import { checkpointWitnessFile, witnessBegunWarning } from '../../adapters/runtime/checkpoint-witness-file.ts';
 import { witnessedTransparencyProjection } from '../../adapters/runtime/witnessed-projection.ts';
 import { exportEvidence } from '../../projections/transparency/index.ts';
 import type { Io } from '../io.ts';
@@ -16,6 +16,7 @@ import { CannotWrite, namingRefusedWrites, refusedWriteOf } from '../write-failu
 import { unusableDataFolderAsUsage } from './folder-lock.ts';
 import { resolveLogKey } from './verify-checks.ts';
 import { exportSettings, openExportLogKey } from './export-log-key.ts';
+import { assertWitnessSetting, witnessSource } from './start-setting-refusal.ts';
 import { openExistingStore, StoreArg, type StoreChoice } from './open-store.ts';
 import { clientOf, readTarget, ServerOptions, StreamArg, withLocalStore, withServer, type ServerTarget, PathArg } from './options.ts';
 
@@ -28,6 +29,7 @@ const Options = z.object({
   force: z.boolean().optional(),
   key: PathArg.optional(),
   config: PathArg.optional(),
+  checkpointWitness: z.string().min(1).max(4096).optional(),
   ...ServerOptions,
 });
 type Options = z.infer<typeof Options>;
@@ -103,8 +105,8 @@ const exportFromFolder = async (
   logOptions: Parameters<typeof openTransparencyInDir>[1],
   witness: string | undefined,
 ): Promise<number> => {
-  // Refused before anything opens, as the service refuses it.
-  if (witness !== undefined) assertWitnessUsable(witness, data);
+  // Refused before anything opens, as the service refuses it: bad usage, naming where the setting came from.
+  assertWitnessSetting(witness, data, witnessSource(args.checkpointWitness, io.env ?? process.env, args.config));
   const store = openExistingStore(data, from.store, from.setting);
   const { log, signer, origin } = openTransparencyInDir(data, logOptions);
   try {
@@ -179,12 +181,17 @@ export const register: RegisterCommands = (program, io) => {
       '--config <file>',
       "the service's configuration file (JSON, as credence serve --config), for a local export, read with the variables credence serve reads: the data folder (--data, else the folder of --store sqlite:DIR, else env CREDENCE_DATA, else the file's), the event store (--store, else the own store of --data, else env CREDENCE_STORE, else the file's store) and the Secure Environment (env CREDENCE_SECURE_ENVIRONMENT, else the file's)",
     )
+    .option(
+      '--checkpoint-witness <file>',
+      "for a local export, the service's checkpoint witness (as credence serve --checkpoint-witness; env CREDENCE_CHECKPOINT_WITNESS, else the --config file's): the log must extend the checkpoint it keeps before the export signs one, and it keeps the one signed",
+    )
     .action(
       handler(io, async (stream: string, opts: Record<string, unknown>) => {
         const args = parseOptions(command, Options, { ...opts, stream });
         assertWritableOut(args.out, args.force === true);
         // --config names the local service's file, so it means local (as for credence token).
         if (args.config !== undefined && args.server !== undefined) throw new UsageError('--config: a server applies its own configuration; give --config without --server');
+        if (args.checkpointWitness !== undefined && args.server !== undefined) throw new UsageError('--checkpoint-witness: a server keeps its own witness; give it without --server');
         const target = args.config !== undefined ? undefined : readTarget(args, io);
         if (target === undefined && args.key !== undefined) throw new UsageError('--key: checks the bundle a server hands out; give it with --server');
         return target === undefined ? exportLocal(args, io) : exportRemote(args, target, io);

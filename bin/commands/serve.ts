@@ -9,7 +9,7 @@ import { printable } from '../printable.ts';
 import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
 import { unusableDataFolderAsUsage } from './folder-lock.ts';
 import { PathArg } from './options.ts';
-import { publicUrlRefusalAsUsage, settingSource, type PublicUrlSources } from './start-setting-refusal.ts';
+import { assertWitnessSetting, publicUrlRefusalAsUsage, settingSource, witnessSource, type PublicUrlSources } from './start-setting-refusal.ts';
 
 const Options = z.object({
   data: PathArg.optional(),
@@ -134,6 +134,7 @@ export const register: RegisterCommands = (program, io) => {
       handler(io, async (opts: Record<string, unknown>) => {
         const args = parseOptions(command, Options, opts);
         const config = await loadConfig(args, io);
+        assertWitnessSetting(config.checkpointWitness, config.data, witnessSource(args.checkpointWitness, io.env ?? process.env, args.config));
         // Loaded here, not at the top: the other commands need none of Fastify.
         const { startService, DOCS_PREFIX, StoppedBeforeServing } = await import('../../adapters/http/index.ts');
         const service = await startService(config, { handleSignals: true }).catch((error: unknown) => {

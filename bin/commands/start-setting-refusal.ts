@@ -1,3 +1,4 @@
+import { assertWitnessUsable } from '../../adapters/runtime/checkpoint-witness-file.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import { UsageError } from '../program.ts';
 
@@ -25,4 +26,27 @@ export const publicUrlRefusalAsUsage = (error: unknown, sources: PublicUrlSource
   if (issues.length === 0 || !issues.every((i) => i.rule === 'public_url_for_wildcard_host')) return error;
   // A public URL given is the setting at fault; without one, the wildcard host is what made it needed.
   return new UsageError(issues.map((i) => (sources.publicUrl !== undefined ? `${sources.publicUrl}: ${i.message}` : `${sources.host}: publicUrl ${i.message}`)));
+};
+
+/**
+ * The checkpoint witness's setting checked before anything opens (assertWitnessUsable): one the service cannot keep a
+ * copy under is bad usage (exit 2) naming where it came from, as every other bad setting is, and never the exit 1 of a
+ * log refused against its witness, which a supervisor must tell apart from a typo (review 106).
+ */
+export const assertWitnessSetting = (witness: string | undefined, data: string, source: string): void => {
+  if (witness === undefined) return;
+  try {
+    assertWitnessUsable(witness, data);
+  } catch (error) {
+    const issues = isCredenceError(error, 'validation') && error.problem.code === 'validation' ? error.problem.issues : [];
+    if (issues.length === 0) throw error;
+    throw new UsageError(issues.map((i) => `${source}: ${i.message}`));
+  }
+};
+
+/** Where the witness setting came from, as loadServiceConfig ranks its sources: flag, environment, the --config file. */
+export const witnessSource = (flagValue: string | undefined, env: NodeJS.ProcessEnv, configFile: string | undefined): string => {
+  if (flagValue !== undefined) return 'flag --checkpoint-witness';
+  if ((env['CREDENCE_CHECKPOINT_WITNESS'] ?? '') !== '') return 'env CREDENCE_CHECKPOINT_WITNESS';
+  return `file ${configFile ?? '(none)'}: checkpointWitness`;
 };
