@@ -324,9 +324,8 @@ export class TransparencyProjection {
 
   /**
    * The witness gets the checkpoint when it is larger than the one kept: another process on the folder (an export)
-   * may have kept a larger one since this one last looked, and a smaller copy would hold the log to less. A copy that
-   * cannot be written fails the signature's caller (the timer tells `onError`); the checkpoint stays signed in the
-   * log, and the next one writes the copy again.
+   * may have kept a larger one since this one last looked, and a smaller copy would hold the log to less. Throws when
+   * the copy cannot be written: at the opening that refuses it; after a signature, `keepWitnessOrSay` keeps why.
    */
   private keepWitness(signed: StoredCheckpoint): void {
     const { witness, log, signer } = this.options;
