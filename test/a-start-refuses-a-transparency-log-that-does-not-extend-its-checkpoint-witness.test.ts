@@ -7,6 +7,7 @@ import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { openTransparencyLogInDir } from '../adapters/driven/transparency/index.ts';
 import { assertWitnessUsable, checkpointWitnessFile } from '../adapters/runtime/checkpoint-witness-file.ts';
 import { openCredence } from '../adapters/runtime/index.ts';
+import { messageOf } from '../adapters/runtime/live-failure.ts';
 import { witnessedTransparencyProjection } from '../adapters/runtime/witnessed-projection.ts';
 import { run as verifyCommand } from '../bin/commands/verify.ts';
 import { isCredenceError } from '../domain/errors.ts';
@@ -322,6 +323,11 @@ describe('credence serve with a checkpoint witness', () => {
       const problem = JSON.stringify(await ready.json());
       expect(problem).toContain('checkpoint_witness_unkept');
       expect(problem).not.toContain(witnessFolder);
+
+      // What GET /v1/projections says of the runtime's failure names no path of the server's (review 109).
+      const unkept = svc.service.context.credence.transparency!.witnessUnkept;
+      expect(unkept?.message).toContain(witnessFolder);
+      expect(messageOf(unkept)).toBe("the checkpoint witness could not be kept: its operator must mend it (the service's log says why)");
 
       mkdirSync(witnessFolder, { mode: 0o700 });
       svc.service.context.credence.transparency!.checkStillSigned();

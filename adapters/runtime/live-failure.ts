@@ -1,4 +1,6 @@
 import { damagedDatabaseOf } from '../driven/files/damaged-database.ts';
+import { isCredenceError } from '../../domain/errors.ts';
+import { CHECKPOINT_WITNESS_FIELD } from './checkpoint-witness-file.ts';
 import type { LiveOptions } from './live-runtime.ts';
 
 /**
@@ -8,6 +10,10 @@ import type { LiveOptions } from './live-runtime.ts';
 export const messageOf = (error: unknown): string => {
   const damaged = damagedDatabaseOf(error);
   if (damaged?.problem.code === 'damaged_database') return `the database ${damaged.problem.file} is damaged: its operator must mend it (the service's log says how)`;
+  // The witness's path is the server's own, as a database's is (review 109): the service's log names it.
+  if (isCredenceError(error, 'validation') && error.problem.code === 'validation' && error.problem.issues.some((i) => i.path === CHECKPOINT_WITNESS_FIELD)) {
+    return "the checkpoint witness could not be kept: its operator must mend it (the service's log says why)";
+  }
   return error instanceof Error ? error.message : String(error);
 };
 

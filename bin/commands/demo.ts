@@ -13,7 +13,7 @@ import { accessLines, issueLocalTokens, revokeLocalTokens, withShortLivedToken }
 import { createDemoCa, DEMO_CA_ID, needsDemoCa } from './demo/ca.ts';
 import { COMPROMISED } from './demo/fleet.ts';
 import { runScenario } from './demo/scenario.ts';
-import { certificatesUrlElsewhere, servedAgainAt } from './demo/served-again-at.ts';
+import { certificatesUrlElsewhere, servedAgainAt, startCommandServing } from './demo/served-again-at.ts';
 import { storeIsEmpty } from './demo/store-empty.ts';
 import { absorbEchoedSignals } from './demo/signals.ts';
 import { unusableDataFolderAsUsage } from './folder-lock.ts';
@@ -181,7 +181,7 @@ export const start = async (request: StartRequest, io: Io): Promise<number> => {
       const summary = await withShortLivedToken(access, { subject: 'auditor:demo', role: 'auditor' }, (token) => fleetSummary({ url: running.url, token }));
       for (const line of ['', ...summary, '']) io.out(line);
       const again = servedAgainAt(config, running.url, await certificatesUrlElsewhere(running.context));
-      io.out(`Next: npx credence replay --data ${config.data}, history node-${COMPROMISED} --data ${config.data}, verify --data ${config.data}; or npm start -- --data ${config.data}${again} to serve it.`);
+      io.out(`Next: npx credence replay --data ${config.data}, history node-${COMPROMISED} --data ${config.data}, verify --data ${config.data}; or ${startCommandServing(config.data, again)} to serve it.`);
       return 0;
     }
     const tokens = await issueLocalTokens(access);
@@ -192,7 +192,9 @@ export const start = async (request: StartRequest, io: Io): Promise<number> => {
     const listening = shown === running.url ? undefined : running.url;
     const example = await cliExample(running.url, shown, tokens.auditor);
     const crlUrl = running.context.pki?.cas.some((ca) => ca.id === DEMO_CA_ID) ? `${shown}/pki/${DEMO_CA_ID}/crl` : undefined;
-    const lines = accessLines({ url: shown, listening, docsUrl: `${shown}${DOCS_PREFIX}`, data: config.data, tokens, example, crlUrl });
+    // The start that serves the certificates' URL again, the one the start's warning names when it is not this one's.
+    const resume = startCommandServing(config.data, servedAgainAt(config, running.url, await certificatesUrlElsewhere(running.context)));
+    const lines = accessLines({ url: shown, listening, docsUrl: `${shown}${DOCS_PREFIX}`, data: config.data, tokens, example, crlUrl, resume });
     // The tokens' only copy, in one write: where it is not written out (stdout closed, a reader gone, a full disk;
     // review 81), nobody holds them, and they are revoked at once, as `token create` revokes its token.
     await printOneTimeValue(io, ['', ...summary, '', ...lines].join('\n'), {

@@ -73,6 +73,8 @@ const assertWritableOut = (path: string, force: boolean): void => {
 const exportLocal = async (args: Options, io: Io): Promise<number> => {
   // The log beside the store it logs: `--store sqlite:DIR` alone is DIR's log, never a new one in ./data.
   const { data, store, secureEnvironment, checkpointWitness } = await exportSettings(args, io);
+  // Before anything is opened (a PKCS#11 login among them): a bad setting is bad usage, naming where it came from.
+  assertWitnessSetting(checkpointWitness, data, witnessSource(args.checkpointWitness, io.env ?? process.env, args.config));
   const origin = args.origin ?? DEFAULT_LOG_ORIGIN;
   // Review 81: on a folder this account may not write, the export failed exit 1 at its first opening; a data folder
   // unusable here is bad usage (exit 2) naming it, as for the commands that only read it.
@@ -105,8 +107,6 @@ const exportFromFolder = async (
   logOptions: Parameters<typeof openTransparencyInDir>[1],
   witness: string | undefined,
 ): Promise<number> => {
-  // Refused before anything opens, as the service refuses it: bad usage, naming where the setting came from.
-  assertWitnessSetting(witness, data, witnessSource(args.checkpointWitness, io.env ?? process.env, args.config));
   const store = openExistingStore(data, from.store, from.setting);
   const { log, signer, origin } = openTransparencyInDir(data, logOptions);
   try {

@@ -63,29 +63,12 @@ export const withShortLivedToken = async <T>(
   }
 };
 
-const shellWord = (word: string): string => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`);
-
-/**
- * The start that serves this folder again as this one did: plain `npm start` serves ./data on 8080, a new demo in
- * another folder, and a port or public URL other than the one its certificates name leaves their CRL and OCSP
- * addresses unreachable (review 106: it said `npm start` whatever the folder and port).
- */
-const resumeCommand = (r: { readonly url: string; readonly listening?: string | undefined; readonly data: string }): string => {
-  const port = new URL(r.listening ?? r.url).port || '80';
-  const flags = [
-    ...(r.data === './data' || r.data === 'data' ? [] : ['--data', shellWord(r.data)]),
-    ...(port === '8080' ? [] : ['--port', port]),
-    ...(r.listening !== undefined ? ['--public-url', shellWord(r.url)] : []),
-  ];
-  return flags.length === 0 ? 'npm start' : `npm start -- ${flags.join(' ')}`;
-};
-
 /**
  * What a person needs to try the running server: where it is, two tokens, two commands to paste. `url` is where a
  * person or device reaches it (its public URL when one is given); `listening`, the address it listens on when another.
  */
 export const accessLines = (
-  r: { url: string; listening?: string | undefined; docsUrl: string; data: string; tokens: LocalTokens; example: string; crlUrl?: string | undefined },
+  r: { url: string; listening?: string | undefined; docsUrl: string; data: string; tokens: LocalTokens; example: string; crlUrl?: string | undefined; resume: string },
 ): string[] => {
   const hours = Math.round((r.tokens.expiresAt.getTime() - Date.now()) / 3_600_000);
   return [
@@ -104,6 +87,6 @@ export const accessLines = (
     // The issuing CA's complete CRL (public, no token): the revoked meters' certificates, as relying parties see them.
     ...(r.crlUrl !== undefined ? [`  curl -s ${r.crlUrl} | openssl crl -inform DER -noout -text`] : []),
     '',
-    `Ctrl-C stops it gracefully; \`${resumeCommand(r)}\` again resumes on ${r.data} (delete the folder to run the demo again).`,
+    `Ctrl-C stops it gracefully; \`${r.resume}\` again resumes on ${r.data} (delete the folder to run the demo again).`,
   ];
 };

@@ -14,12 +14,20 @@ export const certificatesUrlElsewhere = async (context: ServiceContext): Promise
   return elsewhere[0]?.certificatesUrl;
 };
 
-/** `--host` and `--port` when the URL is the default public URL of a start with them, else `--public-url` of it. */
-const flagsServing = (url: string): string => {
+/** `--host` unless it is the default, and `--port` of the URL this start listens at. */
+const listeningFlags = (host: string, listening: string): string =>
+  `${host === '127.0.0.1' ? '' : ` --host ${host}`} --port ${new URL(listening).port || '80'}`;
+
+/**
+ * `--host` and `--port` when the URL is the default public URL of a start with them, else `--public-url` of it with
+ * this start's own `--host` and `--port` (review 109: without `--host 0.0.0.0` a container's start served its public
+ * URL from 127.0.0.1 only).
+ */
+const flagsServing = (url: string, host: string, listening: string): string => {
   const { hostname, port } = new URL(url);
-  if (port === '' || listeningUrl(hostname, Number(port)) !== url) return ` --public-url ${url}`;
-  const host = hostname.replace(/^\[(.*)\]$/, '$1'); // an IPv6 address goes to --host without the URL's brackets
-  return `${host === '127.0.0.1' ? '' : ` --host ${host}`} --port ${port}`;
+  if (port === '' || listeningUrl(hostname, Number(port)) !== url) return `${listeningFlags(host, listening)} --public-url ${url}`;
+  const urlHost = hostname.replace(/^\[(.*)\]$/, '$1'); // an IPv6 address goes to --host without the URL's brackets
+  return `${urlHost === '127.0.0.1' ? '' : ` --host ${urlHost}`} --port ${port}`;
 };
 
 /**
@@ -27,10 +35,19 @@ const flagsServing = (url: string): string => {
  * free one by default, and `npm start`'s is 8080: the bare `npm start -- --data` it suggested served the certificates'
  * URLs nowhere, and the start warned so (found in review). On a folder whose certificates an earlier start issued at
  * another URL (`certificatesUrl`), that URL, the one the start's warning names (found in the review of that fix: the
- * line named this run's port); else the public URL given, else this run's host and port (`url`).
+ * line named this run's port); else the public URL given, else this run's host and port (`url`, where it listens). The
+ * host it listens on is kept whenever a public URL is named.
  */
 export const servedAgainAt = (config: ServiceConfig, url: string, certificatesUrl: string | undefined): string => {
-  if (certificatesUrl !== undefined) return flagsServing(certificatesUrl);
-  if (config.publicUrl !== undefined) return ` --public-url ${config.publicUrl}`;
-  return `${config.host === '127.0.0.1' ? '' : ` --host ${config.host}`} --port ${new URL(url).port || '80'}`;
+  if (certificatesUrl !== undefined) return flagsServing(certificatesUrl, config.host, url);
+  if (config.publicUrl !== undefined) return `${listeningFlags(config.host, url)} --public-url ${config.publicUrl}`;
+  return listeningFlags(config.host, url);
 };
+
+const shellWord = (word: string): string => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`);
+
+/**
+ * The `npm start` that serves the folder `data` again with the flags `again` (servedAgainAt): the demo's next step and
+ * a start's closing line say the same (review 106: a start said a bare `npm start`, which serves ./data on 8080).
+ */
+export const startCommandServing = (data: string, again: string): string => `npm start -- --data ${shellWord(data)}${again}`;
