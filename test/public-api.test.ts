@@ -13,6 +13,7 @@ describe("the public entry point (package.json exports, adapters/runtime/index.t
       'PublicationUnrecorded',
       'SERVICE_LOCK_FILE',
       'StoreConnectionString',
+      'checkpointWitnessFile',
       'command',
       'createEngine',
       'isCommandIdReused',
