@@ -36,8 +36,14 @@ export type CompleteRead<T> = { readonly ok: true; readonly value: T } | { reado
  * out revocations not re-projected yet, and OCSP would answer `good` for a certificate whose issuance was re-projected
  * before its revocation.
  */
-export const readCompletePki = <T>(reads: CommittedReadModel, mustReach: bigint | undefined, query: (db: Database.Database) => T): Promise<CompleteRead<T>> =>
-  reads.read((db) => completeReadOn(db)(query, mustReach) as CompleteRead<T>);
+export const readCompletePki = <T>(reads: CommittedReadModel, mustReach: PkiFloor | undefined, query: (db: Database.Database) => T): Promise<CompleteRead<T>> =>
+  reads.read((db) => completeReadOn(db)(query, typeof mustReach === 'function' ? mustReach() : mustReach) as CompleteRead<T>);
+
+/**
+ * What the `pki` read model must reach before anything is signed from it: a position fixed at start, or one asked at
+ * each read, which a read model stuck while the service runs moves on (pki-overdue.ts).
+ */
+export type PkiFloor = bigint | (() => bigint | undefined);
 
 type CompleteReadRun = (query: (db: Database.Database) => unknown, mustReach: bigint | undefined) => CompleteRead<unknown>;
 

@@ -1,3 +1,4 @@
+import type { PkiFloor } from './pki-complete.ts';
 import type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
 import type { CrlExpiryMarks } from '../driven/pki/crl-expiry-marks.ts';
 import type { CrlNumbers } from '../driven/pki/crl-numbers.ts';
@@ -9,7 +10,7 @@ export interface CrlPublisherOptions {
   /** The `pki` read model as committed (pki-committed.ts): never what an open projection batch wrote. */
   readonly reads: CommittedReadModel;
   /** A position the read model must have projected before anything is signed from it (pki-complete.ts `pkiStartFloor`). */
-  readonly mustReach?: bigint;
+  readonly mustReach?: PkiFloor;
   readonly ca: IssuingCa;
   readonly urls: { readonly deltaCrl: string };
   readonly numbers: CrlNumbers;

@@ -1,3 +1,4 @@
+import type { PkiFloor } from './pki-complete.ts';
 import type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
 import type { OcspResponderCredential } from '../driven/pki/ocsp-signing-key.ts';
 import type { CommittedReadModel } from './pki-committed.ts';
@@ -7,7 +8,7 @@ export interface OcspResponderOptions {
   /** The `pki` read model as committed (pki-committed.ts): never what an open projection batch wrote. */
   readonly reads: CommittedReadModel;
   /** A position the read model must have projected before anything is answered from it (pki-complete.ts `pkiStartFloor`). */
-  readonly mustReach?: bigint;
+  readonly mustReach?: PkiFloor;
   readonly ca: IssuingCa;
   /** What the CA's CRLs listed: a revocation published there stays `revoked` when the event log lost it (a restore). */
   readonly published?: PublishedLedger;

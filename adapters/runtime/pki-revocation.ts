@@ -11,6 +11,7 @@ import { pkiStartFloor, refuseAnotherLog } from './pki-complete.ts';
 import { CrlPublisher } from './pki-crl-publisher.ts';
 import { EndedCas } from './pki-ended-cas.ts';
 import { OcspResponder } from './pki-ocsp-responder.ts';
+import { OverduePkiEvents } from './pki-overdue.ts';
 import { PublishedLedger } from './pki-published.ts';
 
 export interface PkiRevocationOptions {
@@ -88,8 +89,25 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
   await o.credence.runner?.checkLog();
   await refuseAnotherLog(o.credence.store, o.credence.readModels);
   // Read before the publishers start: a read model behind the log now is signed from only once it has caught up.
-  const mustReach = await pkiStartFloor(o.credence.store, o.credence.readModels);
-  const floor = mustReach === undefined ? {} : { mustReach };
+  const startFloor = await pkiStartFloor(o.credence.store, o.credence.readModels);
+  // And, while the service runs, the `pki` events the read model should have projected by now (review 110): a stuck
+  // projection answers `tryLater` and keeps the CRLs issued before, never `good` for a certificate revoked meanwhile.
+  const overdue = new OverduePkiEvents({
+    store: o.credence.store,
+    readModels: o.credence.readModels,
+    // Elapsed time, not the clock the service signs with (a test's, set back or ahead): how long a projection waits.
+    now: () => performance.now(),
+    onStuck: () => {
+      for (const it of byCa.values()) it.responder.clear();
+    },
+    onError: (error) => report('pki-overdue', error),
+  });
+  const floor = {
+    mustReach: (): bigint | undefined => {
+      const stuck = overdue.floor();
+      return stuck === undefined || (startFloor !== undefined && startFloor > stuck) ? startFloor : stuck;
+    },
+  };
   const reads: CommittedReadModel = openCommittedReadModel(o.credence.readModels);
   const ended = new EndedCas(cas, o.onCaEnded);
   try {
@@ -158,6 +176,7 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
     reads.close();
     throw error;
   }
+  overdue.start();
 
   let ticking: Promise<void> | undefined;
   const tick = (): Promise<void> =>
@@ -193,6 +212,7 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
     stop() {
       clearInterval(timer);
       unsubscribe();
+      overdue.stop().catch((error: unknown) => report('pki-overdue', error));
       for (const it of byCa.values()) it.publisher.stop();
       reads.close();
     },

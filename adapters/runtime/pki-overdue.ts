@@ -1,0 +1,82 @@
+import type Database from 'better-sqlite3';
+import type { EventStore, StoreSubscription } from '../../domain/ports/index.ts';
+import { PKI_EVENT_TYPES, PKI_PROJECTION } from '../../projections/pki/index.ts';
+import { readCheckpoint } from '../../projections/runtime/index.ts';
+
+/** How long a `pki` event may wait for the read model before nothing more is signed from it: its usual lag is ms. */
+export const PKI_OVERDUE_MS = 2_000;
+
+/** How often the wait is looked at: a stuck read model is seen within PKI_OVERDUE_MS and this. */
+const LOOK_EVERY_MS = 500;
+
+/**
+ * The `pki` events the log holds that the read model should have projected by now (review 110). The floor its
+ * completeness asked for was set at start and by a rebuild only: a `pki` projection stuck while the service ran (a
+ * full disk under `readmodels.db`, a lock held by another process, a damaged page) left the revocation stored and
+ * acknowledged, while OCSP signed `good` for an hour at a time and the CRLs left it out, for as long as it stayed
+ * stuck. Every `pki` event the store delivers is noted with when it came; one still past the read model's checkpoint
+ * PKI_OVERDUE_MS later becomes the floor (`floor`): nothing is signed until the read model reaches it (OCSP
+ * `tryLater`, the CRLs issued before), and `onStuck` drops what was signed and kept meanwhile (the OCSP answers cached).
+ */
+export class OverduePkiEvents {
+  #pending: { readonly position: bigint; readonly at: number }[] = [];
+  #floor: bigint | undefined;
+  #subscription: StoreSubscription | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly o: {
+      readonly store: EventStore;
+      readonly readModels: Database.Database;
+      readonly now: () => number;
+      readonly onStuck: () => void;
+      readonly onError: (error: unknown) => void;
+    },
+  ) {}
+
+  /** Follows the store's `pki` events from now on, and looks at their wait every LOOK_EVERY_MS. */
+  start(): void {
+    const subscription = this.o.store.subscribeToAll({ from: { kind: 'end' }, filter: { eventTypes: [...PKI_EVENT_TYPES] } });
+    this.#subscription = subscription;
+    void (async () => {
+      try {
+        for await (const event of subscription) this.#pending.push({ position: event.position, at: this.o.now() });
+      } catch (error) {
+        this.o.onError(error);
+      }
+    })();
+    this.#timer = setInterval(() => this.look(), LOOK_EVERY_MS);
+    this.#timer.unref();
+  }
+
+  /** The position the read model must reach before anything is signed from it again; undefined while none is overdue. */
+  floor(): bigint | undefined {
+    return this.#floor;
+  }
+
+  /** Moves the floor to the newest event waiting longer than PKI_OVERDUE_MS, when the read model has not reached it. */
+  look(): void {
+    const due = this.o.now() - PKI_OVERDUE_MS;
+    let waited = 0;
+    while (waited < this.#pending.length && this.#pending[waited]!.at <= due) waited++;
+    if (waited === 0) return;
+    const newest = this.#pending[waited - 1]!.position;
+    this.#pending.splice(0, waited);
+    try {
+      const reached = readCheckpoint(this.o.readModels, PKI_PROJECTION)?.position;
+      if (reached !== undefined && reached >= newest) return;
+    } catch (error) {
+      // A read model that cannot even be read is stuck too.
+      this.o.onError(error);
+    }
+    if (this.#floor !== undefined && this.#floor >= newest) return;
+    this.#floor = newest;
+    this.o.onStuck();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#subscription?.unsubscribe();
+  }
+}
