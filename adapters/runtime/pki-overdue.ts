@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventStore, StoreSubscription } from '../../domain/ports/index.ts';
 import { PKI_EVENT_TYPES, PKI_PROJECTION } from '../../projections/pki/index.ts';
 import { readCheckpoint } from '../../projections/runtime/index.ts';
@@ -8,6 +9,9 @@ export const PKI_OVERDUE_MS = 2_000;
 
 /** How often the wait is looked at: a stuck read model is seen within PKI_OVERDUE_MS and this. */
 const LOOK_EVERY_MS = 500;
+
+/** How long after a subscription failed it is taken again. */
+const RESUBSCRIBE_MS = 1_000;
 
 /**
  * The `pki` events the log holds that the read model should have projected by now (review 110). The floor its
@@ -23,6 +27,8 @@ export class OverduePkiEvents {
   #floor: bigint | undefined;
   #subscription: StoreSubscription | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #last: bigint | undefined;
+  #stopped = false;
 
   constructor(
     private readonly o: {
@@ -34,15 +40,32 @@ export class OverduePkiEvents {
     },
   ) {}
 
-  /** Follows the store's `pki` events from now on, and looks at their wait every LOOK_EVERY_MS. */
+  /**
+   * Follows the store's `pki` events from now on, and looks at their wait every LOOK_EVERY_MS. A subscription that ends
+   * in an error is taken again after the last event it delivered, a second later, as the live runtime does (review
+   * 111: one failed read ended the following for good, and OCSP signed `good` again over a stuck read model).
+   */
   start(): void {
-    const subscription = this.o.store.subscribeToAll({ from: { kind: 'end' }, filter: { eventTypes: [...PKI_EVENT_TYPES] } });
-    this.#subscription = subscription;
+    const subscribe = (): StoreSubscription =>
+      this.o.store.subscribeToAll({
+        from: this.#last === undefined ? { kind: 'end' } : { kind: 'after', position: this.#last },
+        filter: { eventTypes: [...PKI_EVENT_TYPES] },
+      });
+    // The first is taken now, so that a closed store refuses the start itself.
+    let subscription: StoreSubscription | undefined = subscribe();
     void (async () => {
-      try {
-        for await (const event of subscription) this.#pending.push({ position: event.position, at: this.o.now() });
-      } catch (error) {
-        this.o.onError(error);
+      while (!this.#stopped) {
+        try {
+          this.#subscription = subscription ??= subscribe();
+          for await (const event of subscription) {
+            this.#last = event.position;
+            this.#pending.push({ position: event.position, at: this.o.now() });
+          }
+        } catch (error) {
+          if (!this.#stopped) this.o.onError(error);
+        }
+        subscription = undefined;
+        if (!this.#stopped) await sleep(RESUBSCRIBE_MS, undefined, { ref: false });
       }
     })();
     this.#timer = setInterval(() => this.look(), LOOK_EVERY_MS);
@@ -56,6 +79,8 @@ export class OverduePkiEvents {
 
   /** Moves the floor to the newest event waiting longer than PKI_OVERDUE_MS, when the read model has not reached it. */
   look(): void {
+    // A read model closed before this was stopped (a library's order) is not stuck.
+    if (!this.o.readModels.open) return;
     const due = this.o.now() - PKI_OVERDUE_MS;
     let waited = 0;
     while (waited < this.#pending.length && this.#pending[waited]!.at <= due) waited++;
@@ -75,6 +100,7 @@ export class OverduePkiEvents {
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     await this.#subscription?.unsubscribe();

@@ -88,9 +88,7 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
   // its tables hold revocations the log does not, and its checkpoint a position the log may never reach.
   await o.credence.runner?.checkLog();
   await refuseAnotherLog(o.credence.store, o.credence.readModels);
-  // Read before the publishers start: a read model behind the log now is signed from only once it has caught up.
-  const startFloor = await pkiStartFloor(o.credence.store, o.credence.readModels);
-  // And, while the service runs, the `pki` events the read model should have projected by now (review 110): a stuck
+  // While the service runs, the `pki` events the read model should have projected by now (review 110): a stuck
   // projection answers `tryLater` and keeps the CRLs issued before, never `good` for a certificate revoked meanwhile.
   const overdue = new OverduePkiEvents({
     store: o.credence.store,
@@ -101,6 +99,14 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
       for (const it of byCa.values()) it.responder.clear();
     },
     onError: (error) => report('pki-overdue', error),
+  });
+  // Followed before the log is read for the start floor: a `pki` event appended in between is in one or the other
+  // (review 111: one appended while the publishers started was in neither).
+  overdue.start();
+  // Read before the publishers start: a read model behind the log now is signed from only once it has caught up.
+  const startFloor = await pkiStartFloor(o.credence.store, o.credence.readModels).catch(async (error: unknown) => {
+    await overdue.stop();
+    throw error;
   });
   const floor = {
     mustReach: (): bigint | undefined => {
@@ -153,6 +159,7 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
     }
   } catch (error) {
     reads.close();
+    await overdue.stop();
     throw error;
   }
   const unsubscribe = o.credence.pkiChanges.subscribe({
@@ -174,9 +181,9 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
   } catch (error) {
     unsubscribe();
     reads.close();
+    await overdue.stop();
     throw error;
   }
-  overdue.start();
 
   let ticking: Promise<void> | undefined;
   const tick = (): Promise<void> =>
