@@ -256,19 +256,26 @@ describe('the start sweep ends only what a remote provisioning issued', () => {
     expect([swept.live, swept.pending]).toEqual([[], []]);
   });
 
-  /** A key pair's run recorded begun in keys.db, its credential as `events` and `state` say; the commands the sweep sent. */
-  const sweepRun = async (state: string, events: unknown[]) => {
+  /** A key pair's run recorded begun in keys.db, its credential as `events` and `state` say; the commands sweeps send. */
+  const runWorld = (state: string, events: unknown[]) => {
     const clock = new FakeClock('2026-12-01T00:10:00Z');
     const se = ownerView(memorySecureEnvironment('sweep-runs', () => clock.now()), INFRASTRUCTURE.id);
     const registry = SqliteKeyRegistry.open({ memory: true });
+    registry.beginKeyPairRun('kp-1', clock.now());
+    const sent: unknown[] = [];
+    const engine = { clock, entity: async () => ({ snapshot: { value: state }, events }), execute: async (input: unknown) => void sent.push(input) };
+    const o = { engine: engine as never, se, registry, random: seededRandom('x'), replayCache: undefined as never, actor: INFRASTRUCTURE };
+    return { clock, registry, sent, o, runs: () => registry.keyPairRuns().map((r) => r.credentialId) };
+  };
+
+  /** The start's sweep over such a run: the commands it sent, the runs left recorded. */
+  const sweepRun = async (state: string, events: unknown[]) => {
+    const world = runWorld(state, events);
     try {
-      registry.beginKeyPairRun('kp-1', clock.now());
-      const sent: unknown[] = [];
-      const engine = { clock, entity: async () => ({ snapshot: { value: state }, events }), execute: async (input: unknown) => void sent.push(input) };
-      await Infrastructure.sweepPendingKeys({ engine: engine as never, se, registry, random: seededRandom('x'), replayCache: undefined as never, actor: INFRASTRUCTURE });
-      return { sent, runs: registry.keyPairRuns().map((r) => r.credentialId) };
+      await Infrastructure.sweepPendingKeys(world.o);
+      return { sent: world.sent, runs: world.runs() };
     } finally {
-      registry.close();
+      world.registry.close();
     }
   };
   const issuedAt = (occurredAt: string, actor: { id: string; role: 'operator' } = INFRASTRUCTURE) => ({
@@ -283,14 +290,8 @@ describe('the start sweep ends only what a remote provisioning issued', () => {
   });
 
   it('beside live runs (the tick), a run that has issued nothing yet is kept while its session could be open, then ended', async () => {
-    const clock = new FakeClock('2026-12-01T00:10:00Z');
-    const se = ownerView(memorySecureEnvironment('sweep-live', () => clock.now()), INFRASTRUCTURE.id);
-    const registry = SqliteKeyRegistry.open({ memory: true });
+    const { clock, registry, sent, o } = runWorld('initial', []);
     try {
-      registry.beginKeyPairRun('kp-1', clock.now());
-      const sent: unknown[] = [];
-      const engine = { clock, entity: async () => ({ snapshot: { value: 'initial' }, events: [] }), execute: async (input: unknown) => void sent.push(input) };
-      const o = { engine: engine as never, se, registry, random: seededRandom('x'), replayCache: undefined as never, actor: INFRASTRUCTURE };
       // In flight in this process, between its record and its first append: the tick leaves it.
       await sweepCutKeyPairRuns(o, 'beside_live_runs');
       expect(registry.keyPairRuns().map((r) => r.credentialId)).toEqual(['kp-1']);

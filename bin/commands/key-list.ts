@@ -3,6 +3,7 @@ import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { withLockedKeyFolders, type KeyFolders } from './key-folders.ts';
 import { KEY_OWNERS, keyUsesIn, whatNames, type KeyUse } from './keys-in-use.ts';
+import { shellWord } from '../shell-word.ts';
 
 /**
  * The most keys one report lists: the keys listed are kept until each owner's are looked up in the folders' records,
@@ -27,7 +28,6 @@ interface ReportedKey extends ListedKey {
 }
 
 /** A path as a shell takes it back: quoted when it holds anything but the usual path characters. */
-const shellWord = (word: string): string => (/^[A-Za-z0-9_./:@%+=,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
 
 /** `--data A --data B [--token-not-shared [--without-records]] [--config F]`: the folders the report read. */
 const folderArgs = (folders: readonly string[], o: KeyFolders, config: string | undefined): string =>

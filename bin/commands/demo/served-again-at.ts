@@ -1,6 +1,7 @@
 import { certificatesNamingAnotherUrl } from '../../../adapters/http/certificates-name-another-url.ts';
 import type { ServiceConfig, ServiceContext } from '../../../adapters/http/index.ts';
 import { listeningUrl } from '../../../adapters/http/public-url.ts';
+import { shellWord } from '../../shell-word.ts';
 
 /**
  * The URL the folder's certificates name for their CRL and OCSP when it is not the one this start serves at: the URL
@@ -43,8 +44,6 @@ export const servedAgainAt = (config: ServiceConfig, url: string, certificatesUr
   if (config.publicUrl !== undefined) return `${listeningFlags(config.host, url)} --public-url ${config.publicUrl}`;
   return listeningFlags(config.host, url);
 };
-
-const shellWord = (word: string): string => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`);
 
 /**
  * The `npm start` that serves the folder `data` again with the flags `again` (servedAgainAt): the demo's next step and
