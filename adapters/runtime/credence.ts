@@ -53,6 +53,11 @@ export interface Credence {
    * filtered by kind, type and stream; back-pressure through `onEvent` (projections/streams).
    */
   events$(filter?: LifecycleFilterInput, options?: DeliveryOptions<LifecycleEvent>): Observable<LifecycleEvent>;
+  /**
+   * Makes the connections the live components write from (readmodels.db, transparency.db) wait at most `ms` for
+   * another process's write lock, until the returned call puts their waits back (live.ts).
+   */
+  waitForOtherWritersAtMost(ms: number): () => void;
   /** Runs every projection (cascade, expiry, ...) up to the head of the store. */
   settle(): Promise<void>;
   /**

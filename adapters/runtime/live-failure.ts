@@ -1,4 +1,5 @@
 import { damagedDatabaseOf } from '../driven/files/damaged-database.ts';
+import { isWriteLockHeld } from '../driven/files/index.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import { CHECKPOINT_WITNESS_FIELD } from './checkpoint-witness-file.ts';
 import type { LiveOptions } from './live-runtime.ts';
@@ -16,6 +17,15 @@ export const messageOf = (error: unknown): string => {
   }
   return error instanceof Error ? error.message : String(error);
 };
+
+/**
+ * A live component's write that another process's write lock refused (SQLITE_BUSY past LOCK_WAIT_MS), said naming
+ * the file: SQLite's "database is locked" names none. Any other failure is returned as it is.
+ */
+export const namingLockedFile = (error: unknown, file: string): unknown =>
+  isWriteLockHeld(error)
+    ? new Error(`${file} is locked by another process's write transaction (SQLITE_BUSY): the component tries again, backing off, and catches up once the lock is released`, { cause: error })
+    : error;
 
 /** Hands a component's failure to `options.onError`. */
 export const reporterOf =

@@ -1,4 +1,6 @@
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
+import { READ_MODELS_DB_FILE } from '../driven/readmodels/index.ts';
+import { TRANSPARENCY_DB_FILE } from '../driven/transparency/index.ts';
 import type { Credence } from './credence.ts';
 
 /**
@@ -7,6 +9,8 @@ import type { Credence } from './credence.ts';
  */
 export interface Follower {
   readonly name: string;
+  /** The file its passes write (named when another process holds its write lock). */
+  readonly file: string;
   /** Catches up from the component's own checkpoint, reading the store. */
   readonly pass: () => Promise<unknown>;
   /** Hands the component events the subscription delivered (all types, in order); false: it cannot, run `pass`. */
@@ -27,8 +31,9 @@ export interface Follower {
   timedError: string | undefined;
 }
 
-const follower = (name: string, component: Pick<Follower, 'pass' | 'feed' | 'position'>): Follower => ({
+const follower = (name: string, file: string, component: Pick<Follower, 'pass' | 'feed' | 'position'>): Follower => ({
   name,
+  file,
   ...component,
   fed: false,
   handledThrough: component.position(),
@@ -52,6 +57,7 @@ export const followersOf = ({ runner, transparency }: Pick<Credence, 'runner' | 
     let generation = runner.generation(name);
     return follower(
       name,
+      READ_MODELS_DB_FILE,
       {
         pass: () => {
           generation = runner.generation(name);
@@ -65,6 +71,7 @@ export const followersOf = ({ runner, transparency }: Pick<Credence, 'runner' | 
   const log = (t: NonNullable<Credence['transparency']>): Follower =>
     follower(
       'transparency',
+      TRANSPARENCY_DB_FILE,
       {
         // Handled once the first checkpoint of a new log is signed too (TransparencyProjection.firstCheckpoint): an
         // event a caller waited for is then vouched for by the key, not only logged (review 93).

@@ -1,6 +1,6 @@
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import type { StartBacklog } from './live-backlog.ts';
-import { messageOf } from './live-failure.ts';
+import { messageOf, namingLockedFile } from './live-failure.ts';
 import type { Follower } from './live-followers.ts';
 import { later } from './live-handled.ts';
 import type { RecentEvents } from './live-recent.ts';
@@ -60,7 +60,8 @@ export const runPasses = async (f: Follower, { store, coalesceMs, started, recen
       f.failures = 0;
       const headAtStart = startHead();
       if (headAtStart === undefined || (f.handledThrough !== undefined && f.handledThrough >= headAtStart)) backlogs.delete(f);
-    } catch (error) {
+    } catch (thrown) {
+      const error = namingLockedFile(thrown, f.file);
       // The retry reads the store: whatever failed (the store included) is not assumed gone.
       f.fed = false;
       f.failures++;

@@ -20,6 +20,13 @@ export const liveTimings = (options: LiveOptions): LiveTimings => {
 /** Retries a failing component after 0.25 s, doubling up to 30 s: a store outage is not hammered. */
 export const backoffMs = (failures: number): number => Math.min(30_000, 250 * 2 ** Math.min(failures - 1, 7));
 
+/**
+ * How long a live component's statement waits for another process's write lock on readmodels.db or transparency.db
+ * (a CLI export, an operator's sqlite3) before its pass fails and is retried with the back-off above. SQLite waits on
+ * the thread that runs the statement: with the 5 s a CLI waits, each attempt held every request of the service.
+ */
+export const LOCK_WAIT_MS = 50;
+
 /** A wait for the subscription's next event this long means it had read everything and waited for an append. */
 export const WAITED_MS = 0.5;
 

@@ -1,13 +1,13 @@
 import type { StoreSubscription } from '../../domain/ports/event-store.ts';
 import { checkReadModels, countStartBacklogs, progressOf, type StartBacklog } from './live-backlog.ts';
-import { messageOf, reporterOf } from './live-failure.ts';
+import { messageOf, namingLockedFile, reporterOf } from './live-failure.ts';
 import { followersOf, type Follower } from './live-followers.ts';
 import { among, handledByAll, later } from './live-handled.ts';
 import { LagTracker, lagOf, type Lag } from './live-lag.ts';
 import { runPasses, type PassContext } from './live-passes.ts';
 import { RecentEvents } from './live-recent.ts';
 import type { ComponentStatus, LiveOptions, LiveRuntime } from './live-runtime.ts';
-import { backoffMs, liveTimings, pause, WAITED_MS } from './live-timing.ts';
+import { backoffMs, liveTimings, LOCK_WAIT_MS, pause, WAITED_MS } from './live-timing.ts';
 import { CaughtUpWaiters, isCaughtUp } from './live-waiters.ts';
 import type { Credence } from './credence.ts';
 
@@ -49,6 +49,8 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
   let ticking: Promise<void> | undefined;
   let signing: Promise<void> | undefined;
   let signedThrough: bigint | undefined;
+  /** Puts back the read models' and the log's lock waits, shortened while the runtime runs. */
+  let restoreLockWaits: (() => void) | undefined;
 
   const passes: PassContext = {
     store,
@@ -121,7 +123,8 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
     try {
       await work();
       if (f !== undefined) f.timedError = stillWrong();
-    } catch (error) {
+    } catch (thrown) {
+      const error = f === undefined ? thrown : namingLockedFile(thrown, f.file);
       if (f !== undefined) f.timedError = messageOf(error);
       report(name, error);
     }
@@ -199,6 +202,7 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
         if (phase !== 'idle') return;
         recent = new RecentEvents(startHead ?? 0n);
         phase = 'started';
+        restoreLockWaits = credence.waitForOtherWritersAtMost(LOCK_WAIT_MS);
         wakeLoop = followStore();
         if (startHead !== undefined) await countStartBacklogs(credence, followers, startHead, backlogs, report, options.counted?.());
         kickAll();
@@ -224,6 +228,8 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
         await starting?.catch(() => undefined);
         await Promise.all([...followers.map((f) => f.running), ticking, signing]);
         waiters.endAll();
+        // Nothing serves any more: the last checkpoint below may wait for a writer as long as a CLI does.
+        restoreLockWaits?.();
         if (!wasStarted || transparency === undefined) return;
         // Shutdown leaves a signed checkpoint over everything logged, so nothing acknowledged is left unsigned.
         try {

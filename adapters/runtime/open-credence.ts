@@ -8,7 +8,7 @@ import { PseudonymDeriver, rotationIsDerived, pseudonymRotation, secureEnvironme
 import { ProjectionRunner } from '../../projections/runtime/index.ts';
 import { lifecycleEvents$ } from '../../projections/streams/index.ts';
 import { TransparencyLogForked, TransparencyLogOfAnotherLog } from '../../projections/transparency/index.ts';
-import { preparePrivateDir, withPrivateUmask } from '../driven/files/index.ts';
+import { preparePrivateDir, waitForOtherWritersAtMost, withPrivateUmask } from '../driven/files/index.ts';
 import { SqliteKeyRegistry } from '../driven/key-registry/index.ts';
 import { openReadModels } from '../driven/readmodels/index.ts';
 import { openReplayCache } from '../driven/replay-cache/index.ts';
@@ -195,6 +195,10 @@ const wire = (options: OpenOptions, infrastructureSe: OwnedSecureEnvironment | u
     shredder,
     pkiChanges,
     events$: (filter, deliveryOptions) => lifecycleEvents$(store, filter, deliveryOptions),
+    waitForOtherWritersAtMost(ms) {
+      const restore = [waitForOtherWritersAtMost([readModels], ms), ...(log === undefined ? [] : [log.log.waitForOtherWritersAtMost(ms)])];
+      return () => restore.forEach((r) => r());
+    },
     settle,
     hasSecurity: options.security !== undefined,
     security() {

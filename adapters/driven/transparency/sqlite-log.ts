@@ -1,6 +1,6 @@
 import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
-import { openPrivateSqlite, openReadingConnection, preparePrivateDir } from '../files/index.ts';
+import { openPrivateSqlite, openReadingConnection, preparePrivateDir, waitForOtherWritersAtMost } from '../files/index.ts';
 import {
   appendLeafHash,
   frontierNodes,
@@ -224,6 +224,11 @@ export class SqliteTransparencyLog implements TransparencyLogStore {
       throw new TransparencyLogAltered(`a checkpoint signs ${checkpoint.treeSize} leaves, but the log holds ${this.frontier.size}`);
     }
     return checkpoint;
+  }
+
+  /** How long its statements wait for another connection's write lock (the CLI's export), till the returned call. */
+  waitForOtherWritersAtMost(ms: number): () => void {
+    return waitForOtherWritersAtMost([this.db], ms);
   }
 
   close(): void {

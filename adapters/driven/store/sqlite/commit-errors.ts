@@ -28,8 +28,6 @@ export const hasNoRoom = (error: unknown): boolean => {
   return code.startsWith('SQLITE_FULL') || code.startsWith('SQLITE_TOOBIG');
 };
 
-/** SQLITE_BUSY past `busy_timeout`: another connection (another process) holds the write lock. Nothing was written. */
-export const isWriteLockHeld = (error: unknown): boolean => codeOf(error).startsWith('SQLITE_BUSY');
 
 /** The SQLite result code and its fixed message: never a value of the append. */
 const detailOf = (error: unknown): string => `${codeOf(error)}: ${error instanceof Error ? error.message : String(error)}`;

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import { GroupCommitError, hasNoRoom, isWriteLockHeld, noRoomFor, writeLockHeldBy } from './commit-errors.ts';
+import { isWriteLockHeld } from '../../files/index.ts';
+import { GroupCommitError, hasNoRoom, noRoomFor, writeLockHeldBy } from './commit-errors.ts';
 
 /** One append waiting for its group: the work runs inside the group's transaction, in a savepoint of its own. */
 interface Member<T> {
